@@ -1,0 +1,127 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/config"
+)
+
+// apiError is a Kafka error with a message for the client.
+type apiError struct {
+	code *kerr.Error
+	msg  string
+}
+
+func (e *apiError) Error() string { return e.msg }
+func (e *apiError) Unwrap() error { return e.code }
+
+func errorf(code *kerr.Error, format string, args ...any) error {
+	return &apiError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// CreateTopic validates a topic request as Kafka does and creates the
+// topic through the backend. It returns once the backend has recorded it.
+func (b *Broker) CreateTopic(ctx context.Context, spec TopicSpec) (TopicState, error) {
+	if err := b.validateTopicSpec(&spec); err != nil {
+		return TopicState{}, err
+	}
+	st, err := b.backend.CreateTopic(ctx, spec)
+	if err == nil && !spec.ValidateOnly {
+		b.log.Info().Str("topic", spec.Name).Int32("partitions", spec.Partitions).Int16("replication_factor", spec.ReplicationFactor).Msg("topic created")
+	}
+	return st, err
+}
+
+func (b *Broker) validateTopicSpec(spec *TopicSpec) error {
+	if err := ValidateTopicName(spec.Name); err != nil {
+		return errorf(kerr.InvalidTopicException, "%v", err)
+	}
+	if b.Topic(spec.Name) != nil {
+		return errorf(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
+	}
+	if c := b.collision(spec.Name); c != "" {
+		return errorf(kerr.InvalidTopicException, "Topic '%s' collides with existing topic: %s", spec.Name, c)
+	}
+	if spec.Assignment != nil {
+		if spec.Partitions != -1 || spec.ReplicationFactor != -1 {
+			return errorf(kerr.InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignment were set. Both cannot be used at the same time.")
+		}
+		spec.Partitions = int32(len(spec.Assignment))
+		spec.ReplicationFactor = int16(len(spec.Assignment[0]))
+		for _, r := range spec.Assignment {
+			if len(r) != int(spec.ReplicationFactor) {
+				return errorf(kerr.InvalidReplicaAssignment, "All partitions should have the same number of replicas")
+			}
+		}
+	}
+	if spec.Partitions == -1 {
+		spec.Partitions = b.cfg.NumPartitions
+	}
+	if spec.ReplicationFactor == -1 {
+		spec.ReplicationFactor = b.cfg.DefaultReplicationFactor
+	}
+	if spec.Partitions <= 0 {
+		return errorf(kerr.InvalidPartitions, "Number of partitions was set to an invalid non-positive value.")
+	}
+	if spec.ReplicationFactor <= 0 {
+		return errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
+	}
+	brokers, _ := b.Brokers()
+	if int(spec.ReplicationFactor) > len(brokers) {
+		return errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", spec.ReplicationFactor, len(brokers))
+	}
+	if err := config.ValidateTopicConfigs(spec.Configs); err != nil {
+		return errorf(kerr.InvalidConfig, "%v", err)
+	}
+	return nil
+}
+
+// collision finds an existing topic whose name differs only in '.' vs '_'
+// (they share metric names in Kafka, which refuses such pairs).
+func (b *Broker) collision(name string) string {
+	if !strings.ContainsAny(name, "._") {
+		return ""
+	}
+	norm := strings.ReplaceAll(name, ".", "_")
+	for _, t := range b.Topics() {
+		if t.Name != name && strings.ReplaceAll(t.Name, ".", "_") == norm {
+			return t.Name
+		}
+	}
+	return ""
+}
+
+// AwaitTopic waits until the topic is known here with a leader for every
+// partition (a cluster applies metadata asynchronously), or the timeout.
+func (b *Broker) AwaitTopic(ctx context.Context, name string, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if t := b.Topic(name); t != nil && allLed(t) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+		}
+	}
+}
+
+func allLed(t *Topic) bool {
+	for _, p := range t.Partitions() {
+		if p.State().Leader < 0 {
+			return false
+		}
+	}
+	return len(t.Partitions()) > 0
+}

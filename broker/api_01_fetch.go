@@ -1,0 +1,225 @@
+package broker
+
+// Fetch (key 1), versions 4-18. Versions 0-3 would need records
+// down-converted to magic 0/1; Kafka 4 dropped them too (KIP-896).
+//
+// Sessions (KIP-227) are not created: every response carries session id 0,
+// which tells the client to keep sending full requests, and a full response
+// lists every requested partition. An incremental request (epoch > 0) gets
+// FETCH_SESSION_ID_NOT_FOUND so the client starts over with a full one.
+//
+// Data is whole batches read from the segment files, starting with the
+// batch that holds the fetch offset (the client skips records before it),
+// bounded by the high watermark for consumers (the last stable offset for
+// read_committed) and the log end for followers. The first partition with
+// data gets its first batch even past max.bytes (KIP-74). With too little
+// data the response waits, off the connection's read path, for min.bytes
+// or max.wait.ms, waking when any fetched partition's data grows.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+// Isolation levels.
+const (
+	readUncommitted int8 = 0
+	readCommitted   int8 = 1
+)
+
+// fetchState is one fetch request being served.
+type fetchState struct {
+	b         *Broker
+	r         *kmsg.FetchRequest
+	version   int16
+	replicaID int32
+	parts     []*Partition // per requested partition in order; nil if unknown
+	topicErrs []error      // per requested topic
+}
+
+func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.FetchRequest)
+	resp := req.Response().(*kmsg.FetchResponse)
+	if r.SessionEpoch > 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
+	fs := &fetchState{b: b, r: r, version: req.Version, replicaID: r.ReplicaID}
+	if req.Version >= 15 {
+		fs.replicaID = r.ReplicaState.ID
+	}
+	fs.resolve()
+	first, bytes, errs := fs.run(resp)
+	if errs || bytes >= int(r.MinBytes) || r.MaxWaitMillis <= 0 {
+		return first, nil
+	}
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		return fs.wait(ctx, first), nil
+	})
+	return nil, nil
+}
+
+// resolve looks up every requested topic and partition once.
+func (fs *fetchState) resolve() {
+	fs.topicErrs = make([]error, len(fs.r.Topics))
+	for i := range fs.r.Topics {
+		rt := &fs.r.Topics[i]
+		var t *Topic
+		if fs.version >= 13 {
+			if t = fs.b.TopicByID(rt.TopicID); t == nil {
+				fs.topicErrs[i] = kerr.UnknownTopicID
+			}
+		} else if t = fs.b.Topic(rt.Topic); t == nil {
+			fs.topicErrs[i] = kerr.UnknownTopicOrPartition
+		}
+		for _, rp := range rt.Partitions {
+			var p *Partition
+			if t != nil {
+				p = t.Partition(rp.Partition)
+			}
+			fs.parts = append(fs.parts, p)
+		}
+	}
+}
+
+// run builds a full response into resp and reports its record bytes and
+// whether any partition failed.
+func (fs *fetchState) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, bool) {
+	budget := fs.r.MaxBytes
+	if fs.version < 3 || budget <= 0 {
+		budget = 1<<31 - 1
+	}
+	total, anyErr, k := 0, false, 0
+	resp.Topics = make([]kmsg.FetchResponseTopic, len(fs.r.Topics))
+	for i := range fs.r.Topics {
+		rt := &fs.r.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewFetchResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rt.Partitions[j].Partition
+			sp.RecordBatches = []byte{} // null records break librdkafka
+			p := fs.parts[k]
+			k++
+			err := fs.topicErrs[i]
+			if err == nil && p == nil {
+				err = kerr.UnknownTopicOrPartition
+			}
+			if err == nil {
+				err = fs.fetchPartition(p, &rt.Partitions[j], sp, &budget, total == 0)
+			}
+			if err != nil {
+				anyErr = true
+				sp.ErrorCode = ErrorCode(fs.b.log, err)
+				fs.fillLeader(p, sp)
+			}
+			total += len(sp.RecordBatches)
+		}
+	}
+	return resp, total, anyErr
+}
+
+// fetchPartition reads one partition into sp.
+func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget *int32, minOne bool) error {
+	follower := fs.replicaID >= 0
+	p.mu.Lock()
+	err := p.checkLeaderLocked(rp.CurrentLeaderEpoch)
+	lg := p.log
+	if err == nil && follower {
+		p.followerFetchLocked(fs.replicaID, rp.FetchOffset)
+	}
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	sp.HighWatermark = p.HighWatermark()
+	sp.LastStableOffset = p.LastStableOffset()
+	sp.LogStartOffset = p.LogStartOffset()
+	if fs.version >= 12 && rp.LastFetchedEpoch >= 0 {
+		if epoch, end := lg.EndOffsetForEpoch(rp.LastFetchedEpoch); epoch < rp.LastFetchedEpoch || end < rp.FetchOffset {
+			sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = epoch, end
+			return nil
+		}
+	}
+	limit := sp.HighWatermark
+	switch {
+	case follower:
+		limit = p.LogEndOffset()
+	case fs.r.IsolationLevel == readCommitted:
+		limit = sp.LastStableOffset
+	}
+	if rp.FetchOffset < sp.LogStartOffset || rp.FetchOffset > p.LogEndOffset() {
+		return kerr.OffsetOutOfRange
+	}
+	if fs.r.IsolationLevel == readCommitted && !follower {
+		sp.AbortedTransactions = p.abortedTxns(rp.FetchOffset, limit)
+	}
+	maxBytes := min(rp.PartitionMaxBytes, *budget)
+	if rp.FetchOffset >= limit || (maxBytes <= 0 && !minOne) {
+		return nil
+	}
+	data, err := lg.Read(rp.FetchOffset, limit, max(maxBytes, 0), minOne)
+	if err != nil {
+		return err
+	}
+	if data != nil {
+		sp.RecordBatches = data
+	}
+	*budget -= int32(len(data))
+	return nil
+}
+
+// fillLeader tells a client that hit a non-leader where the leader is
+// (v12+ CurrentLeader, KIP-951).
+func (fs *fetchState) fillLeader(p *Partition, sp *kmsg.FetchResponseTopicPartition) {
+	if p == nil || fs.version < 12 {
+		return
+	}
+	st := p.State()
+	sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = st.Leader, st.LeaderEpoch
+}
+
+// wait long-polls: it re-runs the fetch whenever a fetched partition
+// changes, until enough bytes, an error, the deadline or a closed
+// connection.
+func (fs *fetchState) wait(ctx context.Context, last *kmsg.FetchResponse) kmsg.Response {
+	wake := make(chan struct{}, 1)
+	for _, p := range fs.parts {
+		if p != nil {
+			p.wait(wake)
+			defer p.unwait(wake)
+		}
+	}
+	timer := time.NewTimer(time.Duration(fs.r.MaxWaitMillis) * time.Millisecond)
+	defer timer.Stop()
+	// Data may have arrived between the first run and registering.
+	select {
+	case wake <- struct{}{}:
+	default:
+	}
+	for {
+		select {
+		case <-wake:
+			resp := kmsg.NewPtrFetchResponse()
+			resp.Version = last.Version
+			r, bytes, errs := fs.run(resp)
+			last = r
+			if errs || bytes >= int(fs.r.MinBytes) {
+				return last
+			}
+		case <-timer.C:
+			r, _, _ := fs.run(last)
+			return r
+		case <-ctx.Done():
+			return last
+		}
+	}
+}

@@ -1,0 +1,138 @@
+package broker
+
+// ListOffsets (key 2), versions 0-11.
+//
+// Timestamps: -1 latest (the high watermark, or the last stable offset for
+// read_committed), -2 earliest (log start), -3 the record with the largest
+// timestamp (v7+), -4 earliest local (= earliest, no tiered storage, v8+),
+// -5 earliest pending upload (none: offset -1, v9+); any other value finds
+// the first record at or after it that a consumer may read. v0 answers in
+// OldStyleOffsets. Each answer carries the leader epoch of the offset (v4+).
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+// Special ListOffsets timestamps.
+const (
+	tsLatest        = -1
+	tsEarliest      = -2
+	tsMaxTimestamp  = -3
+	tsEarliestLocal = -4
+	tsPendingUpload = -5
+	tsLatestTiered  = -6
+	noTimestamp     = -1
+)
+
+func (b *Broker) handleListOffsets(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.ListOffsetsRequest)
+	resp := req.Response().(*kmsg.ListOffsetsResponse)
+	resp.Topics = make([]kmsg.ListOffsetsResponseTopic, len(r.Topics))
+	for i := range r.Topics {
+		rt := &r.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewListOffsetsResponseTopic()
+		st.Topic = rt.Topic
+		t := b.Topic(rt.Topic)
+		st.Partitions = make([]kmsg.ListOffsetsResponseTopicPartition, len(rt.Partitions))
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewListOffsetsResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.Timestamp, sp.Offset, sp.LeaderEpoch = noTimestamp, -1, -1
+			var p *Partition
+			if t != nil {
+				p = t.Partition(rp.Partition)
+			}
+			if p == nil {
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			if err := b.listOffset(p, req.Version, r.IsolationLevel, r.ReplicaID, rp, sp); err != nil {
+				sp.ErrorCode = ErrorCode(b.log, err)
+			}
+		}
+	}
+	return resp, nil
+}
+
+// listOffset answers one partition.
+func (b *Broker) listOffset(p *Partition, version int16, isolation int8, replicaID int32, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {
+	p.mu.Lock()
+	err := p.checkLeaderLocked(rp.CurrentLeaderEpoch)
+	lg := p.log
+	epoch := p.state.LeaderEpoch
+	p.mu.Unlock()
+	if err != nil && !(replicaID == -2 && lg != nil) { // -2: debug, any replica
+		return err
+	}
+	ts := rp.Timestamp
+	if ts < 0 && ts < minSpecialTs(version) {
+		return kerr.UnsupportedVersion
+	}
+	limit := p.HighWatermark()
+	if isolation == readCommitted {
+		limit = p.LastStableOffset()
+	}
+	if replicaID >= 0 {
+		limit = p.LogEndOffset()
+	}
+	var off, foundTs int64 = -1, noTimestamp
+	switch ts {
+	case tsLatest:
+		off = limit
+		sp.LeaderEpoch = epoch
+	case tsEarliest, tsEarliestLocal:
+		off = p.LogStartOffset()
+		sp.LeaderEpoch = lg.EpochForOffset(off)
+	case tsPendingUpload, tsLatestTiered:
+		off = -1
+	case tsMaxTimestamp:
+		o, t, ok, err := lg.MaxTimestamp(limit)
+		if err != nil {
+			return err
+		}
+		if ok {
+			off, foundTs, sp.LeaderEpoch = o, t, lg.EpochForOffset(o)
+		}
+	default:
+		o, t, ok, err := lg.OffsetForTimestamp(ts, limit)
+		if err != nil {
+			return err
+		}
+		if ok {
+			off, foundTs, sp.LeaderEpoch = o, t, lg.EpochForOffset(o)
+		}
+	}
+	if version == 0 {
+		if off >= 0 && rp.MaxNumOffsets > 0 {
+			sp.OldStyleOffsets = []int64{off}
+		} else {
+			sp.OldStyleOffsets = []int64{}
+		}
+		return nil
+	}
+	sp.Offset, sp.Timestamp = off, foundTs
+	return nil
+}
+
+// minSpecialTs is the smallest special timestamp a version may ask for.
+func minSpecialTs(version int16) int64 {
+	switch {
+	case version >= 11:
+		return tsLatestTiered
+	case version >= 9:
+		return tsPendingUpload
+	case version >= 8:
+		return tsEarliestLocal
+	case version >= 7:
+		return tsMaxTimestamp
+	}
+	return tsEarliest
+}

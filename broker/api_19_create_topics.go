@@ -1,0 +1,90 @@
+package broker
+
+// CreateTopics (key 19), versions 0-7.
+//
+// Each topic is validated as Kafka does (name, collisions, partitions,
+// replication factor against live brokers, explicit assignments, configs).
+// A name given twice in one request fails both. v5+ answers with the
+// partition count, replication factor and every config of the topic (the
+// Java admin client reads them); v7+ with the topic id. The request waits
+// up to its timeout for leaders, which a cluster elects asynchronously.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.CreateTopicsRequest)
+	resp := req.Response().(*kmsg.CreateTopicsResponse)
+	seen := make(map[string]int, len(r.Topics))
+	for _, rt := range r.Topics {
+		seen[rt.Topic]++
+	}
+	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	for _, rt := range r.Topics {
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		st.NumPartitions, st.ReplicationFactor = -1, -1
+		var err error
+		if seen[rt.Topic] > 1 {
+			err = errorf(kerr.InvalidRequest, "Create topics request from client `%s` contains multiple entries for the following topics: %s", req.ClientID, rt.Topic)
+		} else {
+			err = b.createOne(ctx, &rt, r.ValidateOnly, timeout, &st)
+		}
+		if err != nil {
+			st.ErrorCode = ErrorCode(b.log, err)
+			if req.Version >= 1 {
+				st.ErrorMessage = errMessage(err)
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}
+
+func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, timeout time.Duration, st *kmsg.CreateTopicsResponseTopic) error {
+	spec := TopicSpec{Name: rt.Topic, Partitions: rt.NumPartitions, ReplicationFactor: rt.ReplicationFactor, ValidateOnly: validateOnly}
+	if len(rt.ReplicaAssignment) > 0 {
+		spec.Assignment = make([][]int32, len(rt.ReplicaAssignment))
+		for _, a := range rt.ReplicaAssignment {
+			if a.Partition < 0 || int(a.Partition) >= len(rt.ReplicaAssignment) || spec.Assignment[a.Partition] != nil {
+				return errorf(kerr.InvalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
+			}
+			spec.Assignment[a.Partition] = a.Replicas
+		}
+	}
+	if len(rt.Configs) > 0 {
+		spec.Configs = make(map[string]string, len(rt.Configs))
+		for _, c := range rt.Configs {
+			if c.Value == nil {
+				return errorf(kerr.InvalidConfig, "Null value not supported for topic configs: %s", c.Name)
+			}
+			spec.Configs[c.Name] = *c.Value
+		}
+	}
+	ts, err := b.CreateTopic(ctx, spec)
+	if err != nil {
+		return err
+	}
+	st.TopicID = ts.ID
+	st.NumPartitions, st.ReplicationFactor = spec.Partitions, spec.ReplicationFactor
+	if len(ts.Partitions) > 0 {
+		st.NumPartitions, st.ReplicationFactor = int32(len(ts.Partitions)), int16(len(ts.Partitions[0].Replicas))
+	}
+	for _, e := range b.topicConfigEntries(spec.Configs) {
+		c := kmsg.NewCreateTopicsResponseTopicConfig()
+		v := e.Value
+		c.Name, c.Value, c.ReadOnly, c.Source, c.IsSensitive = e.Name, &v, e.ReadOnly, e.Source, e.Sensitive
+		st.Configs = append(st.Configs, c)
+	}
+	if !validateOnly && timeout > 0 && !b.AwaitTopic(ctx, rt.Topic, timeout) {
+		return errorf(kerr.RequestTimedOut, "topic %s was created but its leaders were not elected within %v", rt.Topic, timeout)
+	}
+	return nil
+}

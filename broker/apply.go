@@ -1,0 +1,112 @@
+package broker
+
+import (
+	"maps"
+	"slices"
+
+	"gregor/broker/config"
+)
+
+// applier delivers backend metadata to the broker.
+type applier struct{ b *Broker }
+
+func (a applier) ApplyTopic(st TopicState) { a.b.applyTopic(st) }
+func (a applier) RemoveTopic(name string) { a.b.removeTopic(name) }
+func (a applier) ApplyBrokers(bs []BrokerInfo, controller int32) {
+	a.b.mu.Lock()
+	a.b.brokers = slices.Clone(bs)
+	slices.SortFunc(a.b.brokers, func(x, y BrokerInfo) int { return int(x.ID - y.ID) })
+	a.b.controller = controller
+	a.b.mu.Unlock()
+}
+
+// applyTopic creates or updates a topic from metadata, then brings each
+// partition to its state. Partitions are applied without Broker.mu held
+// (lock order: Partition.mu before Broker.mu).
+func (b *Broker) applyTopic(st TopicState) {
+	b.mu.Lock()
+	t := b.topics[st.Name]
+	if t != nil && t.ID != st.ID {
+		b.mu.Unlock()
+		b.removeTopic(st.Name) // recreated under a new id
+		b.mu.Lock()
+		t = nil
+	}
+	cfgChanged := false
+	if t == nil {
+		t = &Topic{Name: st.Name, ID: st.ID, Internal: IsInternal(st.Name)}
+		b.topics[st.Name], b.byID[st.ID] = t, t
+		cfgChanged = true
+	} else {
+		cfgChanged = !maps.Equal(t.Overrides(), st.Configs)
+	}
+	if cfgChanged {
+		t.cfg.Store(&topicConfig{overrides: maps.Clone(st.Configs), resolved: b.resolveTopic(st.Name, st.Configs)})
+	}
+	parts := slices.Clone(t.Partitions())
+	for i := len(parts); i < len(st.Partitions); i++ {
+		parts = append(parts, newPartition(b, t, int32(i)))
+	}
+	t.partitions.Store(&parts)
+	dirs := b.dirs
+	b.mu.Unlock()
+
+	for i, p := range parts {
+		if i >= len(st.Partitions) {
+			break
+		}
+		wasLeader := p.IsLeader()
+		if err := p.apply(st.Partitions[i], dirs); err != nil {
+			b.log.Error().Err(err).Str("topic", st.Name).Int32("partition", int32(i)).Msg("applying partition state")
+		}
+		if cfgChanged {
+			p.setLogConfig(b.logConfig(t.Config()))
+		}
+		if t.Internal && (wasLeader != p.IsLeader() || p.IsLeader()) {
+			b.tellLeadership(st.Name, int32(i), p.IsLeader(), p.LeaderEpoch())
+		}
+	}
+}
+
+// resolveTopic returns a topic's effective config; internal topics get
+// Kafka's fixed settings on top (compaction, their segment size).
+func (b *Broker) resolveTopic(name string, overrides map[string]string) config.Topic {
+	c := b.cfg.ResolveTopic(overrides)
+	return c
+}
+
+// removeTopic deletes a topic and its local logs.
+func (b *Broker) removeTopic(name string) {
+	b.mu.Lock()
+	t := b.topics[name]
+	if t == nil {
+		b.mu.Unlock()
+		return
+	}
+	delete(b.topics, name)
+	delete(b.byID, t.ID)
+	for _, p := range t.Partitions() {
+		delete(b.placement, p.tp)
+		delete(b.paths, p.tp)
+	}
+	b.mu.Unlock()
+	for _, p := range t.Partitions() {
+		wasLeader := p.IsLeader()
+		if err := p.remove(); err != nil {
+			b.log.Error().Err(err).Str("topic", name).Int32("partition", p.ID).Msg("deleting partition")
+		}
+		if t.Internal && wasLeader {
+			b.tellLeadership(name, p.ID, false, p.LeaderEpoch())
+		}
+	}
+	b.log.Info().Str("topic", name).Msg("topic deleted")
+}
+
+func (b *Broker) tellLeadership(topic string, p int32, leader bool, epoch int32) {
+	b.mu.RLock()
+	ls := slices.Clone(b.listeners)
+	b.mu.RUnlock()
+	for _, fn := range ls {
+		fn(topic, p, leader, epoch)
+	}
+}

@@ -1,0 +1,57 @@
+package broker
+
+import "context"
+
+// BrokerInfo is a live broker as cluster metadata lists it.
+type BrokerInfo struct {
+	ID        int32
+	Rack      string
+	Endpoints map[string]Endpoint // by listener name
+}
+
+// Endpoint is an advertised address.
+type Endpoint struct {
+	Host string
+	Port int32
+}
+
+// TopicSpec asks for a new topic. Assignment, if set, gives the replicas of
+// each partition; otherwise the backend assigns them.
+type TopicSpec struct {
+	Name              string
+	Partitions        int32
+	ReplicationFactor int16
+	Assignment        [][]int32
+	Configs           map[string]string
+	ValidateOnly      bool
+}
+
+// Applier receives metadata as the backend learns it. Calls are serialised.
+type Applier interface {
+	ApplyTopic(TopicState)
+	RemoveTopic(name string)
+	ApplyBrokers(brokers []BrokerInfo, controller int32)
+}
+
+// Backend is the source of truth for cluster metadata: a local file for a
+// single broker, ZooKeeper for a cluster. Mutations are asynchronous in a
+// cluster: they return once recorded, and reach every broker (this one
+// included) through Applier.
+type Backend interface {
+	// Start loads the metadata, delivers it to apply and keeps delivering
+	// changes until ctx ends.
+	Start(ctx context.Context, apply Applier) error
+	ClusterID() string
+	CreateTopic(ctx context.Context, spec TopicSpec) (TopicState, error)
+	DeleteTopic(ctx context.Context, name string) error
+	CreatePartitions(ctx context.Context, name string, total int32, assignment [][]int32) error
+	AlterTopicConfigs(ctx context.Context, name string, configs map[string]string) error
+	// UpdatePartition records a leader's ISR change; it fails with
+	// ErrStaleState if the state changed since version.
+	UpdatePartition(ctx context.Context, topic string, partition int32, st PartitionState) (PartitionState, error)
+	// AllocateProducerIDs reserves a block of producer ids.
+	AllocateProducerIDs(ctx context.Context, n int64) (start int64, err error)
+	// Shutdown hands leaderships over (controlled shutdown) where it can.
+	Shutdown(ctx context.Context) error
+	Close() error
+}

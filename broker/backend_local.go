@@ -1,0 +1,307 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/config"
+)
+
+// ErrStaleState means a partition state update lost a race.
+var ErrStaleState = errors.New("partition state changed concurrently")
+
+// localMetadataFile holds a single broker's cluster metadata.
+const localMetadataFile = "gregor-metadata.json"
+
+// localBackend keeps a single broker's metadata in a JSON file in the first
+// log dir, written atomically on every change.
+type localBackend struct {
+	path string
+	self BrokerInfo
+
+	mu sync.Mutex
+	// guarded by mu:
+	doc   localDoc
+	apply Applier
+}
+
+type localDoc struct {
+	ClusterID      string        `json:"cluster_id"`
+	NextProducerID int64         `json:"next_producer_id"`
+	Topics         []*localTopic `json:"topics"`
+}
+
+type localTopic struct {
+	Name       string            `json:"name"`
+	ID         string            `json:"id"`
+	Configs    map[string]string `json:"configs,omitempty"`
+	Partitions []localPartition  `json:"partitions"`
+}
+
+type localPartition struct {
+	Replicas    []int32 `json:"replicas"`
+	LeaderEpoch int32   `json:"leader_epoch"`
+}
+
+// NewLocalBackend returns the metadata backend of a broker without
+// ZooKeeper.
+func NewLocalBackend(cfg *config.Config, self BrokerInfo) Backend {
+	return &localBackend{path: filepath.Join(cfg.LogDirs[0], localMetadataFile), self: self}
+}
+
+func (l *localBackend) Start(_ context.Context, apply Applier) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	data, err := os.ReadFile(l.path)
+	switch {
+	case os.IsNotExist(err):
+		l.doc = localDoc{ClusterID: NewUuid().String(), NextProducerID: 0}
+		if err := l.saveLocked(); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	default:
+		if err := json.Unmarshal(data, &l.doc); err != nil {
+			return fmt.Errorf("%s: %w", l.path, err)
+		}
+	}
+	l.apply = apply
+	apply.ApplyBrokers([]BrokerInfo{l.self}, l.self.ID)
+	for _, t := range l.doc.Topics {
+		st, err := l.stateLocked(t)
+		if err != nil {
+			return err
+		}
+		apply.ApplyTopic(st)
+	}
+	return nil
+}
+
+func (l *localBackend) ClusterID() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.doc.ClusterID
+}
+
+func (l *localBackend) saveLocked() error {
+	data, err := json.MarshalIndent(&l.doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := l.path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, l.path)
+}
+
+func (l *localBackend) stateLocked(t *localTopic) (TopicState, error) {
+	id, err := ParseUuid(t.ID)
+	if err != nil {
+		return TopicState{}, fmt.Errorf("topic %s: %w", t.Name, err)
+	}
+	st := TopicState{Name: t.Name, ID: id, Configs: t.Configs}
+	for _, p := range t.Partitions {
+		leader := int32(-1)
+		if slices.Contains(p.Replicas, l.self.ID) {
+			leader = l.self.ID
+		}
+		st.Partitions = append(st.Partitions, PartitionState{Replicas: p.Replicas, Leader: leader, LeaderEpoch: p.LeaderEpoch, ISR: p.Replicas})
+	}
+	return st, nil
+}
+
+func (l *localBackend) findLocked(name string) (int, *localTopic) {
+	for i, t := range l.doc.Topics {
+		if t.Name == name {
+			return i, t
+		}
+	}
+	return -1, nil
+}
+
+func (l *localBackend) CreateTopic(_ context.Context, spec TopicSpec) (TopicState, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, t := l.findLocked(spec.Name); t != nil {
+		return TopicState{}, kerr.TopicAlreadyExists
+	}
+	assign, err := assignReplicas([]int32{l.self.ID}, spec.Partitions, spec.ReplicationFactor, spec.Assignment, 0)
+	if err != nil {
+		return TopicState{}, err
+	}
+	t := &localTopic{Name: spec.Name, ID: NewUuid().String(), Configs: spec.Configs}
+	for _, r := range assign {
+		t.Partitions = append(t.Partitions, localPartition{Replicas: r})
+	}
+	st, err := l.stateLocked(t)
+	if err != nil || spec.ValidateOnly {
+		return st, err
+	}
+	l.doc.Topics = append(l.doc.Topics, t)
+	if err := l.saveLocked(); err != nil {
+		l.doc.Topics = l.doc.Topics[:len(l.doc.Topics)-1]
+		return TopicState{}, err
+	}
+	l.apply.ApplyTopic(st)
+	return st, nil
+}
+
+func (l *localBackend) DeleteTopic(_ context.Context, name string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i, t := l.findLocked(name)
+	if t == nil {
+		return kerr.UnknownTopicOrPartition
+	}
+	l.doc.Topics = slices.Delete(l.doc.Topics, i, i+1)
+	if err := l.saveLocked(); err != nil {
+		l.doc.Topics = slices.Insert(l.doc.Topics, i, t)
+		return err
+	}
+	l.apply.RemoveTopic(name)
+	return nil
+}
+
+func (l *localBackend) CreatePartitions(_ context.Context, name string, total int32, assignment [][]int32) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, t := l.findLocked(name)
+	if t == nil {
+		return kerr.UnknownTopicOrPartition
+	}
+	have := int32(len(t.Partitions))
+	rf := int16(len(t.Partitions[0].Replicas))
+	add, err := assignReplicas([]int32{l.self.ID}, total-have, rf, assignment, have)
+	if err != nil {
+		return err
+	}
+	old := t.Partitions
+	for _, r := range add {
+		t.Partitions = append(t.Partitions, localPartition{Replicas: r})
+	}
+	if err := l.saveLocked(); err != nil {
+		t.Partitions = old
+		return err
+	}
+	st, err := l.stateLocked(t)
+	if err != nil {
+		return err
+	}
+	l.apply.ApplyTopic(st)
+	return nil
+}
+
+func (l *localBackend) AlterTopicConfigs(_ context.Context, name string, configs map[string]string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, t := l.findLocked(name)
+	if t == nil {
+		return kerr.UnknownTopicOrPartition
+	}
+	old := t.Configs
+	t.Configs = configs
+	if err := l.saveLocked(); err != nil {
+		t.Configs = old
+		return err
+	}
+	st, err := l.stateLocked(t)
+	if err != nil {
+		return err
+	}
+	l.apply.ApplyTopic(st)
+	return nil
+}
+
+func (l *localBackend) UpdatePartition(_ context.Context, topic string, partition int32, st PartitionState) (PartitionState, error) {
+	// A single broker's ISR is itself and never changes.
+	return st, nil
+}
+
+func (l *localBackend) AllocateProducerIDs(_ context.Context, n int64) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	start := l.doc.NextProducerID
+	l.doc.NextProducerID += n
+	if err := l.saveLocked(); err != nil {
+		l.doc.NextProducerID = start
+		return 0, err
+	}
+	return start, nil
+}
+
+func (l *localBackend) Shutdown(context.Context) error { return nil }
+func (l *localBackend) Close() error                   { return nil }
+
+// assignReplicas places partitions on brokers as Kafka's rack-unaware
+// assignment does: partition i's first replica on broker (start+i) mod n,
+// followers at a fixed shift from it. An explicit assignment is checked
+// instead. firstPartition numbers the partitions being added.
+func assignReplicas(brokers []int32, count int32, rf int16, explicit [][]int32, firstPartition int32) ([][]int32, error) {
+	if explicit != nil {
+		for _, r := range explicit {
+			if len(r) == 0 {
+				return nil, kerr.InvalidReplicaAssignment
+			}
+			seen := map[int32]bool{}
+			for _, id := range r {
+				if seen[id] || !slices.Contains(brokers, id) {
+					return nil, kerr.InvalidReplicaAssignment
+				}
+				seen[id] = true
+			}
+		}
+		return explicit, nil
+	}
+	if count <= 0 {
+		return nil, kerr.InvalidPartitions
+	}
+	if rf <= 0 {
+		return nil, kerr.InvalidReplicationFactor
+	}
+	n := int32(len(brokers))
+	if int32(rf) > n {
+		return nil, kerr.InvalidReplicationFactor
+	}
+	sorted := slices.Clone(brokers)
+	slices.Sort(sorted)
+	// Like Kafka, a random start spreads the leaders of many small topics.
+	start := rand.Int32N(n)
+	shift := rand.Int32N(n)
+	out := make([][]int32, count)
+	for i := int32(0); i < count; i++ {
+		p := firstPartition + i
+		if p > 0 && p%n == 0 {
+			shift++
+		}
+		first := (p + start) % n
+		r := []int32{sorted[first]}
+		for j := int32(0); j < int32(rf)-1; j++ {
+			r = append(r, sorted[(first+1+(shift+j)%(n-1))%n])
+		}
+		out[i] = r
+	}
+	return out, nil
+}

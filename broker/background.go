@@ -1,0 +1,138 @@
+package broker
+
+import (
+	"context"
+	"time"
+
+	"gregor/broker/replica"
+	"gregor/broker/storage"
+)
+
+// applyRetention deletes expired segments of every local log.
+func (b *Broker) applyRetention() {
+	now := b.now()
+	for _, t := range b.Topics() {
+		for _, p := range t.Partitions() {
+			p.mu.Lock()
+			lg := p.log
+			p.mu.Unlock()
+			if lg == nil {
+				continue
+			}
+			n, err := lg.ApplyRetention(now, p.HighWatermark())
+			if err != nil {
+				b.log.Error().Err(err).Str("topic", t.Name).Int32("partition", p.ID).Msg("retention")
+			} else if n > 0 {
+				b.log.Info().Str("topic", t.Name).Int32("partition", p.ID).Int("segments", n).Msg("deleted segments past retention")
+				p.mu.Lock()
+				p.syncOffsetsLocked()
+				p.mu.Unlock()
+			}
+			lg.PurgeRetired(now)
+		}
+	}
+}
+
+// writeCheckpoints records recovery points, log starts and high
+// watermarks of every local log.
+func (b *Broker) writeCheckpoints() { b.writeCheckpointsOf(b.Topics(), false) }
+
+func (b *Broker) writeCheckpointsOf(topics []*Topic, final bool) {
+	byDir := make(map[*storage.Dir][]storage.Checkpoint)
+	for _, d := range b.dirs {
+		byDir[d] = nil
+	}
+	for _, t := range topics {
+		for _, p := range t.Partitions() {
+			c, d, ok := p.checkpoint(final)
+			if ok {
+				byDir[d] = append(byDir[d], c)
+			}
+		}
+	}
+	for d, cs := range byDir {
+		if err := d.WriteCheckpoints(cs); err != nil {
+			b.log.Error().Err(err).Str("dir", d.Path).Msg("writing checkpoints")
+		}
+	}
+}
+
+// flushDue fsyncs logs whose flush.ms has passed.
+func (b *Broker) flushDue() {
+	for _, t := range b.Topics() {
+		for _, p := range t.Partitions() {
+			p.mu.Lock()
+			lg := p.log
+			p.mu.Unlock()
+			if lg != nil {
+				if err := lg.FlushIfDue(); err != nil {
+					b.log.Error().Err(err).Str("topic", t.Name).Int32("partition", p.ID).Msg("flush")
+				}
+			}
+		}
+	}
+}
+
+// checkISR drops lagging followers from the ISR of partitions we lead.
+func (b *Broker) checkISR() {
+	now := b.now()
+	for _, t := range b.Topics() {
+		for _, p := range t.Partitions() {
+			p.shrinkISR(now, b.cfg.ReplicaLagTimeMax)
+		}
+	}
+}
+
+// shrinkISR removes followers that fell behind, persisting the new ISR.
+func (p *Partition) shrinkISR(now time.Time, maxLag time.Duration) {
+	p.mu.Lock()
+	if p.rs == nil {
+		p.mu.Unlock()
+		return
+	}
+	lag := p.rs.Laggards(now, maxLag)
+	if len(lag) == 0 {
+		p.mu.Unlock()
+		return
+	}
+	st := p.state
+	st.ISR = replica.Without(p.rs.ISR, lag)
+	p.mu.Unlock()
+	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Ints32("out_of_sync", lag).Ints32("isr", st.ISR).Msg("shrinking ISR")
+	p.updateISR(st)
+}
+
+// updateISR persists an ISR change through the backend and installs it.
+func (p *Partition) updateISR(st PartitionState) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	got, err := p.b.backend.UpdatePartition(ctx, p.tp.Topic, p.ID, st)
+	if err != nil {
+		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("updating ISR")
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rs == nil || p.state.LeaderEpoch != got.LeaderEpoch {
+		return
+	}
+	p.state = got
+	if p.rs.SetISR(got.ISR) {
+		p.syncOffsetsLocked()
+		p.notify()
+	}
+}
+
+// expireProducers forgets idle producers (producer.id.expiration.ms).
+func (b *Broker) expireProducers() {
+	cutoff := b.now().Add(-b.cfg.ProducerIDExpiration)
+	for _, t := range b.Topics() {
+		for _, p := range t.Partitions() {
+			p.mu.Lock()
+			if p.producer != nil {
+				p.producer.expire(cutoff)
+			}
+			p.mu.Unlock()
+		}
+	}
+}

@@ -1,0 +1,334 @@
+// Package broker is Gregor's broker: topics and partitions over the
+// storage log, the Kafka APIs that produce, fetch and administer them, and
+// the cluster metadata they follow.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"gregor/broker/config"
+	"gregor/broker/storage"
+	"gregor/protocol"
+)
+
+// Options configure a Broker.
+type Options struct {
+	Config *config.Config
+	Log    zerolog.Logger
+	// FS is the filesystem for logs; nil is the real one.
+	FS storage.FS
+	// Clock is the time source; nil is time.Now.
+	Clock func() time.Time
+	// Backend is the metadata store; nil picks the local one.
+	Backend Backend
+}
+
+// LeadershipListener hears about leadership of internal topic partitions
+// (the coordinators load and unload their state with it).
+type LeadershipListener func(topic string, partition int32, leader bool, epoch int32)
+
+// Broker is one Gregor broker.
+type Broker struct {
+	cfg     *config.Config
+	log     zerolog.Logger
+	id      int32
+	fs      storage.FS
+	clock   func() time.Time
+	dirs    []*storage.Dir
+	backend Backend
+
+	stop    chan struct{}
+	bg      sync.WaitGroup
+	spawnMu sync.Mutex // orders spawn against Close
+
+	mu sync.RWMutex
+	// guarded by mu:
+	topics     map[string]*Topic
+	byID       map[Uuid]*Topic
+	brokers    []BrokerInfo
+	controller int32
+	listeners  []LeadershipListener
+	placement  map[storage.TP]*storage.Dir // existing partition dirs at start
+	paths      map[storage.TP]string
+}
+
+// New opens the log dirs and returns a broker that is not yet serving.
+func New(opt Options) (*Broker, error) {
+	b := &Broker{
+		cfg:       opt.Config,
+		log:       opt.Log,
+		id:        opt.Config.BrokerID,
+		fs:        opt.FS,
+		clock:     opt.Clock,
+		backend:   opt.Backend,
+		stop:      make(chan struct{}),
+		topics:    make(map[string]*Topic),
+		byID:      make(map[Uuid]*Topic),
+		placement: make(map[storage.TP]*storage.Dir),
+		paths:     make(map[storage.TP]string),
+	}
+	if b.fs == nil {
+		b.fs = storage.OSFS{}
+	}
+	if b.clock == nil {
+		b.clock = time.Now
+	}
+	for _, d := range b.cfg.LogDirs {
+		dir, err := storage.OpenDir(b.fs, d)
+		if err != nil {
+			return nil, err
+		}
+		b.dirs = append(b.dirs, dir)
+		parts, err := dir.Partitions()
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range parts {
+			b.placement[p.TP] = dir
+			b.paths[p.TP] = p.Path
+		}
+	}
+	if b.backend == nil {
+		b.backend = NewLocalBackend(b.cfg, b.selfInfo())
+	}
+	return b, nil
+}
+
+// ID is the broker id.
+func (b *Broker) ID() int32 { return b.id }
+
+// Config is the broker configuration.
+func (b *Broker) Config() *config.Config { return b.cfg }
+
+// Logger is the broker's logger.
+func (b *Broker) Logger() zerolog.Logger { return b.log }
+
+// Backend is the metadata backend.
+func (b *Broker) Backend() Backend { return b.backend }
+
+// ClusterID is the cluster id.
+func (b *Broker) ClusterID() string { return b.backend.ClusterID() }
+
+// selfInfo is this broker as it advertises itself.
+func (b *Broker) selfInfo() BrokerInfo {
+	bi := BrokerInfo{ID: b.id, Rack: b.cfg.Rack, Endpoints: make(map[string]Endpoint)}
+	for _, l := range b.cfg.AdvertisedListeners {
+		bi.Endpoints[l.Name] = Endpoint{Host: l.Host, Port: int32(l.Port)}
+	}
+	return bi
+}
+
+// OnLeadership registers a listener for internal topic leadership changes.
+func (b *Broker) OnLeadership(fn LeadershipListener) {
+	b.mu.Lock()
+	b.listeners = append(b.listeners, fn)
+	b.mu.Unlock()
+}
+
+// Start loads metadata, opens every local partition and starts background
+// work (retention, checkpoints, flushes).
+func (b *Broker) Start(ctx context.Context) error {
+	if err := b.backend.Start(ctx, applier{b}); err != nil {
+		return fmt.Errorf("loading cluster metadata: %w", err)
+	}
+	b.goBackground("retention", b.cfg.LogRetentionCheck, b.applyRetention)
+	b.goBackground("checkpoint", 5*time.Second, b.writeCheckpoints)
+	b.goBackground("flush", time.Second, b.flushDue)
+	b.goBackground("isr", b.cfg.ReplicaLagTimeMax/2, b.checkISR)
+	b.goBackground("producer-expiry", time.Minute, b.expireProducers)
+	return nil
+}
+
+// goBackground runs fn every interval until Close.
+func (b *Broker) goBackground(name string, every time.Duration, fn func()) {
+	if every <= 0 {
+		every = time.Second
+	}
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+}
+
+// spawn runs fn in a goroutine that Close waits for; after Close it does
+// nothing and returns false.
+func (b *Broker) spawn(fn func()) bool {
+	b.spawnMu.Lock()
+	defer b.spawnMu.Unlock()
+	select {
+	case <-b.stop:
+		return false
+	default:
+	}
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		fn()
+	}()
+	return true
+}
+
+// Topic returns a topic by name.
+func (b *Broker) Topic(name string) *Topic {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.topics[name]
+}
+
+// TopicByID returns a topic by id.
+func (b *Broker) TopicByID(id Uuid) *Topic {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.byID[id]
+}
+
+// Topics returns every topic, sorted by name.
+func (b *Broker) Topics() []*Topic {
+	b.mu.RLock()
+	out := make([]*Topic, 0, len(b.topics))
+	for _, t := range b.topics {
+		out = append(out, t)
+	}
+	b.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Brokers returns the live brokers and the controller id.
+func (b *Broker) Brokers() ([]BrokerInfo, int32) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.brokers, b.controller
+}
+
+// BrokerByID returns a live broker.
+func (b *Broker) BrokerByID(id int32) (BrokerInfo, bool) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, bi := range b.brokers {
+		if bi.ID == id {
+			return bi, true
+		}
+	}
+	return BrokerInfo{}, false
+}
+
+// Partition returns a partition by topic and index.
+func (b *Broker) Partition(topic string, p int32) *Partition {
+	t := b.Topic(topic)
+	if t == nil {
+		return nil
+	}
+	return t.Partition(p)
+}
+
+// placePartition returns the log dir and path for a partition's log,
+// creating it in the least loaded dir if it does not exist. A directory
+// left by an earlier topic of the same name (another topic id) is moved
+// aside as stray.
+func (b *Broker) placePartition(tp storage.TP, id Uuid) (*storage.Dir, string, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if dir, ok := b.placement[tp]; ok {
+		path := b.paths[tp]
+		return dir, path, nil
+	}
+	counts := make(map[*storage.Dir]int)
+	for _, d := range b.placement {
+		counts[d]++
+	}
+	best := b.dirs[0]
+	for _, d := range b.dirs[1:] {
+		if counts[d] < counts[best] {
+			best = d
+		}
+	}
+	path, err := best.CreatePartition(tp, id.String())
+	if err != nil {
+		return nil, "", err
+	}
+	b.placement[tp], b.paths[tp] = best, path
+	return best, path, nil
+}
+
+// logConfig maps a topic's configuration to its log's.
+func (b *Broker) logConfig(t config.Topic) storage.Config {
+	c := storage.Config{
+		SegmentBytes:       t.SegmentBytes,
+		SegmentRoll:        time.Duration(t.SegmentMs) * time.Millisecond,
+		IndexIntervalBytes: t.IndexInterval,
+		RetentionBytes:     t.RetentionBytes,
+		RetentionMs:        t.RetentionMs,
+		FlushMessages:      t.FlushMessages,
+		FileDeleteDelay:    t.FileDeleteDelay,
+	}
+	if !t.CleanupDelete {
+		c.RetentionBytes, c.RetentionMs = -1, -1
+	}
+	if t.FlushMessages == 1<<63-1 {
+		c.FlushMessages = -1
+	}
+	if t.FlushMs > 0 && t.FlushMs < 1<<62/int64(time.Millisecond) {
+		c.FlushInterval = time.Duration(t.FlushMs) * time.Millisecond
+	}
+	return c
+}
+
+// Close stops background work, closes every partition and marks the log
+// dirs clean. It does not hand leaderships over; Shutdown does.
+func (b *Broker) Close() error {
+	select {
+	case <-b.stop:
+		return nil
+	default:
+	}
+	b.spawnMu.Lock()
+	close(b.stop)
+	b.spawnMu.Unlock()
+	b.bg.Wait()
+	var errs []error
+	topics := b.Topics()
+	for _, t := range topics {
+		for _, p := range t.Partitions() {
+			p.snapshotProducers()
+			if err := p.close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	b.writeCheckpointsOf(topics, true)
+	errs = append(errs, b.backend.Close())
+	if err := errors.Join(errs...); err != nil {
+		return err // not clean: the next start recovers
+	}
+	for _, d := range b.dirs {
+		if err := d.MarkClean(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Registry registers the broker's APIs.
+func (b *Broker) Register(r *protocol.Registry) {
+	for _, a := range b.apis() {
+		r.Register(a)
+	}
+}

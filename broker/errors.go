@@ -1,0 +1,53 @@
+package broker
+
+import (
+	"errors"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/records"
+	"gregor/broker/storage"
+)
+
+// ErrorCode is the one place internal errors become Kafka error codes. An
+// error that maps to nothing specific is logged with its cause and reported
+// as KAFKA_STORAGE_ERROR when it came from the log, UNKNOWN_SERVER_ERROR
+// otherwise.
+func ErrorCode(log zerolog.Logger, err error) int16 {
+	if err == nil {
+		return 0
+	}
+	var ke *kerr.Error
+	switch {
+	case errors.As(err, &ke):
+		return ke.Code
+	case errors.Is(err, storage.ErrOffsetOutOfRange):
+		return kerr.OffsetOutOfRange.Code
+	case errors.Is(err, errNotLocal), errors.Is(err, storage.ErrClosed):
+		return kerr.NotLeaderForPartition.Code
+	case errors.Is(err, records.ErrCRC), errors.Is(err, records.ErrShort):
+		return kerr.CorruptMessage.Code
+	case errors.Is(err, records.ErrCompression):
+		return kerr.UnsupportedCompressionType.Code
+	case errors.Is(err, records.ErrMagic), errors.Is(err, records.ErrInvalid):
+		return kerr.InvalidRecord.Code
+	case errors.Is(err, ErrStaleState):
+		return kerr.NotController.Code
+	}
+	log.Error().Err(err).Msg("unexpected error answered as a storage or server error")
+	var pe interface{ Timeout() bool }
+	if errors.As(err, &pe) {
+		return kerr.RequestTimedOut.Code
+	}
+	return kerr.KafkaStorageError.Code
+}
+
+// errMessage returns an error's text for responses that carry one.
+func errMessage(err error) *string {
+	if err == nil {
+		return nil
+	}
+	s := err.Error()
+	return &s
+}

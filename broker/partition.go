@@ -1,0 +1,287 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/replica"
+	"gregor/broker/storage"
+)
+
+// Partition is one partition of a topic as this broker sees it: a local
+// replica (leader or follower) or only metadata.
+//
+// Lock order: Partition.mu before Broker.mu and Log.mu; waitMu is a leaf.
+// Never call into a partition while holding Broker.mu.
+type Partition struct {
+	topic *Topic
+	ID    int32
+	b     *Broker
+	tp    storage.TP
+
+	// hw, leo and start mirror the log and replica state for lock-free
+	// readers (fetch, metadata, list offsets); they are written under mu.
+	hw            atomic.Int64
+	leo           atomic.Int64
+	start         atomic.Int64
+	firstUnstable atomic.Int64 // first offset of an open transaction, or -1
+
+	mu sync.Mutex
+	// guarded by mu:
+	state    PartitionState // as the cluster metadata has it
+	log      *storage.Log   // nil unless this broker holds a replica
+	dir      *storage.Dir
+	rs       *replica.State // non-nil while leader
+	closed   bool
+	leader   atomic.Bool // mirrors rs != nil for lock-free checks
+	epoch    atomic.Int32
+	producer *producerState
+	// expanding is set while an ISR expansion is being persisted.
+	expanding bool
+
+	waitMu  sync.Mutex
+	waiters map[chan struct{}]struct{}
+}
+
+func newPartition(b *Broker, t *Topic, id int32) *Partition {
+	p := &Partition{topic: t, ID: id, b: b, tp: storage.TP{Topic: t.Name, Partition: id}, waiters: make(map[chan struct{}]struct{})}
+	p.firstUnstable.Store(-1)
+	return p
+}
+
+// Topic returns the partition's topic.
+func (p *Partition) Topic() *Topic { return p.topic }
+
+// State returns the partition's metadata state.
+func (p *Partition) State() PartitionState {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state
+}
+
+// HighWatermark is the offset below which records are committed.
+func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
+
+// LogEndOffset is the local log's end offset.
+func (p *Partition) LogEndOffset() int64 { return p.leo.Load() }
+
+// LogStartOffset is the local log's start offset.
+func (p *Partition) LogStartOffset() int64 { return p.start.Load() }
+
+// IsLeader reports whether this broker leads the partition.
+func (p *Partition) IsLeader() bool { return p.leader.Load() }
+
+// LeaderEpoch is the current leader epoch.
+func (p *Partition) LeaderEpoch() int32 { return p.epoch.Load() }
+
+// syncOffsetsLocked refreshes the lock-free mirrors from the log and state.
+func (p *Partition) syncOffsetsLocked() {
+	if p.log == nil {
+		return
+	}
+	p.leo.Store(p.log.NextOffset())
+	p.start.Store(p.log.StartOffset())
+	if p.rs != nil {
+		p.hw.Store(p.rs.HW)
+	}
+}
+
+// apply installs new metadata state, opening the local replica if this
+// broker holds one and becoming leader or follower.
+func (p *Partition) apply(st PartitionState, dirs []*storage.Dir) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	old := p.state
+	p.state = st
+	p.epoch.Store(st.LeaderEpoch)
+	local := slices.Contains(st.Replicas, p.b.id)
+	if !local {
+		p.stopLeadingLocked()
+		return nil
+	}
+	if p.log == nil {
+		if err := p.openLogLocked(dirs); err != nil {
+			return err
+		}
+	}
+	if st.Leader == p.b.id {
+		if p.rs == nil || old.LeaderEpoch != st.LeaderEpoch {
+			return p.becomeLeaderLocked(st)
+		}
+		p.rs.SetISR(st.ISR)
+		p.syncOffsetsLocked()
+		return nil
+	}
+	p.stopLeadingLocked()
+	return nil
+}
+
+// openLogLocked opens (or creates) the partition's log in a log dir: the
+// one already holding it, or the one with the fewest partitions.
+func (p *Partition) openLogLocked(dirs []*storage.Dir) error {
+	dir, path, err := p.b.placePartition(p.tp, p.topic.ID)
+	if err != nil {
+		return err
+	}
+	cfg := p.b.logConfig(p.topic.Config())
+	lg, err := storage.Open(p.b.fs, path, cfg, dir.OpenOptions(p.tp), p.b.log.With().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Logger())
+	if err != nil {
+		return fmt.Errorf("opening log of %s: %w", p.tp, err)
+	}
+	p.log, p.dir = lg, dir
+	p.producer = newProducerState()
+	if err := p.producer.rebuild(lg, p.b.now()); err != nil {
+		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Msg("rebuilding producer state")
+	}
+	if c, ok := dir.Checkpoint(p.tp); ok {
+		p.hw.Store(min(c.HighWatermark, lg.NextOffset()))
+	}
+	p.syncOffsetsLocked()
+	return nil
+}
+
+func (p *Partition) becomeLeaderLocked(st PartitionState) error {
+	leo := p.log.NextOffset()
+	if err := p.log.AssignEpoch(st.LeaderEpoch, leo); err != nil {
+		return err
+	}
+	p.rs = replica.NewLeader(p.b.id, st.LeaderEpoch, st.Replicas, st.ISR, leo, p.hw.Load(), p.b.now())
+	p.leader.Store(true)
+	p.syncOffsetsLocked()
+	p.notify()
+	return nil
+}
+
+func (p *Partition) stopLeadingLocked() {
+	if p.rs != nil {
+		p.rs = nil
+		p.leader.Store(false)
+		p.notify()
+	}
+}
+
+// close closes the local log (broker shutdown or topic deletion).
+func (p *Partition) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	p.stopLeadingLocked()
+	p.notify()
+	if p.log == nil {
+		return nil
+	}
+	return p.log.Close()
+}
+
+// remove closes and deletes the local log.
+func (p *Partition) remove() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	p.stopLeadingLocked()
+	p.notify()
+	if p.log == nil {
+		return nil
+	}
+	lg := p.log
+	p.log = nil
+	if err := lg.Close(); err != nil {
+		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Msg("closing deleted partition")
+	}
+	return p.dir.RetirePartition(lg.Dir())
+}
+
+// checkpoint returns what to remember about the partition across restarts.
+// After close, only the final checkpoint of shutdown asks for it.
+func (p *Partition) checkpoint(final bool) (storage.Checkpoint, *storage.Dir, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.log == nil || (p.closed && !final) {
+		return storage.Checkpoint{}, nil, false
+	}
+	return storage.Checkpoint{TP: p.tp, RecoveryPoint: p.log.RecoveryPoint(), StartOffset: p.log.StartOffset(), HighWatermark: p.hw.Load()}, p.dir, true
+}
+
+// snapshotProducers persists the producer state (on shutdown) so start-up
+// need not replay the whole log.
+func (p *Partition) snapshotProducers() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.log == nil || p.producer == nil || p.closed {
+		return
+	}
+	if err := p.producer.writeSnapshot(p.log); err != nil {
+		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("writing producer snapshot")
+	}
+}
+
+// setLogConfig applies a topic config change to the local log.
+func (p *Partition) setLogConfig(c storage.Config) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.log != nil {
+		p.log.SetConfig(c)
+	}
+}
+
+// wait registers ch to be signalled when the partition's fetchable data or
+// leadership changes; unwait removes it.
+func (p *Partition) wait(ch chan struct{}) {
+	p.waitMu.Lock()
+	p.waiters[ch] = struct{}{}
+	p.waitMu.Unlock()
+}
+
+func (p *Partition) unwait(ch chan struct{}) {
+	p.waitMu.Lock()
+	delete(p.waiters, ch)
+	p.waitMu.Unlock()
+}
+
+// notify wakes every waiter.
+func (p *Partition) notify() {
+	p.waitMu.Lock()
+	for ch := range p.waiters {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	p.waitMu.Unlock()
+}
+
+// checkLeaderLocked returns the error a client gets from a replica that
+// cannot serve as leader.
+func (p *Partition) checkLeaderLocked(epoch int32) error {
+	if p.log == nil || p.rs == nil || p.closed {
+		return kerr.NotLeaderForPartition
+	}
+	return checkEpoch(epoch, p.state.LeaderEpoch)
+}
+
+// checkEpoch validates a client's current leader epoch (KIP-320); -1 skips.
+func checkEpoch(client, ours int32) error {
+	switch {
+	case client < 0 || client == ours:
+		return nil
+	case client < ours:
+		return kerr.FencedLeaderEpoch
+	default:
+		return kerr.UnknownLeaderEpoch
+	}
+}
+
+// errNotLocal is returned for partitions this broker holds no replica of.
+var errNotLocal = errors.New("no local replica")
+
+// now is the broker clock.
+func (b *Broker) now() time.Time { return b.clock() }

@@ -1,0 +1,225 @@
+package broker
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/config"
+	"gregor/broker/records"
+	"gregor/broker/storage"
+)
+
+// appendResult is what a produce to one partition returns.
+type appendResult struct {
+	Base          int64 // offset of the first record written (or duplicated)
+	Last          int64 // offset of the last record
+	LogAppendTime int64 // -1 unless the topic uses LogAppendTime
+	LogStart      int64
+}
+
+// preparedBatches are a partition's validated batches, back to back.
+type preparedBatches struct {
+	data    []byte
+	headers []records.Header
+	offsets []int // start of each batch in data
+}
+
+// prepare validates what a client sent for one partition (a whole
+// records field) and up-converts legacy message sets. It runs outside the
+// partition lock.
+func prepare(data []byte, version int16, tc *topicConfig) (*preparedBatches, error) {
+	if len(data) == 0 {
+		return nil, fmt.Errorf("%w: no record batch", records.ErrInvalid)
+	}
+	magic, _ := records.Magic(data)
+	if magic < 2 {
+		if version >= 3 {
+			return nil, fmt.Errorf("%w: produce v%d needs magic 2 batches", records.ErrInvalid, version)
+		}
+		conv, err := records.UpConvert(data)
+		if err != nil {
+			return nil, err
+		}
+		data = conv
+	}
+	pb := &preparedBatches{data: data}
+	cfg := tc.resolved
+	opt := records.ValidateOptions{RequireKeys: cfg.CleanupCompact}
+	pos := 0
+	n, err := records.Split(data, func(b []byte) error {
+		if len(b) > int(cfg.MaxMessageBytes) && len(b) > records.HeaderSize {
+			return kerr.MessageTooLarge
+		}
+		h, err := records.Validate(b, opt)
+		if err != nil {
+			return err
+		}
+		if version < 7 && h.Codec() == records.CodecZstd {
+			return kerr.UnsupportedCompressionType
+		}
+		if err := checkTimestamps(b, &h, &cfg); err != nil {
+			return err
+		}
+		pb.offsets = append(pb.offsets, pos)
+		pb.headers = append(pb.headers, h)
+		pos += len(b)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if n != len(data) {
+		return nil, fmt.Errorf("%w: %d trailing bytes after the last batch", records.ErrShort, len(data)-n)
+	}
+	if version >= 3 && len(pb.headers) != 1 {
+		return nil, fmt.Errorf("%w: produce v%d must carry exactly one batch per partition", records.ErrInvalid, version)
+	}
+	if err := recompress(pb, cfg.CompressionType); err != nil {
+		return nil, err
+	}
+	return pb, nil
+}
+
+// checkTimestamps applies message.timestamp.before/after.max.ms to
+// CreateTime batches (skipped at their default, unlimited).
+func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic) error {
+	if cfg.LogAppendTime || (cfg.TimestampBeforeMs == math.MaxInt64 && cfg.TimestampAfterMs == math.MaxInt64) {
+		return nil
+	}
+	now := time.Now().UnixMilli()
+	return records.Each(b, func(r *records.Record) error {
+		ts := h.FirstTimestamp + r.TimestampDelta
+		if now-ts > cfg.TimestampBeforeMs || ts-now > cfg.TimestampAfterMs {
+			return kerr.InvalidTimestamp
+		}
+		return nil
+	})
+}
+
+// recompress rewrites batches whose codec differs from the topic's
+// compression.type (unless it is "producer").
+func recompress(pb *preparedBatches, want string) error {
+	codec, ok := map[string]int8{"uncompressed": records.CodecNone, "gzip": records.CodecGzip, "snappy": records.CodecSnappy, "lz4": records.CodecLZ4, "zstd": records.CodecZstd}[want]
+	if !ok {
+		return nil
+	}
+	changed := false
+	for _, h := range pb.headers {
+		if h.Codec() != codec {
+			changed = true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	var out []byte
+	for i, h := range pb.headers {
+		b := pb.data[pb.offsets[i] : pb.offsets[i]+h.Size()]
+		if h.Codec() != codec {
+			nb, err := records.Recompress(b, codec)
+			if err != nil {
+				return err
+			}
+			b = nb
+		}
+		nh, _ := records.ParseHeader(b)
+		pb.headers[i] = nh
+		pb.offsets[i] = len(out)
+		out = append(out, b...)
+	}
+	pb.data = out
+	return nil
+}
+
+// appendBatches writes prepared batches as leader: checks leadership, the
+// ISR size for acks=all and producer sequences, assigns offsets, appends
+// and advances the high watermark.
+func (p *Partition) appendBatches(pb *preparedBatches, acks int16) (appendResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkLeaderLocked(-1); err != nil {
+		return appendResult{}, err
+	}
+	cfg := p.topic.Config()
+	if acks == -1 && int32(len(p.rs.ISR)) < cfg.MinInsyncReplicas {
+		return appendResult{}, kerr.NotEnoughReplicas
+	}
+	for i := range pb.headers {
+		dup, err := p.producer.check(&pb.headers[i])
+		if err != nil {
+			return appendResult{}, err
+		}
+		if dup != nil {
+			return appendResult{Base: dup.FirstOffset, Last: dup.LastOffset, LogAppendTime: -1, LogStart: p.log.StartOffset()}, nil
+		}
+	}
+	now := p.b.now()
+	res := appendResult{LogAppendTime: -1}
+	if cfg.LogAppendTime {
+		res.LogAppendTime = now.UnixMilli()
+	}
+	ai := p.stampLocked(pb, res.LogAppendTime)
+	if err := p.log.Append(pb.data, ai); err != nil {
+		return appendResult{}, fmt.Errorf("append to %s: %w", p.tp, err)
+	}
+	for i := range pb.headers {
+		p.producer.record(&pb.headers[i], pb.headers[i].BaseOffset, now)
+	}
+	res.Base, res.Last, res.LogStart = ai.First, ai.Last, p.log.StartOffset()
+	p.advanceLocked(ai.Last + 1)
+	return res, nil
+}
+
+// stampLocked assigns offsets and the leader epoch to every batch (and
+// log-append time if asked) and summarises the append.
+func (p *Partition) stampLocked(pb *preparedBatches, logAppendTime int64) storage.AppendInfo {
+	next := p.log.NextOffset()
+	ai := storage.AppendInfo{First: next, MaxTimestamp: -1, OffsetOfMaxTs: -1, LeaderEpoch: p.state.LeaderEpoch, FirstBatchOffset: next}
+	for i := range pb.headers {
+		h := &pb.headers[i]
+		b := pb.data[pb.offsets[i] : pb.offsets[i]+h.Size()]
+		records.SetBaseOffset(b, next)
+		records.SetLeaderEpoch(b, p.state.LeaderEpoch)
+		h.BaseOffset, h.LeaderEpoch = next, p.state.LeaderEpoch
+		if logAppendTime >= 0 {
+			records.SetLogAppendTime(b, logAppendTime)
+			h.MaxTimestamp = logAppendTime
+		}
+		if h.MaxTimestamp > ai.MaxTimestamp {
+			ai.MaxTimestamp, ai.OffsetOfMaxTs = h.MaxTimestamp, h.LastOffset()
+		}
+		ai.Messages += int64(h.NumRecords)
+		next = h.NextOffset()
+	}
+	ai.Last = next - 1
+	return ai
+}
+
+// advanceLocked records a new local LEO, moves the HW if the ISR allows
+// and wakes waiters.
+func (p *Partition) advanceLocked(leo int64) {
+	p.leo.Store(leo)
+	if p.rs != nil && p.rs.Append(leo) {
+		p.hw.Store(p.rs.HW)
+	}
+	p.notify()
+}
+
+// ackState reports whether an acks=all produce up to last is complete.
+func (p *Partition) ackState(last int64) (done bool, err error) {
+	if p.HighWatermark() > last {
+		return true, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rs == nil {
+		return true, kerr.NotLeaderForPartition
+	}
+	if int32(len(p.rs.ISR)) < p.topic.Config().MinInsyncReplicas {
+		return true, kerr.NotEnoughReplicasAfterAppend
+	}
+	return false, nil
+}

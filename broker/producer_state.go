@@ -1,0 +1,272 @@
+package broker
+
+import (
+	"encoding/json"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/records"
+	"gregor/broker/storage"
+)
+
+// batchesToRetain is how many batch sequence ranges are kept per producer
+// for duplicate detection (Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN,
+// which is also the client's max in-flight requests with idempotence).
+const batchesToRetain = 5
+
+// batchMeta is a written batch's sequence range and offsets.
+type batchMeta struct {
+	FirstSeq    int32 `json:"first_seq"`
+	LastSeq     int32 `json:"last_seq"`
+	FirstOffset int64 `json:"first_offset"`
+	LastOffset  int64 `json:"last_offset"`
+	Timestamp   int64 `json:"timestamp"`
+}
+
+// producerEntry is a partition's state for one producer id.
+type producerEntry struct {
+	ID       int64       `json:"id"`
+	Epoch    int16       `json:"epoch"`
+	Batches  []batchMeta `json:"batches"` // oldest first, at most batchesToRetain
+	LastSeen int64       `json:"last_seen_ms"`
+	// TxnFirstOffset is the first offset of the producer's open
+	// transaction in this partition, or -1.
+	TxnFirstOffset   int64 `json:"txn_first_offset"`
+	CoordinatorEpoch int32 `json:"coordinator_epoch"`
+}
+
+func (e *producerEntry) lastSeq() int32 {
+	if len(e.Batches) == 0 {
+		return -1
+	}
+	return e.Batches[len(e.Batches)-1].LastSeq
+}
+
+// producerState is a partition's idempotence and transaction state. The
+// partition's lock guards it.
+type producerState struct {
+	producers map[int64]*producerEntry
+	// open counts producers with an open transaction.
+	open int
+	// aborted lists aborted transactions in marker order, for
+	// read_committed fetches.
+	aborted []abortedTxn
+}
+
+// abortedTxn is an aborted transaction's range in the log.
+type abortedTxn struct {
+	ProducerID  int64 `json:"producer_id"`
+	FirstOffset int64 `json:"first_offset"`
+	LastOffset  int64 `json:"last_offset"` // the abort marker's offset
+}
+
+func newProducerState() *producerState {
+	return &producerState{producers: make(map[int64]*producerEntry)}
+}
+
+// inSequence reports whether next follows last, wrapping at MaxInt32.
+func inSequence(last, next int32) bool {
+	return next == last+1 || (next == 0 && last == math.MaxInt32)
+}
+
+// check validates a batch from an idempotent producer against the state.
+// It returns the batch this one duplicates, if any.
+func (ps *producerState) check(h *records.Header) (*batchMeta, error) {
+	if !h.HasProducerID() {
+		return nil, nil
+	}
+	e, ok := ps.producers[h.ProducerID]
+	if !ok || e.Epoch < 0 {
+		// Unknown producer (new, or expired): accept any sequence (KIP-360).
+		return nil, nil
+	}
+	if h.ProducerEpoch < e.Epoch {
+		return nil, kerr.InvalidProducerEpoch
+	}
+	if h.ProducerEpoch > e.Epoch {
+		if h.BaseSequence != 0 {
+			return nil, kerr.OutOfOrderSequenceNumber
+		}
+		return nil, nil
+	}
+	for i := range e.Batches {
+		b := &e.Batches[i]
+		if b.FirstSeq == h.BaseSequence && b.LastSeq == h.LastSequence() {
+			return b, nil
+		}
+	}
+	if len(e.Batches) > 0 && !inSequence(e.lastSeq(), h.BaseSequence) {
+		return nil, kerr.OutOfOrderSequenceNumber
+	}
+	return nil, nil
+}
+
+// record notes a batch written at [first, last].
+func (ps *producerState) record(h *records.Header, first int64, now time.Time) {
+	if !h.HasProducerID() {
+		return
+	}
+	e, ok := ps.producers[h.ProducerID]
+	if !ok {
+		e = &producerEntry{ID: h.ProducerID, Epoch: h.ProducerEpoch, TxnFirstOffset: -1}
+		ps.producers[h.ProducerID] = e
+	}
+	if h.ProducerEpoch != e.Epoch {
+		e.Epoch, e.Batches = h.ProducerEpoch, nil
+	}
+	if !h.IsControl() && h.BaseSequence >= 0 {
+		e.Batches = append(e.Batches, batchMeta{FirstSeq: h.BaseSequence, LastSeq: h.LastSequence(), FirstOffset: first, LastOffset: first + int64(h.LastOffsetDelta), Timestamp: h.MaxTimestamp})
+		if len(e.Batches) > batchesToRetain {
+			e.Batches = append(e.Batches[:0], e.Batches[len(e.Batches)-batchesToRetain:]...)
+		}
+	}
+	if h.IsTransactional() && !h.IsControl() && e.TxnFirstOffset < 0 {
+		e.TxnFirstOffset = first
+		ps.open++
+	}
+	e.LastSeen = now.UnixMilli()
+}
+
+// endTxn applies a transaction marker written at offset for a producer.
+func (ps *producerState) endTxn(pid int64, epoch int16, commit bool, coordinatorEpoch int32, offset int64, now time.Time) {
+	e, ok := ps.producers[pid]
+	if !ok {
+		e = &producerEntry{ID: pid, Epoch: epoch, TxnFirstOffset: -1}
+		ps.producers[pid] = e
+	}
+	if epoch > e.Epoch {
+		e.Epoch, e.Batches = epoch, nil
+	}
+	if e.TxnFirstOffset >= 0 {
+		if !commit {
+			ps.aborted = append(ps.aborted, abortedTxn{ProducerID: pid, FirstOffset: e.TxnFirstOffset, LastOffset: offset})
+		}
+		e.TxnFirstOffset = -1
+		ps.open--
+	}
+	e.CoordinatorEpoch = coordinatorEpoch
+	e.LastSeen = now.UnixMilli()
+}
+
+// overlappingAborted returns aborted transactions with records in
+// [from, to), sorted by first offset.
+func (ps *producerState) overlappingAborted(from, to int64) []abortedTxn {
+	var out []abortedTxn
+	for _, a := range ps.aborted {
+		if a.LastOffset >= from && a.FirstOffset < to {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].FirstOffset < out[j].FirstOffset })
+	return out
+}
+
+// trimAborted forgets aborted transactions wholly below the log start.
+func (ps *producerState) trimAborted(logStart int64) {
+	i := 0
+	for i < len(ps.aborted) && ps.aborted[i].LastOffset < logStart {
+		i++
+	}
+	ps.aborted = ps.aborted[i:]
+}
+
+// firstUnstable returns the smallest first offset of an open transaction,
+// or -1 if none is open.
+func (ps *producerState) firstUnstable() int64 {
+	lso := int64(-1)
+	if ps.open == 0 {
+		return lso
+	}
+	for _, e := range ps.producers {
+		if e.TxnFirstOffset >= 0 && (lso < 0 || e.TxnFirstOffset < lso) {
+			lso = e.TxnFirstOffset
+		}
+	}
+	return lso
+}
+
+// expire drops producers not seen since before cutoff that have no open
+// transaction.
+func (ps *producerState) expire(cutoff time.Time) {
+	c := cutoff.UnixMilli()
+	for id, e := range ps.producers {
+		if e.TxnFirstOffset < 0 && e.LastSeen < c {
+			delete(ps.producers, id)
+		}
+	}
+}
+
+// rebuildAfterTruncate forgets everything and replays the log, after the
+// log was truncated under the state.
+func (ps *producerState) rebuildAfterTruncate(lg *storage.Log, now time.Time) error {
+	lg.DeleteSnapshots()
+	ps.producers, ps.open, ps.aborted = make(map[int64]*producerEntry), 0, nil
+	return ps.rebuild(lg, now)
+}
+
+// snapshot is the producer state as of a log offset, as stored by
+// storage.Log.WriteSnapshot.
+type snapshot struct {
+	Offset    int64            `json:"offset"`
+	Producers []*producerEntry `json:"producers"`
+	Aborted   []abortedTxn     `json:"aborted"`
+}
+
+// writeSnapshot persists the state as of the log end.
+func (ps *producerState) writeSnapshot(lg *storage.Log) error {
+	ps.trimAborted(lg.StartOffset())
+	s := snapshot{Offset: lg.NextOffset(), Aborted: ps.aborted}
+	for _, e := range ps.producers {
+		s.Producers = append(s.Producers, e)
+	}
+	sort.Slice(s.Producers, func(i, j int) bool { return s.Producers[i].ID < s.Producers[j].ID })
+	data, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return lg.WriteSnapshot(s.Offset, data)
+}
+
+// rebuild loads the newest usable snapshot and replays the log after it.
+func (ps *producerState) rebuild(lg *storage.Log, now time.Time) error {
+	from := lg.StartOffset()
+	if off, data, ok := lg.LatestSnapshot(); ok {
+		var s snapshot
+		if json.Unmarshal(data, &s) == nil && s.Offset == off {
+			for _, e := range s.Producers {
+				ps.producers[e.ID] = e
+				if e.TxnFirstOffset >= 0 {
+					ps.open++
+				}
+			}
+			ps.aborted = s.Aborted
+			from = max(off, from)
+		}
+	}
+	return lg.Batches(from, lg.NextOffset(), func(b []byte) bool {
+		h, err := records.ParseHeader(b)
+		if err != nil {
+			return false
+		}
+		ps.replay(&h, b, now)
+		return true
+	})
+}
+
+// replay applies one batch read back from the log.
+func (ps *producerState) replay(h *records.Header, b []byte, now time.Time) {
+	if !h.HasProducerID() {
+		return
+	}
+	if h.IsControl() {
+		cm, err := parseControl(b)
+		if err == nil {
+			ps.endTxn(h.ProducerID, h.ProducerEpoch, cm.typ == controlCommit, cm.coordinatorEpoch, h.BaseOffset, now)
+		}
+		return
+	}
+	ps.record(h, h.BaseOffset, now)
+}

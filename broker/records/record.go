@@ -1,0 +1,244 @@
+package records
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// Record is one record of a v2 batch. Key and Value alias the batch (or its
+// decompressed body); nil means null.
+type Record struct {
+	Attributes     int8
+	TimestampDelta int64
+	OffsetDelta    int32
+	Key            []byte
+	Value          []byte
+	Headers        []RecordHeader
+}
+
+// RecordHeader is a record header.
+type RecordHeader struct {
+	Key   string
+	Value []byte
+}
+
+// Body returns the batch's records section, decompressed.
+func Body(batch []byte) ([]byte, Header, error) {
+	h, err := ParseHeader(batch)
+	if err != nil {
+		return nil, h, err
+	}
+	if h.Size() != len(batch) {
+		return nil, h, fmt.Errorf("%w: length %d for %d bytes", ErrInvalid, h.Size(), len(batch))
+	}
+	body, err := Decompress(h.Codec(), batch[HeaderSize:])
+	return body, h, err
+}
+
+// Each calls fn for every record of a v2 batch, decompressing as needed.
+// It fails if the records do not parse, if their count differs from the
+// header's, or if offset deltas are not 0, 1, 2, ...
+func Each(batch []byte, fn func(*Record) error) error {
+	body, h, err := Body(batch)
+	if err != nil {
+		return err
+	}
+	var r Record
+	for i := int32(0); i < h.NumRecords; i++ {
+		n, err := parseRecord(body, &r)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+		if r.OffsetDelta != i {
+			return fmt.Errorf("%w: record %d has offset delta %d", ErrInvalid, i, r.OffsetDelta)
+		}
+		body = body[n:]
+		if fn != nil {
+			if err := fn(&r); err != nil {
+				return err
+			}
+		}
+	}
+	if len(body) != 0 {
+		return fmt.Errorf("%w: %d bytes after the last record", ErrInvalid, len(body))
+	}
+	return nil
+}
+
+type reader struct {
+	b   []byte
+	p   int
+	err error
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b[r.p:])
+	if n <= 0 {
+		r.err = ErrShort
+		return 0
+	}
+	r.p += n
+	return v
+}
+
+func (r *reader) bytes() []byte {
+	n := r.varint()
+	if r.err != nil || n < 0 {
+		return nil
+	}
+	if n > int64(len(r.b)-r.p) {
+		r.err = ErrShort
+		return nil
+	}
+	out := r.b[r.p : r.p+int(n) : r.p+int(n)]
+	r.p += int(n)
+	return out
+}
+
+// parseRecord decodes one record and returns its encoded size.
+func parseRecord(b []byte, rec *Record) (int, error) {
+	r := reader{b: b}
+	length := r.varint()
+	if r.err != nil {
+		return 0, r.err
+	}
+	if length < 0 || length > int64(len(b)-r.p) {
+		return 0, fmt.Errorf("%w: record length %d", ErrShort, length)
+	}
+	end := r.p + int(length)
+	r.b = b[:end]
+	if r.p >= end {
+		return 0, ErrShort
+	}
+	rec.Attributes = int8(r.b[r.p])
+	r.p++
+	rec.TimestampDelta = r.varint()
+	rec.OffsetDelta = int32(r.varint())
+	rec.Key = r.bytes()
+	rec.Value = r.bytes()
+	nh := r.varint()
+	if r.err == nil && (nh < 0 || nh > int64(end-r.p)) {
+		return 0, fmt.Errorf("%w: %d headers", ErrInvalid, nh)
+	}
+	rec.Headers = rec.Headers[:0]
+	for i := int64(0); i < nh && r.err == nil; i++ {
+		k := r.bytes()
+		v := r.bytes()
+		rec.Headers = append(rec.Headers, RecordHeader{Key: string(k), Value: v})
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.p != end {
+		return 0, fmt.Errorf("%w: record has %d unread bytes", ErrInvalid, end-r.p)
+	}
+	return end, nil
+}
+
+// AppendRecord appends the wire form of a record.
+func AppendRecord(dst []byte, r *Record) []byte {
+	var body []byte
+	body = append(body, byte(r.Attributes))
+	body = binary.AppendVarint(body, r.TimestampDelta)
+	body = binary.AppendVarint(body, int64(r.OffsetDelta))
+	body = appendVarBytes(body, r.Key)
+	body = appendVarBytes(body, r.Value)
+	body = binary.AppendVarint(body, int64(len(r.Headers)))
+	for _, h := range r.Headers {
+		body = appendVarBytes(body, []byte(h.Key))
+		body = appendVarBytes(body, h.Value)
+	}
+	dst = binary.AppendVarint(dst, int64(len(body)))
+	return append(dst, body...)
+}
+
+func appendVarBytes(dst, b []byte) []byte {
+	if b == nil {
+		return binary.AppendVarint(dst, -1)
+	}
+	dst = binary.AppendVarint(dst, int64(len(b)))
+	return append(dst, b...)
+}
+
+// Batch describes a batch to build.
+type Batch struct {
+	Attributes     int16 // codec bits are taken from Codec
+	Codec          int8
+	FirstTimestamp int64
+	MaxTimestamp   int64
+	ProducerID     int64
+	ProducerEpoch  int16
+	BaseSequence   int32
+	LeaderEpoch    int32
+	BaseOffset     int64
+	Records        []Record
+}
+
+// Build encodes a v2 batch with a valid CRC.
+func Build(b *Batch) ([]byte, error) {
+	var body []byte
+	for i := range b.Records {
+		body = AppendRecord(body, &b.Records[i])
+	}
+	body, err := Compress(b.Codec, body)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, HeaderSize, HeaderSize+len(body))
+	be := binary.BigEndian
+	be.PutUint64(out[offBaseOffset:], uint64(b.BaseOffset))
+	be.PutUint32(out[offLength:], uint32(HeaderSize-12+len(body)))
+	be.PutUint32(out[offLeaderEpoch:], uint32(b.LeaderEpoch))
+	out[offMagic] = 2
+	be.PutUint16(out[offAttributes:], uint16(b.Attributes&^AttrCodecMask|int16(b.Codec)))
+	last := int32(0)
+	if n := len(b.Records); n > 0 {
+		last = b.Records[n-1].OffsetDelta
+	}
+	be.PutUint32(out[offLastOffsetDelta:], uint32(last))
+	be.PutUint64(out[offFirstTimestamp:], uint64(b.FirstTimestamp))
+	be.PutUint64(out[offMaxTimestamp:], uint64(b.MaxTimestamp))
+	be.PutUint64(out[offProducerID:], uint64(b.ProducerID))
+	be.PutUint16(out[offProducerEpoch:], uint16(b.ProducerEpoch))
+	be.PutUint32(out[offBaseSequence:], uint32(b.BaseSequence))
+	be.PutUint32(out[offRecordCount:], uint32(len(b.Records)))
+	out = append(out, body...)
+	be.PutUint32(out[offCRC:], Checksum(out))
+	return out, nil
+}
+
+// Recompress rebuilds a batch with another codec, keeping every header
+// field and record.
+func Recompress(batch []byte, codec int8) ([]byte, error) {
+	h, err := ParseHeader(batch)
+	if err != nil {
+		return nil, err
+	}
+	var recs []Record
+	err = Each(batch, func(r *Record) error {
+		c := *r
+		c.Key, c.Value = cloneBytes(r.Key), cloneBytes(r.Value)
+		c.Headers = append([]RecordHeader(nil), r.Headers...)
+		recs = append(recs, c)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return Build(&Batch{
+		Attributes: h.Attributes, Codec: codec,
+		FirstTimestamp: h.FirstTimestamp, MaxTimestamp: h.MaxTimestamp,
+		ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, BaseSequence: h.BaseSequence,
+		LeaderEpoch: h.LeaderEpoch, BaseOffset: h.BaseOffset, Records: recs,
+	})
+}
+
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte{}, b...)
+}

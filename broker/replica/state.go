@@ -1,0 +1,153 @@
+// Package replica is the replication state of one partition as its leader
+// sees it: log end offsets, the high watermark and the in-sync replica set.
+// It does no I/O: callers feed it appends, follower fetches and the clock,
+// and act on what it returns (persist an ISR change, wake waiters).
+package replica
+
+import (
+	"slices"
+	"time"
+)
+
+// Follower is what the leader knows of one follower.
+type Follower struct {
+	LEO int64
+	// LastCaughtUp is the last time the follower had fetched everything
+	// the leader had when the follower's previous fetch arrived.
+	LastCaughtUp time.Time
+	lastFetch    time.Time
+	lastFetchLEO int64 // the leader's LEO at lastFetch
+}
+
+// State is a leader's replication state for one partition. The partition's
+// lock guards it.
+type State struct {
+	Self     int32
+	Epoch    int32
+	Replicas []int32
+	ISR      []int32
+	// EpochStart is the leader's LEO when it became leader: a follower is
+	// in sync only once it has reached it.
+	EpochStart int64
+	LEO        int64
+	HW         int64
+	Followers  map[int32]*Follower
+}
+
+// NewLeader returns the state of a replica that just became leader.
+func NewLeader(self, epoch int32, replicas, isr []int32, leo, hw int64, now time.Time) *State {
+	s := &State{
+		Self: self, Epoch: epoch,
+		Replicas: slices.Clone(replicas), ISR: slices.Clone(isr),
+		EpochStart: leo, LEO: leo, HW: min(hw, leo),
+		Followers: make(map[int32]*Follower),
+	}
+	for _, r := range replicas {
+		if r != self {
+			// Followers start as caught up "now", as Kafka does, so a
+			// new leader does not evict its ISR before they fetch.
+			s.Followers[r] = &Follower{LEO: -1, LastCaughtUp: now, lastFetch: now}
+		}
+	}
+	s.advanceHW()
+	return s
+}
+
+// InISR reports whether id is in the ISR.
+func (s *State) InISR(id int32) bool { return slices.Contains(s.ISR, id) }
+
+// Append records the leader's new LEO after an append and returns whether
+// the high watermark moved.
+func (s *State) Append(leo int64) bool {
+	s.LEO = leo
+	return s.advanceHW()
+}
+
+// advanceHW moves the HW to the smallest LEO in the ISR (never back).
+func (s *State) advanceHW() bool {
+	hw := s.LEO
+	for _, id := range s.ISR {
+		if id == s.Self {
+			continue
+		}
+		f, ok := s.Followers[id]
+		if !ok || f.LEO < 0 {
+			return false // unknown follower position: hold the HW
+		}
+		hw = min(hw, f.LEO)
+	}
+	if hw > s.HW {
+		s.HW = hw
+		return true
+	}
+	return false
+}
+
+// FetchResult is what a follower fetch changed.
+type FetchResult struct {
+	HWMoved bool
+	// ExpandISR is set when the follower caught up and should join the
+	// ISR; the caller persists the new ISR and then calls SetISR.
+	ExpandISR bool
+}
+
+// FollowerFetch records a fetch from follower id at fetchOffset (its LEO).
+func (s *State) FollowerFetch(id int32, fetchOffset int64, now time.Time) FetchResult {
+	f, ok := s.Followers[id]
+	if !ok {
+		return FetchResult{}
+	}
+	switch {
+	case fetchOffset >= s.LEO:
+		f.LastCaughtUp = later(f.LastCaughtUp, now)
+	case fetchOffset >= f.lastFetchLEO:
+		f.LastCaughtUp = later(f.LastCaughtUp, f.lastFetch)
+	}
+	f.LEO, f.lastFetch, f.lastFetchLEO = fetchOffset, now, s.LEO
+	r := FetchResult{HWMoved: s.advanceHW()}
+	if !s.InISR(id) && fetchOffset >= s.HW && fetchOffset >= s.EpochStart {
+		r.ExpandISR = true
+	}
+	return r
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// Laggards returns the ISR followers that have not caught up within
+// maxLag; the caller removes them (persisting the ISR) with SetISR.
+func (s *State) Laggards(now time.Time, maxLag time.Duration) []int32 {
+	var out []int32
+	for _, id := range s.ISR {
+		if id == s.Self {
+			continue
+		}
+		f, ok := s.Followers[id]
+		if !ok || now.Sub(f.LastCaughtUp) > maxLag {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// SetISR installs a new ISR (after it was persisted) and returns whether
+// the high watermark moved.
+func (s *State) SetISR(isr []int32) bool {
+	s.ISR = slices.Clone(isr)
+	return s.advanceHW()
+}
+
+// Without returns isr without the ids in drop.
+func Without(isr, drop []int32) []int32 {
+	out := make([]int32, 0, len(isr))
+	for _, id := range isr {
+		if !slices.Contains(drop, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}

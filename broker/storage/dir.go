@@ -1,0 +1,256 @@
+package storage
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Names of the per log dir files (see doc.go).
+const (
+	cleanShutdownFile  = ".gregor-clean-shutdown"
+	recoveryCheckpoint = "recovery-point-offset-checkpoint"
+	startCheckpoint    = "log-start-offset-checkpoint"
+	hwCheckpoint       = "replication-offset-checkpoint"
+	partitionMetaFile  = "partition.metadata"
+)
+
+// TP names a topic partition.
+type TP struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TP) String() string { return fmt.Sprintf("%s-%d", tp.Topic, tp.Partition) }
+
+// Checkpoint is what a log dir remembers about one partition across restarts.
+type Checkpoint struct {
+	TP
+	RecoveryPoint int64
+	StartOffset   int64
+	HighWatermark int64
+}
+
+// Dir is one log dir. It is opened once at start-up; its methods are safe
+// for one caller at a time (the broker's checkpoint loop and start-up).
+type Dir struct {
+	fs    FS
+	Path  string
+	clean bool
+	marks map[TP]*Checkpoint
+}
+
+// OpenDir opens a log dir, noting whether the last run shut down cleanly
+// and removing the marker so a crash from now on is seen as one.
+func OpenDir(fs FS, path string) (*Dir, error) {
+	if err := fs.MkdirAll(path, 0o755); err != nil {
+		return nil, fmt.Errorf("log dir %s: %w", path, err)
+	}
+	d := &Dir{fs: fs, Path: path, marks: make(map[TP]*Checkpoint)}
+	marker := filepath.Join(path, cleanShutdownFile)
+	d.clean = fileExists(fs, marker)
+	if d.clean {
+		if err := fs.Remove(marker); err != nil {
+			return nil, err
+		}
+		if err := fs.SyncDir(path); err != nil {
+			return nil, err
+		}
+	}
+	for _, f := range []struct {
+		name string
+		set  func(*Checkpoint, int64)
+	}{
+		{recoveryCheckpoint, func(c *Checkpoint, v int64) { c.RecoveryPoint = v }},
+		{startCheckpoint, func(c *Checkpoint, v int64) { c.StartOffset = v }},
+		{hwCheckpoint, func(c *Checkpoint, v int64) { c.HighWatermark = v }},
+	} {
+		if err := d.loadCheckpoint(f.name, f.set); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// Clean reports whether the previous run shut down cleanly.
+func (d *Dir) Clean() bool { return d.clean }
+
+func (d *Dir) loadCheckpoint(name string, set func(*Checkpoint, int64)) error {
+	data, err := readFile(d.fs, filepath.Join(d.Path, name))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	lines, err := readCheckpointLines(data)
+	if err != nil {
+		return nil // rebuilt conservatively: a full recovery scan
+	}
+	for _, f := range lines {
+		if len(f) != 3 {
+			continue
+		}
+		p, err1 := strconv.ParseInt(f[1], 10, 32)
+		v, err2 := strconv.ParseInt(f[2], 10, 64)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		tp := TP{f[0], int32(p)}
+		c := d.marks[tp]
+		if c == nil {
+			c = &Checkpoint{TP: tp}
+			d.marks[tp] = c
+		}
+		set(c, v)
+	}
+	return nil
+}
+
+// Checkpoint returns what was checkpointed for tp.
+func (d *Dir) Checkpoint(tp TP) (Checkpoint, bool) {
+	c, ok := d.marks[tp]
+	if !ok {
+		return Checkpoint{TP: tp}, false
+	}
+	return *c, true
+}
+
+// OpenOptions returns the options to open tp's log with.
+func (d *Dir) OpenOptions(tp TP) OpenOptions {
+	c, _ := d.Checkpoint(tp)
+	return OpenOptions{Clean: d.clean, RecoveryPoint: c.RecoveryPoint, StartOffset: c.StartOffset}
+}
+
+// WriteCheckpoints replaces the three checkpoint files.
+func (d *Dir) WriteCheckpoints(cs []Checkpoint) error {
+	var rec, start, hw []string
+	for _, c := range cs {
+		prefix := c.Topic + " " + strconv.Itoa(int(c.Partition)) + " "
+		rec = append(rec, prefix+strconv.FormatInt(c.RecoveryPoint, 10))
+		start = append(start, prefix+strconv.FormatInt(c.StartOffset, 10))
+		hw = append(hw, prefix+strconv.FormatInt(c.HighWatermark, 10))
+	}
+	for _, f := range []struct {
+		name  string
+		lines []string
+	}{{recoveryCheckpoint, rec}, {startCheckpoint, start}, {hwCheckpoint, hw}} {
+		if err := writeFileAtomic(d.fs, filepath.Join(d.Path, f.name), formatCheckpoint(f.lines)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MarkClean writes the clean-shutdown marker; call it last on shutdown,
+// after every log is closed and checkpoints are written.
+func (d *Dir) MarkClean() error {
+	if err := writeFileAtomic(d.fs, filepath.Join(d.Path, cleanShutdownFile), nil); err != nil {
+		return err
+	}
+	return d.fs.SyncDir(d.Path)
+}
+
+// PartitionDir is a partition directory found in a log dir.
+type PartitionDir struct {
+	TP
+	Path    string
+	TopicID string // from partition.metadata; empty if absent
+}
+
+// Partitions lists the partition directories, removing leftovers of
+// interrupted creations and deletions.
+func (d *Dir) Partitions() ([]PartitionDir, error) {
+	ents, err := d.fs.ReadDir(d.Path)
+	if err != nil {
+		return nil, err
+	}
+	var out []PartitionDir
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		name := e.Name()
+		full := filepath.Join(d.Path, name)
+		if strings.Contains(name, ".tmp-") || strings.HasSuffix(name, "-delete") {
+			d.fs.RemoveAll(full)
+			continue
+		}
+		tp, ok := ParsePartitionDir(name)
+		if !ok {
+			continue
+		}
+		out = append(out, PartitionDir{TP: tp, Path: full, TopicID: d.readTopicID(full)})
+	}
+	return out, nil
+}
+
+// ParsePartitionDir splits "<topic>-<partition>".
+func ParsePartitionDir(name string) (TP, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 {
+		return TP{}, false
+	}
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if err != nil || p < 0 {
+		return TP{}, false
+	}
+	return TP{name[:i], int32(p)}, true
+}
+
+func (d *Dir) readTopicID(dir string) string {
+	data, err := readFile(d.fs, filepath.Join(dir, partitionMetaFile))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "topic_id:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// CreatePartition makes tp's directory atomically, with partition.metadata
+// holding topicID (Kafka's base64 form), and returns its path. An existing
+// directory is kept.
+func (d *Dir) CreatePartition(tp TP, topicID string) (string, error) {
+	final := filepath.Join(d.Path, tp.String())
+	if fileExists(d.fs, final) {
+		return final, nil
+	}
+	tmp := final + ".tmp-" + randomSuffix()
+	if err := d.fs.MkdirAll(tmp, 0o755); err != nil {
+		return "", err
+	}
+	meta := fmt.Sprintf("version: 0\ntopic_id: %s\n", topicID)
+	if err := writeFileAtomic(d.fs, filepath.Join(tmp, partitionMetaFile), []byte(meta)); err != nil {
+		d.fs.RemoveAll(tmp)
+		return "", err
+	}
+	if err := d.fs.Rename(tmp, final); err != nil {
+		d.fs.RemoveAll(tmp)
+		return "", err
+	}
+	return final, d.fs.SyncDir(d.Path)
+}
+
+// RetirePartition renames a partition directory out of the way (the log must
+// be closed); RemoveAll follows.
+func (d *Dir) RetirePartition(path string) error {
+	gone := path + "." + randomSuffix() + "-delete"
+	if err := d.fs.Rename(path, gone); err != nil {
+		return err
+	}
+	return d.fs.RemoveAll(gone)
+}
+
+func randomSuffix() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

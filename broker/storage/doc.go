@@ -1,0 +1,91 @@
+// Package storage is Gregor's on-disk log: one Log per partition replica,
+// made of segments, with the same layout Apache Kafka uses.
+//
+// # Directory layout
+//
+// Each log dir (log.dirs) holds one directory per partition replica, named
+// "<topic>-<partition>". New partition directories are created under a
+// temporary name ("<topic>-<partition>.tmp-<random>") and renamed into place
+// once their metadata file is written, so a crash never leaves a half-made
+// partition. A deleted partition is renamed to
+// "<topic>-<partition>.<random>-delete" first and removed afterwards.
+//
+// A log dir also holds:
+//
+//	.gregor-clean-shutdown          present only after a clean shutdown;
+//	                                removed on start-up
+//	recovery-point-offset-checkpoint offsets below which each log was fsynced
+//	log-start-offset-checkpoint      each log's start offset (DeleteRecords)
+//	replication-offset-checkpoint    each partition's high watermark
+//
+// The three checkpoint files use Kafka's text format:
+//
+//	0                      format version
+//	<n>                    number of entries
+//	<topic> <partition> <offset>    n lines
+//
+// They are written to "<name>.tmp", fsynced, and renamed over the old file.
+//
+// # Partition directory
+//
+//	00000000000000000000.log        segment: record batches back to back
+//	00000000000000000000.index      sparse offset index for the segment
+//	00000000000000000000.timeindex  sparse timestamp index for the segment
+//	leader-epoch-checkpoint         leader epoch -> start offset, Kafka format
+//	partition.metadata              "version: 0" and "topic_id: <id>"
+//
+// A segment's name is its base offset: the offset of its first record, in
+// 20 decimal digits. Segments are contiguous: the next segment's base offset
+// is the offset after the previous segment's last record (or higher, after
+// truncation to a leader's start).
+//
+// # Segment file (.log)
+//
+// Record batches exactly as received on the wire (magic 2), with the base
+// offset and partition leader epoch stamped by the leader. Older message
+// formats are up-converted to magic 2 before they are appended. Nothing else
+// is in the file: no header, no footer, no padding.
+//
+// # Offset index (.index)
+//
+// Entries of 8 bytes, big-endian: the offset relative to the segment's base
+// offset (uint32), then the byte position in the .log (uint32). An entry is
+// added for an append once at least index.interval.bytes (4096) were appended
+// since the previous entry; it maps the appended batch's last offset to the
+// position of the append's first byte. Looking up an offset finds the last
+// entry at or below it and scans batch headers forward from its position.
+// Offsets and positions are strictly increasing.
+//
+// # Time index (.timeindex)
+//
+// Entries of 12 bytes, big-endian: a timestamp (int64, the largest batch max
+// timestamp seen so far in the segment), then the relative offset (uint32) of
+// the batch that carried it. Entries are added alongside offset index entries
+// when the largest timestamp grew. Timestamps and offsets are non-decreasing.
+//
+// # Leader epoch checkpoint
+//
+//	0
+//	<n>
+//	<epoch> <start offset>     n lines, increasing in both
+//
+// The start offset of an epoch is the base offset of the first batch written
+// in it. The cache is updated as batches are appended and truncated with
+// the log.
+//
+// # Recovery
+//
+// Without the clean-shutdown marker, every segment at or after the recovery
+// point is scanned: each batch's header and CRC are checked and its offsets
+// must follow on from the previous batch. At the first bad batch the segment
+// is truncated there and every later segment is deleted. Indexes of scanned
+// segments are rebuilt from the batches, and so is the leader epoch cache
+// above the recovery point. After a clean shutdown only index files that are
+// malformed (a size not a multiple of the entry size, an entry beyond the
+// log) are rebuilt. Stray "*.deleted" and "*.tmp" files are removed.
+//
+// Nothing is fsynced per append unless log.flush.interval.messages/ms ask
+// for it: as in Kafka, durability across machine failure comes from
+// replication, and a killed process loses nothing the kernel already has.
+// A segment is fsynced when it is rolled, and everything on clean shutdown.
+package storage

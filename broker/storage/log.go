@@ -1,0 +1,508 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"gregor/broker/records"
+)
+
+// Errors returned by Log operations.
+var (
+	ErrOffsetOutOfRange = errors.New("offset out of range")
+	ErrClosed           = errors.New("log closed")
+)
+
+// Config is a log's tunables (topic-level, with broker defaults filled in).
+type Config struct {
+	SegmentBytes       int64
+	SegmentRoll        time.Duration // roll a segment this old (segment.ms)
+	IndexIntervalBytes int64
+	RetentionBytes     int64 // -1: unlimited
+	RetentionMs        int64 // -1: unlimited
+	FlushMessages      int64 // fsync after this many messages; <= 0 never
+	FlushInterval      time.Duration
+	FileDeleteDelay    time.Duration
+}
+
+// DefaultConfig is Kafka's broker defaults.
+func DefaultConfig() Config {
+	return Config{
+		SegmentBytes:       1 << 30,
+		SegmentRoll:        7 * 24 * time.Hour,
+		IndexIntervalBytes: 4096,
+		RetentionBytes:     -1,
+		RetentionMs:        7 * 24 * 3600 * 1000,
+		FlushMessages:      -1,
+		FileDeleteDelay:    time.Minute,
+	}
+}
+
+// AppendInfo describes batches the caller has stamped with offsets.
+type AppendInfo struct {
+	First, Last      int64 // first and last offset of the appended batches
+	MaxTimestamp     int64 // largest batch max timestamp
+	OffsetOfMaxTs    int64 // last offset of the batch carrying it
+	Messages         int64 // records, for log.flush.interval.messages
+	LeaderEpoch      int32 // epoch stamped on the batches; -1 if none
+	FirstBatchOffset int64 // base offset of the first batch (epoch start)
+}
+
+// OpenOptions says what a log dir knows about a log before it is opened.
+type OpenOptions struct {
+	Clean         bool  // the previous run shut down cleanly
+	RecoveryPoint int64 // offsets below were fsynced
+	StartOffset   int64 // checkpointed log start offset
+}
+
+// Log is one partition replica's log. Its lock mu guards the fields below
+// it; appends are additionally serialised by the caller (the partition),
+// which assigns offsets.
+type Log struct {
+	fs  FS
+	dir string
+	log zerolog.Logger
+
+	mu            sync.RWMutex
+	cfg           Config
+	segments      []*segment // by base offset; the last is active
+	startOffset   int64
+	recoveryPoint int64
+	unflushed     int64
+	lastFlush     time.Time
+	epochs        *epochCache
+	retired       []*segment // renamed to .deleted, closed later
+	closed        bool
+}
+
+// Open opens or creates the log in dir, recovering it as doc.go describes.
+func Open(fs FS, dir string, cfg Config, opt OpenOptions, logger zerolog.Logger) (*Log, error) {
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	l := &Log{fs: fs, dir: dir, cfg: cfg, log: logger, lastFlush: time.Now(), recoveryPoint: opt.RecoveryPoint}
+	var err error
+	if l.epochs, err = loadEpochs(fs, dir); err != nil {
+		return nil, err
+	}
+	bases, err := l.listSegments()
+	if err != nil {
+		return nil, err
+	}
+	if err := l.load(bases, opt); err != nil {
+		l.closeSegments()
+		return nil, err
+	}
+	l.startOffset = max(opt.StartOffset, l.segments[0].base)
+	if l.startOffset > l.nextOffsetLocked() {
+		l.startOffset = l.segments[0].base
+	}
+	l.epochs.truncateFromEnd(l.nextOffsetLocked())
+	if err := l.epochs.flush(); err != nil {
+		l.closeSegments()
+		return nil, err
+	}
+	return l, nil
+}
+
+// listSegments removes leftovers of interrupted operations and returns the
+// base offsets of the segments present.
+func (l *Log) listSegments() ([]int64, error) {
+	ents, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	var bases []int64
+	for _, e := range ents {
+		name := e.Name()
+		if strings.HasSuffix(name, ".deleted") || strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".cleaned") || strings.HasSuffix(name, ".swap") {
+			l.fs.Remove(l.dir + "/" + name)
+			continue
+		}
+		if !strings.HasSuffix(name, ".log") {
+			continue
+		}
+		base, err := strconv.ParseInt(strings.TrimSuffix(name, ".log"), 10, 64)
+		if err != nil || base < 0 {
+			l.log.Warn().Str("file", name).Msg("ignoring file that is not a segment")
+			continue
+		}
+		bases = append(bases, base)
+	}
+	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	return bases, nil
+}
+
+// load opens every segment, recovering those that need it. After the first
+// segment that had to be truncated, the rest are deleted.
+func (l *Log) load(bases []int64, opt OpenOptions) error {
+	if len(bases) == 0 {
+		s, err := openSegment(l.fs, l.dir, opt.StartOffset, true)
+		if err != nil {
+			return err
+		}
+		l.segments = []*segment{s}
+		return nil
+	}
+	for i, base := range bases {
+		last := i == len(bases)-1
+		s, err := openSegment(l.fs, l.dir, base, last)
+		if err != nil {
+			return err
+		}
+		l.segments = append(l.segments, s)
+		nextBase := int64(-1)
+		if !last {
+			nextBase = bases[i+1]
+		}
+		needScan := !opt.Clean && (nextBase < 0 || nextBase > opt.RecoveryPoint)
+		truncated, err := l.loadSegment(s, needScan, last)
+		if err != nil {
+			return err
+		}
+		if truncated {
+			return l.dropSegmentsAfter(i, bases)
+		}
+	}
+	return nil
+}
+
+// dropSegmentsAfter deletes the segments after index i (which was found
+// torn) and makes segment i the active one.
+func (l *Log) dropSegmentsAfter(i int, bases []int64) error {
+	for _, base := range bases[i+1:] {
+		s := &segment{fs: l.fs, dir: l.dir, base: base}
+		l.log.Warn().Int64("segment", base).Msg("deleting segment after a torn one")
+		if err := s.remove(); err != nil {
+			return err
+		}
+	}
+	s := l.segments[i]
+	if !s.index.active {
+		s.index.active, s.times.active = true, true
+		if err := s.index.loadMem(); err != nil {
+			return err
+		}
+		return s.times.loadMem()
+	}
+	return nil
+}
+
+// loadSegment recovers s if asked to or if its indexes look wrong, and
+// otherwise reads its end offset and timestamps from the index tails.
+func (l *Log) loadSegment(s *segment, scan, active bool) (truncated bool, err error) {
+	if !scan {
+		if err := s.index.validateOffsets(s.size); err != nil {
+			l.log.Warn().Err(err).Int64("segment", s.base).Msg("rebuilding index")
+			scan = true
+		}
+	}
+	if !scan && (active || s.index.n == 0 && s.size > 0) {
+		// The active segment's end is found by scanning from its last
+		// index entry, which also checks its tail.
+		return l.recoverSegment(s, true)
+	}
+	if scan {
+		return l.recoverSegment(s, false)
+	}
+	return false, l.loadSealedTail(s)
+}
+
+// loadSealedTail finds a sealed segment's end offset and max timestamp by
+// scanning from its last index entry.
+func (l *Log) loadSealedTail(s *segment) error {
+	pos := int64(0)
+	if e, ok, err := s.index.last(); err != nil {
+		return err
+	} else if ok {
+		_, p := offsetEntry(e)
+		pos = int64(p)
+	}
+	if e, ok, err := s.times.last(); err != nil {
+		return err
+	} else if ok {
+		ts, rel := timeEntry(e)
+		s.maxTs, s.maxTsOff = ts, s.base+int64(rel)
+	}
+	sc := scanner{s: s, end: s.size}
+	for {
+		b, err := sc.at(pos)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("segment %d of %s: %w", s.base, l.dir, err)
+		}
+		s.next = b.last + 1
+		if b.hdr.MaxTimestamp > s.maxTs {
+			s.maxTs, s.maxTsOff = b.hdr.MaxTimestamp, b.last
+		}
+		pos += b.size
+	}
+}
+
+// Dir returns the log's directory.
+func (l *Log) Dir() string { return l.dir }
+
+// NextOffset is the log end offset (LEO).
+func (l *Log) NextOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.nextOffsetLocked()
+}
+
+func (l *Log) nextOffsetLocked() int64 { return l.segments[len(l.segments)-1].next }
+
+// StartOffset is the log start offset.
+func (l *Log) StartOffset() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.startOffset
+}
+
+// Size is the total bytes in the log's segments.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var n int64
+	for _, s := range l.segments {
+		n += s.size
+	}
+	return n
+}
+
+// RecoveryPoint is the offset below which the log is fsynced.
+func (l *Log) RecoveryPoint() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.recoveryPoint
+}
+
+// SetConfig changes the log's tunables (an AlterConfigs on its topic).
+func (l *Log) SetConfig(cfg Config) {
+	l.mu.Lock()
+	l.cfg = cfg
+	l.mu.Unlock()
+}
+
+// Append writes batches whose offsets the caller assigned starting at
+// NextOffset. It rolls the active segment first if it is full or old.
+func (l *Log) Append(b []byte, ai AppendInfo) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return ErrClosed
+	}
+	if next := l.nextOffsetLocked(); ai.First != next {
+		return fmt.Errorf("append at offset %d but log ends at %d", ai.First, next)
+	}
+	active := l.segments[len(l.segments)-1]
+	if !active.fits(len(b), ai.Last, l.cfg.SegmentBytes) || active.rollDue(time.Now(), l.cfg.SegmentRoll) {
+		var err error
+		if active, err = l.rollLocked(ai.First); err != nil {
+			return err
+		}
+	}
+	if err := active.append(b, appendInfo{first: ai.First, last: ai.Last, maxTs: ai.MaxTimestamp, maxTsOff: ai.OffsetOfMaxTs}, l.cfg.IndexIntervalBytes); err != nil {
+		return err
+	}
+	if ai.LeaderEpoch >= 0 && ai.LeaderEpoch > l.epochs.latest() {
+		l.epochs.assign(ai.LeaderEpoch, ai.FirstBatchOffset)
+		if err := l.epochs.flush(); err != nil {
+			return err
+		}
+	}
+	l.unflushed += ai.Messages
+	return l.maybeFlushLocked()
+}
+
+func (l *Log) maybeFlushLocked() error {
+	due := l.cfg.FlushMessages > 0 && l.unflushed >= l.cfg.FlushMessages
+	due = due || l.cfg.FlushInterval > 0 && l.unflushed > 0 && time.Since(l.lastFlush) >= l.cfg.FlushInterval
+	if !due {
+		return nil
+	}
+	return l.flushLocked()
+}
+
+func (l *Log) flushLocked() error {
+	if err := l.segments[len(l.segments)-1].sync(); err != nil {
+		return err
+	}
+	l.unflushed, l.lastFlush = 0, time.Now()
+	l.recoveryPoint = l.nextOffsetLocked()
+	return nil
+}
+
+// Flush fsyncs the active segment.
+func (l *Log) Flush() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	return l.flushLocked()
+}
+
+// FlushIfDue fsyncs when log.flush.interval.ms has passed with unflushed
+// messages; the broker calls it periodically.
+func (l *Log) FlushIfDue() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	return l.maybeFlushLocked()
+}
+
+// rollLocked seals the active segment and starts one at base.
+func (l *Log) rollLocked(base int64) (*segment, error) {
+	old := l.segments[len(l.segments)-1]
+	if old.size == 0 && old.base == base {
+		return old, nil
+	}
+	if old.size == 0 {
+		// An empty active segment at a different base: replace it.
+		if err := old.remove(); err != nil {
+			return nil, err
+		}
+		l.segments = l.segments[:len(l.segments)-1]
+	} else {
+		if err := old.sync(); err != nil {
+			return nil, err
+		}
+		l.recoveryPoint = max(l.recoveryPoint, old.next)
+		old.seal()
+	}
+	s, err := openSegment(l.fs, l.dir, base, true)
+	if err != nil {
+		return nil, err
+	}
+	if s.size != 0 {
+		s.close()
+		return nil, fmt.Errorf("new segment %d in %s already has data", base, l.dir)
+	}
+	l.segments = append(l.segments, s)
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Roll starts a new segment at the log end (if the active one has data).
+func (l *Log) Roll() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, err := l.rollLocked(l.nextOffsetLocked())
+	return err
+}
+
+// segmentFor returns the index of the segment that would hold off.
+func (l *Log) segmentFor(off int64) int {
+	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].base > off })
+	return max(i-1, 0)
+}
+
+// Read returns whole batches starting with the one holding off, at most
+// maxBytes (but the first batch whole if minOne), and none with an offset
+// at or above limit. It returns ErrOffsetOutOfRange if off is below the log
+// start or above the log end, and nil bytes at the end.
+func (l *Log) Read(off, limit int64, maxBytes int32, minOne bool) ([]byte, error) {
+	l.mu.RLock()
+	if off < l.startOffset || off > l.nextOffsetLocked() {
+		l.mu.RUnlock()
+		return nil, ErrOffsetOutOfRange
+	}
+	for i := l.segmentFor(off); i < len(l.segments); i++ {
+		s := l.segments[i]
+		if off >= s.next || off >= limit {
+			continue
+		}
+		size := s.size
+		b, err := s.read(max(off, s.base), limit, maxBytes, minOne, size)
+		if err != nil || len(b) > 0 {
+			l.mu.RUnlock()
+			return b, err
+		}
+	}
+	l.mu.RUnlock()
+	return nil, nil
+}
+
+// Batches calls fn with each batch from the one holding off up to limit,
+// in order, until fn returns false. Used to rebuild state (producer ids,
+// transactions) from the log.
+func (l *Log) Batches(off, limit int64, fn func(batch []byte) bool) error {
+	for off < limit {
+		data, err := l.Read(off, limit, 1<<20, true)
+		if err != nil || len(data) == 0 {
+			return err
+		}
+		for len(data) >= records.HeaderSize {
+			h, err := records.ParseHeader(data)
+			if err != nil || h.Size() > len(data) {
+				return fmt.Errorf("batch at offset %d: %v", off, err)
+			}
+			if !fn(data[:h.Size()]) {
+				return nil
+			}
+			off = h.NextOffset()
+			data = data[h.Size():]
+		}
+	}
+	return nil
+}
+
+// Close flushes and closes the log.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	err := l.segments[len(l.segments)-1].sync()
+	l.recoveryPoint = l.nextOffsetLocked()
+	err = errors.Join(err, l.epochs.flush())
+	l.purgeRetiredLocked()
+	return errors.Join(err, l.closeSegmentsLocked())
+}
+
+func (l *Log) closeSegments() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closeSegmentsLocked()
+}
+
+func (l *Log) closeSegmentsLocked() error {
+	var errs []error
+	for _, s := range l.segments {
+		errs = append(errs, s.close())
+	}
+	return errors.Join(errs...)
+}
+
+// Delete closes the log and removes its directory.
+func (l *Log) Delete() error {
+	l.mu.Lock()
+	l.closed = true
+	l.purgeRetiredLocked()
+	l.closeSegmentsLocked()
+	l.mu.Unlock()
+	return l.fs.RemoveAll(l.dir)
+}
+
+// fileExists reports whether path exists.
+func fileExists(fs FS, path string) bool {
+	_, err := fs.Stat(path)
+	return err == nil || !os.IsNotExist(err)
+}

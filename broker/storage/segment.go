@@ -1,0 +1,291 @@
+package storage
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gregor/broker/records"
+)
+
+// segment is one .log file with its two indexes. The owning Log's lock
+// guards every mutable field; reads of bytes below size need no lock.
+type segment struct {
+	fs    FS
+	dir   string
+	base  int64
+	log   File
+	index *index
+	times *index
+
+	size       int64 // bytes in .log
+	next       int64 // offset after the last batch; base if empty
+	maxTs      int64 // largest batch max timestamp, -1 if none
+	maxTsOff   int64 // last offset of the batch carrying maxTs
+	firstTs    int64 // max timestamp of the first batch, -1 if none
+	created    time.Time
+	sinceIndex int64 // bytes appended since the last index entry
+}
+
+func segmentPath(dir string, base int64, ext string) string {
+	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, ext))
+}
+
+// openSegment opens (creating if need be) the segment at base.
+func openSegment(fs FS, dir string, base int64, active bool) (*segment, error) {
+	s := &segment{fs: fs, dir: dir, base: base, next: base, maxTs: -1, maxTsOff: -1, firstTs: -1, created: time.Now()}
+	var err error
+	if s.log, err = fs.OpenFile(segmentPath(dir, base, ".log"), os.O_CREATE|os.O_RDWR, 0o644); err != nil {
+		return nil, err
+	}
+	st, err := s.log.Stat()
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	s.size = st.Size()
+	s.created = st.ModTime()
+	if s.index, err = openIndex(fs, segmentPath(dir, base, ".index"), offsetEntrySize, active); err != nil {
+		s.close()
+		return nil, err
+	}
+	if s.times, err = openIndex(fs, segmentPath(dir, base, ".timeindex"), timeEntrySize, active); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *segment) close() error {
+	var errs []error
+	for _, c := range []io.Closer{s.log, indexCloser(s.index), indexCloser(s.times)} {
+		if c != nil {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func indexCloser(ix *index) io.Closer {
+	if ix == nil {
+		return nil
+	}
+	return ix.f
+}
+
+// appendInfo describes bytes about to be appended.
+type appendInfo struct {
+	first, last int64 // first and last offset
+	maxTs       int64 // largest batch max timestamp
+	maxTsOff    int64 // last offset of the batch carrying it
+}
+
+// append writes batches at the end of the segment and indexes them.
+func (s *segment) append(b []byte, ai appendInfo, indexInterval int64) error {
+	pos := s.size
+	if s.sinceIndex > indexInterval {
+		if err := s.addIndexEntries(ai.last, pos); err != nil {
+			return err
+		}
+	}
+	if _, err := s.log.WriteAt(b, pos); err != nil {
+		// Do not leave a partial write that later appends would follow.
+		s.log.Truncate(pos)
+		return err
+	}
+	s.size += int64(len(b))
+	s.sinceIndex += int64(len(b))
+	s.next = ai.last + 1
+	if s.firstTs < 0 && pos == 0 {
+		s.firstTs = ai.maxTs
+	}
+	if ai.maxTs > s.maxTs {
+		s.maxTs, s.maxTsOff = ai.maxTs, ai.maxTsOff
+	}
+	return nil
+}
+
+// addIndexEntries adds an offset index entry for (off, pos) and a time
+// index entry if the largest timestamp grew since the last one.
+func (s *segment) addIndexEntries(off, pos int64) error {
+	var e [timeEntrySize]byte
+	if err := s.index.append(appendOffsetEntry(e[:0], uint32(off-s.base), uint32(pos))); err != nil {
+		return err
+	}
+	s.sinceIndex = 0
+	if s.maxTs < 0 {
+		return nil
+	}
+	if last, ok, err := s.times.last(); err != nil {
+		return err
+	} else if ok {
+		if ts, _ := timeEntry(last); ts >= s.maxTs {
+			return nil
+		}
+	}
+	return s.times.append(appendTimeEntry(e[:0], s.maxTs, uint32(s.maxTsOff-s.base)))
+}
+
+// fits reports whether n more bytes ending at offset last may go into this
+// segment without passing the size limit or the relative-offset range.
+func (s *segment) fits(n int, last int64, maxBytes int64) bool {
+	if s.size == 0 {
+		return last-s.base <= math.MaxInt32
+	}
+	return s.size+int64(n) <= maxBytes && last-s.base <= math.MaxInt32 && s.size+int64(n) <= math.MaxInt32
+}
+
+// rollDue reports whether the segment is old enough to roll.
+func (s *segment) rollDue(now time.Time, rollAfter time.Duration) bool {
+	if s.size == 0 || rollAfter <= 0 {
+		return false
+	}
+	start := s.created
+	if s.firstTs > 0 {
+		start = time.UnixMilli(s.firstTs)
+	}
+	return now.Sub(start) > rollAfter
+}
+
+// batchAt is a batch header found by a scan.
+type batchAt struct {
+	pos  int64
+	size int64
+	base int64
+	last int64
+	hdr  records.Header
+}
+
+// scanner walks batch headers from a position, reading in chunks.
+type scanner struct {
+	s   *segment
+	end int64 // stop at this position
+	buf []byte
+	bp  int64 // file position of buf[0]
+}
+
+const scanChunk = 16 << 10
+
+// at returns the batch whose header starts at pos, or io.EOF at end.
+func (sc *scanner) at(pos int64) (batchAt, error) {
+	if pos >= sc.end {
+		return batchAt{}, io.EOF
+	}
+	if pos < sc.bp || pos+records.HeaderSize > sc.bp+int64(len(sc.buf)) {
+		n := min(int64(scanChunk), sc.end-pos)
+		if n < records.HeaderSize {
+			return batchAt{}, fmt.Errorf("%w: %d bytes at position %d", errTorn, n, pos)
+		}
+		if cap(sc.buf) < int(n) {
+			sc.buf = make([]byte, n)
+		}
+		sc.buf = sc.buf[:n]
+		if _, err := sc.s.log.ReadAt(sc.buf, pos); err != nil {
+			return batchAt{}, err
+		}
+		sc.bp = pos
+	}
+	h, err := records.ParseHeader(sc.buf[pos-sc.bp:])
+	if err != nil {
+		return batchAt{}, fmt.Errorf("%w: %v at position %d", errTorn, err, pos)
+	}
+	size := int64(h.Size())
+	if h.Length < records.HeaderSize-12 || pos+size > sc.end || h.LastOffsetDelta < 0 {
+		return batchAt{}, fmt.Errorf("%w: batch of %d bytes at position %d", errTorn, size, pos)
+	}
+	return batchAt{pos: pos, size: size, base: h.BaseOffset, last: h.LastOffset(), hdr: h}, nil
+}
+
+var errTorn = errors.New("torn or corrupt batch")
+
+// find returns the first batch at or after the index hint whose last
+// offset is at least off; io.EOF if there is none.
+func (s *segment) find(off int64, end int64) (batchAt, error) {
+	pos, err := s.index.lookupOffset(s.base, off)
+	if err != nil {
+		return batchAt{}, err
+	}
+	sc := scanner{s: s, end: end}
+	for {
+		b, err := sc.at(pos)
+		if err != nil {
+			return b, err
+		}
+		if b.last >= off {
+			return b, nil
+		}
+		pos += b.size
+	}
+}
+
+// read returns whole batches starting with the one holding off, up to
+// maxBytes, none with a last offset at or above limit. The first batch is
+// returned whole even past maxBytes when minOne is set (KIP-74).
+func (s *segment) read(off, limit int64, maxBytes int32, minOne bool, size int64) ([]byte, error) {
+	first, err := s.find(off, size)
+	if err != nil || first.last >= limit {
+		if err == io.EOF {
+			err = nil
+		}
+		return nil, err
+	}
+	n := min(int64(maxBytes), size-first.pos)
+	if n < first.size {
+		if !minOne {
+			return nil, nil
+		}
+		n = first.size
+	}
+	buf := make([]byte, n)
+	if _, err := s.log.ReadAt(buf, first.pos); err != nil {
+		return nil, err
+	}
+	return buf[:wholeBatches(buf, limit)], nil
+}
+
+// wholeBatches returns the length of the prefix of buf made of complete
+// batches whose last offset is below limit.
+func wholeBatches(buf []byte, limit int64) int {
+	p := 0
+	for len(buf)-p >= records.HeaderSize {
+		size := int(int32(binary.BigEndian.Uint32(buf[p+8:]))) + 12
+		if size < records.HeaderSize || size > len(buf)-p {
+			break
+		}
+		last := int64(binary.BigEndian.Uint64(buf[p:])) + int64(int32(binary.BigEndian.Uint32(buf[p+23:])))
+		if last >= limit {
+			break
+		}
+		p += size
+	}
+	return p
+}
+
+// sync flushes the segment and its indexes.
+func (s *segment) sync() error {
+	return errors.Join(s.log.Sync(), s.index.f.Sync(), s.times.f.Sync())
+}
+
+// seal drops the in-memory index copies of a segment that is no longer
+// active.
+func (s *segment) seal() {
+	s.index.seal()
+	s.times.seal()
+}
+
+// remove closes and deletes the segment's files.
+func (s *segment) remove() error {
+	s.close()
+	var errs []error
+	for _, ext := range []string{".log", ".index", ".timeindex"} {
+		if err := s.fs.Remove(segmentPath(s.dir, s.base, ext)); err != nil && !os.IsNotExist(err) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

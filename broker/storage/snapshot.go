@@ -1,0 +1,72 @@
+package storage
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Producer state snapshots: "<20-digit offset>.snapshot" in the partition
+// directory holds the producer state as of that log offset, in a format the
+// caller owns. Only the newest is kept.
+const snapshotExt = ".snapshot"
+
+func (l *Log) snapshotPath(offset int64) string {
+	return filepath.Join(l.dir, fmt.Sprintf("%020d%s", offset, snapshotExt))
+}
+
+func (l *Log) listSnapshots() []int64 {
+	ents, _ := l.fs.ReadDir(l.dir)
+	var out []int64
+	for _, e := range ents {
+		if name, ok := strings.CutSuffix(e.Name(), snapshotExt); ok {
+			if n, err := strconv.ParseInt(name, 10, 64); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// WriteSnapshot stores a producer state snapshot taken at offset and
+// removes older ones.
+func (l *Log) WriteSnapshot(offset int64, data []byte) error {
+	if err := writeFileAtomic(l.fs, l.snapshotPath(offset), data); err != nil {
+		return err
+	}
+	for _, old := range l.listSnapshots() {
+		if old < offset {
+			l.fs.Remove(l.snapshotPath(old))
+		}
+	}
+	return nil
+}
+
+// LatestSnapshot returns the newest snapshot at or below the log end,
+// deleting any beyond it (they describe a truncated tail).
+func (l *Log) LatestSnapshot() (offset int64, data []byte, ok bool) {
+	leo := l.NextOffset()
+	snaps := l.listSnapshots()
+	for i := len(snaps) - 1; i >= 0; i-- {
+		if snaps[i] > leo {
+			l.fs.Remove(l.snapshotPath(snaps[i]))
+			continue
+		}
+		data, err := readFile(l.fs, l.snapshotPath(snaps[i]))
+		if err != nil {
+			continue
+		}
+		return snaps[i], data, true
+	}
+	return 0, nil, false
+}
+
+// DeleteSnapshots removes every snapshot (after a truncation below them).
+func (l *Log) DeleteSnapshots() {
+	for _, s := range l.listSnapshots() {
+		l.fs.Remove(l.snapshotPath(s))
+	}
+}

@@ -1,0 +1,156 @@
+package storage
+
+import (
+	"errors"
+	"io"
+
+	"gregor/broker/records"
+)
+
+// errFound stops a record iteration early.
+var errFound = errors.New("found")
+
+// OffsetForTimestamp returns the first offset below limit whose record has
+// a timestamp at or after ts, with that record's timestamp.
+func (l *Log) OffsetForTimestamp(ts, limit int64) (off, recTs int64, ok bool, err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	for _, s := range l.segments {
+		if s.maxTs < ts || s.base >= limit {
+			continue
+		}
+		start, err := s.times.lookupTime(s.base, ts)
+		if err != nil {
+			return 0, 0, false, err
+		}
+		off, recTs, ok, err := l.scanForTimestamp(s, max(start, l.startOffset), ts, limit)
+		if err != nil || ok {
+			return off, recTs, ok, err
+		}
+	}
+	return -1, -1, false, nil
+}
+
+// scanForTimestamp finds, from offset start in s, the first record with a
+// timestamp at or after ts.
+func (l *Log) scanForTimestamp(s *segment, start, ts, limit int64) (int64, int64, bool, error) {
+	b, err := s.find(start, s.size)
+	sc := scanner{s: s, end: s.size}
+	for {
+		if err == io.EOF {
+			return 0, 0, false, nil
+		}
+		if err != nil {
+			return 0, 0, false, err
+		}
+		if b.base >= limit {
+			return 0, 0, false, nil
+		}
+		if b.hdr.MaxTimestamp >= ts && !b.hdr.IsControl() {
+			off, recTs, ok, err := recordAtOrAfter(s, b, ts, func(o int64) bool { return o >= start && o < limit })
+			if err != nil || ok {
+				return off, recTs, ok, err
+			}
+		}
+		b, err = sc.at(b.pos + b.size)
+	}
+}
+
+// recordAtOrAfter reads batch b and returns its first record (accepted by
+// keep) with a timestamp at or after ts.
+func recordAtOrAfter(s *segment, b batchAt, ts int64, keep func(int64) bool) (int64, int64, bool, error) {
+	buf := make([]byte, b.size)
+	if _, err := s.log.ReadAt(buf, b.pos); err != nil {
+		return 0, 0, false, err
+	}
+	logAppend := b.hdr.Attributes&records.AttrLogAppendTime != 0
+	var off, recTs int64
+	found := false
+	err := records.Each(buf, func(r *records.Record) error {
+		o := b.base + int64(r.OffsetDelta)
+		t := b.hdr.FirstTimestamp + r.TimestampDelta
+		if logAppend {
+			t = b.hdr.MaxTimestamp
+		}
+		if t >= ts && keep(o) {
+			off, recTs, found = o, t, true
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return 0, 0, false, err
+	}
+	return off, recTs, found, nil
+}
+
+// MaxTimestamp returns the offset and timestamp of the record with the
+// largest timestamp below limit (ListOffsets -3), or ok false if the log
+// is empty.
+func (l *Log) MaxTimestamp(limit int64) (off, ts int64, ok bool, err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	var best *segment
+	for _, s := range l.segments {
+		if s.maxTs >= 0 && s.maxTsOff < limit && (best == nil || s.maxTs >= best.maxTs) {
+			best = s
+		}
+	}
+	if best == nil {
+		return -1, -1, false, nil
+	}
+	b, err := best.find(best.maxTsOff, best.size)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	off, ts, ok, err = recordAtOrAfter(best, b, best.maxTs, func(o int64) bool { return o < limit })
+	if err == nil && !ok {
+		return b.last, best.maxTs, true, nil
+	}
+	return off, ts, ok, err
+}
+
+// LatestEpoch returns the newest leader epoch in the log, or -1.
+func (l *Log) LatestEpoch() int32 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.epochs.latest()
+}
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch for this log.
+func (l *Log) EndOffsetForEpoch(epoch int32) (int32, int64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.epochs.endOffsetFor(epoch, l.nextOffsetLocked())
+}
+
+// Epochs returns a copy of the leader epoch cache.
+func (l *Log) Epochs() []EpochEntry {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return append([]EpochEntry(nil), l.epochs.entries...)
+}
+
+// AssignEpoch records that epoch starts at offset (a new leader does this
+// when it takes over, before it appends).
+func (l *Log) AssignEpoch(epoch int32, offset int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.epochs.assign(epoch, offset)
+	return l.epochs.flush()
+}
+
+// EpochForOffset returns the leader epoch under which offset was written:
+// the newest epoch starting at or before it, or -1.
+func (l *Log) EpochForOffset(offset int64) int32 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	e := int32(-1)
+	for _, en := range l.epochs.entries {
+		if en.StartOffset > offset {
+			break
+		}
+		e = en.Epoch
+	}
+	return e
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/rs/zerolog"
+
+	"gregor/broker"
+	"gregor/broker/config"
+	"gregor/protocol"
+)
+
+// server is a running broker with its listeners.
+type server struct {
+	log    zerolog.Logger
+	broker *broker.Broker
+	net    *protocol.Server
+}
+
+// start opens the broker, loads metadata and starts serving every listener.
+func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server, error) {
+	b, err := broker.New(broker.Options{Config: cfg, Log: log.With().Str("component", "broker").Logger()})
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Start(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	reg := protocol.NewRegistry()
+	b.Register(reg)
+	s := &server{log: log, broker: b, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger())}
+	s.net.MaxRequestSize = cfg.SocketRequestMax
+	for _, l := range cfg.Listeners {
+		addr, err := s.net.Listen(protocol.Listener{Name: l.Name, Addr: l.Addr()})
+		if err != nil {
+			s.shutdown(context.Background())
+			return nil, fmt.Errorf("listener %s: %w", l, err)
+		}
+		log.Info().Str("listener", l.Name).Str("addr", addr.String()).Msg("listening")
+	}
+	log.Info().Int32("broker_id", cfg.BrokerID).Str("cluster_id", b.ClusterID()).Strs("log_dirs", cfg.LogDirs).Msg("gregor started")
+	return s, nil
+}
+
+// shutdown hands leaderships over, stops serving and closes the logs.
+func (s *server) shutdown(ctx context.Context) error {
+	var errs []error
+	if err := s.broker.Backend().Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("controlled shutdown: %w", err))
+	}
+	s.net.Close()
+	errs = append(errs, s.broker.Close())
+	return errors.Join(errs...)
+}

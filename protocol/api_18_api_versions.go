@@ -1,0 +1,40 @@
+package protocol
+
+// ApiVersions (key 18), versions 0 through kmsg's newest.
+//
+// The advertised ranges come from the registry. Three things are special:
+// the response header is always v0 (see appendResponseFrame); a request
+// newer than we know is answered with a v0 body carrying UNSUPPORTED_VERSION
+// and the full key table, so the client retries with a version we speak
+// (KIP-511); and v3+ client software names and versions must match Kafka's
+// pattern or get INVALID_REQUEST.
+
+import (
+	"context"
+	"regexp"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+var softwarePattern = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$`)
+
+func (r *Registry) handleApiVersions(_ context.Context, req *Request) (kmsg.Response, error) {
+	body := req.Body.(*kmsg.ApiVersionsRequest)
+	resp := req.Response().(*kmsg.ApiVersionsResponse)
+	if req.Version >= 3 && (!softwarePattern.MatchString(body.ClientSoftwareName) || !softwarePattern.MatchString(body.ClientSoftwareVersion)) {
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		return resp, nil
+	}
+	resp.ApiKeys = r.Versions()
+	return resp, nil
+}
+
+// unsupportedApiVersions answers an ApiVersions request newer than we know.
+func (r *Registry) unsupportedApiVersions() kmsg.Response {
+	resp := kmsg.NewPtrApiVersionsResponse()
+	resp.Version = 0
+	resp.ErrorCode = kerr.UnsupportedVersion.Code
+	resp.ApiKeys = r.Versions()
+	return resp
+}
