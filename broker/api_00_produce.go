@@ -25,7 +25,7 @@ import (
 type pendingAck struct {
 	p    *Partition
 	last int64
-	resp *kmsg.ProduceResponseTopicPartition
+	code *int16 // where to put an error; nil once done
 }
 
 func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
@@ -58,7 +58,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg
 				if res, p, err = b.produceTo(t.topic, rp, req.Version, r.Acks); err == nil {
 					sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.Base, res.LogAppendTime, res.LogStart
 					if r.Acks == -1 && p.HighWatermark() <= res.Last {
-						waits = append(waits, pendingAck{p: p, last: res.Last, resp: sp})
+						waits = append(waits, pendingAck{p: p, last: res.Last, code: &sp.ErrorCode})
 					}
 				}
 			}
@@ -147,15 +147,15 @@ func (b *Broker) awaitAcks(ctx context.Context, waits []pendingAck, timeout time
 		pending := 0
 		for i := range waits {
 			w := &waits[i]
-			if w.resp == nil {
+			if w.code == nil {
 				continue
 			}
 			done, err := w.p.ackState(w.last)
 			if err != nil {
-				w.resp.ErrorCode = ErrorCode(b.log, err)
+				*w.code = ErrorCode(b.log, err)
 			}
 			if done {
-				w.resp = nil
+				w.code = nil
 			} else {
 				pending++
 			}
@@ -167,8 +167,8 @@ func (b *Broker) awaitAcks(ctx context.Context, waits []pendingAck, timeout time
 		case <-wake:
 		case <-timer.C:
 			for _, w := range waits {
-				if w.resp != nil {
-					w.resp.ErrorCode = kerr.RequestTimedOut.Code
+				if w.code != nil {
+					*w.code = kerr.RequestTimedOut.Code
 				}
 			}
 			return

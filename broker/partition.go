@@ -142,6 +142,7 @@ func (p *Partition) openLogLocked(dirs []*storage.Dir) error {
 	if err := p.producer.rebuild(lg, p.b.now()); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Msg("rebuilding producer state")
 	}
+	p.refreshUnstableLocked()
 	if c, ok := dir.Checkpoint(p.tp); ok {
 		p.hw.Store(min(c.HighWatermark, lg.NextOffset()))
 	}

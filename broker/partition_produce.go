@@ -167,6 +167,9 @@ func (p *Partition) appendBatches(pb *preparedBatches, acks int16) (appendResult
 	}
 	for i := range pb.headers {
 		p.producer.record(&pb.headers[i], pb.headers[i].BaseOffset, now)
+		if pb.headers[i].IsTransactional() {
+			p.refreshUnstableLocked()
+		}
 	}
 	res.Base, res.Last, res.LogStart = ai.First, ai.Last, p.log.StartOffset()
 	p.advanceLocked(ai.Last + 1)
@@ -222,4 +225,32 @@ func (p *Partition) ackState(last int64) (done bool, err error) {
 		return true, kerr.NotEnoughReplicasAfterAppend
 	}
 	return false, nil
+}
+
+// appendMarker writes a transaction marker (commit or abort) for a
+// producer as leader and returns its offset.
+func (p *Partition) appendMarker(pid int64, epoch int16, commit bool, coordinatorEpoch int32) (int64, error) {
+	now := p.b.now()
+	batch, err := buildControl(pid, epoch, commit, coordinatorEpoch, now.UnixMilli())
+	if err != nil {
+		return -1, err
+	}
+	h, _ := records.ParseHeader(batch)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkLeaderLocked(-1); err != nil {
+		return -1, err
+	}
+	if e, ok := p.producer.producers[pid]; ok && epoch < e.Epoch {
+		return -1, kerr.InvalidProducerEpoch
+	}
+	pb := &preparedBatches{data: batch, headers: []records.Header{h}, offsets: []int{0}}
+	ai := p.stampLocked(pb, -1)
+	if err := p.log.Append(pb.data, ai); err != nil {
+		return -1, fmt.Errorf("append marker to %s: %w", p.tp, err)
+	}
+	p.producer.endTxn(pid, epoch, commit, coordinatorEpoch, ai.First, now)
+	p.refreshUnstableLocked()
+	p.advanceLocked(ai.Last + 1)
+	return ai.Last, nil
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"gregor/broker"
 	"gregor/broker/config"
+	"gregor/coordinator"
 	"gregor/protocol"
 )
 
@@ -16,6 +18,7 @@ import (
 type server struct {
 	log    zerolog.Logger
 	broker *broker.Broker
+	coord  *coordinator.Coordinator
 	net    *protocol.Server
 }
 
@@ -29,9 +32,11 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 		b.Close()
 		return nil, err
 	}
+	coord := coordinator.New(coordinatorConfig(cfg), b, log.With().Str("component", "coordinator").Logger())
 	reg := protocol.NewRegistry()
 	b.Register(reg)
-	s := &server{log: log, broker: b, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger())}
+	coord.Register(reg)
+	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger())}
 	s.net.MaxRequestSize = cfg.SocketRequestMax
 	for _, l := range cfg.Listeners {
 		addr, err := s.net.Listen(protocol.Listener{Name: l.Name, Addr: l.Addr()})
@@ -52,6 +57,29 @@ func (s *server) shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("controlled shutdown: %w", err))
 	}
 	s.net.Close()
+	s.coord.Close()
 	errs = append(errs, s.broker.Close())
 	return errors.Join(errs...)
+}
+
+// coordinatorConfig maps the broker configuration to the coordinators'.
+func coordinatorConfig(c *config.Config) coordinator.Config {
+	return coordinator.Config{
+		BrokerID:                 c.BrokerID,
+		OffsetsTopicPartitions:   c.OffsetsTopicNumPartitions,
+		OffsetsTopicReplication:  c.OffsetsTopicReplicationFactor,
+		OffsetsTopicSegmentBytes: c.OffsetsTopicSegmentBytes,
+		OffsetsRetention:         time.Duration(c.OffsetsRetentionMinutes) * time.Minute,
+		OffsetsRetentionCheck:    c.OffsetsRetentionCheck,
+		InitialRebalanceDelay:    c.GroupInitialRebalanceDelay,
+		MinSessionTimeout:        c.GroupMinSessionTimeout,
+		MaxSessionTimeout:        c.GroupMaxSessionTimeout,
+		MaxGroupSize:             c.GroupMaxSize,
+		TxnTopicPartitions:       c.TxnStateNumPartitions,
+		TxnTopicReplication:      c.TxnStateReplicationFactor,
+		TxnTopicMinISR:           c.TxnStateMinIsr,
+		TxnMaxTimeout:            c.TxnMaxTimeout,
+		TxnIDExpiration:          c.TxnIDExpiration,
+		TxnAbortCheckPeriod:      c.TxnAbortCheckInterval,
+	}
 }

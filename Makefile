@@ -1,0 +1,28 @@
+# Gregor: a Kafka-compatible broker. See README.md.
+GO ?= go
+BIN := bin/gregor
+
+.PHONY: build run test test-short deps bench fuzz vet clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/gregor
+
+run: build
+	./$(BIN)
+
+# deps installs what the test suite drives (real Kafka clients, ZooKeeper);
+# it is idempotent and quick when everything is present.
+deps:
+	./scripts/deps.sh
+
+vet:
+	$(GO) vet ./...
+
+test: deps vet
+	$(GO) test -tags invariants -timeout 25m ./...
+
+test-short: vet
+	$(GO) test -short -tags invariants ./...
+
+clean:
+	rm -rf bin

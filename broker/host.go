@@ -1,0 +1,159 @@
+package broker
+
+// What the coordinators (consumer groups, transactions) need from the
+// broker, as plain methods: the coordinator package declares the interface
+// and never imports this one.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/records"
+)
+
+// EnsureInternalTopic creates an internal topic if it does not exist,
+// with a replication factor capped at the live brokers, and waits until
+// it has leaders.
+func (b *Broker) EnsureInternalTopic(ctx context.Context, name string, partitions int32, rf int16, configs map[string]string) error {
+	if t := b.Topic(name); t != nil && allLed(t) {
+		return nil
+	}
+	if b.Topic(name) == nil {
+		brokers, _ := b.Brokers()
+		if int(rf) > len(brokers) {
+			rf = int16(len(brokers))
+		}
+		if rf < 1 {
+			return kerr.CoordinatorNotAvailable
+		}
+		_, err := b.backend.CreateTopic(ctx, TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: rf, Configs: configs})
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("creating %s: %w", name, err)
+		}
+		if err == nil {
+			b.log.Info().Str("topic", name).Int32("partitions", partitions).Int16("replication_factor", rf).Msg("created internal topic")
+		}
+	}
+	if !b.AwaitTopic(ctx, name, 30*time.Second) {
+		return kerr.CoordinatorNotAvailable
+	}
+	return nil
+}
+
+// PartitionLeader reports the leader of a partition and whether it is
+// this broker.
+func (b *Broker) PartitionLeader(topic string, partition int32) (leader int32, epoch int32, local bool) {
+	p := b.Partition(topic, partition)
+	if p == nil {
+		return -1, -1, false
+	}
+	st := p.State()
+	return st.Leader, st.LeaderEpoch, p.IsLeader()
+}
+
+// AppendInternal writes a batch built by a coordinator to a partition this
+// broker leads and waits until it is committed (acks=all). It returns the
+// batch's base offset.
+func (b *Broker) AppendInternal(ctx context.Context, topic string, partition int32, batch []byte) (int64, error) {
+	p := b.Partition(topic, partition)
+	if p == nil {
+		return -1, kerr.UnknownTopicOrPartition
+	}
+	h, err := records.Validate(batch, records.ValidateOptions{AllowControl: true})
+	if err != nil {
+		return -1, err
+	}
+	pb := &preparedBatches{data: batch, headers: []records.Header{h}, offsets: []int{0}}
+	res, err := p.appendBatches(pb, -1)
+	if err != nil {
+		return -1, err
+	}
+	if err := b.awaitCommitted(ctx, p, res.Last); err != nil {
+		return -1, err
+	}
+	return res.Base, nil
+}
+
+// awaitCommitted waits until the high watermark passes last.
+func (b *Broker) awaitCommitted(ctx context.Context, p *Partition, last int64) error {
+	if p.HighWatermark() > last {
+		return nil
+	}
+	var code int16
+	w := []pendingAck{{p: p, last: last, code: &code}}
+	b.awaitAcks(ctx, w, 30*time.Second)
+	if code != 0 {
+		return kerr.ErrorForCode(code)
+	}
+	if p.HighWatermark() <= last {
+		return kerr.RequestTimedOut
+	}
+	return nil
+}
+
+// ReadCommitted reads committed batches of a partition this broker holds,
+// from offset, for a coordinator loading its state. It returns the
+// batches and the high watermark.
+func (b *Broker) ReadCommitted(topic string, partition int32, offset int64, maxBytes int32) ([]byte, int64, error) {
+	p := b.Partition(topic, partition)
+	if p == nil {
+		return nil, -1, kerr.UnknownTopicOrPartition
+	}
+	p.mu.Lock()
+	lg := p.log
+	p.mu.Unlock()
+	if lg == nil {
+		return nil, -1, kerr.NotLeaderForPartition
+	}
+	hw := p.HighWatermark()
+	if offset < p.LogStartOffset() {
+		offset = p.LogStartOffset()
+	}
+	if offset >= hw {
+		return nil, hw, nil
+	}
+	data, err := lg.Read(offset, hw, maxBytes, true)
+	return data, hw, err
+}
+
+// LogStartOffset returns a local partition's log start offset.
+func (b *Broker) LogStartOffsetOf(topic string, partition int32) int64 {
+	if p := b.Partition(topic, partition); p != nil {
+		return p.LogStartOffset()
+	}
+	return 0
+}
+
+// WriteTxnMarker appends a transaction marker for a producer to a
+// partition this broker leads and waits for it to be committed.
+func (b *Broker) WriteTxnMarker(ctx context.Context, topic string, partition int32, pid int64, epoch int16, commit bool, coordinatorEpoch int32) error {
+	p := b.Partition(topic, partition)
+	if p == nil {
+		return kerr.UnknownTopicOrPartition
+	}
+	last, err := p.appendMarker(pid, epoch, commit, coordinatorEpoch)
+	if err != nil {
+		return err
+	}
+	return b.awaitCommitted(ctx, p, last)
+}
+
+// BrokerEndpoint returns a live broker's advertised address on a listener.
+func (b *Broker) BrokerEndpoint(id int32, listener string) (string, int32, bool) {
+	bi, ok := b.BrokerByID(id)
+	if !ok {
+		return "", 0, false
+	}
+	ep, ok := bi.Endpoints[listener]
+	return ep.Host, ep.Port, ok
+}
+
+// AllocateProducerIDs reserves a block of producer ids, unique across the
+// cluster and across restarts.
+func (b *Broker) AllocateProducerIDs(ctx context.Context, n int64) (int64, error) {
+	return b.backend.AllocateProducerIDs(ctx, n)
+}

@@ -1,0 +1,58 @@
+package coordinator
+
+import (
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"gregor/protocol"
+)
+
+// Config is the coordinators' part of the broker configuration.
+type Config struct {
+	BrokerID int32
+
+	OffsetsTopicPartitions   int32
+	OffsetsTopicReplication  int16
+	OffsetsTopicSegmentBytes int64
+	OffsetsRetention         time.Duration
+	OffsetsRetentionCheck    time.Duration
+	InitialRebalanceDelay    time.Duration
+	MinSessionTimeout        time.Duration
+	MaxSessionTimeout        time.Duration
+	MaxGroupSize             int32
+
+	TxnTopicPartitions  int32
+	TxnTopicReplication int16
+	TxnTopicMinISR      int32
+	TxnMaxTimeout       time.Duration
+	TxnIDExpiration     time.Duration
+	TxnAbortCheckPeriod time.Duration
+}
+
+// Coordinator owns the group and transaction coordinators of a broker.
+type Coordinator struct {
+	cfg  Config
+	host Host
+	log  zerolog.Logger
+	pids *producerIDs
+}
+
+// New returns the coordinators for a broker.
+func New(cfg Config, host Host, log zerolog.Logger) *Coordinator {
+	return &Coordinator{cfg: cfg, host: host, log: log, pids: &producerIDs{host: host}}
+}
+
+// Register adds the coordinators' APIs to the registry.
+func (c *Coordinator) Register(r *protocol.Registry) {
+	for _, a := range c.apis() {
+		r.Register(a)
+	}
+}
+
+func (c *Coordinator) apis() []protocol.API {
+	return append(c.groupAPIs(), c.txnAPIs()...)
+}
+
+// Close stops the coordinators' background work.
+func (c *Coordinator) Close() {}

@@ -1,0 +1,289 @@
+// Package brokertest starts real gregor broker processes for tests: built
+// once per test binary from ./cmd/gregor, each on its own loopback port and
+// data directory, with kill -9, SIGTERM, restart, pause and resume.
+package brokertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// repoRoot finds the module root from this file's location.
+func repoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// Binary returns the path of a gregor binary built from this checkout,
+// or GREGOR_BIN if set.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("GREGOR_BIN"); p != "" {
+		return p
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gregor-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "gregor")
+		args := []string{"build", "-o", buildPath}
+		if os.Getenv("GREGOR_RACE") != "" {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, "./cmd/gregor")...)
+		cmd.Dir = repoRoot()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/gregor: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Options configure a broker process.
+type Options struct {
+	// Dir is the data directory; a temporary one if empty.
+	Dir string
+	// Port is the listener port; a free one if zero.
+	Port int
+	// Set are extra config keys (--set key=value).
+	Set map[string]string
+}
+
+// Broker is a running (or stopped) gregor process.
+type Broker struct {
+	t    testing.TB
+	bin  string
+	Addr string
+	Dir  string
+	Port int
+	set  map[string]string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+}
+
+// Start starts a broker and waits until it answers ApiVersions. It is
+// killed when the test ends.
+func Start(t testing.TB, opt Options) *Broker {
+	t.Helper()
+	b := &Broker{t: t, bin: Binary(t), Dir: opt.Dir, Port: opt.Port, set: opt.Set}
+	if b.Dir == "" {
+		b.Dir = t.TempDir()
+	}
+	if b.Port == 0 {
+		b.Port = FreePort(t)
+	}
+	b.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(b.Port))
+	b.start()
+	t.Cleanup(func() {
+		b.Kill()
+		if t.Failed() {
+			t.Logf("broker %s log (last 8 KiB):\n%s", b.Addr, b.Logs(8<<10))
+		}
+	})
+	return b
+}
+
+func (b *Broker) args() []string {
+	set := map[string]string{
+		"listeners":               "PLAINTEXT://" + b.Addr,
+		"log.dirs":                filepath.Join(b.Dir, "data"),
+		"gregor.metrics.listener": "",
+	}
+	for k, v := range b.set {
+		set[k] = v
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var args []string
+	for _, k := range keys {
+		args = append(args, "--set", k+"="+set[k])
+	}
+	return args
+}
+
+func (b *Broker) start() {
+	b.t.Helper()
+	b.mu.Lock()
+	cmd := exec.Command(b.bin, b.args()...)
+	cmd.Dir = b.Dir
+	if b.logs == nil {
+		b.logs = &syncBuffer{}
+	}
+	cmd.Stdout, cmd.Stderr = b.logs, b.logs
+	if err := cmd.Start(); err != nil {
+		b.mu.Unlock()
+		b.t.Fatalf("starting gregor: %v", err)
+	}
+	done := make(chan struct{})
+	b.cmd, b.done = cmd, done
+	b.mu.Unlock()
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	if err := WaitReady(b.Addr, 20*time.Second, done); err != nil {
+		b.t.Fatalf("gregor at %s did not become ready: %v\nlog:\n%s", b.Addr, err, b.Logs(8<<10))
+	}
+}
+
+// Restart starts the broker again with the same directory and port.
+func (b *Broker) Restart() {
+	b.t.Helper()
+	b.Kill()
+	b.start()
+}
+
+// Kill sends SIGKILL and waits for the process to exit.
+func (b *Broker) Kill() { b.signal(syscall.SIGKILL, true) }
+
+// Stop sends SIGTERM (a graceful shutdown) and waits for the exit.
+func (b *Broker) Stop() { b.signal(syscall.SIGTERM, true) }
+
+// Pause stops the process with SIGSTOP; Resume continues it.
+func (b *Broker) Pause()  { b.signal(syscall.SIGSTOP, false) }
+func (b *Broker) Resume() { b.signal(syscall.SIGCONT, false) }
+
+// ExitCode returns the exit code once the process ended, or -1.
+func (b *Broker) ExitCode() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil || b.cmd.ProcessState == nil {
+		return -1
+	}
+	return b.cmd.ProcessState.ExitCode()
+}
+
+func (b *Broker) signal(sig syscall.Signal, wait bool) {
+	b.mu.Lock()
+	cmd, done := b.cmd, b.done
+	b.mu.Unlock()
+	if cmd == nil || cmd.Process == nil {
+		return
+	}
+	select {
+	case <-done:
+		return
+	default:
+	}
+	if sig == syscall.SIGKILL {
+		cmd.Process.Signal(syscall.SIGCONT)
+	}
+	cmd.Process.Signal(sig)
+	if !wait {
+		return
+	}
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		b.t.Errorf("gregor at %s did not exit within 60s of %v", b.Addr, sig)
+	}
+}
+
+// Logs returns up to the last n bytes the process wrote.
+func (b *Broker) Logs(n int) string {
+	if b.logs == nil {
+		return ""
+	}
+	s := b.logs.String()
+	if len(s) > n {
+		s = s[len(s)-n:]
+	}
+	return s
+}
+
+// WaitReady polls addr with ApiVersions until it answers, the timeout
+// passes, or exited closes.
+func WaitReady(addr string, timeout time.Duration, exited <-chan struct{}) error {
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return fmt.Errorf("process exited")
+		default:
+		}
+		if last = ping(addr); last == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("process exited")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("no ApiVersions answer within %v: %v", timeout, last)
+}
+
+func ping(addr string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DialTimeout(time.Second))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_, err = kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+	return err
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what Gregor's tests need, idempotently: Go modules, Debian's
+# Kafka clients and ZooKeeper, kafkajs from npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v kcat >/dev/null || need_apt+=(kcat)
+/usr/bin/python3 -c 'import kafka' 2>/dev/null || need_apt+=(python3-kafka)
+/usr/bin/python3 -c 'import confluent_kafka' 2>/dev/null || need_apt+=(python3-confluent-kafka)
+[ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
+command -v java >/dev/null || need_apt+=(default-jre-headless)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+if [ -f compat/js/package.json ] && [ ! -d compat/js/node_modules/kafkajs ]; then
+	(cd compat/js && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
+fi
+
+go mod download
