@@ -11,7 +11,7 @@ import (
 type applier struct{ b *Broker }
 
 func (a applier) ApplyTopic(st TopicState) { a.b.applyTopic(st) }
-func (a applier) RemoveTopic(name string) { a.b.removeTopic(name) }
+func (a applier) RemoveTopic(name string)  { a.b.removeTopic(name) }
 func (a applier) ApplyBrokers(bs []BrokerInfo, controller int32) {
 	a.b.mu.Lock()
 	a.b.brokers = slices.Clone(bs)

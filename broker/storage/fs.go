@@ -39,12 +39,12 @@ func (OSFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
 	}
 	return f, nil
 }
-func (OSFS) Remove(name string) error                     { return os.Remove(name) }
-func (OSFS) RemoveAll(name string) error                  { return os.RemoveAll(name) }
-func (OSFS) Rename(o, n string) error                     { return os.Rename(o, n) }
-func (OSFS) MkdirAll(p string, perm os.FileMode) error    { return os.MkdirAll(p, perm) }
-func (OSFS) ReadDir(name string) ([]os.DirEntry, error)   { return os.ReadDir(name) }
-func (OSFS) Stat(name string) (os.FileInfo, error)        { return os.Stat(name) }
+func (OSFS) Remove(name string) error                   { return os.Remove(name) }
+func (OSFS) RemoveAll(name string) error                { return os.RemoveAll(name) }
+func (OSFS) Rename(o, n string) error                   { return os.Rename(o, n) }
+func (OSFS) MkdirAll(p string, perm os.FileMode) error  { return os.MkdirAll(p, perm) }
+func (OSFS) ReadDir(name string) ([]os.DirEntry, error) { return os.ReadDir(name) }
+func (OSFS) Stat(name string) (os.FileInfo, error)      { return os.Stat(name) }
 func (OSFS) SyncDir(name string) error {
 	d, err := os.Open(name)
 	if err != nil {
