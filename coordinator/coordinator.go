@@ -54,5 +54,26 @@ func (c *Coordinator) apis() []protocol.API {
 	return append(c.groupAPIs(), c.txnAPIs()...)
 }
 
+// LeadershipChanged is called by the broker when this broker gains or
+// loses leadership of an internal topic partition: the coordinator for the
+// groups or transactional ids that hash to it loads or unloads them.
+func (c *Coordinator) LeadershipChanged(topic string, partition int32, leader bool, epoch int32) {
+	switch topic {
+	case OffsetsTopic:
+		c.groupLeadership(partition, leader, epoch)
+	case TransactionTopic:
+		c.txnLeadership(partition, leader, epoch)
+	}
+}
+
 // Close stops the coordinators' background work.
-func (c *Coordinator) Close() {}
+func (c *Coordinator) Close() {
+	c.closeGroups()
+	c.closeTxns()
+}
+
+// Internal topic names.
+const (
+	OffsetsTopic     = "__consumer_offsets"
+	TransactionTopic = "__transaction_state"
+)

@@ -33,6 +33,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 		return nil, err
 	}
 	coord := coordinator.New(coordinatorConfig(cfg), b, log.With().Str("component", "coordinator").Logger())
+	b.OnLeadership(coord.LeadershipChanged)
 	reg := protocol.NewRegistry()
 	b.Register(reg)
 	coord.Register(reg)

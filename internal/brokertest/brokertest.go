@@ -94,6 +94,9 @@ type Broker struct {
 	Dir  string
 	Port int
 	set  map[string]string
+	// ownDir is set when the directory was made here and is removed by
+	// Cleanup.
+	ownDir bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -166,6 +169,33 @@ func (b *Broker) start() {
 	}()
 	if err := WaitReady(b.Addr, 20*time.Second, done); err != nil {
 		b.t.Fatalf("gregor at %s did not become ready: %v\nlog:\n%s", b.Addr, err, b.Logs(8<<10))
+	}
+}
+
+// StartShared starts a broker that outlives the test that asked for it
+// (one per test package); the caller kills it and calls Cleanup.
+func StartShared(t testing.TB, opt Options) *Broker {
+	t.Helper()
+	b := &Broker{t: t, bin: Binary(t), Dir: opt.Dir, Port: opt.Port, set: opt.Set}
+	if b.Dir == "" {
+		dir, err := os.MkdirTemp("", "gregor-shared-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Dir, b.ownDir = dir, true
+	}
+	if b.Port == 0 {
+		b.Port = FreePort(t)
+	}
+	b.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(b.Port))
+	b.start()
+	return b
+}
+
+// Cleanup removes a shared broker's temporary directory.
+func (b *Broker) Cleanup() {
+	if b.ownDir {
+		os.RemoveAll(b.Dir)
 	}
 }
 
