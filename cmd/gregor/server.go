@@ -28,12 +28,14 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	if err != nil {
 		return nil, err
 	}
+	// The coordinators hear about internal partitions from the first
+	// metadata load on, so they are set up before the broker starts.
+	coord := coordinator.New(coordinatorConfig(cfg), b, log.With().Str("component", "coordinator").Logger())
+	b.OnLeadership(coord.LeadershipChanged)
 	if err := b.Start(ctx); err != nil {
 		b.Close()
 		return nil, err
 	}
-	coord := coordinator.New(coordinatorConfig(cfg), b, log.With().Str("component", "coordinator").Logger())
-	b.OnLeadership(coord.LeadershipChanged)
 	reg := protocol.NewRegistry()
 	b.Register(reg)
 	coord.Register(reg)
