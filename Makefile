@@ -26,3 +26,11 @@ test-short: vet
 
 clean:
 	rm -rf bin
+
+# bench runs Go benchmarks and the load tool against gregor and kfake.
+bench:
+	./scripts/bench.sh
+
+# fuzz runs each fuzz target for FUZZTIME (default 30s).
+fuzz:
+	./scripts/fuzz.sh
