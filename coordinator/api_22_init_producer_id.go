@@ -2,14 +2,19 @@ package coordinator
 
 // InitProducerId (key 22), versions 0-5.
 //
-// Without a transactional id, a new producer id with epoch 0 from a block
+// Without a transactional id: a new producer id with epoch 0, from a block
 // reserved through the host (unique across restarts and brokers). With
-// one, the transaction coordinator bumps the epoch of the id's producer,
-// fencing older instances. TransactionTimeoutMillis above
+// one: the transaction coordinator of the id bumps its producer's epoch,
+// fencing older instances and aborting a transaction they left open; the
+// id gets a new producer id when the epoch is exhausted. A producer that
+// sends its current id and epoch (KIP-360, v3+) keeps the id; anything
+// else is PRODUCER_FENCED (v4+) or INVALID_PRODUCER_EPOCH. A timeout above
 // transaction.max.timeout.ms is INVALID_TRANSACTION_TIMEOUT.
 
 import (
 	"context"
+	"errors"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -21,16 +26,67 @@ func (c *Coordinator) handleInitProducerID(ctx context.Context, req *protocol.Re
 	r := req.Body.(*kmsg.InitProducerIDRequest)
 	resp := req.Response().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
-	if r.TransactionalID != nil {
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+	if r.TransactionalID == nil {
+		id, err := c.pids.allocate(ctx)
+		if err != nil {
+			c.log.Warn().Err(err).Msg("allocating producer ids")
+			resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+			return resp, nil
+		}
+		resp.ProducerID, resp.ProducerEpoch = id, 0
 		return resp, nil
 	}
-	id, err := c.pids.allocate(ctx)
-	if err != nil {
-		c.log.Warn().Err(err).Msg("allocating producer ids")
-		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+	id := *r.TransactionalID
+	if id == "" {
+		resp.ErrorCode = kerr.InvalidRequest.Code
 		return resp, nil
 	}
-	resp.ProducerID, resp.ProducerEpoch = id, 0
-	return resp, nil
+	if r.TransactionTimeoutMillis <= 0 || time.Duration(r.TransactionTimeoutMillis)*time.Millisecond > c.cfg.TxnMaxTimeout {
+		resp.ErrorCode = kerr.InvalidTransactionTimeout.Code
+		return resp, nil
+	}
+	if _, err := c.txnPartitionOf(id); err != nil {
+		resp.ErrorCode = errorCode(err)
+		return resp, nil
+	}
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		tp, m, err := c.lockTxn(id, true)
+		if err != nil {
+			resp.ErrorCode = errorCode(err)
+			return resp, nil
+		}
+		defer m.mu.Unlock()
+		err = c.initProducer(ctx, tp, m, r.TransactionTimeoutMillis, r.ProducerID, r.ProducerEpoch, req.Version >= 4)
+		if err != nil {
+			if m.d.pid < 0 {
+				// Never persisted: forget the placeholder.
+				tp.mu.Lock()
+				if tp.ids[id] == m {
+					delete(tp.ids, id)
+				}
+				tp.mu.Unlock()
+				m.removed = true
+			}
+			resp.ErrorCode = errorCode(err)
+			return resp, nil
+		}
+		resp.ProducerID, resp.ProducerEpoch = m.d.pid, m.d.epoch
+		return resp, nil
+	})
+	return nil, nil
+}
+
+// errorCode turns a coordinator error into a Kafka error code.
+func errorCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return kerr.RequestTimedOut.Code
+	}
+	return kerr.UnknownServerError.Code
 }

@@ -36,11 +36,16 @@ type Coordinator struct {
 	host Host
 	log  zerolog.Logger
 	pids *producerIDs
+	txn  txnCoordinator
 }
 
 // New returns the coordinators for a broker.
 func New(cfg Config, host Host, log zerolog.Logger) *Coordinator {
-	return &Coordinator{cfg: cfg, host: host, log: log, pids: &producerIDs{host: host}}
+	c := &Coordinator{cfg: cfg, host: host, log: log, pids: &producerIDs{host: host}}
+	c.txn.parts = make(map[int32]*txnPartition)
+	c.txn.stop = make(chan struct{})
+	c.startTxns()
+	return c
 }
 
 // Register adds the coordinators' APIs to the registry.

@@ -6,13 +6,19 @@
 // and read from internal topic partitions this broker leads.
 package coordinator
 
-import "context"
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
 
 // Host is what the coordinators need from the broker.
 type Host interface {
 	// EnsureInternalTopic creates an internal topic if it is missing and
 	// waits until every partition has a leader.
 	EnsureInternalTopic(ctx context.Context, name string, partitions int32, rf int16, configs map[string]string) error
+	// PartitionExists reports whether the partition is in the metadata.
+	PartitionExists(topic string, partition int32) bool
 	// PartitionLeader returns a partition's leader and epoch, and whether
 	// this broker is that leader.
 	PartitionLeader(topic string, partition int32) (leader, epoch int32, local bool)
@@ -29,6 +35,9 @@ type Host interface {
 	WriteTxnMarker(ctx context.Context, topic string, partition int32, pid int64, epoch int16, commit bool, coordinatorEpoch int32) error
 	// BrokerEndpoint is a live broker's address on a listener.
 	BrokerEndpoint(id int32, listener string) (host string, port int32, ok bool)
+	// SendToBroker sends a request to another broker and returns its
+	// response (transaction markers for partitions led elsewhere).
+	SendToBroker(ctx context.Context, id int32, req kmsg.Request) (kmsg.Response, error)
 	// AllocateProducerIDs reserves n producer ids, unique cluster-wide and
 	// across restarts, returning the first.
 	AllocateProducerIDs(ctx context.Context, n int64) (int64, error)

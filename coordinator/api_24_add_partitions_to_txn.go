@@ -1,0 +1,84 @@
+package coordinator
+
+// AddPartitionsToTxn (key 24), versions 0-3 (v4+ is the brokers' batched
+// verification path of transaction version 2, which Gregor does not use).
+//
+// Adds partitions to the producer's transaction, starting it. An unknown
+// producer id is INVALID_PRODUCER_ID_MAPPING, a stale epoch is
+// PRODUCER_FENCED (v2+) or INVALID_PRODUCER_EPOCH, a transaction being
+// committed or aborted is CONCURRENT_TRANSACTIONS. When any topic is
+// unknown, those partitions get UNKNOWN_TOPIC_OR_PARTITION and the others
+// OPERATION_NOT_ATTEMPTED, and nothing is added. Every partition carries
+// the request's error.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleAddPartitionsToTxn(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.AddPartitionsToTxnRequest)
+	resp := req.Response().(*kmsg.AddPartitionsToTxnResponse)
+	codes := make(map[topicPartition]int16)
+	var add []topicPartition
+	unknown := false
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			tp := topicPartition{t.Topic, p}
+			if t.Topic == "" || !c.host.PartitionExists(t.Topic, p) {
+				codes[tp] = kerr.UnknownTopicOrPartition.Code
+				unknown = true
+				continue
+			}
+			add = append(add, tp)
+		}
+	}
+	answer := func(all int16) kmsg.Response {
+		for _, t := range r.Topics {
+			rt := kmsg.NewAddPartitionsToTxnResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewAddPartitionsToTxnResponseTopicPartition()
+				rp.Partition = p
+				rp.ErrorCode = all
+				if code, ok := codes[topicPartition{t.Topic, p}]; ok {
+					rp.ErrorCode = code
+				}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp
+	}
+	if _, err := c.txnPartitionOf(r.TransactionalID); err != nil {
+		clear(codes)
+		return answer(errorCode(err)), nil
+	}
+	if unknown {
+		return answer(kerr.OperationNotAttempted.Code), nil
+	}
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		return answer(errorCode(c.addToTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, req.Version >= 2, add))), nil
+	})
+	return nil, nil
+}
+
+// addToTxn validates the producer and adds partitions to its transaction.
+func (c *Coordinator) addToTxn(ctx context.Context, id string, pid int64, epoch int16, fencedCode bool, add []topicPartition) error {
+	tp, m, err := c.lockTxn(id, false)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return kerr.InvalidProducerIDMapping
+	}
+	defer m.mu.Unlock()
+	if err := checkProducer(m, pid, epoch, fencedCode); err != nil {
+		return err
+	}
+	return c.addPartitions(ctx, tp, m, add)
+}

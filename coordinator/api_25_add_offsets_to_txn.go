@@ -1,0 +1,35 @@
+package coordinator
+
+// AddOffsetsToTxn (key 25), versions 0-4.
+//
+// Adds the __consumer_offsets partition of a group to the producer's
+// transaction, so that its TxnOffsetCommit offsets commit or abort with
+// it. Errors as AddPartitionsToTxn (PRODUCER_FENCED from v2).
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleAddOffsetsToTxn(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.AddOffsetsToTxnRequest)
+	resp := req.Response().(*kmsg.AddOffsetsToTxnResponse)
+	if _, err := c.txnPartitionOf(r.TransactionalID); err != nil {
+		resp.ErrorCode = errorCode(err)
+		return resp, nil
+	}
+	if r.Group == "" || c.cfg.OffsetsTopicPartitions <= 0 {
+		resp.ErrorCode = kerr.InvalidGroupID.Code
+		return resp, nil
+	}
+	part := topicPartition{OffsetsTopic, partitionFor(r.Group, c.cfg.OffsetsTopicPartitions)}
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		resp.ErrorCode = errorCode(c.addToTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, req.Version >= 2, []topicPartition{part}))
+		return resp, nil
+	})
+	return nil, nil
+}

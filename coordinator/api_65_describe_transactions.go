@@ -1,0 +1,69 @@
+package coordinator
+
+// DescribeTransactions (key 65), version 0: the state of transactional ids
+// this broker coordinates. An id coordinated elsewhere is NOT_COORDINATOR,
+// an unknown one TRANSACTIONAL_ID_NOT_FOUND. States are named as Kafka
+// names them (Empty, Ongoing, PrepareCommit, ...); the start timestamp is
+// -1 without an ongoing transaction.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleDescribeTransactions(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.DescribeTransactionsRequest)
+	resp := req.Response().(*kmsg.DescribeTransactionsResponse)
+	for _, id := range r.TransactionalIDs {
+		st := kmsg.NewDescribeTransactionsResponseTransactionState()
+		st.TransactionalID = id
+		st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
+		st.Topics = []kmsg.DescribeTransactionsResponseTransactionStateTopic{}
+		d, err := c.txnSnapshot(id)
+		if err != nil {
+			st.ErrorCode = errorCode(err)
+			resp.TransactionStates = append(resp.TransactionStates, st)
+			continue
+		}
+		st.State = d.state.String()
+		st.TimeoutMillis = d.timeoutMs
+		st.StartTimestamp = d.startMs
+		st.ProducerID, st.ProducerEpoch = d.pid, d.epoch
+		for _, p := range d.sortedParts() {
+			if n := len(st.Topics); n == 0 || st.Topics[n-1].Topic != p.topic {
+				t := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
+				t.Topic = p.topic
+				st.Topics = append(st.Topics, t)
+			}
+			t := &st.Topics[len(st.Topics)-1]
+			t.Partitions = append(t.Partitions, p.partition)
+		}
+		resp.TransactionStates = append(resp.TransactionStates, st)
+	}
+	return resp, nil
+}
+
+// txnSnapshot copies an id's state. A fresh, never persisted id counts as
+// unknown.
+func (c *Coordinator) txnSnapshot(id string) (txnData, error) {
+	tp, err := c.txnPartitionOf(id)
+	if err != nil {
+		return txnData{}, err
+	}
+	tp.mu.Lock()
+	m := tp.ids[id]
+	tp.mu.Unlock()
+	if m == nil {
+		return txnData{}, kerr.TransactionalIDNotFound
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.removed || m.d.pid < 0 {
+		return txnData{}, kerr.TransactionalIDNotFound
+	}
+	return m.d.clone(), nil
+}

@@ -1,0 +1,102 @@
+package coordinator
+
+// ListTransactions (key 66), versions 0-2: the transactional ids this
+// broker coordinates (the admin client asks every broker), filtered by
+// state names (unknown names are echoed in UnknownStateFilters), producer
+// ids, minimum running time (v1+) and an id pattern (v2+, a regular
+// expression; an invalid one is INVALID_REQUEST). A partition still
+// loading makes the answer COORDINATOR_LOAD_IN_PROGRESS.
+
+import (
+	"context"
+	"regexp"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleListTransactions(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.ListTransactionsRequest)
+	resp := req.Response().(*kmsg.ListTransactionsResponse)
+	resp.UnknownStateFilters = []string{}
+	resp.TransactionStates = []kmsg.ListTransactionsResponseTransactionState{}
+	states := make(map[kmsg.TransactionState]bool)
+	for _, s := range r.StateFilters {
+		st, ok := txnStateNamed(s)
+		if !ok {
+			resp.UnknownStateFilters = append(resp.UnknownStateFilters, s)
+			continue
+		}
+		states[st] = true
+	}
+	if len(r.StateFilters) > 0 && len(states) == 0 {
+		return resp, nil // only unknown states asked for: nothing matches
+	}
+	pids := make(map[int64]bool)
+	for _, p := range r.ProducerIDFilters {
+		pids[p] = true
+	}
+	var pattern *regexp.Regexp
+	if r.TransactionalIDPattern != nil && *r.TransactionalIDPattern != "" {
+		re, err := regexp.Compile(*r.TransactionalIDPattern)
+		if err != nil {
+			resp.ErrorCode = kerr.InvalidRequest.Code
+			return resp, nil
+		}
+		pattern = re
+	}
+	now := c.nowMs()
+	c.txn.mu.RLock()
+	parts := make([]*txnPartition, 0, len(c.txn.parts))
+	for _, tp := range c.txn.parts {
+		parts = append(parts, tp)
+	}
+	c.txn.mu.RUnlock()
+	for _, tp := range parts {
+		select {
+		case <-tp.loaded:
+		default:
+			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+			return resp, nil
+		}
+		tp.mu.Lock()
+		metas := make([]*txnMeta, 0, len(tp.ids))
+		for _, m := range tp.ids {
+			metas = append(metas, m)
+		}
+		tp.mu.Unlock()
+		for _, m := range metas {
+			m.mu.Lock()
+			d, removed := m.d, m.removed
+			m.mu.Unlock()
+			switch {
+			case removed || d.pid < 0:
+			case len(states) > 0 && !states[d.state]:
+			case len(pids) > 0 && !pids[d.pid]:
+			case r.DurationFilterMillis >= 0 && req.Version >= 1 && (d.startMs < 0 || now-d.startMs < r.DurationFilterMillis):
+			case pattern != nil && !pattern.MatchString(m.id):
+			default:
+				st := kmsg.NewListTransactionsResponseTransactionState()
+				st.TransactionalID, st.ProducerID, st.TransactionState = m.id, d.pid, d.state.String()
+				resp.TransactionStates = append(resp.TransactionStates, st)
+			}
+		}
+	}
+	sort.Slice(resp.TransactionStates, func(i, j int) bool {
+		return resp.TransactionStates[i].TransactionalID < resp.TransactionStates[j].TransactionalID
+	})
+	return resp, nil
+}
+
+// txnStateNamed parses a state as Kafka names it.
+func txnStateNamed(s string) (kmsg.TransactionState, bool) {
+	for st := txnEmpty; st <= kmsg.TransactionState(7); st++ {
+		if st.String() == s {
+			return st, true
+		}
+	}
+	return 0, false
+}
