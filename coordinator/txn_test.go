@@ -1,0 +1,373 @@
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/records"
+)
+
+// txnTestHost is an in-memory Host: every partition is local, appends go
+// to a slice per partition and markers are recorded.
+type txnTestHost struct {
+	mu          sync.Mutex
+	logs        map[topicPartition][][]byte
+	markers     []txnTestMarker
+	failMarkers int // markers to fail before succeeding
+	nextPid     int64
+}
+
+type txnTestMarker struct {
+	tp     topicPartition
+	pid    int64
+	epoch  int16
+	commit bool
+}
+
+func newTxnTestHost() *txnTestHost {
+	return &txnTestHost{logs: make(map[topicPartition][][]byte), nextPid: 1000}
+}
+
+func (h *txnTestHost) EnsureInternalTopic(context.Context, string, int32, int16, map[string]string) error {
+	return nil
+}
+func (h *txnTestHost) PartitionExists(topic string, p int32) bool { return topic != "missing" }
+func (h *txnTestHost) PartitionLeader(topic string, p int32) (int32, int32, bool) {
+	if topic == "missing" {
+		return -1, -1, false
+	}
+	return 0, 0, true
+}
+func (h *txnTestHost) AppendInternal(_ context.Context, topic string, p int32, batch []byte) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	tp := topicPartition{topic, p}
+	off := int64(0)
+	for _, b := range h.logs[tp] {
+		hd, _ := records.ParseHeader(b)
+		off = hd.NextOffset()
+	}
+	b := append([]byte(nil), batch...)
+	records.SetBaseOffset(b, off)
+	h.logs[tp] = append(h.logs[tp], b)
+	return off, nil
+}
+func (h *txnTestHost) ReadCommitted(topic string, p int32, offset int64, _ int32) ([]byte, int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []byte
+	hw := int64(0)
+	for _, b := range h.logs[topicPartition{topic, p}] {
+		hd, _ := records.ParseHeader(b)
+		hw = hd.NextOffset()
+		if hd.BaseOffset >= offset {
+			out = append(out, b...)
+		}
+	}
+	return out, hw, nil
+}
+func (h *txnTestHost) LogStartOffsetOf(string, int32) int64 { return 0 }
+func (h *txnTestHost) WriteTxnMarker(_ context.Context, topic string, p int32, pid int64, epoch int16, commit bool, _ int32) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failMarkers > 0 {
+		h.failMarkers--
+		return kerr.NotEnoughReplicas
+	}
+	h.markers = append(h.markers, txnTestMarker{topicPartition{topic, p}, pid, epoch, commit})
+	return nil
+}
+func (h *txnTestHost) BrokerEndpoint(int32, string) (string, int32, bool) {
+	return "127.0.0.1", 9092, true
+}
+func (h *txnTestHost) SendToBroker(context.Context, int32, kmsg.Request) (kmsg.Response, error) {
+	return nil, errors.New("single broker")
+}
+func (h *txnTestHost) AllocateProducerIDs(_ context.Context, n int64) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s := h.nextPid
+	h.nextPid += n
+	return s, nil
+}
+
+func (h *txnTestHost) markerList() []txnTestMarker {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]txnTestMarker(nil), h.markers...)
+}
+
+func newTxnTestCoordinator(t *testing.T, h *txnTestHost) *Coordinator {
+	t.Helper()
+	c := New(Config{
+		TxnTopicPartitions: 1, OffsetsTopicPartitions: 1,
+		TxnMaxTimeout: 15 * time.Minute, TxnIDExpiration: time.Hour, TxnAbortCheckPeriod: time.Hour,
+	}, h, zerolog.Nop())
+	t.Cleanup(c.Close)
+	c.txnLeadership(0, true, 3)
+	waitLoaded(t, c)
+	return c
+}
+
+func waitLoaded(t *testing.T, c *Coordinator) {
+	t.Helper()
+	c.txn.mu.RLock()
+	tp := c.txn.parts[0]
+	c.txn.mu.RUnlock()
+	select {
+	case <-tp.loaded:
+	case <-time.After(5 * time.Second):
+		t.Fatal("transaction partition 0 not loaded after 5s")
+	}
+}
+
+// initTxn runs the transactional InitProducerId path.
+func initTxn(t *testing.T, c *Coordinator, id string, pid int64, epoch int16) (int64, int16, error) {
+	t.Helper()
+	tp, m, err := c.lockTxn(id, true)
+	if err != nil {
+		return -1, -1, err
+	}
+	defer m.mu.Unlock()
+	if err := c.initProducer(context.Background(), tp, m, 60000, pid, epoch, true); err != nil {
+		return -1, -1, err
+	}
+	return m.d.pid, m.d.epoch, nil
+}
+
+func state(t *testing.T, c *Coordinator, id string) txnData {
+	t.Helper()
+	d, err := c.txnSnapshot(id)
+	if err != nil {
+		t.Fatalf("describing %s: %v", id, err)
+	}
+	return d
+}
+
+func TestTxnCommitAndAbortFlow(t *testing.T) {
+	h := newTxnTestHost()
+	c := newTxnTestCoordinator(t, h)
+	ctx := context.Background()
+	pid, epoch, err := initTxn(t, c, "tx", -1, -1)
+	if err != nil || epoch != 0 {
+		t.Fatalf("init: pid %d epoch %d err %v", pid, epoch, err)
+	}
+	parts := []topicPartition{{"a", 0}, {"b", 1}}
+	if err := c.addToTxn(ctx, "tx", pid, epoch, true, parts); err != nil {
+		t.Fatalf("add partitions: %v", err)
+	}
+	if d := state(t, c, "tx"); d.state != txnOngoing || len(d.parts) != 2 || d.startMs < 0 {
+		t.Fatalf("after add: %+v", d)
+	}
+	if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	if d := state(t, c, "tx"); d.state != txnCompleteCommit || len(d.parts) != 0 {
+		t.Fatalf("after commit: %+v", d)
+	}
+	ms := h.markerList()
+	if len(ms) != 2 || !ms[0].commit || ms[0].pid != pid || ms[0].epoch != epoch {
+		t.Fatalf("markers after commit: %+v", ms)
+	}
+	// A retried commit succeeds; an abort of the committed one does not.
+	if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); err != nil {
+		t.Fatalf("retried commit: %v", err)
+	}
+	if err := c.endTxnRequest(ctx, "tx", pid, epoch, false, true); !errors.Is(err, kerr.InvalidTxnState) {
+		t.Fatalf("abort after commit: %v, want INVALID_TXN_STATE", err)
+	}
+	// Next transaction, aborted.
+	if err := c.addToTxn(ctx, "tx", pid, epoch, true, parts[:1]); err != nil {
+		t.Fatalf("add partitions again: %v", err)
+	}
+	if err := c.endTxnRequest(ctx, "tx", pid, epoch, false, true); err != nil {
+		t.Fatalf("abort: %v", err)
+	}
+	ms = h.markerList()
+	if len(ms) != 3 || ms[2].commit || ms[2].tp != parts[0] {
+		t.Fatalf("markers after abort: %+v", ms)
+	}
+}
+
+func TestTxnProducerChecks(t *testing.T) {
+	h := newTxnTestHost()
+	c := newTxnTestCoordinator(t, h)
+	ctx := context.Background()
+	pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
+	cases := []struct {
+		name       string
+		pid        int64
+		epoch      int16
+		fencedCode bool
+		want       error
+	}{
+		{"unknown pid", pid + 1, epoch, true, kerr.InvalidProducerIDMapping},
+		{"old epoch, new client", pid, epoch - 1, true, kerr.ProducerFenced},
+		{"old epoch, old client", pid, epoch - 1, false, kerr.InvalidProducerEpoch},
+		{"current", pid, epoch, true, nil},
+	}
+	for _, tc := range cases {
+		err := c.addToTxn(ctx, "tx", tc.pid, tc.epoch, tc.fencedCode, []topicPartition{{"a", 0}})
+		if !errors.Is(err, tc.want) && !(err == nil && tc.want == nil) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if err := c.addToTxn(ctx, "nope", pid, epoch, true, nil); !errors.Is(err, kerr.InvalidProducerIDMapping) {
+		t.Errorf("unknown transactional id: %v", err)
+	}
+	// EndTxn with nothing open is INVALID_TXN_STATE.
+	pid2, epoch2, _ := initTxn(t, c, "tx2", -1, -1)
+	if err := c.endTxnRequest(ctx, "tx2", pid2, epoch2, true, true); !errors.Is(err, kerr.InvalidTxnState) {
+		t.Errorf("commit of empty transaction: %v", err)
+	}
+}
+
+func TestTxnNewInstanceFencesAndAborts(t *testing.T) {
+	h := newTxnTestHost()
+	c := newTxnTestCoordinator(t, h)
+	ctx := context.Background()
+	pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
+	if err := c.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}}); err != nil {
+		t.Fatal(err)
+	}
+	pid2, epoch2, err := initTxn(t, c, "tx", -1, -1)
+	if err != nil || pid2 != pid || epoch2 <= epoch {
+		t.Fatalf("second instance: pid %d epoch %d err %v (first %d/%d)", pid2, epoch2, err, pid, epoch)
+	}
+	ms := h.markerList()
+	if len(ms) != 1 || ms[0].commit || ms[0].epoch <= epoch {
+		t.Fatalf("the open transaction must be aborted with a bumped epoch: %+v", ms)
+	}
+	if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("old instance commit: %v, want PRODUCER_FENCED", err)
+	}
+	// KIP-360: the current producer may re-init keeping its id; a retry of
+	// that request gets the same answer.
+	pid3, epoch3, err := initTxn(t, c, "tx", pid2, epoch2)
+	if err != nil || pid3 != pid2 || epoch3 != epoch2+1 {
+		t.Fatalf("KIP-360 re-init: %d/%d %v", pid3, epoch3, err)
+	}
+	pid4, epoch4, err := initTxn(t, c, "tx", pid2, epoch2)
+	if err != nil || pid4 != pid3 || epoch4 != epoch3 {
+		t.Fatalf("retried re-init: %d/%d %v", pid4, epoch4, err)
+	}
+	if _, _, err := initTxn(t, c, "tx", pid2, epoch2-1); !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("re-init with a stale epoch: %v", err)
+	}
+}
+
+func TestTxnTimeoutAbortsAndFences(t *testing.T) {
+	h := newTxnTestHost()
+	c := newTxnTestCoordinator(t, h)
+	ctx := context.Background()
+	tp, m, _ := c.lockTxn("tx", true)
+	if err := c.initProducer(ctx, tp, m, 1, -1, -1, true); err != nil {
+		t.Fatal(err)
+	}
+	pid, epoch := m.d.pid, m.d.epoch
+	m.mu.Unlock()
+	if err := c.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for state(t, c, "tx").state == txnOngoing {
+		if time.Now().After(deadline) {
+			t.Fatal("transaction with a 1 ms timeout still ongoing after 5s of abort checks")
+		}
+		c.abortTimedOut()
+	}
+	d := state(t, c, "tx")
+	if d.state != txnCompleteAbort || d.epoch != epoch+1 {
+		t.Fatalf("after timeout: %+v", d)
+	}
+	if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); !errors.Is(err, kerr.ProducerFenced) {
+		t.Fatalf("commit after timeout: %v, want PRODUCER_FENCED", err)
+	}
+}
+
+func TestTxnStateSurvivesReload(t *testing.T) {
+	h := newTxnTestHost()
+	c := newTxnTestCoordinator(t, h)
+	ctx := context.Background()
+	pid, epoch, _ := initTxn(t, c, "done", -1, -1)
+	c.addToTxn(ctx, "done", pid, epoch, true, []topicPartition{{"a", 0}})
+	c.endTxnRequest(ctx, "done", pid, epoch, true, true)
+	pid2, epoch2, _ := initTxn(t, c, "open", -1, -1)
+	c.addToTxn(ctx, "open", pid2, epoch2, true, []topicPartition{{"a", 1}, {"b", 0}})
+
+	// Simulate a crash between the decision and the markers: write a
+	// PrepareCommit record for "open" directly.
+	tp, m, _ := c.lockTxn("open", false)
+	d := m.d.clone()
+	d.state = txnPrepareCommit
+	if err := c.persistTxn(ctx, tp, "open", &d); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Unlock()
+	before := len(h.markerList())
+
+	c2 := newTxnTestCoordinator(t, h)
+	if d := state(t, c2, "done"); d.state != txnCompleteCommit || d.pid != pid || d.epoch != epoch {
+		t.Fatalf("reloaded done: %+v", d)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for state(t, c2, "open").state != txnCompleteCommit {
+		if time.Now().After(deadline) {
+			t.Fatalf("prepared transaction not completed after reload: %+v", state(t, c2, "open"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ms := h.markerList()[before:]; len(ms) != 2 || !ms[0].commit || ms[0].pid != pid2 {
+		t.Fatalf("markers written on reload: %+v", ms)
+	}
+}
+
+func TestTxnMarkersRetriedInBackground(t *testing.T) {
+	h := newTxnTestHost()
+	c := newTxnTestCoordinator(t, h)
+	ctx := context.Background()
+	pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
+	c.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}})
+	// The first attempt fails: the commit is still acknowledged (the
+	// decision is durable) and a background retry writes the markers.
+	h.mu.Lock()
+	h.failMarkers = 3
+	h.mu.Unlock()
+	if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for state(t, c, "tx").state != txnCompleteCommit {
+		if time.Now().After(deadline) {
+			t.Fatalf("markers never completed: %+v", state(t, c, "tx"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestPartitionForMatchesKafka(t *testing.T) {
+	// Hashes and partitions (of 50) computed with Java's String.hashCode.
+	cases := []struct {
+		id   string
+		hash int32
+		part int32
+	}{
+		{"test-group", 627841412, 12},
+		{"tx-\u00e9\U0001F600", -859825853, 3},
+		{"group-1", 293427299, 49},
+		{"my-transactional-id-that-is-long", -1830417434, 34},
+		{"", 0, 0},
+	}
+	for _, tc := range cases {
+		if h, p := javaStringHash(tc.id), partitionFor(tc.id, 50); h != tc.hash || p != tc.part {
+			t.Errorf("%q: hash %d partition %d, want %d %d", tc.id, h, p, tc.hash, tc.part)
+		}
+	}
+}
