@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"strconv"
 	"time"
@@ -34,6 +35,15 @@ func (b *Broker) EnsureInternalTopic(ctx context.Context, name string, partition
 		}
 		if rf < 1 {
 			return kerr.CoordinatorNotAvailable
+		}
+		// With fewer live brokers than the configured factor (a single
+		// broker with Kafka's defaults), min.insync.replicas is capped
+		// at the factor so the topic can be written at all.
+		if v, ok := configs["min.insync.replicas"]; ok {
+			if n, err := strconv.Atoi(v); err == nil && n > int(rf) {
+				configs = maps.Clone(configs)
+				configs["min.insync.replicas"] = strconv.Itoa(int(rf))
+			}
 		}
 		_, err := b.backend.CreateTopic(ctx, TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: rf, Configs: configs})
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
