@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// target is a broker under measurement.
+type target struct {
+	name string
+	addr string
+	cmd  *exec.Cmd
+}
+
+func compareCmd(args []string) {
+	fs := flag.NewFlagSet("compare", flag.ExitOnError)
+	gregorBin := fs.String("gregor", "bin/gregor", "gregor binary")
+	rounds := fs.Int("rounds", 5, "rounds; medians are reported")
+	duration := fs.Duration("duration", 5*time.Second, "how long each timed scenario runs")
+	only := fs.String("scenarios", "", "comma-separated scenarios (default all)")
+	fs.Parse(args)
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "gregor-bench-")
+	if err != nil {
+		fail(err)
+	}
+	defer os.RemoveAll(dir)
+
+	gport, kport := freePort(), freePort()
+	gaddr := fmt.Sprintf("127.0.0.1:%d", gport)
+	g := &target{name: "gregor", addr: gaddr, cmd: exec.Command(*gregorBin,
+		"--set", "listeners=PLAINTEXT://"+gaddr,
+		"--set", "log.dirs="+filepath.Join(dir, "gregor"),
+		"--set", "gregor.metrics.listener=",
+		"--set", "gregor.log.level=warn",
+		"--set", "group.initial.rebalance.delay.ms=0")}
+	self, _ := os.Executable()
+	kaddr := fmt.Sprintf("127.0.0.1:%d", kport)
+	k := &target{name: "kfake", addr: kaddr, cmd: exec.Command(self, "serve-kfake", "-addr", kaddr, "-dir", filepath.Join(dir, "kfake"))}
+	targets := []*target{g, k}
+	for _, t := range targets {
+		t.cmd.Stderr = os.Stderr
+		if err := t.cmd.Start(); err != nil {
+			fail(fmt.Errorf("starting %s: %w", t.name, err))
+		}
+		defer func(t *target) {
+			t.cmd.Process.Signal(syscall.SIGTERM)
+			t.cmd.Wait()
+		}(t)
+		if err := awaitBroker(ctx, t.addr); err != nil {
+			fail(fmt.Errorf("%s: %w", t.name, err))
+		}
+	}
+
+	var run []scenario
+	for _, s := range scenarios {
+		if *only == "" || strings.Contains(","+*only+",", ","+s.name+",") {
+			run = append(run, s)
+		}
+	}
+	// results[scenario][metric][target] = values over rounds
+	type key struct{ scenario, metric string }
+	results := make(map[key]map[string][]float64)
+	metrics := make(map[key]metric)
+	var order []key
+	for r := 0; r < *rounds; r++ {
+		for _, s := range run {
+			ts := targets
+			if r%2 == 1 { // alternate who goes first
+				ts = []*target{targets[1], targets[0]}
+			}
+			for _, t := range ts {
+				sctx, scancel := context.WithTimeout(ctx, *duration+2*time.Minute)
+				ms, err := s.run(sctx, t.addr, *duration)
+				scancel()
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "round %d %s on %s: %v\n", r+1, s.name, t.name, err)
+					continue
+				}
+				for _, m := range ms {
+					k := key{s.name, m.name}
+					if results[k] == nil {
+						results[k] = make(map[string][]float64)
+						metrics[k] = m
+						order = append(order, k)
+					}
+					results[k][t.name] = append(results[k][t.name], m.value)
+				}
+				fmt.Fprintf(os.Stderr, "round %d %-16s %-7s %s\n", r+1, s.name, t.name, format(ms))
+			}
+		}
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "scenario\tmetric\tgregor (median)\tkfake (median)\tgregor/kfake\tbetter\n")
+	for _, k := range order {
+		m := metrics[k]
+		gv, kv := median(results[k]["gregor"]), median(results[k]["kfake"])
+		ratio := "-"
+		if kv > 0 && gv > 0 {
+			ratio = fmt.Sprintf("%.2f", gv/kv)
+		}
+		better := "higher"
+		if !m.higherBetter {
+			better = "lower"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%.1f %s\t%.1f %s\t%s\t%s\n", k.scenario, k.metric, gv, m.unit, kv, m.unit, ratio, better)
+	}
+	w.Flush()
+	fmt.Printf("(%d rounds, %s each, alternating order; %s)\n", *rounds, *duration, time.Now().UTC().Format(time.RFC3339))
+}
+
+func format(ms []metric) string {
+	var parts []string
+	for _, m := range ms {
+		parts = append(parts, fmt.Sprintf("%s=%.1f%s", m.name, m.value, m.unit))
+	}
+	return strings.Join(parts, " ")
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// awaitBroker polls a broker with ApiVersions until it answers.
+func awaitBroker(ctx context.Context, addr string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err == nil {
+			pctx, cancel := context.WithTimeout(ctx, time.Second)
+			err = cl.Ping(pctx)
+			cancel()
+			cl.Close()
+			if err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not answering at %s after 30s: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fail(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "error:", err)
+	os.Exit(1)
+}
+

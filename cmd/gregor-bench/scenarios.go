@@ -1,0 +1,377 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// metric is one measured figure of a scenario.
+type metric struct {
+	name  string
+	value float64
+	unit  string
+	// higherBetter says which way the Gregor/kfake ratio should go.
+	higherBetter bool
+}
+
+type scenario struct {
+	name string
+	desc string
+	run  func(ctx context.Context, addr string, d time.Duration) ([]metric, error)
+}
+
+var scenarios = []scenario{
+	{"produce-1k-all", "produce 1 KB records, acks=all, idempotent, 3 partitions", func(ctx context.Context, addr string, d time.Duration) ([]metric, error) {
+		return produceLoad(ctx, addr, d, 1024, kgo.RequiredAcks(kgo.AllISRAcks()))
+	}},
+	{"produce-100b-1", "produce 100 B records, acks=1, 3 partitions", func(ctx context.Context, addr string, d time.Duration) ([]metric, error) {
+		return produceLoad(ctx, addr, d, 100, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	}},
+	{"consume-1k", "consume 1 KB records from the start of a 3-partition topic", consumeLoad},
+	{"e2e-10k", "end-to-end latency at 10k records/s, 100 B, acks=1", e2eLatency},
+	{"group-4", "join time of a 4-member group (100 ms heartbeats), then rebalance after one leaves", groupTimes},
+}
+
+func scenarioNamed(name string) (scenario, bool) {
+	for _, s := range scenarios {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return scenario{}, false
+}
+
+// newTopic creates a topic with a unique name.
+func newTopic(ctx context.Context, addr string, partitions int32) (string, error) {
+	var b [6]byte
+	rand.Read(b[:])
+	topic := fmt.Sprintf("bench-%x", b)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	return topic, err
+}
+
+// produceLoad produces as fast as the client can for d and reports the
+// acknowledged throughput.
+func produceLoad(ctx context.Context, addr string, d time.Duration, size int, opts ...kgo.Opt) ([]metric, error) {
+	topic, err := newTopic(ctx, addr, 3)
+	if err != nil {
+		return nil, err
+	}
+	opts = append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
+		kgo.MaxBufferedRecords(1 << 16), kgo.ProducerBatchMaxBytes(1 << 20),
+		kgo.ProducerBatchCompression(kgo.NoCompression())}, opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	value := make([]byte, size)
+	rand.Read(value)
+	var acked, failed atomic.Int64
+	var firstErr atomic.Value
+	cb := func(r *kgo.Record, err error) {
+		if err != nil {
+			failed.Add(1)
+			firstErr.CompareAndSwap(nil, err)
+			return
+		}
+		acked.Add(1)
+	}
+	// Warm up: metadata, producer id, connections.
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
+		return nil, err
+	}
+	acked.Store(0)
+	start := time.Now()
+	end := start.Add(d)
+	for time.Now().Before(end) && ctx.Err() == nil {
+		cl.Produce(ctx, &kgo.Record{Value: value}, cb)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return nil, err
+	}
+	el := time.Since(start).Seconds()
+	if e := firstErr.Load(); e != nil {
+		return nil, fmt.Errorf("%d records failed: %v", failed.Load(), e)
+	}
+	n := float64(acked.Load())
+	return []metric{
+		{"records/s", n / el, "rec/s", true},
+		{"MB/s", n * float64(size) / el / 1e6, "MB/s", true},
+	}, nil
+}
+
+// consumeLoad fills a topic, then times a fresh consumer reading it all.
+func consumeLoad(ctx context.Context, addr string, d time.Duration) ([]metric, error) {
+	const size = 1024
+	const total = 200_000
+	topic, err := newTopic(ctx, addr, 3)
+	if err != nil {
+		return nil, err
+	}
+	p, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.LeaderAck()),
+		kgo.DisableIdempotentWrite(), kgo.MaxBufferedRecords(1<<16), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		return nil, err
+	}
+	value := make([]byte, size)
+	rand.Read(value)
+	var perr atomic.Value
+	for i := 0; i < total; i++ {
+		p.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				perr.CompareAndSwap(nil, err)
+			}
+		})
+	}
+	err = p.Flush(ctx)
+	p.Close()
+	if err != nil {
+		return nil, err
+	}
+	if e := perr.Load(); e != nil {
+		return nil, e.(error)
+	}
+	c, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(50<<20))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	start := time.Now()
+	n := 0
+	for n < total {
+		fs := c.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			return nil, fmt.Errorf("after %d records: %w", n, err)
+		}
+		n += fs.NumRecords()
+	}
+	el := time.Since(start).Seconds()
+	return []metric{
+		{"records/s", float64(n) / el, "rec/s", true},
+		{"MB/s", float64(n) * size / el / 1e6, "MB/s", true},
+	}, nil
+}
+
+// e2eLatency produces at a steady 10k records/s and measures, at the
+// consumer, the time from produce call to delivery.
+func e2eLatency(ctx context.Context, addr string, d time.Duration) ([]metric, error) {
+	const rate = 10_000
+	topic, err := newTopic(ctx, addr, 3)
+	if err != nil {
+		return nil, err
+	}
+	c, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(500*time.Millisecond))
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	p, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.LeaderAck()),
+		kgo.DisableIdempotentWrite())
+	if err != nil {
+		return nil, err
+	}
+	defer p.Close()
+	if err := p.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 100)}).FirstErr(); err != nil {
+		return nil, err
+	}
+	var lat []time.Duration
+	var mu sync.Mutex
+	consumed := make(chan struct{})
+	cctx, ccancel := context.WithCancel(ctx)
+	defer ccancel()
+	go func() {
+		defer close(consumed)
+		for cctx.Err() == nil {
+			fs := c.PollFetches(cctx)
+			now := time.Now().UnixNano()
+			mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) {
+				if sent := int64(binary.BigEndian.Uint64(r.Value)); sent > 0 {
+					lat = append(lat, time.Duration(now-sent))
+				}
+			})
+			mu.Unlock()
+		}
+	}()
+	// Pace in 1 ms ticks of rate/1000 records.
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	end := time.Now().Add(d)
+	sent := 0
+	start := time.Now()
+	for time.Now().Before(end) && ctx.Err() == nil {
+		<-tick.C
+		due := int(time.Since(start).Seconds()*rate) - sent
+		for i := 0; i < due; i++ {
+			v := make([]byte, 100)
+			binary.BigEndian.PutUint64(v, uint64(time.Now().UnixNano()))
+			p.Produce(ctx, &kgo.Record{Value: v}, nil)
+			sent++
+		}
+	}
+	if err := p.Flush(ctx); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(lat)
+		mu.Unlock()
+		if n >= sent || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ccancel()
+	<-consumed
+	if len(lat) < sent {
+		return nil, fmt.Errorf("consumed %d of %d records", len(lat), sent)
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	pct := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
+	return []metric{
+		{"p50", pct(0.50), "ms", false},
+		{"p99", pct(0.99), "ms", false},
+	}, nil
+}
+
+// groupTimes measures how long a 4-member group takes to form, and how
+// long the other three take to own every partition after one leaves.
+func groupTimes(ctx context.Context, addr string, d time.Duration) ([]metric, error) {
+	const members = 4
+	const partitions = 8
+	topic, err := newTopic(ctx, addr, partitions)
+	if err != nil {
+		return nil, err
+	}
+	var b [6]byte
+	rand.Read(b[:])
+	group := fmt.Sprintf("bench-group-%x", b)
+	type member struct {
+		cl    *kgo.Client
+		mu    sync.Mutex
+		owned map[int32]bool
+	}
+	ms := make([]*member, members)
+	start := time.Now()
+	for i := range ms {
+		m := &member{owned: map[int32]bool{}}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumerGroup(group),
+			kgo.HeartbeatInterval(100*time.Millisecond), kgo.SessionTimeout(6*time.Second),
+			kgo.Balancers(kgo.RangeBalancer()),
+			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
+				m.mu.Lock()
+				for _, p := range a[topic] {
+					m.owned[p] = true
+				}
+				m.mu.Unlock()
+			}),
+			kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, r map[string][]int32) {
+				m.mu.Lock()
+				for _, p := range r[topic] {
+					delete(m.owned, p)
+				}
+				m.mu.Unlock()
+			}),
+			kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, r map[string][]int32) {
+				m.mu.Lock()
+				for _, p := range r[topic] {
+					delete(m.owned, p)
+				}
+				m.mu.Unlock()
+			}))
+		if err != nil {
+			return nil, err
+		}
+		m.cl = cl
+		ms[i] = m
+		go func() {
+			for ctx.Err() == nil {
+				if cl.PollFetches(ctx).IsClientClosed() {
+					return
+				}
+			}
+		}()
+	}
+	defer func() {
+		for _, m := range ms {
+			if m != nil {
+				m.cl.Close()
+			}
+		}
+	}()
+	// covered reports whether live members own every partition, each once,
+	// and every live member owns some.
+	covered := func(live []*member) bool {
+		seen := 0
+		for _, m := range live {
+			m.mu.Lock()
+			n := len(m.owned)
+			m.mu.Unlock()
+			if n == 0 {
+				return false
+			}
+			seen += n
+		}
+		return seen == partitions
+	}
+	await := func(live []*member, what string) (time.Duration, error) {
+		t0 := time.Now()
+		for !covered(live) {
+			if time.Since(t0) > 60*time.Second {
+				return 0, errors.New("timed out waiting for " + what)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		return time.Since(t0), nil
+	}
+	if _, err := await(ms, "the group to form"); err != nil {
+		return nil, err
+	}
+	join := time.Since(start)
+	leaver := ms[members-1]
+	ms[members-1] = nil
+	t0 := time.Now()
+	leaver.cl.Close() // leaves the group
+	if _, err := await(ms[:members-1], "the rebalance after a leave"); err != nil {
+		return nil, err
+	}
+	leave := time.Since(t0)
+	return []metric{
+		{"join", float64(join.Microseconds()) / 1000, "ms", false},
+		{"leave-rebalance", float64(leave.Microseconds()) / 1000, "ms", false},
+	}, nil
+}
+
+// splitHostPort returns host and port of an address.
+func splitHostPort(addr string) (string, int, error) {
+	i := strings.LastIndexByte(addr, ':')
+	if i < 0 {
+		return "", 0, fmt.Errorf("no port in %q", addr)
+	}
+	var port int
+	_, err := fmt.Sscanf(addr[i+1:], "%d", &port)
+	return addr[:i], port, err
+}

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Benchmarks: Go micro-benchmarks of the hot paths, then the load tool
+# against a fresh gregor and franz-go's kfake (on disk), alternately.
+#   ROUNDS=5 DURATION=5s SCENARIOS=produce-1k-all,e2e-10k make bench
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go build -o bin/gregor ./cmd/gregor
+go build -o bin/gregor-bench ./cmd/gregor-bench
+echo "== Go benchmarks"
+go test -run '^$' -bench . -benchmem -count "${COUNT:-3}" ./broker/... ./protocol/... ./coordinator/... 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || true
+echo "== load: gregor vs kfake (medians of ${ROUNDS:-5} rounds)"
+bin/gregor-bench compare -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" ${SCENARIOS:+-scenarios "$SCENARIOS"}
