@@ -34,6 +34,7 @@ type conn struct {
 // pending is a request whose response is to be written, in order.
 type pending struct {
 	hdr      header
+	arrived  time.Time
 	resp     kmsg.Response
 	deferred func(ctx context.Context) (kmsg.Response, error)
 }
@@ -55,6 +56,9 @@ func newConn(s *Server, nc net.Conn, listener string) *conn {
 }
 
 func (c *conn) serve() {
+	c.s.Stats.ConnsOpen.Add(1)
+	c.s.Stats.ConnsTotal.Add(1)
+	defer c.s.Stats.ConnsOpen.Add(-1)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -93,13 +97,16 @@ func (c *conn) readLoop() error {
 		if _, err := io.ReadFull(br, frame); err != nil {
 			return err
 		}
+		arrived := time.Now()
 		p, err := c.handleFrame(frame)
 		if err != nil {
+			c.s.Stats.ConnsDropped.Add(1)
 			return err
 		}
 		if p == nil {
 			continue
 		}
+		p.arrived = arrived
 		select {
 		case c.queue <- p:
 		case <-c.ctx.Done():
@@ -115,6 +122,7 @@ func (c *conn) handleFrame(frame []byte) (*pending, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.s.Stats.request(h.key, len(frame))
 	api, ok := c.s.Registry.Lookup(h.key)
 	if !ok {
 		return nil, errorf(h, "unknown or unsupported api key %d", h.key)
@@ -190,6 +198,7 @@ func (c *conn) writeLoop() {
 			var err error
 			if resp, err = c.runDeferred(p); err != nil {
 				c.warn.Warn().Err(err).Str(LogAPI, kmsg.NameForKey(p.hdr.key)).Msg("closing connection")
+				c.s.Stats.ConnsDropped.Add(1)
 				c.cancel()
 				c.nc.Close()
 				return
@@ -200,6 +209,7 @@ func (c *conn) writeLoop() {
 		}
 		resp.SetVersion(p.hdr.version)
 		buf = appendResponseFrame(buf[:0], p.hdr.correlation, resp)
+		c.s.Stats.responded(p.hdr.key, p.arrived, len(buf))
 		if _, err := bw.Write(buf); err != nil {
 			c.cancel()
 			c.nc.Close()

@@ -32,6 +32,7 @@ type Server struct {
 	Registry       *Registry
 	Log            zerolog.Logger
 	MaxRequestSize int32
+	Stats          Stats
 
 	nextConn atomic.Uint64
 	wg       sync.WaitGroup

@@ -71,6 +71,11 @@ func run(args []string) int {
 		log.Error().Err(err).Msg("start-up failed")
 		return 1
 	}
+	if err := srv.serveMetrics(ctx, cfg.MetricsListener); err != nil {
+		log.Error().Err(err).Msg("start-up failed")
+		srv.shutdown(context.Background())
+		return 1
+	}
 	<-ctx.Done()
 	stop()
 	log.Info().Msg("shutting down")
