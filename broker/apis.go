@@ -6,7 +6,7 @@ import "gregor/protocol"
 // Version ranges are every version kmsg knows unless the handler's file
 // says why not.
 func (b *Broker) apis() []protocol.API {
-	return []protocol.API{
+	return append([]protocol.API{
 		// Produce v0-2 carry magic 0/1 message sets, up-converted on append.
 		{Key: 0, Min: 0, Max: 13, Handler: b.handleProduce, NoCopy: true},
 		// Fetch v0-3 would need down-conversion to magic 0/1. Advertising
@@ -16,5 +16,5 @@ func (b *Broker) apis() []protocol.API {
 		{Key: 3, Min: 0, Max: 13, Handler: b.handleMetadata},
 		{Key: 19, Min: 0, Max: 7, Handler: b.handleCreateTopics},
 		{Key: 20, Min: 0, Max: 6, Handler: b.handleDeleteTopics},
-	}
+	}, b.adminAPIs()...)
 }
