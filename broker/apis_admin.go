@@ -1,9 +1,50 @@
 package broker
 
-import "gregor/protocol"
+import (
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/protocol"
+)
 
 // adminAPIs are the administrative APIs: configs, partitions, records
-// deletion, log dirs, cluster description, leader epochs.
+// deletion, log dirs, cluster description, leader epochs. Every version
+// kmsg knows is served.
 func (b *Broker) adminAPIs() []protocol.API {
-	return []protocol.API{}
+	return []protocol.API{
+		{Key: 21, Min: 0, Max: 2, Handler: b.handleDeleteRecords},
+		{Key: 23, Min: 0, Max: 4, Handler: b.handleOffsetForLeaderEpoch},
+		{Key: 32, Min: 0, Max: 4, Handler: b.handleDescribeConfigs},
+		{Key: 33, Min: 0, Max: 2, Handler: b.handleAlterConfigs},
+		{Key: 35, Min: 0, Max: 5, Handler: b.handleDescribeLogDirs},
+		{Key: 37, Min: 0, Max: 3, Handler: b.handleCreatePartitions},
+		{Key: 44, Min: 0, Max: 1, Handler: b.handleIncrementalAlterConfigs},
+		{Key: 60, Min: 0, Max: 2, Handler: b.handleDescribeCluster},
+		{Key: 75, Min: 0, Max: 0, Handler: b.handleDescribeTopicPartitions},
+	}
+}
+
+// Config resource types (ConfigResource.Type).
+const (
+	resourceTopic        int8 = 2
+	resourceBroker       int8 = 4
+	resourceBrokerLogger int8 = 8
+)
+
+// brokerResource parses a BROKER resource name as Kafka does: empty is the
+// cluster-wide default, otherwise it must be this broker's id. It reports
+// whether the name is per broker.
+func (b *Broker) brokerResource(name string) (perBroker bool, err error) {
+	if name == "" {
+		return false, nil
+	}
+	id, perr := strconv.ParseInt(name, 10, 32)
+	if perr != nil {
+		return false, errorf(kerr.InvalidRequest, "Broker id must be an integer, but it is: %s", name)
+	}
+	if int32(id) != b.id {
+		return false, errorf(kerr.InvalidRequest, "Unexpected broker id, expected %d or empty string, but received %s", b.id, name)
+	}
+	return true, nil
 }

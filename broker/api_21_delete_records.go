@@ -1,0 +1,86 @@
+package broker
+
+// DeleteRecords (key 21), versions 0-2.
+//
+// Moves a partition's log start offset up to the given offset (-1: the
+// high watermark) on its leader, dropping whole segments below it; the
+// answer is the new low watermark (log start offset). An offset above the
+// high watermark, or negative other than -1, is OFFSET_OUT_OF_RANGE; a
+// topic whose cleanup.policy does not include delete is POLICY_VIOLATION
+// (Kafka's rule: records of compacted topics cannot be deleted); a broker
+// that does not lead the partition answers NOT_LEADER_OR_FOLLOWER.
+// Followers learn the new log start offset as they fetch; the answer does
+// not wait for them.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (b *Broker) handleDeleteRecords(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.DeleteRecordsRequest)
+	resp := req.Response().(*kmsg.DeleteRecordsResponse)
+	resp.Topics = make([]kmsg.DeleteRecordsResponseTopic, 0, len(r.Topics))
+	for _, rt := range r.Topics {
+		st := kmsg.NewDeleteRecordsResponseTopic()
+		st.Topic = rt.Topic
+		t := b.Topic(rt.Topic)
+		st.Partitions = make([]kmsg.DeleteRecordsResponseTopicPartition, 0, len(rt.Partitions))
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
+			sp.Partition, sp.LowWatermark = rp.Partition, -1
+			low, err := b.deleteRecords(t, rp.Partition, rp.Offset)
+			if err != nil {
+				sp.ErrorCode = ErrorCode(b.log, err)
+			} else {
+				sp.LowWatermark = low
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}
+
+// highWatermarkOffset is DeleteRecords' "up to the high watermark".
+const highWatermarkOffset = -1
+
+// deleteRecords deletes one partition's records below off and returns the
+// new log start offset.
+func (b *Broker) deleteRecords(t *Topic, partition int32, off int64) (int64, error) {
+	var p *Partition
+	if t != nil {
+		p = t.Partition(partition)
+	}
+	if p == nil {
+		return -1, kerr.UnknownTopicOrPartition
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkLeaderLocked(-1); err != nil {
+		return -1, err
+	}
+	if !t.Config().CleanupDelete {
+		return -1, kerr.PolicyViolation
+	}
+	hw := p.hw.Load()
+	if off == highWatermarkOffset {
+		off = hw
+	}
+	if off < 0 || off > hw {
+		return -1, kerr.OffsetOutOfRange
+	}
+	if err := p.log.DeleteRecordsBefore(off); err != nil {
+		return -1, err
+	}
+	p.syncOffsetsLocked()
+	p.notify()
+	if off > 0 {
+		b.log.Info().Str("topic", t.Name).Int32("partition", partition).Int64("log_start_offset", p.start.Load()).Msg("records deleted")
+	}
+	return p.start.Load(), nil
+}

@@ -1,0 +1,214 @@
+package broker
+
+// AlterConfigs (key 33), versions 0-2.
+//
+// The legacy, non-incremental alter: the configs given replace every
+// override of the resource (a config left out returns to its default).
+// TOPIC resources: the topic must exist (UNKNOWN_TOPIC_OR_PARTITION),
+// every name must be a topic config and every value valid for it
+// (INVALID_CONFIG). BROKER resources (this broker's id, or empty for the
+// cluster-wide default): only dynamic broker configs may be set
+// (INVALID_CONFIG otherwise); they are kept in memory (see dynamicConfigs).
+// A null value is INVALID_REQUEST; BROKER_LOGGER and other resource types
+// are INVALID_REQUEST. validateOnly checks everything and changes nothing.
+// The helpers here are shared with IncrementalAlterConfigs.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/config"
+	"gregor/protocol"
+)
+
+func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.AlterConfigsRequest)
+	resp := req.Response().(*kmsg.AlterConfigsResponse)
+	resp.Resources = make([]kmsg.AlterConfigsResponseResource, 0, len(r.Resources))
+	for _, rr := range r.Resources {
+		sr := kmsg.NewAlterConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if err := b.alterConfigsOne(ctx, rr, r.ValidateOnly); err != nil {
+			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
+		}
+		resp.Resources = append(resp.Resources, sr)
+	}
+	return resp, nil
+}
+
+func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsRequestResource, validateOnly bool) error {
+	configs := make(map[string]string, len(rr.Configs))
+	var nulls []string
+	for _, c := range rr.Configs {
+		if c.Value == nil {
+			nulls = append(nulls, c.Name)
+			continue
+		}
+		configs[c.Name] = *c.Value
+	}
+	if len(nulls) > 0 {
+		return errorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ","))
+	}
+	switch int8(rr.ResourceType) {
+	case resourceTopic:
+		if _, err := b.topicForAlter(rr.ResourceName); err != nil {
+			return err
+		}
+		return b.setTopicConfigs(ctx, rr.ResourceName, configs, validateOnly)
+	case resourceBroker:
+		perBroker, err := b.brokerResource(rr.ResourceName)
+		if err != nil {
+			return err
+		}
+		return b.setBrokerConfigs(perBroker, configs, validateOnly)
+	case resourceBrokerLogger:
+		return errorf(kerr.InvalidRequest, "AlterConfigs does not support the resource type BROKER_LOGGER; use IncrementalAlterConfigs")
+	}
+	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
+}
+
+// topicForAlter returns the topic a config change names.
+func (b *Broker) topicForAlter(name string) (*Topic, error) {
+	if err := ValidateTopicName(name); err != nil {
+		return nil, errorf(kerr.InvalidTopicException, "%v", err)
+	}
+	t := b.Topic(name)
+	if t == nil {
+		return nil, errorf(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", name)
+	}
+	return t, nil
+}
+
+// setTopicConfigs validates a topic's complete new overrides and records
+// them unless validateOnly.
+func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map[string]string, validateOnly bool) error {
+	if err := config.ValidateTopicConfigs(overrides); err != nil {
+		return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=TOPIC, name='%s'): %v", name, err)
+	}
+	if validateOnly {
+		return nil
+	}
+	if err := b.backend.AlterTopicConfigs(ctx, name, overrides); err != nil {
+		return err
+	}
+	b.log.Info().Str("topic", name).Interface("configs", overrides).Msg("topic configs altered")
+	return nil
+}
+
+// setBrokerConfigs validates the complete new dynamic configs of this
+// broker (perBroker) or of the cluster default and records them unless
+// validateOnly.
+func (b *Broker) setBrokerConfigs(perBroker bool, configs map[string]string, validateOnly bool) error {
+	if err := b.validateBrokerConfigs(configs); err != nil {
+		return err
+	}
+	if validateOnly {
+		return nil
+	}
+	d := b.dynamic()
+	d.mu.Lock()
+	if perBroker {
+		d.perBroker = clone(configs)
+	} else {
+		d.defaults = clone(configs)
+	}
+	d.mu.Unlock()
+	b.log.Info().Bool("per_broker", perBroker).Interface("configs", configs).Msg("dynamic broker configs altered (kept in memory, not applied)")
+	return nil
+}
+
+// validateBrokerConfigs checks dynamic broker configs: known, dynamic,
+// and valid values (as the topic config they default, by their type, and
+// as the broker would parse them at start-up).
+func (b *Broker) validateBrokerConfigs(configs map[string]string) error {
+	var static, unknown []string
+	for _, name := range sortedKeys(configs) {
+		k, ok := lookupBrokerKey(name)
+		switch {
+		case !ok:
+			unknown = append(unknown, name)
+		case !k.dynamic:
+			static = append(static, name)
+		}
+	}
+	if len(unknown) > 0 {
+		return errorf(kerr.InvalidConfig, "Unknown broker config name: %s", strings.Join(unknown, ", "))
+	}
+	if len(static) > 0 {
+		return errorf(kerr.InvalidConfig, "Cannot update these configs dynamically: Set(%s)", strings.Join(static, ", "))
+	}
+	for _, name := range sortedKeys(configs) {
+		if err := validateBrokerValue(name, configs[name]); err != nil {
+			return errorf(kerr.InvalidConfig, "Invalid value %s for configuration %s: %v", configs[name], name, err)
+		}
+	}
+	merged := clone(b.cfg.Values)
+	for k, v := range configs {
+		merged[k] = v
+	}
+	if _, err := config.Load(merged, nil); err != nil {
+		return errorf(kerr.InvalidConfig, "Invalid dynamic broker config: %v", err)
+	}
+	return nil
+}
+
+// validateBrokerValue checks one broker config value.
+func validateBrokerValue(name, v string) error {
+	for i := range config.TopicKeys {
+		if tk := &config.TopicKeys[i]; tk.Broker == name {
+			return tk.Validate(v)
+		}
+	}
+	k, _ := lookupBrokerKey(name)
+	v = strings.TrimSpace(v)
+	var err error
+	switch k.typ {
+	case config.TypeInt:
+		_, err = strconv.ParseInt(v, 10, 32)
+	case config.TypeShort:
+		_, err = strconv.ParseInt(v, 10, 16)
+	case config.TypeLong:
+		_, err = strconv.ParseInt(v, 10, 64)
+	case config.TypeDouble:
+		_, err = strconv.ParseFloat(v, 64)
+	case config.TypeBoolean:
+		if l := strings.ToLower(v); l != "true" && l != "false" {
+			err = fmt.Errorf("expected true or false")
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("not a valid %s", typeName(k.typ))
+	}
+	return nil
+}
+
+func typeName(t int8) string {
+	switch t {
+	case config.TypeInt:
+		return "int"
+	case config.TypeShort:
+		return "short"
+	case config.TypeLong:
+		return "long"
+	case config.TypeDouble:
+		return "double"
+	case config.TypeBoolean:
+		return "boolean"
+	}
+	return "string"
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,144 @@
+package broker
+
+// CreatePartitions (key 37), versions 0-3.
+//
+// Grows a topic to Count partitions. As Kafka: a topic named twice is
+// INVALID_REQUEST for each; an unknown topic UNKNOWN_TOPIC_OR_PARTITION; a
+// count that does not increase INVALID_PARTITIONS; explicit assignments
+// must give one replica list per new partition, each with the topic's
+// replication factor, of live, distinct brokers (INVALID_REPLICA_ASSIGNMENT).
+// Without assignments the replicas are placed by the backend and the
+// replication factor must not exceed the live brokers
+// (INVALID_REPLICATION_FACTOR). validateOnly checks and creates nothing.
+// The request waits up to its timeout for the new partitions' leaders.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (b *Broker) handleCreatePartitions(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.CreatePartitionsRequest)
+	resp := req.Response().(*kmsg.CreatePartitionsResponse)
+	seen := make(map[string]int, len(r.Topics))
+	for _, rt := range r.Topics {
+		seen[rt.Topic]++
+	}
+	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	resp.Topics = make([]kmsg.CreatePartitionsResponseTopic, 0, len(r.Topics))
+	for _, rt := range r.Topics {
+		st := kmsg.NewCreatePartitionsResponseTopic()
+		st.Topic = rt.Topic
+		var err error
+		if seen[rt.Topic] > 1 {
+			err = errorf(kerr.InvalidRequest, "Duplicate topic in request.")
+		} else {
+			err = b.createPartitionsOne(ctx, rt, r.ValidateOnly, timeout)
+		}
+		if err != nil {
+			st.ErrorCode, st.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp, nil
+}
+
+func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool, timeout time.Duration) error {
+	t := b.Topic(rt.Topic)
+	if t == nil {
+		return errorf(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", rt.Topic)
+	}
+	parts := t.Partitions()
+	have := int32(len(parts))
+	switch {
+	case rt.Count == have:
+		return errorf(kerr.InvalidPartitions, "Topic already has %d partitions.", have)
+	case rt.Count < have:
+		return errorf(kerr.InvalidPartitions, "Topic currently has %d partitions, %d would not be an increase.", have, rt.Count)
+	}
+	rf := 0
+	if have > 0 {
+		rf = len(parts[0].State().Replicas)
+	}
+	var assignment [][]int32
+	if rt.Assignment != nil {
+		for _, a := range rt.Assignment {
+			assignment = append(assignment, a.Replicas)
+		}
+		if err := b.checkNewAssignment(assignment, rt.Count-have, rf, have); err != nil {
+			return err
+		}
+	} else if brokers, _ := b.Brokers(); rf > len(brokers) {
+		return errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(brokers))
+	}
+	if validateOnly {
+		return nil
+	}
+	if err := b.backend.CreatePartitions(ctx, rt.Topic, rt.Count, assignment); err != nil {
+		return err
+	}
+	b.log.Info().Str("topic", rt.Topic).Int32("partitions", rt.Count).Msg("partitions created")
+	if timeout > 0 && !b.awaitPartitions(ctx, rt.Topic, rt.Count, timeout) {
+		return errorf(kerr.RequestTimedOut, "partitions of %s were created but their leaders were not elected within %v", rt.Topic, timeout)
+	}
+	return nil
+}
+
+// checkNewAssignment validates explicit replicas for the partitions added.
+func (b *Broker) checkNewAssignment(assignment [][]int32, increase int32, rf int, first int32) error {
+	if int32(len(assignment)) != increase {
+		return errorf(kerr.InvalidReplicaAssignment, "Increasing the number of partitions by %d but %d assignments provided.", increase, len(assignment))
+	}
+	brokers, _ := b.Brokers()
+	var unknown []string
+	for i, r := range assignment {
+		p := first + int32(i)
+		if len(r) == 0 {
+			return errorf(kerr.InvalidReplicaAssignment, "Cannot have replication factor of 0 for partition id %d.", p)
+		}
+		if len(r) != rf {
+			return errorf(kerr.InvalidReplicaAssignment, "Inconsistent replication factor between partitions, partition 0 has %d while partition %d has %d.", rf, p, len(r))
+		}
+		for j, id := range r {
+			if slices.Contains(r[:j], id) {
+				return errorf(kerr.InvalidReplicaAssignment, "Duplicate brokers not allowed in replica assignment: %v for partition id %d.", r, p)
+			}
+			if !slices.ContainsFunc(brokers, func(bi BrokerInfo) bool { return bi.ID == id }) {
+				unknown = append(unknown, fmt.Sprint(id))
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		return errorf(kerr.InvalidReplicaAssignment, "Unknown broker(s) in replica assignment: %s.", strings.Join(unknown, ", "))
+	}
+	return nil
+}
+
+// awaitPartitions waits until the topic has count partitions here, each
+// with a leader, or the timeout.
+func (b *Broker) awaitPartitions(ctx context.Context, name string, count int32, timeout time.Duration) bool {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if t := b.Topic(name); t != nil && int32(len(t.Partitions())) >= count && allLed(t) {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,187 @@
+package broker
+
+// IncrementalAlterConfigs (key 44), versions 0-1.
+//
+// Each op applies to the resource's current overrides: SET (0) sets a
+// value, DELETE (1) removes an override (a name that is not set is a
+// no-op), APPEND (2) and SUBTRACT (3) add or remove comma-separated items
+// of a list config (starting from its default when not set; a non-list
+// config is INVALID_REQUEST). A name given twice in one resource, a null
+// value for SET/APPEND/SUBTRACT, an unknown op or resource type are
+// INVALID_REQUEST. The result is validated as AlterConfigs validates
+// (INVALID_CONFIG, UNKNOWN_TOPIC_OR_PARTITION); validateOnly changes
+// nothing. Changing log levels (BROKER_LOGGER) at run time is refused
+// with INVALID_REQUEST: Gregor's level is fixed by gregor.log.level.
+
+import (
+	"context"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/config"
+	"gregor/protocol"
+)
+
+// IncrementalAlterConfigs operations.
+const (
+	opSet      = 0
+	opDelete   = 1
+	opAppend   = 2
+	opSubtract = 3
+)
+
+func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.IncrementalAlterConfigsRequest)
+	resp := req.Response().(*kmsg.IncrementalAlterConfigsResponse)
+	resp.Resources = make([]kmsg.IncrementalAlterConfigsResponseResource, 0, len(r.Resources))
+	for _, rr := range r.Resources {
+		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if err := b.incrementalAlterOne(ctx, rr, r.ValidateOnly); err != nil {
+			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
+		}
+		resp.Resources = append(resp.Resources, sr)
+	}
+	return resp, nil
+}
+
+func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
+	if err := checkIncrementalOps(rr.Configs); err != nil {
+		return err
+	}
+	switch int8(rr.ResourceType) {
+	case resourceTopic:
+		t, err := b.topicForAlter(rr.ResourceName)
+		if err != nil {
+			return err
+		}
+		next, err := applyIncremental(clone(t.Overrides()), rr.Configs, func(name string) (string, bool, bool) {
+			k, ok := config.LookupTopicKey(name)
+			if !ok {
+				return "", false, false
+			}
+			return k.Default(b.cfg), k.Type == config.TypeList, true
+		})
+		if err != nil {
+			return err
+		}
+		return b.setTopicConfigs(ctx, rr.ResourceName, next, validateOnly)
+	case resourceBroker:
+		perBroker, err := b.brokerResource(rr.ResourceName)
+		if err != nil {
+			return err
+		}
+		dynBroker, dynDefault := b.dynamic().snapshot()
+		cur := dynDefault
+		if perBroker {
+			cur = dynBroker
+		}
+		next, err := applyIncremental(cur, rr.Configs, func(name string) (string, bool, bool) {
+			k, ok := lookupBrokerKey(name)
+			if !ok {
+				return "", false, false
+			}
+			return k.def, k.typ == config.TypeList, true
+		})
+		if err != nil {
+			return err
+		}
+		return b.setBrokerConfigs(perBroker, next, validateOnly)
+	case resourceBrokerLogger:
+		if _, err := b.brokerResource(rr.ResourceName); err != nil {
+			return err
+		}
+		return errorf(kerr.InvalidRequest, "changing log levels at run time is not supported; set gregor.log.level")
+	}
+	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
+}
+
+// checkIncrementalOps rejects duplicate names, unknown ops and null values.
+func checkIncrementalOps(cs []kmsg.IncrementalAlterConfigsRequestResourceConfig) error {
+	seen := make(map[string]bool, len(cs))
+	var dups []string
+	for _, c := range cs {
+		if seen[c.Name] {
+			dups = append(dups, c.Name)
+		}
+		seen[c.Name] = true
+		if c.Op < opSet || c.Op > opSubtract {
+			return errorf(kerr.InvalidRequest, "Unknown alter config operation %d for %s", c.Op, c.Name)
+		}
+		if c.Op != opDelete && c.Value == nil {
+			return errorf(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
+		}
+	}
+	if len(dups) > 0 {
+		return errorf(kerr.InvalidRequest, "Error due to duplicate config keys: %s", strings.Join(dups, ","))
+	}
+	return nil
+}
+
+// applyIncremental applies ops to cur (modified and returned). key
+// describes a config: its default, whether it is a list, whether it exists.
+func applyIncremental(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, key func(string) (def string, list, ok bool)) (map[string]string, error) {
+	for _, c := range cs {
+		switch c.Op {
+		case opSet:
+			cur[c.Name] = *c.Value
+		case opDelete:
+			delete(cur, c.Name)
+		case opAppend, opSubtract:
+			def, list, ok := key(c.Name)
+			if !ok {
+				return nil, errorf(kerr.InvalidConfig, "Unknown config name: %s", c.Name)
+			}
+			if !list {
+				verb := map[int8]string{opAppend: "append", opSubtract: "subtract"}[int8(c.Op)]
+				return nil, errorf(kerr.InvalidRequest, "Config value %s is not allowed for config key: %s", verb, c.Name)
+			}
+			old, set := cur[c.Name]
+			if !set {
+				old = def
+			}
+			cur[c.Name] = strings.Join(editList(splitItems(old), splitItems(*c.Value), c.Op == opAppend), ",")
+		}
+	}
+	return cur, nil
+}
+
+// editList appends the items not yet present, or removes every item given.
+func editList(old, items []string, add bool) []string {
+	has := func(list []string, s string) bool {
+		for _, x := range list {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	var out []string
+	if add {
+		out = old
+		for _, it := range items {
+			if !has(out, it) {
+				out = append(out, it)
+			}
+		}
+		return out
+	}
+	for _, o := range old {
+		if !has(items, o) {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func splitItems(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
