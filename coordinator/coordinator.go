@@ -37,6 +37,7 @@ type Coordinator struct {
 	log  zerolog.Logger
 	pids *producerIDs
 	txn  txnCoordinator
+	grp  groupCoordinator
 }
 
 // New returns the coordinators for a broker.
@@ -45,6 +46,9 @@ func New(cfg Config, host Host, log zerolog.Logger) *Coordinator {
 	c.txn.parts = make(map[int32]*txnPartition)
 	c.txn.stop = make(chan struct{})
 	c.startTxns()
+	c.grp.parts = make(map[int32]*groupPartition)
+	c.grp.stop = make(chan struct{})
+	c.startGroups()
 	return c
 }
 

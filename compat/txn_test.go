@@ -1,0 +1,355 @@
+package compat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"gregor/internal/brokertest"
+)
+
+// createTopic makes a topic with partitions and replication factor 1.
+func createTopic(t *testing.T, addr, topic string, partitions int32) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("creating %s: %v", topic, err)
+	}
+}
+
+// txnProducer is a franz-go transactional producer.
+func txnProducer(t *testing.T, addr, topic, txnID string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	opts = append([]kgo.Opt{
+		kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.TransactionalID(txnID),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()),
+	}, opts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// produceTxn produces values in one transaction and ends it.
+func produceTxn(ctx context.Context, cl *kgo.Client, commit bool, values ...string) error {
+	if err := cl.BeginTransaction(); err != nil {
+		return err
+	}
+	for _, v := range values {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord(v)).FirstErr(); err != nil {
+			return fmt.Errorf("producing %s: %w", v, err)
+		}
+	}
+	return cl.EndTransaction(ctx, kgo.TransactionEndTry(commit))
+}
+
+// readAll reads a topic from the start with an isolation level until want
+// records arrived or quiet passes with nothing new after the high
+// watermarks are reached; it returns the values in (partition, offset)
+// order.
+func readAll(t *testing.T, addr, topic string, committed bool, want int) []string {
+	t.Helper()
+	iso := kgo.ReadUncommitted()
+	if committed {
+		iso = kgo.ReadCommitted()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(iso),
+		kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	type rec struct {
+		p   int32
+		off int64
+		v   string
+	}
+	var got []rec
+	deadline := time.Now().Add(15 * time.Second)
+	emptyPolls := 0
+	for len(got) < want || emptyPolls < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("reading %s (committed=%v): %d of %d records after 15s", topic, committed, len(got), want)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		fs := cl.PollFetches(ctx)
+		cancel()
+		n := 0
+		fs.EachRecord(func(r *kgo.Record) {
+			got = append(got, rec{r.Partition, r.Offset, string(r.Value)})
+			n++
+		})
+		for _, e := range fs.Errors() {
+			if !errors.Is(e.Err, context.DeadlineExceeded) {
+				t.Fatalf("fetching %s: %v", topic, e.Err)
+			}
+		}
+		if n == 0 && len(got) >= want {
+			emptyPolls++
+		}
+		if len(got) > want {
+			break
+		}
+	}
+	sort.Slice(got, func(i, j int) bool {
+		if got[i].p != got[j].p {
+			return got[i].p < got[j].p
+		}
+		return got[i].off < got[j].off
+	})
+	out := make([]string, len(got))
+	for i, r := range got {
+		out[i] = r.v
+	}
+	return out
+}
+
+// sameSet reports whether got holds exactly want's values, once each.
+func sameSet(got, want []string) bool {
+	a := append([]string(nil), got...)
+	b := append([]string(nil), want...)
+	sort.Strings(a)
+	sort.Strings(b)
+	return strings.Join(a, ",") == strings.Join(b, ",")
+}
+
+func seq(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%d", prefix, i)
+	}
+	return out
+}
+
+func TestTxnFranzCommitAndAbort(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("txn")
+	createTopic(t, addr, topic, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := txnProducer(t, addr, topic, randomName("txid"))
+	committed1, aborted, committed2 := seq("c1", 10), seq("a", 10), seq("c2", 5)
+	if err := produceTxn(ctx, p, true, committed1...); err != nil {
+		t.Fatalf("first transaction: %v", err)
+	}
+	if err := produceTxn(ctx, p, false, aborted...); err != nil {
+		t.Fatalf("aborted transaction: %v", err)
+	}
+	if err := produceTxn(ctx, p, true, committed2...); err != nil {
+		t.Fatalf("second transaction: %v", err)
+	}
+	want := append(append([]string(nil), committed1...), committed2...)
+	if got := readAll(t, addr, topic, true, len(want)); !sameSet(got, want) {
+		t.Fatalf("read_committed got %v, want %v", got, want)
+	}
+	all := append(append(append([]string(nil), committed1...), aborted...), committed2...)
+	if got := readAll(t, addr, topic, false, len(all)); !sameSet(got, all) {
+		t.Fatalf("read_uncommitted got %v, want %v", got, all)
+	}
+}
+
+func TestTxnReadCommittedStopsAtLastStableOffset(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("txn-lso")
+	createTopic(t, addr, topic, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	p := txnProducer(t, addr, topic, randomName("txid"))
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, kgo.StringRecord("in-txn")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := plain.ProduceSync(ctx, kgo.StringRecord("after")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// The open transaction holds the last stable offset at its first
+	// record: read_committed sees nothing yet, read_uncommitted both.
+	if got := readAll(t, addr, topic, false, 2); !sameSet(got, []string{"in-txn", "after"}) {
+		t.Fatalf("read_uncommitted: %v", got)
+	}
+	if got := readAll(t, addr, topic, true, 0); len(got) != 0 {
+		t.Fatalf("read_committed saw %v past an open transaction", got)
+	}
+	adm := kadm.NewClient(plain)
+	offs, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := offs.Lookup(topic, 0); o.Offset != 2 {
+		t.Fatalf("high watermark %d, want 2", o.Offset)
+	}
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, addr, topic, true, 2); !sameSet(got, []string{"in-txn", "after"}) {
+		t.Fatalf("read_committed after commit: %v", got)
+	}
+}
+
+func TestTxnNewInstanceFencesOld(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("txn-fence")
+	createTopic(t, addr, topic, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	id := randomName("txid")
+	old := txnProducer(t, addr, topic, id)
+	if err := old.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range seq("zombie", 4) {
+		if err := old.ProduceSync(ctx, kgo.StringRecord(v)).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh := txnProducer(t, addr, topic, id)
+	if err := produceTxn(ctx, fresh, true, seq("fresh", 3)...); err != nil {
+		t.Fatalf("new instance: %v", err)
+	}
+	err := old.EndTransaction(ctx, kgo.TryCommit)
+	if !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerEpoch) {
+		t.Fatalf("old instance commit: %v, want PRODUCER_FENCED or INVALID_PRODUCER_EPOCH", err)
+	}
+	if got := readAll(t, addr, topic, true, 3); !sameSet(got, seq("fresh", 3)) {
+		t.Fatalf("read_committed: %v, want only the new instance's records", got)
+	}
+}
+
+func TestTxnDescribeAndList(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("txn-desc")
+	createTopic(t, addr, topic, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	id := randomName("txid")
+	p := txnProducer(t, addr, topic, id, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Value: []byte("x"), Partition: 1}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(p)
+	ds, err := adm.DescribeTransactions(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := ds[id]
+	if !ok || d.Err != nil || d.State != "Ongoing" || d.ProducerID < 0 || d.StartTimestamp <= 0 {
+		t.Fatalf("describe during transaction: %+v", d)
+	}
+	if ps := d.Topics[topic]; len(ps) != 1 || !func() bool { _, ok := ps[1]; return ok }() {
+		t.Fatalf("transaction partitions: %+v", d.Topics)
+	}
+	ls, err := adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(ls.TransactionalIDs(), id) {
+		t.Fatalf("ListTransactions(Ongoing) lacks %s: %v", id, ls.TransactionalIDs())
+	}
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	ds, err = adm.DescribeTransactions(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := ds[id]; d.State != "CompleteCommit" || len(d.Topics) != 0 {
+		t.Fatalf("describe after commit: %+v", d)
+	}
+	ls, err = adm.ListTransactions(ctx, nil, []string{"Ongoing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(ls.TransactionalIDs(), id) {
+		t.Fatalf("ListTransactions(Ongoing) still has %s after commit", id)
+	}
+	ds, err = adm.DescribeTransactions(ctx, randomName("unknown"))
+	if err == nil {
+		for _, d := range ds {
+			if !errors.Is(d.Err, kerr.TransactionalIDNotFound) {
+				t.Fatalf("unknown id: %+v", d)
+			}
+		}
+	}
+}
+
+// A transaction left open past its timeout is aborted by the coordinator
+// and its producer fenced.
+func TestTxnTimeoutAborts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"transaction.abort.timed.out.transaction.cleanup.interval.ms": "100",
+	}})
+	topic := randomName("txn-timeout")
+	createTopic(t, b.Addr, topic, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	id := randomName("txid")
+	p := txnProducer(t, b.Addr, topic, id, kgo.TransactionTimeout(time.Second))
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, kgo.StringRecord("stuck")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(p)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ds, err := adm.DescribeTransactions(ctx, id)
+		if err == nil && ds[id].State == "CompleteAbort" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("transaction with a 1s timeout not aborted after 20s: %+v %v", ds, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	plain, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if err := plain.ProduceSync(ctx, kgo.StringRecord("later")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, b.Addr, topic, true, 1); !sameSet(got, []string{"later"}) {
+		t.Fatalf("read_committed after the timeout abort: %v", got)
+	}
+	err = p.EndTransaction(ctx, kgo.TryCommit)
+	if err == nil {
+		t.Fatal("commit of a timed-out transaction succeeded")
+	}
+}

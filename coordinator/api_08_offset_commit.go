@@ -1,0 +1,144 @@
+package coordinator
+
+// OffsetCommit (key 8), versions 0-9.
+//
+// Members commit with their generation; a commit with generation -1 and no
+// member is accepted for an Empty group (or creates one), as the admin
+// client and standalone consumers do. v1 carries a commit timestamp and
+// v2-v4 a retention time: either gives the offset an explicit expiry.
+// Unknown topics are UNKNOWN_TOPIC_OR_PARTITION, metadata beyond
+// offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE, as in Kafka.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleOffsetCommit(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.OffsetCommitRequest)
+	resp := req.Response().(*kmsg.OffsetCommitResponse)
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		codes := c.offsetCommit(ctx, r, req.Version)
+		resp.Topics = []kmsg.OffsetCommitResponseTopic{}
+		for _, t := range r.Topics {
+			rt := kmsg.NewOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = codes[topicPartition{t.Topic, p.Partition}]
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil
+	})
+	return nil, nil
+}
+
+// offsetCommit commits what it can and returns an error code per
+// partition.
+func (c *Coordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequest, version int16) map[topicPartition]int16 {
+	codes := make(map[topicPartition]int16)
+	all := func(code int16) map[topicPartition]int16 {
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				codes[topicPartition{t.Topic, p.Partition}] = code
+			}
+		}
+		return codes
+	}
+	if r.Group == "" {
+		return all(kerr.InvalidGroupID.Code)
+	}
+	now := c.nowMs()
+	entries := make(map[topicPartition]offsetEntry)
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			tp := topicPartition{t.Topic, p.Partition}
+			switch {
+			case !c.host.PartitionExists(t.Topic, p.Partition):
+				codes[tp] = kerr.UnknownTopicOrPartition.Code
+				continue
+			case p.Metadata != nil && len(*p.Metadata) > maxOffsetMetadata:
+				codes[tp] = kerr.OffsetMetadataTooLarge.Code
+				continue
+			}
+			e := offsetEntry{offset: p.Offset, leaderEpoch: -1, commitMs: now, expireMs: -1}
+			if version >= 6 {
+				e.leaderEpoch = p.LeaderEpoch
+			}
+			if p.Metadata != nil {
+				e.metadata = *p.Metadata
+			}
+			switch {
+			case version == 1 && p.Timestamp != -1:
+				e.commitMs = p.Timestamp
+				if c.cfg.OffsetsRetention > 0 {
+					e.expireMs = p.Timestamp + c.cfg.OffsetsRetention.Milliseconds()
+				}
+			case version >= 2 && version <= 4 && r.RetentionTimeMillis != -1:
+				e.expireMs = now + r.RetentionTimeMillis
+			}
+			entries[tp] = e
+		}
+	}
+	if len(entries) == 0 {
+		return codes
+	}
+	g, err := c.lockGroup(r.Group, r.Generation < 0)
+	if err != nil {
+		return all(groupLookupError(err).Code)
+	}
+	if g == nil {
+		return all(kerr.IllegalGeneration.Code)
+	}
+	defer g.mu.Unlock()
+	if e := checkCommit(g, r.MemberID, r.InstanceID, r.Generation); e != nil {
+		return all(e.Code)
+	}
+	if m := g.members[r.MemberID]; m != nil {
+		c.scheduleSession(g, m)
+	}
+	code := errorCode(c.commitOffsets(ctx, g, entries))
+	for tp := range entries {
+		codes[tp] = code
+	}
+	return codes
+}
+
+// checkCommit validates who commits to a locked group, as Kafka's classic
+// groups do.
+func checkCommit(g *group, memberID string, instanceID *string, generation int32) *kerr.Error {
+	if g.state == groupDead {
+		return kerr.CoordinatorNotAvailable
+	}
+	if generation < 0 && memberID == "" && instanceID == nil {
+		if g.state == groupEmpty {
+			return nil
+		}
+		return kerr.UnknownMemberID
+	}
+	if generation < 0 && g.state == groupEmpty {
+		return nil
+	}
+	if instanceID != nil {
+		if cur, ok := g.instances[*instanceID]; ok && cur != memberID {
+			return kerr.FencedInstanceID
+		}
+	}
+	if g.members[memberID] == nil {
+		return kerr.UnknownMemberID
+	}
+	if generation != g.generation {
+		return kerr.IllegalGeneration
+	}
+	if g.state == groupCompletingRebalance {
+		return kerr.RebalanceInProgress
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package coordinator
+
+// OffsetFetch (key 9), versions 0-9.
+//
+// Null topics (v2+) ask for every committed offset of the group. v7+ may
+// require stable offsets: a partition with offsets pending in an open
+// transaction is UNSTABLE_OFFSET_COMMIT, which the client retries. v8+
+// ask for several groups. An unknown group or partition has offset -1.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+// fetchedOffset is one partition of an OffsetFetch answer.
+type fetchedOffset struct {
+	tp          topicPartition
+	offset      int64
+	leaderEpoch int32
+	metadata    string
+	code        int16
+}
+
+func (c *Coordinator) handleOffsetFetch(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.OffsetFetchRequest)
+	resp := req.Response().(*kmsg.OffsetFetchResponse)
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		if req.Version >= 8 {
+			resp.Groups = []kmsg.OffsetFetchResponseGroup{}
+			for _, rg := range r.Groups {
+				var want []topicPartition
+				if rg.Topics != nil {
+					want = []topicPartition{}
+					for _, t := range rg.Topics {
+						for _, p := range t.Partitions {
+							want = append(want, topicPartition{t.Topic, p})
+						}
+					}
+				}
+				offsets, gerr := c.fetchOffsets(rg.Group, want, r.RequireStable)
+				g := kmsg.NewOffsetFetchResponseGroup()
+				g.Group = rg.Group
+				g.Topics = []kmsg.OffsetFetchResponseGroupTopic{}
+				if gerr != nil {
+					g.ErrorCode = gerr.Code
+				}
+				for _, o := range offsets {
+					if n := len(g.Topics); n == 0 || g.Topics[n-1].Topic != o.tp.topic {
+						t := kmsg.NewOffsetFetchResponseGroupTopic()
+						t.Topic = o.tp.topic
+						g.Topics = append(g.Topics, t)
+					}
+					t := &g.Topics[len(g.Topics)-1]
+					p := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+					md := o.metadata
+					p.Partition, p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode = o.tp.partition, o.offset, o.leaderEpoch, &md, o.code
+					t.Partitions = append(t.Partitions, p)
+				}
+				resp.Groups = append(resp.Groups, g)
+			}
+			return resp, nil
+		}
+		var want []topicPartition
+		if r.Topics != nil || req.Version < 2 {
+			want = []topicPartition{}
+			for _, t := range r.Topics {
+				for _, p := range t.Partitions {
+					want = append(want, topicPartition{t.Topic, p})
+				}
+			}
+		}
+		offsets, gerr := c.fetchOffsets(r.Group, want, r.RequireStable && req.Version >= 7)
+		resp.Topics = []kmsg.OffsetFetchResponseTopic{}
+		if gerr != nil {
+			if req.Version >= 2 {
+				resp.ErrorCode = gerr.Code
+				return resp, nil
+			}
+			// v0-v1 have no group error: each partition carries it.
+			offsets = offsets[:0]
+			for _, tp := range want {
+				offsets = append(offsets, fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1, code: gerr.Code})
+			}
+		}
+		for _, o := range offsets {
+			if n := len(resp.Topics); n == 0 || resp.Topics[n-1].Topic != o.tp.topic {
+				t := kmsg.NewOffsetFetchResponseTopic()
+				t.Topic = o.tp.topic
+				resp.Topics = append(resp.Topics, t)
+			}
+			t := &resp.Topics[len(resp.Topics)-1]
+			p := kmsg.NewOffsetFetchResponseTopicPartition()
+			md := o.metadata
+			p.Partition, p.Offset, p.LeaderEpoch, p.Metadata, p.ErrorCode = o.tp.partition, o.offset, o.leaderEpoch, &md, o.code
+			t.Partitions = append(t.Partitions, p)
+		}
+		return resp, nil
+	})
+	return nil, nil
+}
+
+// fetchOffsets returns the committed offsets of want (nil: all) in
+// request order (all: sorted).
+func (c *Coordinator) fetchOffsets(groupID string, want []topicPartition, requireStable bool) ([]fetchedOffset, *kerr.Error) {
+	if groupID == "" {
+		return nil, kerr.InvalidGroupID
+	}
+	g, err := c.lockGroup(groupID, false)
+	if err != nil {
+		return nil, groupLookupError(err)
+	}
+	var out []fetchedOffset
+	if g == nil {
+		for _, tp := range want {
+			out = append(out, fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1})
+		}
+		return out, nil
+	}
+	defer g.mu.Unlock()
+	if want == nil {
+		want = sortedTPs(g.offsets)
+	}
+	for _, tp := range want {
+		o := fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1}
+		if requireStable && g.hasPendingTxnOffset(tp) {
+			o.code = kerr.UnstableOffsetCommit.Code
+		} else if e, ok := g.offsets[tp]; ok {
+			o.offset, o.leaderEpoch, o.metadata = e.offset, e.leaderEpoch, e.metadata
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}

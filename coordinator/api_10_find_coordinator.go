@@ -1,0 +1,102 @@
+package coordinator
+
+// FindCoordinator (key 10), versions 0-6.
+//
+// A group (key type 0) is coordinated by the leader of its
+// __consumer_offsets partition, a transactional id (key type 1) by the
+// leader of its __transaction_state partition. The first lookup creates
+// the internal topic, as Kafka does; until its partition has a leader the
+// answer is COORDINATOR_NOT_AVAILABLE, which clients retry. v4+ batches
+// keys. Share groups (key type 2, v6) are not run: INVALID_REQUEST.
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+const (
+	coordinatorGroup       = 0
+	coordinatorTransaction = 1
+)
+
+func (c *Coordinator) handleFindCoordinator(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.FindCoordinatorRequest)
+	resp := req.Response().(*kmsg.FindCoordinatorResponse)
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		if req.Version < 4 {
+			co := c.findCoordinator(ctx, r.CoordinatorType, r.CoordinatorKey, req.Conn.Listener)
+			resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = co.ErrorCode, co.NodeID, co.Host, co.Port
+			if co.ErrorCode != 0 && req.Version >= 1 {
+				resp.ErrorMessage = co.ErrorMessage
+			}
+			return resp, nil
+		}
+		resp.Coordinators = []kmsg.FindCoordinatorResponseCoordinator{}
+		for _, key := range r.CoordinatorKeys {
+			resp.Coordinators = append(resp.Coordinators, c.findCoordinator(ctx, r.CoordinatorType, key, req.Conn.Listener))
+		}
+		return resp, nil
+	})
+	return nil, nil
+}
+
+// findCoordinator locates the coordinator for one key.
+func (c *Coordinator) findCoordinator(ctx context.Context, typ int8, key, listener string) kmsg.FindCoordinatorResponseCoordinator {
+	co := kmsg.NewFindCoordinatorResponseCoordinator()
+	co.Key, co.NodeID, co.Port = key, -1, -1
+	fail := func(err *kerr.Error, msg string) kmsg.FindCoordinatorResponseCoordinator {
+		co.ErrorCode = err.Code
+		co.ErrorMessage = &msg
+		return co
+	}
+	var topic string
+	var partitions int32
+	var rf int16
+	var configs map[string]string
+	switch typ {
+	case coordinatorGroup:
+		topic, partitions, rf = OffsetsTopic, c.cfg.OffsetsTopicPartitions, c.cfg.OffsetsTopicReplication
+		configs = map[string]string{"cleanup.policy": "compact", "compression.type": "producer"}
+		if c.cfg.OffsetsTopicSegmentBytes > 0 {
+			configs["segment.bytes"] = strconv.FormatInt(c.cfg.OffsetsTopicSegmentBytes, 10)
+		}
+	case coordinatorTransaction:
+		if key == "" {
+			return fail(kerr.InvalidRequest, "the transactional id must not be empty")
+		}
+		topic, partitions, rf = TransactionTopic, c.cfg.TxnTopicPartitions, c.cfg.TxnTopicReplication
+		configs = map[string]string{
+			"cleanup.policy": "compact", "compression.type": "uncompressed", "segment.bytes": "104857600",
+			"unclean.leader.election.enable": "false",
+		}
+		if c.cfg.TxnTopicMinISR > 0 {
+			configs["min.insync.replicas"] = strconv.Itoa(int(c.cfg.TxnTopicMinISR))
+		}
+	default:
+		return fail(kerr.InvalidRequest, "unsupported coordinator type "+strconv.Itoa(int(typ)))
+	}
+	if partitions <= 0 {
+		return fail(kerr.CoordinatorNotAvailable, "no partitions configured for "+topic)
+	}
+	if !c.host.PartitionExists(topic, 0) {
+		if err := c.host.EnsureInternalTopic(ctx, topic, partitions, rf, configs); err != nil {
+			c.log.Warn().Err(err).Str("topic", topic).Msg("creating internal topic")
+			return fail(kerr.CoordinatorNotAvailable, "the coordinator topic "+topic+" is not available yet")
+		}
+	}
+	leader, _, _ := c.host.PartitionLeader(topic, partitionFor(key, partitions))
+	if leader < 0 {
+		return fail(kerr.CoordinatorNotAvailable, "the coordinator has no leader")
+	}
+	host, port, ok := c.host.BrokerEndpoint(leader, listener)
+	if !ok {
+		return fail(kerr.CoordinatorNotAvailable, "the coordinator is not reachable on this listener")
+	}
+	co.NodeID, co.Host, co.Port = leader, host, port
+	return co
+}

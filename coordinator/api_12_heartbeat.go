@@ -1,0 +1,41 @@
+package coordinator
+
+// Heartbeat (key 12), versions 0-4. Keeps a member's session alive; during
+// a rebalance the answer is REBALANCE_IN_PROGRESS, telling it to rejoin.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleHeartbeat(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.HeartbeatRequest)
+	resp := req.Response().(*kmsg.HeartbeatResponse)
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		resp.ErrorCode = errorCode(c.heartbeatGroup(r.Group, r.MemberID, r.InstanceID, r.Generation))
+		return resp, nil
+	})
+	return nil, nil
+}
+
+func (c *Coordinator) heartbeatGroup(groupID, memberID string, instanceID *string, generation int32) error {
+	if groupID == "" {
+		return kerr.InvalidGroupID
+	}
+	g, err := c.lockGroup(groupID, false)
+	if err != nil {
+		return groupLookupError(err)
+	}
+	if g == nil {
+		return kerr.UnknownMemberID
+	}
+	defer g.mu.Unlock()
+	if e := c.heartbeat(g, memberID, instanceID, generation); e != nil {
+		return e
+	}
+	return nil
+}

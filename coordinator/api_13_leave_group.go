@@ -1,0 +1,61 @@
+package coordinator
+
+// LeaveGroup (key 13), versions 0-5. v3+ remove several members at once,
+// static ones by group.instance.id (KIP-345), each with its own error.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleLeaveGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.LeaveGroupRequest)
+	resp := req.Response().(*kmsg.LeaveGroupResponse)
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		if req.Version >= 3 {
+			resp.Members = []kmsg.LeaveGroupResponseMember{}
+		}
+		if r.Group == "" {
+			resp.ErrorCode = kerr.InvalidGroupID.Code
+			return resp, nil
+		}
+		g, err := c.lockGroup(r.Group, false)
+		if err != nil {
+			resp.ErrorCode = groupLookupError(err).Code
+			return resp, nil
+		}
+		leaveOne := func(memberID string, instanceID *string, reason *string) *kerr.Error {
+			if g == nil {
+				return kerr.UnknownMemberID
+			}
+			why := ""
+			if reason != nil {
+				why = *reason
+			}
+			return c.leave(g, memberID, instanceID, why)
+		}
+		if g != nil {
+			defer g.mu.Unlock()
+		}
+		if req.Version < 3 {
+			if e := leaveOne(r.MemberID, nil, nil); e != nil {
+				resp.ErrorCode = e.Code
+			}
+			return resp, nil
+		}
+		for _, m := range r.Members {
+			rm := kmsg.NewLeaveGroupResponseMember()
+			rm.MemberID, rm.InstanceID = m.MemberID, m.InstanceID
+			if e := leaveOne(m.MemberID, m.InstanceID, m.Reason); e != nil {
+				rm.ErrorCode = e.Code
+			}
+			resp.Members = append(resp.Members, rm)
+		}
+		return resp, nil
+	})
+	return nil, nil
+}

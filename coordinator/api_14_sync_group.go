@@ -1,0 +1,69 @@
+package coordinator
+
+// SyncGroup (key 14), versions 0-5.
+//
+// The leader sends the assignment it computed; it is stored with the
+// generation before any member is answered. Followers wait for it. v5+
+// check the protocol type and name against the group's.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleSyncGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.SyncGroupRequest)
+	resp := req.Response().(*kmsg.SyncGroupResponse)
+	sr := syncRequest{memberID: r.MemberID, instanceID: r.InstanceID, generation: r.Generation, assignments: make(map[string][]byte)}
+	if req.Version >= 5 {
+		sr.protocolType, sr.protocol = r.ProtocolType, r.Protocol
+	}
+	for _, a := range r.GroupAssignment {
+		sr.assignments[a.MemberID] = a.MemberAssignment
+	}
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		res := c.syncGroup(ctx, r.Group, sr)
+		resp.MemberAssignment = []byte{}
+		if res.err != nil {
+			resp.ErrorCode = res.err.Code
+			return resp, nil
+		}
+		if res.assignment != nil {
+			resp.MemberAssignment = res.assignment
+		}
+		if req.Version >= 5 {
+			pt, p := res.protocolType, res.protocol
+			resp.ProtocolType, resp.Protocol = &pt, &p
+		}
+		return resp, nil
+	})
+	return nil, nil
+}
+
+func (c *Coordinator) syncGroup(ctx context.Context, groupID string, sr syncRequest) syncResult {
+	if groupID == "" {
+		return syncResult{err: kerr.InvalidGroupID}
+	}
+	g, err := c.lockGroup(groupID, false)
+	if err != nil {
+		return syncResult{err: groupLookupError(err)}
+	}
+	if g == nil {
+		return syncResult{err: kerr.UnknownMemberID}
+	}
+	res, ch := c.sync(ctx, g, sr)
+	g.mu.Unlock()
+	if ch == nil {
+		return res
+	}
+	select {
+	case res = <-ch:
+		return res
+	case <-ctx.Done():
+		return syncResult{err: kerr.RebalanceInProgress}
+	}
+}

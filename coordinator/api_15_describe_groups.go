@@ -1,0 +1,78 @@
+package coordinator
+
+// DescribeGroups (key 15), versions 0-6.
+//
+// As Kafka: a stable group lists its members with their subscription
+// metadata and assignment; in other states members are listed without
+// them and the protocol is empty. An unknown group is reported Dead with
+// no error (v6 adds GROUP_ID_NOT_FOUND for it, as Kafka 3.8+ does).
+
+import (
+	"context"
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleDescribeGroups(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.DescribeGroupsRequest)
+	resp := req.Response().(*kmsg.DescribeGroupsResponse)
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		resp.Groups = []kmsg.DescribeGroupsResponseGroup{}
+		for _, id := range r.Groups {
+			resp.Groups = append(resp.Groups, c.describeGroup(id, req.Version))
+		}
+		return resp, nil
+	})
+	return nil, nil
+}
+
+func (c *Coordinator) describeGroup(id string, version int16) kmsg.DescribeGroupsResponseGroup {
+	out := kmsg.NewDescribeGroupsResponseGroup()
+	out.Group = id
+	out.Members = []kmsg.DescribeGroupsResponseGroupMember{}
+	out.AuthorizedOperations = math.MinInt32
+	if id == "" {
+		out.ErrorCode = kerr.InvalidGroupID.Code
+		return out
+	}
+	g, err := c.lockGroup(id, false)
+	if err != nil {
+		out.ErrorCode = groupLookupError(err).Code
+		return out
+	}
+	if g == nil {
+		out.State = groupDead.String()
+		if version >= 6 {
+			out.ErrorCode = kerr.GroupIDNotFound.Code
+			msg := "group " + id + " not found"
+			out.ErrorMessage = &msg
+		}
+		return out
+	}
+	defer g.mu.Unlock()
+	out.State = g.state.String()
+	out.ProtocolType = g.protocolType
+	stable := g.state == groupStable
+	if stable {
+		out.Protocol = g.protocol
+	}
+	for _, m := range g.sortedMembers() {
+		dm := kmsg.NewDescribeGroupsResponseGroupMember()
+		dm.MemberID, dm.InstanceID, dm.ClientID, dm.ClientHost = m.id, m.instanceID, m.clientID, m.clientHost
+		dm.ProtocolMetadata, dm.MemberAssignment = []byte{}, []byte{}
+		if stable {
+			if md := m.metadataFor(g.protocol); md != nil {
+				dm.ProtocolMetadata = md
+			}
+			if m.assignment != nil {
+				dm.MemberAssignment = m.assignment
+			}
+		}
+		out.Members = append(out.Members, dm)
+	}
+	return out
+}

@@ -1,0 +1,79 @@
+package coordinator
+
+// ListGroups (key 16), versions 0-5: the groups this broker coordinates.
+// v4+ filter by state, v5+ by type (all of Gregor's groups are "classic"),
+// both case-insensitively as Kafka does. A partition still loading makes
+// the answer COORDINATOR_LOAD_IN_PROGRESS, with the groups known so far.
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleListGroups(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.ListGroupsRequest)
+	resp := req.Response().(*kmsg.ListGroupsResponse)
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		resp.Groups = []kmsg.ListGroupsResponseGroup{}
+		typeOK := len(r.TypesFilter) == 0
+		for _, t := range r.TypesFilter {
+			if strings.EqualFold(t, "classic") {
+				typeOK = true
+			}
+		}
+		if !typeOK {
+			return resp, nil
+		}
+		c.grp.mu.RLock()
+		parts := make([]*groupPartition, 0, len(c.grp.parts))
+		for _, gp := range c.grp.parts {
+			parts = append(parts, gp)
+		}
+		c.grp.mu.RUnlock()
+		var groups []*group
+		for _, gp := range parts {
+			select {
+			case <-gp.loaded:
+			default:
+				resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+				continue
+			}
+			gp.mu.Lock()
+			for _, g := range gp.groups {
+				groups = append(groups, g)
+			}
+			gp.mu.Unlock()
+		}
+		for _, g := range groups {
+			g.mu.Lock()
+			state, pt, dead := g.state.String(), g.protocolType, g.state == groupDead
+			g.mu.Unlock()
+			if dead {
+				continue
+			}
+			if len(r.StatesFilter) > 0 {
+				match := false
+				for _, s := range r.StatesFilter {
+					if strings.EqualFold(s, state) {
+						match = true
+					}
+				}
+				if !match {
+					continue
+				}
+			}
+			lg := kmsg.NewListGroupsResponseGroup()
+			lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.id, pt, state, "classic"
+			resp.Groups = append(resp.Groups, lg)
+		}
+		sort.Slice(resp.Groups, func(i, j int) bool { return resp.Groups[i].Group < resp.Groups[j].Group })
+		return resp, nil
+	})
+	return nil, nil
+}

@@ -1,0 +1,106 @@
+package coordinator
+
+// TxnOffsetCommit (key 28), versions 0-4.
+//
+// Offsets a transactional producer commits for a group are written to the
+// group's __consumer_offsets partition in a transactional batch of that
+// producer. They become the group's committed offsets when the
+// transaction's commit marker reaches that partition, and are dropped on
+// abort; meanwhile OffsetFetch with require_stable answers
+// UNSTABLE_OFFSET_COMMIT for them. v3+ carry the member and generation of
+// a consumer-transform-produce loop and are checked as Kafka checks them
+// (KIP-447). A stale producer epoch is refused by the partition.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleTxnOffsetCommit(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.TxnOffsetCommitRequest)
+	resp := req.Response().(*kmsg.TxnOffsetCommitResponse)
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		codes := c.txnOffsetCommit(ctx, r, req.Version)
+		resp.Topics = []kmsg.TxnOffsetCommitResponseTopic{}
+		for _, t := range r.Topics {
+			rt := kmsg.NewTxnOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = codes[topicPartition{t.Topic, p.Partition}]
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil
+	})
+	return nil, nil
+}
+
+func (c *Coordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetCommitRequest, version int16) map[topicPartition]int16 {
+	codes := make(map[topicPartition]int16)
+	all := func(code int16) map[topicPartition]int16 {
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				codes[topicPartition{t.Topic, p.Partition}] = code
+			}
+		}
+		return codes
+	}
+	if r.Group == "" {
+		return all(kerr.InvalidGroupID.Code)
+	}
+	now := c.nowMs()
+	entries := make(map[topicPartition]offsetEntry)
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			tp := topicPartition{t.Topic, p.Partition}
+			switch {
+			case !c.host.PartitionExists(t.Topic, p.Partition):
+				codes[tp] = kerr.UnknownTopicOrPartition.Code
+				continue
+			case p.Metadata != nil && len(*p.Metadata) > maxOffsetMetadata:
+				codes[tp] = kerr.OffsetMetadataTooLarge.Code
+				continue
+			}
+			e := offsetEntry{offset: p.Offset, leaderEpoch: -1, commitMs: now, expireMs: -1}
+			if version >= 2 {
+				e.leaderEpoch = p.LeaderEpoch
+			}
+			if p.Metadata != nil {
+				e.metadata = *p.Metadata
+			}
+			entries[tp] = e
+		}
+	}
+	if len(entries) == 0 {
+		return codes
+	}
+	g, err := c.lockGroup(r.Group, true)
+	if err != nil {
+		return all(groupLookupError(err).Code)
+	}
+	defer g.mu.Unlock()
+	if version >= 3 {
+		switch {
+		case g.state == groupDead:
+			return all(kerr.CoordinatorNotAvailable.Code)
+		case r.InstanceID != nil && g.instances[*r.InstanceID] != "" && g.instances[*r.InstanceID] != r.MemberID:
+			return all(kerr.FencedInstanceID.Code)
+		case r.MemberID != "" && g.members[r.MemberID] == nil:
+			return all(kerr.UnknownMemberID.Code)
+		case r.Generation >= 0 && r.Generation != g.generation:
+			return all(kerr.IllegalGeneration.Code)
+		}
+	}
+	code := errorCode(c.commitTxnOffsets(ctx, g, r.ProducerID, r.ProducerEpoch, entries))
+	for tp := range entries {
+		codes[tp] = code
+	}
+	return codes
+}

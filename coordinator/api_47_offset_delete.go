@@ -1,0 +1,107 @@
+package coordinator
+
+// OffsetDelete (key 47), version 0. An Empty group's offsets can all be
+// deleted; an active consumer group's only for topics no member
+// subscribes to (GROUP_SUBSCRIBED_TO_TOPIC otherwise); another active
+// group's not at all (NON_EMPTY_GROUP).
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (c *Coordinator) handleOffsetDelete(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.OffsetDeleteRequest)
+	resp := req.Response().(*kmsg.OffsetDeleteResponse)
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		resp.Topics = []kmsg.OffsetDeleteResponseTopic{}
+		codes, gerr := c.offsetDelete(ctx, r)
+		if gerr != nil {
+			resp.ErrorCode = gerr.Code
+			return resp, nil
+		}
+		for _, t := range r.Topics {
+			rt := kmsg.NewOffsetDeleteResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewOffsetDeleteResponseTopicPartition()
+				rp.Partition = p.Partition
+				rp.ErrorCode = codes[topicPartition{t.Topic, p.Partition}]
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		return resp, nil
+	})
+	return nil, nil
+}
+
+func (c *Coordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDeleteRequest) (map[topicPartition]int16, *kerr.Error) {
+	if r.Group == "" {
+		return nil, kerr.InvalidGroupID
+	}
+	g, err := c.lockGroup(r.Group, false)
+	if err != nil {
+		return nil, groupLookupError(err)
+	}
+	if g == nil {
+		return nil, kerr.GroupIDNotFound
+	}
+	defer g.mu.Unlock()
+	var subscribed map[string]bool
+	switch {
+	case g.state == groupDead:
+		return nil, kerr.GroupIDNotFound
+	case g.state == groupEmpty:
+	case g.protocolType == "consumer":
+		subscribed = g.subscribedTopics()
+	default:
+		return nil, kerr.NonEmptyGroup
+	}
+	codes := make(map[topicPartition]int16)
+	var del []topicPartition
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			tp := topicPartition{t.Topic, p.Partition}
+			switch {
+			case subscribed[t.Topic]:
+				codes[tp] = kerr.GroupSubscribedToTopic.Code
+			case !c.host.PartitionExists(t.Topic, p.Partition):
+				codes[tp] = kerr.UnknownTopicOrPartition.Code
+			default:
+				if _, ok := g.offsets[tp]; ok {
+					del = append(del, tp)
+				}
+			}
+		}
+	}
+	if err := c.deleteOffsets(ctx, g, del, false); err != nil {
+		return nil, groupLookupError(err)
+	}
+	return codes, nil
+}
+
+// subscribedTopics is the union of a consumer group's subscriptions, read
+// from its members' protocol metadata.
+func (g *group) subscribedTopics() map[string]bool {
+	out := make(map[string]bool)
+	for _, m := range g.members {
+		for _, p := range m.protocols {
+			if g.protocol != "" && p.name != g.protocol {
+				continue
+			}
+			md := kmsg.NewConsumerMemberMetadata()
+			if err := md.ReadFrom(p.metadata); err != nil {
+				continue
+			}
+			for _, t := range md.Topics {
+				out[t] = true
+			}
+		}
+	}
+	return out
+}

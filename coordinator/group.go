@@ -1,0 +1,896 @@
+package coordinator
+
+// The group coordinator for classic consumer groups (JoinGroup/SyncGroup).
+//
+// Each group maps to a partition of __consumer_offsets (Kafka's hash); the
+// broker leading that partition coordinates it. A group is owned by its own
+// mutex: every request, timer and log write for the group runs under it,
+// and different groups never contend. The group's membership lives in
+// memory; its generation, leader, members and assignments are written to
+// the log when a generation is settled (SyncGroup from the leader, or the
+// group emptying), and its committed offsets are written before a commit
+// is acknowledged.
+//
+// States and transitions follow Kafka's GroupCoordinator:
+//
+//	Empty -> PreparingRebalance      a member joins
+//	PreparingRebalance -> CompletingRebalance   every member rejoined, or the
+//	                                 rebalance timeout passed (members that
+//	                                 did not rejoin are dropped)
+//	PreparingRebalance -> Empty      nobody rejoined
+//	CompletingRebalance -> Stable    the leader's SyncGroup is persisted
+//	Stable/CompletingRebalance -> PreparingRebalance   a member joins,
+//	                                 leaves, changes its protocols, the
+//	                                 leader rejoins, or a session expires
+//	Empty -> Dead                    the group is deleted or its offsets
+//	                                 expire
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+type groupState int8
+
+const (
+	groupEmpty groupState = iota
+	groupPreparingRebalance
+	groupCompletingRebalance
+	groupStable
+	groupDead
+)
+
+// String is the state's name as Kafka reports it.
+func (s groupState) String() string {
+	switch s {
+	case groupEmpty:
+		return "Empty"
+	case groupPreparingRebalance:
+		return "PreparingRebalance"
+	case groupCompletingRebalance:
+		return "CompletingRebalance"
+	case groupStable:
+		return "Stable"
+	default:
+		return "Dead"
+	}
+}
+
+// joinResult is what a pending JoinGroup is answered with.
+type joinResult struct {
+	err            *kerr.Error
+	memberID       string
+	generation     int32
+	protocolType   string
+	protocol       string
+	leader         string
+	skipAssignment bool
+	members        []kmsg.JoinGroupResponseMember
+}
+
+// syncResult is what a pending SyncGroup is answered with.
+type syncResult struct {
+	err          *kerr.Error
+	protocolType string
+	protocol     string
+	assignment   []byte
+}
+
+type protocolMeta struct {
+	name     string
+	metadata []byte
+}
+
+// member is one member of a group.
+type member struct {
+	id               string
+	instanceID       *string
+	clientID         string
+	clientHost       string
+	sessionTimeout   time.Duration
+	rebalanceTimeout time.Duration
+	protocolType     string
+	protocols        []protocolMeta
+	assignment       []byte
+	joinOrder        uint64
+
+	joinCh chan joinResult // set while a JoinGroup waits for the rebalance
+	syncCh chan syncResult // set while a SyncGroup waits for the leader
+	isNew  bool            // joined in the rebalance under way
+
+	deadline time.Time // session expiry
+	timer    *time.Timer
+}
+
+func (m *member) metadataFor(protocol string) []byte {
+	for _, p := range m.protocols {
+		if p.name == protocol {
+			return p.metadata
+		}
+	}
+	return nil
+}
+
+func (m *member) sameProtocols(ps []protocolMeta) bool {
+	return slices.EqualFunc(m.protocols, ps, func(a, b protocolMeta) bool {
+		return a.name == b.name && string(a.metadata) == string(b.metadata)
+	})
+}
+
+// offsetEntry is a committed offset.
+type offsetEntry struct {
+	offset      int64
+	leaderEpoch int32
+	metadata    string
+	commitMs    int64
+	expireMs    int64 // explicit expiry (OffsetCommit v1-v4), or -1
+	logOffset   int64 // where its record is in __consumer_offsets
+}
+
+// group is one consumer group.
+type group struct {
+	id   string
+	part *groupPartition
+
+	mu sync.Mutex
+	// guarded by mu:
+	state        groupState
+	stateMs      int64
+	protocolType string
+	protocol     string
+	generation   int32
+	leader       string
+	members      map[string]*member
+	instances    map[string]string      // static instance id -> member id
+	pending      map[string]*time.Timer // member ids handed out, awaiting their join
+	joinSeq      uint64
+	offsets      map[topicPartition]offsetEntry
+	pendingTxn   map[int64]map[topicPartition]offsetEntry // by producer id
+	stored       bool                                     // a group metadata record exists
+
+	rebalanceSeq     uint64 // ignores timers of earlier rebalances
+	joinTimer        *time.Timer
+	initialDelay     bool
+	initialRemaining time.Duration
+	newMemberAdded   bool
+}
+
+func newGroup(id string, part *groupPartition) *group {
+	return &group{
+		id: id, part: part, state: groupEmpty, stateMs: time.Now().UnixMilli(),
+		members: make(map[string]*member), instances: make(map[string]string),
+		pending: make(map[string]*time.Timer), offsets: make(map[topicPartition]offsetEntry),
+		pendingTxn: make(map[int64]map[topicPartition]offsetEntry),
+	}
+}
+
+func (g *group) setState(s groupState) {
+	g.state = s
+	g.stateMs = time.Now().UnixMilli()
+}
+
+// sortedMembers lists members in the order they first joined.
+func (g *group) sortedMembers() []*member {
+	out := make([]*member, 0, len(g.members))
+	for _, m := range g.members {
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].joinOrder < out[j].joinOrder })
+	return out
+}
+
+// candidateProtocols are the protocols every member supports, in the
+// preference order of the first member.
+func (g *group) candidateProtocols() []string {
+	ms := g.sortedMembers()
+	if len(ms) == 0 {
+		return nil
+	}
+	var out []string
+	for _, p := range ms[0].protocols {
+		all := true
+		for _, m := range ms[1:] {
+			if !hasProtocol(m, p.name) {
+				all = false
+				break
+			}
+		}
+		if all {
+			out = append(out, p.name)
+		}
+	}
+	return out
+}
+
+func hasProtocol(m *member, name string) bool {
+	for _, p := range m.protocols {
+		if p.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// supportsProtocols reports whether a member with these protocols may
+// join: an empty group takes any non-empty set; otherwise the type must
+// match and one protocol must be one every member supports.
+func (g *group) supportsProtocols(protocolType string, ps []protocolMeta, except string) bool {
+	if len(g.members) == 0 || (len(g.members) == 1 && g.members[except] != nil) {
+		return protocolType != "" && len(ps) > 0
+	}
+	if protocolType != g.protocolType {
+		return false
+	}
+	for _, p := range ps {
+		all := true
+		for id, m := range g.members {
+			if id == except {
+				continue
+			}
+			if !hasProtocol(m, p.name) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+// selectProtocol picks the protocol most members prefer among those all
+// support: each member votes for the first candidate in its list.
+func (g *group) selectProtocol() string {
+	cands := g.candidateProtocols()
+	if len(cands) == 0 {
+		return ""
+	}
+	votes := make(map[string]int)
+	for _, m := range g.members {
+		for _, p := range m.protocols {
+			if slices.Contains(cands, p.name) {
+				votes[p.name]++
+				break
+			}
+		}
+	}
+	best := cands[0]
+	for _, c := range cands {
+		if votes[c] > votes[best] {
+			best = c
+		}
+	}
+	return best
+}
+
+func (g *group) maxRebalanceTimeout() time.Duration {
+	var d time.Duration
+	for _, m := range g.members {
+		if m.rebalanceTimeout > d {
+			d = m.rebalanceTimeout
+		}
+	}
+	return d
+}
+
+func (g *group) allJoined() bool {
+	if len(g.pending) > 0 {
+		return false
+	}
+	for _, m := range g.members {
+		if m.joinCh == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// newMemberID is a member id in Kafka's form: the client id or instance
+// id, a dash and a UUID.
+func newMemberID(prefix string) string {
+	var b [16]byte
+	rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return prefix + "-" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// joinRequest is a JoinGroup as the state machine sees it.
+type joinRequest struct {
+	memberID         string
+	instanceID       *string
+	clientID         string
+	clientHost       string
+	sessionTimeout   time.Duration
+	rebalanceTimeout time.Duration
+	protocolType     string
+	protocols        []protocolMeta
+	requireKnownID   bool // v4+: a new dynamic member gets MEMBER_ID_REQUIRED first
+	version          int16
+}
+
+// join handles a JoinGroup for a locked group. It returns either an
+// immediate result or a channel that yields one when the rebalance ends.
+func (c *Coordinator) join(g *group, r joinRequest) (joinResult, <-chan joinResult) {
+	if g.state == groupDead {
+		return joinResult{err: kerr.CoordinatorNotAvailable, memberID: r.memberID}, nil
+	}
+	if !g.supportsProtocols(r.protocolType, r.protocols, r.memberID) {
+		return joinResult{err: kerr.InconsistentGroupProtocol, memberID: r.memberID}, nil
+	}
+	if r.memberID == "" {
+		return c.joinUnknown(g, r)
+	}
+	return c.joinKnown(g, r)
+}
+
+func (c *Coordinator) groupFull(g *group) bool {
+	return c.cfg.MaxGroupSize > 0 && int32(len(g.members)+len(g.pending)) >= c.cfg.MaxGroupSize
+}
+
+// joinUnknown is a JoinGroup without a member id.
+func (c *Coordinator) joinUnknown(g *group, r joinRequest) (joinResult, <-chan joinResult) {
+	if r.instanceID != nil {
+		id := newMemberID(*r.instanceID)
+		if old, ok := g.instances[*r.instanceID]; ok && g.members[old] != nil {
+			return c.replaceStatic(g, g.members[old], id, r)
+		}
+		if c.groupFull(g) {
+			return joinResult{err: kerr.GroupMaxSizeReached}, nil
+		}
+		r.memberID = id
+		return c.addMember(g, r)
+	}
+	if c.groupFull(g) {
+		return joinResult{err: kerr.GroupMaxSizeReached}, nil
+	}
+	id := newMemberID(r.clientID)
+	if r.requireKnownID {
+		// KIP-394: hand out the id and wait for the member to come back
+		// with it, so a client that never does holds no place.
+		session := r.sessionTimeout
+		g.pending[id] = time.AfterFunc(session, func() { c.pendingExpired(g, id) })
+		return joinResult{err: kerr.MemberIDRequired, memberID: id, generation: -1}, nil
+	}
+	r.memberID = id
+	return c.addMember(g, r)
+}
+
+// pendingExpired drops a member id that was never used to join.
+func (c *Coordinator) pendingExpired(g *group, id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.pending[id]; !ok {
+		return
+	}
+	delete(g.pending, id)
+	if g.state == groupPreparingRebalance {
+		c.tryCompleteJoin(g)
+	}
+}
+
+// joinKnown is a JoinGroup with a member id.
+func (c *Coordinator) joinKnown(g *group, r joinRequest) (joinResult, <-chan joinResult) {
+	if t, ok := g.pending[r.memberID]; ok {
+		t.Stop()
+		delete(g.pending, r.memberID)
+		return c.addMember(g, r)
+	}
+	if r.instanceID != nil {
+		if cur, ok := g.instances[*r.instanceID]; ok && cur != r.memberID {
+			return joinResult{err: kerr.FencedInstanceID, memberID: r.memberID}, nil
+		}
+	}
+	m := g.members[r.memberID]
+	if m == nil {
+		return joinResult{err: kerr.UnknownMemberID, memberID: r.memberID}, nil
+	}
+	switch g.state {
+	case groupPreparingRebalance:
+		ch := c.updateMember(g, m, r)
+		c.tryCompleteJoin(g)
+		return joinResult{}, ch
+	case groupCompletingRebalance:
+		if m.sameProtocols(r.protocols) {
+			// A repeated join while the leader assigns: the same answer.
+			return c.currentJoinResult(g, m), nil
+		}
+		ch := c.updateMember(g, m, r)
+		c.prepareRebalance(g, "member "+m.id+" changed its protocols")
+		return joinResult{}, ch
+	case groupStable:
+		if m.id == g.leader || !m.sameProtocols(r.protocols) {
+			ch := c.updateMember(g, m, r)
+			c.prepareRebalance(g, "leader or changed member "+m.id+" rejoined")
+			return joinResult{}, ch
+		}
+		return c.currentJoinResult(g, m), nil
+	default:
+		return joinResult{err: kerr.UnknownMemberID, memberID: r.memberID}, nil
+	}
+}
+
+// currentJoinResult repeats the current generation's join answer.
+func (c *Coordinator) currentJoinResult(g *group, m *member) joinResult {
+	res := joinResult{memberID: m.id, generation: g.generation, protocolType: g.protocolType, protocol: g.protocol, leader: g.leader}
+	if m.id == g.leader {
+		res.members = g.joinMembers()
+	}
+	return res
+}
+
+// joinMembers is the member list the leader assigns over.
+func (g *group) joinMembers() []kmsg.JoinGroupResponseMember {
+	var out []kmsg.JoinGroupResponseMember
+	for _, m := range g.sortedMembers() {
+		jm := kmsg.NewJoinGroupResponseMember()
+		jm.MemberID = m.id
+		jm.InstanceID = m.instanceID
+		jm.ProtocolMetadata = m.metadataFor(g.protocol)
+		out = append(out, jm)
+	}
+	return out
+}
+
+// addMember adds a new member that awaits the rebalance it triggers.
+func (c *Coordinator) addMember(g *group, r joinRequest) (joinResult, <-chan joinResult) {
+	if len(g.members) == 0 {
+		g.protocolType = r.protocolType
+	}
+	g.joinSeq++
+	m := &member{
+		id: r.memberID, instanceID: r.instanceID, clientID: r.clientID, clientHost: r.clientHost,
+		sessionTimeout: r.sessionTimeout, rebalanceTimeout: r.rebalanceTimeout,
+		protocolType: r.protocolType, protocols: r.protocols, joinOrder: g.joinSeq, isNew: true,
+		joinCh: make(chan joinResult, 1),
+	}
+	g.members[m.id] = m
+	if m.instanceID != nil {
+		g.instances[*m.instanceID] = m.id
+	}
+	if g.leader == "" {
+		g.leader = m.id
+	}
+	g.newMemberAdded = true
+	c.scheduleSession(g, m)
+	if g.state == groupPreparingRebalance {
+		c.tryCompleteJoin(g)
+	} else {
+		c.prepareRebalance(g, "new member "+m.id+" joined")
+	}
+	return joinResult{}, m.joinCh
+}
+
+// replaceStatic gives a returning static member a new member id, fencing
+// the old one. A stable group with unchanged protocols keeps its
+// assignment without a rebalance.
+func (c *Coordinator) replaceStatic(g *group, old *member, newID string, r joinRequest) (joinResult, <-chan joinResult) {
+	if old.joinCh != nil {
+		old.joinCh <- joinResult{err: kerr.FencedInstanceID, memberID: old.id}
+		old.joinCh = nil
+	}
+	if old.syncCh != nil {
+		old.syncCh <- syncResult{err: kerr.FencedInstanceID}
+		old.syncCh = nil
+	}
+	delete(g.members, old.id)
+	oldID := old.id
+	old.id = newID
+	g.members[newID] = old
+	g.instances[*r.instanceID] = newID
+	if g.leader == oldID {
+		g.leader = newID
+	}
+	old.clientID, old.clientHost = r.clientID, r.clientHost
+	old.sessionTimeout, old.rebalanceTimeout = r.sessionTimeout, r.rebalanceTimeout
+	c.scheduleSession(g, old)
+	switch g.state {
+	case groupStable:
+		if old.sameProtocols(r.protocols) && g.protocol != "" && hasProtocol(old, g.protocol) {
+			res := c.currentJoinResult(g, old)
+			res.memberID = newID
+			if newID == g.leader {
+				// The leader need not assign again (KIP-814); older
+				// clients that do are answered with the stored plan.
+				res.skipAssignment = true
+			}
+			c.persistGroupAsync(g)
+			return res, nil
+		}
+		ch := c.updateMember(g, old, r)
+		c.prepareRebalance(g, "static member "+*r.instanceID+" rejoined with new protocols")
+		return joinResult{}, ch
+	case groupCompletingRebalance:
+		ch := c.updateMember(g, old, r)
+		c.prepareRebalance(g, "static member "+*r.instanceID+" rejoined during a rebalance")
+		return joinResult{}, ch
+	case groupPreparingRebalance:
+		ch := c.updateMember(g, old, r)
+		c.tryCompleteJoin(g)
+		return joinResult{}, ch
+	default:
+		ch := c.updateMember(g, old, r)
+		c.prepareRebalance(g, "static member "+*r.instanceID+" joined")
+		return joinResult{}, ch
+	}
+}
+
+// updateMember records a rejoining member's protocols and marks it as
+// awaiting the join.
+func (c *Coordinator) updateMember(g *group, m *member, r joinRequest) <-chan joinResult {
+	m.protocols = r.protocols
+	m.rebalanceTimeout, m.sessionTimeout = r.rebalanceTimeout, r.sessionTimeout
+	m.clientID, m.clientHost = r.clientID, r.clientHost
+	if m.joinCh != nil {
+		// A duplicate join replaces the earlier one, which is told to
+		// rejoin (its connection is most likely gone).
+		m.joinCh <- joinResult{err: kerr.RebalanceInProgress, memberID: m.id}
+	}
+	m.joinCh = make(chan joinResult, 1)
+	c.scheduleSession(g, m)
+	return m.joinCh
+}
+
+// prepareRebalance moves the group to PreparingRebalance.
+func (c *Coordinator) prepareRebalance(g *group, reason string) {
+	if g.state == groupCompletingRebalance {
+		c.failSyncs(g, kerr.RebalanceInProgress)
+	}
+	initial := g.state == groupEmpty
+	g.setState(groupPreparingRebalance)
+	g.rebalanceSeq++
+	seq := g.rebalanceSeq
+	if g.joinTimer != nil {
+		g.joinTimer.Stop()
+	}
+	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Str("reason", reason).Msg("preparing to rebalance")
+	rt := g.maxRebalanceTimeout()
+	if initial && c.cfg.InitialRebalanceDelay > 0 {
+		delay := min(c.cfg.InitialRebalanceDelay, rt)
+		g.initialDelay, g.initialRemaining, g.newMemberAdded = true, rt-delay, false
+		g.joinTimer = time.AfterFunc(delay, func() { c.joinTimerFired(g, seq) })
+		return
+	}
+	g.initialDelay = false
+	g.joinTimer = time.AfterFunc(rt, func() { c.joinTimerFired(g, seq) })
+	c.tryCompleteJoin(g)
+}
+
+// failSyncs answers every waiting SyncGroup with err and clears the
+// assignments of the abandoned generation.
+func (c *Coordinator) failSyncs(g *group, err *kerr.Error) {
+	for _, m := range g.members {
+		m.assignment = nil
+		if m.syncCh != nil {
+			m.syncCh <- syncResult{err: err}
+			m.syncCh = nil
+		}
+	}
+}
+
+func (c *Coordinator) joinTimerFired(g *group, seq uint64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.rebalanceSeq != seq || g.state != groupPreparingRebalance {
+		return
+	}
+	if g.initialDelay && g.newMemberAdded && g.initialRemaining > 0 {
+		// Members are still arriving: wait a little longer, up to the
+		// rebalance timeout in all.
+		delay := min(c.cfg.InitialRebalanceDelay, g.initialRemaining)
+		g.initialRemaining -= delay
+		g.newMemberAdded = false
+		g.joinTimer = time.AfterFunc(delay, func() { c.joinTimerFired(g, seq) })
+		return
+	}
+	c.completeJoin(g)
+}
+
+// tryCompleteJoin ends the join phase early once every member rejoined.
+func (c *Coordinator) tryCompleteJoin(g *group) {
+	if g.state != groupPreparingRebalance || g.initialDelay || !g.allJoined() {
+		return
+	}
+	if g.joinTimer != nil {
+		g.joinTimer.Stop()
+	}
+	c.completeJoin(g)
+}
+
+// completeJoin starts the next generation with the members that rejoined.
+func (c *Coordinator) completeJoin(g *group) {
+	for _, m := range g.sortedMembers() {
+		if m.joinCh == nil && m.instanceID == nil {
+			c.log.Info().Str("group", g.id).Str("member", m.id).Msg("member did not rejoin in time; removing it")
+			c.dropMember(g, m)
+		}
+	}
+	for id, t := range g.pending {
+		t.Stop()
+		delete(g.pending, id)
+	}
+	g.initialDelay = false
+	g.generation++
+	if len(g.members) == 0 {
+		g.protocol = ""
+		g.leader = ""
+		g.setState(groupEmpty)
+		c.log.Info().Str("group", g.id).Int32("generation", g.generation).Msg("group is empty")
+		c.persistGroupAsync(g)
+		return
+	}
+	g.protocol = g.selectProtocol()
+	if g.members[g.leader] == nil || g.members[g.leader].joinCh == nil {
+		g.leader = ""
+		for _, m := range g.sortedMembers() {
+			if m.joinCh != nil {
+				g.leader = m.id
+				break
+			}
+		}
+		if g.leader == "" {
+			g.leader = g.sortedMembers()[0].id
+		}
+	}
+	g.setState(groupCompletingRebalance)
+	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Str("protocol", g.protocol).
+		Str("leader", g.leader).Int("members", len(g.members)).Msg("rebalance joined")
+	for _, m := range g.members {
+		m.isNew = false
+		if m.joinCh == nil {
+			continue
+		}
+		res := joinResult{memberID: m.id, generation: g.generation, protocolType: g.protocolType, protocol: g.protocol, leader: g.leader}
+		if m.id == g.leader {
+			res.members = g.joinMembers()
+		}
+		m.joinCh <- res
+		m.joinCh = nil
+		c.scheduleSession(g, m)
+	}
+}
+
+// scheduleSession (re)starts a member's session timer.
+func (c *Coordinator) scheduleSession(g *group, m *member) {
+	m.deadline = time.Now().Add(m.sessionTimeout)
+	if m.timer == nil {
+		id := m
+		m.timer = time.AfterFunc(m.sessionTimeout, func() { c.sessionExpired(g, id) })
+		return
+	}
+	m.timer.Reset(m.sessionTimeout)
+}
+
+// sessionExpired removes a member whose session ran out, unless it is
+// waiting on the coordinator (a pending join or sync keeps it alive).
+func (c *Coordinator) sessionExpired(g *group, m *member) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.members[m.id] != m {
+		return
+	}
+	if time.Now().Before(m.deadline) {
+		return // a heartbeat extended the session after the timer fired
+	}
+	if (m.joinCh != nil && !m.isNew) || m.syncCh != nil {
+		c.scheduleSession(g, m)
+		return
+	}
+	c.log.Info().Str("group", g.id).Str("member", m.id).Dur("session_timeout", m.sessionTimeout).Msg("member session expired")
+	if m.joinCh != nil {
+		m.joinCh <- joinResult{err: kerr.UnknownMemberID, memberID: m.id}
+		m.joinCh = nil
+	}
+	c.removeMember(g, m, "session of "+m.id+" expired")
+}
+
+// dropMember deletes a member from the group without a rebalance.
+func (c *Coordinator) dropMember(g *group, m *member) {
+	if m.timer != nil {
+		m.timer.Stop()
+	}
+	delete(g.members, m.id)
+	if m.instanceID != nil && g.instances[*m.instanceID] == m.id {
+		delete(g.instances, *m.instanceID)
+	}
+	if g.leader == m.id {
+		g.leader = ""
+		if ms := g.sortedMembers(); len(ms) > 0 {
+			g.leader = ms[0].id
+		}
+	}
+}
+
+// removeMember drops a member and rebalances the rest.
+func (c *Coordinator) removeMember(g *group, m *member, reason string) {
+	if m.joinCh != nil {
+		m.joinCh <- joinResult{err: kerr.UnknownMemberID, memberID: m.id}
+		m.joinCh = nil
+	}
+	if m.syncCh != nil {
+		m.syncCh <- syncResult{err: kerr.UnknownMemberID}
+		m.syncCh = nil
+	}
+	c.dropMember(g, m)
+	switch g.state {
+	case groupStable, groupCompletingRebalance:
+		c.prepareRebalance(g, reason)
+	case groupPreparingRebalance:
+		c.tryCompleteJoin(g)
+	}
+}
+
+// checkMember validates a request's member, instance id and generation.
+func checkMember(g *group, memberID string, instanceID *string, generation int32) *kerr.Error {
+	if instanceID != nil {
+		if cur, ok := g.instances[*instanceID]; ok && cur != memberID {
+			return kerr.FencedInstanceID
+		}
+	}
+	if g.members[memberID] == nil {
+		return kerr.UnknownMemberID
+	}
+	if generation != g.generation {
+		return kerr.IllegalGeneration
+	}
+	return nil
+}
+
+// syncRequest is a SyncGroup as the state machine sees it.
+type syncRequest struct {
+	memberID     string
+	instanceID   *string
+	generation   int32
+	protocolType *string
+	protocol     *string
+	assignments  map[string][]byte
+}
+
+// sync handles a SyncGroup for a locked group. The leader's assignment is
+// persisted before anyone is answered.
+func (c *Coordinator) sync(ctx context.Context, g *group, r syncRequest) (syncResult, <-chan syncResult) {
+	switch g.state {
+	case groupDead:
+		return syncResult{err: kerr.CoordinatorNotAvailable}, nil
+	case groupEmpty:
+		return syncResult{err: kerr.UnknownMemberID}, nil
+	}
+	if err := checkMember(g, r.memberID, r.instanceID, r.generation); err != nil {
+		return syncResult{err: err}, nil
+	}
+	if (r.protocolType != nil && *r.protocolType != g.protocolType) || (r.protocol != nil && *r.protocol != g.protocol) {
+		return syncResult{err: kerr.InconsistentGroupProtocol}, nil
+	}
+	m := g.members[r.memberID]
+	c.scheduleSession(g, m)
+	switch g.state {
+	case groupPreparingRebalance:
+		return syncResult{err: kerr.RebalanceInProgress}, nil
+	case groupStable:
+		return syncResult{protocolType: g.protocolType, protocol: g.protocol, assignment: m.assignment}, nil
+	}
+	// CompletingRebalance.
+	if m.syncCh != nil {
+		m.syncCh <- syncResult{err: kerr.RebalanceInProgress}
+	}
+	m.syncCh = make(chan syncResult, 1)
+	ch := m.syncCh
+	if m.id != g.leader {
+		return syncResult{}, ch
+	}
+	for _, gm := range g.members {
+		gm.assignment = r.assignments[gm.id]
+		if gm.assignment == nil {
+			gm.assignment = []byte{}
+		}
+	}
+	if err := c.persistGroup(ctx, g); err != nil {
+		c.log.Warn().Err(err).Str("group", g.id).Msg("storing the group's assignment failed; rebalancing")
+		ke := kerr.CoordinatorNotAvailable
+		if e, ok := err.(*kerr.Error); ok && e == kerr.NotCoordinator {
+			ke = e
+		}
+		c.failSyncs(g, ke)
+		c.prepareRebalance(g, "storing the assignment failed")
+		return syncResult{}, ch
+	}
+	g.setState(groupStable)
+	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Msg("group is stable")
+	for _, gm := range g.members {
+		if gm.syncCh != nil {
+			gm.syncCh <- syncResult{protocolType: g.protocolType, protocol: g.protocol, assignment: gm.assignment}
+			gm.syncCh = nil
+		}
+	}
+	return syncResult{}, ch
+}
+
+// heartbeat handles a Heartbeat for a locked group.
+func (c *Coordinator) heartbeat(g *group, memberID string, instanceID *string, generation int32) *kerr.Error {
+	switch g.state {
+	case groupDead:
+		return kerr.CoordinatorNotAvailable
+	case groupEmpty:
+		return kerr.UnknownMemberID
+	}
+	if err := checkMember(g, memberID, instanceID, generation); err != nil {
+		return err
+	}
+	c.scheduleSession(g, g.members[memberID])
+	if g.state == groupPreparingRebalance {
+		return kerr.RebalanceInProgress
+	}
+	return nil
+}
+
+// leave removes one member (by member id, or by instance id for static
+// members) from a locked group.
+func (c *Coordinator) leave(g *group, memberID string, instanceID *string, reason string) *kerr.Error {
+	if g.state == groupDead {
+		return kerr.CoordinatorNotAvailable
+	}
+	if instanceID != nil {
+		cur, ok := g.instances[*instanceID]
+		if !ok {
+			return kerr.UnknownMemberID
+		}
+		if memberID != "" && cur != memberID {
+			return kerr.FencedInstanceID
+		}
+		memberID = cur
+	}
+	if t, ok := g.pending[memberID]; ok {
+		t.Stop()
+		delete(g.pending, memberID)
+		if g.state == groupPreparingRebalance {
+			c.tryCompleteJoin(g)
+		}
+		return nil
+	}
+	m := g.members[memberID]
+	if m == nil {
+		return kerr.UnknownMemberID
+	}
+	if reason == "" {
+		reason = "not given"
+	}
+	c.log.Info().Str("group", g.id).Str("member", memberID).Str("reason", reason).Msg("member left the group")
+	c.removeMember(g, m, "member "+memberID+" left")
+	return nil
+}
+
+// shutdownGroup answers every waiting request and stops the timers, when
+// the coordinator unloads the group.
+func (c *Coordinator) shutdownGroup(g *group) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, m := range g.members {
+		if m.timer != nil {
+			m.timer.Stop()
+		}
+		if m.joinCh != nil {
+			m.joinCh <- joinResult{err: kerr.NotCoordinator, memberID: m.id}
+			m.joinCh = nil
+		}
+		if m.syncCh != nil {
+			m.syncCh <- syncResult{err: kerr.NotCoordinator}
+			m.syncCh = nil
+		}
+	}
+	for _, t := range g.pending {
+		t.Stop()
+	}
+	if g.joinTimer != nil {
+		g.joinTimer.Stop()
+	}
+	g.rebalanceSeq++
+	g.state = groupDead
+}
