@@ -1,0 +1,309 @@
+package records
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"testing"
+
+	"github.com/klauspost/compress/snappy"
+)
+
+func testRecords(n int) []Record {
+	recs := make([]Record, n)
+	for i := range recs {
+		recs[i] = Record{
+			OffsetDelta:    int32(i),
+			TimestampDelta: int64(3 * i),
+			Key:            []byte(fmt.Sprintf("key-%d", i)),
+			Value:          bytes.Repeat([]byte{byte('a' + i%26)}, 50+i),
+			Headers:        []RecordHeader{{Key: "h", Value: []byte{byte(i)}}},
+		}
+	}
+	recs[n-1].Key = nil // a null key
+	return recs
+}
+
+func testBatch(t testing.TB, codec int8, n int) []byte {
+	t.Helper()
+	b, err := Build(&Batch{
+		Codec: codec, FirstTimestamp: 1000, MaxTimestamp: 1000 + int64(3*(n-1)),
+		ProducerID: 7, ProducerEpoch: 2, BaseSequence: 40, LeaderEpoch: 3, BaseOffset: 100,
+		Records: testRecords(n),
+	})
+	if err != nil {
+		t.Fatalf("Build with codec %d: %v", codec, err)
+	}
+	return b
+}
+
+func collect(t testing.TB, batch []byte) []Record {
+	t.Helper()
+	var out []Record
+	err := Each(batch, func(r *Record) error {
+		c := *r
+		c.Key, c.Value = cloneBytes(r.Key), cloneBytes(r.Value)
+		c.Headers = append([]RecordHeader(nil), r.Headers...)
+		out = append(out, c)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Each: %v", err)
+	}
+	return out
+}
+
+func sameRecords(t testing.TB, got, want []Record) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d records, want %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.OffsetDelta != w.OffsetDelta || g.TimestampDelta != w.TimestampDelta || !bytes.Equal(g.Key, w.Key) ||
+			(g.Key == nil) != (w.Key == nil) || !bytes.Equal(g.Value, w.Value) || len(g.Headers) != len(w.Headers) {
+			t.Fatalf("record %d = %+v, want %+v", i, g, w)
+		}
+		for j := range w.Headers {
+			if g.Headers[j].Key != w.Headers[j].Key || !bytes.Equal(g.Headers[j].Value, w.Headers[j].Value) {
+				t.Fatalf("record %d header %d = %+v, want %+v", i, j, g.Headers[j], w.Headers[j])
+			}
+		}
+	}
+}
+
+func TestBuildParseHeader(t *testing.T) {
+	b := testBatch(t, CodecNone, 4)
+	h, err := ParseHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Header{BaseOffset: 100, Length: int32(len(b) - 12), LeaderEpoch: 3, Magic: 2, CRC: h.CRC, Attributes: 0,
+		LastOffsetDelta: 3, FirstTimestamp: 1000, MaxTimestamp: 1009, ProducerID: 7, ProducerEpoch: 2, BaseSequence: 40, NumRecords: 4}
+	if h != want {
+		t.Fatalf("header %+v\nwant   %+v", h, want)
+	}
+	if h.Size() != len(b) || h.LastOffset() != 103 || h.NextOffset() != 104 || h.LastSequence() != 43 || !h.HasProducerID() {
+		t.Fatalf("derived fields: size %d last %d next %d lastSeq %d", h.Size(), h.LastOffset(), h.NextOffset(), h.LastSequence())
+	}
+	// CRC-32C over attributes to the end, as Kafka's DefaultRecordBatch.
+	if crc := crc32.Checksum(b[21:], crc32.MakeTable(crc32.Castagnoli)); crc != binary.BigEndian.Uint32(b[17:]) {
+		t.Fatalf("stored CRC %x, CRC-32C of bytes 21.. is %x", binary.BigEndian.Uint32(b[17:]), crc)
+	}
+	if _, err := Validate(b, ValidateOptions{}); err != nil {
+		t.Fatalf("Validate of a built batch: %v", err)
+	}
+	sameRecords(t, collect(t, b), testRecords(4))
+}
+
+func TestLastSequenceWraps(t *testing.T) {
+	h := Header{BaseSequence: 1<<31 - 2, LastOffsetDelta: 3}
+	if got := h.LastSequence(); got != 1 {
+		t.Fatalf("LastSequence wrapping past Int32.MaxValue = %d, want 1", got)
+	}
+	if h := (Header{BaseSequence: -1, LastOffsetDelta: 3}); h.LastSequence() != -1 {
+		t.Fatalf("LastSequence without a sequence = %d, want -1", h.LastSequence())
+	}
+}
+
+func TestCompressionRoundTrip(t *testing.T) {
+	plain := testBatch(t, CodecNone, 20)
+	for _, codec := range []int8{CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
+		t.Run(fmt.Sprint(codec), func(t *testing.T) {
+			c, err := Recompress(plain, codec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := Validate(c, ValidateOptions{})
+			if err != nil {
+				t.Fatalf("Validate: %v", err)
+			}
+			if h.Codec() != codec || h.NumRecords != 20 || h.ProducerID != 7 || h.BaseOffset != 100 {
+				t.Fatalf("recompressed header %+v", h)
+			}
+			if len(c) >= len(plain) {
+				t.Fatalf("codec %d did not shrink repetitive records: %d >= %d bytes", codec, len(c), len(plain))
+			}
+			sameRecords(t, collect(t, c), testRecords(20))
+			back, err := Recompress(c, CodecNone)
+			if err != nil || !bytes.Equal(back, plain) {
+				t.Fatalf("decompressing back: %v, equal %v", err, bytes.Equal(back, plain))
+			}
+		})
+	}
+}
+
+func TestSnappyXerialFraming(t *testing.T) {
+	// The Java client frames snappy as xerial: magic, two versions, then
+	// blocks of int32 length + raw snappy.
+	plain := testBatch(t, CodecNone, 5)
+	body := plain[HeaderSize:]
+	var framed []byte
+	framed = append(framed, xerialMagic...)
+	framed = binary.BigEndian.AppendUint32(framed, 1)
+	framed = binary.BigEndian.AppendUint32(framed, 1)
+	for _, part := range [][]byte{body[:len(body)/2], body[len(body)/2:]} {
+		blk := snappy.Encode(nil, part)
+		framed = binary.BigEndian.AppendUint32(framed, uint32(len(blk)))
+		framed = append(framed, blk...)
+	}
+	out, err := Decompress(CodecSnappy, framed)
+	if err != nil || !bytes.Equal(out, body) {
+		t.Fatalf("xerial decode: %v, equal %v", err, bytes.Equal(out, body))
+	}
+	if _, err := Decompress(CodecSnappy, framed[:len(framed)-3]); err == nil {
+		t.Fatal("truncated xerial block decoded without error")
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	good := testBatch(t, CodecNone, 3)
+	edit := func(f func(b []byte)) []byte {
+		b := append([]byte(nil), good...)
+		f(b)
+		binary.BigEndian.PutUint32(b[17:], Checksum(b))
+		return b
+	}
+	cases := []struct {
+		name  string
+		batch []byte
+		opt   ValidateOptions
+		want  error
+	}{
+		{"short header", good[:40], ValidateOptions{}, ErrShort},
+		{"truncated body", good[:len(good)-1], ValidateOptions{}, ErrShort},
+		{"trailing bytes", append(append([]byte(nil), good...), 0), ValidateOptions{}, ErrShort},
+		{"magic 1", edit(func(b []byte) { b[16] = 1 }), ValidateOptions{}, ErrMagic},
+		{"bad CRC", func() []byte { b := append([]byte(nil), good...); b[len(b)-1] ^= 1; return b }(), ValidateOptions{}, ErrCRC},
+		{"record count vs last offset delta", edit(func(b []byte) { binary.BigEndian.PutUint32(b[57:], 5) }), ValidateOptions{}, ErrInvalid},
+		{"zero records", edit(func(b []byte) { binary.BigEndian.PutUint32(b[57:], 0); binary.BigEndian.PutUint32(b[23:], 0xffffffff) }), ValidateOptions{}, ErrInvalid},
+		{"control batch from a client", edit(func(b []byte) { b[22] |= AttrControl }), ValidateOptions{}, ErrInvalid},
+		{"producer id without sequence", edit(func(b []byte) { binary.BigEndian.PutUint32(b[53:], 0xffffffff) }), ValidateOptions{}, ErrInvalid},
+		{"transactional without producer id", edit(func(b []byte) {
+			b[22] |= AttrTransactional
+			binary.BigEndian.PutUint64(b[43:], ^uint64(0))
+		}), ValidateOptions{}, ErrInvalid},
+		{"codec 5", edit(func(b []byte) { b[22] |= 5 }), ValidateOptions{}, ErrCompression},
+		{"null key on a compacted topic", good, ValidateOptions{RequireKeys: true}, ErrInvalid},
+		{"offset deltas not 0,1,2", func() []byte {
+			recs := testRecords(3)
+			recs[1].OffsetDelta = 5
+			recs[2].OffsetDelta = 2
+			b, _ := Build(&Batch{ProducerID: -1, BaseSequence: -1, Records: recs})
+			return b
+		}(), ValidateOptions{}, ErrInvalid},
+		{"header claims more records than the body holds", edit(func(b []byte) {
+			binary.BigEndian.PutUint32(b[57:], 4)
+			binary.BigEndian.PutUint32(b[23:], 3)
+		}), ValidateOptions{}, ErrShort},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := Validate(c.batch, c.opt); !errors.Is(err, c.want) {
+				t.Fatalf("Validate = %v, want %v", err, c.want)
+			}
+		})
+	}
+	// A control batch is fine where the broker allows it.
+	ctl := edit(func(b []byte) { b[22] |= AttrControl })
+	if _, err := Validate(ctl, ValidateOptions{AllowControl: true}); err != nil {
+		t.Fatalf("control batch with AllowControl: %v", err)
+	}
+}
+
+func TestFieldsOutsideCRC(t *testing.T) {
+	b := testBatch(t, CodecNone, 2)
+	SetBaseOffset(b, 12345)
+	SetLeaderEpoch(b, 99)
+	if !CRCValid(b) {
+		t.Fatal("stamping base offset and leader epoch broke the CRC")
+	}
+	h, _ := ParseHeader(b)
+	if h.BaseOffset != 12345 || h.LeaderEpoch != 99 {
+		t.Fatalf("stamped header %+v", h)
+	}
+	SetLogAppendTime(b, 5555)
+	h, _ = ParseHeader(b)
+	if !CRCValid(b) || h.MaxTimestamp != 5555 || h.Attributes&AttrLogAppendTime == 0 {
+		t.Fatalf("SetLogAppendTime: CRC valid %v, header %+v", CRCValid(b), h)
+	}
+}
+
+func TestSplit(t *testing.T) {
+	a, b := testBatch(t, CodecNone, 2), testBatch(t, CodecGzip, 3)
+	buf := append(append(append([]byte(nil), a...), b...), a[:30]...)
+	var got [][]byte
+	n, err := Split(buf, func(x []byte) error { got = append(got, x); return nil })
+	if err != nil || n != len(a)+len(b) || len(got) != 2 || !bytes.Equal(got[0], a) || !bytes.Equal(got[1], b) {
+		t.Fatalf("Split consumed %d of %d, %d batches, %v", n, len(buf), len(got), err)
+	}
+	bad := append([]byte(nil), a...)
+	binary.BigEndian.PutUint32(bad[8:], 3)
+	if _, err := Split(bad, func([]byte) error { return nil }); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Split of a tiny length: %v, want ErrInvalid", err)
+	}
+}
+
+// legacyMessage encodes one magic 0 or 1 message with offset and size.
+func legacyMsg(magic, attrs int8, ts int64, key, value []byte) []byte {
+	var m []byte
+	m = append(m, 0, 0, 0, 0, byte(magic), byte(attrs))
+	if magic == 1 {
+		m = binary.BigEndian.AppendUint64(m, uint64(ts))
+	}
+	for _, f := range [][]byte{key, value} {
+		if f == nil {
+			m = binary.BigEndian.AppendUint32(m, 0xffffffff)
+		} else {
+			m = binary.BigEndian.AppendUint32(m, uint32(len(f)))
+			m = append(m, f...)
+		}
+	}
+	binary.BigEndian.PutUint32(m, crc32.ChecksumIEEE(m[4:]))
+	out := binary.BigEndian.AppendUint64(nil, 0)
+	out = binary.BigEndian.AppendUint32(out, uint32(len(m)))
+	return append(out, m...)
+}
+
+func TestUpConvert(t *testing.T) {
+	set := append(legacyMsg(1, 0, 2000, []byte("a"), []byte("one")), legacyMsg(1, 0, 2500, nil, []byte("two"))...)
+	b, err := UpConvert(set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := Validate(b, ValidateOptions{})
+	if err != nil {
+		t.Fatalf("up-converted batch does not validate: %v", err)
+	}
+	if h.FirstTimestamp != 2000 || h.MaxTimestamp != 2500 || h.NumRecords != 2 || h.ProducerID != -1 {
+		t.Fatalf("up-converted header %+v", h)
+	}
+	sameRecords(t, collect(t, b), []Record{
+		{OffsetDelta: 0, TimestampDelta: 0, Key: []byte("a"), Value: []byte("one")},
+		{OffsetDelta: 1, TimestampDelta: 500, Value: []byte("two")},
+	})
+	// A gzip wrapper holding magic 0 messages.
+	inner := append(legacyMsg(0, 0, 0, nil, []byte("x")), legacyMsg(0, 0, 0, []byte("k"), []byte("y"))...)
+	z, err := Compress(CodecGzip, inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = UpConvert(legacyMsg(0, int8(CodecGzip), 0, nil, z))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs := collect(t, b); len(recs) != 2 || string(recs[1].Value) != "y" || string(recs[1].Key) != "k" {
+		t.Fatalf("up-converted compressed set: %+v", recs)
+	}
+	// Bad CRC and truncation are refused.
+	bad := legacyMsg(1, 0, 1, nil, []byte("v"))
+	bad[len(bad)-1] ^= 1
+	if _, err := UpConvert(bad); !errors.Is(err, ErrCRC) {
+		t.Fatalf("legacy message with a bad CRC: %v, want ErrCRC", err)
+	}
+	if _, err := UpConvert(set[:len(set)-2]); !errors.Is(err, ErrShort) {
+		t.Fatalf("truncated legacy set: %v, want ErrShort", err)
+	}
+}
