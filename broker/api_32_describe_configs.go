@@ -10,8 +10,9 @@ package broker
 // Synonyms (v1+) when asked for, most specific first; v0 answers with
 // IsDefault instead of a source; v3+ carries the config type and, when
 // asked, its documentation. Topic configs are never read-only; broker
-// configs are unless they can be altered dynamically. A name that is not
-// a config is left out, as Kafka does.
+// configs are unless they can be altered dynamically. A null or empty list
+// of names asks for every config; a name that is not a config is left out,
+// as Kafka does.
 
 import (
 	"context"
@@ -48,7 +49,7 @@ func (b *Broker) handleDescribeConfigs(_ context.Context, req *protocol.Request)
 			}
 		}
 		for _, e := range entries {
-			if rr.ConfigNames != nil && !slices.Contains(rr.ConfigNames, e.Name) {
+			if len(rr.ConfigNames) > 0 && !slices.Contains(rr.ConfigNames, e.Name) {
 				continue
 			}
 			sr.Configs = append(sr.Configs, describedConfig(e, r.IncludeSynonyms && req.Version >= 1, r.IncludeDocumentation && req.Version >= 3))

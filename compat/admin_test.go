@@ -281,6 +281,18 @@ func TestAdminTopicConfigs(t *testing.T) {
 			t.Fatalf("v0 %s IsDefault %v", c.Name, c.IsDefault)
 		}
 	}
+
+	// An empty (not null) list of names asks for every config.
+	req = kmsg.NewPtrDescribeConfigsRequest()
+	rr.ConfigNames = []string{}
+	req.Resources = append(req.Resources, rr)
+	every, err := req.RequestWith(e.ctx, e.cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(every.Resources[0].Configs); n != len(cs) {
+		t.Fatalf("describe with an empty name list: %d configs, want all %d", n, len(cs))
+	}
 }
 
 func TestAdminBrokerConfigs(t *testing.T) {
