@@ -36,6 +36,7 @@ type crashLoad struct {
 	failed int
 	sent   atomic.Int64
 	acked  atomic.Int64
+	done   atomic.Int64 // promises called, acknowledged or failed
 	wg     sync.WaitGroup
 }
 
@@ -47,6 +48,7 @@ func (l *crashLoad) run(ctx context.Context, cl *kgo.Client, worker int) {
 			v := fmt.Sprintf("w%d-%d", worker, seq)
 			l.sent.Add(1)
 			cl.Produce(ctx, &kgo.Record{Key: []byte(v), Value: []byte(v)}, func(r *kgo.Record, err error) {
+				defer l.done.Add(1)
 				l.mu.Lock()
 				defer l.mu.Unlock()
 				if err != nil {
@@ -60,7 +62,13 @@ func (l *crashLoad) run(ctx context.Context, cl *kgo.Client, worker int) {
 	}()
 }
 
-func (l *crashLoad) snapshot() ([]crashAck, int) {
+// snapshot waits until every produced record's promise has been called
+// (kgo may call them after Close returns) and returns the acknowledgements.
+func (l *crashLoad) snapshot(t *testing.T) ([]crashAck, int) {
+	t.Helper()
+	crashWaitFor(t, 30*time.Second, "every produced record to be acknowledged or failed", func() bool {
+		return l.done.Load() == l.sent.Load()
+	})
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]crashAck(nil), l.acks...), l.failed
@@ -189,7 +197,7 @@ func TestCrashAcksOneKill9(t *testing.T) {
 		cl.Close()
 	}
 	load.wg.Wait()
-	acks, failed := load.snapshot()
+	acks, failed := load.snapshot(t)
 	t.Logf("killed with %d records acknowledged, %d failed, %d sent", len(acks), failed, load.sent.Load())
 
 	b.Restart()
@@ -238,7 +246,7 @@ func TestCrashIdempotentProducerKill9(t *testing.T) {
 		cl.Close()
 	}
 	load.wg.Wait()
-	acks, failed := load.snapshot()
+	acks, failed := load.snapshot(t)
 	t.Logf("killed at %d acknowledged; %d acknowledged in all, %d failed (cancelled at the end), %d sent", atKill, len(acks), failed, load.sent.Load())
 
 	crashWaitServing(t, b.Addr, topic)
