@@ -1,0 +1,260 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseProperties(t *testing.T) {
+	in := strings.Join([]string{
+		"# a comment",
+		"! also a comment",
+		"",
+		"   ",
+		"broker.id=1",
+		"  listeners = PLAINTEXT://127.0.0.1:9092",
+		"log.dirs: /var/a",
+		"num.partitions 3",
+		"key\\:with\\=seps=v",
+		"tabs=a\\tb\\nc",
+		"unicode=caf\\u00e9",
+		"long.list=one,\\",
+		"    two,\\",
+		"    # not a comment here,\\",
+		"    three",
+		"even.backslashes=ends\\\\",
+		"after.even=x",
+		"broker.id=2",
+		"trailing=value   ",
+		"empty.value=",
+		"last.line=cont\\",
+	}, "\n")
+	keys, values, err := ParseProperties(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"broker.id":        "2", // later lines override
+		"listeners":        "PLAINTEXT://127.0.0.1:9092",
+		"log.dirs":         "/var/a",
+		"num.partitions":   "3",
+		"key:with=seps":    "v",
+		"tabs":             "a\tb\nc",
+		"unicode":          "café",
+		"long.list":        "one,two,# not a comment here,three",
+		"even.backslashes": "ends\\",
+		"after.even":       "x",
+		"trailing":         "value",
+		"empty.value":      "",
+		"last.line":        "cont",
+	}
+	if len(values) != len(want) {
+		t.Fatalf("parsed %d keys %v, want %d", len(values), values, len(want))
+	}
+	for k, v := range want {
+		if got, ok := values[k]; !ok || got != v {
+			t.Fatalf("%s = %q (present %v), want %q", k, got, ok, v)
+		}
+	}
+	wantOrder := []string{"broker.id", "listeners", "log.dirs", "num.partitions", "key:with=seps", "tabs", "unicode",
+		"long.list", "even.backslashes", "after.even", "trailing", "empty.value", "last.line"}
+	if strings.Join(keys, " ") != strings.Join(wantOrder, " ") {
+		t.Fatalf("key order %v, want first appearance %v", keys, wantOrder)
+	}
+}
+
+func TestKafkaDefaults(t *testing.T) {
+	c := Defaults()
+	checks := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"broker.id (single broker)", c.BrokerID, int32(0)},
+		{"listeners", c.Listeners[0].String(), "PLAINTEXT://127.0.0.1:9092"},
+		{"log.dirs", strings.Join(c.LogDirs, ","), "./data"},
+		{"num.partitions", c.NumPartitions, int32(1)},
+		{"default.replication.factor", c.DefaultReplicationFactor, int16(1)},
+		{"min.insync.replicas", c.MinInsyncReplicas, int32(1)},
+		{"delete.topic.enable", c.DeleteTopicEnable, true},
+		{"auto.create.topics.enable", c.AutoCreateTopicsEnable, true},
+		{"unclean.leader.election.enable", c.UncleanLeaderElection, false},
+		{"log.retention.hours=168", c.LogRetentionMs, int64(168 * 3600 * 1000)},
+		{"log.retention.bytes", c.LogRetentionBytes, int64(-1)},
+		{"log.segment.bytes", c.LogSegmentBytes, int64(1 << 30)},
+		{"log.roll.hours=168", c.LogRollMs, int64(168 * 3600 * 1000)},
+		{"log.retention.check.interval.ms", c.LogRetentionCheck, 5 * time.Minute},
+		{"log.index.interval.bytes", c.LogIndexIntervalBytes, int64(4096)},
+		{"log.flush.interval.messages", c.LogFlushMessages, int64(1<<63 - 1)},
+		{"log.flush.interval.ms", c.LogFlushIntervalMs, int64(-1)},
+		{"log.cleanup.policy", c.LogCleanupPolicy, "delete"},
+		{"log.message.timestamp.type", c.LogMessageTimestamp, "CreateTime"},
+		{"compression.type", c.CompressionType, "producer"},
+		{"file.delete.delay.ms", c.FileDeleteDelay, time.Minute},
+		{"message.max.bytes", c.MessageMaxBytes, int32(1048588)},
+		{"replica.fetch.max.bytes", c.ReplicaFetchMax, int32(1 << 20)},
+		{"replica.lag.time.max.ms (SPEC: 10 s)", c.ReplicaLagTimeMax, 10 * time.Second},
+		{"socket.request.max.bytes", c.SocketRequestMax, int32(100 << 20)},
+		{"offsets.topic.replication.factor", c.OffsetsTopicReplicationFactor, int16(3)},
+		{"offsets.topic.num.partitions", c.OffsetsTopicNumPartitions, int32(50)},
+		{"offsets.retention.minutes", c.OffsetsRetentionMinutes, int64(10080)},
+		{"group.initial.rebalance.delay.ms", c.GroupInitialRebalanceDelay, 3 * time.Second},
+		{"group.min.session.timeout.ms", c.GroupMinSessionTimeout, 6 * time.Second},
+		{"group.max.session.timeout.ms", c.GroupMaxSessionTimeout, 30 * time.Minute},
+		{"transaction.state.log.num.partitions", c.TxnStateNumPartitions, int32(50)},
+		{"transaction.state.log.replication.factor", c.TxnStateReplicationFactor, int16(3)},
+		{"transaction.state.log.min.isr", c.TxnStateMinIsr, int32(2)},
+		{"transaction.max.timeout.ms", c.TxnMaxTimeout, 15 * time.Minute},
+		{"zookeeper.session.timeout.ms", c.ZookeeperSessionTimeout, 18 * time.Second},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("default %s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	if c.Clustered() || len(c.Unknown) != 0 {
+		t.Fatalf("defaults: clustered %v, unknown %v", c.Clustered(), c.Unknown)
+	}
+}
+
+func TestOverridesWin(t *testing.T) {
+	c, err := Load(map[string]string{"num.partitions": "3", "broker.id": "4"}, map[string]string{"num.partitions": "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NumPartitions != 7 || c.BrokerID != 4 {
+		t.Fatalf("num.partitions %d broker.id %d; want the --set 7 and the file's 4", c.NumPartitions, c.BrokerID)
+	}
+	// --set can also fix a bad value from the file.
+	if _, err := Load(map[string]string{"num.partitions": "x"}, map[string]string{"num.partitions": "2"}); err != nil {
+		t.Fatalf("override of a bad file value: %v", err)
+	}
+}
+
+func TestBadValuesNameTheirKeys(t *testing.T) {
+	bad := map[string]string{
+		"num.partitions":             "many",
+		"default.replication.factor": "0",
+		"delete.topic.enable":        "yes",
+		"listeners":                  "127.0.0.1:9092",
+		"log.cleanup.policy":         "shred",
+		"log.retention.ms":           "soon",
+		"log.segment.bytes":          "10",
+		"message.max.bytes":          "-5",
+		"compression.type":           "brotli",
+	}
+	_, err := Load(bad, nil)
+	if err == nil {
+		t.Fatal("bad values were accepted")
+	}
+	for k := range bad {
+		if !strings.Contains(err.Error(), k) {
+			t.Errorf("error does not name %s: %v", k, err)
+		}
+	}
+	for k, v := range bad {
+		_, err := Load(nil, map[string]string{k: v})
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("--set %s=%s: error %v does not name the key", k, v, err)
+		}
+	}
+}
+
+func TestRetentionUnitsPrecedence(t *testing.T) {
+	for _, tc := range []struct {
+		set  map[string]string
+		want int64
+	}{
+		{map[string]string{"log.retention.hours": "1"}, 3_600_000},
+		{map[string]string{"log.retention.hours": "1", "log.retention.minutes": "2"}, 120_000},
+		{map[string]string{"log.retention.hours": "1", "log.retention.minutes": "2", "log.retention.ms": "5"}, 5},
+		{map[string]string{"log.retention.ms": "-1"}, -1},
+		{map[string]string{"log.retention.hours": "-1"}, -1},
+	} {
+		c, err := Load(tc.set, nil)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.set, err)
+		}
+		if c.LogRetentionMs != tc.want {
+			t.Fatalf("%v: retention %d ms, want %d", tc.set, c.LogRetentionMs, tc.want)
+		}
+	}
+	c, err := Load(map[string]string{"log.roll.hours": "2"}, nil)
+	if err != nil || c.LogRollMs != 7_200_000 {
+		t.Fatalf("log.roll.hours=2: %v, %d ms", err, c.LogRollMs)
+	}
+	c, err = Load(map[string]string{"log.roll.hours": "2", "log.roll.ms": "1000"}, nil)
+	if err != nil || c.LogRollMs != 1000 {
+		t.Fatalf("log.roll.ms over log.roll.hours: %v, %d ms", err, c.LogRollMs)
+	}
+}
+
+func TestUnknownAndIgnoredKeys(t *testing.T) {
+	c, err := Load(map[string]string{
+		"num.network.threads": "3", "ssl.keystore.location": "/x", "sasl.enabled.mechanisms": "PLAIN",
+		"no.such.key": "1", "another.unknown": "2",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.Unknown, ",") != "another.unknown,no.such.key" {
+		t.Fatalf("unknown keys %v", c.Unknown)
+	}
+	if c.Values["no.such.key"] != "1" {
+		t.Fatal("raw values not kept")
+	}
+}
+
+func TestListenersAndDirs(t *testing.T) {
+	c, err := Load(map[string]string{
+		"listeners":            "PLAINTEXT://0.0.0.0:9093,internal://127.0.0.1:9094",
+		"advertised.listeners": "PLAINTEXT://broker1:9093",
+		"log.dir":              "/ignored",
+		"log.dirs":             "/a, /b",
+		"zookeeper.connect":    "zk:2181",
+		"broker.id":            "5",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Listeners) != 2 || c.Listeners[1].Name != "INTERNAL" || c.Listeners[1].Port != 9094 {
+		t.Fatalf("listeners %+v", c.Listeners)
+	}
+	if a, ok := c.Advertised("PLAINTEXT"); !ok || a.Addr() != "broker1:9093" {
+		t.Fatalf("advertised %+v", c.AdvertisedListeners)
+	}
+	if strings.Join(c.LogDirs, ",") != "/a,/b" || !c.Clustered() || c.BrokerID != 5 {
+		t.Fatalf("log dirs %v clustered %v broker %d", c.LogDirs, c.Clustered(), c.BrokerID)
+	}
+	c, err = Load(map[string]string{"log.dir": "/only"}, nil)
+	if err != nil || strings.Join(c.LogDirs, ",") != "/only" {
+		t.Fatalf("log.dir alone: %v %v", err, c.LogDirs)
+	}
+	if _, err := Load(map[string]string{"advertised.listeners": "OTHER://h:1"}, nil); err == nil || !strings.Contains(err.Error(), "advertised.listeners") {
+		t.Fatalf("advertised listener without a listener: %v", err)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "server.properties")
+	data := "# Kafka's sample\nbroker.id=0\nnum.partitions=4\nlog.retention.hours=24\nlog.dirs=/tmp/kafka-logs\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadFile(path, map[string]string{"log.retention.hours": "48"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.NumPartitions != 4 || c.LogRetentionMs != 48*3_600_000 || c.LogDirs[0] != "/tmp/kafka-logs" {
+		t.Fatalf("from file: partitions %d retention %d dirs %v", c.NumPartitions, c.LogRetentionMs, c.LogDirs)
+	}
+	if err := os.WriteFile(path, []byte("num.partitions=zero\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadFile(path, nil); err == nil || !strings.Contains(err.Error(), "num.partitions") {
+		t.Fatalf("bad value in file: %v", err)
+	}
+}
