@@ -461,12 +461,13 @@ func (c *Coordinator) addMember(g *group, r joinRequest) (joinResult, <-chan joi
 	}
 	g.newMemberAdded = true
 	c.scheduleSession(g, m)
+	ch := m.joinCh // the rebalance may complete, and clear it, right here
 	if g.state == groupPreparingRebalance {
 		c.tryCompleteJoin(g)
 	} else {
 		c.prepareRebalance(g, "new member "+m.id+" joined")
 	}
-	return joinResult{}, m.joinCh
+	return joinResult{}, ch
 }
 
 // replaceStatic gives a returning static member a new member id, fencing

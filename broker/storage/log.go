@@ -206,7 +206,10 @@ func (l *Log) loadSegment(s *segment, scan, active bool) (truncated bool, err er
 			scan = true
 		}
 	}
-	if !scan && (active || s.index.n == 0 && s.size > 0) {
+	if !scan && s.index.n == 0 && s.size > 0 {
+		scan = true // a missing or emptied index is rebuilt
+	}
+	if !scan && active {
 		// The active segment's end is found by scanning from its last
 		// index entry, which also checks its tail.
 		return l.recoverSegment(s, true)

@@ -17,9 +17,11 @@ func (l *Log) recoverSegment(s *segment, fromIndex bool) (truncated bool, err er
 		if e, ok, err := s.index.last(); err != nil {
 			return false, err
 		} else if ok {
-			rel, p := offsetEntry(e)
+			// The entry maps a batch's last offset to the batch's
+			// position: the scan starts at that batch, with s.next
+			// still at the base, and moves s.next past it.
+			_, p := offsetEntry(e)
 			pos = int64(p)
-			s.next = s.base + int64(rel) // at least; the scan moves it on
 		}
 		if e, ok, err := s.times.last(); err != nil {
 			return false, err
