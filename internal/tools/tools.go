@@ -7,6 +7,7 @@ package tools
 
 import (
 	_ "github.com/IBM/sarama"
+	_ "github.com/go-zookeeper/zk"
 	_ "github.com/segmentio/kafka-go"
 	_ "github.com/twmb/franz-go/pkg/kfake"
 )
