@@ -13,11 +13,13 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/records"
 	"gregor/protocol"
 )
 
@@ -64,6 +66,10 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg
 			}
 			if err != nil {
 				failed = true
+				if isBadBatch(err) {
+					b.badInput.Warn().Err(err).Str("topic", rt.Topic).Int32("partition", rp.Partition).
+						Str("client_id", req.ClientID).Str("remote", remoteAddr(req)).Msg("rejected record batch")
+				}
 				sp.ErrorCode = ErrorCode(b.log, err)
 				if req.Version >= 8 {
 					sp.ErrorMessage = errMessage(err)
@@ -176,4 +182,22 @@ func (b *Broker) awaitAcks(ctx context.Context, waits []pendingAck, timeout time
 			return
 		}
 	}
+}
+
+// isBadBatch reports whether a produce failed on a malformed batch, which
+// is logged (rate-limited) since a client sent it.
+func isBadBatch(err error) bool {
+	for _, e := range []error{records.ErrCRC, records.ErrShort, records.ErrMagic, records.ErrInvalid, records.ErrCompression} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+func remoteAddr(req *protocol.Request) string {
+	if req.Conn == nil || req.Conn.Remote == nil {
+		return ""
+	}
+	return req.Conn.Remote.String()
 }

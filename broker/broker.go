@@ -36,13 +36,15 @@ type LeadershipListener func(topic string, partition int32, leader bool, epoch i
 
 // Broker is one Gregor broker.
 type Broker struct {
-	cfg     *config.Config
-	log     zerolog.Logger
-	id      int32
-	fs      storage.FS
-	clock   func() time.Time
-	dirs    []*storage.Dir
-	backend Backend
+	cfg *config.Config
+	log zerolog.Logger
+	// badInput is a rate-limited logger for what hostile clients cause.
+	badInput zerolog.Logger
+	id       int32
+	fs       storage.FS
+	clock    func() time.Time
+	dirs     []*storage.Dir
+	backend  Backend
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -64,6 +66,7 @@ func New(opt Options) (*Broker, error) {
 	b := &Broker{
 		cfg:       opt.Config,
 		log:       opt.Log,
+		badInput:  opt.Log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
 		id:        opt.Config.BrokerID,
 		fs:        opt.FS,
 		clock:     opt.Clock,

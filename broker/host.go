@@ -6,17 +6,13 @@ package broker
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
-	"net"
 	"strconv"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/records"
 )
@@ -171,66 +167,6 @@ func (b *Broker) BrokerEndpoint(id int32, listener string) (string, int32, bool)
 // cluster and across restarts.
 func (b *Broker) AllocateProducerIDs(ctx context.Context, n int64) (int64, error) {
 	return b.backend.AllocateProducerIDs(ctx, n)
-}
-
-// SendToBroker sends one request to another broker on this broker's first
-// listener and returns its response. It is for the rare inter-broker
-// requests of the coordinators (transaction markers); each call dials.
-func (b *Broker) SendToBroker(ctx context.Context, id int32, req kmsg.Request) (kmsg.Response, error) {
-	if len(b.cfg.AdvertisedListeners) == 0 {
-		return nil, errors.New("no listener to reach other brokers on")
-	}
-	host, port, ok := b.BrokerEndpoint(id, b.cfg.AdvertisedListeners[0].Name)
-	if !ok {
-		return nil, kerr.BrokerNotAvailable
-	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(int(port))))
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
-	} else {
-		conn.SetDeadline(time.Now().Add(30 * time.Second))
-	}
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
-	defer stop()
-	const correlation = 1
-	frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID(fmt.Sprintf("gregor-broker-%d", b.id))).AppendRequest(nil, req, correlation)
-	if _, err := conn.Write(frame); err != nil {
-		return nil, err
-	}
-	var size [4]byte
-	if _, err := io.ReadFull(conn, size[:]); err != nil {
-		return nil, err
-	}
-	n := binary.BigEndian.Uint32(size[:])
-	if n < 4 || n > 64<<20 {
-		return nil, fmt.Errorf("broker %d: response of %d bytes", id, n)
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(conn, body); err != nil {
-		return nil, err
-	}
-	if got := int32(binary.BigEndian.Uint32(body)); got != correlation {
-		return nil, fmt.Errorf("broker %d: response correlation id %d", id, got)
-	}
-	body = body[4:]
-	resp := req.ResponseKind()
-	resp.SetVersion(req.GetVersion())
-	if resp.IsFlexible() && req.Key() != 18 {
-		// The flexible response header's (empty) tag section.
-		if len(body) == 0 || body[0] != 0 {
-			return nil, fmt.Errorf("broker %d: unexpected response header tags", id)
-		}
-		body = body[1:]
-	}
-	if err := resp.ReadFrom(body); err != nil {
-		return nil, fmt.Errorf("broker %d: decoding %T: %w", id, resp, err)
-	}
-	return resp, nil
 }
 
 // PartitionExists reports whether cluster metadata has the partition.

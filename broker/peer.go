@@ -1,0 +1,114 @@
+package broker
+
+// Requests from this broker to another: transaction markers, follower
+// fetches. A peerConn is one connection, used by one goroutine at a time.
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// peerConn is a connection to another broker.
+type peerConn struct {
+	b           *Broker
+	id          int32
+	conn        net.Conn
+	fmt         *kmsg.RequestFormatter
+	correlation int32
+	buf         []byte
+}
+
+// interBrokerListener is the listener brokers reach each other on.
+func (b *Broker) interBrokerListener() (string, bool) {
+	if len(b.cfg.AdvertisedListeners) == 0 {
+		return "", false
+	}
+	return b.cfg.AdvertisedListeners[0].Name, true
+}
+
+// dialPeer connects to broker id on the inter-broker listener.
+func (b *Broker) dialPeer(ctx context.Context, id int32) (*peerConn, error) {
+	name, ok := b.interBrokerListener()
+	if !ok {
+		return nil, errors.New("no listener to reach other brokers on")
+	}
+	host, port, ok := b.BrokerEndpoint(id, name)
+	if !ok {
+		return nil, kerr.BrokerNotAvailable
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(int(port))))
+	if err != nil {
+		return nil, err
+	}
+	return &peerConn{b: b, id: id, conn: conn, fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(fmt.Sprintf("gregor-broker-%d", b.id)))}, nil
+}
+
+func (c *peerConn) close() { c.conn.Close() }
+
+// request sends req and reads its response; any error leaves the
+// connection unusable (close it).
+func (c *peerConn) request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		c.conn.SetDeadline(dl)
+	} else {
+		c.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	}
+	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Now()) })
+	defer stop()
+	c.correlation++
+	c.buf = c.fmt.AppendRequest(c.buf[:0], req, c.correlation)
+	if _, err := c.conn.Write(c.buf); err != nil {
+		return nil, err
+	}
+	var size [4]byte
+	if _, err := io.ReadFull(c.conn, size[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(size[:])
+	if n < 4 || n > 256<<20 {
+		return nil, fmt.Errorf("broker %d: response of %d bytes", c.id, n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(c.conn, body); err != nil {
+		return nil, err
+	}
+	if got := int32(binary.BigEndian.Uint32(body)); got != c.correlation {
+		return nil, fmt.Errorf("broker %d: response correlation id %d, want %d", c.id, got, c.correlation)
+	}
+	body = body[4:]
+	resp := req.ResponseKind()
+	resp.SetVersion(req.GetVersion())
+	if resp.IsFlexible() && req.Key() != 18 {
+		// The flexible response header's (empty) tag section.
+		if len(body) == 0 || body[0] != 0 {
+			return nil, fmt.Errorf("broker %d: unexpected response header tags", c.id)
+		}
+		body = body[1:]
+	}
+	if err := resp.ReadFrom(body); err != nil {
+		return nil, fmt.Errorf("broker %d: decoding %T: %w", c.id, resp, err)
+	}
+	return resp, nil
+}
+
+// SendToBroker sends one request to another broker on a fresh connection
+// and returns its response (transaction markers for partitions led
+// elsewhere).
+func (b *Broker) SendToBroker(ctx context.Context, id int32, req kmsg.Request) (kmsg.Response, error) {
+	c, err := b.dialPeer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	return c.request(ctx, req)
+}
