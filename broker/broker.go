@@ -45,6 +45,7 @@ type Broker struct {
 	clock    func() time.Time
 	dirs     []*storage.Dir
 	backend  Backend
+	follow   *fetchers // replication of partitions led elsewhere
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -77,6 +78,7 @@ func New(opt Options) (*Broker, error) {
 		placement: make(map[storage.TP]*storage.Dir),
 		paths:     make(map[storage.TP]string),
 	}
+	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
 	if b.fs == nil {
 		b.fs = storage.OSFS{}
 	}
@@ -306,6 +308,7 @@ func (b *Broker) Close() error {
 	close(b.stop)
 	b.spawnMu.Unlock()
 	b.bg.Wait()
+	b.follow.close()
 	var errs []error
 	topics := b.Topics()
 	for _, t := range topics {

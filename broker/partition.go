@@ -106,6 +106,7 @@ func (p *Partition) apply(st PartitionState, dirs []*storage.Dir) error {
 	local := slices.Contains(st.Replicas, p.b.id)
 	if !local {
 		p.stopLeadingLocked()
+		p.b.follow.unfollow(p)
 		return nil
 	}
 	if p.log == nil {
@@ -122,6 +123,11 @@ func (p *Partition) apply(st PartitionState, dirs []*storage.Dir) error {
 		return nil
 	}
 	p.stopLeadingLocked()
+	if st.Leader >= 0 {
+		p.b.follow.follow(p, st.Leader, st.LeaderEpoch)
+	} else {
+		p.b.follow.unfollow(p)
+	}
 	return nil
 }
 
@@ -155,6 +161,7 @@ func (p *Partition) becomeLeaderLocked(st PartitionState) error {
 	if err := p.log.AssignEpoch(st.LeaderEpoch, leo); err != nil {
 		return err
 	}
+	p.b.follow.unfollow(p)
 	p.rs = replica.NewLeader(p.b.id, st.LeaderEpoch, st.Replicas, st.ISR, leo, p.hw.Load(), p.b.now())
 	p.leader.Store(true)
 	p.syncOffsetsLocked()
@@ -175,6 +182,7 @@ func (p *Partition) close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	p.b.follow.unfollow(p)
 	p.stopLeadingLocked()
 	p.notify()
 	if p.log == nil {
@@ -188,6 +196,7 @@ func (p *Partition) remove() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.closed = true
+	p.b.follow.unfollow(p)
 	p.stopLeadingLocked()
 	p.notify()
 	if p.log == nil {

@@ -1,0 +1,502 @@
+package broker
+
+// Followers: a partition this broker replicates but does not lead fetches
+// from its leader with the Fetch API (replica id set), one fetcher per
+// leader broker for all partitions it leads. Divergence after a leader
+// change is found the KIP-320/KIP-595 way: each fetch carries the epoch of
+// the follower's last batch, the leader answers with the diverging epoch
+// and its end offset, and the follower truncates exactly its divergent
+// tail before fetching again.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/records"
+	"gregor/broker/storage"
+)
+
+// fetchers runs one fetcher per leader broker.
+type fetchers struct {
+	b  *Broker
+	mu sync.Mutex
+	// guarded by mu:
+	byLeader map[int32]*fetcher
+	closed   bool
+}
+
+// fetcher replicates the partitions one leader leads.
+type fetcher struct {
+	f      *fetchers
+	leader int32
+	stop   chan struct{}
+	done   chan struct{}
+
+	mu sync.Mutex
+	// guarded by mu:
+	parts map[*Partition]int32 // partition -> leader epoch followed
+}
+
+// follow makes p replicate from leader at epoch (and stop following any
+// other leader).
+func (fs *fetchers) follow(p *Partition, leader, epoch int32) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.closed {
+		return
+	}
+	for id, f := range fs.byLeader {
+		if id != leader {
+			f.remove(p)
+		}
+	}
+	f := fs.byLeader[leader]
+	if f == nil {
+		f = &fetcher{f: fs, leader: leader, stop: make(chan struct{}), done: make(chan struct{}), parts: make(map[*Partition]int32)}
+		fs.byLeader[leader] = f
+		go f.run()
+	}
+	f.mu.Lock()
+	f.parts[p] = epoch
+	f.mu.Unlock()
+}
+
+// unfollow stops replicating p.
+func (fs *fetchers) unfollow(p *Partition) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	for _, f := range fs.byLeader {
+		f.remove(p)
+	}
+}
+
+func (f *fetcher) remove(p *Partition) {
+	f.mu.Lock()
+	delete(f.parts, p)
+	f.mu.Unlock()
+}
+
+// close stops every fetcher and waits for them.
+func (fs *fetchers) close() {
+	fs.mu.Lock()
+	fs.closed = true
+	all := fs.byLeader
+	fs.byLeader = map[int32]*fetcher{}
+	fs.mu.Unlock()
+	for _, f := range all {
+		close(f.stop)
+	}
+	for _, f := range all {
+		<-f.done
+	}
+}
+
+type followed struct {
+	p     *Partition
+	epoch int32
+}
+
+func (f *fetcher) snapshot() []followed {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]followed, 0, len(f.parts))
+	for p, e := range f.parts {
+		out = append(out, followed{p, e})
+	}
+	return out
+}
+
+// sleep waits d or until the fetcher stops; it reports whether to go on.
+func (f *fetcher) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-f.stop:
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func (f *fetcher) run() {
+	defer close(f.done)
+	b := f.f.b
+	log := b.log.With().Int32("leader", f.leader).Logger()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-f.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var conn *peerConn
+	defer func() {
+		if conn != nil {
+			conn.close()
+		}
+	}()
+	failures := 0
+	backoff := func() bool {
+		failures++
+		return f.sleep(min(time.Duration(failures)*100*time.Millisecond, 2*time.Second))
+	}
+	for ctx.Err() == nil {
+		parts := f.snapshot()
+		if len(parts) == 0 {
+			if !f.sleep(100 * time.Millisecond) {
+				return
+			}
+			continue
+		}
+		if conn == nil {
+			c, err := b.dialPeer(ctx, f.leader)
+			if err != nil {
+				if failures%20 == 0 {
+					log.Warn().Err(err).Msg("connecting to leader to replicate")
+				}
+				if !backoff() {
+					return
+				}
+				continue
+			}
+			conn = c
+		}
+		req, asked := f.buildFetch(parts)
+		if len(asked) == 0 {
+			if !f.sleep(100 * time.Millisecond) {
+				return
+			}
+			continue
+		}
+		rctx, rcancel := context.WithTimeout(ctx, b.cfg.ReplicaFetchWait+30*time.Second)
+		resp, err := conn.request(rctx, req)
+		rcancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			log.Warn().Err(err).Msg("replica fetch failed; reconnecting")
+			conn.close()
+			conn = nil
+			if !backoff() {
+				return
+			}
+			continue
+		}
+		fr := resp.(*kmsg.FetchResponse)
+		if fr.ErrorCode != 0 {
+			log.Warn().Str("error", kerr.ErrorForCode(fr.ErrorCode).Error()).Msg("replica fetch refused")
+			if !backoff() {
+				return
+			}
+			continue
+		}
+		progress, errs := f.handle(ctx, conn, fr, asked)
+		if errs > 0 && !progress {
+			if !backoff() {
+				return
+			}
+			continue
+		}
+		failures = 0
+	}
+}
+
+// buildFetch asks for every followed partition from its log end.
+func (f *fetcher) buildFetch(parts []followed) (*kmsg.FetchRequest, map[string]map[int32]followed) {
+	b := f.f.b
+	req := kmsg.NewPtrFetchRequest()
+	req.SetVersion(12)
+	req.ReplicaID = b.id
+	req.MaxWaitMillis = int32(b.cfg.ReplicaFetchWait / time.Millisecond)
+	req.MinBytes = 1
+	req.MaxBytes = 10 << 20
+	req.IsolationLevel = 0
+	req.SessionID, req.SessionEpoch = 0, -1
+	asked := make(map[string]map[int32]followed)
+	byTopic := make(map[string]int)
+	for _, fp := range parts {
+		p := fp.p
+		p.mu.Lock()
+		lg := p.log
+		following := lg != nil && p.rs == nil && !p.closed && p.state.LeaderEpoch == fp.epoch
+		var leo, start int64
+		lastEpoch := int32(-1)
+		if following {
+			leo, start = lg.NextOffset(), lg.StartOffset()
+			if leo > start {
+				lastEpoch = lg.LatestEpoch()
+			}
+		}
+		p.mu.Unlock()
+		if !following {
+			continue
+		}
+		i, ok := byTopic[p.tp.Topic]
+		if !ok {
+			t := kmsg.NewFetchRequestTopic()
+			t.Topic = p.tp.Topic
+			req.Topics = append(req.Topics, t)
+			i = len(req.Topics) - 1
+			byTopic[p.tp.Topic] = i
+			asked[p.tp.Topic] = make(map[int32]followed)
+		}
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = p.ID
+		rp.CurrentLeaderEpoch = fp.epoch
+		rp.FetchOffset = leo
+		rp.LastFetchedEpoch = lastEpoch
+		rp.LogStartOffset = start
+		rp.PartitionMaxBytes = b.cfg.ReplicaFetchMax
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		asked[p.tp.Topic][p.ID] = fp
+	}
+	return req, asked
+}
+
+// handle applies a fetch response; it reports whether any partition made
+// progress and how many failed.
+func (f *fetcher) handle(ctx context.Context, conn *peerConn, fr *kmsg.FetchResponse, asked map[string]map[int32]followed) (progress bool, errs int) {
+	b := f.f.b
+	for _, t := range fr.Topics {
+		for i := range t.Partitions {
+			sp := &t.Partitions[i]
+			fp, ok := asked[t.Topic][sp.Partition]
+			if !ok {
+				continue
+			}
+			p := fp.p
+			var err error
+			switch {
+			case sp.ErrorCode == kerr.OffsetOutOfRange.Code:
+				err = f.resetOutOfRange(ctx, conn, fp)
+			case sp.ErrorCode != 0:
+				err = kerr.ErrorForCode(sp.ErrorCode)
+			case sp.DivergingEpoch.Epoch >= 0 || sp.DivergingEpoch.EndOffset >= 0:
+				err = p.truncateDiverging(fp.epoch, sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset)
+				progress = progress || err == nil
+			default:
+				var n int
+				n, err = p.appendAsFollower(fp.epoch, sp.RecordBatches, sp.HighWatermark, sp.LogStartOffset)
+				progress = progress || n > 0 || err == nil
+			}
+			if err != nil {
+				errs++
+				var ke *kerr.Error
+				if !errors.As(err, &ke) || !ke.Retriable {
+					b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Int32("leader", f.leader).Msg("replicating partition")
+				}
+			}
+		}
+	}
+	return progress, errs
+}
+
+// resetOutOfRange handles OFFSET_OUT_OF_RANGE: a follower behind the
+// leader's log start starts over there; one ahead of the leader's end
+// (possible only after an unclean election) truncates to it.
+func (f *fetcher) resetOutOfRange(ctx context.Context, conn *peerConn, fp followed) error {
+	b := f.f.b
+	p := fp.p
+	ask := func(ts int64) (int64, error) {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.SetVersion(4)
+		req.ReplicaID = b.id
+		t := kmsg.NewListOffsetsRequestTopic()
+		t.Topic = p.tp.Topic
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.CurrentLeaderEpoch, rp.Timestamp = p.ID, fp.epoch, ts
+		t.Partitions = append(t.Partitions, rp)
+		req.Topics = append(req.Topics, t)
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		resp, err := conn.request(rctx, req)
+		if err != nil {
+			return -1, err
+		}
+		lr := resp.(*kmsg.ListOffsetsResponse)
+		if len(lr.Topics) != 1 || len(lr.Topics[0].Partitions) != 1 {
+			return -1, fmt.Errorf("malformed ListOffsets response")
+		}
+		lp := lr.Topics[0].Partitions[0]
+		if lp.ErrorCode != 0 {
+			return -1, kerr.ErrorForCode(lp.ErrorCode)
+		}
+		return lp.Offset, nil
+	}
+	end, err := ask(-1)
+	if err != nil {
+		return err
+	}
+	start, err := ask(-2)
+	if err != nil {
+		return err
+	}
+	return p.resetAsFollower(fp.epoch, start, end)
+}
+
+// followingLocked reports whether p still follows at epoch.
+func (p *Partition) followingLocked(epoch int32) bool {
+	return p.log != nil && p.rs == nil && !p.closed && p.state.LeaderEpoch == epoch
+}
+
+// appendAsFollower appends batches fetched from the leader, with their
+// offsets and epochs as the leader wrote them, and takes the leader's high
+// watermark and log start offset. It returns the bytes appended.
+func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderStart int64) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.followingLocked(epoch) {
+		return 0, kerr.NotLeaderForPartition
+	}
+	appended := 0
+	var run []byte
+	var ai storage.AppendInfo
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		err := p.log.Append(run, ai)
+		run = nil
+		return err
+	}
+	now := p.b.now()
+	next := p.log.NextOffset()
+	_, err := records.Split(data, func(batch []byte) error {
+		h, err := records.ParseHeader(batch)
+		if err != nil {
+			return err
+		}
+		if h.NextOffset() <= next {
+			return nil // already have it (a resent batch)
+		}
+		if h.BaseOffset != next {
+			return fmt.Errorf("leader sent offset %d, log ends at %d", h.BaseOffset, next)
+		}
+		if !records.CRCValid(batch) {
+			return records.ErrCRC
+		}
+		if len(run) > 0 && h.LeaderEpoch != ai.LeaderEpoch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if len(run) == 0 {
+			ai = storage.AppendInfo{First: h.BaseOffset, MaxTimestamp: -1, OffsetOfMaxTs: -1, LeaderEpoch: h.LeaderEpoch, FirstBatchOffset: h.BaseOffset}
+		}
+		run = append(run, batch...)
+		ai.Last = h.LastOffset()
+		if h.MaxTimestamp > ai.MaxTimestamp {
+			ai.MaxTimestamp, ai.OffsetOfMaxTs = h.MaxTimestamp, h.LastOffset()
+		}
+		ai.Messages += int64(h.NumRecords)
+		p.producer.replay(&h, batch, now)
+		next = h.NextOffset()
+		appended += len(batch)
+		return nil
+	})
+	if ferr := flush(); err == nil {
+		err = ferr
+	}
+	p.refreshUnstableLocked()
+	leo := p.log.NextOffset()
+	p.leo.Store(leo)
+	if leaderHW >= 0 {
+		p.hw.Store(min(leaderHW, leo))
+	}
+	if leaderStart > p.log.StartOffset() && leaderStart <= leo {
+		if derr := p.log.DeleteRecordsBefore(leaderStart); derr == nil {
+			p.start.Store(p.log.StartOffset())
+		}
+	}
+	p.notify()
+	if err != nil {
+		// A partial batch at the end of a size-limited response is not
+		// an error: the next fetch starts at it.
+		if errors.Is(err, records.ErrShort) {
+			return appended, nil
+		}
+		return appended, err
+	}
+	return appended, nil
+}
+
+// truncateDiverging cuts the follower's log where it diverges from the
+// leader: the leader's end offset for the follower's last epoch, or the
+// follower's own end of the largest epoch both know.
+func (p *Partition) truncateDiverging(epoch, divEpoch int32, divEnd int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.followingLocked(epoch) {
+		return kerr.NotLeaderForPartition
+	}
+	ourEpoch, ourEnd := p.log.EndOffsetForEpoch(divEpoch)
+	to := ourEnd
+	if ourEpoch == divEpoch {
+		to = min(divEnd, ourEnd)
+	}
+	if to < 0 {
+		to = p.log.StartOffset()
+	}
+	if to >= p.log.NextOffset() {
+		return nil
+	}
+	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Int64("from", p.log.NextOffset()).Int64("to", to).
+		Int32("diverging_epoch", divEpoch).Msg("truncating divergent log tail")
+	return p.truncateLocked(to)
+}
+
+// truncateLocked cuts the log to end at off and rebuilds what depends on
+// its tail.
+func (p *Partition) truncateLocked(off int64) error {
+	if err := p.log.TruncateTo(off); err != nil {
+		return err
+	}
+	if err := p.producer.rebuildAfterTruncate(p.log, p.b.now()); err != nil {
+		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("rebuilding producer state after truncation")
+	}
+	p.refreshUnstableLocked()
+	leo := p.log.NextOffset()
+	p.leo.Store(leo)
+	if p.hw.Load() > leo {
+		p.hw.Store(leo)
+	}
+	p.notify()
+	return nil
+}
+
+// resetAsFollower brings the log within the leader's [start, end].
+func (p *Partition) resetAsFollower(epoch int32, start, end int64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.followingLocked(epoch) {
+		return kerr.NotLeaderForPartition
+	}
+	leo := p.log.NextOffset()
+	switch {
+	case leo > end:
+		p.b.log.Warn().Str("topic", p.tp.Topic).Int32("partition", p.ID).Int64("leo", leo).Int64("leader_end", end).Msg("follower ahead of leader; truncating")
+		return p.truncateLocked(end)
+	case leo < start:
+		p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Int64("leo", leo).Int64("leader_start", start).Msg("follower behind the leader's log start; starting over there")
+		if err := p.log.TruncateFullyAndStartAt(start); err != nil {
+			return err
+		}
+		if err := p.producer.rebuildAfterTruncate(p.log, p.b.now()); err != nil {
+			return err
+		}
+		p.refreshUnstableLocked()
+		p.syncOffsetsLocked()
+		p.hw.Store(start)
+		return nil
+	}
+	return nil
+}
