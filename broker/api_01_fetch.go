@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/replica"
 	"gregor/protocol"
 )
 
@@ -143,8 +144,8 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 	sp.HighWatermark = p.HighWatermark()
 	sp.LastStableOffset = p.LastStableOffset()
 	sp.LogStartOffset = p.LogStartOffset()
-	if fs.version >= 12 && rp.LastFetchedEpoch >= 0 {
-		if epoch, end := lg.EndOffsetForEpoch(rp.LastFetchedEpoch); epoch < rp.LastFetchedEpoch || end < rp.FetchOffset {
+	if fs.version >= 12 {
+		if div, epoch, end := replica.Diverges(rp.LastFetchedEpoch, rp.FetchOffset, lg.EndOffsetForEpoch); div {
 			sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = epoch, end
 			return nil
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/records"
+	"gregor/broker/replica"
 	"gregor/broker/storage"
 )
 
@@ -438,14 +439,8 @@ func (p *Partition) truncateDiverging(epoch, divEpoch int32, divEnd int64) error
 	if !p.followingLocked(epoch) {
 		return kerr.NotLeaderForPartition
 	}
-	ourEpoch, ourEnd := p.log.EndOffsetForEpoch(divEpoch)
-	to := ourEnd
-	if ourEpoch == divEpoch {
-		to = min(divEnd, ourEnd)
-	}
-	if to < 0 {
-		to = p.log.StartOffset()
-	}
+	to := replica.TruncationPoint(divEpoch, divEnd, p.log.EndOffsetForEpoch, p.log.NextOffset(), p.hw.Load())
+	to = max(to, p.log.StartOffset())
 	if to >= p.log.NextOffset() {
 		return nil
 	}
