@@ -212,13 +212,13 @@ func TestTruncationAfterLeaderChange(t *testing.T) {
 			hw:       85, want: 90,
 		},
 		{
-			name: "not simply the high watermark: the divergent tail is above HW, the common part above HW is kept",
+			name:     "not simply the high watermark: the divergent tail is above HW, the common part above HW is kept",
 			leader:   epochLog{starts: [][2]int64{{0, 0}, {3, 95}}, end: 130},
 			follower: epochLog{starts: [][2]int64{{0, 0}, {2, 97}}, end: 110},
 			hw:       60, want: 95,
 		},
 		{
-			name: "follower with an epoch the leader never had, below the leader's next epoch",
+			name:     "follower with an epoch the leader never had, below the leader's next epoch",
 			leader:   epochLog{starts: [][2]int64{{0, 0}, {2, 30}, {4, 60}}, end: 90},
 			follower: epochLog{starts: [][2]int64{{0, 0}, {2, 30}, {3, 45}}, end: 70},
 			hw:       40, want: 45,
