@@ -122,9 +122,13 @@ func (b *Broker) Backend() Backend { return b.backend }
 func (b *Broker) ClusterID() string { return b.backend.ClusterID() }
 
 // selfInfo is this broker as it advertises itself.
-func (b *Broker) selfInfo() BrokerInfo {
-	bi := BrokerInfo{ID: b.id, Rack: b.cfg.Rack, Endpoints: make(map[string]Endpoint)}
-	for _, l := range b.cfg.AdvertisedListeners {
+func (b *Broker) selfInfo() BrokerInfo { return SelfInfo(b.cfg) }
+
+// SelfInfo is the broker a configuration describes, as it advertises
+// itself to the cluster.
+func SelfInfo(cfg *config.Config) BrokerInfo {
+	bi := BrokerInfo{ID: cfg.BrokerID, Rack: cfg.Rack, Endpoints: make(map[string]Endpoint)}
+	for _, l := range cfg.AdvertisedListeners {
 		bi.Endpoints[l.Name] = Endpoint{Host: l.Host, Port: int32(l.Port)}
 	}
 	return bi
