@@ -10,7 +10,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1244,5 +1247,92 @@ func TestGroupReloadFromLog(t *testing.T) {
 	e.load(3)
 	if o := fetch(t, e, "g", true, topicPartition{"u", 0})[topicPartition{"u", 0}]; o.offset != 70 || o.code != 0 {
 		t.Fatalf("third load: %+v", o)
+	}
+}
+
+// KIP-496 (Kafka 2.5+, GroupMetadata.removeExpiredOffsets): in a Stable
+// consumer group, offsets of topics no member subscribes to expire a
+// retention period after their commit, and offsets of subscribed topics
+// never expire, even with an explicit expiry from OffsetCommit v2-v4.
+func TestGroupOffsetExpiryStableConsumerGroup(t *testing.T) {
+	const retention = 150 * time.Millisecond
+	e := newGroupEnv(t, func(c *Config) { c.OffsetsRetention = retention })
+	r := jr("a", 5*time.Second, time.Second)
+	r.protocols = []protocolMeta{{name: "range", metadata: consumerMeta("subscribed")}}
+	a := e.stableOne("g", r, "A")
+	// v2 commit of the subscribed topic with a 1 ms retention time.
+	v2 := commitReq("g", a, 1, "subscribed", 0, 3)
+	v2.RetentionTimeMillis = 1
+	if code := e.c.offsetCommit(context.Background(), v2, 2)[topicPartition{"subscribed", 0}]; code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	if code := commitCode(t, e, "g", a, 1, "unsubscribed", 0, 4); code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	waitFor(t, "the retention period to pass", func() bool {
+		ok := false
+		e.inspect("g", func(g *group) {
+			ok = time.Now().UnixMilli()-g.offsets[topicPartition{"unsubscribed", 0}].commitMs > retention.Milliseconds()+20
+		})
+		return ok
+	})
+	e.c.expireOffsets()
+	got := fetch(t, e, "g", false)
+	if o, ok := got[topicPartition{"subscribed", 0}]; !ok || o.offset != 3 {
+		t.Errorf("subscribed topic's offset expired in a Stable consumer group (Kafka keeps it): %+v", got)
+	}
+	if o, ok := got[topicPartition{"unsubscribed", 0}]; ok {
+		t.Errorf("unsubscribed topic's offset kept past retention in a Stable consumer group (Kafka expires it, KIP-496): %+v", o)
+	}
+}
+
+// failingReadHost fails reads while fail is set, so a load never ends
+// until leadership is lost.
+type failingReadHost struct {
+	*txnTestHost
+	fail atomic.Bool
+}
+
+func (h *failingReadHost) ReadCommitted(topic string, p int32, offset int64, max int32) ([]byte, int64, error) {
+	if h.fail.Load() {
+		return nil, 0, kerr.NotLeaderForPartition
+	}
+	return h.txnTestHost.ReadCommitted(topic, p, offset, max)
+}
+
+// A marker landing on a __consumer_offsets partition while its load is
+// under way waits for the load; if leadership is lost before the load
+// ends, the wait must end too (the marker write path is blocked on it).
+func TestGroupTxnCompletionDuringAbandonedLoad(t *testing.T) {
+	h := &failingReadHost{txnTestHost: newTxnTestHost()}
+	h.fail.Store(true)
+	c := New(Config{OffsetsTopicPartitions: 1, TxnTopicPartitions: 1, OffsetsRetentionCheck: time.Hour, TxnAbortCheckPeriod: time.Hour}, h, zerolog.Nop())
+	t.Cleanup(c.Close)
+	c.groupLeadership(0, true, 1)
+	done := make(chan struct{})
+	go func() {
+		c.txnOffsetsCompleted(0, 5, true)
+		close(done)
+	}()
+	waitFor(t, "txnOffsetsCompleted to wait for the load", func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+		}
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		for _, g := range strings.Split(string(buf), "\n\n") {
+			if strings.Contains(g, "txnOffsetsCompleted") && strings.Contains(g, "[chan receive") {
+				return true
+			}
+		}
+		return false
+	})
+	c.groupLeadership(0, false, 1)
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("txnOffsetsCompleted still blocked 3s after the partition's loading was abandoned (it waits on gp.loaded, which an abandoned load never closes)")
 	}
 }
