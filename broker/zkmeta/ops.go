@@ -1,0 +1,493 @@
+package zkmeta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker"
+	"gregor/broker/config"
+)
+
+// kafkaErr wraps a Kafka error code with a message for the client.
+func kafkaErr(code *kerr.Error, format string, args ...any) error {
+	return fmt.Errorf("%w: %s", code, fmt.Sprintf(format, args...))
+}
+
+func (b *backend) exists(kpath string) (bool, error) {
+	ok, _, err := b.conn.Exists(b.p(kpath))
+	return ok, err
+}
+
+// checkAssignment validates explicit replicas against the live brokers.
+func checkAssignment(assign [][]int32, rf int, live []int32) error {
+	for p, r := range assign {
+		if len(r) == 0 || (rf > 0 && len(r) != rf) {
+			return kafkaErr(kerr.InvalidReplicaAssignment, "partition %d has %d replicas, expected %d", p, len(r), rf)
+		}
+		seen := map[int32]bool{}
+		for _, id := range r {
+			if seen[id] {
+				return kafkaErr(kerr.InvalidReplicaAssignment, "duplicate replica %d in partition %d", id, p)
+			}
+			if !slices.Contains(live, id) {
+				return kafkaErr(kerr.InvalidReplicaAssignment, "unknown broker %d in the replica assignment", id)
+			}
+			seen[id] = true
+		}
+	}
+	return nil
+}
+
+// CreateTopic records a new topic: its config, then its assignment. The
+// controller then creates the partition states; until then the returned
+// partitions have no leader.
+func (b *backend) CreateTopic(ctx context.Context, spec broker.TopicSpec) (broker.TopicState, error) {
+	return withCtx(ctx, func() (broker.TopicState, error) { return b.createTopic(spec) })
+}
+
+func (b *backend) createTopic(spec broker.TopicSpec) (broker.TopicState, error) {
+	if err := broker.ValidateTopicName(spec.Name); err != nil {
+		return broker.TopicState{}, kafkaErr(kerr.InvalidTopicException, "%v", err)
+	}
+	if err := config.ValidateTopicConfigs(spec.Configs); err != nil {
+		return broker.TopicState{}, kafkaErr(kerr.InvalidConfig, "%v", err)
+	}
+	for _, kp := range []string{topicPath(spec.Name), deleteTopicsPath + "/" + spec.Name} {
+		ok, err := b.exists(kp)
+		if err != nil {
+			return broker.TopicState{}, err
+		}
+		if ok {
+			return broker.TopicState{}, kafkaErr(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
+		}
+	}
+	live, err := b.liveBrokerIDs()
+	if err != nil {
+		return broker.TopicState{}, err
+	}
+	var assign [][]int32
+	if spec.Assignment != nil {
+		if len(spec.Assignment) == 0 {
+			return broker.TopicState{}, kafkaErr(kerr.InvalidReplicaAssignment, "empty replica assignment")
+		}
+		if err := checkAssignment(spec.Assignment, len(spec.Assignment[0]), live); err != nil {
+			return broker.TopicState{}, err
+		}
+		assign = spec.Assignment
+	} else {
+		n, rf := spec.Partitions, int(spec.ReplicationFactor)
+		if b.opt.Config != nil {
+			if n == -1 {
+				n = b.opt.Config.NumPartitions
+			}
+			if rf == -1 {
+				rf = int(b.opt.Config.DefaultReplicationFactor)
+			}
+		}
+		switch {
+		case n <= 0:
+			return broker.TopicState{}, kafkaErr(kerr.InvalidPartitions, "Number of partitions must be larger than 0.")
+		case rf <= 0:
+			return broker.TopicState{}, kafkaErr(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
+		case rf > len(live):
+			return broker.TopicState{}, kafkaErr(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
+		}
+		assign = assignReplicas(live, n, rf, -1, 0)
+	}
+	id := broker.NewUuid()
+	st := broker.TopicState{Name: spec.Name, ID: id, Configs: spec.Configs}
+	for _, r := range assign {
+		st.Partitions = append(st.Partitions, broker.PartitionState{Replicas: slices.Clone(r), Leader: -1, Version: -1})
+	}
+	if spec.ValidateOnly {
+		return st, nil
+	}
+	if err := b.setOrCreate(configPath(spec.Name), encodeConfig(spec.Configs)); err != nil {
+		return broker.TopicState{}, err
+	}
+	data, err := encodeTopic(id, assign)
+	if err != nil {
+		return broker.TopicState{}, err
+	}
+	if _, err := b.conn.Create(b.p(topicPath(spec.Name)), data, 0, b.acl); err != nil {
+		if errors.Is(err, zk.ErrNodeExists) {
+			return broker.TopicState{}, kafkaErr(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
+		}
+		return broker.TopicState{}, fmt.Errorf("creating %s: %w", topicPath(spec.Name), err)
+	}
+	return st, nil
+}
+
+func (b *backend) setOrCreate(kpath string, data []byte) error {
+	_, err := b.conn.Set(b.p(kpath), data, -1)
+	if errors.Is(err, zk.ErrNoNode) {
+		_, err = b.conn.Create(b.p(kpath), data, 0, b.acl)
+		if errors.Is(err, zk.ErrNodeExists) {
+			_, err = b.conn.Set(b.p(kpath), data, -1)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", kpath, err)
+	}
+	return nil
+}
+
+// DeleteTopic marks a topic for deletion; the controller deletes it.
+func (b *backend) DeleteTopic(ctx context.Context, name string) error {
+	_, err := withCtx(ctx, func() (struct{}, error) {
+		ok, err := b.exists(topicPath(name))
+		if err != nil {
+			return struct{}{}, err
+		}
+		if !ok {
+			return struct{}{}, kerr.UnknownTopicOrPartition
+		}
+		_, err = b.conn.Create(b.p(deleteTopicsPath+"/"+name), nil, 0, b.acl)
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) { // already marked: fine
+			return struct{}{}, fmt.Errorf("marking %s for deletion: %w", name, err)
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// CreatePartitions grows a topic's assignment to total partitions; the
+// controller creates the new partitions' states.
+func (b *backend) CreatePartitions(ctx context.Context, name string, total int32, assignment [][]int32) error {
+	_, err := withCtx(ctx, func() (struct{}, error) { return struct{}{}, b.createPartitions(name, total, assignment) })
+	return err
+}
+
+func (b *backend) createPartitions(name string, total int32, explicit [][]int32) error {
+	for range 10 {
+		data, stat, err := b.conn.Get(b.p(topicPath(name)))
+		if errors.Is(err, zk.ErrNoNode) {
+			return kerr.UnknownTopicOrPartition
+		}
+		if err != nil {
+			return err
+		}
+		if ok, err := b.exists(deleteTopicsPath + "/" + name); err != nil {
+			return err
+		} else if ok {
+			return kafkaErr(kerr.InvalidTopicException, "The topic is queued for deletion.")
+		}
+		var z topicZNode
+		if err := json.Unmarshal(data, &z); err != nil {
+			return fmt.Errorf("%s: %w", topicPath(name), err)
+		}
+		assign, _, _, err := decodeTopic(data)
+		if err != nil {
+			return err
+		}
+		have := int32(len(assign))
+		if have == 0 {
+			return fmt.Errorf("%s has no partitions", topicPath(name))
+		}
+		if total <= have {
+			return kafkaErr(kerr.InvalidPartitions, "Topic currently has %d partitions, %d would not be an increase.", have, total)
+		}
+		rf := len(assign[0])
+		live, err := b.liveBrokerIDs()
+		if err != nil {
+			return err
+		}
+		var add [][]int32
+		if explicit != nil {
+			if int32(len(explicit)) != total-have {
+				return kafkaErr(kerr.InvalidReplicaAssignment, "Increasing the number of partitions by %d but %d assignments provided.", total-have, len(explicit))
+			}
+			if err := checkAssignment(explicit, rf, live); err != nil {
+				return err
+			}
+			add = explicit
+		} else {
+			if rf > len(live) {
+				return kafkaErr(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
+			}
+			// Continue the pattern from partition 0's first replica.
+			start := 0
+			for i, id := range live {
+				if id >= assign[0][0] {
+					start = i
+					break
+				}
+			}
+			add = assignReplicas(live, total-have, rf, start, have)
+		}
+		if z.Partitions == nil {
+			z.Partitions = map[string][]int32{}
+		}
+		for i, r := range add {
+			z.Partitions[strconv.Itoa(int(have)+i)] = r
+		}
+		if z.AddingReplicas == nil {
+			z.AddingReplicas = map[string][]int32{}
+		}
+		if z.RemovingReplicas == nil {
+			z.RemovingReplicas = map[string][]int32{}
+		}
+		out, err := json.Marshal(&z)
+		if err != nil {
+			return err
+		}
+		_, err = b.conn.Set(b.p(topicPath(name)), out, stat.Version)
+		if errors.Is(err, zk.ErrBadVersion) {
+			continue
+		}
+		return err
+	}
+	return errors.New("the topic's assignment kept changing concurrently")
+}
+
+// AlterTopicConfigs replaces a topic's config overrides and notifies the
+// brokers through /config/changes, as Kafka does.
+func (b *backend) AlterTopicConfigs(ctx context.Context, name string, configs map[string]string) error {
+	_, err := withCtx(ctx, func() (struct{}, error) {
+		if err := config.ValidateTopicConfigs(configs); err != nil {
+			return struct{}{}, kafkaErr(kerr.InvalidConfig, "%v", err)
+		}
+		ok, err := b.exists(topicPath(name))
+		if err != nil {
+			return struct{}{}, err
+		}
+		if !ok {
+			return struct{}{}, kerr.UnknownTopicOrPartition
+		}
+		if err := b.setOrCreate(configPath(name), encodeConfig(configs)); err != nil {
+			return struct{}{}, err
+		}
+		note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": "topics/" + name})
+		if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
+			b.log.Warn().Err(err).Str("topic", name).Msg("writing config change notification")
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
+
+// UpdatePartition records the leader's ISR change by compare-and-set on the
+// partition state znode at st.Version.
+func (b *backend) UpdatePartition(ctx context.Context, topic string, partition int32, st broker.PartitionState) (broker.PartitionState, error) {
+	return withCtx(ctx, func() (broker.PartitionState, error) {
+		if st.Version < 0 {
+			return broker.PartitionState{}, broker.ErrStaleState
+		}
+		zpath := b.p(statePath(topic, partition))
+		data, stat, err := b.conn.Get(zpath)
+		if errors.Is(err, zk.ErrNoNode) {
+			return broker.PartitionState{}, kerr.UnknownTopicOrPartition
+		}
+		if err != nil {
+			return broker.PartitionState{}, err
+		}
+		if stat.Version != st.Version {
+			return broker.PartitionState{}, broker.ErrStaleState
+		}
+		cur, err := decodeState(data)
+		if err != nil {
+			return broker.PartitionState{}, fmt.Errorf("%s: %w", statePath(topic, partition), err)
+		}
+		stat, err = b.conn.Set(zpath, encodeState(cur.ControllerEpoch, st.Leader, st.LeaderEpoch, st.ISR), st.Version)
+		if errors.Is(err, zk.ErrBadVersion) {
+			return broker.PartitionState{}, broker.ErrStaleState
+		}
+		if err != nil {
+			return broker.PartitionState{}, err
+		}
+		note, _ := json.Marshal(map[string]any{"version": 1, "partitions": []map[string]any{{"topic": topic, "partition": partition}}})
+		if _, err := b.conn.Create(b.p(isrChangePath+"/"+isrChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
+			b.log.Debug().Err(err).Msg("writing ISR change notification")
+		}
+		out := st
+		out.Replicas, out.ISR = slices.Clone(st.Replicas), slices.Clone(st.ISR)
+		out.Version = stat.Version
+		return out, nil
+	})
+}
+
+// AllocateProducerIDs hands out n producer ids from this broker's block,
+// reserving a new block of max(n, 1000) ids in /latest_producer_id_block
+// when it runs out.
+func (b *backend) AllocateProducerIDs(ctx context.Context, n int64) (int64, error) {
+	return withCtx(ctx, func() (int64, error) {
+		b.pidMu.Lock()
+		defer b.pidMu.Unlock()
+		if n <= 0 {
+			n = 1
+		}
+		if b.pidEnd-b.pidNext >= n {
+			s := b.pidNext
+			b.pidNext += n
+			return s, nil
+		}
+		size := max(n, producerBlockSize)
+		zpath := b.p(producerBlockPath)
+		for range 20 {
+			data, stat, err := b.conn.Get(zpath)
+			var start int64
+			switch {
+			case errors.Is(err, zk.ErrNoNode):
+				start = 0
+			case err != nil:
+				return 0, err
+			case len(data) > 0:
+				var z producerBlockZNode
+				if err := json.Unmarshal(data, &z); err != nil {
+					return 0, fmt.Errorf("%s: %w", producerBlockPath, err)
+				}
+				end, err := z.BlockEnd.Int64()
+				if err != nil {
+					return 0, fmt.Errorf("%s: block_end %q: %w", producerBlockPath, z.BlockEnd, err)
+				}
+				start = end + 1
+			}
+			out := mustJSON(producerBlockOut{Version: 1, Broker: b.self(),
+				BlockStart: strconv.FormatInt(start, 10), BlockEnd: strconv.FormatInt(start+size-1, 10)})
+			if stat == nil {
+				_, err = b.conn.Create(zpath, out, 0, b.acl)
+				if errors.Is(err, zk.ErrNodeExists) {
+					continue
+				}
+			} else {
+				_, err = b.conn.Set(zpath, out, stat.Version)
+				if errors.Is(err, zk.ErrBadVersion) {
+					continue
+				}
+			}
+			if err != nil {
+				return 0, err
+			}
+			b.pidNext, b.pidEnd = start+n, start+size
+			return start, nil
+		}
+		return 0, errors.New("producer id block allocation kept conflicting")
+	})
+}
+
+// producerBlockOut is /latest_producer_id_block as Kafka writes it (ids
+// as strings).
+type producerBlockOut struct {
+	Version    int    `json:"version"`
+	Broker     int32  `json:"broker"`
+	BlockStart string `json:"block_start"`
+	BlockEnd   string `json:"block_end"`
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// Shutdown is a controlled shutdown: leaderships move to another live ISR
+// member, this broker leaves the ISRs it is in, and it resigns as
+// controller.
+func (b *backend) Shutdown(ctx context.Context) error {
+	b.shuttingDown.Store(true)
+	_, err := withCtx(ctx, func() (struct{}, error) { return struct{}{}, b.shutdown() })
+	return err
+}
+
+func (b *backend) shutdown() error {
+	self := b.self()
+	type tp struct {
+		topic string
+		p     int32
+	}
+	var mine []tp
+	b.mu.Lock()
+	for name, t := range b.topics {
+		for p, r := range t.assign {
+			if slices.Contains(r, self) {
+				mine = append(mine, tp{name, int32(p)})
+			}
+		}
+	}
+	assigns := map[string][][]int32{}
+	for name, t := range b.topics {
+		assigns[name] = t.assign
+	}
+	b.mu.Unlock()
+	live, err := b.liveBrokerIDs()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, x := range mine {
+		replicas := assigns[x.topic][x.p]
+		if err := b.handOver(x.topic, x.p, replicas, live); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Resign as controller.
+	data, stat, err := b.conn.Get(b.p(controllerPath))
+	if err == nil && stat.EphemeralOwner == b.conn.SessionID() {
+		var z controllerZNode
+		if json.Unmarshal(data, &z) == nil && z.BrokerID == self {
+			if err := b.conn.Delete(b.p(controllerPath), stat.Version); err != nil && !errors.Is(err, zk.ErrNoNode) {
+				errs = append(errs, err)
+			} else {
+				b.log.Info().Msg("resigned as controller for shutdown")
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (b *backend) handOver(topic string, p int32, replicas, live []int32) error {
+	self := b.self()
+	zpath := b.p(statePath(topic, p))
+	for range 10 {
+		data, stat, err := b.conn.Get(zpath)
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		z, err := decodeState(data)
+		if err != nil {
+			return err
+		}
+		others := slices.DeleteFunc(slices.Clone(z.ISR), func(r int32) bool { return r == self })
+		if len(others) == len(z.ISR) || len(others) == 0 {
+			return nil // not in the ISR, or the only one: nothing to hand over
+		}
+		leader, epoch := z.Leader, z.LeaderEpoch
+		if z.Leader == self {
+			leader = -1
+			for _, r := range replicas {
+				if r != self && slices.Contains(others, r) && slices.Contains(live, r) {
+					leader = r
+					break
+				}
+			}
+			if leader == -1 {
+				return nil // no live successor: keep leading until the end
+			}
+			epoch++
+		}
+		_, err = b.conn.Set(zpath, encodeState(z.ControllerEpoch, leader, epoch, others), stat.Version)
+		if errors.Is(err, zk.ErrBadVersion) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if leader != z.Leader {
+			b.log.Info().Str("topic", topic).Int32("partition", p).Int32("leader", leader).Int32("leader_epoch", epoch).Msg("controlled shutdown: leadership moved")
+		}
+		return nil
+	}
+	return fmt.Errorf("state of %s-%d kept changing during controlled shutdown", topic, p)
+}

@@ -1,0 +1,564 @@
+package zkmeta
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"gregor/broker"
+)
+
+// Keys name what the loop must (re)read; each has at most one watch armed.
+const (
+	keySession = "0session"
+	keyIDs     = "1ids"
+	keyCtrl    = "2ctrl"
+	keyTopics  = "3topics"
+	keyDeletes = "4deletes"
+	keyISRChg  = "5isrchg"
+	preTopic   = "6t/"
+	preConfig  = "7c/"
+	preState   = "8s/"
+)
+
+func stateKey(t string, p int32) string { return preState + t + "/" + strconv.Itoa(int(p)) }
+
+func sortIDs(ids []int32) { slices.Sort(ids) }
+
+// mark asks the loop to re-read key.
+func (b *backend) mark(key string) {
+	b.wmu.Lock()
+	b.dirty[key] = true
+	b.wmu.Unlock()
+	b.kick()
+}
+
+func (b *backend) kick() {
+	select {
+	case b.sig <- struct{}{}:
+	default:
+	}
+}
+
+func (b *backend) hasDirty() bool {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	return len(b.dirty) > 0
+}
+
+// markAll asks for a full re-read.
+func (b *backend) markAll() {
+	b.wmu.Lock()
+	for _, k := range []string{keyIDs, keyCtrl, keyTopics, keyDeletes, keyISRChg} {
+		b.dirty[k] = true
+	}
+	b.wmu.Unlock()
+	b.mu.Lock()
+	var keys []string
+	for name, t := range b.topics {
+		keys = append(keys, preTopic+name, preConfig+name)
+		for p := range t.assign {
+			keys = append(keys, stateKey(name, int32(p)))
+		}
+	}
+	b.mu.Unlock()
+	b.wmu.Lock()
+	for _, k := range keys {
+		b.dirty[k] = true
+	}
+	b.wmu.Unlock()
+	b.kick()
+}
+
+func (b *backend) isArmed(key string) bool {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	return b.armed[key]
+}
+
+// arm records a watch on key; when it fires, key is re-read.
+func (b *backend) arm(key string, ch <-chan zk.Event) {
+	b.wmu.Lock()
+	b.armed[key] = true
+	b.wmu.Unlock()
+	go func() {
+		<-ch
+		b.wmu.Lock()
+		delete(b.armed, key)
+		b.dirty[key] = true
+		b.wmu.Unlock()
+		b.kick()
+	}()
+}
+
+func (b *backend) takeDirty() []string {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	keys := slices.Collect(maps.Keys(b.dirty))
+	clear(b.dirty)
+	sort.Strings(keys)
+	return keys
+}
+
+// children lists zpath's children, watching them for key.
+func (b *backend) children(key, zpath string) ([]string, error) {
+	if b.isArmed(key) {
+		c, _, err := b.conn.Children(zpath)
+		return c, err
+	}
+	c, _, ch, err := b.conn.ChildrenW(zpath)
+	if err != nil {
+		return nil, err
+	}
+	b.arm(key, ch)
+	return c, nil
+}
+
+// get reads zpath, watching it (or its creation) for key.
+func (b *backend) get(key, zpath string) ([]byte, *zk.Stat, bool, error) {
+	if b.isArmed(key) {
+		data, stat, err := b.conn.Get(zpath)
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil, nil, false, nil
+		}
+		return data, stat, err == nil, err
+	}
+	data, stat, ch, err := b.conn.GetW(zpath)
+	if err == nil {
+		b.arm(key, ch)
+		return data, stat, true, nil
+	}
+	if !errors.Is(err, zk.ErrNoNode) {
+		return nil, nil, false, err
+	}
+	ok, _, ch, err := b.conn.ExistsW(zpath)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	b.arm(key, ch)
+	if ok { // created in between: read it again
+		b.mark(key)
+	}
+	return nil, nil, false, nil
+}
+
+func (b *backend) loop(ctx context.Context) {
+	defer close(b.done)
+	var retry <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-b.sig:
+		case <-retry:
+		}
+		retry = nil
+		if b.round() {
+			retry = time.After(250 * time.Millisecond)
+		}
+	}
+}
+
+// round reads what changed, acts as controller if this broker is one, and
+// delivers the changes. It reports whether something must be retried.
+func (b *backend) round() (retry bool) {
+	for i := 0; i < 100 && !retry; i++ {
+		keys := b.takeDirty()
+		if len(keys) == 0 {
+			break
+		}
+		for j, k := range keys {
+			b.mu.Lock()
+			err := b.process(k)
+			b.mu.Unlock()
+			if err != nil {
+				if !b.shuttingDown.Load() {
+					b.log.Debug().Err(err).Str("key", k).Msg("reading ZooKeeper; will retry")
+				}
+				b.wmu.Lock()
+				for _, k := range keys[j:] {
+					b.dirty[k] = true
+				}
+				b.wmu.Unlock()
+				retry = true
+				break
+			}
+		}
+	}
+	if !retry {
+		b.mu.Lock()
+		if err := b.control(); err != nil {
+			retry = true
+			if !b.shuttingDown.Load() {
+				b.log.Warn().Err(err).Msg("controller work failed; will retry")
+			}
+		}
+		b.mu.Unlock()
+	}
+	b.deliver()
+	return retry || b.hasDirty()
+}
+
+func (b *backend) process(key string) error {
+	switch {
+	case key == keySession:
+		return b.processSession()
+	case key == keyIDs:
+		return b.processIDs()
+	case key == keyCtrl:
+		return b.processCtrl()
+	case key == keyTopics:
+		return b.processTopics()
+	case key == keyDeletes:
+		c, err := b.children(keyDeletes, b.p(deleteTopicsPath))
+		if err != nil {
+			return err
+		}
+		b.deleting = map[string]bool{}
+		for _, t := range c {
+			b.deleting[t] = true
+		}
+		return nil
+	case key == keyISRChg:
+		c, err := b.children(keyISRChg, b.p(isrChangePath))
+		if err != nil {
+			return err
+		}
+		if b.isController { // the controller consumes the notifications
+			for _, n := range c {
+				b.conn.Delete(b.p(isrChangePath+"/"+n), -1)
+			}
+		}
+		return nil
+	case strings.HasPrefix(key, preTopic):
+		return b.processTopic(key[len(preTopic):])
+	case strings.HasPrefix(key, preConfig):
+		return b.processConfig(key[len(preConfig):])
+	case strings.HasPrefix(key, preState):
+		rest := key[len(preState):]
+		i := strings.LastIndexByte(rest, '/')
+		p, err := strconv.Atoi(rest[i+1:])
+		if i < 0 || err != nil {
+			return nil
+		}
+		return b.processState(rest[:i], int32(p))
+	}
+	return nil
+}
+
+// processSession handles a new session (after expiry): register again,
+// stand for controller again, re-read everything.
+func (b *backend) processSession() error {
+	sid := b.conn.SessionID()
+	if sid == 0 || sid == b.session.Load() || b.shuttingDown.Load() {
+		return nil
+	}
+	b.log.Warn().Str("session", fmt.Sprintf("0x%x", sid)).Msg("new ZooKeeper session; registering again and re-reading metadata")
+	b.isController = false
+	if err := b.register(); err != nil {
+		return fmt.Errorf("registering again: %w", err)
+	}
+	b.mu.Unlock()
+	b.markAll()
+	b.mu.Lock()
+	return nil
+}
+
+func (b *backend) processIDs() error {
+	c, err := b.children(keyIDs, b.p(brokerIDsPath))
+	if err != nil {
+		return err
+	}
+	seen := map[int32]bool{}
+	for _, name := range c {
+		n, err := strconv.ParseInt(name, 10, 32)
+		if err != nil {
+			continue
+		}
+		id := int32(n)
+		data, stat, err := b.conn.Get(b.p(brokerPath(id)))
+		if errors.Is(err, zk.ErrNoNode) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		seen[id] = true
+		old := b.brokers[id]
+		if old != nil && old.czxid == stat.Czxid {
+			continue
+		}
+		info, err := decodeBroker(id, data)
+		if err != nil {
+			b.log.Warn().Err(err).Msg("ignoring broker registration")
+			continue
+		}
+		if old != nil { // gone and back between two reads
+			b.bounced[id] = true
+		}
+		b.brokers[id] = &liveBroker{info: info, czxid: stat.Czxid}
+		b.brokersChanged = true
+		b.log.Info().Int32("broker", id).Msg("broker registered")
+	}
+	for id := range b.brokers {
+		if !seen[id] {
+			delete(b.brokers, id)
+			b.brokersChanged = true
+			b.log.Info().Int32("broker", id).Msg("broker gone")
+		}
+	}
+	return nil
+}
+
+func (b *backend) processCtrl() error {
+	data, stat, ok, err := b.get(keyCtrl, b.p(controllerPath))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if b.controller != -1 {
+			b.controller, b.brokersChanged = -1, true
+		}
+		if b.isController {
+			b.log.Info().Msg("resigned as controller")
+			b.isController = false
+		}
+		if b.shuttingDown.Load() || b.session.Load() != b.conn.SessionID() {
+			return nil
+		}
+		z, _ := jsonMarshal(&controllerZNode{Version: 1, BrokerID: b.self(), Timestamp: nowMs()})
+		_, err := b.conn.Create(b.p(controllerPath), z, zk.FlagEphemeral, b.acl)
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return err
+		}
+		b.mark(keyCtrl) // read who won
+		return nil
+	}
+	var z controllerZNode
+	if err := jsonUnmarshal(data, &z); err != nil {
+		return fmt.Errorf("%s: %w", controllerPath, err)
+	}
+	if z.BrokerID != b.controller {
+		b.controller, b.brokersChanged = z.BrokerID, true
+	}
+	mine := z.BrokerID == b.self() && stat.EphemeralOwner == b.conn.SessionID() && stat.EphemeralOwner != 0
+	switch {
+	case mine && !b.isController:
+		if err := b.bumpControllerEpoch(); err != nil {
+			return err
+		}
+		b.isController = true
+		b.log.Info().Int32("controller_epoch", b.ctrlEpoch).Msg("elected controller")
+	case !mine && b.isController:
+		b.isController = false
+		b.log.Info().Int32("controller", z.BrokerID).Msg("no longer controller")
+	}
+	return nil
+}
+
+// bumpControllerEpoch increments /controller_epoch; its znode version
+// fences every write this controller makes.
+func (b *backend) bumpControllerEpoch() error {
+	zpath := b.p(controllerEpochZ)
+	for range 10 {
+		data, stat, err := b.conn.Get(zpath)
+		if errors.Is(err, zk.ErrNoNode) {
+			st, err := b.conn.Create(zpath, []byte("1"), 0, b.acl)
+			if errors.Is(err, zk.ErrNodeExists) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			_ = st
+			_, stat, err := b.conn.Get(zpath)
+			if err != nil {
+				return err
+			}
+			b.ctrlEpoch, b.ctrlEpochVer = 1, stat.Version
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 32)
+		if err != nil {
+			return fmt.Errorf("%s: %q: %w", controllerEpochZ, data, err)
+		}
+		stat, err = b.conn.Set(zpath, []byte(strconv.Itoa(int(n)+1)), stat.Version)
+		if errors.Is(err, zk.ErrBadVersion) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b.ctrlEpoch, b.ctrlEpochVer = int32(n)+1, stat.Version
+		return nil
+	}
+	return errors.New("could not increment the controller epoch")
+}
+
+func (b *backend) processTopics() error {
+	c, err := b.children(keyTopics, b.p(brokerTopicsPath))
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, name := range c {
+		seen[name] = true
+		if b.topics[name] == nil {
+			b.topics[name] = &topicCache{name: name}
+			b.mark(preTopic + name)
+			b.mark(preConfig + name)
+		}
+	}
+	for name := range b.topics {
+		if !seen[name] {
+			delete(b.topics, name)
+			b.removed = append(b.removed, name)
+		}
+	}
+	return nil
+}
+
+func (b *backend) processTopic(name string) error {
+	t := b.topics[name]
+	if t == nil {
+		return nil
+	}
+	data, stat, ok, err := b.get(preTopic+name, b.p(topicPath(name)))
+	if err != nil || !ok {
+		return err
+	}
+	assign, id, hasID, err := decodeTopic(data)
+	if err != nil {
+		b.log.Warn().Err(err).Str("topic", name).Msg("ignoring malformed topic znode")
+		return nil
+	}
+	if t.exists && hasID && t.hasID && id != t.id { // recreated
+		t.states = nil
+	}
+	if !t.exists || id != t.id || hasID != t.hasID || !slices.EqualFunc(assign, t.assign, slices.Equal) {
+		t.changed = true
+	}
+	t.exists, t.id, t.hasID, t.version, t.assign = true, id, hasID, stat.Version, assign
+	for p := len(t.states); p < len(assign); p++ {
+		t.states = append(t.states, nil)
+		b.mark(stateKey(name, int32(p)))
+	}
+	if len(t.states) > len(assign) {
+		t.states = t.states[:len(assign)]
+	}
+	return nil
+}
+
+func (b *backend) processConfig(name string) error {
+	t := b.topics[name]
+	if t == nil {
+		return nil
+	}
+	data, _, _, err := b.get(preConfig+name, b.p(configPath(name)))
+	if err != nil {
+		return err
+	}
+	c, err := decodeConfig(data)
+	if err != nil {
+		b.log.Warn().Err(err).Str("topic", name).Msg("ignoring malformed topic config znode")
+		return nil
+	}
+	if !maps.Equal(c, t.configs) {
+		t.configs, t.changed = c, true
+	}
+	return nil
+}
+
+func (b *backend) processState(name string, p int32) error {
+	t := b.topics[name]
+	if t == nil || int(p) >= len(t.states) {
+		return nil
+	}
+	data, stat, ok, err := b.get(stateKey(name, p), b.p(statePath(name, p)))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if t.states[p] != nil {
+			t.states[p], t.changed = nil, true
+		}
+		return nil
+	}
+	z, err := decodeState(data)
+	if err != nil {
+		b.log.Warn().Err(err).Str("topic", name).Int32("partition", p).Msg("ignoring malformed partition state")
+		return nil
+	}
+	st := &pstate{ctrlEpoch: z.ControllerEpoch, leader: z.Leader, leaderEpoch: z.LeaderEpoch, isr: z.ISR, version: stat.Version}
+	if old := t.states[p]; old == nil || old.version != st.version || old.leader != st.leader || old.leaderEpoch != st.leaderEpoch || !slices.Equal(old.isr, st.isr) {
+		t.states[p], t.changed = st, true
+	}
+	return nil
+}
+
+// topicState builds what the Applier gets; a partition without a state
+// znode yet has no leader.
+func (t *topicCache) topicState() broker.TopicState {
+	ts := broker.TopicState{Name: t.name, ID: t.id, Configs: maps.Clone(t.configs)}
+	for p, r := range t.assign {
+		ps := broker.PartitionState{Replicas: slices.Clone(r), Leader: -1, Version: -1}
+		if st := t.states[p]; st != nil {
+			ps.Leader, ps.LeaderEpoch, ps.ISR, ps.Version = st.leader, st.leaderEpoch, slices.Clone(st.isr), st.version
+		}
+		ts.Partitions = append(ts.Partitions, ps)
+	}
+	return ts
+}
+
+// deliver hands what changed to the Applier, without holding mu.
+func (b *backend) deliver() {
+	b.mu.Lock()
+	apply := b.apply
+	var brokers []broker.BrokerInfo
+	changedBrokers := b.brokersChanged
+	if changedBrokers {
+		for _, lb := range b.brokers {
+			brokers = append(brokers, lb.info)
+		}
+		slices.SortFunc(brokers, func(x, y broker.BrokerInfo) int { return int(x.ID) - int(y.ID) })
+	}
+	controller := b.controller
+	removed := b.removed
+	var topics []broker.TopicState
+	names := slices.Sorted(maps.Keys(b.topics))
+	for _, name := range names {
+		t := b.topics[name]
+		if !t.changed || !t.exists || !t.hasID || len(t.assign) == 0 {
+			continue
+		}
+		t.changed = false
+		topics = append(topics, t.topicState())
+	}
+	b.brokersChanged, b.removed = false, nil
+	b.mu.Unlock()
+
+	if apply == nil {
+		return
+	}
+	if changedBrokers {
+		apply.ApplyBrokers(brokers, controller)
+	}
+	for _, name := range removed {
+		b.log.Info().Str("topic", name).Msg("topic removed from cluster metadata")
+		apply.RemoveTopic(name)
+	}
+	for _, ts := range topics {
+		apply.ApplyTopic(ts)
+	}
+}

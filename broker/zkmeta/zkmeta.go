@@ -1,0 +1,407 @@
+// Package zkmeta keeps Gregor's cluster metadata in ZooKeeper, in Apache
+// Kafka's classic (ZooKeeper-mode) znode layout and JSON formats, so tools
+// that read that layout keep working. Every broker watches the metadata and
+// delivers it to its Applier; the broker holding /controller also elects
+// partition leaders, creates partition states and deletes topics.
+package zkmeta
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/rs/zerolog"
+
+	"gregor/broker"
+	"gregor/broker/config"
+)
+
+// Options configures the ZooKeeper backend.
+type Options struct {
+	// Connect is zookeeper.connect: host:port[,host:port...][/chroot].
+	Connect        string
+	SessionTimeout time.Duration
+	Self           broker.BrokerInfo
+	Config         *config.Config
+	Log            zerolog.Logger
+}
+
+type backend struct {
+	opt     Options
+	log     zerolog.Logger
+	servers []string
+	chroot  string
+	timeout time.Duration
+	acl     []zk.ACL
+
+	conn      *zk.Conn
+	clusterID string // set by Start
+
+	shuttingDown atomic.Bool
+	session      atomic.Int64 // the session /brokers/ids/<id> belongs to
+
+	pidMu           sync.Mutex
+	pidNext, pidEnd int64 // local producer id block, end exclusive
+	cancel          context.CancelFunc
+	done            chan struct{}
+	closeOnce       sync.Once
+
+	// Watch bookkeeping, shared with watch goroutines.
+	wmu   sync.Mutex
+	dirty map[string]bool
+	armed map[string]bool
+	sig   chan struct{}
+
+	// Loop state. The loop mutates it holding mu (never while calling the
+	// Applier); other goroutines read it holding mu.
+	mu             sync.Mutex
+	apply          broker.Applier
+	brokers        map[int32]*liveBroker
+	controller     int32
+	topics         map[string]*topicCache
+	deleting       map[string]bool
+	removed        []string
+	brokersChanged bool
+	bounced        map[int32]bool
+	isController   bool
+	ctrlEpoch      int32
+	ctrlEpochVer   int32
+}
+
+type liveBroker struct {
+	info  broker.BrokerInfo
+	czxid int64
+}
+
+type topicCache struct {
+	name    string
+	id      broker.Uuid
+	hasID   bool
+	exists  bool
+	version int32 // of the assignment znode
+	assign  [][]int32
+	configs map[string]string
+	states  []*pstate
+	changed bool
+}
+
+type pstate struct {
+	ctrlEpoch, leader, leaderEpoch int32
+	isr                            []int32
+	version                        int32
+}
+
+// New returns a ZooKeeper metadata backend; it connects in Start.
+func New(opt Options) (broker.Backend, error) {
+	if opt.Connect == "" {
+		return nil, errors.New("zkmeta: zookeeper.connect is empty")
+	}
+	hosts, chroot := opt.Connect, ""
+	if i := strings.IndexByte(hosts, '/'); i >= 0 {
+		hosts, chroot = hosts[:i], path.Clean(hosts[i:])
+		if chroot == "/" {
+			chroot = ""
+		}
+	}
+	var servers []string
+	for _, h := range strings.Split(hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			servers = append(servers, h)
+		}
+	}
+	if len(servers) == 0 {
+		return nil, fmt.Errorf("zkmeta: no servers in zookeeper.connect %q", opt.Connect)
+	}
+	timeout := opt.SessionTimeout
+	if timeout <= 0 {
+		timeout = 18 * time.Second
+	}
+	return &backend{
+		opt: opt, log: opt.Log.With().Str("component", "zkmeta").Logger(),
+		servers: servers, chroot: chroot, timeout: timeout, acl: zk.WorldACL(zk.PermAll),
+		dirty: map[string]bool{}, armed: map[string]bool{}, sig: make(chan struct{}, 1),
+		brokers: map[int32]*liveBroker{}, controller: -1, topics: map[string]*topicCache{},
+		deleting: map[string]bool{}, bounced: map[int32]bool{},
+	}, nil
+}
+
+// p maps a Kafka path into the chroot.
+func (b *backend) p(kpath string) string { return b.chroot + kpath }
+
+func (b *backend) self() int32 { return b.opt.Self.ID }
+
+type zkLogger struct{ log zerolog.Logger }
+
+func (l zkLogger) Printf(format string, args ...any) { l.log.Debug().Msgf(format, args...) }
+
+// Start connects, registers this broker, loads and delivers the metadata,
+// and keeps delivering changes until ctx ends.
+func (b *backend) Start(ctx context.Context, apply broker.Applier) error {
+	conn, events, err := zk.Connect(b.servers, b.timeout, zk.WithLogger(zkLogger{b.log}))
+	if err != nil {
+		return fmt.Errorf("connecting to ZooKeeper %s: %w", b.opt.Connect, err)
+	}
+	b.conn = conn
+	if err := b.awaitSession(ctx, events); err != nil {
+		conn.Close()
+		return err
+	}
+	if err := b.setup(ctx); err != nil {
+		conn.Close()
+		return err
+	}
+	b.mu.Lock()
+	b.apply = apply
+	b.mu.Unlock()
+	b.markAll()
+
+	// The first load: every key read and delivered before Start returns.
+	deadline := time.Now().Add(max(30*time.Second, 2*b.timeout))
+	for {
+		retry := b.round()
+		if !retry && !b.hasDirty() {
+			break
+		}
+		if time.Now().After(deadline) {
+			conn.Close()
+			return errors.New("loading cluster metadata from ZooKeeper did not complete")
+		}
+		if retry {
+			select {
+			case <-ctx.Done():
+				conn.Close()
+				return ctx.Err()
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	b.cancel, b.done = cancel, make(chan struct{})
+	go b.watchSession(lctx, events)
+	go b.loop(lctx)
+	return nil
+}
+
+func (b *backend) awaitSession(ctx context.Context, events <-chan zk.Event) error {
+	timer := time.NewTimer(max(30*time.Second, 2*b.timeout))
+	defer timer.Stop()
+	for {
+		select {
+		case ev := <-events:
+			if ev.State == zk.StateHasSession {
+				b.log.Info().Str("zookeeper", b.opt.Connect).Str("session", fmt.Sprintf("0x%x", b.conn.SessionID())).Msg("connected to ZooKeeper")
+				return nil
+			}
+		case <-timer.C:
+			return fmt.Errorf("no ZooKeeper session with %s", b.opt.Connect)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// setup creates the chroot and Kafka's persistent paths, the cluster id and
+// this broker's registration.
+func (b *backend) setup(ctx context.Context) error {
+	if b.chroot != "" {
+		parts := strings.Split(strings.TrimPrefix(b.chroot, "/"), "/")
+		for i := range parts {
+			if err := b.ensure("/" + strings.Join(parts[:i+1], "/")); err != nil {
+				return err
+			}
+		}
+	}
+	for _, kp := range persistentPaths {
+		if err := b.ensure(b.p(kp)); err != nil {
+			return err
+		}
+	}
+	id, err := b.ensureClusterID()
+	if err != nil {
+		return err
+	}
+	b.clusterID = id
+	return b.registerAtStart(ctx)
+}
+
+func (b *backend) ensure(zpath string) error {
+	_, err := b.conn.Create(zpath, nil, 0, b.acl)
+	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return fmt.Errorf("creating %s: %w", zpath, err)
+	}
+	return nil
+}
+
+func (b *backend) ensureClusterID() (string, error) {
+	for range 5 {
+		data, _, err := b.conn.Get(b.p(clusterIDPath))
+		if err == nil {
+			var z clusterIDZNode
+			if err := json.Unmarshal(data, &z); err != nil || z.ID == "" {
+				return "", fmt.Errorf("%s: invalid cluster id %q", clusterIDPath, data)
+			}
+			return z.ID, nil
+		}
+		if !errors.Is(err, zk.ErrNoNode) {
+			return "", fmt.Errorf("reading %s: %w", clusterIDPath, err)
+		}
+		data, _ = json.Marshal(&clusterIDZNode{Version: "1", ID: broker.NewUuid().String()})
+		_, err = b.conn.Create(b.p(clusterIDPath), data, 0, b.acl)
+		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return "", fmt.Errorf("creating %s: %w", clusterIDPath, err)
+		}
+	}
+	return "", errors.New("could not create or read the cluster id")
+}
+
+// registerAtStart creates /brokers/ids/<id>. A registration left by an
+// earlier session (of this broker before a restart) is waited out; one
+// that outlives a session timeout belongs to a live broker with our id.
+func (b *backend) registerAtStart(ctx context.Context) error {
+	zpath := b.p(brokerPath(b.self()))
+	deadline := time.Now().Add(b.timeout + 2*time.Second)
+	logged := false
+	for {
+		err := b.register()
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, zk.ErrNodeExists) {
+			return err
+		}
+		ok, stat, ch, err := b.conn.ExistsW(zpath)
+		if err != nil {
+			return fmt.Errorf("checking %s: %w", zpath, err)
+		}
+		if !ok {
+			continue
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("broker.id %d is already registered in ZooKeeper at %s by another live session (0x%x)", b.self(), brokerPath(b.self()), stat.EphemeralOwner)
+		}
+		if !logged {
+			b.log.Warn().Int32("broker", b.self()).Str("owner", fmt.Sprintf("0x%x", stat.EphemeralOwner)).Msg("broker id registered by another session; waiting for it to expire")
+			logged = true
+		}
+		select {
+		case <-ch:
+		case <-time.After(time.Until(deadline)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// register creates this broker's ephemeral registration for the current
+// session. It returns zk.ErrNodeExists if another session holds it.
+func (b *backend) register() error {
+	data, err := encodeBroker(b.opt.Self)
+	if err != nil {
+		return err
+	}
+	zpath := b.p(brokerPath(b.self()))
+	sid := b.conn.SessionID()
+	_, err = b.conn.Create(zpath, data, zk.FlagEphemeral, b.acl)
+	if errors.Is(err, zk.ErrNodeExists) {
+		_, stat, gerr := b.conn.Get(zpath)
+		if gerr == nil && stat.EphemeralOwner == sid {
+			err = nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	b.session.Store(sid)
+	b.log.Info().Int32("broker", b.self()).Str("session", fmt.Sprintf("0x%x", sid)).Msg("registered in ZooKeeper")
+	return nil
+}
+
+func (b *backend) ClusterID() string { return b.clusterID }
+
+// watchSession follows the connection's state: an expired session is
+// replaced by the client library; the loop then registers again.
+func (b *backend) watchSession(ctx context.Context, events <-chan zk.Event) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			switch ev.State {
+			case zk.StateExpired:
+				b.log.Warn().Msg("ZooKeeper session expired; reconnecting with a new session")
+			case zk.StateDisconnected:
+				if !b.shuttingDown.Load() {
+					b.log.Info().Msg("disconnected from ZooKeeper; reconnecting")
+				}
+			case zk.StateHasSession:
+				if b.conn.SessionID() != b.session.Load() {
+					b.mark(keySession)
+				}
+			}
+		}
+	}
+}
+
+// Close ends the session: this broker's ephemeral znodes vanish.
+func (b *backend) Close() error {
+	b.closeOnce.Do(func() {
+		b.shuttingDown.Store(true)
+		if b.cancel != nil {
+			b.cancel()
+		}
+		if b.conn != nil {
+			b.conn.Close()
+		}
+		if b.done != nil {
+			<-b.done
+		}
+	})
+	return nil
+}
+
+// withCtx runs op, giving up waiting for it when ctx ends.
+func withCtx[T any](ctx context.Context, op func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := op()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// liveBrokerIDs reads the registered brokers, sorted.
+func (b *backend) liveBrokerIDs() ([]int32, error) {
+	children, _, err := b.conn.Children(b.p(brokerIDsPath))
+	if err != nil {
+		return nil, fmt.Errorf("listing brokers: %w", err)
+	}
+	var ids []int32
+	for _, c := range children {
+		if n, err := strconv.ParseInt(c, 10, 32); err == nil {
+			ids = append(ids, int32(n))
+		}
+	}
+	sortIDs(ids)
+	return ids, nil
+}

@@ -1,0 +1,270 @@
+package zkmeta
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gregor/broker"
+)
+
+// Kafka's classic ZooKeeper layout.
+const (
+	brokerIDsPath      = "/brokers/ids"
+	brokerTopicsPath   = "/brokers/topics"
+	brokerSeqIDPath    = "/brokers/seqid"
+	controllerPath     = "/controller"
+	controllerEpochZ   = "/controller_epoch"
+	clusterIDPath      = "/cluster/id"
+	configTopicsPath   = "/config/topics"
+	configChangesPath  = "/config/changes"
+	deleteTopicsPath   = "/admin/delete_topics"
+	isrChangePath      = "/isr_change_notification"
+	producerBlockPath  = "/latest_producer_id_block"
+	logDirEventPath    = "/log_dir_event_notification"
+	producerBlockSize  = 1000
+	configChangePrefix = "config_change_"
+	isrChangePrefix    = "isr_change_"
+)
+
+// persistentPaths are the paths a Kafka broker creates at startup.
+var persistentPaths = []string{
+	"/brokers", brokerIDsPath, brokerTopicsPath, brokerSeqIDPath,
+	"/config", configChangesPath, configTopicsPath, "/config/clients", "/config/users", "/config/brokers", "/config/ips",
+	"/admin", deleteTopicsPath, isrChangePath, logDirEventPath, "/cluster",
+}
+
+func topicPath(t string) string      { return brokerTopicsPath + "/" + t }
+func partitionsPath(t string) string { return topicPath(t) + "/partitions" }
+func partitionPath(t string, p int32) string {
+	return partitionsPath(t) + "/" + strconv.Itoa(int(p))
+}
+func statePath(t string, p int32) string { return partitionPath(t, p) + "/state" }
+func configPath(t string) string         { return configTopicsPath + "/" + t }
+func brokerPath(id int32) string         { return brokerIDsPath + "/" + strconv.Itoa(int(id)) }
+
+func nowMs() string { return strconv.FormatInt(time.Now().UnixMilli(), 10) }
+
+// brokerZNode is /brokers/ids/<id> (version 5).
+type brokerZNode struct {
+	ListenerSecurityProtocolMap map[string]string `json:"listener_security_protocol_map,omitempty"`
+	Endpoints                   []string          `json:"endpoints,omitempty"`
+	Rack                        *string           `json:"rack,omitempty"`
+	JmxPort                     int               `json:"jmx_port"`
+	Features                    map[string]any    `json:"features"`
+	Host                        *string           `json:"host"`
+	Timestamp                   string            `json:"timestamp"`
+	Port                        int32             `json:"port"`
+	Version                     int               `json:"version"`
+}
+
+var securityProtocols = []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
+
+func encodeBroker(self broker.BrokerInfo) ([]byte, error) {
+	z := brokerZNode{
+		ListenerSecurityProtocolMap: map[string]string{},
+		JmxPort:                     -1,
+		Features:                    map[string]any{},
+		Timestamp:                   nowMs(),
+		Port:                        -1,
+		Version:                     5,
+	}
+	names := make([]string, 0, len(self.Endpoints))
+	for n := range self.Endpoints {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		ep := self.Endpoints[n]
+		proto := "PLAINTEXT"
+		if slices.Contains(securityProtocols, n) {
+			proto = n
+		}
+		z.ListenerSecurityProtocolMap[n] = proto
+		z.Endpoints = append(z.Endpoints, n+"://"+net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))))
+		if n == "PLAINTEXT" {
+			h := ep.Host
+			z.Host, z.Port = &h, ep.Port
+		}
+	}
+	if self.Rack != "" {
+		r := self.Rack
+		z.Rack = &r
+	}
+	return json.Marshal(&z)
+}
+
+func decodeBroker(id int32, data []byte) (broker.BrokerInfo, error) {
+	var z brokerZNode
+	if err := json.Unmarshal(data, &z); err != nil {
+		return broker.BrokerInfo{}, fmt.Errorf("broker %d registration: %w", id, err)
+	}
+	bi := broker.BrokerInfo{ID: id, Endpoints: map[string]broker.Endpoint{}}
+	if z.Rack != nil {
+		bi.Rack = *z.Rack
+	}
+	for _, e := range z.Endpoints {
+		name, addr, ok := strings.Cut(e, "://")
+		if !ok {
+			continue
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			continue
+		}
+		n, err := strconv.Atoi(port)
+		if err != nil {
+			continue
+		}
+		bi.Endpoints[name] = broker.Endpoint{Host: host, Port: int32(n)}
+	}
+	if len(bi.Endpoints) == 0 && z.Host != nil && z.Port > 0 {
+		bi.Endpoints["PLAINTEXT"] = broker.Endpoint{Host: *z.Host, Port: z.Port}
+	}
+	return bi, nil
+}
+
+// topicZNode is /brokers/topics/<t> (version 3).
+type topicZNode struct {
+	Version          int                `json:"version"`
+	Partitions       map[string][]int32 `json:"partitions"`
+	TopicID          string             `json:"topic_id,omitempty"`
+	AddingReplicas   map[string][]int32 `json:"adding_replicas"`
+	RemovingReplicas map[string][]int32 `json:"removing_replicas"`
+}
+
+func encodeTopic(id broker.Uuid, assign [][]int32) ([]byte, error) {
+	z := topicZNode{Version: 3, Partitions: map[string][]int32{}, TopicID: id.String(),
+		AddingReplicas: map[string][]int32{}, RemovingReplicas: map[string][]int32{}}
+	for p, r := range assign {
+		z.Partitions[strconv.Itoa(p)] = r
+	}
+	return json.Marshal(&z)
+}
+
+// decodeTopic returns the assignment, partition by partition (up to the
+// first missing partition number), and the topic id if there is one.
+func decodeTopic(data []byte) (assign [][]int32, id broker.Uuid, hasID bool, err error) {
+	var z topicZNode
+	if err = json.Unmarshal(data, &z); err != nil {
+		return nil, id, false, err
+	}
+	for p := 0; ; p++ {
+		r, ok := z.Partitions[strconv.Itoa(p)]
+		if !ok {
+			break
+		}
+		assign = append(assign, r)
+	}
+	if z.TopicID != "" {
+		if id, err = broker.ParseUuid(z.TopicID); err != nil {
+			return nil, id, false, err
+		}
+		hasID = true
+	}
+	return assign, id, hasID, nil
+}
+
+// stateZNode is /brokers/topics/<t>/partitions/<p>/state.
+type stateZNode struct {
+	ControllerEpoch int32   `json:"controller_epoch"`
+	Leader          int32   `json:"leader"`
+	Version         int     `json:"version"`
+	LeaderEpoch     int32   `json:"leader_epoch"`
+	ISR             []int32 `json:"isr"`
+}
+
+func encodeState(ctrlEpoch, leader, leaderEpoch int32, isr []int32) []byte {
+	if isr == nil {
+		isr = []int32{}
+	}
+	b, _ := json.Marshal(&stateZNode{ControllerEpoch: ctrlEpoch, Leader: leader, Version: 1, LeaderEpoch: leaderEpoch, ISR: isr})
+	return b
+}
+
+func decodeState(data []byte) (stateZNode, error) {
+	var z stateZNode
+	err := json.Unmarshal(data, &z)
+	return z, err
+}
+
+// configZNode is /config/topics/<t>.
+type configZNode struct {
+	Version int               `json:"version"`
+	Config  map[string]string `json:"config"`
+}
+
+func encodeConfig(c map[string]string) []byte {
+	if c == nil {
+		c = map[string]string{}
+	}
+	b, _ := json.Marshal(&configZNode{Version: 1, Config: c})
+	return b
+}
+
+func decodeConfig(data []byte) (map[string]string, error) {
+	var z configZNode
+	if len(data) == 0 {
+		return nil, nil
+	}
+	if err := json.Unmarshal(data, &z); err != nil {
+		return nil, err
+	}
+	if len(z.Config) == 0 {
+		return nil, nil
+	}
+	return z.Config, nil
+}
+
+// controllerZNode is /controller.
+type controllerZNode struct {
+	Version   int    `json:"version"`
+	BrokerID  int32  `json:"brokerid"`
+	Timestamp string `json:"timestamp"`
+}
+
+// clusterIDZNode is /cluster/id.
+type clusterIDZNode struct {
+	Version string `json:"version"`
+	ID      string `json:"id"`
+}
+
+// producerBlockZNode is /latest_producer_id_block.
+type producerBlockZNode struct {
+	Version    int         `json:"version"`
+	Broker     int32       `json:"broker"`
+	BlockStart json.Number `json:"block_start"`
+	BlockEnd   json.Number `json:"block_end"`
+}
+
+// assignReplicas is Kafka's rack-unaware placement
+// (AdminUtils.assignReplicasToBrokersRackUnaware): partition p's first
+// replica on broker (p+start) mod n, the others at a shift from it that
+// grows by one every n partitions. fixedStart < 0 picks a random start and
+// shift; brokers must be sorted.
+func assignReplicas(brokers []int32, count int32, rf int, fixedStart int, firstPartition int32) [][]int32 {
+	n := len(brokers)
+	start, shift := fixedStart, fixedStart
+	if fixedStart < 0 {
+		start, shift = rand.IntN(n), rand.IntN(n)
+	}
+	out := make([][]int32, 0, count)
+	for p := int(max(0, firstPartition)); p < int(max(0, firstPartition))+int(count); p++ {
+		if p > 0 && p%n == 0 {
+			shift++
+		}
+		first := (p + start) % n
+		r := []int32{brokers[first]}
+		for j := 0; j < rf-1; j++ {
+			r = append(r, brokers[(first+1+(shift+j)%(n-1))%n])
+		}
+		out = append(out, r)
+	}
+	return out
+}
