@@ -152,6 +152,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.goBackground("flush", time.Second, b.flushDue)
 	b.goBackground("isr", b.cfg.ReplicaLagTimeMax/2, b.checkISR)
 	b.goBackground("producer-expiry", time.Minute, b.expireProducers)
+	b.goBackground("cleaner", b.cfg.LogCleanerBackoff, b.compactLogs)
 	return nil
 }
 

@@ -242,3 +242,22 @@ func cloneBytes(b []byte) []byte {
 	}
 	return append([]byte{}, b...)
 }
+
+// Rebuild encodes a batch with h's header fields (offsets, epoch,
+// producer, timestamps, attributes, codec) holding only recs, which keep
+// their offset deltas. The last offset delta stays h's, so the batch
+// covers the same offsets (what compaction needs); recs may be empty.
+func Rebuild(h *Header, recs []Record) ([]byte, error) {
+	b, err := Build(&Batch{
+		Attributes: h.Attributes, Codec: h.Codec(),
+		FirstTimestamp: h.FirstTimestamp, MaxTimestamp: h.MaxTimestamp,
+		ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, BaseSequence: h.BaseSequence,
+		LeaderEpoch: h.LeaderEpoch, BaseOffset: h.BaseOffset, Records: recs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(h.LastOffsetDelta))
+	binary.BigEndian.PutUint32(b[offCRC:], Checksum(b))
+	return b, nil
+}

@@ -81,6 +81,7 @@ type Log struct {
 	lastFlush     time.Time
 	epochs        *epochCache
 	retired       []*segment // renamed to .deleted, closed later
+	cleanedTo     int64      // compaction has covered offsets below
 	closed        bool
 }
 
@@ -119,6 +120,30 @@ func Open(fs FS, dir string, cfg Config, opt OpenOptions, logger zerolog.Logger)
 func (l *Log) listSegments() ([]int64, error) {
 	ents, err := l.fs.ReadDir(l.dir)
 	if err != nil {
+		return nil, err
+	}
+	// A compacted segment renamed to .swap is complete: finish the swap
+	// (its indexes are rebuilt when the segment loads).
+	for _, e := range ents {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".log.swap") {
+			continue
+		}
+		final := l.dir + "/" + strings.TrimSuffix(name, ".swap")
+		base := strings.TrimSuffix(final, ".log")
+		if !validSwap(l.fs, l.dir+"/"+name) {
+			l.log.Warn().Str("file", name).Msg("discarding an unreadable compaction swap file")
+			l.fs.Remove(l.dir + "/" + name)
+			continue
+		}
+		l.fs.Remove(base + ".index")
+		l.fs.Remove(base + ".timeindex")
+		if err := l.fs.Rename(l.dir+"/"+name, final); err != nil {
+			return nil, err
+		}
+		l.log.Info().Str("file", name).Msg("completed an interrupted compaction swap")
+	}
+	if ents, err = l.fs.ReadDir(l.dir); err != nil {
 		return nil, err
 	}
 	var bases []int64
@@ -508,4 +533,30 @@ func (l *Log) Delete() error {
 func fileExists(fs FS, path string) bool {
 	_, err := fs.Stat(path)
 	return err == nil || !os.IsNotExist(err)
+}
+
+// validSwap reports whether a compaction swap file is a whole, readable
+// sequence of batches (it is written completely before being renamed to
+// .swap, so anything else is not ours).
+func validSwap(fs FS, path string) bool {
+	f, err := fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 || st.Size() > 1<<31 {
+		return false
+	}
+	data := make([]byte, st.Size())
+	if _, err := f.ReadAt(data, 0); err != nil {
+		return false
+	}
+	n, err := records.Split(data, func(b []byte) error {
+		if m, ok := records.Magic(b); !ok || m != 2 || !records.CRCValid(b) {
+			return records.ErrCRC
+		}
+		return nil
+	})
+	return err == nil && n == len(data)
 }

@@ -1,0 +1,300 @@
+package storage
+
+// Log compaction (cleanup.policy=compact), as Kafka's log cleaner does it:
+// the sealed segments below the first uncleanable offset keep, for each
+// key, only the latest record. Batches keep their base and last offsets
+// (so offsets, leader epochs and producer sequences stay as they were);
+// a batch of an idempotent or transactional producer that loses every
+// record stays as an empty batch, so the producer's sequence survives.
+// Tombstones (null values) are dropped once older than
+// delete.retention.ms, and records of aborted transactions are dropped.
+// Control batches are kept.
+//
+// A cleaned segment is written beside the original as "<base>.log.cleaned",
+// renamed to "<base>.log.swap" when complete, and swapped in under the
+// log's lock: the original is retired like a deleted segment and the swap
+// file renamed to "<base>.log" (its indexes are rebuilt). Recovery
+// completes a swap it finds, and drops a ".cleaned" file.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"gregor/broker/records"
+)
+
+// CompactOptions is one compaction pass's input.
+type CompactOptions struct {
+	Now time.Time
+	// Uncleanable is the first offset not to compact: the smaller of the
+	// high watermark and the last stable offset.
+	Uncleanable      int64
+	MinCompactionLag time.Duration
+	DeleteRetention  time.Duration
+	// MinDirtyRatio is min.cleanable.dirty.ratio: compact only when this
+	// share of the cleanable bytes was never compacted.
+	MinDirtyRatio float64
+	// Aborted reports whether a transactional batch at offset of producer
+	// pid belongs to an aborted transaction.
+	Aborted func(pid, offset int64) bool
+}
+
+// CompactResult says what a pass did.
+type CompactResult struct {
+	Segments     int   // segments rewritten
+	BytesBefore  int64 // of the rewritten segments
+	BytesAfter   int64
+	RecordsGone  int64
+	CleanedUpTo  int64
+	SkippedDirty bool // not dirty enough
+}
+
+var errCompactRaced = errors.New("log changed during compaction")
+
+// Compact runs one compaction pass.
+func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
+	var res CompactResult
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return res, ErrClosed
+	}
+	var segs []*segment
+	var total, dirty int64
+	for _, s := range l.segments[:len(l.segments)-1] {
+		if s.next > opt.Uncleanable || s.size == 0 {
+			break
+		}
+		if opt.MinCompactionLag > 0 && s.maxTs >= 0 && opt.Now.UnixMilli()-s.maxTs < opt.MinCompactionLag.Milliseconds() {
+			break
+		}
+		segs = append(segs, s)
+		total += s.size
+		if s.next > l.cleanedTo {
+			dirty += s.size
+		}
+	}
+	l.mu.RUnlock()
+	if len(segs) == 0 || dirty == 0 {
+		return res, nil
+	}
+	if float64(dirty)/float64(total) < opt.MinDirtyRatio {
+		res.SkippedDirty = true
+		return res, nil
+	}
+
+	// The latest offset of every key in the cleanable range.
+	latest := make(map[string]int64)
+	for _, s := range segs {
+		err := eachBatch(s, func(h *records.Header, batch []byte) error {
+			if h.IsControl() || (h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)) {
+				return nil
+			}
+			return records.Each(batch, func(r *records.Record) error {
+				if r.Key != nil {
+					latest[string(r.Key)] = h.BaseOffset + int64(r.OffsetDelta)
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return res, fmt.Errorf("compaction scan of segment %d: %w", s.base, err)
+		}
+	}
+
+	type rewritten struct {
+		old  *segment
+		path string // the .cleaned file
+		size int64
+	}
+	var done []rewritten
+	cleanup := func() {
+		for _, r := range done {
+			l.fs.Remove(r.path)
+		}
+	}
+	horizon := opt.Now.Add(-opt.DeleteRetention).UnixMilli()
+	for _, s := range segs {
+		var out []byte
+		changed := false
+		err := eachBatch(s, func(h *records.Header, batch []byte) error {
+			if h.IsControl() {
+				out = append(out, batch...)
+				return nil
+			}
+			aborted := h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)
+			var keep []records.Record
+			n := 0
+			err := records.Each(batch, func(r *records.Record) error {
+				n++
+				off := h.BaseOffset + int64(r.OffsetDelta)
+				switch {
+				case aborted:
+				case r.Key == nil:
+					keep = append(keep, cloneRecord(r))
+				case latest[string(r.Key)] != off:
+				case r.Value == nil && h.MaxTimestamp < horizon:
+				default:
+					keep = append(keep, cloneRecord(r))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if len(keep) == n {
+				out = append(out, batch...)
+				return nil
+			}
+			changed = true
+			res.RecordsGone += int64(n - len(keep))
+			if len(keep) == 0 && !h.HasProducerID() {
+				return nil
+			}
+			nb, err := records.Rebuild(h, keep)
+			if err != nil {
+				return err
+			}
+			out = append(out, nb...)
+			return nil
+		})
+		if err != nil {
+			cleanup()
+			return res, fmt.Errorf("compacting segment %d: %w", s.base, err)
+		}
+		if !changed {
+			continue
+		}
+		path := segmentPath(s.dir, s.base, ".log.cleaned")
+		if err := writeFileSynced(l.fs, path, out); err != nil {
+			cleanup()
+			return res, err
+		}
+		done = append(done, rewritten{old: s, path: path, size: int64(len(out))})
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		cleanup()
+		return res, ErrClosed
+	}
+	// The segments must still be there, sealed and unchanged.
+	for _, r := range done {
+		i := l.segmentIndexLocked(r.old)
+		if i < 0 || i == len(l.segments)-1 || r.old.size != sizeOf(l.fs, segmentPath(r.old.dir, r.old.base, ".log"), r.old.size) {
+			cleanup()
+			return res, errCompactRaced
+		}
+	}
+	for _, r := range done {
+		swap := segmentPath(r.old.dir, r.old.base, ".log.swap")
+		if err := l.fs.Rename(r.path, swap); err != nil {
+			cleanup()
+			return res, err
+		}
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return res, err
+		}
+		i := l.segmentIndexLocked(r.old)
+		r.old.created = time.Now().Add(l.cfg.FileDeleteDelay)
+		if err := l.retireLocked([]*segment{r.old}); err != nil {
+			return res, err
+		}
+		if err := l.fs.Rename(swap, segmentPath(r.old.dir, r.old.base, ".log")); err != nil {
+			return res, err
+		}
+		ns, err := openSegment(l.fs, l.dir, r.old.base, false)
+		if err != nil {
+			return res, err
+		}
+		if _, err := l.recoverSegment(ns, false); err != nil {
+			ns.close()
+			return res, err
+		}
+		ns.seal()
+		l.segments[i] = ns
+		res.Segments++
+		res.BytesBefore += r.old.size
+		res.BytesAfter += ns.size
+	}
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return res, err
+	}
+	l.cleanedTo = max(l.cleanedTo, segs[len(segs)-1].next)
+	res.CleanedUpTo = l.cleanedTo
+	return res, nil
+}
+
+func (l *Log) segmentIndexLocked(s *segment) int {
+	for i, x := range l.segments {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func sizeOf(fs FS, path string, otherwise int64) int64 {
+	st, err := fs.Stat(path)
+	if err != nil {
+		return -1
+	}
+	_ = otherwise
+	return st.Size()
+}
+
+// eachBatch calls fn for every batch of a sealed segment.
+func eachBatch(s *segment, fn func(h *records.Header, batch []byte) error) error {
+	sc := scanner{s: s, end: s.size}
+	for pos := int64(0); pos < s.size; {
+		b, err := sc.at(pos)
+		if err != nil {
+			return err
+		}
+		buf := make([]byte, b.size)
+		if _, err := s.log.ReadAt(buf, pos); err != nil {
+			return err
+		}
+		h, err := records.ParseHeader(buf)
+		if err != nil {
+			return err
+		}
+		if err := fn(&h, buf); err != nil {
+			return err
+		}
+		pos += int64(b.size)
+	}
+	return nil
+}
+
+func cloneRecord(r *records.Record) records.Record {
+	c := *r
+	if r.Key != nil {
+		c.Key = append([]byte{}, r.Key...)
+	}
+	if r.Value != nil {
+		c.Value = append([]byte{}, r.Value...)
+	}
+	c.Headers = append([]records.RecordHeader(nil), r.Headers...)
+	return c
+}
+
+// writeFileSynced writes data to a new file and fsyncs it.
+func writeFileSynced(fs FS, path string, data []byte) error {
+	f, err := fs.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(data, 0); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

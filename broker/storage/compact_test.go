@@ -1,0 +1,255 @@
+package storage
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"gregor/broker/records"
+)
+
+// kv is one record to write: key, value (nil = tombstone).
+type kv struct {
+	key, val string
+	tomb     bool
+}
+
+// appendKV appends one batch of records and returns its base offset.
+func appendKV(t *testing.T, l *Log, ts int64, pid int64, txn bool, recs ...kv) int64 {
+	t.Helper()
+	base := l.NextOffset()
+	var rs []records.Record
+	for i, r := range recs {
+		rec := records.Record{OffsetDelta: int32(i), Key: []byte(r.key)}
+		if !r.tomb {
+			rec.Value = []byte(r.val)
+		}
+		rs = append(rs, rec)
+	}
+	b := &records.Batch{FirstTimestamp: ts, MaxTimestamp: ts, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, LeaderEpoch: 0, BaseOffset: base, Records: rs}
+	if pid >= 0 {
+		b.ProducerID, b.ProducerEpoch, b.BaseSequence = pid, 0, int32(base)
+	}
+	if txn {
+		b.Attributes = records.AttrTransactional
+	}
+	batch, err := records.Build(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, batch)
+	return base
+}
+
+// contents reads the log back as offset -> "key=value" (or "key=<nil>").
+func contents(t *testing.T, l *Log) (map[int64]string, []records.Header) {
+	t.Helper()
+	out := make(map[int64]string)
+	var hs []records.Header
+	for _, b := range readAll(t, l) {
+		h, err := records.ParseHeader(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !records.CRCValid(b) {
+			t.Fatalf("batch at %d has a bad CRC after compaction", h.BaseOffset)
+		}
+		hs = append(hs, h)
+		err = records.Each(b, func(r *records.Record) error {
+			v := "<nil>"
+			if r.Value != nil {
+				v = string(r.Value)
+			}
+			out[h.BaseOffset+int64(r.OffsetDelta)] = string(r.Key) + "=" + v
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out, hs
+}
+
+func TestCompactKeepsLatestPerKey(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 200 // a few batches per segment
+	l := openTestLog(t, dir, cfg, OpenOptions{})
+	now := time.Now()
+	old := now.Add(-48 * time.Hour).UnixMilli()
+	fresh := now.UnixMilli()
+	// Offsets 0..: a, b, c written several times; d deleted long ago; e
+	// deleted recently; an aborted transaction writes x; an idempotent
+	// producer's batch that is wholly superseded.
+	appendKV(t, l, old, -1, false, kv{key: "a", val: "a1"}, kv{key: "b", val: "b1"})
+	appendKV(t, l, old, -1, false, kv{key: "d", val: "d1"})
+	appendKV(t, l, old, -1, false, kv{key: "d", tomb: true})
+	idem := appendKV(t, l, fresh, 7, false, kv{key: "c", val: "c1"})
+	appendKV(t, l, fresh, -1, false, kv{key: "a", val: "a2"}, kv{key: "e", val: "e1"})
+	abortedAt := appendKV(t, l, fresh, 9, true, kv{key: "x", val: "x1"})
+	appendKV(t, l, fresh, -1, false, kv{key: "e", tomb: true}, kv{key: "c", val: "c2"})
+	appendKV(t, l, fresh, -1, false, kv{key: "b", val: "b2"})
+	for range 5 { // fill segments so the interesting ones are sealed
+		appendKV(t, l, fresh, -1, false, kv{key: "filler", val: "f"})
+	}
+	end := l.NextOffset()
+	if len(l.segments) < 3 {
+		t.Fatalf("test needs several segments, have %d", len(l.segments))
+	}
+	before, _ := contents(t, l)
+	activeBase := l.segments[len(l.segments)-1].base
+
+	res, err := l.Compact(CompactOptions{
+		Now: now, Uncleanable: end, DeleteRetention: 24 * time.Hour, MinDirtyRatio: 0.5,
+		Aborted: func(pid, off int64) bool { return pid == 9 && off == abortedAt },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Segments == 0 || res.RecordsGone == 0 {
+		t.Fatalf("compaction did nothing: %+v", res)
+	}
+	after, hs := contents(t, l)
+	if l.NextOffset() != end {
+		t.Fatalf("log end moved from %d to %d", end, l.NextOffset())
+	}
+	// Every surviving record keeps its offset and content.
+	for off, v := range after {
+		if before[off] != v {
+			t.Fatalf("offset %d holds %q after compaction, %q before", off, v, before[off])
+		}
+	}
+	latest := func(key string) int64 {
+		last := int64(-1)
+		for off, v := range before {
+			if len(v) > len(key) && v[:len(key)+1] == key+"=" && off > last {
+				last = off
+			}
+		}
+		return last
+	}
+	for off, v := range before {
+		if off >= activeBase && after[off] != v {
+			t.Fatalf("record %d in the active segment changed", off)
+		}
+	}
+	for _, key := range []string{"a", "b", "c"} {
+		off := latest(key)
+		if _, ok := after[off]; !ok {
+			t.Fatalf("latest record of %q (offset %d) was removed", key, off)
+		}
+		for o, v := range after {
+			if o < activeBase && o != off && len(v) > len(key) && v[:len(key)+1] == key+"=" {
+				t.Fatalf("superseded record of %q at %d survived: %q", key, o, v)
+			}
+		}
+	}
+	for o, v := range after {
+		switch v {
+		case "d=<nil>", "d=d1":
+			t.Fatalf("old tombstoned key d survived at %d: %s", o, v)
+		case "x=x1":
+			t.Fatalf("aborted transactional record survived at %d", o)
+		}
+	}
+	if after[latest("e")] != "e=<nil>" {
+		t.Fatalf("a recent tombstone was removed before delete.retention.ms: %v", after)
+	}
+	// The idempotent producer's emptied batch stays, covering its offsets.
+	found := false
+	for _, h := range hs {
+		if h.BaseOffset == idem {
+			found = true
+			if h.ProducerID != 7 || h.NumRecords != 0 {
+				t.Fatalf("idempotent batch kept as %+v", h)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the emptied batch of an idempotent producer was dropped")
+	}
+
+	// A reopened log reads the same, with rebuilt indexes.
+	l.Close()
+	l2 := openTestLog(t, dir, cfg, OpenOptions{Clean: true, RecoveryPoint: end})
+	again, _ := contents(t, l2)
+	if fmt.Sprint(again) != fmt.Sprint(after) {
+		t.Fatalf("after reopening: %v\nwant %v", again, after)
+	}
+	if l2.NextOffset() != end {
+		t.Fatalf("reopened log ends at %d, want %d", l2.NextOffset(), end)
+	}
+	// A second pass with nothing new is not dirty enough to run.
+	res, err = l2.Compact(CompactOptions{Now: now, Uncleanable: end, DeleteRetention: 24 * time.Hour, MinDirtyRatio: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("second pass: %+v", res)
+}
+
+func TestCompactStopsAtUncleanable(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 120
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	ts := time.Now().UnixMilli()
+	for i := range 6 {
+		appendKV(t, l, ts, -1, false, kv{key: "k", val: fmt.Sprint(i)})
+	}
+	before, _ := contents(t, l)
+	res, err := l.Compact(CompactOptions{Now: time.Now(), Uncleanable: 0, MinDirtyRatio: 0.5})
+	if err != nil || res.Segments != 0 {
+		t.Fatalf("compacted below offset 0: %+v %v", res, err)
+	}
+	after, _ := contents(t, l)
+	if fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Fatal("log changed with nothing cleanable")
+	}
+}
+
+func TestCompactionSwapCompletesOnRecovery(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 120
+	l := openTestLog(t, dir, cfg, OpenOptions{})
+	ts := time.Now().UnixMilli()
+	for i := range 6 {
+		appendKV(t, l, ts, -1, false, kv{key: "k", val: fmt.Sprint(i)})
+	}
+	end := l.NextOffset()
+	first := l.segments[0]
+	// A cleaned copy of the first segment that keeps nothing but an
+	// empty batch range, left as a .swap file by a crash mid-swap.
+	var data []byte
+	err := eachBatch(first, func(h *records.Header, batch []byte) error {
+		nb, err := records.Rebuild(h, nil)
+		if err != nil {
+			return err
+		}
+		data = append(data, nb...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(segmentPath(dir, first.base, ".log.swap"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(segmentPath(dir, first.base, ".log.cleaned"), []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l2 := openTestLog(t, dir, cfg, OpenOptions{Clean: true, RecoveryPoint: end})
+	if l2.NextOffset() != end {
+		t.Fatalf("log ends at %d after the swap, want %d", l2.NextOffset(), end)
+	}
+	if n := len(segmentFiles(t, dir, ".swap")) + len(segmentFiles(t, dir, ".cleaned")); n != 0 {
+		t.Fatalf("%d swap/cleaned files left", n)
+	}
+	got, _ := contents(t, l2)
+	for off := first.base; off < first.next; off++ {
+		if _, ok := got[off]; ok {
+			t.Fatalf("offset %d of the swapped segment still has its record", off)
+		}
+	}
+}
