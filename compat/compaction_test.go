@@ -1,0 +1,130 @@
+package compat
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"gregor/internal/brokertest"
+)
+
+// A compacted topic keeps the latest value of every key (and the offsets
+// of what it keeps); a consumer reading from the start sees each key's
+// last value, and deleted keys disappear after delete.retention.ms.
+func TestCompactedTopicKeepsLatestPerKey(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with a fast cleaner")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100"}})
+	topic := randomName("compacted")
+	adm, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	ac := kadm.NewClient(adm)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := func(v string) *string { return &v }
+	if _, err := ac.CreateTopic(ctx, 1, 1, map[string]*string{
+		"cleanup.policy": s("compact"), "segment.bytes": s("2048"),
+		"min.cleanable.dirty.ratio": s("0.01"), "delete.retention.ms": s("0"),
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	const keys, rounds = 20, 30
+	want := make(map[string]string)
+	for r := 0; r < rounds; r++ {
+		var rs []*kgo.Record
+		for k := 0; k < keys; k++ {
+			key, val := fmt.Sprintf("key-%02d", k), fmt.Sprintf("v%d-%d", k, r)
+			rec := &kgo.Record{Key: []byte(key), Value: []byte(val)}
+			if k == 0 && r == rounds-1 {
+				rec.Value = nil // delete key-00 at the end
+				delete(want, key)
+			} else {
+				want[key] = val
+			}
+			rs = append(rs, rec)
+		}
+		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Fill a segment so every round above is in sealed segments.
+	var filler []*kgo.Record
+	for i := 0; i < 100; i++ {
+		filler = append(filler, &kgo.Record{Key: []byte("filler"), Value: []byte(fmt.Sprint(i))})
+	}
+	if err := cl.ProduceSync(ctx, filler...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	want["filler"] = "99"
+	total := keys*rounds + 100
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got, n := readLatest(t, b.Addr, topic)
+		if n < total/2 {
+			for k, v := range want {
+				if got[k] != v {
+					t.Fatalf("after compaction key %s holds %q, want %q", k, got[k], v)
+				}
+			}
+			if _, ok := got["key-00"]; ok && got["key-00"] != "" {
+				t.Fatalf("deleted key-00 reads %q", got["key-00"])
+			}
+			t.Logf("compacted %d records to %d", total, n)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for compaction: still %d of %d records", n, total)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// readLatest reads a partition from the start and returns each key's last
+// value ("" for a tombstone) and the number of records read.
+func readLatest(t *testing.T, addr, topic string) (map[string]string, int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup(topic, 0)
+	got := make(map[string]string)
+	n := 0
+	var last int64 = -1
+	for last+1 < end.Offset {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("reading %s: timed out at offset %d of %d", topic, last, end.Offset)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset <= last {
+				t.Errorf("offset %d after %d", r.Offset, last)
+			}
+			last = r.Offset
+			got[string(r.Key)] = string(r.Value)
+			n++
+		})
+	}
+	return got, n
+}
