@@ -1149,8 +1149,16 @@ func TestGroupReloadFromLog(t *testing.T) {
 	ra := jr("a", 2*time.Second, time.Second, "range")
 	rb := jr("b", 2*time.Second, time.Second, "range")
 	rb.instanceID = ptr("ib")
+	// a's pending id holds the rebalance until both joined: b (static,
+	// joining directly) first, then a.
 	ra.memberID = e.memberID("g", ra)
-	aJoin, bJoin := e.joinAsync("g", ra), e.joinAsync("g", rb)
+	bJoin := e.joinAsync("g", rb)
+	waitFor(t, "static member b to await the rebalance", func() bool {
+		ok := false
+		e.inspect("g", func(g *group) { m := g.members[g.instances["ib"]]; ok = m != nil && m.joinCh != nil })
+		return ok
+	})
+	aJoin := e.joinAsync("g", ra)
 	aj, bj := await(t, aJoin, "a's join"), await(t, bJoin, "b's join")
 	if aj.err != nil || bj.err != nil {
 		t.Fatalf("joins: %+v %+v", aj, bj)
