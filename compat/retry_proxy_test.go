@@ -127,6 +127,16 @@ func (p *rpProxy) decide(key int16) bool {
 	return p.seen[key]%every == 0
 }
 
+func (p *rpProxy) seenCounts() map[int16]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[int16]int{}
+	for k, n := range p.seen {
+		out[k] = n
+	}
+	return out
+}
+
 // rpReadFrame reads one size-prefixed Kafka frame, size included.
 func rpReadFrame(r io.Reader) ([]byte, error) {
 	var size [4]byte
@@ -205,12 +215,16 @@ func (p *rpProxy) handle(client net.Conn) {
 	<-done
 }
 
-// rpStart starts a proxy dropping every 5th Produce answer and a broker
-// that advertises the proxy's address, and checks the broker's metadata
-// names the proxy.
-func rpStart(t *testing.T) (*brokertest.Broker, *rpProxy) {
+// rpStart starts a proxy dropping every 5th Produce answer (and the answers
+// of other keys as extra says) and a broker that advertises the proxy's
+// address, and checks the broker's metadata names the proxy.
+func rpStart(t *testing.T, extra map[int16]int) (*brokertest.Broker, *rpProxy) {
 	t.Helper()
-	p := rpListen(t, map[int16]int{rpProduceKey: 5})
+	drop := map[int16]int{rpProduceKey: 5}
+	for k, n := range extra {
+		drop[k] = n
+	}
+	p := rpListen(t, drop)
 	b := brokertest.Start(t, brokertest.Options{Port: brokertest.FreePort(t), Set: map[string]string{
 		"advertised.listeners":                     "PLAINTEXT://" + p.Addr(),
 		"transaction.state.log.num.partitions":     "3",
@@ -402,7 +416,7 @@ func rpProducer(t *testing.T, p *rpProxy, topic string, opts ...kgo.Opt) *kgo.Cl
 // acknowledged and stored once, at its acknowledged offset, in the order
 // produced within its partition.
 func TestRetryProxyIdempotentProducer(t *testing.T) {
-	b, p := rpStart(t)
+	b, p := rpStart(t, nil)
 	topic := randomName("retry-idem")
 	createTopic(t, b.Addr, topic, rpPartitions)
 	const n = 5000
@@ -441,8 +455,23 @@ func TestRetryProxyIdempotentProducer(t *testing.T) {
 
 // TestRetryProxyTransactions commits several transactions through the
 // dropping proxy; read_committed sees each committed record exactly once.
+// In the second variant the answers to every 2nd EndTxn and every 3rd
+// AddPartitionsToTxn are dropped too, so the coordinator sees retries of
+// requests it has already carried out.
 func TestRetryProxyTransactions(t *testing.T) {
-	b, p := rpStart(t)
+	for _, v := range []struct {
+		name  string
+		extra map[int16]int
+	}{
+		{"produce", nil},
+		{"produce-endtxn-addpartitions", map[int16]int{int16(kmsg.EndTxn): 2, int16(kmsg.AddPartitionsToTxn): 3}},
+	} {
+		t.Run(v.name, func(t *testing.T) { rpTransactions(t, v.extra) })
+	}
+}
+
+func rpTransactions(t *testing.T, extra map[int16]int) {
+	b, p := rpStart(t, extra)
 	topic := randomName("retry-txn")
 	createTopic(t, b.Addr, topic, rpPartitions)
 	cl := rpProducer(t, p, topic, kgo.TransactionalID(randomName("txid")), kgo.TransactionTimeout(60*time.Second))
@@ -461,7 +490,7 @@ func TestRetryProxyTransactions(t *testing.T) {
 			want = append(want, v)
 		}
 	}
-	t.Logf("%d records committed; proxy dropped %d connections after the broker answered a Produce", len(want), p.dropped.Load())
+	t.Logf("%d records committed; proxy dropped %d connections after the broker answered (per key seen: %v)", len(want), p.dropped.Load(), p.seenCounts())
 	if p.dropped.Load() < 5 {
 		t.Fatalf("the proxy dropped %d Produce answers: too few retries to show anything", p.dropped.Load())
 	}
@@ -491,7 +520,7 @@ func TestRetryProxyTransactions(t *testing.T) {
 // a retried batch may be stored twice (logged, not asserted), but every
 // acknowledged record must be at its acknowledged offset.
 func TestRetryProxyNonIdempotentProducer(t *testing.T) {
-	b, p := rpStart(t)
+	b, p := rpStart(t, nil)
 	topic := randomName("retry-plain")
 	createTopic(t, b.Addr, topic, rpPartitions)
 	const n = 2000

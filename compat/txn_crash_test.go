@@ -276,35 +276,36 @@ func TestTxnCrashIdempotentDuplicateAfterKill9(t *testing.T) {
 	pid, epoch := iresp.ProducerID, iresp.ProducerEpoch
 	t.Logf("producer id %d epoch %d", pid, epoch)
 
+	// check sends batch and wants no error at offset want.
+	check := func(what string, batch []byte, want int64) {
+		t.Helper()
+		code, off := tcProduce(t, ctx, b.Addr, topic, topicID, batch)
+		if code != 0 || off != want {
+			t.Fatalf("%s: error %v base offset %d, want no error at offset %d", what, kerr.ErrorForCode(code), off, want)
+		}
+	}
 	first := tcBatch(pid, epoch, 0, "first-0", "first-1", "first-2")
-	code, off := tcProduce(t, ctx, b.Addr, topic, topicID, first)
-	if code != 0 || off != 0 {
-		t.Fatalf("first send: error %v base offset %d, want no error at 0", kerr.ErrorForCode(code), off)
-	}
-	code, off = tcProduce(t, ctx, b.Addr, topic, topicID, first)
-	if code != 0 || off != 0 {
-		t.Fatalf("resend before the kill: error %v base offset %d, want no error and the original offset 0", kerr.ErrorForCode(code), off)
-	}
+	second := tcBatch(pid, epoch, 3, "second-0", "second-1")
+	check("first batch (sequence 0)", first, 0)
+	check("resend of the first batch", first, 0)
+	check("second batch (sequence 3)", second, 3)
+	// Kafka keeps the last five batches of a producer: an older one
+	// within them is still a duplicate, answered with its own offset.
+	check("resend of the first batch after the second", first, 0)
+	check("resend of the second batch", second, 3)
 
 	b.Kill()
 	b.Restart()
 	tcWaitServing(t, b.Addr, topic)
 
-	code, off = tcProduce(t, ctx, b.Addr, topic, topicID, first)
-	if code != 0 || off != 0 {
-		t.Fatalf("resend after kill -9 and restart: error %v base offset %d, want no error and the original offset 0", kerr.ErrorForCode(code), off)
-	}
-	// Sequence 3 is next; 6 leaves a gap.
-	gap := tcBatch(pid, epoch, 6, "gap-0", "gap-1")
-	code, off = tcProduce(t, ctx, b.Addr, topic, topicID, gap)
+	check("resend of the last batch after kill -9 and restart", second, 3)
+	// Sequence 5 is next; 9 leaves a gap.
+	gap := tcBatch(pid, epoch, 9, "gap-0", "gap-1")
+	code, off := tcProduce(t, ctx, b.Addr, topic, topicID, gap)
 	if !errors.Is(kerr.ErrorForCode(code), kerr.OutOfOrderSequenceNumber) {
-		t.Fatalf("batch with sequence 6 where 3 is next: error %v base offset %d, want OUT_OF_ORDER_SEQUENCE_NUMBER", kerr.ErrorForCode(code), off)
+		t.Fatalf("batch with sequence 9 where 5 is next: error %v base offset %d, want OUT_OF_ORDER_SEQUENCE_NUMBER", kerr.ErrorForCode(code), off)
 	}
-	next := tcBatch(pid, epoch, 3, "next-0", "next-1")
-	code, off = tcProduce(t, ctx, b.Addr, topic, topicID, next)
-	if code != 0 || off != 3 {
-		t.Fatalf("batch with the next sequence 3: error %v base offset %d, want no error at 3", kerr.ErrorForCode(code), off)
-	}
+	check("batch with the next sequence 5", tcBatch(pid, epoch, 5, "next-0", "next-1"), 5)
 
 	rctx, rcancel := context.WithTimeout(ctx, 30*time.Second)
 	defer rcancel()
@@ -313,7 +314,7 @@ func TestTxnCrashIdempotentDuplicateAfterKill9(t *testing.T) {
 	for _, r := range recs {
 		got = append(got, fmt.Sprintf("%d:%s", r.O, r.V))
 	}
-	want := []string{"0:first-0", "1:first-1", "2:first-2", "3:next-0", "4:next-1"}
+	want := []string{"0:first-0", "1:first-1", "2:first-2", "3:second-0", "4:second-1", "5:next-0", "6:next-1"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("log after duplicates across kill -9: %v, want %v", got, want)
 	}
