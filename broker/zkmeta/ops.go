@@ -333,9 +333,10 @@ func (b *backend) AllocateProducerIDs(ctx context.Context, n int64) (int64, erro
 		for range 20 {
 			data, stat, err := b.conn.Get(zpath)
 			var start int64
+			exists := true
 			switch {
 			case errors.Is(err, zk.ErrNoNode):
-				start = 0
+				start, exists = 0, false
 			case err != nil:
 				return 0, err
 			case len(data) > 0:
@@ -351,7 +352,7 @@ func (b *backend) AllocateProducerIDs(ctx context.Context, n int64) (int64, erro
 			}
 			out := mustJSON(producerBlockOut{Version: 1, Broker: b.self(),
 				BlockStart: strconv.FormatInt(start, 10), BlockEnd: strconv.FormatInt(start+size-1, 10)})
-			if stat == nil {
+			if !exists {
 				_, err = b.conn.Create(zpath, out, 0, b.acl)
 				if errors.Is(err, zk.ErrNodeExists) {
 					continue
