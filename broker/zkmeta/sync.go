@@ -371,14 +371,13 @@ func (b *backend) bumpControllerEpoch() error {
 	for range 10 {
 		data, stat, err := b.conn.Get(zpath)
 		if errors.Is(err, zk.ErrNoNode) {
-			st, err := b.conn.Create(zpath, []byte("1"), 0, b.acl)
+			_, err := b.conn.Create(zpath, []byte("1"), 0, b.acl)
 			if errors.Is(err, zk.ErrNodeExists) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			_ = st
 			_, stat, err := b.conn.Get(zpath)
 			if err != nil {
 				return err

@@ -728,3 +728,87 @@ func TestZooKeeperRestart(t *testing.T) {
 		t.Fatal("broker 2 lost topic r over the ZooKeeper outage")
 	}
 }
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.RemoveAll(to); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(to, os.DirFS(from)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSessionExpiry makes ZooKeeper forget broker 2's session (its data is
+// rolled back to before the session existed): the backend's reconnect is
+// answered "session expired", it opens a new session, registers again,
+// re-reads the metadata and keeps working; nothing is removed.
+func TestSessionExpiry(t *testing.T) {
+	z := zktest.Start(t)
+	a := start(t, z.Addr, 1)
+	ctx := context.Background()
+	if _, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "e", Assignment: [][]int32{{1}}}); err != nil {
+		t.Fatal(err)
+	}
+	c := rawConn(t, z.Addr)
+	await(t, "e-0 state written", func() bool {
+		ok, _, _ := c.Exists("/brokers/topics/e/partitions/0/state")
+		return ok
+	})
+	data := z.Dir() + "/data"
+	saved := t.TempDir() + "/data"
+	z.Stop()
+	copyDir(t, data, saved)
+	z.Restart()
+
+	b := start(t, z.Addr, 2)
+	await(t, "broker 2 to see e", func() bool { ps, _ := stateOf(b, "e", 0); return ps.Leader == 1 })
+	_, stat, err := c.Get("/brokers/ids/2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldOwner := stat.EphemeralOwner
+
+	z.Stop()
+	copyDir(t, saved, data)
+	z.Restart()
+	c2 := rawConn(t, z.Addr)
+	// The rolled-back server refuses clients that have seen a newer zxid
+	// than its own: push its zxid past broker 2's.
+	retryOp(t, "creating /bump", func() error {
+		_, err := c2.Create("/bump", nil, 0, zk.WorldACL(zk.PermAll))
+		return err
+	})
+	for i := range 200 {
+		if _, err := c2.Set("/bump", []byte(fmt.Sprint(i)), -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	await(t, "broker 2 registered again under a new session", func() bool {
+		_, stat, err := c2.Get("/brokers/ids/2")
+		return err == nil && stat.EphemeralOwner != oldOwner
+	})
+	if _, ok := b.apply.topic("e"); !ok {
+		t.Fatal("broker 2 removed topic e after its session expired")
+	}
+	// It keeps working: a new topic on broker 2 comes online everywhere.
+	if _, err := b.be.CreateTopic(ctx, broker.TopicSpec{Name: "e2", Assignment: [][]int32{{2, 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*node{a, b} {
+		await(t, fmt.Sprintf("broker %d to see e2 led by 2", n.id), func() bool {
+			ps, _ := stateOf(n, "e2", 0)
+			return ps.Leader == 2 && len(ps.ISR) == 2
+		})
+		await(t, fmt.Sprintf("broker %d to see brokers 1 and 2", n.id), func() bool {
+			ids, ctrl := n.apply.view()
+			return slices.Equal(ids, []int32{1, 2}) && ctrl > 0
+		})
+	}
+}
+
+func retryOp(t *testing.T, what string, op func() error) {
+	t.Helper()
+	var err error
+	await(t, what, func() bool { err = op(); return err == nil })
+}
