@@ -58,7 +58,7 @@ func (c *Coordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDeleteRequ
 		return nil, kerr.GroupIDNotFound
 	case g.state == groupEmpty:
 	case g.protocolType == "consumer":
-		subscribed = g.subscribedTopics()
+		subscribed, _ = g.subscribedTopics()
 	default:
 		return nil, kerr.NonEmptyGroup
 	}
@@ -86,22 +86,20 @@ func (c *Coordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDeleteRequ
 }
 
 // subscribedTopics is the union of a consumer group's subscriptions, read
-// from its members' protocol metadata.
-func (g *group) subscribedTopics() map[string]bool {
+// from its members' protocol metadata; ok is false when some member's
+// metadata does not parse (then nothing is known, as in Kafka).
+func (g *group) subscribedTopics() (topics map[string]bool, ok bool) {
 	out := make(map[string]bool)
+	ok = true
 	for _, m := range g.members {
-		for _, p := range m.protocols {
-			if g.protocol != "" && p.name != g.protocol {
-				continue
-			}
-			md := kmsg.NewConsumerMemberMetadata()
-			if err := md.ReadFrom(p.metadata); err != nil {
-				continue
-			}
-			for _, t := range md.Topics {
-				out[t] = true
-			}
+		md := kmsg.NewConsumerMemberMetadata()
+		if err := md.ReadFrom(m.metadataFor(g.protocol)); err != nil {
+			ok = false
+			continue
+		}
+		for _, t := range md.Topics {
+			out[t] = true
 		}
 	}
-	return out
+	return out, ok
 }

@@ -40,6 +40,10 @@ import (
 
 type groupState int8
 
+// newMemberJoinTimeout is how long a member that has never been part of a
+// generation may wait for its first join, as in Kafka.
+const newMemberJoinTimeout = 5 * time.Minute
+
 const (
 	groupEmpty groupState = iota
 	groupPreparingRebalance
@@ -105,6 +109,7 @@ type member struct {
 	joinCh chan joinResult // set while a JoinGroup waits for the rebalance
 	syncCh chan syncResult // set while a SyncGroup waits for the leader
 	isNew  bool            // joined in the rebalance under way
+	synced bool            // sent SyncGroup in the current generation
 
 	deadline time.Time // session expiry
 	timer    *time.Timer
@@ -461,6 +466,10 @@ func (c *Coordinator) addMember(g *group, r joinRequest) (joinResult, <-chan joi
 	}
 	g.newMemberAdded = true
 	c.scheduleSession(g, m)
+	// A new member waiting for its first join is kept up to
+	// newMemberJoinTimeout, however long the others take (Kafka's rule).
+	m.deadline = time.Now().Add(newMemberJoinTimeout)
+	m.timer.Reset(newMemberJoinTimeout)
 	ch := m.joinCh // the rebalance may complete, and clear it, right here
 	if g.state == groupPreparingRebalance {
 		c.tryCompleteJoin(g)
@@ -642,6 +651,11 @@ func (c *Coordinator) completeJoin(g *group) {
 		}
 	}
 	g.setState(groupCompletingRebalance)
+	for _, m := range g.members {
+		m.synced = false
+	}
+	seq, gen := g.rebalanceSeq, g.generation
+	g.joinTimer = time.AfterFunc(g.maxRebalanceTimeout(), func() { c.syncTimerFired(g, seq, gen) })
 	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Str("protocol", g.protocol).
 		Str("leader", g.leader).Int("members", len(g.members)).Msg("rebalance joined")
 	for _, m := range g.members {
@@ -657,6 +671,31 @@ func (c *Coordinator) completeJoin(g *group) {
 		m.joinCh = nil
 		c.scheduleSession(g, m)
 	}
+}
+
+// syncTimerFired removes the members that have not sent SyncGroup within
+// the rebalance timeout of a generation still waiting for its assignment,
+// and rebalances the rest (Kafka's pending-sync expiry).
+func (c *Coordinator) syncTimerFired(g *group, seq uint64, gen int32) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.rebalanceSeq != seq || g.generation != gen || g.state != groupCompletingRebalance {
+		return
+	}
+	var late []*member
+	for _, m := range g.sortedMembers() {
+		if !m.synced {
+			late = append(late, m)
+		}
+	}
+	if len(late) == 0 {
+		return
+	}
+	for _, m := range late {
+		c.log.Info().Str("group", g.id).Str("member", m.id).Msg("member did not sync in time; removing it")
+		c.dropMember(g, m)
+	}
+	c.prepareRebalance(g, "members did not sync in time")
 }
 
 // scheduleSession (re)starts a member's session timer.
@@ -772,6 +811,7 @@ func (c *Coordinator) sync(ctx context.Context, g *group, r syncRequest) (syncRe
 	}
 	m := g.members[r.memberID]
 	c.scheduleSession(g, m)
+	m.synced = true
 	switch g.state {
 	case groupPreparingRebalance:
 		return syncResult{err: kerr.RebalanceInProgress}, nil
@@ -804,6 +844,9 @@ func (c *Coordinator) sync(ctx context.Context, g *group, r syncRequest) (syncRe
 		return syncResult{}, ch
 	}
 	g.setState(groupStable)
+	if g.joinTimer != nil {
+		g.joinTimer.Stop()
+	}
 	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Msg("group is stable")
 	for _, gm := range g.members {
 		if gm.syncCh != nil {

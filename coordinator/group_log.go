@@ -537,6 +537,7 @@ func (c *Coordinator) loadGroupPartition(gp *groupPartition) {
 		gp.groups[id] = g
 	}
 	gp.txnGroups = replay.pids
+	loaded := len(gp.groups)
 	gp.mu.Unlock()
 	// Members of a loaded group get a full session to find the new
 	// coordinator before they are dropped.
@@ -548,7 +549,7 @@ func (c *Coordinator) loadGroupPartition(gp *groupPartition) {
 		g.mu.Unlock()
 	}
 	close(gp.loaded)
-	c.log.Info().Int32("partition", gp.id).Int32("coordinator_epoch", gp.epoch).Int("groups", len(gp.groups)).
+	c.log.Info().Int32("partition", gp.id).Int32("coordinator_epoch", gp.epoch).Int("groups", loaded).
 		Dur("took", time.Since(start)).Msg("loaded groups")
 }
 

@@ -103,7 +103,11 @@ func (c *Coordinator) txnOffsetsCompleted(partition int32, pid int64, commit boo
 	if gp == nil {
 		return
 	}
-	<-gp.loaded
+	select {
+	case <-gp.loaded:
+	case <-gp.ctx.Done():
+		return // the partition is gone; its next leader replays the marker
+	}
 	gp.mu.Lock()
 	ids := gp.txnGroups[pid]
 	delete(gp.txnGroups, pid)
@@ -205,21 +209,34 @@ func (c *Coordinator) expireGroup(ctx context.Context, g *group, now, retentionM
 	if g.state == groupDead {
 		return
 	}
+	// Kafka's rules (KIP-211, KIP-496): an Empty group's offsets expire a
+	// retention period after it emptied (a group without a protocol, used
+	// only for commits, counts from each commit); a Stable consumer
+	// group's offsets of topics no member subscribes to expire a period
+	// after their commit; nothing else expires. An explicit expiry from
+	// OffsetCommit v1-v4 replaces the period where offsets may expire.
+	var subscribed map[string]bool
+	switch {
+	case g.state == groupEmpty:
+	case g.state == groupStable && g.protocolType == "consumer":
+		var known bool
+		if subscribed, known = g.subscribedTopics(); !known {
+			return
+		}
+	default:
+		return
+	}
 	var expired []topicPartition
 	for tp, e := range g.offsets {
-		switch {
-		case e.expireMs >= 0:
-			if now >= e.expireMs {
-				expired = append(expired, tp)
-			}
-		case g.state == groupEmpty:
-			base := e.commitMs
-			if g.protocolType != "" {
-				base = g.stateMs
-			}
-			if now-base >= retentionMs {
-				expired = append(expired, tp)
-			}
+		if subscribed[tp.topic] {
+			continue
+		}
+		base := e.commitMs
+		if g.state == groupEmpty && g.protocolType != "" {
+			base = g.stateMs
+		}
+		if e.expireMs >= 0 && now >= e.expireMs || e.expireMs < 0 && now-base >= retentionMs {
+			expired = append(expired, tp)
 		}
 	}
 	sort.Slice(expired, func(i, j int) bool {
