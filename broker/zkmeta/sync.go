@@ -261,7 +261,7 @@ func (b *backend) processSession() error {
 	if sid == 0 || sid == b.session.Load() || b.shuttingDown.Load() {
 		return nil
 	}
-	b.log.Warn().Str("session", fmt.Sprintf("0x%x", sid)).Msg("new ZooKeeper session; registering again and re-reading metadata")
+	b.log.Warn().Str("session", fmt.Sprintf("0x%x", sid)).Msg("ZooKeeper session was lost (expired); registering again under a new session and re-reading metadata")
 	b.isController = false
 	if err := b.register(); err != nil {
 		return fmt.Errorf("registering again: %w", err)

@@ -337,6 +337,9 @@ func (b *backend) watchSession(ctx context.Context, events <-chan zk.Event) {
 			if !ok {
 				return
 			}
+			if ev.Type != zk.EventSession {
+				continue
+			}
 			switch ev.State {
 			case zk.StateExpired:
 				b.log.Warn().Msg("ZooKeeper session expired; reconnecting with a new session")
