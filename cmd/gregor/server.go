@@ -10,6 +10,7 @@ import (
 
 	"gregor/broker"
 	"gregor/broker/config"
+	"gregor/broker/zkmeta"
 	"gregor/coordinator"
 	"gregor/protocol"
 )
@@ -24,7 +25,18 @@ type server struct {
 
 // start opens the broker, loads metadata and starts serving every listener.
 func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server, error) {
-	b, err := broker.New(broker.Options{Config: cfg, Log: log.With().Str("component", "broker").Logger()})
+	var backend broker.Backend
+	if cfg.ZookeeperConnect != "" {
+		zb, err := zkmeta.New(zkmeta.Options{
+			Connect: cfg.ZookeeperConnect, SessionTimeout: cfg.ZookeeperSessionTimeout,
+			Self: broker.SelfInfo(cfg), Config: cfg, Log: log.With().Str("component", "zookeeper").Logger(),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("zookeeper.connect: %w", err)
+		}
+		backend = zb
+	}
+	b, err := broker.New(broker.Options{Config: cfg, Backend: backend, Log: log.With().Str("component", "broker").Logger()})
 	if err != nil {
 		return nil, err
 	}

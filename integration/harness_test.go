@@ -1,0 +1,196 @@
+// Package integration runs Gregor clusters on a real ZooKeeper: N broker
+// processes on loopback that the tests kill (-9), restart and pause, and a
+// history checker that proves nothing acknowledged with acks=all was lost.
+package integration
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"gregor/internal/brokertest"
+	"gregor/internal/zktest"
+)
+
+// cluster is a ZooKeeper and its brokers (ids 1..n).
+type cluster struct {
+	t       *testing.T
+	zk      *zktest.ZK
+	brokers map[int32]*brokertest.Broker
+	chroot  string
+}
+
+// startCluster starts ZooKeeper and n brokers with extra settings.
+func startCluster(t *testing.T, n int, set map[string]string) *cluster {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("cluster tests start ZooKeeper and several brokers")
+	}
+	var r [4]byte
+	rand.Read(r[:])
+	c := &cluster{t: t, zk: zktest.Start(t), brokers: make(map[int32]*brokertest.Broker), chroot: "/gregor-" + hex.EncodeToString(r[:])}
+	for id := int32(1); id <= int32(n); id++ {
+		s := map[string]string{
+			"broker.id":                                strconv.Itoa(int(id)),
+			"zookeeper.connect":                        c.zk.Addr + c.chroot,
+			"zookeeper.session.timeout.ms":             "4000",
+			"default.replication.factor":               strconv.Itoa(min(n, 3)),
+			"offsets.topic.replication.factor":         strconv.Itoa(min(n, 3)),
+			"transaction.state.log.replication.factor": strconv.Itoa(min(n, 3)),
+			"offsets.topic.num.partitions":             "3",
+			"transaction.state.log.num.partitions":     "3",
+			"replica.lag.time.max.ms":                  "3000",
+			"group.initial.rebalance.delay.ms":         "0",
+		}
+		for k, v := range set {
+			s[k] = v
+		}
+		c.brokers[id] = brokertest.Start(t, brokertest.Options{Set: s})
+	}
+	c.awaitBrokers(n, 30*time.Second)
+	return c
+}
+
+// seeds lists the addresses of every broker.
+func (c *cluster) seeds() []string {
+	var out []string
+	for _, b := range c.brokers {
+		out = append(out, b.Addr)
+	}
+	return out
+}
+
+// admin returns an admin client on the cluster.
+func (c *cluster) admin() (*kadm.Client, func()) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return kadm.NewClient(cl), cl.Close
+}
+
+// waitFor polls cond until it holds, failing with what was awaited.
+func waitFor(t *testing.T, what string, bound time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", bound, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// awaitBrokers waits until metadata lists n live brokers.
+func (c *cluster) awaitBrokers(n int, bound time.Duration) {
+	c.t.Helper()
+	adm, done := c.admin()
+	defer done()
+	waitFor(c.t, fmt.Sprintf("%d brokers in metadata", n), bound, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		m, err := adm.Metadata(ctx)
+		return err == nil && len(m.Brokers) == n
+	})
+}
+
+// createTopic creates a topic and waits until every partition has a
+// leader and a full ISR.
+func (c *cluster) createTopic(topic string, partitions int32, rf int16, configs map[string]*string) {
+	c.t.Helper()
+	adm, done := c.admin()
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, partitions, rf, configs, topic); err != nil {
+		c.t.Fatalf("creating %s: %v", topic, err)
+	}
+	c.awaitISR(topic, int(rf), 30*time.Second)
+}
+
+// partitionState is a partition as metadata shows it.
+type partitionState struct {
+	leader int32
+	epoch  int32
+	isr    []int32
+}
+
+// describe returns the partitions of a topic from metadata.
+func (c *cluster) describe(topic string) (map[int32]partitionState, error) {
+	adm, done := c.admin()
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	m, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	td, ok := m.Topics[topic]
+	if !ok || td.Err != nil {
+		return nil, fmt.Errorf("topic %s: %v", topic, td.Err)
+	}
+	out := make(map[int32]partitionState)
+	for p, pd := range td.Partitions {
+		out[p] = partitionState{leader: pd.Leader, epoch: pd.LeaderEpoch, isr: pd.ISR}
+	}
+	return out, nil
+}
+
+// awaitISR waits until every partition of topic has a leader and an ISR
+// of size isr.
+func (c *cluster) awaitISR(topic string, isr int, bound time.Duration) {
+	c.t.Helper()
+	waitFor(c.t, fmt.Sprintf("every partition of %s to have a leader and %d in-sync replicas", topic, isr), bound, func() bool {
+		ps, err := c.describe(topic)
+		if err != nil || len(ps) == 0 {
+			return false
+		}
+		for _, p := range ps {
+			if p.leader < 0 || len(p.isr) != isr {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// leaderOf returns the leader of a partition.
+func (c *cluster) leaderOf(topic string, partition int32) int32 {
+	c.t.Helper()
+	var leader int32 = -1
+	waitFor(c.t, fmt.Sprintf("a leader for %s-%d", topic, partition), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		if err != nil {
+			return false
+		}
+		leader = ps[partition].leader
+		return leader >= 0
+	})
+	return leader
+}
+
+// controller returns the controller's id.
+func (c *cluster) controller() int32 {
+	c.t.Helper()
+	adm, done := c.admin()
+	defer done()
+	var id int32 = -1
+	waitFor(c.t, "a controller", 30*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		m, err := adm.Metadata(ctx)
+		if err != nil {
+			return false
+		}
+		id = m.Controller
+		return id >= 0 && c.brokers[id] != nil
+	})
+	return id
+}

@@ -1,0 +1,203 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func strp(s string) *string { return &s }
+
+// A leader killed under load: a new leader from the ISR takes over, the
+// producer carries on, the old leader returns and rejoins the ISR, and
+// nothing acknowledged is lost or duplicated.
+func TestLeaderKilledUnderLoad(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	topic := "under-load"
+	c.createTopic(topic, 3, 3, map[string]*string{"min.insync.replicas": strp("2")})
+	w := startWorkload(t, c, topic, 2)
+	w.awaitMore(2000, 30*time.Second)
+	victim := c.leaderOf(topic, 0)
+	c.brokers[victim].Kill()
+	t.Logf("killed broker %d, leader of partition 0", victim)
+	waitFor(t, "a new leader for partition 0", 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader >= 0 && ps[0].leader != victim
+	})
+	w.awaitMore(2000, 60*time.Second)
+	c.brokers[victim].Restart()
+	c.awaitISR(topic, 3, 60*time.Second)
+	w.awaitMore(1000, 30*time.Second)
+	w.stop(30 * time.Second)
+	checkHistory(t, c, w, 3)
+}
+
+// A follower killed and restarted catches up and rejoins the ISR.
+func TestFollowerRestartRejoinsISR(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	topic := "follower"
+	c.createTopic(topic, 1, 3, nil)
+	w := startWorkload(t, c, topic, 1)
+	w.awaitMore(1000, 30*time.Second)
+	leader := c.leaderOf(topic, 0)
+	var follower int32
+	for id := range c.brokers {
+		if id != leader {
+			follower = id
+			break
+		}
+	}
+	c.brokers[follower].Kill()
+	waitFor(t, "the killed follower to leave the ISR", 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && len(ps[0].isr) == 2 && !slices.Contains(ps[0].isr, follower)
+	})
+	w.awaitMore(2000, 30*time.Second)
+	c.brokers[follower].Restart()
+	waitFor(t, "the restarted follower to rejoin the ISR", 60*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && slices.Contains(ps[0].isr, follower)
+	})
+	w.stop(30 * time.Second)
+	// The restarted follower becomes leader: its copy must be complete.
+	for id, b := range c.brokers {
+		if id != follower {
+			b.Kill()
+		}
+	}
+	waitFor(t, "the restarted follower to lead alone", 60*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader == follower
+	})
+	for id, b := range c.brokers {
+		if id != follower {
+			b.Restart()
+		}
+	}
+	checkHistory(t, c, w, 1)
+}
+
+// With min.insync.replicas=2, losing two brokers of three refuses acks=all
+// produce with NOT_ENOUGH_REPLICAS (or no leader) and loses nothing; the
+// cluster serves again when they return.
+func TestMinISRTwoOfThreeLost(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	topic := "min-isr"
+	c.createTopic(topic, 1, 3, map[string]*string{"min.insync.replicas": strp("2")})
+	w := startWorkload(t, c, topic, 1)
+	w.awaitMore(1000, 30*time.Second)
+	w.stop(30 * time.Second)
+	leader := c.leaderOf(topic, 0)
+	var killed []int32
+	for id, b := range c.brokers {
+		if id != leader {
+			b.Kill()
+			killed = append(killed, id)
+		}
+	}
+	waitFor(t, "the ISR to shrink to the leader", 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && len(ps[0].isr) == 1
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.brokers[leader].Addr), kgo.DefaultProduceTopic(topic),
+		kgo.DisableIdempotentWrite(), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordRetries(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = cl.ProduceSync(ctx, &kgo.Record{Value: []byte("refused")}).FirstErr()
+	if !errors.Is(err, kerr.NotEnoughReplicas) && !errors.Is(err, kerr.NotEnoughReplicasAfterAppend) {
+		t.Fatalf("acks=all with one in-sync replica of min 2: %v, want NOT_ENOUGH_REPLICAS", err)
+	}
+	for _, id := range killed {
+		c.brokers[id].Restart()
+	}
+	c.awaitISR(topic, 3, 60*time.Second)
+	w2 := startWorkload(t, c, topic, 1)
+	w2.awaitMore(500, 30*time.Second)
+	w2.stop(30 * time.Second)
+	for v, a := range w2.acked {
+		w.acked[v] = a
+	}
+	checkHistory(t, c, w, 1)
+}
+
+// ZooKeeper restarted under load: brokers reconnect, keep serving and
+// lose nothing.
+func TestZooKeeperRestart(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	topic := "zk-restart"
+	c.createTopic(topic, 2, 3, nil)
+	w := startWorkload(t, c, topic, 1)
+	w.awaitMore(1000, 30*time.Second)
+	c.zk.Restart()
+	w.awaitMore(2000, 60*time.Second)
+	// The cluster still elects: kill a leader after the restart.
+	victim := c.leaderOf(topic, 0)
+	c.brokers[victim].Kill()
+	waitFor(t, "a new leader for partition 0 after ZooKeeper's restart", 60*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader >= 0 && ps[0].leader != victim
+	})
+	w.awaitMore(1000, 60*time.Second)
+	c.brokers[victim].Restart()
+	w.stop(30 * time.Second)
+	checkHistory(t, c, w, 2)
+}
+
+// The controller killed: another broker takes the role and still moves
+// leadership when a leader dies.
+func TestControllerKilled(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	topic := "controller"
+	c.createTopic(topic, 3, 3, nil)
+	w := startWorkload(t, c, topic, 1)
+	w.awaitMore(1000, 30*time.Second)
+	ctrl := c.controller()
+	c.brokers[ctrl].Kill()
+	waitFor(t, "a new controller", 30*time.Second, func() bool {
+		adm, done := c.admin()
+		defer done()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		m, err := adm.Metadata(ctx)
+		return err == nil && m.Controller >= 0 && m.Controller != ctrl
+	})
+	w.awaitMore(1000, 60*time.Second)
+	// Kill another leader: the new controller must elect.
+	ps, err := c.describe(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := ps[0].leader
+	if victim == ctrl || victim < 0 {
+		victim = ps[1].leader
+	}
+	if victim != ctrl && victim >= 0 {
+		c.brokers[victim].Kill()
+		waitFor(t, "leaders away from the second killed broker", 60*time.Second, func() bool {
+			ps, err := c.describe(topic)
+			if err != nil {
+				return false
+			}
+			for _, p := range ps {
+				if p.leader == victim || p.leader == ctrl {
+					return false
+				}
+			}
+			return true
+		})
+		c.brokers[victim].Restart()
+	}
+	c.brokers[ctrl].Restart()
+	c.awaitISR(topic, 3, 60*time.Second)
+	w.stop(30 * time.Second)
+	checkHistory(t, c, w, 3)
+}
