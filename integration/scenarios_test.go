@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -200,4 +201,115 @@ func TestControllerKilled(t *testing.T) {
 	c.awaitISR(topic, 3, 60*time.Second)
 	w.stop(30 * time.Second)
 	checkHistory(t, c, w, 3)
+}
+
+// Consumer groups and transactions across brokers: the group coordinator
+// moves with its __consumer_offsets partition when its broker dies, the
+// group's committed offsets survive, and a transaction spanning
+// partitions led by different brokers commits atomically (markers sent to
+// other brokers).
+func TestCoordinatorsMoveWithLeaders(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	topic, group := "coord", "coord-group"
+	c.createTopic(topic, 6, 3, nil)
+
+	// A transaction over all six partitions (led by all three brokers).
+	txn, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.DefaultProduceTopic(topic),
+		kgo.TransactionalID("coord-txn"), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	produceTxn := func(commit bool, prefix string, n int) {
+		t.Helper()
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		var rs []*kgo.Record
+		for i := 0; i < n; i++ {
+			rs = append(rs, &kgo.Record{Value: []byte(prefix + strconv.Itoa(i))})
+		}
+		if err := txn.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		end := kgo.TryAbort
+		if commit {
+			end = kgo.TryCommit
+		}
+		if err := txn.EndTransaction(ctx, end); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	produceTxn(true, "committed-", 60)
+	produceTxn(false, "aborted-", 60)
+	t.Logf("transactions done after %v", time.Since(start))
+
+	// A group member reads everything committed and commits its offsets.
+	consume := func(want int) map[string]bool {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.DisableAutoCommit(),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.HeartbeatInterval(100*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		got := make(map[string]bool)
+		for len(got) < want {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				t.Fatalf("consumed %d of %d", len(got), want)
+			}
+			var recs []*kgo.Record
+			fs.EachRecord(func(r *kgo.Record) {
+				if got[string(r.Value)] {
+					t.Errorf("%s delivered twice", r.Value)
+				}
+				got[string(r.Value)] = true
+				recs = append(recs, r)
+			})
+			if err := cl.CommitRecords(ctx, recs...); err != nil {
+				t.Fatalf("commit: %v", err)
+			}
+		}
+		return got
+	}
+	got := consume(60)
+	t.Logf("first consume done after %v", time.Since(start))
+	for v := range got {
+		if len(v) < 10 || v[:10] != "committed-" {
+			t.Fatalf("read_committed delivered %q", v)
+		}
+	}
+
+	// Kill the group's coordinator.
+	adm, done := c.admin()
+	defer done()
+	var coord int32 = -1
+	waitFor(t, "the group's coordinator", 30*time.Second, func() bool {
+		ds, err := adm.DescribeGroups(ctx, group)
+		if err != nil {
+			return false
+		}
+		coord = ds[group].Coordinator.NodeID
+		return coord > 0
+	})
+	c.brokers[coord].Kill()
+	t.Logf("killed broker %d, the group's coordinator", coord)
+	// A committed transaction after the kill, then the group resumes
+	// with a new coordinator from its committed offsets: only the new
+	// records arrive.
+	produceTxn(true, "after-", 30)
+	t.Logf("transaction after the kill done after %v", time.Since(start))
+	got = consume(30)
+	t.Logf("second consume done after %v", time.Since(start))
+	for v := range got {
+		if len(v) < 6 || v[:6] != "after-" {
+			t.Fatalf("after the coordinator died the group re-read %q", v)
+		}
+	}
+	c.brokers[coord].Restart()
 }
