@@ -131,6 +131,14 @@ func (l *Log) DeleteRecordsBefore(off int64) error {
 	if n == len(l.segments)-1 && l.segments[n].next <= off && l.segments[n].size > 0 {
 		n++
 	}
+	if n == 0 {
+		// The start moved inside the first segment: no segment goes, but
+		// the leader epoch cache still starts at the new log start, as
+		// Kafka's LeaderEpochFileCache.truncateFromStart does whenever the
+		// log start offset moves.
+		l.epochs.truncateFromStart(l.startOffset)
+		return l.epochs.flush()
+	}
 	return l.deleteFirstLocked(n)
 }
 
