@@ -33,6 +33,8 @@ func main() {
 		runCmd(os.Args[2:])
 	case "compare":
 		compareCmd(os.Args[2:])
+	case "replication":
+		replicationCmd(os.Args[2:])
 	case "serve-kfake":
 		serveKfake(os.Args[2:])
 	default:
@@ -44,6 +46,7 @@ func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
   gregor-bench run -bootstrap host:port -scenario NAME [-duration 5s]
   gregor-bench compare [-gregor bin/gregor] [-rounds 5] [-duration 5s] [-scenarios a,b]
+  gregor-bench replication [-gregor bin/gregor] [-rounds 5] [-duration 5s]
   gregor-bench serve-kfake -addr 127.0.0.1:PORT -dir DIR
 
 scenarios:`)

@@ -54,6 +54,11 @@ func scenarioNamed(name string) (scenario, bool) {
 
 // newTopic creates a topic with a unique name.
 func newTopic(ctx context.Context, addr string, partitions int32) (string, error) {
+	return newTopicRF(ctx, addr, partitions, 1)
+}
+
+// newTopicRF creates a topic with a unique name and a replication factor.
+func newTopicRF(ctx context.Context, addr string, partitions int32, rf int16) (string, error) {
 	var b [6]byte
 	rand.Read(b[:])
 	topic := fmt.Sprintf("bench-%x", b)
@@ -62,7 +67,7 @@ func newTopic(ctx context.Context, addr string, partitions int32) (string, error
 		return "", err
 	}
 	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic)
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, rf, nil, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -72,7 +77,12 @@ func newTopic(ctx context.Context, addr string, partitions int32) (string, error
 // produceLoad produces as fast as the client can for d and reports the
 // acknowledged throughput.
 func produceLoad(ctx context.Context, addr string, d time.Duration, size int, opts ...kgo.Opt) ([]metric, error) {
-	topic, err := newTopic(ctx, addr, 3)
+	return produceLoadRF(ctx, addr, d, size, 1, opts...)
+}
+
+// produceLoadRF is produceLoad on a topic with replication factor rf.
+func produceLoadRF(ctx context.Context, addr string, d time.Duration, size int, rf int16, opts ...kgo.Opt) ([]metric, error) {
+	topic, err := newTopicRF(ctx, addr, 3, rf)
 	if err != nil {
 		return nil, err
 	}
