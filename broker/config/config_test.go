@@ -93,7 +93,7 @@ func TestKafkaDefaults(t *testing.T) {
 		{"log.cleanup.policy", c.LogCleanupPolicy, "delete"},
 		{"log.message.timestamp.type", c.LogMessageTimestamp, "CreateTime"},
 		{"compression.type", c.CompressionType, "producer"},
-		{"file.delete.delay.ms", c.FileDeleteDelay, time.Minute},
+		{"log.segment.delete.delay.ms", c.FileDeleteDelay, time.Minute},
 		{"message.max.bytes", c.MessageMaxBytes, int32(1048588)},
 		{"replica.fetch.max.bytes", c.ReplicaFetchMax, int32(1 << 20)},
 		{"replica.lag.time.max.ms (SPEC: 10 s)", c.ReplicaLagTimeMax, 10 * time.Second},
@@ -256,5 +256,38 @@ func TestLoadFile(t *testing.T) {
 	}
 	if _, err := LoadFile(path, nil); err == nil || !strings.Contains(err.Error(), "num.partitions") {
 		t.Fatalf("bad value in file: %v", err)
+	}
+}
+
+// The broker key for how long retired segment files are kept is Kafka's
+// log.segment.delete.delay.ms; file.delete.delay.ms is the topic-level
+// key and, as in Kafka, not a broker key.
+func TestSegmentDeleteDelayKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "server.properties")
+	if err := os.WriteFile(path, []byte("log.segment.delete.delay.ms=1500\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadFile(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FileDeleteDelay != 1500*time.Millisecond {
+		t.Fatalf("log.segment.delete.delay.ms=1500 gave a delay of %v", c.FileDeleteDelay)
+	}
+	if len(c.Unknown) != 0 {
+		t.Fatalf("log.segment.delete.delay.ms reported unknown: %v", c.Unknown)
+	}
+	if got := c.ResolveTopic(nil).FileDeleteDelay; got != 1500*time.Millisecond {
+		t.Fatalf("topic default file.delete.delay.ms = %v, want the broker's 1.5s", got)
+	}
+	if _, err := Load(map[string]string{"log.segment.delete.delay.ms": "-1"}, nil); err == nil || !strings.Contains(err.Error(), "log.segment.delete.delay.ms") {
+		t.Fatalf("negative delay: %v", err)
+	}
+	c, err = Load(map[string]string{"file.delete.delay.ms": "1500"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.FileDeleteDelay != time.Minute || strings.Join(c.Unknown, ",") != "file.delete.delay.ms" {
+		t.Fatalf("file.delete.delay.ms as a broker key: delay %v, unknown %v; want the 1m default and the key unknown", c.FileDeleteDelay, c.Unknown)
 	}
 }

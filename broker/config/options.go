@@ -96,7 +96,8 @@ var options = []option{
 		}
 		return fmt.Errorf("must be one of producer, uncompressed, gzip, snappy, lz4, zstd")
 	}},
-	{key: "file.delete.delay.ms", def: "60000", topic: "file.delete.delay.ms", parse: durField(func(c *Config, d time.Duration) { c.FileDeleteDelay = d }, 0)},
+	// Kafka's broker key; file.delete.delay.ms is only the topic key.
+	{key: "log.segment.delete.delay.ms", def: "60000", topic: "file.delete.delay.ms", parse: durField(func(c *Config, d time.Duration) { c.FileDeleteDelay = d }, 0)},
 	{key: "message.max.bytes", def: "1048588", topic: "max.message.bytes", parse: intField(func(c *Config, n int64) { c.MessageMaxBytes = int32(n) }, 0, maxMessageBytes)},
 	{key: "replica.fetch.max.bytes", def: "1048576", parse: intField(func(c *Config, n int64) { c.ReplicaFetchMax = int32(n) }, 1, math.MaxInt32)},
 	// replica.lag.time.max.ms: SPEC section 5 asks for 10 s.
