@@ -2,13 +2,18 @@
 GO ?= go
 BIN := bin/gregor
 
-.PHONY: build run test test-short deps bench fuzz vet clean
+.PHONY: build run cluster test test-short deps bench fuzz vet clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/gregor
 
 run: build
 	./$(BIN)
+
+# cluster runs ZooKeeper and three brokers on 127.0.0.1:9092-9094 until
+# Ctrl-C (needs Debian's zookeeper package: make deps).
+cluster: build
+	$(GO) run ./cmd/gregor-cluster -gregor $(BIN)
 
 # deps installs what the test suite drives (real Kafka clients, ZooKeeper);
 # it is idempotent and quick when everything is present.
