@@ -78,6 +78,10 @@ func (b *Broker) deleteRecords(t *Topic, partition int32, off int64) (int64, err
 		return -1, err
 	}
 	p.syncOffsetsLocked()
+	if p.producer != nil {
+		p.producer.trimBelow(p.start.Load())
+		p.refreshUnstableLocked()
+	}
 	p.notify()
 	if off > 0 {
 		b.log.Info().Str("topic", t.Name).Int32("partition", partition).Int64("log_start_offset", p.start.Load()).Msg("records deleted")

@@ -173,6 +173,30 @@ func (ps *producerState) trimAborted(logStart int64) {
 	ps.aborted = ps.aborted[i:]
 }
 
+// trimBelow applies a move of the log start offset to logStart
+// (DeleteRecords, retention), as Kafka's UnifiedLog does when it increments
+// the log start offset (ProducerStateManager.onLogStartOffsetIncremented
+// and maybeIncrementFirstUnstableOffset):
+//   - aborted transactions that ended below logStart are forgotten;
+//   - an open transaction whose first offset is now below logStart counts
+//     as starting at logStart, so the last stable offset is never below the
+//     log start offset (Kafka: max(first unstable offset, log start));
+//   - producer entries stay, even if their last batch is now below
+//     logStart: since KIP-360 Kafka keeps them in memory (only snapshots
+//     below the log start are deleted) so a retrying producer is still
+//     deduplicated and not told UNKNOWN_PRODUCER_ID.
+func (ps *producerState) trimBelow(logStart int64) {
+	ps.trimAborted(logStart)
+	if ps.open == 0 {
+		return
+	}
+	for _, e := range ps.producers {
+		if e.TxnFirstOffset >= 0 && e.TxnFirstOffset < logStart {
+			e.TxnFirstOffset = logStart
+		}
+	}
+}
+
 // firstUnstable returns the smallest first offset of an open transaction,
 // or -1 if none is open.
 func (ps *producerState) firstUnstable() int64 {

@@ -1,0 +1,70 @@
+package broker
+
+import (
+	"testing"
+	"time"
+
+	"gregor/broker/records"
+)
+
+// hdr is a batch header from producer pid with n records from sequence seq.
+func hdr(pid int64, seq int32, n int32, txn bool) *records.Header {
+	h := &records.Header{ProducerID: pid, ProducerEpoch: 0, BaseSequence: seq, LastOffsetDelta: n - 1, NumRecords: n}
+	if txn {
+		h.Attributes |= records.AttrTransactional
+	}
+	return h
+}
+
+// Moving the log start offset forgets aborted transactions that ended
+// below it, lifts an open transaction's first offset to it (so the last
+// stable offset is never below the log start), and keeps every producer's
+// sequence state for deduplication, as Kafka 2.4+ does.
+func TestProducerStateTrimBelow(t *testing.T) {
+	now := time.Now()
+	ps := newProducerState()
+	// Producer 1: an aborted transaction over 0-1, marker at 2.
+	ps.record(hdr(1, 0, 2, true), 0, now)
+	ps.endTxn(1, 0, false, 0, 2, now)
+	// Producer 2: idempotent batch at 3-4.
+	ps.record(hdr(2, 0, 2, false), 3, now)
+	// Producer 3: an aborted transaction over 5-6, marker at 7.
+	ps.record(hdr(3, 0, 2, true), 5, now)
+	ps.endTxn(3, 0, false, 0, 7, now)
+	// Producer 4: an open transaction from 8 to 9.
+	ps.record(hdr(4, 0, 2, true), 8, now)
+	if got := ps.firstUnstable(); got != 8 {
+		t.Fatalf("first unstable %d before trimming, want 8", got)
+	}
+
+	ps.trimBelow(6)
+	if len(ps.aborted) != 1 || ps.aborted[0].ProducerID != 3 {
+		t.Fatalf("aborted after trimBelow(6): %+v, want only producer 3's (ends at 7)", ps.aborted)
+	}
+	if got := ps.firstUnstable(); got != 8 {
+		t.Fatalf("first unstable %d after trimBelow(6), want 8 (the open transaction starts above)", got)
+	}
+
+	ps.trimBelow(9)
+	if len(ps.aborted) != 0 {
+		t.Fatalf("aborted after trimBelow(9): %+v, want none", ps.aborted)
+	}
+	if got := ps.firstUnstable(); got != 9 {
+		t.Fatalf("first unstable %d after trimBelow(9), want the log start 9", got)
+	}
+	for _, pid := range []int64{1, 2, 3, 4} {
+		if _, ok := ps.producers[pid]; !ok {
+			t.Fatalf("producer %d forgotten when the log start moved", pid)
+		}
+	}
+	// Producer 2's retry of its batch is still recognised as a duplicate.
+	dup, err := ps.check(hdr(2, 0, 2, false))
+	if err != nil || dup == nil || dup.FirstOffset != 3 {
+		t.Fatalf("retry of producer 2's batch: duplicate %+v, %v; want the batch at 3", dup, err)
+	}
+	// The open transaction still ends normally.
+	ps.endTxn(4, 0, true, 0, 10, now)
+	if got := ps.firstUnstable(); got != -1 {
+		t.Fatalf("first unstable %d after the commit, want -1", got)
+	}
+}
