@@ -91,7 +91,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, zkStarted
 	}
 	c := &cluster{opt: opt, out: stdout}
 	if err := c.start(ctx, zkStarted); err != nil {
-		fmt.Fprintf(stderr, "gregor-cluster: %v\n", err)
+		if ctx.Err() != nil {
+			err = errors.New("interrupted during start-up")
+		}
+		fmt.Fprintf(stderr, "gregor-cluster: %v; stopping\n", err)
 		c.stop()
 		return 1
 	}
