@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -516,9 +518,21 @@ func TestKafkaToolsConsumerGroups(t *testing.T) {
 	if containsLine(toolLines(k.groups(t, "--list")), group) {
 		t.Errorf("kafka-consumer-groups --list still lists %s after --delete", group)
 	}
-	if got := ktFetchOffsets(t, adm, group, topic); len(got) != 0 {
-		t.Errorf("after --delete the group still has offsets %v", got)
-	}
+	func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resps, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			err = resps.Error()
+		}
+		switch {
+		case errors.Is(err, kerr.GroupIDNotFound): // newer coordinators: no such group
+		case err != nil:
+			t.Errorf("fetching the offsets of the deleted group %s: %v", group, err)
+		case len(resps) != 0:
+			t.Errorf("after --delete the group still has offsets %v", resps)
+		}
+	}()
 }
 
 // readConsumerOffsets runs the console consumer over __consumer_offsets
@@ -677,5 +691,64 @@ func TestKafkaToolsTransactions(t *testing.T) {
 	r = ktTxnRow(t, "describe", k.transactions(t, "describe", "--transactional-id", id), id)
 	if r["TransactionState"] != "CompleteAbort" || r["ProducerId"] != pidS {
 		t.Errorf("kafka-transactions describe after the abort: %v, want CompleteAbort, ProducerId %d", r, pid)
+	}
+}
+
+// TestKafkaToolsParsers checks the parsers above on output laid out as the
+// tools lay it out (their format strings, copied as layouts), so they are
+// exercised even where no Kafka distribution is installed.
+func TestKafkaToolsParsers(t *testing.T) {
+	const g, tp = "tools-group-1", "tools-grp-2"
+
+	// --describe of an empty group (Java ConsumerGroupCommand: "\n" before
+	// the header and each row, "-" for missing values, another topic).
+	row := "\n%-15s %-15s %-10s %-15s %-15s %-15s %-15s %-15s %s"
+	desc := fmt.Sprintf(row, "GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID") +
+		fmt.Sprintf(row, g, tp, "0", "15", "15", "0", "-", "-", "-") +
+		fmt.Sprintf(row, g, tp, "1", "3", "15", "12", "m-1", "/127.0.0.1", "tools-live") +
+		fmt.Sprintf(row, g, "other", "0", "0", "0", "0", "-", "-", "-") + "\n"
+	rows := ktTable(desc, "LOG-END-OFFSET")
+	if len(rows) != 3 || rows[1]["TOPIC"] != tp || rows[1]["LAG"] != "12" || rows[1]["CLIENT-ID"] != "tools-live" || rows[0]["CONSUMER-ID"] != "-" {
+		t.Errorf("describe table parsed as %v", rows)
+	}
+
+	// --reset-offsets: rows on one line (some Java releases) or one a line.
+	for _, plan := range []string{
+		fmt.Sprintf("\n%-30s %-30s %-10s %-15s", "GROUP", "TOPIC", "PARTITION", "NEW-OFFSET") +
+			fmt.Sprintf("%-30s %-30s %-10s %-15s", g, tp, "0", "0") + fmt.Sprintf("%-30s %-30s %-10s %-15s", g, tp, "1", "7"),
+		fmt.Sprintf("\n%-15s %-15s %-10s %s", "GROUP", "TOPIC", "PARTITION", "NEW-OFFSET") +
+			fmt.Sprintf("\n%-15s %-15s %-10s %s", g, tp, "0", "0") + fmt.Sprintf("\n%-15s %-15s %-10s %s", g, tp, "1", "7") + "\n",
+	} {
+		if got := ktResetPlan(t, plan, g, tp); fmt.Sprint(got) != "map[0:0 1:7]" {
+			t.Errorf("reset plan %q parsed as %v", plan, got)
+		}
+	}
+
+	// __consumer_offsets: the Java formatter of 4.x (no line breaks, a
+	// deprecation notice first), of 3.8 ("unknown" keys of group records),
+	// and the Scala one.
+	java4 := "Option --consumer-property is deprecated and will be removed in a future version. Use --command-property instead.\n" +
+		`{"key":{"type":1,"data":{"group":"` + g + `","topic":"` + tp + `","partition":0}},"value":{"version":3,"data":{"offset":15,"leaderEpoch":-1,"metadata":"","commitTimestamp":1}}}` +
+		`{"key":{"type":1,"data":{"group":"x","topic":"` + tp + `","partition":0}},"value":{"version":3,"data":{"offset":99,"leaderEpoch":-1,"metadata":"","commitTimestamp":1}}}` +
+		`{"key":{"type":1,"data":{"group":"` + g + `","topic":"` + tp + `","partition":0}},"value":{"version":3,"data":{"offset":0,"leaderEpoch":-1,"metadata":"","commitTimestamp":2}}}` +
+		`{"key":{"type":1,"data":{"group":"` + g + `","topic":"` + tp + `","partition":1}},"value":null}`
+	java38 := `{"key":{"version":2,"data":"unknown"},"value":{"version":3,"data":"unknown"}}` + "\n" +
+		`{"key":{"version":1,"data":{"group":"` + g + `","topic":"` + tp + `","partition":0}},"value":{"version":3,"data":{"offset":0,"leaderEpoch":-1,"metadata":"","commitTimestamp":2}}}` + "\n" +
+		`{"key":{"version":1,"data":{"group":"` + g + `","topic":"` + tp + `","partition":1}},"value":null}` + "\n"
+	scala := "[" + g + "," + tp + ",0]::OffsetAndMetadata(offset=15, leaderEpoch=Optional.empty, metadata=, commitTimestamp=1, expireTimestamp=None)\n" +
+		"[" + g + "," + tp + ",0]::OffsetAndMetadata(offset=0, leaderEpoch=Optional.empty, metadata=, commitTimestamp=2, expireTimestamp=None)\n" +
+		"[" + g + "," + tp + ",1]::NULL\n"
+	for name, out := range map[string]string{"java 4": java4, "java 3.8": java38, "scala": scala} {
+		if last, n := ktCommitted(out, g, tp); fmt.Sprint(last) != "map[0:0 1:-1]" || n < 2 {
+			t.Errorf("%s offsets formatter output parsed as %v (%d records)", name, last, n)
+		}
+	}
+
+	// kafka-transactions.sh: tab after every padded cell, an empty last
+	// column.
+	txn := "CoordinatorId\tTransactionalId\tProducerId\tProducerEpoch\tTransactionState\tTransactionTimeoutMs\tCurrentTransactionStartTimeMs\tTransactionDurationMs\tTopicPartitions\t\n" +
+		"0            \tid-1           \t7         \t0            \tCompleteCommit  \t45000               \tNone                         \tNone                 \t               \t\n"
+	if r := ktTxnTable(txn); len(r) != 1 || r[0]["TransactionalId"] != "id-1" || r[0]["ProducerId"] != "7" || r[0]["TransactionState"] != "CompleteCommit" || r[0]["TopicPartitions"] != "" {
+		t.Errorf("transactions table parsed as %v", r)
 	}
 }
