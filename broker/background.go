@@ -26,6 +26,10 @@ func (b *Broker) applyRetention() {
 				b.log.Info().Str("topic", t.Name).Int32("partition", p.ID).Int("segments", n).Msg("deleted segments past retention")
 				p.mu.Lock()
 				p.syncOffsetsLocked()
+				if p.producer != nil {
+					p.producer.trimBelow(p.start.Load())
+					p.refreshUnstableLocked()
+				}
 				p.mu.Unlock()
 			}
 			lg.PurgeRetired(now)

@@ -416,6 +416,7 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 	if leaderStart > p.log.StartOffset() && leaderStart <= leo {
 		if derr := p.log.DeleteRecordsBefore(leaderStart); derr == nil {
 			p.start.Store(p.log.StartOffset())
+			p.producer.trimBelow(p.start.Load())
 		}
 	}
 	p.notify()
