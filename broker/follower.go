@@ -417,6 +417,7 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 		if derr := p.log.DeleteRecordsBefore(leaderStart); derr == nil {
 			p.start.Store(p.log.StartOffset())
 			p.producer.trimBelow(p.start.Load())
+			p.refreshUnstableLocked()
 		}
 	}
 	p.notify()

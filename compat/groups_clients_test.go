@@ -52,6 +52,9 @@ type gcEvent struct {
 	O          int64   `json:"o"`
 	V          string  `json:"v"`
 	Msg        string  `json:"msg"`
+	// transaction scripts' rounds
+	Commit  bool `json:"commit"`
+	Records int  `json:"records"`
 }
 
 type gcRec struct {
