@@ -388,7 +388,7 @@ func TestTxnClientsFranzGroupTransactSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	processed := map[string]int{}
 	aborted := 0
@@ -396,7 +396,7 @@ func TestTxnClientsFranzGroupTransactSession(t *testing.T) {
 	// numbered abortRound (from 1) is aborted instead.
 	run := func(want int, abortRound int) {
 		t.Helper()
-		done, round := 0, 0
+		done, round, failedCommits := 0, 0, 0
 		for done < want {
 			fs := sess.PollRecords(ctx, 20)
 			if ctx.Err() != nil {
@@ -419,12 +419,20 @@ func TestTxnClientsFranzGroupTransactSession(t *testing.T) {
 				}
 			}
 			commit := round != abortRound
-			committed, err := sess.End(ctx, kgo.TransactionEndTry(commit))
+			endCtx, endCancel := context.WithTimeout(ctx, 10*time.Second)
+			committed, err := sess.End(endCtx, kgo.TransactionEndTry(commit))
+			endCancel()
 			if err != nil {
-				t.Fatalf("End (commit %v): %v", commit, err)
+				t.Fatalf("round %d: End (commit %v): %v%s", round, commit, err, txnBrokerLog())
 			}
 			if commit && !committed {
+				failedCommits++
 				t.Logf("round %d: the session aborted instead of committing (a rebalance?); it rewinds", round)
+				if failedCommits == 3 {
+					t.Fatalf("three rounds in a row could not commit (TxnOffsetCommit or EndTxn failing)%s", txnBrokerLog())
+				}
+			} else if commit {
+				failedCommits = 0
 			}
 			if !committed {
 				aborted += len(recs)

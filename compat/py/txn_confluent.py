@@ -88,7 +88,7 @@ def ctp(spec):
             p.produce(spec["output"], value=b"out-" + m.value(), partition=m.partition())
         p.flush(30)
         pos = [tp for tp in c.position(c.assignment()) if tp.offset >= 0]
-        p.send_offsets_to_transaction(pos, c.consumer_group_metadata(), 30)
+        p.send_offsets_to_transaction(pos, c.consumer_group_metadata(), 10)
         if commit:
             p.commit_transaction(30)
             done += len(msgs)
