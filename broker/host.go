@@ -74,7 +74,7 @@ func (b *Broker) AppendInternal(ctx context.Context, topic string, partition int
 	if p == nil {
 		return -1, kerr.UnknownTopicOrPartition
 	}
-	h, err := records.Validate(batch, records.ValidateOptions{AllowControl: true})
+	h, err := records.Validate(batch, records.ValidateOptions{AllowControl: true, Coordinator: true})
 	if err != nil {
 		return -1, err
 	}

@@ -86,6 +86,11 @@ func (ps *producerState) check(h *records.Header) (*batchMeta, error) {
 	if h.ProducerEpoch < e.Epoch {
 		return nil, kerr.InvalidProducerEpoch
 	}
+	if h.BaseSequence < 0 {
+		// Written by a coordinator for the producer (offsets in a
+		// transaction): only the epoch is checked, as in Kafka.
+		return nil, nil
+	}
 	if h.ProducerEpoch > e.Epoch {
 		if h.BaseSequence != 0 {
 			return nil, kerr.OutOfOrderSequenceNumber

@@ -8,6 +8,10 @@ type ValidateOptions struct {
 	RequireKeys bool
 	// AllowControl admits control batches (only the broker writes them).
 	AllowControl bool
+	// Coordinator admits producer batches without sequence numbers, which
+	// a coordinator writes for a producer (transactional offset commits),
+	// as Kafka does for appends from a coordinator.
+	Coordinator bool
 }
 
 // Validate checks a v2 batch a client sent: size, magic, CRC, offset range
@@ -32,7 +36,7 @@ func Validate(batch []byte, opt ValidateOptions) (Header, error) {
 	if h.IsControl() && !opt.AllowControl {
 		return h, fmt.Errorf("%w: clients may not write control batches", ErrInvalid)
 	}
-	if h.HasProducerID() && h.BaseSequence < 0 {
+	if h.HasProducerID() && h.BaseSequence < 0 && !opt.Coordinator {
 		return h, fmt.Errorf("%w: producer id %d with sequence %d", ErrInvalid, h.ProducerID, h.BaseSequence)
 	}
 	if h.IsTransactional() && !h.HasProducerID() {
