@@ -27,6 +27,9 @@ func (c *Coordinator) heartbeatGroup(groupID, memberID string, instanceID *strin
 		return kerr.InvalidGroupID
 	}
 	g, err := c.lockGroup(groupID, false)
+	if err == kerr.CoordinatorLoadInProgress {
+		return nil // still loading: answered blindly, as Kafka does
+	}
 	if err != nil {
 		return groupLookupError(err)
 	}

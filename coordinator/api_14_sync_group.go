@@ -49,6 +49,11 @@ func (c *Coordinator) syncGroup(ctx context.Context, groupID string, sr syncRequ
 		return syncResult{err: kerr.InvalidGroupID}
 	}
 	g, err := c.lockGroup(groupID, false)
+	if err == kerr.CoordinatorLoadInProgress {
+		// The rebalance under way was lost with the old coordinator:
+		// rejoin, without looking for the coordinator again (Kafka).
+		return syncResult{err: kerr.RebalanceInProgress}
+	}
 	if err != nil {
 		return syncResult{err: groupLookupError(err)}
 	}

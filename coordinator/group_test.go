@@ -1339,3 +1339,28 @@ func TestGroupTxnCompletionDuringAbandonedLoad(t *testing.T) {
 		t.Fatal("txnOffsetsCompleted still blocked 3s after the partition's loading was abandoned (it waits on gp.loaded, which an abandoned load never closes)")
 	}
 }
+
+// While a coordinator loads its partition, Kafka answers Heartbeat with
+// no error and SyncGroup with REBALANCE_IN_PROGRESS (the rebalance under
+// way was lost: rejoin without looking for the coordinator again); other
+// requests get COORDINATOR_LOAD_IN_PROGRESS.
+func TestGroupRequestsDuringLoad(t *testing.T) {
+	h := &failingReadHost{txnTestHost: newTxnTestHost()}
+	h.fail.Store(true)
+	c := New(Config{OffsetsTopicPartitions: 1, TxnTopicPartitions: 1, MinSessionTimeout: time.Millisecond, MaxSessionTimeout: time.Minute,
+		OffsetsRetentionCheck: time.Hour, TxnAbortCheckPeriod: time.Hour}, h, zerolog.Nop())
+	t.Cleanup(c.Close)
+	c.groupLeadership(0, true, 1)
+	if err := c.heartbeatGroup("g", "m", nil, 3); err != nil {
+		t.Fatalf("heartbeat during load: %v, want no error", err)
+	}
+	if res := c.syncGroup(context.Background(), "g", syncRequest{memberID: "m", generation: 3}); res.err != kerr.RebalanceInProgress {
+		t.Fatalf("sync during load: %v, want REBALANCE_IN_PROGRESS", res.err)
+	}
+	if res := c.joinGroup(context.Background(), "g", jr("a", time.Second, time.Second, "range")); res.err != kerr.CoordinatorLoadInProgress {
+		t.Fatalf("join during load: %v, want COORDINATOR_LOAD_IN_PROGRESS", res.err)
+	}
+	if _, err := c.fetchOffsets("g", nil, false); err != kerr.CoordinatorLoadInProgress {
+		t.Fatalf("offset fetch during load: %v, want COORDINATOR_LOAD_IN_PROGRESS", err)
+	}
+}
