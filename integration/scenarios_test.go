@@ -313,3 +313,31 @@ func TestCoordinatorsMoveWithLeaders(t *testing.T) {
 	}
 	c.brokers[coord].Restart()
 }
+
+// A leader paused (SIGSTOP) past its ZooKeeper session: the controller
+// elects another leader from the ISR; when the old one resumes it finds
+// it was deposed, truncates whatever it alone had, follows the new leader
+// and rejoins the ISR. Nothing acknowledged with acks=all is lost.
+func TestLeaderPausedAndResumed(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	topic := "paused"
+	c.createTopic(topic, 1, 3, map[string]*string{"min.insync.replicas": strp("2")})
+	w := startWorkload(t, c, topic, 1)
+	w.awaitMore(1000, 30*time.Second)
+	victim := c.leaderOf(topic, 0)
+	c.brokers[victim].Pause()
+	t.Logf("paused broker %d, the leader", victim)
+	waitFor(t, "a new leader while the old one is paused", 60*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader >= 0 && ps[0].leader != victim
+	})
+	w.awaitMore(1000, 60*time.Second)
+	c.brokers[victim].Resume()
+	waitFor(t, "the resumed broker to rejoin the ISR as a follower", 60*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader != victim && slices.Contains(ps[0].isr, victim)
+	})
+	w.awaitMore(500, 30*time.Second)
+	w.stop(30 * time.Second)
+	checkHistory(t, c, w, 1)
+}
