@@ -19,6 +19,7 @@ func (b *Broker) adminAPIs() []protocol.API {
 		{Key: 33, Min: 0, Max: 2, Handler: b.handleAlterConfigs},
 		{Key: 35, Min: 0, Max: 5, Handler: b.handleDescribeLogDirs},
 		{Key: 37, Min: 0, Max: 3, Handler: b.handleCreatePartitions},
+		{Key: 43, Min: 0, Max: 2, Handler: b.handleElectLeaders},
 		{Key: 44, Min: 0, Max: 1, Handler: b.handleIncrementalAlterConfigs},
 		{Key: 60, Min: 0, Max: 2, Handler: b.handleDescribeCluster},
 		{Key: 75, Min: 0, Max: 0, Handler: b.handleDescribeTopicPartitions},

@@ -26,6 +26,12 @@ type TopicSpec struct {
 	ValidateOnly      bool
 }
 
+// Election types of ElectLeaders (Kafka's ElectionType).
+const (
+	ElectPreferred int8 = 0
+	ElectUnclean   int8 = 1
+)
+
 // Applier receives metadata as the backend learns it. Calls are serialised.
 type Applier interface {
 	ApplyTopic(TopicState)
@@ -51,6 +57,14 @@ type Backend interface {
 	UpdatePartition(ctx context.Context, topic string, partition int32, st PartitionState) (PartitionState, error)
 	// AllocateProducerIDs reserves a block of producer ids.
 	AllocateProducerIDs(ctx context.Context, n int64) (start int64, err error)
+	// ElectLeaders runs leader elections of the given type (ElectPreferred
+	// or ElectUnclean) for the given partitions of each topic, or for every
+	// partition when parts is nil. Each partition's result is nil when its
+	// leader was changed, or a *kerr.Error (possibly wrapped):
+	// ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE,
+	// ELIGIBLE_LEADERS_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION. The
+	// change reaches the brokers through the Applier like any other.
+	ElectLeaders(ctx context.Context, typ int8, parts map[string][]int32) (map[string]map[int32]error, error)
 	// Shutdown hands leaderships over (controlled shutdown) where it can.
 	Shutdown(ctx context.Context) error
 	Close() error

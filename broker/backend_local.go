@@ -252,6 +252,43 @@ func (l *localBackend) AllocateProducerIDs(_ context.Context, n int64) (int64, e
 	return start, nil
 }
 
+// ElectLeaders: a single broker leads every partition it has, which is
+// each partition's only (preferred) replica, so no election is ever needed.
+func (l *localBackend) ElectLeaders(_ context.Context, typ int8, parts map[string][]int32) (map[string]map[int32]error, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]map[int32]error{}
+	if parts == nil {
+		parts = map[string][]int32{}
+		for _, t := range l.doc.Topics {
+			for p := range t.Partitions {
+				parts[t.Name] = append(parts[t.Name], int32(p))
+			}
+		}
+	}
+	for name, ps := range parts {
+		_, t := l.findLocked(name)
+		res := map[int32]error{}
+		for _, p := range ps {
+			switch {
+			case t == nil || p < 0 || int(p) >= len(t.Partitions):
+				res[p] = kerr.UnknownTopicOrPartition
+			case !slices.Contains(t.Partitions[p].Replicas, l.self.ID):
+				// Assigned to a broker that does not exist here.
+				if typ == ElectPreferred {
+					res[p] = kerr.PreferredLeaderNotAvailable
+				} else {
+					res[p] = kerr.EligibleLeadersNotAvailable
+				}
+			default:
+				res[p] = kerr.ElectionNotNeeded
+			}
+		}
+		out[name] = res
+	}
+	return out, nil
+}
+
 func (l *localBackend) Shutdown(context.Context) error { return nil }
 func (l *localBackend) Close() error                   { return nil }
 

@@ -86,8 +86,17 @@ type Config struct {
 	ProducerIDExpiration      time.Duration
 
 	ControlledShutdownEnable bool
-	MetricsListener          string // host:port for Prometheus; empty disables
-	LogLevel                 string
+
+	// Preferred leader rebalancing (controller): every
+	// LeaderImbalanceCheckInterval, leaderships move back to the preferred
+	// replica of each broker whose share of partitions led by another
+	// exceeds LeaderImbalancePerBrokerPercentage.
+	AutoLeaderRebalance                bool
+	LeaderImbalanceCheckInterval       time.Duration
+	LeaderImbalancePerBrokerPercentage int
+
+	MetricsListener string // host:port for Prometheus; empty disables
+	LogLevel        string
 
 	// Unknown lists keys we do not know; they are logged once and ignored.
 	Unknown []string

@@ -122,6 +122,9 @@ var options = []option{
 	{key: "transaction.abort.timed.out.transaction.cleanup.interval.ms", def: "10000", parse: durField(func(c *Config, d time.Duration) { c.TxnAbortCheckInterval = d }, 1)},
 	{key: "producer.id.expiration.ms", def: "86400000", parse: durField(func(c *Config, d time.Duration) { c.ProducerIDExpiration = d }, 1)},
 	{key: "controlled.shutdown.enable", def: "true", parse: boolField(func(c *Config, b bool) { c.ControlledShutdownEnable = b })},
+	{key: "auto.leader.rebalance.enable", def: "true", parse: boolField(func(c *Config, b bool) { c.AutoLeaderRebalance = b })},
+	{key: "leader.imbalance.check.interval.seconds", def: "300", parse: intField(func(c *Config, n int64) { c.LeaderImbalanceCheckInterval = time.Duration(n) * time.Second }, 1, math.MaxInt32)},
+	{key: "leader.imbalance.per.broker.percentage", def: "10", parse: intField(func(c *Config, n int64) { c.LeaderImbalancePerBrokerPercentage = int(n) }, 0, 100)},
 	{key: "gregor.metrics.listener", def: "127.0.0.1:9404", parse: func(c *Config, v string) error {
 		v = strings.TrimSpace(v)
 		if v != "" {

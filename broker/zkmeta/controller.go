@@ -85,6 +85,12 @@ func (b *backend) control() error {
 			}
 		}
 	}
+	if b.rebalanceDue && firstErr == nil {
+		b.rebalanceDue = false
+		if err := b.rebalance(live); err != nil {
+			note(err)
+		}
+	}
 	return firstErr
 }
 

@@ -153,12 +153,22 @@ func (b *backend) get(key, zpath string) ([]byte, *zk.Stat, bool, error) {
 func (b *backend) loop(ctx context.Context) {
 	defer close(b.done)
 	var retry <-chan time.Time
+	var check <-chan time.Time
+	if iv := b.rebalanceInterval(); iv > 0 {
+		t := time.NewTicker(iv)
+		defer t.Stop()
+		check = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-b.sig:
 		case <-retry:
+		case <-check:
+			b.mu.Lock()
+			b.rebalanceDue = b.isController
+			b.mu.Unlock()
 		}
 		retry = nil
 		if b.round() {

@@ -74,6 +74,7 @@ type backend struct {
 	isController   bool
 	ctrlEpoch      int32
 	ctrlEpochVer   int32
+	rebalanceDue   bool // the leader imbalance check is due
 }
 
 type liveBroker struct {
