@@ -90,13 +90,17 @@ func start(t *testing.T, connect string, id int32) *node {
 }
 
 func tryStart(t *testing.T, connect string, id int32) (*node, error) {
+	return tryStartWith(t, connect, id, &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1})
+}
+
+func tryStartWith(t *testing.T, connect string, id int32, cfg *config.Config) (*node, error) {
 	be, err := zkmeta.New(zkmeta.Options{
 		Connect:        connect,
 		SessionTimeout: 4 * time.Second,
 		Self: broker.BrokerInfo{ID: id, Rack: "", Endpoints: map[string]broker.Endpoint{
 			"PLAINTEXT": {Host: "127.0.0.1", Port: 9090 + id},
 		}},
-		Config: &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
+		Config: cfg,
 		Log:    logger(t).With().Int32("broker", id).Logger(),
 	})
 	if err != nil {
