@@ -1,0 +1,138 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// preferredSetup creates a topic, kills the preferred leader of partition
+// 0 and restarts it, and waits until it is back in the partition's ISR
+// while another broker leads. It returns the topic and the preferred
+// replica.
+func preferredSetup(t *testing.T, c *cluster) (string, int32) {
+	t.Helper()
+	topic := "elect"
+	c.createTopic(topic, 2, 3, nil)
+	adm, done := c.admin()
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pd := m.Topics[topic].Partitions[0]
+	pref := pd.Replicas[0]
+	if pd.Leader != pref {
+		t.Fatalf("partition 0 is led by %d, not its preferred replica %d (replicas %v)", pd.Leader, pref, pd.Replicas)
+	}
+	produce(t, c, topic, 50)
+
+	c.brokers[pref].Kill()
+	t.Logf("killed broker %d, preferred leader of %s-0", pref, topic)
+	waitFor(t, fmt.Sprintf("another leader for %s-0 after broker %d was killed", topic, pref), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader >= 0 && ps[0].leader != pref
+	})
+	produce(t, c, topic, 50)
+	c.brokers[pref].Restart()
+	waitFor(t, fmt.Sprintf("broker %d back in the ISR of %s-0", pref, topic), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && slices.Contains(ps[0].isr, pref)
+	})
+	return topic, pref
+}
+
+// produce writes n records to topic with acks=all.
+func produce(t *testing.T, c *cluster, topic string, n int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprint(i))})
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("producing to %s: %v", topic, err)
+	}
+}
+
+// TestElectLeadersPreferred: after the preferred leader returns to the
+// ISR, kadm's ElectLeaders moves leadership back to it; a second election
+// is not needed.
+func TestElectLeadersPreferred(t *testing.T) {
+	c := startCluster(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"})
+	topic, pref := preferredSetup(t, c)
+	before, err := c.describe(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before[0].leader == pref {
+		t.Fatalf("leadership of %s-0 returned to %d without an election", topic, pref)
+	}
+
+	adm, done := c.admin()
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := res[topic][0]
+	if !ok || r.Err != nil {
+		t.Fatalf("preferred election of %s-0: %+v (present %v)", topic, r, ok)
+	}
+	waitFor(t, fmt.Sprintf("%s-0 led by its preferred replica %d at a newer epoch", topic, pref), 20*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader == pref && ps[0].epoch > before[0].epoch
+	})
+	// Now the preferred replica leads: no election needed.
+	res, err = adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}, 1: {}}, "no-such-topic": {0: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := int32(0); p < 2; p++ {
+		if r := res[topic][p]; !errors.Is(r.Err, kerr.ElectionNotNeeded) {
+			t.Fatalf("second election of %s-%d: %v, want ELECTION_NOT_NEEDED", topic, p, r.Err)
+		}
+	}
+	if r := res["no-such-topic"][0]; !errors.Is(r.Err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("election of an unknown topic: %v, want UNKNOWN_TOPIC_OR_PARTITION", r.Err)
+	}
+	// All partitions (a null list): those needing no election are left out.
+	all, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all[topic]) != 0 {
+		t.Fatalf("an all-partitions election answered for partitions needing none: %+v", all[topic])
+	}
+	// The new leader serves acks=all produce.
+	produce(t, c, topic, 10)
+}
+
+// TestElectAutoRebalance: with a one-second imbalance check, leadership
+// returns to the preferred replica by itself once it is back in the ISR.
+func TestElectAutoRebalance(t *testing.T) {
+	c := startCluster(t, 3, map[string]string{"leader.imbalance.check.interval.seconds": "1"})
+	topic, pref := preferredSetup(t, c)
+	waitFor(t, fmt.Sprintf("%s-0 led by its preferred replica %d again without ElectLeaders", topic, pref), 20*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader == pref
+	})
+	produce(t, c, topic, 10)
+}
