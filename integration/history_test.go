@@ -191,3 +191,111 @@ func checkHistory(t *testing.T, c *cluster, w *workload, partitions int32) {
 	}
 	t.Logf("history: %d acknowledged, %d failed (%v), %d stored, %d lost, %d duplicated", len(w.acked), w.failed, w.errs, len(seen), lost, dups)
 }
+
+// groupReader consumes a topic as a group member while the cluster is
+// disturbed, committing as it goes, and watches the group's committed
+// offsets: they may only move forward, and every acknowledged record must
+// eventually be consumed (at least once).
+type groupReader struct {
+	t      *testing.T
+	cl     *kgo.Client
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu          sync.Mutex
+	seen        map[string]bool
+	committed   map[int32]int64
+	regressions []string
+}
+
+func startGroupReader(t *testing.T, c *cluster, topic, group string) *groupReader {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(200*time.Millisecond),
+		kgo.HeartbeatInterval(200*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, closeAdm := c.admin()
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &groupReader{t: t, cl: cl, cancel: cancel, done: make(chan struct{}), seen: make(map[string]bool), committed: make(map[int32]int64)}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			g.mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) { g.seen[string(r.Value)] = true })
+			g.mu.Unlock()
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			fctx, fcancel := context.WithTimeout(ctx, 2*time.Second)
+			os, err := adm.FetchOffsets(fctx, group)
+			fcancel()
+			if err != nil {
+				continue
+			}
+			g.mu.Lock()
+			os.Each(func(o kadm.OffsetResponse) {
+				if o.Err != nil || o.Topic != topic || o.At < 0 {
+					return
+				}
+				if prev, ok := g.committed[o.Partition]; ok && o.At < prev {
+					g.regressions = append(g.regressions, fmt.Sprintf("partition %d: committed offset went from %d back to %d", o.Partition, prev, o.At))
+				}
+				g.committed[o.Partition] = max(g.committed[o.Partition], o.At)
+			})
+			g.mu.Unlock()
+		}
+	}()
+	go func() {
+		wg.Wait()
+		closeAdm()
+		close(g.done)
+	}()
+	return g
+}
+
+// finish waits until every acknowledged record was consumed, stops the
+// reader and checks the committed offsets never moved back.
+func (g *groupReader) finish(w *workload, bound time.Duration) {
+	g.t.Helper()
+	w.mu.Lock()
+	want := make([]string, 0, len(w.acked))
+	for v := range w.acked {
+		want = append(want, v)
+	}
+	w.mu.Unlock()
+	missing := 0
+	waitFor(g.t, "the group member to consume every acknowledged record", bound, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		missing = 0
+		for _, v := range want {
+			if !g.seen[v] {
+				missing++
+			}
+		}
+		return missing == 0
+	})
+	g.cancel()
+	<-g.done
+	g.cl.Close()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, r := range g.regressions {
+		g.t.Errorf("committed offsets moved back: %s", r)
+	}
+	g.t.Logf("group: consumed %d distinct records, committed %v", len(g.seen), g.committed)
+}

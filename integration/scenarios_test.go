@@ -22,6 +22,7 @@ func TestLeaderKilledUnderLoad(t *testing.T) {
 	topic := "under-load"
 	c.createTopic(topic, 3, 3, map[string]*string{"min.insync.replicas": strp("2")})
 	w := startWorkload(t, c, topic, 2)
+	g := startGroupReader(t, c, topic, "under-load-group")
 	w.awaitMore(2000, 30*time.Second)
 	victim := c.leaderOf(topic, 0)
 	c.brokers[victim].Kill()
@@ -36,6 +37,7 @@ func TestLeaderKilledUnderLoad(t *testing.T) {
 	w.awaitMore(1000, 30*time.Second)
 	w.stop(30 * time.Second)
 	checkHistory(t, c, w, 3)
+	g.finish(w, 60*time.Second)
 }
 
 // A follower killed and restarted catches up and rejoins the ISR.
