@@ -22,6 +22,7 @@ func (b *Broker) adminAPIs() []protocol.API {
 		{Key: 43, Min: 0, Max: 2, Handler: b.handleElectLeaders},
 		{Key: 44, Min: 0, Max: 1, Handler: b.handleIncrementalAlterConfigs},
 		{Key: 60, Min: 0, Max: 2, Handler: b.handleDescribeCluster},
+		{Key: 61, Min: 0, Max: 0, Handler: b.handleDescribeProducers},
 		{Key: 75, Min: 0, Max: 0, Handler: b.handleDescribeTopicPartitions},
 	}
 }

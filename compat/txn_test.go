@@ -353,3 +353,48 @@ func TestTxnTimeoutAborts(t *testing.T) {
 		t.Fatal("commit of a timed-out transaction succeeded")
 	}
 }
+
+// DescribeProducers (kafka-transactions describe-producers) shows a
+// producer's open transaction on a partition, and none once committed.
+func TestTxnDescribeProducers(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("txn-producers")
+	createTopic(t, addr, topic, 1)
+	cl := txnProducer(t, addr, topic, randomName("txn-dp"))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, kgo.StringRecord("a"), kgo.StringRecord("b")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	ac := kadm.NewClient(adm)
+	describe := func() kadm.DescribedProducer {
+		t.Helper()
+		ds, err := ac.DescribeProducers(ctx, kadm.TopicsSet{topic: {0: {}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := ds.SortedProducers()
+		if len(ps) != 1 {
+			t.Fatalf("described producers: %+v", ps)
+		}
+		return ps[0]
+	}
+	open := describe()
+	if open.CurrentTxnStartOffset != 0 || open.LastSequence != 1 || open.ProducerID < 0 {
+		t.Fatalf("producer with an open transaction: %+v", open)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	if done := describe(); done.CurrentTxnStartOffset != -1 || done.ProducerID != open.ProducerID {
+		t.Fatalf("producer after commit: %+v", done)
+	}
+}

@@ -1,0 +1,62 @@
+package broker
+
+// DescribeProducers (key 61), version 0: the producers a partition leader
+// tracks (kafka-transactions.sh describe-producers, find-hanging): id,
+// epoch, last sequence and timestamp, coordinator epoch and the first
+// offset of an open transaction (-1 if none). A partition led elsewhere is
+// NOT_LEADER_OR_FOLLOWER, an unknown one UNKNOWN_TOPIC_OR_PARTITION.
+
+import (
+	"context"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (b *Broker) handleDescribeProducers(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.DescribeProducersRequest)
+	resp := req.Response().(*kmsg.DescribeProducersResponse)
+	resp.Topics = []kmsg.DescribeProducersResponseTopic{}
+	for _, t := range r.Topics {
+		rt := kmsg.NewDescribeProducersResponseTopic()
+		rt.Topic = t.Topic
+		for _, id := range t.Partitions {
+			rp := kmsg.NewDescribeProducersResponseTopicPartition()
+			rp.Partition = id
+			rp.ActiveProducers = []kmsg.DescribeProducersResponseTopicPartitionActiveProducer{}
+			p := b.Partition(t.Topic, id)
+			if p == nil {
+				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			} else if err := p.describeProducers(&rp); err != nil {
+				rp.ErrorCode = ErrorCode(b.log, err)
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, nil
+}
+
+// describeProducers lists the partition's producers, if it leads.
+func (p *Partition) describeProducers(rp *kmsg.DescribeProducersResponseTopicPartition) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkLeaderLocked(-1); err != nil {
+		return err
+	}
+	for _, e := range p.producer.producers {
+		ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
+		ap.ProducerID, ap.ProducerEpoch = e.ID, int32(e.Epoch)
+		ap.LastSequence, ap.LastTimestamp = e.lastSeq(), -1
+		if n := len(e.Batches); n > 0 {
+			ap.LastTimestamp = e.Batches[n-1].Timestamp
+		}
+		ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = e.CoordinatorEpoch, e.TxnFirstOffset
+		rp.ActiveProducers = append(rp.ActiveProducers, ap)
+	}
+	sort.Slice(rp.ActiveProducers, func(i, j int) bool { return rp.ActiveProducers[i].ProducerID < rp.ActiveProducers[j].ProducerID })
+	return nil
+}
