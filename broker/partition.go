@@ -107,7 +107,7 @@ func (p *Partition) apply(st PartitionState, dirs []*storage.Dir) error {
 	if !local {
 		p.stopLeadingLocked()
 		p.b.follow.unfollow(p)
-		return nil
+		return p.dropReplicaLocked()
 	}
 	if p.log == nil {
 		if err := p.openLogLocked(dirs); err != nil {
@@ -129,6 +129,24 @@ func (p *Partition) apply(st PartitionState, dirs []*storage.Dir) error {
 		p.b.follow.unfollow(p)
 	}
 	return nil
+}
+
+// dropReplicaLocked deletes the local copy of a partition this broker no
+// longer holds a replica of (it was moved away), as Kafka's StopReplica
+// with deletion does.
+func (p *Partition) dropReplicaLocked() error {
+	if p.log == nil {
+		return nil
+	}
+	lg := p.log
+	p.log = nil
+	p.leo.Store(0)
+	p.hw.Store(0)
+	if err := lg.Close(); err != nil {
+		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("closing a moved replica")
+	}
+	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("deleting the local replica of a partition moved away")
+	return p.dir.RetirePartition(lg.Dir())
 }
 
 // openLogLocked opens (or creates) the partition's log in a log dir: the
