@@ -9,7 +9,8 @@ import (
 )
 
 // adminAPIs are the administrative APIs: configs, partitions, records
-// deletion, log dirs, cluster description, leader epochs. Every version
+// deletion, log dirs, cluster description, leader epochs, leader
+// elections, partition reassignments. Every version
 // kmsg knows is served.
 func (b *Broker) adminAPIs() []protocol.API {
 	return []protocol.API{
@@ -21,6 +22,8 @@ func (b *Broker) adminAPIs() []protocol.API {
 		{Key: 37, Min: 0, Max: 3, Handler: b.handleCreatePartitions},
 		{Key: 43, Min: 0, Max: 2, Handler: b.handleElectLeaders},
 		{Key: 44, Min: 0, Max: 1, Handler: b.handleIncrementalAlterConfigs},
+		{Key: 45, Min: 0, Max: 1, Handler: b.handleAlterPartitionReassignments},
+		{Key: 46, Min: 0, Max: 0, Handler: b.handleListPartitionReassignments},
 		{Key: 60, Min: 0, Max: 2, Handler: b.handleDescribeCluster},
 		{Key: 61, Min: 0, Max: 0, Handler: b.handleDescribeProducers},
 		{Key: 75, Min: 0, Max: 0, Handler: b.handleDescribeTopicPartitions},

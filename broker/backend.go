@@ -26,6 +26,13 @@ type TopicSpec struct {
 	ValidateOnly      bool
 }
 
+// Reassignment is a partition's ongoing reassignment: its replicas (the
+// target and the original ones), those being added and those being
+// removed.
+type Reassignment struct {
+	Replicas, Adding, Removing []int32
+}
+
 // Election types of ElectLeaders (Kafka's ElectionType).
 const (
 	ElectPreferred int8 = 0
@@ -65,6 +72,20 @@ type Backend interface {
 	// ELIGIBLE_LEADERS_NOT_AVAILABLE, UNKNOWN_TOPIC_OR_PARTITION. The
 	// change reaches the brokers through the Applier like any other.
 	ElectLeaders(ctx context.Context, typ int8, parts map[string][]int32) (map[string]map[int32]error, error)
+	// AlterPartitionReassignments starts reassignments of partitions to
+	// new replica lists, or cancels the ongoing reassignment of a
+	// partition whose target is nil (KIP-455). allowRFChange false refuses
+	// targets that change a partition's replication factor. Each
+	// partition's result is nil when the reassignment was recorded (or
+	// cancelled), or a *kerr.Error (possibly wrapped):
+	// UNKNOWN_TOPIC_OR_PARTITION, INVALID_REPLICA_ASSIGNMENT,
+	// INVALID_REPLICATION_FACTOR, NO_REASSIGNMENT_IN_PROGRESS. The
+	// reassignment then completes asynchronously.
+	AlterPartitionReassignments(ctx context.Context, targets map[string]map[int32][]int32, allowRFChange bool) (map[string]map[int32]error, error)
+	// ListPartitionReassignments returns the ongoing reassignments among
+	// the given partitions of each topic (every partition of a topic
+	// given with a nil list), or all of them when parts is nil.
+	ListPartitionReassignments(ctx context.Context, parts map[string][]int32) (map[string]map[int32]Reassignment, error)
 	// Shutdown hands leaderships over (controlled shutdown) where it can.
 	Shutdown(ctx context.Context) error
 	Close() error

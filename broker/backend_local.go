@@ -289,6 +289,56 @@ func (l *localBackend) ElectLeaders(_ context.Context, typ int8, parts map[strin
 	return out, nil
 }
 
+// AlterPartitionReassignments: a single broker's partitions all live on
+// it, so the only valid target is [self], which is where they already are
+// (a no-op success, as Kafka answers a reassignment to the current
+// replicas). Other brokers are not alive; a cancel finds nothing in
+// progress.
+func (l *localBackend) AlterPartitionReassignments(_ context.Context, targets map[string]map[int32][]int32, allowRFChange bool) (map[string]map[int32]error, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[string]map[int32]error{}
+	for name, ps := range targets {
+		_, t := l.findLocked(name)
+		res := map[int32]error{}
+		for p, r := range ps {
+			exists := t != nil && p >= 0 && int(p) < len(t.Partitions)
+			seen := map[int32]bool{}
+			dup := false
+			for _, id := range r {
+				dup = dup || seen[id]
+				seen[id] = true
+			}
+			switch {
+			case r == nil:
+				res[p] = errorf(kerr.NoReassignmentInProgress, "No reassignment is in progress for %s-%d", name, p)
+			case len(r) == 0:
+				res[p] = errorf(kerr.InvalidReplicaAssignment, "Empty replica list specified in partition reassignment.")
+			case dup:
+				res[p] = errorf(kerr.InvalidReplicaAssignment, "Duplicate replica ids in partition reassignment replica list: %v", r)
+			case slices.ContainsFunc(r, func(id int32) bool { return id < 0 }):
+				res[p] = errorf(kerr.InvalidReplicaAssignment, "Invalid broker id in replica list: %v", r)
+			case slices.ContainsFunc(r, func(id int32) bool { return id != l.self.ID }):
+				res[p] = errorf(kerr.InvalidReplicaAssignment, "Replica assignment has brokers that are not alive. Replica list: %v, live broker list: [%d]", r, l.self.ID)
+			case !exists:
+				res[p] = errorf(kerr.UnknownTopicOrPartition, "The partition %s-%d does not exist.", name, p)
+			case !allowRFChange && len(t.Partitions[p].Replicas) != len(r):
+				res[p] = errorf(kerr.InvalidReplicationFactor, "The replication factor is changed from %d to %d but allowReplicationFactorChange is false", len(t.Partitions[p].Replicas), len(r))
+			default:
+				res[p] = nil // [self]: already its replicas
+			}
+		}
+		out[name] = res
+	}
+	return out, nil
+}
+
+// ListPartitionReassignments: a single broker never has a reassignment in
+// progress.
+func (l *localBackend) ListPartitionReassignments(context.Context, map[string][]int32) (map[string]map[int32]Reassignment, error) {
+	return map[string]map[int32]Reassignment{}, nil
+}
+
 func (l *localBackend) Shutdown(context.Context) error { return nil }
 func (l *localBackend) Close() error                   { return nil }
 

@@ -76,7 +76,11 @@ func (b *backend) control() error {
 				continue
 			}
 			for p := range t.assign {
-				if err := b.controlPartition(t, int32(p), alive); err != nil {
+				err := b.controlPartition(t, int32(p), alive)
+				if err == nil && pass == 1 {
+					err = b.completeReassignment(t, int32(p), alive)
+				}
+				if err != nil {
 					note(err)
 					if !b.isController {
 						return firstErr
@@ -109,11 +113,20 @@ func (b *backend) controlPartition(t *topicCache, p int32, live map[int32]bool) 
 	replicas := t.assign[p]
 	st := t.states[p]
 	if st == nil {
-		var isr []int32
+		// Replicas a reassignment is adding have no data yet: they join
+		// the ISR by catching up, unless no other replica is live.
+		var isr, adding []int32
 		for _, r := range replicas {
 			if live[r] {
-				isr = append(isr, r)
+				if int(p) < len(t.adding) && slices.Contains(t.adding[p], r) {
+					adding = append(adding, r)
+				} else {
+					isr = append(isr, r)
+				}
 			}
+		}
+		if len(isr) == 0 {
+			isr = adding
 		}
 		if len(isr) == 0 {
 			return nil // no replica is up yet; created when one registers
@@ -229,7 +242,7 @@ func (b *backend) writeState(t *topicCache, p int32, old *pstate, leader, epoch 
 // assignTopicID gives a topic created without an id (by an old tool) one,
 // as Kafka's controller does.
 func (b *backend) assignTopicID(t *topicCache) error {
-	data, err := encodeTopic(broker.NewUuid(), t.assign)
+	data, err := encodeTopicReassigning(broker.NewUuid(), t.assign, t.adding, t.removing)
 	if err != nil {
 		return err
 	}

@@ -447,11 +447,12 @@ func (b *backend) processTopic(name string) error {
 	if err != nil || !ok {
 		return err
 	}
-	assign, id, hasID, err := decodeTopic(data)
+	assign, adding, removing, id, hasID, err := decodeTopicReassigning(data)
 	if err != nil {
 		b.log.Warn().Err(err).Str("topic", name).Msg("ignoring malformed topic znode")
 		return nil
 	}
+	t.adding, t.removing = adding, removing
 	if t.exists && hasID && t.hasID && id != t.id { // recreated
 		t.states = nil
 	}

@@ -89,9 +89,12 @@ type topicCache struct {
 	exists  bool
 	version int32 // of the assignment znode
 	assign  [][]int32
-	configs map[string]string
-	states  []*pstate
-	changed bool
+	// Replicas being added and removed by an ongoing reassignment, per
+	// partition (nil when none).
+	adding, removing [][]int32
+	configs          map[string]string
+	states           []*pstate
+	changed          bool
 }
 
 type pstate struct {

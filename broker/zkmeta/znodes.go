@@ -140,10 +140,25 @@ type topicZNode struct {
 }
 
 func encodeTopic(id broker.Uuid, assign [][]int32) ([]byte, error) {
+	return encodeTopicReassigning(id, assign, nil, nil)
+}
+
+// encodeTopicReassigning encodes a topic's assignment with the replicas
+// being added to and removed from each partition under reassignment
+// (Kafka's "adding_replicas" and "removing_replicas", listing only the
+// partitions that have some).
+func encodeTopicReassigning(id broker.Uuid, assign, adding, removing [][]int32) ([]byte, error) {
 	z := topicZNode{Version: 3, Partitions: map[string][]int32{}, TopicID: id.String(),
 		AddingReplicas: map[string][]int32{}, RemovingReplicas: map[string][]int32{}}
 	for p, r := range assign {
-		z.Partitions[strconv.Itoa(p)] = r
+		k := strconv.Itoa(p)
+		z.Partitions[k] = r
+		if p < len(adding) && len(adding[p]) > 0 {
+			z.AddingReplicas[k] = adding[p]
+		}
+		if p < len(removing) && len(removing[p]) > 0 {
+			z.RemovingReplicas[k] = removing[p]
+		}
 	}
 	return json.Marshal(&z)
 }
@@ -151,24 +166,34 @@ func encodeTopic(id broker.Uuid, assign [][]int32) ([]byte, error) {
 // decodeTopic returns the assignment, partition by partition (up to the
 // first missing partition number), and the topic id if there is one.
 func decodeTopic(data []byte) (assign [][]int32, id broker.Uuid, hasID bool, err error) {
+	assign, _, _, id, hasID, err = decodeTopicReassigning(data)
+	return assign, id, hasID, err
+}
+
+// decodeTopicReassigning is decodeTopic with the replicas being added and
+// removed by reassignments, per partition (nil when none).
+func decodeTopicReassigning(data []byte) (assign, adding, removing [][]int32, id broker.Uuid, hasID bool, err error) {
 	var z topicZNode
 	if err = json.Unmarshal(data, &z); err != nil {
-		return nil, id, false, err
+		return nil, nil, nil, id, false, err
 	}
 	for p := 0; ; p++ {
-		r, ok := z.Partitions[strconv.Itoa(p)]
+		k := strconv.Itoa(p)
+		r, ok := z.Partitions[k]
 		if !ok {
 			break
 		}
 		assign = append(assign, r)
+		adding = append(adding, z.AddingReplicas[k])
+		removing = append(removing, z.RemovingReplicas[k])
 	}
 	if z.TopicID != "" {
 		if id, err = broker.ParseUuid(z.TopicID); err != nil {
-			return nil, id, false, err
+			return nil, nil, nil, id, false, err
 		}
 		hasID = true
 	}
-	return assign, id, hasID, nil
+	return assign, adding, removing, id, hasID, nil
 }
 
 // stateZNode is /brokers/topics/<t>/partitions/<p>/state.

@@ -1,0 +1,104 @@
+package broker
+
+// AlterPartitionReassignments (key 45), versions 0-1 (KIP-455).
+//
+// Moves partitions to new replica lists through the backend
+// (kafka-reassign-partitions.sh --execute/--cancel, kadm's
+// AlterPartitionAssignments). Per partition, as Kafka's controller
+// answers: none when the reassignment was recorded (it then completes in
+// the background: the new replicas catch up and join the ISR, then the
+// replicas become the target and the removed ones are deleted);
+// INVALID_REPLICA_ASSIGNMENT for an empty list, duplicate or negative ids,
+// or added replicas on brokers that are not alive;
+// UNKNOWN_TOPIC_OR_PARTITION for a partition that does not exist or a
+// topic being deleted; null replicas cancel an ongoing reassignment, or
+// are NO_REASSIGNMENT_IN_PROGRESS. v1's AllowReplicationFactorChange
+// false makes a target of another size INVALID_REPLICATION_FACTOR, and is
+// echoed back. A partition named twice is answered once, with the last
+// target given. A backend that does not answer within the request's
+// timeout (at least 30 s) gives REQUEST_TIMED_OUT.
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
+)
+
+func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.AlterPartitionAssignmentsRequest)
+	resp := req.Response().(*kmsg.AlterPartitionAssignmentsResponse)
+	allowRF := true
+	if req.Version >= 1 {
+		allowRF = r.AllowReplicationFactorChange
+		resp.AllowReplicationFactorChange = allowRF
+	}
+	targets := map[string]map[int32][]int32{}
+	var order []string
+	porder := map[string][]int32{}
+	for _, rt := range r.Topics {
+		if _, ok := targets[rt.Topic]; !ok {
+			order = append(order, rt.Topic)
+			targets[rt.Topic] = map[int32][]int32{}
+		}
+		for _, rp := range rt.Partitions {
+			if _, ok := targets[rt.Topic][rp.Partition]; !ok {
+				porder[rt.Topic] = append(porder[rt.Topic], rp.Partition)
+			}
+			var rs []int32 // nil: cancel
+			if rp.Replicas != nil {
+				rs = slices.Clone(rp.Replicas)
+				if rs == nil {
+					rs = []int32{}
+				}
+			}
+			targets[rt.Topic][rp.Partition] = rs
+		}
+	}
+	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	var results map[string]map[int32]error
+	var failed error
+	if len(targets) > 0 {
+		bctx, cancel := context.WithTimeout(ctx, max(timeout, 30*time.Second))
+		res, err := b.backend.AlterPartitionReassignments(bctx, targets, allowRF)
+		cancel()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			failed = errorf(kerr.RequestTimedOut, "The reassignment was not recorded in time")
+		case err != nil:
+			failed = err
+		default:
+			results = res
+		}
+	}
+	resp.Topics = make([]kmsg.AlterPartitionAssignmentsResponseTopic, 0, len(order))
+	for _, t := range order {
+		rt := kmsg.NewAlterPartitionAssignmentsResponseTopic()
+		rt.Topic = t
+		rt.Partitions = make([]kmsg.AlterPartitionAssignmentsResponseTopicPartition, 0, len(porder[t]))
+		for _, p := range porder[t] {
+			rp := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+			rp.Partition = p
+			err := failed
+			if err == nil {
+				var ok bool
+				if err, ok = results[t][p]; !ok {
+					err = errorf(kerr.UnknownServerError, "No result for %s-%d", t, p)
+				}
+			}
+			if err != nil {
+				rp.ErrorCode, rp.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
+			} else {
+				b.log.Info().Str("topic", t).Int32("partition", p).Ints32("replicas", targets[t][p]).Msg("partition reassignment requested")
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, nil
+}
