@@ -44,7 +44,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 func (e *adminEnv) topic(prefix string, partitions int32, configs map[string]*string) string {
 	e.t.Helper()
 	name := randomName(prefix)
-	resp, err := e.adm.CreateTopic(e.ctx, partitions, 1, configs, name)
+	resp, err := e.adm.CreateTopic(e.ctx, partitions, -1, configs, name)
 	if err == nil {
 		err = resp.Err
 	}

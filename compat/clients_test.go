@@ -269,7 +269,7 @@ func ccCreateTopic(t *testing.T, addr, topic string, partitions int32) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 1, nil, topic)
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, -1, nil, topic)
 	if err == nil {
 		err = resp.Err
 	}
@@ -402,6 +402,13 @@ func ccRawBatches(t *testing.T, ctx context.Context, cl *kgo.Client, topic strin
 	t.Helper()
 	var out []kmsg.RecordBatch
 	var offset int64
+	// Fetch from the partition's leader (in a cluster, other brokers
+	// answer NOT_LEADER_OR_FOLLOWER).
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		t.Fatalf("metadata of %s: %v", topic, err)
+	}
+	leader := cl.Broker(int(md.Topics[topic].Partitions[p].Leader))
 	for {
 		req := kmsg.NewPtrFetchRequest()
 		req.ReplicaID = -1
@@ -415,10 +422,11 @@ func ccRawBatches(t *testing.T, ctx context.Context, cl *kgo.Client, topic strin
 		rp.PartitionMaxBytes = 4 << 20
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
+		kresp, err := leader.Request(ctx, req)
 		if err != nil {
 			t.Fatalf("raw fetch %s/%d at %d: %v", topic, p, offset, err)
 		}
+		resp := kresp.(*kmsg.FetchResponse)
 		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
 			t.Fatalf("raw fetch %s/%d: response has %d topics", topic, p, len(resp.Topics))
 		}

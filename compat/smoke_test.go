@@ -21,7 +21,7 @@ func TestSmokeFranzGo(t *testing.T) {
 	}
 	defer adm.Close()
 	ac := kadm.NewClient(adm)
-	if _, err := ac.CreateTopic(ctx, 3, 1, nil, topic); err != nil {
+	if _, err := ac.CreateTopic(ctx, 3, -1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
