@@ -18,7 +18,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -242,38 +241,6 @@ func lookupBrokerKey(name string) (*brokerKey, bool) {
 		return nil, false
 	}
 	return &brokerKeys[i], true
-}
-
-// dynamicConfigs are broker configs altered at run time: per broker (named
-// by id) and cluster-wide defaults (the empty name).
-//
-// They live in memory only and are reported by DescribeConfigs; the
-// Backend has no place to keep them yet, so they do not survive a restart
-// and do not change the running broker's behaviour.
-type dynamicConfigs struct {
-	mu sync.Mutex
-	// guarded by mu:
-	perBroker map[string]string
-	defaults  map[string]string
-}
-
-// dynamicByBroker holds each Broker's dynamic configs (Broker has no field
-// for them).
-var dynamicByBroker sync.Map // *Broker -> *dynamicConfigs
-
-func (b *Broker) dynamic() *dynamicConfigs {
-	if d, ok := dynamicByBroker.Load(b); ok {
-		return d.(*dynamicConfigs)
-	}
-	d, _ := dynamicByBroker.LoadOrStore(b, &dynamicConfigs{perBroker: map[string]string{}, defaults: map[string]string{}})
-	return d.(*dynamicConfigs)
-}
-
-// snapshot returns copies of the dynamic configs.
-func (d *dynamicConfigs) snapshot() (perBroker, defaults map[string]string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return clone(d.perBroker), clone(d.defaults)
 }
 
 func clone(m map[string]string) map[string]string {

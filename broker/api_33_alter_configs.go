@@ -8,7 +8,9 @@ package broker
 // every name must be a topic config and every value valid for it
 // (INVALID_CONFIG). BROKER resources (this broker's id, or empty for the
 // cluster-wide default): only dynamic broker configs may be set
-// (INVALID_CONFIG otherwise); they are kept in memory (see dynamicConfigs).
+// (INVALID_CONFIG otherwise); they are kept in cluster metadata (the
+// Backend) and reported by DescribeConfigs, but do not yet change what the
+// broker does.
 // A null value is INVALID_REQUEST; BROKER_LOGGER and other resource types
 // are INVALID_REQUEST. validateOnly checks everything and changes nothing.
 // The helpers here are shared with IncrementalAlterConfigs.
@@ -66,7 +68,7 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 		if err != nil {
 			return err
 		}
-		return b.setBrokerConfigs(perBroker, configs, validateOnly)
+		return b.setBrokerConfigs(ctx, perBroker, configs, validateOnly)
 	case resourceBrokerLogger:
 		return errorf(kerr.InvalidRequest, "AlterConfigs does not support the resource type BROKER_LOGGER; use IncrementalAlterConfigs")
 	}
@@ -102,24 +104,27 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 }
 
 // setBrokerConfigs validates the complete new dynamic configs of this
-// broker (perBroker) or of the cluster default and records them unless
-// validateOnly.
-func (b *Broker) setBrokerConfigs(perBroker bool, configs map[string]string, validateOnly bool) error {
+// broker (perBroker) or of the cluster default and, unless validateOnly,
+// records them in the backend; it then waits (briefly) until this broker
+// has applied them, so a describe that follows sees them.
+func (b *Broker) setBrokerConfigs(ctx context.Context, perBroker bool, configs map[string]string, validateOnly bool) error {
 	if err := b.validateBrokerConfigs(configs); err != nil {
 		return err
 	}
 	if validateOnly {
 		return nil
 	}
-	d := b.dynamic()
-	d.mu.Lock()
+	entity := ""
 	if perBroker {
-		d.perBroker = clone(configs)
-	} else {
-		d.defaults = clone(configs)
+		entity = strconv.Itoa(int(b.id))
 	}
-	d.mu.Unlock()
-	b.log.Info().Bool("per_broker", perBroker).Interface("configs", configs).Msg("dynamic broker configs altered (kept in memory, not applied)")
+	if err := b.backend.AlterBrokerConfigs(ctx, entity, configs); err != nil {
+		return err
+	}
+	b.log.Info().Bool("per_broker", perBroker).Interface("configs", configs).Msg("dynamic broker configs altered")
+	if !b.awaitDynamic(ctx, perBroker, configs) {
+		b.log.Warn().Bool("per_broker", perBroker).Msg("dynamic broker configs recorded but not yet applied here")
+	}
 	return nil
 }
 

@@ -88,7 +88,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 		if err != nil {
 			return err
 		}
-		return b.setBrokerConfigs(perBroker, next, validateOnly)
+		return b.setBrokerConfigs(ctx, perBroker, next, validateOnly)
 	case resourceBrokerLogger:
 		if _, err := b.brokerResource(rr.ResourceName); err != nil {
 			return err

@@ -1,8 +1,12 @@
 package broker
 
 import (
+	"context"
 	"maps"
 	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"gregor/broker/config"
 )
@@ -18,6 +22,78 @@ func (a applier) ApplyBrokers(bs []BrokerInfo, controller int32) {
 	slices.SortFunc(a.b.brokers, func(x, y BrokerInfo) int { return int(x.ID - y.ID) })
 	a.b.controller = controller
 	a.b.mu.Unlock()
+}
+
+// ApplyBrokerConfigs takes the dynamic broker configs (BrokerConfigApplier).
+func (a applier) ApplyBrokerConfigs(defaults, perBroker map[string]string) {
+	a.b.setDynamic(defaults, perBroker)
+}
+
+// dynamicConfigs are the broker configs altered at run time, as the
+// backend last delivered them: this broker's own and the cluster-wide
+// defaults. A value is never modified once stored; changed is closed when
+// it is replaced.
+type dynamicConfigs struct {
+	perBroker, defaults map[string]string
+	changed             chan struct{}
+}
+
+// dynamicByBroker holds each Broker's dynamic configs.
+// TODO: a field of Broker (broker.go) once it has one.
+var dynamicByBroker sync.Map // *Broker -> *atomic.Pointer[dynamicConfigs]
+
+func (b *Broker) dynamicPtr() *atomic.Pointer[dynamicConfigs] {
+	if p, ok := dynamicByBroker.Load(b); ok {
+		return p.(*atomic.Pointer[dynamicConfigs])
+	}
+	p := &atomic.Pointer[dynamicConfigs]{}
+	p.Store(&dynamicConfigs{perBroker: map[string]string{}, defaults: map[string]string{}, changed: make(chan struct{})})
+	actual, _ := dynamicByBroker.LoadOrStore(b, p)
+	return actual.(*atomic.Pointer[dynamicConfigs])
+}
+
+// dynamic returns the dynamic configs now in force.
+func (b *Broker) dynamic() *dynamicConfigs { return b.dynamicPtr().Load() }
+
+// snapshot returns copies of the dynamic configs.
+func (d *dynamicConfigs) snapshot() (perBroker, defaults map[string]string) {
+	return clone(d.perBroker), clone(d.defaults)
+}
+
+// setDynamic replaces the dynamic configs; deliveries are serialised by
+// the backend.
+func (b *Broker) setDynamic(defaults, perBroker map[string]string) {
+	next := &dynamicConfigs{perBroker: clone(perBroker), defaults: clone(defaults), changed: make(chan struct{})}
+	old := b.dynamicPtr().Swap(next)
+	close(old.changed)
+	if !maps.Equal(old.perBroker, next.perBroker) || !maps.Equal(old.defaults, next.defaults) {
+		b.log.Info().Interface("per_broker", next.perBroker).Interface("defaults", next.defaults).Msg("dynamic broker configs applied")
+	}
+}
+
+// awaitDynamic waits until the dynamic configs of this broker (perBroker)
+// or the cluster defaults equal want, for at most 5 s or until ctx ends.
+// It reports whether they do.
+func (b *Broker) awaitDynamic(ctx context.Context, perBroker bool, want map[string]string) bool {
+	timer := time.NewTimer(5 * time.Second)
+	defer timer.Stop()
+	for {
+		d := b.dynamic()
+		have := d.defaults
+		if perBroker {
+			have = d.perBroker
+		}
+		if maps.Equal(have, want) {
+			return true
+		}
+		select {
+		case <-d.changed:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // applyTopic creates or updates a topic from metadata, then brings each

@@ -46,6 +46,17 @@ type Applier interface {
 	ApplyBrokers(brokers []BrokerInfo, controller int32)
 }
 
+// BrokerConfigApplier is implemented by Appliers that take dynamic broker
+// configs (the broker's always does); backends deliver them, when the
+// Applier implements it, at Start (even when there are none) and on every
+// change, serialised with the other deliveries. defaults are the
+// cluster-wide dynamic defaults (Kafka's /config/brokers/<default>),
+// perBroker this broker's own (/config/brokers/<id>); both are complete
+// sets the Applier may keep.
+type BrokerConfigApplier interface {
+	ApplyBrokerConfigs(defaults, perBroker map[string]string)
+}
+
 // Backend is the source of truth for cluster metadata: a local file for a
 // single broker, ZooKeeper for a cluster. Mutations are asynchronous in a
 // cluster: they return once recorded, and reach every broker (this one
@@ -59,6 +70,12 @@ type Backend interface {
 	DeleteTopic(ctx context.Context, name string) error
 	CreatePartitions(ctx context.Context, name string, total int32, assignment [][]int32) error
 	AlterTopicConfigs(ctx context.Context, name string, configs map[string]string) error
+	// AlterBrokerConfigs replaces the dynamic broker configs of a broker
+	// (named by its id) or, for "", the cluster-wide defaults: configs is
+	// the complete new set (empty removes them all). The caller validates
+	// them. It returns once recorded; the change reaches the brokers
+	// through BrokerConfigApplier.
+	AlterBrokerConfigs(ctx context.Context, broker string, configs map[string]string) error
 	// UpdatePartition records a leader's ISR change; it fails with
 	// ErrStaleState if the state changed since version.
 	UpdatePartition(ctx context.Context, topic string, partition int32, st PartitionState) (PartitionState, error)

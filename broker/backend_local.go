@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -38,7 +40,15 @@ type localDoc struct {
 	ClusterID      string        `json:"cluster_id"`
 	NextProducerID int64         `json:"next_producer_id"`
 	Topics         []*localTopic `json:"topics"`
+	// BrokerConfigs are the dynamic broker configs by entity: this
+	// broker's id, or DefaultBrokerEntity for the cluster-wide defaults.
+	// Absent in files written before they were kept.
+	BrokerConfigs map[string]map[string]string `json:"broker_configs,omitempty"`
 }
+
+// DefaultBrokerEntity names the cluster-wide default broker configs where
+// they are stored, as Kafka's /config/brokers/<default> does.
+const DefaultBrokerEntity = "<default>"
 
 type localTopic struct {
 	Name       string            `json:"name"`
@@ -84,6 +94,48 @@ func (l *localBackend) Start(_ context.Context, apply Applier) error {
 		}
 		apply.ApplyTopic(st)
 	}
+	l.applyBrokerConfigsLocked()
+	return nil
+}
+
+// applyBrokerConfigsLocked delivers the dynamic broker configs.
+func (l *localBackend) applyBrokerConfigsLocked() {
+	if a, ok := l.apply.(BrokerConfigApplier); ok {
+		a.ApplyBrokerConfigs(maps.Clone(l.doc.BrokerConfigs[DefaultBrokerEntity]), maps.Clone(l.doc.BrokerConfigs[strconv.Itoa(int(l.self.ID))]))
+	}
+}
+
+// AlterBrokerConfigs replaces this broker's dynamic configs or the cluster
+// defaults (""); a single broker knows no other broker.
+func (l *localBackend) AlterBrokerConfigs(_ context.Context, broker string, configs map[string]string) error {
+	entity := DefaultBrokerEntity
+	if broker != "" {
+		if broker != strconv.Itoa(int(l.self.ID)) {
+			return errorf(kerr.InvalidRequest, "Unexpected broker id, expected %d or empty string, but received %s", l.self.ID, broker)
+		}
+		entity = broker
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	old := l.doc.BrokerConfigs
+	next := maps.Clone(old)
+	if next == nil {
+		next = map[string]map[string]string{}
+	}
+	if len(configs) == 0 {
+		delete(next, entity)
+	} else {
+		next[entity] = maps.Clone(configs)
+	}
+	if len(next) == 0 {
+		next = nil
+	}
+	l.doc.BrokerConfigs = next
+	if err := l.saveLocked(); err != nil {
+		l.doc.BrokerConfigs = old
+		return err
+	}
+	l.applyBrokerConfigsLocked()
 	return nil
 }
 

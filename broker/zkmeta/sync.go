@@ -27,6 +27,8 @@ const (
 	preTopic   = "6t/"
 	preConfig  = "7c/"
 	preState   = "8s/"
+	// preBrokerCfg + entity: dynamic broker configs (/config/brokers).
+	preBrokerCfg = "9b/"
 )
 
 func stateKey(t string, p int32) string { return preState + t + "/" + strconv.Itoa(int(p)) }
@@ -62,7 +64,7 @@ func (b *backend) markAll() {
 	}
 	b.wmu.Unlock()
 	b.mu.Lock()
-	var keys []string
+	keys := b.brokerConfigKeys()
 	for name, t := range b.topics {
 		keys = append(keys, preTopic+name, preConfig+name)
 		for p := range t.assign {
@@ -252,6 +254,8 @@ func (b *backend) process(key string) error {
 		return b.processTopic(key[len(preTopic):])
 	case strings.HasPrefix(key, preConfig):
 		return b.processConfig(key[len(preConfig):])
+	case strings.HasPrefix(key, preBrokerCfg):
+		return b.processBrokerConfig(key[len(preBrokerCfg):])
 	case strings.HasPrefix(key, preState):
 		rest := key[len(preState):]
 		i := strings.LastIndexByte(rest, '/')
@@ -556,6 +560,7 @@ func (b *backend) deliver() {
 		topics = append(topics, t.topicState())
 	}
 	b.brokersChanged, b.removed = false, nil
+	cfgDefaults, cfgSelf, cfgChanged := b.takeBrokerConfigs()
 	b.mu.Unlock()
 
 	if apply == nil {
@@ -570,5 +575,8 @@ func (b *backend) deliver() {
 	}
 	for _, ts := range topics {
 		apply.ApplyTopic(ts)
+	}
+	if a, ok := apply.(broker.BrokerConfigApplier); ok && cfgChanged {
+		a.ApplyBrokerConfigs(cfgDefaults, cfgSelf)
 	}
 }

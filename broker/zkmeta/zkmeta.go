@@ -75,6 +75,7 @@ type backend struct {
 	ctrlEpoch      int32
 	ctrlEpochVer   int32
 	rebalanceDue   bool // the leader imbalance check is due
+	bcfg           brokerConfigs
 }
 
 type liveBroker struct {
@@ -134,6 +135,7 @@ func New(opt Options) (broker.Backend, error) {
 		dirty: map[string]bool{}, armed: map[string]bool{}, sig: make(chan struct{}, 1),
 		brokers: map[int32]*liveBroker{}, controller: -1, topics: map[string]*topicCache{},
 		deleting: map[string]bool{}, bounced: map[int32]bool{},
+		bcfg: brokerConfigs{read: map[string]bool{}},
 	}, nil
 }
 

@@ -1,0 +1,102 @@
+package zkmeta
+
+// Dynamic broker configs, kept as Kafka keeps them in ZooKeeper mode:
+// /config/brokers/<id> for one broker and /config/brokers/<default> for
+// the cluster-wide defaults ({"version":1,"config":{...}}), each change
+// announced by /config/changes/config_change_NNN
+// {"version":2,"entity_path":"brokers/<entity>"}. Every broker watches its
+// own entity and the default and delivers both to its Applier.
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"strconv"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker"
+)
+
+const configBrokersPath = "/config/brokers"
+
+func brokerConfigPath(entity string) string { return configBrokersPath + "/" + entity }
+
+// brokerConfigs is the loop's copy of this broker's dynamic configs
+// (guarded by backend.mu).
+type brokerConfigs struct {
+	defaults, self map[string]string
+	read           map[string]bool // entities read at least once
+	changed        bool
+}
+
+// selfEntity is this broker's entity under /config/brokers.
+func (b *backend) selfEntity() string { return strconv.Itoa(int(b.self())) }
+
+// brokerConfigKeys are the loop keys of the two watched entities.
+func (b *backend) brokerConfigKeys() []string {
+	return []string{preBrokerCfg + broker.DefaultBrokerEntity, preBrokerCfg + b.selfEntity()}
+}
+
+// processBrokerConfig reads one entity's dynamic configs and watches it.
+func (b *backend) processBrokerConfig(entity string) error {
+	if entity != broker.DefaultBrokerEntity && entity != b.selfEntity() {
+		return nil
+	}
+	data, _, _, err := b.get(preBrokerCfg+entity, b.p(brokerConfigPath(entity)))
+	if err != nil {
+		return err
+	}
+	c, err := decodeConfig(data)
+	if err != nil {
+		b.log.Warn().Err(err).Str("entity", entity).Msg("ignoring malformed broker config znode")
+		c = nil
+	}
+	bc := &b.bcfg
+	cur := &bc.self
+	if entity == broker.DefaultBrokerEntity {
+		cur = &bc.defaults
+	}
+	if !bc.read[entity] || !maps.Equal(*cur, c) {
+		*cur, bc.changed = c, true
+	}
+	bc.read[entity] = true
+	return nil
+}
+
+// takeBrokerConfigs returns the dynamic configs to deliver, if they
+// changed and both entities have been read. Called holding mu.
+func (b *backend) takeBrokerConfigs() (defaults, self map[string]string, ok bool) {
+	bc := &b.bcfg
+	if !bc.changed || !bc.read[broker.DefaultBrokerEntity] || !bc.read[b.selfEntity()] {
+		return nil, nil, false
+	}
+	bc.changed = false
+	return maps.Clone(bc.defaults), maps.Clone(bc.self), true
+}
+
+// AlterBrokerConfigs replaces the dynamic configs of a broker (by id) or
+// of the cluster default (""), and notifies the brokers through
+// /config/changes as Kafka does.
+func (b *backend) AlterBrokerConfigs(ctx context.Context, id string, configs map[string]string) error {
+	entity := broker.DefaultBrokerEntity
+	if id != "" {
+		n, err := strconv.ParseInt(id, 10, 32)
+		if err != nil || n < 0 {
+			return kafkaErr(kerr.InvalidRequest, "Broker id must be a non-negative integer, but it is: %s", id)
+		}
+		entity = strconv.Itoa(int(n))
+	}
+	_, err := withCtx(ctx, func() (struct{}, error) {
+		if err := b.setOrCreate(brokerConfigPath(entity), encodeConfig(configs)); err != nil {
+			return struct{}{}, err
+		}
+		note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": "brokers/" + entity})
+		if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
+			b.log.Warn().Err(err).Str("entity", entity).Msg("writing config change notification")
+		}
+		return struct{}{}, nil
+	})
+	return err
+}
