@@ -4,7 +4,6 @@ import (
 	"context"
 	"maps"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,19 +37,8 @@ type dynamicConfigs struct {
 	changed             chan struct{}
 }
 
-// dynamicByBroker holds each Broker's dynamic configs.
-// TODO: a field of Broker (broker.go) once it has one.
-var dynamicByBroker sync.Map // *Broker -> *atomic.Pointer[dynamicConfigs]
-
-func (b *Broker) dynamicPtr() *atomic.Pointer[dynamicConfigs] {
-	if p, ok := dynamicByBroker.Load(b); ok {
-		return p.(*atomic.Pointer[dynamicConfigs])
-	}
-	p := &atomic.Pointer[dynamicConfigs]{}
-	p.Store(&dynamicConfigs{perBroker: map[string]string{}, defaults: map[string]string{}, changed: make(chan struct{})})
-	actual, _ := dynamicByBroker.LoadOrStore(b, p)
-	return actual.(*atomic.Pointer[dynamicConfigs])
-}
+// dynamicPtr is where the broker keeps its dynamic configs.
+func (b *Broker) dynamicPtr() *atomic.Pointer[dynamicConfigs] { return &b.dyn }
 
 // dynamic returns the dynamic configs now in force.
 func (b *Broker) dynamic() *dynamicConfigs { return b.dynamicPtr().Load() }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -46,6 +47,8 @@ type Broker struct {
 	dirs     []*storage.Dir
 	backend  Backend
 	follow   *fetchers // replication of partitions led elsewhere
+	// dyn is the dynamic broker configs in force (from the backend).
+	dyn atomic.Pointer[dynamicConfigs]
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -79,6 +82,7 @@ func New(opt Options) (*Broker, error) {
 		paths:     make(map[storage.TP]string),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
+	b.dyn.Store(&dynamicConfigs{perBroker: map[string]string{}, defaults: map[string]string{}, changed: make(chan struct{})})
 	if b.fs == nil {
 		b.fs = storage.OSFS{}
 	}
