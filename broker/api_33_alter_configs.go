@@ -18,9 +18,11 @@ package broker
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -100,7 +102,21 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 		return err
 	}
 	b.log.Info().Str("topic", name).Interface("configs", overrides).Msg("topic configs altered")
-	return nil
+	// In a cluster the change comes back through metadata; wait (briefly)
+	// until this broker applied it, so a describe that follows sees it.
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		if t := b.Topic(name); t == nil || maps.Equal(t.Overrides(), overrides) || len(t.Overrides()) == 0 && len(overrides) == 0 {
+			return nil
+		}
+		select {
+		case <-wctx.Done():
+			b.log.Warn().Str("topic", name).Msg("altered topic configs not applied here yet")
+			return nil
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
 }
 
 // setBrokerConfigs validates the complete new dynamic configs of this
