@@ -480,10 +480,17 @@ func TestAdminDeleteRecords(t *testing.T) {
 	fp.Partition, fp.FetchOffset, fp.PartitionMaxBytes = 0, 2, 1<<20
 	ft.Partitions = append(ft.Partitions, fp)
 	fetch.Topics = append(fetch.Topics, ft)
-	if md, err := e.adm.ListTopics(e.ctx, topic); err == nil {
-		fetch.Topics[0].TopicID = md[topic].ID
+	md, err := e.adm.ListTopics(e.ctx, topic)
+	if err != nil {
+		t.Fatal(err)
 	}
-	fr := e.request(fetch).(*kmsg.FetchResponse)
+	fetch.Topics[0].TopicID = md[topic].ID
+	// To the leader: in a cluster other brokers are not.
+	kr, err := e.cl.Broker(int(md[topic].Partitions[0].Leader)).Request(e.ctx, fetch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := kr.(*kmsg.FetchResponse)
 	p := fr.Topics[0].Partitions[0]
 	wantCode(t, "fetch below the log start", p.ErrorCode, kerr.OffsetOutOfRange)
 	if p.LogStartOffset != 4 {
