@@ -25,6 +25,7 @@ vet:
 
 test: deps vet
 	$(GO) test -count=1 -tags invariants -timeout 25m ./...
+	./scripts/compat-cluster.sh
 
 test-short: vet
 	$(GO) test -short -tags invariants ./...
