@@ -54,3 +54,45 @@ func mustCompress(t testing.TB, codec int8, b []byte) []byte {
 	}
 	return out
 }
+
+// FuzzCheckRecordsAgreesWithEach: the produce path's record check accepts
+// exactly the record sections that a full parse accepts.
+func FuzzCheckRecordsAgreesWithEach(f *testing.F) {
+	for _, n := range []int{1, 3} {
+		var recs []Record
+		for i := 0; i < n; i++ {
+			recs = append(recs, Record{OffsetDelta: int32(i), Key: []byte("k"), Value: []byte("v"), Headers: []RecordHeader{{Key: "h", Value: []byte("x")}}})
+		}
+		b, err := Build(&Batch{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Records: recs})
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b[HeaderSize:], int32(n))
+	}
+	f.Fuzz(func(t *testing.T, body []byte, count int32) {
+		if count < 0 || count > 1000 {
+			return
+		}
+		fast := checkRecords(body, count)
+		var full error
+		rest := body
+		var r Record
+		for i := int32(0); i < count && full == nil; i++ {
+			n, err := parseRecord(rest, &r)
+			switch {
+			case err != nil:
+				full = err
+			case r.OffsetDelta != i:
+				full = ErrInvalid
+			default:
+				rest = rest[n:]
+			}
+		}
+		if full == nil && len(rest) != 0 {
+			full = ErrInvalid
+		}
+		if (fast == nil) != (full == nil) {
+			t.Fatalf("checkRecords says %v, a full parse says %v (count %d, %x)", fast, full, count, body)
+		}
+	})
+}

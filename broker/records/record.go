@@ -125,6 +125,9 @@ func parseRecord(b []byte, rec *Record) (int, error) {
 	}
 	rec.Headers = rec.Headers[:0]
 	for i := int64(0); i < nh && r.err == nil; i++ {
+		if kl, n := binary.Varint(r.b[r.p:]); n > 0 && kl < 0 {
+			return 0, fmt.Errorf("%w: negative header key length", ErrInvalid)
+		}
 		k := r.bytes()
 		v := r.bytes()
 		rec.Headers = append(rec.Headers, RecordHeader{Key: string(k), Value: v})

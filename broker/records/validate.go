@@ -1,6 +1,9 @@
 package records
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+)
 
 // ValidateOptions tunes Validate.
 type ValidateOptions struct {
@@ -48,11 +51,75 @@ func Validate(batch []byte, opt ValidateOptions) (Header, error) {
 	if h.Codec() != CodecNone && !opt.RequireKeys {
 		return h, nil
 	}
+	if !opt.RequireKeys {
+		return h, checkRecords(batch[HeaderSize:], h.NumRecords)
+	}
 	err = Each(batch, func(r *Record) error {
-		if opt.RequireKeys && r.Key == nil {
+		if r.Key == nil {
 			return fmt.Errorf("%w: compacted topics need a key on every record", ErrInvalid)
 		}
 		return nil
 	})
 	return h, err
+}
+
+// checkRecords walks the uncompressed records of a batch as Each does,
+// checking every length, the offset deltas 0, 1, 2, ... and the count,
+// without building the records: the produce path's per-record check.
+func checkRecords(body []byte, count int32) error {
+	p := 0
+	field := func(end int) (int64, bool) {
+		v, n := binary.Varint(body[p:end])
+		if n <= 0 {
+			return 0, false
+		}
+		p += n
+		return v, true
+	}
+	// skip passes a varint length and that many bytes; a negative length
+	// is null where nullable (keys, values, header values), as in Kafka.
+	skip := func(end int, nullable bool) bool {
+		n, ok := field(end)
+		if !ok || n > int64(end-p) || n < 0 && !nullable {
+			return false
+		}
+		if n > 0 {
+			p += int(n)
+		}
+		return true
+	}
+	for i := int32(0); i < count; i++ {
+		length, ok := field(len(body))
+		if !ok || length <= 0 || length > int64(len(body)-p) {
+			return fmt.Errorf("%w: record %d length", ErrShort, i)
+		}
+		end := p + int(length)
+		p++ // attributes
+		if _, ok := field(end); !ok {
+			return fmt.Errorf("%w: record %d timestamp", ErrShort, i)
+		}
+		delta, ok := field(end)
+		if !ok || delta != int64(i) {
+			return fmt.Errorf("%w: record %d has offset delta %d", ErrInvalid, i, delta)
+		}
+		if !skip(end, true) || !skip(end, true) {
+			return fmt.Errorf("%w: record %d key or value", ErrShort, i)
+		}
+		nh, ok := field(end)
+		if !ok || nh < 0 || nh > int64(end-p) {
+			return fmt.Errorf("%w: record %d has %d headers", ErrInvalid, i, nh)
+		}
+		for j := int64(0); j < nh; j++ {
+			if !skip(end, false) || !skip(end, true) {
+				return fmt.Errorf("%w: record %d header %d", ErrShort, i, j)
+			}
+		}
+		if p != end {
+			return fmt.Errorf("%w: record %d has %d unread bytes", ErrInvalid, i, end-p)
+		}
+	}
+	if p != len(body) {
+		return fmt.Errorf("%w: %d bytes after the last record", ErrInvalid, len(body)-p)
+	}
+	return nil
 }
