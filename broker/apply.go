@@ -56,6 +56,7 @@ func (b *Broker) setDynamic(defaults, perBroker map[string]string) {
 	close(old.changed)
 	if !maps.Equal(old.perBroker, next.perBroker) || !maps.Equal(old.defaults, next.defaults) {
 		b.log.Info().Interface("per_broker", next.perBroker).Interface("defaults", next.defaults).Msg("dynamic broker configs applied")
+		b.reresolveTopics()
 	}
 }
 
@@ -135,8 +136,39 @@ func (b *Broker) applyTopic(st TopicState) {
 // resolveTopic returns a topic's effective config; internal topics get
 // Kafka's fixed settings on top (compaction, their segment size).
 func (b *Broker) resolveTopic(name string, overrides map[string]string) config.Topic {
-	c := b.cfg.ResolveTopic(overrides)
-	return c
+	return b.cfg.ResolveTopicWith(overrides, b.dynamicTopicDefaults())
+}
+
+// dynamicTopicDefaults merges the dynamic broker configs that set topic
+// defaults: this broker's own over the cluster-wide ones.
+func (b *Broker) dynamicTopicDefaults() map[string]string {
+	d := b.dynamic()
+	if len(d.defaults) == 0 && len(d.perBroker) == 0 {
+		return nil
+	}
+	out := clone(d.defaults)
+	if out == nil {
+		out = make(map[string]string)
+	}
+	maps.Copy(out, d.perBroker)
+	return out
+}
+
+// reresolveTopics recomputes every topic's effective configuration after
+// the dynamic broker configs changed, and hands the logs their new
+// settings (retention, segments, flushing).
+func (b *Broker) reresolveTopics() {
+	for _, t := range b.Topics() {
+		cur := t.cfg.Load()
+		resolved := b.resolveTopic(t.Name, cur.overrides)
+		if resolved == cur.resolved {
+			continue
+		}
+		t.cfg.Store(&topicConfig{overrides: cur.overrides, resolved: resolved})
+		for _, p := range t.Partitions() {
+			p.setLogConfig(b.logConfig(resolved))
+		}
+	}
 }
 
 // removeTopic deletes a topic and its local logs.

@@ -194,11 +194,22 @@ type Topic struct {
 // ResolveTopic returns the effective configuration for overrides, which
 // must have been validated.
 func (c *Config) ResolveTopic(overrides map[string]string) Topic {
+	return c.ResolveTopicWith(overrides, nil)
+}
+
+// ResolveTopicWith is ResolveTopic with dynamic broker configs (by broker
+// key, e.g. log.retention.ms) between the topic's overrides and the
+// static configuration, as in Kafka.
+func (c *Config) ResolveTopicWith(overrides, dynamic map[string]string) Topic {
 	get := func(name string) string {
 		if v, ok := overrides[name]; ok {
 			return strings.TrimSpace(v)
 		}
-		return topicKeyByName[name].def(c)
+		k := topicKeyByName[name]
+		if v, ok := dynamic[k.Broker]; ok && k.Broker != "" && k.validate(v) == nil {
+			return strings.TrimSpace(v)
+		}
+		return k.def(c)
 	}
 	n := func(name string) int64 {
 		v, _ := strconv.ParseInt(get(name), 10, 64)
