@@ -343,3 +343,38 @@ func TestLeaderPausedAndResumed(t *testing.T) {
 	w.stop(30 * time.Second)
 	checkHistory(t, c, w, 1)
 }
+
+// A leader stopped gracefully (SIGTERM) hands its leaderships over before
+// it exits (controlled shutdown), so producers see a new leader without
+// waiting for its ZooKeeper session to expire; nothing is lost.
+func TestLeaderGracefulStopHandsOver(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	topic := "graceful"
+	c.createTopic(topic, 3, 3, map[string]*string{"min.insync.replicas": strp("2")})
+	w := startWorkload(t, c, topic, 1)
+	w.awaitMore(1000, 30*time.Second)
+	victim := c.leaderOf(topic, 0)
+	stopped := make(chan time.Time, 1)
+	go func() {
+		c.brokers[victim].Stop()
+		stopped <- time.Now()
+	}()
+	start := time.Now()
+	// The session timeout is 4 s: a handover seen well before the broker
+	// could have been declared dead came from the controlled shutdown.
+	waitFor(t, "leadership of partition 0 to move off the stopping broker", 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader >= 0 && ps[0].leader != victim
+	})
+	moved := time.Since(start)
+	t.Logf("leadership moved after %v", moved)
+	if moved > 3*time.Second {
+		t.Errorf("leadership moved after %v: no controlled shutdown (the ZooKeeper session is 4 s)", moved)
+	}
+	<-stopped
+	w.awaitMore(1000, 30*time.Second)
+	c.brokers[victim].Restart()
+	c.awaitISR(topic, 3, 60*time.Second)
+	w.stop(30 * time.Second)
+	checkHistory(t, c, w, 3)
+}
