@@ -37,6 +37,9 @@ type pending struct {
 	arrived  time.Time
 	resp     kmsg.Response
 	deferred func(ctx context.Context) (kmsg.Response, error)
+	// frame is the request's recyclable frame, released once the
+	// response is written (nil if it is not recycled).
+	frame *pooledFrame
 }
 
 func newConn(s *Server, nc net.Conn, listener string) *conn {
@@ -93,7 +96,7 @@ func (c *conn) readLoop() error {
 		if size < 8 || size > c.s.MaxRequestSize {
 			return fmt.Errorf("request size %d outside [8, %d] (socket.request.max.bytes)", size, c.s.MaxRequestSize)
 		}
-		frame := make([]byte, size)
+		frame, pooled := c.frameFor(br, int(size))
 		if _, err := io.ReadFull(br, frame); err != nil {
 			return err
 		}
@@ -104,15 +107,28 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		if p == nil {
+			pooled.release() // no response due: the handler is done with it
 			continue
 		}
-		p.arrived = arrived
+		p.arrived, p.frame = arrived, pooled
 		select {
 		case c.queue <- p:
 		case <-c.ctx.Done():
 			return c.ctx.Err()
 		}
 	}
+}
+
+// frameFor returns a buffer for the next frame of size bytes: a recycled
+// one for APIs that decode without copying, whose requests are done with
+// the frame once answered; a fresh one otherwise.
+func (c *conn) frameFor(br *bufio.Reader, size int) ([]byte, *pooledFrame) {
+	if key, err := br.Peek(2); err == nil {
+		if api, ok := c.s.Registry.Lookup(int16(binary.BigEndian.Uint16(key))); ok && api.NoCopy {
+			return getFrame(size)
+		}
+	}
+	return make([]byte, size), nil
 }
 
 // handleFrame decodes one request and runs its handler. A nil pending with
@@ -205,10 +221,13 @@ func (c *conn) writeLoop() {
 			}
 		}
 		if resp == nil {
+			p.frame.release()
 			continue
 		}
 		resp.SetVersion(p.hdr.version)
 		buf = appendResponseFrame(buf[:0], p.hdr.correlation, resp)
+		// The response is encoded: nothing refers to the request's frame.
+		p.frame.release()
 		c.s.Stats.responded(p.hdr.key, p.arrived, len(buf))
 		if _, err := bw.Write(buf); err != nil {
 			c.cancel()
