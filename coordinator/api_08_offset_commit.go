@@ -60,20 +60,14 @@ func (c *Coordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequ
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			tp := topicPartition{t.Topic, p.Partition}
-			switch {
-			case !c.host.PartitionExists(t.Topic, p.Partition):
-				codes[tp] = kerr.UnknownTopicOrPartition.Code
-				continue
-			case p.Metadata != nil && len(*p.Metadata) > maxOffsetMetadata:
-				codes[tp] = kerr.OffsetMetadataTooLarge.Code
-				continue
-			}
-			e := offsetEntry{offset: p.Offset, leaderEpoch: -1, commitMs: now, expireMs: -1}
+			epoch := int32(-1)
 			if version >= 6 {
-				e.leaderEpoch = p.LeaderEpoch
+				epoch = p.LeaderEpoch
 			}
-			if p.Metadata != nil {
-				e.metadata = *p.Metadata
+			e, bad := c.newOffsetEntry(tp, p.Offset, epoch, p.Metadata, now)
+			if bad != nil {
+				codes[tp] = bad.Code
+				continue
 			}
 			switch {
 			case version == 1 && p.Timestamp != -1:
@@ -109,6 +103,23 @@ func (c *Coordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequ
 		codes[tp] = code
 	}
 	return codes
+}
+
+// newOffsetEntry checks one offset to commit, as Kafka does (an unknown
+// partition, metadata beyond offset.metadata.max.bytes) and returns its
+// entry, committed now.
+func (c *Coordinator) newOffsetEntry(tp topicPartition, offset int64, leaderEpoch int32, metadata *string, now int64) (offsetEntry, *kerr.Error) {
+	switch {
+	case !c.host.PartitionExists(tp.topic, tp.partition):
+		return offsetEntry{}, kerr.UnknownTopicOrPartition
+	case metadata != nil && len(*metadata) > maxOffsetMetadata:
+		return offsetEntry{}, kerr.OffsetMetadataTooLarge
+	}
+	e := offsetEntry{offset: offset, leaderEpoch: leaderEpoch, commitMs: now, expireMs: -1}
+	if metadata != nil {
+		e.metadata = *metadata
+	}
+	return e, nil
 }
 
 // checkCommit validates who commits to a locked group, as Kafka's classic

@@ -60,20 +60,14 @@ func (c *Coordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetComm
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			tp := topicPartition{t.Topic, p.Partition}
-			switch {
-			case !c.host.PartitionExists(t.Topic, p.Partition):
-				codes[tp] = kerr.UnknownTopicOrPartition.Code
-				continue
-			case p.Metadata != nil && len(*p.Metadata) > maxOffsetMetadata:
-				codes[tp] = kerr.OffsetMetadataTooLarge.Code
-				continue
-			}
-			e := offsetEntry{offset: p.Offset, leaderEpoch: -1, commitMs: now, expireMs: -1}
+			epoch := int32(-1)
 			if version >= 2 {
-				e.leaderEpoch = p.LeaderEpoch
+				epoch = p.LeaderEpoch
 			}
-			if p.Metadata != nil {
-				e.metadata = *p.Metadata
+			e, bad := c.newOffsetEntry(tp, p.Offset, epoch, p.Metadata, now)
+			if bad != nil {
+				codes[tp] = bad.Code
+				continue
 			}
 			entries[tp] = e
 		}

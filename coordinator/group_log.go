@@ -457,36 +457,7 @@ func (r *groupReplay) completeTxn(pid int64, commit bool) {
 func (c *Coordinator) loadGroupPartition(gp *groupPartition) {
 	start := time.Now()
 	replay := newGroupReplay()
-	off := c.host.LogStartOffsetOf(OffsetsTopic, gp.id)
-	for gp.ctx.Err() == nil {
-		data, hw, err := c.host.ReadCommitted(OffsetsTopic, gp.id, off, 1<<20)
-		if err != nil {
-			c.log.Warn().Err(err).Int32("partition", gp.id).Msg("loading groups; retrying")
-			select {
-			case <-gp.ctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-			continue
-		}
-		if len(data) == 0 {
-			if off >= hw {
-				break
-			}
-			select {
-			case <-gp.ctx.Done():
-			case <-time.After(50 * time.Millisecond):
-			}
-			continue
-		}
-		next, err := replay.apply(data)
-		if err != nil {
-			c.log.Error().Err(err).Int32("partition", gp.id).Int64("offset", off).Msg("unreadable __consumer_offsets record; skipped")
-		}
-		if next <= off {
-			break
-		}
-		off = next
-	}
+	c.replayPartition(gp.ctx, OffsetsTopic, gp.id, replay.apply)
 	if gp.ctx.Err() != nil {
 		return
 	}

@@ -153,37 +153,7 @@ func (tp *txnPartition) unload() {
 func (c *Coordinator) loadTxnPartition(tp *txnPartition) {
 	start := time.Now()
 	states := make(map[string]txnData)
-	off := c.host.LogStartOffsetOf(TransactionTopic, tp.id)
-	for tp.ctx.Err() == nil {
-		data, hw, err := c.host.ReadCommitted(TransactionTopic, tp.id, off, 1<<20)
-		if err != nil {
-			c.log.Warn().Err(err).Int32("partition", tp.id).Msg("loading transaction state; retrying")
-			select {
-			case <-tp.ctx.Done():
-			case <-time.After(200 * time.Millisecond):
-			}
-			continue
-		}
-		if len(data) == 0 {
-			if off >= hw {
-				break
-			}
-			// Nothing readable below the high watermark yet.
-			select {
-			case <-tp.ctx.Done():
-			case <-time.After(50 * time.Millisecond):
-			}
-			continue
-		}
-		next, err := applyTxnRecords(data, states)
-		if err != nil {
-			c.log.Error().Err(err).Int32("partition", tp.id).Int64("offset", off).Msg("unreadable transaction state; skipping the rest of the batch")
-		}
-		if next <= off {
-			break
-		}
-		off = next
-	}
+	c.replayPartition(tp.ctx, TransactionTopic, tp.id, func(data []byte) (int64, error) { return applyTxnRecords(data, states) })
 	if tp.ctx.Err() != nil {
 		return
 	}
