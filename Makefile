@@ -1,6 +1,10 @@
 # Gregor: a Kafka-compatible broker. See README.md.
 GO ?= go
 BIN := bin/gregor
+# The Apache Kafka command-line tools, a test tool only: the compat suite
+# drives them when this directory exists and skips those tests otherwise.
+KAFKA_TOOLS ?= $(abspath ../shared/kafka-tools)
+export KAFKA_TOOLS_DIR ?= $(if $(wildcard $(KAFKA_TOOLS)/bin/kafka-topics.sh),$(KAFKA_TOOLS)/bin)
 
 .PHONY: build run cluster test test-short deps bench fuzz vet clean
 

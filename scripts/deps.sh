@@ -26,4 +26,14 @@ if [ -f compat/js/package.json ] && [ ! -d compat/js/node_modules/kafkajs ]; the
 	(cd compat/js && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
 fi
 
+# The Apache Kafka tools' run-time jars, when the tools are here.
+tools=${KAFKA_TOOLS:-../shared/kafka-tools}
+if [ -x "$tools/install-deps.sh" ]; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO "$tools/install-deps.sh"
+else
+	echo "deps: no Apache Kafka tools at $tools; the tests that drive them will be skipped"
+fi
+
 go mod download
