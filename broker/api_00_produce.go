@@ -135,7 +135,7 @@ func (b *Broker) produceTo(t *Topic, rp *kmsg.ProduceRequestTopicPartition, vers
 	if err != nil {
 		return appendResult{}, p, err
 	}
-	res, err := p.appendBatches(pb, acks)
+	res, err := p.appendBatches(pb, acks, -1)
 	return res, p, err
 }
 

@@ -121,10 +121,11 @@ func (p *Partition) updateISR(st PartitionState) {
 		return
 	}
 	p.state = got
-	if p.rs.SetISR(got.ISR) {
-		p.syncOffsetsLocked()
-		p.notify()
-	}
+	// Wake acks=all waits even if the high watermark stays: a shrink
+	// below min.insync.replicas fails them at once.
+	p.rs.SetISR(got.ISR)
+	p.syncOffsetsLocked()
+	p.notify()
 }
 
 // expireProducers forgets idle producers (producer.id.expiration.ms).

@@ -67,26 +67,38 @@ func (b *Broker) PartitionLeader(topic string, partition int32) (leader int32, e
 }
 
 // AppendInternal writes a batch built by a coordinator to a partition this
-// broker leads and waits until it is committed (acks=all). It returns the
-// batch's base offset.
-func (b *Broker) AppendInternal(ctx context.Context, topic string, partition int32, batch []byte) (int64, error) {
+// broker leads at leaderEpoch, without waiting for replication (the
+// coordinator waits with AwaitCommitted, holding no lock). It returns the
+// offsets of the batch's first and last records.
+func (b *Broker) AppendInternal(topic string, partition, leaderEpoch int32, batch []byte) (base, last int64, err error) {
 	p := b.Partition(topic, partition)
 	if p == nil {
-		return -1, kerr.UnknownTopicOrPartition
+		return -1, -1, kerr.UnknownTopicOrPartition
 	}
 	h, err := records.Validate(batch, records.ValidateOptions{AllowControl: true, Coordinator: true})
 	if err != nil {
-		return -1, err
+		return -1, -1, err
 	}
 	pb := &preparedBatches{data: batch, headers: []records.Header{h}, offsets: []int{0}}
-	res, err := p.appendBatches(pb, -1)
+	res, err := p.appendBatches(pb, -1, leaderEpoch)
 	if err != nil {
-		return -1, err
+		return -1, -1, err
 	}
-	if err := b.awaitCommitted(ctx, p, res.Last); err != nil {
-		return -1, err
+	return res.Base, res.Last, nil
+}
+
+// AwaitCommitted waits until the high watermark of a partition this broker
+// leads at leaderEpoch passes last. It fails at once when leadership or
+// the epoch changes, and after 30 s.
+func (b *Broker) AwaitCommitted(ctx context.Context, topic string, partition, leaderEpoch int32, last int64) error {
+	p := b.Partition(topic, partition)
+	if p == nil {
+		return kerr.UnknownTopicOrPartition
 	}
-	return res.Base, nil
+	if p.LeaderEpoch() != leaderEpoch {
+		return kerr.FencedLeaderEpoch
+	}
+	return b.awaitCommitted(ctx, p, last)
 }
 
 // awaitCommitted waits until the high watermark passes last.
@@ -101,6 +113,9 @@ func (b *Broker) awaitCommitted(ctx context.Context, p *Partition, last int64) e
 		return kerr.ErrorForCode(code)
 	}
 	if p.HighWatermark() <= last {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return kerr.RequestTimedOut
 	}
 	return nil

@@ -118,8 +118,11 @@ func (p *Partition) apply(st PartitionState, dirs []*storage.Dir) error {
 		if p.rs == nil || old.LeaderEpoch != st.LeaderEpoch {
 			return p.becomeLeaderLocked(st)
 		}
+		// Any ISR change can complete acks=all waits: a shrink moves the
+		// high watermark or fails them below min.insync.replicas.
 		p.rs.SetISR(st.ISR)
 		p.syncOffsetsLocked()
+		p.notify()
 		return nil
 	}
 	p.stopLeadingLocked()

@@ -137,10 +137,10 @@ func recompress(pb *preparedBatches, want string) error {
 // appendBatches writes prepared batches as leader: checks leadership, the
 // ISR size for acks=all and producer sequences, assigns offsets, appends
 // and advances the high watermark.
-func (p *Partition) appendBatches(pb *preparedBatches, acks int16) (appendResult, error) {
+func (p *Partition) appendBatches(pb *preparedBatches, acks int16, leaderEpoch int32) (appendResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.checkLeaderLocked(-1); err != nil {
+	if err := p.checkLeaderLocked(leaderEpoch); err != nil {
 		return appendResult{}, err
 	}
 	cfg := p.topic.Config()

@@ -18,7 +18,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleOffsetCommit(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *groupCoordinator) handleOffsetCommit(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.OffsetCommitRequest)
 	resp := req.Response().(*kmsg.OffsetCommitResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
@@ -42,7 +42,7 @@ func (c *Coordinator) handleOffsetCommit(ctx context.Context, req *protocol.Requ
 
 // offsetCommit commits what it can and returns an error code per
 // partition.
-func (c *Coordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequest, version int16) map[topicPartition]int16 {
+func (c *groupCoordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequest, version int16) map[topicPartition]int16 {
 	codes := make(map[topicPartition]int16)
 	all := func(code int16) map[topicPartition]int16 {
 		for _, t := range r.Topics {
@@ -91,24 +91,33 @@ func (c *Coordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequ
 	if g == nil {
 		return all(kerr.IllegalGeneration.Code)
 	}
-	defer g.mu.Unlock()
-	if e := checkCommit(g, r.MemberID, r.InstanceID, r.Generation); e != nil {
-		return all(e.Code)
+	pc, err := c.appendCommit(g, r.MemberID, r.InstanceID, r.Generation, entries)
+	g.mu.Unlock()
+	if err == nil {
+		err = c.completeCommit(ctx, pc)
 	}
-	if m := g.members[r.MemberID]; m != nil {
-		c.scheduleSession(g, m)
-	}
-	code := errorCode(c.commitOffsets(ctx, g, entries))
+	code := c.errCode(err)
 	for tp := range entries {
 		codes[tp] = code
 	}
 	return codes
 }
 
+// appendCommit checks a member's commit to a locked group and appends it.
+func (c *groupCoordinator) appendCommit(g *group, memberID string, instanceID *string, generation int32, entries map[topicPartition]offsetEntry) (*pendingCommit, error) {
+	if e := checkCommit(g, memberID, instanceID, generation); e != nil {
+		return nil, e
+	}
+	if m := g.members[memberID]; m != nil {
+		c.scheduleSession(g, m)
+	}
+	return c.appendOffsets(g, entries, -1, -1)
+}
+
 // newOffsetEntry checks one offset to commit, as Kafka does (an unknown
 // partition, metadata beyond offset.metadata.max.bytes) and returns its
 // entry, committed now.
-func (c *Coordinator) newOffsetEntry(tp topicPartition, offset int64, leaderEpoch int32, metadata *string, now int64) (offsetEntry, *kerr.Error) {
+func (c *groupCoordinator) newOffsetEntry(tp topicPartition, offset int64, leaderEpoch int32, metadata *string, now int64) (offsetEntry, *kerr.Error) {
 	switch {
 	case !c.host.PartitionExists(tp.topic, tp.partition):
 		return offsetEntry{}, kerr.UnknownTopicOrPartition

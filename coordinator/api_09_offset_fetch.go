@@ -25,7 +25,7 @@ type fetchedOffset struct {
 	code        int16
 }
 
-func (c *Coordinator) handleOffsetFetch(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *groupCoordinator) handleOffsetFetch(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.OffsetFetchRequest)
 	resp := req.Response().(*kmsg.OffsetFetchResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
@@ -105,7 +105,7 @@ func (c *Coordinator) handleOffsetFetch(ctx context.Context, req *protocol.Reque
 
 // fetchOffsets returns the committed offsets of want (nil: all) in
 // request order (all: sorted).
-func (c *Coordinator) fetchOffsets(groupID string, want []topicPartition, requireStable bool) ([]fetchedOffset, *kerr.Error) {
+func (c *groupCoordinator) fetchOffsets(groupID string, want []topicPartition, requireStable bool) ([]fetchedOffset, *kerr.Error) {
 	if groupID == "" {
 		return nil, kerr.InvalidGroupID
 	}
@@ -126,7 +126,7 @@ func (c *Coordinator) fetchOffsets(groupID string, want []topicPartition, requir
 	}
 	for _, tp := range want {
 		o := fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1}
-		if requireStable && g.hasPendingTxnOffset(tp) {
+		if requireStable && g.hasPendingOffset(tp) {
 			o.code = kerr.UnstableOffsetCommit.Code
 		} else if e, ok := g.offsets[tp]; ok {
 			o.offset, o.leaderEpoch, o.metadata = e.offset, e.leaderEpoch, e.metadata

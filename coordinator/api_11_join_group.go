@@ -17,7 +17,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleJoinGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *groupCoordinator) handleJoinGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.JoinGroupRequest)
 	resp := req.Response().(*kmsg.JoinGroupResponse)
 	jr := joinRequest{
@@ -40,7 +40,7 @@ func (c *Coordinator) handleJoinGroup(ctx context.Context, req *protocol.Request
 }
 
 // joinGroup validates and runs a join, waiting for the rebalance.
-func (c *Coordinator) joinGroup(ctx context.Context, groupID string, jr joinRequest) joinResult {
+func (c *groupCoordinator) joinGroup(ctx context.Context, groupID string, jr joinRequest) joinResult {
 	fail := func(err *kerr.Error) joinResult { return joinResult{err: err, memberID: jr.memberID} }
 	if groupID == "" {
 		return fail(kerr.InvalidGroupID)

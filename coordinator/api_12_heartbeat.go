@@ -12,17 +12,17 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleHeartbeat(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *groupCoordinator) handleHeartbeat(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.HeartbeatRequest)
 	resp := req.Response().(*kmsg.HeartbeatResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		resp.ErrorCode = errorCode(c.heartbeatGroup(r.Group, r.MemberID, r.InstanceID, r.Generation))
+		resp.ErrorCode = c.errCode(c.heartbeatGroup(r.Group, r.MemberID, r.InstanceID, r.Generation))
 		return resp, nil
 	})
 	return nil, nil
 }
 
-func (c *Coordinator) heartbeatGroup(groupID, memberID string, instanceID *string, generation int32) error {
+func (c *groupCoordinator) heartbeatGroup(groupID, memberID string, instanceID *string, generation int32) error {
 	if groupID == "" {
 		return kerr.InvalidGroupID
 	}

@@ -12,7 +12,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleLeaveGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *groupCoordinator) handleLeaveGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.LeaveGroupRequest)
 	resp := req.Response().(*kmsg.LeaveGroupResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {

@@ -15,7 +15,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleSyncGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *groupCoordinator) handleSyncGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.SyncGroupRequest)
 	resp := req.Response().(*kmsg.SyncGroupResponse)
 	sr := syncRequest{memberID: r.MemberID, instanceID: r.InstanceID, generation: r.Generation, assignments: make(map[string][]byte)}
@@ -44,7 +44,7 @@ func (c *Coordinator) handleSyncGroup(ctx context.Context, req *protocol.Request
 	return nil, nil
 }
 
-func (c *Coordinator) syncGroup(ctx context.Context, groupID string, sr syncRequest) syncResult {
+func (c *groupCoordinator) syncGroup(ctx context.Context, groupID string, sr syncRequest) syncResult {
 	if groupID == "" {
 		return syncResult{err: kerr.InvalidGroupID}
 	}
@@ -60,8 +60,12 @@ func (c *Coordinator) syncGroup(ctx context.Context, groupID string, sr syncRequ
 	if g == nil {
 		return syncResult{err: kerr.UnknownMemberID}
 	}
-	res, ch := c.sync(ctx, g, sr)
+	res, ch, w := c.sync(g, sr)
+	generation := g.generation
 	g.mu.Unlock()
+	if w != nil {
+		c.assignmentStored(g, generation, awaitWrite(ctx, *w, commitTimeout))
+	}
 	if ch == nil {
 		return res
 	}

@@ -17,7 +17,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleDescribeGroups(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *groupCoordinator) handleDescribeGroups(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.DescribeGroupsRequest)
 	resp := req.Response().(*kmsg.DescribeGroupsResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
@@ -30,7 +30,7 @@ func (c *Coordinator) handleDescribeGroups(ctx context.Context, req *protocol.Re
 	return nil, nil
 }
 
-func (c *Coordinator) describeGroup(id string, version int16) kmsg.DescribeGroupsResponseGroup {
+func (c *groupCoordinator) describeGroup(id string, version int16) kmsg.DescribeGroupsResponseGroup {
 	out := kmsg.NewDescribeGroupsResponseGroup()
 	out.Group = id
 	out.Members = []kmsg.DescribeGroupsResponseGroupMember{}

@@ -16,7 +16,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleListGroups(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *groupCoordinator) handleListGroups(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ListGroupsRequest)
 	resp := req.Response().(*kmsg.ListGroupsResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
@@ -30,25 +30,12 @@ func (c *Coordinator) handleListGroups(ctx context.Context, req *protocol.Reques
 		if !typeOK {
 			return resp, nil
 		}
-		c.grp.mu.RLock()
-		parts := make([]*groupPartition, 0, len(c.grp.parts))
-		for _, gp := range c.grp.parts {
-			parts = append(parts, gp)
+		if c.rt.Loading() {
+			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 		}
-		c.grp.mu.RUnlock()
 		var groups []*group
-		for _, gp := range parts {
-			select {
-			case <-gp.loaded:
-			default:
-				resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
-				continue
-			}
-			gp.mu.Lock()
-			for _, g := range gp.groups {
-				groups = append(groups, g)
-			}
-			gp.mu.Unlock()
+		for _, s := range c.rt.Loaded() {
+			groups = append(groups, s.Machine.list()...)
 		}
 		for _, g := range groups {
 			g.mu.Lock()

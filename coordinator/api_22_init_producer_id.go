@@ -22,7 +22,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleInitProducerID(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *txnCoordinator) handleInitProducerID(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.InitProducerIDRequest)
 	resp := req.Response().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
@@ -45,29 +45,23 @@ func (c *Coordinator) handleInitProducerID(ctx context.Context, req *protocol.Re
 		resp.ErrorCode = kerr.InvalidTransactionTimeout.Code
 		return resp, nil
 	}
-	if _, err := c.txnPartitionOf(id); err != nil {
-		resp.ErrorCode = errorCode(err)
+	if _, err := c.shardOf(id); err != nil {
+		resp.ErrorCode = c.errCode(err)
 		return resp, nil
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		tp, m, err := c.lockTxn(id, true)
+		ts, m, err := c.claimTxn(id, true)
 		if err != nil {
-			resp.ErrorCode = errorCode(err)
+			resp.ErrorCode = c.errCode(err)
 			return resp, nil
 		}
-		defer m.mu.Unlock()
-		err = c.initProducer(ctx, tp, m, r.TransactionTimeoutMillis, r.ProducerID, r.ProducerEpoch, req.Version >= 4)
+		defer m.release()
+		err = c.initProducer(ctx, ts, m, r.TransactionTimeoutMillis, r.ProducerID, r.ProducerEpoch, req.Version >= 4)
 		if err != nil {
 			if m.d.pid < 0 {
-				// Never persisted: forget the placeholder.
-				tp.mu.Lock()
-				if tp.ids[id] == m {
-					delete(tp.ids, id)
-				}
-				tp.mu.Unlock()
-				m.removed = true
+				ts.forget(m) // never persisted: drop the placeholder
 			}
-			resp.ErrorCode = errorCode(err)
+			resp.ErrorCode = c.errCode(err)
 			return resp, nil
 		}
 		resp.ProducerID, resp.ProducerEpoch = m.d.pid, m.d.epoch
@@ -76,8 +70,10 @@ func (c *Coordinator) handleInitProducerID(ctx context.Context, req *protocol.Re
 	return nil, nil
 }
 
-// errorCode turns a coordinator error into a Kafka error code.
-func errorCode(err error) int16 {
+// errorCode turns a coordinator error into a Kafka error code: the one
+// mapping of the package. A cause with no code of its own is logged before
+// it becomes UNKNOWN_SERVER_ERROR.
+func (c *base) errCode(err error) int16 {
 	if err == nil {
 		return 0
 	}
@@ -88,5 +84,6 @@ func errorCode(err error) int16 {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return kerr.RequestTimedOut.Code
 	}
+	c.log.Error().Err(err).Msg("coordinator error without a Kafka code; answering UNKNOWN_SERVER_ERROR")
 	return kerr.UnknownServerError.Code
 }

@@ -20,7 +20,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleAddPartitionsToTxn(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *txnCoordinator) handleAddPartitionsToTxn(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.AddPartitionsToTxnRequest)
 	resp := req.Response().(*kmsg.AddPartitionsToTxnResponse)
 	codes := make(map[topicPartition]int16)
@@ -54,31 +54,31 @@ func (c *Coordinator) handleAddPartitionsToTxn(ctx context.Context, req *protoco
 		}
 		return resp
 	}
-	if _, err := c.txnPartitionOf(r.TransactionalID); err != nil {
+	if _, err := c.shardOf(r.TransactionalID); err != nil {
 		clear(codes)
-		return answer(errorCode(err)), nil
+		return answer(c.errCode(err)), nil
 	}
 	if unknown {
 		return answer(kerr.OperationNotAttempted.Code), nil
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		return answer(errorCode(c.addToTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, req.Version >= 2, add))), nil
+		return answer(c.errCode(c.addToTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, req.Version >= 2, add))), nil
 	})
 	return nil, nil
 }
 
 // addToTxn validates the producer and adds partitions to its transaction.
-func (c *Coordinator) addToTxn(ctx context.Context, id string, pid int64, epoch int16, fencedCode bool, add []topicPartition) error {
-	tp, m, err := c.lockTxn(id, false)
+func (c *txnCoordinator) addToTxn(ctx context.Context, id string, pid int64, epoch int16, fencedCode bool, add []topicPartition) error {
+	ts, m, err := c.claimTxn(id, false)
 	if err != nil {
 		return err
 	}
 	if m == nil {
 		return kerr.InvalidProducerIDMapping
 	}
-	defer m.mu.Unlock()
+	defer m.release()
 	if err := checkProducer(m, pid, epoch, fencedCode); err != nil {
 		return err
 	}
-	return c.addPartitions(ctx, tp, m, add)
+	return c.addPartitions(ctx, ts, m, add)
 }

@@ -15,11 +15,11 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleAddOffsetsToTxn(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *txnCoordinator) handleAddOffsetsToTxn(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.AddOffsetsToTxnRequest)
 	resp := req.Response().(*kmsg.AddOffsetsToTxnResponse)
-	if _, err := c.txnPartitionOf(r.TransactionalID); err != nil {
-		resp.ErrorCode = errorCode(err)
+	if _, err := c.shardOf(r.TransactionalID); err != nil {
+		resp.ErrorCode = c.errCode(err)
 		return resp, nil
 	}
 	if r.Group == "" || c.cfg.OffsetsTopicPartitions <= 0 {
@@ -28,7 +28,7 @@ func (c *Coordinator) handleAddOffsetsToTxn(ctx context.Context, req *protocol.R
 	}
 	part := topicPartition{OffsetsTopic, partitionFor(r.Group, c.cfg.OffsetsTopicPartitions)}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		resp.ErrorCode = errorCode(c.addToTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, req.Version >= 2, []topicPartition{part}))
+		resp.ErrorCode = c.errCode(c.addToTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, req.Version >= 2, []topicPartition{part}))
 		return resp, nil
 	})
 	return nil, nil

@@ -21,35 +21,35 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleEndTxn(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *txnCoordinator) handleEndTxn(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.EndTxnRequest)
 	resp := req.Response().(*kmsg.EndTxnResponse)
-	if _, err := c.txnPartitionOf(r.TransactionalID); err != nil {
-		resp.ErrorCode = errorCode(err)
+	if _, err := c.shardOf(r.TransactionalID); err != nil {
+		resp.ErrorCode = c.errCode(err)
 		return resp, nil
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		resp.ErrorCode = errorCode(c.endTxnRequest(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit, req.Version >= 2))
+		resp.ErrorCode = c.errCode(c.endTxnRequest(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit, req.Version >= 2))
 		return resp, nil
 	})
 	return nil, nil
 }
 
-func (c *Coordinator) endTxnRequest(ctx context.Context, id string, pid int64, epoch int16, commit, fencedCode bool) error {
-	tp, m, err := c.lockTxn(id, false)
+func (c *txnCoordinator) endTxnRequest(ctx context.Context, id string, pid int64, epoch int16, commit, fencedCode bool) error {
+	ts, m, err := c.claimTxn(id, false)
 	if err != nil {
 		return err
 	}
 	if m == nil {
 		return kerr.InvalidProducerIDMapping
 	}
-	defer m.mu.Unlock()
+	defer m.release()
 	if err := checkProducer(m, pid, epoch, fencedCode); err != nil {
 		return err
 	}
 	switch m.d.state {
 	case txnOngoing:
-		return c.endTxn(ctx, tp, m, commit, false)
+		return c.endTxn(ctx, ts, m, commit, false)
 	case txnCompleteCommit:
 		if commit {
 			return nil

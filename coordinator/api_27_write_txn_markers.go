@@ -16,7 +16,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleWriteTxnMarkers(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *txnCoordinator) handleWriteTxnMarkers(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.WriteTxnMarkersRequest)
 	resp := req.Response().(*kmsg.WriteTxnMarkersResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
@@ -36,7 +36,7 @@ func (c *Coordinator) handleWriteTxnMarkers(ctx context.Context, req *protocol.R
 					case !local:
 						rp.ErrorCode = kerr.NotLeaderForPartition.Code
 					default:
-						rp.ErrorCode = errorCode(c.writeLocalMarker(ctx, part, m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch))
+						rp.ErrorCode = c.errCode(c.writeLocalMarker(ctx, part, m.ProducerID, m.ProducerEpoch, m.Committed, m.CoordinatorEpoch))
 					}
 					rt.Partitions = append(rt.Partitions, rp)
 				}

@@ -20,7 +20,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleTxnOffsetCommit(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *groupCoordinator) handleTxnOffsetCommit(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.Response().(*kmsg.TxnOffsetCommitResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
@@ -42,7 +42,7 @@ func (c *Coordinator) handleTxnOffsetCommit(ctx context.Context, req *protocol.R
 	return nil, nil
 }
 
-func (c *Coordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetCommitRequest, version int16) map[topicPartition]int16 {
+func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetCommitRequest, version int16) map[topicPartition]int16 {
 	codes := make(map[topicPartition]int16)
 	all := func(code int16) map[topicPartition]int16 {
 		for _, t := range r.Topics {
@@ -79,22 +79,36 @@ func (c *Coordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetComm
 	if err != nil {
 		return all(groupLookupError(err).Code)
 	}
-	defer g.mu.Unlock()
-	if version >= 3 {
-		switch {
-		case g.state == groupDead:
-			return all(kerr.CoordinatorNotAvailable.Code)
-		case r.InstanceID != nil && g.instances[*r.InstanceID] != "" && g.instances[*r.InstanceID] != r.MemberID:
-			return all(kerr.FencedInstanceID.Code)
-		case r.MemberID != "" && g.members[r.MemberID] == nil:
-			return all(kerr.UnknownMemberID.Code)
-		case r.Generation >= 0 && r.Generation != g.generation:
-			return all(kerr.IllegalGeneration.Code)
-		}
+	var pc *pendingCommit
+	err = checkTxnCommit(g, r, version)
+	if err == nil {
+		pc, err = c.appendOffsets(g, entries, r.ProducerID, r.ProducerEpoch)
 	}
-	code := errorCode(c.commitTxnOffsets(ctx, g, r.ProducerID, r.ProducerEpoch, entries))
+	g.mu.Unlock()
+	if err == nil {
+		err = c.completeCommit(ctx, pc)
+	}
+	code := c.errCode(err)
 	for tp := range entries {
 		codes[tp] = code
 	}
 	return codes
+}
+
+// checkTxnCommit validates the member of a consume-transform-produce loop
+// committing to a locked group (v3+, KIP-447).
+func checkTxnCommit(g *group, r *kmsg.TxnOffsetCommitRequest, version int16) error {
+	switch {
+	case version < 3:
+		return nil
+	case g.state == groupDead:
+		return kerr.CoordinatorNotAvailable
+	case r.InstanceID != nil && g.instances[*r.InstanceID] != "" && g.instances[*r.InstanceID] != r.MemberID:
+		return kerr.FencedInstanceID
+	case r.MemberID != "" && g.members[r.MemberID] == nil:
+		return kerr.UnknownMemberID
+	case r.Generation >= 0 && r.Generation != g.generation:
+		return kerr.IllegalGeneration
+	}
+	return nil
 }

@@ -9,10 +9,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/coordinator/runtime"
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleDeleteGroups(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *groupCoordinator) handleDeleteGroups(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.DeleteGroupsRequest)
 	resp := req.Response().(*kmsg.DeleteGroupsResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
@@ -30,7 +31,7 @@ func (c *Coordinator) handleDeleteGroups(ctx context.Context, req *protocol.Requ
 	return nil, nil
 }
 
-func (c *Coordinator) deleteGroup(ctx context.Context, id string) *kerr.Error {
+func (c *groupCoordinator) deleteGroup(ctx context.Context, id string) *kerr.Error {
 	if id == "" {
 		return kerr.InvalidGroupID
 	}
@@ -41,18 +42,32 @@ func (c *Coordinator) deleteGroup(ctx context.Context, id string) *kerr.Error {
 	if g == nil {
 		return kerr.GroupIDNotFound
 	}
-	defer g.mu.Unlock()
-	switch g.state {
-	case groupDead:
-		return kerr.GroupIDNotFound
-	case groupEmpty:
-	default:
-		return kerr.NonEmptyGroup
+	w, kerrv := c.deleteLocked(g)
+	g.mu.Unlock()
+	if kerrv != nil {
+		return kerrv
 	}
-	if err := c.deleteOffsets(ctx, g, sortedTPs(g.offsets), true); err != nil {
+	if err := awaitWrite(ctx, w, commitTimeout); err != nil {
 		return groupLookupError(err)
 	}
 	c.log.Info().Str("group", id).Msg("deleted group")
-	c.removeGroup(g)
 	return nil
+}
+
+// deleteLocked deletes a locked Empty group: its offsets and metadata are
+// tombstoned and it is Dead at once.
+func (c *groupCoordinator) deleteLocked(g *group) (runtime.Write, *kerr.Error) {
+	switch g.state {
+	case groupDead:
+		return runtime.Write{}, kerr.GroupIDNotFound
+	case groupEmpty:
+	default:
+		return runtime.Write{}, kerr.NonEmptyGroup
+	}
+	w, err := c.deleteOffsets(g, sortedTPs(g.offsets), true)
+	if err != nil {
+		return w, groupLookupError(err)
+	}
+	c.removeGroup(g)
+	return w, nil
 }

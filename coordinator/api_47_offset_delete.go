@@ -11,10 +11,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/coordinator/runtime"
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleOffsetDelete(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *groupCoordinator) handleOffsetDelete(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.OffsetDeleteRequest)
 	resp := req.Response().(*kmsg.OffsetDeleteResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
@@ -40,7 +41,7 @@ func (c *Coordinator) handleOffsetDelete(ctx context.Context, req *protocol.Requ
 	return nil, nil
 }
 
-func (c *Coordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDeleteRequest) (map[topicPartition]int16, *kerr.Error) {
+func (c *groupCoordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDeleteRequest) (map[topicPartition]int16, *kerr.Error) {
 	if r.Group == "" {
 		return nil, kerr.InvalidGroupID
 	}
@@ -51,16 +52,29 @@ func (c *Coordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDeleteRequ
 	if g == nil {
 		return nil, kerr.GroupIDNotFound
 	}
-	defer g.mu.Unlock()
+	codes, w, kerrv := c.offsetDeleteLocked(g, r)
+	g.mu.Unlock()
+	if kerrv != nil {
+		return nil, kerrv
+	}
+	if err := awaitWrite(ctx, w, commitTimeout); err != nil {
+		return nil, groupLookupError(err)
+	}
+	return codes, nil
+}
+
+// offsetDeleteLocked deletes the offsets a request names from a locked
+// group, where Kafka allows it, and returns the tombstones' write.
+func (c *groupCoordinator) offsetDeleteLocked(g *group, r *kmsg.OffsetDeleteRequest) (map[topicPartition]int16, runtime.Write, *kerr.Error) {
 	var subscribed map[string]bool
 	switch {
 	case g.state == groupDead:
-		return nil, kerr.GroupIDNotFound
+		return nil, runtime.Write{}, kerr.GroupIDNotFound
 	case g.state == groupEmpty:
 	case g.protocolType == "consumer":
 		subscribed, _ = g.subscribedTopics()
 	default:
-		return nil, kerr.NonEmptyGroup
+		return nil, runtime.Write{}, kerr.NonEmptyGroup
 	}
 	codes := make(map[topicPartition]int16)
 	var del []topicPartition
@@ -79,10 +93,11 @@ func (c *Coordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDeleteRequ
 			}
 		}
 	}
-	if err := c.deleteOffsets(ctx, g, del, false); err != nil {
-		return nil, groupLookupError(err)
+	w, err := c.deleteOffsets(g, del, false)
+	if err != nil {
+		return nil, w, groupLookupError(err)
 	}
-	return codes, nil
+	return codes, w, nil
 }
 
 // subscribedTopics is the union of a consumer group's subscriptions, read

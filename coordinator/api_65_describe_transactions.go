@@ -15,7 +15,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleDescribeTransactions(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *txnCoordinator) handleDescribeTransactions(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.DescribeTransactionsRequest)
 	resp := req.Response().(*kmsg.DescribeTransactionsResponse)
 	for _, id := range r.TransactionalIDs {
@@ -25,7 +25,7 @@ func (c *Coordinator) handleDescribeTransactions(ctx context.Context, req *proto
 		st.Topics = []kmsg.DescribeTransactionsResponseTransactionStateTopic{}
 		d, err := c.txnSnapshot(id)
 		if err != nil {
-			st.ErrorCode = errorCode(err)
+			st.ErrorCode = c.errCode(err)
 			resp.TransactionStates = append(resp.TransactionStates, st)
 			continue
 		}
@@ -49,21 +49,18 @@ func (c *Coordinator) handleDescribeTransactions(ctx context.Context, req *proto
 
 // txnSnapshot copies an id's state. A fresh, never persisted id counts as
 // unknown.
-func (c *Coordinator) txnSnapshot(id string) (txnData, error) {
-	tp, err := c.txnPartitionOf(id)
+func (c *txnCoordinator) txnSnapshot(id string) (txnData, error) {
+	ts, err := c.shardOf(id)
 	if err != nil {
 		return txnData{}, err
 	}
-	tp.mu.Lock()
-	m := tp.ids[id]
-	tp.mu.Unlock()
+	m := ts.lookup(id)
 	if m == nil {
 		return txnData{}, kerr.TransactionalIDNotFound
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.removed || m.d.pid < 0 {
+	d, removed := m.data()
+	if removed || d.pid < 0 {
 		return txnData{}, kerr.TransactionalIDNotFound
 	}
-	return m.d.clone(), nil
+	return d, nil
 }

@@ -18,7 +18,7 @@ import (
 	"gregor/protocol"
 )
 
-func (c *Coordinator) handleListTransactions(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (c *txnCoordinator) handleListTransactions(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ListTransactionsRequest)
 	resp := req.Response().(*kmsg.ListTransactionsResponse)
 	resp.UnknownStateFilters = []string{}
@@ -49,29 +49,14 @@ func (c *Coordinator) handleListTransactions(ctx context.Context, req *protocol.
 		pattern = re
 	}
 	now := c.nowMs()
-	c.txn.mu.RLock()
-	parts := make([]*txnPartition, 0, len(c.txn.parts))
-	for _, tp := range c.txn.parts {
-		parts = append(parts, tp)
+	if c.rt.Loading() {
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		return resp, nil
 	}
-	c.txn.mu.RUnlock()
-	for _, tp := range parts {
-		select {
-		case <-tp.loaded:
-		default:
-			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
-			return resp, nil
-		}
-		tp.mu.Lock()
-		metas := make([]*txnMeta, 0, len(tp.ids))
-		for _, m := range tp.ids {
-			metas = append(metas, m)
-		}
-		tp.mu.Unlock()
+	for _, s := range c.rt.Loaded() {
+		metas := s.Machine.metas()
 		for _, m := range metas {
-			m.mu.Lock()
-			d, removed := m.d, m.removed
-			m.mu.Unlock()
+			d, removed := m.data()
 			switch {
 			case removed || d.pid < 0:
 			case len(states) > 0 && !states[d.state]:

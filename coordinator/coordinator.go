@@ -30,55 +30,63 @@ type Config struct {
 	TxnAbortCheckPeriod time.Duration
 }
 
-// Coordinator owns the group and transaction coordinators of a broker.
-type Coordinator struct {
+// base is what both coordinators share: the configuration, the broker and
+// the logger.
+type base struct {
 	cfg  Config
 	host Host
 	log  zerolog.Logger
-	pids *producerIDs
-	txn  txnCoordinator
-	grp  groupCoordinator
+}
+
+// nowMs is the coordinators' clock in milliseconds.
+func (c *base) nowMs() int64 { return time.Now().UnixMilli() }
+
+// Coordinator is a broker's group and transaction coordinators: two state
+// machines, each on its own runtime of shards (runtime package), one per
+// internal topic partition this broker leads.
+type Coordinator struct {
+	base
+	groups *groupCoordinator
+	txns   *txnCoordinator
 }
 
 // New returns the coordinators for a broker.
 func New(cfg Config, host Host, log zerolog.Logger) *Coordinator {
-	c := &Coordinator{cfg: cfg, host: host, log: log, pids: &producerIDs{host: host}}
-	c.txn.parts = make(map[int32]*txnPartition)
-	c.txn.stop = make(chan struct{})
-	c.startTxns()
-	c.grp.parts = make(map[int32]*groupPartition)
-	c.grp.stop = make(chan struct{})
-	c.startGroups()
-	return c
+	b := base{cfg: cfg, host: host, log: log}
+	groups := newGroupCoordinator(b)
+	txns := newTxnCoordinator(b, groups)
+	return &Coordinator{base: b, groups: groups, txns: txns}
 }
 
 // Register adds the coordinators' APIs to the registry.
 func (c *Coordinator) Register(r *protocol.Registry) {
-	for _, a := range c.apis() {
+	r.Register(protocol.API{Key: 10, Min: 0, Max: 6, Handler: c.handleFindCoordinator})
+	for _, a := range c.groups.apis() {
+		r.Register(a)
+	}
+	for _, a := range c.txns.apis() {
 		r.Register(a)
 	}
 }
 
-func (c *Coordinator) apis() []protocol.API {
-	return append(c.groupAPIs(), c.txnAPIs()...)
-}
-
-// LeadershipChanged is called by the broker when this broker gains or
-// loses leadership of an internal topic partition: the coordinator for the
-// groups or transactional ids that hash to it loads or unloads them.
+// LeadershipChanged is called by the broker (from its metadata loop) when
+// this broker gains or loses leadership of an internal topic partition:
+// the coordinator of the groups or transactional ids that hash to it
+// starts loading them, or unloads them. It never blocks on coordinator
+// work.
 func (c *Coordinator) LeadershipChanged(topic string, partition int32, leader bool, epoch int32) {
 	switch topic {
 	case OffsetsTopic:
-		c.groupLeadership(partition, leader, epoch)
+		c.groups.rt.Leadership(partition, leader, epoch)
 	case TransactionTopic:
-		c.txnLeadership(partition, leader, epoch)
+		c.txns.rt.Leadership(partition, leader, epoch)
 	}
 }
 
-// Close stops the coordinators' background work.
+// Close stops the coordinators' background work and unloads every shard.
 func (c *Coordinator) Close() {
-	c.closeGroups()
-	c.closeTxns()
+	c.txns.close()
+	c.groups.close()
 }
 
 // Internal topic names.

@@ -26,7 +26,6 @@ package coordinator
 //	                                 expire
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"slices"
@@ -36,6 +35,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/records"
+	"gregor/coordinator/runtime"
 )
 
 type groupState int8
@@ -143,7 +145,7 @@ type offsetEntry struct {
 // group is one consumer group.
 type group struct {
 	id   string
-	part *groupPartition
+	part *groupShard
 
 	mu sync.Mutex
 	// guarded by mu:
@@ -159,6 +161,9 @@ type group struct {
 	joinSeq      uint64
 	offsets      map[topicPartition]offsetEntry
 	pendingTxn   map[int64]map[topicPartition]offsetEntry // by producer id
+	// pendingCommits counts, per partition, plain commits appended but
+	// not yet committed.
+	pendingCommits map[topicPartition]int
 	stored       bool                                     // a group metadata record exists
 
 	rebalanceSeq     uint64 // ignores timers of earlier rebalances
@@ -168,12 +173,12 @@ type group struct {
 	newMemberAdded   bool
 }
 
-func newGroup(id string, part *groupPartition) *group {
+func newGroup(id string, part *groupShard) *group {
 	return &group{
 		id: id, part: part, state: groupEmpty, stateMs: time.Now().UnixMilli(),
 		members: make(map[string]*member), instances: make(map[string]string),
 		pending: make(map[string]*time.Timer), offsets: make(map[topicPartition]offsetEntry),
-		pendingTxn: make(map[int64]map[topicPartition]offsetEntry),
+		pendingTxn: make(map[int64]map[topicPartition]offsetEntry), pendingCommits: make(map[topicPartition]int),
 	}
 }
 
@@ -324,7 +329,7 @@ type joinRequest struct {
 
 // join handles a JoinGroup for a locked group. It returns either an
 // immediate result or a channel that yields one when the rebalance ends.
-func (c *Coordinator) join(g *group, r joinRequest) (joinResult, <-chan joinResult) {
+func (c *groupCoordinator) join(g *group, r joinRequest) (joinResult, <-chan joinResult) {
 	if g.state == groupDead {
 		return joinResult{err: kerr.CoordinatorNotAvailable, memberID: r.memberID}, nil
 	}
@@ -337,12 +342,12 @@ func (c *Coordinator) join(g *group, r joinRequest) (joinResult, <-chan joinResu
 	return c.joinKnown(g, r)
 }
 
-func (c *Coordinator) groupFull(g *group) bool {
+func (c *groupCoordinator) groupFull(g *group) bool {
 	return c.cfg.MaxGroupSize > 0 && int32(len(g.members)+len(g.pending)) >= c.cfg.MaxGroupSize
 }
 
 // joinUnknown is a JoinGroup without a member id.
-func (c *Coordinator) joinUnknown(g *group, r joinRequest) (joinResult, <-chan joinResult) {
+func (c *groupCoordinator) joinUnknown(g *group, r joinRequest) (joinResult, <-chan joinResult) {
 	if r.instanceID != nil {
 		id := newMemberID(*r.instanceID)
 		if old, ok := g.instances[*r.instanceID]; ok && g.members[old] != nil {
@@ -370,7 +375,7 @@ func (c *Coordinator) joinUnknown(g *group, r joinRequest) (joinResult, <-chan j
 }
 
 // pendingExpired drops a member id that was never used to join.
-func (c *Coordinator) pendingExpired(g *group, id string) {
+func (c *groupCoordinator) pendingExpired(g *group, id string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if _, ok := g.pending[id]; !ok {
@@ -383,7 +388,7 @@ func (c *Coordinator) pendingExpired(g *group, id string) {
 }
 
 // joinKnown is a JoinGroup with a member id.
-func (c *Coordinator) joinKnown(g *group, r joinRequest) (joinResult, <-chan joinResult) {
+func (c *groupCoordinator) joinKnown(g *group, r joinRequest) (joinResult, <-chan joinResult) {
 	if t, ok := g.pending[r.memberID]; ok {
 		t.Stop()
 		delete(g.pending, r.memberID)
@@ -424,7 +429,7 @@ func (c *Coordinator) joinKnown(g *group, r joinRequest) (joinResult, <-chan joi
 }
 
 // currentJoinResult repeats the current generation's join answer.
-func (c *Coordinator) currentJoinResult(g *group, m *member) joinResult {
+func (c *groupCoordinator) currentJoinResult(g *group, m *member) joinResult {
 	res := joinResult{memberID: m.id, generation: g.generation, protocolType: g.protocolType, protocol: g.protocol, leader: g.leader}
 	if m.id == g.leader {
 		res.members = g.joinMembers()
@@ -446,7 +451,7 @@ func (g *group) joinMembers() []kmsg.JoinGroupResponseMember {
 }
 
 // addMember adds a new member that awaits the rebalance it triggers.
-func (c *Coordinator) addMember(g *group, r joinRequest) (joinResult, <-chan joinResult) {
+func (c *groupCoordinator) addMember(g *group, r joinRequest) (joinResult, <-chan joinResult) {
 	if len(g.members) == 0 {
 		g.protocolType = r.protocolType
 	}
@@ -482,7 +487,7 @@ func (c *Coordinator) addMember(g *group, r joinRequest) (joinResult, <-chan joi
 // replaceStatic gives a returning static member a new member id, fencing
 // the old one. A stable group with unchanged protocols keeps its
 // assignment without a rebalance.
-func (c *Coordinator) replaceStatic(g *group, old *member, newID string, r joinRequest) (joinResult, <-chan joinResult) {
+func (c *groupCoordinator) replaceStatic(g *group, old *member, newID string, r joinRequest) (joinResult, <-chan joinResult) {
 	if old.joinCh != nil {
 		old.joinCh <- joinResult{err: kerr.FencedInstanceID, memberID: old.id}
 		old.joinCh = nil
@@ -512,7 +517,7 @@ func (c *Coordinator) replaceStatic(g *group, old *member, newID string, r joinR
 				// clients that do are answered with the stored plan.
 				res.skipAssignment = true
 			}
-			c.persistGroupAsync(g)
+			c.persistGroup(g)
 			return res, nil
 		}
 		ch := c.updateMember(g, old, r)
@@ -535,7 +540,7 @@ func (c *Coordinator) replaceStatic(g *group, old *member, newID string, r joinR
 
 // updateMember records a rejoining member's protocols and marks it as
 // awaiting the join.
-func (c *Coordinator) updateMember(g *group, m *member, r joinRequest) <-chan joinResult {
+func (c *groupCoordinator) updateMember(g *group, m *member, r joinRequest) <-chan joinResult {
 	m.protocols = r.protocols
 	m.rebalanceTimeout, m.sessionTimeout = r.rebalanceTimeout, r.sessionTimeout
 	m.clientID, m.clientHost = r.clientID, r.clientHost
@@ -550,7 +555,7 @@ func (c *Coordinator) updateMember(g *group, m *member, r joinRequest) <-chan jo
 }
 
 // prepareRebalance moves the group to PreparingRebalance.
-func (c *Coordinator) prepareRebalance(g *group, reason string) {
+func (c *groupCoordinator) prepareRebalance(g *group, reason string) {
 	if g.state == groupCompletingRebalance {
 		c.failSyncs(g, kerr.RebalanceInProgress)
 	}
@@ -576,7 +581,7 @@ func (c *Coordinator) prepareRebalance(g *group, reason string) {
 
 // failSyncs answers every waiting SyncGroup with err and clears the
 // assignments of the abandoned generation.
-func (c *Coordinator) failSyncs(g *group, err *kerr.Error) {
+func (c *groupCoordinator) failSyncs(g *group, err *kerr.Error) {
 	for _, m := range g.members {
 		m.assignment = nil
 		if m.syncCh != nil {
@@ -586,7 +591,7 @@ func (c *Coordinator) failSyncs(g *group, err *kerr.Error) {
 	}
 }
 
-func (c *Coordinator) joinTimerFired(g *group, seq uint64) {
+func (c *groupCoordinator) joinTimerFired(g *group, seq uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.rebalanceSeq != seq || g.state != groupPreparingRebalance {
@@ -605,7 +610,7 @@ func (c *Coordinator) joinTimerFired(g *group, seq uint64) {
 }
 
 // tryCompleteJoin ends the join phase early once every member rejoined.
-func (c *Coordinator) tryCompleteJoin(g *group) {
+func (c *groupCoordinator) tryCompleteJoin(g *group) {
 	if g.state != groupPreparingRebalance || g.initialDelay || !g.allJoined() {
 		return
 	}
@@ -616,7 +621,7 @@ func (c *Coordinator) tryCompleteJoin(g *group) {
 }
 
 // completeJoin starts the next generation with the members that rejoined.
-func (c *Coordinator) completeJoin(g *group) {
+func (c *groupCoordinator) completeJoin(g *group) {
 	for _, m := range g.sortedMembers() {
 		if m.joinCh == nil && m.instanceID == nil {
 			c.log.Info().Str("group", g.id).Str("member", m.id).Msg("member did not rejoin in time; removing it")
@@ -634,7 +639,7 @@ func (c *Coordinator) completeJoin(g *group) {
 		g.leader = ""
 		g.setState(groupEmpty)
 		c.log.Info().Str("group", g.id).Int32("generation", g.generation).Msg("group is empty")
-		c.persistGroupAsync(g)
+		c.persistGroup(g)
 		return
 	}
 	g.protocol = g.selectProtocol()
@@ -676,7 +681,7 @@ func (c *Coordinator) completeJoin(g *group) {
 // syncTimerFired removes the members that have not sent SyncGroup within
 // the rebalance timeout of a generation still waiting for its assignment,
 // and rebalances the rest (Kafka's pending-sync expiry).
-func (c *Coordinator) syncTimerFired(g *group, seq uint64, gen int32) {
+func (c *groupCoordinator) syncTimerFired(g *group, seq uint64, gen int32) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.rebalanceSeq != seq || g.generation != gen || g.state != groupCompletingRebalance {
@@ -699,7 +704,7 @@ func (c *Coordinator) syncTimerFired(g *group, seq uint64, gen int32) {
 }
 
 // scheduleSession (re)starts a member's session timer.
-func (c *Coordinator) scheduleSession(g *group, m *member) {
+func (c *groupCoordinator) scheduleSession(g *group, m *member) {
 	m.deadline = time.Now().Add(m.sessionTimeout)
 	if m.timer == nil {
 		id := m
@@ -711,7 +716,7 @@ func (c *Coordinator) scheduleSession(g *group, m *member) {
 
 // sessionExpired removes a member whose session ran out, unless it is
 // waiting on the coordinator (a pending join or sync keeps it alive).
-func (c *Coordinator) sessionExpired(g *group, m *member) {
+func (c *groupCoordinator) sessionExpired(g *group, m *member) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.members[m.id] != m {
@@ -733,7 +738,7 @@ func (c *Coordinator) sessionExpired(g *group, m *member) {
 }
 
 // dropMember deletes a member from the group without a rebalance.
-func (c *Coordinator) dropMember(g *group, m *member) {
+func (c *groupCoordinator) dropMember(g *group, m *member) {
 	if m.timer != nil {
 		m.timer.Stop()
 	}
@@ -750,7 +755,7 @@ func (c *Coordinator) dropMember(g *group, m *member) {
 }
 
 // removeMember drops a member and rebalances the rest.
-func (c *Coordinator) removeMember(g *group, m *member, reason string) {
+func (c *groupCoordinator) removeMember(g *group, m *member, reason string) {
 	if m.joinCh != nil {
 		m.joinCh <- joinResult{err: kerr.UnknownMemberID, memberID: m.id}
 		m.joinCh = nil
@@ -795,28 +800,30 @@ type syncRequest struct {
 }
 
 // sync handles a SyncGroup for a locked group. The leader's assignment is
-// persisted before anyone is answered.
-func (c *Coordinator) sync(ctx context.Context, g *group, r syncRequest) (syncResult, <-chan syncResult) {
+// appended with the generation and returned as a write: the caller lets
+// go of the group, waits for the write and calls assignmentStored, which
+// answers every member (write-then-complete; heartbeats go on meanwhile).
+func (c *groupCoordinator) sync(g *group, r syncRequest) (syncResult, <-chan syncResult, *runtime.Write) {
 	switch g.state {
 	case groupDead:
-		return syncResult{err: kerr.CoordinatorNotAvailable}, nil
+		return syncResult{err: kerr.CoordinatorNotAvailable}, nil, nil
 	case groupEmpty:
-		return syncResult{err: kerr.UnknownMemberID}, nil
+		return syncResult{err: kerr.UnknownMemberID}, nil, nil
 	}
 	if err := checkMember(g, r.memberID, r.instanceID, r.generation); err != nil {
-		return syncResult{err: err}, nil
+		return syncResult{err: err}, nil, nil
 	}
 	if (r.protocolType != nil && *r.protocolType != g.protocolType) || (r.protocol != nil && *r.protocol != g.protocol) {
-		return syncResult{err: kerr.InconsistentGroupProtocol}, nil
+		return syncResult{err: kerr.InconsistentGroupProtocol}, nil, nil
 	}
 	m := g.members[r.memberID]
 	c.scheduleSession(g, m)
 	m.synced = true
 	switch g.state {
 	case groupPreparingRebalance:
-		return syncResult{err: kerr.RebalanceInProgress}, nil
+		return syncResult{err: kerr.RebalanceInProgress}, nil, nil
 	case groupStable:
-		return syncResult{protocolType: g.protocolType, protocol: g.protocol, assignment: m.assignment}, nil
+		return syncResult{protocolType: g.protocolType, protocol: g.protocol, assignment: m.assignment}, nil, nil
 	}
 	// CompletingRebalance.
 	if m.syncCh != nil {
@@ -825,7 +832,7 @@ func (c *Coordinator) sync(ctx context.Context, g *group, r syncRequest) (syncRe
 	m.syncCh = make(chan syncResult, 1)
 	ch := m.syncCh
 	if m.id != g.leader {
-		return syncResult{}, ch
+		return syncResult{}, ch, nil
 	}
 	for _, gm := range g.members {
 		gm.assignment = r.assignments[gm.id]
@@ -833,15 +840,27 @@ func (c *Coordinator) sync(ctx context.Context, g *group, r syncRequest) (syncRe
 			gm.assignment = []byte{}
 		}
 	}
-	if err := c.persistGroup(ctx, g); err != nil {
-		c.log.Warn().Err(err).Str("group", g.id).Msg("storing the group's assignment failed; rebalancing")
-		ke := kerr.CoordinatorNotAvailable
-		if e, ok := err.(*kerr.Error); ok && e == kerr.NotCoordinator {
-			ke = e
-		}
-		c.failSyncs(g, ke)
-		c.prepareRebalance(g, "storing the assignment failed")
-		return syncResult{}, ch
+	w, err := c.appendRecords(g, []records.Record{{Key: encodeGroupKey(g.id), Value: encodeGroupValue(g)}}, -1, -1)
+	if err != nil {
+		c.assignmentFailed(g, err)
+		return syncResult{}, ch, nil
+	}
+	g.stored = true
+	return syncResult{}, ch, &w
+}
+
+// assignmentStored ends the generation's rebalance once its assignment is
+// committed (or failed to be): unless the group moved on meanwhile, it
+// becomes Stable and every member waiting in SyncGroup gets its share.
+func (c *groupCoordinator) assignmentStored(g *group, generation int32, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.state != groupCompletingRebalance || g.generation != generation {
+		return // a rebalance or an unload superseded this generation
+	}
+	if err != nil {
+		c.assignmentFailed(g, err)
+		return
 	}
 	g.setState(groupStable)
 	if g.joinTimer != nil {
@@ -854,11 +873,22 @@ func (c *Coordinator) sync(ctx context.Context, g *group, r syncRequest) (syncRe
 			gm.syncCh = nil
 		}
 	}
-	return syncResult{}, ch
+}
+
+// assignmentFailed answers the members of a locked group whose assignment
+// could not be stored, and rebalances.
+func (c *groupCoordinator) assignmentFailed(g *group, err error) {
+	c.log.Warn().Err(err).Str("group", g.id).Msg("storing the group's assignment failed; rebalancing")
+	ke := kerr.CoordinatorNotAvailable
+	if e, ok := err.(*kerr.Error); ok && e == kerr.NotCoordinator {
+		ke = e
+	}
+	c.failSyncs(g, ke)
+	c.prepareRebalance(g, "storing the assignment failed")
 }
 
 // heartbeat handles a Heartbeat for a locked group.
-func (c *Coordinator) heartbeat(g *group, memberID string, instanceID *string, generation int32) *kerr.Error {
+func (c *groupCoordinator) heartbeat(g *group, memberID string, instanceID *string, generation int32) *kerr.Error {
 	switch g.state {
 	case groupDead:
 		return kerr.CoordinatorNotAvailable
@@ -877,7 +907,7 @@ func (c *Coordinator) heartbeat(g *group, memberID string, instanceID *string, g
 
 // leave removes one member (by member id, or by instance id for static
 // members) from a locked group.
-func (c *Coordinator) leave(g *group, memberID string, instanceID *string, reason string) *kerr.Error {
+func (c *groupCoordinator) leave(g *group, memberID string, instanceID *string, reason string) *kerr.Error {
 	if g.state == groupDead {
 		return kerr.CoordinatorNotAvailable
 	}
@@ -913,7 +943,7 @@ func (c *Coordinator) leave(g *group, memberID string, instanceID *string, reaso
 
 // shutdownGroup answers every waiting request and stops the timers, when
 // the coordinator unloads the group.
-func (c *Coordinator) shutdownGroup(g *group) {
+func (c *groupCoordinator) shutdownGroup(g *group) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, m := range g.members {

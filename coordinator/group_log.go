@@ -15,44 +15,14 @@ package coordinator
 // state, and loading a partition replays it.
 
 import (
-	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/records"
 )
-
-// groupPartition is the coordinator's view of one __consumer_offsets
-// partition this broker leads.
-type groupPartition struct {
-	id     int32
-	epoch  int32
-	loaded chan struct{}
-	ctx    context.Context // ends when leadership is lost
-	cancel context.CancelFunc
-
-	mu sync.Mutex
-	// guarded by mu:
-	groups map[string]*group
-	// txnGroups lists, per producer id, the groups holding offsets of its
-	// open transaction.
-	txnGroups map[int64]map[string]struct{}
-}
-
-// groupCoordinator holds the partitions this broker coordinates groups for.
-type groupCoordinator struct {
-	mu    sync.RWMutex
-	parts map[int32]*groupPartition
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
-}
 
 func encodeOffsetKey(g string, tp topicPartition) []byte {
 	k := kmsg.NewOffsetCommitKey()
@@ -113,184 +83,6 @@ func encodeGroupValue(g *group) []byte {
 	return v.AppendTo(nil)
 }
 
-// appendGroupRecords writes records to the group's partition and waits
-// until they are committed; it returns the first record's offset. With
-// pid >= 0 the batch is transactional for that producer.
-func (c *Coordinator) appendGroupRecords(ctx context.Context, gp *groupPartition, recs []records.Record, pid int64, epoch int16) (int64, error) {
-	if gp.ctx.Err() != nil {
-		return -1, kerr.NotCoordinator
-	}
-	now := c.nowMs()
-	for i := range recs {
-		recs[i].OffsetDelta = int32(i)
-	}
-	b := &records.Batch{
-		FirstTimestamp: now, MaxTimestamp: now,
-		ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
-		Records: recs,
-	}
-	if pid >= 0 {
-		b.ProducerID, b.ProducerEpoch, b.Attributes = pid, epoch, records.AttrTransactional
-	}
-	batch, err := records.Build(b)
-	if err != nil {
-		return -1, err
-	}
-	base, err := c.host.AppendInternal(ctx, OffsetsTopic, gp.id, batch)
-	if err != nil {
-		c.log.Warn().Err(err).Int32("partition", gp.id).Msg("writing to __consumer_offsets")
-		var ke *kerr.Error
-		if errors.As(err, &ke) {
-			switch ke {
-			case kerr.NotLeaderForPartition, kerr.UnknownTopicOrPartition, kerr.FencedLeaderEpoch:
-				return -1, kerr.NotCoordinator
-			case kerr.InvalidProducerEpoch, kerr.ProducerFenced:
-				return -1, ke
-			case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidFetchSize:
-				return -1, kerr.InvalidCommitOffsetSize
-			}
-		}
-		return -1, kerr.CoordinatorNotAvailable
-	}
-	return base, nil
-}
-
-// persistGroup writes a locked group's settled state.
-func (c *Coordinator) persistGroup(ctx context.Context, g *group) error {
-	_, err := c.appendGroupRecords(ctx, g.part, []records.Record{{Key: encodeGroupKey(g.id), Value: encodeGroupValue(g)}}, -1, -1)
-	if err == nil {
-		g.stored = true
-	}
-	return err
-}
-
-// persistGroupAsync writes a locked group's state once the caller lets go
-// of it, for transitions made by timers.
-func (c *Coordinator) persistGroupAsync(g *group) {
-	c.grp.wg.Add(1)
-	go func() {
-		defer c.grp.wg.Done()
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		if g.state == groupDead {
-			return
-		}
-		ctx, cancel := context.WithTimeout(g.part.ctx, 30*time.Second)
-		defer cancel()
-		if err := c.persistGroup(ctx, g); err != nil {
-			c.log.Warn().Err(err).Str("group", g.id).Msg("storing group state")
-		}
-	}()
-}
-
-// groupPartitionOf returns the loaded partition coordinating group id.
-func (c *Coordinator) groupPartitionOf(id string) (*groupPartition, error) {
-	n := c.cfg.OffsetsTopicPartitions
-	if n <= 0 {
-		return nil, kerr.CoordinatorNotAvailable
-	}
-	p := partitionFor(id, n)
-	c.grp.mu.RLock()
-	gp := c.grp.parts[p]
-	c.grp.mu.RUnlock()
-	if gp == nil {
-		return nil, kerr.NotCoordinator
-	}
-	select {
-	case <-gp.loaded:
-	default:
-		return nil, kerr.CoordinatorLoadInProgress
-	}
-	if gp.ctx.Err() != nil {
-		return nil, kerr.NotCoordinator
-	}
-	return gp, nil
-}
-
-// lockGroup finds group id and locks it; with create, a missing group is
-// made (Empty). It returns a nil group, unlocked, when the group is
-// unknown and create is false.
-func (c *Coordinator) lockGroup(id string, create bool) (*group, error) {
-	for {
-		gp, err := c.groupPartitionOf(id)
-		if err != nil {
-			return nil, err
-		}
-		gp.mu.Lock()
-		g := gp.groups[id]
-		if g == nil {
-			if !create {
-				gp.mu.Unlock()
-				return nil, nil
-			}
-			g = newGroup(id, gp)
-			gp.groups[id] = g
-		}
-		gp.mu.Unlock()
-		g.mu.Lock()
-		gp.mu.Lock()
-		current := gp.groups[id] == g
-		gp.mu.Unlock()
-		if current {
-			return g, nil
-		}
-		g.mu.Unlock()
-		if gp.ctx.Err() != nil {
-			return nil, kerr.NotCoordinator
-		}
-	}
-}
-
-// removeGroup forgets a locked group that has no members and no offsets
-// left: it is Dead from now on.
-func (c *Coordinator) removeGroup(g *group) {
-	g.setState(groupDead)
-	g.rebalanceSeq++
-	g.part.mu.Lock()
-	if g.part.groups[g.id] == g {
-		delete(g.part.groups, g.id)
-	}
-	g.part.mu.Unlock()
-}
-
-// groupLeadership loads or unloads the groups of a __consumer_offsets
-// partition.
-func (c *Coordinator) groupLeadership(partition int32, leader bool, epoch int32) {
-	c.grp.mu.Lock()
-	old := c.grp.parts[partition]
-	if old != nil {
-		old.cancel()
-		delete(c.grp.parts, partition)
-	}
-	var gp *groupPartition
-	if leader {
-		ctx, cancel := context.WithCancel(context.Background())
-		gp = &groupPartition{id: partition, epoch: epoch, loaded: make(chan struct{}), ctx: ctx, cancel: cancel, groups: make(map[string]*group)}
-		c.grp.parts[partition] = gp
-	}
-	c.grp.mu.Unlock()
-	if old != nil {
-		old.mu.Lock()
-		groups := old.groups
-		old.groups = make(map[string]*group)
-		old.mu.Unlock()
-		for _, g := range groups {
-			c.shutdownGroup(g)
-		}
-		if len(groups) > 0 {
-			c.log.Info().Int32("partition", partition).Int("groups", len(groups)).Msg("unloaded groups")
-		}
-	}
-	if gp == nil {
-		return
-	}
-	c.grp.wg.Add(1)
-	go func() {
-		defer c.grp.wg.Done()
-		c.loadGroupPartition(gp)
-	}()
-}
-
 // loadedGroup is a group as replayed from the log.
 type loadedGroup struct {
 	meta       *kmsg.GroupMetadataValue
@@ -322,51 +114,32 @@ func (r *groupReplay) group(id string) *loadedGroup {
 	return l
 }
 
-// apply folds whole batches into the replay and returns the offset after
-// the last one.
-func (r *groupReplay) apply(data []byte) (int64, error) {
-	next := int64(-1)
-	var firstErr error
-	_, err := records.Split(data, func(batch []byte) error {
-		h, err := records.ParseHeader(batch)
-		if err != nil {
-			return err
-		}
-		next = h.NextOffset()
-		if h.IsControl() {
-			commit := false
-			err := records.Each(batch, func(rec *records.Record) error {
-				if len(rec.Key) >= 4 {
-					commit = binary.BigEndian.Uint16(rec.Key[2:]) == 1
-				}
-				return nil
-			})
-			if err == nil {
-				r.completeTxn(h.ProducerID, commit)
-			}
-			return nil
-		}
-		pid := int64(-1)
-		if h.IsTransactional() {
-			pid = h.ProducerID
-		}
-		off := h.BaseOffset
-		err = records.Each(batch, func(rec *records.Record) error {
-			logOffset := off + int64(rec.OffsetDelta)
-			if err := r.record(rec, pid, logOffset); err != nil {
-				return err
+// apply folds one committed batch into the replay.
+func (r *groupReplay) apply(batch []byte) error {
+	h, err := records.ParseHeader(batch)
+	if err != nil {
+		return err
+	}
+	if h.IsControl() {
+		commit := false
+		err := records.Each(batch, func(rec *records.Record) error {
+			if len(rec.Key) >= 4 {
+				commit = binary.BigEndian.Uint16(rec.Key[2:]) == 1
 			}
 			return nil
 		})
-		if err != nil && firstErr == nil {
-			firstErr = err
+		if err == nil {
+			r.completeTxn(h.ProducerID, commit)
 		}
-		return nil
-	})
-	if err == nil {
-		err = firstErr
+		return err
 	}
-	return next, err
+	pid := int64(-1)
+	if h.IsTransactional() {
+		pid = h.ProducerID
+	}
+	return records.Each(batch, func(rec *records.Record) error {
+		return r.record(rec, pid, h.BaseOffset+int64(rec.OffsetDelta))
+	})
 }
 
 func (r *groupReplay) record(rec *records.Record, pid int64, logOffset int64) error {
@@ -453,92 +226,48 @@ func (r *groupReplay) completeTxn(pid int64, commit bool) {
 	delete(r.pids, pid)
 }
 
-// loadGroupPartition replays a partition into groups.
-func (c *Coordinator) loadGroupPartition(gp *groupPartition) {
-	start := time.Now()
-	replay := newGroupReplay()
-	c.replayPartition(gp.ctx, OffsetsTopic, gp.id, replay.apply)
-	if gp.ctx.Err() != nil {
-		return
-	}
-	gp.mu.Lock()
-	var withMembers []*group
-	for id, l := range replay.groups {
-		if l.empty() {
-			continue
-		}
-		g := newGroup(id, gp)
-		g.offsets = l.offsets
-		g.pendingTxn = l.pendingTxn
-		if v := l.meta; v != nil {
-			g.stored = true
-			g.protocolType, g.generation = v.ProtocolType, v.Generation
-			if v.Protocol != nil {
-				g.protocol = *v.Protocol
-			}
-			if v.Leader != nil {
-				g.leader = *v.Leader
-			}
-			if v.CurrentStateTimestamp > 0 {
-				g.stateMs = v.CurrentStateTimestamp
-			}
-			for _, vm := range v.Members {
-				g.joinSeq++
-				m := &member{
-					id: vm.MemberID, instanceID: vm.InstanceID, clientID: vm.ClientID, clientHost: vm.ClientHost,
-					sessionTimeout:   time.Duration(vm.SessionTimeoutMillis) * time.Millisecond,
-					rebalanceTimeout: time.Duration(vm.RebalanceTimeoutMillis) * time.Millisecond,
-					protocolType:     v.ProtocolType,
-					protocols:        []protocolMeta{{name: g.protocol, metadata: vm.Subscription}},
-					assignment:       vm.Assignment, joinOrder: g.joinSeq,
-				}
-				if m.rebalanceTimeout <= 0 {
-					m.rebalanceTimeout = m.sessionTimeout
-				}
-				g.members[m.id] = m
-				if m.instanceID != nil {
-					g.instances[*m.instanceID] = m.id
-				}
-			}
-			if len(g.members) > 0 {
-				g.state = groupStable
-				withMembers = append(withMembers, g)
-			}
-		}
-		gp.groups[id] = g
-	}
-	gp.txnGroups = replay.pids
-	loaded := len(gp.groups)
-	gp.mu.Unlock()
-	// Members of a loaded group get a full session to find the new
-	// coordinator before they are dropped.
-	for _, g := range withMembers {
-		g.mu.Lock()
-		for _, m := range g.members {
-			c.scheduleSession(g, m)
-		}
-		g.mu.Unlock()
-	}
-	close(gp.loaded)
-	c.log.Info().Int32("partition", gp.id).Int32("coordinator_epoch", gp.epoch).Int("groups", loaded).
-		Dur("took", time.Since(start)).Msg("loaded groups")
-}
 
-// closeGroups stops group timers and background work.
-func (c *Coordinator) closeGroups() {
-	c.grp.once.Do(func() { close(c.grp.stop) })
-	c.grp.mu.Lock()
-	parts := c.grp.parts
-	c.grp.parts = make(map[int32]*groupPartition)
-	c.grp.mu.Unlock()
-	for _, gp := range parts {
-		gp.cancel()
-		gp.mu.Lock()
-		groups := gp.groups
-		gp.mu.Unlock()
-		for _, g := range groups {
-			c.shutdownGroup(g)
+// build makes a loaded group: Stable with its stored members when it had
+// any, Empty otherwise.
+func (l *loadedGroup) build(id string, gs *groupShard) *group {
+	g := newGroup(id, gs)
+	g.offsets = l.offsets
+	g.pendingTxn = l.pendingTxn
+	v := l.meta
+	if v == nil {
+		return g
+	}
+	g.stored = true
+	g.protocolType, g.generation = v.ProtocolType, v.Generation
+	if v.Protocol != nil {
+		g.protocol = *v.Protocol
+	}
+	if v.Leader != nil {
+		g.leader = *v.Leader
+	}
+	if v.CurrentStateTimestamp > 0 {
+		g.stateMs = v.CurrentStateTimestamp
+	}
+	for _, vm := range v.Members {
+		g.joinSeq++
+		m := &member{
+			id: vm.MemberID, instanceID: vm.InstanceID, clientID: vm.ClientID, clientHost: vm.ClientHost,
+			sessionTimeout:   time.Duration(vm.SessionTimeoutMillis) * time.Millisecond,
+			rebalanceTimeout: time.Duration(vm.RebalanceTimeoutMillis) * time.Millisecond,
+			protocolType:     v.ProtocolType,
+			protocols:        []protocolMeta{{name: g.protocol, metadata: vm.Subscription}},
+			assignment:       vm.Assignment, joinOrder: g.joinSeq,
+		}
+		if m.rebalanceTimeout <= 0 {
+			m.rebalanceTimeout = m.sessionTimeout
+		}
+		g.members[m.id] = m
+		if m.instanceID != nil {
+			g.instances[*m.instanceID] = m.id
 		}
 	}
-	c.grp.wg.Wait()
+	if len(g.members) > 0 {
+		g.state = groupStable
+	}
+	return g
 }

@@ -6,11 +6,11 @@ package coordinator
 import (
 	"context"
 	"sort"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/broker/records"
+	"gregor/coordinator/runtime"
 )
 
 // maxOffsetMetadata is offset.metadata.max.bytes at Kafka's default.
@@ -30,65 +30,85 @@ func sortedTPs[V any](m map[topicPartition]V) []topicPartition {
 	return out
 }
 
-// commitOffsets writes offsets for a locked group and makes them the
-// committed ones once the write is committed.
-func (c *Coordinator) commitOffsets(ctx context.Context, g *group, entries map[topicPartition]offsetEntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
+// pendingCommit is an offset commit appended for a group, to be applied
+// once it is committed.
+type pendingCommit struct {
+	g       *group
+	pid     int64 // the transaction's producer, or -1 for a plain commit
+	tps     []topicPartition
+	entries map[topicPartition]offsetEntry
+	w       runtime.Write
+}
+
+// appendOffsets writes offsets for a locked group, in pid's transaction
+// when pid >= 0, and marks them pending. The caller lets go of the group
+// and calls completeCommit.
+func (c *groupCoordinator) appendOffsets(g *group, entries map[topicPartition]offsetEntry, pid int64, epoch int16) (*pendingCommit, error) {
 	tps := sortedTPs(entries)
 	recs := make([]records.Record, 0, len(tps))
 	for _, tp := range tps {
 		recs = append(recs, records.Record{Key: encodeOffsetKey(g.id, tp), Value: encodeOffsetValue(entries[tp])})
 	}
-	base, err := c.appendGroupRecords(ctx, g.part, recs, -1, -1)
+	w, err := c.appendRecords(g, recs, pid, epoch)
+	if err != nil {
+		return nil, err
+	}
+	for _, tp := range tps {
+		g.pendingCommits[tp]++
+	}
+	return &pendingCommit{g: g, pid: pid, tps: tps, entries: entries, w: w}, nil
+}
+
+// completeCommit waits, holding no lock, until a commit's records are
+// committed and then applies them: a plain commit's offsets become the
+// group's (unless a later commit got there first), a transaction's wait
+// for its marker.
+func (c *groupCoordinator) completeCommit(ctx context.Context, pc *pendingCommit) error {
+	err := awaitWrite(ctx, pc.w, commitTimeout)
+	g := pc.g
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, tp := range pc.tps {
+		if g.pendingCommits[tp]--; g.pendingCommits[tp] <= 0 {
+			delete(g.pendingCommits, tp)
+		}
+	}
 	if err != nil {
 		return err
 	}
-	for i, tp := range tps {
-		e := entries[tp]
-		e.logOffset = base + int64(i)
-		g.offsets[tp] = e
+	if pc.pid < 0 {
+		for i, tp := range pc.tps {
+			e := pc.entries[tp]
+			e.logOffset = pc.w.Base + int64(i)
+			if cur, ok := g.offsets[tp]; !ok || cur.logOffset < e.logOffset {
+				g.offsets[tp] = e
+			}
+		}
+		return nil
 	}
+	pending := g.pendingTxn[pc.pid]
+	if pending == nil {
+		pending = make(map[topicPartition]offsetEntry)
+		g.pendingTxn[pc.pid] = pending
+	}
+	for i, tp := range pc.tps {
+		e := pc.entries[tp]
+		e.logOffset = pc.w.Base + int64(i)
+		pending[tp] = e
+	}
+	g.part.addTxnGroup(pc.pid, g.id)
 	return nil
 }
 
-// commitTxnOffsets writes offsets a transactional producer commits for a
-// locked group; they count once the transaction commits.
-func (c *Coordinator) commitTxnOffsets(ctx context.Context, g *group, pid int64, epoch int16, entries map[topicPartition]offsetEntry) error {
-	if len(entries) == 0 {
-		return nil
+// addTxnGroup notes that a producer's open transaction holds offsets of a
+// group.
+func (gs *groupShard) addTxnGroup(pid int64, group string) {
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	if gs.txnGroups[pid] == nil {
+		gs.txnGroups[pid] = make(map[string]struct{})
 	}
-	tps := sortedTPs(entries)
-	recs := make([]records.Record, 0, len(tps))
-	for _, tp := range tps {
-		recs = append(recs, records.Record{Key: encodeOffsetKey(g.id, tp), Value: encodeOffsetValue(entries[tp])})
-	}
-	base, err := c.appendGroupRecords(ctx, g.part, recs, pid, epoch)
-	if err != nil {
-		return err
-	}
-	pending := g.pendingTxn[pid]
-	if pending == nil {
-		pending = make(map[topicPartition]offsetEntry)
-		g.pendingTxn[pid] = pending
-	}
-	for i, tp := range tps {
-		e := entries[tp]
-		e.logOffset = base + int64(i)
-		pending[tp] = e
-	}
-	gp := g.part
-	gp.mu.Lock()
-	if gp.txnGroups == nil {
-		gp.txnGroups = make(map[int64]map[string]struct{})
-	}
-	if gp.txnGroups[pid] == nil {
-		gp.txnGroups[pid] = make(map[string]struct{})
-	}
-	gp.txnGroups[pid][g.id] = struct{}{}
-	gp.mu.Unlock()
-	return nil
+	gs.txnGroups[pid][group] = struct{}{}
 }
 
 // txnOffsetsCompleted is called when a commit or abort marker for a
@@ -96,28 +116,22 @@ func (c *Coordinator) commitTxnOffsets(ctx context.Context, g *group, pid int64,
 // offsets the producer committed in its transaction become the groups'
 // committed offsets, or are dropped. A plain commit written after the
 // transactional one wins.
-func (c *Coordinator) txnOffsetsCompleted(partition int32, pid int64, commit bool) {
-	c.grp.mu.RLock()
-	gp := c.grp.parts[partition]
-	c.grp.mu.RUnlock()
-	if gp == nil {
-		return
-	}
-	select {
-	case <-gp.loaded:
-	case <-gp.ctx.Done():
+func (c *groupCoordinator) txnOffsetsCompleted(ctx context.Context, partition int32, pid int64, commit bool) {
+	s := c.rt.Current(partition)
+	if s == nil || !s.AwaitLoaded(ctx) {
 		return // the partition is gone; its next leader replays the marker
 	}
-	gp.mu.Lock()
-	ids := gp.txnGroups[pid]
-	delete(gp.txnGroups, pid)
+	gs := s.Machine
+	gs.mu.Lock()
+	ids := gs.txnGroups[pid]
+	delete(gs.txnGroups, pid)
 	var groups []*group
 	for id := range ids {
-		if g := gp.groups[id]; g != nil {
+		if g := gs.groups[id]; g != nil {
 			groups = append(groups, g)
 		}
 	}
-	gp.mu.Unlock()
+	gs.mu.Unlock()
 	for _, g := range groups {
 		g.mu.Lock()
 		if commit {
@@ -132,9 +146,13 @@ func (c *Coordinator) txnOffsetsCompleted(partition int32, pid int64, commit boo
 	}
 }
 
-// hasPendingTxnOffset reports whether a transaction holds an uncommitted
-// offset for tp in a locked group.
-func (g *group) hasPendingTxnOffset(tp topicPartition) bool {
+// hasPendingOffset reports whether a commit in flight or an open
+// transaction holds an offset for tp in a locked group (OffsetFetch with
+// require_stable answers UNSTABLE_OFFSET_COMMIT for it, as Kafka does).
+func (g *group) hasPendingOffset(tp topicPartition) bool {
+	if g.pendingCommits[tp] > 0 {
+		return true
+	}
 	for _, p := range g.pendingTxn {
 		if _, ok := p[tp]; ok {
 			return true
@@ -143,9 +161,13 @@ func (g *group) hasPendingTxnOffset(tp topicPartition) bool {
 	return false
 }
 
-// deleteOffsets writes tombstones for offsets of a locked group and
-// forgets them.
-func (c *Coordinator) deleteOffsets(ctx context.Context, g *group, tps []topicPartition, withGroup bool) error {
+// deleteOffsets forgets offsets of a locked group, and the group's
+// metadata with withGroup, and appends their tombstones; the caller lets
+// go of the group before waiting for the write. The forgetting is not
+// undone if the write fails: the tombstones are then lost with the
+// coordinator's leadership, and the next coordinator loads the offsets
+// again.
+func (c *groupCoordinator) deleteOffsets(g *group, tps []topicPartition, withGroup bool) (runtime.Write, error) {
 	var recs []records.Record
 	for _, tp := range tps {
 		recs = append(recs, records.Record{Key: encodeOffsetKey(g.id, tp)})
@@ -154,10 +176,11 @@ func (c *Coordinator) deleteOffsets(ctx context.Context, g *group, tps []topicPa
 		recs = append(recs, records.Record{Key: encodeGroupKey(g.id)})
 	}
 	if len(recs) == 0 {
-		return nil
+		return runtime.Write{}, nil
 	}
-	if _, err := c.appendGroupRecords(ctx, g.part, recs, -1, -1); err != nil {
-		return err
+	w, err := c.appendRecords(g, recs, -1, -1)
+	if err != nil {
+		return w, err
 	}
 	for _, tp := range tps {
 		delete(g.offsets, tp)
@@ -165,7 +188,7 @@ func (c *Coordinator) deleteOffsets(ctx context.Context, g *group, tps []topicPa
 	if withGroup {
 		g.stored = false
 	}
-	return nil
+	return w, nil
 }
 
 // expireOffsets drops offsets past offsets.retention.minutes, as Kafka
@@ -173,37 +196,20 @@ func (c *Coordinator) deleteOffsets(ctx context.Context, g *group, tps []topicPa
 // retention period (a group without a protocol, used only for commits,
 // counts from each commit); an explicit expiry from old OffsetCommit
 // versions is honoured. A group left with nothing is deleted.
-func (c *Coordinator) expireOffsets() {
+func (c *groupCoordinator) expireOffsets() {
 	retention := c.cfg.OffsetsRetention
 	if retention <= 0 {
 		return
 	}
-	c.grp.mu.RLock()
-	parts := make([]*groupPartition, 0, len(c.grp.parts))
-	for _, gp := range c.grp.parts {
-		parts = append(parts, gp)
-	}
-	c.grp.mu.RUnlock()
 	now := c.nowMs()
-	for _, gp := range parts {
-		select {
-		case <-gp.loaded:
-		default:
-			continue
-		}
-		gp.mu.Lock()
-		groups := make([]*group, 0, len(gp.groups))
-		for _, g := range gp.groups {
-			groups = append(groups, g)
-		}
-		gp.mu.Unlock()
-		for _, g := range groups {
-			c.expireGroup(gp.ctx, g, now, retention.Milliseconds())
+	for _, s := range c.rt.Loaded() {
+		for _, g := range s.Machine.list() {
+			c.expireGroup(g, now, retention.Milliseconds())
 		}
 	}
 }
 
-func (c *Coordinator) expireGroup(ctx context.Context, g *group, now, retentionMs int64) {
+func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.state == groupDead {
@@ -249,9 +255,7 @@ func (c *Coordinator) expireGroup(ctx context.Context, g *group, now, retentionM
 	if len(expired) == 0 && !dropGroup {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := c.deleteOffsets(ctx, g, expired, dropGroup); err != nil {
+	if _, err := c.deleteOffsets(g, expired, dropGroup); err != nil {
 		c.log.Warn().Err(err).Str("group", g.id).Msg("expiring offsets")
 		return
 	}
@@ -259,28 +263,6 @@ func (c *Coordinator) expireGroup(ctx context.Context, g *group, now, retentionM
 	if dropGroup {
 		c.removeGroup(g)
 	}
-}
-
-// startGroups starts the group coordinator's background work.
-func (c *Coordinator) startGroups() {
-	every := c.cfg.OffsetsRetentionCheck
-	if every <= 0 {
-		every = 10 * time.Minute
-	}
-	c.grp.wg.Add(1)
-	go func() {
-		defer c.grp.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.grp.stop:
-				return
-			case <-t.C:
-				c.expireOffsets()
-			}
-		}
-	}()
 }
 
 // errNotCoordinatorFor maps a lookup error for the APIs that report

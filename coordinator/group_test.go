@@ -25,9 +25,10 @@ import (
 )
 
 type groupEnv struct {
-	t *testing.T
-	h *txnTestHost
-	c *Coordinator
+	t  *testing.T
+	h  *txnTestHost
+	co *Coordinator
+	c  *groupCoordinator
 }
 
 func newGroupEnv(t *testing.T, tweak func(*Config)) *groupEnv {
@@ -42,8 +43,9 @@ func newGroupEnv(t *testing.T, tweak func(*Config)) *groupEnv {
 		tweak(&cfg)
 	}
 	e := &groupEnv{t: t, h: newTxnTestHost()}
-	e.c = New(cfg, e.h, zerolog.Nop())
-	t.Cleanup(e.c.Close)
+	e.co = New(cfg, e.h, zerolog.Nop())
+	e.c = e.co.groups
+	t.Cleanup(e.co.Close)
 	e.load(1)
 	return e
 }
@@ -51,15 +53,8 @@ func newGroupEnv(t *testing.T, tweak func(*Config)) *groupEnv {
 // load makes this broker the coordinator of partition 0 and waits for it.
 func (e *groupEnv) load(epoch int32) {
 	e.t.Helper()
-	e.c.groupLeadership(0, true, epoch)
-	e.c.grp.mu.RLock()
-	gp := e.c.grp.parts[0]
-	e.c.grp.mu.RUnlock()
-	select {
-	case <-gp.loaded:
-	case <-time.After(5 * time.Second):
-		e.t.Fatal("__consumer_offsets partition 0 not loaded after 5s")
-	}
+	e.co.LeadershipChanged(OffsetsTopic, 0, true, epoch)
+	awaitLoaded(e.t, e.c.rt.Current(0))
 }
 
 // inspect runs fn on a locked group; ok is false if the group is unknown.
@@ -1081,10 +1076,10 @@ func (e *groupEnv) marker(pid int64, commit bool) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.h.AppendInternal(context.Background(), OffsetsTopic, 0, b); err != nil {
+	if _, _, err := e.h.AppendInternal(OffsetsTopic, 0, 0, b); err != nil {
 		e.t.Fatal(err)
 	}
-	e.c.txnOffsetsCompleted(0, pid, commit)
+	e.c.txnOffsetsCompleted(context.Background(), 0, pid, commit)
 }
 
 func TestGroupTxnOffsets(t *testing.T) {
@@ -1196,7 +1191,7 @@ func TestGroupReloadFromLog(t *testing.T) {
 	}
 
 	// Unload: waiting requests are told NOT_COORDINATOR, lookups too.
-	e.c.groupLeadership(0, false, 1)
+	e.co.LeadershipChanged(OffsetsTopic, 0, false, 1)
 	if err := e.c.heartbeatGroup("g", a, nil, gen); !errIs(err, kerr.NotCoordinator) {
 		t.Fatalf("heartbeat after unload: %v", err)
 	}
@@ -1246,7 +1241,7 @@ func TestGroupReloadFromLog(t *testing.T) {
 	}
 	// A third load replays the same state, including the marker written
 	// after the second.
-	e.c.groupLeadership(0, false, 2)
+	e.co.LeadershipChanged(OffsetsTopic, 0, false, 2)
 	e.load(3)
 	if o := fetch(t, e, "g", true, topicPartition{"u", 0})[topicPartition{"u", 0}]; o.offset != 70 || o.code != 0 {
 		t.Fatalf("third load: %+v", o)
@@ -1309,12 +1304,12 @@ func (h *failingReadHost) ReadCommitted(topic string, p int32, offset int64, max
 func TestGroupTxnCompletionDuringAbandonedLoad(t *testing.T) {
 	h := &failingReadHost{txnTestHost: newTxnTestHost()}
 	h.fail.Store(true)
-	c := New(Config{OffsetsTopicPartitions: 1, TxnTopicPartitions: 1, OffsetsRetentionCheck: time.Hour, TxnAbortCheckPeriod: time.Hour}, h, zerolog.Nop())
-	t.Cleanup(c.Close)
-	c.groupLeadership(0, true, 1)
+	co := New(Config{OffsetsTopicPartitions: 1, TxnTopicPartitions: 1, OffsetsRetentionCheck: time.Hour, TxnAbortCheckPeriod: time.Hour}, h, zerolog.Nop())
+	t.Cleanup(co.Close)
+	co.LeadershipChanged(OffsetsTopic, 0, true, 1)
 	done := make(chan struct{})
 	go func() {
-		c.txnOffsetsCompleted(0, 5, true)
+		co.groups.txnOffsetsCompleted(context.Background(), 0, 5, true)
 		close(done)
 	}()
 	waitFor(t, "txnOffsetsCompleted to wait for the load", func() bool {
@@ -1332,7 +1327,7 @@ func TestGroupTxnCompletionDuringAbandonedLoad(t *testing.T) {
 		}
 		return false
 	})
-	c.groupLeadership(0, false, 1)
+	co.LeadershipChanged(OffsetsTopic, 0, false, 1)
 	select {
 	case <-done:
 	case <-time.After(3 * time.Second):
@@ -1347,10 +1342,11 @@ func TestGroupTxnCompletionDuringAbandonedLoad(t *testing.T) {
 func TestGroupRequestsDuringLoad(t *testing.T) {
 	h := &failingReadHost{txnTestHost: newTxnTestHost()}
 	h.fail.Store(true)
-	c := New(Config{OffsetsTopicPartitions: 1, TxnTopicPartitions: 1, MinSessionTimeout: time.Millisecond, MaxSessionTimeout: time.Minute,
+	co := New(Config{OffsetsTopicPartitions: 1, TxnTopicPartitions: 1, MinSessionTimeout: time.Millisecond, MaxSessionTimeout: time.Minute,
 		OffsetsRetentionCheck: time.Hour, TxnAbortCheckPeriod: time.Hour}, h, zerolog.Nop())
-	t.Cleanup(c.Close)
-	c.groupLeadership(0, true, 1)
+	t.Cleanup(co.Close)
+	co.LeadershipChanged(OffsetsTopic, 0, true, 1)
+	c := co.groups
 	if err := c.heartbeatGroup("g", "m", nil, 3); err != nil {
 		t.Fatalf("heartbeat during load: %v, want no error", err)
 	}

@@ -1,6 +1,7 @@
 // Package coordinator is Gregor's group and transaction coordination:
 // consumer groups with their committed offsets in __consumer_offsets, and
 // producer ids and transactions with their state in __transaction_state.
+// Both are state machines on the runtime package's shards.
 //
 // It reaches the broker only through Host, a narrow interface to append to
 // and read from internal topic partitions this broker leads.
@@ -10,10 +11,13 @@ import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/coordinator/runtime"
 )
 
 // Host is what the coordinators need from the broker.
 type Host interface {
+	runtime.Log
 	// EnsureInternalTopic creates an internal topic if it is missing and
 	// waits until every partition has a leader.
 	EnsureInternalTopic(ctx context.Context, name string, partitions int32, rf int16, configs map[string]string) error
@@ -22,14 +26,6 @@ type Host interface {
 	// PartitionLeader returns a partition's leader and epoch, and whether
 	// this broker is that leader.
 	PartitionLeader(topic string, partition int32) (leader, epoch int32, local bool)
-	// AppendInternal appends a batch to a partition this broker leads and
-	// waits until it is committed; it returns the base offset.
-	AppendInternal(ctx context.Context, topic string, partition int32, batch []byte) (int64, error)
-	// ReadCommitted reads committed batches from offset; it returns them
-	// and the high watermark.
-	ReadCommitted(topic string, partition int32, offset int64, maxBytes int32) ([]byte, int64, error)
-	// LogStartOffsetOf is a local partition's log start offset.
-	LogStartOffsetOf(topic string, partition int32) int64
 	// WriteTxnMarker writes a commit or abort marker for a producer to a
 	// partition this broker leads and waits until it is committed.
 	WriteTxnMarker(ctx context.Context, topic string, partition int32, pid int64, epoch int16, commit bool, coordinatorEpoch int32) error

@@ -6,18 +6,17 @@ package coordinator
 // written before every transition is acknowledged, and read back when the
 // broker becomes leader.
 //
-// Operations on one id are serialised by its mutex, held across the log
-// writes and marker writes of the operation; different ids proceed in
-// parallel. A commit or abort writes PrepareCommit/PrepareAbort first (the
-// decision point), then the markers, then CompleteCommit/CompleteAbort;
-// a coordinator that loads an id in a prepare state finishes the job.
+// Operations on one id are serialised by claiming it (txn_coordinator.go);
+// different ids proceed in parallel. A commit or abort writes
+// PrepareCommit/PrepareAbort first (the decision point), then the markers,
+// then CompleteCommit/CompleteAbort; a coordinator that loads an id in a
+// prepare state finishes the job.
 
 import (
 	"context"
 	"maps"
 	"math"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -77,41 +76,6 @@ func (d *txnData) sortedParts() []topicPartition {
 	return out
 }
 
-// txnMeta is a transactional id with its state.
-type txnMeta struct {
-	id string
-	mu sync.Mutex
-	// guarded by mu:
-	d       txnData
-	removed bool // expired or unloaded: look the id up again
-	// markersPending is set while a background retry owns the markers of
-	// a prepared transaction.
-	markersPending bool
-}
-
-// txnPartition is the coordinator's view of one __transaction_state
-// partition this broker leads.
-type txnPartition struct {
-	id     int32
-	epoch  int32 // the partition's leader epoch: the coordinator epoch
-	loaded chan struct{}
-	ctx    context.Context // ends when leadership is lost
-	cancel context.CancelFunc
-
-	mu sync.Mutex
-	// guarded by mu:
-	ids map[string]*txnMeta
-}
-
-// txnCoordinator holds the partitions this broker coordinates.
-type txnCoordinator struct {
-	mu    sync.RWMutex
-	parts map[int32]*txnPartition
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	once  sync.Once
-}
-
 // javaStringHash is Java's String.hashCode, which Kafka uses to map group
 // and transactional ids to internal topic partitions.
 func javaStringHash(s string) int32 {
@@ -139,59 +103,6 @@ func partitionFor(id string, partitions int32) int32 {
 	return h % partitions
 }
 
-// txnPartitionOf returns the loaded partition coordinating id, or the
-// error a client should see.
-func (c *Coordinator) txnPartitionOf(id string) (*txnPartition, error) {
-	n := c.cfg.TxnTopicPartitions
-	if n <= 0 {
-		return nil, kerr.CoordinatorNotAvailable
-	}
-	p := partitionFor(id, n)
-	c.txn.mu.RLock()
-	tp := c.txn.parts[p]
-	c.txn.mu.RUnlock()
-	if tp == nil {
-		return nil, kerr.NotCoordinator
-	}
-	select {
-	case <-tp.loaded:
-	default:
-		return nil, kerr.CoordinatorLoadInProgress
-	}
-	if tp.ctx.Err() != nil {
-		return nil, kerr.NotCoordinator
-	}
-	return tp, nil
-}
-
-// lockTxn finds id's state and locks it. With create, a missing id gets a
-// fresh, unpersisted Empty state. It returns nil, nil when the id is
-// unknown and create is false.
-func (c *Coordinator) lockTxn(id string, create bool) (*txnPartition, *txnMeta, error) {
-	for {
-		tp, err := c.txnPartitionOf(id)
-		if err != nil {
-			return nil, nil, err
-		}
-		tp.mu.Lock()
-		m := tp.ids[id]
-		if m == nil {
-			if !create {
-				tp.mu.Unlock()
-				return tp, nil, nil
-			}
-			m = &txnMeta{id: id, d: txnData{pid: -1, epoch: -1, lastPid: -1, lastEpoch: -1, startMs: -1, state: txnEmpty}}
-			tp.ids[id] = m
-		}
-		tp.mu.Unlock()
-		m.mu.Lock()
-		if !m.removed {
-			return tp, m, nil
-		}
-		m.mu.Unlock()
-	}
-}
-
 // fencedError is what a request with a stale epoch gets: PRODUCER_FENCED
 // from the versions that know it (KIP-588), INVALID_PRODUCER_EPOCH before.
 func fencedError(newEnough bool) *kerr.Error {
@@ -213,12 +124,9 @@ func checkProducer(m *txnMeta, pid int64, epoch int16, fencedCode bool) error {
 	return nil
 }
 
-// nowMs is the coordinator's clock in milliseconds.
-func (c *Coordinator) nowMs() int64 { return time.Now().UnixMilli() }
-
 // addPartitions adds partitions to an id's transaction, moving it to
-// Ongoing, and persists the change. m is locked.
-func (c *Coordinator) addPartitions(ctx context.Context, tp *txnPartition, m *txnMeta, add []topicPartition) error {
+// Ongoing, and persists the change. m is claimed.
+func (c *txnCoordinator) addPartitions(ctx context.Context, ts *txnShard, m *txnMeta, add []topicPartition) error {
 	switch m.d.state {
 	case txnPrepareCommit, txnPrepareAbort:
 		return kerr.ConcurrentTransactions
@@ -248,17 +156,17 @@ func (c *Coordinator) addPartitions(ctx context.Context, tp *txnPartition, m *tx
 		d.parts[p] = struct{}{}
 	}
 	d.updatedMs = now
-	if err := c.persistTxn(ctx, tp, m.id, &d); err != nil {
+	if err := c.persistTxn(ctx, ts, m.id, &d); err != nil {
 		return err
 	}
-	m.d = d
+	m.set(d)
 	return nil
 }
 
 // endTxn commits or aborts m's ongoing transaction: the decision, the
 // markers, the completion. bump fences the producer first (a timed-out
-// transaction, or a new instance taking over the id). m is locked.
-func (c *Coordinator) endTxn(ctx context.Context, tp *txnPartition, m *txnMeta, commit, bump bool) error {
+// transaction, or a new instance taking over the id). m is claimed.
+func (c *txnCoordinator) endTxn(ctx context.Context, ts *txnShard, m *txnMeta, commit, bump bool) error {
 	d := m.d.clone()
 	if commit {
 		d.state = txnPrepareCommit
@@ -276,32 +184,32 @@ func (c *Coordinator) endTxn(ctx context.Context, tp *txnPartition, m *txnMeta, 
 		}
 	}
 	d.updatedMs = c.nowMs()
-	if err := c.persistTxn(ctx, tp, m.id, &d); err != nil {
+	if err := c.persistTxn(ctx, ts, m.id, &d); err != nil {
 		return err
 	}
-	m.d = d
-	return c.finishTxn(ctx, tp, m)
+	m.set(d)
+	return c.finishTxn(ctx, ts, m)
 }
 
 // finishTxn writes the markers of m's prepared transaction and completes
 // it. When the markers cannot all be written in time, a background retry
 // takes over and the transaction stays prepared until it succeeds (the
-// decision is already durable). m is locked.
-func (c *Coordinator) finishTxn(ctx context.Context, tp *txnPartition, m *txnMeta) error {
+// decision is already durable). m is claimed.
+func (c *txnCoordinator) finishTxn(ctx context.Context, ts *txnShard, m *txnMeta) error {
 	commit := m.d.state == txnPrepareCommit
 	wctx, cancel := context.WithTimeout(ctx, markerAttemptTime)
-	err := c.writeMarkers(wctx, tp, m.d.pid, m.d.epoch, commit, m.d.sortedParts())
+	err := c.writeMarkers(wctx, ts, m.d.pid, m.d.epoch, commit, m.d.sortedParts())
 	cancel()
 	if err != nil {
 		c.log.Warn().Err(err).Str("transactional_id", m.id).Msg("transaction markers not yet written; retrying in the background")
-		c.retryMarkers(tp, m)
+		c.retryMarkers(ts, m)
 		return nil
 	}
-	return c.completeTxn(ctx, tp, m)
+	return c.completeTxn(ctx, ts, m)
 }
 
 // completeTxn records that a prepared transaction's markers are written.
-func (c *Coordinator) completeTxn(ctx context.Context, tp *txnPartition, m *txnMeta) error {
+func (c *txnCoordinator) completeTxn(ctx context.Context, ts *txnShard, m *txnMeta) error {
 	d := m.d.clone()
 	if d.state == txnPrepareCommit {
 		d.state = txnCompleteCommit
@@ -311,12 +219,12 @@ func (c *Coordinator) completeTxn(ctx context.Context, tp *txnPartition, m *txnM
 	clear(d.parts)
 	d.startMs = -1
 	d.updatedMs = c.nowMs()
-	if err := c.persistTxn(ctx, tp, m.id, &d); err != nil {
+	if err := c.persistTxn(ctx, ts, m.id, &d); err != nil {
 		// The markers are written; the next leader of the partition
 		// completes the transaction again from its prepared state.
 		return err
 	}
-	m.d = d
+	m.set(d)
 	return nil
 }
 
@@ -325,54 +233,68 @@ func (c *Coordinator) completeTxn(ctx context.Context, tp *txnPartition, m *txnM
 const markerAttemptTime = 10 * time.Second
 
 // retryMarkers keeps writing a prepared transaction's markers in the
-// background until they are written or the coordinator loses the id.
-func (c *Coordinator) retryMarkers(tp *txnPartition, m *txnMeta) {
+// background until they are written or the coordinator loses the id. Each
+// attempt claims the id; one that finds it busy waits for the next.
+func (c *txnCoordinator) retryMarkers(ts *txnShard, m *txnMeta) {
+	m.mu.Lock()
 	if m.markersPending {
+		m.mu.Unlock()
 		return
 	}
 	m.markersPending = true
-	c.txn.wg.Add(1)
+	m.mu.Unlock()
+	c.wg.Add(1)
 	go func() {
-		defer c.txn.wg.Done()
+		defer c.wg.Done()
+		defer func() {
+			m.mu.Lock()
+			m.markersPending = false
+			m.mu.Unlock()
+		}()
 		backoff := 100 * time.Millisecond
 		for {
 			select {
-			case <-tp.ctx.Done():
+			case <-ts.shard.Done():
 				return
-			case <-c.txn.stop:
+			case <-c.stop:
 				return
 			case <-time.After(backoff):
 			}
-			if backoff < 2*time.Second {
-				backoff *= 2
-			}
-			m.mu.Lock()
-			if m.removed || (m.d.state != txnPrepareCommit && m.d.state != txnPrepareAbort) {
-				m.markersPending = false
-				m.mu.Unlock()
+			backoff = min(2*backoff, 2*time.Second)
+			if done := c.retryMarkersOnce(ts, m); done {
 				return
 			}
-			commit := m.d.state == txnPrepareCommit
-			ctx, cancel := context.WithTimeout(tp.ctx, markerAttemptTime)
-			err := c.writeMarkers(ctx, tp, m.d.pid, m.d.epoch, commit, m.d.sortedParts())
-			if err == nil {
-				err = c.completeTxn(ctx, tp, m)
-			}
-			cancel()
-			if err == nil {
-				m.markersPending = false
-				m.mu.Unlock()
-				return
-			}
-			m.mu.Unlock()
-			c.log.Debug().Err(err).Str("transactional_id", m.id).Msg("retrying transaction markers")
 		}
 	}()
 }
 
+// retryMarkersOnce makes one attempt; it reports whether nothing is left
+// to do.
+func (c *txnCoordinator) retryMarkersOnce(ts *txnShard, m *txnMeta) bool {
+	if !m.tryClaim() {
+		_, removed := m.data()
+		return removed
+	}
+	defer m.release()
+	if m.d.state != txnPrepareCommit && m.d.state != txnPrepareAbort {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ts.shard.Context(), markerAttemptTime)
+	defer cancel()
+	err := c.writeMarkers(ctx, ts, m.d.pid, m.d.epoch, m.d.state == txnPrepareCommit, m.d.sortedParts())
+	if err == nil {
+		err = c.completeTxn(ctx, ts, m)
+	}
+	if err != nil {
+		c.log.Debug().Err(err).Str("transactional_id", m.id).Msg("retrying transaction markers")
+		return false
+	}
+	return true
+}
+
 // initProducer gives id a producer id and a new epoch, aborting any
-// transaction of an older instance. m is locked.
-func (c *Coordinator) initProducer(ctx context.Context, tp *txnPartition, m *txnMeta, timeoutMs int32, reqPid int64, reqEpoch int16, fencedCode bool) error {
+// transaction of an older instance. m is claimed.
+func (c *txnCoordinator) initProducer(ctx context.Context, ts *txnShard, m *txnMeta, timeoutMs int32, reqPid int64, reqEpoch int16, fencedCode bool) error {
 	switch m.d.state {
 	case txnPrepareCommit, txnPrepareAbort:
 		return kerr.ConcurrentTransactions
@@ -390,7 +312,7 @@ func (c *Coordinator) initProducer(ctx context.Context, tp *txnPartition, m *txn
 	}
 	if m.d.state == txnOngoing {
 		// A new instance fences the old one and aborts its transaction.
-		if err := c.endTxn(ctx, tp, m, false, true); err != nil {
+		if err := c.endTxn(ctx, ts, m, false, true); err != nil {
 			return err
 		}
 		if m.d.state != txnCompleteAbort {
@@ -413,9 +335,9 @@ func (c *Coordinator) initProducer(ctx context.Context, tp *txnPartition, m *txn
 	clear(d.parts)
 	d.startMs = -1
 	d.updatedMs = c.nowMs()
-	if err := c.persistTxn(ctx, tp, m.id, &d); err != nil {
+	if err := c.persistTxn(ctx, ts, m.id, &d); err != nil {
 		return err
 	}
-	m.d = d
+	m.set(d)
 	return nil
 }

@@ -15,14 +15,14 @@ import (
 
 // writeMarkers writes the markers for a producer's transaction to parts.
 // Partitions of deleted topics are skipped.
-func (c *Coordinator) writeMarkers(ctx context.Context, tp *txnPartition, pid int64, epoch int16, commit bool, parts []topicPartition) error {
+func (c *txnCoordinator) writeMarkers(ctx context.Context, ts *txnShard, pid int64, epoch int16, commit bool, parts []topicPartition) error {
 	remote := make(map[int32][]topicPartition)
 	var errs []error
 	for _, p := range parts {
 		leader, _, local := c.host.PartitionLeader(p.topic, p.partition)
 		switch {
 		case local:
-			if err := c.writeLocalMarker(ctx, p, pid, epoch, commit, tp.epoch); err != nil {
+			if err := c.writeLocalMarker(ctx, p, pid, epoch, commit, ts.shard.Epoch); err != nil {
 				errs = append(errs, fmt.Errorf("%s-%d: %w", p.topic, p.partition, err))
 			}
 		case leader >= 0:
@@ -35,7 +35,7 @@ func (c *Coordinator) writeMarkers(ctx context.Context, tp *txnPartition, pid in
 		}
 	}
 	for id, ps := range remote {
-		if err := c.sendMarkers(ctx, id, pid, epoch, commit, tp.epoch, ps); err != nil {
+		if err := c.sendMarkers(ctx, id, pid, epoch, commit, ts.shard.Epoch, ps); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -43,14 +43,14 @@ func (c *Coordinator) writeMarkers(ctx context.Context, tp *txnPartition, pid in
 }
 
 // topicGone reports whether a transaction's partition no longer exists.
-func (c *Coordinator) topicGone(p topicPartition) bool {
+func (c *txnCoordinator) topicGone(p topicPartition) bool {
 	leader, _, _ := c.host.PartitionLeader(p.topic, p.partition)
 	return leader < 0 && !c.host.PartitionExists(p.topic, p.partition)
 }
 
 // writeLocalMarker writes one marker on this broker, and tells the group
 // coordinator when the partition holds transactional offsets.
-func (c *Coordinator) writeLocalMarker(ctx context.Context, p topicPartition, pid int64, epoch int16, commit bool, coordinatorEpoch int32) error {
+func (c *txnCoordinator) writeLocalMarker(ctx context.Context, p topicPartition, pid int64, epoch int16, commit bool, coordinatorEpoch int32) error {
 	err := c.host.WriteTxnMarker(ctx, p.topic, p.partition, pid, epoch, commit, coordinatorEpoch)
 	if errors.Is(err, kerr.UnknownTopicOrPartition) && c.topicGone(p) {
 		return nil
@@ -59,13 +59,13 @@ func (c *Coordinator) writeLocalMarker(ctx context.Context, p topicPartition, pi
 		return err
 	}
 	if p.topic == OffsetsTopic {
-		c.txnOffsetsCompleted(p.partition, pid, commit)
+		c.groups.txnOffsetsCompleted(ctx, p.partition, pid, commit)
 	}
 	return nil
 }
 
 // sendMarkers asks broker id to write markers for parts.
-func (c *Coordinator) sendMarkers(ctx context.Context, id int32, pid int64, epoch int16, commit bool, coordinatorEpoch int32, parts []topicPartition) error {
+func (c *txnCoordinator) sendMarkers(ctx context.Context, id int32, pid int64, epoch int16, commit bool, coordinatorEpoch int32, parts []topicPartition) error {
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	req.SetVersion(1)
 	m := kmsg.NewWriteTxnMarkersRequestMarker()

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/records"
+	"gregor/coordinator/runtime"
 )
 
 // txnTestHost is an in-memory Host: every partition is local, appends go
@@ -22,6 +23,7 @@ type txnTestHost struct {
 	markers     []txnTestMarker
 	failMarkers int // markers to fail before succeeding
 	nextPid     int64
+	hold        chan struct{} // while set, writes wait for it to close
 }
 
 type txnTestMarker struct {
@@ -45,7 +47,7 @@ func (h *txnTestHost) PartitionLeader(topic string, p int32) (int32, int32, bool
 	}
 	return 0, 0, true
 }
-func (h *txnTestHost) AppendInternal(_ context.Context, topic string, p int32, batch []byte) (int64, error) {
+func (h *txnTestHost) AppendInternal(topic string, p, _ int32, batch []byte) (int64, int64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	tp := topicPartition{topic, p}
@@ -57,8 +59,41 @@ func (h *txnTestHost) AppendInternal(_ context.Context, topic string, p int32, b
 	b := append([]byte(nil), batch...)
 	records.SetBaseOffset(b, off)
 	h.logs[tp] = append(h.logs[tp], b)
-	return off, nil
+	hd, _ := records.ParseHeader(b)
+	return off, hd.NextOffset() - 1, nil
 }
+
+// AwaitCommitted returns at once unless replication is held back (hold),
+// as a slow follower would.
+func (h *txnTestHost) AwaitCommitted(ctx context.Context, _ string, _, _ int32, _ int64) error {
+	h.mu.Lock()
+	gate := h.hold
+	h.mu.Unlock()
+	if gate == nil {
+		return nil
+	}
+	select {
+	case <-gate:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// holdReplication makes writes wait until the returned func is called.
+func (h *txnTestHost) holdReplication() (release func()) {
+	gate := make(chan struct{})
+	h.mu.Lock()
+	h.hold = gate
+	h.mu.Unlock()
+	return func() {
+		h.mu.Lock()
+		h.hold = nil
+		h.mu.Unlock()
+		close(gate)
+	}
+}
+
 func (h *txnTestHost) ReadCommitted(topic string, p int32, offset int64, _ int32) ([]byte, int64, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -104,45 +139,43 @@ func (h *txnTestHost) markerList() []txnTestMarker {
 	return append([]txnTestMarker(nil), h.markers...)
 }
 
-func newTxnTestCoordinator(t *testing.T, h *txnTestHost) *Coordinator {
+func newTxnTestCoordinator(t *testing.T, h *txnTestHost) *txnCoordinator {
 	t.Helper()
-	c := New(Config{
+	co := New(Config{
 		TxnTopicPartitions: 1, OffsetsTopicPartitions: 1,
 		TxnMaxTimeout: 15 * time.Minute, TxnIDExpiration: time.Hour, TxnAbortCheckPeriod: time.Hour,
 	}, h, zerolog.Nop())
-	t.Cleanup(c.Close)
-	c.txnLeadership(0, true, 3)
-	waitLoaded(t, c)
-	return c
+	t.Cleanup(co.Close)
+	co.LeadershipChanged(TransactionTopic, 0, true, 3)
+	awaitLoaded(t, co.txns.rt.Current(0))
+	return co.txns
 }
 
-func waitLoaded(t *testing.T, c *Coordinator) {
+// awaitLoaded waits up to 5 s for a shard to load.
+func awaitLoaded[M runtime.Machine](t *testing.T, s *runtime.Shard[M]) {
 	t.Helper()
-	c.txn.mu.RLock()
-	tp := c.txn.parts[0]
-	c.txn.mu.RUnlock()
-	select {
-	case <-tp.loaded:
-	case <-time.After(5 * time.Second):
-		t.Fatal("transaction partition 0 not loaded after 5s")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if s == nil || !s.AwaitLoaded(ctx) {
+		t.Fatal("coordinator partition 0 not loaded after 5s")
 	}
 }
 
 // initTxn runs the transactional InitProducerId path.
-func initTxn(t *testing.T, c *Coordinator, id string, pid int64, epoch int16) (int64, int16, error) {
+func initTxn(t *testing.T, c *txnCoordinator, id string, pid int64, epoch int16) (int64, int16, error) {
 	t.Helper()
-	tp, m, err := c.lockTxn(id, true)
+	ts, m, err := c.claimTxn(id, true)
 	if err != nil {
 		return -1, -1, err
 	}
-	defer m.mu.Unlock()
-	if err := c.initProducer(context.Background(), tp, m, 60000, pid, epoch, true); err != nil {
+	defer m.release()
+	if err := c.initProducer(context.Background(), ts, m, 60000, pid, epoch, true); err != nil {
 		return -1, -1, err
 	}
 	return m.d.pid, m.d.epoch, nil
 }
 
-func state(t *testing.T, c *Coordinator, id string) txnData {
+func state(t *testing.T, c *txnCoordinator, id string) txnData {
 	t.Helper()
 	d, err := c.txnSnapshot(id)
 	if err != nil {
@@ -267,12 +300,12 @@ func TestTxnTimeoutAbortsAndFences(t *testing.T) {
 	h := newTxnTestHost()
 	c := newTxnTestCoordinator(t, h)
 	ctx := context.Background()
-	tp, m, _ := c.lockTxn("tx", true)
-	if err := c.initProducer(ctx, tp, m, 1, -1, -1, true); err != nil {
+	ts, m, _ := c.claimTxn("tx", true)
+	if err := c.initProducer(ctx, ts, m, 1, -1, -1, true); err != nil {
 		t.Fatal(err)
 	}
 	pid, epoch := m.d.pid, m.d.epoch
-	m.mu.Unlock()
+	m.release()
 	if err := c.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}}); err != nil {
 		t.Fatal(err)
 	}
@@ -304,13 +337,13 @@ func TestTxnStateSurvivesReload(t *testing.T) {
 
 	// Simulate a crash between the decision and the markers: write a
 	// PrepareCommit record for "open" directly.
-	tp, m, _ := c.lockTxn("open", false)
+	ts, m, _ := c.claimTxn("open", false)
 	d := m.d.clone()
 	d.state = txnPrepareCommit
-	if err := c.persistTxn(ctx, tp, "open", &d); err != nil {
+	if err := c.persistTxn(ctx, ts, "open", &d); err != nil {
 		t.Fatal(err)
 	}
-	m.mu.Unlock()
+	m.release()
 	before := len(h.markerList())
 
 	c2 := newTxnTestCoordinator(t, h)
