@@ -164,7 +164,7 @@ type group struct {
 	// pendingCommits counts, per partition, plain commits appended but
 	// not yet committed.
 	pendingCommits map[topicPartition]int
-	stored       bool                                     // a group metadata record exists
+	stored         bool // a group metadata record exists
 
 	rebalanceSeq     uint64 // ignores timers of earlier rebalances
 	joinTimer        *time.Timer

@@ -226,7 +226,6 @@ func (r *groupReplay) completeTxn(pid int64, commit bool) {
 	delete(r.pids, pid)
 }
 
-
 // build makes a loaded group: Stable with its stored members when it had
 // any, Empty otherwise.
 func (l *loadedGroup) build(id string, gs *groupShard) *group {
