@@ -1,0 +1,238 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// javaPartitionFor is Kafka's group partition: abs(String.hashCode) % n
+// (ASCII group names only).
+func javaPartitionFor(id string, n int32) int32 {
+	var h int32
+	for _, r := range id {
+		h = 31*h + int32(r)
+	}
+	if h < 0 {
+		h = -h
+	}
+	return h % n
+}
+
+// heartbeatWatch is a kgo hook recording a client's slowest Heartbeat
+// round trip since reset.
+type heartbeatWatch struct {
+	mu      sync.Mutex
+	slowest time.Duration
+}
+
+func (w *heartbeatWatch) OnBrokerE2E(_ kgo.BrokerMetadata, key int16, e2e kgo.BrokerE2E) {
+	if key != 12 || e2e.Err() != nil || e2e.BytesRead == 0 {
+		return
+	}
+	w.mu.Lock()
+	w.slowest = max(w.slowest, e2e.DurationE2E())
+	w.mu.Unlock()
+}
+
+func (w *heartbeatWatch) reset() { w.mu.Lock(); w.slowest = 0; w.mu.Unlock() }
+
+func (w *heartbeatWatch) get() time.Duration { w.mu.Lock(); defer w.mu.Unlock(); return w.slowest }
+
+// groupMember is a kgo group consumer polling in the background.
+type groupMember struct {
+	cl      *kgo.Client
+	watch   *heartbeatWatch
+	firstID string
+	lost    chan struct{} // closed if the member was expelled
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func (m *groupMember) poll(ctx context.Context) {
+	defer close(m.done)
+	for {
+		select {
+		case <-m.stop:
+			return
+		default:
+		}
+		pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		m.cl.PollFetches(pctx)
+		cancel()
+	}
+}
+
+// The follower of a group's __consumer_offsets partition is paused while
+// the group rebalances and commits. Nothing locks the group while its
+// records wait for that follower: the other members' heartbeats are
+// answered within their interval and no member is expelled; commits
+// complete once the ISR drops the follower or it resumes.
+func TestGroupSurvivesPausedOffsetsFollower(t *testing.T) {
+	// The follower leaves the ISR by lag (8 s), before ZooKeeper notices
+	// it (12 s), and later than a member's session (6 s) would end if
+	// the group were locked meanwhile.
+	c := startCluster(t, 3, map[string]string{"replica.lag.time.max.ms": "8000", "zookeeper.session.timeout.ms": "12000"})
+	topic, group := "paused-follower", "paused-follower-group"
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	adm, closeAdm := c.admin()
+	defer closeAdm()
+
+	// Find the group's coordinator (creating __consumer_offsets) and a
+	// follower of its partition to pause; the data topic stays off that
+	// follower, so that only the group's records wait for it.
+	part := javaPartitionFor(group, 3)
+	var ps map[int32]partitionState
+	waitFor(t, "__consumer_offsets-"+fmt.Sprint(part)+" with three in-sync replicas", 30*time.Second, func() bool {
+		adm.FindGroupCoordinators(ctx, group)
+		var err error
+		ps, err = c.describe("__consumer_offsets")
+		return err == nil && len(ps[part].isr) == 3
+	})
+	coordinator, victim := ps[part].leader, int32(-1)
+	for _, id := range ps[part].isr {
+		if id != coordinator {
+			victim = id
+			break
+		}
+	}
+	var others []int32
+	for id := range c.brokers {
+		if id != victim {
+			others = append(others, id)
+		}
+	}
+	c.createAssigned(topic, [][]int32{others, {others[1], others[0]}})
+	produce(t, c, topic, 300)
+
+	newMember := func(name string) *groupMember {
+		m := &groupMember{watch: &heartbeatWatch{}, lost: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+		var once sync.Once
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(), kgo.ClientID(name),
+			kgo.SessionTimeout(6*time.Second), kgo.HeartbeatInterval(300*time.Millisecond),
+			kgo.RebalanceTimeout(20*time.Second), kgo.WithHooks(m.watch),
+			kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { once.Do(func() { close(m.lost) }) }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.cl = cl
+		go m.poll(ctx)
+		t.Cleanup(func() { close(m.stop); <-m.done; cl.Close() })
+		return m
+	}
+	members := map[string]*groupMember{"a": newMember("a"), "b": newMember("b"), "c": newMember("c")}
+	var generation int32
+	waitFor(t, "a stable group of three", 60*time.Second, func() bool {
+		ds, err := adm.DescribeGroups(ctx, group)
+		if err != nil || ds[group].State != "Stable" || len(ds[group].Members) != 3 {
+			return false
+		}
+		gens := map[int32]bool{}
+		for _, m := range members {
+			_, g := m.cl.GroupMetadata()
+			gens[g] = true
+			generation = g
+		}
+		return len(gens) == 1
+	})
+	for _, m := range members {
+		m.firstID, _ = m.cl.GroupMetadata()
+		m.watch.reset()
+	}
+	c.brokers[victim].Pause()
+	paused := time.Now()
+	resumed := false
+	defer func() {
+		if !resumed {
+			c.brokers[victim].Resume()
+		}
+	}()
+	t.Logf("paused broker %d, a follower of __consumer_offsets-%d (coordinator %d)", victim, part, coordinator)
+
+	// Member a commits; member c leaves, so a and b rebalance and their
+	// assignment is stored, all while the follower is paused.
+	commitDone := make(chan error, 1)
+	go func() {
+		// Errors from reaching a paused broker (the client's metadata or
+		// coordinator lookups may pick it) are retried, as an application
+		// would; the commit itself must not fail.
+		var err error
+		for attempt := 0; attempt < 10; attempt++ {
+			offsets := map[string]map[int32]kgo.EpochOffset{topic: {0: {Epoch: -1, Offset: 5}}}
+			members["a"].cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, e error) {
+				if err = e; err == nil {
+					err = commitError(resp)
+				}
+			})
+			var ke *kerr.Error
+			if err == nil || errors.As(err, &ke) && !ke.Retriable {
+				break
+			}
+			t.Logf("commit attempt %d: %v; retrying", attempt, err)
+		}
+		commitDone <- err
+	}()
+	leaver := members["c"]
+	delete(members, "c")
+	leaver.cl.LeaveGroup()
+
+	select {
+	case err := <-commitDone:
+		if err != nil {
+			t.Fatalf("commit while the follower was paused: %v", err)
+		}
+		t.Logf("commit completed %v after the pause", time.Since(paused).Round(time.Millisecond))
+	case <-time.After(60 * time.Second):
+		t.Fatalf("commit not completed %v after the pause", time.Since(paused))
+	}
+	waitFor(t, "a and b in a new generation", 60*time.Second, func() bool {
+		_, ga := members["a"].cl.GroupMetadata()
+		_, gb := members["b"].cl.GroupMetadata()
+		return ga > generation && ga == gb
+	})
+	c.brokers[victim].Resume()
+	resumed = true
+	waitFor(t, "the resumed follower back in the ISR of __consumer_offsets", 60*time.Second, func() bool {
+		ps, err := c.describe("__consumer_offsets")
+		return err == nil && len(ps[part].isr) == 3
+	})
+
+	for name, m := range members {
+		select {
+		case <-m.lost:
+			t.Errorf("member %s lost its partitions (expelled) while a follower was paused", name)
+		default:
+		}
+		if id, _ := m.cl.GroupMetadata(); id != m.firstID {
+			t.Errorf("member %s was expelled and rejoined: member id %s, then %s", name, m.firstID, id)
+		}
+	}
+	// b never waited on a commit of its own: its heartbeats measure the
+	// coordinator alone.
+	slow := members["b"].watch.get()
+	t.Logf("slowest heartbeat of b while the follower was paused: %v (a, which committed: %v)", slow, members["a"].watch.get())
+	if slow > time.Second {
+		t.Errorf("a heartbeat of b took %v while a follower was paused; want under 1 s", slow)
+	}
+}
+
+// commitError is the first partition error of an OffsetCommit response.
+func commitError(resp *kmsg.OffsetCommitResponse) error {
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return fmt.Errorf("%s-%d: %w", t.Topic, p.Partition, err)
+			}
+		}
+	}
+	return nil
+}
