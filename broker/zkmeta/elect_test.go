@@ -112,8 +112,16 @@ func TestElectLeaders(t *testing.T) {
 	if got := electCode(t, res, "el", 0); got != kerr.PreferredLeaderNotAvailable.Code {
 		t.Fatalf("preferred replica out of the ISR: code %d, want PREFERRED_LEADER_NOT_AVAILABLE", got)
 	}
-	if ps, _ := stateOf(a, "el", 0); ps.Leader != 2 || ps.LeaderEpoch != moved.LeaderEpoch {
-		t.Fatalf("a refused election changed el-0: %+v", ps)
+	// Broker 1's view is checked, so it is broker 1's view that is awaited:
+	// once it has caught up with the change, the refused election must
+	// have left el-0 as it was.
+	var seen broker.PartitionState
+	await(t, fmt.Sprintf("broker 1 to see el-0 at version %d or later", moved.Version), func() bool {
+		seen, _ = stateOf(a, "el", 0)
+		return seen.Version >= moved.Version
+	})
+	if seen.Version != moved.Version || seen.Leader != 2 || seen.LeaderEpoch != moved.LeaderEpoch {
+		t.Fatalf("a refused election changed el-0: %+v, want %+v", seen, moved)
 	}
 
 	// Broker 1 catches up: the election moves leadership back to it with
@@ -157,7 +165,14 @@ func TestElectLeaders(t *testing.T) {
 	if _, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "dead", Assignment: [][]int32{{3}}}); err != nil {
 		t.Fatal(err)
 	}
-	await(t, "dead-0 led by 3", func() bool { ps, _ := stateOf(a, "dead", 0); return ps.Leader == 3 })
+	// Broker 2 runs the unclean election below from its own view of the
+	// topics: it must know dead before broker 3 goes.
+	for _, n := range nodes {
+		await(t, fmt.Sprintf("broker %d to see dead-0 led by 3", n.id), func() bool {
+			ps, _ := stateOf(n, "dead", 0)
+			return ps.Leader == 3
+		})
+	}
 	nodes[3].be.Close()
 	delete(nodes, 3)
 	var off broker.PartitionState
