@@ -8,7 +8,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"gregor/broker"
+	"gregor/broker/metadata"
 )
 
 func jsonMarshal(v any) ([]byte, error)      { return json.Marshal(v) }
@@ -242,7 +242,7 @@ func (b *backend) writeState(t *topicCache, p int32, old *pstate, leader, epoch 
 // assignTopicID gives a topic created without an id (by an old tool) one,
 // as Kafka's controller does.
 func (b *backend) assignTopicID(t *topicCache) error {
-	data, err := encodeTopicReassigning(broker.NewUuid(), t.assign, t.adding, t.removing)
+	data, err := encodeTopicReassigning(metadata.NewUuid(), t.assign, t.adding, t.removing)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"gregor/broker"
+	"gregor/broker/metadata"
 )
 
 // Preferred leader election, as Kafka's ZooKeeper-mode controller does it:
@@ -95,7 +95,7 @@ func (b *backend) electOne(typ int8, topic string, p int32, replicas []int32, li
 	for range 10 {
 		data, stat, err := b.conn.Get(zpath)
 		if errors.Is(err, zk.ErrNoNode) {
-			if typ == broker.ElectPreferred {
+			if typ == metadata.ElectPreferred {
 				return kafkaErr(kerr.PreferredLeaderNotAvailable, "Partition %s-%d has no state yet", topic, p)
 			}
 			return kafkaErr(kerr.EligibleLeadersNotAvailable, "Partition %s-%d has no state yet", topic, p)
@@ -119,7 +119,7 @@ func (b *backend) electOne(typ int8, topic string, p int32, replicas []int32, li
 			return fmt.Errorf("writing state of %s-%d: %w", topic, p, err)
 		}
 		kind := "preferred"
-		if typ == broker.ElectUnclean {
+		if typ == metadata.ElectUnclean {
 			kind = "unclean"
 		}
 		b.log.Info().Str("topic", topic).Int32("partition", p).Str("election", kind).Int32("old_leader", z.Leader).
@@ -136,7 +136,7 @@ func (b *backend) electOne(typ int8, topic string, p int32, replicas []int32, li
 // replica, which then is the whole ISR.
 func electionChoice(typ int8, z stateZNode, replicas []int32, live map[int32]bool) (leader int32, isr []int32, err error) {
 	switch typ {
-	case broker.ElectPreferred:
+	case metadata.ElectPreferred:
 		if len(replicas) == 0 {
 			return 0, nil, kafkaErr(kerr.PreferredLeaderNotAvailable, "The partition has no replicas")
 		}
@@ -148,7 +148,7 @@ func electionChoice(typ int8, z stateZNode, replicas []int32, live map[int32]boo
 			return 0, nil, kafkaErr(kerr.PreferredLeaderNotAvailable, "Failed to elect leader: preferred replica %d is not live and in the ISR %v", pref, z.ISR)
 		}
 		return pref, z.ISR, nil
-	case broker.ElectUnclean:
+	case metadata.ElectUnclean:
 		if z.Leader >= 0 && live[z.Leader] {
 			return 0, nil, kafkaErr(kerr.ElectionNotNeeded, "Leader election not needed for topic partition.")
 		}

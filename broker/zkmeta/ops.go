@@ -11,8 +11,8 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"gregor/broker"
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 )
 
 // kafkaErr wraps a Kafka error code with a message for the client.
@@ -48,37 +48,37 @@ func checkAssignment(assign [][]int32, rf int, live []int32) error {
 // CreateTopic records a new topic: its config, then its assignment. The
 // controller then creates the partition states; until then the returned
 // partitions have no leader.
-func (b *backend) CreateTopic(ctx context.Context, spec broker.TopicSpec) (broker.TopicState, error) {
-	return withCtx(ctx, func() (broker.TopicState, error) { return b.createTopic(spec) })
+func (b *backend) CreateTopic(ctx context.Context, spec metadata.TopicSpec) (metadata.TopicState, error) {
+	return withCtx(ctx, func() (metadata.TopicState, error) { return b.createTopic(spec) })
 }
 
-func (b *backend) createTopic(spec broker.TopicSpec) (broker.TopicState, error) {
-	if err := broker.ValidateTopicName(spec.Name); err != nil {
-		return broker.TopicState{}, kafkaErr(kerr.InvalidTopicException, "%v", err)
+func (b *backend) createTopic(spec metadata.TopicSpec) (metadata.TopicState, error) {
+	if err := metadata.ValidateTopicName(spec.Name); err != nil {
+		return metadata.TopicState{}, kafkaErr(kerr.InvalidTopicException, "%v", err)
 	}
 	if err := config.ValidateTopicConfigs(spec.Configs); err != nil {
-		return broker.TopicState{}, kafkaErr(kerr.InvalidConfig, "%v", err)
+		return metadata.TopicState{}, kafkaErr(kerr.InvalidConfig, "%v", err)
 	}
 	for _, kp := range []string{topicPath(spec.Name), deleteTopicsPath + "/" + spec.Name} {
 		ok, err := b.exists(kp)
 		if err != nil {
-			return broker.TopicState{}, err
+			return metadata.TopicState{}, err
 		}
 		if ok {
-			return broker.TopicState{}, kafkaErr(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
+			return metadata.TopicState{}, kafkaErr(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
 		}
 	}
 	live, err := b.liveBrokerIDs()
 	if err != nil {
-		return broker.TopicState{}, err
+		return metadata.TopicState{}, err
 	}
 	var assign [][]int32
 	if spec.Assignment != nil {
 		if len(spec.Assignment) == 0 {
-			return broker.TopicState{}, kafkaErr(kerr.InvalidReplicaAssignment, "empty replica assignment")
+			return metadata.TopicState{}, kafkaErr(kerr.InvalidReplicaAssignment, "empty replica assignment")
 		}
 		if err := checkAssignment(spec.Assignment, len(spec.Assignment[0]), live); err != nil {
-			return broker.TopicState{}, err
+			return metadata.TopicState{}, err
 		}
 		assign = spec.Assignment
 	} else {
@@ -93,34 +93,34 @@ func (b *backend) createTopic(spec broker.TopicSpec) (broker.TopicState, error) 
 		}
 		switch {
 		case n <= 0:
-			return broker.TopicState{}, kafkaErr(kerr.InvalidPartitions, "Number of partitions must be larger than 0.")
+			return metadata.TopicState{}, kafkaErr(kerr.InvalidPartitions, "Number of partitions must be larger than 0.")
 		case rf <= 0:
-			return broker.TopicState{}, kafkaErr(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
+			return metadata.TopicState{}, kafkaErr(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
 		case rf > len(live):
-			return broker.TopicState{}, kafkaErr(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
+			return metadata.TopicState{}, kafkaErr(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
 		}
 		assign = assignReplicas(live, n, rf, -1, 0)
 	}
-	id := broker.NewUuid()
-	st := broker.TopicState{Name: spec.Name, ID: id, Configs: spec.Configs}
+	id := metadata.NewUuid()
+	st := metadata.TopicState{Name: spec.Name, ID: id, Configs: spec.Configs}
 	for _, r := range assign {
-		st.Partitions = append(st.Partitions, broker.PartitionState{Replicas: slices.Clone(r), Leader: -1, Version: -1})
+		st.Partitions = append(st.Partitions, metadata.PartitionState{Replicas: slices.Clone(r), Leader: -1, Version: -1})
 	}
 	if spec.ValidateOnly {
 		return st, nil
 	}
 	if err := b.setOrCreate(configPath(spec.Name), encodeConfig(spec.Configs)); err != nil {
-		return broker.TopicState{}, err
+		return metadata.TopicState{}, err
 	}
 	data, err := encodeTopic(id, assign)
 	if err != nil {
-		return broker.TopicState{}, err
+		return metadata.TopicState{}, err
 	}
 	if _, err := b.conn.Create(b.p(topicPath(spec.Name)), data, 0, b.acl); err != nil {
 		if errors.Is(err, zk.ErrNodeExists) {
-			return broker.TopicState{}, kafkaErr(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
+			return metadata.TopicState{}, kafkaErr(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
 		}
-		return broker.TopicState{}, fmt.Errorf("creating %s: %w", topicPath(spec.Name), err)
+		return metadata.TopicState{}, fmt.Errorf("creating %s: %w", topicPath(spec.Name), err)
 	}
 	return st, nil
 }
@@ -275,32 +275,32 @@ func (b *backend) AlterTopicConfigs(ctx context.Context, name string, configs ma
 
 // UpdatePartition records the leader's ISR change by compare-and-set on the
 // partition state znode at st.Version.
-func (b *backend) UpdatePartition(ctx context.Context, topic string, partition int32, st broker.PartitionState) (broker.PartitionState, error) {
-	return withCtx(ctx, func() (broker.PartitionState, error) {
+func (b *backend) UpdatePartition(ctx context.Context, topic string, partition int32, st metadata.PartitionState) (metadata.PartitionState, error) {
+	return withCtx(ctx, func() (metadata.PartitionState, error) {
 		if st.Version < 0 {
-			return broker.PartitionState{}, broker.ErrStaleState
+			return metadata.PartitionState{}, metadata.ErrStaleState
 		}
 		zpath := b.p(statePath(topic, partition))
 		data, stat, err := b.conn.Get(zpath)
 		if errors.Is(err, zk.ErrNoNode) {
-			return broker.PartitionState{}, kerr.UnknownTopicOrPartition
+			return metadata.PartitionState{}, kerr.UnknownTopicOrPartition
 		}
 		if err != nil {
-			return broker.PartitionState{}, err
+			return metadata.PartitionState{}, err
 		}
 		if stat.Version != st.Version {
-			return broker.PartitionState{}, broker.ErrStaleState
+			return metadata.PartitionState{}, metadata.ErrStaleState
 		}
 		cur, err := decodeState(data)
 		if err != nil {
-			return broker.PartitionState{}, fmt.Errorf("%s: %w", statePath(topic, partition), err)
+			return metadata.PartitionState{}, fmt.Errorf("%s: %w", statePath(topic, partition), err)
 		}
 		stat, err = b.conn.Set(zpath, encodeState(cur.ControllerEpoch, st.Leader, st.LeaderEpoch, st.ISR), st.Version)
 		if errors.Is(err, zk.ErrBadVersion) {
-			return broker.PartitionState{}, broker.ErrStaleState
+			return metadata.PartitionState{}, metadata.ErrStaleState
 		}
 		if err != nil {
-			return broker.PartitionState{}, err
+			return metadata.PartitionState{}, err
 		}
 		note, _ := json.Marshal(map[string]any{"version": 1, "partitions": []map[string]any{{"topic": topic, "partition": partition}}})
 		if _, err := b.conn.Create(b.p(isrChangePath+"/"+isrChangePrefix), note, zk.FlagSequence, b.acl); err != nil {

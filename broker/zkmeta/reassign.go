@@ -11,7 +11,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"gregor/broker"
+	"gregor/broker/metadata"
 )
 
 // Partition reassignment (KIP-455) as Kafka's ZooKeeper-mode controller
@@ -343,11 +343,11 @@ func (b *backend) completeReassignment(t *topicCache, p int32, live map[int32]bo
 // ListPartitionReassignments reads the ongoing reassignments from
 // ZooKeeper (not the watched copy, so a reassignment just recorded or
 // completed shows at once).
-func (b *backend) ListPartitionReassignments(ctx context.Context, parts map[string][]int32) (map[string]map[int32]broker.Reassignment, error) {
-	return withCtx(ctx, func() (map[string]map[int32]broker.Reassignment, error) { return b.listReassignments(parts) })
+func (b *backend) ListPartitionReassignments(ctx context.Context, parts map[string][]int32) (map[string]map[int32]metadata.Reassignment, error) {
+	return withCtx(ctx, func() (map[string]map[int32]metadata.Reassignment, error) { return b.listReassignments(parts) })
 }
 
-func (b *backend) listReassignments(parts map[string][]int32) (map[string]map[int32]broker.Reassignment, error) {
+func (b *backend) listReassignments(parts map[string][]int32) (map[string]map[int32]metadata.Reassignment, error) {
 	var names []string
 	if parts == nil {
 		c, _, err := b.conn.Children(b.p(brokerTopicsPath))
@@ -359,7 +359,7 @@ func (b *backend) listReassignments(parts map[string][]int32) (map[string]map[in
 		names = slices.Collect(mapsKeys(parts))
 	}
 	slices.Sort(names)
-	out := map[string]map[int32]broker.Reassignment{}
+	out := map[string]map[int32]metadata.Reassignment{}
 	for _, name := range names {
 		data, _, err := b.conn.Get(b.p(topicPath(name)))
 		if errors.Is(err, zk.ErrNoNode) {
@@ -381,9 +381,9 @@ func (b *backend) listReassignments(parts map[string][]int32) (map[string]map[in
 				continue
 			}
 			if out[name] == nil {
-				out[name] = map[int32]broker.Reassignment{}
+				out[name] = map[int32]metadata.Reassignment{}
 			}
-			out[name][int32(p)] = broker.Reassignment{Replicas: assign[p], Adding: nonNil(adding[p]), Removing: nonNil(removing[p])}
+			out[name][int32(p)] = metadata.Reassignment{Replicas: assign[p], Adding: nonNil(adding[p]), Removing: nonNil(removing[p])}
 		}
 	}
 	return out, nil
