@@ -84,7 +84,7 @@ func (b *backend) AlterBrokerConfigs(ctx context.Context, id string, configs map
 	if id != "" {
 		n, err := strconv.ParseInt(id, 10, 32)
 		if err != nil || n < 0 {
-			return kafkaErr(kerr.InvalidRequest, "Broker id must be a non-negative integer, but it is: %s", id)
+			return metadata.Errorf(kerr.InvalidRequest, "Broker id must be a non-negative integer, but it is: %s", id)
 		}
 		entity = strconv.Itoa(int(n))
 	}

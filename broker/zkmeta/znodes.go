@@ -3,7 +3,6 @@ package zkmeta
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"slices"
 	"sort"
@@ -219,6 +218,12 @@ func decodeState(data []byte) (stateZNode, error) {
 	return z, err
 }
 
+// partition is partition p of topic, with the given replicas, led as z
+// says, as the controller's decisions take it.
+func (z stateZNode) partition(topic string, p int32, replicas []int32) metadata.Partition {
+	return metadata.Partition{Topic: topic, Index: p, Replicas: replicas, Leader: z.Leader, LeaderEpoch: z.LeaderEpoch, ISR: z.ISR}
+}
+
 // configZNode is /config/topics/<t>.
 type configZNode struct {
 	Version int               `json:"version"`
@@ -266,30 +271,4 @@ type producerBlockZNode struct {
 	Broker     int32       `json:"broker"`
 	BlockStart json.Number `json:"block_start"`
 	BlockEnd   json.Number `json:"block_end"`
-}
-
-// assignReplicas is Kafka's rack-unaware placement
-// (AdminUtils.assignReplicasToBrokersRackUnaware): partition p's first
-// replica on broker (p+start) mod n, the others at a shift from it that
-// grows by one every n partitions. fixedStart < 0 picks a random start and
-// shift; brokers must be sorted.
-func assignReplicas(brokers []int32, count int32, rf int, fixedStart int, firstPartition int32) [][]int32 {
-	n := len(brokers)
-	start, shift := fixedStart, fixedStart
-	if fixedStart < 0 {
-		start, shift = rand.IntN(n), rand.IntN(n)
-	}
-	out := make([][]int32, 0, count)
-	for p := int(max(0, firstPartition)); p < int(max(0, firstPartition))+int(count); p++ {
-		if p > 0 && p%n == 0 {
-			shift++
-		}
-		first := (p + start) % n
-		r := []int32{brokers[first]}
-		for j := 0; j < rf-1; j++ {
-			r = append(r, brokers[(first+1+(shift+j)%(n-1))%n])
-		}
-		out = append(out, r)
-	}
-	return out
 }
