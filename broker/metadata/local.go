@@ -175,8 +175,8 @@ func (l *local) partition(t *localTopic, i int) Partition {
 	return Partition{Topic: t.Name, Index: int32(i), Replicas: lp.Replicas, Leader: leader, LeaderEpoch: lp.LeaderEpoch, ISR: lp.Replicas}
 }
 
-// findPartition returns partition p of the named topic, or one without
-// replicas (which does not exist).
+// findPartitionLocked returns partition p of the named topic, or one
+// without replicas when there is none.
 func (l *local) findPartitionLocked(name string, p int32) Partition {
 	_, t := l.findLocked(name)
 	if t == nil || p < 0 || int(p) >= len(t.Partitions) {

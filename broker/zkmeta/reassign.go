@@ -130,8 +130,7 @@ func (b *backend) readReassigning(name string, p int32, z topicZNode) (reassigni
 	if err != nil {
 		return c, fmt.Errorf("%s: %w", statePath(name, p), err)
 	}
-	c.cur = st.partition(name, p, c.cur.Replicas)
-	c.cur.Adding, c.cur.Removing = z.AddingReplicas[k], z.RemovingReplicas[k]
+	c.cur.Leader, c.cur.LeaderEpoch, c.cur.ISR = st.Leader, st.LeaderEpoch, st.ISR
 	c.ctrlEpoch, c.version, c.hasState = st.ControllerEpoch, stat.Version, true
 	return c, nil
 }
