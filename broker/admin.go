@@ -9,6 +9,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 )
 
 // apiError is a Kafka error with a message for the client.
@@ -26,9 +27,9 @@ func errorf(code *kerr.Error, format string, args ...any) error {
 
 // CreateTopic validates a topic request as Kafka does and creates the
 // topic through the backend. It returns once the backend has recorded it.
-func (b *Broker) CreateTopic(ctx context.Context, spec TopicSpec) (TopicState, error) {
+func (b *Broker) CreateTopic(ctx context.Context, spec metadata.TopicSpec) (metadata.TopicState, error) {
 	if err := b.validateTopicSpec(&spec); err != nil {
-		return TopicState{}, err
+		return metadata.TopicState{}, err
 	}
 	st, err := b.backend.CreateTopic(ctx, spec)
 	if err == nil && !spec.ValidateOnly {
@@ -37,8 +38,8 @@ func (b *Broker) CreateTopic(ctx context.Context, spec TopicSpec) (TopicState, e
 	return st, err
 }
 
-func (b *Broker) validateTopicSpec(spec *TopicSpec) error {
-	if err := ValidateTopicName(spec.Name); err != nil {
+func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
+	if err := metadata.ValidateTopicName(spec.Name); err != nil {
 		return errorf(kerr.InvalidTopicException, "%v", err)
 	}
 	if b.Topic(spec.Name) != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -49,10 +50,10 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 	return resp, nil
 }
 
-func (b *Broker) metadataRequested(ctx context.Context, rt kmsg.MetadataRequestTopic, version int16, autoCreate bool, brokers []BrokerInfo, ops bool) kmsg.MetadataResponseTopic {
+func (b *Broker) metadataRequested(ctx context.Context, rt kmsg.MetadataRequestTopic, version int16, autoCreate bool, brokers []metadata.BrokerInfo, ops bool) kmsg.MetadataResponseTopic {
 	var t *Topic
 	if rt.Topic == nil {
-		if t = b.TopicByID(Uuid(rt.TopicID)); t == nil {
+		if t = b.TopicByID(metadata.Uuid(rt.TopicID)); t == nil {
 			st := kmsg.NewMetadataResponseTopic()
 			st.TopicID, st.ErrorCode = rt.TopicID, kerr.UnknownTopicID.Code
 			st.AuthorizedOperations = authorizedOpsNotRequested
@@ -67,7 +68,7 @@ func (b *Broker) metadataRequested(ctx context.Context, rt kmsg.MetadataRequestT
 	st := kmsg.NewMetadataResponseTopic()
 	st.Topic = &name
 	st.AuthorizedOperations = authorizedOpsNotRequested
-	if err := ValidateTopicName(name); err != nil {
+	if err := metadata.ValidateTopicName(name); err != nil {
 		st.ErrorCode = kerr.InvalidTopicException.Code
 		return st
 	}
@@ -75,7 +76,7 @@ func (b *Broker) metadataRequested(ctx context.Context, rt kmsg.MetadataRequestT
 		st.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return st
 	}
-	_, err := b.CreateTopic(ctx, TopicSpec{Name: name, Partitions: b.cfg.NumPartitions, ReplicationFactor: b.cfg.DefaultReplicationFactor})
+	_, err := b.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: b.cfg.NumPartitions, ReplicationFactor: b.cfg.DefaultReplicationFactor})
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		st.ErrorCode = ErrorCode(b.log, err)
 		return st
@@ -89,7 +90,7 @@ func (b *Broker) metadataRequested(ctx context.Context, rt kmsg.MetadataRequestT
 }
 
 // metadataBrokers lists live brokers' addresses for a listener.
-func (b *Broker) metadataBrokers(brokers []BrokerInfo, listener string) []kmsg.MetadataResponseBroker {
+func (b *Broker) metadataBrokers(brokers []metadata.BrokerInfo, listener string) []kmsg.MetadataResponseBroker {
 	out := make([]kmsg.MetadataResponseBroker, 0, len(brokers))
 	for _, bi := range brokers {
 		ep, ok := bi.Endpoints[listener]
@@ -107,7 +108,7 @@ func (b *Broker) metadataBrokers(brokers []BrokerInfo, listener string) []kmsg.M
 	return out
 }
 
-func (b *Broker) metadataTopic(t *Topic, brokers []BrokerInfo, ops bool) kmsg.MetadataResponseTopic {
+func (b *Broker) metadataTopic(t *Topic, brokers []metadata.BrokerInfo, ops bool) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID, st.IsInternal = &name, t.ID, t.Internal
@@ -128,7 +129,7 @@ func (b *Broker) metadataTopic(t *Topic, brokers []BrokerInfo, ops bool) kmsg.Me
 // ALTER_CONFIGS as a bit set.
 const allTopicOperations = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
 
-func metadataPartition(p *Partition, brokers []BrokerInfo) kmsg.MetadataResponseTopicPartition {
+func metadataPartition(p *Partition, brokers []metadata.BrokerInfo) kmsg.MetadataResponseTopicPartition {
 	st := p.State()
 	mp := kmsg.NewMetadataResponseTopicPartition()
 	mp.Partition, mp.Leader, mp.LeaderEpoch = p.ID, st.Leader, st.LeaderEpoch
@@ -136,7 +137,7 @@ func metadataPartition(p *Partition, brokers []BrokerInfo) kmsg.MetadataResponse
 	mp.ISR = nonNil(st.ISR)
 	mp.OfflineReplicas = []int32{}
 	for _, r := range st.Replicas {
-		if !slices.ContainsFunc(brokers, func(bi BrokerInfo) bool { return bi.ID == r }) {
+		if !slices.ContainsFunc(brokers, func(bi metadata.BrokerInfo) bool { return bi.ID == r }) {
 			mp.OfflineReplicas = append(mp.OfflineReplicas, r)
 		}
 	}

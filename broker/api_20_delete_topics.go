@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -48,7 +49,7 @@ func (b *Broker) deleteOne(ctx context.Context, rt kmsg.DeleteTopicsRequestTopic
 		if t = b.Topic(*rt.Topic); t == nil {
 			return kerr.UnknownTopicOrPartition
 		}
-	} else if t = b.TopicByID(Uuid(rt.TopicID)); t == nil {
+	} else if t = b.TopicByID(metadata.Uuid(rt.TopicID)); t == nil {
 		return kerr.UnknownTopicID
 	}
 	name := t.Name

@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -77,7 +78,7 @@ func wrapEntries(es []configEntry) []describedEntry {
 func (b *Broker) describeResource(typ int8, name string) ([]describedEntry, error) {
 	switch typ {
 	case resourceTopic:
-		if err := ValidateTopicName(name); err != nil {
+		if err := metadata.ValidateTopicName(name); err != nil {
 			return nil, errorf(kerr.InvalidTopicException, "%v", err)
 		}
 		t := b.Topic(name)

@@ -28,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -79,7 +80,7 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 
 // topicForAlter returns the topic a config change names.
 func (b *Broker) topicForAlter(name string) (*Topic, error) {
-	if err := ValidateTopicName(name); err != nil {
+	if err := metadata.ValidateTopicName(name); err != nil {
 		return nil, errorf(kerr.InvalidTopicException, "%v", err)
 	}
 	t := b.Topic(name)

@@ -22,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -111,7 +112,7 @@ func (b *Broker) checkNewAssignment(assignment [][]int32, increase int32, rf int
 			if slices.Contains(r[:j], id) {
 				return errorf(kerr.InvalidReplicaAssignment, "Duplicate brokers not allowed in replica assignment: %v for partition id %d.", r, p)
 			}
-			if !slices.ContainsFunc(brokers, func(bi BrokerInfo) bool { return bi.ID == id }) {
+			if !slices.ContainsFunc(brokers, func(bi metadata.BrokerInfo) bool { return bi.ID == id }) {
 				unknown = append(unknown, fmt.Sprint(id))
 			}
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -34,7 +35,7 @@ func (b *Broker) handleElectLeaders(ctx context.Context, req *protocol.Request) 
 	r := req.Body.(*kmsg.ElectLeadersRequest)
 	resp := req.Response().(*kmsg.ElectLeadersResponse)
 	resp.Topics = []kmsg.ElectLeadersResponseTopic{}
-	typ := ElectPreferred
+	typ := metadata.ElectPreferred
 	if req.Version >= 1 {
 		typ = r.ElectionType
 	}
@@ -64,7 +65,7 @@ func (b *Broker) handleElectLeaders(ctx context.Context, req *protocol.Request) 
 		}
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
-	if typ != ElectPreferred && typ != ElectUnclean {
+	if typ != metadata.ElectPreferred && typ != metadata.ElectUnclean {
 		err := errorf(kerr.InvalidRequest, "Unknown election type %d", typ)
 		if req.Version >= 1 {
 			resp.ErrorCode = kerr.InvalidRequest.Code
@@ -141,14 +142,14 @@ func (b *Broker) awaitElected(ctx context.Context, typ int8, results map[string]
 			return false
 		}
 		st := part.State()
-		if typ == ElectPreferred {
+		if typ == metadata.ElectPreferred {
 			return len(st.Replicas) > 0 && st.Leader == st.Replicas[0]
 		}
 		if st.Leader < 0 {
 			return false
 		}
 		brokers, _ := b.Brokers()
-		return slices.ContainsFunc(brokers, func(bi BrokerInfo) bool { return bi.ID == st.Leader })
+		return slices.ContainsFunc(brokers, func(bi metadata.BrokerInfo) bool { return bi.ID == st.Leader })
 	}
 	pending := func() bool {
 		for t, ps := range results {

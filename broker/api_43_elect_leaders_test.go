@@ -10,12 +10,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
 // electBackend is the local backend with scripted election results.
 type electBackend struct {
-	Backend
+	metadata.Backend
 	mu    sync.Mutex
 	typ   int8
 	parts map[string][]int32
@@ -50,7 +51,7 @@ func TestHandleElectLeaders(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.BrokerID = 1
 	cfg.LogDirs = []string{t.TempDir()}
-	be := &electBackend{Backend: NewLocalBackend(cfg, BrokerInfo{ID: 1, Endpoints: map[string]Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}})}
+	be := &electBackend{Backend: metadata.NewLocal(cfg.LogDirs[0], metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}})}
 	b, err := New(Options{Config: cfg, Log: zerolog.Nop(), Backend: be})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +61,7 @@ func TestHandleElectLeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := b.CreateTopic(ctx, TopicSpec{Name: "t", Partitions: 2, ReplicationFactor: 1}); err != nil {
+	if _, err := b.CreateTopic(ctx, metadata.TopicSpec{Name: "t", Partitions: 2, ReplicationFactor: 1}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -102,7 +103,7 @@ func TestHandleElectLeaders(t *testing.T) {
 	if len(got) != 2 || len(got["t"]) != 2 || got["t"][0] != 0 || got["t"][1] != kerr.ElectionNotNeeded.Code || got["x"][3] != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("named election answered %v", got)
 	}
-	if be.typ != ElectPreferred || len(be.parts["t"]) != 2 {
+	if be.typ != metadata.ElectPreferred || len(be.parts["t"]) != 2 {
 		t.Fatalf("backend asked type %d for %v", be.typ, be.parts)
 	}
 	// A null list: every partition, leaving out those needing no election.
@@ -112,11 +113,11 @@ func TestHandleElectLeaders(t *testing.T) {
 	}
 	// v0 has no election type: always preferred.
 	call(0, 1, []kmsg.ElectLeadersRequestTopic{topic("t", 0)})
-	if be.typ != ElectPreferred {
+	if be.typ != metadata.ElectPreferred {
 		t.Fatalf("v0 request ran election type %d", be.typ)
 	}
 	call(1, 1, []kmsg.ElectLeadersRequestTopic{topic("t", 0)})
-	if be.typ != ElectUnclean {
+	if be.typ != metadata.ElectUnclean {
 		t.Fatalf("v1 unclean request ran election type %d", be.typ)
 	}
 	// An unknown election type is refused without an election.
@@ -126,36 +127,3 @@ func TestHandleElectLeaders(t *testing.T) {
 		t.Fatalf("election type 5: top-level %d, partitions %v, backend calls %d -> %d", resp.ErrorCode, got, calls, be.calls)
 	}
 }
-
-// The local backend: a single broker leads every partition it has.
-func TestLocalElectLeaders(t *testing.T) {
-	cfg := config.Defaults()
-	cfg.BrokerID = 1
-	cfg.LogDirs = []string{t.TempDir()}
-	l := NewLocalBackend(cfg, BrokerInfo{ID: 1})
-	if err := l.Start(context.Background(), nopApplier{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.CreateTopic(context.Background(), TopicSpec{Name: "t", Partitions: 2, ReplicationFactor: 1}); err != nil {
-		t.Fatal(err)
-	}
-	for _, typ := range []int8{ElectPreferred, ElectUnclean} {
-		res, err := l.ElectLeaders(context.Background(), typ, map[string][]int32{"t": {0, 1, 2}, "x": {0}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if res["t"][0] != kerr.ElectionNotNeeded || res["t"][1] != kerr.ElectionNotNeeded || res["t"][2] != kerr.UnknownTopicOrPartition || res["x"][0] != kerr.UnknownTopicOrPartition {
-			t.Fatalf("type %d: %v", typ, res)
-		}
-		all, err := l.ElectLeaders(context.Background(), typ, nil)
-		if err != nil || len(all["t"]) != 2 || all["t"][0] != kerr.ElectionNotNeeded {
-			t.Fatalf("type %d, every partition: %v, %v", typ, all, err)
-		}
-	}
-}
-
-type nopApplier struct{}
-
-func (nopApplier) ApplyTopic(TopicState)            {}
-func (nopApplier) RemoveTopic(string)               {}
-func (nopApplier) ApplyBrokers([]BrokerInfo, int32) {}

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -102,7 +103,7 @@ func emptyDescribedTopic(name string, code int16) kmsg.DescribeTopicPartitionsRe
 
 // describedTopic lists up to limit partitions from start; next is the
 // partition to continue from, or -1 when the topic is complete.
-func describedTopic(t *Topic, brokers []BrokerInfo, start, limit int32) (kmsg.DescribeTopicPartitionsResponseTopic, int32) {
+func describedTopic(t *Topic, brokers []metadata.BrokerInfo, start, limit int32) (kmsg.DescribeTopicPartitionsResponseTopic, int32) {
 	st := kmsg.NewDescribeTopicPartitionsResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID, st.IsInternal = &name, t.ID, t.Internal

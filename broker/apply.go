@@ -8,17 +8,18 @@ import (
 	"time"
 
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 )
 
 // applier delivers backend metadata to the broker.
 type applier struct{ b *Broker }
 
-func (a applier) ApplyTopic(st TopicState) { a.b.applyTopic(st) }
-func (a applier) RemoveTopic(name string)  { a.b.removeTopic(name) }
-func (a applier) ApplyBrokers(bs []BrokerInfo, controller int32) {
+func (a applier) ApplyTopic(st metadata.TopicState) { a.b.applyTopic(st) }
+func (a applier) RemoveTopic(name string)           { a.b.removeTopic(name) }
+func (a applier) ApplyBrokers(bs []metadata.BrokerInfo, controller int32) {
 	a.b.mu.Lock()
 	a.b.brokers = slices.Clone(bs)
-	slices.SortFunc(a.b.brokers, func(x, y BrokerInfo) int { return int(x.ID - y.ID) })
+	slices.SortFunc(a.b.brokers, func(x, y metadata.BrokerInfo) int { return int(x.ID - y.ID) })
 	a.b.controller = controller
 	a.b.mu.Unlock()
 }
@@ -88,7 +89,7 @@ func (b *Broker) awaitDynamic(ctx context.Context, perBroker bool, want map[stri
 // applyTopic creates or updates a topic from metadata, then brings each
 // partition to its state. Partitions are applied without Broker.mu held
 // (lock order: Partition.mu before Broker.mu).
-func (b *Broker) applyTopic(st TopicState) {
+func (b *Broker) applyTopic(st metadata.TopicState) {
 	b.mu.Lock()
 	t := b.topics[st.Name]
 	if t != nil && t.ID != st.ID {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"gregor/broker/metadata"
 	"gregor/broker/replica"
 	"gregor/broker/storage"
 )
@@ -107,7 +108,7 @@ func (p *Partition) shrinkISR(now time.Time, maxLag time.Duration) {
 }
 
 // updateISR persists an ISR change through the backend and installs it.
-func (p *Partition) updateISR(st PartitionState) {
+func (p *Partition) updateISR(st metadata.PartitionState) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got, err := p.b.backend.UpdatePartition(ctx, p.tp.Topic, p.ID, st)

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 	"gregor/broker/storage"
 	"gregor/protocol"
 )
@@ -28,7 +29,7 @@ type Options struct {
 	// Clock is the time source; nil is time.Now.
 	Clock func() time.Time
 	// Backend is the metadata store; nil picks the local one.
-	Backend Backend
+	Backend metadata.Backend
 }
 
 // LeadershipListener hears about leadership of internal topic partitions
@@ -45,7 +46,7 @@ type Broker struct {
 	fs       storage.FS
 	clock    func() time.Time
 	dirs     []*storage.Dir
-	backend  Backend
+	backend  metadata.Backend
 	follow   *fetchers // replication of partitions led elsewhere
 	// dyn is the dynamic broker configs in force (from the backend).
 	dyn atomic.Pointer[dynamicConfigs]
@@ -57,8 +58,8 @@ type Broker struct {
 	mu sync.RWMutex
 	// guarded by mu:
 	topics     map[string]*Topic
-	byID       map[Uuid]*Topic
-	brokers    []BrokerInfo
+	byID       map[metadata.Uuid]*Topic
+	brokers    []metadata.BrokerInfo
 	controller int32
 	listeners  []LeadershipListener
 	placement  map[storage.TP]*storage.Dir // existing partition dirs at start
@@ -77,7 +78,7 @@ func New(opt Options) (*Broker, error) {
 		backend:   opt.Backend,
 		stop:      make(chan struct{}),
 		topics:    make(map[string]*Topic),
-		byID:      make(map[Uuid]*Topic),
+		byID:      make(map[metadata.Uuid]*Topic),
 		placement: make(map[storage.TP]*storage.Dir),
 		paths:     make(map[storage.TP]string),
 	}
@@ -105,7 +106,7 @@ func New(opt Options) (*Broker, error) {
 		}
 	}
 	if b.backend == nil {
-		b.backend = NewLocalBackend(b.cfg, b.selfInfo())
+		b.backend = metadata.NewLocal(b.cfg.LogDirs[0], b.selfInfo())
 	}
 	return b, nil
 }
@@ -120,20 +121,20 @@ func (b *Broker) Config() *config.Config { return b.cfg }
 func (b *Broker) Logger() zerolog.Logger { return b.log }
 
 // Backend is the metadata backend.
-func (b *Broker) Backend() Backend { return b.backend }
+func (b *Broker) Backend() metadata.Backend { return b.backend }
 
 // ClusterID is the cluster id.
 func (b *Broker) ClusterID() string { return b.backend.ClusterID() }
 
 // selfInfo is this broker as it advertises itself.
-func (b *Broker) selfInfo() BrokerInfo { return SelfInfo(b.cfg) }
+func (b *Broker) selfInfo() metadata.BrokerInfo { return SelfInfo(b.cfg) }
 
 // SelfInfo is the broker a configuration describes, as it advertises
 // itself to the cluster.
-func SelfInfo(cfg *config.Config) BrokerInfo {
-	bi := BrokerInfo{ID: cfg.BrokerID, Rack: cfg.Rack, Endpoints: make(map[string]Endpoint)}
+func SelfInfo(cfg *config.Config) metadata.BrokerInfo {
+	bi := metadata.BrokerInfo{ID: cfg.BrokerID, Rack: cfg.Rack, Endpoints: make(map[string]metadata.Endpoint)}
 	for _, l := range cfg.AdvertisedListeners {
-		bi.Endpoints[l.Name] = Endpoint{Host: l.Host, Port: int32(l.Port)}
+		bi.Endpoints[l.Name] = metadata.Endpoint{Host: l.Host, Port: int32(l.Port)}
 	}
 	return bi
 }
@@ -207,7 +208,7 @@ func (b *Broker) Topic(name string) *Topic {
 }
 
 // TopicByID returns a topic by id.
-func (b *Broker) TopicByID(id Uuid) *Topic {
+func (b *Broker) TopicByID(id metadata.Uuid) *Topic {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.byID[id]
@@ -226,14 +227,14 @@ func (b *Broker) Topics() []*Topic {
 }
 
 // Brokers returns the live brokers and the controller id.
-func (b *Broker) Brokers() ([]BrokerInfo, int32) {
+func (b *Broker) Brokers() ([]metadata.BrokerInfo, int32) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.brokers, b.controller
 }
 
 // BrokerByID returns a live broker.
-func (b *Broker) BrokerByID(id int32) (BrokerInfo, bool) {
+func (b *Broker) BrokerByID(id int32) (metadata.BrokerInfo, bool) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for _, bi := range b.brokers {
@@ -241,7 +242,7 @@ func (b *Broker) BrokerByID(id int32) (BrokerInfo, bool) {
 			return bi, true
 		}
 	}
-	return BrokerInfo{}, false
+	return metadata.BrokerInfo{}, false
 }
 
 // Partition returns a partition by topic and index.
@@ -257,7 +258,7 @@ func (b *Broker) Partition(topic string, p int32) *Partition {
 // creating it in the least loaded dir if it does not exist. A directory
 // left by an earlier topic of the same name (another topic id) is moved
 // aside as stray.
-func (b *Broker) placePartition(tp storage.TP, id Uuid) (*storage.Dir, string, error) {
+func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if dir, ok := b.placement[tp]; ok {

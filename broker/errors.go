@@ -6,6 +6,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"gregor/broker/metadata"
 	"gregor/broker/records"
 	"gregor/broker/storage"
 )
@@ -32,7 +33,7 @@ func ErrorCode(log zerolog.Logger, err error) int16 {
 		return kerr.UnsupportedCompressionType.Code
 	case errors.Is(err, records.ErrMagic), errors.Is(err, records.ErrInvalid):
 		return kerr.InvalidRecord.Code
-	case errors.Is(err, ErrStaleState):
+	case errors.Is(err, metadata.ErrStaleState):
 		return kerr.NotController.Code
 	}
 	log.Error().Err(err).Msg("unexpected error answered as a storage or server error")

@@ -14,6 +14,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"gregor/broker/metadata"
 	"gregor/broker/records"
 )
 
@@ -41,7 +42,7 @@ func (b *Broker) EnsureInternalTopic(ctx context.Context, name string, partition
 				configs["min.insync.replicas"] = strconv.Itoa(int(rf))
 			}
 		}
-		_, err := b.backend.CreateTopic(ctx, TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: rf, Configs: configs})
+		_, err := b.backend.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: rf, Configs: configs})
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return fmt.Errorf("creating %s: %w", name, err)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"gregor/broker/metadata"
 	"gregor/broker/replica"
 	"gregor/broker/storage"
 )
@@ -34,8 +35,8 @@ type Partition struct {
 
 	mu sync.Mutex
 	// guarded by mu:
-	state    PartitionState // as the cluster metadata has it
-	log      *storage.Log   // nil unless this broker holds a replica
+	state    metadata.PartitionState // as the cluster metadata has it
+	log      *storage.Log            // nil unless this broker holds a replica
 	dir      *storage.Dir
 	rs       *replica.State // non-nil while leader
 	closed   bool
@@ -59,7 +60,7 @@ func newPartition(b *Broker, t *Topic, id int32) *Partition {
 func (p *Partition) Topic() *Topic { return p.topic }
 
 // State returns the partition's metadata state.
-func (p *Partition) State() PartitionState {
+func (p *Partition) State() metadata.PartitionState {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.state
@@ -94,7 +95,7 @@ func (p *Partition) syncOffsetsLocked() {
 
 // apply installs new metadata state, opening the local replica if this
 // broker holds one and becoming leader or follower.
-func (p *Partition) apply(st PartitionState, dirs []*storage.Dir) error {
+func (p *Partition) apply(st metadata.PartitionState, dirs []*storage.Dir) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
@@ -177,7 +178,7 @@ func (p *Partition) openLogLocked(dirs []*storage.Dir) error {
 	return nil
 }
 
-func (p *Partition) becomeLeaderLocked(st PartitionState) error {
+func (p *Partition) becomeLeaderLocked(st metadata.PartitionState) error {
 	leo := p.log.NextOffset()
 	if err := p.log.AssignEpoch(st.LeaderEpoch, leo); err != nil {
 		return err

@@ -16,7 +16,7 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"gregor/broker"
+	"gregor/broker/metadata"
 )
 
 const configBrokersPath = "/config/brokers"
@@ -36,12 +36,12 @@ func (b *backend) selfEntity() string { return strconv.Itoa(int(b.self())) }
 
 // brokerConfigKeys are the loop keys of the two watched entities.
 func (b *backend) brokerConfigKeys() []string {
-	return []string{preBrokerCfg + broker.DefaultBrokerEntity, preBrokerCfg + b.selfEntity()}
+	return []string{preBrokerCfg + metadata.DefaultBrokerEntity, preBrokerCfg + b.selfEntity()}
 }
 
 // processBrokerConfig reads one entity's dynamic configs and watches it.
 func (b *backend) processBrokerConfig(entity string) error {
-	if entity != broker.DefaultBrokerEntity && entity != b.selfEntity() {
+	if entity != metadata.DefaultBrokerEntity && entity != b.selfEntity() {
 		return nil
 	}
 	data, _, _, err := b.get(preBrokerCfg+entity, b.p(brokerConfigPath(entity)))
@@ -55,7 +55,7 @@ func (b *backend) processBrokerConfig(entity string) error {
 	}
 	bc := &b.bcfg
 	cur := &bc.self
-	if entity == broker.DefaultBrokerEntity {
+	if entity == metadata.DefaultBrokerEntity {
 		cur = &bc.defaults
 	}
 	if !bc.read[entity] || !maps.Equal(*cur, c) {
@@ -69,7 +69,7 @@ func (b *backend) processBrokerConfig(entity string) error {
 // changed and both entities have been read. Called holding mu.
 func (b *backend) takeBrokerConfigs() (defaults, self map[string]string, ok bool) {
 	bc := &b.bcfg
-	if !bc.changed || !bc.read[broker.DefaultBrokerEntity] || !bc.read[b.selfEntity()] {
+	if !bc.changed || !bc.read[metadata.DefaultBrokerEntity] || !bc.read[b.selfEntity()] {
 		return nil, nil, false
 	}
 	bc.changed = false
@@ -80,11 +80,11 @@ func (b *backend) takeBrokerConfigs() (defaults, self map[string]string, ok bool
 // of the cluster default (""), and notifies the brokers through
 // /config/changes as Kafka does.
 func (b *backend) AlterBrokerConfigs(ctx context.Context, id string, configs map[string]string) error {
-	entity := broker.DefaultBrokerEntity
+	entity := metadata.DefaultBrokerEntity
 	if id != "" {
 		n, err := strconv.ParseInt(id, 10, 32)
 		if err != nil || n < 0 {
-			return kafkaErr(kerr.InvalidRequest, "Broker id must be a non-negative integer, but it is: %s", id)
+			return metadata.Errorf(kerr.InvalidRequest, "Broker id must be a non-negative integer, but it is: %s", id)
 		}
 		entity = strconv.Itoa(int(n))
 	}

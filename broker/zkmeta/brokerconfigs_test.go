@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"gregor/broker"
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 	"gregor/broker/zkmeta"
 	"gregor/internal/zktest"
 )
@@ -36,19 +36,19 @@ func (a *cfgApplier) configs() (calls int, defaults, self map[string]string) {
 	return a.calls, maps.Clone(a.defaults), maps.Clone(a.self)
 }
 
-func startCfg(t *testing.T, connect string, id int32) (broker.Backend, *cfgApplier) {
+func startCfg(t *testing.T, connect string, id int32) (metadata.Backend, *cfgApplier) {
 	t.Helper()
 	be, err := zkmeta.New(zkmeta.Options{
 		Connect:        connect,
 		SessionTimeout: 4 * time.Second,
-		Self:           broker.BrokerInfo{ID: id, Endpoints: map[string]broker.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9090 + id}}},
+		Self:           metadata.BrokerInfo{ID: id, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9090 + id}}},
 		Config:         &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
 		Log:            logger(t).With().Int32("broker", id).Logger(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &cfgApplier{fakeApplier: &fakeApplier{topics: map[string]broker.TopicState{}, controller: -1}}
+	a := &cfgApplier{fakeApplier: &fakeApplier{topics: map[string]metadata.TopicState{}, controller: -1}}
 	if err := be.Start(context.Background(), a); err != nil {
 		t.Fatalf("starting backend of broker %d: %v", id, err)
 	}

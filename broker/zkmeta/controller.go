@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/go-zookeeper/zk"
 
-	"gregor/broker"
+	"gregor/broker/metadata"
 )
 
 func jsonMarshal(v any) ([]byte, error)      { return json.Marshal(v) }
@@ -25,7 +26,7 @@ func (b *backend) control() error {
 	if !b.isController || b.shuttingDown.Load() {
 		return nil
 	}
-	live := map[int32]bool{}
+	live := metadata.Live{}
 	for id := range b.brokers {
 		live[id] = true
 	}
@@ -57,14 +58,14 @@ func (b *backend) control() error {
 			if len(bounced) == 0 {
 				continue
 			}
-			alive = map[int32]bool{}
+			alive = metadata.Live{}
 			for id := range live {
 				if !bounced[id] {
 					alive[id] = true
 				}
 			}
 		}
-		for _, name := range slices.Sorted(mapsKeys(b.topics)) {
+		for _, name := range slices.Sorted(maps.Keys(b.topics)) {
 			t := b.topics[name]
 			if !t.exists || b.deleting[name] {
 				continue
@@ -98,85 +99,41 @@ func (b *backend) control() error {
 	return firstErr
 }
 
-func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
-// controlPartition creates a partition's state or elects its leader.
-func (b *backend) controlPartition(t *topicCache, p int32, live map[int32]bool) error {
-	replicas := t.assign[p]
-	st := t.states[p]
-	if st == nil {
-		// Replicas a reassignment is adding have no data yet: they join
-		// the ISR by catching up, unless no other replica is live.
-		var isr, adding []int32
-		for _, r := range replicas {
-			if live[r] {
-				if int(p) < len(t.adding) && slices.Contains(t.adding[p], r) {
-					adding = append(adding, r)
-				} else {
-					isr = append(isr, r)
-				}
-			}
-		}
-		if len(isr) == 0 {
-			isr = adding
-		}
-		if len(isr) == 0 {
+// controlPartition creates a partition's state (metadata.Online) or
+// follows the live brokers (metadata.Failover).
+func (b *backend) controlPartition(t *topicCache, p int32, live metadata.Live) error {
+	cur := t.partition(p)
+	if t.states[p] == nil {
+		next, ok := metadata.Online(cur, live)
+		if !ok {
 			return nil // no replica is up yet; created when one registers
 		}
-		return b.createState(t, p, isr[0], isr)
+		return b.createState(t, p, next.Leader, next.ISR)
 	}
-	leader, epoch, isr, ok := decide(st, replicas, live)
+	next, ok := metadata.Failover(cur, live)
 	if !ok {
 		return nil
 	}
-	b.log.Info().Str("topic", t.name).Int32("partition", p).Int32("old_leader", st.leader).Int32("leader", leader).
-		Int32("leader_epoch", epoch).Ints32("isr", isr).Msg("controller: partition state change")
-	return b.writeState(t, p, st, leader, epoch, isr)
+	b.log.Info().Str("topic", t.name).Int32("partition", p).Int32("old_leader", cur.Leader).Int32("leader", next.Leader).
+		Int32("leader_epoch", next.LeaderEpoch).Ints32("isr", next.ISR).Msg("controller: partition state change")
+	return b.writeState(t, p, t.states[p], next)
 }
 
-// decide returns a partition's next leader, epoch and ISR given the live
-// brokers, or ok=false if nothing changes. A leader is chosen only from the
-// live ISR, in replica order (no unclean election); with none alive the
-// partition is left without a leader and its ISR keeps the last leader.
-func decide(st *pstate, replicas []int32, live map[int32]bool) (leader, epoch int32, isr []int32, ok bool) {
-	var liveISR []int32
-	for _, r := range st.isr {
-		if live[r] {
-			liveISR = append(liveISR, r)
-		}
+// partition is partition p as the controller's decisions take it; one
+// without a state has no leader.
+func (t *topicCache) partition(p int32) metadata.Partition {
+	mp := metadata.Partition{Topic: t.name, Index: p, Replicas: t.assign[p], Leader: -1}
+	if int(p) < len(t.adding) {
+		mp.Adding = t.adding[p]
 	}
-	if st.leader >= 0 && live[st.leader] {
-		if len(liveISR) == len(st.isr) {
-			return 0, 0, nil, false
-		}
-		if !slices.Contains(liveISR, st.leader) {
-			liveISR = append([]int32{st.leader}, liveISR...)
-		}
-		return st.leader, st.leaderEpoch, liveISR, true // a follower died
+	if int(p) < len(t.removing) {
+		mp.Removing = t.removing[p]
 	}
-	for _, r := range replicas {
-		if live[r] && slices.Contains(st.isr, r) {
-			return r, st.leaderEpoch + 1, liveISR, true
-		}
+	if int(p) < len(t.states) && t.states[p] != nil {
+		st := t.states[p]
+		mp.Leader, mp.LeaderEpoch, mp.ISR = st.leader, st.leaderEpoch, st.isr
 	}
-	if st.leader == -1 {
-		return 0, 0, nil, false
-	}
-	// No live ISR member: offline. Keep the last leader in the ISR so it
-	// is the one elected when it returns.
-	isr = st.isr
-	if slices.Contains(st.isr, st.leader) {
-		isr = []int32{st.leader}
-	}
-	return -1, st.leaderEpoch + 1, isr, true
+	return mp
 }
 
 // fence is the check that makes a controller write fail if another
@@ -220,8 +177,10 @@ func (b *backend) createState(t *topicCache, p int32, leader int32, isr []int32)
 	return nil
 }
 
-func (b *backend) writeState(t *topicCache, p int32, old *pstate, leader, epoch int32, isr []int32) error {
-	data := encodeState(b.ctrlEpoch, leader, epoch, isr)
+// writeState records a partition's next leadership, fenced, by
+// compare-and-set from old.
+func (b *backend) writeState(t *topicCache, p int32, old *pstate, next metadata.Partition) error {
+	data := encodeState(b.ctrlEpoch, next.Leader, next.LeaderEpoch, next.ISR)
 	resp, err := b.conn.Multi(b.fence(), &zk.SetDataRequest{Path: b.p(statePath(t.name, p)), Data: data, Version: old.version})
 	if err = b.multiErr(resp, err); err != nil {
 		if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNoNode) {
@@ -234,7 +193,7 @@ func (b *backend) writeState(t *topicCache, p int32, old *pstate, leader, epoch 
 	if len(resp) > 1 && resp[1].Stat != nil {
 		version = resp[1].Stat.Version
 	}
-	t.states[p] = &pstate{ctrlEpoch: b.ctrlEpoch, leader: leader, leaderEpoch: epoch, isr: isr, version: version}
+	t.states[p] = &pstate{ctrlEpoch: b.ctrlEpoch, leader: next.Leader, leaderEpoch: next.LeaderEpoch, isr: next.ISR, version: version}
 	t.changed = true
 	return nil
 }
@@ -242,7 +201,7 @@ func (b *backend) writeState(t *topicCache, p int32, old *pstate, leader, epoch 
 // assignTopicID gives a topic created without an id (by an old tool) one,
 // as Kafka's controller does.
 func (b *backend) assignTopicID(t *topicCache) error {
-	data, err := encodeTopicReassigning(broker.NewUuid(), t.assign, t.adding, t.removing)
+	data, err := encodeTopicReassigning(metadata.NewUuid(), t.assign, t.adding, t.removing)
 	if err != nil {
 		return err
 	}

@@ -10,16 +10,16 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"gregor/broker"
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 	"gregor/internal/zktest"
 )
 
 // change rewrites a partition's state through UpdatePartition (as a leader
 // would), from the state n's applier shows, retrying a lost race.
-func change(t *testing.T, n *node, topic string, p int, edit func(*broker.PartitionState)) broker.PartitionState {
+func change(t *testing.T, n *node, topic string, p int, edit func(*metadata.PartitionState)) metadata.PartitionState {
 	t.Helper()
-	var out broker.PartitionState
+	var out metadata.PartitionState
 	await(t, fmt.Sprintf("rewriting the state of %s-%d", topic, p), func() bool {
 		ps, ok := stateOf(n, topic, p)
 		if !ok {
@@ -27,7 +27,7 @@ func change(t *testing.T, n *node, topic string, p int, edit func(*broker.Partit
 		}
 		edit(&ps)
 		got, err := n.be.UpdatePartition(context.Background(), topic, int32(p), ps)
-		if errors.Is(err, broker.ErrStaleState) {
+		if errors.Is(err, metadata.ErrStaleState) {
 			return false
 		}
 		if err != nil {
@@ -68,10 +68,10 @@ func TestElectLeaders(t *testing.T) {
 	}
 	ctx := context.Background()
 	a := nodes[1]
-	if _, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "el", Assignment: [][]int32{{1, 2, 3}, {2, 3, 1}}}); err != nil {
+	if _, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: "el", Assignment: [][]int32{{1, 2, 3}, {2, 3, 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "un", Assignment: [][]int32{{3, 2}}}); err != nil {
+	if _, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: "un", Assignment: [][]int32{{3, 2}}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
@@ -85,7 +85,7 @@ func TestElectLeaders(t *testing.T) {
 
 	// Preferred replicas already lead: nothing to do; unknown partitions
 	// are reported as such.
-	res, err := nodes[2].be.ElectLeaders(ctx, broker.ElectPreferred, map[string][]int32{"el": {0, 1, 7}, "nope": {0}})
+	res, err := nodes[2].be.ElectLeaders(ctx, metadata.ElectPreferred, map[string][]int32{"el": {0, 1, 7}, "nope": {0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,29 +101,37 @@ func TestElectLeaders(t *testing.T) {
 
 	// el-0 led by 2 with broker 1 out of the ISR (as after a failover):
 	// the preferred replica is live but not in sync.
-	moved := change(t, a, "el", 0, func(ps *broker.PartitionState) {
+	moved := change(t, a, "el", 0, func(ps *metadata.PartitionState) {
 		ps.Leader, ps.LeaderEpoch, ps.ISR = 2, ps.LeaderEpoch+1, []int32{2, 3}
 	})
 	await(t, "broker 3 to see el-0 led by 2", func() bool { ps, _ := stateOf(nodes[3], "el", 0); return ps.Leader == 2 })
-	res, err = nodes[3].be.ElectLeaders(ctx, broker.ElectPreferred, map[string][]int32{"el": {0}})
+	res, err = nodes[3].be.ElectLeaders(ctx, metadata.ElectPreferred, map[string][]int32{"el": {0}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := electCode(t, res, "el", 0); got != kerr.PreferredLeaderNotAvailable.Code {
 		t.Fatalf("preferred replica out of the ISR: code %d, want PREFERRED_LEADER_NOT_AVAILABLE", got)
 	}
-	if ps, _ := stateOf(a, "el", 0); ps.Leader != 2 || ps.LeaderEpoch != moved.LeaderEpoch {
-		t.Fatalf("a refused election changed el-0: %+v", ps)
+	// Broker 1's view is checked, so it is broker 1's view that is awaited:
+	// once it has caught up with the change, the refused election must
+	// have left el-0 as it was.
+	var seen metadata.PartitionState
+	await(t, fmt.Sprintf("broker 1 to see el-0 at version %d or later", moved.Version), func() bool {
+		seen, _ = stateOf(a, "el", 0)
+		return seen.Version >= moved.Version
+	})
+	if seen.Version != moved.Version || seen.Leader != 2 || seen.LeaderEpoch != moved.LeaderEpoch {
+		t.Fatalf("a refused election changed el-0: %+v, want %+v", seen, moved)
 	}
 
 	// Broker 1 catches up: the election moves leadership back to it with
 	// the next leader epoch; the ISR is unchanged.
-	caught := change(t, a, "el", 0, func(ps *broker.PartitionState) { ps.ISR = []int32{2, 3, 1} })
+	caught := change(t, a, "el", 0, func(ps *metadata.PartitionState) { ps.ISR = []int32{2, 3, 1} })
 	await(t, "broker 3 to see el-0's ISR with broker 1", func() bool {
 		ps, _ := stateOf(nodes[3], "el", 0)
 		return ps.Version == caught.Version
 	})
-	res, err = nodes[3].be.ElectLeaders(ctx, broker.ElectPreferred, nil) // every partition
+	res, err = nodes[3].be.ElectLeaders(ctx, metadata.ElectPreferred, nil) // every partition
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +152,7 @@ func TestElectLeaders(t *testing.T) {
 	}
 
 	// Unclean: a live leader needs none.
-	res, err = a.be.ElectLeaders(ctx, broker.ElectUnclean, map[string][]int32{"un": {0}})
+	res, err = a.be.ElectLeaders(ctx, metadata.ElectUnclean, map[string][]int32{"un": {0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,26 +161,33 @@ func TestElectLeaders(t *testing.T) {
 	}
 	// un-0's ISR shrinks to its leader 3, which then dies: offline, and
 	// only an unclean election brings it back, on broker 2 alone.
-	change(t, a, "un", 0, func(ps *broker.PartitionState) { ps.ISR = []int32{3} })
-	if _, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "dead", Assignment: [][]int32{{3}}}); err != nil {
+	change(t, a, "un", 0, func(ps *metadata.PartitionState) { ps.ISR = []int32{3} })
+	if _, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: "dead", Assignment: [][]int32{{3}}}); err != nil {
 		t.Fatal(err)
 	}
-	await(t, "dead-0 led by 3", func() bool { ps, _ := stateOf(a, "dead", 0); return ps.Leader == 3 })
+	// Broker 2 runs the unclean election below from its own view of the
+	// topics: it must know dead before broker 3 goes.
+	for _, n := range nodes {
+		await(t, fmt.Sprintf("broker %d to see dead-0 led by 3", n.id), func() bool {
+			ps, _ := stateOf(n, "dead", 0)
+			return ps.Leader == 3
+		})
+	}
 	nodes[3].be.Close()
 	delete(nodes, 3)
-	var off broker.PartitionState
+	var off metadata.PartitionState
 	await(t, "un-0 offline with ISR [3]", func() bool {
 		off, _ = stateOf(a, "un", 0)
 		return off.Leader == -1 && slices.Equal(off.ISR, []int32{3})
 	})
-	res, err = a.be.ElectLeaders(ctx, broker.ElectPreferred, map[string][]int32{"un": {0}})
+	res, err = a.be.ElectLeaders(ctx, metadata.ElectPreferred, map[string][]int32{"un": {0}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := electCode(t, res, "un", 0); got != kerr.PreferredLeaderNotAvailable.Code {
 		t.Fatalf("preferred election with the preferred replica dead: code %d, want PREFERRED_LEADER_NOT_AVAILABLE", got)
 	}
-	res, err = nodes[2].be.ElectLeaders(ctx, broker.ElectUnclean, map[string][]int32{"un": {0}, "dead": {0}})
+	res, err = nodes[2].be.ElectLeaders(ctx, metadata.ElectUnclean, map[string][]int32{"un": {0}, "dead": {0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +222,7 @@ func TestAutoLeaderRebalance(t *testing.T) {
 	}
 	a, b := nodes[0], nodes[1]
 	ctx := context.Background()
-	if _, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "ar", Assignment: [][]int32{{1, 2}, {1, 2}, {1, 2}, {2, 1}}}); err != nil {
+	if _, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: "ar", Assignment: [][]int32{{1, 2}, {1, 2}, {1, 2}, {2, 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	await(t, "ar online with preferred leaders and full ISRs", func() bool {
@@ -225,12 +240,12 @@ func TestAutoLeaderRebalance(t *testing.T) {
 	// Broker 1 "failed": broker 2 leads partitions 0-2 without it. Its
 	// imbalance is 3/3, but it is in no ISR, so nothing moves back.
 	for p := range 3 {
-		change(t, b, "ar", p, func(ps *broker.PartitionState) {
+		change(t, b, "ar", p, func(ps *metadata.PartitionState) {
 			ps.Leader, ps.LeaderEpoch, ps.ISR = 2, ps.LeaderEpoch+1, []int32{2}
 		})
 	}
 	// It rejoins ar-0's ISR: leadership returns (3/3 > 50%).
-	before := change(t, b, "ar", 0, func(ps *broker.PartitionState) { ps.ISR = []int32{2, 1} })
+	before := change(t, b, "ar", 0, func(ps *metadata.PartitionState) { ps.ISR = []int32{2, 1} })
 	for _, n := range nodes {
 		await(t, fmt.Sprintf("broker %d to see ar-0 back on its preferred replica", n.id), func() bool {
 			ps, _ := stateOf(n, "ar", 0)
@@ -238,7 +253,7 @@ func TestAutoLeaderRebalance(t *testing.T) {
 		})
 	}
 	// And ar-1's: 2/3 > 50%, so it returns too.
-	before = change(t, b, "ar", 1, func(ps *broker.PartitionState) { ps.ISR = []int32{2, 1} })
+	before = change(t, b, "ar", 1, func(ps *metadata.PartitionState) { ps.ISR = []int32{2, 1} })
 	await(t, "ar-1 back on its preferred replica", func() bool {
 		ps, _ := stateOf(a, "ar", 1)
 		return ps.Leader == 1 && ps.LeaderEpoch == before.LeaderEpoch+1
@@ -247,8 +262,8 @@ func TestAutoLeaderRebalance(t *testing.T) {
 	// stays with broker 2. To know a check has run since, broker 2's only
 	// preferred partition is then led by broker 1 (imbalance 1/1), which a
 	// check moves back.
-	stay := change(t, b, "ar", 2, func(ps *broker.PartitionState) { ps.ISR = []int32{2, 1} })
-	before = change(t, b, "ar", 3, func(ps *broker.PartitionState) { ps.Leader, ps.LeaderEpoch = 1, ps.LeaderEpoch+1 })
+	stay := change(t, b, "ar", 2, func(ps *metadata.PartitionState) { ps.ISR = []int32{2, 1} })
+	before = change(t, b, "ar", 3, func(ps *metadata.PartitionState) { ps.Leader, ps.LeaderEpoch = 1, ps.LeaderEpoch+1 })
 	await(t, "ar-3 back on its preferred replica 2", func() bool {
 		ps, _ := stateOf(a, "ar", 3)
 		return ps.Leader == 2 && ps.LeaderEpoch == before.LeaderEpoch+1

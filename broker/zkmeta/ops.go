@@ -11,116 +11,74 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"gregor/broker"
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 )
-
-// kafkaErr wraps a Kafka error code with a message for the client.
-func kafkaErr(code *kerr.Error, format string, args ...any) error {
-	return fmt.Errorf("%w: %s", code, fmt.Sprintf(format, args...))
-}
 
 func (b *backend) exists(kpath string) (bool, error) {
 	ok, _, err := b.conn.Exists(b.p(kpath))
 	return ok, err
 }
 
-// checkAssignment validates explicit replicas against the live brokers.
-func checkAssignment(assign [][]int32, rf int, live []int32) error {
-	for p, r := range assign {
-		if len(r) == 0 || (rf > 0 && len(r) != rf) {
-			return kafkaErr(kerr.InvalidReplicaAssignment, "partition %d has %d replicas, expected %d", p, len(r), rf)
-		}
-		seen := map[int32]bool{}
-		for _, id := range r {
-			if seen[id] {
-				return kafkaErr(kerr.InvalidReplicaAssignment, "duplicate replica %d in partition %d", id, p)
-			}
-			if !slices.Contains(live, id) {
-				return kafkaErr(kerr.InvalidReplicaAssignment, "unknown broker %d in the replica assignment", id)
-			}
-			seen[id] = true
-		}
-	}
-	return nil
-}
-
 // CreateTopic records a new topic: its config, then its assignment. The
 // controller then creates the partition states; until then the returned
 // partitions have no leader.
-func (b *backend) CreateTopic(ctx context.Context, spec broker.TopicSpec) (broker.TopicState, error) {
-	return withCtx(ctx, func() (broker.TopicState, error) { return b.createTopic(spec) })
+func (b *backend) CreateTopic(ctx context.Context, spec metadata.TopicSpec) (metadata.TopicState, error) {
+	return withCtx(ctx, func() (metadata.TopicState, error) { return b.createTopic(spec) })
 }
 
-func (b *backend) createTopic(spec broker.TopicSpec) (broker.TopicState, error) {
-	if err := broker.ValidateTopicName(spec.Name); err != nil {
-		return broker.TopicState{}, kafkaErr(kerr.InvalidTopicException, "%v", err)
+func (b *backend) createTopic(spec metadata.TopicSpec) (metadata.TopicState, error) {
+	if err := metadata.ValidateTopicName(spec.Name); err != nil {
+		return metadata.TopicState{}, metadata.Errorf(kerr.InvalidTopicException, "%v", err)
 	}
 	if err := config.ValidateTopicConfigs(spec.Configs); err != nil {
-		return broker.TopicState{}, kafkaErr(kerr.InvalidConfig, "%v", err)
+		return metadata.TopicState{}, metadata.Errorf(kerr.InvalidConfig, "%v", err)
 	}
 	for _, kp := range []string{topicPath(spec.Name), deleteTopicsPath + "/" + spec.Name} {
 		ok, err := b.exists(kp)
 		if err != nil {
-			return broker.TopicState{}, err
+			return metadata.TopicState{}, err
 		}
 		if ok {
-			return broker.TopicState{}, kafkaErr(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
+			return metadata.TopicState{}, metadata.Errorf(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
 		}
 	}
 	live, err := b.liveBrokerIDs()
 	if err != nil {
-		return broker.TopicState{}, err
+		return metadata.TopicState{}, err
 	}
-	var assign [][]int32
-	if spec.Assignment != nil {
-		if len(spec.Assignment) == 0 {
-			return broker.TopicState{}, kafkaErr(kerr.InvalidReplicaAssignment, "empty replica assignment")
+	if spec.Assignment == nil && b.opt.Config != nil {
+		if spec.Partitions == -1 {
+			spec.Partitions = b.opt.Config.NumPartitions
 		}
-		if err := checkAssignment(spec.Assignment, len(spec.Assignment[0]), live); err != nil {
-			return broker.TopicState{}, err
+		if spec.ReplicationFactor == -1 {
+			spec.ReplicationFactor = b.opt.Config.DefaultReplicationFactor
 		}
-		assign = spec.Assignment
-	} else {
-		n, rf := spec.Partitions, int(spec.ReplicationFactor)
-		if b.opt.Config != nil {
-			if n == -1 {
-				n = b.opt.Config.NumPartitions
-			}
-			if rf == -1 {
-				rf = int(b.opt.Config.DefaultReplicationFactor)
-			}
-		}
-		switch {
-		case n <= 0:
-			return broker.TopicState{}, kafkaErr(kerr.InvalidPartitions, "Number of partitions must be larger than 0.")
-		case rf <= 0:
-			return broker.TopicState{}, kafkaErr(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
-		case rf > len(live):
-			return broker.TopicState{}, kafkaErr(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
-		}
-		assign = assignReplicas(live, n, rf, -1, 0)
 	}
-	id := broker.NewUuid()
-	st := broker.TopicState{Name: spec.Name, ID: id, Configs: spec.Configs}
+	assign, err := metadata.PlaceTopic(spec, live)
+	if err != nil {
+		return metadata.TopicState{}, err
+	}
+	id := metadata.NewUuid()
+	st := metadata.TopicState{Name: spec.Name, ID: id, Configs: spec.Configs}
 	for _, r := range assign {
-		st.Partitions = append(st.Partitions, broker.PartitionState{Replicas: slices.Clone(r), Leader: -1, Version: -1})
+		st.Partitions = append(st.Partitions, metadata.PartitionState{Replicas: slices.Clone(r), Leader: -1, Version: -1})
 	}
 	if spec.ValidateOnly {
 		return st, nil
 	}
 	if err := b.setOrCreate(configPath(spec.Name), encodeConfig(spec.Configs)); err != nil {
-		return broker.TopicState{}, err
+		return metadata.TopicState{}, err
 	}
 	data, err := encodeTopic(id, assign)
 	if err != nil {
-		return broker.TopicState{}, err
+		return metadata.TopicState{}, err
 	}
 	if _, err := b.conn.Create(b.p(topicPath(spec.Name)), data, 0, b.acl); err != nil {
 		if errors.Is(err, zk.ErrNodeExists) {
-			return broker.TopicState{}, kafkaErr(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
+			return metadata.TopicState{}, metadata.Errorf(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
 		}
-		return broker.TopicState{}, fmt.Errorf("creating %s: %w", topicPath(spec.Name), err)
+		return metadata.TopicState{}, fmt.Errorf("creating %s: %w", topicPath(spec.Name), err)
 	}
 	return st, nil
 }
@@ -177,7 +135,7 @@ func (b *backend) createPartitions(name string, total int32, explicit [][]int32)
 		if ok, err := b.exists(deleteTopicsPath + "/" + name); err != nil {
 			return err
 		} else if ok {
-			return kafkaErr(kerr.InvalidTopicException, "The topic is queued for deletion.")
+			return metadata.Errorf(kerr.InvalidTopicException, "The topic is queued for deletion.")
 		}
 		var z topicZNode
 		if err := json.Unmarshal(data, &z); err != nil {
@@ -191,36 +149,13 @@ func (b *backend) createPartitions(name string, total int32, explicit [][]int32)
 		if have == 0 {
 			return fmt.Errorf("%s has no partitions", topicPath(name))
 		}
-		if total <= have {
-			return kafkaErr(kerr.InvalidPartitions, "Topic currently has %d partitions, %d would not be an increase.", have, total)
-		}
-		rf := len(assign[0])
 		live, err := b.liveBrokerIDs()
 		if err != nil {
 			return err
 		}
-		var add [][]int32
-		if explicit != nil {
-			if int32(len(explicit)) != total-have {
-				return kafkaErr(kerr.InvalidReplicaAssignment, "Increasing the number of partitions by %d but %d assignments provided.", total-have, len(explicit))
-			}
-			if err := checkAssignment(explicit, rf, live); err != nil {
-				return err
-			}
-			add = explicit
-		} else {
-			if rf > len(live) {
-				return kafkaErr(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
-			}
-			// Continue the pattern from partition 0's first replica.
-			start := 0
-			for i, id := range live {
-				if id >= assign[0][0] {
-					start = i
-					break
-				}
-			}
-			add = assignReplicas(live, total-have, rf, start, have)
+		add, err := metadata.PlacePartitions(assign, total, explicit, live)
+		if err != nil {
+			return err
 		}
 		if z.Partitions == nil {
 			z.Partitions = map[string][]int32{}
@@ -252,7 +187,7 @@ func (b *backend) createPartitions(name string, total int32, explicit [][]int32)
 func (b *backend) AlterTopicConfigs(ctx context.Context, name string, configs map[string]string) error {
 	_, err := withCtx(ctx, func() (struct{}, error) {
 		if err := config.ValidateTopicConfigs(configs); err != nil {
-			return struct{}{}, kafkaErr(kerr.InvalidConfig, "%v", err)
+			return struct{}{}, metadata.Errorf(kerr.InvalidConfig, "%v", err)
 		}
 		ok, err := b.exists(topicPath(name))
 		if err != nil {
@@ -275,32 +210,32 @@ func (b *backend) AlterTopicConfigs(ctx context.Context, name string, configs ma
 
 // UpdatePartition records the leader's ISR change by compare-and-set on the
 // partition state znode at st.Version.
-func (b *backend) UpdatePartition(ctx context.Context, topic string, partition int32, st broker.PartitionState) (broker.PartitionState, error) {
-	return withCtx(ctx, func() (broker.PartitionState, error) {
+func (b *backend) UpdatePartition(ctx context.Context, topic string, partition int32, st metadata.PartitionState) (metadata.PartitionState, error) {
+	return withCtx(ctx, func() (metadata.PartitionState, error) {
 		if st.Version < 0 {
-			return broker.PartitionState{}, broker.ErrStaleState
+			return metadata.PartitionState{}, metadata.ErrStaleState
 		}
 		zpath := b.p(statePath(topic, partition))
 		data, stat, err := b.conn.Get(zpath)
 		if errors.Is(err, zk.ErrNoNode) {
-			return broker.PartitionState{}, kerr.UnknownTopicOrPartition
+			return metadata.PartitionState{}, kerr.UnknownTopicOrPartition
 		}
 		if err != nil {
-			return broker.PartitionState{}, err
+			return metadata.PartitionState{}, err
 		}
 		if stat.Version != st.Version {
-			return broker.PartitionState{}, broker.ErrStaleState
+			return metadata.PartitionState{}, metadata.ErrStaleState
 		}
 		cur, err := decodeState(data)
 		if err != nil {
-			return broker.PartitionState{}, fmt.Errorf("%s: %w", statePath(topic, partition), err)
+			return metadata.PartitionState{}, fmt.Errorf("%s: %w", statePath(topic, partition), err)
 		}
 		stat, err = b.conn.Set(zpath, encodeState(cur.ControllerEpoch, st.Leader, st.LeaderEpoch, st.ISR), st.Version)
 		if errors.Is(err, zk.ErrBadVersion) {
-			return broker.PartitionState{}, broker.ErrStaleState
+			return metadata.PartitionState{}, metadata.ErrStaleState
 		}
 		if err != nil {
-			return broker.PartitionState{}, err
+			return metadata.PartitionState{}, err
 		}
 		note, _ := json.Marshal(map[string]any{"version": 1, "partitions": []map[string]any{{"topic": topic, "partition": partition}}})
 		if _, err := b.conn.Create(b.p(isrChangePath+"/"+isrChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
@@ -419,10 +354,11 @@ func (b *backend) shutdown() error {
 		assigns[name] = t.assign
 	}
 	b.mu.Unlock()
-	live, err := b.liveBrokerIDs()
+	liveIDs, err := b.liveBrokerIDs()
 	if err != nil {
 		return err
 	}
+	live := metadata.NewLive(liveIDs...)
 	var errs []error
 	for _, x := range mine {
 		replicas := assigns[x.topic][x.p]
@@ -445,8 +381,9 @@ func (b *backend) shutdown() error {
 	return errors.Join(errs...)
 }
 
-func (b *backend) handOver(topic string, p int32, replicas, live []int32) error {
-	self := b.self()
+// handOver applies metadata.ControlledShutdown to one partition by
+// compare-and-set of its state znode.
+func (b *backend) handOver(topic string, p int32, replicas []int32, live metadata.Live) error {
 	zpath := b.p(statePath(topic, p))
 	for range 10 {
 		data, stat, err := b.conn.Get(zpath)
@@ -460,33 +397,19 @@ func (b *backend) handOver(topic string, p int32, replicas, live []int32) error 
 		if err != nil {
 			return err
 		}
-		others := slices.DeleteFunc(slices.Clone(z.ISR), func(r int32) bool { return r == self })
-		if len(others) == len(z.ISR) || len(others) == 0 {
-			return nil // not in the ISR, or the only one: nothing to hand over
+		next, ok := metadata.ControlledShutdown(z.partition(topic, p, replicas), b.self(), live)
+		if !ok {
+			return nil
 		}
-		leader, epoch := z.Leader, z.LeaderEpoch
-		if z.Leader == self {
-			leader = -1
-			for _, r := range replicas {
-				if r != self && slices.Contains(others, r) && slices.Contains(live, r) {
-					leader = r
-					break
-				}
-			}
-			if leader == -1 {
-				return nil // no live successor: keep leading until the end
-			}
-			epoch++
-		}
-		_, err = b.conn.Set(zpath, encodeState(z.ControllerEpoch, leader, epoch, others), stat.Version)
+		_, err = b.conn.Set(zpath, encodeState(z.ControllerEpoch, next.Leader, next.LeaderEpoch, next.ISR), stat.Version)
 		if errors.Is(err, zk.ErrBadVersion) {
 			continue
 		}
 		if err != nil {
 			return err
 		}
-		if leader != z.Leader {
-			b.log.Info().Str("topic", topic).Int32("partition", p).Int32("leader", leader).Int32("leader_epoch", epoch).Msg("controlled shutdown: leadership moved")
+		if next.Leader != z.Leader {
+			b.log.Info().Str("topic", topic).Int32("partition", p).Int32("leader", next.Leader).Int32("leader_epoch", next.LeaderEpoch).Msg("controlled shutdown: leadership moved")
 		}
 		return nil
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"gregor/broker"
+	"gregor/broker/metadata"
 	"gregor/internal/zktest"
 )
 
@@ -47,7 +47,7 @@ func TestReassignPartitions(t *testing.T) {
 	}
 	ctx := context.Background()
 	a := nodes[1]
-	if _, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "ra", Assignment: [][]int32{{1, 2}, {2, 1}}}); err != nil {
+	if _, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: "ra", Assignment: [][]int32{{1, 2}, {2, 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
@@ -137,7 +137,7 @@ func TestReassignPartitions(t *testing.T) {
 
 	// The leader adds 3 to the ISR: the controller completes it. Leader 1
 	// is not in the target: 2 (first of the target in the ISR) leads.
-	grown := change(t, a, "ra", 0, func(ps *broker.PartitionState) { ps.ISR = []int32{1, 2, 3} })
+	grown := change(t, a, "ra", 0, func(ps *metadata.PartitionState) { ps.ISR = []int32{1, 2, 3} })
 	for _, n := range nodes {
 		await(t, fmt.Sprintf("broker %d to see ra-0 moved to [2 3] led by 2", n.id), func() bool {
 			ps, _ := stateOf(n, "ra", 0)

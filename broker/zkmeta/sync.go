@@ -13,7 +13,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"gregor/broker"
+	"gregor/broker/metadata"
 )
 
 // Keys name what the loop must (re)read; each has at most one watch armed.
@@ -523,10 +523,10 @@ func (b *backend) processState(name string, p int32) error {
 
 // topicState builds what the Applier gets; a partition without a state
 // znode yet has no leader.
-func (t *topicCache) topicState() broker.TopicState {
-	ts := broker.TopicState{Name: t.name, ID: t.id, Configs: maps.Clone(t.configs)}
+func (t *topicCache) topicState() metadata.TopicState {
+	ts := metadata.TopicState{Name: t.name, ID: t.id, Configs: maps.Clone(t.configs)}
 	for p, r := range t.assign {
-		ps := broker.PartitionState{Replicas: slices.Clone(r), Leader: -1, Version: -1}
+		ps := metadata.PartitionState{Replicas: slices.Clone(r), Leader: -1, Version: -1}
 		if st := t.states[p]; st != nil {
 			ps.Leader, ps.LeaderEpoch, ps.ISR, ps.Version = st.leader, st.leaderEpoch, slices.Clone(st.isr), st.version
 		}
@@ -539,17 +539,17 @@ func (t *topicCache) topicState() broker.TopicState {
 func (b *backend) deliver() {
 	b.mu.Lock()
 	apply := b.apply
-	var brokers []broker.BrokerInfo
+	var brokers []metadata.BrokerInfo
 	changedBrokers := b.brokersChanged
 	if changedBrokers {
 		for _, lb := range b.brokers {
 			brokers = append(brokers, lb.info)
 		}
-		slices.SortFunc(brokers, func(x, y broker.BrokerInfo) int { return int(x.ID) - int(y.ID) })
+		slices.SortFunc(brokers, func(x, y metadata.BrokerInfo) int { return int(x.ID) - int(y.ID) })
 	}
 	controller := b.controller
 	removed := b.removed
-	var topics []broker.TopicState
+	var topics []metadata.TopicState
 	names := slices.Sorted(maps.Keys(b.topics))
 	for _, name := range names {
 		t := b.topics[name]
@@ -576,7 +576,7 @@ func (b *backend) deliver() {
 	for _, ts := range topics {
 		apply.ApplyTopic(ts)
 	}
-	if a, ok := apply.(broker.BrokerConfigApplier); ok && cfgChanged {
+	if a, ok := apply.(metadata.BrokerConfigApplier); ok && cfgChanged {
 		a.ApplyBrokerConfigs(cfgDefaults, cfgSelf)
 	}
 }

@@ -1,8 +1,15 @@
-// Package zkmeta keeps Gregor's cluster metadata in ZooKeeper, in Apache
-// Kafka's classic (ZooKeeper-mode) znode layout and JSON formats, so tools
-// that read that layout keep working. Every broker watches the metadata and
-// delivers it to its Applier; the broker holding /controller also elects
-// partition leaders, creates partition states and deletes topics.
+// Package zkmeta is the ZooKeeper I/O of Gregor's cluster metadata: it
+// keeps the metadata in Apache Kafka's classic (ZooKeeper-mode) znode
+// layout and JSON formats, so tools that read that layout keep working.
+// Every broker watches the metadata and delivers it to its Applier; the
+// broker holding /controller also creates partition states, elects
+// leaders, completes reassignments and deletes topics.
+//
+// What to write is decided by package metadata's pure functions (Online,
+// Failover, Elect, ControlledShutdown, Reassign, CompleteReassignment,
+// Imbalances, PlaceTopic, ...): this package reads znodes, calls them and
+// writes their results by compare-and-set, fenced by the controller epoch
+// where the controller writes.
 package zkmeta
 
 import (
@@ -20,8 +27,8 @@ import (
 	"github.com/go-zookeeper/zk"
 	"github.com/rs/zerolog"
 
-	"gregor/broker"
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 )
 
 // Options configures the ZooKeeper backend.
@@ -29,7 +36,7 @@ type Options struct {
 	// Connect is zookeeper.connect: host:port[,host:port...][/chroot].
 	Connect        string
 	SessionTimeout time.Duration
-	Self           broker.BrokerInfo
+	Self           metadata.BrokerInfo
 	Config         *config.Config
 	Log            zerolog.Logger
 }
@@ -63,7 +70,7 @@ type backend struct {
 	// Loop state. The loop mutates it holding mu (never while calling the
 	// Applier); other goroutines read it holding mu.
 	mu             sync.Mutex
-	apply          broker.Applier
+	apply          metadata.Applier
 	brokers        map[int32]*liveBroker
 	controller     int32
 	topics         map[string]*topicCache
@@ -79,13 +86,13 @@ type backend struct {
 }
 
 type liveBroker struct {
-	info  broker.BrokerInfo
+	info  metadata.BrokerInfo
 	czxid int64
 }
 
 type topicCache struct {
 	name    string
-	id      broker.Uuid
+	id      metadata.Uuid
 	hasID   bool
 	exists  bool
 	version int32 // of the assignment znode
@@ -105,7 +112,7 @@ type pstate struct {
 }
 
 // New returns a ZooKeeper metadata backend; it connects in Start.
-func New(opt Options) (broker.Backend, error) {
+func New(opt Options) (metadata.Backend, error) {
 	if opt.Connect == "" {
 		return nil, errors.New("zkmeta: zookeeper.connect is empty")
 	}
@@ -150,7 +157,7 @@ func (l zkLogger) Printf(format string, args ...any) { l.log.Debug().Msgf(format
 
 // Start connects, registers this broker, loads and delivers the metadata,
 // and keeps delivering changes until ctx ends.
-func (b *backend) Start(ctx context.Context, apply broker.Applier) error {
+func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
 	conn, events, err := zk.Connect(b.servers, b.timeout, zk.WithLogger(zkLogger{b.log}))
 	if err != nil {
 		return fmt.Errorf("connecting to ZooKeeper %s: %w", b.opt.Connect, err)
@@ -259,7 +266,7 @@ func (b *backend) ensureClusterID() (string, error) {
 		if !errors.Is(err, zk.ErrNoNode) {
 			return "", fmt.Errorf("reading %s: %w", clusterIDPath, err)
 		}
-		data, _ = json.Marshal(&clusterIDZNode{Version: "1", ID: broker.NewUuid().String()})
+		data, _ = json.Marshal(&clusterIDZNode{Version: "1", ID: metadata.NewUuid().String()})
 		_, err = b.conn.Create(b.p(clusterIDPath), data, 0, b.acl)
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
 			return "", fmt.Errorf("creating %s: %w", clusterIDPath, err)

@@ -16,8 +16,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 
-	"gregor/broker"
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 	"gregor/broker/zkmeta"
 	"gregor/internal/zktest"
 )
@@ -25,13 +25,13 @@ import (
 // fakeApplier records what a backend delivers.
 type fakeApplier struct {
 	mu         sync.Mutex
-	topics     map[string]broker.TopicState
-	brokers    []broker.BrokerInfo
+	topics     map[string]metadata.TopicState
+	brokers    []metadata.BrokerInfo
 	controller int32
 	removed    []string
 }
 
-func (f *fakeApplier) ApplyTopic(st broker.TopicState) {
+func (f *fakeApplier) ApplyTopic(st metadata.TopicState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.topics[st.Name] = st
@@ -44,13 +44,13 @@ func (f *fakeApplier) RemoveTopic(name string) {
 	f.removed = append(f.removed, name)
 }
 
-func (f *fakeApplier) ApplyBrokers(bs []broker.BrokerInfo, controller int32) {
+func (f *fakeApplier) ApplyBrokers(bs []metadata.BrokerInfo, controller int32) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.brokers, f.controller = bs, controller
 }
 
-func (f *fakeApplier) topic(name string) (broker.TopicState, bool) {
+func (f *fakeApplier) topic(name string) (metadata.TopicState, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st, ok := f.topics[name]
@@ -69,7 +69,7 @@ func (f *fakeApplier) view() ([]int32, int32) {
 
 type node struct {
 	id    int32
-	be    broker.Backend
+	be    metadata.Backend
 	apply *fakeApplier
 }
 
@@ -97,7 +97,7 @@ func tryStartWith(t *testing.T, connect string, id int32, cfg *config.Config) (*
 	be, err := zkmeta.New(zkmeta.Options{
 		Connect:        connect,
 		SessionTimeout: 4 * time.Second,
-		Self: broker.BrokerInfo{ID: id, Rack: "", Endpoints: map[string]broker.Endpoint{
+		Self: metadata.BrokerInfo{ID: id, Rack: "", Endpoints: map[string]metadata.Endpoint{
 			"PLAINTEXT": {Host: "127.0.0.1", Port: 9090 + id},
 		}},
 		Config: cfg,
@@ -106,7 +106,7 @@ func tryStartWith(t *testing.T, connect string, id int32, cfg *config.Config) (*
 	if err != nil {
 		return nil, err
 	}
-	a := &fakeApplier{topics: map[string]broker.TopicState{}, controller: -1}
+	a := &fakeApplier{topics: map[string]metadata.TopicState{}, controller: -1}
 	if err := be.Start(context.Background(), a); err != nil {
 		return nil, err
 	}
@@ -212,10 +212,10 @@ func TestRegistrationAndClusterID(t *testing.T) {
 }
 
 // stateOf returns a topic's partition state as an applier sees it.
-func stateOf(n *node, topic string, p int) (broker.PartitionState, bool) {
+func stateOf(n *node, topic string, p int) (metadata.PartitionState, bool) {
 	st, ok := n.apply.topic(topic)
 	if !ok || p >= len(st.Partitions) {
-		return broker.PartitionState{}, false
+		return metadata.PartitionState{}, false
 	}
 	return st.Partitions[p], true
 }
@@ -255,7 +255,7 @@ func TestCluster(t *testing.T) {
 	}
 
 	ctx := context.Background()
-	st, err := nodes[1].be.CreateTopic(ctx, broker.TopicSpec{Name: "t3", Partitions: 3, ReplicationFactor: 3, Configs: map[string]string{"retention.ms": "1000"}})
+	st, err := nodes[1].be.CreateTopic(ctx, metadata.TopicSpec{Name: "t3", Partitions: 3, ReplicationFactor: 3, Configs: map[string]string{"retention.ms": "1000"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,13 +272,13 @@ func TestCluster(t *testing.T) {
 	if len(leaders) != 3 {
 		t.Fatalf("preferred leaders not spread over brokers: %+v", st.Partitions)
 	}
-	if _, err := nodes[2].be.CreateTopic(ctx, broker.TopicSpec{Name: "t3", Partitions: 1, ReplicationFactor: 1}); !errors.Is(err, kerr.TopicAlreadyExists) {
+	if _, err := nodes[2].be.CreateTopic(ctx, metadata.TopicSpec{Name: "t3", Partitions: 1, ReplicationFactor: 1}); !errors.Is(err, kerr.TopicAlreadyExists) {
 		t.Fatalf("second create: %v, want TOPIC_ALREADY_EXISTS", err)
 	}
-	if _, err := nodes[2].be.CreateTopic(ctx, broker.TopicSpec{Name: "big", Partitions: 1, ReplicationFactor: 4}); !errors.Is(err, kerr.InvalidReplicationFactor) {
+	if _, err := nodes[2].be.CreateTopic(ctx, metadata.TopicSpec{Name: "big", Partitions: 1, ReplicationFactor: 4}); !errors.Is(err, kerr.InvalidReplicationFactor) {
 		t.Fatalf("rf 4 on 3 brokers: %v, want INVALID_REPLICATION_FACTOR", err)
 	}
-	if _, err := nodes[2].be.CreateTopic(ctx, broker.TopicSpec{Name: "v", Partitions: 2, ReplicationFactor: 2, ValidateOnly: true}); err != nil {
+	if _, err := nodes[2].be.CreateTopic(ctx, metadata.TopicSpec{Name: "v", Partitions: 2, ReplicationFactor: 2, ValidateOnly: true}); err != nil {
 		t.Fatal(err)
 	}
 	if ok, _, _ := c.Exists("/brokers/topics/v"); ok {
@@ -385,7 +385,7 @@ func TestCluster(t *testing.T) {
 
 	// A leader with no live ISR member: leader -1, ISR keeps it; when it
 	// returns it leads again.
-	if _, err := nodes[1].be.CreateTopic(ctx, broker.TopicSpec{Name: "solo", Assignment: [][]int32{{victim}}}); err != nil {
+	if _, err := nodes[1].be.CreateTopic(ctx, metadata.TopicSpec{Name: "solo", Assignment: [][]int32{{victim}}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range live() {
@@ -445,7 +445,7 @@ func TestCluster(t *testing.T) {
 			last = n.id
 		}
 	}
-	var prior []broker.PartitionState
+	var prior []metadata.PartitionState
 	for p := range 3 {
 		ps, _ := stateOf(nodes[newCtrl], "t3", p)
 		prior = append(prior, ps)
@@ -478,10 +478,10 @@ func TestUpdatePartitionAndTopicChanges(t *testing.T) {
 	a := start(t, z.Addr, 1)
 	b := start(t, z.Addr, 2)
 	ctx := context.Background()
-	if _, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "u", Assignment: [][]int32{{1, 2}}}); err != nil {
+	if _, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: "u", Assignment: [][]int32{{1, 2}}}); err != nil {
 		t.Fatal(err)
 	}
-	var cur broker.PartitionState
+	var cur metadata.PartitionState
 	await(t, "u-0 online on broker 1", func() bool {
 		var ok bool
 		cur, ok = stateOf(a, "u", 0)
@@ -505,7 +505,7 @@ func TestUpdatePartitionAndTopicChanges(t *testing.T) {
 	// A stale version loses.
 	stale := cur
 	stale.ISR = []int32{1, 2}
-	if _, err := a.be.UpdatePartition(ctx, "u", 0, stale); !errors.Is(err, broker.ErrStaleState) {
+	if _, err := a.be.UpdatePartition(ctx, "u", 0, stale); !errors.Is(err, metadata.ErrStaleState) {
 		t.Fatalf("stale update: %v, want ErrStaleState", err)
 	}
 	for _, n := range []*node{a, b} {
@@ -603,7 +603,7 @@ func TestUpdatePartitionAndTopicChanges(t *testing.T) {
 		t.Fatalf("deleting again: %v", err)
 	}
 	// The name can be used again, with a new id.
-	st, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "u", Partitions: 1, ReplicationFactor: 2})
+	st, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: "u", Partitions: 1, ReplicationFactor: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -657,7 +657,7 @@ func TestShutdownHandsOver(t *testing.T) {
 	a := start(t, z.Addr, 1)
 	b := start(t, z.Addr, 2)
 	ctx := context.Background()
-	if _, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "s", Assignment: [][]int32{{1, 2}, {2, 1}}}); err != nil {
+	if _, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: "s", Assignment: [][]int32{{1, 2}, {2, 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	await(t, "s online with full ISRs", func() bool {
@@ -685,14 +685,14 @@ func TestZooKeeperRestart(t *testing.T) {
 	a := start(t, z.Addr, 1)
 	b := start(t, z.Addr, 2)
 	ctx := context.Background()
-	if _, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "r", Assignment: [][]int32{{1, 2}}}); err != nil {
+	if _, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: "r", Assignment: [][]int32{{1, 2}}}); err != nil {
 		t.Fatal(err)
 	}
 	await(t, "r online", func() bool { ps, _ := stateOf(b, "r", 0); return ps.Leader == 1 })
 
 	z.Restart()
 	// Everything keeps working: watches fire again and writes succeed.
-	if _, err := b.be.CreateTopic(ctx, broker.TopicSpec{Name: "r2", Assignment: [][]int32{{2, 1}}}); err != nil {
+	if _, err := b.be.CreateTopic(ctx, metadata.TopicSpec{Name: "r2", Assignment: [][]int32{{2, 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []*node{a, b} {
@@ -751,7 +751,7 @@ func TestSessionExpiry(t *testing.T) {
 	z := zktest.Start(t)
 	a := start(t, z.Addr, 1)
 	ctx := context.Background()
-	if _, err := a.be.CreateTopic(ctx, broker.TopicSpec{Name: "e", Assignment: [][]int32{{1}}}); err != nil {
+	if _, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: "e", Assignment: [][]int32{{1}}}); err != nil {
 		t.Fatal(err)
 	}
 	c := rawConn(t, z.Addr)
@@ -796,7 +796,7 @@ func TestSessionExpiry(t *testing.T) {
 		t.Fatal("broker 2 removed topic e after its session expired")
 	}
 	// It keeps working: a new topic on broker 2 comes online everywhere.
-	if _, err := b.be.CreateTopic(ctx, broker.TopicSpec{Name: "e2", Assignment: [][]int32{{2, 1}}}); err != nil {
+	if _, err := b.be.CreateTopic(ctx, metadata.TopicSpec{Name: "e2", Assignment: [][]int32{{2, 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []*node{a, b} {

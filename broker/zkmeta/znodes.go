@@ -3,7 +3,6 @@ package zkmeta
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"slices"
 	"sort"
@@ -11,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"gregor/broker"
+	"gregor/broker/metadata"
 )
 
 // Kafka's classic ZooKeeper layout.
@@ -66,7 +65,7 @@ type brokerZNode struct {
 
 var securityProtocols = []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
 
-func encodeBroker(self broker.BrokerInfo) ([]byte, error) {
+func encodeBroker(self metadata.BrokerInfo) ([]byte, error) {
 	z := brokerZNode{
 		ListenerSecurityProtocolMap: map[string]string{},
 		JmxPort:                     -1,
@@ -100,12 +99,12 @@ func encodeBroker(self broker.BrokerInfo) ([]byte, error) {
 	return json.Marshal(&z)
 }
 
-func decodeBroker(id int32, data []byte) (broker.BrokerInfo, error) {
+func decodeBroker(id int32, data []byte) (metadata.BrokerInfo, error) {
 	var z brokerZNode
 	if err := json.Unmarshal(data, &z); err != nil {
-		return broker.BrokerInfo{}, fmt.Errorf("broker %d registration: %w", id, err)
+		return metadata.BrokerInfo{}, fmt.Errorf("broker %d registration: %w", id, err)
 	}
-	bi := broker.BrokerInfo{ID: id, Endpoints: map[string]broker.Endpoint{}}
+	bi := metadata.BrokerInfo{ID: id, Endpoints: map[string]metadata.Endpoint{}}
 	if z.Rack != nil {
 		bi.Rack = *z.Rack
 	}
@@ -122,10 +121,10 @@ func decodeBroker(id int32, data []byte) (broker.BrokerInfo, error) {
 		if err != nil {
 			continue
 		}
-		bi.Endpoints[name] = broker.Endpoint{Host: host, Port: int32(n)}
+		bi.Endpoints[name] = metadata.Endpoint{Host: host, Port: int32(n)}
 	}
 	if len(bi.Endpoints) == 0 && z.Host != nil && z.Port > 0 {
-		bi.Endpoints["PLAINTEXT"] = broker.Endpoint{Host: *z.Host, Port: z.Port}
+		bi.Endpoints["PLAINTEXT"] = metadata.Endpoint{Host: *z.Host, Port: z.Port}
 	}
 	return bi, nil
 }
@@ -139,7 +138,7 @@ type topicZNode struct {
 	RemovingReplicas map[string][]int32 `json:"removing_replicas"`
 }
 
-func encodeTopic(id broker.Uuid, assign [][]int32) ([]byte, error) {
+func encodeTopic(id metadata.Uuid, assign [][]int32) ([]byte, error) {
 	return encodeTopicReassigning(id, assign, nil, nil)
 }
 
@@ -147,7 +146,7 @@ func encodeTopic(id broker.Uuid, assign [][]int32) ([]byte, error) {
 // being added to and removed from each partition under reassignment
 // (Kafka's "adding_replicas" and "removing_replicas", listing only the
 // partitions that have some).
-func encodeTopicReassigning(id broker.Uuid, assign, adding, removing [][]int32) ([]byte, error) {
+func encodeTopicReassigning(id metadata.Uuid, assign, adding, removing [][]int32) ([]byte, error) {
 	z := topicZNode{Version: 3, Partitions: map[string][]int32{}, TopicID: id.String(),
 		AddingReplicas: map[string][]int32{}, RemovingReplicas: map[string][]int32{}}
 	for p, r := range assign {
@@ -165,14 +164,14 @@ func encodeTopicReassigning(id broker.Uuid, assign, adding, removing [][]int32) 
 
 // decodeTopic returns the assignment, partition by partition (up to the
 // first missing partition number), and the topic id if there is one.
-func decodeTopic(data []byte) (assign [][]int32, id broker.Uuid, hasID bool, err error) {
+func decodeTopic(data []byte) (assign [][]int32, id metadata.Uuid, hasID bool, err error) {
 	assign, _, _, id, hasID, err = decodeTopicReassigning(data)
 	return assign, id, hasID, err
 }
 
 // decodeTopicReassigning is decodeTopic with the replicas being added and
 // removed by reassignments, per partition (nil when none).
-func decodeTopicReassigning(data []byte) (assign, adding, removing [][]int32, id broker.Uuid, hasID bool, err error) {
+func decodeTopicReassigning(data []byte) (assign, adding, removing [][]int32, id metadata.Uuid, hasID bool, err error) {
 	var z topicZNode
 	if err = json.Unmarshal(data, &z); err != nil {
 		return nil, nil, nil, id, false, err
@@ -188,7 +187,7 @@ func decodeTopicReassigning(data []byte) (assign, adding, removing [][]int32, id
 		removing = append(removing, z.RemovingReplicas[k])
 	}
 	if z.TopicID != "" {
-		if id, err = broker.ParseUuid(z.TopicID); err != nil {
+		if id, err = metadata.ParseUuid(z.TopicID); err != nil {
 			return nil, nil, nil, id, false, err
 		}
 		hasID = true
@@ -217,6 +216,12 @@ func decodeState(data []byte) (stateZNode, error) {
 	var z stateZNode
 	err := json.Unmarshal(data, &z)
 	return z, err
+}
+
+// partition is partition p of topic, with the given replicas, led as z
+// says, as the controller's decisions take it.
+func (z stateZNode) partition(topic string, p int32, replicas []int32) metadata.Partition {
+	return metadata.Partition{Topic: topic, Index: p, Replicas: replicas, Leader: z.Leader, LeaderEpoch: z.LeaderEpoch, ISR: z.ISR}
 }
 
 // configZNode is /config/topics/<t>.
@@ -266,30 +271,4 @@ type producerBlockZNode struct {
 	Broker     int32       `json:"broker"`
 	BlockStart json.Number `json:"block_start"`
 	BlockEnd   json.Number `json:"block_end"`
-}
-
-// assignReplicas is Kafka's rack-unaware placement
-// (AdminUtils.assignReplicasToBrokersRackUnaware): partition p's first
-// replica on broker (p+start) mod n, the others at a shift from it that
-// grows by one every n partitions. fixedStart < 0 picks a random start and
-// shift; brokers must be sorted.
-func assignReplicas(brokers []int32, count int32, rf int, fixedStart int, firstPartition int32) [][]int32 {
-	n := len(brokers)
-	start, shift := fixedStart, fixedStart
-	if fixedStart < 0 {
-		start, shift = rand.IntN(n), rand.IntN(n)
-	}
-	out := make([][]int32, 0, count)
-	for p := int(max(0, firstPartition)); p < int(max(0, firstPartition))+int(count); p++ {
-		if p > 0 && p%n == 0 {
-			shift++
-		}
-		first := (p + start) % n
-		r := []int32{brokers[first]}
-		for j := 0; j < rf-1; j++ {
-			r = append(r, brokers[(first+1+(shift+j)%(n-1))%n])
-		}
-		out = append(out, r)
-	}
-	return out
 }

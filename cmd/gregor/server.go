@@ -10,6 +10,7 @@ import (
 
 	"gregor/broker"
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 	"gregor/broker/zkmeta"
 	"gregor/coordinator"
 	"gregor/protocol"
@@ -25,7 +26,7 @@ type server struct {
 
 // start opens the broker, loads metadata and starts serving every listener.
 func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server, error) {
-	var backend broker.Backend
+	var backend metadata.Backend
 	if cfg.ZookeeperConnect != "" {
 		zb, err := zkmeta.New(zkmeta.Options{
 			Connect: cfg.ZookeeperConnect, SessionTimeout: cfg.ZookeeperSessionTimeout,

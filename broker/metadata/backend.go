@@ -1,43 +1,21 @@
-package broker
+package metadata
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
 
-// BrokerInfo is a live broker as cluster metadata lists it.
-type BrokerInfo struct {
-	ID        int32
-	Rack      string
-	Endpoints map[string]Endpoint // by listener name
-}
-
-// Endpoint is an advertised address.
-type Endpoint struct {
-	Host string
-	Port int32
-}
-
-// TopicSpec asks for a new topic. Assignment, if set, gives the replicas of
-// each partition; otherwise the backend assigns them.
-type TopicSpec struct {
-	Name              string
-	Partitions        int32
-	ReplicationFactor int16
-	Assignment        [][]int32
-	Configs           map[string]string
-	ValidateOnly      bool
-}
-
-// Reassignment is a partition's ongoing reassignment: its replicas (the
-// target and the original ones), those being added and those being
-// removed.
-type Reassignment struct {
-	Replicas, Adding, Removing []int32
-}
-
-// Election types of ElectLeaders (Kafka's ElectionType).
-const (
-	ElectPreferred int8 = 0
-	ElectUnclean   int8 = 1
+	"github.com/twmb/franz-go/pkg/kerr"
 )
+
+// ErrStaleState means a partition state update lost a race.
+var ErrStaleState = errors.New("partition state changed concurrently")
+
+// Errorf is a Kafka error code with a message for the client; errors.Is
+// and errors.As find the code.
+func Errorf(code *kerr.Error, format string, args ...any) error {
+	return fmt.Errorf("%w: %s", code, fmt.Sprintf(format, args...))
+}
 
 // Applier receives metadata as the backend learns it. Calls are serialised.
 type Applier interface {

@@ -1,0 +1,122 @@
+package metadata
+
+import (
+	"math/rand/v2"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Replica placement, shared by the backends: a new topic's or new
+// partitions' replicas are either given by the request, and checked
+// against the live brokers, or placed as Kafka places them.
+
+// PlaceTopic returns a new topic's replicas, partition by partition: its
+// explicit assignment, checked against the live brokers (sorted), or
+// spec.Partitions partitions of spec.ReplicationFactor replicas placed by
+// AssignReplicas from a random start.
+func PlaceTopic(spec TopicSpec, live []int32) ([][]int32, error) {
+	if spec.Assignment != nil {
+		if len(spec.Assignment) == 0 {
+			return nil, Errorf(kerr.InvalidReplicaAssignment, "empty replica assignment")
+		}
+		if err := CheckAssignment(spec.Assignment, len(spec.Assignment[0]), live); err != nil {
+			return nil, err
+		}
+		return spec.Assignment, nil
+	}
+	n, rf := spec.Partitions, int(spec.ReplicationFactor)
+	switch {
+	case n <= 0:
+		return nil, Errorf(kerr.InvalidPartitions, "Number of partitions must be larger than 0.")
+	case rf <= 0:
+		return nil, Errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
+	case rf > len(live):
+		return nil, Errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
+	}
+	return AssignReplicas(live, n, rf, -1, 0), nil
+}
+
+// PlacePartitions returns the replicas of the partitions that grow a topic
+// with replicas assign to total partitions: explicit, checked against the
+// live brokers (sorted), or placed by AssignReplicas continuing the
+// pattern from partition 0's first replica, as Kafka does.
+func PlacePartitions(assign [][]int32, total int32, explicit [][]int32, live []int32) ([][]int32, error) {
+	have := int32(len(assign))
+	if have == 0 || len(assign[0]) == 0 {
+		return nil, Errorf(kerr.InvalidReplicationFactor, "The topic has no replicas to follow.")
+	}
+	if total <= have {
+		return nil, Errorf(kerr.InvalidPartitions, "Topic currently has %d partitions, %d would not be an increase.", have, total)
+	}
+	rf := len(assign[0])
+	if explicit != nil {
+		if int32(len(explicit)) != total-have {
+			return nil, Errorf(kerr.InvalidReplicaAssignment, "Increasing the number of partitions by %d but %d assignments provided.", total-have, len(explicit))
+		}
+		if err := CheckAssignment(explicit, rf, live); err != nil {
+			return nil, err
+		}
+		return explicit, nil
+	}
+	if rf > len(live) {
+		return nil, Errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
+	}
+	start := 0
+	for i, id := range live {
+		if id >= assign[0][0] {
+			start = i
+			break
+		}
+	}
+	return AssignReplicas(live, total-have, rf, start, have), nil
+}
+
+// CheckAssignment validates explicit replicas against the live brokers:
+// each partition has rf distinct live replicas (rf 0: any number but
+// none).
+func CheckAssignment(assign [][]int32, rf int, live []int32) error {
+	for p, r := range assign {
+		if len(r) == 0 || (rf > 0 && len(r) != rf) {
+			return Errorf(kerr.InvalidReplicaAssignment, "partition %d has %d replicas, expected %d", p, len(r), rf)
+		}
+		seen := map[int32]bool{}
+		for _, id := range r {
+			if seen[id] {
+				return Errorf(kerr.InvalidReplicaAssignment, "duplicate replica %d in partition %d", id, p)
+			}
+			if !slices.Contains(live, id) {
+				return Errorf(kerr.InvalidReplicaAssignment, "unknown broker %d in the replica assignment", id)
+			}
+			seen[id] = true
+		}
+	}
+	return nil
+}
+
+// AssignReplicas is Kafka's rack-unaware placement
+// (AdminUtils.assignReplicasToBrokersRackUnaware): partition p's first
+// replica on broker (p+start) mod n, the others at a shift from it that
+// grows by one every n partitions. fixedStart < 0 picks a random start and
+// shift (spreading the leaders of many small topics); brokers must be
+// sorted.
+func AssignReplicas(brokers []int32, count int32, rf int, fixedStart int, firstPartition int32) [][]int32 {
+	n := len(brokers)
+	start, shift := fixedStart, fixedStart
+	if fixedStart < 0 {
+		start, shift = rand.IntN(n), rand.IntN(n)
+	}
+	out := make([][]int32, 0, count)
+	for p := int(max(0, firstPartition)); p < int(max(0, firstPartition))+int(count); p++ {
+		if p > 0 && p%n == 0 {
+			shift++
+		}
+		first := (p + start) % n
+		r := []int32{brokers[first]}
+		for j := 0; j < rf-1; j++ {
+			r = append(r, brokers[(first+1+(shift+j)%(n-1))%n])
+		}
+		out = append(out, r)
+	}
+	return out
+}

@@ -1,0 +1,370 @@
+package metadata
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// The controller's decisions, as pure functions in the manner of Kafka's
+// PartitionChangeBuilder: each takes a partition's current state and an
+// event (the live brokers, an election, a reassignment, a shutdown) and
+// returns the next state, or says that nothing changes or why it cannot.
+// The backends read the state, call these and write what they return.
+
+// Live is the set of live brokers.
+type Live map[int32]bool
+
+// NewLive returns the set of the given brokers.
+func NewLive(ids ...int32) Live {
+	live := make(Live, len(ids))
+	for _, id := range ids {
+		live[id] = true
+	}
+	return live
+}
+
+// Partition is a partition as the controller decides on it: its
+// assignment, its ongoing reassignment and its leadership. A partition
+// without replicas does not exist.
+type Partition struct {
+	Topic string
+	Index int32
+	// Replicas is the assignment, the preferred replica first; during a
+	// reassignment, the target replicas then the original ones.
+	Replicas []int32
+	// Adding and Removing are the replicas an ongoing reassignment adds
+	// and removes (both empty when there is none).
+	Adding, Removing []int32
+	Leader           int32 // -1: none
+	LeaderEpoch      int32
+	ISR              []int32
+}
+
+// Reassigning reports whether a reassignment is in progress.
+func (p Partition) Reassigning() bool { return len(p.Adding) > 0 || len(p.Removing) > 0 }
+
+// SameAssignment reports whether p and q have the same replicas and
+// reassignment.
+func (p Partition) SameAssignment(q Partition) bool {
+	return slices.Equal(p.Replicas, q.Replicas) && slices.Equal(p.Adding, q.Adding) && slices.Equal(p.Removing, q.Removing)
+}
+
+// SameLeadership reports whether p and q have the same leader, leader
+// epoch and ISR.
+func (p Partition) SameLeadership(q Partition) bool {
+	return p.Leader == q.Leader && p.LeaderEpoch == q.LeaderEpoch && slices.Equal(p.ISR, q.ISR)
+}
+
+// withLeadership returns p led by leader at epoch with isr.
+func (p Partition) withLeadership(leader, epoch int32, isr []int32) Partition {
+	p.Leader, p.LeaderEpoch, p.ISR = leader, epoch, isr
+	return p
+}
+
+// Online is the first leadership of a partition that has none recorded
+// yet: its live replicas form the ISR, led by the first of them, at leader
+// epoch 0. Replicas a reassignment is adding have no data yet: they are in
+// it only when no other replica is live. ok is false when no replica is
+// live; the partition comes online once one is.
+func Online(p Partition, live Live) (next Partition, ok bool) {
+	var isr, adding []int32
+	for _, r := range p.Replicas {
+		switch {
+		case !live[r]:
+		case slices.Contains(p.Adding, r):
+			adding = append(adding, r)
+		default:
+			isr = append(isr, r)
+		}
+	}
+	if len(isr) == 0 {
+		isr = adding
+	}
+	if len(isr) == 0 {
+		return p, false
+	}
+	return p.withLeadership(isr[0], 0, isr), true
+}
+
+// Failover follows the live brokers: dead followers leave the ISR (the
+// leader epoch stays); a dead leader is replaced by the first live ISR
+// member in replica order, at the next leader epoch, and the dead leave
+// the ISR. A leader is chosen only from the ISR (no unclean election):
+// with no ISR member live, the partition goes offline (leader -1, next
+// epoch) and its ISR keeps only the last leader, so that it is the one
+// elected when it returns. ok is false when nothing changes.
+func Failover(p Partition, live Live) (next Partition, ok bool) {
+	liveISR := liveOnly(p.ISR, live)
+	if p.Leader >= 0 && live[p.Leader] {
+		if len(liveISR) == len(p.ISR) {
+			return p, false
+		}
+		if !slices.Contains(liveISR, p.Leader) {
+			liveISR = append([]int32{p.Leader}, liveISR...)
+		}
+		return p.withLeadership(p.Leader, p.LeaderEpoch, liveISR), true
+	}
+	if r, found := firstLiveIn(p.Replicas, p.ISR, live); found {
+		return p.withLeadership(r, p.LeaderEpoch+1, liveISR), true
+	}
+	if p.Leader == -1 {
+		return p, false
+	}
+	isr := p.ISR
+	if slices.Contains(p.ISR, p.Leader) {
+		isr = []int32{p.Leader}
+	}
+	return p.withLeadership(-1, p.LeaderEpoch+1, isr), true
+}
+
+// Elect decides an election asked for through ElectLeaders, as Kafka's
+// controller does; the leader epoch moves on. Preferred (ElectPreferred):
+// the first replica, if it is live and in the ISR and does not already
+// lead; the ISR stays. Unclean (ElectUnclean): only for a partition whose
+// leader is gone; the first live ISR member in replica order with the
+// live ISR, else the first live replica, which then is the whole ISR. The
+// error is ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE,
+// ELIGIBLE_LEADERS_NOT_AVAILABLE or, for another type, INVALID_REQUEST.
+func Elect(typ int8, p Partition, live Live) (Partition, error) {
+	switch typ {
+	case ElectPreferred:
+		if len(p.Replicas) == 0 {
+			return p, Errorf(kerr.PreferredLeaderNotAvailable, "The partition has no replicas")
+		}
+		pref := p.Replicas[0]
+		if p.Leader == pref {
+			return p, Errorf(kerr.ElectionNotNeeded, "Leader election not needed for topic partition.")
+		}
+		if !live[pref] || !slices.Contains(p.ISR, pref) {
+			return p, Errorf(kerr.PreferredLeaderNotAvailable, "Failed to elect leader: preferred replica %d is not live and in the ISR %v", pref, p.ISR)
+		}
+		return p.withLeadership(pref, p.LeaderEpoch+1, p.ISR), nil
+	case ElectUnclean:
+		if p.Leader >= 0 && live[p.Leader] {
+			return p, Errorf(kerr.ElectionNotNeeded, "Leader election not needed for topic partition.")
+		}
+		if r, found := firstLiveIn(p.Replicas, p.ISR, live); found {
+			return p.withLeadership(r, p.LeaderEpoch+1, liveOnly(p.ISR, live)), nil
+		}
+		if r, found := firstLiveIn(p.Replicas, p.Replicas, live); found {
+			return p.withLeadership(r, p.LeaderEpoch+1, []int32{r}), nil
+		}
+		return p, Errorf(kerr.EligibleLeadersNotAvailable, "Failed to elect leader: no replica of %v is live", p.Replicas)
+	}
+	return p, Errorf(kerr.InvalidRequest, "Unknown election type %d", typ)
+}
+
+// ControlledShutdown is a partition's state once broker self, stopping,
+// has handed over: self leaves the ISR and, if it led, the first other
+// live ISR member in replica order leads at the next leader epoch. ok is
+// false when nothing changes: self is not in the ISR, or is all of it, or
+// leads with no live successor (it then keeps leading until it stops).
+func ControlledShutdown(p Partition, self int32, live Live) (next Partition, ok bool) {
+	others := slices.DeleteFunc(slices.Clone(p.ISR), func(r int32) bool { return r == self })
+	if len(others) == len(p.ISR) || len(others) == 0 {
+		return p, false
+	}
+	if p.Leader != self {
+		return p.withLeadership(p.Leader, p.LeaderEpoch, others), true
+	}
+	leader, found := firstLiveIn(p.Replicas, others, live)
+	if !found {
+		return p, false
+	}
+	return p.withLeadership(leader, p.LeaderEpoch+1, others), true
+}
+
+// CheckReassignmentTarget validates a reassignment's target replica list
+// on its own, as Kafka's controller does before looking at the partition.
+func CheckReassignmentTarget(r []int32) error {
+	if len(r) == 0 {
+		return Errorf(kerr.InvalidReplicaAssignment, "Empty replica list specified in partition reassignment.")
+	}
+	seen := map[int32]bool{}
+	for _, id := range r {
+		if seen[id] {
+			return Errorf(kerr.InvalidReplicaAssignment, "Duplicate replica ids in partition reassignment replica list: %v", r)
+		}
+		if id < 0 {
+			return Errorf(kerr.InvalidReplicaAssignment, "Invalid broker id in replica list: %v", r)
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+// Reassign starts a partition's reassignment to target or, for a nil
+// target, cancels the ongoing one (KIP-455), as Kafka's ZooKeeper-mode
+// controller does. With original replicas O (the replicas less those
+// being added) and target R, the replicas become R ++ (O−R), adding R−O
+// and removing O−R; cancelling sets R to O, so the replicas go back to O
+// at once. When that changes the set of replicas, the leadership follows
+// (see reassigned). The errors, in this order: INVALID_REPLICA_ASSIGNMENT
+// (CheckReassignmentTarget), NO_REASSIGNMENT_IN_PROGRESS (a cancel with
+// none), UNKNOWN_TOPIC_OR_PARTITION (the partition does not exist or its
+// topic is being deleted), INVALID_REPLICA_ASSIGNMENT (added replicas
+// that are not live), INVALID_REPLICATION_FACTOR (a target of another size
+// when allowRFChange is false). next is p when it is already so.
+func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bool) (next Partition, err error) {
+	if target != nil {
+		if err := CheckReassignmentTarget(target); err != nil {
+			return p, err
+		}
+	}
+	switch {
+	case target == nil && !p.Reassigning():
+		return p, Errorf(kerr.NoReassignmentInProgress, "No reassignment is in progress for %s-%d", p.Topic, p.Index)
+	case len(p.Replicas) == 0:
+		return p, Errorf(kerr.UnknownTopicOrPartition, "The partition %s-%d does not exist.", p.Topic, p.Index)
+	case deleting:
+		return p, Errorf(kerr.UnknownTopicOrPartition, "The partition %s-%d is being deleted", p.Topic, p.Index)
+	}
+	origin := minus(p.Replicas, p.Adding)
+	if target == nil {
+		target = origin
+	} else {
+		if add := minus(target, origin); slices.ContainsFunc(add, func(id int32) bool { return !live[id] }) {
+			return p, Errorf(kerr.InvalidReplicaAssignment, "Replica assignment has brokers that are not alive. Replica list: %v, live broker list: %v", add, live.sorted())
+		}
+		if !allowRFChange && len(target) != len(origin) {
+			return p, Errorf(kerr.InvalidReplicationFactor, "The replication factor is changed from %d to %d but allowReplicationFactorChange is false", len(origin), len(target))
+		}
+	}
+	next = p
+	next.Replicas = append(slices.Clone(target), minus(origin, target)...)
+	next.Adding, next.Removing = minus(target, origin), minus(origin, target)
+	if next.SameAssignment(p) || sameSet(next.Replicas, p.Replicas) {
+		return next, nil // the same replicas: the leadership is unaffected
+	}
+	return reassigned(next, minus(p.Replicas, next.Replicas), live), nil
+}
+
+// reassigned is the leadership of p once its replicas have become
+// p.Replicas and the replicas in gone have stopped: they leave the ISR
+// (unless it would be empty, as Kafka keeps the last ISR member), a leader
+// no longer among the replicas is replaced by the first live ISR member
+// in replica order (none: no leader), and the leader epoch is bumped so
+// the leader tracks the new replicas.
+func reassigned(p Partition, gone []int32, live Live) Partition {
+	isr := minus(p.ISR, gone)
+	if len(isr) == 0 {
+		isr = p.ISR
+	}
+	leader := p.Leader
+	if !slices.Contains(p.Replicas, leader) {
+		leader = -1
+		if r, found := firstLiveIn(p.Replicas, isr, live); found {
+			leader = r
+		}
+	}
+	return p.withLeadership(leader, p.LeaderEpoch+1, isr)
+}
+
+// CompleteReassignment completes a reassignment once every target replica
+// (the replicas less those being removed) is in the ISR: the replicas
+// become the target, the leader moves into it if it is not there or not
+// live (the first live target replica in the ISR), the removed replicas
+// leave the ISR, and the leader epoch moves on in any case, as Kafka's
+// does. ok is false while replicas are still catching up, when no live
+// target replica can lead, or when no reassignment is in progress.
+func CompleteReassignment(p Partition, live Live) (next Partition, ok bool) {
+	if !p.Reassigning() {
+		return p, false
+	}
+	target := minus(p.Replicas, p.Removing)
+	if len(target) == 0 || len(minus(target, p.ISR)) > 0 {
+		return p, false
+	}
+	leader := p.Leader
+	if !slices.Contains(target, leader) || !live[leader] {
+		var found bool
+		if leader, found = firstLiveIn(target, p.ISR, live); !found {
+			return p, false
+		}
+	}
+	next = p.withLeadership(leader, p.LeaderEpoch+1, minus(p.ISR, p.Removing))
+	next.Replicas, next.Adding, next.Removing = target, nil, nil
+	return next, true
+}
+
+// Imbalance is a live broker that leads too few of the partitions it is
+// the preferred replica of.
+type Imbalance struct {
+	Broker    int32
+	Preferred int         // partitions it is the preferred replica of
+	NotLed    []Partition // those of them another broker leads
+}
+
+// Imbalances is the check of automatic preferred leader rebalancing
+// (auto.leader.rebalance.enable): the live brokers, in id order, of which
+// more than pct percent of the partitions they are the preferred replica
+// of are led by another broker. The controller then elects each of those
+// partitions' preferred replica (Elect with ElectPreferred) where it is in
+// the ISR.
+func Imbalances(parts []Partition, live Live, pct int) []Imbalance {
+	byPref := map[int32]*Imbalance{}
+	for _, p := range parts {
+		if len(p.Replicas) == 0 {
+			continue
+		}
+		pref := p.Replicas[0]
+		im := byPref[pref]
+		if im == nil {
+			im = &Imbalance{Broker: pref}
+			byPref[pref] = im
+		}
+		im.Preferred++
+		if p.Leader != pref {
+			im.NotLed = append(im.NotLed, p)
+		}
+	}
+	var out []Imbalance
+	for _, id := range slices.Sorted(maps.Keys(byPref)) {
+		im := byPref[id]
+		if live[id] && len(im.NotLed) > 0 && float64(len(im.NotLed))/float64(im.Preferred) > float64(pct)/100 {
+			out = append(out, *im)
+		}
+	}
+	return out
+}
+
+// firstLiveIn returns the first replica, in order, that is live and in
+// among.
+func firstLiveIn(replicas, among []int32, live Live) (int32, bool) {
+	for _, r := range replicas {
+		if live[r] && slices.Contains(among, r) {
+			return r, true
+		}
+	}
+	return -1, false
+}
+
+// liveOnly returns the live ids of ids, in order.
+func liveOnly(ids []int32, live Live) []int32 {
+	var out []int32
+	for _, id := range ids {
+		if live[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// minus returns the ids of a not in b, in a's order.
+func minus(a, b []int32) []int32 {
+	var out []int32
+	for _, id := range a {
+		if !slices.Contains(b, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func sameSet(a, b []int32) bool {
+	return len(a) == len(b) && len(minus(a, b)) == 0 && len(minus(b, a)) == 0
+}
+
+func (l Live) sorted() []int32 { return slices.Sorted(maps.Keys(l)) }

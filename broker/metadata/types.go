@@ -1,0 +1,116 @@
+package metadata
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Uuid is a Kafka topic id.
+type Uuid [16]byte
+
+// NewUuid returns a random id that is neither zero nor one Kafka reserves
+// (its base64 form may not start with '-').
+func NewUuid() Uuid {
+	for {
+		var u Uuid
+		rand.Read(u[:])
+		if u != (Uuid{}) && !strings.HasPrefix(u.String(), "-") {
+			return u
+		}
+	}
+}
+
+// String is Kafka's form: URL-safe base64 without padding.
+func (u Uuid) String() string { return base64.RawURLEncoding.EncodeToString(u[:]) }
+
+// ParseUuid parses Kafka's base64 form.
+func ParseUuid(s string) (Uuid, error) {
+	var u Uuid
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != 16 {
+		return u, fmt.Errorf("invalid uuid %q", s)
+	}
+	copy(u[:], b)
+	return u, nil
+}
+
+var legalTopic = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
+
+// ValidateTopicName applies Kafka's topic name rules.
+func ValidateTopicName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("topic name is empty")
+	case name == "." || name == "..":
+		return fmt.Errorf("topic name cannot be %q", name)
+	case len(name) > 249:
+		return fmt.Errorf("topic name is longer than 249 characters")
+	case !legalTopic.MatchString(name):
+		return fmt.Errorf("topic name %q contains characters other than ASCII alphanumerics, '.', '_' and '-'", name)
+	}
+	return nil
+}
+
+// BrokerInfo is a live broker as cluster metadata lists it.
+type BrokerInfo struct {
+	ID        int32
+	Rack      string
+	Endpoints map[string]Endpoint // by listener name
+}
+
+// Endpoint is an advertised address.
+type Endpoint struct {
+	Host string
+	Port int32
+}
+
+// PartitionState is a partition's placement and leadership as the cluster
+// metadata holds it.
+type PartitionState struct {
+	Replicas    []int32
+	Leader      int32
+	LeaderEpoch int32
+	ISR         []int32
+	// Version is the metadata store's version of this state (ZooKeeper's
+	// znode version), for compare-and-set updates of the ISR.
+	Version int32
+}
+
+// TopicState is a topic as the cluster metadata holds it.
+type TopicState struct {
+	Name       string
+	ID         Uuid
+	Configs    map[string]string // overrides only
+	Partitions []PartitionState
+}
+
+// TopicSpec asks for a new topic. Assignment, if set, gives the replicas of
+// each partition; otherwise the backend assigns them.
+type TopicSpec struct {
+	Name              string
+	Partitions        int32
+	ReplicationFactor int16
+	Assignment        [][]int32
+	Configs           map[string]string
+	ValidateOnly      bool
+}
+
+// Reassignment is a partition's ongoing reassignment: its replicas (the
+// target and the original ones), those being added and those being
+// removed.
+type Reassignment struct {
+	Replicas, Adding, Removing []int32
+}
+
+// Election types of ElectLeaders (Kafka's ElectionType).
+const (
+	ElectPreferred int8 = 0
+	ElectUnclean   int8 = 1
+)
+
+// DefaultBrokerEntity names the cluster-wide default broker configs where
+// they are stored, as Kafka's /config/brokers/<default> does.
+const DefaultBrokerEntity = "<default>"
