@@ -1,0 +1,428 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// Type is a key's type as Kafka's ConfigDef declares it; the values are
+// the ids DescribeConfigs reports (KIP-569).
+type Type int8
+
+// Kafka's config types.
+const (
+	Boolean  Type = 1
+	String   Type = 2
+	Int      Type = 3
+	Short    Type = 4
+	Long     Type = 5
+	Double   Type = 6
+	List     Type = 7
+	Class    Type = 8
+	Password Type = 9
+)
+
+func (t Type) String() string {
+	return [...]string{"UNKNOWN", "BOOLEAN", "STRING", "INT", "SHORT", "LONG", "DOUBLE", "LIST", "CLASS", "PASSWORD"}[t]
+}
+
+func (t Type) integer() bool { return t == Int || t == Short || t == Long }
+
+// Unit makes an INT or LONG key a duration or a byte size, held as
+// time.Duration or ByteSize in the resolved configuration.
+type Unit int8
+
+// Units.
+const (
+	NoUnit Unit = iota
+	Millis
+	Seconds
+	Minutes
+	Hours
+	Bytes
+)
+
+var unitDurations = [...]time.Duration{Millis: time.Millisecond, Seconds: time.Second, Minutes: time.Minute, Hours: time.Hour}
+
+func (u Unit) time() bool { return u >= Millis && u <= Hours }
+
+// Scope says whether and where AlterConfigs may change a broker key at run
+// time, as Kafka's DynamicBrokerConfig allows.
+type Scope int8
+
+// Scopes.
+const (
+	// ReadOnly keys are set in server.properties (or --set) only.
+	ReadOnly Scope = iota
+	// PerBroker keys may be altered for one broker, not as the cluster-wide
+	// default.
+	PerBroker
+	// ClusterWide keys may be altered for one broker or as the
+	// cluster-wide default.
+	ClusterWide
+)
+
+// ByteSize is a size in bytes (a key whose unit is Bytes).
+type ByteSize int64
+
+// Secret is a PASSWORD value: it never prints itself.
+type Secret string
+
+func (Secret) String() string { return "[hidden]" }
+
+// Forever is how a duration too long for time.Duration is held (more than
+// about 292 years, Long.MAX_VALUE milliseconds included); it is reported as
+// Long.MAX_VALUE in its key's unit.
+const Forever = time.Duration(math.MaxInt64)
+
+// Key is one row of the schema: a broker key, a topic key, or a broker key
+// that is also the default of a topic key.
+type Key struct {
+	// Name is the broker key in server.properties; empty for a topic key
+	// without a broker default (remote.storage.enable, ...).
+	Name string
+	Type Type
+	Unit Unit
+	// Default is the value when no layer sets the key (or any of its
+	// synonyms), unless NoDefault: then the key has none (Kafka's null).
+	Default   string
+	NoDefault bool
+	// Synonyms are the broker keys that set the same value with lower
+	// precedence, in Kafka's order (log.retention.ms has
+	// log.retention.minutes then log.retention.hours). They have rows of
+	// their own without a Field.
+	Synonyms []string
+	Scope    Scope
+	// Topic is the topic key whose default this key is (retention.ms for
+	// log.retention.ms).
+	Topic string
+	Doc   string
+	// Valid checks a parsed value (bool, int64, float64, string or
+	// []string), beyond its type.
+	Valid Validator
+	// Field points at where the resolved value is held; nil for a key
+	// Gregor accepts without using it, or a synonym folded into another.
+	Field func(*Config) any
+}
+
+// Sensitive keys (passwords) are described without their value.
+func (k *Key) Sensitive() bool { return k.Type == Password }
+
+// schema is the table with its lookups.
+type schema struct {
+	keys     []*Key
+	broker   map[string]*Key     // by broker name, synonyms included
+	topic    map[string]*Key     // by topic name
+	group    map[string][]string // broker name -> its synonyms, most precedent first
+	defaults map[string]string   // broker name -> default, for keys that have one
+	brokers  []*Key              // broker keys by name
+	topics   []*Key              // topic keys by topic name
+}
+
+// newSchema indexes a table and checks it; a bad table panics, so any
+// test that loads a configuration catches it.
+func newSchema(table []Key) *schema {
+	s := &schema{broker: map[string]*Key{}, topic: map[string]*Key{}, group: map[string][]string{}, defaults: map[string]string{}}
+	for i := range table {
+		k := &table[i]
+		s.keys = append(s.keys, k)
+		if k.Name != "" {
+			must(s.broker[k.Name] == nil, "duplicate key %s", k.Name)
+			s.broker[k.Name] = k
+			s.brokers = append(s.brokers, k)
+			if !k.NoDefault {
+				s.defaults[k.Name] = k.Default
+			}
+		}
+		if k.Topic != "" {
+			must(s.topic[k.Topic] == nil, "duplicate topic key %s", k.Topic)
+			must(k.Field != nil, "topic key %s has no field", k.Topic)
+			s.topic[k.Topic] = k
+			s.topics = append(s.topics, k)
+		}
+		must(k.Name != "" || k.Topic != "", "row %d has no name", i)
+		must(k.Unit == NoUnit || k.Type.integer(), "%s: a unit needs an integer type", k.Name)
+		if !k.NoDefault {
+			_, err := k.parse(k.Default)
+			must(err == nil, "%s: default %q: %v", k.Name, k.Default, err)
+		}
+		if k.Field != nil {
+			must(fits(k.Field(&Config{}), k), "%s: field does not hold a %v in %v", k.Name, k.Type, k.Unit)
+		}
+	}
+	for _, k := range s.keys {
+		if len(k.Synonyms) == 0 {
+			continue
+		}
+		g := append([]string{k.Name}, k.Synonyms...)
+		for _, n := range g {
+			syn := s.broker[n]
+			must(syn != nil && (n == k.Name || syn.Field == nil && syn.Unit.time() == k.Unit.time()), "%s: bad synonym %s", k.Name, n)
+			s.group[n] = g
+		}
+	}
+	byName := func(a, b *Key) int { return strings.Compare(a.Name, b.Name) }
+	slices.SortFunc(s.brokers, byName)
+	slices.SortFunc(s.topics, func(a, b *Key) int { return strings.Compare(a.Topic, b.Topic) })
+	return s
+}
+
+func must(ok bool, format string, args ...any) {
+	if !ok {
+		panic("config schema: " + fmt.Sprintf(format, args...))
+	}
+}
+
+// synonyms returns a broker key's synonyms, itself first.
+func (s *schema) synonyms(name string) []string {
+	if g, ok := s.group[name]; ok {
+		return g
+	}
+	return []string{name}
+}
+
+// fits reports whether a field can hold a key's values.
+func fits(field any, k *Key) bool {
+	switch field.(type) {
+	case *bool:
+		return k.Type == Boolean
+	case *int, *int16, *int32, *int64:
+		return k.Type.integer() && k.Unit == NoUnit
+	case *time.Duration:
+		return k.Type.integer() && k.Unit.time()
+	case *ByteSize:
+		return k.Type.integer() && k.Unit == Bytes
+	case *float64:
+		return k.Type == Double
+	case *string:
+		return k.Type == String || k.Type == Class || k.Type == List
+	case *[]string:
+		return k.Type == List || k.Type == String
+	case *Secret:
+		return k.Type == Password
+	case *CleanupPolicy:
+		return k.Type == List
+	case *[]Listener:
+		return k.Type == String
+	}
+	return false
+}
+
+// parse turns a string into the key's type (bool, int64, float64, string
+// or []string) and validates it. Values are trimmed, as Kafka does.
+func (k *Key) parse(raw string) (any, error) {
+	s := strings.TrimSpace(raw)
+	var v any
+	switch k.Type {
+	case Boolean:
+		switch strings.ToLower(s) {
+		case "true":
+			v = true
+		case "false":
+			v = false
+		default:
+			return nil, errors.New("Expected value to be either true or false")
+		}
+	case Int, Short, Long:
+		bits := map[Type]int{Short: 16, Int: 32, Long: 64}[k.Type]
+		n, err := strconv.ParseInt(s, 10, bits)
+		if err != nil {
+			return nil, fmt.Errorf("Not a number of type %v", k.Type)
+		}
+		v = n
+	case Double:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("Not a number of type %v", k.Type)
+		}
+		v = f
+	case List:
+		v = splitList(s)
+	default:
+		v = s
+	}
+	if k.Valid != nil {
+		if err := k.Valid(v); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// invalid is Kafka's ConfigException message for a bad value.
+func invalid(name, raw string, err error) error {
+	return fmt.Errorf("Invalid value %s for configuration %s: %w", raw, name, err)
+}
+
+// set stores a parsed value of key k in a field.
+func set(field any, v any, k *Key) error {
+	switch p := field.(type) {
+	case *bool:
+		*p = v.(bool)
+	case *int:
+		*p = int(v.(int64))
+	case *int16:
+		return narrow(p, v.(int64))
+	case *int32:
+		return narrow(p, v.(int64))
+	case *int64:
+		*p = v.(int64)
+	case *time.Duration:
+		*p = toDuration(v.(int64), k.Unit)
+	case *ByteSize:
+		*p = ByteSize(v.(int64))
+	case *float64:
+		*p = v.(float64)
+	case *string:
+		if l, ok := v.([]string); ok {
+			*p = strings.Join(l, ",")
+		} else {
+			*p = v.(string)
+		}
+	case *[]string:
+		if s, ok := v.(string); ok {
+			v = splitList(s)
+		}
+		*p = v.([]string)
+	case *Secret:
+		*p = Secret(v.(string))
+	case *CleanupPolicy:
+		return p.set(v.([]string))
+	case *[]Listener:
+		ls, err := parseListeners(v.(string))
+		*p = ls
+		return err
+	default:
+		panic(fmt.Sprintf("config: %s: unsupported field %T", k.Name, field))
+	}
+	return nil
+}
+
+// narrow stores n in a smaller integer field, or says why it does not fit.
+func narrow[T int16 | int32](p *T, n int64) error {
+	if int64(T(n)) != n {
+		return fmt.Errorf("Value must be a %d-bit integer", unsafe.Sizeof(*p)*8)
+	}
+	*p = T(n)
+	return nil
+}
+
+// toDuration converts n of a unit, saturating at Forever. A negative
+// value in minutes or hours means "no limit" and is held as -1 ms, as
+// Kafka's log.retention.hours does.
+func toDuration(n int64, u Unit) time.Duration {
+	d := unitDurations[u]
+	switch {
+	case n < 0 && u != Millis:
+		return -time.Millisecond
+	case n > int64(Forever/d):
+		return Forever
+	case n < -int64(Forever/d):
+		return -Forever
+	}
+	return time.Duration(n) * d
+}
+
+// format renders a field's value as the key reports it (Kafka's
+// ConfigDef.convertToString).
+func format(field any, k *Key) string {
+	switch p := field.(type) {
+	case *bool:
+		return strconv.FormatBool(*p)
+	case *int:
+		return strconv.Itoa(*p)
+	case *int16:
+		return strconv.Itoa(int(*p))
+	case *int32:
+		return strconv.Itoa(int(*p))
+	case *int64:
+		return strconv.FormatInt(*p, 10)
+	case *time.Duration:
+		if *p == Forever {
+			return strconv.FormatInt(math.MaxInt64, 10)
+		}
+		return strconv.FormatInt(int64(*p/unitDurations[k.Unit]), 10)
+	case *ByteSize:
+		return strconv.FormatInt(int64(*p), 10)
+	case *float64:
+		s := strconv.FormatFloat(*p, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0" // as Java's Double.toString
+		}
+		return s
+	case *string:
+		return *p
+	case *[]string:
+		return strings.Join(*p, ",")
+	case *Secret:
+		return string(*p)
+	case *CleanupPolicy:
+		return p.String()
+	case *[]Listener:
+		var out []string
+		for _, l := range *p {
+			out = append(out, l.String())
+		}
+		return strings.Join(out, ",")
+	}
+	panic(fmt.Sprintf("config: %s: unsupported field %T", k.Name, field))
+}
+
+// Validator checks a parsed value.
+type Validator func(v any) error
+
+// atLeast is Kafka's Range.atLeast.
+func atLeast(lo float64) Validator { return between(lo, math.Inf(1)) }
+
+// between is Kafka's Range.between.
+func between(lo, hi float64) Validator {
+	return func(v any) error {
+		var x float64
+		switch n := v.(type) {
+		case int64:
+			x = float64(n)
+		case float64:
+			x = n
+		}
+		if x < lo {
+			return fmt.Errorf("Value must be at least %v", lo)
+		}
+		if x > hi {
+			return fmt.Errorf("Value must be no more than %v", hi)
+		}
+		return nil
+	}
+}
+
+// oneOf is Kafka's ValidString.in, or ValidList.in for a list: every item
+// must be one of opts.
+func oneOf(opts ...string) Validator {
+	return func(v any) error {
+		items, ok := v.([]string)
+		if !ok {
+			items = []string{v.(string)}
+		}
+		for _, it := range items {
+			if !slices.Contains(opts, it) {
+				return fmt.Errorf("String must be one of: %s", strings.Join(opts, ", "))
+			}
+		}
+		return nil
+	}
+}
+
+func splitList(v string) []string {
+	out := []string{}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
