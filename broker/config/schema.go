@@ -390,11 +390,12 @@ func between(lo, hi float64) Validator {
 		case float64:
 			x = n
 		}
+		num := func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
 		if x < lo {
-			return fmt.Errorf("Value must be at least %v", lo)
+			return fmt.Errorf("Value must be at least %s", num(lo))
 		}
 		if x > hi {
-			return fmt.Errorf("Value must be no more than %v", hi)
+			return fmt.Errorf("Value must be no more than %s", num(hi))
 		}
 		return nil
 	}
