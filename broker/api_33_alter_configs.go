@@ -122,24 +122,20 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 // records them in the backend; it then waits (briefly) until this broker
 // has applied them, so a describe that follows sees them.
 func (b *Broker) setBrokerConfigs(ctx context.Context, perBroker bool, configs map[string]string, validateOnly bool) error {
-	if err := b.Config().CheckDynamic(perBroker, configs); err != nil {
-		name := ""
-		if perBroker {
-			name = strconv.Itoa(int(b.id))
-		}
-		return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=BROKER, name='%s'): %v", name, err)
-	}
-	if validateOnly {
-		return nil
-	}
 	entity := ""
 	if perBroker {
 		entity = strconv.Itoa(int(b.id))
 	}
+	if err := b.Config().CheckDynamic(perBroker, configs); err != nil {
+		return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=BROKER, name='%s'): %v", entity, err)
+	}
+	if validateOnly {
+		return nil
+	}
 	if err := b.backend.AlterBrokerConfigs(ctx, entity, configs); err != nil {
 		return err
 	}
-	b.log.Info().Bool("per_broker", perBroker).Interface("configs", configs).Msg("dynamic broker configs altered")
+	b.log.Info().Bool("per_broker", perBroker).Interface("configs", config.Redacted(configs)).Msg("dynamic broker configs altered")
 	if !b.awaitDynamic(ctx, perBroker, configs) {
 		b.log.Warn().Bool("per_broker", perBroker).Msg("dynamic broker configs recorded but not yet applied here")
 	}

@@ -16,6 +16,7 @@ package broker
 import (
 	"context"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -142,30 +143,15 @@ func applyIncremental(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRe
 
 // editList appends the items not yet present, or removes every item given.
 func editList(old, items []string, add bool) []string {
-	has := func(list []string, s string) bool {
-		for _, x := range list {
-			if x == s {
-				return true
-			}
-		}
-		return false
+	if !add {
+		return slices.DeleteFunc(old, func(o string) bool { return slices.Contains(items, o) })
 	}
-	var out []string
-	if add {
-		out = old
-		for _, it := range items {
-			if !has(out, it) {
-				out = append(out, it)
-			}
-		}
-		return out
-	}
-	for _, o := range old {
-		if !has(items, o) {
-			out = append(out, o)
+	for _, it := range items {
+		if !slices.Contains(old, it) {
+			old = append(old, it)
 		}
 	}
-	return out
+	return old
 }
 
 func splitItems(v string) []string {

@@ -42,7 +42,7 @@ func (b *Broker) setDynamic(defaults, perBroker map[string]string) {
 	close(old.changed)
 	od, nd := old.cfg.Dynamic, next.cfg.Dynamic
 	if !maps.Equal(od.PerBroker, nd.PerBroker) || !maps.Equal(od.Defaults, nd.Defaults) {
-		b.log.Info().Interface("per_broker", nd.PerBroker).Interface("defaults", nd.Defaults).Msg("dynamic broker configs applied")
+		b.log.Info().Interface("per_broker", config.Redacted(nd.PerBroker)).Interface("defaults", config.Redacted(nd.Defaults)).Msg("dynamic broker configs applied")
 		b.reresolveTopics()
 	}
 }

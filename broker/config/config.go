@@ -161,7 +161,7 @@ func resolve(values map[string]string) (*Config, error) {
 		if k := keys.broker[name]; k != nil {
 			v, err := k.parse(values[name])
 			if err != nil {
-				errs = append(errs, invalid(name, values[name], err))
+				errs = append(errs, invalid(k, name, values[name], err))
 				continue
 			}
 			parsed[name] = v
@@ -171,38 +171,36 @@ func resolve(values map[string]string) (*Config, error) {
 		if k.Field == nil {
 			continue
 		}
-		name, v, ok := pick(k, parsed)
-		if !ok {
+		from, v := pick(k, parsed)
+		if from == nil {
 			continue // no default: the zero value
 		}
-		if err := set(k.Field(c), v, keys.broker[name]); err != nil {
-			errs = append(errs, invalid(name, values[name], err))
+		if err := set(k.Field(c), v, from); err != nil {
+			errs = append(errs, invalid(from, from.Name, values[from.Name], err))
 		}
 	}
 	errs = append(errs, c.derive()...)
 	return c, errors.Join(errs...)
 }
 
-// pick returns the value a key's field takes: from the first synonym set,
-// else the first synonym with a default, else the row's own default.
-func pick(k *Key, parsed map[string]any) (string, any, bool) {
+// pick returns the value a key's field takes, and the key it comes from:
+// the first of its synonyms set, else the first with a default.
+func pick(k *Key, parsed map[string]any) (*Key, any) {
 	if k.Name == "" {
-		v, _ := k.parse(k.Default)
-		return "", v, true
+		return k, k.def // a topic key without a broker key
 	}
 	names := keys.synonyms(k.Name)
 	for _, n := range names {
 		if v, ok := parsed[n]; ok {
-			return n, v, true
+			return keys.broker[n], v
 		}
 	}
 	for _, n := range names {
 		if syn := keys.broker[n]; !syn.NoDefault {
-			v, _ := syn.parse(syn.Default)
-			return n, v, true
+			return syn, syn.def
 		}
 	}
-	return "", nil, false
+	return nil, nil
 }
 
 // derive resolves keys that depend on others (listeners, log.dir vs
@@ -283,7 +281,7 @@ func checkDynamicKey(name, v string, perBroker bool) error {
 		return fmt.Errorf("Cannot update these configs at default cluster level, broker id must be specified: Set(%s)", name)
 	}
 	if _, err := k.parse(v); err != nil {
-		return invalid(name, v, err)
+		return invalid(k, name, v, err)
 	}
 	return nil
 }
@@ -312,31 +310,14 @@ func overlay(static map[string]string, d Dynamic) map[string]string {
 // every key known, dynamic in that scope, with a valid value, and the
 // configuration they make valid as a whole.
 func (c *Config) CheckDynamic(perBroker bool, next map[string]string) error {
-	var unknown, static, brokerOnly []string
 	var errs []error
 	for _, name := range sortedKeys(next) {
-		err := checkDynamicKey(name, next[name], perBroker)
-		switch k := keys.broker[name]; {
-		case err == nil:
-		case k == nil:
-			unknown = append(unknown, name)
-		case k.Scope == ReadOnly:
-			static = append(static, name)
-		case k.Scope == PerBroker && !perBroker:
-			brokerOnly = append(brokerOnly, name)
-		default:
+		if err := checkDynamicKey(name, next[name], perBroker); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	switch {
-	case len(unknown) > 0:
-		return fmt.Errorf("Unknown broker config name: %s", strings.Join(unknown, ", "))
-	case len(static) > 0:
-		return fmt.Errorf("Cannot update these configs dynamically: Set(%s)", strings.Join(static, ", "))
-	case len(errs) > 0:
+	if len(errs) > 0 {
 		return errors.Join(errs...)
-	case len(brokerOnly) > 0:
-		return fmt.Errorf("Cannot update these configs at default cluster level, broker id must be specified: Set(%s)", strings.Join(brokerOnly, ", "))
 	}
 	d := c.Dynamic
 	if perBroker {

@@ -131,4 +131,16 @@ func Lookup(name string, topic bool) (*Key, bool) {
 	return k, k != nil
 }
 
+// Redacted returns broker configs fit for a log: sensitive values hidden.
+func Redacted(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for name, v := range m {
+		if k := keys.broker[name]; k != nil && k.Sensitive() {
+			v = Secret(v).String()
+		}
+		out[name] = v
+	}
+	return out
+}
+
 func ptr(s string) *string { return &s }

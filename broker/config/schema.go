@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unsafe"
 )
 
 // Type is a key's type as Kafka's ConfigDef declares it; the values are
@@ -78,7 +78,7 @@ func (Secret) String() string { return "[hidden]" }
 
 // Forever is how a duration too long for time.Duration is held (more than
 // about 292 years, Long.MAX_VALUE milliseconds included); it is reported as
-// Long.MAX_VALUE in its key's unit.
+// Long.MAX_VALUE.
 const Forever = time.Duration(math.MaxInt64)
 
 // Key is one row of the schema: a broker key, a topic key, or a broker key
@@ -109,6 +109,8 @@ type Key struct {
 	// Field points at where the resolved value is held; nil for a key
 	// Gregor accepts without using it, or a synonym folded into another.
 	Field func(*Config) any
+
+	def any // Default, parsed
 }
 
 // Sensitive keys (passwords) are described without their value.
@@ -149,7 +151,8 @@ func newSchema(table []Key) *schema {
 		must(k.Name != "" || k.Topic != "", "row %d has no name", i)
 		must(k.Unit == NoUnit || k.Type.integer(), "%s: a unit needs an integer type", k.Name)
 		if !k.NoDefault {
-			_, err := k.parse(k.Default)
+			var err error
+			k.def, err = k.parse(k.Default)
 			must(err == nil, "%s: default %q: %v", k.Name, k.Default, err)
 		}
 		if k.Field != nil {
@@ -187,29 +190,38 @@ func (s *schema) synonyms(name string) []string {
 	return []string{name}
 }
 
-// fits reports whether a field can hold a key's values.
+var (
+	durationType = reflect.TypeFor[time.Duration]()
+	byteSizeType = reflect.TypeFor[ByteSize]()
+	secretType   = reflect.TypeFor[Secret]()
+)
+
+// fits reports whether a field can hold a key's values: a bool, an
+// integer (a time.Duration for a time unit, a ByteSize for bytes), a
+// float64, a string (a Secret for a password; a list comma-joined), or one
+// of the structured types below.
 func fits(field any, k *Key) bool {
 	switch field.(type) {
-	case *bool:
-		return k.Type == Boolean
-	case *int, *int16, *int32, *int64:
-		return k.Type.integer() && k.Unit == NoUnit
-	case *time.Duration:
-		return k.Type.integer() && k.Unit.time()
-	case *ByteSize:
-		return k.Type.integer() && k.Unit == Bytes
-	case *float64:
-		return k.Type == Double
-	case *string:
-		return k.Type == String || k.Type == Class || k.Type == List
-	case *[]string:
-		return k.Type == List || k.Type == String
-	case *Secret:
-		return k.Type == Password
 	case *CleanupPolicy:
 		return k.Type == List
 	case *[]Listener:
 		return k.Type == String
+	case *[]string:
+		return k.Type == List || k.Type == String
+	}
+	t := reflect.TypeOf(field).Elem()
+	switch t.Kind() {
+	case reflect.Bool:
+		return k.Type == Boolean
+	case reflect.Int, reflect.Int16, reflect.Int32, reflect.Int64:
+		return k.Type.integer() && (t == durationType) == k.Unit.time() && (t == byteSizeType) == (k.Unit == Bytes)
+	case reflect.Float64:
+		return k.Type == Double
+	case reflect.String:
+		if t == secretType {
+			return k.Type == Password
+		}
+		return k.Type == String || k.Type == Class || k.Type == List
 	}
 	return false
 }
@@ -255,61 +267,50 @@ func (k *Key) parse(raw string) (any, error) {
 	return v, nil
 }
 
-// invalid is Kafka's ConfigException message for a bad value.
-func invalid(name, raw string, err error) error {
+// invalid is Kafka's ConfigException message for a bad value of key k
+// under name; a password's value is not repeated.
+func invalid(k *Key, name, raw string, err error) error {
+	if k.Sensitive() {
+		raw = Secret(raw).String()
+	}
 	return fmt.Errorf("Invalid value %s for configuration %s: %w", raw, name, err)
 }
 
 // set stores a parsed value of key k in a field.
 func set(field any, v any, k *Key) error {
 	switch p := field.(type) {
-	case *bool:
-		*p = v.(bool)
-	case *int:
-		*p = int(v.(int64))
-	case *int16:
-		return narrow(p, v.(int64))
-	case *int32:
-		return narrow(p, v.(int64))
-	case *int64:
-		*p = v.(int64)
-	case *time.Duration:
-		*p = toDuration(v.(int64), k.Unit)
-	case *ByteSize:
-		*p = ByteSize(v.(int64))
-	case *float64:
-		*p = v.(float64)
-	case *string:
-		if l, ok := v.([]string); ok {
-			*p = strings.Join(l, ",")
-		} else {
-			*p = v.(string)
-		}
-	case *[]string:
-		if s, ok := v.(string); ok {
-			v = splitList(s)
-		}
-		*p = v.([]string)
-	case *Secret:
-		*p = Secret(v.(string))
 	case *CleanupPolicy:
 		return p.set(v.([]string))
 	case *[]Listener:
 		ls, err := parseListeners(v.(string))
 		*p = ls
 		return err
-	default:
-		panic(fmt.Sprintf("config: %s: unsupported field %T", k.Name, field))
+	case *[]string:
+		if s, ok := v.(string); ok {
+			v = splitList(s)
+		}
+		*p = slices.Clone(v.([]string))
+		return nil
 	}
-	return nil
-}
-
-// narrow stores n in a smaller integer field, or says why it does not fit.
-func narrow[T int16 | int32](p *T, n int64) error {
-	if int64(T(n)) != n {
-		return fmt.Errorf("Value must be a %d-bit integer", unsafe.Sizeof(*p)*8)
+	f := reflect.ValueOf(field).Elem()
+	switch x := v.(type) {
+	case bool:
+		f.SetBool(x)
+	case float64:
+		f.SetFloat(x)
+	case string:
+		f.SetString(x)
+	case []string:
+		f.SetString(strings.Join(x, ","))
+	case int64:
+		if f.Type() == durationType {
+			x = int64(toDuration(x, k.Unit))
+		}
+		if f.OverflowInt(x) {
+			return fmt.Errorf("Value must be a %d-bit integer", f.Type().Bits())
+		}
+		f.SetInt(x)
 	}
-	*p = T(n)
 	return nil
 }
 
@@ -329,49 +330,30 @@ func toDuration(n int64, u Unit) time.Duration {
 	return time.Duration(n) * d
 }
 
-// format renders a field's value as the key reports it (Kafka's
-// ConfigDef.convertToString).
+// format renders a topic field's value as the key reports it (Kafka's
+// ConfigDef.convertToString): a duration in the key's unit.
 func format(field any, k *Key) string {
-	switch p := field.(type) {
-	case *bool:
-		return strconv.FormatBool(*p)
-	case *int:
-		return strconv.Itoa(*p)
-	case *int16:
-		return strconv.Itoa(int(*p))
-	case *int32:
-		return strconv.Itoa(int(*p))
-	case *int64:
-		return strconv.FormatInt(*p, 10)
-	case *time.Duration:
-		if *p == Forever {
-			return strconv.FormatInt(math.MaxInt64, 10)
-		}
-		return strconv.FormatInt(int64(*p/unitDurations[k.Unit]), 10)
-	case *ByteSize:
-		return strconv.FormatInt(int64(*p), 10)
-	case *float64:
-		s := strconv.FormatFloat(*p, 'f', -1, 64)
+	if p, ok := field.(*CleanupPolicy); ok {
+		return p.String()
+	}
+	f := reflect.ValueOf(field).Elem()
+	switch f.Kind() {
+	case reflect.Bool:
+		return strconv.FormatBool(f.Bool())
+	case reflect.Float64:
+		s := strconv.FormatFloat(f.Float(), 'f', -1, 64)
 		if !strings.Contains(s, ".") {
 			s += ".0" // as Java's Double.toString
 		}
 		return s
-	case *string:
-		return *p
-	case *[]string:
-		return strings.Join(*p, ",")
-	case *Secret:
-		return string(*p)
-	case *CleanupPolicy:
-		return p.String()
-	case *[]Listener:
-		var out []string
-		for _, l := range *p {
-			out = append(out, l.String())
-		}
-		return strings.Join(out, ",")
+	case reflect.String:
+		return f.String()
 	}
-	panic(fmt.Sprintf("config: %s: unsupported field %T", k.Name, field))
+	n := f.Int()
+	if f.Type() == durationType && n != int64(Forever) {
+		n /= int64(unitDurations[k.Unit])
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // Validator checks a parsed value.

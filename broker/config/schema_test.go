@@ -213,7 +213,7 @@ func TestCheckDynamic(t *testing.T) {
 	}{
 		{true, map[string]string{"log.retention.ms": "1000", "compression.type": "zstd"}, ""},
 		{false, map[string]string{"log.cleanup.policy": "compact,delete"}, ""},
-		{true, map[string]string{"broker.id": "7", "num.partitions": "3"}, "Cannot update these configs dynamically: Set(broker.id, num.partitions)"},
+		{true, map[string]string{"broker.id": "7", "num.partitions": "3"}, "Cannot update these configs dynamically: Set(broker.id)\nCannot update these configs dynamically: Set(num.partitions)"},
 		{true, map[string]string{"log.retention.hours": "1"}, "Cannot update these configs dynamically: Set(log.retention.hours)"},
 		{true, map[string]string{"no.such.key": "1"}, "Unknown broker config name: no.such.key"},
 		{true, map[string]string{"log.retention.ms": "soon"}, "Invalid value soon for configuration log.retention.ms: Not a number of type LONG"},
@@ -430,5 +430,21 @@ func TestSchemaTable(t *testing.T) {
 	}
 	if n := len(Defaults().TopicEntries(nil)); n != len(keys.topics) {
 		t.Errorf("%d topic entries, %d topic keys", n, len(keys.topics))
+	}
+}
+
+// A password is never repeated: not in errors, not in logs.
+func TestPasswordsStayHidden(t *testing.T) {
+	withKeys(t, Key{Name: "test.secret", Type: Password, NoDefault: true, Scope: PerBroker, Doc: "A secret.",
+		Valid: func(v any) error { return fmt.Errorf("too short") }})
+	_, err := Load(map[string]string{"test.secret": "hunter2"}, nil)
+	if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "configuration test.secret: too short") {
+		t.Fatalf("error %v", err)
+	}
+	if err := Defaults().CheckDynamic(true, map[string]string{"test.secret": "hunter2"}); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("dynamic error %v", err)
+	}
+	if r := Redacted(map[string]string{"test.secret": "hunter2", "log.retention.ms": "1"}); r["test.secret"] == "hunter2" || r["log.retention.ms"] != "1" {
+		t.Fatalf("redacted %v", r)
 	}
 }

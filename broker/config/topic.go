@@ -103,7 +103,7 @@ func ValidateTopicConfigs(m map[string]string) error {
 			err = set(k.Field(&tmp), v, k)
 		}
 		if err != nil {
-			errs = append(errs, invalid(name, m[name], err))
+			errs = append(errs, invalid(k, name, m[name], err))
 		}
 	}
 	return errors.Join(errs...)
