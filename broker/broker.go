@@ -290,7 +290,7 @@ func (b *Broker) logConfig(t config.Topic) storage.Config {
 		FlushMessages:      t.FlushMessages,
 		FileDeleteDelay:    t.FileDeleteDelay,
 	}
-	if !t.Cleanup.Delete {
+	if !t.Cleanup.Delete() {
 		c.RetentionBytes, c.RetentionMs = -1, -1
 	}
 	if t.FlushMessages == 1<<63-1 {

@@ -15,7 +15,7 @@ func (b *Broker) compactLogs() {
 	now := b.now()
 	for _, t := range b.Topics() {
 		cfg := t.Config()
-		if !cfg.Cleanup.Compact {
+		if !cfg.Cleanup.Compact() {
 			continue
 		}
 		for _, p := range t.Partitions() {

@@ -46,7 +46,7 @@ func prepare(data []byte, version int16, tc *topicConfig) (*preparedBatches, err
 	}
 	pb := &preparedBatches{data: data}
 	cfg := tc.resolved
-	opt := records.ValidateOptions{RequireKeys: cfg.Cleanup.Compact}
+	opt := records.ValidateOptions{RequireKeys: cfg.Cleanup.Compact()}
 	pos := 0
 	n, err := records.Split(data, func(b []byte) error {
 		if len(b) > int(cfg.MaxMessageBytes) && len(b) > records.HeaderSize {

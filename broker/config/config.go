@@ -149,6 +149,13 @@ func LoadFile(path string, overrides map[string]string) (*Config, error) {
 	return Load(values, overrides)
 }
 
+// Validate checks broker values (static, or with dynamic layers over them)
+// as Load does, reporting every bad key at once.
+func Validate(values map[string]string) error {
+	_, err := resolve(values)
+	return err
+}
+
 // resolve sets every field from the values given, by the table: a field
 // takes the first of its key's synonyms that is set, else the first
 // default among them. Every key given is validated, synonyms that lose
@@ -325,7 +332,7 @@ func (c *Config) CheckDynamic(perBroker bool, next map[string]string) error {
 	} else {
 		d.Defaults = next
 	}
-	if _, err := resolve(overlay(c.Values, d)); err != nil {
+	if err := Validate(overlay(c.Values, d)); err != nil {
 		return fmt.Errorf("Invalid dynamic configuration: %w", err)
 	}
 	return nil

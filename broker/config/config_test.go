@@ -90,7 +90,7 @@ func TestKafkaDefaults(t *testing.T) {
 		{"log.index.interval.bytes", c.TopicDefaults.IndexInterval, ByteSize(4096)},
 		{"log.flush.interval.messages", c.TopicDefaults.FlushMessages, int64(1<<63 - 1)},
 		{"log.flush.interval.ms (log.flush.scheduler.interval.ms)", c.TopicDefaults.FlushInterval, Forever},
-		{"log.cleanup.policy", c.TopicDefaults.Cleanup, CleanupPolicy{Delete: true}},
+		{"log.cleanup.policy", c.TopicDefaults.Cleanup, CleanupPolicy("delete")},
 		{"log.message.timestamp.type", c.TopicDefaults.MessageTimestampType, "CreateTime"},
 		{"compression.type", c.TopicDefaults.CompressionType, "producer"},
 		{"log.segment.delete.delay.ms", c.TopicDefaults.FileDeleteDelay, time.Minute},

@@ -33,7 +33,7 @@
 //
 // # What derives from it
 //
-//   - Loading (Load, LoadFile): server.properties values with --set
+//   - Loading (Load, LoadFile, Validate): server.properties values with --set
 //     overrides on top. Every key given is parsed by its type and checked
 //     by its validator, shadowed synonyms included; each field takes the
 //     first of its key's synonyms that is set, else the first default

@@ -198,12 +198,10 @@ var (
 
 // fits reports whether a field can hold a key's values: a bool, an
 // integer (a time.Duration for a time unit, a ByteSize for bytes), a
-// float64, a string (a Secret for a password; a list comma-joined), or one
-// of the structured types below.
+// float64, a string (a Secret for a password; a list comma-joined), or a
+// slice of strings or listeners.
 func fits(field any, k *Key) bool {
 	switch field.(type) {
-	case *CleanupPolicy:
-		return k.Type == List
 	case *[]Listener:
 		return k.Type == String
 	case *[]string:
@@ -279,8 +277,6 @@ func invalid(k *Key, name, raw string, err error) error {
 // set stores a parsed value of key k in a field.
 func set(field any, v any, k *Key) error {
 	switch p := field.(type) {
-	case *CleanupPolicy:
-		return p.set(v.([]string))
 	case *[]Listener:
 		ls, err := parseListeners(v.(string))
 		*p = ls
@@ -333,9 +329,6 @@ func toDuration(n int64, u Unit) time.Duration {
 // format renders a topic field's value as the key reports it (Kafka's
 // ConfigDef.convertToString): a duration in the key's unit.
 func format(field any, k *Key) string {
-	if p, ok := field.(*CleanupPolicy); ok {
-		return p.String()
-	}
 	f := reflect.ValueOf(field).Elem()
 	switch f.Kind() {
 	case reflect.Bool:

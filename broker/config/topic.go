@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -48,29 +49,15 @@ type Topic struct {
 // LogAppendTime reports whether records are stamped with the broker's time.
 func (t *Topic) LogAppendTime() bool { return t.MessageTimestampType == "LogAppendTime" }
 
-// CleanupPolicy is cleanup.policy: delete, compact, or both.
-type CleanupPolicy struct{ Delete, Compact bool }
+// CleanupPolicy is cleanup.policy as given: delete, compact, or both,
+// comma-separated.
+type CleanupPolicy string
 
-func (p *CleanupPolicy) set(items []string) error {
-	*p = CleanupPolicy{}
-	for _, it := range items {
-		p.Delete = p.Delete || it == "delete"
-		p.Compact = p.Compact || it == "compact"
-	}
-	return nil
-}
+// Delete reports whether segments past retention are deleted.
+func (p CleanupPolicy) Delete() bool { return strings.Contains(string(p), "delete") }
 
-func (p CleanupPolicy) String() string {
-	switch {
-	case p.Compact && p.Delete:
-		return "compact,delete"
-	case p.Compact:
-		return "compact"
-	case p.Delete:
-		return "delete"
-	}
-	return ""
-}
+// Compact reports whether the log is compacted.
+func (p CleanupPolicy) Compact() bool { return strings.Contains(string(p), "compact") }
 
 // ResolveTopic returns the effective configuration of a topic with
 // overrides: each override in place of this configuration's default for
