@@ -78,10 +78,9 @@ func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopi
 	if len(ts.Partitions) > 0 {
 		st.NumPartitions, st.ReplicationFactor = int32(len(ts.Partitions)), int16(len(ts.Partitions[0].Replicas))
 	}
-	for _, e := range b.topicConfigEntries(spec.Configs) {
+	for _, e := range b.Config().TopicEntries(spec.Configs) {
 		c := kmsg.NewCreateTopicsResponseTopicConfig()
-		v := e.Value
-		c.Name, c.Value, c.ReadOnly, c.Source, c.IsSensitive = e.Name, &v, e.ReadOnly, e.Source, e.Sensitive
+		c.Name, c.Value, c.ReadOnly, c.Source, c.IsSensitive = e.Name, e.Value, e.ReadOnly, int8(e.Source), e.Sensitive
 		st.Configs = append(st.Configs, c)
 	}
 	if !validateOnly && timeout > 0 && !b.AwaitTopic(ctx, rt.Topic, timeout) {

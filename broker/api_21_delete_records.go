@@ -64,7 +64,7 @@ func (b *Broker) deleteRecords(t *Topic, partition int32, off int64) (int64, err
 	if err := p.checkLeaderLocked(-1); err != nil {
 		return -1, err
 	}
-	if !t.Config().CleanupDelete {
+	if !t.Config().Cleanup.Delete() {
 		return -1, kerr.PolicyViolation
 	}
 	hw := p.hw.Load()

@@ -7,19 +7,17 @@ package broker
 // TOPIC resources: the topic must exist (UNKNOWN_TOPIC_OR_PARTITION),
 // every name must be a topic config and every value valid for it
 // (INVALID_CONFIG). BROKER resources (this broker's id, or empty for the
-// cluster-wide default): only dynamic broker configs may be set
-// (INVALID_CONFIG otherwise); they are kept in cluster metadata (the
-// Backend) and reported by DescribeConfigs, but do not yet change what the
-// broker does.
+// cluster-wide default): only dynamic broker configs may be set, in their
+// scope, with valid values (INVALID_CONFIG otherwise, checked by the
+// config schema); they are kept in cluster metadata (the Backend) and
+// every broker rebuilds its configuration in force from them.
 // A null value is INVALID_REQUEST; BROKER_LOGGER and other resource types
 // are INVALID_REQUEST. validateOnly checks everything and changes nothing.
 // The helpers here are shared with IncrementalAlterConfigs.
 
 import (
 	"context"
-	"fmt"
 	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -125,112 +123,22 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 // records them in the backend; it then waits (briefly) until this broker
 // has applied them, so a describe that follows sees them.
 func (b *Broker) setBrokerConfigs(ctx context.Context, perBroker bool, configs map[string]string, validateOnly bool) error {
-	if err := b.validateBrokerConfigs(configs); err != nil {
-		return err
-	}
-	if validateOnly {
-		return nil
-	}
 	entity := ""
 	if perBroker {
 		entity = strconv.Itoa(int(b.id))
 	}
+	if err := b.Config().CheckDynamic(perBroker, configs); err != nil {
+		return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=BROKER, name='%s'): %v", entity, err)
+	}
+	if validateOnly {
+		return nil
+	}
 	if err := b.backend.AlterBrokerConfigs(ctx, entity, configs); err != nil {
 		return err
 	}
-	b.log.Info().Bool("per_broker", perBroker).Interface("configs", configs).Msg("dynamic broker configs altered")
+	b.log.Info().Bool("per_broker", perBroker).Interface("configs", config.Redacted(configs)).Msg("dynamic broker configs altered")
 	if !b.awaitDynamic(ctx, perBroker, configs) {
 		b.log.Warn().Bool("per_broker", perBroker).Msg("dynamic broker configs recorded but not yet applied here")
 	}
 	return nil
-}
-
-// validateBrokerConfigs checks dynamic broker configs: known, dynamic,
-// and valid values (as the topic config they default, by their type, and
-// as the broker would parse them at start-up).
-func (b *Broker) validateBrokerConfigs(configs map[string]string) error {
-	var static, unknown []string
-	for _, name := range sortedKeys(configs) {
-		k, ok := lookupBrokerKey(name)
-		switch {
-		case !ok:
-			unknown = append(unknown, name)
-		case !k.dynamic:
-			static = append(static, name)
-		}
-	}
-	if len(unknown) > 0 {
-		return errorf(kerr.InvalidConfig, "Unknown broker config name: %s", strings.Join(unknown, ", "))
-	}
-	if len(static) > 0 {
-		return errorf(kerr.InvalidConfig, "Cannot update these configs dynamically: Set(%s)", strings.Join(static, ", "))
-	}
-	for _, name := range sortedKeys(configs) {
-		if err := validateBrokerValue(name, configs[name]); err != nil {
-			return errorf(kerr.InvalidConfig, "Invalid value %s for configuration %s: %v", configs[name], name, err)
-		}
-	}
-	merged := clone(b.cfg.Values)
-	for k, v := range configs {
-		merged[k] = v
-	}
-	if _, err := config.Load(merged, nil); err != nil {
-		return errorf(kerr.InvalidConfig, "Invalid dynamic broker config: %v", err)
-	}
-	return nil
-}
-
-// validateBrokerValue checks one broker config value.
-func validateBrokerValue(name, v string) error {
-	for i := range config.TopicKeys {
-		if tk := &config.TopicKeys[i]; tk.Broker == name {
-			return tk.Validate(v)
-		}
-	}
-	k, _ := lookupBrokerKey(name)
-	v = strings.TrimSpace(v)
-	var err error
-	switch k.typ {
-	case config.TypeInt:
-		_, err = strconv.ParseInt(v, 10, 32)
-	case config.TypeShort:
-		_, err = strconv.ParseInt(v, 10, 16)
-	case config.TypeLong:
-		_, err = strconv.ParseInt(v, 10, 64)
-	case config.TypeDouble:
-		_, err = strconv.ParseFloat(v, 64)
-	case config.TypeBoolean:
-		if l := strings.ToLower(v); l != "true" && l != "false" {
-			err = fmt.Errorf("expected true or false")
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("not a valid %s", typeName(k.typ))
-	}
-	return nil
-}
-
-func typeName(t int8) string {
-	switch t {
-	case config.TypeInt:
-		return "int"
-	case config.TypeShort:
-		return "short"
-	case config.TypeLong:
-		return "long"
-	case config.TypeDouble:
-		return "double"
-	case config.TypeBoolean:
-		return "boolean"
-	}
-	return "string"
-}
-
-func sortedKeys(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

@@ -15,6 +15,8 @@ package broker
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -57,13 +59,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 		if err != nil {
 			return err
 		}
-		next, err := applyIncremental(clone(t.Overrides()), rr.Configs, func(name string) (string, bool, bool) {
-			k, ok := config.LookupTopicKey(name)
-			if !ok {
-				return "", false, false
-			}
-			return k.Default(b.cfg), k.Type == config.TypeList, true
-		})
+		next, err := applyIncremental(t.Overrides(), rr.Configs, true)
 		if err != nil {
 			return err
 		}
@@ -73,18 +69,12 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 		if err != nil {
 			return err
 		}
-		dynBroker, dynDefault := b.dynamic().snapshot()
-		cur := dynDefault
+		d := b.Config().Dynamic
+		cur := d.Defaults
 		if perBroker {
-			cur = dynBroker
+			cur = d.PerBroker
 		}
-		next, err := applyIncremental(cur, rr.Configs, func(name string) (string, bool, bool) {
-			k, ok := lookupBrokerKey(name)
-			if !ok {
-				return "", false, false
-			}
-			return k.def, k.typ == config.TypeList, true
-		})
+		next, err := applyIncremental(cur, rr.Configs, false)
 		if err != nil {
 			return err
 		}
@@ -120,60 +110,48 @@ func checkIncrementalOps(cs []kmsg.IncrementalAlterConfigsRequestResourceConfig)
 	return nil
 }
 
-// applyIncremental applies ops to cur (modified and returned). key
-// describes a config: its default, whether it is a list, whether it exists.
-func applyIncremental(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, key func(string) (def string, list, ok bool)) (map[string]string, error) {
+// applyIncremental applies ops to a copy of cur, the overrides of a topic
+// or the dynamic configs of a broker. APPEND and SUBTRACT start from the
+// key's default when it is not set, as Kafka does.
+func applyIncremental(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, topic bool) (map[string]string, error) {
+	next := make(map[string]string, len(cur))
+	maps.Copy(next, cur)
 	for _, c := range cs {
 		switch c.Op {
 		case opSet:
-			cur[c.Name] = *c.Value
+			next[c.Name] = *c.Value
 		case opDelete:
-			delete(cur, c.Name)
+			delete(next, c.Name)
 		case opAppend, opSubtract:
-			def, list, ok := key(c.Name)
+			k, ok := config.Lookup(c.Name, topic)
 			if !ok {
 				return nil, errorf(kerr.InvalidConfig, "Unknown config name: %s", c.Name)
 			}
-			if !list {
+			if k.Type != config.List {
 				verb := map[int8]string{opAppend: "append", opSubtract: "subtract"}[int8(c.Op)]
 				return nil, errorf(kerr.InvalidRequest, "Config value %s is not allowed for config key: %s", verb, c.Name)
 			}
-			old, set := cur[c.Name]
+			old, set := next[c.Name]
 			if !set {
-				old = def
+				old = k.Default
 			}
-			cur[c.Name] = strings.Join(editList(splitItems(old), splitItems(*c.Value), c.Op == opAppend), ",")
+			next[c.Name] = strings.Join(editList(splitItems(old), splitItems(*c.Value), c.Op == opAppend), ",")
 		}
 	}
-	return cur, nil
+	return next, nil
 }
 
 // editList appends the items not yet present, or removes every item given.
 func editList(old, items []string, add bool) []string {
-	has := func(list []string, s string) bool {
-		for _, x := range list {
-			if x == s {
-				return true
-			}
-		}
-		return false
+	if !add {
+		return slices.DeleteFunc(old, func(o string) bool { return slices.Contains(items, o) })
 	}
-	var out []string
-	if add {
-		out = old
-		for _, it := range items {
-			if !has(out, it) {
-				out = append(out, it)
-			}
-		}
-		return out
-	}
-	for _, o := range old {
-		if !has(items, o) {
-			out = append(out, o)
+	for _, it := range items {
+		if !slices.Contains(old, it) {
+			old = append(old, it)
 		}
 	}
-	return out
+	return old
 }
 
 func splitItems(v string) []string {

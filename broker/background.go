@@ -131,7 +131,7 @@ func (p *Partition) updateISR(st metadata.PartitionState) {
 
 // expireProducers forgets idle producers (producer.id.expiration.ms).
 func (b *Broker) expireProducers() {
-	cutoff := b.now().Add(-b.cfg.ProducerIDExpiration)
+	cutoff := b.now().Add(-b.Config().ProducerIDExpiration)
 	for _, t := range b.Topics() {
 		for _, p := range t.Partitions() {
 			p.mu.Lock()

@@ -83,7 +83,7 @@ func New(opt Options) (*Broker, error) {
 		paths:     make(map[storage.TP]string),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
-	b.dyn.Store(&dynamicConfigs{perBroker: map[string]string{}, defaults: map[string]string{}, changed: make(chan struct{})})
+	b.dyn.Store(&dynamicConfigs{cfg: opt.Config, changed: make(chan struct{})})
 	if b.fs == nil {
 		b.fs = storage.OSFS{}
 	}
@@ -113,9 +113,6 @@ func New(opt Options) (*Broker, error) {
 
 // ID is the broker id.
 func (b *Broker) ID() int32 { return b.id }
-
-// Config is the broker configuration.
-func (b *Broker) Config() *config.Config { return b.cfg }
 
 // Logger is the broker's logger.
 func (b *Broker) Logger() zerolog.Logger { return b.log }
@@ -286,22 +283,22 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 // logConfig maps a topic's configuration to its log's.
 func (b *Broker) logConfig(t config.Topic) storage.Config {
 	c := storage.Config{
-		SegmentBytes:       t.SegmentBytes,
-		SegmentRoll:        time.Duration(t.SegmentMs) * time.Millisecond,
-		IndexIntervalBytes: t.IndexInterval,
-		RetentionBytes:     t.RetentionBytes,
-		RetentionMs:        t.RetentionMs,
+		SegmentBytes:       int64(t.SegmentBytes),
+		SegmentRoll:        t.SegmentRoll,
+		IndexIntervalBytes: int64(t.IndexInterval),
+		RetentionBytes:     int64(t.RetentionBytes),
+		RetentionMs:        t.Retention.Milliseconds(),
 		FlushMessages:      t.FlushMessages,
 		FileDeleteDelay:    t.FileDeleteDelay,
 	}
-	if !t.CleanupDelete {
+	if !t.Cleanup.Delete() {
 		c.RetentionBytes, c.RetentionMs = -1, -1
 	}
 	if t.FlushMessages == 1<<63-1 {
 		c.FlushMessages = -1
 	}
-	if t.FlushMs > 0 && t.FlushMs < 1<<62/int64(time.Millisecond) {
-		c.FlushInterval = time.Duration(t.FlushMs) * time.Millisecond
+	if t.FlushInterval > 0 && t.FlushInterval < config.Forever {
+		c.FlushInterval = t.FlushInterval
 	}
 	return c
 }

@@ -5,8 +5,6 @@ package broker
 // log.cleaner.backoff.ms, below each partition's last stable offset.
 
 import (
-	"time"
-
 	"gregor/broker/storage"
 )
 
@@ -17,7 +15,7 @@ func (b *Broker) compactLogs() {
 	now := b.now()
 	for _, t := range b.Topics() {
 		cfg := t.Config()
-		if !cfg.CleanupCompact {
+		if !cfg.Cleanup.Compact() {
 			continue
 		}
 		for _, p := range t.Partitions() {
@@ -40,8 +38,8 @@ func (b *Broker) compactLogs() {
 			res, err := lg.Compact(storage.CompactOptions{
 				Now:              now,
 				Uncleanable:      min(p.HighWatermark(), p.LastStableOffset()),
-				MinCompactionLag: time.Duration(cfg.MinCompactionLag) * time.Millisecond,
-				DeleteRetention:  time.Duration(cfg.DeleteRetentionMs) * time.Millisecond,
+				MinCompactionLag: cfg.MinCompactionLag,
+				DeleteRetention:  cfg.DeleteRetention,
 				MinDirtyRatio:    cfg.MinCleanableRatio,
 				Aborted: func(pid, off int64) bool {
 					for _, a := range aborted {

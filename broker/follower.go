@@ -256,7 +256,7 @@ func (f *fetcher) buildFetch(parts []followed) (*kmsg.FetchRequest, map[string]m
 		rp.FetchOffset = leo
 		rp.LastFetchedEpoch = lastEpoch
 		rp.LogStartOffset = start
-		rp.PartitionMaxBytes = b.cfg.ReplicaFetchMax
+		rp.PartitionMaxBytes = int32(b.cfg.ReplicaFetchMax)
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 		asked[p.tp.Topic][p.ID] = fp
 	}

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -47,7 +46,7 @@ func prepare(data []byte, version int16, tc *topicConfig) (*preparedBatches, err
 	}
 	pb := &preparedBatches{data: data}
 	cfg := tc.resolved
-	opt := records.ValidateOptions{RequireKeys: cfg.CleanupCompact}
+	opt := records.ValidateOptions{RequireKeys: cfg.Cleanup.Compact()}
 	pos := 0
 	n, err := records.Split(data, func(b []byte) error {
 		if len(b) > int(cfg.MaxMessageBytes) && len(b) > records.HeaderSize {
@@ -86,13 +85,13 @@ func prepare(data []byte, version int16, tc *topicConfig) (*preparedBatches, err
 // checkTimestamps applies message.timestamp.before/after.max.ms to
 // CreateTime batches (skipped at their default, unlimited).
 func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic) error {
-	if cfg.LogAppendTime || (cfg.TimestampBeforeMs == math.MaxInt64 && cfg.TimestampAfterMs == math.MaxInt64) {
+	if cfg.LogAppendTime() || (cfg.TimestampBefore == config.Forever && cfg.TimestampAfter == config.Forever) {
 		return nil
 	}
 	now := time.Now().UnixMilli()
 	return records.Each(b, func(r *records.Record) error {
 		ts := h.FirstTimestamp + r.TimestampDelta
-		if now-ts > cfg.TimestampBeforeMs || ts-now > cfg.TimestampAfterMs {
+		if now-ts > cfg.TimestampBefore.Milliseconds() || ts-now > cfg.TimestampAfter.Milliseconds() {
 			return kerr.InvalidTimestamp
 		}
 		return nil
@@ -158,7 +157,7 @@ func (p *Partition) appendBatches(pb *preparedBatches, acks int16, leaderEpoch i
 	}
 	now := p.b.now()
 	res := appendResult{LogAppendTime: -1}
-	if cfg.LogAppendTime {
+	if cfg.LogAppendTime() {
 		res.LogAppendTime = now.UnixMilli()
 	}
 	ai := p.stampLocked(pb, res.LogAppendTime)

@@ -1,5 +1,3 @@
-// Package config is the broker's configuration: Kafka's server.properties
-// keys, their defaults, parsing and validation.
 package config
 
 import (
@@ -7,7 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,12 +23,15 @@ func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(l
 
 func (l Listener) String() string { return l.Name + "://" + l.Addr() }
 
-// Config is everything the broker reads from server.properties.
+// Config is the broker's configuration, resolved from the schema: the
+// static keys (server.properties and --set) and, in the configuration in
+// force, the dynamic ones. Each field is set by one row of the table.
 type Config struct {
 	BrokerID            int32
 	Rack                string
 	Listeners           []Listener
 	AdvertisedListeners []Listener
+	LogDir              string
 	LogDirs             []string
 
 	ZookeeperConnect        string
@@ -38,39 +39,23 @@ type Config struct {
 
 	NumPartitions            int32
 	DefaultReplicationFactor int16
-	MinInsyncReplicas        int32
 	DeleteTopicEnable        bool
 	AutoCreateTopicsEnable   bool
-	UncleanLeaderElection    bool
 
-	LogRetentionMs        int64
-	LogRetentionBytes     int64
-	LogSegmentBytes       int64
-	LogRollMs             int64
-	LogRetentionCheck     time.Duration
-	LogIndexIntervalBytes int64
-	LogFlushMessages      int64
-	LogFlushIntervalMs    int64 // -1: not set
-	LogCleanupPolicy      string
-	LogCleanerEnable      bool
-	LogCleanerDeleteRetMs int64
-	LogCleanerMinDirty    float64
-	LogCleanerBackoff     time.Duration
-	LogMessageTimestamp   string
-	CompressionType       string
-	FileDeleteDelay       time.Duration
+	LogRetentionCheck time.Duration
+	LogCleanerEnable  bool
+	LogCleanerBackoff time.Duration
 
-	MessageMaxBytes    int32
-	ReplicaFetchMax    int32
+	ReplicaFetchMax    ByteSize
 	ReplicaLagTimeMax  time.Duration
 	ReplicaFetchWait   time.Duration
-	SocketRequestMax   int32
+	SocketRequestMax   ByteSize
 	NumReplicaFetchers int
 
 	OffsetsTopicReplicationFactor int16
 	OffsetsTopicNumPartitions     int32
-	OffsetsTopicSegmentBytes      int64
-	OffsetsRetentionMinutes       int64
+	OffsetsTopicSegmentBytes      ByteSize
+	OffsetsRetention              time.Duration
 	OffsetsRetentionCheck         time.Duration
 	GroupInitialRebalanceDelay    time.Duration
 	GroupMinSessionTimeout        time.Duration
@@ -98,10 +83,22 @@ type Config struct {
 	MetricsListener string // host:port for Prometheus; empty disables
 	LogLevel        string
 
+	// TopicDefaults are the broker's defaults for topic configs
+	// (log.retention.ms for retention.ms, ...).
+	TopicDefaults Topic
+
 	// Unknown lists keys we do not know; they are logged once and ignored.
 	Unknown []string
-	// Values are the raw key=value settings as given (for DescribeConfigs).
+	// Values are the static settings as given (server.properties and --set).
 	Values map[string]string
+	// Dynamic are the dynamic broker configs this configuration includes.
+	Dynamic Dynamic
+}
+
+// Dynamic are the broker configs altered at run time: this broker's own
+// and the cluster-wide defaults, by broker key.
+type Dynamic struct {
+	PerBroker, Defaults map[string]string
 }
 
 // Defaults returns the configuration of a broker started with no arguments.
@@ -113,9 +110,9 @@ func Defaults() *Config {
 	return c
 }
 
-// Load builds a configuration from a properties file's keys (in order) and
-// values, then applies overrides (from --set), validating everything and
-// reporting every bad key at once.
+// Load builds a configuration from a properties file's values, then
+// applies overrides (from --set), validating everything and reporting
+// every bad key at once.
 func Load(values map[string]string, overrides map[string]string) (*Config, error) {
 	merged := make(map[string]string, len(values)+len(overrides))
 	for k, v := range values {
@@ -124,27 +121,17 @@ func Load(values map[string]string, overrides map[string]string) (*Config, error
 	for k, v := range overrides {
 		merged[k] = v
 	}
-	c := &Config{Values: merged}
-	var errs []error
-	for _, o := range options {
-		v, set := merged[o.key]
-		if !set {
-			v = o.def
-		}
-		if err := o.parse(c, v); err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: %w", o.key, v, err))
-		}
+	c, err := resolve(merged)
+	if err != nil {
+		return nil, err
 	}
+	c.Values = merged
 	for k := range merged {
-		if _, ok := byKey[k]; !ok && !ignored(k) {
+		if keys.broker[k] == nil && !ignored(k) {
 			c.Unknown = append(c.Unknown, k)
 		}
 	}
-	sort.Strings(c.Unknown)
-	errs = append(errs, c.derive(merged)...)
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	slices.Sort(c.Unknown)
 	return c, nil
 }
 
@@ -162,46 +149,76 @@ func LoadFile(path string, overrides map[string]string) (*Config, error) {
 	return Load(values, overrides)
 }
 
-// derive resolves keys that depend on others (time units with precedence,
-// listeners, log.dir vs log.dirs) and cross-key rules.
-func (c *Config) derive(v map[string]string) []error {
+// Validate checks broker values (static, or with dynamic layers over them)
+// as Load does, reporting every bad key at once.
+func Validate(values map[string]string) error {
+	_, err := resolve(values)
+	return err
+}
+
+// resolve sets every field from the values given, by the table: a field
+// takes the first of its key's synonyms that is set, else the first
+// default among them. Every key given is validated, synonyms that lose
+// included, as Kafka's ConfigDef does; then the cross-key rules.
+func resolve(values map[string]string) (*Config, error) {
+	c := &Config{}
 	var errs []error
-	ms := func(msKey, minKey, hourKey string, def int64) int64 {
-		for _, k := range []struct {
-			key  string
-			mult int64
-		}{{msKey, 1}, {minKey, 60_000}, {hourKey, 3_600_000}} {
-			if k.key == "" {
+	parsed := make(map[string]any, len(values))
+	for _, name := range sortedKeys(values) {
+		if k := keys.broker[name]; k != nil {
+			v, err := k.parse(values[name])
+			if err != nil {
+				errs = append(errs, invalid(k, name, values[name], err))
 				continue
 			}
-			if s, ok := v[k.key]; ok {
-				n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-				if err != nil || (n < -1 && k.mult == 1) {
-					errs = append(errs, fmt.Errorf("%s=%q: not a valid number", k.key, s))
-					return def
-				}
-				if n < 0 {
-					return -1
-				}
-				return n * k.mult
-			}
+			parsed[name] = v
 		}
-		return def
 	}
-	c.LogRetentionMs = ms("log.retention.ms", "log.retention.minutes", "log.retention.hours", 168*3_600_000)
-	c.LogRollMs = ms("log.roll.ms", "", "log.roll.hours", 168*3_600_000)
-	if c.LogRollMs <= 0 {
-		errs = append(errs, fmt.Errorf("log.roll.ms must be positive"))
+	for _, k := range keys.keys {
+		if k.Field == nil {
+			continue
+		}
+		from, v := pick(k, parsed)
+		if from == nil {
+			continue // no default: the zero value
+		}
+		if err := set(k.Field(c), v, from); err != nil {
+			errs = append(errs, invalid(from, from.Name, values[from.Name], err))
+		}
 	}
-	if c.LogRollMs <= 0 {
-		c.LogRollMs = 168 * 3_600_000
+	errs = append(errs, c.derive()...)
+	return c, errors.Join(errs...)
+}
+
+// pick returns the value a key's field takes, and the key it comes from:
+// the first of its synonyms set, else the first with a default.
+func pick(k *Key, parsed map[string]any) (*Key, any) {
+	if k.Name == "" {
+		return k, k.def // a topic key without a broker key
+	}
+	names := keys.synonyms(k.Name)
+	for _, n := range names {
+		if v, ok := parsed[n]; ok {
+			return keys.broker[n], v
+		}
+	}
+	for _, n := range names {
+		if syn := keys.broker[n]; !syn.NoDefault {
+			return syn, syn.def
+		}
+	}
+	return nil, nil
+}
+
+// derive resolves keys that depend on others (listeners, log.dir vs
+// log.dirs, the broker id without ZooKeeper) and checks cross-key rules.
+func (c *Config) derive() []error {
+	var errs []error
+	if len(c.LogDirs) == 0 && c.LogDir != "" {
+		c.LogDirs = []string{c.LogDir}
 	}
 	if len(c.LogDirs) == 0 {
-		if d, ok := v["log.dir"]; ok && strings.TrimSpace(d) != "" {
-			c.LogDirs = []string{strings.TrimSpace(d)}
-		} else {
-			c.LogDirs = []string{"./data"}
-		}
+		errs = append(errs, errors.New("log.dirs and log.dir: no log directory given"))
 	}
 	if len(c.AdvertisedListeners) == 0 {
 		for _, l := range c.Listeners {
@@ -224,6 +241,101 @@ func (c *Config) derive(v map[string]string) []error {
 		c.BrokerID = 0
 	}
 	return errs
+}
+
+// WithDynamic returns the configuration in force with dynamic broker
+// configs, as Kafka's DynamicBrokerConfig builds it: the static values,
+// then the cluster-wide defaults, then this broker's own, each layer
+// replacing every synonym of the keys it sets. Keys that may not be set
+// dynamically or whose values are invalid are left out, each with an error
+// (Kafka logs and ignores them); if the whole does not hold together, the
+// static configuration is returned with the error.
+func (c *Config) WithDynamic(d Dynamic) (*Config, []error) {
+	var errs []error
+	d.Defaults, errs = usable(d.Defaults, false, errs)
+	d.PerBroker, errs = usable(d.PerBroker, true, errs)
+	out, err := resolve(overlay(c.Values, d))
+	if err != nil {
+		out, _ = resolve(c.Values)
+		d = Dynamic{}
+		errs = append(errs, fmt.Errorf("dynamic broker configs not applied: %w", err))
+	}
+	out.Values, out.Unknown, out.Dynamic = c.Values, c.Unknown, d
+	return out, errs
+}
+
+// usable drops the dynamic configs that may not be applied.
+func usable(m map[string]string, perBroker bool, errs []error) (map[string]string, []error) {
+	out := make(map[string]string, len(m))
+	for _, name := range sortedKeys(m) {
+		if err := checkDynamicKey(name, m[name], perBroker); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out[name] = m[name]
+	}
+	return out, errs
+}
+
+func checkDynamicKey(name, v string, perBroker bool) error {
+	k := keys.broker[name]
+	switch {
+	case k == nil:
+		return fmt.Errorf("Unknown broker config name: %s", name)
+	case k.Scope == ReadOnly:
+		return fmt.Errorf("Cannot update these configs dynamically: Set(%s)", name)
+	case k.Scope == PerBroker && !perBroker:
+		return fmt.Errorf("Cannot update these configs at default cluster level, broker id must be specified: Set(%s)", name)
+	}
+	if _, err := k.parse(v); err != nil {
+		return invalid(k, name, v, err)
+	}
+	return nil
+}
+
+// overlay lays the dynamic layers over the static values; a key set in a
+// layer removes its synonyms set below it (Kafka's overrideProps).
+func overlay(static map[string]string, d Dynamic) map[string]string {
+	out := make(map[string]string, len(static))
+	for k, v := range static {
+		out[k] = v
+	}
+	for _, layer := range []map[string]string{d.Defaults, d.PerBroker} {
+		for name, v := range layer {
+			for _, syn := range keys.synonyms(name) {
+				delete(out, syn)
+			}
+			out[name] = v
+		}
+	}
+	return out
+}
+
+// CheckDynamic validates new dynamic configs of this broker (perBroker) or
+// of the cluster-wide default, replacing the current ones, as
+// AlterConfigs and IncrementalAlterConfigs must before recording them:
+// every key known, dynamic in that scope, with a valid value, and the
+// configuration they make valid as a whole.
+func (c *Config) CheckDynamic(perBroker bool, next map[string]string) error {
+	var errs []error
+	for _, name := range sortedKeys(next) {
+		if err := checkDynamicKey(name, next[name], perBroker); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	d := c.Dynamic
+	if perBroker {
+		d.PerBroker = next
+	} else {
+		d.Defaults = next
+	}
+	if err := Validate(overlay(c.Values, d)); err != nil {
+		return fmt.Errorf("Invalid dynamic configuration: %w", err)
+	}
+	return nil
 }
 
 // Listener returns the listener with a name.
@@ -261,4 +373,39 @@ func ignored(k string) bool {
 		}
 	}
 	return false
+}
+
+func parseListeners(v string) ([]Listener, error) {
+	var out []Listener
+	seen := map[string]bool{}
+	for _, s := range splitList(v) {
+		name, addr, ok := strings.Cut(s, "://")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("%q is not NAME://host:port", s)
+		}
+		host, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %v", s, err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil || p < 0 || p > 65535 {
+			return nil, fmt.Errorf("%q: bad port", s)
+		}
+		name = strings.ToUpper(name)
+		if seen[name] {
+			return nil, fmt.Errorf("listener name %s appears twice", name)
+		}
+		seen[name] = true
+		out = append(out, Listener{Name: name, Host: host, Port: p})
+	}
+	return out, nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -78,29 +78,29 @@ func TestKafkaDefaults(t *testing.T) {
 		{"log.dirs", strings.Join(c.LogDirs, ","), "./data"},
 		{"num.partitions", c.NumPartitions, int32(1)},
 		{"default.replication.factor", c.DefaultReplicationFactor, int16(1)},
-		{"min.insync.replicas", c.MinInsyncReplicas, int32(1)},
+		{"min.insync.replicas", c.TopicDefaults.MinInsyncReplicas, int32(1)},
 		{"delete.topic.enable", c.DeleteTopicEnable, true},
 		{"auto.create.topics.enable", c.AutoCreateTopicsEnable, true},
-		{"unclean.leader.election.enable", c.UncleanLeaderElection, false},
-		{"log.retention.hours=168", c.LogRetentionMs, int64(168 * 3600 * 1000)},
-		{"log.retention.bytes", c.LogRetentionBytes, int64(-1)},
-		{"log.segment.bytes", c.LogSegmentBytes, int64(1 << 30)},
-		{"log.roll.hours=168", c.LogRollMs, int64(168 * 3600 * 1000)},
+		{"unclean.leader.election.enable", c.TopicDefaults.UncleanLeaderElection, false},
+		{"log.retention.hours=168", c.TopicDefaults.Retention, 168 * time.Hour},
+		{"log.retention.bytes", c.TopicDefaults.RetentionBytes, ByteSize(-1)},
+		{"log.segment.bytes", c.TopicDefaults.SegmentBytes, ByteSize(1 << 30)},
+		{"log.roll.hours=168", c.TopicDefaults.SegmentRoll, 168 * time.Hour},
 		{"log.retention.check.interval.ms", c.LogRetentionCheck, 5 * time.Minute},
-		{"log.index.interval.bytes", c.LogIndexIntervalBytes, int64(4096)},
-		{"log.flush.interval.messages", c.LogFlushMessages, int64(1<<63 - 1)},
-		{"log.flush.interval.ms", c.LogFlushIntervalMs, int64(-1)},
-		{"log.cleanup.policy", c.LogCleanupPolicy, "delete"},
-		{"log.message.timestamp.type", c.LogMessageTimestamp, "CreateTime"},
-		{"compression.type", c.CompressionType, "producer"},
-		{"log.segment.delete.delay.ms", c.FileDeleteDelay, time.Minute},
-		{"message.max.bytes", c.MessageMaxBytes, int32(1048588)},
-		{"replica.fetch.max.bytes", c.ReplicaFetchMax, int32(1 << 20)},
+		{"log.index.interval.bytes", c.TopicDefaults.IndexInterval, ByteSize(4096)},
+		{"log.flush.interval.messages", c.TopicDefaults.FlushMessages, int64(1<<63 - 1)},
+		{"log.flush.interval.ms (log.flush.scheduler.interval.ms)", c.TopicDefaults.FlushInterval, Forever},
+		{"log.cleanup.policy", c.TopicDefaults.Cleanup, CleanupPolicy("delete")},
+		{"log.message.timestamp.type", c.TopicDefaults.MessageTimestampType, "CreateTime"},
+		{"compression.type", c.TopicDefaults.CompressionType, "producer"},
+		{"log.segment.delete.delay.ms", c.TopicDefaults.FileDeleteDelay, time.Minute},
+		{"message.max.bytes", c.TopicDefaults.MaxMessageBytes, ByteSize(1048588)},
+		{"replica.fetch.max.bytes", c.ReplicaFetchMax, ByteSize(1 << 20)},
 		{"replica.lag.time.max.ms (SPEC: 10 s)", c.ReplicaLagTimeMax, 10 * time.Second},
-		{"socket.request.max.bytes", c.SocketRequestMax, int32(100 << 20)},
+		{"socket.request.max.bytes", c.SocketRequestMax, ByteSize(100 << 20)},
 		{"offsets.topic.replication.factor", c.OffsetsTopicReplicationFactor, int16(3)},
 		{"offsets.topic.num.partitions", c.OffsetsTopicNumPartitions, int32(50)},
-		{"offsets.retention.minutes", c.OffsetsRetentionMinutes, int64(10080)},
+		{"offsets.retention.minutes", c.OffsetsRetention, 10080 * time.Minute},
 		{"group.initial.rebalance.delay.ms", c.GroupInitialRebalanceDelay, 3 * time.Second},
 		{"group.min.session.timeout.ms", c.GroupMinSessionTimeout, 6 * time.Second},
 		{"group.max.session.timeout.ms", c.GroupMaxSessionTimeout, 30 * time.Minute},
@@ -166,29 +166,29 @@ func TestBadValuesNameTheirKeys(t *testing.T) {
 func TestRetentionUnitsPrecedence(t *testing.T) {
 	for _, tc := range []struct {
 		set  map[string]string
-		want int64
+		want time.Duration
 	}{
-		{map[string]string{"log.retention.hours": "1"}, 3_600_000},
-		{map[string]string{"log.retention.hours": "1", "log.retention.minutes": "2"}, 120_000},
-		{map[string]string{"log.retention.hours": "1", "log.retention.minutes": "2", "log.retention.ms": "5"}, 5},
-		{map[string]string{"log.retention.ms": "-1"}, -1},
-		{map[string]string{"log.retention.hours": "-1"}, -1},
+		{map[string]string{"log.retention.hours": "1"}, time.Hour},
+		{map[string]string{"log.retention.hours": "1", "log.retention.minutes": "2"}, 2 * time.Minute},
+		{map[string]string{"log.retention.hours": "1", "log.retention.minutes": "2", "log.retention.ms": "5"}, 5 * time.Millisecond},
+		{map[string]string{"log.retention.ms": "-1"}, -time.Millisecond},
+		{map[string]string{"log.retention.hours": "-1"}, -time.Millisecond},
 	} {
 		c, err := Load(tc.set, nil)
 		if err != nil {
 			t.Fatalf("%v: %v", tc.set, err)
 		}
-		if c.LogRetentionMs != tc.want {
-			t.Fatalf("%v: retention %d ms, want %d", tc.set, c.LogRetentionMs, tc.want)
+		if got := c.TopicDefaults.Retention; got != tc.want {
+			t.Fatalf("%v: retention %v, want %v", tc.set, got, tc.want)
 		}
 	}
 	c, err := Load(map[string]string{"log.roll.hours": "2"}, nil)
-	if err != nil || c.LogRollMs != 7_200_000 {
-		t.Fatalf("log.roll.hours=2: %v, %d ms", err, c.LogRollMs)
+	if err != nil || c.TopicDefaults.SegmentRoll != 2*time.Hour {
+		t.Fatalf("log.roll.hours=2: %v, %v", err, c.TopicDefaults.SegmentRoll)
 	}
 	c, err = Load(map[string]string{"log.roll.hours": "2", "log.roll.ms": "1000"}, nil)
-	if err != nil || c.LogRollMs != 1000 {
-		t.Fatalf("log.roll.ms over log.roll.hours: %v, %d ms", err, c.LogRollMs)
+	if err != nil || c.TopicDefaults.SegmentRoll != time.Second {
+		t.Fatalf("log.roll.ms over log.roll.hours: %v, %v", err, c.TopicDefaults.SegmentRoll)
 	}
 }
 
@@ -248,8 +248,8 @@ func TestLoadFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.NumPartitions != 4 || c.LogRetentionMs != 48*3_600_000 || c.LogDirs[0] != "/tmp/kafka-logs" {
-		t.Fatalf("from file: partitions %d retention %d dirs %v", c.NumPartitions, c.LogRetentionMs, c.LogDirs)
+	if c.NumPartitions != 4 || c.TopicDefaults.Retention != 48*time.Hour || c.LogDirs[0] != "/tmp/kafka-logs" {
+		t.Fatalf("from file: partitions %d retention %v dirs %v", c.NumPartitions, c.TopicDefaults.Retention, c.LogDirs)
 	}
 	if err := os.WriteFile(path, []byte("num.partitions=zero\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -271,8 +271,8 @@ func TestSegmentDeleteDelayKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.FileDeleteDelay != 1500*time.Millisecond {
-		t.Fatalf("log.segment.delete.delay.ms=1500 gave a delay of %v", c.FileDeleteDelay)
+	if c.TopicDefaults.FileDeleteDelay != 1500*time.Millisecond {
+		t.Fatalf("log.segment.delete.delay.ms=1500 gave a delay of %v", c.TopicDefaults.FileDeleteDelay)
 	}
 	if len(c.Unknown) != 0 {
 		t.Fatalf("log.segment.delete.delay.ms reported unknown: %v", c.Unknown)
@@ -287,7 +287,7 @@ func TestSegmentDeleteDelayKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.FileDeleteDelay != time.Minute || strings.Join(c.Unknown, ",") != "file.delete.delay.ms" {
-		t.Fatalf("file.delete.delay.ms as a broker key: delay %v, unknown %v; want the 1m default and the key unknown", c.FileDeleteDelay, c.Unknown)
+	if c.TopicDefaults.FileDeleteDelay != time.Minute || strings.Join(c.Unknown, ",") != "file.delete.delay.ms" {
+		t.Fatalf("file.delete.delay.ms as a broker key: delay %v, unknown %v; want the 1m default and the key unknown", c.TopicDefaults.FileDeleteDelay, c.Unknown)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/rs/zerolog"
 
@@ -53,7 +52,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	b.Register(reg)
 	coord.Register(reg)
 	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger())}
-	s.net.MaxRequestSize = cfg.SocketRequestMax
+	s.net.MaxRequestSize = int32(cfg.SocketRequestMax)
 	for _, l := range cfg.Listeners {
 		addr, err := s.net.Listen(protocol.Listener{Name: l.Name, Addr: l.Addr()})
 		if err != nil {
@@ -84,8 +83,8 @@ func coordinatorConfig(c *config.Config) coordinator.Config {
 		BrokerID:                 c.BrokerID,
 		OffsetsTopicPartitions:   c.OffsetsTopicNumPartitions,
 		OffsetsTopicReplication:  c.OffsetsTopicReplicationFactor,
-		OffsetsTopicSegmentBytes: c.OffsetsTopicSegmentBytes,
-		OffsetsRetention:         time.Duration(c.OffsetsRetentionMinutes) * time.Minute,
+		OffsetsTopicSegmentBytes: int64(c.OffsetsTopicSegmentBytes),
+		OffsetsRetention:         c.OffsetsRetention,
 		OffsetsRetentionCheck:    c.OffsetsRetentionCheck,
 		InitialRebalanceDelay:    c.GroupInitialRebalanceDelay,
 		MinSessionTimeout:        c.GroupMinSessionTimeout,

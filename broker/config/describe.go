@@ -1,0 +1,146 @@
+package config
+
+// Source is where a described value comes from (DescribeConfigs'
+// ConfigSource).
+type Source int8
+
+// Config sources.
+const (
+	SourceTopic          Source = 1 // DYNAMIC_TOPIC_CONFIG
+	SourceDynamicBroker  Source = 2 // DYNAMIC_BROKER_CONFIG
+	SourceDynamicDefault Source = 3 // DYNAMIC_DEFAULT_BROKER_CONFIG
+	SourceStatic         Source = 4 // STATIC_BROKER_CONFIG
+	SourceDefault        Source = 5 // DEFAULT_CONFIG
+	SourceBrokerLogger   Source = 6 // DYNAMIC_BROKER_LOGGER_CONFIG
+)
+
+// Synonym is one place a described config's value can come from.
+type Synonym struct {
+	Name   string
+	Value  *string // nil when sensitive
+	Source Source
+}
+
+// Entry is one config as DescribeConfigs and CreateTopics report it.
+type Entry struct {
+	Name      string
+	Value     *string // nil: no value (no default), or sensitive
+	Source    Source
+	ReadOnly  bool
+	Sensitive bool
+	Type      Type
+	Doc       string
+	Synonyms  []Synonym // most precedent first
+}
+
+// BrokerEntries lists the broker configs as Kafka's ConfigHelper does:
+// every one for this broker (perBroker), or, for the cluster-wide default
+// (the empty resource name), those set there. A config's synonyms are
+// every layer (dynamic per broker, dynamic default, static, default) of
+// every key setting it, layer by layer, from the first that is the key
+// itself on; its source and value are the first synonym's.
+func (c *Config) BrokerEntries(perBroker bool) []Entry {
+	out := make([]Entry, 0, len(keys.brokers))
+	for _, k := range keys.brokers {
+		if _, set := c.Dynamic.Defaults[k.Name]; !perBroker && !set {
+			continue
+		}
+		e := Entry{Name: k.Name, Source: SourceDefault, ReadOnly: k.Scope == ReadOnly, Sensitive: k.Sensitive(), Type: k.Type, Doc: k.Doc}
+		for _, s := range c.synonyms(k) {
+			if perBroker || s.Source == SourceDynamicDefault {
+				e.Synonyms = append(e.Synonyms, s)
+			}
+		}
+		switch {
+		case len(e.Synonyms) > 0:
+			e.Value, e.Source = e.Synonyms[0].Value, e.Synonyms[0].Source
+		case !k.NoDefault && !e.Sensitive:
+			e.Value = ptr(k.Default)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// TopicEntries lists every topic config of a topic with overrides, in name
+// order, as Kafka's ConfigHelper does: the value is the effective one; the
+// synonyms are the topic's override, then those of the broker key that is
+// its default (log.retention.ms, .minutes, .hours for retention.ms) from
+// that key itself on; the source is the first synonym's, DEFAULT_CONFIG
+// without any. So a broker that sets only log.retention.hours reports
+// retention.ms with its effective value, source DEFAULT_CONFIG and no
+// synonyms, as Kafka does.
+func (c *Config) TopicEntries(overrides map[string]string) []Entry {
+	t := c.ResolveTopic(overrides)
+	tmp := Config{TopicDefaults: t}
+	out := make([]Entry, 0, len(keys.topics))
+	for _, k := range keys.topics {
+		v := format(k.Field(&tmp), k)
+		e := Entry{Name: k.Topic, Value: &v, Source: SourceDefault, Type: k.Type, Doc: k.Doc}
+		if _, ok := overrides[k.Topic]; ok {
+			e.Synonyms = append(e.Synonyms, Synonym{Name: k.Topic, Value: &v, Source: SourceTopic})
+		}
+		if k.Name != "" {
+			e.Synonyms = append(e.Synonyms, c.synonyms(k)...)
+		}
+		if len(e.Synonyms) > 0 {
+			e.Source = e.Synonyms[0].Source
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// synonyms lists where broker key k's value can come from (Kafka's
+// ConfigHelper.configSynonyms).
+func (c *Config) synonyms(k *Key) []Synonym {
+	layers := []struct {
+		src    Source
+		values map[string]string
+	}{
+		{SourceDynamicBroker, c.Dynamic.PerBroker},
+		{SourceDynamicDefault, c.Dynamic.Defaults},
+		{SourceStatic, c.Values},
+		{SourceDefault, keys.defaults},
+	}
+	var out []Synonym
+	for _, l := range layers {
+		for _, n := range keys.synonyms(k.Name) {
+			if v, ok := l.values[n]; ok {
+				s := Synonym{Name: n, Source: l.src}
+				if !k.Sensitive() {
+					s.Value = ptr(v)
+				}
+				out = append(out, s)
+			}
+		}
+	}
+	for len(out) > 0 && out[0].Name != k.Name {
+		out = out[1:]
+	}
+	return out
+}
+
+// Lookup returns a config key by its broker name or, if topic, by its
+// topic name.
+func Lookup(name string, topic bool) (*Key, bool) {
+	k := keys.broker[name]
+	if topic {
+		k = keys.topic[name]
+	}
+	return k, k != nil
+}
+
+// Redacted returns broker configs fit for a log: sensitive values hidden.
+func Redacted(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for name, v := range m {
+		if k := keys.broker[name]; k != nil && k.Sensitive() {
+			v = Secret(v).String()
+		}
+		out[name] = v
+	}
+	return out
+}
+
+func ptr(s string) *string { return &s }

@@ -1,0 +1,302 @@
+package config
+
+import (
+	"errors"
+	"math"
+	"net"
+)
+
+// Hard limits, with the reason for each. Kafka's own limits are in the
+// validators of the table below.
+const (
+	// maxPartitions bounds num.partitions and the internal topics'
+	// partition counts: each partition holds open files and a goroutine's
+	// worth of state.
+	maxPartitions = 1 << 16
+	// minSegmentBytes is Kafka's floor for segment sizes (a legacy record's
+	// overhead): a segment must hold at least one record.
+	minSegmentBytes = 14
+	// maxMessageBytes: a batch and the frame around it must fit a signed
+	// 32-bit length.
+	maxMessageBytes = math.MaxInt32 - 1024
+	// maxReplicationFactor: replication factors are int16 on the wire.
+	maxReplicationFactor = math.MaxInt16
+	// maxReplicaFetchers: one goroutine and connection per fetcher and
+	// leader; more only contend for the same disks.
+	maxReplicaFetchers = 64
+	// minRequestBytes: socket.request.max.bytes must admit any request
+	// header and a small body.
+	minRequestBytes = 1024
+)
+
+const maxLong = "9223372036854775807"
+
+// table is every key Gregor knows, one row each. Adding a key is one row
+// (and a field in Config or Topic if Gregor uses the value). Names,
+// types, defaults, validators and dynamic scopes are Kafka's unless a
+// comment says why not.
+var table = []Key{
+	// Identity, listeners, directories.
+	{Name: "broker.id", Type: Int, Default: "-1", Valid: atLeast(-1), Field: func(c *Config) any { return &c.BrokerID },
+		Doc: "The broker's id; -1 on a single broker without ZooKeeper means 0."},
+	{Name: "broker.rack", Type: String, NoDefault: true, Field: func(c *Config) any { return &c.Rack },
+		Doc: "The rack of the broker, for rack-aware replica placement."},
+	// Gregor's listener defaults to loopback (Kafka's to every interface);
+	// listeners are not rebound at run time, so they are read-only here.
+	{Name: "listeners", Type: String, Default: "PLAINTEXT://127.0.0.1:9092", Valid: someListener, Field: func(c *Config) any { return &c.Listeners },
+		Doc: "Comma-separated NAME://host:port addresses the broker listens on."},
+	{Name: "advertised.listeners", Type: String, NoDefault: true, Field: func(c *Config) any { return &c.AdvertisedListeners },
+		Doc: "The addresses given to clients, by listener name; listeners when not set."},
+	// Gregor's data directory defaults to ./data (SPEC: run with no arguments).
+	{Name: "log.dir", Type: String, Default: "./data", Field: func(c *Config) any { return &c.LogDir },
+		Doc: "The directory holding the log data, when log.dirs is not set."},
+	{Name: "log.dirs", Type: String, NoDefault: true, Field: func(c *Config) any { return &c.LogDirs },
+		Doc: "Comma-separated directories holding the log data."},
+	{Name: "zookeeper.connect", Type: String, NoDefault: true, Field: func(c *Config) any { return &c.ZookeeperConnect },
+		Doc: "ZooKeeper host:port list (and chroot); empty runs a single broker on local metadata."},
+	{Name: "zookeeper.session.timeout.ms", Type: Int, Unit: Millis, Default: "18000", Valid: atLeast(1), Field: func(c *Config) any { return &c.ZookeeperSessionTimeout },
+		Doc: "The ZooKeeper session timeout."},
+
+	// Topics.
+	{Name: "num.partitions", Type: Int, Default: "1", Valid: between(1, maxPartitions), Field: func(c *Config) any { return &c.NumPartitions },
+		Doc: "The number of partitions of a topic created without one."},
+	{Name: "default.replication.factor", Type: Int, Default: "1", Valid: between(1, maxReplicationFactor), Field: func(c *Config) any { return &c.DefaultReplicationFactor },
+		Doc: "The replication factor of a topic created without one."},
+	{Name: "delete.topic.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.DeleteTopicEnable },
+		Doc: "Whether topics may be deleted."},
+	{Name: "auto.create.topics.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.AutoCreateTopicsEnable },
+		Doc: "Whether a topic is created when a client asks for metadata of one that does not exist."},
+
+	// Topic defaults: retention, segments, indexes, flushing.
+	{Name: "log.retention.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.retention.minutes", "log.retention.hours"},
+		Valid: atLeast(-1), Scope: ClusterWide, Topic: "retention.ms", Field: func(c *Config) any { return &c.TopicDefaults.Retention },
+		Doc: "How long a log segment is kept before it is deleted (-1: no limit); log.retention.minutes when not set."},
+	{Name: "log.retention.minutes", Type: Int, Unit: Minutes, NoDefault: true,
+		Doc: "How long a log segment is kept, in minutes, when log.retention.ms is not set; log.retention.hours when neither is."},
+	{Name: "log.retention.hours", Type: Int, Unit: Hours, Default: "168",
+		Doc: "How long a log segment is kept, in hours, when neither log.retention.ms nor log.retention.minutes is set."},
+	{Name: "log.retention.bytes", Type: Long, Unit: Bytes, Default: "-1", Valid: atLeast(-1), Scope: ClusterWide, Topic: "retention.bytes",
+		Field: func(c *Config) any { return &c.TopicDefaults.RetentionBytes },
+		Doc:   "The largest size a partition's log may grow to before old segments are deleted (-1: no limit)."},
+	{Name: "log.retention.check.interval.ms", Type: Long, Unit: Millis, Default: "300000", Valid: atLeast(1), Field: func(c *Config) any { return &c.LogRetentionCheck },
+		Doc: "How often logs are checked for segments past their retention."},
+	{Name: "log.segment.bytes", Type: Int, Unit: Bytes, Default: "1073741824", Valid: atLeast(minSegmentBytes), Scope: ClusterWide, Topic: "segment.bytes",
+		Field: func(c *Config) any { return &c.TopicDefaults.SegmentBytes },
+		Doc:   "The size of a log segment file."},
+	{Name: "log.roll.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.hours"}, Valid: atLeast(1), Scope: ClusterWide, Topic: "segment.ms",
+		Field: func(c *Config) any { return &c.TopicDefaults.SegmentRoll },
+		Doc:   "The time after which a segment is rolled even if it is not full; log.roll.hours when not set."},
+	{Name: "log.roll.hours", Type: Int, Unit: Hours, Default: "168", Valid: atLeast(1),
+		Doc: "The time after which a segment is rolled, in hours, when log.roll.ms is not set."},
+	{Name: "log.roll.jitter.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.jitter.hours"}, Valid: atLeast(0), Scope: ClusterWide,
+		Topic: "segment.jitter.ms", Field: func(c *Config) any { return &c.TopicDefaults.SegmentJitter },
+		Doc: "The largest random jitter subtracted from the roll time; log.roll.jitter.hours when not set."},
+	{Name: "log.roll.jitter.hours", Type: Int, Unit: Hours, Default: "0", Valid: atLeast(0),
+		Doc: "The largest random jitter subtracted from the roll time, in hours, when log.roll.jitter.ms is not set."},
+	{Name: "log.index.interval.bytes", Type: Int, Unit: Bytes, Default: "4096", Valid: atLeast(0), Scope: ClusterWide, Topic: "index.interval.bytes",
+		Field: func(c *Config) any { return &c.TopicDefaults.IndexInterval },
+		Doc:   "How often an entry is added to the offset index, in bytes of log."},
+	{Name: "log.index.size.max.bytes", Type: Int, Unit: Bytes, Default: "10485760", Valid: atLeast(4), Scope: ClusterWide, Topic: "segment.index.bytes",
+		Field: func(c *Config) any { return &c.TopicDefaults.SegmentIndexBytes },
+		Doc:   "The largest size of a segment's offset index."},
+	{Name: "log.segment.delete.delay.ms", Type: Long, Unit: Millis, Default: "60000", Valid: atLeast(0), Scope: ClusterWide, Topic: "file.delete.delay.ms",
+		Field: func(c *Config) any { return &c.TopicDefaults.FileDeleteDelay },
+		Doc:   "How long a deleted segment's files are kept before they are removed from the filesystem."},
+	{Name: "log.flush.interval.messages", Type: Long, Default: maxLong, Valid: atLeast(1), Scope: ClusterWide, Topic: "flush.messages",
+		Field: func(c *Config) any { return &c.TopicDefaults.FlushMessages },
+		Doc:   "The number of records after which a partition's log is forced to disk."},
+	{Name: "log.flush.interval.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.flush.scheduler.interval.ms"}, Valid: atLeast(0),
+		Scope: ClusterWide, Topic: "flush.ms", Field: func(c *Config) any { return &c.TopicDefaults.FlushInterval },
+		Doc: "The time after which a partition's log is forced to disk; log.flush.scheduler.interval.ms when not set."},
+	{Name: "log.flush.scheduler.interval.ms", Type: Long, Unit: Millis, Default: maxLong, Valid: atLeast(0),
+		Doc: "The flush interval when log.flush.interval.ms is not set."},
+	{Name: "log.preallocate", Type: Boolean, Default: "false", Scope: ClusterWide, Topic: "preallocate",
+		Field: func(c *Config) any { return &c.TopicDefaults.Preallocate },
+		Doc:   "Whether segment files are preallocated."},
+	{Name: "log.local.retention.ms", Type: Long, Unit: Millis, Default: "-2", Valid: atLeast(-2), Scope: ClusterWide, Topic: "local.retention.ms",
+		Field: func(c *Config) any { return &c.TopicDefaults.LocalRetention },
+		Doc:   "How long local segments are kept when tiered storage is on (-2: retention.ms)."},
+	{Name: "log.local.retention.bytes", Type: Long, Unit: Bytes, Default: "-2", Valid: atLeast(-2), Scope: ClusterWide, Topic: "local.retention.bytes",
+		Field: func(c *Config) any { return &c.TopicDefaults.LocalRetentionBytes },
+		Doc:   "The bytes of local log kept when tiered storage is on (-2: retention.bytes)."},
+
+	// Topic defaults: records.
+	{Name: "message.max.bytes", Type: Int, Unit: Bytes, Default: "1048588", Valid: between(0, maxMessageBytes), Scope: ClusterWide, Topic: "max.message.bytes",
+		Field: func(c *Config) any { return &c.TopicDefaults.MaxMessageBytes },
+		Doc:   "The largest record batch size allowed."},
+	{Name: "log.message.timestamp.type", Type: String, Default: "CreateTime", Valid: oneOf("CreateTime", "LogAppendTime"), Scope: ClusterWide,
+		Topic: "message.timestamp.type", Field: func(c *Config) any { return &c.TopicDefaults.MessageTimestampType },
+		Doc: "Whether record timestamps are the producer's (CreateTime) or the broker's append time (LogAppendTime)."},
+	{Name: "log.message.timestamp.before.max.ms", Type: Long, Unit: Millis, Default: maxLong, Valid: atLeast(0), Scope: ClusterWide,
+		Topic: "message.timestamp.before.max.ms", Field: func(c *Config) any { return &c.TopicDefaults.TimestampBefore },
+		Doc: "How far a CreateTime record timestamp may be behind the broker's clock."},
+	{Name: "log.message.timestamp.after.max.ms", Type: Long, Unit: Millis, Default: maxLong, Valid: atLeast(0), Scope: ClusterWide,
+		Topic: "message.timestamp.after.max.ms", Field: func(c *Config) any { return &c.TopicDefaults.TimestampAfter },
+		Doc: "How far a CreateTime record timestamp may be ahead of the broker's clock."},
+	{Name: "compression.type", Type: String, Default: "producer", Valid: oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"), Scope: ClusterWide,
+		Topic: "compression.type", Field: func(c *Config) any { return &c.TopicDefaults.CompressionType },
+		Doc: "The compression of stored batches: producer keeps what the producer sent; uncompressed, gzip, snappy, lz4 or zstd recompress."},
+	{Name: "compression.gzip.level", Type: Int, Default: "-1", Valid: gzipLevel, Scope: ClusterWide, Topic: "compression.gzip.level",
+		Field: func(c *Config) any { return &c.TopicDefaults.CompressionGzipLevel },
+		Doc:   "The gzip level (1-9, or -1 for the codec's default) when compression.type is gzip."},
+	{Name: "compression.lz4.level", Type: Int, Default: "9", Valid: between(1, 17), Scope: ClusterWide, Topic: "compression.lz4.level",
+		Field: func(c *Config) any { return &c.TopicDefaults.CompressionLz4Level },
+		Doc:   "The lz4 level when compression.type is lz4."},
+	{Name: "compression.zstd.level", Type: Int, Default: "3", Valid: between(-131072, 22), Scope: ClusterWide, Topic: "compression.zstd.level",
+		Field: func(c *Config) any { return &c.TopicDefaults.CompressionZstdLevel },
+		Doc:   "The zstd level when compression.type is zstd."},
+
+	// Topic defaults: replication.
+	{Name: "min.insync.replicas", Type: Int, Default: "1", Valid: atLeast(1), Scope: ClusterWide, Topic: "min.insync.replicas",
+		Field: func(c *Config) any { return &c.TopicDefaults.MinInsyncReplicas },
+		Doc:   "With acks=all, the least number of in-sync replicas that must acknowledge a write."},
+	{Name: "unclean.leader.election.enable", Type: Boolean, Default: "false", Scope: ClusterWide, Topic: "unclean.leader.election.enable",
+		Field: func(c *Config) any { return &c.TopicDefaults.UncleanLeaderElection },
+		Doc:   "Whether replicas outside the ISR may be elected leader, at the risk of losing data."},
+
+	// Topic defaults and the cleaner: compaction.
+	{Name: "log.cleanup.policy", Type: List, Default: "delete", Valid: someOf("compact", "delete"), Scope: ClusterWide, Topic: "cleanup.policy",
+		Field: func(c *Config) any { return &c.TopicDefaults.Cleanup },
+		Doc:   "What happens to segments past retention: delete, compact (the latest record per key is kept), or both."},
+	{Name: "log.cleaner.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.LogCleanerEnable },
+		Doc: "Whether the log cleaner compacts topics whose cleanup.policy includes compact."},
+	// Gregor's cleaner reads log.cleaner.backoff.ms when it starts: an
+	// altered value is kept and described but applies from the next start.
+	{Name: "log.cleaner.backoff.ms", Type: Long, Unit: Millis, Default: "15000", Valid: atLeast(0), Scope: ClusterWide, Field: func(c *Config) any { return &c.LogCleanerBackoff },
+		Doc: "How long the cleaner sleeps between passes."},
+	{Name: "log.cleaner.delete.retention.ms", Type: Long, Unit: Millis, Default: "86400000", Valid: atLeast(0), Scope: ClusterWide, Topic: "delete.retention.ms",
+		Field: func(c *Config) any { return &c.TopicDefaults.DeleteRetention },
+		Doc:   "How long delete tombstones are kept in a compacted log."},
+	{Name: "log.cleaner.min.compaction.lag.ms", Type: Long, Unit: Millis, Default: "0", Valid: atLeast(0), Scope: ClusterWide, Topic: "min.compaction.lag.ms",
+		Field: func(c *Config) any { return &c.TopicDefaults.MinCompactionLag },
+		Doc:   "The least time a record stays uncompacted."},
+	{Name: "log.cleaner.max.compaction.lag.ms", Type: Long, Unit: Millis, Default: maxLong, Valid: atLeast(1), Scope: ClusterWide, Topic: "max.compaction.lag.ms",
+		Field: func(c *Config) any { return &c.TopicDefaults.MaxCompactionLag },
+		Doc:   "The longest a record may stay ineligible for compaction."},
+	{Name: "log.cleaner.min.cleanable.ratio", Type: Double, Default: "0.5", Valid: between(0, 1), Scope: ClusterWide, Topic: "min.cleanable.dirty.ratio",
+		Field: func(c *Config) any { return &c.TopicDefaults.MinCleanableRatio },
+		Doc:   "The share of the log that must be uncompacted before the cleaner compacts it."},
+
+	// Topic keys without a broker default (Kafka's CONFIGS_WITH_NO_SERVER_DEFAULTS).
+	{Topic: "remote.storage.enable", Type: Boolean, Default: "false", Valid: noTieredStorage, Field: func(c *Config) any { return &c.TopicDefaults.RemoteStorage },
+		Doc: "Whether tiered storage is on for the topic (not supported)."},
+	{Topic: "leader.replication.throttled.replicas", Type: List, Default: "", Field: func(c *Config) any { return &c.TopicDefaults.LeaderThrottledReplicas },
+		Doc: "Replicas whose log replication is throttled on the leader side."},
+	{Topic: "follower.replication.throttled.replicas", Type: List, Default: "", Field: func(c *Config) any { return &c.TopicDefaults.FollowerThrottledReplicas },
+		Doc: "Replicas whose log replication is throttled on the follower side."},
+
+	// Replication.
+	// replica.lag.time.max.ms: SPEC section 5 asks for 10 s (Kafka: 30 s).
+	{Name: "replica.lag.time.max.ms", Type: Long, Unit: Millis, Default: "10000", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaLagTimeMax },
+		Doc: "How long a follower may lag or not fetch before it leaves the ISR."},
+	{Name: "replica.fetch.max.bytes", Type: Int, Unit: Bytes, Default: "1048576", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaFetchMax },
+		Doc: "The bytes a follower asks for per partition in each fetch."},
+	{Name: "replica.fetch.wait.max.ms", Type: Int, Unit: Millis, Default: "500", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaFetchWait },
+		Doc: "How long a follower's fetch waits at the leader for data."},
+	// Gregor runs one fetcher per leader: num.replica.fetchers is accepted
+	// (and may be altered, as in Kafka) but has no effect.
+	{Name: "num.replica.fetchers", Type: Int, Default: "1", Valid: between(1, maxReplicaFetchers), Scope: ClusterWide, Field: func(c *Config) any { return &c.NumReplicaFetchers },
+		Doc: "The number of fetchers replicating from each leader."},
+	{Name: "controlled.shutdown.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.ControlledShutdownEnable },
+		Doc: "Whether a stopping broker hands its leaderships over first."},
+	{Name: "auto.leader.rebalance.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.AutoLeaderRebalance },
+		Doc: "Whether the controller moves leaderships back to preferred replicas."},
+	{Name: "leader.imbalance.check.interval.seconds", Type: Long, Unit: Seconds, Default: "300", Valid: atLeast(1),
+		Field: func(c *Config) any { return &c.LeaderImbalanceCheckInterval },
+		Doc:   "How often the controller checks for leader imbalance."},
+	{Name: "leader.imbalance.per.broker.percentage", Type: Int, Default: "10", Valid: between(0, 100),
+		Field: func(c *Config) any { return &c.LeaderImbalancePerBrokerPercentage },
+		Doc:   "The share of a broker's partitions led elsewhere above which leaderships move back."},
+	{Name: "socket.request.max.bytes", Type: Int, Unit: Bytes, Default: "104857600", Valid: atLeast(minRequestBytes), Field: func(c *Config) any { return &c.SocketRequestMax },
+		Doc: "The largest request the broker reads."},
+
+	// Consumer groups and offsets.
+	{Name: "offsets.topic.replication.factor", Type: Short, Default: "3", Valid: atLeast(1), Field: func(c *Config) any { return &c.OffsetsTopicReplicationFactor },
+		Doc: "The replication factor of __consumer_offsets (fewer while fewer brokers are alive)."},
+	{Name: "offsets.topic.num.partitions", Type: Int, Default: "50", Valid: between(1, maxPartitions), Field: func(c *Config) any { return &c.OffsetsTopicNumPartitions },
+		Doc: "The number of partitions of __consumer_offsets."},
+	{Name: "offsets.topic.segment.bytes", Type: Int, Unit: Bytes, Default: "104857600", Valid: atLeast(minSegmentBytes), Field: func(c *Config) any { return &c.OffsetsTopicSegmentBytes },
+		Doc: "The segment size of __consumer_offsets."},
+	{Name: "offsets.retention.minutes", Type: Int, Unit: Minutes, Default: "10080", Valid: atLeast(1), Field: func(c *Config) any { return &c.OffsetsRetention },
+		Doc: "How long the committed offsets of an empty group are kept."},
+	{Name: "offsets.retention.check.interval.ms", Type: Long, Unit: Millis, Default: "600000", Valid: atLeast(1), Field: func(c *Config) any { return &c.OffsetsRetentionCheck },
+		Doc: "How often expired offsets are looked for."},
+	{Name: "group.initial.rebalance.delay.ms", Type: Int, Unit: Millis, Default: "3000", Valid: atLeast(0), Field: func(c *Config) any { return &c.GroupInitialRebalanceDelay },
+		Doc: "How long the first rebalance of a new group waits for more members."},
+	{Name: "group.min.session.timeout.ms", Type: Int, Unit: Millis, Default: "6000", Valid: atLeast(0), Field: func(c *Config) any { return &c.GroupMinSessionTimeout },
+		Doc: "The shortest session timeout a member may ask for."},
+	{Name: "group.max.session.timeout.ms", Type: Int, Unit: Millis, Default: "1800000", Valid: atLeast(0), Field: func(c *Config) any { return &c.GroupMaxSessionTimeout },
+		Doc: "The longest session timeout a member may ask for."},
+	{Name: "group.max.size", Type: Int, Default: "2147483647", Valid: atLeast(1), Field: func(c *Config) any { return &c.GroupMaxSize },
+		Doc: "The most members a group may have."},
+
+	// Transactions and producer state.
+	{Name: "transaction.state.log.num.partitions", Type: Int, Default: "50", Valid: between(1, maxPartitions), Field: func(c *Config) any { return &c.TxnStateNumPartitions },
+		Doc: "The number of partitions of __transaction_state."},
+	{Name: "transaction.state.log.replication.factor", Type: Short, Default: "3", Valid: atLeast(1), Field: func(c *Config) any { return &c.TxnStateReplicationFactor },
+		Doc: "The replication factor of __transaction_state (fewer while fewer brokers are alive)."},
+	{Name: "transaction.state.log.min.isr", Type: Int, Default: "2", Valid: atLeast(1), Field: func(c *Config) any { return &c.TxnStateMinIsr },
+		Doc: "min.insync.replicas of __transaction_state."},
+	{Name: "transaction.max.timeout.ms", Type: Int, Unit: Millis, Default: "900000", Valid: atLeast(1), Field: func(c *Config) any { return &c.TxnMaxTimeout },
+		Doc: "The longest transaction timeout a producer may ask for."},
+	{Name: "transactional.id.expiration.ms", Type: Int, Unit: Millis, Default: "604800000", Valid: atLeast(1), Field: func(c *Config) any { return &c.TxnIDExpiration },
+		Doc: "How long an idle transactional id is kept."},
+	{Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: Int, Unit: Millis, Default: "10000", Valid: atLeast(1),
+		Field: func(c *Config) any { return &c.TxnAbortCheckInterval },
+		Doc:   "How often timed-out transactions are looked for and aborted."},
+	{Name: "producer.id.expiration.ms", Type: Int, Unit: Millis, Default: "86400000", Valid: atLeast(1), Scope: ClusterWide,
+		Field: func(c *Config) any { return &c.ProducerIDExpiration },
+		Doc:   "How long the state of an idle producer id is kept."},
+
+	// Gregor's own.
+	{Name: "gregor.metrics.listener", Type: String, Default: "127.0.0.1:9404", Valid: hostPortOrEmpty, Field: func(c *Config) any { return &c.MetricsListener },
+		Doc: "host:port serving Prometheus metrics; empty turns them off."},
+	{Name: "gregor.log.level", Type: String, Default: "info", Valid: oneOf("trace", "debug", "info", "warn", "error"), Field: func(c *Config) any { return &c.LogLevel },
+		Doc: "The level of the broker's log: trace, debug, info, warn or error."},
+}
+
+// keys is the schema every function of the package works from.
+var keys = newSchema(table)
+
+// someOf is oneOf for a list that may not be empty.
+func someOf(opts ...string) Validator {
+	in := oneOf(opts...)
+	return func(v any) error {
+		if len(v.([]string)) == 0 {
+			return in("")
+		}
+		return in(v)
+	}
+}
+
+func someListener(v any) error {
+	ls, err := parseListeners(v.(string))
+	if err == nil && len(ls) == 0 {
+		err = errors.New("at least one listener is needed")
+	}
+	return err
+}
+
+func hostPortOrEmpty(v any) error {
+	if s := v.(string); s != "" {
+		if _, _, err := net.SplitHostPort(s); err != nil {
+			return errors.New("must be host:port or empty")
+		}
+	}
+	return nil
+}
+
+// gzipLevel is Kafka's gzip level validator: 1 to 9, or -1.
+func gzipLevel(v any) error {
+	if n := v.(int64); n != -1 && (n < 1 || n > 9) {
+		return errors.New("Value must be between 1 and 9, or -1")
+	}
+	return nil
+}
+
+func noTieredStorage(v any) error {
+	if v.(bool) {
+		return errors.New("tiered storage is not supported")
+	}
+	return nil
+}
