@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gregor/protocol"
 )
 
 // Listener is one entry of listeners / advertised.listeners.
@@ -66,6 +68,9 @@ type Config struct {
 	ReplicaFetchWait   time.Duration
 	SocketRequestMax   int32
 	NumReplicaFetchers int
+	// Conn holds the connection limits; its MaxRequestSize is unused
+	// (SocketRequestMax is).
+	Conn protocol.Options
 
 	OffsetsTopicReplicationFactor int16
 	OffsetsTopicNumPartitions     int32

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gregor/protocol"
 )
 
 // option is one server.properties key: its default and how it is parsed
@@ -105,6 +107,16 @@ var options = []option{
 	{key: "replica.fetch.wait.max.ms", def: "500", parse: durField(func(c *Config, d time.Duration) { c.ReplicaFetchWait = d }, 1)},
 	{key: "num.replica.fetchers", def: "1", parse: intField(func(c *Config, n int64) { c.NumReplicaFetchers = int(n) }, 1, 64)},
 	{key: "socket.request.max.bytes", def: "104857600", parse: intField(func(c *Config, n int64) { c.SocketRequestMax = int32(n) }, 1024, math.MaxInt32)},
+	// Connection limits (protocol.Options; the defaults are explained there).
+	{key: "queued.max.request.bytes", def: "536870912", parse: intField(func(c *Config, n int64) { c.Conn.QueuedMaxRequestBytes = n }, -1, math.MaxInt64)},
+	{key: "gregor.connection.max.queued.bytes", def: "16777216", parse: intField(func(c *Config, n int64) { c.Conn.ConnMaxQueuedBytes = n }, -1, math.MaxInt64)},
+	{key: "max.connections", def: "2147483647", parse: intField(func(c *Config, n int64) { c.Conn.MaxConnections = int(n) }, 0, math.MaxInt32)},
+	{key: "max.connections.per.ip", def: "2147483647", parse: intField(func(c *Config, n int64) { c.Conn.MaxConnectionsPerIP = int(n) }, 0, math.MaxInt32)},
+	{key: "max.connections.per.ip.overrides", def: "", parse: func(c *Config, v string) (err error) {
+		c.Conn.MaxConnectionsPerIPOverrides, err = protocol.ParseConnectionOverrides(v)
+		return err
+	}},
+	{key: "connections.max.idle.ms", def: "600000", parse: durField(func(c *Config, d time.Duration) { c.Conn.IdleTimeout = d }, -1)},
 	{key: "offsets.topic.replication.factor", def: "3", parse: intField(func(c *Config, n int64) { c.OffsetsTopicReplicationFactor = int16(n) }, 1, math.MaxInt16)},
 	{key: "offsets.topic.num.partitions", def: "50", parse: intField(func(c *Config, n int64) { c.OffsetsTopicNumPartitions = int32(n) }, 1, maxPartitions)},
 	{key: "offsets.topic.segment.bytes", def: "104857600", parse: intField(func(c *Config, n int64) { c.OffsetsTopicSegmentBytes = n }, minSegmentBytes, math.MaxInt32)},

@@ -52,6 +52,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	b.Register(reg)
 	coord.Register(reg)
 	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger())}
+	s.net.Options = cfg.Conn
 	s.net.MaxRequestSize = cfg.SocketRequestMax
 	for _, l := range cfg.Listeners {
 		addr, err := s.net.Listen(protocol.Listener{Name: l.Name, Addr: l.Addr()})
