@@ -488,7 +488,7 @@ func TestConnectionLimits(t *testing.T) {
 		ok    bool
 	}{
 		{"127.0.0.2", true}, {"127.0.0.2", false}, // override: 1
-		{"127.0.0.4", false}, // override: 0
+		{"127.0.0.4", false},                                                                // override: 0
 		{"127.0.0.3", true}, {"127.0.0.3", true}, {"127.0.0.3", true}, {"127.0.0.3", false}, // default: 3
 		{"127.0.0.5", true},  // 5 open now
 		{"127.0.0.6", false}, // max.connections
