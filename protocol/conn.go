@@ -105,7 +105,7 @@ func newConn(s *Server, nc net.Conn, listener string) *conn {
 		cancel:  cancel,
 		drained: make(chan struct{}, 1),
 	}
-	c.touch()
+	c.touch(time.Now())
 	return c
 }
 
@@ -166,14 +166,17 @@ type idleError struct{ msg string }
 
 func (e idleError) Error() string { return e.msg }
 
+// readLoop reads and handles requests until the connection fails. The
+// read deadline is moved only when it passes (see keepAlive), not per
+// request: a request's arrival just records the time.
 func (c *conn) readLoop() error {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	var prefix [4]byte
+	c.setReadDeadline(time.Now())
 	for {
 		if err := c.admit(); err != nil {
 			return err
 		}
-		c.setReadDeadline(time.Now())
 		if err := c.readFull(br, prefix[:], "idle"); err != nil {
 			return err
 		}
@@ -182,14 +185,13 @@ func (c *conn) readLoop() error {
 			c.s.Stats.ConnsDropped.Add(1)
 			return fmt.Errorf("request size %d outside [%d, %d] (socket.request.max.bytes)", size, minRequestSize, c.s.MaxRequestSize)
 		}
-		c.touch()
-		c.setReadDeadline(time.Now())
+		c.touch(time.Now())
 		frame, err := c.readFrame(br, int(size))
 		if err != nil {
 			return err
 		}
-		c.touch()
 		arrived := time.Now()
+		c.touch(arrived)
 		p, err := c.handleFrame(frame.b)
 		if err != nil {
 			c.releaseFrame(frame)
@@ -301,7 +303,11 @@ func (c *conn) readFull(br *bufio.Reader, p []byte, waitingFor string) error {
 	return nil
 }
 
-// keepAlive extends the read deadline if the connection is not idle.
+// keepAlive is called when the read deadline passes: it moves the
+// deadline on if the connection is not idle, that is if requests are in
+// flight or it was active (a size prefix or a whole request read, a
+// response written) within the idle time. So a request must arrive in full
+// within the idle time after its size prefix.
 func (c *conn) keepAlive() bool {
 	if c.outstanding.Load() > 0 {
 		c.setReadDeadline(time.Now())
@@ -322,7 +328,7 @@ func (c *conn) setReadDeadline(from time.Time) {
 	}
 }
 
-func (c *conn) touch() { c.lastActive.Store(time.Now().UnixNano()) }
+func (c *conn) touch(now time.Time) { c.lastActive.Store(now.UnixNano()) }
 
 // dispatch encodes a ready response or starts deferred work, and hands the
 // request to the writer.
@@ -518,6 +524,21 @@ type responseWriter struct {
 	batch []*pending
 	bufs  [][]byte
 	size  int
+	// deadline is the write deadline set last; it is moved only once half
+	// the idle time has passed, so a write to a client that reads nothing
+	// fails after between half the idle time and all of it.
+	deadline time.Time
+}
+
+func (w *responseWriter) setWriteDeadline() {
+	t := w.c.s.IdleTimeout
+	if t <= 0 {
+		return
+	}
+	if now := time.Now(); w.deadline.Sub(now) < t/2 {
+		w.deadline = now.Add(t)
+		w.c.nc.SetWriteDeadline(w.deadline)
+	}
 }
 
 func (w *responseWriter) add(p *pending) error {
@@ -545,9 +566,7 @@ func (w *responseWriter) flush() error {
 	}
 	var err error
 	if len(w.bufs) > 0 {
-		if t := c.s.IdleTimeout; t > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(t))
-		}
+		w.setWriteDeadline()
 		bufs := net.Buffers(w.bufs)
 		_, err = bufs.WriteTo(c.nc)
 	}
@@ -563,7 +582,7 @@ func (w *responseWriter) flush() error {
 	}
 	clear(w.bufs)
 	w.batch, w.size = w.batch[:0], 0
-	c.touch()
+	c.touch(time.Now())
 	select {
 	case c.drained <- struct{}{}:
 	default:

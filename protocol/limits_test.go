@@ -487,11 +487,12 @@ func TestConnectionLimits(t *testing.T) {
 		local string
 		ok    bool
 	}{
-		{"127.0.0.2", true}, {"127.0.0.2", false}, // override: 1
-		{"127.0.0.4", false},                                                                // override: 0
-		{"127.0.0.3", true}, {"127.0.0.3", true}, {"127.0.0.3", true}, {"127.0.0.3", false}, // default: 3
-		{"127.0.0.5", true},  // 5 open now
-		{"127.0.0.6", false}, // max.connections
+		// 127.0.0.2 has an override of 1, 127.0.0.4 one of 0.
+		{"127.0.0.2", true}, {"127.0.0.2", false}, {"127.0.0.4", false},
+		// Others have the default of 3.
+		{"127.0.0.3", true}, {"127.0.0.3", true}, {"127.0.0.3", true}, {"127.0.0.3", false},
+		// Five are open after this one: max.connections.
+		{"127.0.0.5", true}, {"127.0.0.6", false},
 	} {
 		c, ok := served(t, addr, tc.local)
 		if ok != tc.ok {
