@@ -210,10 +210,13 @@ func (c *conn) readLoop() error {
 }
 
 // admit waits until this connection and the server have room for another
-// request.
+// request. Time spent waiting here is ours, not the client's: it does not
+// count towards the idle time.
 func (c *conn) admit() error {
+	waited := false
 	if limit := c.s.ConnMaxQueuedBytes; limit > 0 {
 		for c.held.Load() >= limit {
+			waited = true
 			select {
 			case <-c.drained:
 			case <-c.ctx.Done():
@@ -221,7 +224,16 @@ func (c *conn) admit() error {
 			}
 		}
 	}
-	return c.s.queued.wait(c.ctx)
+	if c.s.queued.limit > 0 && c.s.queued.used.Load() >= c.s.queued.limit {
+		waited = true
+		if err := c.s.queued.wait(c.ctx); err != nil {
+			return err
+		}
+	}
+	if waited {
+		c.touch(time.Now())
+	}
+	return nil
 }
 
 // readFrame reads a frame of size bytes into a buffer that starts at
