@@ -331,7 +331,9 @@ func TestHostileConnections(t *testing.T) {
 		pt.Partitions = append(pt.Partitions, pp)
 		produce.Topics = append(produce.Topics, pt)
 		// ApiVersions and an acks=1 Produce, then a Fetch that waits 5 s
-		// for data that never comes, in one write.
+		// for data that never comes, in one write. (A request sent after
+		// the long poll is answered after it: responses keep request order
+		// on a connection, which every Kafka client relies on.)
 		start := time.Now()
 		hcWrite(t, c, hcFrame(hcApiVersionsReq(), 1), hcFrame(produce, 2), hcFrame(hcFetch(quiet, 0, 1, 1<<20, 5000), 3))
 		av := kmsg.NewPtrApiVersionsResponse()
