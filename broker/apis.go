@@ -4,14 +4,15 @@ import "gregor/protocol"
 
 // apis is the broker's part of the API registry: key, versions, handler.
 // Version ranges are every version kmsg knows unless the handler's file
-// says why not.
+// says why not. Produce and Fetch defer only waits (acks=all, long polls),
+// so they are WaitOnly: pipelined ones wait side by side.
 func (b *Broker) apis() []protocol.API {
 	return append([]protocol.API{
 		// Produce v0-2 carry magic 0/1 message sets, up-converted on append.
-		{Key: 0, Min: 0, Max: 13, Handler: b.handleProduce, NoCopy: true},
+		{Key: 0, Min: 0, Max: 13, Handler: b.handleProduce, NoCopy: true, WaitOnly: true},
 		// Fetch v0-3 would need down-conversion to magic 0/1. Advertising
 		// from 4 keeps librdkafka's MsgVer2 window (Fetch >= 4).
-		{Key: 1, Min: 4, Max: 18, Handler: b.handleFetch, NoCopy: true},
+		{Key: 1, Min: 4, Max: 18, Handler: b.handleFetch, NoCopy: true, WaitOnly: true},
 		{Key: 2, Min: 0, Max: 11, Handler: b.handleListOffsets},
 		{Key: 3, Min: 0, Max: 13, Handler: b.handleMetadata},
 		{Key: 19, Min: 0, Max: 7, Handler: b.handleCreateTopics},

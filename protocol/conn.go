@@ -8,17 +8,37 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// conn serves one client connection with two goroutines: the reader decodes
-// requests and runs handlers in arrival order (so side effects, such as
-// appends to one partition, happen in the order the client sent them); the
-// writer sends responses in the same order, waiting on deferred ones.
+// conn serves one client connection.
+//
+//   - The reader (serve's goroutine) reads frames, decodes them and runs
+//     their handlers in arrival order, so side effects such as appends to
+//     one partition happen in the order the client sent them.
+//   - Deferred work starts when its request arrives, in a goroutine of its
+//     own. Work that only waits (API.WaitOnly: a long poll, an acks=all
+//     wait) runs alongside every other request's; other deferred work runs
+//     one request at a time in request order, as the writer used to run it
+//     (pipelined OffsetCommits must apply in the order sent).
+//   - A response is encoded as soon as it is ready, which also frees the
+//     request's frame. The writer sends responses in request order and
+//     flushes whenever the next one is not ready, so a ready response never
+//     waits behind a later one's readiness.
+//
+// What a connection makes the server hold is bounded: a frame buffer grows
+// as bytes arrive; before each new request the reader waits for room under
+// the server's queued.max.request.bytes and the connection's own
+// ConnMaxQueuedBytes (requests not yet answered plus responses not yet
+// written), so a client that does not read its responses is not read
+// either; and connections.max.idle.ms closes idle and trickling clients.
 type conn struct {
 	s    *Server
 	nc   net.Conn
@@ -26,9 +46,31 @@ type conn struct {
 	log  zerolog.Logger
 	// warn is a rate-limited logger for lines a hostile client could cause.
 	warn   zerolog.Logger
-	queue  chan *pending
+	queue  chan *pending // request order: the reader sends, the writer receives
 	ctx    context.Context
 	cancel context.CancelFunc
+	// workers are the goroutines running deferred work.
+	workers sync.WaitGroup
+	// drained wakes a reader waiting for held to drop (the writer sends
+	// after each write; capacity 1 so no wake-up is lost).
+	drained chan struct{}
+
+	// held is the bytes the connection pins: request frames being read or
+	// not yet answered plus encoded responses not yet written.
+	held atomic.Int64
+	// reqHeld is the part of held charged to the server's queued budget;
+	// whatever is left when the connection ends is returned then.
+	reqHeld atomic.Int64
+	// outstanding counts requests handed to the writer and not yet
+	// written: while any is, the client is waiting on us, not idle.
+	outstanding atomic.Int32
+	// lastActive is when a request last arrived in full or a response was
+	// last written (Unix nanoseconds).
+	lastActive atomic.Int64
+
+	// lastOrdered is closed when the latest ordered deferred request has
+	// finished (reader-owned).
+	lastOrdered chan struct{}
 }
 
 // pending is a request whose response is to be written, in order.
@@ -37,98 +79,333 @@ type pending struct {
 	arrived  time.Time
 	resp     kmsg.Response
 	deferred func(ctx context.Context) (kmsg.Response, error)
-	// frame is the request's recyclable frame, released once the
-	// response is written (nil if it is not recycled).
-	frame *pooledFrame
+	waitOnly bool
+	// frame is the request's buffer, released once the response is
+	// encoded (nothing refers to it after).
+	frame *frameBuf
+	// done is closed once out and err are set; nil if they were set
+	// before the pending reached the writer.
+	done chan struct{}
+	out  *outFrame // the encoded response frame; nil if none is due
+	err  error     // the handler failed: close the connection
 }
 
 func newConn(s *Server, nc net.Conn, listener string) *conn {
 	id := s.nextConn.Add(1)
 	ctx, cancel := context.WithCancel(s.ctx)
 	log := s.Log.With().Uint64(LogConn, id).Str(LogRemote, nc.RemoteAddr().String()).Logger()
-	return &conn{
-		s:      s,
-		nc:     nc,
-		info:   ConnInfo{ID: id, Listener: listener, Local: nc.LocalAddr(), Remote: nc.RemoteAddr()},
-		log:    log,
-		warn:   log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
-		queue:  make(chan *pending, maxInflightPerConn),
-		ctx:    ctx,
-		cancel: cancel,
+	c := &conn{
+		s:       s,
+		nc:      nc,
+		info:    ConnInfo{ID: id, Listener: listener, Local: nc.LocalAddr(), Remote: nc.RemoteAddr()},
+		log:     log,
+		warn:    log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
+		queue:   make(chan *pending, maxInflightPerConn),
+		ctx:     ctx,
+		cancel:  cancel,
+		drained: make(chan struct{}, 1),
 	}
+	c.touch(time.Now())
+	return c
 }
 
 func (c *conn) serve() {
 	c.s.Stats.ConnsOpen.Add(1)
 	c.s.Stats.ConnsTotal.Add(1)
 	defer c.s.Stats.ConnsOpen.Add(-1)
+	var once sync.Once
+	var first error
+	// fail records the first error and stops both sides: the writer must
+	// not outlive a failed read (nor flush to a client we are dropping),
+	// and the reader may be waiting for room only the writer would make.
+	fail := func(err error) {
+		once.Do(func() {
+			first = err
+			c.cancel()
+			c.nc.Close()
+		})
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		c.writeLoop()
+		if err := c.writeLoop(); err != nil {
+			fail(err)
+		}
 	}()
 	err := c.readLoop()
 	close(c.queue)
 	if err != nil {
-		// The writer must not outlive a failed read: stop it now rather
-		// than letting it flush responses to a client we are dropping.
-		c.cancel()
-		c.nc.Close()
+		fail(err)
 	}
 	<-done
-	c.cancel()
-	c.nc.Close()
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-		c.warn.Warn().Err(err).Msg("closing connection")
-	} else {
+	fail(nil)
+	c.workers.Wait()
+	// Every frame is released by now; this returns anything a bug kept.
+	if left := c.reqHeld.Swap(0); left != 0 {
+		c.log.Error().Int64(LogBytes, left).Msg("connection ended holding request bytes")
+		c.s.queued.add(-left)
+	}
+	c.logClose(first)
+}
+
+func (c *conn) logClose(err error) {
+	var idle idleError
+	switch {
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled):
 		c.log.Debug().Msg("connection closed")
+	case errors.As(err, &idle):
+		c.s.Stats.ConnsIdleClosed.Add(1)
+		c.log.Debug().Err(err).Msg("closing idle connection")
+	default:
+		c.warn.Warn().Err(err).Msg("closing connection")
 	}
 }
 
+// idleError closes a connection for connections.max.idle.ms.
+type idleError struct{ msg string }
+
+func (e idleError) Error() string { return e.msg }
+
+// readLoop reads and handles requests until the connection fails. The
+// read deadline is moved only when it passes (see keepAlive), not per
+// request: a request's arrival just records the time.
 func (c *conn) readLoop() error {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
-	var sizeBuf [4]byte
+	var prefix [4]byte
+	c.setReadDeadline(time.Now())
 	for {
-		if _, err := io.ReadFull(br, sizeBuf[:]); err != nil {
+		if err := c.admit(); err != nil {
 			return err
 		}
-		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
-		if size < 8 || size > c.s.MaxRequestSize {
-			return fmt.Errorf("request size %d outside [8, %d] (socket.request.max.bytes)", size, c.s.MaxRequestSize)
+		if err := c.readFull(br, prefix[:], "idle"); err != nil {
+			return err
 		}
-		frame, pooled := c.frameFor(br, int(size))
-		if _, err := io.ReadFull(br, frame); err != nil {
+		size := int32(binary.BigEndian.Uint32(prefix[:]))
+		if size < minRequestSize || size > c.s.MaxRequestSize {
+			c.s.Stats.ConnsDropped.Add(1)
+			return fmt.Errorf("request size %d outside [%d, %d] (socket.request.max.bytes)", size, minRequestSize, c.s.MaxRequestSize)
+		}
+		c.touch(time.Now())
+		frame, err := c.readFrame(br, int(size))
+		if err != nil {
 			return err
 		}
 		arrived := time.Now()
-		p, err := c.handleFrame(frame)
+		c.touch(arrived)
+		p, err := c.handleFrame(frame.b)
 		if err != nil {
+			c.releaseFrame(frame)
 			c.s.Stats.ConnsDropped.Add(1)
 			return err
 		}
 		if p == nil {
-			pooled.release() // no response due: the handler is done with it
+			c.releaseFrame(frame) // no response due: the handler is done with it
 			continue
 		}
-		p.arrived, p.frame = arrived, pooled
-		select {
-		case c.queue <- p:
-		case <-c.ctx.Done():
-			return c.ctx.Err()
+		p.arrived, p.frame = arrived, frame
+		if err := c.dispatch(p); err != nil {
+			return err
 		}
 	}
 }
 
-// frameFor returns a buffer for the next frame of size bytes: a recycled
-// one for APIs that decode without copying, whose requests are done with
-// the frame once answered; a fresh one otherwise.
-func (c *conn) frameFor(br *bufio.Reader, size int) ([]byte, *pooledFrame) {
-	if key, err := br.Peek(2); err == nil {
-		if api, ok := c.s.Registry.Lookup(int16(binary.BigEndian.Uint16(key))); ok && api.NoCopy {
-			return getFrame(size)
+// admit waits until this connection and the server have room for another
+// request. Time spent waiting here is ours, not the client's: it does not
+// count towards the idle time.
+func (c *conn) admit() error {
+	waited := false
+	if limit := c.s.ConnMaxQueuedBytes; limit > 0 {
+		for c.held.Load() >= limit {
+			waited = true
+			select {
+			case <-c.drained:
+			case <-c.ctx.Done():
+				return c.ctx.Err()
+			}
 		}
 	}
-	return make([]byte, size), nil
+	if c.s.queued.limit > 0 && c.s.queued.used.Load() >= c.s.queued.limit {
+		waited = true
+		if err := c.s.queued.wait(c.ctx); err != nil {
+			return err
+		}
+	}
+	if waited {
+		c.touch(time.Now())
+	}
+	return nil
+}
+
+// readFrame reads a frame of size bytes into a buffer that starts at
+// initialFrameBuffer and grows only as bytes arrive. Frames of APIs that
+// decode without copying come from the frame pool (see frames.go).
+func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
+	var key [2]byte
+	if err := c.readFull(br, key[:], "a request"); err != nil {
+		return nil, err
+	}
+	api, ok := c.s.Registry.Lookup(int16(binary.BigEndian.Uint16(key[:])))
+	f := &frameBuf{pooled: ok && api.NoCopy}
+	c.growFrame(f, min(size, initialFrameBuffer), 0)
+	copy(f.b, key[:])
+	filled := len(key)
+	for {
+		if err := c.readFull(br, f.b[filled:], "a request"); err != nil {
+			c.releaseFrame(f)
+			return nil, err
+		}
+		filled = len(f.b)
+		if filled == size {
+			return f, nil
+		}
+		next := min(size, max(2*filled, frameGrowthStep))
+		c.growFrame(f, next, filled)
+	}
+}
+
+// growFrame moves f's first filled bytes to a buffer of n bytes, charging
+// the difference.
+func (c *conn) growFrame(f *frameBuf, n, filled int) {
+	old, oldPool := f.b, f.pool
+	if f.pooled {
+		f.b, f.pool = getFrame(n)
+	} else {
+		f.b, f.pool = make([]byte, n), nil
+	}
+	copy(f.b, old[:filled])
+	oldPool.release()
+	c.chargeRequest(int64(n - len(old)))
+}
+
+func (c *conn) releaseFrame(f *frameBuf) {
+	if f == nil || f.b == nil {
+		return
+	}
+	c.chargeRequest(-int64(len(f.b)))
+	f.pool.release()
+	f.b, f.pool = nil, nil
+}
+
+func (c *conn) chargeRequest(n int64) {
+	c.held.Add(n)
+	c.reqHeld.Add(n)
+	c.s.queued.add(n)
+}
+
+// readFull fills p, treating a read deadline as the idle check: the
+// connection lives on while requests are in flight or it was active within
+// the idle time, and is closed otherwise.
+func (c *conn) readFull(br *bufio.Reader, p []byte, waitingFor string) error {
+	for len(p) > 0 {
+		n, err := br.Read(p)
+		p = p[n:]
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		if !c.keepAlive() {
+			if waitingFor == "idle" {
+				return idleError{fmt.Sprintf("idle for %v (connections.max.idle.ms)", c.s.IdleTimeout)}
+			}
+			return idleError{fmt.Sprintf("%s not received in full within %v (connections.max.idle.ms)", waitingFor, c.s.IdleTimeout)}
+		}
+	}
+	return nil
+}
+
+// keepAlive is called when the read deadline passes: it moves the
+// deadline on if the connection is not idle, that is if requests are in
+// flight or it was active (a size prefix or a whole request read, a
+// response written) within the idle time. So a request must arrive in full
+// within the idle time after its size prefix.
+func (c *conn) keepAlive() bool {
+	if c.outstanding.Load() > 0 {
+		c.setReadDeadline(time.Now())
+		return true
+	}
+	last := time.Unix(0, c.lastActive.Load())
+	if time.Since(last) < c.s.IdleTimeout {
+		c.setReadDeadline(last)
+		return true
+	}
+	return false
+}
+
+// setReadDeadline sets the read deadline to the idle timeout after from.
+func (c *conn) setReadDeadline(from time.Time) {
+	if c.s.IdleTimeout > 0 {
+		c.nc.SetReadDeadline(from.Add(c.s.IdleTimeout))
+	}
+}
+
+func (c *conn) touch(now time.Time) { c.lastActive.Store(now.UnixNano()) }
+
+// dispatch encodes a ready response or starts deferred work, and hands the
+// request to the writer.
+func (c *conn) dispatch(p *pending) error {
+	c.outstanding.Add(1)
+	if p.deferred == nil {
+		c.finish(p, p.resp, nil)
+	} else {
+		p.done = make(chan struct{})
+		var prev chan struct{}
+		if !p.waitOnly {
+			prev, c.lastOrdered = c.lastOrdered, p.done
+		}
+		c.workers.Add(1)
+		go c.runDeferred(p, prev)
+	}
+	select {
+	case c.queue <- p:
+		return nil
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
+}
+
+// runDeferred runs a request's deferred work once the ordered request
+// before it (if any) has finished.
+func (c *conn) runDeferred(p *pending, prev chan struct{}) {
+	defer c.workers.Done()
+	defer close(p.done)
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-c.ctx.Done():
+			c.finish(p, nil, c.ctx.Err())
+			return
+		}
+	}
+	resp, err := c.callDeferred(p)
+	c.finish(p, resp, err)
+}
+
+// finish encodes the response (if any) and frees the request's frame.
+func (c *conn) finish(p *pending, resp kmsg.Response, err error) {
+	if err == nil && resp != nil {
+		if p.out, err = c.encode(p.hdr, resp); err == nil {
+			c.held.Add(int64(len(p.out.b)))
+		}
+	}
+	p.err = err
+	p.resp = nil
+	c.releaseFrame(p.frame)
+	p.frame = nil
+}
+
+// encode turns a handler's response into a frame, a panic into an error.
+func (c *conn) encode(h header, resp kmsg.Response) (out *outFrame, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error().Str(LogAPI, kmsg.NameForKey(h.key)).Str("panic", fmt.Sprint(r)).
+				Bytes("stack", debug.Stack()).Msg("encoding a response panicked; closing connection")
+			out, err = nil, fmt.Errorf("encoding %s response: panic: %v", kmsg.NameForKey(h.key), r)
+		}
+	}()
+	resp.SetVersion(h.version)
+	return encodeResponse(h.correlation, resp), nil
 }
 
 // handleFrame decodes one request and runs its handler. A nil pending with
@@ -169,7 +446,7 @@ func (c *conn) handleFrame(frame []byte) (*pending, error) {
 	if resp == nil && req.deferred == nil {
 		return nil, nil
 	}
-	return &pending{hdr: h, resp: resp, deferred: req.deferred}, nil
+	return &pending{hdr: h, resp: resp, deferred: req.deferred, waitOnly: api.WaitOnly}, nil
 }
 
 func decodeBody(body kmsg.Request, b []byte, noCopy bool) error {
@@ -194,7 +471,7 @@ func (c *conn) runHandler(h Handler, req *Request) (resp kmsg.Response, err erro
 	return h(c.ctx, req)
 }
 
-func (c *conn) runDeferred(p *pending) (resp kmsg.Response, err error) {
+func (c *conn) callDeferred(p *pending) (resp kmsg.Response, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			c.log.Error().Str(LogAPI, kmsg.NameForKey(p.hdr.key)).Str("panic", fmt.Sprint(r)).
@@ -205,45 +482,125 @@ func (c *conn) runDeferred(p *pending) (resp kmsg.Response, err error) {
 	return p.deferred(c.ctx)
 }
 
-func (c *conn) writeLoop() {
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	var buf []byte
-	for p := range c.queue {
-		resp := p.resp
-		if p.deferred != nil {
-			var err error
-			if resp, err = c.runDeferred(p); err != nil {
-				c.warn.Warn().Err(err).Str(LogAPI, kmsg.NameForKey(p.hdr.key)).Msg("closing connection")
-				c.s.Stats.ConnsDropped.Add(1)
-				c.cancel()
-				c.nc.Close()
-				return
+// writeLoop writes responses in request order. Ready responses are
+// gathered into one writev; whenever the next response is not ready (or no
+// request is queued) what is gathered is written first.
+func (c *conn) writeLoop() error {
+	w := &responseWriter{c: c}
+	for {
+		var p *pending
+		var ok bool
+		select {
+		case p, ok = <-c.queue:
+		default:
+			if err := w.flush(); err != nil {
+				return err
+			}
+			select {
+			case p, ok = <-c.queue:
+			case <-c.ctx.Done():
+				return c.ctx.Err()
 			}
 		}
-		if resp == nil {
-			p.frame.release()
-			continue
+		if !ok {
+			return w.flush()
 		}
-		resp.SetVersion(p.hdr.version)
-		buf = appendResponseFrame(buf[:0], p.hdr.correlation, resp)
-		// The response is encoded: nothing refers to the request's frame.
-		p.frame.release()
-		c.s.Stats.responded(p.hdr.key, p.arrived, len(buf))
-		if _, err := bw.Write(buf); err != nil {
-			c.cancel()
-			c.nc.Close()
-			return
-		}
-		if cap(buf) > 8<<20 {
-			buf = nil // do not pin a huge fetch buffer for the connection's life
-		}
-		if len(c.queue) == 0 {
-			if err := bw.Flush(); err != nil {
-				c.cancel()
-				c.nc.Close()
-				return
+		if p.done != nil {
+			select {
+			case <-p.done:
+			default:
+				if err := w.flush(); err != nil {
+					return err
+				}
+				select {
+				case <-p.done:
+				case <-c.ctx.Done():
+					return c.ctx.Err()
+				}
 			}
+		}
+		if p.err != nil {
+			c.s.Stats.ConnsDropped.Add(1)
+			w.flush() // what was answered before still goes out
+			return fmt.Errorf("%s (correlation %d): %w", kmsg.NameForKey(p.hdr.key), p.hdr.correlation, p.err)
+		}
+		if err := w.add(p); err != nil {
+			return err
 		}
 	}
-	bw.Flush()
+}
+
+// responseWriter gathers ready responses for one write.
+type responseWriter struct {
+	c     *conn
+	batch []*pending
+	bufs  [][]byte
+	size  int
+	// deadline is the write deadline set last; it is moved only once half
+	// the idle time has passed, so a write to a client that reads nothing
+	// fails after between half the idle time and all of it.
+	deadline time.Time
+}
+
+func (w *responseWriter) setWriteDeadline() {
+	t := w.c.s.IdleTimeout
+	if t <= 0 {
+		return
+	}
+	if now := time.Now(); w.deadline.Sub(now) < t/2 {
+		w.deadline = now.Add(t)
+		w.c.nc.SetWriteDeadline(w.deadline)
+	}
+}
+
+func (w *responseWriter) add(p *pending) error {
+	w.batch = append(w.batch, p)
+	if p.out != nil {
+		w.size += len(p.out.b)
+	}
+	if w.size >= maxWriteBatch || len(w.batch) >= maxInflightPerConn {
+		return w.flush()
+	}
+	return nil
+}
+
+// flush writes the gathered responses and frees them.
+func (w *responseWriter) flush() error {
+	if len(w.batch) == 0 {
+		return nil
+	}
+	c := w.c
+	w.bufs = w.bufs[:0]
+	for _, p := range w.batch {
+		if p.out != nil {
+			w.bufs = append(w.bufs, p.out.b)
+		}
+	}
+	var err error
+	if len(w.bufs) > 0 {
+		w.setWriteDeadline()
+		bufs := net.Buffers(w.bufs)
+		_, err = bufs.WriteTo(c.nc)
+	}
+	for i, p := range w.batch {
+		if p.out != nil {
+			c.s.Stats.responded(p.hdr.key, p.arrived, len(p.out.b))
+			c.held.Add(-int64(len(p.out.b)))
+			p.out.release()
+			p.out = nil
+		}
+		c.outstanding.Add(-1)
+		w.batch[i] = nil
+	}
+	clear(w.bufs)
+	w.batch, w.size = w.batch[:0], 0
+	c.touch(time.Now())
+	select {
+	case c.drained <- struct{}{}:
+	default:
+	}
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		return idleError{fmt.Sprintf("the client read no response for %v (connections.max.idle.ms)", c.s.IdleTimeout)}
+	}
+	return err
 }

@@ -12,6 +12,8 @@ package protocol
 import (
 	"math/bits"
 	"sync"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 const (
@@ -45,4 +47,56 @@ func (f *pooledFrame) release() {
 		return
 	}
 	framePools[bits.Len(uint(cap(f.b)-1))].Put(f)
+}
+
+// frameBuf is a request frame being read or held until its response is
+// encoded.
+type frameBuf struct {
+	b      []byte
+	pool   *pooledFrame // set when b came from the pool
+	pooled bool         // the frame's API decodes without copying: use the pool
+}
+
+// outFrame is an encoded response frame waiting to be written. Large ones
+// (fetches) come from the same pool as request frames.
+type outFrame struct {
+	b    []byte
+	pool *pooledFrame
+}
+
+func (o *outFrame) release() {
+	o.pool.release()
+	o.b, o.pool = nil, nil
+}
+
+// encodeResponse encodes a size-prefixed response frame into a buffer
+// sized by responseSizeHint.
+func encodeResponse(correlation int32, resp kmsg.Response) *outFrame {
+	b, pf := getFrame(responseSizeHint(resp))
+	out := appendResponseFrame(b[:0], correlation, resp)
+	if len(out) > cap(b) { // outgrew the hint: append moved it
+		pf.release()
+		pf = nil
+	}
+	return &outFrame{b: out, pool: pf}
+}
+
+// responseSizeHint estimates a response's encoded size from above for
+// fetches, whose record bytes dominate, so that encoding them moves no
+// bytes twice; other responses start small and grow.
+func responseSizeHint(resp kmsg.Response) int {
+	r, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 512
+	}
+	n := 64
+	for i := range r.Topics {
+		t := &r.Topics[i]
+		n += 48 + len(t.Topic)
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			n += 128 + len(p.RecordBatches) + 24*len(p.AbortedTransactions)
+		}
+	}
+	return n
 }

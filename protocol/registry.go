@@ -11,8 +11,9 @@ import (
 
 // Handler serves one decoded request. It returns the response to send, or
 // nil to send nothing (produce with acks=0). A handler that must wait (a
-// long-poll fetch, acks=all) calls req.Defer and returns nil: the connection
-// goes on handling later requests and writes the deferred response in order.
+// long-poll fetch, acks=all) calls req.Defer and returns nil: the deferred
+// work starts at once (see API.WaitOnly), the connection goes on handling
+// later requests, and responses are written in request order.
 // A returned error closes the connection; per-partition problems belong in
 // the response as Kafka error codes.
 type Handler func(ctx context.Context, req *Request) (kmsg.Response, error)
@@ -31,6 +32,13 @@ type API struct {
 	// of the request frame. Only for handlers that keep nothing from the
 	// request after they answer (produce, fetch).
 	NoCopy bool
+	// WaitOnly says the handler's deferred work only waits (a long poll,
+	// an acks=all wait): its side effects happened in the handler, so it
+	// starts as the request arrives and runs alongside every other
+	// request's. Other deferred work runs one request at a time per
+	// connection, in request order, from the request's arrival or the
+	// previous one's end.
+	WaitOnly bool
 }
 
 // Registry is the one table of supported APIs. ApiVersions is computed from
@@ -42,10 +50,15 @@ type Registry struct {
 	cached []kmsg.ApiVersionsResponseApiKey
 }
 
-// NewRegistry returns a registry holding only ApiVersions.
+// NewRegistry returns a registry holding ApiVersions and the SASL keys
+// answered as by a listener without SASL.
 func NewRegistry() *Registry {
 	r := &Registry{apis: make(map[int16]API)}
 	r.Register(API{Key: 18, Min: 0, Max: (&kmsg.ApiVersionsRequest{}).MaxVersion(), Handler: r.handleApiVersions})
+	// No SASL yet: these answer as a listener without it does. A SASL
+	// implementation registers its own handlers for keys 17 and 36.
+	r.Register(API{Key: 17, Min: 0, Max: (&kmsg.SASLHandshakeRequest{}).MaxVersion(), Handler: HandleSASLHandshakeDisabled})
+	r.Register(API{Key: 36, Min: 0, Max: (&kmsg.SASLAuthenticateRequest{}).MaxVersion(), Handler: HandleSASLAuthenticateDisabled})
 	return r
 }
 

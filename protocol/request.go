@@ -30,8 +30,10 @@ type Request struct {
 	deferred func(ctx context.Context) (kmsg.Response, error)
 }
 
-// Defer makes the response come from fn, run off the connection's read path.
-// Responses still leave the connection in request order.
+// Defer makes the response come from fn, run off the connection's read path
+// from the request's arrival (alongside other requests' deferred work if
+// the API is WaitOnly, else after the previous ordered one). Responses
+// still leave the connection in request order.
 func (r *Request) Defer(fn func(ctx context.Context) (kmsg.Response, error)) {
 	r.deferred = fn
 }

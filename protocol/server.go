@@ -3,22 +3,13 @@ package protocol
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/rs/zerolog"
-)
-
-// Limits on what a connection may make us hold.
-const (
-	// DefaultMaxRequestSize is Kafka's socket.request.max.bytes default.
-	DefaultMaxRequestSize = 100 << 20
-	// maxInflightPerConn bounds requests read but not yet answered on one
-	// connection (Kafka mutes a connection after one; we let pipelined
-	// requests proceed so long-polls and acks=all waits overlap, but not
-	// without bound).
-	maxInflightPerConn = 64
 )
 
 // Listener is a named address to serve on.
@@ -29,33 +20,46 @@ type Listener struct {
 
 // Server accepts connections and dispatches requests through a Registry.
 type Server struct {
-	Registry       *Registry
-	Log            zerolog.Logger
-	MaxRequestSize int32
-	Stats          Stats
+	Registry *Registry
+	Log      zerolog.Logger
+	Stats    Stats
+	// Options are set before the first Listen or Serve.
+	Options
 
 	nextConn atomic.Uint64
 	wg       sync.WaitGroup
 	ctx      context.Context
 	cancel   context.CancelFunc
+	// queued is the request bytes held for all connections.
+	queued byteBudget
+	// acceptLog and rejectLog are rate limited: a full fd table or a
+	// client hammering a connection limit must not flood the log.
+	acceptLog zerolog.Logger
+	rejectLog zerolog.Logger
 
 	mu sync.Mutex
 	// guarded by mu
 	listeners []net.Listener
-	conns     map[net.Conn]struct{}
+	conns     map[net.Conn]string // to the remote IP
+	perIP     map[string]int
+	overrides map[string]int // MaxConnectionsPerIPOverrides by resolved IP
+	started   bool
 	closed    bool
 }
 
-// NewServer returns a server dispatching through reg.
+// NewServer returns a server dispatching through reg with DefaultOptions.
 func NewServer(reg *Registry, log zerolog.Logger) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
-		Registry:       reg,
-		Log:            log,
-		MaxRequestSize: DefaultMaxRequestSize,
-		ctx:            ctx,
-		cancel:         cancel,
-		conns:          make(map[net.Conn]struct{}),
+		Registry:  reg,
+		Log:       log,
+		Options:   DefaultOptions(),
+		ctx:       ctx,
+		cancel:    cancel,
+		acceptLog: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
+		rejectLog: log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
+		conns:     make(map[net.Conn]string),
+		perIP:     make(map[string]int),
 	}
 }
 
@@ -66,37 +70,79 @@ func (s *Server) Listen(l Listener) (net.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	if err := s.Serve(ln, l.Name); err != nil {
 		ln.Close()
-		return nil, errors.New("server closed")
+		return nil, err
 	}
-	s.listeners = append(s.listeners, ln)
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go s.acceptLoop(ln, l.Name)
 	return ln.Addr(), nil
 }
 
+// Serve starts serving connections accepted from ln under a listener name
+// (a TLS listener, say, or a test's). The server closes ln when it closes.
+func (s *Server) Serve(ln net.Listener, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("server closed")
+	}
+	if !s.started {
+		if err := s.startLocked(); err != nil {
+			return err
+		}
+	}
+	s.listeners = append(s.listeners, ln)
+	s.wg.Add(1)
+	go s.acceptLoop(ln, name)
+	return nil
+}
+
+// startLocked fixes the options in place once, before the first listener.
+func (s *Server) startLocked() error {
+	if err := s.Options.Validate(); err != nil {
+		return err
+	}
+	overrides, err := resolveOverrides(s.MaxConnectionsPerIPOverrides)
+	if err != nil {
+		return err
+	}
+	s.overrides = overrides
+	s.queued.limit = s.QueuedMaxRequestBytes
+	s.started = true
+	return nil
+}
+
+// acceptLoop accepts until the listener closes. A failed accept (out of
+// file descriptors, say) is retried after a growing delay, as net/http's
+// Server.Serve does: the listener must not stop while the server runs.
 func (s *Server) acceptLoop(ln net.Listener, name string) {
 	defer s.wg.Done()
+	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
 				return
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			delay = min(max(2*delay, acceptBackoffMin), acceptBackoffMax)
+			s.acceptLog.Error().Err(err).Str(LogListener, name).Dur("retry_in", delay).Msg("accept failed; retrying")
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				return
 			}
-			s.Log.Error().Err(err).Str(LogListener, name).Msg("accept failed; listener stopped")
-			return
+			continue
 		}
-		if !s.track(nc) {
+		delay = 0
+		if err := s.track(nc); err != nil {
 			nc.Close()
-			return
+			if errors.Is(err, errServerClosed) {
+				return
+			}
+			s.Stats.ConnsRejected.Add(1)
+			s.rejectLog.Warn().Err(err).Str(LogListener, name).Str(LogRemote, nc.RemoteAddr().String()).Msg("rejected connection")
+			continue
 		}
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
@@ -111,21 +157,62 @@ func (s *Server) acceptLoop(ln net.Listener, name string) {
 	}
 }
 
-func (s *Server) track(nc net.Conn) bool {
+var errServerClosed = errors.New("server closed")
+
+// track registers a new connection unless the server is closed or a
+// connection limit is reached.
+func (s *Server) track(nc net.Conn) error {
+	ip := remoteIP(nc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return false
+		return errServerClosed
 	}
-	s.conns[nc] = struct{}{}
-	return true
+	if len(s.conns) >= s.MaxConnections {
+		return fmt.Errorf("max.connections reached (%d open)", len(s.conns))
+	}
+	limit, ok := s.overrides[ip]
+	if !ok {
+		limit = s.MaxConnectionsPerIP
+	}
+	if s.perIP[ip] >= limit {
+		return fmt.Errorf("max.connections.per.ip reached: %s already has %d connections (limit %d)", ip, s.perIP[ip], limit)
+	}
+	s.conns[nc] = ip
+	s.perIP[ip]++
+	return nil
 }
 
 func (s *Server) untrack(nc net.Conn) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	ip, ok := s.conns[nc]
+	if !ok {
+		return
+	}
 	delete(s.conns, nc)
-	s.mu.Unlock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
 }
+
+// remoteIP is the connection's peer address without the port.
+func remoteIP(nc net.Conn) string {
+	switch a := nc.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		return a.IP.String()
+	case nil:
+		return ""
+	}
+	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
+	if err != nil {
+		return nc.RemoteAddr().String()
+	}
+	return host
+}
+
+// QueuedRequestBytes is the request bytes held for all connections now.
+func (s *Server) QueuedRequestBytes() int64 { return s.queued.used.Load() }
 
 // CloseListeners stops accepting new connections, leaving open ones alone.
 func (s *Server) CloseListeners() {

@@ -332,7 +332,7 @@ func TestApiVersionsFromRegistry(t *testing.T) {
 	}})
 	_, addr := startServer(t, reg, 0)
 	maxAV := (&kmsg.ApiVersionsRequest{}).MaxVersion()
-	want := map[int16][2]int16{3: {0, 12}, 12: {0, 4}, 18: {0, maxAV}}
+	want := map[int16][2]int16{3: {0, 12}, 12: {0, 4}, 18: {0, maxAV}, 17: {0, 1}, 36: {0, 2}}
 	for v := int16(0); v <= maxAV; v++ {
 		c := dial(t, addr)
 		req := kmsg.NewPtrApiVersionsRequest()
@@ -383,8 +383,8 @@ func TestApiVersionsUnknownVersionFallsBackToV0(t *testing.T) {
 			found = true
 		}
 	}
-	if !found || len(resp.ApiKeys) != 2 {
-		t.Fatalf("fallback response keys %+v, want ApiVersions and Heartbeat", resp.ApiKeys)
+	if !found || len(resp.ApiKeys) != 4 {
+		t.Fatalf("fallback response keys %+v, want ApiVersions, Heartbeat and the SASL keys", resp.ApiKeys)
 	}
 	// The connection stays usable: the client retries with a version we speak.
 	req := kmsg.NewPtrApiVersionsRequest()

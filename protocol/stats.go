@@ -14,9 +14,14 @@ type Stats struct {
 	ConnsOpen    atomic.Int64
 	ConnsTotal   atomic.Uint64
 	ConnsDropped atomic.Uint64 // closed by the server for bad input or a failed handler
-	BytesIn      atomic.Uint64
-	BytesOut     atomic.Uint64
-	Requests     [maxStatKey]atomic.Uint64
+	// ConnsRejected counts connections closed on accept for a connection
+	// limit (max.connections, max.connections.per.ip).
+	ConnsRejected atomic.Uint64
+	// ConnsIdleClosed counts connections closed by connections.max.idle.ms.
+	ConnsIdleClosed atomic.Uint64
+	BytesIn         atomic.Uint64
+	BytesOut        atomic.Uint64
+	Requests        [maxStatKey]atomic.Uint64
 	// RequestNanos is the time from a request's arrival to its response
 	// being handed to the socket, summed per key.
 	RequestNanos [maxStatKey]atomic.Uint64

@@ -52,6 +52,14 @@ type Config struct {
 	SocketRequestMax   ByteSize
 	NumReplicaFetchers int
 
+	// Connection limits (protocol.Options explains each).
+	QueuedMaxRequestBytes        ByteSize
+	ConnectionMaxQueuedBytes     ByteSize
+	MaxConnections               int
+	MaxConnectionsPerIP          int
+	MaxConnectionsPerIPOverrides string
+	ConnectionsMaxIdle           time.Duration
+
 	OffsetsTopicReplicationFactor int16
 	OffsetsTopicNumPartitions     int32
 	OffsetsTopicSegmentBytes      ByteSize

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"net"
+
+	"gregor/protocol"
 )
 
 // Hard limits, with the reason for each. Kafka's own limits are in the
@@ -210,6 +212,22 @@ var table = []Key{
 	{Name: "socket.request.max.bytes", Type: Int, Unit: Bytes, Default: "104857600", Valid: atLeast(minRequestBytes), Field: func(c *Config) any { return &c.SocketRequestMax },
 		Doc: "The largest request the broker reads."},
 
+	// Connections. queued.max.request.bytes is bounded by default in
+	// Gregor (Kafka's -1 leaves it to the JVM heap): five requests of the
+	// largest default size.
+	{Name: "queued.max.request.bytes", Type: Long, Unit: Bytes, Default: "536870912", Valid: atLeast(-1), Field: func(c *Config) any { return &c.QueuedMaxRequestBytes },
+		Doc: "The request bytes held for all connections together before no more are read (-1: no limit)."},
+	{Name: "gregor.connection.max.queued.bytes", Type: Long, Unit: Bytes, Default: "16777216", Valid: atLeast(-1), Field: func(c *Config) any { return &c.ConnectionMaxQueuedBytes },
+		Doc: "The request and response bytes one connection may hold unanswered or unread before it is no longer read (-1: no limit)."},
+	{Name: "max.connections", Type: Int, Default: "2147483647", Valid: atLeast(0), Scope: ClusterWide, Field: func(c *Config) any { return &c.MaxConnections },
+		Doc: "The most connections open over all listeners; a new one over it is closed."},
+	{Name: "max.connections.per.ip", Type: Int, Default: "2147483647", Valid: atLeast(0), Scope: ClusterWide, Field: func(c *Config) any { return &c.MaxConnectionsPerIP },
+		Doc: "The most connections open from one address; a new one over it is closed."},
+	{Name: "max.connections.per.ip.overrides", Type: String, Default: "", Valid: connectionOverrides, Scope: ClusterWide, Field: func(c *Config) any { return &c.MaxConnectionsPerIPOverrides },
+		Doc: "Per-host exceptions to max.connections.per.ip, as host:count,host:count."},
+	{Name: "connections.max.idle.ms", Type: Long, Unit: Millis, Default: "600000", Valid: atLeast(-1), Field: func(c *Config) any { return &c.ConnectionsMaxIdle },
+		Doc: "How long a connection may stay idle before it is closed (-1: never)."},
+
 	// Consumer groups and offsets.
 	{Name: "offsets.topic.replication.factor", Type: Short, Default: "3", Valid: atLeast(1), Field: func(c *Config) any { return &c.OffsetsTopicReplicationFactor },
 		Doc: "The replication factor of __consumer_offsets (fewer while fewer brokers are alive)."},
@@ -267,6 +285,12 @@ func someOf(opts ...string) Validator {
 		}
 		return in(v)
 	}
+}
+
+// connectionOverrides checks max.connections.per.ip.overrides.
+func connectionOverrides(v any) error {
+	_, err := protocol.ParseConnectionOverrides(v.(string))
+	return err
 }
 
 func someListener(v any) error {

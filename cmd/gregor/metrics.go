@@ -94,6 +94,9 @@ func (s *server) writeMetrics(w http.ResponseWriter, _ *http.Request) {
 	p.sample("gregor_connections_open", "gauge", "Client connections open.", nil, float64(st.ConnsOpen.Load()))
 	p.sample("gregor_connections_total", "counter", "Client connections accepted.", nil, float64(st.ConnsTotal.Load()))
 	p.sample("gregor_connections_dropped_total", "counter", "Connections closed by the broker for bad input or a failed handler.", nil, float64(st.ConnsDropped.Load()))
+	p.sample("gregor_connections_rejected_total", "counter", "Connections closed on accept for max.connections or max.connections.per.ip.", nil, float64(st.ConnsRejected.Load()))
+	p.sample("gregor_connections_idle_closed_total", "counter", "Connections closed by connections.max.idle.ms.", nil, float64(st.ConnsIdleClosed.Load()))
+	p.sample("gregor_queued_request_bytes", "gauge", "Request bytes held for all connections (bounded by queued.max.request.bytes).", nil, float64(s.net.QueuedRequestBytes()))
 	p.sample("gregor_network_received_bytes_total", "counter", "Request bytes received.", nil, float64(st.BytesIn.Load()))
 	p.sample("gregor_network_sent_bytes_total", "counter", "Response bytes sent.", nil, float64(st.BytesOut.Load()))
 	for k := range st.Requests {

@@ -52,7 +52,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	b.Register(reg)
 	coord.Register(reg)
 	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger())}
-	s.net.MaxRequestSize = int32(cfg.SocketRequestMax)
+	s.net.Options = connectionOptions(cfg)
 	for _, l := range cfg.Listeners {
 		addr, err := s.net.Listen(protocol.Listener{Name: l.Name, Addr: l.Addr()})
 		if err != nil {
@@ -75,6 +75,21 @@ func (s *server) shutdown(ctx context.Context) error {
 	s.coord.Close()
 	errs = append(errs, s.broker.Close())
 	return errors.Join(errs...)
+}
+
+// connectionOptions maps the broker configuration to the connection
+// layer's limits.
+func connectionOptions(c *config.Config) protocol.Options {
+	overrides, _ := protocol.ParseConnectionOverrides(c.MaxConnectionsPerIPOverrides) // validated on load
+	return protocol.Options{
+		MaxRequestSize:               int32(c.SocketRequestMax),
+		QueuedMaxRequestBytes:        int64(c.QueuedMaxRequestBytes),
+		ConnMaxQueuedBytes:           int64(c.ConnectionMaxQueuedBytes),
+		MaxConnections:               c.MaxConnections,
+		MaxConnectionsPerIP:          c.MaxConnectionsPerIP,
+		MaxConnectionsPerIPOverrides: overrides,
+		IdleTimeout:                  c.ConnectionsMaxIdle,
+	}
 }
 
 // coordinatorConfig maps the broker configuration to the coordinators'.

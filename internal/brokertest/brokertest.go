@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -84,6 +85,10 @@ type Options struct {
 	Port int
 	// Set are extra config keys (--set key=value).
 	Set map[string]string
+	// NoFile, if set, is the process's RLIMIT_NOFILE (soft and hard), set
+	// by a shell's ulimit before it execs the broker (the Go runtime
+	// raises a soft limit to the hard one, so both are set).
+	NoFile int
 }
 
 // Broker is a running (or stopped) gregor process.
@@ -94,6 +99,8 @@ type Broker struct {
 	Dir  string
 	Port int
 	set  map[string]string
+	// noFile is Options.NoFile.
+	noFile int
 	// ownDir is set when the directory was made here and is removed by
 	// Cleanup.
 	ownDir bool
@@ -108,7 +115,7 @@ type Broker struct {
 // killed when the test ends.
 func Start(t testing.TB, opt Options) *Broker {
 	t.Helper()
-	b := &Broker{t: t, bin: Binary(t), Dir: opt.Dir, Port: opt.Port, set: opt.Set}
+	b := &Broker{t: t, bin: Binary(t), Dir: opt.Dir, Port: opt.Port, set: opt.Set, noFile: opt.NoFile}
 	if b.Dir == "" {
 		b.Dir = t.TempDir()
 	}
@@ -151,6 +158,11 @@ func (b *Broker) start() {
 	b.t.Helper()
 	b.mu.Lock()
 	cmd := exec.Command(b.bin, b.args()...)
+	if b.noFile > 0 {
+		// exec keeps the pid: Pid is the broker's, not the shell's.
+		script := "ulimit -n " + strconv.Itoa(b.noFile) + ` && exec "$0" "$@"`
+		cmd = exec.Command("/bin/sh", append([]string{"-c", script, b.bin}, b.args()...)...)
+	}
 	cmd.Dir = b.Dir
 	if b.logs == nil {
 		b.logs = &syncBuffer{}
@@ -176,7 +188,7 @@ func (b *Broker) start() {
 // (one per test package); the caller kills it and calls Cleanup.
 func StartShared(t testing.TB, opt Options) *Broker {
 	t.Helper()
-	b := &Broker{t: t, bin: Binary(t), Dir: opt.Dir, Port: opt.Port, set: opt.Set}
+	b := &Broker{t: t, bin: Binary(t), Dir: opt.Dir, Port: opt.Port, set: opt.Set, noFile: opt.NoFile}
 	if b.Dir == "" {
 		dir, err := os.MkdirTemp("", "gregor-shared-")
 		if err != nil {
@@ -215,6 +227,46 @@ func (b *Broker) Stop() { b.signal(syscall.SIGTERM, true) }
 // Pause stops the process with SIGSTOP; Resume continues it.
 func (b *Broker) Pause()  { b.signal(syscall.SIGSTOP, false) }
 func (b *Broker) Resume() { b.signal(syscall.SIGCONT, false) }
+
+// Pid returns the broker process's id, or 0 if it is not running.
+func (b *Broker) Pid() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil || b.cmd.Process == nil || b.cmd.ProcessState != nil {
+		return 0
+	}
+	return b.cmd.Process.Pid
+}
+
+// RSS returns the broker process's resident set size (VmRSS) in bytes,
+// read from /proc (Linux only).
+func (b *Broker) RSS() (int64, error) {
+	pid := b.Pid()
+	if pid == 0 {
+		return 0, fmt.Errorf("gregor at %s is not running", b.Addr)
+	}
+	return ProcRSS(pid)
+}
+
+// ProcRSS reads VmRSS of a process from /proc/<pid>/status, in bytes.
+func ProcRSS(pid int) (int64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest) // "12345 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb << 10, nil
+				}
+			}
+			return 0, fmt.Errorf("unexpected VmRSS line %q", line)
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
 
 // ExitCode returns the exit code once the process ended, or -1.
 func (b *Broker) ExitCode() int {

@@ -1,0 +1,112 @@
+package protocol
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"testing"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// BenchmarkConnThroughput pipelines requests over loopback, eight in
+// flight: produce frames of a size answered at once (request path), and
+// fetches answered with records of a size (response path).
+func BenchmarkConnThroughput(b *testing.B) {
+	for _, tc := range []struct {
+		name      string
+		req, resp int
+	}{
+		{"produce-1KiB", 1 << 10, 0}, {"produce-256KiB", 256 << 10, 0}, {"produce-1MiB", 1 << 20, 0},
+		{"fetch-1KiB", 0, 1 << 10}, {"fetch-1MiB", 0, 1 << 20},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			reg := NewRegistry()
+			reg.Register(API{Key: 0, Min: 3, Max: 9, NoCopy: true, Handler: func(_ context.Context, req *Request) (kmsg.Response, error) {
+				resp := req.Response().(*kmsg.ProduceResponse)
+				resp.Topics = []kmsg.ProduceResponseTopic{{Topic: "t", Partitions: []kmsg.ProduceResponseTopicPartition{kmsg.NewProduceResponseTopicPartition()}}}
+				return resp, nil
+			}})
+			records := make([]byte, tc.resp)
+			reg.Register(API{Key: 1, Min: 4, Max: 12, NoCopy: true, Handler: func(_ context.Context, req *Request) (kmsg.Response, error) {
+				resp := req.Response().(*kmsg.FetchResponse)
+				sp := kmsg.NewFetchResponseTopicPartition()
+				sp.RecordBatches = records
+				resp.Topics = []kmsg.FetchResponseTopic{{Topic: "t", Partitions: []kmsg.FetchResponseTopicPartition{sp}}}
+				return resp, nil
+			}})
+			s := NewServer(reg, zerolog.Nop())
+			addr, err := s.Listen(Listener{Name: "P", Addr: "127.0.0.1:0"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			c, err := net.Dial("tcp", addr.String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			var frame []byte
+			if tc.req > 0 {
+				p := kmsg.NewPtrProduceRequest()
+				p.Version, p.Acks = 9, 1
+				p.Topics = []kmsg.ProduceRequestTopic{{Topic: "t", Partitions: []kmsg.ProduceRequestTopicPartition{{Records: make([]byte, tc.req)}}}}
+				frame = benchFrame(p)
+			} else {
+				f := kmsg.NewPtrFetchRequest()
+				f.Version = 12
+				frame = benchFrame(f)
+			}
+			b.SetBytes(int64(len(frame) + tc.resp))
+			const inflight = 8
+			tokens := make(chan struct{}, inflight)
+			done := make(chan error, 1)
+			go func() {
+				var size [4]byte
+				buf := make([]byte, 0, 2<<20)
+				for i := 0; i < b.N; i++ {
+					if _, err := io.ReadFull(c, size[:]); err != nil {
+						done <- err
+						return
+					}
+					n := int(binary.BigEndian.Uint32(size[:]))
+					buf = buf[:n]
+					if _, err := io.ReadFull(c, buf); err != nil {
+						done <- err
+						return
+					}
+					<-tokens
+				}
+				done <- nil
+			}()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				tokens <- struct{}{}
+				if _, err := c.Write(frame); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := <-done; err != nil {
+				b.Fatal(fmt.Errorf("reading: %w", err))
+			}
+		})
+	}
+}
+
+func benchFrame(r kmsg.Request) []byte {
+	b := []byte{0, 0, 0, 0}
+	b = binary.BigEndian.AppendUint16(b, uint16(r.Key()))
+	b = binary.BigEndian.AppendUint16(b, uint16(r.GetVersion()))
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = binary.BigEndian.AppendUint16(b, 1)
+	b = append(b, 'x')
+	if r.IsFlexible() {
+		b = append(b, 0)
+	}
+	b = r.AppendTo(b)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	return b
+}
