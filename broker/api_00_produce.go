@@ -23,13 +23,6 @@ import (
 	"gregor/protocol"
 )
 
-// pendingAck is a partition whose acks=all produce awaits replication.
-type pendingAck struct {
-	p    *Partition
-	last int64
-	code *int16 // where to put an error; nil once done
-}
-
 func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ProduceRequest)
 	resp := req.Response().(*kmsg.ProduceResponse)
@@ -137,51 +130,6 @@ func (b *Broker) produceTo(t *Topic, rp *kmsg.ProduceRequestTopicPartition, vers
 	}
 	res, err := p.appendBatches(pb, acks, -1)
 	return res, p, err
-}
-
-// awaitAcks waits until every partition's high watermark passes its
-// append, filling in errors for those that time out or lose leadership.
-func (b *Broker) awaitAcks(ctx context.Context, waits []pendingAck, timeout time.Duration) {
-	wake := make(chan struct{}, 1)
-	for _, w := range waits {
-		w.p.wait(wake)
-		defer w.p.unwait(wake)
-	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		pending := 0
-		for i := range waits {
-			w := &waits[i]
-			if w.code == nil {
-				continue
-			}
-			done, err := w.p.ackState(w.last)
-			if err != nil {
-				*w.code = ErrorCode(b.log, err)
-			}
-			if done {
-				w.code = nil
-			} else {
-				pending++
-			}
-		}
-		if pending == 0 {
-			return
-		}
-		select {
-		case <-wake:
-		case <-timer.C:
-			for _, w := range waits {
-				if w.code != nil {
-					*w.code = kerr.RequestTimedOut.Code
-				}
-			}
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // isBadBatch reports whether a produce failed on a malformed batch, which

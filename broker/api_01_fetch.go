@@ -131,13 +131,7 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, b
 // fetchPartition reads one partition into sp.
 func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget *int32, minOne bool) error {
 	follower := fs.replicaID >= 0
-	p.mu.Lock()
-	err := p.checkLeaderLocked(rp.CurrentLeaderEpoch)
-	lg := p.log
-	if err == nil && follower {
-		p.followerFetchLocked(fs.replicaID, rp.FetchOffset)
-	}
-	p.mu.Unlock()
+	lg, err := p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, rp.FetchOffset)
 	if err != nil {
 		return err
 	}

@@ -64,12 +64,11 @@ func (b *Broker) handleListOffsets(_ context.Context, req *protocol.Request) (km
 
 // listOffset answers one partition.
 func (b *Broker) listOffset(p *Partition, version int16, isolation int8, replicaID int32, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {
-	p.mu.Lock()
-	err := p.checkLeaderLocked(rp.CurrentLeaderEpoch)
-	lg := p.log
-	epoch := p.state.LeaderEpoch
-	p.mu.Unlock()
-	if err != nil && !(replicaID == -2 && lg != nil) { // -2: debug, any replica
+	lg, epoch, err := p.leaderLog(rp.CurrentLeaderEpoch)
+	if err != nil && replicaID == debugReplicaID {
+		lg, epoch, err = p.replicaLog(-1)
+	}
+	if err != nil {
 		return err
 	}
 	ts := rp.Timestamp

@@ -59,32 +59,12 @@ func (b *Broker) deleteRecords(t *Topic, partition int32, off int64) (int64, err
 	if p == nil {
 		return -1, kerr.UnknownTopicOrPartition
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.checkLeaderLocked(-1); err != nil {
+	low, err := p.deleteRecordsBefore(off)
+	if err != nil {
 		return -1, err
 	}
-	if !t.Config().Cleanup.Delete() {
-		return -1, kerr.PolicyViolation
-	}
-	hw := p.hw.Load()
-	if off == highWatermarkOffset {
-		off = hw
-	}
-	if off < 0 || off > hw {
-		return -1, kerr.OffsetOutOfRange
-	}
-	if err := p.log.DeleteRecordsBefore(off); err != nil {
-		return -1, err
-	}
-	p.syncOffsetsLocked()
-	if p.producer != nil {
-		p.producer.trimBelow(p.start.Load())
-		p.refreshUnstableLocked()
-	}
-	p.notify()
 	if off > 0 {
-		b.log.Info().Str("topic", t.Name).Int32("partition", partition).Int64("log_start_offset", p.start.Load()).Msg("records deleted")
+		b.log.Info().Str("topic", t.Name).Int32("partition", partition).Int64("log_start_offset", low).Msg("records deleted")
 	}
-	return p.start.Load(), nil
+	return low, nil
 }

@@ -65,19 +65,11 @@ func (b *Broker) epochEndOffset(t *Topic, partition, epoch, current, replicaID i
 	if p == nil {
 		return -1, -1, kerr.UnknownTopicOrPartition
 	}
-	p.mu.Lock()
-	lg := p.log
-	var err error
+	serve := p.leaderLog
 	if replicaID == debugReplicaID {
-		if lg == nil || p.closed {
-			err = kerr.NotLeaderForPartition
-		} else {
-			err = checkEpoch(current, p.state.LeaderEpoch)
-		}
-	} else {
-		err = p.checkLeaderLocked(current)
+		serve = p.replicaLog
 	}
-	p.mu.Unlock()
+	lg, _, err := serve(current)
 	if err != nil {
 		return -1, -1, err
 	}

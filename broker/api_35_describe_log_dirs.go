@@ -72,16 +72,6 @@ func (b *Broker) handleDescribeLogDirs(_ context.Context, req *protocol.Request)
 	return resp, nil
 }
 
-// logDirAndSize returns the log dir and size of the local replica.
-func (p *Partition) logDirAndSize() (*storage.Dir, int64, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.log == nil || p.closed {
-		return nil, 0, false
-	}
-	return p.dir, p.log.Size(), true
-}
-
 // volumeBytes returns the total and usable bytes of the volume holding
 // path, or -1, -1.
 func volumeBytes(path string) (total, usable int64) {

@@ -1,14 +1,15 @@
 package broker
 
-// DescribeProducers (key 61), version 0: the producers a partition leader
-// tracks (kafka-transactions.sh describe-producers, find-hanging): id,
-// epoch, last sequence and timestamp, coordinator epoch and the first
-// offset of an open transaction (-1 if none). A partition led elsewhere is
-// NOT_LEADER_OR_FOLLOWER, an unknown one UNKNOWN_TOPIC_OR_PARTITION.
+// DescribeProducers (key 61), version 0: the producers a partition's
+// replicas track (kafka-transactions.sh describe-producers, find-hanging
+// --broker-id): id, epoch, last sequence and timestamp, coordinator epoch
+// and the first offset of an open transaction (-1 if none). As in Kafka,
+// any replica with the log answers, leader or follower; a broker without
+// one is NOT_LEADER_OR_FOLLOWER, an unknown partition
+// UNKNOWN_TOPIC_OR_PARTITION.
 
 import (
 	"context"
-	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -40,14 +41,13 @@ func (b *Broker) handleDescribeProducers(_ context.Context, req *protocol.Reques
 	return resp, nil
 }
 
-// describeProducers lists the partition's producers, if it leads.
+// describeProducers lists the producers of a local replica.
 func (p *Partition) describeProducers(rp *kmsg.DescribeProducersResponseTopicPartition) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.checkLeaderLocked(-1); err != nil {
+	producers, err := p.activeProducers()
+	if err != nil {
 		return err
 	}
-	for _, e := range p.producer.producers {
+	for _, e := range producers {
 		ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 		ap.ProducerID, ap.ProducerEpoch = e.ID, int32(e.Epoch)
 		ap.LastSequence, ap.LastTimestamp = e.lastSeq(), -1
@@ -57,6 +57,5 @@ func (p *Partition) describeProducers(rp *kmsg.DescribeProducersResponseTopicPar
 		ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = e.CoordinatorEpoch, e.TxnFirstOffset
 		rp.ActiveProducers = append(rp.ActiveProducers, ap)
 	}
-	sort.Slice(rp.ActiveProducers, func(i, j int) bool { return rp.ActiveProducers[i].ProducerID < rp.ActiveProducers[j].ProducerID })
 	return nil
 }

@@ -102,26 +102,6 @@ func (b *Broker) AwaitCommitted(ctx context.Context, topic string, partition, le
 	return b.awaitCommitted(ctx, p, last)
 }
 
-// awaitCommitted waits until the high watermark passes last.
-func (b *Broker) awaitCommitted(ctx context.Context, p *Partition, last int64) error {
-	if p.HighWatermark() > last {
-		return nil
-	}
-	var code int16
-	w := []pendingAck{{p: p, last: last, code: &code}}
-	b.awaitAcks(ctx, w, 30*time.Second)
-	if code != 0 {
-		return kerr.ErrorForCode(code)
-	}
-	if p.HighWatermark() <= last {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return kerr.RequestTimedOut
-	}
-	return nil
-}
-
 // ReadCommitted reads committed batches of a partition this broker holds,
 // from offset, for a coordinator loading its state. It returns the
 // batches and the high watermark.

@@ -86,7 +86,7 @@ func (c *groupCoordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommi
 	}
 	g, err := c.lockGroup(r.Group, r.Generation < 0)
 	if err != nil {
-		return all(groupLookupError(err).Code)
+		return all(c.kerrOf(err).Code)
 	}
 	if g == nil {
 		return all(kerr.IllegalGeneration.Code)

@@ -111,7 +111,7 @@ func (c *groupCoordinator) fetchOffsets(groupID string, want []topicPartition, r
 	}
 	g, err := c.lockGroup(groupID, false)
 	if err != nil {
-		return nil, groupLookupError(err)
+		return nil, c.kerrOf(err)
 	}
 	var out []fetchedOffset
 	if g == nil {

@@ -50,7 +50,7 @@ func (c *groupCoordinator) joinGroup(ctx context.Context, groupID string, jr joi
 	}
 	g, err := c.lockGroup(groupID, jr.memberID == "")
 	if err != nil {
-		return fail(groupLookupError(err))
+		return fail(c.kerrOf(err))
 	}
 	if g == nil {
 		return fail(kerr.UnknownMemberID)

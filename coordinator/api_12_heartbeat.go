@@ -31,7 +31,7 @@ func (c *groupCoordinator) heartbeatGroup(groupID, memberID string, instanceID *
 		return nil // still loading: answered blindly, as Kafka does
 	}
 	if err != nil {
-		return groupLookupError(err)
+		return c.kerrOf(err)
 	}
 	if g == nil {
 		return kerr.UnknownMemberID

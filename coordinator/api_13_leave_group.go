@@ -25,7 +25,7 @@ func (c *groupCoordinator) handleLeaveGroup(ctx context.Context, req *protocol.R
 		}
 		g, err := c.lockGroup(r.Group, false)
 		if err != nil {
-			resp.ErrorCode = groupLookupError(err).Code
+			resp.ErrorCode = c.kerrOf(err).Code
 			return resp, nil
 		}
 		leaveOne := func(memberID string, instanceID *string, reason *string) *kerr.Error {

@@ -55,7 +55,7 @@ func (c *groupCoordinator) syncGroup(ctx context.Context, groupID string, sr syn
 		return syncResult{err: kerr.RebalanceInProgress}
 	}
 	if err != nil {
-		return syncResult{err: groupLookupError(err)}
+		return syncResult{err: c.kerrOf(err)}
 	}
 	if g == nil {
 		return syncResult{err: kerr.UnknownMemberID}

@@ -41,7 +41,7 @@ func (c *groupCoordinator) describeGroup(id string, version int16) kmsg.Describe
 	}
 	g, err := c.lockGroup(id, false)
 	if err != nil {
-		out.ErrorCode = groupLookupError(err).Code
+		out.ErrorCode = c.kerrOf(err).Code
 		return out
 	}
 	if g == nil {

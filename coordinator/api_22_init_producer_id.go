@@ -13,7 +13,6 @@ package coordinator
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -68,22 +67,4 @@ func (c *txnCoordinator) handleInitProducerID(ctx context.Context, req *protocol
 		return resp, nil
 	})
 	return nil, nil
-}
-
-// errorCode turns a coordinator error into a Kafka error code: the one
-// mapping of the package. A cause with no code of its own is logged before
-// it becomes UNKNOWN_SERVER_ERROR.
-func (c *base) errCode(err error) int16 {
-	if err == nil {
-		return 0
-	}
-	var ke *kerr.Error
-	if errors.As(err, &ke) {
-		return ke.Code
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return kerr.RequestTimedOut.Code
-	}
-	c.log.Error().Err(err).Msg("coordinator error without a Kafka code; answering UNKNOWN_SERVER_ERROR")
-	return kerr.UnknownServerError.Code
 }

@@ -77,7 +77,7 @@ func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffse
 	}
 	g, err := c.lockGroup(r.Group, true)
 	if err != nil {
-		return all(groupLookupError(err).Code)
+		return all(c.kerrOf(err).Code)
 	}
 	var pc *pendingCommit
 	err = checkTxnCommit(g, r, version)

@@ -37,7 +37,7 @@ func (c *groupCoordinator) deleteGroup(ctx context.Context, id string) *kerr.Err
 	}
 	g, err := c.lockGroup(id, false)
 	if err != nil {
-		return groupLookupError(err)
+		return c.kerrOf(err)
 	}
 	if g == nil {
 		return kerr.GroupIDNotFound
@@ -48,7 +48,7 @@ func (c *groupCoordinator) deleteGroup(ctx context.Context, id string) *kerr.Err
 		return kerrv
 	}
 	if err := awaitWrite(ctx, w, commitTimeout); err != nil {
-		return groupLookupError(err)
+		return c.kerrOf(err)
 	}
 	c.log.Info().Str("group", id).Msg("deleted group")
 	return nil
@@ -66,7 +66,7 @@ func (c *groupCoordinator) deleteLocked(g *group) (runtime.Write, *kerr.Error) {
 	}
 	w, err := c.deleteOffsets(g, sortedTPs(g.offsets), true)
 	if err != nil {
-		return w, groupLookupError(err)
+		return w, c.kerrOf(err)
 	}
 	c.removeGroup(g)
 	return w, nil

@@ -47,7 +47,7 @@ func (c *groupCoordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDelet
 	}
 	g, err := c.lockGroup(r.Group, false)
 	if err != nil {
-		return nil, groupLookupError(err)
+		return nil, c.kerrOf(err)
 	}
 	if g == nil {
 		return nil, kerr.GroupIDNotFound
@@ -58,7 +58,7 @@ func (c *groupCoordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDelet
 		return nil, kerrv
 	}
 	if err := awaitWrite(ctx, w, commitTimeout); err != nil {
-		return nil, groupLookupError(err)
+		return nil, c.kerrOf(err)
 	}
 	return codes, nil
 }
@@ -95,7 +95,7 @@ func (c *groupCoordinator) offsetDeleteLocked(g *group, r *kmsg.OffsetDeleteRequ
 	}
 	w, err := c.deleteOffsets(g, del, false)
 	if err != nil {
-		return nil, w, groupLookupError(err)
+		return nil, w, c.kerrOf(err)
 	}
 	return codes, w, nil
 }

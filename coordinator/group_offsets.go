@@ -7,8 +7,6 @@ import (
 	"context"
 	"sort"
 
-	"github.com/twmb/franz-go/pkg/kerr"
-
 	"gregor/broker/records"
 	"gregor/coordinator/runtime"
 )
@@ -263,13 +261,4 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 	if dropGroup {
 		c.removeGroup(g)
 	}
-}
-
-// errNotCoordinatorFor maps a lookup error for the APIs that report
-// coordinator errors per group.
-func groupLookupError(err error) *kerr.Error {
-	if ke, ok := err.(*kerr.Error); ok {
-		return ke
-	}
-	return kerr.CoordinatorNotAvailable
 }

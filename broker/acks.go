@@ -1,0 +1,86 @@
+package broker
+
+// Waiting for replication: an acks=all Produce, a coordinator's write and
+// a transaction marker wait, holding no lock, until the high watermark
+// passes their last offset. Every change that can move the high watermark
+// or end the wait (a follower's fetch, an ISR change, a leadership change)
+// notifies the partition's waiters.
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// pendingAck is a partition whose acks=all produce awaits replication.
+type pendingAck struct {
+	p    *Partition
+	last int64
+	code *int16 // where to put an error; nil once done
+}
+
+// awaitAcks waits until every partition's high watermark passes its
+// append, filling in errors for those that time out or lose leadership.
+func (b *Broker) awaitAcks(ctx context.Context, waits []pendingAck, timeout time.Duration) {
+	wake := make(chan struct{}, 1)
+	for _, w := range waits {
+		w.p.wait(wake)
+		defer w.p.unwait(wake)
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		pending := 0
+		for i := range waits {
+			w := &waits[i]
+			if w.code == nil {
+				continue
+			}
+			done, err := w.p.ackState(w.last)
+			if err != nil {
+				*w.code = ErrorCode(b.log, err)
+			}
+			if done {
+				w.code = nil
+			} else {
+				pending++
+			}
+		}
+		if pending == 0 {
+			return
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			for _, w := range waits {
+				if w.code != nil {
+					*w.code = kerr.RequestTimedOut.Code
+				}
+			}
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// awaitCommitted waits until the high watermark passes last.
+func (b *Broker) awaitCommitted(ctx context.Context, p *Partition, last int64) error {
+	if p.HighWatermark() > last {
+		return nil
+	}
+	var code int16
+	w := []pendingAck{{p: p, last: last, code: &code}}
+	b.awaitAcks(ctx, w, 30*time.Second)
+	if code != 0 {
+		return kerr.ErrorForCode(code)
+	}
+	if p.HighWatermark() <= last {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return kerr.RequestTimedOut
+	}
+	return nil
+}

@@ -1,0 +1,117 @@
+package broker
+
+// What the API handlers need from a partition: the local log to serve
+// from once leadership and the client's leader epoch are checked, and the
+// operations that change a partition's state. Handlers translate requests
+// and responses; they do not take the partition's lock.
+
+import (
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/storage"
+)
+
+// leaderLog returns the local log of a partition this broker leads, after
+// checking a client's current leader epoch (KIP-320; -1 skips the check),
+// with the leader epoch.
+func (p *Partition) leaderLog(currentEpoch int32) (*storage.Log, int32, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkLeaderLocked(currentEpoch); err != nil {
+		return nil, -1, err
+	}
+	return p.log, p.state.LeaderEpoch, nil
+}
+
+// replicaLog is leaderLog for requests any replica answers (Kafka's
+// debugging replica id, DescribeProducers): it needs only a local log.
+func (p *Partition) replicaLog(currentEpoch int32) (*storage.Log, int32, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.log == nil || p.closed {
+		return nil, -1, kerr.NotLeaderForPartition
+	}
+	if err := checkEpoch(currentEpoch, p.state.LeaderEpoch); err != nil {
+		return nil, -1, err
+	}
+	return p.log, p.state.LeaderEpoch, nil
+}
+
+// fetchLog is leaderLog for a Fetch; a follower's fetch (replica >= 0)
+// also records the follower's position, which may move the high
+// watermark and the ISR.
+func (p *Partition) fetchLog(currentEpoch, replica int32, offset int64) (*storage.Log, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkLeaderLocked(currentEpoch); err != nil {
+		return nil, err
+	}
+	if replica >= 0 {
+		p.followerFetchLocked(replica, offset)
+	}
+	return p.log, nil
+}
+
+// deleteRecordsBefore moves the log start offset of a partition this
+// broker leads up to off (highWatermarkOffset: the high watermark) and
+// returns the new log start offset.
+func (p *Partition) deleteRecordsBefore(off int64) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkLeaderLocked(-1); err != nil {
+		return -1, err
+	}
+	if !p.topic.Config().Cleanup.Delete() {
+		return -1, kerr.PolicyViolation
+	}
+	hw := p.hw.Load()
+	if off == highWatermarkOffset {
+		off = hw
+	}
+	if off < 0 || off > hw {
+		return -1, kerr.OffsetOutOfRange
+	}
+	if err := p.log.DeleteRecordsBefore(off); err != nil {
+		return -1, err
+	}
+	p.syncOffsetsLocked()
+	if p.producer != nil {
+		p.producer.trimBelow(p.start.Load())
+		p.refreshUnstableLocked()
+	}
+	p.notify()
+	return p.start.Load(), nil
+}
+
+// logDirAndSize returns the log dir and size of the local replica.
+func (p *Partition) logDirAndSize() (*storage.Dir, int64, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.log == nil || p.closed {
+		return nil, 0, false
+	}
+	return p.dir, p.log.Size(), true
+}
+
+// activeProducers copies the producer state of a local replica, leader or
+// follower (Kafka answers DescribeProducers on any replica), by producer
+// id.
+func (p *Partition) activeProducers() ([]producerEntry, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.log == nil || p.closed {
+		return nil, kerr.NotLeaderForPartition
+	}
+	var out []producerEntry
+	if p.producer != nil {
+		for _, e := range p.producer.producers {
+			c := *e
+			c.Batches = append([]batchMeta(nil), e.Batches...)
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
