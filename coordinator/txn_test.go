@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -185,204 +186,217 @@ func state(t *testing.T, c *txnCoordinator, id string) txnData {
 }
 
 func TestTxnCommitAndAbortFlow(t *testing.T) {
-	h := newTxnTestHost()
-	c := newTxnTestCoordinator(t, h)
-	ctx := context.Background()
-	pid, epoch, err := initTxn(t, c, "tx", -1, -1)
-	if err != nil || epoch != 0 {
-		t.Fatalf("init: pid %d epoch %d err %v", pid, epoch, err)
-	}
-	parts := []topicPartition{{"a", 0}, {"b", 1}}
-	if err := c.addToTxn(ctx, "tx", pid, epoch, true, parts); err != nil {
-		t.Fatalf("add partitions: %v", err)
-	}
-	if d := state(t, c, "tx"); d.state != txnOngoing || len(d.parts) != 2 || d.startMs < 0 {
-		t.Fatalf("after add: %+v", d)
-	}
-	if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); err != nil {
-		t.Fatalf("commit: %v", err)
-	}
-	if d := state(t, c, "tx"); d.state != txnCompleteCommit || len(d.parts) != 0 {
-		t.Fatalf("after commit: %+v", d)
-	}
-	ms := h.markerList()
-	if len(ms) != 2 || !ms[0].commit || ms[0].pid != pid || ms[0].epoch != epoch {
-		t.Fatalf("markers after commit: %+v", ms)
-	}
-	// A retried commit succeeds; an abort of the committed one does not.
-	if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); err != nil {
-		t.Fatalf("retried commit: %v", err)
-	}
-	if err := c.endTxnRequest(ctx, "tx", pid, epoch, false, true); !errors.Is(err, kerr.InvalidTxnState) {
-		t.Fatalf("abort after commit: %v, want INVALID_TXN_STATE", err)
-	}
-	// Next transaction, aborted.
-	if err := c.addToTxn(ctx, "tx", pid, epoch, true, parts[:1]); err != nil {
-		t.Fatalf("add partitions again: %v", err)
-	}
-	if err := c.endTxnRequest(ctx, "tx", pid, epoch, false, true); err != nil {
-		t.Fatalf("abort: %v", err)
-	}
-	ms = h.markerList()
-	if len(ms) != 3 || ms[2].commit || ms[2].tp != parts[0] {
-		t.Fatalf("markers after abort: %+v", ms)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		ctx := context.Background()
+		pid, epoch, err := initTxn(t, c, "tx", -1, -1)
+		if err != nil || epoch != 0 {
+			t.Fatalf("init: pid %d epoch %d err %v", pid, epoch, err)
+		}
+		parts := []topicPartition{{"a", 0}, {"b", 1}}
+		if err := c.addToTxn(ctx, "tx", pid, epoch, true, parts); err != nil {
+			t.Fatalf("add partitions: %v", err)
+		}
+		if d := state(t, c, "tx"); d.state != txnOngoing || len(d.parts) != 2 || d.startMs < 0 {
+			t.Fatalf("after add: %+v", d)
+		}
+		if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+		if d := state(t, c, "tx"); d.state != txnCompleteCommit || len(d.parts) != 0 {
+			t.Fatalf("after commit: %+v", d)
+		}
+		ms := h.markerList()
+		if len(ms) != 2 || !ms[0].commit || ms[0].pid != pid || ms[0].epoch != epoch {
+			t.Fatalf("markers after commit: %+v", ms)
+		}
+		// A retried commit succeeds; an abort of the committed one does not.
+		if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); err != nil {
+			t.Fatalf("retried commit: %v", err)
+		}
+		if err := c.endTxnRequest(ctx, "tx", pid, epoch, false, true); !errors.Is(err, kerr.InvalidTxnState) {
+			t.Fatalf("abort after commit: %v, want INVALID_TXN_STATE", err)
+		}
+		// Next transaction, aborted.
+		if err := c.addToTxn(ctx, "tx", pid, epoch, true, parts[:1]); err != nil {
+			t.Fatalf("add partitions again: %v", err)
+		}
+		if err := c.endTxnRequest(ctx, "tx", pid, epoch, false, true); err != nil {
+			t.Fatalf("abort: %v", err)
+		}
+		ms = h.markerList()
+		if len(ms) != 3 || ms[2].commit || ms[2].tp != parts[0] {
+			t.Fatalf("markers after abort: %+v", ms)
+		}
+	})
 }
 
 func TestTxnProducerChecks(t *testing.T) {
-	h := newTxnTestHost()
-	c := newTxnTestCoordinator(t, h)
-	ctx := context.Background()
-	pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
-	cases := []struct {
-		name       string
-		pid        int64
-		epoch      int16
-		fencedCode bool
-		want       error
-	}{
-		{"unknown pid", pid + 1, epoch, true, kerr.InvalidProducerIDMapping},
-		{"old epoch, new client", pid, epoch - 1, true, kerr.ProducerFenced},
-		{"old epoch, old client", pid, epoch - 1, false, kerr.InvalidProducerEpoch},
-		{"current", pid, epoch, true, nil},
-	}
-	for _, tc := range cases {
-		err := c.addToTxn(ctx, "tx", tc.pid, tc.epoch, tc.fencedCode, []topicPartition{{"a", 0}})
-		if !errors.Is(err, tc.want) && !(err == nil && tc.want == nil) {
-			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		ctx := context.Background()
+		pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
+		cases := []struct {
+			name       string
+			pid        int64
+			epoch      int16
+			fencedCode bool
+			want       error
+		}{
+			{"unknown pid", pid + 1, epoch, true, kerr.InvalidProducerIDMapping},
+			{"old epoch, new client", pid, epoch - 1, true, kerr.ProducerFenced},
+			{"old epoch, old client", pid, epoch - 1, false, kerr.InvalidProducerEpoch},
+			{"current", pid, epoch, true, nil},
 		}
-	}
-	if err := c.addToTxn(ctx, "nope", pid, epoch, true, nil); !errors.Is(err, kerr.InvalidProducerIDMapping) {
-		t.Errorf("unknown transactional id: %v", err)
-	}
-	// EndTxn with nothing open is INVALID_TXN_STATE.
-	pid2, epoch2, _ := initTxn(t, c, "tx2", -1, -1)
-	if err := c.endTxnRequest(ctx, "tx2", pid2, epoch2, true, true); !errors.Is(err, kerr.InvalidTxnState) {
-		t.Errorf("commit of empty transaction: %v", err)
-	}
+		for _, tc := range cases {
+			err := c.addToTxn(ctx, "tx", tc.pid, tc.epoch, tc.fencedCode, []topicPartition{{"a", 0}})
+			if !errors.Is(err, tc.want) && !(err == nil && tc.want == nil) {
+				t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+			}
+		}
+		if err := c.addToTxn(ctx, "nope", pid, epoch, true, nil); !errors.Is(err, kerr.InvalidProducerIDMapping) {
+			t.Errorf("unknown transactional id: %v", err)
+		}
+		// EndTxn with nothing open is INVALID_TXN_STATE.
+		pid2, epoch2, _ := initTxn(t, c, "tx2", -1, -1)
+		if err := c.endTxnRequest(ctx, "tx2", pid2, epoch2, true, true); !errors.Is(err, kerr.InvalidTxnState) {
+			t.Errorf("commit of empty transaction: %v", err)
+		}
+	})
 }
 
 func TestTxnNewInstanceFencesAndAborts(t *testing.T) {
-	h := newTxnTestHost()
-	c := newTxnTestCoordinator(t, h)
-	ctx := context.Background()
-	pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
-	if err := c.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}}); err != nil {
-		t.Fatal(err)
-	}
-	pid2, epoch2, err := initTxn(t, c, "tx", -1, -1)
-	if err != nil || pid2 != pid || epoch2 <= epoch {
-		t.Fatalf("second instance: pid %d epoch %d err %v (first %d/%d)", pid2, epoch2, err, pid, epoch)
-	}
-	ms := h.markerList()
-	if len(ms) != 1 || ms[0].commit || ms[0].epoch <= epoch {
-		t.Fatalf("the open transaction must be aborted with a bumped epoch: %+v", ms)
-	}
-	if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); !errors.Is(err, kerr.ProducerFenced) {
-		t.Fatalf("old instance commit: %v, want PRODUCER_FENCED", err)
-	}
-	// KIP-360: the current producer may re-init keeping its id; a retry of
-	// that request gets the same answer.
-	pid3, epoch3, err := initTxn(t, c, "tx", pid2, epoch2)
-	if err != nil || pid3 != pid2 || epoch3 != epoch2+1 {
-		t.Fatalf("KIP-360 re-init: %d/%d %v", pid3, epoch3, err)
-	}
-	pid4, epoch4, err := initTxn(t, c, "tx", pid2, epoch2)
-	if err != nil || pid4 != pid3 || epoch4 != epoch3 {
-		t.Fatalf("retried re-init: %d/%d %v", pid4, epoch4, err)
-	}
-	if _, _, err := initTxn(t, c, "tx", pid2, epoch2-1); !errors.Is(err, kerr.ProducerFenced) {
-		t.Fatalf("re-init with a stale epoch: %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		ctx := context.Background()
+		pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
+		if err := c.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}}); err != nil {
+			t.Fatal(err)
+		}
+		pid2, epoch2, err := initTxn(t, c, "tx", -1, -1)
+		if err != nil || pid2 != pid || epoch2 <= epoch {
+			t.Fatalf("second instance: pid %d epoch %d err %v (first %d/%d)", pid2, epoch2, err, pid, epoch)
+		}
+		ms := h.markerList()
+		if len(ms) != 1 || ms[0].commit || ms[0].epoch <= epoch {
+			t.Fatalf("the open transaction must be aborted with a bumped epoch: %+v", ms)
+		}
+		if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); !errors.Is(err, kerr.ProducerFenced) {
+			t.Fatalf("old instance commit: %v, want PRODUCER_FENCED", err)
+		}
+		// KIP-360: the current producer may re-init keeping its id; a retry of
+		// that request gets the same answer.
+		pid3, epoch3, err := initTxn(t, c, "tx", pid2, epoch2)
+		if err != nil || pid3 != pid2 || epoch3 != epoch2+1 {
+			t.Fatalf("KIP-360 re-init: %d/%d %v", pid3, epoch3, err)
+		}
+		pid4, epoch4, err := initTxn(t, c, "tx", pid2, epoch2)
+		if err != nil || pid4 != pid3 || epoch4 != epoch3 {
+			t.Fatalf("retried re-init: %d/%d %v", pid4, epoch4, err)
+		}
+		if _, _, err := initTxn(t, c, "tx", pid2, epoch2-1); !errors.Is(err, kerr.ProducerFenced) {
+			t.Fatalf("re-init with a stale epoch: %v", err)
+		}
+	})
 }
 
 func TestTxnTimeoutAbortsAndFences(t *testing.T) {
-	h := newTxnTestHost()
-	c := newTxnTestCoordinator(t, h)
-	ctx := context.Background()
-	ts, m, _ := c.claimTxn("tx", true)
-	if err := c.initProducer(ctx, ts, m, 1, -1, -1, true); err != nil {
-		t.Fatal(err)
-	}
-	pid, epoch := m.d.pid, m.d.epoch
-	m.release()
-	if err := c.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for state(t, c, "tx").state == txnOngoing {
-		if time.Now().After(deadline) {
-			t.Fatal("transaction with a 1 ms timeout still ongoing after 5s of abort checks")
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		ctx := context.Background()
+		ts, m, _ := c.claimTxn("tx", true)
+		if err := c.initProducer(ctx, ts, m, 1, -1, -1, true); err != nil {
+			t.Fatal(err)
 		}
+		pid, epoch := m.d.pid, m.d.epoch
+		m.release()
+		if err := c.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}}); err != nil {
+			t.Fatal(err)
+		}
+		// Time in the bubble moves only when told: the transaction is not
+		// past its 1 ms timeout until it does.
 		c.abortTimedOut()
-	}
-	d := state(t, c, "tx")
-	if d.state != txnCompleteAbort || d.epoch != epoch+1 {
-		t.Fatalf("after timeout: %+v", d)
-	}
-	if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); !errors.Is(err, kerr.ProducerFenced) {
-		t.Fatalf("commit after timeout: %v, want PRODUCER_FENCED", err)
-	}
+		if d := state(t, c, "tx"); d.state != txnOngoing {
+			t.Fatalf("aborted before its timeout passed: %+v", d)
+		}
+		time.Sleep(2 * time.Millisecond)
+		c.abortTimedOut()
+		d := state(t, c, "tx")
+		if d.state != txnCompleteAbort || d.epoch != epoch+1 {
+			t.Fatalf("after timeout: %+v", d)
+		}
+		if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); !errors.Is(err, kerr.ProducerFenced) {
+			t.Fatalf("commit after timeout: %v, want PRODUCER_FENCED", err)
+		}
+	})
 }
 
 func TestTxnStateSurvivesReload(t *testing.T) {
-	h := newTxnTestHost()
-	c := newTxnTestCoordinator(t, h)
-	ctx := context.Background()
-	pid, epoch, _ := initTxn(t, c, "done", -1, -1)
-	c.addToTxn(ctx, "done", pid, epoch, true, []topicPartition{{"a", 0}})
-	c.endTxnRequest(ctx, "done", pid, epoch, true, true)
-	pid2, epoch2, _ := initTxn(t, c, "open", -1, -1)
-	c.addToTxn(ctx, "open", pid2, epoch2, true, []topicPartition{{"a", 1}, {"b", 0}})
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		ctx := context.Background()
+		pid, epoch, _ := initTxn(t, c, "done", -1, -1)
+		c.addToTxn(ctx, "done", pid, epoch, true, []topicPartition{{"a", 0}})
+		c.endTxnRequest(ctx, "done", pid, epoch, true, true)
+		pid2, epoch2, _ := initTxn(t, c, "open", -1, -1)
+		c.addToTxn(ctx, "open", pid2, epoch2, true, []topicPartition{{"a", 1}, {"b", 0}})
 
-	// Simulate a crash between the decision and the markers: write a
-	// PrepareCommit record for "open" directly.
-	ts, m, _ := c.claimTxn("open", false)
-	d := m.d.clone()
-	d.state = txnPrepareCommit
-	if err := c.persistTxn(ctx, ts, "open", &d); err != nil {
-		t.Fatal(err)
-	}
-	m.release()
-	before := len(h.markerList())
-
-	c2 := newTxnTestCoordinator(t, h)
-	if d := state(t, c2, "done"); d.state != txnCompleteCommit || d.pid != pid || d.epoch != epoch {
-		t.Fatalf("reloaded done: %+v", d)
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for state(t, c2, "open").state != txnCompleteCommit {
-		if time.Now().After(deadline) {
-			t.Fatalf("prepared transaction not completed after reload: %+v", state(t, c2, "open"))
+		// Simulate a crash between the decision and the markers: write a
+		// PrepareCommit record for "open" directly.
+		ts, m, _ := c.claimTxn("open", false)
+		d := m.d.clone()
+		d.state = txnPrepareCommit
+		if err := c.persistTxn(ctx, ts, "open", &d); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if ms := h.markerList()[before:]; len(ms) != 2 || !ms[0].commit || ms[0].pid != pid2 {
-		t.Fatalf("markers written on reload: %+v", ms)
-	}
+		m.release()
+		before := len(h.markerList())
+
+		c2 := newTxnTestCoordinator(t, h)
+		if d := state(t, c2, "done"); d.state != txnCompleteCommit || d.pid != pid || d.epoch != epoch {
+			t.Fatalf("reloaded done: %+v", d)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for state(t, c2, "open").state != txnCompleteCommit {
+			if time.Now().After(deadline) {
+				t.Fatalf("prepared transaction not completed after reload: %+v", state(t, c2, "open"))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if ms := h.markerList()[before:]; len(ms) != 2 || !ms[0].commit || ms[0].pid != pid2 {
+			t.Fatalf("markers written on reload: %+v", ms)
+		}
+	})
 }
 
 func TestTxnMarkersRetriedInBackground(t *testing.T) {
-	h := newTxnTestHost()
-	c := newTxnTestCoordinator(t, h)
-	ctx := context.Background()
-	pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
-	c.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}})
-	// The first attempt fails: the commit is still acknowledged (the
-	// decision is durable) and a background retry writes the markers.
-	h.mu.Lock()
-	h.failMarkers = 3
-	h.mu.Unlock()
-	if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); err != nil {
-		t.Fatalf("commit: %v", err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for state(t, c, "tx").state != txnCompleteCommit {
-		if time.Now().After(deadline) {
-			t.Fatalf("markers never completed: %+v", state(t, c, "tx"))
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		ctx := context.Background()
+		pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
+		c.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}})
+		// The first attempt fails: the commit is still acknowledged (the
+		// decision is durable) and a background retry writes the markers.
+		h.mu.Lock()
+		h.failMarkers = 3
+		h.mu.Unlock()
+		if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); err != nil {
+			t.Fatalf("commit: %v", err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		deadline := time.Now().Add(10 * time.Second)
+		for state(t, c, "tx").state != txnCompleteCommit {
+			if time.Now().After(deadline) {
+				t.Fatalf("markers never completed: %+v", state(t, c, "tx"))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }
 
 func TestPartitionForMatchesKafka(t *testing.T) {
