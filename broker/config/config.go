@@ -97,6 +97,9 @@ type Config struct {
 
 	MetricsListener string // host:port for Prometheus; empty disables
 	LogLevel        string
+	// DecompressionMaxRatio: a record batch may decompress to at most this
+	// many times its topic's max.message.bytes (MESSAGE_TOO_LARGE past it).
+	DecompressionMaxRatio int64
 
 	// Unknown lists keys we do not know; they are logged once and ignored.
 	Unknown []string

@@ -135,6 +135,9 @@ var options = []option{
 		c.MetricsListener = v
 		return nil
 	}},
+	// gregor.decompression.max.ratio bounds what validating or compacting
+	// a compressed batch may cost (a decompression bomb).
+	{key: "gregor.decompression.max.ratio", def: "16", parse: intField(func(c *Config, n int64) { c.DecompressionMaxRatio = n }, 1, 1024)},
 	{key: "gregor.log.level", def: "info", parse: func(c *Config, v string) error {
 		switch v {
 		case "trace", "debug", "info", "warn", "error":

@@ -36,7 +36,7 @@ func FuzzValidate(f *testing.F) {
 		Body(b)
 		Each(b, func(r *Record) error { _ = len(r.Key) + len(r.Value) + len(r.Headers); return nil })
 		Split(b, func(x []byte) error { ParseHeader(x); return nil })
-		UpConvert(b)
+		UpConvert(b, 1<<20)
 		if len(b) > 0 {
 			Decompress(int8(b[0]%5), b[1:])
 		}
