@@ -29,11 +29,17 @@ const (
 // cleaner pass a limit derived from the topic's max.message.bytes.
 const DefaultMaxUncompressed = 256 << 20
 
-// maxZstdWindow is the largest zstd window accepted: Kafka's (zstd-jni's
-// ZSTD_WINDOWLOG_LIMIT_DEFAULT, 2^27). Decoding streams, so the history
-// held grows with the data actually decoded, which the caller's limit
-// bounds, not with the window a frame declares.
-const maxZstdWindow = 1 << 27
+// A zstd decoder holds a window of history, allocated in full when a
+// frame starts, of the size the frame declares. The window accepted is
+// the batch's decompression limit, but at least minZstdWindow (what
+// streaming compressors declare at the levels Kafka clients use: zstd-jni
+// 2 MiB at level 3, 8 MiB at level 19; klauspost 8 MiB) and at most Kafka's
+// own limit (zstd-jni's ZSTD_WINDOWLOG_LIMIT_DEFAULT, 2^27). A frame
+// declaring more is refused as too large.
+const (
+	minZstdWindow = 8 << 20
+	maxZstdWindow = 1 << 27
+)
 
 // xerialMagic starts snappy data framed by the Java client (xerial).
 var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
@@ -46,6 +52,7 @@ type inflater struct {
 	gz  *gzip.Reader
 	lz  *lz4.Reader
 	zs  *zstd.Decoder
+	zsw uint64 // zs's window limit
 	sn  snappyReader
 	buf []byte // a walker's window, reused between batches
 }
@@ -83,20 +90,30 @@ func (f *inflater) open(codec int8, src []byte, limit int64) (io.Reader, error) 
 		f.lz.Reset(&f.in)
 		return f.lz, nil
 	case CodecZstd:
-		if f.zs == nil {
-			d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-				zstd.WithDecoderMaxWindow(maxZstdWindow), zstd.WithDecodeBuffersBelow(0))
-			if err != nil {
-				panic(err) // only on invalid options
-			}
-			f.zs = d
-		}
-		if err := f.zs.Reset(&f.in); err != nil {
+		if err := f.resetZstd(uint64(min(max(limit, minZstdWindow), maxZstdWindow))); err != nil {
 			return nil, corrupt("zstd", err)
 		}
 		return f.zs, nil
 	}
 	return nil, fmt.Errorf("%w %d", ErrCompression, codec)
+}
+
+// resetZstd readies f.zs to decode f.in with a window of at most window
+// bytes.
+func (f *inflater) resetZstd(window uint64) error {
+	if f.zs == nil {
+		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(window), zstd.WithDecoderMaxMemory(window), zstd.WithDecodeBuffersBelow(0))
+		if err != nil {
+			panic(err) // only on invalid options
+		}
+		f.zs, f.zsw = d, window
+	}
+	if f.zsw != window {
+		f.zsw = window
+		return f.zs.ResetWithOptions(&f.in, zstd.WithDecoderMaxWindow(window), zstd.WithDecoderMaxMemory(window))
+	}
+	return f.zs.Reset(&f.in)
 }
 
 // release drops references to the batch and returns f to the pool.
@@ -122,6 +139,9 @@ func (f *inflater) release() {
 func corrupt(codec string, err error) error {
 	if errors.Is(err, ErrCorrupt) || errors.Is(err, ErrTooLarge) {
 		return err
+	}
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		return fmt.Errorf("%w: %s: %v", ErrTooLarge, codec, err)
 	}
 	return fmt.Errorf("%w: %s: %v", ErrCorrupt, codec, err)
 }

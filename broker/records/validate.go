@@ -26,6 +26,15 @@ type ValidateOptions struct {
 // compressed data), ErrInvalid (records that break the format or a rule),
 // ErrTooLarge (records inflating past MaxUncompressed) or ErrCompression.
 func Validate(batch []byte, opt ValidateOptions) (Header, error) {
+	h, err := validateHeader(batch, opt)
+	if err != nil {
+		return h, err
+	}
+	return h, walkRecords(batch, &h, opt.MaxUncompressed, opt.RequireKeys, nil, false)
+}
+
+// validateHeader is Validate's check of everything but the records.
+func validateHeader(batch []byte, opt ValidateOptions) (Header, error) {
 	h, err := ParseHeader(batch)
 	if err != nil {
 		return h, err
@@ -51,7 +60,7 @@ func Validate(batch []byte, opt ValidateOptions) (Header, error) {
 	if c := h.Codec(); c > CodecZstd {
 		return h, fmt.Errorf("%w %d", ErrCompression, c)
 	}
-	return h, walkRecords(batch, &h, opt.MaxUncompressed, opt.RequireKeys, nil, false)
+	return h, nil
 }
 
 // checkRecords checks an uncompressed records section as Validate does.

@@ -2,6 +2,7 @@ package records
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 )
@@ -156,8 +157,11 @@ func (w *walker) checkRecords(count int32, requireKeys bool) error {
 		next, used, need, err := checkInHand(w.b[w.p:], i, count, requireKeys)
 		w.p += used
 		i = next
-		if err != nil || i == count {
+		if err != nil {
 			return err
+		}
+		if i == count {
+			break
 		}
 		if int64(need) > w.max-w.pos() {
 			return w.overLimit(i, int64(need))
@@ -303,13 +307,44 @@ func walkRecords(batch []byte, h *Header, limit int64, requireKeys bool, fn func
 	}
 	w := walker{src: src, max: limit, keep: each}
 	if each {
-		return w.eachRecord(h.NumRecords, fn)
+		err = w.eachRecord(h.NumRecords, fn)
+	} else {
+		if cap(f.buf) < walkWindow {
+			f.buf = make([]byte, 0, walkWindow)
+		}
+		w.b = f.buf[:0]
+		err = w.checkRecords(h.NumRecords, requireKeys)
+		f.buf = w.b[:0]
 	}
-	if cap(f.buf) < walkWindow {
-		f.buf = make([]byte, 0, walkWindow)
+	if errors.Is(err, ErrInvalid) {
+		err = w.damaged(err)
 	}
-	w.b = f.buf[:0]
-	err = w.checkRecords(h.NumRecords, requireKeys)
-	f.buf = w.b[:0]
 	return err
+}
+
+// damaged explains records found invalid in a compressed stream: if the
+// rest of the stream (up to the limit) does not decode either, the data
+// was damaged (corrupt, as a checksum at its end may show), not written
+// wrong.
+func (w *walker) damaged(invalid error) error {
+	scratch := w.b[len(w.b):cap(w.b)] // records handed out (keep) live before len
+	if !w.keep {
+		scratch = w.b[:cap(w.b)]
+	}
+	if len(scratch) == 0 {
+		scratch = make([]byte, walkWindow)
+	}
+	for left, stalls := w.max-w.pos()+1, 0; left > 0 && w.err == nil && stalls <= 100; {
+		n, err := w.src.Read(scratch[:min(int64(len(scratch)), left)])
+		left -= int64(n)
+		if err != nil {
+			w.err = err
+		} else if n == 0 {
+			stalls++
+		}
+	}
+	if w.err != nil && w.err != io.EOF && !errors.Is(w.err, ErrTooLarge) {
+		return corrupt("decompressing", w.err)
+	}
+	return invalid
 }
