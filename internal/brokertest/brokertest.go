@@ -216,6 +216,16 @@ func (b *Broker) Stop() { b.signal(syscall.SIGTERM, true) }
 func (b *Broker) Pause()  { b.signal(syscall.SIGSTOP, false) }
 func (b *Broker) Resume() { b.signal(syscall.SIGCONT, false) }
 
+// Pid returns the process id of the broker last started, or 0.
+func (b *Broker) Pid() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cmd == nil || b.cmd.Process == nil {
+		return 0
+	}
+	return b.cmd.Process.Pid
+}
+
 // ExitCode returns the exit code once the process ended, or -1.
 func (b *Broker) ExitCode() int {
 	b.mu.Lock()
