@@ -29,17 +29,31 @@ const (
 // cleaner pass a limit derived from the topic's max.message.bytes.
 const DefaultMaxUncompressed = 256 << 20
 
-// A zstd decoder holds a window of history, allocated in full when a
-// frame starts, of the size the frame declares. The window accepted is
-// the batch's decompression limit, but at least minZstdWindow (what
-// streaming compressors declare at the levels Kafka clients use: zstd-jni
-// 2 MiB at level 3, 8 MiB at level 19; klauspost 8 MiB) and at most Kafka's
-// own limit (zstd-jni's ZSTD_WINDOWLOG_LIMIT_DEFAULT, 2^27). A frame
-// declaring more is refused as too large.
+// A zstd stream decoder holds a window of history, allocated in full when
+// a frame starts, of the size the frame declares. Frames declaring at most
+// zstdStreamWindow (what streaming compressors declare at the levels Kafka
+// clients use: zstd-jni 2 MiB at level 3, 8 MiB at level 19; klauspost
+// 8 MiB) are decoded as a stream; a frame declaring more (zstd-jni at level
+// 22 declares 128 MiB) is decoded whole into a buffer of at most the
+// batch's limit, which serves as its history: either way a frame costs at
+// most the larger of 8 MiB and the limit, whatever window it declares.
+// Windows past Kafka's own limit (zstd-jni's ZSTD_WINDOWLOG_LIMIT_DEFAULT,
+// 2^27) are refused as too large.
 const (
-	minZstdWindow = 8 << 20
-	maxZstdWindow = 1 << 27
+	zstdStreamWindow = 8 << 20
+	maxZstdWindow    = 1 << 27
 )
+
+// zstdWhole decodes frames with large windows whole (DecodeAll is safe for
+// concurrent use); the output's capacity bounds it.
+var zstdWhole = sync.OnceValue(func() *zstd.Decoder {
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxWindow(maxZstdWindow),
+		zstd.WithDecoderMaxMemory(1<<40), zstd.WithDecodeAllCapLimit(true))
+	if err != nil {
+		panic(err) // only on invalid options
+	}
+	return d
+})
 
 // xerialMagic starts snappy data framed by the Java client (xerial).
 var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
@@ -52,9 +66,9 @@ type inflater struct {
 	gz  *gzip.Reader
 	lz  *lz4.Reader
 	zs  *zstd.Decoder
-	zsw uint64 // zs's window limit
 	sn  snappyReader
-	buf []byte // a walker's window, reused between batches
+	all sliceReader // a zstd frame decoded whole
+	buf []byte      // a walker's window, reused between batches
 }
 
 // maxPooledBuffer is the largest buffer an inflater keeps for reuse.
@@ -90,7 +104,16 @@ func (f *inflater) open(codec int8, src []byte, limit int64) (io.Reader, error) 
 		f.lz.Reset(&f.in)
 		return f.lz, nil
 	case CodecZstd:
-		if err := f.resetZstd(uint64(min(max(limit, minZstdWindow), maxZstdWindow))); err != nil {
+		var hdr zstd.Header
+		if hdr.Decode(src) == nil && hdr.WindowSize > zstdStreamWindow {
+			out, err := decodeZstdWhole(src, &hdr, limit)
+			if err != nil {
+				return nil, err
+			}
+			f.all.reset(out)
+			return &f.all, nil
+		}
+		if err := f.resetZstd(); err != nil {
 			return nil, corrupt("zstd", err)
 		}
 		return f.zs, nil
@@ -98,27 +121,37 @@ func (f *inflater) open(codec int8, src []byte, limit int64) (io.Reader, error) 
 	return nil, fmt.Errorf("%w %d", ErrCompression, codec)
 }
 
-// resetZstd readies f.zs to decode f.in with a window of at most window
-// bytes.
-func (f *inflater) resetZstd(window uint64) error {
+// resetZstd readies f.zs to decode f.in as a stream.
+func (f *inflater) resetZstd() error {
 	if f.zs == nil {
 		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-			zstd.WithDecoderMaxWindow(window), zstd.WithDecoderMaxMemory(window), zstd.WithDecodeBuffersBelow(0))
+			zstd.WithDecoderMaxWindow(zstdStreamWindow), zstd.WithDecoderMaxMemory(zstdStreamWindow), zstd.WithDecodeBuffersBelow(0))
 		if err != nil {
 			panic(err) // only on invalid options
 		}
-		f.zs, f.zsw = d, window
-	}
-	if f.zsw != window {
-		f.zsw = window
-		return f.zs.ResetWithOptions(&f.in, zstd.WithDecoderMaxWindow(window), zstd.WithDecoderMaxMemory(window))
+		f.zs = d
 	}
 	return f.zs.Reset(&f.in)
+}
+
+// decodeZstdWhole decodes zstd frames (the first declaring a large window)
+// into a buffer of at most limit bytes (untouched memory until decoded
+// into: what it costs is what the frames inflate to).
+func decodeZstdWhole(src []byte, hdr *zstd.Header, limit int64) ([]byte, error) {
+	if hdr.WindowSize > maxZstdWindow {
+		return nil, fmt.Errorf("%w: a zstd window of %d bytes", ErrTooLarge, hdr.WindowSize)
+	}
+	out, err := zstdWhole().DecodeAll(src, make([]byte, 0, limit))
+	if err != nil {
+		return nil, corrupt("zstd", err)
+	}
+	return out, nil
 }
 
 // release drops references to the batch and returns f to the pool.
 func (f *inflater) release() {
 	f.in.reset(nil)
+	f.all.reset(nil)
 	f.sn.reset(nil, 0)
 	if cap(f.sn.block) > maxPooledBuffer {
 		f.sn.block = nil
