@@ -124,7 +124,7 @@ func (b *Broker) produceTo(t *Topic, rp *kmsg.ProduceRequestTopicPartition, vers
 	if !p.IsLeader() {
 		return appendResult{}, p, kerr.NotLeaderForPartition
 	}
-	pb, err := prepare(rp.Records, version, t.cfg.Load())
+	pb, err := prepare(rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio)
 	if err != nil {
 		return appendResult{}, p, err
 	}
@@ -135,7 +135,7 @@ func (b *Broker) produceTo(t *Topic, rp *kmsg.ProduceRequestTopicPartition, vers
 // isBadBatch reports whether a produce failed on a malformed batch, which
 // is logged (rate-limited) since a client sent it.
 func isBadBatch(err error) bool {
-	for _, e := range []error{records.ErrCRC, records.ErrShort, records.ErrMagic, records.ErrInvalid, records.ErrCompression} {
+	for _, e := range []error{records.ErrCRC, records.ErrShort, records.ErrMagic, records.ErrInvalid, records.ErrCompression, records.ErrCorrupt, records.ErrTooLarge} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -2,7 +2,10 @@ package broker
 
 // The log cleaner: compacts the local logs of topics with
 // cleanup.policy=compact (the internal topics among them) every
-// log.cleaner.backoff.ms, below each partition's last stable offset.
+// log.cleaner.backoff.ms, below each partition's last stable offset. A
+// batch it cannot read (stored before produce validated compressed
+// records, or inflating past the topic's limit) is kept whole and logged,
+// never retried in a loop.
 
 import (
 	"gregor/broker/storage"
@@ -41,6 +44,7 @@ func (b *Broker) compactLogs() {
 				MinCompactionLag: cfg.MinCompactionLag,
 				DeleteRetention:  cfg.DeleteRetention,
 				MinDirtyRatio:    cfg.MinCleanableRatio,
+				MaxUncompressed:  decompressedLimit(cfg.MaxMessageBytes, b.cfg.DecompressionMaxRatio),
 				Aborted: func(pid, off int64) bool {
 					for _, a := range aborted {
 						if a.ProducerID == pid && a.FirstOffset <= off && off <= a.LastOffset {
@@ -53,6 +57,10 @@ func (b *Broker) compactLogs() {
 			if err != nil {
 				b.log.Warn().Err(err).Str("topic", t.Name).Int32("partition", p.ID).Msg("compaction")
 				continue
+			}
+			if res.Undecodable > 0 {
+				b.log.Warn().Str("topic", t.Name).Int32("partition", p.ID).Int("batches", res.Undecodable).
+					Msg("compaction kept batches whose records cannot be read (undecodable or too large)")
 			}
 			if res.Segments > 0 {
 				b.log.Info().Str("topic", t.Name).Int32("partition", p.ID).Int("segments", res.Segments).

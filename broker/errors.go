@@ -27,11 +27,18 @@ func ErrorCode(log zerolog.Logger, err error) int16 {
 		return kerr.OffsetOutOfRange.Code
 	case errors.Is(err, errNotLocal), errors.Is(err, storage.ErrClosed):
 		return kerr.NotLeaderForPartition.Code
-	case errors.Is(err, records.ErrCRC), errors.Is(err, records.ErrShort):
+	case errors.Is(err, records.ErrCRC), errors.Is(err, records.ErrShort), errors.Is(err, records.ErrCorrupt):
+		// The batch's framing or its compressed data is damaged.
 		return kerr.CorruptMessage.Code
+	case errors.Is(err, records.ErrTooLarge):
+		// Records inflating past what a batch may cost: producers split
+		// the batch on this code.
+		return kerr.MessageTooLarge.Code
 	case errors.Is(err, records.ErrCompression):
 		return kerr.UnsupportedCompressionType.Code
 	case errors.Is(err, records.ErrMagic), errors.Is(err, records.ErrInvalid):
+		// Records that break the format or a rule (count, offset deltas,
+		// keys on compacted topics), as Kafka's LogValidator.
 		return kerr.InvalidRecord.Code
 	case errors.Is(err, metadata.ErrStaleState):
 		return kerr.NotController.Code

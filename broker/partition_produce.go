@@ -28,25 +28,29 @@ type preparedBatches struct {
 
 // prepare validates what a client sent for one partition (a whole
 // records field) and up-converts legacy message sets. It runs outside the
-// partition lock.
-func prepare(data []byte, version int16, tc *topicConfig) (*preparedBatches, error) {
+// partition lock. Every batch is read record by record, compressed ones
+// decompressed as a stream to at most maxRatio times max.message.bytes
+// (gregor.decompression.max.ratio), as Kafka's LogValidator reads every
+// batch on append: a batch a consumer could not read is never stored.
+func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64) (*preparedBatches, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: no record batch", records.ErrInvalid)
 	}
+	cfg := tc.resolved
+	limit := decompressedLimit(cfg.MaxMessageBytes, maxRatio)
 	magic, _ := records.Magic(data)
 	if magic < 2 {
 		if version >= 3 {
 			return nil, fmt.Errorf("%w: produce v%d needs magic 2 batches", records.ErrInvalid, version)
 		}
-		conv, err := records.UpConvert(data)
+		conv, err := records.UpConvert(data, limit)
 		if err != nil {
 			return nil, err
 		}
 		data = conv
 	}
 	pb := &preparedBatches{data: data}
-	cfg := tc.resolved
-	opt := records.ValidateOptions{RequireKeys: cfg.Cleanup.Compact()}
+	opt := records.ValidateOptions{RequireKeys: cfg.Cleanup.Compact(), MaxUncompressed: limit}
 	pos := 0
 	n, err := records.Split(data, func(b []byte) error {
 		if len(b) > int(cfg.MaxMessageBytes) && len(b) > records.HeaderSize {
@@ -59,7 +63,7 @@ func prepare(data []byte, version int16, tc *topicConfig) (*preparedBatches, err
 		if version < 7 && h.Codec() == records.CodecZstd {
 			return kerr.UnsupportedCompressionType
 		}
-		if err := checkTimestamps(b, &h, &cfg); err != nil {
+		if err := checkTimestamps(b, &h, &cfg, limit); err != nil {
 			return err
 		}
 		pb.offsets = append(pb.offsets, pos)
@@ -82,14 +86,25 @@ func prepare(data []byte, version int16, tc *topicConfig) (*preparedBatches, err
 	return pb, nil
 }
 
+// minDecompressedLimit is the least a batch may decompress to whatever
+// max.message.bytes is: a small limit saves nothing worth refusing
+// compressible batches for.
+const minDecompressedLimit = 1 << 20
+
+// decompressedLimit is how many bytes a batch's records may decompress to
+// on a topic whose max.message.bytes is maxMessage.
+func decompressedLimit(maxMessage config.ByteSize, maxRatio int64) int64 {
+	return max(int64(maxMessage)*max(maxRatio, 1), minDecompressedLimit)
+}
+
 // checkTimestamps applies message.timestamp.before/after.max.ms to
 // CreateTime batches (skipped at their default, unlimited).
-func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic) error {
+func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64) error {
 	if cfg.LogAppendTime() || (cfg.TimestampBefore == config.Forever && cfg.TimestampAfter == config.Forever) {
 		return nil
 	}
 	now := time.Now().UnixMilli()
-	return records.Each(b, func(r *records.Record) error {
+	return records.EachLimited(b, limit, func(r *records.Record) error {
 		ts := h.FirstTimestamp + r.TimestampDelta
 		if now-ts > cfg.TimestampBefore.Milliseconds() || ts-now > cfg.TimestampAfter.Milliseconds() {
 			return kerr.InvalidTimestamp

@@ -90,6 +90,9 @@ type Config struct {
 
 	MetricsListener string // host:port for Prometheus; empty disables
 	LogLevel        string
+	// DecompressionMaxRatio: a record batch may decompress to at most this
+	// many times its topic's max.message.bytes (MESSAGE_TOO_LARGE past it).
+	DecompressionMaxRatio int64
 
 	// TopicDefaults are the broker's defaults for topic configs
 	// (log.retention.ms for retention.ms, ...).

@@ -269,6 +269,10 @@ var table = []Key{
 	// Gregor's own.
 	{Name: "gregor.metrics.listener", Type: String, Default: "127.0.0.1:9404", Valid: hostPortOrEmpty, Field: func(c *Config) any { return &c.MetricsListener },
 		Doc: "host:port serving Prometheus metrics; empty turns them off."},
+	// gregor.decompression.max.ratio bounds what validating or compacting
+	// a compressed batch may cost (a decompression bomb).
+	{Name: "gregor.decompression.max.ratio", Type: Long, Default: "16", Valid: between(1, 1024), Field: func(c *Config) any { return &c.DecompressionMaxRatio },
+		Doc: "A record batch may decompress to at most this many times its topic's max.message.bytes (and at least 1 MiB); past it the produce is refused with MESSAGE_TOO_LARGE."},
 	{Name: "gregor.log.level", Type: String, Default: "info", Valid: oneOf("trace", "debug", "info", "warn", "error"), Field: func(c *Config) any { return &c.LogLevel },
 		Doc: "The level of the broker's log: trace, debug, info, warn or error."},
 }

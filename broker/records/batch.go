@@ -64,6 +64,12 @@ var (
 	ErrCRC         = errors.New("record batch CRC mismatch")
 	ErrInvalid     = errors.New("invalid record batch")
 	ErrCompression = errors.New("unsupported compression codec")
+	// ErrCorrupt: compressed records that do not decompress (Kafka's
+	// CORRUPT_MESSAGE).
+	ErrCorrupt = errors.New("corrupt compressed records")
+	// ErrTooLarge: records that inflate past the limit a batch may cost
+	// (MESSAGE_TOO_LARGE, on which producers split the batch).
+	ErrTooLarge = errors.New("records decompress past the limit")
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

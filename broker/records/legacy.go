@@ -28,11 +28,16 @@ const maxLegacyDepth = 1
 
 // UpConvert turns a legacy message set (magic 0 or 1, possibly compressed)
 // into one uncompressed v2 batch, as Kafka does when an old producer writes
-// to a log in the current format.
-func UpConvert(set []byte) ([]byte, error) {
+// to a log in the current format. A compressed wrapper may inflate to at
+// most limit bytes (0: DefaultMaxUncompressed). A wrapper whose value does
+// not decompress fails with ErrCorrupt, as Kafka answers CORRUPT_MESSAGE.
+func UpConvert(set []byte, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = DefaultMaxUncompressed
+	}
 	var recs []Record
 	first, max := int64(-1), int64(-1)
-	err := eachLegacy(set, 0, func(m *legacyMessage) error {
+	err := eachLegacy(set, 0, limit, func(m *legacyMessage) error {
 		ts := int64(-1)
 		if m.magic == 1 {
 			ts = m.timestamp
@@ -62,7 +67,7 @@ func UpConvert(set []byte) ([]byte, error) {
 	return Build(&Batch{FirstTimestamp: first, MaxTimestamp: max, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Records: recs})
 }
 
-func eachLegacy(set []byte, depth int, fn func(*legacyMessage) error) error {
+func eachLegacy(set []byte, depth int, limit int64, fn func(*legacyMessage) error) error {
 	for len(set) > 0 {
 		if len(set) < 12 {
 			return fmt.Errorf("%w: partial legacy message", ErrShort)
@@ -86,11 +91,11 @@ func eachLegacy(set []byte, depth int, fn func(*legacyMessage) error) error {
 		if depth >= maxLegacyDepth {
 			return fmt.Errorf("%w: nested compressed messages", ErrInvalid)
 		}
-		inner, err := Decompress(codec, m.value)
+		inner, err := decompress(codec, m.value, limit)
 		if err != nil {
 			return err
 		}
-		if err := eachLegacy(inner, depth+1, fn); err != nil {
+		if err := eachLegacy(inner, depth+1, limit, fn); err != nil {
 			return err
 		}
 	}

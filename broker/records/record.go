@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// Record is one record of a v2 batch. Key and Value alias the batch (or its
-// decompressed body); nil means null.
+// Record is one record of a v2 batch. Key and Value alias the batch, or,
+// for a compressed batch, decompressed bytes that are never reused; nil
+// means null.
 type Record struct {
 	Attributes     int8
 	TimestampDelta int64
@@ -22,7 +23,8 @@ type RecordHeader struct {
 	Value []byte
 }
 
-// Body returns the batch's records section, decompressed.
+// Body returns the batch's records section, decompressed (to at most
+// DefaultMaxUncompressed bytes).
 func Body(batch []byte) ([]byte, Header, error) {
 	h, err := ParseHeader(batch)
 	if err != nil {
@@ -31,38 +33,30 @@ func Body(batch []byte) ([]byte, Header, error) {
 	if h.Size() != len(batch) {
 		return nil, h, fmt.Errorf("%w: length %d for %d bytes", ErrInvalid, h.Size(), len(batch))
 	}
-	body, err := Decompress(h.Codec(), batch[HeaderSize:])
+	body, err := decompress(h.Codec(), batch[HeaderSize:], DefaultMaxUncompressed)
 	return body, h, err
 }
 
-// Each calls fn for every record of a v2 batch, decompressing as needed.
-// It fails if the records do not parse, if their count differs from the
-// header's, or if offset deltas are not 0, 1, 2, ...
+// Each calls fn for every record of a v2 batch, decompressing as needed
+// (as a stream, to at most DefaultMaxUncompressed bytes). It fails if the
+// records do not parse, if their count differs from the header's, or if
+// offset deltas are not 0, 1, 2, ...
 func Each(batch []byte, fn func(*Record) error) error {
-	body, h, err := Body(batch)
+	return EachLimited(batch, DefaultMaxUncompressed, fn)
+}
+
+// EachLimited is Each for a batch that may decompress to at most limit
+// bytes: past that it fails with ErrTooLarge, having decoded no more than
+// that, and holding no more than the largest record in memory.
+func EachLimited(batch []byte, limit int64, fn func(*Record) error) error {
+	h, err := ParseHeader(batch)
 	if err != nil {
 		return err
 	}
-	var r Record
-	for i := int32(0); i < h.NumRecords; i++ {
-		n, err := parseRecord(body, &r)
-		if err != nil {
-			return fmt.Errorf("record %d: %w", i, err)
-		}
-		if r.OffsetDelta != i {
-			return fmt.Errorf("%w: record %d has offset delta %d", ErrInvalid, i, r.OffsetDelta)
-		}
-		body = body[n:]
-		if fn != nil {
-			if err := fn(&r); err != nil {
-				return err
-			}
-		}
+	if h.Size() != len(batch) {
+		return fmt.Errorf("%w: length %d for %d bytes", ErrInvalid, h.Size(), len(batch))
 	}
-	if len(body) != 0 {
-		return fmt.Errorf("%w: %d bytes after the last record", ErrInvalid, len(body))
-	}
-	return nil
+	return walkRecords(batch, &h, limit, false, fn, true)
 }
 
 type reader struct {
@@ -77,7 +71,7 @@ func (r *reader) varint() int64 {
 	}
 	v, n := binary.Varint(r.b[r.p:])
 	if n <= 0 {
-		r.err = ErrShort
+		r.err = fmt.Errorf("%w: bad varint in a record", ErrInvalid)
 		return 0
 	}
 	r.p += n
@@ -90,7 +84,7 @@ func (r *reader) bytes() []byte {
 		return nil
 	}
 	if n > int64(len(r.b)-r.p) {
-		r.err = ErrShort
+		r.err = fmt.Errorf("%w: a record field of %d bytes passes the record's end", ErrInvalid, n)
 		return nil
 	}
 	out := r.b[r.p : r.p+int(n) : r.p+int(n)]
@@ -105,18 +99,19 @@ func parseRecord(b []byte, rec *Record) (int, error) {
 	if r.err != nil {
 		return 0, r.err
 	}
-	if length < 0 || length > int64(len(b)-r.p) {
-		return 0, fmt.Errorf("%w: record length %d", ErrShort, length)
+	if length <= 0 || length > int64(len(b)-r.p) {
+		return 0, fmt.Errorf("%w: record length %d", ErrInvalid, length)
 	}
 	end := r.p + int(length)
 	r.b = b[:end]
-	if r.p >= end {
-		return 0, ErrShort
-	}
 	rec.Attributes = int8(r.b[r.p])
 	r.p++
 	rec.TimestampDelta = r.varint()
-	rec.OffsetDelta = int32(r.varint())
+	delta := r.varint()
+	if delta != int64(int32(delta)) { // a varint in Kafka, 32 bits
+		return 0, fmt.Errorf("%w: offset delta %d", ErrInvalid, delta)
+	}
+	rec.OffsetDelta = int32(delta)
 	rec.Key = r.bytes()
 	rec.Value = r.bytes()
 	nh := r.varint()

@@ -194,10 +194,12 @@ func TestValidateRejects(t *testing.T) {
 			b, _ := Build(&Batch{ProducerID: -1, BaseSequence: -1, Records: recs})
 			return b
 		}(), ValidateOptions{}, ErrInvalid},
+		// Kafka: "Incorrect declared batch size, premature EOF reached",
+		// INVALID_RECORD.
 		{"header claims more records than the body holds", edit(func(b []byte) {
 			binary.BigEndian.PutUint32(b[57:], 4)
 			binary.BigEndian.PutUint32(b[23:], 3)
-		}), ValidateOptions{}, ErrShort},
+		}), ValidateOptions{}, ErrInvalid},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -269,7 +271,7 @@ func legacyMsg(magic, attrs int8, ts int64, key, value []byte) []byte {
 
 func TestUpConvert(t *testing.T) {
 	set := append(legacyMsg(1, 0, 2000, []byte("a"), []byte("one")), legacyMsg(1, 0, 2500, nil, []byte("two"))...)
-	b, err := UpConvert(set)
+	b, err := UpConvert(set, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +292,7 @@ func TestUpConvert(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err = UpConvert(legacyMsg(0, int8(CodecGzip), 0, nil, z))
+	b, err = UpConvert(legacyMsg(0, int8(CodecGzip), 0, nil, z), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,10 +302,10 @@ func TestUpConvert(t *testing.T) {
 	// Bad CRC and truncation are refused.
 	bad := legacyMsg(1, 0, 1, nil, []byte("v"))
 	bad[len(bad)-1] ^= 1
-	if _, err := UpConvert(bad); !errors.Is(err, ErrCRC) {
+	if _, err := UpConvert(bad, 0); !errors.Is(err, ErrCRC) {
 		t.Fatalf("legacy message with a bad CRC: %v, want ErrCRC", err)
 	}
-	if _, err := UpConvert(set[:len(set)-2]); !errors.Is(err, ErrShort) {
+	if _, err := UpConvert(set[:len(set)-2], 0); !errors.Is(err, ErrShort) {
 		t.Fatalf("truncated legacy set: %v, want ErrShort", err)
 	}
 }

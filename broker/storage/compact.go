@@ -8,7 +8,10 @@ package storage
 // record stays as an empty batch, so the producer's sequence survives.
 // Tombstones (null values) are dropped once older than
 // delete.retention.ms, and records of aborted transactions are dropped.
-// Control batches are kept.
+// Control batches are kept, and so is, whole and with a warning, a batch
+// whose records cannot be read (undecodable, or inflating past
+// MaxUncompressed): the cleaner cannot tell what it holds, and must not
+// stop over it, or retry it forever.
 //
 // A cleaned segment is written beside the original as "<base>.log.cleaned",
 // renamed to "<base>.log.swap" when complete, and swapped in under the
@@ -39,6 +42,10 @@ type CompactOptions struct {
 	// Aborted reports whether a transactional batch at offset of producer
 	// pid belongs to an aborted transaction.
 	Aborted func(pid, offset int64) bool
+	// MaxUncompressed is how many bytes a batch may decompress to
+	// (0: records.DefaultMaxUncompressed); a batch inflating past it is
+	// kept as it is.
+	MaxUncompressed int64
 }
 
 // CompactResult says what a pass did.
@@ -49,6 +56,7 @@ type CompactResult struct {
 	RecordsGone  int64
 	CleanedUpTo  int64
 	SkippedDirty bool // not dirty enough
+	Undecodable  int  // batches kept whole because their records could not be read
 }
 
 var errCompactRaced = errors.New("log changed during compaction")
@@ -85,19 +93,33 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		return res, nil
 	}
 
-	// The latest offset of every key in the cleanable range.
+	limit := opt.MaxUncompressed
+	if limit <= 0 {
+		limit = records.DefaultMaxUncompressed
+	}
+	// The latest offset of every key in the cleanable range. The keys of
+	// an unreadable batch are not known, so none of its records make an
+	// older one obsolete.
 	latest := make(map[string]int64)
 	for _, s := range segs {
 		err := eachBatch(s, func(h *records.Header, batch []byte) error {
 			if h.IsControl() || (h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)) {
 				return nil
 			}
-			return records.Each(batch, func(r *records.Record) error {
+			var keys []keyAt
+			err := records.EachLimited(batch, limit, func(r *records.Record) error {
 				if r.Key != nil {
-					latest[string(r.Key)] = h.BaseOffset + int64(r.OffsetDelta)
+					keys = append(keys, keyAt{string(r.Key), h.BaseOffset + int64(r.OffsetDelta)})
 				}
 				return nil
 			})
+			if err != nil {
+				return nil // kept whole by the rewrite below, which says so
+			}
+			for _, k := range keys {
+				latest[k.key] = k.off
+			}
+			return nil
 		})
 		if err != nil {
 			return res, fmt.Errorf("compaction scan of segment %d: %w", s.base, err)
@@ -127,7 +149,7 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 			aborted := h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)
 			var keep []records.Record
 			n := 0
-			err := records.Each(batch, func(r *records.Record) error {
+			err := records.EachLimited(batch, limit, func(r *records.Record) error {
 				n++
 				off := h.BaseOffset + int64(r.OffsetDelta)
 				switch {
@@ -142,7 +164,11 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 				return nil
 			})
 			if err != nil {
-				return err
+				res.Undecodable++
+				l.log.Warn().Err(err).Int64("segment", s.base).Int64("batch_offset", h.BaseOffset).
+					Int64("batch_last_offset", h.LastOffset()).Msg("compaction keeps a batch whose records cannot be read")
+				out = append(out, batch...)
+				return nil
 			}
 			if len(keep) == n {
 				out = append(out, batch...)
@@ -268,6 +294,12 @@ func eachBatch(s *segment, fn func(h *records.Header, batch []byte) error) error
 		pos += int64(b.size)
 	}
 	return nil
+}
+
+// keyAt is a record's key and offset.
+type keyAt struct {
+	key string
+	off int64
 }
 
 func cloneRecord(r *records.Record) records.Record {

@@ -56,12 +56,23 @@
 // entry at or below it and scans batch headers forward from its position.
 // Offsets and positions are strictly increasing.
 //
+// An index is a hint, never trusted over the log. A lookup checks the entry
+// it uses: in order with its neighbours, its position inside the segment,
+// holding a batch that starts at or below the entry's offset, and the scan
+// from there meeting a batch that ends exactly at the entry's offset before
+// passing it. An entry that fails is not used (the segment is scanned from
+// its start) and both indexes of the segment are rebuilt from the log, with
+// a warning.
+//
 // # Time index (.timeindex)
 //
 // Entries of 12 bytes, big-endian: a timestamp (int64, the largest batch max
 // timestamp seen so far in the segment), then the relative offset (uint32) of
 // the batch that carried it. Entries are added alongside offset index entries
 // when the largest timestamp grew. Timestamps and offsets are non-decreasing.
+// A lookup checks the entry it uses as for the offset index: in order with
+// its neighbours, and naming a batch that ends at its offset with its
+// timestamp as the batch's max timestamp.
 //
 // # Leader epoch checkpoint
 //
@@ -80,9 +91,18 @@
 // must follow on from the previous batch. At the first bad batch the segment
 // is truncated there and every later segment is deleted. Indexes of scanned
 // segments are rebuilt from the batches, and so is the leader epoch cache
-// above the recovery point. After a clean shutdown only index files that are
-// malformed (a size not a multiple of the entry size, an entry beyond the
-// log) are rebuilt. Stray "*.deleted" and "*.tmp" files are removed.
+// above the recovery point. The indexes of segments not scanned (all of
+// them after a clean shutdown, those below the recovery point otherwise)
+// are sanity-checked, as Kafka's OffsetIndex.sanityCheck does: a torn last
+// entry (a size not a multiple of the entry size) is dropped; the first and
+// last entries of each must be in order and inside the segment, and the
+// last entry of each must name a batch of the log as a lookup checks it
+// (the active segment's end is then found by scanning from it). A segment
+// failing a check has both indexes rebuilt from the log, with a warning.
+// Entries in between are checked when used (above). Stray "*.deleted" and
+// "*.tmp" files are removed.
+//
+// An append whose write fails takes back the index entries it added.
 //
 // Nothing is fsynced per append unless log.flush.interval.messages/ms ask
 // for it: as in Kafka, durability across machine failure comes from

@@ -127,42 +127,90 @@ func timeEntry(e []byte) (ts int64, rel uint32) {
 	return int64(binary.BigEndian.Uint64(e)), binary.BigEndian.Uint32(e[8:])
 }
 
-// lookupOffset returns the position of the last indexed batch whose indexed
-// offset is at or below off (0 if none).
-func (ix *index) lookupOffset(base, off int64) (int64, error) {
+// lookupOffset returns the last entry whose offset is at or below off:
+// that offset and the position it maps to, or ok false if there is none.
+// An entry out of order with its neighbours is errBadIndex; one in order
+// is only a claim: callers check it against the log.
+func (ix *index) lookupOffset(base, off int64) (entryOff, pos int64, ok bool, err error) {
 	i, err := ix.search(func(e []byte) bool {
 		rel, _ := offsetEntry(e)
 		return base+int64(rel) <= off
 	})
 	if err != nil || i < 0 {
-		return 0, err
+		return 0, 0, false, err
 	}
 	var buf [offsetEntrySize]byte
 	e, err := ix.entry(i, buf[:])
 	if err != nil {
-		return 0, err
+		return 0, 0, false, err
 	}
-	_, pos := offsetEntry(e)
-	return int64(pos), nil
+	rel, p := offsetEntry(e)
+	if ordered, err := ix.inOrder(i, func(a, b []byte) bool {
+		ar, ap := offsetEntry(a)
+		br, bp := offsetEntry(b)
+		return ar < br && ap < bp
+	}); err != nil || !ordered {
+		return 0, 0, false, errIfAny(err, errBadIndex)
+	}
+	return base + int64(rel), int64(p), true, nil
 }
 
-// lookupTime returns the offset of the last entry with a timestamp strictly
-// below ts, or base if none: every record before it has a smaller timestamp.
-func (ix *index) lookupTime(base, ts int64) (int64, error) {
+// inOrder reports whether entry i stands in order (less) with its
+// neighbours: a binary search over entries out of order may pick any.
+func (ix *index) inOrder(i int, less func(a, b []byte) bool) (bool, error) {
+	var cur, other [timeEntrySize]byte
+	e, err := ix.entry(i, cur[:])
+	if err != nil {
+		return false, err
+	}
+	if i > 0 {
+		prev, err := ix.entry(i-1, other[:])
+		if err != nil || !less(prev, e) {
+			return false, err
+		}
+	}
+	if i+1 < ix.n {
+		next, err := ix.entry(i+1, other[:])
+		if err != nil || !less(e, next) {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func errIfAny(err, otherwise error) error {
+	if err != nil {
+		return err
+	}
+	return otherwise
+}
+
+// lookupTime returns the last entry with a timestamp strictly below ts:
+// every record up to its offset has a smaller timestamp. ok is false if
+// there is none. An entry out of order with its neighbours is errBadIndex;
+// one in order is only a claim: callers check it against the log.
+func (ix *index) lookupTime(base, ts int64) (entryTs, off int64, ok bool, err error) {
 	i, err := ix.search(func(e []byte) bool {
 		t, _ := timeEntry(e)
 		return t < ts
 	})
 	if err != nil || i < 0 {
-		return base, err
+		return 0, 0, false, err
 	}
 	var buf [timeEntrySize]byte
 	e, err := ix.entry(i, buf[:])
 	if err != nil {
-		return base, err
+		return 0, 0, false, err
 	}
-	_, rel := timeEntry(e)
-	return base + int64(rel), nil
+	t, rel := timeEntry(e)
+	if ordered, err := ix.inOrder(i, func(a, b []byte) bool {
+		at, ar := timeEntry(a)
+		bt, br := timeEntry(b)
+		return at <= bt && ar <= br
+	}); err != nil || !ordered {
+		return 0, 0, false, errIfAny(err, errBadIndex)
+	}
+	return t, base + int64(rel), true, nil
 }
 
 // last returns the last entry, if any.
@@ -176,27 +224,97 @@ func (ix *index) last() ([]byte, bool, error) {
 }
 
 // validateOffsets checks that entries increase and stay inside the log.
-// A sealed index is checked at its last entry only, as Kafka does on a
-// clean start; the active one (in memory) is checked entry by entry.
+// A sealed index is checked at its first and last entries only, as Kafka
+// does on a clean start (OffsetIndex.sanityCheck); each entry is checked
+// against the log when a lookup uses it. The active one (in memory) is
+// checked entry by entry.
 func (ix *index) validateOffsets(logSize int64) error {
-	first := 0
-	if ix.mem == nil {
-		first = ix.n - 1
-	}
-	var buf [offsetEntrySize]byte
-	var prevRel, prevPos int64 = -1, -1
-	for i := max(first, 0); i < ix.n; i++ {
-		e, err := ix.entry(i, buf[:])
-		if err != nil {
-			return err
-		}
+	return ix.validate(func(prev, e []byte) error {
 		rel, pos := offsetEntry(e)
-		if int64(rel) <= prevRel || int64(pos) <= prevPos || int64(pos) >= logSize {
-			return fmt.Errorf("offset index entry %d (%d, %d) out of order or past log size %d", i, rel, pos, logSize)
+		if int64(pos) >= logSize {
+			return fmt.Errorf("offset index entry (%d, %d) past the log's %d bytes", rel, pos, logSize)
 		}
-		prevRel, prevPos = int64(rel), int64(pos)
+		if prev != nil {
+			if prel, ppos := offsetEntry(prev); rel <= prel || pos <= ppos {
+				return fmt.Errorf("offset index entries (%d, %d) then (%d, %d) do not increase", prel, ppos, rel, pos)
+			}
+		}
+		return nil
+	})
+}
+
+// validateTimes checks that time index entries do not decrease and name
+// offsets inside the segment (below relNext), as validateOffsets does.
+func (ix *index) validateTimes(relNext int64) error {
+	return ix.validate(func(prev, e []byte) error {
+		ts, rel := timeEntry(e)
+		if int64(rel) >= relNext {
+			return fmt.Errorf("time index entry (%d, %d) past the segment's %d offsets", ts, rel, relNext)
+		}
+		if prev != nil {
+			if pts, prel := timeEntry(prev); ts < pts || rel < prel {
+				return fmt.Errorf("time index entries (%d, %d) then (%d, %d) decrease", pts, prel, ts, rel)
+			}
+		}
+		return nil
+	})
+}
+
+// validate calls check on pairs of entries: every one in memory, or the
+// first and the last of a sealed index.
+func (ix *index) validate(check func(prev, e []byte) error) error {
+	if ix.n == 0 {
+		return nil
+	}
+	if ix.mem != nil {
+		var prev []byte
+		for i := 0; i < ix.n; i++ {
+			e := ix.mem[i*ix.entrySize : (i+1)*ix.entrySize]
+			if err := check(prev, e); err != nil {
+				return fmt.Errorf("entry %d: %w", i, err)
+			}
+			prev = e
+		}
+		return nil
+	}
+	first := make([]byte, ix.entrySize)
+	last := make([]byte, ix.entrySize)
+	if _, err := ix.entry(0, first); err != nil {
+		return err
+	}
+	if _, err := ix.entry(ix.n-1, last); err != nil {
+		return err
+	}
+	if err := check(nil, first); err != nil {
+		return fmt.Errorf("first entry: %w", err)
+	}
+	if ix.n > 1 {
+		if err := check(first, last); err != nil {
+			return fmt.Errorf("last entry: %w", err)
+		}
 	}
 	return nil
+}
+
+// replace makes entries (whole entries, back to back) the index's content.
+func (ix *index) replace(entries []byte) error {
+	if err := ix.f.Truncate(0); err != nil {
+		return err
+	}
+	ix.n = 0
+	if ix.mem != nil {
+		ix.mem = ix.mem[:0]
+	}
+	if len(entries) > 0 {
+		if _, err := ix.f.WriteAt(entries, 0); err != nil {
+			return err
+		}
+	}
+	ix.n = len(entries) / ix.entrySize
+	if ix.active {
+		ix.mem = append(ix.mem[:0], entries...)
+	}
+	return ix.f.Sync()
 }
 
 func (ix *index) close() error { return ix.f.Close() }

@@ -224,25 +224,75 @@ func (l *Log) dropSegmentsAfter(i int, bases []int64) error {
 
 // loadSegment recovers s if asked to or if its indexes look wrong, and
 // otherwise reads its end offset and timestamps from the index tails.
+// Indexes not rebuilt are sanity-checked as Kafka does on open: entries in
+// order and inside the log (validateOffsets, validateTimes), and the last
+// entry of each pointing at the batch it names; a failed check rebuilds
+// both from the log, with a warning.
 func (l *Log) loadSegment(s *segment, scan, active bool) (truncated bool, err error) {
 	if !scan {
-		if err := s.index.validateOffsets(s.size); err != nil {
-			l.log.Warn().Err(err).Int64("segment", s.base).Msg("rebuilding index")
+		if err := l.checkOffsetIndex(s); err != nil {
+			l.log.Warn().Err(err).Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index")
 			scan = true
 		}
 	}
 	if !scan && s.index.n == 0 && s.size > 0 {
 		scan = true // a missing or emptied index is rebuilt
 	}
-	if !scan && active {
-		// The active segment's end is found by scanning from its last
-		// index entry, which also checks its tail.
-		return l.recoverSegment(s, true)
-	}
 	if scan {
 		return l.recoverSegment(s, false)
 	}
-	return false, l.loadSealedTail(s)
+	if active {
+		// The active segment's end is found by scanning from its last
+		// index entry, which also checks its tail.
+		truncated, err = l.recoverSegment(s, true)
+	} else {
+		err = l.loadSealedTail(s)
+	}
+	if err != nil || truncated {
+		return truncated, err
+	}
+	if err := l.checkTimeIndex(s); err != nil {
+		l.log.Warn().Err(err).Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index")
+		return l.recoverSegment(s, false)
+	}
+	if s.indexSuspect.Load() { // a lookup made by the checks found a bad entry
+		l.log.Warn().Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index: an entry does not match the log")
+		return l.recoverSegment(s, false)
+	}
+	return false, nil
+}
+
+// checkOffsetIndex is the offset index's check on open.
+func (l *Log) checkOffsetIndex(s *segment) error {
+	if err := s.index.validateOffsets(s.size); err != nil {
+		return err
+	}
+	e, ok, err := s.index.last()
+	if err != nil || !ok {
+		return err
+	}
+	rel, pos := offsetEntry(e)
+	if !s.entryHolds(s.base+int64(rel), int64(pos)) {
+		return fmt.Errorf("offset index entry (%d, %d) does not name a batch of the log", rel, pos)
+	}
+	return nil
+}
+
+// checkTimeIndex is the time index's check on open, once the segment's
+// end is known.
+func (l *Log) checkTimeIndex(s *segment) error {
+	if err := s.times.validateTimes(s.next - s.base); err != nil {
+		return err
+	}
+	e, ok, err := s.times.last()
+	if err != nil || !ok {
+		return err
+	}
+	ts, rel := timeEntry(e)
+	if !s.timeEntryHolds(ts, s.base+int64(rel)) {
+		return fmt.Errorf("time index entry (%d, %d) does not name a batch of the log", ts, rel)
+	}
+	return nil
 }
 
 // loadSealedTail finds a sealed segment's end offset and max timestamp by
@@ -445,25 +495,67 @@ func (l *Log) segmentFor(off int64) int {
 // at or above limit. It returns ErrOffsetOutOfRange if off is below the log
 // start or above the log end, and nil bytes at the end.
 func (l *Log) Read(off, limit int64, maxBytes int32, minOne bool) ([]byte, error) {
+	b, suspect, err := l.read(off, limit, maxBytes, minOne)
+	if suspect != nil {
+		l.repairIndexes(suspect)
+	}
+	return b, err
+}
+
+// read is Read under the read lock; it also returns a segment whose index
+// it found not to match the log.
+func (l *Log) read(off, limit int64, maxBytes int32, minOne bool) (b []byte, suspect *segment, err error) {
 	l.mu.RLock()
+	defer l.mu.RUnlock()
 	if off < l.startOffset || off > l.nextOffsetLocked() {
-		l.mu.RUnlock()
-		return nil, ErrOffsetOutOfRange
+		return nil, nil, ErrOffsetOutOfRange
 	}
 	for i := l.segmentFor(off); i < len(l.segments); i++ {
 		s := l.segments[i]
 		if off >= s.next || off >= limit {
 			continue
 		}
-		size := s.size
-		b, err := s.read(max(off, s.base), limit, maxBytes, minOne, size)
+		b, err = s.read(max(off, s.base), limit, maxBytes, minOne, s.size)
+		if s.indexSuspect.Load() {
+			suspect = s
+		}
 		if err != nil || len(b) > 0 {
-			l.mu.RUnlock()
-			return b, err
+			return b, suspect, err
 		}
 	}
-	l.mu.RUnlock()
-	return nil, nil
+	return nil, suspect, nil
+}
+
+// repairIndexes rebuilds the indexes of segments a lookup found not to
+// match the log (logging a warning), as Kafka rebuilds an index that fails
+// its sanity check. The batches are scanned without the lock; the new
+// entries replace the old under it unless the segment changed meanwhile
+// (then a later lookup tries again). Callers hold no lock.
+func (l *Log) repairIndexes(segs ...*segment) {
+	for _, s := range segs {
+		l.mu.RLock()
+		size, interval, closed := s.size, l.cfg.IndexIntervalBytes, l.closed
+		l.mu.RUnlock()
+		if closed || !s.indexSuspect.Load() {
+			continue
+		}
+		offsets, times, err := s.buildIndexes(size, interval)
+		l.mu.Lock()
+		if err == nil && !l.closed && l.segmentIndexLocked(s) >= 0 && s.size == size && s.indexSuspect.Load() {
+			if err = s.index.replace(offsets); err == nil {
+				err = s.times.replace(times)
+			}
+			if err == nil {
+				s.indexSuspect.Store(false)
+				l.log.Warn().Int64("segment", s.base).Str("dir", l.dir).Int("offset_entries", len(offsets)/offsetEntrySize).
+					Int("time_entries", len(times)/timeEntrySize).Msg("rebuilt the indexes of a segment: an entry did not match the log")
+			}
+		}
+		l.mu.Unlock()
+		if err != nil {
+			l.log.Warn().Err(err).Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding the indexes of a segment")
+		}
+	}
 }
 
 // Batches calls fn with each batch from the one holding off up to limit,

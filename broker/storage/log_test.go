@@ -373,7 +373,7 @@ func TestOffsetIndex(t *testing.T) {
 		t.Fatalf("%d index entries for 40 batches of ~%d bytes at interval 200", n, len(want[0]))
 	}
 	for off := int64(0); off < 120; off++ {
-		pos, err := l.segments[0].index.lookupOffset(0, off)
+		_, pos, _, err := l.segments[0].index.lookupOffset(0, off)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,6 +37,7 @@ func (l *Log) recoverSegment(s *segment, fromIndex bool) (truncated bool, err er
 			return false, err
 		}
 		s.next, s.maxTs, s.maxTsOff, s.firstTs, s.sinceIndex = s.base, -1, -1, -1, 0
+		s.indexSuspect.Store(false)
 	}
 	end, err := l.scanValid(s, pos, !fromIndex)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"gregor/broker/records"
@@ -30,6 +31,11 @@ type segment struct {
 	firstTs    int64 // max timestamp of the first batch, -1 if none
 	created    time.Time
 	sinceIndex int64 // bytes appended since the last index entry
+
+	// indexSuspect is set, under the log's read lock, when a lookup found
+	// an index entry that does not match the log (the lookup then scanned
+	// the segment instead); the log rebuilds the indexes and clears it.
+	indexSuspect atomic.Bool
 }
 
 func segmentPath(dir string, base int64, ext string) string {
@@ -88,14 +94,19 @@ type appendInfo struct {
 // append writes batches at the end of the segment and indexes them.
 func (s *segment) append(b []byte, ai appendInfo, indexInterval int64) error {
 	pos := s.size
+	nOffsets, nTimes, since := s.index.n, s.times.n, s.sinceIndex
 	if s.sinceIndex > indexInterval {
 		if err := s.addIndexEntries(ai.last, pos); err != nil {
 			return err
 		}
 	}
 	if _, err := s.log.WriteAt(b, pos); err != nil {
-		// Do not leave a partial write that later appends would follow.
+		// Do not leave a partial write that later appends would follow,
+		// nor index entries for batches that are not there.
 		s.log.Truncate(pos)
+		s.index.truncate(nOffsets)
+		s.times.truncate(nTimes)
+		s.sinceIndex = since
 		return err
 	}
 	s.size += int64(len(b))
@@ -203,21 +214,128 @@ func (sc *scanner) at(pos int64) (batchAt, error) {
 
 var errTorn = errors.New("torn or corrupt batch")
 
-// find returns the first batch at or after the index hint whose last
-// offset is at least off; io.EOF if there is none.
+// errBadIndex: an index entry does not match the log.
+var errBadIndex = errors.New("index entry does not match the log")
+
+// find returns the first batch whose last offset is at least off, scanning
+// from the offset index's entry for off; io.EOF if there is none. An entry
+// that does not match the log (see scanFrom) is not trusted: the segment
+// is scanned from its start instead and marked for an index rebuild, so a
+// corrupt index costs time, never a wrong batch.
 func (s *segment) find(off int64, end int64) (batchAt, error) {
-	pos, err := s.index.lookupOffset(s.base, off)
-	if err != nil {
+	entryOff, pos, ok, err := s.index.lookupOffset(s.base, off)
+	if err == errBadIndex {
+		s.indexSuspect.Store(true)
+	} else if err != nil {
 		return batchAt{}, err
 	}
+	if ok {
+		b, err := s.scanFrom(pos, off, end, entryOff)
+		if err != errBadIndex {
+			return b, err
+		}
+		s.indexSuspect.Store(true)
+	}
+	return s.scanFrom(0, off, end, -1)
+}
+
+// scanFrom returns the first batch from pos on whose last offset is at
+// least off. Starting from an index entry (entryOff >= 0, mapping the last
+// offset of an append to the append's first byte), it checks the entry
+// against the log on the way, as Kafka checks an index on lookup: pos must
+// hold a batch of this segment starting at or below entryOff, and the scan
+// must meet a batch ending exactly at entryOff before passing it;
+// otherwise it returns errBadIndex.
+func (s *segment) scanFrom(pos, off, end, entryOff int64) (batchAt, error) {
 	sc := scanner{s: s, end: end}
-	for {
+	checking := entryOff >= 0
+	for first := true; ; first = false {
 		b, err := sc.at(pos)
+		if checking {
+			switch {
+			case err != nil && (err == io.EOF || errors.Is(err, errTorn)):
+				return b, errBadIndex
+			case err != nil:
+				return b, err
+			case first && (b.base < s.base || b.base > entryOff), b.last > entryOff:
+				return b, errBadIndex
+			case b.last == entryOff:
+				checking = false
+			}
+		}
 		if err != nil {
 			return b, err
 		}
 		if b.last >= off {
 			return b, nil
+		}
+		pos += b.size
+	}
+}
+
+// entryHolds reports whether the offset index entry (entryOff, pos)
+// matches the log, as scanFrom checks it.
+func (s *segment) entryHolds(entryOff, pos int64) bool {
+	_, err := s.scanFrom(pos, entryOff, s.size, entryOff)
+	return err == nil
+}
+
+// timeEntryHolds reports whether the time index entry (ts, off) matches
+// the log: off is the last offset of a batch whose max timestamp is ts.
+func (s *segment) timeEntryHolds(ts, off int64) bool {
+	if off < s.base || off >= s.next {
+		return false
+	}
+	b, err := s.find(off, s.size)
+	return err == nil && b.last == off && b.hdr.MaxTimestamp == ts
+}
+
+// timeStart returns the offset to scan from for the first record with a
+// timestamp at or after ts: the time index entry's, checked against the
+// log (a mismatch marks the segment for an index rebuild), or the base.
+func (s *segment) timeStart(ts int64) (int64, error) {
+	entryTs, off, ok, err := s.times.lookupTime(s.base, ts)
+	if err == errBadIndex {
+		s.indexSuspect.Store(true)
+		return s.base, nil
+	}
+	if err != nil || !ok {
+		return s.base, err
+	}
+	if !s.timeEntryHolds(entryTs, off) {
+		s.indexSuspect.Store(true)
+		return s.base, nil
+	}
+	return off, nil
+}
+
+// buildIndexes returns the index entries that appending the segment's
+// batches below size one by one makes (those a recovery scan rebuilds),
+// reading them without any lock: sealed bytes do not change, and a caller
+// rebuilding the active segment discards the result if the size changed.
+func (s *segment) buildIndexes(size, interval int64) (offsets, times []byte, err error) {
+	sc := scanner{s: s, end: size}
+	var since int64
+	maxTs, maxTsOff, lastTs := int64(-1), int64(-1), int64(-1)
+	for pos := int64(0); ; {
+		b, err := sc.at(pos)
+		if err == io.EOF || errors.Is(err, errTorn) {
+			return offsets, times, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if since > interval {
+			offsets = appendOffsetEntry(offsets, uint32(b.last-s.base), uint32(pos))
+			since = 0
+			if maxTs >= 0 && maxTs > lastTs {
+				times = appendTimeEntry(times, maxTs, uint32(maxTsOff-s.base))
+				lastTs = maxTs
+			}
+		}
+		since += b.size
+		if b.hdr.MaxTimestamp > maxTs {
+			maxTs, maxTsOff = b.hdr.MaxTimestamp, b.last
 		}
 		pos += b.size
 	}

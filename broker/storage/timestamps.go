@@ -13,17 +13,21 @@ var errFound = errors.New("found")
 // OffsetForTimestamp returns the first offset below limit whose record has
 // a timestamp at or after ts, with that record's timestamp.
 func (l *Log) OffsetForTimestamp(ts, limit int64) (off, recTs int64, ok bool, err error) {
+	var suspect []*segment
+	defer func() { l.repairIndexes(suspect...) }()
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, s := range l.segments {
 		if s.maxTs < ts || s.base >= limit {
 			continue
 		}
-		start, err := s.times.lookupTime(s.base, ts)
-		if err != nil {
-			return 0, 0, false, err
+		start, err := s.timeStart(ts)
+		if err == nil {
+			off, recTs, ok, err = l.scanForTimestamp(s, max(start, l.startOffset), ts, limit)
 		}
-		off, recTs, ok, err := l.scanForTimestamp(s, max(start, l.startOffset), ts, limit)
+		if s.indexSuspect.Load() {
+			suspect = append(suspect, s)
+		}
 		if err != nil || ok {
 			return off, recTs, ok, err
 		}
@@ -88,9 +92,14 @@ func recordAtOrAfter(s *segment, b batchAt, ts int64, keep func(int64) bool) (in
 // largest timestamp below limit (ListOffsets -3), or ok false if the log
 // is empty.
 func (l *Log) MaxTimestamp(limit int64) (off, ts int64, ok bool, err error) {
+	var best *segment
+	defer func() {
+		if best != nil && best.indexSuspect.Load() {
+			l.repairIndexes(best)
+		}
+	}()
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	var best *segment
 	for _, s := range l.segments {
 		if s.maxTs >= 0 && s.maxTsOff < limit && (best == nil || s.maxTs >= best.maxTs) {
 			best = s

@@ -1,0 +1,350 @@
+package records
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// walker reads the records section of a batch front to back: from memory
+// (an uncompressed batch) or streamed from a decompressor through a window,
+// so a compressed batch is checked without being inflated whole. Validate
+// checks records where they lie in the window, skipping keys and values
+// (checkRecords, checkInHand); Each makes each record contiguous and hands
+// it out (eachRecord).
+//
+// Every record's length is checked against max before its bytes are read,
+// so a walk never decodes much more than max bytes of a stream, and holds
+// no more than the larger of the window and the largest record: a
+// decompression bomb costs at most max bytes of decoding and of memory.
+type walker struct {
+	b    []byte    // bytes in hand; all of them when src is nil
+	p    int       // next unread byte of b
+	base int64     // stream position of b[0]
+	src  io.Reader // the rest of the stream; nil when b holds it all
+	err  error     // why src stopped: io.EOF, or a decoding error
+	max  int64     // stream bytes the records may take
+	// keep: never overwrite bytes already read, since records handed out
+	// alias them (Each); the window is reused otherwise (Validate).
+	keep bool
+}
+
+// walkWindow is the size of a streaming walker's window.
+const walkWindow = 32 << 10
+
+func (w *walker) pos() int64 { return w.base + int64(w.p) }
+
+// fill tries to have n unread bytes in hand, reading from src, and
+// reports whether it has.
+func (w *walker) fill(n int) bool {
+	if len(w.b)-w.p >= n {
+		return true
+	}
+	if w.src == nil || w.err != nil {
+		return false
+	}
+	if cap(w.b)-w.p < n {
+		unread := len(w.b) - w.p
+		if !w.keep && cap(w.b) >= n {
+			copy(w.b[:unread], w.b[w.p:])
+			w.b = w.b[:unread]
+		} else {
+			nb := make([]byte, unread, max(n, walkWindow))
+			copy(nb, w.b[w.p:])
+			w.b = nb
+		}
+		w.base += int64(w.p)
+		w.p = 0
+	}
+	for stalls := 0; len(w.b)-w.p < n && w.err == nil; {
+		m, err := w.src.Read(w.b[len(w.b):cap(w.b)])
+		w.b = w.b[:len(w.b)+m]
+		switch {
+		case err != nil:
+			w.err = err
+		case m == 0:
+			if stalls++; stalls > 100 {
+				w.err = io.ErrNoProgress
+			}
+		}
+	}
+	return len(w.b)-w.p >= n
+}
+
+// skip passes n >= 0 bytes.
+func (w *walker) skip(n int64) bool {
+	if n <= int64(len(w.b)-w.p) {
+		w.p += int(n)
+		return true
+	}
+	return w.skipSlow(n)
+}
+
+func (w *walker) skipSlow(n int64) bool {
+	for {
+		if avail := int64(len(w.b) - w.p); n <= avail {
+			w.p += int(n)
+			return true
+		} else {
+			n -= avail
+		}
+		w.p = len(w.b)
+		if !w.fill(1) {
+			return false
+		}
+	}
+}
+
+// bad reports record i as unreadable: corrupt if the decompressor failed,
+// invalid (the records break the format) otherwise.
+func (w *walker) bad(i int32, what string) error {
+	if w.err != nil && w.err != io.EOF {
+		return corrupt("decompressing", w.err)
+	}
+	return fmt.Errorf("%w: record %d: %s", ErrInvalid, i, what)
+}
+
+// start begins record i of count: it fails if the records ended early.
+func (w *walker) start(i, count int32) error {
+	if w.p < len(w.b) {
+		return nil
+	}
+	return w.startSlow(i, count)
+}
+
+func (w *walker) startSlow(i, count int32) error {
+	if w.fill(1) {
+		return nil
+	}
+	if w.err != nil && w.err != io.EOF {
+		return corrupt("decompressing", w.err)
+	}
+	return fmt.Errorf("%w: the header counts %d records, the batch holds %d", ErrInvalid, count, i)
+}
+
+// finish checks that nothing follows the last record.
+func (w *walker) finish() error {
+	if w.p < len(w.b) || w.fill(1) {
+		return fmt.Errorf("%w: bytes after the last record", ErrInvalid)
+	}
+	if w.err != nil && w.err != io.EOF {
+		return corrupt("decompressing", w.err)
+	}
+	return nil
+}
+
+// overLimit explains a record of length bytes that passes the limit:
+// too large if the stream really holds that much, else cut short.
+func (w *walker) overLimit(i int32, length int64) error {
+	if w.src != nil && w.skip(w.max-w.pos()) && w.fill(1) {
+		return fmt.Errorf("%w: record %d of %d bytes passes the limit of %d decompressed bytes", ErrTooLarge, i, length, w.max)
+	}
+	return w.bad(i, fmt.Sprintf("length %d past the end of the records", length))
+}
+
+// checkRecords walks count records, checking every length, the offset
+// deltas 0, 1, 2, ..., the count, and (requireKeys) that each record has
+// a key, without building the records: the produce path's check. Records
+// are checked where they lie in the window (checkInHand); a record cut by
+// the window's end is made whole by reading on, growing the window to the
+// record's size if need be.
+func (w *walker) checkRecords(count int32, requireKeys bool) error {
+	for i := int32(0); i < count; {
+		if err := w.start(i, count); err != nil {
+			return err
+		}
+		next, used, need, err := checkInHand(w.b[w.p:], i, count, requireKeys)
+		w.p += used
+		i = next
+		if err != nil {
+			return err
+		}
+		if i == count {
+			break
+		}
+		if int64(need) > w.max-w.pos() {
+			return w.overLimit(i, int64(need))
+		}
+		held := len(w.b) - w.p
+		if !w.fill(need) && len(w.b)-w.p == held {
+			return w.bad(i, "cut short")
+		}
+	}
+	return w.finish()
+}
+
+// checkInHand checks records i, i+1, ... (of count) that lie wholly in b,
+// as parseRecord reads them, and returns the index of the next record, the
+// bytes of b checked, and, if it stopped at a record b does not wholly
+// hold, the bytes that record needs (its size, or a varint's if its length
+// is cut).
+func checkInHand(b []byte, i, count int32, requireKeys bool) (next int32, used, need int, err error) {
+	p := 0
+	field := func(end int) (int64, bool) {
+		v, n := binary.Varint(b[p:end])
+		if n <= 0 {
+			return 0, false
+		}
+		p += n
+		return v, true
+	}
+	// skip passes a varint length and that many bytes; a negative length
+	// is null where nullable (keys, values, header values), as in Kafka.
+	skip := func(end int, nullable bool) bool {
+		n, ok := field(end)
+		if !ok || n > int64(end-p) || n < 0 && !nullable {
+			return false
+		}
+		if n > 0 {
+			p += int(n)
+		}
+		return true
+	}
+	for ; i < count; i++ {
+		used = p
+		length, n := binary.Varint(b[p:])
+		switch {
+		case n == 0:
+			return i, used, len(b) - p + binary.MaxVarintLen64, nil
+		case n < 0 || length <= 0:
+			return i, used, 0, fmt.Errorf("%w: record %d length", ErrInvalid, i)
+		case length > int64(len(b)-p-n):
+			return i, used, n + int(min(length, 1<<40)), nil
+		}
+		p += n
+		end := p + int(length)
+		p++ // attributes
+		if _, ok := field(end); !ok {
+			return i, used, 0, fmt.Errorf("%w: record %d timestamp", ErrInvalid, i)
+		}
+		delta, ok := field(end)
+		if !ok || delta != int64(i) {
+			return i, used, 0, fmt.Errorf("%w: record %d has offset delta %d", ErrInvalid, i, delta)
+		}
+		keyStart := p
+		if !skip(end, true) || !skip(end, true) {
+			return i, used, 0, fmt.Errorf("%w: record %d key or value", ErrInvalid, i)
+		}
+		if requireKeys {
+			if kl, _ := binary.Varint(b[keyStart:end]); kl < 0 {
+				return i, used, 0, fmt.Errorf("%w: record %d has no key; compacted topics need a key on every record", ErrInvalid, i)
+			}
+		}
+		nh, ok := field(end)
+		if !ok || nh < 0 || nh > int64(end-p) {
+			return i, used, 0, fmt.Errorf("%w: record %d has %d headers", ErrInvalid, i, nh)
+		}
+		for j := int64(0); j < nh; j++ {
+			if !skip(end, false) || !skip(end, true) {
+				return i, used, 0, fmt.Errorf("%w: record %d header %d", ErrInvalid, i, j)
+			}
+		}
+		if p != end {
+			return i, used, 0, fmt.Errorf("%w: record %d has %d unread bytes", ErrInvalid, i, end-p)
+		}
+	}
+	return i, p, 0, nil
+}
+
+// eachRecord parses count records, each made contiguous in the window,
+// and calls fn with each.
+func (w *walker) eachRecord(count int32, fn func(*Record) error) error {
+	var r Record
+	for i := int32(0); i < count; i++ {
+		if err := w.start(i, count); err != nil {
+			return err
+		}
+		if w.src != nil {
+			w.fill(binary.MaxVarintLen64)
+		}
+		length, n := binary.Varint(w.b[w.p:])
+		if n <= 0 || length <= 0 {
+			return w.bad(i, "length")
+		}
+		if length > w.max-w.pos()-int64(n) {
+			return w.overLimit(i, length)
+		}
+		size := n + int(length)
+		if !w.fill(size) {
+			return w.bad(i, "cut short")
+		}
+		if _, err := parseRecord(w.b[w.p:w.p+size], &r); err != nil {
+			return fmt.Errorf("record %d: %w", i, err)
+		}
+		w.p += size
+		if r.OffsetDelta != i {
+			return fmt.Errorf("%w: record %d has offset delta %d", ErrInvalid, i, r.OffsetDelta)
+		}
+		if fn != nil {
+			if err := fn(&r); err != nil {
+				return err
+			}
+		}
+	}
+	return w.finish()
+}
+
+// walkRecords runs check (Validate) or each (Each) over batch's records,
+// decompressing as a stream to at most limit bytes.
+func walkRecords(batch []byte, h *Header, limit int64, requireKeys bool, fn func(*Record) error, each bool) error {
+	body := batch[HeaderSize:]
+	if h.Codec() == CodecNone {
+		w := walker{b: body, max: int64(len(body))}
+		if each {
+			return w.eachRecord(h.NumRecords, fn)
+		}
+		return w.checkRecords(h.NumRecords, requireKeys)
+	}
+	if limit <= 0 {
+		limit = DefaultMaxUncompressed
+	}
+	f := inflaters.Get().(*inflater)
+	defer f.release()
+	src, err := f.open(h.Codec(), body, limit)
+	if err != nil {
+		return err
+	}
+	w := walker{src: src, max: limit, keep: each}
+	if each {
+		err = w.eachRecord(h.NumRecords, fn)
+	} else {
+		if cap(f.buf) < walkWindow {
+			f.buf = make([]byte, 0, walkWindow)
+		}
+		w.b = f.buf[:0]
+		err = w.checkRecords(h.NumRecords, requireKeys)
+		f.buf = w.b[:0]
+	}
+	if errors.Is(err, ErrInvalid) {
+		err = w.damaged(err)
+	}
+	return err
+}
+
+// damaged explains records found invalid in a compressed stream: if the
+// rest of the stream (up to the limit) does not decode either, the data
+// was damaged (corrupt, as a checksum at its end may show), not written
+// wrong.
+func (w *walker) damaged(invalid error) error {
+	scratch := w.b[len(w.b):cap(w.b)] // records handed out (keep) live before len
+	if !w.keep {
+		scratch = w.b[:cap(w.b)]
+	}
+	if len(scratch) == 0 {
+		scratch = make([]byte, walkWindow)
+	}
+	for left, stalls := w.max-w.pos()+1, 0; left > 0 && w.err == nil && stalls <= 100; {
+		n, err := w.src.Read(scratch[:min(int64(len(scratch)), left)])
+		left -= int64(n)
+		if err != nil {
+			w.err = err
+		} else if n == 0 {
+			stalls++
+		}
+	}
+	if w.err != nil && w.err != io.EOF && !errors.Is(w.err, ErrTooLarge) {
+		return corrupt("decompressing", w.err)
+	}
+	return invalid
+}
