@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"gregor/internal/brokertest"
+	"gregor/internal/wait"
 )
 
 // assignments tracks what a group member owns, from its callbacks.
@@ -100,18 +101,8 @@ func groupMember(t *testing.T, addr, group, topic string, extra ...kgo.Opt) (*kg
 	return cl, a
 }
 
-// waitFor polls cond until it holds or the bound passes, then fails
-// naming what was awaited.
-func waitFor(t *testing.T, what string, bound time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", bound, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitFor is wait.For: poll with a bound, say what was awaited.
+var waitFor = wait.For
 
 func all(n int32) []int32 {
 	out := make([]int32, n)

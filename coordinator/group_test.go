@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/records"
+	"gregor/internal/wait"
 )
 
 type groupEnv struct {
@@ -87,16 +88,10 @@ func (e *groupEnv) generation(id string) int32 {
 	return gen
 }
 
-// waitFor polls cond every few milliseconds for up to 5s.
+// waitFor is wait.For with the coordinator tests' bound of 5 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 5s waiting for %s", what)
-		}
-		time.Sleep(3 * time.Millisecond)
-	}
+	wait.For(t, what, 5*time.Second, cond)
 }
 
 func await[T any](t *testing.T, ch <-chan T, what string) T {

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"gregor/internal/brokertest"
+	"gregor/internal/wait"
 	"gregor/internal/zktest"
 )
 
@@ -76,17 +77,8 @@ func (c *cluster) admin() (*kadm.Client, func()) {
 	return kadm.NewClient(cl), cl.Close
 }
 
-// waitFor polls cond until it holds, failing with what was awaited.
-func waitFor(t *testing.T, what string, bound time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", bound, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// waitFor is wait.For: poll with a bound, say what was awaited.
+var waitFor = wait.For
 
 // awaitBrokers waits until metadata lists n live brokers.
 func (c *cluster) awaitBrokers(n int, bound time.Duration) {

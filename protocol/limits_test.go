@@ -21,6 +21,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/wait"
 )
 
 // startServerWith starts a server on loopback with options changed by set.
@@ -38,14 +40,10 @@ func startServerWith(t *testing.T, reg *Registry, set func(*Options)) (*Server, 
 	return s, addr.String()
 }
 
-// waitFor polls cond every 5 ms for up to ioTimeout.
+// waitFor is wait.For with the protocol tests' bound, ioTimeout.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for end := time.Now().Add(ioTimeout); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	wait.For(t, what, ioTimeout, cond)
 }
 
 // produceFrame is a Produce v9 request for one partition carrying records.
