@@ -31,6 +31,9 @@ func bootstrap(t testing.TB) string {
 	if a := os.Getenv("COMPAT_BOOTSTRAP"); a != "" {
 		return a
 	}
+	if testing.Short() {
+		t.Skip("-short: needs a broker (a gregor process, or COMPAT_BOOTSTRAP)")
+	}
 	sharedOnce.Do(func() {
 		sharedT = &sharedTB{TB: t}
 		b := brokertest.StartShared(sharedT, brokertest.Options{Set: map[string]string{

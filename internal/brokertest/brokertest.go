@@ -66,6 +66,14 @@ func Binary(t testing.TB) string {
 	return buildPath
 }
 
+// skipShort skips a test that needs a broker process under -short, the
+// quick inner loop (go test -short ./...).
+func skipShort(t testing.TB) {
+	if testing.Short() {
+		t.Skip("-short: starts a gregor process")
+	}
+}
+
 // FreePort returns a loopback port that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
@@ -115,6 +123,7 @@ type Broker struct {
 // killed when the test ends.
 func Start(t testing.TB, opt Options) *Broker {
 	t.Helper()
+	skipShort(t)
 	b := &Broker{t: t, bin: Binary(t), Dir: opt.Dir, Port: opt.Port, set: opt.Set, noFile: opt.NoFile}
 	if b.Dir == "" {
 		b.Dir = t.TempDir()
@@ -188,6 +197,7 @@ func (b *Broker) start() {
 // (one per test package); the caller kills it and calls Cleanup.
 func StartShared(t testing.TB, opt Options) *Broker {
 	t.Helper()
+	skipShort(t)
 	b := &Broker{t: t, bin: Binary(t), Dir: opt.Dir, Port: opt.Port, set: opt.Set, noFile: opt.NoFile}
 	if b.Dir == "" {
 		dir, err := os.MkdirTemp("", "gregor-shared-")

@@ -232,6 +232,9 @@ type ZK struct {
 // when the test ends. The test fails if ZooKeeper cannot start.
 func Start(t testing.TB) *ZK {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: starts ZooKeeper")
+	}
 	logs := &syncBuffer{}
 	p, err := StartProcess(t.TempDir(), 0, logs)
 	if err != nil {
