@@ -1,6 +1,3 @@
-// Package broker is Gregor's broker: topics and partitions over the
-// storage log, the Kafka APIs that produce, fetch and administer them, and
-// the cluster metadata they follow.
 package broker
 
 import (

@@ -1,10 +1,3 @@
-// Package coordinator is Gregor's group and transaction coordination:
-// consumer groups with their committed offsets in __consumer_offsets, and
-// producer ids and transactions with their state in __transaction_state.
-// Both are state machines on the runtime package's shards.
-//
-// It reaches the broker only through Host, a narrow interface to append to
-// and read from internal topic partitions this broker leads.
 package coordinator
 
 import (
