@@ -50,6 +50,8 @@ type Broker struct {
 	follow   *fetchers // replication of partitions led elsewhere
 	// dyn is the dynamic broker configs in force (from the backend).
 	dyn atomic.Pointer[dynamicConfigs]
+	// scram is the SCRAM credentials in force (from the backend; scram.go).
+	scram scramCredentials
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
