@@ -88,4 +88,3 @@ func mapsKeys[V any](m map[string]V) func(func(string) bool) {
 }
 
 func ptrStr(s string) *string { return &s }
-

@@ -95,7 +95,7 @@ type Config struct {
 	InterBrokerListenerName     string
 	SecurityInterBrokerProtocol string
 	// InterBrokerListener is the listener brokers use between themselves.
-	InterBrokerListener string
+	InterBrokerListener      string
 	SASLMechanismInterBroker string
 	AuthorizerClassName      string
 

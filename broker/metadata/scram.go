@@ -139,4 +139,6 @@ func SanitizeEntity(name string) string {
 }
 
 // DesanitizeEntity is Kafka's Sanitizer.desanitize.
-func DesanitizeEntity(s string) (string, error) { return url.QueryUnescape(strings.ReplaceAll(s, "+", "%2B")) }
+func DesanitizeEntity(s string) (string, error) {
+	return url.QueryUnescape(strings.ReplaceAll(s, "+", "%2B"))
+}
