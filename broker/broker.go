@@ -131,7 +131,7 @@ func (b *Broker) selfInfo() metadata.BrokerInfo { return SelfInfo(b.cfg) }
 // SelfInfo is the broker a configuration describes, as it advertises
 // itself to the cluster.
 func SelfInfo(cfg *config.Config) metadata.BrokerInfo {
-	bi := metadata.BrokerInfo{ID: cfg.BrokerID, Rack: cfg.Rack, Endpoints: make(map[string]metadata.Endpoint)}
+	bi := metadata.BrokerInfo{ID: cfg.BrokerID, Rack: cfg.Rack, Endpoints: make(map[string]metadata.Endpoint), Protocols: cfg.ListenerProtocols}
 	for _, l := range cfg.AdvertisedListeners {
 		bi.Endpoints[l.Name] = metadata.Endpoint{Host: l.Host, Port: int32(l.Port)}
 	}

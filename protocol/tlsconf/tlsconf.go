@@ -63,9 +63,10 @@ func (c *Config) Validate(prefix string) error {
 	}
 	for _, st := range []struct{ key, typ string }{{"ssl.keystore.type", c.KeystoreType}, {"ssl.truststore.type", c.TruststoreType}} {
 		switch strings.ToUpper(st.typ) {
-		case "PKCS12", "PEM":
+		case "PKCS12", "PEM", "":
 		case "JKS":
-			bad(st.key, "JKS is not supported; convert the store to PKCS12 (keytool -importkeystore -deststoretype PKCS12) or PEM")
+			// Java reads a PKCS12 file under type JKS, and so do we; a
+			// real JKS file is refused when it is read.
 		default:
 			bad(st.key, "%q is not supported (PKCS12 or PEM)", st.typ)
 		}
@@ -149,6 +150,13 @@ func cipherSuites(names []string) ([]uint16, error) {
 	return out, nil
 }
 
+var errJKS = errors.New("a JKS store is not supported; convert it to PKCS12 (keytool -importkeystore -deststoretype PKCS12) or PEM")
+
+// isJKS reports whether data is a Java KeyStore (magic 0xFEEDFEED).
+func isJKS(data []byte) bool {
+	return len(data) >= 4 && data[0] == 0xFE && data[1] == 0xED && data[2] == 0xFE && data[3] == 0xED
+}
+
 // LoadKeystore reads the key and certificate chain.
 func (c *Config) LoadKeystore() (tls.Certificate, error) {
 	if strings.EqualFold(c.KeystoreType, "PEM") {
@@ -165,6 +173,9 @@ func (c *Config) LoadKeystore() (tls.Certificate, error) {
 	data, err := os.ReadFile(c.KeystoreLocation)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("ssl.keystore.location: %w", err)
+	}
+	if isJKS(data) {
+		return tls.Certificate{}, fmt.Errorf("ssl.keystore.location %s: %w", c.KeystoreLocation, errJKS)
 	}
 	key, leaf, cas, err := pkcs12.DecodeChain(data, c.KeystorePassword)
 	if err != nil && c.KeyPassword != "" && c.KeyPassword != c.KeystorePassword {
@@ -287,6 +298,9 @@ func (c *Config) LoadTruststore() (*x509.CertPool, error) {
 		data, err := os.ReadFile(c.TruststoreLocation)
 		if err != nil {
 			return nil, fmt.Errorf("ssl.truststore.location: %w", err)
+		}
+		if isJKS(data) {
+			return nil, fmt.Errorf("ssl.truststore.location %s: %w", c.TruststoreLocation, errJKS)
 		}
 		certs, err = pkcs12.DecodeTrustStore(data, c.TruststorePassword)
 		if err != nil {
