@@ -222,7 +222,11 @@ func (c *conn) startTLS() error {
 		}
 	}
 	c.s.Auth.add(c.info.Listener, "SSL", true)
-	c.info.setPrincipal(Principal{Type: "User", Name: name})
+	p := Principal{Type: "User", Name: name}
+	c.info.setPrincipal(p)
+	if c.log.Debug().Enabled() {
+		c.log.Debug().Str("principal", p.String()).Str("mechanism", "SSL").Msg("authenticated")
+	}
 	return nil
 }
 
