@@ -215,7 +215,7 @@ func (t *jaasTokenizer) quoted(q rune) string {
 			return b.String()
 		}
 		if r != '\\' {
-			b.WriteRune(r)
+			b.WriteString(t.s[t.p-n : t.p]) // as read, invalid UTF-8 included
 			continue
 		}
 		e, n := t.peek()
