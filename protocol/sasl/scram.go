@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"math/big"
+	"strings"
 )
 
 // SCRAM iteration bounds, Kafka's (ScramMechanism.minIterations and
@@ -216,7 +217,11 @@ func (s *scramServer) final(token []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cf.Nonce != s.nonce {
+	// Kafka checks only that the nonce ends with the server's
+	// (ScramSaslServer): librdkafka sends its own nonce in front of the
+	// server's whole one. The server's part is fresh each exchange, so a
+	// replayed message still fails.
+	if !strings.HasSuffix(cf.Nonce, s.nonce) {
 		return nil, errors.New("Invalid client nonce in the final client message.")
 	}
 	if string(cf.ChannelBinding) != s.first.GS2Header() {
