@@ -621,6 +621,8 @@ type responseWriter struct {
 	batch []*pending
 	bufs  [][]byte
 	size  int
+	// joined gathers a batch for one write on a TLS connection.
+	joined []byte
 	// deadline is the write deadline set last; it is moved only once half
 	// the idle time has passed, so a write to a client that reads nothing
 	// fails after between half the idle time and all of it.
@@ -664,8 +666,21 @@ func (w *responseWriter) flush() error {
 	var err error
 	if len(w.bufs) > 0 {
 		w.setWriteDeadline()
-		bufs := net.Buffers(w.bufs)
-		_, err = bufs.WriteTo(c.nc)
+		if _, isTLS := c.nc.(*tls.Conn); isTLS && len(w.bufs) > 1 {
+			// A TLS connection has no writev: one Write per response
+			// would be one TLS record and one syscall each.
+			w.joined = w.joined[:0]
+			for _, b := range w.bufs {
+				w.joined = append(w.joined, b...)
+			}
+			_, err = c.nc.Write(w.joined)
+			if cap(w.joined) > maxWriteBatch*2 {
+				w.joined = nil
+			}
+		} else {
+			bufs := net.Buffers(w.bufs)
+			_, err = bufs.WriteTo(c.nc)
+		}
 	}
 	for i, p := range w.batch {
 		if p.out != nil {
