@@ -245,14 +245,14 @@ func TestSecurityRefusesWhatItCannotHonour(t *testing.T) {
 		"GSSAPI": {map[string]string{"listeners": "SASL_PLAINTEXT://" + port, "security.inter.broker.protocol": "SASL_PLAINTEXT",
 			"sasl.enabled.mechanisms": "GSSAPI", "sasl.mechanism.inter.broker.protocol": "GSSAPI"}, "sasl.enabled.mechanisms: GSSAPI"},
 		"default mechanism (GSSAPI)": {map[string]string{"listeners": "SASL_PLAINTEXT://" + port, "security.inter.broker.protocol": "SASL_PLAINTEXT"}, "sasl.enabled.mechanisms"},
-		"authorizer": {map[string]string{"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer"}, "authorizer.class.name"},
-		"SSL without a keystore": {map[string]string{"listeners": "SSL://" + port, "security.inter.broker.protocol": "SSL"}, "ssl.keystore.location"},
+		"authorizer":                 {map[string]string{"authorizer.class.name": "kafka.security.authorizer.AclAuthorizer"}, "authorizer.class.name"},
+		"SSL without a keystore":     {map[string]string{"listeners": "SSL://" + port, "security.inter.broker.protocol": "SSL"}, "ssl.keystore.location"},
 		"no JAAS": {map[string]string{"listeners": "SASL_SSL://" + port, "security.inter.broker.protocol": "SASL_SSL", "sasl.enabled.mechanisms": "PLAIN",
 			"sasl.mechanism.inter.broker.protocol": "PLAIN", "ssl.keystore.location": c.BrokerP12, "ssl.keystore.password": sectest.Password}, "listener.name.sasl_ssl.plain.sasl.jaas.config"},
 		"wrong keystore password": {map[string]string{"listeners": "SSL://" + port, "security.inter.broker.protocol": "SSL",
 			"ssl.keystore.location": c.BrokerP12, "ssl.keystore.password": "wrong"}, "ssl.keystore.password"},
 		"unknown listener protocol": {map[string]string{"listeners": "INTERNAL://" + port}, "No security protocol defined for listener INTERNAL"},
-		"engine factory": {map[string]string{"ssl.engine.factory.class": "com.example.Factory"}, "ssl.engine.factory.class"},
+		"engine factory":            {map[string]string{"ssl.engine.factory.class": "com.example.Factory"}, "ssl.engine.factory.class"},
 	}
 	for name, cs := range cases {
 		t.Run(name, func(t *testing.T) {
