@@ -47,6 +47,8 @@ type Broker struct {
 	follow   *fetchers // replication of partitions led elsewhere
 	// dyn is the dynamic broker configs in force (from the backend).
 	dyn atomic.Pointer[dynamicConfigs]
+	// scram is the SCRAM credentials in force (from the backend; scram.go).
+	scram scramCredentials
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -126,7 +128,7 @@ func (b *Broker) selfInfo() metadata.BrokerInfo { return SelfInfo(b.cfg) }
 // SelfInfo is the broker a configuration describes, as it advertises
 // itself to the cluster.
 func SelfInfo(cfg *config.Config) metadata.BrokerInfo {
-	bi := metadata.BrokerInfo{ID: cfg.BrokerID, Rack: cfg.Rack, Endpoints: make(map[string]metadata.Endpoint)}
+	bi := metadata.BrokerInfo{ID: cfg.BrokerID, Rack: cfg.Rack, Endpoints: make(map[string]metadata.Endpoint), Protocols: cfg.ListenerProtocols}
 	for _, l := range cfg.AdvertisedListeners {
 		bi.Endpoints[l.Name] = metadata.Endpoint{Host: l.Host, Port: int32(l.Port)}
 	}

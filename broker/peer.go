@@ -27,8 +27,12 @@ type peerConn struct {
 	buf         []byte
 }
 
-// interBrokerListener is the listener brokers reach each other on.
+// interBrokerListener is the listener brokers reach each other on
+// (inter.broker.listener.name or security.inter.broker.protocol).
 func (b *Broker) interBrokerListener() (string, bool) {
+	if b.cfg.InterBrokerListener != "" {
+		return b.cfg.InterBrokerListener, true
+	}
 	if len(b.cfg.AdvertisedListeners) == 0 {
 		return "", false
 	}
@@ -50,7 +54,12 @@ func (b *Broker) dialPeer(ctx context.Context, id int32) (*peerConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &peerConn{b: b, id: id, conn: conn, fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(fmt.Sprintf("gregor-broker-%d", b.id)))}, nil
+	pc := &peerConn{b: b, id: id, conn: conn, fmt: kmsg.NewRequestFormatter(kmsg.FormatterClientID(fmt.Sprintf("gregor-broker-%d", b.id)))}
+	if err := b.securePeer(ctx, pc, name, host); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return pc, nil
 }
 
 func (c *peerConn) close() { c.conn.Close() }

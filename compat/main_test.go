@@ -67,6 +67,16 @@ func randomName(prefix string) string {
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
+	for _, b := range secBrokers { // security_test.go
+		b.Kill()
+		if code != 0 {
+			os.Stderr.WriteString("secure gregor log (last 16 KiB):\n" + b.Logs(16<<10) + "\n")
+		}
+		b.Cleanup()
+	}
+	if secShared != nil {
+		os.RemoveAll(secShared.certs.Dir)
+	}
 	if sharedBroker != nil {
 		sharedBroker.Kill()
 		if code != 0 {

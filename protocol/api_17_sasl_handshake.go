@@ -1,15 +1,14 @@
 package protocol
 
-// SaslHandshake (key 17), versions 0-1, on a listener without SASL.
+// SaslHandshake (key 17), versions 0-1, where no SASL exchange is due:
+// on a PLAINTEXT or SSL listener, or on a SASL connection that has
+// authenticated and may not re-authenticate now. Kafka's KafkaApis
+// answers these with ILLEGAL_SASL_STATE and no mechanisms
+// (handleSaslHandshakeRequest), and so do we; the connection stays open.
 //
-// No mechanism is enabled, so every handshake gets
-// UNSUPPORTED_SASL_MECHANISM with the (empty) list of enabled mechanisms,
-// which a client reports as "mechanism X not enabled, enabled: []" rather
-// than as a dropped connection. (Kafka's own PLAINTEXT listener answers
-// ILLEGAL_SASL_STATE here, from KafkaApis; UNSUPPORTED_SASL_MECHANISM with
-// the enabled list is what its SASL listeners answer for a mechanism they
-// lack.) The connection stays open and usable. SASL proper replaces this
-// handler by registering its own for key 17.
+// The handshakes that start an exchange, and re-authentication (KIP-368),
+// never reach this handler: the connection's authenticator (auth.go)
+// answers them.
 
 import (
 	"context"
@@ -18,10 +17,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// HandleSASLHandshakeDisabled answers SaslHandshake where SASL is off.
+// HandleSASLHandshakeDisabled answers SaslHandshake where no exchange is due.
 func HandleSASLHandshakeDisabled(_ context.Context, req *Request) (kmsg.Response, error) {
 	resp := req.Response().(*kmsg.SASLHandshakeResponse)
-	resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
+	resp.ErrorCode = kerr.IllegalSaslState.Code
 	resp.SupportedMechanisms = []string{}
 	return resp, nil
 }

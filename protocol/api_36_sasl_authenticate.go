@@ -1,11 +1,12 @@
 package protocol
 
-// SaslAuthenticate (key 36), versions 0-2, on a listener without SASL.
-//
-// No handshake can have succeeded, so every SaslAuthenticate comes out of
-// order: ILLEGAL_SASL_STATE, as Kafka answers one that arrives outside an
-// authentication exchange. The connection stays open. SASL proper replaces
-// this handler by registering its own for key 36.
+// SaslAuthenticate (key 36), versions 0-2, where no SASL exchange is in
+// progress: on a PLAINTEXT or SSL listener, or after authentication.
+// Kafka's KafkaApis answers ILLEGAL_SASL_STATE with "SaslAuthenticate
+// request received after successful authentication"
+// (handleSaslAuthenticateRequest), and so do we; the connection stays
+// open. The exchange itself is run by the connection's authenticator
+// (auth.go).
 
 import (
 	"context"
@@ -14,11 +15,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// HandleSASLAuthenticateDisabled answers SaslAuthenticate where SASL is off.
+// HandleSASLAuthenticateDisabled answers SaslAuthenticate outside an exchange.
 func HandleSASLAuthenticateDisabled(_ context.Context, req *Request) (kmsg.Response, error) {
 	resp := req.Response().(*kmsg.SASLAuthenticateResponse)
 	resp.ErrorCode = kerr.IllegalSaslState.Code
-	msg := "SaslAuthenticate without a successful SaslHandshake: SASL is not enabled on this listener"
+	msg := "SaslAuthenticate request received after successful authentication"
 	resp.ErrorMessage = &msg
 	return resp, nil
 }

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -71,6 +72,12 @@ type conn struct {
 	// lastOrdered is closed when the latest ordered deferred request has
 	// finished (reader-owned).
 	lastOrdered chan struct{}
+
+	// sec is the listener's security; auth the SASL state (nil unless
+	// SASL), and sessionLifetime the last exchange's (reader-owned).
+	sec             *Security
+	auth            *authConn
+	sessionLifetime time.Duration
 }
 
 // pending is a request whose response is to be written, in order.
@@ -88,22 +95,37 @@ type pending struct {
 	done chan struct{}
 	out  *outFrame // the encoded response frame; nil if none is due
 	err  error     // the handler failed: close the connection
+	// raw is a v0 SASL token to send as it is (size-prefixed, no header).
+	raw []byte
+	// closeAfter closes the connection once this response is written.
+	closeAfter bool
 }
 
-func newConn(s *Server, nc net.Conn, listener string) *conn {
+func newConn(s *Server, nc net.Conn, listener string, sec *Security) *conn {
 	id := s.nextConn.Add(1)
+	proto := Plaintext
+	if sec != nil {
+		proto = sec.Protocol
+		if sec.TLS != nil {
+			nc = tls.Server(nc, sec.TLS.TLSConfig())
+		}
+	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	log := s.Log.With().Uint64(LogConn, id).Str(LogRemote, nc.RemoteAddr().String()).Logger()
 	c := &conn{
 		s:       s,
 		nc:      nc,
-		info:    ConnInfo{ID: id, Listener: listener, Local: nc.LocalAddr(), Remote: nc.RemoteAddr()},
+		info:    ConnInfo{ID: id, Listener: listener, Local: nc.LocalAddr(), Remote: nc.RemoteAddr(), SecurityProtocol: proto},
 		log:     log,
 		warn:    log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
 		queue:   make(chan *pending, maxInflightPerConn),
 		ctx:     ctx,
 		cancel:  cancel,
 		drained: make(chan struct{}, 1),
+		sec:     sec,
+	}
+	if sec.sasl() {
+		c.auth = &authConn{sec: sec}
 	}
 	c.touch(time.Now())
 	return c
@@ -125,6 +147,12 @@ func (c *conn) serve() {
 			c.nc.Close()
 		})
 	}
+	if err := c.startTLS(); err != nil {
+		c.nc.Close()
+		c.cancel()
+		c.logClose(err)
+		return
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -134,7 +162,7 @@ func (c *conn) serve() {
 	}()
 	err := c.readLoop()
 	close(c.queue)
-	if err != nil {
+	if err != nil && !errors.Is(err, errStopReading) {
 		fail(err)
 	}
 	<-done
@@ -151,7 +179,7 @@ func (c *conn) serve() {
 func (c *conn) logClose(err error) {
 	var idle idleError
 	switch {
-	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled):
+	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, errStopReading):
 		c.log.Debug().Msg("connection closed")
 	case errors.As(err, &idle):
 		c.s.Stats.ConnsIdleClosed.Add(1)
@@ -181,18 +209,33 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(prefix[:]))
-		if size < minRequestSize || size > c.s.MaxRequestSize {
+		if lo, hi := c.frameLimits(); size < lo || size > hi {
 			c.s.Stats.ConnsDropped.Add(1)
-			return fmt.Errorf("request size %d outside [%d, %d] (socket.request.max.bytes)", size, minRequestSize, c.s.MaxRequestSize)
+			if c.authenticated() {
+				return fmt.Errorf("request size %d outside [%d, %d] (socket.request.max.bytes)", size, lo, hi)
+			}
+			c.authFailed(c.auth.mechOrNone(), "", fmt.Errorf("invalid receive size %d before authentication (at most %d)", size, hi))
+			return fmt.Errorf("request size %d outside [%d, %d] before authentication", size, lo, hi)
 		}
 		c.touch(time.Now())
-		frame, err := c.readFrame(br, int(size))
+		var frame *frameBuf
+		var err error
+		if c.auth != nil && c.auth.state == authRawToken {
+			frame, err = c.readRaw(br, int(size))
+		} else {
+			frame, err = c.readFrame(br, int(size))
+		}
 		if err != nil {
 			return err
 		}
 		arrived := time.Now()
 		c.touch(arrived)
-		p, err := c.handleFrame(frame.b)
+		var p *pending
+		if c.auth != nil && c.auth.state == authRawToken {
+			p, err = c.rawToken(frame.b)
+		} else {
+			p, err = c.handleFrame(frame.b)
+		}
 		if err != nil {
 			c.releaseFrame(frame)
 			c.s.Stats.ConnsDropped.Add(1)
@@ -206,7 +249,22 @@ func (c *conn) readLoop() error {
 		if err := c.dispatch(p); err != nil {
 			return err
 		}
+		if p.closeAfter {
+			return errStopReading
+		}
 	}
+}
+
+// readRaw reads a raw SASL token of size bytes (it may be shorter than a
+// request header).
+func (c *conn) readRaw(br *bufio.Reader, size int) (*frameBuf, error) {
+	f := &frameBuf{}
+	c.growFrame(f, size, 0)
+	if err := c.readFull(br, f.b, "a SASL token"); err != nil {
+		c.releaseFrame(f)
+		return nil, err
+	}
+	return f, nil
 }
 
 // admit waits until this connection and the server have room for another
@@ -388,6 +446,11 @@ func (c *conn) finish(p *pending, resp kmsg.Response, err error) {
 		if p.out, err = c.encode(p.hdr, resp); err == nil {
 			c.held.Add(int64(len(p.out.b)))
 		}
+	} else if err == nil && p.raw != nil {
+		p.out = &outFrame{b: binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(p.raw)), uint32(len(p.raw)))}
+		p.out.b = append(p.out.b, p.raw...)
+		c.held.Add(int64(len(p.out.b)))
+		p.raw = nil
 	}
 	p.err = err
 	p.resp = nil
@@ -420,6 +483,12 @@ func (c *conn) handleFrame(frame []byte) (*pending, error) {
 	if !ok {
 		return nil, errorf(h, "unknown or unsupported api key %d", h.key)
 	}
+	if c.auth != nil {
+		if err := c.auth.allowed(h.key); err != nil {
+			c.authFailed(c.auth.mechOrNone(), "", err)
+			return nil, errorf(h, "%v", err)
+		}
+	}
 	if h.key == 18 && h.version > api.Max {
 		// KIP-511: answer in v0 so the client can read it and retry lower.
 		return &pending{hdr: header{key: 18, correlation: h.correlation}, resp: c.s.Registry.unsupportedApiVersions()}, nil
@@ -436,6 +505,15 @@ func (c *conn) handleFrame(frame []byte) (*pending, error) {
 		return nil, errorf(h, "decoding body: %v", err)
 	}
 	req := &Request{Key: h.key, Version: h.version, CorrelationID: h.correlation, ClientID: h.clientID, Body: body, Conn: &c.info}
+	if c.auth != nil {
+		p, handled, err := c.intercept(h, req)
+		if err != nil {
+			return nil, errorf(h, "%v", err)
+		}
+		if handled {
+			return p, nil
+		}
+	}
 	if c.log.Debug().Enabled() {
 		c.log.Debug().Str(LogAPI, kmsg.NameForKey(h.key)).Int16(LogVersion, h.version).Int32(LogCorrelation, h.correlation).Str(LogClientID, h.clientID).Msg("request")
 	}
@@ -524,8 +602,15 @@ func (c *conn) writeLoop() error {
 			w.flush() // what was answered before still goes out
 			return fmt.Errorf("%s (correlation %d): %w", kmsg.NameForKey(p.hdr.key), p.hdr.correlation, p.err)
 		}
+		closeAfter := p.closeAfter
 		if err := w.add(p); err != nil {
 			return err
+		}
+		if closeAfter {
+			if err := w.flush(); err != nil {
+				return err
+			}
+			return errStopReading
 		}
 	}
 }
@@ -536,6 +621,8 @@ type responseWriter struct {
 	batch []*pending
 	bufs  [][]byte
 	size  int
+	// joined gathers a batch for one write on a TLS connection.
+	joined []byte
 	// deadline is the write deadline set last; it is moved only once half
 	// the idle time has passed, so a write to a client that reads nothing
 	// fails after between half the idle time and all of it.
@@ -579,8 +666,21 @@ func (w *responseWriter) flush() error {
 	var err error
 	if len(w.bufs) > 0 {
 		w.setWriteDeadline()
-		bufs := net.Buffers(w.bufs)
-		_, err = bufs.WriteTo(c.nc)
+		if _, isTLS := c.nc.(*tls.Conn); isTLS && len(w.bufs) > 1 {
+			// A TLS connection has no writev: one Write per response
+			// would be one TLS record and one syscall each.
+			w.joined = w.joined[:0]
+			for _, b := range w.bufs {
+				w.joined = append(w.joined, b...)
+			}
+			_, err = c.nc.Write(w.joined)
+			if cap(w.joined) > maxWriteBatch*2 {
+				w.joined = nil
+			}
+		} else {
+			bufs := net.Buffers(w.bufs)
+			_, err = bufs.WriteTo(c.nc)
+		}
 	}
 	for i, p := range w.batch {
 		if p.out != nil {

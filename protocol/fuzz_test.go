@@ -26,7 +26,7 @@ func fuzzConn(t testing.TB) *conn {
 	s := NewServer(reg, zerolog.Nop())
 	a, b := net.Pipe()
 	t.Cleanup(func() { a.Close(); b.Close(); s.Close() })
-	return newConn(s, a, "FUZZ")
+	return newConn(s, a, "FUZZ", nil)
 }
 
 // FuzzRequestFrame feeds a request frame (what follows the size prefix) to

@@ -607,8 +607,9 @@ func TestIdleConnectionsClosed(t *testing.T) {
 	waitFor(t, "three idle closes counted", func() bool { return s.Stats.ConnsIdleClosed.Load() == 3 })
 }
 
-// Without SASL, SaslHandshake gets UNSUPPORTED_SASL_MECHANISM and no
-// mechanisms, SaslAuthenticate ILLEGAL_SASL_STATE; the connection serves on.
+// Without SASL, SaslHandshake gets ILLEGAL_SASL_STATE and no mechanisms,
+// SaslAuthenticate ILLEGAL_SASL_STATE, as from Kafka's KafkaApis; the
+// connection serves on.
 func TestSASLWithoutSASL(t *testing.T) {
 	_, addr := startServer(t, heartbeatRegistry(), 0)
 	c := dial(t, addr)
@@ -621,7 +622,7 @@ func TestSASLWithoutSASL(t *testing.T) {
 		resp := kmsg.NewPtrSASLHandshakeResponse()
 		resp.Version = v
 		readResponse(t, c, resp)
-		if resp.ErrorCode != kerr.UnsupportedSaslMechanism.Code || len(resp.SupportedMechanisms) != 0 {
+		if resp.ErrorCode != kerr.IllegalSaslState.Code || len(resp.SupportedMechanisms) != 0 {
 			t.Fatalf("SaslHandshake v%d: error %d mechanisms %v", v, resp.ErrorCode, resp.SupportedMechanisms)
 		}
 	}

@@ -50,13 +50,12 @@ type Registry struct {
 	cached []kmsg.ApiVersionsResponseApiKey
 }
 
-// NewRegistry returns a registry holding ApiVersions and the SASL keys
-// answered as by a listener without SASL.
+// NewRegistry returns a registry holding ApiVersions and the SASL keys.
+// SASL exchanges are run by the connection layer (auth.go); these
+// handlers answer the SASL requests it passes on, as KafkaApis does.
 func NewRegistry() *Registry {
 	r := &Registry{apis: make(map[int16]API)}
 	r.Register(API{Key: 18, Min: 0, Max: (&kmsg.ApiVersionsRequest{}).MaxVersion(), Handler: r.handleApiVersions})
-	// No SASL yet: these answer as a listener without it does. A SASL
-	// implementation registers its own handlers for keys 17 and 36.
 	r.Register(API{Key: 17, Min: 0, Max: (&kmsg.SASLHandshakeRequest{}).MaxVersion(), Handler: HandleSASLHandshakeDisabled})
 	r.Register(API{Key: 36, Min: 0, Max: (&kmsg.SASLAuthenticateRequest{}).MaxVersion(), Handler: HandleSASLAuthenticateDisabled})
 	return r

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -16,6 +17,12 @@ type ConnInfo struct {
 	Listener string // listener name, e.g. PLAINTEXT
 	Local    net.Addr
 	Remote   net.Addr
+	// SecurityProtocol is the listener's: PLAINTEXT, SSL, SASL_PLAINTEXT
+	// or SASL_SSL.
+	SecurityProtocol string
+
+	// principal is set once the connection authenticates (Principal).
+	principal atomic.Pointer[Principal]
 }
 
 // Request is one decoded request.

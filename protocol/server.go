@@ -16,6 +16,8 @@ import (
 type Listener struct {
 	Name string // e.g. PLAINTEXT
 	Addr string // host:port
+	// Security authenticates the listener's connections; nil is PLAINTEXT.
+	Security *Security
 }
 
 // Server accepts connections and dispatches requests through a Registry.
@@ -23,6 +25,8 @@ type Server struct {
 	Registry *Registry
 	Log      zerolog.Logger
 	Stats    Stats
+	// Auth counts authentications (auth.go).
+	Auth AuthStats
 	// Options are set before the first Listen or Serve.
 	Options
 
@@ -36,6 +40,9 @@ type Server struct {
 	// client hammering a connection limit must not flood the log.
 	acceptLog zerolog.Logger
 	rejectLog zerolog.Logger
+	// authLog is rate limited: a client looping on a wrong password must
+	// not flood the log.
+	authLog zerolog.Logger
 
 	mu sync.Mutex
 	// guarded by mu
@@ -58,6 +65,7 @@ func NewServer(reg *Registry, log zerolog.Logger) *Server {
 		cancel:    cancel,
 		acceptLog: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 		rejectLog: log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
+		authLog:   log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
 		conns:     make(map[net.Conn]string),
 		perIP:     make(map[string]int),
 	}
@@ -70,7 +78,7 @@ func (s *Server) Listen(l Listener) (net.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Serve(ln, l.Name); err != nil {
+	if err := s.serve(ln, l.Name, l.Security); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -80,6 +88,15 @@ func (s *Server) Listen(l Listener) (net.Addr, error) {
 // Serve starts serving connections accepted from ln under a listener name
 // (a TLS listener, say, or a test's). The server closes ln when it closes.
 func (s *Server) Serve(ln net.Listener, name string) error {
+	return s.serve(ln, name, nil)
+}
+
+// ServeSecure is Serve with a listener's security (TLS, SASL).
+func (s *Server) ServeSecure(ln net.Listener, name string, sec *Security) error {
+	return s.serve(ln, name, sec)
+}
+
+func (s *Server) serve(ln net.Listener, name string, sec *Security) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -92,7 +109,7 @@ func (s *Server) Serve(ln net.Listener, name string) error {
 	}
 	s.listeners = append(s.listeners, ln)
 	s.wg.Add(1)
-	go s.acceptLoop(ln, name)
+	go s.acceptLoop(ln, name, sec)
 	return nil
 }
 
@@ -114,7 +131,7 @@ func (s *Server) startLocked() error {
 // acceptLoop accepts until the listener closes. A failed accept (out of
 // file descriptors, say) is retried after a growing delay, as net/http's
 // Server.Serve does: the listener must not stop while the server runs.
-func (s *Server) acceptLoop(ln net.Listener, name string) {
+func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 	defer s.wg.Done()
 	var delay time.Duration
 	for {
@@ -147,7 +164,7 @@ func (s *Server) acceptLoop(ln net.Listener, name string) {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
-		c := newConn(s, nc, name)
+		c := newConn(s, nc, name, sec)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

@@ -10,6 +10,10 @@ echo "== Go benchmarks"
 go test -run '^$' -bench . -benchmem -count "${COUNT:-3}" ./broker/... ./protocol/... ./coordinator/... 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || true
 echo "== load: gregor vs kfake (medians of ${ROUNDS:-5} rounds)"
 bin/gregor-bench compare -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" ${SCENARIOS:+-scenarios "$SCENARIOS"}
+if [ "${SECURITY:-1}" != 0 ]; then
+	echo "== security: SASL_SSL (SCRAM-SHA-512) vs PLAINTEXT on one broker (medians of ${ROUNDS:-5} rounds)"
+	bin/gregor-bench security -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}"
+fi
 if [ "${REPLICATION:-1}" != 0 ] && [ -f /usr/share/java/zookeeper.jar ]; then
 	echo "== replication: rf=3 acks=all on 3 brokers vs rf=1 acks=1 on one (medians of ${ROUNDS:-5} rounds)"
 	bin/gregor-bench replication -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" 2>/dev/null

@@ -88,6 +88,17 @@ type Config struct {
 	LeaderImbalanceCheckInterval       time.Duration
 	LeaderImbalancePerBrokerPercentage int
 
+	// Security (security.go): the protocol of each listener, the
+	// inter-broker listener and mechanism.
+	ListenerSecurityProtocolMap string
+	ListenerProtocols           map[string]string // by listener name, resolved
+	InterBrokerListenerName     string
+	SecurityInterBrokerProtocol string
+	// InterBrokerListener is the listener brokers use between themselves.
+	InterBrokerListener      string
+	SASLMechanismInterBroker string
+	AuthorizerClassName      string
+
 	MetricsListener string // host:port for Prometheus; empty disables
 	LogLevel        string
 	// DecompressionMaxRatio: a record batch may decompress to at most this
@@ -138,7 +149,7 @@ func Load(values map[string]string, overrides map[string]string) (*Config, error
 	}
 	c.Values = merged
 	for k := range merged {
-		if keys.broker[k] == nil && !ignored(k) {
+		if keys.broker[k] == nil && !ignored(k) && !knownListenerKey(k) {
 			c.Unknown = append(c.Unknown, k)
 		}
 	}
@@ -197,6 +208,7 @@ func resolve(values map[string]string) (*Config, error) {
 			errs = append(errs, invalid(from, from.Name, values[from.Name], err))
 		}
 	}
+	c.Values = values // derive reads listener-prefixed keys; Load sets it again
 	errs = append(errs, c.derive()...)
 	return c, errors.Join(errs...)
 }
@@ -251,6 +263,7 @@ func (c *Config) derive() []error {
 	if c.ZookeeperConnect == "" && c.BrokerID < 0 {
 		c.BrokerID = 0
 	}
+	errs = append(errs, c.deriveSecurity()...)
 	return errs
 }
 
@@ -372,13 +385,13 @@ func (c *Config) Advertised(name string) (Listener, bool) {
 // Clustered reports whether the broker runs against ZooKeeper.
 func (c *Config) Clustered() bool { return c.ZookeeperConnect != "" }
 
-// ignored are keys Kafka knows that have no meaning here (security,
-// metrics reporters, thread pools): accepted silently.
+// ignored are keys Kafka knows that have no meaning here (metrics
+// reporters, thread pools): accepted silently. Security keys are never
+// ignored: those Gregor does not support stop start-up (security.go).
 func ignored(k string) bool {
 	for _, p := range []string{"num.network.threads", "num.io.threads", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 		"num.recovery.threads.per.data.dir", "group.initial.rebalance.delay.ms.", "zookeeper.connection.timeout.ms",
-		"listener.security.protocol.map", "inter.broker.listener.name", "security.inter.broker.protocol", "transaction.state.log.segment.bytes",
-		"queued.max.requests", "background.threads", "metric.reporters", "kafka.metrics.", "confluent.", "ssl.", "sasl.", "authorizer."} {
+		"transaction.state.log.segment.bytes", "queued.max.requests", "background.threads", "metric.reporters", "kafka.metrics.", "confluent."} {
 		if k == p || strings.HasPrefix(k, p) && strings.HasSuffix(p, ".") {
 			return true
 		}

@@ -212,10 +212,12 @@ func TestListenersAndDirs(t *testing.T) {
 	c, err := Load(map[string]string{
 		"listeners":            "PLAINTEXT://0.0.0.0:9093,internal://127.0.0.1:9094",
 		"advertised.listeners": "PLAINTEXT://broker1:9093",
-		"log.dir":              "/ignored",
-		"log.dirs":             "/a, /b",
-		"zookeeper.connect":    "zk:2181",
-		"broker.id":            "5",
+		// Kafka's default map names only the four protocols.
+		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
+		"log.dir":                        "/ignored",
+		"log.dirs":                       "/a, /b",
+		"zookeeper.connect":              "zk:2181",
+		"broker.id":                      "5",
 	}, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -81,6 +81,13 @@ type Backend interface {
 	// the given partitions of each topic (every partition of a topic
 	// given with a nil list), or all of them when parts is nil.
 	ListPartitionReassignments(ctx context.Context, parts map[string][]int32) (map[string]map[int32]Reassignment, error)
+	// UserScramCredentials reads every user's SCRAM credentials from the
+	// store itself (not what was last delivered).
+	UserScramCredentials(ctx context.Context) (UserScram, error)
+	// AlterUserScramCredentials applies one user's alteration (see
+	// AlterScramConfig); it returns once recorded, and the change reaches
+	// every broker through ScramCredentialApplier.
+	AlterUserScramCredentials(ctx context.Context, a ScramAlteration) error
 	// Shutdown hands leaderships over (controlled shutdown) where it can.
 	Shutdown(ctx context.Context) error
 	Close() error

@@ -41,6 +41,10 @@ type localDoc struct {
 	// broker's id, or DefaultBrokerEntity for the cluster-wide defaults.
 	// Absent in files written before they were kept.
 	BrokerConfigs map[string]map[string]string `json:"broker_configs,omitempty"`
+	// Users are the user entities' configs (SCRAM credentials, in Kafka's
+	// string form), by user name. Absent in files written before they
+	// were kept.
+	Users map[string]map[string]string `json:"users,omitempty"`
 }
 
 type localTopic struct {
@@ -88,6 +92,7 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 		apply.ApplyTopic(st)
 	}
 	l.applyBrokerConfigsLocked()
+	l.applyScramLocked()
 	return nil
 }
 

@@ -59,6 +59,10 @@ type BrokerInfo struct {
 	ID        int32
 	Rack      string
 	Endpoints map[string]Endpoint // by listener name
+	// Protocols are the listeners' security protocols, by listener name
+	// (the listener_security_protocol_map it registers); nil: each name
+	// that is a protocol's is that protocol, others PLAINTEXT.
+	Protocols map[string]string
 }
 
 // Endpoint is an advertised address.

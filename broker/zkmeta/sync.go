@@ -64,7 +64,7 @@ func (b *backend) markAll() {
 	}
 	b.wmu.Unlock()
 	b.mu.Lock()
-	keys := b.brokerConfigKeys()
+	keys := append(b.brokerConfigKeys(), b.userKeys()...)
 	for name, t := range b.topics {
 		keys = append(keys, preTopic+name, preConfig+name)
 		for p := range t.assign {
@@ -256,6 +256,10 @@ func (b *backend) process(key string) error {
 		return b.processConfig(key[len(preConfig):])
 	case strings.HasPrefix(key, preBrokerCfg):
 		return b.processBrokerConfig(key[len(preBrokerCfg):])
+	case key == keyUsers:
+		return b.processUsers()
+	case strings.HasPrefix(key, preUser):
+		return b.processUser(key[len(preUser):])
 	case strings.HasPrefix(key, preState):
 		rest := key[len(preState):]
 		i := strings.LastIndexByte(rest, '/')
@@ -561,6 +565,7 @@ func (b *backend) deliver() {
 	}
 	b.brokersChanged, b.removed = false, nil
 	cfgDefaults, cfgSelf, cfgChanged := b.takeBrokerConfigs()
+	scram, scramChanged := b.takeScram()
 	b.mu.Unlock()
 
 	if apply == nil {
@@ -578,5 +583,8 @@ func (b *backend) deliver() {
 	}
 	if a, ok := apply.(metadata.BrokerConfigApplier); ok && cfgChanged {
 		a.ApplyBrokerConfigs(cfgDefaults, cfgSelf)
+	}
+	if a, ok := apply.(metadata.ScramCredentialApplier); ok && scramChanged {
+		a.ApplyScramCredentials(scram)
 	}
 }

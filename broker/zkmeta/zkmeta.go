@@ -71,6 +71,7 @@ type backend struct {
 	ctrlEpochVer   int32
 	rebalanceDue   bool // the leader imbalance check is due
 	bcfg           brokerConfigs
+	scram          scramCache // users.go
 }
 
 type liveBroker struct {

@@ -82,7 +82,9 @@ func encodeBroker(self metadata.BrokerInfo) ([]byte, error) {
 	for _, n := range names {
 		ep := self.Endpoints[n]
 		proto := "PLAINTEXT"
-		if slices.Contains(securityProtocols, n) {
+		if p, ok := self.Protocols[n]; ok {
+			proto = p
+		} else if slices.Contains(securityProtocols, n) {
 			proto = n
 		}
 		z.ListenerSecurityProtocolMap[n] = proto

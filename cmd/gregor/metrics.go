@@ -97,6 +97,18 @@ func (s *server) writeMetrics(w http.ResponseWriter, _ *http.Request) {
 	p.sample("gregor_connections_rejected_total", "counter", "Connections closed on accept for max.connections or max.connections.per.ip.", nil, float64(st.ConnsRejected.Load()))
 	p.sample("gregor_connections_idle_closed_total", "counter", "Connections closed by connections.max.idle.ms.", nil, float64(st.ConnsIdleClosed.Load()))
 	p.sample("gregor_queued_request_bytes", "gauge", "Request bytes held for all connections (bounded by queued.max.request.bytes).", nil, float64(s.net.QueuedRequestBytes()))
+	auth := s.net.Auth.Counts()
+	for _, ok := range []bool{false, true} {
+		name, help := "gregor_authentication_failed_total", "Failed authentications (TLS handshakes, SASL exchanges), by listener and mechanism."
+		if ok {
+			name, help = "gregor_authentication_succeeded_total", "Successful authentications, by listener and mechanism."
+		}
+		for _, a := range auth {
+			if a.OK == ok {
+				p.sample(name, "counter", help, []string{"listener", a.Listener, "mechanism", a.Mechanism}, float64(a.N))
+			}
+		}
+	}
 	p.sample("gregor_network_received_bytes_total", "counter", "Request bytes received.", nil, float64(st.BytesIn.Load()))
 	p.sample("gregor_network_sent_bytes_total", "counter", "Response bytes sent.", nil, float64(st.BytesOut.Load()))
 	for k := range st.Requests {

@@ -54,12 +54,17 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger())}
 	s.net.Options = connectionOptions(cfg)
 	for _, l := range cfg.Listeners {
-		addr, err := s.net.Listen(protocol.Listener{Name: l.Name, Addr: l.Addr()})
+		sec, err := listenerSecurity(cfg, l.Name, b, log.With().Str("component", "security").Logger())
+		if err != nil {
+			s.shutdown(context.Background())
+			return nil, err
+		}
+		addr, err := s.net.Listen(protocol.Listener{Name: l.Name, Addr: l.Addr(), Security: sec})
 		if err != nil {
 			s.shutdown(context.Background())
 			return nil, fmt.Errorf("listener %s: %w", l, err)
 		}
-		log.Info().Str("listener", l.Name).Str("addr", addr.String()).Msg("listening")
+		log.Info().Str("listener", l.Name).Str("security_protocol", cfg.ListenerProtocols[l.Name]).Str("addr", addr.String()).Msg("listening")
 	}
 	log.Info().Int32("broker_id", cfg.BrokerID).Str("cluster_id", b.ClusterID()).Strs("log_dirs", cfg.LogDirs).Msg("gregor started")
 	return s, nil

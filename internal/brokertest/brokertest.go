@@ -6,6 +6,7 @@ package brokertest
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -97,6 +98,9 @@ type Options struct {
 	// by a shell's ulimit before it execs the broker (the Go runtime
 	// raises a soft limit to the hard one, so both are set).
 	NoFile int
+	// TLS, if set, is how readiness is checked on Port (an SSL or
+	// SASL_SSL listener there); ApiVersions needs no authentication.
+	TLS *tls.Config
 }
 
 // Broker is a running (or stopped) gregor process.
@@ -109,6 +113,7 @@ type Broker struct {
 	set  map[string]string
 	// noFile is Options.NoFile.
 	noFile int
+	tls    *tls.Config
 	// ownDir is set when the directory was made here and is removed by
 	// Cleanup.
 	ownDir bool
@@ -124,7 +129,7 @@ type Broker struct {
 func Start(t testing.TB, opt Options) *Broker {
 	t.Helper()
 	skipShort(t)
-	b := &Broker{t: t, bin: Binary(t), Dir: opt.Dir, Port: opt.Port, set: opt.Set, noFile: opt.NoFile}
+	b := &Broker{t: t, bin: Binary(t), Dir: opt.Dir, Port: opt.Port, set: opt.Set, noFile: opt.NoFile, tls: opt.TLS}
 	if b.Dir == "" {
 		b.Dir = t.TempDir()
 	}
@@ -188,7 +193,7 @@ func (b *Broker) start() {
 		cmd.Wait()
 		close(done)
 	}()
-	if err := WaitReady(b.Addr, 20*time.Second, done); err != nil {
+	if err := WaitReadyTLS(b.Addr, b.tls, 20*time.Second, done); err != nil {
 		b.t.Fatalf("gregor at %s did not become ready: %v\nlog:\n%s", b.Addr, err, b.Logs(8<<10))
 	}
 }
@@ -331,6 +336,11 @@ func (b *Broker) Logs(n int) string {
 // WaitReady polls addr with ApiVersions until it answers, the timeout
 // passes, or exited closes.
 func WaitReady(addr string, timeout time.Duration, exited <-chan struct{}) error {
+	return WaitReadyTLS(addr, nil, timeout, exited)
+}
+
+// WaitReadyTLS is WaitReady over TLS (nil: plaintext).
+func WaitReadyTLS(addr string, tc *tls.Config, timeout time.Duration, exited <-chan struct{}) error {
 	deadline := time.Now().Add(timeout)
 	var last error
 	for time.Now().Before(deadline) {
@@ -339,7 +349,7 @@ func WaitReady(addr string, timeout time.Duration, exited <-chan struct{}) error
 			return fmt.Errorf("process exited")
 		default:
 		}
-		if last = ping(addr); last == nil {
+		if last = ping(addr, tc); last == nil {
 			return nil
 		}
 		select {
@@ -351,8 +361,12 @@ func WaitReady(addr string, timeout time.Duration, exited <-chan struct{}) error
 	return fmt.Errorf("no ApiVersions answer within %v: %v", timeout, last)
 }
 
-func ping(addr string) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DialTimeout(time.Second))
+func ping(addr string, tc *tls.Config) error {
+	opts := []kgo.Opt{kgo.SeedBrokers(addr), kgo.DialTimeout(time.Second)}
+	if tc != nil {
+		opts = append(opts, kgo.DialTLSConfig(tc.Clone()))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,127 @@
+package broker
+
+// AlterUserScramCredentials (key 51), version 0 (every version kmsg
+// knows), as Kafka's ZkAdminManager answers it. A user is refused whole
+// for: an empty name (UNACCEPTABLE_CREDENTIAL "Username must not be
+// empty"), an unknown mechanism (UNSUPPORTED_SASL_MECHANISM), iterations
+// outside [4096, 16384] (UNACCEPTABLE_CREDENTIAL "Too few iterations" /
+// "Too many iterations"), the same mechanism twice (DUPLICATE_RESOURCE),
+// deleting a credential it lacks (RESOURCE_NOT_FOUND). Otherwise its
+// deletions and upsertions are applied together. The client sends the salt
+// and the salted password; the broker keeps the salt, the iterations, the
+// stored key and the server key derived from them (never the salted
+// password). The change reaches every broker through the metadata store
+// (ZooKeeper's /config/users, or the local metadata file).
+
+import (
+	"context"
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/metadata"
+	"gregor/protocol"
+	"gregor/protocol/sasl"
+)
+
+// scramChange is one user's requested change.
+type scramChange struct {
+	alt    metadata.ScramAlteration
+	pairs  map[string]int // mechanism -> times named
+	failed *kmsg.AlterUserSCRAMCredentialsResponseResult
+}
+
+func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.AlterUserSCRAMCredentialsRequest)
+	resp := req.Response().(*kmsg.AlterUserSCRAMCredentialsResponse)
+	var order []string
+	changes := map[string]*scramChange{}
+	get := func(user string) *scramChange {
+		c := changes[user]
+		if c == nil {
+			c = &scramChange{alt: metadata.ScramAlteration{User: user, Upsert: map[string]metadata.ScramCredential{}}, pairs: map[string]int{}}
+			changes[user] = c
+			order = append(order, user)
+		}
+		return c
+	}
+	for _, d := range r.Deletions {
+		c := get(d.Name)
+		mech := sasl.ScramMechanismName(d.Mechanism)
+		switch {
+		case d.Name == "":
+			c.fail(kerr.UnacceptableCredential, "Username must not be empty")
+		case mech == "":
+			c.fail(kerr.UnsupportedSaslMechanism, "Unknown SCRAM mechanism")
+		default:
+			c.pairs[mech]++
+			c.alt.Deletes = append(c.alt.Deletes, mech)
+		}
+	}
+	for _, u := range r.Upsertions {
+		c := get(u.Name)
+		mech := sasl.ScramMechanismName(u.Mechanism)
+		switch {
+		case u.Name == "":
+			c.fail(kerr.UnacceptableCredential, "Username must not be empty")
+		case mech == "":
+			c.fail(kerr.UnsupportedSaslMechanism, "Unknown SCRAM mechanism")
+		case u.Iterations < sasl.ScramMinIterations:
+			c.fail(kerr.UnacceptableCredential, "Too few iterations")
+		case u.Iterations > sasl.ScramMaxIterations:
+			c.fail(kerr.UnacceptableCredential, "Too many iterations")
+		default:
+			c.pairs[mech]++
+			cred, err := sasl.CredentialFromSaltedPassword(mech, u.Salt, u.SaltedPassword, int(u.Iterations))
+			if err != nil || len(u.Salt) == 0 || len(u.SaltedPassword) == 0 {
+				c.fail(kerr.UnacceptableCredential, "The salt and the salted password must not be empty")
+				continue
+			}
+			c.alt.Upsert[mech] = metadata.ScramCredential{Salt: cred.Salt, StoredKey: cred.StoredKey, ServerKey: cred.ServerKey, Iterations: u.Iterations}
+		}
+	}
+	for _, user := range order {
+		resp.Results = append(resp.Results, b.alterScram(ctx, changes[user]))
+	}
+	return resp, nil
+}
+
+func (c *scramChange) fail(code *kerr.Error, msg string) {
+	if c.failed != nil {
+		return
+	}
+	res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+	res.User, res.ErrorCode, res.ErrorMessage = c.alt.User, code.Code, &msg
+	c.failed = &res
+}
+
+func (b *Broker) alterScram(ctx context.Context, c *scramChange) kmsg.AlterUserSCRAMCredentialsResponseResult {
+	for _, n := range c.pairs {
+		if n > 1 {
+			c.fail(kerr.DuplicateResource, "A user credential cannot be altered twice in the same request")
+		}
+	}
+	if c.failed != nil {
+		return *c.failed
+	}
+	res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+	res.User = c.alt.User
+	if err := b.backend.AlterUserScramCredentials(ctx, c.alt); err != nil {
+		code := kerr.UnknownServerError
+		var ke *kerr.Error
+		if errors.As(err, &ke) {
+			code = ke
+		} else {
+			b.log.Warn().Err(err).Str("user", c.alt.User).Msg("altering SCRAM credentials")
+		}
+		msg := err.Error()
+		if errors.Is(err, metadata.ErrNoSuchCredential) {
+			msg = "Attempt to delete a user credential that does not exist"
+		}
+		res.ErrorCode, res.ErrorMessage = code.Code, &msg
+		return res
+	}
+	b.log.Info().Str("user", c.alt.User).Int("set", len(c.alt.Upsert)).Int("deleted", len(c.alt.Deletes)).Msg("SCRAM credentials altered")
+	return res
+}

@@ -1,0 +1,199 @@
+package zkmeta
+
+// SCRAM credentials, kept as Kafka keeps them in ZooKeeper mode: the user
+// entity's config at /config/users/<sanitized user>
+// ({"version":1,"config":{"SCRAM-SHA-256":"salt=...,stored_key=...,
+// server_key=...,iterations=4096"}}, other keys such as quotas kept), each
+// change announced by /config/changes/config_change_NNN
+// {"version":2,"entity_path":"users/<sanitized user>"}. Every broker
+// watches /config/users and each user's znode, so a change reaches it as
+// soon as ZooKeeper's watch fires.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+
+	"github.com/go-zookeeper/zk"
+
+	"gregor/broker/metadata"
+)
+
+const (
+	configUsersPath = "/config/users"
+	// keyUsers: /config/users children; preUser + sanitized name: one user.
+	keyUsers = "Ausers"
+	preUser  = "Bu/"
+)
+
+func userPath(sanitized string) string { return configUsersPath + "/" + sanitized }
+
+// scramCache is the loop's copy of the credentials (guarded by backend.mu).
+type scramCache struct {
+	users   map[string]map[string]metadata.ScramCredential // by sanitized name
+	read    bool                                           // the children were listed once
+	changed bool
+}
+
+func (b *backend) processUsers() error {
+	c, err := b.children(keyUsers, b.p(configUsersPath))
+	if errors.Is(err, zk.ErrNoNode) {
+		c, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	sc := &b.scram
+	if sc.users == nil {
+		sc.users = map[string]map[string]metadata.ScramCredential{}
+	}
+	seen := map[string]bool{}
+	for _, name := range c {
+		seen[name] = true
+		if _, ok := sc.users[name]; !ok {
+			sc.users[name] = nil
+			b.mark(preUser + name)
+		}
+	}
+	for name := range sc.users {
+		if !seen[name] {
+			delete(sc.users, name)
+			sc.changed = true
+		}
+	}
+	if !sc.read {
+		sc.read, sc.changed = true, true
+	}
+	return nil
+}
+
+func (b *backend) processUser(name string) error {
+	sc := &b.scram
+	if _, ok := sc.users[name]; !ok {
+		return nil
+	}
+	data, _, _, err := b.get(preUser+name, b.p(userPath(name)))
+	if err != nil {
+		return err
+	}
+	cfg, err := decodeConfig(data)
+	if err != nil {
+		b.log.Warn().Err(err).Str("user", name).Msg("ignoring malformed user config znode")
+		cfg = nil
+	}
+	creds := metadata.ScramFromConfig(cfg)
+	if !maps.EqualFunc(creds, sc.users[name], func(x, y metadata.ScramCredential) bool { return x.String() == y.String() }) || sc.users[name] == nil {
+		sc.users[name], sc.changed = creds, true
+	}
+	return nil
+}
+
+// userKeys are the loop keys of the users known, for a full re-read.
+func (b *backend) userKeys() []string {
+	keys := []string{keyUsers}
+	for name := range b.scram.users {
+		keys = append(keys, preUser+name)
+	}
+	return keys
+}
+
+// takeScram returns the credentials to deliver if they changed. Called
+// holding mu.
+func (b *backend) takeScram() (metadata.UserScram, bool) {
+	sc := &b.scram
+	if !sc.changed || !sc.read {
+		return nil, false
+	}
+	sc.changed = false
+	out := metadata.UserScram{}
+	for name, creds := range sc.users {
+		if len(creds) == 0 {
+			continue
+		}
+		user, err := metadata.DesanitizeEntity(name)
+		if err != nil {
+			continue
+		}
+		out[user] = maps.Clone(creds)
+	}
+	return out, true
+}
+
+// UserScramCredentials reads every user's credentials from ZooKeeper.
+func (b *backend) UserScramCredentials(ctx context.Context) (metadata.UserScram, error) {
+	return withCtx(ctx, func() (metadata.UserScram, error) {
+		names, _, err := b.conn.Children(b.p(configUsersPath))
+		if errors.Is(err, zk.ErrNoNode) {
+			return metadata.UserScram{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		out := metadata.UserScram{}
+		for _, name := range names {
+			data, _, err := b.conn.Get(b.p(userPath(name)))
+			if errors.Is(err, zk.ErrNoNode) {
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+			cfg, err := decodeConfig(data)
+			if err != nil {
+				continue
+			}
+			user, err := metadata.DesanitizeEntity(name)
+			if err != nil {
+				continue
+			}
+			if creds := metadata.ScramFromConfig(cfg); len(creds) > 0 {
+				out[user] = creds
+			}
+		}
+		return out, nil
+	})
+}
+
+// AlterUserScramCredentials rewrites one user's entity config (a
+// compare-and-set on its version, retried on a race) and announces the
+// change, as Kafka's AdminZkClient.changeConfigs does.
+func (b *backend) AlterUserScramCredentials(ctx context.Context, a metadata.ScramAlteration) error {
+	name := metadata.SanitizeEntity(a.User)
+	_, err := withCtx(ctx, func() (struct{}, error) {
+		for range 10 {
+			zpath := b.p(userPath(name))
+			data, stat, err := b.conn.Get(zpath)
+			exists := err == nil
+			if err != nil && !errors.Is(err, zk.ErrNoNode) {
+				return struct{}{}, err
+			}
+			cfg, err := decodeConfig(data)
+			if err != nil {
+				return struct{}{}, err
+			}
+			next, err := metadata.AlterScramConfig(cfg, a)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if exists {
+				_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
+			} else {
+				_, err = b.conn.Create(zpath, encodeConfig(next), 0, b.acl)
+			}
+			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) {
+				continue
+			}
+			if err != nil {
+				return struct{}{}, err
+			}
+			note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": "users/" + name})
+			if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
+				b.log.Warn().Err(err).Str("user", a.User).Msg("writing config change notification")
+			}
+			return struct{}{}, nil
+		}
+		return struct{}{}, errors.New("user config changed concurrently too often")
+	})
+	return err
+}

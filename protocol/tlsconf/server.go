@@ -1,0 +1,208 @@
+package tlsconf
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Server is a listener's TLS configuration that re-reads its keystore and
+// truststore when their files change (checked at most every PollInterval,
+// on a connection's handshake), or on Update.
+type Server struct {
+	// OnReload is told of every reload, with its error if it failed (the
+	// previous certificates stay in use then).
+	OnReload func(err error)
+
+	cur atomic.Pointer[tls.Config]
+
+	mu sync.Mutex
+	// guarded by mu:
+	cfg     Config
+	stamps  []fileStamp
+	checked time.Time
+}
+
+// PollInterval is how often a server looks at its stores' files.
+const PollInterval = time.Second
+
+type fileStamp struct {
+	path string
+	mod  time.Time
+	size int64
+	data []byte
+}
+
+// NewServer loads a listener's stores; it fails if they cannot be read.
+func NewServer(c Config) (*Server, error) {
+	if !c.HasKeystore() {
+		return nil, errors.New("ssl.keystore.location (or ssl.keystore.certificate.chain and ssl.keystore.key): a TLS listener needs a keystore")
+	}
+	s := &Server{}
+	if err := s.load(c); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) load(c Config) error {
+	tc, err := c.base()
+	if err != nil {
+		return err
+	}
+	cert, err := c.LoadKeystore()
+	if err != nil {
+		return err
+	}
+	pool, err := c.LoadTruststore()
+	if err != nil {
+		return err
+	}
+	tc.Certificates = []tls.Certificate{cert}
+	tc.ClientCAs = pool
+	switch c.ClientAuth {
+	case "required":
+		tc.ClientAuth = tls.RequireAndVerifyClientCert
+	case "requested":
+		tc.ClientAuth = tls.VerifyClientCertIfGiven
+	default:
+		tc.ClientAuth = tls.NoClientCert
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg = c
+	s.stamps = stampFiles(c.KeystoreLocation, c.TruststoreLocation)
+	s.checked = time.Now()
+	s.cur.Store(tc)
+	return nil
+}
+
+func stampFiles(paths ...string) []fileStamp {
+	var out []fileStamp
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		st := fileStamp{path: p}
+		if fi, err := os.Stat(p); err == nil {
+			st.mod, st.size = fi.ModTime(), fi.Size()
+			st.data, _ = os.ReadFile(p)
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// changed reports whether a store file differs from when it was loaded:
+// its time or size, or (same second, same size) its bytes.
+func (s *Server) changedLocked() bool {
+	for _, st := range s.stamps {
+		fi, err := os.Stat(st.path)
+		if err != nil {
+			continue // gone for now (being replaced): keep what we have
+		}
+		if !fi.ModTime().Equal(st.mod) || fi.Size() != st.size {
+			return true
+		}
+		if data, err := os.ReadFile(st.path); err == nil && !bytes.Equal(data, st.data) {
+			return true
+		}
+	}
+	return false
+}
+
+// Config returns the configuration for a new connection, reloading the
+// stores first if their files changed.
+func (s *Server) Config() *tls.Config {
+	s.mu.Lock()
+	due := time.Since(s.checked) >= PollInterval
+	var reload bool
+	var c Config
+	if due {
+		s.checked = time.Now()
+		reload = s.changedLocked()
+		c = s.cfg
+	}
+	s.mu.Unlock()
+	if reload {
+		err := s.load(c)
+		if err != nil {
+			// Do not retry every handshake: wait for the next change.
+			s.mu.Lock()
+			s.stamps = stampFiles(c.KeystoreLocation, c.TruststoreLocation)
+			s.mu.Unlock()
+		}
+		if s.OnReload != nil {
+			s.OnReload(err)
+		}
+	}
+	return s.cur.Load()
+}
+
+// Update replaces the settings (a dynamic config change) and reloads the
+// stores, even from unchanged paths, as Kafka's dynamic keystore update
+// does. On error the previous configuration stays.
+func (s *Server) Update(c Config) error {
+	if err := c.Validate(""); err != nil {
+		return err
+	}
+	err := s.load(c)
+	if s.OnReload != nil {
+		s.OnReload(err)
+	}
+	return err
+}
+
+// TLSConfig is a tls.Config whose every handshake uses the current
+// stores (for tls.NewListener).
+func (s *Server) TLSConfig() *tls.Config {
+	return &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return s.Config(), nil }}
+}
+
+// Client returns a client configuration for connecting to serverName:
+// the truststore verifies the server (the system roots without one), the
+// keystore, if any, is offered for mutual TLS, and the host name is
+// checked when EndpointIdentification is https.
+func Client(c Config, serverName string) (*tls.Config, error) {
+	tc, err := c.base()
+	if err != nil {
+		return nil, err
+	}
+	if c.HasKeystore() {
+		cert, err := c.LoadKeystore()
+		if err != nil {
+			return nil, err
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	pool, err := c.LoadTruststore()
+	if err != nil {
+		return nil, err
+	}
+	tc.RootCAs = pool
+	tc.ServerName = serverName
+	if c.EndpointIdentification == "" {
+		// Verify the chain, not the name.
+		tc.InsecureSkipVerify = true
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return errors.New("the server sent no certificate")
+			}
+			opts := x509.VerifyOptions{Roots: pool, Intermediates: x509.NewCertPool()}
+			for _, ic := range cs.PeerCertificates[1:] {
+				opts.Intermediates.AddCert(ic)
+			}
+			if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+				return fmt.Errorf("verifying the server's certificate: %w", err)
+			}
+			return nil
+		}
+	}
+	return tc, nil
+}
