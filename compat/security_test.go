@@ -90,6 +90,9 @@ func startSecure(t *testing.T) *secureBroker {
 	if !usingGregor() {
 		t.Skip("COMPAT_BOOTSTRAP is set: the security tests start their own broker")
 	}
+	if testing.Short() {
+		t.Skip("-short: starts a gregor process")
+	}
 	secOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "gregor-sec-")
 		if err != nil {
