@@ -22,6 +22,20 @@ type Config struct {
 	MaxSessionTimeout        time.Duration
 	MaxGroupSize             int32
 
+	// KIP-848 consumer groups: ConsumerProtocol serves them at all;
+	// Assignors are the server-side assignors by name, the first being
+	// the default; MigrationPolicy is disabled, upgrade, downgrade or
+	// bidirectional.
+	ConsumerProtocol          bool
+	ConsumerSessionTimeout    time.Duration
+	ConsumerHeartbeatInterval time.Duration
+	ConsumerMaxGroupSize      int32
+	ConsumerAssignors         []string
+	MigrationPolicy           string
+	// RegexRefreshInterval is the least time between two resolutions of
+	// a group's topic regexes against new topics (Kafka's 10 s).
+	RegexRefreshInterval time.Duration
+
 	TxnTopicPartitions  int32
 	TxnTopicReplication int16
 	TxnTopicMinISR      int32

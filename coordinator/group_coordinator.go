@@ -43,7 +43,7 @@ func newGroupCoordinator(b base) *groupCoordinator {
 // OffsetCommit and OffsetFetch stop at v9: v10 names topics by id only,
 // which comes with KIP-848 consumer groups that Gregor does not run.
 func (c *groupCoordinator) apis() []protocol.API {
-	return []protocol.API{
+	apis := []protocol.API{
 		{Key: 8, Min: 0, Max: 9, Handler: c.handleOffsetCommit},
 		{Key: 9, Min: 0, Max: 9, Handler: c.handleOffsetFetch},
 		{Key: 11, Min: 0, Max: 9, Handler: c.handleJoinGroup},
@@ -56,6 +56,12 @@ func (c *groupCoordinator) apis() []protocol.API {
 		{Key: 42, Min: 0, Max: 3, Handler: c.handleDeleteGroups},
 		{Key: 47, Min: 0, Max: 0, Handler: c.handleOffsetDelete},
 	}
+	if c.cfg.ConsumerProtocol {
+		apis = append(apis,
+			protocol.API{Key: 68, Min: 0, Max: 1, Handler: c.handleConsumerGroupHeartbeat},
+			protocol.API{Key: 69, Min: 0, Max: 1, Handler: c.handleConsumerGroupDescribe})
+	}
+	return apis
 }
 
 // close stops the background work and unloads every shard.
@@ -99,7 +105,7 @@ func (gs *groupShard) Loaded() {
 			continue
 		}
 		g := l.build(id, gs)
-		if len(g.members) > 0 {
+		if len(g.members) > 0 || g.consumer != nil {
 			withMembers = append(withMembers, g)
 		}
 		gs.groups[id] = g
@@ -112,6 +118,9 @@ func (gs *groupShard) Loaded() {
 		g.mu.Lock()
 		for _, m := range g.members {
 			c.scheduleSession(g, m)
+		}
+		if g.consumer != nil {
+			c.startMemberTimers(g)
 		}
 		g.mu.Unlock()
 	}
@@ -194,6 +203,8 @@ func (c *groupCoordinator) lockGroup(id string, create bool) (*group, error) {
 // removeGroup forgets a locked group that has no members and no offsets
 // left: it is Dead from now on.
 func (c *groupCoordinator) removeGroup(g *group) {
+	stopConsumerTimers(g.consumer)
+	g.consumer = nil
 	g.setState(groupDead)
 	g.rebalanceSeq++
 	g.part.mu.Lock()

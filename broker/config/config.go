@@ -70,6 +70,18 @@ type Config struct {
 	GroupMaxSessionTimeout        time.Duration
 	GroupMaxSize                  int32
 
+	// KIP-848 consumer groups.
+	GroupRebalanceProtocols           []string
+	ConsumerGroupSessionTimeout       time.Duration
+	ConsumerGroupMinSessionTimeout    time.Duration
+	ConsumerGroupMaxSessionTimeout    time.Duration
+	ConsumerGroupHeartbeatInterval    time.Duration
+	ConsumerGroupMinHeartbeatInterval time.Duration
+	ConsumerGroupMaxHeartbeatInterval time.Duration
+	ConsumerGroupMaxSize              int32
+	ConsumerGroupAssignors            []string // short names (uniform, range), resolved
+	ConsumerGroupMigrationPolicy      string   // lower case
+
 	TxnStateNumPartitions     int32
 	TxnStateReplicationFactor int16
 	TxnStateMinIsr            int32
@@ -264,6 +276,7 @@ func (c *Config) derive() []error {
 		c.BrokerID = 0
 	}
 	errs = append(errs, c.deriveSecurity()...)
+	errs = append(errs, c.deriveConsumerGroups()...)
 	return errs
 }
 
