@@ -1,10 +1,17 @@
 package coordinator
 
-// OffsetCommit (key 8), versions 0-9.
+// OffsetCommit (key 8), versions 0-10.
 //
-// Members commit with their generation; a commit with generation -1 and no
-// member is accepted for an Empty group (or creates one), as the admin
-// client and standalone consumers do. v1 carries a commit timestamp and
+// Members commit with their generation (the member epoch in a consumer
+// group); a commit with generation -1 and no member is accepted for an
+// Empty group (or creates one), as the admin client and standalone
+// consumers do. In a consumer group (cgroup.go) a commit is checked as
+// Kafka's ConsumerGroup.validateOffsetCommit: the member must exist
+// (UNKNOWN_MEMBER_ID), commit at its epoch (STALE_MEMBER_EPOCH, or
+// ILLEGAL_GENERATION for a classic member), and with v9+ if it uses the
+// consumer protocol (UNSUPPORTED_VERSION). v9+ commits to a group that
+// does not exist are GROUP_ID_NOT_FOUND. v10 names topics by id
+// (UNKNOWN_TOPIC_ID for an id that is not a topic). v1 carries a commit timestamp and
 // v2-v4 a retention time: either gives the offset an explicit expiry.
 // Unknown topics are UNKNOWN_TOPIC_OR_PARTITION, metadata beyond
 // offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE, as in Kafka.
@@ -22,15 +29,19 @@ func (c *groupCoordinator) handleOffsetCommit(ctx context.Context, req *protocol
 	r := req.Body.(*kmsg.OffsetCommitRequest)
 	resp := req.Response().(*kmsg.OffsetCommitResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		unknownIDs := c.namesFromIDs(r, req.Version)
 		codes := c.offsetCommit(ctx, r, req.Version)
 		resp.Topics = []kmsg.OffsetCommitResponseTopic{}
-		for _, t := range r.Topics {
+		for i, t := range r.Topics {
 			rt := kmsg.NewOffsetCommitResponseTopic()
-			rt.Topic = t.Topic
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
 			for _, p := range t.Partitions {
 				rp := kmsg.NewOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
 				rp.ErrorCode = codes[topicPartition{t.Topic, p.Partition}]
+				if unknownIDs[i] {
+					rp.ErrorCode = kerr.UnknownTopicID.Code
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
@@ -38,6 +49,26 @@ func (c *groupCoordinator) handleOffsetCommit(ctx context.Context, req *protocol
 		return resp, nil
 	})
 	return nil, nil
+}
+
+// namesFromIDs fills in the topic names of a v10+ request from its topic
+// ids, and reports which topics' ids are unknown: their partitions, named
+// by no topic, are not committed.
+func (c *groupCoordinator) namesFromIDs(r *kmsg.OffsetCommitRequest, version int16) []bool {
+	unknown := make([]bool, len(r.Topics))
+	if version < 10 {
+		return unknown
+	}
+	for i := range r.Topics {
+		t := &r.Topics[i]
+		t.Topic = ""
+		if name, _, ok := c.host.TopicNameOf(t.TopicID); ok {
+			t.Topic = name
+		} else {
+			unknown[i] = true
+		}
+	}
+	return unknown
 }
 
 // offsetCommit commits what it can and returns an error code per
@@ -89,9 +120,21 @@ func (c *groupCoordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommi
 		return all(c.kerrOf(err).Code)
 	}
 	if g == nil {
+		if version >= 9 {
+			return all(kerr.GroupIDNotFound.Code)
+		}
 		return all(kerr.IllegalGeneration.Code)
 	}
-	pc, err := c.appendCommit(g, r.MemberID, r.InstanceID, r.Generation, entries)
+	var pc *pendingCommit
+	if g.consumer != nil {
+		if e := checkConsumerCommit(g.consumer, r.MemberID, r.Generation, version, false); e != nil {
+			err = e
+		} else {
+			pc, err = c.appendOffsets(g, entries, -1, -1)
+		}
+	} else {
+		pc, err = c.appendCommit(g, r.MemberID, r.InstanceID, r.Generation, entries)
+	}
 	g.mu.Unlock()
 	if err == nil {
 		err = c.completeCommit(ctx, pc)
@@ -159,6 +202,34 @@ func checkCommit(g *group, memberID string, instanceID *string, generation int32
 	}
 	if g.state == groupCompletingRebalance {
 		return kerr.RebalanceInProgress
+	}
+	return nil
+}
+
+// checkConsumerCommit validates who commits to a consumer group, as
+// Kafka's ConsumerGroup.validateOffsetCommit: anyone with a negative epoch
+// while it has no members (the admin client, standalone consumers); a
+// transactional commit without member, epoch or instance; otherwise a
+// member at its epoch.
+func checkConsumerCommit(cg *consumerGroup, memberID string, epoch int32, version int16, txn bool) *kerr.Error {
+	if epoch < 0 && len(cg.members) == 0 {
+		return nil
+	}
+	if txn && epoch == -1 && memberID == "" {
+		return nil
+	}
+	m := cg.members[memberID]
+	if m == nil {
+		return kerr.UnknownMemberID
+	}
+	if !txn && !m.usesClassic() && version < 9 {
+		return kerr.UnsupportedVersion
+	}
+	if epoch != m.cur.epoch {
+		if m.usesClassic() {
+			return kerr.IllegalGeneration
+		}
+		return kerr.StaleMemberEpoch
 	}
 	return nil
 }

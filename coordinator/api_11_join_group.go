@@ -55,6 +55,19 @@ func (c *groupCoordinator) joinGroup(ctx context.Context, groupID string, jr joi
 	if g == nil {
 		return fail(kerr.UnknownMemberID)
 	}
+	if g.consumer != nil {
+		if len(g.consumer.members) > 0 {
+			res, w := c.classicJoinToConsumer(g, jr)
+			g.mu.Unlock()
+			if res.err == nil {
+				if e := awaitClassic(ctx, w); e != nil {
+					return fail(e)
+				}
+			}
+			return res
+		}
+		c.emptyConsumerToClassic(g)
+	}
 	res, ch := c.join(g, jr)
 	g.mu.Unlock()
 	if ch == nil {

@@ -37,6 +37,12 @@ func (c *groupCoordinator) heartbeatGroup(groupID, memberID string, instanceID *
 		return kerr.UnknownMemberID
 	}
 	defer g.mu.Unlock()
+	if g.consumer != nil {
+		if e := c.classicHeartbeatToConsumer(g, memberID, instanceID, generation); e != nil {
+			return e
+		}
+		return nil
+	}
 	if e := c.heartbeat(g, memberID, instanceID, generation); e != nil {
 		return e
 	}

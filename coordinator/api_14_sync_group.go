@@ -60,6 +60,16 @@ func (c *groupCoordinator) syncGroup(ctx context.Context, groupID string, sr syn
 	if g == nil {
 		return syncResult{err: kerr.UnknownMemberID}
 	}
+	if g.consumer != nil {
+		res, w := c.classicSyncToConsumer(g, sr)
+		g.mu.Unlock()
+		if res.err == nil {
+			if e := awaitClassic(ctx, w); e != nil {
+				return syncResult{err: e}
+			}
+		}
+		return res
+	}
 	res, ch, w := c.sync(g, sr)
 	generation := g.generation
 	g.mu.Unlock()

@@ -4,7 +4,8 @@ package coordinator
 //
 // As Kafka: a stable group lists its members with their subscription
 // metadata and assignment; in other states members are listed without
-// them and the protocol is empty. An unknown group is reported Dead with
+// them and the protocol is empty. An unknown group, or a consumer group
+// (KIP-848; ConsumerGroupDescribe describes those), is reported Dead with
 // no error (v6 adds GROUP_ID_NOT_FOUND for it, as Kafka 3.8+ does).
 
 import (
@@ -54,6 +55,17 @@ func (c *groupCoordinator) describeGroup(id string, version int16) kmsg.Describe
 		return out
 	}
 	defer g.mu.Unlock()
+	if g.consumer != nil {
+		// A consumer group is described with ConsumerGroupDescribe; here it
+		// is Dead, as Kafka answers (v6: GROUP_ID_NOT_FOUND).
+		out.State = groupDead.String()
+		if version >= 6 {
+			out.ErrorCode = kerr.GroupIDNotFound.Code
+			msg := "Group " + id + " is not a classic group."
+			out.ErrorMessage = &msg
+		}
+		return out
+	}
 	out.State = g.state.String()
 	out.ProtocolType = g.protocolType
 	stable := g.state == groupStable

@@ -80,7 +80,19 @@ func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffse
 		return all(c.kerrOf(err).Code)
 	}
 	var pc *pendingCommit
-	err = checkTxnCommit(g, r, version)
+	if g.consumer != nil {
+		err = nil
+		if e := checkConsumerCommit(g.consumer, r.MemberID, r.Generation, version, true); e != nil {
+			// A stale member epoch is ILLEGAL_GENERATION here, as Kafka
+			// answers it.
+			if e == kerr.StaleMemberEpoch {
+				e = kerr.IllegalGeneration
+			}
+			err = e
+		}
+	} else {
+		err = checkTxnCommit(g, r, version)
+	}
 	if err == nil {
 		pc, err = c.appendOffsets(g, entries, r.ProducerID, r.ProducerEpoch)
 	}

@@ -1,7 +1,8 @@
 package coordinator
 
 // DeleteGroups (key 42), versions 0-3. Only an Empty group can be deleted
-// (NON_EMPTY_GROUP otherwise); its offsets and metadata are tombstoned.
+// (NON_EMPTY_GROUP otherwise); its offsets and metadata (a consumer
+// group's records) are tombstoned.
 
 import (
 	"context"
@@ -9,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/records"
 	"gregor/coordinator/runtime"
 	"gregor/protocol"
 )
@@ -57,6 +59,9 @@ func (c *groupCoordinator) deleteGroup(ctx context.Context, id string) *kerr.Err
 // deleteLocked deletes a locked Empty group: its offsets and metadata are
 // tombstoned and it is Dead at once.
 func (c *groupCoordinator) deleteLocked(g *group) (runtime.Write, *kerr.Error) {
+	if g.consumer != nil {
+		return c.deleteConsumerLocked(g)
+	}
 	switch g.state {
 	case groupDead:
 		return runtime.Write{}, kerr.GroupIDNotFound
@@ -67,6 +72,31 @@ func (c *groupCoordinator) deleteLocked(g *group) (runtime.Write, *kerr.Error) {
 	w, err := c.deleteOffsets(g, sortedTPs(g.offsets), true)
 	if err != nil {
 		return w, c.kerrOf(err)
+	}
+	c.removeGroup(g)
+	return w, nil
+}
+
+// deleteConsumerLocked deletes a locked, empty consumer group: its
+// offsets and its records are tombstoned.
+func (c *groupCoordinator) deleteConsumerLocked(g *group) (runtime.Write, *kerr.Error) {
+	if len(g.consumer.members) > 0 {
+		return runtime.Write{}, kerr.NonEmptyGroup
+	}
+	tps := sortedTPs(g.offsets)
+	var recs []records.Record
+	for _, tp := range tps {
+		recs = append(recs, records.Record{Key: encodeOffsetKey(g.id, tp)})
+	}
+	for _, r := range c.groupTombstones(g.consumer) {
+		recs = append(recs, r.encode(g.id))
+	}
+	w, err := c.appendRecords(g, recs, -1, -1)
+	if err != nil {
+		return w, c.kerrOf(err)
+	}
+	for _, tp := range tps {
+		delete(g.offsets, tp)
 	}
 	c.removeGroup(g)
 	return w, nil

@@ -1,9 +1,10 @@
 package coordinator
 
 // OffsetDelete (key 47), version 0. An Empty group's offsets can all be
-// deleted; an active consumer group's only for topics no member
-// subscribes to (GROUP_SUBSCRIBED_TO_TOPIC otherwise); another active
-// group's not at all (NON_EMPTY_GROUP).
+// deleted; an active consumer group's (classic with the consumer
+// protocol, or KIP-848) only for topics no member subscribes to
+// (GROUP_SUBSCRIBED_TO_TOPIC otherwise); another active group's not at
+// all (NON_EMPTY_GROUP).
 
 import (
 	"context"
@@ -68,6 +69,8 @@ func (c *groupCoordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDelet
 func (c *groupCoordinator) offsetDeleteLocked(g *group, r *kmsg.OffsetDeleteRequest) (map[topicPartition]int16, runtime.Write, *kerr.Error) {
 	var subscribed map[string]bool
 	switch {
+	case g.consumer != nil:
+		subscribed = g.consumer.subscribedNames("", nil)
 	case g.state == groupDead:
 		return nil, runtime.Write{}, kerr.GroupIDNotFound
 	case g.state == groupEmpty:

@@ -184,8 +184,11 @@ type cgTxn struct {
 	pre     []records.Record
 	recs    []cgRec
 	created bool // the consumer group is created by this operation
-	// classicDropped: the group was an empty classic group, replaced.
+	// classicDropped: the group was a classic group, replaced.
 	classicDropped bool
+	// upgraded: the classic group's members became consumer group
+	// members.
+	upgraded bool
 }
 
 func (t *cgTxn) add(r ...cgRec) { t.recs = append(t.recs, r...) }
@@ -261,6 +264,11 @@ func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResul
 	if err != nil {
 		return cgFail(cgWriteError(c.kerrOf(err)), ""), pendingWrite{}
 	}
+	if t.upgraded {
+		for _, om := range g.consumer.members {
+			c.armSession(g, om)
+		}
+	}
 	if nm := g.consumer.members[sub.id]; nm != nil {
 		c.afterMemberChange(g, nm, plan.prev)
 	}
@@ -309,18 +317,7 @@ func (c *groupCoordinator) lookupMember(cg *consumerGroup, t *cgTxn, r *cgHeartb
 	}
 	// The static member comes back with a new id: it takes the old
 	// member's place, assignment included.
-	nm := &cgMember{sub: existing.sub, cur: existing.cur}
-	nm.sub.id = memberID
-	nm.cur.epoch, nm.cur.prevEpoch = 0, 0
-	nm.cur.assigned, nm.cur.revoking = existing.cur.assigned.clone(), existing.cur.revoking.clone()
-	t.add(removeMemberRecs(existing.sub.id)...)
-	sub := nm.sub
-	cur := nm.cur
-	t.add(recMember{id: memberID, sub: &sub}, recTarget{member: memberID, parts: cloneOrEmpty(cg.target[existing.sub.id])},
-		recCurrent{member: memberID, cur: &cur})
-	c.log.Info().Str("group", t.g.id).Str("instance_id", *r.instanceID).Str("member", memberID).Str("replaced", existing.sub.id).
-		Msg("static member rejoined the consumer group")
-	return nm, existing.sub.id, nil
+	return c.replaceStaticCG(cg, t, existing, memberID, *r.instanceID)
 }
 
 func cloneOrEmpty(s tpSet) tpSet {

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
 )
 
 // newCGEnv is a group coordinator with consumer groups on, Kafka's

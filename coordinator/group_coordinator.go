@@ -38,14 +38,13 @@ func newGroupCoordinator(b base) *groupCoordinator {
 	return c
 }
 
-// apis are the consumer group and offset APIs.
-//
-// OffsetCommit and OffsetFetch stop at v9: v10 names topics by id only,
-// which comes with KIP-848 consumer groups that Gregor does not run.
+// apis are the consumer group and offset APIs: the classic group
+// protocol, and the consumer group protocol (KIP-848) unless
+// group.coordinator.rebalance.protocols leaves it out.
 func (c *groupCoordinator) apis() []protocol.API {
 	apis := []protocol.API{
-		{Key: 8, Min: 0, Max: 9, Handler: c.handleOffsetCommit},
-		{Key: 9, Min: 0, Max: 9, Handler: c.handleOffsetFetch},
+		{Key: 8, Min: 0, Max: 10, Handler: c.handleOffsetCommit},
+		{Key: 9, Min: 0, Max: 10, Handler: c.handleOffsetFetch},
 		{Key: 11, Min: 0, Max: 9, Handler: c.handleJoinGroup},
 		{Key: 12, Min: 0, Max: 4, Handler: c.handleHeartbeat},
 		{Key: 13, Min: 0, Max: 5, Handler: c.handleLeaveGroup},
