@@ -189,6 +189,9 @@ type cgTxn struct {
 	// upgraded: the classic group's members became consumer group
 	// members.
 	upgraded bool
+	// regexCheckMs, when set, is when the regexes were resolved (soft
+	// state set once the records are applied).
+	regexCheckMs int64
 }
 
 func (t *cgTxn) add(r ...cgRec) { t.recs = append(t.recs, r...) }
@@ -491,7 +494,7 @@ func (c *groupCoordinator) planRegexes(t *cgTxn, sub *memberSub, replaced string
 		}
 	}
 	if refresh && len(counts) > 0 {
-		cg.regexCheckMs = now.UnixMilli() // soft state
+		t.regexCheckMs = now.UnixMilli()
 	}
 	for re := range out {
 		if counts[re] <= 0 {
@@ -677,6 +680,9 @@ func (p pendingWrite) await(ctx context.Context) error {
 func (c *groupCoordinator) commitCG(t *cgTxn) (pendingWrite, error) {
 	g := t.g
 	if len(t.recs) == 0 && len(t.pre) == 0 {
+		if g.consumer != nil && t.regexCheckMs > 0 {
+			g.consumer.regexCheckMs = t.regexCheckMs
+		}
 		return pendingWrite{w: g.lastWrite}, nil
 	}
 	recs := slices.Clone(t.pre)
@@ -695,6 +701,9 @@ func (c *groupCoordinator) commitCG(t *cgTxn) (pendingWrite, error) {
 		r.apply(&cg)
 	}
 	g.consumer = cg
+	if cg != nil && t.regexCheckMs > 0 {
+		cg.regexCheckMs = t.regexCheckMs
+	}
 	ref := &writeRef{w: w}
 	g.lastWrite = ref
 	return pendingWrite{w: ref}, nil

@@ -20,7 +20,7 @@ import "github.com/twmb/franz-go/pkg/kerr"
 // reconcile returns the member's next assignment. owned is what the
 // member reported owning, nil if it did not say; ownerEpoch gives the
 // epoch of a partition's current owner, -1 when it is free.
-func reconcile(cur memberAssign, targetEpoch int32, target tpSet, ownerEpoch func(tidp) int32, owned tpSet) (memberAssign, error) {
+func reconcile(cur memberAssign, targetEpoch int32, target tpSet, ownerEpoch func(tidp) int32, owned tpSet) (memberAssign, *kerr.Error) {
 	switch cur.state {
 	case memberStable:
 		if cur.epoch != targetEpoch {
@@ -84,20 +84,16 @@ func nextAssignment(cur memberAssign, memberEpoch, targetEpoch int32, target tpS
 		}
 		add[p] = struct{}{}
 	}
-	next := cur
-	next.epoch = memberEpoch
-	switch {
-	case len(revoke) > 0 && ownsAny(owned, revoke):
-		// Revoke first, at the current epoch.
-		next = withEpoch(cur, memberEpoch)
+	if len(revoke) > 0 && ownsAny(owned, revoke) {
+		// Revoke first, at the member's epoch.
+		next := withEpoch(cur, memberEpoch)
 		next.state, next.assigned, next.revoking = memberUnrevoked, keep, revoke
 		return next
-	case len(add) > 0:
-		for p := range add {
-			keep[p] = struct{}{}
-		}
 	}
-	next = withEpoch(cur, targetEpoch)
+	for p := range add {
+		keep[p] = struct{}{}
+	}
+	next := withEpoch(cur, targetEpoch)
 	next.state, next.assigned, next.revoking = memberStable, keep, tpSet{}
 	if unreleased {
 		next.state = memberUnreleased
