@@ -32,15 +32,16 @@ type txnCoordinator struct {
 	// __consumer_offsets.
 	groups *groupCoordinator
 
-	stop chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup // background work: timers, marker retries
+	bg background // timers and marker retries
 }
 
 func newTxnCoordinator(b base, groups *groupCoordinator) *txnCoordinator {
-	c := &txnCoordinator{base: b, pids: &producerIDs{host: b.host}, groups: groups, stop: make(chan struct{})}
+	c := &txnCoordinator{base: b, pids: &producerIDs{host: b.host}, groups: groups, bg: newBackground()}
 	c.rt = runtime.New(TransactionTopic, b.host, c.newShard, b.log)
-	c.startTimers()
+	c.bg.every(c.cfg.TxnAbortCheckPeriod, 10*time.Second, func() {
+		c.abortTimedOut()
+		c.expireTxnIDs()
+	})
 	return c
 }
 
@@ -63,35 +64,11 @@ func (c *txnCoordinator) apis() []protocol.API {
 	}
 }
 
-// startTimers starts aborting timed-out transactions and expiring idle
-// transactional ids.
-func (c *txnCoordinator) startTimers() {
-	every := c.cfg.TxnAbortCheckPeriod
-	if every <= 0 {
-		every = 10 * time.Second
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.stop:
-				return
-			case <-t.C:
-				c.abortTimedOut()
-				c.expireTxnIDs()
-			}
-		}
-	}()
-}
-
-// close stops the background work and unloads every shard.
+// close unloads every shard (ending marker retries, which wait on their
+// shard) and stops the background work.
 func (c *txnCoordinator) close() {
-	c.once.Do(func() { close(c.stop) })
 	c.rt.Close()
-	c.wg.Wait()
+	c.bg.close()
 }
 
 // txnMeta is a transactional id with its state.
