@@ -71,7 +71,9 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 		return errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
 	}
 	live := b.liveIDs()
-	if int(spec.ReplicationFactor) > len(live) {
+	// Explicit replicas on brokers that are not alive are the backend's
+	// INVALID_REPLICA_ASSIGNMENT, as in Kafka.
+	if spec.Assignment == nil && int(spec.ReplicationFactor) > len(live) {
 		return errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", spec.ReplicationFactor, len(live))
 	}
 	add := metadata.AssignedReplicas(spec.Assignment)

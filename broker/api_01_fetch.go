@@ -58,7 +58,7 @@ func fetchLimits(cfg *config.Config, maxBytes, minBytes int32, follower bool) (i
 	if follower {
 		limit = min(limit, int64(cfg.ReplicaFetchResponseMax))
 	}
-	capped := int32(min(int64(maxBytes), limit))
+	capped := int32(max(min(int64(maxBytes), limit), 0))
 	return capped, min(minBytes, capped)
 }
 

@@ -22,7 +22,9 @@ func TestFetchLimits(t *testing.T) {
 		{"under the cap", 1 << 20, 1, false, 1 << 20, 1},
 		{"huge MaxBytes", math.MaxInt32, 1, false, 55 << 20, 1},
 		{"zero MaxBytes", 0, 1, false, 0, 0},
-		{"negative MaxBytes", -1, 1, false, -1, -1},
+		{"negative MaxBytes", -1, 1, false, 0, 0},
+		// Not a budget that underflows to 2^31-1 - first batch.
+		{"MaxBytes -2^31", math.MinInt32, 1, false, 0, 0},
 		{"MinBytes above the cap", math.MaxInt32, math.MaxInt32, false, 55 << 20, 55 << 20},
 		{"follower", math.MaxInt32, 1, true, 10 << 20, 1},
 	} {

@@ -50,6 +50,8 @@ type Broker struct {
 	follow   *fetchers // replication of partitions led elsewhere
 	// dyn is the dynamic broker configs in force (from the backend).
 	dyn atomic.Pointer[dynamicConfigs]
+	// verifier asks transaction coordinators (txn_verify.go).
+	verifier txnVerifier
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
