@@ -318,6 +318,7 @@ func (b *Broker) Close() error {
 	b.spawnMu.Unlock()
 	b.bg.Wait()
 	b.follow.close()
+	b.verifier.close()
 	var errs []error
 	topics := b.Topics()
 	for _, t := range topics {

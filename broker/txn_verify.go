@@ -52,6 +52,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,8 +74,85 @@ type TxnVerifier interface {
 	VerifyTxn(r *kmsg.AddPartitionsToTxnRequest) *kmsg.AddPartitionsToTxnResponse
 }
 
-// txnVerifier holds the broker's TxnVerifier.
-type txnVerifier struct{ v atomic.Pointer[TxnVerifier] }
+// txnVerifier holds the broker's TxnVerifier and the connections it
+// keeps to other brokers' coordinators.
+type txnVerifier struct {
+	v atomic.Pointer[TxnVerifier]
+
+	mu sync.Mutex
+	// guarded by mu:
+	idle   map[int32][]*peerConn // by broker id, at most maxIdleVerifyConns each
+	closed bool
+}
+
+// maxIdleVerifyConns bounds the idle connections kept to one broker; one
+// is used by one verification at a time.
+const maxIdleVerifyConns = 4
+
+// take returns an idle connection to broker id, or nil.
+func (tv *txnVerifier) take(id int32) *peerConn {
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	cs := tv.idle[id]
+	if len(cs) == 0 {
+		return nil
+	}
+	c := cs[len(cs)-1]
+	tv.idle[id] = cs[:len(cs)-1]
+	return c
+}
+
+// put keeps a connection that answered for the next verification.
+func (tv *txnVerifier) put(c *peerConn) {
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	if tv.closed || len(tv.idle[c.id]) >= maxIdleVerifyConns {
+		c.close()
+		return
+	}
+	if tv.idle == nil {
+		tv.idle = make(map[int32][]*peerConn)
+	}
+	tv.idle[c.id] = append(tv.idle[c.id], c)
+}
+
+// close closes the idle connections; later ones are not kept.
+func (tv *txnVerifier) close() {
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	tv.closed = true
+	for _, cs := range tv.idle {
+		for _, c := range cs {
+			c.close()
+		}
+	}
+	tv.idle = nil
+}
+
+// verifyRemote sends a verification to broker id on a kept connection,
+// or a new one; a kept connection that fails (closed while idle) is
+// replaced once.
+func (b *Broker) verifyRemote(ctx context.Context, id int32, req kmsg.Request) (kmsg.Response, error) {
+	for {
+		c := b.verifier.take(id)
+		kept := c != nil
+		if !kept {
+			var err error
+			if c, err = b.dialPeer(ctx, id); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := c.request(ctx, req)
+		if err == nil {
+			b.verifier.put(c)
+			return resp, nil
+		}
+		c.close()
+		if !kept || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+}
 
 // SetTxnVerifier installs the transaction coordinator the produce path
 // verifies transactional batches with. Without one, verification is off.
@@ -348,7 +426,7 @@ func (b *Broker) sendVerify(ctx context.Context, v TxnVerifier, id string, req *
 	case local:
 		return v.VerifyTxn(req), nil
 	}
-	resp, err := b.SendToBroker(ctx, leader, req)
+	resp, err := b.verifyRemote(ctx, leader, req)
 	if err != nil {
 		return nil, fmt.Errorf("verifying with broker %d: %w", leader, err)
 	}
