@@ -48,14 +48,15 @@ func newTxnCoordinator(b base, groups *groupCoordinator) *txnCoordinator {
 // apis are the producer id and transaction APIs.
 //
 // Versions stop where transaction version 2 (KIP-890 part 2) begins:
-// AddPartitionsToTxn v4+ is the brokers' batched verification path,
 // EndTxn v5 and TxnOffsetCommit v5 bump the epoch per transaction. Gregor
 // does not finalize the transaction.version feature, so clients use the
-// classic protocol with the versions below.
+// classic protocol with the versions below. AddPartitionsToTxn v4-5 are
+// the brokers' batched verification path of part 1 (clients stay on
+// v3 and below).
 func (c *txnCoordinator) apis() []protocol.API {
 	return []protocol.API{
 		{Key: 22, Min: 0, Max: 5, Handler: c.handleInitProducerID},
-		{Key: 24, Min: 0, Max: 3, Handler: c.handleAddPartitionsToTxn},
+		{Key: 24, Min: 0, Max: 5, Handler: c.handleAddPartitionsToTxn},
 		{Key: 25, Min: 0, Max: 4, Handler: c.handleAddOffsetsToTxn},
 		{Key: 26, Min: 0, Max: 4, Handler: c.handleEndTxn},
 		{Key: 27, Min: 0, Max: 1, Handler: c.handleWriteTxnMarkers},
