@@ -43,56 +43,18 @@ func (c *groupCoordinator) handleTxnOffsetCommit(ctx context.Context, req *proto
 }
 
 func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetCommitRequest, version int16) map[topicPartition]int16 {
-	codes := make(map[topicPartition]int16)
-	all := func(code int16) map[topicPartition]int16 {
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				codes[topicPartition{t.Topic, p.Partition}] = code
-			}
-		}
-		return codes
-	}
-	if r.Group == "" {
-		return all(kerr.InvalidGroupID.Code)
-	}
-	now := c.nowMs()
-	entries := make(map[topicPartition]offsetEntry)
+	cr := commitRequest{group: r.Group, create: true, pid: r.ProducerID, epoch: r.ProducerEpoch,
+		check: func(g *group) error { return checkTxnCommit(g, r, version) }}
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
-			tp := topicPartition{t.Topic, p.Partition}
-			epoch := int32(-1)
+			it := commitItem{tp: topicPartition{t.Topic, p.Partition}, offset: p.Offset, leaderEpoch: -1, metadata: p.Metadata, expireMs: -1}
 			if version >= 2 {
-				epoch = p.LeaderEpoch
+				it.leaderEpoch = p.LeaderEpoch
 			}
-			e, bad := c.newOffsetEntry(tp, p.Offset, epoch, p.Metadata, now)
-			if bad != nil {
-				codes[tp] = bad.Code
-				continue
-			}
-			entries[tp] = e
+			cr.items = append(cr.items, it)
 		}
 	}
-	if len(entries) == 0 {
-		return codes
-	}
-	g, err := c.lockGroup(r.Group, true)
-	if err != nil {
-		return all(c.kerrOf(err).Code)
-	}
-	var pc *pendingCommit
-	err = checkTxnCommit(g, r, version)
-	if err == nil {
-		pc, err = c.appendOffsets(g, entries, r.ProducerID, r.ProducerEpoch)
-	}
-	g.mu.Unlock()
-	if err == nil {
-		err = c.completeCommit(ctx, pc)
-	}
-	code := c.errCode(err)
-	for tp := range entries {
-		codes[tp] = code
-	}
-	return codes
+	return c.commit(ctx, cr)
 }
 
 // checkTxnCommit validates the member of a consume-transform-produce loop
