@@ -52,13 +52,11 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 		if spec.Partitions != -1 || spec.ReplicationFactor != -1 {
 			return errorf(kerr.InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignment were set. Both cannot be used at the same time.")
 		}
+		if err := checkExplicitAssignment(spec.Assignment); err != nil {
+			return err
+		}
 		spec.Partitions = int32(len(spec.Assignment))
 		spec.ReplicationFactor = int16(len(spec.Assignment[0]))
-		for _, r := range spec.Assignment {
-			if len(r) != int(spec.ReplicationFactor) {
-				return errorf(kerr.InvalidReplicaAssignment, "All partitions should have the same number of replicas")
-			}
-		}
 	}
 	if spec.Partitions == -1 {
 		spec.Partitions = b.cfg.NumPartitions
@@ -72,12 +70,41 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 	if spec.ReplicationFactor <= 0 {
 		return errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
 	}
-	brokers, _ := b.Brokers()
-	if int(spec.ReplicationFactor) > len(brokers) {
-		return errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", spec.ReplicationFactor, len(brokers))
+	live := b.liveIDs()
+	// Explicit replicas on brokers that are not alive are the backend's
+	// INVALID_REPLICA_ASSIGNMENT, as in Kafka.
+	if spec.Assignment == nil && int(spec.ReplicationFactor) > len(live) {
+		return errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", spec.ReplicationFactor, len(live))
+	}
+	add := metadata.AssignedReplicas(spec.Assignment)
+	if spec.Assignment == nil {
+		add = metadata.SpreadReplicas(int64(spec.Partitions), int(spec.ReplicationFactor), live)
+	}
+	what := fmt.Sprintf("Creating topic %s with %d partitions and replication factor %d", spec.Name, spec.Partitions, spec.ReplicationFactor)
+	if err := b.checkPartitionLimit(add, what); err != nil {
+		return err
+	}
+	if err := metadata.CheckTopicPartitions(int64(spec.Partitions)); err != nil {
+		return err
 	}
 	if err := config.ValidateTopicConfigs(spec.Configs); err != nil {
 		return errorf(kerr.InvalidConfig, "%v", err)
+	}
+	return nil
+}
+
+// checkExplicitAssignment checks the shape of a new topic's explicit
+// replica assignment: every partition with the same number of replicas,
+// no more than a partition may have (the count becomes an int16).
+func checkExplicitAssignment(assign [][]int32) error {
+	rf := len(assign[0])
+	if rf > metadata.MaxReplicas {
+		return errorf(kerr.InvalidReplicaAssignment, "Partition 0 has %d replicas; a partition has at most %d.", rf, metadata.MaxReplicas)
+	}
+	for _, r := range assign {
+		if len(r) != rf {
+			return errorf(kerr.InvalidReplicaAssignment, "All partitions should have the same number of replicas")
+		}
 	}
 	return nil
 }

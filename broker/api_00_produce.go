@@ -9,7 +9,10 @@ package broker
 // bytes received. acks=0 sends no response and closes the connection if
 // anything failed, so the client refreshes its metadata. acks=-1 waits,
 // off the connection's read path, for the high watermark to pass the
-// append or for the request timeout.
+// append or for the request timeout. Every partition is validated before
+// any is appended; a transactional batch of a producer with no
+// transaction open on its partition is first verified with the
+// transaction coordinator (txn_verify.go).
 
 import (
 	"context"
@@ -26,48 +29,28 @@ import (
 func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ProduceRequest)
 	resp := req.Response().(*kmsg.ProduceResponse)
-	acksOK := r.Acks == 0 || r.Acks == 1 || r.Acks == -1
+	parts := b.prepareProduce(req.Version, r, resp)
+	if err := b.verifyProduce(ctx, req.Version, r, parts); err != nil {
+		for i := range parts {
+			parts[i].err = err
+		}
+	}
 	failed := false
 	var waits []pendingAck
-	resp.Topics = make([]kmsg.ProduceResponseTopic, len(r.Topics))
-	for i := range r.Topics {
-		rt := &r.Topics[i]
-		st := &resp.Topics[i]
-		*st = kmsg.NewProduceResponseTopic()
-		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
-		t := b.produceTopic(req.Version, rt)
-		for j := range rt.Partitions {
-			rp := &rt.Partitions[j]
-			sp := &st.Partitions[j]
-			*sp = kmsg.NewProduceResponseTopicPartition()
-			sp.Partition = rp.Partition
-			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			err := t.err
-			if !acksOK {
-				err = kerr.InvalidRequiredAcks
-			}
-			if err == nil {
-				var res appendResult
-				var p *Partition
-				if res, p, err = b.produceTo(t.topic, rp, req.Version, r.Acks); err == nil {
-					sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.Base, res.LogAppendTime, res.LogStart
-					if r.Acks == -1 && p.HighWatermark() <= res.Last {
-						waits = append(waits, pendingAck{p: p, last: res.Last, code: &sp.ErrorCode})
-					}
+	for i := range parts {
+		pp := &parts[i]
+		if pp.err == nil {
+			var res appendResult
+			if res, pp.err = pp.p.appendBatches(pp.pb, r.Acks, -1); pp.err == nil {
+				pp.sp.BaseOffset, pp.sp.LogAppendTime, pp.sp.LogStartOffset = res.Base, res.LogAppendTime, res.LogStart
+				if r.Acks == -1 && pp.p.HighWatermark() <= res.Last {
+					waits = append(waits, pendingAck{p: pp.p, last: res.Last, code: &pp.sp.ErrorCode})
 				}
 			}
-			if err != nil {
-				failed = true
-				if isBadBatch(err) {
-					b.badInput.Warn().Err(err).Str("topic", rt.Topic).Int32("partition", rp.Partition).
-						Str("client_id", req.ClientID).Str("remote", remoteAddr(req)).Msg("rejected record batch")
-				}
-				sp.ErrorCode = ErrorCode(b.log, err)
-				if req.Version >= 8 {
-					sp.ErrorMessage = errMessage(err)
-				}
-			}
+		}
+		if pp.err != nil {
+			failed = true
+			b.produceFailed(req, pp)
 		}
 	}
 	if r.Acks == 0 {
@@ -85,6 +68,64 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg
 		return resp, nil
 	})
 	return nil, nil
+}
+
+// producePart is one partition of a produce request: where its answer
+// goes, and, once prepared, its partition and validated batches or its
+// error.
+type producePart struct {
+	topic string
+	sp    *kmsg.ProduceResponseTopicPartition
+	p     *Partition
+	pb    *preparedBatches
+	err   error
+	// verification is the partition's pending transaction verification
+	// (txn_verify.go), if its batch needs one.
+	verification *txnVerification
+}
+
+// prepareProduce lays out the response and resolves and validates every
+// partition's records, in request order, appending nothing.
+func (b *Broker) prepareProduce(version int16, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []producePart {
+	acksOK := r.Acks == 0 || r.Acks == 1 || r.Acks == -1
+	var parts []producePart
+	resp.Topics = make([]kmsg.ProduceResponseTopic, len(r.Topics))
+	for i := range r.Topics {
+		rt := &r.Topics[i]
+		st := &resp.Topics[i]
+		*st = kmsg.NewProduceResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
+		t := b.produceTopic(version, rt)
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := &st.Partitions[j]
+			*sp = kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			pp := producePart{topic: rt.Topic, sp: sp, err: t.err}
+			if !acksOK {
+				pp.err = kerr.InvalidRequiredAcks
+			}
+			if pp.err == nil {
+				pp.p, pp.pb, pp.err = b.prepareTo(t.topic, rp, version)
+			}
+			parts = append(parts, pp)
+		}
+	}
+	return parts
+}
+
+// produceFailed answers a partition's error and logs a malformed batch.
+func (b *Broker) produceFailed(req *protocol.Request, pp *producePart) {
+	if isBadBatch(pp.err) {
+		b.badInput.Warn().Err(pp.err).Str("topic", pp.topic).Int32("partition", pp.sp.Partition).
+			Str("client_id", req.ClientID).Str("remote", remoteAddr(req)).Msg("rejected record batch")
+	}
+	pp.sp.ErrorCode = ErrorCode(b.log, pp.err)
+	if req.Version >= 8 {
+		pp.sp.ErrorMessage = errMessage(pp.err)
+	}
 }
 
 type errString string
@@ -115,21 +156,18 @@ func (b *Broker) produceTopic(version int16, rt *kmsg.ProduceRequestTopic) produ
 	return produceTopic{topic: t}
 }
 
-// produceTo validates and appends one partition's records.
-func (b *Broker) produceTo(t *Topic, rp *kmsg.ProduceRequestTopicPartition, version, acks int16) (appendResult, *Partition, error) {
+// prepareTo finds a partition this broker leads and validates its
+// records.
+func (b *Broker) prepareTo(t *Topic, rp *kmsg.ProduceRequestTopicPartition, version int16) (*Partition, *preparedBatches, error) {
 	p := t.Partition(rp.Partition)
 	if p == nil {
-		return appendResult{}, nil, kerr.UnknownTopicOrPartition
+		return nil, nil, kerr.UnknownTopicOrPartition
 	}
 	if !p.IsLeader() {
-		return appendResult{}, p, kerr.NotLeaderForPartition
+		return p, nil, kerr.NotLeaderForPartition
 	}
 	pb, err := prepare(rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio)
-	if err != nil {
-		return appendResult{}, p, err
-	}
-	res, err := p.appendBatches(pb, acks, -1)
-	return res, p, err
+	return p, pb, err
 }
 
 // isBadBatch reports whether a produce failed on a malformed batch, which

@@ -11,8 +11,9 @@ package broker
 // Data is whole batches read from the segment files, starting with the
 // batch that holds the fetch offset (the client skips records before it),
 // bounded by the high watermark for consumers (the last stable offset for
-// read_committed) and the log end for followers. The first partition with
-// data gets its first batch even past max.bytes (KIP-74). With too little
+// read_committed) and the log end for followers. MaxBytes is capped by
+// fetch.max.bytes (fetchLimits); the first partition with data gets its
+// first batch even past it (KIP-74). With too little
 // data the response waits, off the connection's read path, for min.bytes
 // or max.wait.ms, waking when any fetched partition's data grows.
 
@@ -23,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/config"
 	"gregor/broker/replica"
 	"gregor/protocol"
 )
@@ -41,6 +43,23 @@ type fetchState struct {
 	replicaID int32
 	parts     []*Partition // per requested partition in order; nil if unknown
 	topicErrs []error      // per requested topic
+	// maxBytes and minBytes are the request's, capped (fetchLimits).
+	maxBytes, minBytes int32
+}
+
+// fetchLimits caps a fetch's MaxBytes and MinBytes as Kafka's KafkaApis
+// does: MaxBytes at fetch.max.bytes (a follower's also at
+// replica.fetch.response.max.bytes, what Gregor's followers ask for), and
+// MinBytes at the result. A MaxBytes of zero or less is no budget beyond
+// the first batch, which is always returned (KIP-74): it is not
+// "unlimited".
+func fetchLimits(cfg *config.Config, maxBytes, minBytes int32, follower bool) (int32, int32) {
+	limit := int64(cfg.FetchMax)
+	if follower {
+		limit = min(limit, int64(cfg.ReplicaFetchResponseMax))
+	}
+	capped := int32(max(min(int64(maxBytes), limit), 0))
+	return capped, min(minBytes, capped)
 }
 
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
@@ -54,9 +73,10 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.R
 	if req.Version >= 15 {
 		fs.replicaID = r.ReplicaState.ID
 	}
+	fs.maxBytes, fs.minBytes = fetchLimits(b.Config(), r.MaxBytes, r.MinBytes, fs.replicaID >= 0)
 	fs.resolve()
 	first, bytes, errs := fs.run(resp)
-	if errs || bytes >= int(r.MinBytes) || r.MaxWaitMillis <= 0 {
+	if errs || bytes >= int(fs.minBytes) || r.MaxWaitMillis <= 0 {
 		return first, nil
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
@@ -91,10 +111,7 @@ func (fs *fetchState) resolve() {
 // run builds a full response into resp and reports its record bytes and
 // whether any partition failed.
 func (fs *fetchState) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, bool) {
-	budget := fs.r.MaxBytes
-	if fs.version < 3 || budget <= 0 {
-		budget = 1<<31 - 1
-	}
+	budget := fs.maxBytes
 	total, anyErr, k := 0, false, 0
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(fs.r.Topics))
 	for i := range fs.r.Topics {
@@ -207,7 +224,7 @@ func (fs *fetchState) wait(ctx context.Context, last *kmsg.FetchResponse) kmsg.R
 			resp.Version = last.Version
 			r, bytes, errs := fs.run(resp)
 			last = r
-			if errs || bytes >= int(fs.r.MinBytes) {
+			if errs || bytes >= int(fs.minBytes) {
 				return last
 			}
 		case <-timer.C:

@@ -52,6 +52,9 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, timeout time.Duration, st *kmsg.CreateTopicsResponseTopic) error {
 	spec := metadata.TopicSpec{Name: rt.Topic, Partitions: rt.NumPartitions, ReplicationFactor: rt.ReplicationFactor, ValidateOnly: validateOnly}
 	if len(rt.ReplicaAssignment) > 0 {
+		if err := metadata.CheckTopicPartitions(int64(len(rt.ReplicaAssignment))); err != nil {
+			return err
+		}
 		spec.Assignment = make([][]int32, len(rt.ReplicaAssignment))
 		for _, a := range rt.ReplicaAssignment {
 			if a.Partition < 0 || int(a.Partition) >= len(rt.ReplicaAssignment) || spec.Assignment[a.Partition] != nil {

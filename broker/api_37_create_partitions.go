@@ -9,12 +9,17 @@ package broker
 // replication factor, of live, distinct brokers (INVALID_REPLICA_ASSIGNMENT).
 // Without assignments the replicas are placed by the backend and the
 // replication factor must not exceed the live brokers
-// (INVALID_REPLICATION_FACTOR). validateOnly checks and creates nothing.
+// (INVALID_REPLICATION_FACTOR). Growing a broker past
+// gregor.max.broker.partitions is POLICY_VIOLATION (partition_limit.go),
+// a topic past metadata.MaxTopicPartitions INVALID_PARTITIONS, both
+// checked before anything is allocated. validateOnly checks and creates
+// nothing.
 // The request waits up to its timeout for the new partitions' leaders.
 
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -70,15 +75,29 @@ func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitio
 		rf = len(parts[0].State().Replicas)
 	}
 	var assignment [][]int32
+	var add map[int32]int64
 	if rt.Assignment != nil {
+		assignment = make([][]int32, 0, len(rt.Assignment))
 		for _, a := range rt.Assignment {
 			assignment = append(assignment, a.Replicas)
 		}
 		if err := b.checkNewAssignment(assignment, rt.Count-have, rf, have); err != nil {
 			return err
 		}
-	} else if brokers, _ := b.Brokers(); rf > len(brokers) {
-		return errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(brokers))
+		add = metadata.AssignedReplicas(assignment)
+	} else {
+		live := b.liveIDs()
+		if rf > len(live) {
+			return errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
+		}
+		add = metadata.SpreadReplicas(int64(rt.Count-have), rf, live)
+	}
+	what := fmt.Sprintf("Adding %d partitions with replication factor %d to topic %s", rt.Count-have, rf, rt.Topic)
+	if err := b.checkPartitionLimit(add, what); err != nil {
+		return err
+	}
+	if err := metadata.CheckTopicPartitions(int64(rt.Count)); err != nil {
+		return err
 	}
 	if validateOnly {
 		return nil
@@ -99,7 +118,7 @@ func (b *Broker) checkNewAssignment(assignment [][]int32, increase int32, rf int
 		return errorf(kerr.InvalidReplicaAssignment, "Increasing the number of partitions by %d but %d assignments provided.", increase, len(assignment))
 	}
 	brokers, _ := b.Brokers()
-	var unknown []string
+	unknown := map[int32]bool{}
 	for i, r := range assignment {
 		p := first + int32(i)
 		if len(r) == 0 {
@@ -113,12 +132,16 @@ func (b *Broker) checkNewAssignment(assignment [][]int32, increase int32, rf int
 				return errorf(kerr.InvalidReplicaAssignment, "Duplicate brokers not allowed in replica assignment: %v for partition id %d.", r, p)
 			}
 			if !slices.ContainsFunc(brokers, func(bi metadata.BrokerInfo) bool { return bi.ID == id }) {
-				unknown = append(unknown, fmt.Sprint(id))
+				unknown[id] = true
 			}
 		}
 	}
 	if len(unknown) > 0 {
-		return errorf(kerr.InvalidReplicaAssignment, "Unknown broker(s) in replica assignment: %s.", strings.Join(unknown, ", "))
+		var ids []string
+		for _, id := range slices.Sorted(maps.Keys(unknown)) {
+			ids = append(ids, fmt.Sprint(id))
+		}
+		return errorf(kerr.InvalidReplicaAssignment, "Unknown broker(s) in replica assignment: %s.", strings.Join(ids, ", "))
 	}
 	return nil
 }

@@ -14,7 +14,9 @@ package broker
 // topic being deleted; null replicas cancel an ongoing reassignment, or
 // are NO_REASSIGNMENT_IN_PROGRESS. v1's AllowReplicationFactorChange
 // false makes a target of another size INVALID_REPLICATION_FACTOR, and is
-// echoed back. A partition named twice is answered once, with the last
+// echoed back. Targets that would put a broker past
+// gregor.max.broker.partitions are POLICY_VIOLATION, in request order
+// (partition_limit.go), and are not passed on. A partition named twice is answered once, with the last
 // target given. A backend that does not answer within the request's
 // timeout (at least 30 s) gives REQUEST_TIMED_OUT.
 
@@ -60,6 +62,7 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, req *pro
 			targets[rt.Topic][rp.Partition] = rs
 		}
 	}
+	refused := b.reassignmentLimit(targets)
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	var results map[string]map[int32]error
 	var failed error
@@ -84,7 +87,10 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, req *pro
 		for _, p := range porder[t] {
 			rp := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
 			rp.Partition = p
-			err := failed
+			err, refusedHere := refused[t][p]
+			if !refusedHere {
+				err = failed
+			}
 			if err == nil {
 				var ok bool
 				if err, ok = results[t][p]; !ok {

@@ -49,6 +49,8 @@ type Broker struct {
 	dyn atomic.Pointer[dynamicConfigs]
 	// scram is the SCRAM credentials in force (from the backend; scram.go).
 	scram scramCredentials
+	// verifier asks transaction coordinators (txn_verify.go).
+	verifier txnVerifier
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -315,6 +317,7 @@ func (b *Broker) Close() error {
 	b.spawnMu.Unlock()
 	b.bg.Wait()
 	b.follow.close()
+	b.verifier.close()
 	var errs []error
 	topics := b.Topics()
 	for _, t := range topics {

@@ -219,7 +219,7 @@ func (f *fetcher) buildFetch(parts []followed) (*kmsg.FetchRequest, map[string]m
 	req.ReplicaID = b.id
 	req.MaxWaitMillis = int32(b.cfg.ReplicaFetchWait / time.Millisecond)
 	req.MinBytes = 1
-	req.MaxBytes = 10 << 20
+	req.MaxBytes = int32(b.cfg.ReplicaFetchResponseMax)
 	req.IsolationLevel = 0
 	req.SessionID, req.SessionEpoch = 0, -1
 	asked := make(map[string]map[int32]followed)

@@ -161,7 +161,9 @@ func (p *Partition) openLogLocked(dirs []*storage.Dir) error {
 		return err
 	}
 	cfg := p.b.logConfig(p.topic.Config())
-	lg, err := storage.Open(p.b.fs, path, cfg, dir.OpenOptions(p.tp), p.b.log.With().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Logger())
+	opts := dir.OpenOptions(p.tp)
+	opts.Clock = p.b.clock
+	lg, err := storage.Open(p.b.fs, path, cfg, opts, p.b.log.With().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Logger())
 	if err != nil {
 		return fmt.Errorf("opening log of %s: %w", p.tp, err)
 	}

@@ -54,6 +54,9 @@ type producerState struct {
 	// aborted lists aborted transactions in marker order, for
 	// read_committed fetches.
 	aborted []abortedTxn
+	// verifying holds transaction verifications of producers with no
+	// transaction open here (txn_verify.go).
+	verifying map[int64]*txnVerification
 }
 
 // abortedTxn is an aborted transaction's range in the log.
@@ -77,6 +80,14 @@ func inSequence(last, next int32) bool {
 func (ps *producerState) check(h *records.Header) (*batchMeta, error) {
 	if !h.HasProducerID() {
 		return nil, nil
+	}
+	if err := ps.checkVerified(h); err != nil {
+		// A retry of a batch already written is answered as such
+		// first, as in Kafka.
+		if dup := ps.duplicateOf(h); dup != nil {
+			return dup, nil
+		}
+		return nil, err
 	}
 	e, ok := ps.producers[h.ProducerID]
 	if !ok || e.Epoch < 0 {
@@ -132,6 +143,9 @@ func (ps *producerState) record(h *records.Header, first int64, now time.Time) {
 		e.TxnFirstOffset = first
 		ps.open++
 	}
+	if h.IsTransactional() {
+		delete(ps.verifying, h.ProducerID) // the open transaction stands for it now
+	}
 	e.LastSeen = now.UnixMilli()
 }
 
@@ -154,6 +168,7 @@ func (ps *producerState) endTxn(pid int64, epoch int16, commit bool, coordinator
 	}
 	e.CoordinatorEpoch = coordinatorEpoch
 	e.LastSeen = now.UnixMilli()
+	delete(ps.verifying, pid) // a verification from before the marker is stale
 }
 
 // overlappingAborted returns aborted transactions with records in
@@ -226,6 +241,7 @@ func (ps *producerState) expire(cutoff time.Time) {
 			delete(ps.producers, id)
 		}
 	}
+	ps.expireVerifications(c)
 }
 
 // rebuildAfterTruncate forgets everything and replays the log, after the

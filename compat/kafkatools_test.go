@@ -121,8 +121,10 @@ func TestKafkaToolsDayOne(t *testing.T) {
 	topic := randomName("tools")
 	const partitions = 2
 
-	// kafka-topics.sh --create / --list / --describe
-	out := k.topics(t, "--create", "--topic", topic, "--partitions", strconv.Itoa(partitions), "--replication-factor", "1")
+	// kafka-topics.sh --create / --list / --describe (the broker picks the
+	// replication factor: default.replication.factor, so the test runs
+	// against a cluster whose min.insync.replicas is above 1 too)
+	out := k.topics(t, "--create", "--topic", topic, "--partitions", strconv.Itoa(partitions))
 	if !strings.Contains(out, "Created topic "+topic) {
 		t.Errorf("kafka-topics --create printed %q, want \"Created topic %s.\"", out, topic)
 	}
@@ -196,7 +198,7 @@ func TestKafkaToolsDayOne(t *testing.T) {
 	// kafka-producer-perf-test.sh: all records acknowledged and stored,
 	// once each.
 	perf := randomName("tools-perf")
-	k.topics(t, "--create", "--topic", perf, "--partitions", "3", "--replication-factor", "1")
+	k.topics(t, "--create", "--topic", perf, "--partitions", "3")
 	const perfRecords = 20000
 	pout := k.run(t, "", "kafka-producer-perf-test.sh", "--topic", perf, "--num-records", strconv.Itoa(perfRecords),
 		"--record-size", "100", "--throughput", "-1",

@@ -74,71 +74,105 @@ func (c *groupCoordinator) namesFromIDs(r *kmsg.OffsetCommitRequest, version int
 // offsetCommit commits what it can and returns an error code per
 // partition.
 func (c *groupCoordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequest, version int16) map[topicPartition]int16 {
-	codes := make(map[topicPartition]int16)
-	all := func(code int16) map[topicPartition]int16 {
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				codes[topicPartition{t.Topic, p.Partition}] = code
+	missing := kerr.IllegalGeneration
+	if version >= 9 {
+		missing = kerr.GroupIDNotFound
+	}
+	cr := commitRequest{group: r.Group, create: r.Generation < 0, pid: -1, epoch: -1, missing: missing,
+		check: func(g *group) error {
+			if g.consumer != nil {
+				if e := checkConsumerCommit(g.consumer, r.MemberID, r.Generation, version, false); e != nil {
+					return e
+				}
+				return nil
 			}
+			if e := checkCommit(g, r.MemberID, r.InstanceID, r.Generation); e != nil {
+				return e
+			}
+			if m := g.members[r.MemberID]; m != nil {
+				c.scheduleSession(g, m)
+			}
+			return nil
+		}}
+	now := c.nowMs()
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			it := commitItem{tp: topicPartition{t.Topic, p.Partition}, offset: p.Offset, leaderEpoch: -1, metadata: p.Metadata, expireMs: -1}
+			if version >= 6 {
+				it.leaderEpoch = p.LeaderEpoch
+			}
+			// v1 carries a commit time, v2-v4 a retention: either gives
+			// the offset its own expiry.
+			switch {
+			case version == 1 && p.Timestamp != -1:
+				it.commitMs = p.Timestamp
+				if c.cfg.OffsetsRetention > 0 {
+					it.expireMs = p.Timestamp + c.cfg.OffsetsRetention.Milliseconds()
+				}
+			case version >= 2 && version <= 4 && r.RetentionTimeMillis != -1:
+				it.expireMs = now + r.RetentionTimeMillis
+			}
+			cr.items = append(cr.items, it)
+		}
+	}
+	return c.commit(ctx, cr)
+}
+
+// commitItem is one partition's offset in an OffsetCommit or
+// TxnOffsetCommit.
+type commitItem struct {
+	tp          topicPartition
+	offset      int64
+	leaderEpoch int32
+	metadata    *string
+	commitMs    int64 // 0: now
+	expireMs    int64 // explicit expiry, or -1
+}
+
+// commitRequest is what OffsetCommit and TxnOffsetCommit ask of a group:
+// one flow checks, appends and applies both.
+type commitRequest struct {
+	group  string
+	items  []commitItem
+	create bool                 // a missing group is created
+	check  func(g *group) error // validates the committer against a locked group
+	pid    int64                // the transaction's producer, or -1
+	epoch  int16
+	// missing is the error when the group does not exist (and is not
+	// created): ILLEGAL_GENERATION, or GROUP_ID_NOT_FOUND for
+	// OffsetCommit v9+.
+	missing *kerr.Error
+}
+
+// commit checks each offset, then the committer against the group, and
+// appends and applies the offsets that passed; it returns a code per
+// partition.
+func (c *groupCoordinator) commit(ctx context.Context, cr commitRequest) map[topicPartition]int16 {
+	codes := make(map[topicPartition]int16)
+	if cr.group == "" {
+		for _, it := range cr.items {
+			codes[it.tp] = kerr.InvalidGroupID.Code
 		}
 		return codes
 	}
-	if r.Group == "" {
-		return all(kerr.InvalidGroupID.Code)
-	}
 	now := c.nowMs()
 	entries := make(map[topicPartition]offsetEntry)
-	for _, t := range r.Topics {
-		for _, p := range t.Partitions {
-			tp := topicPartition{t.Topic, p.Partition}
-			epoch := int32(-1)
-			if version >= 6 {
-				epoch = p.LeaderEpoch
-			}
-			e, bad := c.newOffsetEntry(tp, p.Offset, epoch, p.Metadata, now)
-			if bad != nil {
-				codes[tp] = bad.Code
-				continue
-			}
-			switch {
-			case version == 1 && p.Timestamp != -1:
-				e.commitMs = p.Timestamp
-				if c.cfg.OffsetsRetention > 0 {
-					e.expireMs = p.Timestamp + c.cfg.OffsetsRetention.Milliseconds()
-				}
-			case version >= 2 && version <= 4 && r.RetentionTimeMillis != -1:
-				e.expireMs = now + r.RetentionTimeMillis
-			}
-			entries[tp] = e
+	for _, it := range cr.items {
+		e, bad := c.newOffsetEntry(it.tp, it.offset, it.leaderEpoch, it.metadata, now)
+		if bad != nil {
+			codes[it.tp] = bad.Code
+			continue
 		}
+		if it.commitMs != 0 {
+			e.commitMs = it.commitMs
+		}
+		e.expireMs = it.expireMs
+		entries[it.tp] = e
 	}
 	if len(entries) == 0 {
 		return codes
 	}
-	g, err := c.lockGroup(r.Group, r.Generation < 0)
-	if err != nil {
-		return all(c.kerrOf(err).Code)
-	}
-	if g == nil {
-		if version >= 9 {
-			return all(kerr.GroupIDNotFound.Code)
-		}
-		return all(kerr.IllegalGeneration.Code)
-	}
-	var pc *pendingCommit
-	if g.consumer != nil {
-		if e := checkConsumerCommit(g.consumer, r.MemberID, r.Generation, version, false); e != nil {
-			err = e
-		} else {
-			pc, err = c.appendOffsets(g, entries, -1, -1)
-		}
-	} else {
-		pc, err = c.appendCommit(g, r.MemberID, r.InstanceID, r.Generation, entries)
-	}
-	g.mu.Unlock()
-	if err == nil {
-		err = c.completeCommit(ctx, pc)
-	}
+	err := c.commitLocked(ctx, cr, entries)
 	code := c.errCode(err)
 	for tp := range entries {
 		codes[tp] = code
@@ -146,15 +180,29 @@ func (c *groupCoordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommi
 	return codes
 }
 
-// appendCommit checks a member's commit to a locked group and appends it.
-func (c *groupCoordinator) appendCommit(g *group, memberID string, instanceID *string, generation int32, entries map[topicPartition]offsetEntry) (*pendingCommit, error) {
-	if e := checkCommit(g, memberID, instanceID, generation); e != nil {
-		return nil, e
+// commitLocked locks the group, checks the committer and appends, then
+// waits (unlocked) and applies.
+func (c *groupCoordinator) commitLocked(ctx context.Context, cr commitRequest, entries map[topicPartition]offsetEntry) error {
+	g, err := c.lockGroup(cr.group, cr.create)
+	if err != nil {
+		return c.kerrOf(err)
 	}
-	if m := g.members[memberID]; m != nil {
-		c.scheduleSession(g, m)
+	if g == nil {
+		if cr.missing != nil {
+			return cr.missing
+		}
+		return kerr.IllegalGeneration
 	}
-	return c.appendOffsets(g, entries, -1, -1)
+	var pc *pendingCommit
+	err = cr.check(g)
+	if err == nil {
+		pc, err = c.appendOffsets(g, entries, cr.pid, cr.epoch)
+	}
+	g.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.completeCommit(ctx, pc)
 }
 
 // newOffsetEntry checks one offset to commit, as Kafka does (an unknown

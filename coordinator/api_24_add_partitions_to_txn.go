@@ -1,7 +1,11 @@
 package coordinator
 
-// AddPartitionsToTxn (key 24), versions 0-3 (v4+ is the brokers' batched
-// verification path of transaction version 2, which Gregor does not use).
+// AddPartitionsToTxn (key 24), versions 0-5. Versions 0-3 come from
+// clients; 4+ from brokers (Kafka's AddPartitionsToTxnManager, and
+// Gregor's own leaders): transactions batched, each answered on its own,
+// and VerifyOnly ones only checked, as txn_verify.go explains (partitions
+// not in the transaction: INVALID_TXN_STATE for v4, TRANSACTION_ABORTABLE
+// for v5, as KIP-890 numbers them).
 //
 // Adds partitions to the producer's transaction, starting it. An unknown
 // producer id is INVALID_PRODUCER_ID_MAPPING, a stale epoch is
@@ -22,6 +26,9 @@ import (
 
 func (c *txnCoordinator) handleAddPartitionsToTxn(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.AddPartitionsToTxnRequest)
+	if req.Version >= 4 {
+		return c.handleAddPartitionsToTxnBatched(req, r)
+	}
 	resp := req.Response().(*kmsg.AddPartitionsToTxnResponse)
 	codes := make(map[topicPartition]int16)
 	var add []topicPartition
@@ -63,6 +70,23 @@ func (c *txnCoordinator) handleAddPartitionsToTxn(ctx context.Context, req *prot
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		return answer(c.errCode(c.addToTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, req.Version >= 2, add))), nil
+	})
+	return nil, nil
+}
+
+// handleAddPartitionsToTxnBatched answers v4+: at once when every
+// transaction is VerifyOnly (nothing waits), else after the adds are
+// written.
+func (c *txnCoordinator) handleAddPartitionsToTxnBatched(req *protocol.Request, r *kmsg.AddPartitionsToTxnRequest) (kmsg.Response, error) {
+	verifyOnly := true
+	for _, t := range r.Transactions {
+		verifyOnly = verifyOnly && t.VerifyOnly
+	}
+	if verifyOnly {
+		return c.answerBatched(context.Background(), r, req.Version), nil
+	}
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		return c.answerBatched(ctx, r, req.Version), nil
 	})
 	return nil, nil
 }

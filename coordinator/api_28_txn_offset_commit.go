@@ -43,68 +43,31 @@ func (c *groupCoordinator) handleTxnOffsetCommit(ctx context.Context, req *proto
 }
 
 func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetCommitRequest, version int16) map[topicPartition]int16 {
-	codes := make(map[topicPartition]int16)
-	all := func(code int16) map[topicPartition]int16 {
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				codes[topicPartition{t.Topic, p.Partition}] = code
+	cr := commitRequest{group: r.Group, create: true, pid: r.ProducerID, epoch: r.ProducerEpoch,
+		check: func(g *group) error {
+			if g.consumer == nil {
+				return checkTxnCommit(g, r, version)
 			}
-		}
-		return codes
-	}
-	if r.Group == "" {
-		return all(kerr.InvalidGroupID.Code)
-	}
-	now := c.nowMs()
-	entries := make(map[topicPartition]offsetEntry)
+			// A consumer group checks its member; a stale member epoch is
+			// ILLEGAL_GENERATION here, as Kafka answers it.
+			if e := checkConsumerCommit(g.consumer, r.MemberID, r.Generation, version, true); e != nil {
+				if e == kerr.StaleMemberEpoch {
+					return kerr.IllegalGeneration
+				}
+				return e
+			}
+			return nil
+		}}
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
-			tp := topicPartition{t.Topic, p.Partition}
-			epoch := int32(-1)
+			it := commitItem{tp: topicPartition{t.Topic, p.Partition}, offset: p.Offset, leaderEpoch: -1, metadata: p.Metadata, expireMs: -1}
 			if version >= 2 {
-				epoch = p.LeaderEpoch
+				it.leaderEpoch = p.LeaderEpoch
 			}
-			e, bad := c.newOffsetEntry(tp, p.Offset, epoch, p.Metadata, now)
-			if bad != nil {
-				codes[tp] = bad.Code
-				continue
-			}
-			entries[tp] = e
+			cr.items = append(cr.items, it)
 		}
 	}
-	if len(entries) == 0 {
-		return codes
-	}
-	g, err := c.lockGroup(r.Group, true)
-	if err != nil {
-		return all(c.kerrOf(err).Code)
-	}
-	var pc *pendingCommit
-	if g.consumer != nil {
-		err = nil
-		if e := checkConsumerCommit(g.consumer, r.MemberID, r.Generation, version, true); e != nil {
-			// A stale member epoch is ILLEGAL_GENERATION here, as Kafka
-			// answers it.
-			if e == kerr.StaleMemberEpoch {
-				e = kerr.IllegalGeneration
-			}
-			err = e
-		}
-	} else {
-		err = checkTxnCommit(g, r, version)
-	}
-	if err == nil {
-		pc, err = c.appendOffsets(g, entries, r.ProducerID, r.ProducerEpoch)
-	}
-	g.mu.Unlock()
-	if err == nil {
-		err = c.completeCommit(ctx, pc)
-	}
-	code := c.errCode(err)
-	for tp := range entries {
-		codes[tp] = code
-	}
-	return codes
+	return c.commit(ctx, cr)
 }
 
 // checkTxnCommit validates the member of a consume-transform-produce loop

@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -50,6 +51,42 @@ type base struct {
 	cfg  Config
 	host Host
 	log  zerolog.Logger
+}
+
+// background runs a coordinator's periodic work until closed.
+type background struct {
+	stop chan struct{}
+	once sync.Once
+	wg   sync.WaitGroup
+}
+
+func newBackground() background { return background{stop: make(chan struct{})} }
+
+// every runs fn every d (def when d <= 0) until close.
+func (b *background) every(d, def time.Duration, fn func()) {
+	if d <= 0 {
+		d = def
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-b.stop:
+				return
+			case <-t.C:
+				fn()
+			}
+		}
+	}()
+}
+
+// close stops the periodic work and waits for it.
+func (b *background) close() {
+	b.once.Do(func() { close(b.stop) })
+	b.wg.Wait()
 }
 
 // nowMs is the coordinators' clock in milliseconds.

@@ -26,15 +26,13 @@ type groupCoordinator struct {
 	base
 	rt *runtime.Runtime[*groupShard]
 
-	stop chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup // background work
+	bg background // offset expiry
 }
 
 func newGroupCoordinator(b base) *groupCoordinator {
-	c := &groupCoordinator{base: b, stop: make(chan struct{})}
+	c := &groupCoordinator{base: b, bg: newBackground()}
 	c.rt = runtime.New(OffsetsTopic, b.host, c.newShard, b.log)
-	c.startExpiry()
+	c.bg.every(c.cfg.OffsetsRetentionCheck, 10*time.Minute, c.expireOffsets)
 	return c
 }
 
@@ -65,8 +63,7 @@ func (c *groupCoordinator) apis() []protocol.API {
 
 // close stops the background work and unloads every shard.
 func (c *groupCoordinator) close() {
-	c.once.Do(func() { close(c.stop) })
-	c.wg.Wait()
+	c.bg.close()
 	c.rt.Close()
 }
 
@@ -248,26 +245,4 @@ func (c *groupCoordinator) persistGroup(g *group) {
 		return
 	}
 	g.stored = true
-}
-
-// startExpiry runs offset expiry every offsets.retention.check.interval.ms.
-func (c *groupCoordinator) startExpiry() {
-	every := c.cfg.OffsetsRetentionCheck
-	if every <= 0 {
-		every = 10 * time.Minute
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.stop:
-				return
-			case <-t.C:
-				c.expireOffsets()
-			}
-		}
-	}()
 }

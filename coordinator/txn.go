@@ -243,9 +243,9 @@ func (c *txnCoordinator) retryMarkers(ts *txnShard, m *txnMeta) {
 	}
 	m.markersPending = true
 	m.mu.Unlock()
-	c.wg.Add(1)
+	c.bg.wg.Add(1)
 	go func() {
-		defer c.wg.Done()
+		defer c.bg.wg.Done()
 		defer func() {
 			m.mu.Lock()
 			m.markersPending = false
@@ -256,7 +256,7 @@ func (c *txnCoordinator) retryMarkers(ts *txnShard, m *txnMeta) {
 			select {
 			case <-ts.shard.Done():
 				return
-			case <-c.stop:
+			case <-c.bg.stop:
 				return
 			case <-time.After(backoff):
 			}

@@ -32,29 +32,31 @@ type txnCoordinator struct {
 	// __consumer_offsets.
 	groups *groupCoordinator
 
-	stop chan struct{}
-	once sync.Once
-	wg   sync.WaitGroup // background work: timers, marker retries
+	bg background // timers and marker retries
 }
 
 func newTxnCoordinator(b base, groups *groupCoordinator) *txnCoordinator {
-	c := &txnCoordinator{base: b, pids: &producerIDs{host: b.host}, groups: groups, stop: make(chan struct{})}
+	c := &txnCoordinator{base: b, pids: &producerIDs{host: b.host}, groups: groups, bg: newBackground()}
 	c.rt = runtime.New(TransactionTopic, b.host, c.newShard, b.log)
-	c.startTimers()
+	c.bg.every(c.cfg.TxnAbortCheckPeriod, 10*time.Second, func() {
+		c.abortTimedOut()
+		c.expireTxnIDs()
+	})
 	return c
 }
 
 // apis are the producer id and transaction APIs.
 //
 // Versions stop where transaction version 2 (KIP-890 part 2) begins:
-// AddPartitionsToTxn v4+ is the brokers' batched verification path,
 // EndTxn v5 and TxnOffsetCommit v5 bump the epoch per transaction. Gregor
 // does not finalize the transaction.version feature, so clients use the
-// classic protocol with the versions below.
+// classic protocol with the versions below. AddPartitionsToTxn v4-5 are
+// the brokers' batched verification path of part 1 (clients stay on
+// v3 and below).
 func (c *txnCoordinator) apis() []protocol.API {
 	return []protocol.API{
 		{Key: 22, Min: 0, Max: 5, Handler: c.handleInitProducerID},
-		{Key: 24, Min: 0, Max: 3, Handler: c.handleAddPartitionsToTxn},
+		{Key: 24, Min: 0, Max: 5, Handler: c.handleAddPartitionsToTxn},
 		{Key: 25, Min: 0, Max: 4, Handler: c.handleAddOffsetsToTxn},
 		{Key: 26, Min: 0, Max: 4, Handler: c.handleEndTxn},
 		{Key: 27, Min: 0, Max: 1, Handler: c.handleWriteTxnMarkers},
@@ -63,35 +65,11 @@ func (c *txnCoordinator) apis() []protocol.API {
 	}
 }
 
-// startTimers starts aborting timed-out transactions and expiring idle
-// transactional ids.
-func (c *txnCoordinator) startTimers() {
-	every := c.cfg.TxnAbortCheckPeriod
-	if every <= 0 {
-		every = 10 * time.Second
-	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.stop:
-				return
-			case <-t.C:
-				c.abortTimedOut()
-				c.expireTxnIDs()
-			}
-		}
-	}()
-}
-
-// close stops the background work and unloads every shard.
+// close unloads every shard (ending marker retries, which wait on their
+// shard) and stops the background work.
 func (c *txnCoordinator) close() {
-	c.once.Do(func() { close(c.stop) })
 	c.rt.Close()
-	c.wg.Wait()
+	c.bg.close()
 }
 
 // txnMeta is a transactional id with its state.

@@ -41,6 +41,7 @@ type Config struct {
 	DefaultReplicationFactor int16
 	DeleteTopicEnable        bool
 	AutoCreateTopicsEnable   bool
+	MaxBrokerPartitions      int32
 
 	LogRetentionCheck time.Duration
 	LogCleanerEnable  bool
@@ -51,6 +52,11 @@ type Config struct {
 	ReplicaFetchWait   time.Duration
 	SocketRequestMax   ByteSize
 	NumReplicaFetchers int
+
+	// Caps on a fetch response's record bytes: a consumer's, and what a
+	// follower asks for (and a leader grants a follower).
+	FetchMax                ByteSize
+	ReplicaFetchResponseMax ByteSize
 
 	// Connection limits (protocol.Options explains each).
 	QueuedMaxRequestBytes        ByteSize
@@ -89,6 +95,7 @@ type Config struct {
 	TxnIDExpiration           time.Duration
 	TxnAbortCheckInterval     time.Duration
 	ProducerIDExpiration      time.Duration
+	TxnPartitionVerification  bool
 
 	ControlledShutdownEnable bool
 

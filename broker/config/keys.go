@@ -29,6 +29,12 @@ const (
 	// minRequestBytes: socket.request.max.bytes must admit any request
 	// header and a small body.
 	minRequestBytes = 1024
+	// maxBrokerPartitions bounds gregor.max.broker.partitions: each
+	// replica holds at least three open files (log, offset and time
+	// indexes), so more than this exhausts any descriptor limit.
+	maxBrokerPartitions = 1 << 20
+	// minFetchMaxBytes is Kafka's floor for fetch.max.bytes.
+	minFetchMaxBytes = 1024
 )
 
 const maxLong = "9223372036854775807"
@@ -68,6 +74,11 @@ var table = []Key{
 		Doc: "Whether topics may be deleted."},
 	{Name: "auto.create.topics.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.AutoCreateTopicsEnable },
 		Doc: "Whether a topic is created when a client asks for metadata of one that does not exist."},
+	// Kafka has no such limit (KIP-578 proposed max.broker.partitions and
+	// was not adopted); 4,000 is the usual guidance per Kafka broker.
+	{Name: "gregor.max.broker.partitions", Type: Int, Default: "4000", Valid: between(1, maxBrokerPartitions), Scope: ClusterWide,
+		Field: func(c *Config) any { return &c.MaxBrokerPartitions },
+		Doc:   "The most partition replicas one broker hosts: creating topics or partitions, or reassigning them, past it fails with POLICY_VIOLATION."},
 
 	// Topic defaults: retention, segments, indexes, flushing.
 	{Name: "log.retention.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.retention.minutes", "log.retention.hours"},
@@ -193,6 +204,8 @@ var table = []Key{
 		Doc: "How long a follower may lag or not fetch before it leaves the ISR."},
 	{Name: "replica.fetch.max.bytes", Type: Int, Unit: Bytes, Default: "1048576", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaFetchMax },
 		Doc: "The bytes a follower asks for per partition in each fetch."},
+	{Name: "replica.fetch.response.max.bytes", Type: Int, Unit: Bytes, Default: "10485760", Valid: atLeast(0), Field: func(c *Config) any { return &c.ReplicaFetchResponseMax },
+		Doc: "The bytes a follower asks for in each fetch, over all partitions (at least one batch is always returned)."},
 	{Name: "replica.fetch.wait.max.ms", Type: Int, Unit: Millis, Default: "500", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaFetchWait },
 		Doc: "How long a follower's fetch waits at the leader for data."},
 	// Gregor runs one fetcher per leader: num.replica.fetchers is accepted
@@ -209,6 +222,8 @@ var table = []Key{
 	{Name: "leader.imbalance.per.broker.percentage", Type: Int, Default: "10", Valid: between(0, 100),
 		Field: func(c *Config) any { return &c.LeaderImbalancePerBrokerPercentage },
 		Doc:   "The share of a broker's partitions led elsewhere above which leaderships move back."},
+	{Name: "fetch.max.bytes", Type: Int, Unit: Bytes, Default: "57671680", Valid: atLeast(minFetchMaxBytes), Field: func(c *Config) any { return &c.FetchMax },
+		Doc: "The most record bytes one fetch response returns (at least one batch is always returned)."},
 	{Name: "socket.request.max.bytes", Type: Int, Unit: Bytes, Default: "104857600", Valid: atLeast(minRequestBytes), Field: func(c *Config) any { return &c.SocketRequestMax },
 		Doc: "The largest request the broker reads."},
 
@@ -285,6 +300,9 @@ var table = []Key{
 	{Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: Int, Unit: Millis, Default: "10000", Valid: atLeast(1),
 		Field: func(c *Config) any { return &c.TxnAbortCheckInterval },
 		Doc:   "How often timed-out transactions are looked for and aborted."},
+	{Name: "transaction.partition.verification.enable", Type: Boolean, Default: "true", Scope: ClusterWide,
+		Field: func(c *Config) any { return &c.TxnPartitionVerification },
+		Doc:   "Whether a leader asks the transaction coordinator that a partition is in the producer's transaction before writing its first transactional batch there."},
 	{Name: "producer.id.expiration.ms", Type: Int, Unit: Millis, Default: "86400000", Valid: atLeast(1), Scope: ClusterWide,
 		Field: func(c *Config) any { return &c.ProducerIDExpiration },
 		Doc:   "How long the state of an idle producer id is kept."},

@@ -10,6 +10,21 @@ import (
 // Replica placement, shared by the backends: a new topic's or new
 // partitions' replicas are either given by the request, and checked
 // against the live brokers, or placed as Kafka places them.
+//
+// Sizes are checked before anything is allocated: a partition count
+// comes from the wire (CreateTopics NumPartitions, CreatePartitions
+// Count) and a request must not make a backend allocate 2^31 replica
+// lists. The broker refuses counts past its configured
+// gregor.max.broker.partitions first, with a clearer error; these are the
+// hard limits under every configuration and every caller.
+
+// MaxTopicPartitions is the most partitions a topic may have (as
+// config's bound on num.partitions).
+const MaxTopicPartitions = 1 << 16
+
+// MaxReplicas is the most replicas a partition may have: replication
+// factors are int16 on the wire.
+const MaxReplicas = 1<<15 - 1
 
 // PlaceTopic returns a new topic's replicas, partition by partition: its
 // explicit assignment, checked against the live brokers (sorted), or
@@ -20,6 +35,9 @@ func PlaceTopic(spec TopicSpec, live []int32) ([][]int32, error) {
 		if len(spec.Assignment) == 0 {
 			return nil, Errorf(kerr.InvalidReplicaAssignment, "empty replica assignment")
 		}
+		if err := CheckTopicPartitions(int64(len(spec.Assignment))); err != nil {
+			return nil, err
+		}
 		if err := CheckAssignment(spec.Assignment, len(spec.Assignment[0]), live); err != nil {
 			return nil, err
 		}
@@ -29,6 +47,8 @@ func PlaceTopic(spec TopicSpec, live []int32) ([][]int32, error) {
 	switch {
 	case n <= 0:
 		return nil, Errorf(kerr.InvalidPartitions, "Number of partitions must be larger than 0.")
+	case n > MaxTopicPartitions:
+		return nil, CheckTopicPartitions(int64(n))
 	case rf <= 0:
 		return nil, Errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
 	case rf > len(live):
@@ -48,6 +68,9 @@ func PlacePartitions(assign [][]int32, total int32, explicit [][]int32, live []i
 	}
 	if total <= have {
 		return nil, Errorf(kerr.InvalidPartitions, "Topic currently has %d partitions, %d would not be an increase.", have, total)
+	}
+	if err := CheckTopicPartitions(int64(total)); err != nil {
+		return nil, err
 	}
 	rf := len(assign[0])
 	if explicit != nil {
@@ -79,6 +102,11 @@ func CheckAssignment(assign [][]int32, rf int, live []int32) error {
 	for p, r := range assign {
 		if len(r) == 0 || (rf > 0 && len(r) != rf) {
 			return Errorf(kerr.InvalidReplicaAssignment, "partition %d has %d replicas, expected %d", p, len(r), rf)
+		}
+		if len(r) > len(live) {
+			// Some replica is a duplicate or not a live broker; say so
+			// without building a set of a list this long.
+			return Errorf(kerr.InvalidReplicaAssignment, "partition %d has %d replicas but only %d brokers are alive", p, len(r), len(live))
 		}
 		seen := map[int32]bool{}
 		for _, id := range r {

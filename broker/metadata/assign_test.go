@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"testing"
 
@@ -50,6 +51,11 @@ func TestPlaceTopic(t *testing.T) {
 		{"explicit with uneven partitions", TopicSpec{Assignment: [][]int32{{1}, {1, 2}}}, kerr.InvalidReplicaAssignment},
 		{"explicit with a duplicate", TopicSpec{Assignment: [][]int32{{1, 1}}}, kerr.InvalidReplicaAssignment},
 		{"explicit with an unknown broker", TopicSpec{Assignment: [][]int32{{1, 9}}}, kerr.InvalidReplicaAssignment},
+		// Counts from the wire, refused before anything is allocated.
+		{"2^31-1 partitions", TopicSpec{Partitions: math.MaxInt32, ReplicationFactor: 1}, kerr.InvalidPartitions},
+		{"one partition past the cap", TopicSpec{Partitions: MaxTopicPartitions + 1, ReplicationFactor: 1}, kerr.InvalidPartitions},
+		{"explicit with more partitions than the cap", TopicSpec{Assignment: make([][]int32, MaxTopicPartitions+1)}, kerr.InvalidPartitions},
+		{"explicit with a million replicas", TopicSpec{Assignment: [][]int32{make([]int32, 1<<20)}}, kerr.InvalidReplicaAssignment},
 	} {
 		got, err := PlaceTopic(c.spec, live)
 		if c.err != nil {
@@ -99,10 +105,64 @@ func TestPlacePartitions(t *testing.T) {
 		{"another replication factor", 3, [][]int32{{4, 0}}, live, kerr.InvalidReplicaAssignment},
 		{"an unknown broker", 3, [][]int32{{4, 0, 9}}, live, kerr.InvalidReplicaAssignment},
 		{"more replicas than live brokers", 3, nil, []int32{0, 1}, kerr.InvalidReplicationFactor},
+		{"2^31-1 partitions", math.MaxInt32, nil, live, kerr.InvalidPartitions},
+		{"one partition past the cap", MaxTopicPartitions + 1, nil, live, kerr.InvalidPartitions},
 	} {
 		_, err := PlacePartitions(have, c.total, c.explicit, c.live)
 		if (c.err == nil) != (err == nil) || (c.err != nil && !errors.Is(err, c.err)) {
 			t.Fatalf("%s: %v, want %v", c.name, err, c.err)
 		}
+	}
+}
+
+// The limits' arithmetic: what a creation or reassignment adds per broker
+// and who goes over. A 2^31-1 partition request is counted, not placed.
+func TestBrokerPartitionLimits(t *testing.T) {
+	live := []int32{1, 2, 3}
+	if got := SpreadReplicas(10, 3, live); got[1] != 10 || got[2] != 10 || got[3] != 10 {
+		t.Fatalf("10 partitions x 3 replicas over 3 brokers: %v, want 10 each", got)
+	}
+	if got := SpreadReplicas(4, 1, live); got[1] != 2 || got[3] != 2 {
+		t.Fatalf("4 partitions x 1 replica over 3 brokers: %v, want 2 each (rounded up)", got)
+	}
+	if got := SpreadReplicas(math.MaxInt32, 1, []int32{0}); got[0] != math.MaxInt32 {
+		t.Fatalf("2^31-1 partitions on one broker: %v", got)
+	}
+	if got := AssignedReplicas([][]int32{{1, 2}, {2, 3}}); got[1] != 1 || got[2] != 2 || got[3] != 1 {
+		t.Fatalf("assigned %v", got)
+	}
+	if got := ReassignedReplicas([]int32{1, 2}, []int32{2, 3, 4}); len(got) != 2 || got[3] != 1 || got[4] != 1 {
+		t.Fatalf("reassigned %v, want one more on 3 and 4", got)
+	}
+	for _, c := range []struct {
+		name          string
+		existing, add map[int32]int64
+		limit         int64
+		id            int32
+		total         int64
+		over          bool
+	}{
+		{"fits exactly", map[int32]int64{1: 6}, map[int32]int64{1: 4}, 10, 0, 0, false},
+		{"one over", map[int32]int64{1: 6}, map[int32]int64{1: 5}, 10, 1, 11, true},
+		{"the fullest is named", map[int32]int64{1: 6, 2: 9}, map[int32]int64{1: 5, 2: 5}, 10, 2, 14, true},
+		{"nothing added to the full one", map[int32]int64{1: 50}, map[int32]int64{2: 1}, 10, 0, 0, false},
+		{"no overflow at 2^31", nil, map[int32]int64{0: math.MaxInt32}, 4000, 0, math.MaxInt32, true},
+	} {
+		id, total, over := OverLimit(c.existing, c.add, c.limit)
+		if over != c.over || (over && (id != c.id || total != c.total)) {
+			t.Fatalf("%s: broker %d total %d over %v, want %d %d %v", c.name, id, total, over, c.id, c.total, c.over)
+		}
+	}
+	if err := CheckTopicPartitions(MaxTopicPartitions); err != nil {
+		t.Fatalf("a topic of MaxTopicPartitions: %v", err)
+	}
+}
+
+// A reassignment target longer than a partition may have is refused
+// before a set of it is built.
+func TestReassignmentTargetTooLong(t *testing.T) {
+	err := CheckReassignmentTarget(make([]int32, MaxReplicas+1))
+	if !errors.Is(err, kerr.InvalidReplicaAssignment) {
+		t.Fatalf("%d replicas: %v", MaxReplicas+1, err)
 	}
 }

@@ -182,6 +182,9 @@ func CheckReassignmentTarget(r []int32) error {
 	if len(r) == 0 {
 		return Errorf(kerr.InvalidReplicaAssignment, "Empty replica list specified in partition reassignment.")
 	}
+	if len(r) > MaxReplicas {
+		return Errorf(kerr.InvalidReplicaAssignment, "Replica list of %d brokers in partition reassignment; a partition has at most %d replicas.", len(r), MaxReplicas)
+	}
 	seen := map[int32]bool{}
 	for _, id := range r {
 		if seen[id] {

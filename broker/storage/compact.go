@@ -225,14 +225,14 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 			return res, err
 		}
 		i := l.segmentIndexLocked(r.old)
-		r.old.created = time.Now().Add(l.cfg.FileDeleteDelay)
+		r.old.created = l.now().Add(l.cfg.FileDeleteDelay)
 		if err := l.retireLocked([]*segment{r.old}); err != nil {
 			return res, err
 		}
 		if err := l.fs.Rename(swap, segmentPath(r.old.dir, r.old.base, ".log")); err != nil {
 			return res, err
 		}
-		ns, err := openSegment(l.fs, l.dir, r.old.base, false)
+		ns, err := openSegment(l.fs, l.dir, r.old.base, false, l.now())
 		if err != nil {
 			return res, err
 		}

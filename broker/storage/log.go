@@ -62,6 +62,9 @@ type OpenOptions struct {
 	Clean         bool  // the previous run shut down cleanly
 	RecoveryPoint int64 // offsets below were fsynced
 	StartOffset   int64 // checkpointed log start offset
+	// Clock is the time source for rolling, flushing and deleting
+	// segments; nil is time.Now.
+	Clock func() time.Time
 }
 
 // Log is one partition replica's log. Its lock mu guards the fields below
@@ -79,6 +82,7 @@ type Log struct {
 	recoveryPoint int64
 	unflushed     int64
 	lastFlush     time.Time
+	now           func() time.Time
 	epochs        *epochCache
 	retired       []*segment // renamed to .deleted, closed later
 	cleanedTo     int64      // compaction has covered offsets below
@@ -90,7 +94,11 @@ func Open(fs FS, dir string, cfg Config, opt OpenOptions, logger zerolog.Logger)
 	if err := fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	l := &Log{fs: fs, dir: dir, cfg: cfg, log: logger, lastFlush: time.Now(), recoveryPoint: opt.RecoveryPoint}
+	now := opt.Clock
+	if now == nil {
+		now = time.Now
+	}
+	l := &Log{fs: fs, dir: dir, cfg: cfg, log: logger, now: now, lastFlush: now(), recoveryPoint: opt.RecoveryPoint}
 	var err error
 	if l.epochs, err = loadEpochs(fs, dir); err != nil {
 		return nil, err
@@ -171,7 +179,7 @@ func (l *Log) listSegments() ([]int64, error) {
 // segment that had to be truncated, the rest are deleted.
 func (l *Log) load(bases []int64, opt OpenOptions) error {
 	if len(bases) == 0 {
-		s, err := openSegment(l.fs, l.dir, opt.StartOffset, true)
+		s, err := openSegment(l.fs, l.dir, opt.StartOffset, true, l.now())
 		if err != nil {
 			return err
 		}
@@ -180,7 +188,7 @@ func (l *Log) load(bases []int64, opt OpenOptions) error {
 	}
 	for i, base := range bases {
 		last := i == len(bases)-1
-		s, err := openSegment(l.fs, l.dir, base, last)
+		s, err := openSegment(l.fs, l.dir, base, last, l.now())
 		if err != nil {
 			return err
 		}
@@ -384,7 +392,7 @@ func (l *Log) Append(b []byte, ai AppendInfo) error {
 		return fmt.Errorf("append at offset %d but log ends at %d", ai.First, next)
 	}
 	active := l.segments[len(l.segments)-1]
-	if !active.fits(len(b), ai.Last, l.cfg.SegmentBytes) || active.rollDue(time.Now(), l.cfg.SegmentRoll) {
+	if !active.fits(len(b), ai.Last, l.cfg.SegmentBytes) || active.rollDue(l.now(), l.cfg.SegmentRoll) {
 		var err error
 		if active, err = l.rollLocked(ai.First); err != nil {
 			return err
@@ -405,7 +413,7 @@ func (l *Log) Append(b []byte, ai AppendInfo) error {
 
 func (l *Log) maybeFlushLocked() error {
 	due := l.cfg.FlushMessages > 0 && l.unflushed >= l.cfg.FlushMessages
-	due = due || l.cfg.FlushInterval > 0 && l.unflushed > 0 && time.Since(l.lastFlush) >= l.cfg.FlushInterval
+	due = due || l.cfg.FlushInterval > 0 && l.unflushed > 0 && l.now().Sub(l.lastFlush) >= l.cfg.FlushInterval
 	if !due {
 		return nil
 	}
@@ -416,7 +424,7 @@ func (l *Log) flushLocked() error {
 	if err := l.segments[len(l.segments)-1].sync(); err != nil {
 		return err
 	}
-	l.unflushed, l.lastFlush = 0, time.Now()
+	l.unflushed, l.lastFlush = 0, l.now()
 	l.recoveryPoint = l.nextOffsetLocked()
 	return nil
 }
@@ -461,7 +469,7 @@ func (l *Log) rollLocked(base int64) (*segment, error) {
 		l.recoveryPoint = max(l.recoveryPoint, old.next)
 		old.seal()
 	}
-	s, err := openSegment(l.fs, l.dir, base, true)
+	s, err := openSegment(l.fs, l.dir, base, true, l.now())
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,7 @@ func (l *Log) deleteFirstLocked(n int) error {
 	}
 	gone := append([]*segment(nil), l.segments[:n]...)
 	for _, s := range gone {
-		s.created = time.Now().Add(l.cfg.FileDeleteDelay) // when to purge
+		s.created = l.now().Add(l.cfg.FileDeleteDelay) // when to purge
 	}
 	l.segments = append(l.segments[:0:0], l.segments[n:]...)
 	l.startOffset = max(l.startOffset, l.segments[0].base)
@@ -217,7 +217,7 @@ func (l *Log) truncateFullyLocked(off int64) error {
 			return err
 		}
 	}
-	s, err := openSegment(l.fs, l.dir, off, true)
+	s, err := openSegment(l.fs, l.dir, off, true, l.now())
 	if err != nil {
 		return err
 	}

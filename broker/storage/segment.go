@@ -43,8 +43,8 @@ func segmentPath(dir string, base int64, ext string) string {
 }
 
 // openSegment opens (creating if need be) the segment at base.
-func openSegment(fs FS, dir string, base int64, active bool) (*segment, error) {
-	s := &segment{fs: fs, dir: dir, base: base, next: base, maxTs: -1, maxTsOff: -1, firstTs: -1, created: time.Now()}
+func openSegment(fs FS, dir string, base int64, active bool, now time.Time) (*segment, error) {
+	s := &segment{fs: fs, dir: dir, base: base, next: base, maxTs: -1, maxTsOff: -1, firstTs: -1, created: now}
 	var err error
 	if s.log, err = fs.OpenFile(segmentPath(dir, base, ".log"), os.O_CREATE|os.O_RDWR, 0o644); err != nil {
 		return nil, err

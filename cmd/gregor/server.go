@@ -44,6 +44,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	// metadata load on, so they are set up before the broker starts.
 	coord := coordinator.New(coordinatorConfig(cfg), b, log.With().Str("component", "coordinator").Logger())
 	b.OnLeadership(coord.LeadershipChanged)
+	b.SetTxnVerifier(coord)
 	if err := b.Start(ctx); err != nil {
 		b.Close()
 		return nil, err

@@ -1,0 +1,56 @@
+package storage
+
+import (
+	"testing"
+	"time"
+)
+
+// fakeClock is a Clock the test moves by hand.
+type fakeClock struct{ now time.Time }
+
+func (c *fakeClock) Now() time.Time          { return c.now }
+func (c *fakeClock) advance(d time.Duration) { c.now = c.now.Add(d) }
+
+// segment.ms rolls the active segment once its first batch is older than
+// the setting, by the log's clock.
+func TestSegmentRollsByAgeOnTheLogsClock(t *testing.T) {
+	clock := &fakeClock{now: time.UnixMilli(1_700_000_000_000)}
+	cfg := DefaultConfig()
+	cfg.SegmentRoll = time.Hour
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{Clock: clock.Now})
+	ts := clock.now.UnixMilli()
+	appendBatches(t, l, 1, 2, ts, 10)
+	clock.advance(59 * time.Minute)
+	appendBatches(t, l, 1, 2, ts, 10)
+	if n := len(l.segments); n != 1 {
+		t.Fatalf("%d segments before segment.ms passed, want 1", n)
+	}
+	clock.advance(2 * time.Minute)
+	appendBatches(t, l, 1, 2, ts, 10)
+	if n := len(l.segments); n != 2 {
+		t.Fatalf("%d segments after segment.ms passed, want 2 (rolled)", n)
+	}
+}
+
+// log.flush.interval.ms fsyncs once the interval passes on the log's
+// clock, and not before.
+func TestFlushIntervalOnTheLogsClock(t *testing.T) {
+	clock := &fakeClock{now: time.UnixMilli(1_700_000_000_000)}
+	cfg := testConfig()
+	cfg.FlushInterval = time.Second
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{Clock: clock.Now})
+	appendBatches(t, l, 3, 2, clock.now.UnixMilli(), 10)
+	if err := l.FlushIfDue(); err != nil {
+		t.Fatal(err)
+	}
+	if rp := l.RecoveryPoint(); rp != 0 {
+		t.Fatalf("recovery point %d before the flush interval passed, want 0", rp)
+	}
+	clock.advance(time.Second)
+	if err := l.FlushIfDue(); err != nil {
+		t.Fatal(err)
+	}
+	if rp := l.RecoveryPoint(); rp != 6 {
+		t.Fatalf("recovery point %d after the flush interval, want 6", rp)
+	}
+}

@@ -1,0 +1,453 @@
+package broker
+
+// Transaction verification on the partition leader (KIP-890 part 1, as
+// Kafka 3.6+ does it in ReplicaManager and UnifiedLog).
+//
+// A transactional batch opens a transaction on its partition: until a
+// marker ends it, the last stable offset stays below it and
+// read_committed consumers wait. Only the transaction coordinator writes
+// markers, and only for partitions added to the transaction, so a batch
+// written for a transaction the coordinator does not know would hold the
+// partition back for good. Before writing the first transactional batch
+// of a producer that has no transaction open on the partition, the leader
+// therefore asks the coordinator of the request's transactional id
+// whether the partition is in the producer's ongoing transaction
+// (AddPartitionsToTxn v4+ with VerifyOnly; in process when this broker
+// coordinates the id). Once a batch is written the open transaction
+// stands for it, and later batches need no verification.
+//
+// The answer is cached in the partition's producer state
+// (txnVerification). The entry is made before the coordinator is asked
+// and marked verified when it says yes, only if it is still the same
+// entry; the producer's next transactional batch or marker drops it.
+// appendBatches checks it under the partition lock (producerState.check),
+// so a marker that ends the transaction between the answer and the append
+// makes the append fail rather than open a transaction nobody will end
+// (Kafka's VerificationGuard).
+//
+// The errors, as Kafka's produce answers them:
+//   - a request with transactional batches and no transactional id (any
+//     produce before v3): TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every
+//     partition; transactional batches of more than one producer:
+//     INVALID_PRODUCER_ID_MAPPING for every partition;
+//   - the partition is not in the transaction: INVALID_TXN_STATE, or
+//     TRANSACTION_ABORTABLE from produce v11 on (KIP-890);
+//   - an unknown transactional id or another producer id:
+//     INVALID_PRODUCER_ID_MAPPING; another epoch: INVALID_PRODUCER_EPOCH;
+//   - the coordinator cannot answer now (moving, loading, unreachable, or
+//     the transaction is being committed): NOT_ENOUGH_REPLICAS, which
+//     every client retries without a metadata refresh;
+//   - the transaction ended between the answer and the append:
+//     INVALID_TXN_STATE.
+//
+// Idempotent, non-transactional batches are not verified: Kafka accepts
+// any producer id >= 0 it has not seen (a new or expired producer; it
+// keeps no list of allocated ids), and a producer id below -1 makes a
+// batch neither idempotent nor transactional (RecordBatch.hasProducerId),
+// so it opens no transaction. Gregor does the same.
+//
+// transaction.partition.verification.enable=false turns verification
+// off (as in Kafka); the produce then marks its entries verified itself.
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/records"
+)
+
+// TxnVerifier is this broker's transaction coordinator, as the produce
+// path asks it (the coordinator package implements it; cmd/gregor wires
+// it, so this package does not import that one).
+type TxnVerifier interface {
+	// TxnPartitionFor is the __transaction_state partition coordinating
+	// a transactional id (-1 if there is none).
+	TxnPartitionFor(transactionalID string) int32
+	// VerifyTxn answers a verify-only AddPartitionsToTxn v4+ request
+	// for the ids this broker coordinates, without blocking.
+	VerifyTxn(r *kmsg.AddPartitionsToTxnRequest) *kmsg.AddPartitionsToTxnResponse
+}
+
+// txnVerifier holds the broker's TxnVerifier and the connections it
+// keeps to other brokers' coordinators.
+type txnVerifier struct {
+	v atomic.Pointer[TxnVerifier]
+
+	mu sync.Mutex
+	// guarded by mu:
+	idle   map[int32][]*peerConn // by broker id, at most maxIdleVerifyConns each
+	closed bool
+}
+
+// maxIdleVerifyConns bounds the idle connections kept to one broker; one
+// is used by one verification at a time.
+const maxIdleVerifyConns = 4
+
+// take returns an idle connection to broker id, or nil.
+func (tv *txnVerifier) take(id int32) *peerConn {
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	cs := tv.idle[id]
+	if len(cs) == 0 {
+		return nil
+	}
+	c := cs[len(cs)-1]
+	tv.idle[id] = cs[:len(cs)-1]
+	return c
+}
+
+// put keeps a connection that answered for the next verification.
+func (tv *txnVerifier) put(c *peerConn) {
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	if tv.closed || len(tv.idle[c.id]) >= maxIdleVerifyConns {
+		c.close()
+		return
+	}
+	if tv.idle == nil {
+		tv.idle = make(map[int32][]*peerConn)
+	}
+	tv.idle[c.id] = append(tv.idle[c.id], c)
+}
+
+// close closes the idle connections; later ones are not kept.
+func (tv *txnVerifier) close() {
+	tv.mu.Lock()
+	defer tv.mu.Unlock()
+	tv.closed = true
+	for _, cs := range tv.idle {
+		for _, c := range cs {
+			c.close()
+		}
+	}
+	tv.idle = nil
+}
+
+// verifyRemote sends a verification to broker id on a kept connection,
+// or a new one; a kept connection that fails (closed while idle) is
+// replaced once.
+func (b *Broker) verifyRemote(ctx context.Context, id int32, req kmsg.Request) (kmsg.Response, error) {
+	for {
+		c := b.verifier.take(id)
+		kept := c != nil
+		if !kept {
+			var err error
+			if c, err = b.dialPeer(ctx, id); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := c.request(ctx, req)
+		if err == nil {
+			b.verifier.put(c)
+			return resp, nil
+		}
+		c.close()
+		if !kept || ctx.Err() != nil {
+			return nil, err
+		}
+	}
+}
+
+// SetTxnVerifier installs the transaction coordinator the produce path
+// verifies transactional batches with. Without one, verification is off.
+func (b *Broker) SetTxnVerifier(v TxnVerifier) { b.verifier.v.Store(&v) }
+
+// verifyTimeout bounds a verification: the produce waits for it on the
+// connection's read path (as Kafka handles one request per connection at
+// a time), so it must not wait for long.
+const verifyTimeout = 5 * time.Second
+
+// txnVerification is a producer's verification on one partition; the
+// partition's lock guards it.
+type txnVerification struct {
+	epoch     int16
+	verified  bool
+	createdMs int64
+}
+
+// errTxnNotVerified refuses a transactional batch for which no open
+// transaction or verification stands.
+var errTxnNotVerified = fmt.Errorf("%w: Record was not part of an ongoing transaction", kerr.InvalidTxnState)
+
+// checkVerified refuses a client's transactional batch from a producer
+// with no transaction open here unless the coordinator verified it.
+// Coordinator writes (no sequence) and markers are not checked.
+func (ps *producerState) checkVerified(h *records.Header) error {
+	if !h.IsTransactional() || h.IsControl() || h.BaseSequence < 0 {
+		return nil
+	}
+	if e := ps.producers[h.ProducerID]; e != nil && e.TxnFirstOffset >= 0 {
+		return nil
+	}
+	if v := ps.verifying[h.ProducerID]; v != nil && v.verified && v.epoch == h.ProducerEpoch {
+		return nil
+	}
+	return errTxnNotVerified
+}
+
+// duplicateOf returns the written batch h repeats, if any.
+func (ps *producerState) duplicateOf(h *records.Header) *batchMeta {
+	e := ps.producers[h.ProducerID]
+	if e == nil || e.Epoch != h.ProducerEpoch {
+		return nil
+	}
+	for i := range e.Batches {
+		if b := &e.Batches[i]; b.FirstSeq == h.BaseSequence && b.LastSeq == h.LastSequence() {
+			return b
+		}
+	}
+	return nil
+}
+
+// startVerification returns the verification to complete before pid's
+// transactional batch at epoch is written, or nil if none is needed: a
+// transaction is open, or one is verified at this epoch.
+func (ps *producerState) startVerification(pid int64, epoch int16, nowMs int64) *txnVerification {
+	if e := ps.producers[pid]; e != nil && e.TxnFirstOffset >= 0 {
+		return nil
+	}
+	v := ps.verifying[pid]
+	switch {
+	case v != nil && v.epoch == epoch && v.verified:
+		return nil
+	case v != nil && v.epoch == epoch:
+		return v
+	}
+	if ps.verifying == nil {
+		ps.verifying = make(map[int64]*txnVerification)
+	}
+	v = &txnVerification{epoch: epoch, createdMs: nowMs}
+	ps.verifying[pid] = v
+	return v
+}
+
+// endVerification applies the coordinator's answer to v, if v is still
+// pid's entry: marked verified, or dropped.
+func (ps *producerState) endVerification(pid int64, v *txnVerification, ok bool) {
+	if ps.verifying[pid] != v {
+		return
+	}
+	if ok {
+		v.verified = true
+	} else {
+		delete(ps.verifying, pid)
+	}
+}
+
+// expireVerifications drops entries made before cutoffMs.
+func (ps *producerState) expireVerifications(cutoffMs int64) {
+	for pid, v := range ps.verifying {
+		if v.createdMs < cutoffMs {
+			delete(ps.verifying, pid)
+		}
+	}
+}
+
+// startTxnVerification is startVerification under the partition's lock;
+// nil also when the partition has no log here.
+func (p *Partition) startTxnVerification(pid int64, epoch int16) *txnVerification {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.producer == nil {
+		return nil
+	}
+	return p.producer.startVerification(pid, epoch, p.b.now().UnixMilli())
+}
+
+// endTxnVerification is endVerification under the partition's lock.
+func (p *Partition) endTxnVerification(pid int64, v *txnVerification, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.producer != nil {
+		p.producer.endVerification(pid, v, ok)
+	}
+}
+
+// txnProducer is the one producer whose transactional batches a produce
+// request carries.
+type txnProducer struct {
+	id    int64
+	epoch int16
+}
+
+// produceTxnCheck finds the request's transactional producer and refuses
+// the request as a whole as Kafka does: transactional batches without a
+// transactional id, or of more than one producer. ok is false when there
+// are no transactional batches to verify.
+func produceTxnCheck(r *kmsg.ProduceRequest, parts []producePart) (tp txnProducer, ok bool, err error) {
+	seen := false
+	for i := range parts {
+		if parts[i].pb == nil {
+			continue
+		}
+		for _, h := range parts[i].pb.headers {
+			if !h.IsTransactional() {
+				continue
+			}
+			if r.TransactionID == nil {
+				return tp, false, fmt.Errorf("%w: transactional records in a produce request without a transactional id", kerr.TransactionalIDAuthorizationFailed)
+			}
+			if !h.HasProducerID() {
+				continue
+			}
+			if seen && (h.ProducerID != tp.id || h.ProducerEpoch != tp.epoch) {
+				return tp, false, fmt.Errorf("%w: Transactional records contained more than one producer ID", kerr.InvalidProducerIDMapping)
+			}
+			tp, seen = txnProducer{h.ProducerID, h.ProducerEpoch}, true
+		}
+	}
+	return tp, seen, nil
+}
+
+// verifyProduce verifies the transactional batches of a produce request
+// before they are appended, setting the errors of the partitions that
+// fail. It returns an error for the request as a whole.
+func (b *Broker) verifyProduce(ctx context.Context, version int16, r *kmsg.ProduceRequest, parts []producePart) error {
+	tp, ok, err := produceTxnCheck(r, parts)
+	if err != nil || !ok {
+		return err
+	}
+	var need []*producePart
+	for i := range parts {
+		pp := &parts[i]
+		if pp.err != nil || !pp.transactional() {
+			continue
+		}
+		if pp.verification = pp.p.startTxnVerification(tp.id, tp.epoch); pp.verification != nil {
+			need = append(need, pp)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	vp := b.verifier.v.Load()
+	if vp == nil || !b.Config().TxnPartitionVerification {
+		for _, pp := range need {
+			pp.p.endTxnVerification(tp.id, pp.verification, true)
+		}
+		return nil
+	}
+	timeout := verifyTimeout
+	if t := time.Duration(r.TimeoutMillis) * time.Millisecond; t > 0 {
+		timeout = min(timeout, t)
+	}
+	vctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	codes := b.askTxnCoordinator(vctx, *vp, *r.TransactionID, tp, need)
+	for i, pp := range need {
+		pp.p.endTxnVerification(tp.id, pp.verification, codes[i] == 0)
+		if codes[i] != 0 {
+			pp.err = produceVerifyError(codes[i], version)
+		}
+	}
+	return nil
+}
+
+// transactional reports whether the partition's batches include a
+// transactional one of a producer.
+func (pp *producePart) transactional() bool {
+	if pp.pb == nil {
+		return false
+	}
+	for _, h := range pp.pb.headers {
+		if h.IsTransactional() && h.HasProducerID() {
+			return true
+		}
+	}
+	return false
+}
+
+// askTxnCoordinator asks the coordinator of id whether the partitions
+// are in producer tp's transaction and returns each one's error code.
+func (b *Broker) askTxnCoordinator(ctx context.Context, v TxnVerifier, id string, tp txnProducer, need []*producePart) []int16 {
+	req := kmsg.NewPtrAddPartitionsToTxnRequest()
+	req.SetVersion(5)
+	t := kmsg.NewAddPartitionsToTxnRequestTransaction()
+	t.TransactionalID, t.ProducerID, t.ProducerEpoch, t.VerifyOnly = id, tp.id, tp.epoch, true
+	for _, pp := range need {
+		rt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
+		rt.Topic = pp.p.tp.Topic
+		rt.Partitions = []int32{pp.p.ID}
+		t.Topics = append(t.Topics, rt)
+	}
+	req.Transactions = []kmsg.AddPartitionsToTxnRequestTransaction{t}
+	resp, err := b.sendVerify(ctx, v, id, req)
+	codes := make([]int16, len(need))
+	if err != nil {
+		b.badInput.Warn().Err(err).Str("transactional_id", id).Msg("transaction verification failed; answering NOT_ENOUGH_REPLICAS")
+		for i := range codes {
+			codes[i] = kerr.NetworkException.Code
+		}
+		return codes
+	}
+	got := make(map[string]map[int32]int16)
+	for _, rt := range resp.Transactions {
+		for _, st := range rt.Topics {
+			for _, sp := range st.Partitions {
+				if got[st.Topic] == nil {
+					got[st.Topic] = make(map[int32]int16)
+				}
+				got[st.Topic][sp.Partition] = sp.ErrorCode
+			}
+		}
+	}
+	for i, pp := range need {
+		code, ok := got[pp.p.tp.Topic][pp.p.ID]
+		switch {
+		case resp.ErrorCode == kerr.ClusterAuthorizationFailed.Code:
+			code = kerr.InvalidTxnState.Code
+		case resp.ErrorCode != 0:
+			code = resp.ErrorCode
+		case !ok:
+			code = kerr.NetworkException.Code
+		}
+		codes[i] = code
+	}
+	return codes
+}
+
+// sendVerify sends a verification to the coordinator of id: in process
+// when this broker leads its __transaction_state partition, else to the
+// leader.
+func (b *Broker) sendVerify(ctx context.Context, v TxnVerifier, id string, req *kmsg.AddPartitionsToTxnRequest) (*kmsg.AddPartitionsToTxnResponse, error) {
+	part := v.TxnPartitionFor(id)
+	leader, _, local := b.PartitionLeader(TransactionTopic, part)
+	switch {
+	case part < 0 || leader < 0:
+		resp := kmsg.NewPtrAddPartitionsToTxnResponse()
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp, nil
+	case local:
+		return v.VerifyTxn(req), nil
+	}
+	resp, err := b.verifyRemote(ctx, leader, req)
+	if err != nil {
+		return nil, fmt.Errorf("verifying with broker %d: %w", leader, err)
+	}
+	return resp.(*kmsg.AddPartitionsToTxnResponse), nil
+}
+
+// produceVerifyError is what a produce answers for a partition the
+// coordinator did not verify (ReplicaManager's translation).
+func produceVerifyError(code int16, version int16) error {
+	err := kerr.ErrorForCode(code)
+	switch err {
+	case kerr.InvalidTxnState, kerr.TransactionAbortable:
+		if version >= 11 {
+			return fmt.Errorf("%w: Partition was not added to the transaction", kerr.TransactionAbortable)
+		}
+		return fmt.Errorf("%w: Partition was not added to the transaction", kerr.InvalidTxnState)
+	case kerr.ProducerFenced:
+		return kerr.InvalidProducerEpoch
+	case kerr.ConcurrentTransactions, kerr.NetworkException, kerr.CoordinatorLoadInProgress,
+		kerr.CoordinatorNotAvailable, kerr.NotCoordinator:
+		return fmt.Errorf("%w: Unable to verify the partition has been added to the transaction. Underlying error: %s", kerr.NotEnoughReplicas, err)
+	}
+	return err
+}
