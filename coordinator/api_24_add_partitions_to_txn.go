@@ -93,6 +93,12 @@ func (c *txnCoordinator) handleAddPartitionsToTxnBatched(req *protocol.Request, 
 
 // addToTxn validates the producer and adds partitions to its transaction.
 func (c *txnCoordinator) addToTxn(ctx context.Context, id string, pid int64, epoch int16, fencedCode bool, add []topicPartition) error {
+	return c.addToTxnAs(ctx, id, pid, epoch, fencedCode, add, false)
+}
+
+// addToTxnAs is addToTxn, marking the transaction as one of a client of
+// transaction version 2 (tv2) when its partitions are added implicitly.
+func (c *txnCoordinator) addToTxnAs(ctx context.Context, id string, pid int64, epoch int16, fencedCode bool, add []topicPartition, tv2 bool) error {
 	ts, m, err := c.claimTxn(id, false)
 	if err != nil {
 		return err
@@ -104,5 +110,5 @@ func (c *txnCoordinator) addToTxn(ctx context.Context, id string, pid int64, epo
 	if err := checkProducer(m, pid, epoch, fencedCode); err != nil {
 		return err
 	}
-	return c.addPartitions(ctx, ts, m, add)
+	return c.addPartitions(ctx, ts, m, add, tv2)
 }

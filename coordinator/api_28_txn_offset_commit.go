@@ -1,6 +1,6 @@
 package coordinator
 
-// TxnOffsetCommit (key 28), versions 0-4.
+// TxnOffsetCommit (key 28), versions 0-5.
 //
 // Offsets a transactional producer commits for a group are written to the
 // group's __consumer_offsets partition in a transactional batch of that
@@ -9,7 +9,9 @@ package coordinator
 // abort; meanwhile OffsetFetch with require_stable answers
 // UNSTABLE_OFFSET_COMMIT for them. v3+ carry the member and generation of
 // a consumer-transform-produce loop and are checked as Kafka checks them
-// (KIP-447). A stale producer epoch is refused by the partition.
+// (KIP-447). A stale producer epoch is refused by the partition. v5 is
+// transaction version 2: the client sends no AddOffsetsToTxn, the group's
+// offsets partition is added to the transaction here first (txn_tv2.go).
 
 import (
 	"context"
@@ -43,6 +45,17 @@ func (c *groupCoordinator) handleTxnOffsetCommit(ctx context.Context, req *proto
 }
 
 func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetCommitRequest, version int16) map[topicPartition]int16 {
+	if version >= 5 {
+		if err := c.txns.addOffsetsPartition(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group); err != nil {
+			codes := make(map[topicPartition]int16)
+			for _, t := range r.Topics {
+				for _, p := range t.Partitions {
+					codes[topicPartition{t.Topic, p.Partition}] = err.Code
+				}
+			}
+			return codes
+		}
+	}
 	cr := commitRequest{group: r.Group, create: true, pid: r.ProducerID, epoch: r.ProducerEpoch,
 		check: func(g *group) error {
 			if g.consumer == nil {

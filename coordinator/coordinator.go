@@ -106,12 +106,20 @@ func New(cfg Config, host Host, log zerolog.Logger) *Coordinator {
 	b := base{cfg: cfg, host: host, log: log}
 	groups := newGroupCoordinator(b)
 	txns := newTxnCoordinator(b, groups)
+	groups.txns = txns
 	return &Coordinator{base: b, groups: groups, txns: txns}
 }
 
 // Register adds the coordinators' APIs to the registry.
 func (c *Coordinator) Register(r *protocol.Registry) {
 	r.Register(protocol.API{Key: 10, Min: 0, Max: 6, Handler: c.handleFindCoordinator})
+	// The feature levels the APIs below stand for: transaction version 2
+	// (EndTxn v5, TxnOffsetCommit v5, produce adding partitions), and
+	// group version 1 (KIP-848 consumer groups).
+	r.RegisterFeature(protocol.Feature{Name: "transaction.version", Min: 0, Max: 2, Finalized: 2})
+	if c.cfg.ConsumerProtocol {
+		r.RegisterFeature(protocol.Feature{Name: "group.version", Min: 0, Max: 1, Finalized: 1})
+	}
 	for _, a := range c.groups.apis() {
 		r.Register(a)
 	}

@@ -25,6 +25,9 @@ import (
 type groupCoordinator struct {
 	base
 	rt *runtime.Runtime[*groupShard]
+	// txns adds a group's offsets partition to a transaction for
+	// TxnOffsetCommit v5 (transaction version 2).
+	txns *txnCoordinator
 
 	bg background // offset expiry
 }
@@ -49,7 +52,7 @@ func (c *groupCoordinator) apis() []protocol.API {
 		{Key: 14, Min: 0, Max: 5, Handler: c.handleSyncGroup},
 		{Key: 15, Min: 0, Max: 6, Handler: c.handleDescribeGroups},
 		{Key: 16, Min: 0, Max: 5, Handler: c.handleListGroups},
-		{Key: 28, Min: 0, Max: 4, Handler: c.handleTxnOffsetCommit},
+		{Key: 28, Min: 0, Max: 5, Handler: c.handleTxnOffsetCommit},
 		{Key: 42, Min: 0, Max: 3, Handler: c.handleDeleteGroups},
 		{Key: 47, Min: 0, Max: 0, Handler: c.handleOffsetDelete},
 	}
