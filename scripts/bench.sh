@@ -14,6 +14,10 @@ if [ "${SECURITY:-1}" != 0 ]; then
 	echo "== security: SASL_SSL (SCRAM-SHA-512) vs PLAINTEXT on one broker (medians of ${ROUNDS:-5} rounds)"
 	bin/gregor-bench security -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}"
 fi
+if [ "${GROUPS:-1}" != 0 ]; then
+	echo "== groups: KIP-848 consumer groups vs classic, join and rebalance of a group of 4 (medians of ${ROUNDS:-5} rounds)"
+	bin/gregor-bench groups -gregor bin/gregor -rounds "${ROUNDS:-5}"
+fi
 if [ "${REPLICATION:-1}" != 0 ] && [ -f /usr/share/java/zookeeper.jar ]; then
 	echo "== replication: rf=3 acks=all on 3 brokers vs rf=1 acks=1 on one (medians of ${ROUNDS:-5} rounds)"
 	bin/gregor-bench replication -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" 2>/dev/null
