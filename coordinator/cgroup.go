@@ -255,6 +255,9 @@ type consumerGroup struct {
 	// regexCheckMs is when the group's regexes were last resolved (soft
 	// state).
 	regexCheckMs int64
+	// names caches the subscribed topic names (cachedNames); nil when a
+	// member or regex record changed them.
+	names map[string]bool
 }
 
 func newConsumerGroup() *consumerGroup {

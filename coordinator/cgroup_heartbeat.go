@@ -418,7 +418,13 @@ func (c *groupCoordinator) planMember(t *cgTxn, m *cgMember, sub memberSub, owne
 		}
 	}
 	regexes := c.planRegexes(t, &sub, replaced)
-	meta := c.subscriptionMeta(cg, regexes, sub.id, &sub, replaced)
+	var meta map[string]topicMeta
+	if !fresh && replaced == "" && !bump && len(t.recs) == 0 {
+		// Nothing about the subscriptions changed: only the topics may have.
+		meta = c.metaOf(cg.cachedNames())
+	} else {
+		meta = c.subscriptionMeta(cg, regexes, sub.id, &sub, replaced)
+	}
 	if !sameMeta(meta, cg.subMeta) {
 		t.add(recPartMeta{topics: sortedMeta(meta)})
 		bump = true
@@ -544,6 +550,25 @@ func regexChanged(a, b map[string]*resolvedRegex) bool {
 // (members by name and through their regexes), one member replaced by
 // sub (nil: removed) and a replaced static member left out.
 func (c *groupCoordinator) subscriptionMeta(cg *consumerGroup, regexes map[string]*resolvedRegex, id string, sub *memberSub, replaced string) map[string]topicMeta {
+	return c.metaOf(cg.namesWith(regexes, id, sub, replaced))
+}
+
+// metaOf looks subscribed topics up in the metadata; those that do not
+// exist are left out.
+func (c *groupCoordinator) metaOf(names map[string]bool) map[string]topicMeta {
+	out := make(map[string]topicMeta, len(names))
+	for n := range names {
+		if tid, parts, ok := c.host.TopicIDOf(n); ok && parts > 0 {
+			out[n] = topicMeta{name: n, id: tid, partitions: parts}
+		}
+	}
+	return out
+}
+
+// namesWith is the union of the topics the members subscribe to, by name
+// and through regexes, with one member replaced by sub (nil: removed) and
+// a replaced static member left out.
+func (cg *consumerGroup) namesWith(regexes map[string]*resolvedRegex, id string, sub *memberSub, replaced string) map[string]bool {
 	names := make(map[string]bool)
 	add := func(s *memberSub) {
 		for _, n := range s.topics {
@@ -563,13 +588,17 @@ func (c *groupCoordinator) subscriptionMeta(cg *consumerGroup, regexes map[strin
 	if sub != nil {
 		add(sub)
 	}
-	out := make(map[string]topicMeta, len(names))
-	for n := range names {
-		if tid, parts, ok := c.host.TopicIDOf(n); ok && parts > 0 {
-			out[n] = topicMeta{name: n, id: tid, partitions: parts}
-		}
+	return names
+}
+
+// cachedNames is namesWith for the group as it is, computed once per
+// change of its members or regexes: a heartbeat that changes nothing
+// only looks its topics up again.
+func (cg *consumerGroup) cachedNames() map[string]bool {
+	if cg.names == nil {
+		cg.names = cg.namesWith(cg.regexes, "", nil, "")
 	}
-	return out
+	return cg.names
 }
 
 func sameMeta(a, b map[string]topicMeta) bool {

@@ -238,3 +238,71 @@ func TestConsumerGroupMigrationPolicy(t *testing.T) {
 		})
 	})
 }
+
+// A new classic member joins a consumer group: MEMBER_ID_REQUIRED first
+// (JoinGroup v4+), then it joins at once (no waiting for others), gets
+// its share with SyncGroup once the others released it, and heartbeats.
+func TestConsumerGroupNewClassicMember(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, nil)
+		c := e.newMember("g", "c", "a")
+		c.joinSim()
+		r := classicJoinReq("k", "a")
+		first := e.c.joinGroup(context.Background(), "g", r)
+		if first.err != kerr.MemberIDRequired || first.memberID == "" {
+			t.Fatalf("first join: %+v", first)
+		}
+		r.memberID = first.memberID
+		k := &classicSim{e: e, r: r}
+		k.rejoin("g")
+		if k.gen <= 0 {
+			t.Fatalf("classic member's generation %d", k.gen)
+		}
+		for round := 0; round < 20 && e.cgState("g") != cgStable; round++ {
+			c.beatSim()
+			k.step("g")
+		}
+		if len(k.owns) != 2 || len(c.owns) != 2 {
+			t.Fatalf("classic %v consumer %v", e.names(k.owns), e.names(c.owns))
+		}
+		// A wrong generation is ILLEGAL_GENERATION; a consumer-protocol
+		// member is unknown to the classic APIs.
+		if err := e.c.heartbeatGroup("g", r.memberID, nil, k.gen+7); !errIs(err, kerr.IllegalGeneration) {
+			t.Fatalf("heartbeat at another generation: %v", err)
+		}
+		if err := e.c.heartbeatGroup("g", "c", nil, c.epoch); !errIs(err, kerr.UnknownMemberID) {
+			t.Fatalf("classic heartbeat of a consumer-protocol member: %v", err)
+		}
+		// LeaveGroup of the classic member bumps the group epoch.
+		e.inspect("g", func(g *group) {
+			errs := e.c.classicLeaveFromConsumer(g, []leaveMember{{memberID: r.memberID}, {memberID: "c"}})
+			if errs[0] != nil || errs[1] != kerr.UnknownMemberID {
+				t.Fatalf("leave: %v", errs)
+			}
+		})
+		e.settle("g", c)
+		if len(c.owns) != 4 {
+			t.Fatalf("after the classic member left: %v", e.names(c.owns))
+		}
+	})
+}
+
+// With group.coordinator.rebalance.protocols=classic, the consumer group
+// APIs are not served (clients fall back to the classic protocol).
+func TestConsumerProtocolDisabled(t *testing.T) {
+	on := newGroupCoordinator(base{cfg: Config{ConsumerProtocol: true}})
+	off := newGroupCoordinator(base{cfg: Config{}})
+	defer on.close()
+	defer off.close()
+	has := func(c *groupCoordinator, key int16) bool {
+		for _, a := range c.apis() {
+			if a.Key == key {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(on, 68) || !has(on, 69) || has(off, 68) || has(off, 69) {
+		t.Fatalf("ConsumerGroupHeartbeat/Describe registered: on %v/%v, off %v/%v", has(on, 68), has(on, 69), has(off, 68), has(off, 69))
+	}
+}

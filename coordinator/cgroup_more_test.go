@@ -316,3 +316,33 @@ func TestConsumerGroupListDescribeDelete(t *testing.T) {
 		}
 	})
 }
+
+// A consumer group's offsets of topics nobody subscribes to expire a
+// retention period after their commit; subscribed ones never do; an empty
+// group whose offsets are all gone is deleted.
+func TestConsumerGroupOffsetExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, func(c *Config) { c.ConsumerSessionTimeout = 3 * time.Hour })
+		m := e.newMember("g", "m1", "a")
+		m.joinSim()
+		if err := commitV(e, 9, "g", "m1", m.epoch, "a", 0, 3); err != nil {
+			t.Fatal(err)
+		}
+		if err := commitV(e, 9, "g", "m1", m.epoch, "b", 0, 4); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Hour)
+		m.beatSim()
+		e.c.expireOffsets()
+		got := fetch(t, e, "g", false)
+		if _, ok := got[topicPartition{"b", 0}]; ok || got[topicPartition{"a", 0}].offset != 3 {
+			t.Fatalf("after expiry: %+v", got)
+		}
+		e.hb(cgHeartbeat{group: "g", memberID: "m1", epoch: -1})
+		time.Sleep(2 * time.Hour)
+		e.c.expireOffsets()
+		if s := e.state("g"); s != "unknown" {
+			t.Fatalf("the empty group without offsets is %s", s)
+		}
+	})
+}

@@ -463,6 +463,7 @@ func (r recMember) apply(cg **consumerGroup) {
 		return
 	}
 	g := ensureCG(cg)
+	g.names = nil
 	sub := *r.sub
 	m := g.members[r.id]
 	if m == nil {
@@ -484,6 +485,7 @@ func (cg *consumerGroup) removeMember(id string) {
 	if m == nil {
 		return
 	}
+	cg.names = nil
 	cg.releaseOwned(m)
 	if m.sub.instanceID != nil && cg.instances[*m.sub.instanceID] == id {
 		delete(cg.instances, *m.sub.instanceID)
@@ -557,12 +559,15 @@ func (r recRegex) apply(cg **consumerGroup) {
 	if r.r == nil {
 		if *cg != nil {
 			delete((*cg).regexes, r.regex)
+			(*cg).names = nil
 		}
 		return
 	}
 	rr := *r.r
 	rr.topics = slices.Clone(rr.topics)
-	ensureCG(cg).regexes[r.regex] = &rr
+	g := ensureCG(cg)
+	g.regexes[r.regex] = &rr
+	g.names = nil
 }
 
 // stopMemberTimers stops a member's timers.
