@@ -224,7 +224,6 @@ func TestConsumerProtocolFranz(t *testing.T) {
 	}
 	wait848(t, "every record consumed by the three members", func() bool { return len(union848(c1, c2, c3)) == len(vals) })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	listed, err := adm.ListGroupsByType(ctx, []string{"consumer"})
 	if err != nil || listed[group].ProtocolType != "consumer" {
 		t.Fatalf("ListGroups type consumer: %+v %v", listed[group], err)
@@ -232,6 +231,7 @@ func TestConsumerProtocolFranz(t *testing.T) {
 	if classic, err := adm.ListGroupsByType(ctx, []string{"classic"}); err != nil || classic[group].Group != "" {
 		t.Fatalf("the consumer group listed as classic: %+v %v", classic[group], err)
 	}
+	cancel()
 	// A member leaves: the others take its partitions.
 	c2.stop()
 	waitStable(t, adm, group, 2, 6)
@@ -249,6 +249,8 @@ func TestConsumerProtocolFranz(t *testing.T) {
 	c1.stop()
 	c3.stop()
 	// Everything consumed was committed: the group's offsets add up.
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	offs, err := adm.FetchOffsets(ctx, group)
 	if err != nil {
 		t.Fatal(err)
@@ -418,12 +420,13 @@ func TestConsumerProtocolMixedFranz(t *testing.T) {
 	adm := adminClient(t, addr)
 	opts := []kgo.Opt{kgo.ConsumeTopics(topic), kgo.Balancers(kgo.CooperativeStickyBalancer())}
 	classic := startConsumer(t, addr, "classic", group, false, opts...)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	wait848(t, "the classic group to be Stable", func() bool {
+	classicStable := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		l, err := adm.ListGroupsByType(ctx, []string{"classic"})
 		return err == nil && l[group].State == "Stable"
-	})
+	}
+	wait848(t, "the classic group to be Stable", classicStable)
 	next := startConsumer(t, addr, "next", group, true, opts...)
 	d := waitStable(t, adm, group, 2, 4)
 	types := map[int8]int{}
@@ -440,10 +443,7 @@ func TestConsumerProtocolMixedFranz(t *testing.T) {
 		t.Fatalf("one member got nothing: classic %d next %d", len(classic.got()), len(next.got()))
 	}
 	next.stop()
-	wait848(t, "the group to be classic again", func() bool {
-		l, err := adm.ListGroupsByType(ctx, []string{"classic"})
-		return err == nil && l[group].State == "Stable"
-	})
+	wait848(t, "the group to be classic again", classicStable)
 	more := values848("n", 40)
 	produce848(t, addr, topic, more)
 	wait848(t, "the classic member to consume everything new", func() bool {
