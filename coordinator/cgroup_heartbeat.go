@@ -64,25 +64,23 @@ type cgResult struct {
 func cgFail(err *kerr.Error, msg string) cgResult { return cgResult{err: err, msg: msg} }
 
 // validateHeartbeat checks a request as Kafka's
-// throwIfConsumerGroupHeartbeatRequestIsInvalid does.
+// throwIfConsumerGroupHeartbeatRequestIsInvalid does (Kafka 4.1+: a member
+// may join with an empty subscription, which keeps it in the group with
+// no topics).
 func (c *groupCoordinator) validateHeartbeat(r *cgHeartbeat) *cgResult {
 	invalid := func(msg string) *cgResult { res := cgFail(kerr.InvalidRequest, msg); return &res }
 	blank := func(s *string) bool { return s != nil && strings.TrimSpace(*s) == "" }
 	switch {
+	case (r.version >= 1 || r.epoch > 0 || r.epoch == leaveEpoch) && strings.TrimSpace(r.memberID) == "":
+		return invalid("MemberId can't be empty.")
 	case strings.TrimSpace(r.group) == "":
 		return invalid("GroupId can't be empty.")
 	case blank(r.instanceID):
 		return invalid("InstanceId can't be empty.")
 	case blank(r.rackID):
 		return invalid("RackId can't be empty.")
-	case r.version >= 1 && strings.TrimSpace(r.memberID) == "":
-		return invalid("MemberId can't be empty.")
 	}
 	switch {
-	case r.epoch > 0 || r.epoch == leaveEpoch:
-		if strings.TrimSpace(r.memberID) == "" {
-			return invalid("MemberId can't be empty.")
-		}
 	case r.epoch == 0:
 		if r.rebalanceTimeoutMs == -1 {
 			return invalid("RebalanceTimeoutMs must be provided in first request.")
@@ -90,17 +88,14 @@ func (c *groupCoordinator) validateHeartbeat(r *cgHeartbeat) *cgResult {
 		if r.owned == nil || len(r.owned) > 0 {
 			return invalid("TopicPartitions must be empty when (re-)joining.")
 		}
-		if len(r.topics) == 0 && (r.regex == nil || *r.regex == "") {
-			return invalid("SubscribedTopicNames or SubscribedTopicRegex must be set in first request.")
+		if r.topics == nil && r.regex == nil {
+			return invalid("Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.")
 		}
 	case r.epoch == staticLeaveEpoch:
-		if strings.TrimSpace(r.memberID) == "" {
-			return invalid("MemberId can't be empty.")
-		}
 		if r.instanceID == nil {
 			return invalid("InstanceId can't be null.")
 		}
-	default:
+	case r.epoch < staticLeaveEpoch:
 		return invalid("MemberEpoch is invalid.")
 	}
 	if r.assignor != nil && !slices.Contains(c.cfg.ConsumerAssignors, *r.assignor) {

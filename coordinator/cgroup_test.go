@@ -334,6 +334,11 @@ func TestConsumerGroupRequestValidation(t *testing.T) {
 				t.Errorf("%s: %v, want %v", tc.name, r.err, tc.want)
 			}
 		}
+		// An empty subscription is taken: the member is in the group with
+		// nothing to consume.
+		if r := e.hb(cgHeartbeat{group: "empty-sub", memberID: "m", epoch: 0, rebalanceTimeoutMs: 1000, topics: []string{}, owned: tpSet{}}); r.err != nil || len(r.assignment) != 0 {
+			t.Fatalf("join with an empty subscription: %+v", r)
+		}
 		// v0 lets the coordinator choose the member id.
 		r := e.c.consumerHeartbeat(context.Background(), &cgHeartbeat{group: "g", epoch: 0, rebalanceTimeoutMs: 1000, topics: []string{"a"}, owned: tpSet{}, version: 0})
 		if r.err != nil || len(r.memberID) != 22 {
