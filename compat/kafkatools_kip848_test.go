@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -80,8 +81,24 @@ func TestKafkaToolsConsumerProtocol(t *testing.T) {
 	if !hasRow(lines, group, "Consumer") {
 		t.Fatalf("--list --type consumer does not list %s as Consumer:\n%s", group, strings.Join(lines, "\n"))
 	}
-	if hasRow(toolLines(k.groups(t, "--list", "--type", "classic")), group, "") {
-		t.Fatalf("--list --type classic lists the consumer group %s", group)
+	// A classic group (offsets committed by the admin API) is listed as
+	// Classic, and not as Consumer.
+	classic := randomName("tools848c")
+	func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		var offs kadm.Offsets
+		offs.Add(kadm.Offset{Topic: topic, Partition: 0, At: 1, LeaderEpoch: -1})
+		if resps, err := adm.CommitOffsets(ctx, classic, offs); err != nil || resps.Error() != nil {
+			t.Fatalf("committing for %s: %v %v", classic, err, resps.Error())
+		}
+	}()
+	classicList := toolLines(k.groups(t, "--list", "--type", "classic"))
+	if hasRow(classicList, group, "") || !hasRow(classicList, classic, "Classic") {
+		t.Fatalf("--list --type classic lists the consumer group %s, or not the classic %s:\n%s", group, classic, strings.Join(classicList, "\n"))
+	}
+	if hasRow(toolLines(k.groups(t, "--list", "--type", "consumer")), classic, "") {
+		t.Fatalf("--list --type consumer lists the classic group %s", classic)
 	}
 	// --describe: offsets, lag 0; --state: the uniform assignor, Empty.
 	rows, dout := k.describeOffsets(t, group, topic)
