@@ -25,7 +25,7 @@ func NewSnapshot(bindings []Binding) *Snapshot {
 		s.byPattern[b.Pattern] = append(s.byPattern[b.Pattern], b.Entry)
 	}
 	for p, es := range s.byPattern {
-		slices.SortFunc(es, compareEntries)
+		slices.SortFunc(es, CompareEntries)
 		es = slices.Compact(es)
 		s.byPattern[p] = es
 		s.n += len(es)
@@ -112,12 +112,13 @@ func comparePatterns(a, b Pattern) int {
 	return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.PatternType, b.PatternType), cmp.Compare(a.Name, b.Name))
 }
 
-func compareEntries(a, b Entry) int {
+// CompareEntries orders entries by principal, host, operation, permission.
+func CompareEntries(a, b Entry) int {
 	return cmp.Or(cmp.Compare(a.Principal, b.Principal), cmp.Compare(a.Host, b.Host),
 		cmp.Compare(a.Operation, b.Operation), cmp.Compare(a.Permission, b.Permission))
 }
 
 // CompareBindings orders bindings by pattern, then entry.
 func CompareBindings(a, b Binding) int {
-	return cmp.Or(comparePatterns(a.Pattern, b.Pattern), compareEntries(a.Entry, b.Entry))
+	return cmp.Or(comparePatterns(a.Pattern, b.Pattern), CompareEntries(a.Entry, b.Entry))
 }
