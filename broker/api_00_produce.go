@@ -10,6 +10,11 @@ package broker
 // anything failed, so the client refreshes its metadata. acks=-1 waits,
 // off the connection's read path, for the high watermark to pass the
 // append or for the request timeout.
+//
+// Authorization (as KafkaApis): WRITE on each topic, else
+// TOPIC_AUTHORIZATION_FAILED for its partitions; a request with
+// transactional batches needs WRITE on its transactional id, else every
+// partition is TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -19,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/records"
 	"gregor/protocol"
 )
@@ -28,6 +34,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg
 	resp := req.Response().(*kmsg.ProduceResponse)
 	acksOK := r.Acks == 0 || r.Acks == 1 || r.Acks == -1
 	failed := false
+	txnDenied := !b.authorizeTransactionalProduce(req, r)
 	var waits []pendingAck
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(r.Topics))
 	for i := range r.Topics {
@@ -36,7 +43,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg
 		*st = kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
-		t := b.produceTopic(req.Version, rt)
+		t := b.produceTopic(req, rt)
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := &st.Partitions[j]
@@ -46,6 +53,9 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg
 			err := t.err
 			if !acksOK {
 				err = kerr.InvalidRequiredAcks
+			}
+			if txnDenied {
+				err = kerr.TransactionalIDAuthorizationFailed
 			}
 			if err == nil {
 				var res appendResult
@@ -100,12 +110,19 @@ type produceTopic struct {
 	err   error
 }
 
-func (b *Broker) produceTopic(version int16, rt *kmsg.ProduceRequestTopic) produceTopic {
+// Writing needs WRITE on the topic, checked before the topic is looked up
+// by name so a denied principal learns nothing of its existence.
+func (b *Broker) produceTopic(req *protocol.Request, rt *kmsg.ProduceRequestTopic) produceTopic {
 	var t *Topic
-	if version >= 13 {
+	if req.Version >= 13 {
 		if t = b.TopicByID(rt.TopicID); t == nil {
 			return produceTopic{err: kerr.UnknownTopicID}
 		}
+		if !b.authorize(req, acl.Write, acl.Topic, t.Name) {
+			return produceTopic{err: kerr.TopicAuthorizationFailed}
+		}
+	} else if !b.authorize(req, acl.Write, acl.Topic, rt.Topic) {
+		return produceTopic{err: kerr.TopicAuthorizationFailed}
 	} else if t = b.Topic(rt.Topic); t == nil {
 		return produceTopic{err: kerr.UnknownTopicOrPartition}
 	}

@@ -1,7 +1,6 @@
 package acl
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -291,12 +290,14 @@ func (f Filter) Matches(b Binding) bool {
 	return f.MatchesPattern(b.Pattern) && f.MatchesEntry(b.Entry)
 }
 
-// ErrInvalid marks a binding that cannot be created; the text says why
-// (CreateAcls answers INVALID_REQUEST with it).
-var ErrInvalid = errors.New("invalid ACL")
+// InvalidError is a binding that cannot be created; the text says why in
+// Kafka's words (CreateAcls answers INVALID_REQUEST with it).
+type InvalidError struct{ Msg string }
+
+func (e *InvalidError) Error() string { return e.Msg }
 
 func invalid(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	return &InvalidError{Msg: fmt.Sprintf(format, args...)}
 }
 
 // Validate checks a binding to be created, as Kafka's AclApis and

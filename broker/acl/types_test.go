@@ -115,7 +115,8 @@ func TestValidate(t *testing.T) {
 		b := ok
 		c.edit(&b)
 		err := Validate(b)
-		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.msg) {
+		var ie *InvalidError
+		if !errors.As(err, &ie) || !strings.HasPrefix(ie.Msg, c.msg) {
 			t.Errorf("%v: %v, want %q", b, err, c.msg)
 		}
 	}

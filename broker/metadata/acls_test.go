@@ -97,7 +97,7 @@ func TestAclJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []acl.Entry{{"User:alice", "host1", acl.Read, acl.Deny}, {"User:*", "*", acl.DescribeConfigs, acl.Allow}}
+	want := []acl.Entry{{Principal: "User:alice", Host: "host1", Operation: acl.Read, Permission: acl.Deny}, {Principal: "User:*", Host: "*", Operation: acl.DescribeConfigs, Permission: acl.Allow}}
 	if !slices.Equal(es, want) {
 		t.Fatalf("decoded %v", es)
 	}

@@ -42,7 +42,9 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	}
 	// The coordinators hear about internal partitions from the first
 	// metadata load on, so they are set up before the broker starts.
-	coord := coordinator.New(coordinatorConfig(cfg), b, log.With().Str("component", "coordinator").Logger())
+	ccfg := coordinatorConfig(cfg)
+	ccfg.Authorizer = b.Authorizer()
+	coord := coordinator.New(ccfg, b, log.With().Str("component", "coordinator").Logger())
 	b.OnLeadership(coord.LeadershipChanged)
 	if err := b.Start(ctx); err != nil {
 		b.Close()
