@@ -76,11 +76,11 @@ func startACL(t *testing.T) *aclBroker {
 			"listeners":               "PLAINTEXT://" + a.plain + ",SASL_PLAINTEXT://" + a.sasl,
 			"sasl.enabled.mechanisms": "PLAIN",
 			"listener.name.sasl_plaintext.plain.sasl.jaas.config": sectest.PlainJAAS(aclAdmin, aclPass(aclAdmin), users),
-			"authorizer.class.name":            "kafka.security.authorizer.AclAuthorizer",
-			"super.users":                      "User:" + aclAdmin,
-			"group.initial.rebalance.delay.ms": "0",
-			"gregor.metrics.listener":          a.metrics,
-			"gregor.log.level":                 "debug",
+			"authorizer.class.name":                               "kafka.security.authorizer.AclAuthorizer",
+			"super.users":                                         "User:" + aclAdmin,
+			"group.initial.rebalance.delay.ms":                    "0",
+			"gregor.metrics.listener":                             a.metrics,
+			"gregor.log.level":                                    "debug",
 		}})
 		aclShared = a
 		secBrokers = append(secBrokers, a.b)
