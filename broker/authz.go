@@ -59,6 +59,9 @@ func (b *Broker) authorizeCluster(req *protocol.Request, op acl.Operation) bool 
 
 // authorizedOps is a resource's authorized operations field.
 func (b *Broker) authorizedOps(req *protocol.Request, t acl.ResourceType, name string) int32 {
+	if b.authz == nil {
+		return acl.OperationBits(acl.SupportedOperations(t))
+	}
 	return b.authz.AuthorizedOperations(session(req), t, name)
 }
 

@@ -32,17 +32,20 @@ func (c *base) authorize(req *protocol.Request, op acl.Operation, t acl.Resource
 // allowed is authorize for filtering what a response lists: a denial is
 // neither logged nor counted.
 func (c *base) allowed(req *protocol.Request, op acl.Operation, t acl.ResourceType, name string) bool {
-	return c.cfg.Authorizer.Allowed(session(req), acl.Action{Operation: op, Type: t, Name: name})
+	return c.cfg.Authorizer == nil || c.cfg.Authorizer.Allowed(session(req), acl.Action{Operation: op, Type: t, Name: name})
 }
 
 // allowedOnSomeTopic reports whether req may do op on at least one topic
 // (Authorizer.authorizeByResourceType).
 func (c *base) allowedOnSomeTopic(req *protocol.Request, op acl.Operation) bool {
-	return c.cfg.Authorizer.AllowedOnSomeResource(session(req), op, acl.Topic)
+	return c.cfg.Authorizer == nil || c.cfg.Authorizer.AllowedOnSomeResource(session(req), op, acl.Topic)
 }
 
 // authorizedOps is a resource's authorized operations field.
 func (c *base) authorizedOps(req *protocol.Request, t acl.ResourceType, name string) int32 {
+	if c.cfg.Authorizer == nil {
+		return acl.OperationBits(acl.SupportedOperations(t))
+	}
 	return c.cfg.Authorizer.AuthorizedOperations(session(req), t, name)
 }
 

@@ -82,7 +82,7 @@ func Decide(s *Snapshot, r *Rules, who Session, a Action) Decision {
 	}
 	d := decider{s: s, who: who, a: a}
 	if d.check(Pattern{Type: a.Type, Name: a.Name, PatternType: Literal}) ||
-		d.check(Pattern{Type: a.Type, Name: WildcardResource, PatternType: Literal}) {
+		a.Name != WildcardResource && d.check(Pattern{Type: a.Type, Name: WildcardResource, PatternType: Literal}) {
 		return d.deny
 	}
 	if a.Type >= 0 && a.Type < numResourceTypes {
@@ -117,9 +117,6 @@ type decider struct {
 
 // check looks at one pattern's ACLs and reports whether one denies.
 func (d *decider) check(p Pattern) bool {
-	if p.PatternType == Literal && p.Name == WildcardResource && d.a.Name == WildcardResource {
-		return false // the literal name was the wildcard: already checked
-	}
 	for _, e := range d.s.byPattern[p] {
 		d.found = true
 		switch entryResult(e, d.who, d.a.Operation) {
