@@ -344,3 +344,27 @@ func (c *Config) Authorizer() (cfg acl.Config, ok bool) {
 	supers, _ := acl.ParsePrincipals(c.SuperUsers) // validated on load
 	return acl.Config{SuperUsers: supers, AllowIfNoACL: c.AllowEveryoneIfNoACLFound}, true
 }
+
+// InterBrokerPrincipal is the principal this broker presents to the other
+// brokers, when the configuration tells it: User:ANONYMOUS on a PLAINTEXT
+// inter-broker listener, User:<username> of the inter-broker mechanism's
+// JAAS config for PLAIN and SCRAM. ok is false when it depends on a
+// certificate or a token.
+func (c *Config) InterBrokerPrincipal() (principal string, ok bool) {
+	l := c.InterBrokerListener
+	switch c.ListenerProtocols[l] {
+	case "PLAINTEXT":
+		return "User:ANONYMOUS", true
+	case "SASL_PLAINTEXT", "SASL_SSL":
+		m := c.SASLMechanismInterBroker
+		if m != sasl.Plain && m != sasl.ScramSHA256 && m != sasl.ScramSHA512 {
+			return "", false
+		}
+		jaas, err := c.ListenerJAAS(l, m)
+		if err != nil || jaas.Options["username"] == "" {
+			return "", false
+		}
+		return "User:" + jaas.Options["username"], true
+	}
+	return "", false
+}

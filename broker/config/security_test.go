@@ -92,3 +92,26 @@ func TestAuthorizerKeys(t *testing.T) {
 		t.Error("an authorizer without authorizer.class.name")
 	}
 }
+
+// TestInterBrokerPrincipal: who this broker is to the others, as far as
+// the configuration says.
+func TestInterBrokerPrincipal(t *testing.T) {
+	c, err := Load(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := c.InterBrokerPrincipal(); !ok || p != "User:ANONYMOUS" {
+		t.Errorf("PLAINTEXT: %q %v", p, ok)
+	}
+	c, err = Load(map[string]string{
+		"listeners": "SASL_PLAINTEXT://127.0.0.1:9092", "security.inter.broker.protocol": "SASL_PLAINTEXT",
+		"sasl.enabled.mechanisms": "PLAIN", "sasl.mechanism.inter.broker.protocol": "PLAIN",
+		"listener.name.sasl_plaintext.plain.sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="b" user_broker="b";`,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := c.InterBrokerPrincipal(); !ok || p != "User:broker" {
+		t.Errorf("SASL PLAIN: %q %v", p, ok)
+	}
+}
