@@ -518,6 +518,35 @@ func TestACLGroups(t *testing.T) {
 	if g := describeAs(t, a, aclBob, group); g.ErrorCode != kerr.GroupAuthorizationFailed.Code {
 		t.Errorf("bob's DescribeGroups: %v", kerr.ErrorForCode(g.ErrorCode))
 	}
+	listedBy := func(user string) bool {
+		for _, g := range a.do(t, user, kmsg.NewPtrListGroupsRequest()).(*kmsg.ListGroupsResponse).Groups {
+			if g.Group == group {
+				return true
+			}
+		}
+		return false
+	}
+	if listedBy(aclBob) {
+		t.Error("ListGroups lists a group bob may not describe")
+	}
+	a.grant(t, kadm.NewACLs().Allow(principal(aclBob)).Clusters().Operations(kadm.OpDescribe))
+	if !listedBy(aclBob) {
+		t.Error("ListGroups with DESCRIBE on the cluster does not list every group")
+	}
+	a.revoke(t, kadm.NewACLs().Allow(principal(aclBob)).Clusters().Operations(kadm.OpDescribe))
+	// Every committed offset (null topics): only those of topics alice
+	// may describe.
+	a.revoke(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(topic).Operations(kadm.OpRead))
+	allOffsets := kmsg.NewPtrOffsetFetchRequest()
+	allOffsets.SetVersion(7)
+	allOffsets.Group = group
+	if r := a.do(t, aclAlice, allOffsets).(*kmsg.OffsetFetchResponse); r.ErrorCode != 0 || len(r.Topics) != 0 {
+		t.Errorf("OffsetFetch of every topic lists undescribable ones: %v %+v", kerr.ErrorForCode(r.ErrorCode), r.Topics)
+	}
+	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(topic).Operations(kadm.OpRead))
+	if r := a.do(t, aclAlice, allOffsets).(*kmsg.OffsetFetchResponse); len(r.Topics) != 1 {
+		t.Errorf("OffsetFetch of every topic with READ: %+v", r.Topics)
+	}
 
 	// OffsetDelete and DeleteGroups need DELETE.
 	offsetDelete := func() int16 {
@@ -656,6 +685,31 @@ func TestACLTransactions(t *testing.T) {
 	if !has(aclAlice) || has(aclBob) {
 		t.Errorf("ListTransactions lists %s for alice %v, bob %v", txn, has(aclAlice), has(aclBob))
 	}
+	// DescribeTransactions leaves out the partitions of topics the
+	// principal may not describe: bob, with DESCRIBE on the id only.
+	p2 := a.client(t, aclAlice, kgo.TransactionalID(txn), kgo.DefaultProduceTopic(topic))
+	if err := p2.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.ProduceSync(ctx, kgo.StringRecord("open")).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	a.grant(t, kadm.NewACLs().Allow(principal(aclBob)).TransactionalIDs(txn).Operations(kadm.OpDescribe))
+	topicsOf := func(user string) int {
+		req := kmsg.NewPtrDescribeTransactionsRequest()
+		req.TransactionalIDs = []string{txn}
+		st := a.do(t, user, req).(*kmsg.DescribeTransactionsResponse).TransactionStates[0]
+		if st.ErrorCode != 0 {
+			t.Fatalf("DescribeTransactions as %s: %v", user, kerr.ErrorForCode(st.ErrorCode))
+		}
+		return len(st.Topics)
+	}
+	if alice, bob := topicsOf(aclAlice), topicsOf(aclBob); alice != 1 || bob != 0 {
+		t.Errorf("DescribeTransactions of an open transaction lists %d topics to alice, %d to bob; want 1 and 0", alice, bob)
+	}
+	if err := p2.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
 
 	// WriteTxnMarkers comes from brokers: CLUSTER_ACTION (or ALTER) on the cluster.
 	markers := kmsg.NewPtrWriteTxnMarkersRequest()
@@ -721,6 +775,21 @@ func TestACLAdmin(t *testing.T) {
 		wantCode(t, "DeleteTopics without DELETE", del(false).ErrorCode, kerr.TopicAuthorizationFailed)
 		a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(name).Operations(kadm.OpDelete))
 		wantCode(t, "DeleteTopics with DELETE", del(false).ErrorCode, nil)
+	})
+	t.Run("ThroughTheCluster", func(t *testing.T) {
+		// CREATE and DELETE on the cluster cover every topic.
+		name := randomName("acl-cluster")
+		create := kmsg.NewPtrCreateTopicsRequest()
+		create.TimeoutMillis = 10000
+		create.Topics = []kmsg.CreateTopicsRequestTopic{{Topic: name, NumPartitions: 1, ReplicationFactor: 1}}
+		del := kmsg.NewPtrDeleteTopicsRequest()
+		del.TimeoutMillis = 10000
+		del.Topics = []kmsg.DeleteTopicsRequestTopic{{Topic: kmsg.StringPtr(name)}}
+		wantCode(t, "CreateTopics without CREATE", a.do(t, aclBob, create).(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode, kerr.TopicAuthorizationFailed)
+		a.grant(t, kadm.NewACLs().Allow(principal(aclBob)).Clusters().Operations(kadm.OpCreate, kadm.OpDelete))
+		defer a.revoke(t, kadm.NewACLs().Allow(principal(aclBob)).Clusters().Operations(kadm.OpCreate, kadm.OpDelete))
+		wantCode(t, "CreateTopics with CREATE on the cluster", a.do(t, aclBob, create).(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode, nil)
+		wantCode(t, "DeleteTopics with DELETE on the cluster", a.do(t, aclBob, del).(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode, nil)
 	})
 	t.Run("CreatePartitions", func(t *testing.T) {
 		grow := func() int16 {
