@@ -36,6 +36,7 @@ const (
 	aclAdmin = "admin" // super user
 	aclAlice = "alice"
 	aclBob   = "bob"
+	aclCarol = "carol" // only TestACLIdempotentProducer grants her anything
 )
 
 func aclPass(user string) string { return user + "-secret" }
@@ -69,7 +70,7 @@ func startACL(t *testing.T) *aclBroker {
 			metrics: "127.0.0.1:" + strconv.Itoa(metricsPort),
 		}
 		users := map[string]string{}
-		for _, u := range []string{aclAdmin, aclAlice, aclBob} {
+		for _, u := range []string{aclAdmin, aclAlice, aclBob, aclCarol} {
 			users[u] = aclPass(u)
 		}
 		a.b = brokertest.StartShared(&sharedTB{TB: t}, brokertest.Options{Port: plainPort, Set: map[string]string{
@@ -307,23 +308,23 @@ func TestACLIdempotentProducer(t *testing.T) {
 		req.TransactionTimeoutMillis = 60000
 		return a.do(t, user, req).(*kmsg.InitProducerIDResponse).ErrorCode
 	}
-	wantCode(t, "InitProducerId without any WRITE", initPID(aclBob), kerr.ClusterAuthorizationFailed)
-	a.grant(t, kadm.NewACLs().Allow(principal(aclBob)).Topics(topic).Operations(kadm.OpWrite))
-	wantCode(t, "InitProducerId with WRITE on a topic", initPID(aclBob), nil)
-	a.revoke(t, kadm.NewACLs().Allow(principal(aclBob)).Topics(topic).Operations(kadm.OpWrite))
-	wantCode(t, "InitProducerId after the WRITE is revoked", initPID(aclBob), kerr.ClusterAuthorizationFailed)
-	a.grant(t, kadm.NewACLs().Allow(principal(aclBob)).Clusters().Operations(kadm.OpIdempotentWrite))
-	wantCode(t, "InitProducerId with IDEMPOTENT_WRITE", initPID(aclBob), nil)
-	a.revoke(t, kadm.NewACLs().Allow(principal(aclBob)).Clusters().Operations(kadm.OpIdempotentWrite))
+	wantCode(t, "InitProducerId without any WRITE", initPID(aclCarol), kerr.ClusterAuthorizationFailed)
+	a.grant(t, kadm.NewACLs().Allow(principal(aclCarol)).Topics(topic).Operations(kadm.OpWrite))
+	wantCode(t, "InitProducerId with WRITE on a topic", initPID(aclCarol), nil)
+	a.revoke(t, kadm.NewACLs().Allow(principal(aclCarol)).Topics(topic).Operations(kadm.OpWrite))
+	wantCode(t, "InitProducerId after the WRITE is revoked", initPID(aclCarol), kerr.ClusterAuthorizationFailed)
+	a.grant(t, kadm.NewACLs().Allow(principal(aclCarol)).Clusters().Operations(kadm.OpIdempotentWrite))
+	wantCode(t, "InitProducerId with IDEMPOTENT_WRITE", initPID(aclCarol), nil)
+	a.revoke(t, kadm.NewACLs().Allow(principal(aclCarol)).Clusters().Operations(kadm.OpIdempotentWrite))
 
 	// franz-go's idempotent producer, end to end.
-	a.grant(t, kadm.NewACLs().Allow(principal(aclBob)).Topics(topic).Operations(kadm.OpWrite))
+	a.grant(t, kadm.NewACLs().Allow(principal(aclCarol)).Topics(topic).Operations(kadm.OpWrite))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := a.client(t, aclBob, kgo.DefaultProduceTopic(topic)).ProduceSync(ctx, kgo.StringRecord("x")).FirstErr(); err != nil {
+	if err := a.client(t, aclCarol, kgo.DefaultProduceTopic(topic)).ProduceSync(ctx, kgo.StringRecord("x")).FirstErr(); err != nil {
 		t.Fatalf("bob's idempotent produce: %v", err)
 	}
-	a.revoke(t, kadm.NewACLs().Allow(principal(aclBob)).Topics(topic).Operations(kadm.OpWrite))
+	a.revoke(t, kadm.NewACLs().Allow(principal(aclCarol)).Topics(topic).Operations(kadm.OpWrite))
 }
 
 // TestACLMetadata: Metadata lists only the topics the principal may
@@ -1083,6 +1084,9 @@ func TestACLApis(t *testing.T) {
 	wantCode(t, "produce through a prefixed ALLOW", produce(aclAlice), nil)
 	wantCode(t, "produce as bob (the prefixed ALLOW is alice's)", produce(aclBob), kerr.TopicAuthorizationFailed)
 	a.grant(t, kadm.NewACLs().Allow("User:*").Topics(pt).Operations(kadm.OpWrite))
+	// Revoked at the end: it gives everyone WRITE on some topic, which an
+	// idempotent producer needs (TestACLIdempotentProducer).
+	defer a.revoke(t, kadm.NewACLs().Allow("User:*").Topics(pt).Operations(kadm.OpWrite))
 	wantCode(t, "produce as bob through User:*", produce(aclBob), nil)
 	a.grant(t, kadm.NewACLs().Deny(principal(aclAlice)).Topics(pt).Operations(kadm.OpAll))
 	wantCode(t, "produce as alice with a DENY of ALL", produce(aclAlice), kerr.TopicAuthorizationFailed)
