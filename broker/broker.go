@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"gregor/broker/acl"
 	"gregor/broker/config"
 	"gregor/broker/metadata"
 	"gregor/broker/storage"
@@ -51,6 +52,9 @@ type Broker struct {
 	scram scramCredentials
 	// verifier asks transaction coordinators (txn_verify.go).
 	verifier txnVerifier
+	// authz decides what requests may do (authz.go); nil without
+	// authorizer.class.name.
+	authz *acl.Authorizer
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -84,6 +88,9 @@ func New(opt Options) (*Broker, error) {
 		paths:     make(map[storage.TP]string),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
+	if ac, ok := opt.Config.Authorizer(); ok {
+		b.authz = acl.New(ac, opt.Log.With().Str("component", "authorizer").Logger())
+	}
 	b.dyn.Store(&dynamicConfigs{cfg: opt.Config, changed: make(chan struct{})})
 	if b.fs == nil {
 		b.fs = storage.OSFS{}

@@ -6,13 +6,16 @@ package coordinator
 // require stable offsets: a partition with offsets pending in an open
 // transaction is UNSTABLE_OFFSET_COMMIT, which the client retries. v8+
 // ask for several groups. An unknown group or partition has offset -1.
+// DESCRIBE on the group and on each topic is needed (fetchAuthorized).
 
 import (
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -41,7 +44,7 @@ func (c *groupCoordinator) handleOffsetFetch(ctx context.Context, req *protocol.
 						}
 					}
 				}
-				offsets, gerr := c.fetchOffsets(rg.Group, want, r.RequireStable)
+				offsets, gerr := c.fetchAuthorized(req, rg.Group, want, r.RequireStable)
 				g := kmsg.NewOffsetFetchResponseGroup()
 				g.Group = rg.Group
 				g.Topics = []kmsg.OffsetFetchResponseGroupTopic{}
@@ -73,7 +76,7 @@ func (c *groupCoordinator) handleOffsetFetch(ctx context.Context, req *protocol.
 				}
 			}
 		}
-		offsets, gerr := c.fetchOffsets(r.Group, want, r.RequireStable && req.Version >= 7)
+		offsets, gerr := c.fetchAuthorized(req, r.Group, want, r.RequireStable && req.Version >= 7)
 		resp.Topics = []kmsg.OffsetFetchResponseTopic{}
 		if gerr != nil {
 			if req.Version >= 2 {
@@ -101,6 +104,37 @@ func (c *groupCoordinator) handleOffsetFetch(ctx context.Context, req *protocol.
 		return resp, nil
 	})
 	return nil, nil
+}
+
+// fetchAuthorized is fetchOffsets after Kafka's checks: DESCRIBE on the
+// group, else GROUP_AUTHORIZATION_FAILED; the partitions of topics the
+// principal may not DESCRIBE are TOPIC_AUTHORIZATION_FAILED (offset -1)
+// when named, and left out when every offset is asked for.
+func (c *groupCoordinator) fetchAuthorized(req *protocol.Request, groupID string, want []topicPartition, requireStable bool) ([]fetchedOffset, *kerr.Error) {
+	if !c.authorize(req, acl.Describe, acl.Group, groupID) {
+		return nil, kerr.GroupAuthorizationFailed
+	}
+	if c.cfg.Authorizer == nil {
+		return c.fetchOffsets(groupID, want, requireStable)
+	}
+	if want == nil {
+		offsets, err := c.fetchOffsets(groupID, nil, requireStable)
+		return slices.DeleteFunc(offsets, func(o fetchedOffset) bool { return !c.allowed(req, acl.Describe, acl.Topic, o.tp.topic) }), err
+	}
+	denied := deniedTopics(&c.base, req, acl.Describe, want, func(tp topicPartition) string { return tp.topic })
+	offsets, err := c.fetchOffsets(groupID, slices.DeleteFunc(slices.Clone(want), func(tp topicPartition) bool { return denied[tp.topic] }), requireStable)
+	if err != nil || len(denied) == 0 {
+		return offsets, err
+	}
+	out := make([]fetchedOffset, 0, len(want))
+	for _, tp := range want {
+		if denied[tp.topic] {
+			out = append(out, fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1, code: kerr.TopicAuthorizationFailed.Code})
+		} else if len(offsets) > 0 {
+			out, offsets = append(out, offsets[0]), offsets[1:]
+		}
+	}
+	return out, nil
 }
 
 // fetchOffsets returns the committed offsets of want (nil: all) in

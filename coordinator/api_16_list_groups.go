@@ -4,6 +4,8 @@ package coordinator
 // v4+ filter by state, v5+ by type (all of Gregor's groups are "classic"),
 // both case-insensitively as Kafka does. A partition still loading makes
 // the answer COORDINATOR_LOAD_IN_PROGRESS, with the groups known so far.
+// With DESCRIBE on the cluster every group is listed, else only those the
+// principal may DESCRIBE.
 
 import (
 	"context"
@@ -13,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -33,6 +36,7 @@ func (c *groupCoordinator) handleListGroups(ctx context.Context, req *protocol.R
 		if c.rt.Loading() {
 			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 		}
+		clusterDescribe := c.allowed(req, acl.Describe, acl.Cluster, acl.ClusterName)
 		var groups []*group
 		for _, s := range c.rt.Loaded() {
 			groups = append(groups, s.Machine.list()...)
@@ -41,7 +45,7 @@ func (c *groupCoordinator) handleListGroups(ctx context.Context, req *protocol.R
 			g.mu.Lock()
 			state, pt, dead := g.state.String(), g.protocolType, g.state == groupDead
 			g.mu.Unlock()
-			if dead {
+			if dead || !clusterDescribe && !c.allowed(req, acl.Describe, acl.Group, g.id) {
 				continue
 			}
 			if len(r.StatesFilter) > 0 {

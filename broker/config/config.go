@@ -104,7 +104,11 @@ type Config struct {
 	// InterBrokerListener is the listener brokers use between themselves.
 	InterBrokerListener      string
 	SASLMechanismInterBroker string
-	AuthorizerClassName      string
+	// AuthorizerClassName turns ACLs on (one of the two names package acl
+	// accepts); SuperUsers and AllowEveryoneIfNoACLFound configure them.
+	AuthorizerClassName       string
+	SuperUsers                string
+	AllowEveryoneIfNoACLFound bool
 
 	MetricsListener string // host:port for Prometheus; empty disables
 	LogLevel        string

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -351,8 +352,14 @@ var table = []Key{
 		Doc: "Rules mapping a client certificate's distinguished name to a principal name, as RULE:pattern/replacement/[LU],...,DEFAULT."},
 	{Name: "principal.builder.class", Type: Class, Default: defaultPrincipalBuilder,
 		Doc: "The principal builder; only Kafka's DefaultKafkaPrincipalBuilder is supported."},
-	{Name: "authorizer.class.name", Type: String, Default: "", Field: func(c *Config) any { return &c.AuthorizerClassName },
-		Doc: "The authorizer; ACLs are not supported yet, so it must be empty."},
+	{Name: "authorizer.class.name", Type: String, Default: "", Valid: authorizerClass, Field: func(c *Config) any { return &c.AuthorizerClassName },
+		Doc: "The authorizer: kafka.security.authorizer.AclAuthorizer or org.apache.kafka.metadata.authorizer.StandardAuthorizer turns ACLs on (both are Gregor's ACL authorizer); empty allows everything."},
+	// super.users and allow.everyone.if.no.acl.found are the authorizer's
+	// own keys in Kafka, read from the broker configuration.
+	{Name: "super.users", Type: String, Default: "", Valid: principals, Field: func(c *Config) any { return &c.SuperUsers },
+		Doc: "Principals that may do everything whatever the ACLs say, separated by semicolons (User:admin;User:broker)."},
+	{Name: "allow.everyone.if.no.acl.found", Type: Boolean, Default: "false", Field: func(c *Config) any { return &c.AllowEveryoneIfNoACLFound },
+		Doc: "Whether an action on a resource no ACL applies to at all is allowed."},
 
 	// Gregor's own.
 	{Name: "gregor.metrics.listener", Type: String, Default: "127.0.0.1:9404", Valid: hostPortOrEmpty, Field: func(c *Config) any { return &c.MetricsListener },
@@ -377,6 +384,15 @@ func someOf(opts ...string) Validator {
 		}
 		return in(v)
 	}
+}
+
+// authorizerClass checks authorizer.class.name.
+func authorizerClass(v any) error { return acl.CheckClass(v.(string)) }
+
+// principals checks super.users.
+func principals(v any) error {
+	_, err := acl.ParsePrincipals(v.(string))
+	return err
 }
 
 // connectionOverrides checks max.connections.per.ip.overrides.

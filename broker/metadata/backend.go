@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/acl"
 )
 
 // ErrStaleState means a partition state update lost a race.
@@ -88,6 +90,18 @@ type Backend interface {
 	// AlterScramConfig); it returns once recorded, and the change reaches
 	// every broker through ScramCredentialApplier.
 	AlterUserScramCredentials(ctx context.Context, a ScramAlteration) error
+	// Acls reads every ACL from the store itself (not what was last
+	// delivered).
+	Acls(ctx context.Context) ([]acl.Binding, error)
+	// CreateAcls adds ACLs the caller validated (acl.Validate); an ACL
+	// that exists already is kept once. The result has an error (or nil)
+	// per binding. It returns once recorded; the change reaches every
+	// broker through AclApplier.
+	CreateAcls(ctx context.Context, bindings []acl.Binding) []error
+	// DeleteAcls removes every ACL a filter matches and returns, per
+	// filter, the ACLs it removed and an error (or nil). Filters with an
+	// unknown field match nothing (the caller answers them).
+	DeleteAcls(ctx context.Context, filters []acl.Filter) ([][]acl.Binding, []error)
 	// Shutdown hands leaderships over (controlled shutdown) where it can.
 	Shutdown(ctx context.Context) error
 	Close() error

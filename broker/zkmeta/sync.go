@@ -65,6 +65,7 @@ func (b *backend) markAll() {
 	b.wmu.Unlock()
 	b.mu.Lock()
 	keys := append(b.brokerConfigKeys(), b.userKeys()...)
+	keys = append(keys, aclKeys()...)
 	for name, t := range b.topics {
 		keys = append(keys, preTopic+name, preConfig+name)
 		for p := range t.assign {
@@ -260,6 +261,14 @@ func (b *backend) process(key string) error {
 		return b.processUsers()
 	case strings.HasPrefix(key, preUser):
 		return b.processUser(key[len(preUser):])
+	case key == keyAclChanges:
+		return b.processAclChanges(key, aclChangesPath)
+	case key == keyAclExtChanges:
+		return b.processAclChanges(key, aclExtChangesPath)
+	case key == keyAcls:
+		return b.processAcls()
+	case strings.HasPrefix(key, preAcl):
+		return b.processAcl(key)
 	case strings.HasPrefix(key, preState):
 		rest := key[len(preState):]
 		i := strings.LastIndexByte(rest, '/')
@@ -566,6 +575,7 @@ func (b *backend) deliver() {
 	b.brokersChanged, b.removed = false, nil
 	cfgDefaults, cfgSelf, cfgChanged := b.takeBrokerConfigs()
 	scram, scramChanged := b.takeScram()
+	acls, aclsChanged := b.takeAcls()
 	b.mu.Unlock()
 
 	if apply == nil {
@@ -586,5 +596,8 @@ func (b *backend) deliver() {
 	}
 	if a, ok := apply.(metadata.ScramCredentialApplier); ok && scramChanged {
 		a.ApplyScramCredentials(scram)
+	}
+	if a, ok := apply.(metadata.AclApplier); ok && aclsChanged {
+		a.ApplyAcls(acls)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,6 +73,7 @@ type backend struct {
 	rebalanceDue   bool // the leader imbalance check is due
 	bcfg           brokerConfigs
 	scram          scramCache // users.go
+	acls           aclCache   // acls.go
 }
 
 type liveBroker struct {
@@ -221,7 +223,7 @@ func (b *backend) setup(ctx context.Context) error {
 			}
 		}
 	}
-	for _, kp := range persistentPaths {
+	for _, kp := range append(slices.Clone(persistentPaths), aclPaths()...) {
 		if err := b.ensure(b.p(kp)); err != nil {
 			return err
 		}

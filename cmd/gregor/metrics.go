@@ -2,7 +2,8 @@ package main
 
 // The Prometheus endpoint (gregor.metrics.listener, GET /metrics), in the
 // text exposition format: request and connection counters from the
-// protocol layer, per-partition offsets and sizes, and Go runtime figures.
+// protocol layer, authentication and authorization outcomes, per-partition
+// offsets and sizes, and Go runtime figures.
 
 import (
 	"bufio"
@@ -107,6 +108,13 @@ func (s *server) writeMetrics(w http.ResponseWriter, _ *http.Request) {
 			if a.OK == ok {
 				p.sample(name, "counter", help, []string{"listener", a.Listener, "mechanism", a.Mechanism}, float64(a.N))
 			}
+		}
+	}
+	if az := s.broker.Authorizer(); az != nil {
+		p.sample("gregor_acls", "gauge", "ACLs in force on this broker.", nil, float64(az.Snapshot().Len()))
+		for _, d := range az.Denials() {
+			p.sample("gregor_authorization_denied_total", "counter", "Requests (or parts of them) the authorizer denied, by operation and resource type.",
+				[]string{"operation", d.Operation.String(), "resource_type", d.Type.String()}, float64(d.N))
 		}
 	}
 	p.sample("gregor_network_received_bytes_total", "counter", "Request bytes received.", nil, float64(st.BytesIn.Load()))

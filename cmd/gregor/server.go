@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/rs/zerolog"
 
@@ -42,7 +43,9 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	}
 	// The coordinators hear about internal partitions from the first
 	// metadata load on, so they are set up before the broker starts.
-	coord := coordinator.New(coordinatorConfig(cfg), b, log.With().Str("component", "coordinator").Logger())
+	ccfg := coordinatorConfig(cfg)
+	ccfg.Authorizer = b.Authorizer()
+	coord := coordinator.New(ccfg, b, log.With().Str("component", "coordinator").Logger())
 	b.OnLeadership(coord.LeadershipChanged)
 	b.SetTxnVerifier(coord)
 	if err := b.Start(ctx); err != nil {
@@ -67,6 +70,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 		}
 		log.Info().Str("listener", l.Name).Str("security_protocol", cfg.ListenerProtocols[l.Name]).Str("addr", addr.String()).Msg("listening")
 	}
+	warnInterBrokerPrincipal(cfg, log)
 	log.Info().Int32("broker_id", cfg.BrokerID).Str("cluster_id", b.ClusterID()).Strs("log_dirs", cfg.LogDirs).Msg("gregor started")
 	return s, nil
 }
@@ -118,4 +122,17 @@ func coordinatorConfig(c *config.Config) coordinator.Config {
 		TxnIDExpiration:          c.TxnIDExpiration,
 		TxnAbortCheckPeriod:      c.TxnAbortCheckInterval,
 	}
+}
+
+// warnInterBrokerPrincipal warns when a cluster's brokers will be denied
+// what they do to each other: with ACLs on, the inter-broker principal
+// needs CLUSTER_ACTION, which super.users gives it (Kafka's advice).
+func warnInterBrokerPrincipal(cfg *config.Config, log zerolog.Logger) {
+	ac, ok := cfg.Authorizer()
+	p, known := cfg.InterBrokerPrincipal()
+	if !ok || cfg.ZookeeperConnect == "" || !known || slices.Contains(ac.SuperUsers, p) {
+		return
+	}
+	log.Warn().Str("principal", p).Str("listener", cfg.InterBrokerListener).
+		Msg("the inter-broker principal is not in super.users: other brokers' fetches and transaction markers need ACLs granting it ClusterAction on the cluster")
 }
