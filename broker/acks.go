@@ -23,6 +23,8 @@ type pendingAck struct {
 // awaitAcks waits until every partition's high watermark passes its
 // append, filling in errors for those that time out or lose leadership.
 func (b *Broker) awaitAcks(ctx context.Context, waits []pendingAck, timeout time.Duration) {
+	b.produceWaits.Add(1)
+	defer b.produceWaits.Add(-1)
 	wake := make(chan struct{}, 1)
 	for _, w := range waits {
 		w.p.wait(wake)

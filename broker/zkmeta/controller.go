@@ -174,6 +174,7 @@ func (b *backend) createState(t *topicCache, p int32, leader int32, isr []int32)
 	b.log.Info().Str("topic", t.name).Int32("partition", p).Int32("leader", leader).Ints32("isr", isr).Msg("controller: partition online")
 	t.states[p] = &pstate{ctrlEpoch: b.ctrlEpoch, leader: leader, isr: isr, version: 0}
 	t.changed = true
+	b.markReported(t)
 	return nil
 }
 
@@ -195,6 +196,7 @@ func (b *backend) writeState(t *topicCache, p int32, old *pstate, next metadata.
 	}
 	t.states[p] = &pstate{ctrlEpoch: b.ctrlEpoch, leader: next.Leader, leaderEpoch: next.LeaderEpoch, isr: next.ISR, version: version}
 	t.changed = true
+	b.markReported(t)
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -65,12 +66,17 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	return s, nil
 }
 
-// shutdown hands leaderships over, stops serving and closes the logs.
+// shutdown hands leaderships over and leaves the ISRs (controlled
+// shutdown), and only then stops serving and closes the logs: requests on
+// partitions this broker led are answered NOT_LEADER_OR_FOLLOWER while
+// its listeners are still open, and no leader waits for it meanwhile.
 func (s *server) shutdown(ctx context.Context) error {
 	var errs []error
-	if err := s.broker.Backend().Shutdown(ctx); err != nil {
+	t0 := time.Now()
+	if err := s.broker.ControlledShutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("controlled shutdown: %w", err))
 	}
+	s.log.Info().Dur("took", time.Since(t0)).Msg("controlled shutdown done; closing listeners")
 	s.net.Close()
 	s.coord.Close()
 	errs = append(errs, s.broker.Close())
