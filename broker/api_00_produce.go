@@ -82,10 +82,7 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		b.awaitAcks(ctx, waits, timeout)
-		b.awaitHandovers(ctx, resp)
-		b.hintProduceLeaders(req, resp)
-		return resp, nil
+		return b.finishProduce(ctx, req, resp, waits, timeout)
 	})
 	return nil, nil
 }

@@ -37,7 +37,9 @@ func (a applier) ApplyPartition(topic string, id metadata.Uuid, partition int32,
 	if p == nil {
 		return
 	}
-	if p.IsLeader() && st.Leader >= 0 && st.Leader != a.b.id {
+	if st.Leader >= 0 && st.Leader != a.b.id {
+		// Whether this broker led it or not (the loop may have applied
+		// the same state first), its leader is to confirm the handover.
 		a.b.handover.record(topic, partition, st.Leader, st.LeaderEpoch)
 	}
 	if p.changedState(st) {

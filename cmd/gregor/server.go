@@ -76,10 +76,15 @@ func (s *server) shutdown(ctx context.Context) error {
 	if err := s.broker.ControlledShutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("controlled shutdown: %w", err))
 	}
-	s.log.Info().Dur("took", time.Since(t0)).Msg("controlled shutdown done; closing listeners")
+	handedOver := time.Since(t0)
+	s.log.Info().Dur("took", handedOver).Msg("controlled shutdown done; closing listeners")
 	s.net.Close()
+	netClosed := time.Since(t0)
 	s.coord.Close()
+	coordClosed := time.Since(t0)
 	errs = append(errs, s.broker.Close())
+	s.log.Info().Dur("handed_over", handedOver).Dur("connections_closed", netClosed).Dur("coordinators_closed", coordClosed).
+		Dur("logs_closed", time.Since(t0)).Msg("stopped")
 	return errors.Join(errs...)
 }
 
