@@ -58,6 +58,8 @@ type Broker struct {
 	// handover holds NOT_LEADER answers during a controlled shutdown
 	// until the new leaders know they lead (handover.go).
 	handover handovers
+	// quotas are the replication quotas (quota.go).
+	quotas quotas
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -107,6 +109,7 @@ func New(opt Options) (*Broker, error) {
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
 	b.dyn.Store(&dynamicConfigs{cfg: opt.Config, changed: make(chan struct{})})
+	b.quotas = newQuotas(b)
 	if b.fs == nil {
 		b.fs = storage.OSFS{}
 	}

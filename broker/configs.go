@@ -80,7 +80,10 @@ func (b *Broker) resolveTopic(_ string, overrides map[string]string) config.Topi
 
 // newTopicConfig resolves a topic's overrides into what it keeps.
 func (b *Broker) newTopicConfig(overrides map[string]string) *topicConfig {
-	return &topicConfig{overrides: maps.Clone(overrides), resolved: b.resolveTopic("", overrides)}
+	tc := &topicConfig{overrides: maps.Clone(overrides), resolved: b.resolveTopic("", overrides)}
+	tc.leaderThrottled = parseThrottled(tc.resolved.LeaderThrottledReplicas, b.id)
+	tc.followerThrottled = parseThrottled(tc.resolved.FollowerThrottledReplicas, b.id)
+	return tc
 }
 
 // reresolveTopics recomputes every topic's effective configuration after

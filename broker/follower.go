@@ -75,6 +75,7 @@ func (fs *fetchers) follow(p *Partition, leader, epoch int32) {
 	}
 	f.mu.Lock()
 	if e, ok := f.parts[p]; !ok || e != epoch {
+		p.followerInSync.Store(false) // unknown until the leader answers
 		f.parts[p] = epoch
 		f.added = true
 		if f.abort != nil {
@@ -271,9 +272,12 @@ func (f *fetcher) request(ctx context.Context, conn *peerConn, req *kmsg.FetchRe
 	return resp, false, err
 }
 
-// buildFetch asks for every followed partition from its log end.
+// buildFetch asks for every followed partition from its log end. A
+// throttled partition that is behind its leader (quota.go) asks for what
+// the follower quota has left, and is left out once that is used up.
 func (f *fetcher) buildFetch(parts []followed) (*kmsg.FetchRequest, map[string]map[int32]followed) {
 	b := f.f.b
+	quotaLeft := int64(-1) // not yet asked
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(12)
 	req.ReplicaID = b.id
@@ -301,6 +305,17 @@ func (f *fetcher) buildFetch(parts []followed) (*kmsg.FetchRequest, map[string]m
 		if !following {
 			continue
 		}
+		maxBytes := int64(b.cfg.ReplicaFetchMax)
+		if p.followerThrottled() && !p.followerInSync.Load() {
+			if quotaLeft < 0 {
+				quotaLeft = max(b.quotas.follower.allowance(b.now()), 0)
+			}
+			if quotaLeft == 0 {
+				continue // throttled: fetched once the quota allows
+			}
+			maxBytes = min(maxBytes, quotaLeft)
+			quotaLeft -= maxBytes
+		}
 		i, ok := byTopic[p.tp.Topic]
 		if !ok {
 			t := kmsg.NewFetchRequestTopic()
@@ -316,7 +331,7 @@ func (f *fetcher) buildFetch(parts []followed) (*kmsg.FetchRequest, map[string]m
 		rp.FetchOffset = leo
 		rp.LastFetchedEpoch = lastEpoch
 		rp.LogStartOffset = start
-		rp.PartitionMaxBytes = int32(b.cfg.ReplicaFetchMax)
+		rp.PartitionMaxBytes = int32(maxBytes)
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 		asked[p.tp.Topic][p.ID] = fp
 	}
@@ -348,6 +363,10 @@ func (f *fetcher) handle(ctx context.Context, conn *peerConn, fr *kmsg.FetchResp
 				var n int
 				n, err = p.appendAsFollower(fp.epoch, sp.RecordBatches, sp.HighWatermark, sp.LogStartOffset)
 				progress = progress || n > 0 || err == nil
+				if p.followerThrottled() {
+					// In sync or not, throttled traffic counts (Kafka too).
+					b.quotas.follower.record(n, b.now())
+				}
 			}
 			if err != nil {
 				errs++
@@ -472,6 +491,9 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 	p.leo.Store(leo)
 	if leaderHW >= 0 {
 		p.hw.Store(min(leaderHW, leo))
+		// Caught up with the leader's high watermark: in sync as the
+		// follower quota sees it (Kafka's isReplicaInSync, lag <= 0).
+		p.followerInSync.Store(leo >= leaderHW)
 	}
 	if leaderStart > p.log.StartOffset() && leaderStart <= leo {
 		if derr := p.log.DeleteRecordsBefore(leaderStart); derr == nil {

@@ -33,6 +33,9 @@ type Partition struct {
 	leo           atomic.Int64
 	start         atomic.Int64
 	firstUnstable atomic.Int64 // first offset of an open transaction, or -1
+	// followerInSync: as a follower, the last fetch reached the leader's
+	// high watermark (the follower quota spares such replicas).
+	followerInSync atomic.Bool
 
 	mu sync.Mutex
 	// guarded by mu:

@@ -52,6 +52,13 @@ type Config struct {
 	SocketRequestMax   ByteSize
 	NumReplicaFetchers int
 
+	// Replication quotas: bytes per second (Long.MAX_VALUE: none) and the
+	// window they are measured over.
+	LeaderReplicationThrottledRate   ByteSize
+	FollowerReplicationThrottledRate ByteSize
+	ReplicationQuotaWindowNum        int
+	ReplicationQuotaWindowSize       time.Duration
+
 	// Connection limits (protocol.Options explains each).
 	QueuedMaxRequestBytes        ByteSize
 	ConnectionMaxQueuedBytes     ByteSize

@@ -150,6 +150,16 @@ func (s *server) writeMetrics(w http.ResponseWriter, _ *http.Request) {
 	p.sample("gregor_under_replicated_partitions", "gauge", "Partitions led here with fewer in-sync replicas than replicas.", nil, float64(under))
 
 	s.writeApplyDelay(p)
+	qs := s.broker.ReplicationQuotaStats()
+	for _, side := range []struct {
+		name  string
+		rate  float64
+		bytes int64
+	}{{"leader", qs.LeaderRate, qs.LeaderBytes}, {"follower", qs.FollowerRate, qs.FollowerBytes}} {
+		l := []string{"side", side.name}
+		p.sample("gregor_replication_throttled_rate_bytes", "gauge", "Measured rate of throttled replication (leader.replication.throttled.replicas / follower...), bytes per second.", l, side.rate)
+		p.sample("gregor_replication_throttled_bytes_total", "counter", "Bytes of throttled replication.", l, float64(side.bytes))
+	}
 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

@@ -47,6 +47,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`gregor_metadata_apply_delay_seconds_bucket{le="0.1"} `,
 		`gregor_metadata_apply_delay_seconds_count `,
 		`gregor_metadata_apply_delay_max_seconds `,
+		`gregor_replication_throttled_rate_bytes{side="follower"} 0`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(text, want) {
