@@ -138,6 +138,9 @@ func (p *Partition) apply(st metadata.PartitionState) error {
 		}
 		// Any ISR change can complete acks=all waits: a shrink moves the
 		// high watermark or fails them below min.insync.replicas.
+		if !slices.Equal(p.rs.Replicas, st.Replicas) {
+			p.rs.SetReplicas(st.Replicas, p.b.now())
+		}
 		p.rs.SetISR(st.ISR)
 		p.syncOffsetsLocked()
 		p.notify()
