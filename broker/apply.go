@@ -66,10 +66,7 @@ func (b *Broker) maybeAwaitApplied() {
 // topic map (lock order: Partition.mu before Broker.mu) and never a
 // partition's lock.
 func (b *Broker) applyTopic(st metadata.TopicState) {
-	reported := st.Reported
-	if reported.IsZero() {
-		reported = time.Now()
-	}
+	reported := st.Reported // zero (not measured) for a backend without watches
 	b.mu.Lock()
 	t := b.topics[st.Name]
 	var after map[int32]chan struct{}

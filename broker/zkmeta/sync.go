@@ -388,6 +388,11 @@ func (b *backend) round() (retry bool) {
 		}
 	}
 	read := time.Since(start)
+	// What was read goes out before the controller's work, which writes
+	// to ZooKeeper partition by partition: a change another broker made
+	// must not wait for it.
+	b.deliver()
+	delivered := time.Since(start)
 	if !retry {
 		b.mu.Lock()
 		if err := b.control(); err != nil {
@@ -399,16 +404,16 @@ func (b *backend) round() (retry bool) {
 		b.mu.Unlock()
 	}
 	controlled := time.Since(start)
-	b.deliver()
+	b.deliver() // what the controller wrote
 	if took := time.Since(start); took > slowRound {
-		b.log.Warn().Int("keys", len(keys)).Dur("reading", read).Dur("controlling", controlled-read).
-			Dur("delivering", took-controlled).Msg("slow metadata round")
+		b.log.Warn().Int("keys", len(keys)).Dur("reading", read).Dur("delivering", delivered-read).
+			Dur("controlling", controlled-delivered).Dur("delivering_writes", took-controlled).Msg("slow metadata round")
 	}
 	return retry
 }
 
 // slowRound is the metadata round duration above which it is logged.
-const slowRound = 100 * time.Millisecond
+const slowRound = 50 * time.Millisecond
 
 func (b *backend) process(key string) error {
 	switch {

@@ -35,6 +35,8 @@ func main() {
 		compareCmd(os.Args[2:])
 	case "replication":
 		replicationCmd(os.Args[2:])
+	case "rolling":
+		rollingCmd(os.Args[2:])
 	case "serve-kfake":
 		serveKfake(os.Args[2:])
 	default:
@@ -47,6 +49,7 @@ func usage() {
   gregor-bench run -bootstrap host:port -scenario NAME [-duration 5s]
   gregor-bench compare [-gregor bin/gregor] [-rounds 5] [-duration 5s] [-scenarios a,b]
   gregor-bench replication [-gregor bin/gregor] [-rounds 5] [-duration 5s]
+  gregor-bench rolling [-gregor bin/gregor] [-rounds 3] [-rate 500] [-partitions 6]
   gregor-bench serve-kfake -addr 127.0.0.1:PORT -dir DIR
 
 scenarios:`)
