@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,9 +27,19 @@ import (
 // the promise), so a stall shows as a long wait rather than a lower rate.
 type pacedWorkload struct {
 	*workload
+	produced atomic.Int64
 
 	lmu   sync.Mutex
 	waits []ackWait
+}
+
+// unanswered is how many records produced have had neither an
+// acknowledgement nor an error (after stop: a stall longer than its
+// flush).
+func (pw *pacedWorkload) unanswered() int {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	return int(pw.produced.Load()) - len(pw.acked) - pw.failed
 }
 
 // ackWait is one acknowledged (or failed) record's wait.
@@ -80,6 +91,7 @@ func startPacedWorkload(t *testing.T, c *cluster, topic string, rate int, extra 
 				v := fmt.Sprintf("r%d-%d", run, i)
 				i++
 				at := time.Now()
+				pw.produced.Add(1)
 				cl.Produce(context.Background(), &kgo.Record{Key: []byte(v), Value: []byte(v)}, func(r *kgo.Record, err error) {
 					d := time.Since(at)
 					pw.lmu.Lock()
@@ -206,8 +218,25 @@ func TestRollingRestartNeverStallsProducers(t *testing.T) {
 	for _, id := range order {
 		t0 := time.Now()
 		c.brokers[id].Stop()
-		t.Logf("broker %d stopped (SIGTERM at %s)", id, t0.Format("15:04:05.000"))
 		stopped := time.Since(t0)
+		t.Logf("broker %d stopped (SIGTERM at %s)", id, t0.Format("15:04:05.000"))
+		// A controlled shutdown leaves every ISR and leadership before
+		// the process ends: the other brokers show it at once (within
+		// their metadata round trip).
+		for _, topic := range []string{topic, "__consumer_offsets"} {
+			waitFor(t, fmt.Sprintf("broker %d out of every ISR and leadership of %s", id, topic), time.Second, func() bool {
+				ps, err := c.describe(topic)
+				if err != nil {
+					return false
+				}
+				for _, p := range ps {
+					if p.leader == id || slices.Contains(p.isr, id) {
+						return false
+					}
+				}
+				return true
+			})
+		}
 		w.awaitMore(500, 30*time.Second)
 		c.brokers[id].Restart()
 		c.awaitISR(topic, 3, 60*time.Second)
@@ -226,6 +255,9 @@ func TestRollingRestartNeverStallsProducers(t *testing.T) {
 	g.finish(w.workload, 60*time.Second)
 	if w.failed > 0 {
 		t.Errorf("%d sends failed: %v", w.failed, w.errs)
+	}
+	if n := w.unanswered(); n > 0 {
+		t.Errorf("%d records were never answered", n)
 	}
 	if s.max > time.Second {
 		t.Errorf("an acknowledgement waited %v (want at most 1 s): %s", s.max, s)

@@ -179,6 +179,9 @@ func TestNewLeaderIsFetchedFromAtOnce(t *testing.T) {
 	if w.failed > 0 {
 		t.Errorf("%d sends failed: %v", w.failed, w.errs)
 	}
+	if n := w.unanswered(); n > 0 {
+		t.Errorf("%d records were never answered", n)
+	}
 	if s.max > time.Second {
 		t.Errorf("an acknowledgement waited %v (want at most 1 s: the follower should fetch from the new leader at once)", s.max)
 	}
@@ -210,6 +213,9 @@ func TestLeaderKilledWritesResumeWithinSessionTimeout(t *testing.T) {
 	checkHistory(t, c, w.workload, 1)
 	if w.failed > 0 {
 		t.Errorf("%d sends failed: %v", w.failed, w.errs)
+	}
+	if n := w.unanswered(); n > 0 {
+		t.Errorf("%d records were never answered", n)
 	}
 	if s.max > session+time.Second {
 		t.Errorf("writes stalled %v after the leader was killed (want at most the session timeout %v plus 1 s)", s.max, session)
