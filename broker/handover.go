@@ -69,14 +69,14 @@ func (h *handovers) pending() chan struct{} {
 
 // confirmHandovers waits until every new leader reports the leaderships
 // moved to it (or handoverConfirmLimit, or ctx), then releases the held
-// answers.
-func (b *Broker) confirmHandovers(ctx context.Context) {
+// answers. It reports how many leaders there were to ask.
+func (b *Broker) confirmHandovers(ctx context.Context) int {
 	b.handover.mu.Lock()
 	done, moved := b.handover.done, b.handover.moved
 	b.handover.moved = nil
 	b.handover.mu.Unlock()
 	if done == nil {
-		return
+		return 0
 	}
 	defer close(done)
 	ctx, cancel := context.WithTimeout(ctx, handoverConfirmLimit)
@@ -95,6 +95,7 @@ func (b *Broker) confirmHandovers(ctx context.Context) {
 	}
 	wg.Wait()
 	b.log.Info().Int("leaders", len(moved)).Dur("took", time.Since(start)).Msg("controlled shutdown: new leaders confirmed")
+	return len(moved)
 }
 
 // awaitLeads asks leader for the metadata of parts until it leads each at

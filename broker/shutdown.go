@@ -43,8 +43,10 @@ func (b *Broker) ControlledShutdown(ctx context.Context) error {
 	if err := b.awaitApplied(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("applying the handed over states: %w", err))
 	}
-	b.confirmHandovers(ctx)
-	b.awaitProduceQuiet(ctx, produceQuiet, produceDrainLimit)
+	if b.confirmHandovers(ctx) > 0 {
+		// Producers have somewhere to go: let them move before closing.
+		b.awaitProduceQuiet(ctx, produceQuiet, produceDrainLimit)
+	}
 	return errors.Join(errs...)
 }
 

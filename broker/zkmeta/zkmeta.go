@@ -44,6 +44,7 @@ type Options struct {
 type backend struct {
 	opt     Options
 	log     zerolog.Logger
+	slowLog zerolog.Logger // rate-limited, for slow rounds
 	servers []string
 	chroot  string
 	timeout time.Duration
@@ -149,6 +150,7 @@ func New(opt Options) (metadata.Backend, error) {
 	}
 	return &backend{
 		opt: opt, log: opt.Log.With().Str("component", "zkmeta").Logger(),
+		slowLog: opt.Log.With().Str("component", "zkmeta").Logger().Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 		servers: servers, chroot: chroot, timeout: timeout, acl: zk.WorldACL(zk.PermAll),
 		dirty: map[string]bool{}, armed: map[string]bool{}, fired: map[string]time.Time{}, sig: make(chan struct{}, 1),
 		brokers: map[int32]*liveBroker{}, controller: -1, topics: map[string]*topicCache{},
