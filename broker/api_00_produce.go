@@ -65,13 +65,13 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg
 		}
 		return nil, nil
 	}
-	if len(waits) == 0 {
+	if len(waits) == 0 && !b.holdsNotLeader(resp) {
+		b.hintProduceLeaders(req, resp)
 		return resp, nil
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		b.awaitAcks(ctx, waits, timeout)
-		return resp, nil
+		return b.finishProduce(ctx, req, resp, waits, timeout)
 	})
 	return nil, nil
 }

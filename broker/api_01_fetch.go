@@ -208,6 +208,13 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 		sp.AbortedTransactions = p.abortedTxns(rp.FetchOffset, limit)
 	}
 	maxBytes := min(rp.PartitionMaxBytes, *budget)
+	counted := false
+	if follower {
+		var held bool
+		if maxBytes, counted, held = fs.b.throttleFollowerRead(p, fs.replicaID, maxBytes); held {
+			return nil // leader.replication.throttled.rate used up (quota.go)
+		}
+	}
 	if rp.FetchOffset >= limit || (maxBytes <= 0 && !minOne) {
 		return nil
 	}
@@ -215,6 +222,7 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 	if err != nil {
 		return err
 	}
+	fs.b.recordFollowerRead(counted, len(data))
 	if data != nil {
 		sp.RecordBatches = data
 	}

@@ -57,6 +57,12 @@ type Config struct {
 	// follower asks for (and a leader grants a follower).
 	FetchMax                ByteSize
 	ReplicaFetchResponseMax ByteSize
+	// Replication quotas: bytes per second (Long.MAX_VALUE: none) and the
+	// window they are measured over.
+	LeaderReplicationThrottledRate   ByteSize
+	FollowerReplicationThrottledRate ByteSize
+	ReplicationQuotaWindowNum        int
+	ReplicationQuotaWindowSize       time.Duration
 
 	// Connection limits (protocol.Options explains each).
 	QueuedMaxRequestBytes        ByteSize

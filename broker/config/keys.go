@@ -4,6 +4,8 @@ import (
 	"errors"
 	"math"
 	"net"
+	"regexp"
+	"strings"
 
 	"gregor/broker/acl"
 	"gregor/protocol"
@@ -194,10 +196,10 @@ var table = []Key{
 	// Topic keys without a broker default (Kafka's CONFIGS_WITH_NO_SERVER_DEFAULTS).
 	{Topic: "remote.storage.enable", Type: Boolean, Default: "false", Valid: noTieredStorage, Field: func(c *Config) any { return &c.TopicDefaults.RemoteStorage },
 		Doc: "Whether tiered storage is on for the topic (not supported)."},
-	{Topic: "leader.replication.throttled.replicas", Type: List, Default: "", Field: func(c *Config) any { return &c.TopicDefaults.LeaderThrottledReplicas },
-		Doc: "Replicas whose log replication is throttled on the leader side."},
-	{Topic: "follower.replication.throttled.replicas", Type: List, Default: "", Field: func(c *Config) any { return &c.TopicDefaults.FollowerThrottledReplicas },
-		Doc: "Replicas whose log replication is throttled on the follower side."},
+	{Topic: "leader.replication.throttled.replicas", Type: List, Default: "", Valid: throttledReplicas, Field: func(c *Config) any { return &c.TopicDefaults.LeaderThrottledReplicas },
+		Doc: "Replicas whose log replication is throttled on the leader side, as partition:broker,... or *: a leader sends them at most leader.replication.throttled.rate while they are out of the ISR."},
+	{Topic: "follower.replication.throttled.replicas", Type: List, Default: "", Valid: throttledReplicas, Field: func(c *Config) any { return &c.TopicDefaults.FollowerThrottledReplicas },
+		Doc: "Replicas whose log replication is throttled on the follower side, as partition:broker,... or *: a follower fetches them at most follower.replication.throttled.rate while it is behind."},
 
 	// Replication.
 	// replica.lag.time.max.ms: SPEC section 5 asks for 10 s (Kafka: 30 s).
@@ -213,6 +215,19 @@ var table = []Key{
 	// (and may be altered, as in Kafka) but has no effect.
 	{Name: "num.replica.fetchers", Type: Int, Default: "1", Valid: between(1, maxReplicaFetchers), Scope: ClusterWide, Field: func(c *Config) any { return &c.NumReplicaFetchers },
 		Doc: "The number of fetchers replicating from each leader."},
+	// Replication quotas (Kafka's ReplicationQuotaManager): the rates are
+	// dynamic broker configs (kafka-reassign-partitions --throttle sets
+	// them per broker); the throttled replicas are topic configs.
+	{Name: "leader.replication.throttled.rate", Type: Long, Unit: Bytes, Default: maxLong, Valid: atLeast(0), Scope: ClusterWide,
+		Field: func(c *Config) any { return &c.LeaderReplicationThrottledRate },
+		Doc:   "The bytes per second a leader sends, over all throttled replicas, to followers out of the ISR."},
+	{Name: "follower.replication.throttled.rate", Type: Long, Unit: Bytes, Default: maxLong, Valid: atLeast(0), Scope: ClusterWide,
+		Field: func(c *Config) any { return &c.FollowerReplicationThrottledRate },
+		Doc:   "The bytes per second a follower fetches, over all throttled replicas, while they are behind their leader."},
+	{Name: "replication.quota.window.num", Type: Int, Default: "11", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicationQuotaWindowNum },
+		Doc: "The number of samples the replication rates are measured over."},
+	{Name: "replication.quota.window.size.seconds", Type: Int, Unit: Seconds, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicationQuotaWindowSize },
+		Doc: "The time span of each replication rate sample."},
 	{Name: "controlled.shutdown.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.ControlledShutdownEnable },
 		Doc: "Whether a stopping broker hands its leaderships over first."},
 	{Name: "auto.leader.rebalance.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.AutoLeaderRebalance },
@@ -425,6 +440,23 @@ func gzipLevel(v any) error {
 	}
 	return nil
 }
+
+// throttledReplicas is Kafka's ThrottledReplicaListValidator: "*", or a
+// list of partition:broker pairs.
+func throttledReplicas(v any) error {
+	items := v.([]string)
+	if len(items) == 1 && strings.TrimSpace(items[0]) == "*" {
+		return nil
+	}
+	for _, it := range items {
+		if !partitionBroker.MatchString(strings.TrimSpace(it)) {
+			return errors.New("must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...")
+		}
+	}
+	return nil
+}
+
+var partitionBroker = regexp.MustCompile(`^([0-9]+:[0-9]+)?$`)
 
 func noTieredStorage(v any) error {
 	if v.(bool) {

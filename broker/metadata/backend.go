@@ -37,6 +37,15 @@ type BrokerConfigApplier interface {
 	ApplyBrokerConfigs(defaults, perBroker map[string]string)
 }
 
+// PartitionApplier is implemented by Appliers that also take single
+// partition states out of band: what the backend itself just wrote (a
+// controlled shutdown's handovers), before its watches read it back. Such
+// calls may run concurrently with the other deliveries: the Applier keeps,
+// per partition, the leadership of the highest Version it was given.
+type PartitionApplier interface {
+	ApplyPartition(topic string, id Uuid, partition int32, st PartitionState)
+}
+
 // Backend is the source of truth for cluster metadata: a local file for a
 // single broker, ZooKeeper for a cluster. Mutations are asynchronous in a
 // cluster: they return once recorded, and reach every broker (this one

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -75,15 +76,25 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	return s, nil
 }
 
-// shutdown hands leaderships over, stops serving and closes the logs.
+// shutdown hands leaderships over and leaves the ISRs (controlled
+// shutdown), and only then stops serving and closes the logs: requests on
+// partitions this broker led are answered NOT_LEADER_OR_FOLLOWER while
+// its listeners are still open, and no leader waits for it meanwhile.
 func (s *server) shutdown(ctx context.Context) error {
 	var errs []error
-	if err := s.broker.Backend().Shutdown(ctx); err != nil {
+	t0 := time.Now()
+	if err := s.broker.ControlledShutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("controlled shutdown: %w", err))
 	}
+	handedOver := time.Since(t0)
+	s.log.Info().Dur("took", handedOver).Msg("controlled shutdown done; closing listeners")
 	s.net.Close()
+	netClosed := time.Since(t0)
 	s.coord.Close()
+	coordClosed := time.Since(t0)
 	errs = append(errs, s.broker.Close())
+	s.log.Info().Dur("handed_over", handedOver).Dur("connections_closed", netClosed).Dur("coordinators_closed", coordClosed).
+		Dur("logs_closed", time.Since(t0)).Msg("stopped")
 	return errors.Join(errs...)
 }
 
