@@ -13,6 +13,11 @@ package broker
 // any is appended; a transactional batch of a producer with no
 // transaction open on its partition is first verified with the
 // transaction coordinator (txn_verify.go).
+//
+// Authorization (as KafkaApis): WRITE on each topic, else
+// TOPIC_AUTHORIZATION_FAILED for its partitions; a request with
+// transactional batches needs WRITE on its transactional id, else every
+// partition is TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -22,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/records"
 	"gregor/protocol"
 )
@@ -29,7 +35,7 @@ import (
 func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ProduceRequest)
 	resp := req.Response().(*kmsg.ProduceResponse)
-	parts := b.prepareProduce(req.Version, r, resp)
+	parts := b.prepareProduce(req, r, resp)
 	if err := b.verifyProduce(ctx, req.Version, r, parts); err != nil {
 		for i := range parts {
 			parts[i].err = err
@@ -59,13 +65,13 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg
 		}
 		return nil, nil
 	}
-	if len(waits) == 0 {
+	if len(waits) == 0 && !b.holdsNotLeader(resp) {
+		b.hintProduceLeaders(req, resp)
 		return resp, nil
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		b.awaitAcks(ctx, waits, timeout)
-		return resp, nil
+		return b.finishProduce(ctx, req, resp, waits, timeout)
 	})
 	return nil, nil
 }
@@ -86,8 +92,10 @@ type producePart struct {
 
 // prepareProduce lays out the response and resolves and validates every
 // partition's records, in request order, appending nothing.
-func (b *Broker) prepareProduce(version int16, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []producePart {
+func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []producePart {
+	version := req.Version
 	acksOK := r.Acks == 0 || r.Acks == 1 || r.Acks == -1
+	txnDenied := !b.authorizeTransactionalProduce(req, r)
 	var parts []producePart
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(r.Topics))
 	for i := range r.Topics {
@@ -96,7 +104,7 @@ func (b *Broker) prepareProduce(version int16, r *kmsg.ProduceRequest, resp *kms
 		*st = kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
-		t := b.produceTopic(version, rt)
+		t := b.produceTopic(req, rt)
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := &st.Partitions[j]
@@ -106,6 +114,9 @@ func (b *Broker) prepareProduce(version int16, r *kmsg.ProduceRequest, resp *kms
 			pp := producePart{topic: rt.Topic, sp: sp, err: t.err}
 			if !acksOK {
 				pp.err = kerr.InvalidRequiredAcks
+			}
+			if txnDenied {
+				pp.err = kerr.TransactionalIDAuthorizationFailed
 			}
 			if pp.err == nil {
 				pp.p, pp.pb, pp.err = b.prepareTo(t.topic, rp, version)
@@ -141,12 +152,19 @@ type produceTopic struct {
 	err   error
 }
 
-func (b *Broker) produceTopic(version int16, rt *kmsg.ProduceRequestTopic) produceTopic {
+// Writing needs WRITE on the topic, checked before the topic is looked up
+// by name so a denied principal learns nothing of its existence.
+func (b *Broker) produceTopic(req *protocol.Request, rt *kmsg.ProduceRequestTopic) produceTopic {
 	var t *Topic
-	if version >= 13 {
+	if req.Version >= 13 {
 		if t = b.TopicByID(rt.TopicID); t == nil {
 			return produceTopic{err: kerr.UnknownTopicID}
 		}
+		if !b.authorize(req, acl.Write, acl.Topic, t.Name) {
+			return produceTopic{err: kerr.TopicAuthorizationFailed}
+		}
+	} else if !b.authorize(req, acl.Write, acl.Topic, rt.Topic) {
+		return produceTopic{err: kerr.TopicAuthorizationFailed}
 	} else if t = b.Topic(rt.Topic); t == nil {
 		return produceTopic{err: kerr.UnknownTopicOrPartition}
 	}

@@ -17,5 +17,5 @@ func (b *Broker) apis() []protocol.API {
 		{Key: 3, Min: 0, Max: 13, Handler: b.handleMetadata},
 		{Key: 19, Min: 0, Max: 7, Handler: b.handleCreateTopics},
 		{Key: 20, Min: 0, Max: 6, Handler: b.handleDeleteTopics},
-	}, b.adminAPIs()...)
+	}, append(b.adminAPIs(), b.aclAPIs()...)...)
 }

@@ -78,19 +78,27 @@ func (b *Broker) resolveTopic(_ string, overrides map[string]string) config.Topi
 	return b.Config().ResolveTopic(overrides)
 }
 
+// newTopicConfig resolves a topic's overrides into what it keeps.
+func (b *Broker) newTopicConfig(overrides map[string]string) *topicConfig {
+	tc := &topicConfig{overrides: maps.Clone(overrides), resolved: b.resolveTopic("", overrides)}
+	tc.leaderThrottled = parseThrottled(tc.resolved.LeaderThrottledReplicas, b.id)
+	tc.followerThrottled = parseThrottled(tc.resolved.FollowerThrottledReplicas, b.id)
+	return tc
+}
+
 // reresolveTopics recomputes every topic's effective configuration after
-// the dynamic broker configs changed, and hands the logs their new
-// settings (retention, segments, flushing).
+// the dynamic broker configs changed, and has the logs take their new
+// settings (retention, segments, flushing) without waiting for them.
 func (b *Broker) reresolveTopics() {
 	for _, t := range b.Topics() {
 		cur := t.cfg.Load()
-		resolved := b.resolveTopic(t.Name, cur.overrides)
-		if resolved == cur.resolved {
+		next := b.newTopicConfig(cur.overrides)
+		if next.resolved == cur.resolved {
 			continue
 		}
-		t.cfg.Store(&topicConfig{overrides: cur.overrides, resolved: resolved})
+		t.cfg.Store(next)
 		for _, p := range t.Partitions() {
-			p.setLogConfig(b.logConfig(resolved))
+			p.postConfig()
 		}
 	}
 }

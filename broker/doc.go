@@ -7,6 +7,8 @@
 //	api_NN_*.go         one file per Kafka API (by key): translate the
 //	                    request and the response, nothing else
 //	apis.go             the APIs this package registers, with versions
+//	authz.go            the one place handlers ask the authorizer
+//	                    (package acl) what a request may do
 //	partition*.go       a partition's state and what handlers ask of it
 //	                    (append, serve a read, delete records, producers)
 //	acks.go             waiting, without a lock, for the high watermark

@@ -15,22 +15,26 @@ package coordinator
 // v2-v4 a retention time: either gives the offset an explicit expiry.
 // Unknown topics are UNKNOWN_TOPIC_OR_PARTITION, metadata beyond
 // offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE, as in Kafka.
+// READ on the group is needed, else every partition is
+// GROUP_AUTHORIZATION_FAILED; READ on a topic, else its partitions are
+// TOPIC_AUTHORIZATION_FAILED (checked before whether it exists).
 
 import (
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 func (c *groupCoordinator) handleOffsetCommit(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.OffsetCommitRequest)
 	resp := req.Response().(*kmsg.OffsetCommitResponse)
-	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		unknownIDs := c.namesFromIDs(r, req.Version)
-		codes := c.offsetCommit(ctx, r, req.Version)
+	unknownIDs := c.namesFromIDs(r, req.Version)
+	answer := func(code func(topic string, partition int32) int16) (kmsg.Response, error) {
 		resp.Topics = []kmsg.OffsetCommitResponseTopic{}
 		for i, t := range r.Topics {
 			rt := kmsg.NewOffsetCommitResponseTopic()
@@ -38,7 +42,7 @@ func (c *groupCoordinator) handleOffsetCommit(ctx context.Context, req *protocol
 			for _, p := range t.Partitions {
 				rp := kmsg.NewOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
-				rp.ErrorCode = codes[topicPartition{t.Topic, p.Partition}]
+				rp.ErrorCode = code(t.Topic, p.Partition)
 				if unknownIDs[i] {
 					rp.ErrorCode = kerr.UnknownTopicID.Code
 				}
@@ -47,6 +51,21 @@ func (c *groupCoordinator) handleOffsetCommit(ctx context.Context, req *protocol
 			resp.Topics = append(resp.Topics, rt)
 		}
 		return resp, nil
+	}
+	if !c.authorize(req, acl.Read, acl.Group, r.Group) {
+		return answer(func(string, int32) int16 { return kerr.GroupAuthorizationFailed.Code })
+	}
+	denied := deniedTopics(&c.base, req, acl.Read, r.Topics, func(t kmsg.OffsetCommitRequestTopic) string { return t.Topic })
+	allowed := *r
+	allowed.Topics = slices.DeleteFunc(slices.Clone(r.Topics), func(t kmsg.OffsetCommitRequestTopic) bool { return denied[t.Topic] })
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		codes := c.offsetCommit(ctx, &allowed, req.Version)
+		return answer(func(topic string, partition int32) int16 {
+			if denied[topic] {
+				return kerr.TopicAuthorizationFailed.Code
+			}
+			return codes[topicPartition{topic, partition}]
+		})
 	})
 	return nil, nil
 }

@@ -10,13 +10,16 @@ package coordinator
 // as Kafka's ConsumerGroup.validateOffsetFetch (UNKNOWN_MEMBER_ID,
 // STALE_MEMBER_EPOCH) when given. v10 names topics by id (an unknown id:
 // UNKNOWN_TOPIC_ID for its partitions).
+// DESCRIBE on the group and on each topic is needed (fetchAuthorized).
 
 import (
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -37,7 +40,7 @@ func (c *groupCoordinator) handleOffsetFetch(ctx context.Context, req *protocol.
 		if req.Version >= 8 {
 			resp.Groups = []kmsg.OffsetFetchResponseGroup{}
 			for _, rg := range r.Groups {
-				resp.Groups = append(resp.Groups, c.fetchGroupOffsets(&rg, r.RequireStable, req.Version))
+				resp.Groups = append(resp.Groups, c.fetchGroupOffsets(req, &rg, r.RequireStable, req.Version))
 			}
 			return resp, nil
 		}
@@ -50,7 +53,7 @@ func (c *groupCoordinator) handleOffsetFetch(ctx context.Context, req *protocol.
 				}
 			}
 		}
-		offsets, gerr := c.fetchOffsets(r.Group, want, r.RequireStable && req.Version >= 7, nil, -1)
+		offsets, gerr := c.fetchAuthorized(req, r.Group, want, r.RequireStable && req.Version >= 7, nil, -1)
 		resp.Topics = []kmsg.OffsetFetchResponseTopic{}
 		if gerr != nil {
 			if req.Version >= 2 {
@@ -80,8 +83,39 @@ func (c *groupCoordinator) handleOffsetFetch(ctx context.Context, req *protocol.
 	return nil, nil
 }
 
+// fetchAuthorized is fetchOffsets after Kafka's checks: DESCRIBE on the
+// group, else GROUP_AUTHORIZATION_FAILED; the partitions of topics the
+// principal may not DESCRIBE are TOPIC_AUTHORIZATION_FAILED (offset -1)
+// when named, and left out when every offset is asked for.
+func (c *groupCoordinator) fetchAuthorized(req *protocol.Request, groupID string, want []topicPartition, requireStable bool, memberID *string, epoch int32) ([]fetchedOffset, *kerr.Error) {
+	if !c.authorize(req, acl.Describe, acl.Group, groupID) {
+		return nil, kerr.GroupAuthorizationFailed
+	}
+	if c.cfg.Authorizer == nil {
+		return c.fetchOffsets(groupID, want, requireStable, memberID, epoch)
+	}
+	if want == nil {
+		offsets, err := c.fetchOffsets(groupID, nil, requireStable, memberID, epoch)
+		return slices.DeleteFunc(offsets, func(o fetchedOffset) bool { return !c.allowed(req, acl.Describe, acl.Topic, o.tp.topic) }), err
+	}
+	denied := deniedTopics(&c.base, req, acl.Describe, want, func(tp topicPartition) string { return tp.topic })
+	offsets, err := c.fetchOffsets(groupID, slices.DeleteFunc(slices.Clone(want), func(tp topicPartition) bool { return denied[tp.topic] }), requireStable, memberID, epoch)
+	if err != nil || len(denied) == 0 {
+		return offsets, err
+	}
+	out := make([]fetchedOffset, 0, len(want))
+	for _, tp := range want {
+		if denied[tp.topic] {
+			out = append(out, fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1, code: kerr.TopicAuthorizationFailed.Code})
+		} else if len(offsets) > 0 {
+			out, offsets = append(out, offsets[0]), offsets[1:]
+		}
+	}
+	return out, nil
+}
+
 // fetchGroupOffsets answers one group of a v8+ request.
-func (c *groupCoordinator) fetchGroupOffsets(rg *kmsg.OffsetFetchRequestGroup, requireStable bool, version int16) kmsg.OffsetFetchResponseGroup {
+func (c *groupCoordinator) fetchGroupOffsets(req *protocol.Request, rg *kmsg.OffsetFetchRequestGroup, requireStable bool, version int16) kmsg.OffsetFetchResponseGroup {
 	var want []topicPartition
 	var unknown []fetchedOffset // v10: partitions of unknown topic ids
 	ids := make(map[string]topicID)
@@ -108,7 +142,7 @@ func (c *groupCoordinator) fetchGroupOffsets(rg *kmsg.OffsetFetchRequestGroup, r
 	if version < 9 {
 		memberID, epoch = nil, -1
 	}
-	offsets, gerr := c.fetchOffsets(rg.Group, want, requireStable, memberID, epoch)
+	offsets, gerr := c.fetchAuthorized(req, rg.Group, want, requireStable, memberID, epoch)
 	g := kmsg.NewOffsetFetchResponseGroup()
 	g.Group = rg.Group
 	g.Topics = []kmsg.OffsetFetchResponseGroupTopic{}

@@ -2,6 +2,7 @@ package coordinator
 
 // LeaveGroup (key 13), versions 0-5. v3+ remove several members at once,
 // static ones by group.instance.id (KIP-345), each with its own error.
+// READ on the group is needed, else GROUP_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -9,12 +10,20 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 func (c *groupCoordinator) handleLeaveGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.LeaveGroupRequest)
 	resp := req.Response().(*kmsg.LeaveGroupResponse)
+	if !c.authorize(req, acl.Read, acl.Group, r.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		if req.Version >= 3 {
+			resp.Members = []kmsg.LeaveGroupResponseMember{}
+		}
+		return resp, nil
+	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		if req.Version >= 3 {
 			resp.Members = []kmsg.LeaveGroupResponseMember{}

@@ -7,6 +7,9 @@ package coordinator
 // them and the protocol is empty. An unknown group, or a consumer group
 // (KIP-848; ConsumerGroupDescribe describes those), is reported Dead with
 // no error (v6 adds GROUP_ID_NOT_FOUND for it, as Kafka 3.8+ does).
+// DESCRIBE on a group is needed, else GROUP_AUTHORIZATION_FAILED; v3+ give
+// the operations the principal may do on each group when asked (every
+// one without an authorizer).
 
 import (
 	"context"
@@ -15,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -24,7 +28,18 @@ func (c *groupCoordinator) handleDescribeGroups(ctx context.Context, req *protoc
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		resp.Groups = []kmsg.DescribeGroupsResponseGroup{}
 		for _, id := range r.Groups {
-			resp.Groups = append(resp.Groups, c.describeGroup(id, req.Version))
+			if !c.authorize(req, acl.Describe, acl.Group, id) {
+				g := kmsg.NewDescribeGroupsResponseGroup()
+				g.Group, g.ErrorCode, g.AuthorizedOperations = id, kerr.GroupAuthorizationFailed.Code, math.MinInt32
+				g.Members = []kmsg.DescribeGroupsResponseGroupMember{}
+				resp.Groups = append(resp.Groups, g)
+				continue
+			}
+			g := c.describeGroup(id, req.Version)
+			if req.Version >= 3 && r.IncludeAuthorizedOperations && g.ErrorCode == 0 {
+				g.AuthorizedOperations = c.authorizedOps(req, acl.Group, id)
+			}
+			resp.Groups = append(resp.Groups, g)
 		}
 		return resp, nil
 	})

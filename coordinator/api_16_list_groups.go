@@ -5,6 +5,8 @@ package coordinator
 // consumer groups, whose states are Empty, Assigning, Reconciling and
 // Stable), both case-insensitively as Kafka does. A partition still loading makes
 // the answer COORDINATOR_LOAD_IN_PROGRESS, with the groups known so far.
+// With DESCRIBE on the cluster every group is listed, else only those the
+// principal may DESCRIBE.
 
 import (
 	"context"
@@ -14,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -25,12 +28,17 @@ func (c *groupCoordinator) handleListGroups(ctx context.Context, req *protocol.R
 		if c.rt.Loading() {
 			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 		}
+		clusterDescribe := c.allowed(req, acl.Describe, acl.Cluster, acl.ClusterName)
 		var groups []*group
 		for _, s := range c.rt.Loaded() {
 			groups = append(groups, s.Machine.list()...)
 		}
 		for _, g := range groups {
-			if lg, ok := listedGroup(g); ok && typeMatches(r.TypesFilter, lg.GroupType) && stateMatches(r.StatesFilter, lg.GroupState) {
+			lg, ok := listedGroup(g)
+			if !ok || !clusterDescribe && !c.allowed(req, acl.Describe, acl.Group, g.id) {
+				continue
+			}
+			if typeMatches(r.TypesFilter, lg.GroupType) && stateMatches(r.StatesFilter, lg.GroupState) {
 				resp.Groups = append(resp.Groups, lg)
 			}
 		}

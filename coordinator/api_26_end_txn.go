@@ -13,7 +13,9 @@ package coordinator
 // answer is still success (the decision is durable) and the markers are
 // retried in the background. A retried EndTxn of a completed transaction
 // with the same decision succeeds; the other decision, or no transaction,
-// is INVALID_TXN_STATE; a prepared one is CONCURRENT_TRANSACTIONS.
+// is INVALID_TXN_STATE; a prepared one is CONCURRENT_TRANSACTIONS. WRITE
+// on the transactional id is needed, else
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -22,12 +24,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 func (c *txnCoordinator) handleEndTxn(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.EndTxnRequest)
 	resp := req.Response().(*kmsg.EndTxnResponse)
+	if !c.authorize(req, acl.Write, acl.TransactionalID, r.TransactionalID) {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	}
 	if _, err := c.shardOf(r.TransactionalID); err != nil {
 		resp.ErrorCode = c.errCode(err)
 		return resp, nil

@@ -3,6 +3,7 @@ package coordinator
 // DeleteGroups (key 42), versions 0-3. Only an Empty group can be deleted
 // (NON_EMPTY_GROUP otherwise); its offsets and metadata (a consumer
 // group's records) are tombstoned.
+// DELETE on the group is needed, else GROUP_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -10,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/records"
 	"gregor/coordinator/runtime"
 	"gregor/protocol"
@@ -23,7 +25,9 @@ func (c *groupCoordinator) handleDeleteGroups(ctx context.Context, req *protocol
 		for _, id := range r.Groups {
 			rg := kmsg.NewDeleteGroupsResponseGroup()
 			rg.Group = id
-			if err := c.deleteGroup(ctx, id); err != nil {
+			if !c.authorize(req, acl.Delete, acl.Group, id) {
+				rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			} else if err := c.deleteGroup(ctx, id); err != nil {
 				rg.ErrorCode = err.Code
 			}
 			resp.Groups = append(resp.Groups, rg)

@@ -12,13 +12,16 @@ package coordinator
 // UNKNOWN_MEMBER_ID, UNRELEASED_INSTANCE_ID, GROUP_MAX_SIZE_REACHED,
 // UNSUPPORTED_ASSIGNOR, INVALID_REGULAR_EXPRESSION, INVALID_REQUEST, and
 // the coordinator errors. The answer waits until the records it implies
-// are committed.
+// are committed. READ on the group is needed (GROUP_AUTHORIZATION_FAILED),
+// and DESCRIBE on each subscribed topic (TOPIC_AUTHORIZATION_FAILED).
 
 import (
 	"context"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -29,6 +32,16 @@ func (c *groupCoordinator) handleConsumerGroupHeartbeat(ctx context.Context, req
 		group: r.Group, memberID: r.MemberID, epoch: r.MemberEpoch, instanceID: r.InstanceID, rackID: r.RackID,
 		rebalanceTimeoutMs: r.RebalanceTimeoutMillis, topics: r.SubscribedTopicNames, regex: r.SubscribedTopicRegex,
 		assignor: r.ServerAssignor, clientID: req.ClientID, clientHost: clientHost(req), version: req.Version,
+	}
+	// READ on the group, and DESCRIBE on every topic named, as Kafka's
+	// KafkaApis checks them.
+	if !c.authorize(req, acl.Read, acl.Group, r.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return resp, nil
+	}
+	if len(deniedTopics(&c.base, req, acl.Describe, r.SubscribedTopicNames, func(t string) string { return t })) > 0 {
+		resp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+		return resp, nil
 	}
 	if r.Topics != nil {
 		hb.owned = make(tpSet)

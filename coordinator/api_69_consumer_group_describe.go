@@ -5,7 +5,10 @@ package coordinator
 // target assignments (v1: whether each uses the classic or the consumer
 // protocol). A group that does not exist or is a classic group is
 // GROUP_ID_NOT_FOUND, which tells the admin client to describe it with
-// DescribeGroups.
+// DescribeGroups. DESCRIBE on the group is needed
+// (GROUP_AUTHORIZATION_FAILED), and on every topic its members subscribe
+// to or are assigned (else the group is TOPIC_AUTHORIZATION_FAILED), as in
+// Kafka.
 
 import (
 	"context"
@@ -14,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -23,7 +27,24 @@ func (c *groupCoordinator) handleConsumerGroupDescribe(ctx context.Context, req 
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		resp.Groups = []kmsg.ConsumerGroupDescribeResponseGroup{}
 		for _, id := range r.Groups {
-			resp.Groups = append(resp.Groups, c.describeConsumerGroup(id))
+			if !c.authorize(req, acl.Describe, acl.Group, id) {
+				g := kmsg.NewConsumerGroupDescribeResponseGroup()
+				g.Group, g.ErrorCode, g.AuthorizedOperations = id, kerr.GroupAuthorizationFailed.Code, math.MinInt32
+				g.Members = []kmsg.ConsumerGroupDescribeResponseGroupMember{}
+				resp.Groups = append(resp.Groups, g)
+				continue
+			}
+			g := c.describeConsumerGroup(id)
+			if g.ErrorCode == 0 && c.hidesTopic(req, &g) {
+				msg := "The group has described topic(s) that the client is not authorized to describe."
+				g = kmsg.NewConsumerGroupDescribeResponseGroup()
+				g.Group, g.ErrorCode, g.ErrorMessage, g.AuthorizedOperations = id, kerr.TopicAuthorizationFailed.Code, &msg, math.MinInt32
+				g.Members = []kmsg.ConsumerGroupDescribeResponseGroupMember{}
+			}
+			if g.ErrorCode == 0 && r.IncludeAuthorizedOperations {
+				g.AuthorizedOperations = c.authorizedOps(req, acl.Group, id)
+			}
+			resp.Groups = append(resp.Groups, g)
 		}
 		return resp, nil
 	})
@@ -94,4 +115,27 @@ func (c *groupCoordinator) describeAssignment(s tpSet) kmsg.Assignment {
 		a.TopicPartitions = append(a.TopicPartitions, t)
 	}
 	return a
+}
+
+// hidesTopic reports whether a described group names a topic (subscribed
+// or assigned) the principal may not describe.
+func (c *groupCoordinator) hidesTopic(req *protocol.Request, g *kmsg.ConsumerGroupDescribeResponseGroup) bool {
+	if c.cfg.Authorizer == nil {
+		return false
+	}
+	var topics []string
+	for _, m := range g.Members {
+		topics = append(topics, m.SubscribedTopics...)
+		for _, a := range [][]kmsg.AssignmentTopicPartition{m.Assignment.TopicPartitions, m.TargetAssignment.TopicPartitions} {
+			for _, t := range a {
+				topics = append(topics, t.Topic)
+			}
+		}
+	}
+	for _, t := range topics {
+		if !c.allowed(req, acl.Describe, acl.Topic, t) {
+			return true
+		}
+	}
+	return false
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
 )
 
 // snapshot is a consumer group's persistent state, for comparing a
@@ -237,13 +239,13 @@ func TestOffsetCommitFetchByTopicID(t *testing.T) {
 			rt.TopicID, rt.Partitions = id, []int32{2}
 			rg.Topics = append(rg.Topics, rt)
 		}
-		g := e.c.fetchGroupOffsets(&rg, false, 10)
+		g := e.c.fetchGroupOffsets(&protocol.Request{}, &rg, false, 10)
 		if g.ErrorCode != 0 || len(g.Topics) != 2 || g.Topics[0].TopicID != aid || g.Topics[0].Partitions[0].Offset != 42 ||
 			g.Topics[1].TopicID != unknown || g.Topics[1].Partitions[0].ErrorCode != kerr.UnknownTopicID.Code {
 			t.Fatalf("v10 fetch: %+v", g)
 		}
 		rg.Topics = nil
-		if g := e.c.fetchGroupOffsets(&rg, false, 10); len(g.Topics) != 1 || g.Topics[0].TopicID != aid {
+		if g := e.c.fetchGroupOffsets(&protocol.Request{}, &rg, false, 10); len(g.Topics) != 1 || g.Topics[0].TopicID != aid {
 			t.Fatalf("v10 fetch of all: %+v", g)
 		}
 	})

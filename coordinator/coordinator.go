@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	TxnMaxTimeout       time.Duration
 	TxnIDExpiration     time.Duration
 	TxnAbortCheckPeriod time.Duration
+
+	// Authorizer is the broker's (nil: everything is allowed).
+	Authorizer *acl.Authorizer
 }
 
 // base is what both coordinators share: the configuration, the broker and

@@ -20,5 +20,7 @@
 // Coordinator is the two together, with FindCoordinator.
 //
 // It reaches the broker only through Host, a narrow interface to append to
-// and read from internal topic partitions this broker leads.
+// and read from internal topic partitions this broker leads. Handlers ask
+// the broker's authorizer (Config.Authorizer, package acl) through
+// authz.go, as Kafka's KafkaApis checks each API.
 package coordinator

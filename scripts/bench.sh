@@ -22,3 +22,7 @@ if [ "${REPLICATION:-1}" != 0 ] && [ -f /usr/share/java/zookeeper.jar ]; then
 	echo "== replication: rf=3 acks=all on 3 brokers vs rf=1 acks=1 on one (medians of ${ROUNDS:-5} rounds)"
 	bin/gregor-bench replication -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" 2>/dev/null
 fi
+if [ "${ROLLING:-1}" != 0 ] && [ -f /usr/share/java/zookeeper.jar ]; then
+	echo "== availability: acks=all ack waits through a rolling restart of 3 brokers (medians of ${ROLLING_ROUNDS:-3} rounds)"
+	bin/gregor-bench rolling -gregor bin/gregor -rounds "${ROLLING_ROUNDS:-3}" 2>/dev/null
+fi

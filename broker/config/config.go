@@ -57,6 +57,12 @@ type Config struct {
 	// follower asks for (and a leader grants a follower).
 	FetchMax                ByteSize
 	ReplicaFetchResponseMax ByteSize
+	// Replication quotas: bytes per second (Long.MAX_VALUE: none) and the
+	// window they are measured over.
+	LeaderReplicationThrottledRate   ByteSize
+	FollowerReplicationThrottledRate ByteSize
+	ReplicationQuotaWindowNum        int
+	ReplicationQuotaWindowSize       time.Duration
 
 	// Connection limits (protocol.Options explains each).
 	QueuedMaxRequestBytes        ByteSize
@@ -116,7 +122,11 @@ type Config struct {
 	// InterBrokerListener is the listener brokers use between themselves.
 	InterBrokerListener      string
 	SASLMechanismInterBroker string
-	AuthorizerClassName      string
+	// AuthorizerClassName turns ACLs on (one of the two names package acl
+	// accepts); SuperUsers and AllowEveryoneIfNoACLFound configure them.
+	AuthorizerClassName       string
+	SuperUsers                string
+	AllowEveryoneIfNoACLFound bool
 
 	MetricsListener string // host:port for Prometheus; empty disables
 	LogLevel        string

@@ -4,7 +4,10 @@ import (
 	"errors"
 	"math"
 	"net"
+	"regexp"
+	"strings"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -193,10 +196,10 @@ var table = []Key{
 	// Topic keys without a broker default (Kafka's CONFIGS_WITH_NO_SERVER_DEFAULTS).
 	{Topic: "remote.storage.enable", Type: Boolean, Default: "false", Valid: noTieredStorage, Field: func(c *Config) any { return &c.TopicDefaults.RemoteStorage },
 		Doc: "Whether tiered storage is on for the topic (not supported)."},
-	{Topic: "leader.replication.throttled.replicas", Type: List, Default: "", Field: func(c *Config) any { return &c.TopicDefaults.LeaderThrottledReplicas },
-		Doc: "Replicas whose log replication is throttled on the leader side."},
-	{Topic: "follower.replication.throttled.replicas", Type: List, Default: "", Field: func(c *Config) any { return &c.TopicDefaults.FollowerThrottledReplicas },
-		Doc: "Replicas whose log replication is throttled on the follower side."},
+	{Topic: "leader.replication.throttled.replicas", Type: List, Default: "", Valid: throttledReplicas, Field: func(c *Config) any { return &c.TopicDefaults.LeaderThrottledReplicas },
+		Doc: "Replicas whose log replication is throttled on the leader side, as partition:broker,... or *: a leader sends them at most leader.replication.throttled.rate while they are out of the ISR."},
+	{Topic: "follower.replication.throttled.replicas", Type: List, Default: "", Valid: throttledReplicas, Field: func(c *Config) any { return &c.TopicDefaults.FollowerThrottledReplicas },
+		Doc: "Replicas whose log replication is throttled on the follower side, as partition:broker,... or *: a follower fetches them at most follower.replication.throttled.rate while it is behind."},
 
 	// Replication.
 	// replica.lag.time.max.ms: SPEC section 5 asks for 10 s (Kafka: 30 s).
@@ -212,6 +215,19 @@ var table = []Key{
 	// (and may be altered, as in Kafka) but has no effect.
 	{Name: "num.replica.fetchers", Type: Int, Default: "1", Valid: between(1, maxReplicaFetchers), Scope: ClusterWide, Field: func(c *Config) any { return &c.NumReplicaFetchers },
 		Doc: "The number of fetchers replicating from each leader."},
+	// Replication quotas (Kafka's ReplicationQuotaManager): the rates are
+	// dynamic broker configs (kafka-reassign-partitions --throttle sets
+	// them per broker); the throttled replicas are topic configs.
+	{Name: "leader.replication.throttled.rate", Type: Long, Unit: Bytes, Default: maxLong, Valid: atLeast(0), Scope: ClusterWide,
+		Field: func(c *Config) any { return &c.LeaderReplicationThrottledRate },
+		Doc:   "The bytes per second a leader sends, over all throttled replicas, to followers out of the ISR."},
+	{Name: "follower.replication.throttled.rate", Type: Long, Unit: Bytes, Default: maxLong, Valid: atLeast(0), Scope: ClusterWide,
+		Field: func(c *Config) any { return &c.FollowerReplicationThrottledRate },
+		Doc:   "The bytes per second a follower fetches, over all throttled replicas, while they are behind their leader."},
+	{Name: "replication.quota.window.num", Type: Int, Default: "11", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicationQuotaWindowNum },
+		Doc: "The number of samples the replication rates are measured over."},
+	{Name: "replication.quota.window.size.seconds", Type: Int, Unit: Seconds, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicationQuotaWindowSize },
+		Doc: "The time span of each replication rate sample."},
 	{Name: "controlled.shutdown.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.ControlledShutdownEnable },
 		Doc: "Whether a stopping broker hands its leaderships over first."},
 	{Name: "auto.leader.rebalance.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.AutoLeaderRebalance },
@@ -374,8 +390,14 @@ var table = []Key{
 		Doc: "Rules mapping a client certificate's distinguished name to a principal name, as RULE:pattern/replacement/[LU],...,DEFAULT."},
 	{Name: "principal.builder.class", Type: Class, Default: defaultPrincipalBuilder,
 		Doc: "The principal builder; only Kafka's DefaultKafkaPrincipalBuilder is supported."},
-	{Name: "authorizer.class.name", Type: String, Default: "", Field: func(c *Config) any { return &c.AuthorizerClassName },
-		Doc: "The authorizer; ACLs are not supported yet, so it must be empty."},
+	{Name: "authorizer.class.name", Type: String, Default: "", Valid: authorizerClass, Field: func(c *Config) any { return &c.AuthorizerClassName },
+		Doc: "The authorizer: kafka.security.authorizer.AclAuthorizer or org.apache.kafka.metadata.authorizer.StandardAuthorizer turns ACLs on (both are Gregor's ACL authorizer); empty allows everything."},
+	// super.users and allow.everyone.if.no.acl.found are the authorizer's
+	// own keys in Kafka, read from the broker configuration.
+	{Name: "super.users", Type: String, Default: "", Valid: principals, Field: func(c *Config) any { return &c.SuperUsers },
+		Doc: "Principals that may do everything whatever the ACLs say, separated by semicolons (User:admin;User:broker)."},
+	{Name: "allow.everyone.if.no.acl.found", Type: Boolean, Default: "false", Field: func(c *Config) any { return &c.AllowEveryoneIfNoACLFound },
+		Doc: "Whether an action on a resource no ACL applies to at all is allowed."},
 
 	// Gregor's own.
 	{Name: "gregor.metrics.listener", Type: String, Default: "127.0.0.1:9404", Valid: hostPortOrEmpty, Field: func(c *Config) any { return &c.MetricsListener },
@@ -400,6 +422,15 @@ func someOf(opts ...string) Validator {
 		}
 		return in(v)
 	}
+}
+
+// authorizerClass checks authorizer.class.name.
+func authorizerClass(v any) error { return acl.CheckClass(v.(string)) }
+
+// principals checks super.users.
+func principals(v any) error {
+	_, err := acl.ParsePrincipals(v.(string))
+	return err
 }
 
 // connectionOverrides checks max.connections.per.ip.overrides.
@@ -432,6 +463,23 @@ func gzipLevel(v any) error {
 	}
 	return nil
 }
+
+// throttledReplicas is Kafka's ThrottledReplicaListValidator: "*", or a
+// list of partition:broker pairs.
+func throttledReplicas(v any) error {
+	items := v.([]string)
+	if len(items) == 1 && strings.TrimSpace(items[0]) == "*" {
+		return nil
+	}
+	for _, it := range items {
+		if !partitionBroker.MatchString(strings.TrimSpace(it)) {
+			return errors.New("must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...")
+		}
+	}
+	return nil
+}
+
+var partitionBroker = regexp.MustCompile(`^([0-9]+:[0-9]+)?$`)
 
 func noTieredStorage(v any) error {
 	if v.(bool) {

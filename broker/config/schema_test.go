@@ -64,6 +64,9 @@ func TestLoadEveryType(t *testing.T) {
 		{"replica.lag.time.max.ms", "1500", func(c *Config) any { return c.ReplicaLagTimeMax }, 1500 * time.Millisecond, ""},
 		{"leader.imbalance.check.interval.seconds", "2", func(c *Config) any { return c.LeaderImbalanceCheckInterval }, 2 * time.Second, ""},
 		{"offsets.retention.minutes", "3", func(c *Config) any { return c.OffsetsRetention }, 3 * time.Minute, ""},
+		{"leader.replication.throttled.rate", "1048576", func(c *Config) any { return c.LeaderReplicationThrottledRate }, ByteSize(1 << 20), ""},
+		{"follower.replication.throttled.rate", "-1", nil, nil, "Value must be at least 0"},
+		{"replication.quota.window.size.seconds", "2", func(c *Config) any { return c.ReplicationQuotaWindowSize }, 2 * time.Second, ""},
 		{"log.roll.hours", "2", func(c *Config) any { return c.TopicDefaults.SegmentRoll }, 2 * time.Hour, ""},
 		{"log.message.timestamp.after.max.ms", "9223372036854775807", func(c *Config) any { return c.TopicDefaults.TimestampAfter }, Forever, ""},
 		{"test.password", "hunter2", func(c *Config) any { return c.Unknown }, []string(nil), ""},
@@ -387,11 +390,13 @@ func TestDescribeTopicSources(t *testing.T) {
 }
 
 func TestValidateTopicConfigs(t *testing.T) {
-	if err := ValidateTopicConfigs(map[string]string{"retention.ms": "-1", "cleanup.policy": "compact", "segment.bytes": "1048576"}); err != nil {
+	if err := ValidateTopicConfigs(map[string]string{"retention.ms": "-1", "cleanup.policy": "compact", "segment.bytes": "1048576",
+		"leader.replication.throttled.replicas": "0:1, 0:2,1:3", "follower.replication.throttled.replicas": "*"}); err != nil {
 		t.Fatal(err)
 	}
 	err := ValidateTopicConfigs(map[string]string{
 		"retention.ms": "-2", "no.such": "1", "segment.bytes": "2147483648", "remote.storage.enable": "true", "log.retention.ms": "1",
+		"leader.replication.throttled.replicas": "0:1,two", "follower.replication.throttled.replicas": "*,0:1",
 	})
 	for _, want := range []string{
 		"Invalid value -2 for configuration retention.ms: Value must be at least -1",
@@ -399,6 +404,8 @@ func TestValidateTopicConfigs(t *testing.T) {
 		"Unknown topic config name: log.retention.ms",
 		"Invalid value 2147483648 for configuration segment.bytes: Not a number of type INT",
 		"Invalid value true for configuration remote.storage.enable: tiered storage is not supported",
+		"Invalid value 0:1,two for configuration leader.replication.throttled.replicas: must be the literal '*' or a list of replicas",
+		"Invalid value *,0:1 for configuration follower.replication.throttled.replicas: must be the literal '*'",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)

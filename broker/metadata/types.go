@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Uuid is a Kafka topic id.
@@ -89,6 +90,10 @@ type TopicState struct {
 	ID         Uuid
 	Configs    map[string]string // overrides only
 	Partitions []PartitionState
+	// Reported is when the backend first heard of the change delivered
+	// (a ZooKeeper watch firing); zero when unknown. The broker measures
+	// how long applying it took from there.
+	Reported time.Time
 }
 
 // TopicSpec asks for a new topic. Assignment, if set, gives the replicas of

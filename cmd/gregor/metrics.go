@@ -2,7 +2,8 @@ package main
 
 // The Prometheus endpoint (gregor.metrics.listener, GET /metrics), in the
 // text exposition format: request and connection counters from the
-// protocol layer, per-partition offsets and sizes, and Go runtime figures.
+// protocol layer, authentication and authorization outcomes, per-partition
+// offsets and sizes, and Go runtime figures.
 
 import (
 	"bufio"
@@ -19,6 +20,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker"
 )
 
 // serveMetrics starts the metrics endpoint; it stops with ctx.
@@ -109,6 +112,13 @@ func (s *server) writeMetrics(w http.ResponseWriter, _ *http.Request) {
 			}
 		}
 	}
+	if az := s.broker.Authorizer(); az != nil {
+		p.sample("gregor_acls", "gauge", "ACLs in force on this broker.", nil, float64(az.Snapshot().Len()))
+		for _, d := range az.Denials() {
+			p.sample("gregor_authorization_denied_total", "counter", "Requests (or parts of them) the authorizer denied, by operation and resource type.",
+				[]string{"operation", d.Operation.String(), "resource_type", d.Type.String()}, float64(d.N))
+		}
+	}
 	p.sample("gregor_network_received_bytes_total", "counter", "Request bytes received.", nil, float64(st.BytesIn.Load()))
 	p.sample("gregor_network_sent_bytes_total", "counter", "Response bytes sent.", nil, float64(st.BytesOut.Load()))
 	for k := range st.Requests {
@@ -159,10 +169,41 @@ func (s *server) writeMetrics(w http.ResponseWriter, _ *http.Request) {
 	p.sample("gregor_partitions", "gauge", "Partitions with a replica on this broker.", nil, float64(len(stats)))
 	p.sample("gregor_under_replicated_partitions", "gauge", "Partitions led here with fewer in-sync replicas than replicas.", nil, float64(under))
 
+	s.writeApplyDelay(p)
+	qs := s.broker.ReplicationQuotaStats()
+	for _, side := range []struct {
+		name  string
+		rate  float64
+		bytes int64
+	}{{"leader", qs.LeaderRate, qs.LeaderBytes}, {"follower", qs.FollowerRate, qs.FollowerBytes}} {
+		l := []string{"side", side.name}
+		p.sample("gregor_replication_throttled_rate_bytes", "gauge", "Measured rate of throttled replication (leader.replication.throttled.replicas / follower...), bytes per second.", l, side.rate)
+		p.sample("gregor_replication_throttled_bytes_total", "counter", "Bytes of throttled replication.", l, float64(side.bytes))
+	}
+
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	p.sample("go_goroutines", "gauge", "Goroutines.", nil, float64(runtime.NumGoroutine()))
 	p.sample("go_memstats_heap_alloc_bytes", "gauge", "Heap bytes allocated and in use.", nil, float64(ms.HeapAlloc))
 	p.sample("go_memstats_sys_bytes", "gauge", "Bytes obtained from the OS.", nil, float64(ms.Sys))
 	p.sample("go_gc_cycles_total", "counter", "Completed GC cycles.", nil, float64(ms.NumGC))
+}
+
+// writeApplyDelay exports how long metadata changes took from ZooKeeper
+// reporting them (a watch firing) to the partition applying them, as a
+// histogram, and the longest so far.
+func (s *server) writeApplyDelay(p *promWriter) {
+	st := s.broker.MetadataApplyStats()
+	const name = "gregor_metadata_apply_delay_seconds"
+	// One HELP and TYPE for the family, none for its series.
+	fmt.Fprintf(p.w, "# HELP %s %s\n# TYPE %s histogram\n", name,
+		"Delay from the metadata store reporting a partition change to the partition applying it.", name)
+	p.seen[name+"_bucket"], p.seen[name+"_sum"], p.seen[name+"_count"] = true, true, true
+	for i, ub := range broker.ApplyDelayBuckets {
+		p.sample(name+"_bucket", "", "", []string{"le", strconv.FormatFloat(ub.Seconds(), 'g', -1, 64)}, float64(st.Buckets[i]))
+	}
+	p.sample(name+"_bucket", "", "", []string{"le", "+Inf"}, float64(st.Count))
+	p.sample(name+"_sum", "", "", nil, st.Sum.Seconds())
+	p.sample(name+"_count", "", "", nil, float64(st.Count))
+	p.sample("gregor_metadata_apply_delay_max_seconds", "gauge", "The longest metadata apply delay so far.", nil, st.Max.Seconds())
 }

@@ -43,6 +43,11 @@ func TestMetricsEndpoint(t *testing.T) {
 		`gregor_partition_log_end_offset{topic="metrics-topic",partition="0"} 5`,
 		`gregor_partition_high_watermark{topic="metrics-topic",partition="0"} 5`,
 		`gregor_connections_open `,
+		"# TYPE gregor_metadata_apply_delay_seconds histogram\n",
+		`gregor_metadata_apply_delay_seconds_bucket{le="0.1"} `,
+		`gregor_metadata_apply_delay_seconds_count `,
+		`gregor_metadata_apply_delay_max_seconds `,
+		`gregor_replication_throttled_rate_bytes{side="follower"} 0`,
 		`go_goroutines `,
 	} {
 		if !strings.Contains(text, want) {

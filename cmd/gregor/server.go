@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -42,7 +44,9 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	}
 	// The coordinators hear about internal partitions from the first
 	// metadata load on, so they are set up before the broker starts.
-	coord := coordinator.New(coordinatorConfig(cfg), b, log.With().Str("component", "coordinator").Logger())
+	ccfg := coordinatorConfig(cfg)
+	ccfg.Authorizer = b.Authorizer()
+	coord := coordinator.New(ccfg, b, log.With().Str("component", "coordinator").Logger())
 	b.OnLeadership(coord.LeadershipChanged)
 	b.SetTxnVerifier(coord)
 	if err := b.Start(ctx); err != nil {
@@ -67,19 +71,30 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 		}
 		log.Info().Str("listener", l.Name).Str("security_protocol", cfg.ListenerProtocols[l.Name]).Str("addr", addr.String()).Msg("listening")
 	}
+	warnInterBrokerPrincipal(cfg, log)
 	log.Info().Int32("broker_id", cfg.BrokerID).Str("cluster_id", b.ClusterID()).Strs("log_dirs", cfg.LogDirs).Msg("gregor started")
 	return s, nil
 }
 
-// shutdown hands leaderships over, stops serving and closes the logs.
+// shutdown hands leaderships over and leaves the ISRs (controlled
+// shutdown), and only then stops serving and closes the logs: requests on
+// partitions this broker led are answered NOT_LEADER_OR_FOLLOWER while
+// its listeners are still open, and no leader waits for it meanwhile.
 func (s *server) shutdown(ctx context.Context) error {
 	var errs []error
-	if err := s.broker.Backend().Shutdown(ctx); err != nil {
+	t0 := time.Now()
+	if err := s.broker.ControlledShutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("controlled shutdown: %w", err))
 	}
+	handedOver := time.Since(t0)
+	s.log.Info().Dur("took", handedOver).Msg("controlled shutdown done; closing listeners")
 	s.net.Close()
+	netClosed := time.Since(t0)
 	s.coord.Close()
+	coordClosed := time.Since(t0)
 	errs = append(errs, s.broker.Close())
+	s.log.Info().Dur("handed_over", handedOver).Dur("connections_closed", netClosed).Dur("coordinators_closed", coordClosed).
+		Dur("logs_closed", time.Since(t0)).Msg("stopped")
 	return errors.Join(errs...)
 }
 
@@ -124,4 +139,17 @@ func coordinatorConfig(c *config.Config) coordinator.Config {
 		TxnIDExpiration:           c.TxnIDExpiration,
 		TxnAbortCheckPeriod:       c.TxnAbortCheckInterval,
 	}
+}
+
+// warnInterBrokerPrincipal warns when a cluster's brokers will be denied
+// what they do to each other: with ACLs on, the inter-broker principal
+// needs CLUSTER_ACTION, which super.users gives it (Kafka's advice).
+func warnInterBrokerPrincipal(cfg *config.Config, log zerolog.Logger) {
+	ac, ok := cfg.Authorizer()
+	p, known := cfg.InterBrokerPrincipal()
+	if !ok || cfg.ZookeeperConnect == "" || !known || slices.Contains(ac.SuperUsers, p) {
+		return
+	}
+	log.Warn().Str("principal", p).Str("listener", cfg.InterBrokerListener).
+		Msg("the inter-broker principal is not in super.users: other brokers' fetches and transaction markers need ACLs granting it ClusterAction on the cluster")
 }
