@@ -451,6 +451,7 @@ func TestACLGroups(t *testing.T) {
 	}
 	commit := func() int16 {
 		req := kmsg.NewPtrOffsetCommitRequest()
+		req.SetVersion(9) // names topics (v10 names them by id)
 		req.Group, req.Generation = group, -1
 		rt := kmsg.NewOffsetCommitRequestTopic()
 		rt.Topic = topic

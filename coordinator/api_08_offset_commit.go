@@ -34,6 +34,7 @@ func (c *groupCoordinator) handleOffsetCommit(ctx context.Context, req *protocol
 	r := req.Body.(*kmsg.OffsetCommitRequest)
 	resp := req.Response().(*kmsg.OffsetCommitResponse)
 	unknownIDs := c.namesFromIDs(r, req.Version)
+	authorized := false // the group is: unknown topic ids are told apart
 	answer := func(code func(topic string, partition int32) int16) (kmsg.Response, error) {
 		resp.Topics = []kmsg.OffsetCommitResponseTopic{}
 		for i, t := range r.Topics {
@@ -43,7 +44,7 @@ func (c *groupCoordinator) handleOffsetCommit(ctx context.Context, req *protocol
 				rp := kmsg.NewOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
 				rp.ErrorCode = code(t.Topic, p.Partition)
-				if unknownIDs[i] {
+				if unknownIDs[i] && authorized {
 					rp.ErrorCode = kerr.UnknownTopicID.Code
 				}
 				rt.Partitions = append(rt.Partitions, rp)
@@ -55,6 +56,7 @@ func (c *groupCoordinator) handleOffsetCommit(ctx context.Context, req *protocol
 	if !c.authorize(req, acl.Read, acl.Group, r.Group) {
 		return answer(func(string, int32) int16 { return kerr.GroupAuthorizationFailed.Code })
 	}
+	authorized = true
 	denied := deniedTopics(&c.base, req, acl.Read, r.Topics, func(t kmsg.OffsetCommitRequestTopic) string { return t.Topic })
 	allowed := *r
 	allowed.Topics = slices.DeleteFunc(slices.Clone(r.Topics), func(t kmsg.OffsetCommitRequestTopic) bool { return denied[t.Topic] })

@@ -174,11 +174,10 @@ func cgWriteError(e *kerr.Error) *kerr.Error {
 // cgTxn accumulates the records of one operation on a consumer group and
 // the state they lead to, without changing the group.
 type cgTxn struct {
-	g       *group
-	cg      *consumerGroup // the group before the operation (nil: new)
-	pre     []records.Record
-	recs    []cgRec
-	created bool // the consumer group is created by this operation
+	g    *group
+	cg   *consumerGroup // the group before the operation (nil: new)
+	pre  []records.Record
+	recs []cgRec
 	// classicDropped: the group was a classic group, replaced.
 	classicDropped bool
 	// upgraded: the classic group's members became consumer group
@@ -217,7 +216,6 @@ func (c *groupCoordinator) consumerGroupFor(g *group, t *cgTxn, create bool) *ke
 		t.pre = append(t.pre, records.Record{Key: encodeGroupKey(g.id)})
 	}
 	t.classicDropped = true
-	t.created = true
 	t.cg = newConsumerGroup()
 	return nil
 }
