@@ -363,6 +363,11 @@ var table = []Key{
 		Doc: "A record batch may decompress to at most this many times its topic's max.message.bytes (and at least 1 MiB); past it the produce is refused with MESSAGE_TOO_LARGE."},
 	{Name: "gregor.log.level", Type: String, Default: "info", Valid: oneOf("trace", "debug", "info", "warn", "error"), Field: func(c *Config) any { return &c.LogLevel },
 		Doc: "The level of the broker's log: trace, debug, info, warn or error."},
+
+	// Old clients and Kafka's other keys (compatibility).
+	{Name: "log.message.downconversion.enable", Type: Boolean, Default: "true", Scope: ClusterWide, Topic: "message.downconversion.enable",
+		Field: func(c *Config) any { return &c.TopicDefaults.MessageDownConversionEnable },
+		Doc:   "Whether clients fetching with Fetch v0-3 (message formats 0 and 1) get records down-converted; when false they get UNSUPPORTED_VERSION."},
 }
 
 // keys is the schema every function of the package works from.

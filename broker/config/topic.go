@@ -44,6 +44,10 @@ type Topic struct {
 
 	LeaderThrottledReplicas   string // comma-separated, as given
 	FollowerThrottledReplicas string
+
+	// MessageDownConversionEnable: Fetch v0-3 clients get records
+	// down-converted (else UNSUPPORTED_VERSION).
+	MessageDownConversionEnable bool
 }
 
 // LogAppendTime reports whether records are stamped with the broker's time.
