@@ -132,14 +132,23 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 		}
 		return bad, nil
 	}
-	if cfg.TimestampBefore == config.Forever && cfg.TimestampAfter == config.Forever {
+	// The deprecated message.timestamp.difference.max.ms stands in for
+	// either limit left unlimited, as in Kafka 3.x.
+	before, after := cfg.TimestampBefore, cfg.TimestampAfter
+	if before == config.Forever {
+		before = cfg.TimestampDifference
+	}
+	if after == config.Forever {
+		after = cfg.TimestampDifference
+	}
+	if before == config.Forever && after == config.Forever {
 		return nil, nil
 	}
 	now := time.Now().UnixMilli()
-	lo, hi := now-cfg.TimestampBefore.Milliseconds(), now+cfg.TimestampAfter.Milliseconds()
+	lo, hi := now-before.Milliseconds(), now+after.Milliseconds()
 	err := records.EachLimited(b, limit, func(r *records.Record) error {
 		ts := h.FirstTimestamp + r.TimestampDelta
-		if ts != -1 && (now-ts > cfg.TimestampBefore.Milliseconds() || ts-now > cfg.TimestampAfter.Milliseconds()) {
+		if ts != -1 && (now-ts > before.Milliseconds() || ts-now > after.Milliseconds()) {
 			name(r.OffsetDelta, fmt.Sprintf("Timestamp %d of message with offset %d is out of range. The timestamp should be within [%d, %d]",
 				ts, h.BaseOffset+int64(r.OffsetDelta), lo, hi))
 		}

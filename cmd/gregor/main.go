@@ -66,6 +66,9 @@ func run(args []string) int {
 	for _, k := range cfg.Unknown {
 		log.Warn().Str("key", k).Msg("unknown config key ignored")
 	}
+	for _, in := range config.NoEffectKeys(cfg.Values, false) {
+		log.Warn().Str("key", in.Key).Str("why", in.Why).Msg("config key accepted but has no effect in Gregor")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv, err := start(ctx, cfg, log)
