@@ -113,3 +113,123 @@ func TestLibrdkafkaProduceRecordErrors(t *testing.T) {
 }
 
 func kadmStr(s string) *string { return &s }
+
+// librdkafka's admin client sets what a Kafka operator sets: Kafka's
+// deprecated topic keys (message.format.version,
+// message.timestamp.difference.max.ms) at creation and with AlterConfigs,
+// and dynamic broker keys Kafka allows: per broker
+// (sasl.kerberos.min.time.before.relogin, a listener-prefixed key),
+// cluster-wide (thread pools). DescribeConfigs reports them with Kafka's
+// sources; an unknown topic key stays INVALID_CONFIG.
+func TestLibrdkafkaAdminAcceptsKafkaKeys(t *testing.T) {
+	addr := bootstrap(t)
+	adm, err := ckafka.NewAdminClient(&ckafka.ConfigMap{"bootstrap.servers": addr, "broker.address.family": "v4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topic := randomName("rdk-deprecated-keys")
+	tr, err := adm.CreateTopics(ctx, []ckafka.TopicSpecification{{Topic: topic, NumPartitions: 1, ReplicationFactor: -1,
+		Config: map[string]string{"message.format.version": "0.10.2", "message.downconversion.enable": "true"}}})
+	if err != nil || tr[0].Error.Code() != ckafka.ErrNoError {
+		t.Fatalf("creating %s with message.format.version: %v %v", topic, err, tr)
+	}
+	res, err := adm.AlterConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceTopic, Name: topic, Config: ckafka.StringMapToConfigEntries(
+		map[string]string{"message.format.version": "2.8", "message.timestamp.difference.max.ms": "86400000"}, ckafka.AlterOperationSet)}})
+	if err != nil || res[0].Error.Code() != ckafka.ErrNoError {
+		t.Fatalf("AlterConfigs of deprecated topic keys: %v %v", err, res)
+	}
+	res, err = adm.AlterConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceTopic, Name: topic, Config: ckafka.StringMapToConfigEntries(
+		map[string]string{"no.such.topic.key": "1"}, ckafka.AlterOperationSet)}})
+	if err != nil || res[0].Error.Code() != ckafka.ErrInvalidConfig {
+		t.Fatalf("AlterConfigs of an unknown topic key: %v %v, want INVALID_CONFIG", err, res)
+	}
+	desc, err := adm.DescribeConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceTopic, Name: topic}})
+	if err != nil || desc[0].Error.Code() != ckafka.ErrNoError {
+		t.Fatal(err, desc)
+	}
+	// The failed alter left the topic's overrides alone.
+	if e := desc[0].Config["message.format.version"]; e.Value != "2.8" || e.Source != ckafka.ConfigSourceDynamicTopic {
+		t.Errorf("message.format.version described as %+v", e)
+	}
+
+	id := rdkBrokerID(t, ctx, addr)
+	set := func(name string, entries map[string]string) []ckafka.ConfigResourceResult {
+		t.Helper()
+		var ces []ckafka.ConfigEntry
+		for k, v := range entries {
+			ces = append(ces, ckafka.ConfigEntry{Name: k, Value: v, IncrementalOperation: ckafka.AlterConfigOpTypeSet})
+		}
+		res, err := adm.IncrementalAlterConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceBroker, Name: name, Config: ces}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	perBroker := map[string]string{"sasl.kerberos.min.time.before.relogin": "120000", "listener.name.plaintext.max.connections": "1000", "num.io.threads": "12"}
+	if res := set(id, perBroker); res[0].Error.Code() != ckafka.ErrNoError {
+		t.Fatalf("per-broker Kafka keys: %v", res)
+	}
+	// librdkafka names brokers by id only: the cluster-wide default (the
+	// empty name) is set with kadm.
+	kcl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kcl.Close()
+	kadmin := kadm.NewClient(kcl)
+	alterDefault := func(op kadm.IncrementalOp, kv map[string]string) error {
+		var acs []kadm.AlterConfig
+		for k, v := range kv {
+			acs = append(acs, kadm.AlterConfig{Op: op, Name: k, Value: kadmStr(v)})
+		}
+		rs, err := kadmin.AlterBrokerConfigs(ctx, acs)
+		if err == nil && len(rs) > 0 {
+			err = rs[0].Err
+		}
+		return err
+	}
+	if err := alterDefault(kadm.SetConfig, map[string]string{"background.threads": "12", "num.network.threads": "4"}); err != nil {
+		t.Fatalf("cluster-wide thread pools: %v", err)
+	}
+	if err := alterDefault(kadm.SetConfig, map[string]string{"sasl.kerberos.min.time.before.relogin": "1"}); err == nil {
+		t.Fatal("a per-broker key was accepted at the cluster level")
+	}
+	t.Cleanup(func() { // leave the shared broker as it was
+		var ces []ckafka.ConfigEntry
+		for k := range perBroker {
+			ces = append(ces, ckafka.ConfigEntry{Name: k, IncrementalOperation: ckafka.AlterConfigOpTypeDelete})
+		}
+		adm.IncrementalAlterConfigs(context.Background(), []ckafka.ConfigResource{{Type: ckafka.ResourceBroker, Name: id, Config: ces}})
+		alterDefault(kadm.DeleteConfig, map[string]string{"background.threads": "", "num.network.threads": ""})
+	})
+	desc, err = adm.DescribeConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceBroker, Name: id}})
+	if err != nil || desc[0].Error.Code() != ckafka.ErrNoError {
+		t.Fatal(err, desc)
+	}
+	for k, v := range perBroker {
+		if e := desc[0].Config[k]; e.Value != v || e.Source != ckafka.ConfigSourceDynamicBroker {
+			t.Errorf("%s described as %+v, want %s from DYNAMIC_BROKER_CONFIG", k, e, v)
+		}
+	}
+	if e := desc[0].Config["background.threads"]; e.Value != "12" || e.Source != ckafka.ConfigSourceDynamicDefaultBroker {
+		t.Errorf("background.threads described as %+v, want 12 from DYNAMIC_DEFAULT_BROKER_CONFIG", e)
+	}
+}
+
+// rdkBrokerID is the id of the broker at addr.
+func rdkBrokerID(t *testing.T, ctx context.Context, addr string) string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil || len(md.Brokers) == 0 {
+		t.Fatalf("metadata: %v", err)
+	}
+	return fmt.Sprint(md.Brokers[0].NodeID)
+}
