@@ -101,6 +101,7 @@ func DownConvert(data []byte, toMagic int8, fetchOffset int64, limit int) (out [
 	}
 	next = fetchOffset
 	c := converter{magic: toMagic, from: fetchOffset, limit: limit}
+	c.out = make([]byte, 0, convertedSize(data, toMagic, limit))
 	_, err = Split(data, func(b []byte) error {
 		h, err := ParseHeader(b)
 		if err != nil {
@@ -133,6 +134,26 @@ func DownConvert(data []byte, toMagic int8, fetchOffset int64, limit int) (out [
 	}
 	st.Messages = c.messages
 	return c.out, next, st, err
+}
+
+// convertedSize bounds what converting data takes: each record as a
+// legacy message of its v2 size plus the legacy overhead, within the
+// limit and the first batch.
+func convertedSize(data []byte, magic int8, limit int) int {
+	n, first := 0, 0
+	Split(data, func(b []byte) error {
+		h, err := ParseHeader(b)
+		if err != nil {
+			return err
+		}
+		grow := len(b) + int(h.NumRecords)*LegacySize(magic, 0, 0)
+		if first == 0 {
+			first = grow
+		}
+		n += grow
+		return nil
+	})
+	return min(n, max(limit, first))
 }
 
 // errStop ends a Split early without error.

@@ -2,6 +2,7 @@ package records
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -288,5 +289,41 @@ func TestXXH32(t *testing.T) {
 		if got := xxh32([]byte(in)); got != want {
 			t.Errorf("xxh32(%q) = %#x, want %#x", in, got, want)
 		}
+	}
+}
+
+// BenchmarkDownConvert converts 1 MiB of 256-byte records in batches of
+// 100 as a Fetch v3 response of a partition does.
+func BenchmarkDownConvert(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		codec int8
+	}{{"none", CodecNone}, {"lz4", CodecLZ4}, {"gzip", CodecGzip}} {
+		b.Run(c.name, func(b *testing.B) {
+			var data []byte
+			value := make([]byte, 256)
+			rand.Read(value[:128])
+			n := 0
+			for off := int64(0); len(data) < 1<<20; off += 100 {
+				bt := &Batch{Codec: c.codec, BaseOffset: off, FirstTimestamp: 1, MaxTimestamp: 1, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+				for i := range 100 {
+					bt.Records = append(bt.Records, Record{OffsetDelta: int32(i), Value: value})
+				}
+				out, err := Build(bt)
+				if err != nil {
+					b.Fatal(err)
+				}
+				data = append(data, out...)
+				n += 100
+			}
+			b.SetBytes(int64(len(data)))
+			b.ResetTimer()
+			for range b.N {
+				if _, _, _, err := DownConvert(data, 1, 0, 1<<30); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
+		})
 	}
 }
