@@ -28,6 +28,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -687,4 +688,56 @@ func kgoCappedConsume(t *testing.T, ctx context.Context, addr, topic, group stri
 		t.Fatalf("franz-go (capped) committing for %s without membership: %v", group, err)
 	}
 	return out
+}
+
+// ---- librdkafka without ApiVersions ----
+
+// librdkafka with api.version.request=false speaks the versions of
+// broker.version.fallback, as it must with brokers older than 0.10: kcat
+// produces with them (magic 0 for 0.9, magic 1 for 0.10) and reads back
+// (Fetch v1 and v2, down-converted).
+func TestOldClientsLibrdkafkaFallback(t *testing.T) {
+	addr := bootstrap(t)
+	kcatReady(t)
+	for _, fallback := range []string{"0.8.2", "0.9.0", "0.10.0"} {
+		t.Run(fallback, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			topic := randomName("kcat-fallback")
+			ccCreateTopic(t, addr, topic, 1)
+			pinned := []string{"-X", "api.version.request=false", "-X", "broker.version.fallback=" + fallback}
+			var in bytes.Buffer
+			var want []ccRecord
+			for i := range 20 {
+				fmt.Fprintf(&in, "k%d:v%d\n", i, i)
+				want = append(want, ccRecord{P: 0, O: int64(i), K: []byte(fmt.Sprint("k", i)), V: []byte(fmt.Sprint("v", i))})
+			}
+			args := append([]string{"-P", "-b", addr, "-t", topic, "-p", "0", "-K", ":", "-z", "gzip", "-X", "linger.ms=5", "-q"}, pinned...)
+			cmd := exec.CommandContext(ctx, "kcat", args...)
+			cmd.Stdin = &in
+			if out, err := cmd.CombinedOutput(); err != nil || bytes.Contains(out, []byte("ERROR")) {
+				t.Fatalf("kcat %v: %v\n%s", args, err, out)
+			}
+			ccCheckSame(t, "franz-go reading what kcat (fallback "+fallback+") produced", want, ccKgoRead(t, ctx, addr, topic, 1))
+			args = append([]string{"-C", "-b", addr, "-t", topic, "-o", "beginning", "-e", "-J", "-q", "-X", "fetch.wait.max.ms=200"}, pinned...)
+			out, err := exec.CommandContext(ctx, "kcat", args...).Output()
+			if err != nil {
+				t.Fatalf("kcat %v: %v", args, err)
+			}
+			var got []ccRecord
+			for _, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
+				var m struct {
+					Partition int32   `json:"partition"`
+					Offset    int64   `json:"offset"`
+					Key       *string `json:"key"`
+					Payload   *string `json:"payload"`
+				}
+				if err := json.Unmarshal(line, &m); err != nil {
+					t.Fatalf("kcat -J line %q: %v", line, err)
+				}
+				got = append(got, ccRecord{P: m.Partition, O: m.Offset, K: []byte(*m.Key), V: []byte(*m.Payload)})
+			}
+			ccCheckSame(t, "kcat (fallback "+fallback+") reading back", want, got)
+		})
+	}
 }
