@@ -188,3 +188,30 @@ func TestFetchLegacyRefusals(t *testing.T) {
 		t.Errorf("topic override on a broker with it off: %v", got)
 	}
 }
+
+// A zstd batch (written by a producer on a topic that keeps the
+// producer's codec) cannot be down-converted: a fetch starting at it gets
+// UNSUPPORTED_COMPRESSION_TYPE; one starting before it gets what precedes
+// it, as Kafka answers.
+func TestFetchLegacyZstdBatch(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("mixed", 1, nil)
+	now := time.Now().UnixMilli()
+	tb.produce("mixed", 0, gzipBatch(t, "a", "b"))
+	z := &records.Batch{Codec: records.CodecZstd, FirstTimestamp: now, MaxTimestamp: now, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+		Records: []records.Record{{Value: []byte("c")}}}
+	data, err := records.Build(z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.produce("mixed", 0, data)
+	resp := tb.callAt(legacyFetchReq("mixed", 0, 0, 1<<20), 3).(*kmsg.FetchResponse)
+	sp := resp.Topics[0].Partitions[0]
+	if got := legacyOffsets(t, sp.RecordBatches, 1); sp.ErrorCode != 0 || fmt.Sprint(got) != "[0 1]" {
+		t.Fatalf("from 0: error %v, offsets %v; want [0 1]", kerr.ErrorForCode(sp.ErrorCode), got)
+	}
+	resp = tb.callAt(legacyFetchReq("mixed", 0, 2, 1<<20), 3).(*kmsg.FetchResponse)
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnsupportedCompressionType.Code {
+		t.Fatalf("from the zstd batch: %v, want UNSUPPORTED_COMPRESSION_TYPE", kerr.ErrorForCode(code))
+	}
+}
