@@ -173,3 +173,10 @@ func TestDeprecatedTopicKeys(t *testing.T) {
 		t.Fatal("message.format.version not described with its default")
 	}
 }
+
+func TestTopicNoEffectKeys(t *testing.T) {
+	got := TopicNoEffectKeys(map[string]string{"message.format.version": "2.8", "retention.ms": "1", "remote.log.copy.disable": "true"})
+	if len(got) != 2 || got[0].Key != "message.format.version" || got[1].Key != "remote.log.copy.disable" || got[0].Why == "" {
+		t.Fatalf("%+v", got)
+	}
+}

@@ -27,6 +27,18 @@ func NoEffectKeys(values map[string]string, dynamic bool) []Inert {
 	return out
 }
 
+// TopicNoEffectKeys lists the topic configs of overrides Gregor accepts
+// without acting on (message.format.version, tiered storage's), with why.
+func TopicNoEffectKeys(overrides map[string]string) []Inert {
+	var out []Inert
+	for _, name := range sortedKeys(overrides) {
+		if k := keys.topic[name]; k != nil && k.NoEffect != "" {
+			out = append(out, Inert{Key: name, Why: k.NoEffect})
+		}
+	}
+	return out
+}
+
 func noEffect(name string, dynamic bool) string {
 	if _, rest, ok := splitListenerKey(name); ok {
 		row := listenerKeyRow(rest)
