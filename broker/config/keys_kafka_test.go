@@ -121,12 +121,13 @@ func TestDynamicKeysWithoutEffectAreKeptNotApplied(t *testing.T) {
 	d := Dynamic{PerBroker: map[string]string{
 		"listeners": "PLAINTEXT://127.0.0.1:9999", "num.io.threads": "16",
 		"listener.name.plaintext.ssl.keystore.password": "s3cret", "custom.plugin.setting": "x",
+		"listener.name.plaintext.max.connections": "5",
 	}}
 	eff, errs := c.WithDynamic(d)
 	if len(errs) != 0 {
 		t.Fatal(errs)
 	}
-	if eff.Listeners[0].Port != 9092 || len(eff.Dynamic.PerBroker) != 4 {
+	if eff.Listeners[0].Port != 9092 || len(eff.Dynamic.PerBroker) != 5 || eff.MaxConnections != 2147483647 {
 		t.Fatalf("listeners %v, dynamic kept %v", eff.Listeners, eff.Dynamic.PerBroker)
 	}
 	es := eff.BrokerEntries(true)
@@ -136,14 +137,24 @@ func TestDynamicKeysWithoutEffectAreKeptNotApplied(t *testing.T) {
 	if e, ok := entry(es, "listener.name.plaintext.ssl.keystore.password"); !ok || !e.Sensitive || e.Value != nil || e.Type != Password || e.Source != SourceDynamicBroker {
 		t.Errorf("prefixed password described as %+v", e)
 	}
+	// Its synonyms go on to the key it overrides (here its default).
+	if e, _ := entry(es, "listener.name.plaintext.ssl.keystore.password"); len(e.Synonyms) != 1 {
+		t.Errorf("prefixed password synonyms %+v", e.Synonyms)
+	}
+	if e, _ := entry(es, "custom.plugin.setting"); e.Type != 0 || len(e.Synonyms) != 1 {
+		t.Errorf("custom key described as %+v", e)
+	}
 	if e, ok := entry(es, "custom.plugin.setting"); !ok || *e.Value != "x" {
 		t.Errorf("custom key described as %+v", e)
 	}
 	if r := Redacted(d.PerBroker); r["listener.name.plaintext.ssl.keystore.password"] != "[hidden]" {
 		t.Errorf("redacted %v", r)
 	}
-	if n := len(NoEffectKeys(d.PerBroker, true)); n != 4 {
-		t.Errorf("%d keys without effect, want 4: %v", n, NoEffectKeys(d.PerBroker, true))
+	if e, _ := entry(es, "listener.name.plaintext.max.connections"); len(e.Synonyms) != 2 || e.Synonyms[1].Name != "max.connections" || e.Synonyms[1].Source != SourceDefault {
+		t.Errorf("prefixed max.connections synonyms %+v", e.Synonyms)
+	}
+	if n := len(NoEffectKeys(d.PerBroker, true)); n != 5 {
+		t.Errorf("%d keys without effect, want 5: %v", n, NoEffectKeys(d.PerBroker, true))
 	}
 }
 

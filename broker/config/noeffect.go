@@ -110,19 +110,36 @@ func (c *Config) extraEntries(perBroker bool) []Entry {
 			}
 			seen[name] = true
 			e := Entry{Name: name, Sensitive: sensitiveName(name), ReadOnly: false}
+			// A listener override's synonyms are its own layers and those
+			// of the key it overrides, layer by layer (Kafka's
+			// brokerConfigSynonyms with matchListenerOverride).
+			names := []string{name}
 			if _, rest, ok := splitListenerKey(name); ok {
 				if row := listenerKeyRow(rest); row != nil {
 					e.Type, e.Doc = row.Type, row.Doc
+					names = append(names, row.Name)
 				}
 			}
-			for _, l2 := range layers {
-				if v, ok := l2.values[name]; ok {
-					s := Synonym{Name: name, Source: l2.src}
-					if !e.Sensitive {
-						s.Value = ptr(v)
+			all := append(layers[:len(layers):len(layers)], struct {
+				src    Source
+				values map[string]string
+			}{SourceDefault, keys.defaults})
+			if !perBroker {
+				all = layers
+			}
+			for _, l2 := range all {
+				for _, n := range names {
+					if v, ok := l2.values[n]; ok {
+						s := Synonym{Name: n, Source: l2.src}
+						if !e.Sensitive {
+							s.Value = ptr(v)
+						}
+						e.Synonyms = append(e.Synonyms, s)
 					}
-					e.Synonyms = append(e.Synonyms, s)
 				}
+			}
+			for len(e.Synonyms) > 0 && e.Synonyms[0].Name != name {
+				e.Synonyms = e.Synonyms[1:]
 			}
 			e.Value, e.Source = e.Synonyms[0].Value, e.Synonyms[0].Source
 			out = append(out, e)
