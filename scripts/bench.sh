@@ -14,6 +14,10 @@ if [ "${SECURITY:-1}" != 0 ]; then
 	echo "== security: SASL_SSL (SCRAM-SHA-512) vs PLAINTEXT on one broker (medians of ${ROUNDS:-5} rounds)"
 	bin/gregor-bench security -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}"
 fi
+if [ "${DOWNCONVERT:-1}" != 0 ]; then
+	echo "== down-conversion: magic 1 (Fetch v3) vs magic 2 readers of the same data (medians of ${ROUNDS:-5} rounds)"
+	bin/gregor-bench downconvert -gregor bin/gregor -rounds "${ROUNDS:-5}"
+fi
 if [ "${REPLICATION:-1}" != 0 ] && [ -f /usr/share/java/zookeeper.jar ]; then
 	echo "== replication: rf=3 acks=all on 3 brokers vs rf=1 acks=1 on one (medians of ${ROUNDS:-5} rounds)"
 	bin/gregor-bench replication -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" 2>/dev/null
