@@ -34,8 +34,17 @@ func (b *Broker) CreateTopic(ctx context.Context, spec metadata.TopicSpec) (meta
 	st, err := b.backend.CreateTopic(ctx, spec)
 	if err == nil && !spec.ValidateOnly {
 		b.log.Info().Str("topic", spec.Name).Int32("partitions", spec.Partitions).Int16("replication_factor", spec.ReplicationFactor).Msg("topic created")
+		b.logTopicNoEffect(spec.Name, spec.Configs)
 	}
 	return st, err
+}
+
+// logTopicNoEffect says which topic configs set Gregor keeps without
+// acting on, and why.
+func (b *Broker) logTopicNoEffect(topic string, configs map[string]string) {
+	for _, in := range config.TopicNoEffectKeys(configs) {
+		b.log.Warn().Str("topic", topic).Str("key", in.Key).Str("why", in.Why).Msg("topic config accepted but has no effect in Gregor")
+	}
 }
 
 func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {

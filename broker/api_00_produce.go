@@ -12,7 +12,9 @@ package broker
 // append or for the request timeout. Every partition is validated before
 // any is appended; a transactional batch of a producer with no
 // transaction open on its partition is first verified with the
-// transaction coordinator (txn_verify.go).
+// transaction coordinator (txn_verify.go). A batch refused for some of its
+// records (no key on a compacted topic, a timestamp out of range) names
+// each in record_errors (v8+, KIP-467) so the client fails exactly those.
 //
 // Authorization (as KafkaApis): WRITE on each topic, else
 // TOPIC_AUTHORIZATION_FAILED for its partitions; a request with
@@ -22,6 +24,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -136,7 +139,23 @@ func (b *Broker) produceFailed(req *protocol.Request, pp *producePart) {
 	pp.sp.ErrorCode = ErrorCode(b.log, pp.err)
 	if req.Version >= 8 {
 		pp.sp.ErrorMessage = errMessage(pp.err)
+		pp.sp.ErrorRecords = errorRecords(pp.err)
 	}
+}
+
+// errorRecords names the records that failed a batch (KIP-467), so the
+// client fails exactly those.
+func errorRecords(err error) []kmsg.ProduceResponseTopicPartitionErrorRecord {
+	var re *records.RecordErrors
+	if !errors.As(err, &re) {
+		return nil
+	}
+	out := make([]kmsg.ProduceResponseTopicPartitionErrorRecord, len(re.Errors))
+	for i, r := range re.Errors {
+		out[i] = kmsg.NewProduceResponseTopicPartitionErrorRecord()
+		out[i].RelativeOffset, out[i].ErrorMessage = r.Index, kmsg.StringPtr(r.Message)
+	}
+	return out
 }
 
 type errString string
@@ -184,7 +203,7 @@ func (b *Broker) prepareTo(t *Topic, rp *kmsg.ProduceRequestTopicPartition, vers
 	if !p.IsLeader() {
 		return p, nil, kerr.NotLeaderForPartition
 	}
-	pb, err := prepare(rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio)
+	pb, err := prepare(rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio, fmt.Sprintf("%s-%d", t.Name, rp.Partition))
 	return p, pb, err
 }
 

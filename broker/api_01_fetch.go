@@ -1,7 +1,7 @@
 package broker
 
-// Fetch (key 1), versions 4-18. Versions 0-3 would need records
-// down-converted to magic 0/1; Kafka 4 dropped them too (KIP-896).
+// Fetch (key 1), versions 4-18 here; versions 0-3 (magic 0/1 readers,
+// down-converted) in api_01_fetch_legacy.go.
 //
 // Sessions (KIP-227) are not created: every response carries session id 0,
 // which tells the client to keep sending full requests, and a full response
@@ -67,6 +67,9 @@ func fetchLimits(cfg *config.Config, maxBytes, minBytes int32, follower bool) (i
 }
 
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	if req.Version < 4 {
+		return b.handleFetchLegacy(ctx, req)
+	}
 	r := req.Body.(*kmsg.FetchRequest)
 	resp := req.Response().(*kmsg.FetchResponse)
 	if r.SessionEpoch > 0 {

@@ -111,6 +111,7 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 		return err
 	}
 	b.log.Info().Str("topic", name).Interface("configs", overrides).Msg("topic configs altered")
+	b.logTopicNoEffect(name, overrides)
 	// In a cluster the change comes back through metadata; wait (briefly)
 	// until this broker applied it, so a describe that follows sees it.
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)

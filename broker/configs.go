@@ -43,7 +43,23 @@ func (b *Broker) setDynamic(defaults, perBroker map[string]string) {
 	od, nd := old.cfg.Dynamic, next.cfg.Dynamic
 	if !maps.Equal(od.PerBroker, nd.PerBroker) || !maps.Equal(od.Defaults, nd.Defaults) {
 		b.log.Info().Interface("per_broker", config.Redacted(nd.PerBroker)).Interface("defaults", config.Redacted(nd.Defaults)).Msg("dynamic broker configs applied")
+		logNoEffect(b, od.PerBroker, nd.PerBroker, true)
+		logNoEffect(b, od.Defaults, nd.Defaults, false)
 		b.reresolveTopics()
+	}
+}
+
+// logNoEffect says which newly set dynamic configs Gregor keeps without
+// acting on (config.NoEffectKeys), and why.
+func logNoEffect(b *Broker, old, cur map[string]string, perBroker bool) {
+	changed := map[string]string{}
+	for k, v := range cur {
+		if ov, ok := old[k]; !ok || ov != v {
+			changed[k] = v
+		}
+	}
+	for _, in := range config.NoEffectKeys(changed, true) {
+		b.log.Warn().Str("key", in.Key).Str("why", in.Why).Bool("per_broker", perBroker).Msg("dynamic broker config stored but has no effect in Gregor")
 	}
 }
 

@@ -14,7 +14,11 @@ if [ "${SECURITY:-1}" != 0 ]; then
 	echo "== security: SASL_SSL (SCRAM-SHA-512) vs PLAINTEXT on one broker (medians of ${ROUNDS:-5} rounds)"
 	bin/gregor-bench security -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}"
 fi
-if [ "${GROUPS:-1}" != 0 ]; then
+if [ "${DOWNCONVERT:-1}" != 0 ]; then
+	echo "== down-conversion: magic 1 (Fetch v3) vs magic 2 readers of the same data (medians of ${ROUNDS:-5} rounds)"
+	bin/gregor-bench downconvert -gregor bin/gregor -rounds "${ROUNDS:-5}"
+fi
+if [ "${CONSUMER_GROUPS:-1}" != 0 ]; then
 	echo "== groups: KIP-848 consumer groups vs classic, join and rebalance of a group of 4 (medians of ${ROUNDS:-5} rounds)"
 	bin/gregor-bench groups -gregor bin/gregor -rounds "${ROUNDS:-5}"
 fi

@@ -12,6 +12,8 @@ command -v kcat >/dev/null || need_apt+=(kcat)
 /usr/bin/python3 -c 'import snappy' 2>/dev/null || need_apt+=(python3-snappy)
 /usr/bin/python3 -c 'import lz4' 2>/dev/null || need_apt+=(python3-lz4)
 /usr/bin/python3 -c 'import zstandard' 2>/dev/null || need_apt+=(python3-zstandard)
+# kafka-python writes and reads LZ4 for magic 0 (pinned to 0.8/0.9) with xxhash.
+/usr/bin/python3 -c 'import xxhash' 2>/dev/null || need_apt+=(python3-xxhash)
 [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 command -v java >/dev/null || need_apt+=(default-jre-headless)
 command -v node >/dev/null || need_apt+=(nodejs npm)

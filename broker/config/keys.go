@@ -52,11 +52,12 @@ var table = []Key{
 		Doc: "The broker's id; -1 on a single broker without ZooKeeper means 0."},
 	{Name: "broker.rack", Type: String, NoDefault: true, Field: func(c *Config) any { return &c.Rack },
 		Doc: "The rack of the broker, for rack-aware replica placement."},
-	// Gregor's listener defaults to loopback (Kafka's to every interface);
-	// listeners are not rebound at run time, so they are read-only here.
-	{Name: "listeners", Type: String, Default: "PLAINTEXT://127.0.0.1:9092", Valid: someListener, Field: func(c *Config) any { return &c.Listeners },
+	// Gregor's listener defaults to loopback (Kafka's to every interface).
+	// Kafka lets listeners and their security keys be altered per broker;
+	// Gregor sets them up at start-up (StartupOnly).
+	{Name: "listeners", Type: String, Scope: PerBroker, StartupOnly: true, Default: "PLAINTEXT://127.0.0.1:9092", Valid: someListener, Field: func(c *Config) any { return &c.Listeners },
 		Doc: "Comma-separated NAME://host:port addresses the broker listens on."},
-	{Name: "advertised.listeners", Type: String, NoDefault: true, Field: func(c *Config) any { return &c.AdvertisedListeners },
+	{Name: "advertised.listeners", Type: String, Scope: PerBroker, StartupOnly: true, NoDefault: true, Field: func(c *Config) any { return &c.AdvertisedListeners },
 		Doc: "The addresses given to clients, by listener name; listeners when not set."},
 	// Gregor's data directory defaults to ./data (SPEC: run with no arguments).
 	{Name: "log.dir", Type: String, Default: "./data", Field: func(c *Config) any { return &c.LogDir },
@@ -327,18 +328,18 @@ var table = []Key{
 	// per listener). Each may be set for one listener as
 	// listener.name.<listener>.<key> (and the SASL ones for one mechanism
 	// as listener.name.<listener>.<mechanism>.<key>).
-	{Name: "listener.security.protocol.map", Type: String, Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+	{Name: "listener.security.protocol.map", Type: String, Scope: PerBroker, StartupOnly: true, Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
 		Valid: protocolMap, Field: func(c *Config) any { return &c.ListenerSecurityProtocolMap },
 		Doc: "Listener names to security protocols (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), as NAME:PROTOCOL,..."},
 	{Name: "inter.broker.listener.name", Type: String, NoDefault: true, Field: func(c *Config) any { return &c.InterBrokerListenerName },
 		Doc: "The listener brokers use between themselves; security.inter.broker.protocol names it when not set."},
 	{Name: "security.inter.broker.protocol", Type: String, Default: "PLAINTEXT", Valid: oneOf(securityProtocols...), Field: func(c *Config) any { return &c.SecurityInterBrokerProtocol },
 		Doc: "The security protocol brokers use between themselves, which names their listener; only one of this and inter.broker.listener.name may be set."},
-	{Name: "sasl.enabled.mechanisms", Type: List, Default: "GSSAPI",
+	{Name: "sasl.enabled.mechanisms", Type: List, Scope: PerBroker, StartupOnly: true, Default: "GSSAPI",
 		Doc: "The SASL mechanisms a SASL listener enables: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (GSSAPI, Kafka's default, is not supported)."},
-	{Name: "sasl.mechanism.inter.broker.protocol", Type: String, Default: "GSSAPI", Field: func(c *Config) any { return &c.SASLMechanismInterBroker },
+	{Name: "sasl.mechanism.inter.broker.protocol", Type: String, Scope: PerBroker, StartupOnly: true, Default: "GSSAPI", Field: func(c *Config) any { return &c.SASLMechanismInterBroker },
 		Doc: "The SASL mechanism brokers use between themselves on a SASL inter-broker listener."},
-	{Name: "sasl.jaas.config", Type: Password, NoDefault: true,
+	{Name: "sasl.jaas.config", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "JAAS login module configuration; a broker reads it per listener and mechanism, as listener.name.<listener>.<mechanism>.sasl.jaas.config."},
 	{Name: "connections.max.reauth.ms", Type: Long, Unit: Millis, Default: "0", Valid: atLeast(0),
 		Doc: "The longest a SASL session lasts before the client must re-authenticate (0: no limit); per mechanism as listener.name.<listener>.<mechanism>.connections.max.reauth.ms."},
@@ -356,39 +357,39 @@ var table = []Key{
 		Doc: "The claim of a signed OAUTHBEARER token holding its scopes."},
 	{Name: "sasl.oauthbearer.clock.skew.seconds", Type: Int, Default: "30", Valid: atLeast(0),
 		Doc: "The clock skew allowed when checking a signed OAUTHBEARER token's times."},
-	{Name: "ssl.keystore.type", Type: String, Default: "JKS",
+	{Name: "ssl.keystore.type", Type: String, Scope: PerBroker, StartupOnly: true, Default: "JKS",
 		Doc: "The keystore format: PKCS12 or PEM (JKS, Kafka's default, works for PKCS12 files, as in Java)."},
-	{Name: "ssl.keystore.location", Type: String, NoDefault: true,
+	{Name: "ssl.keystore.location", Type: String, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The keystore file."},
-	{Name: "ssl.keystore.password", Type: Password, NoDefault: true,
+	{Name: "ssl.keystore.password", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The keystore's password."},
-	{Name: "ssl.key.password", Type: Password, NoDefault: true,
+	{Name: "ssl.key.password", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The private key's password (PKCS12 with a separate key password, or an encrypted PEM key)."},
-	{Name: "ssl.keystore.certificate.chain", Type: Password, NoDefault: true,
+	{Name: "ssl.keystore.certificate.chain", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The certificate chain in PEM, inline (with ssl.keystore.type=PEM)."},
-	{Name: "ssl.keystore.key", Type: Password, NoDefault: true,
+	{Name: "ssl.keystore.key", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The private key in PEM (PKCS#8), inline (with ssl.keystore.type=PEM)."},
-	{Name: "ssl.truststore.type", Type: String, Default: "JKS",
+	{Name: "ssl.truststore.type", Type: String, Scope: PerBroker, StartupOnly: true, Default: "JKS",
 		Doc: "The truststore format: PKCS12 or PEM (JKS, Kafka's default, works for PKCS12 files)."},
-	{Name: "ssl.truststore.location", Type: String, NoDefault: true,
+	{Name: "ssl.truststore.location", Type: String, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The truststore file."},
-	{Name: "ssl.truststore.password", Type: Password, NoDefault: true,
+	{Name: "ssl.truststore.password", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The truststore's password."},
-	{Name: "ssl.truststore.certificates", Type: Password, NoDefault: true,
+	{Name: "ssl.truststore.certificates", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "Trusted certificates in PEM, inline (with ssl.truststore.type=PEM)."},
-	{Name: "ssl.client.auth", Type: String, Default: "none", Valid: oneOf("required", "requested", "none"),
+	{Name: "ssl.client.auth", Type: String, Scope: PerBroker, StartupOnly: true, Default: "none", Valid: oneOf("required", "requested", "none"),
 		Doc: "Whether SSL listeners require (required), ask for (requested) or ignore (none) client certificates; a SASL_SSL listener reads only its listener.name.<listener>.ssl.client.auth."},
-	{Name: "ssl.enabled.protocols", Type: List, Default: "TLSv1.2,TLSv1.3",
+	{Name: "ssl.enabled.protocols", Type: List, Scope: PerBroker, StartupOnly: true, Default: "TLSv1.2,TLSv1.3",
 		Doc: "The TLS versions enabled."},
-	{Name: "ssl.protocol", Type: String, Default: "TLSv1.3", Valid: oneOf("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "TLS"),
+	{Name: "ssl.protocol", Type: String, Scope: PerBroker, StartupOnly: true, Default: "TLSv1.3", Valid: oneOf("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "TLS"),
 		Doc: "The TLS protocol of the SSL context (the versions used are ssl.enabled.protocols)."},
-	{Name: "ssl.cipher.suites", Type: List, Default: "",
+	{Name: "ssl.cipher.suites", Type: List, Scope: PerBroker, StartupOnly: true, Default: "",
 		Doc: "The cipher suites enabled for TLS 1.2 and below, by IANA name; empty: Go's defaults."},
-	{Name: "ssl.endpoint.identification.algorithm", Type: String, Default: "https",
+	{Name: "ssl.endpoint.identification.algorithm", Type: String, Scope: PerBroker, StartupOnly: true, Default: "https",
 		Doc: "https checks the host name of a broker this broker connects to against its certificate; empty does not."},
 	{Name: "ssl.principal.mapping.rules", Type: String, Default: "DEFAULT", Valid: principalRules,
 		Doc: "Rules mapping a client certificate's distinguished name to a principal name, as RULE:pattern/replacement/[LU],...,DEFAULT."},
-	{Name: "principal.builder.class", Type: Class, Default: defaultPrincipalBuilder,
+	{Name: "principal.builder.class", Type: Class, Scope: PerBroker, StartupOnly: true, Default: defaultPrincipalBuilder,
 		Doc: "The principal builder; only Kafka's DefaultKafkaPrincipalBuilder is supported."},
 	{Name: "authorizer.class.name", Type: String, Default: "", Valid: authorizerClass, Field: func(c *Config) any { return &c.AuthorizerClassName },
 		Doc: "The authorizer: kafka.security.authorizer.AclAuthorizer or org.apache.kafka.metadata.authorizer.StandardAuthorizer turns ACLs on (both are Gregor's ACL authorizer); empty allows everything."},
@@ -408,10 +409,16 @@ var table = []Key{
 		Doc: "A record batch may decompress to at most this many times its topic's max.message.bytes (and at least 1 MiB); past it the produce is refused with MESSAGE_TOO_LARGE."},
 	{Name: "gregor.log.level", Type: String, Default: "info", Valid: oneOf("trace", "debug", "info", "warn", "error"), Field: func(c *Config) any { return &c.LogLevel },
 		Doc: "The level of the broker's log: trace, debug, info, warn or error."},
+
+	// Old clients and Kafka's other keys (compatibility).
+	{Name: "log.message.downconversion.enable", Type: Boolean, Default: "true", Scope: ClusterWide, Topic: "message.downconversion.enable",
+		Field: func(c *Config) any { return &c.TopicDefaults.MessageDownConversionEnable },
+		Doc:   "Whether clients fetching with Fetch v0-3 (message formats 0 and 1) get records down-converted; when false they get UNSUPPORTED_VERSION."},
 }
 
-// keys is the schema every function of the package works from.
-var keys = newSchema(table)
+// keys is the schema every function of the package works from: the table
+// and Kafka's other keys (keys_kafka.go).
+var keys = newSchema(append(table, kafkaKeys...))
 
 // someOf is oneOf for a list that may not be empty.
 func someOf(opts ...string) Validator {

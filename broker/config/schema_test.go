@@ -190,13 +190,14 @@ func TestWithDynamicDropsWhatCannotApply(t *testing.T) {
 		Defaults:  map[string]string{"log.retention.ms": "2000", "broker.id": "9", "log.segment.bytes": "tiny", "no.such.key": "1"},
 		PerBroker: map[string]string{"min.insync.replicas": "2"},
 	})
-	if len(errs) != 3 {
-		t.Fatalf("errors %v, want broker.id, log.segment.bytes and no.such.key", errs)
+	if len(errs) != 2 {
+		t.Fatalf("errors %v, want broker.id and log.segment.bytes", errs)
 	}
 	if eff.TopicDefaults.Retention != 2*time.Second || eff.TopicDefaults.MinInsyncReplicas != 2 || eff.BrokerID != c.BrokerID {
 		t.Fatalf("retention %v min.insync.replicas %d broker.id %d", eff.TopicDefaults.Retention, eff.TopicDefaults.MinInsyncReplicas, eff.BrokerID)
 	}
-	if len(eff.Dynamic.Defaults) != 1 || eff.Dynamic.Defaults["log.retention.ms"] != "2000" {
+	// A custom key is kept, as Kafka keeps it (without effect).
+	if len(eff.Dynamic.Defaults) != 2 || eff.Dynamic.Defaults["log.retention.ms"] != "2000" || eff.Dynamic.Defaults["no.such.key"] != "1" {
 		t.Fatalf("dynamic defaults kept: %v", eff.Dynamic.Defaults)
 	}
 	if c.TopicDefaults.Retention != 168*time.Hour {
@@ -205,7 +206,8 @@ func TestWithDynamicDropsWhatCannotApply(t *testing.T) {
 }
 
 // AlterConfigs' checks: read-only keys (synonyms of dynamic ones too, as in
-// Kafka), unknown keys, bad values, per-broker keys at the cluster level.
+// Kafka), bad values, per-broker keys at the cluster level; a key Kafka
+// does not know is a custom config, which Kafka accepts.
 func TestCheckDynamic(t *testing.T) {
 	withKeys(t, testRows...)
 	c := Defaults()
@@ -218,7 +220,7 @@ func TestCheckDynamic(t *testing.T) {
 		{false, map[string]string{"log.cleanup.policy": "compact,delete"}, ""},
 		{true, map[string]string{"broker.id": "7", "num.partitions": "3"}, "Cannot update these configs dynamically: Set(broker.id)\nCannot update these configs dynamically: Set(num.partitions)"},
 		{true, map[string]string{"log.retention.hours": "1"}, "Cannot update these configs dynamically: Set(log.retention.hours)"},
-		{true, map[string]string{"no.such.key": "1"}, "Unknown broker config name: no.such.key"},
+		{true, map[string]string{"no.such.key": "1"}, ""},
 		{true, map[string]string{"log.retention.ms": "soon"}, "Invalid value soon for configuration log.retention.ms: Not a number of type LONG"},
 		{false, map[string]string{"test.password": "x"}, "Cannot update these configs at default cluster level, broker id must be specified: Set(test.password)"},
 		{true, map[string]string{"test.password": "x"}, ""},
@@ -327,7 +329,7 @@ func TestDescribeBrokerFlags(t *testing.T) {
 		t.Fatalf("cluster default entries %v", es)
 	}
 	es := eff.BrokerEntries(true)
-	for name, readOnly := range map[string]bool{"broker.id": true, "listeners": true, "log.retention.hours": true, "log.retention.ms": false,
+	for name, readOnly := range map[string]bool{"broker.id": true, "listeners": false, "log.retention.hours": true, "log.retention.ms": false,
 		"log.segment.bytes": false, "message.max.bytes": false, "test.password": false} {
 		if e, _ := entry(es, name); e.ReadOnly != readOnly {
 			t.Errorf("%s read-only %v, want %v", name, e.ReadOnly, readOnly)
