@@ -90,9 +90,9 @@ type pending struct {
 	// was encoded (deferred work done); size is the request frame's bytes.
 	started, handled, ready time.Time
 	size                    int
-	resp     kmsg.Response
-	deferred func(ctx context.Context) (kmsg.Response, error)
-	waitOnly bool
+	resp                    kmsg.Response
+	deferred                func(ctx context.Context) (kmsg.Response, error)
+	waitOnly                bool
 	// frame is the request's buffer, released once the response is
 	// encoded (nothing refers to it after).
 	frame *frameBuf
