@@ -45,6 +45,9 @@ type localDoc struct {
 	// string form), by user name. Absent in files written before they
 	// were kept.
 	Users map[string]map[string]string `json:"users,omitempty"`
+	// ClientQuotas are the client quota entities' configs, by entity path
+	// (QuotaEntity.Path). Absent in files written before they were kept.
+	ClientQuotas map[string]map[string]string `json:"client_quotas,omitempty"`
 }
 
 type localTopic struct {
@@ -93,6 +96,7 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 	}
 	l.applyBrokerConfigsLocked()
 	l.applyScramLocked()
+	l.applyQuotasLocked()
 	return nil
 }
 

@@ -193,6 +193,9 @@ func (b *backend) writeState(t *topicCache, p int32, old *pstate, next metadata.
 	if len(resp) > 1 && resp[1].Stat != nil {
 		version = resp[1].Stat.Version
 	}
+	if next.Leader >= 0 && next.Leader != old.leader {
+		b.elections.Add(1)
+	}
 	t.states[p] = &pstate{ctrlEpoch: b.ctrlEpoch, leader: next.Leader, leaderEpoch: next.LeaderEpoch, isr: next.ISR, version: version}
 	t.changed = true
 	return nil

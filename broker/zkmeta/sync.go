@@ -65,6 +65,7 @@ func (b *backend) markAll() {
 	b.wmu.Unlock()
 	b.mu.Lock()
 	keys := append(b.brokerConfigKeys(), b.userKeys()...)
+	keys = append(keys, b.quotaKeys()...)
 	for name, t := range b.topics {
 		keys = append(keys, preTopic+name, preConfig+name)
 		for p := range t.assign {
@@ -260,6 +261,8 @@ func (b *backend) process(key string) error {
 		return b.processUsers()
 	case strings.HasPrefix(key, preUser):
 		return b.processUser(key[len(preUser):])
+	case strings.HasPrefix(key, "Q"):
+		return b.processQuota(key)
 	case strings.HasPrefix(key, preState):
 		rest := key[len(preState):]
 		i := strings.LastIndexByte(rest, '/')
@@ -566,6 +569,7 @@ func (b *backend) deliver() {
 	b.brokersChanged, b.removed = false, nil
 	cfgDefaults, cfgSelf, cfgChanged := b.takeBrokerConfigs()
 	scram, scramChanged := b.takeScram()
+	quotas, quotasChanged := b.takeQuotas()
 	b.mu.Unlock()
 
 	if apply == nil {
@@ -586,5 +590,8 @@ func (b *backend) deliver() {
 	}
 	if a, ok := apply.(metadata.ScramCredentialApplier); ok && scramChanged {
 		a.ApplyScramCredentials(scram)
+	}
+	if a, ok := apply.(metadata.ClientQuotaApplier); ok && quotasChanged {
+		a.ApplyClientQuotas(quotas)
 	}
 }

@@ -71,7 +71,10 @@ type backend struct {
 	ctrlEpochVer   int32
 	rebalanceDue   bool // the leader imbalance check is due
 	bcfg           brokerConfigs
-	scram          scramCache // users.go
+	scram          scramCache    // users.go
+	quotas         quotaCache    // quotas.go
+	elections      atomic.Uint64 // leaders changed by this broker as controller (status.go)
+	lastCtrl       atomic.Bool   // isController as Status last read it
 }
 
 type liveBroker struct {
