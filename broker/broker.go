@@ -13,6 +13,7 @@ import (
 
 	"gregor/broker/config"
 	"gregor/broker/metadata"
+	"gregor/broker/quota"
 	"gregor/broker/storage"
 	"gregor/protocol"
 )
@@ -49,6 +50,12 @@ type Broker struct {
 	dyn atomic.Pointer[dynamicConfigs]
 	// scram is the SCRAM credentials in force (from the backend; scram.go).
 	scram scramCredentials
+	// quotas are the client quotas in force and every client's usage
+	// (quotas.go; made on first use).
+	quotas     *quota.Manager
+	quotasOnce sync.Once
+	// ops are the counters operators read (ops.go).
+	ops opsStats
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -82,6 +89,7 @@ func New(opt Options) (*Broker, error) {
 		paths:     make(map[storage.TP]string),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
+	b.ops.started = time.Now()
 	b.dyn.Store(&dynamicConfigs{cfg: opt.Config, changed: make(chan struct{})})
 	if b.fs == nil {
 		b.fs = storage.OSFS{}

@@ -336,6 +336,17 @@ var table = []Key{
 	{Name: "authorizer.class.name", Type: String, Default: "", Field: func(c *Config) any { return &c.AuthorizerClassName },
 		Doc: "The authorizer; ACLs are not supported yet, so it must be empty."},
 
+	// Client quotas: how usage is sampled (the quotas themselves are set
+	// with AlterClientQuotas and kept in the cluster metadata).
+	{Name: "quota.window.num", Type: Int, Default: "11", Valid: atLeast(2), Field: func(c *Config) any { return &c.QuotaWindowNum },
+		Doc: "The number of samples kept in memory for client quotas."},
+	{Name: "quota.window.size.seconds", Type: Int, Unit: Seconds, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.QuotaWindowSize },
+		Doc: "The time span of each sample for client quotas."},
+	{Name: "controller.quota.window.num", Type: Int, Default: "11", Valid: atLeast(2), Field: func(c *Config) any { return &c.ControllerQuotaWindowNum },
+		Doc: "The number of samples kept in memory for controller mutation quotas."},
+	{Name: "controller.quota.window.size.seconds", Type: Int, Unit: Seconds, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.ControllerQuotaWindowSize },
+		Doc: "The time span of each sample for controller mutation quotas."},
+
 	// Gregor's own.
 	{Name: "gregor.metrics.listener", Type: String, Default: "127.0.0.1:9404", Valid: hostPortOrEmpty, Field: func(c *Config) any { return &c.MetricsListener },
 		Doc: "host:port serving Prometheus metrics; empty turns them off."},
@@ -345,6 +356,8 @@ var table = []Key{
 		Doc: "A record batch may decompress to at most this many times its topic's max.message.bytes (and at least 1 MiB); past it the produce is refused with MESSAGE_TOO_LARGE."},
 	{Name: "gregor.log.level", Type: String, Default: "info", Valid: oneOf("trace", "debug", "info", "warn", "error"), Field: func(c *Config) any { return &c.LogLevel },
 		Doc: "The level of the broker's log: trace, debug, info, warn or error."},
+	{Name: "gregor.log.format", Type: String, Default: "auto", Valid: oneOf("auto", "json", "text"), Field: func(c *Config) any { return &c.LogFormat },
+		Doc: "The format of the broker's log on stderr: json lines, coloured text for people, or auto (text when stderr is a terminal, else json)."},
 }
 
 // keys is the schema every function of the package works from.
