@@ -109,4 +109,3 @@ func quotaAlteration(e kmsg.AlterClientQuotasRequestEntry) (metadata.QuotaAltera
 	}
 	return a, nil
 }
-
