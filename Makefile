@@ -8,8 +8,13 @@ export KAFKA_TOOLS_DIR ?= $(if $(wildcard $(KAFKA_TOOLS)/bin/kafka-topics.sh),$(
 
 .PHONY: build run cluster test test-short deps bench fuzz vet clean
 
+# gregor --version reports these (and the Go version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/gregor
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gregor
 
 run: build
 	./$(BIN)

@@ -6,12 +6,14 @@ package broker
 // Counters only move forward; readers take snapshots.
 
 import (
+	"context"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/metadata"
 )
@@ -153,4 +155,93 @@ func (b *Broker) OfflinePartitions() int {
 		}
 	}
 	return n
+}
+
+// EndOffsets returns the high watermarks of the given partitions (topic
+// -> partitions): this broker's own for the partitions it leads, and for
+// the others what their leaders answer to ListOffsets (latest,
+// read_uncommitted), one request per leader, all at once. Partitions
+// whose leader is unknown or does not answer before ctx ends are left
+// out.
+func (b *Broker) EndOffsets(ctx context.Context, parts map[string][]int32) map[string]map[int32]int64 {
+	out := map[string]map[int32]int64{}
+	set := func(t string, p int32, off int64) {
+		if out[t] == nil {
+			out[t] = map[int32]int64{}
+		}
+		out[t][p] = off
+	}
+	remote := map[int32]map[string][]int32{}
+	for t, ps := range parts {
+		for _, id := range ps {
+			p := b.Partition(t, id)
+			if p == nil {
+				continue
+			}
+			if p.IsLeader() {
+				set(t, id, p.HighWatermark())
+				continue
+			}
+			leader := p.State().Leader
+			if leader < 0 {
+				continue
+			}
+			if remote[leader] == nil {
+				remote[leader] = map[string][]int32{}
+			}
+			remote[leader][t] = append(remote[leader][t], id)
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for leader, tps := range remote {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got := b.listLatest(ctx, leader, tps)
+			mu.Lock()
+			defer mu.Unlock()
+			for t, ps := range got {
+				for p, off := range ps {
+					set(t, p, off)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// listLatest asks a broker for the high watermarks of partitions it leads.
+func (b *Broker) listLatest(ctx context.Context, leader int32, tps map[string][]int32) map[string]map[int32]int64 {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	for t, ps := range tps {
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = t
+		for _, p := range ps {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = p, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := b.SendToBroker(ctx, leader, req)
+	if err != nil {
+		b.log.Debug().Err(err).Int32("broker", leader).Msg("asking a leader for end offsets")
+		return nil
+	}
+	out := map[string]map[int32]int64{}
+	for _, t := range resp.(*kmsg.ListOffsetsResponse).Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 {
+				continue
+			}
+			if out[t.Topic] == nil {
+				out[t.Topic] = map[int32]int64{}
+			}
+			out[t.Topic][p.Partition] = p.Offset
+		}
+	}
+	return out
 }
