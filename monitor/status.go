@@ -25,10 +25,10 @@ import (
 var pageFS embed.FS
 
 var pageTmpl = template.Must(template.New("status.html").Funcs(template.FuncMap{
-	"ids":   joinIDs,
-	"bytes": humanBytes,
-	"since":   func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
-	"members": members,
+	"ids":       joinIDs,
+	"bytes":     humanBytes,
+	"since":     func(t time.Time) string { return time.Since(t).Round(time.Second).String() },
+	"members":   members,
 	"unixMilli": time.UnixMilli,
 }).ParseFS(pageFS, "status.html"))
 
