@@ -324,7 +324,13 @@ func (b *Broker) countTraffic(key int16, req *protocol.Request, resp kmsg.Respon
 		r := req.Body.(*kmsg.ProduceRequest)
 		pr, _ := resp.(*kmsg.ProduceResponse) // nil for acks=0: counted as appended
 		for ti, t := range r.Topics {
-			tt := b.ops.topic(t.Topic)
+			name := t.Topic
+			if name == "" { // v13+: by id
+				if tp := b.TopicByID(t.TopicID); tp != nil {
+					name = tp.Name
+				}
+			}
+			tt := b.ops.topic(name)
 			for pi, p := range t.Partitions {
 				code := int16(0)
 				if pr != nil {
