@@ -215,6 +215,7 @@ func (b *Broker) EndOffsets(ctx context.Context, parts map[string][]int32) map[s
 // listLatest asks a broker for the high watermarks of partitions it leads.
 func (b *Broker) listLatest(ctx context.Context, leader int32, tps map[string][]int32) map[string]map[int32]int64 {
 	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = 4 // v1+ answers one offset; v4 checks leader epochs (-1: none)
 	req.ReplicaID = -1
 	for t, ps := range tps {
 		rt := kmsg.NewListOffsetsRequestTopic()
