@@ -89,11 +89,11 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 			return resp, err
 		}
 		finish := func(resp kmsg.Response) kmsg.Response {
-			b.countTraffic(key, req, resp)
-			if !quotas {
-				return resp
+			if quotas {
+				resp = b.applyQuotas(key, req, resp, c, local, mutations)
 			}
-			return b.applyQuotas(key, req, resp, c, local, mutations)
+			b.countTraffic(key, req, resp)
+			return resp
 		}
 		if d := req.Deferred(); d != nil {
 			req.Defer(func(ctx context.Context) (kmsg.Response, error) {
@@ -123,7 +123,15 @@ func (b *Broker) applyQuotas(key int16, req *protocol.Request, resp kmsg.Respons
 	switch key {
 	case 0:
 		if qm.Enabled(quota.Produce) {
-			bandwidth = qm.Record(quota.Produce, c, float64(req.Size))
+			size := req.Size
+			if size == 0 { // an in-process request: its records
+				for _, t := range req.Body.(*kmsg.ProduceRequest).Topics {
+					for _, p := range t.Partitions {
+						size += len(p.Records)
+					}
+				}
+			}
+			bandwidth = qm.Record(quota.Produce, c, float64(size))
 		}
 	case 1:
 		if fr, ok := resp.(*kmsg.FetchResponse); ok && qm.Enabled(quota.Fetch) {

@@ -1,0 +1,146 @@
+package broker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/metadata"
+)
+
+func alterQuota(tb *testBroker, typ string, name *string, ops ...kmsg.AlterClientQuotasRequestEntryOp) kmsg.AlterClientQuotasResponseEntry {
+	tb.t.Helper()
+	req := kmsg.NewPtrAlterClientQuotasRequest()
+	e := kmsg.NewAlterClientQuotasRequestEntry()
+	ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
+	ent.Type, ent.Name = typ, name
+	e.Entity = append(e.Entity, ent)
+	e.Ops = ops
+	req.Entries = append(req.Entries, e)
+	return tb.call(req).(*kmsg.AlterClientQuotasResponse).Entries[0]
+}
+
+func op(key string, v float64) kmsg.AlterClientQuotasRequestEntryOp {
+	o := kmsg.NewAlterClientQuotasRequestEntryOp()
+	o.Key, o.Value = key, v
+	return o
+}
+
+func sp(s string) *string { return &s }
+
+func TestAlterClientQuotasValidation(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	for _, tc := range []struct {
+		name  string
+		typ   string
+		ename *string
+		op    kmsg.AlterClientQuotasRequestEntryOp
+	}{
+		{"unknown key", "client-id", sp("c"), op("bytes_per_fortnight", 1)},
+		{"fractional LONG", "client-id", sp("c"), op("producer_byte_rate", 10.5)},
+		{"zero", "user", sp("u"), op("request_percentage", 0)},
+		{"negative", "user", sp("u"), op("controller_mutation_rate", -1)},
+		{"empty name", "user", sp(""), op("producer_byte_rate", 10)},
+		{"unknown type", "group", sp("g"), op("producer_byte_rate", 10)},
+		{"ip (not enforced by Gregor)", "ip", sp("127.0.0.1"), op("connection_creation_rate", 10)},
+	} {
+		got := alterQuota(tb, tc.typ, tc.ename, tc.op)
+		if got.ErrorCode != kerr.InvalidRequest.Code || got.ErrorMessage == nil {
+			t.Errorf("%s: error %d %v, want INVALID_REQUEST with a message", tc.name, got.ErrorCode, got.ErrorMessage)
+		}
+	}
+	q, _ := tb.backend.(metadata.QuotaBackend).ClientQuotas(context.Background())
+	if len(q) != 0 {
+		t.Errorf("refused alterations stored %v", q)
+	}
+	// A DOUBLE key takes fractions; a LONG one within 1e-6 of an integer.
+	if got := alterQuota(tb, "client-id", nil, op("request_percentage", 12.5), op("producer_byte_rate", 1024.0000001)); got.ErrorCode != 0 {
+		t.Fatalf("valid alteration: error %d %v", got.ErrorCode, got.ErrorMessage)
+	}
+	want := metadata.ClientQuotas{{ClientID: metadata.DefaultEntity}: {"request_percentage": 12.5, "producer_byte_rate": 1024}}
+	if q, _ := tb.backend.(metadata.QuotaBackend).ClientQuotas(context.Background()); len(q) != 1 || q[metadata.QuotaEntity{ClientID: "<default>"}]["producer_byte_rate"] != 1024 || q[metadata.QuotaEntity{ClientID: "<default>"}]["request_percentage"] != 12.5 {
+		t.Errorf("stored %v, want %v", q, want)
+	}
+	if got := tb.Quotas().Quotas(); len(got) != 1 {
+		t.Errorf("quotas in force %v, want the stored ones", got)
+	}
+}
+
+// TestDescribeClientQuotasFilterErrors: malformed filters fail the whole
+// request as Kafka's do.
+func TestDescribeClientQuotasFilterErrors(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	comp := func(typ string, mt kmsg.QuotasMatchType, match *string) kmsg.DescribeClientQuotasRequestComponent {
+		c := kmsg.NewDescribeClientQuotasRequestComponent()
+		c.EntityType, c.MatchType, c.Match = typ, mt, match
+		return c
+	}
+	for _, tc := range []struct {
+		name  string
+		comps []kmsg.DescribeClientQuotasRequestComponent
+		code  int16
+	}{
+		{"exact without a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 0, nil)}, kerr.InvalidRequest.Code},
+		{"default with a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 1, sp("x"))}, kerr.InvalidRequest.Code},
+		{"duplicate", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("user", 2, nil)}, kerr.InvalidRequest.Code},
+		{"ip with user", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("ip", 2, nil)}, kerr.InvalidRequest.Code},
+		{"custom type", []kmsg.DescribeClientQuotasRequestComponent{comp("group", 2, nil)}, kerr.UnsupportedVersion.Code},
+		{"empty type", []kmsg.DescribeClientQuotasRequestComponent{comp("", 2, nil)}, kerr.InvalidRequest.Code},
+	} {
+		req := kmsg.NewPtrDescribeClientQuotasRequest()
+		req.Components = tc.comps
+		resp := tb.call(req).(*kmsg.DescribeClientQuotasResponse)
+		if resp.ErrorCode != tc.code || resp.Entries != nil {
+			t.Errorf("%s: error %d, %d entries; want error %d and none", tc.name, resp.ErrorCode, len(resp.Entries), tc.code)
+		}
+	}
+}
+
+// TestThrottledResponses: with WrapAPIs, a produce past producer_byte_rate
+// carries a throttle time, and a fetch past consumer_byte_rate is
+// answered empty with one (KIP-219).
+func TestThrottledResponses(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("q", 1, nil)
+	// The harness's client id is "test".
+	if got := alterQuota(tb, "client-id", sp("test"), op("producer_byte_rate", 1000), op("consumer_byte_rate", 1000)); got.ErrorCode != 0 {
+		t.Fatalf("setting quotas: %d", got.ErrorCode)
+	}
+	value := string(make([]byte, 30000))
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	req.Acks, req.TimeoutMillis = 1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "q"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = batch(t, time.Now().UnixMilli(), value)
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	pr := tb.call(req).(*kmsg.ProduceResponse)
+	if pr.Topics[0].Partitions[0].ErrorCode != 0 || pr.ThrottleMillis <= 0 {
+		t.Errorf("30 KB against 1000 B/s: error %d, throttle %d ms", pr.Topics[0].Partitions[0].ErrorCode, pr.ThrottleMillis)
+	}
+	fr := kmsg.NewPtrFetchRequest()
+	fr.SetVersion(11)
+	fr.MaxBytes = 1 << 20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "q"
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.PartitionMaxBytes = 1 << 20
+	ft.Partitions = append(ft.Partitions, fp)
+	fr.Topics = append(fr.Topics, ft)
+	resp := tb.call(fr).(*kmsg.FetchResponse)
+	if resp.ThrottleMillis <= 0 || len(resp.Topics) != 0 {
+		t.Errorf("fetch of 30 KB against 1000 B/s: throttle %d ms, %d topics; want throttled and empty", resp.ThrottleMillis, len(resp.Topics))
+	}
+	// The traffic was counted by topic (the produce, not the refused fetch).
+	for _, tr := range tb.Traffic() {
+		if tr.Topic == "q" && (tr.RecordsIn != 1 || tr.RecordsOut != 0) {
+			t.Errorf("traffic of q: %+v", tr)
+		}
+	}
+}
