@@ -12,6 +12,7 @@ package compat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +52,61 @@ func setQuota(t *testing.T, adm *kadm.Client, entity kadm.ClientQuotaEntity, ops
 			t.Fatalf("AlterClientQuotas %v: %v %s", entity, r.Err, r.ErrMessage)
 		}
 	}
+}
+
+// setQuotaInForce sets quotas on an entity and waits until every broker
+// enforces them: a probe client id gets a quota in the same request,
+// after the entity's, and each broker is sent a produce request past it
+// until it answers throttled (a cluster applies quota changes as
+// ZooKeeper's watches fire, in order).
+func setQuotaInForce(t *testing.T, addr string, entity kadm.ClientQuotaEntity, ops ...kadm.AlterClientQuotaOp) {
+	t.Helper()
+	probe := randomName("quota-probe")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(probe))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := kadm.NewClient(cl).AlterClientQuotas(ctx, []kadm.AlterClientQuotaEntry{
+		{Entity: entity, Ops: ops},
+		{Entity: clientEntity(probe), Ops: []kadm.AlterClientQuotaOp{{Key: "producer_byte_rate", Value: 1000}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if r.Err != nil {
+			t.Fatalf("AlterClientQuotas %v: %v", r.Entity, r.Err)
+		}
+	}
+	md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range md.Brokers {
+		waitFor(t, fmt.Sprintf("broker %d to enforce the new quotas", b.NodeID), 20*time.Second, func() bool {
+			return probeThrottled(ctx, cl.Broker(int(b.NodeID)))
+		})
+	}
+}
+
+// probeThrottled sends a broker one 30 KB produce request (to no topic:
+// the quota counts the request) and reports whether it was throttled.
+func probeThrottled(ctx context.Context, b *kgo.Broker) bool {
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = 1, 1000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "quota-probe-no-such-topic"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = make([]byte, 30000)
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := b.Request(rctx, req)
+	return err == nil && resp.(*kmsg.ProduceResponse).ThrottleMillis > 0
 }
 
 func clientEntity(id string) kadm.ClientQuotaEntity {
@@ -170,7 +226,7 @@ func TestProducerHeldToByteRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	const quota = 200 << 10 // bytes per second
-	setQuota(t, adm, clientEntity(client), kadm.AlterClientQuotaOp{Key: "producer_byte_rate", Value: quota})
+	setQuotaInForce(t, addr, clientEntity(client), kadm.AlterClientQuotaOp{Key: "producer_byte_rate", Value: quota})
 	var throttles atomic.Int64
 	var maxThrottle atomic.Int64
 	p, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.DefaultProduceTopic(topic),
@@ -256,7 +312,7 @@ func TestConsumerOverByteRateIsThrottled(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 300 KB at 10 KB/s: past ten windows' worth at once.
-	setQuota(t, adm, clientEntity(client), kadm.AlterClientQuotaOp{Key: "consumer_byte_rate", Value: 10 << 10})
+	setQuotaInForce(t, addr, clientEntity(client), kadm.AlterClientQuotaOp{Key: "consumer_byte_rate", Value: 10 << 10})
 	var throttles atomic.Int64
 	c, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(400<<10),
@@ -292,7 +348,7 @@ func TestControllerMutationQuotaIsStrict(t *testing.T) {
 	adm := quotaAdmin(t, addr)
 	client := randomName("mutator")
 	// 1 partition a second: a bucket of 11 (quota x 11 windows of 1 s).
-	setQuota(t, adm, clientEntity(client), kadm.AlterClientQuotaOp{Key: "controller_mutation_rate", Value: 1})
+	setQuotaInForce(t, addr, clientEntity(client), kadm.AlterClientQuotaOp{Key: "controller_mutation_rate", Value: 1})
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.RetryTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
