@@ -137,6 +137,14 @@ func TestThrottledResponses(t *testing.T) {
 	if resp.ThrottleMillis <= 0 || len(resp.Topics) != 0 {
 		t.Errorf("fetch of 30 KB against 1000 B/s: throttle %d ms, %d topics; want throttled and empty", resp.ThrottleMillis, len(resp.Topics))
 	}
+	// request_percentage: any request's handler time is past a quota of
+	// a millionth of a percent.
+	if got := alterQuota(tb, "client-id", sp("test"), op("request_percentage", 0.000001)); got.ErrorCode != 0 {
+		t.Fatalf("setting request_percentage: %d", got.ErrorCode)
+	}
+	if mr := tb.call(kmsg.NewPtrMetadataRequest()).(*kmsg.MetadataResponse); mr.ThrottleMillis <= 0 {
+		t.Errorf("Metadata past request_percentage: throttle %d ms", mr.ThrottleMillis)
+	}
 	// The traffic was counted by topic (the produce, not the refused fetch).
 	for _, tr := range tb.Traffic() {
 		if tr.Topic == "q" && (tr.RecordsIn != 1 || tr.RecordsOut != 0) {

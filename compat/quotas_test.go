@@ -222,7 +222,7 @@ func TestProducerHeldToByteRate(t *testing.T) {
 	topic, client := randomName("quota"), randomName("throttled-producer")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
 	const quota = 200 << 10 // bytes per second
@@ -231,7 +231,7 @@ func TestProducerHeldToByteRate(t *testing.T) {
 	var maxThrottle atomic.Int64
 	p, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.DefaultProduceTopic(topic),
 		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerBatchMaxBytes(8<<10),
-		kgo.MaxProduceRequestsInflightPerBroker(1), kgo.ProducerLinger(0), kgo.MaxBufferedRecords(64),
+		kgo.MaxProduceRequestsInflightPerBroker(1), kgo.ProducerLinger(0), kgo.MaxBufferedRecords(64), kgo.DisableIdempotentWrite(), // else 5 requests in flight, past the throttle
 		kgo.WithHooks(throttleHook(func(d time.Duration) {
 			throttles.Add(1)
 			if int64(d) > maxThrottle.Load() {
@@ -295,7 +295,7 @@ func TestConsumerOverByteRateIsThrottled(t *testing.T) {
 	topic, client := randomName("quota-fetch"), randomName("throttled-consumer")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
 	p, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerBatchMaxBytes(16<<10))
