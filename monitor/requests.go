@@ -1,7 +1,7 @@
 package monitor
 
 import (
-	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -20,10 +20,14 @@ type requestMetrics struct {
 	total, queue, local, remote, respQueue, send *prometheus.HistogramVec
 	size, respSize                               *prometheus.HistogramVec
 
-	mu sync.Mutex
-	// byKey caches each API's observers (guarded by mu while filled).
-	byKey map[int16]*apiObservers
+	// byKey caches each API's observers, made on first use (keys past
+	// the array share its last slot, named Unknown): no lock on the
+	// request path.
+	byKey [maxObservedKey + 1]atomic.Pointer[apiObservers]
 }
+
+// maxObservedKey bounds the API keys observed one by one.
+const maxObservedKey = 127
 
 type apiObservers struct {
 	total, queue, local, remote, respQueue, send, size, respSize prometheus.Observer
@@ -49,7 +53,6 @@ func newRequestMetrics(reg prometheus.Registerer) *requestMetrics {
 		send:      h("response_send_seconds", "Time writing the response to the socket (Kafka's ResponseSendTimeMs)."),
 		size:      sizes("request_size_bytes", "Request sizes, by API."),
 		respSize:  sizes("response_size_bytes", "Response sizes, by API (requests answered with nothing not counted)."),
-		byKey:     map[int16]*apiObservers{},
 	}
 }
 
@@ -61,19 +64,20 @@ func apiName(key int16) string {
 }
 
 func (m *requestMetrics) observers(key int16) *apiObservers {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	o := m.byKey[key]
-	if o == nil {
-		n := apiName(key)
-		o = &apiObservers{
-			total: m.total.WithLabelValues(n), queue: m.queue.WithLabelValues(n), local: m.local.WithLabelValues(n),
-			remote: m.remote.WithLabelValues(n), respQueue: m.respQueue.WithLabelValues(n), send: m.send.WithLabelValues(n),
-			size: m.size.WithLabelValues(n), respSize: m.respSize.WithLabelValues(n),
-		}
-		m.byKey[key] = o
+	if key < 0 || key > maxObservedKey {
+		key = maxObservedKey
 	}
-	return o
+	if o := m.byKey[key].Load(); o != nil {
+		return o
+	}
+	n := apiName(key)
+	o := &apiObservers{
+		total: m.total.WithLabelValues(n), queue: m.queue.WithLabelValues(n), local: m.local.WithLabelValues(n),
+		remote: m.remote.WithLabelValues(n), respQueue: m.respQueue.WithLabelValues(n), send: m.send.WithLabelValues(n),
+		size: m.size.WithLabelValues(n), respSize: m.respSize.WithLabelValues(n),
+	}
+	m.byKey[key].CompareAndSwap(nil, o)
+	return m.byKey[key].Load()
 }
 
 // RequestDone implements protocol.Observer.

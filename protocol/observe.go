@@ -105,12 +105,15 @@ func (c *conn) observe(p *pending, wrote, sent time.Time, respBytes int) {
 		return
 	}
 	rt := RequestTiming{Key: p.hdr.key, Version: p.hdr.version, Listener: c.info.Listener, RequestBytes: p.size, ResponseBytes: respBytes}
-	if !p.started.IsZero() {
+	switch {
+	case !p.started.IsZero():
 		rt.Queue = p.started.Sub(p.arrived)
 		rt.Local = p.handled.Sub(p.started)
 		if !p.ready.IsZero() {
 			rt.Remote = p.ready.Sub(p.handled)
 		}
+	case !p.ready.IsZero(): // answered by the authenticator: all remote
+		rt.Remote = p.ready.Sub(p.arrived)
 	}
 	if !wrote.IsZero() {
 		if !p.ready.IsZero() {

@@ -51,11 +51,11 @@ type Manager struct {
 
 	quotas atomic.Pointer[table]
 
-	mu sync.Mutex
-	// guarded by mu:
-	sensors   map[sensorKey]*sensor
-	lastSweep int64
-	throttled [numKinds]uint64 // throttle decisions, by kind
+	// sensors holds a *sensor per usage key; each has its own lock, so
+	// clients never contend with each other.
+	sensors   sync.Map
+	lastSweep atomic.Int64
+	throttled [numKinds]atomic.Uint64 // throttle decisions, by kind
 }
 
 // table is the quotas in force, replaced whole.
@@ -72,6 +72,8 @@ type sensorKey struct {
 }
 
 type sensor struct {
+	mu sync.Mutex
+	// guarded by mu:
 	r        rate
 	b        bucket
 	lastUsed int64
@@ -98,7 +100,7 @@ func NewManager(cfg Config, now func() time.Time) *Manager {
 	if now == nil {
 		now = time.Now
 	}
-	m := &Manager{cfg: cfg, now: now, sensors: map[sensorKey]*sensor{}}
+	m := &Manager{cfg: cfg, now: now}
 	m.quotas.Store(&table{})
 	return m
 }
@@ -169,22 +171,27 @@ func (m *Manager) samples(k Kind) (int, int64) {
 	return m.cfg.Samples, m.cfg.Window.Milliseconds()
 }
 
-// sensorLocked returns the usage of a key, made on first use; it drops
+// sensor returns the usage of a key, made on first use, locked; it drops
 // usage idle for an hour now and then.
-func (m *Manager) sensorLocked(key sensorKey, now int64) *sensor {
-	if now-m.lastSweep > time.Minute.Milliseconds() {
-		m.lastSweep = now
-		for k, s := range m.sensors {
-			if now-s.lastUsed > sensorIdle.Milliseconds() {
-				delete(m.sensors, k)
+func (m *Manager) sensor(key sensorKey, now int64) *sensor {
+	if last := m.lastSweep.Load(); now-last > time.Minute.Milliseconds() && m.lastSweep.CompareAndSwap(last, now) {
+		m.sensors.Range(func(k, v any) bool {
+			s := v.(*sensor)
+			s.mu.Lock()
+			idle := now-s.lastUsed > sensorIdle.Milliseconds()
+			s.mu.Unlock()
+			if idle {
+				m.sensors.CompareAndDelete(k, v)
 			}
-		}
+			return true
+		})
 	}
-	s := m.sensors[key]
-	if s == nil {
-		s = &sensor{}
-		m.sensors[key] = s
+	v, ok := m.sensors.Load(key)
+	if !ok {
+		v, _ = m.sensors.LoadOrStore(key, &sensor{})
 	}
+	s := v.(*sensor)
+	s.mu.Lock()
 	s.lastUsed = now
 	return s
 }
@@ -200,17 +207,16 @@ func (m *Manager) Record(k Kind, c Client, v float64) time.Duration {
 	}
 	now := m.now().UnixMilli()
 	n, w := m.samples(k)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.sensorLocked(sensorKey{k, u, cl}, now)
+	s := m.sensor(sensorKey{k, u, cl}, now)
 	s.r.record(v, now, n, w)
 	observed, span := s.r.measure(now, n, w)
+	s.mu.Unlock()
 	d := throttle(observed, bound, span)
 	if k == Request {
 		d = min(d, time.Duration(w)*time.Millisecond)
 	}
 	if d > 0 {
-		m.throttled[k]++
+		m.throttled[k].Add(1)
 	}
 	return d
 }
@@ -224,9 +230,9 @@ func (m *Manager) Unrecord(k Kind, c Client, v float64) {
 	}
 	now := m.now().UnixMilli()
 	n, w := m.samples(k)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.sensorLocked(sensorKey{k, u, cl}, now).r.record(-v, now, n, w)
+	s := m.sensor(sensorKey{k, u, cl}, now)
+	s.r.record(-v, now, n, w)
+	s.mu.Unlock()
 }
 
 // MaxInWindow is the most a client may use of kind k at once without
@@ -255,12 +261,11 @@ func (m *Manager) Mutation(c Client, v float64, strict bool) (allowed bool, wait
 	now := m.now().UnixMilli()
 	n, w := m.samples(ControllerMutation)
 	burst := float64(n) * float64(w) / 1000
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.sensorLocked(sensorKey{ControllerMutation, u, cl}, now)
+	s := m.sensor(sensorKey{ControllerMutation, u, cl}, now)
+	defer s.mu.Unlock()
 	s.b.refill(now, bound, burst)
 	if strict && s.b.tokens < 0 {
-		m.throttled[ControllerMutation]++
+		m.throttled[ControllerMutation].Add(1)
 		return false, s.b.wait(bound)
 	}
 	s.b.tokens -= v
@@ -269,7 +274,7 @@ func (m *Manager) Mutation(c Client, v float64, strict bool) (allowed bool, wait
 	}
 	d := s.b.wait(bound)
 	if d > 0 {
-		m.throttled[ControllerMutation]++
+		m.throttled[ControllerMutation].Add(1)
 	}
 	return true, d
 }
@@ -284,9 +289,8 @@ func (m *Manager) MutationExceeded(c Client) (bool, time.Duration) {
 	}
 	now := m.now().UnixMilli()
 	n, w := m.samples(ControllerMutation)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.sensorLocked(sensorKey{ControllerMutation, u, cl}, now)
+	s := m.sensor(sensorKey{ControllerMutation, u, cl}, now)
+	defer s.mu.Unlock()
 	s.b.refill(now, bound, float64(n)*float64(w)/1000)
 	return s.b.tokens < 0, s.b.wait(bound)
 }
@@ -303,32 +307,31 @@ type Usage struct {
 // endpoint and the status page.
 func (m *Manager) Usages() []Usage {
 	now := m.now().UnixMilli()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	out := make([]Usage, 0, len(m.sensors))
-	for k, s := range m.sensors {
+	var out []Usage
+	m.sensors.Range(func(key, v any) bool {
+		k, s := key.(sensorKey), v.(*sensor)
 		bound, _, _, _ := m.Resolve(k.kind, Client{User: k.user, ClientID: k.client})
 		u := Usage{Kind: k.kind, User: k.user, Client: k.client, Quota: bound}
+		n, w := m.samples(k.kind)
+		s.mu.Lock()
 		if k.kind == ControllerMutation {
-			n, w := m.samples(k.kind)
 			s.b.refill(now, bound, float64(n)*float64(w)/1000)
 			u.Rate = s.b.tokens
 		} else {
-			n, w := m.samples(k.kind)
 			u.Rate, _ = s.r.measure(now, n, w)
 		}
+		s.mu.Unlock()
 		out = append(out, u)
-	}
+		return true
+	})
 	return out
 }
 
 // Throttled counts the throttle decisions of each kind so far.
 func (m *Manager) Throttled() map[Kind]uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	out := map[Kind]uint64{}
 	for k := Kind(0); k < numKinds; k++ {
-		out[k] = m.throttled[k]
+		out[k] = m.throttled[k].Load()
 	}
 	return out
 }
