@@ -168,6 +168,10 @@ func TestDumpLogOfARealSegment(t *testing.T) {
 			t.Errorf("record %d dumped as %q; produced offset %d at %d, key %s, value %s, header %s", i, m[0], p.Offset, p.Timestamp.UnixMilli(), p.Key, p.Value, p.Headers[0].Key)
 		}
 	}
+	// The segment may come first, as a plain argument.
+	if _, out2, _ := runCLI("dump-log", segment, "--print-data-log"); out2 != out {
+		t.Errorf("dump-log SEGMENT --print-data-log differs from --print-data-log --files SEGMENT:\n%s", out2)
+	}
 	// Without --print-data-log only the batches; the indexes dump too.
 	_, out, _ = runCLI("dump-log", "--files", segment)
 	if strings.Contains(out, "| offset:") || len(batch.FindAllString(out, -1)) != 5 {

@@ -32,13 +32,13 @@ func dumpLog(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(fs.Output(), "Usage: gregor dump-log [--print-data-log] [--deep-iteration] [--max-bytes N] --files FILE[,FILE...]\n\nPrints log segments and their indexes as kafka-dump-log.sh does.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	list, err := parseInterleaved(fs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	list := fs.Args()
 	if *files != "" {
 		list = append(strings.Split(*files, ","), list...)
 	}
@@ -242,4 +242,22 @@ func dumpTimeIndex(w *bufio.Writer, path string) error {
 		fmt.Fprintf(w, "timestamp: %d offset: %d\n", ts, base+int64(rel))
 	}
 	return nil
+}
+
+// parseInterleaved parses flags given before, between or after positional
+// arguments (gregor dump-log SEGMENT --print-data-log) and returns the
+// positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
 }
