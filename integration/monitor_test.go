@@ -91,6 +91,7 @@ func TestMonitoringACluster(t *testing.T) {
 	}
 	coordinator := coords[group].NodeID
 	badFetch(t, ctx, cl, topic, c.leaderOf(topic, 0))
+	live := liveGroup(t, ctx, c, adm, topic, coordinator)
 
 	// The lag is exported by the coordinator, and only by it.
 	var lag, committed float64
@@ -126,7 +127,50 @@ func TestMonitoringACluster(t *testing.T) {
 		t.Errorf("%v brokers report being the controller", controllers)
 	}
 	checkDashboard(t, scrapes)
-	checkStatusPage(t, ctx, "http://"+monitors[coordinator]+"/", topic, group, 25)
+	checkStatusPage(t, ctx, "http://"+monitors[coordinator]+"/", topic, group, 25, live)
+}
+
+// liveGroup starts a consumer in a group coordinated by the given broker
+// and waits until the group is stable with the member assigned the
+// topic's partitions; it returns the group's name.
+func liveGroup(t *testing.T, ctx context.Context, c *cluster, adm *kadm.Client, topic string, coordinator int32) string {
+	t.Helper()
+	var name string
+	for i := 0; i < 100 && name == ""; i++ {
+		n := "status-live-" + strconv.Itoa(i)
+		if co := adm.FindGroupCoordinators(ctx, n)[n]; co.Err == nil && co.NodeID == coordinator {
+			name = n
+		}
+	}
+	if name == "" {
+		t.Fatalf("no group name hashes to broker %d's coordinator partitions", coordinator)
+	}
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.ConsumerGroup(name), kgo.ConsumeTopics(topic), kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for ctx.Err() == nil {
+			if consumer.PollFetches(ctx).IsClientClosed() {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		consumer.Close()
+		<-polled
+	})
+	waitFor(t, "the live group to be stable with its member assigned "+topic, 30*time.Second, func() bool {
+		d, err := adm.DescribeGroups(ctx, name)
+		if err != nil || d[name].State != "Stable" || len(d[name].Members) != 1 {
+			return false
+		}
+		a, ok := d[name].Members[0].Assigned.AsConsumer()
+		return ok && len(a.Topics) == 1
+	})
+	return name
 }
 
 // badFetch asks a partition's leader for an offset past its end, so the
@@ -176,7 +220,7 @@ func checkDashboard(t *testing.T, scrapes map[int32]promtest.Families) {
 // checkStatusPage loads the page in headless Chromium and reads what a
 // person sees: the brokers, the topic with its partitions, and the
 // group's lag.
-func checkStatusPage(t *testing.T, ctx context.Context, url, topic, group string, lag int) {
+func checkStatusPage(t *testing.T, ctx context.Context, url, topic, group string, lag int, live string) {
 	t.Helper()
 	bin, err := browser.Find()
 	if err != nil {
@@ -214,6 +258,22 @@ func checkStatusPage(t *testing.T, ctx context.Context, url, topic, group string
 	}
 	if got := strings.TrimSpace(text(cell)); got != strconv.Itoa(lag) {
 		t.Errorf("the page shows a lag of %q for %s on %s-0, want %d", got, group, topic, lag)
+	}
+	heads := findAll(doc, "h3", "data-group", live)
+	if len(heads) != 1 || !strings.Contains(text(heads[0]), "Stable") {
+		t.Errorf("the live group %s shows as %d headings (%q), want one saying Stable", live, len(heads), func() string {
+			if len(heads) > 0 {
+				return text(heads[0])
+			}
+			return ""
+		}())
+	}
+	assigned := false
+	for _, m := range findAll(doc, "tr", "class", "member") {
+		assigned = assigned || strings.Contains(text(m), topic+": 0,1,2")
+	}
+	if !assigned {
+		t.Errorf("no member of %s is shown assigned %s: 0,1,2:\n%s", live, topic, dom)
 	}
 	if path := os.Getenv("STATUS_SCREENSHOT"); path != "" {
 		if err := browser.Screenshot(ctx, bin, url, path, 1280, 1700); err != nil {
