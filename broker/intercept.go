@@ -13,7 +13,8 @@ package broker
 //     mutations; a strict request version is refused with
 //     THROTTLING_QUOTA_EXCEEDED once the quota is used up). The response
 //     carries the longest throttle in throttle_time_ms and the connection
-//     is muted for it.
+//     is muted for it; a request version whose client does not throttle
+//     itself (before KIP-219) has its response held back that long.
 //
 // Exempt from quotas, as in Kafka: followers' fetches, ApiVersions and
 // the SASL requests (served before authentication), and cluster actions
@@ -88,9 +89,10 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 		if err != nil {
 			return resp, err
 		}
-		finish := func(resp kmsg.Response) kmsg.Response {
+		finish := func(ctx context.Context, resp kmsg.Response) kmsg.Response {
 			if quotas {
 				resp = b.applyQuotas(key, req, resp, c, local, mutations)
+				holdForOldClient(ctx, resp)
 			}
 			b.countTraffic(key, req, resp)
 			return resp
@@ -101,11 +103,11 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 				if err != nil {
 					return resp, err
 				}
-				return finish(resp), nil
+				return finish(ctx, resp), nil
 			})
 			return nil, nil
 		}
-		return finish(resp), nil
+		return finish(ctx, resp), nil
 	}
 }
 
@@ -169,6 +171,26 @@ func (b *Broker) throttled(req *protocol.Request, resp kmsg.Response, d time.Dur
 		req.Conn.MuteUntil(time.Now().Add(d))
 	}
 	return resp
+}
+
+// holdForOldClient delays a throttled response for a client that does not
+// throttle itself (a request version before KIP-219), as Kafka does: the
+// throttle time is then the response's delay.
+func holdForOldClient(ctx context.Context, resp kmsg.Response) {
+	tr, ok := resp.(kmsg.ThrottleResponse)
+	if !ok || resp == nil {
+		return
+	}
+	ms, clientThrottles := tr.Throttle()
+	if ms <= 0 || clientThrottles {
+		return
+	}
+	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 func isFollowerFetch(req *protocol.Request) bool {

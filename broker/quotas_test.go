@@ -145,6 +145,14 @@ func TestThrottledResponses(t *testing.T) {
 	if mr := tb.call(kmsg.NewPtrMetadataRequest()).(*kmsg.MetadataResponse); mr.ThrottleMillis <= 0 {
 		t.Errorf("Metadata past request_percentage: throttle %d ms", mr.ThrottleMillis)
 	}
+	// A version before KIP-219 (Metadata v5: the client does not
+	// throttle itself) gets its response held back instead.
+	start := time.Now()
+	mreq := kmsg.NewPtrMetadataRequest()
+	mr := tb.callAt(mreq, 5).(*kmsg.MetadataResponse)
+	if held := time.Since(start); mr.ThrottleMillis <= 0 || held < time.Duration(mr.ThrottleMillis)*time.Millisecond {
+		t.Errorf("Metadata v5 past request_percentage: throttle %d ms, answered after %v", mr.ThrottleMillis, held)
+	}
 	// The traffic was counted by topic (the produce, not the refused fetch).
 	for _, tr := range tb.Traffic() {
 		if tr.Topic == "q" && (tr.RecordsIn != 1 || tr.RecordsOut != 0) {
