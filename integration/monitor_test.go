@@ -234,8 +234,14 @@ func checkStatusPage(t *testing.T, ctx context.Context, url, topic, group string
 	if err != nil {
 		t.Fatalf("parsing the rendered DOM: %v", err)
 	}
-	if n := len(findAll(doc, "tr", "class", "broker")); n != 3 {
-		t.Errorf("the page lists %d brokers, want 3", n)
+	brokers := findAll(doc, "tr", "class", "broker")
+	if len(brokers) != 3 {
+		t.Errorf("the page lists %d brokers, want 3", len(brokers))
+	}
+	for _, b := range brokers {
+		if strings.Contains(text(b), "unknown") {
+			t.Errorf("broker %s's uptime is unknown: %q", attr(b, "data-broker"), text(b))
+		}
 	}
 	topics := findAll(doc, "h3", "data-topic", topic)
 	if len(topics) != 1 {

@@ -59,6 +59,7 @@ type brokerRow struct {
 	Rack       string
 	Controller bool
 	Self       bool
+	Registered time.Time // zero when not known
 }
 
 type listenerRow struct {
@@ -99,7 +100,7 @@ func (s *Server) buildPage() page {
 			addrs = append(addrs, fmt.Sprintf("%s://%s:%d", name, ep.Host, ep.Port))
 		}
 		sort.Strings(addrs)
-		p.Brokers = append(p.Brokers, brokerRow{ID: bi.ID, Addresses: strings.Join(addrs, " "), Rack: bi.Rack, Controller: bi.ID == controller, Self: bi.ID == b.ID()})
+		p.Brokers = append(p.Brokers, brokerRow{ID: bi.ID, Addresses: strings.Join(addrs, " "), Rack: bi.Rack, Controller: bi.ID == controller, Self: bi.ID == b.ID(), Registered: bi.Registered})
 	}
 	sort.Slice(p.Brokers, func(i, j int) bool { return p.Brokers[i].ID < p.Brokers[j].ID })
 	p.Listeners, p.Limits = s.connections()
