@@ -12,6 +12,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -128,6 +129,38 @@ func TestMonitoringACluster(t *testing.T) {
 	}
 	checkDashboard(t, scrapes)
 	checkStatusPage(t, ctx, "http://"+monitors[coordinator]+"/", topic, group, 25, live)
+
+	// /readyz follows the ZooKeeper session; /healthz only the process.
+	for id, addr := range monitors {
+		if code := httpStatus("http://" + addr + "/readyz"); code != 200 {
+			t.Errorf("broker %d: /readyz %d before ZooKeeper stopped", id, code)
+		}
+	}
+	c.zk.Stop()
+	for id, addr := range monitors {
+		waitFor(t, fmt.Sprintf("broker %d's /readyz to fail without ZooKeeper", id), 20*time.Second, func() bool {
+			return httpStatus("http://"+addr+"/readyz") == 503
+		})
+		if code := httpStatus("http://" + addr + "/healthz"); code != 200 {
+			t.Errorf("broker %d: /healthz %d without ZooKeeper", id, code)
+		}
+	}
+	c.zk.Restart()
+	for id, addr := range monitors {
+		waitFor(t, fmt.Sprintf("broker %d's /readyz to pass once ZooKeeper is back", id), 30*time.Second, func() bool {
+			return httpStatus("http://"+addr+"/readyz") == 200
+		})
+	}
+}
+
+// httpStatus is the status code of a GET, or 0 when it fails.
+func httpStatus(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // liveGroup starts a consumer in a group coordinated by the given broker
