@@ -158,11 +158,14 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 		}
 		delay = 0
 		if err := s.track(nc); err != nil {
-			nc.Close()
 			if errors.Is(err, errServerClosed) {
+				nc.Close()
 				return
 			}
+			// Counted before the close, so a client that sees the close
+			// sees the count.
 			s.Stats.ConnsRejected.Add(1)
+			nc.Close()
 			s.rejectLog.Warn().Err(err).Str(LogListener, name).Str(LogRemote, nc.RemoteAddr().String()).Msg("rejected connection")
 			continue
 		}

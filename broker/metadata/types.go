@@ -2,11 +2,11 @@ package metadata
 
 import (
 	"crypto/rand"
-	"time"
 	"encoding/base64"
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Uuid is a Kafka topic id.
