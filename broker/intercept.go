@@ -249,16 +249,15 @@ func refuseMutations(req *protocol.Request) kmsg.Response {
 		return resp
 	case *kmsg.DeleteTopicsRequest:
 		resp := req.Response().(*kmsg.DeleteTopicsResponse)
-		names := r.TopicNames
-		for _, t := range r.Topics {
-			if t.Topic != nil {
-				names = append(names, *t.Topic)
-			}
-		}
-		for _, name := range names {
+		for _, name := range r.TopicNames {
 			rt := kmsg.NewDeleteTopicsResponseTopic()
 			n := name
 			rt.Topic, rt.ErrorCode, rt.ErrorMessage = &n, code, &msg
+			resp.Topics = append(resp.Topics, rt)
+		}
+		for _, t := range r.Topics { // v6+: by name or by id
+			rt := kmsg.NewDeleteTopicsResponseTopic()
+			rt.Topic, rt.TopicID, rt.ErrorCode, rt.ErrorMessage = t.Topic, t.TopicID, code, &msg
 			resp.Topics = append(resp.Topics, rt)
 		}
 		return resp

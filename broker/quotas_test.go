@@ -160,3 +160,49 @@ func TestThrottledResponses(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictMutationQuotaRefusesEveryTopic: once the bucket is empty, a
+// strict CreateTopics, DeleteTopics (by name and by id) and
+// CreatePartitions answer THROTTLING_QUOTA_EXCEEDED for every topic
+// asked, and change nothing.
+func TestStrictMutationQuotaRefusesEveryTopic(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("kept", 1, nil)
+	if got := alterQuota(tb, "client-id", sp("test"), op("controller_mutation_rate", 1)); got.ErrorCode != 0 {
+		t.Fatalf("setting the quota: %d", got.ErrorCode)
+	}
+	create := func(name string, n int32) *kmsg.CreateTopicsResponse {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, n, 1
+		req.Topics = append(req.Topics, rt)
+		return tb.call(req).(*kmsg.CreateTopicsResponse)
+	}
+	if r := create("big", 20); r.Topics[0].ErrorCode != 0 {
+		t.Fatalf("first creation: %d", r.Topics[0].ErrorCode)
+	}
+	code := kerr.ThrottlingQuotaExceeded.Code
+	if r := create("refused", 1); r.Topics[0].ErrorCode != code || r.ThrottleMillis <= 0 {
+		t.Errorf("CreateTopics: error %d, throttle %d", r.Topics[0].ErrorCode, r.ThrottleMillis)
+	}
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	byName, byID := kmsg.NewDeleteTopicsRequestTopic(), kmsg.NewDeleteTopicsRequestTopic()
+	byName.Topic = sp("kept")
+	byID.TopicID = tb.Topic("big").ID
+	del.Topics = append(del.Topics, byName, byID)
+	dr := tb.call(del).(*kmsg.DeleteTopicsResponse)
+	if len(dr.Topics) != 2 || dr.Topics[0].ErrorCode != code || dr.Topics[1].ErrorCode != code || dr.Topics[1].TopicID != tb.Topic("big").ID {
+		t.Errorf("DeleteTopics: %+v", dr.Topics)
+	}
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	ct := kmsg.NewCreatePartitionsRequestTopic()
+	ct.Topic, ct.Count = "kept", 3
+	cp.Topics = append(cp.Topics, ct)
+	if r := tb.call(cp).(*kmsg.CreatePartitionsResponse); len(r.Topics) != 1 || r.Topics[0].ErrorCode != code {
+		t.Errorf("CreatePartitions: %+v", r.Topics)
+	}
+	if tb.Topic("refused") != nil || tb.Topic("kept") == nil || len(tb.Topic("kept").Partitions()) != 1 {
+		t.Error("a refused mutation changed the topics")
+	}
+}
