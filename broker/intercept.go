@@ -20,9 +20,8 @@ package broker
 // the SASL requests (served before authentication), and cluster actions
 // (WriteTxnMarkers).
 //
-// Strict controller mutation quotas are checked once per request (Kafka
-// checks topic by topic): a request that starts with tokens left is
-// served whole.
+// Strict controller mutation quotas are applied topic by topic
+// (intercept_mutations.go).
 
 import (
 	"context"
@@ -66,6 +65,8 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 		var c quota.Client
 		quotas := !quotaExempt(key) && !isFollowerFetch(req) && b.anyQuota(qm)
 		var mutations func(kmsg.Response) int
+		var addRefused func(kmsg.Response) kmsg.Response
+		var refusedWait time.Duration
 		if quotas {
 			c = quotaClient(req)
 			if key == 1 && qm.Enabled(quota.Fetch) {
@@ -76,11 +77,13 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 			}
 			if since, ok := strictMutationSince[key]; ok && qm.Enabled(quota.ControllerMutation) && !validateOnly(req) {
 				if req.Version >= since {
-					if exceeded, wait := qm.MutationExceeded(c); exceeded {
-						return b.throttled(req, refuseMutations(req), wait), nil
+					var all bool
+					if addRefused, refusedWait, all = b.strictMutations(req, c); all {
+						return b.throttled(req, refuseMutations(req), refusedWait), nil
 					}
+				} else {
+					mutations = b.mutationCounter(req)
 				}
-				mutations = b.mutationCounter(req)
 			}
 		}
 		start := time.Now()
@@ -91,6 +94,9 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 		}
 		finish := func(ctx context.Context, resp kmsg.Response) kmsg.Response {
 			if quotas {
+				if addRefused != nil && resp != nil {
+					resp = b.throttled(req, addRefused(resp), refusedWait)
+				}
 				resp = b.applyQuotas(key, req, resp, c, local, mutations)
 				holdForOldClient(ctx, resp)
 			}
@@ -145,10 +151,9 @@ func (b *Broker) applyQuotas(key int16, req *protocol.Request, resp kmsg.Respons
 			}
 		}
 	}
-	if mutations != nil && resp != nil {
-		strict := req.Version >= strictMutationSince[key]
+	if mutations != nil && resp != nil { // permissive: made, then throttled
 		if n := mutations(resp); n > 0 {
-			_, wait := qm.Mutation(c, float64(n), strict)
+			_, wait := qm.Mutation(c, float64(n), false)
 			bandwidth = max(bandwidth, wait)
 		}
 	}

@@ -161,10 +161,10 @@ func TestThrottledResponses(t *testing.T) {
 	}
 }
 
-// TestStrictMutationQuotaRefusesEveryTopic: once the bucket is empty, a
-// strict CreateTopics, DeleteTopics (by name and by id) and
-// CreatePartitions answer THROTTLING_QUOTA_EXCEEDED for every topic
-// asked, and change nothing.
+// TestStrictMutationQuotaRefusesEveryTopic: topics are taken from the
+// bucket in request order; once it is empty, a strict CreateTopics,
+// DeleteTopics (by name and by id) and CreatePartitions answer
+// THROTTLING_QUOTA_EXCEEDED for every topic asked, and change nothing.
 func TestStrictMutationQuotaRefusesEveryTopic(t *testing.T) {
 	tb := newTestBroker(t, nil)
 	tb.WrapAPIs(tb.reg)
@@ -179,10 +179,29 @@ func TestStrictMutationQuotaRefusesEveryTopic(t *testing.T) {
 		req.Topics = append(req.Topics, rt)
 		return tb.call(req).(*kmsg.CreateTopicsResponse)
 	}
-	if r := create("big", 20); r.Topics[0].ErrorCode != 0 {
-		t.Fatalf("first creation: %d", r.Topics[0].ErrorCode)
-	}
 	code := kerr.ThrottlingQuotaExceeded.Code
+	// Topic by topic: the first takes the bucket's 11 tokens below zero,
+	// the second of the same request is refused.
+	req := kmsg.NewPtrCreateTopicsRequest()
+	for _, tc := range []struct {
+		name string
+		n    int32
+	}{{"big", 20}, {"second", 1}} {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = tc.name, tc.n, 1
+		req.Topics = append(req.Topics, rt)
+	}
+	r := tb.call(req).(*kmsg.CreateTopicsResponse)
+	got := map[string]int16{}
+	for _, rt := range r.Topics {
+		got[rt.Topic] = rt.ErrorCode
+	}
+	if len(got) != 2 || got["big"] != 0 || got["second"] != code || r.ThrottleMillis <= 0 {
+		t.Fatalf("two topics with 11 tokens: %v, throttle %d; want big created, second refused, throttled", got, r.ThrottleMillis)
+	}
+	if tb.Topic("big") == nil || tb.Topic("second") != nil {
+		t.Fatal("the first topic was not created or the second was")
+	}
 	if r := create("refused", 1); r.Topics[0].ErrorCode != code || r.ThrottleMillis <= 0 {
 		t.Errorf("CreateTopics: error %d, throttle %d", r.Topics[0].ErrorCode, r.ThrottleMillis)
 	}
