@@ -14,6 +14,7 @@ import (
 	"gregor/broker/acl"
 	"gregor/broker/config"
 	"gregor/broker/metadata"
+	"gregor/broker/quota"
 	"gregor/broker/storage"
 	"gregor/protocol"
 )
@@ -63,8 +64,14 @@ type Broker struct {
 	// handover holds NOT_LEADER answers during a controlled shutdown
 	// until the new leaders know they lead (handover.go).
 	handover handovers
-	// quotas are the replication quotas (quota.go).
+	// quotas are the replication quotas (replication_quota.go).
 	quotas quotas
+	// clientQuotas are the client quotas in force and every client's usage
+	// (client_quotas.go; made on first use).
+	clientQuotas     *quota.Manager
+	clientQuotasOnce sync.Once
+	// ops are the counters operators read (ops.go).
+	ops opsStats
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -116,6 +123,7 @@ func New(opt Options) (*Broker, error) {
 	if ac, ok := opt.Config.Authorizer(); ok {
 		b.authz = acl.New(ac, opt.Log.With().Str("component", "authorizer").Logger())
 	}
+	b.ops.started = time.Now()
 	b.dyn.Store(&dynamicConfigs{cfg: opt.Config, changed: make(chan struct{})})
 	b.quotas = newQuotas(b)
 	if b.fs == nil {

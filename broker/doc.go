@@ -19,6 +19,10 @@
 //	host.go             what the coordinators need (coordinator.Host)
 //	peer.go             requests to other brokers
 //	background.go       retention, checkpoints, flushes, ISR shrinks
+//	intercept.go        around every handler: client quotas (quotas.go,
+//	                    package quota) and per-topic traffic counts
+//	ops.go, stats.go    what operators read: traffic, errors, ISR changes,
+//	                    controller status, end offsets for consumer lag
 //
 // Lock order: Partition.mu before Broker.mu and storage.Log's lock;
 // Partition.waitMu is a leaf. Nothing waits for replication, disks of

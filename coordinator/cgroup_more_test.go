@@ -3,6 +3,7 @@ package coordinator
 import (
 	"context"
 	"reflect"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -345,6 +346,36 @@ func TestConsumerGroupOffsetExpiry(t *testing.T) {
 		e.c.expireOffsets()
 		if s := e.state("g"); s != "unknown" {
 			t.Fatalf("the empty group without offsets is %s", s)
+		}
+	})
+}
+
+// The operators' view (consumer lag metrics, the status page) shows a
+// KIP-848 group with its state, epoch and members' partitions, which
+// the classic fields alone would show as a dead group.
+func TestConsumerGroupOperatorView(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, nil)
+		r := e.join("g", "m1", "a")
+		if len(r.assignment) != 4 {
+			t.Fatalf("join: %+v", r)
+		}
+		views := e.co.Groups()
+		if len(views) != 1 {
+			t.Fatalf("views: %+v", views)
+		}
+		v := views[0]
+		if v.Group != "g" || v.State != cgStable || v.ProtocolType != "consumer" || v.Generation != 1 || len(v.Members) != 1 {
+			t.Fatalf("view: %+v", v)
+		}
+		m := v.Members[0]
+		if m.ID != "m1" || m.ClientID != "client-m1" {
+			t.Fatalf("member: %+v", m)
+		}
+		var a kmsg.ConsumerMemberAssignment
+		if err := a.ReadFrom(m.Assignment); err != nil || len(a.Topics) != 1 || a.Topics[0].Topic != "a" ||
+			!slices.Equal(a.Topics[0].Partitions, []int32{0, 1, 2, 3}) {
+			t.Fatalf("assignment %+v: %v", a, err)
 		}
 	})
 }

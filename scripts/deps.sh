@@ -24,6 +24,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
 fi
 
+# The status page's browser test drives Debian's headless Chromium. It is
+# skipped, with a message, where Chromium cannot be installed.
+if ! command -v chromium >/dev/null; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium; }; then
+		echo "deps: chromium could not be installed; the status page's browser test will be skipped"
+	fi
+fi
+
 if [ -f compat/js/package.json ] && [ ! -d compat/js/node_modules/kafkajs ]; then
 	(cd compat/js && npm ci --no-audit --no-fund --silent 2>/dev/null || npm install --no-audit --no-fund --silent)
 fi

@@ -128,8 +128,15 @@ type Config struct {
 	SuperUsers                string
 	AllowEveryoneIfNoACLFound bool
 
+	// Client quota sampling (quota.window.*, controller.quota.window.*).
+	QuotaWindowNum            int
+	QuotaWindowSize           time.Duration
+	ControllerQuotaWindowNum  int
+	ControllerQuotaWindowSize time.Duration
+
 	MetricsListener string // host:port for Prometheus; empty disables
 	LogLevel        string
+	LogFormat       string // auto, json or text
 	// DecompressionMaxRatio: a record batch may decompress to at most this
 	// many times its topic's max.message.bytes (MESSAGE_TOO_LARGE past it).
 	DecompressionMaxRatio int64

@@ -400,6 +400,17 @@ var table = []Key{
 	{Name: "allow.everyone.if.no.acl.found", Type: Boolean, Default: "false", Field: func(c *Config) any { return &c.AllowEveryoneIfNoACLFound },
 		Doc: "Whether an action on a resource no ACL applies to at all is allowed."},
 
+	// Client quotas: how usage is sampled (the quotas themselves are set
+	// with AlterClientQuotas and kept in the cluster metadata).
+	{Name: "quota.window.num", Type: Int, Default: "11", Valid: atLeast(2), Field: func(c *Config) any { return &c.QuotaWindowNum },
+		Doc: "The number of samples kept in memory for client quotas."},
+	{Name: "quota.window.size.seconds", Type: Int, Unit: Seconds, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.QuotaWindowSize },
+		Doc: "The time span of each sample for client quotas."},
+	{Name: "controller.quota.window.num", Type: Int, Default: "11", Valid: atLeast(2), Field: func(c *Config) any { return &c.ControllerQuotaWindowNum },
+		Doc: "The number of samples kept in memory for controller mutation quotas."},
+	{Name: "controller.quota.window.size.seconds", Type: Int, Unit: Seconds, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.ControllerQuotaWindowSize },
+		Doc: "The time span of each sample for controller mutation quotas."},
+
 	// Gregor's own.
 	{Name: "gregor.metrics.listener", Type: String, Default: "127.0.0.1:9404", Valid: hostPortOrEmpty, Field: func(c *Config) any { return &c.MetricsListener },
 		Doc: "host:port serving Prometheus metrics; empty turns them off."},
@@ -414,6 +425,8 @@ var table = []Key{
 	{Name: "log.message.downconversion.enable", Type: Boolean, Default: "true", Scope: ClusterWide, Topic: "message.downconversion.enable",
 		Field: func(c *Config) any { return &c.TopicDefaults.MessageDownConversionEnable },
 		Doc:   "Whether clients fetching with Fetch v0-3 (message formats 0 and 1) get records down-converted; when false they get UNSUPPORTED_VERSION."},
+	{Name: "gregor.log.format", Type: String, Default: "auto", Valid: oneOf("auto", "json", "text"), Field: func(c *Config) any { return &c.LogFormat },
+		Doc: "The format of the broker's log on stderr: json lines, coloured text for people, or auto (text when stderr is a terminal, else json)."},
 }
 
 // keys is the schema every function of the package works from: the table

@@ -31,7 +31,7 @@ const (
 	inertLogin           = "a broker logs in with its JAAS config only, with nothing to refresh"
 	inertTokens          = "delegation tokens are not supported"
 	inertPasswordEncoder = "dynamic passwords are kept in the metadata as given, not encrypted with this encoder"
-	inertQuotas          = "client quotas are not enforced"
+	inertQuotas          = "not a quota Gregor has (moves between log dirs, quota callback classes)"
 	inertAtRunTime       = "Gregor sets up listeners and their security at start-up from server.properties; a value altered at run time is stored and described, not applied"
 	inertUnknown         = "not a key Kafka or Gregor knows; kept as Kafka keeps custom broker configs"
 )
@@ -415,18 +415,10 @@ var kafkaKeys = []Key{
 		Doc: "Key length of the password encoder."},
 	{Name: "password.encoder.iterations", Type: Int, Default: "4096", Valid: atLeast(1024), NoEffect: inertPasswordEncoder,
 		Doc: "Iterations of the password encoder."},
-	{Name: "quota.window.num", Type: Int, Default: "11", Valid: atLeast(1), NoEffect: inertQuotas,
-		Doc: "Samples of client quotas."},
 	{Name: "alter.log.dirs.replication.quota.window.num", Type: Int, Default: "11", Valid: atLeast(1), NoEffect: inertQuotas,
 		Doc: "Samples of log directory move quotas."},
-	{Name: "controller.quota.window.num", Type: Int, Default: "11", Valid: atLeast(1), NoEffect: inertQuotas,
-		Doc: "Samples of controller mutation quotas."},
-	{Name: "quota.window.size.seconds", Type: Int, Default: "1", Valid: atLeast(1), NoEffect: inertQuotas,
-		Doc: "Sample length of client quotas."},
 	{Name: "alter.log.dirs.replication.quota.window.size.seconds", Type: Int, Default: "1", Valid: atLeast(1), NoEffect: inertQuotas,
 		Doc: "Sample length of log directory move quotas."},
-	{Name: "controller.quota.window.size.seconds", Type: Int, Default: "1", Valid: atLeast(1), NoEffect: inertQuotas,
-		Doc: "Sample length of controller mutation quotas."},
 	{Name: "client.quota.callback.class", Type: Class, NoDefault: true, NoEffect: inertQuotas,
 		Doc: "Class computing client quotas."},
 	{Name: "log.flush.offset.checkpoint.interval.ms", Type: Int, Default: "60000", Valid: atLeast(0), NoEffect: inertTuning,

@@ -50,6 +50,9 @@ type localDoc struct {
 	// Acls are the ACLs by resource pattern. Absent in files written
 	// before they were kept.
 	Acls []localAcls `json:"acls,omitempty"`
+	// ClientQuotas are the client quota entities' configs, by entity path
+	// (QuotaEntity.Path). Absent in files written before they were kept.
+	ClientQuotas map[string]map[string]string `json:"client_quotas,omitempty"`
 }
 
 type localTopic struct {
@@ -102,6 +105,7 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 	l.applyBrokerConfigsLocked()
 	l.applyScramLocked()
 	l.applyAclsLocked()
+	l.applyQuotasLocked()
 	return nil
 }
 

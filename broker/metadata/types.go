@@ -64,6 +64,9 @@ type BrokerInfo struct {
 	// (the listener_security_protocol_map it registers); nil: each name
 	// that is a protocol's is that protocol, others PLAINTEXT.
 	Protocols map[string]string
+	// Registered is when the broker registered (the timestamp of its
+	// ZooKeeper registration); zero when not known.
+	Registered time.Time
 }
 
 // Endpoint is an advertised address.

@@ -198,6 +198,9 @@ func (b *backend) recordState(t *topicCache, p int32, st *pstate) {
 	if int(p) >= len(t.states) {
 		return // the topic shrank meanwhile (it was recreated)
 	}
+	if old := t.states[p]; old != nil && st.leader >= 0 && old.leader != st.leader {
+		b.elections.Add(1) // leaders this controller changed (status.go)
+	}
 	t.states[p] = st
 	t.changed = true
 	b.markReported(t)

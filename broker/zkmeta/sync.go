@@ -67,6 +67,7 @@ func (b *backend) markAll() {
 	b.mu.Lock()
 	keys := append(b.brokerConfigKeys(), b.userKeys()...)
 	keys = append(keys, aclKeys()...)
+	keys = append(keys, b.quotaKeys()...)
 	for name, t := range b.topics {
 		keys = append(keys, preTopic+name, preConfig+name)
 		for p := range t.assign {
@@ -465,6 +466,8 @@ func (b *backend) process(key string) error {
 		return b.processAcls()
 	case strings.HasPrefix(key, preAcl):
 		return b.processAcl(key)
+	case strings.HasPrefix(key, "Q"):
+		return b.processQuota(key)
 	case strings.HasPrefix(key, preState):
 		rest := key[len(preState):]
 		i := strings.LastIndexByte(rest, '/')
@@ -774,6 +777,7 @@ func (b *backend) deliver() {
 	cfgDefaults, cfgSelf, cfgChanged := b.takeBrokerConfigs()
 	scram, scramChanged := b.takeScram()
 	acls, aclsChanged := b.takeAcls()
+	quotas, quotasChanged := b.takeQuotas()
 	b.mu.Unlock()
 
 	if apply == nil {
@@ -797,5 +801,8 @@ func (b *backend) deliver() {
 	}
 	if a, ok := apply.(metadata.AclApplier); ok && aclsChanged {
 		a.ApplyAcls(acls)
+	}
+	if a, ok := apply.(metadata.ClientQuotaApplier); ok && quotasChanged {
+		a.ApplyClientQuotas(quotas)
 	}
 }

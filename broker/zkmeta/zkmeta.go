@@ -84,6 +84,9 @@ type backend struct {
 	roundReported time.Time
 	// prefetched holds the reads of this round's keys done ahead.
 	prefetched map[string]getResult
+	quotas     quotaCache    // quotas.go
+	elections  atomic.Uint64 // leaders changed by this broker as controller (status.go)
+	lastCtrl   atomic.Bool   // isController as Status last read it
 }
 
 type liveBroker struct {

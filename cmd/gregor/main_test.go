@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net"
 	"strings"
 	"testing"
@@ -9,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"gregor/broker/config"
+	"gregor/monitor"
 )
 
 // The default metrics address gives way when taken (a second broker on
@@ -19,14 +19,12 @@ func TestMetricsDefaultGivesWayExplicitFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var logs strings.Builder
-	s := &server{log: zerolog.New(&logs)}
+	s := &server{log: zerolog.New(&logs), metrics: monitor.NewMetrics(monitor.Sources{})} // never scraped here
 
 	def := config.Defaults()
 	def.MetricsListener = held.Addr().String() // the default, not set by anyone
-	if err := s.startMetrics(ctx, def); err != nil {
+	if err := s.startMonitor(def); err != nil {
 		t.Fatalf("default address taken: %v, want a fallback", err)
 	}
 	if !strings.Contains(logs.String(), "default metrics address taken") {
@@ -37,7 +35,7 @@ func TestMetricsDefaultGivesWayExplicitFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.startMetrics(ctx, set); err == nil {
+	if err := s.startMonitor(set); err == nil {
 		t.Fatal("an explicitly set metrics address that is taken did not fail start-up")
 	}
 }

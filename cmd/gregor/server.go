@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -14,6 +15,7 @@ import (
 	"gregor/broker/metadata"
 	"gregor/broker/zkmeta"
 	"gregor/coordinator"
+	"gregor/monitor"
 	"gregor/protocol"
 )
 
@@ -23,6 +25,10 @@ type server struct {
 	broker *broker.Broker
 	coord  *coordinator.Coordinator
 	net    *protocol.Server
+	// listeners are the bound addresses by listener name.
+	listeners map[string]string
+	metrics   *monitor.Metrics
+	monitor   *monitor.Server // nil when gregor.metrics.listener is empty
 }
 
 // start opens the broker, loads metadata and starts serving every listener.
@@ -56,8 +62,11 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	reg := protocol.NewRegistry()
 	b.Register(reg)
 	coord.Register(reg)
-	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger())}
+	b.WrapAPIs(reg) // traffic counts and client quotas, for every API
+	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger()), listeners: map[string]string{}}
 	s.net.Options = connectionOptions(cfg)
+	s.metrics = monitor.NewMetrics(s.sources())
+	s.net.Observer = s.metrics.Observer
 	for _, l := range cfg.Listeners {
 		sec, err := listenerSecurity(cfg, l.Name, b, log.With().Str("component", "security").Logger())
 		if err != nil {
@@ -69,11 +78,54 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 			s.shutdown(context.Background())
 			return nil, fmt.Errorf("listener %s: %w", l, err)
 		}
+		s.listeners[l.Name] = addr.String()
 		log.Info().Str("listener", l.Name).Str("security_protocol", cfg.ListenerProtocols[l.Name]).Str("addr", addr.String()).Msg("listening")
 	}
 	warnInterBrokerPrincipal(cfg, log)
-	log.Info().Int32("broker_id", cfg.BrokerID).Str("cluster_id", b.ClusterID()).Strs("log_dirs", cfg.LogDirs).Msg("gregor started")
 	return s, nil
+}
+
+// sources are what the monitor reads. Listeners is the server's own map,
+// filled as listeners come up and not changed after start-up.
+func (s *server) sources() monitor.Sources {
+	return monitor.Sources{Broker: s.broker, Coord: s.coord, Net: s.net, Listeners: s.listeners, Version: versionLine()}
+}
+
+// serveMonitor starts the status page and metrics (gregor.metrics.listener).
+func (s *server) serveMonitor(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	m, err := monitor.Listen(addr, s.sources(), s.metrics, s.log.With().Str("component", "monitor").Logger())
+	if err != nil {
+		return err
+	}
+	s.monitor = m
+	return nil
+}
+
+// logStarted writes the one start-up line a person reads: listeners, data
+// dirs, cluster mode and where the status page is.
+func (s *server) logStarted(cfg *config.Config) {
+	var ls []string
+	for _, l := range cfg.Listeners {
+		ls = append(ls, fmt.Sprintf("%s://%s", l.Name, s.listeners[l.Name]))
+	}
+	mode := "single broker, local metadata"
+	if cfg.Clustered() {
+		mode = "cluster on ZooKeeper " + cfg.ZookeeperConnect
+	}
+	status := "off (gregor.metrics.listener is empty)"
+	if s.monitor != nil {
+		status = "http://" + s.monitor.Addr().String() + "/"
+	}
+	ev := s.log.Info().Int32("broker_id", cfg.BrokerID).Str("cluster_id", s.broker.ClusterID()).Strs("listeners", ls).
+		Strs("log_dirs", cfg.LogDirs).Str("mode", mode).Str("status_page", status)
+	if s.monitor != nil {
+		ev = ev.Str("metrics", status+"metrics")
+	}
+	ev.Msgf("gregor started: broker %d (%s) on %s, data in %s, status page %s",
+		cfg.BrokerID, mode, strings.Join(ls, ", "), strings.Join(cfg.LogDirs, ", "), status)
 }
 
 // shutdown hands leaderships over and leaves the ISRs (controlled
@@ -81,6 +133,10 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 // partitions this broker led are answered NOT_LEADER_OR_FOLLOWER while
 // its listeners are still open, and no leader waits for it meanwhile.
 func (s *server) shutdown(ctx context.Context) error {
+	if s.monitor != nil {
+		s.monitor.Stopping()
+		defer s.monitor.Close()
+	}
 	var errs []error
 	t0 := time.Now()
 	if err := s.broker.ControlledShutdown(ctx); err != nil {

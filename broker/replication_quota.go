@@ -68,9 +68,9 @@ func parseThrottled(v string, self int32) throttledSet {
 	return s
 }
 
-// quota measures replication bytes against a bound taken from the
+// replicationQuota measures replication bytes against a bound taken from the
 // configuration in force each time.
-type quota struct {
+type replicationQuota struct {
 	bound func(*config.Config) config.ByteSize
 	cfg   func() *config.Config
 
@@ -85,8 +85,8 @@ type quotaSample struct {
 	bytes int64
 }
 
-func newQuota(cfg func() *config.Config, bound func(*config.Config) config.ByteSize) *quota {
-	return &quota{cfg: cfg, bound: bound}
+func newQuota(cfg func() *config.Config, bound func(*config.Config) config.ByteSize) *replicationQuota {
+	return &replicationQuota{cfg: cfg, bound: bound}
 }
 
 // window returns the sample count and span in force.
@@ -102,7 +102,7 @@ func quotaWindow(c *config.Config) (int, time.Duration) {
 }
 
 // purgeLocked drops samples older than the window.
-func (q *quota) purgeLocked(now time.Time, n int, size time.Duration) {
+func (q *replicationQuota) purgeLocked(now time.Time, n int, size time.Duration) {
 	i := 0
 	for i < len(q.samples) && now.Sub(q.samples[i].start) >= time.Duration(n)*size {
 		i++
@@ -111,7 +111,7 @@ func (q *quota) purgeLocked(now time.Time, n int, size time.Duration) {
 }
 
 // record adds replicated bytes (whether the quota was exceeded or not).
-func (q *quota) record(n int, now time.Time) {
+func (q *replicationQuota) record(n int, now time.Time) {
 	if n <= 0 {
 		return
 	}
@@ -130,7 +130,7 @@ func (q *quota) record(n int, now time.Time) {
 // allowance returns how many bytes may be replicated now without the
 // measured rate exceeding the bound (0 or less: the quota is exceeded),
 // or math.MaxInt64 when there is no bound.
-func (q *quota) allowance(now time.Time) int64 {
+func (q *replicationQuota) allowance(now time.Time) int64 {
 	c := q.cfg()
 	bound := int64(q.bound(c))
 	if bound == math.MaxInt64 {
@@ -152,7 +152,7 @@ func (q *quota) allowance(now time.Time) int64 {
 }
 
 // rate is the measured bytes per second, and the bytes recorded ever.
-func (q *quota) rate(now time.Time) (float64, int64) {
+func (q *replicationQuota) rate(now time.Time) (float64, int64) {
 	num, size := quotaWindow(q.cfg())
 	q.mu.Lock()
 	defer q.mu.Unlock()
@@ -170,7 +170,7 @@ func (q *quota) rate(now time.Time) (float64, int64) {
 
 // quotas are a broker's two replication quotas.
 type quotas struct {
-	leader, follower *quota
+	leader, follower *replicationQuota
 }
 
 func newQuotas(b *Broker) quotas {
