@@ -154,9 +154,11 @@ func (b *Broker) AwaitTopic(ctx context.Context, name string, timeout time.Durat
 	}
 }
 
+// allLed reports whether every partition of a topic has a leader, and
+// those this broker leads have taken up their leadership.
 func allLed(t *Topic) bool {
 	for _, p := range t.Partitions() {
-		if p.State().Leader < 0 {
+		if st := p.State(); st.Leader < 0 || st.Leader == p.b.id && !p.IsLeader() {
 			return false
 		}
 	}

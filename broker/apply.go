@@ -88,9 +88,11 @@ func (b *Broker) applyTopic(st metadata.TopicState) {
 		t.cfg.Store(b.newTopicConfig(st.Configs))
 	}
 	parts := slices.Clone(t.Partitions())
+	known := len(parts)
 	for i := len(parts); i < len(st.Partitions); i++ {
 		p := newPartition(b, t, int32(i))
 		p.after = after[int32(i)]
+		p.changedState(st.Partitions[i]) // announced before the partition is visible
 		parts = append(parts, p)
 	}
 	t.partitions.Store(&parts)
@@ -100,7 +102,7 @@ func (b *Broker) applyTopic(st metadata.TopicState) {
 		if i >= len(st.Partitions) {
 			break
 		}
-		if p.changedState(st.Partitions[i]) {
+		if i >= known || p.changedState(st.Partitions[i]) {
 			p.postState(st.Partitions[i], reported)
 		}
 		if cfgChanged {

@@ -77,8 +77,17 @@ func newPartition(b *Broker, t *Topic, id int32) *Partition {
 // Topic returns the partition's topic.
 func (p *Partition) Topic() *Topic { return p.topic }
 
-// State returns the partition's metadata state.
+// State returns the partition's state as cluster metadata last announced
+// it (what Metadata and leader hints report), which the partition itself
+// may not have applied yet (its mailbox applies states apart from the
+// metadata loop).
 func (p *Partition) State() metadata.PartitionState {
+	p.mailMu.Lock()
+	posted := p.posted
+	p.mailMu.Unlock()
+	if posted != nil {
+		return *posted
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.state
