@@ -72,6 +72,9 @@ type Broker struct {
 	clientQuotasOnce sync.Once
 	// ops are the counters operators read (ops.go).
 	ops opsStats
+	// tls is the TLS of the listeners, reconfigured by dynamic configs
+	// (listener_tls.go).
+	tls listenerTLS
 
 	stop    chan struct{}
 	bg      sync.WaitGroup

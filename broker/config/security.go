@@ -131,8 +131,12 @@ func (c *Config) value(key string) (string, bool) {
 }
 
 // ListenerValue is key's value for a listener: listener.name.<l>.key if
-// set, else key's own.
+// set (for a keystore or truststore key, this broker's dynamic config
+// first), else key's own.
 func (c *Config) ListenerValue(listener, key string) string {
+	if v, ok := c.Dynamic.PerBroker[listenerPrefixOf(listener)+key]; ok && listenerOnlyKeys[key] {
+		return strings.TrimSpace(v)
+	}
 	if v, ok := c.Values[listenerPrefixOf(listener)+key]; ok {
 		return strings.TrimSpace(v)
 	}
