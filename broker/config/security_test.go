@@ -161,3 +161,33 @@ func TestDynamicListenerKeystore(t *testing.T) {
 		t.Fatalf("TLS after delete %+v", tc)
 	}
 }
+
+// OAUTHBEARER between brokers: the broker's own unsecured token is for
+// unsecuredLoginStringClaim_sub, which is its principal; without it, or on
+// a listener that checks signed tokens, start-up is refused.
+func TestInterBrokerOAuth(t *testing.T) {
+	base := func(jaas string) map[string]string {
+		return map[string]string{
+			"listeners": "SASL_PLAINTEXT://127.0.0.1:9092", "security.inter.broker.protocol": "SASL_PLAINTEXT",
+			"sasl.enabled.mechanisms": "OAUTHBEARER", "sasl.mechanism.inter.broker.protocol": "OAUTHBEARER",
+			"listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config": jaas,
+		}
+	}
+	const module = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required"
+	c, err := Load(base(module+` unsecuredLoginStringClaim_sub="broker";`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := c.InterBrokerPrincipal(); !ok || p != "User:broker" {
+		t.Errorf("OAUTHBEARER principal: %q %v", p, ok)
+	}
+	if _, err := Load(base(module+";"), nil); err == nil || !strings.Contains(err.Error(), "unsecuredLoginStringClaim_sub") {
+		t.Errorf("no subject: %v", err)
+	}
+	signed := base(module + ` unsecuredLoginStringClaim_sub="broker";`)
+	signed["listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class"] = OAuthValidatorClass
+	signed["sasl.oauthbearer.jwks.endpoint.url"] = "file:///jwks.json"
+	if _, err := Load(signed, nil); err == nil || !strings.Contains(err.Error(), "checks signed tokens") {
+		t.Errorf("signed tokens between brokers: %v", err)
+	}
+}
