@@ -45,6 +45,9 @@ type fetchState struct {
 	topicErrs []error      // per requested topic
 	// maxBytes and minBytes are the request's, capped (fetchLimits).
 	maxBytes, minBytes int32
+	// out is the response being built by run: record bytes are file
+	// ranges spliced into it (fetch_records.go).
+	out *protocol.Spliced
 }
 
 // fetchLimits caps a fetch's MaxBytes and MinBytes as Kafka's KafkaApis
@@ -110,9 +113,10 @@ func (fs *fetchState) resolve() {
 
 // run builds a full response into resp and reports its record bytes and
 // whether any partition failed.
-func (fs *fetchState) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, bool) {
+func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, bool) {
 	budget := fs.maxBytes
-	total, anyErr, k := 0, false, 0
+	anyErr, k := false, 0
+	fs.out = protocol.NewSpliced(resp)
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(fs.r.Topics))
 	for i := range fs.r.Topics {
 		rt := &fs.r.Topics[i]
@@ -132,17 +136,16 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, b
 				err = kerr.UnknownTopicOrPartition
 			}
 			if err == nil {
-				err = fs.fetchPartition(p, &rt.Partitions[j], sp, &budget, total == 0)
+				err = fs.fetchPartition(p, &rt.Partitions[j], sp, &budget, fs.out.Ranges() == 0)
 			}
 			if err != nil {
 				anyErr = true
 				sp.ErrorCode = ErrorCode(fs.b.log, err)
 				fs.fillLeader(p, sp)
 			}
-			total += len(sp.RecordBatches)
 		}
 	}
-	return resp, total, anyErr
+	return fs.out, fs.out.RangeBytes(), anyErr
 }
 
 // fetchPartition reads one partition into sp.
@@ -178,14 +181,11 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 	if rp.FetchOffset >= limit || (maxBytes <= 0 && !minOne) {
 		return nil
 	}
-	data, err := lg.Read(rp.FetchOffset, limit, max(maxBytes, 0), minOne)
+	n, err := fs.readRecords(lg, rp.FetchOffset, limit, max(maxBytes, 0), minOne, sp)
 	if err != nil {
 		return err
 	}
-	if data != nil {
-		sp.RecordBatches = data
-	}
-	*budget -= int32(len(data))
+	*budget -= int32(n)
 	return nil
 }
 
@@ -202,7 +202,7 @@ func (fs *fetchState) fillLeader(p *Partition, sp *kmsg.FetchResponseTopicPartit
 // wait long-polls: it re-runs the fetch whenever a fetched partition
 // changes, until enough bytes, an error, the deadline or a closed
 // connection.
-func (fs *fetchState) wait(ctx context.Context, last *kmsg.FetchResponse) kmsg.Response {
+func (fs *fetchState) wait(ctx context.Context, last *protocol.Spliced) kmsg.Response {
 	wake := make(chan struct{}, 1)
 	for _, p := range fs.parts {
 		if p != nil {
@@ -220,15 +220,15 @@ func (fs *fetchState) wait(ctx context.Context, last *kmsg.FetchResponse) kmsg.R
 	for {
 		select {
 		case <-wake:
-			resp := kmsg.NewPtrFetchResponse()
-			resp.Version = last.Version
-			r, bytes, errs := fs.run(resp)
+			r, bytes, errs := fs.run(fs.newResponse(last))
+			last.Release()
 			last = r
 			if errs || bytes >= int(fs.minBytes) {
 				return last
 			}
 		case <-timer.C:
-			r, _, _ := fs.run(last)
+			r, _, _ := fs.run(fs.newResponse(last))
+			last.Release()
 			return r
 		case <-ctx.Done():
 			return last

@@ -78,6 +78,9 @@ type conn struct {
 	sec             *Security
 	auth            *authConn
 	sessionLifetime time.Duration
+
+	// w is the writer's state, set when it starts; read once it ended.
+	w *responseWriter
 }
 
 // pending is a request whose response is to be written, in order.
@@ -168,12 +171,37 @@ func (c *conn) serve() {
 	<-done
 	fail(nil)
 	c.workers.Wait()
+	c.releaseUnwritten()
 	// Every frame is released by now; this returns anything a bug kept.
 	if left := c.reqHeld.Swap(0); left != 0 {
 		c.log.Error().Int64(LogBytes, left).Msg("connection ended holding request bytes")
 		c.s.queued.add(-left)
 	}
 	c.logClose(first)
+}
+
+// releaseUnwritten frees the responses a stopped writer did not write
+// (their buffers, and the file ranges they hold open). Called once the
+// writer and every deferred worker have ended.
+func (c *conn) releaseUnwritten() {
+	release := func(p *pending) {
+		if p != nil && p.out != nil {
+			c.held.Add(-int64(p.out.len()))
+			p.out.release()
+			p.out = nil
+		}
+	}
+	if w := c.w; w != nil {
+		for _, p := range w.batch {
+			release(p)
+		}
+		release(w.cur)
+		w.batch, w.cur = nil, nil
+		w.pw.free()
+	}
+	for p := range c.queue {
+		release(p)
+	}
 }
 
 func (c *conn) logClose(err error) {
@@ -444,8 +472,10 @@ func (c *conn) runDeferred(p *pending, prev chan struct{}) {
 func (c *conn) finish(p *pending, resp kmsg.Response, err error) {
 	if err == nil && resp != nil {
 		if p.out, err = c.encode(p.hdr, resp); err == nil {
-			c.held.Add(int64(len(p.out.b)))
+			c.held.Add(int64(p.out.len()))
 		}
+	} else if resp != nil {
+		ReleaseResponse(resp)
 	} else if err == nil && p.raw != nil {
 		p.out = &outFrame{b: binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(p.raw)), uint32(len(p.raw)))}
 		p.out.b = append(p.out.b, p.raw...)
@@ -462,12 +492,16 @@ func (c *conn) finish(p *pending, resp kmsg.Response, err error) {
 func (c *conn) encode(h header, resp kmsg.Response) (out *outFrame, err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			ReleaseResponse(resp)
 			c.log.Error().Str(LogAPI, kmsg.NameForKey(h.key)).Str("panic", fmt.Sprint(r)).
 				Bytes("stack", debug.Stack()).Msg("encoding a response panicked; closing connection")
 			out, err = nil, fmt.Errorf("encoding %s response: panic: %v", kmsg.NameForKey(h.key), r)
 		}
 	}()
 	resp.SetVersion(h.version)
+	if sp, ok := resp.(*Spliced); ok {
+		return c.encodeSpliced(h, sp)
+	}
 	return encodeResponse(h.correlation, resp), nil
 }
 
@@ -565,6 +599,7 @@ func (c *conn) callDeferred(p *pending) (resp kmsg.Response, err error) {
 // request is queued) what is gathered is written first.
 func (c *conn) writeLoop() error {
 	w := &responseWriter{c: c}
+	c.w = w
 	for {
 		var p *pending
 		var ok bool
@@ -583,6 +618,7 @@ func (c *conn) writeLoop() error {
 		if !ok {
 			return w.flush()
 		}
+		w.cur = p
 		if p.done != nil {
 			select {
 			case <-p.done:
@@ -603,6 +639,7 @@ func (c *conn) writeLoop() error {
 			return fmt.Errorf("%s (correlation %d): %w", kmsg.NameForKey(p.hdr.key), p.hdr.correlation, p.err)
 		}
 		closeAfter := p.closeAfter
+		w.cur = nil
 		if err := w.add(p); err != nil {
 			return err
 		}
@@ -627,6 +664,13 @@ type responseWriter struct {
 	// the idle time has passed, so a write to a client that reads nothing
 	// fails after between half the idle time and all of it.
 	deadline time.Time
+	// ranges is set when a gathered response has file ranges (splice.go).
+	ranges bool
+	// sendfile state and buffers for writing pieces (write_pieces.go).
+	pw pieceWriter
+	// cur is the response the writer waits on; with batch, what is left
+	// unwritten when the writer stops (released by the connection).
+	cur *pending
 }
 
 func (w *responseWriter) setWriteDeadline() {
@@ -643,7 +687,8 @@ func (w *responseWriter) setWriteDeadline() {
 func (w *responseWriter) add(p *pending) error {
 	w.batch = append(w.batch, p)
 	if p.out != nil {
-		w.size += len(p.out.b)
+		w.size += p.out.len()
+		w.ranges = w.ranges || p.out.pieces != nil
 	}
 	if w.size >= maxWriteBatch || len(w.batch) >= maxInflightPerConn {
 		return w.flush()
@@ -664,7 +709,10 @@ func (w *responseWriter) flush() error {
 		}
 	}
 	var err error
-	if len(w.bufs) > 0 {
+	if w.ranges {
+		w.setWriteDeadline()
+		err = w.writePieces()
+	} else if len(w.bufs) > 0 {
 		w.setWriteDeadline()
 		if _, isTLS := c.nc.(*tls.Conn); isTLS && len(w.bufs) > 1 {
 			// A TLS connection has no writev: one Write per response
@@ -684,8 +732,8 @@ func (w *responseWriter) flush() error {
 	}
 	for i, p := range w.batch {
 		if p.out != nil {
-			c.s.Stats.responded(p.hdr.key, p.arrived, len(p.out.b))
-			c.held.Add(-int64(len(p.out.b)))
+			c.s.Stats.responded(p.hdr.key, p.arrived, p.out.len())
+			c.held.Add(-int64(p.out.len()))
 			p.out.release()
 			p.out = nil
 		}
@@ -693,7 +741,7 @@ func (w *responseWriter) flush() error {
 		w.batch[i] = nil
 	}
 	clear(w.bufs)
-	w.batch, w.size = w.batch[:0], 0
+	w.batch, w.size, w.ranges = w.batch[:0], 0, false
 	c.touch(time.Now())
 	select {
 	case c.drained <- struct{}{}:

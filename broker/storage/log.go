@@ -501,37 +501,14 @@ func (l *Log) segmentFor(off int64) int {
 // Read returns whole batches starting with the one holding off, at most
 // maxBytes (but the first batch whole if minOne), and none with an offset
 // at or above limit. It returns ErrOffsetOutOfRange if off is below the log
-// start or above the log end, and nil bytes at the end.
+// start or above the log end, and nil bytes at the end. ReadSection does
+// the same without reading the bytes.
 func (l *Log) Read(off, limit int64, maxBytes int32, minOne bool) ([]byte, error) {
-	b, suspect, err := l.read(off, limit, maxBytes, minOne)
-	if suspect != nil {
-		l.repairIndexes(suspect)
+	sec, err := l.ReadSection(off, limit, maxBytes, minOne)
+	if err != nil || sec == nil {
+		return nil, err
 	}
-	return b, err
-}
-
-// read is Read under the read lock; it also returns a segment whose index
-// it found not to match the log.
-func (l *Log) read(off, limit int64, maxBytes int32, minOne bool) (b []byte, suspect *segment, err error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if off < l.startOffset || off > l.nextOffsetLocked() {
-		return nil, nil, ErrOffsetOutOfRange
-	}
-	for i := l.segmentFor(off); i < len(l.segments); i++ {
-		s := l.segments[i]
-		if off >= s.next || off >= limit {
-			continue
-		}
-		b, err = s.read(max(off, s.base), limit, maxBytes, minOne, s.size)
-		if s.indexSuspect.Load() {
-			suspect = s
-		}
-		if err != nil || len(b) > 0 {
-			return b, suspect, err
-		}
-	}
-	return nil, suspect, nil
+	return sec.Bytes()
 }
 
 // repairIndexes rebuilds the indexes of segments a lookup found not to

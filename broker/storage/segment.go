@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +19,7 @@ type segment struct {
 	fs    FS
 	dir   string
 	base  int64
-	log   File
+	log   *sharedFile // shared with Sections being sent (section.go)
 	index *index
 	times *index
 
@@ -45,10 +44,11 @@ func segmentPath(dir string, base int64, ext string) string {
 // openSegment opens (creating if need be) the segment at base.
 func openSegment(fs FS, dir string, base int64, active bool, now time.Time) (*segment, error) {
 	s := &segment{fs: fs, dir: dir, base: base, next: base, maxTs: -1, maxTsOff: -1, firstTs: -1, created: now}
-	var err error
-	if s.log, err = fs.OpenFile(segmentPath(dir, base, ".log"), os.O_CREATE|os.O_RDWR, 0o644); err != nil {
+	f, err := fs.OpenFile(segmentPath(dir, base, ".log"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
 		return nil, err
 	}
+	s.log = newSharedFile(f)
 	st, err := s.log.Stat()
 	if err != nil {
 		s.close()
@@ -69,7 +69,11 @@ func openSegment(fs FS, dir string, base int64, active bool, now time.Time) (*se
 
 func (s *segment) close() error {
 	var errs []error
-	for _, c := range []io.Closer{s.log, indexCloser(s.index), indexCloser(s.times)} {
+	var logCloser io.Closer
+	if s.log != nil {
+		logCloser = s.log
+	}
+	for _, c := range []io.Closer{logCloser, indexCloser(s.index), indexCloser(s.times)} {
 		if c != nil {
 			errs = append(errs, c.Close())
 		}
@@ -178,6 +182,8 @@ type scanner struct {
 	end int64 // stop at this position
 	buf []byte
 	bp  int64 // file position of buf[0]
+	// pooled is buf's pool entry (newScanner); free returns it.
+	pooled *[]byte
 }
 
 const scanChunk = 16 << 10
@@ -247,7 +253,8 @@ func (s *segment) find(off int64, end int64) (batchAt, error) {
 // must meet a batch ending exactly at entryOff before passing it;
 // otherwise it returns errBadIndex.
 func (s *segment) scanFrom(pos, off, end, entryOff int64) (batchAt, error) {
-	sc := scanner{s: s, end: end}
+	sc := newScanner(s, end)
+	defer sc.free()
 	checking := entryOff >= 0
 	for first := true; ; first = false {
 		b, err := sc.at(pos)
@@ -339,49 +346,6 @@ func (s *segment) buildIndexes(size, interval int64) (offsets, times []byte, err
 		}
 		pos += b.size
 	}
-}
-
-// read returns whole batches starting with the one holding off, up to
-// maxBytes, none with a last offset at or above limit. The first batch is
-// returned whole even past maxBytes when minOne is set (KIP-74).
-func (s *segment) read(off, limit int64, maxBytes int32, minOne bool, size int64) ([]byte, error) {
-	first, err := s.find(off, size)
-	if err != nil || first.last >= limit {
-		if err == io.EOF {
-			err = nil
-		}
-		return nil, err
-	}
-	n := min(int64(maxBytes), size-first.pos)
-	if n < first.size {
-		if !minOne {
-			return nil, nil
-		}
-		n = first.size
-	}
-	buf := make([]byte, n)
-	if _, err := s.log.ReadAt(buf, first.pos); err != nil {
-		return nil, err
-	}
-	return buf[:wholeBatches(buf, limit)], nil
-}
-
-// wholeBatches returns the length of the prefix of buf made of complete
-// batches whose last offset is below limit.
-func wholeBatches(buf []byte, limit int64) int {
-	p := 0
-	for len(buf)-p >= records.HeaderSize {
-		size := int(int32(binary.BigEndian.Uint32(buf[p+8:]))) + 12
-		if size < records.HeaderSize || size > len(buf)-p {
-			break
-		}
-		last := int64(binary.BigEndian.Uint64(buf[p:])) + int64(int32(binary.BigEndian.Uint32(buf[p+23:])))
-		if last >= limit {
-			break
-		}
-		p += size
-	}
-	return p
 }
 
 // sync flushes the segment and its indexes.

@@ -85,7 +85,7 @@ func compareCmd(args []string) {
 				ts = []*target{targets[1], targets[0]}
 			}
 			for _, t := range ts {
-				sctx, scancel := context.WithTimeout(ctx, *duration+2*time.Minute)
+				sctx, scancel := context.WithTimeout(withBrokerPIDs(ctx, t.cmd.Process.Pid), *duration+2*time.Minute)
 				ms, err := s.run(sctx, t.addr, *duration)
 				scancel()
 				if err != nil {
