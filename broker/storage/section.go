@@ -175,6 +175,9 @@ func (l *Log) ReadSection(off, limit int64, maxBytes int32, minOne bool) (*Secti
 func (l *Log) readSection(off, limit int64, maxBytes int32, minOne bool) (sec *Section, suspect *segment, err error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
+	if l.closed {
+		return nil, nil, ErrClosed
+	}
 	if off < l.startOffset || off > l.nextOffsetLocked() {
 		return nil, nil, ErrOffsetOutOfRange
 	}

@@ -1,0 +1,152 @@
+package storage
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+// sectionBytes reads a section whole without releasing it.
+func sectionBytes(t *testing.T, s *Section) []byte {
+	t.Helper()
+	buf := make([]byte, s.Len())
+	if _, err := s.ReadAt(buf, 0); err != nil {
+		t.Fatalf("reading a section: %v", err)
+	}
+	return buf
+}
+
+func TestReadSectionMatchesRead(t *testing.T) {
+	cfg := testConfig()
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	appendBatches(t, l, 20, 3, 1000, 100)
+	for _, tc := range []struct {
+		off, limit int64
+		max        int32
+		minOne     bool
+	}{{0, 1 << 62, 1 << 20, true}, {4, 1 << 62, 500, true}, {4, 1 << 62, 10, true}, {4, 1 << 62, 10, false}, {7, 30, 1 << 20, true}, {59, 1 << 62, 1 << 20, true}, {60, 1 << 62, 1 << 20, true}} {
+		want, err := l.Read(tc.off, tc.limit, tc.max, tc.minOne)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sec, err := l.ReadSection(tc.off, tc.limit, tc.max, tc.minOne)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sec == nil {
+			if len(want) != 0 {
+				t.Fatalf("%+v: no section, Read has %d bytes", tc, len(want))
+			}
+			continue
+		}
+		if got := sectionBytes(t, sec); !bytes.Equal(got, want) {
+			t.Fatalf("%+v: section of %d bytes, Read %d", tc, len(got), len(want))
+		}
+		sec.Release()
+		sec.Release() // harmless
+	}
+}
+
+// TestSectionSurvivesTruncation: a follower truncating its divergent
+// tail while a response still sends from the segment: the section keeps
+// the bytes it had, the log has its new ones.
+func TestSectionSurvivesTruncation(t *testing.T) {
+	cfg := testConfig()
+	cfg.IndexIntervalBytes = 0
+	dir := t.TempDir()
+	l := openTestLog(t, dir, cfg, OpenOptions{})
+	all := appendBatches(t, l, 6, 2, 1000, 50)
+	sec, err := l.ReadSection(4, 1<<62, 1<<20, true)
+	if err != nil || sec == nil {
+		t.Fatalf("section: %v", err)
+	}
+	want := bytes.Join(all[2:], nil)
+	if err := l.TruncateTo(4); err != nil {
+		t.Fatal(err)
+	}
+	// New, different batches where the old ones were.
+	more := appendBatches(t, l, 4, 2, 5000, 80)
+	if got := sectionBytes(t, sec); !bytes.Equal(got, want) {
+		t.Fatal("the section's bytes changed under truncation and new appends")
+	}
+	sec.Release()
+	sameBatches(t, readAll(t, l), append(all[:2:2], more...))
+	if left := segmentFiles(t, dir, ".tmp"); len(left) != 0 {
+		t.Fatalf("left %v behind", left)
+	}
+	// Unshared, truncation cuts in place again; the log reopens whole.
+	if err := l.TruncateTo(6); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l2 := openTestLog(t, dir, cfg, OpenOptions{})
+	sameBatches(t, readAll(t, l2), append(all[:2:2], more[:1]...))
+}
+
+// TestSectionSurvivesRetentionAndClose: segments deleted by retention
+// and purged, or a log closed (topic deletion), leave a section readable
+// until it is released; the file is closed then.
+func TestSectionSurvivesRetentionAndClose(t *testing.T) {
+	cfg := testConfig()
+	one := int64(len(buildBatch(t, 0, 2, 1000, 10)))
+	cfg.SegmentBytes = 2 * one
+	cfg.RetentionMs = time.Hour.Milliseconds()
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	old := appendBatches(t, l, 4, 2, now.Add(-2*time.Hour).UnixMilli(), 10)
+	appendBatches(t, l, 2, 2, now.UnixMilli(), 10)
+	sec, err := l.ReadSection(0, 1<<62, 1<<20, true)
+	if err != nil || sec == nil {
+		t.Fatalf("section: %v", err)
+	}
+	f := sec.f
+	if n, err := l.ApplyRetention(now, l.NextOffset()); err != nil || n != 2 {
+		t.Fatalf("retention: %d segments, %v", n, err)
+	}
+	l.PurgeRetired(now.Add(cfg.FileDeleteDelay + time.Second))
+	if got := sectionBytes(t, sec); !bytes.Equal(got, bytes.Join(old[:2], nil)) {
+		t.Fatal("a purged segment's section reads other bytes")
+	}
+	sec.Release()
+	if _, err := f.File.ReadAt(make([]byte, 1), 0); err == nil {
+		t.Fatal("the purged segment's file is still open after its last section was released")
+	}
+
+	sec, err = l.ReadSection(8, 1<<62, 1<<20, true)
+	if err != nil || sec == nil {
+		t.Fatalf("section: %v", err)
+	}
+	l.Close()
+	if got := sectionBytes(t, sec); len(got) != sec.Len() {
+		t.Fatal("section unreadable after the log closed")
+	}
+	f = sec.f
+	sec.Release()
+	if _, err := f.File.ReadAt(make([]byte, 1), 0); err == nil {
+		t.Fatal("a closed log's file is still open after its last section was released")
+	}
+	if _, err := l.ReadSection(8, 1<<62, 1<<20, true); !errors.Is(err, ErrClosed) {
+		t.Fatalf("a closed log's section: %v, want ErrClosed", err)
+	}
+}
+
+// TestSectionReadAllocatesNothingPerBatch: finding the batches of a fetch
+// walks headers with a pooled buffer.
+func TestSectionReadAllocatesNothingPerBatch(t *testing.T) {
+	cfg := testConfig()
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	appendBatches(t, l, 200, 2, 1000, 100)
+	read := func() {
+		sec, err := l.ReadSection(10, 1<<62, 1<<20, true)
+		if err != nil || sec == nil {
+			t.Fatalf("section: %v", err)
+		}
+		sec.Release()
+	}
+	read()
+	allocs := testing.AllocsPerRun(50, read)
+	if allocs > 3 {
+		t.Fatalf("%.1f allocations per 190-batch section read, want a few (none per batch)", allocs)
+	}
+}
