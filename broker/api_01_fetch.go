@@ -3,10 +3,9 @@ package broker
 // Fetch (key 1), versions 4-18. Versions 0-3 would need records
 // down-converted to magic 0/1; Kafka 4 dropped them too (KIP-896).
 //
-// Sessions (KIP-227) are not created: every response carries session id 0,
-// which tells the client to keep sending full requests, and a full response
-// lists every requested partition. An incremental request (epoch > 0) gets
-// FETCH_SESSION_ID_NOT_FOUND so the client starts over with a full one.
+// Incremental fetch sessions (KIP-227) are kept as Kafka keeps them
+// (fetch_session.go): a full response lists every requested partition, an
+// incremental one only those that changed.
 //
 // Data is whole batches read from the segment files, starting with the
 // batch that holds the fetch offset (the client skips records before it),
@@ -48,6 +47,8 @@ type fetchState struct {
 	// out is the response being built by run: record bytes are file
 	// ranges spliced into it (fetch_records.go).
 	out *protocol.Spliced
+	// sess is the fetch's use of a fetch session (fetch_session.go).
+	sess *sessionFetch
 }
 
 // fetchLimits caps a fetch's MaxBytes and MinBytes as Kafka's KafkaApis
@@ -68,19 +69,20 @@ func fetchLimits(cfg *config.Config, maxBytes, minBytes int32, follower bool) (i
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.FetchRequest)
 	resp := req.Response().(*kmsg.FetchResponse)
-	if r.SessionEpoch > 0 {
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		return resp, nil
-	}
 	fs := &fetchState{b: b, r: r, version: req.Version, replicaID: r.ReplicaID}
 	if req.Version >= 15 {
 		fs.replicaID = r.ReplicaState.ID
+	}
+	var code int16
+	if fs.r, fs.sess, code = b.sessions.open(r, req.Version, fs.replicaID >= 0); code != 0 {
+		resp.ErrorCode = code
+		return resp, nil
 	}
 	fs.maxBytes, fs.minBytes = fetchLimits(b.Config(), r.MaxBytes, r.MinBytes, fs.replicaID >= 0)
 	fs.resolve()
 	first, bytes, errs := fs.run(resp)
 	if errs || bytes >= int(fs.minBytes) || r.MaxWaitMillis <= 0 {
-		return first, nil
+		return fs.answer(first), nil
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		return fs.wait(ctx, first), nil
@@ -117,6 +119,7 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 	budget := fs.maxBytes
 	anyErr, k := false, 0
 	fs.out = protocol.NewSpliced(resp)
+	fs.sess.startRun()
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(fs.r.Topics))
 	for i := range fs.r.Topics {
 		rt := &fs.r.Topics[i]
@@ -124,8 +127,9 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 		*st = kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		w := 0 // partitions answered so far (all but in incremental fetches)
 		for j := range rt.Partitions {
-			sp := &st.Partitions[j]
+			sp := &st.Partitions[w]
 			*sp = kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rt.Partitions[j].Partition
 			sp.RecordBatches = []byte{} // null records break librdkafka
@@ -143,8 +147,13 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 				sp.ErrorCode = ErrorCode(fs.b.log, err)
 				fs.fillLeader(p, sp)
 			}
+			if fs.sess.keep(k-1, sp) {
+				w++
+			}
 		}
+		st.Partitions = st.Partitions[:w]
 	}
+	resp.Topics = fs.sess.dropEmptyTopics(resp.Topics)
 	return fs.out, fs.out.RangeBytes(), anyErr
 }
 
@@ -224,14 +233,14 @@ func (fs *fetchState) wait(ctx context.Context, last *protocol.Spliced) kmsg.Res
 			last.Release()
 			last = r
 			if errs || bytes >= int(fs.minBytes) {
-				return last
+				return fs.answer(last)
 			}
 		case <-timer.C:
 			r, _, _ := fs.run(fs.newResponse(last))
 			last.Release()
-			return r
+			return fs.answer(r)
 		case <-ctx.Done():
-			return last
+			return fs.answer(last)
 		}
 	}
 }

@@ -44,7 +44,8 @@ type Broker struct {
 	clock    func() time.Time
 	dirs     []*storage.Dir
 	backend  metadata.Backend
-	follow   *fetchers // replication of partitions led elsewhere
+	follow   *fetchers      // replication of partitions led elsewhere
+	sessions *fetchSessions // incremental fetch sessions (KIP-227)
 	// dyn is the dynamic broker configs in force (from the backend).
 	dyn atomic.Pointer[dynamicConfigs]
 	// scram is the SCRAM credentials in force (from the backend; scram.go).
@@ -84,6 +85,7 @@ func New(opt Options) (*Broker, error) {
 		paths:     make(map[storage.TP]string),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
+	b.sessions = newFetchSessions(func() int { return b.Config().FetchSessionSlots }, b.now)
 	b.dyn.Store(&dynamicConfigs{cfg: opt.Config, changed: make(chan struct{})})
 	if b.fs == nil {
 		b.fs = storage.OSFS{}

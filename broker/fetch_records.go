@@ -9,6 +9,7 @@ package broker
 // broker/storage/section.go).
 
 import (
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/storage"
@@ -30,5 +31,19 @@ func (fs *fetchState) readRecords(lg *storage.Log, off, limit int64, maxBytes in
 func (fs *fetchState) newResponse(last *protocol.Spliced) *kmsg.FetchResponse {
 	resp := kmsg.NewPtrFetchResponse()
 	resp.Version = last.GetVersion()
+	return resp
+}
+
+// answer completes a fetch's response with its session (fetch_session.go).
+// If the session moved on while the fetch waited (a duplicate request), the
+// answer is INVALID_FETCH_SESSION_EPOCH with no partitions, as in Kafka.
+func (fs *fetchState) answer(out *protocol.Spliced) kmsg.Response {
+	if fs.b.sessions.finish(fs.sess, fs.r, out.Response.(*kmsg.FetchResponse)) {
+		return out
+	}
+	out.Release()
+	resp := fs.newResponse(out)
+	resp.ErrorCode = kerr.InvalidFetchSessionEpoch.Code
+	resp.SessionID = fs.sess.sess.id
 	return resp
 }
