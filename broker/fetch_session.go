@@ -315,7 +315,8 @@ func (c *fetchSessions) create(sf *sessionFetch, r *kmsg.FetchRequest) int32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	size := len(sf.kept)
-	if len(c.byID) >= c.slots() && !c.evictLocked(sf.privileged, size, now) {
+	slots := c.slots()
+	if slots <= 0 || len(c.byID) >= slots && !c.evictLocked(sf.privileged, size, now) {
 		return 0
 	}
 	s := &fetchSession{privileged: sf.privileged, topicIDs: sf.topicIDs, created: now, lastUsed: now,
