@@ -37,6 +37,8 @@ func main() {
 		replicationCmd(os.Args[2:])
 	case "security":
 		securityCmd(os.Args[2:]) // security.go
+	case "sessions":
+		sessionsCmd(os.Args[2:]) // sessions.go
 	case "serve-kfake":
 		serveKfake(os.Args[2:])
 	default:
@@ -50,6 +52,7 @@ func usage() {
   gregor-bench compare [-gregor bin/gregor] [-rounds 5] [-duration 5s] [-scenarios a,b]
   gregor-bench replication [-gregor bin/gregor] [-rounds 5] [-duration 5s]
   gregor-bench security [-gregor bin/gregor] [-rounds 5] [-duration 5s]
+  gregor-bench sessions [-gregor bin/gregor] [-rounds 3] [-duration 5s] [-partitions 2000]
   gregor-bench serve-kfake -addr 127.0.0.1:PORT -dir DIR
 
 scenarios:`)
