@@ -25,6 +25,7 @@ import (
 
 	"gregor/broker/config"
 	"gregor/broker/replica"
+	"gregor/broker/storage"
 	"gregor/protocol"
 )
 
@@ -45,8 +46,12 @@ type fetchState struct {
 	// maxBytes and minBytes are the request's, capped (fetchLimits).
 	maxBytes, minBytes int32
 	// out is the response being built by run: record bytes are file
-	// ranges spliced into it (fetch_records.go).
-	out *protocol.Spliced
+	// ranges spliced into it once its partitions are in place, and
+	// pending, cur and rangeBytes what run has read (fetch_records.go).
+	out        *protocol.Spliced
+	pending    []pendingRange
+	cur        *storage.Section
+	rangeBytes int
 	// sess is the fetch's use of a fetch session (fetch_session.go).
 	sess *sessionFetch
 }
@@ -93,6 +98,11 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.R
 // resolve looks up every requested topic and partition once.
 func (fs *fetchState) resolve() {
 	fs.topicErrs = make([]error, len(fs.r.Topics))
+	n := 0
+	for i := range fs.r.Topics {
+		n += len(fs.r.Topics[i].Partitions)
+	}
+	fs.parts = make([]*Partition, 0, n)
 	for i := range fs.r.Topics {
 		rt := &fs.r.Topics[i]
 		var t *Topic
@@ -118,19 +128,15 @@ func (fs *fetchState) resolve() {
 func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, bool) {
 	budget := fs.maxBytes
 	anyErr, k := false, 0
-	fs.out = protocol.NewSpliced(resp)
-	fs.sess.startRun()
-	resp.Topics = make([]kmsg.FetchResponseTopic, len(fs.r.Topics))
+	fs.startRun(resp)
+	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(fs.r.Topics))
 	for i := range fs.r.Topics {
 		rt := &fs.r.Topics[i]
-		st := &resp.Topics[i]
-		*st = kmsg.NewFetchResponseTopic()
+		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
-		w := 0 // partitions answered so far (all but in incremental fetches)
+		st.Partitions = fs.partitionsFor(len(rt.Partitions))
 		for j := range rt.Partitions {
-			sp := &st.Partitions[w]
-			*sp = kmsg.NewFetchResponseTopicPartition()
+			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rt.Partitions[j].Partition
 			sp.RecordBatches = []byte{} // null records break librdkafka
 			p := fs.parts[k]
@@ -140,21 +146,27 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 				err = kerr.UnknownTopicOrPartition
 			}
 			if err == nil {
-				err = fs.fetchPartition(p, &rt.Partitions[j], sp, &budget, fs.out.Ranges() == 0)
+				err = fs.fetchPartition(p, &rt.Partitions[j], &sp, &budget, fs.rangeBytes == 0)
 			}
 			if err != nil {
 				anyErr = true
 				sp.ErrorCode = ErrorCode(fs.b.log, err)
-				fs.fillLeader(p, sp)
+				fs.fillLeader(p, &sp)
 			}
-			if fs.sess.keep(k-1, sp) {
-				w++
+			// An incremental fetch answers only what changed.
+			if fs.sess.keep(k-1, &sp) {
+				st.Partitions = append(st.Partitions, sp)
+				fs.place(k-1, len(resp.Topics), len(st.Partitions)-1)
+			} else {
+				fs.place(-1, 0, 0)
 			}
 		}
-		st.Partitions = st.Partitions[:w]
+		if len(st.Partitions) > 0 || fs.sess.kind != sessionIncremental {
+			resp.Topics = append(resp.Topics, st)
+		}
 	}
-	resp.Topics = fs.sess.dropEmptyTopics(resp.Topics)
-	return fs.out, fs.out.RangeBytes(), anyErr
+	fs.spliceRecords(resp)
+	return fs.out, fs.rangeBytes, anyErr
 }
 
 // fetchPartition reads one partition into sp.
@@ -216,9 +228,15 @@ func (fs *fetchState) wait(ctx context.Context, last *protocol.Spliced) kmsg.Res
 	for _, p := range fs.parts {
 		if p != nil {
 			p.wait(wake)
-			defer p.unwait(wake)
 		}
 	}
+	defer func() {
+		for _, p := range fs.parts {
+			if p != nil {
+				p.unwait(wake)
+			}
+		}
+	}()
 	timer := time.NewTimer(time.Duration(fs.r.MaxWaitMillis) * time.Millisecond)
 	defer timer.Stop()
 	// Data may have arrived between the first run and registering.

@@ -16,15 +16,72 @@ import (
 	"gregor/protocol"
 )
 
-// readRecords splices into sp the batches a fetch returns from lg and
-// returns their length.
+// pendingRange is a section read by a run, spliced into its partition's
+// records once the response's partitions are in place.
+type pendingRange struct {
+	topic, partition int // indexes into the response
+	sec              *storage.Section
+}
+
+// recordsPending stands in a partition's records until they are spliced.
+var recordsPending = []byte{0}
+
+// startRun starts a run that builds resp.
+func (fs *fetchState) startRun(resp *kmsg.FetchResponse) {
+	fs.out = protocol.NewSpliced(resp)
+	fs.pending, fs.cur, fs.rangeBytes = fs.pending[:0], nil, 0
+	fs.sess.startRun()
+}
+
+// partitionsFor returns the slice a topic's answered partitions are
+// appended to: sized for all of them unless the fetch is incremental
+// (which answers few, usually).
+func (fs *fetchState) partitionsFor(n int) []kmsg.FetchResponseTopicPartition {
+	if fs.sess.kind == sessionIncremental {
+		return nil
+	}
+	return make([]kmsg.FetchResponseTopicPartition, 0, n)
+}
+
+// readRecords finds the batches a fetch returns from lg for the partition
+// being built (sp) and returns their length; place puts them in the
+// response.
 func (fs *fetchState) readRecords(lg *storage.Log, off, limit int64, maxBytes int32, minOne bool, sp *kmsg.FetchResponseTopicPartition) (int, error) {
 	sec, err := lg.ReadSection(off, limit, maxBytes, minOne)
 	if err != nil || sec == nil {
 		return 0, err
 	}
-	fs.out.Splice(&sp.RecordBatches, sec)
+	fs.cur = sec
+	sp.RecordBatches = recordsPending
+	fs.rangeBytes += sec.Len()
 	return sec.Len(), nil
+}
+
+// place records where partition k went in the response (topic and
+// partition indexes), or that it was left out (k < 0).
+func (fs *fetchState) place(k, topic, partition int) {
+	if k >= 0 {
+		fs.sess.placed(k, topic, partition)
+	}
+	if fs.cur == nil {
+		return
+	}
+	if k < 0 { // not answered: cannot happen with records, but never leak
+		fs.rangeBytes -= fs.cur.Len()
+		fs.cur.Release()
+	} else {
+		fs.pending = append(fs.pending, pendingRange{topic, partition, fs.cur})
+	}
+	fs.cur = nil
+}
+
+// spliceRecords splices the sections read into their partitions.
+func (fs *fetchState) spliceRecords(resp *kmsg.FetchResponse) {
+	for _, pr := range fs.pending {
+		fs.out.Splice(&resp.Topics[pr.topic].Partitions[pr.partition].RecordBatches, pr.sec)
+	}
+	clear(fs.pending)
+	fs.pending = fs.pending[:0]
 }
 
 // newResponse is an empty response of last's version, for a re-run.

@@ -142,9 +142,10 @@ type sessionFetch struct {
 
 type sentValues struct{ hw, logStart int64 }
 
+// keptPartition is a partition a response answers: its index in the
+// fetch's partitions, and where it is in the response.
 type keptPartition struct {
-	k  int // index into the fetch's partitions
-	sp *kmsg.FetchResponseTopicPartition
+	k, topic, partition int
 }
 
 // open decides how a fetch uses sessions (Kafka's FetchManager.newContext).
@@ -257,20 +258,22 @@ func (c *fetchSessions) remove(id int32) {
 func (sf *sessionFetch) startRun() { sf.kept = sf.kept[:0] }
 
 // keep reports whether the response answers partition k (filled into
-// sp), recording it: every partition of a full fetch, and those of an
-// incremental one that changed (CachedPartition.maybeUpdateResponseData).
+// sp): every partition of a full fetch, and those of an incremental one
+// that changed (CachedPartition.maybeUpdateResponseData).
 func (sf *sessionFetch) keep(k int, sp *kmsg.FetchResponseTopicPartition) bool {
 	if sf.kind != sessionIncremental {
-		sf.kept = append(sf.kept, keptPartition{k, sp})
 		return true
 	}
 	sent := sf.sent[k]
-	must := len(sp.RecordBatches) > 0 || sp.ErrorCode != 0 || sp.HighWatermark != sent.hw || sp.LogStartOffset != sent.logStart ||
+	return len(sp.RecordBatches) > 0 || sp.ErrorCode != 0 || sp.HighWatermark != sent.hw || sp.LogStartOffset != sent.logStart ||
 		sp.PreferredReadReplica >= 0 || sp.DivergingEpoch.Epoch >= 0 || sp.DivergingEpoch.EndOffset >= 0
-	if must {
-		sf.kept = append(sf.kept, keptPartition{k, sp})
+}
+
+// placed records where an answered partition went in the response.
+func (sf *sessionFetch) placed(k, topic, partition int) {
+	if sf.kind != sessionless {
+		sf.kept = append(sf.kept, keptPartition{k, topic, partition})
 	}
-	return must
 }
 
 // finish completes the session side of the response the fetch answers
@@ -284,7 +287,7 @@ func (c *fetchSessions) finish(sf *sessionFetch, r *kmsg.FetchRequest, resp *kms
 	case sessionless:
 		resp.SessionID = 0
 	case sessionFull:
-		resp.SessionID = c.create(sf, r)
+		resp.SessionID = c.create(sf, r, resp)
 	case sessionIncremental:
 		s := sf.sess
 		s.mu.Lock()
@@ -294,8 +297,9 @@ func (c *fetchSessions) finish(sf *sessionFetch, r *kmsg.FetchRequest, resp *kms
 		}
 		for _, kp := range sf.kept {
 			cp := sf.parts[kp.k]
-			cp.hw, cp.logStart = kp.sp.HighWatermark, kp.sp.LogStartOffset
-			if kp.sp.ErrorCode != 0 {
+			sp := &resp.Topics[kp.topic].Partitions[kp.partition]
+			cp.hw, cp.logStart = sp.HighWatermark, sp.LogStartOffset
+			if sp.ErrorCode != 0 {
 				cp.hw = -1
 			}
 			if e, ok := s.byKey[cp.key]; ok {
@@ -310,7 +314,7 @@ func (c *fetchSessions) finish(sf *sessionFetch, r *kmsg.FetchRequest, resp *kms
 // create makes a session for a full fetch's partitions and what it
 // answered (kept holds every partition, in request order), if the cache
 // has or can make room; it returns the id, or 0.
-func (c *fetchSessions) create(sf *sessionFetch, r *kmsg.FetchRequest) int32 {
+func (c *fetchSessions) create(sf *sessionFetch, r *kmsg.FetchRequest, resp *kmsg.FetchResponse) int32 {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -328,7 +332,8 @@ func (c *fetchSessions) create(sf *sessionFetch, r *kmsg.FetchRequest) int32 {
 			rp := &rt.Partitions[j]
 			cp := &cachedPartition{key: newSessionKey(rt.Topic, rt.TopicID, rp.Partition, sf.topicIDs), req: *rp, hw: -1, logStart: -1}
 			if k < len(sf.kept) && sf.kept[k].k == k {
-				sp := sf.kept[k].sp
+				kp := sf.kept[k]
+				sp := &resp.Topics[kp.topic].Partitions[kp.partition]
 				cp.logStart = sp.LogStartOffset
 				if sp.ErrorCode == 0 {
 					cp.hw = sp.HighWatermark
@@ -398,20 +403,4 @@ func lessEvictable(privA bool, sizeA int, idA int32, privB bool, sizeB int, idB 
 		return sizeA < sizeB
 	}
 	return idA < idB
-}
-
-// dropEmptyTopics removes the topics an incremental response answers no
-// partition of (moving topic entries leaves their partitions in place).
-func (sf *sessionFetch) dropEmptyTopics(topics []kmsg.FetchResponseTopic) []kmsg.FetchResponseTopic {
-	if sf.kind != sessionIncremental {
-		return topics
-	}
-	w := 0
-	for i := range topics {
-		if len(topics[i].Partitions) > 0 {
-			topics[w] = topics[i]
-			w++
-		}
-	}
-	return topics[:w]
 }

@@ -226,6 +226,7 @@ func openAndCreate(t *testing.T, c *fetchSessions, n int, follower bool) int32 {
 	sf.startRun()
 	for k := range rt.Partitions {
 		sf.keep(k, &rt.Partitions[k])
+		sf.placed(k, 0, k)
 	}
 	c.finish(sf, r, resp)
 	return resp.SessionID

@@ -178,7 +178,9 @@ func (f *fetcher) run() {
 			continue
 		}
 		rctx, rcancel := context.WithTimeout(ctx, b.cfg.ReplicaFetchWait+30*time.Second)
-		resp, err := conn.request(rctx, req)
+		// The records alias the connection's buffer until the next
+		// request: handle appends (copies) them before that.
+		resp, err := conn.requestReuse(rctx, req)
 		rcancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -358,15 +360,17 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 	if !p.followingLocked(epoch) {
 		return 0, kerr.NotLeaderForPartition
 	}
+	// Runs of batches of one leader epoch are appended as they lie in
+	// data (one write each), not copied.
 	appended := 0
-	var run []byte
+	pos, runStart, runEnd := 0, 0, 0
 	var ai storage.AppendInfo
 	flush := func() error {
-		if len(run) == 0 {
+		if runEnd == runStart {
 			return nil
 		}
-		err := p.log.Append(run, ai)
-		run = nil
+		err := p.log.Append(data[runStart:runEnd], ai)
+		runStart = runEnd
 		return err
 	}
 	now := p.b.now()
@@ -376,7 +380,10 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 		if err != nil {
 			return err
 		}
+		start := pos
+		pos += len(batch)
 		if h.NextOffset() <= next {
+			runStart, runEnd = pos, pos
 			return nil // already have it (a resent batch)
 		}
 		if h.BaseOffset != next {
@@ -385,15 +392,16 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 		if !records.CRCValid(batch) {
 			return records.ErrCRC
 		}
-		if len(run) > 0 && h.LeaderEpoch != ai.LeaderEpoch {
+		if runEnd > runStart && h.LeaderEpoch != ai.LeaderEpoch {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		if len(run) == 0 {
+		if runEnd == runStart {
+			runStart = start
 			ai = storage.AppendInfo{First: h.BaseOffset, MaxTimestamp: -1, OffsetOfMaxTs: -1, LeaderEpoch: h.LeaderEpoch, FirstBatchOffset: h.BaseOffset}
 		}
-		run = append(run, batch...)
+		runEnd = pos
 		ai.Last = h.LastOffset()
 		if h.MaxTimestamp > ai.MaxTimestamp {
 			ai.MaxTimestamp, ai.OffsetOfMaxTs = h.MaxTimestamp, h.LastOffset()

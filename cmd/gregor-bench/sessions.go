@@ -47,6 +47,7 @@ func sessionsCmd(args []string) {
 	rounds := fs.Int("rounds", 3, "rounds; medians are reported")
 	duration := fs.Duration("duration", 5*time.Second, "how long each run consumes")
 	partitions := fs.Int("partitions", 2000, "partitions of the topic")
+	metrics := fs.String("metrics", "", "the broker's gregor.metrics.listener (for pprof); empty: off")
 	fs.Parse(args)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -57,7 +58,7 @@ func sessionsCmd(args []string) {
 	defer os.RemoveAll(dir)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
 	cmd := exec.Command(*gregorBin, "--set", "listeners=PLAINTEXT://"+addr, "--set", "log.dirs="+filepath.Join(dir, "data"),
-		"--set", "gregor.metrics.listener=", "--set", "gregor.log.level=warn", "--set", "gregor.max.broker.partitions=20000")
+		"--set", "gregor.metrics.listener="+*metrics, "--set", "gregor.log.level=warn", "--set", "gregor.max.broker.partitions=20000")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		fail(err)
