@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // sectionBytes reads a section whole without releasing it.
@@ -149,4 +151,39 @@ func TestSectionReadAllocatesNothingPerBatch(t *testing.T) {
 	if allocs > 3 {
 		t.Fatalf("%.1f allocations per 190-batch section read, want a few (none per batch)", allocs)
 	}
+}
+
+// BenchmarkLogRead reads 1 MiB of 1 KiB-record batches from the log: into
+// memory (Read), and as a section to send from the file (ReadSection).
+func BenchmarkLogRead(b *testing.B) {
+	cfg := testConfig()
+	l, err := Open(OSFS{}, b.TempDir(), cfg, OpenOptions{}, zerolog.Nop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	for l.Size() < 8<<20 {
+		next := l.NextOffset()
+		mustAppend(b, l, buildBatch(b, next, 16, 1000, 1024))
+	}
+	b.Run("read", func(b *testing.B) {
+		b.SetBytes(1 << 20)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := l.Read(int64(i*16)%l.NextOffset(), 1<<62, 1<<20, true); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("section", func(b *testing.B) {
+		b.SetBytes(1 << 20)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			sec, err := l.ReadSection(int64(i*16)%l.NextOffset(), 1<<62, 1<<20, true)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sec.Release()
+		}
+	})
 }

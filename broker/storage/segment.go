@@ -184,6 +184,8 @@ type scanner struct {
 	bp  int64 // file position of buf[0]
 	// pooled is buf's pool entry (newScanner); free returns it.
 	pooled *[]byte
+	// lastSize is the size of the batch found last.
+	lastSize int64
 }
 
 const scanChunk = 16 << 10
@@ -194,7 +196,13 @@ func (sc *scanner) at(pos int64) (batchAt, error) {
 		return batchAt{}, io.EOF
 	}
 	if pos < sc.bp || pos+records.HeaderSize > sc.bp+int64(len(sc.buf)) {
-		n := min(int64(scanChunk), sc.end-pos)
+		// Small batches: read many headers at once. Large ones: read
+		// just the header, not the records (a fetch walks headers only).
+		chunk := int64(scanChunk)
+		if sc.lastSize >= scanChunk/8 {
+			chunk = records.HeaderSize
+		}
+		n := min(chunk, sc.end-pos)
 		if n < records.HeaderSize {
 			return batchAt{}, fmt.Errorf("%w: %d bytes at position %d", errTorn, n, pos)
 		}
@@ -215,6 +223,7 @@ func (sc *scanner) at(pos int64) (batchAt, error) {
 	if h.Length < records.HeaderSize-12 || pos+size > sc.end || h.LastOffsetDelta < 0 {
 		return batchAt{}, fmt.Errorf("%w: batch of %d bytes at position %d", errTorn, size, pos)
 	}
+	sc.lastSize = size
 	return batchAt{pos: pos, size: size, base: h.BaseOffset, last: h.LastOffset(), hdr: h}, nil
 }
 
