@@ -260,24 +260,34 @@ func (b *Broker) Partition(topic string, p int32) *Partition {
 // aside as stray.
 func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, string, error) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if dir, ok := b.placement[tp]; ok {
 		path := b.paths[tp]
+		b.mu.Unlock()
 		return dir, path, nil
 	}
-	counts := make(map[*storage.Dir]int)
-	for _, d := range b.placement {
-		counts[d]++
-	}
 	best := b.dirs[0]
-	for _, d := range b.dirs[1:] {
-		if counts[d] < counts[best] {
-			best = d
+	if len(b.dirs) > 1 {
+		counts := make(map[*storage.Dir]int)
+		for _, d := range b.placement {
+			counts[d]++
+		}
+		for _, d := range b.dirs[1:] {
+			if counts[d] < counts[best] {
+				best = d
+			}
 		}
 	}
+	b.mu.Unlock()
+	// Made without the broker's lock: partitions are created in
+	// parallel (each partition's own lock keeps one placement of it).
 	path, err := best.CreatePartition(tp, id.String())
 	if err != nil {
 		return nil, "", err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if dir, ok := b.placement[tp]; ok {
+		return dir, b.paths[tp], nil
 	}
 	b.placement[tp], b.paths[tp] = best, path
 	return best, path, nil
