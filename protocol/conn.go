@@ -226,15 +226,27 @@ func (e idleError) Error() string { return e.msg }
 // read deadline is moved only when it passes (see keepAlive), not per
 // request: a request's arrival just records the time.
 func (c *conn) readLoop() error {
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var br *bufio.Reader
+	defer func() { putReader(br) }()
 	var prefix [4]byte
 	c.setReadDeadline(time.Now())
 	for {
 		if err := c.admit(); err != nil {
 			return err
 		}
-		if err := c.readFull(br, prefix[:], "idle"); err != nil {
+		// An idle connection holds no read buffer: with nothing
+		// buffered, the next size prefix is read from the socket and
+		// a pooled buffer taken for what follows.
+		var src io.Reader = br
+		if br == nil || br.Buffered() == 0 {
+			putReader(br)
+			br, src = nil, c.nc
+		}
+		if err := c.readFull(src, prefix[:], "idle"); err != nil {
 			return err
+		}
+		if br == nil {
+			br = getReader(c.nc)
 		}
 		size := int32(binary.BigEndian.Uint32(prefix[:]))
 		if lo, hi := c.frameLimits(); size < lo || size > hi {
@@ -280,6 +292,22 @@ func (c *conn) readLoop() error {
 		if p.closeAfter {
 			return errStopReading
 		}
+	}
+}
+
+// readers recycles connections' read buffers (see readLoop).
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
+func getReader(r io.Reader) *bufio.Reader {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+func putReader(br *bufio.Reader) {
+	if br != nil {
+		br.Reset(nil)
+		readers.Put(br)
 	}
 }
 
@@ -381,7 +409,7 @@ func (c *conn) chargeRequest(n int64) {
 // readFull fills p, treating a read deadline as the idle check: the
 // connection lives on while requests are in flight or it was active within
 // the idle time, and is closed otherwise.
-func (c *conn) readFull(br *bufio.Reader, p []byte, waitingFor string) error {
+func (c *conn) readFull(br io.Reader, p []byte, waitingFor string) error {
 	for len(p) > 0 {
 		n, err := br.Read(p)
 		p = p[n:]
@@ -658,8 +686,6 @@ type responseWriter struct {
 	batch []*pending
 	bufs  [][]byte
 	size  int
-	// joined gathers a batch for one write on a TLS connection.
-	joined []byte
 	// deadline is the write deadline set last; it is moved only once half
 	// the idle time has passed, so a write to a client that reads nothing
 	// fails after between half the idle time and all of it.
@@ -717,14 +743,12 @@ func (w *responseWriter) flush() error {
 		if _, isTLS := c.nc.(*tls.Conn); isTLS && len(w.bufs) > 1 {
 			// A TLS connection has no writev: one Write per response
 			// would be one TLS record and one syscall each.
-			w.joined = w.joined[:0]
+			joined := getJoined()
 			for _, b := range w.bufs {
-				w.joined = append(w.joined, b...)
+				joined = append(joined, b...)
 			}
-			_, err = c.nc.Write(w.joined)
-			if cap(w.joined) > maxWriteBatch*2 {
-				w.joined = nil
-			}
+			_, err = c.nc.Write(joined)
+			putJoined(joined) // an idle connection holds none
 		} else {
 			bufs := net.Buffers(w.bufs)
 			_, err = bufs.WriteTo(c.nc)

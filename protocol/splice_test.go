@@ -293,10 +293,12 @@ func TestSplicedMarkerMissingFallsBackToCopy(t *testing.T) {
 func TestSplicedRangesReleasedWhenClientLeaves(t *testing.T) {
 	fx := newSpliceFixture(t)
 	release := make(chan struct{})
+	var deferred atomic.Int32
 	s, c := spliceServerS(t, false, func(_ context.Context, req *Request) (kmsg.Response, error) {
 		if req.CorrelationID%2 == 0 {
 			return fx.fetchResponse(req.Version, spliceLengths, true), nil
 		}
+		deferred.Add(1)
 		req.Defer(func(context.Context) (kmsg.Response, error) {
 			<-release
 			return fx.fetchResponse(req.Version, spliceLengths, true), nil
@@ -313,7 +315,9 @@ func TestSplicedRangesReleasedWhenClientLeaves(t *testing.T) {
 	// The first response is ready, the second waits; past the
 	// connection's budget (gregor.connection.max.queued.bytes) the
 	// rest are not read.
-	waitFor(t, "a response to be made", func() bool { return fx.made.Load() >= int32(len(spliceLengths)-1) })
+	waitFor(t, "a response to be made and a long poll to wait", func() bool {
+		return fx.made.Load() >= int32(len(spliceLengths)-1) && deferred.Load() > 0
+	})
 	c.Close()
 	close(release)
 	waitFor(t, "the connection to end", func() bool { return s.Stats.ConnsOpen.Load() == 0 })

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync"
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -34,8 +35,23 @@ type pieceWriter struct {
 	bufs   [][]byte
 	// scratch holds short ranges read for the current writev.
 	scratch []*pooledFrame
-	// joined gathers bytes for one Write where there is no writev.
-	joined []byte
+}
+
+// joinedBufs recycles the buffers that gather responses for one Write on
+// connections without writev (TLS), so an idle connection holds none.
+var joinedBufs sync.Pool
+
+func getJoined() []byte {
+	if b, ok := joinedBufs.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, 64<<10)
+}
+
+func putJoined(b []byte) {
+	if cap(b) <= maxWriteBatch*2 {
+		joinedBufs.Put(&b)
+	}
 }
 
 // encodeSpliced encodes a spliced response into pieces; if its markers are
@@ -142,21 +158,21 @@ func (pw *pieceWriter) dropScratch() {
 // free drops the writer's buffers (the connection ended).
 func (pw *pieceWriter) free() {
 	pw.dropScratch()
-	pw.bufs, pw.joined = nil, nil
+	pw.bufs = nil
 }
 
 // writeJoined writes the gathered responses through Write in chunks of
 // about maxWriteBatch, reading each range straight into the chunk.
 func (w *responseWriter) writeJoined() error {
-	pw := &w.pw
 	nc := w.c.nc
-	pw.joined = pw.joined[:0]
+	joined := getJoined()
+	defer func() { putJoined(joined) }()
 	emit := func() error {
-		if len(pw.joined) == 0 {
+		if len(joined) == 0 {
 			return nil
 		}
-		_, err := nc.Write(pw.joined)
-		pw.joined = pw.joined[:0]
+		_, err := nc.Write(joined)
+		joined = joined[:0]
 		return err
 	}
 	for _, p := range w.batch {
@@ -169,8 +185,8 @@ func (w *responseWriter) writeJoined() error {
 		}
 		for _, pc := range pieces {
 			if pc.r == nil {
-				pw.joined = append(pw.joined, pc.b...)
-				if len(pw.joined) >= maxWriteBatch {
+				joined = append(joined, pc.b...)
+				if len(joined) >= maxWriteBatch {
 					if err := emit(); err != nil {
 						return err
 					}
@@ -178,15 +194,15 @@ func (w *responseWriter) writeJoined() error {
 				continue
 			}
 			for off, n := 0, pc.r.Len(); off < n; {
-				room := max(maxWriteBatch-len(pw.joined), 16<<10)
+				room := max(maxWriteBatch-len(joined), 16<<10)
 				chunk := min(n-off, room)
-				start := len(pw.joined)
-				pw.joined = growLen(pw.joined, chunk)
-				if err := readRange(pc.r, pw.joined[start:], int64(off)); err != nil {
+				start := len(joined)
+				joined = growLen(joined, chunk)
+				if err := readRange(pc.r, joined[start:], int64(off)); err != nil {
 					return err
 				}
 				off += chunk
-				if len(pw.joined) >= maxWriteBatch {
+				if len(joined) >= maxWriteBatch {
 					if err := emit(); err != nil {
 						return err
 					}
@@ -194,11 +210,7 @@ func (w *responseWriter) writeJoined() error {
 			}
 		}
 	}
-	err := emit()
-	if cap(pw.joined) > maxWriteBatch*2 {
-		pw.joined = nil
-	}
-	return err
+	return emit()
 }
 
 // growLen extends b by n bytes (contents undefined).

@@ -85,7 +85,7 @@ func indexCloser(ix *index) io.Closer {
 	if ix == nil {
 		return nil
 	}
-	return ix.f
+	return ix
 }
 
 // appendInfo describes bytes about to be appended.
@@ -359,7 +359,7 @@ func (s *segment) buildIndexes(size, interval int64) (offsets, times []byte, err
 
 // sync flushes the segment and its indexes.
 func (s *segment) sync() error {
-	return errors.Join(s.log.Sync(), s.index.f.Sync(), s.times.f.Sync())
+	return errors.Join(s.log.Sync(), s.index.sync(), s.times.sync())
 }
 
 // seal drops the in-memory index copies of a segment that is no longer

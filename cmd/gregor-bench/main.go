@@ -39,6 +39,8 @@ func main() {
 		securityCmd(os.Args[2:]) // security.go
 	case "sessions":
 		sessionsCmd(os.Args[2:]) // sessions.go
+	case "scale":
+		scaleCmd(os.Args[2:]) // scale.go
 	case "serve-kfake":
 		serveKfake(os.Args[2:])
 	default:
@@ -53,6 +55,7 @@ func usage() {
   gregor-bench replication [-gregor bin/gregor] [-rounds 5] [-duration 5s]
   gregor-bench security [-gregor bin/gregor] [-rounds 5] [-duration 5s]
   gregor-bench sessions [-gregor bin/gregor] [-rounds 3] [-duration 5s] [-partitions 2000]
+  gregor-bench scale [-gregor bin/gregor] [-partitions 10000] [-conns 10000]
   gregor-bench serve-kfake -addr 127.0.0.1:PORT -dir DIR
 
 scenarios:`)
