@@ -87,6 +87,9 @@ type Log struct {
 	retired       []*segment // renamed to .deleted, closed later
 	cleanedTo     int64      // compaction has covered offsets below
 	closed        bool
+	// openSnaps are the producer snapshots Open listed, answered once
+	// by listSnapshots (start-up lists each directory once).
+	openSnaps []int64
 }
 
 // Open opens or creates the log in dir, recovering it as doc.go describes.
@@ -132,6 +135,7 @@ func (l *Log) listSegments() ([]int64, error) {
 	}
 	// A compacted segment renamed to .swap is complete: finish the swap
 	// (its indexes are rebuilt when the segment loads).
+	swapped := false
 	for _, e := range ents {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".log.swap") {
@@ -149,12 +153,16 @@ func (l *Log) listSegments() ([]int64, error) {
 		if err := l.fs.Rename(l.dir+"/"+name, final); err != nil {
 			return nil, err
 		}
+		swapped = true
 		l.log.Info().Str("file", name).Msg("completed an interrupted compaction swap")
 	}
-	if ents, err = l.fs.ReadDir(l.dir); err != nil {
-		return nil, err
+	if swapped {
+		if ents, err = l.fs.ReadDir(l.dir); err != nil {
+			return nil, err
+		}
 	}
 	var bases []int64
+	l.openSnaps = snapshotOffsets(ents)
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasSuffix(name, ".deleted") || strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".cleaned") || strings.HasSuffix(name, ".swap") {

@@ -41,15 +41,19 @@ func scaleCmd(args []string) {
 	gregorBin := fs.String("gregor", "bin/gregor", "gregor binary")
 	partitions := fs.Int("partitions", 10000, "partitions, in topics of 1,000")
 	conns := fs.Int("conns", 10000, "idle connections")
+	keep := fs.String("dir", "", "the broker's data directory, kept afterwards (default: a temporary one)")
 	fs.Parse(args)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	raiseFileLimit(uint64(4**partitions + 2**conns + 1024))
-	dir, err := os.MkdirTemp("", "gregor-bench-scale-")
-	if err != nil {
-		fail(err)
+	dir := *keep
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "gregor-bench-scale-"); err != nil {
+			fail(err)
+		}
+		defer os.RemoveAll(dir)
 	}
-	defer os.RemoveAll(dir)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
 	start := func() (*exec.Cmd, time.Time) {
 		cmd := exec.Command(*gregorBin, "--set", "listeners=PLAINTEXT://"+addr, "--set", "log.dirs="+filepath.Join(dir, "data"),
@@ -185,7 +189,7 @@ func leadersReady(ctx context.Context, addr string, topics []string, n int) erro
 	led := 0
 	for _, t := range md.Topics {
 		ft := kmsg.NewFetchRequestTopic()
-		ft.Topic = t.Topic
+		ft.Topic, ft.TopicID = t.Topic, t.ID
 		for _, p := range t.Partitions {
 			if p.Leader >= 0 && p.Err == nil {
 				led++
