@@ -3,6 +3,9 @@ package storage
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -186,4 +189,43 @@ func BenchmarkLogRead(b *testing.B) {
 			sec.Release()
 		}
 	})
+}
+
+// openFiles counts this process's open descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
+}
+
+// TestIdleLogHoldsOneDescriptor: a log that is only opened and read (not
+// appended to) holds its segment's .log open, not its index files, so a
+// broker of 10,000 idle partitions fits a 20,000-descriptor limit.
+func TestIdleLogHoldsOneDescriptor(t *testing.T) {
+	cfg := testConfig()
+	root := t.TempDir()
+	const n = 40
+	for i := 0; i < n; i++ {
+		l := openTestLog(t, filepath.Join(root, fmt.Sprint(i)), cfg, OpenOptions{})
+		appendBatches(t, l, 3, 2, 1000, 10)
+		l.Close()
+	}
+	before := openFiles(t)
+	var logs []*Log
+	for i := 0; i < n; i++ {
+		l := openTestLog(t, filepath.Join(root, fmt.Sprint(i)), cfg, OpenOptions{Clean: true})
+		if _, err := l.Read(0, 1<<62, 1<<20, true); err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, l)
+	}
+	if held := openFiles(t) - before; held > n+2 {
+		t.Fatalf("%d open logs hold %d descriptors, want about one each", n, held)
+	}
+	for _, l := range logs {
+		l.Close()
+	}
 }
