@@ -139,6 +139,7 @@ func (f *fetcher) run() {
 		}
 	}()
 	var conn *peerConn
+	var sess followerSession
 	defer func() {
 		if conn != nil {
 			conn.close()
@@ -170,7 +171,8 @@ func (f *fetcher) run() {
 			}
 			conn = c
 		}
-		req, asked := f.buildFetch(parts)
+		full, asked := f.buildFetch(parts)
+		req := sess.request(full) // follower_session.go
 		if len(asked) == 0 {
 			if !f.sleep(100 * time.Millisecond) {
 				return
@@ -187,6 +189,7 @@ func (f *fetcher) run() {
 				return
 			}
 			log.Warn().Err(err).Msg("replica fetch failed; reconnecting")
+			sess.failed()
 			conn.close()
 			conn = nil
 			if !backoff() {
@@ -195,6 +198,9 @@ func (f *fetcher) run() {
 			continue
 		}
 		fr := resp.(*kmsg.FetchResponse)
+		if sess.answered(fr) {
+			continue // a session error: fetch again in full at once
+		}
 		if fr.ErrorCode != 0 {
 			log.Warn().Str("error", kerr.ErrorForCode(fr.ErrorCode).Error()).Msg("replica fetch refused")
 			if !backoff() {
