@@ -274,3 +274,47 @@ func TestFetchSessionEviction(t *testing.T) {
 		t.Fatal("a session made with no slots")
 	}
 }
+
+// BenchmarkFetch2000Partitions serves fetches of a 2,000-partition topic
+// with one partition changing between fetches: full (sessionless) fetches,
+// and incremental ones in a session.
+func BenchmarkFetch2000Partitions(b *testing.B) {
+	tb := newTestBroker(b, map[string]string{"gregor.max.broker.partitions": "5000"})
+	tb.createTopic("big", 2000, nil)
+	offsets := map[int32]int64{}
+	for p := int32(0); p < 2000; p++ {
+		offsets[p] = 0
+	}
+	full := func(id, epoch int32) *kmsg.FetchRequest {
+		r := sessionFetchReq(id, epoch, 1<<20, "big", nil)
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "big"
+		for p := int32(0); p < 2000; p++ {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.PartitionMaxBytes = p, 1<<20
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		r.Topics = append(r.Topics, rt)
+		return r
+	}
+	data := batch(b, 1, "v")
+	b.Run("sessionless", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			tb.produce("big", int32(i%2000), data)
+			tb.fetch(full(0, -1))
+		}
+	})
+	b.Run("incremental", func(b *testing.B) {
+		b.ReportAllocs()
+		resp := tb.fetch(full(0, 0))
+		id, epoch := resp.SessionID, int32(1)
+		for i := 0; i < b.N; i++ {
+			tb.produce("big", int32(i%2000), data)
+			if r := tb.fetch(sessionFetchReq(id, epoch, 1<<20, "big", nil)); r.ErrorCode != 0 {
+				b.Fatalf("incremental fetch: error %d", r.ErrorCode)
+			}
+			epoch++
+		}
+	})
+}

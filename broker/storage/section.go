@@ -128,7 +128,9 @@ func (s *Section) Bytes() ([]byte, error) {
 // limit; the first batch whole even past maxBytes when minOne is set
 // (KIP-74). It reads batch headers only.
 func (s *segment) section(off, limit int64, maxBytes int32, minOne bool, size int64) (pos int64, n int, err error) {
-	first, err := s.find(off, size)
+	sc := newScanner(s, size)
+	defer sc.free()
+	first, err := s.findWith(&sc, off)
 	if err != nil || first.last >= limit {
 		if err == io.EOF {
 			err = nil
@@ -142,8 +144,7 @@ func (s *segment) section(off, limit int64, maxBytes int32, minOne bool, size in
 		}
 		end = first.pos + first.size
 	}
-	sc := newScanner(s, end)
-	defer sc.free()
+	sc.end = end // the walk on reuses what the search read
 	p := first.pos + first.size
 	for p < end {
 		b, err := sc.at(p)

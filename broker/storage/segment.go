@@ -238,6 +238,14 @@ var errBadIndex = errors.New("index entry does not match the log")
 // is scanned from its start instead and marked for an index rebuild, so a
 // corrupt index costs time, never a wrong batch.
 func (s *segment) find(off int64, end int64) (batchAt, error) {
+	sc := newScanner(s, end)
+	defer sc.free()
+	return s.findWith(&sc, off)
+}
+
+// findWith is find with the caller's scanner (whose end bounds the scan),
+// so a caller walking on from the batch found reuses what it read.
+func (s *segment) findWith(sc *scanner, off int64) (batchAt, error) {
 	entryOff, pos, ok, err := s.index.lookupOffset(s.base, off)
 	if err == errBadIndex {
 		s.indexSuspect.Store(true)
@@ -245,13 +253,13 @@ func (s *segment) find(off int64, end int64) (batchAt, error) {
 		return batchAt{}, err
 	}
 	if ok {
-		b, err := s.scanFrom(pos, off, end, entryOff)
+		b, err := s.scanWith(sc, pos, off, entryOff)
 		if err != errBadIndex {
 			return b, err
 		}
 		s.indexSuspect.Store(true)
 	}
-	return s.scanFrom(0, off, end, -1)
+	return s.scanWith(sc, 0, off, -1)
 }
 
 // scanFrom returns the first batch from pos on whose last offset is at
@@ -264,6 +272,10 @@ func (s *segment) find(off int64, end int64) (batchAt, error) {
 func (s *segment) scanFrom(pos, off, end, entryOff int64) (batchAt, error) {
 	sc := newScanner(s, end)
 	defer sc.free()
+	return s.scanWith(&sc, pos, off, entryOff)
+}
+
+func (s *segment) scanWith(sc *scanner, pos, off, entryOff int64) (batchAt, error) {
 	checking := entryOff >= 0
 	for first := true; ; first = false {
 		b, err := sc.at(pos)
