@@ -197,3 +197,14 @@ func splitSpliced(frame []byte, s *Spliced, flexible bool) (pieces []piece, size
 	binary.BigEndian.PutUint32(frame, uint32(total-4))
 	return pieces, total, true
 }
+
+// Unwrap returns the response a Spliced wraps, or resp itself: what code
+// inspecting a response before it is sent (its throttle time, its error
+// codes) should look at. The wrapped response's spliced fields hold
+// markers, not the records.
+func Unwrap(resp kmsg.Response) kmsg.Response {
+	if s, ok := resp.(*Spliced); ok {
+		return s.Response
+	}
+	return resp
+}

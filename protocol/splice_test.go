@@ -358,3 +358,10 @@ func TestSplicedShortFileClosesConnection(t *testing.T) {
 		}
 	}
 }
+
+func TestUnwrapSpliced(t *testing.T) {
+	inner := kmsg.NewPtrFetchResponse()
+	if Unwrap(NewSpliced(inner)) != kmsg.Response(inner) || Unwrap(inner) != kmsg.Response(inner) {
+		t.Fatal("Unwrap does not return the fetch response")
+	}
+}
