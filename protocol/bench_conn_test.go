@@ -33,10 +33,6 @@ func BenchmarkConnThroughput(b *testing.B) {
 		{"fetch-1MiB-spliced-read", 0, 1 << 20, true, 1 << 30},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			defer func(old int) { sendfileMin = old }(sendfileMin)
-			if tc.sendfileMin > 0 {
-				sendfileMin = tc.sendfileMin
-			}
 			var file *os.File
 			var released atomic.Int32
 			if tc.spliced {
@@ -71,6 +67,7 @@ func BenchmarkConnThroughput(b *testing.B) {
 				return resp, nil
 			}})
 			s := NewServer(reg, zerolog.Nop())
+			s.sendfileMin = tc.sendfileMin
 			addr, err := s.Listen(Listener{Name: "P", Addr: "127.0.0.1:0"})
 			if err != nil {
 				b.Fatal(err)

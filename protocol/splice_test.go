@@ -169,15 +169,18 @@ func selfSignedServer(t *testing.T) *tlsconf.Server {
 // spliceServer serves Fetch at every version kmsg knows with handler.
 func spliceServer(t *testing.T, tlsOn bool, handler Handler) net.Conn {
 	t.Helper()
-	_, c := spliceServerS(t, tlsOn, handler)
+	_, c := spliceServerS(t, tlsOn, 0, handler)
 	return c
 }
 
-func spliceServerS(t *testing.T, tlsOn bool, handler Handler) (*Server, net.Conn) {
+// spliceServerS is spliceServer with ranges from sendfileMin bytes sent
+// with sendfile (0: the default).
+func spliceServerS(t *testing.T, tlsOn bool, sendfileMin int, handler Handler) (*Server, net.Conn) {
 	t.Helper()
 	reg := NewRegistry()
 	reg.Register(API{Key: 1, Min: 0, Max: (&kmsg.FetchRequest{}).MaxVersion(), NoCopy: true, Handler: handler})
 	s := NewServer(reg, zerolog.Nop())
+	s.sendfileMin = sendfileMin
 	l := Listener{Name: "PLAINTEXT", Addr: "127.0.0.1:0"}
 	if tlsOn {
 		l = Listener{Name: "SSL", Addr: "127.0.0.1:0", Security: &Security{Protocol: SSL, TLS: selfSignedServer(t)}}
@@ -232,9 +235,7 @@ func TestSplicedFetchEncodesAsPlain(t *testing.T) {
 		sendfileMin int
 	}{{"plaintext-sendfile", false, 1}, {"plaintext-read", false, 1 << 30}, {"plaintext-mixed", false, 32 << 10}, {"tls", true, 32 << 10}} {
 		t.Run(tc.name, func(t *testing.T) {
-			defer func(old int) { sendfileMin = old }(sendfileMin)
-			sendfileMin = tc.sendfileMin
-			c := spliceServer(t, tc.tls, func(_ context.Context, req *Request) (kmsg.Response, error) {
+			_, c := spliceServerS(t, tc.tls, tc.sendfileMin, func(_ context.Context, req *Request) (kmsg.Response, error) {
 				return fx.fetchResponse(req.Version, spliceLengths, true), nil
 			})
 			for v := int16(0); v <= (&kmsg.FetchRequest{}).MaxVersion(); v++ {
@@ -294,7 +295,7 @@ func TestSplicedRangesReleasedWhenClientLeaves(t *testing.T) {
 	fx := newSpliceFixture(t)
 	release := make(chan struct{})
 	var deferred atomic.Int32
-	s, c := spliceServerS(t, false, func(_ context.Context, req *Request) (kmsg.Response, error) {
+	s, c := spliceServerS(t, false, 0, func(_ context.Context, req *Request) (kmsg.Response, error) {
 		if req.CorrelationID%2 == 0 {
 			return fx.fetchResponse(req.Version, spliceLengths, true), nil
 		}
@@ -332,9 +333,7 @@ func TestSplicedRangesReleasedWhenClientLeaves(t *testing.T) {
 func TestSplicedShortFileClosesConnection(t *testing.T) {
 	for _, min := range []int{1, 1 << 30} {
 		fx := newSpliceFixture(t)
-		defer func(old int) { sendfileMin = old }(sendfileMin)
-		sendfileMin = min
-		c := spliceServer(t, false, func(_ context.Context, req *Request) (kmsg.Response, error) {
+		_, c := spliceServerS(t, false, min, func(_ context.Context, req *Request) (kmsg.Response, error) {
 			sp := NewSpliced(fx.fetchResponse(req.Version, []int{5}, false))
 			resp := sp.Response.(*kmsg.FetchResponse)
 			sp.Splice(&resp.Topics[0].Partitions[0].RecordBatches, &testRange{f: fx.f, pos: int64(len(fx.data) - 100), n: 1000, released: &fx.released})

@@ -20,10 +20,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// sendfileMin is the smallest range sent with sendfile on a plaintext
-// connection; shorter ones are read and written with the bytes around
-// them. A variable so tests can force either path.
-var sendfileMin = 32 << 10
+// defaultSendfileMin is the smallest range sent with sendfile on a
+// plaintext connection; shorter ones are read and written with the bytes
+// around them. Tests force either path with Server.sendfileMin.
+const defaultSendfileMin = 32 << 10
 
 // errShortRange: a file range ended before its advertised length.
 var errShortRange = errors.New("file range shorter than its response advertised")
@@ -119,7 +119,11 @@ func (w *responseWriter) writePiece(pc piece) error {
 	if n == 0 {
 		return nil
 	}
-	if f, pos, ok := pc.r.File(); ok && n >= sendfileMin {
+	least := w.c.s.sendfileMin
+	if least <= 0 {
+		least = defaultSendfileMin
+	}
+	if f, pos, ok := pc.r.File(); ok && n >= least {
 		if err := pw.writev(w.c.nc); err != nil {
 			return err
 		}
