@@ -136,11 +136,14 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		st.Partitions = fs.partitionsFor(len(rt.Partitions))
 		for j := range rt.Partitions {
+			p := fs.parts[k]
+			k++
+			if fs.topicErrs[i] == nil && fs.quiet(k-1, p, &rt.Partitions[j]) {
+				continue // unchanged in an incremental fetch (fetch_session.go)
+			}
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rt.Partitions[j].Partition
 			sp.RecordBatches = []byte{} // null records break librdkafka
-			p := fs.parts[k]
-			k++
 			err := fs.topicErrs[i]
 			if err == nil && p == nil {
 				err = kerr.UnknownTopicOrPartition

@@ -404,3 +404,38 @@ func lessEvictable(privA bool, sizeA int, idA int32, privB bool, sizeB int, idB 
 	}
 	return idA < idB
 }
+
+// quiet reports, from the partition's lock-free mirrors only, that a
+// consumer's incremental fetch would leave partition k out: it is led
+// here at the epoch the client knows, nothing changed since it was last
+// answered (high watermark, log start offset), there is nothing to read
+// and no error or divergence to report. Most partitions of a large
+// session are quiet; skipping them early (no lock, no response entry) is
+// what keeps an idle session cheap. Anything else takes the full path,
+// which decides the same way (keep).
+// quietFastPath is off only in the test that checks it changes nothing.
+var quietFastPath = true
+
+func (fs *fetchState) quiet(k int, p *Partition, rp *kmsg.FetchRequestTopicPartition) bool {
+	sf := fs.sess
+	if !quietFastPath || sf.kind != sessionIncremental || fs.replicaID >= 0 || p == nil || !p.IsLeader() {
+		return false
+	}
+	epoch := p.LeaderEpoch()
+	if checkEpoch(rp.CurrentLeaderEpoch, epoch) != nil {
+		return false
+	}
+	if fs.version >= 12 && rp.LastFetchedEpoch >= 0 && rp.LastFetchedEpoch != epoch {
+		return false // a divergence check is due
+	}
+	sent := sf.sent[k]
+	hw, start := p.HighWatermark(), p.LogStartOffset()
+	if hw != sent.hw || start != sent.logStart {
+		return false
+	}
+	limit := hw
+	if fs.r.IsolationLevel == readCommitted {
+		limit = p.LastStableOffset()
+	}
+	return rp.FetchOffset >= limit && rp.FetchOffset >= start && rp.FetchOffset <= p.LogEndOffset()
+}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -317,4 +318,72 @@ func BenchmarkFetch2000Partitions(b *testing.B) {
 			epoch++
 		}
 	})
+}
+
+// TestFetchSessionQuietPathChangesNothing: skipping unchanged partitions
+// early (quiet) answers exactly what the full path answers, through data,
+// a moved log start, an offset out of range, a fenced epoch and a
+// read_committed fetch.
+func TestFetchSessionQuietPathChangesNothing(t *testing.T) {
+	run := func(fast bool) []string {
+		defer func(old bool) { quietFastPath = old }(quietFastPath)
+		quietFastPath = fast
+		tb := newTestBroker(t, nil)
+		tb.createTopic("q", 4, nil)
+		for p := int32(0); p < 4; p++ {
+			tb.produce("q", p, batch(t, 1, "a", "b"))
+		}
+		var out []string
+		record := func(r *kmsg.FetchResponse) {
+			out = append(out, fmt.Sprintf("err=%d parts=%v", r.ErrorCode, answeredCodes(r)))
+		}
+		full := tb.fetch(sessionFetchReq(0, 0, 1<<20, "q", map[int32]int64{0: 2, 1: 2, 2: 2, 3: 2}))
+		record(full)
+		id, epoch := full.SessionID, int32(1)
+		next := func(r *kmsg.FetchRequest) {
+			r.SessionID, r.SessionEpoch = id, epoch
+			epoch++
+			record(tb.fetch(r))
+		}
+		next(sessionFetchReq(0, 0, 1<<20, "q", nil))                   // idle
+		tb.produce("q", 1, batch(t, 1, "c"))                           // data on 1
+		next(sessionFetchReq(0, 0, 1<<20, "q", nil))                   //
+		next(sessionFetchReq(0, 0, 1<<20, "q", map[int32]int64{1: 3})) // caught up
+		dr := kmsg.NewPtrDeleteRecordsRequest()
+		dt := kmsg.NewDeleteRecordsRequestTopic()
+		dt.Topic = "q"
+		dp := kmsg.NewDeleteRecordsRequestTopicPartition()
+		dp.Partition, dp.Offset = 2, 1
+		dt.Partitions = append(dt.Partitions, dp)
+		dr.Topics = append(dr.Topics, dt)
+		tb.call(dr)                                                    // log start of 2 moves
+		next(sessionFetchReq(0, 0, 1<<20, "q", nil))                   //
+		next(sessionFetchReq(0, 0, 1<<20, "q", map[int32]int64{3: 9})) // out of range
+		next(sessionFetchReq(0, 0, 1<<20, "q", map[int32]int64{3: 2})) // back
+		fenced := sessionFetchReq(0, 0, 1<<20, "q", map[int32]int64{0: 2})
+		fenced.Topics[0].Partitions[0].CurrentLeaderEpoch = 99
+		next(fenced)
+		rc := sessionFetchReq(0, 0, 1<<20, "q", nil)
+		rc.IsolationLevel = 1
+		next(rc)
+		next(sessionFetchReq(0, 0, 1<<20, "q", nil))
+		return out
+	}
+	fast, slow := run(true), run(false)
+	t.Logf("%v", fast)
+	if fmt.Sprint(fast) != fmt.Sprint(slow) {
+		t.Fatalf("with the quiet path:\n%v\nwithout:\n%v", fast, slow)
+	}
+}
+
+// answeredCodes lists the partitions a response answers with their error
+// codes and whether they have records.
+func answeredCodes(r *kmsg.FetchResponse) []string {
+	var out []string
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			out = append(out, fmt.Sprintf("%d:%d:%v:%d", p.Partition, p.ErrorCode, len(p.RecordBatches) > 0, p.LogStartOffset))
+		}
+	}
+	return out
 }
