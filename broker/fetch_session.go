@@ -91,6 +91,29 @@ type fetchSession struct {
 	lastUsed time.Time
 	order    list.List // of *cachedPartition, in fetch order
 	byKey    map[sessionKey]*list.Element
+	// spare holds the buffers an incremental fetch builds its request
+	// in, between fetches (nil while one has them); a fetch of a large
+	// session then allocates nothing in proportion to it.
+	spare *sessionBufs
+}
+
+// sessionBufs are the per-partition slices of an incremental fetch.
+type sessionBufs struct {
+	all   []kmsg.FetchRequestTopicPartition
+	parts []*cachedPartition
+	sent  []sentValues
+}
+
+// take returns bufs of at least n entries, the session's spare ones if
+// free.
+func (s *fetchSession) takeLocked(n int) *sessionBufs {
+	b := s.spare
+	s.spare = nil
+	if b == nil || cap(b.all) < n {
+		b = &sessionBufs{all: make([]kmsg.FetchRequestTopicPartition, n), parts: make([]*cachedPartition, n), sent: make([]sentValues, n)}
+	}
+	b.all, b.parts, b.sent = b.all[:n], b.parts[:n], b.sent[:n]
+	return b
 }
 
 // fetchSessions is the broker's session cache. Lock order: mu before a
@@ -138,6 +161,9 @@ type sessionFetch struct {
 	sent []sentValues
 	// kept records, per run, the partitions a response answers.
 	kept []keptPartition
+	// bufs back parts, sent and the request (incremental); returned to
+	// the session by finish.
+	bufs *sessionBufs
 }
 
 type sentValues struct{ hw, logStart int64 }
@@ -232,17 +258,27 @@ func (sf *sessionFetch) requestLocked(r *kmsg.FetchRequest) *kmsg.FetchRequest {
 	eff := *r
 	eff.Topics, eff.ForgottenTopics = nil, nil
 	s := sf.sess
+	// One allocation each: a topic's partitions are a run of all.
+	sf.bufs = s.takeLocked(s.order.Len())
+	all := sf.bufs.all
+	sf.parts, sf.sent = sf.bufs.parts, sf.bufs.sent
+	i, start := 0, 0
 	for e := s.order.Front(); e != nil; e = e.Next() {
 		cp := e.Value.(*cachedPartition)
-		if n := len(eff.Topics); n == 0 || eff.Topics[n-1].Topic != cp.key.topic || eff.Topics[n-1].TopicID != cp.key.id {
+		if nt := len(eff.Topics); nt == 0 || eff.Topics[nt-1].Topic != cp.key.topic || eff.Topics[nt-1].TopicID != cp.key.id {
+			if nt > 0 {
+				eff.Topics[nt-1].Partitions = all[start:i:i]
+			}
 			t := kmsg.NewFetchRequestTopic()
 			t.Topic, t.TopicID = cp.key.topic, cp.key.id
 			eff.Topics = append(eff.Topics, t)
+			start = i
 		}
-		t := &eff.Topics[len(eff.Topics)-1]
-		t.Partitions = append(t.Partitions, cp.req)
-		sf.parts = append(sf.parts, cp)
-		sf.sent = append(sf.sent, sentValues{cp.hw, cp.logStart})
+		all[i], sf.parts[i], sf.sent[i] = cp.req, cp, sentValues{cp.hw, cp.logStart}
+		i++
+	}
+	if nt := len(eff.Topics); nt > 0 {
+		eff.Topics[nt-1].Partitions = all[start:i:i]
 	}
 	return &eff
 }
@@ -292,6 +328,12 @@ func (c *fetchSessions) finish(sf *sessionFetch, r *kmsg.FetchRequest, resp *kms
 		s := sf.sess
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		defer func() {
+			// The fetch is done with its buffers (the response holds
+			// no reference to the request).
+			clear(sf.bufs.parts)
+			s.spare, sf.bufs, sf.parts, sf.sent = sf.bufs, nil, nil, nil
+		}()
 		if s.epoch != sf.epoch {
 			return false
 		}
