@@ -112,6 +112,9 @@ func scaleCmd(args []string) {
 	}
 
 	// Idle connections.
+	if *conns <= 0 {
+		return
+	}
 	time.Sleep(2 * time.Second)
 	before := rssMB(cmd.Process.Pid)
 	open, err := idleConns(addr, *conns)
