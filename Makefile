@@ -6,10 +6,15 @@ BIN := bin/gregor
 KAFKA_TOOLS ?= $(abspath ../shared/kafka-tools)
 export KAFKA_TOOLS_DIR ?= $(if $(wildcard $(KAFKA_TOOLS)/bin/kafka-topics.sh),$(KAFKA_TOOLS)/bin)
 
-.PHONY: build run cluster test test-short deps bench fuzz vet clean
+.PHONY: build run cluster test test-short deps bench fuzz vet clean screenshot
+
+# gregor --version reports these (and the Go version).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 
 build:
-	$(GO) build -o $(BIN) ./cmd/gregor
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/gregor
 
 run: build
 	./$(BIN)
@@ -44,3 +49,8 @@ bench:
 # fuzz runs each fuzz target for FUZZTIME (default 30s).
 fuzz:
 	./scripts/fuzz.sh
+
+# screenshot saves the status page of a three-broker cluster (the
+# integration test's, rendered in headless Chromium) for the README.
+screenshot: deps
+	STATUS_SCREENSHOT=$(abspath docs/status-page.png) $(GO) test -count=1 -run TestMonitoringACluster -v ./integration

@@ -11,6 +11,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
 )
 
 // pendingAck is a partition whose acks=all produce awaits replication.
@@ -18,6 +21,19 @@ type pendingAck struct {
 	p    *Partition
 	last int64
 	code *int16 // where to put an error; nil once done
+}
+
+// finishProduce completes a deferred produce response: it waits for the
+// acks=all appends to replicate, holds NOT_LEADER answers while a
+// controlled shutdown's handovers are unconfirmed, and adds the leader
+// hints. A stopping broker keeps its connections open while any runs.
+func (b *Broker) finishProduce(ctx context.Context, req *protocol.Request, resp *kmsg.ProduceResponse, waits []pendingAck, timeout time.Duration) (kmsg.Response, error) {
+	b.produceWaits.Add(1)
+	defer b.produceWaits.Add(-1)
+	b.awaitAcks(ctx, waits, timeout)
+	b.awaitHandovers(ctx, resp)
+	b.hintProduceLeaders(req, resp)
+	return resp, nil
 }
 
 // awaitAcks waits until every partition's high watermark passes its

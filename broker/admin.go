@@ -34,8 +34,17 @@ func (b *Broker) CreateTopic(ctx context.Context, spec metadata.TopicSpec) (meta
 	st, err := b.backend.CreateTopic(ctx, spec)
 	if err == nil && !spec.ValidateOnly {
 		b.log.Info().Str("topic", spec.Name).Int32("partitions", spec.Partitions).Int16("replication_factor", spec.ReplicationFactor).Msg("topic created")
+		b.logTopicNoEffect(spec.Name, spec.Configs)
 	}
 	return st, err
+}
+
+// logTopicNoEffect says which topic configs set Gregor keeps without
+// acting on, and why.
+func (b *Broker) logTopicNoEffect(topic string, configs map[string]string) {
+	for _, in := range config.TopicNoEffectKeys(configs) {
+		b.log.Warn().Str("topic", topic).Str("key", in.Key).Str("why", in.Why).Msg("topic config accepted but has no effect in Gregor")
+	}
 }
 
 func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
@@ -145,9 +154,11 @@ func (b *Broker) AwaitTopic(ctx context.Context, name string, timeout time.Durat
 	}
 }
 
+// allLed reports whether every partition of a topic has a leader, and
+// those this broker leads have taken up their leadership.
 func allLed(t *Topic) bool {
 	for _, p := range t.Partitions() {
-		if p.State().Leader < 0 {
+		if st := p.State(); st.Leader < 0 || st.Leader == p.b.id && !p.IsLeader() {
 			return false
 		}
 	}

@@ -12,16 +12,25 @@ package broker
 // append or for the request timeout. Every partition is validated before
 // any is appended; a transactional batch of a producer with no
 // transaction open on its partition is first verified with the
-// transaction coordinator (txn_verify.go).
+// transaction coordinator (txn_verify.go). A batch refused for some of its
+// records (no key on a compacted topic, a timestamp out of range) names
+// each in record_errors (v8+, KIP-467) so the client fails exactly those.
+//
+// Authorization (as KafkaApis): WRITE on each topic, else
+// TOPIC_AUTHORIZATION_FAILED for its partitions; a request with
+// transactional batches needs WRITE on its transactional id, else every
+// partition is TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/records"
 	"gregor/protocol"
 )
@@ -29,7 +38,7 @@ import (
 func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ProduceRequest)
 	resp := req.Response().(*kmsg.ProduceResponse)
-	parts := b.prepareProduce(req.Version, r, resp)
+	parts := b.prepareProduce(req, r, resp)
 	if err := b.verifyProduce(ctx, req.Version, r, parts); err != nil {
 		for i := range parts {
 			parts[i].err = err
@@ -59,13 +68,13 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg
 		}
 		return nil, nil
 	}
-	if len(waits) == 0 {
+	if len(waits) == 0 && !b.holdsNotLeader(resp) {
+		b.hintProduceLeaders(req, resp)
 		return resp, nil
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		b.awaitAcks(ctx, waits, timeout)
-		return resp, nil
+		return b.finishProduce(ctx, req, resp, waits, timeout)
 	})
 	return nil, nil
 }
@@ -86,8 +95,10 @@ type producePart struct {
 
 // prepareProduce lays out the response and resolves and validates every
 // partition's records, in request order, appending nothing.
-func (b *Broker) prepareProduce(version int16, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []producePart {
+func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []producePart {
+	version := req.Version
 	acksOK := r.Acks == 0 || r.Acks == 1 || r.Acks == -1
+	txnDenied := !b.authorizeTransactionalProduce(req, r)
 	var parts []producePart
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(r.Topics))
 	for i := range r.Topics {
@@ -96,7 +107,7 @@ func (b *Broker) prepareProduce(version int16, r *kmsg.ProduceRequest, resp *kms
 		*st = kmsg.NewProduceResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
-		t := b.produceTopic(version, rt)
+		t := b.produceTopic(req, rt)
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := &st.Partitions[j]
@@ -106,6 +117,9 @@ func (b *Broker) prepareProduce(version int16, r *kmsg.ProduceRequest, resp *kms
 			pp := producePart{topic: rt.Topic, sp: sp, err: t.err}
 			if !acksOK {
 				pp.err = kerr.InvalidRequiredAcks
+			}
+			if txnDenied {
+				pp.err = kerr.TransactionalIDAuthorizationFailed
 			}
 			if pp.err == nil {
 				pp.p, pp.pb, pp.err = b.prepareTo(t.topic, rp, version)
@@ -125,7 +139,23 @@ func (b *Broker) produceFailed(req *protocol.Request, pp *producePart) {
 	pp.sp.ErrorCode = ErrorCode(b.log, pp.err)
 	if req.Version >= 8 {
 		pp.sp.ErrorMessage = errMessage(pp.err)
+		pp.sp.ErrorRecords = errorRecords(pp.err)
 	}
+}
+
+// errorRecords names the records that failed a batch (KIP-467), so the
+// client fails exactly those.
+func errorRecords(err error) []kmsg.ProduceResponseTopicPartitionErrorRecord {
+	var re *records.RecordErrors
+	if !errors.As(err, &re) {
+		return nil
+	}
+	out := make([]kmsg.ProduceResponseTopicPartitionErrorRecord, len(re.Errors))
+	for i, r := range re.Errors {
+		out[i] = kmsg.NewProduceResponseTopicPartitionErrorRecord()
+		out[i].RelativeOffset, out[i].ErrorMessage = r.Index, kmsg.StringPtr(r.Message)
+	}
+	return out
 }
 
 type errString string
@@ -141,12 +171,19 @@ type produceTopic struct {
 	err   error
 }
 
-func (b *Broker) produceTopic(version int16, rt *kmsg.ProduceRequestTopic) produceTopic {
+// Writing needs WRITE on the topic, checked before the topic is looked up
+// by name so a denied principal learns nothing of its existence.
+func (b *Broker) produceTopic(req *protocol.Request, rt *kmsg.ProduceRequestTopic) produceTopic {
 	var t *Topic
-	if version >= 13 {
+	if req.Version >= 13 {
 		if t = b.TopicByID(rt.TopicID); t == nil {
 			return produceTopic{err: kerr.UnknownTopicID}
 		}
+		if !b.authorize(req, acl.Write, acl.Topic, t.Name) {
+			return produceTopic{err: kerr.TopicAuthorizationFailed}
+		}
+	} else if !b.authorize(req, acl.Write, acl.Topic, rt.Topic) {
+		return produceTopic{err: kerr.TopicAuthorizationFailed}
 	} else if t = b.Topic(rt.Topic); t == nil {
 		return produceTopic{err: kerr.UnknownTopicOrPartition}
 	}
@@ -166,7 +203,7 @@ func (b *Broker) prepareTo(t *Topic, rp *kmsg.ProduceRequestTopicPartition, vers
 	if !p.IsLeader() {
 		return p, nil, kerr.NotLeaderForPartition
 	}
-	pb, err := prepare(rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio)
+	pb, err := prepare(rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio, fmt.Sprintf("%s-%d", t.Name, rp.Partition))
 	return p, pb, err
 }
 

@@ -1,7 +1,7 @@
 package broker
 
-// Fetch (key 1), versions 4-18. Versions 0-3 would need records
-// down-converted to magic 0/1; Kafka 4 dropped them too (KIP-896).
+// Fetch (key 1), versions 4-18 here; versions 0-3 (magic 0/1 readers,
+// down-converted) in api_01_fetch_legacy.go.
 //
 // Incremental fetch sessions (KIP-227) are kept as Kafka keeps them
 // (fetch_session.go): a full response lists every requested partition, an
@@ -15,6 +15,9 @@ package broker
 // first batch even past it (KIP-74). With too little
 // data the response waits, off the connection's read path, for min.bytes
 // or max.wait.ms, waking when any fetched partition's data grows.
+//
+// Authorization: READ on each topic for consumers, CLUSTER_ACTION on the
+// cluster for followers (fetchState.authorize).
 
 import (
 	"context"
@@ -23,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/config"
 	"gregor/broker/replica"
 	"gregor/broker/storage"
@@ -72,6 +76,9 @@ func fetchLimits(cfg *config.Config, maxBytes, minBytes int32, follower bool) (i
 }
 
 func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	if req.Version < 4 {
+		return b.handleFetchLegacy(ctx, req)
+	}
 	r := req.Body.(*kmsg.FetchRequest)
 	resp := req.Response().(*kmsg.FetchResponse)
 	fs := &fetchState{b: b, r: r, version: req.Version, replicaID: r.ReplicaID}
@@ -85,6 +92,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.R
 	}
 	fs.maxBytes, fs.minBytes = fetchLimits(b.Config(), r.MaxBytes, r.MinBytes, fs.replicaID >= 0)
 	fs.resolve()
+	fs.authorize(req)
 	first, bytes, errs := fs.run(resp)
 	if errs || bytes >= int(fs.minBytes) || r.MaxWaitMillis <= 0 {
 		return fs.answer(first), nil
@@ -119,6 +127,34 @@ func (fs *fetchState) resolve() {
 				p = t.Partition(rp.Partition)
 			}
 			fs.parts = append(fs.parts, p)
+		}
+	}
+}
+
+// authorize applies Kafka's checks: a follower (a replica id) needs
+// CLUSTER_ACTION on the cluster, else every partition is
+// TOPIC_AUTHORIZATION_FAILED; a consumer needs READ on each topic, checked
+// before whether it exists (an unknown topic id stays UNKNOWN_TOPIC_ID).
+func (fs *fetchState) authorize(req *protocol.Request) {
+	b := fs.b
+	if b.authz == nil {
+		return
+	}
+	follower := fs.replicaID >= 0 && b.authorizeCluster(req, acl.ClusterAction)
+	for i := range fs.r.Topics {
+		rt := &fs.r.Topics[i]
+		switch {
+		case follower:
+		case fs.replicaID >= 0:
+			fs.topicErrs[i] = kerr.TopicAuthorizationFailed
+		case fs.version < 13:
+			if !b.authorize(req, acl.Read, acl.Topic, rt.Topic) {
+				fs.topicErrs[i] = kerr.TopicAuthorizationFailed
+			}
+		case fs.topicErrs[i] == nil:
+			if t := b.TopicByID(rt.TopicID); t != nil && !b.authorize(req, acl.Read, acl.Topic, t.Name) {
+				fs.topicErrs[i] = kerr.TopicAuthorizationFailed
+			}
 		}
 	}
 }
@@ -202,6 +238,13 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 		sp.AbortedTransactions = p.abortedTxns(rp.FetchOffset, limit)
 	}
 	maxBytes := min(rp.PartitionMaxBytes, *budget)
+	counted := false
+	if follower {
+		var held bool
+		if maxBytes, counted, held = fs.b.throttleFollowerRead(p, fs.replicaID, maxBytes); held {
+			return nil // leader.replication.throttled.rate used up (quota.go)
+		}
+	}
 	if rp.FetchOffset >= limit || (maxBytes <= 0 && !minOne) {
 		return nil
 	}
@@ -209,6 +252,7 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 	if err != nil {
 		return err
 	}
+	fs.b.recordFollowerRead(counted, n)
 	*budget -= int32(n)
 	return nil
 }

@@ -8,6 +8,7 @@ package broker
 // -5 earliest pending upload (none: offset -1, v9+); any other value finds
 // the first record at or after it that a consumer may read. v0 answers in
 // OldStyleOffsets. Each answer carries the leader epoch of the offset (v4+).
+// A topic needs DESCRIBE, else TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -39,6 +41,7 @@ func (b *Broker) handleListOffsets(_ context.Context, req *protocol.Request) (km
 		*st = kmsg.NewListOffsetsResponseTopic()
 		st.Topic = rt.Topic
 		t := b.Topic(rt.Topic)
+		denied := !b.authorize(req, acl.Describe, acl.Topic, rt.Topic)
 		st.Partitions = make([]kmsg.ListOffsetsResponseTopicPartition, len(rt.Partitions))
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
@@ -49,6 +52,10 @@ func (b *Broker) handleListOffsets(_ context.Context, req *protocol.Request) (km
 			var p *Partition
 			if t != nil {
 				p = t.Partition(rp.Partition)
+			}
+			if denied {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				continue
 			}
 			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code

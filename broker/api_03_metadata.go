@@ -8,6 +8,14 @@ package broker
 // (always for v0-3), with num.partitions and default.replication.factor.
 // Brokers are listed with their address for the listener the request came
 // in on. Internal topics are flagged.
+//
+// Authorization (KafkaApis.handleTopicMetadataRequest): a request for
+// every topic lists only those the principal may DESCRIBE; a named one it
+// may not is TOPIC_AUTHORIZATION_FAILED without id or partitions (named
+// by id, without its name), whether it exists or not. Auto-creation needs
+// CREATE on the cluster or on the topic, else TOPIC_AUTHORIZATION_FAILED.
+// v8-10 report the cluster's authorized operations when asked (0 without
+// DESCRIBE on the cluster), v8+ each described topic's.
 
 import (
 	"context"
@@ -17,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/metadata"
 	"gregor/protocol"
 )
@@ -34,37 +43,82 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 	resp.ClusterID = &cid
 	resp.ControllerID = controller
 	resp.AuthorizedOperations = authorizedOpsNotRequested
+	if req.Version >= 8 && req.Version <= 10 && r.IncludeClusterAuthorizedOperations {
+		resp.AuthorizedOperations = 0
+		if b.authorizeCluster(req, acl.Describe) {
+			resp.AuthorizedOperations = b.authorizedOps(req, acl.Cluster, acl.ClusterName)
+		}
+	}
+	ops := func(st kmsg.MetadataResponseTopic) kmsg.MetadataResponseTopic {
+		if r.IncludeTopicAuthorizedOperations && st.Topic != nil {
+			st.AuthorizedOperations = b.authorizedOps(req, acl.Topic, *st.Topic)
+		}
+		return st
+	}
 
 	all := r.Topics == nil || (req.Version == 0 && len(r.Topics) == 0)
 	if all {
 		for _, t := range b.Topics() {
-			resp.Topics = append(resp.Topics, b.metadataTopic(t, brokers, r.IncludeTopicAuthorizedOperations))
+			if b.allowed(req, acl.Describe, acl.Topic, t.Name) {
+				resp.Topics = append(resp.Topics, ops(b.metadataTopic(t, brokers)))
+			}
 		}
 		return resp, nil
 	}
 	autoCreate := b.cfg.AutoCreateTopicsEnable && (req.Version < 4 || r.AllowAutoTopicCreation)
 	resp.Topics = make([]kmsg.MetadataResponseTopic, 0, len(r.Topics))
 	for _, rt := range r.Topics {
-		resp.Topics = append(resp.Topics, b.metadataRequested(ctx, rt, req.Version, autoCreate, brokers, r.IncludeTopicAuthorizedOperations))
+		st, authorized := b.metadataRequested(ctx, req, rt, autoCreate, brokers)
+		if authorized {
+			st = ops(st)
+		}
+		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, nil
 }
 
-func (b *Broker) metadataRequested(ctx context.Context, rt kmsg.MetadataRequestTopic, version int16, autoCreate bool, brokers []metadata.BrokerInfo, ops bool) kmsg.MetadataResponseTopic {
+// metadataRequested answers one requested topic and whether the principal
+// may describe (and, to have it created, create) it.
+func (b *Broker) metadataRequested(ctx context.Context, req *protocol.Request, rt kmsg.MetadataRequestTopic, autoCreate bool, brokers []metadata.BrokerInfo) (kmsg.MetadataResponseTopic, bool) {
 	var t *Topic
 	if rt.Topic == nil {
 		if t = b.TopicByID(metadata.Uuid(rt.TopicID)); t == nil {
 			st := kmsg.NewMetadataResponseTopic()
 			st.TopicID, st.ErrorCode = rt.TopicID, kerr.UnknownTopicID.Code
 			st.AuthorizedOperations = authorizedOpsNotRequested
-			return st
+			return st, false
 		}
-		return b.metadataTopic(t, brokers, ops)
+		if !b.authorize(req, acl.Describe, acl.Topic, t.Name) {
+			return metadataDenied(nil, t.ID, false), false // a topic id is not secret; its name is
+		}
+		return b.metadataTopic(t, brokers), true
 	}
 	name := *rt.Topic
-	if t = b.Topic(name); t != nil {
-		return b.metadataTopic(t, brokers, ops)
+	if !b.authorize(req, acl.Describe, acl.Topic, name) {
+		return metadataDenied(&name, metadata.Uuid{}, false), false
 	}
+	if t = b.Topic(name); t != nil {
+		return b.metadataTopic(t, brokers), true
+	}
+	if autoCreate && !b.allowed(req, acl.Create, acl.Cluster, acl.ClusterName) && !b.authorize(req, acl.Create, acl.Topic, name) {
+		return metadataDenied(&name, metadata.Uuid{}, IsInternal(name)), false
+	}
+	return b.metadataMissing(ctx, name, autoCreate, brokers), true
+}
+
+// metadataDenied is a topic the principal may not describe (or create):
+// TOPIC_AUTHORIZATION_FAILED and nothing else.
+func metadataDenied(name *string, id metadata.Uuid, internal bool) kmsg.MetadataResponseTopic {
+	st := kmsg.NewMetadataResponseTopic()
+	st.Topic, st.TopicID, st.IsInternal = name, id, internal
+	st.ErrorCode = kerr.TopicAuthorizationFailed.Code
+	st.AuthorizedOperations = authorizedOpsNotRequested
+	return st
+}
+
+// metadataMissing answers a topic that does not exist: an invalid name,
+// unknown, or created now.
+func (b *Broker) metadataMissing(ctx context.Context, name string, autoCreate bool, brokers []metadata.BrokerInfo) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	st.Topic = &name
 	st.AuthorizedOperations = authorizedOpsNotRequested
@@ -81,12 +135,13 @@ func (b *Broker) metadataRequested(ctx context.Context, rt kmsg.MetadataRequestT
 		st.ErrorCode = ErrorCode(b.log, err)
 		return st
 	}
-	if t = b.Topic(name); t == nil {
+	t := b.Topic(name)
+	if t == nil {
 		st.ErrorCode = kerr.LeaderNotAvailable.Code // created; not here yet
 		return st
 	}
 	b.log.Info().Str("topic", name).Msg("auto-created topic on metadata request")
-	return b.metadataTopic(t, brokers, ops)
+	return b.metadataTopic(t, brokers)
 }
 
 // metadataBrokers lists live brokers' addresses for a listener.
@@ -108,14 +163,11 @@ func (b *Broker) metadataBrokers(brokers []metadata.BrokerInfo, listener string)
 	return out
 }
 
-func (b *Broker) metadataTopic(t *Topic, brokers []metadata.BrokerInfo, ops bool) kmsg.MetadataResponseTopic {
+func (b *Broker) metadataTopic(t *Topic, brokers []metadata.BrokerInfo) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID, st.IsInternal = &name, t.ID, t.Internal
 	st.AuthorizedOperations = authorizedOpsNotRequested
-	if ops {
-		st.AuthorizedOperations = allTopicOperations
-	}
 	parts := t.Partitions()
 	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(parts))
 	for _, p := range parts {
@@ -123,11 +175,6 @@ func (b *Broker) metadataTopic(t *Topic, brokers []metadata.BrokerInfo, ops bool
 	}
 	return st
 }
-
-// allTopicOperations is every topic ACL operation (no authorizer: all
-// allowed): READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS,
-// ALTER_CONFIGS as a bit set.
-const allTopicOperations = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
 
 func metadataPartition(p *Partition, brokers []metadata.BrokerInfo) kmsg.MetadataResponseTopicPartition {
 	st := p.State()

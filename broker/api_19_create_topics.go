@@ -8,6 +8,11 @@ package broker
 // partition count, replication factor and every config of the topic (the
 // Java admin client reads them); v7+ with the topic id. The request waits
 // up to its timeout for leaders, which a cluster elects asynchronously.
+//
+// Authorization: CREATE on the cluster or on the topic, else
+// TOPIC_AUTHORIZATION_FAILED; a topic created without DESCRIBE_CONFIGS on
+// it is answered without its configs, partition count and replication
+// factor, and a TOPIC_AUTHORIZATION_FAILED config error (v5+).
 
 import (
 	"context"
@@ -16,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/metadata"
 	"gregor/protocol"
 )
@@ -28,6 +34,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 		seen[rt.Topic]++
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	clusterCreate := b.allowed(req, acl.Create, acl.Cluster, acl.ClusterName)
 	for _, rt := range r.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
@@ -35,8 +42,11 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 		var err error
 		if seen[rt.Topic] > 1 {
 			err = errorf(kerr.InvalidRequest, "Create topics request from client `%s` contains multiple entries for the following topics: %s", req.ClientID, rt.Topic)
-		} else {
-			err = b.createOne(ctx, &rt, r.ValidateOnly, timeout, &st)
+		} else if !clusterCreate && !b.authorize(req, acl.Create, acl.Topic, rt.Topic) {
+			err = errorf(kerr.TopicAuthorizationFailed, "Authorization failed.")
+		} else if err = b.createOne(ctx, &rt, r.ValidateOnly, timeout, &st); err == nil && !b.allowed(req, acl.DescribeConfigs, acl.Topic, rt.Topic) {
+			st.NumPartitions, st.ReplicationFactor, st.Configs = -1, -1, nil
+			st.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
 		}
 		if err != nil {
 			st.ErrorCode = ErrorCode(b.log, err)

@@ -5,6 +5,8 @@ package broker
 // Deletion needs delete.topic.enable (default true); internal topics
 // cannot be deleted. The partition directories are renamed aside and
 // removed; a cluster removes them on every broker as the deletion reaches it.
+// Deletion needs DELETE on the topic or on the cluster (Kafka's
+// controller), else TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -13,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/metadata"
 	"gregor/protocol"
 )
@@ -28,10 +31,14 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *protocol.Request) 
 		}
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	clusterDelete := b.allowed(req, acl.Delete, acl.Cluster, acl.ClusterName)
 	for _, rt := range topics {
 		st := kmsg.NewDeleteTopicsResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		err := b.deleteOne(ctx, rt, timeout, &st)
+		err := b.authorizeDeleteTopic(req, rt, clusterDelete, &st)
+		if err == nil {
+			err = b.deleteOne(ctx, rt, timeout, &st)
+		}
 		if err != nil {
 			st.ErrorCode = ErrorCode(b.log, err)
 			if req.Version >= 5 {
@@ -41,6 +48,34 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *protocol.Request) 
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp, nil
+}
+
+// authorizeDeleteTopic needs DELETE on the topic (or the cluster), checked
+// before whether a named topic exists; a topic named by id is looked up
+// first (UNKNOWN_TOPIC_ID), and without DESCRIBE its name stays hidden.
+func (b *Broker) authorizeDeleteTopic(req *protocol.Request, rt kmsg.DeleteTopicsRequestTopic, cluster bool, st *kmsg.DeleteTopicsResponseTopic) error {
+	if b.authz == nil || cluster {
+		return nil
+	}
+	if rt.Topic != nil && *rt.Topic != "" {
+		if !b.authorize(req, acl.Delete, acl.Topic, *rt.Topic) {
+			return kerr.TopicAuthorizationFailed
+		}
+		return nil
+	}
+	t := b.TopicByID(metadata.Uuid(rt.TopicID))
+	switch {
+	case t == nil:
+		return kerr.UnknownTopicID
+	case !b.authorize(req, acl.Describe, acl.Topic, t.Name):
+		st.Topic = nil
+		return kerr.TopicAuthorizationFailed
+	case !b.authorize(req, acl.Delete, acl.Topic, t.Name):
+		name := t.Name
+		st.Topic = &name
+		return kerr.TopicAuthorizationFailed
+	}
+	return nil
 }
 
 func (b *Broker) deleteOne(ctx context.Context, rt kmsg.DeleteTopicsRequestTopic, timeout time.Duration, st *kmsg.DeleteTopicsResponseTopic) error {

@@ -10,7 +10,7 @@ package broker
 // (Kafka's rule: records of compacted topics cannot be deleted); a broker
 // that does not lead the partition answers NOT_LEADER_OR_FOLLOWER.
 // Followers learn the new log start offset as they fetch; the answer does
-// not wait for them.
+// not wait for them. A topic needs DELETE, else TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -29,10 +30,16 @@ func (b *Broker) handleDeleteRecords(_ context.Context, req *protocol.Request) (
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
 		t := b.Topic(rt.Topic)
+		denied := !b.authorize(req, acl.Delete, acl.Topic, rt.Topic)
 		st.Partitions = make([]kmsg.DeleteRecordsResponseTopicPartition, 0, len(rt.Partitions))
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition, sp.LowWatermark = rp.Partition, -1
+			if denied {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+				continue
+			}
 			low, err := b.deleteRecords(t, rp.Partition, rp.Offset)
 			if err != nil {
 				sp.ErrorCode = ErrorCode(b.log, err)

@@ -9,7 +9,9 @@ package broker
 // client's CurrentLeaderEpoch: older than ours is FENCED_LEADER_EPOCH, newer
 // UNKNOWN_LEADER_EPOCH (-1 skips the check). Only the leader answers
 // (NOT_LEADER_OR_FOLLOWER), except for ReplicaID -2 (debugging, v3+),
-// which any replica answers.
+// which any replica answers. CLUSTER_ACTION on the cluster (brokers) or
+// DESCRIBE on the topic (consumers, KIP-320) is needed, else
+// TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -17,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -31,10 +34,12 @@ func (b *Broker) handleOffsetForLeaderEpoch(_ context.Context, req *protocol.Req
 		replicaID = r.ReplicaID
 	}
 	resp.Topics = make([]kmsg.OffsetForLeaderEpochResponseTopic, 0, len(r.Topics))
+	broker := b.allowed(req, acl.ClusterAction, acl.Cluster, acl.ClusterName)
 	for _, rt := range r.Topics {
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
 		t := b.Topic(rt.Topic)
+		denied := !broker && !b.authorize(req, acl.Describe, acl.Topic, rt.Topic)
 		st.Partitions = make([]kmsg.OffsetForLeaderEpochResponseTopicPartition, 0, len(rt.Partitions))
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
@@ -44,6 +49,9 @@ func (b *Broker) handleOffsetForLeaderEpoch(_ context.Context, req *protocol.Req
 				current = rp.CurrentLeaderEpoch
 			}
 			epoch, end, err := b.epochEndOffset(t, rp.Partition, rp.LeaderEpoch, current, replicaID)
+			if denied {
+				err = kerr.TopicAuthorizationFailed
+			}
 			if err != nil {
 				sp.ErrorCode = ErrorCode(b.log, err)
 			} else {

@@ -14,7 +14,9 @@ package broker
 // documentation. Topic configs are never read-only; broker configs are
 // unless they can be altered dynamically; passwords are described with
 // null values. A null or empty list of names asks for every config; a
-// name that is not a config is left out, as Kafka does.
+// name that is not a config is left out, as Kafka does. DESCRIBE_CONFIGS
+// is needed on the topic, or on the cluster for a broker or broker logger,
+// else the resource is answered TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -24,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/config"
 	"gregor/broker/metadata"
 	"gregor/protocol"
@@ -36,8 +39,13 @@ func (b *Broker) handleDescribeConfigs(_ context.Context, req *protocol.Request)
 	for _, rr := range r.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		entries, err := b.describeResource(int8(rr.ResourceType), rr.ResourceName)
 		sr.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
+		if denied := b.authorizeConfigs(req, acl.DescribeConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
+			sr.ErrorCode, sr.ErrorMessage = denied.Code, kmsg.StringPtr(authzMessage[denied])
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
+		entries, err := b.describeResource(int8(rr.ResourceType), rr.ResourceName)
 		if err != nil {
 			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
 			if sr.ErrorCode == kerr.UnknownTopicOrPartition.Code {

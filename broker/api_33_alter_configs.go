@@ -13,7 +13,9 @@ package broker
 // every broker rebuilds its configuration in force from them.
 // A null value is INVALID_REQUEST; BROKER_LOGGER and other resource types
 // are INVALID_REQUEST. validateOnly checks everything and changes nothing.
-// The helpers here are shared with IncrementalAlterConfigs.
+// The helpers here are shared with IncrementalAlterConfigs. ALTER_CONFIGS
+// is needed on the topic, or on the cluster for a broker, else
+// TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -25,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/config"
 	"gregor/broker/metadata"
 	"gregor/protocol"
@@ -37,6 +40,13 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) 
 	for _, rr := range r.Resources {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if typ := int8(rr.ResourceType); typ != resourceBrokerLogger {
+			if denied := b.authorizeConfigs(req, acl.AlterConfigs, typ, rr.ResourceName); denied != nil {
+				sr.ErrorCode = denied.Code
+				resp.Resources = append(resp.Resources, sr)
+				continue
+			}
+		}
 		if err := b.alterConfigsOne(ctx, rr, r.ValidateOnly); err != nil {
 			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
 		}
@@ -101,6 +111,7 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 		return err
 	}
 	b.log.Info().Str("topic", name).Interface("configs", overrides).Msg("topic configs altered")
+	b.logTopicNoEffect(name, overrides)
 	// In a cluster the change comes back through metadata; wait (briefly)
 	// until this broker applied it, so a describe that follows sees it.
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -8,6 +8,8 @@ package broker
 // topic list asks for every partition; named partitions not held here are
 // left out. v4+ gives the volume's total and usable bytes (-1 when they
 // cannot be read); v5's IsCordoned is always false (no cordoning).
+// DESCRIBE on the cluster is needed, else CLUSTER_AUTHORIZATION_FAILED and
+// no dirs.
 
 import (
 	"context"
@@ -15,8 +17,10 @@ import (
 	"slices"
 	"syscall"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/storage"
 	"gregor/protocol"
 )
@@ -24,6 +28,10 @@ import (
 func (b *Broker) handleDescribeLogDirs(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.DescribeLogDirsRequest)
 	resp := req.Response().(*kmsg.DescribeLogDirsResponse)
+	if !b.authorizeCluster(req, acl.Describe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code // v3+; older versions see no dirs
+		return resp, nil
+	}
 	wanted := func(topic string, partition int32) bool { return true }
 	if r.Topics != nil {
 		want := make(map[string][]int32, len(r.Topics))

@@ -15,6 +15,8 @@ package broker
 // checked before anything is allocated. validateOnly checks and creates
 // nothing.
 // The request waits up to its timeout for the new partitions' leaders.
+// A topic needs ALTER, checked before whether it exists, else
+// TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -27,6 +29,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/metadata"
 	"gregor/protocol"
 )
@@ -46,6 +49,8 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *protocol.Reque
 		var err error
 		if seen[rt.Topic] > 1 {
 			err = errorf(kerr.InvalidRequest, "Duplicate topic in request.")
+		} else if !b.authorize(req, acl.Alter, acl.Topic, rt.Topic) {
+			err = errorf(kerr.TopicAuthorizationFailed, "The topic authorization is failed.")
 		} else {
 			err = b.createPartitionsOne(ctx, rt, r.ValidateOnly, timeout)
 		}

@@ -16,7 +16,8 @@ package broker
 // needed no election are left out of the answer. A partition named twice
 // is answered once. The request waits up to its timeout for this broker's
 // metadata to show the elected leaders; partitions still pending then are
-// REQUEST_TIMED_OUT.
+// REQUEST_TIMED_OUT. Elections need ALTER on the cluster, else
+// CLUSTER_AUTHORIZATION_FAILED (v1+ also at the top) for every partition.
 
 import (
 	"context"
@@ -27,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/metadata"
 	"gregor/protocol"
 )
@@ -65,7 +67,12 @@ func (b *Broker) handleElectLeaders(ctx context.Context, req *protocol.Request) 
 		}
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
-	if typ != metadata.ElectPreferred && typ != metadata.ElectUnclean {
+	if !b.authorizeCluster(req, acl.Alter) {
+		if req.Version >= 1 {
+			resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		}
+		fail(kerr.ClusterAuthorizationFailed)
+	} else if typ != metadata.ElectPreferred && typ != metadata.ElectUnclean {
 		err := errorf(kerr.InvalidRequest, "Unknown election type %d", typ)
 		if req.Version >= 1 {
 			resp.ErrorCode = kerr.InvalidRequest.Code

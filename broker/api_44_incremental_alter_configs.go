@@ -12,6 +12,8 @@ package broker
 // (INVALID_CONFIG, UNKNOWN_TOPIC_OR_PARTITION); validateOnly changes
 // nothing. Changing log levels (BROKER_LOGGER) at run time is refused
 // with INVALID_REQUEST: Gregor's level is fixed by gregor.log.level.
+// ALTER_CONFIGS is needed on the topic, or on the cluster for a broker or
+// broker logger, else TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -22,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/config"
 	"gregor/protocol"
 )
@@ -41,6 +44,11 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protoco
 	for _, rr := range r.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
+			sr.ErrorCode = denied.Code
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		if err := b.incrementalAlterOne(ctx, rr, r.ValidateOnly); err != nil {
 			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
 		}

@@ -18,7 +18,8 @@ package broker
 // gregor.max.broker.partitions are POLICY_VIOLATION, in request order
 // (partition_limit.go), and are not passed on. A partition named twice is answered once, with the last
 // target given. A backend that does not answer within the request's
-// timeout (at least 30 s) gives REQUEST_TIMED_OUT.
+// timeout (at least 30 s) gives REQUEST_TIMED_OUT. ALTER on the cluster is
+// needed, else CLUSTER_AUTHORIZATION_FAILED everywhere.
 
 import (
 	"context"
@@ -29,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -39,6 +41,9 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, req *pro
 	if req.Version >= 1 {
 		allowRF = r.AllowReplicationFactorChange
 		resp.AllowReplicationFactorChange = allowRF
+	}
+	if !b.authorizeCluster(req, acl.Alter) {
+		return reassignmentsDenied(r, resp), nil
 	}
 	targets := map[string]map[int32][]int32{}
 	var order []string
@@ -107,4 +112,21 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, req *pro
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp, nil
+}
+
+// reassignmentsDenied is Kafka's answer without ALTER on the cluster:
+// CLUSTER_AUTHORIZATION_FAILED at the top and for every partition.
+func reassignmentsDenied(r *kmsg.AlterPartitionAssignmentsRequest, resp *kmsg.AlterPartitionAssignmentsResponse) *kmsg.AlterPartitionAssignmentsResponse {
+	resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+	for _, rt := range r.Topics {
+		st := kmsg.NewAlterPartitionAssignmentsResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+			sp.Partition, sp.ErrorCode = rp.Partition, kerr.ClusterAuthorizationFailed.Code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }

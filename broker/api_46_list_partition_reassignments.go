@@ -9,7 +9,8 @@ package broker
 // otherwise only those of the named partitions. As Kafka does, partitions
 // that are not being reassigned, and unknown ones, are left out. A backend
 // that does not answer within the request's timeout (at least 30 s) gives
-// REQUEST_TIMED_OUT.
+// REQUEST_TIMED_OUT. DESCRIBE on the cluster is needed, else
+// CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -20,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -27,6 +29,20 @@ func (b *Broker) handleListPartitionReassignments(ctx context.Context, req *prot
 	r := req.Body.(*kmsg.ListPartitionReassignmentsRequest)
 	resp := req.Response().(*kmsg.ListPartitionReassignmentsResponse)
 	resp.Topics = []kmsg.ListPartitionReassignmentsResponseTopic{}
+	if !b.authorizeCluster(req, acl.Describe) {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		for _, rt := range r.Topics { // the partitions asked for, without replicas
+			st := kmsg.NewListPartitionReassignmentsResponseTopic()
+			st.Topic = rt.Topic
+			for _, p := range rt.Partitions {
+				sp := kmsg.NewListPartitionReassignmentsResponseTopicPartition()
+				sp.Partition = p
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil
+	}
 	var parts map[string][]int32 // nil: everything
 	if r.Topics != nil {
 		parts = map[string][]int32{}

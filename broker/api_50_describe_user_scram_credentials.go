@@ -7,6 +7,7 @@ package broker
 // credentials, DUPLICATE_RESOURCE for a name asked twice. Each result
 // lists the mechanisms and iterations, never the salt or keys. Read from
 // the metadata store itself, so a change made through any broker shows.
+// DESCRIBE on the cluster is needed, else CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/metadata"
 	"gregor/protocol"
 	"gregor/protocol/sasl"
@@ -23,6 +25,15 @@ import (
 func (b *Broker) handleDescribeUserScramCredentials(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.DescribeUserSCRAMCredentialsRequest)
 	resp := req.Response().(*kmsg.DescribeUserSCRAMCredentialsResponse)
+	if !b.authorizeCluster(req, acl.Describe) { // Kafka's answer: a nameless result per user asked
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		for range r.Users {
+			res := kmsg.NewDescribeUserSCRAMCredentialsResponseResult()
+			res.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+			resp.Results = append(resp.Results, res)
+		}
+		return resp, nil
+	}
 	all, err := b.backend.UserScramCredentials(ctx)
 	if err != nil {
 		b.log.Warn().Err(err).Msg("reading SCRAM credentials")

@@ -11,15 +11,18 @@ package broker
 // and the salted password; the broker keeps the salt, the iterations, the
 // stored key and the server key derived from them (never the salted
 // password). The change reaches every broker through the metadata store
-// (ZooKeeper's /config/users, or the local metadata file).
+// (ZooKeeper's /config/users, or the local metadata file). ALTER on the
+// cluster is needed, else every user named is CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/metadata"
 	"gregor/protocol"
 	"gregor/protocol/sasl"
@@ -80,6 +83,15 @@ func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, req *proto
 			}
 			c.alt.Upsert[mech] = metadata.ScramCredential{Salt: cred.Salt, StoredKey: cred.StoredKey, ServerKey: cred.ServerKey, Iterations: u.Iterations}
 		}
+	}
+	if !b.authorizeCluster(req, acl.Alter) { // every user named, sorted, refused
+		slices.Sort(order)
+		for _, user := range order {
+			res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+			res.User, res.ErrorCode = user, kerr.ClusterAuthorizationFailed.Code
+			resp.Results = append(resp.Results, res)
+		}
+		return resp, nil
 	}
 	for _, user := range order {
 		resp.Results = append(resp.Results, b.alterScram(ctx, changes[user]))

@@ -7,7 +7,8 @@ package broker
 // only BROKERS (1) is served; CONTROLLERS (2) or anything else is
 // UNSUPPORTED_ENDPOINT_TYPE, as a Kafka broker answers. v2's fenced brokers
 // are never listed (a broker here is live or absent). Authorized operations
-// are every cluster operation when asked (there is no authorizer).
+// are the cluster operations the principal may do when asked: 0 without
+// DESCRIBE on the cluster, every one without an authorizer.
 
 import (
 	"context"
@@ -16,15 +17,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 // Endpoint types (DescribeCluster v1+).
 const endpointBrokers int8 = 1
-
-// allClusterOperations: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION,
-// DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE as a bit set.
-const allClusterOperations = 1<<5 | 1<<7 | 1<<8 | 1<<9 | 1<<10 | 1<<11 | 1<<12
 
 func (b *Broker) handleDescribeCluster(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.DescribeClusterRequest)
@@ -44,7 +42,10 @@ func (b *Broker) handleDescribeCluster(_ context.Context, req *protocol.Request)
 	brokers, controller := b.Brokers()
 	resp.ControllerID = controller
 	if r.IncludeClusterAuthorizedOperations {
-		resp.ClusterAuthorizedOperations = allClusterOperations
+		resp.ClusterAuthorizedOperations = 0
+		if b.authorizeCluster(req, acl.Describe) {
+			resp.ClusterAuthorizedOperations = b.authorizedOps(req, acl.Cluster, acl.ClusterName)
+		}
 	}
 	for _, mb := range b.metadataBrokers(brokers, req.Conn.Listener) {
 		db := kmsg.NewDescribeClusterResponseBroker()

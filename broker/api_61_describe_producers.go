@@ -6,7 +6,8 @@ package broker
 // and the first offset of an open transaction (-1 if none). As in Kafka,
 // any replica with the log answers, leader or follower; a broker without
 // one is NOT_LEADER_OR_FOLLOWER, an unknown partition
-// UNKNOWN_TOPIC_OR_PARTITION.
+// UNKNOWN_TOPIC_OR_PARTITION. READ on the topic is needed, else
+// TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -14,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -24,12 +26,15 @@ func (b *Broker) handleDescribeProducers(_ context.Context, req *protocol.Reques
 	for _, t := range r.Topics {
 		rt := kmsg.NewDescribeProducersResponseTopic()
 		rt.Topic = t.Topic
+		denied := !b.authorize(req, acl.Read, acl.Topic, t.Topic)
 		for _, id := range t.Partitions {
 			rp := kmsg.NewDescribeProducersResponseTopicPartition()
 			rp.Partition = id
 			rp.ActiveProducers = []kmsg.DescribeProducersResponseTopicPartitionActiveProducer{}
 			p := b.Partition(t.Topic, id)
-			if p == nil {
+			if denied {
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if p == nil {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			} else if err := p.describeProducers(&rp); err != nil {
 				rp.ErrorCode = ErrorCode(b.log, err)

@@ -12,6 +12,10 @@ package broker
 // with a negative partition, is INVALID_REQUEST for every topic. Every
 // list is sent non-null (the Java admin client rejects nulls); there are no
 // eligible leader replicas (no ELR), so those lists are empty.
+//
+// Authorization: a topic needs DESCRIBE; without it a listing of every
+// topic leaves it out and a named one is TOPIC_AUTHORIZATION_FAILED. Each
+// topic carries the operations the principal may do on it.
 
 import (
 	"context"
@@ -20,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/metadata"
 	"gregor/protocol"
 )
@@ -51,6 +56,13 @@ func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.
 			resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: 0}
 			break
 		}
+		if all && !b.allowed(req, acl.Describe, acl.Topic, name) {
+			continue
+		}
+		if !all && !b.authorize(req, acl.Describe, acl.Topic, name) {
+			resp.Topics = append(resp.Topics, emptyDescribedTopic(name, kerr.TopicAuthorizationFailed.Code))
+			continue
+		}
 		t := b.Topic(name)
 		if t == nil {
 			if !all {
@@ -63,6 +75,7 @@ func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.
 			start = cursorPartition
 		}
 		st, next := describedTopic(t, brokers, start, remaining)
+		st.AuthorizedOperations = b.authorizedOps(req, acl.Topic, name)
 		remaining -= int32(len(st.Partitions))
 		resp.Topics = append(resp.Topics, st)
 		if next >= 0 {
@@ -107,7 +120,6 @@ func describedTopic(t *Topic, brokers []metadata.BrokerInfo, start, limit int32)
 	st := kmsg.NewDescribeTopicPartitionsResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID, st.IsInternal = &name, t.ID, t.Internal
-	st.AuthorizedOperations = allTopicOperations
 	parts := t.Partitions()
 	end := min(int32(len(parts)), start+limit)
 	st.Partitions = make([]kmsg.DescribeTopicPartitionsResponseTopicPartition, 0, max(end-start, 0))

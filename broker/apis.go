@@ -10,12 +10,11 @@ func (b *Broker) apis() []protocol.API {
 	return append([]protocol.API{
 		// Produce v0-2 carry magic 0/1 message sets, up-converted on append.
 		{Key: 0, Min: 0, Max: 13, Handler: b.handleProduce, NoCopy: true, WaitOnly: true},
-		// Fetch v0-3 would need down-conversion to magic 0/1. Advertising
-		// from 4 keeps librdkafka's MsgVer2 window (Fetch >= 4).
-		{Key: 1, Min: 4, Max: 18, Handler: b.handleFetch, NoCopy: true, WaitOnly: true},
+		// Fetch v0-3 read magic 0/1, down-converted (api_01_fetch_legacy.go).
+		{Key: 1, Min: 0, Max: 18, Handler: b.handleFetch, NoCopy: true, WaitOnly: true},
 		{Key: 2, Min: 0, Max: 11, Handler: b.handleListOffsets},
 		{Key: 3, Min: 0, Max: 13, Handler: b.handleMetadata},
 		{Key: 19, Min: 0, Max: 7, Handler: b.handleCreateTopics},
 		{Key: 20, Min: 0, Max: 6, Handler: b.handleDeleteTopics},
-	}, b.adminAPIs()...)
+	}, append(b.adminAPIs(), b.aclAPIs()...)...)
 }

@@ -24,6 +24,8 @@ func (b *Broker) adminAPIs() []protocol.API {
 		{Key: 44, Min: 0, Max: 1, Handler: b.handleIncrementalAlterConfigs},
 		{Key: 45, Min: 0, Max: 1, Handler: b.handleAlterPartitionReassignments},
 		{Key: 46, Min: 0, Max: 0, Handler: b.handleListPartitionReassignments},
+		{Key: 48, Min: 0, Max: 1, Handler: b.handleDescribeClientQuotas},
+		{Key: 49, Min: 0, Max: 1, Handler: b.handleAlterClientQuotas},
 		{Key: 50, Min: 0, Max: 0, Handler: b.handleDescribeUserScramCredentials},
 		{Key: 51, Min: 0, Max: 0, Handler: b.handleAlterUserScramCredentials},
 		{Key: 60, Min: 0, Max: 2, Handler: b.handleDescribeCluster},

@@ -1,19 +1,52 @@
 package broker
 
 import (
+	"context"
 	"maps"
 	"slices"
-	"sync"
-	"sync/atomic"
+	"time"
 
 	"gregor/broker/metadata"
 )
 
-// applier delivers backend metadata to the broker.
+// applier delivers backend metadata to the broker. Deliveries never wait
+// on a partition: they post to the partitions' mailboxes
+// (partition_apply.go). With the local backend (syncApply) they then wait
+// until applied, as admin requests deliver there.
 type applier struct{ b *Broker }
 
-func (a applier) ApplyTopic(st metadata.TopicState) { a.b.applyTopic(st) }
-func (a applier) RemoveTopic(name string)           { a.b.removeTopic(name) }
+func (a applier) ApplyTopic(st metadata.TopicState) {
+	a.b.applyTopic(st)
+	a.b.maybeAwaitApplied()
+}
+
+func (a applier) RemoveTopic(name string) {
+	a.b.removeTopic(name)
+	a.b.maybeAwaitApplied()
+}
+
+// ApplyPartition takes a state the backend itself just wrote
+// (metadata.PartitionApplier), possibly concurrently with the loop's
+// deliveries: the partition keeps the leadership of the highest version.
+func (a applier) ApplyPartition(topic string, id metadata.Uuid, partition int32, st metadata.PartitionState) {
+	t := a.b.TopicByID(id)
+	if t == nil || t.Name != topic {
+		return
+	}
+	p := t.Partition(partition)
+	if p == nil {
+		return
+	}
+	if st.Leader >= 0 && st.Leader != a.b.id {
+		// Whether this broker led it or not (the loop may have applied
+		// the same state first), its leader is to confirm the handover.
+		a.b.handover.record(topic, partition, st.Leader, st.LeaderEpoch)
+	}
+	if p.changedState(st) {
+		p.postState(st, time.Now())
+	}
+}
+
 func (a applier) ApplyBrokers(bs []metadata.BrokerInfo, controller int32) {
 	a.b.mu.Lock()
 	a.b.brokers = slices.Clone(bs)
@@ -22,15 +55,24 @@ func (a applier) ApplyBrokers(bs []metadata.BrokerInfo, controller int32) {
 	a.b.mu.Unlock()
 }
 
-// applyTopic creates or updates a topic from metadata, then brings each
-// partition to its state. Partitions are applied without Broker.mu held
-// (lock order: Partition.mu before Broker.mu).
+func (b *Broker) maybeAwaitApplied() {
+	if b.syncApply {
+		b.awaitApplied(context.Background())
+	}
+}
+
+// applyTopic creates or updates a topic from metadata and posts each
+// changed partition its state. It takes Broker.mu only to update the
+// topic map (lock order: Partition.mu before Broker.mu) and never a
+// partition's lock.
 func (b *Broker) applyTopic(st metadata.TopicState) {
+	reported := st.Reported // zero (not measured) for a backend without watches
 	b.mu.Lock()
 	t := b.topics[st.Name]
+	var after map[int32]chan struct{}
 	if t != nil && t.ID != st.ID {
 		b.mu.Unlock()
-		b.removeTopic(st.Name) // recreated under a new id
+		after = b.removeTopic(st.Name) // recreated under a new id
 		b.mu.Lock()
 		t = nil
 	}
@@ -43,94 +85,83 @@ func (b *Broker) applyTopic(st metadata.TopicState) {
 		cfgChanged = !maps.Equal(t.Overrides(), st.Configs)
 	}
 	if cfgChanged {
-		t.cfg.Store(&topicConfig{overrides: maps.Clone(st.Configs), resolved: b.resolveTopic(st.Name, st.Configs)})
+		t.cfg.Store(b.newTopicConfig(st.Configs))
 	}
 	parts := slices.Clone(t.Partitions())
+	known := len(parts)
 	for i := len(parts); i < len(st.Partitions); i++ {
-		parts = append(parts, newPartition(b, t, int32(i)))
+		p := newPartition(b, t, int32(i))
+		p.after = after[int32(i)]
+		p.changedState(st.Partitions[i]) // announced before the partition is visible
+		parts = append(parts, p)
 	}
 	t.partitions.Store(&parts)
-	dirs := b.dirs
 	b.mu.Unlock()
 
-	n := min(len(parts), len(st.Partitions))
-	wasLeader := make([]bool, n)
-	// Partitions are independent: opening or creating their logs (files
-	// and fsyncs) runs in parallel, so a topic of thousands of
-	// partitions starts in a fraction of the time.
-	parallel(n, applyWorkers, func(i int) {
-		p := parts[i]
-		wasLeader[i] = p.IsLeader()
-		if err := p.apply(st.Partitions[i], dirs); err != nil {
-			b.log.Error().Err(err).Str("topic", st.Name).Int32("partition", int32(i)).Msg("applying partition state")
+	for i, p := range parts {
+		if i >= len(st.Partitions) {
+			break
+		}
+		if i >= known || p.changedState(st.Partitions[i]) {
+			p.postState(st.Partitions[i], reported)
 		}
 		if cfgChanged {
-			p.setLogConfig(b.logConfig(t.Config()))
-		}
-	})
-	for i, p := range parts[:n] {
-		if t.Internal && (wasLeader[i] != p.IsLeader() || p.IsLeader()) {
-			b.tellLeadership(st.Name, int32(i), p.IsLeader(), p.LeaderEpoch())
+			p.postConfig()
 		}
 	}
 }
 
-// applyWorkers bounds the partitions applied at once (mostly waiting on
-// the disk).
-const applyWorkers = 16
-
-// parallel calls fn(i) for i in [0, n) on up to workers goroutines and
-// returns when all are done.
-func parallel(n, workers int, fn func(i int)) {
-	if n <= 1 {
-		for i := 0; i < n; i++ {
-			fn(i)
+// changedState reports whether st differs from the last state posted to
+// the partition, remembering it.
+func (p *Partition) changedState(st metadata.PartitionState) bool {
+	p.mailMu.Lock()
+	defer p.mailMu.Unlock()
+	if p.posted != nil {
+		st = newestState(*p.posted, st)
+		if samePartitionState(*p.posted, st) {
+			return false
 		}
-		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < min(workers, n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				fn(i)
-			}
-		}()
-	}
-	wg.Wait()
+	p.posted = &st
+	return true
 }
 
-// removeTopic deletes a topic and its local logs.
-func (b *Broker) removeTopic(name string) {
+// newestState is next with the leadership (leader, epoch, ISR, version) of
+// cur where cur's is newer: states reach a partition by more than one
+// path (the backend's loop, this broker's own ISR updates and handovers),
+// and an older one must not undo a newer one. The assignment is next's.
+func newestState(cur, next metadata.PartitionState) metadata.PartitionState {
+	if next.Version >= 0 && cur.Version > next.Version {
+		next.Leader, next.LeaderEpoch, next.ISR, next.Version = cur.Leader, cur.LeaderEpoch, cur.ISR, cur.Version
+	}
+	return next
+}
+
+func samePartitionState(a, b metadata.PartitionState) bool {
+	return a.Leader == b.Leader && a.LeaderEpoch == b.LeaderEpoch && a.Version == b.Version &&
+		slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.ISR, b.ISR)
+}
+
+// removeTopic forgets a topic and has its partitions delete their local
+// logs; it returns, per partition, a channel closed once that is done.
+func (b *Broker) removeTopic(name string) map[int32]chan struct{} {
 	b.mu.Lock()
 	t := b.topics[name]
 	if t == nil {
 		b.mu.Unlock()
-		return
+		return nil
 	}
 	delete(b.topics, name)
 	delete(b.byID, t.ID)
-	for _, p := range t.Partitions() {
-		delete(b.placement, p.tp)
-		delete(b.paths, p.tp)
-	}
 	b.mu.Unlock()
+	done := make(map[int32]chan struct{})
 	for _, p := range t.Partitions() {
-		wasLeader := p.IsLeader()
-		if err := p.remove(); err != nil {
-			b.log.Error().Err(err).Str("topic", name).Int32("partition", p.ID).Msg("deleting partition")
-		}
-		if t.Internal && wasLeader {
-			b.tellLeadership(name, p.ID, false, p.LeaderEpoch())
-		}
+		ch := make(chan struct{})
+		done[p.ID] = ch
+		p.postRemove(ch)
 	}
 	b.log.Info().Str("topic", name).Msg("topic deleted")
+	return done
 }
 
 func (b *Broker) tellLeadership(topic string, p int32, leader bool, epoch int32) {

@@ -121,6 +121,7 @@ func (p *Partition) updateISR(st metadata.PartitionState) {
 	if p.rs == nil || p.state.LeaderEpoch != got.LeaderEpoch {
 		return
 	}
+	p.b.ops.isrChanged(len(p.state.ISR), len(got.ISR))
 	p.state = got
 	// Wake acks=all waits even if the high watermark stays: a shrink
 	// below min.insync.replicas fails them at once.

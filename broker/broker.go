@@ -11,8 +11,10 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"gregor/broker/acl"
 	"gregor/broker/config"
 	"gregor/broker/metadata"
+	"gregor/broker/quota"
 	"gregor/broker/storage"
 	"gregor/protocol"
 )
@@ -52,6 +54,25 @@ type Broker struct {
 	scram scramCredentials
 	// verifier asks transaction coordinators (txn_verify.go).
 	verifier txnVerifier
+	// authz decides what requests may do (authz.go); nil without
+	// authorizer.class.name.
+	authz *acl.Authorizer
+	// produceWaits counts acks=all waits in progress and lastProduce is
+	// when a produce was last answered (unix ns): a stopping broker closes
+	// its connections only once producers have stopped coming.
+	produceWaits atomic.Int32
+	lastProduce  atomic.Int64
+	// handover holds NOT_LEADER answers during a controlled shutdown
+	// until the new leaders know they lead (handover.go).
+	handover handovers
+	// quotas are the replication quotas (replication_quota.go).
+	quotas quotas
+	// clientQuotas are the client quotas in force and every client's usage
+	// (client_quotas.go; made on first use).
+	clientQuotas     *quota.Manager
+	clientQuotasOnce sync.Once
+	// ops are the counters operators read (ops.go).
+	ops opsStats
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -64,8 +85,22 @@ type Broker struct {
 	brokers    []metadata.BrokerInfo
 	controller int32
 	listeners  []LeadershipListener
-	placement  map[storage.TP]*storage.Dir // existing partition dirs at start
-	paths      map[storage.TP]string
+
+	// placeMu guards where partition logs live; creating a partition's
+	// directory happens under it, so the metadata loop never takes it.
+	placeMu sync.Mutex
+	// guarded by placeMu:
+	placement map[storage.TP]*storage.Dir // existing partition dirs at start
+	paths     map[storage.TP]string
+
+	// applies tracks the partitions applying metadata (partition_apply.go)
+	// and slowLog, rate-limited, logs those applied late.
+	applies applyTracker
+	slowLog zerolog.Logger
+	// syncApply makes deliveries wait until they are applied: the local
+	// backend delivers from admin requests, which expect their change in
+	// force when they return; ZooKeeper's loop must never wait.
+	syncApply bool
 }
 
 // New opens the log dirs and returns a broker that is not yet serving.
@@ -74,6 +109,7 @@ func New(opt Options) (*Broker, error) {
 		cfg:       opt.Config,
 		log:       opt.Log,
 		badInput:  opt.Log.Sample(&zerolog.BurstSampler{Burst: 20, Period: time.Second}),
+		slowLog:   opt.Log.Sample(&zerolog.BurstSampler{Burst: 10, Period: time.Second}),
 		id:        opt.Config.BrokerID,
 		fs:        opt.FS,
 		clock:     opt.Clock,
@@ -86,7 +122,12 @@ func New(opt Options) (*Broker, error) {
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
 	b.sessions = newFetchSessions(func() int { return b.Config().FetchSessionSlots }, b.now)
+	if ac, ok := opt.Config.Authorizer(); ok {
+		b.authz = acl.New(ac, opt.Log.With().Str("component", "authorizer").Logger())
+	}
+	b.ops.started = time.Now()
 	b.dyn.Store(&dynamicConfigs{cfg: opt.Config, changed: make(chan struct{})})
+	b.quotas = newQuotas(b)
 	if b.fs == nil {
 		b.fs = storage.OSFS{}
 	}
@@ -110,6 +151,7 @@ func New(opt Options) (*Broker, error) {
 	}
 	if b.backend == nil {
 		b.backend = metadata.NewLocal(b.cfg.LogDirs[0], b.selfInfo())
+		b.syncApply = true
 	}
 	return b, nil
 }
@@ -151,6 +193,10 @@ func (b *Broker) OnLeadership(fn LeadershipListener) {
 func (b *Broker) Start(ctx context.Context) error {
 	if err := b.backend.Start(ctx, applier{b}); err != nil {
 		return fmt.Errorf("loading cluster metadata: %w", err)
+	}
+	// Serve only once the first load is in force: every local log open.
+	if err := b.awaitApplied(ctx); err != nil {
+		return fmt.Errorf("applying cluster metadata: %w", err)
 	}
 	b.goBackground("retention", b.cfg.LogRetentionCheck, b.applyRetention)
 	b.goBackground("checkpoint", 5*time.Second, b.writeCheckpoints)
@@ -259,10 +305,10 @@ func (b *Broker) Partition(topic string, p int32) *Partition {
 // left by an earlier topic of the same name (another topic id) is moved
 // aside as stray.
 func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, string, error) {
-	b.mu.Lock()
+	b.placeMu.Lock()
 	if dir, ok := b.placement[tp]; ok {
 		path := b.paths[tp]
-		b.mu.Unlock()
+		b.placeMu.Unlock()
 		return dir, path, nil
 	}
 	best := b.dirs[0]
@@ -277,20 +323,29 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 			}
 		}
 	}
-	b.mu.Unlock()
-	// Made without the broker's lock: partitions are created in
+	b.placeMu.Unlock()
+	// Made without the placement lock: partitions are created in
 	// parallel (each partition's own lock keeps one placement of it).
 	path, err := best.CreatePartition(tp, id.String())
 	if err != nil {
 		return nil, "", err
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.placeMu.Lock()
+	defer b.placeMu.Unlock()
 	if dir, ok := b.placement[tp]; ok {
 		return dir, b.paths[tp], nil
 	}
 	b.placement[tp], b.paths[tp] = best, path
 	return best, path, nil
+}
+
+// forgetPlacement drops a partition's directory from the placement once
+// its log is deleted, so a later replica is created afresh.
+func (b *Broker) forgetPlacement(tp storage.TP) {
+	b.placeMu.Lock()
+	delete(b.placement, tp)
+	delete(b.paths, tp)
+	b.placeMu.Unlock()
 }
 
 // logConfig maps a topic's configuration to its log's.

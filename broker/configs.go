@@ -43,7 +43,23 @@ func (b *Broker) setDynamic(defaults, perBroker map[string]string) {
 	od, nd := old.cfg.Dynamic, next.cfg.Dynamic
 	if !maps.Equal(od.PerBroker, nd.PerBroker) || !maps.Equal(od.Defaults, nd.Defaults) {
 		b.log.Info().Interface("per_broker", config.Redacted(nd.PerBroker)).Interface("defaults", config.Redacted(nd.Defaults)).Msg("dynamic broker configs applied")
+		logNoEffect(b, od.PerBroker, nd.PerBroker, true)
+		logNoEffect(b, od.Defaults, nd.Defaults, false)
 		b.reresolveTopics()
+	}
+}
+
+// logNoEffect says which newly set dynamic configs Gregor keeps without
+// acting on (config.NoEffectKeys), and why.
+func logNoEffect(b *Broker, old, cur map[string]string, perBroker bool) {
+	changed := map[string]string{}
+	for k, v := range cur {
+		if ov, ok := old[k]; !ok || ov != v {
+			changed[k] = v
+		}
+	}
+	for _, in := range config.NoEffectKeys(changed, true) {
+		b.log.Warn().Str("key", in.Key).Str("why", in.Why).Bool("per_broker", perBroker).Msg("dynamic broker config stored but has no effect in Gregor")
 	}
 }
 
@@ -78,19 +94,27 @@ func (b *Broker) resolveTopic(_ string, overrides map[string]string) config.Topi
 	return b.Config().ResolveTopic(overrides)
 }
 
+// newTopicConfig resolves a topic's overrides into what it keeps.
+func (b *Broker) newTopicConfig(overrides map[string]string) *topicConfig {
+	tc := &topicConfig{overrides: maps.Clone(overrides), resolved: b.resolveTopic("", overrides)}
+	tc.leaderThrottled = parseThrottled(tc.resolved.LeaderThrottledReplicas, b.id)
+	tc.followerThrottled = parseThrottled(tc.resolved.FollowerThrottledReplicas, b.id)
+	return tc
+}
+
 // reresolveTopics recomputes every topic's effective configuration after
-// the dynamic broker configs changed, and hands the logs their new
-// settings (retention, segments, flushing).
+// the dynamic broker configs changed, and has the logs take their new
+// settings (retention, segments, flushing) without waiting for them.
 func (b *Broker) reresolveTopics() {
 	for _, t := range b.Topics() {
 		cur := t.cfg.Load()
-		resolved := b.resolveTopic(t.Name, cur.overrides)
-		if resolved == cur.resolved {
+		next := b.newTopicConfig(cur.overrides)
+		if next.resolved == cur.resolved {
 			continue
 		}
-		t.cfg.Store(&topicConfig{overrides: cur.overrides, resolved: resolved})
+		t.cfg.Store(next)
 		for _, p := range t.Partitions() {
-			p.setLogConfig(b.logConfig(resolved))
+			p.postConfig()
 		}
 	}
 }

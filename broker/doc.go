@@ -7,6 +7,8 @@
 //	api_NN_*.go         one file per Kafka API (by key): translate the
 //	                    request and the response, nothing else
 //	apis.go             the APIs this package registers, with versions
+//	authz.go            the one place handlers ask the authorizer
+//	                    (package acl) what a request may do
 //	partition*.go       a partition's state and what handlers ask of it
 //	                    (append, serve a read, delete records, producers)
 //	acks.go             waiting, without a lock, for the high watermark
@@ -17,6 +19,10 @@
 //	host.go             what the coordinators need (coordinator.Host)
 //	peer.go             requests to other brokers
 //	background.go       retention, checkpoints, flushes, ISR shrinks
+//	intercept.go        around every handler: client quotas (quotas.go,
+//	                    package quota) and per-topic traffic counts
+//	ops.go, stats.go    what operators read: traffic, errors, ISR changes,
+//	                    controller status, end offsets for consumer lag
 //
 // Lock order: Partition.mu before Broker.mu and storage.Log's lock;
 // Partition.waitMu is a leaf. Nothing waits for replication, disks of

@@ -138,6 +138,22 @@ func (c *fetchSessions) Len() int {
 	return len(c.byID)
 }
 
+// Stats is the number of sessions cached and of partitions they hold.
+func (c *fetchSessions) Stats() (sessions, partitions int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.byID {
+		s.mu.Lock()
+		partitions += s.order.Len()
+		s.mu.Unlock()
+	}
+	return len(c.byID), partitions
+}
+
+// FetchSessionStats is the number of incremental fetch sessions cached and
+// of partitions they hold (the metrics endpoint's gauges).
+func (b *Broker) FetchSessionStats() (sessions, partitions int) { return b.sessions.Stats() }
+
 // sessionKind says how a fetch uses sessions.
 type sessionKind int
 

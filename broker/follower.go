@@ -38,10 +38,20 @@ type fetcher struct {
 	leader int32
 	stop   chan struct{}
 	done   chan struct{}
+	// kick ends a wait (a backoff, an idle pause) when partitions are
+	// added.
+	kick chan struct{}
 
 	mu sync.Mutex
 	// guarded by mu:
 	parts map[*Partition]int32 // partition -> leader epoch followed
+	// added is set when a partition (or a new epoch of one) is added
+	// after the last snapshot; abort ends the fetch in flight, so that
+	// the new partition is fetched at once rather than after the leader's
+	// long poll (a new leader holds its high watermark until every ISR
+	// follower has fetched from it).
+	added bool
+	abort context.CancelFunc
 }
 
 // follow makes p replicate from leader at epoch (and stop following any
@@ -59,12 +69,23 @@ func (fs *fetchers) follow(p *Partition, leader, epoch int32) {
 	}
 	f := fs.byLeader[leader]
 	if f == nil {
-		f = &fetcher{f: fs, leader: leader, stop: make(chan struct{}), done: make(chan struct{}), parts: make(map[*Partition]int32)}
+		f = &fetcher{f: fs, leader: leader, stop: make(chan struct{}), done: make(chan struct{}), kick: make(chan struct{}, 1), parts: make(map[*Partition]int32)}
 		fs.byLeader[leader] = f
 		go f.run()
 	}
 	f.mu.Lock()
-	f.parts[p] = epoch
+	if e, ok := f.parts[p]; !ok || e != epoch {
+		p.followerInSync.Store(false) // unknown until the leader answers
+		f.parts[p] = epoch
+		f.added = true
+		if f.abort != nil {
+			f.abort()
+		}
+		select {
+		case f.kick <- struct{}{}:
+		default:
+		}
+	}
 	f.mu.Unlock()
 }
 
@@ -106,6 +127,7 @@ type followed struct {
 func (f *fetcher) snapshot() []followed {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.added = false
 	out := make([]followed, 0, len(f.parts))
 	for p, e := range f.parts {
 		out = append(out, followed{p, e})
@@ -113,7 +135,8 @@ func (f *fetcher) snapshot() []followed {
 	return out
 }
 
-// sleep waits d or until the fetcher stops; it reports whether to go on.
+// sleep waits d, until partitions are added or until the fetcher stops;
+// it reports whether to go on.
 func (f *fetcher) sleep(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -121,6 +144,8 @@ func (f *fetcher) sleep(d time.Duration) bool {
 	case <-f.stop:
 		return false
 	case <-t.C:
+		return true
+	case <-f.kick:
 		return true
 	}
 }
@@ -153,7 +178,14 @@ func (f *fetcher) run() {
 	for ctx.Err() == nil {
 		parts := f.snapshot()
 		if len(parts) == 0 {
-			if !f.sleep(100 * time.Millisecond) {
+			// Idle: keep no connection (the leader may restart before
+			// this broker follows it again) and no backoff.
+			if conn != nil {
+				conn.close()
+				conn = nil
+			}
+			failures = 0
+			if !f.sleep(time.Second) {
 				return
 			}
 			continue
@@ -179,11 +211,17 @@ func (f *fetcher) run() {
 			}
 			continue
 		}
-		rctx, rcancel := context.WithTimeout(ctx, b.cfg.ReplicaFetchWait+30*time.Second)
-		// The records alias the connection's buffer until the next
-		// request: handle appends (copies) them before that.
-		resp, err := conn.requestReuse(rctx, req)
-		rcancel()
+		resp, aborted, err := f.request(ctx, conn, req)
+		if aborted {
+			sess.failed() // the leader may or may not have seen it
+			// Partitions were added: ask again with them. A connection
+			// with a response pending is replaced.
+			if err != nil {
+				conn.close()
+				conn = nil
+			}
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -219,9 +257,36 @@ func (f *fetcher) run() {
 	}
 }
 
-// buildFetch asks for every followed partition from its log end.
+// request sends one fetch; aborted is set when follow added partitions
+// meanwhile (or before it was sent).
+func (f *fetcher) request(ctx context.Context, conn *peerConn, req *kmsg.FetchRequest) (resp kmsg.Response, aborted bool, err error) {
+	rctx, rcancel := context.WithTimeout(ctx, f.f.b.cfg.ReplicaFetchWait+30*time.Second)
+	defer rcancel()
+	f.mu.Lock()
+	if f.added {
+		f.mu.Unlock()
+		return nil, true, nil // not sent
+	}
+	f.abort = rcancel
+	f.mu.Unlock()
+	// The records alias the connection's buffer until the next request:
+	// handle appends (copies) them before that.
+	resp, err = conn.requestReuse(rctx, req)
+	f.mu.Lock()
+	f.abort = nil
+	f.mu.Unlock()
+	if err != nil && ctx.Err() == nil && errors.Is(rctx.Err(), context.Canceled) {
+		return nil, true, err
+	}
+	return resp, false, err
+}
+
+// buildFetch asks for every followed partition from its log end. A
+// throttled partition that is behind its leader (quota.go) asks for what
+// the follower quota has left, and is left out once that is used up.
 func (f *fetcher) buildFetch(parts []followed) (*kmsg.FetchRequest, map[string]map[int32]followed) {
 	b := f.f.b
+	quotaLeft := int64(-1) // not yet asked
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(12)
 	req.ReplicaID = b.id
@@ -249,6 +314,17 @@ func (f *fetcher) buildFetch(parts []followed) (*kmsg.FetchRequest, map[string]m
 		if !following {
 			continue
 		}
+		maxBytes := int64(b.cfg.ReplicaFetchMax)
+		if p.followerThrottled() && !p.followerInSync.Load() {
+			if quotaLeft < 0 {
+				quotaLeft = max(b.quotas.follower.allowance(b.now()), 0)
+			}
+			if quotaLeft == 0 {
+				continue // throttled: fetched once the quota allows
+			}
+			maxBytes = min(maxBytes, quotaLeft)
+			quotaLeft -= maxBytes
+		}
 		i, ok := byTopic[p.tp.Topic]
 		if !ok {
 			t := kmsg.NewFetchRequestTopic()
@@ -264,7 +340,7 @@ func (f *fetcher) buildFetch(parts []followed) (*kmsg.FetchRequest, map[string]m
 		rp.FetchOffset = leo
 		rp.LastFetchedEpoch = lastEpoch
 		rp.LogStartOffset = start
-		rp.PartitionMaxBytes = int32(b.cfg.ReplicaFetchMax)
+		rp.PartitionMaxBytes = int32(maxBytes)
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 		asked[p.tp.Topic][p.ID] = fp
 	}
@@ -296,6 +372,10 @@ func (f *fetcher) handle(ctx context.Context, conn *peerConn, fr *kmsg.FetchResp
 				var n int
 				n, err = p.appendAsFollower(fp.epoch, sp.RecordBatches, sp.HighWatermark, sp.LogStartOffset)
 				progress = progress || n > 0 || err == nil
+				if p.followerThrottled() {
+					// In sync or not, throttled traffic counts (Kafka too).
+					b.quotas.follower.record(n, b.now())
+				}
 			}
 			if err != nil {
 				errs++
@@ -426,6 +506,9 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 	p.leo.Store(leo)
 	if leaderHW >= 0 {
 		p.hw.Store(min(leaderHW, leo))
+		// Caught up with the leader's high watermark: in sync as the
+		// follower quota sees it (Kafka's isReplicaInSync, lag <= 0).
+		p.followerInSync.Store(leo >= leaderHW)
 	}
 	if leaderStart > p.log.StartOffset() && leaderStart <= leo {
 		if derr := p.log.DeleteRecordsBefore(leaderStart); derr == nil {

@@ -169,3 +169,33 @@ func (b *Broker) AllocateProducerIDs(ctx context.Context, n int64) (int64, error
 func (b *Broker) PartitionExists(topic string, partition int32) bool {
 	return b.Partition(topic, partition) != nil
 }
+
+// TopicIDOf returns a topic's id and partition count (consumer groups
+// name topics by id).
+func (b *Broker) TopicIDOf(name string) ([16]byte, int32, bool) {
+	t := b.Topic(name)
+	if t == nil {
+		return [16]byte{}, 0, false
+	}
+	return t.ID, int32(len(t.Partitions())), true
+}
+
+// TopicNameOf returns the name and partition count of a topic by id.
+func (b *Broker) TopicNameOf(id [16]byte) (string, int32, bool) {
+	t := b.TopicByID(id)
+	if t == nil {
+		return "", 0, false
+	}
+	return t.Name, int32(len(t.Partitions())), true
+}
+
+// TopicNames lists every topic, sorted (consumer groups resolve topic
+// regexes against it).
+func (b *Broker) TopicNames() []string {
+	ts := b.Topics()
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.Name
+	}
+	return out
+}

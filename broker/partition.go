@@ -18,7 +18,8 @@ import (
 // Partition is one partition of a topic as this broker sees it: a local
 // replica (leader or follower) or only metadata.
 //
-// Lock order: Partition.mu before Broker.mu and Log.mu; waitMu is a leaf.
+// Lock order: Partition.mu before Broker.mu, Broker.placeMu and Log.mu;
+// waitMu and mailMu are leaves.
 // Never call into a partition while holding Broker.mu.
 type Partition struct {
 	topic *Topic
@@ -32,6 +33,9 @@ type Partition struct {
 	leo           atomic.Int64
 	start         atomic.Int64
 	firstUnstable atomic.Int64 // first offset of an open transaction, or -1
+	// followerInSync: as a follower, the last fetch reached the leader's
+	// high watermark (the follower quota spares such replicas).
+	followerInSync atomic.Bool
 
 	mu sync.Mutex
 	// guarded by mu:
@@ -48,10 +52,24 @@ type Partition struct {
 
 	waitMu  sync.Mutex
 	waiters map[chan struct{}]struct{}
+
+	// mailMu guards mail, the metadata yet to apply (partition_apply.go);
+	// it is a leaf.
+	mailMu sync.Mutex
+	mail   mailbox
+	posted *metadata.PartitionState // the last state posted
+	// after, if set, is closed once the partition of an earlier topic of
+	// the same name is deleted; the first apply waits for it. Only the
+	// goroutine applying mail uses it.
+	after chan struct{}
 }
 
 func newPartition(b *Broker, t *Topic, id int32) *Partition {
 	p := &Partition{topic: t, ID: id, b: b, tp: storage.TP{Topic: t.Name, Partition: id}, waiters: make(map[chan struct{}]struct{})}
+	// No leader until the partition's first state is applied (its mailbox
+	// runs apart from the topic's creation): never broker 0 by default.
+	p.state = metadata.PartitionState{Leader: -1, LeaderEpoch: -1, Version: -1}
+	p.epoch.Store(-1)
 	p.firstUnstable.Store(-1)
 	return p
 }
@@ -59,8 +77,17 @@ func newPartition(b *Broker, t *Topic, id int32) *Partition {
 // Topic returns the partition's topic.
 func (p *Partition) Topic() *Topic { return p.topic }
 
-// State returns the partition's metadata state.
+// State returns the partition's state as cluster metadata last announced
+// it (what Metadata and leader hints report), which the partition itself
+// may not have applied yet (its mailbox applies states apart from the
+// metadata loop).
 func (p *Partition) State() metadata.PartitionState {
+	p.mailMu.Lock()
+	posted := p.posted
+	p.mailMu.Unlock()
+	if posted != nil {
+		return *posted
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.state
@@ -94,14 +121,17 @@ func (p *Partition) syncOffsetsLocked() {
 }
 
 // apply installs new metadata state, opening the local replica if this
-// broker holds one and becoming leader or follower.
-func (p *Partition) apply(st metadata.PartitionState, dirs []*storage.Dir) error {
+// broker holds one and becoming leader or follower. A state older than the
+// one in force (this broker's own ISR update got there first) brings only
+// its assignment.
+func (p *Partition) apply(st metadata.PartitionState) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
 		return nil
 	}
 	old := p.state
+	st = newestState(old, st)
 	p.state = st
 	p.epoch.Store(st.LeaderEpoch)
 	local := slices.Contains(st.Replicas, p.b.id)
@@ -111,7 +141,7 @@ func (p *Partition) apply(st metadata.PartitionState, dirs []*storage.Dir) error
 		return p.dropReplicaLocked()
 	}
 	if p.log == nil {
-		if err := p.openLogLocked(dirs); err != nil {
+		if err := p.openLogLocked(); err != nil {
 			return err
 		}
 	}
@@ -121,6 +151,9 @@ func (p *Partition) apply(st metadata.PartitionState, dirs []*storage.Dir) error
 		}
 		// Any ISR change can complete acks=all waits: a shrink moves the
 		// high watermark or fails them below min.insync.replicas.
+		if !slices.Equal(p.rs.Replicas, st.Replicas) {
+			p.rs.SetReplicas(st.Replicas, p.b.now())
+		}
 		p.rs.SetISR(st.ISR)
 		p.syncOffsetsLocked()
 		p.notify()
@@ -150,12 +183,14 @@ func (p *Partition) dropReplicaLocked() error {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("closing a moved replica")
 	}
 	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("deleting the local replica of a partition moved away")
-	return p.dir.RetirePartition(lg.Dir())
+	err := p.dir.RetirePartition(lg.Dir())
+	p.b.forgetPlacement(p.tp)
+	return err
 }
 
 // openLogLocked opens (or creates) the partition's log in a log dir: the
 // one already holding it, or the one with the fewest partitions.
-func (p *Partition) openLogLocked(dirs []*storage.Dir) error {
+func (p *Partition) openLogLocked() error {
 	dir, path, err := p.b.placePartition(p.tp, p.topic.ID)
 	if err != nil {
 		return err
@@ -258,13 +293,15 @@ func (p *Partition) snapshotProducers() {
 	}
 }
 
-// setLogConfig applies a topic config change to the local log.
+// setLogConfig applies a topic config change to the local log; waiters
+// re-check too (min.insync.replicas may have changed).
 func (p *Partition) setLogConfig(c storage.Config) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.log != nil {
 		p.log.SetConfig(c)
 	}
+	p.notify()
 }
 
 // wait registers ch to be signalled when the partition's fetchable data or

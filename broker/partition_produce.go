@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -32,7 +33,12 @@ type preparedBatches struct {
 // decompressed as a stream to at most maxRatio times max.message.bytes
 // (gregor.decompression.max.ratio), as Kafka's LogValidator reads every
 // batch on append: a batch a consumer could not read is never stored.
-func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64) (*preparedBatches, error) {
+//
+// Records that each break a per-record rule (a key on a compacted topic,
+// the timestamp range) are all found and named in a *records.RecordErrors
+// (KIP-467), each with the first rule it breaks, the key first; tp names
+// the partition in their messages.
+func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp string) (*preparedBatches, error) {
 	if len(data) == 0 {
 		return nil, fmt.Errorf("%w: no record batch", records.ErrInvalid)
 	}
@@ -50,21 +56,26 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64) (*prep
 		data = conv
 	}
 	pb := &preparedBatches{data: data}
-	opt := records.ValidateOptions{RequireKeys: cfg.Cleanup.Compact(), MaxUncompressed: limit}
+	opt := records.ValidateOptions{RequireKeys: cfg.Cleanup.Compact(), MaxUncompressed: limit, Partition: tp}
 	pos := 0
 	n, err := records.Split(data, func(b []byte) error {
 		if len(b) > int(cfg.MaxMessageBytes) && len(b) > records.HeaderSize {
 			return kerr.MessageTooLarge
 		}
 		h, err := records.Validate(b, opt)
-		if err != nil {
+		var bad *records.RecordErrors
+		if err != nil && !errors.As(err, &bad) {
 			return err
 		}
 		if version < 7 && h.Codec() == records.CodecZstd {
 			return kerr.UnsupportedCompressionType
 		}
-		if err := checkTimestamps(b, &h, &cfg, limit); err != nil {
+		badTs, err := checkTimestamps(b, &h, &cfg, limit, bad)
+		if err != nil {
 			return err
+		}
+		if bad = bad.Merge(badTs); bad != nil {
+			return bad
 		}
 		pb.offsets = append(pb.offsets, pos)
 		pb.headers = append(pb.headers, h)
@@ -98,19 +109,52 @@ func decompressedLimit(maxMessage config.ByteSize, maxRatio int64) int64 {
 }
 
 // checkTimestamps applies message.timestamp.before/after.max.ms to
-// CreateTime batches (skipped at their default, unlimited).
-func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64) error {
-	if cfg.LogAppendTime() || (cfg.TimestampBefore == config.Forever && cfg.TimestampAfter == config.Forever) {
-		return nil
+// CreateTime batches (skipped at their default, unlimited), and refuses a
+// producer's log-append-time batch on a CreateTime topic, as Kafka's
+// LogValidator: every record out of range is named, but those already
+// named in skip (for a missing key).
+func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64, skip *records.RecordErrors) (*records.RecordErrors, error) {
+	if cfg.LogAppendTime() {
+		return nil, nil
+	}
+	var bad *records.RecordErrors
+	name := func(i int32, why string) {
+		if skip == nil || !skip.Has(i) {
+			if bad == nil {
+				bad = &records.RecordErrors{}
+			}
+			bad.Add(i, true, why)
+		}
+	}
+	if h.Attributes&records.AttrLogAppendTime != 0 {
+		for i := range h.NumRecords {
+			name(i, "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.")
+		}
+		return bad, nil
+	}
+	// The deprecated message.timestamp.difference.max.ms stands in for
+	// either limit left unlimited, as in Kafka 3.x.
+	before, after := cfg.TimestampBefore, cfg.TimestampAfter
+	if before == config.Forever {
+		before = cfg.TimestampDifference
+	}
+	if after == config.Forever {
+		after = cfg.TimestampDifference
+	}
+	if before == config.Forever && after == config.Forever {
+		return nil, nil
 	}
 	now := time.Now().UnixMilli()
-	return records.EachLimited(b, limit, func(r *records.Record) error {
+	lo, hi := now-before.Milliseconds(), now+after.Milliseconds()
+	err := records.EachLimited(b, limit, func(r *records.Record) error {
 		ts := h.FirstTimestamp + r.TimestampDelta
-		if now-ts > cfg.TimestampBefore.Milliseconds() || ts-now > cfg.TimestampAfter.Milliseconds() {
-			return kerr.InvalidTimestamp
+		if ts != -1 && (now-ts > before.Milliseconds() || ts-now > after.Milliseconds()) {
+			name(r.OffsetDelta, fmt.Sprintf("Timestamp %d of message with offset %d is out of range. The timestamp should be within [%d, %d]",
+				ts, h.BaseOffset+int64(r.OffsetDelta), lo, hi))
 		}
 		return nil
 	})
+	return bad, err
 }
 
 // recompress rewrites batches whose codec differs from the topic's

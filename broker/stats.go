@@ -1,23 +1,36 @@
 package broker
 
-// PartitionStat is a partition's figures for the metrics endpoint.
+// PartitionStat is a partition's figures for the metrics endpoint and the
+// status page.
 type PartitionStat struct {
-	Topic          string
-	Partition      int32
-	Leader         bool
-	Replicas       int
-	ISR            int
+	Topic     string
+	Partition int32
+	// Leader: this broker leads the partition.
+	Leader bool
+	// LeaderID, Replicas and ISR are the partition's metadata.
+	LeaderID       int32
+	Replicas       []int32
+	ISR            []int32
+	MinISR         int
 	LogStartOffset int64
 	LogEndOffset   int64
 	HighWatermark  int64
 	LastStable     int64
 	SizeBytes      int64
+	Segments       int
 }
+
+// UnderReplicated: led here with fewer in-sync replicas than replicas.
+func (ps PartitionStat) UnderReplicated() bool { return ps.Leader && len(ps.ISR) < len(ps.Replicas) }
+
+// AtMinISR: led here with exactly min.insync.replicas in sync.
+func (ps PartitionStat) AtMinISR() bool { return ps.Leader && len(ps.ISR) == ps.MinISR }
 
 // PartitionStats lists the partitions this broker holds a replica of.
 func (b *Broker) PartitionStats() []PartitionStat {
 	var out []PartitionStat
 	for _, t := range b.Topics() {
+		minISR := int(t.Config().MinInsyncReplicas)
 		for _, p := range t.Partitions() {
 			p.mu.Lock()
 			lg, st := p.log, p.state
@@ -27,10 +40,10 @@ func (b *Broker) PartitionStats() []PartitionStat {
 			}
 			out = append(out, PartitionStat{
 				Topic: t.Name, Partition: p.ID, Leader: p.IsLeader(),
-				Replicas: len(st.Replicas), ISR: len(st.ISR),
+				LeaderID: st.Leader, Replicas: st.Replicas, ISR: st.ISR, MinISR: minISR,
 				LogStartOffset: p.LogStartOffset(), LogEndOffset: p.LogEndOffset(),
 				HighWatermark: p.HighWatermark(), LastStable: p.LastStableOffset(),
-				SizeBytes: lg.Size(),
+				SizeBytes: lg.Size(), Segments: lg.SegmentCount(),
 			})
 		}
 	}

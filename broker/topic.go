@@ -29,6 +29,8 @@ type Topic struct {
 type topicConfig struct {
 	overrides map[string]string
 	resolved  config.Topic
+	// The partitions throttled on this broker (quota.go).
+	leaderThrottled, followerThrottled throttledSet
 }
 
 // Partitions returns the topic's partitions (a snapshot).

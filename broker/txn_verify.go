@@ -327,7 +327,7 @@ func (b *Broker) verifyProduce(ctx context.Context, version int16, r *kmsg.Produ
 		return nil
 	}
 	vp := b.verifier.v.Load()
-	if vp == nil || !b.Config().TxnPartitionVerification {
+	if vp == nil || !b.Config().TxnPartitionVerification && !addsPartitions(version) {
 		for _, pp := range need {
 			pp.p.endTxnVerification(tp.id, pp.verification, true)
 		}
@@ -339,7 +339,7 @@ func (b *Broker) verifyProduce(ctx context.Context, version int16, r *kmsg.Produ
 	}
 	vctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	codes := b.askTxnCoordinator(vctx, *vp, *r.TransactionID, tp, need)
+	codes := b.askTxnCoordinator(vctx, *vp, *r.TransactionID, tp, need, !addsPartitions(version))
 	for i, pp := range need {
 		pp.p.endTxnVerification(tp.id, pp.verification, codes[i] == 0)
 		if codes[i] != 0 {
@@ -365,11 +365,11 @@ func (pp *producePart) transactional() bool {
 
 // askTxnCoordinator asks the coordinator of id whether the partitions
 // are in producer tp's transaction and returns each one's error code.
-func (b *Broker) askTxnCoordinator(ctx context.Context, v TxnVerifier, id string, tp txnProducer, need []*producePart) []int16 {
+func (b *Broker) askTxnCoordinator(ctx context.Context, v TxnVerifier, id string, tp txnProducer, need []*producePart, verifyOnly bool) []int16 {
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.SetVersion(5)
 	t := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	t.TransactionalID, t.ProducerID, t.ProducerEpoch, t.VerifyOnly = id, tp.id, tp.epoch, true
+	t.TransactionalID, t.ProducerID, t.ProducerEpoch, t.VerifyOnly = id, tp.id, tp.epoch, verifyOnly
 	for _, pp := range need {
 		rt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
 		rt.Topic = pp.p.tp.Topic
@@ -424,6 +424,9 @@ func (b *Broker) sendVerify(ctx context.Context, v TxnVerifier, id string, req *
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
 		return resp, nil
 	case local:
+		if a, ok := v.(TxnAdder); ok && !req.Transactions[0].VerifyOnly {
+			return a.AddTxnPartitions(ctx, req), nil
+		}
 		return v.VerifyTxn(req), nil
 	}
 	resp, err := b.verifyRemote(ctx, leader, req)

@@ -546,8 +546,12 @@ func (k *kafkaTools) readConsumerOffsets(t *testing.T) string {
 		"org.apache.kafka.tools.consumer.OffsetsMessageFormatter",
 		"kafka.coordinator.group.GroupMetadataManager$OffsetsMessageFormatter",
 	} {
+		// --skip-message-on-error: the formatter of Kafka 4.0 snapshots
+		// stops at records of KIP-848 consumer groups (other key types),
+		// which any 4.x broker writes; they are not what is checked here.
 		args := []string{"--bootstrap-server", k.addr, "--topic", "__consumer_offsets", "--from-beginning",
-			"--formatter", formatter, "--consumer-property", "exclude.internal.topics=false", "--timeout-ms", "15000"}
+			"--formatter", formatter, "--consumer-property", "exclude.internal.topics=false", "--timeout-ms", "15000",
+			"--skip-message-on-error"}
 		out, errOut, err := k.runBoth("kafka-console-consumer.sh", args...)
 		if err == nil && !strings.Contains(errOut, "ClassNotFoundException") {
 			return out

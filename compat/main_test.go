@@ -38,6 +38,12 @@ func bootstrap(t testing.TB) string {
 		sharedT = &sharedTB{TB: t}
 		b := brokertest.StartShared(sharedT, brokertest.Options{Set: map[string]string{
 			"group.initial.rebalance.delay.ms": "0",
+			// KIP-848 groups heartbeat every 0.5 s rather than Kafka's
+			// 5 s, so their rebalances take a second, not tens.
+			"group.consumer.min.heartbeat.interval.ms": "500",
+			"group.consumer.heartbeat.interval.ms":     "500",
+			"group.consumer.min.session.timeout.ms":    "6000",
+			"group.consumer.session.timeout.ms":        "10000",
 		}})
 		sharedAddr = b.Addr
 		sharedBroker = b

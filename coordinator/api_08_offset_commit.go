@@ -1,50 +1,112 @@
 package coordinator
 
-// OffsetCommit (key 8), versions 0-9.
+// OffsetCommit (key 8), versions 0-10.
 //
-// Members commit with their generation; a commit with generation -1 and no
-// member is accepted for an Empty group (or creates one), as the admin
-// client and standalone consumers do. v1 carries a commit timestamp and
+// Members commit with their generation (the member epoch in a consumer
+// group); a commit with generation -1 and no member is accepted for an
+// Empty group (or creates one), as the admin client and standalone
+// consumers do. In a consumer group (cgroup.go) a commit is checked as
+// Kafka's ConsumerGroup.validateOffsetCommit: the member must exist
+// (UNKNOWN_MEMBER_ID), commit at its epoch (STALE_MEMBER_EPOCH, or
+// ILLEGAL_GENERATION for a classic member), and with v9+ if it uses the
+// consumer protocol (UNSUPPORTED_VERSION). v9+ commits to a group that
+// does not exist are GROUP_ID_NOT_FOUND. v10 names topics by id
+// (UNKNOWN_TOPIC_ID for an id that is not a topic). v1 carries a commit timestamp and
 // v2-v4 a retention time: either gives the offset an explicit expiry.
 // Unknown topics are UNKNOWN_TOPIC_OR_PARTITION, metadata beyond
 // offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE, as in Kafka.
+// READ on the group is needed, else every partition is
+// GROUP_AUTHORIZATION_FAILED; READ on a topic, else its partitions are
+// TOPIC_AUTHORIZATION_FAILED (checked before whether it exists).
 
 import (
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 func (c *groupCoordinator) handleOffsetCommit(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.OffsetCommitRequest)
 	resp := req.Response().(*kmsg.OffsetCommitResponse)
-	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		codes := c.offsetCommit(ctx, r, req.Version)
+	unknownIDs := c.namesFromIDs(r, req.Version)
+	authorized := false // the group is: unknown topic ids are told apart
+	answer := func(code func(topic string, partition int32) int16) (kmsg.Response, error) {
 		resp.Topics = []kmsg.OffsetCommitResponseTopic{}
-		for _, t := range r.Topics {
+		for i, t := range r.Topics {
 			rt := kmsg.NewOffsetCommitResponseTopic()
-			rt.Topic = t.Topic
+			rt.Topic, rt.TopicID = t.Topic, t.TopicID
 			for _, p := range t.Partitions {
 				rp := kmsg.NewOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
-				rp.ErrorCode = codes[topicPartition{t.Topic, p.Partition}]
+				rp.ErrorCode = code(t.Topic, p.Partition)
+				if unknownIDs[i] && authorized {
+					rp.ErrorCode = kerr.UnknownTopicID.Code
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
 		return resp, nil
+	}
+	if !c.authorize(req, acl.Read, acl.Group, r.Group) {
+		return answer(func(string, int32) int16 { return kerr.GroupAuthorizationFailed.Code })
+	}
+	authorized = true
+	denied := deniedTopics(&c.base, req, acl.Read, r.Topics, func(t kmsg.OffsetCommitRequestTopic) string { return t.Topic })
+	allowed := *r
+	allowed.Topics = slices.DeleteFunc(slices.Clone(r.Topics), func(t kmsg.OffsetCommitRequestTopic) bool { return denied[t.Topic] })
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		codes := c.offsetCommit(ctx, &allowed, req.Version)
+		return answer(func(topic string, partition int32) int16 {
+			if denied[topic] {
+				return kerr.TopicAuthorizationFailed.Code
+			}
+			return codes[topicPartition{topic, partition}]
+		})
 	})
 	return nil, nil
+}
+
+// namesFromIDs fills in the topic names of a v10+ request from its topic
+// ids, and reports which topics' ids are unknown: their partitions, named
+// by no topic, are not committed.
+func (c *groupCoordinator) namesFromIDs(r *kmsg.OffsetCommitRequest, version int16) []bool {
+	unknown := make([]bool, len(r.Topics))
+	if version < 10 {
+		return unknown
+	}
+	for i := range r.Topics {
+		t := &r.Topics[i]
+		t.Topic = ""
+		if name, _, ok := c.host.TopicNameOf(t.TopicID); ok {
+			t.Topic = name
+		} else {
+			unknown[i] = true
+		}
+	}
+	return unknown
 }
 
 // offsetCommit commits what it can and returns an error code per
 // partition.
 func (c *groupCoordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommitRequest, version int16) map[topicPartition]int16 {
-	cr := commitRequest{group: r.Group, create: r.Generation < 0, pid: -1, epoch: -1,
+	missing := kerr.IllegalGeneration
+	if version >= 9 {
+		missing = kerr.GroupIDNotFound
+	}
+	cr := commitRequest{group: r.Group, create: r.Generation < 0, pid: -1, epoch: -1, missing: missing,
 		check: func(g *group) error {
+			if g.consumer != nil {
+				if e := checkConsumerCommit(g.consumer, r.MemberID, r.Generation, version, false); e != nil {
+					return e
+				}
+				return nil
+			}
 			if e := checkCommit(g, r.MemberID, r.InstanceID, r.Generation); e != nil {
 				return e
 			}
@@ -97,6 +159,10 @@ type commitRequest struct {
 	check  func(g *group) error // validates the committer against a locked group
 	pid    int64                // the transaction's producer, or -1
 	epoch  int16
+	// missing is the error when the group does not exist (and is not
+	// created): ILLEGAL_GENERATION, or GROUP_ID_NOT_FOUND for
+	// OffsetCommit v9+.
+	missing *kerr.Error
 }
 
 // commit checks each offset, then the committer against the group, and
@@ -143,6 +209,9 @@ func (c *groupCoordinator) commitLocked(ctx context.Context, cr commitRequest, e
 		return c.kerrOf(err)
 	}
 	if g == nil {
+		if cr.missing != nil {
+			return cr.missing
+		}
 		return kerr.IllegalGeneration
 	}
 	var pc *pendingCommit
@@ -202,6 +271,34 @@ func checkCommit(g *group, memberID string, instanceID *string, generation int32
 	}
 	if g.state == groupCompletingRebalance {
 		return kerr.RebalanceInProgress
+	}
+	return nil
+}
+
+// checkConsumerCommit validates who commits to a consumer group, as
+// Kafka's ConsumerGroup.validateOffsetCommit: anyone with a negative epoch
+// while it has no members (the admin client, standalone consumers); a
+// transactional commit without member, epoch or instance; otherwise a
+// member at its epoch.
+func checkConsumerCommit(cg *consumerGroup, memberID string, epoch int32, version int16, txn bool) *kerr.Error {
+	if epoch < 0 && len(cg.members) == 0 {
+		return nil
+	}
+	if txn && epoch == -1 && memberID == "" {
+		return nil
+	}
+	m := cg.members[memberID]
+	if m == nil {
+		return kerr.UnknownMemberID
+	}
+	if !txn && !m.usesClassic() && version < 9 {
+		return kerr.UnsupportedVersion
+	}
+	if epoch != m.cur.epoch {
+		if m.usesClassic() {
+			return kerr.IllegalGeneration
+		}
+		return kerr.StaleMemberEpoch
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ package coordinator
 // the internal topic, as Kafka does; until its partition has a leader the
 // answer is COORDINATOR_NOT_AVAILABLE, which clients retry. v4+ batches
 // keys. Share groups (key type 2, v6) are not run: INVALID_REQUEST.
+// DESCRIBE on the group or transactional id is needed, else GROUP_ or
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -16,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -29,7 +32,7 @@ func (c *Coordinator) handleFindCoordinator(ctx context.Context, req *protocol.R
 	resp := req.Response().(*kmsg.FindCoordinatorResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		if req.Version < 4 {
-			co := c.findCoordinator(ctx, r.CoordinatorType, r.CoordinatorKey, req.Conn.Listener)
+			co := c.findAuthorized(ctx, req, r.CoordinatorType, r.CoordinatorKey)
 			resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = co.ErrorCode, co.NodeID, co.Host, co.Port
 			if co.ErrorCode != 0 && req.Version >= 1 {
 				resp.ErrorMessage = co.ErrorMessage
@@ -38,11 +41,29 @@ func (c *Coordinator) handleFindCoordinator(ctx context.Context, req *protocol.R
 		}
 		resp.Coordinators = []kmsg.FindCoordinatorResponseCoordinator{}
 		for _, key := range r.CoordinatorKeys {
-			resp.Coordinators = append(resp.Coordinators, c.findCoordinator(ctx, r.CoordinatorType, key, req.Conn.Listener))
+			resp.Coordinators = append(resp.Coordinators, c.findAuthorized(ctx, req, r.CoordinatorType, key))
 		}
 		return resp, nil
 	})
 	return nil, nil
+}
+
+// findAuthorized is findCoordinator after Kafka's check: DESCRIBE on the
+// group or transactional id, else GROUP_ or
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+func (c *Coordinator) findAuthorized(ctx context.Context, req *protocol.Request, typ int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+	denied := func(err *kerr.Error, msg string) kmsg.FindCoordinatorResponseCoordinator {
+		co := kmsg.NewFindCoordinatorResponseCoordinator()
+		co.Key, co.NodeID, co.Port, co.ErrorCode, co.ErrorMessage = key, -1, -1, err.Code, &msg
+		return co
+	}
+	switch {
+	case typ == coordinatorGroup && !c.authorize(req, acl.Describe, acl.Group, key):
+		return denied(kerr.GroupAuthorizationFailed, "Group authorization failed.")
+	case typ == coordinatorTransaction && !c.authorize(req, acl.Describe, acl.TransactionalID, key):
+		return denied(kerr.TransactionalIDAuthorizationFailed, "Transactional Id authorization failed.")
+	}
+	return c.findCoordinator(ctx, typ, key, req.Conn.Listener)
 }
 
 // findCoordinator locates the coordinator for one key.

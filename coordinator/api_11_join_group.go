@@ -6,7 +6,8 @@ package coordinator
 // MEMBER_ID_REQUIRED and joins with it on its next request. v5+ carry a
 // static group.instance.id (KIP-345). v9 (KIP-814) tells a returning
 // static leader it need not assign again. The response waits for the
-// rebalance, up to the group's rebalance timeout.
+// rebalance, up to the group's rebalance timeout. READ on the group is
+// needed, else GROUP_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -14,12 +15,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 func (c *groupCoordinator) handleJoinGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.JoinGroupRequest)
 	resp := req.Response().(*kmsg.JoinGroupResponse)
+	if !c.authorize(req, acl.Read, acl.Group, r.Group) {
+		fillJoinResponse(resp, joinResult{err: kerr.GroupAuthorizationFailed}, req.Version)
+		return resp, nil
+	}
 	jr := joinRequest{
 		memberID: r.MemberID, instanceID: r.InstanceID, clientID: req.ClientID, clientHost: clientHost(req),
 		sessionTimeout: millis(r.SessionTimeoutMillis), rebalanceTimeout: millis(r.RebalanceTimeoutMillis),
@@ -54,6 +60,19 @@ func (c *groupCoordinator) joinGroup(ctx context.Context, groupID string, jr joi
 	}
 	if g == nil {
 		return fail(kerr.UnknownMemberID)
+	}
+	if g.consumer != nil {
+		if len(g.consumer.members) > 0 {
+			res, w := c.classicJoinToConsumer(g, jr)
+			g.mu.Unlock()
+			if res.err == nil {
+				if e := awaitClassic(ctx, w); e != nil {
+					return fail(e)
+				}
+			}
+			return res
+		}
+		c.emptyConsumerToClassic(g)
 	}
 	res, ch := c.join(g, jr)
 	g.mu.Unlock()

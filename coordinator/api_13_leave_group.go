@@ -2,6 +2,7 @@ package coordinator
 
 // LeaveGroup (key 13), versions 0-5. v3+ remove several members at once,
 // static ones by group.instance.id (KIP-345), each with its own error.
+// READ on the group is needed, else GROUP_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -9,12 +10,20 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 func (c *groupCoordinator) handleLeaveGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.LeaveGroupRequest)
 	resp := req.Response().(*kmsg.LeaveGroupResponse)
+	if !c.authorize(req, acl.Read, acl.Group, r.Group) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		if req.Version >= 3 {
+			resp.Members = []kmsg.LeaveGroupResponseMember{}
+		}
+		return resp, nil
+	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		if req.Version >= 3 {
 			resp.Members = []kmsg.LeaveGroupResponseMember{}
@@ -41,6 +50,10 @@ func (c *groupCoordinator) handleLeaveGroup(ctx context.Context, req *protocol.R
 		if g != nil {
 			defer g.mu.Unlock()
 		}
+		if g != nil && g.consumer != nil {
+			c.leaveConsumerGroup(g, r, req.Version, resp)
+			return resp, nil
+		}
 		if req.Version < 3 {
 			if e := leaveOne(r.MemberID, nil, nil); e != nil {
 				resp.ErrorCode = e.Code
@@ -58,4 +71,32 @@ func (c *groupCoordinator) handleLeaveGroup(ctx context.Context, req *protocol.R
 		return resp, nil
 	})
 	return nil, nil
+}
+
+// leaveConsumerGroup answers a LeaveGroup of classic members of a locked
+// consumer group.
+func (c *groupCoordinator) leaveConsumerGroup(g *group, r *kmsg.LeaveGroupRequest, version int16, resp *kmsg.LeaveGroupResponse) {
+	if version < 3 {
+		if errs := c.classicLeaveFromConsumer(g, []leaveMember{{memberID: r.MemberID}}); errs[0] != nil {
+			resp.ErrorCode = errs[0].Code
+		}
+		return
+	}
+	var ls []leaveMember
+	for _, m := range r.Members {
+		l := leaveMember{memberID: m.MemberID, instanceID: m.InstanceID, reason: "not provided"}
+		if m.Reason != nil {
+			l.reason = *m.Reason
+		}
+		ls = append(ls, l)
+	}
+	errs := c.classicLeaveFromConsumer(g, ls)
+	for i, m := range r.Members {
+		rm := kmsg.NewLeaveGroupResponseMember()
+		rm.MemberID, rm.InstanceID = m.MemberID, m.InstanceID
+		if errs[i] != nil {
+			rm.ErrorCode = errs[i].Code
+		}
+		resp.Members = append(resp.Members, rm)
+	}
 }

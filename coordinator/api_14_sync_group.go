@@ -4,7 +4,8 @@ package coordinator
 //
 // The leader sends the assignment it computed; it is stored with the
 // generation before any member is answered. Followers wait for it. v5+
-// check the protocol type and name against the group's.
+// check the protocol type and name against the group's. READ on the group
+// is needed, else GROUP_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -12,12 +13,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 func (c *groupCoordinator) handleSyncGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.SyncGroupRequest)
 	resp := req.Response().(*kmsg.SyncGroupResponse)
+	if !c.authorize(req, acl.Read, acl.Group, r.Group) {
+		resp.ErrorCode, resp.MemberAssignment = kerr.GroupAuthorizationFailed.Code, []byte{}
+		return resp, nil
+	}
 	sr := syncRequest{memberID: r.MemberID, instanceID: r.InstanceID, generation: r.Generation, assignments: make(map[string][]byte)}
 	if req.Version >= 5 {
 		sr.protocolType, sr.protocol = r.ProtocolType, r.Protocol
@@ -59,6 +65,16 @@ func (c *groupCoordinator) syncGroup(ctx context.Context, groupID string, sr syn
 	}
 	if g == nil {
 		return syncResult{err: kerr.UnknownMemberID}
+	}
+	if g.consumer != nil {
+		res, w := c.classicSyncToConsumer(g, sr)
+		g.mu.Unlock()
+		if res.err == nil {
+			if e := awaitClassic(ctx, w); e != nil {
+				return syncResult{err: e}
+			}
+		}
+		return res
 	}
 	res, ch, w := c.sync(g, sr)
 	generation := g.generation

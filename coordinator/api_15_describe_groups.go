@@ -4,8 +4,12 @@ package coordinator
 //
 // As Kafka: a stable group lists its members with their subscription
 // metadata and assignment; in other states members are listed without
-// them and the protocol is empty. An unknown group is reported Dead with
+// them and the protocol is empty. An unknown group, or a consumer group
+// (KIP-848; ConsumerGroupDescribe describes those), is reported Dead with
 // no error (v6 adds GROUP_ID_NOT_FOUND for it, as Kafka 3.8+ does).
+// DESCRIBE on a group is needed, else GROUP_AUTHORIZATION_FAILED; v3+ give
+// the operations the principal may do on each group when asked (every
+// one without an authorizer).
 
 import (
 	"context"
@@ -14,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -23,7 +28,18 @@ func (c *groupCoordinator) handleDescribeGroups(ctx context.Context, req *protoc
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		resp.Groups = []kmsg.DescribeGroupsResponseGroup{}
 		for _, id := range r.Groups {
-			resp.Groups = append(resp.Groups, c.describeGroup(id, req.Version))
+			if !c.authorize(req, acl.Describe, acl.Group, id) {
+				g := kmsg.NewDescribeGroupsResponseGroup()
+				g.Group, g.ErrorCode, g.AuthorizedOperations = id, kerr.GroupAuthorizationFailed.Code, math.MinInt32
+				g.Members = []kmsg.DescribeGroupsResponseGroupMember{}
+				resp.Groups = append(resp.Groups, g)
+				continue
+			}
+			g := c.describeGroup(id, req.Version)
+			if req.Version >= 3 && r.IncludeAuthorizedOperations && g.ErrorCode == 0 {
+				g.AuthorizedOperations = c.authorizedOps(req, acl.Group, id)
+			}
+			resp.Groups = append(resp.Groups, g)
 		}
 		return resp, nil
 	})
@@ -54,6 +70,17 @@ func (c *groupCoordinator) describeGroup(id string, version int16) kmsg.Describe
 		return out
 	}
 	defer g.mu.Unlock()
+	if g.consumer != nil {
+		// A consumer group is described with ConsumerGroupDescribe; here it
+		// is Dead, as Kafka answers (v6: GROUP_ID_NOT_FOUND).
+		out.State = groupDead.String()
+		if version >= 6 {
+			out.ErrorCode = kerr.GroupIDNotFound.Code
+			msg := "Group " + id + " is not a classic group."
+			out.ErrorMessage = &msg
+		}
+		return out
+	}
 	out.State = g.state.String()
 	out.ProtocolType = g.protocolType
 	stable := g.state == groupStable

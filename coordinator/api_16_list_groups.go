@@ -1,9 +1,12 @@
 package coordinator
 
 // ListGroups (key 16), versions 0-5: the groups this broker coordinates.
-// v4+ filter by state, v5+ by type (all of Gregor's groups are "classic"),
-// both case-insensitively as Kafka does. A partition still loading makes
+// v4+ filter by state, v5+ by type ("classic", or "consumer" for KIP-848
+// consumer groups, whose states are Empty, Assigning, Reconciling and
+// Stable), both case-insensitively as Kafka does. A partition still loading makes
 // the answer COORDINATOR_LOAD_IN_PROGRESS, with the groups known so far.
+// With DESCRIBE on the cluster every group is listed, else only those the
+// principal may DESCRIBE.
 
 import (
 	"context"
@@ -13,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -21,46 +25,55 @@ func (c *groupCoordinator) handleListGroups(ctx context.Context, req *protocol.R
 	resp := req.Response().(*kmsg.ListGroupsResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		resp.Groups = []kmsg.ListGroupsResponseGroup{}
-		typeOK := len(r.TypesFilter) == 0
-		for _, t := range r.TypesFilter {
-			if strings.EqualFold(t, "classic") {
-				typeOK = true
-			}
-		}
-		if !typeOK {
-			return resp, nil
-		}
 		if c.rt.Loading() {
 			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
 		}
+		clusterDescribe := c.allowed(req, acl.Describe, acl.Cluster, acl.ClusterName)
 		var groups []*group
 		for _, s := range c.rt.Loaded() {
 			groups = append(groups, s.Machine.list()...)
 		}
 		for _, g := range groups {
-			g.mu.Lock()
-			state, pt, dead := g.state.String(), g.protocolType, g.state == groupDead
-			g.mu.Unlock()
-			if dead {
+			lg, ok := listedGroup(g)
+			if !ok || !clusterDescribe && !c.allowed(req, acl.Describe, acl.Group, g.id) {
 				continue
 			}
-			if len(r.StatesFilter) > 0 {
-				match := false
-				for _, s := range r.StatesFilter {
-					if strings.EqualFold(s, state) {
-						match = true
-					}
-				}
-				if !match {
-					continue
-				}
+			if typeMatches(r.TypesFilter, lg.GroupType) && stateMatches(r.StatesFilter, lg.GroupState) {
+				resp.Groups = append(resp.Groups, lg)
 			}
-			lg := kmsg.NewListGroupsResponseGroup()
-			lg.Group, lg.ProtocolType, lg.GroupState, lg.GroupType = g.id, pt, state, "classic"
-			resp.Groups = append(resp.Groups, lg)
 		}
 		sort.Slice(resp.Groups, func(i, j int) bool { return resp.Groups[i].Group < resp.Groups[j].Group })
 		return resp, nil
 	})
 	return nil, nil
+}
+
+// listedGroup is a group as ListGroups shows it; false for a Dead one.
+func listedGroup(g *group) (kmsg.ListGroupsResponseGroup, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	lg := kmsg.NewListGroupsResponseGroup()
+	lg.Group = g.id
+	if g.consumer != nil {
+		lg.ProtocolType, lg.GroupState, lg.GroupType = consumerProtocolType, g.consumer.state(), "consumer"
+		return lg, true
+	}
+	if g.state == groupDead {
+		return lg, false
+	}
+	lg.ProtocolType, lg.GroupState, lg.GroupType = g.protocolType, g.state.String(), "classic"
+	return lg, true
+}
+
+// typeMatches matches a ListGroups type filter case-insensitively.
+func typeMatches(filter []string, typ string) bool {
+	if len(filter) == 0 {
+		return true
+	}
+	for _, t := range filter {
+		if strings.EqualFold(strings.TrimSpace(t), typ) {
+			return true
+		}
+	}
+	return false
 }

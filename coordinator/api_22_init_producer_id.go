@@ -10,6 +10,11 @@ package coordinator
 // sends its current id and epoch (KIP-360, v3+) keeps the id; anything
 // else is PRODUCER_FENCED (v4+) or INVALID_PRODUCER_EPOCH. A timeout above
 // transaction.max.timeout.ms is INVALID_TRANSACTION_TIMEOUT.
+//
+// Authorization: WRITE on the transactional id, else
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED; an idempotent producer needs
+// IDEMPOTENT_WRITE on the cluster or WRITE on some topic (Kafka 2.8+,
+// KIP-679), else CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -18,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -25,6 +31,10 @@ func (c *txnCoordinator) handleInitProducerID(ctx context.Context, req *protocol
 	r := req.Body.(*kmsg.InitProducerIDRequest)
 	resp := req.Response().(*kmsg.InitProducerIDResponse)
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	if code := c.authorizeInitProducerID(req, r.TransactionalID); code != 0 {
+		resp.ErrorCode = code
+		return resp, nil
+	}
 	if r.TransactionalID == nil {
 		id, err := c.pids.allocate(ctx)
 		if err != nil {
@@ -67,4 +77,20 @@ func (c *txnCoordinator) handleInitProducerID(ctx context.Context, req *protocol
 		return resp, nil
 	})
 	return nil, nil
+}
+
+// authorizeInitProducerID returns the error code of a refused
+// InitProducerId, or 0.
+func (c *txnCoordinator) authorizeInitProducerID(req *protocol.Request, txnID *string) int16 {
+	switch {
+	case c.cfg.Authorizer == nil:
+	case txnID != nil:
+		if !c.authorize(req, acl.Write, acl.TransactionalID, *txnID) {
+			return kerr.TransactionalIDAuthorizationFailed.Code
+		}
+	case !c.allowed(req, acl.IdempotentWrite, acl.Cluster, acl.ClusterName) && !c.allowedOnSomeTopic(req, acl.Write):
+		c.authorize(req, acl.IdempotentWrite, acl.Cluster, acl.ClusterName) // logs and counts the denial
+		return kerr.ClusterAuthorizationFailed.Code
+	}
+	return 0
 }

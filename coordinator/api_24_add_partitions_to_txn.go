@@ -14,6 +14,11 @@ package coordinator
 // unknown, those partitions get UNKNOWN_TOPIC_OR_PARTITION and the others
 // OPERATION_NOT_ATTEMPTED, and nothing is added. Every partition carries
 // the request's error.
+//
+// Authorization: WRITE on the transactional id, else every partition is
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED; WRITE on each topic, else its
+// partitions are TOPIC_AUTHORIZATION_FAILED (an internal topic always is,
+// as in Kafka) and the others OPERATION_NOT_ATTEMPTED.
 
 import (
 	"context"
@@ -21,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -33,9 +39,19 @@ func (c *txnCoordinator) handleAddPartitionsToTxn(ctx context.Context, req *prot
 	codes := make(map[topicPartition]int16)
 	var add []topicPartition
 	unknown := false
+	txnDenied := !c.authorize(req, acl.Write, acl.TransactionalID, r.TransactionalID)
+	var denied map[string]bool
+	if !txnDenied {
+		denied = deniedTopics(&c.base, req, acl.Write, r.Topics, func(t kmsg.AddPartitionsToTxnRequestTopic) string { return t.Topic })
+	}
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			tp := topicPartition{t.Topic, p}
+			if denied[t.Topic] || c.cfg.Authorizer != nil && (t.Topic == OffsetsTopic || t.Topic == TransactionTopic) {
+				codes[tp] = kerr.TopicAuthorizationFailed.Code
+				unknown = true
+				continue
+			}
 			if t.Topic == "" || !c.host.PartitionExists(t.Topic, p) {
 				codes[tp] = kerr.UnknownTopicOrPartition.Code
 				unknown = true
@@ -61,6 +77,10 @@ func (c *txnCoordinator) handleAddPartitionsToTxn(ctx context.Context, req *prot
 		}
 		return resp
 	}
+	if txnDenied {
+		clear(codes)
+		return answer(kerr.TransactionalIDAuthorizationFailed.Code), nil
+	}
 	if _, err := c.shardOf(r.TransactionalID); err != nil {
 		clear(codes)
 		return answer(c.errCode(err)), nil
@@ -77,7 +97,13 @@ func (c *txnCoordinator) handleAddPartitionsToTxn(ctx context.Context, req *prot
 // handleAddPartitionsToTxnBatched answers v4+: at once when every
 // transaction is VerifyOnly (nothing waits), else after the adds are
 // written.
+// Only brokers send them: CLUSTER_ACTION on the cluster, as Kafka checks.
 func (c *txnCoordinator) handleAddPartitionsToTxnBatched(req *protocol.Request, r *kmsg.AddPartitionsToTxnRequest) (kmsg.Response, error) {
+	if !c.authorize(req, acl.ClusterAction, acl.Cluster, acl.ClusterName) {
+		resp := req.Response().(*kmsg.AddPartitionsToTxnResponse)
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
 	verifyOnly := true
 	for _, t := range r.Transactions {
 		verifyOnly = verifyOnly && t.VerifyOnly
@@ -93,6 +119,12 @@ func (c *txnCoordinator) handleAddPartitionsToTxnBatched(req *protocol.Request, 
 
 // addToTxn validates the producer and adds partitions to its transaction.
 func (c *txnCoordinator) addToTxn(ctx context.Context, id string, pid int64, epoch int16, fencedCode bool, add []topicPartition) error {
+	return c.addToTxnAs(ctx, id, pid, epoch, fencedCode, add, false)
+}
+
+// addToTxnAs is addToTxn, marking the transaction as one of a client of
+// transaction version 2 (tv2) when its partitions are added implicitly.
+func (c *txnCoordinator) addToTxnAs(ctx context.Context, id string, pid int64, epoch int16, fencedCode bool, add []topicPartition, tv2 bool) error {
 	ts, m, err := c.claimTxn(id, false)
 	if err != nil {
 		return err
@@ -104,5 +136,5 @@ func (c *txnCoordinator) addToTxn(ctx context.Context, id string, pid int64, epo
 	if err := checkProducer(m, pid, epoch, fencedCode); err != nil {
 		return err
 	}
-	return c.addPartitions(ctx, ts, m, add)
+	return c.addPartitions(ctx, ts, m, add, tv2)
 }

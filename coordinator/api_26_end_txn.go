@@ -1,6 +1,9 @@
 package coordinator
 
-// EndTxn (key 26), versions 0-4 (v5 belongs to transaction version 2).
+// EndTxn (key 26), versions 0-5. v5 is transaction version 2 (KIP-890
+// part 2): every commit or abort bumps the producer's epoch, the markers
+// carry the new one, and the answer gives the producer id and epoch to go
+// on with; a retried v5 EndTxn comes with the epoch before the bump.
 //
 // Commits or aborts the producer's ongoing transaction: the decision is
 // written to __transaction_state, then a marker to every partition of the
@@ -10,62 +13,115 @@ package coordinator
 // answer is still success (the decision is durable) and the markers are
 // retried in the background. A retried EndTxn of a completed transaction
 // with the same decision succeeds; the other decision, or no transaction,
-// is INVALID_TXN_STATE; a prepared one is CONCURRENT_TRANSACTIONS.
+// is INVALID_TXN_STATE; a prepared one is CONCURRENT_TRANSACTIONS. WRITE
+// on the transactional id is needed, else
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 
 import (
 	"context"
+	"math"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 func (c *txnCoordinator) handleEndTxn(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.EndTxnRequest)
 	resp := req.Response().(*kmsg.EndTxnResponse)
+	if !c.authorize(req, acl.Write, acl.TransactionalID, r.TransactionalID) {
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	}
 	if _, err := c.shardOf(r.TransactionalID); err != nil {
 		resp.ErrorCode = c.errCode(err)
 		return resp, nil
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		resp.ErrorCode = c.errCode(c.endTxnRequest(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit, req.Version >= 2))
+		pid, epoch, err := c.endTxnV(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Commit, req.Version >= 2, req.Version >= 5)
+		resp.ErrorCode = c.errCode(err)
+		resp.ProducerID, resp.ProducerEpoch = pid, epoch
 		return resp, nil
 	})
 	return nil, nil
 }
 
+// endTxnRequest is an EndTxn of transaction version 1.
 func (c *txnCoordinator) endTxnRequest(ctx context.Context, id string, pid int64, epoch int16, commit, fencedCode bool) error {
+	_, _, err := c.endTxnV(ctx, id, pid, epoch, commit, fencedCode, false)
+	return err
+}
+
+// endTxnV commits or aborts; tv2 is a client of transaction version 2
+// (EndTxn v5). It returns the producer id and epoch the producer goes on
+// with (-1, -1 on an error).
+func (c *txnCoordinator) endTxnV(ctx context.Context, id string, pid int64, epoch int16, commit, fencedCode, tv2 bool) (int64, int16, error) {
 	ts, m, err := c.claimTxn(id, false)
 	if err != nil {
-		return err
+		return -1, -1, err
 	}
 	if m == nil {
-		return kerr.InvalidProducerIDMapping
+		return -1, -1, kerr.InvalidProducerIDMapping
 	}
 	defer m.release()
-	if err := checkProducer(m, pid, epoch, fencedCode); err != nil {
-		return err
+	if err := checkEndTxnProducer(m, pid, epoch, fencedCode); err != nil {
+		return -1, -1, err
 	}
+	done := func() (int64, int16, error) { return m.d.pid, m.d.epoch, nil }
 	switch m.d.state {
 	case txnOngoing:
-		return c.endTxn(ctx, ts, m, commit, false)
+		if err := c.endTxnAs(ctx, ts, m, commit, false, tv2); err != nil {
+			return -1, -1, err
+		}
+		return done()
 	case txnCompleteCommit:
 		if commit {
-			return nil
+			return done()
 		}
 	case txnCompleteAbort:
 		if !commit {
-			return nil
+			return done()
 		}
 	case txnPrepareCommit:
 		if commit {
-			return kerr.ConcurrentTransactions
+			return -1, -1, kerr.ConcurrentTransactions
 		}
 	case txnPrepareAbort:
 		if !commit {
-			return kerr.ConcurrentTransactions
+			return -1, -1, kerr.ConcurrentTransactions
 		}
 	}
-	return kerr.InvalidTxnState
+	return -1, -1, kerr.InvalidTxnState
+}
+
+// checkEndTxnProducer validates an EndTxn's producer as Kafka's
+// endTransaction: with transaction version 2 the epoch of a retried
+// EndTxn is the one before the bump (or the last one of the previous
+// producer id, when the bump moved to a new id), and the current epoch is
+// only good for ending the ongoing transaction.
+func checkEndTxnProducer(m *txnMeta, pid int64, epoch int16, fencedCode bool) error {
+	d := &m.d
+	if !d.tv2 {
+		return checkProducer(m, pid, epoch, fencedCode)
+	}
+	retryOverflow := d.lastPid == pid && epoch == math.MaxInt16-1 && d.epoch == 0
+	retryBump := d.epoch == epoch+1
+	var valid bool
+	switch d.state {
+	case txnPrepareCommit, txnPrepareAbort:
+		valid = retryBump
+	case txnCompleteCommit, txnCompleteAbort:
+		valid = retryBump || retryOverflow
+	default:
+		valid = epoch == d.epoch
+	}
+	switch {
+	case d.pid < 0 || d.pid != pid && !retryOverflow:
+		return kerr.InvalidProducerIDMapping
+	case !valid:
+		return fencedError(fencedCode)
+	}
+	return nil
 }

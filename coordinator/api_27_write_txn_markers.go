@@ -6,6 +6,8 @@ package coordinator
 // NOT_LEADER_OR_FOLLOWER, an unknown one UNKNOWN_TOPIC_OR_PARTITION, a
 // stale producer epoch INVALID_PRODUCER_EPOCH. Markers on
 // __consumer_offsets also settle the transaction's pending offsets.
+// Only brokers may: ALTER or CLUSTER_ACTION on the cluster is needed, else
+// every partition is CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -13,12 +15,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 func (c *txnCoordinator) handleWriteTxnMarkers(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.WriteTxnMarkersRequest)
 	resp := req.Response().(*kmsg.WriteTxnMarkersResponse)
+	broker := c.allowed(req, acl.Alter, acl.Cluster, acl.ClusterName) || c.authorize(req, acl.ClusterAction, acl.Cluster, acl.ClusterName)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		for _, m := range r.Markers {
 			rm := kmsg.NewWriteTxnMarkersResponseMarker()
@@ -31,6 +35,8 @@ func (c *txnCoordinator) handleWriteTxnMarkers(ctx context.Context, req *protoco
 					rp.Partition = p
 					part := topicPartition{t.Topic, p}
 					switch _, _, local := c.host.PartitionLeader(t.Topic, p); {
+					case !broker:
+						rp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 					case !c.host.PartitionExists(t.Topic, p):
 						rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 					case !local:

@@ -1,6 +1,6 @@
 package coordinator
 
-// TxnOffsetCommit (key 28), versions 0-4.
+// TxnOffsetCommit (key 28), versions 0-5.
 //
 // Offsets a transactional producer commits for a group are written to the
 // group's __consumer_offsets partition in a transactional batch of that
@@ -9,22 +9,28 @@ package coordinator
 // abort; meanwhile OffsetFetch with require_stable answers
 // UNSTABLE_OFFSET_COMMIT for them. v3+ carry the member and generation of
 // a consumer-transform-produce loop and are checked as Kafka checks them
-// (KIP-447). A stale producer epoch is refused by the partition.
+// (KIP-447). A stale producer epoch is refused by the partition. v5 is
+// transaction version 2: the client sends no AddOffsetsToTxn, the group's
+// offsets partition is added to the transaction here first (txn_tv2.go).
+// WRITE on the transactional id, READ on the group and on each topic are
+// needed, else every partition is TRANSACTIONAL_ID_ or
+// GROUP_AUTHORIZATION_FAILED, or the topic's TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 func (c *groupCoordinator) handleTxnOffsetCommit(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.TxnOffsetCommitRequest)
 	resp := req.Response().(*kmsg.TxnOffsetCommitResponse)
-	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		codes := c.txnOffsetCommit(ctx, r, req.Version)
+	answer := func(code func(topic string, partition int32) int16) (kmsg.Response, error) {
 		resp.Topics = []kmsg.TxnOffsetCommitResponseTopic{}
 		for _, t := range r.Topics {
 			rt := kmsg.NewTxnOffsetCommitResponseTopic()
@@ -32,19 +38,61 @@ func (c *groupCoordinator) handleTxnOffsetCommit(ctx context.Context, req *proto
 			for _, p := range t.Partitions {
 				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
-				rp.ErrorCode = codes[topicPartition{t.Topic, p.Partition}]
+				rp.ErrorCode = code(t.Topic, p.Partition)
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
 		return resp, nil
+	}
+	switch {
+	case !c.authorize(req, acl.Write, acl.TransactionalID, r.TransactionalID):
+		return answer(func(string, int32) int16 { return kerr.TransactionalIDAuthorizationFailed.Code })
+	case !c.authorize(req, acl.Read, acl.Group, r.Group):
+		return answer(func(string, int32) int16 { return kerr.GroupAuthorizationFailed.Code })
+	}
+	denied := deniedTopics(&c.base, req, acl.Read, r.Topics, func(t kmsg.TxnOffsetCommitRequestTopic) string { return t.Topic })
+	allowed := *r
+	allowed.Topics = slices.DeleteFunc(slices.Clone(r.Topics), func(t kmsg.TxnOffsetCommitRequestTopic) bool { return denied[t.Topic] })
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		codes := c.txnOffsetCommit(ctx, &allowed, req.Version)
+		return answer(func(topic string, partition int32) int16 {
+			if denied[topic] {
+				return kerr.TopicAuthorizationFailed.Code
+			}
+			return codes[topicPartition{topic, partition}]
+		})
 	})
 	return nil, nil
 }
 
 func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetCommitRequest, version int16) map[topicPartition]int16 {
+	if version >= 5 {
+		if err := c.txns.addOffsetsPartition(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group); err != nil {
+			codes := make(map[topicPartition]int16)
+			for _, t := range r.Topics {
+				for _, p := range t.Partitions {
+					codes[topicPartition{t.Topic, p.Partition}] = err.Code
+				}
+			}
+			return codes
+		}
+	}
 	cr := commitRequest{group: r.Group, create: true, pid: r.ProducerID, epoch: r.ProducerEpoch,
-		check: func(g *group) error { return checkTxnCommit(g, r, version) }}
+		check: func(g *group) error {
+			if g.consumer == nil {
+				return checkTxnCommit(g, r, version)
+			}
+			// A consumer group checks its member; a stale member epoch is
+			// ILLEGAL_GENERATION here, as Kafka answers it.
+			if e := checkConsumerCommit(g.consumer, r.MemberID, r.Generation, version, true); e != nil {
+				if e == kerr.StaleMemberEpoch {
+					return kerr.IllegalGeneration
+				}
+				return e
+			}
+			return nil
+		}}
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			it := commitItem{tp: topicPartition{t.Topic, p.Partition}, offset: p.Offset, leaderEpoch: -1, metadata: p.Metadata, expireMs: -1}

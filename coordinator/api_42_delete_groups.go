@@ -1,7 +1,9 @@
 package coordinator
 
 // DeleteGroups (key 42), versions 0-3. Only an Empty group can be deleted
-// (NON_EMPTY_GROUP otherwise); its offsets and metadata are tombstoned.
+// (NON_EMPTY_GROUP otherwise); its offsets and metadata (a consumer
+// group's records) are tombstoned.
+// DELETE on the group is needed, else GROUP_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -9,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
+	"gregor/broker/records"
 	"gregor/coordinator/runtime"
 	"gregor/protocol"
 )
@@ -21,7 +25,9 @@ func (c *groupCoordinator) handleDeleteGroups(ctx context.Context, req *protocol
 		for _, id := range r.Groups {
 			rg := kmsg.NewDeleteGroupsResponseGroup()
 			rg.Group = id
-			if err := c.deleteGroup(ctx, id); err != nil {
+			if !c.authorize(req, acl.Delete, acl.Group, id) {
+				rg.ErrorCode = kerr.GroupAuthorizationFailed.Code
+			} else if err := c.deleteGroup(ctx, id); err != nil {
 				rg.ErrorCode = err.Code
 			}
 			resp.Groups = append(resp.Groups, rg)
@@ -57,6 +63,9 @@ func (c *groupCoordinator) deleteGroup(ctx context.Context, id string) *kerr.Err
 // deleteLocked deletes a locked Empty group: its offsets and metadata are
 // tombstoned and it is Dead at once.
 func (c *groupCoordinator) deleteLocked(g *group) (runtime.Write, *kerr.Error) {
+	if g.consumer != nil {
+		return c.deleteConsumerLocked(g)
+	}
 	switch g.state {
 	case groupDead:
 		return runtime.Write{}, kerr.GroupIDNotFound
@@ -67,6 +76,31 @@ func (c *groupCoordinator) deleteLocked(g *group) (runtime.Write, *kerr.Error) {
 	w, err := c.deleteOffsets(g, sortedTPs(g.offsets), true)
 	if err != nil {
 		return w, c.kerrOf(err)
+	}
+	c.removeGroup(g)
+	return w, nil
+}
+
+// deleteConsumerLocked deletes a locked, empty consumer group: its
+// offsets and its records are tombstoned.
+func (c *groupCoordinator) deleteConsumerLocked(g *group) (runtime.Write, *kerr.Error) {
+	if len(g.consumer.members) > 0 {
+		return runtime.Write{}, kerr.NonEmptyGroup
+	}
+	tps := sortedTPs(g.offsets)
+	var recs []records.Record
+	for _, tp := range tps {
+		recs = append(recs, records.Record{Key: encodeOffsetKey(g.id, tp)})
+	}
+	for _, r := range c.groupTombstones(g.consumer) {
+		recs = append(recs, r.encode(g.id))
+	}
+	w, err := c.appendRecords(g, recs, -1, -1)
+	if err != nil {
+		return w, c.kerrOf(err)
+	}
+	for _, tp := range tps {
+		delete(g.offsets, tp)
 	}
 	c.removeGroup(g)
 	return w, nil

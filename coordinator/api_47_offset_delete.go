@@ -1,16 +1,21 @@
 package coordinator
 
 // OffsetDelete (key 47), version 0. An Empty group's offsets can all be
-// deleted; an active consumer group's only for topics no member
-// subscribes to (GROUP_SUBSCRIBED_TO_TOPIC otherwise); another active
-// group's not at all (NON_EMPTY_GROUP).
+// deleted; an active consumer group's (classic with the consumer
+// protocol, or KIP-848) only for topics no member subscribes to
+// (GROUP_SUBSCRIBED_TO_TOPIC otherwise); another active
+// group's not at all (NON_EMPTY_GROUP). DELETE on the group is needed,
+// else GROUP_AUTHORIZATION_FAILED; READ on a topic, else its partitions
+// are TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/coordinator/runtime"
 	"gregor/protocol"
 )
@@ -18,9 +23,16 @@ import (
 func (c *groupCoordinator) handleOffsetDelete(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.OffsetDeleteRequest)
 	resp := req.Response().(*kmsg.OffsetDeleteResponse)
+	if !c.authorize(req, acl.Delete, acl.Group, r.Group) {
+		resp.ErrorCode, resp.Topics = kerr.GroupAuthorizationFailed.Code, []kmsg.OffsetDeleteResponseTopic{}
+		return resp, nil
+	}
+	denied := deniedTopics(&c.base, req, acl.Read, r.Topics, func(t kmsg.OffsetDeleteRequestTopic) string { return t.Topic })
+	allowed := *r
+	allowed.Topics = slices.DeleteFunc(slices.Clone(r.Topics), func(t kmsg.OffsetDeleteRequestTopic) bool { return denied[t.Topic] })
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		resp.Topics = []kmsg.OffsetDeleteResponseTopic{}
-		codes, gerr := c.offsetDelete(ctx, r)
+		codes, gerr := c.offsetDelete(ctx, &allowed)
 		if gerr != nil {
 			resp.ErrorCode = gerr.Code
 			return resp, nil
@@ -32,6 +44,9 @@ func (c *groupCoordinator) handleOffsetDelete(ctx context.Context, req *protocol
 				rp := kmsg.NewOffsetDeleteResponseTopicPartition()
 				rp.Partition = p.Partition
 				rp.ErrorCode = codes[topicPartition{t.Topic, p.Partition}]
+				if denied[t.Topic] {
+					rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
@@ -68,6 +83,8 @@ func (c *groupCoordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDelet
 func (c *groupCoordinator) offsetDeleteLocked(g *group, r *kmsg.OffsetDeleteRequest) (map[topicPartition]int16, runtime.Write, *kerr.Error) {
 	var subscribed map[string]bool
 	switch {
+	case g.consumer != nil:
+		subscribed = g.consumer.subscribedNames("", nil)
 	case g.state == groupDead:
 		return nil, runtime.Write{}, kerr.GroupIDNotFound
 	case g.state == groupEmpty:

@@ -4,7 +4,9 @@ package coordinator
 // this broker coordinates. An id coordinated elsewhere is NOT_COORDINATOR,
 // an unknown one TRANSACTIONAL_ID_NOT_FOUND. States are named as Kafka
 // names them (Empty, Ongoing, PrepareCommit, ...); the start timestamp is
-// -1 without an ongoing transaction.
+// -1 without an ongoing transaction. DESCRIBE on the transactional id is
+// needed, else TRANSACTIONAL_ID_AUTHORIZATION_FAILED; the partitions of
+// topics the principal may not DESCRIBE are left out.
 
 import (
 	"context"
@@ -12,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -23,6 +26,11 @@ func (c *txnCoordinator) handleDescribeTransactions(ctx context.Context, req *pr
 		st.TransactionalID = id
 		st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
 		st.Topics = []kmsg.DescribeTransactionsResponseTransactionStateTopic{}
+		if !c.authorize(req, acl.Describe, acl.TransactionalID, id) {
+			st.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			resp.TransactionStates = append(resp.TransactionStates, st)
+			continue
+		}
 		d, err := c.txnSnapshot(id)
 		if err != nil {
 			st.ErrorCode = c.errCode(err)
@@ -34,6 +42,9 @@ func (c *txnCoordinator) handleDescribeTransactions(ctx context.Context, req *pr
 		st.StartTimestamp = d.startMs
 		st.ProducerID, st.ProducerEpoch = d.pid, d.epoch
 		for _, p := range d.sortedParts() {
+			if !c.allowed(req, acl.Describe, acl.Topic, p.topic) {
+				continue // only the partitions of topics the principal may describe
+			}
 			if n := len(st.Topics); n == 0 || st.Topics[n-1].Topic != p.topic {
 				t := kmsg.NewDescribeTransactionsResponseTransactionStateTopic()
 				t.Topic = p.topic

@@ -5,7 +5,8 @@ package coordinator
 // state names (unknown names are echoed in UnknownStateFilters), producer
 // ids, minimum running time (v1+) and an id pattern (v2+, a regular
 // expression; an invalid one is INVALID_REQUEST). A partition still
-// loading makes the answer COORDINATOR_LOAD_IN_PROGRESS.
+// loading makes the answer COORDINATOR_LOAD_IN_PROGRESS. Only the ids the
+// principal may DESCRIBE are listed.
 
 import (
 	"context"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -63,6 +65,7 @@ func (c *txnCoordinator) handleListTransactions(ctx context.Context, req *protoc
 			case len(pids) > 0 && !pids[d.pid]:
 			case r.DurationFilterMillis >= 0 && req.Version >= 1 && (d.startMs < 0 || now-d.startMs < r.DurationFilterMillis):
 			case pattern != nil && !pattern.MatchString(m.id):
+			case !c.allowed(req, acl.Describe, acl.TransactionalID, m.id):
 			default:
 				st := kmsg.NewListTransactionsResponseTransactionState()
 				st.TransactionalID, st.ProducerID, st.TransactionState = m.id, d.pid, d.state.String()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -23,12 +24,29 @@ type Config struct {
 	MaxSessionTimeout        time.Duration
 	MaxGroupSize             int32
 
+	// KIP-848 consumer groups: ConsumerProtocol serves them at all;
+	// Assignors are the server-side assignors by name, the first being
+	// the default; MigrationPolicy is disabled, upgrade, downgrade or
+	// bidirectional.
+	ConsumerProtocol          bool
+	ConsumerSessionTimeout    time.Duration
+	ConsumerHeartbeatInterval time.Duration
+	ConsumerMaxGroupSize      int32
+	ConsumerAssignors         []string
+	MigrationPolicy           string
+	// RegexRefreshInterval is the least time between two resolutions of
+	// a group's topic regexes against new topics (Kafka's 10 s).
+	RegexRefreshInterval time.Duration
+
 	TxnTopicPartitions  int32
 	TxnTopicReplication int16
 	TxnTopicMinISR      int32
 	TxnMaxTimeout       time.Duration
 	TxnIDExpiration     time.Duration
 	TxnAbortCheckPeriod time.Duration
+
+	// Authorizer is the broker's (nil: everything is allowed).
+	Authorizer *acl.Authorizer
 }
 
 // base is what both coordinators share: the configuration, the broker and
@@ -92,12 +110,20 @@ func New(cfg Config, host Host, log zerolog.Logger) *Coordinator {
 	b := base{cfg: cfg, host: host, log: log}
 	groups := newGroupCoordinator(b)
 	txns := newTxnCoordinator(b, groups)
+	groups.txns = txns
 	return &Coordinator{base: b, groups: groups, txns: txns}
 }
 
 // Register adds the coordinators' APIs to the registry.
 func (c *Coordinator) Register(r *protocol.Registry) {
 	r.Register(protocol.API{Key: 10, Min: 0, Max: 6, Handler: c.handleFindCoordinator})
+	// The feature levels the APIs below stand for: transaction version 2
+	// (EndTxn v5, TxnOffsetCommit v5, produce adding partitions), and
+	// group version 1 (KIP-848 consumer groups).
+	r.RegisterFeature(protocol.Feature{Name: "transaction.version", Min: 0, Max: 2, Finalized: 2})
+	if c.cfg.ConsumerProtocol {
+		r.RegisterFeature(protocol.Feature{Name: "group.version", Min: 0, Max: 1, Finalized: 1})
+	}
 	for _, a := range c.groups.apis() {
 		r.Register(a)
 	}

@@ -166,6 +166,13 @@ type group struct {
 	pendingCommits map[topicPartition]int
 	stored         bool // a group metadata record exists
 
+	// consumer is set while the group is a KIP-848 consumer group
+	// (cgroup.go); the classic fields above are then unused.
+	consumer *consumerGroup
+	// lastWrite is the last write of the group's consumer group records:
+	// an answer that writes nothing waits for it.
+	lastWrite *writeRef
+
 	rebalanceSeq     uint64 // ignores timers of earlier rebalances
 	joinTimer        *time.Timer
 	initialDelay     bool
@@ -946,6 +953,7 @@ func (c *groupCoordinator) leave(g *group, memberID string, instanceID *string, 
 func (c *groupCoordinator) shutdownGroup(g *group) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	stopConsumerTimers(g.consumer)
 	for _, m := range g.members {
 		if m.timer != nil {
 			m.timer.Stop()

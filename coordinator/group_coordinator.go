@@ -25,6 +25,9 @@ import (
 type groupCoordinator struct {
 	base
 	rt *runtime.Runtime[*groupShard]
+	// txns adds a group's offsets partition to a transaction for
+	// TxnOffsetCommit v5 (transaction version 2).
+	txns *txnCoordinator
 
 	bg background // offset expiry
 }
@@ -36,24 +39,29 @@ func newGroupCoordinator(b base) *groupCoordinator {
 	return c
 }
 
-// apis are the consumer group and offset APIs.
-//
-// OffsetCommit and OffsetFetch stop at v9: v10 names topics by id only,
-// which comes with KIP-848 consumer groups that Gregor does not run.
+// apis are the consumer group and offset APIs: the classic group
+// protocol, and the consumer group protocol (KIP-848) unless
+// group.coordinator.rebalance.protocols leaves it out.
 func (c *groupCoordinator) apis() []protocol.API {
-	return []protocol.API{
-		{Key: 8, Min: 0, Max: 9, Handler: c.handleOffsetCommit},
-		{Key: 9, Min: 0, Max: 9, Handler: c.handleOffsetFetch},
+	apis := []protocol.API{
+		{Key: 8, Min: 0, Max: 10, Handler: c.handleOffsetCommit},
+		{Key: 9, Min: 0, Max: 10, Handler: c.handleOffsetFetch},
 		{Key: 11, Min: 0, Max: 9, Handler: c.handleJoinGroup},
 		{Key: 12, Min: 0, Max: 4, Handler: c.handleHeartbeat},
 		{Key: 13, Min: 0, Max: 5, Handler: c.handleLeaveGroup},
 		{Key: 14, Min: 0, Max: 5, Handler: c.handleSyncGroup},
 		{Key: 15, Min: 0, Max: 6, Handler: c.handleDescribeGroups},
 		{Key: 16, Min: 0, Max: 5, Handler: c.handleListGroups},
-		{Key: 28, Min: 0, Max: 4, Handler: c.handleTxnOffsetCommit},
+		{Key: 28, Min: 0, Max: 5, Handler: c.handleTxnOffsetCommit},
 		{Key: 42, Min: 0, Max: 3, Handler: c.handleDeleteGroups},
 		{Key: 47, Min: 0, Max: 0, Handler: c.handleOffsetDelete},
 	}
+	if c.cfg.ConsumerProtocol {
+		apis = append(apis,
+			protocol.API{Key: 68, Min: 0, Max: 1, Handler: c.handleConsumerGroupHeartbeat},
+			protocol.API{Key: 69, Min: 0, Max: 1, Handler: c.handleConsumerGroupDescribe})
+	}
+	return apis
 }
 
 // close stops the background work and unloads every shard.
@@ -96,7 +104,7 @@ func (gs *groupShard) Loaded() {
 			continue
 		}
 		g := l.build(id, gs)
-		if len(g.members) > 0 {
+		if len(g.members) > 0 || g.consumer != nil {
 			withMembers = append(withMembers, g)
 		}
 		gs.groups[id] = g
@@ -109,6 +117,9 @@ func (gs *groupShard) Loaded() {
 		g.mu.Lock()
 		for _, m := range g.members {
 			c.scheduleSession(g, m)
+		}
+		if g.consumer != nil {
+			c.startMemberTimers(g)
 		}
 		g.mu.Unlock()
 	}
@@ -191,6 +202,8 @@ func (c *groupCoordinator) lockGroup(id string, create bool) (*group, error) {
 // removeGroup forgets a locked group that has no members and no offsets
 // left: it is Dead from now on.
 func (c *groupCoordinator) removeGroup(g *group) {
+	stopConsumerTimers(g.consumer)
+	g.consumer = nil
 	g.setState(groupDead)
 	g.rebalanceSeq++
 	g.part.mu.Lock()

@@ -83,15 +83,18 @@ func encodeGroupValue(g *group) []byte {
 	return v.AppendTo(nil)
 }
 
-// loadedGroup is a group as replayed from the log.
+// loadedGroup is a group as replayed from the log: a classic group's
+// metadata or a consumer group's state (whichever came last), and its
+// offsets.
 type loadedGroup struct {
 	meta       *kmsg.GroupMetadataValue
+	cg         *consumerGroup
 	offsets    map[topicPartition]offsetEntry
 	pendingTxn map[int64]map[topicPartition]offsetEntry
 }
 
 func (l *loadedGroup) empty() bool {
-	return l.meta == nil && len(l.offsets) == 0 && len(l.pendingTxn) == 0
+	return l.meta == nil && l.cg == nil && len(l.offsets) == 0 && len(l.pendingTxn) == 0
 }
 
 // groupReplay folds __consumer_offsets batches into group states.
@@ -146,7 +149,20 @@ func (r *groupReplay) record(rec *records.Record, pid int64, logOffset int64) er
 	if len(rec.Key) < 2 {
 		return fmt.Errorf("__consumer_offsets key of %d bytes", len(rec.Key))
 	}
-	switch version := int16(binary.BigEndian.Uint16(rec.Key)); version {
+	version := int16(binary.BigEndian.Uint16(rec.Key))
+	if isConsumerGroupKey(version) {
+		group, cr, err := decodeCGRecord(rec.Key, rec.Value)
+		if err != nil {
+			return err
+		}
+		l := r.group(group)
+		cr.apply(&l.cg)
+		if l.cg != nil {
+			l.meta = nil // the group is a consumer group now
+		}
+		return nil
+	}
+	switch version {
 	case 0, 1:
 		k := kmsg.NewOffsetCommitKey()
 		if err := k.ReadFrom(rec.Key); err != nil {
@@ -190,9 +206,9 @@ func (r *groupReplay) record(rec *records.Record, pid int64, logOffset int64) er
 		}
 		l := r.group(k.Group)
 		if rec.Value == nil {
-			// The group was deleted, and its offsets with it.
+			// The group was deleted or became a consumer group; its
+			// offsets have tombstones of their own.
 			l.meta = nil
-			l.offsets = make(map[topicPartition]offsetEntry)
 			return nil
 		}
 		v := kmsg.NewGroupMetadataValue()
@@ -200,9 +216,11 @@ func (r *groupReplay) record(rec *records.Record, pid int64, logOffset int64) er
 			return fmt.Errorf("group value for %s: %w", k.Group, err)
 		}
 		l.meta = &v
+		stopConsumerTimers(l.cg)
+		l.cg = nil // a consumer group became a classic group
 	default:
-		// Newer record kinds (KIP-848 consumer groups, share groups) are
-		// not Gregor's; skip them as an older Kafka would not.
+		// Other record kinds (share and streams groups) are not Gregor's:
+		// skipped.
 	}
 	return nil
 }
@@ -232,6 +250,7 @@ func (l *loadedGroup) build(id string, gs *groupShard) *group {
 	g := newGroup(id, gs)
 	g.offsets = l.offsets
 	g.pendingTxn = l.pendingTxn
+	g.consumer = l.cg
 	v := l.meta
 	if v == nil {
 		return g

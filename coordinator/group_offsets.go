@@ -220,6 +220,10 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 	// after their commit; nothing else expires. An explicit expiry from
 	// OffsetCommit v1-v4 replaces the period where offsets may expire.
 	var subscribed map[string]bool
+	if g.consumer != nil {
+		c.expireConsumerGroup(g, now, retentionMs)
+		return
+	}
 	switch {
 	case g.state == groupEmpty:
 	case g.state == groupStable && g.protocolType == "consumer":
@@ -260,5 +264,36 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 	c.log.Info().Str("group", g.id).Int("offsets", len(expired)).Bool("group_removed", dropGroup).Msg("expired offsets")
 	if dropGroup {
 		c.removeGroup(g)
+	}
+}
+
+// expireConsumerGroup drops a locked consumer group's offsets of topics
+// no member subscribes to a retention period after their commit, as
+// Kafka's ConsumerGroup expiration condition; an empty group left without
+// offsets is deleted.
+func (c *groupCoordinator) expireConsumerGroup(g *group, now, retentionMs int64) {
+	subscribed := g.consumer.subscribedNames("", nil)
+	var expired []topicPartition
+	for _, tp := range sortedTPs(g.offsets) {
+		e := g.offsets[tp]
+		if subscribed[tp.topic] {
+			continue
+		}
+		if e.expireMs >= 0 && now >= e.expireMs || e.expireMs < 0 && now-e.commitMs >= retentionMs {
+			expired = append(expired, tp)
+		}
+	}
+	empty := len(g.consumer.members) == 0 && len(g.offsets) == len(expired) && len(g.pendingTxn) == 0
+	if len(expired) > 0 {
+		if _, err := c.deleteOffsets(g, expired, false); err != nil {
+			c.log.Warn().Err(err).Str("group", g.id).Msg("expiring offsets")
+			return
+		}
+		c.log.Info().Str("group", g.id).Int("offsets", len(expired)).Msg("expired offsets")
+	}
+	if empty {
+		if _, err := c.deleteConsumerLocked(g); err != nil {
+			c.log.Warn().Err(err).Str("group", g.id).Msg("deleting the expired consumer group")
+		}
 	}
 }

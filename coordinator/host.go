@@ -30,4 +30,10 @@ type Host interface {
 	// AllocateProducerIDs reserves n producer ids, unique cluster-wide and
 	// across restarts, returning the first.
 	AllocateProducerIDs(ctx context.Context, n int64) (int64, error)
+	// TopicIDOf returns a topic's stable id and partition count.
+	TopicIDOf(name string) (id [16]byte, partitions int32, ok bool)
+	// TopicNameOf returns the name and partition count of a topic by id.
+	TopicNameOf(id [16]byte) (name string, partitions int32, ok bool)
+	// TopicNames lists every topic, internal ones included.
+	TopicNames() []string
 }

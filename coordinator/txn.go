@@ -51,6 +51,11 @@ type txnData struct {
 	parts     map[topicPartition]struct{}
 	startMs   int64 // when the ongoing transaction began, or -1
 	updatedMs int64
+	// tv2: the producer uses transaction version 2 (KIP-890 part 2):
+	// every commit or abort bumps its epoch. nextPid is the producer id
+	// it moves to when that bump exhausts the epochs, -1 if none.
+	tv2     bool
+	nextPid int64
 }
 
 func (d txnData) clone() txnData {
@@ -126,14 +131,14 @@ func checkProducer(m *txnMeta, pid int64, epoch int16, fencedCode bool) error {
 
 // addPartitions adds partitions to an id's transaction, moving it to
 // Ongoing, and persists the change. m is claimed.
-func (c *txnCoordinator) addPartitions(ctx context.Context, ts *txnShard, m *txnMeta, add []topicPartition) error {
+func (c *txnCoordinator) addPartitions(ctx context.Context, ts *txnShard, m *txnMeta, add []topicPartition, tv2 bool) error {
 	switch m.d.state {
 	case txnPrepareCommit, txnPrepareAbort:
 		return kerr.ConcurrentTransactions
 	case txnDead:
 		return kerr.InvalidTxnState
 	}
-	if m.d.state == txnOngoing {
+	if m.d.state == txnOngoing && (m.d.tv2 || !tv2) {
 		missing := false
 		for _, p := range add {
 			if _, ok := m.d.parts[p]; !ok {
@@ -146,6 +151,9 @@ func (c *txnCoordinator) addPartitions(ctx context.Context, ts *txnShard, m *txn
 		}
 	}
 	d := m.d.clone()
+	if tv2 {
+		d.tv2 = true
+	}
 	now := c.nowMs()
 	if d.state != txnOngoing {
 		d.startMs = now
@@ -167,11 +175,30 @@ func (c *txnCoordinator) addPartitions(ctx context.Context, ts *txnShard, m *txn
 // markers, the completion. bump fences the producer first (a timed-out
 // transaction, or a new instance taking over the id). m is claimed.
 func (c *txnCoordinator) endTxn(ctx context.Context, ts *txnShard, m *txnMeta, commit, bump bool) error {
+	return c.endTxnAs(ctx, ts, m, commit, bump, false)
+}
+
+// endTxnAs is endTxn for a client of transaction version 2 too (tv2):
+// its epoch is bumped by every commit or abort, the markers carry the new
+// epoch and the producer goes on with it (a new producer id with epoch 0
+// once the epochs run out), as Kafka 4's prepareAbortOrCommit.
+func (c *txnCoordinator) endTxnAs(ctx context.Context, ts *txnShard, m *txnMeta, commit, bump, tv2 bool) error {
 	d := m.d.clone()
 	if commit {
 		d.state = txnPrepareCommit
 	} else {
 		d.state = txnPrepareAbort
+	}
+	if tv2 && !bump {
+		d.tv2 = true
+		if d.epoch >= math.MaxInt16-1 {
+			pid, err := c.pids.allocate(ctx)
+			if err != nil {
+				return kerr.CoordinatorNotAvailable
+			}
+			d.nextPid = pid
+		}
+		d.epoch++
 	}
 	if bump {
 		if d.epoch >= math.MaxInt16-1 {
@@ -215,6 +242,11 @@ func (c *txnCoordinator) completeTxn(ctx context.Context, ts *txnShard, m *txnMe
 		d.state = txnCompleteCommit
 	} else {
 		d.state = txnCompleteAbort
+	}
+	if d.tv2 && d.nextPid >= 0 {
+		// The bump used the last epoch: the producer goes on as nextPid.
+		d.lastPid, d.lastEpoch = d.pid, d.epoch
+		d.pid, d.epoch, d.nextPid = d.nextPid, 0, -1
 	}
 	clear(d.parts)
 	d.startMs = -1

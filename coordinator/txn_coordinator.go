@@ -47,18 +47,19 @@ func newTxnCoordinator(b base, groups *groupCoordinator) *txnCoordinator {
 
 // apis are the producer id and transaction APIs.
 //
-// Versions stop where transaction version 2 (KIP-890 part 2) begins:
-// EndTxn v5 and TxnOffsetCommit v5 bump the epoch per transaction. Gregor
-// does not finalize the transaction.version feature, so clients use the
-// classic protocol with the versions below. AddPartitionsToTxn v4-5 are
-// the brokers' batched verification path of part 1 (clients stay on
-// v3 and below).
+// Transaction version 2 (KIP-890 part 2) is finalized (the
+// transaction.version feature, registered with these APIs): EndTxn v5
+// bumps the producer's epoch on every commit and abort, TxnOffsetCommit v5
+// adds the group's offsets partition to the transaction itself, and
+// produce v12+ adds its partitions (AddPartitionsToTxn v4-5 from the
+// partition leaders, not VerifyOnly). Clients of version 1 keep the
+// versions below those.
 func (c *txnCoordinator) apis() []protocol.API {
 	return []protocol.API{
 		{Key: 22, Min: 0, Max: 5, Handler: c.handleInitProducerID},
 		{Key: 24, Min: 0, Max: 5, Handler: c.handleAddPartitionsToTxn},
 		{Key: 25, Min: 0, Max: 4, Handler: c.handleAddOffsetsToTxn},
-		{Key: 26, Min: 0, Max: 4, Handler: c.handleEndTxn},
+		{Key: 26, Min: 0, Max: 5, Handler: c.handleEndTxn},
 		{Key: 27, Min: 0, Max: 1, Handler: c.handleWriteTxnMarkers},
 		{Key: 65, Min: 0, Max: 0, Handler: c.handleDescribeTransactions},
 		{Key: 66, Min: 0, Max: 2, Handler: c.handleListTransactions},
@@ -222,7 +223,7 @@ func (c *txnCoordinator) claimTxn(id string, create bool) (*txnShard, *txnMeta, 
 				ts.mu.Unlock()
 				return ts, nil, nil
 			}
-			m = &txnMeta{id: id, d: txnData{pid: -1, epoch: -1, lastPid: -1, lastEpoch: -1, startMs: -1, state: txnEmpty}}
+			m = &txnMeta{id: id, d: txnData{pid: -1, epoch: -1, lastPid: -1, lastEpoch: -1, startMs: -1, state: txnEmpty, nextPid: -1}}
 			ts.ids[id] = m
 		}
 		ts.mu.Unlock()

@@ -1,8 +1,10 @@
 package coordinator
 
 // __transaction_state records, in Kafka's schemas (TransactionLogKey
-// version 0, TransactionLogValue version 0): one record per transactional
-// id, the latest one wins, a null value deletes the id. The topic is
+// version 0, TransactionLogValue version 0, or 1 with the tagged fields of
+// transaction version 2: the client's transaction version and the next
+// producer id): one record per transactional id, the latest one wins, a
+// null value deletes the id. The topic is
 // compacted, so the log is the state.
 
 import (
@@ -27,6 +29,14 @@ func encodeTxnKey(id string) []byte {
 func encodeTxnValue(d *txnData) []byte {
 	v := kmsg.NewTxnMetadataValue()
 	v.Version = 0
+	if d.tv2 || d.nextPid >= 0 {
+		// Version 1 carries transaction version 2's fields as tags.
+		v.Version = 1
+		v.PreviousProducerID, v.NextProducerID = d.lastPid, d.nextPid
+		if d.tv2 {
+			v.ClientTransactionVersion = 2
+		}
+	}
 	v.ProducerID = d.pid
 	v.ProducerEpoch = d.epoch
 	v.TimeoutMillis = d.timeoutMs
@@ -58,6 +68,10 @@ func decodeTxnValue(b []byte) (txnData, error) {
 		timeoutMs: v.TimeoutMillis, state: v.State,
 		parts:   make(map[topicPartition]struct{}),
 		startMs: v.StartTimestamp, updatedMs: v.LastUpdateTimestamp,
+		tv2: v.ClientTransactionVersion >= 2, nextPid: v.NextProducerID,
+	}
+	if v.Version < 1 {
+		d.nextPid = -1
 	}
 	for _, t := range v.Topics {
 		for _, p := range t.Partitions {

@@ -25,6 +25,8 @@ type txnTestHost struct {
 	failMarkers int // markers to fail before succeeding
 	nextPid     int64
 	hold        chan struct{} // while set, writes wait for it to close
+	topics      map[string]testTopic
+	nextTopic   int
 }
 
 type txnTestMarker struct {
@@ -132,6 +134,62 @@ func (h *txnTestHost) AllocateProducerIDs(_ context.Context, n int64) (int64, er
 	s := h.nextPid
 	h.nextPid += n
 	return s, nil
+}
+
+// testTopic is a topic of the test host's metadata.
+type testTopic struct {
+	id         [16]byte
+	partitions int32
+}
+
+// setTopic creates or changes a topic (partitions 0 deletes it), as the
+// cluster metadata would; a new topic gets an id from its name.
+func (h *txnTestHost) setTopic(name string, partitions int32) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.topics == nil {
+		h.topics = make(map[string]testTopic)
+	}
+	if partitions <= 0 {
+		delete(h.topics, name)
+		return
+	}
+	t, ok := h.topics[name]
+	if !ok {
+		h.nextTopic++
+		t.id[0], t.id[15] = byte(h.nextTopic), 0x5a
+		copy(t.id[1:15], name)
+	}
+	t.partitions = partitions
+	h.topics[name] = t
+}
+
+func (h *txnTestHost) TopicIDOf(name string) ([16]byte, int32, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t, ok := h.topics[name]
+	return t.id, t.partitions, ok
+}
+
+func (h *txnTestHost) TopicNameOf(id [16]byte) (string, int32, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for n, t := range h.topics {
+		if t.id == id {
+			return n, t.partitions, true
+		}
+	}
+	return "", 0, false
+}
+
+func (h *txnTestHost) TopicNames() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]string, 0, len(h.topics))
+	for n := range h.topics {
+		out = append(out, n)
+	}
+	return out
 }
 
 func (h *txnTestHost) markerList() []txnTestMarker {

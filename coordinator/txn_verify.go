@@ -179,9 +179,18 @@ func (c *txnCoordinator) answerBatched(ctx context.Context, r *kmsg.AddPartition
 		case unknown:
 			resp.Transactions = append(resp.Transactions, answerTxn(t, codes, kerr.OperationNotAttempted.Code))
 		default:
-			err := c.addToTxn(ctx, t.TransactionalID, t.ProducerID, t.ProducerEpoch, true, parts)
+			// Not VerifyOnly: a leader adding a partition for a produce
+			// of transaction version 2 (KIP-890 part 2).
+			err := c.addToTxnAs(ctx, t.TransactionalID, t.ProducerID, t.ProducerEpoch, true, parts, true)
 			resp.Transactions = append(resp.Transactions, answerTxn(t, nil, c.errCode(err)))
 		}
 	}
 	return resp
+}
+
+// AddTxnPartitions answers a batched (v4+) AddPartitionsToTxn request of
+// a partition leader adding partitions for a produce of transaction
+// version 2, in process: it waits for the additions to be written.
+func (c *Coordinator) AddTxnPartitions(ctx context.Context, r *kmsg.AddPartitionsToTxnRequest) *kmsg.AddPartitionsToTxnResponse {
+	return c.txns.answerBatched(ctx, r, r.GetVersion())
 }

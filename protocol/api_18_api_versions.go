@@ -7,7 +7,8 @@ package protocol
 // newer than we know is answered with a v0 body carrying UNSUPPORTED_VERSION
 // and the full key table, so the client retries with a version we speak
 // (KIP-511); and v3+ client software names and versions must match Kafka's
-// pattern or get INVALID_REQUEST.
+// pattern or get INVALID_REQUEST. v3+ also advertise the feature flags
+// registered with the APIs they stand for (Registry.RegisterFeature).
 
 import (
 	"context"
@@ -27,7 +28,32 @@ func (r *Registry) handleApiVersions(_ context.Context, req *Request) (kmsg.Resp
 		return resp, nil
 	}
 	resp.ApiKeys = r.Versions()
+	if req.Version >= 3 {
+		r.addFeatures(resp, req.Version)
+	}
 	return resp, nil
+}
+
+// addFeatures fills in the supported and finalized features (v3+). As in
+// Kafka (KAFKA-17011), v3 cannot carry a supported feature whose minimum
+// is 0, so such features are left out of v3's supported list; the
+// finalized list has every feature, its level as both bounds.
+func (r *Registry) addFeatures(resp *kmsg.ApiVersionsResponse, version int16) {
+	fs := r.Features()
+	if len(fs) == 0 {
+		return
+	}
+	resp.FinalizedFeaturesEpoch = featuresEpoch
+	for _, f := range fs {
+		if f.Min > 0 || version >= 4 {
+			sf := kmsg.NewApiVersionsResponseSupportedFeature()
+			sf.Name, sf.MinVersion, sf.MaxVersion = f.Name, f.Min, f.Max
+			resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
+		}
+		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = f.Name, f.Finalized, f.Finalized
+		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+	}
 }
 
 // unsupportedApiVersions answers an ApiVersions request newer than we know.

@@ -34,6 +34,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
 	"sync"
@@ -413,6 +414,27 @@ func (ci *ConnInfo) Principal() Principal {
 }
 
 func (ci *ConnInfo) setPrincipal(p Principal) { ci.principal.Store(&p) }
+
+// SetPrincipal sets the principal of a connection made in-process (tests
+// that run requests through Registry.Serve); connections authenticate
+// themselves.
+func (ci *ConnInfo) SetPrincipal(p Principal) { ci.setPrincipal(p) }
+
+// ClientHost is the client's IP address as authorizers match ACL hosts
+// against it; empty when unknown.
+func (ci *ConnInfo) ClientHost() string {
+	if ci == nil || ci.Remote == nil {
+		return ""
+	}
+	if ta, ok := ci.Remote.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, err := net.SplitHostPort(ci.Remote.String())
+	if err != nil {
+		return ci.Remote.String()
+	}
+	return host
+}
 
 // Authenticated reports whether the connection may send requests other
 // than ApiVersions and the SASL ones.

@@ -81,15 +81,21 @@ type conn struct {
 
 	// w is the writer's state, set when it starts; read once it ended.
 	w *responseWriter
+	// arrivedNow is when the request being handled arrived (reader-owned).
+	arrivedNow time.Time
 }
 
 // pending is a request whose response is to be written, in order.
 type pending struct {
-	hdr      header
-	arrived  time.Time
-	resp     kmsg.Response
-	deferred func(ctx context.Context) (kmsg.Response, error)
-	waitOnly bool
+	hdr     header
+	arrived time.Time
+	// started and handled bracket the handler; ready is when the response
+	// was encoded (deferred work done); size is the request frame's bytes.
+	started, handled, ready time.Time
+	size                    int
+	resp                    kmsg.Response
+	deferred                func(ctx context.Context) (kmsg.Response, error)
+	waitOnly                bool
 	// frame is the request's buffer, released once the response is
 	// encoded (nothing refers to it after).
 	frame *frameBuf
@@ -269,6 +275,7 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		arrived := time.Now()
+		c.arrivedNow = arrived
 		c.touch(arrived)
 		var p *pending
 		if c.auth != nil && c.auth.state == authRawToken {
@@ -285,6 +292,7 @@ func (c *conn) readLoop() error {
 			c.releaseFrame(frame) // no response due: the handler is done with it
 			continue
 		}
+		p.size = int(size)
 		p.arrived, p.frame = arrived, frame
 		if err := c.dispatch(p); err != nil {
 			return err
@@ -337,6 +345,11 @@ func (c *conn) admit() error {
 				return c.ctx.Err()
 			}
 		}
+	}
+	if w, err := c.awaitUnmuted(); err != nil {
+		return err
+	} else if w {
+		waited = true
 	}
 	if c.s.queued.limit > 0 && c.s.queued.used.Load() >= c.s.queued.limit {
 		waited = true
@@ -512,6 +525,9 @@ func (c *conn) finish(p *pending, resp kmsg.Response, err error) {
 	}
 	p.err = err
 	p.resp = nil
+	if c.s.Observer != nil {
+		p.ready = time.Now()
+	}
 	c.releaseFrame(p.frame)
 	p.frame = nil
 }
@@ -566,7 +582,7 @@ func (c *conn) handleFrame(frame []byte) (*pending, error) {
 	if err := decodeBody(body, frame[h.bodyOffset:], api.NoCopy); err != nil {
 		return nil, errorf(h, "decoding body: %v", err)
 	}
-	req := &Request{Key: h.key, Version: h.version, CorrelationID: h.correlation, ClientID: h.clientID, Body: body, Conn: &c.info}
+	req := &Request{Key: h.key, Version: h.version, CorrelationID: h.correlation, ClientID: h.clientID, Body: body, Conn: &c.info, Size: len(frame)}
 	if c.auth != nil {
 		p, handled, err := c.intercept(h, req)
 		if err != nil {
@@ -579,14 +595,24 @@ func (c *conn) handleFrame(frame []byte) (*pending, error) {
 	if c.log.Debug().Enabled() {
 		c.log.Debug().Str(LogAPI, kmsg.NameForKey(h.key)).Int16(LogVersion, h.version).Int32(LogCorrelation, h.correlation).Str(LogClientID, h.clientID).Msg("request")
 	}
+	var started time.Time
+	if c.s.Observer != nil {
+		started = time.Now()
+	}
 	resp, err := c.runHandler(api.Handler, req)
 	if err != nil {
 		return nil, errorf(h, "%v", err)
 	}
+	p := &pending{hdr: h, resp: resp, deferred: req.deferred, waitOnly: api.WaitOnly, started: started, size: len(frame)}
+	if c.s.Observer != nil {
+		p.handled = time.Now()
+	}
 	if resp == nil && req.deferred == nil {
+		p.arrived = c.arrivedNow
+		c.observe(p, time.Time{}, time.Time{}, 0) // no response due
 		return nil, nil
 	}
-	return &pending{hdr: h, resp: resp, deferred: req.deferred, waitOnly: api.WaitOnly}, nil
+	return p, nil
 }
 
 func decodeBody(body kmsg.Request, b []byte, noCopy bool) error {
@@ -735,6 +761,10 @@ func (w *responseWriter) flush() error {
 		}
 	}
 	var err error
+	var wrote time.Time
+	if c.s.Observer != nil {
+		wrote = time.Now()
+	}
 	if w.ranges {
 		w.setWriteDeadline()
 		err = w.writePieces()
@@ -754,9 +784,14 @@ func (w *responseWriter) flush() error {
 			_, err = bufs.WriteTo(c.nc)
 		}
 	}
+	var sent time.Time
+	if c.s.Observer != nil {
+		sent = time.Now()
+	}
 	for i, p := range w.batch {
 		if p.out != nil {
 			c.s.Stats.responded(p.hdr.key, p.arrived, p.out.len())
+			c.observe(p, wrote, sent, p.out.len())
 			c.held.Add(-int64(p.out.len()))
 			p.out.release()
 			p.out = nil

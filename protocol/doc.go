@@ -13,4 +13,6 @@
 //	registry.go    the APIs served and their versions
 //	request.go     a decoded request; Defer for work that waits
 //	options.go     the limits, from the broker's configuration
+//	observe.go     request timings for metrics (Observer), open connections,
+//	               muting a connection for a quota throttle
 package protocol

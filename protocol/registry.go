@@ -47,7 +47,43 @@ type Registry struct {
 	mu   sync.RWMutex
 	apis map[int16]API
 	// fields below are guarded by mu
-	cached []kmsg.ApiVersionsResponseApiKey
+	cached   []kmsg.ApiVersionsResponseApiKey
+	features []Feature
+}
+
+// Feature is a feature flag ApiVersions v3+ advertises (KIP-584): the
+// versions this broker supports and the level finalized for the cluster.
+// Whoever registers the APIs a feature level stands for registers it with
+// them (transaction.version 2 with EndTxn v5, ...).
+type Feature struct {
+	Name      string
+	Min, Max  int16
+	Finalized int16
+}
+
+// featuresEpoch is the epoch of the finalized features: they are fixed
+// for a broker's lifetime, so any valid (non-negative) value does.
+const featuresEpoch = 1
+
+// RegisterFeature adds or replaces a feature.
+func (r *Registry) RegisterFeature(f Feature) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i := range r.features {
+		if r.features[i].Name == f.Name {
+			r.features[i] = f
+			return
+		}
+	}
+	r.features = append(r.features, f)
+	sort.Slice(r.features, func(i, j int) bool { return r.features[i].Name < r.features[j].Name })
+}
+
+// Features returns the registered features.
+func (r *Registry) Features() []Feature {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return append([]Feature(nil), r.features...)
 }
 
 // NewRegistry returns a registry holding ApiVersions and the SASL keys.

@@ -23,6 +23,9 @@ type ConnInfo struct {
 
 	// principal is set once the connection authenticates (Principal).
 	principal atomic.Pointer[Principal]
+	// mutedUntil is when a throttled connection is read again (Unix
+	// nanoseconds; MuteUntil).
+	mutedUntil atomic.Int64
 }
 
 // Request is one decoded request.
@@ -33,6 +36,8 @@ type Request struct {
 	ClientID      string
 	Body          kmsg.Request
 	Conn          *ConnInfo
+	// Size is the request frame's size in bytes (without its size prefix).
+	Size int
 
 	deferred func(ctx context.Context) (kmsg.Response, error)
 }
@@ -43,6 +48,12 @@ type Request struct {
 // still leave the connection in request order.
 func (r *Request) Defer(fn func(ctx context.Context) (kmsg.Response, error)) {
 	r.deferred = fn
+}
+
+// Deferred returns the work the handler deferred, nil if none (so that a
+// wrapper around a handler can wrap that work too).
+func (r *Request) Deferred() func(ctx context.Context) (kmsg.Response, error) {
+	return r.deferred
 }
 
 // Response returns an empty response of the request's kind and version.

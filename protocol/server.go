@@ -27,6 +27,9 @@ type Server struct {
 	Stats    Stats
 	// Auth counts authentications (auth.go).
 	Auth AuthStats
+	// Observer, if set, hears about every request (observe.go). Set it
+	// before the first Listen or Serve.
+	Observer Observer
 	// Options are set before the first Listen or Serve.
 	Options
 
@@ -50,6 +53,7 @@ type Server struct {
 	// guarded by mu
 	listeners []net.Listener
 	conns     map[net.Conn]string // to the remote IP
+	infos     map[*ConnInfo]struct{}
 	perIP     map[string]int
 	overrides map[string]int // MaxConnectionsPerIPOverrides by resolved IP
 	started   bool
@@ -70,6 +74,7 @@ func NewServer(reg *Registry, log zerolog.Logger) *Server {
 		authLog:   log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
 		conns:     make(map[net.Conn]string),
 		perIP:     make(map[string]int),
+		infos:     make(map[*ConnInfo]struct{}),
 	}
 }
 
@@ -155,11 +160,14 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 		}
 		delay = 0
 		if err := s.track(nc); err != nil {
-			nc.Close()
 			if errors.Is(err, errServerClosed) {
+				nc.Close()
 				return
 			}
+			// Counted before the close, so a client that sees the close
+			// sees the count.
 			s.Stats.ConnsRejected.Add(1)
+			nc.Close()
 			s.rejectLog.Warn().Err(err).Str(LogListener, name).Str(LogRemote, nc.RemoteAddr().String()).Msg("rejected connection")
 			continue
 		}
@@ -167,10 +175,13 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 			tc.SetNoDelay(true)
 		}
 		c := newConn(s, nc, name, sec)
+		s.mu.Lock()
+		s.infos[&c.info] = struct{}{}
+		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer s.untrack(nc)
+			defer s.untrack(nc, &c.info)
 			c.serve()
 		}()
 	}
@@ -202,9 +213,10 @@ func (s *Server) track(nc net.Conn) error {
 	return nil
 }
 
-func (s *Server) untrack(nc net.Conn) {
+func (s *Server) untrack(nc net.Conn, ci *ConnInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.infos, ci)
 	ip, ok := s.conns[nc]
 	if !ok {
 		return

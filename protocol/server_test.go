@@ -484,3 +484,43 @@ func TestCloseEndsConnections(t *testing.T) {
 		t.Fatalf("ConnsOpen = %d after Close", s.Stats.ConnsOpen.Load())
 	}
 }
+
+// Registered features are advertised from v3 on: finalized with the level
+// as both bounds and an epoch, supported ones with a minimum of 0 only
+// from v4 (KAFKA-17011), as Kafka does.
+func TestApiVersionsFeatures(t *testing.T) {
+	reg := heartbeatRegistry()
+	reg.RegisterFeature(Feature{Name: "transaction.version", Min: 0, Max: 2, Finalized: 2})
+	reg.RegisterFeature(Feature{Name: "x.version", Min: 1, Max: 3, Finalized: 3})
+	_, addr := startServer(t, reg, 0)
+	for _, v := range []int16{2, 3, 4} {
+		c := dial(t, addr)
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.Version, req.ClientSoftwareName, req.ClientSoftwareVersion = v, "gregor-test", "1.0.0"
+		send(t, c, frameFor(req, 9))
+		resp := kmsg.NewPtrApiVersionsResponse()
+		resp.Version = v
+		readResponse(t, c, resp)
+		if v < 3 {
+			if len(resp.SupportedFeatures)+len(resp.FinalizedFeatures) != 0 {
+				t.Fatalf("v%d carries features: %+v", v, resp)
+			}
+			continue
+		}
+		if resp.FinalizedFeaturesEpoch < 0 || len(resp.FinalizedFeatures) != 2 {
+			t.Fatalf("v%d finalized: epoch %d %+v", v, resp.FinalizedFeaturesEpoch, resp.FinalizedFeatures)
+		}
+		for _, f := range resp.FinalizedFeatures {
+			if f.Name == "transaction.version" && (f.MinVersionLevel != 2 || f.MaxVersionLevel != 2) {
+				t.Fatalf("v%d transaction.version finalized %+v", v, f)
+			}
+		}
+		wantSupported := 1
+		if v >= 4 {
+			wantSupported = 2
+		}
+		if len(resp.SupportedFeatures) != wantSupported {
+			t.Fatalf("v%d supported %+v, want %d", v, resp.SupportedFeatures, wantSupported)
+		}
+	}
+}

@@ -100,6 +100,10 @@ func (s *Spliced) Splice(field *[]byte, r FileRange) {
 // Ranges is the number of spliced fields.
 func (s *Spliced) Ranges() int { return len(s.slots) }
 
+// Range returns the i'th spliced field (in the order of Splice calls) and
+// its range.
+func (s *Spliced) Range(i int) (*[]byte, FileRange) { return s.slots[i].field, s.slots[i].r }
+
 // RangeBytes is the total length of the spliced ranges.
 func (s *Spliced) RangeBytes() int {
 	n := 0

@@ -25,7 +25,19 @@ if [ "${SCALE:-0}" != 0 ]; then
 	bin/gregor-bench scale -gregor bin/gregor -partitions 10000 -conns 0
 	bin/gregor-bench scale -gregor bin/gregor -partitions 1000 -conns 10000
 fi
+if [ "${DOWNCONVERT:-1}" != 0 ]; then
+	echo "== down-conversion: magic 1 (Fetch v3) vs magic 2 readers of the same data (medians of ${ROUNDS:-5} rounds)"
+	bin/gregor-bench downconvert -gregor bin/gregor -rounds "${ROUNDS:-5}"
+fi
+if [ "${CONSUMER_GROUPS:-1}" != 0 ]; then
+	echo "== groups: KIP-848 consumer groups vs classic, join and rebalance of a group of 4 (medians of ${ROUNDS:-5} rounds)"
+	bin/gregor-bench groups -gregor bin/gregor -rounds "${ROUNDS:-5}"
+fi
 if [ "${REPLICATION:-1}" != 0 ] && [ -f /usr/share/java/zookeeper.jar ]; then
 	echo "== replication: rf=3 acks=all on 3 brokers vs rf=1 acks=1 on one (medians of ${ROUNDS:-5} rounds)"
 	bin/gregor-bench replication -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" 2>/dev/null
+fi
+if [ "${ROLLING:-1}" != 0 ] && [ -f /usr/share/java/zookeeper.jar ]; then
+	echo "== availability: acks=all ack waits through a rolling restart of 3 brokers (medians of ${ROLLING_ROUNDS:-3} rounds)"
+	bin/gregor-bench rolling -gregor bin/gregor -rounds "${ROLLING_ROUNDS:-3}" 2>/dev/null
 fi

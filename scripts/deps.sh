@@ -12,6 +12,8 @@ command -v kcat >/dev/null || need_apt+=(kcat)
 /usr/bin/python3 -c 'import snappy' 2>/dev/null || need_apt+=(python3-snappy)
 /usr/bin/python3 -c 'import lz4' 2>/dev/null || need_apt+=(python3-lz4)
 /usr/bin/python3 -c 'import zstandard' 2>/dev/null || need_apt+=(python3-zstandard)
+# kafka-python writes and reads LZ4 for magic 0 (pinned to 0.8/0.9) with xxhash.
+/usr/bin/python3 -c 'import xxhash' 2>/dev/null || need_apt+=(python3-xxhash)
 [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 command -v java >/dev/null || need_apt+=(default-jre-headless)
 command -v node >/dev/null || need_apt+=(nodejs npm)
@@ -20,6 +22,16 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 	[ "$(id -u)" -eq 0 ] || SUDO=sudo
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# The status page's browser test drives Debian's headless Chromium. It is
+# skipped, with a message, where Chromium cannot be installed.
+if ! command -v chromium >/dev/null; then
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium; }; then
+		echo "deps: chromium could not be installed; the status page's browser test will be skipped"
+	fi
 fi
 
 if [ -f compat/js/package.json ] && [ ! -d compat/js/node_modules/kafkajs ]; then

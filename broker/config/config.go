@@ -59,6 +59,12 @@ type Config struct {
 	ReplicaFetchResponseMax ByteSize
 	// FetchSessionSlots is max.incremental.fetch.session.cache.slots.
 	FetchSessionSlots int
+	// Replication quotas: bytes per second (Long.MAX_VALUE: none) and the
+	// window they are measured over.
+	LeaderReplicationThrottledRate   ByteSize
+	FollowerReplicationThrottledRate ByteSize
+	ReplicationQuotaWindowNum        int
+	ReplicationQuotaWindowSize       time.Duration
 
 	// Connection limits (protocol.Options explains each).
 	QueuedMaxRequestBytes        ByteSize
@@ -77,6 +83,18 @@ type Config struct {
 	GroupMinSessionTimeout        time.Duration
 	GroupMaxSessionTimeout        time.Duration
 	GroupMaxSize                  int32
+
+	// KIP-848 consumer groups.
+	GroupRebalanceProtocols           []string
+	ConsumerGroupSessionTimeout       time.Duration
+	ConsumerGroupMinSessionTimeout    time.Duration
+	ConsumerGroupMaxSessionTimeout    time.Duration
+	ConsumerGroupHeartbeatInterval    time.Duration
+	ConsumerGroupMinHeartbeatInterval time.Duration
+	ConsumerGroupMaxHeartbeatInterval time.Duration
+	ConsumerGroupMaxSize              int32
+	ConsumerGroupAssignors            []string // short names (uniform, range), resolved
+	ConsumerGroupMigrationPolicy      string   // lower case
 
 	TxnStateNumPartitions     int32
 	TxnStateReplicationFactor int16
@@ -106,10 +124,21 @@ type Config struct {
 	// InterBrokerListener is the listener brokers use between themselves.
 	InterBrokerListener      string
 	SASLMechanismInterBroker string
-	AuthorizerClassName      string
+	// AuthorizerClassName turns ACLs on (one of the two names package acl
+	// accepts); SuperUsers and AllowEveryoneIfNoACLFound configure them.
+	AuthorizerClassName       string
+	SuperUsers                string
+	AllowEveryoneIfNoACLFound bool
+
+	// Client quota sampling (quota.window.*, controller.quota.window.*).
+	QuotaWindowNum            int
+	QuotaWindowSize           time.Duration
+	ControllerQuotaWindowNum  int
+	ControllerQuotaWindowSize time.Duration
 
 	MetricsListener string // host:port for Prometheus; empty disables
 	LogLevel        string
+	LogFormat       string // auto, json or text
 	// DecompressionMaxRatio: a record batch may decompress to at most this
 	// many times its topic's max.message.bytes (MESSAGE_TOO_LARGE past it).
 	DecompressionMaxRatio int64
@@ -273,6 +302,7 @@ func (c *Config) derive() []error {
 		c.BrokerID = 0
 	}
 	errs = append(errs, c.deriveSecurity()...)
+	errs = append(errs, c.deriveConsumerGroups()...)
 	return errs
 }
 
@@ -310,13 +340,31 @@ func usable(m map[string]string, perBroker bool, errs []error) (map[string]strin
 	return out, errs
 }
 
+// checkDynamicKey checks one dynamic broker config as Kafka's
+// DynamicBrokerConfig.validateConfigs does. A key Kafka does not know is a
+// custom config, which Kafka keeps (and so does Gregor, without effect). A
+// listener-prefixed key is validated by the key it overrides, and is per
+// broker unless that key may be cluster-wide for listeners.
 func checkDynamicKey(name, v string, perBroker bool) error {
+	if _, rest, ok := splitListenerKey(name); ok {
+		if !perBroker && !clusterListenerKeys[rest] {
+			return fmt.Errorf("Cannot update these configs at default cluster level, broker id must be specified: Set(%s)", name)
+		}
+		if row := listenerKeyRow(rest); row != nil {
+			if _, err := row.parse(v); err != nil {
+				return invalid(row, name, v, err)
+			}
+		}
+		return nil
+	}
 	k := keys.broker[name]
 	switch {
 	case k == nil:
-		return fmt.Errorf("Unknown broker config name: %s", name)
+		return nil
 	case k.Scope == ReadOnly:
 		return fmt.Errorf("Cannot update these configs dynamically: Set(%s)", name)
+	case listenerOnlyKeys[name]:
+		return fmt.Errorf("These security configs can be dynamically updated only per-listener using the listener prefix: Set(%s)", name)
 	case k.Scope == PerBroker && !perBroker:
 		return fmt.Errorf("Cannot update these configs at default cluster level, broker id must be specified: Set(%s)", name)
 	}
@@ -324,6 +372,15 @@ func checkDynamicKey(name, v string, perBroker bool) error {
 		return invalid(k, name, v, err)
 	}
 	return nil
+}
+
+// appliedAtRunTime reports whether a dynamic broker config changes the
+// configuration in force: not a custom key, a listener-prefixed one, one
+// without effect, or one Gregor reads at start-up only; those are kept
+// and described only.
+func appliedAtRunTime(name string) bool {
+	k := keys.broker[name]
+	return k != nil && k.NoEffect == "" && !k.StartupOnly
 }
 
 // overlay lays the dynamic layers over the static values; a key set in a
@@ -335,6 +392,9 @@ func overlay(static map[string]string, d Dynamic) map[string]string {
 	}
 	for _, layer := range []map[string]string{d.Defaults, d.PerBroker} {
 		for name, v := range layer {
+			if !appliedAtRunTime(name) {
+				continue
+			}
 			for _, syn := range keys.synonyms(name) {
 				delete(out, syn)
 			}
@@ -394,14 +454,15 @@ func (c *Config) Advertised(name string) (Listener, bool) {
 // Clustered reports whether the broker runs against ZooKeeper.
 func (c *Config) Clustered() bool { return c.ZookeeperConnect != "" }
 
-// ignored are keys Kafka knows that have no meaning here (metrics
-// reporters, thread pools): accepted silently. Security keys are never
-// ignored: those Gregor does not support stop start-up (security.go).
+// ignored are prefixes of keys that are not Kafka's but are found in
+// Kafka deployments' server.properties (Confluent Platform's, metrics
+// reporters' own settings): accepted silently. Kafka's own keys are all
+// in the schema (keys_kafka.go for those without effect here, which are
+// logged). Security keys are never ignored: those Gregor does not support
+// stop start-up (security.go).
 func ignored(k string) bool {
-	for _, p := range []string{"num.network.threads", "num.io.threads", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
-		"num.recovery.threads.per.data.dir", "group.initial.rebalance.delay.ms.", "zookeeper.connection.timeout.ms",
-		"transaction.state.log.segment.bytes", "queued.max.requests", "background.threads", "metric.reporters", "kafka.metrics.", "confluent."} {
-		if k == p || strings.HasPrefix(k, p) && strings.HasSuffix(p, ".") {
+	for _, p := range []string{"kafka.metrics.", "confluent."} {
+		if strings.HasPrefix(k, p) {
 			return true
 		}
 	}

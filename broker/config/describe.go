@@ -1,5 +1,10 @@
 package config
 
+import (
+	"slices"
+	"strings"
+)
+
 // Source is where a described value comes from (DescribeConfigs'
 // ConfigSource).
 type Source int8
@@ -59,6 +64,8 @@ func (c *Config) BrokerEntries(perBroker bool) []Entry {
 		}
 		out = append(out, e)
 	}
+	out = append(out, c.extraEntries(perBroker)...)
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
@@ -135,7 +142,7 @@ func Lookup(name string, topic bool) (*Key, bool) {
 func Redacted(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
 	for name, v := range m {
-		if k := keys.broker[name]; k != nil && k.Sensitive() {
+		if sensitiveName(name) {
 			v = Secret(v).String()
 		}
 		out[name] = v

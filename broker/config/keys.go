@@ -4,7 +4,10 @@ import (
 	"errors"
 	"math"
 	"net"
+	"regexp"
+	"strings"
 
+	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
@@ -49,11 +52,12 @@ var table = []Key{
 		Doc: "The broker's id; -1 on a single broker without ZooKeeper means 0."},
 	{Name: "broker.rack", Type: String, NoDefault: true, Field: func(c *Config) any { return &c.Rack },
 		Doc: "The rack of the broker, for rack-aware replica placement."},
-	// Gregor's listener defaults to loopback (Kafka's to every interface);
-	// listeners are not rebound at run time, so they are read-only here.
-	{Name: "listeners", Type: String, Default: "PLAINTEXT://127.0.0.1:9092", Valid: someListener, Field: func(c *Config) any { return &c.Listeners },
+	// Gregor's listener defaults to loopback (Kafka's to every interface).
+	// Kafka lets listeners and their security keys be altered per broker;
+	// Gregor sets them up at start-up (StartupOnly).
+	{Name: "listeners", Type: String, Scope: PerBroker, StartupOnly: true, Default: "PLAINTEXT://127.0.0.1:9092", Valid: someListener, Field: func(c *Config) any { return &c.Listeners },
 		Doc: "Comma-separated NAME://host:port addresses the broker listens on."},
-	{Name: "advertised.listeners", Type: String, NoDefault: true, Field: func(c *Config) any { return &c.AdvertisedListeners },
+	{Name: "advertised.listeners", Type: String, Scope: PerBroker, StartupOnly: true, NoDefault: true, Field: func(c *Config) any { return &c.AdvertisedListeners },
 		Doc: "The addresses given to clients, by listener name; listeners when not set."},
 	// Gregor's data directory defaults to ./data (SPEC: run with no arguments).
 	{Name: "log.dir", Type: String, Default: "./data", Field: func(c *Config) any { return &c.LogDir },
@@ -193,10 +197,10 @@ var table = []Key{
 	// Topic keys without a broker default (Kafka's CONFIGS_WITH_NO_SERVER_DEFAULTS).
 	{Topic: "remote.storage.enable", Type: Boolean, Default: "false", Valid: noTieredStorage, Field: func(c *Config) any { return &c.TopicDefaults.RemoteStorage },
 		Doc: "Whether tiered storage is on for the topic (not supported)."},
-	{Topic: "leader.replication.throttled.replicas", Type: List, Default: "", Field: func(c *Config) any { return &c.TopicDefaults.LeaderThrottledReplicas },
-		Doc: "Replicas whose log replication is throttled on the leader side."},
-	{Topic: "follower.replication.throttled.replicas", Type: List, Default: "", Field: func(c *Config) any { return &c.TopicDefaults.FollowerThrottledReplicas },
-		Doc: "Replicas whose log replication is throttled on the follower side."},
+	{Topic: "leader.replication.throttled.replicas", Type: List, Default: "", Valid: throttledReplicas, Field: func(c *Config) any { return &c.TopicDefaults.LeaderThrottledReplicas },
+		Doc: "Replicas whose log replication is throttled on the leader side, as partition:broker,... or *: a leader sends them at most leader.replication.throttled.rate while they are out of the ISR."},
+	{Topic: "follower.replication.throttled.replicas", Type: List, Default: "", Valid: throttledReplicas, Field: func(c *Config) any { return &c.TopicDefaults.FollowerThrottledReplicas },
+		Doc: "Replicas whose log replication is throttled on the follower side, as partition:broker,... or *: a follower fetches them at most follower.replication.throttled.rate while it is behind."},
 
 	// Replication.
 	// replica.lag.time.max.ms: SPEC section 5 asks for 10 s (Kafka: 30 s).
@@ -212,6 +216,19 @@ var table = []Key{
 	// (and may be altered, as in Kafka) but has no effect.
 	{Name: "num.replica.fetchers", Type: Int, Default: "1", Valid: between(1, maxReplicaFetchers), Scope: ClusterWide, Field: func(c *Config) any { return &c.NumReplicaFetchers },
 		Doc: "The number of fetchers replicating from each leader."},
+	// Replication quotas (Kafka's ReplicationQuotaManager): the rates are
+	// dynamic broker configs (kafka-reassign-partitions --throttle sets
+	// them per broker); the throttled replicas are topic configs.
+	{Name: "leader.replication.throttled.rate", Type: Long, Unit: Bytes, Default: maxLong, Valid: atLeast(0), Scope: ClusterWide,
+		Field: func(c *Config) any { return &c.LeaderReplicationThrottledRate },
+		Doc:   "The bytes per second a leader sends, over all throttled replicas, to followers out of the ISR."},
+	{Name: "follower.replication.throttled.rate", Type: Long, Unit: Bytes, Default: maxLong, Valid: atLeast(0), Scope: ClusterWide,
+		Field: func(c *Config) any { return &c.FollowerReplicationThrottledRate },
+		Doc:   "The bytes per second a follower fetches, over all throttled replicas, while they are behind their leader."},
+	{Name: "replication.quota.window.num", Type: Int, Default: "11", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicationQuotaWindowNum },
+		Doc: "The number of samples the replication rates are measured over."},
+	{Name: "replication.quota.window.size.seconds", Type: Int, Unit: Seconds, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicationQuotaWindowSize },
+		Doc: "The time span of each replication rate sample."},
 	{Name: "controlled.shutdown.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.ControlledShutdownEnable },
 		Doc: "Whether a stopping broker hands its leaderships over first."},
 	{Name: "auto.leader.rebalance.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.AutoLeaderRebalance },
@@ -264,6 +281,29 @@ var table = []Key{
 		Doc: "The longest session timeout a member may ask for."},
 	{Name: "group.max.size", Type: Int, Default: "2147483647", Valid: atLeast(1), Field: func(c *Config) any { return &c.GroupMaxSize },
 		Doc: "The most members a group may have."},
+	// KIP-848 consumer groups (ConsumerGroupHeartbeat): the broker assigns.
+	{Name: "group.coordinator.rebalance.protocols", Type: List, Default: "classic,consumer", Valid: rebalanceProtocols, Field: func(c *Config) any { return &c.GroupRebalanceProtocols },
+		Doc: "The group protocols served: classic (JoinGroup/SyncGroup) is always on; consumer enables KIP-848 consumer groups (ConsumerGroupHeartbeat)."},
+	{Name: "group.consumer.session.timeout.ms", Type: Int, Unit: Millis, Default: "45000", Valid: atLeast(1), Field: func(c *Config) any { return &c.ConsumerGroupSessionTimeout },
+		Doc: "How long a consumer group member may go without a heartbeat before it is removed."},
+	{Name: "group.consumer.min.session.timeout.ms", Type: Int, Unit: Millis, Default: "45000", Valid: atLeast(1), Field: func(c *Config) any { return &c.ConsumerGroupMinSessionTimeout },
+		Doc: "The lower bound of group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.max.session.timeout.ms", Type: Int, Unit: Millis, Default: "60000", Valid: atLeast(1), Field: func(c *Config) any { return &c.ConsumerGroupMaxSessionTimeout },
+		Doc: "The upper bound of group.consumer.session.timeout.ms."},
+	{Name: "group.consumer.heartbeat.interval.ms", Type: Int, Unit: Millis, Default: "5000", Valid: atLeast(1), Field: func(c *Config) any { return &c.ConsumerGroupHeartbeatInterval },
+		Doc: "How often consumer group members are told to heartbeat."},
+	{Name: "group.consumer.min.heartbeat.interval.ms", Type: Int, Unit: Millis, Default: "5000", Valid: atLeast(1), Field: func(c *Config) any { return &c.ConsumerGroupMinHeartbeatInterval },
+		Doc: "The lower bound of group.consumer.heartbeat.interval.ms."},
+	{Name: "group.consumer.max.heartbeat.interval.ms", Type: Int, Unit: Millis, Default: "15000", Valid: atLeast(1), Field: func(c *Config) any { return &c.ConsumerGroupMaxHeartbeatInterval },
+		Doc: "The upper bound of group.consumer.heartbeat.interval.ms."},
+	{Name: "group.consumer.max.size", Type: Int, Default: "2147483647", Valid: atLeast(1), Field: func(c *Config) any { return &c.ConsumerGroupMaxSize },
+		Doc: "The most members a consumer group may have."},
+	{Name: "group.consumer.assignors", Type: List, Default: "org.apache.kafka.coordinator.group.assignor.UniformAssignor,org.apache.kafka.coordinator.group.assignor.RangeAssignor",
+		Valid: consumerAssignors, Field: func(c *Config) any { return &c.ConsumerGroupAssignors },
+		Doc: "The server-side assignors of consumer groups, by name (uniform, range) or Kafka class name; the first is the default."},
+	{Name: "group.consumer.migration.policy", Type: String, Default: "bidirectional", Valid: oneOfFold("disabled", "upgrade", "downgrade", "bidirectional"),
+		Field: func(c *Config) any { return &c.ConsumerGroupMigrationPolicy },
+		Doc:   "Which conversions between classic and consumer groups happen online: upgrade (a consumer joins a classic group), downgrade (the last consumer leaves), bidirectional or disabled."},
 
 	// Transactions and producer state.
 	{Name: "transaction.state.log.num.partitions", Type: Int, Default: "50", Valid: between(1, maxPartitions), Field: func(c *Config) any { return &c.TxnStateNumPartitions },
@@ -290,18 +330,18 @@ var table = []Key{
 	// per listener). Each may be set for one listener as
 	// listener.name.<listener>.<key> (and the SASL ones for one mechanism
 	// as listener.name.<listener>.<mechanism>.<key>).
-	{Name: "listener.security.protocol.map", Type: String, Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+	{Name: "listener.security.protocol.map", Type: String, Scope: PerBroker, StartupOnly: true, Default: "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
 		Valid: protocolMap, Field: func(c *Config) any { return &c.ListenerSecurityProtocolMap },
 		Doc: "Listener names to security protocols (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), as NAME:PROTOCOL,..."},
 	{Name: "inter.broker.listener.name", Type: String, NoDefault: true, Field: func(c *Config) any { return &c.InterBrokerListenerName },
 		Doc: "The listener brokers use between themselves; security.inter.broker.protocol names it when not set."},
 	{Name: "security.inter.broker.protocol", Type: String, Default: "PLAINTEXT", Valid: oneOf(securityProtocols...), Field: func(c *Config) any { return &c.SecurityInterBrokerProtocol },
 		Doc: "The security protocol brokers use between themselves, which names their listener; only one of this and inter.broker.listener.name may be set."},
-	{Name: "sasl.enabled.mechanisms", Type: List, Default: "GSSAPI",
+	{Name: "sasl.enabled.mechanisms", Type: List, Scope: PerBroker, StartupOnly: true, Default: "GSSAPI",
 		Doc: "The SASL mechanisms a SASL listener enables: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER (GSSAPI, Kafka's default, is not supported)."},
-	{Name: "sasl.mechanism.inter.broker.protocol", Type: String, Default: "GSSAPI", Field: func(c *Config) any { return &c.SASLMechanismInterBroker },
+	{Name: "sasl.mechanism.inter.broker.protocol", Type: String, Scope: PerBroker, StartupOnly: true, Default: "GSSAPI", Field: func(c *Config) any { return &c.SASLMechanismInterBroker },
 		Doc: "The SASL mechanism brokers use between themselves on a SASL inter-broker listener."},
-	{Name: "sasl.jaas.config", Type: Password, NoDefault: true,
+	{Name: "sasl.jaas.config", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "JAAS login module configuration; a broker reads it per listener and mechanism, as listener.name.<listener>.<mechanism>.sasl.jaas.config."},
 	{Name: "connections.max.reauth.ms", Type: Long, Unit: Millis, Default: "0", Valid: atLeast(0),
 		Doc: "The longest a SASL session lasts before the client must re-authenticate (0: no limit); per mechanism as listener.name.<listener>.<mechanism>.connections.max.reauth.ms."},
@@ -319,42 +359,59 @@ var table = []Key{
 		Doc: "The claim of a signed OAUTHBEARER token holding its scopes."},
 	{Name: "sasl.oauthbearer.clock.skew.seconds", Type: Int, Default: "30", Valid: atLeast(0),
 		Doc: "The clock skew allowed when checking a signed OAUTHBEARER token's times."},
-	{Name: "ssl.keystore.type", Type: String, Default: "JKS",
+	{Name: "ssl.keystore.type", Type: String, Scope: PerBroker, StartupOnly: true, Default: "JKS",
 		Doc: "The keystore format: PKCS12 or PEM (JKS, Kafka's default, works for PKCS12 files, as in Java)."},
-	{Name: "ssl.keystore.location", Type: String, NoDefault: true,
+	{Name: "ssl.keystore.location", Type: String, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The keystore file."},
-	{Name: "ssl.keystore.password", Type: Password, NoDefault: true,
+	{Name: "ssl.keystore.password", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The keystore's password."},
-	{Name: "ssl.key.password", Type: Password, NoDefault: true,
+	{Name: "ssl.key.password", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The private key's password (PKCS12 with a separate key password, or an encrypted PEM key)."},
-	{Name: "ssl.keystore.certificate.chain", Type: Password, NoDefault: true,
+	{Name: "ssl.keystore.certificate.chain", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The certificate chain in PEM, inline (with ssl.keystore.type=PEM)."},
-	{Name: "ssl.keystore.key", Type: Password, NoDefault: true,
+	{Name: "ssl.keystore.key", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The private key in PEM (PKCS#8), inline (with ssl.keystore.type=PEM)."},
-	{Name: "ssl.truststore.type", Type: String, Default: "JKS",
+	{Name: "ssl.truststore.type", Type: String, Scope: PerBroker, StartupOnly: true, Default: "JKS",
 		Doc: "The truststore format: PKCS12 or PEM (JKS, Kafka's default, works for PKCS12 files)."},
-	{Name: "ssl.truststore.location", Type: String, NoDefault: true,
+	{Name: "ssl.truststore.location", Type: String, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The truststore file."},
-	{Name: "ssl.truststore.password", Type: Password, NoDefault: true,
+	{Name: "ssl.truststore.password", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "The truststore's password."},
-	{Name: "ssl.truststore.certificates", Type: Password, NoDefault: true,
+	{Name: "ssl.truststore.certificates", Type: Password, Scope: PerBroker, StartupOnly: true, NoDefault: true,
 		Doc: "Trusted certificates in PEM, inline (with ssl.truststore.type=PEM)."},
-	{Name: "ssl.client.auth", Type: String, Default: "none", Valid: oneOf("required", "requested", "none"),
+	{Name: "ssl.client.auth", Type: String, Scope: PerBroker, StartupOnly: true, Default: "none", Valid: oneOf("required", "requested", "none"),
 		Doc: "Whether SSL listeners require (required), ask for (requested) or ignore (none) client certificates; a SASL_SSL listener reads only its listener.name.<listener>.ssl.client.auth."},
-	{Name: "ssl.enabled.protocols", Type: List, Default: "TLSv1.2,TLSv1.3",
+	{Name: "ssl.enabled.protocols", Type: List, Scope: PerBroker, StartupOnly: true, Default: "TLSv1.2,TLSv1.3",
 		Doc: "The TLS versions enabled."},
-	{Name: "ssl.protocol", Type: String, Default: "TLSv1.3", Valid: oneOf("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "TLS"),
+	{Name: "ssl.protocol", Type: String, Scope: PerBroker, StartupOnly: true, Default: "TLSv1.3", Valid: oneOf("TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "TLS"),
 		Doc: "The TLS protocol of the SSL context (the versions used are ssl.enabled.protocols)."},
-	{Name: "ssl.cipher.suites", Type: List, Default: "",
+	{Name: "ssl.cipher.suites", Type: List, Scope: PerBroker, StartupOnly: true, Default: "",
 		Doc: "The cipher suites enabled for TLS 1.2 and below, by IANA name; empty: Go's defaults."},
-	{Name: "ssl.endpoint.identification.algorithm", Type: String, Default: "https",
+	{Name: "ssl.endpoint.identification.algorithm", Type: String, Scope: PerBroker, StartupOnly: true, Default: "https",
 		Doc: "https checks the host name of a broker this broker connects to against its certificate; empty does not."},
 	{Name: "ssl.principal.mapping.rules", Type: String, Default: "DEFAULT", Valid: principalRules,
 		Doc: "Rules mapping a client certificate's distinguished name to a principal name, as RULE:pattern/replacement/[LU],...,DEFAULT."},
-	{Name: "principal.builder.class", Type: Class, Default: defaultPrincipalBuilder,
+	{Name: "principal.builder.class", Type: Class, Scope: PerBroker, StartupOnly: true, Default: defaultPrincipalBuilder,
 		Doc: "The principal builder; only Kafka's DefaultKafkaPrincipalBuilder is supported."},
-	{Name: "authorizer.class.name", Type: String, Default: "", Field: func(c *Config) any { return &c.AuthorizerClassName },
-		Doc: "The authorizer; ACLs are not supported yet, so it must be empty."},
+	{Name: "authorizer.class.name", Type: String, Default: "", Valid: authorizerClass, Field: func(c *Config) any { return &c.AuthorizerClassName },
+		Doc: "The authorizer: kafka.security.authorizer.AclAuthorizer or org.apache.kafka.metadata.authorizer.StandardAuthorizer turns ACLs on (both are Gregor's ACL authorizer); empty allows everything."},
+	// super.users and allow.everyone.if.no.acl.found are the authorizer's
+	// own keys in Kafka, read from the broker configuration.
+	{Name: "super.users", Type: String, Default: "", Valid: principals, Field: func(c *Config) any { return &c.SuperUsers },
+		Doc: "Principals that may do everything whatever the ACLs say, separated by semicolons (User:admin;User:broker)."},
+	{Name: "allow.everyone.if.no.acl.found", Type: Boolean, Default: "false", Field: func(c *Config) any { return &c.AllowEveryoneIfNoACLFound },
+		Doc: "Whether an action on a resource no ACL applies to at all is allowed."},
+
+	// Client quotas: how usage is sampled (the quotas themselves are set
+	// with AlterClientQuotas and kept in the cluster metadata).
+	{Name: "quota.window.num", Type: Int, Default: "11", Valid: atLeast(2), Field: func(c *Config) any { return &c.QuotaWindowNum },
+		Doc: "The number of samples kept in memory for client quotas."},
+	{Name: "quota.window.size.seconds", Type: Int, Unit: Seconds, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.QuotaWindowSize },
+		Doc: "The time span of each sample for client quotas."},
+	{Name: "controller.quota.window.num", Type: Int, Default: "11", Valid: atLeast(2), Field: func(c *Config) any { return &c.ControllerQuotaWindowNum },
+		Doc: "The number of samples kept in memory for controller mutation quotas."},
+	{Name: "controller.quota.window.size.seconds", Type: Int, Unit: Seconds, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.ControllerQuotaWindowSize },
+		Doc: "The time span of each sample for controller mutation quotas."},
 
 	// Gregor's own.
 	{Name: "gregor.metrics.listener", Type: String, Default: "127.0.0.1:9404", Valid: hostPortOrEmpty, Field: func(c *Config) any { return &c.MetricsListener },
@@ -365,10 +422,18 @@ var table = []Key{
 		Doc: "A record batch may decompress to at most this many times its topic's max.message.bytes (and at least 1 MiB); past it the produce is refused with MESSAGE_TOO_LARGE."},
 	{Name: "gregor.log.level", Type: String, Default: "info", Valid: oneOf("trace", "debug", "info", "warn", "error"), Field: func(c *Config) any { return &c.LogLevel },
 		Doc: "The level of the broker's log: trace, debug, info, warn or error."},
+
+	// Old clients and Kafka's other keys (compatibility).
+	{Name: "log.message.downconversion.enable", Type: Boolean, Default: "true", Scope: ClusterWide, Topic: "message.downconversion.enable",
+		Field: func(c *Config) any { return &c.TopicDefaults.MessageDownConversionEnable },
+		Doc:   "Whether clients fetching with Fetch v0-3 (message formats 0 and 1) get records down-converted; when false they get UNSUPPORTED_VERSION."},
+	{Name: "gregor.log.format", Type: String, Default: "auto", Valid: oneOf("auto", "json", "text"), Field: func(c *Config) any { return &c.LogFormat },
+		Doc: "The format of the broker's log on stderr: json lines, coloured text for people, or auto (text when stderr is a terminal, else json)."},
 }
 
-// keys is the schema every function of the package works from.
-var keys = newSchema(table)
+// keys is the schema every function of the package works from: the table
+// and Kafka's other keys (keys_kafka.go).
+var keys = newSchema(append(table, kafkaKeys...))
 
 // someOf is oneOf for a list that may not be empty.
 func someOf(opts ...string) Validator {
@@ -379,6 +444,15 @@ func someOf(opts ...string) Validator {
 		}
 		return in(v)
 	}
+}
+
+// authorizerClass checks authorizer.class.name.
+func authorizerClass(v any) error { return acl.CheckClass(v.(string)) }
+
+// principals checks super.users.
+func principals(v any) error {
+	_, err := acl.ParsePrincipals(v.(string))
+	return err
 }
 
 // connectionOverrides checks max.connections.per.ip.overrides.
@@ -411,6 +485,23 @@ func gzipLevel(v any) error {
 	}
 	return nil
 }
+
+// throttledReplicas is Kafka's ThrottledReplicaListValidator: "*", or a
+// list of partition:broker pairs.
+func throttledReplicas(v any) error {
+	items := v.([]string)
+	if len(items) == 1 && strings.TrimSpace(items[0]) == "*" {
+		return nil
+	}
+	for _, it := range items {
+		if !partitionBroker.MatchString(strings.TrimSpace(it)) {
+			return errors.New("must be the literal '*' or a list of replicas in the following format: [partitionId]:[brokerId],[partitionId]:[brokerId],...")
+		}
+	}
+	return nil
+}
+
+var partitionBroker = regexp.MustCompile(`^([0-9]+:[0-9]+)?$`)
 
 func noTieredStorage(v any) error {
 	if v.(bool) {

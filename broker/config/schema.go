@@ -109,6 +109,14 @@ type Key struct {
 	// Field points at where the resolved value is held; nil for a key
 	// Gregor accepts without using it, or a synonym folded into another.
 	Field func(*Config) any
+	// NoEffect, when set, says why Gregor accepts, stores and describes
+	// the key (as Kafka does) without acting on it; the broker logs it
+	// whenever the key is set (NoEffectKeys).
+	NoEffect string
+	// StartupOnly keys act from server.properties and --set only: Kafka
+	// lets AlterConfigs change them, and so does Gregor, but the value
+	// altered at run time is stored and described, not applied.
+	StartupOnly bool
 
 	def any // Default, parsed
 }

@@ -64,6 +64,9 @@ func TestLoadEveryType(t *testing.T) {
 		{"replica.lag.time.max.ms", "1500", func(c *Config) any { return c.ReplicaLagTimeMax }, 1500 * time.Millisecond, ""},
 		{"leader.imbalance.check.interval.seconds", "2", func(c *Config) any { return c.LeaderImbalanceCheckInterval }, 2 * time.Second, ""},
 		{"offsets.retention.minutes", "3", func(c *Config) any { return c.OffsetsRetention }, 3 * time.Minute, ""},
+		{"leader.replication.throttled.rate", "1048576", func(c *Config) any { return c.LeaderReplicationThrottledRate }, ByteSize(1 << 20), ""},
+		{"follower.replication.throttled.rate", "-1", nil, nil, "Value must be at least 0"},
+		{"replication.quota.window.size.seconds", "2", func(c *Config) any { return c.ReplicationQuotaWindowSize }, 2 * time.Second, ""},
 		{"log.roll.hours", "2", func(c *Config) any { return c.TopicDefaults.SegmentRoll }, 2 * time.Hour, ""},
 		{"log.message.timestamp.after.max.ms", "9223372036854775807", func(c *Config) any { return c.TopicDefaults.TimestampAfter }, Forever, ""},
 		{"test.password", "hunter2", func(c *Config) any { return c.Unknown }, []string(nil), ""},
@@ -187,13 +190,14 @@ func TestWithDynamicDropsWhatCannotApply(t *testing.T) {
 		Defaults:  map[string]string{"log.retention.ms": "2000", "broker.id": "9", "log.segment.bytes": "tiny", "no.such.key": "1"},
 		PerBroker: map[string]string{"min.insync.replicas": "2"},
 	})
-	if len(errs) != 3 {
-		t.Fatalf("errors %v, want broker.id, log.segment.bytes and no.such.key", errs)
+	if len(errs) != 2 {
+		t.Fatalf("errors %v, want broker.id and log.segment.bytes", errs)
 	}
 	if eff.TopicDefaults.Retention != 2*time.Second || eff.TopicDefaults.MinInsyncReplicas != 2 || eff.BrokerID != c.BrokerID {
 		t.Fatalf("retention %v min.insync.replicas %d broker.id %d", eff.TopicDefaults.Retention, eff.TopicDefaults.MinInsyncReplicas, eff.BrokerID)
 	}
-	if len(eff.Dynamic.Defaults) != 1 || eff.Dynamic.Defaults["log.retention.ms"] != "2000" {
+	// A custom key is kept, as Kafka keeps it (without effect).
+	if len(eff.Dynamic.Defaults) != 2 || eff.Dynamic.Defaults["log.retention.ms"] != "2000" || eff.Dynamic.Defaults["no.such.key"] != "1" {
 		t.Fatalf("dynamic defaults kept: %v", eff.Dynamic.Defaults)
 	}
 	if c.TopicDefaults.Retention != 168*time.Hour {
@@ -202,7 +206,8 @@ func TestWithDynamicDropsWhatCannotApply(t *testing.T) {
 }
 
 // AlterConfigs' checks: read-only keys (synonyms of dynamic ones too, as in
-// Kafka), unknown keys, bad values, per-broker keys at the cluster level.
+// Kafka), bad values, per-broker keys at the cluster level; a key Kafka
+// does not know is a custom config, which Kafka accepts.
 func TestCheckDynamic(t *testing.T) {
 	withKeys(t, testRows...)
 	c := Defaults()
@@ -215,7 +220,7 @@ func TestCheckDynamic(t *testing.T) {
 		{false, map[string]string{"log.cleanup.policy": "compact,delete"}, ""},
 		{true, map[string]string{"broker.id": "7", "num.partitions": "3"}, "Cannot update these configs dynamically: Set(broker.id)\nCannot update these configs dynamically: Set(num.partitions)"},
 		{true, map[string]string{"log.retention.hours": "1"}, "Cannot update these configs dynamically: Set(log.retention.hours)"},
-		{true, map[string]string{"no.such.key": "1"}, "Unknown broker config name: no.such.key"},
+		{true, map[string]string{"no.such.key": "1"}, ""},
 		{true, map[string]string{"log.retention.ms": "soon"}, "Invalid value soon for configuration log.retention.ms: Not a number of type LONG"},
 		{false, map[string]string{"test.password": "x"}, "Cannot update these configs at default cluster level, broker id must be specified: Set(test.password)"},
 		{true, map[string]string{"test.password": "x"}, ""},
@@ -324,7 +329,7 @@ func TestDescribeBrokerFlags(t *testing.T) {
 		t.Fatalf("cluster default entries %v", es)
 	}
 	es := eff.BrokerEntries(true)
-	for name, readOnly := range map[string]bool{"broker.id": true, "listeners": true, "log.retention.hours": true, "log.retention.ms": false,
+	for name, readOnly := range map[string]bool{"broker.id": true, "listeners": false, "log.retention.hours": true, "log.retention.ms": false,
 		"log.segment.bytes": false, "message.max.bytes": false, "test.password": false} {
 		if e, _ := entry(es, name); e.ReadOnly != readOnly {
 			t.Errorf("%s read-only %v, want %v", name, e.ReadOnly, readOnly)
@@ -387,11 +392,13 @@ func TestDescribeTopicSources(t *testing.T) {
 }
 
 func TestValidateTopicConfigs(t *testing.T) {
-	if err := ValidateTopicConfigs(map[string]string{"retention.ms": "-1", "cleanup.policy": "compact", "segment.bytes": "1048576"}); err != nil {
+	if err := ValidateTopicConfigs(map[string]string{"retention.ms": "-1", "cleanup.policy": "compact", "segment.bytes": "1048576",
+		"leader.replication.throttled.replicas": "0:1, 0:2,1:3", "follower.replication.throttled.replicas": "*"}); err != nil {
 		t.Fatal(err)
 	}
 	err := ValidateTopicConfigs(map[string]string{
 		"retention.ms": "-2", "no.such": "1", "segment.bytes": "2147483648", "remote.storage.enable": "true", "log.retention.ms": "1",
+		"leader.replication.throttled.replicas": "0:1,two", "follower.replication.throttled.replicas": "*,0:1",
 	})
 	for _, want := range []string{
 		"Invalid value -2 for configuration retention.ms: Value must be at least -1",
@@ -399,6 +406,8 @@ func TestValidateTopicConfigs(t *testing.T) {
 		"Unknown topic config name: log.retention.ms",
 		"Invalid value 2147483648 for configuration segment.bytes: Not a number of type INT",
 		"Invalid value true for configuration remote.storage.enable: tiered storage is not supported",
+		"Invalid value 0:1,two for configuration leader.replication.throttled.replicas: must be the literal '*' or a list of replicas",
+		"Invalid value *,0:1 for configuration follower.replication.throttled.replicas: must be the literal '*'",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error %v lacks %q", err, want)

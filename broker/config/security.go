@@ -22,8 +22,8 @@ package config
 // a mechanism other than PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER, a JKS
 // store, a missing keystore or JAAS config, Java classes (login modules
 // other than Kafka's, callback handlers other than the OAuth validator,
-// SSL engine factories, principal builders) and, until ACLs exist, any
-// authorizer.
+// SSL engine factories, principal builders) and an authorizer other than
+// Kafka's two ACL authorizers (package acl).
 
 import (
 	"errors"
@@ -31,6 +31,7 @@ import (
 	"slices"
 	"strings"
 
+	"gregor/broker/acl"
 	"gregor/protocol/sasl"
 	"gregor/protocol/tlsconf"
 )
@@ -228,9 +229,6 @@ func (c *Config) deriveSecurity() []error {
 		}
 		errs = append(errs, fmt.Errorf("%s: inter.broker.listener.name must be a listener name defined in advertised.listeners. The valid options based on currently configured listeners are %s", key, strings.Join(names, ",")))
 	}
-	if c.AuthorizerClassName != "" {
-		errs = append(errs, fmt.Errorf("authorizer.class.name: %s: authorization (ACLs) is not supported yet; remove the key (every authenticated principal may do everything)", c.AuthorizerClassName))
-	}
 	if v, _ := c.value("principal.builder.class"); v != defaultPrincipalBuilder {
 		errs = append(errs, fmt.Errorf("principal.builder.class: %s: only %s is supported", v, defaultPrincipalBuilder))
 	}
@@ -335,4 +333,38 @@ func (c *Config) checkOAuth(listener string, jaas sasl.JAASEntry) []error {
 		return []error{fmt.Errorf("%ssasl.server.callback.handler.class: %s is not supported (the default unsecured validator, or %s)", prefix, h, OAuthValidatorClass)}
 	}
 	return nil
+}
+
+// Authorizer is the authorizer's configuration; ok is false when
+// authorizer.class.name is empty (no authorizer: everything is allowed).
+func (c *Config) Authorizer() (cfg acl.Config, ok bool) {
+	if c.AuthorizerClassName == "" {
+		return acl.Config{}, false
+	}
+	supers, _ := acl.ParsePrincipals(c.SuperUsers) // validated on load
+	return acl.Config{SuperUsers: supers, AllowIfNoACL: c.AllowEveryoneIfNoACLFound}, true
+}
+
+// InterBrokerPrincipal is the principal this broker presents to the other
+// brokers, when the configuration tells it: User:ANONYMOUS on a PLAINTEXT
+// inter-broker listener, User:<username> of the inter-broker mechanism's
+// JAAS config for PLAIN and SCRAM. ok is false when it depends on a
+// certificate or a token.
+func (c *Config) InterBrokerPrincipal() (principal string, ok bool) {
+	l := c.InterBrokerListener
+	switch c.ListenerProtocols[l] {
+	case "PLAINTEXT":
+		return "User:ANONYMOUS", true
+	case "SASL_PLAINTEXT", "SASL_SSL":
+		m := c.SASLMechanismInterBroker
+		if m != sasl.Plain && m != sasl.ScramSHA256 && m != sasl.ScramSHA512 {
+			return "", false
+		}
+		jaas, err := c.ListenerJAAS(l, m)
+		if err != nil || jaas.Options["username"] == "" {
+			return "", false
+		}
+		return "User:" + jaas.Options["username"], true
+	}
+	return "", false
 }

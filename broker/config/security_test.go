@@ -43,6 +43,7 @@ func TestListenerSecurity(t *testing.T) {
 		"listener.name.internal.sasl.enabled.mechanisms=GSSAPI":                  "GSSAPI on listener INTERNAL is not supported",
 		"listener.name.external.ssl.client.auth=maybe":                           "listener.name.external.ssl.client.auth",
 		"authorizer.class.name=x":                                                "authorizer.class.name",
+		"super.users=User:admin;bob":                                             "super.users",
 	} {
 		vals := map[string]string{
 			"listeners":                      "INTERNAL://127.0.0.1:9092,EXTERNAL://127.0.0.1:9093",
@@ -63,5 +64,54 @@ func TestListenerSecurity(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("a password in an error: %v", err)
 		}
+	}
+}
+
+// TestAuthorizerKeys: Kafka's two ACL authorizers are accepted, with
+// super.users and allow.everyone.if.no.acl.found; without the class name
+// there is no authorizer.
+func TestAuthorizerKeys(t *testing.T) {
+	for _, class := range []string{"kafka.security.authorizer.AclAuthorizer", "org.apache.kafka.metadata.authorizer.StandardAuthorizer"} {
+		c, err := Load(map[string]string{"authorizer.class.name": class, "super.users": " User:admin ; User:broker;", "allow.everyone.if.no.acl.found": "true"}, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", class, err)
+		}
+		ac, ok := c.Authorizer()
+		if !ok || !ac.AllowIfNoACL || strings.Join(ac.SuperUsers, ",") != "User:admin,User:broker" {
+			t.Errorf("%s: %+v %v", class, ac, ok)
+		}
+		if len(c.Unknown) != 0 {
+			t.Errorf("unknown keys %v", c.Unknown)
+		}
+	}
+	c, err := Load(map[string]string{"super.users": "User:admin"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.Authorizer(); ok {
+		t.Error("an authorizer without authorizer.class.name")
+	}
+}
+
+// TestInterBrokerPrincipal: who this broker is to the others, as far as
+// the configuration says.
+func TestInterBrokerPrincipal(t *testing.T) {
+	c, err := Load(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := c.InterBrokerPrincipal(); !ok || p != "User:ANONYMOUS" {
+		t.Errorf("PLAINTEXT: %q %v", p, ok)
+	}
+	c, err = Load(map[string]string{
+		"listeners": "SASL_PLAINTEXT://127.0.0.1:9092", "security.inter.broker.protocol": "SASL_PLAINTEXT",
+		"sasl.enabled.mechanisms": "PLAIN", "sasl.mechanism.inter.broker.protocol": "PLAIN",
+		"listener.name.sasl_plaintext.plain.sasl.jaas.config": `org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="b" user_broker="b";`,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := c.InterBrokerPrincipal(); !ok || p != "User:broker" {
+		t.Errorf("SASL PLAIN: %q %v", p, ok)
 	}
 }

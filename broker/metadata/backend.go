@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/acl"
 )
 
 // ErrStaleState means a partition state update lost a race.
@@ -33,6 +35,15 @@ type Applier interface {
 // sets the Applier may keep.
 type BrokerConfigApplier interface {
 	ApplyBrokerConfigs(defaults, perBroker map[string]string)
+}
+
+// PartitionApplier is implemented by Appliers that also take single
+// partition states out of band: what the backend itself just wrote (a
+// controlled shutdown's handovers), before its watches read it back. Such
+// calls may run concurrently with the other deliveries: the Applier keeps,
+// per partition, the leadership of the highest Version it was given.
+type PartitionApplier interface {
+	ApplyPartition(topic string, id Uuid, partition int32, st PartitionState)
 }
 
 // Backend is the source of truth for cluster metadata: a local file for a
@@ -88,6 +99,18 @@ type Backend interface {
 	// AlterScramConfig); it returns once recorded, and the change reaches
 	// every broker through ScramCredentialApplier.
 	AlterUserScramCredentials(ctx context.Context, a ScramAlteration) error
+	// Acls reads every ACL from the store itself (not what was last
+	// delivered).
+	Acls(ctx context.Context) ([]acl.Binding, error)
+	// CreateAcls adds ACLs the caller validated (acl.Validate); an ACL
+	// that exists already is kept once. The result has an error (or nil)
+	// per binding. It returns once recorded; the change reaches every
+	// broker through AclApplier.
+	CreateAcls(ctx context.Context, bindings []acl.Binding) []error
+	// DeleteAcls removes every ACL a filter matches and returns, per
+	// filter, the ACLs it removed and an error (or nil). Filters with an
+	// unknown field match nothing (the caller answers them).
+	DeleteAcls(ctx context.Context, filters []acl.Filter) ([][]acl.Binding, []error)
 	// Shutdown hands leaderships over (controlled shutdown) where it can.
 	Shutdown(ctx context.Context) error
 	Close() error

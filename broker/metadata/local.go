@@ -13,6 +13,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"gregor/broker/acl"
 	"gregor/internal/invariants"
 )
 
@@ -30,6 +31,7 @@ type local struct {
 	mu sync.Mutex
 	// guarded by mu:
 	doc   localDoc
+	acls  *acl.Snapshot // doc.Acls, indexed
 	apply Applier
 }
 
@@ -45,6 +47,12 @@ type localDoc struct {
 	// string form), by user name. Absent in files written before they
 	// were kept.
 	Users map[string]map[string]string `json:"users,omitempty"`
+	// Acls are the ACLs by resource pattern. Absent in files written
+	// before they were kept.
+	Acls []localAcls `json:"acls,omitempty"`
+	// ClientQuotas are the client quota entities' configs, by entity path
+	// (QuotaEntity.Path). Absent in files written before they were kept.
+	ClientQuotas map[string]map[string]string `json:"client_quotas,omitempty"`
 }
 
 type localTopic struct {
@@ -82,6 +90,9 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 			return fmt.Errorf("%s: %w", l.path, err)
 		}
 	}
+	if err := l.loadAclsLocked(); err != nil {
+		return fmt.Errorf("%s: %w", l.path, err)
+	}
 	l.apply = apply
 	apply.ApplyBrokers([]BrokerInfo{l.self}, l.self.ID)
 	for _, t := range l.doc.Topics {
@@ -93,6 +104,8 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 	}
 	l.applyBrokerConfigsLocked()
 	l.applyScramLocked()
+	l.applyAclsLocked()
+	l.applyQuotasLocked()
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Uuid is a Kafka topic id.
@@ -63,6 +64,9 @@ type BrokerInfo struct {
 	// (the listener_security_protocol_map it registers); nil: each name
 	// that is a protocol's is that protocol, others PLAINTEXT.
 	Protocols map[string]string
+	// Registered is when the broker registered (the timestamp of its
+	// ZooKeeper registration); zero when not known.
+	Registered time.Time
 }
 
 // Endpoint is an advertised address.
@@ -89,6 +93,10 @@ type TopicState struct {
 	ID         Uuid
 	Configs    map[string]string // overrides only
 	Partitions []PartitionState
+	// Reported is when the backend first heard of the change delivered
+	// (a ZooKeeper watch firing); zero when unknown. The broker measures
+	// how long applying it took from there.
+	Reported time.Time
 }
 
 // TopicSpec asks for a new topic. Assignment, if set, gives the replicas of

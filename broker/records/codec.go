@@ -325,13 +325,17 @@ func codecName(c int8) string {
 }
 
 // Compress deflates src with codec, in the framing Kafka clients read.
+// Writers are pooled: building one (gzip's and lz4's state, zstd's
+// encoder) costs more than compressing a small batch.
 func Compress(codec int8, src []byte) ([]byte, error) {
 	var buf bytes.Buffer
 	switch codec {
 	case CodecNone:
 		return src, nil
 	case CodecGzip:
-		w := gzip.NewWriter(&buf)
+		w := gzipWriters.Get().(*gzip.Writer)
+		defer gzipWriters.Put(w)
+		w.Reset(&buf)
 		w.Write(src)
 		if err := w.Close(); err != nil {
 			return nil, err
@@ -339,16 +343,17 @@ func Compress(codec int8, src []byte) ([]byte, error) {
 	case CodecSnappy:
 		return snappy.Encode(nil, src), nil
 	case CodecLZ4:
-		w := lz4.NewWriter(&buf)
+		w := lz4Writers.Get().(*lz4.Writer)
+		defer lz4Writers.Put(w)
+		w.Reset(&buf)
 		w.Write(src)
 		if err := w.Close(); err != nil {
 			return nil, err
 		}
 	case CodecZstd:
-		w, err := zstd.NewWriter(&buf)
-		if err != nil {
-			return nil, err
-		}
+		w := zstdWriters.Get().(*zstd.Encoder)
+		defer zstdWriters.Put(w)
+		w.Reset(&buf)
 		w.Write(src)
 		if err := w.Close(); err != nil {
 			return nil, err
@@ -358,3 +363,15 @@ func Compress(codec int8, src []byte) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+var (
+	gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
+	lz4Writers  = sync.Pool{New: func() any { return lz4.NewWriter(nil) }}
+	zstdWriters = sync.Pool{New: func() any {
+		w, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			panic(err) // only on invalid options
+		}
+		return w
+	}}
+)

@@ -114,29 +114,39 @@ func FuzzStreamedWalkAgrees(f *testing.F) {
 			return
 		}
 		limit := int64(len(body) + 10)
+		var memKeyless, streamKeyless, eachKeyless *[]int32
+		if requireKeys {
+			memKeyless, streamKeyless, eachKeyless = new([]int32), new([]int32), new([]int32)
+		}
 		mem := walker{b: body, max: int64(len(body))}
-		want := mem.checkRecords(count, requireKeys)
+		want := mem.checkRecords(count, memKeyless)
 		streamed := walker{src: &chunkReader{body, int(chunk)}, max: limit, b: make([]byte, 0, int(window))}
-		got := streamed.checkRecords(count, requireKeys)
+		got := streamed.checkRecords(count, streamKeyless)
 		if errClass(got) != errClass(want) {
 			t.Fatalf("in memory: %v; streamed in chunks of %d through a window of %d: %v", want, chunk, window, got)
 		}
+		if want == nil && requireKeys && fmt.Sprint(*memKeyless) != fmt.Sprint(*streamKeyless) {
+			t.Fatalf("keyless records %v in memory, %v streamed", *memKeyless, *streamKeyless)
+		}
 		var memRecs, streamRecs [][]byte
-		collect := func(dst *[][]byte) func(*Record) error {
+		collect := func(dst *[][]byte, keyless *[]int32) func(*Record) error {
 			return func(r *Record) error {
-				if requireKeys && r.Key == nil {
-					return fmt.Errorf("%w: no key", ErrInvalid)
+				if keyless != nil && r.Key == nil {
+					*keyless = append(*keyless, r.OffsetDelta)
 				}
 				*dst = append(*dst, r.Key, r.Value)
 				return nil
 			}
 		}
 		mem = walker{b: body, max: int64(len(body))}
-		mwant := mem.eachRecord(count, collect(&memRecs))
+		mwant := mem.eachRecord(count, collect(&memRecs, eachKeyless))
 		streamed = walker{src: &chunkReader{body, int(chunk)}, max: limit, keep: true, b: make([]byte, 0, int(window))}
-		mgot := streamed.eachRecord(count, collect(&streamRecs))
+		mgot := streamed.eachRecord(count, collect(&streamRecs, nil))
 		if errClass(mgot) != errClass(mwant) || errClass(mwant) != errClass(want) {
 			t.Fatalf("Each in memory: %v; streamed: %v; check: %v", mwant, mgot, want)
+		}
+		if want == nil && requireKeys && fmt.Sprint(*memKeyless) != fmt.Sprint(*eachKeyless) {
+			t.Fatalf("keyless records %v by the check, %v by Each", *memKeyless, *eachKeyless)
 		}
 		for i := range memRecs {
 			if !bytes.Equal(memRecs[i], streamRecs[i]) {

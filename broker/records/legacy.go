@@ -91,7 +91,11 @@ func eachLegacy(set []byte, depth int, limit int64, fn func(*legacyMessage) erro
 		if depth >= maxLegacyDepth {
 			return fmt.Errorf("%w: nested compressed messages", ErrInvalid)
 		}
-		inner, err := decompress(codec, m.value, limit)
+		value := m.value
+		if m.magic == 0 && codec == CodecLZ4 {
+			value = fixLZ4HeaderChecksum(value)
+		}
+		inner, err := decompress(codec, value, limit)
 		if err != nil {
 			return err
 		}

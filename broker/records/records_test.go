@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/snappy"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 func testRecords(n int) []Record {
@@ -307,5 +308,66 @@ func TestUpConvert(t *testing.T) {
 	}
 	if _, err := UpConvert(set[:len(set)-2], 0); !errors.Is(err, ErrShort) {
 		t.Fatalf("truncated legacy set: %v, want ErrShort", err)
+	}
+}
+
+// Every keyless record of a batch for a compacted topic is named, not
+// only the first (KIP-467), and the error is INVALID_RECORD.
+func TestValidateNamesEveryKeylessRecord(t *testing.T) {
+	b := &Batch{ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+	for i := range 5 {
+		r := Record{OffsetDelta: int32(i), Value: []byte("v")}
+		if i != 1 && i != 3 {
+			r.Key = []byte("k")
+		}
+		b.Records = append(b.Records, r)
+	}
+	for _, codec := range []int8{CodecNone, CodecGzip} {
+		b.Codec = codec
+		data, err := Build(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Validate(data, ValidateOptions{RequireKeys: true, Partition: "t-0"})
+		var re *RecordErrors
+		if !errors.As(err, &re) {
+			t.Fatalf("codec %d: %v, want *RecordErrors", codec, err)
+		}
+		if len(re.Errors) != 2 || re.Errors[0].Index != 1 || re.Errors[1].Index != 3 {
+			t.Fatalf("codec %d: %+v, want records 1 and 3", codec, re.Errors)
+		}
+		if !errors.Is(err, ErrInvalid) || !errors.Is(err, kerr.InvalidRecord) || errors.Is(err, kerr.InvalidTimestamp) {
+			t.Fatalf("codec %d: %v matches the wrong errors", codec, err)
+		}
+		want := "One or more records have been rejected due to 2 record errors in total, and only showing the first three errors at most: " +
+			"[RecordError(batchIndex=1, message='Compacted topic cannot accept message without key in topic partition t-0.'), " +
+			"RecordError(batchIndex=3, message='Compacted topic cannot accept message without key in topic partition t-0.')]"
+		if err.Error() != want {
+			t.Fatalf("message %q\nwant    %q", err.Error(), want)
+		}
+		if _, err := Validate(data, ValidateOptions{}); err != nil {
+			t.Fatalf("codec %d: without RequireKeys: %v", codec, err)
+		}
+	}
+}
+
+// A record with a bad timestamp makes the whole error INVALID_TIMESTAMP;
+// a record keeps its first error.
+func TestRecordErrorsMerge(t *testing.T) {
+	keys := &RecordErrors{}
+	keys.Add(2, false, "no key")
+	ts := &RecordErrors{}
+	ts.Add(2, true, "late")
+	ts.Add(0, true, "early")
+	all := keys.Merge(ts)
+	if len(all.Errors) != 2 || all.Errors[0].Index != 0 || all.Errors[1].Message != "no key" {
+		t.Fatalf("merged %+v", all.Errors)
+	}
+	if !errors.Is(all, kerr.InvalidTimestamp) || all.Error() != "One or more records have been rejected due to invalid timestamp" {
+		t.Fatalf("merged error %v", all)
+	}
+	var none *RecordErrors
+	if none.Merge(nil) != nil {
+		t.Fatal("nil merged with nil is not nil")
 	}
 }

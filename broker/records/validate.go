@@ -4,8 +4,12 @@ import "fmt"
 
 // ValidateOptions tunes Validate.
 type ValidateOptions struct {
-	// RequireKeys rejects records without a key (compacted topics).
+	// RequireKeys rejects records without a key (compacted topics): each
+	// is named in a *RecordErrors.
 	RequireKeys bool
+	// Partition names the topic partition in the messages of record
+	// errors, as Kafka's do.
+	Partition string
 	// AllowControl admits control batches (only the broker writes them).
 	AllowControl bool
 	// Coordinator admits producer batches without sequence numbers, which
@@ -25,12 +29,28 @@ type ValidateOptions struct {
 // ErrMagic or ErrCRC (the batch's framing), ErrCorrupt (undecodable
 // compressed data), ErrInvalid (records that break the format or a rule),
 // ErrTooLarge (records inflating past MaxUncompressed) or ErrCompression.
+// A batch whose records are well formed but lack keys (RequireKeys) fails
+// with a *RecordErrors naming each.
 func Validate(batch []byte, opt ValidateOptions) (Header, error) {
 	h, err := validateHeader(batch, opt)
 	if err != nil {
 		return h, err
 	}
-	return h, walkRecords(batch, &h, opt.MaxUncompressed, opt.RequireKeys, nil, false)
+	var keyless *[]int32
+	if opt.RequireKeys {
+		keyless = new([]int32)
+	}
+	if err := walkRecords(batch, &h, opt.MaxUncompressed, keyless, nil, false); err != nil {
+		return h, err
+	}
+	if keyless != nil && len(*keyless) > 0 {
+		re := &RecordErrors{}
+		for _, i := range *keyless {
+			re.Add(i, false, "Compacted topic cannot accept message without key in topic partition "+opt.Partition+".")
+		}
+		return h, re
+	}
+	return h, nil
 }
 
 // validateHeader is Validate's check of everything but the records.
@@ -66,5 +86,5 @@ func validateHeader(batch []byte, opt ValidateOptions) (Header, error) {
 // checkRecords checks an uncompressed records section as Validate does.
 func checkRecords(body []byte, count int32) error {
 	w := walker{b: body, max: int64(len(body))}
-	return w.checkRecords(count, false)
+	return w.checkRecords(count, nil)
 }

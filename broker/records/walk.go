@@ -144,17 +144,17 @@ func (w *walker) overLimit(i int32, length int64) error {
 }
 
 // checkRecords walks count records, checking every length, the offset
-// deltas 0, 1, 2, ..., the count, and (requireKeys) that each record has
+// deltas 0, 1, 2, ..., the count, and (keyless not nil) which records have
 // a key, without building the records: the produce path's check. Records
 // are checked where they lie in the window (checkInHand); a record cut by
 // the window's end is made whole by reading on, growing the window to the
 // record's size if need be.
-func (w *walker) checkRecords(count int32, requireKeys bool) error {
+func (w *walker) checkRecords(count int32, keyless *[]int32) error {
 	for i := int32(0); i < count; {
 		if err := w.start(i, count); err != nil {
 			return err
 		}
-		next, used, need, err := checkInHand(w.b[w.p:], i, count, requireKeys)
+		next, used, need, err := checkInHand(w.b[w.p:], i, count, keyless)
 		w.p += used
 		i = next
 		if err != nil {
@@ -179,7 +179,7 @@ func (w *walker) checkRecords(count int32, requireKeys bool) error {
 // bytes of b checked, and, if it stopped at a record b does not wholly
 // hold, the bytes that record needs (its size, or a varint's if its length
 // is cut).
-func checkInHand(b []byte, i, count int32, requireKeys bool) (next int32, used, need int, err error) {
+func checkInHand(b []byte, i, count int32, keyless *[]int32) (next int32, used, need int, err error) {
 	p := 0
 	field := func(end int) (int64, bool) {
 		v, n := binary.Varint(b[p:end])
@@ -226,9 +226,9 @@ func checkInHand(b []byte, i, count int32, requireKeys bool) (next int32, used, 
 		if !skip(end, true) || !skip(end, true) {
 			return i, used, 0, fmt.Errorf("%w: record %d key or value", ErrInvalid, i)
 		}
-		if requireKeys {
+		if keyless != nil {
 			if kl, _ := binary.Varint(b[keyStart:end]); kl < 0 {
-				return i, used, 0, fmt.Errorf("%w: record %d has no key; compacted topics need a key on every record", ErrInvalid, i)
+				*keyless = append(*keyless, i)
 			}
 		}
 		nh, ok := field(end)
@@ -287,14 +287,14 @@ func (w *walker) eachRecord(count int32, fn func(*Record) error) error {
 
 // walkRecords runs check (Validate) or each (Each) over batch's records,
 // decompressing as a stream to at most limit bytes.
-func walkRecords(batch []byte, h *Header, limit int64, requireKeys bool, fn func(*Record) error, each bool) error {
+func walkRecords(batch []byte, h *Header, limit int64, keyless *[]int32, fn func(*Record) error, each bool) error {
 	body := batch[HeaderSize:]
 	if h.Codec() == CodecNone {
 		w := walker{b: body, max: int64(len(body))}
 		if each {
 			return w.eachRecord(h.NumRecords, fn)
 		}
-		return w.checkRecords(h.NumRecords, requireKeys)
+		return w.checkRecords(h.NumRecords, keyless)
 	}
 	if limit <= 0 {
 		limit = DefaultMaxUncompressed
@@ -313,7 +313,7 @@ func walkRecords(batch []byte, h *Header, limit int64, requireKeys bool, fn func
 			f.buf = make([]byte, 0, walkWindow)
 		}
 		w.b = f.buf[:0]
-		err = w.checkRecords(h.NumRecords, requireKeys)
+		err = w.checkRecords(h.NumRecords, keyless)
 		f.buf = w.b[:0]
 	}
 	if errors.Is(err, ErrInvalid) {

@@ -130,6 +130,26 @@ func (s *State) Laggards(now time.Time, maxLag time.Duration) []int32 {
 	return out
 }
 
+// SetReplicas installs a new assignment at the same leader epoch (a
+// reassignment adds or removes replicas without a new leader): an added
+// follower starts unknown and caught up "now", as at a leader's start; a
+// follower no longer assigned is forgotten unless the ISR still holds it.
+// The assignment and the leader epoch may reach the leader in either
+// order, so the leader must not wait for a new epoch to know a replica.
+func (s *State) SetReplicas(replicas []int32, now time.Time) {
+	s.Replicas = slices.Clone(replicas)
+	for _, r := range replicas {
+		if r != s.Self && s.Followers[r] == nil {
+			s.Followers[r] = &Follower{LEO: -1, LastCaughtUp: now, lastFetch: now}
+		}
+	}
+	for id := range s.Followers {
+		if !slices.Contains(replicas, id) && !s.InISR(id) {
+			delete(s.Followers, id)
+		}
+	}
+}
+
 // SetISR installs a new ISR (after it was persisted) and returns whether
 // the high watermark moved.
 func (s *State) SetISR(isr []int32) bool {

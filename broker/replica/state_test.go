@@ -9,11 +9,12 @@ import (
 
 // step is one event in a leader's life, and what must hold after it.
 type step struct {
-	do     string // "append", "fetch", "isr", "tick"
-	id     int32
-	offset int64 // LEO for append, fetch offset for fetch
-	isr    []int32
-	after  time.Duration
+	do       string // "append", "fetch", "isr", "tick", "replicas"
+	id       int32
+	replicas []int32
+	offset   int64 // LEO for append, fetch offset for fetch
+	isr      []int32
+	after    time.Duration
 
 	wantHW        int64
 	wantHWMoved   bool
@@ -107,6 +108,20 @@ func TestLeaderStateMachine(t *testing.T) {
 			},
 		},
 		{
+			name: "a replica added at the same epoch (reassignment) is known, catches up and joins the ISR", replicas: []int32{1, 2}, isr: []int32{1, 2}, leo: 30, hw: 30,
+			steps: []step{
+				{do: "fetch", id: 3, offset: 30, wantHW: 30, wantExpand: false}, // not assigned yet: ignored
+				{do: "replicas", replicas: []int32{2, 3, 1}},
+				{do: "fetch", id: 3, offset: 10, wantHW: 30, wantExpand: false},
+				{do: "fetch", id: 3, offset: 30, wantHW: 30, wantExpand: true},
+				{do: "isr", isr: []int32{1, 2, 3}, wantHW: 30},
+				{do: "replicas", replicas: []int32{1, 3}}, // 2 removed but still in the ISR: kept
+				{do: "append", offset: 35, wantHW: 30},
+				{do: "fetch", id: 3, offset: 35, wantHW: 30},
+				{do: "fetch", id: 2, offset: 35, wantHW: 35, wantHWMoved: true},
+			},
+		},
+		{
 			name: "a follower below the new leader's epoch start cannot join the ISR", replicas: []int32{1, 2}, isr: []int32{1}, leo: 30, hw: 10,
 			steps: []step{
 				{do: "fetch", id: 2, offset: 12, wantHW: 30, wantExpand: false},
@@ -128,6 +143,8 @@ func TestLeaderStateMachine(t *testing.T) {
 					moved, expand = r.HWMoved, r.ExpandISR
 				case "isr":
 					moved = s.SetISR(st.isr)
+				case "replicas":
+					s.SetReplicas(st.replicas, now)
 				case "tick":
 					now = now.Add(st.after)
 				}

@@ -28,6 +28,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"gregor/broker/records"
 )
 
 // sharedFile is a segment's .log file, shared by the segment and the
@@ -70,13 +72,17 @@ func (f *sharedFile) shared() bool { return f.refs.Load() > 1 }
 
 // Section is a byte range of a segment file, readable until Release.
 type Section struct {
-	f   *sharedFile
-	pos int64
-	n   int
+	f       *sharedFile
+	pos     int64
+	n       int
+	records int // records in its batches, as their headers count them
 }
 
 // Len is the section's length in bytes.
 func (s *Section) Len() int { return s.n }
+
+// Records is the number of records in the section's batches.
+func (s *Section) Records() int { return s.records }
 
 // ReadAt reads from the section at off (relative to its start); it never
 // reads past the section.
@@ -127,7 +133,7 @@ func (s *Section) Bytes() ([]byte, error) {
 // the one holding off, up to maxBytes, none with a last offset at or above
 // limit; the first batch whole even past maxBytes when minOne is set
 // (KIP-74). It reads batch headers only.
-func (s *segment) section(off, limit int64, maxBytes int32, minOne bool, size int64) (pos int64, n int, err error) {
+func (s *segment) section(off, limit int64, maxBytes int32, minOne bool, size int64) (pos int64, n, recs int, err error) {
 	sc := newScanner(s, size)
 	defer sc.free()
 	first, err := s.findWith(&sc, off)
@@ -135,31 +141,42 @@ func (s *segment) section(off, limit int64, maxBytes int32, minOne bool, size in
 		if err == io.EOF {
 			err = nil
 		}
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	end := min(first.pos+int64(max(maxBytes, 0)), size)
 	if end < first.pos+first.size {
 		if !minOne {
-			return 0, 0, nil
+			return 0, 0, 0, nil
 		}
 		end = first.pos + first.size
 	}
 	sc.end = end // the walk on reuses what the search read
 	p := first.pos + first.size
+	recs = recordCount(first.hdr)
 	for p < end {
 		b, err := sc.at(p)
 		if err == io.EOF || errors.Is(err, errTorn) {
 			break // the next batch does not fit
 		}
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 		if b.last >= limit {
 			break
 		}
 		p += b.size
+		recs += recordCount(b.hdr)
 	}
-	return first.pos, int(p - first.pos), nil
+	return first.pos, int(p - first.pos), recs, nil
+}
+
+// recordCount is the records a batch header counts (one for a legacy
+// message set entry).
+func recordCount(h records.Header) int {
+	if h.Magic < 2 {
+		return 1
+	}
+	return int(h.NumRecords)
 }
 
 // ReadSection is Read without reading: it returns the Section holding the
@@ -187,7 +204,7 @@ func (l *Log) readSection(off, limit int64, maxBytes int32, minOne bool) (sec *S
 		if off >= s.next || off >= limit {
 			continue
 		}
-		pos, n, err := s.section(max(off, s.base), limit, maxBytes, minOne, s.size)
+		pos, n, recs, err := s.section(max(off, s.base), limit, maxBytes, minOne, s.size)
 		if s.indexSuspect.Load() {
 			suspect = s
 		}
@@ -196,7 +213,7 @@ func (l *Log) readSection(off, limit int64, maxBytes int32, minOne bool) (sec *S
 		}
 		if n > 0 {
 			s.log.acquire()
-			return &Section{f: s.log, pos: pos, n: n}, suspect, nil
+			return &Section{f: s.log, pos: pos, n: n, records: recs}, suspect, nil
 		}
 		return nil, suspect, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 
 	"github.com/go-zookeeper/zk"
 
@@ -65,6 +66,7 @@ func (b *backend) control() error {
 				}
 			}
 		}
+		var writes []partitionWrite
 		for _, name := range slices.Sorted(maps.Keys(b.topics)) {
 			t := b.topics[name]
 			if !t.exists || b.deleting[name] {
@@ -77,14 +79,29 @@ func (b *backend) control() error {
 				continue
 			}
 			for p := range t.assign {
-				err := b.controlPartition(t, int32(p), alive)
-				if err == nil && pass == 1 {
-					err = b.completeReassignment(t, int32(p), alive)
+				if w, ok := b.decidePartition(t, int32(p), alive); ok {
+					writes = append(writes, w)
 				}
-				if err != nil {
-					note(err)
-					if !b.isController {
-						return firstErr
+			}
+		}
+		for _, err := range b.writePartitions(writes) {
+			note(err)
+			if !b.isController {
+				return firstErr
+			}
+		}
+		if pass == 1 {
+			for _, name := range slices.Sorted(maps.Keys(b.topics)) {
+				t := b.topics[name]
+				if !t.exists || !t.hasID || b.deleting[name] {
+					continue
+				}
+				for p := range t.assign {
+					if err := b.completeReassignment(t, int32(p), alive); err != nil {
+						note(err)
+						if !b.isController {
+							return firstErr
+						}
 					}
 				}
 			}
@@ -99,24 +116,94 @@ func (b *backend) control() error {
 	return firstErr
 }
 
-// controlPartition creates a partition's state (metadata.Online) or
-// follows the live brokers (metadata.Failover).
-func (b *backend) controlPartition(t *topicCache, p int32, live metadata.Live) error {
+// partitionWrite is a controller decision for one partition: its first
+// state (metadata.Online) or its next one (metadata.Failover).
+type partitionWrite struct {
+	t      *topicCache
+	p      int32
+	create bool
+	old    *pstate
+	next   metadata.Partition
+	// Filled in by the write: the state written (nil: nothing, it
+	// changed meanwhile and is read again) or the error.
+	written *pstate
+	err     error
+}
+
+// decidePartition decides whether a partition's state must be created or
+// must follow the live brokers.
+func (b *backend) decidePartition(t *topicCache, p int32, live metadata.Live) (partitionWrite, bool) {
 	cur := t.partition(p)
 	if t.states[p] == nil {
 		next, ok := metadata.Online(cur, live)
 		if !ok {
-			return nil // no replica is up yet; created when one registers
+			return partitionWrite{}, false // no replica is up yet; created when one registers
 		}
-		return b.createState(t, p, next.Leader, next.ISR)
+		return partitionWrite{t: t, p: p, create: true, next: next}, true
 	}
 	next, ok := metadata.Failover(cur, live)
 	if !ok {
-		return nil
+		return partitionWrite{}, false
 	}
 	b.log.Info().Str("topic", t.name).Int32("partition", p).Int32("old_leader", cur.Leader).Int32("leader", next.Leader).
 		Int32("leader_epoch", next.LeaderEpoch).Ints32("isr", next.ISR).Msg("controller: partition state change")
-	return b.writeState(t, p, t.states[p], next)
+	return partitionWrite{t: t, p: p, old: t.states[p], next: next}, true
+}
+
+// controlWriteParallel bounds the partition states the controller writes
+// at once: a broker's death moves every partition it led, and one write
+// after the other would keep the last ones leaderless for as long as all
+// the round trips before them.
+const controlWriteParallel = 16
+
+// writePartitions writes the decided states concurrently, then records
+// what was written (called with mu held; the writes do only ZooKeeper
+// I/O). It returns the errors.
+func (b *backend) writePartitions(ws []partitionWrite) []error {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, controlWriteParallel)
+	for i := range ws {
+		w := &ws[i]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if w.create {
+				w.written, w.err = b.createStateIO(w.t.name, w.p, w.next.Leader, w.next.ISR)
+			} else {
+				w.written, w.err = b.writeStateIO(w.t.name, w.p, w.old, w.next)
+			}
+		}()
+	}
+	wg.Wait()
+	var errs []error
+	for _, w := range ws {
+		if w.err != nil {
+			errs = append(errs, w.err)
+			continue
+		}
+		if w.written != nil {
+			if w.create {
+				b.log.Info().Str("topic", w.t.name).Int32("partition", w.p).Int32("leader", w.next.Leader).Ints32("isr", w.next.ISR).Msg("controller: partition online")
+			}
+			b.recordState(w.t, w.p, w.written)
+		}
+	}
+	return errs
+}
+
+// recordState installs a state the controller wrote into the cache, to be
+// delivered.
+func (b *backend) recordState(t *topicCache, p int32, st *pstate) {
+	if int(p) >= len(t.states) {
+		return // the topic shrank meanwhile (it was recreated)
+	}
+	if old := t.states[p]; old != nil && st.leader >= 0 && old.leader != st.leader {
+		b.elections.Add(1) // leaders this controller changed (status.go)
+	}
+	t.states[p] = st
+	t.changed = true
+	b.markReported(t)
 }
 
 // partition is partition p as the controller's decisions take it; one
@@ -152,50 +239,59 @@ func (b *backend) multiErr(resp []zk.MultiResponse, err error) error {
 	return err
 }
 
-func (b *backend) createState(t *topicCache, p int32, leader int32, isr []int32) error {
-	for _, zpath := range []string{partitionsPath(t.name), partitionPath(t.name, p)} {
+// createStateIO creates a partition's first state, fenced. It returns
+// nil (and marks the state to be read) if it exists already or the topic
+// is gone. It does only ZooKeeper I/O.
+func (b *backend) createStateIO(topic string, p int32, leader int32, isr []int32) (*pstate, error) {
+	for _, zpath := range []string{partitionsPath(topic), partitionPath(topic, p)} {
 		_, err := b.conn.Create(b.p(zpath), nil, 0, b.acl)
 		if errors.Is(err, zk.ErrNoNode) {
-			return nil // topic deleted meanwhile
+			return nil, nil // topic deleted meanwhile
 		}
 		if err != nil && !errors.Is(err, zk.ErrNodeExists) {
-			return err
+			return nil, err
 		}
 	}
 	data := encodeState(b.ctrlEpoch, leader, 0, isr)
-	resp, err := b.conn.Multi(b.fence(), &zk.CreateRequest{Path: b.p(statePath(t.name, p)), Data: data, Acl: b.acl})
+	resp, err := b.conn.Multi(b.fence(), &zk.CreateRequest{Path: b.p(statePath(topic, p)), Data: data, Acl: b.acl})
 	if err = b.multiErr(resp, err); err != nil {
 		if errors.Is(err, zk.ErrNodeExists) {
-			b.mark(stateKey(t.name, p))
-			return nil
+			b.mark(stateKey(topic, p))
+			return nil, nil
 		}
-		return fmt.Errorf("creating state of %s-%d: %w", t.name, p, err)
+		return nil, fmt.Errorf("creating state of %s-%d: %w", topic, p, err)
 	}
-	b.log.Info().Str("topic", t.name).Int32("partition", p).Int32("leader", leader).Ints32("isr", isr).Msg("controller: partition online")
-	t.states[p] = &pstate{ctrlEpoch: b.ctrlEpoch, leader: leader, isr: isr, version: 0}
-	t.changed = true
-	return nil
+	return &pstate{ctrlEpoch: b.ctrlEpoch, leader: leader, isr: isr, version: 0}, nil
 }
 
 // writeState records a partition's next leadership, fenced, by
 // compare-and-set from old.
 func (b *backend) writeState(t *topicCache, p int32, old *pstate, next metadata.Partition) error {
+	st, err := b.writeStateIO(t.name, p, old, next)
+	if err == nil && st != nil {
+		b.recordState(t, p, st)
+	}
+	return err
+}
+
+// writeStateIO writes a partition's next leadership, fenced, by
+// compare-and-set from old. It returns nil (and marks the state to be
+// read) if the state changed meanwhile. It does only ZooKeeper I/O.
+func (b *backend) writeStateIO(topic string, p int32, old *pstate, next metadata.Partition) (*pstate, error) {
 	data := encodeState(b.ctrlEpoch, next.Leader, next.LeaderEpoch, next.ISR)
-	resp, err := b.conn.Multi(b.fence(), &zk.SetDataRequest{Path: b.p(statePath(t.name, p)), Data: data, Version: old.version})
+	resp, err := b.conn.Multi(b.fence(), &zk.SetDataRequest{Path: b.p(statePath(topic, p)), Data: data, Version: old.version})
 	if err = b.multiErr(resp, err); err != nil {
 		if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNoNode) {
-			b.mark(stateKey(t.name, p)) // changed meanwhile: re-read, decide again
-			return nil
+			b.mark(stateKey(topic, p)) // changed meanwhile: re-read, decide again
+			return nil, nil
 		}
-		return fmt.Errorf("writing state of %s-%d: %w", t.name, p, err)
+		return nil, fmt.Errorf("writing state of %s-%d: %w", topic, p, err)
 	}
 	version := old.version + 1
 	if len(resp) > 1 && resp[1].Stat != nil {
 		version = resp[1].Stat.Version
 	}
-	t.states[p] = &pstate{ctrlEpoch: b.ctrlEpoch, leader: next.Leader, leaderEpoch: next.LeaderEpoch, isr: next.ISR, version: version}
-	t.changed = true
-	return nil
+	return &pstate{ctrlEpoch: b.ctrlEpoch, leader: next.Leader, leaderEpoch: next.LeaderEpoch, isr: next.ISR, version: version}, nil
 }
 
 // assignTopicID gives a topic created without an id (by an old tool) one,

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -327,31 +328,37 @@ func mustJSON(v any) []byte {
 
 // Shutdown is a controlled shutdown: leaderships move to another live ISR
 // member, this broker leaves the ISRs it is in, and it resigns as
-// controller.
+// controller. It returns once this broker's own loop has read and
+// delivered the states it wrote, so the caller can wait for them to be
+// in force before it stops serving. The broker stops replicating first,
+// so that no leader puts it back into an ISR.
 func (b *backend) Shutdown(ctx context.Context) error {
 	b.shuttingDown.Store(true)
-	_, err := withCtx(ctx, func() (struct{}, error) { return struct{}{}, b.shutdown() })
+	_, err := withCtx(ctx, func() (struct{}, error) { return struct{}{}, b.shutdown(ctx) })
 	return err
 }
 
-func (b *backend) shutdown() error {
+// handOverParallel bounds the partitions handed over at once (each is a
+// read and a compare-and-set in ZooKeeper).
+const handOverParallel = 8
+
+func (b *backend) shutdown(ctx context.Context) error {
 	self := b.self()
 	type tp struct {
-		topic string
-		p     int32
+		topic    string
+		id       metadata.Uuid
+		p        int32
+		replicas []int32
 	}
 	var mine []tp
 	b.mu.Lock()
+	apply, _ := b.apply.(metadata.PartitionApplier)
 	for name, t := range b.topics {
 		for p, r := range t.assign {
 			if slices.Contains(r, self) {
-				mine = append(mine, tp{name, int32(p)})
+				mine = append(mine, tp{name, t.id, int32(p), slices.Clone(r)})
 			}
 		}
-	}
-	assigns := map[string][][]int32{}
-	for name, t := range b.topics {
-		assigns[name] = t.assign
 	}
 	b.mu.Unlock()
 	liveIDs, err := b.liveBrokerIDs()
@@ -359,13 +366,42 @@ func (b *backend) shutdown() error {
 		return err
 	}
 	live := metadata.NewLive(liveIDs...)
-	var errs []error
+	var (
+		wg      sync.WaitGroup
+		emu     sync.Mutex
+		errs    []error
+		written []string
+		sem     = make(chan struct{}, handOverParallel)
+	)
 	for _, x := range mine {
-		replicas := assigns[x.topic][x.p]
-		if err := b.handOver(x.topic, x.p, replicas, live); err != nil {
-			errs = append(errs, err)
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			st, changed, err := b.handOver(x.topic, x.p, x.replicas, live)
+			if changed && apply != nil {
+				// In force here at once: this broker stops leading (and
+				// answers NOT_LEADER_OR_FOLLOWER with the new leader)
+				// without waiting for its watch to read it back.
+				apply.ApplyPartition(x.topic, x.id, x.p, st)
+			}
+			emu.Lock()
+			defer emu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			if changed {
+				written = append(written, stateKey(x.topic, x.p))
+			}
+		}()
+	}
+	wg.Wait()
+	if len(written) > 0 {
+		if err := b.sync(ctx, written); err != nil {
+			errs = append(errs, fmt.Errorf("waiting for the handed over states to be read back: %w", err))
 		}
 	}
+	b.log.Info().Int("partitions", len(mine)).Int("changed", len(written)).Msg("controlled shutdown: leaderships handed over and ISRs left")
 	// Resign as controller.
 	data, stat, err := b.conn.Get(b.p(controllerPath))
 	if err == nil && stat.EphemeralOwner == b.conn.SessionID() {
@@ -382,36 +418,38 @@ func (b *backend) shutdown() error {
 }
 
 // handOver applies metadata.ControlledShutdown to one partition by
-// compare-and-set of its state znode.
-func (b *backend) handOver(topic string, p int32, replicas []int32, live metadata.Live) error {
+// compare-and-set of its state znode; it reports whether it wrote, and
+// what.
+func (b *backend) handOver(topic string, p int32, replicas []int32, live metadata.Live) (metadata.PartitionState, bool, error) {
 	zpath := b.p(statePath(topic, p))
 	for range 10 {
 		data, stat, err := b.conn.Get(zpath)
 		if errors.Is(err, zk.ErrNoNode) {
-			return nil
+			return metadata.PartitionState{}, false, nil
 		}
 		if err != nil {
-			return err
+			return metadata.PartitionState{}, false, err
 		}
 		z, err := decodeState(data)
 		if err != nil {
-			return err
+			return metadata.PartitionState{}, false, err
 		}
 		next, ok := metadata.ControlledShutdown(z.partition(topic, p, replicas), b.self(), live)
 		if !ok {
-			return nil
+			return metadata.PartitionState{}, false, nil
 		}
-		_, err = b.conn.Set(zpath, encodeState(z.ControllerEpoch, next.Leader, next.LeaderEpoch, next.ISR), stat.Version)
+		stat, err = b.conn.Set(zpath, encodeState(z.ControllerEpoch, next.Leader, next.LeaderEpoch, next.ISR), stat.Version)
 		if errors.Is(err, zk.ErrBadVersion) {
 			continue
 		}
 		if err != nil {
-			return err
+			return metadata.PartitionState{}, false, err
 		}
 		if next.Leader != z.Leader {
 			b.log.Info().Str("topic", topic).Int32("partition", p).Int32("leader", next.Leader).Int32("leader_epoch", next.LeaderEpoch).Msg("controlled shutdown: leadership moved")
 		}
-		return nil
+		st := metadata.PartitionState{Replicas: replicas, Leader: next.Leader, LeaderEpoch: next.LeaderEpoch, ISR: slices.Clone(next.ISR), Version: stat.Version}
+		return st, true, nil
 	}
-	return fmt.Errorf("state of %s-%d kept changing during controlled shutdown", topic, p)
+	return metadata.PartitionState{}, false, fmt.Errorf("state of %s-%d kept changing during controlled shutdown", topic, p)
 }

@@ -228,6 +228,7 @@ func (b *backend) completeReassignment(t *topicCache, p int32, live metadata.Liv
 	}
 	t.states[p] = &pstate{ctrlEpoch: b.ctrlEpoch, leader: next.Leader, leaderEpoch: next.LeaderEpoch, isr: next.ISR, version: sv}
 	t.assign, t.adding, t.removing, t.version, t.changed = assign, adding, removing, tv, true
+	b.markReported(t)
 	return nil
 }
 

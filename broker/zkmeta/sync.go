@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -65,6 +66,8 @@ func (b *backend) markAll() {
 	b.wmu.Unlock()
 	b.mu.Lock()
 	keys := append(b.brokerConfigKeys(), b.userKeys()...)
+	keys = append(keys, aclKeys()...)
+	keys = append(keys, b.quotaKeys()...)
 	for name, t := range b.topics {
 		keys = append(keys, preTopic+name, preConfig+name)
 		for p := range t.assign {
@@ -93,9 +96,13 @@ func (b *backend) arm(key string, ch <-chan zk.Event) {
 	b.wmu.Unlock()
 	go func() {
 		<-ch
+		now := time.Now()
 		b.wmu.Lock()
 		delete(b.armed, key)
 		b.dirty[key] = true
+		if _, ok := b.fired[key]; !ok {
+			b.fired[key] = now
+		}
 		b.wmu.Unlock()
 		b.kick()
 	}()
@@ -108,6 +115,82 @@ func (b *backend) takeDirty() []string {
 	clear(b.dirty)
 	sort.Strings(keys)
 	return keys
+}
+
+// takeFired returns when key's watch fired (zero if it did not) once the
+// key has been read.
+func (b *backend) takeFired(key string) time.Time {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	at := b.fired[key]
+	delete(b.fired, key)
+	return at
+}
+
+// takeBarriers returns the barriers a round started now must close.
+func (b *backend) takeBarriers() []chan struct{} {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	bars := b.barriers
+	b.barriers = nil
+	return bars
+}
+
+// sync re-reads keys and waits until the loop has delivered what it read
+// (or ctx ends): a round started after the keys were marked reads them.
+func (b *backend) sync(ctx context.Context, keys []string) error {
+	bar := make(chan struct{})
+	b.wmu.Lock()
+	for _, k := range keys {
+		b.dirty[k] = true
+	}
+	b.barriers = append(b.barriers, bar)
+	b.wmu.Unlock()
+	b.kick()
+	select {
+	case <-bar:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// noteReported records, for the topic a key belongs to, when the change
+// read from it was reported.
+func (b *backend) noteReported(key string, at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	if b.roundReported.IsZero() || at.Before(b.roundReported) {
+		b.roundReported = at
+	}
+	var name string
+	switch {
+	case strings.HasPrefix(key, preTopic):
+		name = key[len(preTopic):]
+	case strings.HasPrefix(key, preConfig):
+		name = key[len(preConfig):]
+	case strings.HasPrefix(key, preState):
+		rest := key[len(preState):]
+		if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+			name = rest[:i]
+		}
+	default:
+		return
+	}
+	if t := b.topics[name]; t != nil && t.changed && (t.reported.IsZero() || at.Before(t.reported)) {
+		t.reported = at
+	}
+}
+
+// markReported stamps a topic the controller changed in this round.
+func (b *backend) markReported(t *topicCache) {
+	if t.reported.IsZero() {
+		t.reported = b.roundReported
+		if t.reported.IsZero() {
+			t.reported = time.Now()
+		}
+	}
 }
 
 // children lists zpath's children, watching them for key.
@@ -126,6 +209,88 @@ func (b *backend) children(key, zpath string) ([]string, error) {
 
 // get reads zpath, watching it (or its creation) for key.
 func (b *backend) get(key, zpath string) ([]byte, *zk.Stat, bool, error) {
+	if r, ok := b.prefetched[key]; ok {
+		delete(b.prefetched, key)
+		return r.data, r.stat, r.ok, r.err
+	}
+	return b.read(key, zpath)
+}
+
+// getResult is a read done ahead of processing its key.
+type getResult struct {
+	data []byte
+	stat *zk.Stat
+	ok   bool
+	err  error
+}
+
+// prefetchParallel bounds the reads a round issues at once.
+const prefetchParallel = 16
+
+// prefetch reads the znodes of a round's topic, config and partition
+// state keys concurrently (one round trip instead of one per key); get
+// then takes them from b.prefetched. A leadership move touches many
+// partition states at once. Called without mu.
+func (b *backend) prefetch(keys []string) {
+	type job struct{ key, zpath string }
+	var jobs []job
+	b.mu.Lock()
+	for _, k := range keys {
+		if zpath, ok := b.zpathOf(k); ok {
+			jobs = append(jobs, job{k, zpath})
+		}
+	}
+	b.mu.Unlock()
+	if len(jobs) < 2 {
+		return
+	}
+	results := make([]getResult, len(jobs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, prefetchParallel)
+	for i, j := range jobs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r := &results[i]
+			r.data, r.stat, r.ok, r.err = b.read(j.key, j.zpath)
+		}()
+	}
+	wg.Wait()
+	b.mu.Lock()
+	for i, j := range jobs {
+		b.prefetched[j.key] = results[i]
+	}
+	b.mu.Unlock()
+}
+
+// zpathOf is the znode of a topic, config or state key of a known topic.
+func (b *backend) zpathOf(key string) (string, bool) {
+	switch {
+	case strings.HasPrefix(key, preTopic):
+		name := key[len(preTopic):]
+		return b.p(topicPath(name)), b.topics[name] != nil
+	case strings.HasPrefix(key, preConfig):
+		name := key[len(preConfig):]
+		return b.p(configPath(name)), b.topics[name] != nil
+	case strings.HasPrefix(key, preState):
+		rest := key[len(preState):]
+		i := strings.LastIndexByte(rest, '/')
+		if i < 0 {
+			return "", false
+		}
+		p, err := strconv.Atoi(rest[i+1:])
+		t := b.topics[rest[:i]]
+		if err != nil || t == nil || p >= len(t.states) {
+			return "", false
+		}
+		return b.p(statePath(rest[:i], int32(p))), true
+	}
+	return "", false
+}
+
+// read reads zpath, watching it (or its creation) for key.
+func (b *backend) read(key, zpath string) ([]byte, *zk.Stat, bool, error) {
 	if b.isArmed(key) {
 		data, stat, err := b.conn.Get(zpath)
 		if errors.Is(err, zk.ErrNoNode) {
@@ -175,36 +340,61 @@ func (b *backend) loop(ctx context.Context) {
 		retry = nil
 		if b.round() {
 			retry = time.After(250 * time.Millisecond)
+		} else if b.hasDirty() {
+			b.kick() // changed meanwhile: read it now
 		}
 	}
 }
 
 // round reads what changed, acts as controller if this broker is one, and
-// delivers the changes. It reports whether something must be retried.
+// delivers the changes. It reads one batch of keys, so that a stream of
+// changes is delivered as it comes rather than once it stops. It reports
+// whether something must be retried (after a pause); what changed while
+// it ran is left dirty for the next round.
 func (b *backend) round() (retry bool) {
-	for i := 0; i < 100 && !retry; i++ {
-		keys := b.takeDirty()
-		if len(keys) == 0 {
+	start := time.Now()
+	bars := b.takeBarriers()
+	defer func() {
+		for _, bar := range bars {
+			close(bar)
+		}
+	}()
+	b.mu.Lock()
+	b.roundReported = time.Time{}
+	b.mu.Unlock()
+	keys := b.takeDirty()
+	b.prefetch(keys)
+	defer func() {
+		b.mu.Lock()
+		clear(b.prefetched)
+		b.mu.Unlock()
+	}()
+	for j, k := range keys {
+		b.mu.Lock()
+		err := b.process(k)
+		if err == nil {
+			b.noteReported(k, b.takeFired(k))
+		}
+		b.mu.Unlock()
+		if err != nil {
+			if !b.shuttingDown.Load() {
+				b.log.Debug().Err(err).Str("key", k).Msg("reading ZooKeeper; will retry")
+			}
+			b.wmu.Lock()
+			for _, k := range keys[j:] {
+				b.dirty[k] = true
+			}
+			b.wmu.Unlock()
+			retry = true
 			break
 		}
-		for j, k := range keys {
-			b.mu.Lock()
-			err := b.process(k)
-			b.mu.Unlock()
-			if err != nil {
-				if !b.shuttingDown.Load() {
-					b.log.Debug().Err(err).Str("key", k).Msg("reading ZooKeeper; will retry")
-				}
-				b.wmu.Lock()
-				for _, k := range keys[j:] {
-					b.dirty[k] = true
-				}
-				b.wmu.Unlock()
-				retry = true
-				break
-			}
-		}
 	}
+	read := time.Since(start)
+	// What was read goes out before the controller's work, which writes
+	// to ZooKeeper partition by partition: a change another broker made
+	// must not wait for it.
+	b.deliver()
+	delivered := time.Since(start)
 	if !retry {
 		b.mu.Lock()
 		if err := b.control(); err != nil {
@@ -215,9 +405,17 @@ func (b *backend) round() (retry bool) {
 		}
 		b.mu.Unlock()
 	}
-	b.deliver()
-	return retry || b.hasDirty()
+	controlled := time.Since(start)
+	b.deliver() // what the controller wrote
+	if took := time.Since(start); took > slowRound {
+		b.slowLog.Warn().Int("keys", len(keys)).Dur("reading", read).Dur("delivering", delivered-read).
+			Dur("controlling", controlled-delivered).Dur("delivering_writes", took-controlled).Msg("slow metadata round")
+	}
+	return retry
 }
+
+// slowRound is the metadata round duration above which it is logged.
+const slowRound = 50 * time.Millisecond
 
 func (b *backend) process(key string) error {
 	switch {
@@ -260,6 +458,16 @@ func (b *backend) process(key string) error {
 		return b.processUsers()
 	case strings.HasPrefix(key, preUser):
 		return b.processUser(key[len(preUser):])
+	case key == keyAclChanges:
+		return b.processAclChanges(key, aclChangesPath)
+	case key == keyAclExtChanges:
+		return b.processAclChanges(key, aclExtChangesPath)
+	case key == keyAcls:
+		return b.processAcls()
+	case strings.HasPrefix(key, preAcl):
+		return b.processAcl(key)
+	case strings.HasPrefix(key, "Q"):
+		return b.processQuota(key)
 	case strings.HasPrefix(key, preState):
 		rest := key[len(preState):]
 		i := strings.LastIndexByte(rest, '/')
@@ -561,11 +769,15 @@ func (b *backend) deliver() {
 			continue
 		}
 		t.changed = false
-		topics = append(topics, t.topicState())
+		ts := t.topicState()
+		ts.Reported, t.reported = t.reported, time.Time{}
+		topics = append(topics, ts)
 	}
 	b.brokersChanged, b.removed = false, nil
 	cfgDefaults, cfgSelf, cfgChanged := b.takeBrokerConfigs()
 	scram, scramChanged := b.takeScram()
+	acls, aclsChanged := b.takeAcls()
+	quotas, quotasChanged := b.takeQuotas()
 	b.mu.Unlock()
 
 	if apply == nil {
@@ -586,5 +798,11 @@ func (b *backend) deliver() {
 	}
 	if a, ok := apply.(metadata.ScramCredentialApplier); ok && scramChanged {
 		a.ApplyScramCredentials(scram)
+	}
+	if a, ok := apply.(metadata.AclApplier); ok && aclsChanged {
+		a.ApplyAcls(acls)
+	}
+	if a, ok := apply.(metadata.ClientQuotaApplier); ok && quotasChanged {
+		a.ApplyClientQuotas(quotas)
 	}
 }

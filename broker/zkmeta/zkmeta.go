@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,7 @@ type Options struct {
 type backend struct {
 	opt     Options
 	log     zerolog.Logger
+	slowLog zerolog.Logger // rate-limited, for slow rounds
 	servers []string
 	chroot  string
 	timeout time.Duration
@@ -53,7 +55,11 @@ type backend struct {
 	wmu   sync.Mutex
 	dirty map[string]bool
 	armed map[string]bool
-	sig   chan struct{}
+	// fired is when a key's watch fired, until the key is read.
+	fired map[string]time.Time
+	// barriers are closed at the end of the next round (sync).
+	barriers []chan struct{}
+	sig      chan struct{}
 
 	// Loop state. The loop mutates it holding mu (never while calling the
 	// Applier); other goroutines read it holding mu.
@@ -72,6 +78,15 @@ type backend struct {
 	rebalanceDue   bool // the leader imbalance check is due
 	bcfg           brokerConfigs
 	scram          scramCache // users.go
+	acls           aclCache   // acls.go
+	// roundReported is when the earliest change read in this round was
+	// reported, for what the controller writes in it.
+	roundReported time.Time
+	// prefetched holds the reads of this round's keys done ahead.
+	prefetched map[string]getResult
+	quotas     quotaCache    // quotas.go
+	elections  atomic.Uint64 // leaders changed by this broker as controller (status.go)
+	lastCtrl   atomic.Bool   // isController as Status last read it
 }
 
 type liveBroker struct {
@@ -92,6 +107,8 @@ type topicCache struct {
 	configs          map[string]string
 	states           []*pstate
 	changed          bool
+	// reported is when the earliest undelivered change was reported.
+	reported time.Time
 }
 
 type pstate struct {
@@ -127,11 +144,12 @@ func New(opt Options) (metadata.Backend, error) {
 	}
 	return &backend{
 		opt: opt, log: opt.Log.With().Str("component", "zkmeta").Logger(),
+		slowLog: opt.Log.With().Str("component", "zkmeta").Logger().Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 		servers: servers, chroot: chroot, timeout: timeout, acl: zk.WorldACL(zk.PermAll),
-		dirty: map[string]bool{}, armed: map[string]bool{}, sig: make(chan struct{}, 1),
+		dirty: map[string]bool{}, armed: map[string]bool{}, fired: map[string]time.Time{}, sig: make(chan struct{}, 1),
 		brokers: map[int32]*liveBroker{}, controller: -1, topics: map[string]*topicCache{},
 		deleting: map[string]bool{}, bounced: map[int32]bool{},
-		bcfg: brokerConfigs{read: map[string]bool{}},
+		bcfg: brokerConfigs{read: map[string]bool{}}, prefetched: map[string]getResult{},
 	}, nil
 }
 
@@ -145,7 +163,9 @@ type zkLogger struct{ log zerolog.Logger }
 func (l zkLogger) Printf(format string, args ...any) { l.log.Debug().Msgf(format, args...) }
 
 // Start connects, registers this broker, loads and delivers the metadata,
-// and keeps delivering changes until ctx ends.
+// and keeps delivering changes until Close; ctx bounds the first load
+// only (a stopping broker still needs the loop for its controlled
+// shutdown).
 func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
 	conn, events, err := zk.Connect(b.servers, b.timeout, zk.WithLogger(zkLogger{b.log}))
 	if err != nil {
@@ -185,7 +205,7 @@ func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
 			}
 		}
 	}
-	lctx, cancel := context.WithCancel(ctx)
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	b.cancel, b.done = cancel, make(chan struct{})
 	go b.watchSession(lctx, events)
 	go b.loop(lctx)
@@ -221,7 +241,7 @@ func (b *backend) setup(ctx context.Context) error {
 			}
 		}
 	}
-	for _, kp := range persistentPaths {
+	for _, kp := range append(slices.Clone(persistentPaths), aclPaths()...) {
 		if err := b.ensure(b.p(kp)); err != nil {
 			return err
 		}

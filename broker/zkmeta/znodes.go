@@ -128,6 +128,9 @@ func decodeBroker(id int32, data []byte) (metadata.BrokerInfo, error) {
 	if len(bi.Endpoints) == 0 && z.Host != nil && z.Port > 0 {
 		bi.Endpoints["PLAINTEXT"] = metadata.Endpoint{Host: *z.Host, Port: z.Port}
 	}
+	if ms, err := strconv.ParseInt(z.Timestamp, 10, 64); err == nil && ms > 0 {
+		bi.Registered = time.UnixMilli(ms)
+	}
 	return bi, nil
 }
 

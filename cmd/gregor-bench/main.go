@@ -41,6 +41,12 @@ func main() {
 		sessionsCmd(os.Args[2:]) // sessions.go
 	case "scale":
 		scaleCmd(os.Args[2:]) // scale.go
+	case "groups":
+		groupsCmd(os.Args[2:]) // groups.go
+	case "rolling":
+		rollingCmd(os.Args[2:])
+	case "downconvert":
+		downconvertCmd(os.Args[2:]) // downconvert.go
 	case "serve-kfake":
 		serveKfake(os.Args[2:])
 	default:
@@ -56,6 +62,9 @@ func usage() {
   gregor-bench security [-gregor bin/gregor] [-rounds 5] [-duration 5s]
   gregor-bench sessions [-gregor bin/gregor] [-rounds 3] [-duration 5s] [-partitions 2000]
   gregor-bench scale [-gregor bin/gregor] [-partitions 10000] [-conns 10000]
+  gregor-bench groups [-gregor bin/gregor] [-rounds 5]
+  gregor-bench rolling [-gregor bin/gregor] [-rounds 3] [-rate 500] [-partitions 6]
+  gregor-bench downconvert [-gregor bin/gregor] [-rounds 5] [-records 300000] [-size 256] [-codecs none,lz4]
   gregor-bench serve-kfake -addr 127.0.0.1:PORT -dir DIR
 
 scenarios:`)

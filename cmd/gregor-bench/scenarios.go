@@ -274,6 +274,14 @@ func e2eLatency(ctx context.Context, addr string, d time.Duration) ([]metric, er
 // groupTimes measures how long a 4-member group takes to form, and how
 // long the other three take to own every partition after one leaves.
 func groupTimes(ctx context.Context, addr string, d time.Duration) ([]metric, error) {
+	return groupTimesWith(ctx, addr, false)
+}
+
+// groupTimesWith is groupTimes with the classic protocol (the members
+// assign with the range balancer, heartbeating every 100 ms) or, next,
+// with KIP-848's (the broker's range assignor; the broker sets the
+// heartbeat interval).
+func groupTimesWith(ctx context.Context, addr string, next bool) ([]metric, error) {
 	const members = 4
 	const partitions = 8
 	topic, err := newTopic(ctx, addr, partitions)
@@ -292,7 +300,11 @@ func groupTimes(ctx context.Context, addr string, d time.Duration) ([]metric, er
 	start := time.Now()
 	for i := range ms {
 		m := &member{owned: map[int32]bool{}}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumerGroup(group),
+		var protocol []kgo.Opt
+		if next {
+			protocol = append(protocol, kgo.ServerSideBalancer())
+		}
+		cl, err := kgo.NewClient(append(protocol, kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumerGroup(group),
 			kgo.HeartbeatInterval(100*time.Millisecond), kgo.SessionTimeout(6*time.Second),
 			kgo.Balancers(kgo.RangeBalancer()),
 			kgo.OnPartitionsAssigned(func(_ context.Context, _ *kgo.Client, a map[string][]int32) {
@@ -315,7 +327,7 @@ func groupTimes(ctx context.Context, addr string, d time.Duration) ([]metric, er
 					delete(m.owned, p)
 				}
 				m.mu.Unlock()
-			}))
+			}))...)
 		if err != nil {
 			return nil, err
 		}

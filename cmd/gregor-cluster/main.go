@@ -474,6 +474,7 @@ func (c *cluster) printReady() {
 	fmt.Fprintf(c.out, "cluster ready: %d brokers, ZooKeeper %s%s, data in %s\n", c.opt.brokers, c.zk.Addr(), chroot, c.opt.dir)
 	if c.opt.metricsPort != 0 {
 		fmt.Fprintf(c.out, "metrics: http://127.0.0.1:%d/metrics .. :%d\n", c.opt.metricsPort, c.opt.metricsPort+c.opt.brokers-1)
+		fmt.Fprintf(c.out, "status pages: http://127.0.0.1:%d/ .. :%d (/metrics, /healthz, /readyz)\n", c.opt.metricsPort, c.opt.metricsPort+c.opt.brokers-1)
 	}
 	fmt.Fprintf(c.out, "bootstrap servers: %s\n", strings.Join(c.bootstrap(), ","))
 	fmt.Fprintf(c.out, "press Ctrl-C (or send SIGTERM to pid %d) to stop\n", os.Getpid())

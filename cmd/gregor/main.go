@@ -3,6 +3,9 @@
 //	gregor                                   one broker on 127.0.0.1:9092, data in ./data
 //	gregor --config server.properties        Kafka's server.properties, as it is
 //	gregor --set key=value ...               override single keys
+//	gregor check-config server.properties    report every problem of a config, start nothing
+//	gregor dump-log --files SEGMENT.log      print a segment's batches, as kafka-dump-log.sh
+//	gregor --version                         version, commit, Go version
 package main
 
 import (
@@ -10,13 +13,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/rs/zerolog"
 
 	"gregor/broker/config"
 )
@@ -35,19 +37,82 @@ func (s setFlags) Set(v string) error {
 }
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string) int {
+const usageText = `gregor: a Kafka-compatible message broker.
+
+Usage:
+  gregor [--config server.properties] [--set key=value ...]
+  gregor server.properties [--set key=value ...]
+  gregor check-config server.properties [--set key=value ...]
+  gregor dump-log [--print-data-log] [--deep-iteration] [--max-bytes N] --files FILE[,FILE...]
+  gregor --version
+
+Configuration is Kafka's server.properties keys, given in either of two ways
+(both at once: --set overrides the file):
+  a file     gregor --config server.properties   (or kafka-server-start.sh style:
+             gregor server.properties)
+  key=value  gregor --set listeners=PLAINTEXT://0.0.0.0:9092 --set log.dirs=/var/lib/gregor
+With neither, one broker listens on 127.0.0.1:9092 and keeps its data in ./data.
+The status page, /metrics, /healthz and /readyz are served on
+gregor.metrics.listener (default http://127.0.0.1:9404/).
+
+Flags:
+`
+
+const usageTail = `
+Documentation: README.md at the root of Gregor's source repository
+(configuration keys, clusters on ZooKeeper, security, quotas, metrics and the
+status page, the Grafana dashboard in monitor/grafana/).
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "check-config":
+			return checkConfig(args[1:], stdout, stderr)
+		case "dump-log":
+			return dumpLog(args[1:], stdout, stderr)
+		case "version":
+			fmt.Fprintln(stdout, versionLine())
+			return 0
+		}
+	}
 	fs := flag.NewFlagSet("gregor", flag.ContinueOnError)
-	cfgPath := fs.String("config", "", "Kafka server.properties file")
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "Kafka `server.properties` file")
 	sets := setFlags{}
-	fs.Var(sets, "set", "override a config key: --set key=value (repeatable)")
+	fs.Var(sets, "set", "override a config key: --set `key=value` (repeatable)")
+	showVersion := fs.Bool("version", false, "print the version, commit and Go version, and exit")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageText)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), usageTail)
+	}
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return 0
+		}
+	}
+	// kafka-server-start.sh style: the properties file first, flags after.
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") && strings.HasSuffix(args[0], ".properties") {
+		*cfgPath, args = args[0], args[1:]
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if *showVersion {
+		fmt.Fprintln(stdout, versionLine())
+		return 0
+	}
 	if fs.NArg() == 1 && *cfgPath == "" && strings.HasSuffix(fs.Arg(0), ".properties") {
-		*cfgPath = fs.Arg(0) // kafka-server-start.sh style
+		*cfgPath = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "gregor: unexpected arguments %q (see gregor --help)\n", fs.Args())
+		return 2
 	}
 	var cfg *config.Config
 	var err error
@@ -57,12 +122,21 @@ func run(args []string) int {
 		cfg, err = config.Load(nil, sets)
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "gregor: invalid configuration:\n%v\n", err)
+		fmt.Fprintf(stderr, "gregor: invalid configuration:\n%v\n(gregor check-config lists every problem; see gregor --help)\n", err)
 		return 2
 	}
-	log := newLogger(cfg.LogLevel)
+	return serve(cfg, stderr)
+}
+
+// serve runs the broker until SIGINT or SIGTERM.
+func serve(cfg *config.Config, stderr io.Writer) int {
+	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
+	log.Info().Str("version", versionLine()).Msg("starting gregor")
 	for _, k := range cfg.Unknown {
 		log.Warn().Str("key", k).Msg("unknown config key ignored")
+	}
+	for _, in := range config.NoEffectKeys(cfg.Values, false) {
+		log.Warn().Str("key", in.Key).Str("why", in.Why).Msg("config key accepted but has no effect in Gregor")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -71,11 +145,12 @@ func run(args []string) int {
 		log.Error().Err(err).Msg("start-up failed")
 		return 1
 	}
-	if err := srv.serveMetrics(ctx, cfg.MetricsListener); err != nil {
+	if err := srv.startMonitor(cfg); err != nil {
 		log.Error().Err(err).Msg("start-up failed")
 		srv.shutdown(context.Background())
 		return 1
 	}
+	srv.logStarted(cfg)
 	<-ctx.Done()
 	stop()
 	log.Info().Msg("shutting down")
@@ -86,13 +161,4 @@ func run(args []string) int {
 		return 1
 	}
 	return 0
-}
-
-func newLogger(level string) zerolog.Logger {
-	lvl, err := zerolog.ParseLevel(level)
-	if err != nil {
-		lvl = zerolog.InfoLevel
-	}
-	zerolog.TimeFieldFormat = time.RFC3339Nano
-	return zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()
 }

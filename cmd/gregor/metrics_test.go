@@ -2,51 +2,152 @@ package main
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/internal/brokertest"
+	"gregor/internal/promtest"
+	"gregor/internal/wait"
 )
 
+// TestMetricsEndpoint scrapes a broker that produced, served a consumer
+// and a bad fetch, and holds a group left behind: the scrape parses with
+// Prometheus' own parser, the old metric names are still there, the
+// request histograms split time as Kafka does, and the group's lag is the
+// end offset minus its committed offset.
 func TestMetricsEndpoint(t *testing.T) {
 	port := brokertest.FreePort(t)
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"gregor.metrics.listener": addr}})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"gregor.metrics.listener": addr, "group.initial.rebalance.delay.ms": "0"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic("metrics-topic"), kgo.AllowAutoTopicCreation())
+	const topic, group = "metrics-topic", "lagging-group"
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	for i := 0; i < 5; i++ {
-		if err := cl.ProduceSync(ctx, kgo.StringRecord("x")).FirstErr(); err != nil {
+	for i := 0; i < 10; i++ {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord("record-"+strconv.Itoa(i))).FirstErr(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
+	adm := kadm.NewClient(cl)
+	// The group read 4 of the 10 records and stopped.
+	offs := kadm.Offsets{}
+	offs.AddOffset(topic, 0, 4, -1)
+	if resp, err := adm.CommitOffsets(ctx, group, offs); err != nil || resp.Error() != nil {
+		t.Fatalf("committing: %v %v", err, resp.Error())
+	}
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	text := string(body)
-	for _, want := range []string{
-		`# TYPE gregor_requests_total counter`,
-		`gregor_requests_total{api="Produce"} `,
-		`gregor_partition_log_end_offset{topic="metrics-topic",partition="0"} 5`,
-		`gregor_partition_high_watermark{topic="metrics-topic",partition="0"} 5`,
-		`gregor_connections_open `,
-		`go_goroutines `,
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("metrics lack %q:\n%s", want, text)
+	defer consumer.Close()
+	for got := 0; got < 10; {
+		fs := consumer.PollFetches(ctx)
+		if err := fs.Err(); err != nil {
+			t.Fatal(err)
+		}
+		got += fs.NumRecords()
+	}
+	// A fetch far past the end: OFFSET_OUT_OF_RANGE, counted by code.
+	md, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := kmsg.NewPtrFetchRequest()
+	fr.ReplicaID, fr.MaxBytes = -1, 1<<20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic, ft.TopicID = topic, md.Topics[topic].ID
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.FetchOffset, fp.PartitionMaxBytes = 1000, 1<<20
+	ft.Partitions = append(ft.Partitions, fp)
+	fr.Topics = append(fr.Topics, ft)
+	if resp, err := fr.RequestWith(ctx, cl); err != nil {
+		t.Fatal(err)
+	} else if code := resp.Topics[0].Partitions[0].ErrorCode; code != 1 {
+		t.Fatalf("fetch past the end answered error code %d", code)
+	}
+
+	url := "http://" + addr + "/metrics"
+	var fams promtest.Families
+	wait.For(t, "the group's lag in a scrape", 10*time.Second, func() bool {
+		fams, err = promtest.TryScrape(url)
+		if err != nil {
+			return false
+		}
+		_, ok := fams.Value("gregor_consumer_group_lag", "group", group)
+		return ok
+	})
+	check := func(name string, want float64, labels ...string) {
+		t.Helper()
+		got, ok := fams.Value(name, labels...)
+		if !ok {
+			t.Errorf("no %s%v in the scrape", name, labels)
+		} else if got != want {
+			t.Errorf("%s%v = %v, want %v", name, labels, got, want)
+		}
+	}
+	atLeast := func(name string, min float64, labels ...string) {
+		t.Helper()
+		got, ok := fams.Value(name, labels...)
+		if !ok || got < min {
+			t.Errorf("%s%v = %v (present %v), want at least %v", name, labels, got, ok, min)
+		}
+	}
+	check("gregor_consumer_group_lag", 6, "group", group, "topic", topic, "partition", "0")
+	check("gregor_consumer_group_committed_offset", 4, "group", group, "topic", topic, "partition", "0")
+	check("gregor_partition_log_end_offset", 10, "topic", topic, "partition", "0")
+	check("gregor_partition_high_watermark", 10, "topic", topic, "partition", "0")
+	check("gregor_topic_records_in_total", 10, "topic", topic)
+	atLeast("gregor_topic_records_out_total", 10, "topic", topic)
+	atLeast("gregor_topic_bytes_in_total", 80, "topic", topic)
+	atLeast("gregor_partition_segments", 1, "topic", topic, "partition", "0")
+	check("gregor_partition_errors_total", 1, "api", "Fetch", "error", "OFFSET_OUT_OF_RANGE")
+	atLeast("gregor_requests_total", 10, "api", "Produce")
+	atLeast("gregor_request_duration_seconds", 10, "api", "Produce")
+	atLeast("gregor_request_local_seconds", 10, "api", "Produce")
+	atLeast("gregor_request_remote_seconds", 1, "api", "Fetch")
+	atLeast("gregor_connections", 1, "listener", "PLAINTEXT", "principal", "User:ANONYMOUS")
+	check("gregor_controller_active", 1)
+	check("gregor_under_replicated_partitions", 0)
+	check("gregor_offline_partitions", 0)
+	atLeast("gregor_fetch_session_cache_size", 1) // the open consumer's session
+	atLeast("gregor_fetch_session_cache_partitions", 1)
+	for _, name := range []string{"gregor_connections_open", "gregor_network_received_bytes_total", "gregor_isr_shrinks_total",
+		"gregor_leader_elections_total", "gregor_at_min_isr_partitions", "go_goroutines", "process_cpu_seconds_total"} {
+		if !fams.Has(name) {
+			t.Errorf("no %s in the scrape", name)
+		}
+	}
+	check("gregor_replication_throttled_rate_bytes", 0, "side", "follower")
+	if fams["gregor_metadata_apply_delay_seconds"].GetType().String() != "HISTOGRAM" {
+		t.Errorf("gregor_metadata_apply_delay_seconds is a %v, not a histogram", fams["gregor_metadata_apply_delay_seconds"].GetType())
+	}
+	if !fams.Has("gregor_metadata_apply_delay_max_seconds") {
+		t.Error("no gregor_metadata_apply_delay_max_seconds in the scrape")
+	}
+	if fams["gregor_request_duration_seconds"].GetType().String() != "HISTOGRAM" {
+		t.Errorf("gregor_request_duration_seconds is a %v, not a histogram", fams["gregor_request_duration_seconds"].GetType())
+	}
+	if _, ok := fams.Value("gregor_zookeeper_connected"); ok {
+		t.Error("a single broker without ZooKeeper exports gregor_zookeeper_connected")
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %s", path, resp.Status)
 		}
 	}
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -12,6 +15,7 @@ import (
 	"gregor/broker/metadata"
 	"gregor/broker/zkmeta"
 	"gregor/coordinator"
+	"gregor/monitor"
 	"gregor/protocol"
 )
 
@@ -21,6 +25,10 @@ type server struct {
 	broker *broker.Broker
 	coord  *coordinator.Coordinator
 	net    *protocol.Server
+	// listeners are the bound addresses by listener name.
+	listeners map[string]string
+	metrics   *monitor.Metrics
+	monitor   *monitor.Server // nil when gregor.metrics.listener is empty
 }
 
 // start opens the broker, loads metadata and starts serving every listener.
@@ -42,7 +50,9 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	}
 	// The coordinators hear about internal partitions from the first
 	// metadata load on, so they are set up before the broker starts.
-	coord := coordinator.New(coordinatorConfig(cfg), b, log.With().Str("component", "coordinator").Logger())
+	ccfg := coordinatorConfig(cfg)
+	ccfg.Authorizer = b.Authorizer()
+	coord := coordinator.New(ccfg, b, log.With().Str("component", "coordinator").Logger())
 	b.OnLeadership(coord.LeadershipChanged)
 	b.SetTxnVerifier(coord)
 	if err := b.Start(ctx); err != nil {
@@ -52,8 +62,11 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	reg := protocol.NewRegistry()
 	b.Register(reg)
 	coord.Register(reg)
-	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger())}
+	b.WrapAPIs(reg) // traffic counts and client quotas, for every API
+	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger()), listeners: map[string]string{}}
 	s.net.Options = connectionOptions(cfg)
+	s.metrics = monitor.NewMetrics(s.sources())
+	s.net.Observer = s.metrics.Observer
 	for _, l := range cfg.Listeners {
 		sec, err := listenerSecurity(cfg, l.Name, b, log.With().Str("component", "security").Logger())
 		if err != nil {
@@ -65,21 +78,80 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 			s.shutdown(context.Background())
 			return nil, fmt.Errorf("listener %s: %w", l, err)
 		}
+		s.listeners[l.Name] = addr.String()
 		log.Info().Str("listener", l.Name).Str("security_protocol", cfg.ListenerProtocols[l.Name]).Str("addr", addr.String()).Msg("listening")
 	}
-	log.Info().Int32("broker_id", cfg.BrokerID).Str("cluster_id", b.ClusterID()).Strs("log_dirs", cfg.LogDirs).Msg("gregor started")
+	warnInterBrokerPrincipal(cfg, log)
 	return s, nil
 }
 
-// shutdown hands leaderships over, stops serving and closes the logs.
+// sources are what the monitor reads. Listeners is the server's own map,
+// filled as listeners come up and not changed after start-up.
+func (s *server) sources() monitor.Sources {
+	return monitor.Sources{Broker: s.broker, Coord: s.coord, Net: s.net, Listeners: s.listeners, Version: versionLine()}
+}
+
+// serveMonitor starts the status page and metrics (gregor.metrics.listener).
+func (s *server) serveMonitor(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	m, err := monitor.Listen(addr, s.sources(), s.metrics, s.log.With().Str("component", "monitor").Logger())
+	if err != nil {
+		return err
+	}
+	s.monitor = m
+	s.log.Info().Str("addr", m.Addr().String()).Msg("metrics endpoint listening")
+	return nil
+}
+
+// logStarted writes the one start-up line a person reads: listeners, data
+// dirs, cluster mode and where the status page is.
+func (s *server) logStarted(cfg *config.Config) {
+	var ls []string
+	for _, l := range cfg.Listeners {
+		ls = append(ls, fmt.Sprintf("%s://%s", l.Name, s.listeners[l.Name]))
+	}
+	mode := "single broker, local metadata"
+	if cfg.Clustered() {
+		mode = "cluster on ZooKeeper " + cfg.ZookeeperConnect
+	}
+	status := "off (gregor.metrics.listener is empty)"
+	if s.monitor != nil {
+		status = "http://" + s.monitor.Addr().String() + "/"
+	}
+	ev := s.log.Info().Int32("broker_id", cfg.BrokerID).Str("cluster_id", s.broker.ClusterID()).Strs("listeners", ls).
+		Strs("log_dirs", cfg.LogDirs).Str("mode", mode).Str("status_page", status)
+	if s.monitor != nil {
+		ev = ev.Str("metrics", status+"metrics")
+	}
+	ev.Msgf("gregor started: broker %d (%s) on %s, data in %s, status page %s",
+		cfg.BrokerID, mode, strings.Join(ls, ", "), strings.Join(cfg.LogDirs, ", "), status)
+}
+
+// shutdown hands leaderships over and leaves the ISRs (controlled
+// shutdown), and only then stops serving and closes the logs: requests on
+// partitions this broker led are answered NOT_LEADER_OR_FOLLOWER while
+// its listeners are still open, and no leader waits for it meanwhile.
 func (s *server) shutdown(ctx context.Context) error {
+	if s.monitor != nil {
+		s.monitor.Stopping()
+		defer s.monitor.Close()
+	}
 	var errs []error
-	if err := s.broker.Backend().Shutdown(ctx); err != nil {
+	t0 := time.Now()
+	if err := s.broker.ControlledShutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("controlled shutdown: %w", err))
 	}
+	handedOver := time.Since(t0)
+	s.log.Info().Dur("took", handedOver).Msg("controlled shutdown done; closing listeners")
 	s.net.Close()
+	netClosed := time.Since(t0)
 	s.coord.Close()
+	coordClosed := time.Since(t0)
 	errs = append(errs, s.broker.Close())
+	s.log.Info().Dur("handed_over", handedOver).Dur("connections_closed", netClosed).Dur("coordinators_closed", coordClosed).
+		Dur("logs_closed", time.Since(t0)).Msg("stopped")
 	return errors.Join(errs...)
 }
 
@@ -101,21 +173,40 @@ func connectionOptions(c *config.Config) protocol.Options {
 // coordinatorConfig maps the broker configuration to the coordinators'.
 func coordinatorConfig(c *config.Config) coordinator.Config {
 	return coordinator.Config{
-		BrokerID:                 c.BrokerID,
-		OffsetsTopicPartitions:   c.OffsetsTopicNumPartitions,
-		OffsetsTopicReplication:  c.OffsetsTopicReplicationFactor,
-		OffsetsTopicSegmentBytes: int64(c.OffsetsTopicSegmentBytes),
-		OffsetsRetention:         c.OffsetsRetention,
-		OffsetsRetentionCheck:    c.OffsetsRetentionCheck,
-		InitialRebalanceDelay:    c.GroupInitialRebalanceDelay,
-		MinSessionTimeout:        c.GroupMinSessionTimeout,
-		MaxSessionTimeout:        c.GroupMaxSessionTimeout,
-		MaxGroupSize:             c.GroupMaxSize,
-		TxnTopicPartitions:       c.TxnStateNumPartitions,
-		TxnTopicReplication:      c.TxnStateReplicationFactor,
-		TxnTopicMinISR:           c.TxnStateMinIsr,
-		TxnMaxTimeout:            c.TxnMaxTimeout,
-		TxnIDExpiration:          c.TxnIDExpiration,
-		TxnAbortCheckPeriod:      c.TxnAbortCheckInterval,
+		BrokerID:                  c.BrokerID,
+		OffsetsTopicPartitions:    c.OffsetsTopicNumPartitions,
+		OffsetsTopicReplication:   c.OffsetsTopicReplicationFactor,
+		OffsetsTopicSegmentBytes:  int64(c.OffsetsTopicSegmentBytes),
+		OffsetsRetention:          c.OffsetsRetention,
+		OffsetsRetentionCheck:     c.OffsetsRetentionCheck,
+		InitialRebalanceDelay:     c.GroupInitialRebalanceDelay,
+		MinSessionTimeout:         c.GroupMinSessionTimeout,
+		MaxSessionTimeout:         c.GroupMaxSessionTimeout,
+		MaxGroupSize:              c.GroupMaxSize,
+		ConsumerProtocol:          c.ConsumerProtocolEnabled(),
+		ConsumerSessionTimeout:    c.ConsumerGroupSessionTimeout,
+		ConsumerHeartbeatInterval: c.ConsumerGroupHeartbeatInterval,
+		ConsumerMaxGroupSize:      c.ConsumerGroupMaxSize,
+		ConsumerAssignors:         c.ConsumerGroupAssignors,
+		MigrationPolicy:           c.ConsumerGroupMigrationPolicy,
+		TxnTopicPartitions:        c.TxnStateNumPartitions,
+		TxnTopicReplication:       c.TxnStateReplicationFactor,
+		TxnTopicMinISR:            c.TxnStateMinIsr,
+		TxnMaxTimeout:             c.TxnMaxTimeout,
+		TxnIDExpiration:           c.TxnIDExpiration,
+		TxnAbortCheckPeriod:       c.TxnAbortCheckInterval,
 	}
+}
+
+// warnInterBrokerPrincipal warns when a cluster's brokers will be denied
+// what they do to each other: with ACLs on, the inter-broker principal
+// needs CLUSTER_ACTION, which super.users gives it (Kafka's advice).
+func warnInterBrokerPrincipal(cfg *config.Config, log zerolog.Logger) {
+	ac, ok := cfg.Authorizer()
+	p, known := cfg.InterBrokerPrincipal()
+	if !ok || cfg.ZookeeperConnect == "" || !known || slices.Contains(ac.SuperUsers, p) {
+		return
+	}
+	log.Warn().Str("principal", p).Str("listener", cfg.InterBrokerListener).
+		Msg("the inter-broker principal is not in super.users: other brokers' fetches and transaction markers need ACLs granting it ClusterAction on the cluster")
 }

@@ -60,12 +60,30 @@ func StartProcess(dir string, port int, log io.Writer) (*Process, error) {
 	if err := Available(); err != nil {
 		return nil, err
 	}
-	if port == 0 {
-		var err error
+	if port != 0 {
+		return startOn(dir, port, log)
+	}
+	// A free port can be taken by another process before ZooKeeper binds
+	// it (tests start many servers at once): try a few.
+	var err error
+	for range 3 {
 		if port, err = freePort(); err != nil {
 			return nil, err
 		}
+		var p *Process
+		if p, err = startOn(dir, port, log); err == nil || !errors.Is(err, errExited) {
+			return p, err
+		}
 	}
+	return nil, err
+}
+
+// errExited is a server that exited during start-up (a port taken
+// meanwhile, most often).
+var errExited = errors.New("zookeeper exited during startup")
+
+// startOn is StartProcess on a given port.
+func startOn(dir string, port int, log io.Writer) (*Process, error) {
 	if log == nil {
 		log = io.Discard
 	}
@@ -149,7 +167,7 @@ func (p *Process) start() error {
 		select {
 		case <-done:
 			p.cmd, p.done = nil, nil
-			return fmt.Errorf("zookeeper exited during startup: %v", cmd.ProcessState)
+			return fmt.Errorf("%w: %v", errExited, cmd.ProcessState)
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {

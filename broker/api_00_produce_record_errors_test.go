@@ -1,0 +1,112 @@
+package broker
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/records"
+)
+
+// produceAt sends one batch at a version and returns the partition's
+// answer.
+func (tb *testBroker) produceAt(topic string, data []byte, version int16) kmsg.ProduceResponseTopicPartition {
+	tb.t.Helper()
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = data
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return tb.callAt(req, version).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+}
+
+// mixedBatch is a batch of n records at timestamp ts, keyless at the
+// indexes in noKey, whose record i has timestamp ts + deltas[i] if given.
+func mixedBatch(t *testing.T, ts int64, n int, noKey []int, deltas map[int]int64) []byte {
+	t.Helper()
+	b := &records.Batch{FirstTimestamp: ts, MaxTimestamp: ts, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
+	for i := range n {
+		r := records.Record{OffsetDelta: int32(i), Key: []byte(fmt.Sprint("k", i)), Value: []byte("v"), TimestampDelta: deltas[i]}
+		for _, j := range noKey {
+			if i == j {
+				r.Key = nil
+			}
+		}
+		b.Records = append(b.Records, r)
+	}
+	data, err := records.Build(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func errorIndexes(sp kmsg.ProduceResponseTopicPartition) []int32 {
+	var out []int32
+	for _, r := range sp.ErrorRecords {
+		out = append(out, r.RelativeOffset)
+	}
+	return out
+}
+
+// Keyless records on a compacted topic: Produce v8+ names each (KIP-467)
+// with Kafka's messages; older versions get the code alone; nothing of
+// the batch is written.
+func TestProduceRecordErrorsNameKeylessRecords(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("compacted", 1, map[string]string{"cleanup.policy": "compact"})
+	now := time.Now().UnixMilli()
+	data := mixedBatch(t, now, 6, []int{1, 4}, nil)
+	sp := tb.produceAt("compacted", data, 9)
+	if sp.ErrorCode != kerr.InvalidRecord.Code || fmt.Sprint(errorIndexes(sp)) != "[1 4]" {
+		t.Fatalf("v9: error %v, record errors %v; want INVALID_RECORD naming records 1 and 4", kerr.ErrorForCode(sp.ErrorCode), errorIndexes(sp))
+	}
+	wantMsg := "Compacted topic cannot accept message without key in topic partition compacted-0."
+	if m := sp.ErrorRecords[0].ErrorMessage; m == nil || *m != wantMsg {
+		t.Fatalf("record error message %v, want %q", m, wantMsg)
+	}
+	if sp.ErrorMessage == nil || !strings.HasPrefix(*sp.ErrorMessage, "One or more records have been rejected due to 2 record errors in total") {
+		t.Fatalf("partition error message %v", sp.ErrorMessage)
+	}
+	sp = tb.produceAt("compacted", data, 7)
+	if sp.ErrorCode != kerr.InvalidRecord.Code || len(sp.ErrorRecords) != 0 {
+		t.Fatalf("v7: error %v with %d record errors; want INVALID_RECORD alone", kerr.ErrorForCode(sp.ErrorCode), len(sp.ErrorRecords))
+	}
+	if leo := tb.Topic("compacted").Partition(0).LogEndOffset(); leo != 0 {
+		t.Fatalf("log end %d after refused batches, want 0", leo)
+	}
+	// The valid records alone are written.
+	if sp := tb.produceAt("compacted", mixedBatch(t, now, 4, nil, nil), 9); sp.ErrorCode != 0 {
+		t.Fatalf("valid batch: %v", kerr.ErrorForCode(sp.ErrorCode))
+	}
+}
+
+// Timestamps out of message.timestamp.before/after.max.ms: each record
+// named, INVALID_TIMESTAMP; a keyless record is named for its key only.
+func TestProduceRecordErrorsNameBadTimestamps(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("ts", 1, map[string]string{"cleanup.policy": "compact", "message.timestamp.before.max.ms": "3600000"})
+	now := time.Now().UnixMilli()
+	day := int64(24 * time.Hour / time.Millisecond)
+	data := mixedBatch(t, now, 5, []int{3}, map[int]int64{2: -day, 3: -day})
+	sp := tb.produceAt("ts", data, 10)
+	if sp.ErrorCode != kerr.InvalidTimestamp.Code || fmt.Sprint(errorIndexes(sp)) != "[2 3]" {
+		t.Fatalf("error %v, record errors %v; want INVALID_TIMESTAMP naming records 2 and 3", kerr.ErrorForCode(sp.ErrorCode), errorIndexes(sp))
+	}
+	if m := *sp.ErrorRecords[0].ErrorMessage; !strings.HasPrefix(m, fmt.Sprintf("Timestamp %d of message with offset 2 is out of range.", now-day)) {
+		t.Fatalf("record 2's message %q", m)
+	}
+	if m := *sp.ErrorRecords[1].ErrorMessage; !strings.HasPrefix(m, "Compacted topic cannot accept message without key") {
+		t.Fatalf("record 3's message %q, want its key's", m)
+	}
+	if *sp.ErrorMessage != "One or more records have been rejected due to invalid timestamp" {
+		t.Fatalf("partition error message %q", *sp.ErrorMessage)
+	}
+}

@@ -1,0 +1,111 @@
+package broker
+
+// AlterClientQuotas (key 49), versions 0-1 (every version kmsg knows), as
+// Kafka's ZkAdminManager.alterClientQuotas: each entry is checked and
+// stored on its own and answered with its own error.
+//
+//   - The entity has a user, a client-id or both (an empty name is
+//     INVALID_REQUEST, a null one the default); any other type, or none,
+//     is INVALID_REQUEST. Gregor does not enforce ip quotas
+//     (connection_creation_rate), so an ip entity is INVALID_REQUEST too.
+//   - A key must be one of the four client quota keys; producer_byte_rate
+//     and consumer_byte_rate must be integral (Kafka's LONG). A value must
+//     be above zero (as KRaft requires; a zero quota would throttle
+//     forever). Remove drops the key whatever the value.
+//   - validate_only checks without storing.
+//
+// A stored change reaches every broker through the metadata backend (in
+// a cluster, ZooKeeper's watches), usually within milliseconds.
+
+import (
+	"context"
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/metadata"
+	"gregor/protocol"
+)
+
+func (b *Broker) handleAlterClientQuotas(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.AlterClientQuotasRequest)
+	resp := req.Response().(*kmsg.AlterClientQuotasResponse)
+	qb, _ := b.backend.(metadata.QuotaBackend)
+	for _, e := range r.Entries {
+		out := kmsg.NewAlterClientQuotasResponseEntry()
+		for _, ent := range e.Entity {
+			oe := kmsg.NewAlterClientQuotasResponseEntryEntity()
+			oe.Type, oe.Name = ent.Type, ent.Name
+			out.Entity = append(out.Entity, oe)
+		}
+		a, err := quotaAlteration(e)
+		if err == nil && qb == nil {
+			err = errorf(kerr.UnknownServerError, "client quotas are not kept by this metadata backend")
+		}
+		if err == nil && !r.ValidateOnly {
+			if err = qb.AlterClientQuota(ctx, a); err != nil {
+				b.log.Warn().Err(err).Str("entity", a.Entity.Path()).Msg("storing client quotas")
+			}
+		}
+		if err != nil {
+			out.ErrorCode, out.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
+		}
+		resp.Entries = append(resp.Entries, out)
+	}
+	return resp, nil
+}
+
+// quotaAlteration checks one entry and turns it into an alteration.
+func quotaAlteration(e kmsg.AlterClientQuotasRequestEntry) (metadata.QuotaAlteration, error) {
+	var a metadata.QuotaAlteration
+	if len(e.Entity) == 0 {
+		return a, errorf(kerr.InvalidRequest, "Invalid empty client quota entity")
+	}
+	for _, ent := range e.Entity {
+		name := metadata.DefaultEntity
+		if ent.Name != nil {
+			if *ent.Name == "" {
+				return a, errorf(kerr.InvalidRequest, "Empty %s not supported", ent.Type)
+			}
+			name = metadata.SanitizeEntity(*ent.Name)
+		}
+		switch ent.Type {
+		case entityUser:
+			a.Entity.User = name
+		case entityClientID:
+			a.Entity.ClientID = name
+		case entityIP:
+			return a, errorf(kerr.InvalidRequest, "IP quotas (connection_creation_rate) are not supported by Gregor")
+		default:
+			return a, errorf(kerr.InvalidRequest, "Unhandled client quota entity type: %s", ent.Type)
+		}
+	}
+	for _, op := range e.Ops {
+		long, known := metadata.QuotaKeys[op.Key]
+		if !known {
+			return a, errorf(kerr.InvalidRequest, "Invalid configuration key %s", op.Key)
+		}
+		if op.Remove {
+			a.Remove = append(a.Remove, op.Key)
+			continue
+		}
+		v := op.Value
+		if long {
+			const epsilon = 1e-6
+			n := math.Trunc(v + epsilon)
+			if math.Abs(n-v) > epsilon || n > math.MaxInt64 {
+				return a, errorf(kerr.InvalidRequest, "Configuration %s must be a LONG value", op.Key)
+			}
+			v = n
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
+			return a, errorf(kerr.InvalidRequest, "Quota %s must be greater than 0, not %v", op.Key, op.Value)
+		}
+		if a.Set == nil {
+			a.Set = map[string]float64{}
+		}
+		a.Set[op.Key] = v
+	}
+	return a, nil
+}

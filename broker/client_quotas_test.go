@@ -1,0 +1,227 @@
+package broker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/metadata"
+)
+
+func alterQuota(tb *testBroker, typ string, name *string, ops ...kmsg.AlterClientQuotasRequestEntryOp) kmsg.AlterClientQuotasResponseEntry {
+	tb.t.Helper()
+	req := kmsg.NewPtrAlterClientQuotasRequest()
+	e := kmsg.NewAlterClientQuotasRequestEntry()
+	ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
+	ent.Type, ent.Name = typ, name
+	e.Entity = append(e.Entity, ent)
+	e.Ops = ops
+	req.Entries = append(req.Entries, e)
+	return tb.call(req).(*kmsg.AlterClientQuotasResponse).Entries[0]
+}
+
+func op(key string, v float64) kmsg.AlterClientQuotasRequestEntryOp {
+	o := kmsg.NewAlterClientQuotasRequestEntryOp()
+	o.Key, o.Value = key, v
+	return o
+}
+
+func sp(s string) *string { return &s }
+
+func TestAlterClientQuotasValidation(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	for _, tc := range []struct {
+		name  string
+		typ   string
+		ename *string
+		op    kmsg.AlterClientQuotasRequestEntryOp
+	}{
+		{"unknown key", "client-id", sp("c"), op("bytes_per_fortnight", 1)},
+		{"fractional LONG", "client-id", sp("c"), op("producer_byte_rate", 10.5)},
+		{"zero", "user", sp("u"), op("request_percentage", 0)},
+		{"negative", "user", sp("u"), op("controller_mutation_rate", -1)},
+		{"empty name", "user", sp(""), op("producer_byte_rate", 10)},
+		{"unknown type", "group", sp("g"), op("producer_byte_rate", 10)},
+		{"ip (not enforced by Gregor)", "ip", sp("127.0.0.1"), op("connection_creation_rate", 10)},
+	} {
+		got := alterQuota(tb, tc.typ, tc.ename, tc.op)
+		if got.ErrorCode != kerr.InvalidRequest.Code || got.ErrorMessage == nil {
+			t.Errorf("%s: error %d %v, want INVALID_REQUEST with a message", tc.name, got.ErrorCode, got.ErrorMessage)
+		}
+	}
+	q, _ := tb.backend.(metadata.QuotaBackend).ClientQuotas(context.Background())
+	if len(q) != 0 {
+		t.Errorf("refused alterations stored %v", q)
+	}
+	// A DOUBLE key takes fractions; a LONG one within 1e-6 of an integer.
+	if got := alterQuota(tb, "client-id", nil, op("request_percentage", 12.5), op("producer_byte_rate", 1024.0000001)); got.ErrorCode != 0 {
+		t.Fatalf("valid alteration: error %d %v", got.ErrorCode, got.ErrorMessage)
+	}
+	want := metadata.ClientQuotas{{ClientID: metadata.DefaultEntity}: {"request_percentage": 12.5, "producer_byte_rate": 1024}}
+	if q, _ := tb.backend.(metadata.QuotaBackend).ClientQuotas(context.Background()); len(q) != 1 || q[metadata.QuotaEntity{ClientID: "<default>"}]["producer_byte_rate"] != 1024 || q[metadata.QuotaEntity{ClientID: "<default>"}]["request_percentage"] != 12.5 {
+		t.Errorf("stored %v, want %v", q, want)
+	}
+	if got := tb.Quotas().Quotas(); len(got) != 1 {
+		t.Errorf("quotas in force %v, want the stored ones", got)
+	}
+}
+
+// TestDescribeClientQuotasFilterErrors: malformed filters fail the whole
+// request as Kafka's do.
+func TestDescribeClientQuotasFilterErrors(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	comp := func(typ string, mt kmsg.QuotasMatchType, match *string) kmsg.DescribeClientQuotasRequestComponent {
+		c := kmsg.NewDescribeClientQuotasRequestComponent()
+		c.EntityType, c.MatchType, c.Match = typ, mt, match
+		return c
+	}
+	for _, tc := range []struct {
+		name  string
+		comps []kmsg.DescribeClientQuotasRequestComponent
+		code  int16
+	}{
+		{"exact without a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 0, nil)}, kerr.InvalidRequest.Code},
+		{"default with a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 1, sp("x"))}, kerr.InvalidRequest.Code},
+		{"duplicate", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("user", 2, nil)}, kerr.InvalidRequest.Code},
+		{"ip with user", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("ip", 2, nil)}, kerr.InvalidRequest.Code},
+		{"custom type", []kmsg.DescribeClientQuotasRequestComponent{comp("group", 2, nil)}, kerr.UnsupportedVersion.Code},
+		{"empty type", []kmsg.DescribeClientQuotasRequestComponent{comp("", 2, nil)}, kerr.InvalidRequest.Code},
+	} {
+		req := kmsg.NewPtrDescribeClientQuotasRequest()
+		req.Components = tc.comps
+		resp := tb.call(req).(*kmsg.DescribeClientQuotasResponse)
+		if resp.ErrorCode != tc.code || resp.Entries != nil {
+			t.Errorf("%s: error %d, %d entries; want error %d and none", tc.name, resp.ErrorCode, len(resp.Entries), tc.code)
+		}
+	}
+}
+
+// TestThrottledResponses: with WrapAPIs, a produce past producer_byte_rate
+// carries a throttle time, and a fetch past consumer_byte_rate is
+// answered empty with one (KIP-219).
+func TestThrottledResponses(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("q", 1, nil)
+	// The harness's client id is "test".
+	if got := alterQuota(tb, "client-id", sp("test"), op("producer_byte_rate", 1000), op("consumer_byte_rate", 1000)); got.ErrorCode != 0 {
+		t.Fatalf("setting quotas: %d", got.ErrorCode)
+	}
+	value := string(make([]byte, 30000))
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	req.Acks, req.TimeoutMillis = 1, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = "q"
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Records = batch(t, time.Now().UnixMilli(), value)
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	pr := tb.call(req).(*kmsg.ProduceResponse)
+	if pr.Topics[0].Partitions[0].ErrorCode != 0 || pr.ThrottleMillis <= 0 {
+		t.Errorf("30 KB against 1000 B/s: error %d, throttle %d ms", pr.Topics[0].Partitions[0].ErrorCode, pr.ThrottleMillis)
+	}
+	fr := kmsg.NewPtrFetchRequest()
+	fr.SetVersion(11)
+	fr.MaxBytes = 1 << 20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "q"
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.PartitionMaxBytes = 1 << 20
+	ft.Partitions = append(ft.Partitions, fp)
+	fr.Topics = append(fr.Topics, ft)
+	resp := tb.call(fr).(*kmsg.FetchResponse)
+	if resp.ThrottleMillis <= 0 || len(resp.Topics) != 0 {
+		t.Errorf("fetch of 30 KB against 1000 B/s: throttle %d ms, %d topics; want throttled and empty", resp.ThrottleMillis, len(resp.Topics))
+	}
+	// request_percentage: any request's handler time is past a quota of
+	// a millionth of a percent.
+	if got := alterQuota(tb, "client-id", sp("test"), op("request_percentage", 0.000001)); got.ErrorCode != 0 {
+		t.Fatalf("setting request_percentage: %d", got.ErrorCode)
+	}
+	if mr := tb.call(kmsg.NewPtrMetadataRequest()).(*kmsg.MetadataResponse); mr.ThrottleMillis <= 0 {
+		t.Errorf("Metadata past request_percentage: throttle %d ms", mr.ThrottleMillis)
+	}
+	// A version before KIP-219 (Metadata v5: the client does not
+	// throttle itself) gets its response held back instead.
+	start := time.Now()
+	mreq := kmsg.NewPtrMetadataRequest()
+	mr := tb.callAt(mreq, 5).(*kmsg.MetadataResponse)
+	if held := time.Since(start); mr.ThrottleMillis <= 0 || held < time.Duration(mr.ThrottleMillis)*time.Millisecond {
+		t.Errorf("Metadata v5 past request_percentage: throttle %d ms, answered after %v", mr.ThrottleMillis, held)
+	}
+	// The traffic was counted by topic (the produce, not the refused fetch).
+	for _, tr := range tb.Traffic() {
+		if tr.Topic == "q" && (tr.RecordsIn != 1 || tr.RecordsOut != 0) {
+			t.Errorf("traffic of q: %+v", tr)
+		}
+	}
+}
+
+// TestStrictMutationQuotaRefusesEveryTopic: topics are taken from the
+// bucket in request order; once it is empty, a strict CreateTopics,
+// DeleteTopics (by name and by id) and CreatePartitions answer
+// THROTTLING_QUOTA_EXCEEDED for every topic asked, and change nothing.
+func TestStrictMutationQuotaRefusesEveryTopic(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("kept", 1, nil)
+	if got := alterQuota(tb, "client-id", sp("test"), op("controller_mutation_rate", 1)); got.ErrorCode != 0 {
+		t.Fatalf("setting the quota: %d", got.ErrorCode)
+	}
+	create := func(name string, n int32) *kmsg.CreateTopicsResponse {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, n, 1
+		req.Topics = append(req.Topics, rt)
+		return tb.call(req).(*kmsg.CreateTopicsResponse)
+	}
+	code := kerr.ThrottlingQuotaExceeded.Code
+	// Topic by topic: the first takes the bucket's 11 tokens below zero,
+	// the second of the same request is refused.
+	req := kmsg.NewPtrCreateTopicsRequest()
+	for _, tc := range []struct {
+		name string
+		n    int32
+	}{{"big", 20}, {"second", 1}} {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = tc.name, tc.n, 1
+		req.Topics = append(req.Topics, rt)
+	}
+	r := tb.call(req).(*kmsg.CreateTopicsResponse)
+	got := map[string]int16{}
+	for _, rt := range r.Topics {
+		got[rt.Topic] = rt.ErrorCode
+	}
+	if len(got) != 2 || got["big"] != 0 || got["second"] != code || r.ThrottleMillis <= 0 {
+		t.Fatalf("two topics with 11 tokens: %v, throttle %d; want big created, second refused, throttled", got, r.ThrottleMillis)
+	}
+	if tb.Topic("big") == nil || tb.Topic("second") != nil {
+		t.Fatal("the first topic was not created or the second was")
+	}
+	if r := create("refused", 1); r.Topics[0].ErrorCode != code || r.ThrottleMillis <= 0 {
+		t.Errorf("CreateTopics: error %d, throttle %d", r.Topics[0].ErrorCode, r.ThrottleMillis)
+	}
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	byName, byID := kmsg.NewDeleteTopicsRequestTopic(), kmsg.NewDeleteTopicsRequestTopic()
+	byName.Topic = sp("kept")
+	byID.TopicID = tb.Topic("big").ID
+	del.Topics = append(del.Topics, byName, byID)
+	dr := tb.call(del).(*kmsg.DeleteTopicsResponse)
+	if len(dr.Topics) != 2 || dr.Topics[0].ErrorCode != code || dr.Topics[1].ErrorCode != code || dr.Topics[1].TopicID != tb.Topic("big").ID {
+		t.Errorf("DeleteTopics: %+v", dr.Topics)
+	}
+	cp := kmsg.NewPtrCreatePartitionsRequest()
+	ct := kmsg.NewCreatePartitionsRequestTopic()
+	ct.Topic, ct.Count = "kept", 3
+	cp.Topics = append(cp.Topics, ct)
+	if r := tb.call(cp).(*kmsg.CreatePartitionsResponse); len(r.Topics) != 1 || r.Topics[0].ErrorCode != code {
+		t.Errorf("CreatePartitions: %+v", r.Topics)
+	}
+	if tb.Topic("refused") != nil || tb.Topic("kept") == nil || len(tb.Topic("kept").Partitions()) != 1 {
+		t.Error("a refused mutation changed the topics")
+	}
+}

@@ -1,0 +1,26 @@
+package metadata
+
+// Status is what a backend reports of itself to operators.
+type Status struct {
+	// Controller: this broker is the cluster's controller (a single
+	// broker always is).
+	Controller bool
+	// ZooKeeper is the ZooKeeper session's state (ZooKeeper's own names:
+	// StateHasSession, StateDisconnected, StateExpired, ...); empty
+	// without ZooKeeper.
+	ZooKeeper string
+	// Connected: the ZooKeeper session is up (always true without one).
+	Connected bool
+	// LeaderElections counts the leader changes this broker made as
+	// controller.
+	LeaderElections uint64
+}
+
+// StatusReporter is implemented by backends that report a Status (both of
+// Gregor's do).
+type StatusReporter interface {
+	Status() Status
+}
+
+// Status of a single broker: it is its own controller.
+func (l *local) Status() Status { return Status{Controller: true, Connected: true} }

@@ -1,0 +1,248 @@
+package broker
+
+// What the broker tells its operators beyond PartitionStats (stats.go):
+// ISR changes, per-topic traffic, produce and fetch partition errors by
+// code, controller and ZooKeeper status, and the time it was started.
+// Counters only move forward; readers take snapshots.
+
+import (
+	"context"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/metadata"
+)
+
+// opsStats are the broker's counters for operators.
+type opsStats struct {
+	started    time.Time
+	isrShrinks atomic.Uint64
+	isrExpands atomic.Uint64
+	// topics holds a *TopicTraffic per topic name.
+	topics sync.Map
+
+	mu sync.Mutex
+	// guarded by mu:
+	errs map[partitionErrKey]uint64
+}
+
+type partitionErrKey struct {
+	api  int16
+	code int16
+}
+
+// TopicTraffic counts a topic's traffic through this broker: record bytes
+// and records appended by producers (the leader's side) and sent to
+// consumers (followers' fetches not included).
+type TopicTraffic struct {
+	BytesIn, RecordsIn, BytesOut, RecordsOut atomic.Uint64
+}
+
+func (o *opsStats) isrChanged(before, after int) {
+	switch {
+	case after < before:
+		o.isrShrinks.Add(1)
+	case after > before:
+		o.isrExpands.Add(1)
+	}
+}
+
+func (o *opsStats) topic(name string) *TopicTraffic {
+	if t, ok := o.topics.Load(name); ok {
+		return t.(*TopicTraffic)
+	}
+	t, _ := o.topics.LoadOrStore(name, &TopicTraffic{})
+	return t.(*TopicTraffic)
+}
+
+func (o *opsStats) partitionError(api, code int16) {
+	o.mu.Lock()
+	if o.errs == nil {
+		o.errs = map[partitionErrKey]uint64{}
+	}
+	o.errs[partitionErrKey{api, code}]++
+	o.mu.Unlock()
+}
+
+// ISRChanges returns how many times this broker, as leader, shrank and
+// expanded an ISR.
+func (b *Broker) ISRChanges() (shrinks, expands uint64) {
+	return b.ops.isrShrinks.Load(), b.ops.isrExpands.Load()
+}
+
+// TopicTrafficSnapshot is a topic's traffic counters at one moment.
+type TopicTrafficSnapshot struct {
+	Topic                                    string
+	BytesIn, RecordsIn, BytesOut, RecordsOut uint64
+}
+
+// Traffic lists each topic's traffic, sorted by topic.
+func (b *Broker) Traffic() []TopicTrafficSnapshot {
+	var out []TopicTrafficSnapshot
+	b.ops.topics.Range(func(k, v any) bool {
+		t := v.(*TopicTraffic)
+		out = append(out, TopicTrafficSnapshot{Topic: k.(string), BytesIn: t.BytesIn.Load(), RecordsIn: t.RecordsIn.Load(), BytesOut: t.BytesOut.Load(), RecordsOut: t.RecordsOut.Load()})
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
+	return out
+}
+
+// PartitionErrorCount is how many partitions of Produce (0) or Fetch (1)
+// responses carried an error code.
+type PartitionErrorCount struct {
+	API   int16
+	Error string // Kafka's name, e.g. NOT_LEADER_OR_FOLLOWER
+	N     uint64
+}
+
+// PartitionErrors lists the partition error counts of produce and fetch
+// responses.
+func (b *Broker) PartitionErrors() []PartitionErrorCount {
+	b.ops.mu.Lock()
+	defer b.ops.mu.Unlock()
+	out := make([]PartitionErrorCount, 0, len(b.ops.errs))
+	for k, n := range b.ops.errs {
+		name := "UNKNOWN"
+		if e := kerr.ErrorForCode(k.code); e != nil {
+			if ke, ok := e.(*kerr.Error); ok {
+				name = ke.Message
+			}
+		}
+		out = append(out, PartitionErrorCount{API: k.api, Error: name, N: n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].API != out[j].API {
+			return out[i].API < out[j].API
+		}
+		return out[i].Error < out[j].Error
+	})
+	return out
+}
+
+// Status is the metadata backend's report: controller, ZooKeeper session,
+// leader elections.
+func (b *Broker) Status() metadata.Status {
+	if r, ok := b.backend.(metadata.StatusReporter); ok {
+		return r.Status()
+	}
+	return metadata.Status{Connected: true}
+}
+
+// Started is when the broker was created.
+func (b *Broker) Started() time.Time { return b.ops.started }
+
+// OfflinePartitions counts the partitions without a leader, as the
+// controller reports them (0 on other brokers, so a cluster reports each
+// once).
+func (b *Broker) OfflinePartitions() int {
+	if !b.Status().Controller {
+		return 0
+	}
+	n := 0
+	for _, t := range b.Topics() {
+		for _, p := range t.Partitions() {
+			p.mu.Lock()
+			if p.state.Leader < 0 {
+				n++
+			}
+			p.mu.Unlock()
+		}
+	}
+	return n
+}
+
+// EndOffsets returns the high watermarks of the given partitions (topic
+// -> partitions): this broker's own for the partitions it leads, and for
+// the others what their leaders answer to ListOffsets (latest,
+// read_uncommitted), one request per leader, all at once. Partitions
+// whose leader is unknown or does not answer before ctx ends are left
+// out.
+func (b *Broker) EndOffsets(ctx context.Context, parts map[string][]int32) map[string]map[int32]int64 {
+	out := map[string]map[int32]int64{}
+	set := func(t string, p int32, off int64) {
+		if out[t] == nil {
+			out[t] = map[int32]int64{}
+		}
+		out[t][p] = off
+	}
+	remote := map[int32]map[string][]int32{}
+	for t, ps := range parts {
+		for _, id := range ps {
+			p := b.Partition(t, id)
+			if p == nil {
+				continue
+			}
+			if p.IsLeader() {
+				set(t, id, p.HighWatermark())
+				continue
+			}
+			leader := p.State().Leader
+			if leader < 0 {
+				continue
+			}
+			if remote[leader] == nil {
+				remote[leader] = map[string][]int32{}
+			}
+			remote[leader][t] = append(remote[leader][t], id)
+		}
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for leader, tps := range remote {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got := b.listLatest(ctx, leader, tps)
+			mu.Lock()
+			defer mu.Unlock()
+			for t, ps := range got {
+				for p, off := range ps {
+					set(t, p, off)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// listLatest asks a broker for the high watermarks of partitions it leads.
+func (b *Broker) listLatest(ctx context.Context, leader int32, tps map[string][]int32) map[string]map[int32]int64 {
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = 4 // v1+ answers one offset; v4 checks leader epochs (-1: none)
+	req.ReplicaID = -1
+	for t, ps := range tps {
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = t
+		for _, p := range ps {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = p, -1, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := b.SendToBroker(ctx, leader, req)
+	if err != nil {
+		b.log.Debug().Err(err).Int32("broker", leader).Msg("asking a leader for end offsets")
+		return nil
+	}
+	out := map[string]map[int32]int64{}
+	for _, t := range resp.(*kmsg.ListOffsetsResponse).Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 {
+				continue
+			}
+			if out[t.Topic] == nil {
+				out[t.Topic] = map[int32]int64{}
+			}
+			out[t.Topic][p.Partition] = p.Offset
+		}
+	}
+	return out
+}

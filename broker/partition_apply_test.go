@@ -1,0 +1,158 @@
+package broker
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"gregor/broker/config"
+	"gregor/broker/metadata"
+)
+
+// capturingBackend is the local backend that lets the test deliver
+// metadata itself, as the ZooKeeper loop does (the broker does not wait
+// for deliveries to be applied).
+type capturingBackend struct {
+	metadata.Backend
+	apply metadata.Applier
+}
+
+func (c *capturingBackend) Start(ctx context.Context, apply metadata.Applier) error {
+	c.apply = apply
+	return c.Backend.Start(ctx, apply)
+}
+
+func newDeliveryBroker(t *testing.T) (*Broker, *capturingBackend) {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.BrokerID = 1
+	cfg.LogDirs = []string{t.TempDir()}
+	be := &capturingBackend{Backend: metadata.NewLocal(cfg.LogDirs[0], metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}})}
+	b, err := New(Options{Config: cfg, Log: zerolog.Nop(), Backend: be})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, be
+}
+
+// within runs fn and fails if it has not returned within d.
+func within(t *testing.T, d time.Duration, what string, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		fn()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s did not return within %v: it waits on a busy partition", what, d)
+	}
+}
+
+// awaitCond polls cond every millisecond for at most bound.
+func awaitCond(t *testing.T, bound time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", bound, what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// A partition busy under its lock (an append's disk write, opening its log)
+// must not hold up the metadata loop's deliveries, nor the other
+// partitions: each applies on its own, the busy one once it is free.
+func TestMetadataDeliveryNeverWaitsOnAPartition(t *testing.T) {
+	b, be := newDeliveryBroker(t)
+	id := metadata.NewUuid()
+	led := func(leader, epoch int32, version int32) metadata.TopicState {
+		st := metadata.TopicState{Name: "t", ID: id, Reported: time.Now()}
+		for range 2 {
+			st.Partitions = append(st.Partitions, metadata.PartitionState{Replicas: []int32{1, 2}, Leader: leader, LeaderEpoch: epoch, ISR: []int32{1, 2}, Version: version})
+		}
+		return st
+	}
+	within(t, time.Second, "the first delivery", func() { be.apply.ApplyTopic(led(1, 0, 0)) })
+	if err := b.awaitApplied(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p0, p1 := b.Partition("t", 0), b.Partition("t", 1)
+	if !p0.IsLeader() || !p1.IsLeader() {
+		t.Fatal("this broker should lead both partitions")
+	}
+
+	p0.mu.Lock() // busy
+	locked := true
+	defer func() {
+		if locked {
+			p0.mu.Unlock()
+		}
+	}()
+	within(t, 100*time.Millisecond, "ApplyTopic", func() { be.apply.ApplyTopic(led(2, 1, 1)) })
+	within(t, 100*time.Millisecond, "ApplyBrokerConfigs", func() {
+		be.apply.(metadata.BrokerConfigApplier).ApplyBrokerConfigs(map[string]string{"log.retention.ms": "60000"}, nil)
+	})
+	awaitCond(t, time.Second, "the free partition to apply its new leader", func() bool { return !p1.IsLeader() })
+	if !p0.IsLeader() {
+		t.Fatal("the busy partition applied a state without its lock")
+	}
+	p0.mu.Unlock()
+	locked = false
+	awaitCond(t, time.Second, "the busy partition to apply once free", func() bool { return !p0.IsLeader() })
+	if got := p0.State(); got.Leader != 2 || got.LeaderEpoch != 1 {
+		t.Fatalf("partition 0 state %+v, want leader 2 at epoch 1", got)
+	}
+	if got := b.Topic("t").Config().Retention; got != time.Minute {
+		t.Fatalf("retention %v after the dynamic default changed, want 1m", got)
+	}
+
+	p0.mu.Lock()
+	locked = true
+	within(t, 100*time.Millisecond, "RemoveTopic", func() { be.apply.RemoveTopic("t") })
+	if b.Topic("t") != nil {
+		t.Fatal("a removed topic is still listed")
+	}
+	p0.mu.Unlock()
+	locked = false
+	if err := b.awaitApplied(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := b.MetadataApplyStats(); s.Count < 4 || s.Max <= 0 {
+		t.Fatalf("apply delays %+v: want the four partition changes counted", s)
+	}
+}
+
+// States reach a partition by several paths (the backend's loop, this
+// broker's own ISR updates and handovers): an older one must not undo a
+// newer one's leadership, but still brings its assignment.
+func TestNewestStateKeepsTheNewerLeadership(t *testing.T) {
+	cur := metadata.PartitionState{Replicas: []int32{1, 2}, Leader: 2, LeaderEpoch: 3, ISR: []int32{2}, Version: 7}
+	for _, tc := range []struct {
+		name string
+		next metadata.PartitionState
+		want metadata.PartitionState
+	}{
+		{"newer wins", metadata.PartitionState{Replicas: []int32{1, 2}, Leader: 1, LeaderEpoch: 4, ISR: []int32{1}, Version: 8},
+			metadata.PartitionState{Replicas: []int32{1, 2}, Leader: 1, LeaderEpoch: 4, ISR: []int32{1}, Version: 8}},
+		{"same version applies", metadata.PartitionState{Replicas: []int32{1, 2, 3}, Leader: 2, LeaderEpoch: 3, ISR: []int32{2}, Version: 7},
+			metadata.PartitionState{Replicas: []int32{1, 2, 3}, Leader: 2, LeaderEpoch: 3, ISR: []int32{2}, Version: 7}},
+		{"older keeps leadership, takes replicas", metadata.PartitionState{Replicas: []int32{1, 2, 3}, Leader: 1, LeaderEpoch: 2, ISR: []int32{1, 2}, Version: 6},
+			metadata.PartitionState{Replicas: []int32{1, 2, 3}, Leader: 2, LeaderEpoch: 3, ISR: []int32{2}, Version: 7}},
+		{"no state yet is taken as is", metadata.PartitionState{Replicas: []int32{1, 2}, Leader: -1, Version: -1},
+			metadata.PartitionState{Replicas: []int32{1, 2}, Leader: -1, Version: -1}},
+	} {
+		got := newestState(cur, tc.next)
+		if !samePartitionState(got, tc.want) {
+			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}

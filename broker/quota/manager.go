@@ -1,0 +1,337 @@
+package quota
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gregor/broker/metadata"
+)
+
+// Kind is a kind of client quota.
+type Kind int
+
+// The kinds, by their config keys.
+const (
+	Produce Kind = iota
+	Fetch
+	Request
+	ControllerMutation
+	numKinds
+)
+
+// Key is the kind's config key.
+func (k Kind) Key() string {
+	return [...]string{metadata.ProducerByteRate, metadata.ConsumerByteRate, metadata.RequestPercentage, metadata.ControllerMutationRate}[k]
+}
+
+// Name is the kind as Kafka's quota metrics name it.
+func (k Kind) Name() string {
+	return [...]string{"Produce", "Fetch", "Request", "ControllerMutation"}[k]
+}
+
+// Config is the sampling of the rates (Kafka's quota.window.num,
+// quota.window.size.seconds and their controller.* counterparts).
+type Config struct {
+	Samples, ControllerSamples int
+	Window, ControllerWindow   time.Duration
+}
+
+// Client is who a request comes from: the sanitized principal name and
+// the sanitized client id (metadata.SanitizeEntity).
+type Client struct {
+	User, ClientID string
+}
+
+// Manager holds the quotas in force and every client's usage.
+type Manager struct {
+	cfg Config
+	// now is the clock (a test's, or time.Now).
+	now func() time.Time
+
+	quotas atomic.Pointer[table]
+
+	// sensors holds a *sensor per usage key; each has its own lock, so
+	// clients never contend with each other.
+	sensors   sync.Map
+	lastSweep atomic.Int64
+	throttled [numKinds]atomic.Uint64 // throttle decisions, by kind
+}
+
+// table is the quotas in force, replaced whole.
+type table struct {
+	byEntity metadata.ClientQuotas
+	// levels[k] says which entity shapes have a quota of kind k: bit 1
+	// client id, 2 user, 4 user and client id (Kafka's quotaTypesEnabled).
+	levels [numKinds]int
+}
+
+type sensorKey struct {
+	kind         Kind
+	user, client string // the matched level's parts; "" where it has none
+}
+
+type sensor struct {
+	mu sync.Mutex
+	// guarded by mu:
+	r        rate
+	b        bucket
+	lastUsed int64
+}
+
+// sensorIdle is how long an unused client's usage is kept (Kafka's
+// INACTIVE_SENSOR_EXPIRATION_TIME_SECONDS).
+const sensorIdle = time.Hour
+
+// NewManager returns a manager with no quotas.
+func NewManager(cfg Config, now func() time.Time) *Manager {
+	if cfg.Samples < 2 {
+		cfg.Samples = 11
+	}
+	if cfg.ControllerSamples < 2 {
+		cfg.ControllerSamples = 11
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = time.Second
+	}
+	if cfg.ControllerWindow <= 0 {
+		cfg.ControllerWindow = time.Second
+	}
+	if now == nil {
+		now = time.Now
+	}
+	m := &Manager{cfg: cfg, now: now}
+	m.quotas.Store(&table{})
+	return m
+}
+
+// Set replaces the quotas in force. Usage already measured is kept.
+func (m *Manager) Set(q metadata.ClientQuotas) {
+	t := &table{byEntity: q}
+	for e, vals := range q {
+		shape := 0
+		switch {
+		case e.User != "" && e.ClientID != "":
+			shape = 4
+		case e.User != "":
+			shape = 2
+		case e.ClientID != "":
+			shape = 1
+		}
+		for k := Kind(0); k < numKinds; k++ {
+			if _, ok := vals[k.Key()]; ok {
+				t.levels[k] |= shape
+			}
+		}
+	}
+	m.quotas.Store(t)
+}
+
+// Enabled reports whether any quota of kind k is set (when none is, the
+// broker skips the bookkeeping altogether).
+func (m *Manager) Enabled(k Kind) bool { return m.quotas.Load().levels[k] != 0 }
+
+// Quotas returns the quotas in force.
+func (m *Manager) Quotas() metadata.ClientQuotas { return m.quotas.Load().byEntity }
+
+// Resolve finds the quota of kind k that applies to a client and the
+// usage key it is counted under (Kafka's DefaultQuotaCallback).
+func (m *Manager) Resolve(k Kind, c Client) (bound float64, user, client string, ok bool) {
+	t := m.quotas.Load()
+	if t.levels[k] == 0 {
+		return 0, "", "", false
+	}
+	key := k.Key()
+	get := func(u, cl string) (float64, bool) {
+		v, ok := t.byEntity[metadata.QuotaEntity{User: u, ClientID: cl}][key]
+		return v, ok
+	}
+	const def = metadata.DefaultEntity
+	for _, l := range []struct{ u, c, tagU, tagC string }{
+		{c.User, c.ClientID, c.User, c.ClientID},
+		{c.User, def, c.User, c.ClientID},
+		{c.User, "", c.User, ""},
+		{def, c.ClientID, c.User, c.ClientID},
+		{def, def, c.User, c.ClientID},
+		{def, "", c.User, ""},
+		{"", c.ClientID, "", c.ClientID},
+		{"", def, "", c.ClientID},
+	} {
+		if v, ok := get(l.u, l.c); ok {
+			return v, l.tagU, l.tagC, true
+		}
+	}
+	return 0, "", "", false
+}
+
+func (m *Manager) samples(k Kind) (int, int64) {
+	if k == ControllerMutation {
+		return m.cfg.ControllerSamples, m.cfg.ControllerWindow.Milliseconds()
+	}
+	return m.cfg.Samples, m.cfg.Window.Milliseconds()
+}
+
+// sensor returns the usage of a key, made on first use, locked; it drops
+// usage idle for an hour now and then.
+func (m *Manager) sensor(key sensorKey, now int64) *sensor {
+	if last := m.lastSweep.Load(); now-last > time.Minute.Milliseconds() && m.lastSweep.CompareAndSwap(last, now) {
+		m.sensors.Range(func(k, v any) bool {
+			s := v.(*sensor)
+			s.mu.Lock()
+			idle := now-s.lastUsed > sensorIdle.Milliseconds()
+			s.mu.Unlock()
+			if idle {
+				m.sensors.CompareAndDelete(k, v)
+			}
+			return true
+		})
+	}
+	v, ok := m.sensors.Load(key)
+	if !ok {
+		v, _ = m.sensors.LoadOrStore(key, &sensor{})
+	}
+	s := v.(*sensor)
+	s.mu.Lock()
+	s.lastUsed = now
+	return s
+}
+
+// Record adds v to a client's usage of kind k (not ControllerMutation)
+// and returns how long to throttle it: 0 while the rate stays within the
+// quota (ClientQuotaManager.recordAndGetThrottleTimeMs). The request
+// quota's throttle is capped at one window, as Kafka's is.
+func (m *Manager) Record(k Kind, c Client, v float64) time.Duration {
+	bound, u, cl, ok := m.Resolve(k, c)
+	if !ok {
+		return 0
+	}
+	now := m.now().UnixMilli()
+	n, w := m.samples(k)
+	s := m.sensor(sensorKey{k, u, cl}, now)
+	s.r.record(v, now, n, w)
+	observed, span := s.r.measure(now, n, w)
+	s.mu.Unlock()
+	d := throttle(observed, bound, span)
+	if k == Request {
+		d = min(d, time.Duration(w)*time.Millisecond)
+	}
+	if d > 0 {
+		m.throttled[k].Add(1)
+	}
+	return d
+}
+
+// Unrecord takes back usage recorded for a response that was not sent
+// (a throttled fetch is answered empty).
+func (m *Manager) Unrecord(k Kind, c Client, v float64) {
+	_, u, cl, ok := m.Resolve(k, c)
+	if !ok {
+		return
+	}
+	now := m.now().UnixMilli()
+	n, w := m.samples(k)
+	s := m.sensor(sensorKey{k, u, cl}, now)
+	s.r.record(-v, now, n, w)
+	s.mu.Unlock()
+}
+
+// MaxInWindow is the most a client may use of kind k at once without
+// being throttled for certain: quota x (windows - 1) x window size
+// (ClientQuotaManager.maxValueInQuotaWindow); a fetch asks for no more.
+// ok is false when no quota applies.
+func (m *Manager) MaxInWindow(k Kind, c Client) (float64, bool) {
+	bound, _, _, ok := m.Resolve(k, c)
+	if !ok {
+		return 0, false
+	}
+	n, w := m.samples(k)
+	return bound * float64(n-1) * float64(w) / 1000, true
+}
+
+// Mutation spends v controller mutations (partitions created or deleted).
+// strict (CreateTopics v6+, CreatePartitions v3+, DeleteTopics v5+)
+// refuses the mutation when the bucket is already empty: the result is
+// false with the time until it refills; otherwise the mutation is made
+// and the returned time is how long to throttle the client afterwards.
+func (m *Manager) Mutation(c Client, v float64, strict bool) (allowed bool, wait time.Duration) {
+	bound, u, cl, ok := m.Resolve(ControllerMutation, c)
+	if !ok {
+		return true, 0
+	}
+	now := m.now().UnixMilli()
+	n, w := m.samples(ControllerMutation)
+	burst := float64(n) * float64(w) / 1000
+	s := m.sensor(sensorKey{ControllerMutation, u, cl}, now)
+	defer s.mu.Unlock()
+	s.b.refill(now, bound, burst)
+	if strict && s.b.tokens < 0 {
+		m.throttled[ControllerMutation].Add(1)
+		return false, s.b.wait(bound)
+	}
+	s.b.tokens -= v
+	if strict {
+		return true, 0
+	}
+	d := s.b.wait(bound)
+	if d > 0 {
+		m.throttled[ControllerMutation].Add(1)
+	}
+	return true, d
+}
+
+// MutationExceeded reports whether a client's mutation bucket is empty,
+// with the time until it refills (a strict request's topics are refused
+// once it is).
+func (m *Manager) MutationExceeded(c Client) (bool, time.Duration) {
+	bound, u, cl, ok := m.Resolve(ControllerMutation, c)
+	if !ok {
+		return false, 0
+	}
+	now := m.now().UnixMilli()
+	n, w := m.samples(ControllerMutation)
+	s := m.sensor(sensorKey{ControllerMutation, u, cl}, now)
+	defer s.mu.Unlock()
+	s.b.refill(now, bound, float64(n)*float64(w)/1000)
+	return s.b.tokens < 0, s.b.wait(bound)
+}
+
+// Usage is one client's measured rate against its quota.
+type Usage struct {
+	Kind         Kind
+	User, Client string // the matched level's parts (sanitized)
+	Rate, Quota  float64
+}
+
+// Usages lists every measured client's current rate (the controller
+// mutation quota reports its remaining tokens as Rate), for the metrics
+// endpoint and the status page.
+func (m *Manager) Usages() []Usage {
+	now := m.now().UnixMilli()
+	var out []Usage
+	m.sensors.Range(func(key, v any) bool {
+		k, s := key.(sensorKey), v.(*sensor)
+		bound, _, _, _ := m.Resolve(k.kind, Client{User: k.user, ClientID: k.client})
+		u := Usage{Kind: k.kind, User: k.user, Client: k.client, Quota: bound}
+		n, w := m.samples(k.kind)
+		s.mu.Lock()
+		if k.kind == ControllerMutation {
+			s.b.refill(now, bound, float64(n)*float64(w)/1000)
+			u.Rate = s.b.tokens
+		} else {
+			u.Rate, _ = s.r.measure(now, n, w)
+		}
+		s.mu.Unlock()
+		out = append(out, u)
+		return true
+	})
+	return out
+}
+
+// Throttled counts the throttle decisions of each kind so far.
+func (m *Manager) Throttled() map[Kind]uint64 {
+	out := map[Kind]uint64{}
+	for k := Kind(0); k < numKinds; k++ {
+		out[k] = m.throttled[k].Load()
+	}
+	return out
+}

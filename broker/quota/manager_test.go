@@ -1,0 +1,134 @@
+package quota
+
+import (
+	"testing"
+	"time"
+
+	"gregor/broker/metadata"
+)
+
+type fakeClock struct{ t time.Time }
+
+func (f *fakeClock) now() time.Time           { return f.t }
+func (f *fakeClock) add(d time.Duration)      { f.t = f.t.Add(d) }
+func newClock() *fakeClock                    { return &fakeClock{t: time.Unix(1_700_000_000, 0)} }
+func entity(u, c string) metadata.QuotaEntity { return metadata.QuotaEntity{User: u, ClientID: c} }
+
+// TestPrecedence walks Kafka's eight levels: each row adds a more
+// specific entity, which must win, and names the usage key.
+func TestPrecedence(t *testing.T) {
+	const d = metadata.DefaultEntity
+	steps := []struct {
+		e              metadata.QuotaEntity
+		bound          float64
+		tagU, tagC     string
+		otherClientHit float64 // what client "other" of alice gets
+	}{
+		{entity("", d), 8, "", "app", 8},
+		{entity("", "app"), 7, "", "app", 8},
+		{entity(d, ""), 6, "alice", "", 6},
+		{entity(d, d), 5, "alice", "app", 5},
+		{entity(d, "app"), 4, "alice", "app", 5},
+		{entity("alice", ""), 3, "alice", "", 3},
+		{entity("alice", d), 2, "alice", "app", 2},
+		{entity("alice", "app"), 1, "alice", "app", 2},
+	}
+	q := metadata.ClientQuotas{}
+	m := NewManager(Config{}, nil)
+	for _, s := range steps {
+		q[s.e] = map[string]float64{metadata.ProducerByteRate: s.bound}
+		m.Set(q)
+		bound, u, c, ok := m.Resolve(Produce, Client{User: "alice", ClientID: "app"})
+		if !ok || bound != s.bound || u != s.tagU || c != s.tagC {
+			t.Errorf("after %s: got %v %q/%q %v, want %v %q/%q", s.e.Path(), bound, u, c, ok, s.bound, s.tagU, s.tagC)
+		}
+		if other, _, _, _ := m.Resolve(Produce, Client{User: "alice", ClientID: "other"}); other != s.otherClientHit {
+			t.Errorf("after %s: client other of alice gets %v, want %v", s.e.Path(), other, s.otherClientHit)
+		}
+		if _, _, _, ok := m.Resolve(Fetch, Client{User: "alice", ClientID: "app"}); ok {
+			t.Errorf("after %s: a fetch quota applies though only producer quotas are set", s.e.Path())
+		}
+	}
+}
+
+// TestThrottleBringsRateToQuota: a client that sends as soon as it may
+// averages its quota; its first burst is measured over all but one window.
+func TestThrottleBringsRateToQuota(t *testing.T) {
+	clk := newClock()
+	m := NewManager(Config{Samples: 11, Window: time.Second}, clk.now)
+	const quota = 100_000.0
+	m.Set(metadata.ClientQuotas{entity("", "app"): {metadata.ProducerByteRate: quota}})
+	c := Client{User: "ANONYMOUS", ClientID: "app"}
+	if d := m.Record(Produce, c, 10*quota); d != 0 {
+		t.Fatalf("the first 10 windows' worth is throttled %v", d)
+	}
+	if d := m.Record(Produce, c, quota); d <= 0 {
+		t.Fatal("going past 10 windows' worth at once is not throttled")
+	}
+	// The first burst is over once the client waits out its throttle;
+	// from then on it averages the quota.
+	clk.add(m.Record(Produce, c, 0))
+	start := clk.t
+	sent := 0.0
+	for clk.t.Sub(start) < 60*time.Second {
+		d := m.Record(Produce, c, 20_000)
+		sent += 20_000
+		clk.add(max(d, time.Millisecond))
+	}
+	avg := sent / clk.t.Sub(start).Seconds()
+	if avg > 1.1*quota || avg < 0.9*quota {
+		t.Errorf("averaged %.0f B/s over a minute against a quota of %.0f", avg, quota)
+	}
+}
+
+func TestUnrecordTakesUsageBack(t *testing.T) {
+	clk := newClock()
+	m := NewManager(Config{}, clk.now)
+	m.Set(metadata.ClientQuotas{entity("", metadata.DefaultEntity): {metadata.ConsumerByteRate: 1000}})
+	c := Client{User: "u", ClientID: "x"}
+	m.Record(Fetch, c, 10_000)
+	if d := m.Record(Fetch, c, 5000); d == 0 {
+		t.Fatal("not throttled past the quota")
+	}
+	m.Unrecord(Fetch, c, 5000)
+	m.Unrecord(Fetch, c, 10_000)
+	if d := m.Record(Fetch, c, 100); d != 0 {
+		t.Errorf("throttled %v after the usage was taken back", d)
+	}
+	if v, ok := m.MaxInWindow(Fetch, c); !ok || v != 10_000 {
+		t.Errorf("max in window %v %v, want 10000 (quota x 10 windows)", v, ok)
+	}
+}
+
+func TestRequestThrottleCappedAtOneWindow(t *testing.T) {
+	clk := newClock()
+	m := NewManager(Config{Window: time.Second}, clk.now)
+	m.Set(metadata.ClientQuotas{entity("", "app"): {metadata.RequestPercentage: 1}})
+	if d := m.Record(Request, Client{User: "u", ClientID: "app"}, 5000); d != time.Second {
+		t.Errorf("request quota throttle %v, want it capped at the window (1s)", d)
+	}
+}
+
+// TestStrictMutationQuota: the bucket holds quota x windows x window; a
+// strict request is refused once it is empty, a permissive one is made
+// and throttled.
+func TestStrictMutationQuota(t *testing.T) {
+	clk := newClock()
+	m := NewManager(Config{ControllerSamples: 2, ControllerWindow: time.Second}, clk.now)
+	m.Set(metadata.ClientQuotas{entity("", "adm"): {metadata.ControllerMutationRate: 2}})
+	c := Client{User: "u", ClientID: "adm"}
+	if ok, _ := m.Mutation(c, 10, true); !ok {
+		t.Fatal("first mutation refused with a full bucket")
+	}
+	ok, wait := m.Mutation(c, 1, true)
+	if ok || wait != 3*time.Second {
+		t.Fatalf("strict mutation with 6 tokens owed: allowed %v, wait %v; want refused, 3s", ok, wait)
+	}
+	if ok, wait := m.Mutation(c, 1, false); !ok || wait != 3500*time.Millisecond {
+		t.Fatalf("permissive mutation: allowed %v wait %v; want allowed, 3.5s", ok, wait)
+	}
+	clk.add(3500 * time.Millisecond)
+	if exceeded, _ := m.MutationExceeded(c); exceeded {
+		t.Error("bucket still empty after it refilled")
+	}
+}

@@ -1,0 +1,371 @@
+package zkmeta
+
+// Client quotas, kept as Kafka keeps them in ZooKeeper mode: the quota
+// keys of the entity configs /config/users/<user>,
+// /config/users/<user>/clients/<client> and /config/clients/<client>
+// ({"version":1,"config":{"producer_byte_rate":"1024"}}; names sanitized,
+// <default> for a default), each change announced by
+// /config/changes/config_change_NNN {"version":2,"entity_path":"..."}. A
+// user's config also holds its SCRAM credentials (users.go): each side
+// keeps the other's keys. Every broker watches the three trees with their
+// own watches, apart from the SCRAM ones, so each delivers a complete set.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"strings"
+
+	"github.com/go-zookeeper/zk"
+
+	"gregor/broker/metadata"
+)
+
+const configClientsPath = "/config/clients"
+
+// Loop keys of the quota trees.
+const (
+	keyQUsers       = "Qa"  // /config/users children
+	preQUser        = "Qb/" // + user: its config
+	preQUserClients = "Qc/" // + user: /config/users/<user>/clients children
+	preQUserClient  = "Qd/" // + user/client: its config
+	keyQClients     = "Qe"  // /config/clients children
+	preQClient      = "Qf/" // + client: its config
+)
+
+// quotaCache is the loop's copy of the quotas (guarded by backend.mu).
+type quotaCache struct {
+	entities map[string]map[string]float64 // by entity path
+	users    map[string]map[string]bool    // known users and their clients
+	clients  map[string]bool
+	// readUsers and readClients: the two roots were listed once.
+	readUsers, readClients bool
+	changed                bool
+}
+
+func (q *quotaCache) init() {
+	if q.entities == nil {
+		q.entities = map[string]map[string]float64{}
+		q.users = map[string]map[string]bool{}
+		q.clients = map[string]bool{}
+	}
+}
+
+// set records an entity's quotas (nil: none), noting a change.
+func (q *quotaCache) set(path string, v map[string]float64) {
+	if old, ok := q.entities[path]; ok == (len(v) > 0) && maps.Equal(old, v) {
+		return
+	}
+	if len(v) == 0 {
+		delete(q.entities, path)
+	} else {
+		q.entities[path] = v
+	}
+	q.changed = true
+}
+
+// quotaKeys are the loop keys of every known quota znode, for a full
+// re-read.
+func (b *backend) quotaKeys() []string {
+	keys := []string{keyQUsers, keyQClients}
+	q := &b.quotas
+	for u, cs := range q.users {
+		keys = append(keys, preQUser+u, preQUserClients+u)
+		for c := range cs {
+			keys = append(keys, preQUserClient+u+"/"+c)
+		}
+	}
+	for c := range q.clients {
+		keys = append(keys, preQClient+c)
+	}
+	return keys
+}
+
+// processQuota reads the quota znode a key names.
+func (b *backend) processQuota(key string) error {
+	q := &b.quotas
+	q.init()
+	switch {
+	case key == keyQUsers:
+		return b.processQuotaUsers()
+	case key == keyQClients:
+		return b.processQuotaClients()
+	case strings.HasPrefix(key, preQUser):
+		u := key[len(preQUser):]
+		if _, ok := q.users[u]; !ok {
+			return nil
+		}
+		return b.readQuota(key, "users/"+u)
+	case strings.HasPrefix(key, preQUserClients):
+		return b.processQuotaUserClients(key[len(preQUserClients):])
+	case strings.HasPrefix(key, preQUserClient):
+		u, c, _ := strings.Cut(key[len(preQUserClient):], "/")
+		if !q.users[u][c] {
+			return nil
+		}
+		return b.readQuota(key, "users/"+u+"/clients/"+c)
+	case strings.HasPrefix(key, preQClient):
+		c := key[len(preQClient):]
+		if !q.clients[c] {
+			return nil
+		}
+		return b.readQuota(key, "clients/"+c)
+	}
+	return nil
+}
+
+// readQuota reads one entity config and watches it.
+func (b *backend) readQuota(key, entityPath string) error {
+	data, _, _, err := b.get(key, b.p("/config/"+entityPath))
+	if err != nil {
+		return err
+	}
+	cfg, err := decodeConfig(data)
+	if err != nil {
+		b.log.Warn().Err(err).Str("entity", entityPath).Msg("ignoring malformed quota config znode")
+		cfg = nil
+	}
+	b.quotas.set(entityPath, metadata.QuotasFromConfig(cfg))
+	return nil
+}
+
+func (b *backend) processQuotaUsers() error {
+	names, err := b.children(keyQUsers, b.p(configUsersPath))
+	if errors.Is(err, zk.ErrNoNode) {
+		names, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	q := &b.quotas
+	seen := map[string]bool{}
+	for _, u := range names {
+		seen[u] = true
+		if _, ok := q.users[u]; !ok {
+			q.users[u] = map[string]bool{}
+			b.mark(preQUser + u)
+			b.mark(preQUserClients + u)
+		}
+	}
+	for u, cs := range q.users {
+		if seen[u] {
+			continue
+		}
+		q.set("users/"+u, nil)
+		for c := range cs {
+			q.set("users/"+u+"/clients/"+c, nil)
+		}
+		delete(q.users, u)
+	}
+	if !q.readUsers {
+		q.readUsers, q.changed = true, true
+	}
+	return nil
+}
+
+func (b *backend) processQuotaUserClients(u string) error {
+	q := &b.quotas
+	known, ok := q.users[u]
+	if !ok {
+		return nil
+	}
+	key := preQUserClients + u
+	zpath := b.p(userPath(u) + "/clients")
+	names, err := b.children(key, zpath)
+	if errors.Is(err, zk.ErrNoNode) {
+		// Watch for its creation; a child watch follows once it exists.
+		exists, _, ch, err := b.conn.ExistsW(zpath)
+		if err != nil {
+			return err
+		}
+		if exists {
+			b.mark(key)
+		} else {
+			b.arm(key, ch)
+		}
+		names = nil
+	} else if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, c := range names {
+		seen[c] = true
+		if !known[c] {
+			known[c] = true
+			b.mark(preQUserClient + u + "/" + c)
+		}
+	}
+	for c := range known {
+		if !seen[c] {
+			delete(known, c)
+			q.set("users/"+u+"/clients/"+c, nil)
+		}
+	}
+	return nil
+}
+
+func (b *backend) processQuotaClients() error {
+	names, err := b.children(keyQClients, b.p(configClientsPath))
+	if errors.Is(err, zk.ErrNoNode) {
+		names, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	q := &b.quotas
+	seen := map[string]bool{}
+	for _, c := range names {
+		seen[c] = true
+		if !q.clients[c] {
+			q.clients[c] = true
+			b.mark(preQClient + c)
+		}
+	}
+	for c := range q.clients {
+		if !seen[c] {
+			delete(q.clients, c)
+			q.set("clients/"+c, nil)
+		}
+	}
+	if !q.readClients {
+		q.readClients, q.changed = true, true
+	}
+	return nil
+}
+
+// takeQuotas returns the quotas to deliver if they changed and both trees
+// have been read. Called holding mu.
+func (b *backend) takeQuotas() (metadata.ClientQuotas, bool) {
+	q := &b.quotas
+	if !q.changed || !q.readUsers || !q.readClients {
+		return nil, false
+	}
+	q.changed = false
+	out := metadata.ClientQuotas{}
+	for path, v := range q.entities {
+		if e, ok := metadata.ParseQuotaPath(path); ok {
+			out[e] = maps.Clone(v)
+		}
+	}
+	return out, true
+}
+
+// ClientQuotas reads every entity's quotas from ZooKeeper.
+func (b *backend) ClientQuotas(ctx context.Context) (metadata.ClientQuotas, error) {
+	return withCtx(ctx, func() (metadata.ClientQuotas, error) {
+		out := metadata.ClientQuotas{}
+		read := func(entityPath string) error {
+			data, _, err := b.conn.Get(b.p("/config/" + entityPath))
+			if errors.Is(err, zk.ErrNoNode) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			cfg, err := decodeConfig(data)
+			if err != nil {
+				return nil
+			}
+			if v := metadata.QuotasFromConfig(cfg); len(v) > 0 {
+				e, _ := metadata.ParseQuotaPath(entityPath)
+				out[e] = v
+			}
+			return nil
+		}
+		list := func(zpath string) ([]string, error) {
+			c, _, err := b.conn.Children(b.p(zpath))
+			if errors.Is(err, zk.ErrNoNode) {
+				return nil, nil
+			}
+			return c, err
+		}
+		users, err := list(configUsersPath)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range users {
+			if err := read("users/" + u); err != nil {
+				return nil, err
+			}
+			clients, err := list(userPath(u) + "/clients")
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range clients {
+				if err := read("users/" + u + "/clients/" + c); err != nil {
+					return nil, err
+				}
+			}
+		}
+		clients, err := list(configClientsPath)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range clients {
+			if err := read("clients/" + c); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	})
+}
+
+// AlterClientQuota rewrites one entity's config (a compare-and-set on its
+// version, retried on a race; parents created as Kafka's createRecursive
+// does) and announces the change, as Kafka's AdminZkClient.changeConfigs
+// does.
+func (b *backend) AlterClientQuota(ctx context.Context, a metadata.QuotaAlteration) error {
+	entityPath := a.Entity.Path()
+	if entityPath == "" {
+		return errors.New("empty quota entity")
+	}
+	zpath := b.p("/config/" + entityPath)
+	_, err := withCtx(ctx, func() (struct{}, error) {
+		for range 10 {
+			data, stat, err := b.conn.Get(zpath)
+			exists := err == nil
+			if err != nil && !errors.Is(err, zk.ErrNoNode) {
+				return struct{}{}, err
+			}
+			cfg, err := decodeConfig(data)
+			if err != nil {
+				return struct{}{}, err
+			}
+			next := metadata.AlterQuotaConfig(cfg, a)
+			if exists {
+				_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
+			} else {
+				if err := b.ensureParents(zpath); err != nil {
+					return struct{}{}, err
+				}
+				_, err = b.conn.Create(zpath, encodeConfig(next), 0, b.acl)
+			}
+			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) {
+				continue
+			}
+			if err != nil {
+				return struct{}{}, err
+			}
+			note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": entityPath})
+			if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
+				b.log.Warn().Err(err).Str("entity", entityPath).Msg("writing config change notification")
+			}
+			return struct{}{}, nil
+		}
+		return struct{}{}, errors.New("quota config changed concurrently too often")
+	})
+	return err
+}
+
+// ensureParents creates the missing parents of zpath, without data.
+func (b *backend) ensureParents(zpath string) error {
+	parts := strings.Split(strings.TrimPrefix(zpath, "/"), "/")
+	for i := 1; i < len(parts); i++ {
+		p := "/" + strings.Join(parts[:i], "/")
+		if _, err := b.conn.Create(p, nil, 0, b.acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			return err
+		}
+	}
+	return nil
+}

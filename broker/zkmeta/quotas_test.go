@@ -1,0 +1,131 @@
+package zkmeta_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"gregor/broker/config"
+	"gregor/broker/metadata"
+	"gregor/broker/zkmeta"
+	"gregor/internal/zktest"
+)
+
+// quotaApplier is a fakeApplier that also takes client quotas.
+type quotaApplier struct {
+	*fakeApplier
+	qmu    sync.Mutex
+	quotas metadata.ClientQuotas
+}
+
+func (q *quotaApplier) ApplyClientQuotas(c metadata.ClientQuotas) {
+	q.qmu.Lock()
+	defer q.qmu.Unlock()
+	q.quotas = c
+}
+
+func (q *quotaApplier) get(e metadata.QuotaEntity, key string) (float64, bool) {
+	q.qmu.Lock()
+	defer q.qmu.Unlock()
+	v, ok := q.quotas[e][key]
+	return v, ok
+}
+
+func startWithQuotas(t *testing.T, connect string, id int32) (metadata.Backend, *quotaApplier) {
+	t.Helper()
+	be, err := zkmeta.New(zkmeta.Options{Connect: connect, SessionTimeout: 4 * time.Second,
+		Self:   metadata.BrokerInfo{ID: id, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9090 + id}}},
+		Config: &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1}, Log: logger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &quotaApplier{fakeApplier: &fakeApplier{topics: map[string]metadata.TopicState{}, controller: -1}}
+	if err := be.Start(context.Background(), a); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { be.Close() })
+	return be, a
+}
+
+// TestClientQuotasInZooKeeper: quotas are stored where Kafka stores them,
+// next to a user's SCRAM credentials without disturbing them, reach every
+// broker through watches (written by Gregor or by Kafka's tools), and are
+// read back from the store.
+func TestClientQuotasInZooKeeper(t *testing.T) {
+	z := zktest.Start(t)
+	connect := z.Addr + "/quotas"
+	be1, _ := startWithQuotas(t, connect, 1)
+	_, a2 := startWithQuotas(t, connect, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cred := metadata.ScramCredential{Salt: []byte("salt"), StoredKey: []byte("stored"), ServerKey: []byte("server"), Iterations: 4096}
+	if err := be1.AlterUserScramCredentials(ctx, metadata.ScramAlteration{User: "alice", Upsert: map[string]metadata.ScramCredential{"SCRAM-SHA-256": cred}}); err != nil {
+		t.Fatal(err)
+	}
+	qb := be1.(metadata.QuotaBackend)
+	alice := metadata.QuotaEntity{User: "alice"}
+	aliceApp := metadata.QuotaEntity{User: "alice", ClientID: "app"}
+	anyClient := metadata.QuotaEntity{ClientID: metadata.DefaultEntity}
+	for _, a := range []metadata.QuotaAlteration{
+		{Entity: alice, Set: map[string]float64{metadata.ProducerByteRate: 1024}},
+		{Entity: aliceApp, Set: map[string]float64{metadata.RequestPercentage: 25.5}},
+		{Entity: anyClient, Set: map[string]float64{metadata.ConsumerByteRate: 4096}},
+	} {
+		if err := qb.AlterClientQuota(ctx, a); err != nil {
+			t.Fatalf("altering %s: %v", a.Entity.Path(), err)
+		}
+	}
+	await(t, "broker 2 to hear of the three entities", func() bool {
+		v1, _ := a2.get(alice, metadata.ProducerByteRate)
+		v2, _ := a2.get(aliceApp, metadata.RequestPercentage)
+		v3, _ := a2.get(anyClient, metadata.ConsumerByteRate)
+		return v1 == 1024 && v2 == 25.5 && v3 == 4096
+	})
+	c := rawConn(t, z.Addr)
+	var userCfg struct {
+		Config map[string]string `json:"config"`
+	}
+	getJSON(t, c, "/quotas/config/users/alice", &userCfg)
+	if userCfg.Config["producer_byte_rate"] != "1024" || userCfg.Config["SCRAM-SHA-256"] == "" {
+		t.Errorf("/config/users/alice holds %v, want the quota beside the SCRAM credential", userCfg.Config)
+	}
+	getJSON(t, c, "/quotas/config/users/alice/clients/app", &userCfg)
+	if userCfg.Config["request_percentage"] != "25.5" {
+		t.Errorf("/config/users/alice/clients/app holds %v", userCfg.Config)
+	}
+	getJSON(t, c, "/quotas/config/clients/<default>", &userCfg)
+	if userCfg.Config["consumer_byte_rate"] != "4096" {
+		t.Errorf("/config/clients/<default> holds %v", userCfg.Config)
+	}
+
+	// Removing alice's quota keeps her credential.
+	if err := qb.AlterClientQuota(ctx, metadata.QuotaAlteration{Entity: alice, Remove: []string{metadata.ProducerByteRate}}); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "broker 2 to drop alice's quota", func() bool { _, ok := a2.get(alice, metadata.ProducerByteRate); return !ok })
+	creds, err := be1.UserScramCredentials(ctx)
+	if err != nil || creds["alice"]["SCRAM-SHA-256"].Iterations != 4096 {
+		t.Errorf("alice's credential after her quota went: %v %v", creds, err)
+	}
+
+	// A quota written as Kafka's kafka-configs.sh writes it.
+	data, _ := json.Marshal(map[string]any{"version": 1, "config": map[string]string{"producer_byte_rate": "2048"}})
+	if _, err := c.Create("/quotas/config/clients/from-kafka", data, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "broker 2 to hear of a quota written by another tool", func() bool {
+		v, _ := a2.get(metadata.QuotaEntity{ClientID: "from-kafka"}, metadata.ProducerByteRate)
+		return v == 2048
+	})
+	stored, err := qb.ClientQuotas(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stored) != 3 || stored[aliceApp][metadata.RequestPercentage] != 25.5 || stored[metadata.QuotaEntity{ClientID: "from-kafka"}][metadata.ProducerByteRate] != 2048 {
+		t.Errorf("read from ZooKeeper: %v", stored)
+	}
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"gregor/broker/config"
+	"gregor/monitor"
+)
+
+// The default metrics address gives way when taken (a second broker on
+// the host); one the operator set does not.
+func TestMetricsDefaultGivesWayExplicitFails(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	var logs strings.Builder
+	s := &server{log: zerolog.New(&logs), metrics: monitor.NewMetrics(monitor.Sources{})} // never scraped here
+
+	def := config.Defaults()
+	def.MetricsListener = held.Addr().String() // the default, not set by anyone
+	if err := s.startMonitor(def); err != nil {
+		t.Fatalf("default address taken: %v, want a fallback", err)
+	}
+	if !strings.Contains(logs.String(), "default metrics address taken") {
+		t.Fatalf("no warning logged for the move:\n%s", logs.String())
+	}
+
+	set, err := config.Load(map[string]string{"gregor.metrics.listener": held.Addr().String()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.startMonitor(set); err == nil {
+		t.Fatal("an explicitly set metrics address that is taken did not fail start-up")
+	}
+}
+
+func TestMetricsFallbacks(t *testing.T) {
+	for _, c := range []struct {
+		listener string
+		want     string
+	}{
+		{"PLAINTEXT://127.0.0.1:9092", "127.0.0.1:9404 127.0.0.1:0"},
+		{"PLAINTEXT://127.0.0.1:9093", "127.0.0.1:9404 127.0.0.1:9405 127.0.0.1:0"},
+		{"PLAINTEXT://:9094", "127.0.0.1:9404 127.0.0.1:9406 127.0.0.1:0"},
+		{"PLAINTEXT://127.0.0.1:19092", "127.0.0.1:9404 127.0.0.1:19404 127.0.0.1:0"},
+	} {
+		cfg, err := config.Load(map[string]string{"listeners": c.listener}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(metricsFallbacks(cfg), " "); got != c.want {
+			t.Errorf("listeners %s: %s, want %s", c.listener, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,55 @@
+package compat
+
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// TestACLConsumerGroupProtocol: ConsumerGroupHeartbeat needs READ on the
+// group and DESCRIBE on each subscribed topic; ConsumerGroupDescribe
+// DESCRIBE on the group and on the topics it names, as Kafka's KafkaApis
+// checks them.
+func TestACLConsumerGroupProtocol(t *testing.T) {
+	a := startACL(t)
+	topic := a.topic(t, 2)
+	group := randomName("acl-848")
+	heartbeat := func() *kmsg.ConsumerGroupHeartbeatResponse {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch, req.RebalanceTimeoutMillis = group, randomName("m"), 0, 30000
+		req.SubscribedTopicNames, req.Topics = []string{topic}, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		return a.do(t, aclAlice, req).(*kmsg.ConsumerGroupHeartbeatResponse)
+	}
+	describe := func(user string) kmsg.ConsumerGroupDescribeResponseGroup {
+		req := kmsg.NewPtrConsumerGroupDescribeRequest()
+		req.Groups, req.IncludeAuthorizedOperations = []string{group}, true
+		return a.do(t, user, req).(*kmsg.ConsumerGroupDescribeResponse).Groups[0]
+	}
+	wantCode(t, "ConsumerGroupHeartbeat without READ", heartbeat().ErrorCode, kerr.GroupAuthorizationFailed)
+	wantCode(t, "ConsumerGroupDescribe without DESCRIBE", describe(aclAlice).ErrorCode, kerr.GroupAuthorizationFailed)
+	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Groups(group).Operations(kadm.OpRead))
+	// The client finds the coordinator first (which creates
+	// __consumer_offsets); the requests below go to this one broker.
+	awaitCode(t, "FindCoordinator with READ", func() int16 {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorKeys = []string{group}
+		return a.do(t, aclAlice, req).(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode
+	})
+	wantCode(t, "ConsumerGroupHeartbeat without DESCRIBE on the topic", heartbeat().ErrorCode, kerr.TopicAuthorizationFailed)
+	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(topic).Operations(kadm.OpDescribe))
+	var r *kmsg.ConsumerGroupHeartbeatResponse
+	awaitCode(t, "ConsumerGroupHeartbeat with READ and DESCRIBE", func() int16 { r = heartbeat(); return r.ErrorCode })
+	if r.Assignment == nil || len(r.Assignment.Topics) != 1 || len(r.Assignment.Topics[0].Partitions) != 2 {
+		t.Fatalf("assignment %+v", r.Assignment)
+	}
+	d := describe(aclAlice)
+	wantCode(t, "ConsumerGroupDescribe with READ", d.ErrorCode, nil)
+	if want := int32(1<<3 | 1<<8); d.AuthorizedOperations != want {
+		t.Errorf("group authorized operations %b, want READ|DESCRIBE %b", d.AuthorizedOperations, want)
+	}
+	// Bob may describe the group but not its topic.
+	a.grant(t, kadm.NewACLs().Allow(principal(aclBob)).Groups(group).Operations(kadm.OpDescribe))
+	wantCode(t, "bob's ConsumerGroupDescribe of a group with a topic he may not describe", describe(aclBob).ErrorCode, kerr.TopicAuthorizationFailed)
+}

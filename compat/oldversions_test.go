@@ -1,0 +1,187 @@
+package compat
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+// servedFromZero are the APIs Kafka 3.x served from version 0 (Kafka 4
+// dropped some, KIP-896; Gregor keeps them): tools and clients pinned to
+// old versions send exactly these.
+var servedFromZero = []int16{
+	0, 1, 2, 3, // Produce, Fetch, ListOffsets, Metadata
+	8, 9, 10, 11, 12, 13, 14, 15, 16, // offsets, coordinator, groups
+	17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, // SASL, ApiVersions, topics, records, transactions
+	32, 33, 35, 36, 37, 42, 43, 44, // configs, log dirs, partitions, groups, elections
+}
+
+// Every API Kafka 3.x served from version 0 is advertised from 0 here,
+// Fetch included (v0-3 are down-converted).
+func TestOldVersionsAdvertisedFromZero(t *testing.T) {
+	addr := bootstrap(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	min := map[int16]int16{}
+	for _, k := range resp.ApiKeys {
+		min[k.ApiKey] = k.MinVersion
+	}
+	for _, k := range servedFromZero {
+		if m, ok := min[k]; !ok || m != 0 {
+			t.Errorf("%s (key %d): advertised from %d (present: %v), want 0", kmsg.NameForKey(k), k, m, ok)
+		}
+	}
+}
+
+// zeroVersions caps every API at version 0, but Metadata at 1: the
+// controller id, which CreateTopics and DeleteTopics need sent to, came
+// with Metadata v1 (Kafka 0.10.0, with CreateTopics v0).
+func zeroVersions() *kversion.Versions {
+	v := kversion.Stable()
+	v.EachMaxKeyVersion(func(k, _ int16) { v.SetMaxKeyVersion(k, 0) })
+	v.SetMaxKeyVersion(3, 1)
+	return v
+}
+
+// An admin client speaking only version 0 of every API (Metadata v1, as
+// tools built for Kafka 0.10-0.11 do): topics, offsets, configs, partitions, records,
+// log dirs, leader epochs, groups and their offsets all work.
+func TestOldVersionsAdminAtZero(t *testing.T) {
+	addr := bootstrap(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(zeroVersions()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	topic := randomName("v0-admin")
+	must := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s at v0: %v", what, err)
+		}
+	}
+	cr, err := adm.CreateTopic(ctx, 2, 1, map[string]*string{"retention.ms": kmsg.StringPtr("3600000")}, topic)
+	if err == nil {
+		err = cr.Err
+	}
+	must("CreateTopics", err)
+	md, err := adm.Metadata(ctx, topic)
+	must("Metadata", err)
+	if len(md.Topics[topic].Partitions) != 2 {
+		t.Fatalf("Metadata v0: %s has %d partitions, want 2", topic, len(md.Topics[topic].Partitions))
+	}
+	// Produce v0 (magic 0) then ListOffsets v0.
+	p, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(zeroVersions()), kgo.DefaultProduceTopic(topic),
+		// acks=1: the topic has one replica (CreateTopics v0 needs a
+		// count), which a cluster's min.insync.replicas=2 refuses acks=all.
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.DisableIdempotentWrite(), kgo.RequiredAcks(kgo.LeaderAck()))
+	must("client", err)
+	defer p.Close()
+	for i := range 5 {
+		must("Produce", p.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: []byte{byte(i)}}).FirstErr())
+	}
+	// ListOffsets v0 answers in OldStyleOffsets (kadm reads only v1's
+	// field, so the request is raw).
+	for _, c := range []struct {
+		ts   int64
+		want int64
+	}{{-1, 5}, {-2, 0}} {
+		req := kmsg.NewPtrListOffsetsRequest()
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp, rp.MaxNumOffsets = 0, c.ts, 1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		must("ListOffsets", err)
+		sp := resp.Topics[0].Partitions[0]
+		if resp.Version != 0 || sp.ErrorCode != 0 || len(sp.OldStyleOffsets) != 1 || sp.OldStyleOffsets[0] != c.want {
+			t.Errorf("ListOffsets v%d at %d: error %d, offsets %v; want [%d]", resp.Version, c.ts, sp.ErrorCode, sp.OldStyleOffsets, c.want)
+		}
+	}
+	rc, err := adm.DescribeTopicConfigs(ctx, topic)
+	must("DescribeConfigs", err)
+	if v, err := rc.On(topic, nil); err != nil || !hasConfig(v.Configs, "retention.ms", "3600000") {
+		t.Errorf("DescribeConfigs v0: retention.ms not 3600000 in %+v (%v)", v.Configs, err)
+	}
+	cp, err := adm.CreatePartitions(ctx, 1, topic)
+	if err == nil {
+		_, err = cp.On(topic, nil)
+	}
+	must("CreatePartitions", err)
+	dr, err := adm.DeleteRecords(ctx, kadm.Offsets{topic: {0: {Topic: topic, Partition: 0, At: 2, LeaderEpoch: -1}}})
+	if err == nil {
+		err = dr.Error()
+	}
+	must("DeleteRecords", err)
+	var epReq kadm.OffsetForLeaderEpochRequest
+	epReq.Add(topic, 0, 0)
+	ep, err := adm.OffsetForLeaderEpoch(ctx, epReq)
+	must("OffsetForLeaderEpoch", err)
+	if r := ep[topic][0]; r.Err != nil || r.EndOffset != 5 {
+		t.Errorf("OffsetForLeaderEpoch v0: %+v, want end offset 5", r)
+	}
+	_, err = adm.DescribeAllLogDirs(ctx, nil)
+	must("DescribeLogDirs", err)
+
+	group := randomName("v0-group")
+	co, err := adm.CommitOffsets(ctx, group, kadm.Offsets{topic: {0: {Topic: topic, Partition: 0, At: 4, LeaderEpoch: -1, Metadata: "m"}}})
+	if err == nil {
+		err = co.Error()
+	}
+	must("OffsetCommit", err)
+	// OffsetFetch v0-1 name their partitions (null for all came with v2).
+	fr := kmsg.NewPtrOffsetFetchRequest()
+	fr.Group = group
+	ft := kmsg.NewOffsetFetchRequestTopic()
+	ft.Topic, ft.Partitions = topic, []int32{0}
+	fr.Topics = append(fr.Topics, ft)
+	fresp, err := fr.RequestWith(ctx, cl)
+	must("OffsetFetch", err)
+	if fresp.Version != 0 || len(fresp.Topics) != 1 || len(fresp.Topics[0].Partitions) != 1 {
+		t.Fatalf("OffsetFetch v%d: %+v", fresp.Version, fresp.Topics)
+	}
+	if fp := fresp.Topics[0].Partitions[0]; fp.ErrorCode != 0 || fp.Offset != 4 || fp.Metadata == nil || *fp.Metadata != "m" {
+		t.Errorf("OffsetFetch v0: %+v, want offset 4 with metadata m", fp)
+	}
+	lg, err := adm.ListGroups(ctx)
+	must("ListGroups", err)
+	_ = lg
+	dg, err := adm.DescribeGroups(ctx, group)
+	must("DescribeGroups", err)
+	if g, ok := dg[group]; !ok || g.Err != nil {
+		t.Errorf("DescribeGroups v0 of %s: %+v", group, g)
+	}
+	dt, err := adm.DeleteTopics(ctx, topic)
+	if err == nil {
+		err = dt.Error()
+	}
+	must("DeleteTopics", err)
+}
+
+func hasConfig(cs []kadm.Config, name, value string) bool {
+	for _, c := range cs {
+		if c.Key == name && c.Value != nil && *c.Value == value {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,209 @@
+package coordinator
+
+// Members leaving consumer groups: on request (member epoch -1, or -2 for
+// a static member that will come back), or fenced when their session
+// expires or they do not revoke partitions within their rebalance
+// timeout. Kafka's consumerGroupLeave and consumerGroupFenceMember.
+
+import (
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// consumerLeave is a heartbeat with member epoch -1 or -2, for a locked
+// group.
+func (c *groupCoordinator) consumerLeave(g *group, r *cgHeartbeat) (cgResult, pendingWrite) {
+	cg := g.consumer
+	if cg == nil {
+		return cgFail(kerr.GroupIDNotFound, "Group "+g.id+" is not a consumer group."), pendingWrite{}
+	}
+	var m *cgMember
+	if r.instanceID == nil {
+		if m = cg.members[r.memberID]; m == nil {
+			return cgFail(kerr.UnknownMemberID, ""), pendingWrite{}
+		}
+	} else {
+		m = cg.staticMember(r.instanceID)
+		switch {
+		case m == nil:
+			return cgFail(kerr.UnknownMemberID, "Instance id "+*r.instanceID+" is unknown."), pendingWrite{}
+		case m.sub.id != r.memberID:
+			return cgFail(kerr.FencedInstanceID, ""), pendingWrite{}
+		}
+	}
+	res := cgResult{memberID: m.sub.id, epoch: r.epoch}
+	if r.epoch == staticLeaveEpoch {
+		c.log.Info().Str("group", g.id).Str("member", m.sub.id).Str("instance_id", *r.instanceID).Msg("static member left the consumer group for now")
+		cur := m.cur
+		cur.epoch, cur.revoking = staticLeaveEpoch, tpSet{}
+		t := &cgTxn{g: g, cg: cg}
+		t.add(recCurrent{member: m.sub.id, cur: &cur})
+		w, err := c.commitCG(t)
+		if err != nil {
+			return cgFail(cgWriteError(c.kerrOf(err)), ""), pendingWrite{}
+		}
+		m.rebalance.stop()
+		return res, w
+	}
+	c.log.Info().Str("group", g.id).Str("member", m.sub.id).Msg("member left the consumer group")
+	w, err := c.fenceMember(g, m)
+	if err != nil {
+		return cgFail(cgWriteError(c.kerrOf(err)), ""), pendingWrite{}
+	}
+	return res, w
+}
+
+// fenceMember removes a member from a locked consumer group: the group
+// epoch is bumped so the others rebalance, or, when only classic
+// members remain and the policy allows it, the group becomes a classic
+// group again (cgroup_classic.go).
+func (c *groupCoordinator) fenceMember(g *group, m *cgMember) (pendingWrite, error) {
+	cg := g.consumer
+	if c.canDowngrade(cg, m.sub.id) {
+		return c.downgradeToClassic(g, m.sub.id)
+	}
+	t := &cgTxn{g: g, cg: cg}
+	c.planRemove(t, m.sub.id)
+	return c.commitCG(t)
+}
+
+// planRemove adds the records removing a member: its tombstones, the
+// regexes only it subscribed to, the subscription metadata without it and
+// the bumped group epoch.
+func (c *groupCoordinator) planRemove(t *cgTxn, id string) {
+	cg := t.cg
+	t.add(removeMemberRecs(id)...)
+	regexes := c.planRegexesWithout(t, id)
+	meta := c.subscriptionMeta(cg, regexes, id, nil, "")
+	if !sameMeta(meta, cg.subMeta) {
+		t.add(recPartMeta{topics: sortedMeta(meta)})
+	}
+	t.add(recGroupEpoch{epoch: cg.epoch + 1})
+}
+
+// planRegexesWithout is the group's regexes once member id is gone,
+// adding the tombstones of those nobody else subscribes to.
+func (c *groupCoordinator) planRegexesWithout(t *cgTxn, id string) map[string]*resolvedRegex {
+	cg := t.cg
+	counts := make(map[string]int)
+	for mid, m := range cg.members {
+		if mid != id && m.sub.regex != "" {
+			counts[m.sub.regex]++
+		}
+	}
+	out := make(map[string]*resolvedRegex)
+	for re, rr := range cg.regexes {
+		if counts[re] > 0 {
+			out[re] = rr
+		} else {
+			t.add(recRegex{regex: re})
+		}
+	}
+	return out
+}
+
+// memberSessionTimeout is a member's session timeout: its own for a
+// classic member, the group's otherwise.
+func (c *groupCoordinator) memberSessionTimeout(m *cgMember) time.Duration {
+	if m.usesClassic() && m.sub.classic.sessionTimeoutMs > 0 {
+		return millis(m.sub.classic.sessionTimeoutMs)
+	}
+	return c.cfg.ConsumerSessionTimeout
+}
+
+// afterMemberChange restarts a member's session and starts or stops its
+// rebalance timeout as its reconciliation state changed from prev.
+func (c *groupCoordinator) afterMemberChange(g *group, m *cgMember, prev memberAssign) {
+	c.armSession(g, m)
+	if m.usesClassic() {
+		return
+	}
+	switch {
+	case m.cur.state == memberUnrevoked && (prev.state != memberUnrevoked || prev.epoch != m.cur.epoch || m.rebalance.t == nil):
+		c.armRebalance(g, m)
+	case m.cur.state != memberUnrevoked:
+		m.rebalance.stop()
+	}
+}
+
+// armSession (re)starts a member's session.
+func (c *groupCoordinator) armSession(g *group, m *cgMember) {
+	id := m.sub.id
+	m.session.arm(c.memberSessionTimeout(m), func(seq uint64) {
+		c.memberTimerFired(g, id, m, &m.session, seq, "its session expired", nil)
+	})
+}
+
+// armRebalance gives a member its rebalance timeout to revoke what it
+// must: if it is still at this epoch then, it is fenced.
+func (c *groupCoordinator) armRebalance(g *group, m *cgMember) {
+	id, epoch := m.sub.id, m.cur.epoch
+	d := millis(m.sub.rebalanceTimeoutMs)
+	if d <= 0 {
+		d = c.cfg.ConsumerSessionTimeout
+	}
+	m.rebalance.arm(d, func(seq uint64) {
+		c.memberTimerFired(g, id, m, &m.rebalance, seq, "it did not revoke its partitions within its rebalance timeout",
+			func() bool { return m.cur.epoch == epoch })
+	})
+}
+
+// memberTimerFired fences a member whose timer ran out, unless the timer
+// was re-armed, the member is gone, or still reports false.
+func (c *groupCoordinator) memberTimerFired(g *group, id string, m *cgMember, mt *memberTimer, seq uint64, why string, still func() bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !mt.current(seq) || g.consumer == nil || g.consumer.members[id] != m || still != nil && !still() {
+		return
+	}
+	mt.t = nil
+	c.log.Info().Str("group", g.id).Str("member", id).Str("reason", why).Msg("fencing consumer group member")
+	if _, err := c.fenceMember(g, m); err != nil {
+		c.log.Warn().Err(err).Str("group", g.id).Str("member", id).Msg("fencing consumer group member")
+	}
+}
+
+// startMemberTimers arms the timers of a loaded consumer group's members:
+// a full session each, and the rebalance timeout of those revoking.
+func (c *groupCoordinator) startMemberTimers(g *group) {
+	for _, m := range g.consumer.members {
+		c.armSession(g, m)
+		if !m.usesClassic() && m.cur.state == memberUnrevoked {
+			c.armRebalance(g, m)
+		}
+	}
+}
+
+// stopConsumerTimers stops every member timer of a group.
+func stopConsumerTimers(cg *consumerGroup) {
+	if cg == nil {
+		return
+	}
+	for _, m := range cg.members {
+		stopMemberTimers(m)
+	}
+}
+
+// dropClassicState forgets a locked group's classic state when it
+// becomes a consumer group.
+func (c *groupCoordinator) dropClassicState(g *group) {
+	for _, m := range g.members {
+		if m.timer != nil {
+			m.timer.Stop()
+		}
+	}
+	for _, t := range g.pending {
+		t.Stop()
+	}
+	if g.joinTimer != nil {
+		g.joinTimer.Stop()
+	}
+	g.members = make(map[string]*member)
+	g.instances = make(map[string]string)
+	g.pending = make(map[string]*time.Timer)
+	g.leader, g.protocol, g.protocolType = "", "", ""
+	g.rebalanceSeq++
+	g.stored = false
+	g.setState(groupEmpty)
+}

@@ -1,0 +1,223 @@
+package integration
+
+// Controlled shutdown and failover, request by request: a produce waiting
+// for replication on a broker that is told to stop is answered at once,
+// NOT_LEADER_OR_FOLLOWER naming a new leader that already leads; a
+// follower fetching from a leader that gains a partition starts fetching
+// it at once rather than after its long poll; writes resume within the
+// ZooKeeper session timeout (plus a second) of a leader's kill -9.
+
+import (
+	"context"
+	"errors"
+	"hash/crc32"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// plainBatch is an uncompressed v2 batch of values from no producer id.
+func plainBatch(values ...string) []byte {
+	now := time.Now().UnixMilli()
+	var recs []byte
+	for i, v := range values {
+		r := kmsg.Record{OffsetDelta: int32(i), Value: []byte(v)}
+		r.Length = int32(len(r.AppendTo(nil)) - 1)
+		recs = r.AppendTo(recs)
+	}
+	b := kmsg.RecordBatch{
+		PartitionLeaderEpoch: -1, Magic: 2, LastOffsetDelta: int32(len(values) - 1),
+		FirstTimestamp: now, MaxTimestamp: now, ProducerID: -1, ProducerEpoch: -1,
+		FirstSequence: -1, NumRecords: int32(len(values)), Records: recs,
+	}
+	b.Length = int32(len(b.AppendTo(nil)) - 12)
+	raw := b.AppendTo(nil)
+	b.CRC = int32(crc32.Checksum(raw[21:], castagnoli))
+	return b.AppendTo(nil)
+}
+
+// rawProduce sends one batch to one partition on one broker (not to the
+// leader the client knows) and returns the response.
+func rawProduce(ctx context.Context, cl *kgo.Client, broker int32, topic string, topicID [16]byte, partition int32, acks int16, batch []byte) (*kmsg.ProduceResponse, error) {
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = acks, 20000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic, rt.TopicID = topic, topicID
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = partition, batch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := cl.Broker(int(broker)).Request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	pr := resp.(*kmsg.ProduceResponse)
+	if len(pr.Topics) != 1 || len(pr.Topics[0].Partitions) != 1 {
+		return nil, errors.New("malformed produce response")
+	}
+	return pr, nil
+}
+
+// A produce waiting for a paused follower on a leader told to stop: the
+// leader hands the partition over, and the waiting produce is answered
+// NOT_LEADER_OR_FOLLOWER at once (not after its 20 s timeout), naming the
+// new leader and its endpoint (KIP-951); that leader accepts a produce
+// straight away. The controlled shutdown finishes before the paused
+// follower's ZooKeeper session could expire.
+func TestControlledShutdownAnswersWaitingProduceAtOnce(t *testing.T) {
+	c := startCluster(t, 3, map[string]string{"replica.lag.time.max.ms": "30000", "auto.leader.rebalance.enable": "false"})
+	topic := "handover"
+	defer c.dumpLogs()
+	c.createAssigned(topic, [][]int32{{1, 2, 3}})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	mreq := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	mreq.Topics = append(mreq.Topics, mt)
+	meta, err := mreq.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := meta.Topics[0].TopicID
+
+	c.brokers[3].Pause()
+	defer c.brokers[3].Resume()
+	type result struct {
+		resp *kmsg.ProduceResponse
+		err  error
+		at   time.Time
+	}
+	waiting := make(chan result, 1)
+	go func() {
+		resp, err := rawProduce(ctx, cl, 1, topic, id, 0, -1, plainBatch("waits for the paused follower"))
+		waiting <- result{resp, err, time.Now()}
+	}()
+	select {
+	case r := <-waiting:
+		t.Fatalf("acks=all produce answered while a follower in the ISR is paused: %+v %v", r.resp, r.err)
+	case <-time.After(500 * time.Millisecond): // it waits, as it should
+	}
+
+	t0 := time.Now()
+	stopped := make(chan time.Duration, 1)
+	go func() {
+		c.brokers[1].Stop()
+		stopped <- time.Since(t0)
+	}()
+	var r result
+	select {
+	case r = <-waiting:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the waiting produce was not answered within 3 s of SIGTERM")
+	}
+	if r.err != nil {
+		t.Fatalf("the waiting produce failed at the connection level (%v) instead of being answered", r.err)
+	}
+	sp := r.resp.Topics[0].Partitions[0]
+	t.Logf("answered %v after SIGTERM: %v, current leader %d at epoch %d, endpoints %+v", r.at.Sub(t0).Round(time.Millisecond),
+		kerr.ErrorForCode(sp.ErrorCode), sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch, r.resp.Brokers)
+	if !errors.Is(kerr.ErrorForCode(sp.ErrorCode), kerr.NotLeaderForPartition) {
+		t.Fatalf("the waiting produce got %v, want NOT_LEADER_OR_FOLLOWER", kerr.ErrorForCode(sp.ErrorCode))
+	}
+	if sp.CurrentLeader.LeaderID != 2 || sp.CurrentLeader.LeaderEpoch != 1 {
+		t.Fatalf("hinted leader %d at epoch %d, want broker 2 (first live ISR member in replica order) at epoch 1", sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch)
+	}
+	if !slices.ContainsFunc(r.resp.Brokers, func(b kmsg.ProduceResponseBroker) bool { return b.NodeID == 2 && b.Port > 0 }) {
+		t.Fatalf("no endpoint of broker 2 among %+v", r.resp.Brokers)
+	}
+	// The hinted leader already leads: a client following the hint is
+	// not refused (and made to back off).
+	next, err := rawProduce(ctx, cl, 2, topic, id, 0, 1, plainBatch("to the new leader"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := next.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("the hinted leader refused a produce right after the hint: %v", kerr.ErrorForCode(code))
+	}
+	c.brokers[3].Resume()
+	select {
+	case d := <-stopped:
+		t.Logf("broker 1 stopped %v after SIGTERM", d.Round(time.Millisecond))
+	case <-time.After(30 * time.Second):
+		t.Fatal("broker 1 did not stop")
+	}
+}
+
+// A follower already fetching from a broker that becomes the leader of
+// another partition starts fetching that partition at once: its fetch in
+// flight (a long poll of replica.fetch.wait.max.ms, here 5 s, on an idle
+// partition) is abandoned. Until it fetches, the new leader holds its high
+// watermark, so acks=all produce would wait out the long poll.
+func TestNewLeaderIsFetchedFromAtOnce(t *testing.T) {
+	c := startCluster(t, 3, map[string]string{"replica.fetch.wait.max.ms": "5000", "auto.leader.rebalance.enable": "false"})
+	topic := "refetch"
+	// Partition 1, led by broker 2 and never written to, keeps broker 3's
+	// fetcher for broker 2 in long polls.
+	c.createAssigned(topic, [][]int32{{1, 2, 3}, {2, 3, 1}})
+	w := startPacedWorkload(t, c, topic, 200, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	w.awaitMore(200, 30*time.Second)
+	t0 := time.Now()
+	c.brokers[1].Stop()
+	t.Logf("broker 1 (leader of partition 0) stopped in %v", time.Since(t0).Round(time.Millisecond))
+	w.awaitMore(300, 30*time.Second)
+	end := time.Now()
+	w.stop(10 * time.Second)
+	s := w.stats(t0, end, 0)
+	t.Logf("partition 0 through the leadership move: %s", s)
+	if w.failed > 0 {
+		t.Errorf("%d sends failed: %v", w.failed, w.errs)
+	}
+	if n := w.unanswered(); n > 0 {
+		t.Errorf("%d records were never answered", n)
+	}
+	if s.max > time.Second {
+		t.Errorf("an acknowledgement waited %v (want at most 1 s: the follower should fetch from the new leader at once)", s.max)
+	}
+}
+
+// A leader killed with -9 cannot hand over: its ZooKeeper session must
+// expire first (4 s here). Writes to its partition resume within that
+// plus a second. The client refreshes its metadata at most every 100 ms
+// (a dead broker sends no hints).
+func TestLeaderKilledWritesResumeWithinSessionTimeout(t *testing.T) {
+	const session = 4 * time.Second
+	c := startCluster(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"})
+	topic := "killed"
+	c.createAssigned(topic, [][]int32{{1, 2, 3}})
+	w := startPacedWorkload(t, c, topic, 200, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(100*time.Millisecond))
+	w.awaitMore(200, 30*time.Second)
+	t0 := time.Now()
+	c.brokers[1].Kill()
+	waitFor(t, "a new leader for partition 0", 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader >= 0 && ps[0].leader != 1
+	})
+	t.Logf("new leader after %v", time.Since(t0).Round(time.Millisecond))
+	w.awaitMore(300, 30*time.Second)
+	end := time.Now()
+	w.stop(10 * time.Second)
+	s := w.stats(t0, end, 0)
+	t.Logf("partition 0 through the kill: %s", s)
+	checkHistory(t, c, w.workload, 1)
+	if w.failed > 0 {
+		t.Errorf("%d sends failed: %v", w.failed, w.errs)
+	}
+	if n := w.unanswered(); n > 0 {
+		t.Errorf("%d records were never answered", n)
+	}
+	if s.max > session+time.Second {
+		t.Errorf("writes stalled %v after the leader was killed (want at most the session timeout %v plus 1 s)", s.max, session)
+	}
+}

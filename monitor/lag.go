@@ -1,0 +1,132 @@
+package monitor
+
+// Consumer lag, as kafka-exporter and Burrow report it, computed where
+// the committed offsets are: on the broker coordinating each group (so a
+// cluster exports every group once). Lag is a partition's high watermark
+// minus the group's committed offset (never below zero); the high
+// watermarks come from this broker for partitions it leads and from their
+// leaders (ListOffsets) for the others.
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gregor/coordinator"
+)
+
+// lagTimeout bounds how long a scrape waits for other leaders' offsets.
+const lagTimeout = 3 * time.Second
+
+// lagCacheFor: scrapes and page loads within this of each other share
+// one computation (and one ListOffsets per leader).
+const lagCacheFor = time.Second
+
+// GroupLag is a group with the lag of each partition it committed.
+type GroupLag struct {
+	coordinator.GroupView
+	Partitions []PartitionLag
+	// Total is the sum of the known lags.
+	Total int64
+}
+
+// PartitionLag is one partition's committed and end offsets; End is -1
+// when its leader did not answer.
+type PartitionLag struct {
+	Topic     string
+	Partition int32
+	Committed int64
+	End       int64
+	Lag       int64
+}
+
+type lagCollector struct {
+	src Sources
+
+	mu sync.Mutex
+	// guarded by mu:
+	at   time.Time
+	last []GroupLag
+}
+
+func newLagCollector(src Sources) *lagCollector { return &lagCollector{src: src} }
+
+// Groups returns the groups coordinated here with their lag, computed at
+// most once per lagCacheFor.
+func (l *lagCollector) Groups() []GroupLag {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last != nil && time.Since(l.at) < lagCacheFor {
+		return l.last
+	}
+	l.last, l.at = l.compute(), time.Now()
+	return l.last
+}
+
+func (l *lagCollector) compute() []GroupLag {
+	if l.src.Coord == nil {
+		return []GroupLag{}
+	}
+	groups := l.src.Coord.Groups()
+	want := map[string][]int32{}
+	seen := map[string]map[int32]bool{}
+	for _, g := range groups {
+		for _, o := range g.Offsets {
+			if seen[o.Topic] == nil {
+				seen[o.Topic] = map[int32]bool{}
+			}
+			if !seen[o.Topic][o.Partition] {
+				seen[o.Topic][o.Partition] = true
+				want[o.Topic] = append(want[o.Topic], o.Partition)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), lagTimeout)
+	defer cancel()
+	ends := l.src.Broker.EndOffsets(ctx, want)
+	out := make([]GroupLag, 0, len(groups))
+	for _, g := range groups {
+		gl := GroupLag{GroupView: g}
+		for _, o := range g.Offsets {
+			pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, Committed: o.Offset, End: -1, Lag: -1}
+			if end, ok := ends[o.Topic][o.Partition]; ok {
+				pl.End, pl.Lag = end, max(0, end-o.Offset)
+				gl.Total += pl.Lag
+			}
+			gl.Partitions = append(gl.Partitions, pl)
+		}
+		out = append(out, gl)
+	}
+	return out
+}
+
+var (
+	dLag       = desc("consumer_group_lag", "A group's lag on a partition: the high watermark minus the committed offset (exported by the group's coordinator).", "group", "topic", "partition")
+	dCommitted = desc("consumer_group_committed_offset", "A group's committed offset of a partition.", "group", "topic", "partition")
+	dMembers   = desc("consumer_group_members", "Members of a group coordinated here.", "group")
+	dGroupSt   = desc("consumer_group_state", "A group's state (value 1), as Kafka names it.", "group", "state")
+)
+
+func (l *lagCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- dLag
+	ch <- dCommitted
+	ch <- dMembers
+	ch <- dGroupSt
+}
+
+func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, g := range l.Groups() {
+		gauge(ch, dMembers, float64(len(g.Members)), g.Group)
+		gauge(ch, dGroupSt, 1, g.Group, g.State)
+		for _, p := range g.Partitions {
+			part := strconv.Itoa(int(p.Partition))
+			gauge(ch, dCommitted, float64(p.Committed), g.Group, p.Topic, part)
+			if p.End >= 0 {
+				gauge(ch, dLag, float64(p.Lag), g.Group, p.Topic, part)
+			}
+		}
+	}
+}
