@@ -96,6 +96,9 @@ type Broker struct {
 	// applies tracks the partitions applying metadata (partition_apply.go)
 	// and slowLog, rate-limited, logs those applied late.
 	applies applyTracker
+	// applySlots bounds the partitions applying mail at once (each may
+	// hold an OS thread in a file syscall).
+	applySlots chan struct{}
 	slowLog zerolog.Logger
 	// syncApply makes deliveries wait until they are applied: the local
 	// backend delivers from admin requests, which expect their change in
@@ -121,6 +124,7 @@ func New(opt Options) (*Broker, error) {
 		paths:     make(map[storage.TP]string),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
+	b.applySlots = make(chan struct{}, maxConcurrentApplies)
 	b.sessions = newFetchSessions(func() int { return b.Config().FetchSessionSlots }, b.now)
 	if ac, ok := opt.Config.Authorizer(); ok {
 		b.authz = acl.New(ac, opt.Log.With().Str("component", "authorizer").Logger())
