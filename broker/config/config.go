@@ -57,6 +57,8 @@ type Config struct {
 	// follower asks for (and a leader grants a follower).
 	FetchMax                ByteSize
 	ReplicaFetchResponseMax ByteSize
+	// FetchSessionSlots is max.incremental.fetch.session.cache.slots.
+	FetchSessionSlots int
 	// Replication quotas: bytes per second (Long.MAX_VALUE: none) and the
 	// window they are measured over.
 	LeaderReplicationThrottledRate   ByteSize

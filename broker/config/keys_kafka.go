@@ -173,8 +173,6 @@ var kafkaKeys = []Key{
 		Doc: "Retries of a controlled shutdown."},
 	{Name: "controlled.shutdown.retry.backoff.ms", Type: Long, Default: "5000", NoEffect: inertTuning,
 		Doc: "Backoff between controlled shutdown retries."},
-	{Name: "max.incremental.fetch.session.cache.slots", Type: Int, Default: "1000", Valid: atLeast(0), NoEffect: inertTuning,
-		Doc: "Fetch sessions (KIP-227) the broker keeps; Gregor creates none."},
 	{Name: "max.request.partition.size.limit", Type: Int, Default: "2000", Valid: atLeast(1), NoEffect: inertTuning,
 		Doc: "Most partitions in one share fetch request."},
 	{Name: "metadata.log.max.record.bytes.between.snapshots", Type: Long, Default: "20971520", Valid: atLeast(1), NoEffect: inertKRaft,
