@@ -17,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	"gregor/internal/wait"
 )
 
 // adminEnv is a client on the broker under test and a context for a test.
@@ -323,14 +325,24 @@ func TestAdminBrokerConfigs(t *testing.T) {
 	t.Cleanup(func() {
 		e.incrementalAlter(kmsg.ConfigResourceTypeBroker, "", false, op(key, kmsg.IncrementalAlterConfigOpDelete, nil))
 	})
-	cs, _ = e.describeConfigs(kmsg.ConfigResourceTypeBroker, id)
+	// In a cluster the default reaches the described broker through
+	// ZooKeeper's change notifications, a moment later.
+	var syn []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
+	wait.For(t, key+" described with its per-broker value, then the cluster default 4343", 10*time.Second, func() bool {
+		cs, _ = e.describeConfigs(kmsg.ConfigResourceTypeBroker, id)
+		syn = cs[key].ConfigSynonyms
+		return len(syn) >= 2 && syn[1].Source == kmsg.ConfigSourceDynamicDefaultBrokerConfig && deref(syn[1].Value) == "4343"
+	})
 	wantConfig(t, cs, key, "4242", kmsg.ConfigSourceDynamicBrokerConfig)
-	syn := cs[key].ConfigSynonyms
-	if len(syn) < 2 || syn[0].Source != kmsg.ConfigSourceDynamicBrokerConfig || syn[1].Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig || deref(syn[1].Value) != "4343" {
+	if syn[0].Source != kmsg.ConfigSourceDynamicBrokerConfig {
 		t.Fatalf("%s synonyms %+v: want per-broker then cluster default", key, syn)
 	}
-	def, code := e.describeConfigs(kmsg.ConfigResourceTypeBroker, "")
-	wantCode(t, "describe cluster default", code, nil)
+	var def map[string]kmsg.DescribeConfigsResponseResourceConfig
+	wait.For(t, "the cluster default "+key+" described as 4343", 10*time.Second, func() bool {
+		var code int16
+		def, code = e.describeConfigs(kmsg.ConfigResourceTypeBroker, "")
+		return code == 0 && deref(def[key].Value) == "4343"
+	})
 	wantConfig(t, def, key, "4343", kmsg.ConfigSourceDynamicDefaultBrokerConfig)
 	for name, c := range def {
 		if c.Source != kmsg.ConfigSourceDynamicDefaultBrokerConfig {
