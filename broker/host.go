@@ -199,3 +199,22 @@ func (b *Broker) TopicNames() []string {
 	}
 	return out
 }
+
+// TrimInternal deletes the records of an internal partition this broker
+// leads below before (the share coordinator prunes __share_group_state
+// below the oldest snapshot still needed); before is capped at the high
+// watermark.
+func (b *Broker) TrimInternal(topic string, partition int32, before int64) error {
+	p := b.Partition(topic, partition)
+	if p == nil {
+		return kerr.UnknownTopicOrPartition
+	}
+	if hw := p.HighWatermark(); before > hw {
+		before = hw
+	}
+	if before <= p.LogStartOffset() {
+		return nil
+	}
+	_, err := p.deleteRecordsBefore(before)
+	return err
+}

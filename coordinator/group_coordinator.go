@@ -28,6 +28,9 @@ type groupCoordinator struct {
 	// txns adds a group's offsets partition to a transaction for
 	// TxnOffsetCommit v5 (transaction version 2).
 	txns *txnCoordinator
+	// co reaches the share coordinators (share groups initialize,
+	// read and delete share partition state through it).
+	co *Coordinator
 
 	bg background // offset expiry
 }

@@ -36,4 +36,7 @@ type Host interface {
 	TopicNameOf(id [16]byte) (name string, partitions int32, ok bool)
 	// TopicNames lists every topic, internal ones included.
 	TopicNames() []string
+	// TrimInternal deletes the records of an internal topic partition
+	// this broker leads below offset (at most its high watermark).
+	TrimInternal(topic string, partition int32, before int64) error
 }

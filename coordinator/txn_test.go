@@ -27,6 +27,7 @@ type txnTestHost struct {
 	hold        chan struct{} // while set, writes wait for it to close
 	topics      map[string]testTopic
 	nextTopic   int
+	logStart    map[topicPartition]int64
 }
 
 type txnTestMarker struct {
@@ -54,7 +55,7 @@ func (h *txnTestHost) AppendInternal(topic string, p, _ int32, batch []byte) (in
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	tp := topicPartition{topic, p}
-	off := int64(0)
+	off := h.logStart[tp]
 	for _, b := range h.logs[tp] {
 		hd, _ := records.ParseHeader(b)
 		off = hd.NextOffset()
@@ -111,7 +112,30 @@ func (h *txnTestHost) ReadCommitted(topic string, p int32, offset int64, _ int32
 	}
 	return out, hw, nil
 }
-func (h *txnTestHost) LogStartOffsetOf(string, int32) int64 { return 0 }
+func (h *txnTestHost) LogStartOffsetOf(topic string, p int32) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.logStart[topicPartition{topic, p}]
+}
+
+// TrimInternal drops the batches wholly below before.
+func (h *txnTestHost) TrimInternal(topic string, p int32, before int64) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	tp := topicPartition{topic, p}
+	var kept [][]byte
+	for _, b := range h.logs[tp] {
+		if hd, _ := records.ParseHeader(b); hd.NextOffset() > before {
+			kept = append(kept, b)
+		}
+	}
+	h.logs[tp] = kept
+	if h.logStart == nil {
+		h.logStart = make(map[topicPartition]int64)
+	}
+	h.logStart[tp] = max(h.logStart[tp], before)
+	return nil
+}
 func (h *txnTestHost) WriteTxnMarker(_ context.Context, topic string, p int32, pid int64, epoch int16, commit bool, _ int32) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
