@@ -72,6 +72,10 @@ type Broker struct {
 	clientQuotasOnce sync.Once
 	// ops are the counters operators read (ops.go).
 	ops opsStats
+	// peerPool keeps connections to other brokers (peer.go).
+	peerPool peerPool
+	// groupConfigs are the group configs (group_configs.go).
+	groupConfigs groupConfigStore
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -373,6 +377,7 @@ func (b *Broker) Close() error {
 	b.bg.Wait()
 	b.follow.close()
 	b.verifier.close()
+	b.peerPool.close()
 	var errs []error
 	topics := b.Topics()
 	for _, t := range topics {

@@ -83,6 +83,7 @@ type background struct {
 	stop chan struct{}
 	once sync.Once
 	wg   sync.WaitGroup
+	mu   sync.Mutex // orders spawn against close
 }
 
 func newBackground() background { return background{stop: make(chan struct{})} }
@@ -108,9 +109,30 @@ func (b *background) every(d, def time.Duration, fn func()) {
 	}()
 }
 
+// spawn runs fn in a goroutine that close waits for; fn's stop channel
+// closes when close is called. After close, spawn runs nothing and
+// returns false.
+func (b *background) spawn(fn func(stop <-chan struct{})) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-b.stop:
+		return false
+	default:
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		fn(b.stop)
+	}()
+	return true
+}
+
 // close stops the periodic work and waits for it.
 func (b *background) close() {
+	b.mu.Lock()
 	b.once.Do(func() { close(b.stop) })
+	b.mu.Unlock()
 	b.wg.Wait()
 }
 

@@ -64,6 +64,11 @@ func (c *groupCoordinator) apis() []protocol.API {
 			protocol.API{Key: 68, Min: 0, Max: 1, Handler: c.handleConsumerGroupHeartbeat},
 			protocol.API{Key: 69, Min: 0, Max: 1, Handler: c.handleConsumerGroupDescribe})
 	}
+	if c.cfg.ShareGroupEnable {
+		apis = append(apis,
+			protocol.API{Key: 76, Min: 0, Max: 1, Handler: c.handleShareGroupHeartbeat},
+			protocol.API{Key: 77, Min: 0, Max: 1, Handler: c.handleShareGroupDescribe})
+	}
 	return apis
 }
 
@@ -107,7 +112,7 @@ func (gs *groupShard) Loaded() {
 			continue
 		}
 		g := l.build(id, gs)
-		if len(g.members) > 0 || g.consumer != nil {
+		if len(g.members) > 0 || g.consumer != nil || g.share != nil {
 			withMembers = append(withMembers, g)
 		}
 		gs.groups[id] = g
@@ -123,6 +128,11 @@ func (gs *groupShard) Loaded() {
 		}
 		if g.consumer != nil {
 			c.startMemberTimers(g)
+		}
+		if g.share != nil {
+			for _, m := range g.share.members {
+				c.armShareSession(g, m)
+			}
 		}
 		g.mu.Unlock()
 	}
@@ -206,7 +216,8 @@ func (c *groupCoordinator) lockGroup(id string, create bool) (*group, error) {
 // left: it is Dead from now on.
 func (c *groupCoordinator) removeGroup(g *group) {
 	stopConsumerTimers(g.consumer)
-	g.consumer = nil
+	stopShareTimers(g.share)
+	g.consumer, g.share = nil, nil
 	g.setState(groupDead)
 	g.rebalanceSeq++
 	g.part.mu.Lock()

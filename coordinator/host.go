@@ -39,4 +39,8 @@ type Host interface {
 	// TrimInternal deletes the records of an internal topic partition
 	// this broker leads below offset (at most its high watermark).
 	TrimInternal(topic string, partition int32, before int64) error
+	// GroupConfig is a group's config overrides (resource type GROUP:
+	// share.auto.offset.reset, share.session.timeout.ms, ...); nil when
+	// it has none.
+	GroupConfig(group string) map[string]string
 }

@@ -28,6 +28,8 @@ type txnTestHost struct {
 	topics      map[string]testTopic
 	nextTopic   int
 	logStart    map[topicPartition]int64
+	// groupConfigs are GroupConfig's answers.
+	groupConfigs map[string]map[string]string
 }
 
 type txnTestMarker struct {
@@ -204,6 +206,25 @@ func (h *txnTestHost) TopicNameOf(id [16]byte) (string, int32, bool) {
 		}
 	}
 	return "", 0, false
+}
+
+// GroupConfig is a group's configs (setGroupConfig).
+func (h *txnTestHost) GroupConfig(group string) map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.groupConfigs[group]
+}
+
+func (h *txnTestHost) setGroupConfig(group, key, value string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.groupConfigs == nil {
+		h.groupConfigs = make(map[string]map[string]string)
+	}
+	if h.groupConfigs[group] == nil {
+		h.groupConfigs[group] = make(map[string]string)
+	}
+	h.groupConfigs[group][key] = value
 }
 
 func (h *txnTestHost) TopicNames() []string {
