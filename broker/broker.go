@@ -76,6 +76,8 @@ type Broker struct {
 	peerPool peerPool
 	// groupConfigs are the group configs (group_configs.go).
 	groupConfigs groupConfigStore
+	// shares are the share partitions led here (share_parts.go).
+	shares shareParts
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -378,6 +380,7 @@ func (b *Broker) Close() error {
 	b.follow.close()
 	b.verifier.close()
 	b.peerPool.close()
+	b.shares.closeAll()
 	var errs []error
 	topics := b.Topics()
 	for _, t := range topics {

@@ -280,7 +280,9 @@ func (c *groupCoordinator) shareJoinOrBeat(g *group, r *sgHeartbeat) (sgResult, 
 		target = tpSet{}
 	}
 	next := prev.epoch
-	if m == nil || prev.epoch != targetEpoch || !prev.assigned.equal(target) {
+	// Decided before the commit, which updates prev in place.
+	changed := !prev.assigned.equal(target)
+	if m == nil || prev.epoch != targetEpoch || changed {
 		next = targetEpoch
 		t.add(sgRecCurrent{member: upd.id, epoch: targetEpoch, prevEpoch: prev.epoch, assigned: target.clone()})
 	}
@@ -293,7 +295,7 @@ func (c *groupCoordinator) shareJoinOrBeat(g *group, r *sgHeartbeat) (sgResult, 
 		c.armShareSession(g, nm)
 	}
 	res := sgResult{memberID: upd.id, epoch: next, intervalMs: int32(c.shareHeartbeatInterval(g.id) / time.Millisecond)}
-	if r.epoch == 0 || r.topics != nil || !prev.assigned.equal(target) {
+	if r.epoch == 0 || r.topics != nil || changed {
 		res.assignment = target.clone()
 	}
 	return res, w, init
