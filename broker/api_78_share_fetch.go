@@ -163,6 +163,9 @@ func (sf *shareFetch) session(fetch, forget []shareTP, hasAcks bool) ([]shareTP,
 		limit := int(b.Config().ShareGroupMaxShareSessions)
 		old, err := ss.open(sf.key, fetch, now, 2*sf.lockMs, limit, sf.req.Version == 0)
 		b.releaseSession(sf.key, old)
+		for _, tp := range fetch {
+			b.shares.refreshIfIdle(sharePartKey{group: sf.key.group, topic: tp.topic, partition: tp.partition})
+		}
 		return fetch, err
 	case shareEpochFinal:
 		if sf.fetchesOnClose(fetch) {

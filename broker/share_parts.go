@@ -330,8 +330,19 @@ func (sp *sharePart) persist(ctx context.Context, all bool) error {
 	sp.mu.Lock()
 	sp.sp.Unwritten(w)
 	sp.mu.Unlock()
+	if fenced(err) {
+		sp.b.shares.forget(sp)
+		sp.drop()
+	}
 	sp.b.log.Warn().Err(err).Str("group", k.group).Str("topic", sp.p.topic.Name).Int32("partition", k.partition).Msg("writing share partition state")
 	return shareKafkaErr(err)
+}
+
+// fenced reports whether a write failed because another leader or a new
+// state epoch owns the share partition: it must be loaded afresh.
+func fenced(err error) bool {
+	return errors.Is(err, kerr.FencedStateEpoch) || errors.Is(err, kerr.FencedLeaderEpoch) ||
+		errors.Is(err, kerr.InvalidRequest) || errors.Is(err, kerr.UnknownTopicOrPartition)
 }
 
 // armLocked sets the lock-expiry timer to the next deadline.
@@ -392,4 +403,28 @@ func (s *shareParts) loaded(key sharePartKey) *sharePart {
 	default:
 	}
 	return nil
+}
+
+// refreshIfIdle drops a loaded share partition that no member holds
+// records of, so that the next request loads it again from the share
+// coordinator: its start offset may have been altered or its state
+// deleted (AlterShareGroupOffsets, DeleteShareGroupOffsets, DeleteGroups
+// need the group Empty). Called when a member opens a share session.
+func (s *shareParts) refreshIfIdle(key sharePartKey) {
+	sp := s.loaded(key)
+	if sp == nil {
+		return
+	}
+	sp.mu.Lock()
+	idle := len(sp.sp.Holders()) == 0 && !sp.sp.Dirty()
+	sp.mu.Unlock()
+	if !idle {
+		return
+	}
+	s.mu.Lock()
+	if s.parts[key] == sp {
+		delete(s.parts, key)
+	}
+	s.mu.Unlock()
+	sp.drop()
 }

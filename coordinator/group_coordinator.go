@@ -67,7 +67,10 @@ func (c *groupCoordinator) apis() []protocol.API {
 	if c.cfg.ShareGroupEnable {
 		apis = append(apis,
 			protocol.API{Key: 76, Min: 0, Max: 1, Handler: c.handleShareGroupHeartbeat},
-			protocol.API{Key: 77, Min: 0, Max: 1, Handler: c.handleShareGroupDescribe})
+			protocol.API{Key: 77, Min: 0, Max: 1, Handler: c.handleShareGroupDescribe},
+			protocol.API{Key: 90, Min: 0, Max: 1, Handler: c.handleDescribeShareGroupOffsets},
+			protocol.API{Key: 91, Min: 0, Max: 0, Handler: c.handleAlterShareGroupOffsets},
+			protocol.API{Key: 92, Min: 0, Max: 0, Handler: c.handleDeleteShareGroupOffsets})
 	}
 	return apis
 }
