@@ -161,7 +161,11 @@ func (sf *shareFetch) session(fetch, forget []shareTP, hasAcks bool) ([]shareTP,
 			return nil, kerr.InvalidRequest
 		}
 		limit := int(b.Config().ShareGroupMaxShareSessions)
-		old, err := ss.open(sf.key, fetch, now, 2*sf.lockMs, limit, sf.req.Version == 0)
+		var conn uint64
+		if sf.req.Conn != nil {
+			conn = sf.req.Conn.ID
+		}
+		old, err := ss.open(sf.key, conn, fetch, now, 2*sf.lockMs, limit, sf.req.Version == 0)
 		b.releaseSession(sf.key, old)
 		for _, tp := range fetch {
 			b.shares.refreshIfIdle(sharePartKey{group: sf.key.group, topic: tp.topic, partition: tp.partition})

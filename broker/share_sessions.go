@@ -4,7 +4,8 @@ package broker
 // the share partitions a consumer fetches from this broker, so that a
 // ShareFetch names only what changed. ShareSessionEpoch 0 opens a session
 // (replacing the member's previous one, whose acquired records are
-// released), -1 closes it (its acquired records are released), any other
+// released), -1 closes it (its acquired records are released), as does
+// closing the connection that opened it (Kafka 4.1); any other
 // value must be the session's current epoch, which each request then
 // advances (wrapping from MaxInt32 to 1). At most
 // group.share.max.share.sessions sessions are kept; a new one past the
@@ -41,6 +42,7 @@ type shareSession struct {
 	epoch    int32
 	parts    []shareTP // in the order they were added
 	lastUsed int64     // unix ms
+	conn     uint64    // the connection that opened it
 }
 
 // shareSessions is the cache.
@@ -60,7 +62,7 @@ func nextShareEpoch(e int32) int32 {
 
 // open starts a new session with parts; the member's previous session,
 // if any, is returned so its records can be released.
-func (s *shareSessions) open(k shareSessionKey, parts []shareTP, now, idleMs int64, limit int, v0 bool) (old []shareTP, err error) {
+func (s *shareSessions) open(k shareSessionKey, conn uint64, parts []shareTP, now, idleMs int64, limit int, v0 bool) (old []shareTP, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if prev := s.byKey[k]; prev != nil {
@@ -79,7 +81,7 @@ func (s *shareSessions) open(k shareSessionKey, parts []shareTP, now, idleMs int
 	if s.byKey == nil {
 		s.byKey = make(map[shareSessionKey]*shareSession)
 	}
-	ss := &shareSession{epoch: 1, lastUsed: now}
+	ss := &shareSession{epoch: 1, lastUsed: now, conn: conn}
 	ss.add(parts)
 	s.byKey[k] = ss
 	return old, nil
@@ -162,11 +164,38 @@ func (s *shareSessions) close(k shareSessionKey) []shareTP {
 	return ss.parts
 }
 
+// closeConn removes the sessions a connection opened and returns them.
+func (s *shareSessions) closeConn(conn uint64) map[shareSessionKey][]shareTP {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out map[shareSessionKey][]shareTP
+	for k, ss := range s.byKey {
+		if ss.conn != conn {
+			continue
+		}
+		if out == nil {
+			out = make(map[shareSessionKey][]shareTP)
+		}
+		out[k] = ss.parts
+		delete(s.byKey, k)
+	}
+	return out
+}
+
 // count is the number of sessions.
 func (s *shareSessions) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.byKey)
+}
+
+// ConnClosed ends the share sessions a closed connection opened,
+// releasing what their members held (Kafka 4.1 ties a share session to
+// its connection).
+func (b *Broker) ConnClosed(conn uint64) {
+	for k, parts := range b.shares.sessions.closeConn(conn) {
+		b.releaseSession(k, parts)
+	}
 }
 
 // releaseSession releases what the member acquired on the partitions of

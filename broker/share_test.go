@@ -295,3 +295,17 @@ func TestShareSpansSkipAbortedAndControl(t *testing.T) {
 		}
 	}
 }
+
+func TestShareSessionEndsWithItsConnection(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a"))
+	acquired(t, e.fetch("m1", 0)) // the harness's connection id is 0
+	e.ConnClosed(0)
+	if resp := e.fetch("m1", 1); resp.ErrorCode != kerr.ShareSessionNotFound.Code {
+		t.Fatalf("fetch on a closed connection's session: error %d, want SHARE_SESSION_NOT_FOUND", resp.ErrorCode)
+	}
+	got := acquired(t, e.fetch("m2", 0))
+	if len(got) != 1 || got[0] != (share.Run{First: 0, Last: 0, Count: 2}) {
+		t.Fatalf("m2 acquired %v, want the record m1 held at delivery 2", got)
+	}
+}

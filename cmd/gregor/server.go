@@ -67,6 +67,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	b.WrapAPIs(reg) // traffic counts and client quotas, for every API
 	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger()), listeners: map[string]string{}}
 	s.net.Options = connectionOptions(cfg)
+	s.net.OnClose = b.ConnClosed
 	s.metrics = monitor.NewMetrics(s.sources())
 	s.net.Observer = s.metrics.Observer
 	for _, l := range cfg.Listeners {
