@@ -127,6 +127,14 @@ func (b *Broker) ReadCommitted(topic string, partition int32, offset int64, maxB
 	return data, hw, err
 }
 
+// LogEndOffsetOf returns a local partition's log end offset.
+func (b *Broker) LogEndOffsetOf(topic string, partition int32) int64 {
+	if p := b.Partition(topic, partition); p != nil {
+		return p.LogEndOffset()
+	}
+	return 0
+}
+
 // LogStartOffset returns a local partition's log start offset.
 func (b *Broker) LogStartOffsetOf(topic string, partition int32) int64 {
 	if p := b.Partition(topic, partition); p != nil {

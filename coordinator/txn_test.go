@@ -114,6 +114,18 @@ func (h *txnTestHost) ReadCommitted(topic string, p int32, offset int64, _ int32
 	}
 	return out, hw, nil
 }
+func (h *txnTestHost) LogEndOffsetOf(topic string, p int32) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	tp := topicPartition{topic, p}
+	off := h.logStart[tp]
+	for _, b := range h.logs[tp] {
+		hd, _ := records.ParseHeader(b)
+		off = hd.NextOffset()
+	}
+	return off
+}
+
 func (h *txnTestHost) LogStartOffsetOf(topic string, p int32) int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
