@@ -104,6 +104,7 @@ func (s *server) serveMonitor(addr string) error {
 		return err
 	}
 	s.monitor = m
+	s.log.Info().Str("addr", m.Addr().String()).Msg("metrics endpoint listening")
 	return nil
 }
 
