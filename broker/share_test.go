@@ -314,3 +314,54 @@ func TestShareSessionEndsWithItsConnection(t *testing.T) {
 		t.Fatalf("m2 acquired %v, want the record m1 held at delivery 2", got)
 	}
 }
+
+// fetchWait is fetch with a long poll.
+func (e *shareEnv) fetchWait(member string, epoch int32, maxWait time.Duration) *kmsg.ShareFetchResponse {
+	e.t.Helper()
+	req := kmsg.NewPtrShareFetchRequest()
+	req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr(member), epoch
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = int32(maxWait/time.Millisecond), 1, 1<<20, 500
+	rt := kmsg.NewShareFetchRequestTopic()
+	rt.TopicID = e.topic.ID
+	rt.Partitions = append(rt.Partitions, kmsg.NewShareFetchRequestTopicPartition())
+	req.Topics = append(req.Topics, rt)
+	return e.call(req).(*kmsg.ShareFetchResponse)
+}
+
+func TestShareFetchLongPolls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+		start := time.Now()
+		if got := acquired(t, e.fetchWait("m1", 0, 2*time.Second)); len(got) != 0 || time.Since(start) != 2*time.Second {
+			t.Fatalf("empty long poll: acquired %v after %v, want nothing after MaxWaitMillis (2s)", got, time.Since(start))
+		}
+		done := make(chan *kmsg.ShareFetchResponse)
+		go func() { done <- e.fetchWait("m1", 1, time.Minute) }()
+		synctest.Wait() // the fetch waits
+		e.produce("q", 0, batch(t, 1, "late"))
+		resp := <-done
+		if got := acquired(t, resp); len(got) != 1 || got[0].First != 0 {
+			t.Fatalf("long poll woken by a produce acquired %v, want offset 0", got)
+		}
+	})
+}
+
+func TestShareSessionLimit(t *testing.T) {
+	var s shareSessions
+	if _, err := s.open(shareSessionKey{"g", "a"}, 1, nil, 0, 1000, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 10, 1000, 1, false); err != kerr.ShareSessionLimitReached {
+		t.Fatalf("a second session past a limit of 1: %v, want SHARE_SESSION_LIMIT_REACHED", err)
+	}
+	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 10, 1000, 1, true); err != kerr.ShareSessionNotFound {
+		t.Fatalf("v0: %v, want SHARE_SESSION_NOT_FOUND", err)
+	}
+	// An idle session is evicted for a new one.
+	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 1000, 1000, 1, false); err != nil {
+		t.Fatalf("past the idle time: %v", err)
+	}
+	if s.exists(shareSessionKey{"g", "a"}) {
+		t.Fatal("the idle session was kept")
+	}
+}
