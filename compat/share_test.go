@@ -205,3 +205,29 @@ func TestShareGroupUnacknowledgedRecordRedeliveredAfterLock(t *testing.T) {
 		t.Fatalf("redelivered offset %d count %d, want offset %d count >= 2", r2.Offset, r2.DeliveryCount(), r.Offset)
 	}
 }
+
+func TestShareGroupReadCommittedSkipsAborted(t *testing.T) {
+	addr := bootstrap(t)
+	topic, group := shareTopic(t, addr)
+	setGroupConfig(t, addr, group, "share.isolation.level", "read_committed")
+	p := txnProducer(t, addr, topic, randomName("share-txn"))
+	ctx := context.Background()
+	if err := produceTxn(ctx, p, false, "aborted-1", "aborted-2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := produceTxn(ctx, p, true, "committed-1", "committed-2"); err != nil {
+		t.Fatal(err)
+	}
+	cl := shareConsumer(t, addr, group, topic)
+	var got []string
+	wait.For(t, "the two committed records", shareBound, func() bool {
+		for _, r := range poll(cl, time.Second) {
+			got = append(got, string(r.Value))
+			r.Ack(kgo.AckAccept)
+		}
+		return len(got) >= 2
+	})
+	if len(got) != 2 || got[0] != "committed-1" || got[1] != "committed-2" {
+		t.Fatalf("read_committed share consumer got %v, want only the committed records", got)
+	}
+}
