@@ -38,18 +38,41 @@ type shareAcquire struct {
 	lockMs        int64
 }
 
+// shareReadChunk is the first read of an acquisition; each further read
+// doubles it, so a fetch of a few records does not read (and allocate) a
+// whole MaxBytes of log.
+const shareReadChunk = 64 << 10
+
 // acquire reads the log from the share partition's next offset and
-// acquires what it can for the member.
+// acquires what it can for the member, reading on while it got fewer
+// records than it may and there is more to read.
 func (sp *sharePart) acquire(a shareAcquire) (shareAcquired, error) {
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
 	if sp.dropped || !sp.p.IsLeader() || sp.p.LeaderEpoch() != sp.leaderEpoch {
 		return shareAcquired{}, kerr.NotLeaderForPartition
 	}
+	sp.sp.MoveStart(sp.p.LogStartOffset())
+	var out shareAcquired
+	budget, chunk, after := max(a.maxBytes, 1), int32(shareReadChunk), int64(-1)
+	for {
+		before := len(out.records)
+		more, err := sp.acquireOnce(a, min(budget, chunk), &out, &after)
+		budget -= int32(len(out.records) - before)
+		if err != nil || !more || out.count() >= a.maxRecords || budget <= 0 {
+			return out, err
+		}
+		chunk *= 2
+	}
+}
+
+// acquireOnce is one read and acquisition; more reports whether it
+// acquired anything (another read may find more). after is the last
+// offset of the batches already returned.
+func (sp *sharePart) acquireOnce(a shareAcquire, maxBytes int32, out *shareAcquired, after *int64) (more bool, err error) {
 	s := sp.sp
-	s.MoveStart(sp.p.LogStartOffset())
 	if !s.CanAcquire() {
-		return shareAcquired{}, nil
+		return false, nil
 	}
 	from := s.NextFetchOffset()
 	limit := sp.p.HighWatermark()
@@ -57,15 +80,15 @@ func (sp *sharePart) acquire(a shareAcquire) (shareAcquired, error) {
 		limit = sp.p.LastStableOffset()
 	}
 	if from >= limit {
-		return shareAcquired{}, nil
+		return false, nil
 	}
 	lg, err := sp.p.fetchLog(-1, -1, from)
 	if err != nil {
-		return shareAcquired{}, err
+		return false, err
 	}
-	data, err := lg.Read(from, limit, max(a.maxBytes, 1), true)
+	data, err := lg.Read(from, limit, maxBytes, true)
 	if err != nil {
-		return shareAcquired{}, err
+		return false, err
 	}
 	var aborted []kmsg.FetchResponseTopicPartitionAbortedTransaction
 	if a.readCommitted {
@@ -73,12 +96,14 @@ func (sp *sharePart) acquire(a shareAcquire) (shareAcquired, error) {
 	}
 	spans, pos, err := shareSpans(data, aborted)
 	if err != nil {
-		return shareAcquired{}, kerr.CorruptMessage
+		return false, kerr.CorruptMessage
 	}
-	runs := s.Acquire(share.AcquireRequest{Member: a.member, From: from, Spans: spans, MaxRecords: a.maxRecords,
+	runs := s.Acquire(share.AcquireRequest{Member: a.member, From: from, Spans: spans, MaxRecords: a.maxRecords - out.count(),
 		Now: sp.b.now().UnixMilli(), LockMs: a.lockMs})
 	sp.armLocked()
-	return shareAcquired{records: holding(data, spans, pos, runs), runs: runs}, nil
+	out.records = holding(out.records, data, spans, pos, runs, after)
+	out.runs = append(out.runs, runs...)
+	return len(runs) > 0, nil
 }
 
 // batchPos is where a batch lies in the data read.
@@ -116,16 +141,17 @@ func shareSpans(data []byte, aborted []kmsg.FetchResponseTopicPartitionAbortedTr
 	return spans, pos, err
 }
 
-// holding returns the batches that hold an acquired offset.
-func holding(data []byte, spans []share.Span, pos []batchPos, runs []share.Run) []byte {
-	var out []byte
+// holding appends to out the batches that hold an acquired offset,
+// leaving out those up to after (already returned), and moves after.
+func holding(out, data []byte, spans []share.Span, pos []batchPos, runs []share.Run, after *int64) []byte {
 	j := 0
 	for i, s := range spans {
 		for j < len(runs) && runs[j].Last < s.First {
 			j++
 		}
-		if j < len(runs) && runs[j].First <= s.Last && !s.Skip {
+		if j < len(runs) && runs[j].First <= s.Last && !s.Skip && s.First > *after {
 			out = append(out, data[pos[i].lo:pos[i].hi]...)
+			*after = s.Last
 		}
 	}
 	return out

@@ -31,35 +31,54 @@ func shareCmd(args []string) {
 	rounds := fs.Int("rounds", 3, "rounds; medians are reported")
 	n := fs.Int("records", 100000, "records per run")
 	size := fs.Int("size", 100, "record size, bytes")
+	bootstrap := fs.String("bootstrap", "", "a running broker to measure instead of starting gregor")
 	fs.Parse(args)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+	addr := *bootstrap
+	if addr == "" {
+		var stop func()
+		addr, stop = startShareBroker(ctx, *gregorBin)
+		defer stop()
+	}
+	shareRounds(ctx, addr, *rounds, *n, *size)
+}
+
+// startShareBroker starts gregor with 500 ms share heartbeats.
+func startShareBroker(ctx context.Context, bin string) (string, func()) {
 	dir, err := os.MkdirTemp("", "gregor-bench-share-")
 	if err != nil {
 		fail(err)
 	}
-	defer os.RemoveAll(dir)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
-	cmd := exec.Command(*gregorBin, "--set", "listeners=PLAINTEXT://"+addr,
+	cmd := exec.Command(bin, "--set", "listeners=PLAINTEXT://"+addr,
 		"--set", "log.dirs="+filepath.Join(dir, "data"), "--set", "gregor.metrics.listener=", "--set", "gregor.log.level=warn",
 		"--set", "group.share.min.heartbeat.interval.ms=500", "--set", "group.share.heartbeat.interval.ms=500")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		fail(err)
 	}
-	defer func() {
+	stop := func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
-	}()
+		os.RemoveAll(dir)
+	}
 	if err := awaitBroker(ctx, addr); err != nil {
+		stop()
 		fail(err)
 	}
+	return addr, stop
+}
+
+// shareRounds measures 1, 4 and 8 consumers, rounds times, and prints
+// the medians.
+func shareRounds(ctx context.Context, addr string, rounds, n, size int) {
 	counts := []int{1, 4, 8}
 	rates := map[int][]float64{}
-	for r := 0; r < *rounds; r++ {
+	for r := 0; r < rounds; r++ {
 		for i := range counts {
 			c := counts[(i+r)%len(counts)]
-			rate, dups, err := shareRun(ctx, addr, c, *n, *size)
+			rate, dups, err := shareRun(ctx, addr, c, n, size)
 			if err != nil {
 				fail(fmt.Errorf("%d consumers: %w", c, err))
 			}
@@ -67,7 +86,7 @@ func shareCmd(args []string) {
 			fmt.Fprintf(os.Stderr, "round %d: %d consumers %.0f records/s, %d delivered twice\n", r+1, c, rate, dups)
 		}
 	}
-	fmt.Printf("| Share group, one partition, %d records of %d B, all accepted | records/s (median) |\n|---|---|\n", *n, *size)
+	fmt.Printf("| Share group, one partition, %d records of %d B, all accepted | records/s (median) |\n|---|---|\n", n, size)
 	for _, c := range counts {
 		fmt.Printf("| %d consumer(s) | %.0f |\n", c, median(rates[c]))
 	}
