@@ -102,7 +102,13 @@ func (sp *sharePart) acquireOnce(a shareAcquire, maxBytes int32, out *shareAcqui
 		Now: sp.b.now().UnixMilli(), LockMs: a.lockMs})
 	sp.armLocked()
 	out.records = holding(out.records, data, spans, pos, runs, after)
-	out.runs = append(out.runs, runs...)
+	for _, r := range runs {
+		if n := len(out.runs); n > 0 && out.runs[n-1].Last+1 == r.First && out.runs[n-1].Count == r.Count {
+			out.runs[n-1].Last = r.Last
+			continue
+		}
+		out.runs = append(out.runs, r)
+	}
 	return len(runs) > 0, nil
 }
 

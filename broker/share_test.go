@@ -365,3 +365,25 @@ func TestShareSessionLimit(t *testing.T) {
 		t.Fatal("the idle session was kept")
 	}
 }
+
+func TestShareFetchReadsOnPastTheFirstChunk(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	value := string(make([]byte, 1000))
+	var values []string
+	for i := 0; i < 50; i++ {
+		values = append(values, value)
+	}
+	for i := 0; i < 4; i++ { // 4 batches of about 50 KB: past the first 64 KiB read
+		e.produce("q", 0, batch(t, 1, values...))
+	}
+	resp := e.fetch("m1", 0)
+	got := acquired(t, resp)
+	if len(got) != 1 || got[0] != (share.Run{First: 0, Last: 199, Count: 1}) {
+		t.Fatalf("acquired %v, want offsets 0-199 in one fetch", got)
+	}
+	n := 0
+	records.Split(resp.Topics[0].Partitions[0].Records, func([]byte) error { n++; return nil })
+	if n != 4 {
+		t.Fatalf("the response holds %d batches, want each of the 4 once", n)
+	}
+}
