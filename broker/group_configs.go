@@ -2,16 +2,16 @@ package broker
 
 // Group configs (config resource type GROUP, KIP-848/KIP-932): per-group
 // overrides such as share.auto.offset.reset, altered with
-// IncrementalAlterConfigs and AlterConfigs and read with DescribeConfigs.
-// Kafka keeps them in its KRaft metadata; Gregor keeps them in memory on
-// the broker that was asked, so in a cluster they must be set on every
-// broker (or on the group's coordinator and the leaders of its
-// partitions), and a restart forgets them.
+// IncrementalAlterConfigs and read with DescribeConfigs. Kafka keeps them
+// in its KRaft metadata; Gregor keeps them in the metadata backend (the
+// local file, or /config/groups in ZooKeeper), which delivers them to
+// every broker (ApplyGroupConfigs).
 
 import (
 	"context"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -22,7 +22,8 @@ import (
 type groupConfigStore struct {
 	mu sync.Mutex
 	// guarded by mu:
-	byGroup map[string]map[string]string
+	byGroup map[string]map[string]string // as the backend delivered them
+	changed chan struct{}                // closed at the next delivery
 }
 
 // GroupConfig is a group's config overrides; nil when it has none. The
@@ -39,7 +40,7 @@ func (b *Broker) GroupConfig(group string) map[string]string {
 
 // setGroupConfigs replaces a group's overrides after validating them as
 // Kafka's GroupConfig.validate does.
-func (b *Broker) setGroupConfigs(_ context.Context, group string, next map[string]string, validateOnly bool) error {
+func (b *Broker) setGroupConfigs(ctx context.Context, group string, next map[string]string, validateOnly bool) error {
 	if group == "" {
 		return errorf(kerr.InvalidRequest, "Group name must not be empty")
 	}
@@ -49,19 +50,54 @@ func (b *Broker) setGroupConfigs(_ context.Context, group string, next map[strin
 	if validateOnly {
 		return nil
 	}
-	s := &b.groupConfigs
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.byGroup == nil {
-		s.byGroup = make(map[string]map[string]string)
-	}
-	if len(next) == 0 {
-		delete(s.byGroup, group)
-	} else {
-		s.byGroup[group] = maps.Clone(next)
+	if err := b.backend.AlterGroupConfigs(ctx, group, next); err != nil {
+		return err
 	}
 	b.log.Info().Str("group", group).Interface("configs", next).Msg("group configs altered")
+	if !b.awaitGroupConfigs(ctx, group, next) {
+		b.log.Warn().Str("group", group).Msg("group configs recorded but not yet applied here")
+	}
 	return nil
+}
+
+// ApplyGroupConfigs takes every group's configs (GroupConfigApplier).
+func (a applier) ApplyGroupConfigs(groups map[string]map[string]string) {
+	s := &a.b.groupConfigs
+	s.mu.Lock()
+	s.byGroup = groups
+	ch := s.changed
+	s.changed = nil
+	s.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// awaitGroupConfigs waits (5 s at most) until this broker has a group's
+// configs as want.
+func (b *Broker) awaitGroupConfigs(ctx context.Context, group string, want map[string]string) bool {
+	timer := time.NewTimer(5 * time.Second)
+	defer timer.Stop()
+	s := &b.groupConfigs
+	for {
+		s.mu.Lock()
+		have := s.byGroup[group]
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		if maps.Equal(have, want) {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // groupEntries describes every group config of a group: its override, or

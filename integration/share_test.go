@@ -73,25 +73,23 @@ func (h *shareHistory) counts() (delivered, confirmed int) {
 	return len(h.delivered), len(h.confirmed)
 }
 
-// setGroupConfigEverywhere sets a group config on every broker (Gregor
-// keeps group configs per broker).
-func (c *cluster) setGroupConfigEverywhere(cl *kgo.Client, group, key, value string) {
+// setGroupConfig sets a group config through one broker; the metadata
+// backend (ZooKeeper) carries it to the others.
+func (c *cluster) setGroupConfig(cl *kgo.Client, group, key, value string) {
 	c.t.Helper()
-	for id := range c.brokers {
-		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
-		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
-		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceType(32), group
-		cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-		cfg.Name, cfg.Value = key, kmsg.StringPtr(value)
-		rr.Configs = append(rr.Configs, cfg)
-		req.Resources = append(req.Resources, rr)
-		resp, err := req.RequestWith(context.Background(), cl.Broker(int(id)))
-		if err == nil {
-			err = kerr.ErrorForCode(resp.Resources[0].ErrorCode)
-		}
-		if err != nil {
-			c.t.Fatalf("setting %s=%s of group %s on broker %d: %v", key, value, group, id, err)
-		}
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceType(32), group
+	cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	cfg.Name, cfg.Value = key, kmsg.StringPtr(value)
+	rr.Configs = append(rr.Configs, cfg)
+	req.Resources = append(req.Resources, rr)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err == nil {
+		err = kerr.ErrorForCode(resp.Resources[0].ErrorCode)
+	}
+	if err != nil {
+		c.t.Fatalf("setting %s=%s of group %s: %v", key, value, group, err)
 	}
 }
 
@@ -120,7 +118,7 @@ func TestShareGroupSurvivesLeaderKill(t *testing.T) {
 	if err := cl.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c.setGroupConfigEverywhere(cl, group, "share.auto.offset.reset", "earliest")
+	c.setGroupConfig(cl, group, "share.auto.offset.reset", "earliest")
 
 	h := &shareHistory{delivered: map[int64]int{}, confirmed: map[int64]bool{}}
 	consumer, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.ShareGroup(group), kgo.ConsumeTopics(topic),
