@@ -208,6 +208,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.goBackground("isr", b.cfg.ReplicaLagTimeMax/2, b.checkISR)
 	b.goBackground("producer-expiry", time.Minute, b.expireProducers)
 	b.goBackground("cleaner", b.cfg.LogCleanerBackoff, b.compactLogs)
+	b.goBackground("share-sweep", 10*time.Second, b.sweepShareParts)
 	return nil
 }
 

@@ -428,3 +428,26 @@ func (s *shareParts) refreshIfIdle(key sharePartKey) {
 	s.mu.Unlock()
 	sp.drop()
 }
+
+// sweepShareParts drops the share partitions of partitions this broker no
+// longer leads at their epoch, or that are gone: their state is the new
+// leader's now, and their timers stop.
+func (b *Broker) sweepShareParts() {
+	s := &b.shares
+	s.mu.Lock()
+	var stale []*sharePart
+	for k, sp := range s.parts {
+		t := b.TopicByID(k.topic)
+		if t == nil || t.Partition(k.partition) != sp.p || !sp.p.IsLeader() || sp.p.LeaderEpoch() != sp.leaderEpoch {
+			delete(s.parts, k)
+			stale = append(stale, sp)
+		}
+	}
+	s.mu.Unlock()
+	for _, sp := range stale {
+		sp.drop()
+	}
+	if len(stale) > 0 {
+		b.log.Info().Int("share_partitions", len(stale)).Msg("dropped share partitions no longer led here")
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"gregor/broker/records"
 	"gregor/broker/share"
+	"gregor/internal/wait"
 )
 
 // memPersister keeps share state as the share coordinator would: the
@@ -386,4 +387,26 @@ func TestShareFetchReadsOnPastTheFirstChunk(t *testing.T) {
 	if n != 4 {
 		t.Fatalf("the response holds %d batches, want each of the 4 once", n)
 	}
+}
+
+func TestShareSweepDropsPartitionsOfDeletedTopics(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a"))
+	acquired(t, e.fetch("m1", 0))
+	e.sweepShareParts()
+	if e.shares.loaded(sharePartKey{e.group, e.topic.ID, 0}) == nil {
+		t.Fatal("the sweep dropped a share partition still led here")
+	}
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.TimeoutMillis = 5000
+	dt := kmsg.NewDeleteTopicsRequestTopic()
+	dt.Topic = kmsg.StringPtr("q")
+	del.Topics = append(del.Topics, dt)
+	if dr := e.call(del).(*kmsg.DeleteTopicsResponse); dr.Topics[0].ErrorCode != 0 {
+		t.Fatalf("deleting the topic: %v", kerr.ErrorForCode(dr.Topics[0].ErrorCode))
+	}
+	wait.For(t, "the deleted topic's share partition to be swept", 10*time.Second, func() bool {
+		e.sweepShareParts()
+		return e.shares.loaded(sharePartKey{e.group, e.topic.ID, 0}) == nil
+	})
 }
