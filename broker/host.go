@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/metadata"
 	"gregor/broker/records"
@@ -225,4 +226,42 @@ func (b *Broker) TrimInternal(topic string, partition int32, before int64) error
 	}
 	_, err := p.deleteRecordsBefore(before)
 	return err
+}
+
+// LatestOffset is a partition's high watermark: this broker's when it
+// leads the partition, else its leader's answer to ListOffsets (latest).
+func (b *Broker) LatestOffset(ctx context.Context, topic string, partition int32) (int64, error) {
+	p := b.Partition(topic, partition)
+	if p == nil {
+		return -1, kerr.UnknownTopicOrPartition
+	}
+	if p.IsLeader() {
+		return p.HighWatermark(), nil
+	}
+	leader := p.State().Leader
+	if leader < 0 {
+		return -1, kerr.LeaderNotAvailable
+	}
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = 4
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = partition, -1, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := b.SendToBroker(ctx, leader, req)
+	if err != nil {
+		return -1, err
+	}
+	lr := resp.(*kmsg.ListOffsetsResponse)
+	if len(lr.Topics) != 1 || len(lr.Topics[0].Partitions) != 1 {
+		return -1, kerr.UnknownServerError
+	}
+	sp := lr.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(sp.ErrorCode); err != nil {
+		return -1, err
+	}
+	return sp.Offset, nil
 }

@@ -42,6 +42,13 @@ func consumeAccept(t *testing.T, addr, group, topic string, n int) []*kgo.Record
 
 func describeShareOffset(t *testing.T, cl *kgo.Client, group, topic string) (int64, int16) {
 	t.Helper()
+	off, _, code := describeShareOffsetLag(t, cl, group, topic)
+	return off, code
+}
+
+// describeShareOffsetLag is partition 0's start offset, lag and error.
+func describeShareOffsetLag(t *testing.T, cl *kgo.Client, group, topic string) (int64, int64, int16) {
+	t.Helper()
 	req := kmsg.NewPtrDescribeShareGroupOffsetsRequest()
 	rg := kmsg.NewDescribeShareGroupOffsetsRequestGroup()
 	rg.GroupID = group
@@ -55,10 +62,10 @@ func describeShareOffset(t *testing.T, cl *kgo.Client, group, topic string) (int
 	}
 	g := resp.Groups[0]
 	if g.ErrorCode != 0 {
-		return -1, g.ErrorCode
+		return -1, -1, g.ErrorCode
 	}
 	p := g.Topics[0].Partitions[0]
-	return p.StartOffset, p.ErrorCode
+	return p.StartOffset, p.Lag, p.ErrorCode
 }
 
 func TestShareGroupAdminOffsets(t *testing.T) {
@@ -90,10 +97,16 @@ func TestShareGroupAdminOffsets(t *testing.T) {
 		t.Errorf("ListGroups of type share does not list %s: %+v", group, lresp.Groups)
 	}
 
-	wait.For(t, "the share group's start offset to reach 10", shareBound, func() bool {
-		off, code := describeShareOffset(t, cl, group, topic)
-		return code == 0 && off == 10
+	wait.For(t, "the share group's start offset to reach 10, with no lag", shareBound, func() bool {
+		off, lag, code := describeShareOffsetLag(t, cl, group, topic)
+		return code == 0 && off == 10 && (lag == 0 || !usingGregor() && lag == -1)
 	})
+	if usingGregor() {
+		produceValues(t, addr, topic, []string{"x", "y", "z"})
+		if _, lag, code := describeShareOffsetLag(t, cl, group, topic); code != 0 || lag != 3 {
+			t.Errorf("after 3 more records: lag %d (error %v), want 3", lag, kerr.ErrorForCode(code))
+		}
+	}
 
 	// Rewind to 5: a new consumer gets records 5-9 again. The member
 	// that left may take a heartbeat to be gone: NON_EMPTY_GROUP meanwhile.

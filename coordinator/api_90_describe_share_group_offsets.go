@@ -1,9 +1,12 @@
 package coordinator
 
 // DescribeShareGroupOffsets (key 90), versions 0-1: each share group's
-// start offsets, from the share coordinators' state summaries (v1 adds
-// Lag, -1 here: Gregor's coordinator does not know the partitions' high
-// watermarks). Topics null lists every partition with share state. A
+// start offsets, from the share coordinators' state summaries. v1 adds
+// Lag, as Kafka 4.2 computes it (KIP-1226): the partition's high
+// watermark less the start offset less the records past the start whose
+// delivery is complete; -1 when a part is unknown (a partition never
+// initialized, a leader that does not answer). Topics null lists every
+// partition with share state. A
 // group of another type or none is GROUP_ID_NOT_FOUND; a partition never
 // initialized has start offset -1; an unknown topic is
 // UNKNOWN_TOPIC_OR_PARTITION. DESCRIBE on the group
@@ -65,7 +68,7 @@ func (c *groupCoordinator) describeShareOffsets(ctx context.Context, req *protoc
 			case !known:
 				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
-				c.fillShareOffset(ctx, rg.GroupID, tid, &op)
+				c.fillShareOffset(ctx, rg.GroupID, rt.Topic, tid, &op)
 			}
 			ot.Partitions = append(ot.Partitions, op)
 		}
@@ -75,13 +78,22 @@ func (c *groupCoordinator) describeShareOffsets(ctx context.Context, req *protoc
 }
 
 // fillShareOffset reads one partition's start offset.
-func (c *groupCoordinator) fillShareOffset(ctx context.Context, group string, tid topicID, op *kmsg.DescribeShareGroupOffsetsResponseGroupTopicPartition) {
+func (c *groupCoordinator) fillShareOffset(ctx context.Context, group, topic string, tid topicID, op *kmsg.DescribeShareGroupOffsetsResponseGroupTopicPartition) {
 	sum, err := c.co.shareStateSummary(ctx, group, tid, op.Partition)
 	if err != nil {
 		op.ErrorCode = kerrOfShareErr(err).Code
 		return
 	}
 	op.StartOffset = sum.Start
+	if sum.Start < 0 || sum.DeliveryComplete < 0 {
+		return
+	}
+	hw, err := c.host.LatestOffset(ctx, topic, op.Partition)
+	if err != nil {
+		c.log.Debug().Err(err).Str("topic", topic).Int32("partition", op.Partition).Msg("share lag: no high watermark")
+		return
+	}
+	op.Lag = max(hw-sum.Start-int64(sum.DeliveryComplete), 0)
 }
 
 // allTopics lists the group's partitions with share state as a request

@@ -28,6 +28,8 @@ type txnTestHost struct {
 	topics      map[string]testTopic
 	nextTopic   int
 	logStart    map[topicPartition]int64
+	// latest are LatestOffset's answers.
+	latest map[topicPartition]int64
 	// groupConfigs are GroupConfig's answers.
 	groupConfigs map[string]map[string]string
 }
@@ -218,6 +220,16 @@ func (h *txnTestHost) TopicNameOf(id [16]byte) (string, int32, bool) {
 		}
 	}
 	return "", 0, false
+}
+
+// LatestOffset is a topic partition's high watermark as latest sets it.
+func (h *txnTestHost) LatestOffset(_ context.Context, topic string, p int32) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.latest == nil {
+		return 0, nil
+	}
+	return h.latest[topicPartition{topic, p}], nil
 }
 
 // GroupConfig is a group's configs (setGroupConfig).
