@@ -3,10 +3,9 @@ package broker
 // Fetch (key 1), versions 4-18 here; versions 0-3 (magic 0/1 readers,
 // down-converted) in api_01_fetch_legacy.go.
 //
-// Sessions (KIP-227) are not created: every response carries session id 0,
-// which tells the client to keep sending full requests, and a full response
-// lists every requested partition. An incremental request (epoch > 0) gets
-// FETCH_SESSION_ID_NOT_FOUND so the client starts over with a full one.
+// Incremental fetch sessions (KIP-227) are kept as Kafka keeps them
+// (fetch_session.go): a full response lists every requested partition, an
+// incremental one only those that changed.
 //
 // Data is whole batches read from the segment files, starting with the
 // batch that holds the fetch offset (the client skips records before it),
@@ -30,6 +29,7 @@ import (
 	"gregor/broker/acl"
 	"gregor/broker/config"
 	"gregor/broker/replica"
+	"gregor/broker/storage"
 	"gregor/protocol"
 )
 
@@ -49,6 +49,15 @@ type fetchState struct {
 	topicErrs []error      // per requested topic
 	// maxBytes and minBytes are the request's, capped (fetchLimits).
 	maxBytes, minBytes int32
+	// out is the response being built by run: record bytes are file
+	// ranges spliced into it once its partitions are in place, and
+	// pending, cur and rangeBytes what run has read (fetch_records.go).
+	out        *protocol.Spliced
+	pending    []pendingRange
+	cur        *storage.Section
+	rangeBytes int
+	// sess is the fetch's use of a fetch session (fetch_session.go).
+	sess *sessionFetch
 }
 
 // fetchLimits caps a fetch's MaxBytes and MinBytes as Kafka's KafkaApis
@@ -72,20 +81,21 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.R
 	}
 	r := req.Body.(*kmsg.FetchRequest)
 	resp := req.Response().(*kmsg.FetchResponse)
-	if r.SessionEpoch > 0 {
-		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
-		return resp, nil
-	}
 	fs := &fetchState{b: b, r: r, version: req.Version, replicaID: r.ReplicaID}
 	if req.Version >= 15 {
 		fs.replicaID = r.ReplicaState.ID
+	}
+	var code int16
+	if fs.r, fs.sess, code = b.sessions.open(r, req.Version, fs.replicaID >= 0); code != 0 {
+		resp.ErrorCode = code
+		return resp, nil
 	}
 	fs.maxBytes, fs.minBytes = fetchLimits(b.Config(), r.MaxBytes, r.MinBytes, fs.replicaID >= 0)
 	fs.resolve()
 	fs.authorize(req)
 	first, bytes, errs := fs.run(resp)
 	if errs || bytes >= int(fs.minBytes) || r.MaxWaitMillis <= 0 {
-		return first, nil
+		return fs.answer(first), nil
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		return fs.wait(ctx, first), nil
@@ -96,6 +106,11 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.R
 // resolve looks up every requested topic and partition once.
 func (fs *fetchState) resolve() {
 	fs.topicErrs = make([]error, len(fs.r.Topics))
+	n := 0
+	for i := range fs.r.Topics {
+		n += len(fs.r.Topics[i].Partitions)
+	}
+	fs.parts = make([]*Partition, 0, n)
 	for i := range fs.r.Topics {
 		rt := &fs.r.Topics[i]
 		var t *Topic
@@ -146,39 +161,51 @@ func (fs *fetchState) authorize(req *protocol.Request) {
 
 // run builds a full response into resp and reports its record bytes and
 // whether any partition failed.
-func (fs *fetchState) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, bool) {
+func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, bool) {
 	budget := fs.maxBytes
-	total, anyErr, k := 0, false, 0
-	resp.Topics = make([]kmsg.FetchResponseTopic, len(fs.r.Topics))
+	anyErr, k := false, 0
+	fs.startRun(resp)
+	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(fs.r.Topics))
 	for i := range fs.r.Topics {
 		rt := &fs.r.Topics[i]
-		st := &resp.Topics[i]
-		*st = kmsg.NewFetchResponseTopic()
+		st := kmsg.NewFetchResponseTopic()
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		st.Partitions = make([]kmsg.FetchResponseTopicPartition, len(rt.Partitions))
+		st.Partitions = fs.partitionsFor(len(rt.Partitions))
 		for j := range rt.Partitions {
-			sp := &st.Partitions[j]
-			*sp = kmsg.NewFetchResponseTopicPartition()
-			sp.Partition = rt.Partitions[j].Partition
-			sp.RecordBatches = []byte{} // null records break librdkafka
 			p := fs.parts[k]
 			k++
+			if fs.topicErrs[i] == nil && fs.quiet(k-1, p, &rt.Partitions[j]) {
+				continue // unchanged in an incremental fetch (fetch_session.go)
+			}
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rt.Partitions[j].Partition
+			sp.RecordBatches = []byte{} // null records break librdkafka
 			err := fs.topicErrs[i]
 			if err == nil && p == nil {
 				err = kerr.UnknownTopicOrPartition
 			}
 			if err == nil {
-				err = fs.fetchPartition(p, &rt.Partitions[j], sp, &budget, total == 0)
+				err = fs.fetchPartition(p, &rt.Partitions[j], &sp, &budget, fs.rangeBytes == 0)
 			}
 			if err != nil {
 				anyErr = true
 				sp.ErrorCode = ErrorCode(fs.b.log, err)
-				fs.fillLeader(p, sp)
+				fs.fillLeader(p, &sp)
 			}
-			total += len(sp.RecordBatches)
+			// An incremental fetch answers only what changed.
+			if fs.sess.keep(k-1, &sp) {
+				st.Partitions = append(st.Partitions, sp)
+				fs.place(k-1, len(resp.Topics), len(st.Partitions)-1)
+			} else {
+				fs.place(-1, 0, 0)
+			}
+		}
+		if len(st.Partitions) > 0 || fs.sess.kind != sessionIncremental {
+			resp.Topics = append(resp.Topics, st)
 		}
 	}
-	return resp, total, anyErr
+	fs.spliceRecords(resp)
+	return fs.out, fs.rangeBytes, anyErr
 }
 
 // fetchPartition reads one partition into sp.
@@ -221,15 +248,12 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 	if rp.FetchOffset >= limit || (maxBytes <= 0 && !minOne) {
 		return nil
 	}
-	data, err := lg.Read(rp.FetchOffset, limit, max(maxBytes, 0), minOne)
+	n, err := fs.readRecords(lg, rp.FetchOffset, limit, max(maxBytes, 0), minOne, sp)
 	if err != nil {
 		return err
 	}
-	fs.b.recordFollowerRead(counted, len(data))
-	if data != nil {
-		sp.RecordBatches = data
-	}
-	*budget -= int32(len(data))
+	fs.b.recordFollowerRead(counted, n)
+	*budget -= int32(n)
 	return nil
 }
 
@@ -246,14 +270,20 @@ func (fs *fetchState) fillLeader(p *Partition, sp *kmsg.FetchResponseTopicPartit
 // wait long-polls: it re-runs the fetch whenever a fetched partition
 // changes, until enough bytes, an error, the deadline or a closed
 // connection.
-func (fs *fetchState) wait(ctx context.Context, last *kmsg.FetchResponse) kmsg.Response {
+func (fs *fetchState) wait(ctx context.Context, last *protocol.Spliced) kmsg.Response {
 	wake := make(chan struct{}, 1)
 	for _, p := range fs.parts {
 		if p != nil {
 			p.wait(wake)
-			defer p.unwait(wake)
 		}
 	}
+	defer func() {
+		for _, p := range fs.parts {
+			if p != nil {
+				p.unwait(wake)
+			}
+		}
+	}()
 	timer := time.NewTimer(time.Duration(fs.r.MaxWaitMillis) * time.Millisecond)
 	defer timer.Stop()
 	// Data may have arrived between the first run and registering.
@@ -264,18 +294,18 @@ func (fs *fetchState) wait(ctx context.Context, last *kmsg.FetchResponse) kmsg.R
 	for {
 		select {
 		case <-wake:
-			resp := kmsg.NewPtrFetchResponse()
-			resp.Version = last.Version
-			r, bytes, errs := fs.run(resp)
+			r, bytes, errs := fs.run(fs.newResponse(last))
+			last.Release()
 			last = r
 			if errs || bytes >= int(fs.minBytes) {
-				return last
+				return fs.answer(last)
 			}
 		case <-timer.C:
-			r, _, _ := fs.run(last)
-			return r
+			r, _, _ := fs.run(fs.newResponse(last))
+			last.Release()
+			return fs.answer(r)
 		case <-ctx.Done():
-			return last
+			return fs.answer(last)
 		}
 	}
 }

@@ -19,6 +19,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"maps"
 	"strconv"
 	"strings"
@@ -129,6 +130,24 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 	}
 }
 
+// checkBrokerConfigs validates new dynamic configs by the schema and, for
+// this broker's own, has the listeners whose TLS they change load and
+// check the new stores.
+func (b *Broker) checkBrokerConfigs(perBroker bool, configs map[string]string) error {
+	cur := b.Config()
+	if err := cur.CheckDynamic(perBroker, configs); err != nil {
+		return err
+	}
+	if !perBroker {
+		return nil
+	}
+	next, errs := b.cfg.WithDynamic(config.Dynamic{PerBroker: configs, Defaults: cur.Dynamic.Defaults})
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return b.checkListenerTLS(next)
+}
+
 // setBrokerConfigs validates the complete new dynamic configs of this
 // broker (perBroker) or of the cluster default and, unless validateOnly,
 // records them in the backend; it then waits (briefly) until this broker
@@ -138,7 +157,7 @@ func (b *Broker) setBrokerConfigs(ctx context.Context, perBroker bool, configs m
 	if perBroker {
 		entity = strconv.Itoa(int(b.id))
 	}
-	if err := b.Config().CheckDynamic(perBroker, configs); err != nil {
+	if err := b.checkBrokerConfigs(perBroker, configs); err != nil {
 		return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=BROKER, name='%s'): %v", entity, err)
 	}
 	if validateOnly {

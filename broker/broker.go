@@ -46,7 +46,8 @@ type Broker struct {
 	clock    func() time.Time
 	dirs     []*storage.Dir
 	backend  metadata.Backend
-	follow   *fetchers // replication of partitions led elsewhere
+	follow   *fetchers      // replication of partitions led elsewhere
+	sessions *fetchSessions // incremental fetch sessions (KIP-227)
 	// dyn is the dynamic broker configs in force (from the backend).
 	dyn atomic.Pointer[dynamicConfigs]
 	// scram is the SCRAM credentials in force (from the backend; scram.go).
@@ -78,6 +79,9 @@ type Broker struct {
 	groupConfigs groupConfigStore
 	// shares are the share partitions led here (share_parts.go).
 	shares shareParts
+	// tls is the TLS of the listeners, reconfigured by dynamic configs
+	// (listener_tls.go).
+	tls listenerTLS
 
 	stop    chan struct{}
 	bg      sync.WaitGroup
@@ -101,6 +105,9 @@ type Broker struct {
 	// applies tracks the partitions applying metadata (partition_apply.go)
 	// and slowLog, rate-limited, logs those applied late.
 	applies applyTracker
+	// applySlots bounds the partitions applying mail at once (each may
+	// hold an OS thread in a file syscall).
+	applySlots chan struct{}
 	slowLog zerolog.Logger
 	// syncApply makes deliveries wait until they are applied: the local
 	// backend delivers from admin requests, which expect their change in
@@ -126,6 +133,8 @@ func New(opt Options) (*Broker, error) {
 		paths:     make(map[storage.TP]string),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
+	b.applySlots = make(chan struct{}, maxConcurrentApplies)
+	b.sessions = newFetchSessions(func() int { return b.Config().FetchSessionSlots }, b.now)
 	if ac, ok := opt.Config.Authorizer(); ok {
 		b.authz = acl.New(ac, opt.Log.With().Str("component", "authorizer").Logger())
 	}
@@ -311,24 +320,34 @@ func (b *Broker) Partition(topic string, p int32) *Partition {
 // aside as stray.
 func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, string, error) {
 	b.placeMu.Lock()
-	defer b.placeMu.Unlock()
 	if dir, ok := b.placement[tp]; ok {
 		path := b.paths[tp]
+		b.placeMu.Unlock()
 		return dir, path, nil
 	}
-	counts := make(map[*storage.Dir]int)
-	for _, d := range b.placement {
-		counts[d]++
-	}
 	best := b.dirs[0]
-	for _, d := range b.dirs[1:] {
-		if counts[d] < counts[best] {
-			best = d
+	if len(b.dirs) > 1 {
+		counts := make(map[*storage.Dir]int)
+		for _, d := range b.placement {
+			counts[d]++
+		}
+		for _, d := range b.dirs[1:] {
+			if counts[d] < counts[best] {
+				best = d
+			}
 		}
 	}
+	b.placeMu.Unlock()
+	// Made without the placement lock: partitions are created in
+	// parallel (each partition's own lock keeps one placement of it).
 	path, err := best.CreatePartition(tp, id.String())
 	if err != nil {
 		return nil, "", err
+	}
+	b.placeMu.Lock()
+	defer b.placeMu.Unlock()
+	if dir, ok := b.placement[tp]; ok {
+		return dir, b.paths[tp], nil
 	}
 	b.placement[tp], b.paths[tp] = best, path
 	return best, path, nil

@@ -38,6 +38,7 @@ func (b *Broker) setDynamic(defaults, perBroker map[string]string) {
 		b.log.Error().Err(err).Msg("dynamic broker config ignored")
 	}
 	next := &dynamicConfigs{cfg: cfg, changed: make(chan struct{})}
+	b.applyListenerTLS(cfg)
 	old := b.dyn.Swap(next)
 	close(old.changed)
 	od, nd := old.cfg.Dynamic, next.cfg.Dynamic

@@ -164,6 +164,7 @@ func (f *fetcher) run() {
 		}
 	}()
 	var conn *peerConn
+	var sess followerSession
 	defer func() {
 		if conn != nil {
 			conn.close()
@@ -202,7 +203,8 @@ func (f *fetcher) run() {
 			}
 			conn = c
 		}
-		req, asked := f.buildFetch(parts)
+		full, asked := f.buildFetch(parts)
+		req := sess.request(full) // follower_session.go
 		if len(asked) == 0 {
 			if !f.sleep(100 * time.Millisecond) {
 				return
@@ -211,6 +213,7 @@ func (f *fetcher) run() {
 		}
 		resp, aborted, err := f.request(ctx, conn, req)
 		if aborted {
+			sess.failed() // the leader may or may not have seen it
 			// Partitions were added: ask again with them. A connection
 			// with a response pending is replaced.
 			if err != nil {
@@ -224,6 +227,7 @@ func (f *fetcher) run() {
 				return
 			}
 			log.Warn().Err(err).Msg("replica fetch failed; reconnecting")
+			sess.failed()
 			conn.close()
 			conn = nil
 			if !backoff() {
@@ -232,6 +236,9 @@ func (f *fetcher) run() {
 			continue
 		}
 		fr := resp.(*kmsg.FetchResponse)
+		if sess.answered(fr) {
+			continue // a session error: fetch again in full at once
+		}
 		if fr.ErrorCode != 0 {
 			log.Warn().Str("error", kerr.ErrorForCode(fr.ErrorCode).Error()).Msg("replica fetch refused")
 			if !backoff() {
@@ -262,7 +269,9 @@ func (f *fetcher) request(ctx context.Context, conn *peerConn, req *kmsg.FetchRe
 	}
 	f.abort = rcancel
 	f.mu.Unlock()
-	resp, err = conn.request(rctx, req)
+	// The records alias the connection's buffer until the next request:
+	// handle appends (copies) them before that.
+	resp, err = conn.requestReuse(rctx, req)
 	f.mu.Lock()
 	f.abort = nil
 	f.mu.Unlock()
@@ -437,15 +446,17 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 	if !p.followingLocked(epoch) {
 		return 0, kerr.NotLeaderForPartition
 	}
+	// Runs of batches of one leader epoch are appended as they lie in
+	// data (one write each), not copied.
 	appended := 0
-	var run []byte
+	pos, runStart, runEnd := 0, 0, 0
 	var ai storage.AppendInfo
 	flush := func() error {
-		if len(run) == 0 {
+		if runEnd == runStart {
 			return nil
 		}
-		err := p.log.Append(run, ai)
-		run = nil
+		err := p.log.Append(data[runStart:runEnd], ai)
+		runStart = runEnd
 		return err
 	}
 	now := p.b.now()
@@ -455,7 +466,10 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 		if err != nil {
 			return err
 		}
+		start := pos
+		pos += len(batch)
 		if h.NextOffset() <= next {
+			runStart, runEnd = pos, pos
 			return nil // already have it (a resent batch)
 		}
 		if h.BaseOffset != next {
@@ -464,15 +478,16 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 		if !records.CRCValid(batch) {
 			return records.ErrCRC
 		}
-		if len(run) > 0 && h.LeaderEpoch != ai.LeaderEpoch {
+		if runEnd > runStart && h.LeaderEpoch != ai.LeaderEpoch {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
-		if len(run) == 0 {
+		if runEnd == runStart {
+			runStart = start
 			ai = storage.AppendInfo{First: h.BaseOffset, MaxTimestamp: -1, OffsetOfMaxTs: -1, LeaderEpoch: h.LeaderEpoch, FirstBatchOffset: h.BaseOffset}
 		}
-		run = append(run, batch...)
+		runEnd = pos
 		ai.Last = h.LastOffset()
 		if h.MaxTimestamp > ai.MaxTimestamp {
 			ai.MaxTimestamp, ai.OffsetOfMaxTs = h.MaxTimestamp, h.LastOffset()

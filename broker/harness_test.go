@@ -21,13 +21,13 @@ import (
 )
 
 type testBroker struct {
-	t *testing.T
+	t testing.TB
 	*Broker
 	reg *protocol.Registry
 }
 
 // newTestBroker starts broker 1 with extra configuration.
-func newTestBroker(t *testing.T, set map[string]string) *testBroker {
+func newTestBroker(t testing.TB, set map[string]string) *testBroker {
 	t.Helper()
 	props := map[string]string{"broker.id": "1", "log.dirs": t.TempDir()}
 	for k, v := range set {
@@ -95,7 +95,7 @@ func (tb *testBroker) createTopic(name string, partitions int32, configs map[str
 }
 
 // batch is an uncompressed record batch of the given values.
-func batch(t *testing.T, ts int64, values ...string) []byte {
+func batch(t testing.TB, ts int64, values ...string) []byte {
 	t.Helper()
 	b := &records.Batch{FirstTimestamp: ts, MaxTimestamp: ts, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1}
 	for i, v := range values {

@@ -142,11 +142,12 @@ func (b *Broker) applyQuotas(key int16, req *protocol.Request, resp kmsg.Respons
 			bandwidth = qm.Record(quota.Produce, c, float64(size))
 		}
 	case 1:
-		if fr, ok := resp.(*kmsg.FetchResponse); ok && qm.Enabled(quota.Fetch) {
-			size := float64(fetchBytes(fr))
+		if _, ok := protocol.Unwrap(resp).(*kmsg.FetchResponse); ok && qm.Enabled(quota.Fetch) {
+			size := float64(fetchBytes(resp))
 			bandwidth = qm.Record(quota.Fetch, c, size)
 			if bandwidth > 0 || request > 0 {
 				qm.Unrecord(quota.Fetch, c, size)
+				protocol.ReleaseResponse(resp)
 				resp = throttledFetch(req)
 			}
 		}
@@ -167,8 +168,8 @@ func (b *Broker) throttled(req *protocol.Request, resp kmsg.Response, d time.Dur
 		return resp
 	}
 	ms := int32(min(d.Milliseconds(), 1<<31-1))
-	if t, ok := resp.(kmsg.SetThrottleResponse); ok && resp != nil {
-		if cur, _ := resp.(kmsg.ThrottleResponse).Throttle(); cur < ms {
+	if t, ok := protocol.Unwrap(resp).(kmsg.SetThrottleResponse); ok && resp != nil {
+		if cur, _ := t.(kmsg.ThrottleResponse).Throttle(); cur < ms {
 			t.SetThrottle(ms)
 		}
 	}
@@ -182,7 +183,7 @@ func (b *Broker) throttled(req *protocol.Request, resp kmsg.Response, d time.Dur
 // throttle itself (a request version before KIP-219), as Kafka does: the
 // throttle time is then the response's delay.
 func holdForOldClient(ctx context.Context, resp kmsg.Response) {
-	tr, ok := resp.(kmsg.ThrottleResponse)
+	tr, ok := protocol.Unwrap(resp).(kmsg.ThrottleResponse)
 	if !ok || resp == nil {
 		return
 	}
@@ -226,14 +227,56 @@ func throttledFetch(req *protocol.Request) kmsg.Response {
 }
 
 // fetchBytes is the record bytes a fetch response carries.
-func fetchBytes(fr *kmsg.FetchResponse) int {
+func fetchBytes(resp kmsg.Response) int {
 	n := 0
-	for _, t := range fr.Topics {
-		for _, p := range t.Partitions {
-			n += len(p.RecordBatches)
+	eachFetched(resp, func(_ *kmsg.FetchResponseTopic, _ *kmsg.FetchResponseTopicPartition, recs fetchedRecords) {
+		n += recs.bytes
+	})
+	return n
+}
+
+// fetchedRecords is what one partition of a fetch response carries: its
+// record bytes, and the batches themselves or (spliced from a file) the
+// section that counts their records.
+type fetchedRecords struct {
+	bytes int
+	batch []byte
+	sec   interface{ Records() int }
+}
+
+// records counts the records carried.
+func (f fetchedRecords) records() int {
+	if f.sec != nil {
+		return f.sec.Records()
+	}
+	return countRecords(f.batch)
+}
+
+// eachFetched calls fn for every partition of a fetch response, plain or
+// spliced (whose record fields hold markers: their bytes are the spliced
+// ranges, which spliceRecords added in response order).
+func eachFetched(resp kmsg.Response, fn func(*kmsg.FetchResponseTopic, *kmsg.FetchResponseTopicPartition, fetchedRecords)) {
+	sp, _ := resp.(*protocol.Spliced)
+	fr, ok := protocol.Unwrap(resp).(*kmsg.FetchResponse)
+	if !ok {
+		return
+	}
+	next := 0
+	for i := range fr.Topics {
+		t := &fr.Topics[i]
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			got := fetchedRecords{bytes: len(p.RecordBatches), batch: p.RecordBatches}
+			if sp != nil && next < sp.Ranges() {
+				if field, r := sp.Range(next); field == &p.RecordBatches {
+					got = fetchedRecords{bytes: r.Len()}
+					got.sec, _ = r.(interface{ Records() int })
+					next++
+				}
+			}
+			fn(t, p, got)
 		}
 	}
-	return n
 }
 
 // refuseMutations answers a create or delete request whose client used
@@ -379,33 +422,25 @@ func (b *Broker) countTraffic(key int16, req *protocol.Request, resp kmsg.Respon
 			}
 		}
 	case 1:
-		fr, ok := resp.(*kmsg.FetchResponse)
-		if !ok || isFollowerFetch(req) {
+		if isFollowerFetch(req) {
 			return
 		}
-		for _, t := range fr.Topics {
-			var tt *TopicTraffic
-			for _, p := range t.Partitions {
-				if p.ErrorCode != 0 {
-					b.ops.partitionError(1, p.ErrorCode)
-					continue
-				}
-				if len(p.RecordBatches) == 0 {
-					continue
-				}
-				if tt == nil {
-					name := t.Topic
-					if name == "" {
-						if tp := b.TopicByID(t.TopicID); tp != nil {
-							name = tp.Name
-						}
-					}
-					tt = b.ops.topic(name)
-				}
-				tt.BytesOut.Add(uint64(len(p.RecordBatches)))
-				tt.RecordsOut.Add(uint64(countRecords(p.RecordBatches)))
+		var cur *kmsg.FetchResponseTopic
+		var tt *TopicTraffic
+		eachFetched(resp, func(t *kmsg.FetchResponseTopic, p *kmsg.FetchResponseTopicPartition, recs fetchedRecords) {
+			if p.ErrorCode != 0 {
+				b.ops.partitionError(1, p.ErrorCode)
+				return
 			}
-		}
+			if recs.bytes == 0 {
+				return
+			}
+			if t != cur {
+				cur, tt = t, b.ops.topic(b.topicName(t))
+			}
+			tt.BytesOut.Add(uint64(recs.bytes))
+			tt.RecordsOut.Add(uint64(recs.records()))
+		})
 	}
 }
 
@@ -426,6 +461,16 @@ func produceCode(pr *kmsg.ProduceResponse, ti, pi int, topic string, partition i
 		}
 	}
 	return 0
+}
+
+// topicName is a fetch response topic's name (v13+ carry only its id).
+func (b *Broker) topicName(t *kmsg.FetchResponseTopic) string {
+	if t.Topic == "" {
+		if tp := b.TopicByID(t.TopicID); tp != nil {
+			return tp.Name
+		}
+	}
+	return t.Topic
 }
 
 // countRecords counts the records of whole batches in b from their

@@ -26,6 +26,14 @@ import (
 // slowApply is the apply delay above which a change is logged.
 const slowApply = 100 * time.Millisecond
 
+// maxConcurrentApplies bounds the partitions applying mail at once. Mail
+// is mostly disk work (opening, creating, fsyncing, truncating logs), and
+// a goroutine in a file syscall holds an OS thread: 10,000 partitions
+// applied at start-up at once would take as many threads (Go's limit is
+// 10,000) for no gain over a few hundred. A partition waiting for a slot
+// holds none.
+const maxConcurrentApplies = 256
+
 // mailbox is what a partition has yet to apply; Partition.mailMu guards
 // it.
 type mailbox struct {
@@ -107,8 +115,11 @@ func (p *Partition) drainMail() {
 		}
 		p.mail = mailbox{busy: true}
 		p.mailMu.Unlock()
-		if p.applyMail(m) {
-			return // removed: what came after is moot
+		p.b.applySlots <- struct{}{}
+		removed := p.applyMail(m)
+		<-p.b.applySlots
+		if removed {
+			return // what came after is moot
 		}
 	}
 }

@@ -26,6 +26,9 @@ type peerConn struct {
 	fmt         *kmsg.RequestFormatter
 	correlation int32
 	buf         []byte
+	// resp is the last response frame read by requestReuse; what that
+	// response decoded aliases it until the next request.
+	resp []byte
 }
 
 // interBrokerListener is the listener brokers reach each other on
@@ -68,6 +71,17 @@ func (c *peerConn) close() { c.conn.Close() }
 // request sends req and reads its response; any error leaves the
 // connection unusable (close it).
 func (c *peerConn) request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	return c.roundTrip(ctx, req, false)
+}
+
+// requestReuse is request reading the response into the connection's
+// buffer and decoding it without copying: its byte fields (a fetch's
+// records) are valid only until the next request on the connection.
+func (c *peerConn) requestReuse(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	return c.roundTrip(ctx, req, true)
+}
+
+func (c *peerConn) roundTrip(ctx context.Context, req kmsg.Request, reuse bool) (kmsg.Response, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		c.conn.SetDeadline(dl)
 	} else {
@@ -88,7 +102,15 @@ func (c *peerConn) request(ctx context.Context, req kmsg.Request) (kmsg.Response
 	if n < 4 || n > 256<<20 {
 		return nil, fmt.Errorf("broker %d: response of %d bytes", c.id, n)
 	}
-	body := make([]byte, n)
+	var body []byte
+	if reuse {
+		if cap(c.resp) < int(n) {
+			c.resp = make([]byte, n)
+		}
+		body = c.resp[:n]
+	} else {
+		body = make([]byte, n)
+	}
 	if _, err := io.ReadFull(c.conn, body); err != nil {
 		return nil, err
 	}
@@ -105,7 +127,13 @@ func (c *peerConn) request(ctx context.Context, req kmsg.Request) (kmsg.Response
 		}
 		body = body[1:]
 	}
-	if err := resp.ReadFrom(body); err != nil {
+	var err error
+	if u, ok := resp.(kmsg.UnsafeReadFrom); ok && reuse {
+		err = u.UnsafeReadFrom(body)
+	} else {
+		err = resp.ReadFrom(body)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("broker %d: decoding %T: %w", c.id, resp, err)
 	}
 	return resp, nil

@@ -30,7 +30,7 @@ var ErrPeerAuthentication = errors.New("inter-broker authentication failed")
 func (b *Broker) securePeer(ctx context.Context, pc *peerConn, listener, host string) error {
 	proto := b.cfg.ListenerProtocols[listener]
 	if config.IsTLS(proto) {
-		tc, err := tlsconf.Client(b.cfg.ListenerTLS(listener), host)
+		tc, err := tlsconf.Client(b.Config().ListenerTLS(listener), host)
 		if err != nil {
 			return fmt.Errorf("inter-broker TLS configuration of listener %s: %w", listener, err)
 		}

@@ -97,8 +97,8 @@ var (
 	dTopicBytesOut   = desc("topic_bytes_out_total", "Record bytes sent to consumers, by topic.", "topic")
 	dTopicRecordsOut = desc("topic_records_out_total", "Records sent to consumers, by topic.", "topic")
 	dPartErrors      = desc("partition_errors_total", "Partitions of Produce and Fetch responses that carried an error, by API and error.", "api", "error")
-	dFetchSessions   = desc("fetch_session_cache_size", "Fetch sessions cached (KIP-227); 0 until Gregor creates fetch sessions.")
-	dFetchSessParts  = desc("fetch_session_cache_partitions", "Partitions in cached fetch sessions; 0 until Gregor creates fetch sessions.")
+	dFetchSessions   = desc("fetch_session_cache_size", "Incremental fetch sessions cached (KIP-227).")
+	dFetchSessParts  = desc("fetch_session_cache_partitions", "Partitions held by cached fetch sessions.")
 	dQuotaRate       = desc("quota_usage", "A client's measured rate against its quota (bytes/s, request percentage, or controller mutation tokens left), by quota kind and the matched entity's user and client id.", "quota", "user", "client_id")
 	dQuotaLimit      = desc("quota_limit", "The quota that applies to a measured client, labelled as gregor_quota_usage.", "quota", "user", "client_id")
 	dThrottled       = desc("quota_throttles_total", "Requests whose client was throttled, by quota kind.", "quota")
@@ -171,12 +171,13 @@ func (c *brokerCollector) collectNet(ch chan<- prometheus.Metric) {
 			counter(ch, dRequests, float64(v), apiName(int16(k)))
 		}
 	}
-	gauge(ch, dFetchSessions, 0)
-	gauge(ch, dFetchSessParts, 0)
 }
 
 func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 	b := c.src.Broker
+	sessions, sessParts := b.FetchSessionStats()
+	gauge(ch, dFetchSessions, float64(sessions))
+	gauge(ch, dFetchSessParts, float64(sessParts))
 	var under, atMin, leaders int
 	stats := b.PartitionStats()
 	for _, ps := range stats {

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -19,11 +22,31 @@ func BenchmarkConnThroughput(b *testing.B) {
 	for _, tc := range []struct {
 		name      string
 		req, resp int
+		// spliced sends the records as a file range: with sendfile
+		// from sendfileMin bytes, else read into the write.
+		spliced     bool
+		sendfileMin int
 	}{
-		{"produce-1KiB", 1 << 10, 0}, {"produce-256KiB", 256 << 10, 0}, {"produce-1MiB", 1 << 20, 0},
-		{"fetch-1KiB", 0, 1 << 10}, {"fetch-1MiB", 0, 1 << 20},
+		{"produce-1KiB", 1 << 10, 0, false, 0}, {"produce-256KiB", 256 << 10, 0, false, 0}, {"produce-1MiB", 1 << 20, 0, false, 0},
+		{"fetch-1KiB", 0, 1 << 10, false, 0}, {"fetch-1MiB", 0, 1 << 20, false, 0},
+		{"fetch-1KiB-spliced", 0, 1 << 10, true, 32 << 10}, {"fetch-1MiB-sendfile", 0, 1 << 20, true, 32 << 10},
+		{"fetch-1MiB-spliced-read", 0, 1 << 20, true, 1 << 30},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
+			var file *os.File
+			var released atomic.Int32
+			if tc.spliced {
+				path := filepath.Join(b.TempDir(), "segment.log")
+				if err := os.WriteFile(path, make([]byte, tc.resp), 0o644); err != nil {
+					b.Fatal(err)
+				}
+				f, err := os.Open(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer f.Close()
+				file = f
+			}
 			reg := NewRegistry()
 			reg.Register(API{Key: 0, Min: 3, Max: 9, NoCopy: true, Handler: func(_ context.Context, req *Request) (kmsg.Response, error) {
 				resp := req.Response().(*kmsg.ProduceResponse)
@@ -36,9 +59,15 @@ func BenchmarkConnThroughput(b *testing.B) {
 				sp := kmsg.NewFetchResponseTopicPartition()
 				sp.RecordBatches = records
 				resp.Topics = []kmsg.FetchResponseTopic{{Topic: "t", Partitions: []kmsg.FetchResponseTopicPartition{sp}}}
+				if file != nil {
+					out := NewSpliced(resp)
+					out.Splice(&resp.Topics[0].Partitions[0].RecordBatches, &testRange{f: file, n: len(records), released: &released})
+					return out, nil
+				}
 				return resp, nil
 			}})
 			s := NewServer(reg, zerolog.Nop())
+			s.sendfileMin = tc.sendfileMin
 			addr, err := s.Listen(Listener{Name: "P", Addr: "127.0.0.1:0"})
 			if err != nil {
 				b.Fatal(err)

@@ -78,6 +78,9 @@ type conn struct {
 	sec             *Security
 	auth            *authConn
 	sessionLifetime time.Duration
+
+	// w is the writer's state, set when it starts; read once it ended.
+	w *responseWriter
 	// arrivedNow is when the request being handled arrived (reader-owned).
 	arrivedNow time.Time
 }
@@ -174,6 +177,7 @@ func (c *conn) serve() {
 	<-done
 	fail(nil)
 	c.workers.Wait()
+	c.releaseUnwritten()
 	// Every frame is released by now; this returns anything a bug kept.
 	if left := c.reqHeld.Swap(0); left != 0 {
 		c.log.Error().Int64(LogBytes, left).Msg("connection ended holding request bytes")
@@ -183,6 +187,30 @@ func (c *conn) serve() {
 		c.s.OnClose(c.info.ID)
 	}
 	c.logClose(first)
+}
+
+// releaseUnwritten frees the responses a stopped writer did not write
+// (their buffers, and the file ranges they hold open). Called once the
+// writer and every deferred worker have ended.
+func (c *conn) releaseUnwritten() {
+	release := func(p *pending) {
+		if p != nil && p.out != nil {
+			c.held.Add(-int64(p.out.len()))
+			p.out.release()
+			p.out = nil
+		}
+	}
+	if w := c.w; w != nil {
+		for _, p := range w.batch {
+			release(p)
+		}
+		release(w.cur)
+		w.batch, w.cur = nil, nil
+		w.pw.free()
+	}
+	for p := range c.queue {
+		release(p)
+	}
 }
 
 func (c *conn) logClose(err error) {
@@ -207,15 +235,27 @@ func (e idleError) Error() string { return e.msg }
 // read deadline is moved only when it passes (see keepAlive), not per
 // request: a request's arrival just records the time.
 func (c *conn) readLoop() error {
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	var br *bufio.Reader
+	defer func() { putReader(br) }()
 	var prefix [4]byte
 	c.setReadDeadline(time.Now())
 	for {
 		if err := c.admit(); err != nil {
 			return err
 		}
-		if err := c.readFull(br, prefix[:], "idle"); err != nil {
+		// An idle connection holds no read buffer: with nothing
+		// buffered, the next size prefix is read from the socket and
+		// a pooled buffer taken for what follows.
+		var src io.Reader = br
+		if br == nil || br.Buffered() == 0 {
+			putReader(br)
+			br, src = nil, c.nc
+		}
+		if err := c.readFull(src, prefix[:], "idle"); err != nil {
 			return err
+		}
+		if br == nil {
+			br = getReader(c.nc)
 		}
 		size := int32(binary.BigEndian.Uint32(prefix[:]))
 		if lo, hi := c.frameLimits(); size < lo || size > hi {
@@ -263,6 +303,22 @@ func (c *conn) readLoop() error {
 		if p.closeAfter {
 			return errStopReading
 		}
+	}
+}
+
+// readers recycles connections' read buffers (see readLoop).
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
+func getReader(r io.Reader) *bufio.Reader {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+func putReader(br *bufio.Reader) {
+	if br != nil {
+		br.Reset(nil)
+		readers.Put(br)
 	}
 }
 
@@ -369,7 +425,7 @@ func (c *conn) chargeRequest(n int64) {
 // readFull fills p, treating a read deadline as the idle check: the
 // connection lives on while requests are in flight or it was active within
 // the idle time, and is closed otherwise.
-func (c *conn) readFull(br *bufio.Reader, p []byte, waitingFor string) error {
+func (c *conn) readFull(br io.Reader, p []byte, waitingFor string) error {
 	for len(p) > 0 {
 		n, err := br.Read(p)
 		p = p[n:]
@@ -460,8 +516,10 @@ func (c *conn) runDeferred(p *pending, prev chan struct{}) {
 func (c *conn) finish(p *pending, resp kmsg.Response, err error) {
 	if err == nil && resp != nil {
 		if p.out, err = c.encode(p.hdr, resp); err == nil {
-			c.held.Add(int64(len(p.out.b)))
+			c.held.Add(int64(p.out.len()))
 		}
+	} else if resp != nil {
+		ReleaseResponse(resp)
 	} else if err == nil && p.raw != nil {
 		p.out = &outFrame{b: binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(p.raw)), uint32(len(p.raw)))}
 		p.out.b = append(p.out.b, p.raw...)
@@ -481,12 +539,16 @@ func (c *conn) finish(p *pending, resp kmsg.Response, err error) {
 func (c *conn) encode(h header, resp kmsg.Response) (out *outFrame, err error) {
 	defer func() {
 		if r := recover(); r != nil {
+			ReleaseResponse(resp)
 			c.log.Error().Str(LogAPI, kmsg.NameForKey(h.key)).Str("panic", fmt.Sprint(r)).
 				Bytes("stack", debug.Stack()).Msg("encoding a response panicked; closing connection")
 			out, err = nil, fmt.Errorf("encoding %s response: panic: %v", kmsg.NameForKey(h.key), r)
 		}
 	}()
 	resp.SetVersion(h.version)
+	if sp, ok := resp.(*Spliced); ok {
+		return c.encodeSpliced(h, sp)
+	}
 	return encodeResponse(h.correlation, resp), nil
 }
 
@@ -594,6 +656,7 @@ func (c *conn) callDeferred(p *pending) (resp kmsg.Response, err error) {
 // request is queued) what is gathered is written first.
 func (c *conn) writeLoop() error {
 	w := &responseWriter{c: c}
+	c.w = w
 	for {
 		var p *pending
 		var ok bool
@@ -612,6 +675,7 @@ func (c *conn) writeLoop() error {
 		if !ok {
 			return w.flush()
 		}
+		w.cur = p
 		if p.done != nil {
 			select {
 			case <-p.done:
@@ -632,6 +696,7 @@ func (c *conn) writeLoop() error {
 			return fmt.Errorf("%s (correlation %d): %w", kmsg.NameForKey(p.hdr.key), p.hdr.correlation, p.err)
 		}
 		closeAfter := p.closeAfter
+		w.cur = nil
 		if err := w.add(p); err != nil {
 			return err
 		}
@@ -650,12 +715,17 @@ type responseWriter struct {
 	batch []*pending
 	bufs  [][]byte
 	size  int
-	// joined gathers a batch for one write on a TLS connection.
-	joined []byte
 	// deadline is the write deadline set last; it is moved only once half
 	// the idle time has passed, so a write to a client that reads nothing
 	// fails after between half the idle time and all of it.
 	deadline time.Time
+	// ranges is set when a gathered response has file ranges (splice.go).
+	ranges bool
+	// sendfile state and buffers for writing pieces (write_pieces.go).
+	pw pieceWriter
+	// cur is the response the writer waits on; with batch, what is left
+	// unwritten when the writer stops (released by the connection).
+	cur *pending
 }
 
 func (w *responseWriter) setWriteDeadline() {
@@ -672,7 +742,8 @@ func (w *responseWriter) setWriteDeadline() {
 func (w *responseWriter) add(p *pending) error {
 	w.batch = append(w.batch, p)
 	if p.out != nil {
-		w.size += len(p.out.b)
+		w.size += p.out.len()
+		w.ranges = w.ranges || p.out.pieces != nil
 	}
 	if w.size >= maxWriteBatch || len(w.batch) >= maxInflightPerConn {
 		return w.flush()
@@ -697,19 +768,20 @@ func (w *responseWriter) flush() error {
 	if c.s.Observer != nil {
 		wrote = time.Now()
 	}
-	if len(w.bufs) > 0 {
+	if w.ranges {
+		w.setWriteDeadline()
+		err = w.writePieces()
+	} else if len(w.bufs) > 0 {
 		w.setWriteDeadline()
 		if _, isTLS := c.nc.(*tls.Conn); isTLS && len(w.bufs) > 1 {
 			// A TLS connection has no writev: one Write per response
 			// would be one TLS record and one syscall each.
-			w.joined = w.joined[:0]
+			joined := getJoined()
 			for _, b := range w.bufs {
-				w.joined = append(w.joined, b...)
+				joined = append(joined, b...)
 			}
-			_, err = c.nc.Write(w.joined)
-			if cap(w.joined) > maxWriteBatch*2 {
-				w.joined = nil
-			}
+			_, err = c.nc.Write(joined)
+			putJoined(joined) // an idle connection holds none
 		} else {
 			bufs := net.Buffers(w.bufs)
 			_, err = bufs.WriteTo(c.nc)
@@ -721,9 +793,9 @@ func (w *responseWriter) flush() error {
 	}
 	for i, p := range w.batch {
 		if p.out != nil {
-			c.s.Stats.responded(p.hdr.key, p.arrived, len(p.out.b))
-			c.observe(p, wrote, sent, len(p.out.b))
-			c.held.Add(-int64(len(p.out.b)))
+			c.s.Stats.responded(p.hdr.key, p.arrived, p.out.len())
+			c.observe(p, wrote, sent, p.out.len())
+			c.held.Add(-int64(p.out.len()))
 			p.out.release()
 			p.out = nil
 		}
@@ -731,7 +803,7 @@ func (w *responseWriter) flush() error {
 		w.batch[i] = nil
 	}
 	clear(w.bufs)
-	w.batch, w.size = w.batch[:0], 0
+	w.batch, w.size, w.ranges = w.batch[:0], 0, false
 	c.touch(time.Now())
 	select {
 	case c.drained <- struct{}{}:

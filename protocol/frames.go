@@ -58,15 +58,32 @@ type frameBuf struct {
 }
 
 // outFrame is an encoded response frame waiting to be written. Large ones
-// (fetches) come from the same pool as request frames.
+// (fetches) come from the same pool as request frames. A spliced response
+// (splice.go) is pieces: parts of b around file ranges.
 type outFrame struct {
-	b    []byte
-	pool *pooledFrame
+	b      []byte
+	pool   *pooledFrame
+	pieces []piece // nil: the frame is b
+	size   int     // the frame's length when pieces is set
 }
 
+// len is the frame's length on the wire.
+func (o *outFrame) len() int {
+	if o.pieces != nil {
+		return o.size
+	}
+	return len(o.b)
+}
+
+// release frees the buffer and lets go of the file ranges.
 func (o *outFrame) release() {
+	for _, p := range o.pieces {
+		if p.r != nil {
+			p.r.Release()
+		}
+	}
 	o.pool.release()
-	o.b, o.pool = nil, nil
+	o.b, o.pool, o.pieces = nil, nil, nil
 }
 
 // encodeResponse encodes a size-prefixed response frame into a buffer

@@ -17,8 +17,16 @@ func (r *Registry) Serve(ctx context.Context, req *Request) (kmsg.Response, erro
 		return nil, fmt.Errorf("protocol: %s v%d is not served", kmsg.NameForKey(req.Key), req.Version)
 	}
 	resp, err := api.Handler(ctx, req)
-	if err != nil || req.deferred == nil {
-		return resp, err
+	if err == nil && req.deferred != nil {
+		resp, err = req.deferred(ctx)
 	}
-	return req.deferred(ctx)
+	if sp, ok := resp.(*Spliced); ok {
+		// In process, the file ranges are read into their fields.
+		if err != nil {
+			sp.Release()
+			return nil, err
+		}
+		return sp.Materialize()
+	}
+	return resp, err
 }

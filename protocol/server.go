@@ -50,6 +50,8 @@ type Server struct {
 	// authLog is rate limited: a client looping on a wrong password must
 	// not flood the log.
 	authLog zerolog.Logger
+	// sendfileMin overrides defaultSendfileMin when set (tests).
+	sendfileMin int
 
 	mu sync.Mutex
 	// guarded by mu

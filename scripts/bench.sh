@@ -2,6 +2,8 @@
 # Benchmarks: Go micro-benchmarks of the hot paths, then the load tool
 # against a fresh gregor and franz-go's kfake (on disk), alternately.
 #   ROUNDS=5 DURATION=5s SCENARIOS=produce-1k-all,e2e-10k make bench
+# SECURITY=0, SESSIONS=0 or REPLICATION=0 skip those parts; SCALE=1 adds
+# the 10,000-partition and 10,000-connection run (several minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/gregor ./cmd/gregor
@@ -13,6 +15,15 @@ bin/gregor-bench compare -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${
 if [ "${SECURITY:-1}" != 0 ]; then
 	echo "== security: SASL_SSL (SCRAM-SHA-512) vs PLAINTEXT on one broker (medians of ${ROUNDS:-5} rounds)"
 	bin/gregor-bench security -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}"
+fi
+if [ "${SESSIONS:-1}" != 0 ]; then
+	echo "== fetch sessions: a consumer of 2,000 partitions with and without (medians of ${ROUNDS:-5} rounds)"
+	bin/gregor-bench sessions -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}"
+fi
+if [ "${SCALE:-0}" != 0 ]; then
+	echo "== scale: 10,000 partitions, then 10,000 idle connections"
+	bin/gregor-bench scale -gregor bin/gregor -partitions 10000 -conns 0
+	bin/gregor-bench scale -gregor bin/gregor -partitions 1000 -conns 10000
 fi
 if [ "${DOWNCONVERT:-1}" != 0 ]; then
 	echo "== down-conversion: magic 1 (Fetch v3) vs magic 2 readers of the same data (medians of ${ROUNDS:-5} rounds)"

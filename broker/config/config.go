@@ -57,6 +57,8 @@ type Config struct {
 	// follower asks for (and a leader grants a follower).
 	FetchMax                ByteSize
 	ReplicaFetchResponseMax ByteSize
+	// FetchSessionSlots is max.incremental.fetch.session.cache.slots.
+	FetchSessionSlots int
 	// Replication quotas: bytes per second (Long.MAX_VALUE: none) and the
 	// window they are measured over.
 	LeaderReplicationThrottledRate   ByteSize
@@ -400,10 +402,13 @@ func checkDynamicKey(name, v string, perBroker bool) error {
 }
 
 // appliedAtRunTime reports whether a dynamic broker config changes the
-// configuration in force: not a custom key, a listener-prefixed one, one
-// without effect, or one Gregor reads at start-up only; those are kept
-// and described only.
+// configuration in force: not a custom key, a listener-prefixed one other
+// than a keystore or truststore key, one without effect, or one Gregor
+// reads at start-up only; those are kept and described only.
 func appliedAtRunTime(name string) bool {
+	if _, rest, ok := splitListenerKey(name); ok {
+		return listenerOnlyKeys[rest]
+	}
 	k := keys.broker[name]
 	return k != nil && k.NoEffect == "" && !k.StartupOnly
 }

@@ -241,6 +241,8 @@ var table = []Key{
 		Doc:   "The share of a broker's partitions led elsewhere above which leaderships move back."},
 	{Name: "fetch.max.bytes", Type: Int, Unit: Bytes, Default: "57671680", Valid: atLeast(minFetchMaxBytes), Field: func(c *Config) any { return &c.FetchMax },
 		Doc: "The most record bytes one fetch response returns (at least one batch is always returned)."},
+	{Name: "max.incremental.fetch.session.cache.slots", Type: Int, Default: "1000", Valid: atLeast(0), Field: func(c *Config) any { return &c.FetchSessionSlots },
+		Doc: "The most incremental fetch sessions (KIP-227) the broker keeps."},
 	{Name: "socket.request.max.bytes", Type: Int, Unit: Bytes, Default: "104857600", Valid: atLeast(minRequestBytes), Field: func(c *Config) any { return &c.SocketRequestMax },
 		Doc: "The largest request the broker reads."},
 

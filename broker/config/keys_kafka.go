@@ -26,18 +26,22 @@ const (
 	inertFormat          = "Gregor stores message format v2 and its brokers speak one protocol, as Kafka from 3.0 does"
 	inertShareGroups     = "Kafka 4.1 dropped this limit; Gregor does not bound the number of share groups"
 	inertMetrics         = "Gregor serves Prometheus metrics on gregor.metrics.listener instead of Kafka's reporters"
-	inertJavaTLS         = "Gregor's TLS is Go's, with no Java key or trust managers, and it re-reads store files rather than taking them at run time"
+	inertJavaTLS         = "Gregor's TLS is Go's, with no Java key or trust managers"
 	inertKerberos        = "GSSAPI (Kerberos) is not supported"
 	inertLogin           = "a broker logs in with its JAAS config only, with nothing to refresh"
 	inertTokens          = "delegation tokens are not supported"
 	inertPasswordEncoder = "dynamic passwords are kept in the metadata as given, not encrypted with this encoder"
 	inertQuotas          = "not a quota Gregor has (moves between log dirs, quota callback classes)"
-	inertAtRunTime       = "Gregor sets up listeners and their security at start-up from server.properties; a value altered at run time is stored and described, not applied"
+	inertAtRunTime       = "Gregor sets up listeners and their security at start-up from server.properties; a value altered at run time is stored and described, not applied (except a listener's keystore and truststore keys)"
 	inertUnknown         = "not a key Kafka or Gregor knows; kept as Kafka keeps custom broker configs"
 )
 
 // listenerOnlyKeys may be altered at run time only per listener, as
-// listener.name.<listener>.<key> (Kafka's DynamicSecurityConfigs).
+// listener.name.<listener>.<key> (Kafka's DynamicSecurityConfigs, the
+// reconfigurable configs of its SslFactory). Altered per broker, they are
+// applied at once: new connections of the listener get the new stores
+// (ListenerTLS), after the broker checked they load and fit
+// (tlsconf.Server.CheckUpdate).
 var listenerOnlyKeys = map[string]bool{
 	"ssl.keystore.type": true, "ssl.keystore.location": true, "ssl.keystore.password": true, "ssl.key.password": true,
 	"ssl.truststore.type": true, "ssl.truststore.location": true, "ssl.truststore.password": true,
@@ -169,8 +173,6 @@ var kafkaKeys = []Key{
 		Doc: "Retries of a controlled shutdown."},
 	{Name: "controlled.shutdown.retry.backoff.ms", Type: Long, Default: "5000", NoEffect: inertTuning,
 		Doc: "Backoff between controlled shutdown retries."},
-	{Name: "max.incremental.fetch.session.cache.slots", Type: Int, Default: "1000", Valid: atLeast(0), NoEffect: inertTuning,
-		Doc: "Fetch sessions (KIP-227) the broker keeps; Gregor creates none."},
 	{Name: "max.request.partition.size.limit", Type: Int, Default: "2000", Valid: atLeast(1), NoEffect: inertTuning,
 		Doc: "Most partitions in one share fetch request."},
 	{Name: "metadata.log.max.record.bytes.between.snapshots", Type: Long, Default: "20971520", Valid: atLeast(1), NoEffect: inertKRaft,
@@ -313,10 +315,10 @@ var kafkaKeys = []Key{
 		Doc: "Largest SASL frame read before authentication."},
 	{Name: "security.providers", Type: String, NoDefault: true,
 		Doc: "Java security providers. Java classes cannot be loaded: setting it stops start-up."},
-	{Name: "ssl.allow.dn.changes", Type: Boolean, Default: "false", NoEffect: inertJavaTLS,
-		Doc: "Whether a keystore updated at run time may change its certificate's distinguished name."},
-	{Name: "ssl.allow.san.changes", Type: Boolean, Default: "false", NoEffect: inertJavaTLS,
-		Doc: "Whether a keystore updated at run time may change its certificate's alternative names."},
+	{Name: "ssl.allow.dn.changes", Type: Boolean, Default: "false",
+		Doc: "Whether a keystore updated at run time may change its certificate's distinguished name (read per listener, at start-up)."},
+	{Name: "ssl.allow.san.changes", Type: Boolean, Default: "false",
+		Doc: "Whether a keystore updated at run time may drop subject alternative names of its certificate (read per listener, at start-up)."},
 	{Name: "ssl.provider", Type: String, NoDefault: true, Scope: PerBroker,
 		Doc: "Java TLS provider. Java classes cannot be loaded: setting it stops start-up."},
 	{Name: "ssl.keymanager.algorithm", Type: String, Default: "SunX509", Scope: PerBroker, NoEffect: inertJavaTLS,

@@ -45,7 +45,7 @@ func noEffect(name string, dynamic bool) string {
 		switch {
 		case row != nil && row.NoEffect != "":
 			return row.NoEffect
-		case dynamic:
+		case dynamic && !appliedAtRunTime(name):
 			return inertAtRunTime
 		}
 		return ""

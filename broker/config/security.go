@@ -131,8 +131,12 @@ func (c *Config) value(key string) (string, bool) {
 }
 
 // ListenerValue is key's value for a listener: listener.name.<l>.key if
-// set, else key's own.
+// set (for a keystore or truststore key, this broker's dynamic config
+// first), else key's own.
 func (c *Config) ListenerValue(listener, key string) string {
+	if v, ok := c.Dynamic.PerBroker[listenerPrefixOf(listener)+key]; ok && listenerOnlyKeys[key] {
+		return strings.TrimSpace(v)
+	}
 	if v, ok := c.Values[listenerPrefixOf(listener)+key]; ok {
 		return strings.TrimSpace(v)
 	}
@@ -306,7 +310,9 @@ func (c *Config) checkListener(name string) []error {
 		switch {
 		case !slices.Contains(mechs, m):
 			errs = append(errs, fmt.Errorf("sasl.mechanism.inter.broker.protocol: %s is not enabled on the inter-broker listener %s (sasl.enabled.mechanisms: %s)", m, name, strings.Join(mechs, ",")))
-		case m != sasl.OAuthBearer:
+		case m == sasl.OAuthBearer:
+			errs = append(errs, c.checkInterBrokerOAuth(name)...)
+		default:
 			if jaas, err := c.ListenerJAAS(name, m); err == nil && (jaas.Options["username"] == "" || jaas.Options["password"] == "") {
 				errs = append(errs, fmt.Errorf("%s%s.sasl.jaas.config: the inter-broker listener's JAAS config needs username and password options for the broker's own connections", prefix, strings.ToLower(m)))
 			}
@@ -335,6 +341,28 @@ func (c *Config) checkOAuth(listener string, jaas sasl.JAASEntry) []error {
 	return nil
 }
 
+// checkInterBrokerOAuth checks that a broker can log in with OAUTHBEARER
+// on the inter-broker listener as Kafka's default login callback handler
+// (OAuthBearerUnsecuredLoginCallbackHandler) does: an unsecured token for
+// the unsecuredLoginStringClaim_sub of the listener's JAAS config. Such a
+// token passes only the default (unsecured) validator; a listener checking
+// signed tokens would need Kafka's OAuthBearerLoginCallbackHandler fetching
+// them from a token endpoint, which Gregor does not have.
+func (c *Config) checkInterBrokerOAuth(listener string) []error {
+	prefix := listenerPrefixOf(listener) + "oauthbearer."
+	jaas, err := c.ListenerJAAS(listener, sasl.OAuthBearer)
+	if err != nil {
+		return nil // reported with the listener's mechanisms
+	}
+	if _, err := sasl.NewClient(sasl.OAuthBearer, jaas.Options); err != nil {
+		return []error{fmt.Errorf("%ssasl.jaas.config: %v (the broker's own token, as Kafka's unsecured login callback handler makes it)", prefix, err)}
+	}
+	if _, signed := c.ListenerMechanismValue(listener, sasl.OAuthBearer, "sasl.server.callback.handler.class"); signed {
+		return []error{fmt.Errorf("sasl.mechanism.inter.broker.protocol: OAUTHBEARER on listener %s, which checks signed tokens (%ssasl.server.callback.handler.class): brokers log in with unsecured tokens only; fetching signed ones (sasl.login.callback.handler.class, sasl.oauthbearer.token.endpoint.url) is not supported", listener, prefix)}
+	}
+	return nil
+}
+
 // Authorizer is the authorizer's configuration; ok is false when
 // authorizer.class.name is empty (no authorizer: everything is allowed).
 func (c *Config) Authorizer() (cfg acl.Config, ok bool) {
@@ -348,8 +376,9 @@ func (c *Config) Authorizer() (cfg acl.Config, ok bool) {
 // InterBrokerPrincipal is the principal this broker presents to the other
 // brokers, when the configuration tells it: User:ANONYMOUS on a PLAINTEXT
 // inter-broker listener, User:<username> of the inter-broker mechanism's
-// JAAS config for PLAIN and SCRAM. ok is false when it depends on a
-// certificate or a token.
+// JAAS config for PLAIN and SCRAM, User:<unsecuredLoginStringClaim_sub>
+// for OAUTHBEARER (the subject of the broker's unsecured token). ok is
+// false when it depends on a certificate.
 func (c *Config) InterBrokerPrincipal() (principal string, ok bool) {
 	l := c.InterBrokerListener
 	switch c.ListenerProtocols[l] {
@@ -357,14 +386,22 @@ func (c *Config) InterBrokerPrincipal() (principal string, ok bool) {
 		return "User:ANONYMOUS", true
 	case "SASL_PLAINTEXT", "SASL_SSL":
 		m := c.SASLMechanismInterBroker
-		if m != sasl.Plain && m != sasl.ScramSHA256 && m != sasl.ScramSHA512 {
-			return "", false
-		}
 		jaas, err := c.ListenerJAAS(l, m)
-		if err != nil || jaas.Options["username"] == "" {
+		if err != nil {
 			return "", false
 		}
-		return "User:" + jaas.Options["username"], true
+		user := jaas.Options["username"]
+		switch m {
+		case sasl.OAuthBearer:
+			user = jaas.Options["unsecuredLoginStringClaim_sub"]
+		case sasl.Plain, sasl.ScramSHA256, sasl.ScramSHA512:
+		default:
+			return "", false
+		}
+		if user == "" {
+			return "", false
+		}
+		return "User:" + user, true
 	}
 	return "", false
 }

@@ -115,3 +115,79 @@ func TestInterBrokerPrincipal(t *testing.T) {
 		t.Errorf("SASL PLAIN: %q %v", p, ok)
 	}
 }
+
+// A listener's keystore keys altered per broker are in force at once
+// (ListenerTLS), described without their secrets and refused at the
+// cluster level or unprefixed, as in Kafka; deleting them returns to the
+// static value.
+func TestDynamicListenerKeystore(t *testing.T) {
+	c, err := Load(map[string]string{
+		"listeners":                      "SSL://127.0.0.1:9093",
+		"security.inter.broker.protocol": "SSL",
+		"ssl.keystore.location":          "/old.p12",
+		"ssl.keystore.password":          "old-secret",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := map[string]string{"listener.name.ssl.ssl.keystore.location": "/new.p12", "listener.name.ssl.ssl.keystore.password": "new-secret"}
+	if err := c.CheckDynamic(true, next); err != nil {
+		t.Fatal(err)
+	}
+	eff, errs := c.WithDynamic(Dynamic{PerBroker: next})
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if tc := eff.ListenerTLS("SSL"); tc.KeystoreLocation != "/new.p12" || tc.KeystorePassword != "new-secret" {
+		t.Fatalf("TLS in force %+v", tc)
+	}
+	if n := NoEffectKeys(next, true); len(n) != 0 {
+		t.Fatalf("applied keys listed without effect: %v", n)
+	}
+	if e, ok := entry(eff.BrokerEntries(true), "listener.name.ssl.ssl.keystore.password"); !ok || e.Value != nil || !e.Sensitive || e.Source != SourceDynamicBroker {
+		t.Fatalf("dynamic password described as %+v", e)
+	}
+	if err := c.CheckDynamic(false, next); err == nil || !strings.Contains(err.Error(), "broker id must be specified") {
+		t.Fatalf("cluster-level keystore: %v", err)
+	}
+	if err := c.CheckDynamic(true, map[string]string{"ssl.keystore.location": "/x.p12"}); err == nil || !strings.Contains(err.Error(), "only per-listener") {
+		t.Fatalf("unprefixed keystore: %v", err)
+	}
+	if err := c.CheckDynamic(true, map[string]string{"listener.name.ssl.ssl.keystore.type": "PEM", "listener.name.ssl.ssl.keystore.certificate.chain": "x"}); err == nil {
+		t.Fatal("a PEM chain without its key accepted")
+	}
+	back, _ := c.WithDynamic(Dynamic{})
+	if tc := back.ListenerTLS("SSL"); tc.KeystoreLocation != "/old.p12" {
+		t.Fatalf("TLS after delete %+v", tc)
+	}
+}
+
+// OAUTHBEARER between brokers: the broker's own unsecured token is for
+// unsecuredLoginStringClaim_sub, which is its principal; without it, or on
+// a listener that checks signed tokens, start-up is refused.
+func TestInterBrokerOAuth(t *testing.T) {
+	base := func(jaas string) map[string]string {
+		return map[string]string{
+			"listeners": "SASL_PLAINTEXT://127.0.0.1:9092", "security.inter.broker.protocol": "SASL_PLAINTEXT",
+			"sasl.enabled.mechanisms": "OAUTHBEARER", "sasl.mechanism.inter.broker.protocol": "OAUTHBEARER",
+			"listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config": jaas,
+		}
+	}
+	const module = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required"
+	c, err := Load(base(module+` unsecuredLoginStringClaim_sub="broker";`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := c.InterBrokerPrincipal(); !ok || p != "User:broker" {
+		t.Errorf("OAUTHBEARER principal: %q %v", p, ok)
+	}
+	if _, err := Load(base(module+";"), nil); err == nil || !strings.Contains(err.Error(), "unsecuredLoginStringClaim_sub") {
+		t.Errorf("no subject: %v", err)
+	}
+	signed := base(module + ` unsecuredLoginStringClaim_sub="broker";`)
+	signed["listener.name.sasl_plaintext.oauthbearer.sasl.server.callback.handler.class"] = OAuthValidatorClass
+	signed["sasl.oauthbearer.jwks.endpoint.url"] = "file:///jwks.json"
+	if _, err := Load(signed, nil); err == nil || !strings.Contains(err.Error(), "checks signed tokens") {
+		t.Errorf("signed tokens between brokers: %v", err)
+	}
+}

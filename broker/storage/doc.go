@@ -108,4 +108,15 @@
 // for it: as in Kafka, durability across machine failure comes from
 // replication, and a killed process loses nothing the kernel already has.
 // A segment is fsynced when it is rolled, and everything on clean shutdown.
+//
+// Readers of the files. Fetches send record bytes from the .log files
+// without reading them (ReadSection, section.go): a Section holds its
+// segment's file open, with the bytes it had when taken, until released.
+// The file is reference-counted; deleting, compacting or closing a segment
+// unlinks or renames its files at once but closes the descriptor only
+// when the last Section lets go. Truncating a segment a Section holds
+// writes the kept prefix to "<base>.log.tmp" and renames it over the
+// .log, so the held (now unlinked) file keeps its bytes. Index files are
+// opened only when first needed, so an idle partition holds one
+// descriptor.
 package storage

@@ -14,9 +14,14 @@ const (
 
 // index is an append-only file of fixed-size entries. The active segment's
 // index keeps its entries in memory too; a sealed one is searched with
-// ReadAt, so old segments cost no memory.
+// ReadAt, so old segments cost no memory. The file is opened only when
+// first needed (an append, a lookup in a sealed segment, a repair): an
+// idle partition holds one descriptor, its .log, not three, so a broker
+// of 10,000 partitions fits a 20,000-file limit.
 type index struct {
-	f         File
+	fs        FS
+	path      string
+	f         File // nil until needed (file)
 	entrySize int
 	n         int    // entries in the file
 	mem       []byte // entries, while the segment is active
@@ -24,30 +29,52 @@ type index struct {
 }
 
 func openIndex(fs FS, path string, entrySize int, active bool) (*index, error) {
-	f, err := fs.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
+	var size int64
+	switch st, err := fs.Stat(path); {
+	case os.IsNotExist(err):
+		f, err := fs.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := f.Close(); err != nil {
+			return nil, err
+		}
+	case err != nil:
 		return nil, err
+	default:
+		size = st.Size()
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	ix := &index{f: f, entrySize: entrySize, n: int(st.Size()) / entrySize, active: active}
-	if st.Size()%int64(entrySize) != 0 {
+	ix := &index{fs: fs, path: path, entrySize: entrySize, n: int(size) / entrySize, active: active}
+	if size%int64(entrySize) != 0 {
 		// A torn entry: drop it. Callers validate the rest.
+		f, err := ix.file()
+		if err != nil {
+			return nil, err
+		}
 		if err := f.Truncate(int64(ix.n * entrySize)); err != nil {
-			f.Close()
+			ix.close()
 			return nil, err
 		}
 	}
 	if active {
 		if err := ix.loadMem(); err != nil {
-			f.Close()
+			ix.close()
 			return nil, err
 		}
 	}
 	return ix, nil
+}
+
+// file returns the index's file, opening it if need be.
+func (ix *index) file() (File, error) {
+	if ix.f == nil {
+		f, err := ix.fs.OpenFile(ix.path, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		ix.f = f
+	}
+	return ix.f, nil
 }
 
 func (ix *index) loadMem() error {
@@ -55,7 +82,11 @@ func (ix *index) loadMem() error {
 	if len(ix.mem) == 0 {
 		return nil
 	}
-	_, err := ix.f.ReadAt(ix.mem, 0)
+	f, err := ix.file()
+	if err != nil {
+		return err
+	}
+	_, err = f.ReadAt(ix.mem, 0)
 	return err
 }
 
@@ -64,14 +95,22 @@ func (ix *index) entry(i int, buf []byte) ([]byte, error) {
 	if ix.mem != nil {
 		return ix.mem[i*ix.entrySize : (i+1)*ix.entrySize], nil
 	}
-	if _, err := ix.f.ReadAt(buf[:ix.entrySize], int64(i*ix.entrySize)); err != nil {
+	f, err := ix.file()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.ReadAt(buf[:ix.entrySize], int64(i*ix.entrySize)); err != nil {
 		return nil, err
 	}
 	return buf[:ix.entrySize], nil
 }
 
 func (ix *index) append(e []byte) error {
-	if _, err := ix.f.WriteAt(e, int64(ix.n*ix.entrySize)); err != nil {
+	f, err := ix.file()
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteAt(e, int64(ix.n*ix.entrySize)); err != nil {
 		return err
 	}
 	ix.n++
@@ -86,7 +125,11 @@ func (ix *index) truncate(n int) error {
 	if n >= ix.n {
 		return nil
 	}
-	if err := ix.f.Truncate(int64(n * ix.entrySize)); err != nil {
+	f, err := ix.file()
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(int64(n * ix.entrySize)); err != nil {
 		return err
 	}
 	ix.n = n
@@ -298,7 +341,11 @@ func (ix *index) validate(check func(prev, e []byte) error) error {
 
 // replace makes entries (whole entries, back to back) the index's content.
 func (ix *index) replace(entries []byte) error {
-	if err := ix.f.Truncate(0); err != nil {
+	f, err := ix.file()
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(0); err != nil {
 		return err
 	}
 	ix.n = 0
@@ -306,7 +353,7 @@ func (ix *index) replace(entries []byte) error {
 		ix.mem = ix.mem[:0]
 	}
 	if len(entries) > 0 {
-		if _, err := ix.f.WriteAt(entries, 0); err != nil {
+		if _, err := f.WriteAt(entries, 0); err != nil {
 			return err
 		}
 	}
@@ -314,10 +361,28 @@ func (ix *index) replace(entries []byte) error {
 	if ix.active {
 		ix.mem = append(ix.mem[:0], entries...)
 	}
+	return f.Sync()
+}
+
+// sync flushes what was written (nothing if the file was never opened).
+func (ix *index) sync() error {
+	if ix.f == nil {
+		return nil
+	}
 	return ix.f.Sync()
 }
 
-func (ix *index) close() error { return ix.f.Close() }
+func (ix *index) close() error {
+	if ix.f == nil {
+		return nil
+	}
+	f := ix.f
+	ix.f = nil
+	return f.Close()
+}
+
+// Close is close, for io.Closer.
+func (ix *index) Close() error { return ix.close() }
 
 func appendOffsetEntry(dst []byte, rel uint32, pos uint32) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, rel)

@@ -87,6 +87,9 @@ type Log struct {
 	retired       []*segment // renamed to .deleted, closed later
 	cleanedTo     int64      // compaction has covered offsets below
 	closed        bool
+	// openSnaps are the producer snapshots Open listed, answered once
+	// by listSnapshots (start-up lists each directory once).
+	openSnaps []int64
 }
 
 // Open opens or creates the log in dir, recovering it as doc.go describes.
@@ -132,6 +135,7 @@ func (l *Log) listSegments() ([]int64, error) {
 	}
 	// A compacted segment renamed to .swap is complete: finish the swap
 	// (its indexes are rebuilt when the segment loads).
+	swapped := false
 	for _, e := range ents {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".log.swap") {
@@ -149,12 +153,16 @@ func (l *Log) listSegments() ([]int64, error) {
 		if err := l.fs.Rename(l.dir+"/"+name, final); err != nil {
 			return nil, err
 		}
+		swapped = true
 		l.log.Info().Str("file", name).Msg("completed an interrupted compaction swap")
 	}
-	if ents, err = l.fs.ReadDir(l.dir); err != nil {
-		return nil, err
+	if swapped {
+		if ents, err = l.fs.ReadDir(l.dir); err != nil {
+			return nil, err
+		}
 	}
 	var bases []int64
+	l.openSnaps = snapshotOffsets(ents)
 	for _, e := range ents {
 		name := e.Name()
 		if strings.HasSuffix(name, ".deleted") || strings.HasSuffix(name, ".tmp") || strings.HasSuffix(name, ".cleaned") || strings.HasSuffix(name, ".swap") {
@@ -501,37 +509,14 @@ func (l *Log) segmentFor(off int64) int {
 // Read returns whole batches starting with the one holding off, at most
 // maxBytes (but the first batch whole if minOne), and none with an offset
 // at or above limit. It returns ErrOffsetOutOfRange if off is below the log
-// start or above the log end, and nil bytes at the end.
+// start or above the log end, and nil bytes at the end. ReadSection does
+// the same without reading the bytes.
 func (l *Log) Read(off, limit int64, maxBytes int32, minOne bool) ([]byte, error) {
-	b, suspect, err := l.read(off, limit, maxBytes, minOne)
-	if suspect != nil {
-		l.repairIndexes(suspect)
+	sec, err := l.ReadSection(off, limit, maxBytes, minOne)
+	if err != nil || sec == nil {
+		return nil, err
 	}
-	return b, err
-}
-
-// read is Read under the read lock; it also returns a segment whose index
-// it found not to match the log.
-func (l *Log) read(off, limit int64, maxBytes int32, minOne bool) (b []byte, suspect *segment, err error) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if off < l.startOffset || off > l.nextOffsetLocked() {
-		return nil, nil, ErrOffsetOutOfRange
-	}
-	for i := l.segmentFor(off); i < len(l.segments); i++ {
-		s := l.segments[i]
-		if off >= s.next || off >= limit {
-			continue
-		}
-		b, err = s.read(max(off, s.base), limit, maxBytes, minOne, s.size)
-		if s.indexSuspect.Load() {
-			suspect = s
-		}
-		if err != nil || len(b) > 0 {
-			return b, suspect, err
-		}
-	}
-	return nil, suspect, nil
+	return sec.Bytes()
 }
 
 // repairIndexes rebuilds the indexes of segments a lookup found not to

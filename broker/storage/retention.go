@@ -184,7 +184,13 @@ func (l *Log) truncateSegment(s *segment, off int64) error {
 	if err != nil {
 		return err
 	}
-	if err := s.log.Truncate(b.pos); err != nil {
+	if s.log.shared() {
+		// A response is sending from this file: cut a copy instead,
+		// so it sends the bytes it advertised (section.go).
+		if err := s.replaceTruncated(b.pos); err != nil {
+			return err
+		}
+	} else if err := s.log.Truncate(b.pos); err != nil {
 		return err
 	}
 	s.size = b.pos

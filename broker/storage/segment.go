@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +19,7 @@ type segment struct {
 	fs    FS
 	dir   string
 	base  int64
-	log   File
+	log   *sharedFile // shared with Sections being sent (section.go)
 	index *index
 	times *index
 
@@ -45,10 +44,11 @@ func segmentPath(dir string, base int64, ext string) string {
 // openSegment opens (creating if need be) the segment at base.
 func openSegment(fs FS, dir string, base int64, active bool, now time.Time) (*segment, error) {
 	s := &segment{fs: fs, dir: dir, base: base, next: base, maxTs: -1, maxTsOff: -1, firstTs: -1, created: now}
-	var err error
-	if s.log, err = fs.OpenFile(segmentPath(dir, base, ".log"), os.O_CREATE|os.O_RDWR, 0o644); err != nil {
+	f, err := fs.OpenFile(segmentPath(dir, base, ".log"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
 		return nil, err
 	}
+	s.log = newSharedFile(f)
 	st, err := s.log.Stat()
 	if err != nil {
 		s.close()
@@ -69,7 +69,11 @@ func openSegment(fs FS, dir string, base int64, active bool, now time.Time) (*se
 
 func (s *segment) close() error {
 	var errs []error
-	for _, c := range []io.Closer{s.log, indexCloser(s.index), indexCloser(s.times)} {
+	var logCloser io.Closer
+	if s.log != nil {
+		logCloser = s.log
+	}
+	for _, c := range []io.Closer{logCloser, indexCloser(s.index), indexCloser(s.times)} {
 		if c != nil {
 			errs = append(errs, c.Close())
 		}
@@ -81,7 +85,7 @@ func indexCloser(ix *index) io.Closer {
 	if ix == nil {
 		return nil
 	}
-	return ix.f
+	return ix
 }
 
 // appendInfo describes bytes about to be appended.
@@ -178,6 +182,10 @@ type scanner struct {
 	end int64 // stop at this position
 	buf []byte
 	bp  int64 // file position of buf[0]
+	// pooled is buf's pool entry (newScanner); free returns it.
+	pooled *[]byte
+	// lastSize is the size of the batch found last.
+	lastSize int64
 }
 
 const scanChunk = 16 << 10
@@ -188,7 +196,13 @@ func (sc *scanner) at(pos int64) (batchAt, error) {
 		return batchAt{}, io.EOF
 	}
 	if pos < sc.bp || pos+records.HeaderSize > sc.bp+int64(len(sc.buf)) {
-		n := min(int64(scanChunk), sc.end-pos)
+		// Small batches: read many headers at once. Large ones: read
+		// just the header, not the records (a fetch walks headers only).
+		chunk := int64(scanChunk)
+		if sc.lastSize >= scanChunk/8 {
+			chunk = records.HeaderSize
+		}
+		n := min(chunk, sc.end-pos)
 		if n < records.HeaderSize {
 			return batchAt{}, fmt.Errorf("%w: %d bytes at position %d", errTorn, n, pos)
 		}
@@ -209,6 +223,7 @@ func (sc *scanner) at(pos int64) (batchAt, error) {
 	if h.Length < records.HeaderSize-12 || pos+size > sc.end || h.LastOffsetDelta < 0 {
 		return batchAt{}, fmt.Errorf("%w: batch of %d bytes at position %d", errTorn, size, pos)
 	}
+	sc.lastSize = size
 	return batchAt{pos: pos, size: size, base: h.BaseOffset, last: h.LastOffset(), hdr: h}, nil
 }
 
@@ -223,6 +238,14 @@ var errBadIndex = errors.New("index entry does not match the log")
 // is scanned from its start instead and marked for an index rebuild, so a
 // corrupt index costs time, never a wrong batch.
 func (s *segment) find(off int64, end int64) (batchAt, error) {
+	sc := newScanner(s, end)
+	defer sc.free()
+	return s.findWith(&sc, off)
+}
+
+// findWith is find with the caller's scanner (whose end bounds the scan),
+// so a caller walking on from the batch found reuses what it read.
+func (s *segment) findWith(sc *scanner, off int64) (batchAt, error) {
 	entryOff, pos, ok, err := s.index.lookupOffset(s.base, off)
 	if err == errBadIndex {
 		s.indexSuspect.Store(true)
@@ -230,13 +253,13 @@ func (s *segment) find(off int64, end int64) (batchAt, error) {
 		return batchAt{}, err
 	}
 	if ok {
-		b, err := s.scanFrom(pos, off, end, entryOff)
+		b, err := s.scanWith(sc, pos, off, entryOff)
 		if err != errBadIndex {
 			return b, err
 		}
 		s.indexSuspect.Store(true)
 	}
-	return s.scanFrom(0, off, end, -1)
+	return s.scanWith(sc, 0, off, -1)
 }
 
 // scanFrom returns the first batch from pos on whose last offset is at
@@ -247,7 +270,12 @@ func (s *segment) find(off int64, end int64) (batchAt, error) {
 // must meet a batch ending exactly at entryOff before passing it;
 // otherwise it returns errBadIndex.
 func (s *segment) scanFrom(pos, off, end, entryOff int64) (batchAt, error) {
-	sc := scanner{s: s, end: end}
+	sc := newScanner(s, end)
+	defer sc.free()
+	return s.scanWith(&sc, pos, off, entryOff)
+}
+
+func (s *segment) scanWith(sc *scanner, pos, off, entryOff int64) (batchAt, error) {
 	checking := entryOff >= 0
 	for first := true; ; first = false {
 		b, err := sc.at(pos)
@@ -341,52 +369,9 @@ func (s *segment) buildIndexes(size, interval int64) (offsets, times []byte, err
 	}
 }
 
-// read returns whole batches starting with the one holding off, up to
-// maxBytes, none with a last offset at or above limit. The first batch is
-// returned whole even past maxBytes when minOne is set (KIP-74).
-func (s *segment) read(off, limit int64, maxBytes int32, minOne bool, size int64) ([]byte, error) {
-	first, err := s.find(off, size)
-	if err != nil || first.last >= limit {
-		if err == io.EOF {
-			err = nil
-		}
-		return nil, err
-	}
-	n := min(int64(maxBytes), size-first.pos)
-	if n < first.size {
-		if !minOne {
-			return nil, nil
-		}
-		n = first.size
-	}
-	buf := make([]byte, n)
-	if _, err := s.log.ReadAt(buf, first.pos); err != nil {
-		return nil, err
-	}
-	return buf[:wholeBatches(buf, limit)], nil
-}
-
-// wholeBatches returns the length of the prefix of buf made of complete
-// batches whose last offset is below limit.
-func wholeBatches(buf []byte, limit int64) int {
-	p := 0
-	for len(buf)-p >= records.HeaderSize {
-		size := int(int32(binary.BigEndian.Uint32(buf[p+8:]))) + 12
-		if size < records.HeaderSize || size > len(buf)-p {
-			break
-		}
-		last := int64(binary.BigEndian.Uint64(buf[p:])) + int64(int32(binary.BigEndian.Uint32(buf[p+23:])))
-		if last >= limit {
-			break
-		}
-		p += size
-	}
-	return p
-}
-
 // sync flushes the segment and its indexes.
 func (s *segment) sync() error {
-	return errors.Join(s.log.Sync(), s.index.f.Sync(), s.times.f.Sync())
+	return errors.Join(s.log.Sync(), s.index.sync(), s.times.sync())
 }
 
 // seal drops the in-memory index copies of a segment that is no longer

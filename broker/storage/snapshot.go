@@ -2,6 +2,7 @@ package storage
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -18,8 +19,18 @@ func (l *Log) snapshotPath(offset int64) string {
 }
 
 func (l *Log) listSnapshots() []int64 {
+	if snaps := l.openSnaps; snaps != nil {
+		l.openSnaps = nil
+		return snaps
+	}
 	ents, _ := l.fs.ReadDir(l.dir)
-	var out []int64
+	return snapshotOffsets(ents)
+}
+
+// snapshotOffsets returns the offsets of the snapshot files in a listing,
+// sorted (never nil).
+func snapshotOffsets(ents []os.DirEntry) []int64 {
+	out := []int64{}
 	for _, e := range ents {
 		if name, ok := strings.CutSuffix(e.Name(), snapshotExt); ok {
 			if n, err := strconv.ParseInt(name, 10, 64); err == nil {

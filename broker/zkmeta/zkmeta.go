@@ -168,7 +168,7 @@ func (l zkLogger) Printf(format string, args ...any) { l.log.Debug().Msgf(format
 // only (a stopping broker still needs the loop for its controlled
 // shutdown).
 func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
-	conn, events, err := zk.Connect(b.servers, b.timeout, zk.WithLogger(zkLogger{b.log}))
+	conn, events, err := Connect(b.servers, b.timeout, zkLogger{b.log})
 	if err != nil {
 		return fmt.Errorf("connecting to ZooKeeper %s: %w", b.opt.Connect, err)
 	}

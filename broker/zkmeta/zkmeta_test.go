@@ -128,7 +128,7 @@ func await(t *testing.T, what string, cond func() bool) {
 
 func rawConn(t *testing.T, addr string) *zk.Conn {
 	t.Helper()
-	c, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	c, _, err := zkmeta.Connect([]string{addr}, 10*time.Second, nopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}

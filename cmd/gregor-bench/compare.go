@@ -85,7 +85,7 @@ func compareCmd(args []string) {
 				ts = []*target{targets[1], targets[0]}
 			}
 			for _, t := range ts {
-				sctx, scancel := context.WithTimeout(ctx, *duration+2*time.Minute)
+				sctx, scancel := context.WithTimeout(withBrokerPIDs(ctx, t.cmd.Process.Pid), *duration+2*time.Minute)
 				ms, err := s.run(sctx, t.addr, *duration)
 				scancel()
 				if err != nil {
@@ -118,10 +118,19 @@ func compareCmd(args []string) {
 		if !m.higherBetter {
 			better = "lower"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%.1f %s\t%.1f %s\t%s\t%s\n", k.scenario, k.metric, gv, m.unit, kv, m.unit, ratio, better)
+		fmt.Fprintf(w, "%s\t%s\t%s %s\t%s %s\t%s\t%s\n", k.scenario, k.metric, num(gv), m.unit, num(kv), m.unit, ratio, better)
 	}
 	w.Flush()
 	fmt.Printf("(%d rounds, %s each, alternating order; %s)\n", *rounds, *duration, time.Now().UTC().Format(time.RFC3339))
+}
+
+// num formats a median with two decimals below 10 (CPU per MB), one
+// above.
+func num(v float64) string {
+	if v < 10 {
+		return fmt.Sprintf("%.2f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
 }
 
 func format(ms []metric) string {

@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -76,12 +75,13 @@ func downconvertCmd(args []string) {
 		for r := 0; r < *rounds; r++ {
 			for i := range readers {
 				x := readers[(i+r)%len(readers)]
-				cpu0 := procCPU(cmd.Process.Pid)
+				cpu0, _ := procCPU(cmd.Process.Pid)
 				rate, err := readAll(ctx, addr, topic, *records, x.opts)
 				if err != nil {
 					fail(fmt.Errorf("%s, %s: %w", codec, x.name, err))
 				}
-				cpu := (procCPU(cmd.Process.Pid) - cpu0).Seconds() / float64(*records) * 1e6
+				cpu1, _ := procCPU(cmd.Process.Pid)
+				cpu := (cpu1 - cpu0) / float64(*records) * 1e6
 				results[key{codec, x.name, "rate"}] = append(results[key{codec, x.name, "rate"}], rate)
 				results[key{codec, x.name, "cpu"}] = append(results[key{codec, x.name, "cpu"}], cpu)
 				fmt.Fprintf(os.Stderr, "round %d %-6s %-36s %9.0f records/s, broker CPU %.2f s per million records\n", r+1, codec, x.name, rate, cpu)
@@ -154,23 +154,4 @@ func readAll(ctx context.Context, addr, topic string, n int, opts []kgo.Opt) (fl
 		got += fs.NumRecords()
 	}
 	return float64(got) / time.Since(start).Seconds(), nil
-}
-
-// procCPU is a process's user and system CPU time (Linux /proc).
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces, in parens):
-	// utime and stime are the 12th and 13th of them, in clock ticks.
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / ticksPerSecond
 }

@@ -37,6 +37,10 @@ func main() {
 		replicationCmd(os.Args[2:])
 	case "security":
 		securityCmd(os.Args[2:]) // security.go
+	case "sessions":
+		sessionsCmd(os.Args[2:]) // sessions.go
+	case "scale":
+		scaleCmd(os.Args[2:]) // scale.go
 	case "groups":
 		groupsCmd(os.Args[2:]) // groups.go
 	case "rolling":
@@ -58,6 +62,8 @@ func usage() {
   gregor-bench compare [-gregor bin/gregor] [-rounds 5] [-duration 5s] [-scenarios a,b]
   gregor-bench replication [-gregor bin/gregor] [-rounds 5] [-duration 5s]
   gregor-bench security [-gregor bin/gregor] [-rounds 5] [-duration 5s]
+  gregor-bench sessions [-gregor bin/gregor] [-rounds 3] [-duration 5s] [-partitions 2000]
+  gregor-bench scale [-gregor bin/gregor] [-partitions 10000] [-conns 10000]
   gregor-bench groups [-gregor bin/gregor] [-rounds 5]
   gregor-bench rolling [-gregor bin/gregor] [-rounds 3] [-rate 500] [-partitions 6]
   gregor-bench downconvert [-gregor bin/gregor] [-rounds 5] [-records 300000] [-size 256] [-codecs none,lz4]

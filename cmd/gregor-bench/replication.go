@@ -67,11 +67,13 @@ func replicationCmd(args []string) {
 		}
 	}()
 	var cluster []string
+	var clusterPIDs []int
 	for id := 1; id <= 3; id++ {
 		t := start("broker"+strconv.Itoa(id), "broker.id="+strconv.Itoa(id), "zookeeper.connect="+zk.Addr()+"/bench",
 			"default.replication.factor=3", "min.insync.replicas=2")
 		all = append(all, t)
 		cluster = append(cluster, t.addr)
+		clusterPIDs = append(clusterPIDs, t.cmd.Process.Pid)
 	}
 	single := start("single")
 	all = append(all, single)
@@ -85,14 +87,15 @@ func replicationCmd(args []string) {
 	}
 	runs := []run{
 		{"rf3-acks-all", func() ([]metric, error) {
-			return produceLoadRF(ctx, cluster[0], *duration, 1024, 3, kgo.SeedBrokers(cluster...), kgo.RequiredAcks(kgo.AllISRAcks()))
+			return produceLoadRF(withBrokerPIDs(ctx, clusterPIDs...), cluster[0], *duration, 1024, 3, kgo.SeedBrokers(cluster...), kgo.RequiredAcks(kgo.AllISRAcks()))
 		}},
 		{"rf1-acks-1", func() ([]metric, error) {
-			return produceLoadRF(ctx, single.addr, *duration, 1024, 1, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+			return produceLoadRF(withBrokerPIDs(ctx, single.cmd.Process.Pid), single.addr, *duration, 1024, 1, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 		}},
 	}
 	vals := map[string][]float64{}
 	lat := map[string][]float64{}
+	cpu := map[string][]float64{}
 	for r := 0; r < *rounds; r++ {
 		order := runs
 		if r%2 == 1 {
@@ -106,13 +109,18 @@ func replicationCmd(args []string) {
 			}
 			vals[rn.name] = append(vals[rn.name], ms[0].value)
 			lat[rn.name] = append(lat[rn.name], ms[1].value)
+			for _, m := range ms {
+				if m.name == "cpu/MB" {
+					cpu[rn.name] = append(cpu[rn.name], m.value)
+				}
+			}
 			fmt.Fprintf(os.Stderr, "round %d %-14s %s\n", r+1, rn.name, format(ms))
 		}
 	}
 	a, b := median(vals["rf3-acks-all"]), median(vals["rf1-acks-1"])
 	fmt.Printf("produce 1 KB, 3 partitions (medians of %d rounds, %s each)\n", *rounds, *duration)
-	fmt.Printf("  replication factor 3, acks=all, 3 brokers: %.0f rec/s (%.1f MB/s)\n", a, median(lat["rf3-acks-all"]))
-	fmt.Printf("  replication factor 1, acks=1, 1 broker:    %.0f rec/s (%.1f MB/s)\n", b, median(lat["rf1-acks-1"]))
+	fmt.Printf("  replication factor 3, acks=all, 3 brokers: %.0f rec/s (%.1f MB/s), brokers' CPU %.1f ms/MB (all three)\n", a, median(lat["rf3-acks-all"]), median(cpu["rf3-acks-all"]))
+	fmt.Printf("  replication factor 1, acks=1, 1 broker:    %.0f rec/s (%.1f MB/s), broker CPU %.1f ms/MB\n", b, median(lat["rf1-acks-1"]), median(cpu["rf1-acks-1"]))
 	if b > 0 {
 		fmt.Printf("  ratio rf3-acks-all / rf1-acks-1: %.2f\n", a/b)
 	}

@@ -111,6 +111,7 @@ func produceLoadRF(ctx context.Context, addr string, d time.Duration, size int, 
 		return nil, err
 	}
 	acked.Store(0)
+	cpu := startCPU(ctx)
 	start := time.Now()
 	end := start.Add(d)
 	for time.Now().Before(end) && ctx.Err() == nil {
@@ -124,10 +125,10 @@ func produceLoadRF(ctx context.Context, addr string, d time.Duration, size int, 
 		return nil, fmt.Errorf("%d records failed: %v", failed.Load(), e)
 	}
 	n := float64(acked.Load())
-	return []metric{
+	return append([]metric{
 		{"records/s", n / el, "rec/s", true},
 		{"MB/s", n * float64(size) / el / 1e6, "MB/s", true},
-	}, nil
+	}, cpu.metrics(n, size)...), nil
 }
 
 // consumeLoad fills a topic, then times a fresh consumer reading it all.
@@ -167,6 +168,7 @@ func consumeLoad(ctx context.Context, addr string, d time.Duration) ([]metric, e
 		return nil, err
 	}
 	defer c.Close()
+	cpu := startCPU(ctx)
 	start := time.Now()
 	n := 0
 	for n < total {
@@ -177,10 +179,10 @@ func consumeLoad(ctx context.Context, addr string, d time.Duration) ([]metric, e
 		n += fs.NumRecords()
 	}
 	el := time.Since(start).Seconds()
-	return []metric{
+	return append([]metric{
 		{"records/s", float64(n) / el, "rec/s", true},
 		{"MB/s", float64(n) * size / el / 1e6, "MB/s", true},
-	}, nil
+	}, cpu.metrics(float64(n), size)...), nil
 }
 
 // e2eLatency produces at a steady 10k records/s and measures, at the
@@ -228,6 +230,7 @@ func e2eLatency(ctx context.Context, addr string, d time.Duration) ([]metric, er
 	// Pace in 1 ms ticks of rate/1000 records.
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
+	cpu := startCPU(ctx)
 	end := time.Now().Add(d)
 	sent := 0
 	start := time.Now()
@@ -254,6 +257,7 @@ func e2eLatency(ctx context.Context, addr string, d time.Duration) ([]metric, er
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	cpuMs := cpu.metrics(float64(sent), 100)
 	ccancel()
 	<-consumed
 	if len(lat) < sent {
@@ -261,10 +265,10 @@ func e2eLatency(ctx context.Context, addr string, d time.Duration) ([]metric, er
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) / 1000 }
-	return []metric{
+	return append([]metric{
 		{"p50", pct(0.50), "ms", false},
 		{"p99", pct(0.99), "ms", false},
-	}, nil
+	}, cpuMs...), nil
 }
 
 // groupTimes measures how long a 4-member group takes to form, and how

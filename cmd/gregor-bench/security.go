@@ -85,22 +85,27 @@ func securityCmd(args []string) {
 			order = []run{runs[1], runs[0]}
 		}
 		for _, x := range order {
-			prod, cons, err := produceConsume(ctx, plainAddr, x.addr, *duration, x.opts)
+			prod, cons, err := produceConsume(withBrokerPIDs(ctx, cmd.Process.Pid), plainAddr, x.addr, *duration, x.opts)
 			if err != nil {
 				fail(fmt.Errorf("%s: %w", x.name, err))
 			}
 			if results[x.name] == nil {
 				results[x.name] = map[string][]float64{}
 			}
-			results[x.name]["produce"] = append(results[x.name]["produce"], prod)
-			results[x.name]["consume"] = append(results[x.name]["consume"], cons)
-			fmt.Fprintf(os.Stderr, "round %d %-10s produce %.0f rec/s, consume %.0f rec/s\n", r+1, x.name, prod, cons)
+			results[x.name]["produce"] = append(results[x.name]["produce"], prod.rate)
+			results[x.name]["consume"] = append(results[x.name]["consume"], cons.rate)
+			results[x.name]["produce-cpu"] = append(results[x.name]["produce-cpu"], prod.cpuPerMB)
+			results[x.name]["consume-cpu"] = append(results[x.name]["consume-cpu"], cons.cpuPerMB)
+			fmt.Fprintf(os.Stderr, "round %d %-10s produce %.0f rec/s (broker CPU %.2f ms/MB), consume %.0f rec/s (%.2f ms/MB)\n",
+				r+1, x.name, prod.rate, prod.cpuPerMB, cons.rate, cons.cpuPerMB)
 		}
 	}
 	fmt.Printf("| Scenario | PLAINTEXT | SASL_SSL | SASL_SSL/PLAINTEXT |\n|---|---|---|---|\n")
 	for _, what := range []string{"produce", "consume"} {
 		p, s := median(results["PLAINTEXT"][what]), median(results["SASL_SSL"][what])
 		fmt.Printf("| %s 1 KB, records/s | %.0f | %.0f | %.2f |\n", what, p, s, s/p)
+		p, s = median(results["PLAINTEXT"][what+"-cpu"]), median(results["SASL_SSL"][what+"-cpu"])
+		fmt.Printf("| %s 1 KB, broker CPU ms/MB | %.2f | %.2f | %.2f |\n", what, p, s, s/p)
 	}
 }
 
@@ -118,27 +123,43 @@ func benchUser(ctx context.Context, addr string) error {
 	return err
 }
 
+// phase is a measured half of produceConsume.
+type phase struct{ rate, cpuPerMB float64 }
+
+// cpuPerMB is the broker CPU per MB of a meter's section (0 without one).
+func cpuPerMB(m *cpuMeter, records float64) float64 {
+	for _, x := range m.metrics(records, 1024) {
+		if x.name == "cpu/MB" {
+			return x.value
+		}
+	}
+	return 0
+}
+
 // produceConsume produces 1 KB records (acks=1, 3 partitions) for d
-// through addr, then consumes them all; it returns both rates.
-func produceConsume(ctx context.Context, admin, addr string, d time.Duration, opts []kgo.Opt) (float64, float64, error) {
+// through addr, then consumes them all; it returns both rates and the
+// broker's CPU per MB of each.
+func produceConsume(ctx context.Context, admin, addr string, d time.Duration, opts []kgo.Opt) (phase, phase, error) {
+	var none phase
 	topic, err := newTopic(ctx, admin, 3)
 	if err != nil {
-		return 0, 0, err
+		return none, none, err
 	}
 	p, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.LeaderAck()),
 		kgo.DisableIdempotentWrite(), kgo.MaxBufferedRecords(1 << 16), kgo.ProducerBatchMaxBytes(1 << 20),
 		kgo.ProducerBatchCompression(kgo.NoCompression())}, opts...)...)
 	if err != nil {
-		return 0, 0, err
+		return none, none, err
 	}
 	value := make([]byte, 1024)
 	rand.Read(value)
 	if err := p.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
 		p.Close()
-		return 0, 0, err
+		return none, none, err
 	}
 	var acked atomic.Int64
 	var perr atomic.Value
+	pcpu := startCPU(ctx)
 	start := time.Now()
 	for time.Since(start) < d && ctx.Err() == nil {
 		p.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
@@ -150,31 +171,32 @@ func produceConsume(ctx context.Context, admin, addr string, d time.Duration, op
 		})
 	}
 	err = p.Flush(ctx)
-	prodRate := float64(acked.Load()) / time.Since(start).Seconds()
+	prod := phase{float64(acked.Load()) / time.Since(start).Seconds(), cpuPerMB(pcpu, float64(acked.Load()))}
 	p.Close()
 	if e := perr.Load(); err == nil && e != nil {
 		err = e.(error)
 	}
 	if err != nil {
-		return 0, 0, err
+		return none, none, err
 	}
 	total := int(acked.Load()) + 1
 	c, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxBytes(50 << 20)}, opts...)...)
 	if err != nil {
-		return 0, 0, err
+		return none, none, err
 	}
 	defer c.Close()
+	ccpu := startCPU(ctx)
 	start = time.Now()
 	n := 0
 	for n < total {
 		fs := c.PollFetches(ctx)
 		if err := fs.Err0(); err != nil {
-			return 0, 0, fmt.Errorf("after %d records: %w", n, err)
+			return none, none, fmt.Errorf("after %d records: %w", n, err)
 		}
 		n += fs.NumRecords()
 	}
-	return prodRate, float64(n) / time.Since(start).Seconds(), nil
+	return prod, phase{float64(n) / time.Since(start).Seconds(), cpuPerMB(ccpu, float64(n))}, nil
 }
 
 // selfSigned makes a certificate for 127.0.0.1, returned as PEM with its

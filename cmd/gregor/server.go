@@ -71,7 +71,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	s.metrics = monitor.NewMetrics(s.sources())
 	s.net.Observer = s.metrics.Observer
 	for _, l := range cfg.Listeners {
-		sec, err := listenerSecurity(cfg, l.Name, b, log.With().Str("component", "security").Logger())
+		sec, err := s.listenerSecurity(cfg, l.Name, log.With().Str("component", "security").Logger())
 		if err != nil {
 			s.shutdown(context.Background())
 			return nil, err
@@ -86,6 +86,27 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	}
 	warnInterBrokerPrincipal(cfg, log)
 	return s, nil
+}
+
+// listenerSecurity builds a listener's security from the configuration in
+// force (with this broker's dynamic keystore and truststore keys, as Kafka
+// builds its listeners), or from the static one if those cannot be read,
+// and registers its TLS with the broker for dynamic updates.
+func (s *server) listenerSecurity(static *config.Config, name string, log zerolog.Logger) (*protocol.Security, error) {
+	cfg := s.broker.Config()
+	sec, err := listenerSecurity(cfg, name, s.broker, log)
+	if err != nil && !cfg.ListenerTLS(name).Equal(static.ListenerTLS(name)) {
+		log.Error().Err(err).Str("listener", name).Msg("the listener's dynamic TLS config cannot be used; starting it with server.properties'")
+		cfg = static
+		sec, err = listenerSecurity(cfg, name, s.broker, log)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sec != nil && sec.TLS != nil {
+		s.broker.AddListenerTLS(name, sec.TLS, cfg.ListenerTLS(name))
+	}
+	return sec, nil
 }
 
 // sources are what the monitor reads. Listeners is the server's own map,

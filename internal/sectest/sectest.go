@@ -60,17 +60,8 @@ func Make(t testing.TB, dir string) *Certs {
 	p := func(n string) string { return filepath.Join(dir, n) }
 	c.CA, c.CAKey = p("ca.pem"), p("ca.key")
 	run(t, dir, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", c.CAKey, "-out", c.CA, "-days", "2", "-subj", "/CN=gregor-test-ca")
-	issue := func(name, subj, ext string) (cert, key string) {
-		key, csr, cert := p(name+".key"), p(name+".csr"), p(name+".pem")
-		run(t, dir, "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", subj)
-		extFile := p(name + ".ext")
-		if err := os.WriteFile(extFile, []byte(ext), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		run(t, dir, "openssl", "x509", "-req", "-in", csr, "-CA", c.CA, "-CAkey", c.CAKey, "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", extFile)
-		return cert, key
-	}
-	bCert, bKey := issue("broker", "/CN=localhost/O=gregor", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n")
+	issue := func(name, subj, ext string) (cert, key string) { return c.issue(t, name, subj, ext) }
+	bCert, bKey := issue("broker", BrokerSubject, brokerExt)
 	c.BrokerKeyPEM = bKey
 	c.BrokerChain = p("broker-chain.pem")
 	writeCat(t, c.BrokerChain, bCert, c.CA)
@@ -88,6 +79,39 @@ func Make(t testing.TB, dir string) *Certs {
 		run(t, dir, "keytool", "-importcert", "-noprompt", "-alias", "ca", "-file", c.CA, "-keystore", c.TrustP12, "-storetype", "PKCS12", "-storepass", Password)
 	}
 	return c
+}
+
+// BrokerSubject is the broker certificate's subject.
+const BrokerSubject = "/CN=localhost/O=gregor"
+
+const brokerExt = "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n"
+
+// issue makes a key and a certificate for subj signed by the CA.
+func (c *Certs) issue(t testing.TB, name, subj, ext string) (cert, key string) {
+	t.Helper()
+	p := func(n string) string { return filepath.Join(c.Dir, n) }
+	key, csr, cert := p(name+".key"), p(name+".csr"), p(name+".pem")
+	run(t, c.Dir, "openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", subj)
+	extFile := p(name + ".ext")
+	if err := os.WriteFile(extFile, []byte(ext), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run(t, c.Dir, "openssl", "x509", "-req", "-in", csr, "-CA", c.CA, "-CAkey", c.CAKey, "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", extFile)
+	return cert, key
+}
+
+// IssueBroker makes another broker keystore (PKCS12, protected by
+// password) with a new key, for subject subj and the broker's alternative
+// names (127.0.0.1, localhost), signed by the CA; chain and key are the
+// same as PEM (the key unencrypted).
+func (c *Certs) IssueBroker(t testing.TB, name, subj, password string) (p12, chain, key string) {
+	t.Helper()
+	cert, key := c.issue(t, name, subj, brokerExt)
+	chain = filepath.Join(c.Dir, name+"-chain.pem")
+	writeCat(t, chain, cert, c.CA)
+	p12 = filepath.Join(c.Dir, name+".p12")
+	run(t, c.Dir, "openssl", "pkcs12", "-export", "-in", cert, "-inkey", key, "-certfile", c.CA, "-out", p12, "-passout", "pass:"+password, "-name", name)
+	return p12, chain, key
 }
 
 func writeCat(t testing.TB, out string, files ...string) {

@@ -7,12 +7,13 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
+	"gregor/broker/zkmeta"
 	"gregor/internal/zktest"
 )
 
 func connect(t *testing.T, addr string) *zk.Conn {
 	t.Helper()
-	c, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogger(nopLogger{}))
+	c, _, err := zkmeta.Connect([]string{addr}, 10*time.Second, nopLogger{})
 	if err != nil {
 		t.Fatal(err)
 	}

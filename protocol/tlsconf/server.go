@@ -14,7 +14,7 @@ import (
 
 // Server is a listener's TLS configuration that re-reads its keystore and
 // truststore when their files change (checked at most every PollInterval,
-// on a connection's handshake), or on Update.
+// on a connection's handshake), or on Reconfigure (a dynamic config update).
 type Server struct {
 	// OnReload is told of every reload, with its error if it failed (the
 	// previous certificates stay in use then).
@@ -52,17 +52,27 @@ func NewServer(c Config) (*Server, error) {
 }
 
 func (s *Server) load(c Config) error {
-	tc, err := c.base()
+	tc, err := c.build()
 	if err != nil {
 		return err
+	}
+	s.install(c, tc)
+	return nil
+}
+
+// build reads c's stores into a server configuration.
+func (c Config) build() (*tls.Config, error) {
+	tc, err := c.base()
+	if err != nil {
+		return nil, err
 	}
 	cert, err := c.LoadKeystore()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	pool, err := c.LoadTruststore()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tc.Certificates = []tls.Certificate{cert}
 	tc.ClientCAs = pool
@@ -74,13 +84,17 @@ func (s *Server) load(c Config) error {
 	default:
 		tc.ClientAuth = tls.NoClientCert
 	}
+	return tc, nil
+}
+
+// install makes tc the configuration of new connections.
+func (s *Server) install(c Config, tc *tls.Config) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cfg = c
 	s.stamps = stampFiles(c.KeystoreLocation, c.TruststoreLocation)
 	s.checked = time.Now()
 	s.cur.Store(tc)
-	return nil
 }
 
 func stampFiles(paths ...string) []fileStamp {
@@ -143,20 +157,6 @@ func (s *Server) Config() *tls.Config {
 		}
 	}
 	return s.cur.Load()
-}
-
-// Update replaces the settings (a dynamic config change) and reloads the
-// stores, even from unchanged paths, as Kafka's dynamic keystore update
-// does. On error the previous configuration stays.
-func (s *Server) Update(c Config) error {
-	if err := c.Validate(""); err != nil {
-		return err
-	}
-	err := s.load(c)
-	if s.OnReload != nil {
-		s.OnReload(err)
-	}
-	return err
 }
 
 // TLSConfig is a tls.Config whose every handshake uses the current

@@ -1,0 +1,389 @@
+package broker
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/wait"
+)
+
+// sessionFetch builds a Fetch v12 of topic t's partitions at offsets
+// (partition -> offset), with a session id and epoch.
+func sessionFetchReq(id, epoch int32, maxBytes int32, t string, offsets map[int32]int64, forget ...int32) *kmsg.FetchRequest {
+	r := kmsg.NewPtrFetchRequest()
+	r.SetVersion(12)
+	r.ReplicaID, r.MaxBytes, r.MinBytes, r.MaxWaitMillis = -1, maxBytes, 0, 0
+	r.SessionID, r.SessionEpoch = id, epoch
+	if len(offsets) > 0 {
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = t
+		for p := int32(0); p < 64; p++ {
+			off, ok := offsets[p]
+			if !ok {
+				continue
+			}
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, off, 1<<20
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		r.Topics = append(r.Topics, rt)
+	}
+	if len(forget) > 0 {
+		ft := kmsg.NewFetchRequestForgottenTopic()
+		ft.Topic, ft.Partitions = t, forget
+		r.ForgottenTopics = append(r.ForgottenTopics, ft)
+	}
+	return r
+}
+
+// answered lists the partitions a fetch response answers, with whether
+// each has records.
+func answered(resp *kmsg.FetchResponse) map[int32]bool {
+	out := map[int32]bool{}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			out[p.Partition] = len(p.RecordBatches) > 0
+		}
+	}
+	return out
+}
+
+func (tb *testBroker) fetch(r *kmsg.FetchRequest) *kmsg.FetchResponse {
+	tb.t.Helper()
+	return tb.call(r).(*kmsg.FetchResponse)
+}
+
+func TestFetchSessionFullThenIncremental(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("s", 3, nil)
+	now := time.Now().UnixMilli()
+	tb.produce("s", 0, batch(t, now, "a"))
+
+	full := tb.fetch(sessionFetchReq(0, 0, 1<<20, "s", map[int32]int64{0: 0, 1: 0, 2: 0}))
+	if full.ErrorCode != 0 || full.SessionID == 0 {
+		t.Fatalf("full fetch: error %d, session %d; want a session", full.ErrorCode, full.SessionID)
+	}
+	if got := answered(full); len(got) != 3 || !got[0] {
+		t.Fatalf("full response answers %v, want all three, 0 with records", got)
+	}
+	id := full.SessionID
+
+	// Nothing changed: an incremental response lists no partition.
+	inc := tb.fetch(sessionFetchReq(id, 1, 1<<20, "s", map[int32]int64{0: 1}))
+	if inc.ErrorCode != 0 || inc.SessionID != id || len(answered(inc)) != 0 {
+		t.Fatalf("idle incremental: error %d, session %d, answers %v; want none", inc.ErrorCode, inc.SessionID, answered(inc))
+	}
+	// New data on partition 1 only: only it is answered, with its
+	// records, fetched from the cached offset (0) though not asked.
+	tb.produce("s", 1, batch(t, now, "b"))
+	inc = tb.fetch(sessionFetchReq(id, 2, 1<<20, "s", nil))
+	if got := answered(inc); len(got) != 1 || !got[1] {
+		t.Fatalf("incremental after a produce to 1 answers %v, want only 1 with records", got)
+	}
+	// The client moves 1's offset on: nothing changed.
+	inc = tb.fetch(sessionFetchReq(id, 3, 1<<20, "s", map[int32]int64{1: 1}))
+	if got := answered(inc); len(got) != 0 {
+		t.Fatalf("incremental after moving 1's offset answers %v, want none", got)
+	}
+	// A replayed epoch is refused; the session stays usable.
+	if bad := tb.fetch(sessionFetchReq(id, 3, 1<<20, "s", nil)); bad.ErrorCode != kerr.InvalidFetchSessionEpoch.Code || len(bad.Topics) != 0 {
+		t.Fatalf("replayed epoch: error %d, want INVALID_FETCH_SESSION_EPOCH without partitions", bad.ErrorCode)
+	}
+	if ok := tb.fetch(sessionFetchReq(id, 4, 1<<20, "s", nil)); ok.ErrorCode != 0 {
+		t.Fatalf("next epoch after a refused one: error %d", ok.ErrorCode)
+	}
+	// Topic ids with a session made without them.
+	v13 := sessionFetchReq(id, 5, 1<<20, "s", nil)
+	v13.SetVersion(13)
+	if bad := tb.fetch(v13); bad.ErrorCode != kerr.FetchSessionTopicIDError.Code {
+		t.Fatalf("v13 on a v12 session: error %d, want FETCH_SESSION_TOPIC_ID_ERROR", bad.ErrorCode)
+	}
+	// Forgetting partition 1: new data there is no longer answered.
+	tb.produce("s", 1, batch(t, now, "c"))
+	tb.produce("s", 2, batch(t, now, "d"))
+	inc = tb.fetch(sessionFetchReq(id, 5, 1<<20, "s", nil, 1))
+	if got := answered(inc); len(got) != 1 || !got[2] {
+		t.Fatalf("after forgetting 1, answers %v, want only 2", got)
+	}
+	// Epoch -1 closes the session: the fetch is sessionless and the id
+	// is gone.
+	closing := tb.fetch(sessionFetchReq(id, -1, 1<<20, "s", map[int32]int64{0: 0}))
+	if closing.ErrorCode != 0 || closing.SessionID != 0 || len(answered(closing)) != 1 {
+		t.Fatalf("closing fetch: error %d, session %d, answers %v", closing.ErrorCode, closing.SessionID, answered(closing))
+	}
+	if bad := tb.fetch(sessionFetchReq(id, 6, 1<<20, "s", nil)); bad.ErrorCode != kerr.FetchSessionIDNotFound.Code {
+		t.Fatalf("closed session: error %d, want FETCH_SESSION_ID_NOT_FOUND", bad.ErrorCode)
+	}
+	if tb.sessions.Len() != 0 {
+		t.Fatalf("%d sessions cached after closing the only one", tb.sessions.Len())
+	}
+}
+
+func TestFetchSessionErrorsAndSessionless(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("s", 1, nil)
+	if bad := tb.fetch(sessionFetchReq(12345, 1, 1<<20, "s", nil)); bad.ErrorCode != kerr.FetchSessionIDNotFound.Code || bad.SessionID != 0 {
+		t.Fatalf("unknown session: error %d session %d", bad.ErrorCode, bad.SessionID)
+	}
+	// Sessionless (id 0, epoch -1): no session, full response.
+	r := tb.fetch(sessionFetchReq(0, -1, 1<<20, "s", map[int32]int64{0: 0}))
+	if r.SessionID != 0 || len(answered(r)) != 1 || tb.sessions.Len() != 0 {
+		t.Fatalf("sessionless: session %d, answers %v, %d cached", r.SessionID, answered(r), tb.sessions.Len())
+	}
+	// Forgetting every partition closes the session.
+	full := tb.fetch(sessionFetchReq(0, 0, 1<<20, "s", map[int32]int64{0: 0}))
+	last := tb.fetch(sessionFetchReq(full.SessionID, 1, 1<<20, "s", nil, 0))
+	if last.ErrorCode != 0 || last.SessionID != 0 || tb.sessions.Len() != 0 {
+		t.Fatalf("emptied session: error %d, session %d, %d cached", last.ErrorCode, last.SessionID, tb.sessions.Len())
+	}
+}
+
+// TestFetchSessionRotatesAnsweredPartitions: partitions answered by an
+// incremental fetch go to the end of the session's order, so another
+// partition gets the next response's bytes.
+func TestFetchSessionRotatesAnsweredPartitions(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("r", 2, nil)
+	now := time.Now().UnixMilli()
+	tb.produce("r", 0, batch(t, now, "a"))
+	tb.produce("r", 1, batch(t, now, "b"))
+	full := tb.fetch(sessionFetchReq(0, 0, 1, "r", map[int32]int64{0: 0, 1: 0}))
+	if got := answered(full); !got[0] || got[1] {
+		t.Fatalf("full fetch of 1 byte: %v, want records for 0 only (KIP-74)", got)
+	}
+	id := full.SessionID
+	// Order 0, 1: 0's batch again (its offset was not moved on).
+	if got := answered(tb.fetch(sessionFetchReq(id, 1, 1, "r", nil))); !got[0] || len(got) != 1 {
+		t.Fatalf("first incremental answers %v, want 0 with records", got)
+	}
+	// 0 was answered and went to the end: 1 comes first now.
+	if got := answered(tb.fetch(sessionFetchReq(id, 2, 1, "r", nil))); !got[1] || len(got) != 1 {
+		t.Fatalf("second incremental answers %v, want 1 with records (rotation)", got)
+	}
+}
+
+// TestFetchSessionDuplicateDuringLongPoll: a fetch waiting for data whose
+// session moves on meanwhile answers INVALID_FETCH_SESSION_EPOCH, as
+// Kafka's IncrementalFetchContext does.
+func TestFetchSessionDuplicateDuringLongPoll(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("d", 1, nil)
+	full := tb.fetch(sessionFetchReq(0, 0, 1<<20, "d", map[int32]int64{0: 0}))
+	id := full.SessionID
+	waiting := sessionFetchReq(id, 1, 1<<20, "d", nil)
+	waiting.MinBytes, waiting.MaxWaitMillis = 1, 20000
+	var wg sync.WaitGroup
+	var resp *kmsg.FetchResponse
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		resp = tb.fetch(waiting)
+	}()
+	wait.For(t, "the session to move to epoch 2", 10*time.Second, func() bool {
+		tb.sessions.mu.Lock()
+		defer tb.sessions.mu.Unlock()
+		s := tb.sessions.byID[id]
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.epoch == 2
+	})
+	if dup := tb.fetch(sessionFetchReq(id, 2, 1<<20, "d", nil)); dup.ErrorCode != 0 {
+		t.Fatalf("the next epoch: error %d", dup.ErrorCode)
+	}
+	tb.produce("d", 0, batch(t, time.Now().UnixMilli(), "x"))
+	wg.Wait()
+	if resp.ErrorCode != kerr.InvalidFetchSessionEpoch.Code || len(resp.Topics) != 0 {
+		t.Fatalf("overtaken long poll: error %d with %d topics, want INVALID_FETCH_SESSION_EPOCH", resp.ErrorCode, len(resp.Topics))
+	}
+}
+
+// fullReq is a full fetch (epoch 0) of n partitions of topic "e", for the
+// cache's own tests.
+func fullReq(n int) *kmsg.FetchRequest {
+	offsets := map[int32]int64{}
+	for p := int32(0); p < int32(n); p++ {
+		offsets[p] = 0
+	}
+	return sessionFetchReq(0, 0, 1<<20, "e", offsets)
+}
+
+// openAndCreate runs a full fetch through the cache as the handler does,
+// answering every partition, and returns the session id.
+func openAndCreate(t *testing.T, c *fetchSessions, n int, follower bool) int32 {
+	t.Helper()
+	r, sf, code := c.open(fullReq(n), 12, follower)
+	if code != 0 || sf.kind != sessionFull {
+		t.Fatalf("open: code %d kind %d", code, sf.kind)
+	}
+	resp := kmsg.NewPtrFetchResponse()
+	rt := kmsg.NewFetchResponseTopic()
+	rt.Partitions = make([]kmsg.FetchResponseTopicPartition, n)
+	resp.Topics = append(resp.Topics, rt)
+	sf.startRun()
+	for k := range rt.Partitions {
+		sf.keep(k, &rt.Partitions[k])
+		sf.placed(k, 0, k)
+	}
+	c.finish(sf, r, resp)
+	return resp.SessionID
+}
+
+// TestFetchSessionEviction follows FetchSessionCache.tryEvict: a full
+// cache refuses a consumer's session while every session is recent, a
+// follower's session evicts a consumer's, a session unused for two
+// minutes is evicted by anyone, and once two minutes old a smaller
+// consumer session gives way to a larger one (not to a smaller one).
+func TestFetchSessionEviction(t *testing.T) {
+	now := time.Unix(1000, 0)
+	slots := 2
+	c := newFetchSessions(func() int { return slots }, func() time.Time { return now })
+	a := openAndCreate(t, c, 3, false)
+	b := openAndCreate(t, c, 5, false)
+	if a == 0 || b == 0 || a == b {
+		t.Fatalf("sessions %d and %d", a, b)
+	}
+	if id := openAndCreate(t, c, 100, false); id != 0 {
+		t.Fatal("a consumer session evicted a recent one")
+	}
+	f := openAndCreate(t, c, 1, true)
+	if f == 0 || c.byID[a] != nil || c.byID[b] == nil {
+		t.Fatalf("a follower session (%d) did not evict the smallest consumer session", f)
+	}
+	// Two minutes on, with b used just now: b and f are evictable by
+	// size; a 1-partition consumer session is worth less than both.
+	now = now.Add(sessionEvictAfter + time.Second)
+	c.byID[b].lastUsed, c.byID[f].lastUsed = now, now
+	if id := openAndCreate(t, c, 1, false); id != 0 {
+		t.Fatal("a 1-partition consumer session evicted a 5-partition one")
+	}
+	if id := openAndCreate(t, c, 10, false); id == 0 || c.byID[b] != nil {
+		t.Fatal("a 10-partition consumer session did not evict the old 5-partition one")
+	}
+	// Unused for two minutes: evicted by anything.
+	now = now.Add(sessionEvictAfter + time.Second)
+	c.byID[f].lastUsed = now
+	if id := openAndCreate(t, c, 1, false); id == 0 || len(c.byID) != 2 || c.byID[f] == nil {
+		t.Fatalf("a stale session was not evicted (%d sessions)", len(c.byID))
+	}
+	slots = 0
+	if id := openAndCreate(t, c, 1, true); id != 0 {
+		t.Fatal("a session made with no slots")
+	}
+}
+
+// BenchmarkFetch2000Partitions serves fetches of a 2,000-partition topic
+// with one partition changing between fetches: full (sessionless) fetches,
+// and incremental ones in a session.
+func BenchmarkFetch2000Partitions(b *testing.B) {
+	tb := newTestBroker(b, map[string]string{"gregor.max.broker.partitions": "5000"})
+	tb.createTopic("big", 2000, nil)
+	offsets := map[int32]int64{}
+	for p := int32(0); p < 2000; p++ {
+		offsets[p] = 0
+	}
+	full := func(id, epoch int32) *kmsg.FetchRequest {
+		r := sessionFetchReq(id, epoch, 1<<20, "big", nil)
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = "big"
+		for p := int32(0); p < 2000; p++ {
+			rp := kmsg.NewFetchRequestTopicPartition()
+			rp.Partition, rp.PartitionMaxBytes = p, 1<<20
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		r.Topics = append(r.Topics, rt)
+		return r
+	}
+	data := batch(b, 1, "v")
+	b.Run("sessionless", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			tb.produce("big", int32(i%2000), data)
+			tb.fetch(full(0, -1))
+		}
+	})
+	b.Run("incremental", func(b *testing.B) {
+		b.ReportAllocs()
+		resp := tb.fetch(full(0, 0))
+		id, epoch := resp.SessionID, int32(1)
+		for i := 0; i < b.N; i++ {
+			tb.produce("big", int32(i%2000), data)
+			if r := tb.fetch(sessionFetchReq(id, epoch, 1<<20, "big", nil)); r.ErrorCode != 0 {
+				b.Fatalf("incremental fetch: error %d", r.ErrorCode)
+			}
+			epoch++
+		}
+	})
+}
+
+// TestFetchSessionQuietPathChangesNothing: skipping unchanged partitions
+// early (quiet) answers exactly what the full path answers, through data,
+// a moved log start, an offset out of range, a fenced epoch and a
+// read_committed fetch.
+func TestFetchSessionQuietPathChangesNothing(t *testing.T) {
+	run := func(fast bool) []string {
+		defer func(old bool) { quietFastPath = old }(quietFastPath)
+		quietFastPath = fast
+		tb := newTestBroker(t, nil)
+		tb.createTopic("q", 4, nil)
+		for p := int32(0); p < 4; p++ {
+			tb.produce("q", p, batch(t, 1, "a", "b"))
+		}
+		var out []string
+		record := func(r *kmsg.FetchResponse) {
+			out = append(out, fmt.Sprintf("err=%d parts=%v", r.ErrorCode, answeredCodes(r)))
+		}
+		full := tb.fetch(sessionFetchReq(0, 0, 1<<20, "q", map[int32]int64{0: 2, 1: 2, 2: 2, 3: 2}))
+		record(full)
+		id, epoch := full.SessionID, int32(1)
+		next := func(r *kmsg.FetchRequest) {
+			r.SessionID, r.SessionEpoch = id, epoch
+			epoch++
+			record(tb.fetch(r))
+		}
+		next(sessionFetchReq(0, 0, 1<<20, "q", nil))                   // idle
+		tb.produce("q", 1, batch(t, 1, "c"))                           // data on 1
+		next(sessionFetchReq(0, 0, 1<<20, "q", nil))                   //
+		next(sessionFetchReq(0, 0, 1<<20, "q", map[int32]int64{1: 3})) // caught up
+		dr := kmsg.NewPtrDeleteRecordsRequest()
+		dt := kmsg.NewDeleteRecordsRequestTopic()
+		dt.Topic = "q"
+		dp := kmsg.NewDeleteRecordsRequestTopicPartition()
+		dp.Partition, dp.Offset = 2, 1
+		dt.Partitions = append(dt.Partitions, dp)
+		dr.Topics = append(dr.Topics, dt)
+		tb.call(dr)                                                    // log start of 2 moves
+		next(sessionFetchReq(0, 0, 1<<20, "q", nil))                   //
+		next(sessionFetchReq(0, 0, 1<<20, "q", map[int32]int64{3: 9})) // out of range
+		next(sessionFetchReq(0, 0, 1<<20, "q", map[int32]int64{3: 2})) // back
+		fenced := sessionFetchReq(0, 0, 1<<20, "q", map[int32]int64{0: 2})
+		fenced.Topics[0].Partitions[0].CurrentLeaderEpoch = 99
+		next(fenced)
+		rc := sessionFetchReq(0, 0, 1<<20, "q", nil)
+		rc.IsolationLevel = 1
+		next(rc)
+		next(sessionFetchReq(0, 0, 1<<20, "q", nil))
+		return out
+	}
+	fast, slow := run(true), run(false)
+	t.Logf("%v", fast)
+	if fmt.Sprint(fast) != fmt.Sprint(slow) {
+		t.Fatalf("with the quiet path:\n%v\nwithout:\n%v", fast, slow)
+	}
+}
+
+// answeredCodes lists the partitions a response answers with their error
+// codes and whether they have records.
+func answeredCodes(r *kmsg.FetchResponse) []string {
+	var out []string
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			out = append(out, fmt.Sprintf("%d:%d:%v:%d", p.Partition, p.ErrorCode, len(p.RecordBatches) > 0, p.LogStartOffset))
+		}
+	}
+	return out
+}
