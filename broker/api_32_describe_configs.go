@@ -90,6 +90,11 @@ func (b *Broker) describeResource(typ int8, name string) ([]config.Entry, error)
 		}
 		level := strings.ToUpper(b.cfg.LogLevel)
 		return []config.Entry{{Name: "root", Value: &level, Source: config.SourceBrokerLogger, Type: config.String}}, nil
+	case resourceGroup:
+		if name == "" {
+			return nil, errorf(kerr.InvalidRequest, "Group name must not be empty")
+		}
+		return b.groupEntries(name), nil
 	}
 	return nil, errorf(kerr.InvalidRequest, "Unsupported resource type: %d", typ)
 }

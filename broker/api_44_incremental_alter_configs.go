@@ -92,6 +92,12 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 			return err
 		}
 		return errorf(kerr.InvalidRequest, "changing log levels at run time is not supported; set gregor.log.level")
+	case resourceGroup:
+		next, err := applyIncremental(b.GroupConfig(rr.ResourceName), rr.Configs, false)
+		if err != nil {
+			return err
+		}
+		return b.setGroupConfigs(ctx, rr.ResourceName, next, validateOnly)
 	}
 	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
 }

@@ -73,6 +73,12 @@ type Broker struct {
 	clientQuotasOnce sync.Once
 	// ops are the counters operators read (ops.go).
 	ops opsStats
+	// peerPool keeps connections to other brokers (peer.go).
+	peerPool peerPool
+	// groupConfigs are the group configs (group_configs.go).
+	groupConfigs groupConfigStore
+	// shares are the share partitions led here (share_parts.go).
+	shares shareParts
 	// tls is the TLS of the listeners, reconfigured by dynamic configs
 	// (listener_tls.go).
 	tls listenerTLS
@@ -211,6 +217,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.goBackground("isr", b.cfg.ReplicaLagTimeMax/2, b.checkISR)
 	b.goBackground("producer-expiry", time.Minute, b.expireProducers)
 	b.goBackground("cleaner", b.cfg.LogCleanerBackoff, b.compactLogs)
+	b.goBackground("share-sweep", 10*time.Second, b.sweepShareParts)
 	return nil
 }
 
@@ -392,6 +399,8 @@ func (b *Broker) Close() error {
 	b.bg.Wait()
 	b.follow.close()
 	b.verifier.close()
+	b.peerPool.close()
+	b.shares.closeAll()
 	var errs []error
 	topics := b.Topics()
 	for _, t := range topics {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/metadata"
 	"gregor/broker/records"
@@ -127,6 +128,14 @@ func (b *Broker) ReadCommitted(topic string, partition int32, offset int64, maxB
 	return data, hw, err
 }
 
+// LogEndOffsetOf returns a local partition's log end offset.
+func (b *Broker) LogEndOffsetOf(topic string, partition int32) int64 {
+	if p := b.Partition(topic, partition); p != nil {
+		return p.LogEndOffset()
+	}
+	return 0
+}
+
 // LogStartOffset returns a local partition's log start offset.
 func (b *Broker) LogStartOffsetOf(topic string, partition int32) int64 {
 	if p := b.Partition(topic, partition); p != nil {
@@ -198,4 +207,61 @@ func (b *Broker) TopicNames() []string {
 		out[i] = t.Name
 	}
 	return out
+}
+
+// TrimInternal deletes the records of an internal partition this broker
+// leads below before (the share coordinator prunes __share_group_state
+// below the oldest snapshot still needed); before is capped at the high
+// watermark.
+func (b *Broker) TrimInternal(topic string, partition int32, before int64) error {
+	p := b.Partition(topic, partition)
+	if p == nil {
+		return kerr.UnknownTopicOrPartition
+	}
+	if hw := p.HighWatermark(); before > hw {
+		before = hw
+	}
+	if before <= p.LogStartOffset() {
+		return nil
+	}
+	_, err := p.deleteRecordsBefore(before)
+	return err
+}
+
+// LatestOffset is a partition's high watermark: this broker's when it
+// leads the partition, else its leader's answer to ListOffsets (latest).
+func (b *Broker) LatestOffset(ctx context.Context, topic string, partition int32) (int64, error) {
+	p := b.Partition(topic, partition)
+	if p == nil {
+		return -1, kerr.UnknownTopicOrPartition
+	}
+	if p.IsLeader() {
+		return p.HighWatermark(), nil
+	}
+	leader := p.State().Leader
+	if leader < 0 {
+		return -1, kerr.LeaderNotAvailable
+	}
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.Version = 4
+	req.ReplicaID = -1
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewListOffsetsRequestTopicPartition()
+	rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = partition, -1, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := b.SendToBroker(ctx, leader, req)
+	if err != nil {
+		return -1, err
+	}
+	lr := resp.(*kmsg.ListOffsetsResponse)
+	if len(lr.Topics) != 1 || len(lr.Topics[0].Partitions) != 1 {
+		return -1, kerr.UnknownServerError
+	}
+	sp := lr.Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(sp.ErrorCode); err != nil {
+		return -1, err
+	}
+	return sp.Offset, nil
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -138,14 +139,81 @@ func (c *peerConn) roundTrip(ctx context.Context, req kmsg.Request, reuse bool) 
 	return resp, nil
 }
 
-// SendToBroker sends one request to another broker on a fresh connection
-// and returns its response (transaction markers for partitions led
-// elsewhere).
+// SendToBroker sends one request to another broker and returns its
+// response (transaction markers for partitions led elsewhere, share
+// partition state to and from share coordinators). Connections are kept
+// for reuse (peerPool); a request that fails on a kept connection, which
+// the peer may have closed since, is sent once more on a fresh one.
 func (b *Broker) SendToBroker(ctx context.Context, id int32, req kmsg.Request) (kmsg.Response, error) {
+	if c := b.peerPool.take(id); c != nil {
+		resp, err := c.request(ctx, req)
+		if err == nil {
+			b.peerPool.put(c)
+			return resp, nil
+		}
+		c.close()
+		if ctx.Err() != nil {
+			return nil, err
+		}
+	}
 	c, err := b.dialPeer(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	defer c.close()
-	return c.request(ctx, req)
+	resp, err := c.request(ctx, req)
+	if err != nil {
+		c.close()
+		return nil, err
+	}
+	b.peerPool.put(c)
+	return resp, nil
+}
+
+// peerPool keeps idle connections to other brokers, a few per broker.
+type peerPool struct {
+	mu sync.Mutex
+	// guarded by mu:
+	idle   map[int32][]*peerConn
+	closed bool
+}
+
+// maxIdlePeerConns bounds the idle connections kept per broker.
+const maxIdlePeerConns = 4
+
+func (pp *peerPool) take(id int32) *peerConn {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	cs := pp.idle[id]
+	if len(cs) == 0 {
+		return nil
+	}
+	c := cs[len(cs)-1]
+	pp.idle[id] = cs[:len(cs)-1]
+	return c
+}
+
+func (pp *peerPool) put(c *peerConn) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.closed || len(pp.idle[c.id]) >= maxIdlePeerConns {
+		c.close()
+		return
+	}
+	if pp.idle == nil {
+		pp.idle = make(map[int32][]*peerConn)
+	}
+	pp.idle[c.id] = append(pp.idle[c.id], c)
+}
+
+// close closes every idle connection; later ones are closed when put.
+func (pp *peerPool) close() {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	pp.closed = true
+	for id, cs := range pp.idle {
+		for _, c := range cs {
+			c.close()
+		}
+		delete(pp.idle, id)
+	}
 }

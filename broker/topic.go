@@ -11,10 +11,13 @@ import (
 const (
 	OffsetsTopic     = "__consumer_offsets"
 	TransactionTopic = "__transaction_state"
+	ShareStateTopic  = "__share_group_state"
 )
 
 // IsInternal reports whether a topic is one of Kafka's internal topics.
-func IsInternal(name string) bool { return name == OffsetsTopic || name == TransactionTopic }
+func IsInternal(name string) bool {
+	return name == OffsetsTopic || name == TransactionTopic || name == ShareStateTopic
+}
 
 // Topic is a topic known to this broker.
 type Topic struct {

@@ -44,6 +44,13 @@ func bootstrap(t testing.TB) string {
 			"group.consumer.heartbeat.interval.ms":     "500",
 			"group.consumer.min.session.timeout.ms":    "6000",
 			"group.consumer.session.timeout.ms":        "10000",
+			// Share groups likewise, and acquisition locks may be as
+			// short as a second (share_test.go's lock expiry).
+			"group.share.min.heartbeat.interval.ms":   "500",
+			"group.share.heartbeat.interval.ms":       "500",
+			"group.share.min.session.timeout.ms":      "6000",
+			"group.share.session.timeout.ms":          "10000",
+			"group.share.min.record.lock.duration.ms": "1000",
 		}})
 		sharedAddr = b.Addr
 		sharedBroker = b

@@ -101,6 +101,9 @@ func (c *groupCoordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommi
 	}
 	cr := commitRequest{group: r.Group, create: r.Generation < 0, pid: -1, epoch: -1, missing: missing,
 		check: func(g *group) error {
+			if g.share != nil {
+				return kerr.GroupIDNotFound // Kafka: "Group x is not a consumer group."
+			}
 			if g.consumer != nil {
 				if e := checkConsumerCommit(g.consumer, r.MemberID, r.Generation, version, false); e != nil {
 					return e

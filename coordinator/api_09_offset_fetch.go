@@ -198,6 +198,9 @@ func (c *groupCoordinator) fetchOffsets(groupID string, want []topicPartition, r
 		return out, nil
 	}
 	defer g.mu.Unlock()
+	if g.share != nil {
+		return nil, kerr.GroupIDNotFound // Kafka: "Group x is not a consumer group."
+	}
 	if g.consumer != nil {
 		if e := checkConsumerFetch(g.consumer, memberID, epoch); e != nil {
 			return nil, e

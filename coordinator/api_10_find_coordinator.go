@@ -7,9 +7,12 @@ package coordinator
 // leader of its __transaction_state partition. The first lookup creates
 // the internal topic, as Kafka does; until its partition has a leader the
 // answer is COORDINATOR_NOT_AVAILABLE, which clients retry. v4+ batches
-// keys. Share groups (key type 2, v6) are not run: INVALID_REQUEST.
-// DESCRIBE on the group or transactional id is needed, else GROUP_ or
-// TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+// keys. A share partition's state (key type 2, v6, "group:topicId:partition")
+// is coordinated by the leader of its __share_group_state partition; a key
+// of another form is INVALID_REQUEST. DESCRIBE on the group or
+// transactional id is needed, else GROUP_ or
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED; share keys are the brokers' and
+// need CLUSTER_ACTION on the cluster (CLUSTER_AUTHORIZATION_FAILED).
 
 import (
 	"context"
@@ -25,6 +28,7 @@ import (
 const (
 	coordinatorGroup       = 0
 	coordinatorTransaction = 1
+	coordinatorShare       = 2
 )
 
 func (c *Coordinator) handleFindCoordinator(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
@@ -62,6 +66,8 @@ func (c *Coordinator) findAuthorized(ctx context.Context, req *protocol.Request,
 		return denied(kerr.GroupAuthorizationFailed, "Group authorization failed.")
 	case typ == coordinatorTransaction && !c.authorize(req, acl.Describe, acl.TransactionalID, key):
 		return denied(kerr.TransactionalIDAuthorizationFailed, "Transactional Id authorization failed.")
+	case typ == coordinatorShare && !c.authorize(req, acl.ClusterAction, acl.Cluster, acl.ClusterName):
+		return denied(kerr.ClusterAuthorizationFailed, "Cluster authorization failed.")
 	}
 	return c.findCoordinator(ctx, typ, key, req.Conn.Listener)
 }
@@ -98,13 +104,22 @@ func (c *Coordinator) findCoordinator(ctx context.Context, typ int8, key, listen
 		if c.cfg.TxnTopicMinISR > 0 {
 			configs["min.insync.replicas"] = strconv.Itoa(int(c.cfg.TxnTopicMinISR))
 		}
+	case coordinatorShare:
+		if _, err := shareKeyOf(key); err != nil {
+			return fail(kerr.InvalidRequest, err.Error())
+		}
+		if err := c.shares.ensureTopic(ctx); err != nil {
+			c.log.Warn().Err(err).Str("topic", ShareStateTopic).Msg("creating internal topic")
+			return fail(kerr.CoordinatorNotAvailable, "the coordinator topic "+ShareStateTopic+" is not available yet")
+		}
+		topic, partitions = ShareStateTopic, c.cfg.ShareStateTopicPartitions
 	default:
 		return fail(kerr.InvalidRequest, "unsupported coordinator type "+strconv.Itoa(int(typ)))
 	}
 	if partitions <= 0 {
 		return fail(kerr.CoordinatorNotAvailable, "no partitions configured for "+topic)
 	}
-	if !c.host.PartitionExists(topic, 0) {
+	if topic != ShareStateTopic && !c.host.PartitionExists(topic, 0) {
 		if err := c.host.EnsureInternalTopic(ctx, topic, partitions, rf, configs); err != nil {
 			c.log.Warn().Err(err).Str("topic", topic).Msg("creating internal topic")
 			return fail(kerr.CoordinatorNotAvailable, "the coordinator topic "+topic+" is not available yet")

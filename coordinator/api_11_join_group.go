@@ -61,6 +61,10 @@ func (c *groupCoordinator) joinGroup(ctx context.Context, groupID string, jr joi
 	if g == nil {
 		return fail(kerr.UnknownMemberID)
 	}
+	if g.share != nil {
+		g.mu.Unlock()
+		return fail(kerr.InconsistentGroupProtocol) // as Kafka answers a join to a share group
+	}
 	if g.consumer != nil {
 		if len(g.consumer.members) > 0 {
 			res, w := c.classicJoinToConsumer(g, jr)

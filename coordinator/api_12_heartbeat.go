@@ -43,6 +43,9 @@ func (c *groupCoordinator) heartbeatGroup(groupID, memberID string, instanceID *
 		return kerr.UnknownMemberID
 	}
 	defer g.mu.Unlock()
+	if g.share != nil {
+		return kerr.UnknownMemberID
+	}
 	if g.consumer != nil {
 		if e := c.classicHeartbeatToConsumer(g, memberID, instanceID, generation); e != nil {
 			return e

@@ -38,7 +38,7 @@ func (c *groupCoordinator) handleLeaveGroup(ctx context.Context, req *protocol.R
 			return resp, nil
 		}
 		leaveOne := func(memberID string, instanceID *string, reason *string) *kerr.Error {
-			if g == nil {
+			if g == nil || g.share != nil {
 				return kerr.UnknownMemberID
 			}
 			why := ""

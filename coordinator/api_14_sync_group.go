@@ -66,6 +66,10 @@ func (c *groupCoordinator) syncGroup(ctx context.Context, groupID string, sr syn
 	if g == nil {
 		return syncResult{err: kerr.UnknownMemberID}
 	}
+	if g.share != nil {
+		g.mu.Unlock()
+		return syncResult{err: kerr.UnknownMemberID}
+	}
 	if g.consumer != nil {
 		res, w := c.classicSyncToConsumer(g, sr)
 		g.mu.Unlock()

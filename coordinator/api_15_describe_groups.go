@@ -70,7 +70,7 @@ func (c *groupCoordinator) describeGroup(id string, version int16) kmsg.Describe
 		return out
 	}
 	defer g.mu.Unlock()
-	if g.consumer != nil {
+	if g.consumer != nil || g.share != nil {
 		// A consumer group is described with ConsumerGroupDescribe; here it
 		// is Dead, as Kafka answers (v6: GROUP_ID_NOT_FOUND).
 		out.State = groupDead.String()

@@ -1,9 +1,10 @@
 package coordinator
 
 // ListGroups (key 16), versions 0-5: the groups this broker coordinates.
-// v4+ filter by state, v5+ by type ("classic", or "consumer" for KIP-848
+// v4+ filter by state, v5+ by type ("classic", "consumer" for KIP-848
 // consumer groups, whose states are Empty, Assigning, Reconciling and
-// Stable), both case-insensitively as Kafka does. A partition still loading makes
+// Stable, or "share" for KIP-932 share groups, Empty or Stable), both
+// case-insensitively as Kafka does. A partition still loading makes
 // the answer COORDINATOR_LOAD_IN_PROGRESS, with the groups known so far.
 // With DESCRIBE on the cluster every group is listed, else only those the
 // principal may DESCRIBE.
@@ -56,6 +57,10 @@ func listedGroup(g *group) (kmsg.ListGroupsResponseGroup, bool) {
 	lg.Group = g.id
 	if g.consumer != nil {
 		lg.ProtocolType, lg.GroupState, lg.GroupType = consumerProtocolType, g.consumer.state(), "consumer"
+		return lg, true
+	}
+	if g.share != nil {
+		lg.ProtocolType, lg.GroupState, lg.GroupType = shareProtocolType, g.share.state(), "share"
 		return lg, true
 	}
 	if g.state == groupDead {

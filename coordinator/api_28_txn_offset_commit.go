@@ -80,6 +80,9 @@ func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffse
 	}
 	cr := commitRequest{group: r.Group, create: true, pid: r.ProducerID, epoch: r.ProducerEpoch,
 		check: func(g *group) error {
+			if g.share != nil {
+				return kerr.GroupIDNotFound
+			}
 			if g.consumer == nil {
 				return checkTxnCommit(g, r, version)
 			}

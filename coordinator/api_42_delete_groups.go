@@ -2,7 +2,8 @@ package coordinator
 
 // DeleteGroups (key 42), versions 0-3. Only an Empty group can be deleted
 // (NON_EMPTY_GROUP otherwise); its offsets and metadata (a consumer
-// group's records) are tombstoned.
+// group's records) are tombstoned. A share group's share partition state
+// is deleted from the share coordinators first (sgroup_admin.go).
 // DELETE on the group is needed, else GROUP_AUTHORIZATION_FAILED.
 
 import (
@@ -47,6 +48,10 @@ func (c *groupCoordinator) deleteGroup(ctx context.Context, id string) *kerr.Err
 	}
 	if g == nil {
 		return kerr.GroupIDNotFound
+	}
+	if g.share != nil {
+		g.mu.Unlock()
+		return c.deleteShareGroup(ctx, id)
 	}
 	w, kerrv := c.deleteLocked(g)
 	g.mu.Unlock()

@@ -83,6 +83,8 @@ func (c *groupCoordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDelet
 func (c *groupCoordinator) offsetDeleteLocked(g *group, r *kmsg.OffsetDeleteRequest) (map[topicPartition]int16, runtime.Write, *kerr.Error) {
 	var subscribed map[string]bool
 	switch {
+	case g.share != nil:
+		return nil, runtime.Write{}, kerr.GroupIDNotFound
 	case g.consumer != nil:
 		subscribed = g.consumer.subscribedNames("", nil)
 	case g.state == groupDead:

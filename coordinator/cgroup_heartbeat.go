@@ -198,6 +198,9 @@ func (c *groupCoordinator) consumerGroupFor(g *group, t *cgTxn, create bool) *ke
 		t.cg = g.consumer
 		return nil
 	}
+	if g.share != nil {
+		return kerr.GroupIDNotFound
+	}
 	if g.state == groupDead {
 		return kerr.CoordinatorNotAvailable
 	}

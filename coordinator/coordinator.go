@@ -38,6 +38,27 @@ type Config struct {
 	// a group's topic regexes against new topics (Kafka's 10 s).
 	RegexRefreshInterval time.Duration
 
+	// KIP-932 share groups (ShareGroupEnable serves them at all) and
+	// the share coordinator's __share_group_state.
+	ShareGroupEnable                bool
+	ShareSessionTimeout             time.Duration
+	ShareMinSessionTimeout          time.Duration
+	ShareMaxSessionTimeout          time.Duration
+	ShareHeartbeatInterval          time.Duration
+	ShareMinHeartbeatInterval       time.Duration
+	ShareMaxHeartbeatInterval       time.Duration
+	ShareMaxGroupSize               int32
+	ShareInitializeRetryInterval    time.Duration
+	ShareRecordLockDuration         time.Duration
+	ShareStateTopicPartitions       int32
+	ShareStateTopicReplication      int16
+	ShareStateTopicMinISR           int16
+	ShareStateSegmentBytes          int64
+	ShareSnapshotUpdatesPerSnapshot int32
+	ShareWriteTimeout               time.Duration
+	ShareStatePruneInterval         time.Duration
+	ShareColdSnapshotInterval       time.Duration
+
 	TxnTopicPartitions  int32
 	TxnTopicReplication int16
 	TxnTopicMinISR      int32
@@ -62,6 +83,7 @@ type background struct {
 	stop chan struct{}
 	once sync.Once
 	wg   sync.WaitGroup
+	mu   sync.Mutex // orders spawn against close
 }
 
 func newBackground() background { return background{stop: make(chan struct{})} }
@@ -87,9 +109,30 @@ func (b *background) every(d, def time.Duration, fn func()) {
 	}()
 }
 
+// spawn runs fn in a goroutine that close waits for; fn's stop channel
+// closes when close is called. After close, spawn runs nothing and
+// returns false.
+func (b *background) spawn(fn func(stop <-chan struct{})) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	select {
+	case <-b.stop:
+		return false
+	default:
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		fn(b.stop)
+	}()
+	return true
+}
+
 // close stops the periodic work and waits for it.
 func (b *background) close() {
+	b.mu.Lock()
 	b.once.Do(func() { close(b.stop) })
+	b.mu.Unlock()
 	b.wg.Wait()
 }
 
@@ -103,6 +146,7 @@ type Coordinator struct {
 	base
 	groups *groupCoordinator
 	txns   *txnCoordinator
+	shares *shareCoordinator
 }
 
 // New returns the coordinators for a broker.
@@ -111,7 +155,9 @@ func New(cfg Config, host Host, log zerolog.Logger) *Coordinator {
 	groups := newGroupCoordinator(b)
 	txns := newTxnCoordinator(b, groups)
 	groups.txns = txns
-	return &Coordinator{base: b, groups: groups, txns: txns}
+	co := &Coordinator{base: b, groups: groups, txns: txns, shares: newShareCoordinator(b)}
+	groups.co = co
+	return co
 }
 
 // Register adds the coordinators' APIs to the registry.
@@ -130,6 +176,20 @@ func (c *Coordinator) Register(r *protocol.Registry) {
 	for _, a := range c.txns.apis() {
 		r.Register(a)
 	}
+	if c.cfg.ShareGroupEnable {
+		r.RegisterFeature(protocol.Feature{Name: "share.version", Min: 0, Max: 1, Finalized: 1})
+	}
+	// The share coordinator's inter-broker APIs: their deferred work
+	// only waits for the records to be committed.
+	for _, a := range []protocol.API{
+		{Key: 83, Min: 0, Max: 0, Handler: c.shares.handleInitializeShareGroupState, WaitOnly: true},
+		{Key: 84, Min: 0, Max: 0, Handler: c.shares.handleReadShareGroupState, WaitOnly: true},
+		{Key: 85, Min: 0, Max: 1, Handler: c.shares.handleWriteShareGroupState, WaitOnly: true},
+		{Key: 86, Min: 0, Max: 0, Handler: c.shares.handleDeleteShareGroupState, WaitOnly: true},
+		{Key: 87, Min: 0, Max: 1, Handler: c.shares.handleReadShareGroupStateSummary, WaitOnly: true},
+	} {
+		r.Register(a)
+	}
 }
 
 // LeadershipChanged is called by the broker (from its metadata loop) when
@@ -143,6 +203,8 @@ func (c *Coordinator) LeadershipChanged(topic string, partition int32, leader bo
 		c.groups.rt.Leadership(partition, leader, epoch)
 	case TransactionTopic:
 		c.txns.rt.Leadership(partition, leader, epoch)
+	case ShareStateTopic:
+		c.shares.rt.Leadership(partition, leader, epoch)
 	}
 }
 
@@ -150,6 +212,7 @@ func (c *Coordinator) LeadershipChanged(topic string, partition int32, leader bo
 func (c *Coordinator) Close() {
 	c.txns.close()
 	c.groups.close()
+	c.shares.close()
 }
 
 // Internal topic names.

@@ -169,6 +169,9 @@ type group struct {
 	// consumer is set while the group is a KIP-848 consumer group
 	// (cgroup.go); the classic fields above are then unused.
 	consumer *consumerGroup
+	// share is set when the group is a share group (sgroup.go); a
+	// share group never changes type.
+	share *shareGroup
 	// lastWrite is the last write of the group's consumer group records:
 	// an answer that writes nothing waits for it.
 	lastWrite *writeRef
@@ -954,6 +957,7 @@ func (c *groupCoordinator) shutdownGroup(g *group) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	stopConsumerTimers(g.consumer)
+	stopShareTimers(g.share)
 	for _, m := range g.members {
 		if m.timer != nil {
 			m.timer.Stop()

@@ -28,6 +28,9 @@ type groupCoordinator struct {
 	// txns adds a group's offsets partition to a transaction for
 	// TxnOffsetCommit v5 (transaction version 2).
 	txns *txnCoordinator
+	// co reaches the share coordinators (share groups initialize,
+	// read and delete share partition state through it).
+	co *Coordinator
 
 	bg background // offset expiry
 }
@@ -60,6 +63,14 @@ func (c *groupCoordinator) apis() []protocol.API {
 		apis = append(apis,
 			protocol.API{Key: 68, Min: 0, Max: 1, Handler: c.handleConsumerGroupHeartbeat},
 			protocol.API{Key: 69, Min: 0, Max: 1, Handler: c.handleConsumerGroupDescribe})
+	}
+	if c.cfg.ShareGroupEnable {
+		apis = append(apis,
+			protocol.API{Key: 76, Min: 0, Max: 1, Handler: c.handleShareGroupHeartbeat},
+			protocol.API{Key: 77, Min: 0, Max: 1, Handler: c.handleShareGroupDescribe},
+			protocol.API{Key: 90, Min: 0, Max: 1, Handler: c.handleDescribeShareGroupOffsets},
+			protocol.API{Key: 91, Min: 0, Max: 0, Handler: c.handleAlterShareGroupOffsets},
+			protocol.API{Key: 92, Min: 0, Max: 0, Handler: c.handleDeleteShareGroupOffsets})
 	}
 	return apis
 }
@@ -104,7 +115,7 @@ func (gs *groupShard) Loaded() {
 			continue
 		}
 		g := l.build(id, gs)
-		if len(g.members) > 0 || g.consumer != nil {
+		if len(g.members) > 0 || g.consumer != nil || g.share != nil {
 			withMembers = append(withMembers, g)
 		}
 		gs.groups[id] = g
@@ -120,6 +131,11 @@ func (gs *groupShard) Loaded() {
 		}
 		if g.consumer != nil {
 			c.startMemberTimers(g)
+		}
+		if g.share != nil {
+			for _, m := range g.share.members {
+				c.armShareSession(g, m)
+			}
 		}
 		g.mu.Unlock()
 	}
@@ -203,7 +219,8 @@ func (c *groupCoordinator) lockGroup(id string, create bool) (*group, error) {
 // left: it is Dead from now on.
 func (c *groupCoordinator) removeGroup(g *group) {
 	stopConsumerTimers(g.consumer)
-	g.consumer = nil
+	stopShareTimers(g.share)
+	g.consumer, g.share = nil, nil
 	g.setState(groupDead)
 	g.rebalanceSeq++
 	g.part.mu.Lock()

@@ -89,12 +89,13 @@ func encodeGroupValue(g *group) []byte {
 type loadedGroup struct {
 	meta       *kmsg.GroupMetadataValue
 	cg         *consumerGroup
+	sg         *shareGroup
 	offsets    map[topicPartition]offsetEntry
 	pendingTxn map[int64]map[topicPartition]offsetEntry
 }
 
 func (l *loadedGroup) empty() bool {
-	return l.meta == nil && l.cg == nil && len(l.offsets) == 0 && len(l.pendingTxn) == 0
+	return l.meta == nil && l.cg == nil && l.sg == nil && len(l.offsets) == 0 && len(l.pendingTxn) == 0
 }
 
 // groupReplay folds __consumer_offsets batches into group states.
@@ -162,6 +163,14 @@ func (r *groupReplay) record(rec *records.Record, pid int64, logOffset int64) er
 		}
 		return nil
 	}
+	if isShareGroupKey(version) {
+		group, sr, err := decodeSGRecord(rec.Key, rec.Value)
+		if err != nil {
+			return err
+		}
+		sr.apply(&r.group(group).sg)
+		return nil
+	}
 	switch version {
 	case 0, 1:
 		k := kmsg.NewOffsetCommitKey()
@@ -219,8 +228,7 @@ func (r *groupReplay) record(rec *records.Record, pid int64, logOffset int64) er
 		stopConsumerTimers(l.cg)
 		l.cg = nil // a consumer group became a classic group
 	default:
-		// Other record kinds (share and streams groups) are not Gregor's:
-		// skipped.
+		// Other record kinds (streams groups) are not Gregor's: skipped.
 	}
 	return nil
 }
@@ -251,6 +259,7 @@ func (l *loadedGroup) build(id string, gs *groupShard) *group {
 	g.offsets = l.offsets
 	g.pendingTxn = l.pendingTxn
 	g.consumer = l.cg
+	g.share = l.sg
 	v := l.meta
 	if v == nil {
 		return g

@@ -220,6 +220,9 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 	// after their commit; nothing else expires. An explicit expiry from
 	// OffsetCommit v1-v4 replaces the period where offsets may expire.
 	var subscribed map[string]bool
+	if g.share != nil {
+		return // share groups commit no offsets
+	}
 	if g.consumer != nil {
 		c.expireConsumerGroup(g, now, retentionMs)
 		return

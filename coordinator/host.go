@@ -36,4 +36,14 @@ type Host interface {
 	TopicNameOf(id [16]byte) (name string, partitions int32, ok bool)
 	// TopicNames lists every topic, internal ones included.
 	TopicNames() []string
+	// TrimInternal deletes the records of an internal topic partition
+	// this broker leads below offset (at most its high watermark).
+	TrimInternal(topic string, partition int32, before int64) error
+	// LatestOffset is a partition's high watermark, from this broker if it
+	// leads the partition, else asked of its leader (ListOffsets).
+	LatestOffset(ctx context.Context, topic string, partition int32) (int64, error)
+	// GroupConfig is a group's config overrides (resource type GROUP:
+	// share.auto.offset.reset, share.session.timeout.ms, ...); nil when
+	// it has none.
+	GroupConfig(group string) map[string]string
 }

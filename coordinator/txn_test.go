@@ -27,6 +27,11 @@ type txnTestHost struct {
 	hold        chan struct{} // while set, writes wait for it to close
 	topics      map[string]testTopic
 	nextTopic   int
+	logStart    map[topicPartition]int64
+	// latest are LatestOffset's answers.
+	latest map[topicPartition]int64
+	// groupConfigs are GroupConfig's answers.
+	groupConfigs map[string]map[string]string
 }
 
 type txnTestMarker struct {
@@ -54,7 +59,7 @@ func (h *txnTestHost) AppendInternal(topic string, p, _ int32, batch []byte) (in
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	tp := topicPartition{topic, p}
-	off := int64(0)
+	off := h.logStart[tp]
 	for _, b := range h.logs[tp] {
 		hd, _ := records.ParseHeader(b)
 		off = hd.NextOffset()
@@ -111,7 +116,42 @@ func (h *txnTestHost) ReadCommitted(topic string, p int32, offset int64, _ int32
 	}
 	return out, hw, nil
 }
-func (h *txnTestHost) LogStartOffsetOf(string, int32) int64 { return 0 }
+func (h *txnTestHost) LogEndOffsetOf(topic string, p int32) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	tp := topicPartition{topic, p}
+	off := h.logStart[tp]
+	for _, b := range h.logs[tp] {
+		hd, _ := records.ParseHeader(b)
+		off = hd.NextOffset()
+	}
+	return off
+}
+
+func (h *txnTestHost) LogStartOffsetOf(topic string, p int32) int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.logStart[topicPartition{topic, p}]
+}
+
+// TrimInternal drops the batches wholly below before.
+func (h *txnTestHost) TrimInternal(topic string, p int32, before int64) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	tp := topicPartition{topic, p}
+	var kept [][]byte
+	for _, b := range h.logs[tp] {
+		if hd, _ := records.ParseHeader(b); hd.NextOffset() > before {
+			kept = append(kept, b)
+		}
+	}
+	h.logs[tp] = kept
+	if h.logStart == nil {
+		h.logStart = make(map[topicPartition]int64)
+	}
+	h.logStart[tp] = max(h.logStart[tp], before)
+	return nil
+}
 func (h *txnTestHost) WriteTxnMarker(_ context.Context, topic string, p int32, pid int64, epoch int16, commit bool, _ int32) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -180,6 +220,35 @@ func (h *txnTestHost) TopicNameOf(id [16]byte) (string, int32, bool) {
 		}
 	}
 	return "", 0, false
+}
+
+// LatestOffset is a topic partition's high watermark as latest sets it.
+func (h *txnTestHost) LatestOffset(_ context.Context, topic string, p int32) (int64, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.latest == nil {
+		return 0, nil
+	}
+	return h.latest[topicPartition{topic, p}], nil
+}
+
+// GroupConfig is a group's configs (setGroupConfig).
+func (h *txnTestHost) GroupConfig(group string) map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.groupConfigs[group]
+}
+
+func (h *txnTestHost) setGroupConfig(group, key, value string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.groupConfigs == nil {
+		h.groupConfigs = make(map[string]map[string]string)
+	}
+	if h.groupConfigs[group] == nil {
+		h.groupConfigs[group] = make(map[string]string)
+	}
+	h.groupConfigs[group][key] = value
 }
 
 func (h *txnTestHost) TopicNames() []string {

@@ -183,6 +183,9 @@ func (c *conn) serve() {
 		c.log.Error().Int64(LogBytes, left).Msg("connection ended holding request bytes")
 		c.s.queued.add(-left)
 	}
+	if c.s.OnClose != nil {
+		c.s.OnClose(c.info.ID)
+	}
 	c.logClose(first)
 }
 

@@ -30,6 +30,10 @@ type Server struct {
 	// Observer, if set, hears about every request (observe.go). Set it
 	// before the first Listen or Serve.
 	Observer Observer
+	// OnClose, if set, is called with a connection's id once it has
+	// closed and its requests are done (share sessions end with their
+	// connection). Set it before the first Listen or Serve.
+	OnClose func(connID uint64)
 	// Options are set before the first Listen or Serve.
 	Options
 

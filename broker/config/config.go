@@ -96,6 +96,32 @@ type Config struct {
 	ConsumerGroupAssignors            []string // short names (uniform, range), resolved
 	ConsumerGroupMigrationPolicy      string   // lower case
 
+	// KIP-932 share groups and the share coordinator.
+	ShareGroupEnable                      bool
+	ShareGroupSessionTimeout              time.Duration
+	ShareGroupMinSessionTimeout           time.Duration
+	ShareGroupMaxSessionTimeout           time.Duration
+	ShareGroupHeartbeatInterval           time.Duration
+	ShareGroupMinHeartbeatInterval        time.Duration
+	ShareGroupMaxHeartbeatInterval        time.Duration
+	ShareGroupMaxSize                     int32
+	ShareGroupAssignors                   []string
+	ShareGroupInitializeRetryInterval     time.Duration
+	ShareGroupDeliveryCountLimit          int32
+	ShareGroupRecordLockDuration          time.Duration
+	ShareGroupMinRecordLockDuration       time.Duration
+	ShareGroupMaxRecordLockDuration       time.Duration
+	ShareGroupPartitionMaxRecordLocks     int32
+	ShareGroupMaxShareSessions            int32
+	ShareStateTopicNumPartitions          int32
+	ShareStateTopicReplicationFactor      int16
+	ShareStateTopicMinIsr                 int16
+	ShareStateTopicSegmentBytes           ByteSize
+	ShareSnapshotUpdateRecordsPerSnapshot int32
+	ShareCoordinatorWriteTimeout          time.Duration
+	ShareStateTopicPruneInterval          time.Duration
+	ShareColdPartitionSnapshotInterval    time.Duration
+
 	TxnStateNumPartitions     int32
 	TxnStateReplicationFactor int16
 	TxnStateMinIsr            int32
@@ -303,6 +329,7 @@ func (c *Config) derive() []error {
 	}
 	errs = append(errs, c.deriveSecurity()...)
 	errs = append(errs, c.deriveConsumerGroups()...)
+	errs = append(errs, c.deriveShareGroups()...)
 	return errs
 }
 

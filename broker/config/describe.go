@@ -17,6 +17,7 @@ const (
 	SourceStatic         Source = 4 // STATIC_BROKER_CONFIG
 	SourceDefault        Source = 5 // DEFAULT_CONFIG
 	SourceBrokerLogger   Source = 6 // DYNAMIC_BROKER_LOGGER_CONFIG
+	SourceGroup          Source = 8 // GROUP_CONFIG
 )
 
 // Synonym is one place a described config's value can come from.

@@ -41,12 +41,14 @@ func consumerAssignors(v any) error {
 }
 
 // rebalanceProtocols checks group.coordinator.rebalance.protocols: classic
-// is required, as in Kafka; consumer is optional.
+// is required, as in Kafka; consumer is optional. share is accepted, as
+// Kafka 4.0's early access asked for it, and changes nothing: share groups
+// are served unless group.share.enable is false.
 func rebalanceProtocols(v any) error {
 	list := v.([]string)
 	for _, p := range list {
-		if p != "classic" && p != "consumer" {
-			return fmt.Errorf("unsupported protocol %s (classic, consumer)", p)
+		if p != "classic" && p != "consumer" && p != "share" {
+			return fmt.Errorf("unsupported protocol %s (classic, consumer, share)", p)
 		}
 	}
 	if !slices.Contains(list, "classic") {

@@ -51,7 +51,7 @@ func TestConsumerGroupKeysRefused(t *testing.T) {
 		{map[string]string{"group.consumer.assignors": "range,range"}, "group.consumer.assignors"},
 		{map[string]string{"group.consumer.migration.policy": "sideways"}, "group.consumer.migration.policy"},
 		{map[string]string{"group.coordinator.rebalance.protocols": "consumer"}, "group.coordinator.rebalance.protocols"},
-		{map[string]string{"group.coordinator.rebalance.protocols": "classic,share"}, "group.coordinator.rebalance.protocols"},
+		{map[string]string{"group.coordinator.rebalance.protocols": "classic,streams"}, "group.coordinator.rebalance.protocols"},
 		{map[string]string{"group.consumer.session.timeout.ms": "30000"}, "group.consumer.session.timeout.ms (30000) must be between"},
 		{map[string]string{"group.consumer.heartbeat.interval.ms": "20000"}, "group.consumer.heartbeat.interval.ms (20000) must be between"},
 		{map[string]string{"group.consumer.min.session.timeout.ms": "70000"}, "group.consumer.max.session.timeout.ms (60000) must be at least"},

@@ -24,7 +24,7 @@ const (
 	inertTuning          = "a tuning setting of Kafka's implementation that Gregor's has no counterpart of"
 	inertKRaft           = "Gregor keeps cluster metadata in ZooKeeper (or locally), never in KRaft"
 	inertFormat          = "Gregor stores message format v2 and its brokers speak one protocol, as Kafka from 3.0 does"
-	inertShareGroups     = "share groups (KIP-932) are not supported"
+	inertShareGroups     = "Kafka 4.1 dropped this limit; Gregor does not bound the number of share groups"
 	inertMetrics         = "Gregor serves Prometheus metrics on gregor.metrics.listener instead of Kafka's reporters"
 	inertJavaTLS         = "Gregor's TLS is Go's, with no Java key or trust managers"
 	inertKerberos        = "GSSAPI (Kerberos) is not supported"
@@ -261,20 +261,6 @@ var kafkaKeys = []Key{
 		Doc: "How long an offset commit waits for replication."},
 	{Name: "offsets.commit.required.acks", Type: Short, Default: "-1", NoEffect: inertTuning,
 		Doc: "acks of offset commits (deprecated)."},
-	{Name: "group.share.session.timeout.ms", Type: Int, Default: "45000", Valid: atLeast(1), NoEffect: inertShareGroups,
-		Doc: "Session timeout of share groups."},
-	{Name: "group.share.min.session.timeout.ms", Type: Int, Default: "45000", Valid: atLeast(1), NoEffect: inertShareGroups,
-		Doc: "Least session timeout of share groups."},
-	{Name: "group.share.max.session.timeout.ms", Type: Int, Default: "60000", Valid: atLeast(1), NoEffect: inertShareGroups,
-		Doc: "Longest session timeout of share groups."},
-	{Name: "group.share.heartbeat.interval.ms", Type: Int, Default: "5000", Valid: atLeast(1), NoEffect: inertShareGroups,
-		Doc: "Heartbeat interval of share groups."},
-	{Name: "group.share.min.heartbeat.interval.ms", Type: Int, Default: "5000", Valid: atLeast(1), NoEffect: inertShareGroups,
-		Doc: "Least heartbeat interval of share groups."},
-	{Name: "group.share.max.heartbeat.interval.ms", Type: Int, Default: "15000", Valid: atLeast(1), NoEffect: inertShareGroups,
-		Doc: "Longest heartbeat interval of share groups."},
-	{Name: "group.share.max.size", Type: Short, Default: "200", Valid: between(10, 1000), NoEffect: inertShareGroups,
-		Doc: "Most members of a share group."},
 	{Name: "log.cleaner.threads", Type: Int, Default: "1", Valid: atLeast(0), Scope: ClusterWide, NoEffect: inertThreads,
 		Doc: "Threads of the log cleaner."},
 	{Name: "log.cleaner.io.max.bytes.per.second", Type: Double, Default: "1.7976931348623157E308", Scope: ClusterWide, NoEffect: inertTuning,
@@ -285,18 +271,8 @@ var kafkaKeys = []Key{
 		Doc: "I/O buffers of the log cleaner."},
 	{Name: "log.cleaner.io.buffer.load.factor", Type: Double, Default: "0.9", Scope: ClusterWide, NoEffect: inertTuning,
 		Doc: "Load factor of the log cleaner's key index."},
-	{Name: "group.share.delivery.count.limit", Type: Int, Default: "5", Valid: between(2, 10), NoEffect: inertShareGroups,
-		Doc: "Deliveries of a record to share consumers before it is archived."},
-	{Name: "group.share.record.lock.duration.ms", Type: Int, Default: "30000", Valid: between(1000, 60000), NoEffect: inertShareGroups,
-		Doc: "Acquisition lock of a record delivered to a share consumer."},
-	{Name: "group.share.min.record.lock.duration.ms", Type: Int, Default: "15000", Valid: between(1000, 30000), NoEffect: inertShareGroups,
-		Doc: "Least acquisition lock of a share group."},
-	{Name: "group.share.max.record.lock.duration.ms", Type: Int, Default: "60000", Valid: between(30000, 3600000), NoEffect: inertShareGroups,
-		Doc: "Longest acquisition lock of a share group."},
 	{Name: "group.share.max.groups", Type: Short, Default: "10", Valid: between(1, 100), NoEffect: inertShareGroups,
 		Doc: "Most share groups."},
-	{Name: "group.share.partition.max.record.locks", Type: Int, Default: "200", Valid: between(100, 10000), NoEffect: inertShareGroups,
-		Doc: "Most acquired records per share partition."},
 	{Name: "transaction.state.log.load.buffer.size", Type: Int, Default: "5242880", Valid: atLeast(1), NoEffect: inertTuning,
 		Doc: "Read buffer when loading __transaction_state."},
 	{Name: "transaction.state.log.segment.bytes", Type: Int, Default: "104857600", Valid: atLeast(1), NoEffect: inertTuning,

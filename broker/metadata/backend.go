@@ -37,6 +37,14 @@ type BrokerConfigApplier interface {
 	ApplyBrokerConfigs(defaults, perBroker map[string]string)
 }
 
+// GroupConfigApplier is implemented by Appliers that take group configs
+// (config resource type GROUP: share.auto.offset.reset, ...); backends
+// deliver every group's overrides, by group, at Start and on every
+// change, as a complete set the Applier may keep.
+type GroupConfigApplier interface {
+	ApplyGroupConfigs(groups map[string]map[string]string)
+}
+
 // PartitionApplier is implemented by Appliers that also take single
 // partition states out of band: what the backend itself just wrote (a
 // controlled shutdown's handovers), before its watches read it back. Such
@@ -65,6 +73,10 @@ type Backend interface {
 	// them. It returns once recorded; the change reaches the brokers
 	// through BrokerConfigApplier.
 	AlterBrokerConfigs(ctx context.Context, broker string, configs map[string]string) error
+	// AlterGroupConfigs replaces a group's config overrides (none
+	// deletes them); the change reaches every broker through
+	// GroupConfigApplier.
+	AlterGroupConfigs(ctx context.Context, group string, configs map[string]string) error
 	// UpdatePartition records a leader's ISR change; it fails with
 	// ErrStaleState if the state changed since version.
 	UpdatePartition(ctx context.Context, topic string, partition int32, st PartitionState) (PartitionState, error)

@@ -53,6 +53,9 @@ type localDoc struct {
 	// ClientQuotas are the client quota entities' configs, by entity path
 	// (QuotaEntity.Path). Absent in files written before they were kept.
 	ClientQuotas map[string]map[string]string `json:"client_quotas,omitempty"`
+	// GroupConfigs are the group configs by group. Absent in files
+	// written before they were kept.
+	GroupConfigs map[string]map[string]string `json:"group_configs,omitempty"`
 }
 
 type localTopic struct {
@@ -106,6 +109,7 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 	l.applyScramLocked()
 	l.applyAclsLocked()
 	l.applyQuotasLocked()
+	l.applyGroupConfigsLocked()
 	return nil
 }
 

@@ -66,6 +66,7 @@ func (b *backend) markAll() {
 	b.wmu.Unlock()
 	b.mu.Lock()
 	keys := append(b.brokerConfigKeys(), b.userKeys()...)
+	keys = append(keys, b.groupKeys()...)
 	keys = append(keys, aclKeys()...)
 	keys = append(keys, b.quotaKeys()...)
 	for name, t := range b.topics {
@@ -458,6 +459,10 @@ func (b *backend) process(key string) error {
 		return b.processUsers()
 	case strings.HasPrefix(key, preUser):
 		return b.processUser(key[len(preUser):])
+	case key == keyGroups:
+		return b.processGroups()
+	case strings.HasPrefix(key, preGroup):
+		return b.processGroup(key[len(preGroup):])
 	case key == keyAclChanges:
 		return b.processAclChanges(key, aclChangesPath)
 	case key == keyAclExtChanges:
@@ -776,6 +781,7 @@ func (b *backend) deliver() {
 	b.brokersChanged, b.removed = false, nil
 	cfgDefaults, cfgSelf, cfgChanged := b.takeBrokerConfigs()
 	scram, scramChanged := b.takeScram()
+	groupCfgs, groupCfgsChanged := b.takeGroupConfigs()
 	acls, aclsChanged := b.takeAcls()
 	quotas, quotasChanged := b.takeQuotas()
 	b.mu.Unlock()
@@ -798,6 +804,9 @@ func (b *backend) deliver() {
 	}
 	if a, ok := apply.(metadata.ScramCredentialApplier); ok && scramChanged {
 		a.ApplyScramCredentials(scram)
+	}
+	if a, ok := apply.(metadata.GroupConfigApplier); ok && groupCfgsChanged {
+		a.ApplyGroupConfigs(groupCfgs)
 	}
 	if a, ok := apply.(metadata.AclApplier); ok && aclsChanged {
 		a.ApplyAcls(acls)

@@ -77,8 +77,9 @@ type backend struct {
 	ctrlEpochVer   int32
 	rebalanceDue   bool // the leader imbalance check is due
 	bcfg           brokerConfigs
-	scram          scramCache // users.go
-	acls           aclCache   // acls.go
+	scram          scramCache       // users.go
+	gcfg           groupConfigCache // groupconfigs.go
+	acls           aclCache         // acls.go
 	// roundReported is when the earliest change read in this round was
 	// reported, for what the controller writes in it.
 	roundReported time.Time

@@ -32,10 +32,11 @@ const (
 	isrChangePrefix    = "isr_change_"
 )
 
-// persistentPaths are the paths a Kafka broker creates at startup.
+// persistentPaths are the paths a Kafka broker creates at startup, and
+// /config/groups (group configs, which ZooKeeper-mode Kafka had not).
 var persistentPaths = []string{
 	"/brokers", brokerIDsPath, brokerTopicsPath, brokerSeqIDPath,
-	"/config", configChangesPath, configTopicsPath, "/config/clients", "/config/users", "/config/brokers", "/config/ips",
+	"/config", configChangesPath, configTopicsPath, "/config/clients", "/config/users", "/config/brokers", "/config/ips", "/config/groups",
 	"/admin", deleteTopicsPath, isrChangePath, logDirEventPath, "/cluster",
 }
 

@@ -47,6 +47,8 @@ func main() {
 		rollingCmd(os.Args[2:])
 	case "downconvert":
 		downconvertCmd(os.Args[2:]) // downconvert.go
+	case "share":
+		shareCmd(os.Args[2:]) // share.go
 	case "serve-kfake":
 		serveKfake(os.Args[2:])
 	default:
@@ -65,6 +67,7 @@ func usage() {
   gregor-bench groups [-gregor bin/gregor] [-rounds 5]
   gregor-bench rolling [-gregor bin/gregor] [-rounds 3] [-rate 500] [-partitions 6]
   gregor-bench downconvert [-gregor bin/gregor] [-rounds 5] [-records 300000] [-size 256] [-codecs none,lz4]
+  gregor-bench share [-gregor bin/gregor | -bootstrap host:port] [-rounds 3] [-records 100000] [-size 100]
   gregor-bench serve-kfake -addr 127.0.0.1:PORT -dir DIR
 
 scenarios:`)

@@ -13,6 +13,7 @@ import (
 	"gregor/broker"
 	"gregor/broker/config"
 	"gregor/broker/metadata"
+	"gregor/broker/share"
 	"gregor/broker/zkmeta"
 	"gregor/coordinator"
 	"gregor/monitor"
@@ -55,6 +56,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	coord := coordinator.New(ccfg, b, log.With().Str("component", "coordinator").Logger())
 	b.OnLeadership(coord.LeadershipChanged)
 	b.SetTxnVerifier(coord)
+	b.SetSharePersister(sharePersister{coord})
 	if err := b.Start(ctx); err != nil {
 		b.Close()
 		return nil, err
@@ -65,6 +67,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	b.WrapAPIs(reg) // traffic counts and client quotas, for every API
 	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger()), listeners: map[string]string{}}
 	s.net.Options = connectionOptions(cfg)
+	s.net.OnClose = b.ConnClosed
 	s.metrics = monitor.NewMetrics(s.sources())
 	s.net.Observer = s.metrics.Observer
 	for _, l := range cfg.Listeners {
@@ -216,6 +219,25 @@ func coordinatorConfig(c *config.Config) coordinator.Config {
 		TxnMaxTimeout:             c.TxnMaxTimeout,
 		TxnIDExpiration:           c.TxnIDExpiration,
 		TxnAbortCheckPeriod:       c.TxnAbortCheckInterval,
+
+		ShareGroupEnable:                c.ShareGroupEnable,
+		ShareSessionTimeout:             c.ShareGroupSessionTimeout,
+		ShareMinSessionTimeout:          c.ShareGroupMinSessionTimeout,
+		ShareMaxSessionTimeout:          c.ShareGroupMaxSessionTimeout,
+		ShareHeartbeatInterval:          c.ShareGroupHeartbeatInterval,
+		ShareMinHeartbeatInterval:       c.ShareGroupMinHeartbeatInterval,
+		ShareMaxHeartbeatInterval:       c.ShareGroupMaxHeartbeatInterval,
+		ShareMaxGroupSize:               c.ShareGroupMaxSize,
+		ShareInitializeRetryInterval:    c.ShareGroupInitializeRetryInterval,
+		ShareRecordLockDuration:         c.ShareGroupRecordLockDuration,
+		ShareStateTopicPartitions:       c.ShareStateTopicNumPartitions,
+		ShareStateTopicReplication:      c.ShareStateTopicReplicationFactor,
+		ShareStateTopicMinISR:           c.ShareStateTopicMinIsr,
+		ShareStateSegmentBytes:          int64(c.ShareStateTopicSegmentBytes),
+		ShareSnapshotUpdatesPerSnapshot: c.ShareSnapshotUpdateRecordsPerSnapshot,
+		ShareWriteTimeout:               c.ShareCoordinatorWriteTimeout,
+		ShareStatePruneInterval:         c.ShareStateTopicPruneInterval,
+		ShareColdSnapshotInterval:       c.ShareColdPartitionSnapshotInterval,
 	}
 }
 
@@ -230,4 +252,16 @@ func warnInterBrokerPrincipal(cfg *config.Config, log zerolog.Logger) {
 	}
 	log.Warn().Str("principal", p).Str("listener", cfg.InterBrokerListener).
 		Msg("the inter-broker principal is not in super.users: other brokers' fetches and transaction markers need ACLs granting it ClusterAction on the cluster")
+}
+
+// sharePersister lets share partition leaders reach the share coordinators.
+type sharePersister struct{ c *coordinator.Coordinator }
+
+func (p sharePersister) ReadShareState(ctx context.Context, group string, topic [16]byte, partition, leaderEpoch int32) (broker.ShareState, error) {
+	st, err := p.c.ReadShareState(ctx, group, topic, partition, leaderEpoch)
+	return broker.ShareState{Start: st.Start, StateEpoch: st.StateEpoch, Batches: st.Batches}, err
+}
+
+func (p sharePersister) WriteShareState(ctx context.Context, group string, topic [16]byte, partition, stateEpoch, leaderEpoch int32, w share.Write) error {
+	return p.c.WriteShareState(ctx, group, topic, partition, stateEpoch, leaderEpoch, w)
 }

@@ -27,6 +27,8 @@ type Log interface {
 	ReadCommitted(topic string, partition int32, offset int64, maxBytes int32) ([]byte, int64, error)
 	// LogStartOffsetOf is a local partition's log start offset.
 	LogStartOffsetOf(topic string, partition int32) int64
+	// LogEndOffsetOf is a local partition's log end offset.
+	LogEndOffsetOf(topic string, partition int32) int64
 }
 
 // Machine is a coordinator's state for one partition. The runtime calls
@@ -129,8 +131,17 @@ func (s *Shard[M]) run() {
 // replay reads the partition from its log start to its high watermark
 // into the machine. It reports whether it got there before the shard
 // ended. Read errors are retried.
+//
+// It first waits for the high watermark to reach the log end offset it
+// found: a new leader's high watermark can lag records the previous
+// leader had committed (and answered for) until its followers fetch
+// again, and a state loaded without them would lose those writes (a
+// share partition's last acknowledgements, a group's last commit).
 func (s *Shard[M]) replay() bool {
 	r := s.rt
+	if !s.awaitLogEnd() {
+		return false
+	}
 	off := r.log.LogStartOffsetOf(r.topic, s.Partition)
 	for s.ctx.Err() == nil {
 		data, hw, err := r.log.ReadCommitted(r.topic, s.Partition, off, 1<<20)
@@ -153,6 +164,25 @@ func (s *Shard[M]) replay() bool {
 		off = next
 	}
 	return false
+}
+
+// awaitLogEnd waits until everything in the log when loading began is
+// committed; false if the shard ended first.
+func (s *Shard[M]) awaitLogEnd() bool {
+	r := s.rt
+	leo := r.log.LogEndOffsetOf(r.topic, s.Partition)
+	for leo > 0 && s.ctx.Err() == nil {
+		err := r.log.AwaitCommitted(s.ctx, r.topic, s.Partition, s.Epoch, leo-1)
+		if err == nil {
+			return true
+		}
+		if s.ctx.Err() == nil {
+			r.logger.Warn().Err(err).Str("topic", r.topic).Int32("partition", s.Partition).Int64("log_end", leo).
+				Msg("waiting for the high watermark to reach the log end before loading; retrying")
+			sleepCtx(s.ctx, 200*time.Millisecond)
+		}
+	}
+	return s.ctx.Err() == nil
 }
 
 // replayBatches hands each batch of data to the machine and returns the

@@ -1,0 +1,465 @@
+package broker
+
+// ShareFetch (key 78), versions 0-2 (v0 is Kafka 4.0's early-access
+// version, with PartitionMaxBytes; v1 adds MaxRecords and BatchSize and
+// the response's AcquisitionLockTimeoutMillis; v2 ShareAcquireMode and
+// IsRenewAck): a share group member's fetch from the partitions' leader
+// (KIP-932).
+//
+// The request works on the member's share session (share_sessions.go):
+// epoch 0 opens it with the partitions named, a later epoch adds the
+// partitions named and drops the forgotten ones, -1 closes it and fetches
+// nothing. Piggy-backed acknowledgements are applied and persisted first
+// (an opening request may carry none: INVALID_REQUEST), each partition's
+// outcome in AcknowledgeErrorCode. Then every partition of the session is
+// fetched: records are acquired for the member for the group's lock
+// duration (share_read.go), at most MaxRecords (500 for v0) and MaxBytes
+// in all, and only the batches holding them are returned with the
+// acquired ranges and their delivery counts. With nothing acquired the
+// response waits, off the connection's read path, up to MaxWaitMillis
+// for MinBytes, woken by new data or released records.
+//
+// A request that opens a session lists every partition it names; later
+// ones list the partitions with records, errors or acknowledgements.
+// Authorization: READ on the group (GROUP_AUTHORIZATION_FAILED for the
+// whole request) and READ on each topic.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/acl"
+	"gregor/broker/share"
+	"gregor/protocol"
+)
+
+// defaultShareMaxRecords bounds a v0 ShareFetch, which has no MaxRecords.
+const defaultShareMaxRecords = 500
+
+// shareFetch is one ShareFetch being served.
+type shareFetch struct {
+	b       *Broker
+	req     *protocol.Request
+	r       *kmsg.ShareFetchRequest
+	key     shareSessionKey
+	resp    *kmsg.ShareFetchResponse
+	lockMs  int64
+	rc      bool
+	topicOK map[[16]byte]error // per topic: lookup and READ
+	// out holds each partition's response entry, by partition.
+	out   map[shareTP]*kmsg.ShareFetchResponseTopicPartition
+	order []shareTP
+}
+
+func (b *Broker) handleShareFetch(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.ShareFetchRequest)
+	resp := req.Response().(*kmsg.ShareFetchResponse)
+	group, member, e := b.checkShareRequest(req, r.GroupID, r.MemberID)
+	if e != nil {
+		resp.ErrorCode = e.Code
+		return resp, nil
+	}
+	sf := &shareFetch{b: b, req: req, r: r, key: shareSessionKey{group, member}, resp: resp,
+		lockMs: b.shareLockMs(group), rc: b.shareReadCommitted(group),
+		topicOK: map[[16]byte]error{}, out: map[shareTP]*kmsg.ShareFetchResponseTopicPartition{}}
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		return sf.serve(ctx), nil
+	})
+	return nil, nil
+}
+
+// checkShareRequest checks what every share request needs: a group the
+// principal may READ and a member id.
+func (b *Broker) checkShareRequest(req *protocol.Request, group, member *string) (string, string, *kerr.Error) {
+	switch {
+	case group == nil || *group == "":
+		return "", "", kerr.InvalidGroupID
+	case b.authz != nil && !b.authorize(req, acl.Read, acl.Group, *group):
+		return "", "", kerr.GroupAuthorizationFailed
+	case member == nil || *member == "":
+		return "", "", kerr.InvalidRequest
+	}
+	return *group, *member, nil
+}
+
+// requested splits the request: the partitions it names for fetching,
+// those it forgets, and the acknowledgements by partition.
+func (sf *shareFetch) requested() (fetch, forget []shareTP, acks map[shareTP][]share.Ack) {
+	acks = map[shareTP][]share.Ack{}
+	for _, rt := range sf.r.Topics {
+		for _, rp := range rt.Partitions {
+			tp := shareTP{rt.TopicID, rp.Partition}
+			if sf.req.Version >= 1 || rp.PartitionMaxBytes > 0 {
+				fetch = append(fetch, tp)
+			}
+			for _, ab := range rp.AcknowledgementBatches {
+				acks[tp] = append(acks[tp], shareAck(ab.FirstOffset, ab.LastOffset, ab.AcknowledgeTypes))
+			}
+		}
+	}
+	for _, ft := range sf.r.ForgottenTopicsData {
+		for _, p := range ft.Partitions {
+			forget = append(forget, shareTP{ft.TopicID, p})
+		}
+	}
+	return fetch, forget, acks
+}
+
+// shareAck converts a wire acknowledgement batch.
+func shareAck(first, last int64, types []int8) share.Ack {
+	a := share.Ack{First: first, Last: last, Types: make([]share.AckType, len(types))}
+	for i, t := range types {
+		a.Types[i] = share.AckType(t)
+	}
+	return a
+}
+
+// serve answers the request.
+func (sf *shareFetch) serve(ctx context.Context) kmsg.Response {
+	b := sf.b
+	if sf.req.Version >= 1 {
+		sf.resp.AcquisitionLockTimeoutMillis = int32(sf.lockMs)
+	}
+	fetch, forget, acks := sf.requested()
+	hasAcks := len(acks) > 0
+	parts, err := sf.session(fetch, forget, hasAcks)
+	if err != nil {
+		sf.resp.ErrorCode = ErrorCode(b.log, err)
+		return sf.resp
+	}
+	if sf.r.ShareSessionEpoch == shareEpochInitial {
+		for _, tp := range parts {
+			sf.entry(tp)
+		}
+	}
+	sf.acknowledge(ctx, acks)
+	if sf.r.ShareSessionEpoch == shareEpochFinal {
+		b.releaseSession(sf.key, b.shares.sessions.close(sf.key))
+		return sf.finish()
+	}
+	got, bytes, failed := sf.fetchAll(ctx, parts, nil)
+	if failed || hasAcks || bytes >= int(sf.r.MinBytes) && got > 0 || sf.r.MaxWaitMillis <= 0 {
+		return sf.finish()
+	}
+	sf.wait(ctx, parts, got, bytes)
+	return sf.finish()
+}
+
+// session applies the request to the member's share session and returns
+// the partitions to fetch.
+func (sf *shareFetch) session(fetch, forget []shareTP, hasAcks bool) ([]shareTP, error) {
+	b := sf.b
+	now := b.now().UnixMilli()
+	ss := &b.shares.sessions
+	switch sf.r.ShareSessionEpoch {
+	case shareEpochInitial:
+		if hasAcks {
+			return nil, kerr.InvalidRequest
+		}
+		limit := int(b.Config().ShareGroupMaxShareSessions)
+		var conn uint64
+		if sf.req.Conn != nil {
+			conn = sf.req.Conn.ID
+		}
+		old, err := ss.open(sf.key, conn, fetch, now, 2*sf.lockMs, limit, sf.req.Version == 0)
+		b.releaseSession(sf.key, old)
+		for _, tp := range fetch {
+			b.shares.refreshIfIdle(sharePartKey{group: sf.key.group, topic: tp.topic, partition: tp.partition})
+		}
+		return fetch, err
+	case shareEpochFinal:
+		if sf.fetchesOnClose(fetch) {
+			return nil, kerr.InvalidRequest
+		}
+		if !ss.exists(sf.key) {
+			return nil, kerr.ShareSessionNotFound
+		}
+		return nil, nil
+	}
+	return ss.update(sf.key, sf.r.ShareSessionEpoch, fetch, forget, now)
+}
+
+// fetchesOnClose reports whether a closing request asks for records: a
+// v0 partition with PartitionMaxBytes, a later one named without
+// acknowledgements.
+func (sf *shareFetch) fetchesOnClose(fetch []shareTP) bool {
+	if sf.req.Version == 0 {
+		return len(fetch) > 0
+	}
+	for _, rt := range sf.r.Topics {
+		for _, rp := range rt.Partitions {
+			if len(rp.AcknowledgementBatches) == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// entry returns the response entry of a partition, adding it.
+func (sf *shareFetch) entry(tp shareTP) *kmsg.ShareFetchResponseTopicPartition {
+	if e := sf.out[tp]; e != nil {
+		return e
+	}
+	e := kmsg.NewShareFetchResponseTopicPartition()
+	e.Partition = tp.partition
+	e.CurrentLeader.LeaderID, e.CurrentLeader.LeaderEpoch = -1, -1
+	sf.out[tp] = &e
+	sf.order = append(sf.order, tp)
+	return &e
+}
+
+// acknowledge applies and persists the piggy-backed acknowledgements.
+func (sf *shareFetch) acknowledge(ctx context.Context, acks map[shareTP][]share.Ack) {
+	for _, rt := range sf.r.Topics {
+		for _, rp := range rt.Partitions {
+			tp := shareTP{rt.TopicID, rp.Partition}
+			a, ok := acks[tp]
+			if !ok {
+				continue
+			}
+			delete(acks, tp) // a partition named twice is acknowledged once
+			e := sf.entry(tp)
+			err := sf.b.shareAcknowledge(ctx, sf.req, sf.key, tp, a, sf.renew(), sf.lockMs, sf.topicOK)
+			if err != nil {
+				e.AcknowledgeErrorCode = ErrorCode(sf.b.log, err)
+				sf.leaderHint(tp, err, e)
+			}
+		}
+	}
+}
+
+// renew reports whether the request may renew locks (v2 IsRenewAck).
+func (sf *shareFetch) renew() bool { return sf.req.Version >= 2 && sf.r.IsRenewAck }
+
+// fetchAll acquires on each partition (skipping those in done) and
+// reports the offsets and bytes acquired and whether any failed.
+func (sf *shareFetch) fetchAll(ctx context.Context, parts []shareTP, done map[shareTP]bool) (got, bytes int, failed bool) {
+	maxRecords := defaultShareMaxRecords
+	if sf.req.Version >= 1 && sf.r.MaxRecords > 0 {
+		maxRecords = int(sf.r.MaxRecords)
+	}
+	maxBytes, _ := fetchLimits(sf.b.Config(), sf.r.MaxBytes, 0, false)
+	for _, tp := range parts {
+		if done[tp] || got >= maxRecords {
+			continue
+		}
+		res, err := sf.fetchOne(ctx, tp, shareAcquire{member: sf.key.member, maxRecords: maxRecords - got,
+			maxBytes: maxBytes - int32(bytes), readCommitted: sf.rc, lockMs: sf.lockMs})
+		if err != nil {
+			e := sf.entry(tp)
+			e.ErrorCode = ErrorCode(sf.b.log, err)
+			sf.leaderHint(tp, err, e)
+			failed = true
+			continue
+		}
+		if len(res.runs) == 0 {
+			continue
+		}
+		e := sf.entry(tp)
+		e.Records = res.records
+		for _, r := range res.runs {
+			ar := kmsg.NewShareFetchResponseTopicPartitionAcquiredRecord()
+			ar.FirstOffset, ar.LastOffset, ar.DeliveryCount = r.First, r.Last, r.Count
+			e.AcquiredRecords = append(e.AcquiredRecords, ar)
+		}
+		if done != nil {
+			done[tp] = true
+		}
+		got += res.count()
+		bytes += len(res.records)
+	}
+	return got, bytes, failed
+}
+
+// fetchOne acquires records on one partition.
+func (sf *shareFetch) fetchOne(ctx context.Context, tp shareTP, a shareAcquire) (shareAcquired, error) {
+	t, p, err := sf.b.sharePartitionOf(sf.req, tp, sf.topicOK)
+	if err != nil {
+		return shareAcquired{}, err
+	}
+	sp, err := sf.b.sharePartition(ctx, sf.key.group, t, p)
+	if err != nil {
+		return shareAcquired{}, err
+	}
+	return sp.acquire(a)
+}
+
+// wait long-polls until enough is acquired, the deadline, or the
+// connection closes; partitions that got records are not fetched again
+// (their records stay in offset order).
+func (sf *shareFetch) wait(ctx context.Context, parts []shareTP, got, bytes int) {
+	wake := make(chan struct{}, 1)
+	for _, tp := range parts {
+		if t := sf.b.TopicByID(tp.topic); t != nil {
+			if p := t.Partition(tp.partition); p != nil {
+				p.wait(wake)
+				defer p.unwait(wake)
+			}
+		}
+	}
+	done := map[shareTP]bool{}
+	for tp, e := range sf.out {
+		if len(e.AcquiredRecords) > 0 {
+			done[tp] = true
+		}
+	}
+	timer := time.NewTimer(time.Duration(sf.r.MaxWaitMillis) * time.Millisecond)
+	defer timer.Stop()
+	for {
+		select {
+		case <-wake:
+			g, n, failed := sf.fetchAll(ctx, parts, done)
+			got, bytes = got+g, bytes+n
+			if failed || got > 0 && bytes >= int(sf.r.MinBytes) {
+				return
+			}
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// finish lays the partition entries out by topic.
+func (sf *shareFetch) finish() kmsg.Response {
+	idx := map[[16]byte]int{}
+	for _, tp := range sf.order {
+		i, ok := idx[tp.topic]
+		if !ok {
+			i = len(sf.resp.Topics)
+			idx[tp.topic] = i
+			rt := kmsg.NewShareFetchResponseTopic()
+			rt.TopicID = tp.topic
+			sf.resp.Topics = append(sf.resp.Topics, rt)
+		}
+		sf.resp.Topics[i].Partitions = append(sf.resp.Topics[i].Partitions, *sf.out[tp])
+	}
+	for _, ep := range sf.b.shareLeaderEndpoints(sf.req, sf.order, func(tp shareTP) int32 { return sf.out[tp].CurrentLeader.LeaderID }) {
+		ne := kmsg.NewShareFetchResponseNodeEndpoint()
+		ne.NodeID, ne.Host, ne.Port, ne.Rack = ep.id, ep.host, ep.port, ep.rack
+		sf.resp.NodeEndpoints = append(sf.resp.NodeEndpoints, ne)
+	}
+	return sf.resp
+}
+
+// leaderHint names the partition's leader when this broker is not it.
+func (sf *shareFetch) leaderHint(tp shareTP, err error, e *kmsg.ShareFetchResponseTopicPartition) {
+	if id, epoch, ok := sf.b.shareLeaderOf(tp, err); ok {
+		e.CurrentLeader.LeaderID, e.CurrentLeader.LeaderEpoch = id, epoch
+	}
+}
+
+// sharePartitionOf resolves a share request's partition, checking READ on
+// its topic once per topic.
+func (b *Broker) sharePartitionOf(req *protocol.Request, tp shareTP, topicOK map[[16]byte]error) (*Topic, *Partition, error) {
+	err, seen := topicOK[tp.topic]
+	t := b.TopicByID(tp.topic)
+	if !seen {
+		switch {
+		case t == nil:
+			err = kerr.UnknownTopicID
+		case b.authz != nil && !b.authorize(req, acl.Read, acl.Topic, t.Name):
+			err = kerr.TopicAuthorizationFailed
+		}
+		topicOK[tp.topic] = err
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	p := t.Partition(tp.partition)
+	if p == nil {
+		return nil, nil, kerr.UnknownTopicOrPartition
+	}
+	return t, p, nil
+}
+
+// shareAcknowledge applies one partition's acknowledgements for the
+// member and persists them before returning.
+func (b *Broker) shareAcknowledge(ctx context.Context, req *protocol.Request, k shareSessionKey, tp shareTP, acks []share.Ack, renew bool, lockMs int64, topicOK map[[16]byte]error) error {
+	t, p, err := b.sharePartitionOf(req, tp, topicOK)
+	if err != nil {
+		return err
+	}
+	sp, err := b.sharePartition(ctx, k.group, t, p)
+	if err != nil {
+		return err
+	}
+	sp.mu.Lock()
+	err = sp.sp.Acknowledge(k.member, acks, renew, b.now().UnixMilli(), lockMs)
+	if err == nil {
+		sp.armLocked()
+	}
+	sp.mu.Unlock()
+	switch {
+	case errors.Is(err, share.ErrInvalidAck):
+		return kerr.InvalidRequest
+	case errors.Is(err, share.ErrInvalidRecordState):
+		return kerr.InvalidRecordState
+	case err != nil:
+		return err
+	}
+	p.notify() // released records may be fetched again
+	return sp.persist(ctx, false)
+}
+
+// shareLeaderOf is the leader of a partition a NOT_LEADER_OR_FOLLOWER
+// answer names.
+func (b *Broker) shareLeaderOf(tp shareTP, err error) (int32, int32, bool) {
+	if !errors.Is(err, kerr.NotLeaderForPartition) {
+		return 0, 0, false
+	}
+	t := b.TopicByID(tp.topic)
+	if t == nil {
+		return 0, 0, false
+	}
+	p := t.Partition(tp.partition)
+	if p == nil {
+		return 0, 0, false
+	}
+	st := p.State()
+	return st.Leader, st.LeaderEpoch, true
+}
+
+// nodeEndpoint is a leader's address on the request's listener.
+type nodeEndpoint struct {
+	id   int32
+	host string
+	port int32
+	rack *string
+}
+
+// shareLeaderEndpoints lists the endpoints of the leaders named in
+// NOT_LEADER_OR_FOLLOWER answers (leader returns each partition's, -1
+// for none).
+func (b *Broker) shareLeaderEndpoints(req *protocol.Request, parts []shareTP, leader func(shareTP) int32) []nodeEndpoint {
+	var out []nodeEndpoint
+	seen := map[int32]bool{}
+	for _, tp := range parts {
+		id := leader(tp)
+		if id < 0 || seen[id] || req.Conn == nil {
+			continue
+		}
+		seen[id] = true
+		bi, ok := b.BrokerByID(id)
+		if !ok {
+			continue
+		}
+		ep, ok := bi.Endpoints[req.Conn.Listener]
+		if !ok {
+			continue
+		}
+		ne := nodeEndpoint{id: bi.ID, host: ep.Host, port: ep.Port}
+		if bi.Rack != "" {
+			rack := bi.Rack
+			ne.rack = &rack
+		}
+		out = append(out, ne)
+	}
+	return out
+}

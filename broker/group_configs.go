@@ -1,0 +1,126 @@
+package broker
+
+// Group configs (config resource type GROUP, KIP-848/KIP-932): per-group
+// overrides such as share.auto.offset.reset, altered with
+// IncrementalAlterConfigs and read with DescribeConfigs. Kafka keeps them
+// in its KRaft metadata; Gregor keeps them in the metadata backend (the
+// local file, or /config/groups in ZooKeeper), which delivers them to
+// every broker (ApplyGroupConfigs).
+
+import (
+	"context"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/config"
+)
+
+// groupConfigStore holds the group configs.
+type groupConfigStore struct {
+	mu sync.Mutex
+	// guarded by mu:
+	byGroup map[string]map[string]string // as the backend delivered them
+	changed chan struct{}                // closed at the next delivery
+}
+
+// GroupConfig is a group's config overrides; nil when it has none. The
+// map is the caller's.
+func (b *Broker) GroupConfig(group string) map[string]string {
+	s := &b.groupConfigs
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.byGroup[group]) == 0 {
+		return nil
+	}
+	return maps.Clone(s.byGroup[group])
+}
+
+// setGroupConfigs replaces a group's overrides after validating them as
+// Kafka's GroupConfig.validate does.
+func (b *Broker) setGroupConfigs(ctx context.Context, group string, next map[string]string, validateOnly bool) error {
+	if group == "" {
+		return errorf(kerr.InvalidRequest, "Group name must not be empty")
+	}
+	if err := b.Config().ValidateGroupConfigs(next); err != nil {
+		return errorf(kerr.InvalidConfig, "%v", err)
+	}
+	if validateOnly {
+		return nil
+	}
+	if err := b.backend.AlterGroupConfigs(ctx, group, next); err != nil {
+		return err
+	}
+	b.log.Info().Str("group", group).Interface("configs", next).Msg("group configs altered")
+	if !b.awaitGroupConfigs(ctx, group, next) {
+		b.log.Warn().Str("group", group).Msg("group configs recorded but not yet applied here")
+	}
+	return nil
+}
+
+// ApplyGroupConfigs takes every group's configs (GroupConfigApplier).
+func (a applier) ApplyGroupConfigs(groups map[string]map[string]string) {
+	s := &a.b.groupConfigs
+	s.mu.Lock()
+	s.byGroup = groups
+	ch := s.changed
+	s.changed = nil
+	s.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// awaitGroupConfigs waits (5 s at most) until this broker has a group's
+// configs as want.
+func (b *Broker) awaitGroupConfigs(ctx context.Context, group string, want map[string]string) bool {
+	timer := time.NewTimer(5 * time.Second)
+	defer timer.Stop()
+	s := &b.groupConfigs
+	for {
+		s.mu.Lock()
+		have := s.byGroup[group]
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		if maps.Equal(have, want) {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
+}
+
+// groupEntries describes every group config of a group: its override, or
+// the broker's value or fixed default.
+func (b *Broker) groupEntries(group string) []config.Entry {
+	over := b.GroupConfig(group)
+	cfg := b.Config()
+	out := make([]config.Entry, 0, len(config.GroupKeys))
+	for _, k := range config.GroupKeys {
+		v, src := k.Default, config.SourceDefault
+		if k.Broker != "" {
+			if bv, ok := cfg.BrokerValue(k.Broker); ok {
+				v = bv
+			}
+		}
+		if ov, ok := over[k.Name]; ok {
+			v, src = ov, config.SourceGroup
+		}
+		typ := config.Int
+		if k.Default != "" {
+			typ = config.String
+		}
+		out = append(out, config.Entry{Name: k.Name, Value: &v, Source: src, Type: typ, Doc: k.Doc})
+	}
+	return out
+}

@@ -1,0 +1,412 @@
+package broker
+
+// ShareFetch and ShareAcknowledge through the registry (no sockets), with
+// an in-memory persister standing in for the share coordinators.
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/records"
+	"gregor/broker/share"
+	"gregor/internal/wait"
+)
+
+// memPersister keeps share state as the share coordinator would: the
+// start offset and each offset's last written state. A partition it has
+// not seen reads as initialized without a start offset (-1).
+type memPersister struct {
+	mu     sync.Mutex
+	start  map[sharePartKey]int64
+	state  map[sharePartKey]map[int64]share.Batch
+	writes int
+}
+
+func newMemPersister() *memPersister {
+	return &memPersister{start: map[sharePartKey]int64{}, state: map[sharePartKey]map[int64]share.Batch{}}
+}
+
+func (m *memPersister) ReadShareState(_ context.Context, group string, topic [16]byte, partition, _ int32) (ShareState, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := sharePartKey{group, topic, partition}
+	start, ok := m.start[k]
+	if !ok {
+		return ShareState{Start: -1}, nil
+	}
+	st := ShareState{Start: start}
+	for o := start; ; o++ {
+		b, ok := m.state[k][o]
+		if !ok {
+			break
+		}
+		st.Batches = append(st.Batches, b)
+	}
+	return st, nil
+}
+
+func (m *memPersister) WriteShareState(_ context.Context, group string, topic [16]byte, partition, _, _ int32, w share.Write) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := sharePartKey{group, topic, partition}
+	m.writes++
+	m.start[k] = w.Start
+	if m.state[k] == nil {
+		m.state[k] = map[int64]share.Batch{}
+	}
+	for _, b := range w.Batches {
+		for o := b.First; o <= b.Last; o++ {
+			m.state[k][o] = share.Batch{First: o, Last: o, State: b.State, Count: b.Count}
+		}
+	}
+	return nil
+}
+
+// stateOf is an offset's persisted state.
+func (m *memPersister) stateOf(k sharePartKey, o int64) (share.State, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.state[k][o]
+	return b.State, ok
+}
+
+// shareEnv is a test broker with a share group config and a topic.
+type shareEnv struct {
+	*testBroker
+	per   *memPersister
+	topic *Topic
+	group string
+}
+
+func newShareEnv(t *testing.T, groupConfigs map[string]string) *shareEnv {
+	tb := newTestBroker(t, map[string]string{"group.share.min.record.lock.duration.ms": "1000"})
+	per := newMemPersister()
+	tb.SetSharePersister(per)
+	tb.createTopic("q", 1, nil)
+	if err := tb.setGroupConfigs(context.Background(), "sg", groupConfigs, false); err != nil {
+		t.Fatal(err)
+	}
+	return &shareEnv{testBroker: tb, per: per, topic: tb.Topic("q"), group: "sg"}
+}
+
+// fetch is a ShareFetch of partition 0 by member at epoch, with acks.
+func (e *shareEnv) fetch(member string, epoch int32, acks ...kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch) *kmsg.ShareFetchResponse {
+	e.t.Helper()
+	req := kmsg.NewPtrShareFetchRequest()
+	req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr(member), epoch
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = 0, 1, 1<<20, 500
+	rt := kmsg.NewShareFetchRequestTopic()
+	rt.TopicID = e.topic.ID
+	rp := kmsg.NewShareFetchRequestTopicPartition()
+	rp.AcknowledgementBatches = acks
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return e.call(req).(*kmsg.ShareFetchResponse)
+}
+
+func ackBatch(first, last int64, t share.AckType) kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch {
+	b := kmsg.NewShareFetchRequestTopicPartitionAcknowledgementBatch()
+	b.FirstOffset, b.LastOffset, b.AcknowledgeTypes = first, last, []int8{int8(t)}
+	return b
+}
+
+// acquired lists the acquired ranges of the response's only partition.
+func acquired(t *testing.T, resp *kmsg.ShareFetchResponse) []share.Run {
+	t.Helper()
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		t.Fatalf("share fetch: %v", err)
+	}
+	var out []share.Run
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				t.Fatalf("share fetch partition %d: %v", rp.Partition, err)
+			}
+			for _, ar := range rp.AcquiredRecords {
+				out = append(out, share.Run{First: ar.FirstOffset, Last: ar.LastOffset, Count: ar.DeliveryCount})
+			}
+		}
+	}
+	return out
+}
+
+func TestShareFetchLatestByDefault(t *testing.T) {
+	e := newShareEnv(t, nil)
+	e.produce("q", 0, batch(t, 1, "before"))
+	if got := acquired(t, e.fetch("m1", 0)); len(got) != 0 {
+		t.Fatalf("a record produced before the group read the partition was delivered: %v", got)
+	}
+	e.produce("q", 0, batch(t, 1, "after"))
+	got := acquired(t, e.fetch("m1", 1))
+	if len(got) != 1 || got[0] != (share.Run{First: 1, Last: 1, Count: 1}) {
+		t.Fatalf("acquired %v, want offset 1 once", got)
+	}
+}
+
+func TestShareFetchSessionEpochs(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a", "b"))
+	if resp := e.fetch("m1", 3); resp.ErrorCode != kerr.ShareSessionNotFound.Code {
+		t.Fatalf("fetch without a session: error %d, want SHARE_SESSION_NOT_FOUND", resp.ErrorCode)
+	}
+	if resp := e.fetch("m1", 0, ackBatch(0, 0, share.AckAccept)); resp.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("opening fetch with acks: error %d, want INVALID_REQUEST", resp.ErrorCode)
+	}
+	if got := acquired(t, e.fetch("m1", 0)); len(got) != 1 || got[0].Last != 1 {
+		t.Fatalf("acquired %v, want offsets 0-1", got)
+	}
+	if resp := e.fetch("m1", 2); resp.ErrorCode != kerr.InvalidShareSessionEpoch.Code {
+		t.Fatalf("fetch at the wrong epoch: error %d, want INVALID_SHARE_SESSION_EPOCH", resp.ErrorCode)
+	}
+	// Another member gets nothing while m1 holds both records; m1
+	// closing its session releases them to it.
+	if got := acquired(t, e.fetch("m2", 0)); len(got) != 0 {
+		t.Fatalf("m2 acquired %v held by m1", got)
+	}
+	req := kmsg.NewPtrShareAcknowledgeRequest()
+	req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), -1
+	if resp := e.call(req).(*kmsg.ShareAcknowledgeResponse); resp.ErrorCode != 0 {
+		t.Fatalf("closing m1's session: error %d", resp.ErrorCode)
+	}
+	got := acquired(t, e.fetch("m2", 1))
+	if len(got) != 1 || got[0] != (share.Run{First: 0, Last: 1, Count: 2}) {
+		t.Fatalf("m2 acquired %v, want offsets 0-1 at delivery 2", got)
+	}
+}
+
+func TestShareAcknowledgementsSurviveNewLeader(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a", "b", "c"))
+	acquired(t, e.fetch("m1", 0))
+	resp := e.fetch("m1", 1, ackBatch(0, 0, share.AckAccept), ackBatch(1, 1, share.AckReject), ackBatch(2, 2, share.AckRelease))
+	if c := resp.Topics[0].Partitions[0].AcknowledgeErrorCode; c != 0 {
+		t.Fatalf("acknowledging: error %d", c)
+	}
+	k := sharePartKey{e.group, e.topic.ID, 0}
+	e.per.mu.Lock()
+	start := e.per.start[k]
+	e.per.mu.Unlock()
+	if start != 2 {
+		t.Errorf("persisted start offset %d, want 2 (0 accepted, 1 rejected)", start)
+	}
+	if st, ok := e.per.stateOf(k, 2); !ok || st != share.Available {
+		t.Errorf("offset 2 persisted as %v (%v), want Available", st, ok)
+	}
+	// A new leader loads the persisted state: only the released record
+	// comes back.
+	e.shares.closeAll()
+	got := acquired(t, e.fetch("m2", 0))
+	if len(got) != 1 || got[0].First != 2 || got[0].Last != 2 {
+		t.Fatalf("after reload acquired %v, want only offset 2", got)
+	}
+}
+
+func TestShareAcknowledgeOthersRecordsIsInvalidRecordState(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a"))
+	acquired(t, e.fetch("m1", 0))
+	e.fetch("m2", 0)
+	resp := e.fetch("m2", 1, ackBatch(0, 0, share.AckAccept))
+	if c := resp.Topics[0].Partitions[0].AcknowledgeErrorCode; c != kerr.InvalidRecordState.Code {
+		t.Fatalf("m2 acknowledging m1's record: error %d, want INVALID_RECORD_STATE", c)
+	}
+	bad := kmsg.NewShareFetchRequestTopicPartitionAcknowledgementBatch()
+	bad.FirstOffset, bad.LastOffset, bad.AcknowledgeTypes = 0, 0, []int8{9}
+	resp = e.fetch("m1", 1, bad)
+	if c := resp.Topics[0].Partitions[0].AcknowledgeErrorCode; c != kerr.InvalidRequest.Code {
+		t.Fatalf("unknown acknowledgement type: error %d, want INVALID_REQUEST", c)
+	}
+}
+
+// The lock expires in the bubble's virtual time: sleeping past it is the
+// clock moving, not a guess at how long something takes.
+func TestShareLockExpiryRedeliversWithHigherCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "1000"})
+		e.produce("q", 0, batch(t, 1, "a"))
+		acquired(t, e.fetch("m1", 0))
+		time.Sleep(999 * time.Millisecond)
+		synctest.Wait()
+		if got := acquired(t, e.fetch("m2", 0)); len(got) != 0 {
+			t.Fatalf("m2 acquired %v while m1's lock holds", got)
+		}
+		time.Sleep(time.Millisecond)
+		synctest.Wait()
+		got := acquired(t, e.fetch("m2", 1))
+		if len(got) != 1 || got[0] != (share.Run{First: 0, Last: 0, Count: 2}) {
+			t.Fatalf("after the lock expired m2 acquired %v, want offset 0 at delivery 2", got)
+		}
+	})
+}
+
+func TestShareDeliveryLimitArchives(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "poison"))
+	limit := int(e.Config().ShareGroupDeliveryCountLimit)
+	got := acquired(t, e.fetch("m1", 0))
+	for i := 1; ; i++ {
+		if i <= limit && (len(got) != 1 || int(got[0].Count) != i) {
+			t.Fatalf("delivery %d: acquired %v", i, got)
+		}
+		if i > limit {
+			if len(got) != 0 {
+				t.Fatalf("delivered past group.share.delivery.count.limit (%d): %v", limit, got)
+			}
+			return
+		}
+		// Releasing it piggy-backed: the same fetch acquires it again.
+		got = acquired(t, e.fetch("m1", int32(i), ackBatch(0, 0, share.AckRelease)))
+	}
+}
+
+func TestShareSpansSkipAbortedAndControl(t *testing.T) {
+	build := func(base int64, pid int64, attrs int16, n int) []byte {
+		b := &records.Batch{BaseOffset: base, ProducerID: pid, ProducerEpoch: 0, BaseSequence: 0, Attributes: attrs}
+		for i := 0; i < n; i++ {
+			b.Records = append(b.Records, records.Record{OffsetDelta: int32(i), Value: []byte("x")})
+		}
+		data, err := records.Build(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	const txn, ctl = records.AttrTransactional, records.AttrTransactional | records.AttrControl
+	var data []byte
+	data = append(data, build(0, -1, 0, 2)...)  // 0-1 plain
+	data = append(data, build(2, 7, txn, 2)...) // 2-3 aborted
+	data = append(data, build(4, 8, txn, 1)...) // 4 committed
+	data = append(data, build(5, 7, ctl, 1)...) // 5 abort marker
+	data = append(data, build(6, 8, ctl, 1)...) // 6 commit marker
+	ab := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+	ab.ProducerID, ab.FirstOffset = 7, 2
+	spans, _, err := shareSpans(data, []kmsg.FetchResponseTopicPartitionAbortedTransaction{ab})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []share.Span{{First: 0, Last: 1}, {First: 2, Last: 3, Skip: true}, {First: 4, Last: 4},
+		{First: 5, Last: 5, Skip: true}, {First: 6, Last: 6, Skip: true}}
+	if len(spans) != len(want) {
+		t.Fatalf("spans %v, want %v", spans, want)
+	}
+	for i := range want {
+		if spans[i] != want[i] {
+			t.Errorf("span %d: %v, want %v", i, spans[i], want[i])
+		}
+	}
+}
+
+func TestShareSessionEndsWithItsConnection(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a"))
+	acquired(t, e.fetch("m1", 0)) // the harness's connection id is 0
+	e.ConnClosed(0)
+	if resp := e.fetch("m1", 1); resp.ErrorCode != kerr.ShareSessionNotFound.Code {
+		t.Fatalf("fetch on a closed connection's session: error %d, want SHARE_SESSION_NOT_FOUND", resp.ErrorCode)
+	}
+	got := acquired(t, e.fetch("m2", 0))
+	if len(got) != 1 || got[0] != (share.Run{First: 0, Last: 0, Count: 2}) {
+		t.Fatalf("m2 acquired %v, want the record m1 held at delivery 2", got)
+	}
+}
+
+// fetchWait is fetch with a long poll.
+func (e *shareEnv) fetchWait(member string, epoch int32, maxWait time.Duration) *kmsg.ShareFetchResponse {
+	e.t.Helper()
+	req := kmsg.NewPtrShareFetchRequest()
+	req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr(member), epoch
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = int32(maxWait/time.Millisecond), 1, 1<<20, 500
+	rt := kmsg.NewShareFetchRequestTopic()
+	rt.TopicID = e.topic.ID
+	rt.Partitions = append(rt.Partitions, kmsg.NewShareFetchRequestTopicPartition())
+	req.Topics = append(req.Topics, rt)
+	return e.call(req).(*kmsg.ShareFetchResponse)
+}
+
+func TestShareFetchLongPolls(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+		start := time.Now()
+		if got := acquired(t, e.fetchWait("m1", 0, 2*time.Second)); len(got) != 0 || time.Since(start) != 2*time.Second {
+			t.Fatalf("empty long poll: acquired %v after %v, want nothing after MaxWaitMillis (2s)", got, time.Since(start))
+		}
+		done := make(chan *kmsg.ShareFetchResponse)
+		go func() { done <- e.fetchWait("m1", 1, time.Minute) }()
+		synctest.Wait() // the fetch waits
+		e.produce("q", 0, batch(t, 1, "late"))
+		resp := <-done
+		if got := acquired(t, resp); len(got) != 1 || got[0].First != 0 {
+			t.Fatalf("long poll woken by a produce acquired %v, want offset 0", got)
+		}
+	})
+}
+
+func TestShareSessionLimit(t *testing.T) {
+	var s shareSessions
+	if _, err := s.open(shareSessionKey{"g", "a"}, 1, nil, 0, 1000, 1, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 10, 1000, 1, false); err != kerr.ShareSessionLimitReached {
+		t.Fatalf("a second session past a limit of 1: %v, want SHARE_SESSION_LIMIT_REACHED", err)
+	}
+	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 10, 1000, 1, true); err != kerr.ShareSessionNotFound {
+		t.Fatalf("v0: %v, want SHARE_SESSION_NOT_FOUND", err)
+	}
+	// An idle session is evicted for a new one.
+	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 1000, 1000, 1, false); err != nil {
+		t.Fatalf("past the idle time: %v", err)
+	}
+	if s.exists(shareSessionKey{"g", "a"}) {
+		t.Fatal("the idle session was kept")
+	}
+}
+
+func TestShareFetchReadsOnPastTheFirstChunk(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	value := string(make([]byte, 1000))
+	var values []string
+	for i := 0; i < 50; i++ {
+		values = append(values, value)
+	}
+	for i := 0; i < 4; i++ { // 4 batches of about 50 KB: past the first 64 KiB read
+		e.produce("q", 0, batch(t, 1, values...))
+	}
+	resp := e.fetch("m1", 0)
+	got := acquired(t, resp)
+	if len(got) != 1 || got[0] != (share.Run{First: 0, Last: 199, Count: 1}) {
+		t.Fatalf("acquired %v, want offsets 0-199 in one fetch", got)
+	}
+	n := 0
+	records.Split(resp.Topics[0].Partitions[0].Records, func([]byte) error { n++; return nil })
+	if n != 4 {
+		t.Fatalf("the response holds %d batches, want each of the 4 once", n)
+	}
+}
+
+func TestShareSweepDropsPartitionsOfDeletedTopics(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a"))
+	acquired(t, e.fetch("m1", 0))
+	e.sweepShareParts()
+	if e.shares.loaded(sharePartKey{e.group, e.topic.ID, 0}) == nil {
+		t.Fatal("the sweep dropped a share partition still led here")
+	}
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.TimeoutMillis = 5000
+	dt := kmsg.NewDeleteTopicsRequestTopic()
+	dt.Topic = kmsg.StringPtr("q")
+	del.Topics = append(del.Topics, dt)
+	if dr := e.call(del).(*kmsg.DeleteTopicsResponse); dr.Topics[0].ErrorCode != 0 {
+		t.Fatalf("deleting the topic: %v", kerr.ErrorForCode(dr.Topics[0].ErrorCode))
+	}
+	wait.For(t, "the deleted topic's share partition to be swept", 10*time.Second, func() bool {
+		e.sweepShareParts()
+		return e.shares.loaded(sharePartKey{e.group, e.topic.ID, 0}) == nil
+	})
+}

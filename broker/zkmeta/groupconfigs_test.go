@@ -1,0 +1,82 @@
+package zkmeta_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+	"testing"
+	"time"
+
+	"gregor/broker/config"
+	"gregor/broker/metadata"
+	"gregor/broker/zkmeta"
+	"gregor/internal/wait"
+	"gregor/internal/zktest"
+)
+
+// groupApplier is a fakeApplier that also takes group configs.
+type groupApplier struct {
+	*fakeApplier
+	gmu    sync.Mutex
+	groups map[string]map[string]string
+}
+
+func (a *groupApplier) ApplyGroupConfigs(groups map[string]map[string]string) {
+	a.gmu.Lock()
+	defer a.gmu.Unlock()
+	a.groups = groups
+}
+
+func (a *groupApplier) group(g string) map[string]string {
+	a.gmu.Lock()
+	defer a.gmu.Unlock()
+	return maps.Clone(a.groups[g])
+}
+
+func startGroupCfg(t *testing.T, connect string, id int32) (metadata.Backend, *groupApplier) {
+	t.Helper()
+	be, err := zkmeta.New(zkmeta.Options{
+		Connect:        connect,
+		SessionTimeout: 4 * time.Second,
+		Self:           metadata.BrokerInfo{ID: id, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9090 + id}}},
+		Config:         &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
+		Log:            logger(t).With().Int32("broker", id).Logger(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &groupApplier{fakeApplier: &fakeApplier{topics: map[string]metadata.TopicState{}, controller: -1}}
+	if err := be.Start(context.Background(), a); err != nil {
+		t.Fatalf("starting backend of broker %d: %v", id, err)
+	}
+	t.Cleanup(func() { be.Close() })
+	return be, a
+}
+
+func TestGroupConfigsReachEveryBroker(t *testing.T) {
+	z := zktest.Start(t)
+	connect := z.Addr + "/kafka/groups"
+	be1, _ := startGroupCfg(t, connect, 1)
+	_, a2 := startGroupCfg(t, connect, 2)
+	ctx := context.Background()
+	want := map[string]string{"share.auto.offset.reset": "earliest"}
+	group := "a group/with:odd chars"
+	if err := be1.AlterGroupConfigs(ctx, group, want); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, fmt.Sprintf("broker 2 to get %v for %q", want, group), 10*time.Second, func() bool {
+		return maps.Equal(a2.group(group), want)
+	})
+	// A broker started later reads them too.
+	_, a3 := startGroupCfg(t, connect, 3)
+	wait.For(t, "broker 3 to read the group configs at start", 10*time.Second, func() bool {
+		return maps.Equal(a3.group(group), want)
+	})
+	if err := be1.AlterGroupConfigs(ctx, group, nil); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "broker 2 to see the group configs deleted", 10*time.Second, func() bool {
+		return a2.group(group) == nil
+	})
+}

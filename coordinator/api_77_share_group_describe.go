@@ -1,0 +1,113 @@
+package coordinator
+
+// ShareGroupDescribe (key 77), versions 0-1: a share group's state (Empty
+// or Stable), epochs, assignor ("simple") and members with their
+// subscriptions and assignments. A group that does not exist or is of
+// another type is GROUP_ID_NOT_FOUND. DESCRIBE on the group is needed
+// (GROUP_AUTHORIZATION_FAILED), and on every topic its members subscribe
+// to or are assigned (else TOPIC_AUTHORIZATION_FAILED), as in Kafka.
+
+import (
+	"context"
+	"math"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/acl"
+	"gregor/protocol"
+)
+
+func (c *groupCoordinator) handleShareGroupDescribe(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.ShareGroupDescribeRequest)
+	resp := req.Response().(*kmsg.ShareGroupDescribeResponse)
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		resp.Groups = []kmsg.ShareGroupDescribeResponseGroup{}
+		for _, id := range r.GroupIDs {
+			if !c.authorize(req, acl.Describe, acl.Group, id) {
+				g := kmsg.NewShareGroupDescribeResponseGroup()
+				g.GroupID, g.ErrorCode, g.AuthorizedOperations = id, kerr.GroupAuthorizationFailed.Code, math.MinInt32
+				g.Members = []kmsg.ShareGroupDescribeResponseGroupMember{}
+				resp.Groups = append(resp.Groups, g)
+				continue
+			}
+			g := c.describeShareGroup(id)
+			if g.ErrorCode == 0 && c.sharedTopicHidden(req, &g) {
+				msg := "The group has described topic(s) that the client is not authorized to describe."
+				g = kmsg.NewShareGroupDescribeResponseGroup()
+				g.GroupID, g.ErrorCode, g.ErrorMessage, g.AuthorizedOperations = id, kerr.TopicAuthorizationFailed.Code, &msg, math.MinInt32
+				g.Members = []kmsg.ShareGroupDescribeResponseGroupMember{}
+			}
+			if g.ErrorCode == 0 && r.IncludeAuthorizedOperations {
+				g.AuthorizedOperations = c.authorizedOps(req, acl.Group, id)
+			}
+			resp.Groups = append(resp.Groups, g)
+		}
+		return resp, nil
+	})
+	return nil, nil
+}
+
+func (c *groupCoordinator) describeShareGroup(id string) kmsg.ShareGroupDescribeResponseGroup {
+	out := kmsg.NewShareGroupDescribeResponseGroup()
+	out.GroupID = id
+	out.Members = []kmsg.ShareGroupDescribeResponseGroupMember{}
+	out.AuthorizedOperations = math.MinInt32
+	fail := func(e *kerr.Error, msg string) kmsg.ShareGroupDescribeResponseGroup {
+		out.ErrorCode = e.Code
+		if msg != "" {
+			out.ErrorMessage = &msg
+		}
+		return out
+	}
+	if id == "" {
+		return fail(kerr.InvalidGroupID, "")
+	}
+	g, err := c.lockGroup(id, false)
+	if err != nil {
+		return fail(c.kerrOf(err), "")
+	}
+	if g == nil {
+		return fail(kerr.GroupIDNotFound, "Group "+id+" not found.")
+	}
+	defer g.mu.Unlock()
+	sg := g.share
+	if sg == nil {
+		return fail(kerr.GroupIDNotFound, "Group "+id+" is not a share group.")
+	}
+	out.GroupState, out.GroupEpoch, out.AssignmentEpoch, out.Assignor = sg.state(), sg.epoch, sg.assignEpoch, "simple"
+	for _, m := range sg.sortedMembers() {
+		dm := kmsg.NewShareGroupDescribeResponseGroupMember()
+		dm.MemberID, dm.RackID, dm.MemberEpoch, dm.ClientID, dm.ClientHost = m.id, m.rackID, m.epoch, m.clientID, m.clientHost
+		dm.SubscribedTopicNames = append([]string{}, m.topics...)
+		a := c.describeAssignment(m.assigned)
+		dm.Assignment.TopicPartitions = []kmsg.ShareGroupDescribeResponseGroupMemberAssignmentTopicPartition{}
+		for _, tp := range a.TopicPartitions {
+			t := kmsg.NewShareGroupDescribeResponseGroupMemberAssignmentTopicPartition()
+			t.TopicID, t.Topic, t.Partitions = tp.TopicID, tp.Topic, tp.Partitions
+			dm.Assignment.TopicPartitions = append(dm.Assignment.TopicPartitions, t)
+		}
+		out.Members = append(out.Members, dm)
+	}
+	return out
+}
+
+// sharedTopicHidden reports whether a described share group names a topic
+// the principal may not describe.
+func (c *groupCoordinator) sharedTopicHidden(req *protocol.Request, g *kmsg.ShareGroupDescribeResponseGroup) bool {
+	if c.cfg.Authorizer == nil {
+		return false
+	}
+	for _, m := range g.Members {
+		topics := append([]string{}, m.SubscribedTopicNames...)
+		for _, t := range m.Assignment.TopicPartitions {
+			topics = append(topics, t.Topic)
+		}
+		for _, t := range topics {
+			if !c.allowed(req, acl.Describe, acl.Topic, t) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,92 @@
+package coordinator
+
+// AlterShareGroupOffsets (key 91), version 0: sets the start offsets of
+// an Empty share group's partitions (NON_EMPTY_GROUP otherwise,
+// GROUP_ID_NOT_FOUND for no share group): each partition's state starts
+// afresh at the offset (InitializeShareGroupState at the group epoch),
+// and it is recorded as initialized so members are assigned it. READ on
+// the group and on each topic is needed.
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/acl"
+	"gregor/protocol"
+)
+
+func (c *groupCoordinator) handleAlterShareGroupOffsets(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
+	r := req.Body.(*kmsg.AlterShareGroupOffsetsRequest)
+	resp := req.Response().(*kmsg.AlterShareGroupOffsetsResponse)
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		c.alterShareOffsets(ctx, req, r, resp)
+		return resp, nil
+	})
+	return nil, nil
+}
+
+func (c *groupCoordinator) alterShareOffsets(ctx context.Context, req *protocol.Request, r *kmsg.AlterShareGroupOffsetsRequest, resp *kmsg.AlterShareGroupOffsetsResponse) {
+	if !c.authorize(req, acl.Read, acl.Group, r.GroupID) {
+		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
+		return
+	}
+	v, kerrv := c.viewShareGroup(r.GroupID)
+	if kerrv == nil && v.members > 0 {
+		kerrv = kerr.NonEmptyGroup
+	}
+	if kerrv != nil {
+		resp.ErrorCode = kerrv.Code
+		return
+	}
+	done := map[topicID]*initTopic{}
+	for _, rt := range r.Topics {
+		ot := kmsg.NewAlterShareGroupOffsetsResponseTopic()
+		ot.Topic = rt.Topic
+		tid, parts, known := c.host.TopicIDOf(rt.Topic)
+		ot.TopicID = tid
+		denied := !c.authorize(req, acl.Read, acl.Topic, rt.Topic)
+		for _, rp := range rt.Partitions {
+			op := kmsg.NewAlterShareGroupOffsetsResponseTopicPartition()
+			op.Partition = rp.Partition
+			switch {
+			case denied:
+				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			case !known || rp.Partition < 0 || rp.Partition >= parts:
+				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case rp.StartOffset < -1:
+				op.ErrorCode = kerr.InvalidRequest.Code
+			default:
+				if err := c.co.initializeShareState(ctx, r.GroupID, tid, rp.Partition, v.epoch, rp.StartOffset); err != nil {
+					op.ErrorCode = kerrOfShareErr(err).Code
+					break
+				}
+				if done[tid] == nil {
+					done[tid] = &initTopic{name: rt.Topic, parts: map[int32]bool{}}
+				}
+				done[tid].parts[rp.Partition] = true
+			}
+			ot.Partitions = append(ot.Partitions, op)
+		}
+		resp.Topics = append(resp.Topics, ot)
+	}
+	if len(done) == 0 {
+		return
+	}
+	kerrv = c.updateStateMeta(ctx, r.GroupID, func(initialized map[topicID]*initTopic) {
+		for tid, it := range done {
+			cur := initialized[tid]
+			if cur == nil {
+				initialized[tid] = it
+				continue
+			}
+			for p := range it.parts {
+				cur.parts[p] = true
+			}
+		}
+	})
+	if kerrv != nil {
+		resp.ErrorCode = kerrv.Code
+	}
+}
