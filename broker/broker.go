@@ -108,7 +108,7 @@ type Broker struct {
 	// applySlots bounds the partitions applying mail at once (each may
 	// hold an OS thread in a file syscall).
 	applySlots chan struct{}
-	slowLog zerolog.Logger
+	slowLog    zerolog.Logger
 	// syncApply makes deliveries wait until they are applied: the local
 	// backend delivers from admin requests, which expect their change in
 	// force when they return; ZooKeeper's loop must never wait.

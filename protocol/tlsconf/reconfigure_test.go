@@ -155,4 +155,3 @@ func TestConfigEqual(t *testing.T) {
 		t.Fatal("a password change is not a change")
 	}
 }
-
