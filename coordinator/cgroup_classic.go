@@ -516,7 +516,7 @@ type leaveMember struct {
 // timeout to do so, unless it already has one running.
 func (c *groupCoordinator) armClassicJoin(g *group, m *cgMember) {
 	id := m.sub.id
-	m.classicJoin.armIfIdle(c.rebalanceTimeoutOf(m), func(seq uint64) {
+	m.classicJoin.armIfIdle(c.rebalanceTimeoutOf(g, m), func(seq uint64) {
 		c.memberTimerFired(g, id, m, &m.classicJoin, seq, "the classic member did not rejoin within its rebalance timeout", nil)
 	})
 }
@@ -525,16 +525,16 @@ func (c *groupCoordinator) armClassicJoin(g *group, m *cgMember) {
 // to send SyncGroup.
 func (c *groupCoordinator) armClassicSync(g *group, m *cgMember) {
 	id := m.sub.id
-	m.classicSync.arm(c.rebalanceTimeoutOf(m), func(seq uint64) {
+	m.classicSync.arm(c.rebalanceTimeoutOf(g, m), func(seq uint64) {
 		c.memberTimerFired(g, id, m, &m.classicSync, seq, "the classic member did not sync within its rebalance timeout", nil)
 	})
 }
 
-func (c *groupCoordinator) rebalanceTimeoutOf(m *cgMember) time.Duration {
+func (c *groupCoordinator) rebalanceTimeoutOf(g *group, m *cgMember) time.Duration {
 	if m.sub.rebalanceTimeoutMs > 0 {
 		return millis(m.sub.rebalanceTimeoutMs)
 	}
-	return c.memberSessionTimeout(m)
+	return c.memberSessionTimeout(g, m)
 }
 
 // emptyConsumerToClassic deletes a locked, empty consumer group so a

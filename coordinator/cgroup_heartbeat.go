@@ -271,7 +271,7 @@ func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResul
 	if nm := g.consumer.members[sub.id]; nm != nil {
 		c.afterMemberChange(g, nm, plan.prev)
 	}
-	res := cgResult{memberID: sub.id, epoch: plan.next.epoch, intervalMs: int32(c.cfg.ConsumerHeartbeatInterval / time.Millisecond)}
+	res := cgResult{memberID: sub.id, epoch: plan.next.epoch, intervalMs: int32(c.consumerHeartbeatInterval(g.id) / time.Millisecond)}
 	full := join || (r.rebalanceTimeoutMs != -1 && r.topics != nil && r.owned != nil)
 	if full || !plan.next.assigned.equal(plan.prev.assigned) {
 		res.assignment = plan.next.assigned.clone()

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/config"
 )
 
 // consumerLeave is a heartbeat with member epoch -1 or -2, for a locked
@@ -104,12 +106,25 @@ func (c *groupCoordinator) planRegexesWithout(t *cgTxn, id string) map[string]*r
 }
 
 // memberSessionTimeout is a member's session timeout: its own for a
-// classic member, the group's otherwise.
-func (c *groupCoordinator) memberSessionTimeout(m *cgMember) time.Duration {
+// classic member, the group's otherwise (the group config
+// consumer.session.timeout.ms, else the broker's
+// group.consumer.session.timeout.ms, as Kafka 4 takes it).
+func (c *groupCoordinator) memberSessionTimeout(g *group, m *cgMember) time.Duration {
 	if m.usesClassic() && m.sub.classic.sessionTimeoutMs > 0 {
 		return millis(m.sub.classic.sessionTimeoutMs)
 	}
-	return c.cfg.ConsumerSessionTimeout
+	return c.consumerSessionTimeout(g.id)
+}
+
+// consumerSessionTimeout is a consumer group's session timeout.
+func (c *groupCoordinator) consumerSessionTimeout(group string) time.Duration {
+	return c.groupConfigMs(group, config.GroupConsumerSession, c.cfg.ConsumerSessionTimeout)
+}
+
+// consumerHeartbeatInterval is the heartbeat interval a consumer group's
+// members are told (consumer.heartbeat.interval.ms, else the broker's).
+func (c *groupCoordinator) consumerHeartbeatInterval(group string) time.Duration {
+	return c.groupConfigMs(group, config.GroupConsumerHeartbeat, c.cfg.ConsumerHeartbeatInterval)
 }
 
 // afterMemberChange restarts a member's session and starts or stops its
@@ -130,7 +145,7 @@ func (c *groupCoordinator) afterMemberChange(g *group, m *cgMember, prev memberA
 // armSession (re)starts a member's session.
 func (c *groupCoordinator) armSession(g *group, m *cgMember) {
 	id := m.sub.id
-	m.session.arm(c.memberSessionTimeout(m), func(seq uint64) {
+	m.session.arm(c.memberSessionTimeout(g, m), func(seq uint64) {
 		c.memberTimerFired(g, id, m, &m.session, seq, "its session expired", nil)
 	})
 }
@@ -141,7 +156,7 @@ func (c *groupCoordinator) armRebalance(g *group, m *cgMember) {
 	id, epoch := m.sub.id, m.cur.epoch
 	d := millis(m.sub.rebalanceTimeoutMs)
 	if d <= 0 {
-		d = c.cfg.ConsumerSessionTimeout
+		d = c.consumerSessionTimeout(g.id)
 	}
 	m.rebalance.arm(d, func(seq uint64) {
 		c.memberTimerFired(g, id, m, &m.rebalance, seq, "it did not revoke its partitions within its rebalance timeout",

@@ -598,3 +598,32 @@ func TestConsumerGroupLeave(t *testing.T) {
 		}
 	})
 }
+
+// A group's own configs (consumer.session.timeout.ms and
+// consumer.heartbeat.interval.ms, resource type GROUP) take precedence over
+// the broker's for its consumer-protocol members, as in Kafka 4.
+func TestConsumerGroupConfigsOverrideBroker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, nil) // broker: 45 s session, 5 s heartbeat
+		e.h.setGroupConfig("g", "consumer.session.timeout.ms", "8000")
+		e.h.setGroupConfig("g", "consumer.heartbeat.interval.ms", "2000")
+		if r := e.join("g", "m1", "a"); r.intervalMs != 2000 {
+			t.Fatalf("heartbeat interval %d ms, want the group's 2000", r.intervalMs)
+		}
+		if r := e.join("other", "m1", "a"); r.intervalMs != 5000 {
+			t.Fatalf("another group's heartbeat interval %d ms, want the broker's 5000", r.intervalMs)
+		}
+		time.Sleep(9 * time.Second) // past the group's 8 s, far from the broker's 45 s
+		synctest.Wait()
+		e.cgInspect("g", func(cg *consumerGroup) {
+			if cg.members["m1"] != nil {
+				t.Fatal("m1 still a member 9 s after its last heartbeat; the group's session timeout is 8 s")
+			}
+		})
+		e.cgInspect("other", func(cg *consumerGroup) {
+			if cg.members["m1"] == nil {
+				t.Fatal("other's member fenced after 9 s; the broker's session timeout is 45 s")
+			}
+		})
+	})
+}
