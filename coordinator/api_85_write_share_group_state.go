@@ -13,10 +13,8 @@ package coordinator
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"gregor/broker/acl"
 	"gregor/broker/share"
 	"gregor/protocol"
 )
@@ -24,39 +22,27 @@ import (
 func (c *shareCoordinator) handleWriteShareGroupState(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.WriteShareGroupStateRequest)
 	resp := req.Response().(*kmsg.WriteShareGroupStateResponse)
-	allowed := c.authorize(req, acl.ClusterAction, acl.Cluster, acl.ClusterName)
-	var ops []*shareOp
+	ops := c.stateOps(req)
 	for _, rt := range r.Topics {
-		st := kmsg.NewWriteShareGroupStateResponseTopic()
+		ti, st := len(resp.Topics), kmsg.NewWriteShareGroupStateResponseTopic()
 		st.TopicID = rt.TopicID
 		for _, rp := range rt.Partitions {
-			op := opFail(kerr.ClusterAuthorizationFailed, "")
-			if allowed {
+			pi, sp := len(st.Partitions), kmsg.NewWriteShareGroupStateResponseTopicPartition()
+			sp.Partition = rp.Partition
+			st.Partitions = append(st.Partitions, sp)
+			key := shareKey{r.GroupID, rt.TopicID, rp.Partition}
+			ops.add(func() shareOp {
 				w := shareWrite{stateEpoch: rp.StateEpoch, leaderEpoch: rp.LeaderEpoch, start: rp.StartOffset}
 				for _, b := range rp.StateBatches {
 					w.batches = append(w.batches, share.Batch{First: b.FirstOffset, Last: b.LastOffset, State: share.State(b.DeliveryState), Count: b.DeliveryCount})
 				}
-				op = c.write(shareKey{r.GroupID, rt.TopicID, rp.Partition}, w)
-			}
-			ops = append(ops, &op)
-			sp := kmsg.NewWriteShareGroupStateResponseTopicPartition()
-			sp.Partition = rp.Partition
-			st.Partitions = append(st.Partitions, sp)
+				return c.write(key, w)
+			}, func(op *shareOp) {
+				sp := &resp.Topics[ti].Partitions[pi]
+				sp.ErrorCode, sp.ErrorMessage = opError(op)
+			})
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		i := 0
-		for ti := range resp.Topics {
-			for pi := range resp.Topics[ti].Partitions {
-				op := ops[i]
-				i++
-				c.await(ctx, op)
-				sp := &resp.Topics[ti].Partitions[pi]
-				sp.ErrorCode, sp.ErrorMessage = opError(op)
-			}
-		}
-		return resp, nil
-	})
-	return nil, nil
+	return c.respond(req, resp, ops)
 }

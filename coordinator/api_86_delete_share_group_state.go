@@ -8,45 +8,31 @@ package coordinator
 import (
 	"context"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"gregor/broker/acl"
 	"gregor/protocol"
 )
 
 func (c *shareCoordinator) handleDeleteShareGroupState(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.DeleteShareGroupStateRequest)
 	resp := req.Response().(*kmsg.DeleteShareGroupStateResponse)
-	allowed := c.authorize(req, acl.ClusterAction, acl.Cluster, acl.ClusterName)
-	var ops []*shareOp
+	ops := c.stateOps(req)
 	for _, rt := range r.Topics {
-		st := kmsg.NewDeleteShareGroupStateResponseTopic()
+		ti, st := len(resp.Topics), kmsg.NewDeleteShareGroupStateResponseTopic()
 		st.TopicID = rt.TopicID
 		for _, rp := range rt.Partitions {
-			op := opFail(kerr.ClusterAuthorizationFailed, "")
-			if allowed {
-				op = c.remove(shareKey{r.GroupID, rt.TopicID, rp.Partition})
-			}
-			ops = append(ops, &op)
-			sp := kmsg.NewDeleteShareGroupStateResponseTopicPartition()
+			pi, sp := len(st.Partitions), kmsg.NewDeleteShareGroupStateResponseTopicPartition()
 			sp.Partition = rp.Partition
 			st.Partitions = append(st.Partitions, sp)
+			key := shareKey{r.GroupID, rt.TopicID, rp.Partition}
+			ops.add(func() shareOp {
+				return c.remove(key)
+			}, func(op *shareOp) {
+				sp := &resp.Topics[ti].Partitions[pi]
+				sp.ErrorCode, sp.ErrorMessage = opError(op)
+			})
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		i := 0
-		for ti := range resp.Topics {
-			for pi := range resp.Topics[ti].Partitions {
-				op := ops[i]
-				i++
-				c.await(ctx, op)
-				sp := &resp.Topics[ti].Partitions[pi]
-				sp.ErrorCode, sp.ErrorMessage = opError(op)
-			}
-		}
-		return resp, nil
-	})
-	return nil, nil
+	return c.respond(req, resp, ops)
 }
