@@ -25,27 +25,20 @@ func (c *groupCoordinator) handleConsumerGroupDescribe(ctx context.Context, req 
 	r := req.Body.(*kmsg.ConsumerGroupDescribeRequest)
 	resp := req.Response().(*kmsg.ConsumerGroupDescribeResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		resp.Groups = []kmsg.ConsumerGroupDescribeResponseGroup{}
-		for _, id := range r.Groups {
-			if !c.authorize(req, acl.Describe, acl.Group, id) {
+		resp.Groups = describeGroups(c, req, r.Groups, r.IncludeAuthorizedOperations, groupDescriber[kmsg.ConsumerGroupDescribeResponseGroup]{
+			failed: func(id string, code int16, msg *string) kmsg.ConsumerGroupDescribeResponseGroup {
 				g := kmsg.NewConsumerGroupDescribeResponseGroup()
-				g.Group, g.ErrorCode, g.AuthorizedOperations = id, kerr.GroupAuthorizationFailed.Code, math.MinInt32
+				g.Group, g.ErrorCode, g.ErrorMessage, g.AuthorizedOperations = id, code, msg, math.MinInt32
 				g.Members = []kmsg.ConsumerGroupDescribeResponseGroupMember{}
-				resp.Groups = append(resp.Groups, g)
-				continue
-			}
-			g := c.describeConsumerGroup(id)
-			if g.ErrorCode == 0 && c.hidesTopic(req, &g) {
-				msg := "The group has described topic(s) that the client is not authorized to describe."
-				g = kmsg.NewConsumerGroupDescribeResponseGroup()
-				g.Group, g.ErrorCode, g.ErrorMessage, g.AuthorizedOperations = id, kerr.TopicAuthorizationFailed.Code, &msg, math.MinInt32
-				g.Members = []kmsg.ConsumerGroupDescribeResponseGroupMember{}
-			}
-			if g.ErrorCode == 0 && r.IncludeAuthorizedOperations {
-				g.AuthorizedOperations = c.authorizedOps(req, acl.Group, id)
-			}
-			resp.Groups = append(resp.Groups, g)
-		}
+				return g
+			},
+			describe: func(id string) (kmsg.ConsumerGroupDescribeResponseGroup, bool) {
+				g := c.describeConsumerGroup(id)
+				return g, g.ErrorCode == 0
+			},
+			hides:  func(g *kmsg.ConsumerGroupDescribeResponseGroup) bool { return c.hidesTopic(req, g) },
+			setOps: func(g *kmsg.ConsumerGroupDescribeResponseGroup, ops int32) { g.AuthorizedOperations = ops },
+		})
 		return resp, nil
 	})
 	return nil, nil
@@ -63,21 +56,12 @@ func (c *groupCoordinator) describeConsumerGroup(id string) kmsg.ConsumerGroupDe
 		}
 		return out
 	}
-	if id == "" {
-		return fail(kerr.InvalidGroupID, "")
-	}
-	g, err := c.lockGroup(id, false)
-	if err != nil {
-		return fail(c.kerrOf(err), "")
-	}
-	if g == nil {
-		return fail(kerr.GroupIDNotFound, "Group "+id+" not found.")
+	g, e, msg := c.lockDescribed(id, "consumer", func(g *group) bool { return g.consumer != nil })
+	if e != nil {
+		return fail(e, msg)
 	}
 	defer g.mu.Unlock()
 	cg := g.consumer
-	if cg == nil {
-		return fail(kerr.GroupIDNotFound, "Group "+id+" is not a consumer group.")
-	}
 	out.State, out.Epoch, out.AssignmentEpoch = cg.state(), cg.epoch, cg.assignEpoch
 	out.AssignorName = cg.preferredAssignor(nil)
 	if out.AssignorName == "" {

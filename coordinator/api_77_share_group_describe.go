@@ -22,27 +22,20 @@ func (c *groupCoordinator) handleShareGroupDescribe(ctx context.Context, req *pr
 	r := req.Body.(*kmsg.ShareGroupDescribeRequest)
 	resp := req.Response().(*kmsg.ShareGroupDescribeResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		resp.Groups = []kmsg.ShareGroupDescribeResponseGroup{}
-		for _, id := range r.GroupIDs {
-			if !c.authorize(req, acl.Describe, acl.Group, id) {
+		resp.Groups = describeGroups(c, req, r.GroupIDs, r.IncludeAuthorizedOperations, groupDescriber[kmsg.ShareGroupDescribeResponseGroup]{
+			failed: func(id string, code int16, msg *string) kmsg.ShareGroupDescribeResponseGroup {
 				g := kmsg.NewShareGroupDescribeResponseGroup()
-				g.GroupID, g.ErrorCode, g.AuthorizedOperations = id, kerr.GroupAuthorizationFailed.Code, math.MinInt32
+				g.GroupID, g.ErrorCode, g.ErrorMessage, g.AuthorizedOperations = id, code, msg, math.MinInt32
 				g.Members = []kmsg.ShareGroupDescribeResponseGroupMember{}
-				resp.Groups = append(resp.Groups, g)
-				continue
-			}
-			g := c.describeShareGroup(id)
-			if g.ErrorCode == 0 && c.sharedTopicHidden(req, &g) {
-				msg := "The group has described topic(s) that the client is not authorized to describe."
-				g = kmsg.NewShareGroupDescribeResponseGroup()
-				g.GroupID, g.ErrorCode, g.ErrorMessage, g.AuthorizedOperations = id, kerr.TopicAuthorizationFailed.Code, &msg, math.MinInt32
-				g.Members = []kmsg.ShareGroupDescribeResponseGroupMember{}
-			}
-			if g.ErrorCode == 0 && r.IncludeAuthorizedOperations {
-				g.AuthorizedOperations = c.authorizedOps(req, acl.Group, id)
-			}
-			resp.Groups = append(resp.Groups, g)
-		}
+				return g
+			},
+			describe: func(id string) (kmsg.ShareGroupDescribeResponseGroup, bool) {
+				g := c.describeShareGroup(id)
+				return g, g.ErrorCode == 0
+			},
+			hides:  func(g *kmsg.ShareGroupDescribeResponseGroup) bool { return c.sharedTopicHidden(req, g) },
+			setOps: func(g *kmsg.ShareGroupDescribeResponseGroup, ops int32) { g.AuthorizedOperations = ops },
+		})
 		return resp, nil
 	})
 	return nil, nil
@@ -60,21 +53,12 @@ func (c *groupCoordinator) describeShareGroup(id string) kmsg.ShareGroupDescribe
 		}
 		return out
 	}
-	if id == "" {
-		return fail(kerr.InvalidGroupID, "")
-	}
-	g, err := c.lockGroup(id, false)
-	if err != nil {
-		return fail(c.kerrOf(err), "")
-	}
-	if g == nil {
-		return fail(kerr.GroupIDNotFound, "Group "+id+" not found.")
+	g, e, msg := c.lockDescribed(id, "share", func(g *group) bool { return g.share != nil })
+	if e != nil {
+		return fail(e, msg)
 	}
 	defer g.mu.Unlock()
 	sg := g.share
-	if sg == nil {
-		return fail(kerr.GroupIDNotFound, "Group "+id+" is not a share group.")
-	}
 	out.GroupState, out.GroupEpoch, out.AssignmentEpoch, out.Assignor = sg.state(), sg.epoch, sg.assignEpoch, "simple"
 	for _, m := range sg.sortedMembers() {
 		dm := kmsg.NewShareGroupDescribeResponseGroupMember()
