@@ -39,10 +39,7 @@ type groupConfigCache struct {
 }
 
 func (b *backend) processGroups() error {
-	c, err := b.children(keyGroups, b.p(configGroupsPath))
-	if errors.Is(err, zk.ErrNoNode) {
-		c, err = nil, nil
-	}
+	c, err := b.optionalChildren(keyGroups, b.p(configGroupsPath))
 	if err != nil {
 		return err
 	}
@@ -50,20 +47,13 @@ func (b *backend) processGroups() error {
 	if gc.groups == nil {
 		gc.groups = map[string]map[string]string{}
 	}
-	seen := map[string]bool{}
-	for _, name := range c {
-		seen[name] = true
-		if _, ok := gc.groups[name]; !ok {
-			gc.groups[name] = nil
-			b.mark(preGroup + name)
-		}
-	}
-	for name := range gc.groups {
-		if !seen[name] {
-			delete(gc.groups, name)
-			gc.changed = true
-		}
-	}
+	reconcile(gc.groups, c, func(name string) {
+		gc.groups[name] = nil
+		b.mark(preGroup + name)
+	}, func(name string) {
+		delete(gc.groups, name)
+		gc.changed = true
+	})
 	if !gc.read {
 		gc.read, gc.changed = true, true
 	}

@@ -131,33 +131,22 @@ func (b *backend) readQuota(key, entityPath string) error {
 }
 
 func (b *backend) processQuotaUsers() error {
-	names, err := b.children(keyQUsers, b.p(configUsersPath))
-	if errors.Is(err, zk.ErrNoNode) {
-		names, err = nil, nil
-	}
+	names, err := b.optionalChildren(keyQUsers, b.p(configUsersPath))
 	if err != nil {
 		return err
 	}
 	q := &b.quotas
-	seen := map[string]bool{}
-	for _, u := range names {
-		seen[u] = true
-		if _, ok := q.users[u]; !ok {
-			q.users[u] = map[string]bool{}
-			b.mark(preQUser + u)
-			b.mark(preQUserClients + u)
-		}
-	}
-	for u, cs := range q.users {
-		if seen[u] {
-			continue
-		}
+	reconcile(q.users, names, func(u string) {
+		q.users[u] = map[string]bool{}
+		b.mark(preQUser + u)
+		b.mark(preQUserClients + u)
+	}, func(u string) {
 		q.set("users/"+u, nil)
-		for c := range cs {
+		for c := range q.users[u] {
 			q.set("users/"+u+"/clients/"+c, nil)
 		}
 		delete(q.users, u)
-	}
+	})
 	if !q.readUsers {
 		q.readUsers, q.changed = true, true
 	}
@@ -188,46 +177,29 @@ func (b *backend) processQuotaUserClients(u string) error {
 	} else if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, c := range names {
-		seen[c] = true
-		if !known[c] {
-			known[c] = true
-			b.mark(preQUserClient + u + "/" + c)
-		}
-	}
-	for c := range known {
-		if !seen[c] {
-			delete(known, c)
-			q.set("users/"+u+"/clients/"+c, nil)
-		}
-	}
+	reconcile(known, names, func(c string) {
+		known[c] = true
+		b.mark(preQUserClient + u + "/" + c)
+	}, func(c string) {
+		delete(known, c)
+		q.set("users/"+u+"/clients/"+c, nil)
+	})
 	return nil
 }
 
 func (b *backend) processQuotaClients() error {
-	names, err := b.children(keyQClients, b.p(configClientsPath))
-	if errors.Is(err, zk.ErrNoNode) {
-		names, err = nil, nil
-	}
+	names, err := b.optionalChildren(keyQClients, b.p(configClientsPath))
 	if err != nil {
 		return err
 	}
 	q := &b.quotas
-	seen := map[string]bool{}
-	for _, c := range names {
-		seen[c] = true
-		if !q.clients[c] {
-			q.clients[c] = true
-			b.mark(preQClient + c)
-		}
-	}
-	for c := range q.clients {
-		if !seen[c] {
-			delete(q.clients, c)
-			q.set("clients/"+c, nil)
-		}
-	}
+	reconcile(q.clients, names, func(c string) {
+		q.clients[c] = true
+		b.mark(preQClient + c)
+	}, func(c string) {
+		delete(q.clients, c)
+		q.set("clients/"+c, nil)
+	})
 	if !q.readClients {
 		q.readClients, q.changed = true, true
 	}

@@ -641,21 +641,14 @@ func (b *backend) processTopics() error {
 	if err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, name := range c {
-		seen[name] = true
-		if b.topics[name] == nil {
-			b.topics[name] = &topicCache{name: name}
-			b.mark(preTopic + name)
-			b.mark(preConfig + name)
-		}
-	}
-	for name := range b.topics {
-		if !seen[name] {
-			delete(b.topics, name)
-			b.removed = append(b.removed, name)
-		}
-	}
+	reconcile(b.topics, c, func(name string) {
+		b.topics[name] = &topicCache{name: name}
+		b.mark(preTopic + name)
+		b.mark(preConfig + name)
+	}, func(name string) {
+		delete(b.topics, name)
+		b.removed = append(b.removed, name)
+	})
 	return nil
 }
 

@@ -37,10 +37,7 @@ type scramCache struct {
 }
 
 func (b *backend) processUsers() error {
-	c, err := b.children(keyUsers, b.p(configUsersPath))
-	if errors.Is(err, zk.ErrNoNode) {
-		c, err = nil, nil
-	}
+	c, err := b.optionalChildren(keyUsers, b.p(configUsersPath))
 	if err != nil {
 		return err
 	}
@@ -48,20 +45,13 @@ func (b *backend) processUsers() error {
 	if sc.users == nil {
 		sc.users = map[string]map[string]metadata.ScramCredential{}
 	}
-	seen := map[string]bool{}
-	for _, name := range c {
-		seen[name] = true
-		if _, ok := sc.users[name]; !ok {
-			sc.users[name] = nil
-			b.mark(preUser + name)
-		}
-	}
-	for name := range sc.users {
-		if !seen[name] {
-			delete(sc.users, name)
-			sc.changed = true
-		}
-	}
+	reconcile(sc.users, c, func(name string) {
+		sc.users[name] = nil
+		b.mark(preUser + name)
+	}, func(name string) {
+		delete(sc.users, name)
+		sc.changed = true
+	})
 	if !sc.read {
 		sc.read, sc.changed = true, true
 	}
