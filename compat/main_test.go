@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -36,22 +37,7 @@ func bootstrap(t testing.TB) string {
 	}
 	sharedOnce.Do(func() {
 		sharedT = &sharedTB{TB: t}
-		b := brokertest.StartShared(sharedT, brokertest.Options{Set: map[string]string{
-			"group.initial.rebalance.delay.ms": "0",
-			// KIP-848 groups heartbeat every 0.5 s rather than Kafka's
-			// 5 s, so their rebalances take a second, not tens.
-			"group.consumer.min.heartbeat.interval.ms": "500",
-			"group.consumer.heartbeat.interval.ms":     "500",
-			"group.consumer.min.session.timeout.ms":    "6000",
-			"group.consumer.session.timeout.ms":        "10000",
-			// Share groups likewise, and acquisition locks may be as
-			// short as a second (share_test.go's lock expiry).
-			"group.share.min.heartbeat.interval.ms":   "500",
-			"group.share.heartbeat.interval.ms":       "500",
-			"group.share.min.session.timeout.ms":      "6000",
-			"group.share.session.timeout.ms":          "10000",
-			"group.share.min.record.lock.duration.ms": "1000",
-		}})
+		b := brokertest.StartShared(sharedT, brokertest.Options{Set: brokerSettings(t)})
 		sharedAddr = b.Addr
 		sharedBroker = b
 	})
@@ -62,6 +48,28 @@ func bootstrap(t testing.TB) string {
 }
 
 var sharedBroker *brokertest.Broker
+
+// brokerSettings are broker.properties' settings, which the cluster run
+// (scripts/compat-cluster.sh) passes to its brokers too.
+func brokerSettings(t testing.TB) map[string]string {
+	data, err := os.ReadFile("broker.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("broker.properties: %q is not key=value", line)
+		}
+		set[k] = v
+	}
+	return set
+}
 
 // usingGregor reports whether the tests run against our own process (so
 // tests may read its logs or data directory).

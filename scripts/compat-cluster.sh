@@ -11,7 +11,13 @@ port=${CLUSTER_BASE_PORT:-29092}
 zk=${CLUSTER_ZK_PORT:-22181}
 dir=$(mktemp -d)
 log=$dir/cluster.log
-bin/gregor-cluster -dir "$dir/data" -base-port "$port" -zk-port "$zk" -metrics-port 0 -gregor bin/gregor >"$log" 2>&1 &
+# The brokers get the settings the suite's own broker gets.
+sets=()
+while IFS= read -r line; do
+	case "$line" in '' | '#'*) continue ;; esac
+	sets+=(-set "$line")
+done <compat/broker.properties
+bin/gregor-cluster -dir "$dir/data" -base-port "$port" -zk-port "$zk" -metrics-port 0 -gregor bin/gregor "${sets[@]}" >"$log" 2>&1 &
 pid=$!
 cleanup() {
 	kill -INT "$pid" 2>/dev/null || true

@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -60,6 +61,8 @@ type options struct {
 	zkPort      int
 	metricsPort int
 	gregor      string
+	// set are broker settings given with -set, over the cluster's own.
+	set map[string]string
 }
 
 func main() {
@@ -125,6 +128,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&opt.zkPort, "zk-port", 2181, "ZooKeeper client port")
 	fs.IntVar(&opt.metricsPort, "metrics-port", 9644, "Prometheus port of broker 1 (broker i: metrics-port+i-1); 0 disables metrics")
 	fs.StringVar(&opt.gregor, "gregor", "", "gregor binary (default: built from this checkout, else gregor in PATH)")
+	opt.set = map[string]string{}
+	fs.Func("set", "a setting key=value for every broker, over the cluster's own (repeatable)", func(kv string) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return fmt.Errorf("-set %q: want key=value", kv)
+		}
+		opt.set[strings.TrimSpace(k)] = v
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return opt, err
 	}
@@ -334,7 +346,7 @@ func openLog(path string) (*os.File, error) {
 func (c *cluster) settings(b *broker) map[string]string {
 	rf := min(3, c.opt.brokers)
 	minISR := max(1, rf-1)
-	return map[string]string{
+	set := map[string]string{
 		"broker.id":                                strconv.Itoa(b.id),
 		"listeners":                                "PLAINTEXT://" + b.addr,
 		"advertised.listeners":                     "PLAINTEXT://" + b.addr,
@@ -347,6 +359,8 @@ func (c *cluster) settings(b *broker) map[string]string {
 		"min.insync.replicas":                      strconv.Itoa(minISR),
 		"gregor.metrics.listener":                  b.metrics,
 	}
+	maps.Copy(set, c.opt.set)
+	return set
 }
 
 func (c *cluster) startBroker(id int) (*broker, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os/exec"
@@ -337,4 +338,23 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// -set passes settings to every broker, over the cluster's own; a setting
+// that is not key=value is refused.
+func TestClusterSetFlag(t *testing.T) {
+	opt, err := parseFlags([]string{"-set", "group.share.min.record.lock.duration.ms=1000", "-set", "min.insync.replicas=1", "-set", "x=a=b"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{opt: opt, zk: &zktest.Process{}}
+	got := c.settings(&broker{id: 2, addr: "127.0.0.1:1", dir: t.TempDir()})
+	for k, want := range map[string]string{"group.share.min.record.lock.duration.ms": "1000", "min.insync.replicas": "1", "x": "a=b", "broker.id": "2"} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
+	}
+	if _, err := parseFlags([]string{"-set", "novalue"}, io.Discard); err == nil {
+		t.Error("-set novalue accepted")
+	}
 }
