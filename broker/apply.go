@@ -153,7 +153,11 @@ func (b *Broker) removeTopic(name string) map[int32]chan struct{} {
 	}
 	delete(b.topics, name)
 	delete(b.byID, t.ID)
+	tell := slices.Clone(b.deletions)
 	b.mu.Unlock()
+	for _, fn := range tell {
+		fn(name, t.ID)
+	}
 	done := make(map[int32]chan struct{})
 	for _, p := range t.Partitions() {
 		ch := make(chan struct{})

@@ -35,6 +35,10 @@ type Options struct {
 // (the coordinators load and unload their state with it).
 type LeadershipListener func(topic string, partition int32, leader bool, epoch int32)
 
+// TopicDeletedListener is told of a topic deleted from the cluster (or
+// replaced by a namesake with another id).
+type TopicDeletedListener func(name string, id [16]byte)
+
 // Broker is one Gregor broker.
 type Broker struct {
 	cfg *config.Config
@@ -94,6 +98,7 @@ type Broker struct {
 	brokers    []metadata.BrokerInfo
 	controller int32
 	listeners  []LeadershipListener
+	deletions  []TopicDeletedListener
 
 	// placeMu guards where partition logs live; creating a partition's
 	// directory happens under it, so the metadata loop never takes it.
@@ -198,6 +203,14 @@ func SelfInfo(cfg *config.Config) metadata.BrokerInfo {
 func (b *Broker) OnLeadership(fn LeadershipListener) {
 	b.mu.Lock()
 	b.listeners = append(b.listeners, fn)
+	b.mu.Unlock()
+}
+
+// OnTopicDeleted registers a listener for topic deletions; it must not
+// block.
+func (b *Broker) OnTopicDeleted(fn TopicDeletedListener) {
+	b.mu.Lock()
+	b.deletions = append(b.deletions, fn)
 	b.mu.Unlock()
 }
 

@@ -74,7 +74,7 @@ func (c *groupCoordinator) alterShareOffsets(ctx context.Context, req *protocol.
 	if len(done) == 0 {
 		return
 	}
-	kerrv = c.updateStateMeta(ctx, r.GroupID, func(initialized map[topicID]*initTopic) {
+	kerrv = c.updateStateMeta(ctx, r.GroupID, func(_, initialized map[topicID]*initTopic) {
 		for tid, it := range done {
 			cur := initialized[tid]
 			if cur == nil {

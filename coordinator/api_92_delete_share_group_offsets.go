@@ -66,7 +66,7 @@ func (c *groupCoordinator) deleteShareOffsets(ctx context.Context, req *protocol
 	if len(deleted) == 0 {
 		return
 	}
-	if e := c.updateStateMeta(ctx, r.GroupID, func(initialized map[topicID]*initTopic) {
+	if e := c.updateStateMeta(ctx, r.GroupID, func(_, initialized map[topicID]*initTopic) {
 		for tid := range deleted {
 			delete(initialized, tid)
 		}

@@ -69,7 +69,7 @@ func sortedInitParts(it *initTopic) []int32 {
 
 // updateStateMeta rewrites a share group's state partition metadata with
 // edit applied, if the group is still a share group with no members.
-func (c *groupCoordinator) updateStateMeta(ctx context.Context, id string, edit func(initialized map[topicID]*initTopic)) *kerr.Error {
+func (c *groupCoordinator) updateStateMeta(ctx context.Context, id string, edit func(initializing, initialized map[topicID]*initTopic)) *kerr.Error {
 	g, err := c.lockGroup(id, false)
 	if err != nil {
 		return c.kerrOf(err)
@@ -82,10 +82,10 @@ func (c *groupCoordinator) updateStateMeta(ctx context.Context, id string, edit 
 		g.mu.Unlock()
 		return kerr.GroupIDNotFound
 	}
-	initialized := cloneInit(sg.initialized)
-	edit(initialized)
+	initializing, initialized := cloneInit(sg.initializing), cloneInit(sg.initialized)
+	edit(initializing, initialized)
 	t := &sgTxn{g: g, sg: sg}
-	t.add(sgRecStateMeta{initializing: cloneInit(sg.initializing), initialized: initialized, deleting: sg.deleting})
+	t.add(sgRecStateMeta{initializing: initializing, initialized: initialized, deleting: sg.deleting})
 	w, err := c.commitSG(t)
 	g.mu.Unlock()
 	if err == nil {

@@ -55,6 +55,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	ccfg.Authorizer = b.Authorizer()
 	coord := coordinator.New(ccfg, b, log.With().Str("component", "coordinator").Logger())
 	b.OnLeadership(coord.LeadershipChanged)
+	b.OnTopicDeleted(coord.TopicDeleted)
 	b.SetTxnVerifier(coord)
 	b.SetSharePersister(sharePersister{coord})
 	if err := b.Start(ctx); err != nil {
