@@ -83,6 +83,9 @@ type conn struct {
 	w *responseWriter
 	// arrivedNow is when the request being handled arrived (reader-owned).
 	arrivedNow time.Time
+	// unqueued are requests the reader could not queue because the
+	// connection was ending (reader-owned; released by releaseUnwritten).
+	unqueued []*pending
 }
 
 // pending is a request whose response is to be written, in order.
@@ -211,6 +214,10 @@ func (c *conn) releaseUnwritten() {
 	for p := range c.queue {
 		release(p)
 	}
+	for _, p := range c.unqueued {
+		release(p)
+	}
+	c.unqueued = nil
 }
 
 func (c *conn) logClose(err error) {
@@ -491,6 +498,10 @@ func (c *conn) dispatch(p *pending) error {
 	case c.queue <- p:
 		return nil
 	case <-c.ctx.Done():
+		// The connection is ending: the writer will not take p, whose
+		// response (made now, or by its deferred work) may hold file
+		// ranges; it is released with the unwritten ones.
+		c.unqueued = append(c.unqueued, p)
 		return c.ctx.Err()
 	}
 }
