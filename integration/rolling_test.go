@@ -262,8 +262,11 @@ func TestRollingRestartNeverStallsProducers(t *testing.T) {
 	if s.max > time.Second {
 		t.Errorf("an acknowledgement waited %v (want at most 1 s): %s", s.max, s)
 	}
-	if s.p99 > 200*time.Millisecond {
-		t.Errorf("p99 acknowledgement wait %v (want under 200 ms): %s", s.p99, s)
+	// Measured p99 is 40-150 ms on an idle machine; the suite shares two
+	// cores with three brokers, ZooKeeper and the client, where it touched
+	// 200 ms. The stalls this guards against were seconds long.
+	if s.p99 > 400*time.Millisecond {
+		t.Errorf("p99 acknowledgement wait %v (want under 400 ms): %s", s.p99, s)
 	}
 }
 
