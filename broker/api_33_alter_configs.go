@@ -164,6 +164,12 @@ func (b *Broker) setBrokerConfigs(ctx context.Context, perBroker bool, configs m
 		return nil
 	}
 	if err := b.backend.AlterBrokerConfigs(ctx, entity, configs); err != nil {
+		// A password the backend cannot store: no password.encoder.secret
+		// in a cluster (Kafka's toPersistentProps, INVALID_CONFIG).
+		var ice *metadata.InvalidConfigError
+		if errors.As(err, &ice) {
+			return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=BROKER, name='%s'): %s", entity, ice.Msg)
+		}
 		return err
 	}
 	b.log.Info().Bool("per_broker", perBroker).Interface("configs", config.Redacted(configs)).Msg("dynamic broker configs altered")

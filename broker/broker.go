@@ -170,6 +170,9 @@ func New(opt Options) (*Broker, error) {
 	if b.backend == nil {
 		b.backend = metadata.NewLocal(b.cfg.LogDirs[0], b.selfInfo())
 		b.syncApply = true
+		if pe := b.cfg.PasswordEncoder; pe.Secret != "" || pe.OldSecret != "" {
+			b.log.Warn().Msg("password.encoder.secret has no effect with local metadata: dynamic passwords are kept as given, as Kafka keeps them in KRaft mode")
+		}
 	}
 	return b, nil
 }

@@ -37,6 +37,8 @@ type Config struct {
 	ZookeeperConnect        string
 	ZookeeperSessionTimeout time.Duration
 
+	PasswordEncoder PasswordEncoder
+
 	NumPartitions            int32
 	DefaultReplicationFactor int16
 	DeleteTopicEnable        bool
@@ -328,6 +330,7 @@ func (c *Config) derive() []error {
 		c.BrokerID = 0
 	}
 	errs = append(errs, c.deriveSecurity()...)
+	errs = append(errs, c.derivePasswordEncoder()...)
 	errs = append(errs, c.deriveConsumerGroups()...)
 	errs = append(errs, c.deriveShareGroups()...)
 	return errs

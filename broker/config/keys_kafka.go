@@ -30,7 +30,6 @@ const (
 	inertKerberos        = "GSSAPI (Kerberos) is not supported"
 	inertLogin           = "a broker logs in with its JAAS config only, with nothing to refresh"
 	inertTokens          = "delegation tokens are not supported"
-	inertPasswordEncoder = "dynamic passwords are kept in the metadata as given, not encrypted with this encoder"
 	inertQuotas          = "not a quota Gregor has (moves between log dirs, quota callback classes)"
 	inertAtRunTime       = "Gregor sets up listeners and their security at start-up from server.properties; a value altered at run time is stored and described, not applied (except a listener's keystore and truststore keys)"
 	inertUnknown         = "not a key Kafka or Gregor knows; kept as Kafka keeps custom broker configs"
@@ -381,18 +380,18 @@ var kafkaKeys = []Key{
 		Doc: "Time after which a delegation token must be renewed."},
 	{Name: "delegation.token.expiry.check.interval.ms", Type: Long, Default: "3600000", Valid: atLeast(1), NoEffect: inertTokens,
 		Doc: "How often expired delegation tokens are removed."},
-	{Name: "password.encoder.secret", Type: Password, NoDefault: true, NoEffect: inertPasswordEncoder,
-		Doc: "Secret encrypting dynamic passwords in ZooKeeper."},
-	{Name: "password.encoder.old.secret", Type: Password, NoDefault: true, NoEffect: inertPasswordEncoder,
-		Doc: "Previous password encoder secret."},
-	{Name: "password.encoder.keyfactory.algorithm", Type: String, NoDefault: true, NoEffect: inertPasswordEncoder,
-		Doc: "Key factory of the password encoder."},
-	{Name: "password.encoder.cipher.algorithm", Type: String, Default: "AES/CBC/PKCS5Padding", NoEffect: inertPasswordEncoder,
-		Doc: "Cipher of the password encoder."},
-	{Name: "password.encoder.key.length", Type: Int, Default: "128", Valid: atLeast(8), NoEffect: inertPasswordEncoder,
-		Doc: "Key length of the password encoder."},
-	{Name: "password.encoder.iterations", Type: Int, Default: "4096", Valid: atLeast(1024), NoEffect: inertPasswordEncoder,
-		Doc: "Iterations of the password encoder."},
+	{Name: "password.encoder.secret", Type: Password, NoDefault: true, Field: func(c *Config) any { return &c.PasswordEncoder.Secret },
+		Doc: "The secret encrypting dynamic passwords (listener keystore passwords, JAAS configs) in ZooKeeper, as Kafka does. Without it, setting one is refused. No effect with local metadata, where they are kept as given (as in KRaft)."},
+	{Name: "password.encoder.old.secret", Type: Password, NoDefault: true, Field: func(c *Config) any { return &c.PasswordEncoder.OldSecret },
+		Doc: "The previous password.encoder.secret: at start-up, this broker's dynamic passwords encrypted with it are encrypted again with password.encoder.secret."},
+	{Name: "password.encoder.keyfactory.algorithm", Type: String, NoDefault: true, Valid: validKeyFactory, Field: func(c *Config) any { return &c.PasswordEncoder.KeyFactory },
+		Doc: "Key factory of the password encoder: PBKDF2WithHmacSHA512 (the default), PBKDF2WithHmacSHA256 or PBKDF2WithHmacSHA1."},
+	{Name: "password.encoder.cipher.algorithm", Type: String, Default: "AES/CBC/PKCS5Padding", Valid: validCipher, Field: func(c *Config) any { return &c.PasswordEncoder.Cipher },
+		Doc: "Cipher of the password encoder; only AES/CBC/PKCS5Padding, Kafka's default."},
+	{Name: "password.encoder.key.length", Type: Int, Default: "128", Valid: validKeyLength, Field: func(c *Config) any { return &c.PasswordEncoder.KeyLength },
+		Doc: "Key length of the password encoder, in bits: 128, 192 or 256."},
+	{Name: "password.encoder.iterations", Type: Int, Default: "4096", Valid: validIterations, Field: func(c *Config) any { return &c.PasswordEncoder.Iterations },
+		Doc: "PBKDF2 iterations of the password encoder (1024 to 1048576)."},
 	{Name: "alter.log.dirs.replication.quota.window.num", Type: Int, Default: "11", Valid: atLeast(1), NoEffect: inertQuotas,
 		Doc: "Samples of log directory move quotas."},
 	{Name: "alter.log.dirs.replication.quota.window.size.seconds", Type: Int, Default: "1", Valid: atLeast(1), NoEffect: inertQuotas,

@@ -19,6 +19,14 @@ func Errorf(code *kerr.Error, format string, args ...any) error {
 	return fmt.Errorf("%w: %s", code, fmt.Sprintf(format, args...))
 }
 
+// InvalidConfigError is a config the backend refuses to store (Kafka's
+// ConfigException from DynamicBrokerConfig.toPersistentProps): the
+// client gets INVALID_CONFIG with Msg in Kafka's wording.
+type InvalidConfigError struct{ Msg string }
+
+func (e *InvalidConfigError) Error() string { return e.Msg }
+func (e *InvalidConfigError) Unwrap() error { return kerr.InvalidConfig }
+
 // Applier receives metadata as the backend learns it. Calls are serialised.
 type Applier interface {
 	ApplyTopic(TopicState)

@@ -122,6 +122,14 @@ func (l *local) applyBrokerConfigsLocked() {
 
 // AlterBrokerConfigs replaces this broker's dynamic configs or the cluster
 // defaults (""); a single broker knows no other broker.
+//
+// Dynamic passwords are stored as given, password.encoder.secret or not.
+// The closest Kafka mode is KRaft, not ZooKeeper: the metadata is the
+// broker's own file on its own disk, as KRaft's metadata log is, not a
+// store shared with other parties; and in KRaft Kafka keeps dynamic
+// passwords unencrypted (PasswordEncoder.NOOP) and ignores the
+// password.encoder.* keys. The file is written readable by its owner
+// only.
 func (l *local) AlterBrokerConfigs(_ context.Context, broker string, configs map[string]string) error {
 	entity := DefaultBrokerEntity
 	if broker != "" {
@@ -166,8 +174,14 @@ func (l *local) saveLocked() error {
 		return err
 	}
 	tmp := l.path + ".tmp"
-	f, err := os.Create(tmp)
+	// Owner only: the file holds dynamic passwords as given (see
+	// AlterBrokerConfigs) and SCRAM credentials.
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
 		return err
 	}
 	if _, err := f.Write(data); err != nil {

@@ -5,7 +5,8 @@ package zkmeta
 // the cluster-wide defaults ({"version":1,"config":{...}}), each change
 // announced by /config/changes/config_change_NNN
 // {"version":2,"entity_path":"brokers/<entity>"}. Every broker watches its
-// own entity and the default and delivers both to its Applier.
+// own entity and the default and delivers both to its Applier, passwords
+// decrypted (passwords.go).
 
 import (
 	"context"
@@ -53,6 +54,7 @@ func (b *backend) processBrokerConfig(entity string) error {
 		b.log.Warn().Err(err).Str("entity", entity).Msg("ignoring malformed broker config znode")
 		c = nil
 	}
+	c = b.fromPersistent(entity, c)
 	bc := &b.bcfg
 	cur := &bc.self
 	if entity == metadata.DefaultBrokerEntity {
@@ -77,8 +79,8 @@ func (b *backend) takeBrokerConfigs() (defaults, self map[string]string, ok bool
 }
 
 // AlterBrokerConfigs replaces the dynamic configs of a broker (by id) or
-// of the cluster default (""), and notifies the brokers through
-// /config/changes as Kafka does.
+// of the cluster default (""), passwords encrypted (passwords.go), and
+// notifies the brokers through /config/changes as Kafka does.
 func (b *backend) AlterBrokerConfigs(ctx context.Context, id string, configs map[string]string) error {
 	entity := metadata.DefaultBrokerEntity
 	if id != "" {
@@ -88,6 +90,16 @@ func (b *backend) AlterBrokerConfigs(ctx context.Context, id string, configs map
 		}
 		entity = strconv.Itoa(int(n))
 	}
+	persist, err := b.pw.toPersistent(configs, id != "")
+	if err != nil {
+		return err
+	}
+	return b.writeBrokerConfig(ctx, entity, persist)
+}
+
+// writeBrokerConfig writes an entity's stored configs and the change
+// notification.
+func (b *backend) writeBrokerConfig(ctx context.Context, entity string, configs map[string]string) error {
 	_, err := withCtx(ctx, func() (struct{}, error) {
 		if err := b.setOrCreate(brokerConfigPath(entity), encodeConfig(configs)); err != nil {
 			return struct{}{}, err

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"gregor/broker/config"
 	"gregor/broker/metadata"
 	"gregor/broker/zkmeta"
@@ -38,12 +40,18 @@ func (a *cfgApplier) configs() (calls int, defaults, self map[string]string) {
 
 func startCfg(t *testing.T, connect string, id int32) (metadata.Backend, *cfgApplier) {
 	t.Helper()
+	return startCfgWith(t, connect, id, &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1}, logger(t))
+}
+
+// startCfgWith starts a backend with a configuration and a logger.
+func startCfgWith(t *testing.T, connect string, id int32, cfg *config.Config, log zerolog.Logger) (metadata.Backend, *cfgApplier) {
+	t.Helper()
 	be, err := zkmeta.New(zkmeta.Options{
 		Connect:        connect,
 		SessionTimeout: 4 * time.Second,
 		Self:           metadata.BrokerInfo{ID: id, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9090 + id}}},
-		Config:         &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
-		Log:            logger(t).With().Int32("broker", id).Logger(),
+		Config:         cfg,
+		Log:            log.With().Int32("broker", id).Logger(),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -77,6 +77,7 @@ type backend struct {
 	ctrlEpochVer   int32
 	rebalanceDue   bool // the leader imbalance check is due
 	bcfg           brokerConfigs
+	pw             passwords        // set in New
 	scram          scramCache       // users.go
 	gcfg           groupConfigCache // groupconfigs.go
 	acls           aclCache         // acls.go
@@ -139,6 +140,10 @@ func New(opt Options) (metadata.Backend, error) {
 	if len(servers) == 0 {
 		return nil, fmt.Errorf("zkmeta: no servers in zookeeper.connect %q", opt.Connect)
 	}
+	pw, err := newPasswords(opt.Config)
+	if err != nil {
+		return nil, err
+	}
 	timeout := opt.SessionTimeout
 	if timeout <= 0 {
 		timeout = 18 * time.Second
@@ -150,7 +155,7 @@ func New(opt Options) (metadata.Backend, error) {
 		dirty: map[string]bool{}, armed: map[string]bool{}, fired: map[string]time.Time{}, sig: make(chan struct{}, 1),
 		brokers: map[int32]*liveBroker{}, controller: -1, topics: map[string]*topicCache{},
 		deleting: map[string]bool{}, bounced: map[int32]bool{},
-		bcfg: brokerConfigs{read: map[string]bool{}}, prefetched: map[string]getResult{},
+		bcfg: brokerConfigs{read: map[string]bool{}}, prefetched: map[string]getResult{}, pw: pw,
 	}, nil
 }
 
@@ -178,6 +183,10 @@ func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
 		return err
 	}
 	if err := b.setup(ctx); err != nil {
+		conn.Close()
+		return err
+	}
+	if err := b.reencodePasswords(ctx); err != nil {
 		conn.Close()
 		return err
 	}
