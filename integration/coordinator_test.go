@@ -122,6 +122,12 @@ func TestGroupSurvivesPausedOffsetsFollower(t *testing.T) {
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(), kgo.ClientID(name),
 			kgo.SessionTimeout(30*time.Second), kgo.HeartbeatInterval(300*time.Millisecond),
 			kgo.RebalanceTimeout(40*time.Second), kgo.WithHooks(m.watch),
+			// A lookup the client happens to send to the paused broker
+			// hangs until this overhead passes (kgo's default 10 s);
+			// several in a row kept a member from its coordinator for
+			// its whole session once. 6 s still exceeds the 5 s a commit
+			// may wait at the coordinator.
+			kgo.RequestTimeoutOverhead(6*time.Second),
 			kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { once.Do(func() { close(m.lost) }) }))
 		if err != nil {
 			t.Fatal(err)
