@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"maps"
 
 	"github.com/go-zookeeper/zk"
 
@@ -30,89 +29,24 @@ const (
 
 func groupConfigPath(sanitized string) string { return configGroupsPath + "/" + sanitized }
 
-// groupConfigCache is the loop's copy of the group configs (guarded by
-// backend.mu).
-type groupConfigCache struct {
-	groups  map[string]map[string]string // by sanitized name; nil: not read yet
-	read    bool                         // the children were listed once
-	changed bool
-}
-
 func (b *backend) processGroups() error {
-	c, err := b.optionalChildren(keyGroups, b.p(configGroupsPath))
-	if err != nil {
-		return err
-	}
-	gc := &b.gcfg
-	if gc.groups == nil {
-		gc.groups = map[string]map[string]string{}
-	}
-	reconcile(gc.groups, c, func(name string) {
-		gc.groups[name] = nil
-		b.mark(preGroup + name)
-	}, func(name string) {
-		delete(gc.groups, name)
-		gc.changed = true
-	})
-	if !gc.read {
-		gc.read, gc.changed = true, true
-	}
-	return nil
+	return b.gcfg.list(b, keyGroups, b.p(configGroupsPath), preGroup)
 }
 
 func (b *backend) processGroup(name string) error {
-	gc := &b.gcfg
-	if _, ok := gc.groups[name]; !ok {
-		return nil
-	}
-	data, _, _, err := b.get(preGroup+name, b.p(groupConfigPath(name)))
-	if err != nil {
-		return err
-	}
-	cfg, err := decodeConfig(data)
-	if err != nil {
-		b.log.Warn().Err(err).Str("group", name).Msg("ignoring malformed group config znode")
-		cfg = nil
-	}
-	if cfg == nil {
-		cfg = map[string]string{}
-	}
-	if !maps.Equal(cfg, gc.groups[name]) || gc.groups[name] == nil {
-		gc.groups[name], gc.changed = cfg, true
-	}
-	return nil
+	return b.gcfg.load(b, name, preGroup, groupConfigPath(name), entityDecoding[string]{
+		kind:   "group",
+		decode: func(cfg map[string]string) map[string]string { return cfg },
+		equal:  func(x, y string) bool { return x == y },
+	})
 }
 
 // groupKeys are the loop keys of the groups known, for a full re-read.
-func (b *backend) groupKeys() []string {
-	keys := []string{keyGroups}
-	for name := range b.gcfg.groups {
-		keys = append(keys, preGroup+name)
-	}
-	return keys
-}
+func (b *backend) groupKeys() []string { return b.gcfg.keys(keyGroups, preGroup) }
 
 // takeGroupConfigs returns the group configs to deliver if they changed.
 // Called holding mu.
-func (b *backend) takeGroupConfigs() (map[string]map[string]string, bool) {
-	gc := &b.gcfg
-	if !gc.changed || !gc.read {
-		return nil, false
-	}
-	gc.changed = false
-	out := make(map[string]map[string]string, len(gc.groups))
-	for name, cfg := range gc.groups {
-		if len(cfg) == 0 {
-			continue
-		}
-		group, err := metadata.DesanitizeEntity(name)
-		if err != nil {
-			continue
-		}
-		out[group] = maps.Clone(cfg)
-	}
-	return out, true
-}
+func (b *backend) takeGroupConfigs() (map[string]map[string]string, bool) { return b.gcfg.take() }
 
 // AlterGroupConfigs replaces a group's configs (none deletes its znode)
 // and announces the change.

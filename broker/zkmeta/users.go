@@ -13,7 +13,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"maps"
 
 	"github.com/go-zookeeper/zk"
 
@@ -29,85 +28,26 @@ const (
 
 func userPath(sanitized string) string { return configUsersPath + "/" + sanitized }
 
-// scramCache is the loop's copy of the credentials (guarded by backend.mu).
-type scramCache struct {
-	users   map[string]map[string]metadata.ScramCredential // by sanitized name
-	read    bool                                           // the children were listed once
-	changed bool
-}
-
 func (b *backend) processUsers() error {
-	c, err := b.optionalChildren(keyUsers, b.p(configUsersPath))
-	if err != nil {
-		return err
-	}
-	sc := &b.scram
-	if sc.users == nil {
-		sc.users = map[string]map[string]metadata.ScramCredential{}
-	}
-	reconcile(sc.users, c, func(name string) {
-		sc.users[name] = nil
-		b.mark(preUser + name)
-	}, func(name string) {
-		delete(sc.users, name)
-		sc.changed = true
-	})
-	if !sc.read {
-		sc.read, sc.changed = true, true
-	}
-	return nil
+	return b.scram.list(b, keyUsers, b.p(configUsersPath), preUser)
 }
 
 func (b *backend) processUser(name string) error {
-	sc := &b.scram
-	if _, ok := sc.users[name]; !ok {
-		return nil
-	}
-	data, _, _, err := b.get(preUser+name, b.p(userPath(name)))
-	if err != nil {
-		return err
-	}
-	cfg, err := decodeConfig(data)
-	if err != nil {
-		b.log.Warn().Err(err).Str("user", name).Msg("ignoring malformed user config znode")
-		cfg = nil
-	}
-	creds := metadata.ScramFromConfig(cfg)
-	if !maps.EqualFunc(creds, sc.users[name], func(x, y metadata.ScramCredential) bool { return x.String() == y.String() }) || sc.users[name] == nil {
-		sc.users[name], sc.changed = creds, true
-	}
-	return nil
+	return b.scram.load(b, name, preUser, userPath(name), entityDecoding[metadata.ScramCredential]{
+		kind:   "user",
+		decode: metadata.ScramFromConfig,
+		equal:  func(x, y metadata.ScramCredential) bool { return x.String() == y.String() },
+	})
 }
 
 // userKeys are the loop keys of the users known, for a full re-read.
-func (b *backend) userKeys() []string {
-	keys := []string{keyUsers}
-	for name := range b.scram.users {
-		keys = append(keys, preUser+name)
-	}
-	return keys
-}
+func (b *backend) userKeys() []string { return b.scram.keys(keyUsers, preUser) }
 
 // takeScram returns the credentials to deliver if they changed. Called
 // holding mu.
 func (b *backend) takeScram() (metadata.UserScram, bool) {
-	sc := &b.scram
-	if !sc.changed || !sc.read {
-		return nil, false
-	}
-	sc.changed = false
-	out := metadata.UserScram{}
-	for name, creds := range sc.users {
-		if len(creds) == 0 {
-			continue
-		}
-		user, err := metadata.DesanitizeEntity(name)
-		if err != nil {
-			continue
-		}
-		out[user] = maps.Clone(creds)
-	}
-	return out, true
+	out, ok := b.scram.take()
+	return metadata.UserScram(out), ok
 }
 
 // UserScramCredentials reads every user's credentials from ZooKeeper.

@@ -77,10 +77,10 @@ type backend struct {
 	ctrlEpochVer   int32
 	rebalanceDue   bool // the leader imbalance check is due
 	bcfg           brokerConfigs
-	pw             passwords        // set in New
-	scram          scramCache       // users.go
-	gcfg           groupConfigCache // groupconfigs.go
-	acls           aclCache         // acls.go
+	pw             passwords                             // set in New
+	scram          entityCache[metadata.ScramCredential] // users.go
+	gcfg           entityCache[string]                   // groupconfigs.go
+	acls           aclCache                              // acls.go
 	// roundReported is when the earliest change read in this round was
 	// reported, for what the controller writes in it.
 	roundReported time.Time
