@@ -8,6 +8,7 @@ package broker
 import (
 	"context"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,7 +57,10 @@ func (o *opsStats) topic(name string) *TopicTraffic {
 	if t, ok := o.topics.Load(name); ok {
 		return t.(*TopicTraffic)
 	}
-	t, _ := o.topics.LoadOrStore(name, &TopicTraffic{})
+	// A Produce or Fetch request's topic names alias its frame, which is
+	// recycled once the request is answered: the map keeps a copy (a
+	// key changing under it corrupts it).
+	t, _ := o.topics.LoadOrStore(strings.Clone(name), &TopicTraffic{})
 	return t.(*TopicTraffic)
 }
 
