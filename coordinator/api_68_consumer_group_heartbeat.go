@@ -54,11 +54,7 @@ func (c *groupCoordinator) handleConsumerGroupHeartbeat(ctx context.Context, req
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		res := c.consumerHeartbeat(ctx, hb)
 		if res.err != nil {
-			resp.ErrorCode = res.err.Code
-			if res.msg != "" {
-				msg := res.msg
-				resp.ErrorMessage = &msg
-			}
+			resp.ErrorCode, resp.ErrorMessage = errorAndMessage(res.err, res.msg)
 			return resp, nil
 		}
 		id := res.memberID

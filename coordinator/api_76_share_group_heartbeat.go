@@ -45,11 +45,7 @@ func (c *groupCoordinator) handleShareGroupHeartbeat(ctx context.Context, req *p
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		res := c.shareHeartbeat(ctx, hb)
 		if res.err != nil {
-			resp.ErrorCode = res.err.Code
-			if res.msg != "" {
-				msg := res.msg
-				resp.ErrorMessage = &msg
-			}
+			resp.ErrorCode, resp.ErrorMessage = errorAndMessage(res.err, res.msg)
 			return resp, nil
 		}
 		id := res.memberID

@@ -34,10 +34,7 @@ func (c *groupCoordinator) deleteShareOffsets(ctx context.Context, req *protocol
 		resp.ErrorCode = kerr.GroupAuthorizationFailed.Code
 		return
 	}
-	v, kerrv := c.viewShareGroup(r.GroupID)
-	if kerrv == nil && v.members > 0 {
-		kerrv = kerr.NonEmptyGroup
-	}
+	v, kerrv := c.viewEmptyShareGroup(r.GroupID)
 	if kerrv != nil {
 		resp.ErrorCode = kerrv.Code
 		return

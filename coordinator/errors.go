@@ -29,3 +29,11 @@ func (c *base) errCode(err error) int16 {
 	}
 	return c.kerrOf(err).Code
 }
+
+// errorAndMessage is a response's error code and message (none if empty).
+func errorAndMessage(err *kerr.Error, msg string) (int16, *string) {
+	if msg == "" {
+		return err.Code, nil
+	}
+	return err.Code, &msg
+}

@@ -97,15 +97,22 @@ func (c *groupCoordinator) updateStateMeta(ctx context.Context, id string, edit 
 	return nil
 }
 
+// viewEmptyShareGroup reads a share group that must be Empty
+// (NON_EMPTY_GROUP otherwise), as its admin operations require.
+func (c *groupCoordinator) viewEmptyShareGroup(id string) (sgView, *kerr.Error) {
+	v, kerrv := c.viewShareGroup(id)
+	if kerrv == nil && v.members > 0 {
+		kerrv = kerr.NonEmptyGroup
+	}
+	return v, kerrv
+}
+
 // deleteShareGroup deletes an Empty share group: its share partitions'
 // state, then its records.
 func (c *groupCoordinator) deleteShareGroup(ctx context.Context, id string) *kerr.Error {
-	v, kerrv := c.viewShareGroup(id)
-	switch {
-	case kerrv != nil:
+	v, kerrv := c.viewEmptyShareGroup(id)
+	if kerrv != nil {
 		return kerrv
-	case v.members > 0:
-		return kerr.NonEmptyGroup
 	}
 	for tid, it := range v.parts {
 		for p := range it.parts {
