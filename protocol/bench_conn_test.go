@@ -27,7 +27,7 @@ func BenchmarkConnThroughput(b *testing.B) {
 		spliced     bool
 		sendfileMin int
 	}{
-		{"produce-1KiB", 1 << 10, 0, false, 0}, {"produce-256KiB", 256 << 10, 0, false, 0}, {"produce-1MiB", 1 << 20, 0, false, 0},
+		{"produce-1KiB", 1 << 10, 0, false, 0}, {"produce-256KiB", 256 << 10, 0, false, 0}, {"produce-1MiB", 1 << 20, 0, false, 0}, {"produce-3MiB", 3 << 20, 0, false, 0},
 		{"fetch-1KiB", 0, 1 << 10, false, 0}, {"fetch-1MiB", 0, 1 << 20, false, 0},
 		{"fetch-1KiB-spliced", 0, 1 << 10, true, 32 << 10}, {"fetch-1MiB-sendfile", 0, 1 << 20, true, 32 << 10},
 		{"fetch-1MiB-spliced-read", 0, 1 << 20, true, 1 << 30},

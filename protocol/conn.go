@@ -375,7 +375,10 @@ func (c *conn) admit() error {
 
 // readFrame reads a frame of size bytes into a buffer that starts at
 // initialFrameBuffer and grows only as bytes arrive. Frames of APIs that
-// decode without copying come from the frame pool (see frames.go).
+// decode without copying come from the frame pool (see frames.go): once
+// the first buffer is full, a pooled buffer of the whole size is taken if
+// the pool has one (memory the broker holds already), so a large produce
+// is not moved at every doubling.
 func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 	var key [2]byte
 	if err := c.readFull(br, key[:], "a request"); err != nil {
@@ -395,23 +398,43 @@ func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 		if filled == size {
 			return f, nil
 		}
+		if f.pooled && c.growPooled(f, size, filled) {
+			continue
+		}
 		next := min(size, max(2*filled, frameGrowthStep))
 		c.growFrame(f, next, filled)
 	}
 }
 
+// growPooled moves f's first filled bytes to a pooled buffer of n bytes if
+// the pool has one.
+func (c *conn) growPooled(f *frameBuf, n, filled int) bool {
+	b, pf, ok := pooledFrameOf(n)
+	if ok {
+		c.moveFrame(f, b, pf, filled)
+	}
+	return ok
+}
+
 // growFrame moves f's first filled bytes to a buffer of n bytes, charging
 // the difference.
 func (c *conn) growFrame(f *frameBuf, n, filled int) {
-	old, oldPool := f.b, f.pool
 	if f.pooled {
-		f.b, f.pool = getFrame(n)
+		b, pf := getFrame(n)
+		c.moveFrame(f, b, pf, filled)
 	} else {
-		f.b, f.pool = make([]byte, n), nil
+		c.moveFrame(f, make([]byte, n), nil, filled)
 	}
+}
+
+// moveFrame moves f's first filled bytes to b (from pool pf, if any),
+// charging the difference.
+func (c *conn) moveFrame(f *frameBuf, b []byte, pf *pooledFrame, filled int) {
+	old, oldPool := f.b, f.pool
+	f.b, f.pool = b, pf
 	copy(f.b, old[:filled])
 	oldPool.release()
-	c.chargeRequest(int64(n - len(old)))
+	c.chargeRequest(int64(len(b) - len(old)))
 }
 
 func (c *conn) releaseFrame(f *frameBuf) {

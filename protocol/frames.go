@@ -41,6 +41,19 @@ func getFrame(n int) ([]byte, *pooledFrame) {
 	return f.b[:n], f
 }
 
+// pooledFrameOf returns a pooled buffer of n bytes if the pool holds one,
+// allocating nothing otherwise.
+func pooledFrameOf(n int) ([]byte, *pooledFrame, bool) {
+	if n < minPooledFrame || n > maxPooledFrame {
+		return nil, nil, false
+	}
+	f, ok := framePools[bits.Len(uint(n-1))].Get().(*pooledFrame)
+	if !ok {
+		return nil, nil, false
+	}
+	return f.b[:n], f, true
+}
+
 // release returns a frame to its pool; nothing may reference it after.
 func (f *pooledFrame) release() {
 	if f == nil {

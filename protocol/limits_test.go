@@ -78,7 +78,8 @@ func readProduce(t *testing.T, c net.Conn, corr int32) (length, digest int64) {
 }
 
 // Frames are read into buffers that grow as their bytes arrive; both the
-// pooled (NoCopy) and the plain path carry every byte across the moves.
+// pooled (NoCopy) and the plain path carry every byte across the moves,
+// also when a repeated size finds a whole pooled buffer at its first move.
 func TestLargeFramesSurviveGrowth(t *testing.T) {
 	for _, noCopy := range []bool{true, false} {
 		t.Run(fmt.Sprintf("NoCopy=%v", noCopy), func(t *testing.T) {
@@ -86,7 +87,7 @@ func TestLargeFramesSurviveGrowth(t *testing.T) {
 			reg.Register(API{Key: 0, Min: 3, Max: 9, NoCopy: noCopy, Handler: digestProduce})
 			s, addr := startServer(t, reg, 0)
 			c := dial(t, addr)
-			for i, n := range []int{10, initialFrameBuffer - 100, initialFrameBuffer, frameGrowthStep + 1, 3<<20 + 7, 9 << 20} {
+			for i, n := range []int{10, initialFrameBuffer - 100, initialFrameBuffer, frameGrowthStep + 1, 3<<20 + 7, 3<<20 + 7, 3 << 20, 9 << 20} {
 				recs := make([]byte, n)
 				rand.Read(recs)
 				sum := sha256.Sum256(recs)

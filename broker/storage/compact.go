@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"time"
 
 	"gregor/broker/records"
@@ -255,10 +256,9 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 }
 
 func (l *Log) segmentIndexLocked(s *segment) int {
-	for i, x := range l.segments {
-		if x == s {
-			return i
-		}
+	i := sort.Search(len(l.segments), func(i int) bool { return l.segments[i].base >= s.base })
+	if i < len(l.segments) && l.segments[i] == s {
+		return i
 	}
 	return -1
 }

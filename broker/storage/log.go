@@ -87,6 +87,14 @@ type Log struct {
 	retired       []*segment // renamed to .deleted, closed later
 	cleanedTo     int64      // compaction has covered offsets below
 	closed        bool
+	// rolled are sealed segments not yet fsynced, oldest first. A roll
+	// queues the old segment for a background flusher rather than
+	// syncing a whole segment on the append path (Kafka's flush-log
+	// task); the recovery point passes a segment once it is synced.
+	rolled []*segment
+	// dirDirty says a segment file was created since the directory was
+	// last synced; flushing says the flusher goroutine runs.
+	dirDirty, flushing bool
 	// openSnaps are the producer snapshots Open listed, answered once
 	// by listSnapshots (start-up lists each directory once).
 	openSnaps []int64
@@ -429,6 +437,9 @@ func (l *Log) maybeFlushLocked() error {
 }
 
 func (l *Log) flushLocked() error {
+	if err := l.syncRolledLocked(); err != nil {
+		return err
+	}
 	if err := l.segments[len(l.segments)-1].sync(); err != nil {
 		return err
 	}
@@ -471,11 +482,8 @@ func (l *Log) rollLocked(base int64) (*segment, error) {
 		}
 		l.segments = l.segments[:len(l.segments)-1]
 	} else {
-		if err := old.sync(); err != nil {
-			return nil, err
-		}
-		l.recoveryPoint = max(l.recoveryPoint, old.next)
 		old.seal()
+		l.rolled = append(l.rolled, old)
 	}
 	s, err := openSegment(l.fs, l.dir, base, true, l.now())
 	if err != nil {
@@ -486,10 +494,106 @@ func (l *Log) rollLocked(base int64) (*segment, error) {
 		return nil, fmt.Errorf("new segment %d in %s already has data", base, l.dir)
 	}
 	l.segments = append(l.segments, s)
-	if err := l.fs.SyncDir(l.dir); err != nil {
-		return nil, err
+	l.dirDirty = true
+	if !l.flushing {
+		l.flushing = true
+		go l.flushRolled()
 	}
 	return s, nil
+}
+
+// flushRolled is the background flusher: it fsyncs the rolled segments
+// and the directory without the log's lock (appends and reads go on), then
+// moves the recovery point past each segment still in the log. A segment
+// that failed to sync stays queued, with those after it, for the next roll
+// or an explicit Flush.
+func (l *Log) flushRolled() {
+	for {
+		l.mu.Lock()
+		if l.closed || (len(l.rolled) == 0 && !l.dirDirty) {
+			l.flushing = false
+			l.mu.Unlock()
+			return
+		}
+		batch := append([]*segment(nil), l.rolled...)
+		files := make([]syncHandles, len(batch))
+		for i, s := range batch {
+			files[i] = s.filesToSync()
+		}
+		dir := l.dirDirty
+		l.dirDirty = false
+		l.mu.Unlock()
+
+		failed := -1
+		var err error
+		for i := range files {
+			if err = files[i].sync(); err != nil {
+				failed = i
+				break
+			}
+		}
+		for i := range files {
+			files[i].release()
+		}
+		var dirErr error
+		if dir {
+			dirErr = l.fs.SyncDir(l.dir)
+		}
+
+		l.mu.Lock()
+		if l.closed {
+			l.flushing = false
+			l.mu.Unlock()
+			return
+		}
+		synced := batch
+		if failed >= 0 {
+			synced = batch[:failed]
+		}
+		for i, s := range synced {
+			// Only a segment still in the log, in the file synced
+			// (a truncation may have swapped it), moves the point.
+			if l.segmentIndexLocked(s) >= 0 && s.log == files[i].log {
+				l.recoveryPoint = max(l.recoveryPoint, s.next)
+			}
+		}
+		// An explicit flush may have emptied the queue meanwhile.
+		for len(synced) > 0 && len(l.rolled) > 0 && l.rolled[0] == synced[0] {
+			l.rolled, synced = l.rolled[1:], synced[1:]
+		}
+		if dirErr != nil {
+			l.dirDirty = true
+		}
+		stop := failed >= 0 || dirErr != nil
+		if stop {
+			l.flushing = false
+		}
+		l.mu.Unlock()
+		if stop {
+			l.log.Error().Err(errors.Join(err, dirErr)).Str("dir", l.dir).Msg("flushing rolled segments; the recovery point stays until a later flush succeeds")
+			return
+		}
+	}
+}
+
+// syncRolledLocked fsyncs the rolled segments and the directory on the
+// caller's path (an explicit flush, a close).
+func (l *Log) syncRolledLocked() error {
+	for len(l.rolled) > 0 {
+		if s := l.rolled[0]; l.segmentIndexLocked(s) >= 0 {
+			if err := s.sync(); err != nil {
+				return err
+			}
+		}
+		l.rolled = l.rolled[1:]
+	}
+	if l.dirDirty {
+		if err := l.fs.SyncDir(l.dir); err != nil {
+			return err
+		}
+		l.dirDirty = false
+	}
+	return nil
 }
 
 // Roll starts a new segment at the log end (if the active one has data).
@@ -583,8 +687,10 @@ func (l *Log) Close() error {
 		return nil
 	}
 	l.closed = true
-	err := l.segments[len(l.segments)-1].sync()
-	l.recoveryPoint = l.nextOffsetLocked()
+	err := errors.Join(l.syncRolledLocked(), l.segments[len(l.segments)-1].sync())
+	if err == nil {
+		l.recoveryPoint = l.nextOffsetLocked()
+	}
 	err = errors.Join(err, l.epochs.flush())
 	l.purgeRetiredLocked()
 	return errors.Join(err, l.closeSegmentsLocked())

@@ -101,6 +101,7 @@ func TestSectionSurvivesRetentionAndClose(t *testing.T) {
 	now := time.Now()
 	old := appendBatches(t, l, 4, 2, now.Add(-2*time.Hour).UnixMilli(), 10)
 	appendBatches(t, l, 2, 2, now.UnixMilli(), 10)
+	waitFlusherIdle(t, l) // it holds the rolled segments' files meanwhile
 	sec, err := l.ReadSection(0, 1<<62, 1<<20, true)
 	if err != nil || sec == nil {
 		t.Fatalf("section: %v", err)

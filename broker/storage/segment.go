@@ -369,6 +369,40 @@ func (s *segment) buildIndexes(size, interval int64) (offsets, times []byte, err
 	}
 }
 
+// syncHandles are a segment's open files, taken under the log's lock to
+// be synced without it: the log file is held by a reference (a close
+// meanwhile waits for its release), an index file closed meanwhile fails
+// its sync with os.ErrClosed.
+type syncHandles struct {
+	log     *sharedFile
+	indexes []File
+}
+
+func (s *segment) filesToSync() syncHandles {
+	fs := syncHandles{log: s.log}
+	s.log.acquire()
+	for _, ix := range []*index{s.index, s.times} {
+		if ix != nil && ix.f != nil {
+			fs.indexes = append(fs.indexes, ix.f)
+		}
+	}
+	return fs
+}
+
+func (fs syncHandles) sync() error {
+	if err := fs.log.Sync(); err != nil {
+		return err
+	}
+	for _, f := range fs.indexes {
+		if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (fs syncHandles) release() { fs.log.release() }
+
 // sync flushes the segment and its indexes.
 func (s *segment) sync() error {
 	return errors.Join(s.log.Sync(), s.index.sync(), s.times.sync())
