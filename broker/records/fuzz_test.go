@@ -206,3 +206,31 @@ func FuzzCheckRecordsAgreesWithEach(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFastRecordAgrees: the fast check of a common record accepts only
+// records the careful check accepts, with the same end and key length.
+func FuzzFastRecordAgrees(f *testing.F) {
+	for _, r := range []Record{
+		{OffsetDelta: 0, Value: make([]byte, 100)},
+		{OffsetDelta: 5, TimestampDelta: -3, Key: []byte("k"), Value: []byte("v"), Headers: []RecordHeader{{Key: "h", Value: nil}, {Key: "", Value: []byte("x")}}},
+		{OffsetDelta: 70, TimestampDelta: 9000, Key: []byte{}, Value: nil},
+		{OffsetDelta: 9000, Value: make([]byte, 9000)},
+	} {
+		b := AppendRecord(nil, &r)
+		f.Add(append(b, make([]byte, 8)...), r.OffsetDelta)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, i int32) {
+		if i < 0 {
+			return
+		}
+		end, keyLen, ok := fastRecord(b, 0, i)
+		if !ok {
+			return
+		}
+		cend, ckey, need, err := checkRecordAt(b, 0, i)
+		if err != nil || need != 0 || cend != end || ckey != keyLen {
+			t.Fatalf("fast check accepts record %d ending at %d with key length %d; careful check: end %d, key %d, need %d, %v (%x)",
+				i, end, keyLen, cend, ckey, need, err, b)
+		}
+	})
+}
