@@ -25,6 +25,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -44,22 +47,26 @@ func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg
 			parts[i].err = err
 		}
 	}
-	failed := false
-	var waits []pendingAck
-	for i := range parts {
-		pp := &parts[i]
+	eachPart(parts, sideBySide(parts), func(pp *producePart) {
 		if pp.err == nil {
 			var res appendResult
 			if res, pp.err = pp.p.appendBatches(pp.pb, r.Acks, -1); pp.err == nil {
 				pp.sp.BaseOffset, pp.sp.LogAppendTime, pp.sp.LogStartOffset = res.Base, res.LogAppendTime, res.LogStart
-				if r.Acks == -1 && pp.p.HighWatermark() <= res.Last {
-					waits = append(waits, pendingAck{p: pp.p, last: res.Last, code: &pp.sp.ErrorCode})
-				}
+				pp.wait = r.Acks == -1 && pp.p.HighWatermark() <= res.Last
+				pp.last = res.Last
 			}
 		}
 		if pp.err != nil {
-			failed = true
 			b.produceFailed(req, pp)
+		}
+	})
+	failed := false
+	var waits []pendingAck
+	for i := range parts {
+		pp := &parts[i]
+		failed = failed || pp.err != nil
+		if pp.err == nil && pp.wait {
+			waits = append(waits, pendingAck{p: pp.p, last: pp.last, code: &pp.sp.ErrorCode})
 		}
 	}
 	if r.Acks == 0 {
@@ -91,10 +98,70 @@ type producePart struct {
 	// verification is the partition's pending transaction verification
 	// (txn_verify.go), if its batch needs one.
 	verification *txnVerification
+	// rp is the request's partition, validated once resolved.
+	rp *kmsg.ProduceRequestTopicPartition
+	// last is the appended records' last offset; wait says an acks=all
+	// answer waits for the ISR to reach it.
+	last int64
+	wait bool
 }
 
-// prepareProduce lays out the response and resolves and validates every
-// partition's records, in request order, appending nothing.
+// sideBySideMin is the record bytes from which a produce to several
+// partitions validates and appends them side by side.
+const sideBySideMin = 256 << 10
+
+// sideBySide says whether parts are worth handling side by side: a large
+// request to distinct partitions with records of their own (appends to
+// different partitions are as independent as appends from different
+// connections; a partition named twice is appended to in request order,
+// and records an in-process caller shares between partitions, which an
+// append stamps in place, are stamped one partition at a time).
+func sideBySide(parts []producePart) bool {
+	if len(parts) < 2 || runtime.GOMAXPROCS(0) < 2 {
+		return false
+	}
+	n := 0
+	seen := make(map[any]bool, 2*len(parts))
+	for i := range parts {
+		pp := &parts[i]
+		if pp.p == nil || pp.rp == nil || len(pp.rp.Records) == 0 {
+			continue
+		}
+		if first := &pp.rp.Records[0]; seen[pp.p] || seen[first] {
+			return false
+		} else {
+			seen[pp.p], seen[first] = true, true
+		}
+		n += len(pp.rp.Records)
+	}
+	return n >= sideBySideMin
+}
+
+// eachPart runs fn for every part, side by side on up to GOMAXPROCS
+// goroutines (this one included) if parallel, else in order.
+func eachPart(parts []producePart, parallel bool, fn func(*producePart)) {
+	if !parallel {
+		for i := range parts {
+			fn(&parts[i])
+		}
+		return
+	}
+	var next atomic.Int32
+	work := func() {
+		for i := int(next.Add(1)) - 1; i < len(parts); i = int(next.Add(1)) - 1 {
+			fn(&parts[i])
+		}
+	}
+	var wg sync.WaitGroup
+	for range min(len(parts), runtime.GOMAXPROCS(0)) - 1 {
+		wg.Go(work)
+	}
+	work()
+	wg.Wait()
+}
+
+// prepareProduce lays out the response, resolves every partition, and
+// validates their records (side by side if sideBySide), appending nothing.
 func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []producePart {
 	version := req.Version
 	acksOK := r.Acks == 0 || r.Acks == 1 || r.Acks == -1
@@ -122,11 +189,18 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 				pp.err = kerr.TransactionalIDAuthorizationFailed
 			}
 			if pp.err == nil {
-				pp.p, pp.pb, pp.err = b.prepareTo(t.topic, rp, version)
+				pp.p, pp.err = leaderOf(t.topic, rp.Partition)
+				pp.rp = rp
 			}
 			parts = append(parts, pp)
 		}
 	}
+	eachPart(parts, sideBySide(parts), func(pp *producePart) {
+		if pp.err == nil {
+			t := pp.p.topic
+			pp.pb, pp.err = prepare(pp.rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio, fmt.Sprintf("%s-%d", t.Name, pp.rp.Partition))
+		}
+	})
 	return parts
 }
 
@@ -193,18 +267,16 @@ func (b *Broker) produceTopic(req *protocol.Request, rt *kmsg.ProduceRequestTopi
 	return produceTopic{topic: t}
 }
 
-// prepareTo finds a partition this broker leads and validates its
-// records.
-func (b *Broker) prepareTo(t *Topic, rp *kmsg.ProduceRequestTopicPartition, version int16) (*Partition, *preparedBatches, error) {
-	p := t.Partition(rp.Partition)
+// leaderOf finds a partition of t this broker leads.
+func leaderOf(t *Topic, partition int32) (*Partition, error) {
+	p := t.Partition(partition)
 	if p == nil {
-		return nil, nil, kerr.UnknownTopicOrPartition
+		return nil, kerr.UnknownTopicOrPartition
 	}
 	if !p.IsLeader() {
-		return p, nil, kerr.NotLeaderForPartition
+		return p, kerr.NotLeaderForPartition
 	}
-	pb, err := prepare(rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio, fmt.Sprintf("%s-%d", t.Name, rp.Partition))
-	return p, pb, err
+	return p, nil
 }
 
 // isBadBatch reports whether a produce failed on a malformed batch, which

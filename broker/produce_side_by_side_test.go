@@ -1,0 +1,65 @@
+package broker
+
+import (
+	"bytes"
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// A large produce to several partitions is validated and appended side
+// by side: each partition gets its own offsets and answer (a corrupt batch
+// fails its partition alone), and a partition named twice in one request
+// is appended to in request order.
+func TestLargeProduceToSeveralPartitions(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("wide", 4, nil)
+	values := make([]string, 120)
+	for i := range values {
+		values[i] = strings.Repeat("v", 1000)
+	}
+	good := batch(t, time.Now().UnixMilli(), values...) // ~120 KB
+	corrupt := append([]byte(nil), good...)
+	binary.BigEndian.PutUint32(corrupt[17:], binary.BigEndian.Uint32(corrupt[17:])+1) // the CRC
+
+	send := func(parts []int32, data [][]byte) []kmsg.ProduceResponseTopicPartition {
+		t.Helper()
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(9)
+		req.Acks, req.TimeoutMillis = -1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "wide"
+		for i, p := range parts {
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Partition, rp.Records = p, data[i]
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		return tb.call(req).(*kmsg.ProduceResponse).Topics[0].Partitions
+	}
+	for round := int64(0); round < 2; round++ {
+		got := send([]int32{0, 1, 2, 3}, [][]byte{bytes.Clone(good), bytes.Clone(good), bytes.Clone(good), corrupt})
+		for i, sp := range got[:3] {
+			if sp.ErrorCode != 0 || sp.BaseOffset != round*120 {
+				t.Fatalf("round %d partition %d: %v at %d, want no error at %d", round, i, kerr.ErrorForCode(sp.ErrorCode), sp.BaseOffset, round*120)
+			}
+		}
+		if got[3].ErrorCode != kerr.CorruptMessage.Code {
+			t.Fatalf("round %d: the corrupt batch got %v, want CORRUPT_MESSAGE", round, kerr.ErrorForCode(got[3].ErrorCode))
+		}
+	}
+	got := send([]int32{2, 2, 1}, [][]byte{bytes.Clone(good), bytes.Clone(good), bytes.Clone(good)})
+	if got[0].BaseOffset != 240 || got[1].BaseOffset != 360 || got[2].BaseOffset != 240 {
+		t.Fatalf("partition 2 twice, then 1: base offsets %d, %d, %d; want 240, 360 (request order), 240",
+			got[0].BaseOffset, got[1].BaseOffset, got[2].BaseOffset)
+	}
+	for p, want := range map[int32]int64{0: 240, 1: 360, 2: 480, 3: 0} {
+		if end := tb.Topic("wide").Partition(p).HighWatermark(); end != want {
+			t.Fatalf("partition %d ends at %d, want %d", p, end, want)
+		}
+	}
+}
