@@ -107,7 +107,12 @@
 // Nothing is fsynced per append unless log.flush.interval.messages/ms ask
 // for it: as in Kafka, durability across machine failure comes from
 // replication, and a killed process loses nothing the kernel already has.
-// A segment is fsynced when it is rolled, and everything on clean shutdown.
+// A rolled segment is fsynced by a background flusher, as Kafka's
+// flush-log task does it, not on the append that rolled it (a whole
+// segment's fsync would stall that producer for seconds); the recovery
+// point passes the segment once it is synced, so a machine crash before
+// then recovers it. An explicit flush and a close sync what is queued,
+// and clean shutdown syncs everything.
 //
 // Readers of the files. Fetches send record bytes from the .log files
 // without reading them (ReadSection, section.go): a Section holds its
