@@ -108,19 +108,26 @@ func batch(t testing.TB, ts int64, values ...string) []byte {
 	return data
 }
 
+// produceRequest is a Produce v9 of data[i] to partition parts[i] of topic.
+func produceRequest(topic string, acks int16, parts []int32, data [][]byte) *kmsg.ProduceRequest {
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	req.Acks, req.TimeoutMillis = acks, 5000
+	rt := kmsg.NewProduceRequestTopic()
+	rt.Topic = topic
+	for i, p := range parts {
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = p, data[i]
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
 // produce appends a batch with acks=all and returns its base offset.
 func (tb *testBroker) produce(topic string, partition int32, data []byte) int64 {
 	tb.t.Helper()
-	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(9)
-	req.Acks, req.TimeoutMillis = -1, 5000
-	rt := kmsg.NewProduceRequestTopic()
-	rt.Topic = topic
-	rp := kmsg.NewProduceRequestTopicPartition()
-	rp.Partition, rp.Records = partition, data
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-	resp := tb.call(req).(*kmsg.ProduceResponse)
+	resp := tb.call(produceRequest(topic, -1, []int32{partition}, [][]byte{data})).(*kmsg.ProduceResponse)
 	p := resp.Topics[0].Partitions[0]
 	if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
 		tb.t.Fatalf("produce to %s-%d: %v", topic, partition, err)

@@ -28,16 +28,7 @@ func BenchmarkProduce100B(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		req := kmsg.NewPtrProduceRequest()
-		req.SetVersion(9)
-		req.Acks, req.TimeoutMillis = 1, 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = "bench"
-		rp := kmsg.NewProduceRequestTopicPartition()
-		rp.Partition, rp.Records = int32(i%3), batches[i%3]
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp := tb.call(req).(*kmsg.ProduceResponse)
+		resp := tb.call(produceRequest("bench", 1, []int32{int32(i % 3)}, batches[i%3:i%3+1])).(*kmsg.ProduceResponse)
 		if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
 			b.Fatalf("produce: error %d", code)
 		}
@@ -59,18 +50,7 @@ func BenchmarkProduce3x1MB(b *testing.B) {
 	b.SetBytes(3 * int64(len(data[0])))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		req := kmsg.NewPtrProduceRequest()
-		req.SetVersion(9)
-		req.Acks, req.TimeoutMillis = -1, 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = "bench"
-		for p := int32(0); p < 3; p++ {
-			rp := kmsg.NewProduceRequestTopicPartition()
-			rp.Partition, rp.Records = p, data[p]
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
-		for _, sp := range tb.call(req).(*kmsg.ProduceResponse).Topics[0].Partitions {
+		for _, sp := range tb.call(produceRequest("bench", -1, []int32{0, 1, 2}, data)).(*kmsg.ProduceResponse).Topics[0].Partitions {
 			if sp.ErrorCode != 0 {
 				b.Fatalf("produce: error %d", sp.ErrorCode)
 			}

@@ -28,18 +28,7 @@ func TestLargeProduceToSeveralPartitions(t *testing.T) {
 
 	send := func(parts []int32, data [][]byte) []kmsg.ProduceResponseTopicPartition {
 		t.Helper()
-		req := kmsg.NewPtrProduceRequest()
-		req.SetVersion(9)
-		req.Acks, req.TimeoutMillis = -1, 5000
-		rt := kmsg.NewProduceRequestTopic()
-		rt.Topic = "wide"
-		for i, p := range parts {
-			rp := kmsg.NewProduceRequestTopicPartition()
-			rp.Partition, rp.Records = p, data[i]
-			rt.Partitions = append(rt.Partitions, rp)
-		}
-		req.Topics = append(req.Topics, rt)
-		return tb.call(req).(*kmsg.ProduceResponse).Topics[0].Partitions
+		return tb.call(produceRequest("wide", -1, parts, data)).(*kmsg.ProduceResponse).Topics[0].Partitions
 	}
 	for round := int64(0); round < 2; round++ {
 		got := send([]int32{0, 1, 2, 3}, [][]byte{bytes.Clone(good), bytes.Clone(good), bytes.Clone(good), corrupt})

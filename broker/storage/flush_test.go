@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"gregor/internal/wait"
 )
 
 // gatedFS is the real filesystem whose segment (.log) fsyncs wait for
@@ -49,18 +51,6 @@ func (f gatedFile) Sync() error {
 	return f.File.Sync()
 }
 
-// waitFor polls cond for up to 10 s, failing with what was awaited.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 10s waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func smallSegments() Config {
 	cfg := testConfig()
 	cfg.SegmentBytes = 4 << 10
@@ -94,13 +84,13 @@ func TestRollDoesNotSyncOnTheAppendPath(t *testing.T) {
 	if n := len(segmentFiles(t, l.dir, ".log")); n < 3 {
 		t.Fatalf("%d segments after 17 KB in 4 KB segments, want several", n)
 	}
-	waitFor(t, "the flusher to reach the gated fsync", func() bool { return g.waiting.Load() > 0 })
+	wait.For(t, "the flusher to reach the gated fsync", 10*time.Second, func() bool { return g.waiting.Load() > 0 })
 	if rp := l.RecoveryPoint(); rp != 0 {
 		t.Fatalf("recovery point %d while no rolled segment is synced, want 0", rp)
 	}
 	release()
 	last := l.segments[len(l.segments)-1].base
-	waitFor(t, "the recovery point to pass the rolled segments", func() bool { return l.RecoveryPoint() == last })
+	wait.For(t, "the recovery point to pass the rolled segments", 10*time.Second, func() bool { return l.RecoveryPoint() == last })
 }
 
 // TestFailedRollFlushKeepsTheRecoveryPoint: a rolled segment whose fsync
@@ -142,11 +132,11 @@ func TestCloseSyncsRolledSegments(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendBatches(t, l, 20, 4, 1000, 200)
-	waitFor(t, "the flusher to reach the gated fsync", func() bool { return g.waiting.Load() > 0 })
+	wait.For(t, "the flusher to reach the gated fsync", 10*time.Second, func() bool { return g.waiting.Load() > 0 })
 	closed := make(chan error, 1)
 	go func() { closed <- l.Close() }()
 	// Close syncs the rolled segment itself: a second fsync waits.
-	waitFor(t, "close to sync the rolled segments", func() bool { return g.waiting.Load() >= 2 })
+	wait.For(t, "close to sync the rolled segments", 10*time.Second, func() bool { return g.waiting.Load() >= 2 })
 	select {
 	case err := <-closed:
 		t.Fatalf("close returned (%v) before the rolled segments were synced", err)
@@ -165,7 +155,7 @@ func TestCloseSyncsRolledSegments(t *testing.T) {
 // reference to the files it syncs).
 func waitFlusherIdle(t *testing.T, l *Log) {
 	t.Helper()
-	waitFor(t, "the background flusher to end", func() bool {
+	wait.For(t, "the background flusher to end", 10*time.Second, func() bool {
 		l.mu.RLock()
 		defer l.mu.RUnlock()
 		return !l.flushing
