@@ -2,6 +2,7 @@ package storage
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
@@ -160,4 +161,32 @@ func waitFlusherIdle(t *testing.T, l *Log) {
 		defer l.mu.RUnlock()
 		return !l.flushing
 	})
+}
+
+// TestRolledFlushesAreBounded: many logs rolling together sync through a
+// bounded number of flushes at once (each fsync holds an OS thread), and
+// every recovery point still passes its rolled segment.
+func TestRolledFlushesAreBounded(t *testing.T) {
+	g := newGatedFS()
+	var logs []*Log
+	for i := 0; i < 3*cap(flushSlots); i++ {
+		l, err := Open(g, t.TempDir(), smallSegments(), OpenOptions{}, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		appendBatches(t, l, 6, 4, 1000, 200) // one roll
+		logs = append(logs, l)
+	}
+	wait.For(t, "every flush slot taken by a gated fsync", 10*time.Second, func() bool {
+		return len(flushSlots) == cap(flushSlots) && int(g.waiting.Load()) == cap(flushSlots)
+	})
+	if n := g.waiting.Load(); int(n) != cap(flushSlots) {
+		t.Fatalf("%d fsyncs at once for %d rolling logs, want at most %d", n, len(logs), cap(flushSlots))
+	}
+	close(g.open)
+	for i, l := range logs {
+		last := l.segments[len(l.segments)-1].base
+		wait.For(t, fmt.Sprintf("log %d's recovery point to pass its rolled segment", i), 10*time.Second, func() bool { return l.RecoveryPoint() == last })
+	}
 }

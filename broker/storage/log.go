@@ -502,6 +502,11 @@ func (l *Log) rollLocked(base int64) (*segment, error) {
 	return s, nil
 }
 
+// flushSlots bounds the background flushes syncing at once across every
+// log (Kafka runs them on background.threads): an fsync holds an OS thread,
+// and many partitions rolling together must not each hold one.
+var flushSlots = make(chan struct{}, 8)
+
 // flushRolled is the background flusher: it fsyncs the rolled segments
 // and the directory without the log's lock (appends and reads go on), then
 // moves the recovery point past each segment still in the log. A segment
@@ -525,19 +530,20 @@ func (l *Log) flushRolled() {
 		l.mu.Unlock()
 
 		failed := -1
-		var err error
+		var err, dirErr error
+		flushSlots <- struct{}{}
 		for i := range files {
 			if err = files[i].sync(); err != nil {
 				failed = i
 				break
 			}
 		}
-		for i := range files {
-			files[i].release()
-		}
-		var dirErr error
 		if dir {
 			dirErr = l.fs.SyncDir(l.dir)
+		}
+		<-flushSlots
+		for i := range files {
+			files[i].release()
 		}
 
 		l.mu.Lock()
