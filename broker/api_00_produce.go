@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,7 +139,9 @@ func sideBySide(parts []producePart) bool {
 }
 
 // eachPart runs fn for every part, side by side on up to GOMAXPROCS
-// goroutines (this one included) if parallel, else in order.
+// goroutines (this one included) if parallel, else in order. A panic in a
+// helper goroutine is raised again here, where the connection's handler
+// recovers it, instead of ending the process.
 func eachPart(parts []producePart, parallel bool, fn func(*producePart)) {
 	if !parallel {
 		for i := range parts {
@@ -147,7 +150,13 @@ func eachPart(parts []producePart, parallel bool, fn func(*producePart)) {
 		return
 	}
 	var next atomic.Int32
+	var panicked atomic.Value
 	work := func() {
+		defer func() {
+			if r := recover(); r != nil {
+				panicked.CompareAndSwap(nil, fmt.Sprintf("%v\n%s", r, debug.Stack()))
+			}
+		}()
 		for i := int(next.Add(1)) - 1; i < len(parts); i = int(next.Add(1)) - 1 {
 			fn(&parts[i])
 		}
@@ -158,6 +167,9 @@ func eachPart(parts []producePart, parallel bool, fn func(*producePart)) {
 	}
 	work()
 	wg.Wait()
+	if r := panicked.Load(); r != nil {
+		panic(r)
+	}
 }
 
 // prepareProduce lays out the response, resolves every partition, and

@@ -3,7 +3,10 @@ package broker
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -51,4 +54,27 @@ func TestLargeProduceToSeveralPartitions(t *testing.T) {
 			t.Fatalf("partition %d ends at %d, want %d", p, end, want)
 		}
 	}
+}
+
+// A panic while handling partitions side by side comes back to the
+// handler's goroutine, where the connection recovers it, once every helper
+// stopped: a helper's panic does not end the process. (Each goroutine
+// stops at its first panic, so with every part panicking a helper handles
+// one when GOMAXPROCS allows one.)
+func TestSideBySidePanicReachesTheHandler(t *testing.T) {
+	parts := make([]producePart, 8)
+	var handled atomic.Int32
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "partition failed") {
+			t.Fatalf("recovered %v, want a part's panic", r)
+		}
+		if want := min(len(parts), runtime.GOMAXPROCS(0)); int(handled.Load()) != want {
+			t.Fatalf("%d parts handled before the panic came back, want one per goroutine (%d)", handled.Load(), want)
+		}
+	}()
+	eachPart(parts, true, func(pp *producePart) {
+		handled.Add(1)
+		panic("partition failed")
+	})
+	t.Fatal("eachPart returned after a panic")
 }
