@@ -120,13 +120,19 @@ func TestGroupSurvivesPausedOffsetsFollower(t *testing.T) {
 		var once sync.Once
 		cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(), kgo.ClientID(name),
-			kgo.SessionTimeout(30*time.Second), kgo.HeartbeatInterval(300*time.Millisecond),
-			kgo.RebalanceTimeout(40*time.Second), kgo.WithHooks(m.watch),
 			// A lookup the client happens to send to the paused broker
-			// hangs until this overhead passes (kgo's default 10 s);
-			// several in a row kept a member from its coordinator for
-			// its whole session once. 6 s still exceeds the 5 s a commit
-			// may wait at the coordinator.
+			// hangs until the request timeout overhead passes (kgo's
+			// default 10 s; 6 s still exceeds the 5 s a commit may wait
+			// at the coordinator). A commit answered
+			// COORDINATOR_NOT_AVAILABLE (its wait for the paused
+			// follower timed out, as in Kafka) sends the client to look
+			// its coordinator up again, and a's heartbeats queue behind
+			// its commit: several such lookups in a row once kept a
+			// member from its coordinator for a whole 30 s session in
+			// the loaded suite. The session is long enough that only
+			// the broker could expel a member here.
+			kgo.SessionTimeout(90*time.Second), kgo.HeartbeatInterval(300*time.Millisecond),
+			kgo.RebalanceTimeout(100*time.Second), kgo.WithHooks(m.watch),
 			kgo.RequestTimeoutOverhead(6*time.Second),
 			kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { once.Do(func() { close(m.lost) }) }))
 		if err != nil {
