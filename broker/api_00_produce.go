@@ -42,13 +42,13 @@ import (
 func (b *Broker) handleProduce(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ProduceRequest)
 	resp := req.Response().(*kmsg.ProduceResponse)
-	parts := b.prepareProduce(req, r, resp)
+	parts, parallel := b.prepareProduce(req, r, resp)
 	if err := b.verifyProduce(ctx, req.Version, r, parts); err != nil {
 		for i := range parts {
 			parts[i].err = err
 		}
 	}
-	eachPart(parts, sideBySide(parts), func(pp *producePart) {
+	eachPart(parts, parallel, func(pp *producePart) {
 		if pp.err == nil {
 			var res appendResult
 			if res, pp.err = pp.p.appendBatches(pp.pb, r.Acks, -1); pp.err == nil {
@@ -117,25 +117,33 @@ const sideBySideMin = 256 << 10
 // connections; a partition named twice is appended to in request order,
 // and records an in-process caller shares between partitions, which an
 // append stamps in place, are stamped one partition at a time).
+// The size is summed first, so a small request allocates nothing here.
 func sideBySide(parts []producePart) bool {
 	if len(parts) < 2 || runtime.GOMAXPROCS(0) < 2 {
 		return false
 	}
 	n := 0
+	for i := range parts {
+		if pp := &parts[i]; pp.p != nil && pp.rp != nil {
+			n += len(pp.rp.Records)
+		}
+	}
+	if n < sideBySideMin {
+		return false
+	}
 	seen := make(map[any]bool, 2*len(parts))
 	for i := range parts {
 		pp := &parts[i]
 		if pp.p == nil || pp.rp == nil || len(pp.rp.Records) == 0 {
 			continue
 		}
-		if first := &pp.rp.Records[0]; seen[pp.p] || seen[first] {
+		first := &pp.rp.Records[0]
+		if seen[pp.p] || seen[first] {
 			return false
-		} else {
-			seen[pp.p], seen[first] = true, true
 		}
-		n += len(pp.rp.Records)
+		seen[pp.p], seen[first] = true, true
 	}
-	return n >= sideBySideMin
+	return true
 }
 
 // eachPart runs fn for every part, side by side on up to GOMAXPROCS
@@ -173,8 +181,9 @@ func eachPart(parts []producePart, parallel bool, fn func(*producePart)) {
 }
 
 // prepareProduce lays out the response, resolves every partition, and
-// validates their records (side by side if sideBySide), appending nothing.
-func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) []producePart {
+// validates their records (side by side if sideBySide, which it returns
+// for the appends), appending nothing.
+func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse) ([]producePart, bool) {
 	version := req.Version
 	acksOK := r.Acks == 0 || r.Acks == 1 || r.Acks == -1
 	txnDenied := !b.authorizeTransactionalProduce(req, r)
@@ -207,13 +216,14 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 			parts = append(parts, pp)
 		}
 	}
-	eachPart(parts, sideBySide(parts), func(pp *producePart) {
+	parallel := sideBySide(parts)
+	eachPart(parts, parallel, func(pp *producePart) {
 		if pp.err == nil {
 			t := pp.p.topic
 			pp.pb, pp.err = prepare(pp.rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio, fmt.Sprintf("%s-%d", t.Name, pp.rp.Partition))
 		}
 	})
-	return parts
+	return parts, parallel
 }
 
 // produceFailed answers a partition's error and logs a malformed batch.

@@ -33,11 +33,10 @@ func getFrame(n int) ([]byte, *pooledFrame) {
 	if n < minPooledFrame || n > maxPooledFrame {
 		return make([]byte, n), nil
 	}
-	class := bits.Len(uint(n - 1))
-	if f, ok := framePools[class].Get().(*pooledFrame); ok {
-		return f.b[:n], f
+	if b, f, ok := pooledFrameOf(n); ok {
+		return b, f
 	}
-	f := &pooledFrame{b: make([]byte, 1<<class)}
+	f := &pooledFrame{b: make([]byte, 1<<bits.Len(uint(n-1)))}
 	return f.b[:n], f
 }
 
