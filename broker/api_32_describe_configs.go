@@ -95,6 +95,8 @@ func (b *Broker) describeResource(typ int8, name string) ([]config.Entry, error)
 			return nil, errorf(kerr.InvalidRequest, "Group name must not be empty")
 		}
 		return b.groupEntries(name), nil
+	case resourceClientMetrics:
+		return b.clientMetricsEntries(name)
 	}
 	return nil, errorf(kerr.InvalidRequest, "Unsupported resource type: %d", typ)
 }

@@ -83,6 +83,8 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 		return b.setBrokerConfigs(ctx, perBroker, configs, validateOnly)
 	case resourceBrokerLogger:
 		return errorf(kerr.InvalidRequest, "AlterConfigs does not support the resource type BROKER_LOGGER; use IncrementalAlterConfigs")
+	case resourceClientMetrics:
+		return b.setClientMetrics(ctx, rr.ResourceName, configs, validateOnly)
 	}
 	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
 }

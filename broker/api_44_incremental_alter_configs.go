@@ -98,6 +98,12 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 			return err
 		}
 		return b.setGroupConfigs(ctx, rr.ResourceName, next, validateOnly)
+	case resourceClientMetrics:
+		next, err := applyIncrementalWith(b.clientMetrics.get(rr.ResourceName), rr.Configs, clientMetricsLookup)
+		if err != nil {
+			return err
+		}
+		return b.setClientMetrics(ctx, rr.ResourceName, next, validateOnly)
 	}
 	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
 }
@@ -128,6 +134,11 @@ func checkIncrementalOps(cs []kmsg.IncrementalAlterConfigsRequestResourceConfig)
 // or the dynamic configs of a broker. APPEND and SUBTRACT start from the
 // key's default when it is not set, as Kafka does.
 func applyIncremental(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, topic bool) (map[string]string, error) {
+	return applyIncrementalWith(cur, cs, func(name string) (*config.Key, bool) { return config.Lookup(name, topic) })
+}
+
+// applyIncrementalWith is applyIncremental with the keys of lookup.
+func applyIncrementalWith(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, lookup func(string) (*config.Key, bool)) (map[string]string, error) {
 	next := make(map[string]string, len(cur))
 	maps.Copy(next, cur)
 	for _, c := range cs {
@@ -137,7 +148,7 @@ func applyIncremental(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRe
 		case opDelete:
 			delete(next, c.Name)
 		case opAppend, opSubtract:
-			k, ok := config.Lookup(c.Name, topic)
+			k, ok := lookup(c.Name)
 			if !ok {
 				return nil, errorf(kerr.InvalidConfig, "Unknown config name: %s", c.Name)
 			}

@@ -30,6 +30,7 @@ func (b *Broker) adminAPIs() []protocol.API {
 		{Key: 51, Min: 0, Max: 0, Handler: b.handleAlterUserScramCredentials},
 		{Key: 60, Min: 0, Max: 2, Handler: b.handleDescribeCluster},
 		{Key: 61, Min: 0, Max: 0, Handler: b.handleDescribeProducers},
+		{Key: 74, Min: 0, Max: 1, Handler: b.handleListConfigResources},
 		{Key: 75, Min: 0, Max: 0, Handler: b.handleDescribeTopicPartitions},
 	}
 }

@@ -91,12 +91,12 @@ func hasTransactionalRecords(r *kmsg.ProduceRequest) bool {
 const resourceGroup int8 = 32
 
 // authorizeConfigs asks for op (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a
-// config resource as Kafka maps it: a broker or broker logger is the
-// cluster, a topic or group itself. It returns the refusal's error code,
+// config resource as Kafka maps it: a broker, broker logger or client
+// metrics subscription is the cluster, a topic or group itself. It returns the refusal's error code,
 // or nil; resource types it does not know are left to the handler.
 func (b *Broker) authorizeConfigs(req *protocol.Request, op acl.Operation, typ int8, name string) *kerr.Error {
 	switch typ {
-	case resourceBroker, resourceBrokerLogger:
+	case resourceBroker, resourceBrokerLogger, resourceClientMetrics:
 		if !b.authorizeCluster(req, op) {
 			return kerr.ClusterAuthorizationFailed
 		}

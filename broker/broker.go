@@ -80,7 +80,10 @@ type Broker struct {
 	// peerPool keeps connections to other brokers (peer.go).
 	peerPool peerPool
 	// groupConfigs are the group configs (group_configs.go).
-	groupConfigs groupConfigStore
+	groupConfigs namedConfigs
+	// clientMetrics are the client metrics subscriptions
+	// (client_metrics.go).
+	clientMetrics namedConfigs
 	// shares are the share partitions led here (share_parts.go).
 	shares shareParts
 	// tls is the TLS of the listeners, reconfigured by dynamic configs

@@ -10,6 +10,7 @@ package broker
 import (
 	"context"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,24 +19,80 @@ import (
 	"gregor/broker/config"
 )
 
-// groupConfigStore holds the group configs.
-type groupConfigStore struct {
+// namedConfigs holds named config sets (group configs, client metrics
+// subscriptions) as the backend delivered them.
+type namedConfigs struct {
 	mu sync.Mutex
 	// guarded by mu:
-	byGroup map[string]map[string]string // as the backend delivered them
-	changed chan struct{}                // closed at the next delivery
+	byName  map[string]map[string]string
+	changed chan struct{} // closed at the next delivery
+}
+
+// get returns one set; nil when it has none. The map is the caller's.
+func (s *namedConfigs) get(name string) map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.byName[name]) == 0 {
+		return nil
+	}
+	return maps.Clone(s.byName[name])
+}
+
+// names returns the names of the sets there are, sorted.
+func (s *namedConfigs) names() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.byName))
+	for name, c := range s.byName {
+		if len(c) > 0 {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// replace takes every set, as a delivery from the backend.
+func (s *namedConfigs) replace(all map[string]map[string]string) {
+	s.mu.Lock()
+	s.byName = all
+	ch := s.changed
+	s.changed = nil
+	s.mu.Unlock()
+	if ch != nil {
+		close(ch)
+	}
+}
+
+// await waits (5 s at most) until a set is as want here.
+func (s *namedConfigs) await(ctx context.Context, name string, want map[string]string) bool {
+	timer := time.NewTimer(5 * time.Second)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		have := s.byName[name]
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		if maps.Equal(have, want) {
+			return true
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // GroupConfig is a group's config overrides; nil when it has none. The
 // map is the caller's.
 func (b *Broker) GroupConfig(group string) map[string]string {
-	s := &b.groupConfigs
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.byGroup[group]) == 0 {
-		return nil
-	}
-	return maps.Clone(s.byGroup[group])
+	return b.groupConfigs.get(group)
 }
 
 // setGroupConfigs replaces a group's overrides after validating them as
@@ -54,7 +111,7 @@ func (b *Broker) setGroupConfigs(ctx context.Context, group string, next map[str
 		return err
 	}
 	b.log.Info().Str("group", group).Interface("configs", next).Msg("group configs altered")
-	if !b.awaitGroupConfigs(ctx, group, next) {
+	if !b.groupConfigs.await(ctx, group, next) {
 		b.log.Warn().Str("group", group).Msg("group configs recorded but not yet applied here")
 	}
 	return nil
@@ -62,42 +119,7 @@ func (b *Broker) setGroupConfigs(ctx context.Context, group string, next map[str
 
 // ApplyGroupConfigs takes every group's configs (GroupConfigApplier).
 func (a applier) ApplyGroupConfigs(groups map[string]map[string]string) {
-	s := &a.b.groupConfigs
-	s.mu.Lock()
-	s.byGroup = groups
-	ch := s.changed
-	s.changed = nil
-	s.mu.Unlock()
-	if ch != nil {
-		close(ch)
-	}
-}
-
-// awaitGroupConfigs waits (5 s at most) until this broker has a group's
-// configs as want.
-func (b *Broker) awaitGroupConfigs(ctx context.Context, group string, want map[string]string) bool {
-	timer := time.NewTimer(5 * time.Second)
-	defer timer.Stop()
-	s := &b.groupConfigs
-	for {
-		s.mu.Lock()
-		have := s.byGroup[group]
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		if maps.Equal(have, want) {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			return false
-		case <-ctx.Done():
-			return false
-		}
-	}
+	a.b.groupConfigs.replace(groups)
 }
 
 // groupEntries describes every group config of a group: its override, or

@@ -935,6 +935,15 @@ func TestACLConfigs(t *testing.T) {
 	wantCode(t, "AlterConfigs of a topic", alter(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), kerr.TopicAuthorizationFailed)
 	wantCode(t, "IncrementalAlterConfigs of a topic", incremental(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), kerr.TopicAuthorizationFailed)
 	wantCode(t, "IncrementalAlterConfigs of the broker", incremental(kmsg.ConfigResourceTypeBroker, "", "log.cleaner.delete.retention.ms", "1000000"), kerr.ClusterAuthorizationFailed)
+	// Client metrics subscriptions are the cluster's, as in Kafka.
+	const clientMetrics = kmsg.ConfigResourceType(16)
+	listClientMetrics := func() int16 {
+		return a.do(t, aclAlice, kmsg.NewPtrListConfigResourcesRequest()).(*kmsg.ListConfigResourcesResponse).ErrorCode
+	}
+	wantCode(t, "IncrementalAlterConfigs of a client metrics subscription", incremental(clientMetrics, "sub", "metrics", "*"), kerr.ClusterAuthorizationFailed)
+	wantCode(t, "AlterConfigs of a client metrics subscription", alter(clientMetrics, "sub", "metrics", "*"), kerr.ClusterAuthorizationFailed)
+	wantCode(t, "DescribeConfigs of a client metrics subscription", describe(clientMetrics, "sub").ErrorCode, kerr.ClusterAuthorizationFailed)
+	wantCode(t, "ListConfigResources", listClientMetrics(), kerr.ClusterAuthorizationFailed)
 
 	// ALTER_CONFIGS implies DESCRIBE_CONFIGS.
 	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(topic).Operations(kadm.OpAlterConfigs))
@@ -947,6 +956,12 @@ func TestACLConfigs(t *testing.T) {
 	defer a.revoke(t, kadm.NewACLs().Allow(principal(aclAlice)).Clusters().Operations(kadm.OpDescribeConfigs))
 	wantCode(t, "DescribeConfigs of the broker with DESCRIBE_CONFIGS on the cluster", describe(kmsg.ConfigResourceTypeBroker, "").ErrorCode, nil)
 	wantCode(t, "IncrementalAlterConfigs of the broker with only DESCRIBE_CONFIGS", incremental(kmsg.ConfigResourceTypeBroker, "", "log.cleaner.delete.retention.ms", "1000000"), kerr.ClusterAuthorizationFailed)
+	wantCode(t, "DescribeConfigs of a client metrics subscription with DESCRIBE_CONFIGS on the cluster", describe(clientMetrics, "sub").ErrorCode, nil)
+	wantCode(t, "ListConfigResources with DESCRIBE_CONFIGS on the cluster", listClientMetrics(), nil)
+	wantCode(t, "IncrementalAlterConfigs of a client metrics subscription with only DESCRIBE_CONFIGS", incremental(clientMetrics, "sub", "metrics", "*"), kerr.ClusterAuthorizationFailed)
+	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Clusters().Operations(kadm.OpAlterConfigs))
+	defer a.revoke(t, kadm.NewACLs().Allow(principal(aclAlice)).Clusters().Operations(kadm.OpAlterConfigs))
+	wantCode(t, "IncrementalAlterConfigs of a client metrics subscription with ALTER_CONFIGS on the cluster", incremental(clientMetrics, "sub", "metrics", "*"), nil)
 }
 
 // TestACLScramAPIs: DescribeUserScramCredentials needs DESCRIBE on the

@@ -53,6 +53,14 @@ type GroupConfigApplier interface {
 	ApplyGroupConfigs(groups map[string]map[string]string)
 }
 
+// ClientMetricsApplier is implemented by Appliers that take client
+// metrics subscriptions (config resource type CLIENT_METRICS, KIP-714);
+// backends deliver every subscription's configs, by name, at Start and on
+// every change, as a complete set the Applier may keep.
+type ClientMetricsApplier interface {
+	ApplyClientMetrics(subscriptions map[string]map[string]string)
+}
+
 // PartitionApplier is implemented by Appliers that also take single
 // partition states out of band: what the backend itself just wrote (a
 // controlled shutdown's handovers), before its watches read it back. Such
@@ -85,6 +93,10 @@ type Backend interface {
 	// deletes them); the change reaches every broker through
 	// GroupConfigApplier.
 	AlterGroupConfigs(ctx context.Context, group string, configs map[string]string) error
+	// AlterClientMetrics replaces a client metrics subscription's configs
+	// (none deletes it); the change reaches every broker through
+	// ClientMetricsApplier.
+	AlterClientMetrics(ctx context.Context, name string, configs map[string]string) error
 	// UpdatePartition records a leader's ISR change; it fails with
 	// ErrStaleState if the state changed since version.
 	UpdatePartition(ctx context.Context, topic string, partition int32, st PartitionState) (PartitionState, error)

@@ -56,6 +56,9 @@ type localDoc struct {
 	// GroupConfigs are the group configs by group. Absent in files
 	// written before they were kept.
 	GroupConfigs map[string]map[string]string `json:"group_configs,omitempty"`
+	// ClientMetrics are the client metrics subscriptions' configs, by
+	// name. Absent in files written before they were kept.
+	ClientMetrics map[string]map[string]string `json:"client_metrics,omitempty"`
 }
 
 type localTopic struct {
@@ -110,6 +113,7 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 	l.applyAclsLocked()
 	l.applyQuotasLocked()
 	l.applyGroupConfigsLocked()
+	l.applyClientMetricsLocked()
 	return nil
 }
 

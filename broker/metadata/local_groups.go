@@ -1,6 +1,7 @@
 package metadata
 
-// Group configs of a single broker, kept in its metadata file.
+// Named config sets of a single broker, kept in its metadata file: group
+// configs and client metrics subscriptions.
 
 import (
 	"context"
@@ -10,11 +11,14 @@ import (
 // applyGroupConfigsLocked delivers every group's configs.
 func (l *local) applyGroupConfigsLocked() {
 	if a, ok := l.apply.(GroupConfigApplier); ok {
-		out := make(map[string]map[string]string, len(l.doc.GroupConfigs))
-		for g, c := range l.doc.GroupConfigs {
-			out[g] = maps.Clone(c)
-		}
-		a.ApplyGroupConfigs(out)
+		a.ApplyGroupConfigs(cloneEntities(l.doc.GroupConfigs))
+	}
+}
+
+// applyClientMetricsLocked delivers every client metrics subscription.
+func (l *local) applyClientMetricsLocked() {
+	if a, ok := l.apply.(ClientMetricsApplier); ok {
+		a.ApplyClientMetrics(cloneEntities(l.doc.ClientMetrics))
 	}
 }
 
@@ -22,24 +26,50 @@ func (l *local) applyGroupConfigsLocked() {
 func (l *local) AlterGroupConfigs(_ context.Context, group string, configs map[string]string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	old := l.doc.GroupConfigs
-	next := make(map[string]map[string]string, len(old)+1)
-	for g, c := range old {
-		next[g] = c
-	}
-	if len(configs) == 0 {
-		delete(next, group)
-	} else {
-		next[group] = maps.Clone(configs)
-	}
-	if len(next) == 0 {
-		next = nil
-	}
-	l.doc.GroupConfigs = next
-	if err := l.saveLocked(); err != nil {
-		l.doc.GroupConfigs = old
+	if err := l.alterEntityLocked(&l.doc.GroupConfigs, group, configs); err != nil {
 		return err
 	}
 	l.applyGroupConfigsLocked()
 	return nil
+}
+
+// AlterClientMetrics replaces a client metrics subscription's configs.
+func (l *local) AlterClientMetrics(_ context.Context, name string, configs map[string]string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.alterEntityLocked(&l.doc.ClientMetrics, name, configs); err != nil {
+		return err
+	}
+	l.applyClientMetricsLocked()
+	return nil
+}
+
+// alterEntityLocked replaces one entity's configs (none removes it) in a
+// field of the document and saves it; on failure the field is as it was.
+func (l *local) alterEntityLocked(field *map[string]map[string]string, name string, configs map[string]string) error {
+	old := *field
+	next := make(map[string]map[string]string, len(old)+1)
+	maps.Copy(next, old)
+	if len(configs) == 0 {
+		delete(next, name)
+	} else {
+		next[name] = maps.Clone(configs)
+	}
+	if len(next) == 0 {
+		next = nil
+	}
+	*field = next
+	if err := l.saveLocked(); err != nil {
+		*field = old
+		return err
+	}
+	return nil
+}
+
+func cloneEntities(in map[string]map[string]string) map[string]map[string]string {
+	out := make(map[string]map[string]string, len(in))
+	for name, c := range in {
+		out[name] = maps.Clone(c)
+	}
+	return out
 }

@@ -66,7 +66,7 @@ func (b *backend) markAll() {
 	b.wmu.Unlock()
 	b.mu.Lock()
 	keys := append(b.brokerConfigKeys(), b.userKeys()...)
-	keys = append(keys, b.groupKeys()...)
+	keys = append(keys, b.namedConfigKeys()...)
 	keys = append(keys, aclKeys()...)
 	keys = append(keys, b.quotaKeys()...)
 	for name, t := range b.topics {
@@ -463,6 +463,10 @@ func (b *backend) process(key string) error {
 		return b.processGroups()
 	case strings.HasPrefix(key, preGroup):
 		return b.processGroup(key[len(preGroup):])
+	case key == keyClientMetrics:
+		return b.processClientMetrics()
+	case strings.HasPrefix(key, preClientMetric):
+		return b.processClientMetric(key[len(preClientMetric):])
 	case key == keyAclChanges:
 		return b.processAclChanges(key, aclChangesPath)
 	case key == keyAclExtChanges:
@@ -775,6 +779,7 @@ func (b *backend) deliver() {
 	cfgDefaults, cfgSelf, cfgChanged := b.takeBrokerConfigs()
 	scram, scramChanged := b.takeScram()
 	groupCfgs, groupCfgsChanged := b.takeGroupConfigs()
+	clientMetrics, clientMetricsChanged := b.takeClientMetrics()
 	acls, aclsChanged := b.takeAcls()
 	quotas, quotasChanged := b.takeQuotas()
 	b.mu.Unlock()
@@ -800,6 +805,9 @@ func (b *backend) deliver() {
 	}
 	if a, ok := apply.(metadata.GroupConfigApplier); ok && groupCfgsChanged {
 		a.ApplyGroupConfigs(groupCfgs)
+	}
+	if a, ok := apply.(metadata.ClientMetricsApplier); ok && clientMetricsChanged {
+		a.ApplyClientMetrics(clientMetrics)
 	}
 	if a, ok := apply.(metadata.AclApplier); ok && aclsChanged {
 		a.ApplyAcls(acls)

@@ -79,7 +79,8 @@ type backend struct {
 	bcfg           brokerConfigs
 	pw             passwords                             // set in New
 	scram          entityCache[metadata.ScramCredential] // users.go
-	gcfg           entityCache[string]                   // groupconfigs.go
+	gcfg           entityCache[string]                   // namedconfigs.go
+	cmcfg          entityCache[string]                   // namedconfigs.go
 	acls           aclCache                              // acls.go
 	// roundReported is when the earliest change read in this round was
 	// reported, for what the controller writes in it.

@@ -33,10 +33,12 @@ const (
 )
 
 // persistentPaths are the paths a Kafka broker creates at startup, and
-// /config/groups (group configs, which ZooKeeper-mode Kafka had not).
+// /config/groups and /config/client-metrics (group configs and client
+// metrics subscriptions, which ZooKeeper-mode Kafka had not).
 var persistentPaths = []string{
 	"/brokers", brokerIDsPath, brokerTopicsPath, brokerSeqIDPath,
-	"/config", configChangesPath, configTopicsPath, "/config/clients", "/config/users", "/config/brokers", "/config/ips", "/config/groups",
+	"/config", configChangesPath, configTopicsPath, "/config/clients", "/config/users", "/config/brokers", "/config/ips", configGroupsPath,
+	configClientMetricsPath,
 	"/admin", deleteTopicsPath, isrChangePath, logDirEventPath, "/cluster",
 }
 

@@ -15,11 +15,25 @@ import (
 	"gregor/internal/zktest"
 )
 
-// groupApplier is a fakeApplier that also takes group configs.
+// groupApplier is a fakeApplier that also takes group configs and
+// client metrics subscriptions.
 type groupApplier struct {
 	*fakeApplier
-	gmu    sync.Mutex
-	groups map[string]map[string]string
+	gmu     sync.Mutex
+	groups  map[string]map[string]string
+	metrics map[string]map[string]string
+}
+
+func (a *groupApplier) ApplyClientMetrics(subs map[string]map[string]string) {
+	a.gmu.Lock()
+	defer a.gmu.Unlock()
+	a.metrics = subs
+}
+
+func (a *groupApplier) subscription(name string) map[string]string {
+	a.gmu.Lock()
+	defer a.gmu.Unlock()
+	return maps.Clone(a.metrics[name])
 }
 
 func (a *groupApplier) ApplyGroupConfigs(groups map[string]map[string]string) {
@@ -78,5 +92,34 @@ func TestGroupConfigsReachEveryBroker(t *testing.T) {
 	}
 	wait.For(t, "broker 2 to see the group configs deleted", 10*time.Second, func() bool {
 		return a2.group(group) == nil
+	})
+}
+
+func TestClientMetricsReachEveryBroker(t *testing.T) {
+	z := zktest.Start(t)
+	connect := z.Addr + "/kafka/client-metrics"
+	be1, _ := startGroupCfg(t, connect, 1)
+	_, a2 := startGroupCfg(t, connect, 2)
+	ctx := context.Background()
+	want := map[string]string{"metrics": "org.apache.kafka.producer.", "interval.ms": "1000", "match": "client_id=app-.*"}
+	name := "sub/one"
+	if err := be1.AlterClientMetrics(ctx, name, want); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, fmt.Sprintf("broker 2 to get %v for %q", want, name), 10*time.Second, func() bool {
+		return maps.Equal(a2.subscription(name), want)
+	})
+	_, a3 := startGroupCfg(t, connect, 3)
+	wait.For(t, "broker 3 to read the subscription at start", 10*time.Second, func() bool {
+		return maps.Equal(a3.subscription(name), want)
+	})
+	if a3.group(name) != nil {
+		t.Fatalf("a client metrics subscription was delivered as group configs: %v", a3.group(name))
+	}
+	if err := be1.AlterClientMetrics(ctx, name, nil); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "broker 2 to see the subscription deleted", 10*time.Second, func() bool {
+		return a2.subscription(name) == nil
 	})
 }
