@@ -3,6 +3,7 @@
 # ZooKeeper (cmd/gregor-cluster), as SPEC section 1 asks: every client
 # must work against a cluster as against one broker.
 #   CLUSTER_BASE_PORT=29092 CLUSTER_ZK_PORT=22181 scripts/compat-cluster.sh
+# COMPAT_RUN=<regexp> runs only the tests it matches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 go build -o bin/gregor ./cmd/gregor
@@ -43,4 +44,4 @@ if ! grep -q "bootstrap servers" "$log"; then
 	exit 1
 fi
 echo "== compat suite against a 3-broker cluster on 127.0.0.1:$port"
-COMPAT_BOOTSTRAP="127.0.0.1:$port" go test -count=1 -timeout 15m ./compat
+COMPAT_BOOTSTRAP="127.0.0.1:$port" go test -count=1 -timeout 15m ./compat ${COMPAT_RUN:+-run "$COMPAT_RUN"}
