@@ -26,11 +26,15 @@ func BenchmarkConnThroughput(b *testing.B) {
 		// from sendfileMin bytes, else read into the write.
 		spliced     bool
 		sendfileMin int
+		// deferred answers from deferred work that goes about 12 KB
+		// deep in its stack, as a fetch that waited for data does.
+		deferred bool
 	}{
-		{"produce-1KiB", 1 << 10, 0, false, 0}, {"produce-256KiB", 256 << 10, 0, false, 0}, {"produce-1MiB", 1 << 20, 0, false, 0}, {"produce-3MiB", 3 << 20, 0, false, 0},
-		{"fetch-1KiB", 0, 1 << 10, false, 0}, {"fetch-1MiB", 0, 1 << 20, false, 0},
-		{"fetch-1KiB-spliced", 0, 1 << 10, true, 32 << 10}, {"fetch-1MiB-sendfile", 0, 1 << 20, true, 32 << 10},
-		{"fetch-1MiB-spliced-read", 0, 1 << 20, true, 1 << 30},
+		{"produce-1KiB", 1 << 10, 0, false, 0, false}, {"produce-256KiB", 256 << 10, 0, false, 0, false}, {"produce-1MiB", 1 << 20, 0, false, 0, false}, {"produce-3MiB", 3 << 20, 0, false, 0, false},
+		{"fetch-1KiB", 0, 1 << 10, false, 0, false}, {"fetch-1MiB", 0, 1 << 20, false, 0, false},
+		{"fetch-1KiB-spliced", 0, 1 << 10, true, 32 << 10, false}, {"fetch-1MiB-sendfile", 0, 1 << 20, true, 32 << 10, false},
+		{"fetch-1MiB-spliced-read", 0, 1 << 20, true, 1 << 30, false},
+		{"fetch-1KiB-deferred", 0, 1 << 10, false, 0, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var file *os.File
@@ -63,6 +67,13 @@ func BenchmarkConnThroughput(b *testing.B) {
 					out := NewSpliced(resp)
 					out.Splice(&resp.Topics[0].Partitions[0].RecordBatches, &testRange{f: file, n: len(records), released: &released})
 					return out, nil
+				}
+				if tc.deferred {
+					req.Defer(func(context.Context) (kmsg.Response, error) {
+						deepStack(48)
+						return resp, nil
+					})
+					return nil, nil
 				}
 				return resp, nil
 			}})
@@ -138,4 +149,16 @@ func benchFrame(r kmsg.Request) []byte {
 	b = r.AppendTo(b)
 	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
 	return b
+}
+
+// deepStack uses about 256 bytes of stack per level.
+//
+//go:noinline
+func deepStack(n int) byte {
+	var pad [256]byte
+	pad[n%256] = byte(n)
+	if n == 0 {
+		return pad[0]
+	}
+	return deepStack(n-1) + pad[n%256]
 }

@@ -515,7 +515,7 @@ func (c *conn) dispatch(p *pending) error {
 			prev, c.lastOrdered = c.lastOrdered, p.done
 		}
 		c.workers.Add(1)
-		go c.runDeferred(p, prev)
+		c.s.workers.run(func() { c.runDeferred(p, prev) })
 	}
 	select {
 	case c.queue <- p:

@@ -43,6 +43,8 @@ type Server struct {
 	cancel   context.CancelFunc
 	// queued is the request bytes held for all connections.
 	queued byteBudget
+	// workers run deferred work (workers.go).
+	workers *workerPool
 	// acceptLog and rejectLog are rate limited: a full fd table or a
 	// client hammering a connection limit must not flood the log.
 	acceptLog zerolog.Logger
@@ -79,6 +81,7 @@ func NewServer(reg *Registry, log zerolog.Logger) *Server {
 		conns:     make(map[net.Conn]string),
 		perIP:     make(map[string]int),
 		infos:     make(map[*ConnInfo]struct{}),
+		workers:   newWorkerPool(ctx.Done()),
 	}
 }
 
