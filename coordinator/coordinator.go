@@ -166,9 +166,9 @@ func (c *Coordinator) Register(r *protocol.Registry) {
 	// The feature levels the APIs below stand for: transaction version 2
 	// (EndTxn v5, TxnOffsetCommit v5, produce adding partitions), and
 	// group version 1 (KIP-848 consumer groups).
-	r.RegisterFeature(protocol.Feature{Name: "transaction.version", Min: 0, Max: 2, Finalized: 2})
+	r.RegisterFeature(protocol.Feature{Name: "transaction.version", Min: 0, Max: 2, Default: 2})
 	if c.cfg.ConsumerProtocol {
-		r.RegisterFeature(protocol.Feature{Name: "group.version", Min: 0, Max: 1, Finalized: 1})
+		r.RegisterFeature(protocol.Feature{Name: "group.version", Min: 0, Max: 1, Default: 1})
 	}
 	for _, a := range c.groups.apis() {
 		r.Register(a)
@@ -177,7 +177,7 @@ func (c *Coordinator) Register(r *protocol.Registry) {
 		r.Register(a)
 	}
 	if c.cfg.ShareGroupEnable {
-		r.RegisterFeature(protocol.Feature{Name: "share.version", Min: 0, Max: 1, Finalized: 1})
+		r.RegisterFeature(protocol.Feature{Name: "share.version", Min: 0, Max: 1, Default: 1})
 	}
 	// The share coordinator's inter-broker APIs: their deferred work
 	// only waits for the records to be committed.

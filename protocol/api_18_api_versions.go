@@ -37,22 +37,26 @@ func (r *Registry) handleApiVersions(_ context.Context, req *Request) (kmsg.Resp
 // addFeatures fills in the supported and finalized features (v3+). As in
 // Kafka (KAFKA-17011), v3 cannot carry a supported feature whose minimum
 // is 0, so such features are left out of v3's supported list; the
-// finalized list has every feature, its level as both bounds.
+// finalized list has every feature finalized above level 0, its level as
+// both bounds.
 func (r *Registry) addFeatures(resp *kmsg.ApiVersionsResponse, version int16) {
 	fs := r.Features()
 	if len(fs) == 0 {
 		return
 	}
-	resp.FinalizedFeaturesEpoch = featuresEpoch
+	levels, epoch := r.FinalizedFeatures()
+	resp.FinalizedFeaturesEpoch = epoch
 	for _, f := range fs {
 		if f.Min > 0 || version >= 4 {
 			sf := kmsg.NewApiVersionsResponseSupportedFeature()
 			sf.Name, sf.MinVersion, sf.MaxVersion = f.Name, f.Min, f.Max
 			resp.SupportedFeatures = append(resp.SupportedFeatures, sf)
 		}
-		ff := kmsg.NewApiVersionsResponseFinalizedFeature()
-		ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = f.Name, f.Finalized, f.Finalized
-		resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+		if level := levels[f.Name]; level > 0 {
+			ff := kmsg.NewApiVersionsResponseFinalizedFeature()
+			ff.Name, ff.MinVersionLevel, ff.MaxVersionLevel = f.Name, level, level
+			resp.FinalizedFeatures = append(resp.FinalizedFeatures, ff)
+		}
 	}
 }
 

@@ -49,21 +49,22 @@ type Registry struct {
 	// fields below are guarded by mu
 	cached   []kmsg.ApiVersionsResponseApiKey
 	features []Feature
+	// finalized are the levels the cluster finalized (UpdateFeatures), or
+	// nil while it finalized none: then each feature's Default holds.
+	finalized map[string]int16
+	epoch     int64
 }
 
 // Feature is a feature flag ApiVersions v3+ advertises (KIP-584): the
-// versions this broker supports and the level finalized for the cluster.
-// Whoever registers the APIs a feature level stands for registers it with
-// them (transaction.version 2 with EndTxn v5, ...).
+// versions this broker supports, and the level finalized for the cluster
+// until one is set (features.go). Whoever registers the APIs a feature
+// level stands for registers it with them (transaction.version 2 with
+// EndTxn v5, ...).
 type Feature struct {
-	Name      string
-	Min, Max  int16
-	Finalized int16
+	Name     string
+	Min, Max int16
+	Default  int16
 }
-
-// featuresEpoch is the epoch of the finalized features: they are fixed
-// for a broker's lifetime, so any valid (non-negative) value does.
-const featuresEpoch = 1
 
 // RegisterFeature adds or replaces a feature.
 func (r *Registry) RegisterFeature(f Feature) {
@@ -90,7 +91,7 @@ func (r *Registry) Features() []Feature {
 // SASL exchanges are run by the connection layer (auth.go); these
 // handlers answer the SASL requests it passes on, as KafkaApis does.
 func NewRegistry() *Registry {
-	r := &Registry{apis: make(map[int16]API)}
+	r := &Registry{apis: make(map[int16]API), epoch: 1}
 	r.Register(API{Key: 18, Min: 0, Max: (&kmsg.ApiVersionsRequest{}).MaxVersion(), Handler: r.handleApiVersions})
 	r.Register(API{Key: 17, Min: 0, Max: (&kmsg.SASLHandshakeRequest{}).MaxVersion(), Handler: HandleSASLHandshakeDisabled})
 	r.Register(API{Key: 36, Min: 0, Max: (&kmsg.SASLAuthenticateRequest{}).MaxVersion(), Handler: HandleSASLAuthenticateDisabled})

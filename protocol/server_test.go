@@ -490,8 +490,8 @@ func TestCloseEndsConnections(t *testing.T) {
 // from v4 (KAFKA-17011), as Kafka does.
 func TestApiVersionsFeatures(t *testing.T) {
 	reg := heartbeatRegistry()
-	reg.RegisterFeature(Feature{Name: "transaction.version", Min: 0, Max: 2, Finalized: 2})
-	reg.RegisterFeature(Feature{Name: "x.version", Min: 1, Max: 3, Finalized: 3})
+	reg.RegisterFeature(Feature{Name: "transaction.version", Min: 0, Max: 2, Default: 2})
+	reg.RegisterFeature(Feature{Name: "x.version", Min: 1, Max: 3, Default: 3})
 	_, addr := startServer(t, reg, 0)
 	for _, v := range []int16{2, 3, 4} {
 		c := dial(t, addr)
