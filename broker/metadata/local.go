@@ -56,6 +56,9 @@ type localDoc struct {
 	// GroupConfigs are the group configs by group. Absent in files
 	// written before they were kept.
 	GroupConfigs map[string]map[string]string `json:"group_configs,omitempty"`
+	// DelegationTokens are the delegation tokens by id. Absent in files
+	// written before they were kept.
+	DelegationTokens map[string]TokenInfo `json:"delegation_tokens,omitempty"`
 }
 
 type localTopic struct {
@@ -110,6 +113,7 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 	l.applyAclsLocked()
 	l.applyQuotasLocked()
 	l.applyGroupConfigsLocked()
+	l.applyTokensLocked()
 	return nil
 }
 

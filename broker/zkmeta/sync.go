@@ -67,6 +67,7 @@ func (b *backend) markAll() {
 	b.mu.Lock()
 	keys := append(b.brokerConfigKeys(), b.userKeys()...)
 	keys = append(keys, b.groupKeys()...)
+	keys = append(keys, b.tokenKeys()...)
 	keys = append(keys, aclKeys()...)
 	keys = append(keys, b.quotaKeys()...)
 	for name, t := range b.topics {
@@ -463,6 +464,10 @@ func (b *backend) process(key string) error {
 		return b.processGroups()
 	case strings.HasPrefix(key, preGroup):
 		return b.processGroup(key[len(preGroup):])
+	case key == keyTokens:
+		return b.processTokens()
+	case strings.HasPrefix(key, preToken):
+		return b.processToken(key[len(preToken):])
 	case key == keyAclChanges:
 		return b.processAclChanges(key, aclChangesPath)
 	case key == keyAclExtChanges:
@@ -775,6 +780,7 @@ func (b *backend) deliver() {
 	cfgDefaults, cfgSelf, cfgChanged := b.takeBrokerConfigs()
 	scram, scramChanged := b.takeScram()
 	groupCfgs, groupCfgsChanged := b.takeGroupConfigs()
+	tokens, tokensChanged := b.takeTokens()
 	acls, aclsChanged := b.takeAcls()
 	quotas, quotasChanged := b.takeQuotas()
 	b.mu.Unlock()
@@ -800,6 +806,9 @@ func (b *backend) deliver() {
 	}
 	if a, ok := apply.(metadata.GroupConfigApplier); ok && groupCfgsChanged {
 		a.ApplyGroupConfigs(groupCfgs)
+	}
+	if a, ok := apply.(metadata.DelegationTokenApplier); ok && tokensChanged {
+		a.ApplyDelegationTokens(tokens)
 	}
 	if a, ok := apply.(metadata.AclApplier); ok && aclsChanged {
 		a.ApplyAcls(acls)

@@ -80,6 +80,7 @@ type backend struct {
 	pw             passwords                             // set in New
 	scram          entityCache[metadata.ScramCredential] // users.go
 	gcfg           entityCache[string]                   // groupconfigs.go
+	tokens         tokenCache                            // tokens.go
 	acls           aclCache                              // acls.go
 	// roundReported is when the earliest change read in this round was
 	// reported, for what the controller writes in it.
@@ -251,7 +252,7 @@ func (b *backend) setup(ctx context.Context) error {
 			}
 		}
 	}
-	for _, kp := range append(slices.Clone(persistentPaths), aclPaths()...) {
+	for _, kp := range append(append(slices.Clone(persistentPaths), aclPaths()...), tokenPaths...) {
 		if err := b.ensure(b.p(kp)); err != nil {
 			return err
 		}
