@@ -235,8 +235,7 @@ func requester(req *protocol.Request) string {
 	if req.Conn == nil {
 		return protocol.Anonymous.String()
 	}
-	p := req.Conn.Principal()
-	return p.Type + ":" + p.Name
+	return req.Conn.Principal().String()
 }
 
 // splitPrincipal splits "Type:Name".
