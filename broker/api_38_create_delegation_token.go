@@ -87,8 +87,8 @@ func (b *Broker) newToken(r *kmsg.CreateDelegationTokenRequest, owner, requester
 		maxLife = min(r.MaxLifetimeMillis, maxLife)
 	}
 	t := metadata.TokenInfo{TokenID: newTokenID(), Owner: owner, Requester: requester, Renewers: []string{},
-		IssueTimestamp: now, MaxTimestamp: now + maxLife}
-	t.ExpiryTimestamp = min(t.MaxTimestamp, now+cfg.ExpiryTime.Milliseconds())
+		IssueTimestamp: now, MaxTimestamp: addMillis(now, maxLife)}
+	t.ExpiryTimestamp = min(t.MaxTimestamp, addMillis(now, cfg.ExpiryTime.Milliseconds()))
 	for _, rn := range r.Renewers {
 		t.Renewers = append(t.Renewers, rn.PrincipalType+":"+rn.PrincipalName)
 	}

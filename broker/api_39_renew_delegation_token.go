@@ -37,7 +37,7 @@ func (b *Broker) handleRenewDelegationToken(ctx context.Context, req *protocol.R
 	if period < 0 {
 		period = b.Config().DelegationTokens.ExpiryTime.Milliseconds()
 	}
-	t.ExpiryTimestamp = min(t.MaxTimestamp, b.now().UnixMilli()+period)
+	t.ExpiryTimestamp = min(t.MaxTimestamp, addMillis(b.now().UnixMilli(), period))
 	if err := b.setToken(ctx, t); err != nil {
 		b.log.Warn().Err(err).Str("token", t.TokenID).Msg("renewing delegation token")
 		resp.ErrorCode = kerr.UnknownServerError.Code

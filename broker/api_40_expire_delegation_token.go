@@ -41,7 +41,7 @@ func (b *Broker) handleExpireDelegationToken(ctx context.Context, req *protocol.
 		resp.ErrorCode = kerr.DelegationTokenExpired.Code
 		return resp, nil
 	}
-	t.ExpiryTimestamp = min(t.MaxTimestamp, now+r.ExpiryPeriodMillis)
+	t.ExpiryTimestamp = min(t.MaxTimestamp, addMillis(now, r.ExpiryPeriodMillis))
 	if err := b.setToken(ctx, t); err != nil {
 		b.log.Warn().Err(err).Str("token", t.TokenID).Msg("expiring delegation token")
 		resp.ErrorCode = kerr.UnknownServerError.Code

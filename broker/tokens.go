@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"crypto/sha512"
 	"encoding/base64"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -242,6 +243,16 @@ func requester(req *protocol.Request) string {
 func splitPrincipal(p string) (typ, name string) {
 	typ, name, _ = strings.Cut(p, ":")
 	return typ, name
+}
+
+// addMillis is now + d (d >= 0) saturated at the largest timestamp: a
+// period of Long.MAX_VALUE means "as long as allowed", where Kafka's sum
+// would wrap to a past expiry.
+func addMillis(now, d int64) int64 {
+	if d > math.MaxInt64-now {
+		return math.MaxInt64
+	}
+	return now + d
 }
 
 // canRenew is Kafka's allowedToRenew: the owner or a renewer.

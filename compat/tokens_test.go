@@ -17,6 +17,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -341,6 +342,14 @@ func TestDelegationTokens(t *testing.T) {
 		exp, err = alice.RenewDelegationToken(tctx(t), tok.HMAC, 3*time.Hour)
 		if err != nil || !exp.Equal(tok.MaxTimestamp) {
 			t.Fatalf("renewed past the max timestamp: %v %v, want %v", exp, err, tok.MaxTimestamp)
+		}
+		// Long.MAX_VALUE as the period is as long as allowed (no overflow
+		// into the past).
+		renew := kmsg.NewPtrRenewDelegationTokenRequest()
+		renew.HMAC, renew.RenewTimeMillis = tok.HMAC, math.MaxInt64
+		resp, err := renew.RequestWith(tctx(t), tb.client(t, scram.Auth{User: tokBob, Pass: tb.users[tokBob]}.AsSha512Mechanism()))
+		if err != nil || resp.ErrorCode != 0 || resp.ExpiryTimestamp != tok.MaxTimestamp.UnixMilli() {
+			t.Fatalf("renewed for Long.MAX_VALUE: %v %+v, want expiry %d", err, resp, tok.MaxTimestamp.UnixMilli())
 		}
 		ts, _ := alice.DescribeDelegationTokens(tctx(t))
 		if len(ts) != 1 || !ts[0].ExpiryTimestamp.Equal(tok.MaxTimestamp) {
