@@ -10,8 +10,8 @@ import (
 
 // adminAPIs are the administrative APIs: configs, partitions, records
 // deletion, log dirs, cluster description, leader epochs, leader
-// elections, partition reassignments. Every version
-// kmsg knows is served.
+// elections, partition reassignments, delegation tokens. Every version
+// kmsg knows is served, unless the handler's file says why not.
 func (b *Broker) adminAPIs() []protocol.API {
 	return []protocol.API{
 		{Key: 21, Min: 0, Max: 2, Handler: b.handleDeleteRecords},
@@ -20,6 +20,10 @@ func (b *Broker) adminAPIs() []protocol.API {
 		{Key: 33, Min: 0, Max: 2, Handler: b.handleAlterConfigs},
 		{Key: 35, Min: 0, Max: 5, Handler: b.handleDescribeLogDirs},
 		{Key: 37, Min: 0, Max: 3, Handler: b.handleCreatePartitions},
+		{Key: 38, Min: 1, Max: 3, Handler: b.handleCreateDelegationToken},
+		{Key: 39, Min: 1, Max: 2, Handler: b.handleRenewDelegationToken},
+		{Key: 40, Min: 1, Max: 2, Handler: b.handleExpireDelegationToken},
+		{Key: 41, Min: 1, Max: 3, Handler: b.handleDescribeDelegationToken},
 		{Key: 43, Min: 0, Max: 2, Handler: b.handleElectLeaders},
 		{Key: 44, Min: 0, Max: 1, Handler: b.handleIncrementalAlterConfigs},
 		{Key: 45, Min: 0, Max: 1, Handler: b.handleAlterPartitionReassignments},

@@ -56,6 +56,8 @@ type Broker struct {
 	dyn atomic.Pointer[dynamicConfigs]
 	// scram is the SCRAM credentials in force (from the backend; scram.go).
 	scram scramCredentials
+	// tokens are the delegation tokens (from the backend; tokens.go).
+	tokens tokenStore
 	// verifier asks transaction coordinators (txn_verify.go).
 	verifier txnVerifier
 	// authz decides what requests may do (authz.go); nil without
@@ -237,6 +239,9 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.goBackground("producer-expiry", time.Minute, b.expireProducers)
 	b.goBackground("cleaner", b.cfg.LogCleanerBackoff, b.compactLogs)
 	b.goBackground("share-sweep", 10*time.Second, b.sweepShareParts)
+	if b.cfg.DelegationTokens.Enabled() {
+		b.goBackground("token-expiry", b.cfg.DelegationTokens.ExpiryCheckInterval, b.expireTokens)
+	}
 	return nil
 }
 

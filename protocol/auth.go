@@ -59,6 +59,10 @@ const (
 type Principal struct {
 	Type string // "User"
 	Name string
+	// TokenAuthenticated is set when a delegation token authenticated the
+	// connection (Kafka's KafkaPrincipal.tokenAuthenticated): such a
+	// client may not create, renew or expire tokens.
+	TokenAuthenticated bool
 }
 
 func (p Principal) String() string { return p.Type + ":" + p.Name }
@@ -278,8 +282,8 @@ func (c *conn) rawToken(token []byte) (*pending, error) {
 func (c *conn) authCompleted() error {
 	a := c.auth
 	out := a.server.Outcome()
-	p := Principal{Type: "User", Name: out.User}
-	if a.reauth && p != a.prev {
+	p := Principal{Type: "User", Name: out.User, TokenAuthenticated: out.TokenAuthenticated}
+	if a.reauth && (p.Type != a.prev.Type || p.Name != a.prev.Name) {
 		err := fmt.Errorf("Cannot change principals during re-authentication from %s.%s: %s.%s", a.prev.Type, a.prev.Name, p.Type, p.Name)
 		c.authFailed(a.mech, out.User, err)
 		return &sasl.AuthError{Msg: err.Error()}

@@ -157,6 +157,8 @@ type Config struct {
 	AuthorizerClassName       string
 	SuperUsers                string
 	AllowEveryoneIfNoACLFound bool
+	// DelegationTokens are delegation.token.* (KIP-48).
+	DelegationTokens DelegationTokens
 
 	// Client quota sampling (quota.window.*, controller.quota.window.*).
 	QuotaWindowNum            int

@@ -293,3 +293,25 @@ func TestSegmentDeleteDelayKey(t *testing.T) {
 		t.Fatalf("file.delete.delay.ms as a broker key: delay %v, unknown %v; want the 1m default and the key unknown", c.TopicDefaults.FileDeleteDelay, c.Unknown)
 	}
 }
+
+func TestDelegationTokenConfig(t *testing.T) {
+	c, err := Load(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.DelegationTokens
+	if d.Enabled() || d.MaxLifetime != 7*24*time.Hour || d.ExpiryTime != 24*time.Hour || d.ExpiryCheckInterval != time.Hour {
+		t.Fatalf("defaults: %+v", d)
+	}
+	c, err = Load(map[string]string{"delegation.token.master.key": "old"}, nil)
+	if err != nil || c.DelegationTokens.SecretKey != "old" {
+		t.Fatalf("deprecated alias: %v %+v", err, c.DelegationTokens)
+	}
+	c, err = Load(map[string]string{"delegation.token.master.key": "old", "delegation.token.secret.key": "new", "delegation.token.max.lifetime.ms": "1000"}, nil)
+	if err != nil || c.DelegationTokens.SecretKey != "new" || c.DelegationTokens.MaxLifetime != time.Second {
+		t.Fatalf("secret.key wins: %v %+v", err, c.DelegationTokens)
+	}
+	if _, err := Load(map[string]string{"delegation.token.expiry.time.ms": "0"}, nil); err == nil || !strings.Contains(err.Error(), "delegation.token.expiry.time.ms") {
+		t.Fatalf("expiry 0 accepted: %v", err)
+	}
+}

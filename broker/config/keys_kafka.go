@@ -29,7 +29,6 @@ const (
 	inertJavaTLS         = "Gregor's TLS is Go's, with no Java key or trust managers"
 	inertKerberos        = "GSSAPI (Kerberos) is not supported"
 	inertLogin           = "a broker logs in with its JAAS config only, with nothing to refresh"
-	inertTokens          = "delegation tokens are not supported"
 	inertQuotas          = "not a quota Gregor has (moves between log dirs, quota callback classes)"
 	inertAtRunTime       = "Gregor sets up listeners and their security at start-up from server.properties; a value altered at run time is stored and described, not applied (except a listener's keystore and truststore keys)"
 	inertUnknown         = "not a key Kafka or Gregor knows; kept as Kafka keeps custom broker configs"
@@ -370,16 +369,21 @@ var kafkaKeys = []Key{
 		Doc: "Backoff of JWKS endpoint retries."},
 	{Name: "sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms", Type: Long, Default: "10000", NoEffect: inertLogin,
 		Doc: "Longest backoff of JWKS endpoint retries."},
-	{Name: "delegation.token.master.key", Type: Password, NoDefault: true, NoEffect: inertTokens,
-		Doc: "Delegation token secret (deprecated name)."},
-	{Name: "delegation.token.secret.key", Type: Password, NoDefault: true, NoEffect: inertTokens,
-		Doc: "Secret signing delegation tokens."},
-	{Name: "delegation.token.max.lifetime.ms", Type: Long, Default: "604800000", Valid: atLeast(1), NoEffect: inertTokens,
-		Doc: "Longest life of a delegation token."},
-	{Name: "delegation.token.expiry.time.ms", Type: Long, Default: "86400000", Valid: atLeast(1), NoEffect: inertTokens,
-		Doc: "Time after which a delegation token must be renewed."},
-	{Name: "delegation.token.expiry.check.interval.ms", Type: Long, Default: "3600000", Valid: atLeast(1), NoEffect: inertTokens,
-		Doc: "How often expired delegation tokens are removed."},
+	// Delegation tokens (KIP-48): tokens are on when a secret is set.
+	{Name: "delegation.token.secret.key", Type: Password, NoDefault: true, Synonyms: []string{"delegation.token.master.key"},
+		Field: func(c *Config) any { return &c.DelegationTokens.SecretKey },
+		Doc:   "The secret signing delegation tokens (HmacSHA512 of the token id), the same on every broker. Without it the delegation token APIs answer DELEGATION_TOKEN_AUTH_DISABLED."},
+	{Name: "delegation.token.master.key", Type: Password, NoDefault: true,
+		Doc: "The delegation token secret, when delegation.token.secret.key is not set (deprecated name)."},
+	{Name: "delegation.token.max.lifetime.ms", Type: Long, Unit: Millis, Default: "604800000", Valid: atLeast(1),
+		Field: func(c *Config) any { return &c.DelegationTokens.MaxLifetime },
+		Doc:   "The longest a delegation token lives, renewed or not (a creation asking for longer gets this)."},
+	{Name: "delegation.token.expiry.time.ms", Type: Long, Unit: Millis, Default: "86400000", Valid: atLeast(1),
+		Field: func(c *Config) any { return &c.DelegationTokens.ExpiryTime },
+		Doc:   "How long a delegation token lives from its creation or renewal unless renewed; the renewal period when a renewal asks for -1."},
+	{Name: "delegation.token.expiry.check.interval.ms", Type: Long, Unit: Millis, Default: "3600000", Valid: atLeast(1),
+		Field: func(c *Config) any { return &c.DelegationTokens.ExpiryCheckInterval },
+		Doc:   "How often expired delegation tokens are removed."},
 	{Name: "password.encoder.secret", Type: Password, NoDefault: true, Field: func(c *Config) any { return &c.PasswordEncoder.Secret },
 		Doc: "The secret encrypting dynamic passwords (listener keystore passwords, JAAS configs) in ZooKeeper, as Kafka does. Without it, setting one is refused. No effect with local metadata, where they are kept as given (as in KRaft)."},
 	{Name: "password.encoder.old.secret", Type: Password, NoDefault: true, Field: func(c *Config) any { return &c.PasswordEncoder.OldSecret },

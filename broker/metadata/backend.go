@@ -143,6 +143,13 @@ type Backend interface {
 	// filter, the ACLs it removed and an error (or nil). Filters with an
 	// unknown field match nothing (the caller answers them).
 	DeleteAcls(ctx context.Context, filters []acl.Filter) ([][]acl.Binding, []error)
+	// SetDelegationToken creates or replaces a delegation token; it
+	// returns once recorded, and the change reaches every broker through
+	// DelegationTokenApplier.
+	SetDelegationToken(ctx context.Context, t TokenInfo) error
+	// DeleteDelegationToken removes a token (a missing one is no error);
+	// the change reaches every broker through DelegationTokenApplier.
+	DeleteDelegationToken(ctx context.Context, tokenID string) error
 	// Shutdown hands leaderships over (controlled shutdown) where it can.
 	Shutdown(ctx context.Context) error
 	Close() error

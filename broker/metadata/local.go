@@ -59,6 +59,9 @@ type localDoc struct {
 	// ClientMetrics are the client metrics subscriptions' configs, by
 	// name. Absent in files written before they were kept.
 	ClientMetrics map[string]map[string]string `json:"client_metrics,omitempty"`
+	// DelegationTokens are the delegation tokens by id. Absent in files
+	// written before they were kept.
+	DelegationTokens map[string]TokenInfo `json:"delegation_tokens,omitempty"`
 }
 
 type localTopic struct {
@@ -114,6 +117,7 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 	l.applyQuotasLocked()
 	l.applyGroupConfigsLocked()
 	l.applyClientMetricsLocked()
+	l.applyTokensLocked()
 	return nil
 }
 

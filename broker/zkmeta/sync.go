@@ -67,6 +67,7 @@ func (b *backend) markAll() {
 	b.mu.Lock()
 	keys := append(b.brokerConfigKeys(), b.userKeys()...)
 	keys = append(keys, b.namedConfigKeys()...)
+	keys = append(keys, b.tokenKeys()...)
 	keys = append(keys, aclKeys()...)
 	keys = append(keys, b.quotaKeys()...)
 	for name, t := range b.topics {
@@ -467,6 +468,10 @@ func (b *backend) process(key string) error {
 		return b.processClientMetrics()
 	case strings.HasPrefix(key, preClientMetric):
 		return b.processClientMetric(key[len(preClientMetric):])
+	case key == keyTokens:
+		return b.processTokens()
+	case strings.HasPrefix(key, preToken):
+		return b.processToken(key[len(preToken):])
 	case key == keyAclChanges:
 		return b.processAclChanges(key, aclChangesPath)
 	case key == keyAclExtChanges:
@@ -780,6 +785,7 @@ func (b *backend) deliver() {
 	scram, scramChanged := b.takeScram()
 	groupCfgs, groupCfgsChanged := b.takeGroupConfigs()
 	clientMetrics, clientMetricsChanged := b.takeClientMetrics()
+	tokens, tokensChanged := b.takeTokens()
 	acls, aclsChanged := b.takeAcls()
 	quotas, quotasChanged := b.takeQuotas()
 	b.mu.Unlock()
@@ -808,6 +814,9 @@ func (b *backend) deliver() {
 	}
 	if a, ok := apply.(metadata.ClientMetricsApplier); ok && clientMetricsChanged {
 		a.ApplyClientMetrics(clientMetrics)
+	}
+	if a, ok := apply.(metadata.DelegationTokenApplier); ok && tokensChanged {
+		a.ApplyDelegationTokens(tokens)
 	}
 	if a, ok := apply.(metadata.AclApplier); ok && aclsChanged {
 		a.ApplyAcls(acls)

@@ -81,6 +81,7 @@ type backend struct {
 	scram          entityCache[metadata.ScramCredential] // users.go
 	gcfg           entityCache[string]                   // namedconfigs.go
 	cmcfg          entityCache[string]                   // namedconfigs.go
+	tokens         tokenCache                            // tokens.go
 	acls           aclCache                              // acls.go
 	// roundReported is when the earliest change read in this round was
 	// reported, for what the controller writes in it.
@@ -252,7 +253,7 @@ func (b *backend) setup(ctx context.Context) error {
 			}
 		}
 	}
-	for _, kp := range append(slices.Clone(persistentPaths), aclPaths()...) {
+	for _, kp := range append(append(slices.Clone(persistentPaths), aclPaths()...), tokenPaths...) {
 		if err := b.ensure(b.p(kp)); err != nil {
 			return err
 		}

@@ -31,9 +31,12 @@ const (
 type Outcome struct {
 	// User is the authenticated name (the principal is User:<name>).
 	User string
-	// Expiry is when the credential expires (an OAuth token's exp), zero
-	// if it does not.
+	// Expiry is when the credential expires (an OAuth token's exp, a
+	// delegation token's expiry), zero if it does not.
 	Expiry time.Time
+	// TokenAuthenticated is set when a delegation token authenticated the
+	// client (SCRAM with tokenauth=true); User is then the token's owner.
+	TokenAuthenticated bool
 }
 
 // Server runs one authentication exchange.

@@ -128,3 +128,52 @@ func TestUnsecuredToken(t *testing.T) {
 		t.Fatalf("after the error challenge: %v", err)
 	}
 }
+
+// tokenStore is a staticStore that also holds delegation tokens.
+type tokenStore struct {
+	staticStore
+	tokens map[string]TokenCredential
+}
+
+func (s tokenStore) TokenCredential(mechanism, id string) (TokenCredential, bool) {
+	t, ok := s.tokens[id]
+	return t, ok
+}
+
+// With tokenauth=true the user is a token id, the password its HMAC, and
+// the token's owner is who authenticates; an expired or unknown token
+// fails, and a token id is no user name without the extension.
+func TestScramTokenAuth(t *testing.T) {
+	cred, _ := NewScramCredential(ScramSHA512, "aG1hYw==", 4096)
+	exp := time.Now().Add(time.Hour)
+	store := tokenStore{staticStore{}, map[string]TokenCredential{
+		"tok":     {ScramCredential: cred, Owner: "alice", Expiry: exp},
+		"expired": {ScramCredential: cred, Owner: "alice", Expiry: time.Now().Add(-time.Second)},
+	}}
+	m, _ := NewScram(ScramSHA512, store)
+	run := func(user string, token bool) (Outcome, error) {
+		s, c := m.NewServer(), &ScramClient{Mechanism: ScramSHA512, User: user, Password: "aG1hYw==", TokenAuth: token}
+		var challenge []byte
+		for {
+			tok, done, err := c.Step(challenge)
+			if err != nil || done {
+				return s.Outcome(), err
+			}
+			if challenge, _, err = s.Step(tok); err != nil {
+				return Outcome{}, err
+			}
+		}
+	}
+	out, err := run("tok", true)
+	if err != nil || out.User != "alice" || !out.TokenAuthenticated || !out.Expiry.Equal(exp) {
+		t.Fatalf("token auth: %+v %v", out, err)
+	}
+	for _, c := range []struct {
+		user  string
+		token bool
+	}{{"expired", true}, {"unknown", true}, {"tok", false}} {
+		if _, err := run(c.user, c.token); err == nil {
+			t.Fatalf("%s (tokenauth %v) authenticated", c.user, c.token)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"hash"
 	"math/big"
 	"strings"
+	"time"
 )
 
 // SCRAM iteration bounds, Kafka's (ScramMechanism.minIterations and
@@ -33,6 +34,21 @@ type ScramCredential struct {
 // CredentialStore looks SCRAM credentials up by mechanism and user.
 type CredentialStore interface {
 	ScramCredential(mechanism, user string) (ScramCredential, bool)
+}
+
+// TokenCredential is a delegation token as SCRAM sees it (Kafka's
+// DelegationTokenCredentialCallback): the credential derived from its
+// HMAC, its owner's name and its expiry.
+type TokenCredential struct {
+	ScramCredential
+	Owner  string
+	Expiry time.Time
+}
+
+// TokenStore looks delegation tokens up by mechanism and token id; a
+// CredentialStore that is one serves token authentication (tokenauth=true).
+type TokenStore interface {
+	TokenCredential(mechanism, tokenID string) (TokenCredential, bool)
 }
 
 // ScramHash returns the hash of a SCRAM mechanism, or nil.
@@ -155,6 +171,7 @@ type scramServer struct {
 	m           *ScramMechanism
 	state       scramState
 	user        string
+	outcome     Outcome
 	cred        ScramCredential
 	first       ClientFirst
 	serverFirst string
@@ -162,7 +179,7 @@ type scramServer struct {
 }
 
 func (s *scramServer) Attempted() string { return s.user }
-func (s *scramServer) Outcome() Outcome  { return Outcome{User: s.user} }
+func (s *scramServer) Outcome() Outcome  { return s.outcome }
 
 // Step runs ScramSaslServer's two steps.
 func (s *scramServer) Step(token []byte) ([]byte, bool, error) {
@@ -193,9 +210,9 @@ func (s *scramServer) first1(token []byte) ([]byte, error) {
 		return nil, err
 	}
 	s.first, s.user = cf, cf.User
-	cred, ok := s.m.store.ScramCredential(s.m.name, cf.User)
-	if !ok {
-		return nil, errors.New("Authentication failed: Invalid user credentials")
+	cred, err := s.credential(cf)
+	if err != nil {
+		return nil, err
 	}
 	if cf.Authzid != "" {
 		if a, err := ScramUsername(cf.Authzid); err != nil || a != cf.User {
@@ -210,6 +227,31 @@ func (s *scramServer) first1(token []byte) ([]byte, error) {
 	s.serverFirst = fmt.Sprintf("r=%s,s=%s,i=%d", s.nonce, base64.StdEncoding.EncodeToString(cred.Salt), cred.Iterations)
 	s.state = scramFinal
 	return []byte(s.serverFirst), nil
+}
+
+// credential looks the client's credential up: a user's, or with the
+// extension tokenauth=true (Kafka's ScramExtensions.tokenAuthenticated) a
+// delegation token's, whose owner is then who authenticates. An unknown
+// or expired token fails as an unknown user does.
+func (s *scramServer) credential(cf ClientFirst) (ScramCredential, error) {
+	if !strings.EqualFold(cf.Extensions["tokenauth"], "true") {
+		cred, ok := s.m.store.ScramCredential(s.m.name, cf.User)
+		if !ok {
+			return ScramCredential{}, errors.New("Authentication failed: Invalid user credentials")
+		}
+		s.outcome = Outcome{User: cf.User}
+		return cred, nil
+	}
+	ts, _ := s.m.store.(TokenStore)
+	if ts == nil {
+		return ScramCredential{}, fmt.Errorf("Token Authentication failed: Invalid tokenId : %s", cf.User)
+	}
+	tc, ok := ts.TokenCredential(s.m.name, cf.User)
+	if !ok || !tc.Expiry.After(time.Now()) {
+		return ScramCredential{}, fmt.Errorf("Token Authentication failed: Invalid tokenId : %s", cf.User)
+	}
+	s.outcome = Outcome{User: tc.Owner, Expiry: tc.Expiry, TokenAuthenticated: true}
+	return tc.ScramCredential, nil
 }
 
 func (s *scramServer) final(token []byte) ([]byte, error) {
@@ -250,6 +292,10 @@ func (s *scramServer) final(token []byte) ([]byte, error) {
 // brokers and for tests.
 type ScramClient struct {
 	Mechanism, User, Password string
+	// TokenAuth authenticates with a delegation token (User is its id,
+	// Password the base64 of its HMAC): the first message carries the
+	// extension tokenauth=true.
+	TokenAuth bool
 
 	h           func() hash.Hash
 	nonce       string
@@ -271,6 +317,9 @@ func (c *ScramClient) Step(server []byte) (msg []byte, done bool, err error) {
 		}
 		c.nonce = randomNonce()
 		c.bare = "n=" + ScramSaslName(c.User) + ",r=" + c.nonce
+		if c.TokenAuth {
+			c.bare += ",tokenauth=true"
+		}
 		c.step = 1
 		return []byte("n,," + c.bare), false, nil
 	case 1:
