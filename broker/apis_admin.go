@@ -32,6 +32,7 @@ func (b *Broker) adminAPIs() []protocol.API {
 		{Key: 49, Min: 0, Max: 1, Handler: b.handleAlterClientQuotas},
 		{Key: 50, Min: 0, Max: 0, Handler: b.handleDescribeUserScramCredentials},
 		{Key: 51, Min: 0, Max: 0, Handler: b.handleAlterUserScramCredentials},
+		{Key: 57, Min: 0, Max: 2, Handler: b.handleUpdateFeatures},
 		{Key: 60, Min: 0, Max: 2, Handler: b.handleDescribeCluster},
 		{Key: 61, Min: 0, Max: 0, Handler: b.handleDescribeProducers},
 		{Key: 74, Min: 0, Max: 1, Handler: b.handleListConfigResources},

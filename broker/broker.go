@@ -86,6 +86,9 @@ type Broker struct {
 	// clientMetrics are the client metrics subscriptions
 	// (client_metrics.go).
 	clientMetrics namedConfigs
+	// features are the finalized feature levels
+	// (api_57_update_features.go).
+	features featureState
 	// shares are the share partitions led here (share_parts.go).
 	shares shareParts
 	// tls is the TLS of the listeners, reconfigured by dynamic configs
@@ -448,9 +451,15 @@ func (b *Broker) Close() error {
 	return errors.Join(errs...)
 }
 
-// Registry registers the broker's APIs.
+// Registry registers the broker's APIs. The share-group APIs a leader
+// serves answer UNSUPPORTED_VERSION while share.version is at level 0.
 func (b *Broker) Register(r *protocol.Registry) {
 	for _, a := range b.apis() {
+		if a.Key == 78 || a.Key == 79 {
+			r.RegisterFeature(protocol.ShareVersion)
+			a.Handler = r.FeatureGate(protocol.ShareVersion.Name, a.Handler)
+		}
 		r.Register(a)
 	}
+	b.registerFeatures(r)
 }

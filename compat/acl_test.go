@@ -944,6 +944,12 @@ func TestACLConfigs(t *testing.T) {
 	wantCode(t, "AlterConfigs of a client metrics subscription", alter(clientMetrics, "sub", "metrics", "*"), kerr.ClusterAuthorizationFailed)
 	wantCode(t, "DescribeConfigs of a client metrics subscription", describe(clientMetrics, "sub").ErrorCode, kerr.ClusterAuthorizationFailed)
 	wantCode(t, "ListConfigResources", listClientMetrics(), kerr.ClusterAuthorizationFailed)
+	// UpdateFeatures needs ALTER on the cluster.
+	upd := kmsg.NewPtrUpdateFeaturesRequest()
+	fu := kmsg.NewUpdateFeaturesRequestFeatureUpdate()
+	fu.Feature, fu.MaxVersionLevel, fu.UpgradeType = "transaction.version", 2, 1
+	upd.FeatureUpdates = append(upd.FeatureUpdates, fu)
+	wantCode(t, "UpdateFeatures", a.do(t, aclAlice, upd).(*kmsg.UpdateFeaturesResponse).ErrorCode, kerr.ClusterAuthorizationFailed)
 
 	// ALTER_CONFIGS implies DESCRIBE_CONFIGS.
 	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(topic).Operations(kadm.OpAlterConfigs))

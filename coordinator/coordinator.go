@@ -170,14 +170,21 @@ func (c *Coordinator) Register(r *protocol.Registry) {
 	if c.cfg.ConsumerProtocol {
 		r.RegisterFeature(protocol.Feature{Name: "group.version", Min: 0, Max: 1, Default: 1})
 	}
+	// KIP-848's and KIP-932's APIs answer UNSUPPORTED_VERSION while their
+	// feature is finalized at level 0 (kafka-features.sh disable).
+	gated := map[int16]string{68: "group.version", 69: "group.version",
+		76: "share.version", 77: "share.version", 90: "share.version", 91: "share.version", 92: "share.version"}
 	for _, a := range c.groups.apis() {
+		if feature, ok := gated[a.Key]; ok {
+			a.Handler = r.FeatureGate(feature, a.Handler)
+		}
 		r.Register(a)
 	}
 	for _, a := range c.txns.apis() {
 		r.Register(a)
 	}
 	if c.cfg.ShareGroupEnable {
-		r.RegisterFeature(protocol.Feature{Name: "share.version", Min: 0, Max: 1, Default: 1})
+		r.RegisterFeature(protocol.ShareVersion)
 	}
 	// The share coordinator's inter-broker APIs: their deferred work
 	// only waits for the records to be committed.

@@ -16,6 +16,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// ShareVersion is share.version (KIP-932's share groups), registered by
+// both the coordinator (the share group APIs) and the broker (ShareFetch
+// and ShareAcknowledge) when they serve share groups.
+var ShareVersion = Feature{Name: "share.version", Min: 0, Max: 1, Default: 1}
+
 // SetFinalized takes the cluster's finalized levels (nil: none set, the
 // defaults hold) and their epoch.
 func (r *Registry) SetFinalized(levels map[string]int16, epoch int64) {

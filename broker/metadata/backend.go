@@ -61,6 +61,15 @@ type ClientMetricsApplier interface {
 	ApplyClientMetrics(subscriptions map[string]map[string]string)
 }
 
+// FeatureApplier is implemented by Appliers that take the cluster's
+// finalized feature levels (UpdateFeatures, KIP-584); backends deliver
+// them at Start and on every change. levels is nil while none was ever
+// set (the brokers' defaults hold); a feature at level 0 is absent. epoch
+// grows with every change.
+type FeatureApplier interface {
+	ApplyFeatures(levels map[string]int16, epoch int64)
+}
+
 // PartitionApplier is implemented by Appliers that also take single
 // partition states out of band: what the backend itself just wrote (a
 // controlled shutdown's handovers), before its watches read it back. Such
@@ -97,6 +106,10 @@ type Backend interface {
 	// (none deletes it); the change reaches every broker through
 	// ClientMetricsApplier.
 	AlterClientMetrics(ctx context.Context, name string, configs map[string]string) error
+	// UpdateFeatures replaces the finalized feature levels with levels (a
+	// feature at 0 is dropped); the change reaches every broker through
+	// FeatureApplier.
+	UpdateFeatures(ctx context.Context, levels map[string]int16) error
 	// UpdatePartition records a leader's ISR change; it fails with
 	// ErrStaleState if the state changed since version.
 	UpdatePartition(ctx context.Context, topic string, partition int32, st PartitionState) (PartitionState, error)

@@ -59,6 +59,11 @@ type localDoc struct {
 	// ClientMetrics are the client metrics subscriptions' configs, by
 	// name. Absent in files written before they were kept.
 	ClientMetrics map[string]map[string]string `json:"client_metrics,omitempty"`
+	// Features are the finalized feature levels above 0, set once
+	// FeaturesEpoch is (it counts the changes, from 2). Absent in files
+	// written before they were kept.
+	Features      map[string]int16 `json:"features,omitempty"`
+	FeaturesEpoch int64            `json:"features_epoch,omitempty"`
 	// DelegationTokens are the delegation tokens by id. Absent in files
 	// written before they were kept.
 	DelegationTokens map[string]TokenInfo `json:"delegation_tokens,omitempty"`
@@ -117,6 +122,7 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 	l.applyQuotasLocked()
 	l.applyGroupConfigsLocked()
 	l.applyClientMetricsLocked()
+	l.applyFeaturesLocked()
 	l.applyTokensLocked()
 	return nil
 }

@@ -22,6 +22,24 @@ type groupApplier struct {
 	gmu     sync.Mutex
 	groups  map[string]map[string]string
 	metrics map[string]map[string]string
+	// levels, featuresEpoch: the finalized features last delivered.
+	levels        map[string]int16
+	featuresEpoch int64
+	featuresSeen  bool
+}
+
+func (a *groupApplier) ApplyFeatures(levels map[string]int16, epoch int64) {
+	a.gmu.Lock()
+	defer a.gmu.Unlock()
+	a.levels, a.featuresEpoch, a.featuresSeen = levels, epoch, true
+}
+
+// finalized returns the feature levels last delivered, their epoch, and
+// whether any delivery came.
+func (a *groupApplier) finalized() (map[string]int16, int64, bool) {
+	a.gmu.Lock()
+	defer a.gmu.Unlock()
+	return maps.Clone(a.levels), a.featuresEpoch, a.featuresSeen
 }
 
 func (a *groupApplier) ApplyClientMetrics(subs map[string]map[string]string) {
@@ -121,5 +139,39 @@ func TestClientMetricsReachEveryBroker(t *testing.T) {
 	}
 	wait.For(t, "broker 2 to see the subscription deleted", 10*time.Second, func() bool {
 		return a2.subscription(name) == nil
+	})
+}
+
+func TestFeaturesReachEveryBroker(t *testing.T) {
+	z := zktest.Start(t)
+	connect := z.Addr + "/kafka/features"
+	be1, a1 := startGroupCfg(t, connect, 1)
+	wait.For(t, "broker 1 to deliver the (unset) features at start", 10*time.Second, func() bool {
+		levels, _, seen := a1.finalized()
+		return seen && levels == nil
+	})
+	_, a2 := startGroupCfg(t, connect, 2)
+	ctx := context.Background()
+	if err := be1.UpdateFeatures(ctx, map[string]int16{"group.version": 1, "share.version": 0}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int16{"group.version": 1}
+	var first int64
+	wait.For(t, fmt.Sprintf("broker 2 to get %v", want), 10*time.Second, func() bool {
+		levels, epoch, _ := a2.finalized()
+		first = epoch
+		return maps.Equal(levels, want) && epoch >= 2
+	})
+	if err := be1.UpdateFeatures(ctx, map[string]int16{}); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "broker 2 to see every feature at 0 with a higher epoch", 10*time.Second, func() bool {
+		levels, epoch, _ := a2.finalized()
+		return levels != nil && len(levels) == 0 && epoch > first
+	})
+	_, a3 := startGroupCfg(t, connect, 3)
+	wait.For(t, "broker 3 to read the levels at start", 10*time.Second, func() bool {
+		levels, epoch, _ := a3.finalized()
+		return levels != nil && len(levels) == 0 && epoch > first
 	})
 }

@@ -60,7 +60,7 @@ func (b *backend) hasDirty() bool {
 // markAll asks for a full re-read.
 func (b *backend) markAll() {
 	b.wmu.Lock()
-	for _, k := range []string{keyIDs, keyCtrl, keyTopics, keyDeletes, keyISRChg} {
+	for _, k := range []string{keyIDs, keyCtrl, keyTopics, keyDeletes, keyISRChg, keyFeatures} {
 		b.dirty[k] = true
 	}
 	b.wmu.Unlock()
@@ -468,6 +468,8 @@ func (b *backend) process(key string) error {
 		return b.processClientMetrics()
 	case strings.HasPrefix(key, preClientMetric):
 		return b.processClientMetric(key[len(preClientMetric):])
+	case key == keyFeatures:
+		return b.processFeatures()
 	case key == keyTokens:
 		return b.processTokens()
 	case strings.HasPrefix(key, preToken):
@@ -786,6 +788,7 @@ func (b *backend) deliver() {
 	groupCfgs, groupCfgsChanged := b.takeGroupConfigs()
 	clientMetrics, clientMetricsChanged := b.takeClientMetrics()
 	tokens, tokensChanged := b.takeTokens()
+	features, featuresEpoch, featuresChanged := b.takeFeatures()
 	acls, aclsChanged := b.takeAcls()
 	quotas, quotasChanged := b.takeQuotas()
 	b.mu.Unlock()
@@ -817,6 +820,9 @@ func (b *backend) deliver() {
 	}
 	if a, ok := apply.(metadata.DelegationTokenApplier); ok && tokensChanged {
 		a.ApplyDelegationTokens(tokens)
+	}
+	if a, ok := apply.(metadata.FeatureApplier); ok && featuresChanged {
+		a.ApplyFeatures(features, featuresEpoch)
 	}
 	if a, ok := apply.(metadata.AclApplier); ok && aclsChanged {
 		a.ApplyAcls(acls)

@@ -82,6 +82,7 @@ type backend struct {
 	gcfg           entityCache[string]                   // namedconfigs.go
 	cmcfg          entityCache[string]                   // namedconfigs.go
 	tokens         tokenCache                            // tokens.go
+	features       featureCache                          // features.go
 	acls           aclCache                              // acls.go
 	// roundReported is when the earliest change read in this round was
 	// reported, for what the controller writes in it.
