@@ -126,7 +126,7 @@ func (b *Broker) handleUpdateFeatures(ctx context.Context, req *protocol.Request
 	}
 	s := &b.features
 	s.mu.Lock()
-	reg := s.reg
+	reg, stored := s.reg, maps.Clone(s.levels)
 	s.mu.Unlock()
 	if reg == nil {
 		return fail(errorf(kerr.CoordinatorNotAvailable, "feature levels are not loaded yet"))
@@ -136,7 +136,13 @@ func (b *Broker) handleUpdateFeatures(ctx context.Context, req *protocol.Request
 		supported[f.Name] = f
 	}
 	current, _ := reg.FinalizedFeatures()
-	next := maps.Clone(current)
+	// The new set is the stored one (levels of features this broker does
+	// not serve included) or, while none is stored, the defaults, with
+	// the updates applied.
+	next := stored
+	if next == nil {
+		next = maps.Clone(current)
+	}
 	for _, u := range r.FeatureUpdates {
 		typ := u.UpgradeType
 		if req.Version == 0 {
