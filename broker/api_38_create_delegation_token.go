@@ -46,7 +46,7 @@ func (b *Broker) handleCreateDelegationToken(ctx context.Context, req *protocol.
 		return resp, nil
 	}
 	t := b.newToken(r, owner, requester)
-	if err := b.setToken(ctx, t); err != nil {
+	if err := b.setToken(ctx, t, true); err != nil {
 		b.log.Warn().Err(err).Str("owner", owner).Msg("creating delegation token")
 		resp.ErrorCode = kerr.UnknownServerError.Code
 		return resp, nil
@@ -66,6 +66,12 @@ func (b *Broker) createTokenRefusal(req *protocol.Request, r *kmsg.CreateDelegat
 	}
 	if owner != requester && !b.authorize(req, acl.CreateTokens, acl.User, owner) {
 		return kerr.DelegationTokenAuthorizationFailed
+	}
+	// A token authenticates as User:<owner name> whatever the owner's
+	// type, so any other type is refused (Kafka accepts it, and checks
+	// CREATE_TOKENS on a principal the token never becomes).
+	if typ, _ := splitPrincipal(owner); typ != "User" {
+		return kerr.InvalidPrincipalType
 	}
 	for _, rn := range r.Renewers {
 		if rn.PrincipalType != "User" {

@@ -1,18 +1,20 @@
 package broker
 
 // RenewDelegationToken (key 39), versions 1-2: those of kmsg's 0-2 that
-// Kafka 4.0 serves (KIP-896 removed v0). As Kafka's KafkaApis and
-// DelegationTokenManagerZk answer it: DELEGATION_TOKEN_REQUEST_NOT_ALLOWED
+// Kafka 4.0 serves (KIP-896 removed v0), as Kafka 4.0's
+// DelegationTokenControlManager answers it: DELEGATION_TOKEN_REQUEST_NOT_ALLOWED
 // (see CreateDelegationToken), DELEGATION_TOKEN_AUTH_DISABLED without a
-// secret, DELEGATION_TOKEN_NOT_FOUND for an unknown HMAC,
+// secret, then DELEGATION_TOKEN_NOT_FOUND for an unknown HMAC,
+// DELEGATION_TOKEN_EXPIRED for an expired token, and
 // DELEGATION_TOKEN_OWNER_MISMATCH unless the requester owns the token or
-// is one of its renewers, DELEGATION_TOKEN_EXPIRED for an expired one
-// (each with expiry -1). Otherwise the token expires at min(now + the
-// renewal period, its max timestamp), the period being
-// delegation.token.expiry.time.ms when negative.
+// renews it (each with expiry -1). Otherwise the token expires at
+// min(now + the period, its max timestamp), the period being
+// delegation.token.expiry.time.ms or a shorter one asked for. A token
+// removed meanwhile is not brought back: the renewal finds it gone.
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,20 +27,25 @@ func (b *Broker) handleRenewDelegationToken(ctx context.Context, req *protocol.R
 	r := req.Body.(*kmsg.RenewDelegationTokenRequest)
 	resp := req.Response().(*kmsg.RenewDelegationTokenResponse)
 	resp.ExpiryTimestamp = -1
-	t, code := b.tokenToChange(req, r.HMAC)
-	if code == nil && t.Expired(b.now().UnixMilli()) {
-		code = kerr.DelegationTokenExpired
-	}
+	b.tokenOps.Lock()
+	defer b.tokenOps.Unlock()
+	now := b.now().UnixMilli()
+	t, code := b.tokenToChange(req, r.HMAC, now)
 	if code != nil {
 		resp.ErrorCode = code.Code
 		return resp, nil
 	}
-	period := r.RenewTimeMillis
-	if period < 0 {
-		period = b.Config().DelegationTokens.ExpiryTime.Milliseconds()
+	// Kafka 4.0: the default renewal, or a shorter one asked for.
+	period := b.Config().DelegationTokens.ExpiryTime.Milliseconds()
+	if r.RenewTimeMillis > 0 {
+		period = min(period, r.RenewTimeMillis)
 	}
-	t.ExpiryTimestamp = min(t.MaxTimestamp, addMillis(b.now().UnixMilli(), period))
-	if err := b.setToken(ctx, t); err != nil {
+	t.ExpiryTimestamp = min(t.MaxTimestamp, addMillis(now, period))
+	if err := b.setToken(ctx, t, false); err != nil {
+		if errors.Is(err, metadata.ErrTokenGone) {
+			resp.ErrorCode = kerr.DelegationTokenNotFound.Code
+			return resp, nil
+		}
 		b.log.Warn().Err(err).Str("token", t.TokenID).Msg("renewing delegation token")
 		resp.ErrorCode = kerr.UnknownServerError.Code
 		return resp, nil
@@ -48,9 +55,10 @@ func (b *Broker) handleRenewDelegationToken(ctx context.Context, req *protocol.R
 	return resp, nil
 }
 
-// tokenToChange finds the token a renewal or expiry names by its HMAC,
-// with Kafka's checks before either changes it; the error or nil.
-func (b *Broker) tokenToChange(req *protocol.Request, mac []byte) (metadata.TokenInfo, *kerr.Error) {
+// tokenToChange finds the token a renewal or expiry names, with Kafka
+// 4.0's checks in its order (DelegationTokenControlManager): not found,
+// expired, then not the owner's or a renewer's. Called holding tokenOps.
+func (b *Broker) tokenToChange(req *protocol.Request, mac []byte, now int64) (metadata.TokenInfo, *kerr.Error) {
 	if !tokenRequestsAllowed(req) {
 		return metadata.TokenInfo{}, kerr.DelegationTokenRequestNotAllowed
 	}
@@ -60,6 +68,9 @@ func (b *Broker) tokenToChange(req *protocol.Request, mac []byte) (metadata.Toke
 	t, ok := b.tokenByHMAC(mac)
 	if !ok {
 		return metadata.TokenInfo{}, kerr.DelegationTokenNotFound
+	}
+	if t.Expired(now) {
+		return metadata.TokenInfo{}, kerr.DelegationTokenExpired
 	}
 	if !canRenew(requester(req), t) {
 		return metadata.TokenInfo{}, kerr.DelegationTokenOwnerMismatch

@@ -1,19 +1,21 @@
 package broker
 
 // ExpireDelegationToken (key 40), versions 1-2: those of kmsg's 0-2 that
-// Kafka 4.0 serves (KIP-896 removed v0). As Kafka's KafkaApis and
-// DelegationTokenManagerZk answer it: the refusals of RenewDelegationToken
-// (not allowed, disabled, not found, owner mismatch); then a negative
-// period removes the token at once (the answer's expiry is now); an
-// expired token is DELEGATION_TOKEN_EXPIRED; otherwise the token expires
-// at min(now + the period, its max timestamp).
+// Kafka 4.0 serves (KIP-896 removed v0), as Kafka 4.0's
+// DelegationTokenControlManager answers it: the refusals of
+// RenewDelegationToken, in its order (not allowed, disabled, not found,
+// expired, owner mismatch); then a negative period removes the token at
+// once (the answer's expiry is that period, as in Kafka 4.0); otherwise
+// the token expires at min(now + the period, its max timestamp).
 
 import (
 	"context"
+	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -21,12 +23,14 @@ func (b *Broker) handleExpireDelegationToken(ctx context.Context, req *protocol.
 	r := req.Body.(*kmsg.ExpireDelegationTokenRequest)
 	resp := req.Response().(*kmsg.ExpireDelegationTokenResponse)
 	resp.ExpiryTimestamp = -1
-	t, code := b.tokenToChange(req, r.HMAC)
+	b.tokenOps.Lock()
+	defer b.tokenOps.Unlock()
+	now := b.now().UnixMilli()
+	t, code := b.tokenToChange(req, r.HMAC, now)
 	if code != nil {
 		resp.ErrorCode = code.Code
 		return resp, nil
 	}
-	now := b.now().UnixMilli()
 	if r.ExpiryPeriodMillis < 0 {
 		if err := b.removeToken(ctx, t); err != nil {
 			b.log.Warn().Err(err).Str("token", t.TokenID).Msg("expiring delegation token")
@@ -34,15 +38,16 @@ func (b *Broker) handleExpireDelegationToken(ctx context.Context, req *protocol.
 			return resp, nil
 		}
 		b.log.Info().Str("token", t.TokenID).Str("owner", t.Owner).Msg("delegation token expired on request")
-		resp.ExpiryTimestamp = now
-		return resp, nil
-	}
-	if t.Expired(now) {
-		resp.ErrorCode = kerr.DelegationTokenExpired.Code
+		// Kafka 4.0 answers the period itself.
+		resp.ExpiryTimestamp = r.ExpiryPeriodMillis
 		return resp, nil
 	}
 	t.ExpiryTimestamp = min(t.MaxTimestamp, addMillis(now, r.ExpiryPeriodMillis))
-	if err := b.setToken(ctx, t); err != nil {
+	if err := b.setToken(ctx, t, false); err != nil {
+		if errors.Is(err, metadata.ErrTokenGone) {
+			resp.ErrorCode = kerr.DelegationTokenNotFound.Code
+			return resp, nil
+		}
 		b.log.Warn().Err(err).Str("token", t.TokenID).Msg("expiring delegation token")
 		resp.ErrorCode = kerr.UnknownServerError.Code
 		return resp, nil

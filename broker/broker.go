@@ -58,6 +58,10 @@ type Broker struct {
 	scram scramCredentials
 	// tokens are the delegation tokens (from the backend; tokens.go).
 	tokens tokenStore
+	// tokenOps serialises the token changes this broker makes (a renewal
+	// read-then-written, an expiry, the sweep), as Kafka's token manager
+	// does with its lock.
+	tokenOps sync.Mutex
 	// verifier asks transaction coordinators (txn_verify.go).
 	verifier txnVerifier
 	// authz decides what requests may do (authz.go); nil without

@@ -172,10 +172,10 @@ func (b *Broker) awaitToken(ctx context.Context, want metadata.TokenInfo, gone b
 	}
 }
 
-// setToken records a token through the backend and waits until it is in
-// force here.
-func (b *Broker) setToken(ctx context.Context, t metadata.TokenInfo) error {
-	if err := b.backend.SetDelegationToken(ctx, t); err != nil {
+// setToken records a new (create) or changed token through the backend
+// and waits until it is in force here.
+func (b *Broker) setToken(ctx context.Context, t metadata.TokenInfo, create bool) error {
+	if err := b.backend.SetDelegationToken(ctx, t, create); err != nil {
 		return err
 	}
 	if !b.awaitToken(ctx, t, false) {
@@ -198,6 +198,8 @@ func (b *Broker) removeToken(ctx context.Context, t metadata.TokenInfo) error {
 
 // expireTokens removes every expired token (Kafka's expireTokens).
 func (b *Broker) expireTokens() {
+	b.tokenOps.Lock()
+	defer b.tokenOps.Unlock()
 	now := b.now().UnixMilli()
 	for _, t := range b.tokensWithHMAC() {
 		if !t.info.Expired(now) {

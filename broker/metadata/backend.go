@@ -13,6 +13,10 @@ import (
 // ErrStaleState means a partition state update lost a race.
 var ErrStaleState = errors.New("partition state changed concurrently")
 
+// ErrTokenGone means a delegation token to update no longer exists (it was
+// removed meanwhile): an update never brings one back.
+var ErrTokenGone = errors.New("delegation token no longer exists")
+
 // Errorf is a Kafka error code with a message for the client; errors.Is
 // and errors.As find the code.
 func Errorf(code *kerr.Error, format string, args ...any) error {
@@ -156,10 +160,11 @@ type Backend interface {
 	// filter, the ACLs it removed and an error (or nil). Filters with an
 	// unknown field match nothing (the caller answers them).
 	DeleteAcls(ctx context.Context, filters []acl.Filter) ([][]acl.Binding, []error)
-	// SetDelegationToken creates or replaces a delegation token; it
-	// returns once recorded, and the change reaches every broker through
-	// DelegationTokenApplier.
-	SetDelegationToken(ctx context.Context, t TokenInfo) error
+	// SetDelegationToken creates (create) or replaces a delegation
+	// token; replacing one that no longer exists fails with ErrTokenGone.
+	// It returns once recorded, and the change reaches every broker
+	// through DelegationTokenApplier.
+	SetDelegationToken(ctx context.Context, t TokenInfo, create bool) error
 	// DeleteDelegationToken removes a token (a missing one is no error);
 	// the change reaches every broker through DelegationTokenApplier.
 	DeleteDelegationToken(ctx context.Context, tokenID string) error

@@ -23,9 +23,12 @@ func (l *local) applyTokensLocked() {
 
 // SetDelegationToken creates or replaces a token and saves the file
 // before delivering the tokens.
-func (l *local) SetDelegationToken(_ context.Context, t TokenInfo) error {
+func (l *local) SetDelegationToken(_ context.Context, t TokenInfo, create bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if _, ok := l.doc.DelegationTokens[t.TokenID]; !ok && !create {
+		return ErrTokenGone
+	}
 	t.Renewers = slices.Clone(t.Renewers)
 	return l.alterTokensLocked(func(m map[string]TokenInfo) { m[t.TokenID] = t })
 }

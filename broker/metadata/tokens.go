@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // TokenInfo is a delegation token without its HMAC. Principals are
@@ -107,19 +108,15 @@ func DecodeTokenZNode(data []byte) (TokenInfo, error) {
 }
 
 // decodePrincipal desanitizes a principal and checks it is Type:Name
-// (SecurityUtils.parseKafkaPrincipal).
+// (SecurityUtils.parseKafkaPrincipal: split at the first colon, either
+// side may be empty).
 func decodePrincipal(s string) (string, error) {
 	p, err := DesanitizeEntity(s)
 	if err != nil {
 		return "", err
 	}
-	for i := 0; i < len(p); i++ {
-		if p[i] == ':' {
-			if i == 0 || i == len(p)-1 {
-				break
-			}
-			return p, nil
-		}
+	if !strings.Contains(p, ":") {
+		return "", fmt.Errorf("invalid principal %q in token znode", p)
 	}
-	return "", fmt.Errorf("invalid principal %q in token znode", p)
+	return p, nil
 }

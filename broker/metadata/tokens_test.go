@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"context"
+	"errors"
 	"testing"
 )
 
@@ -23,7 +24,7 @@ func TestLocalDelegationTokensSurviveRestart(t *testing.T) {
 	keep := TokenInfo{TokenID: "a", Owner: "User:alice", Requester: "User:alice", Renewers: []string{"User:bob"}, IssueTimestamp: 1, MaxTimestamp: 3, ExpiryTimestamp: 2}
 	gone := TokenInfo{TokenID: "b", Owner: "User:bob", Requester: "User:admin", Renewers: []string{}, IssueTimestamp: 1, MaxTimestamp: 3, ExpiryTimestamp: 2}
 	for _, tok := range []TokenInfo{keep, gone} {
-		if err := l.SetDelegationToken(ctx, tok); err != nil {
+		if err := l.SetDelegationToken(ctx, tok, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -32,6 +33,9 @@ func TestLocalDelegationTokensSurviveRestart(t *testing.T) {
 	}
 	if len(a.tokens) != 1 || !a.tokens["a"].Equal(keep) {
 		t.Fatalf("delivered %+v, want token a only", a.tokens)
+	}
+	if err := l.SetDelegationToken(ctx, gone, false); !errors.Is(err, ErrTokenGone) {
+		t.Fatalf("updating a removed token: %v, want ErrTokenGone", err)
 	}
 	l.Close()
 	again := &tokenApplier{}
@@ -56,6 +60,10 @@ func TestTokenZNode(t *testing.T) {
 	got, err := DecodeTokenZNode(data)
 	if err != nil || !got.Equal(tok) {
 		t.Fatalf("decoded %+v %v, want %+v", got, err, tok)
+	}
+	odd := TokenInfo{TokenID: "odd", Owner: "User:", Requester: ":x", Renewers: []string{"User:"}, IssueTimestamp: 1, MaxTimestamp: 3, ExpiryTimestamp: 2}
+	if got, err := DecodeTokenZNode(EncodeTokenZNode(odd)); err != nil || !got.Equal(odd) {
+		t.Fatalf("principals with an empty side: decoded %+v %v, want %+v", got, err, odd)
 	}
 	for _, bad := range []string{`{"version":4,"owner":"User%3Aa","renewers":[],"tokenId":"x"}`, `{"version":3,"owner":"nocolon","tokenRequester":"User%3Aa","renewers":[],"tokenId":"x"}`, `not json`} {
 		if _, err := DecodeTokenZNode([]byte(bad)); err == nil {

@@ -13,6 +13,7 @@ package zkmeta
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"strconv"
 	"strings"
@@ -116,10 +117,17 @@ func (b *backend) takeTokens() (map[string]metadata.TokenInfo, bool) {
 }
 
 // SetDelegationToken writes a token's znode and announces the change.
-func (b *backend) SetDelegationToken(ctx context.Context, t metadata.TokenInfo) error {
+func (b *backend) SetDelegationToken(ctx context.Context, t metadata.TokenInfo, create bool) error {
 	_, err := withCtx(ctx, func() (struct{}, error) {
-		if err := b.setOrCreate(tokenPath(t.TokenID), metadata.EncodeTokenZNode(t)); err != nil {
-			return struct{}{}, err
+		data := metadata.EncodeTokenZNode(t)
+		if create {
+			if err := b.setOrCreate(tokenPath(t.TokenID), data); err != nil {
+				return struct{}{}, err
+			}
+		} else if _, err := b.conn.Set(b.p(tokenPath(t.TokenID)), data, -1); errors.Is(err, zk.ErrNoNode) {
+			return struct{}{}, metadata.ErrTokenGone
+		} else if err != nil {
+			return struct{}{}, fmt.Errorf("writing %s: %w", tokenPath(t.TokenID), err)
 		}
 		b.announceToken(t.TokenID)
 		return struct{}{}, nil

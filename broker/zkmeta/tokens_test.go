@@ -1,6 +1,7 @@
 package zkmeta_test
 
 import (
+	"errors"
 	"context"
 	"encoding/json"
 	"sync"
@@ -67,7 +68,7 @@ func TestDelegationTokensReachEveryBroker(t *testing.T) {
 	ctx := context.Background()
 	tok := metadata.TokenInfo{TokenID: "tok-1", Owner: "User:alice", Requester: "User:admin", Renewers: []string{"User:bob"},
 		IssueTimestamp: 1000, MaxTimestamp: 5000, ExpiryTimestamp: 3000}
-	if err := be1.SetDelegationToken(ctx, tok); err != nil {
+	if err := be1.SetDelegationToken(ctx, tok, true); err != nil {
 		t.Fatal(err)
 	}
 	wait.For(t, "broker 2 to get the token", 10*time.Second, func() bool {
@@ -108,6 +109,25 @@ func TestDelegationTokensReachEveryBroker(t *testing.T) {
 		_, ok2 := a2.token(tok.TokenID)
 		_, ok3 := a3.token(tok.TokenID)
 		return !ok2 && !ok3
+	})
+	// An update of a token removed meanwhile (a renewal racing an expiry)
+	// does not bring it back.
+	if err := be1.SetDelegationToken(ctx, tok, false); !errors.Is(err, metadata.ErrTokenGone) {
+		t.Fatalf("updating a removed token: %v, want ErrTokenGone", err)
+	}
+	if ok, _, err := c.Exists("/kafka/tokens/delegation_token/tokens/tok-1"); err != nil || ok {
+		t.Fatalf("the removed token's znode exists again (%v)", err)
+	}
+	// Principals with an empty side are Kafka's too (parseKafkaPrincipal
+	// only needs the colon): such a token reaches every broker.
+	odd := metadata.TokenInfo{TokenID: "tok-odd", Owner: "User:dave", Requester: "User:dave", Renewers: []string{"User:"},
+		IssueTimestamp: 1000, MaxTimestamp: 5000, ExpiryTimestamp: 3000}
+	if err := be1.SetDelegationToken(ctx, odd, true); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "broker 2 to get a token with an empty renewer name", 10*time.Second, func() bool {
+		got, ok := a2.token(odd.TokenID)
+		return ok && got.Equal(odd)
 	})
 }
 
