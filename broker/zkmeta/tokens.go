@@ -148,10 +148,16 @@ func (b *backend) DeleteDelegationToken(ctx context.Context, id string) error {
 }
 
 // announceToken writes a token change notification (for Kafka brokers)
-// and purges the old ones.
+// and, at most once a minute, purges the old ones.
 func (b *backend) announceToken(id string) {
 	if _, err := b.conn.Create(b.p(tokenChangesPath+"/"+tokenChangePrefix), []byte(id), zk.FlagSequence, b.acl); err != nil {
 		b.log.Warn().Err(err).Str("token", id).Msg("writing delegation token change notification")
+	}
+	// Purging lists and stats every notification: at most once a minute.
+	now := time.Now().UnixNano()
+	last := b.tokenPurged.Load()
+	if now-last < int64(time.Minute) || !b.tokenPurged.CompareAndSwap(last, now) {
+		return
 	}
 	names, _, err := b.conn.Children(b.p(tokenChangesPath))
 	if err != nil {

@@ -83,6 +83,7 @@ type backend struct {
 	cmcfg          entityCache[string]                   // namedconfigs.go
 	tokens         tokenCache                            // tokens.go
 	features       featureCache                          // features.go
+	tokenPurged    atomic.Int64                          // tokens.go: last purge of token change notifications (Unix ns)
 	acls           aclCache                              // acls.go
 	// roundReported is when the earliest change read in this round was
 	// reported, for what the controller writes in it.
