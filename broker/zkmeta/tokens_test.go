@@ -1,9 +1,9 @@
 package zkmeta_test
 
 import (
-	"errors"
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
