@@ -12,9 +12,7 @@ import (
 	"github.com/go-zookeeper/zk"
 
 	"gregor/broker/acl"
-	"gregor/broker/config"
 	"gregor/broker/metadata"
-	"gregor/broker/zkmeta"
 	"gregor/internal/zktest"
 )
 
@@ -40,22 +38,8 @@ func (a *aclApplier) current() ([]acl.Binding, int) {
 
 func startAcl(t *testing.T, connect string, id int32) (metadata.Backend, *aclApplier) {
 	t.Helper()
-	be, err := zkmeta.New(zkmeta.Options{
-		Connect:        connect,
-		SessionTimeout: 4 * time.Second,
-		Self:           metadata.BrokerInfo{ID: id, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9090 + id}}},
-		Config:         &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
-		Log:            logger(t).With().Int32("broker", id).Logger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &aclApplier{fakeApplier: &fakeApplier{topics: map[string]metadata.TopicState{}, controller: -1}}
-	if err := be.Start(context.Background(), a); err != nil {
-		t.Fatalf("starting backend of broker %d: %v", id, err)
-	}
-	t.Cleanup(func() { be.Close() })
-	return be, a
+	a := &aclApplier{fakeApplier: newFakeApplier()}
+	return startBackend(t, connect, id, a), a
 }
 
 func zkBinding(rt acl.ResourceType, name string, pt acl.PatternType, principal string, op acl.Operation, perm acl.Permission) acl.Binding {

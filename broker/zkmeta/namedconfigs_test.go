@@ -66,7 +66,9 @@ func (a *groupApplier) group(g string) map[string]string {
 	return maps.Clone(a.groups[g])
 }
 
-func startGroupCfg(t *testing.T, connect string, id int32) (metadata.Backend, *groupApplier) {
+// startBackend starts broker id's ZooKeeper backend delivering to a and
+// closes it when the test ends.
+func startBackend(t *testing.T, connect string, id int32, a metadata.Applier) metadata.Backend {
 	t.Helper()
 	be, err := zkmeta.New(zkmeta.Options{
 		Connect:        connect,
@@ -78,12 +80,21 @@ func startGroupCfg(t *testing.T, connect string, id int32) (metadata.Backend, *g
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &groupApplier{fakeApplier: &fakeApplier{topics: map[string]metadata.TopicState{}, controller: -1}}
 	if err := be.Start(context.Background(), a); err != nil {
 		t.Fatalf("starting backend of broker %d: %v", id, err)
 	}
 	t.Cleanup(func() { be.Close() })
-	return be, a
+	return be
+}
+
+func newFakeApplier() *fakeApplier {
+	return &fakeApplier{topics: map[string]metadata.TopicState{}, controller: -1}
+}
+
+func startGroupCfg(t *testing.T, connect string, id int32) (metadata.Backend, *groupApplier) {
+	t.Helper()
+	a := &groupApplier{fakeApplier: newFakeApplier()}
+	return startBackend(t, connect, id, a), a
 }
 
 func TestGroupConfigsReachEveryBroker(t *testing.T) {

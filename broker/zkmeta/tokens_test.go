@@ -10,9 +10,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 
-	"gregor/broker/config"
 	"gregor/broker/metadata"
-	"gregor/broker/zkmeta"
 	"gregor/internal/wait"
 	"gregor/internal/zktest"
 )
@@ -39,22 +37,8 @@ func (a *tokenApplier) token(id string) (metadata.TokenInfo, bool) {
 
 func startTokens(t *testing.T, connect string, id int32) (metadata.Backend, *tokenApplier) {
 	t.Helper()
-	be, err := zkmeta.New(zkmeta.Options{
-		Connect:        connect,
-		SessionTimeout: 4 * time.Second,
-		Self:           metadata.BrokerInfo{ID: id, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9090 + id}}},
-		Config:         &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
-		Log:            logger(t).With().Int32("broker", id).Logger(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := &tokenApplier{fakeApplier: &fakeApplier{topics: map[string]metadata.TopicState{}, controller: -1}}
-	if err := be.Start(context.Background(), a); err != nil {
-		t.Fatalf("starting backend of broker %d: %v", id, err)
-	}
-	t.Cleanup(func() { be.Close() })
-	return be, a
+	a := &tokenApplier{fakeApplier: newFakeApplier()}
+	return startBackend(t, connect, id, a), a
 }
 
 // A token written through one broker is in Kafka's znode and JSON, with a
