@@ -40,19 +40,24 @@ func (b *Broker) handleRenewDelegationToken(ctx context.Context, req *protocol.R
 	if r.RenewTimeMillis > 0 {
 		period = min(period, r.RenewTimeMillis)
 	}
-	t.ExpiryTimestamp = min(t.MaxTimestamp, addMillis(now, period))
+	resp.ExpiryTimestamp, resp.ErrorCode = b.setTokenExpiry(ctx, t, addMillis(now, period), "renewed")
+	return resp, nil
+}
+
+// setTokenExpiry moves a token's expiry to at (at most its max
+// timestamp) and returns the new expiry and error code: NOT_FOUND if the
+// token was removed meanwhile. Called holding tokenOps.
+func (b *Broker) setTokenExpiry(ctx context.Context, t metadata.TokenInfo, at int64, what string) (int64, int16) {
+	t.ExpiryTimestamp = min(t.MaxTimestamp, at)
 	if err := b.setToken(ctx, t, false); err != nil {
 		if errors.Is(err, metadata.ErrTokenGone) {
-			resp.ErrorCode = kerr.DelegationTokenNotFound.Code
-			return resp, nil
+			return -1, kerr.DelegationTokenNotFound.Code
 		}
-		b.log.Warn().Err(err).Str("token", t.TokenID).Msg("renewing delegation token")
-		resp.ErrorCode = kerr.UnknownServerError.Code
-		return resp, nil
+		b.log.Warn().Err(err).Str("token", t.TokenID).Msg("changing a delegation token's expiry")
+		return -1, kerr.UnknownServerError.Code
 	}
-	b.log.Info().Str("token", t.TokenID).Str("owner", t.Owner).Int64("expiry", t.ExpiryTimestamp).Msg("delegation token renewed")
-	resp.ExpiryTimestamp = t.ExpiryTimestamp
-	return resp, nil
+	b.log.Info().Str("token", t.TokenID).Str("owner", t.Owner).Int64("expiry", t.ExpiryTimestamp).Msg("delegation token " + what)
+	return t.ExpiryTimestamp, 0
 }
 
 // tokenToChange finds the token a renewal or expiry names, with Kafka

@@ -10,12 +10,10 @@ package broker
 
 import (
 	"context"
-	"errors"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -42,17 +40,6 @@ func (b *Broker) handleExpireDelegationToken(ctx context.Context, req *protocol.
 		resp.ExpiryTimestamp = r.ExpiryPeriodMillis
 		return resp, nil
 	}
-	t.ExpiryTimestamp = min(t.MaxTimestamp, addMillis(now, r.ExpiryPeriodMillis))
-	if err := b.setToken(ctx, t, false); err != nil {
-		if errors.Is(err, metadata.ErrTokenGone) {
-			resp.ErrorCode = kerr.DelegationTokenNotFound.Code
-			return resp, nil
-		}
-		b.log.Warn().Err(err).Str("token", t.TokenID).Msg("expiring delegation token")
-		resp.ErrorCode = kerr.UnknownServerError.Code
-		return resp, nil
-	}
-	b.log.Info().Str("token", t.TokenID).Str("owner", t.Owner).Int64("expiry", t.ExpiryTimestamp).Msg("delegation token expiry set")
-	resp.ExpiryTimestamp = t.ExpiryTimestamp
+	resp.ExpiryTimestamp, resp.ErrorCode = b.setTokenExpiry(ctx, t, addMillis(now, r.ExpiryPeriodMillis), "expiry set")
 	return resp, nil
 }
