@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net"
 	"strings"
 	"testing"
@@ -57,5 +58,41 @@ func TestMetricsFallbacks(t *testing.T) {
 		if got := strings.Join(metricsFallbacks(cfg), " "); got != c.want {
 			t.Errorf("listeners %s: %s, want %s", c.listener, got, c.want)
 		}
+	}
+}
+
+// Every listener is bound before any serves: when the second cannot be
+// bound, start fails without the first having served (or said it
+// listens), so no client ever reached a broker some of whose advertised
+// listeners were missing.
+func TestListenersBoundBeforeServing(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	freeAddr := free.Addr().String()
+	free.Close()
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	cfg, err := config.Load(map[string]string{
+		"listeners":                      "PLAINTEXT://" + freeAddr + ",EXTERNAL://" + held.Addr().String(),
+		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT",
+		"log.dirs":                       t.TempDir(),
+		"gregor.metrics.listener":        "",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	s, err := start(context.Background(), cfg, zerolog.New(&logs))
+	if err == nil {
+		s.shutdown(context.Background())
+		t.Fatal("start succeeded with a listener's port taken")
+	}
+	if strings.Contains(logs.String(), `"message":"listening"`) {
+		t.Fatalf("a listener served before every listener was bound:\n%s", logs.String())
 	}
 }

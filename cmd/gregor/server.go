@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"time"
@@ -71,19 +72,44 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	s.net.OnClose = b.ConnClosed
 	s.metrics = monitor.NewMetrics(s.sources())
 	s.net.Observer = s.metrics.Observer
+	// Every listener is bound before any serves, as Kafka's SocketServer
+	// enables request processing only once all its acceptors are bound: a
+	// client that reached one listener finds the others it is told of.
+	type bound struct {
+		name string
+		ln   net.Listener
+		sec  *protocol.Security
+	}
+	var ls []bound
+	closeBound := func() {
+		for _, b := range ls {
+			b.ln.Close()
+		}
+	}
 	for _, l := range cfg.Listeners {
 		sec, err := s.listenerSecurity(cfg, l.Name, log.With().Str("component", "security").Logger())
 		if err != nil {
+			closeBound()
 			s.shutdown(context.Background())
 			return nil, err
 		}
-		addr, err := s.net.Listen(protocol.Listener{Name: l.Name, Addr: l.Addr(), Security: sec})
+		ln, err := net.Listen("tcp", l.Addr())
 		if err != nil {
+			closeBound()
 			s.shutdown(context.Background())
 			return nil, fmt.Errorf("listener %s: %w", l, err)
 		}
-		s.listeners[l.Name] = addr.String()
-		log.Info().Str("listener", l.Name).Str("security_protocol", cfg.ListenerProtocols[l.Name]).Str("addr", addr.String()).Msg("listening")
+		ls = append(ls, bound{l.Name, ln, sec})
+	}
+	for i, l := range ls {
+		if err := s.net.ServeSecure(l.ln, l.name, l.sec); err != nil {
+			ls = ls[i:]
+			closeBound()
+			s.shutdown(context.Background())
+			return nil, fmt.Errorf("listener %s: %w", l.name, err)
+		}
+		s.listeners[l.name] = l.ln.Addr().String()
+		log.Info().Str("listener", l.name).Str("security_protocol", cfg.ListenerProtocols[l.name]).Str("addr", l.ln.Addr().String()).Msg("listening")
 	}
 	warnInterBrokerPrincipal(cfg, log)
 	return s, nil
