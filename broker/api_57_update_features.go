@@ -21,7 +21,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -47,10 +46,10 @@ var kafkaFeatures = []string{"metadata.version", "kraft.version", "transaction.v
 type featureState struct {
 	mu sync.Mutex
 	// guarded by mu:
-	reg     *protocol.Registry
-	levels  map[string]int16 // nil: none set
-	epoch   int64
-	changed chan struct{} // closed at the next delivery
+	reg    *protocol.Registry
+	levels map[string]int16 // nil: none set
+	epoch  int64
+	deliv  delivered
 }
 
 // ApplyFeatures takes the finalized levels (FeatureApplier).
@@ -61,12 +60,8 @@ func (a applier) ApplyFeatures(levels map[string]int16, epoch int64) {
 	if s.reg != nil {
 		s.reg.SetFinalized(levels, epoch)
 	}
-	ch := s.changed
-	s.changed = nil
 	s.mu.Unlock()
-	if ch != nil {
-		close(ch)
-	}
+	s.deliv.notify()
 }
 
 // registerFeatures hands the registry the levels delivered so far.
@@ -80,31 +75,15 @@ func (b *Broker) registerFeatures(r *protocol.Registry) {
 	}
 }
 
-// awaitFeatures waits (5 s at most) until this broker has been delivered
-// levels as want.
+// awaitFeatures waits until this broker has been delivered levels as
+// want.
 func (b *Broker) awaitFeatures(ctx context.Context, want map[string]int16) bool {
-	timer := time.NewTimer(5 * time.Second)
-	defer timer.Stop()
 	s := &b.features
-	for {
+	return s.deliv.await(ctx, func() bool {
 		s.mu.Lock()
-		have := s.levels
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		if have != nil && maps.Equal(have, want) {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			return false
-		case <-ctx.Done():
-			return false
-		}
-	}
+		defer s.mu.Unlock()
+		return s.levels != nil && maps.Equal(s.levels, want)
+	})
 }
 
 func (b *Broker) handleUpdateFeatures(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {

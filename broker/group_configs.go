@@ -12,7 +12,6 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -22,10 +21,9 @@ import (
 // namedConfigs holds named config sets (group configs, client metrics
 // subscriptions) as the backend delivered them.
 type namedConfigs struct {
-	mu sync.Mutex
-	// guarded by mu:
-	byName  map[string]map[string]string
-	changed chan struct{} // closed at the next delivery
+	mu     sync.Mutex
+	byName map[string]map[string]string // guarded by mu
+	deliv  delivered
 }
 
 // get returns one set; nil when it has none. The map is the caller's.
@@ -56,37 +54,17 @@ func (s *namedConfigs) names() []string {
 func (s *namedConfigs) replace(all map[string]map[string]string) {
 	s.mu.Lock()
 	s.byName = all
-	ch := s.changed
-	s.changed = nil
 	s.mu.Unlock()
-	if ch != nil {
-		close(ch)
-	}
+	s.deliv.notify()
 }
 
-// await waits (5 s at most) until a set is as want here.
+// await waits until a set is as want here.
 func (s *namedConfigs) await(ctx context.Context, name string, want map[string]string) bool {
-	timer := time.NewTimer(5 * time.Second)
-	defer timer.Stop()
-	for {
+	return s.deliv.await(ctx, func() bool {
 		s.mu.Lock()
-		have := s.byName[name]
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		if maps.Equal(have, want) {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			return false
-		case <-ctx.Done():
-			return false
-		}
-	}
+		defer s.mu.Unlock()
+		return maps.Equal(s.byName[name], want)
+	})
 }
 
 // GroupConfig is a group's config overrides; nil when it has none. The

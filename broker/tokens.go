@@ -30,8 +30,8 @@ import (
 type tokenStore struct {
 	mu sync.Mutex
 	// guarded by mu:
-	byID    map[string]*liveToken
-	changed chan struct{} // closed at the next delivery
+	byID  map[string]*liveToken
+	deliv delivered
 }
 
 // liveToken is a token with its HMAC and, once asked for, its SCRAM
@@ -76,12 +76,8 @@ func (a applier) ApplyDelegationTokens(tokens map[string]metadata.TokenInfo) {
 		next[id] = t
 	}
 	s.byID = next
-	ch := s.changed
-	s.changed = nil
 	s.mu.Unlock()
-	if ch != nil {
-		close(ch)
-	}
+	s.deliv.notify()
 }
 
 // TokenCredential implements sasl.TokenStore: a token's SCRAM credential
@@ -145,31 +141,16 @@ func (b *Broker) tokensWithHMAC() []liveToken {
 	return out
 }
 
-// awaitToken waits (5 s at most) until this broker has a token as want,
-// or (gone) no longer has it.
+// awaitToken waits until this broker has a token as want, or (gone) no
+// longer has it.
 func (b *Broker) awaitToken(ctx context.Context, want metadata.TokenInfo, gone bool) bool {
-	timer := time.NewTimer(5 * time.Second)
-	defer timer.Stop()
 	s := &b.tokens
-	for {
+	return s.deliv.await(ctx, func() bool {
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		t := s.byID[want.TokenID]
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		if gone && t == nil || !gone && t != nil && t.info.Equal(want) {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-timer.C:
-			return false
-		case <-ctx.Done():
-			return false
-		}
-	}
+		return gone && t == nil || !gone && t != nil && t.info.Equal(want)
+	})
 }
 
 // setToken records a new (create) or changed token through the backend
