@@ -44,7 +44,10 @@ var kafkaFeatures = []string{"metadata.version", "kraft.version", "transaction.v
 // featureState is what the backend delivered of the finalized levels,
 // passed on to the registry once the broker's APIs are registered.
 type featureState struct {
-	mu sync.Mutex
+	// ops serialises this broker's updates (each reads the levels, then
+	// writes them all), as Kafka's controller does.
+	ops sync.Mutex
+	mu  sync.Mutex
 	// guarded by mu:
 	reg    *protocol.Registry
 	levels map[string]int16 // nil: none set
@@ -104,6 +107,8 @@ func (b *Broker) handleUpdateFeatures(ctx context.Context, req *protocol.Request
 		return fail(kerr.ClusterAuthorizationFailed)
 	}
 	s := &b.features
+	s.ops.Lock()
+	defer s.ops.Unlock()
 	s.mu.Lock()
 	reg, stored := s.reg, maps.Clone(s.levels)
 	s.mu.Unlock()
