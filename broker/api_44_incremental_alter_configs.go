@@ -61,6 +61,11 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 	if err := checkIncrementalOps(rr.Configs); err != nil {
 		return err
 	}
+	// Each alteration reads the resource's configs and writes them all
+	// back: this broker's run one at a time, so concurrent APPENDs to one
+	// list both land (Kafka's controller serialises them likewise).
+	b.configOps.Lock()
+	defer b.configOps.Unlock()
 	switch int8(rr.ResourceType) {
 	case resourceTopic:
 		t, err := b.topicForAlter(rr.ResourceName)

@@ -58,6 +58,9 @@ type Broker struct {
 	scram scramCredentials
 	// tokens are the delegation tokens (from the backend; tokens.go).
 	tokens tokenStore
+	// configOps serialises this broker's IncrementalAlterConfigs
+	// (api_44_incremental_alter_configs.go).
+	configOps sync.Mutex
 	// tokenOps serialises the token changes this broker makes (a renewal
 	// read-then-written, an expiry, the sweep), as Kafka's token manager
 	// does with its lock.

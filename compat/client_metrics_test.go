@@ -5,8 +5,10 @@ package compat
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -277,4 +279,58 @@ func TestKafkaToolsClientMetrics(t *testing.T) {
 	wait.For(t, "kafka-client-metrics.sh --list to drop "+name, 30*time.Second, func() bool {
 		return !containsLine(toolLines(cm("--list")), name)
 	})
+}
+
+// TestClientMetricsConcurrentAppends: APPENDs to one subscription's list
+// sent at once through one broker all land.
+func TestClientMetricsConcurrentAppends(t *testing.T) {
+	addr := bootstrap(t)
+	name := randomName("metrics-appends")
+	// Each append on its own connection to one broker (the seed): a
+	// connection's requests are served in order anyway, and a cluster's
+	// brokers each serialise only their own.
+	const n = 8
+	clients := make([]*kgo.Client, n)
+	for i := range clients {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		if err := cl.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = cl
+	}
+	var wg sync.WaitGroup
+	codes := make([]int16, n)
+	for i, cl := range clients {
+		wg.Go(func() {
+			req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+			rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+			rr.ResourceType, rr.ResourceName = clientMetricsType, name
+			c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+			c.Name, c.Op, c.Value = "metrics", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr(fmt.Sprintf("org.apache.kafka.m%d.", i))
+			rr.Configs = append(rr.Configs, c)
+			req.Resources = append(req.Resources, rr)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			resp, err := req.RequestWith(ctx, cl.SeedBrokers()[0])
+			if err != nil {
+				codes[i] = -1
+				return
+			}
+			codes[i] = resp.Resources[0].ErrorCode
+		})
+	}
+	wg.Wait()
+	for i, c := range codes {
+		if c != 0 {
+			t.Fatalf("append %d: code %d", i, c)
+		}
+	}
+	got, _ := describeClientMetrics(t, clients[0], name)
+	if items := strings.Split(got["metrics"], ","); len(items) != n {
+		t.Fatalf("after %d concurrent appends metrics=%q (%d items)", n, got["metrics"], len(items))
+	}
 }
