@@ -87,17 +87,25 @@ func describeClientMetrics(t *testing.T, cl *kgo.Client, name string) (map[strin
 	return got, resp.Resources[0].ErrorCode
 }
 
-// listConfigResources lists config resources with ListConfigResources at
-// a version (0 is ListClientMetricsResources) as "type/name".
-func listConfigResources(t *testing.T, addr string, version int16, types ...int8) ([]string, int16) {
+// pinnedClient is a client that sends API key at most at version (kgo
+// otherwise sends the highest both sides know); the test closes it.
+func pinnedClient(t *testing.T, addr string, key, version int16) *kgo.Client {
 	t.Helper()
 	v := kversion.Stable()
-	v.SetMaxKeyVersion(74, version)
+	v.SetMaxKeyVersion(key, version)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(v))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// listConfigResources lists config resources with ListConfigResources at
+// a version (0 is ListClientMetricsResources) as "type/name".
+func listConfigResources(t *testing.T, addr string, version int16, types ...int8) ([]string, int16) {
+	t.Helper()
+	cl := pinnedClient(t, addr, 74, version)
 	req := kmsg.NewPtrListConfigResourcesRequest()
 	req.ResourceTypes = types
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

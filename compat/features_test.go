@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 
 	"gregor/internal/brokertest"
 )
@@ -28,13 +27,7 @@ type featureUpdate struct {
 // top-level error code and message and, before v2, each feature's code.
 func updateFeatures(t *testing.T, addr string, version int16, validateOnly bool, us ...featureUpdate) (int16, string, map[string]int16) {
 	t.Helper()
-	v := kversion.Stable()
-	v.SetMaxKeyVersion(57, version)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(v))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := pinnedClient(t, addr, 57, version)
 	req := kmsg.NewPtrUpdateFeaturesRequest()
 	req.ValidateOnly = validateOnly
 	for _, u := range us {
