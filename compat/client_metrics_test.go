@@ -88,7 +88,7 @@ func describeClientMetrics(t *testing.T, cl *kgo.Client, name string) (map[strin
 }
 
 // pinnedClient is a client that sends API key at most at version (kgo
-// otherwise sends the highest both sides know); the test closes it.
+// otherwise sends the highest both sides know); the caller closes it.
 func pinnedClient(t *testing.T, addr string, key, version int16) *kgo.Client {
 	t.Helper()
 	v := kversion.Stable()
@@ -97,7 +97,6 @@ func pinnedClient(t *testing.T, addr string, key, version int16) *kgo.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(cl.Close)
 	return cl
 }
 
@@ -106,6 +105,7 @@ func pinnedClient(t *testing.T, addr string, key, version int16) *kgo.Client {
 func listConfigResources(t *testing.T, addr string, version int16, types ...int8) ([]string, int16) {
 	t.Helper()
 	cl := pinnedClient(t, addr, 74, version)
+	defer cl.Close()
 	req := kmsg.NewPtrListConfigResourcesRequest()
 	req.ResourceTypes = types
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

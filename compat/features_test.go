@@ -28,6 +28,7 @@ type featureUpdate struct {
 func updateFeatures(t *testing.T, addr string, version int16, validateOnly bool, us ...featureUpdate) (int16, string, map[string]int16) {
 	t.Helper()
 	cl := pinnedClient(t, addr, 57, version)
+	defer cl.Close()
 	req := kmsg.NewPtrUpdateFeaturesRequest()
 	req.ValidateOnly = validateOnly
 	for _, u := range us {
