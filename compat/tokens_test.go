@@ -33,8 +33,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"gregor/internal/brokertest"
-	"gregor/internal/wait"
 	"gregor/internal/sectest"
+	"gregor/internal/wait"
 )
 
 const (
