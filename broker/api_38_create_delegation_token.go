@@ -7,7 +7,9 @@ package broker
 // client certificate, or from a client authenticated with a token;
 // DELEGATION_TOKEN_AUTHORIZATION_FAILED for a token owned by another
 // principal (v3's owner) without CREATE_TOKENS on that USER (KIP-373);
-// INVALID_PRINCIPAL_TYPE for a renewer that is not a User;
+// INVALID_PRINCIPAL_TYPE for an owner or a renewer that is not a User (a
+// token always authenticates as User:<owner name>; Kafka accepts other
+// owner types);
 // DELEGATION_TOKEN_AUTH_DISABLED without delegation.token.secret.key. A
 // refusal carries the owner (and requester), timestamps -1, an empty id
 // and HMAC. The owner defaults to the requester. The token lives until

@@ -92,8 +92,9 @@ const resourceGroup int8 = 32
 
 // authorizeConfigs asks for op (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a
 // config resource as Kafka maps it: a broker, broker logger or client
-// metrics subscription is the cluster, a topic or group itself. It returns the refusal's error code,
-// or nil; resource types it does not know are left to the handler.
+// metrics subscription is the cluster, a topic or group itself. It returns
+// the refusal's error code, or nil; resource types it does not know are
+// left to the handler.
 func (b *Broker) authorizeConfigs(req *protocol.Request, op acl.Operation, typ int8, name string) *kerr.Error {
 	switch typ {
 	case resourceBroker, resourceBrokerLogger, resourceClientMetrics:

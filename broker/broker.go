@@ -461,9 +461,11 @@ func (b *Broker) Close() error {
 // Registry registers the broker's APIs. The share-group APIs a leader
 // serves answer UNSUPPORTED_VERSION while share.version is at level 0.
 func (b *Broker) Register(r *protocol.Registry) {
+	if b.Config().ShareGroupEnable {
+		r.RegisterFeature(protocol.ShareVersion)
+	}
 	for _, a := range b.apis() {
 		if a.Key == 78 || a.Key == 79 {
-			r.RegisterFeature(protocol.ShareVersion)
 			a.Handler = r.FeatureGate(protocol.ShareVersion.Name, a.Handler)
 		}
 		r.Register(a)

@@ -17,6 +17,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -240,15 +241,7 @@ func addMillis(now, d int64) int64 {
 
 // canRenew is Kafka's allowedToRenew: the owner or a renewer.
 func canRenew(principal string, t metadata.TokenInfo) bool {
-	if principal == t.Owner {
-		return true
-	}
-	for _, r := range t.Renewers {
-		if r == principal {
-			return true
-		}
-	}
-	return false
+	return principal == t.Owner || slices.Contains(t.Renewers, principal)
 }
 
 // ownerOrRenewer is Kafka's TokenInformation.ownerOrRenewer.
