@@ -470,7 +470,15 @@ func TestAdminDeleteRecords(t *testing.T) {
 		p := resp.Topics[0].Partitions[0]
 		return p.LowWatermark, p.ErrorCode
 	}
-	low, code := deleteTo(4)
+	// In a cluster the broker kgo asks for metadata may not know the new
+	// partition's leader yet (LEADER_NOT_AVAILABLE, which kgo answers
+	// without sending): that is retried, as a client would.
+	var low int64
+	var code int16
+	wait.For(t, "DeleteRecords to reach the partition's leader", 15*time.Second, func() bool {
+		low, code = deleteTo(4)
+		return code != kerr.LeaderNotAvailable.Code
+	})
 	wantCode(t, "delete below 4", code, nil)
 	if low != 4 {
 		t.Fatalf("low watermark %d, want 4", low)
