@@ -11,8 +11,10 @@ type fakeClock struct{ now time.Time }
 func (c *fakeClock) Now() time.Time          { return c.now }
 func (c *fakeClock) advance(d time.Duration) { c.now = c.now.Add(d) }
 
-// segment.ms rolls the active segment once its first batch is older than
-// the setting, by the log's clock.
+// segment.ms rolls the active segment, as Kafka's LogSegment.shouldRoll
+// does, once an append's timestamp is more than segment.ms past the first
+// batch's, whatever the clock says; a segment whose first batch has no
+// timestamp rolls by the log's clock since it was made.
 func TestSegmentRollsByAgeOnTheLogsClock(t *testing.T) {
 	clock := &fakeClock{now: time.UnixMilli(1_700_000_000_000)}
 	cfg := DefaultConfig()
@@ -20,15 +22,30 @@ func TestSegmentRollsByAgeOnTheLogsClock(t *testing.T) {
 	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{Clock: clock.Now})
 	ts := clock.now.UnixMilli()
 	appendBatches(t, l, 1, 2, ts, 10)
-	clock.advance(59 * time.Minute)
-	appendBatches(t, l, 1, 2, ts, 10)
+	clock.advance(2 * time.Hour)
+	appendBatches(t, l, 1, 2, ts, 10) // old records: no roll
+	appendBatches(t, l, 1, 2, ts+59*time.Minute.Milliseconds(), 10)
 	if n := len(l.segments); n != 1 {
-		t.Fatalf("%d segments before segment.ms passed, want 1", n)
+		t.Fatalf("%d segments before the records' timestamps passed segment.ms, want 1", n)
+	}
+	appendBatches(t, l, 1, 2, ts+61*time.Minute.Milliseconds(), 10)
+	if n := len(l.segments); n != 2 {
+		t.Fatalf("%d segments after the records' timestamps passed segment.ms, want 2 (rolled)", n)
+	}
+
+	// No timestamp on the first batch: the clock decides.
+	untimed := func() { mustAppend(t, l, buildBatch(t, l.NextOffset(), 1, -1, 10)) }
+	l.Roll()
+	untimed()
+	clock.advance(59 * time.Minute)
+	untimed()
+	if n := len(l.segments); n != 3 {
+		t.Fatalf("%d segments before segment.ms passed on the clock, want 3", n)
 	}
 	clock.advance(2 * time.Minute)
-	appendBatches(t, l, 1, 2, ts, 10)
-	if n := len(l.segments); n != 2 {
-		t.Fatalf("%d segments after segment.ms passed, want 2 (rolled)", n)
+	untimed()
+	if n := len(l.segments); n != 4 {
+		t.Fatalf("%d segments after segment.ms passed on the clock, want 4 (rolled)", n)
 	}
 }
 

@@ -55,7 +55,9 @@ func openSegment(fs FS, dir string, base int64, active bool, now time.Time) (*se
 		return nil, err
 	}
 	s.size = st.Size()
-	s.created = st.ModTime()
+	if s.size > 0 {
+		s.created = st.ModTime() // a segment made before: its last write
+	}
 	if s.index, err = openIndex(fs, segmentPath(dir, base, ".index"), offsetEntrySize, active); err != nil {
 		s.close()
 		return nil, err
@@ -155,16 +157,21 @@ func (s *segment) fits(n int, last int64, maxBytes int64) bool {
 	return s.size+int64(n) <= maxBytes && last-s.base <= math.MaxInt32 && s.size+int64(n) <= math.MaxInt32
 }
 
-// rollDue reports whether the segment is old enough to roll.
-func (s *segment) rollDue(now time.Time, rollAfter time.Duration) bool {
+// rollDue reports whether the segment is old enough to roll before an
+// append whose largest timestamp is msgTs, as Kafka's
+// LogSegment.shouldRoll has it: by the records' own time, the append's
+// timestamp against the first batch's, where the first batch has one;
+// by the clock since the segment was made otherwise. Records replayed
+// with old timestamps therefore fill segments rather than roll one per
+// append.
+func (s *segment) rollDue(now time.Time, msgTs int64, rollAfter time.Duration) bool {
 	if s.size == 0 || rollAfter <= 0 {
 		return false
 	}
-	start := s.created
-	if s.firstTs > 0 {
-		start = time.UnixMilli(s.firstTs)
+	if s.firstTs >= 0 {
+		return msgTs-s.firstTs > rollAfter.Milliseconds()
 	}
-	return now.Sub(start) > rollAfter
+	return now.Sub(s.created) > rollAfter
 }
 
 // batchAt is a batch header found by a scan.
