@@ -3,8 +3,10 @@ package broker
 // DescribeLogDirs (key 35), versions 0-5.
 //
 // Lists each log dir (absolute path) with the partitions this broker holds
-// a replica of in it: their size in bytes, offset lag 0 (a current replica,
-// never a future one being moved between dirs, IsFuture false). A null
+// a replica of in it: their size in bytes, offset lag 0, IsFuture false;
+// and the copies of replicas moving into it (AlterReplicaLogDirs): their
+// size, IsFuture true, and as offset lag how far the copy's end is behind
+// the replica's. A null
 // topic list asks for every partition; named partitions not held here are
 // left out. v4+ gives the volume's total and usable bytes (-1 when they
 // cannot be read); v5's IsCordoned is always false (no cordoning).
@@ -13,7 +15,6 @@ package broker
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"syscall"
 
@@ -50,26 +51,31 @@ func (b *Broker) handleDescribeLogDirs(_ context.Context, req *protocol.Request)
 			if !ok {
 				continue
 			}
+			add := func(dir *storage.Dir, dp kmsg.DescribeLogDirsResponseDirTopicPartition) {
+				topics := byDir[dir]
+				if n := len(topics); n == 0 || topics[n-1].Topic != t.Name {
+					dt := kmsg.NewDescribeLogDirsResponseDirTopic()
+					dt.Topic = t.Name
+					dt.Partitions = []kmsg.DescribeLogDirsResponseDirTopicPartition{}
+					topics = append(topics, dt)
+				}
+				topics[len(topics)-1].Partitions = append(topics[len(topics)-1].Partitions, dp)
+				byDir[dir] = topics
+			}
 			dp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
 			dp.Partition, dp.Size = p.ID, size
-			topics := byDir[dir]
-			if n := len(topics); n == 0 || topics[n-1].Topic != t.Name {
-				dt := kmsg.NewDescribeLogDirsResponseDirTopic()
-				dt.Topic = t.Name
-				dt.Partitions = []kmsg.DescribeLogDirsResponseDirTopicPartition{}
-				topics = append(topics, dt)
+			add(dir, dp)
+			if to, size, lag, ok := p.moveInfo(); ok {
+				fp := kmsg.NewDescribeLogDirsResponseDirTopicPartition()
+				fp.Partition, fp.Size, fp.OffsetLag, fp.IsFuture = p.ID, size, lag, true
+				add(to, fp)
 			}
-			topics[len(topics)-1].Partitions = append(topics[len(topics)-1].Partitions, dp)
-			byDir[dir] = topics
 		}
 	}
 	resp.Dirs = make([]kmsg.DescribeLogDirsResponseDir, 0, len(b.dirs))
 	for _, d := range b.dirs {
 		rd := kmsg.NewDescribeLogDirsResponseDir()
 		rd.Dir = d.Path
-		if abs, err := filepath.Abs(d.Path); err == nil {
-			rd.Dir = abs
-		}
 		rd.Topics = byDir[d]
 		if rd.Topics == nil {
 			rd.Topics = []kmsg.DescribeLogDirsResponseDirTopic{}

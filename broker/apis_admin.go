@@ -18,6 +18,7 @@ func (b *Broker) adminAPIs() []protocol.API {
 		{Key: 23, Min: 0, Max: 4, Handler: b.handleOffsetForLeaderEpoch},
 		{Key: 32, Min: 0, Max: 4, Handler: b.handleDescribeConfigs},
 		{Key: 33, Min: 0, Max: 2, Handler: b.handleAlterConfigs},
+		{Key: 34, Min: 0, Max: 2, Handler: b.handleAlterReplicaLogDirs},
 		{Key: 35, Min: 0, Max: 5, Handler: b.handleDescribeLogDirs},
 		{Key: 37, Min: 0, Max: 3, Handler: b.handleCreatePartitions},
 		{Key: 38, Min: 1, Max: 3, Handler: b.handleCreateDelegationToken},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -121,6 +122,11 @@ type Broker struct {
 	// guarded by placeMu:
 	placement map[storage.TP]*storage.Dir // existing partition dirs at start
 	paths     map[storage.TP]string
+	// preferred are log dirs AlterReplicaLogDirs named for partitions
+	// this broker held no replica of (Kafka's preferred log dirs): the
+	// replica is created there. resume are the target dirs of moves
+	// between log dirs under way when the broker last stopped.
+	preferred, resume map[storage.TP]*storage.Dir
 
 	// applies tracks the partitions applying metadata (partition_apply.go)
 	// and slowLog, rate-limited, logs those applied late.
@@ -151,6 +157,8 @@ func New(opt Options) (*Broker, error) {
 		byID:      make(map[metadata.Uuid]*Topic),
 		placement: make(map[storage.TP]*storage.Dir),
 		paths:     make(map[storage.TP]string),
+		preferred: make(map[storage.TP]*storage.Dir),
+		resume:    make(map[storage.TP]*storage.Dir),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
 	b.applySlots = make(chan struct{}, maxConcurrentApplies)
@@ -167,7 +175,15 @@ func New(opt Options) (*Broker, error) {
 	if b.clock == nil {
 		b.clock = time.Now
 	}
+	type future struct {
+		storage.PartitionDir
+		dir *storage.Dir
+	}
+	var futures []future
 	for _, d := range b.cfg.LogDirs {
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs // as Kafka names log dirs (DescribeLogDirs, AlterReplicaLogDirs)
+		}
 		dir, err := storage.OpenDir(b.fs, d)
 		if err != nil {
 			return nil, err
@@ -178,8 +194,17 @@ func New(opt Options) (*Broker, error) {
 			return nil, err
 		}
 		for _, p := range parts {
+			if p.Future {
+				futures = append(futures, future{p, dir})
+				continue
+			}
 			b.placement[p.TP] = dir
 			b.paths[p.TP] = p.Path
+		}
+	}
+	for _, f := range futures {
+		if err := b.recoverFuture(f.PartitionDir, f.dir); err != nil {
+			return nil, err
 		}
 	}
 	if b.backend == nil {
@@ -360,7 +385,10 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 		return dir, path, nil
 	}
 	best := b.dirs[0]
-	if len(b.dirs) > 1 {
+	if d, ok := b.preferred[tp]; ok {
+		best = d
+		delete(b.preferred, tp)
+	} else if len(b.dirs) > 1 {
 		counts := make(map[*storage.Dir]int)
 		for _, d := range b.placement {
 			counts[d]++

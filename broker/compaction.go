@@ -29,6 +29,9 @@ func (b *Broker) compactLogs() {
 			}
 			p.mu.Lock()
 			lg := p.log
+			if p.move != nil {
+				lg = nil // waits for the move to another log dir
+			}
 			ps := p.producer
 			var aborted []abortedTxn
 			if ps != nil {

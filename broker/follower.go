@@ -446,61 +446,10 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 	if !p.followingLocked(epoch) {
 		return 0, kerr.NotLeaderForPartition
 	}
-	// Runs of batches of one leader epoch are appended as they lie in
-	// data (one write each), not copied.
-	appended := 0
-	pos, runStart, runEnd := 0, 0, 0
-	var ai storage.AppendInfo
-	flush := func() error {
-		if runEnd == runStart {
-			return nil
-		}
-		err := p.log.Append(data[runStart:runEnd], ai)
-		runStart = runEnd
-		return err
-	}
 	now := p.b.now()
-	next := p.log.NextOffset()
-	_, err := records.Split(data, func(batch []byte) error {
-		h, err := records.ParseHeader(batch)
-		if err != nil {
-			return err
-		}
-		start := pos
-		pos += len(batch)
-		if h.NextOffset() <= next {
-			runStart, runEnd = pos, pos
-			return nil // already have it (a resent batch)
-		}
-		if h.BaseOffset != next {
-			return fmt.Errorf("leader sent offset %d, log ends at %d", h.BaseOffset, next)
-		}
-		if !records.CRCValid(batch) {
-			return records.ErrCRC
-		}
-		if runEnd > runStart && h.LeaderEpoch != ai.LeaderEpoch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if runEnd == runStart {
-			runStart = start
-			ai = storage.AppendInfo{First: h.BaseOffset, MaxTimestamp: -1, OffsetOfMaxTs: -1, LeaderEpoch: h.LeaderEpoch, FirstBatchOffset: h.BaseOffset}
-		}
-		runEnd = pos
-		ai.Last = h.LastOffset()
-		if h.MaxTimestamp > ai.MaxTimestamp {
-			ai.MaxTimestamp, ai.OffsetOfMaxTs = h.MaxTimestamp, h.LastOffset()
-		}
-		ai.Messages += int64(h.NumRecords)
-		p.producer.replay(&h, batch, now)
-		next = h.NextOffset()
-		appended += len(batch)
-		return nil
+	appended, err := appendCopied(p.log, data, func(h *records.Header, batch []byte) {
+		p.producer.replay(h, batch, now)
 	})
-	if ferr := flush(); err == nil {
-		err = ferr
-	}
 	p.refreshUnstableLocked()
 	leo := p.log.NextOffset()
 	p.leo.Store(leo)
@@ -529,6 +478,83 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 	return appended, nil
 }
 
+// appendCopied appends the batches of data that lie past lg's end, with
+// their offsets and leader epochs as they are (a follower's copy of its
+// leader's log, or a replica's copy into another log dir), calling each
+// (if not nil) with every batch appended. Runs of batches of one leader
+// epoch are appended as they lie in data, one write each. A batch may
+// start past the log's end: a compacted log has gaps where batches lost
+// every record, and a copy keeps them (as Kafka's follower appends do).
+// A batch overlapping the end is an error, except in an empty log. It
+// returns the bytes appended.
+func appendCopied(lg *storage.Log, data []byte, each func(h *records.Header, batch []byte)) (int, error) {
+	appended := 0
+	pos, runStart, runEnd := 0, 0, 0
+	var ai storage.AppendInfo
+	flush := func() error {
+		if runEnd == runStart {
+			return nil
+		}
+		err := lg.Append(data[runStart:runEnd], ai)
+		runStart = runEnd
+		return err
+	}
+	next := lg.NextOffset()
+	_, err := records.Split(data, func(batch []byte) error {
+		h, err := records.ParseHeader(batch)
+		if err != nil {
+			return err
+		}
+		start := pos
+		pos += len(batch)
+		if h.NextOffset() <= next {
+			runStart, runEnd = pos, pos
+			return nil // already have it (a resent batch)
+		}
+		if h.BaseOffset < next {
+			if appended > 0 || lg.StartOffset() != next {
+				return fmt.Errorf("batch at offset %d overlaps the log's end %d", h.BaseOffset, next)
+			}
+			// An empty log starting inside the batch (the source's log
+			// start is mid-batch, after DeleteRecords) starts at the
+			// batch instead, as Kafka's follower does; the caller then
+			// moves the log start up to the source's.
+			if err := lg.TruncateFullyAndStartAt(h.BaseOffset); err != nil {
+				return err
+			}
+			next = h.BaseOffset
+		}
+		if !records.CRCValid(batch) {
+			return records.ErrCRC
+		}
+		if runEnd > runStart && h.LeaderEpoch != ai.LeaderEpoch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if runEnd == runStart {
+			runStart = start
+			ai = storage.AppendInfo{First: h.BaseOffset, MaxTimestamp: -1, OffsetOfMaxTs: -1, LeaderEpoch: h.LeaderEpoch, FirstBatchOffset: h.BaseOffset}
+		}
+		runEnd = pos
+		ai.Last = h.LastOffset()
+		if h.MaxTimestamp > ai.MaxTimestamp {
+			ai.MaxTimestamp, ai.OffsetOfMaxTs = h.MaxTimestamp, h.LastOffset()
+		}
+		ai.Messages += int64(h.NumRecords)
+		if each != nil {
+			each(&h, batch)
+		}
+		next = h.NextOffset()
+		appended += len(batch)
+		return nil
+	})
+	if ferr := flush(); err == nil {
+		err = ferr
+	}
+	return appended, err
+}
+
 // truncateDiverging cuts the follower's log where it diverges from the
 // leader: the leader's end offset for the follower's last epoch, or the
 // follower's own end of the largest epoch both know.
@@ -554,6 +580,7 @@ func (p *Partition) truncateLocked(off int64) error {
 	if err := p.log.TruncateTo(off); err != nil {
 		return err
 	}
+	p.noteTruncatedLocked(off)
 	if err := p.producer.rebuildAfterTruncate(p.log, p.b.now()); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("rebuilding producer state after truncation")
 	}
@@ -584,6 +611,7 @@ func (p *Partition) resetAsFollower(epoch int32, start, end int64) error {
 		if err := p.log.TruncateFullyAndStartAt(start); err != nil {
 			return err
 		}
+		p.noteTruncatedLocked(leo)
 		if err := p.producer.rebuildAfterTruncate(p.log, p.b.now()); err != nil {
 			return err
 		}

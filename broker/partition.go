@@ -49,6 +49,9 @@ type Partition struct {
 	producer *producerState
 	// expanding is set while an ISR expansion is being persisted.
 	expanding bool
+	// move is the replica's move to another log dir under way, if any
+	// (logdir_move.go).
+	move *logMove
 
 	waitMu  sync.Mutex
 	waiters map[chan struct{}]struct{}
@@ -175,6 +178,7 @@ func (p *Partition) dropReplicaLocked() error {
 	if p.log == nil {
 		return nil
 	}
+	p.cancelMoveLocked("replica moved off this broker")
 	lg := p.log
 	p.log = nil
 	p.leo.Store(0)
@@ -195,10 +199,7 @@ func (p *Partition) openLogLocked() error {
 	if err != nil {
 		return err
 	}
-	cfg := p.b.logConfig(p.topic.Config())
-	opts := dir.OpenOptions(p.tp)
-	opts.Clock = p.b.clock
-	lg, err := storage.Open(p.b.fs, path, cfg, opts, p.b.log.With().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Logger())
+	lg, err := p.openAt(path, dir.OpenOptions(p.tp))
 	if err != nil {
 		return fmt.Errorf("opening log of %s: %w", p.tp, err)
 	}
@@ -212,6 +213,11 @@ func (p *Partition) openLogLocked() error {
 		p.hw.Store(min(c.HighWatermark, lg.NextOffset()))
 	}
 	p.syncOffsetsLocked()
+	if to := p.b.takeResume(p.tp); to != nil && to != dir {
+		if err := p.startMoveLocked(to); err != nil {
+			p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("resuming a log dir move")
+		}
+	}
 	return nil
 }
 
@@ -261,6 +267,7 @@ func (p *Partition) remove() error {
 	if p.log == nil {
 		return nil
 	}
+	p.cancelMoveLocked("partition deleted")
 	lg := p.log
 	p.log = nil
 	if err := lg.Close(); err != nil {

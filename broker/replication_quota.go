@@ -71,8 +71,9 @@ func parseThrottled(v string, self int32) throttledSet {
 // replicationQuota measures replication bytes against a bound taken from the
 // configuration in force each time.
 type replicationQuota struct {
-	bound func(*config.Config) config.ByteSize
-	cfg   func() *config.Config
+	bound  func(*config.Config) config.ByteSize
+	window func(*config.Config) (int, time.Duration) // sample count and span
+	cfg    func() *config.Config
 
 	mu sync.Mutex
 	// guarded by mu:
@@ -86,12 +87,17 @@ type quotaSample struct {
 }
 
 func newQuota(cfg func() *config.Config, bound func(*config.Config) config.ByteSize) *replicationQuota {
-	return &replicationQuota{cfg: cfg, bound: bound}
+	return &replicationQuota{cfg: cfg, bound: bound, window: quotaWindow}
 }
 
-// window returns the sample count and span in force.
+// quotaWindow returns the replication quotas' sample count and span.
 func quotaWindow(c *config.Config) (int, time.Duration) {
-	n, size := c.ReplicationQuotaWindowNum, c.ReplicationQuotaWindowSize
+	return windowOf(c.ReplicationQuotaWindowNum, c.ReplicationQuotaWindowSize)
+}
+
+// windowOf is a configured sample count and span, Kafka's defaults where
+// unset.
+func windowOf(n int, size time.Duration) (int, time.Duration) {
 	if n < 1 {
 		n = 11
 	}
@@ -116,7 +122,7 @@ func (q *replicationQuota) record(n int, now time.Time) {
 		return
 	}
 	c := q.cfg()
-	num, size := quotaWindow(c)
+	num, size := q.window(c)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.purgeLocked(now, num, size)
@@ -136,7 +142,7 @@ func (q *replicationQuota) allowance(now time.Time) int64 {
 	if bound == math.MaxInt64 {
 		return math.MaxInt64
 	}
-	num, size := quotaWindow(c)
+	num, size := q.window(c)
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.purgeLocked(now, num, size)
@@ -153,7 +159,7 @@ func (q *replicationQuota) allowance(now time.Time) int64 {
 
 // rate is the measured bytes per second, and the bytes recorded ever.
 func (q *replicationQuota) rate(now time.Time) (float64, int64) {
-	num, size := quotaWindow(q.cfg())
+	num, size := q.window(q.cfg())
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.purgeLocked(now, num, size)
@@ -168,15 +174,22 @@ func (q *replicationQuota) rate(now time.Time) (float64, int64) {
 	return float64(bytes) / span.Seconds(), q.total
 }
 
-// quotas are a broker's two replication quotas.
+// quotas are a broker's two replication quotas, and the quota of moves
+// between its log dirs (replica.alter.log.dirs.io.max.bytes.per.second,
+// measured over alter.log.dirs.replication.quota.window.*).
 type quotas struct {
-	leader, follower *replicationQuota
+	leader, follower, alterLogDirs *replicationQuota
 }
 
 func newQuotas(b *Broker) quotas {
+	alter := newQuota(b.Config, func(c *config.Config) config.ByteSize { return c.ReplicaAlterLogDirsRate })
+	alter.window = func(c *config.Config) (int, time.Duration) {
+		return windowOf(c.AlterLogDirsQuotaWindowNum, c.AlterLogDirsQuotaWindowSize)
+	}
 	return quotas{
-		leader:   newQuota(b.Config, func(c *config.Config) config.ByteSize { return c.LeaderReplicationThrottledRate }),
-		follower: newQuota(b.Config, func(c *config.Config) config.ByteSize { return c.FollowerReplicationThrottledRate }),
+		leader:       newQuota(b.Config, func(c *config.Config) config.ByteSize { return c.LeaderReplicationThrottledRate }),
+		follower:     newQuota(b.Config, func(c *config.Config) config.ByteSize { return c.FollowerReplicationThrottledRate }),
+		alterLogDirs: alter,
 	}
 }
 

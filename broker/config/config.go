@@ -65,8 +65,11 @@ type Config struct {
 	// window they are measured over.
 	LeaderReplicationThrottledRate   ByteSize
 	FollowerReplicationThrottledRate ByteSize
+	ReplicaAlterLogDirsRate          ByteSize
 	ReplicationQuotaWindowNum        int
 	ReplicationQuotaWindowSize       time.Duration
+	AlterLogDirsQuotaWindowNum       int
+	AlterLogDirsQuotaWindowSize      time.Duration
 
 	// Connection limits (protocol.Options explains each).
 	QueuedMaxRequestBytes        ByteSize

@@ -29,7 +29,7 @@ const (
 	inertJavaTLS         = "Gregor's TLS is Go's, with no Java key or trust managers"
 	inertKerberos        = "GSSAPI (Kerberos) is not supported"
 	inertLogin           = "a broker logs in with its JAAS config only, with nothing to refresh"
-	inertQuotas          = "not a quota Gregor has (moves between log dirs, quota callback classes)"
+	inertQuotas          = "not a quota Gregor has (quota callback classes)"
 	inertAtRunTime       = "Gregor sets up listeners and their security at start-up from server.properties; a value altered at run time is stored and described, not applied (except a listener's keystore and truststore keys)"
 	inertUnknown         = "not a key Kafka or Gregor knows; kept as Kafka keeps custom broker configs"
 )
@@ -64,10 +64,6 @@ var kafkaKeys = []Key{
 		NoEffect: inertTiered, Doc: "Whether copying to tiered storage is stopped for the topic."},
 	{Topic: "remote.log.delete.on.disable", Type: Boolean, Default: "false", Field: func(c *Config) any { return &c.TopicDefaults.RemoteLogDeleteOnDisable },
 		NoEffect: inertTiered, Doc: "Whether remote segments are deleted when tiered storage is turned off for the topic."},
-	// Dynamic broker quotas (QuotaConfigs.brokerQuotaConfigs).
-	{Name: "replica.alter.log.dirs.io.max.bytes.per.second", Type: Long, Default: maxLong, Valid: atLeast(0), Scope: ClusterWide, NoEffect: inertQuotas,
-		Doc: "Bytes per second moved between log directories."},
-
 	// KafkaConfig's keys, by the class defining them in Kafka 3.9.
 	{Name: "remote.log.storage.system.enable", Type: Boolean, Default: "false", NoEffect: inertTiered,
 		Doc: "Whether tiered storage is enabled on the broker."},
@@ -396,10 +392,6 @@ var kafkaKeys = []Key{
 		Doc: "Key length of the password encoder, in bits: 128, 192 or 256."},
 	{Name: "password.encoder.iterations", Type: Int, Default: "4096", Valid: validIterations, Field: func(c *Config) any { return &c.PasswordEncoder.Iterations },
 		Doc: "PBKDF2 iterations of the password encoder (1024 to 1048576)."},
-	{Name: "alter.log.dirs.replication.quota.window.num", Type: Int, Default: "11", Valid: atLeast(1), NoEffect: inertQuotas,
-		Doc: "Samples of log directory move quotas."},
-	{Name: "alter.log.dirs.replication.quota.window.size.seconds", Type: Int, Default: "1", Valid: atLeast(1), NoEffect: inertQuotas,
-		Doc: "Sample length of log directory move quotas."},
 	{Name: "client.quota.callback.class", Type: Class, NoDefault: true, NoEffect: inertQuotas,
 		Doc: "Class computing client quotas."},
 	{Name: "log.flush.offset.checkpoint.interval.ms", Type: Int, Default: "60000", Valid: atLeast(0), NoEffect: inertTuning,

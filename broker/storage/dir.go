@@ -155,11 +155,19 @@ func (d *Dir) MarkClean() error {
 	return d.fs.SyncDir(d.Path)
 }
 
+// futureSuffix ends the directory of a replica being moved into a log dir
+// from another one: "<topic>-<partition>.<random>-future", as Kafka names
+// it.
+const futureSuffix = "-future"
+
 // PartitionDir is a partition directory found in a log dir.
 type PartitionDir struct {
 	TP
 	Path    string
 	TopicID string // from partition.metadata; empty if absent
+	// Future says this is the copy of a replica being moved into this
+	// log dir, not yet the replica.
+	Future bool
 }
 
 // Partitions lists the partition directories, removing leftovers of
@@ -180,11 +188,19 @@ func (d *Dir) Partitions() ([]PartitionDir, error) {
 			d.fs.RemoveAll(full)
 			continue
 		}
+		future := false
+		if base, ok := strings.CutSuffix(name, futureSuffix); ok {
+			i := strings.LastIndexByte(base, '.')
+			if i <= 0 {
+				continue
+			}
+			name, future = base[:i], true
+		}
 		tp, ok := ParsePartitionDir(name)
 		if !ok {
 			continue
 		}
-		out = append(out, PartitionDir{TP: tp, Path: full, TopicID: d.readTopicID(full)})
+		out = append(out, PartitionDir{TP: tp, Path: full, TopicID: d.readTopicID(full), Future: future})
 	}
 	return out, nil
 }
@@ -219,7 +235,30 @@ func (d *Dir) readTopicID(dir string) string {
 // holding topicID (Kafka's base64 form), and returns its path. An existing
 // directory is kept.
 func (d *Dir) CreatePartition(tp TP, topicID string) (string, error) {
+	return d.createPartitionDir(filepath.Join(d.Path, tp.String()), topicID)
+}
+
+// CreateFuture makes a directory for the copy of tp's replica moving into
+// this log dir, as CreatePartition makes a partition's, and returns its
+// path.
+func (d *Dir) CreateFuture(tp TP, topicID string) (string, error) {
+	return d.createPartitionDir(filepath.Join(d.Path, tp.String()+"."+randomSuffix()+futureSuffix), topicID)
+}
+
+// FutureNameLen is the length of the name of tp's future directory.
+func FutureNameLen(tp TP) int { return len(tp.String()) + 1 + 16 + len(futureSuffix) }
+
+// Promote renames a complete future directory to tp's partition directory
+// in this log dir and returns its path.
+func (d *Dir) Promote(future string, tp TP) (string, error) {
 	final := filepath.Join(d.Path, tp.String())
+	if err := d.fs.Rename(future, final); err != nil {
+		return "", err
+	}
+	return final, d.fs.SyncDir(d.Path)
+}
+
+func (d *Dir) createPartitionDir(final, topicID string) (string, error) {
 	if fileExists(d.fs, final) {
 		return final, nil
 	}
@@ -242,12 +281,26 @@ func (d *Dir) CreatePartition(tp TP, topicID string) (string, error) {
 // RetirePartition renames a partition directory out of the way (the log must
 // be closed); RemoveAll follows.
 func (d *Dir) RetirePartition(path string) error {
-	gone := path + "." + randomSuffix() + "-delete"
-	if err := d.fs.Rename(path, gone); err != nil {
+	gone, err := d.Retire(path)
+	if err != nil {
 		return err
 	}
 	return d.fs.RemoveAll(gone)
 }
+
+// Retire renames a partition directory (its log closed) to a name start-up
+// removes, syncs the log dir and returns the new name, for RemoveRetired
+// to delete when it suits the caller.
+func (d *Dir) Retire(path string) (string, error) {
+	gone := path + "." + randomSuffix() + "-delete"
+	if err := d.fs.Rename(path, gone); err != nil {
+		return "", err
+	}
+	return gone, d.fs.SyncDir(d.Path)
+}
+
+// RemoveRetired deletes a directory Retire renamed.
+func (d *Dir) RemoveRetired(gone string) error { return d.fs.RemoveAll(gone) }
 
 func randomSuffix() string {
 	var b [8]byte

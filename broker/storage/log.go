@@ -397,18 +397,20 @@ func (l *Log) SetConfig(cfg Config) {
 }
 
 // Append writes batches whose offsets the caller assigned starting at
-// NextOffset. It rolls the active segment first if it is full or old.
+// NextOffset, or past it: a copy of a compacted log (a follower's) keeps
+// the gaps its batches have. It rolls the active segment first if it is
+// full or old.
 func (l *Log) Append(b []byte, ai AppendInfo) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return ErrClosed
 	}
-	if next := l.nextOffsetLocked(); ai.First != next {
+	if next := l.nextOffsetLocked(); ai.First < next {
 		return fmt.Errorf("append at offset %d but log ends at %d", ai.First, next)
 	}
 	active := l.segments[len(l.segments)-1]
-	if !active.fits(len(b), ai.Last, l.cfg.SegmentBytes) || active.rollDue(l.now(), l.cfg.SegmentRoll) {
+	if !active.fits(len(b), ai.Last, l.cfg.SegmentBytes) || active.rollDue(l.now(), ai.MaxTimestamp, l.cfg.SegmentRoll) {
 		var err error
 		if active, err = l.rollLocked(ai.First); err != nil {
 			return err

@@ -177,16 +177,49 @@ func TestAppendAndReadBack(t *testing.T) {
 	}
 }
 
-func TestAppendAtWrongOffsetFails(t *testing.T) {
+func TestAppendBelowTheEndFails(t *testing.T) {
 	l := openTestLog(t, t.TempDir(), testConfig(), OpenOptions{})
 	appendBatches(t, l, 1, 2, 1000, 1)
-	b := buildBatch(t, 5, 1, 1000, 1)
+	b := buildBatch(t, 1, 1, 1000, 1)
 	if err := l.Append(b, appendInfoFor(t, b)); err == nil {
-		t.Fatal("append at offset 5 to a log ending at 2 succeeded")
+		t.Fatal("append at offset 1 to a log ending at 2 succeeded")
 	}
 	if l.NextOffset() != 2 || l.Size() != int64(len(buildBatch(t, 0, 2, 1000, 1))) {
 		t.Fatalf("failed append changed the log: next %d size %d", l.NextOffset(), l.Size())
 	}
+}
+
+// A copy of a compacted log (a follower's, or a replica moved to another
+// log dir) keeps the offset gaps of batches that lost every record; a
+// crash recovery scan keeps them too.
+func TestAppendPastTheEndKeepsTheGap(t *testing.T) {
+	dir := t.TempDir()
+	l := openTestLog(t, dir, testConfig(), OpenOptions{})
+	appendBatches(t, l, 1, 2, 1000, 1)
+	b := buildBatch(t, 5, 3, 1000, 1)
+	if err := l.Append(b, appendInfoFor(t, b)); err != nil {
+		t.Fatalf("append at offset 5 to a log ending at 2: %v", err)
+	}
+	check := func(l *Log, when string) {
+		t.Helper()
+		if l.NextOffset() != 8 {
+			t.Fatalf("%s: log ends at %d, want 8", when, l.NextOffset())
+		}
+		data, err := l.Read(2, 1<<62, 1<<20, true)
+		if err != nil {
+			t.Fatalf("%s: reading the gap: %v", when, err)
+		}
+		h, err := records.ParseHeader(data)
+		if err != nil || h.BaseOffset != 5 {
+			t.Fatalf("%s: read from offset 2 gave the batch at %d (%v), want 5", when, h.BaseOffset, err)
+		}
+	}
+	check(l, "appended")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openTestLog(t, dir, testConfig(), OpenOptions{})
+	check(l2, "recovered")
 }
 
 func TestReadHonoursLimitAndMaxBytes(t *testing.T) {

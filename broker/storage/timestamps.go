@@ -140,6 +140,18 @@ func (l *Log) Epochs() []EpochEntry {
 	return append([]EpochEntry(nil), l.epochs.entries...)
 }
 
+// SetEpochs replaces the leader epoch cache with entries (those of the
+// log this one is a complete copy of, which may name epochs no batch
+// carries yet) and writes it.
+func (l *Log) SetEpochs(entries []EpochEntry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.epochs.entries = append([]EpochEntry(nil), entries...)
+	l.epochs.truncateFromStart(l.startOffset)
+	l.epochs.dirty = true
+	return l.epochs.flush()
+}
+
 // AssignEpoch records that epoch starts at offset (a new leader does this
 // when it takes over, before it appends).
 func (l *Log) AssignEpoch(epoch int32, offset int64) error {

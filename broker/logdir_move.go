@@ -1,0 +1,376 @@
+package broker
+
+// Moving a replica between this broker's log dirs (AlterReplicaLogDirs),
+// as Kafka's ReplicaAlterLogDirsThread does it:
+//
+//   - The copy ("future" replica) is a log of its own in the target dir,
+//     "<topic>-<partition>.<random>-future". One goroutine per move copies
+//     batches from the replica's log into it, at most
+//     replica.alter.log.dirs.io.max.bytes.per.second over all moves, while
+//     the replica goes on serving produce, fetch and replication.
+//   - Truncations of the replica (a follower cutting a divergent tail) are
+//     noted under the partition's lock and applied to the copy before it
+//     copies on; retention and DeleteRecords move the copy's start up.
+//   - When the copy has reached the replica's end, under the partition's
+//     lock: the copy takes the replica's log start and leader epochs and
+//     is synced and closed; the replica's directory is renamed to a
+//     "-delete" name, the copy's to "<topic>-<partition>", and the
+//     partition serves from it. The old files are removed afterwards.
+//     Fetches holding the old files finish from them.
+//   - At start-up, a future directory beside its replica is a move under
+//     way: the partial copy is dropped and the move starts again. One
+//     without its replica was complete (the broker stopped between the
+//     two renames) and becomes the replica.
+//   - Compaction of a partition waits while it moves (Kafka pauses its
+//     cleaner for it).
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"gregor/broker/storage"
+)
+
+// moveChunk is the most one copy step reads.
+const moveChunk = 1 << 20
+
+// logMove is a replica's move to another log dir. The mover goroutine
+// alone writes, closes and deletes the copy; the fields below log are
+// guarded by the partition's mu.
+type logMove struct {
+	to   *storage.Dir
+	path string       // the future directory
+	log  *storage.Log // the copy
+
+	// truncatedTo is the lowest offset the replica's log was cut to since
+	// the mover last looked, or -1.
+	truncatedTo int64
+	// gone is the future directory's name once a cancellation retired it
+	// (the mover removes it); cancel is closed then.
+	gone   string
+	cancel chan struct{}
+}
+
+// startMoveLocked begins moving p's replica to dir.
+func (p *Partition) startMoveLocked(to *storage.Dir) error {
+	path, err := to.CreateFuture(p.tp, p.topic.ID.String())
+	if err != nil {
+		return err
+	}
+	lg, err := p.openAt(path, storage.OpenOptions{Clean: true})
+	if err != nil {
+		to.RemoveRetired(path)
+		return err
+	}
+	m := &logMove{to: to, path: path, log: lg, truncatedTo: -1, cancel: make(chan struct{})}
+	p.move = m
+	if !p.b.spawn(func() { p.b.runMove(p, m) }) {
+		p.move = nil
+		lg.Close()
+		return errors.New("broker stopping")
+	}
+	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("from", p.dir.Path).Str("to", to.Path).
+		Msg("moving replica to another log dir")
+	return nil
+}
+
+// cancelMoveLocked stops p's move, if any: the copy's directory is renamed
+// out of the way at once (so a crash never takes it for the replica) and
+// removed by the mover.
+func (p *Partition) cancelMoveLocked(why string) {
+	m := p.move
+	if m == nil {
+		return
+	}
+	p.move = nil
+	gone, err := m.to.Retire(m.path)
+	if err != nil {
+		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("dir", m.path).Msg("retiring the copy of a cancelled log dir move")
+	}
+	m.gone = gone
+	close(m.cancel)
+	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("to", m.to.Path).Str("reason", why).Msg("log dir move cancelled")
+}
+
+// noteTruncatedLocked tells a move that p's log was cut to off.
+func (p *Partition) noteTruncatedLocked(off int64) {
+	if m := p.move; m != nil && (m.truncatedTo < 0 || off < m.truncatedTo) {
+		m.truncatedTo = off
+	}
+}
+
+// runMove copies p's log into m's copy until the move finishes, is
+// cancelled or the broker stops.
+func (b *Broker) runMove(p *Partition, m *logMove) {
+	var gone string
+	defer func() {
+		m.log.Close()
+		if gone != "" {
+			if err := m.to.RemoveRetired(gone); err != nil {
+				b.log.Warn().Err(err).Str("dir", gone).Msg("removing a moved replica's old directory")
+			}
+		}
+	}()
+	ch := make(chan struct{}, 1)
+	p.wait(ch)
+	defer p.unwait(ch)
+	pause := func(d time.Duration) bool {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-b.stop:
+			return false
+		case <-m.cancel:
+			return true
+		case <-ch:
+		case <-t.C:
+		}
+		return true
+	}
+	fail := func(err error) {
+		b.log.Error().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("to", m.to.Path).Msg("log dir move failed")
+		p.mu.Lock()
+		if p.move == m {
+			p.cancelMoveLocked("failed")
+		}
+		p.mu.Unlock()
+		gone = m.gone
+	}
+	synced := false
+	for {
+		select {
+		case <-b.stop:
+			return // the copy stays: the next start begins the move again
+		case <-m.cancel:
+			gone = m.gone
+			return
+		default:
+		}
+		limit := int64(moveChunk)
+		if left := b.quotas.alterLogDirs.allowance(b.now()); left < limit {
+			if left <= 0 {
+				if !pause(100 * time.Millisecond) {
+					return
+				}
+				continue
+			}
+			limit = left
+		}
+		st := p.moveStep(m, synced)
+		switch {
+		case st.err != nil:
+			fail(st.err)
+			return
+		case st.cancelled:
+			gone = m.gone
+			return
+		case st.done:
+			gone = st.gone
+			b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("to", m.to.Path).Msg("replica moved to another log dir")
+			return
+		case st.caughtUp:
+			// Synced outside the partition's lock, so finishing the
+			// move syncs only what arrives meanwhile.
+			if err := m.log.Flush(); err != nil {
+				fail(err)
+				return
+			}
+			synced = true
+			continue
+		}
+		synced = false
+		data, err := st.src.Read(st.from, st.end, int32(limit), true)
+		if err != nil && !errors.Is(err, storage.ErrOffsetOutOfRange) && !errors.Is(err, storage.ErrClosed) {
+			b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("reading a replica to move it")
+			if !pause(time.Second) {
+				return
+			}
+			continue
+		}
+		if len(data) == 0 {
+			// The log changed under the read (its start moved, or it
+			// was replaced): the next step sees how.
+			if !pause(10 * time.Millisecond) {
+				return
+			}
+			continue
+		}
+		n, err := appendCopied(m.log, data, nil)
+		b.quotas.alterLogDirs.record(n, b.now())
+		if err != nil {
+			fail(err)
+			return
+		}
+	}
+}
+
+// moveStatus is what a move's next step is.
+type moveStatus struct {
+	src       *storage.Log
+	from, end int64 // read src from offset from, below end
+	caughtUp  bool  // the copy is at the replica's end but not yet synced
+	done      bool  // the copy is the replica now
+	gone      string
+	cancelled bool
+	err       error
+}
+
+// moveStep brings m's copy in line with p's log (truncations, a higher log
+// start) under the partition's lock and says what to copy next. Once the
+// copy has reached the log's end and was synced (synced), it copies what
+// arrived since and finishes the move.
+func (p *Partition) moveStep(m *logMove, synced bool) moveStatus {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.move != m || p.log == nil {
+		return moveStatus{cancelled: true}
+	}
+	fut, src := m.log, p.log
+	if m.truncatedTo >= 0 {
+		if err := fut.TruncateTo(m.truncatedTo); err != nil {
+			return moveStatus{err: err}
+		}
+		m.truncatedTo = -1
+	}
+	start, end := src.StartOffset(), src.NextOffset()
+	if fut.NextOffset() < start {
+		if err := fut.TruncateFullyAndStartAt(start); err != nil {
+			return moveStatus{err: err}
+		}
+	}
+	if synced {
+		gone, err := p.finishMoveLocked(m)
+		if err != nil {
+			return moveStatus{err: err}
+		}
+		return moveStatus{done: true, gone: gone}
+	}
+	if next := fut.NextOffset(); next < end {
+		return moveStatus{src: src, from: next, end: end}
+	}
+	return moveStatus{caughtUp: true}
+}
+
+// finishMoveLocked makes m's complete copy p's replica and returns the
+// old replica's retired directory.
+func (p *Partition) finishMoveLocked(m *logMove) (string, error) {
+	fut, src := m.log, p.log
+	// Appends wait for the partition's lock: what arrived since the copy
+	// was synced is all that is left.
+	for next := fut.NextOffset(); next < src.NextOffset(); next = fut.NextOffset() {
+		data, err := src.Read(next, src.NextOffset(), moveChunk, true)
+		if err != nil {
+			return "", err
+		}
+		if len(data) == 0 {
+			return "", fmt.Errorf("no batch between offsets %d and %d", next, src.NextOffset())
+		}
+		if _, err := appendCopied(fut, data, nil); err != nil {
+			return "", err
+		}
+	}
+	if s := src.StartOffset(); s > fut.StartOffset() {
+		if err := fut.DeleteRecordsBefore(s); err != nil {
+			return "", err
+		}
+	}
+	if err := fut.SetEpochs(src.Epochs()); err != nil {
+		return "", err
+	}
+	leo, start := fut.NextOffset(), fut.StartOffset()
+	if err := fut.Close(); err != nil {
+		return "", err
+	}
+	oldDir, oldPath := p.dir, src.Dir()
+	if err := src.Close(); err != nil {
+		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("closing a moved replica's old log")
+	}
+	// The old replica goes first: a crash between the renames leaves the
+	// complete copy alone, which start-up takes as the replica.
+	gone, err := oldDir.Retire(oldPath)
+	if err != nil {
+		return "", p.reopenLocked(oldPath, err)
+	}
+	final, err := m.to.Promote(m.path, p.tp)
+	if err != nil {
+		if rerr := p.b.fs.Rename(gone, oldPath); rerr != nil {
+			return "", errors.Join(err, rerr)
+		}
+		return "", p.reopenLocked(oldPath, err)
+	}
+	lg, err := p.openAt(final, storage.OpenOptions{Clean: true, RecoveryPoint: leo, StartOffset: start})
+	if err != nil {
+		return "", err
+	}
+	p.log, p.dir, p.move = lg, m.to, nil
+	p.b.setPlacement(p.tp, m.to, final)
+	p.syncOffsetsLocked()
+	p.notify()
+	return gone, nil
+}
+
+// reopenLocked reopens p's log at path after a failed swap and returns
+// cause.
+func (p *Partition) reopenLocked(path string, cause error) error {
+	lg, err := p.openAt(path, p.dir.OpenOptions(p.tp))
+	if err != nil {
+		p.log = nil
+		return errors.Join(cause, err)
+	}
+	p.log = lg
+	return cause
+}
+
+// openAt opens a log of p's at path with the topic's log config.
+func (p *Partition) openAt(path string, opts storage.OpenOptions) (*storage.Log, error) {
+	opts.Clock = p.b.clock
+	return storage.Open(p.b.fs, path, p.b.logConfig(p.topic.Config()), opts,
+		p.b.log.With().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Logger())
+}
+
+// moveInfo describes p's move for DescribeLogDirs: the target dir, the
+// copy's size, and how far its end is behind the replica's.
+func (p *Partition) moveInfo() (to *storage.Dir, size, lag int64, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.move
+	if m == nil || p.log == nil || p.closed {
+		return nil, 0, 0, false
+	}
+	return m.to, m.log.Size(), max(p.log.NextOffset()-m.log.NextOffset(), 0), true
+}
+
+// setPlacement records where a partition's replica lives now.
+func (b *Broker) setPlacement(tp storage.TP, dir *storage.Dir, path string) {
+	b.placeMu.Lock()
+	b.placement[tp], b.paths[tp] = dir, path
+	b.placeMu.Unlock()
+}
+
+// recoverFuture settles a future directory found at start-up: beside its
+// replica it is a move under way, started again once the replica opens;
+// alone it is a complete copy whose replica was already retired.
+func (b *Broker) recoverFuture(f storage.PartitionDir, dir *storage.Dir) error {
+	if _, ok := b.placement[f.TP]; ok {
+		b.resume[f.TP] = dir
+		return dir.RemoveRetired(f.Path)
+	}
+	path, err := dir.Promote(f.Path, f.TP)
+	if err != nil {
+		return err
+	}
+	b.log.Info().Str("topic", f.Topic).Int32("partition", f.Partition).Str("dir", dir.Path).Msg("completing a log dir move interrupted by the last stop")
+	b.placement[f.TP], b.paths[f.TP] = dir, path
+	return nil
+}
+
+// takeResume returns, once, the target of p's move under way at the last
+// stop.
+func (b *Broker) takeResume(tp storage.TP) *storage.Dir {
+	b.placeMu.Lock()
+	defer b.placeMu.Unlock()
+	d := b.resume[tp]
+	delete(b.resume, tp)
+	return d
+}

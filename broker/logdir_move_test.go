@@ -1,0 +1,324 @@
+package broker
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/records"
+	"gregor/internal/wait"
+)
+
+// alterLogDir asks for moves of topic's partitions to dir and returns
+// each partition's error code.
+func (tb *testBroker) alterLogDir(dir, topic string, parts ...int32) map[int32]int16 {
+	tb.t.Helper()
+	req := kmsg.NewPtrAlterReplicaLogDirsRequest()
+	d := kmsg.NewAlterReplicaLogDirsRequestDir()
+	d.Dir = dir
+	dt := kmsg.NewAlterReplicaLogDirsRequestDirTopic()
+	dt.Topic, dt.Partitions = topic, parts
+	d.Topics = append(d.Topics, dt)
+	req.Dirs = append(req.Dirs, d)
+	resp := tb.call(req).(*kmsg.AlterReplicaLogDirsResponse)
+	out := make(map[int32]int16)
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			out[p.Partition] = p.ErrorCode
+		}
+	}
+	return out
+}
+
+// logDirsOf returns, by log dir, the replicas and copies (IsFuture) of
+// topic's partition p DescribeLogDirs lists.
+func (tb *testBroker) logDirsOf(topic string, p int32) map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition {
+	tb.t.Helper()
+	resp := tb.call(kmsg.NewPtrDescribeLogDirsRequest()).(*kmsg.DescribeLogDirsResponse)
+	out := make(map[string][]kmsg.DescribeLogDirsResponseDirTopicPartition)
+	for _, d := range resp.Dirs {
+		for _, t := range d.Topics {
+			for _, rp := range t.Partitions {
+				if t.Topic == topic && rp.Partition == p {
+					out[d.Dir] = append(out[d.Dir], rp)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// logBytes reads every batch of a partition's log from its start.
+func logBytes(t *testing.T, p *Partition) (start int64, data []byte) {
+	t.Helper()
+	lg, _, err := p.replicaLog(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, end := lg.StartOffset(), lg.NextOffset()
+	for off := start; off < end; {
+		b, err := lg.Read(off, end, 1<<20, true)
+		if err != nil || len(b) == 0 {
+			t.Fatalf("reading from %d: %v", off, err)
+		}
+		data = append(data, b...)
+		if _, err := records.Split(b, func(batch []byte) error {
+			h, err := records.ParseHeader(batch)
+			off = h.NextOffset()
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return start, data
+}
+
+func twoDirBroker(t *testing.T, d1, d2 string, set map[string]string) *testBroker {
+	props := map[string]string{"log.dirs": d1 + "," + d2, "log.segment.bytes": "4096"}
+	for k, v := range set {
+		props[k] = v
+	}
+	return newTestBroker(t, props)
+}
+
+// A replica moves to the other log dir while it takes produce requests,
+// with a log start inside a batch (DeleteRecords): the moved log holds
+// the same bytes, offsets, start and leader epochs, DescribeLogDirs shows
+// the copy while it moves, the old directory is gone, and a restart finds
+// the replica in its new dir.
+func TestMoveReplicaBetweenLogDirs(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	tb := twoDirBroker(t, d1, d2, map[string]string{"replica.alter.log.dirs.io.max.bytes.per.second": "1"})
+	tb.createTopic("mv", 1, nil)
+	p := tb.Partition("mv", 0)
+	from := p.dir.Path
+	to := d1
+	if from == d1 {
+		to = d2
+	}
+	for i := range 200 {
+		tb.produce("mv", 0, batch(t, int64(1000+i), fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i), fmt.Sprintf("c%d", i)))
+	}
+	if _, err := p.deleteRecordsBefore(31); err != nil { // inside the batch at 30
+		t.Fatal(err)
+	}
+	epochs := p.log.Epochs()
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var produced []int64
+	var produceErr error
+	var mu sync.Mutex
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 3000; i++ { // bounded: 4 KB segments hold a descriptor each
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp := tb.call(produceRequest("mv", -1, []int32{0}, [][]byte{batch(t, int64(5000+i), fmt.Sprintf("during%d", i))})).(*kmsg.ProduceResponse)
+			rp := resp.Topics[0].Partitions[0]
+			mu.Lock()
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				produceErr = err
+				mu.Unlock()
+				return
+			}
+			produced = append(produced, rp.BaseOffset)
+			mu.Unlock()
+		}
+	}()
+	wait.For(t, "records produced before the move", 5*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(produced) >= 5 || produceErr != nil
+	})
+	codes := tb.alterLogDir(filepath.Join(to, "x", ".."), "mv", 0) // the same dir, unclean
+	if codes[0] != 0 {
+		t.Fatalf("AlterReplicaLogDirs to %s: %v", to, kerr.ErrorForCode(codes[0]))
+	}
+	// At 1 byte/s the copy stalls after its first batch: produce goes on
+	// meanwhile, then the quota is lifted (a dynamic broker config).
+	wait.For(t, "DescribeLogDirs listing the stalled copy in "+to, 5*time.Second, func() bool {
+		dirs := tb.logDirsOf("mv", 0)
+		return len(dirs[to]) == 1 && dirs[to][0].IsFuture && dirs[to][0].OffsetLag > 0
+	})
+	mu.Lock()
+	atAlter := len(produced)
+	mu.Unlock()
+	wait.For(t, "records produced during the move", 5*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(produced) >= atAlter+5 || produceErr != nil
+	})
+	ireq := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	ir := kmsg.NewIncrementalAlterConfigsRequestResource()
+	ir.ResourceType = kmsg.ConfigResourceTypeBroker
+	ic := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	ic.Name, ic.Value = "replica.alter.log.dirs.io.max.bytes.per.second", kmsg.StringPtr("100000000")
+	ir.Configs = append(ir.Configs, ic)
+	ireq.Resources = append(ireq.Resources, ir)
+	iresp := tb.call(ireq).(*kmsg.IncrementalAlterConfigsResponse)
+	if err := kerr.ErrorForCode(iresp.Resources[0].ErrorCode); err != nil {
+		t.Fatalf("lifting the quota: %v", err)
+	}
+	wait.For(t, "the move to "+to+" to finish", 20*time.Second, func() bool {
+		dirs := tb.logDirsOf("mv", 0)
+		return len(dirs[to]) == 1 && !dirs[to][0].IsFuture && len(dirs[from]) == 0
+	})
+	close(stop)
+	wg.Wait()
+	if produceErr != nil {
+		t.Fatalf("produce during the move: %v", produceErr)
+	}
+	if len(produced) <= atAlter {
+		t.Fatal("nothing was produced during the move")
+	}
+	if p.LogStartOffset() != 31 {
+		t.Fatalf("log start after the move %d, want 31", p.LogStartOffset())
+	}
+	if want := produced[len(produced)-1] + 1; p.LogEndOffset() != want {
+		t.Fatalf("log end after the move %d, want %d", p.LogEndOffset(), want)
+	}
+	if got := p.log.Epochs(); !slices.Equal(got, epochs) {
+		t.Fatalf("leader epochs after the move %v, want %v", got, epochs)
+	}
+	_, moved := logBytes(t, p)
+	for i, off := range produced {
+		lg, _, _ := p.replicaLog(-1)
+		b, err := lg.Read(off, off+1, 1<<20, true)
+		if err != nil || !bytes.Contains(b, []byte(fmt.Sprintf("during%d", i))) {
+			t.Fatalf("record %d produced during the move at offset %d: %q, %v", i, off, b, err)
+		}
+	}
+	// The old files go once the move is done.
+	wait.For(t, "only "+to+"/mv-0 left of the partition's directories", 5*time.Second, func() bool {
+		for _, d := range []string{from, to} {
+			ents, _ := os.ReadDir(d)
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), "mv-0") && (d == from || e.Name() != "mv-0") {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	if _, err := os.Stat(filepath.Join(to, "mv-0")); err != nil {
+		t.Fatalf("the moved replica: %v", err)
+	}
+
+	// A restart opens it from its new dir, whole.
+	tb.Close()
+	tb2 := twoDirBroker(t, d1, d2, nil)
+	p2 := tb2.Partition("mv", 0)
+	wait.For(t, "the restarted replica to open", 10*time.Second, func() bool {
+		p2.mu.Lock()
+		defer p2.mu.Unlock()
+		return p2.log != nil
+	})
+	if p2.dir.Path != to {
+		t.Fatalf("after a restart the replica is in %s, want %s", p2.dir.Path, to)
+	}
+	if _, again := logBytes(t, p2); !bytes.Equal(again, moved) {
+		t.Fatalf("the moved log reads %d bytes after a restart, %d before", len(again), len(moved))
+	}
+}
+
+// The request's errors, as Kafka gives them.
+func TestAlterReplicaLogDirsErrors(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	tb := twoDirBroker(t, d1, d2, nil)
+	tb.createTopic("e", 1, nil)
+	own := tb.Partition("e", 0).dir.Path
+	for _, c := range []struct {
+		dir, topic string
+		want       error
+	}{
+		{filepath.Join(d1, "nope"), "e", kerr.LogDirNotFound},
+		{"relative", "e", kerr.LogDirNotFound},
+		{d1, "unknown", kerr.UnknownTopicOrPartition},
+		{d1, strings.Repeat("x", 230), kerr.InvalidTopicException},
+		{own, "e", nil},
+	} {
+		if got := kerr.ErrorForCode(tb.alterLogDir(c.dir, c.topic, 0)[0]); got != c.want {
+			t.Errorf("%s to %s: %v, want %v", c.topic, c.dir, got, c.want)
+		}
+	}
+	if code := tb.alterLogDir(d1, "e", 7)[7]; code != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("partition 7 of a 1-partition topic: %v", kerr.ErrorForCode(code))
+	}
+}
+
+// A move under way when the broker stops starts again at the next start
+// and completes; a complete copy whose replica was already retired (the
+// broker stopped between the two renames) is taken as the replica.
+func TestLogDirMoveAcrossRestarts(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	tb := twoDirBroker(t, d1, d2, map[string]string{"replica.alter.log.dirs.io.max.bytes.per.second": "1"})
+	tb.createTopic("r", 2, nil)
+	for i := range 50 {
+		tb.produce("r", 0, batch(t, int64(i), fmt.Sprintf("v%d", i)))
+		tb.produce("r", 1, batch(t, int64(i), fmt.Sprintf("w%d", i)))
+	}
+	p0 := tb.Partition("r", 0)
+	from := p0.dir.Path
+	to := d1
+	if from == d1 {
+		to = d2
+	}
+	_, before := logBytes(t, p0)
+	if code := tb.alterLogDir(to, "r", 0)[0]; code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	wait.For(t, "the throttled copy to be listed", 5*time.Second, func() bool {
+		dirs := tb.logDirsOf("r", 0)
+		return len(dirs[to]) == 1 && dirs[to][0].IsFuture && dirs[to][0].OffsetLag > 0
+	})
+	tb.Close()
+	futures, _ := filepath.Glob(filepath.Join(to, "r-0.*-future"))
+	if len(futures) != 1 {
+		t.Fatalf("future dirs after the stop: %v", futures)
+	}
+
+	// Partition 1 stopped between the renames: its replica is retired,
+	// its complete copy is in the other dir.
+	p1from := filepath.Join(from, "r-1")
+	if _, err := os.Stat(p1from); err != nil {
+		p1from = filepath.Join(to, "r-1")
+	}
+	p1to := d1
+	if filepath.Dir(p1from) == d1 {
+		p1to = d2
+	}
+	if err := os.Rename(p1from, filepath.Join(p1to, "r-1.0123456789abcdef-future")); err != nil {
+		t.Fatal(err)
+	}
+
+	tb2 := twoDirBroker(t, d1, d2, nil)
+	q0 := tb2.Partition("r", 0)
+	wait.For(t, "the resumed move of r-0 to "+to+" to finish", 10*time.Second, func() bool {
+		dirs := tb2.logDirsOf("r", 0)
+		return len(dirs[to]) == 1 && !dirs[to][0].IsFuture && len(dirs[from]) == 0
+	})
+	if _, after := logBytes(t, q0); !bytes.Equal(after, before) {
+		t.Fatalf("r-0 reads %d bytes after the resumed move, %d before", len(after), len(before))
+	}
+	dirs := tb2.logDirsOf("r", 1)
+	if len(dirs[p1to]) != 1 || dirs[p1to][0].IsFuture || dirs[p1to][0].Size == 0 {
+		t.Fatalf("r-1 after the restart: %+v, want its replica in %s", dirs, p1to)
+	}
+	if q1 := tb2.Partition("r", 1); q1.LogEndOffset() != 50 {
+		t.Fatalf("r-1 ends at %d after the restart, want 50", q1.LogEndOffset())
+	}
+}
