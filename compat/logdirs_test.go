@@ -1,0 +1,276 @@
+package compat
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"gregor/internal/brokertest"
+	"gregor/internal/wait"
+)
+
+// jbodBroker starts a gregor process with two log dirs.
+func jbodBroker(t *testing.T) (b *brokertest.Broker, dirs [2]string) {
+	t.Helper()
+	if !usingGregor() {
+		t.Skip("starts its own gregor process with two log dirs")
+	}
+	root := t.TempDir()
+	dirs = [2]string{filepath.Join(root, "disk1"), filepath.Join(root, "disk2")}
+	b = brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"log.dirs":          dirs[0] + "," + dirs[1],
+		"log.segment.bytes": "65536",
+	}})
+	return b, dirs
+}
+
+// replicaDirs returns, for each partition of topic, the dir holding its
+// replica and the dir of its copy being moved, if any (one broker).
+func replicaDirs(t *testing.T, adm *kadm.Client, topic string) (current, future map[int32]string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	all, err := adm.DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	current, future = map[int32]string{}, map[int32]string{}
+	for _, dirs := range all {
+		for dir, d := range dirs {
+			if d.Err != nil {
+				t.Fatalf("log dir %s: %v", dir, d.Err)
+			}
+			for _, p := range d.Topics[topic] {
+				if p.IsFuture {
+					future[p.Partition] = dir
+				} else {
+					current[p.Partition] = dir
+				}
+			}
+		}
+	}
+	return current, future
+}
+
+// consumeAll reads a topic's partitions from the start to their ends and
+// returns "partition/offset=value" for each record.
+func consumeAll(t *testing.T, addr, topic string, want int) []string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out []string
+	for len(out) < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d records of %s: %v", len(out), want, topic, ctx.Err())
+		}
+		fs.EachError(func(_ string, _ int32, err error) { t.Logf("fetch: %v", err) })
+		fs.EachRecord(func(r *kgo.Record) {
+			out = append(out, fmt.Sprintf("%d/%d=%s", r.Partition, r.Offset, r.Value))
+		})
+	}
+	return out
+}
+
+// kafka-reassign-partitions.sh moves replicas between a broker's log dirs
+// ("log_dirs" in its plan), throttled with
+// --replica-alter-log-dirs-throttle, and --verify reports them done and
+// lifts the throttle; kadm's AlterAllReplicaLogDirs moves one back. The
+// records, their offsets and produce go on across the moves and a
+// restart, and each log dir ends up holding only what it should.
+func TestAlterReplicaLogDirsMovesReplicas(t *testing.T) {
+	b, dirs := jbodBroker(t)
+	cl, adm := ktClient(t, b.Addr)
+	topic := randomName("jbod")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	var values []string
+	for i := range 2000 {
+		values = append(values, fmt.Sprintf("v%04d-%s", i, strings.Repeat("x", 200)))
+	}
+	ktProduce(t, cl, topic, 2, values)
+	before := consumeAll(t, b.Addr, topic, len(values))
+	current, _ := replicaDirs(t, adm, topic)
+	other := func(d string) string {
+		if d == dirs[0] {
+			return dirs[1]
+		}
+		return dirs[0]
+	}
+	target := map[int32]string{0: other(current[0]), 1: other(current[1])}
+
+	meta, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := meta.Brokers[0].NodeID
+
+	// Kafka's errors, per partition.
+	bad := kadm.AlterReplicaLogDirsReq{}
+	bad.Add(filepath.Join(dirs[0], "no-such-dir"), kadm.TopicsSet{topic: {0: {}}})
+	bad.Add(dirs[0], kadm.TopicsSet{"no-such-topic": {0: {}}})
+	res, err := adm.AlterBrokerReplicaLogDirs(ctx, id, bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 {
+		t.Errorf("AlterReplicaLogDirs answered %d topics, want 2: %v", len(res), res)
+	}
+	for _, r := range []kadm.AlterReplicaLogDirsResponse{res[topic][0], res["no-such-topic"][0]} {
+		want := kerr.LogDirNotFound
+		if r.Topic == "no-such-topic" {
+			want = kerr.UnknownTopicOrPartition
+		}
+		if r.Err != want {
+			t.Errorf("AlterReplicaLogDirs of %s-%d to %s: %v, want %v", r.Topic, r.Partition, r.Dir, r.Err, want)
+		}
+	}
+
+	if kt := newKafkaToolsOrNil(t); kt != nil {
+		kt.addr = b.Addr
+		plan := fmt.Sprintf(`{"version":1,"partitions":[`+
+			`{"topic":%q,"partition":0,"replicas":[%d],"log_dirs":[%q]},`+
+			`{"topic":%q,"partition":1,"replicas":[%d],"log_dirs":[%q]}]}`,
+			topic, id, target[0], topic, id, target[1])
+		file := filepath.Join(t.TempDir(), "plan.json")
+		if err := os.WriteFile(file, []byte(plan), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := kt.run(t, "", "kafka-reassign-partitions.sh", "--bootstrap-server", b.Addr, "--execute",
+			"--reassignment-json-file", file, "--replica-alter-log-dirs-throttle", "50000000")
+		for p := range 2 {
+			if want := fmt.Sprintf("Successfully started moving log directory to %s for replica %s-%d with broker %d", target[int32(p)], topic, p, id); !strings.Contains(out, want) {
+				t.Fatalf("--execute printed:\n%s\nwant %q", out, want)
+			}
+		}
+		var verify string
+		wait.For(t, "kafka-reassign-partitions.sh --verify to report both log dir moves complete", 60*time.Second, func() bool {
+			verify = kt.run(t, "", "kafka-reassign-partitions.sh", "--bootstrap-server", b.Addr, "--verify",
+				"--reassignment-json-file", file)
+			return strings.Contains(verify, fmt.Sprintf("Reassignment of replica %s-0-%d completed successfully.", topic, id)) &&
+				strings.Contains(verify, fmt.Sprintf("Reassignment of replica %s-1-%d completed successfully.", topic, id))
+		})
+		if !strings.Contains(verify, "Clearing broker-level throttles") {
+			t.Errorf("--verify did not clear the throttle:\n%s", verify)
+		}
+		cfgs, err := adm.DescribeBrokerConfigs(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rc := range cfgs {
+			for _, c := range rc.Configs {
+				if c.Key == "replica.alter.log.dirs.io.max.bytes.per.second" && c.Source == 1 /* DYNAMIC_BROKER_CONFIG */ {
+					t.Errorf("the throttle is still set after --verify: %v", c.MaybeValue())
+				}
+			}
+		}
+	} else {
+		req := kadm.AlterReplicaLogDirsReq{}
+		for p, d := range target {
+			req.Add(d, kadm.TopicsSet{topic: {p: {}}})
+		}
+		alterOK(t, adm, req)
+	}
+	wait.For(t, "both replicas in their new dirs with no copy left", 30*time.Second, func() bool {
+		cur, fut := replicaDirs(t, adm, topic)
+		return cur[0] == target[0] && cur[1] == target[1] && len(fut) == 0
+	})
+	if after := consumeAll(t, b.Addr, topic, len(values)); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Fatalf("after the move the topic reads %d records, before %d, or not the same", len(after), len(before))
+	}
+
+	// kadm moves partition 0 back while a producer writes to it.
+	more := make([]string, 500)
+	for i := range more {
+		more[i] = fmt.Sprintf("m%04d", i)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, v := range more {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: 0, Value: []byte(v)}).FirstErr(); err != nil {
+				t.Errorf("produce during the move: %v", err)
+				return
+			}
+		}
+	}()
+	back := kadm.AlterReplicaLogDirsReq{}
+	back.Add(current[0], kadm.TopicsSet{topic: {0: {}}})
+	alterOK(t, adm, back)
+	<-done
+	wait.For(t, "partition 0 back in "+current[0], 30*time.Second, func() bool {
+		cur, fut := replicaDirs(t, adm, topic)
+		return cur[0] == current[0] && len(fut) == 0
+	})
+	total := len(values) + len(more)
+	afterBack := consumeAll(t, b.Addr, topic, total)
+
+	// A restart finds every replica where it was moved, whole.
+	b.Restart()
+	_, adm2 := ktClient(t, b.Addr)
+	var cur map[int32]string
+	wait.For(t, "the restarted broker to describe its log dirs", 30*time.Second, func() bool {
+		c, fut := replicaDirs(t, adm2, topic)
+		cur = c
+		return len(c) == 2 && len(fut) == 0
+	})
+	if cur[0] != current[0] || cur[1] != target[1] {
+		t.Fatalf("after a restart partition 0 is in %s (want %s), 1 in %s (want %s)", cur[0], current[0], cur[1], target[1])
+	}
+	if again := consumeAll(t, b.Addr, topic, total); strings.Join(again, "\n") != strings.Join(afterBack, "\n") {
+		t.Fatalf("after a restart the topic reads %d records, %d before", len(again), len(afterBack))
+	}
+	for p, want := range map[int32]string{0: current[0], 1: target[1]} {
+		for _, d := range dirs {
+			ents, _ := os.ReadDir(d)
+			for _, e := range ents {
+				name := fmt.Sprintf("%s-%d", topic, p)
+				if strings.HasPrefix(e.Name(), name) && (d != want || e.Name() != name) {
+					t.Errorf("%s holds %s after the moves", d, e.Name())
+				}
+			}
+		}
+	}
+}
+
+// alterOK sends AlterReplicaLogDirs and fails on any error.
+func alterOK(t *testing.T, adm *kadm.Client, req kadm.AlterReplicaLogDirsReq) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := adm.AlterAllReplicaLogDirs(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Each(func(r kadm.AlterReplicaLogDirsResponse) {
+		if r.Err != nil {
+			t.Fatalf("moving %s-%d to %s: %v", r.Topic, r.Partition, r.Dir, r.Err)
+		}
+	})
+}
+
+// newKafkaToolsOrNil is newKafkaTools without skipping: nil when
+// KAFKA_TOOLS_DIR is not set (the test then uses kadm alone).
+func newKafkaToolsOrNil(t *testing.T) *kafkaTools {
+	if os.Getenv("KAFKA_TOOLS_DIR") == "" {
+		t.Log("KAFKA_TOOLS_DIR not set: moving with kadm instead of kafka-reassign-partitions.sh")
+		return nil
+	}
+	return newKafkaTools(t)
+}
