@@ -399,19 +399,18 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 			}
 		}
 	}
+	// Placed before the directory is made, so partitions created side by
+	// side count each other (each partition's own lock keeps one
+	// placement of it at a time).
+	path := filepath.Join(best.Path, tp.String())
+	b.placement[tp], b.paths[tp] = best, path
 	b.placeMu.Unlock()
 	// Made without the placement lock: partitions are created in
-	// parallel (each partition's own lock keeps one placement of it).
-	path, err := best.CreatePartition(tp, id.String())
-	if err != nil {
+	// parallel.
+	if _, err := best.CreatePartition(tp, id.String()); err != nil {
+		b.forgetPlacement(tp)
 		return nil, "", err
 	}
-	b.placeMu.Lock()
-	defer b.placeMu.Unlock()
-	if dir, ok := b.placement[tp]; ok {
-		return dir, b.paths[tp], nil
-	}
-	b.placement[tp], b.paths[tp] = best, path
 	return best, path, nil
 }
 

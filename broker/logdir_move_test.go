@@ -322,3 +322,18 @@ func TestLogDirMoveAcrossRestarts(t *testing.T) {
 		t.Fatalf("r-1 ends at %d after the restart, want 50", q1.LogEndOffset())
 	}
 }
+
+// Partitions created together spread over the log dirs, as Kafka's
+// LogManager places each new log in the dir holding the fewest.
+func TestNewReplicasSpreadOverLogDirs(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	tb := twoDirBroker(t, d1, d2, nil)
+	tb.createTopic("spread", 8, nil)
+	counts := map[string]int{}
+	for p := range int32(8) {
+		counts[tb.Partition("spread", p).dir.Path]++
+	}
+	if counts[d1] != 4 || counts[d2] != 4 {
+		t.Fatalf("8 partitions placed %d in %s and %d in %s, want 4 and 4", counts[d1], d1, counts[d2], d2)
+	}
+}

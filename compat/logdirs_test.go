@@ -107,6 +107,9 @@ func TestAlterReplicaLogDirsMovesReplicas(t *testing.T) {
 	ktProduce(t, cl, topic, 2, values)
 	before := consumeAll(t, b.Addr, topic, len(values))
 	current, _ := replicaDirs(t, adm, topic)
+	if current[0] == current[1] {
+		t.Errorf("both partitions of a new topic were placed in %s; a new replica goes to the dir holding the fewest", current[0])
+	}
 	other := func(d string) string {
 		if d == dirs[0] {
 			return dirs[1]

@@ -31,6 +31,14 @@ type cluster struct {
 // startCluster starts ZooKeeper and n brokers with extra settings.
 func startCluster(t *testing.T, n int, set map[string]string) *cluster {
 	t.Helper()
+	return startClusterEach(t, n, set, nil)
+}
+
+// startClusterEach is startCluster with settings of each broker's own as
+// well: each, if not nil, returns extra keys for broker id, whose data
+// directory is dir (several log.dirs under it, say).
+func startClusterEach(t *testing.T, n int, set map[string]string, each func(id int32, dir string) map[string]string) *cluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("cluster tests start ZooKeeper and several brokers")
 	}
@@ -53,7 +61,13 @@ func startCluster(t *testing.T, n int, set map[string]string) *cluster {
 		for k, v := range set {
 			s[k] = v
 		}
-		c.brokers[id] = brokertest.Start(t, brokertest.Options{Set: s})
+		dir := t.TempDir()
+		if each != nil {
+			for k, v := range each(id, dir) {
+				s[k] = v
+			}
+		}
+		c.brokers[id] = brokertest.Start(t, brokertest.Options{Dir: dir, Set: s})
 	}
 	c.awaitBrokers(n, 30*time.Second)
 	return c
