@@ -211,7 +211,7 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 // fetchPartition reads one partition into sp.
 func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget *int32, minOne bool) error {
 	follower := fs.replicaID >= 0
-	lg, err := p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, rp.FetchOffset)
+	lg, err := p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, rp.FetchOffset, fs.version >= 11)
 	if err != nil {
 		return err
 	}

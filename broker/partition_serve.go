@@ -41,10 +41,18 @@ func (p *Partition) replicaLog(currentEpoch int32) (*storage.Log, int32, error) 
 
 // fetchLog is leaderLog for a Fetch; a follower's fetch (replica >= 0)
 // also records the follower's position, which may move the high
-// watermark and the ISR.
-func (p *Partition) fetchLog(currentEpoch, replica int32, offset int64) (*storage.Log, error) {
+// watermark and the ISR. With anyReplica (a consumer's Fetch v11+), a
+// follower serves from its own log too, as Kafka does since KIP-392 (its
+// high watermark bounds what the consumer reads).
+func (p *Partition) fetchLog(currentEpoch, replica int32, offset int64, anyReplica bool) (*storage.Log, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if anyReplica && replica < 0 && p.rs == nil {
+		if p.log == nil || p.closed {
+			return nil, kerr.NotLeaderForPartition
+		}
+		return p.log, checkEpoch(currentEpoch, p.state.LeaderEpoch)
+	}
 	if err := p.checkLeaderLocked(currentEpoch); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,105 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+// A follower serves a consumer's Fetch v11+ from its own log, up to its
+// high watermark, as Kafka does since KIP-392 (kafka-replica-verification
+// and clients sent to a preferred read replica rely on it); an older
+// Fetch, and a consumer naming a stale leader epoch, still get the
+// leader-only errors.
+func TestFollowerServesConsumerFetch(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	topic := "follower-fetch"
+	c.createTopic(topic, 1, 2, nil)
+	c.awaitISR(topic, 2, 30*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range 10 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("r%d", i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leader := c.leaderOf(topic, 0)
+	follower := int32(1)
+	if leader == 1 {
+		follower = 2
+	}
+	st, err := c.describe(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(version int16, epoch int32) (kmsg.FetchResponseTopicPartition, error) {
+		req := kmsg.NewPtrFetchRequest()
+		req.SetVersion(version)
+		req.ReplicaID, req.MaxWaitMillis, req.MaxBytes = -1, 100, 1<<20
+		req.SessionEpoch = -1
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = 0, 0, 1<<20, epoch, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		// kgo sends its highest version unless capped.
+		vs := kversion.Stable()
+		vs.SetMaxKeyVersion(req.Key(), version)
+		pinned, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.MaxVersions(vs))
+		if err != nil {
+			return kmsg.FetchResponseTopicPartition{}, err
+		}
+		defer pinned.Close()
+		resp, err := req.RequestWith(ctx, pinned.Broker(int(follower)))
+		if err != nil {
+			return kmsg.FetchResponseTopicPartition{}, err
+		}
+		return resp.Topics[0].Partitions[0], nil
+	}
+	var got kmsg.FetchResponseTopicPartition
+	waitFor(t, fmt.Sprintf("follower %d to serve all 10 records to a consumer's Fetch v11", follower), 20*time.Second, func() bool {
+		sp, err := fetch(11, st[0].epoch)
+		if err != nil || sp.ErrorCode != 0 {
+			t.Logf("fetch from the follower: %v %v", err, kerr.ErrorForCode(sp.ErrorCode))
+			return false
+		}
+		got = sp
+		return sp.HighWatermark == 10 && len(sp.RecordBatches) > 0 && countRecords(t, sp.RecordBatches) == 10
+	})
+	if got.PreferredReadReplica != -1 {
+		t.Errorf("a follower named preferred read replica %d", got.PreferredReadReplica)
+	}
+	if sp, err := fetch(10, st[0].epoch); err != nil || sp.ErrorCode != kerr.NotLeaderForPartition.Code {
+		t.Errorf("Fetch v10 from a follower: %v, code %v; want NOT_LEADER_OR_FOLLOWER", err, kerr.ErrorForCode(sp.ErrorCode))
+	}
+	if sp, err := fetch(11, st[0].epoch+1); err != nil || sp.ErrorCode != kerr.UnknownLeaderEpoch.Code {
+		t.Errorf("Fetch v11 from a follower at a future epoch: %v, code %v; want UNKNOWN_LEADER_EPOCH", err, kerr.ErrorForCode(sp.ErrorCode))
+	}
+}
+
+// countRecords counts the records of v2 batches.
+func countRecords(t *testing.T, data []byte) int {
+	t.Helper()
+	n := 0
+	for len(data) >= 61 {
+		var b kmsg.RecordBatch
+		if err := b.ReadFrom(data); err != nil {
+			t.Fatalf("reading a batch: %v", err)
+		}
+		n += int(b.NumRecords)
+		data = data[12+int(b.Length):]
+	}
+	return n
+}
