@@ -71,3 +71,23 @@ func TestFlushIntervalOnTheLogsClock(t *testing.T) {
 		t.Fatalf("recovery point %d after the flush interval, want 6", rp)
 	}
 }
+
+// After a restart the active segment still rolls by its first batch's
+// timestamp (read back on open), not from when it was opened.
+func TestSegmentRollAgeSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	clock := &fakeClock{now: time.UnixMilli(1_700_000_000_000)}
+	cfg := DefaultConfig()
+	cfg.SegmentRoll = time.Hour
+	l := openTestLog(t, dir, cfg, OpenOptions{Clock: clock.Now})
+	ts := clock.now.UnixMilli()
+	appendBatches(t, l, 1, 2, ts, 10)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openTestLog(t, dir, cfg, OpenOptions{Clean: true, RecoveryPoint: 2, Clock: clock.Now})
+	appendBatches(t, l2, 1, 2, ts+61*time.Minute.Milliseconds(), 10)
+	if n := len(l2.segments); n != 2 {
+		t.Fatalf("%d segments after an append 61 minutes past the reopened segment's first batch, want 2 (rolled)", n)
+	}
+}

@@ -269,6 +269,14 @@ func (l *Log) loadSegment(s *segment, scan, active bool) (truncated bool, err er
 		// The active segment's end is found by scanning from its last
 		// index entry, which also checks its tail.
 		truncated, err = l.recoverSegment(s, true)
+		if err == nil && s.firstTs < 0 && s.size > 0 {
+			// segment.ms counts from the first batch's timestamp.
+			sc := newScanner(s, s.size)
+			if b, err := sc.at(0); err == nil {
+				s.firstTs = b.hdr.MaxTimestamp
+			}
+			sc.free()
+		}
 	} else {
 		err = l.loadSealedTail(s)
 	}
