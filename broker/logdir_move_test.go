@@ -337,3 +337,46 @@ func TestNewReplicasSpreadOverLogDirs(t *testing.T) {
 		t.Fatalf("8 partitions placed %d in %s and %d in %s, want 4 and 4", counts[d1], d1, counts[d2], d2)
 	}
 }
+
+// Deleting a topic while one of its replicas moves stops the move and
+// leaves nothing of the partition in either dir.
+func TestTopicDeletedWhileMoving(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	tb := twoDirBroker(t, d1, d2, map[string]string{"replica.alter.log.dirs.io.max.bytes.per.second": "1"})
+	tb.createTopic("gone", 1, nil)
+	for i := range 20 {
+		tb.produce("gone", 0, batch(t, int64(i), fmt.Sprintf("v%d", i)))
+	}
+	to := d1
+	if tb.Partition("gone", 0).dir.Path == d1 {
+		to = d2
+	}
+	if code := tb.alterLogDir(to, "gone", 0)[0]; code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	wait.For(t, "the copy of gone-0 listed in "+to, 5*time.Second, func() bool {
+		dirs := tb.logDirsOf("gone", 0)
+		return len(dirs[to]) == 1 && dirs[to][0].IsFuture
+	})
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	dt := kmsg.NewDeleteTopicsRequestTopic()
+	dt.Topic = kmsg.StringPtr("gone")
+	req.Topics = append(req.Topics, dt)
+	req.TopicNames = []string{"gone"}
+	req.TimeoutMillis = 10000
+	resp := tb.call(req).(*kmsg.DeleteTopicsResponse)
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+		t.Fatalf("deleting the topic: %v", err)
+	}
+	wait.For(t, "nothing of gone-0 left in either log dir", 10*time.Second, func() bool {
+		for _, d := range []string{d1, d2} {
+			ents, _ := os.ReadDir(d)
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), "gone-0") {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
