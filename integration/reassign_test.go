@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -53,18 +51,7 @@ func (c *cluster) createAssigned(topic string, assign [][]int32) {
 // pending deletion) the partition's log.
 func localCopies(t *testing.T, c *cluster, id int32, topic string, p int32) []string {
 	t.Helper()
-	ents, err := os.ReadDir(filepath.Join(c.brokers[id].Dir, "data"))
-	if err != nil {
-		t.Fatalf("reading broker %d's log dir: %v", id, err)
-	}
-	name := fmt.Sprintf("%s-%d", topic, p)
-	var out []string
-	for _, e := range ents {
-		if e.Name() == name || strings.HasPrefix(e.Name(), name+".") {
-			out = append(out, e.Name())
-		}
-	}
-	return out
+	return copiesIn(t, filepath.Join(c.brokers[id].Dir, "data"), topic, p)
 }
 
 // TestReassignUnderLoad moves a partition from brokers {1,2} to {2,3}
