@@ -45,8 +45,11 @@ type fetchState struct {
 	r         *kmsg.FetchRequest
 	version   int16
 	replicaID int32
-	parts     []*Partition // per requested partition in order; nil if unknown
-	topicErrs []error      // per requested topic
+	// redirected: a partition named a preferred read replica, so the
+	// response goes at once (as Kafka's does).
+	redirected bool
+	parts      []*Partition // per requested partition in order; nil if unknown
+	topicErrs  []error      // per requested topic
 	// maxBytes and minBytes are the request's, capped (fetchLimits).
 	maxBytes, minBytes int32
 	// out is the response being built by run: record bytes are file
@@ -94,7 +97,7 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.R
 	fs.resolve()
 	fs.authorize(req)
 	first, bytes, errs := fs.run(resp)
-	if errs || bytes >= int(fs.minBytes) || r.MaxWaitMillis <= 0 {
+	if errs || fs.redirected || bytes >= int(fs.minBytes) || r.MaxWaitMillis <= 0 {
 		return fs.answer(first), nil
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
@@ -224,6 +227,13 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 			return nil
 		}
 	}
+	if !follower && fs.version >= 11 {
+		if id := p.preferredReadReplica(fs.r.Rack, rp.FetchOffset, fs.b.now()); id >= 0 {
+			sp.PreferredReadReplica = id // no records: the consumer goes there
+			fs.redirected = true
+			return nil
+		}
+	}
 	limit := sp.HighWatermark
 	switch {
 	case follower:
@@ -297,7 +307,7 @@ func (fs *fetchState) wait(ctx context.Context, last *protocol.Spliced) kmsg.Res
 			r, bytes, errs := fs.run(fs.newResponse(last))
 			last.Release()
 			last = r
-			if errs || bytes >= int(fs.minBytes) {
+			if errs || fs.redirected || bytes >= int(fs.minBytes) {
 				return fs.answer(last)
 			}
 		case <-timer.C:

@@ -33,6 +33,7 @@ package broker
 
 import (
 	"container/list"
+	"gregor/broker/config"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -476,7 +477,8 @@ var quietFastPath = true
 
 func (fs *fetchState) quiet(k int, p *Partition, rp *kmsg.FetchRequestTopicPartition) bool {
 	sf := fs.sess
-	if !quietFastPath || sf.kind != sessionIncremental || fs.replicaID >= 0 || p == nil || !p.IsLeader() {
+	if !quietFastPath || sf.kind != sessionIncremental || fs.replicaID >= 0 || p == nil || !p.IsLeader() ||
+		fs.r.Rack != "" && fs.b.Config().ReplicaSelector == config.RackAwareReplicaSelector {
 		return false
 	}
 	epoch := p.LeaderEpoch()

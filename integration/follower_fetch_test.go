@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,4 +103,120 @@ func countRecords(t *testing.T, data []byte) int {
 		data = data[12+int(b.Length):]
 	}
 	return n
+}
+
+// fetchesByBroker counts the Fetch responses a client read from each
+// broker.
+type fetchesByBroker struct {
+	mu sync.Mutex
+	n  map[int32]int
+}
+
+func (f *fetchesByBroker) OnBrokerRead(meta kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if key != 1 || err != nil {
+		return
+	}
+	f.mu.Lock()
+	f.n[meta.NodeID]++
+	f.mu.Unlock()
+}
+
+func (f *fetchesByBroker) of(id int32) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n[id]
+}
+
+// With replica.selector.class=RackAwareReplicaSelector, a leader sends a
+// consumer naming its rack to the in-sync follower in that rack (Fetch
+// PreferredReadReplica, no records), and a kgo consumer with that rack
+// reads every record from the follower; a consumer in the leader's rack,
+// or in no rack, is not redirected.
+func TestRackAwareFetchFromFollower(t *testing.T) {
+	c := startClusterEach(t, 3, map[string]string{"replica.selector.class": "org.apache.kafka.common.replica.RackAwareReplicaSelector"},
+		func(id int32, _ string) map[string]string {
+			return map[string]string{"broker.rack": fmt.Sprintf("rack-%d", id)}
+		})
+	topic := "rack-aware"
+	c.createTopic(topic, 1, 3, nil)
+	c.awaitISR(topic, 3, 30*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const n = 200
+	for i := range n {
+		cl.Produce(ctx, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("r%d", i))}, nil)
+	}
+	if err := cl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	leader := c.leaderOf(topic, 0)
+	follower := leader%3 + 1
+	c.awaitISR(topic, 3, 30*time.Second)
+
+	preferred := func(rack string) int32 {
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID, req.MaxWaitMillis, req.MaxBytes, req.SessionEpoch, req.Rack = -1, 100, 1<<20, -1, rack
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = 0, 1<<20, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		vs := kversion.Stable()
+		vs.SetMaxKeyVersion(1, 12) // names topics, not ids
+		pinned, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.MaxVersions(vs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pinned.Close()
+		resp, err := req.RequestWith(ctx, pinned.Broker(int(leader)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp := resp.Topics[0].Partitions[0]
+		if sp.ErrorCode != 0 {
+			t.Fatalf("fetch with rack %q: %v", rack, kerr.ErrorForCode(sp.ErrorCode))
+		}
+		if sp.PreferredReadReplica >= 0 && len(sp.RecordBatches) > 0 {
+			t.Errorf("a redirecting answer carried %d record bytes", len(sp.RecordBatches))
+		}
+		return sp.PreferredReadReplica
+	}
+	if got := preferred(fmt.Sprintf("rack-%d", follower)); got != follower {
+		t.Errorf("the leader named preferred read replica %d for a consumer in rack-%d, want %d", got, follower, follower)
+	}
+	for _, rack := range []string{fmt.Sprintf("rack-%d", leader), "", "rack-elsewhere"} {
+		if got := preferred(rack); got != -1 {
+			t.Errorf("the leader named preferred read replica %d for a consumer in rack %q, want none", got, rack)
+		}
+	}
+
+	hook := &fetchesByBroker{n: map[int32]int{}}
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.Rack(fmt.Sprintf("rack-%d", follower)), kgo.WithHooks(hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	var got []string
+	for len(got) < n {
+		fs := consumer.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("consumed %d of %d records: %v", len(got), n, ctx.Err())
+		}
+		fs.EachRecord(func(r *kgo.Record) { got = append(got, string(r.Value)) })
+	}
+	for i, v := range got {
+		if want := fmt.Sprintf("r%d", i); v != want {
+			t.Fatalf("record %d is %q, want %q", i, v, want)
+		}
+	}
+	if hook.of(follower) == 0 {
+		t.Errorf("the consumer in rack-%d never fetched from follower %d (fetches by broker: %v)", follower, follower, hook.n)
+	}
 }

@@ -23,6 +23,12 @@ func (l Listener) Addr() string { return net.JoinHostPort(l.Host, strconv.Itoa(l
 
 func (l Listener) String() string { return l.Name + "://" + l.Addr() }
 
+// The replica selectors replica.selector.class may name (Kafka's classes).
+const (
+	LeaderSelector           = "org.apache.kafka.common.replica.LeaderSelector"
+	RackAwareReplicaSelector = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+)
+
 // Config is the broker's configuration, resolved from the schema: the
 // static keys (server.properties and --set) and, in the configuration in
 // force, the dynamic ones. Each field is set by one row of the table.
@@ -66,6 +72,7 @@ type Config struct {
 	LeaderReplicationThrottledRate   ByteSize
 	FollowerReplicationThrottledRate ByteSize
 	ReplicaAlterLogDirsRate          ByteSize
+	ReplicaSelector                  string // replica.selector.class
 	ReplicationQuotaWindowNum        int
 	ReplicationQuotaWindowSize       time.Duration
 	AlterLogDirsQuotaWindowNum       int

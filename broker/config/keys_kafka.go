@@ -239,8 +239,6 @@ var kafkaKeys = []Key{
 		Doc: "Purge interval of the delete-records purgatory."},
 	{Name: "inter.broker.protocol.version", Type: String, Default: "3.9-IV0", Valid: metadataVersion, NoEffect: inertFormat,
 		Doc: "The inter-broker protocol version."},
-	{Name: "replica.selector.class", Type: String, NoDefault: true, NoEffect: inertTuning,
-		Doc: "Picks the replica a consumer fetches from (KIP-392); consumers fetch from leaders."},
 	{Name: "group.coordinator.threads", Type: Int, Default: "1", Valid: atLeast(1), NoEffect: inertThreads,
 		Doc: "Threads of the new group coordinator."},
 	{Name: "group.coordinator.append.linger.ms", Type: Int, Default: "10", Valid: atLeast(0), NoEffect: inertTuning,
