@@ -380,3 +380,38 @@ func TestTopicDeletedWhileMoving(t *testing.T) {
 		return true
 	})
 }
+
+// AlterReplicaLogDirs needs ALTER on the cluster: without it every
+// partition gets CLUSTER_AUTHORIZATION_FAILED and nothing moves.
+func TestAlterReplicaLogDirsNeedsClusterAlter(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	props := map[string]string{}
+	for k, v := range aclSet {
+		props[k] = v
+	}
+	tb := twoDirBroker(t, d1, d2, props)
+	tb.createTopic("authz", 1, nil)
+	own := tb.Partition("authz", 0).dir.Path
+	to := d1
+	if own == d1 {
+		to = d2
+	}
+	req := kmsg.NewPtrAlterReplicaLogDirsRequest()
+	d := kmsg.NewAlterReplicaLogDirsRequestDir()
+	d.Dir = to
+	dt := kmsg.NewAlterReplicaLogDirsRequestDirTopic()
+	dt.Topic, dt.Partitions = "authz", []int32{0}
+	d.Topics = append(d.Topics, dt)
+	req.Dirs = append(req.Dirs, d)
+	resp := tb.mustAs("alice", req, 2).(*kmsg.AlterReplicaLogDirsResponse)
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.ClusterAuthorizationFailed.Code {
+		t.Fatalf("without ALTER on the cluster: %v, want CLUSTER_AUTHORIZATION_FAILED", kerr.ErrorForCode(code))
+	}
+	if p := tb.Partition("authz", 0); p.dir.Path != own || p.move != nil {
+		t.Fatal("an unauthorized request moved the replica")
+	}
+	resp = tb.mustAs("admin", req, 2).(*kmsg.AlterReplicaLogDirsResponse)
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("as a super user: %v", kerr.ErrorForCode(code))
+	}
+}
