@@ -21,6 +21,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -259,6 +260,13 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 		return nil
 	}
 	n, err := fs.readRecords(lg, rp.FetchOffset, limit, max(maxBytes, 0), minOne, sp)
+	if errors.Is(err, storage.ErrClosed) {
+		// The replica moved to another log dir meanwhile: read the new
+		// log rather than send the client to refresh its metadata.
+		if lg, err = p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, rp.FetchOffset, fs.version >= 11); err == nil {
+			n, err = fs.readRecords(lg, rp.FetchOffset, limit, max(maxBytes, 0), minOne, sp)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -139,6 +139,25 @@ func TestMoveReplicaBetweenLogDirs(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
+	// A consumer fetches throughout: the swap must not fail its fetches.
+	var fetchErrs []int16
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp := tb.call(sessionFetchReq(0, -1, 1<<20, "mv", map[int32]int64{0: 31})).(*kmsg.FetchResponse)
+			if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+				mu.Lock()
+				fetchErrs = append(fetchErrs, code)
+				mu.Unlock()
+			}
+		}
+	}()
 	wait.For(t, "records produced before the move", 5*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
@@ -181,6 +200,9 @@ func TestMoveReplicaBetweenLogDirs(t *testing.T) {
 	wg.Wait()
 	if produceErr != nil {
 		t.Fatalf("produce during the move: %v", produceErr)
+	}
+	if len(fetchErrs) > 0 {
+		t.Errorf("fetches during the move failed: %v", fetchErrs)
 	}
 	if len(produced) <= atAlter {
 		t.Fatal("nothing was produced during the move")
