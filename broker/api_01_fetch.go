@@ -215,7 +215,7 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 // fetchPartition reads one partition into sp.
 func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget *int32, minOne bool) error {
 	follower := fs.replicaID >= 0
-	lg, err := p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, rp.FetchOffset, fs.version >= 11)
+	lg, err := p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, rp.FetchOffset, rp.LogStartOffset, fs.version >= 11)
 	if err != nil {
 		return err
 	}
@@ -263,7 +263,7 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 	if errors.Is(err, storage.ErrClosed) {
 		// The replica moved to another log dir meanwhile: read the new
 		// log rather than send the client to refresh its metadata.
-		if lg, err = p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, rp.FetchOffset, fs.version >= 11); err == nil {
+		if lg, err = p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, rp.FetchOffset, rp.LogStartOffset, fs.version >= 11); err == nil {
 			n, err = fs.readRecords(lg, rp.FetchOffset, limit, max(maxBytes, 0), minOne, sp)
 		}
 	}

@@ -5,10 +5,10 @@ package broker
 // ReplicaManager.alterReplicaLogDirs does. ALTER on the cluster is
 // needed, else CLUSTER_AUTHORIZATION_FAILED for every partition. Per
 // partition:
-//   - a path that is not one of log.dirs (absolute, as DescribeLogDirs
-//     names them): LOG_DIR_NOT_FOUND;
 //   - a topic name too long for the copy's directory name:
 //     INVALID_TOPIC_EXCEPTION;
+//   - a path that is not one of log.dirs (absolute, as DescribeLogDirs
+//     names them): LOG_DIR_NOT_FOUND;
 //   - a partition the cluster does not have: UNKNOWN_TOPIC_OR_PARTITION;
 //   - a partition this broker holds no replica of: REPLICA_NOT_AVAILABLE,
 //     and the dir is remembered, so a replica created here later (a
@@ -76,6 +76,9 @@ func (b *Broker) handleAlterReplicaLogDirs(_ context.Context, req *protocol.Requ
 // alterReplicaLogDir moves tp's replica to the log dir at path and returns
 // the partition's error code.
 func (b *Broker) alterReplicaLogDir(tp storage.TP, path string) int16 {
+	if storage.FutureNameLen(tp) > 255 {
+		return kerr.InvalidTopicException.Code
+	}
 	var to *storage.Dir
 	if filepath.IsAbs(path) {
 		for _, d := range b.dirs {
@@ -86,9 +89,6 @@ func (b *Broker) alterReplicaLogDir(tp storage.TP, path string) int16 {
 	}
 	if to == nil {
 		return kerr.LogDirNotFound.Code
-	}
-	if storage.FutureNameLen(tp) > 255 {
-		return kerr.InvalidTopicException.Code
 	}
 	p := b.Partition(tp.Topic, tp.Partition)
 	if p == nil {

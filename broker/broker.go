@@ -207,6 +207,9 @@ func New(opt Options) (*Broker, error) {
 			return nil, err
 		}
 	}
+	for tp, dir := range b.placement {
+		b.adoptCheckpoint(tp, dir)
+	}
 	if b.backend == nil {
 		b.backend = metadata.NewLocal(b.cfg.LogDirs[0], b.selfInfo())
 		b.syncApply = true

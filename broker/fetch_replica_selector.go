@@ -8,7 +8,8 @@ package broker
 // fetches from that follower (fetchLog serves it there) until it refreshes
 // its metadata or the follower fails it. As in Kafka's
 // RackAwareReplicaSelector, the follower is the most caught up of the
-// in-sync followers in the consumer's rack holding the fetch offset.
+// in-sync followers in the consumer's rack holding the fetch offset
+// (between the log start its last fetch gave and its log end).
 
 import (
 	"time"
@@ -41,7 +42,7 @@ func (p *Partition) preferredReadReplica(rack string, offset int64, now time.Tim
 	best, bestLEO, bestLag := int32(-1), int64(0), time.Duration(0)
 	for _, id := range p.rs.ISR {
 		f := p.rs.Followers[id]
-		if id == b.id || f == nil || f.LEO < offset || rackOf(id) != rack {
+		if id == b.id || f == nil || f.LEO < offset || f.LogStart > offset || rackOf(id) != rack {
 			continue
 		}
 		lag := now.Sub(f.LastCaughtUp)

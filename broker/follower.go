@@ -508,11 +508,14 @@ func appendCopied(lg *storage.Log, data []byte, each func(h *records.Header, bat
 		start := pos
 		pos += len(batch)
 		if h.NextOffset() <= next {
+			if appended > 0 {
+				return fmt.Errorf("batch at offset %d after the batch ending at %d: offsets must increase", h.BaseOffset, next)
+			}
 			runStart, runEnd = pos, pos
 			return nil // already have it (a resent batch)
 		}
 		if h.BaseOffset < next {
-			if appended > 0 || lg.StartOffset() != next {
+			if appended > 0 || lg.StartOffset() != next || h.BaseOffset < 0 || !records.CRCValid(batch) {
 				return fmt.Errorf("batch at offset %d overlaps the log's end %d", h.BaseOffset, next)
 			}
 			// An empty log starting inside the batch (the source's log

@@ -86,7 +86,10 @@ func (p *Partition) cancelMoveLocked(why string) {
 	p.move = nil
 	gone, err := m.to.Retire(m.path)
 	if err != nil {
-		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("dir", m.path).Msg("retiring the copy of a cancelled log dir move")
+		// Never left behind as a future directory: start-up would take
+		// a lone one for a complete copy.
+		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("dir", m.path).Msg("retiring the copy of a cancelled log dir move; removing it in place")
+		gone = m.path
 	}
 	m.gone = gone
 	close(m.cancel)
@@ -167,6 +170,12 @@ func (b *Broker) runMove(p *Partition, m *logMove) {
 			return
 		case st.done:
 			gone = st.gone
+			if err := st.old.Close(); err != nil {
+				b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("closing a moved replica's old log")
+			}
+			// The new dir's checkpoints name the replica from now on,
+			// not in up to a checkpoint interval.
+			b.writeCheckpoints()
 			b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("to", m.to.Path).Msg("replica moved to another log dir")
 			return
 		case st.caughtUp:
@@ -208,9 +217,10 @@ func (b *Broker) runMove(p *Partition, m *logMove) {
 // moveStatus is what a move's next step is.
 type moveStatus struct {
 	src       *storage.Log
-	from, end int64 // read src from offset from, below end
-	caughtUp  bool  // the copy is at the replica's end but not yet synced
-	done      bool  // the copy is the replica now
+	from, end int64        // read src from offset from, below end
+	caughtUp  bool         // the copy is at the replica's end but not yet synced
+	done      bool         // the copy is the replica now
+	old       *storage.Log // the replaced log, to close
 	gone      string
 	cancelled bool
 	err       error
@@ -240,11 +250,11 @@ func (p *Partition) moveStep(m *logMove, synced bool) moveStatus {
 		}
 	}
 	if synced {
-		gone, err := p.finishMoveLocked(m)
+		old, gone, err := p.finishMoveLocked(m)
 		if err != nil {
 			return moveStatus{err: err}
 		}
-		return moveStatus{done: true, gone: gone}
+		return moveStatus{done: true, old: old, gone: gone}
 	}
 	if next := fut.NextOffset(); next < end {
 		return moveStatus{src: src, from: next, end: end}
@@ -252,74 +262,82 @@ func (p *Partition) moveStep(m *logMove, synced bool) moveStatus {
 	return moveStatus{caughtUp: true}
 }
 
-// finishMoveLocked makes m's complete copy p's replica and returns the
-// old replica's retired directory.
-func (p *Partition) finishMoveLocked(m *logMove) (string, error) {
+// finishMoveLocked makes m's complete copy p's replica. It returns the
+// old replica's log (still open: the caller closes it off the lock) and
+// its retired directory (the caller removes it).
+func (p *Partition) finishMoveLocked(m *logMove) (*storage.Log, string, error) {
 	fut, src := m.log, p.log
+	// Retention runs off the partition's lock: the start may have passed
+	// the copy's end since the last step.
+	if s := src.StartOffset(); fut.NextOffset() < s {
+		if err := fut.TruncateFullyAndStartAt(s); err != nil {
+			return nil, "", err
+		}
+	}
 	// Appends wait for the partition's lock: what arrived since the copy
 	// was synced is all that is left.
 	for next := fut.NextOffset(); next < src.NextOffset(); next = fut.NextOffset() {
 		data, err := src.Read(next, src.NextOffset(), moveChunk, true)
 		if err != nil {
-			return "", err
+			return nil, "", err
 		}
 		if len(data) == 0 {
-			return "", fmt.Errorf("no batch between offsets %d and %d", next, src.NextOffset())
+			return nil, "", fmt.Errorf("no batch between offsets %d and %d", next, src.NextOffset())
 		}
 		if _, err := appendCopied(fut, data, nil); err != nil {
-			return "", err
+			return nil, "", err
 		}
 	}
 	if s := src.StartOffset(); s > fut.StartOffset() {
 		if err := fut.DeleteRecordsBefore(s); err != nil {
-			return "", err
+			return nil, "", err
 		}
 	}
 	if err := fut.SetEpochs(src.Epochs()); err != nil {
-		return "", err
+		return nil, "", err
 	}
 	leo, start := fut.NextOffset(), fut.StartOffset()
 	if err := fut.Close(); err != nil {
-		return "", err
+		return nil, "", err
 	}
-	oldDir, oldPath := p.dir, src.Dir()
-	if err := src.Close(); err != nil {
-		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("closing a moved replica's old log")
+	// The copy's directory entries are durable before it replaces the
+	// replica.
+	if err := p.b.fs.SyncDir(m.path); err != nil {
+		return nil, "", err
 	}
 	// The old replica goes first: a crash between the renames leaves the
-	// complete copy alone, which start-up takes as the replica.
+	// complete copy alone, which start-up takes as the replica (with the
+	// old dir's checkpoint of it). The old log stays open meanwhile: its
+	// open files do not mind the rename, and appends wait for the lock
+	// held here.
+	oldDir, oldPath := p.dir, src.Dir()
 	gone, err := oldDir.Retire(oldPath)
 	if err != nil {
-		return "", p.reopenLocked(oldPath, err)
+		return nil, "", err
 	}
 	final, err := m.to.Promote(m.path, p.tp)
 	if err != nil {
 		if rerr := p.b.fs.Rename(gone, oldPath); rerr != nil {
-			return "", errors.Join(err, rerr)
+			err = errors.Join(err, rerr)
 		}
-		return "", p.reopenLocked(oldPath, err)
+		return nil, "", err
 	}
+	p.b.setPlacement(p.tp, m.to, final)
+	p.move = nil
 	lg, err := p.openAt(final, storage.OpenOptions{Clean: true, RecoveryPoint: leo, StartOffset: start})
 	if err != nil {
-		return "", err
+		// The copy is the replica now but does not open: the partition
+		// is offline here until it opens again (a metadata change or a
+		// restart opens it from its new dir).
+		p.log = nil
+		p.stopLeadingLocked()
+		p.b.log.Error().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("dir", final).Msg("opening a moved replica; the partition is offline here")
+		return src, gone, nil
 	}
-	p.log, p.dir, p.move = lg, m.to, nil
-	p.b.setPlacement(p.tp, m.to, final)
+	p.log, p.dir = lg, m.to
 	p.syncOffsetsLocked()
 	p.notify()
-	return gone, nil
-}
-
-// reopenLocked reopens p's log at path after a failed swap and returns
-// cause.
-func (p *Partition) reopenLocked(path string, cause error) error {
-	lg, err := p.openAt(path, p.dir.OpenOptions(p.tp))
-	if err != nil {
-		p.log = nil
-		return errors.Join(cause, err)
-	}
-	p.log = lg
-	return cause
+	return src, gone, nil
 }
 
 // openAt opens a log of p's at path with the topic's log config.
@@ -360,9 +378,26 @@ func (b *Broker) recoverFuture(f storage.PartitionDir, dir *storage.Dir) error {
 	if err != nil {
 		return err
 	}
+	b.adoptCheckpoint(f.TP, dir)
 	b.log.Info().Str("topic", f.Topic).Int32("partition", f.Partition).Str("dir", dir.Path).Msg("completing a log dir move interrupted by the last stop")
 	b.placement[f.TP], b.paths[f.TP] = dir, path
 	return nil
+}
+
+// adoptCheckpoint gives a replica found in dir the checkpoint (log start,
+// recovery point, high watermark) another log dir still holds of it: the
+// broker stopped after moving it and before the next checkpoint named it
+// in dir.
+func (b *Broker) adoptCheckpoint(tp storage.TP, dir *storage.Dir) {
+	if _, ok := dir.Checkpoint(tp); ok {
+		return
+	}
+	for _, d := range b.dirs {
+		if c, ok := d.Checkpoint(tp); ok && d != dir {
+			dir.AdoptCheckpoint(c)
+			return
+		}
+	}
 }
 
 // takeResume returns, once, the target of p's move under way at the last

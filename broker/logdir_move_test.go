@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -288,10 +289,18 @@ func TestAlterReplicaLogDirsErrors(t *testing.T) {
 func TestLogDirMoveAcrossRestarts(t *testing.T) {
 	d1, d2 := t.TempDir(), t.TempDir()
 	tb := twoDirBroker(t, d1, d2, map[string]string{"replica.alter.log.dirs.io.max.bytes.per.second": "1"})
-	tb.createTopic("r", 2, nil)
+	tb.createTopic("r", 3, nil)
 	for i := range 50 {
 		tb.produce("r", 0, batch(t, int64(i), fmt.Sprintf("v%d", i)))
 		tb.produce("r", 1, batch(t, int64(i), fmt.Sprintf("w%d", i)))
+		tb.produce("r", 2, batch(t, int64(i), fmt.Sprintf("x%d", i)))
+	}
+	// Log starts only the checkpoint files remember (inside the first
+	// segment).
+	for _, p := range []int32{1, 2} {
+		if _, err := tb.Partition("r", p).deleteRecordsBefore(7); err != nil {
+			t.Fatal(err)
+		}
 	}
 	p0 := tb.Partition("r", 0)
 	from := p0.dir.Path
@@ -323,7 +332,20 @@ func TestLogDirMoveAcrossRestarts(t *testing.T) {
 	if filepath.Dir(p1from) == d1 {
 		p1to = d2
 	}
-	if err := os.Rename(p1from, filepath.Join(p1to, "r-1.0123456789abcdef-future")); err != nil {
+	if err := os.Rename(p1from, filepath.Join(p1to, "r-1.0123456789abcdef0123456789abcdef-future")); err != nil {
+		t.Fatal(err)
+	}
+	// Partition 2 stopped after both renames, before a checkpoint named
+	// it in its new dir: the old dir's checkpoint still holds its start.
+	p2from := filepath.Join(from, "r-2")
+	if _, err := os.Stat(p2from); err != nil {
+		p2from = filepath.Join(to, "r-2")
+	}
+	p2to := d1
+	if filepath.Dir(p2from) == d1 {
+		p2to = d2
+	}
+	if err := os.Rename(p2from, filepath.Join(p2to, "r-2")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -340,8 +362,11 @@ func TestLogDirMoveAcrossRestarts(t *testing.T) {
 	if len(dirs[p1to]) != 1 || dirs[p1to][0].IsFuture || dirs[p1to][0].Size == 0 {
 		t.Fatalf("r-1 after the restart: %+v, want its replica in %s", dirs, p1to)
 	}
-	if q1 := tb2.Partition("r", 1); q1.LogEndOffset() != 50 {
-		t.Fatalf("r-1 ends at %d after the restart, want 50", q1.LogEndOffset())
+	for p, dir := range map[int32]string{1: p1to, 2: p2to} {
+		q := tb2.Partition("r", p)
+		if q.LogEndOffset() != 50 || q.LogStartOffset() != 7 || q.dir.Path != dir {
+			t.Fatalf("r-%d after the restart: log %d to %d in %s, want 7 to 50 in %s", p, q.LogStartOffset(), q.LogEndOffset(), q.dir.Path, dir)
+		}
 	}
 }
 
@@ -435,5 +460,57 @@ func TestAlterReplicaLogDirsNeedsClusterAlter(t *testing.T) {
 	resp = tb.mustAs("admin", req, 2).(*kmsg.AlterReplicaLogDirsResponse)
 	if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
 		t.Fatalf("as a super user: %v", kerr.ErrorForCode(code))
+	}
+}
+
+// appendCopied refuses what a copy must not take: offsets going backwards
+// after batches were appended, and a batch that fails its CRC even where
+// an empty log would otherwise restart at it.
+func TestAppendCopiedRefusesBadInput(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("c", 1, nil)
+	lg, _, err := tb.Partition("c", 0).replicaLog(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(base int64, values ...string) []byte {
+		b := batch(t, 1000, values...)
+		binary.BigEndian.PutUint64(b, uint64(base))
+		return b
+	}
+	var backwards []byte
+	backwards = append(backwards, at(0, "a", "b", "c")...)
+	backwards = append(backwards, at(1, "x")...)
+	backwards = append(backwards, at(3, "d")...)
+	n, err := appendCopied(lg, backwards, nil)
+	if err == nil {
+		t.Fatal("offsets going backwards were accepted")
+	}
+	if lg.NextOffset() != 3 || n != len(at(0, "a", "b", "c")) {
+		t.Fatalf("after refusing: log ends at %d, %d bytes appended; want 3 and the first batch", lg.NextOffset(), n)
+	}
+
+	tb.createTopic("e", 1, nil)
+	empty, _, err := tb.Partition("e", 0).replicaLog(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := empty.TruncateFullyAndStartAt(100); err != nil {
+		t.Fatal(err)
+	}
+	bad := at(99, "y", "z")
+	bad[len(bad)-1] ^= 0xff // the CRC no longer holds
+	if _, err := appendCopied(empty, bad, nil); err == nil {
+		t.Fatal("a corrupt batch straddling an empty log's start was accepted")
+	}
+	if empty.StartOffset() != 100 || empty.NextOffset() != 100 {
+		t.Fatalf("a refused batch moved the empty log to %d..%d", empty.StartOffset(), empty.NextOffset())
+	}
+	good := at(99, "y", "z")
+	if _, err := appendCopied(empty, good, nil); err != nil {
+		t.Fatalf("a batch straddling an empty log's start: %v", err)
+	}
+	if empty.NextOffset() != 101 {
+		t.Fatalf("after the straddling batch the log ends at %d, want 101", empty.NextOffset())
 	}
 }

@@ -44,7 +44,9 @@ func (p *Partition) replicaLog(currentEpoch int32) (*storage.Log, int32, error) 
 // watermark and the ISR. With anyReplica (a consumer's Fetch v11+), a
 // follower serves from its own log too, as Kafka does since KIP-392 (its
 // high watermark bounds what the consumer reads).
-func (p *Partition) fetchLog(currentEpoch, replica int32, offset int64, anyReplica bool) (*storage.Log, error) {
+//
+// followerStart is a follower's log start offset (its fetch gives it).
+func (p *Partition) fetchLog(currentEpoch, replica int32, offset, followerStart int64, anyReplica bool) (*storage.Log, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if anyReplica && replica < 0 && p.rs == nil {
@@ -58,6 +60,9 @@ func (p *Partition) fetchLog(currentEpoch, replica int32, offset int64, anyRepli
 	}
 	if replica >= 0 {
 		p.followerFetchLocked(replica, offset)
+		if f := p.rs.Followers[replica]; f != nil {
+			f.LogStart = followerStart
+		}
 	}
 	return p.log, nil
 }

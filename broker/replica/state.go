@@ -8,6 +8,9 @@ import (
 // Follower is what the leader knows of one follower.
 type Follower struct {
 	LEO int64
+	// LogStart is the follower's log start offset as its last fetch gave
+	// it (-1 if unknown).
+	LogStart int64
 	// LastCaughtUp is the last time the follower had fetched everything
 	// the leader had when the follower's previous fetch arrived.
 	LastCaughtUp time.Time
@@ -42,7 +45,7 @@ func NewLeader(self, epoch int32, replicas, isr []int32, leo, hw int64, now time
 		if r != self {
 			// Followers start as caught up "now", as Kafka does, so a
 			// new leader does not evict its ISR before they fetch.
-			s.Followers[r] = &Follower{LEO: -1, LastCaughtUp: now, lastFetch: now}
+			s.Followers[r] = &Follower{LEO: -1, LogStart: -1, LastCaughtUp: now, lastFetch: now}
 		}
 	}
 	s.advanceHW()

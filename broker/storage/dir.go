@@ -120,6 +120,11 @@ func (d *Dir) Checkpoint(tp TP) (Checkpoint, bool) {
 	return *c, true
 }
 
+// AdoptCheckpoint makes c what this dir remembers of its partition (taken
+// from another log dir the partition moved from), until the next
+// WriteCheckpoints.
+func (d *Dir) AdoptCheckpoint(c Checkpoint) { d.marks[c.TP] = &c }
+
 // OpenOptions returns the options to open tp's log with.
 func (d *Dir) OpenOptions(tp TP) OpenOptions {
 	c, _ := d.Checkpoint(tp)
@@ -242,11 +247,12 @@ func (d *Dir) CreatePartition(tp TP, topicID string) (string, error) {
 // this log dir, as CreatePartition makes a partition's, and returns its
 // path.
 func (d *Dir) CreateFuture(tp TP, topicID string) (string, error) {
-	return d.createPartitionDir(filepath.Join(d.Path, tp.String()+"."+randomSuffix()+futureSuffix), topicID)
+	return d.createPartitionDir(filepath.Join(d.Path, tp.String()+"."+randomSuffix()+randomSuffix()+futureSuffix), topicID)
 }
 
-// FutureNameLen is the length of the name of tp's future directory.
-func FutureNameLen(tp TP) int { return len(tp.String()) + 1 + 16 + len(futureSuffix) }
+// FutureNameLen is the length of the name of tp's future directory (a
+// 32-hex-digit random part, as Kafka's UUID without dashes).
+func FutureNameLen(tp TP) int { return len(tp.String()) + 1 + 32 + len(futureSuffix) }
 
 // Promote renames a complete future directory to tp's partition directory
 // in this log dir and returns its path.
