@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -184,6 +185,27 @@ func wantConfig(t *testing.T, cs map[string]kmsg.DescribeConfigsResponseResource
 	}
 }
 
+// describeWhen describes a resource's configs until ready holds of them
+// (bounded): on a cluster, a change made through one broker reaches the
+// others' answers a moment later, as in Kafka.
+func (e *adminEnv) describeWhen(typ kmsg.ConfigResourceType, name, what string, ready func(map[string]kmsg.DescribeConfigsResponseResourceConfig) bool) map[string]kmsg.DescribeConfigsResponseResourceConfig {
+	e.t.Helper()
+	var cs map[string]kmsg.DescribeConfigsResponseResourceConfig
+	wait.For(e.t, what, 10*time.Second, func() bool {
+		cs, _ = e.describeConfigs(typ, name)
+		return ready(cs)
+	})
+	return cs
+}
+
+// has reports whether a described config has a value and source.
+func has(name, value string, source kmsg.ConfigSource) func(map[string]kmsg.DescribeConfigsResponseResourceConfig) bool {
+	return func(cs map[string]kmsg.DescribeConfigsResponseResourceConfig) bool {
+		c, ok := cs[name]
+		return ok && c.Value != nil && *c.Value == value && c.Source == source
+	}
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return "<null>"
@@ -211,7 +233,9 @@ func TestAdminTopicConfigs(t *testing.T) {
 	// Incremental: SET, APPEND to a list, then SUBTRACT and DELETE.
 	wantCode(t, "set retention.ms", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, false, op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("12345"))), nil)
 	wantCode(t, "append cleanup.policy", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, false, op("cleanup.policy", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("compact"))), nil)
-	cs, _ = e.describeConfigs(kmsg.ConfigResourceTypeTopic, topic)
+	cs = e.describeWhen(kmsg.ConfigResourceTypeTopic, topic, "the appended cleanup.policy described", func(cs map[string]kmsg.DescribeConfigsResponseResourceConfig) bool {
+		return strings.Contains(deref(cs["cleanup.policy"].Value), "compact")
+	})
 	wantConfig(t, cs, "retention.ms", "12345", kmsg.ConfigSourceDynamicTopicConfig)
 	wantConfig(t, cs, "segment.ms", "3600000", kmsg.ConfigSourceDynamicTopicConfig)
 	if v := deref(cs["cleanup.policy"].Value); v != "delete,compact" && v != "compact,delete" {
@@ -219,9 +243,8 @@ func TestAdminTopicConfigs(t *testing.T) {
 	}
 	wantCode(t, "subtract cleanup.policy", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, false, op("cleanup.policy", kmsg.IncrementalAlterConfigOpSubtract, kmsg.StringPtr("compact"))), nil)
 	wantCode(t, "delete retention.ms", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, false, op("retention.ms", kmsg.IncrementalAlterConfigOpDelete, nil)), nil)
-	cs, _ = e.describeConfigs(kmsg.ConfigResourceTypeTopic, topic)
+	cs = e.describeWhen(kmsg.ConfigResourceTypeTopic, topic, "retention.ms back to its default", has("retention.ms", "604800000", kmsg.ConfigSourceDefaultConfig))
 	wantConfig(t, cs, "cleanup.policy", "delete", kmsg.ConfigSourceDynamicTopicConfig)
-	wantConfig(t, cs, "retention.ms", "604800000", kmsg.ConfigSourceDefaultConfig)
 
 	// Validation: nothing below changes the topic.
 	wantCode(t, "validate-only set", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, true, op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("999"))), nil)
@@ -236,7 +259,7 @@ func TestAdminTopicConfigs(t *testing.T) {
 
 	// Legacy AlterConfigs replaces every override.
 	wantCode(t, "legacy alter", e.legacyAlter(kmsg.ConfigResourceTypeTopic, topic, false, "max.message.bytes", "20000"), nil)
-	cs, _ = e.describeConfigs(kmsg.ConfigResourceTypeTopic, topic)
+	cs = e.describeWhen(kmsg.ConfigResourceTypeTopic, topic, "max.message.bytes set by AlterConfigs", has("max.message.bytes", "20000", kmsg.ConfigSourceDynamicTopicConfig))
 	wantConfig(t, cs, "max.message.bytes", "20000", kmsg.ConfigSourceDynamicTopicConfig)
 	wantConfig(t, cs, "segment.ms", "604800000", kmsg.ConfigSourceDefaultConfig)
 	wantCode(t, "legacy bad value", e.legacyAlter(kmsg.ConfigResourceTypeTopic, topic, false, "max.message.bytes", "-5"), kerr.InvalidConfig)
