@@ -46,9 +46,10 @@ type fetchState struct {
 	r         *kmsg.FetchRequest
 	version   int16
 	replicaID int32
-	// redirected: a partition named a preferred read replica, so the
-	// response goes at once (as Kafka's does).
-	redirected bool
+	// rackAware: the consumer named its rack and replica.selector.class
+	// may send it elsewhere; redirected: a partition named a preferred
+	// read replica, so the response goes at once (as Kafka's does).
+	rackAware, redirected bool
 	parts      []*Partition // per requested partition in order; nil if unknown
 	topicErrs  []error      // per requested topic
 	// maxBytes and minBytes are the request's, capped (fetchLimits).
@@ -94,7 +95,9 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.R
 		resp.ErrorCode = code
 		return resp, nil
 	}
-	fs.maxBytes, fs.minBytes = fetchLimits(b.Config(), r.MaxBytes, r.MinBytes, fs.replicaID >= 0)
+	cfg := b.Config()
+	fs.maxBytes, fs.minBytes = fetchLimits(cfg, r.MaxBytes, r.MinBytes, fs.replicaID >= 0)
+	fs.rackAware = fs.replicaID < 0 && req.Version >= 11 && r.Rack != "" && cfg.ReplicaSelector == config.RackAwareReplicaSelector
 	fs.resolve()
 	fs.authorize(req)
 	first, bytes, errs := fs.run(resp)
@@ -228,7 +231,7 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 			return nil
 		}
 	}
-	if !follower && fs.version >= 11 {
+	if fs.rackAware {
 		if id := p.preferredReadReplica(fs.r.Rack, rp.FetchOffset, fs.b.now()); id >= 0 {
 			sp.PreferredReadReplica = id // no records: the consumer goes there
 			fs.redirected = true

@@ -13,15 +13,14 @@ package broker
 
 import (
 	"time"
-
-	"gregor/broker/config"
 )
 
 // preferredReadReplica returns the replica a consumer in rack fetching
-// offset should read from, or -1 for this broker (the leader).
+// offset should read from, or -1 for this broker (the leader). The caller
+// checked that replica.selector.class is the rack-aware selector.
 func (p *Partition) preferredReadReplica(rack string, offset int64, now time.Time) int32 {
 	b := p.b
-	if rack == "" || b.Config().ReplicaSelector != config.RackAwareReplicaSelector {
+	if rack == "" {
 		return -1
 	}
 	rackOf := func(id int32) string {

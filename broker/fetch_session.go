@@ -33,7 +33,6 @@ package broker
 
 import (
 	"container/list"
-	"gregor/broker/config"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -477,8 +476,7 @@ var quietFastPath = true
 
 func (fs *fetchState) quiet(k int, p *Partition, rp *kmsg.FetchRequestTopicPartition) bool {
 	sf := fs.sess
-	if !quietFastPath || sf.kind != sessionIncremental || fs.replicaID >= 0 || p == nil || !p.IsLeader() ||
-		fs.r.Rack != "" && fs.b.Config().ReplicaSelector == config.RackAwareReplicaSelector {
+	if !quietFastPath || sf.kind != sessionIncremental || fs.replicaID >= 0 || p == nil || !p.IsLeader() || fs.rackAware {
 		return false
 	}
 	epoch := p.LeaderEpoch()
