@@ -33,6 +33,10 @@ type Partition struct {
 	leo           atomic.Int64
 	start         atomic.Int64
 	firstUnstable atomic.Int64 // first offset of an open transaction, or -1
+	// unreplicated are transactions whose marker is written here but may
+	// not be below the high watermark yet (nil: none); LastStableOffset
+	// counts those still at or above it as open.
+	unreplicated atomic.Pointer[[]endedTxn]
 	// followerInSync: as a follower, the last fetch reached the leader's
 	// high watermark (the follower quota spares such replicas).
 	followerInSync atomic.Bool
@@ -208,10 +212,10 @@ func (p *Partition) openLogLocked() error {
 	if err := p.producer.rebuild(lg, p.b.now()); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Msg("rebuilding producer state")
 	}
-	p.refreshUnstableLocked()
 	if c, ok := dir.Checkpoint(p.tp); ok {
 		p.hw.Store(min(c.HighWatermark, lg.NextOffset()))
 	}
+	p.refreshUnstableLocked()
 	p.syncOffsetsLocked()
 	if to := p.b.takeResume(p.tp); to != nil && to != dir {
 		if err := p.startMoveLocked(to); err != nil {

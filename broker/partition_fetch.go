@@ -7,22 +7,40 @@ import (
 )
 
 // LastStableOffset is the offset below which every transaction is decided
-// (equal to the high watermark when none is open).
+// (equal to the high watermark when none is open). A transaction whose
+// marker is not yet below the high watermark still counts as open, as
+// Kafka's unreplicatedTxns do: its outcome is not replicated yet.
 func (p *Partition) LastStableOffset() int64 {
 	hw := p.hw.Load()
-	if lso := p.firstUnstable.Load(); lso >= 0 && lso < hw {
+	lso := p.firstUnstable.Load()
+	if ended := p.unreplicated.Load(); ended != nil {
+		// In marker order: only the tail at or above hw counts.
+		for i := len(*ended) - 1; i >= 0 && (*ended)[i].Marker >= hw; i-- {
+			if t := (*ended)[i]; lso < 0 || t.First < lso {
+				lso = t.First
+			}
+		}
+	}
+	if lso >= 0 && lso < hw {
 		return lso
 	}
 	return hw
 }
 
-// refreshUnstableLocked recomputes the first offset of an open transaction.
+// refreshUnstableLocked recomputes the first offset of an open transaction
+// and the ended transactions not yet known replicated.
 func (p *Partition) refreshUnstableLocked() {
 	if p.producer == nil {
 		p.firstUnstable.Store(-1)
+		p.unreplicated.Store(nil)
 		return
 	}
 	p.firstUnstable.Store(p.producer.firstUnstable())
+	if ended := p.producer.unreplicated(p.hw.Load()); len(ended) > 0 {
+		p.unreplicated.Store(&ended)
+	} else {
+		p.unreplicated.Store(nil)
+	}
 }
 
 // abortedTxns lists aborted transactions overlapping [from, to) for a

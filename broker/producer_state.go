@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -57,7 +58,13 @@ type producerState struct {
 	// verifying holds transaction verifications of producers with no
 	// transaction open here (txn_verify.go).
 	verifying map[int64]*txnVerification
+	// ended are transactions whose marker was written, until the high
+	// watermark is known to have passed it (unreplicated).
+	ended []endedTxn
 }
+
+// endedTxn is a transaction's first offset and its marker's offset.
+type endedTxn struct{ First, Marker int64 }
 
 // abortedTxn is an aborted transaction's range in the log.
 type abortedTxn struct {
@@ -163,6 +170,7 @@ func (ps *producerState) endTxn(pid int64, epoch int16, commit bool, coordinator
 		if !commit {
 			ps.aborted = append(ps.aborted, abortedTxn{ProducerID: pid, FirstOffset: e.TxnFirstOffset, LastOffset: offset})
 		}
+		ps.ended = append(ps.ended, endedTxn{e.TxnFirstOffset, offset})
 		e.TxnFirstOffset = -1
 		ps.open--
 	}
@@ -207,6 +215,10 @@ func (ps *producerState) trimAborted(logStart int64) {
 //     deduplicated and not told UNKNOWN_PRODUCER_ID.
 func (ps *producerState) trimBelow(logStart int64) {
 	ps.trimAborted(logStart)
+	ps.ended = slices.DeleteFunc(ps.ended, func(t endedTxn) bool { return t.Marker < logStart })
+	for i := range ps.ended {
+		ps.ended[i].First = max(ps.ended[i].First, logStart)
+	}
 	if ps.open == 0 {
 		return
 	}
@@ -232,6 +244,16 @@ func (ps *producerState) firstUnstable() int64 {
 	return lso
 }
 
+// unreplicated drops the ended transactions whose marker is below hw and
+// returns a copy of the rest.
+func (ps *producerState) unreplicated(hw int64) []endedTxn {
+	ps.ended = slices.DeleteFunc(ps.ended, func(t endedTxn) bool { return t.Marker < hw })
+	if len(ps.ended) == 0 {
+		return nil
+	}
+	return slices.Clone(ps.ended)
+}
+
 // expire drops producers not seen since before cutoff that have no open
 // transaction.
 func (ps *producerState) expire(cutoff time.Time) {
@@ -248,7 +270,7 @@ func (ps *producerState) expire(cutoff time.Time) {
 // log was truncated under the state.
 func (ps *producerState) rebuildAfterTruncate(lg *storage.Log, now time.Time) error {
 	lg.DeleteSnapshots()
-	ps.producers, ps.open, ps.aborted = make(map[int64]*producerEntry), 0, nil
+	ps.producers, ps.open, ps.aborted, ps.ended = make(map[int64]*producerEntry), 0, nil, nil
 	return ps.rebuild(lg, now)
 }
 

@@ -68,3 +68,47 @@ func TestProducerStateTrimBelow(t *testing.T) {
 		t.Fatalf("first unstable %d after the commit, want -1", got)
 	}
 }
+
+// A transaction whose marker is written but not yet below the high
+// watermark still holds the last stable offset back, as Kafka's
+// unreplicatedTxns do: a read_committed consumer (of the leader, or of a
+// follower) sees its records only once the outcome is replicated.
+func TestLastStableOffsetWaitsForTheMarkerToReplicate(t *testing.T) {
+	now := time.Now()
+	p := &Partition{producer: newProducerState()}
+	p.firstUnstable.Store(-1)
+	// Producer 1: a transaction over 10-12, committed by a marker at 13;
+	// producer 2: an aborted one over 5-6, marker at 7.
+	p.producer.record(hdr(2, 0, 2, true), 5, now)
+	p.producer.endTxn(2, 0, false, 0, 7, now)
+	p.producer.record(hdr(1, 0, 3, true), 10, now)
+	p.producer.endTxn(1, 0, true, 0, 13, now)
+	p.hw.Store(6)
+	p.refreshUnstableLocked() // as after the append of the marker
+	for _, c := range []struct{ hw, lso int64 }{
+		{6, 5},   // neither marker replicated
+		{8, 8},   // the abort's marker is below the high watermark
+		{12, 10}, // the commit's is not
+		{13, 10},
+		{14, 14}, // both are
+	} {
+		p.hw.Store(c.hw)
+		if got := p.LastStableOffset(); got != c.lso {
+			t.Errorf("high watermark %d: last stable offset %d, want %d", c.hw, got, c.lso)
+		}
+	}
+	// A refresh at a high watermark drops what it passed, and the rest
+	// still counts.
+	p.hw.Store(10)
+	p.refreshUnstableLocked()
+	if got := len(p.producer.ended); got != 1 {
+		t.Fatalf("%d ended transactions kept at high watermark 10, want 1 (the commit's)", got)
+	}
+	if got := p.LastStableOffset(); got != 10 {
+		t.Fatalf("last stable offset %d after the refresh, want 10", got)
+	}
+	p.hw.Store(14)
+	if got := p.LastStableOffset(); got != 14 {
+		t.Fatalf("last stable offset %d once the commit replicated, want 14", got)
+	}
+}
