@@ -55,15 +55,7 @@ func TestFollowerServesConsumerFetch(t *testing.T) {
 		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = 0, 0, 1<<20, epoch, -1
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		// kgo sends its highest version unless capped.
-		vs := kversion.Stable()
-		vs.SetMaxKeyVersion(req.Key(), version)
-		pinned, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.MaxVersions(vs))
-		if err != nil {
-			return kmsg.FetchResponseTopicPartition{}, err
-		}
-		defer pinned.Close()
-		resp, err := req.RequestWith(ctx, pinned.Broker(int(follower)))
+		resp, err := fetchFrom(ctx, c, follower, version, req)
 		if err != nil {
 			return kmsg.FetchResponseTopicPartition{}, err
 		}
@@ -88,6 +80,19 @@ func TestFollowerServesConsumerFetch(t *testing.T) {
 	if sp, err := fetch(11, st[0].epoch+1); err != nil || sp.ErrorCode != kerr.UnknownLeaderEpoch.Code {
 		t.Errorf("Fetch v11 from a follower at a future epoch: %v, code %v; want UNKNOWN_LEADER_EPOCH", err, kerr.ErrorForCode(sp.ErrorCode))
 	}
+}
+
+// fetchFrom sends req to one broker at a Fetch version (kgo sends its
+// highest unless capped).
+func fetchFrom(ctx context.Context, c *cluster, broker int32, version int16, req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
+	vs := kversion.Stable()
+	vs.SetMaxKeyVersion(req.Key(), version)
+	pinned, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.MaxVersions(vs))
+	if err != nil {
+		return nil, err
+	}
+	defer pinned.Close()
+	return req.RequestWith(ctx, pinned.Broker(int(broker)))
 }
 
 // countRecords counts the records of v2 batches.
@@ -167,14 +172,7 @@ func TestRackAwareFetchFromFollower(t *testing.T) {
 		rp.FetchOffset, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = 0, 1<<20, -1, -1
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		vs := kversion.Stable()
-		vs.SetMaxKeyVersion(1, 12) // names topics, not ids
-		pinned, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.MaxVersions(vs))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pinned.Close()
-		resp, err := req.RequestWith(ctx, pinned.Broker(int(leader)))
+		resp, err := fetchFrom(ctx, c, leader, 12, req) // v12 names topics, not ids
 		if err != nil {
 			t.Fatal(err)
 		}
