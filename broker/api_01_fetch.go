@@ -50,8 +50,8 @@ type fetchState struct {
 	// may send it elsewhere; redirected: a partition named a preferred
 	// read replica, so the response goes at once (as Kafka's does).
 	rackAware, redirected bool
-	parts      []*Partition // per requested partition in order; nil if unknown
-	topicErrs  []error      // per requested topic
+	parts                 []*Partition // per requested partition in order; nil if unknown
+	topicErrs             []error      // per requested topic
 	// maxBytes and minBytes are the request's, capped (fetchLimits).
 	maxBytes, minBytes int32
 	// out is the response being built by run: record bytes are file

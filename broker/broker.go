@@ -106,6 +106,8 @@ type Broker struct {
 	stop    chan struct{}
 	bg      sync.WaitGroup
 	spawnMu sync.Mutex // orders spawn against Close
+	// moveSlots bounds the log dir moves copying at once (logdir_move.go).
+	moveSlots chan struct{}
 
 	mu sync.RWMutex
 	// guarded by mu:
@@ -161,6 +163,7 @@ func New(opt Options) (*Broker, error) {
 		resume:    make(map[storage.TP]*storage.Dir),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
+	b.moveSlots = make(chan struct{}, max(len(opt.Config.LogDirs), 1))
 	b.applySlots = make(chan struct{}, maxConcurrentApplies)
 	b.sessions = newFetchSessions(func() int { return b.Config().FetchSessionSlots }, b.now)
 	if ac, ok := opt.Config.Authorizer(); ok {

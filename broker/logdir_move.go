@@ -189,7 +189,23 @@ func (b *Broker) runMove(p *Partition, m *logMove) {
 			continue
 		}
 		synced = false
+		// At most one copy step per log dir at a time (Kafka's
+		// num.replica.alter.log.dirs.threads default): moving a whole
+		// disk's partitions holds that many chunks, not one each.
+		select {
+		case b.moveSlots <- struct{}{}:
+		case <-b.stop:
+			return
+		case <-m.cancel:
+			gone = m.gone
+			return
+		}
 		data, err := st.src.Read(st.from, st.end, int32(limit), true)
+		n, aerr := 0, error(nil)
+		if len(data) > 0 {
+			n, aerr = appendCopied(m.log, data, nil)
+		}
+		<-b.moveSlots
 		if err != nil && !errors.Is(err, storage.ErrOffsetOutOfRange) && !errors.Is(err, storage.ErrClosed) {
 			b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("reading a replica to move it")
 			if !pause(time.Second) {
@@ -205,10 +221,9 @@ func (b *Broker) runMove(p *Partition, m *logMove) {
 			}
 			continue
 		}
-		n, err := appendCopied(m.log, data, nil)
 		b.quotas.alterLogDirs.record(n, b.now())
-		if err != nil {
-			fail(err)
+		if aerr != nil {
+			fail(aerr)
 			return
 		}
 	}

@@ -514,3 +514,34 @@ func TestAppendCopiedRefusesBadInput(t *testing.T) {
 		t.Fatalf("after the straddling batch the log ends at %d, want 101", empty.NextOffset())
 	}
 }
+
+// Many partitions moved at once all finish, copying one chunk per log dir
+// at a time.
+func TestManyMovesAtOnce(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	tb := twoDirBroker(t, d1, d2, nil)
+	tb.createTopic("many", 20, nil)
+	for p := range int32(20) {
+		tb.produce("many", p, batch(t, 1000, fmt.Sprintf("v%d", p)))
+	}
+	want := map[int32]string{}
+	for p := range int32(20) {
+		to := d1
+		if tb.Partition("many", p).dir.Path == d1 {
+			to = d2
+		}
+		want[p] = to
+		if code := tb.alterLogDir(to, "many", p)[p]; code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+	}
+	wait.For(t, "all 20 partitions moved", 20*time.Second, func() bool {
+		for p, to := range want {
+			dirs := tb.logDirsOf("many", p)
+			if len(dirs[to]) != 1 || dirs[to][0].IsFuture {
+				return false
+			}
+		}
+		return true
+	})
+}

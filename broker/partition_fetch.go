@@ -62,11 +62,11 @@ func (p *Partition) abortedTxns(from, to int64) []kmsg.FetchResponseTopicPartiti
 
 // followerFetchLocked records a follower's fetch position; a follower that
 // caught up is added to the ISR asynchronously.
-func (p *Partition) followerFetchLocked(id int32, offset int64) {
+func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 	if p.rs == nil {
 		return
 	}
-	res := p.rs.FollowerFetch(id, offset, p.b.now())
+	res := p.rs.FollowerFetch(id, offset, logStart, p.b.now())
 	if res.HWMoved {
 		p.hw.Store(p.rs.HW)
 		p.notify()

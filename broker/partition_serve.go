@@ -59,10 +59,7 @@ func (p *Partition) fetchLog(currentEpoch, replica int32, offset, followerStart 
 		return nil, err
 	}
 	if replica >= 0 {
-		p.followerFetchLocked(replica, offset)
-		if f := p.rs.Followers[replica]; f != nil {
-			f.LogStart = followerStart
-		}
+		p.followerFetchLocked(replica, offset, followerStart)
 	}
 	return p.log, nil
 }

@@ -21,13 +21,7 @@ import (
 func TestFollowerServesConsumerFetch(t *testing.T) {
 	c := startCluster(t, 2, nil)
 	topic := "follower-fetch"
-	c.createTopic(topic, 1, 2, nil)
-	c.awaitISR(topic, 2, 30*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.RequiredAcks(kgo.AllISRAcks()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := c.replicatedTopic(topic, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for i := range 10 {
@@ -80,6 +74,20 @@ func TestFollowerServesConsumerFetch(t *testing.T) {
 	if sp, err := fetch(11, st[0].epoch+1); err != nil || sp.ErrorCode != kerr.UnknownLeaderEpoch.Code {
 		t.Errorf("Fetch v11 from a follower at a future epoch: %v, code %v; want UNKNOWN_LEADER_EPOCH", err, kerr.ErrorForCode(sp.ErrorCode))
 	}
+}
+
+// replicatedTopic creates a one-partition topic of rf replicas, waits for
+// its full ISR and returns an acks=all producer (closed with the test).
+func (c *cluster) replicatedTopic(topic string, rf int16) *kgo.Client {
+	c.t.Helper()
+	c.createTopic(topic, 1, rf, nil)
+	c.awaitISR(topic, int(rf), 30*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(cl.Close)
+	return cl
 }
 
 // fetchFrom sends req to one broker at a Fetch version (kgo sends its
@@ -143,13 +151,7 @@ func TestRackAwareFetchFromFollower(t *testing.T) {
 			return map[string]string{"broker.rack": fmt.Sprintf("rack-%d", id)}
 		})
 	topic := "rack-aware"
-	c.createTopic(topic, 1, 3, nil)
-	c.awaitISR(topic, 3, 30*time.Second)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.RequiredAcks(kgo.AllISRAcks()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := c.replicatedTopic(topic, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	const n = 200

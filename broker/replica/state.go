@@ -90,12 +90,14 @@ type FetchResult struct {
 	ExpandISR bool
 }
 
-// FollowerFetch records a fetch from follower id at fetchOffset (its LEO).
-func (s *State) FollowerFetch(id int32, fetchOffset int64, now time.Time) FetchResult {
+// FollowerFetch records a fetch from follower id at fetchOffset (its LEO)
+// with its log start offset.
+func (s *State) FollowerFetch(id int32, fetchOffset, logStart int64, now time.Time) FetchResult {
 	f, ok := s.Followers[id]
 	if !ok {
 		return FetchResult{}
 	}
+	f.LogStart = logStart
 	switch {
 	case fetchOffset >= s.LEO:
 		f.LastCaughtUp = later(f.LastCaughtUp, now)

@@ -139,7 +139,7 @@ func TestLeaderStateMachine(t *testing.T) {
 				case "append":
 					moved = s.Append(st.offset)
 				case "fetch":
-					r := s.FollowerFetch(st.id, st.offset, now)
+					r := s.FollowerFetch(st.id, st.offset, -1, now)
 					moved, expand = r.HWMoved, r.ExpandISR
 				case "isr":
 					moved = s.SetISR(st.isr)
