@@ -54,6 +54,21 @@ func (e *adminEnv) topic(prefix string, partitions int32, configs map[string]*st
 	if err != nil {
 		e.t.Fatalf("creating %s: %v", name, err)
 	}
+	// On a cluster a broker may answer metadata for a partition created a
+	// moment ago without its leader (LEADER_NOT_AVAILABLE), and kgo keeps
+	// that answer for requests it routes to leaders until a later one.
+	wait.For(e.t, "metadata to show a leader for every partition of "+name, 15*time.Second, func() bool {
+		md, err := e.adm.ListTopics(e.ctx, name)
+		if err != nil || md[name].Err != nil || len(md[name].Partitions) != int(partitions) {
+			return false
+		}
+		for _, p := range md[name].Partitions {
+			if p.Err != nil || p.Leader < 0 {
+				return false
+			}
+		}
+		return true
+	})
 	return name
 }
 
