@@ -233,6 +233,11 @@ func (b *Broker) produceFailed(req *protocol.Request, pp *producePart) {
 			Str("client_id", req.ClientID).Str("remote", remoteAddr(req)).Msg("rejected record batch")
 	}
 	pp.sp.ErrorCode = ErrorCode(b.log, pp.err)
+	if pp.sp.ErrorCode == kerr.KafkaStorageError.Code && req.Version < 4 {
+		// Before v4 a client need not know the code: NOT_LEADER_OR_FOLLOWER
+		// has it refresh metadata and retry.
+		pp.sp.ErrorCode = kerr.NotLeaderForPartition.Code
+	}
 	if req.Version >= 8 {
 		pp.sp.ErrorMessage = errMessage(pp.err)
 		pp.sp.ErrorRecords = errorRecords(pp.err)
@@ -296,7 +301,7 @@ func leaderOf(t *Topic, partition int32) (*Partition, error) {
 		return nil, kerr.UnknownTopicOrPartition
 	}
 	if !p.IsLeader() {
-		return p, kerr.NotLeaderForPartition
+		return p, p.notLocalErr()
 	}
 	return p, nil
 }

@@ -197,6 +197,11 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 			if err != nil {
 				anyErr = true
 				sp.ErrorCode = ErrorCode(fs.b.log, err)
+				if sp.ErrorCode == kerr.KafkaStorageError.Code && fs.version <= 5 {
+					// Kafka's maybeDownConvertStorageError: such a
+					// client may not retry the code it does not know.
+					sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				}
 				fs.fillLeader(p, &sp)
 			}
 			// An incremental fetch answers only what changed.

@@ -188,6 +188,10 @@ func metadataPartition(p *Partition, brokers []metadata.BrokerInfo) kmsg.Metadat
 			mp.OfflineReplicas = append(mp.OfflineReplicas, r)
 		}
 	}
+	if p.offline.Load() && !slices.Contains(mp.OfflineReplicas, p.b.id) {
+		// This broker's replica went offline with its log dir.
+		mp.OfflineReplicas = append(mp.OfflineReplicas, p.b.id)
+	}
 	if st.Leader < 0 || slices.Contains(mp.OfflineReplicas, st.Leader) {
 		mp.ErrorCode = kerr.LeaderNotAvailable.Code
 		mp.Leader = -1

@@ -90,12 +90,18 @@ func (b *Broker) alterReplicaLogDir(tp storage.TP, path string) int16 {
 	if to == nil {
 		return kerr.LogDirNotFound.Code
 	}
+	if b.dirOffline(to) {
+		return kerr.KafkaStorageError.Code
+	}
 	p := b.Partition(tp.Topic, tp.Partition)
 	if p == nil {
 		return kerr.UnknownTopicOrPartition.Code
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.offline.Load() {
+		return kerr.KafkaStorageError.Code
+	}
 	if p.log == nil || p.closed {
 		b.placeMu.Lock()
 		b.preferred[tp] = to

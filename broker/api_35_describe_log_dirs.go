@@ -76,6 +76,15 @@ func (b *Broker) handleDescribeLogDirs(_ context.Context, req *protocol.Request)
 	for _, d := range b.dirs {
 		rd := kmsg.NewDescribeLogDirsResponseDir()
 		rd.Dir = d.Path
+		if b.dirOffline(d) {
+			// As Kafka names an offline log dir: its error, no
+			// partitions, no sizes.
+			rd.ErrorCode = kerr.KafkaStorageError.Code
+			rd.Topics = []kmsg.DescribeLogDirsResponseDirTopic{}
+			rd.TotalBytes, rd.UsableBytes = -1, -1
+			resp.Dirs = append(resp.Dirs, rd)
+			continue
+		}
 		rd.Topics = byDir[d]
 		if rd.Topics == nil {
 			rd.Topics = []kmsg.DescribeLogDirsResponseDirTopic{}

@@ -56,6 +56,9 @@ func (b *Broker) writeCheckpointsOf(topics []*Topic, final bool) {
 		}
 	}
 	for d, cs := range byDir {
+		if b.dirOffline(d) {
+			continue
+		}
 		if err := d.WriteCheckpoints(cs); err != nil {
 			b.log.Error().Err(err).Str("dir", d.Path).Msg("writing checkpoints")
 		}

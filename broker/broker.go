@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/broker/acl"
 	"gregor/broker/config"
@@ -108,6 +109,13 @@ type Broker struct {
 	spawnMu sync.Mutex // orders spawn against Close
 	// moveSlots bounds the log dir moves copying at once (logdir_move.go).
 	moveSlots chan struct{}
+	// fails is the log dirs' health (logdir_failure.go); offMu guards its
+	// mutable part, offCount counts the failed dirs.
+	fails    dirFailures
+	offMu    sync.Mutex
+	offCount atomic.Int32
+	// started is set once the first metadata load is in force.
+	started atomic.Bool
 
 	mu sync.RWMutex
 	// guarded by mu:
@@ -175,6 +183,17 @@ func New(opt Options) (*Broker, error) {
 	if b.fs == nil {
 		b.fs = storage.OSFS{}
 	}
+	b.fails = dirFailures{offline: make(map[string]error), failed: make(chan struct{})}
+	for _, d := range b.cfg.LogDirs {
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs // as Kafka names log dirs (DescribeLogDirs, AlterReplicaLogDirs)
+		}
+		b.fails.paths = append(b.fails.paths, filepath.Clean(d))
+	}
+	if opt.Backend == nil {
+		b.fails.metaDir = b.fails.paths[0]
+	}
+	b.fs = storage.WatchFS(b.fs, b.diskFailed)
 	if b.clock == nil {
 		b.clock = time.Now
 	}
@@ -183,19 +202,25 @@ func New(opt Options) (*Broker, error) {
 		dir *storage.Dir
 	}
 	var futures []future
-	for _, d := range b.cfg.LogDirs {
-		if abs, err := filepath.Abs(d); err == nil {
-			d = abs // as Kafka names log dirs (DescribeLogDirs, AlterReplicaLogDirs)
-		}
+	for _, d := range b.fails.paths {
 		dir, err := storage.OpenDir(b.fs, d)
+		var parts []storage.PartitionDir
+		if err == nil {
+			parts, err = dir.Partitions()
+		}
+		if err != nil && storage.IsDiskFailure(err) && b.FailCause() == nil {
+			// Offline from the start (diskFailed was told); the
+			// other dirs serve.
+			b.dirs = append(b.dirs, storage.FailedDir(b.fs, d))
+			continue
+		}
 		if err != nil {
+			if c := b.FailCause(); c != nil {
+				return nil, c
+			}
 			return nil, err
 		}
 		b.dirs = append(b.dirs, dir)
-		parts, err := dir.Partitions()
-		if err != nil {
-			return nil, err
-		}
 		for _, p := range parts {
 			if p.Future {
 				futures = append(futures, future{p, dir})
@@ -273,6 +298,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err := b.awaitApplied(ctx); err != nil {
 		return fmt.Errorf("applying cluster metadata: %w", err)
 	}
+	b.started.Store(true)
 	b.goBackground("retention", b.cfg.LogRetentionCheck, b.applyRetention)
 	b.goBackground("checkpoint", 5*time.Second, b.writeCheckpoints)
 	b.goBackground("flush", time.Second, b.flushDue)
@@ -390,20 +416,24 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 		b.placeMu.Unlock()
 		return dir, path, nil
 	}
-	best := b.dirs[0]
-	if d, ok := b.preferred[tp]; ok {
+	var best *storage.Dir
+	if d, ok := b.preferred[tp]; ok && !b.dirOffline(d) {
 		best = d
 		delete(b.preferred, tp)
-	} else if len(b.dirs) > 1 {
+	} else {
 		counts := make(map[*storage.Dir]int)
 		for _, d := range b.placement {
 			counts[d]++
 		}
-		for _, d := range b.dirs[1:] {
-			if counts[d] < counts[best] {
+		for _, d := range b.dirs {
+			if !b.dirOffline(d) && (best == nil || counts[d] < counts[best]) {
 				best = d
 			}
 		}
+	}
+	if best == nil {
+		b.placeMu.Unlock()
+		return nil, "", fmt.Errorf("placing %s: %w (every log dir is offline)", tp, kerr.KafkaStorageError)
 	}
 	// Placed before the directory is made, so partitions created side by
 	// side count each other (each partition's own lock keeps one
@@ -418,6 +448,14 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 		return nil, "", err
 	}
 	return best, path, nil
+}
+
+// placed reports whether a partition has a directory in a log dir.
+func (b *Broker) placed(tp storage.TP) bool {
+	b.placeMu.Lock()
+	defer b.placeMu.Unlock()
+	_, ok := b.placement[tp]
+	return ok
 }
 
 // forgetPlacement drops a partition's directory from the placement once
@@ -484,6 +522,9 @@ func (b *Broker) Close() error {
 		return err // not clean: the next start recovers
 	}
 	for _, d := range b.dirs {
+		if b.dirOffline(d) {
+			continue // not clean: the next start checks what it holds
+		}
 		if err := d.MarkClean(); err != nil {
 			errs = append(errs, err)
 		}

@@ -42,10 +42,14 @@ func ErrorCode(log zerolog.Logger, err error) int16 {
 		return kerr.InvalidRecord.Code
 	case errors.Is(err, metadata.ErrStaleState):
 		return kerr.NotController.Code
+	case storage.IsDiskFailure(err):
+		// Its log dir is going offline (logdir_failure.go logs it).
+		return kerr.KafkaStorageError.Code
 	}
 	log.Error().Err(err).Msg("unexpected error answered as a storage or server error")
 	var pe interface{ Timeout() bool }
-	if errors.As(err, &pe) {
+	if errors.As(err, &pe) && pe.Timeout() {
+		// (Any *os.PathError has the method; only a timeout says yes.)
 		return kerr.RequestTimedOut.Code
 	}
 	return kerr.KafkaStorageError.Code

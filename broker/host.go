@@ -115,7 +115,7 @@ func (b *Broker) ReadCommitted(topic string, partition int32, offset int64, maxB
 	lg := p.log
 	p.mu.Unlock()
 	if lg == nil {
-		return nil, -1, kerr.NotLeaderForPartition
+		return nil, -1, p.notLocalErr()
 	}
 	hw := p.HighWatermark()
 	if offset < p.LogStartOffset() {

@@ -40,6 +40,9 @@ type Partition struct {
 	// followerInSync: as a follower, the last fetch reached the leader's
 	// high watermark (the follower quota spares such replicas).
 	followerInSync atomic.Bool
+	// offline: the replica's log dir failed (logdir_failure.go); it has
+	// no log until the broker restarts. Written under mu.
+	offline atomic.Bool
 
 	mu sync.Mutex
 	// guarded by mu:
@@ -147,9 +150,21 @@ func (p *Partition) apply(st metadata.PartitionState) error {
 		p.b.follow.unfollow(p)
 		return p.dropReplicaLocked()
 	}
+	if p.offline.Load() {
+		// Neither leads nor follows; made leader again (no other
+		// replica could be), it hands over once more.
+		if st.Leader == p.b.id && old.Leader != p.b.id {
+			tp := map[string][]int32{p.tp.Topic: {p.ID}}
+			p.b.spawn(func() { p.b.handOverOffline(tp) })
+		}
+		return nil
+	}
 	if p.log == nil {
 		if err := p.openLogLocked(); err != nil {
 			return err
+		}
+		if p.log == nil {
+			return nil // offline: its log dir failed
 		}
 	}
 	if st.Leader == p.b.id {
@@ -199,12 +214,27 @@ func (p *Partition) dropReplicaLocked() error {
 // openLogLocked opens (or creates) the partition's log in a log dir: the
 // one already holding it, or the one with the fewest partitions.
 func (p *Partition) openLogLocked() error {
+	if !p.b.started.Load() && p.b.OfflineLogDirs() > 0 && !p.b.placed(p.tp) {
+		// A replica of the first metadata load found in no online log
+		// dir may be in the failed one: not created empty elsewhere,
+		// as Kafka refuses to create a log that is not new while a log
+		// dir is offline.
+		p.offline.Store(true)
+		return nil
+	}
 	dir, path, err := p.b.placePartition(p.tp, p.topic.ID)
 	if err != nil {
 		return err
 	}
+	if p.b.dirOffline(dir) {
+		p.offline.Store(true)
+		return nil
+	}
 	lg, err := p.openAt(path, dir.OpenOptions(p.tp))
 	if err != nil {
+		if storage.IsDiskFailure(err) {
+			p.offline.Store(true)
+		}
 		return fmt.Errorf("opening log of %s: %w", p.tp, err)
 	}
 	p.log, p.dir = lg, dir
@@ -345,7 +375,7 @@ func (p *Partition) notify() {
 // cannot serve as leader.
 func (p *Partition) checkLeaderLocked(epoch int32) error {
 	if p.log == nil || p.rs == nil || p.closed {
-		return kerr.NotLeaderForPartition
+		return p.notLocalErr()
 	}
 	return checkEpoch(epoch, p.state.LeaderEpoch)
 }

@@ -31,7 +31,7 @@ func (p *Partition) replicaLog(currentEpoch int32) (*storage.Log, int32, error) 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.log == nil || p.closed {
-		return nil, -1, kerr.NotLeaderForPartition
+		return nil, -1, p.notLocalErr()
 	}
 	if err := checkEpoch(currentEpoch, p.state.LeaderEpoch); err != nil {
 		return nil, -1, err
@@ -51,7 +51,7 @@ func (p *Partition) fetchLog(currentEpoch, replica int32, offset, followerStart 
 	defer p.mu.Unlock()
 	if anyReplica && replica < 0 && p.rs == nil {
 		if p.log == nil || p.closed {
-			return nil, kerr.NotLeaderForPartition
+			return nil, p.notLocalErr()
 		}
 		return p.log, checkEpoch(currentEpoch, p.state.LeaderEpoch)
 	}
@@ -112,7 +112,7 @@ func (p *Partition) activeProducers() ([]producerEntry, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.log == nil || p.closed {
-		return nil, kerr.NotLeaderForPartition
+		return nil, p.notLocalErr()
 	}
 	var out []producerEntry
 	if p.producer != nil {

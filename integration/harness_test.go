@@ -39,6 +39,13 @@ func startCluster(t *testing.T, n int, set map[string]string) *cluster {
 // directory is dir (several log.dirs under it, say).
 func startClusterEach(t *testing.T, n int, set map[string]string, each func(id int32, dir string) map[string]string) *cluster {
 	t.Helper()
+	return startClusterOpt(t, n, set, each, false)
+}
+
+// startClusterOpt is startClusterEach; with faults, the brokers run the
+// binary with fault injection (brokertest.FaultBinary).
+func startClusterOpt(t *testing.T, n int, set map[string]string, each func(id int32, dir string) map[string]string, faults bool) *cluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("cluster tests start ZooKeeper and several brokers")
 	}
@@ -67,7 +74,7 @@ func startClusterEach(t *testing.T, n int, set map[string]string, each func(id i
 				s[k] = v
 			}
 		}
-		c.brokers[id] = brokertest.Start(t, brokertest.Options{Dir: dir, Set: s})
+		c.brokers[id] = brokertest.Start(t, brokertest.Options{Dir: dir, Set: s, Faults: faults})
 	}
 	c.awaitBrokers(n, 30*time.Second)
 	return c

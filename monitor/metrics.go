@@ -86,6 +86,7 @@ var (
 	dUnder           = desc("under_replicated_partitions", "Partitions led here with fewer in-sync replicas than replicas.")
 	dAtMinISR        = desc("at_min_isr_partitions", "Partitions led here with exactly min.insync.replicas in sync.")
 	dOffline         = desc("offline_partitions", "Partitions without a leader (reported by the controller only, so a cluster reports each once).")
+	dOfflineDirs     = desc("offline_log_dirs", "Log dirs taken offline by a disk failure (Kafka's OfflineLogDirectoryCount).")
 	dShrinks         = desc("isr_shrinks_total", "ISR shrinks made by this broker as leader.")
 	dExpands         = desc("isr_expands_total", "ISR expansions made by this broker as leader.")
 	dElections       = desc("leader_elections_total", "Leader changes made by this broker as controller.")
@@ -112,7 +113,7 @@ type brokerCollector struct{ src Sources }
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsIdle, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
-		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dAtMinISR, dOffline, dShrinks, dExpands, dElections, dController,
+		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dAtMinISR, dOffline, dOfflineDirs, dShrinks, dExpands, dElections, dController,
 		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dPartErrors, dFetchSessions, dFetchSessParts,
 		dQuotaRate, dQuotaLimit, dThrottled, dUptime, dBuild} {
 		ch <- d
@@ -211,6 +212,7 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 	gauge(ch, dUnder, float64(under))
 	gauge(ch, dAtMinISR, float64(atMin))
 	gauge(ch, dOffline, float64(b.OfflinePartitions()))
+	gauge(ch, dOfflineDirs, float64(b.OfflineLogDirs()))
 	for _, t := range b.Traffic() {
 		counter(ch, dTopicBytesIn, float64(t.BytesIn), t.Topic)
 		counter(ch, dTopicRecordsIn, float64(t.RecordsIn), t.Topic)

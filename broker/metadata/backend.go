@@ -170,5 +170,11 @@ type Backend interface {
 	DeleteDelegationToken(ctx context.Context, tokenID string) error
 	// Shutdown hands leaderships over (controlled shutdown) where it can.
 	Shutdown(ctx context.Context) error
+	// HandOver does for the given partitions of each topic what Shutdown
+	// does for all: their leaderships go to other in-sync replicas and
+	// this broker leaves their ISRs (its replicas of them went offline
+	// with their log dir). It returns once the states it wrote are
+	// delivered here.
+	HandOver(ctx context.Context, parts map[string][]int32) error
 	Close() error
 }

@@ -437,4 +437,7 @@ func (l *local) ListPartitionReassignments(context.Context, map[string][]int32) 
 }
 
 func (l *local) Shutdown(context.Context) error { return nil }
-func (l *local) Close() error                   { return nil }
+
+// HandOver has no other broker to hand to.
+func (l *local) HandOver(context.Context, map[string][]int32) error { return nil }
+func (l *local) Close() error                                       { return nil }

@@ -313,3 +313,10 @@ func randomSuffix() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// FailedDir stands for a log dir that could not be opened (its disk
+// failed): it has no checkpoints and holds no partitions, and is named in
+// DescribeLogDirs with its error.
+func FailedDir(fs FS, path string) *Dir {
+	return &Dir{fs: fs, Path: path, marks: make(map[TP]*Checkpoint)}
+}

@@ -104,7 +104,7 @@ func (s *Section) ReadAt(p []byte, off int64) (int, error) {
 // File returns the open file and the section's position in it, for
 // sendfile; ok is false when the log's filesystem is not the OS's.
 func (s *Section) File() (f *os.File, pos int64, ok bool) {
-	f, ok = s.f.File.(*os.File)
+	f, ok = osFileOf(s.f.File)
 	return f, s.pos, ok
 }
 

@@ -342,7 +342,39 @@ func (b *backend) Shutdown(ctx context.Context) error {
 // read and a compare-and-set in ZooKeeper).
 const handOverParallel = 8
 
+// HandOver hands over the leaderships of some partitions, and leaves
+// their ISRs, as Shutdown does for all (their replicas here went offline
+// with their log dir).
+func (b *backend) HandOver(ctx context.Context, parts map[string][]int32) error {
+	_, err := withCtx(ctx, func() (struct{}, error) {
+		return struct{}{}, b.handOverMany(ctx, func(topic string, p int32) bool { return slices.Contains(parts[topic], p) }, "log dir failure")
+	})
+	return err
+}
+
 func (b *backend) shutdown(ctx context.Context) error {
+	err := b.handOverMany(ctx, func(string, int32) bool { return true }, "controlled shutdown")
+	errs := []error{err}
+	self := b.self()
+	// Resign as controller.
+	data, stat, err := b.conn.Get(b.p(controllerPath))
+	if err == nil && stat.EphemeralOwner == b.conn.SessionID() {
+		var z controllerZNode
+		if json.Unmarshal(data, &z) == nil && z.BrokerID == self {
+			if err := b.conn.Delete(b.p(controllerPath), stat.Version); err != nil && !errors.Is(err, zk.ErrNoNode) {
+				errs = append(errs, err)
+			} else {
+				b.log.Info().Msg("resigned as controller for shutdown")
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// handOverMany applies metadata.ControlledShutdown to the partitions want
+// picks among those this broker holds a replica of, and waits until its
+// own loop has delivered the states it wrote.
+func (b *backend) handOverMany(ctx context.Context, want func(topic string, p int32) bool, why string) error {
 	self := b.self()
 	type tp struct {
 		topic    string
@@ -355,7 +387,7 @@ func (b *backend) shutdown(ctx context.Context) error {
 	apply, _ := b.apply.(metadata.PartitionApplier)
 	for name, t := range b.topics {
 		for p, r := range t.assign {
-			if slices.Contains(r, self) {
+			if slices.Contains(r, self) && want(name, int32(p)) {
 				mine = append(mine, tp{name, t.id, int32(p), slices.Clone(r)})
 			}
 		}
@@ -401,19 +433,7 @@ func (b *backend) shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("waiting for the handed over states to be read back: %w", err))
 		}
 	}
-	b.log.Info().Int("partitions", len(mine)).Int("changed", len(written)).Msg("controlled shutdown: leaderships handed over and ISRs left")
-	// Resign as controller.
-	data, stat, err := b.conn.Get(b.p(controllerPath))
-	if err == nil && stat.EphemeralOwner == b.conn.SessionID() {
-		var z controllerZNode
-		if json.Unmarshal(data, &z) == nil && z.BrokerID == self {
-			if err := b.conn.Delete(b.p(controllerPath), stat.Version); err != nil && !errors.Is(err, zk.ErrNoNode) {
-				errs = append(errs, err)
-			} else {
-				b.log.Info().Msg("resigned as controller for shutdown")
-			}
-		}
-	}
+	b.log.Info().Int("partitions", len(mine)).Int("changed", len(written)).Str("why", why).Msg("leaderships handed over and ISRs left")
 	return errors.Join(errs...)
 }
 
@@ -446,7 +466,7 @@ func (b *backend) handOver(topic string, p int32, replicas []int32, live metadat
 			return metadata.PartitionState{}, false, err
 		}
 		if next.Leader != z.Leader {
-			b.log.Info().Str("topic", topic).Int32("partition", p).Int32("leader", next.Leader).Int32("leader_epoch", next.LeaderEpoch).Msg("controlled shutdown: leadership moved")
+			b.log.Info().Str("topic", topic).Int32("partition", p).Int32("leader", next.Leader).Int32("leader_epoch", next.LeaderEpoch).Msg("leadership handed over")
 		}
 		st := metadata.PartitionState{Replicas: replicas, Leader: next.Leader, LeaderEpoch: next.LeaderEpoch, ISR: slices.Clone(next.ISR), Version: stat.Version}
 		return st, true, nil

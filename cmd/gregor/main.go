@@ -151,7 +151,15 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 		return 1
 	}
 	srv.logStarted(cfg)
-	<-ctx.Done()
+	code := 0
+	select {
+	case <-ctx.Done():
+	case <-srv.broker.Failed():
+		// Every log dir failed: nothing more can be served. Stop as
+		// for a signal (leaderships are handed over first), and say so
+		// in the exit status, as Kafka halts.
+		code = 1
+	}
 	stop()
 	log.Info().Msg("shutting down")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -160,5 +168,5 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 		log.Error().Err(err).Msg("shutdown")
 		return 1
 	}
-	return 0
+	return code
 }

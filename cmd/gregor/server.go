@@ -15,11 +15,16 @@ import (
 	"gregor/broker/config"
 	"gregor/broker/metadata"
 	"gregor/broker/share"
+	"gregor/broker/storage"
 	"gregor/broker/zkmeta"
 	"gregor/coordinator"
 	"gregor/monitor"
 	"gregor/protocol"
 )
+
+// logFS is the filesystem of the logs: the real one (nil), or in test
+// builds one that injects disk failures (faultfs.go).
+var logFS = func() storage.FS { return nil }
 
 // server is a running broker with its listeners.
 type server struct {
@@ -46,7 +51,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 		}
 		backend = zb
 	}
-	b, err := broker.New(broker.Options{Config: cfg, Backend: backend, Log: log.With().Str("component", "broker").Logger()})
+	b, err := broker.New(broker.Options{Config: cfg, Backend: backend, FS: logFS(), Log: log.With().Str("component", "broker").Logger()})
 	if err != nil {
 		return nil, err
 	}

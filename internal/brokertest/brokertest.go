@@ -25,11 +25,17 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
+// builds are the binaries built by this test binary, by build tags.
+var builds struct {
+	mu   sync.Mutex
+	done map[string]*build
+}
+
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
 // repoRoot finds the module root from this file's location.
 func repoRoot() string {
@@ -44,27 +50,53 @@ func Binary(t testing.TB) string {
 	if p := os.Getenv("GREGOR_BIN"); p != "" {
 		return p
 	}
-	buildOnce.Do(func() {
+	return binaryWith(t, "")
+}
+
+// FaultBinary returns a gregor binary with fault injection built in (the
+// gregorfaults tag: cmd/gregor/faultfs.go), whose log dir d fails every
+// file operation with EIO while a file d+".fail" exists.
+func FaultBinary(t testing.TB) string {
+	t.Helper()
+	return binaryWith(t, "gregorfaults")
+}
+
+func binaryWith(t testing.TB, tags string) string {
+	t.Helper()
+	builds.mu.Lock()
+	if builds.done == nil {
+		builds.done = make(map[string]*build)
+	}
+	bd := builds.done[tags]
+	if bd == nil {
+		bd = &build{}
+		builds.done[tags] = bd
+	}
+	builds.mu.Unlock()
+	bd.once.Do(func() {
 		dir, err := os.MkdirTemp("", "gregor-bin-")
 		if err != nil {
-			buildErr = err
+			bd.err = err
 			return
 		}
-		buildPath = filepath.Join(dir, "gregor")
-		args := []string{"build", "-o", buildPath}
+		bd.path = filepath.Join(dir, "gregor")
+		args := []string{"build", "-o", bd.path}
 		if os.Getenv("GREGOR_RACE") != "" {
 			args = append(args, "-race")
+		}
+		if tags != "" {
+			args = append(args, "-tags", tags)
 		}
 		cmd := exec.Command("go", append(args, "./cmd/gregor")...)
 		cmd.Dir = repoRoot()
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/gregor: %v\n%s", err, out)
+			bd.err = fmt.Errorf("go build ./cmd/gregor: %v\n%s", err, out)
 		}
 	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	if bd.err != nil {
+		t.Fatal(bd.err)
 	}
-	return buildPath
+	return bd.path
 }
 
 // skipShort skips a test that needs a broker process under -short, the
@@ -101,6 +133,8 @@ type Options struct {
 	// TLS, if set, is how readiness is checked on Port (an SSL or
 	// SASL_SSL listener there); ApiVersions needs no authentication.
 	TLS *tls.Config
+	// Faults runs FaultBinary.
+	Faults bool
 }
 
 // Broker is a running (or stopped) gregor process.
@@ -129,7 +163,11 @@ type Broker struct {
 func Start(t testing.TB, opt Options) *Broker {
 	t.Helper()
 	skipShort(t)
-	b := &Broker{t: t, bin: Binary(t), Dir: opt.Dir, Port: opt.Port, set: opt.Set, noFile: opt.NoFile, tls: opt.TLS}
+	bin := Binary(t)
+	if opt.Faults {
+		bin = FaultBinary(t)
+	}
+	b := &Broker{t: t, bin: bin, Dir: opt.Dir, Port: opt.Port, set: opt.Set, noFile: opt.NoFile, tls: opt.TLS}
 	if b.Dir == "" {
 		b.Dir = t.TempDir()
 	}

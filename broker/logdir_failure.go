@@ -1,0 +1,212 @@
+package broker
+
+// A log dir whose disk fails goes offline, as in Kafka
+// (LogDirFailureChannel and ReplicaManager.handleLogDirFailure). Every
+// file operation of the logs goes through storage.WatchFS; the first disk
+// failure met under a log dir (an I/O error, a filesystem turned
+// read-only: storage.IsDiskFailure) takes the whole dir offline:
+//   - each replica in it closes its log and answers KAFKA_STORAGE_ERROR
+//     from then on; Metadata names this broker among its offline replicas;
+//   - on ZooKeeper, the leaderships of those partitions go to other
+//     in-sync replicas and this broker leaves their ISRs, as in a
+//     controlled shutdown of those partitions alone; the other log dirs
+//     go on serving;
+//   - no new replica is placed there, moves to it are cancelled and
+//     DescribeLogDirs names it with KAFKA_STORAGE_ERROR;
+//   - once every log dir is offline, or the dir holding the metadata of a
+//     single broker, the broker stops (Failed), as Kafka halts.
+// The dir stays offline until the broker restarts; one that fails to open
+// at start-up is offline from the start. A full disk is not a failure:
+// appends fail with KAFKA_STORAGE_ERROR and resume once space is freed.
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"gregor/broker/storage"
+)
+
+// handOverTimeout bounds handing the partitions of a failed log dir over.
+const handOverTimeout = 30 * time.Second
+
+// dirFailures is the state of the log dirs' health.
+type dirFailures struct {
+	// paths are the configured log dirs (absolute).
+	paths []string
+	// metaDir is the log dir holding the local metadata ("" on
+	// ZooKeeper): the broker stops if it fails.
+	metaDir string
+	// guarded by Broker.offMu:
+	offline map[string]error
+	failed  chan struct{} // closed when the broker must stop
+	cause   error
+}
+
+// dirOf returns the configured log dir that path lies in, or "".
+func (f *dirFailures) dirOf(path string) string {
+	best := ""
+	for _, d := range f.paths {
+		if (path == d || strings.HasPrefix(path, d+string(filepath.Separator))) && len(d) > len(best) {
+			best = d
+		}
+	}
+	return best
+}
+
+// diskFailed is told of every disk failure met under the logs. It never
+// blocks on a partition: it may be called with one's lock held.
+func (b *Broker) diskFailed(path string, err error) {
+	dir := b.fails.dirOf(path)
+	if dir == "" {
+		b.log.Error().Err(err).Str("path", path).Msg("disk failure outside the log dirs")
+		return
+	}
+	b.offMu.Lock()
+	if _, ok := b.fails.offline[dir]; ok {
+		b.offMu.Unlock()
+		return
+	}
+	b.fails.offline[dir] = err
+	b.offCount.Add(1)
+	all := len(b.fails.offline) == len(b.fails.paths)
+	b.offMu.Unlock()
+	b.log.Error().Err(err).Str("dir", dir).Str("path", path).Msg("log dir failed: its replicas are offline until the broker restarts")
+	switch {
+	case all:
+		b.fail(fmt.Errorf("every log dir has failed, the last %s: %w", dir, err))
+		return
+	case dir == b.fails.metaDir:
+		b.fail(fmt.Errorf("the log dir holding the cluster metadata, %s, failed: %w", dir, err))
+		return
+	}
+	b.spawn(func() { b.takeDirOffline(dir) })
+}
+
+// fail makes the broker stop: Failed is closed.
+func (b *Broker) fail(err error) {
+	b.offMu.Lock()
+	defer b.offMu.Unlock()
+	if b.fails.cause != nil {
+		return
+	}
+	b.fails.cause = err
+	close(b.fails.failed)
+	b.log.Error().Err(err).Msg("the broker cannot go on: stopping")
+}
+
+// Failed is closed once the broker cannot go on (every log dir failed);
+// FailCause says why. The process should stop.
+func (b *Broker) Failed() <-chan struct{} { return b.fails.failed }
+
+// FailCause is why Failed was closed, or nil.
+func (b *Broker) FailCause() error {
+	b.offMu.Lock()
+	defer b.offMu.Unlock()
+	return b.fails.cause
+}
+
+// dirOffline reports whether a log dir has failed.
+func (b *Broker) dirOffline(d *storage.Dir) bool {
+	if b.offCount.Load() == 0 {
+		return false
+	}
+	b.offMu.Lock()
+	defer b.offMu.Unlock()
+	_, ok := b.fails.offline[d.Path]
+	return ok
+}
+
+// OfflineLogDirs counts the failed log dirs (Kafka's
+// OfflineLogDirectoryCount).
+func (b *Broker) OfflineLogDirs() int { return int(b.offCount.Load()) }
+
+// takeDirOffline takes every replica in a failed log dir offline, and
+// hands their leaderships over where the cluster has other replicas.
+func (b *Broker) takeDirOffline(path string) {
+	var dir *storage.Dir
+	for _, d := range b.dirs {
+		if d.Path == path {
+			dir = d
+		}
+	}
+	if dir == nil {
+		return
+	}
+	parts := make(map[string][]int32)
+	n := 0
+	for _, t := range b.Topics() {
+		for _, p := range t.Partitions() {
+			if p.takeOffline(dir) {
+				parts[t.Name] = append(parts[t.Name], p.ID)
+				n++
+			}
+		}
+	}
+	b.log.Warn().Str("dir", path).Int("replicas", n).Msg("replicas of a failed log dir taken offline")
+	b.handOverOffline(parts)
+}
+
+// handOverOffline moves the leadership of offline replicas to other
+// in-sync replicas and takes this broker out of their ISRs.
+func (b *Broker) handOverOffline(parts map[string][]int32) {
+	if len(parts) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), handOverTimeout)
+	defer cancel()
+	go func() {
+		select {
+		case <-b.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	if err := b.backend.HandOver(ctx, parts); err != nil {
+		b.log.Error().Err(err).Msg("handing over the partitions of a failed log dir")
+	}
+}
+
+// takeOffline takes p's replica offline if its log is in dir, and cancels
+// a move of it into dir; it reports whether the replica went offline.
+func (p *Partition) takeOffline(dir *storage.Dir) bool {
+	p.mu.Lock()
+	if p.move != nil && p.move.to == dir {
+		p.cancelMoveLocked("its target log dir failed")
+	}
+	if p.log == nil || p.dir != dir || p.closed || p.offline.Load() {
+		p.mu.Unlock()
+		return false
+	}
+	wasLeader := p.rs != nil
+	p.offline.Store(true)
+	p.cancelMoveLocked("its log dir failed")
+	p.b.follow.unfollow(p)
+	p.stopLeadingLocked()
+	lg := p.log
+	p.log, p.producer = nil, nil
+	if err := lg.Close(); err != nil {
+		p.b.log.Debug().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("closing the log of an offline replica")
+	}
+	p.notify()
+	epoch := p.epoch.Load()
+	p.mu.Unlock()
+	if wasLeader && p.topic.Internal {
+		p.b.tellLeadership(p.tp.Topic, p.ID, false, epoch)
+	}
+	return true
+}
+
+// notLocalErr is what a partition without a usable local log answers: an
+// offline replica (its log dir failed) KAFKA_STORAGE_ERROR, any other
+// NOT_LEADER_OR_FOLLOWER.
+func (p *Partition) notLocalErr() error {
+	if p.offline.Load() {
+		return kerr.KafkaStorageError
+	}
+	return kerr.NotLeaderForPartition
+}

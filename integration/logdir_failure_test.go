@@ -1,0 +1,442 @@
+package integration
+
+// A log dir whose disk fails goes offline, as in Kafka: its replicas
+// answer KAFKA_STORAGE_ERROR and are named offline in Metadata, the other
+// log dir goes on serving, on a cluster the failed replicas' leaderships
+// move to other in-sync replicas with no acknowledged record lost, and a
+// broker whose every log dir failed stops. The brokers run the test build
+// with fault injection (brokertest.FaultBinary): touching d+".fail" makes
+// every file operation under log dir d fail with EIO.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
+	"gregor/internal/promtest"
+	"gregor/internal/wait"
+)
+
+// failDir makes every file operation under a fault broker's log dir fail.
+func failDir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.WriteFile(dir+".fail", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mendDir ends failDir.
+func mendDir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.Remove(dir + ".fail"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// produceTo sends one record to topic-p on broker with acks=all and
+// returns the partition's error code.
+func produceTo(ctx context.Context, cl *kgo.Client, broker int32, topic string, id [16]byte, p int32, value string) (int16, error) {
+	resp, err := rawProduce(ctx, cl, broker, topic, id, p, -1, plainBatch(value))
+	if err != nil {
+		return 0, err
+	}
+	return resp.Topics[0].Partitions[0].ErrorCode, nil
+}
+
+// countAll reads the given partitions of topic from their start to their
+// ends and returns how many records they hold.
+func countAll(ctx context.Context, t *testing.T, seeds []string, topic string, parts []int32) int {
+	t.Helper()
+	offs := make(map[int32]kgo.Offset)
+	for _, p := range parts {
+		offs[p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.FetchMaxWait(200*time.Millisecond),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offs}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// Other partitions of the topic may be offline: only these count.
+	ends, lerr := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	left := make(map[int32]int64)
+	for _, p := range parts {
+		o, ok := ends.Lookup(topic, p)
+		if !ok || o.Err != nil {
+			t.Fatalf("end offset of %s-%d: %v (%v)", topic, p, o.Err, lerr)
+		}
+		if o.Offset > 0 {
+			left[p] = o.Offset
+		}
+	}
+	n := 0
+	rctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	for len(left) > 0 {
+		fs := cl.PollFetches(rctx)
+		if rctx.Err() != nil {
+			t.Fatalf("reading %s: partitions %v not read to their ends", topic, left)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			n++
+			if r.Offset+1 >= left[r.Partition] {
+				delete(left, r.Partition)
+			}
+		})
+	}
+	return n
+}
+
+// dirsOfBroker says which of a broker's log dirs holds each partition of
+// topic, and which dirs answer with an error.
+func dirsOfBroker(ctx context.Context, cl *kgo.Client, broker int32, topic string) (map[int32]string, map[string]error, error) {
+	req := kmsg.NewPtrDescribeLogDirsRequest() // every dir, every partition
+	resp, err := cl.Broker(int(broker)).Request(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	where, errs := make(map[int32]string), make(map[string]error)
+	for _, d := range resp.(*kmsg.DescribeLogDirsResponse).Dirs {
+		if err := kerr.ErrorForCode(d.ErrorCode); err != nil {
+			errs[d.Dir] = err
+		}
+		for _, t := range d.Topics {
+			if t.Topic != topic {
+				continue
+			}
+			for _, p := range t.Partitions {
+				where[p.Partition] = d.Dir
+			}
+		}
+	}
+	return where, errs, nil
+}
+
+func TestLogDirFailureSingleBroker(t *testing.T) {
+	dir := t.TempDir()
+	d1, d2 := filepath.Join(dir, "d1"), filepath.Join(dir, "d2")
+	mon := fmt.Sprintf("127.0.0.1:%d", brokertest.FreePort(t))
+	b := brokertest.Start(t, brokertest.Options{Dir: dir, Faults: true, Set: map[string]string{"log.dirs": d1 + "," + d2, "gregor.metrics.listener": mon}})
+	offlineDirs := func() float64 {
+		f, err := promtest.TryScrape("http://" + mon + "/metrics")
+		if err != nil {
+			return -1
+		}
+		v, _ := f.Value("gregor_offline_log_dirs")
+		return v
+	}
+	if n := offlineDirs(); n != 0 {
+		t.Fatalf("gregor_offline_log_dirs is %v before any failure", n)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.RequestRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const topic = "failing"
+	if _, err := adm.CreateTopic(ctx, 4, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	var id [16]byte
+	wait.For(t, "every partition of "+topic+" led", 10*time.Second, func() bool {
+		td, err := adm.ListTopics(ctx, topic)
+		id = td[topic].ID
+		if err != nil || td[topic].Err != nil || len(td[topic].Partitions) != 4 {
+			return false
+		}
+		for _, p := range td[topic].Partitions {
+			if p.Leader != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	for p := range int32(4) {
+		for i := range 3 {
+			code, err := produceTo(ctx, cl, 0, topic, id, p, fmt.Sprintf("before-%d-%d", p, i))
+			if err != nil || code != 0 {
+				t.Fatalf("producing to p%d before the failure: code %d, %v", p, code, err)
+			}
+		}
+	}
+	where, _, err := dirsOfBroker(ctx, cl, 0, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inD1, inD2 []int32
+	for p, d := range where {
+		if d == d2 {
+			inD2 = append(inD2, p)
+		} else {
+			inD1 = append(inD1, p)
+		}
+	}
+	if len(inD1) == 0 || len(inD2) == 0 {
+		t.Fatalf("the partitions were not spread over both log dirs: %v", where)
+	}
+
+	// The disk under d2 dies; the next write there meets it.
+	failDir(t, d2)
+	code, err := produceTo(ctx, cl, 0, topic, id, inD2[0], "during")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != kerr.KafkaStorageError.Code {
+		t.Fatalf("a produce to p%d in the failed dir got %s, want KAFKA_STORAGE_ERROR", inD2[0], kerr.ErrorForCode(code))
+	}
+	checkOffline(ctx, t, cl, adm, topic, 0, inD2, d2)
+	if n := offlineDirs(); n != 1 {
+		t.Fatalf("gregor_offline_log_dirs is %v with one dir failed", n)
+	}
+	for _, p := range inD2 {
+		if code, err := produceTo(ctx, cl, 0, topic, id, p, "after"); err != nil || code != kerr.KafkaStorageError.Code {
+			t.Fatalf("a produce to offline p%d got code %d, %v; want KAFKA_STORAGE_ERROR", p, code, err)
+		}
+	}
+	// d1 serves on, and new partitions go there.
+	for _, p := range inD1 {
+		if code, err := produceTo(ctx, cl, 0, topic, id, p, "after"); err != nil || code != 0 {
+			t.Fatalf("a produce to p%d in the healthy dir got code %d, %v", p, code, err)
+		}
+	}
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "fresh"); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "the new topic's partitions, all in the healthy dir", 10*time.Second, func() bool {
+		w, _, err := dirsOfBroker(ctx, cl, 0, "fresh")
+		return err == nil && len(w) == 2 && w[0] == d1 && w[1] == d1
+	})
+	if n := countAll(ctx, t, []string{b.Addr}, topic, inD1); n != 4*len(inD1) {
+		t.Fatalf("the healthy partitions hold %d records, want %d", n, 4*len(inD1))
+	}
+
+	// Restarted with d2 still dead: its replicas are offline from the
+	// start, not created empty in d1.
+	b.Stop()
+	b.Restart()
+	checkOffline(ctx, t, cl, adm, topic, 0, inD2, d2)
+	for _, p := range inD2 {
+		if _, err := os.Stat(filepath.Join(d1, fmt.Sprintf("%s-%d", topic, p))); err == nil {
+			t.Fatalf("offline p%d was created afresh in the healthy dir", p)
+		}
+	}
+
+	// Mended: everything is back, with every record written before.
+	b.Stop()
+	mendDir(t, d2)
+	b.Restart()
+	wait.For(t, "every partition led again after the dir was mended", 20*time.Second, func() bool {
+		m, err := adm.Metadata(ctx, topic)
+		if err != nil {
+			return false
+		}
+		for _, p := range m.Topics[topic].Partitions {
+			if p.Err != nil || len(p.OfflineReplicas) > 0 {
+				return false
+			}
+		}
+		return len(m.Topics[topic].Partitions) == 4
+	})
+	all := append(slices.Clone(inD1), inD2...)
+	if n, want := countAll(ctx, t, []string{b.Addr}, topic, all), 4*len(inD1)+3*len(inD2); n != want {
+		t.Fatalf("after mending, %s holds %d records, want %d", topic, n, want)
+	}
+
+	// The log dir holding the metadata fails too: the broker stops,
+	// with an error status, at its next write there.
+	failDir(t, d1)
+	wait.For(t, "the broker to exit once its last log dir failed", 40*time.Second, func() bool {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		produceTo(pctx, cl, 0, topic, id, inD1[0], "last")
+		return b.ExitCode() >= 0
+	})
+	if code := b.ExitCode(); code != 1 {
+		t.Fatalf("exit status %d, want 1", code)
+	}
+	if !strings.Contains(b.Logs(64<<10), "the broker cannot go on") {
+		t.Fatalf("the log does not say why the broker stopped:\n%s", b.Logs(8<<10))
+	}
+}
+
+// checkOffline waits until broker shows topic's partitions parts (in the
+// failed log dir dead) offline everywhere a client looks.
+func checkOffline(ctx context.Context, t *testing.T, cl *kgo.Client, adm *kadm.Client, topic string, broker int32, parts []int32, dead string) {
+	t.Helper()
+	wait.For(t, fmt.Sprintf("partitions %v of %s offline in Metadata", parts, topic), 20*time.Second, func() bool {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Topics) != 1 {
+			return false
+		}
+		for _, mp := range resp.Topics[0].Partitions {
+			off := slices.Contains(mp.OfflineReplicas, broker)
+			if slices.Contains(parts, mp.Partition) != off {
+				return false
+			}
+			if off && (mp.ErrorCode != kerr.LeaderNotAvailable.Code || mp.Leader != -1) {
+				return false
+			}
+		}
+		return true
+	})
+	_, errs, err := dirsOfBroker(ctx, cl, broker, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(errs[dead], kerr.KafkaStorageError) || len(errs) != 1 {
+		t.Fatalf("DescribeLogDirs errors %v, want KAFKA_STORAGE_ERROR for %s alone", errs, dead)
+	}
+	for _, p := range parts {
+		req := kmsg.NewPtrListOffsetsRequest()
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp = p, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		r, err := cl.Broker(int(broker)).Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := r.(*kmsg.ListOffsetsResponse)
+		if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.KafkaStorageError.Code {
+			t.Fatalf("ListOffsets of offline p%d: %s, want KAFKA_STORAGE_ERROR", p, kerr.ErrorForCode(code))
+		}
+	}
+}
+
+// On a cluster, a failed log dir's replicas leave their ISRs and lead no
+// more: acks=all producers go on against the new leaders with no
+// acknowledged record lost, and the broker's other log dir stays in sync.
+func TestLogDirFailureMovesLeadership(t *testing.T) {
+	c := startClusterOpt(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"}, func(id int32, dir string) map[string]string {
+		return map[string]string{"log.dirs": filepath.Join(dir, "d1") + "," + filepath.Join(dir, "d2")}
+	}, true)
+	defer c.dumpLogs()
+	const topic, parts = "dir-failover", 6
+	two := "2"
+	c.createTopic(topic, parts, 3, map[string]*string{"min.insync.replicas": &two})
+	c.awaitISR(topic, 3, 30*time.Second)
+	w := startWorkload(t, c, topic, 2)
+	w.awaitMore(300, 30*time.Second)
+
+	adm, done := c.admin()
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	current, _, err := logDirsOf(ctx, adm, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const victim = int32(1)
+	dead := jbodDirs(c, victim)[1]
+	var gone, kept []int32
+	for r, d := range current {
+		switch {
+		case r.broker != victim:
+		case d == dead:
+			gone = append(gone, r.partition)
+		default:
+			kept = append(kept, r.partition)
+		}
+	}
+	if len(gone) == 0 || len(kept) == 0 {
+		t.Fatalf("broker %d's replicas are not in both log dirs: %v", victim, current)
+	}
+	led := 0
+	ps, err := c.describe(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range gone {
+		if ps[p].leader == victim {
+			led++
+		}
+	}
+	t.Logf("broker %d: partitions %v in the failing dir (%d led there), %v in the other", victim, gone, led, kept)
+
+	failDir(t, dead)
+	waitFor(t, fmt.Sprintf("partitions %v led elsewhere, without broker %d in their ISRs", gone, victim), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		if err != nil {
+			return false
+		}
+		for _, p := range gone {
+			if ps[p].leader < 0 || ps[p].leader == victim || slices.Contains(ps[p].isr, victim) {
+				return false
+			}
+		}
+		return true
+	})
+	w.awaitMore(300, 30*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	_, errs, err := dirsOfBroker(ctx, cl, victim, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(errs[dead], kerr.KafkaStorageError) || len(errs) != 1 {
+		t.Fatalf("broker %d's DescribeLogDirs errors %v, want KAFKA_STORAGE_ERROR for %s alone", victim, errs, dead)
+	}
+	// The healthy log dir's replicas go on replicating.
+	sizes := func() map[int32]int64 {
+		out := make(map[int32]int64)
+		r, err := cl.Broker(int(victim)).Request(ctx, kmsg.NewPtrDescribeLogDirsRequest())
+		if err != nil {
+			return out
+		}
+		for _, d := range r.(*kmsg.DescribeLogDirsResponse).Dirs {
+			for _, dt := range d.Topics {
+				for _, dp := range dt.Partitions {
+					if dt.Topic == topic {
+						out[dp.Partition] = dp.Size
+					}
+				}
+			}
+		}
+		return out
+	}
+	before := sizes()
+	waitFor(t, fmt.Sprintf("broker %d's replicas of %v in its healthy dir to grow", victim, kept), 30*time.Second, func() bool {
+		now := sizes()
+		for _, p := range kept {
+			if now[p] <= before[p] {
+				return false
+			}
+		}
+		return true
+	})
+	ps, err = c.describe(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range kept {
+		if !slices.Contains(ps[p].isr, victim) {
+			t.Fatalf("p%d, in broker %d's healthy log dir, left the ISR: %v", p, victim, ps[p].isr)
+		}
+	}
+	w.stop(10 * time.Second)
+	checkHistory(t, c, w, parts)
+}
