@@ -31,6 +31,7 @@ deps:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags gregorfaults ./cmd/gregor
 
 test: deps vet
 	$(GO) test -count=1 -tags invariants -timeout 25m ./...
