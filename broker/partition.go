@@ -237,6 +237,13 @@ func (p *Partition) openLogLocked() error {
 		}
 		return fmt.Errorf("opening log of %s: %w", p.tp, err)
 	}
+	if p.b.dirOffline(dir) {
+		// The dir failed while the log was opening, perhaps after
+		// takeDirOffline passed this partition by.
+		lg.Close()
+		p.offline.Store(true)
+		return nil
+	}
 	p.log, p.dir = lg, dir
 	p.producer = newProducerState()
 	if err := p.producer.rebuild(lg, p.b.now()); err != nil {

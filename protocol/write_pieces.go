@@ -127,7 +127,13 @@ func (w *responseWriter) writePiece(pc piece) error {
 		if err := pw.writev(w.c.nc); err != nil {
 			return err
 		}
-		return sendFile(pw.raw, f, pos, n)
+		err := sendFile(pw.raw, f, pos, n)
+		if rep, ok := pc.r.(interface{ FileFailed(error) }); ok && errors.Is(err, syscall.EIO) {
+			// The file could not be read (a socket never says EIO):
+			// its disk may have failed.
+			rep.FileFailed(err)
+		}
+		return err
 	}
 	b, pf := getFrame(n)
 	pw.scratch = append(pw.scratch, pf)

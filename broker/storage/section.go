@@ -108,6 +108,15 @@ func (s *Section) File() (f *os.File, pos int64, ok bool) {
 	return f, s.pos, ok
 }
 
+// FileFailed is told that sending the section with sendfile failed to
+// read the file: a disk failure is reported as the log's own reads
+// report one.
+func (s *Section) FileFailed(err error) {
+	if wf, ok := s.f.File.(*watchFile); ok {
+		wf.w.seen(wf.path, err)
+	}
+}
+
 // Release lets go of the file; the section must not be used after.
 // Releasing twice is harmless.
 func (s *Section) Release() {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/rs/zerolog"
 )
 
 // eioFS fails writes with EIO and opens of missing files as the OS does.
@@ -66,5 +68,33 @@ func TestWatchFSReportsDiskFailuresOnly(t *testing.T) {
 		if !IsDiskFailure(e) {
 			t.Fatalf("%v not taken for a disk failure", e)
 		}
+	}
+}
+
+// TestSectionFileFailedIsReported: a sendfile that could not read a
+// section's file (the protocol layer tells the section) is reported as a
+// disk failure under the segment's path; the section still finds its
+// *os.File through the watch.
+func TestSectionFileFailedIsReported(t *testing.T) {
+	dir := t.TempDir()
+	var got []string
+	fs := WatchFS(OSFS{}, func(path string, err error) { got = append(got, path) })
+	l, err := Open(fs, dir, testConfig(), OpenOptions{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendBatches(t, l, 2, 3, 1000, 100)
+	sec, err := l.ReadSection(0, 1<<62, 1<<20, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sec.Release()
+	if f, _, ok := sec.File(); !ok || f == nil {
+		t.Fatal("no *os.File for sendfile behind the watch")
+	}
+	sec.FileFailed(&os.SyscallError{Syscall: "sendfile", Err: syscall.EIO})
+	if len(got) != 1 || filepath.Dir(got[0]) != dir {
+		t.Fatalf("reported %v, want one path in %s", got, dir)
 	}
 }
