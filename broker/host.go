@@ -58,13 +58,17 @@ func (b *Broker) EnsureInternalTopic(ctx context.Context, name string, partition
 }
 
 // PartitionLeader reports the leader of a partition and whether it is
-// this broker.
+// this broker (none, -1, while this broker leads an offline replica).
 func (b *Broker) PartitionLeader(topic string, partition int32) (leader int32, epoch int32, local bool) {
 	p := b.Partition(topic, partition)
 	if p == nil {
 		return -1, -1, false
 	}
 	st := p.State()
+	if st.Leader == b.id && p.offline.Load() {
+		// Its log dir failed: no leader, as Metadata shows it.
+		return -1, st.LeaderEpoch, false
+	}
 	return st.Leader, st.LeaderEpoch, p.IsLeader()
 }
 

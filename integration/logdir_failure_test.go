@@ -128,7 +128,7 @@ func TestLogDirFailureSingleBroker(t *testing.T) {
 	dir := t.TempDir()
 	d1, d2 := filepath.Join(dir, "d1"), filepath.Join(dir, "d2")
 	mon := fmt.Sprintf("127.0.0.1:%d", brokertest.FreePort(t))
-	b := brokertest.Start(t, brokertest.Options{Dir: dir, Faults: true, Set: map[string]string{"log.dirs": d1 + "," + d2, "gregor.metrics.listener": mon}})
+	b := brokertest.Start(t, brokertest.Options{Dir: dir, Faults: true, Set: map[string]string{"log.dirs": d1 + "," + d2, "gregor.metrics.listener": mon, "offsets.topic.num.partitions": "4"}})
 	offlineDirs := func() float64 {
 		f, err := promtest.TryScrape("http://" + mon + "/metrics")
 		if err != nil {
@@ -178,6 +178,25 @@ func TestLogDirFailureSingleBroker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Groups whose coordinator partition is in each dir.
+	if _, err := findCoordinator(ctx, cl, "probe"); err != nil {
+		t.Fatal(err)
+	}
+	var groupIn map[string]string
+	wait.For(t, "the offsets topic in both log dirs", 10*time.Second, func() bool {
+		offs, _, err := dirsOfBroker(ctx, cl, 0, "__consumer_offsets")
+		if err != nil || len(offs) != 4 {
+			return false
+		}
+		groupIn = make(map[string]string)
+		for i := 0; len(groupIn) < 2 && i < 100; i++ {
+			g := fmt.Sprintf("group-%d", i)
+			if d := offs[javaPartitionFor(g, 4)]; groupIn[d] == "" {
+				groupIn[d] = g
+			}
+		}
+		return groupIn[d1] != "" && groupIn[d2] != ""
+	})
 	var inD1, inD2 []int32
 	for p, d := range where {
 		if d == d2 {
@@ -202,6 +221,15 @@ func TestLogDirFailureSingleBroker(t *testing.T) {
 	checkOffline(ctx, t, cl, adm, topic, 0, inD2, d2)
 	if n := offlineDirs(); n != 1 {
 		t.Fatalf("gregor_offline_log_dirs is %v with one dir failed", n)
+	}
+	// A group coordinated from the failed dir has no coordinator; one
+	// coordinated from the healthy dir does.
+	wait.For(t, "COORDINATOR_NOT_AVAILABLE for "+groupIn[d2]+", whose offsets partition is offline", 10*time.Second, func() bool {
+		code, err := findCoordinator(ctx, cl, groupIn[d2])
+		return err == nil && code == kerr.CoordinatorNotAvailable.Code
+	})
+	if code, err := findCoordinator(ctx, cl, groupIn[d1]); err != nil || code != 0 {
+		t.Fatalf("FindCoordinator of %s, coordinated from the healthy dir: code %d, %v", groupIn[d1], code, err)
 	}
 	for _, p := range inD2 {
 		if code, err := produceTo(ctx, cl, 0, topic, id, p, "after"); err != nil || code != kerr.KafkaStorageError.Code {
@@ -439,4 +467,20 @@ func TestLogDirFailureMovesLeadership(t *testing.T) {
 	}
 	w.stop(10 * time.Second)
 	checkHistory(t, c, w, parts)
+}
+
+// findCoordinator asks for a group's coordinator and returns the error
+// code.
+func findCoordinator(ctx context.Context, cl *kgo.Client, group string) (int16, error) {
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.CoordinatorKey, req.CoordinatorKeys = group, []string{group}
+	resp, err := cl.Broker(0).Request(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	fc := resp.(*kmsg.FindCoordinatorResponse)
+	if len(fc.Coordinators) > 0 {
+		return fc.Coordinators[0].ErrorCode, nil
+	}
+	return fc.ErrorCode, nil
 }
