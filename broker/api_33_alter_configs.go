@@ -104,8 +104,8 @@ func (b *Broker) topicForAlter(name string) (*Topic, error) {
 // setTopicConfigs validates a topic's complete new overrides and records
 // them unless validateOnly.
 func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map[string]string, validateOnly bool) error {
-	if err := config.ValidateTopicConfigs(overrides); err != nil {
-		return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=TOPIC, name='%s'): %v", name, err)
+	if err := validTopicConfigs(name, overrides); err != nil {
+		return err
 	}
 	if validateOnly {
 		return nil
@@ -113,6 +113,21 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 	if err := b.backend.AlterTopicConfigs(ctx, name, overrides); err != nil {
 		return err
 	}
+	b.topicConfigsAltered(ctx, name, overrides)
+	return nil
+}
+
+// validTopicConfigs validates a topic's overrides as Kafka words it.
+func validTopicConfigs(name string, overrides map[string]string) error {
+	if err := config.ValidateTopicConfigs(overrides); err != nil {
+		return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=TOPIC, name='%s'): %v", name, err)
+	}
+	return nil
+}
+
+// topicConfigsAltered logs a topic's new overrides and waits (briefly)
+// until this broker applied them.
+func (b *Broker) topicConfigsAltered(ctx context.Context, name string, overrides map[string]string) {
 	b.log.Info().Str("topic", name).Interface("configs", overrides).Msg("topic configs altered")
 	b.logTopicNoEffect(name, overrides)
 	// In a cluster the change comes back through metadata; wait (briefly)
@@ -121,12 +136,12 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 	defer cancel()
 	for {
 		if t := b.Topic(name); t == nil || maps.Equal(t.Overrides(), overrides) || len(t.Overrides()) == 0 && len(overrides) == 0 {
-			return nil
+			return
 		}
 		select {
 		case <-wctx.Done():
 			b.log.Warn().Str("topic", name).Msg("altered topic configs not applied here yet")
-			return nil
+			return
 		case <-time.After(5 * time.Millisecond):
 		}
 	}

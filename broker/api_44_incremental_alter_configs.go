@@ -72,11 +72,33 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 		if err != nil {
 			return err
 		}
-		next, err := applyIncremental(t.Overrides(), rr.Configs, true)
+		if validateOnly {
+			next, err := applyIncremental(t.Overrides(), rr.Configs, true)
+			if err != nil {
+				return err
+			}
+			return b.setTopicConfigs(ctx, rr.ResourceName, next, true)
+		}
+		// Applied to the overrides as the store holds them, so a
+		// change made just before through another broker, not yet
+		// delivered here, is built on rather than lost.
+		var written map[string]string
+		err = b.backend.EditTopicConfigs(ctx, rr.ResourceName, func(cur map[string]string) (map[string]string, error) {
+			next, err := applyIncremental(cur, rr.Configs, true)
+			if err != nil {
+				return nil, err
+			}
+			if err := validTopicConfigs(rr.ResourceName, next); err != nil {
+				return nil, err
+			}
+			written = next
+			return next, nil
+		})
 		if err != nil {
 			return err
 		}
-		return b.setTopicConfigs(ctx, rr.ResourceName, next, validateOnly)
+		b.topicConfigsAltered(ctx, rr.ResourceName, written)
+		return nil
 	case resourceBroker:
 		perBroker, err := b.brokerResource(rr.ResourceName)
 		if err != nil {

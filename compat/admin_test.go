@@ -196,7 +196,7 @@ func wantConfig(t *testing.T, cs map[string]kmsg.DescribeConfigsResponseResource
 		t.Fatalf("config %s not described", name)
 	}
 	if c.Value == nil || *c.Value != value || c.Source != source {
-		t.Fatalf("config %s = %v (source %v), want %q (source %v)", name, kmsg.StringPtr(deref(c.Value)), c.Source, value, source)
+		t.Fatalf("config %s = %q (source %v), want %q (source %v)", name, deref(c.Value), c.Source, value, source)
 	}
 }
 

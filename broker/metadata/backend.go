@@ -96,6 +96,12 @@ type Backend interface {
 	DeleteTopic(ctx context.Context, name string) error
 	CreatePartitions(ctx context.Context, name string, total int32, assignment [][]int32) error
 	AlterTopicConfigs(ctx context.Context, name string, configs map[string]string) error
+	// EditTopicConfigs replaces a topic's overrides with what edit makes
+	// of them as the store holds them now (not as last delivered), and
+	// does it again if they changed meanwhile: an incremental change made
+	// through any broker builds on every change recorded before it. An
+	// error from edit is returned as it is.
+	EditTopicConfigs(ctx context.Context, name string, edit func(cur map[string]string) (map[string]string, error)) error
 	// AlterBrokerConfigs replaces the dynamic broker configs of a broker
 	// (named by its id) or, for "", the cluster-wide defaults: configs is
 	// the complete new set (empty removes them all). The caller validates

@@ -352,6 +352,26 @@ func (l *local) AlterTopicConfigs(_ context.Context, name string, configs map[st
 	return l.applyTopicLocked(t)
 }
 
+func (l *local) EditTopicConfigs(_ context.Context, name string, edit func(map[string]string) (map[string]string, error)) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, t := l.findLocked(name)
+	if t == nil {
+		return kerr.UnknownTopicOrPartition
+	}
+	next, err := edit(maps.Clone(t.Configs))
+	if err != nil {
+		return err
+	}
+	old := t.Configs
+	t.Configs = next
+	if err := l.saveLocked(); err != nil {
+		t.Configs = old
+		return err
+	}
+	return l.applyTopicLocked(t)
+}
+
 func (l *local) UpdatePartition(_ context.Context, topic string, partition int32, st PartitionState) (PartitionState, error) {
 	// A single broker's ISR is itself and never changes.
 	return st, nil

@@ -185,6 +185,58 @@ func (b *backend) createPartitions(name string, total int32, explicit [][]int32)
 
 // AlterTopicConfigs replaces a topic's config overrides and notifies the
 // brokers through /config/changes, as Kafka does.
+// EditTopicConfigs reads /config/topics/<name> and writes edit's result
+// back by compare-and-set of the znode's version, again from the start if
+// another write came between.
+func (b *backend) EditTopicConfigs(ctx context.Context, name string, edit func(map[string]string) (map[string]string, error)) error {
+	_, err := withCtx(ctx, func() (struct{}, error) {
+		for range 20 {
+			ok, err := b.exists(topicPath(name))
+			if err != nil {
+				return struct{}{}, err
+			}
+			if !ok {
+				return struct{}{}, kerr.UnknownTopicOrPartition
+			}
+			zpath := b.p(configPath(name))
+			data, stat, err := b.conn.Get(zpath)
+			missing := errors.Is(err, zk.ErrNoNode)
+			if err != nil && !missing {
+				return struct{}{}, err
+			}
+			cur, err := decodeConfig(data)
+			if err != nil {
+				return struct{}{}, fmt.Errorf("reading %s: %w", configPath(name), err)
+			}
+			next, err := edit(cur)
+			if err != nil {
+				return struct{}{}, err
+			}
+			if err := config.ValidateTopicConfigs(next); err != nil {
+				return struct{}{}, metadata.Errorf(kerr.InvalidConfig, "%v", err)
+			}
+			if missing {
+				_, err = b.conn.Create(zpath, encodeConfig(next), 0, b.acl)
+			} else {
+				_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
+			}
+			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) {
+				continue // changed meanwhile: edit what is there now
+			}
+			if err != nil {
+				return struct{}{}, fmt.Errorf("writing %s: %w", configPath(name), err)
+			}
+			note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": "topics/" + name})
+			if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
+				b.log.Warn().Err(err).Str("topic", name).Msg("writing config change notification")
+			}
+			return struct{}{}, nil
+		}
+		return struct{}{}, fmt.Errorf("the configs of topic %s kept changing", name)
+	})
+	return err
+}
+
 func (b *backend) AlterTopicConfigs(ctx context.Context, name string, configs map[string]string) error {
 	_, err := withCtx(ctx, func() (struct{}, error) {
 		if err := config.ValidateTopicConfigs(configs); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -579,6 +580,40 @@ func TestUpdatePartitionAndTopicChanges(t *testing.T) {
 	}
 	if err := a.be.AlterTopicConfigs(ctx, "u", map[string]string{"no.such.config": "1"}); !errors.Is(err, kerr.InvalidConfig) {
 		t.Fatalf("bad config: %v, want INVALID_CONFIG", err)
+	}
+
+	// Edits through both brokers at once each build on the store's
+	// configs: eight appends to one list, none lost.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		n := []*node{a, b}[i%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := n.be.EditTopicConfigs(ctx, "u", func(cur map[string]string) (map[string]string, error) {
+				next := maps.Clone(cur)
+				if next == nil {
+					next = map[string]string{}
+				}
+				item := fmt.Sprintf("%d:1", i)
+				if v := next["leader.replication.throttled.replicas"]; v != "" {
+					item = v + "," + item
+				}
+				next["leader.replication.throttled.replicas"] = item
+				return next, nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	await(t, "all eight concurrent appends in u's config", func() bool {
+		ts, _ := a.apply.topic("u")
+		return len(strings.Split(ts.Configs["leader.replication.throttled.replicas"], ",")) == 8 && ts.Configs["cleanup.policy"] == "compact"
+	})
+	if err := b.be.EditTopicConfigs(ctx, "nope", func(cur map[string]string) (map[string]string, error) { return cur, nil }); !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("editing an unknown topic: %v", err)
 	}
 
 	// Delete: marked, then deleted by the controller; everyone removes it.
