@@ -26,6 +26,7 @@ import (
 
 	"gregor/broker/acl"
 	"gregor/broker/config"
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -120,19 +121,59 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 		}
 		return errorf(kerr.InvalidRequest, "changing log levels at run time is not supported; set gregor.log.level")
 	case resourceGroup:
-		next, err := applyIncremental(b.GroupConfig(rr.ResourceName), rr.Configs, false)
-		if err != nil {
+		name := rr.ResourceName
+		edit := func(cur map[string]string) (map[string]string, error) {
+			next, err := applyIncremental(cur, rr.Configs, false)
+			if err != nil {
+				return nil, err
+			}
+			return next, b.validGroupConfigs(name, next)
+		}
+		if validateOnly || name == "" {
+			_, err := edit(b.GroupConfig(name))
 			return err
 		}
-		return b.setGroupConfigs(ctx, rr.ResourceName, next, validateOnly)
+		next, err := b.editNamed(ctx, metadata.GroupConfigs, name, edit)
+		if err == nil {
+			b.groupConfigsAltered(ctx, name, next)
+		}
+		return err
 	case resourceClientMetrics:
-		next, err := applyIncrementalWith(b.clientMetrics.get(rr.ResourceName), rr.Configs, clientMetricsLookup)
-		if err != nil {
+		name := rr.ResourceName
+		edit := func(cur map[string]string) (map[string]string, error) {
+			next, err := applyIncrementalWith(cur, rr.Configs, clientMetricsLookup)
+			if err != nil {
+				return nil, err
+			}
+			return next, validateClientMetrics(name, next)
+		}
+		if validateOnly || name == "" {
+			_, err := edit(b.clientMetrics.get(name))
 			return err
 		}
-		return b.setClientMetrics(ctx, rr.ResourceName, next, validateOnly)
+		next, err := b.editNamed(ctx, metadata.ClientMetricsConfigs, name, edit)
+		if err == nil {
+			b.clientMetricsAltered(ctx, name, next)
+		}
+		return err
 	}
 	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
+}
+
+// editNamed applies edit to a group's or subscription's configs as the
+// store holds them (a change made just before through another broker is
+// built on, not lost) and returns what was written.
+func (b *Broker) editNamed(ctx context.Context, kind metadata.NamedConfigs, name string, edit func(map[string]string) (map[string]string, error)) (map[string]string, error) {
+	var written map[string]string
+	err := b.backend.EditNamedConfigs(ctx, kind, name, func(cur map[string]string) (map[string]string, error) {
+		next, err := edit(cur)
+		if err != nil {
+			return nil, err
+		}
+		written = next
+		return next, nil
+	})
+	return written, err
 }
 
 // checkIncrementalOps rejects duplicate names, unknown ops and null values.

@@ -103,11 +103,17 @@ func (b *Broker) setClientMetrics(ctx context.Context, name string, next map[str
 	if err := b.backend.AlterClientMetrics(ctx, name, next); err != nil {
 		return err
 	}
+	b.clientMetricsAltered(ctx, name, next)
+	return nil
+}
+
+// clientMetricsAltered logs a subscription's new configs and waits
+// (briefly) until this broker applied them.
+func (b *Broker) clientMetricsAltered(ctx context.Context, name string, next map[string]string) {
 	b.log.Info().Str("subscription", name).Interface("configs", next).Msg("client metrics subscription altered")
 	if !b.clientMetrics.await(ctx, name, next) {
 		b.log.Warn().Str("subscription", name).Msg("client metrics subscription recorded but not yet applied here")
 	}
-	return nil
 }
 
 // clientMetricsEntries describes a subscription as Kafka does: only the

@@ -76,11 +76,8 @@ func (b *Broker) GroupConfig(group string) map[string]string {
 // setGroupConfigs replaces a group's overrides after validating them as
 // Kafka's GroupConfig.validate does.
 func (b *Broker) setGroupConfigs(ctx context.Context, group string, next map[string]string, validateOnly bool) error {
-	if group == "" {
-		return errorf(kerr.InvalidRequest, "Group name must not be empty")
-	}
-	if err := b.Config().ValidateGroupConfigs(next); err != nil {
-		return errorf(kerr.InvalidConfig, "%v", err)
+	if err := b.validGroupConfigs(group, next); err != nil {
+		return err
 	}
 	if validateOnly {
 		return nil
@@ -88,11 +85,28 @@ func (b *Broker) setGroupConfigs(ctx context.Context, group string, next map[str
 	if err := b.backend.AlterGroupConfigs(ctx, group, next); err != nil {
 		return err
 	}
+	b.groupConfigsAltered(ctx, group, next)
+	return nil
+}
+
+// validGroupConfigs validates a group's complete new configs.
+func (b *Broker) validGroupConfigs(group string, next map[string]string) error {
+	if group == "" {
+		return errorf(kerr.InvalidRequest, "Group name must not be empty")
+	}
+	if err := b.Config().ValidateGroupConfigs(next); err != nil {
+		return errorf(kerr.InvalidConfig, "%v", err)
+	}
+	return nil
+}
+
+// groupConfigsAltered logs a group's new configs and waits (briefly)
+// until this broker applied them.
+func (b *Broker) groupConfigsAltered(ctx context.Context, group string, next map[string]string) {
 	b.log.Info().Str("group", group).Interface("configs", next).Msg("group configs altered")
 	if !b.groupConfigs.await(ctx, group, next) {
 		b.log.Warn().Str("group", group).Msg("group configs recorded but not yet applied here")
 	}
-	return nil
 }
 
 // ApplyGroupConfigs takes every group's configs (GroupConfigApplier).

@@ -83,6 +83,14 @@ type PartitionApplier interface {
 	ApplyPartition(topic string, id Uuid, partition int32, st PartitionState)
 }
 
+// NamedConfigs is a kind of configs kept by entity name.
+type NamedConfigs int8
+
+const (
+	GroupConfigs NamedConfigs = iota
+	ClientMetricsConfigs
+)
+
 // Backend is the source of truth for cluster metadata: a local file for a
 // single broker, ZooKeeper for a cluster. Mutations are asynchronous in a
 // cluster: they return once recorded, and reach every broker (this one
@@ -116,6 +124,9 @@ type Backend interface {
 	// (none deletes it); the change reaches every broker through
 	// ClientMetricsApplier.
 	AlterClientMetrics(ctx context.Context, name string, configs map[string]string) error
+	// EditNamedConfigs is EditTopicConfigs for a group's configs or a
+	// client metrics subscription's (none left deletes them).
+	EditNamedConfigs(ctx context.Context, kind NamedConfigs, name string, edit func(cur map[string]string) (map[string]string, error)) error
 	// UpdateFeatures replaces the finalized feature levels with levels (a
 	// feature at 0 is dropped); the change reaches every broker through
 	// FeatureApplier.

@@ -44,6 +44,26 @@ func (l *local) AlterClientMetrics(_ context.Context, name string, configs map[s
 	return nil
 }
 
+// EditNamedConfigs edits a group's configs or a client metrics
+// subscription's as they are now.
+func (l *local) EditNamedConfigs(_ context.Context, kind NamedConfigs, name string, edit func(map[string]string) (map[string]string, error)) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	field, apply := &l.doc.GroupConfigs, l.applyGroupConfigsLocked
+	if kind == ClientMetricsConfigs {
+		field, apply = &l.doc.ClientMetrics, l.applyClientMetricsLocked
+	}
+	next, err := edit(maps.Clone((*field)[name]))
+	if err != nil {
+		return err
+	}
+	if err := l.alterEntityLocked(field, name, next); err != nil {
+		return err
+	}
+	apply()
+	return nil
+}
+
 // alterEntityLocked replaces one entity's configs (none removes it) in a
 // field of the document and saves it; on failure the field is as it was.
 func (l *local) alterEntityLocked(field *map[string]map[string]string, name string, configs map[string]string) error {

@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/go-zookeeper/zk"
 
@@ -82,6 +83,58 @@ func (b *backend) AlterGroupConfigs(ctx context.Context, group string, configs m
 // (none deletes its znode) and announces the change.
 func (b *backend) AlterClientMetrics(ctx context.Context, name string, configs map[string]string) error {
 	return b.alterNamedConfigs(ctx, configClientMetricsPath, "client-metrics", name, configs)
+}
+
+// EditNamedConfigs edits a group's configs or a client metrics
+// subscription's by compare-and-set of its znode, again from the start if
+// another write came between.
+func (b *backend) EditNamedConfigs(ctx context.Context, kind metadata.NamedConfigs, name string, edit func(map[string]string) (map[string]string, error)) error {
+	parent, note := configGroupsPath, "groups"
+	if kind == metadata.ClientMetricsConfigs {
+		parent, note = configClientMetricsPath, "client-metrics"
+	}
+	sanitized := metadata.SanitizeEntity(name)
+	zpath := b.p(parent + "/" + sanitized)
+	_, err := withCtx(ctx, func() (struct{}, error) {
+		for range 20 {
+			data, stat, err := b.conn.Get(zpath)
+			missing := errors.Is(err, zk.ErrNoNode)
+			if err != nil && !missing {
+				return struct{}{}, err
+			}
+			cur, err := decodeConfig(data)
+			if err != nil {
+				return struct{}{}, fmt.Errorf("reading %s: %w", zpath, err)
+			}
+			next, err := edit(cur)
+			if err != nil {
+				return struct{}{}, err
+			}
+			switch {
+			case missing && len(next) == 0:
+				return struct{}{}, nil
+			case missing:
+				_, err = b.conn.Create(zpath, encodeConfig(next), 0, b.acl)
+			case len(next) == 0:
+				err = b.conn.Delete(zpath, stat.Version)
+			default:
+				_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
+			}
+			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode) {
+				continue // changed meanwhile: edit what is there now
+			}
+			if err != nil {
+				return struct{}{}, fmt.Errorf("writing %s: %w", zpath, err)
+			}
+			n, _ := json.Marshal(map[string]any{"version": 2, "entity_path": note + "/" + sanitized})
+			if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), n, zk.FlagSequence, b.acl); err != nil {
+				b.log.Warn().Err(err).Str(note, name).Msg("writing config change notification")
+			}
+			return struct{}{}, nil
+		}
+		return struct{}{}, fmt.Errorf("the configs of %s %s kept changing", note, name)
+	})
+	return err
 }
 
 // alterNamedConfigs replaces the configs of the entity name under parent

@@ -615,6 +615,49 @@ func TestUpdatePartitionAndTopicChanges(t *testing.T) {
 	if err := b.be.EditTopicConfigs(ctx, "nope", func(cur map[string]string) (map[string]string, error) { return cur, nil }); !errors.Is(err, kerr.UnknownTopicOrPartition) {
 		t.Fatalf("editing an unknown topic: %v", err)
 	}
+	// Likewise a group's configs, and none left deletes them.
+	for i := range 8 {
+		n := []*node{a, b}[i%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := n.be.EditNamedConfigs(ctx, metadata.GroupConfigs, "g/1", func(cur map[string]string) (map[string]string, error) {
+				next := maps.Clone(cur)
+				if next == nil {
+					next = map[string]string{}
+				}
+				next[fmt.Sprintf("k%d", i)] = "v"
+				return next, nil
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	stored := func() (map[string]string, bool) {
+		data, _, err := c.Get("/config/groups/" + metadata.SanitizeEntity("g/1"))
+		if errors.Is(err, zk.ErrNoNode) {
+			return nil, false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var z struct{ Config map[string]string }
+		if err := json.Unmarshal(data, &z); err != nil {
+			t.Fatal(err)
+		}
+		return z.Config, true
+	}
+	if m, _ := stored(); len(m) != 8 {
+		t.Fatalf("group configs after eight concurrent edits: %v", m)
+	}
+	if err := a.be.EditNamedConfigs(ctx, metadata.GroupConfigs, "g/1", func(map[string]string) (map[string]string, error) { return nil, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := stored(); ok {
+		t.Fatalf("group configs edited to none are still stored: %v", m)
+	}
 
 	// Delete: marked, then deleted by the controller; everyone removes it.
 	if err := b.be.DeleteTopic(ctx, "u"); err != nil {
