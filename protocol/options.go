@@ -15,6 +15,10 @@ import (
 type Options struct {
 	// MaxRequestSize caps one request frame (socket.request.max.bytes).
 	MaxRequestSize int32
+	// SendBuffer and ReceiveBuffer are SO_SNDBUF and SO_RCVBUF of
+	// accepted connections (socket.send.buffer.bytes,
+	// socket.receive.buffer.bytes); <= 0 leaves the OS's autotuning.
+	SendBuffer, ReceiveBuffer int
 	// QueuedMaxRequestBytes bounds the request bytes held for all
 	// connections together: frames being read, and frames read whose
 	// response is not encoded yet (queued.max.request.bytes). Once it is

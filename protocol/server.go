@@ -180,6 +180,12 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 		}
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
+			if n := s.Options.SendBuffer; n > 0 {
+				tc.SetWriteBuffer(n)
+			}
+			if n := s.Options.ReceiveBuffer; n > 0 {
+				tc.SetReadBuffer(n)
+			}
 		}
 		c := newConn(s, nc, name, sec)
 		s.mu.Lock()

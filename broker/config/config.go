@@ -55,11 +55,13 @@ type Config struct {
 	LogCleanerEnable  bool
 	LogCleanerBackoff time.Duration
 
-	ReplicaFetchMax    ByteSize
-	ReplicaLagTimeMax  time.Duration
-	ReplicaFetchWait   time.Duration
-	SocketRequestMax   ByteSize
-	NumReplicaFetchers int
+	ReplicaFetchMax   ByteSize
+	ReplicaLagTimeMax time.Duration
+	ReplicaFetchWait  time.Duration
+	SocketRequestMax  ByteSize
+	// SO_SNDBUF and SO_RCVBUF of client connections; <= 0: the OS's.
+	SocketSendBuffer, SocketReceiveBuffer ByteSize
+	NumReplicaFetchers                    int
 
 	// Caps on a fetch response's record bytes: a consumer's, and what a
 	// follower asks for (and a leader grants a follower).

@@ -271,6 +271,15 @@ var table = []Key{
 		Doc: "Per-host exceptions to max.connections.per.ip, as host:count,host:count."},
 	{Name: "connections.max.idle.ms", Type: Long, Unit: Millis, Default: "600000", Valid: atLeast(-1), Field: func(c *Config) any { return &c.ConnectionsMaxIdle },
 		Doc: "How long a connection may stay idle before it is closed (-1: never)."},
+	// A fixed send buffer, as Kafka sets one, serves fetches faster than
+	// Linux's autotuning on loopback (consume 1 KB: 0.62 million records/s
+	// against 0.52, medians of 15 alternating runs); a fixed receive buffer
+	// made produce slower (1.65 against 1.78 million 100 B records/s), so
+	// Gregor leaves that one to the OS unless it is set.
+	{Name: "socket.send.buffer.bytes", Type: Int, Unit: Bytes, Default: "102400", Valid: atLeast(-1), Field: func(c *Config) any { return &c.SocketSendBuffer },
+		Doc: "SO_SNDBUF of client connections (-1: the OS default, autotuned)."},
+	{Name: "socket.receive.buffer.bytes", Type: Int, Unit: Bytes, Default: "-1", Valid: atLeast(-1), Field: func(c *Config) any { return &c.SocketReceiveBuffer },
+		Doc: "SO_RCVBUF of client connections (-1: the OS default, autotuned; Kafka's default is 102400)."},
 
 	// Consumer groups and offsets.
 	{Name: "offsets.topic.replication.factor", Type: Short, Default: "3", Valid: atLeast(1), Field: func(c *Config) any { return &c.OffsetsTopicReplicationFactor },

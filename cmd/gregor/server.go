@@ -217,6 +217,8 @@ func connectionOptions(c *config.Config) protocol.Options {
 	overrides, _ := protocol.ParseConnectionOverrides(c.MaxConnectionsPerIPOverrides) // validated on load
 	return protocol.Options{
 		MaxRequestSize:               int32(c.SocketRequestMax),
+		SendBuffer:                   int(c.SocketSendBuffer),
+		ReceiveBuffer:                int(c.SocketReceiveBuffer),
 		QueuedMaxRequestBytes:        int64(c.QueuedMaxRequestBytes),
 		ConnMaxQueuedBytes:           int64(c.ConnectionMaxQueuedBytes),
 		MaxConnections:               c.MaxConnections,

@@ -1,0 +1,64 @@
+package protocol
+
+import (
+	"net"
+	"syscall"
+	"testing"
+
+	"github.com/rs/zerolog"
+)
+
+// capturing hands the server's accepted connections to the test.
+type capturing struct {
+	net.Listener
+	conns chan net.Conn
+}
+
+func (l capturing) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err == nil {
+		l.conns <- nc
+	}
+	return nc, err
+}
+
+func sockopt(t *testing.T, nc net.Conn, opt int) int {
+	t.Helper()
+	raw, err := nc.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var gerr error
+	raw.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, opt) })
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	return v
+}
+
+// TestSocketBuffers: socket.send.buffer.bytes and
+// socket.receive.buffer.bytes set SO_SNDBUF and SO_RCVBUF of accepted
+// connections (Linux reports twice what was set).
+func TestSocketBuffers(t *testing.T) {
+	s := NewServer(NewRegistry(), zerolog.Nop())
+	s.Options.SendBuffer, s.Options.ReceiveBuffer = 200_000, 300_000
+	t.Cleanup(s.Close)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := capturing{ln, make(chan net.Conn, 1)}
+	if err := s.ServeSecure(cl, "PLAINTEXT", nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	nc := <-cl.conns
+	waitFor(t, "SO_SNDBUF and SO_RCVBUF set on the accepted connection", func() bool {
+		return sockopt(t, nc, syscall.SO_SNDBUF) == 400_000 && sockopt(t, nc, syscall.SO_RCVBUF) == 600_000
+	})
+}
