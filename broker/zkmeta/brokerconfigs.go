@@ -10,11 +10,9 @@ package zkmeta
 
 import (
 	"context"
-	"encoding/json"
 	"maps"
 	"strconv"
 
-	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/broker/metadata"
@@ -104,10 +102,7 @@ func (b *backend) writeBrokerConfig(ctx context.Context, entity string, configs 
 		if err := b.setOrCreate(brokerConfigPath(entity), encodeConfig(configs)); err != nil {
 			return struct{}{}, err
 		}
-		note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": "brokers/" + entity})
-		if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
-			b.log.Warn().Err(err).Str("entity", entity).Msg("writing config change notification")
-		}
+		b.announceConfigChange("brokers/" + entity)
 		return struct{}{}, nil
 	})
 	return err

@@ -13,7 +13,6 @@ package zkmeta
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -126,10 +125,7 @@ func (b *backend) EditNamedConfigs(ctx context.Context, kind metadata.NamedConfi
 			if err != nil {
 				return struct{}{}, fmt.Errorf("writing %s: %w", zpath, err)
 			}
-			n, _ := json.Marshal(map[string]any{"version": 2, "entity_path": note + "/" + sanitized})
-			if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), n, zk.FlagSequence, b.acl); err != nil {
-				b.log.Warn().Err(err).Str(note, name).Msg("writing config change notification")
-			}
+			b.announceConfigChange(note + "/" + sanitized)
 			return struct{}{}, nil
 		}
 		return struct{}{}, fmt.Errorf("the configs of %s %s kept changing", note, name)
@@ -150,10 +146,7 @@ func (b *backend) alterNamedConfigs(ctx context.Context, parent, kind, name stri
 		} else if err := b.setOrCreate(zpath, encodeConfig(configs)); err != nil {
 			return struct{}{}, err
 		}
-		note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": kind + "/" + sanitized})
-		if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
-			b.log.Warn().Err(err).Str(kind, name).Msg("writing config change notification")
-		}
+		b.announceConfigChange(kind + "/" + sanitized)
 		return struct{}{}, nil
 	})
 	return err

@@ -185,6 +185,17 @@ func (b *backend) createPartitions(name string, total int32, explicit [][]int32)
 
 // AlterTopicConfigs replaces a topic's config overrides and notifies the
 // brokers through /config/changes, as Kafka does.
+// announceConfigChange writes a config change notification for an entity
+// (entity_path "topics/<t>", "brokers/<id>", ...) as Kafka does, so every
+// broker re-reads its configs. A failure is logged: the configs are
+// written, and a broker's full re-read will find them.
+func (b *backend) announceConfigChange(entityPath string) {
+	note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": entityPath})
+	if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
+		b.log.Warn().Err(err).Str("entity", entityPath).Msg("writing config change notification")
+	}
+}
+
 // EditTopicConfigs reads /config/topics/<name> and writes edit's result
 // back by compare-and-set of the znode's version, again from the start if
 // another write came between.
@@ -226,10 +237,7 @@ func (b *backend) EditTopicConfigs(ctx context.Context, name string, edit func(m
 			if err != nil {
 				return struct{}{}, fmt.Errorf("writing %s: %w", configPath(name), err)
 			}
-			note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": "topics/" + name})
-			if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
-				b.log.Warn().Err(err).Str("topic", name).Msg("writing config change notification")
-			}
+			b.announceConfigChange("topics/" + name)
 			return struct{}{}, nil
 		}
 		return struct{}{}, fmt.Errorf("the configs of topic %s kept changing", name)
@@ -252,10 +260,7 @@ func (b *backend) AlterTopicConfigs(ctx context.Context, name string, configs ma
 		if err := b.setOrCreate(configPath(name), encodeConfig(configs)); err != nil {
 			return struct{}{}, err
 		}
-		note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": "topics/" + name})
-		if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
-			b.log.Warn().Err(err).Str("topic", name).Msg("writing config change notification")
-		}
+		b.announceConfigChange("topics/" + name)
 		return struct{}{}, nil
 	})
 	return err

@@ -12,7 +12,6 @@ package zkmeta
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"maps"
 	"strings"
@@ -319,10 +318,7 @@ func (b *backend) AlterClientQuota(ctx context.Context, a metadata.QuotaAlterati
 			if err != nil {
 				return struct{}{}, err
 			}
-			note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": entityPath})
-			if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
-				b.log.Warn().Err(err).Str("entity", entityPath).Msg("writing config change notification")
-			}
+			b.announceConfigChange(entityPath)
 			return struct{}{}, nil
 		}
 		return struct{}{}, errors.New("quota config changed concurrently too often")

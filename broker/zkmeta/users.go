@@ -11,7 +11,6 @@ package zkmeta
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/go-zookeeper/zk"
@@ -117,10 +116,7 @@ func (b *backend) AlterUserScramCredentials(ctx context.Context, a metadata.Scra
 			if err != nil {
 				return struct{}{}, err
 			}
-			note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": "users/" + name})
-			if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
-				b.log.Warn().Err(err).Str("user", a.User).Msg("writing config change notification")
-			}
+			b.announceConfigChange("users/" + name)
 			return struct{}{}, nil
 		}
 		return struct{}{}, errors.New("user config changed concurrently too often")
