@@ -484,3 +484,98 @@ func findCoordinator(ctx context.Context, cl *kgo.Client, group string) (int16, 
 	}
 	return fc.ErrorCode, nil
 }
+
+// A full disk is not a failed one: produce requests get
+// KAFKA_STORAGE_ERROR and change nothing stored, reads go on, nothing
+// goes offline, and once space is freed writes resume at the next offset;
+// a kill -9 afterwards finds every acknowledged record and nothing else.
+func TestFullDiskSingleBroker(t *testing.T) {
+	dir := t.TempDir()
+	d1 := filepath.Join(dir, "d1")
+	mon := fmt.Sprintf("127.0.0.1:%d", brokertest.FreePort(t))
+	b := brokertest.Start(t, brokertest.Options{Dir: dir, Faults: true, Set: map[string]string{"log.dirs": d1, "gregor.metrics.listener": mon}})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.RequestRetries(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const topic = "filling"
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	var id [16]byte
+	wait.For(t, "both partitions of "+topic+" led", 10*time.Second, func() bool {
+		td, err := adm.ListTopics(ctx, topic)
+		id = td[topic].ID
+		return err == nil && td[topic].Err == nil && len(td[topic].Partitions) == 2 && td[topic].Partitions[0].Leader == 0 && td[topic].Partitions[1].Leader == 0
+	})
+	produce := func(p int32, v string) int16 {
+		t.Helper()
+		code, err := produceTo(ctx, cl, 0, topic, id, p, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+	for p := range int32(2) {
+		for i := range 5 {
+			if code := produce(p, fmt.Sprintf("v%d", i)); code != 0 {
+				t.Fatalf("producing before the disk filled: %s", kerr.ErrorForCode(code))
+			}
+		}
+	}
+
+	full := d1 + ".full"
+	if err := os.WriteFile(full, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(2) {
+		for range 3 {
+			if code := produce(p, "no room"); code != kerr.KafkaStorageError.Code {
+				t.Fatalf("a produce to a full disk got %s, want KAFKA_STORAGE_ERROR", kerr.ErrorForCode(code))
+			}
+		}
+	}
+	if n := countAll(ctx, t, []string{b.Addr}, topic, []int32{0, 1}); n != 10 {
+		t.Fatalf("reading while the disk is full: %d records, want 10", n)
+	}
+	m, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Topics[topic].Partitions {
+		if p.Err != nil || p.Leader != 0 || len(p.OfflineReplicas) != 0 {
+			t.Fatalf("a full disk took p%d offline: %+v", p.Partition, p)
+		}
+	}
+	if f, err := promtest.TryScrape("http://" + mon + "/metrics"); err != nil {
+		t.Fatal(err)
+	} else if v, _ := f.Value("gregor_offline_log_dirs"); v != 0 {
+		t.Fatalf("gregor_offline_log_dirs is %v on a full disk", v)
+	}
+
+	if err := os.Remove(full); err != nil {
+		t.Fatal(err)
+	}
+	for p := range int32(2) {
+		resp, err := rawProduce(ctx, cl, 0, topic, id, p, -1, plainBatch("room again"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sp := resp.Topics[0].Partitions[0]; sp.ErrorCode != 0 || sp.BaseOffset != 5 {
+			t.Fatalf("p%d once space was freed: %s at offset %d, want offset 5", p, kerr.ErrorForCode(sp.ErrorCode), sp.BaseOffset)
+		}
+	}
+	b.Kill()
+	b.Restart()
+	wait.For(t, "both partitions led after the restart", 20*time.Second, func() bool {
+		m, err := adm.Metadata(ctx, topic)
+		return err == nil && len(m.Topics[topic].Partitions) == 2 && m.Topics[topic].Partitions[0].Leader == 0 && m.Topics[topic].Partitions[1].Leader == 0
+	})
+	if n := countAll(ctx, t, []string{b.Addr}, topic, []int32{0, 1}); n != 12 {
+		t.Fatalf("after a kill -9: %d records, want 12", n)
+	}
+}

@@ -5,7 +5,9 @@ package main
 // Fault injection, built only into test binaries (go build -tags
 // gregorfaults): every file operation under a directory d fails with EIO
 // while a file named d + ".fail" exists beside it, as on a disk that
-// died. Integration tests use it to fail one log dir of a running broker.
+// died; while d + ".full" exists, every write under d writes half of what
+// it was given and fails with ENOSPC, as on a full disk. Integration tests
+// use them on one log dir of a running broker.
 
 import (
 	"os"
@@ -20,9 +22,14 @@ func init() { logFS = func() storage.FS { return faultFS{} } }
 type faultFS struct{ storage.OSFS }
 
 // failing reports whether path lies under a directory marked failed.
-func failing(path string) bool {
+func failing(path string) bool { return marked(path, ".fail") }
+
+// full reports whether path lies under a directory marked full.
+func full(path string) bool { return marked(path, ".full") }
+
+func marked(path, suffix string) bool {
 	for d := filepath.Clean(path); ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d + ".fail"); err == nil {
+		if _, err := os.Stat(d + suffix); err == nil {
 			return true
 		}
 		if up := filepath.Dir(d); up == d {
@@ -108,6 +115,10 @@ func (f faultFile) ReadAt(p []byte, off int64) (int, error) {
 func (f faultFile) WriteAt(p []byte, off int64) (int, error) {
 	if failing(f.path) {
 		return 0, eio("write", f.path)
+	}
+	if full(f.path) {
+		n, _ := f.File.WriteAt(p[:len(p)/2], off)
+		return n, &os.PathError{Op: "write", Path: f.path, Err: syscall.ENOSPC}
 	}
 	return f.File.WriteAt(p, off)
 }
