@@ -148,12 +148,12 @@ func (b *Broker) takeDirOffline(path string) {
 		}
 	}
 	b.log.Warn().Str("dir", path).Int("replicas", n).Msg("replicas of a failed log dir taken offline")
-	b.handOverOffline(parts)
+	b.handOverParts(parts, "a failed log dir")
 }
 
-// handOverOffline moves the leadership of offline replicas to other
-// in-sync replicas and takes this broker out of their ISRs.
-func (b *Broker) handOverOffline(parts map[string][]int32) {
+// handOverParts moves the leadership of partitions this broker cannot
+// serve (why) to other in-sync replicas and takes it out of their ISRs.
+func (b *Broker) handOverParts(parts map[string][]int32, why string) {
 	if len(parts) == 0 {
 		return
 	}
@@ -167,7 +167,7 @@ func (b *Broker) handOverOffline(parts map[string][]int32) {
 		}
 	}()
 	if err := b.backend.HandOver(ctx, parts); err != nil {
-		b.log.Error().Err(err).Msg("handing over the partitions of a failed log dir")
+		b.log.Error().Err(err).Str("why", why).Msg("handing partitions over")
 	}
 }
 

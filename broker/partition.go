@@ -43,6 +43,9 @@ type Partition struct {
 	// offline: the replica's log dir failed (logdir_failure.go); it has
 	// no log until the broker restarts. Written under mu.
 	offline atomic.Bool
+	// fullHandOver is when (unix ns) this leader last handed its
+	// leadership over for want of disk space (partition_produce.go).
+	fullHandOver atomic.Int64
 
 	mu sync.Mutex
 	// guarded by mu:
@@ -155,7 +158,7 @@ func (p *Partition) apply(st metadata.PartitionState) error {
 		// replica could be), it hands over once more.
 		if st.Leader == p.b.id && old.Leader != p.b.id {
 			tp := map[string][]int32{p.tp.Topic: {p.ID}}
-			p.b.spawn(func() { p.b.handOverOffline(tp) })
+			p.b.spawn(func() { p.b.handOverParts(tp, "a failed log dir") })
 		}
 		return nil
 	}

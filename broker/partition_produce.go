@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -221,6 +222,7 @@ func (p *Partition) appendBatches(pb *preparedBatches, acks int16, leaderEpoch i
 	}
 	ai := p.stampLocked(pb, res.LogAppendTime)
 	if err := p.log.Append(pb.data, ai); err != nil {
+		p.appendFailedLocked(err)
 		return appendResult{}, fmt.Errorf("append to %s: %w", p.tp, err)
 	}
 	for i := range pb.headers {
@@ -305,10 +307,34 @@ func (p *Partition) appendMarker(pid int64, epoch int16, commit bool, coordinato
 	pb := &preparedBatches{data: batch, headers: []records.Header{h}, offsets: []int{0}}
 	ai := p.stampLocked(pb, -1)
 	if err := p.log.Append(pb.data, ai); err != nil {
+		p.appendFailedLocked(err)
 		return -1, fmt.Errorf("append marker to %s: %w", p.tp, err)
 	}
 	p.producer.endTxn(pid, epoch, commit, coordinatorEpoch, ai.First, now)
 	p.refreshUnstableLocked()
 	p.advanceLocked(ai.Last + 1)
 	return ai.Last, nil
+}
+
+// fullHandOverEvery bounds how often a leader on a full disk hands over.
+const fullHandOverEvery = 5 * time.Second
+
+// appendFailedLocked is told of a leader's failed append. Out of disk
+// space, the leader hands the partition to another in-sync replica (as
+// for a failed log dir, though its replica stays online): producers go on
+// there, and this broker, a follower now, catches up and rejoins the ISR
+// once space is freed. With no other in-sync replica it keeps leading and
+// refusing writes (KAFKA_STORAGE_ERROR) until then.
+func (p *Partition) appendFailedLocked(err error) {
+	if p.rs == nil || len(p.rs.ISR) < 2 || !errors.Is(err, syscall.ENOSPC) {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := p.fullHandOver.Load()
+	if now-last < int64(fullHandOverEvery) || !p.fullHandOver.CompareAndSwap(last, now) {
+		return
+	}
+	p.b.log.Warn().Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("disk full: handing the leadership to another in-sync replica")
+	tp := map[string][]int32{p.tp.Topic: {p.ID}}
+	p.b.spawn(func() { p.b.handOverParts(tp, "a full disk") })
 }

@@ -579,3 +579,58 @@ func TestFullDiskSingleBroker(t *testing.T) {
 		t.Fatalf("after a kill -9: %d records, want 12", n)
 	}
 }
+
+// On a cluster, a leader whose disk fills hands its partitions to other
+// in-sync replicas: acks=all producers go on with no acknowledged record
+// lost, and once space is freed the broker catches up and is back in
+// every ISR.
+func TestFullDiskMovesLeadership(t *testing.T) {
+	c := startClusterOpt(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"}, func(id int32, dir string) map[string]string {
+		return map[string]string{"log.dirs": filepath.Join(dir, "data")}
+	}, true)
+	defer c.dumpLogs()
+	const topic, parts = "disk-full", 6
+	two := "2"
+	c.createTopic(topic, parts, 3, map[string]*string{"min.insync.replicas": &two})
+	c.awaitISR(topic, 3, 30*time.Second)
+	w := startWorkload(t, c, topic, 2)
+	w.awaitMore(300, 30*time.Second)
+	ps, err := c.describe(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const victim = int32(1)
+	var led []int32
+	for p, s := range ps {
+		if s.leader == victim {
+			led = append(led, p)
+		}
+	}
+	if len(led) == 0 {
+		t.Fatalf("broker %d leads none of %s: %v", victim, topic, ps)
+	}
+	full := filepath.Join(c.brokers[victim].Dir, "data") + ".full"
+	if err := os.WriteFile(full, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, fmt.Sprintf("partitions %v led elsewhere once broker %d's disk filled", led, victim), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		if err != nil {
+			return false
+		}
+		for _, p := range led {
+			if ps[p].leader < 0 || ps[p].leader == victim {
+				return false
+			}
+		}
+		return true
+	})
+	w.awaitMore(300, 30*time.Second)
+	if err := os.Remove(full); err != nil {
+		t.Fatal(err)
+	}
+	c.awaitISR(topic, 3, 60*time.Second)
+	w.awaitMore(300, 30*time.Second)
+	w.stop(10 * time.Second)
+	checkHistory(t, c, w, parts)
+}

@@ -189,9 +189,9 @@ type Backend interface {
 	Shutdown(ctx context.Context) error
 	// HandOver does for the given partitions of each topic what Shutdown
 	// does for all: their leaderships go to other in-sync replicas and
-	// this broker leaves their ISRs (its replicas of them went offline
-	// with their log dir). It returns once the states it wrote are
-	// delivered here.
+	// this broker leaves their ISRs (its replicas of them cannot serve:
+	// a failed log dir, a full disk). It returns once the states it
+	// wrote are delivered here.
 	HandOver(ctx context.Context, parts map[string][]int32) error
 	Close() error
 }

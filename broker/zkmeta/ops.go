@@ -400,11 +400,11 @@ func (b *backend) Shutdown(ctx context.Context) error {
 const handOverParallel = 8
 
 // HandOver hands over the leaderships of some partitions, and leaves
-// their ISRs, as Shutdown does for all (their replicas here went offline
-// with their log dir).
+// their ISRs, as Shutdown does for all (their replicas here cannot serve:
+// a failed log dir, a full disk).
 func (b *backend) HandOver(ctx context.Context, parts map[string][]int32) error {
 	_, err := withCtx(ctx, func() (struct{}, error) {
-		return struct{}{}, b.handOverMany(ctx, func(topic string, p int32) bool { return slices.Contains(parts[topic], p) }, "log dir failure")
+		return struct{}{}, b.handOverMany(ctx, func(topic string, p int32) bool { return slices.Contains(parts[topic], p) }, "replicas that cannot serve")
 	})
 	return err
 }
