@@ -188,7 +188,7 @@ func metadataPartition(p *Partition, brokers []metadata.BrokerInfo) kmsg.Metadat
 			mp.OfflineReplicas = append(mp.OfflineReplicas, r)
 		}
 	}
-	if p.offline.Load() && !slices.Contains(mp.OfflineReplicas, p.b.id) {
+	if p.offline.Load() && slices.Contains(st.Replicas, p.b.id) && !slices.Contains(mp.OfflineReplicas, p.b.id) {
 		// This broker's replica went offline with its log dir.
 		mp.OfflineReplicas = append(mp.OfflineReplicas, p.b.id)
 	}

@@ -86,6 +86,13 @@ func (b *Broker) checkISR() {
 	now := b.now()
 	for _, t := range b.Topics() {
 		for _, p := range t.Partitions() {
+			if p.offline.Load() {
+				// Retries a hand-over that failed.
+				p.mu.Lock()
+				p.handOverOfflineLocked()
+				p.mu.Unlock()
+				continue
+			}
 			p.shrinkISR(now, b.cfg.ReplicaLagTimeMax)
 		}
 	}

@@ -114,8 +114,9 @@ type Broker struct {
 	fails    dirFailures
 	offMu    sync.Mutex
 	offCount atomic.Int32
-	// started is set once the first metadata load is in force.
-	started atomic.Bool
+	// started is set once the first metadata load is in force; opened
+	// once New has opened the log dirs.
+	started, opened atomic.Bool
 
 	mu sync.RWMutex
 	// guarded by mu:
@@ -238,6 +239,7 @@ func New(opt Options) (*Broker, error) {
 	for tp, dir := range b.placement {
 		b.adoptCheckpoint(tp, dir)
 	}
+	b.opened.Store(true)
 	if b.backend == nil {
 		b.backend = metadata.NewLocal(b.cfg.LogDirs[0], b.selfInfo())
 		b.syncApply = true

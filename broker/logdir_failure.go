@@ -23,6 +23,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,7 +85,10 @@ func (b *Broker) diskFailed(path string, err error) {
 		b.fail(fmt.Errorf("the log dir holding the cluster metadata, %s, failed: %w", dir, err))
 		return
 	}
-	b.spawn(func() { b.takeDirOffline(dir) })
+	if b.opened.Load() {
+		// (In New, a dir failing to open holds no open replica.)
+		b.spawn(func() { b.takeDirOffline(dir) })
+	}
 }
 
 // fail makes the broker stop: Failed is closed.
@@ -171,6 +175,28 @@ func (b *Broker) handOverParts(parts map[string][]int32, why string) {
 	}
 }
 
+// offlineHandOverEvery bounds how often an offline replica still named
+// leader or in the ISR asks to hand over (a failed attempt is retried at
+// the next metadata change or ISR check).
+const offlineHandOverEvery = 5 * time.Second
+
+// handOverOfflineLocked hands an offline replica's partition over if the
+// metadata still names this broker its leader or an ISR member beside
+// others, at most every offlineHandOverEvery.
+func (p *Partition) handOverOfflineLocked() {
+	st := p.state
+	if !slices.Contains(st.ISR, p.b.id) || len(st.ISR) < 2 {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := p.offlineHandOver.Load()
+	if now-last < int64(offlineHandOverEvery) || !p.offlineHandOver.CompareAndSwap(last, now) {
+		return
+	}
+	tp := map[string][]int32{p.tp.Topic: {p.ID}}
+	p.b.spawn(func() { p.b.handOverParts(tp, "a failed log dir") })
+}
+
 // takeOffline takes p's replica offline if its log is in dir, and cancels
 // a move of it into dir; it reports whether the replica went offline.
 func (p *Partition) takeOffline(dir *storage.Dir) bool {
@@ -194,6 +220,7 @@ func (p *Partition) takeOffline(dir *storage.Dir) bool {
 	}
 	p.notify()
 	epoch := p.epoch.Load()
+	p.offlineHandOver.Store(time.Now().UnixNano()) // takeDirOffline hands it over
 	p.mu.Unlock()
 	if wasLeader && p.topic.Internal {
 		p.b.tellLeadership(p.tp.Topic, p.ID, false, epoch)

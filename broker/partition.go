@@ -44,8 +44,9 @@ type Partition struct {
 	// no log until the broker restarts. Written under mu.
 	offline atomic.Bool
 	// fullHandOver is when (unix ns) this leader last handed its
-	// leadership over for want of disk space (partition_produce.go).
-	fullHandOver atomic.Int64
+	// leadership over for want of disk space (partition_produce.go);
+	// offlineHandOver when an offline replica last asked to hand over.
+	fullHandOver, offlineHandOver atomic.Int64
 
 	mu sync.Mutex
 	// guarded by mu:
@@ -151,15 +152,19 @@ func (p *Partition) apply(st metadata.PartitionState) error {
 	if !local {
 		p.stopLeadingLocked()
 		p.b.follow.unfollow(p)
+		if p.offline.Load() {
+			// Moved away while offline: nothing here to delete; a
+			// replica brought back later is created afresh.
+			p.offline.Store(false)
+			p.b.forgetPlacement(p.tp)
+			return nil
+		}
 		return p.dropReplicaLocked()
 	}
 	if p.offline.Load() {
-		// Neither leads nor follows; made leader again (no other
-		// replica could be), it hands over once more.
-		if st.Leader == p.b.id && old.Leader != p.b.id {
-			tp := map[string][]int32{p.tp.Topic: {p.ID}}
-			p.b.spawn(func() { p.b.handOverParts(tp, "a failed log dir") })
-		}
+		// Neither leads nor follows; still named leader or in the
+		// ISR, it hands over (again).
+		p.handOverOfflineLocked()
 		return nil
 	}
 	if p.log == nil {
@@ -167,7 +172,9 @@ func (p *Partition) apply(st metadata.PartitionState) error {
 			return err
 		}
 		if p.log == nil {
-			return nil // offline: its log dir failed
+			// Offline: its log dir failed.
+			p.handOverOfflineLocked()
+			return nil
 		}
 	}
 	if st.Leader == p.b.id {

@@ -119,7 +119,7 @@ func (b *backend) EditNamedConfigs(ctx context.Context, kind metadata.NamedConfi
 			default:
 				_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
 			}
-			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode) {
+			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || !missing && errors.Is(err, zk.ErrNoNode) {
 				continue // changed meanwhile: edit what is there now
 			}
 			if err != nil {

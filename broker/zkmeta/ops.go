@@ -183,8 +183,6 @@ func (b *backend) createPartitions(name string, total int32, explicit [][]int32)
 	return errors.New("the topic's assignment kept changing concurrently")
 }
 
-// AlterTopicConfigs replaces a topic's config overrides and notifies the
-// brokers through /config/changes, as Kafka does.
 // announceConfigChange writes a config change notification for an entity
 // (entity_path "topics/<t>", "brokers/<id>", ...) as Kafka does, so every
 // broker re-reads its configs. A failure is logged: the configs are
@@ -231,7 +229,7 @@ func (b *backend) EditTopicConfigs(ctx context.Context, name string, edit func(m
 			} else {
 				_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
 			}
-			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) {
+			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || !missing && errors.Is(err, zk.ErrNoNode) {
 				continue // changed meanwhile: edit what is there now
 			}
 			if err != nil {
@@ -245,6 +243,8 @@ func (b *backend) EditTopicConfigs(ctx context.Context, name string, edit func(m
 	return err
 }
 
+// AlterTopicConfigs replaces a topic's config overrides and notifies the
+// brokers through /config/changes, as Kafka does.
 func (b *backend) AlterTopicConfigs(ctx context.Context, name string, configs map[string]string) error {
 	_, err := withCtx(ctx, func() (struct{}, error) {
 		if err := config.ValidateTopicConfigs(configs); err != nil {
