@@ -99,6 +99,30 @@ func countAll(ctx context.Context, t *testing.T, seeds []string, topic string, p
 	return n
 }
 
+// createLedTopic creates topic with n partitions on a single broker (id
+// 0), waits until broker 0 leads them all, and returns the topic's id.
+func createLedTopic(ctx context.Context, t *testing.T, adm *kadm.Client, topic string, n int32) [16]byte {
+	t.Helper()
+	if _, err := adm.CreateTopic(ctx, n, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	var id [16]byte
+	wait.For(t, fmt.Sprintf("the %d partitions of %s led", n, topic), 10*time.Second, func() bool {
+		td, err := adm.ListTopics(ctx, topic)
+		id = td[topic].ID
+		if err != nil || td[topic].Err != nil || int32(len(td[topic].Partitions)) != n {
+			return false
+		}
+		for _, p := range td[topic].Partitions {
+			if p.Leader != 0 {
+				return false
+			}
+		}
+		return true
+	})
+	return id
+}
+
 // dirsOfBroker says which of a broker's log dirs holds each partition of
 // topic, and which dirs answer with an error.
 func dirsOfBroker(ctx context.Context, cl *kgo.Client, broker int32, topic string) (map[int32]string, map[string]error, error) {
@@ -149,23 +173,7 @@ func TestLogDirFailureSingleBroker(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	const topic = "failing"
-	if _, err := adm.CreateTopic(ctx, 4, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
-	var id [16]byte
-	wait.For(t, "every partition of "+topic+" led", 10*time.Second, func() bool {
-		td, err := adm.ListTopics(ctx, topic)
-		id = td[topic].ID
-		if err != nil || td[topic].Err != nil || len(td[topic].Partitions) != 4 {
-			return false
-		}
-		for _, p := range td[topic].Partitions {
-			if p.Leader != 0 {
-				return false
-			}
-		}
-		return true
-	})
+	id := createLedTopic(ctx, t, adm, topic, 4)
 	for p := range int32(4) {
 		for i := range 3 {
 			code, err := produceTo(ctx, cl, 0, topic, id, p, fmt.Sprintf("before-%d-%d", p, i))
@@ -503,15 +511,7 @@ func TestFullDiskSingleBroker(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	const topic = "filling"
-	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
-	var id [16]byte
-	wait.For(t, "both partitions of "+topic+" led", 10*time.Second, func() bool {
-		td, err := adm.ListTopics(ctx, topic)
-		id = td[topic].ID
-		return err == nil && td[topic].Err == nil && len(td[topic].Partitions) == 2 && td[topic].Partitions[0].Leader == 0 && td[topic].Partitions[1].Leader == 0
-	})
+	id := createLedTopic(ctx, t, adm, topic, 2)
 	produce := func(p int32, v string) int16 {
 		t.Helper()
 		code, err := produceTo(ctx, cl, 0, topic, id, p, v)

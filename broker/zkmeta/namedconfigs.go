@@ -96,14 +96,9 @@ func (b *backend) EditNamedConfigs(ctx context.Context, kind metadata.NamedConfi
 	zpath := b.p(parent + "/" + sanitized)
 	_, err := withCtx(ctx, func() (struct{}, error) {
 		for range 20 {
-			data, stat, err := b.conn.Get(zpath)
-			missing := errors.Is(err, zk.ErrNoNode)
-			if err != nil && !missing {
-				return struct{}{}, err
-			}
-			cur, err := decodeConfig(data)
+			cur, stat, missing, err := b.readConfigZNode(zpath)
 			if err != nil {
-				return struct{}{}, fmt.Errorf("reading %s: %w", zpath, err)
+				return struct{}{}, err
 			}
 			next, err := edit(cur)
 			if err != nil {

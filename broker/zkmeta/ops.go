@@ -194,6 +194,22 @@ func (b *backend) announceConfigChange(entityPath string) {
 	}
 }
 
+// readConfigZNode reads the configs stored at zpath (full path), with
+// the znode's stat; missing says there is no znode (and no configs).
+func (b *backend) readConfigZNode(zpath string) (cur map[string]string, stat *zk.Stat, missing bool, err error) {
+	data, stat, err := b.conn.Get(zpath)
+	if errors.Is(err, zk.ErrNoNode) {
+		return nil, nil, true, nil
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if cur, err = decodeConfig(data); err != nil {
+		return nil, nil, false, fmt.Errorf("reading %s: %w", zpath, err)
+	}
+	return cur, stat, false, nil
+}
+
 // EditTopicConfigs reads /config/topics/<name> and writes edit's result
 // back by compare-and-set of the znode's version, again from the start if
 // another write came between.
@@ -208,14 +224,9 @@ func (b *backend) EditTopicConfigs(ctx context.Context, name string, edit func(m
 				return struct{}{}, kerr.UnknownTopicOrPartition
 			}
 			zpath := b.p(configPath(name))
-			data, stat, err := b.conn.Get(zpath)
-			missing := errors.Is(err, zk.ErrNoNode)
-			if err != nil && !missing {
-				return struct{}{}, err
-			}
-			cur, err := decodeConfig(data)
+			cur, stat, missing, err := b.readConfigZNode(zpath)
 			if err != nil {
-				return struct{}{}, fmt.Errorf("reading %s: %w", configPath(name), err)
+				return struct{}{}, err
 			}
 			next, err := edit(cur)
 			if err != nil {
