@@ -7,9 +7,9 @@ package broker
 // ZooKeeper watch reads the new state: a client that gets there first is
 // refused with a hint it already knows, and backs off (franz-go: 250 ms)
 // before trying again. So while a handover is not yet confirmed, such
-// answers are held: the stopping broker asks each new leader (Metadata,
-// over the inter-broker listener) until it reports the leadership at the
-// new epoch, at most handoverConfirmLimit, and only then answers.
+// answers are held: the stopping broker asks each new leader (ListOffsets
+// at the new epoch, over the inter-broker listener) until it answers as
+// the leader, at most handoverConfirmLimit, and only then answers.
 
 import (
 	"context"
@@ -98,20 +98,30 @@ func (b *Broker) confirmHandovers(ctx context.Context) int {
 	return len(moved)
 }
 
-// awaitLeads asks leader for the metadata of parts until it leads each at
-// its epoch (or later); it reports whether it did before ctx ended.
+// awaitLeads asks leader for the latest offsets of parts, naming each
+// one's new epoch, until it answers them all as their leader (or ctx
+// ends); it reports whether it did. ListOffsets, not Metadata: Metadata
+// reports a leadership as soon as the broker's metadata announces it,
+// while its partitions may still be applying it, and a produce arriving
+// in between is refused. ListOffsets with the current leader epoch
+// succeeds only where the partition itself leads at that epoch.
 func (b *Broker) awaitLeads(ctx context.Context, leader int32, parts []movedPart) bool {
-	req := kmsg.NewPtrMetadataRequest()
-	req.SetVersion(7) // partition leader epochs
-	seen := map[string]bool{}
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.SetVersion(4) // current leader epochs
+	req.ReplicaID = -1
+	byTopic := map[string]int{}
 	for _, mp := range parts {
-		if !seen[mp.topic] {
-			seen[mp.topic] = true
-			rt := kmsg.NewMetadataRequestTopic()
-			name := mp.topic
-			rt.Topic = &name
+		i, ok := byTopic[mp.topic]
+		if !ok {
+			i = len(req.Topics)
+			byTopic[mp.topic] = i
+			rt := kmsg.NewListOffsetsRequestTopic()
+			rt.Topic = mp.topic
 			req.Topics = append(req.Topics, rt)
 		}
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.CurrentLeaderEpoch, rp.Timestamp = mp.partition, mp.epoch, -1
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 	var conn *peerConn
 	defer func() {
@@ -130,7 +140,7 @@ func (b *Broker) awaitLeads(ctx context.Context, leader int32, parts []movedPart
 			if err != nil {
 				conn.close()
 				conn = nil
-			} else if leads(resp.(*kmsg.MetadataResponse), leader, parts) {
+			} else if leads(resp.(*kmsg.ListOffsetsResponse), parts) {
 				return true
 			}
 		}
@@ -142,25 +152,23 @@ func (b *Broker) awaitLeads(ctx context.Context, leader int32, parts []movedPart
 	}
 }
 
-// leads reports whether a Metadata response shows leader leading every
-// partition of parts at its epoch or later.
-func leads(resp *kmsg.MetadataResponse, leader int32, parts []movedPart) bool {
+// leads reports whether a ListOffsets response shows its broker leading
+// every partition of parts at its epoch (or a later one: the leadership
+// has moved on, and the hint given is stale anyway).
+func leads(resp *kmsg.ListOffsetsResponse, parts []movedPart) bool {
 	type tp struct {
 		t string
 		p int32
 	}
-	got := map[tp]kmsg.MetadataResponseTopicPartition{}
+	got := map[tp]int16{}
 	for _, t := range resp.Topics {
-		if t.Topic == nil {
-			continue
-		}
 		for _, p := range t.Partitions {
-			got[tp{*t.Topic, p.Partition}] = p
+			got[tp{t.Topic, p.Partition}] = p.ErrorCode
 		}
 	}
 	for _, mp := range parts {
-		p, ok := got[tp{mp.topic, mp.partition}]
-		if !ok || p.ErrorCode != 0 || p.Leader != leader || p.LeaderEpoch < mp.epoch {
+		code, ok := got[tp{mp.topic, mp.partition}]
+		if !ok || (code != 0 && code != kerr.FencedLeaderEpoch.Code) {
 			return false
 		}
 	}
