@@ -48,6 +48,7 @@ func compareCmd(args []string) {
 		"--set", "log.dirs="+filepath.Join(dir, "gregor"),
 		"--set", "gregor.metrics.listener=",
 		"--set", "gregor.log.level=warn",
+		"--set", "log.segment.delete.delay.ms=0",
 		"--set", "group.initial.rebalance.delay.ms=0")}
 	self, _ := os.Executable()
 	kaddr := fmt.Sprintf("127.0.0.1:%d", kport)
@@ -122,6 +123,7 @@ func compareCmd(args []string) {
 	}
 	w.Flush()
 	fmt.Printf("(%d rounds, %s each, alternating order; %s)\n", *rounds, *duration, time.Now().UTC().Format(time.RFC3339))
+	printPageCost(dir, 0)
 }
 
 // num formats a median with two decimals below 10 (CPU per MB), one

@@ -49,6 +49,8 @@ func main() {
 		downconvertCmd(os.Args[2:]) // downconvert.go
 	case "share":
 		shareCmd(os.Args[2:]) // share.go
+	case "machine":
+		machineCmd(os.Args[2:]) // machine.go
 	case "serve-kfake":
 		serveKfake(os.Args[2:])
 	default:
@@ -68,6 +70,7 @@ func usage() {
   gregor-bench rolling [-gregor bin/gregor] [-rounds 3] [-rate 500] [-partitions 6]
   gregor-bench downconvert [-gregor bin/gregor] [-rounds 5] [-records 300000] [-size 256] [-codecs none,lz4]
   gregor-bench share [-gregor bin/gregor | -bootstrap host:port] [-rounds 3] [-records 100000] [-size 100]
+  gregor-bench machine [-dir DIR] [-mb 512]
   gregor-bench serve-kfake -addr 127.0.0.1:PORT -dir DIR
 
 scenarios:`)

@@ -45,7 +45,7 @@ func replicationCmd(args []string) {
 	start := func(name string, set ...string) *target {
 		addr := fmt.Sprintf("127.0.0.1:%d", freePort())
 		args := []string{"--set", "listeners=PLAINTEXT://" + addr, "--set", "log.dirs=" + filepath.Join(dir, name),
-			"--set", "gregor.metrics.listener=", "--set", "gregor.log.level=warn"}
+			"--set", "gregor.metrics.listener=", "--set", "gregor.log.level=warn", "--set", "log.segment.delete.delay.ms=0"}
 		for _, s := range set {
 			args = append(args, "--set", s)
 		}
@@ -124,6 +124,7 @@ func replicationCmd(args []string) {
 	if b > 0 {
 		fmt.Printf("  ratio rf3-acks-all / rf1-acks-1: %.2f\n", a/b)
 	}
+	printPageCost(dir, 3)
 }
 
 // awaitBrokers waits until metadata lists n brokers.

@@ -74,6 +74,23 @@ func newTopicRF(ctx context.Context, addr string, partitions int32, rf int16) (s
 	return topic, err
 }
 
+// dropTopic deletes a scenario's topic when it is done, so that the next
+// run writes into page cache the broker has recycled, as a broker whose
+// retention deletes old segments does, rather than into memory the
+// machine has never used (see machine.go: on these VMs that is the most
+// expensive part of storing a byte). The brokers the tools start delete
+// files at once (log.segment.delete.delay.ms=0).
+func dropTopic(addr, topic string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	kadm.NewClient(cl).DeleteTopics(ctx, topic)
+}
+
 // produceLoad produces as fast as the client can for d and reports the
 // acknowledged throughput.
 func produceLoad(ctx context.Context, addr string, d time.Duration, size int, opts ...kgo.Opt) ([]metric, error) {
@@ -86,6 +103,7 @@ func produceLoadRF(ctx context.Context, addr string, d time.Duration, size int, 
 	if err != nil {
 		return nil, err
 	}
+	defer dropTopic(addr, topic)
 	opts = append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
 		kgo.MaxBufferedRecords(1 << 16), kgo.ProducerBatchMaxBytes(1 << 20),
 		kgo.ProducerBatchCompression(kgo.NoCompression())}, opts...)
@@ -139,6 +157,7 @@ func consumeLoad(ctx context.Context, addr string, d time.Duration) ([]metric, e
 	if err != nil {
 		return nil, err
 	}
+	defer dropTopic(addr, topic)
 	p, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.LeaderAck()),
 		kgo.DisableIdempotentWrite(), kgo.MaxBufferedRecords(1<<16), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
@@ -193,6 +212,7 @@ func e2eLatency(ctx context.Context, addr string, d time.Duration) ([]metric, er
 	if err != nil {
 		return nil, err
 	}
+	defer dropTopic(addr, topic)
 	c, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(500*time.Millisecond))
 	if err != nil {
