@@ -184,7 +184,7 @@ func metadataPartition(p *Partition, brokers []metadata.BrokerInfo) kmsg.Metadat
 	mp.ISR = nonNil(st.ISR)
 	mp.OfflineReplicas = []int32{}
 	for _, r := range st.Replicas {
-		if !slices.ContainsFunc(brokers, func(bi metadata.BrokerInfo) bool { return bi.ID == r }) {
+		if !slices.ContainsFunc(brokers, func(bi metadata.BrokerInfo) bool { return bi.ID == r }) || p.b.offlineElsewhere(r, p.tp.Topic, p.ID) {
 			mp.OfflineReplicas = append(mp.OfflineReplicas, r)
 		}
 	}

@@ -114,6 +114,10 @@ type Broker struct {
 	fails    dirFailures
 	offMu    sync.Mutex
 	offCount atomic.Int32
+	// offlineKick wakes the publisher of this broker's offline replicas;
+	// remoteOffline holds the other brokers' (offline_replicas.go).
+	offlineKick   chan struct{}
+	remoteOffline atomic.Pointer[map[int32]map[string][]int32]
 	// started is set once the first metadata load is in force; opened
 	// once New has opened the log dirs.
 	started, opened atomic.Bool
@@ -172,6 +176,7 @@ func New(opt Options) (*Broker, error) {
 		resume:    make(map[storage.TP]*storage.Dir),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
+	b.offlineKick = make(chan struct{}, 1)
 	b.moveSlots = make(chan struct{}, max(len(opt.Config.LogDirs), 1))
 	b.applySlots = make(chan struct{}, maxConcurrentApplies)
 	b.sessions = newFetchSessions(func() int { return b.Config().FetchSessionSlots }, b.now)
@@ -301,6 +306,9 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("applying cluster metadata: %w", err)
 	}
 	b.started.Store(true)
+	if pub, ok := b.backend.(metadata.OfflineReplicaPublisher); ok {
+		b.spawn(func() { b.publishOffline(pub) })
+	}
 	b.goBackground("retention", b.cfg.LogRetentionCheck, b.applyRetention)
 	b.goBackground("checkpoint", 5*time.Second, b.writeCheckpoints)
 	b.goBackground("flush", time.Second, b.flushDue)

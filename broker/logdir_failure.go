@@ -209,19 +209,24 @@ func (p *Partition) takeOffline(dir *storage.Dir) bool {
 		return false
 	}
 	wasLeader := p.rs != nil
-	p.offline.Store(true)
+	p.setOffline(true)
 	p.cancelMoveLocked("its log dir failed")
 	p.b.follow.unfollow(p)
 	p.stopLeadingLocked()
 	lg := p.log
 	p.log, p.producer = nil, nil
-	if err := lg.Close(); err != nil {
-		p.b.log.Debug().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("closing the log of an offline replica")
-	}
 	p.notify()
 	epoch := p.epoch.Load()
 	p.offlineHandOver.Store(time.Now().UnixNano()) // takeDirOffline hands it over
 	p.mu.Unlock()
+	// Closed apart, without the partition's lock: a call stalled on the
+	// dying disk (an fsync of the log's background flush holds the log's
+	// lock) must not hold up the partition or the hand-over of the rest.
+	go func() {
+		if err := lg.CloseHandles(); err != nil {
+			p.b.log.Debug().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("closing the log of an offline replica")
+		}
+	}()
 	if wasLeader && p.topic.Internal {
 		p.b.tellLeadership(p.tp.Topic, p.ID, false, epoch)
 	}

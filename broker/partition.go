@@ -155,7 +155,7 @@ func (p *Partition) apply(st metadata.PartitionState) error {
 		if p.offline.Load() {
 			// Moved away while offline: nothing here to delete; a
 			// replica brought back later is created afresh.
-			p.offline.Store(false)
+			p.setOffline(false)
 			p.b.forgetPlacement(p.tp)
 			return nil
 		}
@@ -229,7 +229,7 @@ func (p *Partition) openLogLocked() error {
 		// dir may be in the failed one: not created empty elsewhere,
 		// as Kafka refuses to create a log that is not new while a log
 		// dir is offline.
-		p.offline.Store(true)
+		p.setOffline(true)
 		return nil
 	}
 	dir, path, err := p.b.placePartition(p.tp, p.topic.ID)
@@ -237,13 +237,13 @@ func (p *Partition) openLogLocked() error {
 		return err
 	}
 	if p.b.dirOffline(dir) {
-		p.offline.Store(true)
+		p.setOffline(true)
 		return nil
 	}
 	lg, err := p.openAt(path, dir.OpenOptions(p.tp))
 	if err != nil {
 		if storage.IsDiskFailure(err) {
-			p.offline.Store(true)
+			p.setOffline(true)
 		}
 		return fmt.Errorf("opening log of %s: %w", p.tp, err)
 	}
@@ -251,7 +251,7 @@ func (p *Partition) openLogLocked() error {
 		// The dir failed while the log was opening, perhaps after
 		// takeDirOffline passed this partition by.
 		lg.Close()
-		p.offline.Store(true)
+		p.setOffline(true)
 		return nil
 	}
 	p.log, p.dir = lg, dir

@@ -429,6 +429,9 @@ func TestLogDirFailureMovesLeadership(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	// Every broker's Metadata names the failed replicas offline, not only
+	// the victim's own.
+	awaitOfflineEverywhere(ctx, t, c, cl, topic, victim, gone)
 	_, errs, err := dirsOfBroker(ctx, cl, victim, topic)
 	if err != nil {
 		t.Fatal(err)
@@ -472,6 +475,124 @@ func TestLogDirFailureMovesLeadership(t *testing.T) {
 		if !slices.Contains(ps[p].isr, victim) {
 			t.Fatalf("p%d, in broker %d's healthy log dir, left the ISR: %v", p, victim, ps[p].isr)
 		}
+	}
+	w.stop(10 * time.Second)
+	checkHistory(t, c, w, parts)
+
+	// Mended and restarted, the broker serves every replica again, and no
+	// broker names any offline.
+	c.brokers[victim].Stop()
+	mendDir(t, dead)
+	c.brokers[victim].Restart()
+	awaitOfflineEverywhere(ctx, t, c, cl, topic, victim, nil)
+}
+
+// awaitOfflineEverywhere waits until the Metadata of every live broker of
+// c names broker's replica offline for exactly the partitions offline of
+// topic.
+func awaitOfflineEverywhere(ctx context.Context, t *testing.T, c *cluster, cl *kgo.Client, topic string, broker int32, offline []int32) {
+	t.Helper()
+	var last string
+	if !wait.Until(20*time.Second, func() bool {
+		for id := range c.brokers {
+			req := kmsg.NewPtrMetadataRequest()
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(topic)
+			req.Topics = append(req.Topics, rt)
+			r, err := cl.Broker(int(id)).Request(ctx, req)
+			if err != nil {
+				last = fmt.Sprintf("broker %d: %v", id, err)
+				return false
+			}
+			resp := r.(*kmsg.MetadataResponse)
+			if len(resp.Topics) != 1 {
+				last = fmt.Sprintf("broker %d: %d topics", id, len(resp.Topics))
+				return false
+			}
+			for _, mp := range resp.Topics[0].Partitions {
+				want := slices.Contains(offline, mp.Partition)
+				if slices.Contains(mp.OfflineReplicas, broker) != want || (!want && len(mp.OfflineReplicas) > 0) {
+					last = fmt.Sprintf("broker %d: p%d offline replicas %v", id, mp.Partition, mp.OfflineReplicas)
+					return false
+				}
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("timed out after 20s waiting for every broker's Metadata to name broker %d's replicas of %s partitions %v offline, and no others; last seen: %s", broker, topic, offline, last)
+	}
+}
+
+// A dying disk often stalls some calls instead of failing them: here every
+// fsync in the failed dir blocks while its other operations fail with EIO.
+// The replicas there are closed without writing (as Kafka's closeHandlers),
+// so no stalled fsync holds a partition or the hand-over: leadership still
+// moves off the broker, and it goes on answering for its healthy dir.
+func TestLogDirFailureWithStalledFsyncMovesLeadership(t *testing.T) {
+	c := startClusterOpt(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"}, func(id int32, dir string) map[string]string {
+		return map[string]string{"log.dirs": filepath.Join(dir, "d1") + "," + filepath.Join(dir, "d2")}
+	}, true)
+	defer c.dumpLogs()
+	const topic, parts = "dir-stall", 6
+	two := "2"
+	c.createTopic(topic, parts, 3, map[string]*string{"min.insync.replicas": &two})
+	c.awaitISR(topic, 3, 30*time.Second)
+	w := startWorkload(t, c, topic, 2)
+	w.awaitMore(300, 30*time.Second)
+
+	adm, done := c.admin()
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	current, _, err := logDirsOf(ctx, adm, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const victim = int32(1)
+	dead := jbodDirs(c, victim)[1]
+	var gone, kept []int32
+	for r, d := range current {
+		switch {
+		case r.broker != victim:
+		case d == dead:
+			gone = append(gone, r.partition)
+		default:
+			kept = append(kept, r.partition)
+		}
+	}
+	if len(gone) == 0 || len(kept) == 0 {
+		t.Fatalf("broker %d's replicas are not in both log dirs: %v", victim, current)
+	}
+	// Unstall before the cluster stops, so that every call returns.
+	defer os.Remove(dead + ".hang")
+	if err := os.WriteFile(dead+".hang", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	failDir(t, dead)
+	waitFor(t, fmt.Sprintf("partitions %v led elsewhere, without broker %d in their ISRs, while fsyncs in %s stall", gone, victim, dead), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		if err != nil {
+			return false
+		}
+		for _, p := range gone {
+			if ps[p].leader < 0 || ps[p].leader == victim || slices.Contains(ps[p].isr, victim) {
+				return false
+			}
+		}
+		return true
+	})
+	w.awaitMore(300, 30*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	_, errs, err := dirsOfBroker(ctx, cl, victim, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(errs[dead], kerr.KafkaStorageError) || len(errs) != 1 {
+		t.Fatalf("broker %d's DescribeLogDirs errors %v, want KAFKA_STORAGE_ERROR for %s alone", victim, errs, dead)
 	}
 	w.stop(10 * time.Second)
 	checkHistory(t, c, w, parts)

@@ -83,6 +83,21 @@ type PartitionApplier interface {
 	ApplyPartition(topic string, id Uuid, partition int32, st PartitionState)
 }
 
+// OfflineReplicaApplier is implemented by Appliers that take the replicas
+// other brokers cannot serve (their log dirs failed), by broker, then
+// topic: all of them at Start and on every change. A broker that has none
+// is absent.
+type OfflineReplicaApplier interface {
+	ApplyOfflineReplicas(byBroker map[int32]map[string][]int32)
+}
+
+// OfflineReplicaPublisher is implemented by the backends of a cluster: a
+// broker records there the replicas it cannot serve (its whole set, by
+// topic; none clears it), for every broker's OfflineReplicas.
+type OfflineReplicaPublisher interface {
+	PublishOfflineReplicas(ctx context.Context, parts map[string][]int32) error
+}
+
 // NamedConfigs is a kind of configs kept by entity name.
 type NamedConfigs int8
 

@@ -190,3 +190,31 @@ func TestRolledFlushesAreBounded(t *testing.T) {
 		wait.For(t, fmt.Sprintf("log %d's recovery point to pass its rolled segment", i), 10*time.Second, func() bool { return l.RecoveryPoint() == last })
 	}
 }
+
+// TestCloseHandlesWritesNothing: the log of a failed dir is closed without
+// an fsync (its disk may stall every one), unlike Close.
+func TestCloseHandlesWritesNothing(t *testing.T) {
+	g := newGatedFS()
+	l, err := Open(g, t.TempDir(), testConfig(), OpenOptions{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer close(g.open)
+	appendBatches(t, l, 3, 4, 100, 200)
+	done := make(chan error, 1)
+	go func() { done <- l.CloseHandles() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("CloseHandles waited for an fsync")
+	}
+	if n := g.waiting.Load(); n != 0 {
+		t.Fatalf("%d fsyncs started by CloseHandles, want none", n)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("Close after CloseHandles: %v", err)
+	}
+}

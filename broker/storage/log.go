@@ -712,6 +712,20 @@ func (l *Log) Close() error {
 	return errors.Join(err, l.closeSegmentsLocked())
 }
 
+// CloseHandles closes the log's files and writes nothing: no fsync, no
+// checkpoint, no removal of retired segments. It is how the log of a
+// failed dir is closed (as Kafka's closeHandlers): the disk may fail or
+// stall every call, and what is written there now is not trusted anyway.
+func (l *Log) CloseHandles() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	return l.closeSegmentsLocked()
+}
+
 func (l *Log) closeSegments() {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -68,6 +68,7 @@ func (b *backend) markAll() {
 	keys := append(b.brokerConfigKeys(), b.userKeys()...)
 	keys = append(keys, b.namedConfigKeys()...)
 	keys = append(keys, b.tokenKeys()...)
+	keys = append(keys, b.offlineKeys()...)
 	keys = append(keys, aclKeys()...)
 	keys = append(keys, b.quotaKeys()...)
 	for name, t := range b.topics {
@@ -474,6 +475,10 @@ func (b *backend) process(key string) error {
 		return b.processTokens()
 	case strings.HasPrefix(key, preToken):
 		return b.processToken(key[len(preToken):])
+	case key == keyOffline:
+		return b.processOfflineBrokers()
+	case strings.HasPrefix(key, preOffline):
+		return b.processOfflineBroker(key[len(preOffline):])
 	case key == keyAclChanges:
 		return b.processAclChanges(key, aclChangesPath)
 	case key == keyAclExtChanges:
@@ -791,6 +796,7 @@ func (b *backend) deliver() {
 	features, featuresEpoch, featuresChanged := b.takeFeatures()
 	acls, aclsChanged := b.takeAcls()
 	quotas, quotasChanged := b.takeQuotas()
+	offline, offlineChanged := b.takeOffline()
 	b.mu.Unlock()
 
 	if apply == nil {
@@ -829,5 +835,8 @@ func (b *backend) deliver() {
 	}
 	if a, ok := apply.(metadata.ClientQuotaApplier); ok && quotasChanged {
 		a.ApplyClientQuotas(quotas)
+	}
+	if a, ok := apply.(metadata.OfflineReplicaApplier); ok && offlineChanged {
+		a.ApplyOfflineReplicas(offline)
 	}
 }

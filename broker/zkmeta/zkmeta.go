@@ -82,6 +82,7 @@ type backend struct {
 	gcfg           entityCache[string]                   // namedconfigs.go
 	cmcfg          entityCache[string]                   // namedconfigs.go
 	tokens         tokenCache                            // tokens.go
+	offline        offlineCache                          // offline.go
 	features       featureCache                          // features.go
 	tokenPurged    atomic.Int64                          // tokens.go: last purge of token change notifications (Unix ns)
 	acls           aclCache                              // acls.go
@@ -255,7 +256,7 @@ func (b *backend) setup(ctx context.Context) error {
 			}
 		}
 	}
-	for _, kp := range append(append(slices.Clone(persistentPaths), aclPaths()...), tokenPaths...) {
+	for _, kp := range append(append(slices.Clone(persistentPaths), aclPaths()...), append(slices.Clone(tokenPaths), offlinePaths...)...) {
 		if err := b.ensure(b.p(kp)); err != nil {
 			return err
 		}

@@ -6,13 +6,16 @@ package main
 // gregorfaults): every file operation under a directory d fails with EIO
 // while a file named d + ".fail" exists beside it, as on a disk that
 // died; while d + ".full" exists, every write under d writes half of what
-// it was given and fails with ENOSPC, as on a full disk. Integration tests
-// use them on one log dir of a running broker.
+// it was given and fails with ENOSPC, as on a full disk; while d + ".hang"
+// exists, an fsync under d blocks, as on a disk that stops answering its
+// cache flushes. Integration tests use them on one log dir of a running
+// broker.
 
 import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"gregor/broker/storage"
 )
@@ -23,6 +26,13 @@ type faultFS struct{ storage.OSFS }
 
 // failing reports whether path lies under a directory marked failed.
 func failing(path string) bool { return marked(path, ".fail") }
+
+// hang blocks while path lies under a directory marked hanging.
+func hang(path string) {
+	for marked(path, ".hang") {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
 
 // full reports whether path lies under a directory marked full.
 func full(path string) bool { return marked(path, ".full") }
@@ -94,6 +104,7 @@ func (f faultFS) Stat(name string) (os.FileInfo, error) {
 }
 
 func (f faultFS) SyncDir(name string) error {
+	hang(name)
 	if failing(name) {
 		return eio("sync", name)
 	}
@@ -124,6 +135,7 @@ func (f faultFile) WriteAt(p []byte, off int64) (int, error) {
 }
 
 func (f faultFile) Sync() error {
+	hang(f.path)
 	if failing(f.path) {
 		return eio("sync", f.path)
 	}
