@@ -18,6 +18,7 @@ type Options struct {
 	// SendBuffer and ReceiveBuffer are SO_SNDBUF and SO_RCVBUF of
 	// accepted connections (socket.send.buffer.bytes,
 	// socket.receive.buffer.bytes); <= 0 leaves the OS's autotuning.
+	// ListenTCP sets ReceiveBuffer on the listening socket too.
 	SendBuffer, ReceiveBuffer int
 	// QueuedMaxRequestBytes bounds the request bytes held for all
 	// connections together: frames being read, and frames read whose

@@ -88,7 +88,7 @@ func NewServer(reg *Registry, log zerolog.Logger) *Server {
 // Listen binds a listener and starts serving it. It returns the bound
 // address (useful with port 0).
 func (s *Server) Listen(l Listener) (net.Addr, error) {
-	ln, err := net.Listen("tcp", l.Addr)
+	ln, err := ListenTCP(l.Addr, s.Options.ReceiveBuffer)
 	if err != nil {
 		return nil, err
 	}

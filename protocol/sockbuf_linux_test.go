@@ -62,3 +62,54 @@ func TestSocketBuffers(t *testing.T) {
 		return sockopt(t, nc, syscall.SO_SNDBUF) == 400_000 && sockopt(t, nc, syscall.SO_RCVBUF) == 600_000
 	})
 }
+
+// TestListenTCPSetsReceiveBufferBeforeAccept: ListenTCP sets SO_RCVBUF on
+// the listening socket, as Kafka's acceptor does, so a connection has it
+// from its handshake (its window scale and first window fit it), before
+// the server's own setting after accept.
+func TestListenTCPSetsReceiveBufferBeforeAccept(t *testing.T) {
+	ln, err := ListenTCP("127.0.0.1:0", 300_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if got := sockoptListener(t, ln, syscall.SO_RCVBUF); got != 600_000 {
+		t.Fatalf("listening socket SO_RCVBUF %d, want 600000", got)
+	}
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	nc, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if got := sockopt(t, nc, syscall.SO_RCVBUF); got != 600_000 {
+		t.Fatalf("accepted connection SO_RCVBUF %d, want 600000 inherited from the listener", got)
+	}
+	plain, err := ListenTCP("127.0.0.1:0", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if got := sockoptListener(t, plain, syscall.SO_RCVBUF); got == 600_000 {
+		t.Fatal("ListenTCP with no receive buffer set SO_RCVBUF")
+	}
+}
+
+func sockoptListener(t *testing.T, ln net.Listener, opt int) int {
+	t.Helper()
+	raw, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	var gerr error
+	raw.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, opt) })
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	return v
+}

@@ -98,7 +98,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 			s.shutdown(context.Background())
 			return nil, err
 		}
-		ln, err := net.Listen("tcp", l.Addr())
+		ln, err := protocol.ListenTCP(l.Addr(), s.net.Options.ReceiveBuffer)
 		if err != nil {
 			closeBound()
 			s.shutdown(context.Background())
