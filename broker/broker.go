@@ -141,7 +141,8 @@ type Broker struct {
 	// this broker held no replica of (Kafka's preferred log dirs): the
 	// replica is created there. resume are the target dirs of moves
 	// between log dirs under way when the broker last stopped.
-	preferred, resume map[storage.TP]*storage.Dir
+	preferred map[storage.TP]*storage.Dir
+	resume    map[storage.TP]resumeMove
 
 	// applies tracks the partitions applying metadata (partition_apply.go)
 	// and slowLog, rate-limited, logs those applied late.
@@ -173,7 +174,7 @@ func New(opt Options) (*Broker, error) {
 		placement: make(map[storage.TP]*storage.Dir),
 		paths:     make(map[storage.TP]string),
 		preferred: make(map[storage.TP]*storage.Dir),
-		resume:    make(map[storage.TP]*storage.Dir),
+		resume:    make(map[storage.TP]resumeMove),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
 	b.offlineKick = make(chan struct{}, 1)

@@ -18,13 +18,16 @@ package broker
 //     partition serves from it. The old files are removed afterwards.
 //     Fetches holding the old files finish from them.
 //   - At start-up, a future directory beside its replica is a move under
-//     way: the partial copy is dropped and the move starts again. One
+//     way: it goes on from the copy's end, as Kafka's future logs do,
+//     once the copy is cut back to the replica's end and its last batch
+//     is found to be the replica's (else the move starts again). One
 //     without its replica was complete (the broker stopped between the
 //     two renames) and becomes the replica.
 //   - Compaction of a partition waits while it moves (Kafka pauses its
 //     cleaner for it).
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -381,13 +384,25 @@ func (b *Broker) setPlacement(tp storage.TP, dir *storage.Dir, path string) {
 	b.placeMu.Unlock()
 }
 
+// resumeMove is a move under way at the last stop: its target dir and its
+// copy's directory there.
+type resumeMove struct {
+	to   *storage.Dir
+	path string
+}
+
 // recoverFuture settles a future directory found at start-up: beside its
-// replica it is a move under way, started again once the replica opens;
-// alone it is a complete copy whose replica was already retired.
+// replica it is a move under way, resumed once the replica opens; alone
+// it is a complete copy whose replica was already retired.
 func (b *Broker) recoverFuture(f storage.PartitionDir, dir *storage.Dir) error {
 	if _, ok := b.placement[f.TP]; ok {
-		b.resume[f.TP] = dir
-		return dir.RemoveRetired(f.Path)
+		if old, ok := b.resume[f.TP]; ok {
+			// Two copies of one replica: keep the first found.
+			b.log.Warn().Str("topic", f.Topic).Int32("partition", f.Partition).Str("kept", old.path).Str("removed", f.Path).Msg("two copies of a replica being moved; removing one")
+			return dir.RemoveRetired(f.Path)
+		}
+		b.resume[f.TP] = resumeMove{to: dir, path: f.Path}
+		return nil
 	}
 	path, err := dir.Promote(f.Path, f.TP)
 	if err != nil {
@@ -415,12 +430,85 @@ func (b *Broker) adoptCheckpoint(tp storage.TP, dir *storage.Dir) {
 	}
 }
 
-// takeResume returns, once, the target of p's move under way at the last
-// stop.
-func (b *Broker) takeResume(tp storage.TP) *storage.Dir {
+// takeResume returns, once, p's move under way at the last stop.
+func (b *Broker) takeResume(tp storage.TP) (resumeMove, bool) {
 	b.placeMu.Lock()
 	defer b.placeMu.Unlock()
-	d := b.resume[tp]
+	r, ok := b.resume[tp]
 	delete(b.resume, tp)
-	return d
+	return r, ok
+}
+
+// resumeMoveLocked goes on with p's move under way at the last stop, from
+// its copy's end; a copy it cannot trust is dropped and the move starts
+// again.
+func (p *Partition) resumeMoveLocked(r resumeMove) {
+	warn := func(err error, msg string) {
+		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("to", r.to.Path).Msg(msg)
+	}
+	if r.to == p.dir || p.b.dirOffline(r.to) {
+		if err := r.to.RemoveRetired(r.path); err != nil {
+			warn(err, "removing the copy of a log dir move")
+		}
+		return
+	}
+	// The target dir's checkpoints name the copy's partition only if it
+	// lived there before: the copy recovers from its first offset after an
+	// unclean stop, and starts where its segments do.
+	opts := r.to.OpenOptions(p.tp)
+	opts.RecoveryPoint, opts.StartOffset = 0, 0
+	lg, err := p.openAt(r.path, opts)
+	if err == nil {
+		err = matchCopy(lg, p.log)
+		if err != nil {
+			lg.Close()
+		}
+	}
+	if err != nil {
+		warn(err, "the copy of a log dir move under way at the last stop does not match its replica; copying again")
+		if err := r.to.RemoveRetired(r.path); err != nil {
+			warn(err, "removing the copy of a log dir move")
+			return
+		}
+		if err := p.startMoveLocked(r.to); err != nil {
+			warn(err, "resuming a log dir move")
+		}
+		return
+	}
+	m := &logMove{to: r.to, path: r.path, log: lg, truncatedTo: -1, cancel: make(chan struct{})}
+	p.move = m
+	if !p.b.spawn(func() { p.b.runMove(p, m) }) {
+		p.move = nil
+		lg.Close()
+		return
+	}
+	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("from", p.dir.Path).Str("to", r.to.Path).
+		Int64("copied_to", lg.NextOffset()).Int64("log_end", p.log.NextOffset()).Msg("resuming a log dir move from its copy's end")
+}
+
+// matchCopy cuts a move's copy back to its replica's end and checks that
+// its last batch is the replica's, byte for byte: the copy was only ever
+// appended from the replica, so that makes it a prefix of it.
+func matchCopy(fut, src *storage.Log) error {
+	if end := src.NextOffset(); fut.NextOffset() > end {
+		if err := fut.TruncateTo(end); err != nil {
+			return err
+		}
+	}
+	last := fut.NextOffset() - 1
+	if last < fut.StartOffset() || last < src.StartOffset() {
+		return nil // nothing copied, or all of it below the replica's start: moveStep cuts it
+	}
+	a, err := fut.Read(last, last+1, 1, true)
+	if err != nil {
+		return err
+	}
+	b, err := src.Read(last, last+1, 1, true)
+	if err != nil {
+		return err
+	}
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		return fmt.Errorf("the copy's batch holding offset %d differs from the replica's", last)
+	}
+	return nil
 }

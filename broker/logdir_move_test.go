@@ -12,10 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/records"
+	"gregor/broker/storage"
 	"gregor/internal/wait"
 )
 
@@ -95,7 +97,8 @@ func twoDirBroker(t *testing.T, d1, d2 string, set map[string]string) *testBroke
 // with a log start inside a batch (DeleteRecords): the moved log holds
 // the same bytes, offsets, start and leader epochs, DescribeLogDirs shows
 // the copy while it moves, the old directory is gone, and a restart finds
-// the replica in its new dir.
+// the replica in its new dir. A move under way at a stop goes on from its
+// copy after the restart.
 func TestMoveReplicaBetweenLogDirs(t *testing.T) {
 	d1, d2 := t.TempDir(), t.TempDir()
 	tb := twoDirBroker(t, d1, d2, map[string]string{"replica.alter.log.dirs.io.max.bytes.per.second": "1"})
@@ -321,6 +324,12 @@ func TestLogDirMoveAcrossRestarts(t *testing.T) {
 	if len(futures) != 1 {
 		t.Fatalf("future dirs after the stop: %v", futures)
 	}
+	// A file of the copy's own: the move goes on from this copy, so the
+	// replica ends up holding it, rather than a copy made afresh.
+	marker := "resumed-copy-marker"
+	if err := os.WriteFile(filepath.Join(futures[0], marker), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	// Partition 1 stopped between the renames: its replica is retired,
 	// its complete copy is in the other dir.
@@ -357,6 +366,9 @@ func TestLogDirMoveAcrossRestarts(t *testing.T) {
 	})
 	if _, after := logBytes(t, q0); !bytes.Equal(after, before) {
 		t.Fatalf("r-0 reads %d bytes after the resumed move, %d before", len(after), len(before))
+	}
+	if _, err := os.Stat(filepath.Join(to, "r-0", marker)); err != nil {
+		t.Fatalf("the move of r-0 did not go on from the copy it had made before the stop: %v", err)
 	}
 	dirs := tb2.logDirsOf("r", 1)
 	if len(dirs[p1to]) != 1 || dirs[p1to][0].IsFuture || dirs[p1to][0].Size == 0 {
@@ -544,4 +556,65 @@ func TestManyMovesAtOnce(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// A copy found at start-up is resumed only as a prefix of its replica:
+// cut back to the replica's end, its last batch must be the replica's
+// byte for byte; an empty copy is resumed as it is.
+func TestResumedMoveCopyMustMatch(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("m", 1, nil)
+	for i := range 5 {
+		tb.produce("m", 0, batch(t, int64(i), fmt.Sprintf("v%d", i)))
+	}
+	src, _, err := tb.Partition("m", 0).replicaLog(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := src.Read(0, src.NextOffset(), 1<<20, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last, pos int // where the last batch starts
+	if _, err := records.Split(data, func(b []byte) error {
+		last, pos = pos, pos+len(b)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	copyOf := func(b []byte) *storage.Log {
+		lg, err := storage.Open(storage.OSFS{}, t.TempDir(), storage.DefaultConfig(), storage.OpenOptions{Clean: true}, zerolog.Nop())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { lg.Close() })
+		if len(b) > 0 {
+			if _, err := appendCopied(lg, b, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return lg
+	}
+
+	if err := matchCopy(copyOf(nil), src); err != nil {
+		t.Fatalf("an empty copy: %v", err)
+	}
+	// One batch more than the replica has (the replica lost its tail):
+	// cut back, then it matches.
+	extra := slices.Clone(data[last:])
+	binary.BigEndian.PutUint64(extra[0:8], uint64(src.NextOffset())) // base offset, outside the CRC
+	longer := copyOf(append(slices.Clone(data), extra...))
+	if err := matchCopy(longer, src); err != nil {
+		t.Fatalf("a copy one batch longer: %v", err)
+	}
+	if longer.NextOffset() != src.NextOffset() {
+		t.Fatalf("the longer copy ends at %d after the match, want %d", longer.NextOffset(), src.NextOffset())
+	}
+	// A last batch that differs (its leader epoch, outside the CRC): not
+	// resumed.
+	diff := slices.Clone(data)
+	binary.BigEndian.PutUint32(diff[last+12:last+16], 9)
+	if err := matchCopy(copyOf(diff), src); err == nil {
+		t.Fatal("a copy whose last batch differs from the replica's was taken for a prefix of it")
+	}
 }

@@ -264,10 +264,8 @@ func (p *Partition) openLogLocked() error {
 	}
 	p.refreshUnstableLocked()
 	p.syncOffsetsLocked()
-	if to := p.b.takeResume(p.tp); to != nil && to != dir {
-		if err := p.startMoveLocked(to); err != nil {
-			p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("resuming a log dir move")
-		}
+	if r, ok := p.b.takeResume(p.tp); ok {
+		p.resumeMoveLocked(r)
 	}
 	return nil
 }
