@@ -487,8 +487,11 @@ func (p *Partition) resumeMoveLocked(r resumeMove) {
 }
 
 // matchCopy cuts a move's copy back to its replica's end and checks that
-// its last batch is the replica's, byte for byte: the copy was only ever
-// appended from the replica, so that makes it a prefix of it.
+// its last batch is the replica's, byte for byte. The copy was only ever
+// appended from the replica, so that makes it a prefix of it: had the
+// replica been cut below the copy's end and written again (a truncation
+// the stop kept the copy from applying), its batches from there on carry
+// a later leader epoch, and the last batches would differ.
 func matchCopy(fut, src *storage.Log) error {
 	if end := src.NextOffset(); fut.NextOffset() > end {
 		if err := fut.TruncateTo(end); err != nil {
