@@ -537,7 +537,11 @@ func TestLogDirFailureWithStalledFsyncMovesLeadership(t *testing.T) {
 	two := "2"
 	c.createTopic(topic, parts, 3, map[string]*string{"min.insync.replicas": &two})
 	c.awaitISR(topic, 3, 30*time.Second)
-	w := startWorkload(t, c, topic, 2)
+	// A produce to a replica taken offline is answered
+	// KAFKA_STORAGE_ERROR, as in Kafka, with no leader hint: franz-go
+	// then waits for a metadata refresh, at most every 5 s by default
+	// (4.4 s waits here), every 250 ms in this test.
+	w := startPacedWorkload(t, c, topic, 500, kgo.MetadataMinAge(250*time.Millisecond))
 	w.awaitMore(300, 30*time.Second)
 
 	adm, done := c.admin()
@@ -569,6 +573,7 @@ func TestLogDirFailureWithStalledFsyncMovesLeadership(t *testing.T) {
 		t.Fatal(err)
 	}
 	failDir(t, dead)
+	t0 := time.Now()
 	waitFor(t, fmt.Sprintf("partitions %v led elsewhere, without broker %d in their ISRs, while fsyncs in %s stall", gone, victim, dead), 30*time.Second, func() bool {
 		ps, err := c.describe(topic)
 		if err != nil {
@@ -595,7 +600,17 @@ func TestLogDirFailureWithStalledFsyncMovesLeadership(t *testing.T) {
 		t.Fatalf("broker %d's DescribeLogDirs errors %v, want KAFKA_STORAGE_ERROR for %s alone", victim, errs, dead)
 	}
 	w.stop(10 * time.Second)
-	checkHistory(t, c, w, parts)
+	// What producers saw: the acks=all waits of the records sent from the
+	// failure until the broker had handed over and they went on.
+	s := w.stats(t0.Add(-time.Second), time.Now())
+	t.Logf("acks=all waits through the failure: %s", s)
+	if s.max > 3*time.Second {
+		t.Errorf("a produce waited %v through the dir failure (want at most 3 s: the broker hands over at once)", s.max)
+	}
+	if n := w.unanswered(); n > 0 {
+		t.Errorf("%d records were never answered", n)
+	}
+	checkHistory(t, c, w.workload, parts)
 }
 
 // findCoordinator asks for a group's coordinator and returns the error
