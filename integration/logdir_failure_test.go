@@ -360,35 +360,32 @@ func checkOffline(ctx context.Context, t *testing.T, cl *kgo.Client, adm *kadm.C
 	}
 }
 
-// On a cluster, a failed log dir's replicas leave their ISRs and lead no
-// more: acks=all producers go on against the new leaders with no
-// acknowledged record lost, and the broker's other log dir stays in sync.
-func TestLogDirFailureMovesLeadership(t *testing.T) {
+// startJBODCluster starts three fault-injecting brokers with two log dirs
+// each, and a topic of parts partitions, replication factor 3 and
+// min.insync.replicas 2, all in sync.
+func startJBODCluster(t *testing.T, topic string, parts int32) *cluster {
+	t.Helper()
 	c := startClusterOpt(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"}, func(id int32, dir string) map[string]string {
 		return map[string]string{"log.dirs": filepath.Join(dir, "d1") + "," + filepath.Join(dir, "d2")}
 	}, true)
-	defer c.dumpLogs()
-	const topic, parts = "dir-failover", 6
 	two := "2"
 	c.createTopic(topic, parts, 3, map[string]*string{"min.insync.replicas": &two})
 	c.awaitISR(topic, 3, 30*time.Second)
-	w := startWorkload(t, c, topic, 2)
-	w.awaitMore(300, 30*time.Second)
+	return c
+}
 
-	adm, done := c.admin()
-	defer done()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+// splitByDir returns the partitions of topic whose replica on broker is
+// in its log dir dead (gone) and in its other one (kept); both must have
+// some.
+func splitByDir(ctx context.Context, t *testing.T, adm *kadm.Client, topic string, broker int32, dead string) (gone, kept []int32) {
+	t.Helper()
 	current, _, err := logDirsOf(ctx, adm, topic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const victim = int32(1)
-	dead := jbodDirs(c, victim)[1]
-	var gone, kept []int32
 	for r, d := range current {
 		switch {
-		case r.broker != victim:
+		case r.broker != broker:
 		case d == dead:
 			gone = append(gone, r.partition)
 		default:
@@ -396,8 +393,46 @@ func TestLogDirFailureMovesLeadership(t *testing.T) {
 		}
 	}
 	if len(gone) == 0 || len(kept) == 0 {
-		t.Fatalf("broker %d's replicas are not in both log dirs: %v", victim, current)
+		t.Fatalf("broker %d's replicas are not in both log dirs: %v", broker, current)
 	}
+	return gone, kept
+}
+
+// awaitLedElsewhere waits until every partition of parts is led by a
+// broker other than broker, which is in none of their ISRs.
+func awaitLedElsewhere(t *testing.T, c *cluster, topic string, parts []int32, broker int32, while string) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("partitions %v led elsewhere, without broker %d in their ISRs%s", parts, broker, while), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		if err != nil {
+			return false
+		}
+		for _, p := range parts {
+			if ps[p].leader < 0 || ps[p].leader == broker || slices.Contains(ps[p].isr, broker) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// On a cluster, a failed log dir's replicas leave their ISRs and lead no
+// more: acks=all producers go on against the new leaders with no
+// acknowledged record lost, and the broker's other log dir stays in sync.
+func TestLogDirFailureMovesLeadership(t *testing.T) {
+	const topic, parts = "dir-failover", 6
+	c := startJBODCluster(t, topic, parts)
+	defer c.dumpLogs()
+	w := startWorkload(t, c, topic, 2)
+	w.awaitMore(300, 30*time.Second)
+
+	adm, done := c.admin()
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	const victim = int32(1)
+	dead := jbodDirs(c, victim)[1]
+	gone, kept := splitByDir(ctx, t, adm, topic, victim, dead)
 	led := 0
 	ps, err := c.describe(topic)
 	if err != nil {
@@ -411,18 +446,7 @@ func TestLogDirFailureMovesLeadership(t *testing.T) {
 	t.Logf("broker %d: partitions %v in the failing dir (%d led there), %v in the other", victim, gone, led, kept)
 
 	failDir(t, dead)
-	waitFor(t, fmt.Sprintf("partitions %v led elsewhere, without broker %d in their ISRs", gone, victim), 30*time.Second, func() bool {
-		ps, err := c.describe(topic)
-		if err != nil {
-			return false
-		}
-		for _, p := range gone {
-			if ps[p].leader < 0 || ps[p].leader == victim || slices.Contains(ps[p].isr, victim) {
-				return false
-			}
-		}
-		return true
-	})
+	awaitLedElsewhere(t, c, topic, gone, victim, "")
 	w.awaitMore(300, 30*time.Second)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
 	if err != nil {
@@ -529,14 +553,9 @@ func awaitOfflineEverywhere(ctx context.Context, t *testing.T, c *cluster, cl *k
 // so no stalled fsync holds a partition or the hand-over: leadership still
 // moves off the broker, and it goes on answering for its healthy dir.
 func TestLogDirFailureWithStalledFsyncMovesLeadership(t *testing.T) {
-	c := startClusterOpt(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"}, func(id int32, dir string) map[string]string {
-		return map[string]string{"log.dirs": filepath.Join(dir, "d1") + "," + filepath.Join(dir, "d2")}
-	}, true)
-	defer c.dumpLogs()
 	const topic, parts = "dir-stall", 6
-	two := "2"
-	c.createTopic(topic, parts, 3, map[string]*string{"min.insync.replicas": &two})
-	c.awaitISR(topic, 3, 30*time.Second)
+	c := startJBODCluster(t, topic, parts)
+	defer c.dumpLogs()
 	// A produce to a replica taken offline is answered
 	// KAFKA_STORAGE_ERROR, as in Kafka, with no leader hint: franz-go
 	// then waits for a metadata refresh, at most every 5 s by default
@@ -548,25 +567,9 @@ func TestLogDirFailureWithStalledFsyncMovesLeadership(t *testing.T) {
 	defer done()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	current, _, err := logDirsOf(ctx, adm, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const victim = int32(1)
 	dead := jbodDirs(c, victim)[1]
-	var gone, kept []int32
-	for r, d := range current {
-		switch {
-		case r.broker != victim:
-		case d == dead:
-			gone = append(gone, r.partition)
-		default:
-			kept = append(kept, r.partition)
-		}
-	}
-	if len(gone) == 0 || len(kept) == 0 {
-		t.Fatalf("broker %d's replicas are not in both log dirs: %v", victim, current)
-	}
+	gone, _ := splitByDir(ctx, t, adm, topic, victim, dead)
 	// Unstall before the cluster stops, so that every call returns.
 	defer os.Remove(dead + ".hang")
 	if err := os.WriteFile(dead+".hang", nil, 0o644); err != nil {
@@ -574,18 +577,7 @@ func TestLogDirFailureWithStalledFsyncMovesLeadership(t *testing.T) {
 	}
 	failDir(t, dead)
 	t0 := time.Now()
-	waitFor(t, fmt.Sprintf("partitions %v led elsewhere, without broker %d in their ISRs, while fsyncs in %s stall", gone, victim, dead), 30*time.Second, func() bool {
-		ps, err := c.describe(topic)
-		if err != nil {
-			return false
-		}
-		for _, p := range gone {
-			if ps[p].leader < 0 || ps[p].leader == victim || slices.Contains(ps[p].isr, victim) {
-				return false
-			}
-		}
-		return true
-	})
+	awaitLedElsewhere(t, c, topic, gone, victim, ", while fsyncs in "+dead+" stall")
 	w.awaitMore(300, 30*time.Second)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
 	if err != nil {

@@ -22,9 +22,10 @@ func (l capturing) Accept() (net.Conn, error) {
 	return nc, err
 }
 
-func sockopt(t *testing.T, nc net.Conn, opt int) int {
+// sockopt reads a SOL_SOCKET option of a connection or listener.
+func sockopt(t *testing.T, sc any, opt int) int {
 	t.Helper()
-	raw, err := nc.(*net.TCPConn).SyscallConn()
+	raw, err := sc.(syscall.Conn).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestListenTCPSetsReceiveBufferBeforeAccept(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	if got := sockoptListener(t, ln, syscall.SO_RCVBUF); got != 600_000 {
+	if got := sockopt(t, ln, syscall.SO_RCVBUF); got != 600_000 {
 		t.Fatalf("listening socket SO_RCVBUF %d, want 600000", got)
 	}
 	c, err := net.Dial("tcp", ln.Addr().String())
@@ -94,22 +95,7 @@ func TestListenTCPSetsReceiveBufferBeforeAccept(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer plain.Close()
-	if got := sockoptListener(t, plain, syscall.SO_RCVBUF); got == 600_000 {
+	if got := sockopt(t, plain, syscall.SO_RCVBUF); got == 600_000 {
 		t.Fatal("ListenTCP with no receive buffer set SO_RCVBUF")
 	}
-}
-
-func sockoptListener(t *testing.T, ln net.Listener, opt int) int {
-	t.Helper()
-	raw, err := ln.(*net.TCPListener).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v int
-	var gerr error
-	raw.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, opt) })
-	if gerr != nil {
-		t.Fatal(gerr)
-	}
-	return v
 }
