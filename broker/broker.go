@@ -307,6 +307,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("applying cluster metadata: %w", err)
 	}
 	b.started.Store(true)
+	b.dropUnresumed()
 	if pub, ok := b.backend.(metadata.OfflineReplicaPublisher); ok {
 		b.spawn(func() { b.publishOffline(pub) })
 	}

@@ -120,7 +120,7 @@ func (b *Broker) awaitLeads(ctx context.Context, leader int32, parts []movedPart
 			req.Topics = append(req.Topics, rt)
 		}
 		rp := kmsg.NewListOffsetsRequestTopicPartition()
-		rp.Partition, rp.CurrentLeaderEpoch, rp.Timestamp = mp.partition, mp.epoch, -1
+		rp.Partition, rp.CurrentLeaderEpoch, rp.Timestamp = mp.partition, mp.epoch, -2 // earliest: never OFFSET_NOT_AVAILABLE
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
 	}
 	var conn *peerConn
@@ -154,7 +154,7 @@ func (b *Broker) awaitLeads(ctx context.Context, leader int32, parts []movedPart
 
 // leads reports whether a ListOffsets response shows its broker leading
 // every partition of parts at its epoch (or a later one: the leadership
-// has moved on, and the hint given is stale anyway).
+// has moved on, and the hint given is stale anyway; or the topic is gone).
 func leads(resp *kmsg.ListOffsetsResponse, parts []movedPart) bool {
 	type tp struct {
 		t string
@@ -168,7 +168,7 @@ func leads(resp *kmsg.ListOffsetsResponse, parts []movedPart) bool {
 	}
 	for _, mp := range parts {
 		code, ok := got[tp{mp.topic, mp.partition}]
-		if !ok || (code != 0 && code != kerr.FencedLeaderEpoch.Code) {
+		if !ok || (code != 0 && code != kerr.FencedLeaderEpoch.Code && code != kerr.UnknownTopicOrPartition.Code) {
 			return false
 		}
 	}

@@ -34,6 +34,7 @@ func TestHandoverLeadsNeedsEveryPartitionLed(t *testing.T) {
 	}{
 		{"all led", map[string][]int16{"a": {0, 0}, "b": {0}}, true},
 		{"one moved on to a later epoch", map[string][]int16{"a": {0, kerr.FencedLeaderEpoch.Code}, "b": {0}}, true},
+		{"one deleted meanwhile", map[string][]int16{"a": {0, 0}, "b": {kerr.UnknownTopicOrPartition.Code}}, true},
 		{"one not yet applied", map[string][]int16{"a": {0, kerr.NotLeaderForPartition.Code}, "b": {0}}, false},
 		{"one at an epoch it has not reached", map[string][]int16{"a": {0, 0}, "b": {kerr.UnknownLeaderEpoch.Code}}, false},
 		{"one missing", map[string][]int16{"a": {0}, "b": {0}}, false},

@@ -111,7 +111,11 @@ func (p *Partition) noteTruncatedLocked(off int64) {
 func (b *Broker) runMove(p *Partition, m *logMove) {
 	var gone string
 	defer func() {
-		m.log.Close()
+		if b.dirOffline(m.to) {
+			m.log.CloseHandles() // no fsync on a failed disk
+		} else {
+			m.log.Close()
+		}
 		if gone != "" {
 			if err := m.to.RemoveRetired(gone); err != nil {
 				b.log.Warn().Err(err).Str("dir", gone).Msg("removing a moved replica's old directory")
@@ -384,11 +388,12 @@ func (b *Broker) setPlacement(tp storage.TP, dir *storage.Dir, path string) {
 	b.placeMu.Unlock()
 }
 
-// resumeMove is a move under way at the last stop: its target dir and its
-// copy's directory there.
+// resumeMove is a move under way at the last stop: its target dir, its
+// copy's directory there and the topic id the copy was made for.
 type resumeMove struct {
-	to   *storage.Dir
-	path string
+	to      *storage.Dir
+	path    string
+	topicID string
 }
 
 // recoverFuture settles a future directory found at start-up: beside its
@@ -399,9 +404,16 @@ func (b *Broker) recoverFuture(f storage.PartitionDir, dir *storage.Dir) error {
 		if old, ok := b.resume[f.TP]; ok {
 			// Two copies of one replica: keep the first found.
 			b.log.Warn().Str("topic", f.Topic).Int32("partition", f.Partition).Str("kept", old.path).Str("removed", f.Path).Msg("two copies of a replica being moved; removing one")
-			return dir.RemoveRetired(f.Path)
+			return dir.RetirePartition(f.Path)
 		}
-		b.resume[f.TP] = resumeMove{to: dir, path: f.Path}
+		b.resume[f.TP] = resumeMove{to: dir, path: f.Path, topicID: f.TopicID}
+		return nil
+	}
+	if b.OfflineLogDirs() > 0 {
+		// Its replica may be in a dir that failed to open: an incomplete
+		// copy is not taken for the replica, nor removed.
+		b.log.Warn().Str("topic", f.Topic).Int32("partition", f.Partition).Str("dir", f.Path).
+			Msg("a log dir move's copy without its replica, while a log dir is offline: left as it is")
 		return nil
 	}
 	path, err := dir.Promote(f.Path, f.TP)
@@ -440,41 +452,56 @@ func (b *Broker) takeResume(tp storage.TP) (resumeMove, bool) {
 }
 
 // resumeMoveLocked goes on with p's move under way at the last stop, from
-// its copy's end; a copy it cannot trust is dropped and the move starts
-// again.
+// its copy's end. A copy it cannot trust is dropped (retired first, so a
+// crash in the removal never leaves a partial copy to resume) and the
+// move starts again: after an unclean stop (any segment of the copy may
+// have lost what was not synced), or when its last batch does not match.
 func (p *Partition) resumeMoveLocked(r resumeMove) {
 	warn := func(err error, msg string) {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("to", r.to.Path).Msg(msg)
 	}
-	if r.to == p.dir || p.b.dirOffline(r.to) {
-		if err := r.to.RemoveRetired(r.path); err != nil {
+	drop := func() bool {
+		if err := r.to.RetirePartition(r.path); err != nil {
 			warn(err, "removing the copy of a log dir move")
+			return false
 		}
+		return true
+	}
+	if r.to == p.dir || p.b.dirOffline(r.to) || (r.topicID != "" && r.topicID != p.topic.ID.String()) {
+		drop() // moot, or made for a topic deleted since
 		return
 	}
-	// The target dir's checkpoints name the copy's partition only if it
-	// lived there before: the copy recovers from its first offset after an
-	// unclean stop, and starts where its segments do.
 	opts := r.to.OpenOptions(p.tp)
-	opts.RecoveryPoint, opts.StartOffset = 0, 0
-	lg, err := p.openAt(r.path, opts)
-	if err == nil {
-		err = matchCopy(lg, p.log)
-		if err != nil {
+	var err error
+	if !opts.Clean {
+		err = errors.New("the broker did not stop cleanly")
+	} else {
+		// The target dir's checkpoints name the copy's partition only if
+		// it lived there before: the copy starts where its segments do.
+		opts.RecoveryPoint, opts.StartOffset = 0, 0
+		var lg *storage.Log
+		if lg, err = p.openAt(r.path, opts); err == nil {
+			if err = matchCopy(lg, p.log); err == nil {
+				p.runResumed(r, lg)
+				return
+			}
 			lg.Close()
 		}
-	}
-	if err != nil {
-		warn(err, "the copy of a log dir move under way at the last stop does not match its replica; copying again")
-		if err := r.to.RemoveRetired(r.path); err != nil {
-			warn(err, "removing the copy of a log dir move")
-			return
+		if storage.IsDiskFailure(err) {
+			warn(err, "opening the copy of a log dir move")
+			return // its dir goes offline
 		}
+	}
+	warn(err, "not resuming a log dir move under way at the last stop; copying again")
+	if drop() {
 		if err := p.startMoveLocked(r.to); err != nil {
-			warn(err, "resuming a log dir move")
+			warn(err, "restarting a log dir move")
 		}
-		return
 	}
+}
+
+// runResumed starts the mover of a resumed move.
+func (p *Partition) runResumed(r resumeMove, lg *storage.Log) {
 	m := &logMove{to: r.to, path: r.path, log: lg, truncatedTo: -1, cancel: make(chan struct{})}
 	p.move = m
 	if !p.b.spawn(func() { p.b.runMove(p, m) }) {
@@ -484,6 +511,26 @@ func (p *Partition) resumeMoveLocked(r resumeMove) {
 	}
 	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Str("from", p.dir.Path).Str("to", r.to.Path).
 		Int64("copied_to", lg.NextOffset()).Int64("log_end", p.log.NextOffset()).Msg("resuming a log dir move from its copy's end")
+}
+
+// dropUnresumed removes, after the first metadata load, the copies of
+// moves no partition resumed: their topic was deleted or their replica
+// moved off this broker meanwhile. A copy of an offline replica stays for
+// a later start.
+func (b *Broker) dropUnresumed() {
+	b.placeMu.Lock()
+	left := b.resume
+	b.resume = make(map[storage.TP]resumeMove)
+	b.placeMu.Unlock()
+	for tp, r := range left {
+		if p := b.Partition(tp.Topic, tp.Partition); p != nil && p.offline.Load() {
+			continue
+		}
+		b.log.Info().Str("topic", tp.Topic).Int32("partition", tp.Partition).Str("dir", r.path).Msg("removing the copy of a log dir move whose replica is no longer here")
+		if err := r.to.RetirePartition(r.path); err != nil {
+			b.log.Warn().Err(err).Str("dir", r.path).Msg("removing the copy of a log dir move")
+		}
+	}
 }
 
 // matchCopy cuts a move's copy back to its replica's end and checks that
@@ -498,9 +545,13 @@ func matchCopy(fut, src *storage.Log) error {
 			return err
 		}
 	}
+	if fut.NextOffset() <= src.StartOffset() {
+		// Nothing copied, or all of it below the replica's start.
+		return fut.TruncateFullyAndStartAt(src.StartOffset())
+	}
 	last := fut.NextOffset() - 1
-	if last < fut.StartOffset() || last < src.StartOffset() {
-		return nil // nothing copied, or all of it below the replica's start: moveStep cuts it
+	if last < fut.StartOffset() {
+		return nil
 	}
 	a, err := fut.Read(last, last+1, 1, true)
 	if err != nil {

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/config"
+	"gregor/broker/metadata"
 	"gregor/broker/records"
 	"gregor/broker/storage"
 	"gregor/internal/wait"
@@ -616,5 +620,219 @@ func TestResumedMoveCopyMustMatch(t *testing.T) {
 	binary.BigEndian.PutUint32(diff[last+12:last+16], 9)
 	if err := matchCopy(copyOf(diff), src); err == nil {
 		t.Fatal("a copy whose last batch differs from the replica's was taken for a prefix of it")
+	}
+	// A copy that ends where the replica now starts (DeleteRecords ran
+	// since): nothing of it is kept, unchecked, below the start.
+	below := copyOf(data[:last])
+	if _, err := tb.Partition("m", 0).deleteRecordsBefore(below.NextOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if err := matchCopy(below, src); err != nil {
+		t.Fatalf("a copy ending at the replica's start: %v", err)
+	}
+	if below.StartOffset() != src.StartOffset() || below.Size() != 0 {
+		t.Fatalf("the copy below the replica's start holds %d bytes from %d, want none from %d", below.Size(), below.StartOffset(), src.StartOffset())
+	}
+}
+
+// partialMove fills r-0 of a broker with log dirs d1 and d2, starts a
+// throttled move of it to the other dir, and stops the broker with the
+// copy part way; it returns the target dir, the replica's bytes and the
+// copy's directory, which holds a file of its own (marker) to tell it
+// from a copy made afresh.
+func partialMove(t *testing.T, d1, d2, marker string) (to string, before []byte, future string) {
+	t.Helper()
+	tb := twoDirBroker(t, d1, d2, map[string]string{"replica.alter.log.dirs.io.max.bytes.per.second": "1"})
+	tb.createTopic("r", 1, nil)
+	for i := range 50 {
+		tb.produce("r", 0, batch(t, int64(i), fmt.Sprintf("v%d", i)))
+	}
+	p0 := tb.Partition("r", 0)
+	to = d1
+	if p0.dir.Path == d1 {
+		to = d2
+	}
+	_, before = logBytes(t, p0)
+	if code := tb.alterLogDir(to, "r", 0)[0]; code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	wait.For(t, "the throttled copy to be listed", 5*time.Second, func() bool {
+		dirs := tb.logDirsOf("r", 0)
+		return len(dirs[to]) == 1 && dirs[to][0].IsFuture && dirs[to][0].OffsetLag > 0
+	})
+	tb.Close()
+	futures, _ := filepath.Glob(filepath.Join(to, "r-0.*-future"))
+	if len(futures) != 1 {
+		t.Fatalf("future dirs after the stop: %v", futures)
+	}
+	if err := os.WriteFile(filepath.Join(futures[0], marker), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return to, before, futures[0]
+}
+
+// After an unclean stop a move's copy may have lost any segment's unsynced
+// bytes: the move starts again rather than going on from it.
+func TestLogDirMoveAfterUncleanStopStartsAgain(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	const marker = "old-copy-marker"
+	to, before, _ := partialMove(t, d1, d2, marker)
+	for _, d := range []string{d1, d2} {
+		if err := os.Remove(filepath.Join(d, ".gregor-clean-shutdown")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tb := twoDirBroker(t, d1, d2, nil)
+	wait.For(t, "the move of r-0 to "+to+" to finish", 10*time.Second, func() bool {
+		dirs := tb.logDirsOf("r", 0)
+		return len(dirs[to]) == 1 && !dirs[to][0].IsFuture
+	})
+	if _, after := logBytes(t, tb.Partition("r", 0)); !bytes.Equal(after, before) {
+		t.Fatalf("r-0 reads %d bytes after the move, %d before", len(after), len(before))
+	}
+	if _, err := os.Stat(filepath.Join(to, "r-0", marker)); err == nil {
+		t.Fatal("the move went on from a copy left by an unclean stop")
+	}
+}
+
+// A copy made for an earlier topic of the same name (its topic id differs)
+// is removed, not resumed, and no move is started for the new topic.
+func TestLogDirMoveCopyOfAnotherTopicIsRemoved(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	to, _, future := partialMove(t, d1, d2, "marker")
+	from := d1
+	if to == d1 {
+		from = d2
+	}
+	meta := filepath.Join(future, "partition.metadata")
+	if err := os.WriteFile(meta, []byte("version: 0\ntopic_id: AAAAAAAAAAAAAAAAAAAAAA\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tb := twoDirBroker(t, d1, d2, nil)
+	if _, err := os.Stat(future); err == nil {
+		t.Fatalf("the copy of another topic's partition is still there: %s", future)
+	}
+	if left, _ := filepath.Glob(filepath.Join(to, "r-0*")); len(left) > 0 {
+		t.Fatalf("r-0 has directories in the move's target dir: %v", left)
+	}
+	dirs := tb.logDirsOf("r", 0)
+	if len(dirs[from]) != 1 || dirs[from][0].IsFuture || len(dirs[to]) != 0 {
+		t.Fatalf("r-0 after the restart: %+v, want its replica in %s alone", dirs, from)
+	}
+}
+
+// A copy whose replica is no longer this broker's (its topic was deleted
+// while the broker was down: here, a broker whose metadata knows no such
+// topic) is removed once the first metadata load is in force.
+func TestLogDirMoveCopyOfUnknownTopicIsRemoved(t *testing.T) {
+	d1, d2 := t.TempDir(), t.TempDir()
+	_, _, future := partialMove(t, d1, d2, "marker")
+	d0 := t.TempDir() // the first log dir holds the metadata: none here
+	newTestBroker(t, map[string]string{"log.dirs": d0 + "," + d1 + "," + d2, "log.segment.bytes": "4096"})
+	if _, err := os.Stat(future); err == nil {
+		t.Fatalf("the copy of a partition this broker holds no replica of is still there: %s", future)
+	}
+}
+
+// deadDirFS fails every operation under one directory with EIO, as a disk
+// that died.
+type deadDirFS struct {
+	storage.OSFS
+	dead string
+}
+
+func (f deadDirFS) under(p string) error {
+	if p == f.dead || strings.HasPrefix(p, f.dead+string(filepath.Separator)) {
+		return &os.PathError{Op: "io", Path: p, Err: syscall.EIO}
+	}
+	return nil
+}
+
+func (f deadDirFS) OpenFile(name string, flag int, perm os.FileMode) (storage.File, error) {
+	if err := f.under(name); err != nil {
+		return nil, err
+	}
+	return f.OSFS.OpenFile(name, flag, perm)
+}
+
+func (f deadDirFS) ReadDir(name string) ([]os.DirEntry, error) {
+	if err := f.under(name); err != nil {
+		return nil, err
+	}
+	return f.OSFS.ReadDir(name)
+}
+
+func (f deadDirFS) Stat(name string) (os.FileInfo, error) {
+	if err := f.under(name); err != nil {
+		return nil, err
+	}
+	return f.OSFS.Stat(name)
+}
+
+func (f deadDirFS) MkdirAll(name string, perm os.FileMode) error {
+	if err := f.under(name); err != nil {
+		return err
+	}
+	return f.OSFS.MkdirAll(name, perm)
+}
+
+// A copy found without its replica while a log dir failed to open is not
+// taken for the replica (which may be in the failed dir, and the copy
+// incomplete): the partition is offline, and the copy stays for a start
+// with the dir back.
+func TestLogDirMoveCopyKeptWhileADirIsOffline(t *testing.T) {
+	d0, d1, d2 := t.TempDir(), t.TempDir(), t.TempDir()
+	set := map[string]string{"log.dirs": d0 + "," + d1 + "," + d2, "log.segment.bytes": "4096",
+		"replica.alter.log.dirs.io.max.bytes.per.second": "1"}
+	tb := newTestBroker(t, set)
+	tb.createTopic("r", 3, nil)
+	var p *Partition
+	for i := range int32(3) {
+		if q := tb.Partition("r", i); q.dir.Path == d1 {
+			p = q
+		}
+	}
+	if p == nil {
+		t.Fatal("no partition of r in " + d1)
+	}
+	for i := range 50 {
+		tb.produce("r", p.ID, batch(t, int64(i), fmt.Sprintf("v%d", i)))
+	}
+	if code := tb.alterLogDir(d2, "r", p.ID)[p.ID]; code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	wait.For(t, "the throttled copy to be listed", 5*time.Second, func() bool {
+		dirs := tb.logDirsOf("r", p.ID)
+		return len(dirs[d2]) == 1 && dirs[d2][0].IsFuture && dirs[d2][0].OffsetLag > 0
+	})
+	tb.Close()
+	futures, _ := filepath.Glob(filepath.Join(d2, fmt.Sprintf("r-%d.*-future", p.ID)))
+	if len(futures) != 1 {
+		t.Fatalf("future dirs after the stop: %v", futures)
+	}
+
+	delete(set, "replica.alter.log.dirs.io.max.bytes.per.second")
+	set["broker.id"] = "1"
+	cfg, err := config.Load(set, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}}
+	b, err := New(Options{Config: cfg, Log: zerolog.Nop(), FS: deadDirFS{dead: d1}, Backend: metadata.NewLocal(d0, self)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(futures[0]); err != nil {
+		t.Fatalf("the copy was not left as it was: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(d2, fmt.Sprintf("r-%d", p.ID))); err == nil {
+		t.Fatal("the copy was taken for the replica while its replica's dir is offline")
+	}
+	if q := b.Partition("r", p.ID); q == nil || !q.offline.Load() {
+		t.Fatalf("r-%d is not offline", p.ID)
 	}
 }

@@ -15,15 +15,7 @@ import (
 func ListenTCP(addr string, receiveBuffer int) (net.Listener, error) {
 	lc := net.ListenConfig{}
 	if receiveBuffer > 0 {
-		lc.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			if err := c.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, receiveBuffer)
-			}); err != nil {
-				return err
-			}
-			return serr
-		}
+		lc.Control = func(_, _ string, c syscall.RawConn) error { return setReceiveBuffer(c, receiveBuffer) }
 	}
 	return lc.Listen(context.Background(), "tcp", addr)
 }

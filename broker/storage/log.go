@@ -723,6 +723,10 @@ func (l *Log) CloseHandles() error {
 		return nil
 	}
 	l.closed = true
+	for _, s := range l.retired {
+		s.close() // their files stay, for start-up to remove
+	}
+	l.retired = nil
 	return l.closeSegmentsLocked()
 }
 

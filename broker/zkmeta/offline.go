@@ -129,6 +129,10 @@ func (b *backend) takeOffline() (map[int32]map[string][]int32, bool) {
 func (b *backend) PublishOfflineReplicas(ctx context.Context, parts map[string][]int32) error {
 	kpath := offlinePath(strconv.Itoa(int(b.self())))
 	_, err := withCtx(ctx, func() (struct{}, error) {
+		// One at a time, in order: a call abandoned by its context
+		// still finishes before the next writes.
+		b.offlinePubMu.Lock()
+		defer b.offlinePubMu.Unlock()
 		if len(parts) == 0 {
 			if err := b.conn.Delete(b.p(kpath), -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
 				return struct{}{}, err

@@ -83,6 +83,7 @@ type backend struct {
 	cmcfg          entityCache[string]                   // namedconfigs.go
 	tokens         tokenCache                            // tokens.go
 	offline        offlineCache                          // offline.go
+	offlinePubMu   sync.Mutex                            // orders PublishOfflineReplicas
 	features       featureCache                          // features.go
 	tokenPurged    atomic.Int64                          // tokens.go: last purge of token change notifications (Unix ns)
 	acls           aclCache                              // acls.go
