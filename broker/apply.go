@@ -76,6 +76,14 @@ func (b *Broker) applyTopic(st metadata.TopicState) {
 		b.mu.Lock()
 		t = nil
 	}
+	if t == nil && after == nil {
+		if r := b.removing[st.Name]; r != nil {
+			// Deleted a moment ago: this topic's directories wait for
+			// the earlier one's to be gone.
+			after = r.done
+			delete(b.removing, st.Name)
+		}
+	}
 	cfgChanged := false
 	if t == nil {
 		t = &Topic{Name: st.Name, ID: st.ID, Internal: IsInternal(st.Name)}
@@ -165,8 +173,31 @@ func (b *Broker) removeTopic(name string) map[int32]chan struct{} {
 		done[p.ID] = ch
 		p.postRemove(ch)
 	}
+	r := &removal{done: done}
+	b.mu.Lock()
+	b.removing[name] = r
+	b.mu.Unlock()
+	b.spawn(func() {
+		for _, ch := range done {
+			select {
+			case <-ch:
+			case <-b.stop:
+				return
+			}
+		}
+		b.mu.Lock()
+		if b.removing[name] == r {
+			delete(b.removing, name)
+		}
+		b.mu.Unlock()
+	})
 	b.log.Info().Str("topic", name).Msg("topic deleted")
 	return done
+}
+
+// removal is a deleted topic's partitions being removed.
+type removal struct {
+	done map[int32]chan struct{} // by partition, closed once removed
 }
 
 func (b *Broker) tellLeadership(topic string, p int32, leader bool, epoch int32) {

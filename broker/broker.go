@@ -130,6 +130,10 @@ type Broker struct {
 	controller int32
 	listeners  []LeadershipListener
 	deletions  []TopicDeletedListener
+	// removing are the deleted topics whose partitions are still being
+	// removed, by name: a topic created again under that name waits for
+	// them before it makes its directories.
+	removing map[string]*removal
 
 	// placeMu guards where partition logs live; creating a partition's
 	// directory happens under it, so the metadata loop never takes it.
@@ -137,6 +141,9 @@ type Broker struct {
 	// guarded by placeMu:
 	placement map[storage.TP]*storage.Dir // existing partition dirs at start
 	paths     map[storage.TP]string
+	// foundIDs are the topic ids of partition dirs found at start, until
+	// placePartition has checked them against the topic's.
+	foundIDs map[storage.TP]string
 	// preferred are log dirs AlterReplicaLogDirs named for partitions
 	// this broker held no replica of (Kafka's preferred log dirs): the
 	// replica is created there. resume are the target dirs of moves
@@ -170,11 +177,13 @@ func New(opt Options) (*Broker, error) {
 		backend:   opt.Backend,
 		stop:      make(chan struct{}),
 		topics:    make(map[string]*Topic),
+		removing:  make(map[string]*removal),
 		byID:      make(map[metadata.Uuid]*Topic),
 		placement: make(map[storage.TP]*storage.Dir),
 		paths:     make(map[storage.TP]string),
 		preferred: make(map[storage.TP]*storage.Dir),
 		resume:    make(map[storage.TP]resumeMove),
+		foundIDs:  make(map[storage.TP]string),
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
 	b.offlineKick = make(chan struct{}, 1)
@@ -235,6 +244,7 @@ func New(opt Options) (*Broker, error) {
 			}
 			b.placement[p.TP] = dir
 			b.paths[p.TP] = p.Path
+			b.foundIDs[p.TP] = p.TopicID
 		}
 	}
 	for _, f := range futures {
@@ -425,8 +435,26 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 	b.placeMu.Lock()
 	if dir, ok := b.placement[tp]; ok {
 		path := b.paths[tp]
+		found, checked := b.foundIDs[tp]
+		delete(b.foundIDs, tp)
+		if !checked || found == "" || found == id.String() {
+			b.placeMu.Unlock()
+			return dir, path, nil
+		}
+		// The replica of a topic deleted while this broker was away,
+		// and created again since under the same name: its records are
+		// not the new topic's. Moved aside (kept, as Kafka keeps stray
+		// logs), and the replica starts empty.
+		delete(b.placement, tp)
+		delete(b.paths, tp)
 		b.placeMu.Unlock()
-		return dir, path, nil
+		stray, err := dir.MoveAside(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("moving aside %s, of an earlier topic of the same name: %w", path, err)
+		}
+		b.log.Warn().Str("topic", tp.Topic).Int32("partition", tp.Partition).Str("moved_to", stray).Str("found_topic_id", found).Str("topic_id", id.String()).
+			Msg("a replica directory of an earlier topic of the same name was moved aside; the replica starts empty")
+		b.placeMu.Lock()
 	}
 	var best *storage.Dir
 	if d, ok := b.preferred[tp]; ok && !b.dirOffline(d) {
@@ -476,6 +504,7 @@ func (b *Broker) forgetPlacement(tp storage.TP) {
 	b.placeMu.Lock()
 	delete(b.placement, tp)
 	delete(b.paths, tp)
+	delete(b.foundIDs, tp)
 	b.placeMu.Unlock()
 }
 

@@ -423,6 +423,7 @@ func (b *Broker) recoverFuture(f storage.PartitionDir, dir *storage.Dir) error {
 	b.adoptCheckpoint(f.TP, dir)
 	b.log.Info().Str("topic", f.Topic).Int32("partition", f.Partition).Str("dir", dir.Path).Msg("completing a log dir move interrupted by the last stop")
 	b.placement[f.TP], b.paths[f.TP] = dir, path
+	b.foundIDs[f.TP] = f.TopicID
 	return nil
 }
 

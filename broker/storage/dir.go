@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Names of the per log dir files (see doc.go).
@@ -36,12 +37,17 @@ type Checkpoint struct {
 }
 
 // Dir is one log dir. It is opened once at start-up; its methods are safe
-// for one caller at a time (the broker's checkpoint loop and start-up).
+// for one caller at a time (the broker's checkpoint loop and start-up),
+// but for the checkpoints' (Checkpoint, AdoptCheckpoint, OpenOptions) and
+// partition creation, which partitions opening side by side call.
 type Dir struct {
 	fs    FS
 	Path  string
 	clean bool
-	marks map[TP]*Checkpoint
+	// marks are the checkpoints read at start-up (and adopted since);
+	// a partition directory created afresh drops its own.
+	marksMu sync.Mutex
+	marks   map[TP]*Checkpoint
 }
 
 // OpenDir opens a log dir, noting whether the last run shut down cleanly
@@ -113,6 +119,8 @@ func (d *Dir) loadCheckpoint(name string, set func(*Checkpoint, int64)) error {
 
 // Checkpoint returns what was checkpointed for tp.
 func (d *Dir) Checkpoint(tp TP) (Checkpoint, bool) {
+	d.marksMu.Lock()
+	defer d.marksMu.Unlock()
 	c, ok := d.marks[tp]
 	if !ok {
 		return Checkpoint{TP: tp}, false
@@ -123,7 +131,11 @@ func (d *Dir) Checkpoint(tp TP) (Checkpoint, bool) {
 // AdoptCheckpoint makes c what this dir remembers of its partition (taken
 // from another log dir the partition moved from), until the next
 // WriteCheckpoints.
-func (d *Dir) AdoptCheckpoint(c Checkpoint) { d.marks[c.TP] = &c }
+func (d *Dir) AdoptCheckpoint(c Checkpoint) {
+	d.marksMu.Lock()
+	defer d.marksMu.Unlock()
+	d.marks[c.TP] = &c
+}
 
 // OpenOptions returns the options to open tp's log with.
 func (d *Dir) OpenOptions(tp TP) OpenOptions {
@@ -240,7 +252,15 @@ func (d *Dir) readTopicID(dir string) string {
 // holding topicID (Kafka's base64 form), and returns its path. An existing
 // directory is kept.
 func (d *Dir) CreatePartition(tp TP, topicID string) (string, error) {
-	return d.createPartitionDir(filepath.Join(d.Path, tp.String()), topicID)
+	final := filepath.Join(d.Path, tp.String())
+	if !fileExists(d.fs, final) {
+		// A new log: what was checkpointed for tp here belonged to a
+		// replica since deleted (an earlier topic of the same name).
+		d.marksMu.Lock()
+		delete(d.marks, tp)
+		d.marksMu.Unlock()
+	}
+	return d.createPartitionDir(final, topicID)
 }
 
 // CreateFuture makes a directory for the copy of tp's replica moving into
@@ -282,6 +302,18 @@ func (d *Dir) createPartitionDir(final, topicID string) (string, error) {
 		return "", err
 	}
 	return final, d.fs.SyncDir(d.Path)
+}
+
+// MoveAside renames a partition directory that belongs to no partition of
+// the cluster (Kafka's stray log) to "<name>.<random>-stray", which
+// start-up leaves alone, and returns the new name. Its data is kept for
+// the operator to inspect or remove.
+func (d *Dir) MoveAside(path string) (string, error) {
+	stray := path + "." + randomSuffix() + "-stray"
+	if err := d.fs.Rename(path, stray); err != nil {
+		return "", err
+	}
+	return stray, d.fs.SyncDir(d.Path)
 }
 
 // RetirePartition renames a partition directory out of the way (the log must
