@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -317,6 +318,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("applying cluster metadata: %w", err)
 	}
 	b.started.Store(true)
+	b.moveStrayAside()
 	b.dropUnresumed()
 	if pub, ok := b.backend.(metadata.OfflineReplicaPublisher); ok {
 		b.spawn(func() { b.publishOffline(pub) })
@@ -488,6 +490,40 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 		return nil, "", err
 	}
 	return best, path, nil
+}
+
+// moveStrayAside moves aside, once the first metadata load is in force,
+// the partition directories found at start that are no replica of this
+// broker's: their topic was deleted, or the replica moved to other
+// brokers, while this broker was down. As Kafka does with stray logs,
+// they are renamed "<name>.<random>-stray" and kept.
+func (b *Broker) moveStrayAside() {
+	b.placeMu.Lock()
+	type found struct {
+		tp   storage.TP
+		dir  *storage.Dir
+		path string
+	}
+	var stray []found
+	for tp, dir := range b.placement {
+		if p := b.Partition(tp.Topic, tp.Partition); p != nil && slices.Contains(p.State().Replicas, b.id) {
+			continue
+		}
+		stray = append(stray, found{tp, dir, b.paths[tp]})
+		delete(b.placement, tp)
+		delete(b.paths, tp)
+		delete(b.foundIDs, tp)
+	}
+	b.placeMu.Unlock()
+	for _, s := range stray {
+		to, err := s.dir.MoveAside(s.path)
+		if err != nil {
+			b.log.Warn().Err(err).Str("dir", s.path).Msg("moving aside a partition directory of no replica of this broker")
+			continue
+		}
+		b.log.Warn().Str("topic", s.tp.Topic).Int32("partition", s.tp.Partition).Str("moved_to", to).
+			Msg("a partition directory of no replica of this broker (its topic deleted, or the replica moved away, while it was down) was moved aside")
+	}
 }
 
 // placed reports whether a partition has a directory in a log dir.

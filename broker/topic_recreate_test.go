@@ -85,3 +85,34 @@ func TestReplicaOfAnEarlierTopicIsMovedAside(t *testing.T) {
 		t.Fatalf("stray directories after another start: %v", again)
 	}
 }
+
+// Partition directories of no replica of this broker's (here: a broker
+// whose metadata knows none of the topics) are moved aside once the first
+// metadata load is in force, kept with their records, and left alone by
+// later starts.
+func TestStrayPartitionDirsAreMovedAside(t *testing.T) {
+	d := t.TempDir()
+	tb := newTestBroker(t, map[string]string{"log.dirs": d})
+	tb.createTopic("gone", 2, nil)
+	tb.produce("gone", 0, batch(t, 1, "kept"))
+	tb.Close()
+	d0 := t.TempDir() // the first log dir holds the metadata: none here
+	tb2 := newTestBroker(t, map[string]string{"log.dirs": d0 + "," + d})
+	strays, _ := filepath.Glob(filepath.Join(d, "gone-*-stray"))
+	if len(strays) != 2 {
+		t.Fatalf("stray directories %v, want both partitions of the unknown topic moved aside", strays)
+	}
+	if left, _ := filepath.Glob(filepath.Join(d, "gone-[0-9]")); len(left) != 0 {
+		t.Fatalf("partition directories left in place: %v", left)
+	}
+	// A topic of that name created now starts empty.
+	tb2.createTopic("gone", 2, nil)
+	if off := tb2.produce("gone", 0, batch(t, 2, "new")); off != 0 {
+		t.Fatalf("the new topic's first record got offset %d, want 0", off)
+	}
+	tb2.Close()
+	newTestBroker(t, map[string]string{"log.dirs": d0 + "," + d})
+	if again, _ := filepath.Glob(filepath.Join(d, "gone-*-stray")); len(again) != 2 {
+		t.Fatalf("stray directories after another start: %v", again)
+	}
+}
