@@ -316,22 +316,13 @@ func TestLogDirMoveAcrossRestarts(t *testing.T) {
 		to = d2
 	}
 	_, before := logBytes(t, p0)
-	if code := tb.alterLogDir(to, "r", 0)[0]; code != 0 {
-		t.Fatal(kerr.ErrorForCode(code))
-	}
-	wait.For(t, "the throttled copy to be listed", 5*time.Second, func() bool {
-		dirs := tb.logDirsOf("r", 0)
-		return len(dirs[to]) == 1 && dirs[to][0].IsFuture && dirs[to][0].OffsetLag > 0
-	})
+	moveUnderWay(t, tb, "r", 0, to)
 	tb.Close()
-	futures, _ := filepath.Glob(filepath.Join(to, "r-0.*-future"))
-	if len(futures) != 1 {
-		t.Fatalf("future dirs after the stop: %v", futures)
-	}
+	future := futureDir(t, to, "r", 0)
 	// A file of the copy's own: the move goes on from this copy, so the
 	// replica ends up holding it, rather than a copy made afresh.
 	marker := "resumed-copy-marker"
-	if err := os.WriteFile(filepath.Join(futures[0], marker), nil, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(future, marker), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
 
@@ -635,6 +626,29 @@ func TestResumedMoveCopyMustMatch(t *testing.T) {
 	}
 }
 
+// moveUnderWay asks for a move of topic-p to dir on a broker whose moves
+// are throttled, and waits until its copy is listed, part way.
+func moveUnderWay(t *testing.T, tb *testBroker, topic string, p int32, dir string) {
+	t.Helper()
+	if code := tb.alterLogDir(dir, topic, p)[p]; code != 0 {
+		t.Fatal(kerr.ErrorForCode(code))
+	}
+	wait.For(t, fmt.Sprintf("the throttled copy of %s-%d in %s to be listed", topic, p, dir), 5*time.Second, func() bool {
+		dirs := tb.logDirsOf(topic, p)
+		return len(dirs[dir]) == 1 && dirs[dir][0].IsFuture && dirs[dir][0].OffsetLag > 0
+	})
+}
+
+// futureDir returns the one copy directory of topic-p in dir.
+func futureDir(t *testing.T, dir, topic string, p int32) string {
+	t.Helper()
+	futures, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("%s-%d.*-future", topic, p)))
+	if len(futures) != 1 {
+		t.Fatalf("future dirs of %s-%d in %s: %v", topic, p, dir, futures)
+	}
+	return futures[0]
+}
+
 // partialMove fills r-0 of a broker with log dirs d1 and d2, starts a
 // throttled move of it to the other dir, and stops the broker with the
 // copy part way; it returns the target dir, the replica's bytes and the
@@ -653,22 +667,13 @@ func partialMove(t *testing.T, d1, d2, marker string) (to string, before []byte,
 		to = d2
 	}
 	_, before = logBytes(t, p0)
-	if code := tb.alterLogDir(to, "r", 0)[0]; code != 0 {
-		t.Fatal(kerr.ErrorForCode(code))
-	}
-	wait.For(t, "the throttled copy to be listed", 5*time.Second, func() bool {
-		dirs := tb.logDirsOf("r", 0)
-		return len(dirs[to]) == 1 && dirs[to][0].IsFuture && dirs[to][0].OffsetLag > 0
-	})
+	moveUnderWay(t, tb, "r", 0, to)
 	tb.Close()
-	futures, _ := filepath.Glob(filepath.Join(to, "r-0.*-future"))
-	if len(futures) != 1 {
-		t.Fatalf("future dirs after the stop: %v", futures)
-	}
-	if err := os.WriteFile(filepath.Join(futures[0], marker), nil, 0o644); err != nil {
+	future = futureDir(t, to, "r", 0)
+	if err := os.WriteFile(filepath.Join(future, marker), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return to, before, futures[0]
+	return to, before, future
 }
 
 // After an unclean stop a move's copy may have lost any segment's unsynced
@@ -798,18 +803,9 @@ func TestLogDirMoveCopyKeptWhileADirIsOffline(t *testing.T) {
 	for i := range 50 {
 		tb.produce("r", p.ID, batch(t, int64(i), fmt.Sprintf("v%d", i)))
 	}
-	if code := tb.alterLogDir(d2, "r", p.ID)[p.ID]; code != 0 {
-		t.Fatal(kerr.ErrorForCode(code))
-	}
-	wait.For(t, "the throttled copy to be listed", 5*time.Second, func() bool {
-		dirs := tb.logDirsOf("r", p.ID)
-		return len(dirs[d2]) == 1 && dirs[d2][0].IsFuture && dirs[d2][0].OffsetLag > 0
-	})
+	moveUnderWay(t, tb, "r", p.ID, d2)
 	tb.Close()
-	futures, _ := filepath.Glob(filepath.Join(d2, fmt.Sprintf("r-%d.*-future", p.ID)))
-	if len(futures) != 1 {
-		t.Fatalf("future dirs after the stop: %v", futures)
-	}
+	future := futureDir(t, d2, "r", p.ID)
 
 	delete(set, "replica.alter.log.dirs.io.max.bytes.per.second")
 	set["broker.id"] = "1"
@@ -826,7 +822,7 @@ func TestLogDirMoveCopyKeptWhileADirIsOffline(t *testing.T) {
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(futures[0]); err != nil {
+	if _, err := os.Stat(future); err != nil {
 		t.Fatalf("the copy was not left as it was: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(d2, fmt.Sprintf("r-%d", p.ID))); err == nil {
