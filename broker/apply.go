@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gregor/broker/metadata"
+	"gregor/broker/storage"
 )
 
 // applier delivers backend metadata to the broker. Deliveries never wait
@@ -77,11 +78,17 @@ func (b *Broker) applyTopic(st metadata.TopicState) {
 		t = nil
 	}
 	if t == nil && after == nil {
-		if r := b.removing[st.Name]; r != nil {
-			// Deleted a moment ago: this topic's directories wait for
-			// the earlier one's to be gone.
-			after = r.done
-			delete(b.removing, st.Name)
+		// Deleted a moment ago: this topic's directories wait for the
+		// earlier one's to be gone.
+		for i := range st.Partitions {
+			tp := storage.TP{Topic: st.Name, Partition: int32(i)}
+			if ch, ok := b.removing[tp]; ok {
+				if after == nil {
+					after = make(map[int32]chan struct{})
+				}
+				after[int32(i)] = ch
+				delete(b.removing, tp)
+			}
 		}
 	}
 	cfgChanged := false
@@ -173,31 +180,28 @@ func (b *Broker) removeTopic(name string) map[int32]chan struct{} {
 		done[p.ID] = ch
 		p.postRemove(ch)
 	}
-	r := &removal{done: done}
 	b.mu.Lock()
-	b.removing[name] = r
+	for id, ch := range done {
+		b.removing[storage.TP{Topic: name, Partition: id}] = ch
+	}
 	b.mu.Unlock()
 	b.spawn(func() {
-		for _, ch := range done {
+		for id, ch := range done {
 			select {
 			case <-ch:
 			case <-b.stop:
 				return
 			}
+			tp := storage.TP{Topic: name, Partition: id}
+			b.mu.Lock()
+			if b.removing[tp] == ch {
+				delete(b.removing, tp)
+			}
+			b.mu.Unlock()
 		}
-		b.mu.Lock()
-		if b.removing[name] == r {
-			delete(b.removing, name)
-		}
-		b.mu.Unlock()
 	})
 	b.log.Info().Str("topic", name).Msg("topic deleted")
 	return done
-}
-
-// removal is a deleted topic's partitions being removed.
-type removal struct {
-	done map[int32]chan struct{} // by partition, closed once removed
 }
 
 func (b *Broker) tellLeadership(topic string, p int32, leader bool, epoch int32) {

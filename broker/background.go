@@ -42,7 +42,33 @@ func (b *Broker) applyRetention() {
 // watermarks of every local log.
 func (b *Broker) writeCheckpoints() { b.writeCheckpointsOf(b.Topics(), false) }
 
+// checkpointSoon has the checkpoints written at once (coalesced): a
+// replica directory went, and its entries must not outlive it on disk,
+// where a crash would hand them to a new partition of the same name (as
+// Kafka checkpoints a dir after deleting a log).
+func (b *Broker) checkpointSoon() {
+	select {
+	case b.checkpointKick <- struct{}{}:
+	default:
+	}
+}
+
+// writeKickedCheckpoints writes the checkpoints whenever checkpointSoon
+// asks, until the broker stops.
+func (b *Broker) writeKickedCheckpoints() {
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-b.checkpointKick:
+			b.writeCheckpoints()
+		}
+	}
+}
+
 func (b *Broker) writeCheckpointsOf(topics []*Topic, final bool) {
+	b.checkpointMu.Lock()
+	defer b.checkpointMu.Unlock()
 	byDir := make(map[*storage.Dir][]storage.Checkpoint)
 	for _, d := range b.dirs {
 		byDir[d] = nil

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -115,6 +114,10 @@ type Broker struct {
 	fails    dirFailures
 	offMu    sync.Mutex
 	offCount atomic.Int32
+	// checkpointKick asks for the checkpoints at once; checkpointMu
+	// orders their writers (background.go).
+	checkpointKick chan struct{}
+	checkpointMu   sync.Mutex
 	// offlineKick wakes the publisher of this broker's offline replicas;
 	// remoteOffline holds the other brokers' (offline_replicas.go).
 	offlineKick   chan struct{}
@@ -131,10 +134,11 @@ type Broker struct {
 	controller int32
 	listeners  []LeadershipListener
 	deletions  []TopicDeletedListener
-	// removing are the deleted topics whose partitions are still being
-	// removed, by name: a topic created again under that name waits for
-	// them before it makes its directories.
-	removing map[string]*removal
+	// removing are the partitions of deleted topics still being removed,
+	// each closed once removed: a partition of a topic created again
+	// under that name waits for its namesake before it makes its
+	// directory.
+	removing map[storage.TP]chan struct{}
 
 	// placeMu guards where partition logs live; creating a partition's
 	// directory happens under it, so the metadata loop never takes it.
@@ -178,7 +182,7 @@ func New(opt Options) (*Broker, error) {
 		backend:   opt.Backend,
 		stop:      make(chan struct{}),
 		topics:    make(map[string]*Topic),
-		removing:  make(map[string]*removal),
+		removing:  make(map[storage.TP]chan struct{}),
 		byID:      make(map[metadata.Uuid]*Topic),
 		placement: make(map[storage.TP]*storage.Dir),
 		paths:     make(map[storage.TP]string),
@@ -188,6 +192,7 @@ func New(opt Options) (*Broker, error) {
 	}
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
 	b.offlineKick = make(chan struct{}, 1)
+	b.checkpointKick = make(chan struct{}, 1)
 	b.moveSlots = make(chan struct{}, max(len(opt.Config.LogDirs), 1))
 	b.applySlots = make(chan struct{}, maxConcurrentApplies)
 	b.sessions = newFetchSessions(func() int { return b.Config().FetchSessionSlots }, b.now)
@@ -318,13 +323,13 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("applying cluster metadata: %w", err)
 	}
 	b.started.Store(true)
-	b.moveStrayAside()
 	b.dropUnresumed()
 	if pub, ok := b.backend.(metadata.OfflineReplicaPublisher); ok {
 		b.spawn(func() { b.publishOffline(pub) })
 	}
 	b.goBackground("retention", b.cfg.LogRetentionCheck, b.applyRetention)
 	b.goBackground("checkpoint", 5*time.Second, b.writeCheckpoints)
+	b.spawn(b.writeKickedCheckpoints)
 	b.goBackground("flush", time.Second, b.flushDue)
 	b.goBackground("isr", b.cfg.ReplicaLagTimeMax/2, b.checkISR)
 	b.goBackground("producer-expiry", time.Minute, b.expireProducers)
@@ -439,7 +444,7 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 		path := b.paths[tp]
 		found, checked := b.foundIDs[tp]
 		delete(b.foundIDs, tp)
-		if !checked || found == "" || found == id.String() {
+		if !checked || found == "" || found == id.String() || b.dirOffline(dir) {
 			b.placeMu.Unlock()
 			return dir, path, nil
 		}
@@ -456,6 +461,7 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 		}
 		b.log.Warn().Str("topic", tp.Topic).Int32("partition", tp.Partition).Str("moved_to", stray).Str("found_topic_id", found).Str("topic_id", id.String()).
 			Msg("a replica directory of an earlier topic of the same name was moved aside; the replica starts empty")
+		b.checkpointSoon()
 		b.placeMu.Lock()
 	}
 	var best *storage.Dir
@@ -490,40 +496,6 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 		return nil, "", err
 	}
 	return best, path, nil
-}
-
-// moveStrayAside moves aside, once the first metadata load is in force,
-// the partition directories found at start that are no replica of this
-// broker's: their topic was deleted, or the replica moved to other
-// brokers, while this broker was down. As Kafka does with stray logs,
-// they are renamed "<name>.<random>-stray" and kept.
-func (b *Broker) moveStrayAside() {
-	b.placeMu.Lock()
-	type found struct {
-		tp   storage.TP
-		dir  *storage.Dir
-		path string
-	}
-	var stray []found
-	for tp, dir := range b.placement {
-		if p := b.Partition(tp.Topic, tp.Partition); p != nil && slices.Contains(p.State().Replicas, b.id) {
-			continue
-		}
-		stray = append(stray, found{tp, dir, b.paths[tp]})
-		delete(b.placement, tp)
-		delete(b.paths, tp)
-		delete(b.foundIDs, tp)
-	}
-	b.placeMu.Unlock()
-	for _, s := range stray {
-		to, err := s.dir.MoveAside(s.path)
-		if err != nil {
-			b.log.Warn().Err(err).Str("dir", s.path).Msg("moving aside a partition directory of no replica of this broker")
-			continue
-		}
-		b.log.Warn().Str("topic", s.tp.Topic).Int32("partition", s.tp.Partition).Str("moved_to", to).
-			Msg("a partition directory of no replica of this broker (its topic deleted, or the replica moved away, while it was down) was moved aside")
-	}
 }
 
 // placed reports whether a partition has a directory in a log dir.

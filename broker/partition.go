@@ -218,6 +218,7 @@ func (p *Partition) dropReplicaLocked() error {
 	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("deleting the local replica of a partition moved away")
 	err := p.dir.RetirePartition(lg.Dir())
 	p.b.forgetPlacement(p.tp)
+	p.b.checkpointSoon()
 	return err
 }
 
@@ -322,6 +323,7 @@ func (p *Partition) remove() error {
 	if err := lg.Close(); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Msg("closing deleted partition")
 	}
+	defer p.b.checkpointSoon()
 	return p.dir.RetirePartition(lg.Dir())
 }
 

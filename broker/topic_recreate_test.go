@@ -86,33 +86,30 @@ func TestReplicaOfAnEarlierTopicIsMovedAside(t *testing.T) {
 	}
 }
 
-// Partition directories of no replica of this broker's (here: a broker
-// whose metadata knows none of the topics) are moved aside once the first
-// metadata load is in force, kept with their records, and left alone by
-// later starts.
-func TestStrayPartitionDirsAreMovedAside(t *testing.T) {
+// A deleted partition's checkpoint entries leave the checkpoint files at
+// once, not at the next periodic write (every 5 s): a crash in between
+// would hand them to a new partition of the same name.
+func TestDeletedPartitionLeavesCheckpointsAtOnce(t *testing.T) {
 	d := t.TempDir()
 	tb := newTestBroker(t, map[string]string{"log.dirs": d})
-	tb.createTopic("gone", 2, nil)
-	tb.produce("gone", 0, batch(t, 1, "kept"))
-	tb.Close()
-	d0 := t.TempDir() // the first log dir holds the metadata: none here
-	tb2 := newTestBroker(t, map[string]string{"log.dirs": d0 + "," + d})
-	strays, _ := filepath.Glob(filepath.Join(d, "gone-*-stray"))
-	if len(strays) != 2 {
-		t.Fatalf("stray directories %v, want both partitions of the unknown topic moved aside", strays)
+	tb.createTopic("ck", 1, nil)
+	tb.createTopic("other", 1, nil)
+	tb.produce("ck", 0, batch(t, 1, "v"))
+	tb.writeCheckpoints()
+	listed := func(name string) bool {
+		data, err := os.ReadFile(filepath.Join(d, "log-start-offset-checkpoint"))
+		return err == nil && bytes.Contains(data, []byte(name+" 0 "))
 	}
-	if left, _ := filepath.Glob(filepath.Join(d, "gone-[0-9]")); len(left) != 0 {
-		t.Fatalf("partition directories left in place: %v", left)
+	if !listed("ck") {
+		t.Fatal("the partition is not in the checkpoint to begin with")
 	}
-	// A topic of that name created now starts empty.
-	tb2.createTopic("gone", 2, nil)
-	if off := tb2.produce("gone", 0, batch(t, 2, "new")); off != 0 {
-		t.Fatalf("the new topic's first record got offset %d, want 0", off)
-	}
-	tb2.Close()
-	newTestBroker(t, map[string]string{"log.dirs": d0 + "," + d})
-	if again, _ := filepath.Glob(filepath.Join(d, "gone-*-stray")); len(again) != 2 {
-		t.Fatalf("stray directories after another start: %v", again)
-	}
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	rt := kmsg.NewDeleteTopicsRequestTopic()
+	rt.Topic = kmsg.StringPtr("ck")
+	req.Topics = append(req.Topics, rt)
+	req.TopicNames = []string{"ck"}
+	tb.call(req)
+	wait.For(t, "the deleted partition to leave the log start checkpoint", time.Second, func() bool {
+		return !listed("ck") && listed("other")
+	})
 }
