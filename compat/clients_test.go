@@ -31,6 +31,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	"gregor/internal/wait"
 )
 
 // ccRecord is one record as the scripts exchange it (bytes as base64).
@@ -275,6 +277,50 @@ func ccCreateTopic(t *testing.T, addr, topic string, partitions int32) {
 	}
 	if err != nil {
 		t.Fatalf("creating topic %s: %v", topic, err)
+	}
+	// On a cluster, CreateTopics is answered once the broker that took it
+	// (the controller) knows the leaders; the others learn them a moment
+	// later, as in Kafka, and some clients (kafka-go) do not retry a
+	// partition without a leader. Wait until every broker names them.
+	awaitLeadersEverywhere(ctx, t, cl, topic, partitions)
+}
+
+// awaitLeadersEverywhere waits until every broker's Metadata names a
+// leader for each of topic's partitions.
+func awaitLeadersEverywhere(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, partitions int32) {
+	t.Helper()
+	var last string
+	if !wait.Until(20*time.Second, func() bool {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		all, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		for _, b := range all.Brokers {
+			r, err := cl.Broker(int(b.NodeID)).Request(ctx, req)
+			if err != nil {
+				last = fmt.Sprintf("broker %d: %v", b.NodeID, err)
+				return false
+			}
+			m := r.(*kmsg.MetadataResponse)
+			if len(m.Topics) != 1 || len(m.Topics[0].Partitions) != int(partitions) {
+				last = fmt.Sprintf("broker %d: topics %d", b.NodeID, len(m.Topics))
+				return false
+			}
+			for _, p := range m.Topics[0].Partitions {
+				if p.ErrorCode != 0 || p.Leader < 0 {
+					last = fmt.Sprintf("broker %d: partition %d leader %d error %d", b.NodeID, p.Partition, p.Leader, p.ErrorCode)
+					return false
+				}
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("timed out after 20s waiting for every broker to name the leaders of %s; last: %s", topic, last)
 	}
 }
 
