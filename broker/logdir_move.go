@@ -18,11 +18,13 @@ package broker
 //     partition serves from it. The old files are removed afterwards.
 //     Fetches holding the old files finish from them.
 //   - At start-up, a future directory beside its replica is a move under
-//     way: it goes on from the copy's end, as Kafka's future logs do,
-//     once the copy is cut back to the replica's end and its last batch
-//     is found to be the replica's (else the move starts again). One
-//     without its replica was complete (the broker stopped between the
-//     two renames) and becomes the replica.
+//     way. After a clean stop it goes on from the copy's end, as Kafka's
+//     future logs do, once the copy is cut back to the replica's end and
+//     its last batch is found to be the replica's; after a crash, or on a
+//     mismatch, the move starts again. One without its replica was
+//     complete (the broker stopped between the two renames) and becomes
+//     the replica, unless a log dir failed to open (its replica may be
+//     there): then it is left as it is.
 //   - Compaction of a partition waits while it moves (Kafka pauses its
 //     cleaner for it).
 
