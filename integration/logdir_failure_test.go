@@ -596,8 +596,11 @@ func TestLogDirFailureWithStalledFsyncMovesLeadership(t *testing.T) {
 	// failure until the broker had handed over and they went on.
 	s := w.stats(t0.Add(-time.Second), time.Now())
 	t.Logf("acks=all waits through the failure: %s", s)
-	if s.max > 3*time.Second {
-		t.Errorf("a produce waited %v through the dir failure (want at most 3 s: the broker hands over at once)", s.max)
+	// Idle, the longest wait is under 300 ms; a loaded CI machine saw 3.6 s.
+	// Without the hand-over it is the ISR lag bound (replica.lag.time.max.ms,
+	// 10 s) or never.
+	if s.max > 8*time.Second {
+		t.Errorf("a produce waited %v through the dir failure (want at most 8 s: the broker hands over at once)", s.max)
 	}
 	if n := w.unanswered(); n > 0 {
 		t.Errorf("%d records were never answered", n)
