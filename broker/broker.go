@@ -125,6 +125,10 @@ type Broker struct {
 	// started is set once the first metadata load is in force; opened
 	// once New has opened the log dirs.
 	started, opened atomic.Bool
+	// ident is whose the log dirs said they are; futures the log dir
+	// moves' copies found by New, taken up by Start (identity.go).
+	ident   identity
+	futures []foundFuture
 
 	mu sync.RWMutex
 	// guarded by mu:
@@ -190,6 +194,7 @@ func New(opt Options) (*Broker, error) {
 		resume:    make(map[storage.TP]resumeMove),
 		foundIDs:  make(map[storage.TP]string),
 	}
+	b.ident.found = make(map[*storage.Dir]storage.Meta)
 	b.follow = &fetchers{b: b, byLeader: make(map[int32]*fetcher)}
 	b.offlineKick = make(chan struct{}, 1)
 	b.checkpointKick = make(chan struct{}, 1)
@@ -219,12 +224,17 @@ func New(opt Options) (*Broker, error) {
 	if b.clock == nil {
 		b.clock = time.Now
 	}
-	type future struct {
-		storage.PartitionDir
-		dir *storage.Dir
+	// Whose the log dirs are is read before anything in them changes:
+	// another broker's data is refused, not served (identity.go).
+	metas, failed, err := b.readIdentity()
+	if err != nil {
+		return nil, err
 	}
-	var futures []future
 	for _, d := range b.fails.paths {
+		if failed[d] {
+			b.dirs = append(b.dirs, storage.FailedDir(b.fs, d))
+			continue
+		}
 		dir, err := storage.OpenDir(b.fs, d)
 		var parts []storage.PartitionDir
 		if err == nil {
@@ -243,23 +253,18 @@ func New(opt Options) (*Broker, error) {
 			return nil, err
 		}
 		b.dirs = append(b.dirs, dir)
+		if m, ok := metas[d]; ok {
+			b.ident.found[dir] = m
+		}
 		for _, p := range parts {
 			if p.Future {
-				futures = append(futures, future{p, dir})
+				b.futures = append(b.futures, foundFuture{p, dir})
 				continue
 			}
 			b.placement[p.TP] = dir
 			b.paths[p.TP] = p.Path
 			b.foundIDs[p.TP] = p.TopicID
 		}
-	}
-	for _, f := range futures {
-		if err := b.recoverFuture(f.PartitionDir, f.dir); err != nil {
-			return nil, err
-		}
-	}
-	for tp, dir := range b.placement {
-		b.adoptCheckpoint(tp, dir)
 	}
 	b.opened.Store(true)
 	if b.backend == nil {
@@ -315,8 +320,28 @@ func (b *Broker) OnTopicDeleted(fn TopicDeletedListener) {
 // Start loads metadata, opens every local partition and starts background
 // work (retention, checkpoints, flushes).
 func (b *Broker) Start(ctx context.Context) error {
+	// The cluster is named before anything in the log dirs changes or
+	// this broker registers (a backend that cannot name it before its
+	// Start is checked after it).
+	if j, ok := b.backend.(metadata.Joiner); ok {
+		id, err := j.Join(ctx)
+		if err != nil {
+			return fmt.Errorf("loading cluster metadata: %w", err)
+		}
+		if err := b.joinCluster(id); err != nil {
+			return err
+		}
+	}
+	if err := b.loadFound(); err != nil {
+		return err
+	}
 	if err := b.backend.Start(ctx, applier{b}); err != nil {
 		return fmt.Errorf("loading cluster metadata: %w", err)
+	}
+	if !b.ident.checked {
+		if err := b.joinCluster(b.backend.ClusterID()); err != nil {
+			return err
+		}
 	}
 	// Serve only once the first load is in force: every local log open.
 	if err := b.awaitApplied(ctx); err != nil {
@@ -324,6 +349,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	b.started.Store(true)
 	b.dropUnresumed()
+	b.moveStrayAside()
 	if pub, ok := b.backend.(metadata.OfflineReplicaPublisher); ok {
 		b.spawn(func() { b.publishOffline(pub) })
 	}
@@ -565,13 +591,21 @@ func (b *Broker) Close() error {
 			}
 		}
 	}
-	b.writeCheckpointsOf(topics, true)
+	// A start that did not finish (a metadata store out of reach,
+	// another cluster's log dirs) leaves the checkpoints as they were,
+	// since they name replicas it never opened, and marks clean only the
+	// dirs the last run had left clean: the logs it did not open are
+	// still to be recovered.
+	started := b.started.Load()
+	if started {
+		b.writeCheckpointsOf(topics, true)
+	}
 	errs = append(errs, b.backend.Close())
 	if err := errors.Join(errs...); err != nil {
 		return err // not clean: the next start recovers
 	}
 	for _, d := range b.dirs {
-		if b.dirOffline(d) {
+		if b.dirOffline(d) || (!started && !d.Clean()) {
 			continue // not clean: the next start checks what it holds
 		}
 		if err := d.MarkClean(); err != nil {

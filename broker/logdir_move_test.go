@@ -732,7 +732,16 @@ func TestLogDirMoveCopyOfAnotherTopicIsRemoved(t *testing.T) {
 func TestLogDirMoveCopyOfUnknownTopicIsRemoved(t *testing.T) {
 	d1, d2 := t.TempDir(), t.TempDir()
 	_, _, future := partialMove(t, d1, d2, "marker")
-	d0 := t.TempDir() // the first log dir holds the metadata: none here
+	// The first log dir holds the metadata: none of r here. The dirs
+	// are made this cluster's, as if the topic was deleted meanwhile.
+	d0 := t.TempDir()
+	fresh := newTestBroker(t, map[string]string{"log.dirs": d0})
+	for _, d := range []string{d1, d2} {
+		if err := storage.WriteMeta(storage.OSFS{}, d, storage.Meta{BrokerID: 1, ClusterID: fresh.ClusterID()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh.Close()
 	newTestBroker(t, map[string]string{"log.dirs": d0 + "," + d1 + "," + d2, "log.segment.bytes": "4096"})
 	if _, err := os.Stat(future); err == nil {
 		t.Fatalf("the copy of a partition this broker holds no replica of is still there: %s", future)

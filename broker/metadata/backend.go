@@ -106,6 +106,15 @@ const (
 	ClientMetricsConfigs
 )
 
+// Joiner is implemented by backends that can name the cluster before
+// Start: Join reaches the store and reads the cluster id (creating it for
+// a new cluster) without registering this broker or delivering anything,
+// so the broker can check that its log dirs belong to that cluster first
+// (Kafka's meta.properties). Start then goes on from there.
+type Joiner interface {
+	Join(ctx context.Context) (clusterID string, err error)
+}
+
 // Backend is the source of truth for cluster metadata: a local file for a
 // single broker, ZooKeeper for a cluster. Mutations are asynchronous in a
 // cluster: they return once recorded, and reach every broker (this one

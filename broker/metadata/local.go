@@ -31,6 +31,7 @@ type local struct {
 	mu sync.Mutex
 	// guarded by mu:
 	doc   localDoc
+	read  bool          // doc is read (Join or Start)
 	acls  *acl.Snapshot // doc.Acls, indexed
 	apply Applier
 }
@@ -87,9 +88,21 @@ func NewLocal(dir string, self BrokerInfo) Backend {
 	return &local{path: filepath.Join(dir, localFile), self: self}
 }
 
-func (l *local) Start(_ context.Context, apply Applier) error {
+// Join reads the metadata file, creating it for a new broker, and names
+// its cluster.
+func (l *local) Join(context.Context) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if err := l.readLocked(); err != nil {
+		return "", err
+	}
+	return l.doc.ClusterID, nil
+}
+
+func (l *local) readLocked() error {
+	if l.read {
+		return nil
+	}
 	data, err := os.ReadFile(l.path)
 	switch {
 	case os.IsNotExist(err):
@@ -103,6 +116,16 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 		if err := json.Unmarshal(data, &l.doc); err != nil {
 			return fmt.Errorf("%s: %w", l.path, err)
 		}
+	}
+	l.read = true
+	return nil
+}
+
+func (l *local) Start(_ context.Context, apply Applier) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.readLocked(); err != nil {
+		return err
 	}
 	if err := l.loadAclsLocked(); err != nil {
 		return fmt.Errorf("%s: %w", l.path, err)

@@ -12,6 +12,8 @@
 //
 // A log dir also holds:
 //
+//	meta.properties                 the broker and cluster the dir belongs
+//	                                to (Kafka's version 0 form)
 //	.gregor-clean-shutdown          present only after a clean shutdown;
 //	                                removed on start-up
 //	recovery-point-offset-checkpoint offsets below which each log was fsynced

@@ -40,7 +40,8 @@ type backend struct {
 	acl     []zk.ACL
 
 	conn      *zk.Conn
-	clusterID string // set by Start
+	events    <-chan zk.Event // conn's, once joined
+	clusterID string          // set by Join
 
 	shuttingDown atomic.Bool
 	session      atomic.Int64 // the session /brokers/ids/<id> belongs to
@@ -178,17 +179,37 @@ func (l zkLogger) Printf(format string, args ...any) { l.log.Debug().Msgf(format
 // and keeps delivering changes until Close; ctx bounds the first load
 // only (a stopping broker still needs the loop for its controlled
 // shutdown).
-func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
+// Join connects to ZooKeeper, makes the paths the broker uses and reads
+// the cluster id (creating it for a new cluster). Start goes on from
+// there; Close closes the session of a Join without a Start.
+func (b *backend) Join(ctx context.Context) (string, error) {
+	if b.events != nil {
+		return b.clusterID, nil
+	}
 	conn, events, err := Connect(b.servers, b.timeout, zkLogger{b.log})
 	if err != nil {
-		return fmt.Errorf("connecting to ZooKeeper %s: %w", b.opt.Connect, err)
+		return "", fmt.Errorf("connecting to ZooKeeper %s: %w", b.opt.Connect, err)
 	}
 	b.conn = conn
-	if err := b.awaitSession(ctx, events); err != nil {
+	err = b.awaitSession(ctx, events)
+	if err == nil {
+		err = b.setup()
+	}
+	if err != nil {
 		conn.Close()
+		b.conn = nil
+		return "", err
+	}
+	b.events = events
+	return b.clusterID, nil
+}
+
+func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
+	if _, err := b.Join(ctx); err != nil {
 		return err
 	}
-	if err := b.setup(ctx); err != nil {
+	conn, events := b.conn, b.events
+	if err := b.registerAtStart(ctx); err != nil {
 		conn.Close()
 		return err
 	}
@@ -248,7 +269,7 @@ func (b *backend) awaitSession(ctx context.Context, events <-chan zk.Event) erro
 
 // setup creates the chroot and Kafka's persistent paths, the cluster id and
 // this broker's registration.
-func (b *backend) setup(ctx context.Context) error {
+func (b *backend) setup() error {
 	if b.chroot != "" {
 		parts := strings.Split(strings.TrimPrefix(b.chroot, "/"), "/")
 		for i := range parts {
@@ -267,7 +288,7 @@ func (b *backend) setup(ctx context.Context) error {
 		return err
 	}
 	b.clusterID = id
-	return b.registerAtStart(ctx)
+	return nil
 }
 
 func (b *backend) ensure(zpath string) error {

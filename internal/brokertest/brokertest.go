@@ -271,6 +271,46 @@ func (b *Broker) Restart() {
 	b.start()
 }
 
+// Refused runs the stopped broker's binary once more with its settings
+// and set's over them, expecting it to refuse to start: it returns the
+// exit code and what it wrote once the process ends, and fails the test
+// if it is still running after bound (or answers requests meanwhile).
+func (b *Broker) Refused(set map[string]string, bound time.Duration) (int, string) {
+	b.t.Helper()
+	over := &Broker{t: b.t, Addr: b.Addr, Dir: b.Dir, set: make(map[string]string)}
+	for k, v := range b.set {
+		over.set[k] = v
+	}
+	for k, v := range set {
+		over.set[k] = v
+	}
+	cmd := exec.Command(b.bin, over.args()...)
+	cmd.Dir = b.Dir
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		b.t.Fatalf("starting gregor: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(done)
+	}()
+	if err := WaitReady(b.Addr, bound, done); err == nil {
+		cmd.Process.Kill()
+		<-done
+		b.t.Fatalf("gregor at %s started with %v; want it refused\nlog:\n%s", b.Addr, set, logs.String())
+	}
+	select {
+	case <-done:
+	case <-time.After(bound):
+		cmd.Process.Kill()
+		<-done
+		b.t.Fatalf("gregor at %s was still running %v after it was started with %v; want it refused\nlog:\n%s", b.Addr, bound, set, logs.String())
+	}
+	return cmd.ProcessState.ExitCode(), logs.String()
+}
+
 // Kill sends SIGKILL and waits for the process to exit.
 func (b *Broker) Kill() { b.signal(syscall.SIGKILL, true) }
 
