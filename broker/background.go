@@ -81,6 +81,18 @@ func (b *Broker) writeCheckpointsOf(topics []*Topic, final bool) {
 			}
 		}
 	}
+	// Replicas found at start that no partition opened (a start cut
+	// short, a directory kept with no topic id) keep what was read of
+	// them: they are still in the dir, and may be opened later.
+	b.placeMu.Lock()
+	for tp := range b.foundIDs {
+		if d := b.placement[tp]; d != nil {
+			if c, ok := d.Checkpoint(tp); ok {
+				byDir[d] = append(byDir[d], c)
+			}
+		}
+	}
+	b.placeMu.Unlock()
 	for d, cs := range byDir {
 		if b.dirOffline(d) {
 			continue

@@ -321,8 +321,8 @@ func (b *Broker) OnTopicDeleted(fn TopicDeletedListener) {
 // work (retention, checkpoints, flushes).
 func (b *Broker) Start(ctx context.Context) error {
 	// The cluster is named before anything in the log dirs changes or
-	// this broker registers (a backend that cannot name it before its
-	// Start is checked after it).
+	// this broker registers. (With a backend that cannot name it first,
+	// in tests, no meta.properties is written and nothing is stray.)
 	if j, ok := b.backend.(metadata.Joiner); ok {
 		id, err := j.Join(ctx)
 		if err != nil {
@@ -337,11 +337,6 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	if err := b.backend.Start(ctx, applier{b}); err != nil {
 		return fmt.Errorf("loading cluster metadata: %w", err)
-	}
-	if !b.ident.checked {
-		if err := b.joinCluster(b.backend.ClusterID()); err != nil {
-			return err
-		}
 	}
 	// Serve only once the first load is in force: every local log open.
 	if err := b.awaitApplied(ctx); err != nil {
@@ -591,13 +586,12 @@ func (b *Broker) Close() error {
 			}
 		}
 	}
-	// A start that did not finish (a metadata store out of reach,
-	// another cluster's log dirs) leaves the checkpoints as they were,
-	// since they name replicas it never opened, and marks clean only the
-	// dirs the last run had left clean: the logs it did not open are
-	// still to be recovered.
+	// Log dirs refused as another broker's or cluster's are left as they
+	// were. A start that did not finish (a metadata store out of reach)
+	// marks clean only the dirs the last run had left clean: the logs it
+	// did not open are still to be recovered.
 	started := b.started.Load()
-	if started {
+	if b.ident.checked {
 		b.writeCheckpointsOf(topics, true)
 	}
 	errs = append(errs, b.backend.Close())

@@ -20,7 +20,8 @@ import (
 
 // identity is what the log dirs said of their owner at start-up.
 type identity struct {
-	// clusterID is the cluster the dirs name; empty when none names one.
+	// clusterID is the cluster the dirs name (empty when none names
+	// one), and once checked the one the metadata store names.
 	clusterID string
 	// found is each opened dir's meta.properties, for those that had
 	// one at start: only their contents were checked as this broker's.
@@ -91,7 +92,7 @@ func (b *Broker) joinCluster(id string) error {
 		return fmt.Errorf("the cluster id %s doesn't match stored cluster id %s in meta.properties: the broker is trying to join the wrong cluster; "+
 			"zookeeper.connect (or its chroot) may be wrong, or, for a single broker, the metadata file in the first log dir was lost", id, want)
 	}
-	b.ident.checked = true
+	b.ident.clusterID, b.ident.checked = id, true
 	for _, d := range b.dirs {
 		if b.dirOffline(d) {
 			continue
@@ -134,13 +135,13 @@ func (b *Broker) loadFound() error {
 
 // strayCandidate reports whether a replica directory found at start in
 // dir may be taken for stray: its dir is online and had a meta.properties
-// naming this broker and the cluster, checked at start.
+// naming this broker and the cluster the metadata store names.
 func (b *Broker) strayCandidate(dir *storage.Dir) bool {
 	if !b.ident.checked || b.dirOffline(dir) {
 		return false
 	}
-	_, ok := b.ident.found[dir]
-	return ok
+	m, ok := b.ident.found[dir]
+	return ok && m.ClusterID != "" && m.ClusterID == b.ident.clusterID
 }
 
 // moveStrayAside moves aside, once the first metadata load is in force,

@@ -166,23 +166,29 @@ func TestReplicaOfADeletedTopicIsMovedAside(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Without meta.properties (a dir of an earlier Gregor) nothing is
-	// taken for stray at that start.
+	// Without meta.properties (a dir of an earlier Gregor), or with one
+	// naming no cluster, nothing is taken for stray at that start; the
+	// start writes a whole one.
 	metaFile := filepath.Join(d, "meta.properties")
-	saved, err := os.ReadFile(metaFile)
-	if err != nil {
-		t.Fatal(err)
+	saved, ok, err := storage.ReadMeta(storage.OSFS{}, d)
+	if err != nil || !ok {
+		t.Fatalf("meta.properties: %v %v", ok, err)
 	}
-	if err := os.Remove(metaFile); err != nil {
-		t.Fatal(err)
-	}
-	tb = newTestBroker(t, map[string]string{"log.dirs": d})
-	if _, err := os.Stat(filepath.Join(d, "gone-0")); err != nil {
-		t.Fatalf("a replica directory in an unchecked dir was touched: %v", err)
-	}
-	tb.Close()
-	if got, err := os.ReadFile(metaFile); err != nil || !bytes.Equal(got[bytes.IndexByte(got[2:], '\n')+3:], saved[bytes.IndexByte(saved[2:], '\n')+3:]) {
-		t.Fatalf("meta.properties written again: %q (%v), was %q", got, err, saved)
+	for _, unchecked := range []func() error{
+		func() error { return os.Remove(metaFile) },
+		func() error { return os.WriteFile(metaFile, []byte("version=0\nbroker.id=1\n"), 0o644) },
+	} {
+		if err := unchecked(); err != nil {
+			t.Fatal(err)
+		}
+		tb = newTestBroker(t, map[string]string{"log.dirs": d})
+		if _, err := os.Stat(filepath.Join(d, "gone-0")); err != nil {
+			t.Fatalf("a replica directory in an unchecked dir was touched: %v", err)
+		}
+		tb.Close()
+		if m, ok, err := storage.ReadMeta(storage.OSFS{}, d); err != nil || !ok || m != saved {
+			t.Fatalf("meta.properties after the start: %+v %v %v, want %+v", m, ok, err, saved)
+		}
 	}
 
 	tb = newTestBroker(t, map[string]string{"log.dirs": d})
@@ -201,5 +207,46 @@ func TestReplicaOfADeletedTopicIsMovedAside(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(d, "kept-0")); err != nil {
 		t.Fatalf("a replica of the broker's was moved: %v", err)
+	}
+}
+
+// A replica directory found at start that no partition opens (here one
+// with no topic id, which is never taken for stray) keeps its checkpoint
+// entries across starts: it is still in the dir, and may be opened later.
+func TestUnopenedReplicaKeepsItsCheckpoints(t *testing.T) {
+	d := t.TempDir()
+	tb := newTestBroker(t, map[string]string{"log.dirs": d})
+	tb.createTopic("x", 1, nil)
+	for i := range 10 {
+		tb.produce("x", 0, batch(t, int64(i), "v"))
+	}
+	tb.Close()
+	aside := t.TempDir()
+	if err := os.Rename(filepath.Join(d, "x-0"), filepath.Join(aside, "x-0")); err != nil {
+		t.Fatal(err)
+	}
+	tb = newTestBroker(t, map[string]string{"log.dirs": d})
+	if err := tb.Backend().DeleteTopic(context.Background(), "x"); err != nil {
+		t.Fatal(err)
+	}
+	tb.Close()
+	if err := os.Rename(filepath.Join(aside, "x-0"), filepath.Join(d, "x-0")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(d, "x-0", "partition.metadata")); err != nil {
+		t.Fatal(err)
+	}
+	ck := filepath.Join(d, "log-start-offset-checkpoint")
+	if err := os.WriteFile(ck, []byte("0\n1\nx 0 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tb = newTestBroker(t, map[string]string{"log.dirs": d})
+	tb.writeCheckpoints()
+	tb.Close()
+	if data, err := os.ReadFile(ck); err != nil || !bytes.Contains(data, []byte("\nx 0 5\n")) {
+		t.Fatalf("the log start checkpoint after a start: %q (%v), want x-0's entry kept", data, err)
+	}
+	if _, err := os.Stat(filepath.Join(d, "x-0")); err != nil {
+		t.Fatalf("the replica without a topic id was touched: %v", err)
 	}
 }

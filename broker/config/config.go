@@ -33,7 +33,12 @@ const (
 // static keys (server.properties and --set) and, in the configuration in
 // force, the dynamic ones. Each field is set by one row of the table.
 type Config struct {
-	BrokerID            int32
+	BrokerID int32
+	// BrokerIDGeneration and ReservedBrokerMaxID: in a cluster, a broker
+	// with no broker.id takes the one stored in its log dirs, else one
+	// ZooKeeper generates above ReservedBrokerMaxID (cmd/gregor).
+	BrokerIDGeneration  bool
+	ReservedBrokerMaxID int32
 	Rack                string
 	Listeners           []Listener
 	AdvertisedListeners []Listener
@@ -340,8 +345,15 @@ func (c *Config) derive() []error {
 			errs = append(errs, fmt.Errorf("advertised.listeners: listener %s is not in listeners", a.Name))
 		}
 	}
-	if c.ZookeeperConnect == "" && c.BrokerID < 0 {
+	switch {
+	case c.ZookeeperConnect == "" && c.BrokerID < 0:
 		c.BrokerID = 0
+	case c.ZookeeperConnect == "":
+	case !c.BrokerIDGeneration && c.BrokerID < 0:
+		errs = append(errs, errors.New("broker.id must be set (at least 0) when broker.id.generation.enable is false"))
+	case c.BrokerIDGeneration && c.BrokerID > c.ReservedBrokerMaxID:
+		// As Kafka: generated ids are above it, so a set one is not.
+		errs = append(errs, fmt.Errorf("broker.id %d is above reserved.broker.max.id %d: set a lower broker.id, or raise reserved.broker.max.id", c.BrokerID, c.ReservedBrokerMaxID))
 	}
 	errs = append(errs, c.deriveSecurity()...)
 	errs = append(errs, c.derivePasswordEncoder()...)

@@ -240,6 +240,36 @@ func TestListenersAndDirs(t *testing.T) {
 	}
 }
 
+// In a cluster, broker.id may be left unset while ids are generated, and
+// a set one must be at most reserved.broker.max.id, as in Kafka.
+func TestBrokerIDInACluster(t *testing.T) {
+	for _, c := range []struct {
+		set  map[string]string
+		want string // a part of the error, or "" for none
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"broker.id": "1000"}, ""},
+		{map[string]string{"broker.id": "1001"}, "above reserved.broker.max.id 1000"},
+		{map[string]string{"broker.id": "1001", "reserved.broker.max.id": "2000"}, ""},
+		{map[string]string{"broker.id": "5000", "broker.id.generation.enable": "false"}, ""},
+		{map[string]string{"broker.id.generation.enable": "false"}, "broker.id must be set"},
+	} {
+		props := map[string]string{"zookeeper.connect": "zk:2181"}
+		for k, v := range c.set {
+			props[k] = v
+		}
+		cfg, err := Load(props, nil)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.set, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: error %v, want one saying %q", c.set, err, c.want)
+		case err == nil && c.set["broker.id"] == "" && cfg.BrokerID != -1:
+			t.Errorf("%v: broker.id %d, want -1 (resolved at start)", c.set, cfg.BrokerID)
+		}
+	}
+}
+
 func TestLoadFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "server.properties")
 	data := "# Kafka's sample\nbroker.id=0\nnum.partitions=4\nlog.retention.hours=24\nlog.dirs=/tmp/kafka-logs\n"

@@ -49,7 +49,11 @@ const maxLong = "9223372036854775807"
 var table = []Key{
 	// Identity, listeners, directories.
 	{Name: "broker.id", Type: Int, Default: "-1", Valid: atLeast(-1), Field: func(c *Config) any { return &c.BrokerID },
-		Doc: "The broker's id; -1 on a single broker without ZooKeeper means 0."},
+		Doc: "The broker's id. Unset (-1): on a single broker without ZooKeeper 0; in a cluster the one its log dirs' meta.properties name, else one generated (broker.id.generation.enable)."},
+	{Name: "broker.id.generation.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.BrokerIDGeneration },
+		Doc: "In a cluster, whether a broker without broker.id, and with none in its log dirs' meta.properties, is given one from ZooKeeper, above reserved.broker.max.id."},
+	{Name: "reserved.broker.max.id", Type: Int, Default: "1000", Valid: atLeast(0), Field: func(c *Config) any { return &c.ReservedBrokerMaxID },
+		Doc: "The highest broker.id that may be set when ids are generated; generated ids are above it."},
 	{Name: "broker.rack", Type: String, NoDefault: true, Field: func(c *Config) any { return &c.Rack },
 		Doc: "The rack of the broker, for rack-aware replica placement."},
 	// Gregor's listener defaults to loopback (Kafka's to every interface).

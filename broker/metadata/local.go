@@ -30,10 +30,12 @@ type local struct {
 
 	mu sync.Mutex
 	// guarded by mu:
-	doc   localDoc
-	read  bool          // doc is read (Join or Start)
-	acls  *acl.Snapshot // doc.Acls, indexed
-	apply Applier
+	doc  localDoc
+	read bool // doc is read (Join or Start)
+	// unsaved: doc is a new broker's, not yet written (by Start).
+	unsaved bool
+	acls    *acl.Snapshot // doc.Acls, indexed
+	apply   Applier
 }
 
 type localDoc struct {
@@ -88,8 +90,8 @@ func NewLocal(dir string, self BrokerInfo) Backend {
 	return &local{path: filepath.Join(dir, localFile), self: self}
 }
 
-// Join reads the metadata file, creating it for a new broker, and names
-// its cluster.
+// Join reads the metadata file (a new broker's is made, and written by
+// Start) and names its cluster.
 func (l *local) Join(context.Context) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -106,10 +108,10 @@ func (l *local) readLocked() error {
 	data, err := os.ReadFile(l.path)
 	switch {
 	case os.IsNotExist(err):
+		// A new broker's: saved by Start, so a start refused after
+		// Join (log dirs of another cluster) leaves none behind.
 		l.doc = localDoc{ClusterID: NewUuid().String(), NextProducerID: 0}
-		if err := l.saveLocked(); err != nil {
-			return err
-		}
+		l.unsaved = true
 	case err != nil:
 		return err
 	default:
@@ -126,6 +128,12 @@ func (l *local) Start(_ context.Context, apply Applier) error {
 	defer l.mu.Unlock()
 	if err := l.readLocked(); err != nil {
 		return err
+	}
+	if l.unsaved {
+		if err := l.saveLocked(); err != nil {
+			return err
+		}
+		l.unsaved = false
 	}
 	if err := l.loadAclsLocked(); err != nil {
 		return fmt.Errorf("%s: %w", l.path, err)

@@ -175,10 +175,6 @@ type zkLogger struct{ log zerolog.Logger }
 
 func (l zkLogger) Printf(format string, args ...any) { l.log.Debug().Msgf(format, args...) }
 
-// Start connects, registers this broker, loads and delivers the metadata,
-// and keeps delivering changes until Close; ctx bounds the first load
-// only (a stopping broker still needs the loop for its controlled
-// shutdown).
 // Join connects to ZooKeeper, makes the paths the broker uses and reads
 // the cluster id (creating it for a new cluster). Start goes on from
 // there; Close closes the session of a Join without a Start.
@@ -204,6 +200,10 @@ func (b *backend) Join(ctx context.Context) (string, error) {
 	return b.clusterID, nil
 }
 
+// Start connects (unless Join did), registers this broker, loads and delivers the metadata,
+// and keeps delivering changes until Close; ctx bounds the first load
+// only (a stopping broker still needs the loop for its controlled
+// shutdown).
 func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
 	if _, err := b.Join(ctx); err != nil {
 		return err
@@ -216,6 +216,14 @@ func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
 	if err := b.reencodePasswords(ctx); err != nil {
 		conn.Close()
 		return err
+	}
+	// The server this session reads from may lag the ensemble's leader:
+	// the first load is read once it caught up, so it names every topic
+	// (the broker takes a replica directory of a topic it does not name
+	// for stray).
+	if _, err := conn.Sync(b.p(brokerTopicsPath)); err != nil {
+		conn.Close()
+		return fmt.Errorf("syncing with the ZooKeeper ensemble: %w", err)
 	}
 	b.mu.Lock()
 	b.apply = apply

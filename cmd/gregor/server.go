@@ -42,10 +42,15 @@ type server struct {
 func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server, error) {
 	var backend metadata.Backend
 	if cfg.ZookeeperConnect != "" {
-		zb, err := zkmeta.New(zkmeta.Options{
+		opt := zkmeta.Options{
 			Connect: cfg.ZookeeperConnect, SessionTimeout: cfg.ZookeeperSessionTimeout,
-			Self: broker.SelfInfo(cfg), Config: cfg, Log: log.With().Str("component", "zookeeper").Logger(),
-		})
+			Config: cfg, Log: log.With().Str("component", "zookeeper").Logger(),
+		}
+		if err := resolveBrokerID(ctx, cfg, opt, logFS(), log); err != nil {
+			return nil, err
+		}
+		opt.Self = broker.SelfInfo(cfg)
+		zb, err := zkmeta.New(opt)
 		if err != nil {
 			return nil, fmt.Errorf("zookeeper.connect: %w", err)
 		}

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/rs/zerolog"
+
+	"gregor/broker/config"
+	"gregor/broker/storage"
+	"gregor/broker/zkmeta"
+)
+
+// resolveBrokerID gives a cluster broker without broker.id its id, as
+// ZooKeeper-mode Kafka does: the one its log dirs' meta.properties name,
+// else one ZooKeeper generates (broker.id.generation.enable, checked with
+// the configuration). A dir that cannot be read is left to the broker,
+// which takes it offline or refuses it.
+func resolveBrokerID(ctx context.Context, cfg *config.Config, opt zkmeta.Options, fs storage.FS, log zerolog.Logger) error {
+	if cfg.ZookeeperConnect == "" || cfg.BrokerID >= 0 {
+		return nil
+	}
+	if fs == nil {
+		fs = storage.OSFS{}
+	}
+	stored := make(map[int32][]string)
+	for _, d := range cfg.LogDirs {
+		if m, ok, err := storage.ReadMeta(fs, d); err == nil && ok {
+			stored[m.BrokerID] = append(stored[m.BrokerID], d)
+		}
+	}
+	switch len(stored) {
+	case 0:
+		id, err := zkmeta.GenerateBrokerID(ctx, opt, cfg.ReservedBrokerMaxID)
+		if err != nil {
+			return err
+		}
+		cfg.BrokerID = id
+		log.Info().Int32("broker_id", id).Msg("broker.id is not set: generated one from ZooKeeper")
+	case 1:
+		for id := range stored {
+			cfg.BrokerID = id
+		}
+		log.Info().Int32("broker_id", cfg.BrokerID).Msg("broker.id is not set: taken from the log dirs' meta.properties")
+	default:
+		var named []string
+		for id, dirs := range stored {
+			named = append(named, fmt.Sprintf("%d in %v", id, dirs))
+		}
+		sort.Strings(named)
+		return fmt.Errorf("broker.id is not set and the log dirs' meta.properties name different broker ids (%v): "+
+			"this could happen if multiple brokers shared a log directory (log.dirs) or partial data was manually copied from another broker", named)
+	}
+	return nil
+}
