@@ -80,7 +80,7 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 		if err != nil {
 			return err
 		}
-		return b.setBrokerConfigs(ctx, perBroker, configs, validateOnly)
+		return b.setBrokerConfigs(ctx, perBroker, func(map[string]string) (map[string]string, error) { return configs, nil }, validateOnly)
 	case resourceBrokerLogger:
 		return errorf(kerr.InvalidRequest, "AlterConfigs does not support the resource type BROKER_LOGGER; use IncrementalAlterConfigs")
 	case resourceClientMetrics:
@@ -165,22 +165,42 @@ func (b *Broker) checkBrokerConfigs(perBroker bool, configs map[string]string) e
 	return b.checkListenerTLS(next)
 }
 
-// setBrokerConfigs validates the complete new dynamic configs of this
-// broker (perBroker) or of the cluster default and, unless validateOnly,
-// records them in the backend; it then waits (briefly) until this broker
-// has applied them, so a describe that follows sees them.
-func (b *Broker) setBrokerConfigs(ctx context.Context, perBroker bool, configs map[string]string, validateOnly bool) error {
+// setBrokerConfigs records the dynamic configs of this broker (perBroker)
+// or of the cluster default that edit makes of the current ones, as the
+// metadata store holds them (the delivered ones for validateOnly), once
+// validated. The backend returns once this broker has applied them (or a
+// later change), so a describe that follows sees them.
+func (b *Broker) setBrokerConfigs(ctx context.Context, perBroker bool, edit func(cur map[string]string) (map[string]string, error), validateOnly bool) error {
 	entity := ""
 	if perBroker {
 		entity = strconv.Itoa(int(b.id))
 	}
-	if err := b.checkBrokerConfigs(perBroker, configs); err != nil {
-		return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=BROKER, name='%s'): %v", entity, err)
+	checked := func(cur map[string]string) (map[string]string, error) {
+		next, err := edit(cur)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.checkBrokerConfigs(perBroker, next); err != nil {
+			return nil, errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=BROKER, name='%s'): %v", entity, err)
+		}
+		return next, nil
 	}
 	if validateOnly {
-		return nil
+		d := b.Config().Dynamic
+		cur := d.Defaults
+		if perBroker {
+			cur = d.PerBroker
+		}
+		_, err := checked(maps.Clone(cur))
+		return err
 	}
-	if err := b.backend.AlterBrokerConfigs(ctx, entity, configs); err != nil {
+	var configs map[string]string
+	err := b.backend.EditBrokerConfigs(ctx, entity, func(cur map[string]string) (map[string]string, error) {
+		next, err := checked(cur)
+		configs = next
+		return next, err
+	})
+	if err != nil {
 		// A password the backend cannot store: no password.encoder.secret
 		// in a cluster (Kafka's toPersistentProps, INVALID_CONFIG).
 		var ice *metadata.InvalidConfigError
@@ -190,8 +210,5 @@ func (b *Broker) setBrokerConfigs(ctx context.Context, perBroker bool, configs m
 		return err
 	}
 	b.log.Info().Bool("per_broker", perBroker).Interface("configs", config.Redacted(configs)).Msg("dynamic broker configs altered")
-	if !b.awaitDynamic(ctx, perBroker, configs) {
-		b.log.Warn().Bool("per_broker", perBroker).Msg("dynamic broker configs recorded but not yet applied here")
-	}
 	return nil
 }

@@ -105,16 +105,12 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 		if err != nil {
 			return err
 		}
-		d := b.Config().Dynamic
-		cur := d.Defaults
-		if perBroker {
-			cur = d.PerBroker
-		}
-		next, err := applyIncremental(cur, rr.Configs, false)
-		if err != nil {
-			return err
-		}
-		return b.setBrokerConfigs(ctx, perBroker, next, validateOnly)
+		// Applied to the configs as the store holds them, as for a
+		// topic: a change of the cluster default made just before
+		// through another broker is built on rather than lost.
+		return b.setBrokerConfigs(ctx, perBroker, func(cur map[string]string) (map[string]string, error) {
+			return applyIncremental(cur, rr.Configs, false)
+		}, validateOnly)
 	case resourceBrokerLogger:
 		if _, err := b.brokerResource(rr.ResourceName); err != nil {
 			return err

@@ -1,9 +1,7 @@
 package broker
 
 import (
-	"context"
 	"maps"
-	"time"
 
 	"gregor/broker/config"
 )
@@ -61,31 +59,6 @@ func logNoEffect(b *Broker, old, cur map[string]string, perBroker bool) {
 	}
 	for _, in := range config.NoEffectKeys(changed, true) {
 		b.log.Warn().Str("key", in.Key).Str("why", in.Why).Bool("per_broker", perBroker).Msg("dynamic broker config stored but has no effect in Gregor")
-	}
-}
-
-// awaitDynamic waits until the dynamic configs of this broker (perBroker)
-// or the cluster defaults equal want, for at most 5 s or until ctx ends.
-// It reports whether they do.
-func (b *Broker) awaitDynamic(ctx context.Context, perBroker bool, want map[string]string) bool {
-	timer := time.NewTimer(5 * time.Second)
-	defer timer.Stop()
-	for {
-		d := b.dynamic()
-		have := d.cfg.Dynamic.Defaults
-		if perBroker {
-			have = d.cfg.Dynamic.PerBroker
-		}
-		if maps.Equal(have, want) {
-			return true
-		}
-		select {
-		case <-d.changed:
-		case <-timer.C:
-			return false
-		case <-ctx.Done():
-			return false
-		}
 	}
 }
 

@@ -140,6 +140,14 @@ type Backend interface {
 	// them. It returns once recorded; the change reaches the brokers
 	// through BrokerConfigApplier.
 	AlterBrokerConfigs(ctx context.Context, broker string, configs map[string]string) error
+	// EditBrokerConfigs is AlterBrokerConfigs with the new set made by
+	// edit from the set as the store holds it now (passwords in the
+	// clear), again if it changed meanwhile: an incremental change of
+	// the cluster default made through any broker builds on every change
+	// recorded before it, delivered here yet or not. It returns once the
+	// result (or a later change) is delivered here, for this broker's own
+	// entity and the default. An error from edit is returned as it is.
+	EditBrokerConfigs(ctx context.Context, broker string, edit func(cur map[string]string) (map[string]string, error)) error
 	// AlterGroupConfigs replaces a group's config overrides (none
 	// deletes them); the change reaches every broker through
 	// GroupConfigApplier.

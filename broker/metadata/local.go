@@ -175,7 +175,13 @@ func (l *local) applyBrokerConfigsLocked() {
 // passwords unencrypted (PasswordEncoder.NOOP) and ignores the
 // password.encoder.* keys. The file is written readable by its owner
 // only.
-func (l *local) AlterBrokerConfigs(_ context.Context, broker string, configs map[string]string) error {
+func (l *local) AlterBrokerConfigs(ctx context.Context, broker string, configs map[string]string) error {
+	return l.EditBrokerConfigs(ctx, broker, func(map[string]string) (map[string]string, error) { return configs, nil })
+}
+
+// EditBrokerConfigs is AlterBrokerConfigs with the new set made by edit
+// from the stored one.
+func (l *local) EditBrokerConfigs(_ context.Context, broker string, edit func(map[string]string) (map[string]string, error)) error {
 	entity := DefaultBrokerEntity
 	if broker != "" {
 		if broker != strconv.Itoa(int(l.self.ID)) {
@@ -185,6 +191,10 @@ func (l *local) AlterBrokerConfigs(_ context.Context, broker string, configs map
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	configs, err := edit(maps.Clone(l.doc.BrokerConfigs[entity]))
+	if err != nil {
+		return err
+	}
 	old := l.doc.BrokerConfigs
 	next := maps.Clone(old)
 	if next == nil {

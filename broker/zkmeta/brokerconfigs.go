@@ -10,6 +10,7 @@ package zkmeta
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"strconv"
 
@@ -80,19 +81,55 @@ func (b *backend) takeBrokerConfigs() (defaults, self map[string]string, ok bool
 // of the cluster default (""), passwords encrypted (passwords.go), and
 // notifies the brokers through /config/changes as Kafka does.
 func (b *backend) AlterBrokerConfigs(ctx context.Context, id string, configs map[string]string) error {
-	entity := metadata.DefaultBrokerEntity
-	if id != "" {
-		n, err := strconv.ParseInt(id, 10, 32)
-		if err != nil || n < 0 {
-			return metadata.Errorf(kerr.InvalidRequest, "Broker id must be a non-negative integer, but it is: %s", id)
-		}
-		entity = strconv.Itoa(int(n))
+	entity, err := brokerEntity(id)
+	if err != nil {
+		return err
 	}
 	persist, err := b.pw.toPersistent(configs, id != "")
 	if err != nil {
 		return err
 	}
 	return b.writeBrokerConfig(ctx, entity, persist)
+}
+
+// brokerEntity is the entity under /config/brokers of a broker id, or of
+// the cluster default for "".
+func brokerEntity(id string) (string, error) {
+	if id == "" {
+		return metadata.DefaultBrokerEntity, nil
+	}
+	n, err := strconv.ParseInt(id, 10, 32)
+	if err != nil || n < 0 {
+		return "", metadata.Errorf(kerr.InvalidRequest, "Broker id must be a non-negative integer, but it is: %s", id)
+	}
+	return strconv.Itoa(int(n)), nil
+}
+
+// EditBrokerConfigs reads /config/brokers/<entity>, passwords decrypted,
+// and writes edit's result back (encrypted) by compare-and-set of the
+// znode's version, again from the start if another write came between.
+// It returns once this broker's loop has read back an entity it watches.
+func (b *backend) EditBrokerConfigs(ctx context.Context, id string, edit func(map[string]string) (map[string]string, error)) error {
+	entity, err := brokerEntity(id)
+	if err != nil {
+		return err
+	}
+	err = b.editConfigZNode(ctx, b.p(brokerConfigPath(entity)), "brokers/"+entity, false, func(cur map[string]string) (map[string]string, error) {
+		next, err := edit(b.fromPersistent(entity, cur))
+		if err != nil {
+			return nil, err
+		}
+		return b.pw.toPersistent(next, id != "")
+	})
+	if err != nil || entity != metadata.DefaultBrokerEntity && entity != b.selfEntity() {
+		return err
+	}
+	// Read back and delivered here before it returns: a describe that
+	// follows through this broker sees it (or a later change).
+	if err := b.sync(ctx, []string{preBrokerCfg + entity}); err != nil {
+		return fmt.Errorf("waiting for %s to be read back: %w", brokerConfigPath(entity), err)
+	}
+	return nil
 }
 
 // writeBrokerConfig writes an entity's stored configs and the change

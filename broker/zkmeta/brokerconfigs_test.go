@@ -3,6 +3,8 @@ package zkmeta_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"sync"
@@ -165,5 +167,95 @@ func TestBrokerConfigs(t *testing.T) {
 	})
 	if _, _, s := a1.configs(); !maps.Equal(s, own1) {
 		t.Fatalf("broker 1 own configs %v after the defaults were removed: want %v", s, own1)
+	}
+}
+
+// Edits of the cluster default through two brokers at once each build on
+// the configs as ZooKeeper holds them, not as last delivered: none is
+// lost, and an edit sees a change made through the other broker at once.
+func TestEditBrokerConfigsBuildsOnTheStore(t *testing.T) {
+	z := zktest.Start(t)
+	connect := z.Addr + "/kafka/edit"
+	be1, a1 := startCfg(t, connect, 1)
+	be2, _ := startCfg(t, connect, 2)
+	ctx := context.Background()
+	set := func(key, value string) func(map[string]string) (map[string]string, error) {
+		return func(cur map[string]string) (map[string]string, error) {
+			next := maps.Clone(cur)
+			if next == nil {
+				next = map[string]string{}
+			}
+			next[key] = value
+			return next, nil
+		}
+	}
+	if err := be1.EditBrokerConfigs(ctx, "", set("log.cleaner.threads", "2")); err != nil {
+		t.Fatal(err)
+	}
+	var seen map[string]string
+	err := be2.EditBrokerConfigs(ctx, "", func(cur map[string]string) (map[string]string, error) {
+		seen = maps.Clone(cur)
+		return set("log.retention.ms", "1000")(cur)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seen["log.cleaner.threads"] != "2" {
+		t.Fatalf("broker 2's edit started from %v, without broker 1's change just made", seen)
+	}
+	keys := []string{"log.retention.bytes", "log.roll.ms", "log.segment.bytes", "message.max.bytes", "log.flush.interval.ms", "log.index.interval.bytes", "log.cleaner.delete.retention.ms", "log.roll.jitter.ms"}
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		be := []metadata.Backend{be1, be2}[i%2]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := be.EditBrokerConfigs(ctx, "", set(k, fmt.Sprint(100000+i))); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	await(t, "every concurrent edit of the cluster default at broker 1", func() bool {
+		_, d, _ := a1.configs()
+		return len(d) == len(keys)+2
+	})
+	if err := be1.EditBrokerConfigs(ctx, "x", set("a", "b")); err == nil {
+		t.Fatal("a broker id that is not a number was accepted")
+	}
+	want := errors.New("refused")
+	if err := be1.EditBrokerConfigs(ctx, "", func(map[string]string) (map[string]string, error) { return nil, want }); !errors.Is(err, want) {
+		t.Fatalf("an edit's error came back as %v", err)
+	}
+}
+
+// An edit of a broker's own configs sees its passwords in the clear and
+// stores them encrypted.
+func TestEditBrokerConfigsPasswords(t *testing.T) {
+	z := zktest.Start(t)
+	connect := z.Addr + "/kafka/editpw"
+	be, a := startCfgWith(t, connect, 1, pwConfig("secret-1", ""), zerolog.Nop())
+	ctx := context.Background()
+	if err := be.AlterBrokerConfigs(ctx, "1", map[string]string{pwKey: "pw-1"}); err != nil {
+		t.Fatal(err)
+	}
+	err := be.EditBrokerConfigs(ctx, "1", func(cur map[string]string) (map[string]string, error) {
+		if cur[pwKey] != "pw-1" {
+			return nil, fmt.Errorf("the edit saw %s = %q, want it in the clear", pwKey, cur[pwKey])
+		}
+		next := maps.Clone(cur)
+		next["log.cleaner.threads"] = "3"
+		return next, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	await(t, "the edited configs to be delivered", func() bool {
+		_, _, s := a.configs()
+		return s[pwKey] == "pw-1" && s["log.cleaner.threads"] == "3"
+	})
+	stored := storedConfig(t, rawConn(t, z.Addr), "/kafka/editpw/config/brokers/1")
+	if got := decodeWith(t, "secret-1", stored[pwKey]); got != "pw-1" || strings.Contains(stored[pwKey], "pw-1") {
+		t.Fatalf("stored %s = %q (decodes to %q), want it encrypted", pwKey, stored[pwKey], got)
 	}
 }

@@ -14,7 +14,6 @@ package zkmeta
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/go-zookeeper/zk"
 
@@ -94,38 +93,7 @@ func (b *backend) EditNamedConfigs(ctx context.Context, kind metadata.NamedConfi
 	}
 	sanitized := metadata.SanitizeEntity(name)
 	zpath := b.p(parent + "/" + sanitized)
-	_, err := withCtx(ctx, func() (struct{}, error) {
-		for range 20 {
-			cur, stat, missing, err := b.readConfigZNode(zpath)
-			if err != nil {
-				return struct{}{}, err
-			}
-			next, err := edit(cur)
-			if err != nil {
-				return struct{}{}, err
-			}
-			switch {
-			case missing && len(next) == 0:
-				return struct{}{}, nil
-			case missing:
-				_, err = b.conn.Create(zpath, encodeConfig(next), 0, b.acl)
-			case len(next) == 0:
-				err = b.conn.Delete(zpath, stat.Version)
-			default:
-				_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
-			}
-			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || !missing && errors.Is(err, zk.ErrNoNode) {
-				continue // changed meanwhile: edit what is there now
-			}
-			if err != nil {
-				return struct{}{}, fmt.Errorf("writing %s: %w", zpath, err)
-			}
-			b.announceConfigChange(note + "/" + sanitized)
-			return struct{}{}, nil
-		}
-		return struct{}{}, fmt.Errorf("the configs of %s %s kept changing", note, name)
-	})
-	return err
+	return b.editConfigZNode(ctx, zpath, note+"/"+sanitized, true, edit)
 }
 
 // alterNamedConfigs replaces the configs of the entity name under parent

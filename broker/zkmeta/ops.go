@@ -210,20 +210,14 @@ func (b *backend) readConfigZNode(zpath string) (cur map[string]string, stat *zk
 	return cur, stat, false, nil
 }
 
-// EditTopicConfigs reads /config/topics/<name> and writes edit's result
-// back by compare-and-set of the znode's version, again from the start if
-// another write came between.
-func (b *backend) EditTopicConfigs(ctx context.Context, name string, edit func(map[string]string) (map[string]string, error)) error {
+// editConfigZNode writes what edit makes of a config znode's configs by
+// compare-and-set of its version, again from the start if another write
+// came between, and announces a write in /config/changes as entityPath.
+// With dropEmpty, no configs left deletes the znode (and none to start
+// from and none made writes nothing).
+func (b *backend) editConfigZNode(ctx context.Context, zpath, entityPath string, dropEmpty bool, edit func(map[string]string) (map[string]string, error)) error {
 	_, err := withCtx(ctx, func() (struct{}, error) {
 		for range 20 {
-			ok, err := b.exists(topicPath(name))
-			if err != nil {
-				return struct{}{}, err
-			}
-			if !ok {
-				return struct{}{}, kerr.UnknownTopicOrPartition
-			}
-			zpath := b.p(configPath(name))
 			cur, stat, missing, err := b.readConfigZNode(zpath)
 			if err != nil {
 				return struct{}{}, err
@@ -232,26 +226,51 @@ func (b *backend) EditTopicConfigs(ctx context.Context, name string, edit func(m
 			if err != nil {
 				return struct{}{}, err
 			}
-			if err := config.ValidateTopicConfigs(next); err != nil {
-				return struct{}{}, metadata.Errorf(kerr.InvalidConfig, "%v", err)
-			}
-			if missing {
+			switch {
+			case dropEmpty && missing && len(next) == 0:
+				return struct{}{}, nil
+			case missing:
 				_, err = b.conn.Create(zpath, encodeConfig(next), 0, b.acl)
-			} else {
+			case dropEmpty && len(next) == 0:
+				err = b.conn.Delete(zpath, stat.Version)
+			default:
 				_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
 			}
 			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || !missing && errors.Is(err, zk.ErrNoNode) {
 				continue // changed meanwhile: edit what is there now
 			}
 			if err != nil {
-				return struct{}{}, fmt.Errorf("writing %s: %w", configPath(name), err)
+				return struct{}{}, fmt.Errorf("writing %s: %w", zpath, err)
 			}
-			b.announceConfigChange("topics/" + name)
+			b.announceConfigChange(entityPath)
 			return struct{}{}, nil
 		}
-		return struct{}{}, fmt.Errorf("the configs of topic %s kept changing", name)
+		return struct{}{}, fmt.Errorf("the configs in %s kept changing", zpath)
 	})
 	return err
+}
+
+// EditTopicConfigs reads /config/topics/<name> and writes edit's result
+// back by compare-and-set of the znode's version, again from the start if
+// another write came between.
+func (b *backend) EditTopicConfigs(ctx context.Context, name string, edit func(map[string]string) (map[string]string, error)) error {
+	return b.editConfigZNode(ctx, b.p(configPath(name)), "topics/"+name, false, func(cur map[string]string) (map[string]string, error) {
+		ok, err := b.exists(topicPath(name))
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, kerr.UnknownTopicOrPartition
+		}
+		next, err := edit(cur)
+		if err != nil {
+			return nil, err
+		}
+		if err := config.ValidateTopicConfigs(next); err != nil {
+			return nil, metadata.Errorf(kerr.InvalidConfig, "%v", err)
+		}
+		return next, nil
+	})
 }
 
 // AlterTopicConfigs replaces a topic's config overrides and notifies the
