@@ -29,8 +29,10 @@ const MaxReplicas = 1<<15 - 1
 // PlaceTopic returns a new topic's replicas, partition by partition: its
 // explicit assignment, checked against the live brokers (sorted), or
 // spec.Partitions partitions of spec.ReplicationFactor replicas placed by
-// AssignReplicas from a random start.
-func PlaceTopic(spec TopicSpec, live []int32) ([][]int32, error) {
+// AssignReplicas from a random start, across racks where the brokers
+// have them (racks: broker id to broker.rack, for the live brokers that
+// set it; nil when none does).
+func PlaceTopic(spec TopicSpec, live []int32, racks map[int32]string) ([][]int32, error) {
 	if spec.Assignment != nil {
 		if len(spec.Assignment) == 0 {
 			return nil, Errorf(kerr.InvalidReplicaAssignment, "empty replica assignment")
@@ -54,14 +56,15 @@ func PlaceTopic(spec TopicSpec, live []int32) ([][]int32, error) {
 	case rf > len(live):
 		return nil, Errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
 	}
-	return AssignReplicas(live, n, rf, -1, 0), nil
+	return placeAcross(live, racks, n, rf, -1, 0), nil
 }
 
 // PlacePartitions returns the replicas of the partitions that grow a topic
 // with replicas assign to total partitions: explicit, checked against the
-// live brokers (sorted), or placed by AssignReplicas continuing the
-// pattern from partition 0's first replica, as Kafka does.
-func PlacePartitions(assign [][]int32, total int32, explicit [][]int32, live []int32) ([][]int32, error) {
+// live brokers (sorted), or placed by AssignReplicas (across racks, as
+// PlaceTopic) continuing the pattern from partition 0's first replica, as
+// Kafka does.
+func PlacePartitions(assign [][]int32, total int32, explicit [][]int32, live []int32, racks map[int32]string) ([][]int32, error) {
 	have := int32(len(assign))
 	if have == 0 || len(assign[0]) == 0 {
 		return nil, Errorf(kerr.InvalidReplicationFactor, "The topic has no replicas to follow.")
@@ -92,7 +95,7 @@ func PlacePartitions(assign [][]int32, total int32, explicit [][]int32, live []i
 			break
 		}
 	}
-	return AssignReplicas(live, total-have, rf, start, have), nil
+	return placeAcross(live, racks, total-have, rf, start, have), nil
 }
 
 // CheckAssignment validates explicit replicas against the live brokers:
@@ -143,6 +146,74 @@ func AssignReplicas(brokers []int32, count int32, rf int, fixedStart int, firstP
 		r := []int32{brokers[first]}
 		for j := 0; j < rf-1; j++ {
 			r = append(r, brokers[(first+1+(shift+j)%(n-1))%n])
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// placeAcross places replicas rack-aware when any live broker has a rack
+// (brokers without one then count as one rack of their own, as Kafka's
+// KRaft controller counts them; ZooKeeper-mode Kafka refused to place),
+// and rack-unaware otherwise.
+func placeAcross(live []int32, racks map[int32]string, count int32, rf int, fixedStart int, firstPartition int32) [][]int32 {
+	for _, id := range live {
+		if racks[id] != "" {
+			return AssignReplicasRackAware(live, racks, count, rf, fixedStart, firstPartition)
+		}
+	}
+	return AssignReplicas(live, count, rf, fixedStart, firstPartition)
+}
+
+// AssignReplicasRackAware is Kafka's rack-aware placement
+// (AdminUtils.assignReplicasToBrokersRackAware). The brokers are arranged
+// alternating racks (racks in name order, each rack's brokers in id
+// order: a, b, c, a, b, c, ...); partition p's first replica is the
+// arranged broker at (p+start) mod n, as in AssignReplicas, and each
+// other replica the next broker at a growing shift that is on a rack with
+// no replica of p yet (while there is one) and holds none (while one
+// holds none). brokers must be sorted.
+func AssignReplicasRackAware(brokers []int32, racks map[int32]string, count int32, rf int, fixedStart int, firstPartition int32) [][]int32 {
+	byRack := make(map[string][]int32)
+	for _, id := range brokers {
+		byRack[racks[id]] = append(byRack[racks[id]], id)
+	}
+	names := make([]string, 0, len(byRack))
+	for r := range byRack {
+		names = append(names, r)
+	}
+	slices.Sort(names)
+	arranged := make([]int32, 0, len(brokers))
+	for i := 0; len(arranged) < len(brokers); i++ {
+		for _, r := range names {
+			if i < len(byRack[r]) {
+				arranged = append(arranged, byRack[r][i])
+			}
+		}
+	}
+	n, numRacks := len(arranged), len(names)
+	start, shift := fixedStart, fixedStart
+	if fixedStart < 0 {
+		start, shift = rand.IntN(n), rand.IntN(n)
+	}
+	out := make([][]int32, 0, count)
+	for p := int(max(0, firstPartition)); p < int(max(0, firstPartition))+int(count); p++ {
+		if p > 0 && p%n == 0 {
+			shift++
+		}
+		first := (p + start) % n
+		leader := arranged[first]
+		r := []int32{leader}
+		withRack := map[string]bool{racks[leader]: true}
+		withReplica := map[int32]bool{leader: true}
+		for k := 0; len(r) < rf; k++ {
+			id := arranged[(first+1+(shift*numRacks+k)%(n-1))%n]
+			rack := racks[id]
+			if (withRack[rack] && len(withRack) < numRacks) || (withReplica[id] && len(withReplica) < n) {
+				continue
+			}
+			r = append(r, id)
+			withRack[rack], withReplica[id] = true, true
 		}
 		out = append(out, r)
 	}

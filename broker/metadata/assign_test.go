@@ -34,6 +34,56 @@ func TestAssignReplicasLikeKafka(t *testing.T) {
 	}
 }
 
+// Kafka's documented rack-aware example (AdminUtils): six brokers on
+// three racks are arranged 0, 3, 1, 5, 4, 2, and six partitions of three
+// replicas from start 0 go round that list; the seventh shifts the
+// followers.
+func TestAssignReplicasRackAwareLikeKafka(t *testing.T) {
+	brokers := []int32{0, 1, 2, 3, 4, 5}
+	racks := map[int32]string{0: "rack1", 1: "rack3", 2: "rack3", 3: "rack2", 4: "rack2", 5: "rack1"}
+	want := [][]int32{{0, 3, 1}, {3, 1, 5}, {1, 5, 4}, {5, 4, 2}, {4, 2, 0}, {2, 0, 3}, {0, 4, 2}}
+	if got := AssignReplicasRackAware(brokers, racks, 7, 3, 0, 0); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Fatalf("assignment %v, want %v", got, want)
+	}
+	// From a random start, with uneven racks and brokers without one
+	// (a rack of their own): each partition's replicas are distinct and
+	// on as many racks as it has replicas, up to the number of racks.
+	racks = map[int32]string{1: "a", 2: "a", 3: "a", 4: "b", 5: "c", 7: "b"}
+	brokers = []int32{1, 2, 3, 4, 5, 6, 7}
+	for range 50 {
+		for rf := 1; rf <= len(brokers); rf++ {
+			for p, r := range AssignReplicasRackAware(brokers, racks, 20, rf, -1, 0) {
+				ids, rs := map[int32]bool{}, map[string]bool{}
+				for _, id := range r {
+					ids[id], rs[racks[id]] = true, true
+				}
+				if len(r) != rf || len(ids) != rf || len(rs) != min(rf, 4) {
+					t.Fatalf("rf %d partition %d: replicas %v on racks %v", rf, p, r, rs)
+				}
+			}
+		}
+	}
+	// PlaceTopic places across racks once any broker has one.
+	got, err := PlaceTopic(TopicSpec{Partitions: 30, ReplicationFactor: 2}, []int32{1, 2, 3, 4}, map[int32]string{1: "x", 2: "x", 3: "y", 4: "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, r := range got {
+		if (r[0] <= 2) == (r[1] <= 2) {
+			t.Fatalf("partition %d has both replicas %v on one rack", p, r)
+		}
+	}
+	add, err := PlacePartitions(got, 40, nil, []int32{1, 2, 3, 4}, map[int32]string{1: "x", 2: "x", 3: "y", 4: "y"})
+	if err != nil || len(add) != 10 {
+		t.Fatalf("added %v, %v", add, err)
+	}
+	for p, r := range add {
+		if (r[0] <= 2) == (r[1] <= 2) {
+			t.Fatalf("added partition %d has both replicas %v on one rack", 30+p, r)
+		}
+	}
+}
+
 func TestPlaceTopic(t *testing.T) {
 	live := []int32{1, 2, 3}
 	for _, c := range []struct {
@@ -57,7 +107,7 @@ func TestPlaceTopic(t *testing.T) {
 		{"explicit with more partitions than the cap", TopicSpec{Assignment: make([][]int32, MaxTopicPartitions+1)}, kerr.InvalidPartitions},
 		{"explicit with a million replicas", TopicSpec{Assignment: [][]int32{make([]int32, 1<<20)}}, kerr.InvalidReplicaAssignment},
 	} {
-		got, err := PlaceTopic(c.spec, live)
+		got, err := PlaceTopic(c.spec, live, nil)
 		if c.err != nil {
 			if !errors.Is(err, c.err) {
 				t.Fatalf("%s: %v, want %s", c.name, err, c.err.Message)
@@ -87,7 +137,7 @@ func TestPlacePartitions(t *testing.T) {
 	// Kafka's pattern from partition 0's first replica (see
 	// TestAssignReplicasLikeKafka), continued.
 	have := [][]int32{{0, 1, 2}, {1, 2, 3}}
-	got, err := PlacePartitions(have, 5, nil, live)
+	got, err := PlacePartitions(have, 5, nil, live, nil)
 	if want := [][]int32{{2, 3, 4}, {3, 4, 0}, {4, 0, 1}}; err != nil || !slices.EqualFunc(got, want, slices.Equal) {
 		t.Fatalf("placed %v, %v; want %v", got, err, want)
 	}
@@ -108,7 +158,7 @@ func TestPlacePartitions(t *testing.T) {
 		{"2^31-1 partitions", math.MaxInt32, nil, live, kerr.InvalidPartitions},
 		{"one partition past the cap", MaxTopicPartitions + 1, nil, live, kerr.InvalidPartitions},
 	} {
-		_, err := PlacePartitions(have, c.total, c.explicit, c.live)
+		_, err := PlacePartitions(have, c.total, c.explicit, c.live, nil)
 		if (c.err == nil) != (err == nil) || (c.err != nil && !errors.Is(err, c.err)) {
 			t.Fatalf("%s: %v, want %v", c.name, err, c.err)
 		}

@@ -304,7 +304,7 @@ func (l *local) CreateTopic(_ context.Context, spec TopicSpec) (TopicState, erro
 	if _, t := l.findLocked(spec.Name); t != nil {
 		return TopicState{}, kerr.TopicAlreadyExists
 	}
-	assign, err := PlaceTopic(spec, []int32{l.self.ID})
+	assign, err := PlaceTopic(spec, []int32{l.self.ID}, nil)
 	if err != nil {
 		return TopicState{}, err
 	}
@@ -352,7 +352,7 @@ func (l *local) CreatePartitions(_ context.Context, name string, total int32, as
 	for _, p := range t.Partitions {
 		assign = append(assign, p.Replicas)
 	}
-	add, err := PlacePartitions(assign, total, assignment, []int32{l.self.ID})
+	add, err := PlacePartitions(assign, total, assignment, []int32{l.self.ID}, nil)
 	if err != nil {
 		return err
 	}

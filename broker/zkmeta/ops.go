@@ -44,7 +44,7 @@ func (b *backend) createTopic(spec metadata.TopicSpec) (metadata.TopicState, err
 			return metadata.TopicState{}, metadata.Errorf(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
 		}
 	}
-	live, err := b.liveBrokerIDs()
+	live, racks, err := b.liveBrokerRacks()
 	if err != nil {
 		return metadata.TopicState{}, err
 	}
@@ -56,7 +56,7 @@ func (b *backend) createTopic(spec metadata.TopicSpec) (metadata.TopicState, err
 			spec.ReplicationFactor = b.opt.Config.DefaultReplicationFactor
 		}
 	}
-	assign, err := metadata.PlaceTopic(spec, live)
+	assign, err := metadata.PlaceTopic(spec, live, racks)
 	if err != nil {
 		return metadata.TopicState{}, err
 	}
@@ -150,11 +150,11 @@ func (b *backend) createPartitions(name string, total int32, explicit [][]int32)
 		if have == 0 {
 			return fmt.Errorf("%s has no partitions", topicPath(name))
 		}
-		live, err := b.liveBrokerIDs()
+		live, racks, err := b.liveBrokerRacks()
 		if err != nil {
 			return err
 		}
-		add, err := metadata.PlacePartitions(assign, total, explicit, live)
+		add, err := metadata.PlacePartitions(assign, total, explicit, live, racks)
 		if err != nil {
 			return err
 		}

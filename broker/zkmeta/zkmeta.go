@@ -460,6 +460,42 @@ func withCtx[T any](ctx context.Context, op func() (T, error)) (T, error) {
 	}
 }
 
+// liveBrokerRacks reads the registered brokers, sorted, and the racks of
+// those that have one: as the loop last read them, or from the
+// registration of a broker it has not read yet.
+func (b *backend) liveBrokerRacks() ([]int32, map[int32]string, error) {
+	ids, err := b.liveBrokerIDs()
+	if err != nil {
+		return nil, nil, err
+	}
+	racks := make(map[int32]string)
+	var unread []int32
+	b.mu.Lock()
+	for _, id := range ids {
+		if lb, ok := b.brokers[id]; ok {
+			if lb.info.Rack != "" {
+				racks[id] = lb.info.Rack
+			}
+		} else {
+			unread = append(unread, id)
+		}
+	}
+	b.mu.Unlock()
+	for _, id := range unread {
+		data, _, err := b.conn.Get(b.p(brokerPath(id)))
+		if errors.Is(err, zk.ErrNoNode) {
+			continue // gone meanwhile; placed on as without a rack
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading broker %d: %w", id, err)
+		}
+		if info, err := decodeBroker(id, data); err == nil && info.Rack != "" {
+			racks[id] = info.Rack
+		}
+	}
+	return ids, racks, nil
+}
+
 // liveBrokerIDs reads the registered brokers, sorted.
 func (b *backend) liveBrokerIDs() ([]int32, error) {
 	children, _, err := b.conn.Children(b.p(brokerIDsPath))
