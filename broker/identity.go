@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 
+	"gregor/broker/metadata"
 	"gregor/broker/storage"
 )
 
@@ -171,6 +172,13 @@ func (b *Broker) moveStrayAside() {
 	for _, c := range cands {
 		// Partition locks are taken before placeMu elsewhere.
 		if p := b.Partition(c.tp.Topic, c.tp.Partition); p != nil && slices.Contains(p.State().Replicas, b.id) {
+			continue
+		}
+		if l, ok := b.backend.(metadata.TopicLister); ok && b.Topic(c.tp.Topic) == nil && l.TopicListed(c.tp.Topic) {
+			// Listed but not delivered (a topic znode that cannot
+			// be read): whose the replicas are is unknown.
+			b.log.Warn().Str("topic", c.tp.Topic).Int32("partition", c.tp.Partition).
+				Msg("a replica directory of a topic the metadata lists but cannot be read is kept in place")
 			continue
 		}
 		b.placeMu.Lock()

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
+
 	"gregor/internal/wait"
 )
 
@@ -131,4 +133,40 @@ func TestBrokerIDGeneratedAndKept(t *testing.T) {
 		t.Fatalf("broker ids after restarts %v, want [1001 1002] kept", got)
 	}
 	c.awaitISR("kept-ids", 2, 30*time.Second)
+}
+
+// A replica directory of a topic whose znode the broker cannot read at
+// start (listed under /brokers/topics, but not valid JSON) is not taken
+// for stray: whose the replicas are is unknown, so they stay in place.
+func TestReplicaOfAnUnreadableTopicStaysInPlace(t *testing.T) {
+	c := startCluster(t, 2, nil)
+	c.createTopic("unreadable", 2, 2, nil)
+	produce(t, c, "unreadable", 20)
+	b := c.brokers[2]
+	b.Stop()
+	conn, _, err := zk.Connect([]string{c.zk.Addr}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	path := c.chroot + "/brokers/topics/unreadable"
+	data, _, err := conn.Get(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Set(path, []byte("{not json"), -1); err != nil {
+		t.Fatal(err)
+	}
+	b.Restart()
+	c.awaitBrokers(2, 30*time.Second)
+	if in := partitionDirs(t, b.Dir, "unreadable-[0-9]"); len(in) != 2 {
+		t.Fatalf("broker 2's replica directories of the unreadable topic: %v, want both in place", in)
+	}
+	if strays := partitionDirs(t, b.Dir, "unreadable-*-stray"); len(strays) != 0 {
+		t.Fatalf("replicas of the unreadable topic were moved aside: %v", strays)
+	}
+	if _, err := conn.Set(path, data, -1); err != nil {
+		t.Fatal(err)
+	}
+	c.awaitISR("unreadable", 2, 30*time.Second)
 }

@@ -115,6 +115,14 @@ type Joiner interface {
 	Join(ctx context.Context) (clusterID string, err error)
 }
 
+// TopicLister is implemented by backends that can tell whether the store
+// lists a topic at all, delivered or not: a ZooKeeper topic znode that
+// cannot be read is listed but never delivered. The broker takes no
+// replica of such a topic for stray.
+type TopicLister interface {
+	TopicListed(name string) bool
+}
+
 // Backend is the source of truth for cluster metadata: a local file for a
 // single broker, ZooKeeper for a cluster. Mutations are asynchronous in a
 // cluster: they return once recorded, and reach every broker (this one

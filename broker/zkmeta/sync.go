@@ -668,6 +668,15 @@ func (b *backend) processTopics() error {
 	return nil
 }
 
+// TopicListed reports whether /brokers/topics lists name, as the loop
+// last read it, whether its znode could be read or not.
+func (b *backend) TopicListed(name string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.topics[name]
+	return ok
+}
+
 func (b *backend) processTopic(name string) error {
 	t := b.topics[name]
 	if t == nil {
