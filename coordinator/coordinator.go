@@ -18,11 +18,14 @@ type Config struct {
 	OffsetsTopicReplication  int16
 	OffsetsTopicSegmentBytes int64
 	OffsetsRetention         time.Duration
-	OffsetsRetentionCheck    time.Duration
-	InitialRebalanceDelay    time.Duration
-	MinSessionTimeout        time.Duration
-	MaxSessionTimeout        time.Duration
-	MaxGroupSize             int32
+	// OffsetMetadataMaxBytes is offset.metadata.max.bytes (0: Kafka's
+	// default, 4096).
+	OffsetMetadataMaxBytes int32
+	OffsetsRetentionCheck  time.Duration
+	InitialRebalanceDelay  time.Duration
+	MinSessionTimeout      time.Duration
+	MaxSessionTimeout      time.Duration
+	MaxGroupSize           int32
 
 	// KIP-848 consumer groups: ConsumerProtocol serves them at all;
 	// Assignors are the server-side assignors by name, the first being

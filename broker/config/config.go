@@ -97,6 +97,7 @@ type Config struct {
 	OffsetsTopicNumPartitions     int32
 	OffsetsTopicSegmentBytes      ByteSize
 	OffsetsRetention              time.Duration
+	OffsetMetadataMaxBytes        int32
 	OffsetsRetentionCheck         time.Duration
 	GroupInitialRebalanceDelay    time.Duration
 	GroupMinSessionTimeout        time.Duration

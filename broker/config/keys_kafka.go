@@ -235,8 +235,6 @@ var kafkaKeys = []Key{
 		Doc: "Threads of the new group coordinator."},
 	{Name: "group.coordinator.append.linger.ms", Type: Int, Default: "10", Valid: atLeast(0), NoEffect: inertTuning,
 		Doc: "Linger of the new group coordinator's appends."},
-	{Name: "offset.metadata.max.bytes", Type: Int, Default: "4096", NoEffect: inertTuning,
-		Doc: "Largest metadata string of a committed offset."},
 	{Name: "offsets.load.buffer.size", Type: Int, Default: "5242880", Valid: atLeast(1), NoEffect: inertTuning,
 		Doc: "Read buffer when loading __consumer_offsets."},
 	{Name: "offsets.topic.compression.codec", Type: Int, Default: "0", NoEffect: inertTuning,

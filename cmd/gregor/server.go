@@ -241,6 +241,7 @@ func coordinatorConfig(c *config.Config) coordinator.Config {
 		OffsetsTopicReplication:   c.OffsetsTopicReplicationFactor,
 		OffsetsTopicSegmentBytes:  int64(c.OffsetsTopicSegmentBytes),
 		OffsetsRetention:          c.OffsetsRetention,
+		OffsetMetadataMaxBytes:    c.OffsetMetadataMaxBytes,
 		OffsetsRetentionCheck:     c.OffsetsRetentionCheck,
 		InitialRebalanceDelay:     c.GroupInitialRebalanceDelay,
 		MinSessionTimeout:         c.GroupMinSessionTimeout,
