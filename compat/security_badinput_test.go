@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -196,20 +197,39 @@ func TestSecurityBadInput(t *testing.T) {
 	})
 }
 
-// TestSecurityWrongPasswordLoop: hundreds of failed logins leave the broker
-// up, serving, without memory growth.
+// TestSecurityWrongPasswordLoop: thousands of failed logins leave the
+// broker up, serving, without memory growth. Each answer is held back by
+// connection.failed.authentication.delay.ms (100 ms), so they are tried
+// 64 at a time.
 func TestSecurityWrongPasswordLoop(t *testing.T) {
 	s := startSecure(t)
 	addr := s.addr["SASL_PLAINTEXT"]
 	loop := func(n int) {
-		for i := 0; i < n; i++ {
-			r := dialRaw(t, addr)
-			handshake(t, r, 1, sasl.Plain)
-			resp, err := authenticate(r, 1, sasl.PlainClientToken(secAlice, "wrong"))
-			if err != nil || resp.ErrorCode != kerr.SaslAuthenticationFailed.Code {
-				t.Fatalf("attempt %d: %v %d", i, err, resp.ErrorCode)
-			}
-			r.c.Close()
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					r := dialRaw(t, addr)
+					handshake(t, r, 1, sasl.Plain)
+					resp, err := authenticate(r, 1, sasl.PlainClientToken(secAlice, "wrong"))
+					r.c.Close()
+					if err != nil || resp.ErrorCode != kerr.SaslAuthenticationFailed.Code {
+						t.Errorf("attempt %d: %v %d", i, err, resp.ErrorCode)
+						return
+					}
+				}
+			}()
+		}
+		for i := range n {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		if t.Failed() {
+			t.FailNow()
 		}
 	}
 	loop(200) // warm up
@@ -228,6 +248,43 @@ func TestSecurityWrongPasswordLoop(t *testing.T) {
 	}
 	if err := saslError(t, addr, plain.Auth{User: secAlice, Pass: secAlicePass}.AsMechanism(), nil); err != nil {
 		t.Fatalf("a correct login after the loop: %v", err)
+	}
+}
+
+// A failed SASL authentication is answered, and its connection closed,
+// no sooner than connection.failed.authentication.delay.ms (Kafka's
+// default, 100 ms, on the shared broker), as Kafka holds them back
+// (KIP-306): a client trying passwords gets one answer per delay.
+func TestSecurityFailedAuthenticationIsHeldBack(t *testing.T) {
+	s := startSecure(t)
+	addr := s.addr["SASL_PLAINTEXT"]
+	for _, c := range []struct {
+		name string
+		try  func(r *rawConn) int16
+	}{
+		{"a wrong password", func(r *rawConn) int16 {
+			handshake(t, r, 1, sasl.Plain)
+			resp, err := authenticate(r, 1, sasl.PlainClientToken(secAlice, "wrong"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp.ErrorCode
+		}},
+		{"an unsupported mechanism", func(r *rawConn) int16 {
+			return handshake(t, r, 1, "NO-SUCH-MECHANISM").ErrorCode
+		}},
+	} {
+		r := dialRaw(t, addr)
+		start := time.Now()
+		code := c.try(r)
+		took := time.Since(start)
+		if code == 0 {
+			t.Fatalf("%s was accepted", c.name)
+		}
+		if took < 100*time.Millisecond {
+			t.Fatalf("%s was answered after %v, want at least connection.failed.authentication.delay.ms (100 ms)", c.name, took)
+		}
+		r.closed(c.name)
 	}
 }
 

@@ -362,7 +362,7 @@ func (c *conn) handshake(h header, req *kmsg.SASLHandshakeRequest, version int16
 	if m == nil {
 		resp.ErrorCode = kerr.UnsupportedSaslMechanism.Code
 		c.authFailed(req.Mechanism, "", fmt.Errorf("Unsupported SASL mechanism %s (enabled: %s)", req.Mechanism, strings.Join(resp.SupportedMechanisms, ",")))
-		return &pending{hdr: h, resp: resp, closeAfter: true}
+		return &pending{hdr: h, resp: resp, closeAfter: true, authFailure: true}
 	}
 	if a.reauth && req.Mechanism != a.prevMech {
 		a.badMech = fmt.Sprintf("SASL mechanism '%s' requested by client is not supported for re-authentication of mechanism '%s'", req.Mechanism, a.prevMech)
@@ -383,7 +383,7 @@ func (c *conn) authenticate(h header, req *kmsg.SASLAuthenticateRequest, version
 		resp.ErrorCode = kerr.SaslAuthenticationFailed.Code
 		msg := sasl.ClientMessage(err, a.mech, a.reauth)
 		resp.ErrorMessage = &msg
-		return &pending{hdr: h, resp: resp, closeAfter: true}, true, nil
+		return &pending{hdr: h, resp: resp, closeAfter: true, authFailure: true}, true, nil
 	}
 	if a.badMech != "" {
 		err := &sasl.AuthError{Msg: a.badMech}

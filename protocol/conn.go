@@ -111,6 +111,9 @@ type pending struct {
 	raw []byte
 	// closeAfter closes the connection once this response is written.
 	closeAfter bool
+	// authFailure: the answer to a failed SASL authentication, written
+	// after Options.FailedAuthDelay.
+	authFailure bool
 }
 
 func newConn(s *Server, nc net.Conn, listener string, sec *Security) *conn {
@@ -730,6 +733,18 @@ func (c *conn) writeLoop() error {
 			return fmt.Errorf("%s (correlation %d): %w", kmsg.NameForKey(p.hdr.key), p.hdr.correlation, p.err)
 		}
 		closeAfter := p.closeAfter
+		if p.authFailure && c.s.Options.FailedAuthDelay > 0 {
+			if err := w.flush(); err != nil {
+				return err
+			}
+			t := time.NewTimer(c.s.Options.FailedAuthDelay)
+			select {
+			case <-t.C:
+			case <-c.ctx.Done():
+				t.Stop()
+				return c.ctx.Err()
+			}
+		}
 		w.cur = nil
 		if err := w.add(p); err != nil {
 			return err

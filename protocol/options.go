@@ -53,6 +53,11 @@ type Options struct {
 	// closed too, and a write to a client that reads nothing for this long
 	// fails. <= 0: never.
 	IdleTimeout time.Duration
+	// FailedAuthDelay holds back the answer to a failed SASL
+	// authentication, and the close that follows it, this long
+	// (connection.failed.authentication.delay.ms, KIP-306): a client
+	// trying passwords gets one answer per delay. <= 0: none.
+	FailedAuthDelay time.Duration
 }
 
 // Defaults, with the reason for each that is not Kafka's.

@@ -92,6 +92,7 @@ type Config struct {
 	MaxConnectionsPerIP          int
 	MaxConnectionsPerIPOverrides string
 	ConnectionsMaxIdle           time.Duration
+	FailedAuthDelay              time.Duration
 
 	OffsetsTopicReplicationFactor int16
 	OffsetsTopicNumPartitions     int32
@@ -355,6 +356,10 @@ func (c *Config) derive() []error {
 	case c.BrokerIDGeneration && c.BrokerID > c.ReservedBrokerMaxID:
 		// As Kafka: generated ids are above it, so a set one is not.
 		errs = append(errs, fmt.Errorf("broker.id %d is above reserved.broker.max.id %d: set a lower broker.id, or raise reserved.broker.max.id", c.BrokerID, c.ReservedBrokerMaxID))
+	}
+	if c.ConnectionsMaxIdle > 0 && c.FailedAuthDelay >= c.ConnectionsMaxIdle {
+		errs = append(errs, fmt.Errorf("connection.failed.authentication.delay.ms=%d should always be less than connections.max.idle.ms=%d to prevent unnecessary socket timeouts",
+			c.FailedAuthDelay.Milliseconds(), c.ConnectionsMaxIdle.Milliseconds()))
 	}
 	errs = append(errs, c.deriveSecurity()...)
 	errs = append(errs, c.derivePasswordEncoder()...)

@@ -205,8 +205,6 @@ var kafkaKeys = []Key{
 		Doc: "Backlog of pending connections of each listener."},
 	{Name: "max.connection.creation.rate", Type: Int, Default: "2147483647", Valid: atLeast(0), Scope: ClusterWide, NoEffect: inertTuning,
 		Doc: "Connections a listener accepts per second."},
-	{Name: "connection.failed.authentication.delay.ms", Type: Int, Default: "100", Valid: atLeast(0), NoEffect: inertTuning,
-		Doc: "Delay before closing a connection that failed authentication."},
 	{Name: "queued.max.requests", Type: Int, Default: "500", Valid: atLeast(1), NoEffect: inertThreads,
 		Doc: "Requests queued for the request handlers before connections are no longer read (Gregor bounds them in bytes: queued.max.request.bytes)."},
 	{Name: "num.network.threads", Type: Int, Default: "3", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertThreads,

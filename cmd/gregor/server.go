@@ -230,6 +230,7 @@ func connectionOptions(c *config.Config) protocol.Options {
 		MaxConnectionsPerIP:          c.MaxConnectionsPerIP,
 		MaxConnectionsPerIPOverrides: overrides,
 		IdleTimeout:                  c.ConnectionsMaxIdle,
+		FailedAuthDelay:              c.FailedAuthDelay,
 	}
 }
 
