@@ -6,8 +6,8 @@ package broker
 // for every topic (unknown ones are then skipped); named topics that do not
 // exist get UNKNOWN_TOPIC_OR_PARTITION. Topics are answered in name order
 // from the cursor's topic (starting there at the cursor's partition), until
-// ResponsePartitionLimit partitions (at least 1, at most Kafka's
-// max.request.partition.size.limit, 2000) are listed; NextCursor then names
+// ResponsePartitionLimit partitions (at least 1, at most
+// max.request.partition.size.limit, 2000 by default) are listed; NextCursor then names
 // where to continue. A cursor whose topic is not among the named topics, or
 // with a negative partition, is INVALID_REQUEST for every topic. Every
 // list is sent non-null (the Java admin client rejects nulls); there are no
@@ -29,8 +29,6 @@ import (
 	"gregor/protocol"
 )
 
-// maxPartitionsPerDescribe is Kafka's max.request.partition.size.limit.
-const maxPartitionsPerDescribe = 2000
 
 func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.DescribeTopicPartitionsRequest)
@@ -49,7 +47,7 @@ func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.
 		}
 		return resp, nil
 	}
-	remaining := min(max(r.ResponsePartitionLimit, 1), maxPartitionsPerDescribe)
+	remaining := max(min(r.ResponsePartitionLimit, b.Config().MaxRequestPartitionSizeLimit), 1)
 	brokers, _ := b.Brokers()
 	for _, name := range names {
 		if remaining == 0 {

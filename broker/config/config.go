@@ -93,6 +93,7 @@ type Config struct {
 	MaxConnectionsPerIPOverrides string
 	ConnectionsMaxIdle           time.Duration
 	FailedAuthDelay              time.Duration
+	MaxRequestPartitionSizeLimit int32
 
 	OffsetsTopicReplicationFactor int16
 	OffsetsTopicNumPartitions     int32

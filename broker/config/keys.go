@@ -273,6 +273,8 @@ var table = []Key{
 		Doc: "The most connections open from one address; a new one over it is closed."},
 	{Name: "max.connections.per.ip.overrides", Type: String, Default: "", Valid: connectionOverrides, Scope: ClusterWide, Field: func(c *Config) any { return &c.MaxConnectionsPerIPOverrides },
 		Doc: "Per-host exceptions to max.connections.per.ip, as host:count,host:count."},
+	{Name: "max.request.partition.size.limit", Type: Int, Default: "2000", Valid: atLeast(1), Field: func(c *Config) any { return &c.MaxRequestPartitionSizeLimit },
+		Doc: "The most partitions one DescribeTopicPartitions response lists; a cursor names where the next one starts."},
 	{Name: "connection.failed.authentication.delay.ms", Type: Int, Unit: Millis, Default: "100", Valid: atLeast(0), Field: func(c *Config) any { return &c.FailedAuthDelay },
 		Doc: "How long the answer to a failed SASL authentication, and the close that follows, are held back (KIP-306); less than connections.max.idle.ms."},
 	{Name: "connections.max.idle.ms", Type: Long, Unit: Millis, Default: "600000", Valid: atLeast(-1), Field: func(c *Config) any { return &c.ConnectionsMaxIdle },

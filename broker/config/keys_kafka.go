@@ -163,8 +163,6 @@ var kafkaKeys = []Key{
 		Doc: "Retries of a controlled shutdown."},
 	{Name: "controlled.shutdown.retry.backoff.ms", Type: Long, Default: "5000", NoEffect: inertTuning,
 		Doc: "Backoff between controlled shutdown retries."},
-	{Name: "max.request.partition.size.limit", Type: Int, Default: "2000", Valid: atLeast(1), NoEffect: inertTuning,
-		Doc: "Most partitions in one share fetch request."},
 	{Name: "metadata.log.max.record.bytes.between.snapshots", Type: Long, Default: "20971520", Valid: atLeast(1), NoEffect: inertKRaft,
 		Doc: "Metadata log bytes between snapshots."},
 	{Name: "metadata.log.max.snapshot.interval.ms", Type: Long, Default: "3600000", Valid: atLeast(0), NoEffect: inertKRaft,

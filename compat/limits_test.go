@@ -1,0 +1,83 @@
+package compat
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
+)
+
+// Limits set in server.properties hold as in Kafka, on one broker started
+// with them:
+//   - offset.metadata.max.bytes bounds the metadata string of a committed
+//     offset: one byte over is refused with OFFSET_METADATA_TOO_LARGE, and
+//     at the bound it is kept;
+//   - max.request.partition.size.limit bounds the partitions one
+//     DescribeTopicPartitions response lists, whatever the request asks;
+//     the cursor names where the next one starts.
+func TestConfiguredLimits(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own broker with static configs")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"offset.metadata.max.bytes":        "16",
+		"max.request.partition.size.limit": "3",
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 5, 1, nil, "omd"); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("offset.metadata.max.bytes", func(t *testing.T) {
+		commit := func(meta string) error {
+			var offs kadm.Offsets
+			offs.Add(kadm.Offset{Topic: "omd", Partition: 0, At: 1, LeaderEpoch: -1, Metadata: meta})
+			resp, err := adm.CommitOffsets(ctx, "omd-group", offs)
+			if err != nil {
+				return err
+			}
+			return resp.Error()
+		}
+		if err := commit(strings.Repeat("m", 17)); !errors.Is(err, kerr.OffsetMetadataTooLarge) {
+			t.Fatalf("committing 17 bytes of metadata: %v, want OFFSET_METADATA_TOO_LARGE", err)
+		}
+		if err := commit(strings.Repeat("m", 16)); err != nil {
+			t.Fatalf("committing 16 bytes of metadata: %v", err)
+		}
+		fetched, err := adm.FetchOffsets(ctx, "omd-group")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o, ok := fetched.Lookup("omd", 0); !ok || o.Metadata != strings.Repeat("m", 16) || o.At != 1 {
+			t.Fatalf("fetched %+v, want offset 1 with the 16 bytes of metadata", o)
+		}
+	})
+	t.Run("max.request.partition.size.limit", func(t *testing.T) {
+		req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+		req.ResponsePartitionLimit = 100
+		req.Topics = append(req.Topics, kmsg.DescribeTopicPartitionsRequestTopic{Topic: "omd"})
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 3 || resp.NextCursor == nil ||
+			resp.NextCursor.Topic != "omd" || resp.NextCursor.Partition != 3 {
+			t.Fatalf("a describe asking for 100 partitions got %d topics, %d partitions, cursor %+v; want 3 partitions and a cursor at omd-3",
+				len(resp.Topics), len(resp.Topics[0].Partitions), resp.NextCursor)
+		}
+	})
+}
