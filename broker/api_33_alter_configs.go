@@ -176,6 +176,13 @@ func (b *Broker) setBrokerConfigs(ctx context.Context, perBroker bool, edit func
 		entity = strconv.Itoa(int(b.id))
 	}
 	checked := func(cur map[string]string) (map[string]string, error) {
+		// Stored entries that may not be applied (set by another tool,
+		// or no longer valid) are dropped, not carried into the new
+		// set, as Kafka reads them (fromPersistentProps).
+		cur, dropped := config.UsableDynamic(cur, perBroker)
+		for _, err := range dropped {
+			b.log.Warn().Err(err).Bool("per_broker", perBroker).Msg("a stored dynamic broker config is dropped by this alteration")
+		}
 		next, err := edit(cur)
 		if err != nil {
 			return nil, err

@@ -29,7 +29,6 @@ import (
 	"gregor/protocol"
 )
 
-
 func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.DescribeTopicPartitionsRequest)
 	resp := req.Response().(*kmsg.DescribeTopicPartitionsResponse)

@@ -328,7 +328,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("loading cluster metadata: %w", err)
 		}
-		if err := b.joinCluster(id); err != nil {
+		if err := b.joinCluster(id, j.Joined); err != nil {
 			return err
 		}
 	}

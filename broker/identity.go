@@ -83,15 +83,18 @@ func (b *Broker) readIdentity() (map[string]storage.Meta, map[string]bool, error
 }
 
 // joinCluster checks the cluster the metadata store names against the
-// one the log dirs name, and writes meta.properties where it is missing
-// or names no cluster yet.
-func (b *Broker) joinCluster(id string) error {
+// one the log dirs name, has the store record it (accepted), and writes
+// meta.properties where it is missing or names no cluster yet.
+func (b *Broker) joinCluster(id string, accepted func() error) error {
 	if id == "" {
 		return nil
 	}
 	if want := b.ident.clusterID; want != "" && id != want {
 		return fmt.Errorf("the cluster id %s doesn't match stored cluster id %s in meta.properties: the broker is trying to join the wrong cluster; "+
 			"zookeeper.connect (or its chroot) may be wrong, or, for a single broker, the metadata file in the first log dir was lost", id, want)
+	}
+	if err := accepted(); err != nil {
+		return fmt.Errorf("recording the cluster id: %w", err)
 	}
 	b.ident.clusterID, b.ident.checked = id, true
 	for _, d := range b.dirs {

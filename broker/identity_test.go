@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -248,5 +249,45 @@ func TestUnopenedReplicaKeepsItsCheckpoints(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(d, "x-0")); err != nil {
 		t.Fatalf("the replica without a topic id was touched: %v", err)
+	}
+}
+
+// renameFailFS refuses to rename a log dir move's copy.
+type renameFailFS struct{ storage.OSFS }
+
+func (f renameFailFS) Rename(o, n string) error {
+	if strings.HasSuffix(o, "-future") {
+		return &os.LinkError{Op: "rename", Old: o, New: n, Err: errors.New("refused by the test")}
+	}
+	return f.OSFS.Rename(o, n)
+}
+
+// A first start that fails after the broker named the cluster in its log
+// dir (here the promotion of a log dir move's copy fails) has recorded
+// that cluster in its local metadata file too, so the next start is not
+// refused as another cluster's.
+func TestFailedFirstStartLeavesTheClusterRecorded(t *testing.T) {
+	d := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(d, "x-0.0123456789abcdef0123456789abcdef-future"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(map[string]string{"broker.id": "1", "log.dirs": d}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}}
+	b, err := New(Options{Config: cfg, Log: zerolog.Nop(), Backend: metadata.NewLocal(d, self), FS: renameFailFS{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "refused by the test") {
+		t.Fatalf("the first start: %v, want the refused rename", err)
+	}
+	b.Close()
+	if m, ok, err := storage.ReadMeta(storage.OSFS{}, d); err != nil || !ok || m.ClusterID == "" {
+		t.Fatalf("meta.properties after the failed start: %+v %v %v", m, ok, err)
+	}
+	if err := tryBroker(t, map[string]string{"log.dirs": d}); err != nil {
+		t.Fatalf("the next start: %v", err)
 	}
 }

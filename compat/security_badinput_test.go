@@ -260,7 +260,9 @@ func TestSecurityFailedAuthenticationIsHeldBack(t *testing.T) {
 	addr := s.addr["SASL_PLAINTEXT"]
 	for _, c := range []struct {
 		name string
-		try  func(r *rawConn) int16
+		// try fails an authentication; it returns the error code
+		// answered, or -1 where the broker closes without one.
+		try func(r *rawConn) int16
 	}{
 		{"a wrong password", func(r *rawConn) int16 {
 			handshake(t, r, 1, sasl.Plain)
@@ -273,6 +275,19 @@ func TestSecurityFailedAuthenticationIsHeldBack(t *testing.T) {
 		{"an unsupported mechanism", func(r *rawConn) int16 {
 			return handshake(t, r, 1, "NO-SUCH-MECHANISM").ErrorCode
 		}},
+		{"a wrong v0 raw token", func(r *rawConn) int16 {
+			handshake(t, r, 0, sasl.Plain)
+			tok := sasl.PlainClientToken(secAlice, "wrong")
+			r.write(append(binary.BigEndian.AppendUint32(nil, uint32(len(tok))), tok...))
+			r.closed("a wrong v0 PLAIN token")
+			return -1
+		}},
+		{"a request before authentication", func(r *rawConn) int16 {
+			r.corr++
+			r.write(kmsg.NewRequestFormatter().AppendRequest(nil, kmsg.NewPtrMetadataRequest(), r.corr))
+			r.closed("Metadata before authentication")
+			return -1
+		}},
 	} {
 		r := dialRaw(t, addr)
 		start := time.Now()
@@ -282,7 +297,7 @@ func TestSecurityFailedAuthenticationIsHeldBack(t *testing.T) {
 			t.Fatalf("%s was accepted", c.name)
 		}
 		if took < 100*time.Millisecond {
-			t.Fatalf("%s was answered after %v, want at least connection.failed.authentication.delay.ms (100 ms)", c.name, took)
+			t.Fatalf("%s was answered or closed after %v, want at least connection.failed.authentication.delay.ms (100 ms)", c.name, took)
 		}
 		r.closed(c.name)
 	}

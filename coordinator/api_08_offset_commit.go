@@ -236,7 +236,7 @@ func (c *groupCoordinator) newOffsetEntry(tp topicPartition, offset int64, leade
 	switch {
 	case !c.host.PartitionExists(tp.topic, tp.partition):
 		return offsetEntry{}, kerr.UnknownTopicOrPartition
-	case metadata != nil && len(*metadata) > c.offsetMetadataLimit():
+	case metadata != nil && len(*metadata) > int(c.cfg.OffsetMetadataMaxBytes):
 		return offsetEntry{}, kerr.OffsetMetadataTooLarge
 	}
 	e := offsetEntry{offset: offset, leaderEpoch: leaderEpoch, commitMs: now, expireMs: -1}

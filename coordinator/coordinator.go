@@ -18,8 +18,9 @@ type Config struct {
 	OffsetsTopicReplication  int16
 	OffsetsTopicSegmentBytes int64
 	OffsetsRetention         time.Duration
-	// OffsetMetadataMaxBytes is offset.metadata.max.bytes (0: Kafka's
-	// default, 4096).
+	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: a committed
+	// offset's metadata may be no longer (0: none but empty ones;
+	// negative: none at all, as in Kafka).
 	OffsetMetadataMaxBytes int32
 	OffsetsRetentionCheck  time.Duration
 	InitialRebalanceDelay  time.Duration

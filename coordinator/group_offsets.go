@@ -14,14 +14,6 @@ import (
 // maxOffsetMetadata is offset.metadata.max.bytes at Kafka's default.
 const maxOffsetMetadata = 4096
 
-// offsetMetadataLimit is offset.metadata.max.bytes.
-func (c *groupCoordinator) offsetMetadataLimit() int {
-	if c.cfg.OffsetMetadataMaxBytes > 0 {
-		return int(c.cfg.OffsetMetadataMaxBytes)
-	}
-	return maxOffsetMetadata
-}
-
 func sortedTPs[V any](m map[topicPartition]V) []topicPartition {
 	out := make([]topicPartition, 0, len(m))
 	for tp := range m {

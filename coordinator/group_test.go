@@ -40,6 +40,7 @@ func newGroupEnv(t *testing.T, tweak func(*Config)) *groupEnv {
 		MinSessionTimeout: 20 * time.Millisecond, MaxSessionTimeout: 30 * time.Second,
 		OffsetsRetention: time.Hour, OffsetsRetentionCheck: time.Hour,
 		TxnMaxTimeout: time.Minute, TxnIDExpiration: time.Hour, TxnAbortCheckPeriod: time.Hour,
+		OffsetMetadataMaxBytes: maxOffsetMetadata,
 	}
 	if tweak != nil {
 		tweak(&cfg)

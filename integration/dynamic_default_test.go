@@ -2,11 +2,13 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -79,5 +81,59 @@ func TestClusterDefaultEditsThroughDifferentBrokersAllLand(t *testing.T) {
 				return true
 			})
 		}
+	}
+}
+
+// A stored cluster default that may not be applied (here a read-only key,
+// written by another tool straight into ZooKeeper) does not make later
+// incremental changes fail: it is dropped from the new set, as Kafka reads
+// stored configs, and the valid ones are kept.
+func TestClusterDefaultEditDropsUnusableStoredConfigs(t *testing.T) {
+	c := startCluster(t, 1, nil)
+	conn, _, err := zk.Connect([]string{c.zk.Addr}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	path := c.chroot + "/config/brokers/<default>"
+	stored := []byte(`{"version":1,"config":{"log.dirs":"/elsewhere","log.retention.ms":"5000000"}}`)
+	if _, err := conn.Create(path, stored, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		if _, err := conn.Set(path, stored, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	r := kmsg.NewIncrementalAlterConfigsRequestResource()
+	r.ResourceType = kmsg.ConfigResourceTypeBroker
+	cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	cfg.Name, cfg.Value = "log.roll.ms", kmsg.StringPtr("7000000")
+	r.Configs = append(r.Configs, cfg)
+	req.Resources = append(req.Resources, r)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.Resources[0].ErrorCode); err != nil {
+		t.Fatalf("an incremental change with an unusable stored default: %v %v", err, resp.Resources[0].ErrorMessage)
+	}
+	data, _, err := conn.Get(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zn struct {
+		Config map[string]string `json:"config"`
+	}
+	if err := json.Unmarshal(data, &zn); err != nil {
+		t.Fatal(err)
+	}
+	if zn.Config["log.roll.ms"] != "7000000" || zn.Config["log.retention.ms"] != "5000000" || zn.Config["log.dirs"] != "" {
+		t.Fatalf("the stored default after the change: %v, want log.roll.ms and log.retention.ms and no log.dirs", zn.Config)
 	}
 }

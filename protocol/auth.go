@@ -266,7 +266,7 @@ func (c *conn) rawToken(token []byte) (*pending, error) {
 	challenge, done, err := a.server.Step(token)
 	if err != nil {
 		c.authFailed(a.mech, a.server.Attempted(), err)
-		return nil, fmt.Errorf("SASL %s authentication failed: %w", a.mech, err)
+		return nil, fmt.Errorf("%w: SASL %s: %w", errAuthFailed, a.mech, err)
 	}
 	p := &pending{hdr: header{key: 36}, raw: challenge}
 	if done {

@@ -274,6 +274,7 @@ func (c *conn) readLoop() error {
 				return fmt.Errorf("request size %d outside [%d, %d] (socket.request.max.bytes)", size, lo, hi)
 			}
 			c.authFailed(c.auth.mechOrNone(), "", fmt.Errorf("invalid receive size %d before authentication (at most %d)", size, hi))
+			c.holdBack()
 			return fmt.Errorf("request size %d outside [%d, %d] before authentication", size, lo, hi)
 		}
 		c.touch(time.Now())
@@ -299,6 +300,9 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			c.releaseFrame(frame)
 			c.s.Stats.ConnsDropped.Add(1)
+			if errors.Is(err, errAuthFailed) {
+				c.holdBack()
+			}
 			return err
 		}
 		if p == nil {
@@ -313,6 +317,28 @@ func (c *conn) readLoop() error {
 		if p.closeAfter {
 			return errStopReading
 		}
+	}
+}
+
+// errAuthFailed marks a failed authentication that closes the connection
+// without an answer (a v0 raw token, a request SASL does not allow yet).
+var errAuthFailed = errors.New("authentication failed")
+
+// holdBack waits Options.FailedAuthDelay before a failed authentication
+// is answered or its connection closed, as Kafka does (KIP-306); false if
+// the server stopped meanwhile.
+func (c *conn) holdBack() bool {
+	d := c.s.Options.FailedAuthDelay
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
 	}
 }
 
@@ -604,7 +630,7 @@ func (c *conn) handleFrame(frame []byte) (*pending, error) {
 	if c.auth != nil {
 		if err := c.auth.allowed(h.key); err != nil {
 			c.authFailed(c.auth.mechOrNone(), "", err)
-			return nil, errorf(h, "%v", err)
+			return nil, fmt.Errorf("%w: %w", errAuthFailed, errorf(h, "%v", err))
 		}
 	}
 	if h.key == 18 && h.version > api.Max {
@@ -737,11 +763,7 @@ func (c *conn) writeLoop() error {
 			if err := w.flush(); err != nil {
 				return err
 			}
-			t := time.NewTimer(c.s.Options.FailedAuthDelay)
-			select {
-			case <-t.C:
-			case <-c.ctx.Done():
-				t.Stop()
+			if !c.holdBack() {
 				return c.ctx.Err()
 			}
 		}

@@ -390,6 +390,13 @@ func (c *Config) WithDynamic(d Dynamic) (*Config, []error) {
 	return out, errs
 }
 
+// UsableDynamic returns the dynamic configs of the cluster default or of
+// one broker (perBroker) that may be applied, and an error for each left
+// out, as Kafka's fromPersistentProps reads the stored ones.
+func UsableDynamic(m map[string]string, perBroker bool) (map[string]string, []error) {
+	return usable(m, perBroker, nil)
+}
+
 // usable drops the dynamic configs that may not be applied.
 func usable(m map[string]string, perBroker bool, errs []error) (map[string]string, []error) {
 	out := make(map[string]string, len(m))

@@ -113,6 +113,11 @@ const (
 // (Kafka's meta.properties). Start then goes on from there.
 type Joiner interface {
 	Join(ctx context.Context) (clusterID string, err error)
+	// Joined records the cluster id where the backend keeps it itself
+	// and it is new (a new broker's local metadata file). The broker
+	// calls it once it accepted the id, before it names the id in its
+	// log dirs, so no log dir names a cluster nothing records.
+	Joined() error
 }
 
 // TopicLister is implemented by backends that can tell whether the store

@@ -32,7 +32,8 @@ type local struct {
 	// guarded by mu:
 	doc  localDoc
 	read bool // doc is read (Join or Start)
-	// unsaved: doc is a new broker's, not yet written (by Start).
+	// unsaved: doc is a new broker's, not yet written (by Joined or
+	// Start).
 	unsaved bool
 	acls    *acl.Snapshot // doc.Acls, indexed
 	apply   Applier
@@ -91,7 +92,7 @@ func NewLocal(dir string, self BrokerInfo) Backend {
 }
 
 // Join reads the metadata file (a new broker's is made, and written by
-// Start) and names its cluster.
+// Joined) and names its cluster.
 func (l *local) Join(context.Context) (string, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -108,8 +109,9 @@ func (l *local) readLocked() error {
 	data, err := os.ReadFile(l.path)
 	switch {
 	case os.IsNotExist(err):
-		// A new broker's: saved by Start, so a start refused after
-		// Join (log dirs of another cluster) leaves none behind.
+		// A new broker's: saved by Joined, once the broker accepted
+		// the id, so a start refused after Join (log dirs of another
+		// cluster) leaves none behind.
 		l.doc = localDoc{ClusterID: NewUuid().String(), NextProducerID: 0}
 		l.unsaved = true
 	case err != nil:
@@ -123,17 +125,32 @@ func (l *local) readLocked() error {
 	return nil
 }
 
+// Joined writes a new broker's metadata file.
+func (l *local) Joined() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.persistLocked()
+}
+
+func (l *local) persistLocked() error {
+	if !l.unsaved {
+		return nil
+	}
+	if err := l.saveLocked(); err != nil {
+		return err
+	}
+	l.unsaved = false
+	return nil
+}
+
 func (l *local) Start(_ context.Context, apply Applier) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if err := l.readLocked(); err != nil {
 		return err
 	}
-	if l.unsaved {
-		if err := l.saveLocked(); err != nil {
-			return err
-		}
-		l.unsaved = false
+	if err := l.persistLocked(); err != nil {
+		return err
 	}
 	if err := l.loadAclsLocked(); err != nil {
 		return fmt.Errorf("%s: %w", l.path, err)

@@ -200,6 +200,10 @@ func (b *backend) Join(ctx context.Context) (string, error) {
 	return b.clusterID, nil
 }
 
+// Joined does nothing: Join created a new cluster's id in ZooKeeper, as
+// Kafka's brokers do at start.
+func (b *backend) Joined() error { return nil }
+
 // Start connects (unless Join did), registers this broker, loads and delivers the metadata,
 // and keeps delivering changes until Close; ctx bounds the first load
 // only (a stopping broker still needs the loop for its controlled

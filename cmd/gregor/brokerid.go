@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 
 	"github.com/rs/zerolog"
 
@@ -26,7 +27,13 @@ func resolveBrokerID(ctx context.Context, cfg *config.Config, opt zkmeta.Options
 	}
 	stored := make(map[int32][]string)
 	for _, d := range cfg.LogDirs {
-		if m, ok, err := storage.ReadMeta(fs, d); err == nil && ok {
+		m, ok, err := storage.ReadMeta(fs, d)
+		switch {
+		case err != nil && storage.IsDiskFailure(err):
+			// Offline: the broker serves from the others.
+		case err != nil:
+			return fmt.Errorf("log dir %s: %w", d, err)
+		case ok:
 			stored[m.BrokerID] = append(stored[m.BrokerID], d)
 		}
 	}
@@ -36,11 +43,11 @@ func resolveBrokerID(ctx context.Context, cfg *config.Config, opt zkmeta.Options
 		if err != nil {
 			return err
 		}
-		cfg.BrokerID = id
+		setBrokerID(cfg, id)
 		log.Info().Int32("broker_id", id).Msg("broker.id is not set: generated one from ZooKeeper")
 	case 1:
 		for id := range stored {
-			cfg.BrokerID = id
+			setBrokerID(cfg, id)
 		}
 		log.Info().Int32("broker_id", cfg.BrokerID).Msg("broker.id is not set: taken from the log dirs' meta.properties")
 	default:
@@ -53,4 +60,13 @@ func resolveBrokerID(ctx context.Context, cfg *config.Config, opt zkmeta.Options
 			"this could happen if multiple brokers shared a log directory (log.dirs) or partial data was manually copied from another broker", named)
 	}
 	return nil
+}
+
+// setBrokerID sets the id in the configuration and in the values it is
+// rebuilt from (with dynamic configs).
+func setBrokerID(cfg *config.Config, id int32) {
+	cfg.BrokerID = id
+	if cfg.Values != nil {
+		cfg.Values["broker.id"] = strconv.Itoa(int(id))
+	}
 }
