@@ -138,6 +138,7 @@ type Broker struct {
 	controller int32
 	listeners  []LeadershipListener
 	deletions  []TopicDeletedListener
+	configured []func(*config.Config)
 	// removing are the partitions of deleted topics still being removed,
 	// each closed once removed: a partition of a topic created again
 	// under that name waits for its namesake before it makes its
@@ -306,6 +307,15 @@ func SelfInfo(cfg *config.Config) metadata.BrokerInfo {
 func (b *Broker) OnLeadership(fn LeadershipListener) {
 	b.mu.Lock()
 	b.listeners = append(b.listeners, fn)
+	b.mu.Unlock()
+}
+
+// OnConfig registers a listener for the configuration in force: called
+// with each one built from newly delivered dynamic broker configs,
+// deliveries one at a time. It must not block.
+func (b *Broker) OnConfig(fn func(*config.Config)) {
+	b.mu.Lock()
+	b.configured = append(b.configured, fn)
 	b.mu.Unlock()
 }
 

@@ -45,6 +45,12 @@ func (b *Broker) setDynamic(defaults, perBroker map[string]string) {
 		logNoEffect(b, od.PerBroker, nd.PerBroker, true)
 		logNoEffect(b, od.Defaults, nd.Defaults, false)
 		b.reresolveTopics()
+		b.mu.RLock()
+		fns := b.configured
+		b.mu.RUnlock()
+		for _, fn := range fns {
+			fn(cfg)
+		}
 	}
 }
 

@@ -202,6 +202,27 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 
 var errServerClosed = errors.New("server closed")
 
+// SetConnectionLimits replaces max.connections, max.connections.per.ip and
+// its overrides (dynamic broker configs). They apply to the connections
+// accepted from then on, as in Kafka; open ones stay. Hosts named in the
+// overrides are resolved now: if one does not resolve, every limit stays
+// as it was.
+func (s *Server) SetConnectionLimits(maxConns, perIP int, overrides map[string]int) error {
+	check := Options{MaxRequestSize: minRequestSize, MaxConnections: maxConns, MaxConnectionsPerIP: perIP, MaxConnectionsPerIPOverrides: overrides}
+	if err := check.Validate(); err != nil {
+		return err
+	}
+	resolved, err := resolveOverrides(overrides)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.MaxConnections, s.MaxConnectionsPerIP = maxConns, perIP
+	s.MaxConnectionsPerIPOverrides, s.overrides = overrides, resolved
+	return nil
+}
+
 // track registers a new connection unless the server is closed or a
 // connection limit is reached.
 func (s *Server) track(nc net.Conn) error {

@@ -78,7 +78,18 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	coord.Register(reg)
 	b.WrapAPIs(reg) // traffic counts and client quotas, for every API
 	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger()), listeners: map[string]string{}}
-	s.net.Options = connectionOptions(cfg)
+	s.net.Options = connectionOptions(b.Config())
+	// Connection limits are dynamic broker configs, as in Kafka: applied
+	// as they are delivered, and once more after registering, for one
+	// delivered in between.
+	setLimits := func(c *config.Config) {
+		o := connectionOptions(c)
+		if err := s.net.SetConnectionLimits(o.MaxConnections, o.MaxConnectionsPerIP, o.MaxConnectionsPerIPOverrides); err != nil {
+			log.Error().Err(err).Msg("dynamic connection limits not applied; the previous ones stay")
+		}
+	}
+	b.OnConfig(setLimits)
+	setLimits(b.Config())
 	s.net.OnClose = b.ConnClosed
 	s.metrics = monitor.NewMetrics(s.sources())
 	s.net.Observer = s.metrics.Observer

@@ -1,0 +1,73 @@
+package compat
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
+)
+
+// max.connections.per.ip is a dynamic cluster-wide broker config, as in
+// Kafka: set through AlterConfigs, it applies to the connections accepted
+// from then on (one over it is closed at once), and raised again it lets
+// them in. The open connections stay.
+func TestDynamicConnectionLimitsApply(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	setPerIP := func(n int) {
+		t.Helper()
+		v := strconv.Itoa(n)
+		rs, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.connections.per.ip", Value: &v}})
+		if err == nil {
+			err = rs[0].Err
+		}
+		if err != nil {
+			t.Fatalf("setting max.connections.per.ip=%d: %v", n, err)
+		}
+	}
+	serves := func(r *rawConn) bool {
+		return r.request(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()) == nil
+	}
+	// The admin client holds one connection (two once it has dialled
+	// the broker by its advertised address): with a limit of 4, two
+	// more raw connections fit and the next one is refused.
+	setPerIP(4)
+	var open []*rawConn
+	refused := false
+	for range 4 {
+		r := dialRaw(t, b.Addr)
+		if !serves(r) {
+			refused = true
+			break
+		}
+		open = append(open, r)
+	}
+	if !refused || len(open) < 2 {
+		t.Fatalf("with max.connections.per.ip=4, %d raw connections were served (refused: %v)", len(open), refused)
+	}
+	for i, r := range open {
+		if !serves(r) {
+			t.Fatalf("open connection %d stopped serving after the limit was reached", i)
+		}
+	}
+	setPerIP(100)
+	if r := dialRaw(t, b.Addr); !serves(r) {
+		t.Fatal("a new connection was refused after max.connections.per.ip was raised to 100")
+	}
+}
