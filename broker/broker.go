@@ -364,7 +364,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.goBackground("flush", time.Second, b.flushDue)
 	b.goBackground("isr", b.cfg.ReplicaLagTimeMax/2, b.checkISR)
 	b.goBackground("producer-expiry", time.Minute, b.expireProducers)
-	b.goBackground("cleaner", b.cfg.LogCleanerBackoff, b.compactLogs)
+	b.goBackgroundDynamic(func(c *config.Config) time.Duration { return c.LogCleanerBackoff }, b.compactLogs)
 	b.goBackground("share-sweep", 10*time.Second, b.sweepShareParts)
 	if b.cfg.DelegationTokens.Enabled() {
 		b.goBackground("token-expiry", b.cfg.DelegationTokens.ExpiryCheckInterval, b.expireTokens)
@@ -388,6 +388,35 @@ func (b *Broker) goBackground(name string, every time.Duration, fn func()) {
 				return
 			case <-t.C:
 				fn()
+			}
+		}
+	}()
+}
+
+// goBackgroundDynamic runs fn every interval of the configuration in
+// force (a dynamic broker config, as log.cleaner.backoff.ms is in Kafka),
+// until Close; an interval changed while waiting applies at once.
+func (b *Broker) goBackgroundDynamic(interval func(*config.Config) time.Duration, fn func()) {
+	b.bg.Add(1)
+	go func() {
+		defer b.bg.Done()
+		last := time.Now()
+		for {
+			d := b.dynamic()
+			every := interval(d.cfg)
+			if every <= 0 {
+				every = time.Second
+			}
+			t := time.NewTimer(max(time.Until(last.Add(every)), 0))
+			select {
+			case <-b.stop:
+				t.Stop()
+				return
+			case <-d.changed:
+				t.Stop()
+			case <-t.C:
+				fn()
+				last = time.Now()
 			}
 		}
 	}()

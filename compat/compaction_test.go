@@ -128,3 +128,54 @@ func readLatest(t *testing.T, addr, topic string) (map[string]string, int) {
 	}
 	return got, n
 }
+
+// log.cleaner.backoff.ms is a dynamic broker config, as in Kafka: a
+// broker started with an hour between cleaner passes compacts within
+// moments once the cluster default is lowered to 100 ms.
+func TestCleanerBackoffIsDynamic(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "3600000"}})
+	topic := randomName("backoff")
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := func(v string) *string { return &v }
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
+		"cleanup.policy": s("compact"), "segment.bytes": s("2048"), "min.cleanable.dirty.ratio": s("0.01"),
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	const total = 400
+	for i := range total / 20 {
+		var rs []*kgo.Record
+		for k := range 20 {
+			rs = append(rs, &kgo.Record{Key: []byte(fmt.Sprintf("key-%02d", k)), Value: []byte(fmt.Sprint(i))})
+		}
+		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.cleaner.backoff.ms", Value: s("100")}})
+	if err == nil {
+		err = rs[0].Err
+	}
+	if err != nil {
+		t.Fatalf("lowering log.cleaner.backoff.ms: %v", err)
+	}
+	waitFor(t, "the topic to be compacted after log.cleaner.backoff.ms was lowered", 30*time.Second, func() bool {
+		_, n := readLatest(t, b.Addr, topic)
+		return n < total/2
+	})
+}
