@@ -71,3 +71,66 @@ func TestDynamicConnectionLimitsApply(t *testing.T) {
 		t.Fatal("a new connection was refused after max.connections.per.ip was raised to 100")
 	}
 }
+
+// A listener's own bound (listener.name.<l>.max.connections) holds, set
+// dynamically; and the inter-broker listener is exempt from the
+// broker-wide max.connections, as in Kafka, so clients that use it up
+// cannot keep the other brokers out.
+func TestListenerConnectionLimits(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own broker")
+	}
+	port := brokertest.FreePort(t)
+	internal := "127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t))
+	b := brokertest.Start(t, brokertest.Options{Port: port, Set: map[string]string{
+		"listeners":                      "PLAINTEXT://127.0.0.1:" + strconv.Itoa(port) + ",INTERNAL://" + internal,
+		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
+		"inter.broker.listener.name":     "INTERNAL",
+	}})
+	// The admin client bootstraps from, and so stays on, the internal
+	// listener.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(internal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	set := func(name, v string) {
+		t.Helper()
+		rs, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: &v}})
+		if err == nil {
+			err = rs[0].Err
+		}
+		if err != nil {
+			t.Fatalf("setting %s=%s: %v", name, v, err)
+		}
+	}
+	serves := func(addr string) bool {
+		r := dialRaw(t, addr)
+		return r.request(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()) == nil
+	}
+	set("listener.name.plaintext.max.connections", "2")
+	if !serves(b.Addr) || !serves(b.Addr) {
+		t.Fatal("two connections to a listener bounded at 2 were not both served")
+	}
+	if serves(b.Addr) {
+		t.Fatal("a third connection to a listener bounded at 2 was served")
+	}
+	// The broker-wide bound is reached (two client connections, and the
+	// admin's): another client connection is refused, an inter-broker
+	// listener one is not.
+	set("max.connections", "3")
+	if !serves(internal) {
+		t.Fatal("a connection to the inter-broker listener was refused at the broker-wide max.connections")
+	}
+	set("listener.name.plaintext.max.connections", "10")
+	if serves(b.Addr) {
+		t.Fatal("a client connection over the broker-wide max.connections was served")
+	}
+	set("max.connections", "100")
+	if !serves(b.Addr) {
+		t.Fatal("a client connection was refused after the bounds were raised")
+	}
+}

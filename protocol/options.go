@@ -47,6 +47,15 @@ type Options struct {
 	// hosts (max.connections.per.ip.overrides), keyed by IP address or host
 	// name; names are resolved when the server first listens.
 	MaxConnectionsPerIPOverrides map[string]int
+	// MaxConnectionsPerListener bounds the connections open on a
+	// listener, by name (listener.name.<l>.max.connections); a listener
+	// not named has no bound of its own.
+	MaxConnectionsPerListener map[string]int
+	// InterBrokerListener is exempt from MaxConnections, as Kafka exempts
+	// its inter-broker listener: clients that use up the broker-wide
+	// bound cannot keep the other brokers from replicating. Its own
+	// listener bound still applies.
+	InterBrokerListener string
 	// IdleTimeout closes a connection that has no request in flight and
 	// neither completed a request nor was sent a response for this long
 	// (connections.max.idle.ms). A request trickled in slower than that is
@@ -139,6 +148,11 @@ func (o *Options) Validate() error {
 	for host, n := range o.MaxConnectionsPerIPOverrides {
 		if n < 0 {
 			errs = append(errs, fmt.Errorf("max.connections.per.ip.overrides: %s has a negative count %d", host, n))
+		}
+	}
+	for l, n := range o.MaxConnectionsPerListener {
+		if n < 0 {
+			errs = append(errs, fmt.Errorf("listener.name.%s.max.connections %d is negative", strings.ToLower(l), n))
 		}
 	}
 	return errors.Join(errs...)

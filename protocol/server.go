@@ -58,9 +58,10 @@ type Server struct {
 	mu sync.Mutex
 	// guarded by mu
 	listeners []net.Listener
-	conns     map[net.Conn]string // to the remote IP
+	conns     map[net.Conn]tracked
 	infos     map[*ConnInfo]struct{}
 	perIP     map[string]int
+	perLn     map[string]int // open connections by listener
 	overrides map[string]int // MaxConnectionsPerIPOverrides by resolved IP
 	started   bool
 	closed    bool
@@ -78,8 +79,9 @@ func NewServer(reg *Registry, log zerolog.Logger) *Server {
 		acceptLog: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 		rejectLog: log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
 		authLog:   log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
-		conns:     make(map[net.Conn]string),
+		conns:     make(map[net.Conn]tracked),
 		perIP:     make(map[string]int),
+		perLn:     make(map[string]int),
 		infos:     make(map[*ConnInfo]struct{}),
 		workers:   newWorkerPool(ctx.Done()),
 	}
@@ -166,7 +168,7 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 			continue
 		}
 		delay = 0
-		if err := s.track(nc); err != nil {
+		if err := s.track(nc, name); err != nil {
 			if errors.Is(err, errServerClosed) {
 				nc.Close()
 				return
@@ -202,37 +204,46 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 
 var errServerClosed = errors.New("server closed")
 
-// SetConnectionLimits replaces max.connections, max.connections.per.ip and
-// its overrides (dynamic broker configs). They apply to the connections
-// accepted from then on, as in Kafka; open ones stay. Hosts named in the
-// overrides are resolved now: if one does not resolve, every limit stays
-// as it was.
-func (s *Server) SetConnectionLimits(maxConns, perIP int, overrides map[string]int) error {
-	check := Options{MaxRequestSize: minRequestSize, MaxConnections: maxConns, MaxConnectionsPerIP: perIP, MaxConnectionsPerIPOverrides: overrides}
+// tracked is what an open connection counts against.
+type tracked struct{ ip, listener string }
+
+// SetConnectionLimits replaces the connection bounds of o
+// (MaxConnections, MaxConnectionsPerIP and its overrides,
+// MaxConnectionsPerListener: dynamic broker configs). They apply to the
+// connections accepted from then on, as in Kafka; open ones stay. Hosts
+// named in the overrides are resolved now: if one does not resolve, every
+// bound stays as it was.
+func (s *Server) SetConnectionLimits(o Options) error {
+	check := Options{MaxRequestSize: minRequestSize, MaxConnections: o.MaxConnections, MaxConnectionsPerIP: o.MaxConnectionsPerIP,
+		MaxConnectionsPerIPOverrides: o.MaxConnectionsPerIPOverrides, MaxConnectionsPerListener: o.MaxConnectionsPerListener}
 	if err := check.Validate(); err != nil {
 		return err
 	}
-	resolved, err := resolveOverrides(overrides)
+	resolved, err := resolveOverrides(o.MaxConnectionsPerIPOverrides)
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.MaxConnections, s.MaxConnectionsPerIP = maxConns, perIP
-	s.MaxConnectionsPerIPOverrides, s.overrides = overrides, resolved
+	s.MaxConnections, s.MaxConnectionsPerIP = o.MaxConnections, o.MaxConnectionsPerIP
+	s.MaxConnectionsPerIPOverrides, s.overrides = o.MaxConnectionsPerIPOverrides, resolved
+	s.MaxConnectionsPerListener = o.MaxConnectionsPerListener
 	return nil
 }
 
-// track registers a new connection unless the server is closed or a
-// connection limit is reached.
-func (s *Server) track(nc net.Conn) error {
+// track registers a new connection on a listener unless the server is
+// closed or a connection limit is reached.
+func (s *Server) track(nc net.Conn, listener string) error {
 	ip := remoteIP(nc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return errServerClosed
 	}
-	if len(s.conns) >= s.MaxConnections {
+	if n, ok := s.MaxConnectionsPerListener[listener]; ok && s.perLn[listener] >= n {
+		return fmt.Errorf("max.connections of listener %s reached (%d open)", listener, s.perLn[listener])
+	}
+	if listener != s.InterBrokerListener && len(s.conns) >= s.MaxConnections {
 		return fmt.Errorf("max.connections reached (%d open)", len(s.conns))
 	}
 	limit, ok := s.overrides[ip]
@@ -242,8 +253,9 @@ func (s *Server) track(nc net.Conn) error {
 	if s.perIP[ip] >= limit {
 		return fmt.Errorf("max.connections.per.ip reached: %s already has %d connections (limit %d)", ip, s.perIP[ip], limit)
 	}
-	s.conns[nc] = ip
+	s.conns[nc] = tracked{ip, listener}
 	s.perIP[ip]++
+	s.perLn[listener]++
 	return nil
 }
 
@@ -251,13 +263,16 @@ func (s *Server) untrack(nc net.Conn, ci *ConnInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.infos, ci)
-	ip, ok := s.conns[nc]
+	tr, ok := s.conns[nc]
 	if !ok {
 		return
 	}
 	delete(s.conns, nc)
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
+	if s.perIP[tr.ip]--; s.perIP[tr.ip] <= 0 {
+		delete(s.perIP, tr.ip)
+	}
+	if s.perLn[tr.listener]--; s.perLn[tr.listener] <= 0 {
+		delete(s.perLn, tr.listener)
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gregor/broker/acl"
@@ -145,6 +146,26 @@ func (c *Config) ListenerValue(listener, key string) string {
 	}
 	v, _ := c.value(key)
 	return v
+}
+
+// ListenerMaxConnections is each listener's own bound on its open
+// connections (listener.name.<l>.max.connections): this broker's dynamic
+// config, else the cluster default, else server.properties. Listeners
+// without one are not named.
+func (c *Config) ListenerMaxConnections() map[string]int {
+	out := make(map[string]int)
+	for _, l := range c.Listeners {
+		key := listenerPrefixOf(l.Name) + "max.connections"
+		for _, m := range []map[string]string{c.Dynamic.PerBroker, c.Dynamic.Defaults, c.Values} {
+			if v, ok := m[key]; ok {
+				if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+					out[l.Name] = n
+				}
+				break
+			}
+		}
+	}
+	return out
 }
 
 // ListenerMechanismValue is listener.name.<l>.<mechanism>.key, if set.

@@ -84,7 +84,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	// delivered in between.
 	setLimits := func(c *config.Config) {
 		o := connectionOptions(c)
-		if err := s.net.SetConnectionLimits(o.MaxConnections, o.MaxConnectionsPerIP, o.MaxConnectionsPerIPOverrides); err != nil {
+		if err := s.net.SetConnectionLimits(o); err != nil {
 			log.Error().Err(err).Msg("dynamic connection limits not applied; the previous ones stay")
 		}
 	}
@@ -240,6 +240,8 @@ func connectionOptions(c *config.Config) protocol.Options {
 		MaxConnections:               c.MaxConnections,
 		MaxConnectionsPerIP:          c.MaxConnectionsPerIP,
 		MaxConnectionsPerIPOverrides: overrides,
+		MaxConnectionsPerListener:    c.ListenerMaxConnections(),
+		InterBrokerListener:          c.InterBrokerListener,
 		IdleTimeout:                  c.ConnectionsMaxIdle,
 		FailedAuthDelay:              c.FailedAuthDelay,
 	}
