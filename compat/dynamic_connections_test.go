@@ -134,3 +134,41 @@ func TestListenerConnectionLimits(t *testing.T) {
 		t.Fatal("a client connection was refused after the bounds were raised")
 	}
 }
+
+// max.connection.creation.rate (KIP-612) paces new connections, as
+// Kafka's acceptor does: set dynamically to 10 per second, 25 connections
+// opened one after another take at least a second (the first second's
+// ten pass at once, the other fifteen come a tenth of a second apart),
+// and each is served once accepted.
+func TestConnectionCreationRate(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v := "10"
+	rs, err := kadm.NewClient(cl).AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.connection.creation.rate", Value: &v}})
+	if err == nil {
+		err = rs[0].Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for i := range 25 {
+		r := dialRaw(t, b.Addr)
+		if err := r.request(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()); err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		r.c.Close()
+	}
+	if took := time.Since(start); took < time.Second {
+		t.Fatalf("25 connections at max.connection.creation.rate=10 took %v, want at least 1s", took)
+	}
+}

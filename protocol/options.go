@@ -51,10 +51,19 @@ type Options struct {
 	// listener, by name (listener.name.<l>.max.connections); a listener
 	// not named has no bound of its own.
 	MaxConnectionsPerListener map[string]int
-	// InterBrokerListener is exempt from MaxConnections, as Kafka exempts
-	// its inter-broker listener: clients that use up the broker-wide
-	// bound cannot keep the other brokers from replicating. Its own
-	// listener bound still applies.
+	// MaxConnectionCreationRate bounds the connections accepted per
+	// second over all listeners but the inter-broker one
+	// (max.connection.creation.rate, KIP-612), and
+	// ListenerConnectionCreationRate each named listener's: an accept
+	// over a bound waits until the rate allows it, as Kafka's acceptor
+	// does. <= 0 or math.MaxInt32: unbounded.
+	MaxConnectionCreationRate      int
+	ListenerConnectionCreationRate map[string]int
+	// InterBrokerListener is exempt from MaxConnections and
+	// MaxConnectionCreationRate when there are other listeners, as Kafka
+	// exempts it: clients that use up the broker-wide bounds cannot keep
+	// the other brokers from replicating. Its own listener bounds still
+	// apply.
 	InterBrokerListener string
 	// IdleTimeout closes a connection that has no request in flight and
 	// neither completed a request nor was sent a response for this long

@@ -62,6 +62,7 @@ type Server struct {
 	infos     map[*ConnInfo]struct{}
 	perIP     map[string]int
 	perLn     map[string]int // open connections by listener
+	rates     connRates      // connection creation rates (connrate.go)
 	overrides map[string]int // MaxConnectionsPerIPOverrides by resolved IP
 	started   bool
 	closed    bool
@@ -139,6 +140,7 @@ func (s *Server) startLocked() error {
 		return err
 	}
 	s.overrides = overrides
+	s.rates.set(s.Options)
 	s.queued.limit = s.QueuedMaxRequestBytes
 	s.started = true
 	return nil
@@ -168,6 +170,18 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 			continue
 		}
 		delay = 0
+		// Over a connection creation rate, the accept waits: the
+		// connection is held, and the next ones stay in the backlog.
+		if wait := s.rates.wait(name, s.protected(name)); wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				nc.Close()
+				return
+			}
+		}
 		if err := s.track(nc, name); err != nil {
 			if errors.Is(err, errServerClosed) {
 				nc.Close()
@@ -204,6 +218,19 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 
 var errServerClosed = errors.New("server closed")
 
+// protected reports whether a listener is exempt from the broker-wide
+// bounds: the inter-broker listener, when there are others (with only
+// one, clients and brokers share it), as Kafka's protectedListener.
+func (s *Server) protected(listener string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.protectedLocked(listener)
+}
+
+func (s *Server) protectedLocked(listener string) bool {
+	return listener == s.InterBrokerListener && len(s.listeners) > 1
+}
+
 // tracked is what an open connection counts against.
 type tracked struct{ ip, listener string }
 
@@ -228,6 +255,8 @@ func (s *Server) SetConnectionLimits(o Options) error {
 	s.MaxConnections, s.MaxConnectionsPerIP = o.MaxConnections, o.MaxConnectionsPerIP
 	s.MaxConnectionsPerIPOverrides, s.overrides = o.MaxConnectionsPerIPOverrides, resolved
 	s.MaxConnectionsPerListener = o.MaxConnectionsPerListener
+	s.MaxConnectionCreationRate, s.ListenerConnectionCreationRate = o.MaxConnectionCreationRate, o.ListenerConnectionCreationRate
+	s.rates.set(o)
 	return nil
 }
 
@@ -243,7 +272,7 @@ func (s *Server) track(nc net.Conn, listener string) error {
 	if n, ok := s.MaxConnectionsPerListener[listener]; ok && s.perLn[listener] >= n {
 		return fmt.Errorf("max.connections of listener %s reached (%d open)", listener, s.perLn[listener])
 	}
-	if listener != s.InterBrokerListener && len(s.conns) >= s.MaxConnections {
+	if !s.protectedLocked(listener) && len(s.conns) >= s.MaxConnections {
 		return fmt.Errorf("max.connections reached (%d open)", len(s.conns))
 	}
 	limit, ok := s.overrides[ip]

@@ -89,6 +89,7 @@ type Config struct {
 	QueuedMaxRequestBytes        ByteSize
 	ConnectionMaxQueuedBytes     ByteSize
 	MaxConnections               int
+	MaxConnectionCreationRate    int
 	MaxConnectionsPerIP          int
 	MaxConnectionsPerIPOverrides string
 	ConnectionsMaxIdle           time.Duration

@@ -269,6 +269,8 @@ var table = []Key{
 		Doc: "The request and response bytes one connection may hold unanswered or unread before it is no longer read (-1: no limit)."},
 	{Name: "max.connections", Type: Int, Default: "2147483647", Valid: atLeast(0), Scope: ClusterWide, Field: func(c *Config) any { return &c.MaxConnections },
 		Doc: "The most connections open over all listeners; a new one over it is closed."},
+	{Name: "max.connection.creation.rate", Type: Int, Default: "2147483647", Valid: atLeast(0), Scope: ClusterWide, Field: func(c *Config) any { return &c.MaxConnectionCreationRate },
+		Doc: "The most connections the broker accepts per second (KIP-612); faster ones wait. Listeners may have their own (listener.name.<l>.max.connection.creation.rate); the inter-broker listener is bound only by its own."},
 	{Name: "max.connections.per.ip", Type: Int, Default: "2147483647", Valid: atLeast(0), Scope: ClusterWide, Field: func(c *Config) any { return &c.MaxConnectionsPerIP },
 		Doc: "The most connections open from one address; a new one over it is closed."},
 	{Name: "max.connections.per.ip.overrides", Type: String, Default: "", Valid: connectionOverrides, Scope: ClusterWide, Field: func(c *Config) any { return &c.MaxConnectionsPerIPOverrides },

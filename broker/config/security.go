@@ -153,9 +153,20 @@ func (c *Config) ListenerValue(listener, key string) string {
 // config, else the cluster default, else server.properties. Listeners
 // without one are not named.
 func (c *Config) ListenerMaxConnections() map[string]int {
+	return c.listenerInts("max.connections")
+}
+
+// ListenerConnectionCreationRates is each listener's own
+// max.connection.creation.rate, found as ListenerMaxConnections' bounds.
+func (c *Config) ListenerConnectionCreationRates() map[string]int {
+	return c.listenerInts("max.connection.creation.rate")
+}
+
+// listenerInts is each listener's own integer value of a key.
+func (c *Config) listenerInts(name string) map[string]int {
 	out := make(map[string]int)
 	for _, l := range c.Listeners {
-		key := listenerPrefixOf(l.Name) + "max.connections"
+		key := listenerPrefixOf(l.Name) + name
 		for _, m := range []map[string]string{c.Dynamic.PerBroker, c.Dynamic.Defaults, c.Values} {
 			if v, ok := m[key]; ok {
 				if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {

@@ -232,18 +232,20 @@ func (s *server) shutdown(ctx context.Context) error {
 func connectionOptions(c *config.Config) protocol.Options {
 	overrides, _ := protocol.ParseConnectionOverrides(c.MaxConnectionsPerIPOverrides) // validated on load
 	return protocol.Options{
-		MaxRequestSize:               int32(c.SocketRequestMax),
-		SendBuffer:                   int(c.SocketSendBuffer),
-		ReceiveBuffer:                int(c.SocketReceiveBuffer),
-		QueuedMaxRequestBytes:        int64(c.QueuedMaxRequestBytes),
-		ConnMaxQueuedBytes:           int64(c.ConnectionMaxQueuedBytes),
-		MaxConnections:               c.MaxConnections,
-		MaxConnectionsPerIP:          c.MaxConnectionsPerIP,
-		MaxConnectionsPerIPOverrides: overrides,
-		MaxConnectionsPerListener:    c.ListenerMaxConnections(),
-		InterBrokerListener:          c.InterBrokerListener,
-		IdleTimeout:                  c.ConnectionsMaxIdle,
-		FailedAuthDelay:              c.FailedAuthDelay,
+		MaxRequestSize:                 int32(c.SocketRequestMax),
+		SendBuffer:                     int(c.SocketSendBuffer),
+		ReceiveBuffer:                  int(c.SocketReceiveBuffer),
+		QueuedMaxRequestBytes:          int64(c.QueuedMaxRequestBytes),
+		ConnMaxQueuedBytes:             int64(c.ConnectionMaxQueuedBytes),
+		MaxConnections:                 c.MaxConnections,
+		MaxConnectionsPerIP:            c.MaxConnectionsPerIP,
+		MaxConnectionsPerIPOverrides:   overrides,
+		MaxConnectionsPerListener:      c.ListenerMaxConnections(),
+		MaxConnectionCreationRate:      c.MaxConnectionCreationRate,
+		ListenerConnectionCreationRate: c.ListenerConnectionCreationRates(),
+		InterBrokerListener:            c.InterBrokerListener,
+		IdleTimeout:                    c.ConnectionsMaxIdle,
+		FailedAuthDelay:                c.FailedAuthDelay,
 	}
 }
 
