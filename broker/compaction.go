@@ -8,8 +8,50 @@ package broker
 // never retried in a loop.
 
 import (
+	"math"
+	"sync"
+	"time"
+
 	"gregor/broker/storage"
 )
+
+// cleanerThrottle paces the cleaner's reads and writes to
+// log.cleaner.io.max.bytes.per.second (dynamic), as Kafka's Throttler
+// does: once what it did since the period began is ahead of the rate, it
+// sleeps until the rate catches up. An idle cleaner starts a new period,
+// with at most a second's credit.
+type cleanerThrottle struct {
+	mu    sync.Mutex
+	start time.Time
+	bytes float64
+}
+
+// throttleCleaner records n bytes of the cleaner's and sleeps as long as the rate asks (less if
+// the broker stops).
+func (b *Broker) throttleCleaner(n int) {
+	rate := b.Config().LogCleanerIORate
+	if rate <= 0 || rate >= math.MaxFloat64/2 {
+		return
+	}
+	t := &b.cleanerIO
+	t.mu.Lock()
+	now := time.Now()
+	if t.start.IsZero() || now.Sub(t.start) > time.Duration(t.bytes/rate*float64(time.Second))+time.Second {
+		t.start, t.bytes = now, 0
+	}
+	t.bytes += float64(n)
+	ahead := time.Duration(t.bytes/rate*float64(time.Second)) - now.Sub(t.start)
+	t.mu.Unlock()
+	if ahead < 10*time.Millisecond {
+		return
+	}
+	timer := time.NewTimer(ahead)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-b.stop:
+	}
+}
 
 func (b *Broker) compactLogs() {
 	if !b.cfg.LogCleanerEnable {
@@ -48,6 +90,7 @@ func (b *Broker) compactLogs() {
 				DeleteRetention:  cfg.DeleteRetention,
 				MinDirtyRatio:    cfg.MinCleanableRatio,
 				MaxUncompressed:  decompressedLimit(cfg.MaxMessageBytes, b.cfg.DecompressionMaxRatio),
+				Throttle:         b.throttleCleaner,
 				Aborted: func(pid, off int64) bool {
 					for _, a := range aborted {
 						if a.ProducerID == pid && a.FirstOffset <= off && off <= a.LastOffset {

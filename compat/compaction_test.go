@@ -179,3 +179,55 @@ func TestCleanerBackoffIsDynamic(t *testing.T) {
 		return n < total/2
 	})
 }
+
+// log.cleaner.io.max.bytes.per.second paces the cleaner, as in Kafka: at
+// 5,000 bytes a second, compacting what 400 keyed records fill (read
+// twice and written once) takes seconds, where unpaced it takes a
+// fraction of one (TestCleanerBackoffIsDynamic). The first second's worth
+// is credit.
+func TestCleanerIORate(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"log.cleaner.backoff.ms":              "100",
+		"log.cleaner.io.max.bytes.per.second": "5000",
+	}})
+	topic := randomName("paced")
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admCl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := func(v string) *string { return &v }
+	if _, err := kadm.NewClient(admCl).CreateTopic(ctx, 1, 1, map[string]*string{
+		"cleanup.policy": s("compact"), "segment.bytes": s("2048"), "min.cleanable.dirty.ratio": s("0.01"),
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	const total = 400
+	start := time.Now()
+	for i := range total / 20 {
+		var rs []*kgo.Record
+		for k := range 20 {
+			rs = append(rs, &kgo.Record{Key: []byte(fmt.Sprintf("key-%02d", k)), Value: []byte(fmt.Sprint(i))})
+		}
+		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the paced cleaner to compact the topic", 40*time.Second, func() bool {
+		_, n := readLatest(t, b.Addr, topic)
+		return n < total/2
+	})
+	if took := time.Since(start); took < 2*time.Second {
+		t.Fatalf("compaction at 5,000 bytes/s was done %v after the first record, want at least 2 s", took)
+	}
+}

@@ -59,6 +59,7 @@ type Config struct {
 	LogRetentionCheck time.Duration
 	LogCleanerEnable  bool
 	LogCleanerBackoff time.Duration
+	LogCleanerIORate  float64
 
 	ReplicaFetchMax   ByteSize
 	ReplicaLagTimeMax time.Duration

@@ -194,6 +194,8 @@ var table = []Key{
 	{Name: "log.cleaner.max.compaction.lag.ms", Type: Long, Unit: Millis, Default: maxLong, Valid: atLeast(1), Scope: ClusterWide, Topic: "max.compaction.lag.ms",
 		Field: func(c *Config) any { return &c.TopicDefaults.MaxCompactionLag },
 		Doc:   "The longest a record may stay ineligible for compaction."},
+	{Name: "log.cleaner.io.max.bytes.per.second", Type: Double, Default: "1.7976931348623157E308", Scope: ClusterWide, Field: func(c *Config) any { return &c.LogCleanerIORate },
+		Doc: "The log cleaner's bytes read and written per second, on average; it pauses to keep under it."},
 	{Name: "log.cleaner.min.cleanable.ratio", Type: Double, Default: "0.5", Valid: between(0, 1), Scope: ClusterWide, Topic: "min.cleanable.dirty.ratio",
 		Field: func(c *Config) any { return &c.TopicDefaults.MinCleanableRatio },
 		Doc:   "The share of the log that must be uncompacted before the cleaner compacts it."},

@@ -239,8 +239,6 @@ var kafkaKeys = []Key{
 		Doc: "acks of offset commits (deprecated)."},
 	{Name: "log.cleaner.threads", Type: Int, Default: "1", Valid: atLeast(0), Scope: ClusterWide, NoEffect: inertThreads,
 		Doc: "Threads of the log cleaner."},
-	{Name: "log.cleaner.io.max.bytes.per.second", Type: Double, Default: "1.7976931348623157E308", Scope: ClusterWide, NoEffect: inertTuning,
-		Doc: "Rate limit of the log cleaner's I/O."},
 	{Name: "log.cleaner.dedupe.buffer.size", Type: Long, Default: "134217728", Scope: ClusterWide, NoEffect: inertTuning,
 		Doc: "Memory of the log cleaner's key index."},
 	{Name: "log.cleaner.io.buffer.size", Type: Int, Default: "524288", Valid: atLeast(0), Scope: ClusterWide, NoEffect: inertTuning,

@@ -47,6 +47,16 @@ type CompactOptions struct {
 	// (0: records.DefaultMaxUncompressed); a batch inflating past it is
 	// kept as it is.
 	MaxUncompressed int64
+	// Throttle, if set, is told of the bytes the pass reads and writes as
+	// it goes, and may pause it (log.cleaner.io.max.bytes.per.second).
+	Throttle func(bytes int)
+}
+
+// throttle tells opt.Throttle of n bytes.
+func (opt *CompactOptions) throttle(n int) {
+	if opt.Throttle != nil {
+		opt.Throttle(n)
+	}
 }
 
 // CompactResult says what a pass did.
@@ -104,6 +114,7 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	latest := make(map[string]int64)
 	for _, s := range segs {
 		err := eachBatch(s, func(h *records.Header, batch []byte) error {
+			opt.throttle(len(batch))
 			if h.IsControl() || (h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)) {
 				return nil
 			}
@@ -143,6 +154,7 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		var out []byte
 		changed := false
 		err := eachBatch(s, func(h *records.Header, batch []byte) error {
+			opt.throttle(len(batch))
 			if h.IsControl() {
 				out = append(out, batch...)
 				return nil
@@ -195,6 +207,7 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 			continue
 		}
 		path := segmentPath(s.dir, s.base, ".log.cleaned")
+		opt.throttle(len(out))
 		if err := writeFileSynced(l.fs, path, out); err != nil {
 			cleanup()
 			return res, err
