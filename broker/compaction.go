@@ -8,6 +8,7 @@ package broker
 // never retried in a loop.
 
 import (
+	"errors"
 	"math"
 	"sync"
 	"time"
@@ -17,40 +18,60 @@ import (
 
 // cleanerThrottle paces the cleaner's reads and writes to
 // log.cleaner.io.max.bytes.per.second (dynamic), as Kafka's Throttler
-// does: once what it did since the period began is ahead of the rate, it
-// sleeps until the rate catches up. An idle cleaner starts a new period,
-// with at most a second's credit.
+// does: once the bytes of the current period are ahead of the rate, it
+// sleeps until they are not, and starts a new period. A period also ends
+// after cleanerPeriod, so an idle cleaner has no more credit than that,
+// and a rate altered while it sleeps ends the sleep.
 type cleanerThrottle struct {
 	mu    sync.Mutex
 	start time.Time
 	bytes float64
 }
 
-// throttleCleaner records n bytes of the cleaner's and sleeps as long as the rate asks (less if
-// the broker stops).
-func (b *Broker) throttleCleaner(n int) {
-	rate := b.Config().LogCleanerIORate
-	if rate <= 0 || rate >= math.MaxFloat64/2 {
-		return
+// cleanerPeriod is Kafka's Throttler's check interval for the cleaner.
+const cleanerPeriod = 300 * time.Millisecond
+
+// errCleanerStopped ends a compaction pass when the broker stops.
+var errCleanerStopped = errors.New("broker stopping")
+
+// throttleCleaner records n bytes of the cleaner's and sleeps as long as
+// the rate asks; it returns errCleanerStopped once the broker stops.
+func (b *Broker) throttleCleaner(n int) error {
+	select {
+	case <-b.stop:
+		return errCleanerStopped
+	default:
 	}
+	d := b.dynamic()
+	rate := d.cfg.LogCleanerIORate
 	t := &b.cleanerIO
 	t.mu.Lock()
 	now := time.Now()
-	if t.start.IsZero() || now.Sub(t.start) > time.Duration(t.bytes/rate*float64(time.Second))+time.Second {
+	if rate <= 0 || rate >= math.MaxFloat64/2 {
+		t.start, t.bytes = time.Time{}, 0
+		t.mu.Unlock()
+		return nil
+	}
+	if t.start.IsZero() || now.Sub(t.start) > cleanerPeriod {
 		t.start, t.bytes = now, 0
 	}
 	t.bytes += float64(n)
-	ahead := time.Duration(t.bytes/rate*float64(time.Second)) - now.Sub(t.start)
-	t.mu.Unlock()
-	if ahead < 10*time.Millisecond {
-		return
+	sleep := time.Duration(t.bytes/rate*float64(time.Second)) - now.Sub(t.start)
+	if sleep < 10*time.Millisecond {
+		t.mu.Unlock()
+		return nil
 	}
-	timer := time.NewTimer(ahead)
+	t.start, t.bytes = time.Time{}, 0 // the next period starts with the next bytes
+	t.mu.Unlock()
+	timer := time.NewTimer(sleep)
 	defer timer.Stop()
 	select {
 	case <-timer.C:
+	case <-d.changed:
 	case <-b.stop:
+		return errCleanerStopped
 	}
+	return nil
 }
 
 func (b *Broker) compactLogs() {
@@ -100,6 +121,9 @@ func (b *Broker) compactLogs() {
 					return false
 				},
 			})
+			if errors.Is(err, errCleanerStopped) {
+				return
+			}
 			if err != nil {
 				b.log.Warn().Err(err).Str("topic", t.Name).Int32("partition", p.ID).Msg("compaction")
 				continue

@@ -144,8 +144,9 @@ func (c *brokerCollector) collectNet(ch chan<- prometheus.Metric) {
 	counter(ch, dConnsRejected, float64(st.ConnsRejected.Load()))
 	counter(ch, dConnsIdle, float64(st.ConnsIdleClosed.Load()))
 	gauge(ch, dQueued, float64(n.QueuedRequestBytes()))
-	gauge(ch, dConnLimit, float64(n.MaxConnections), "max.connections")
-	gauge(ch, dConnLimit, float64(n.MaxConnectionsPerIP), "max.connections.per.ip")
+	cl := n.ConnectionLimits()
+	gauge(ch, dConnLimit, float64(cl.MaxConnections), "max.connections")
+	gauge(ch, dConnLimit, float64(cl.MaxConnectionsPerIP), "max.connections.per.ip")
 	byKey := map[[2]string]int{}
 	muted := 0
 	for _, cs := range n.Conns() {

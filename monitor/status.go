@@ -128,12 +128,17 @@ func (s *Server) connections() ([]listenerRow, []limitRow) {
 		}
 		return fmt.Sprint(v)
 	}
+	cl := n.ConnectionLimits()
 	limits := []limitRow{
-		{"max.connections", limit(n.MaxConnections)},
-		{"max.connections.per.ip", limit(n.MaxConnectionsPerIP)},
+		{"max.connections", limit(cl.MaxConnections)},
+		{"max.connections.per.ip", limit(cl.MaxConnectionsPerIP)},
+		{"max.connection.creation.rate", limit(cl.MaxConnectionCreationRate)},
 	}
-	for host, v := range n.MaxConnectionsPerIPOverrides {
+	for host, v := range cl.MaxConnectionsPerIPOverrides {
 		limits = append(limits, limitRow{"max.connections.per.ip.overrides " + host, fmt.Sprint(v)})
+	}
+	for l, v := range cl.MaxConnectionsPerListener {
+		limits = append(limits, limitRow{"listener.name." + strings.ToLower(l) + ".max.connections", limit(v)})
 	}
 	idle := "never"
 	if n.IdleTimeout > 0 {

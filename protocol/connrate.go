@@ -53,46 +53,53 @@ func (r *connRate) take(now time.Time) time.Duration {
 
 // connRates are the server's buckets.
 type connRates struct {
-	mu       sync.Mutex
-	broker   connRate
-	listener map[string]*connRate
+	mu          sync.Mutex
+	broker      connRate
+	listener    map[string]*connRate
+	own         map[string]int // the listeners' own rates
+	defaultRate int            // a listener's rate without its own
 }
 
-// set applies the rates of o.
+// set applies the rates of o. A listener's own rate defaults to the
+// broker-wide one, as Kafka's listener configs do (in a bucket of its
+// own).
 func (c *connRates) set(o Options) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.broker.set(o.MaxConnectionCreationRate)
-	if c.listener == nil {
-		c.listener = make(map[string]*connRate)
-	}
+	c.defaultRate = o.MaxConnectionCreationRate
+	c.own = o.ListenerConnectionCreationRate
 	for name, r := range c.listener {
-		if _, ok := o.ListenerConnectionCreationRate[name]; !ok {
-			r.set(0)
-		}
-	}
-	for name, rate := range o.ListenerConnectionCreationRate {
-		r := c.listener[name]
-		if r == nil {
-			r = &connRate{}
-			c.listener[name] = r
-		}
-		r.set(rate)
+		r.set(c.rateOf(name))
 	}
 }
 
+func (c *connRates) rateOf(listener string) int {
+	if r, ok := c.own[listener]; ok {
+		return r
+	}
+	return c.defaultRate
+}
+
 // wait returns how long a connection accepted now on listener waits
-// before it is served; interBroker exempts it from the broker-wide bound.
-func (c *connRates) wait(listener string, interBroker bool) time.Duration {
+// before it is served; protected (the inter-broker listener among
+// others) exempts it from the broker-wide bucket.
+func (c *connRates) wait(listener string, protected bool) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
 	var d time.Duration
-	if !interBroker {
+	if !protected {
 		d = c.broker.take(now)
 	}
-	if r := c.listener[listener]; r != nil {
-		d = max(d, r.take(now))
+	r := c.listener[listener]
+	if r == nil {
+		if c.listener == nil {
+			c.listener = make(map[string]*connRate)
+		}
+		r = &connRate{}
+		r.set(c.rateOf(listener))
+		c.listener[listener] = r
 	}
-	return d
+	return max(d, r.take(now))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -234,30 +235,58 @@ func (s *Server) protectedLocked(listener string) bool {
 // tracked is what an open connection counts against.
 type tracked struct{ ip, listener string }
 
-// SetConnectionLimits replaces the connection bounds of o
+// SetConnectionLimits replaces the connection bounds and rates of o
 // (MaxConnections, MaxConnectionsPerIP and its overrides,
-// MaxConnectionsPerListener: dynamic broker configs). They apply to the
-// connections accepted from then on, as in Kafka; open ones stay. Hosts
-// named in the overrides are resolved now: if one does not resolve, every
-// bound stays as it was.
+// MaxConnectionsPerListener, the creation rates: dynamic broker configs).
+// They apply to the connections accepted from then on, as in Kafka; open
+// ones stay. Hosts named in the overrides are resolved when the overrides
+// change; if one does not resolve, the overrides stay as they were and
+// the rest applies.
 func (s *Server) SetConnectionLimits(o Options) error {
 	check := Options{MaxRequestSize: minRequestSize, MaxConnections: o.MaxConnections, MaxConnectionsPerIP: o.MaxConnectionsPerIP,
 		MaxConnectionsPerIPOverrides: o.MaxConnectionsPerIPOverrides, MaxConnectionsPerListener: o.MaxConnectionsPerListener}
 	if err := check.Validate(); err != nil {
 		return err
 	}
-	resolved, err := resolveOverrides(o.MaxConnectionsPerIPOverrides)
-	if err != nil {
-		return err
+	s.mu.Lock()
+	same := maps.Equal(o.MaxConnectionsPerIPOverrides, s.MaxConnectionsPerIPOverrides)
+	s.mu.Unlock()
+	var resolved map[string]int
+	var err error
+	if !same {
+		resolved, err = resolveOverrides(o.MaxConnectionsPerIPOverrides)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.MaxConnections, s.MaxConnectionsPerIP = o.MaxConnections, o.MaxConnectionsPerIP
-	s.MaxConnectionsPerIPOverrides, s.overrides = o.MaxConnectionsPerIPOverrides, resolved
+	if !same && err == nil {
+		s.MaxConnectionsPerIPOverrides, s.overrides = o.MaxConnectionsPerIPOverrides, resolved
+	}
 	s.MaxConnectionsPerListener = o.MaxConnectionsPerListener
 	s.MaxConnectionCreationRate, s.ListenerConnectionCreationRate = o.MaxConnectionCreationRate, o.ListenerConnectionCreationRate
 	s.rates.set(o)
-	return nil
+	return err
+}
+
+// ConnectionLimits are the connection bounds in force (for the status
+// page and metrics).
+type ConnectionLimits struct {
+	MaxConnections, MaxConnectionsPerIP int
+	MaxConnectionsPerIPOverrides        map[string]int
+	MaxConnectionsPerListener           map[string]int
+	MaxConnectionCreationRate           int
+}
+
+// ConnectionLimits returns the connection bounds in force.
+func (s *Server) ConnectionLimits() ConnectionLimits {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return ConnectionLimits{
+		MaxConnections: s.MaxConnections, MaxConnectionsPerIP: s.MaxConnectionsPerIP,
+		MaxConnectionsPerIPOverrides: maps.Clone(s.MaxConnectionsPerIPOverrides),
+		MaxConnectionsPerListener:    maps.Clone(s.MaxConnectionsPerListener),
+		MaxConnectionCreationRate:    s.MaxConnectionCreationRate,
+	}
 }
 
 // track registers a new connection on a listener unless the server is
@@ -269,7 +298,13 @@ func (s *Server) track(nc net.Conn, listener string) error {
 	if s.closed {
 		return errServerClosed
 	}
-	if n, ok := s.MaxConnectionsPerListener[listener]; ok && s.perLn[listener] >= n {
+	// A listener's own bound defaults to the broker-wide one, as
+	// Kafka's listener configs do.
+	n, ok := s.MaxConnectionsPerListener[listener]
+	if !ok {
+		n = s.MaxConnections
+	}
+	if s.perLn[listener] >= n {
 		return fmt.Errorf("max.connections of listener %s reached (%d open)", listener, s.perLn[listener])
 	}
 	if !s.protectedLocked(listener) && len(s.conns) >= s.MaxConnections {

@@ -360,6 +360,10 @@ func (c *Config) derive() []error {
 		// As Kafka: generated ids are above it, so a set one is not.
 		errs = append(errs, fmt.Errorf("broker.id %d is above reserved.broker.max.id %d: set a lower broker.id, or raise reserved.broker.max.id", c.BrokerID, c.ReservedBrokerMaxID))
 	}
+	if c.MaxConnectionsPerIP == 0 && strings.TrimSpace(c.MaxConnectionsPerIPOverrides) == "" {
+		// As Kafka: no connection at all would be let in.
+		errs = append(errs, errors.New("max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set"))
+	}
 	if c.ConnectionsMaxIdle > 0 && c.FailedAuthDelay >= c.ConnectionsMaxIdle {
 		errs = append(errs, fmt.Errorf("connection.failed.authentication.delay.ms=%d should always be less than connections.max.idle.ms=%d to prevent unnecessary socket timeouts",
 			c.FailedAuthDelay.Milliseconds(), c.ConnectionsMaxIdle.Milliseconds()))
@@ -446,13 +450,17 @@ func checkDynamicKey(name, v string, perBroker bool) error {
 	return nil
 }
 
+// listenerRunTimeKeys are the listener-prefixed keys, besides keystore and
+// truststore ones, that apply when altered (connection bounds and rates).
+var listenerRunTimeKeys = map[string]bool{"max.connections": true, "max.connection.creation.rate": true}
+
 // appliedAtRunTime reports whether a dynamic broker config changes the
 // configuration in force: not a custom key, a listener-prefixed one other
-// than a keystore or truststore key, one without effect, or one Gregor
-// reads at start-up only; those are kept and described only.
+// than a keystore, truststore or connection key, one without effect, or
+// one Gregor reads at start-up only; those are kept and described only.
 func appliedAtRunTime(name string) bool {
 	if _, rest, ok := splitListenerKey(name); ok {
-		return listenerOnlyKeys[rest]
+		return listenerOnlyKeys[rest] || listenerRunTimeKeys[rest]
 	}
 	k := keys.broker[name]
 	return k != nil && k.NoEffect == "" && !k.StartupOnly

@@ -345,3 +345,22 @@ func TestDelegationTokenConfig(t *testing.T) {
 		t.Fatalf("expiry 0 accepted: %v", err)
 	}
 }
+
+// max.connections.per.ip of 0 lets nobody in unless overrides let some
+// hosts in, and is refused otherwise, as in Kafka, statically and as a
+// dynamic broker config.
+func TestZeroConnectionsPerIPNeedsOverrides(t *testing.T) {
+	if _, err := Load(map[string]string{"max.connections.per.ip": "0"}, nil); err == nil || !strings.Contains(err.Error(), "max.connections.per.ip.overrides") {
+		t.Fatalf("max.connections.per.ip=0 alone: %v", err)
+	}
+	if _, err := Load(map[string]string{"max.connections.per.ip": "0", "max.connections.per.ip.overrides": "127.0.0.1:5"}, nil); err != nil {
+		t.Fatalf("max.connections.per.ip=0 with overrides: %v", err)
+	}
+	c, err := Load(map[string]string{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.CheckDynamic(false, map[string]string{"max.connections.per.ip": "0"}); err == nil {
+		t.Fatal("a dynamic max.connections.per.ip=0 without overrides was accepted")
+	}
+}

@@ -154,9 +154,10 @@ func TestDynamicKeysWithoutEffectAreKeptNotApplied(t *testing.T) {
 		t.Errorf("prefixed max.connections synonyms %+v", e.Synonyms)
 	}
 	// A listener's keystore and truststore keys are applied at run time
-	// (to its TLS, if it has any); the other four are not.
-	if n := len(NoEffectKeys(d.PerBroker, true)); n != 4 {
-		t.Errorf("%d keys without effect, want 4: %v", n, NoEffectKeys(d.PerBroker, true))
+	// (to its TLS, if it has any), and so is its max.connections; the
+	// other three are not.
+	if n := len(NoEffectKeys(d.PerBroker, true)); n != 3 {
+		t.Errorf("%d keys without effect, want 3: %v", n, NoEffectKeys(d.PerBroker, true))
 	}
 }
 

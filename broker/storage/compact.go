@@ -48,15 +48,17 @@ type CompactOptions struct {
 	// kept as it is.
 	MaxUncompressed int64
 	// Throttle, if set, is told of the bytes the pass reads and writes as
-	// it goes, and may pause it (log.cleaner.io.max.bytes.per.second).
-	Throttle func(bytes int)
+	// it goes, and may pause it (log.cleaner.io.max.bytes.per.second); an
+	// error from it ends the pass, changing nothing.
+	Throttle func(bytes int) error
 }
 
 // throttle tells opt.Throttle of n bytes.
-func (opt *CompactOptions) throttle(n int) {
+func (opt *CompactOptions) throttle(n int) error {
 	if opt.Throttle != nil {
-		opt.Throttle(n)
+		return opt.Throttle(n)
 	}
+	return nil
 }
 
 // CompactResult says what a pass did.
@@ -114,7 +116,9 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	latest := make(map[string]int64)
 	for _, s := range segs {
 		err := eachBatch(s, func(h *records.Header, batch []byte) error {
-			opt.throttle(len(batch))
+			if err := opt.throttle(len(batch)); err != nil {
+				return err
+			}
 			if h.IsControl() || (h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)) {
 				return nil
 			}
@@ -154,7 +158,9 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		var out []byte
 		changed := false
 		err := eachBatch(s, func(h *records.Header, batch []byte) error {
-			opt.throttle(len(batch))
+			if err := opt.throttle(len(batch)); err != nil {
+				return err
+			}
 			if h.IsControl() {
 				out = append(out, batch...)
 				return nil
@@ -207,7 +213,10 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 			continue
 		}
 		path := segmentPath(s.dir, s.base, ".log.cleaned")
-		opt.throttle(len(out))
+		if err := opt.throttle(len(out)); err != nil {
+			cleanup()
+			return res, err
+		}
 		if err := writeFileSynced(l.fs, path, out); err != nil {
 			cleanup()
 			return res, err

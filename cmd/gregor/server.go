@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -82,14 +83,18 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	// Connection limits are dynamic broker configs, as in Kafka: applied
 	// as they are delivered, and once more after registering, for one
 	// delivered in between.
-	setLimits := func(c *config.Config) {
-		o := connectionOptions(c)
-		if err := s.net.SetConnectionLimits(o); err != nil {
-			log.Error().Err(err).Msg("dynamic connection limits not applied; the previous ones stay")
+	// Serialised, each with the configuration in force when it runs, so
+	// an older one never lands after a newer one.
+	var limitsMu sync.Mutex
+	setLimits := func(*config.Config) {
+		limitsMu.Lock()
+		defer limitsMu.Unlock()
+		if err := s.net.SetConnectionLimits(connectionOptions(b.Config())); err != nil {
+			log.Error().Err(err).Msg("dynamic connection limits not all applied; those that failed stay as they were")
 		}
 	}
 	b.OnConfig(setLimits)
-	setLimits(b.Config())
+	setLimits(nil)
 	s.net.OnClose = b.ConnClosed
 	s.metrics = monitor.NewMetrics(s.sources())
 	s.net.Observer = s.metrics.Observer
