@@ -355,3 +355,37 @@ func TestSecurityRefusesWhatItCannotHonour(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// sasl.server.max.receive.size bounds what a SASL listener reads before
+// the client authenticated, as in Kafka: at 1,000 bytes, a 2,000-byte
+// SaslAuthenticate closes the connection unanswered (held back as a
+// failed authentication), while a PLAIN login under it is served.
+func TestSASLMaxReceiveSize(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own broker")
+	}
+	c := sectest.Make(t, t.TempDir())
+	ports := map[string]int{}
+	for _, p := range []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"} {
+		ports[p] = brokertest.FreePort(t)
+	}
+	set := secureSet(c, ports)
+	set["sasl.server.max.receive.size"] = "1000"
+	brokertest.Start(t, brokertest.Options{Port: ports["PLAINTEXT"], Set: set})
+	addr := "127.0.0.1:" + itoa(ports["SASL_PLAINTEXT"])
+	r := dialRaw(t, addr)
+	handshake(t, r, 1, sasl.Plain)
+	if resp, err := authenticate(r, 1, sasl.PlainClientToken(secAlice, secAlicePass)); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("a PLAIN login under the bound: %v", err)
+	}
+	r = dialRaw(t, addr)
+	handshake(t, r, 1, sasl.Plain)
+	req := kmsg.NewPtrSASLAuthenticateRequest()
+	req.Version, req.SASLAuthBytes = 1, sasl.PlainClientToken(secAlice, strings.Repeat("p", 2000))
+	r.corr++
+	r.write(kmsg.NewRequestFormatter().AppendRequest(nil, req, r.corr))
+	// Closed unread, with no answer (a wrong password is answered).
+	if err := r.readResponse(req, kmsg.NewPtrSASLAuthenticateResponse()); err == nil {
+		t.Fatal("a 2,000-byte SaslAuthenticate over sasl.server.max.receive.size=1000 was read and answered")
+	}
+}

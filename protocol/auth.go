@@ -253,7 +253,11 @@ func (c *conn) frameLimits() (lo, hi int32) {
 	if c.auth == nil || c.auth.state == authDone {
 		return minRequestSize, hi
 	}
-	hi = min(hi, sasl.MaxTokenSize)
+	limit := int32(sasl.MaxTokenSize)
+	if c.s.SASLMaxReceiveSize > 0 {
+		limit = c.s.SASLMaxReceiveSize
+	}
+	hi = min(hi, limit)
 	if c.auth.state == authRawToken {
 		return 0, hi
 	}

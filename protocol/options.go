@@ -71,6 +71,10 @@ type Options struct {
 	// closed too, and a write to a client that reads nothing for this long
 	// fails. <= 0: never.
 	IdleTimeout time.Duration
+	// SASLMaxReceiveSize bounds a frame read on a SASL listener before
+	// authentication completes (sasl.server.max.receive.size); <= 0:
+	// Kafka's default, 512 KiB.
+	SASLMaxReceiveSize int32
 	// FailedAuthDelay holds back the answer to a failed SASL
 	// authentication, and the close that follows it, this long
 	// (connection.failed.authentication.delay.ms, KIP-306): a client

@@ -95,6 +95,7 @@ type Config struct {
 	MaxConnectionsPerIPOverrides string
 	ConnectionsMaxIdle           time.Duration
 	FailedAuthDelay              time.Duration
+	SASLMaxReceiveSize           int32
 	MaxRequestPartitionSizeLimit int32
 
 	OffsetsTopicReplicationFactor int16

@@ -279,6 +279,8 @@ var table = []Key{
 		Doc: "Per-host exceptions to max.connections.per.ip, as host:count,host:count."},
 	{Name: "max.request.partition.size.limit", Type: Int, Default: "2000", Valid: atLeast(1), Field: func(c *Config) any { return &c.MaxRequestPartitionSizeLimit },
 		Doc: "The most partitions one DescribeTopicPartitions response lists; a cursor names where the next one starts."},
+	{Name: "sasl.server.max.receive.size", Type: Int, Default: "524288", Valid: atLeast(1), Field: func(c *Config) any { return &c.SASLMaxReceiveSize },
+		Doc: "The largest request read on a SASL listener before the client has authenticated; a larger one closes the connection."},
 	{Name: "connection.failed.authentication.delay.ms", Type: Int, Unit: Millis, Default: "100", Valid: atLeast(0), Field: func(c *Config) any { return &c.FailedAuthDelay },
 		Doc: "How long the answer to a failed SASL authentication, and the close that follows, are held back (KIP-306); less than connections.max.idle.ms."},
 	{Name: "connections.max.idle.ms", Type: Long, Unit: Millis, Default: "600000", Valid: atLeast(-1), Field: func(c *Config) any { return &c.ConnectionsMaxIdle },

@@ -285,8 +285,6 @@ var kafkaKeys = []Key{
 		Doc: "Polling interval of Yammer metrics reporters."},
 	{Name: "telemetry.max.bytes", Type: Int, Default: "1048576", Valid: atLeast(1), NoEffect: inertMetrics,
 		Doc: "Largest client telemetry push (KIP-714)."},
-	{Name: "sasl.server.max.receive.size", Type: Int, Default: "524288", NoEffect: inertTuning,
-		Doc: "Largest SASL frame read before authentication."},
 	{Name: "security.providers", Type: String, NoDefault: true,
 		Doc: "Java security providers. Java classes cannot be loaded: setting it stops start-up."},
 	{Name: "ssl.allow.dn.changes", Type: Boolean, Default: "false",

@@ -251,6 +251,7 @@ func connectionOptions(c *config.Config) protocol.Options {
 		InterBrokerListener:            c.InterBrokerListener,
 		IdleTimeout:                    c.ConnectionsMaxIdle,
 		FailedAuthDelay:                c.FailedAuthDelay,
+		SASLMaxReceiveSize:             c.SASLMaxReceiveSize,
 	}
 }
 
