@@ -22,14 +22,17 @@ import (
 //     at the bound it is kept;
 //   - max.request.partition.size.limit bounds the partitions one
 //     DescribeTopicPartitions response lists, whatever the request asks;
-//     the cursor names where the next one starts.
+//     the cursor names where the next one starts;
+//   - transaction.state.log.segment.bytes is __transaction_state's
+//     segment.bytes when the first transactional producer makes it.
 func TestConfiguredLimits(t *testing.T) {
 	if !usingGregor() {
 		t.Skip("starts its own broker with static configs")
 	}
 	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
-		"offset.metadata.max.bytes":        "16",
-		"max.request.partition.size.limit": "3",
+		"offset.metadata.max.bytes":           "16",
+		"max.request.partition.size.limit":    "3",
+		"transaction.state.log.segment.bytes": "5000000",
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -79,5 +82,38 @@ func TestConfiguredLimits(t *testing.T) {
 			t.Fatalf("a describe asking for 100 partitions got %d topics, %d partitions, cursor %+v; want 3 partitions and a cursor at omd-3",
 				len(resp.Topics), len(resp.Topics[0].Partitions), resp.NextCursor)
 		}
+	})
+	t.Run("transaction.state.log.segment.bytes", func(t *testing.T) {
+		txn, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.TransactionalID("limits-txn"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer txn.Close()
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := txn.ProduceSync(ctx, &kgo.Record{Topic: "omd", Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+		rcs, err := adm.DescribeTopicConfigs(ctx, "__transaction_state")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := rcs.On("__transaction_state", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range rc.Configs {
+			if c.Key == "segment.bytes" {
+				if c.Value == nil || *c.Value != "5000000" {
+					t.Fatalf("__transaction_state segment.bytes = %v, want 5000000", c.MaybeValue())
+				}
+				return
+			}
+		}
+		t.Fatal("__transaction_state describes no segment.bytes")
 	})
 }

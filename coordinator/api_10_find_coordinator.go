@@ -101,6 +101,9 @@ func (c *Coordinator) findCoordinator(ctx context.Context, typ int8, key, listen
 			"cleanup.policy": "compact", "compression.type": "uncompressed", "segment.bytes": "104857600",
 			"unclean.leader.election.enable": "false",
 		}
+		if c.cfg.TxnTopicSegmentBytes > 0 {
+			configs["segment.bytes"] = strconv.FormatInt(c.cfg.TxnTopicSegmentBytes, 10)
+		}
 		if c.cfg.TxnTopicMinISR > 0 {
 			configs["min.insync.replicas"] = strconv.Itoa(int(c.cfg.TxnTopicMinISR))
 		}

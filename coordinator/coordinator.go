@@ -17,7 +17,10 @@ type Config struct {
 	OffsetsTopicPartitions   int32
 	OffsetsTopicReplication  int16
 	OffsetsTopicSegmentBytes int64
-	OffsetsRetention         time.Duration
+	// TxnTopicSegmentBytes is transaction.state.log.segment.bytes (0:
+	// Kafka's default, 100 MiB).
+	TxnTopicSegmentBytes int64
+	OffsetsRetention     time.Duration
 	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: a committed
 	// offset's metadata may be no longer (0: none but empty ones;
 	// negative: none at all, as in Kafka).

@@ -101,6 +101,7 @@ type Config struct {
 	OffsetsTopicReplicationFactor int16
 	OffsetsTopicNumPartitions     int32
 	OffsetsTopicSegmentBytes      ByteSize
+	TxnStateSegmentBytes          ByteSize
 	OffsetsRetention              time.Duration
 	OffsetMetadataMaxBytes        int32
 	OffsetsRetentionCheck         time.Duration

@@ -302,6 +302,8 @@ var table = []Key{
 		Doc: "The number of partitions of __consumer_offsets."},
 	{Name: "offsets.topic.segment.bytes", Type: Int, Unit: Bytes, Default: "104857600", Valid: atLeast(minSegmentBytes), Field: func(c *Config) any { return &c.OffsetsTopicSegmentBytes },
 		Doc: "The segment size of __consumer_offsets."},
+	{Name: "transaction.state.log.segment.bytes", Type: Int, Unit: Bytes, Default: "104857600", Valid: atLeast(minSegmentBytes), Field: func(c *Config) any { return &c.TxnStateSegmentBytes },
+		Doc: "The segment size of __transaction_state, set when the topic is created."},
 	{Name: "offset.metadata.max.bytes", Type: Int, Default: "4096", Field: func(c *Config) any { return &c.OffsetMetadataMaxBytes },
 		Doc: "Largest metadata string of a committed offset; a longer one is refused with OFFSET_METADATA_TOO_LARGE."},
 	{Name: "offsets.retention.minutes", Type: Int, Unit: Minutes, Default: "10080", Valid: atLeast(1), Field: func(c *Config) any { return &c.OffsetsRetention },

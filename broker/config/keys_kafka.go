@@ -249,8 +249,6 @@ var kafkaKeys = []Key{
 		Doc: "Most share groups."},
 	{Name: "transaction.state.log.load.buffer.size", Type: Int, Default: "5242880", Valid: atLeast(1), NoEffect: inertTuning,
 		Doc: "Read buffer when loading __transaction_state."},
-	{Name: "transaction.state.log.segment.bytes", Type: Int, Default: "104857600", Valid: atLeast(1), NoEffect: inertTuning,
-		Doc: "Segment size of __transaction_state."},
 	{Name: "transaction.remove.expired.transaction.cleanup.interval.ms", Type: Int, Default: "3600000", Valid: atLeast(1), NoEffect: inertTuning,
 		Doc: "How often expired transactional ids are removed."},
 	{Name: "controller.quorum.voters", Type: List, Default: "", NoEffect: inertKRaft,

@@ -262,6 +262,7 @@ func coordinatorConfig(c *config.Config) coordinator.Config {
 		OffsetsTopicPartitions:    c.OffsetsTopicNumPartitions,
 		OffsetsTopicReplication:   c.OffsetsTopicReplicationFactor,
 		OffsetsTopicSegmentBytes:  int64(c.OffsetsTopicSegmentBytes),
+		TxnTopicSegmentBytes:      int64(c.TxnStateSegmentBytes),
 		OffsetsRetention:          c.OffsetsRetention,
 		OffsetMetadataMaxBytes:    c.OffsetMetadataMaxBytes,
 		OffsetsRetentionCheck:     c.OffsetsRetentionCheck,
