@@ -361,7 +361,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		b.spawn(func() { b.publishOffline(pub) })
 	}
 	b.goBackground("retention", b.cfg.LogRetentionCheck, b.applyRetention)
-	b.goBackground("checkpoint", 5*time.Second, b.writeCheckpoints)
+	b.goBackground("checkpoint", b.cfg.HighWatermarkCheckpointInterval, b.writeCheckpoints)
 	b.spawn(b.writeKickedCheckpoints)
 	b.goBackground("flush", time.Second, b.flushDue)
 	b.goBackground("isr", b.cfg.ReplicaLagTimeMax/2, b.checkISR)

@@ -60,6 +60,9 @@ type Config struct {
 	LogCleanerEnable  bool
 	LogCleanerBackoff time.Duration
 	LogCleanerIORate  float64
+	// HighWatermarkCheckpointInterval is how often the checkpoint files
+	// are written (replica.high.watermark.checkpoint.interval.ms).
+	HighWatermarkCheckpointInterval time.Duration
 
 	ReplicaFetchMax   ByteSize
 	ReplicaLagTimeMax time.Duration

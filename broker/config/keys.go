@@ -216,6 +216,8 @@ var table = []Key{
 		Doc: "The bytes a follower asks for per partition in each fetch."},
 	{Name: "replica.fetch.response.max.bytes", Type: Int, Unit: Bytes, Default: "10485760", Valid: atLeast(0), Field: func(c *Config) any { return &c.ReplicaFetchResponseMax },
 		Doc: "The bytes a follower asks for in each fetch, over all partitions (at least one batch is always returned)."},
+	{Name: "replica.high.watermark.checkpoint.interval.ms", Type: Long, Unit: Millis, Default: "5000", Valid: atLeast(1), Field: func(c *Config) any { return &c.HighWatermarkCheckpointInterval },
+		Doc: "How often the high watermarks, log start offsets and recovery points are checkpointed to disk."},
 	{Name: "replica.fetch.wait.max.ms", Type: Int, Unit: Millis, Default: "500", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaFetchWait },
 		Doc: "How long a follower's fetch waits at the leader for data."},
 	// Gregor runs one fetcher per leader: num.replica.fetchers is accepted

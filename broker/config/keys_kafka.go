@@ -215,8 +215,6 @@ var kafkaKeys = []Key{
 		Doc: "Backoff of a follower after a fetch error."},
 	{Name: "replica.fetch.min.bytes", Type: Int, Default: "1", NoEffect: inertTuning,
 		Doc: "Least bytes a follower fetch waits for."},
-	{Name: "replica.high.watermark.checkpoint.interval.ms", Type: Long, Default: "5000", NoEffect: inertTuning,
-		Doc: "How often high watermarks are checkpointed to disk."},
 	{Name: "fetch.purgatory.purge.interval.requests", Type: Int, Default: "1000", NoEffect: inertTuning,
 		Doc: "Purge interval of the fetch purgatory."},
 	{Name: "producer.purgatory.purge.interval.requests", Type: Int, Default: "1000", NoEffect: inertTuning,
