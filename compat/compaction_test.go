@@ -129,20 +129,17 @@ func readLatest(t *testing.T, addr, topic string) (map[string]string, int) {
 	return got, n
 }
 
-// log.cleaner.backoff.ms is a dynamic broker config, as in Kafka: a
-// broker started with an hour between cleaner passes compacts within
-// moments once the cluster default is lowered to 100 ms.
-func TestCleanerBackoffIsDynamic(t *testing.T) {
-	if !usingGregor() {
-		t.Skip("needs its own broker")
-	}
-	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "3600000"}})
-	topic := randomName("backoff")
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+// fillCompacted makes a compacted topic of 2 KB segments on the broker at
+// addr and writes 400 records of 20 keys to it; it returns the topic, the
+// number of records and an admin client (closed when the test ends).
+func fillCompacted(t *testing.T, addr, name string) (string, int, *kadm.Client) {
+	t.Helper()
+	topic := randomName(name)
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admCl.Close()
+	t.Cleanup(admCl.Close)
 	adm := kadm.NewClient(admCl)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -152,7 +149,7 @@ func TestCleanerBackoffIsDynamic(t *testing.T) {
 	}, topic); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +164,22 @@ func TestCleanerBackoffIsDynamic(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rs, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.cleaner.backoff.ms", Value: s("100")}})
+	return topic, total, adm
+}
+
+// log.cleaner.backoff.ms is a dynamic broker config, as in Kafka: a
+// broker started with an hour between cleaner passes compacts within
+// moments once the cluster default is lowered to 100 ms.
+func TestCleanerBackoffIsDynamic(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "3600000"}})
+	topic, total, adm := fillCompacted(t, b.Addr, "backoff")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	v := "100"
+	rs, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.cleaner.backoff.ms", Value: &v}})
 	if err == nil {
 		err = rs[0].Err
 	}
@@ -192,35 +204,7 @@ func TestCleanerIORate(t *testing.T) {
 		"log.cleaner.backoff.ms":              "100",
 		"log.cleaner.io.max.bytes.per.second": "5000",
 	}})
-	topic := randomName("paced")
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admCl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	s := func(v string) *string { return &v }
-	if _, err := kadm.NewClient(admCl).CreateTopic(ctx, 1, 1, map[string]*string{
-		"cleanup.policy": s("compact"), "segment.bytes": s("2048"), "min.cleanable.dirty.ratio": s("0.01"),
-	}, topic); err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	const total = 400
-	for i := range total / 20 {
-		var rs []*kgo.Record
-		for k := range 20 {
-			rs = append(rs, &kgo.Record{Key: []byte(fmt.Sprintf("key-%02d", k)), Value: []byte(fmt.Sprint(i))})
-		}
-		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	topic, total, _ := fillCompacted(t, b.Addr, "paced")
 	start := time.Now()
 	waitFor(t, "the paced cleaner to compact the topic", 40*time.Second, func() bool {
 		_, n := readLatest(t, b.Addr, topic)

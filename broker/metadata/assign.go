@@ -133,23 +133,34 @@ func CheckAssignment(assign [][]int32, rf int, live []int32) error {
 // sorted.
 func AssignReplicas(brokers []int32, count int32, rf int, fixedStart int, firstPartition int32) [][]int32 {
 	n := len(brokers)
-	start, shift := fixedStart, fixedStart
-	if fixedStart < 0 {
-		start, shift = rand.IntN(n), rand.IntN(n)
-	}
 	out := make([][]int32, 0, count)
-	for p := int(max(0, firstPartition)); p < int(max(0, firstPartition))+int(count); p++ {
-		if p > 0 && p%n == 0 {
-			shift++
-		}
-		first := (p + start) % n
+	eachFirst(n, count, fixedStart, firstPartition, func(first, shift int) {
 		r := []int32{brokers[first]}
 		for j := 0; j < rf-1; j++ {
 			r = append(r, brokers[(first+1+(shift+j)%(n-1))%n])
 		}
 		out = append(out, r)
-	}
+	})
 	return out
+}
+
+// eachFirst calls fn for each of count partitions from firstPartition
+// with the index of its first replica among n brokers and the shift of
+// its followers, as Kafka's AdminUtils walks them: round robin from a
+// start, the shift growing by one every n partitions. fixedStart < 0
+// picks a random start and shift.
+func eachFirst(n int, count int32, fixedStart int, firstPartition int32, fn func(first, shift int)) {
+	start, shift := fixedStart, fixedStart
+	if fixedStart < 0 {
+		start, shift = rand.IntN(n), rand.IntN(n)
+	}
+	from := int(max(0, firstPartition))
+	for p := from; p < from+int(count); p++ {
+		if p > 0 && p%n == 0 {
+			shift++
+		}
+		fn((p+start)%n, shift)
+	}
 }
 
 // placeAcross places replicas rack-aware when any live broker has a rack
@@ -192,16 +203,8 @@ func AssignReplicasRackAware(brokers []int32, racks map[int32]string, count int3
 		}
 	}
 	n, numRacks := len(arranged), len(names)
-	start, shift := fixedStart, fixedStart
-	if fixedStart < 0 {
-		start, shift = rand.IntN(n), rand.IntN(n)
-	}
 	out := make([][]int32, 0, count)
-	for p := int(max(0, firstPartition)); p < int(max(0, firstPartition))+int(count); p++ {
-		if p > 0 && p%n == 0 {
-			shift++
-		}
-		first := (p + start) % n
+	eachFirst(n, count, fixedStart, firstPartition, func(first, shift int) {
 		leader := arranged[first]
 		r := []int32{leader}
 		withRack := map[string]bool{racks[leader]: true}
@@ -216,6 +219,6 @@ func AssignReplicasRackAware(brokers []int32, racks map[int32]string, count int3
 			withRack[rack], withReplica[id] = true, true
 		}
 		out = append(out, r)
-	}
+	})
 	return out
 }
