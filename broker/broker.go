@@ -129,8 +129,6 @@ type Broker struct {
 	// moves' copies found by New, taken up by Start (identity.go).
 	ident   identity
 	futures []foundFuture
-	// cleanerIO paces the log cleaner (compaction.go).
-	cleanerIO cleanerThrottle
 
 	mu sync.RWMutex
 	// guarded by mu:

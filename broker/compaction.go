@@ -10,68 +10,47 @@ package broker
 import (
 	"errors"
 	"math"
-	"sync"
 	"time"
 
+	"gregor/broker/config"
 	"gregor/broker/storage"
 )
-
-// cleanerThrottle paces the cleaner's reads and writes to
-// log.cleaner.io.max.bytes.per.second (dynamic), as Kafka's Throttler
-// does: once the bytes of the current period are ahead of the rate, it
-// sleeps until they are not, and starts a new period. A period also ends
-// after cleanerPeriod, so an idle cleaner has no more credit than that,
-// and a rate altered while it sleeps ends the sleep.
-type cleanerThrottle struct {
-	mu    sync.Mutex
-	start time.Time
-	bytes float64
-}
-
-// cleanerPeriod is Kafka's Throttler's check interval for the cleaner.
-const cleanerPeriod = 300 * time.Millisecond
 
 // errCleanerStopped ends a compaction pass when the broker stops.
 var errCleanerStopped = errors.New("broker stopping")
 
-// throttleCleaner records n bytes of the cleaner's and sleeps as long as
-// the rate asks; it returns errCleanerStopped once the broker stops.
+// cleanerRate is log.cleaner.io.max.bytes.per.second as a quota bound
+// (Kafka's default, Double.MaxValue, is no bound).
+func cleanerRate(c *config.Config) config.ByteSize {
+	if c.LogCleanerIORate <= 0 || c.LogCleanerIORate >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return config.ByteSize(c.LogCleanerIORate)
+}
+
+// throttleCleaner records n bytes the cleaner read or wrote and, while
+// its quota (log.cleaner.io.max.bytes.per.second, measured as the
+// replication quotas are) is used up, pauses it; a rate altered meanwhile
+// applies within a pause. It returns errCleanerStopped once the broker
+// stops.
 func (b *Broker) throttleCleaner(n int) error {
+	q := b.quotas.cleaner
+	q.record(n, b.now())
+	for q.allowance(b.now()) <= 0 {
+		t := time.NewTimer(100 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-b.stop:
+			t.Stop()
+			return errCleanerStopped
+		}
+	}
 	select {
 	case <-b.stop:
 		return errCleanerStopped
 	default:
-	}
-	d := b.dynamic()
-	rate := d.cfg.LogCleanerIORate
-	t := &b.cleanerIO
-	t.mu.Lock()
-	now := time.Now()
-	if rate <= 0 || rate >= math.MaxFloat64/2 {
-		t.start, t.bytes = time.Time{}, 0
-		t.mu.Unlock()
 		return nil
 	}
-	if t.start.IsZero() || now.Sub(t.start) > cleanerPeriod {
-		t.start, t.bytes = now, 0
-	}
-	t.bytes += float64(n)
-	sleep := time.Duration(t.bytes/rate*float64(time.Second)) - now.Sub(t.start)
-	if sleep < 10*time.Millisecond {
-		t.mu.Unlock()
-		return nil
-	}
-	t.start, t.bytes = time.Time{}, 0 // the next period starts with the next bytes
-	t.mu.Unlock()
-	timer := time.NewTimer(sleep)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-	case <-d.changed:
-	case <-b.stop:
-		return errCleanerStopped
-	}
-	return nil
 }
 
 func (b *Broker) compactLogs() {

@@ -174,11 +174,13 @@ func (q *replicationQuota) rate(now time.Time) (float64, int64) {
 	return float64(bytes) / span.Seconds(), q.total
 }
 
-// quotas are a broker's two replication quotas, and the quota of moves
+// quotas are a broker's two replication quotas, the quota of moves
 // between its log dirs (replica.alter.log.dirs.io.max.bytes.per.second,
-// measured over alter.log.dirs.replication.quota.window.*).
+// measured over alter.log.dirs.replication.quota.window.*), and the log
+// cleaner's (log.cleaner.io.max.bytes.per.second, over Kafka's default
+// window).
 type quotas struct {
-	leader, follower, alterLogDirs *replicationQuota
+	leader, follower, alterLogDirs, cleaner *replicationQuota
 }
 
 func newQuotas(b *Broker) quotas {
@@ -186,10 +188,13 @@ func newQuotas(b *Broker) quotas {
 	alter.window = func(c *config.Config) (int, time.Duration) {
 		return windowOf(c.AlterLogDirsQuotaWindowNum, c.AlterLogDirsQuotaWindowSize)
 	}
+	cleaner := newQuota(b.Config, cleanerRate)
+	cleaner.window = func(*config.Config) (int, time.Duration) { return windowOf(0, 0) }
 	return quotas{
 		leader:       newQuota(b.Config, func(c *config.Config) config.ByteSize { return c.LeaderReplicationThrottledRate }),
 		follower:     newQuota(b.Config, func(c *config.Config) config.ByteSize { return c.FollowerReplicationThrottledRate }),
 		alterLogDirs: alter,
+		cleaner:      cleaner,
 	}
 }
 
