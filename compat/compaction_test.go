@@ -178,14 +178,7 @@ func TestCleanerBackoffIsDynamic(t *testing.T) {
 	topic, total, adm := fillCompacted(t, b.Addr, "backoff")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	v := "100"
-	rs, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.cleaner.backoff.ms", Value: &v}})
-	if err == nil {
-		err = rs[0].Err
-	}
-	if err != nil {
-		t.Fatalf("lowering log.cleaner.backoff.ms: %v", err)
-	}
+	setClusterDefault(ctx, t, adm, "log.cleaner.backoff.ms", "100")
 	waitFor(t, "the topic to be compacted after log.cleaner.backoff.ms was lowered", 30*time.Second, func() bool {
 		_, n := readLatest(t, b.Addr, topic)
 		return n < total/2

@@ -30,20 +30,7 @@ func TestDynamicConnectionLimitsApply(t *testing.T) {
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	setPerIP := func(n int) {
-		t.Helper()
-		v := strconv.Itoa(n)
-		rs, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.connections.per.ip", Value: &v}})
-		if err == nil {
-			err = rs[0].Err
-		}
-		if err != nil {
-			t.Fatalf("setting max.connections.per.ip=%d: %v", n, err)
-		}
-	}
-	serves := func(r *rawConn) bool {
-		return r.request(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()) == nil
-	}
+	setPerIP := func(n int) { setClusterDefault(ctx, t, adm, "max.connections.per.ip", strconv.Itoa(n)) }
 	// The admin client holds one connection (two once it has dialled
 	// the broker by its advertised address): with a limit of 4, two
 	// more raw connections fit and the next one is refused.
@@ -52,7 +39,7 @@ func TestDynamicConnectionLimitsApply(t *testing.T) {
 	refused := false
 	for range 4 {
 		r := dialRaw(t, b.Addr)
-		if !serves(r) {
+		if !servesAPIVersions(r) {
 			refused = true
 			break
 		}
@@ -62,12 +49,12 @@ func TestDynamicConnectionLimitsApply(t *testing.T) {
 		t.Fatalf("with max.connections.per.ip=4, %d raw connections were served (refused: %v)", len(open), refused)
 	}
 	for i, r := range open {
-		if !serves(r) {
+		if !servesAPIVersions(r) {
 			t.Fatalf("open connection %d stopped serving after the limit was reached", i)
 		}
 	}
 	setPerIP(100)
-	if r := dialRaw(t, b.Addr); !serves(r) {
+	if r := dialRaw(t, b.Addr); !servesAPIVersions(r) {
 		t.Fatal("a new connection was refused after max.connections.per.ip was raised to 100")
 	}
 }
@@ -97,20 +84,8 @@ func TestListenerConnectionLimits(t *testing.T) {
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	set := func(name, v string) {
-		t.Helper()
-		rs, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: &v}})
-		if err == nil {
-			err = rs[0].Err
-		}
-		if err != nil {
-			t.Fatalf("setting %s=%s: %v", name, v, err)
-		}
-	}
-	serves := func(addr string) bool {
-		r := dialRaw(t, addr)
-		return r.request(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()) == nil
-	}
+	set := func(name, v string) { setClusterDefault(ctx, t, adm, name, v) }
+	serves := func(addr string) bool { return servesAPIVersions(dialRaw(t, addr)) }
 	set("listener.name.plaintext.max.connections", "2")
 	if !serves(b.Addr) || !serves(b.Addr) {
 		t.Fatal("two connections to a listener bounded at 2 were not both served")
@@ -152,14 +127,7 @@ func TestConnectionCreationRate(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	v := "10"
-	rs, err := kadm.NewClient(cl).AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "max.connection.creation.rate", Value: &v}})
-	if err == nil {
-		err = rs[0].Err
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	setClusterDefault(ctx, t, kadm.NewClient(cl), "max.connection.creation.rate", "10")
 	start := time.Now()
 	for i := range 25 {
 		r := dialRaw(t, b.Addr)
@@ -171,4 +139,24 @@ func TestConnectionCreationRate(t *testing.T) {
 	if took := time.Since(start); took < time.Second {
 		t.Fatalf("25 connections at max.connection.creation.rate=10 took %v, want at least 1s", took)
 	}
+}
+
+// setClusterDefault sets a cluster-wide dynamic broker config through
+// AlterConfigs (kafka-configs --entity-default), failing the test if the
+// broker refuses it.
+func setClusterDefault(ctx context.Context, t *testing.T, adm *kadm.Client, name, value string) {
+	t.Helper()
+	rs, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: &value}})
+	if err == nil {
+		err = rs[0].Err
+	}
+	if err != nil {
+		t.Fatalf("setting %s=%s: %v", name, value, err)
+	}
+}
+
+// servesAPIVersions reports whether the broker answers an ApiVersions on
+// r (false when it closed the connection).
+func servesAPIVersions(r *rawConn) bool {
+	return r.request(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()) == nil
 }

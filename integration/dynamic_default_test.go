@@ -90,11 +90,7 @@ func TestClusterDefaultEditsThroughDifferentBrokersAllLand(t *testing.T) {
 // stored configs, and the valid ones are kept.
 func TestClusterDefaultEditDropsUnusableStoredConfigs(t *testing.T) {
 	c := startCluster(t, 1, nil)
-	conn, _, err := zk.Connect([]string{c.zk.Addr}, 5*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := c.zkConn()
 	path := c.chroot + "/config/brokers/<default>"
 	stored := []byte(`{"version":1,"config":{"log.dirs":"/elsewhere","log.retention.ms":"5000000"}}`)
 	if _, err := conn.Create(path, stored, 0, zk.WorldACL(zk.PermAll)); err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -78,6 +79,18 @@ func startClusterOpt(t *testing.T, n int, set map[string]string, each func(id in
 	}
 	c.awaitBrokers(n, 30*time.Second)
 	return c
+}
+
+// zkConn is a session of the test's own on the cluster's ZooKeeper (paths
+// without the chroot), closed when the test ends.
+func (c *cluster) zkConn() *zk.Conn {
+	c.t.Helper()
+	conn, _, err := zk.Connect([]string{c.zk.Addr}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(conn.Close)
+	return conn
 }
 
 // seeds lists the addresses of every broker.

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"gregor/internal/wait"
 )
 
@@ -144,11 +142,7 @@ func TestReplicaOfAnUnreadableTopicStaysInPlace(t *testing.T) {
 	produce(t, c, "unreadable", 20)
 	b := c.brokers[2]
 	b.Stop()
-	conn, _, err := zk.Connect([]string{c.zk.Addr}, 5*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := c.zkConn()
 	path := c.chroot + "/brokers/topics/unreadable"
 	data, _, err := conn.Get(path)
 	if err != nil {
