@@ -82,9 +82,8 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	s.net.Options = connectionOptions(b.Config())
 	// Connection limits are dynamic broker configs, as in Kafka: applied
 	// as they are delivered, and once more after registering, for one
-	// delivered in between.
-	// Serialised, each with the configuration in force when it runs, so
-	// an older one never lands after a newer one.
+	// delivered in between; one at a time, each with the configuration in
+	// force when it runs, so an older one never lands after a newer one.
 	var limitsMu sync.Mutex
 	setLimits := func(*config.Config) {
 		limitsMu.Lock()
