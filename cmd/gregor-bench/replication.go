@@ -27,6 +27,7 @@ func replicationCmd(args []string) {
 	gregorBin := fs.String("gregor", "bin/gregor", "gregor binary")
 	rounds := fs.Int("rounds", 5, "rounds; medians are reported")
 	duration := fs.Duration("duration", 5*time.Second, "how long each run produces")
+	memoryMB := fs.Int("memory-mb", 1024, "each broker's memory cgroup limit, so its page cache is in steady state (0: none; see memcg.go)")
 	fs.Parse(args)
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -41,6 +42,8 @@ func replicationCmd(args []string) {
 		fail(fmt.Errorf("starting ZooKeeper: %w", err))
 	}
 	defer zk.Stop()
+	groups, noGroups := newMemoryGroups(*memoryMB)
+	defer groups.remove() // after the brokers have stopped (defers run last first)
 
 	start := func(name string, set ...string) *target {
 		addr := fmt.Sprintf("127.0.0.1:%d", freePort())
@@ -53,6 +56,9 @@ func replicationCmd(args []string) {
 		t.cmd.Stderr = os.Stderr
 		if err := t.cmd.Start(); err != nil {
 			fail(fmt.Errorf("starting %s: %w", name, err))
+		}
+		if err := groups.place(name, t.cmd.Process.Pid); err != nil {
+			fail(fmt.Errorf("placing %s in a memory cgroup: %w", name, err))
 		}
 		if err := awaitBroker(ctx, addr); err != nil {
 			fail(fmt.Errorf("%s: %w", name, err))
@@ -93,6 +99,15 @@ func replicationCmd(args []string) {
 			return produceLoadRF(withBrokerPIDs(ctx, single.cmd.Process.Pid), single.addr, *duration, 1024, 1, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 		}},
 	}
+	if groups != nil {
+		// Fill each broker's page cache to its limit, so that the counted
+		// runs write into reclaimed pages.
+		for _, rn := range runs {
+			if ms, err := rn.fn(); err == nil {
+				fmt.Fprintf(os.Stderr, "warm-up %-14s %s\n", rn.name, format(ms))
+			}
+		}
+	}
 	vals := map[string][]float64{}
 	lat := map[string][]float64{}
 	cpu := map[string][]float64{}
@@ -118,7 +133,7 @@ func replicationCmd(args []string) {
 		}
 	}
 	a, b := median(vals["rf3-acks-all"]), median(vals["rf1-acks-1"])
-	fmt.Printf("produce 1 KB, 3 partitions (medians of %d rounds, %s each)\n", *rounds, *duration)
+	fmt.Printf("produce 1 KB, 3 partitions (medians of %d rounds, %s each; %s)\n", *rounds, *duration, groups.describe(noGroups))
 	fmt.Printf("  replication factor 3, acks=all, 3 brokers: %.0f rec/s (%.1f MB/s), brokers' CPU %.1f ms/MB (all three)\n", a, median(lat["rf3-acks-all"]), median(cpu["rf3-acks-all"]))
 	fmt.Printf("  replication factor 1, acks=1, 1 broker:    %.0f rec/s (%.1f MB/s), broker CPU %.1f ms/MB\n", b, median(lat["rf1-acks-1"]), median(cpu["rf1-acks-1"]))
 	if b > 0 {
