@@ -2,11 +2,14 @@ package compat
 
 import (
 	"context"
+	"errors"
+	"net"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -59,10 +62,13 @@ func TestDynamicConnectionLimitsApply(t *testing.T) {
 	}
 }
 
-// A listener's own bound (listener.name.<l>.max.connections) holds, set
-// dynamically; and the inter-broker listener is exempt from the
-// broker-wide max.connections, as in Kafka, so clients that use it up
-// cannot keep the other brokers out.
+// A listener's own bound (listener.name.<l>.max.connections) and the
+// broker-wide max.connections hold, set dynamically, as Kafka's acceptor
+// does: a connection over them is held (neither answered nor closed) until
+// a slot frees or the bound is raised, and then served. The inter-broker
+// listener is exempt from the broker-wide bound, so clients that use it up
+// cannot keep the other brokers out: an inter-broker connection over it
+// closes the least recently active client connection instead.
 func TestListenerConnectionLimits(t *testing.T) {
 	if !usingGregor() {
 		t.Skip("starts its own broker")
@@ -74,40 +80,75 @@ func TestListenerConnectionLimits(t *testing.T) {
 		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
 		"inter.broker.listener.name":     "INTERNAL",
 	}})
-	// The admin client bootstraps from, and so stays on, the internal
-	// listener.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(internal))
-	if err != nil {
-		t.Fatal(err)
+	// Configs are set over one raw connection to the internal listener,
+	// so the test knows every connection the broker has open.
+	admin := dialRaw(t, internal)
+	set := func(name, v string) {
+		t.Helper()
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		res := kmsg.NewIncrementalAlterConfigsRequestResource()
+		res.ResourceType = kmsg.ConfigResourceTypeBroker
+		cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		cfg.Name, cfg.Value = name, &v
+		res.Configs = append(res.Configs, cfg)
+		req.Resources = append(req.Resources, res)
+		resp := kmsg.NewPtrIncrementalAlterConfigsResponse()
+		admin.c.SetDeadline(time.Now().Add(10 * time.Second))
+		if err := admin.request(req, resp); err != nil {
+			t.Fatalf("setting %s=%s: %v", name, v, err)
+		}
+		if err := kerr.ErrorForCode(resp.Resources[0].ErrorCode); err != nil {
+			t.Fatalf("setting %s=%s: %v", name, v, err)
+		}
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	set := func(name, v string) { setClusterDefault(ctx, t, adm, name, v) }
-	serves := func(addr string) bool { return servesAPIVersions(dialRaw(t, addr)) }
+	serves := func(addr string) *rawConn {
+		r := dialRaw(t, addr)
+		if !servesAPIVersions(r) {
+			t.Fatalf("a connection to %s was not served", addr)
+		}
+		return r
+	}
 	set("listener.name.plaintext.max.connections", "2")
-	if !serves(b.Addr) || !serves(b.Addr) {
-		t.Fatal("two connections to a listener bounded at 2 were not both served")
+	first, second := serves(b.Addr), serves(b.Addr)
+	// A third is held: its request is neither answered nor refused.
+	held := dialRaw(t, b.Addr)
+	held.write(kmsg.NewRequestFormatter().AppendRequest(nil, kmsg.NewPtrApiVersionsRequest(), 1))
+	stillHeld := func(when string) {
+		t.Helper()
+		held.c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		var b [1]byte
+		if n, err := held.c.Read(b[:]); n > 0 || !isTimeout(err) {
+			t.Fatalf("%s: the connection over the bound was answered or closed (%d bytes, %v), want it held", when, n, err)
+		}
 	}
-	if serves(b.Addr) {
-		t.Fatal("a third connection to a listener bounded at 2 was served")
-	}
-	// The broker-wide bound is reached (two client connections, and the
-	// admin's): another client connection is refused, an inter-broker
-	// listener one is not.
+	stillHeld("at listener.name.plaintext.max.connections=2")
+	// The broker-wide bound is exceeded by an inter-broker connection (two
+	// client connections, the admin one and this one): it is served, and
+	// the least recently active client connection is closed for it.
 	set("max.connections", "3")
-	if !serves(internal) {
-		t.Fatal("a connection to the inter-broker listener was refused at the broker-wide max.connections")
+	serves(internal)
+	first.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := first.c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Fatalf("the least recently active client connection was not closed for an inter-broker one over max.connections: %v", err)
 	}
+	if !servesAPIVersions(second) {
+		t.Fatal("the more recently active client connection was closed")
+	}
+	// Its listener has room now, the broker has not.
 	set("listener.name.plaintext.max.connections", "10")
-	if serves(b.Addr) {
-		t.Fatal("a client connection over the broker-wide max.connections was served")
-	}
+	stillHeld("at max.connections=3 with 3 open")
 	set("max.connections", "100")
-	if !serves(b.Addr) {
-		t.Fatal("a client connection was refused after the bounds were raised")
+	held.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if err := held.readResponse(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()); err != nil {
+		t.Fatalf("the held connection was not served after the bounds were raised: %v", err)
 	}
+	serves(b.Addr)
+}
+
+// isTimeout reports whether err is a deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // max.connection.creation.rate (KIP-612) paces new connections, as

@@ -60,7 +60,10 @@ var (
 	dConnsOpen       = desc("connections_open", "Client connections open.")
 	dConnsTotal      = desc("connections_total", "Client connections accepted.")
 	dConnsDropped    = desc("connections_dropped_total", "Connections closed by the broker for bad input or a failed handler.")
-	dConnsRejected   = desc("connections_rejected_total", "Connections closed on accept for max.connections or max.connections.per.ip.")
+	dConnsRejected   = desc("connections_rejected_total", "Connections closed on accept for max.connections.per.ip.")
+	dConnsHeld       = desc("connections_held_total", "Connections the acceptor held until a slot freed (max.connections, listener.name.<l>.max.connections).")
+	dAcceptHeld      = desc("acceptor_held_seconds_total", "Time the acceptors spent holding a connection for a free slot.")
+	dConnsEvicted    = desc("connections_evicted_total", "Client connections closed to make room for an inter-broker one over max.connections.")
 	dConnsIdle       = desc("connections_idle_closed_total", "Connections closed by connections.max.idle.ms.")
 	dConns           = desc("connections", "Open connections, by listener and principal.", "listener", "principal")
 	dConnsMuted      = desc("connections_throttled", "Open connections muted by a quota throttle now.")
@@ -111,7 +114,7 @@ var (
 type brokerCollector struct{ src Sources }
 
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsIdle, dConns, dConnsMuted, dConnLimit, dQueued,
+	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsIdle, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
 		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dAtMinISR, dOffline, dOfflineDirs, dShrinks, dExpands, dElections, dController,
 		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dPartErrors, dFetchSessions, dFetchSessParts,
@@ -142,6 +145,9 @@ func (c *brokerCollector) collectNet(ch chan<- prometheus.Metric) {
 	counter(ch, dConnsTotal, float64(st.ConnsTotal.Load()))
 	counter(ch, dConnsDropped, float64(st.ConnsDropped.Load()))
 	counter(ch, dConnsRejected, float64(st.ConnsRejected.Load()))
+	counter(ch, dConnsHeld, float64(st.ConnsHeld.Load()))
+	counter(ch, dAcceptHeld, float64(st.AcceptHeldNanos.Load())/1e9)
+	counter(ch, dConnsEvicted, float64(st.ConnsEvicted.Load()))
 	counter(ch, dConnsIdle, float64(st.ConnsIdleClosed.Load()))
 	gauge(ch, dQueued, float64(n.QueuedRequestBytes()))
 	cl := n.ConnectionLimits()

@@ -59,7 +59,10 @@ type Server struct {
 	mu sync.Mutex
 	// guarded by mu
 	listeners []net.Listener
-	conns     map[net.Conn]tracked
+	conns     map[net.Conn]*tracked
+	// slots wakes an accept loop holding a connection for a free slot
+	// (a connection closed, the bounds changed, or the server closed).
+	slots     *sync.Cond
 	infos     map[*ConnInfo]struct{}
 	perIP     map[string]int
 	perLn     map[string]int // open connections by listener
@@ -72,7 +75,7 @@ type Server struct {
 // NewServer returns a server dispatching through reg with DefaultOptions.
 func NewServer(reg *Registry, log zerolog.Logger) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{
+	s := &Server{
 		Registry:  reg,
 		Log:       log,
 		Options:   DefaultOptions(),
@@ -81,12 +84,14 @@ func NewServer(reg *Registry, log zerolog.Logger) *Server {
 		acceptLog: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 		rejectLog: log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
 		authLog:   log.Sample(&zerolog.BurstSampler{Burst: 10, Period: 10 * time.Second}),
-		conns:     make(map[net.Conn]tracked),
+		conns:     make(map[net.Conn]*tracked),
 		perIP:     make(map[string]int),
 		perLn:     make(map[string]int),
 		infos:     make(map[*ConnInfo]struct{}),
 		workers:   newWorkerPool(ctx.Done()),
 	}
+	s.slots = sync.NewCond(&s.mu)
+	return s
 }
 
 // Listen binds a listener and starts serving it. It returns the bound
@@ -183,7 +188,8 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 				return
 			}
 		}
-		if err := s.track(nc, name); err != nil {
+		tr, err := s.track(nc, name)
+		if err != nil {
 			if errors.Is(err, errServerClosed) {
 				nc.Close()
 				return
@@ -207,6 +213,7 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 		c := newConn(s, nc, name, sec)
 		s.mu.Lock()
 		s.infos[&c.info] = struct{}{}
+		tr.c = c
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
@@ -233,7 +240,11 @@ func (s *Server) protectedLocked(listener string) bool {
 }
 
 // tracked is what an open connection counts against.
-type tracked struct{ ip, listener string }
+type tracked struct {
+	ip, listener string
+	c            *conn // set once the connection is served
+	evicted      bool  // closed to make room (evictLocked)
+}
 
 // SetConnectionLimits replaces the connection bounds and rates of o
 // (MaxConnections, MaxConnectionsPerIP and its overrides,
@@ -265,6 +276,7 @@ func (s *Server) SetConnectionLimits(o Options) error {
 	s.MaxConnectionsPerListener = o.MaxConnectionsPerListener
 	s.MaxConnectionCreationRate, s.ListenerConnectionCreationRate = o.MaxConnectionCreationRate, o.ListenerConnectionCreationRate
 	s.rates.set(o)
+	s.slots.Broadcast()
 	return err
 }
 
@@ -290,37 +302,96 @@ func (s *Server) ConnectionLimits() ConnectionLimits {
 }
 
 // track registers a new connection on a listener unless the server is
-// closed or a connection limit is reached.
-func (s *Server) track(nc net.Conn, listener string) error {
+// closed or the connection's IP is at its bound. At a listener's bound or
+// the broker-wide one it holds the connection until a slot frees, as
+// Kafka's acceptor does: the accept loop waits, and the next connections
+// wait in the kernel's backlog. A connection on the inter-broker listener
+// (among others) is exempt from the broker-wide bound, and room is made
+// for it by closing the least recently active client connection.
+func (s *Server) track(nc net.Conn, listener string) (*tracked, error) {
 	ip := remoteIP(nc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return errServerClosed
+	var heldSince time.Time
+	// (listeners is nil once CloseListeners has run.)
+	for !s.closed && s.listeners != nil && !s.slotLocked(listener) {
+		if heldSince.IsZero() {
+			heldSince = time.Now()
+			s.Stats.ConnsHeld.Add(1)
+			s.rejectLog.Warn().Str(LogListener, listener).Str(LogRemote, nc.RemoteAddr().String()).Int("open", len(s.conns)).
+				Msg("max.connections reached; new connections wait until one closes")
+		}
+		s.slots.Wait()
 	}
-	// A listener's own bound defaults to the broker-wide one, as
-	// Kafka's listener configs do.
-	n, ok := s.MaxConnectionsPerListener[listener]
-	if !ok {
-		n = s.MaxConnections
+	if s.closed || s.listeners == nil {
+		return nil, errServerClosed
 	}
-	if s.perLn[listener] >= n {
-		return fmt.Errorf("max.connections of listener %s reached (%d open)", listener, s.perLn[listener])
-	}
-	if !s.protectedLocked(listener) && len(s.conns) >= s.MaxConnections {
-		return fmt.Errorf("max.connections reached (%d open)", len(s.conns))
+	if !heldSince.IsZero() {
+		s.Stats.AcceptHeldNanos.Add(uint64(time.Since(heldSince)))
 	}
 	limit, ok := s.overrides[ip]
 	if !ok {
 		limit = s.MaxConnectionsPerIP
 	}
 	if s.perIP[ip] >= limit {
-		return fmt.Errorf("max.connections.per.ip reached: %s already has %d connections (limit %d)", ip, s.perIP[ip], limit)
+		return nil, fmt.Errorf("max.connections.per.ip reached: %s already has %d connections (limit %d)", ip, s.perIP[ip], limit)
 	}
-	s.conns[nc] = tracked{ip, listener}
+	tr := &tracked{ip: ip, listener: listener}
+	s.conns[nc] = tr
 	s.perIP[ip]++
 	s.perLn[listener]++
-	return nil
+	if s.protectedLocked(listener) {
+		s.evictLocked()
+	}
+	return tr, nil
+}
+
+// slotLocked reports whether a new connection on listener fits its
+// listener's bound (which defaults to the broker-wide one, as Kafka's
+// listener configs do) and, unless the listener is protected, the
+// broker-wide bound.
+func (s *Server) slotLocked(listener string) bool {
+	n, ok := s.MaxConnectionsPerListener[listener]
+	if !ok {
+		n = s.MaxConnections
+	}
+	if s.perLn[listener] >= n {
+		return false
+	}
+	return s.protectedLocked(listener) || len(s.conns) < s.MaxConnections
+}
+
+// evictLocked closes client connections, least recently active first,
+// while the open ones exceed max.connections (an inter-broker connection
+// was let in over it), as Kafka's processors close their lowest-priority
+// channel. Connections already being closed count as room made.
+func (s *Server) evictLocked() {
+	excess := len(s.conns) - s.MaxConnections
+	for _, tr := range s.conns {
+		if tr.evicted {
+			excess--
+		}
+	}
+	for ; excess > 0; excess-- {
+		var victim net.Conn
+		var oldest int64
+		for nc, tr := range s.conns {
+			if tr.evicted || tr.c == nil || s.protectedLocked(tr.listener) {
+				continue
+			}
+			if at := tr.c.lastActive.Load(); victim == nil || at < oldest {
+				victim, oldest = nc, at
+			}
+		}
+		if victim == nil {
+			return
+		}
+		s.conns[victim].evicted = true
+		s.Stats.ConnsEvicted.Add(1)
+		s.rejectLog.Warn().Str(LogRemote, victim.RemoteAddr().String()).Int("open", len(s.conns)).
+			Msg("max.connections exceeded by an inter-broker connection; closing the least recently active client connection")
+		victim.Close()
+	}
 }
 
 func (s *Server) untrack(nc net.Conn, ci *ConnInfo) {
@@ -332,6 +403,7 @@ func (s *Server) untrack(nc net.Conn, ci *ConnInfo) {
 		return
 	}
 	delete(s.conns, nc)
+	s.slots.Broadcast()
 	if s.perIP[tr.ip]--; s.perIP[tr.ip] <= 0 {
 		delete(s.perIP, tr.ip)
 	}
@@ -366,6 +438,7 @@ func (s *Server) CloseListeners() {
 		ln.Close()
 	}
 	s.listeners = nil
+	s.slots.Broadcast() // a held connection is closed, not served
 }
 
 // Close stops listening, closes every connection and waits for every
@@ -378,6 +451,7 @@ func (s *Server) Close() {
 		return
 	}
 	s.closed = true
+	s.slots.Broadcast()
 	for _, ln := range s.listeners {
 		ln.Close()
 	}

@@ -14,9 +14,17 @@ type Stats struct {
 	ConnsOpen    atomic.Int64
 	ConnsTotal   atomic.Uint64
 	ConnsDropped atomic.Uint64 // closed by the server for bad input or a failed handler
-	// ConnsRejected counts connections closed on accept for a connection
-	// limit (max.connections, max.connections.per.ip).
+	// ConnsRejected counts connections closed on accept for
+	// max.connections.per.ip (or its overrides).
 	ConnsRejected atomic.Uint64
+	// ConnsHeld counts connections the accept loop held for a free slot
+	// (max.connections, listener.name.<l>.max.connections), and
+	// AcceptHeldNanos the time it spent holding them.
+	ConnsHeld       atomic.Uint64
+	AcceptHeldNanos atomic.Uint64
+	// ConnsEvicted counts client connections closed to make room for an
+	// inter-broker one over max.connections.
+	ConnsEvicted atomic.Uint64
 	// ConnsIdleClosed counts connections closed by connections.max.idle.ms.
 	ConnsIdleClosed atomic.Uint64
 	BytesIn         atomic.Uint64
