@@ -11,8 +11,9 @@ package broker
 // it has no part the filter does not name. A duplicate component, an
 // empty entity type, a bad match or ip combined with user/client-id is
 // INVALID_REQUEST for the whole request; another entity type is
-// UNSUPPORTED_VERSION, as Kafka answers custom types. Gregor keeps no ip
-// quotas, so an ip filter matches nothing.
+// UNSUPPORTED_VERSION, as Kafka answers custom types. An ip entity has
+// no other part, so a filter on user or client-id never matches one, and
+// an ip filter never matches a user or client-id entity.
 
 import (
 	"context"
@@ -111,9 +112,6 @@ func (b *Broker) handleDescribeClientQuotas(ctx context.Context, req *protocol.R
 		return fail(kerr.InvalidRequest, "Invalid entity filter component combination, IP filter component should not be used with user or clientId filter component.")
 	}
 	resp.Entries = []kmsg.DescribeClientQuotasResponseEntry{}
-	if ip.set {
-		return resp, nil
-	}
 	qb, ok := b.backend.(metadata.QuotaBackend)
 	if !ok {
 		return fail(kerr.UnknownServerError, "client quotas are not kept by this metadata backend")
@@ -125,14 +123,14 @@ func (b *Broker) handleDescribeClientQuotas(ctx context.Context, req *protocol.R
 	}
 	entities := make([]metadata.QuotaEntity, 0, len(all))
 	for e := range all {
-		if user.matches(e.User, r.Strict) && client.matches(e.ClientID, r.Strict) {
+		if user.matches(e.User, r.Strict) && client.matches(e.ClientID, r.Strict) && ip.matches(e.IP, r.Strict) {
 			entities = append(entities, e)
 		}
 	}
 	slices.SortFunc(entities, func(x, y metadata.QuotaEntity) int { return strings.Compare(x.Path(), y.Path()) })
 	for _, e := range entities {
 		entry := kmsg.NewDescribeClientQuotasResponseEntry()
-		for _, part := range []struct{ typ, name string }{{entityUser, e.User}, {entityClientID, e.ClientID}} {
+		for _, part := range []struct{ typ, name string }{{entityUser, e.User}, {entityClientID, e.ClientID}, {entityIP, e.IP}} {
 			if part.name == "" {
 				continue
 			}

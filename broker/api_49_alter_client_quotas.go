@@ -4,14 +4,18 @@ package broker
 // Kafka's ZkAdminManager.alterClientQuotas: each entry is checked and
 // stored on its own and answered with its own error.
 //
-//   - The entity has a user, a client-id or both (an empty name is
-//     INVALID_REQUEST, a null one the default); any other type, or none,
-//     is INVALID_REQUEST. Gregor does not enforce ip quotas
-//     (connection_creation_rate), so an ip entity is INVALID_REQUEST too.
-//   - A key must be one of the four client quota keys; producer_byte_rate
-//     and consumer_byte_rate must be integral (Kafka's LONG). A value must
-//     be above zero (as KRaft requires; a zero quota would throttle
-//     forever). Remove drops the key whatever the value.
+//   - The entity has a user, a client-id or both, or an ip alone (an
+//     empty name is INVALID_REQUEST, a null one the default); any other
+//     type, or none, or an ip with a user or client-id, is
+//     INVALID_REQUEST, as is an ip that is neither an address nor a
+//     resolvable host.
+//   - A key must be one of the entity's quota keys: the four client quota
+//     keys for users and client-ids (producer_byte_rate and
+//     consumer_byte_rate integral, Kafka's LONG), connection_creation_rate
+//     for an ip (integral, Kafka's INT; KIP-612, enforced as
+//     protocol/connrate.go describes). A value must be above zero (as
+//     KRaft requires; a zero quota would throttle forever). Remove drops
+//     the key whatever the value.
 //   - validate_only checks without storing.
 //
 // A stored change reaches every broker through the metadata backend (in
@@ -20,6 +24,8 @@ package broker
 import (
 	"context"
 	"math"
+	"net"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -39,7 +45,7 @@ func (b *Broker) handleAlterClientQuotas(ctx context.Context, req *protocol.Requ
 			oe.Type, oe.Name = ent.Type, ent.Name
 			out.Entity = append(out.Entity, oe)
 		}
-		a, err := quotaAlteration(e)
+		a, err := quotaAlteration(ctx, e)
 		if err == nil && qb == nil {
 			err = errorf(kerr.UnknownServerError, "client quotas are not kept by this metadata backend")
 		}
@@ -57,7 +63,7 @@ func (b *Broker) handleAlterClientQuotas(ctx context.Context, req *protocol.Requ
 }
 
 // quotaAlteration checks one entry and turns it into an alteration.
-func quotaAlteration(e kmsg.AlterClientQuotasRequestEntry) (metadata.QuotaAlteration, error) {
+func quotaAlteration(ctx context.Context, e kmsg.AlterClientQuotasRequestEntry) (metadata.QuotaAlteration, error) {
 	var a metadata.QuotaAlteration
 	if len(e.Entity) == 0 {
 		return a, errorf(kerr.InvalidRequest, "Invalid empty client quota entity")
@@ -76,13 +82,22 @@ func quotaAlteration(e kmsg.AlterClientQuotasRequestEntry) (metadata.QuotaAltera
 		case entityClientID:
 			a.Entity.ClientID = name
 		case entityIP:
-			return a, errorf(kerr.InvalidRequest, "IP quotas (connection_creation_rate) are not supported by Gregor")
+			a.Entity.IP = name
 		default:
 			return a, errorf(kerr.InvalidRequest, "Unhandled client quota entity type: %s", ent.Type)
 		}
 	}
+	if a.Entity.IP != "" {
+		if a.Entity.User != "" || a.Entity.ClientID != "" {
+			return a, errorf(kerr.InvalidRequest, "Invalid quota entity combination, IP entity should not be used with user/client ID entity.")
+		}
+		if a.Entity.IP != metadata.DefaultEntity && !validIPEntity(ctx, *quotaIPName(e)) {
+			return a, errorf(kerr.InvalidRequest, "%s is not a valid IP or resolvable host.", *quotaIPName(e))
+		}
+	}
+	keys := a.Entity.KeysFor()
 	for _, op := range e.Ops {
-		long, known := metadata.QuotaKeys[op.Key]
+		long, known := keys[op.Key]
 		if !known {
 			return a, errorf(kerr.InvalidRequest, "Invalid configuration key %s", op.Key)
 		}
@@ -94,8 +109,12 @@ func quotaAlteration(e kmsg.AlterClientQuotasRequestEntry) (metadata.QuotaAltera
 		if long {
 			const epsilon = 1e-6
 			n := math.Trunc(v + epsilon)
-			if math.Abs(n-v) > epsilon || n > math.MaxInt64 {
-				return a, errorf(kerr.InvalidRequest, "Configuration %s must be a LONG value", op.Key)
+			typ, max := "LONG", float64(math.MaxInt64)
+			if a.Entity.IP != "" {
+				typ, max = "INT", math.MaxInt32
+			}
+			if math.Abs(n-v) > epsilon || n > max {
+				return a, errorf(kerr.InvalidRequest, "Configuration %s must be a %s value", op.Key, typ)
 			}
 			v = n
 		}
@@ -108,4 +127,27 @@ func quotaAlteration(e kmsg.AlterClientQuotasRequestEntry) (metadata.QuotaAltera
 		a.Set[op.Key] = v
 	}
 	return a, nil
+}
+
+// quotaIPName is the ip part's name of an entry's entity (nil: none or the
+// default).
+func quotaIPName(e kmsg.AlterClientQuotasRequestEntry) *string {
+	for _, ent := range e.Entity {
+		if ent.Type == entityIP {
+			return ent.Name
+		}
+	}
+	return nil
+}
+
+// validIPEntity is Kafka's isValidIpEntity: an address, or a host name
+// that resolves.
+func validIPEntity(ctx context.Context, name string) bool {
+	if net.ParseIP(name) != nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+	return err == nil && len(addrs) > 0
 }

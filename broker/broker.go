@@ -86,6 +86,12 @@ type Broker struct {
 	// (client_quotas.go; made on first use).
 	clientQuotas     *quota.Manager
 	clientQuotasOnce sync.Once
+	// ipRates are the per-IP connection creation rates
+	// (ip_connection_rates.go).
+	ipRates struct {
+		mu sync.Mutex
+		ipRatesState
+	}
 	// ops are the counters operators read (ops.go).
 	ops opsStats
 	// peerPool keeps connections to other brokers (peer.go).

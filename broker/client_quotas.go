@@ -11,9 +11,18 @@ import (
 	"gregor/protocol"
 )
 
-// ApplyClientQuotas takes the quotas (ClientQuotaApplier).
+// ApplyClientQuotas takes the quotas (ClientQuotaApplier): the user and
+// client-id entities' for the quota manager, the ip entities' for the
+// network layer.
 func (a applier) ApplyClientQuotas(q metadata.ClientQuotas) {
-	a.b.quotaManager().Set(q)
+	clients := metadata.ClientQuotas{}
+	for e, v := range q {
+		if e.IP == "" {
+			clients[e] = v
+		}
+	}
+	a.b.quotaManager().Set(clients)
+	a.b.applyIPConnectionRates(q)
 	a.b.log.Info().Int("entities", len(q)).Msg("client quotas in force")
 }
 

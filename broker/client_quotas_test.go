@@ -45,7 +45,12 @@ func TestAlterClientQuotasValidation(t *testing.T) {
 		{"negative", "user", sp("u"), op("controller_mutation_rate", -1)},
 		{"empty name", "user", sp(""), op("producer_byte_rate", 10)},
 		{"unknown type", "group", sp("g"), op("producer_byte_rate", 10)},
-		{"ip (not enforced by Gregor)", "ip", sp("127.0.0.1"), op("connection_creation_rate", 10)},
+		{"ip with a client key", "ip", sp("127.0.0.1"), op("producer_byte_rate", 10)},
+		{"client-id with the ip key", "client-id", sp("c"), op("connection_creation_rate", 10)},
+		{"fractional INT", "ip", sp("127.0.0.1"), op("connection_creation_rate", 1.5)},
+		{"INT overflow", "ip", sp("127.0.0.1"), op("connection_creation_rate", 1<<31)},
+		{"zero rate", "ip", nil, op("connection_creation_rate", 0)},
+		{"ip that is not an address", "ip", sp("not an address"), op("connection_creation_rate", 10)},
 	} {
 		got := alterQuota(tb, tc.typ, tc.ename, tc.op)
 		if got.ErrorCode != kerr.InvalidRequest.Code || got.ErrorMessage == nil {
@@ -223,5 +228,85 @@ func TestStrictMutationQuotaRefusesEveryTopic(t *testing.T) {
 	}
 	if tb.Topic("refused") != nil || tb.Topic("kept") == nil || len(tb.Topic("kept").Partitions()) != 1 {
 		t.Error("a refused mutation changed the topics")
+	}
+}
+
+// TestIPConnectionRateQuotas: connection_creation_rate on ip entities is
+// stored, described and handed to the network layer (KIP-612); an ip
+// combined with a user is refused.
+func TestIPConnectionRateQuotas(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	var got []IPConnectionRates
+	tb.OnIPConnectionRates(func(r IPConnectionRates) { got = append(got, r) })
+	if len(got) != 1 || got[0].Default != 0 || len(got[0].ByIP) != 0 {
+		t.Fatalf("rates on registering %+v, want none", got)
+	}
+	if e := alterQuota(tb, "ip", sp("::1"), op("connection_creation_rate", 5)); e.ErrorCode != 0 {
+		t.Fatalf("setting ::1: %d %v", e.ErrorCode, e.ErrorMessage)
+	}
+	if e := alterQuota(tb, "ip", nil, op("connection_creation_rate", 20)); e.ErrorCode != 0 {
+		t.Fatalf("setting the default ip: %d %v", e.ErrorCode, e.ErrorMessage)
+	}
+	last := got[len(got)-1]
+	if last.Default != 20 || len(last.ByIP) != 1 || last.ByIP["::1"] != 5 {
+		t.Fatalf("rates in force %+v, want default 20 and ::1 at 5", last)
+	}
+	q, _ := tb.backend.(metadata.QuotaBackend).ClientQuotas(context.Background())
+	if q[metadata.QuotaEntity{IP: metadata.SanitizeEntity("::1")}][metadata.ConnectionCreationRate] != 5 {
+		t.Errorf("stored %v", q)
+	}
+	if n := len(tb.Quotas().Quotas()); n != 0 {
+		t.Errorf("%d ip entities reached the client quota manager", n)
+	}
+	// Described by an ip filter, and only by one.
+	describe := func(comps ...kmsg.DescribeClientQuotasRequestComponent) []kmsg.DescribeClientQuotasResponseEntry {
+		req := kmsg.NewPtrDescribeClientQuotasRequest()
+		req.Components = comps
+		resp := tb.call(req).(*kmsg.DescribeClientQuotasResponse)
+		if resp.ErrorCode != 0 {
+			t.Fatalf("describe: error %d", resp.ErrorCode)
+		}
+		return resp.Entries
+	}
+	comp := func(typ string, mt kmsg.QuotasMatchType, match *string) kmsg.DescribeClientQuotasRequestComponent {
+		c := kmsg.NewDescribeClientQuotasRequestComponent()
+		c.EntityType, c.MatchType, c.Match = typ, mt, match
+		return c
+	}
+	exact := describe(comp("ip", 0, sp("::1")))
+	if len(exact) != 1 || exact[0].Entity[0].Type != "ip" || exact[0].Entity[0].Name == nil || *exact[0].Entity[0].Name != "::1" ||
+		exact[0].Values[0].Key != "connection_creation_rate" || exact[0].Values[0].Value != 5 {
+		t.Errorf("describe ip ::1: %+v", exact)
+	}
+	if def := describe(comp("ip", 1, nil)); len(def) != 1 || def[0].Entity[0].Name != nil || def[0].Values[0].Value != 20 {
+		t.Errorf("describe the default ip: %+v", def)
+	}
+	if all := describe(comp("ip", 2, nil)); len(all) != 2 {
+		t.Errorf("describe every ip: %d entries, want 2", len(all))
+	}
+	if users := describe(comp("user", 2, nil)); len(users) != 0 {
+		t.Errorf("a user filter matched ip entities: %+v", users)
+	}
+	// An ip with a user is refused.
+	req := kmsg.NewPtrAlterClientQuotasRequest()
+	e := kmsg.NewAlterClientQuotasRequestEntry()
+	for _, part := range []struct{ typ, name string }{{"ip", "127.0.0.1"}, {"user", "u"}} {
+		ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
+		ent.Type, ent.Name = part.typ, sp(part.name)
+		e.Entity = append(e.Entity, ent)
+	}
+	e.Ops = append(e.Ops, op("connection_creation_rate", 1))
+	req.Entries = append(req.Entries, e)
+	if r := tb.call(req).(*kmsg.AlterClientQuotasResponse).Entries[0]; r.ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("ip with user: error %d, want INVALID_REQUEST", r.ErrorCode)
+	}
+	// Removing the key removes the rate.
+	rm := kmsg.NewAlterClientQuotasRequestEntryOp()
+	rm.Key, rm.Remove = "connection_creation_rate", true
+	if e := alterQuota(tb, "ip", sp("::1"), rm); e.ErrorCode != 0 {
+		t.Fatalf("removing ::1: %d", e.ErrorCode)
+	}
+	if last := got[len(got)-1]; len(last.ByIP) != 0 || last.Default != 20 {
+		t.Errorf("rates after removing ::1: %+v", last)
 	}
 }

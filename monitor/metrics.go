@@ -64,6 +64,7 @@ var (
 	dConnsHeld       = desc("connections_held_total", "Connections the acceptor held until a slot freed (max.connections, listener.name.<l>.max.connections).")
 	dAcceptHeld      = desc("acceptor_held_seconds_total", "Time the acceptors spent holding a connection for a free slot.")
 	dConnsEvicted    = desc("connections_evicted_total", "Client connections closed to make room for an inter-broker one over max.connections.")
+	dConnsThrottled  = desc("connections_ip_throttled_total", "Connections closed unserved, after their throttle time, for their IP's connection_creation_rate quota.")
 	dConnsIdle       = desc("connections_idle_closed_total", "Connections closed by connections.max.idle.ms.")
 	dConns           = desc("connections", "Open connections, by listener and principal.", "listener", "principal")
 	dConnsMuted      = desc("connections_throttled", "Open connections muted by a quota throttle now.")
@@ -114,7 +115,7 @@ var (
 type brokerCollector struct{ src Sources }
 
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsIdle, dConns, dConnsMuted, dConnLimit, dQueued,
+	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
 		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dAtMinISR, dOffline, dOfflineDirs, dShrinks, dExpands, dElections, dController,
 		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dPartErrors, dFetchSessions, dFetchSessParts,
@@ -148,6 +149,7 @@ func (c *brokerCollector) collectNet(ch chan<- prometheus.Metric) {
 	counter(ch, dConnsHeld, float64(st.ConnsHeld.Load()))
 	counter(ch, dAcceptHeld, float64(st.AcceptHeldNanos.Load())/1e9)
 	counter(ch, dConnsEvicted, float64(st.ConnsEvicted.Load()))
+	counter(ch, dConnsThrottled, float64(st.ConnsThrottled.Load()))
 	counter(ch, dConnsIdle, float64(st.ConnsIdleClosed.Load()))
 	gauge(ch, dQueued, float64(n.QueuedRequestBytes()))
 	cl := n.ConnectionLimits()

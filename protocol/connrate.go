@@ -58,6 +58,7 @@ type connRates struct {
 	listener    map[string]*connRate
 	own         map[string]int // the listeners' own rates
 	defaultRate int            // a listener's rate without its own
+	ip          ipRates
 }
 
 // set applies the rates of o. A listener's own rate defaults to the
@@ -102,4 +103,102 @@ func (c *connRates) wait(listener string, protected bool) time.Duration {
 		c.listener[listener] = r
 	}
 	return max(d, r.take(now))
+}
+
+// Connection creation rates per IP (KIP-612's connection_creation_rate
+// quotas on ip entities): a bucket per IP, holding up to one second's
+// worth, as the others. A connection over its IP's rate is not served:
+// Kafka holds it for the time the rate needs (at most the quota window)
+// and then closes it, without counting it against any rate; the broker
+// and listener tokens its accept took are given back.
+
+// ipRates are the per-IP quotas and their buckets (guarded by
+// connRates.mu).
+type ipRates struct {
+	def     int            // the default entity's rate; 0: none
+	by      map[string]int // by IP (net.IP.String form)
+	buckets map[string]*connRate
+	swept   time.Time
+}
+
+func (c *connRates) ipRateLocked(ip string) int {
+	if r, ok := c.ip.by[ip]; ok {
+		return r
+	}
+	return c.ip.def
+}
+
+// setIP replaces the per-IP rates; buckets keep what they hold (up to the
+// new burst).
+func (c *connRates) setIP(def int, by map[string]int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ip.def, c.ip.by = def, by
+	for ip, b := range c.ip.buckets {
+		if r := c.ipRateLocked(ip); r > 0 {
+			b.set(r)
+		} else {
+			delete(c.ip.buckets, ip)
+		}
+	}
+}
+
+// ipThrottle takes a token from ip's bucket at now and returns 0, or,
+// when there is none, takes nothing and returns how long until there
+// would be one, at most maxDelay.
+func (c *connRates) ipThrottle(ip string, now time.Time, maxDelay time.Duration) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rate := c.ipRateLocked(ip)
+	if rate <= 0 || rate >= math.MaxInt32 {
+		return 0
+	}
+	c.sweepLocked(now)
+	b := c.ip.buckets[ip]
+	if b == nil {
+		if c.ip.buckets == nil {
+			c.ip.buckets = make(map[string]*connRate)
+		}
+		b = &connRate{}
+		b.set(rate)
+		c.ip.buckets[ip] = b
+	}
+	if !b.last.IsZero() {
+		b.tokens = min(b.rate, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return 0
+	}
+	return min(maxDelay, time.Duration((1-b.tokens)/b.rate*float64(time.Second)))
+}
+
+// sweepLocked drops, at most once a second, the buckets that have been
+// idle for a second: they are full again, as a new one would be. So
+// clients connecting from many addresses do not grow the map without
+// bound.
+func (c *connRates) sweepLocked(now time.Time) {
+	if len(c.ip.buckets) < 1024 || now.Sub(c.ip.swept) < time.Second {
+		return
+	}
+	c.ip.swept = now
+	for ip, b := range c.ip.buckets {
+		if now.Sub(b.last) >= time.Second {
+			delete(c.ip.buckets, ip)
+		}
+	}
+}
+
+// refund gives back the tokens wait took for a connection that is not
+// served after all.
+func (c *connRates) refund(listener string, protected bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !protected && c.broker.rate > 0 {
+		c.broker.tokens = min(c.broker.rate, c.broker.tokens+1)
+	}
+	if r := c.listener[listener]; r != nil && r.rate > 0 {
+		r.tokens = min(r.rate, r.tokens+1)
+	}
 }

@@ -68,6 +68,9 @@ type Server struct {
 	perLn     map[string]int // open connections by listener
 	rates     connRates      // connection creation rates (connrate.go)
 	overrides map[string]int // MaxConnectionsPerIPOverrides by resolved IP
+	// throttled are connections over their IP's creation rate, held
+	// until their timer closes them.
+	throttled map[net.Conn]*time.Timer
 	started   bool
 	closed    bool
 }
@@ -194,6 +197,14 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 				nc.Close()
 				return
 			}
+			var th ipThrottledError
+			if errors.As(err, &th) {
+				s.Stats.ConnsThrottled.Add(1)
+				s.rejectLog.Debug().Str(LogListener, name).Str(LogRemote, nc.RemoteAddr().String()).Dur("close_in", th.delay).
+					Msg("connection_creation_rate of the IP exceeded; closing the connection after the throttle time")
+				s.closeAfter(nc, th.delay)
+				continue
+			}
 			// Counted before the close, so a client that sees the close
 			// sees the count.
 			s.Stats.ConnsRejected.Add(1)
@@ -225,6 +236,42 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 }
 
 var errServerClosed = errors.New("server closed")
+
+// ipThrottledError is a connection over its IP's creation rate.
+type ipThrottledError struct{ delay time.Duration }
+
+func (e ipThrottledError) Error() string {
+	return fmt.Sprintf("connection_creation_rate exceeded; closing in %v", e.delay)
+}
+
+// closeAfter holds a connection that is not served and closes it after d
+// (or when the server closes), as Kafka's acceptor closes a throttled
+// socket once its throttle time has passed.
+func (s *Server) closeAfter(nc net.Conn, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		nc.Close()
+		return
+	}
+	if s.throttled == nil {
+		s.throttled = make(map[net.Conn]*time.Timer)
+	}
+	s.throttled[nc] = time.AfterFunc(d, func() {
+		s.mu.Lock()
+		delete(s.throttled, nc)
+		s.mu.Unlock()
+		nc.Close()
+	})
+}
+
+// SetIPConnectionRates sets the connection_creation_rate quotas of ip
+// entities: def for every IP without its own (0: none), by for the
+// others, keyed by net.IP's String form. They apply to connections
+// accepted from then on.
+func (s *Server) SetIPConnectionRates(def int, by map[string]int) {
+	s.rates.setIP(def, maps.Clone(by))
+}
 
 // protected reports whether a listener is exempt from the broker-wide
 // bounds: the inter-broker listener, when there are others (with only
@@ -328,6 +375,14 @@ func (s *Server) track(nc net.Conn, listener string) (*tracked, error) {
 	}
 	if !heldSince.IsZero() {
 		s.Stats.AcceptHeldNanos.Add(uint64(time.Since(heldSince)))
+	}
+	maxDelay := s.IPConnectionThrottleMax
+	if maxDelay <= 0 {
+		maxDelay = time.Second
+	}
+	if d := s.rates.ipThrottle(ip, time.Now(), maxDelay); d > 0 {
+		s.rates.refund(listener, s.protectedLocked(listener))
+		return nil, ipThrottledError{delay: d}
 	}
 	limit, ok := s.overrides[ip]
 	if !ok {
@@ -459,6 +514,11 @@ func (s *Server) Close() {
 	for nc := range s.conns {
 		nc.Close()
 	}
+	for nc, t := range s.throttled {
+		t.Stop()
+		nc.Close()
+	}
+	s.throttled = nil
 	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()

@@ -25,6 +25,9 @@ type Stats struct {
 	// ConnsEvicted counts client connections closed to make room for an
 	// inter-broker one over max.connections.
 	ConnsEvicted atomic.Uint64
+	// ConnsThrottled counts connections closed, after their throttle
+	// time, for their IP's connection_creation_rate.
+	ConnsThrottled atomic.Uint64
 	// ConnsIdleClosed counts connections closed by connections.max.idle.ms.
 	ConnsIdleClosed atomic.Uint64
 	BytesIn         atomic.Uint64

@@ -44,4 +44,4 @@ if ! grep -q "bootstrap servers" "$log"; then
 	exit 1
 fi
 echo "== compat suite against a 3-broker cluster on 127.0.0.1:$port"
-COMPAT_BOOTSTRAP="127.0.0.1:$port" go test -count=1 -timeout 15m ./compat ${COMPAT_RUN:+-run "$COMPAT_RUN"}
+COMPAT_BOOTSTRAP="127.0.0.1:$port" go test -count=1 -timeout 15m ./compat ${COMPAT_RUN:+-run "$COMPAT_RUN"} ${COMPAT_VERBOSE:+-v}

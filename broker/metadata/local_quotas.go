@@ -19,7 +19,7 @@ func (l *local) quotasLocked() ClientQuotas {
 		if !ok {
 			continue
 		}
-		if q := QuotasFromConfig(cfg); len(q) > 0 {
+		if q := QuotasFromConfig(e, cfg); len(q) > 0 {
 			out[e] = q
 		}
 	}

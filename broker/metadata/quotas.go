@@ -1,9 +1,9 @@
 package metadata
 
 // Client quotas, stored as Kafka stores them: the quota keys of an entity
-// config, as /config/users/<user>, /config/users/<user>/clients/<client>
-// and /config/clients/<client> (names sanitized, "<default>" for a
-// default). A user's config holds its SCRAM credentials too; each kind of
+// config, as /config/users/<user>, /config/users/<user>/clients/<client>,
+// /config/clients/<client> and /config/ips/<ip> (names sanitized,
+// "<default>" for a default). A user's config holds its SCRAM credentials too; each kind of
 // change keeps the other's keys. On a single broker they are kept in the
 // local metadata file.
 
@@ -21,10 +21,12 @@ const (
 	ConsumerByteRate       = "consumer_byte_rate"
 	RequestPercentage      = "request_percentage"
 	ControllerMutationRate = "controller_mutation_rate"
+	// ConnectionCreationRate is an ip entity's (KIP-612).
+	ConnectionCreationRate = "connection_creation_rate"
 )
 
-// QuotaKeys are the client quota keys, each with whether its values are
-// integral (Kafka's LONG) rather than DOUBLE.
+// QuotaKeys are the quota keys of a user or client-id entity, each with
+// whether its values are integral (Kafka's LONG) rather than DOUBLE.
 var QuotaKeys = map[string]bool{
 	ProducerByteRate:       true,
 	ConsumerByteRate:       true,
@@ -32,21 +34,35 @@ var QuotaKeys = map[string]bool{
 	ControllerMutationRate: false,
 }
 
+// IPQuotaKeys are the quota keys of an ip entity (all integral: Kafka's
+// INT).
+var IPQuotaKeys = map[string]bool{ConnectionCreationRate: true}
+
+// KeysFor returns the quota keys an entity may have.
+func (e QuotaEntity) KeysFor() map[string]bool {
+	if e.IP != "" {
+		return IPQuotaKeys
+	}
+	return QuotaKeys
+}
+
 // DefaultEntity names the default user or client id of a quota entity, as
 // in Kafka's znode paths.
 const DefaultEntity = "<default>"
 
-// QuotaEntity names a client quota entity as ZooKeeper paths do: User and
-// ClientID are sanitized names (SanitizeEntity) or DefaultEntity; empty
-// means the entity has no such part.
+// QuotaEntity names a client quota entity as ZooKeeper paths do: User,
+// ClientID and IP are sanitized names (SanitizeEntity) or DefaultEntity;
+// empty means the entity has no such part. An IP entity has no other part.
 type QuotaEntity struct {
-	User, ClientID string
+	User, ClientID, IP string
 }
 
-// Path is the entity's path under /config: users/<u>, users/<u>/clients/<c>
-// or clients/<c>; "" for an empty entity.
+// Path is the entity's path under /config: users/<u>, users/<u>/clients/<c>,
+// clients/<c> or ips/<ip>; "" for an empty entity.
 func (e QuotaEntity) Path() string {
 	switch {
+	case e.IP != "":
+		return "ips/" + e.IP
 	case e.User != "" && e.ClientID != "":
 		return "users/" + e.User + "/clients/" + e.ClientID
 	case e.User != "":
@@ -65,6 +81,8 @@ func ParseQuotaPath(p string) (QuotaEntity, bool) {
 		return QuotaEntity{User: parts[1]}, true
 	case len(parts) == 2 && parts[0] == "clients" && parts[1] != "":
 		return QuotaEntity{ClientID: parts[1]}, true
+	case len(parts) == 2 && parts[0] == "ips" && parts[1] != "":
+		return QuotaEntity{IP: parts[1]}, true
 	case len(parts) == 4 && parts[0] == "users" && parts[2] == "clients" && parts[1] != "" && parts[3] != "":
 		return QuotaEntity{User: parts[1], ClientID: parts[3]}, true
 	}
@@ -101,12 +119,13 @@ type QuotaBackend interface {
 	AlterClientQuota(ctx context.Context, a QuotaAlteration) error
 }
 
-// QuotasFromConfig picks the quota keys of an entity config; values that
-// do not parse are left out.
-func QuotasFromConfig(cfg map[string]string) map[string]float64 {
+// QuotasFromConfig picks an entity's quota keys from its config; values
+// that do not parse are left out.
+func QuotasFromConfig(e QuotaEntity, cfg map[string]string) map[string]float64 {
 	var out map[string]float64
+	keys := e.KeysFor()
 	for k, v := range cfg {
-		if _, ok := QuotaKeys[k]; !ok {
+		if _, ok := keys[k]; !ok {
 			continue
 		}
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
@@ -140,7 +159,7 @@ func AlterQuotaConfig(cfg map[string]string, a QuotaAlteration) map[string]strin
 // FormatQuota writes a quota value as Kafka does: a LONG key as an
 // integer, a DOUBLE one as Java's Double.toString would ("50.0").
 func FormatQuota(key string, v float64) string {
-	if QuotaKeys[key] {
+	if QuotaKeys[key] || IPQuotaKeys[key] {
 		return strconv.FormatInt(int64(math.Round(v)), 10)
 	}
 	s := strconv.FormatFloat(v, 'f', -1, 64)

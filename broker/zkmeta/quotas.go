@@ -2,12 +2,13 @@ package zkmeta
 
 // Client quotas, kept as Kafka keeps them in ZooKeeper mode: the quota
 // keys of the entity configs /config/users/<user>,
-// /config/users/<user>/clients/<client> and /config/clients/<client>
+// /config/users/<user>/clients/<client>, /config/clients/<client> and
+// /config/ips/<ip>
 // ({"version":1,"config":{"producer_byte_rate":"1024"}}; names sanitized,
 // <default> for a default), each change announced by
 // /config/changes/config_change_NNN {"version":2,"entity_path":"..."}. A
 // user's config also holds its SCRAM credentials (users.go): each side
-// keeps the other's keys. Every broker watches the three trees with their
+// keeps the other's keys. Every broker watches the four trees with their
 // own watches, apart from the SCRAM ones, so each delivers a complete set.
 
 import (
@@ -21,7 +22,10 @@ import (
 	"gregor/broker/metadata"
 )
 
-const configClientsPath = "/config/clients"
+const (
+	configClientsPath = "/config/clients"
+	configIPsPath     = "/config/ips"
+)
 
 // Loop keys of the quota trees.
 const (
@@ -31,6 +35,8 @@ const (
 	preQUserClient  = "Qd/" // + user/client: its config
 	keyQClients     = "Qe"  // /config/clients children
 	preQClient      = "Qf/" // + client: its config
+	keyQIPs         = "Qg"  // /config/ips children
+	preQIP          = "Qh/" // + ip: its config
 )
 
 // quotaCache is the loop's copy of the quotas (guarded by backend.mu).
@@ -38,9 +44,10 @@ type quotaCache struct {
 	entities map[string]map[string]float64 // by entity path
 	users    map[string]map[string]bool    // known users and their clients
 	clients  map[string]bool
-	// readUsers and readClients: the two roots were listed once.
-	readUsers, readClients bool
-	changed                bool
+	ips      map[string]bool
+	// readUsers, readClients and readIPs: the roots were listed once.
+	readUsers, readClients, readIPs bool
+	changed                         bool
 }
 
 func (q *quotaCache) init() {
@@ -48,6 +55,7 @@ func (q *quotaCache) init() {
 		q.entities = map[string]map[string]float64{}
 		q.users = map[string]map[string]bool{}
 		q.clients = map[string]bool{}
+		q.ips = map[string]bool{}
 	}
 }
 
@@ -67,7 +75,7 @@ func (q *quotaCache) set(path string, v map[string]float64) {
 // quotaKeys are the loop keys of every known quota znode, for a full
 // re-read.
 func (b *backend) quotaKeys() []string {
-	keys := []string{keyQUsers, keyQClients}
+	keys := []string{keyQUsers, keyQClients, keyQIPs}
 	q := &b.quotas
 	for u, cs := range q.users {
 		keys = append(keys, preQUser+u, preQUserClients+u)
@@ -77,6 +85,9 @@ func (b *backend) quotaKeys() []string {
 	}
 	for c := range q.clients {
 		keys = append(keys, preQClient+c)
+	}
+	for ip := range q.ips {
+		keys = append(keys, preQIP+ip)
 	}
 	return keys
 }
@@ -90,6 +101,14 @@ func (b *backend) processQuota(key string) error {
 		return b.processQuotaUsers()
 	case key == keyQClients:
 		return b.processQuotaClients()
+	case key == keyQIPs:
+		return b.processQuotaIPs()
+	case strings.HasPrefix(key, preQIP):
+		ip := key[len(preQIP):]
+		if !q.ips[ip] {
+			return nil
+		}
+		return b.readQuota(key, "ips/"+ip)
 	case strings.HasPrefix(key, preQUser):
 		u := key[len(preQUser):]
 		if _, ok := q.users[u]; !ok {
@@ -125,7 +144,8 @@ func (b *backend) readQuota(key, entityPath string) error {
 		b.log.Warn().Err(err).Str("entity", entityPath).Msg("ignoring malformed quota config znode")
 		cfg = nil
 	}
-	b.quotas.set(entityPath, metadata.QuotasFromConfig(cfg))
+	e, _ := metadata.ParseQuotaPath(entityPath)
+	b.quotas.set(entityPath, metadata.QuotasFromConfig(e, cfg))
 	return nil
 }
 
@@ -205,11 +225,30 @@ func (b *backend) processQuotaClients() error {
 	return nil
 }
 
-// takeQuotas returns the quotas to deliver if they changed and both trees
-// have been read. Called holding mu.
+func (b *backend) processQuotaIPs() error {
+	names, err := b.optionalChildren(keyQIPs, b.p(configIPsPath))
+	if err != nil {
+		return err
+	}
+	q := &b.quotas
+	reconcile(q.ips, names, func(ip string) {
+		q.ips[ip] = true
+		b.mark(preQIP + ip)
+	}, func(ip string) {
+		delete(q.ips, ip)
+		q.set("ips/"+ip, nil)
+	})
+	if !q.readIPs {
+		q.readIPs, q.changed = true, true
+	}
+	return nil
+}
+
+// takeQuotas returns the quotas to deliver if they changed and every tree
+// has been read. Called holding mu.
 func (b *backend) takeQuotas() (metadata.ClientQuotas, bool) {
 	q := &b.quotas
-	if !q.changed || !q.readUsers || !q.readClients {
+	if !q.changed || !q.readUsers || !q.readClients || !q.readIPs {
 		return nil, false
 	}
 	q.changed = false
@@ -238,8 +277,8 @@ func (b *backend) ClientQuotas(ctx context.Context) (metadata.ClientQuotas, erro
 			if err != nil {
 				return nil
 			}
-			if v := metadata.QuotasFromConfig(cfg); len(v) > 0 {
-				e, _ := metadata.ParseQuotaPath(entityPath)
+			e, _ := metadata.ParseQuotaPath(entityPath)
+			if v := metadata.QuotasFromConfig(e, cfg); len(v) > 0 {
 				out[e] = v
 			}
 			return nil
@@ -275,6 +314,15 @@ func (b *backend) ClientQuotas(ctx context.Context) (metadata.ClientQuotas, erro
 		}
 		for _, c := range clients {
 			if err := read("clients/" + c); err != nil {
+				return nil, err
+			}
+		}
+		ips, err := list(configIPsPath)
+		if err != nil {
+			return nil, err
+		}
+		for _, ip := range ips {
+			if err := read("ips/" + ip); err != nil {
 				return nil, err
 			}
 		}

@@ -128,4 +128,39 @@ func TestClientQuotasInZooKeeper(t *testing.T) {
 	if len(stored) != 3 || stored[aliceApp][metadata.RequestPercentage] != 25.5 || stored[metadata.QuotaEntity{ClientID: "from-kafka"}][metadata.ProducerByteRate] != 2048 {
 		t.Errorf("read from ZooKeeper: %v", stored)
 	}
+
+	// ip entities (KIP-612's connection_creation_rate) live under
+	// /config/ips, sanitized as Kafka sanitizes them, the default as
+	// <default>; one written by Kafka's tools is heard too.
+	v6 := metadata.QuotaEntity{IP: metadata.SanitizeEntity("::1")}
+	anyIP := metadata.QuotaEntity{IP: metadata.DefaultEntity}
+	for _, a := range []metadata.QuotaAlteration{
+		{Entity: v6, Set: map[string]float64{metadata.ConnectionCreationRate: 5}},
+		{Entity: anyIP, Set: map[string]float64{metadata.ConnectionCreationRate: 50}},
+	} {
+		if err := qb.AlterClientQuota(ctx, a); err != nil {
+			t.Fatalf("altering %s: %v", a.Entity.Path(), err)
+		}
+	}
+	getJSON(t, c, "/quotas/config/ips/%3A%3A1", &userCfg)
+	if userCfg.Config["connection_creation_rate"] != "5" {
+		t.Errorf("/config/ips/%%3A%%3A1 holds %v", userCfg.Config)
+	}
+	data, _ = json.Marshal(map[string]any{"version": 1, "config": map[string]string{"connection_creation_rate": "7"}})
+	if _, err := c.Create("/quotas/config/ips/10.1.2.3", data, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "broker 2 to hear of the three ip entities", func() bool {
+		v1, _ := a2.get(v6, metadata.ConnectionCreationRate)
+		v2, _ := a2.get(anyIP, metadata.ConnectionCreationRate)
+		v3, _ := a2.get(metadata.QuotaEntity{IP: "10.1.2.3"}, metadata.ConnectionCreationRate)
+		return v1 == 5 && v2 == 50 && v3 == 7
+	})
+	if err := qb.AlterClientQuota(ctx, metadata.QuotaAlteration{Entity: v6, Remove: []string{metadata.ConnectionCreationRate}}); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "broker 2 to drop ::1's rate", func() bool { _, ok := a2.get(v6, metadata.ConnectionCreationRate); return !ok })
+	if stored, err := qb.ClientQuotas(ctx); err != nil || stored[anyIP][metadata.ConnectionCreationRate] != 50 || len(stored) != 5 {
+		t.Errorf("read from ZooKeeper with ip entities: %v %v", stored, err)
+	}
 }

@@ -94,6 +94,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	}
 	b.OnConfig(setLimits)
 	setLimits(nil)
+	b.OnIPConnectionRates(func(r broker.IPConnectionRates) { s.net.SetIPConnectionRates(r.Default, r.ByIP) })
 	s.net.OnClose = b.ConnClosed
 	s.metrics = monitor.NewMetrics(s.sources())
 	s.net.Observer = s.metrics.Observer
@@ -248,6 +249,7 @@ func connectionOptions(c *config.Config) protocol.Options {
 		MaxConnectionCreationRate:      c.MaxConnectionCreationRate,
 		ListenerConnectionCreationRate: c.ListenerConnectionCreationRates(),
 		InterBrokerListener:            c.InterBrokerListener,
+		IPConnectionThrottleMax:        c.QuotaWindowSize,
 		IdleTimeout:                    c.ConnectionsMaxIdle,
 		FailedAuthDelay:                c.FailedAuthDelay,
 		SASLMaxReceiveSize:             c.SASLMaxReceiveSize,
