@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/internal/brokertest"
+	"gregor/internal/promtest"
 )
 
 // max.connections.per.ip is a dynamic cluster-wide broker config, as in
@@ -75,10 +76,12 @@ func TestListenerConnectionLimits(t *testing.T) {
 	}
 	port := brokertest.FreePort(t)
 	internal := "127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t))
+	metrics := "127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t))
 	b := brokertest.Start(t, brokertest.Options{Port: port, Set: map[string]string{
 		"listeners":                      "PLAINTEXT://127.0.0.1:" + strconv.Itoa(port) + ",INTERNAL://" + internal,
 		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
 		"inter.broker.listener.name":     "INTERNAL",
+		"gregor.metrics.listener":        metrics,
 	}})
 	// Configs are set over one raw connection to the internal listener,
 	// so the test knows every connection the broker has open.
@@ -122,6 +125,16 @@ func TestListenerConnectionLimits(t *testing.T) {
 		}
 	}
 	stillHeld("at listener.name.plaintext.max.connections=2")
+	// Only the test's connections are open (the start-up probe's has
+	// gone), so the least recently active client connection is first.
+	waitFor(t, "the broker to have exactly the test's 3 connections open", 10*time.Second, func() bool {
+		f, err := promtest.TryScrape("http://" + metrics + "/metrics")
+		if err != nil {
+			return false
+		}
+		v, _ := f.Value("gregor_connections_open")
+		return v == 3
+	})
 	// The broker-wide bound is exceeded by an inter-broker connection (two
 	// client connections, the admin one and this one): it is served, and
 	// the least recently active client connection is closed for it.
@@ -152,10 +165,12 @@ func isTimeout(err error) bool {
 }
 
 // max.connection.creation.rate (KIP-612) paces new connections, as
-// Kafka's acceptor does: set dynamically to 10 per second, 25 connections
-// opened one after another take at least a second (the first second's
-// ten pass at once, the other fifteen come a tenth of a second apart),
-// and each is served once accepted.
+// Kafka's acceptor does, measured over the quota windows (11 of a
+// second): set dynamically to 25 per second, at most ten seconds' worth
+// (250, counting the connections made before the rate was set) pass at
+// once, and the ones after wait what brings the rate back to it; each is
+// served once accepted. A rate of 1 per second then holds the next
+// connection for a whole window.
 func TestConnectionCreationRate(t *testing.T) {
 	if !usingGregor() {
 		t.Skip("starts its own broker")
@@ -168,17 +183,27 @@ func TestConnectionCreationRate(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	setClusterDefault(ctx, t, kadm.NewClient(cl), "max.connection.creation.rate", "10")
-	start := time.Now()
-	for i := range 25 {
-		r := dialRaw(t, b.Addr)
-		if err := r.request(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()); err != nil {
-			t.Fatalf("connection %d: %v", i, err)
+	adm := kadm.NewClient(cl)
+	setClusterDefault(ctx, t, adm, "max.connection.creation.rate", "25")
+	open := func(n int) time.Duration {
+		start := time.Now()
+		for i := range n {
+			r := dialRaw(t, b.Addr)
+			if err := r.request(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()); err != nil {
+				t.Fatalf("connection %d: %v", i, err)
+			}
+			r.c.Close()
 		}
-		r.c.Close()
+		return time.Since(start)
 	}
-	if took := time.Since(start); took < time.Second {
-		t.Fatalf("25 connections at max.connection.creation.rate=10 took %v, want at least 1s", took)
+	// 260 and more over the ten-second minimum span is over 25/s: the
+	// ones past 250 wait 40ms each or more.
+	if took := open(260); took < 300*time.Millisecond {
+		t.Fatalf("260 connections at max.connection.creation.rate=25 took %v, want at least 300ms", took)
+	}
+	setClusterDefault(ctx, t, adm, "max.connection.creation.rate", "1")
+	if took := open(1); took < 900*time.Millisecond {
+		t.Fatalf("a connection far over max.connection.creation.rate=1 took %v, want about a window (1s)", took)
 	}
 }
 

@@ -4,74 +4,71 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"gregor/internal/kafkarate"
 )
 
-// Connection creation rates (max.connection.creation.rate, KIP-612): a
-// token bucket per bound, holding up to one second's worth. An accept
-// takes a token from the broker-wide bucket (unless on the inter-broker
-// listener) and from its listener's; when one is empty, the accept loop
-// waits until it would hold one again, so connections come no faster
-// than the rate, and the kernel's backlog holds the others.
+// Connection creation rates (KIP-612), measured as Kafka's ConnectionQuotas
+// measures them: a rate sensor per bound over the client quotas' windows
+// (quota.window.num of quota.window.size.seconds), so a bound lets the
+// windows' worth less one through at once and then throttles, each
+// throttle being what brings the measured rate back to the bound, at most
+// one window.
+//
+//   - The broker-wide rate (max.connection.creation.rate) counts every
+//     accept but the inter-broker listener's (among others), and each
+//     listener's rate its own; both always count, so a rate set later
+//     sees the connections made before. An accept over either waits, as
+//     Kafka's acceptor does: the connection is held, and the next ones
+//     stay in the kernel's backlog.
+//   - An IP with a connection_creation_rate quota (its own or the default
+//     entity's) counts its accepts. One over it is not served: it is held
+//     for its throttle time and closed (Server.closeAfter), and counts
+//     against none of the rates.
 
-// connRate is one bound's bucket.
-type connRate struct {
-	rate   float64 // connections per second; 0: unbounded
-	tokens float64
-	last   time.Time
+// connSensor is one bound's rate.
+type connSensor struct {
+	bound float64 // connections per second; 0: unbounded
+	r     kafkarate.Rate
 }
 
-// set changes the rate, keeping what the bucket holds (up to the new
-// burst).
-func (r *connRate) set(rate int) {
+func boundOf(rate int) float64 {
 	if rate <= 0 || rate >= math.MaxInt32 {
-		r.rate = 0
-		return
-	}
-	if r.rate == 0 {
-		r.tokens, r.last = float64(rate), time.Time{}
-	}
-	r.rate = float64(rate)
-	r.tokens = min(r.tokens, r.rate)
-}
-
-// take takes a token at now, in debt if there is none, and returns how
-// long until the debt is paid.
-func (r *connRate) take(now time.Time) time.Duration {
-	if r.rate == 0 {
 		return 0
 	}
-	if !r.last.IsZero() {
-		r.tokens = min(r.rate, r.tokens+now.Sub(r.last).Seconds()*r.rate)
-	}
-	r.last = now
-	r.tokens--
-	if r.tokens >= 0 {
-		return 0
-	}
-	return time.Duration(-r.tokens / r.rate * float64(time.Second))
+	return float64(rate)
 }
 
-// connRates are the server's buckets.
+// connRates are the server's sensors.
 type connRates struct {
 	mu          sync.Mutex
-	broker      connRate
-	listener    map[string]*connRate
+	samples     int   // quota.window.num
+	window      int64 // quota.window.size.seconds, in ms
+	broker      connSensor
+	listener    map[string]*connSensor
 	own         map[string]int // the listeners' own rates
 	defaultRate int            // a listener's rate without its own
 	ip          ipRates
 }
 
 // set applies the rates of o. A listener's own rate defaults to the
-// broker-wide one, as Kafka's listener configs do (in a bucket of its
+// broker-wide one, as Kafka's listener configs do (in a sensor of its
 // own).
 func (c *connRates) set(o Options) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.broker.set(o.MaxConnectionCreationRate)
+	c.samples, c.window = o.ConnectionRateSamples, o.ConnectionRateWindow.Milliseconds()
+	if c.samples < 1 {
+		c.samples = 11
+	}
+	if c.window <= 0 {
+		c.window = 1000
+	}
+	c.broker.bound = boundOf(o.MaxConnectionCreationRate)
 	c.defaultRate = o.MaxConnectionCreationRate
 	c.own = o.ListenerConnectionCreationRate
-	for name, r := range c.listener {
-		r.set(c.rateOf(name))
+	for name, s := range c.listener {
+		s.bound = boundOf(c.rateOf(name))
 	}
 }
 
@@ -82,43 +79,49 @@ func (c *connRates) rateOf(listener string) int {
 	return c.defaultRate
 }
 
-// wait returns how long a connection accepted now on listener waits
-// before it is served; protected (the inter-broker listener among
-// others) exempts it from the broker-wide bucket.
-func (c *connRates) wait(listener string, protected bool) time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	var d time.Duration
-	if !protected {
-		d = c.broker.take(now)
+// recordLocked counts a connection on s at now and returns its throttle
+// time, at most one window.
+func (c *connRates) recordLocked(s *connSensor, now int64) time.Duration {
+	s.r.Record(1, now, c.samples, c.window)
+	if s.bound == 0 {
+		return 0
 	}
-	r := c.listener[listener]
-	if r == nil {
-		if c.listener == nil {
-			c.listener = make(map[string]*connRate)
-		}
-		r = &connRate{}
-		r.set(c.rateOf(listener))
-		c.listener[listener] = r
-	}
-	return max(d, r.take(now))
+	observed, span := s.r.Measure(now, c.samples, c.window)
+	return min(kafkarate.Throttle(observed, s.bound, span), time.Duration(c.window)*time.Millisecond)
 }
 
-// Connection creation rates per IP (KIP-612's connection_creation_rate
-// quotas on ip entities): a bucket per IP, holding up to one second's
-// worth, as the others. A connection over its IP's rate is not served:
-// Kafka holds it for the time the rate needs (at most the quota window)
-// and then closes it, without counting it against any rate; the broker
-// and listener tokens its accept took are given back.
+func (c *connRates) listenerLocked(name string) *connSensor {
+	s := c.listener[name]
+	if s == nil {
+		if c.listener == nil {
+			c.listener = make(map[string]*connSensor)
+		}
+		s = &connSensor{bound: boundOf(c.rateOf(name))}
+		c.listener[name] = s
+	}
+	return s
+}
 
-// ipRates are the per-IP quotas and their buckets (guarded by
+// wait counts a connection accepted on listener at now (ms) and returns
+// how long it waits before it is served; protected (the inter-broker
+// listener among others) exempts it from the broker-wide rate.
+func (c *connRates) wait(listener string, protected bool, now int64) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var d time.Duration
+	if !protected {
+		d = c.recordLocked(&c.broker, now)
+	}
+	return max(d, c.recordLocked(c.listenerLocked(listener), now))
+}
+
+// ipRates are the per-IP quotas and their sensors (guarded by
 // connRates.mu).
 type ipRates struct {
 	def     int            // the default entity's rate; 0: none
 	by      map[string]int // by IP (net.IP.String form)
-	buckets map[string]*connRate
-	swept   time.Time
+	sensors map[string]*connSensor
+	swept   int64 // ms
 }
 
 func (c *connRates) ipRateLocked(ip string) int {
@@ -128,77 +131,63 @@ func (c *connRates) ipRateLocked(ip string) int {
 	return c.ip.def
 }
 
-// setIP replaces the per-IP rates; buckets keep what they hold (up to the
-// new burst).
+// setIP replaces the per-IP rates; sensors keep what they counted.
 func (c *connRates) setIP(def int, by map[string]int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ip.def, c.ip.by = def, by
-	for ip, b := range c.ip.buckets {
-		if r := c.ipRateLocked(ip); r > 0 {
-			b.set(r)
+	for ip, s := range c.ip.sensors {
+		if b := boundOf(c.ipRateLocked(ip)); b > 0 {
+			s.bound = b
 		} else {
-			delete(c.ip.buckets, ip)
+			delete(c.ip.sensors, ip)
 		}
 	}
 }
 
-// ipThrottle takes a token from ip's bucket at now and returns 0, or,
-// when there is none, takes nothing and returns how long until there
-// would be one, at most maxDelay.
-func (c *connRates) ipThrottle(ip string, now time.Time, maxDelay time.Duration) time.Duration {
+// ipThrottle counts a connection from ip accepted on listener at now (ms)
+// and returns 0, or, when it is over the IP's rate, uncounts it from
+// every sensor (the IP's, the listener's and the broker's) and returns how
+// long to hold it before closing it.
+func (c *connRates) ipThrottle(ip, listener string, protected bool, now int64) time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rate := c.ipRateLocked(ip)
-	if rate <= 0 || rate >= math.MaxInt32 {
+	b := boundOf(c.ipRateLocked(ip))
+	if b == 0 {
 		return 0
 	}
 	c.sweepLocked(now)
-	b := c.ip.buckets[ip]
-	if b == nil {
-		if c.ip.buckets == nil {
-			c.ip.buckets = make(map[string]*connRate)
+	s := c.ip.sensors[ip]
+	if s == nil {
+		if c.ip.sensors == nil {
+			c.ip.sensors = make(map[string]*connSensor)
 		}
-		b = &connRate{}
-		b.set(rate)
-		c.ip.buckets[ip] = b
+		s = &connSensor{bound: b}
+		c.ip.sensors[ip] = s
 	}
-	if !b.last.IsZero() {
-		b.tokens = min(b.rate, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	}
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
+	d := c.recordLocked(s, now)
+	if d == 0 {
 		return 0
 	}
-	return min(maxDelay, time.Duration((1-b.tokens)/b.rate*float64(time.Second)))
+	s.r.Record(-1, now, c.samples, c.window)
+	if !protected {
+		c.broker.r.Record(-1, now, c.samples, c.window)
+	}
+	c.listenerLocked(listener).r.Record(-1, now, c.samples, c.window)
+	return d
 }
 
-// sweepLocked drops, at most once a second, the buckets that have been
-// idle for a second: they are full again, as a new one would be. So
-// clients connecting from many addresses do not grow the map without
-// bound.
-func (c *connRates) sweepLocked(now time.Time) {
-	if len(c.ip.buckets) < 1024 || now.Sub(c.ip.swept) < time.Second {
+// sweepLocked drops, at most once a window, the IP sensors that count
+// nothing any more: a new one would be the same. So clients connecting
+// from many addresses do not grow the map without bound.
+func (c *connRates) sweepLocked(now int64) {
+	if len(c.ip.sensors) < 1024 || now-c.ip.swept < c.window {
 		return
 	}
 	c.ip.swept = now
-	for ip, b := range c.ip.buckets {
-		if now.Sub(b.last) >= time.Second {
-			delete(c.ip.buckets, ip)
+	for ip, s := range c.ip.sensors {
+		if s.r.Idle(now, c.samples, c.window) {
+			delete(c.ip.sensors, ip)
 		}
-	}
-}
-
-// refund gives back the tokens wait took for a connection that is not
-// served after all.
-func (c *connRates) refund(listener string, protected bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !protected && c.broker.rate > 0 {
-		c.broker.tokens = min(c.broker.rate, c.broker.tokens+1)
-	}
-	if r := c.listener[listener]; r != nil && r.rate > 0 {
-		r.tokens = min(r.rate, r.tokens+1)
 	}
 }

@@ -59,11 +59,13 @@ type Options struct {
 	// does. <= 0 or math.MaxInt32: unbounded.
 	MaxConnectionCreationRate      int
 	ListenerConnectionCreationRate map[string]int
-	// IPConnectionThrottleMax bounds how long a connection over its IP's
-	// connection_creation_rate is held before it is closed (Kafka's quota
-	// window, quota.window.size.seconds); <= 0: a second. The rates
-	// themselves are quotas, set with SetIPConnectionRates.
-	IPConnectionThrottleMax time.Duration
+	// ConnectionRateSamples and ConnectionRateWindow are the windows the
+	// connection creation rates are measured over, as Kafka measures
+	// them (quota.window.num, quota.window.size.seconds; <= 0: 11 and a
+	// second); a throttle is at most one window. The per-IP rates are
+	// quotas, set with SetIPConnectionRates.
+	ConnectionRateSamples int
+	ConnectionRateWindow  time.Duration
 	// InterBrokerListener is exempt from MaxConnections and
 	// MaxConnectionCreationRate when there are other listeners, as Kafka
 	// exempts it: clients that use up the broker-wide bounds cannot keep

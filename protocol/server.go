@@ -181,7 +181,7 @@ func (s *Server) acceptLoop(ln net.Listener, name string, sec *Security) {
 		delay = 0
 		// Over a connection creation rate, the accept waits: the
 		// connection is held, and the next ones stay in the backlog.
-		if wait := s.rates.wait(name, s.protected(name)); wait > 0 {
+		if wait := s.rates.wait(name, s.protected(name), time.Now().UnixMilli()); wait > 0 {
 			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
@@ -376,12 +376,7 @@ func (s *Server) track(nc net.Conn, listener string) (*tracked, error) {
 	if !heldSince.IsZero() {
 		s.Stats.AcceptHeldNanos.Add(uint64(time.Since(heldSince)))
 	}
-	maxDelay := s.IPConnectionThrottleMax
-	if maxDelay <= 0 {
-		maxDelay = time.Second
-	}
-	if d := s.rates.ipThrottle(ip, time.Now(), maxDelay); d > 0 {
-		s.rates.refund(listener, s.protectedLocked(listener))
+	if d := s.rates.ipThrottle(ip, listener, s.protectedLocked(listener), time.Now().UnixMilli()); d > 0 {
 		return nil, ipThrottledError{delay: d}
 	}
 	limit, ok := s.overrides[ip]

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gregor/broker/metadata"
+	"gregor/internal/kafkarate"
 )
 
 // Kind is a kind of client quota.
@@ -74,7 +75,7 @@ type sensorKey struct {
 type sensor struct {
 	mu sync.Mutex
 	// guarded by mu:
-	r        rate
+	r        kafkarate.Rate
 	b        bucket
 	lastUsed int64
 }
@@ -208,10 +209,10 @@ func (m *Manager) Record(k Kind, c Client, v float64) time.Duration {
 	now := m.now().UnixMilli()
 	n, w := m.samples(k)
 	s := m.sensor(sensorKey{k, u, cl}, now)
-	s.r.record(v, now, n, w)
-	observed, span := s.r.measure(now, n, w)
+	s.r.Record(v, now, n, w)
+	observed, span := s.r.Measure(now, n, w)
 	s.mu.Unlock()
-	d := throttle(observed, bound, span)
+	d := kafkarate.Throttle(observed, bound, span)
 	if k == Request {
 		d = min(d, time.Duration(w)*time.Millisecond)
 	}
@@ -231,7 +232,7 @@ func (m *Manager) Unrecord(k Kind, c Client, v float64) {
 	now := m.now().UnixMilli()
 	n, w := m.samples(k)
 	s := m.sensor(sensorKey{k, u, cl}, now)
-	s.r.record(-v, now, n, w)
+	s.r.Record(-v, now, n, w)
 	s.mu.Unlock()
 }
 
@@ -318,7 +319,7 @@ func (m *Manager) Usages() []Usage {
 			s.b.refill(now, bound, float64(n)*float64(w)/1000)
 			u.Rate = s.b.tokens
 		} else {
-			u.Rate, _ = s.r.measure(now, n, w)
+			u.Rate, _ = s.r.Measure(now, n, w)
 		}
 		s.mu.Unlock()
 		out = append(out, u)
