@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -225,4 +226,52 @@ func setClusterDefault(ctx context.Context, t *testing.T, adm *kadm.Client, name
 // r (false when it closed the connection).
 func servesAPIVersions(r *rawConn) bool {
 	return r.request(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()) == nil
+}
+
+// socket.listen.backlog.size is the listening socket's backlog, as in
+// Kafka: while the acceptor holds a connection at max.connections, the
+// kernel completes the handshakes of only about that many more, and the
+// rest wait for their SYNs to be answered. (Go would otherwise listen
+// with the kernel's maximum.)
+func TestListenBacklog(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"socket.listen.backlog.size": "2",
+		"max.connections":            "1",
+	}})
+	first := dialRaw(t, b.Addr)
+	if !servesAPIVersions(first) {
+		t.Fatal("the first connection was not served")
+	}
+	// 12 dials at once: the acceptor holds one, the backlog about two
+	// more (Linux takes backlog+1); the others' handshakes do not
+	// complete while the broker is full.
+	const dials = 12
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var connected []net.Conn
+	for range dials {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", b.Addr, 2*time.Second)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			connected = append(connected, c)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	defer func() {
+		for _, c := range connected {
+			c.Close()
+		}
+	}()
+	if n := len(connected); n == 0 || n > 6 {
+		t.Fatalf("%d of %d handshakes completed with a backlog of 2 and the broker full, want 1 to 6", n, dials)
+	}
 }

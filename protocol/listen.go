@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"syscall"
 )
@@ -11,11 +12,27 @@ import (
 // socket.receive.buffer.bytes before it binds: connections inherit it
 // from their first segment, so the window scale a client is offered in
 // the handshake fits the buffer (set only after accept, a buffer larger
-// than the default could not be used in full).
-func ListenTCP(addr string, receiveBuffer int) (net.Listener, error) {
+// than the default could not be used in full). A backlog (> 0) replaces
+// the one Go listens with (the kernel's maximum), as Kafka binds with
+// socket.listen.backlog.size.
+func ListenTCP(addr string, receiveBuffer, backlog int) (net.Listener, error) {
 	lc := net.ListenConfig{}
 	if receiveBuffer > 0 {
 		lc.Control = func(_, _ string, c syscall.RawConn) error { return setReceiveBuffer(c, receiveBuffer) }
 	}
-	return lc.Listen(context.Background(), "tcp", addr)
+	ln, err := lc.Listen(context.Background(), "tcp", addr)
+	if err != nil || backlog <= 0 {
+		return ln, err
+	}
+	if tl, ok := ln.(*net.TCPListener); ok {
+		rc, err := tl.SyscallConn()
+		if err == nil {
+			err = setBacklog(rc, backlog)
+		}
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("setting the listen backlog to %d: %w", backlog, err)
+		}
+	}
+	return ln, nil
 }

@@ -20,6 +20,10 @@ type Options struct {
 	// socket.receive.buffer.bytes); <= 0 leaves the OS's autotuning.
 	// ListenTCP sets ReceiveBuffer on the listening socket too.
 	SendBuffer, ReceiveBuffer int
+	// ListenBacklog is each listening socket's backlog
+	// (socket.listen.backlog.size); <= 0 leaves Go's, the kernel's
+	// maximum.
+	ListenBacklog int
 	// QueuedMaxRequestBytes bounds the request bytes held for all
 	// connections together: frames being read, and frames read whose
 	// response is not encoded yet (queued.max.request.bytes). Once it is

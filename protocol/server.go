@@ -100,7 +100,7 @@ func NewServer(reg *Registry, log zerolog.Logger) *Server {
 // Listen binds a listener and starts serving it. It returns the bound
 // address (useful with port 0).
 func (s *Server) Listen(l Listener) (net.Addr, error) {
-	ln, err := ListenTCP(l.Addr, s.Options.ReceiveBuffer)
+	ln, err := ListenTCP(l.Addr, s.Options.ReceiveBuffer, s.Options.ListenBacklog)
 	if err != nil {
 		return nil, err
 	}

@@ -70,6 +70,7 @@ type Config struct {
 	SocketRequestMax  ByteSize
 	// SO_SNDBUF and SO_RCVBUF of client connections; <= 0: the OS's.
 	SocketSendBuffer, SocketReceiveBuffer ByteSize
+	SocketListenBacklog                   int
 	NumReplicaFetchers                    int
 
 	// Caps on a fetch response's record bytes: a consumer's, and what a

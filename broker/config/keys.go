@@ -297,6 +297,9 @@ var table = []Key{
 	{Name: "socket.receive.buffer.bytes", Type: Int, Unit: Bytes, Default: "-1", Valid: atLeast(-1), Field: func(c *Config) any { return &c.SocketReceiveBuffer },
 		Doc: "SO_RCVBUF of client connections (-1: the OS default, autotuned; Kafka's default is 102400)."},
 
+	{Name: "socket.listen.backlog.size", Type: Int, Default: "50", Valid: atLeast(1), Field: func(c *Config) any { return &c.SocketListenBacklog },
+		Doc: "Connections each listener's socket holds, handshaken and not yet accepted (listen(2)'s backlog, capped by net.core.somaxconn)."},
+
 	// Consumer groups and offsets.
 	{Name: "offsets.topic.replication.factor", Type: Short, Default: "3", Valid: atLeast(1), Field: func(c *Config) any { return &c.OffsetsTopicReplicationFactor },
 		Doc: "The replication factor of __consumer_offsets (fewer while fewer brokers are alive)."},

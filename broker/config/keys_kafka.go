@@ -199,8 +199,6 @@ var kafkaKeys = []Key{
 		Doc: "Eligible leader replicas (KIP-966)."},
 	{Name: "control.plane.listener.name", Type: String, NoDefault: true, NoEffect: inertTuning,
 		Doc: "Listener reserved for the controller's requests to brokers."},
-	{Name: "socket.listen.backlog.size", Type: Int, Default: "50", Valid: atLeast(1), NoEffect: inertTuning,
-		Doc: "Backlog of pending connections of each listener."},
 	{Name: "queued.max.requests", Type: Int, Default: "500", Valid: atLeast(1), NoEffect: inertThreads,
 		Doc: "Requests queued for the request handlers before connections are no longer read (Gregor bounds them in bytes: queued.max.request.bytes)."},
 	{Name: "num.network.threads", Type: Int, Default: "3", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertThreads,

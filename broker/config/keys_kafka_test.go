@@ -48,7 +48,7 @@ func TestSchemaCoversKafkaConfigDef(t *testing.T) {
 // unknown, and each is listed with why it has no effect.
 func TestKafkaKeysLoadAndSayNoEffect(t *testing.T) {
 	c, err := Load(map[string]string{
-		"num.network.threads": "3", "num.io.threads": "8", "socket.listen.backlog.size": "50",
+		"num.network.threads": "3", "num.io.threads": "8", "queued.max.requests": "500",
 		"log.message.format.version": "2.8", "zookeeper.connection.timeout.ms": "18000",
 		"sasl.kerberos.service.name": "kafka", "log.retention.hours": "168",
 		"listener.name.sasl_plaintext.sasl.kerberos.service.name": "kafka",
@@ -63,7 +63,7 @@ func TestKafkaKeysLoadAndSayNoEffect(t *testing.T) {
 	for _, in := range NoEffectKeys(c.Values, false) {
 		got[in.Key] = in.Why
 	}
-	for _, k := range []string{"num.network.threads", "num.io.threads", "socket.listen.backlog.size", "log.message.format.version",
+	for _, k := range []string{"num.network.threads", "num.io.threads", "queued.max.requests", "log.message.format.version",
 		"zookeeper.connection.timeout.ms", "sasl.kerberos.service.name", "listener.name.sasl_plaintext.sasl.kerberos.service.name"} {
 		if got[k] == "" {
 			t.Errorf("%s not listed as without effect (%v)", k, got)

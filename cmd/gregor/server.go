@@ -119,7 +119,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 			s.shutdown(context.Background())
 			return nil, err
 		}
-		ln, err := protocol.ListenTCP(l.Addr(), s.net.Options.ReceiveBuffer)
+		ln, err := protocol.ListenTCP(l.Addr(), s.net.Options.ReceiveBuffer, s.net.Options.ListenBacklog)
 		if err != nil {
 			closeBound()
 			s.shutdown(context.Background())
@@ -240,6 +240,7 @@ func connectionOptions(c *config.Config) protocol.Options {
 		MaxRequestSize:                 int32(c.SocketRequestMax),
 		SendBuffer:                     int(c.SocketSendBuffer),
 		ReceiveBuffer:                  int(c.SocketReceiveBuffer),
+		ListenBacklog:                  c.SocketListenBacklog,
 		QueuedMaxRequestBytes:          int64(c.QueuedMaxRequestBytes),
 		ConnMaxQueuedBytes:             int64(c.ConnectionMaxQueuedBytes),
 		MaxConnections:                 c.MaxConnections,
