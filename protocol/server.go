@@ -440,7 +440,7 @@ func (s *Server) evictLocked() {
 		s.Stats.ConnsEvicted.Add(1)
 		s.rejectLog.Warn().Str(LogRemote, victim.RemoteAddr().String()).Int("open", len(s.conns)).
 			Msg("max.connections exceeded by an inter-broker connection; closing the least recently active client connection")
-		victim.Close()
+		go victim.Close() // not under mu: a TLS close may write
 	}
 }
 

@@ -69,7 +69,7 @@ func TestSocketBuffers(t *testing.T) {
 // from its handshake (its window scale and first window fit it), before
 // the server's own setting after accept.
 func TestListenTCPSetsReceiveBufferBeforeAccept(t *testing.T) {
-	ln, err := ListenTCP("127.0.0.1:0", 300_000)
+	ln, err := ListenTCP("127.0.0.1:0", 300_000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func TestListenTCPSetsReceiveBufferBeforeAccept(t *testing.T) {
 	if got := sockopt(t, nc, syscall.SO_RCVBUF); got != 600_000 {
 		t.Fatalf("accepted connection SO_RCVBUF %d, want 600000 inherited from the listener", got)
 	}
-	plain, err := ListenTCP("127.0.0.1:0", 0)
+	plain, err := ListenTCP("127.0.0.1:0", 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
