@@ -450,19 +450,9 @@ func TestAcceptRetriesAfterEMFILE(t *testing.T) {
 // ApiVersions answered, or is closed at once.
 func served(t *testing.T, addr, local string) (net.Conn, bool) {
 	t.Helper()
-	d := net.Dialer{Timeout: ioTimeout}
-	if local != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
-	}
-	c, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	av := kmsg.NewPtrApiVersionsRequest()
-	av.Version = 0
+	c := dialFrom(t, addr, local)
 	c.SetDeadline(time.Now().Add(ioTimeout))
-	if _, err := c.Write(frameFor(av, 1)); err != nil {
+	if _, err := c.Write(apiVersionsV0()); err != nil {
 		return c, false
 	}
 	var size [4]byte
@@ -538,6 +528,17 @@ func TestConnectionLimits(t *testing.T) {
 // without waiting for its answer.
 func sendAPIVersions(t *testing.T, addr, local string) net.Conn {
 	t.Helper()
+	c := dialFrom(t, addr, local)
+	if _, err := c.Write(apiVersionsV0()); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// dialFrom dials addr from local (empty: any), closing the connection
+// when the test ends.
+func dialFrom(t *testing.T, addr, local string) net.Conn {
+	t.Helper()
 	d := net.Dialer{Timeout: ioTimeout}
 	if local != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
@@ -547,12 +548,14 @@ func sendAPIVersions(t *testing.T, addr, local string) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// apiVersionsV0 is an ApiVersions v0 request frame, correlation id 1.
+func apiVersionsV0() []byte {
 	av := kmsg.NewPtrApiVersionsRequest()
 	av.Version = 0
-	if _, err := c.Write(frameFor(av, 1)); err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return frameFor(av, 1)
 }
 
 // An inter-broker connection over max.connections is let in, and the

@@ -207,39 +207,33 @@ func (b *backend) processQuotaUserClients(u string) error {
 }
 
 func (b *backend) processQuotaClients() error {
-	names, err := b.optionalChildren(keyQClients, b.p(configClientsPath))
-	if err != nil {
-		return err
-	}
 	q := &b.quotas
-	reconcile(q.clients, names, func(c string) {
-		q.clients[c] = true
-		b.mark(preQClient + c)
-	}, func(c string) {
-		delete(q.clients, c)
-		q.set("clients/"+c, nil)
-	})
-	if !q.readClients {
-		q.readClients, q.changed = true, true
-	}
-	return nil
+	return b.processQuotaRoot(keyQClients, configClientsPath, preQClient, "clients/", q.clients, &q.readClients)
 }
 
 func (b *backend) processQuotaIPs() error {
-	names, err := b.optionalChildren(keyQIPs, b.p(configIPsPath))
+	q := &b.quotas
+	return b.processQuotaRoot(keyQIPs, configIPsPath, preQIP, "ips/", q.ips, &q.readIPs)
+}
+
+// processQuotaRoot lists a root of single-name entities (/config/clients,
+// /config/ips) and reconciles known with it: a new name's config is
+// marked for reading, a gone one's quotas dropped.
+func (b *backend) processQuotaRoot(key, zpath, pre, entityPrefix string, known map[string]bool, read *bool) error {
+	names, err := b.optionalChildren(key, b.p(zpath))
 	if err != nil {
 		return err
 	}
 	q := &b.quotas
-	reconcile(q.ips, names, func(ip string) {
-		q.ips[ip] = true
-		b.mark(preQIP + ip)
-	}, func(ip string) {
-		delete(q.ips, ip)
-		q.set("ips/"+ip, nil)
+	reconcile(known, names, func(n string) {
+		known[n] = true
+		b.mark(pre + n)
+	}, func(n string) {
+		delete(known, n)
+		q.set(entityPrefix+n, nil)
 	})
-	if !q.readIPs {
-		q.readIPs, q.changed = true, true
+	if !*read {
+		*read, q.changed = true, true
 	}
 	return nil
 }
@@ -308,22 +302,15 @@ func (b *backend) ClientQuotas(ctx context.Context) (metadata.ClientQuotas, erro
 				}
 			}
 		}
-		clients, err := list(configClientsPath)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range clients {
-			if err := read("clients/" + c); err != nil {
+		for _, root := range []struct{ zpath, entityPrefix string }{{configClientsPath, "clients/"}, {configIPsPath, "ips/"}} {
+			names, err := list(root.zpath)
+			if err != nil {
 				return nil, err
 			}
-		}
-		ips, err := list(configIPsPath)
-		if err != nil {
-			return nil, err
-		}
-		for _, ip := range ips {
-			if err := read("ips/" + ip); err != nil {
-				return nil, err
+			for _, n := range names {
+				if err := read(root.entityPrefix + n); err != nil {
+					return nil, err
+				}
 			}
 		}
 		return out, nil
