@@ -498,9 +498,10 @@ func hcFillBulk(t *testing.T, addr, topic string) {
 
 // TestHostileFileDescriptorExhaustion: with RLIMIT_NOFILE at 256, 320
 // connections make accept fail with EMFILE; once they close, new clients
-// are served again.
+// are served again. (The listen backlog is raised from Kafka's 50 so that
+// the kernel completes all 320 handshakes while accept fails.)
 func TestHostileFileDescriptorExhaustion(t *testing.T) {
-	h := startHostile(t, brokertest.Options{NoFile: 256})
+	h := startHostile(t, brokertest.Options{NoFile: 256, Set: map[string]string{"socket.listen.backlog.size": "1024"}})
 	const n = 320
 	conns := make([]net.Conn, 0, n)
 	for i := 0; i < n; i++ {
