@@ -191,7 +191,7 @@ func (f *fetcher) run() {
 			continue
 		}
 		if conn == nil {
-			c, err := b.dialPeer(ctx, f.leader)
+			c, err := b.dialPeerBuffered(ctx, f.leader, int(b.cfg.ReplicaSocketReceiveBuffer))
 			if err != nil {
 				if failures%20 == 0 {
 					log.Warn().Err(err).Msg("connecting to leader to replicate")
@@ -260,7 +260,10 @@ func (f *fetcher) run() {
 // request sends one fetch; aborted is set when follow added partitions
 // meanwhile (or before it was sent).
 func (f *fetcher) request(ctx context.Context, conn *peerConn, req *kmsg.FetchRequest) (resp kmsg.Response, aborted bool, err error) {
-	rctx, rcancel := context.WithTimeout(ctx, f.f.b.cfg.ReplicaFetchWait+30*time.Second)
+	// replica.socket.timeout.ms bounds the wait for the answer, as it
+	// bounds Kafka's replica fetcher's requests (it is at least
+	// replica.fetch.wait.max.ms).
+	rctx, rcancel := context.WithTimeout(ctx, f.f.b.cfg.ReplicaSocketTimeout)
 	defer rcancel()
 	f.mu.Lock()
 	if f.added {
@@ -291,7 +294,7 @@ func (f *fetcher) buildFetch(parts []followed) (*kmsg.FetchRequest, map[string]m
 	req.SetVersion(12)
 	req.ReplicaID = b.id
 	req.MaxWaitMillis = int32(b.cfg.ReplicaFetchWait / time.Millisecond)
-	req.MinBytes = 1
+	req.MinBytes = int32(b.cfg.ReplicaFetchMin)
 	req.MaxBytes = int32(b.cfg.ReplicaFetchResponseMax)
 	req.IsolationLevel = 0
 	req.SessionID, req.SessionEpoch = 0, -1

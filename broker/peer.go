@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"gregor/protocol"
 	"io"
 	"net"
 	"strconv"
@@ -45,6 +46,13 @@ func (b *Broker) interBrokerListener() (string, bool) {
 
 // dialPeer connects to broker id on the inter-broker listener.
 func (b *Broker) dialPeer(ctx context.Context, id int32) (*peerConn, error) {
+	return b.dialPeerBuffered(ctx, id, 0)
+}
+
+// dialPeerBuffered is dialPeer with SO_RCVBUF set before the handshake
+// when receiveBuffer > 0 (a follower's replica.socket.receive.buffer.bytes),
+// so the window scale offered fits it.
+func (b *Broker) dialPeerBuffered(ctx context.Context, id int32, receiveBuffer int) (*peerConn, error) {
 	name, ok := b.interBrokerListener()
 	if !ok {
 		return nil, errors.New("no listener to reach other brokers on")
@@ -53,7 +61,7 @@ func (b *Broker) dialPeer(ctx context.Context, id int32) (*peerConn, error) {
 	if !ok {
 		return nil, kerr.BrokerNotAvailable
 	}
-	var d net.Dialer
+	d := net.Dialer{Control: protocol.ReceiveBufferControl(receiveBuffer)}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(int(port))))
 	if err != nil {
 		return nil, err

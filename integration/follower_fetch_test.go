@@ -220,3 +220,28 @@ func TestRackAwareFetchFromFollower(t *testing.T) {
 		t.Errorf("the consumer in rack-%d never fetched from follower %d (fetches by broker: %v)", follower, follower, hook.n)
 	}
 }
+
+// replica.fetch.min.bytes: a follower's fetch waits at the leader for
+// that many bytes, up to replica.fetch.wait.max.ms, as in Kafka. So with
+// 1 MB and 1.5 s, small acks=all records produced one at a time each wait
+// out the follower's long poll, where with the default (1 byte) they take
+// milliseconds.
+func TestReplicaFetchMinBytes(t *testing.T) {
+	c := startCluster(t, 2, map[string]string{"replica.fetch.min.bytes": "1048576", "replica.fetch.wait.max.ms": "1500"})
+	topic := "min-bytes"
+	cl := c.replicatedTopic(topic, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	produce := func(i int) {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("r%d", i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(0) // the first may land at any point of a long poll
+	start := time.Now()
+	produce(1)
+	produce(2)
+	if took := time.Since(start); took < 2*time.Second {
+		t.Fatalf("two acks=all records one after another took %v with replica.fetch.min.bytes=1 MB and replica.fetch.wait.max.ms=1500, want each to wait out a long poll (at least 2 s together)", took)
+	}
+}

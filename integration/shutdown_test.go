@@ -161,7 +161,7 @@ func TestControlledShutdownAnswersWaitingProduceAtOnce(t *testing.T) {
 // partition) is abandoned. Until it fetches, the new leader holds its high
 // watermark, so acks=all produce would wait out the long poll.
 func TestNewLeaderIsFetchedFromAtOnce(t *testing.T) {
-	c := startCluster(t, 3, map[string]string{"replica.fetch.wait.max.ms": "5000", "auto.leader.rebalance.enable": "false"})
+	c := startCluster(t, 3, map[string]string{"replica.fetch.wait.max.ms": "5000", "replica.lag.time.max.ms": "5000", "auto.leader.rebalance.enable": "false"})
 	topic := "refetch"
 	// Partition 1, led by broker 2 and never written to, keeps broker 3's
 	// fetcher for broker 2 in long polls.

@@ -18,7 +18,7 @@ import (
 func ListenTCP(addr string, receiveBuffer, backlog int) (net.Listener, error) {
 	lc := net.ListenConfig{}
 	if receiveBuffer > 0 {
-		lc.Control = func(_, _ string, c syscall.RawConn) error { return setReceiveBuffer(c, receiveBuffer) }
+		lc.Control = ReceiveBufferControl(receiveBuffer)
 	}
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil || backlog <= 0 {
@@ -35,4 +35,14 @@ func ListenTCP(addr string, receiveBuffer, backlog int) (net.Listener, error) {
 		}
 	}
 	return ln, nil
+}
+
+// ReceiveBufferControl is a net.Dialer Control that sets SO_RCVBUF (> 0)
+// before the connection's handshake, so the window scale offered fits it;
+// nil for 0 or less.
+func ReceiveBufferControl(n int) func(network, address string, c syscall.RawConn) error {
+	if n <= 0 {
+		return nil
+	}
+	return func(_, _ string, c syscall.RawConn) error { return setReceiveBuffer(c, n) }
 }

@@ -99,3 +99,26 @@ func TestListenTCPSetsReceiveBufferBeforeAccept(t *testing.T) {
 		t.Fatal("ListenTCP with no receive buffer set SO_RCVBUF")
 	}
 }
+
+// ReceiveBufferControl sets SO_RCVBUF on a dialled connection before its
+// handshake (a follower's replica.socket.receive.buffer.bytes); 0 leaves
+// the OS's.
+func TestReceiveBufferControlOnDial(t *testing.T) {
+	ln, err := ListenTCP("127.0.0.1:0", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	d := net.Dialer{Control: ReceiveBufferControl(300_000)}
+	c, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := sockopt(t, c, syscall.SO_RCVBUF); got != 600_000 {
+		t.Fatalf("dialled connection SO_RCVBUF %d, want 600000", got)
+	}
+	if ReceiveBufferControl(0) != nil || ReceiveBufferControl(-1) != nil {
+		t.Fatal("a Control for no receive buffer")
+	}
+}

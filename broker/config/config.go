@@ -67,7 +67,13 @@ type Config struct {
 	ReplicaFetchMax   ByteSize
 	ReplicaLagTimeMax time.Duration
 	ReplicaFetchWait  time.Duration
-	SocketRequestMax  ByteSize
+	// ReplicaFetchMin, ReplicaSocketTimeout and
+	// ReplicaSocketReceiveBuffer are replica.fetch.min.bytes,
+	// replica.socket.timeout.ms and replica.socket.receive.buffer.bytes.
+	ReplicaFetchMin            ByteSize
+	ReplicaSocketTimeout       time.Duration
+	ReplicaSocketReceiveBuffer ByteSize
+	SocketRequestMax           ByteSize
 	// SO_SNDBUF and SO_RCVBUF of client connections; <= 0: the OS's.
 	SocketSendBuffer, SocketReceiveBuffer ByteSize
 	SocketListenBacklog                   int
@@ -373,6 +379,15 @@ func (c *Config) derive() []error {
 	if c.ConnectionsMaxIdle > 0 && c.FailedAuthDelay >= c.ConnectionsMaxIdle {
 		errs = append(errs, fmt.Errorf("connection.failed.authentication.delay.ms=%d should always be less than connections.max.idle.ms=%d to prevent unnecessary socket timeouts",
 			c.FailedAuthDelay.Milliseconds(), c.ConnectionsMaxIdle.Milliseconds()))
+	}
+	// As Kafka's KafkaConfig requires.
+	if c.ReplicaFetchWait > c.ReplicaSocketTimeout {
+		errs = append(errs, fmt.Errorf("replica.socket.timeout.ms=%d should always be at least replica.fetch.wait.max.ms=%d to prevent unnecessary socket timeouts",
+			c.ReplicaSocketTimeout.Milliseconds(), c.ReplicaFetchWait.Milliseconds()))
+	}
+	if c.ReplicaFetchWait > c.ReplicaLagTimeMax {
+		errs = append(errs, fmt.Errorf("replica.fetch.wait.max.ms=%d should always be less than or equal to replica.lag.time.max.ms=%d to prevent frequent changes in ISR",
+			c.ReplicaFetchWait.Milliseconds(), c.ReplicaLagTimeMax.Milliseconds()))
 	}
 	errs = append(errs, c.deriveSecurity()...)
 	errs = append(errs, c.derivePasswordEncoder()...)

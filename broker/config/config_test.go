@@ -364,3 +364,31 @@ func TestZeroConnectionsPerIPNeedsOverrides(t *testing.T) {
 		t.Fatal("a dynamic max.connections.per.ip=0 without overrides was accepted")
 	}
 }
+
+// The replica fetch keys hold together as Kafka's KafkaConfig requires:
+// the fetch's long poll within the socket timeout and within the lag
+// time; and the three that were inert now load into the config.
+func TestReplicaFetchKeys(t *testing.T) {
+	for _, tc := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"replica.fetch.wait.max.ms": "2000", "replica.socket.timeout.ms": "1000"}, "replica.socket.timeout.ms"},
+		{map[string]string{"replica.fetch.wait.max.ms": "5000", "replica.lag.time.max.ms": "3000"}, "replica.lag.time.max.ms"},
+	} {
+		if _, err := Load(tc.set, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want an error naming %s", tc.set, err, tc.want)
+		}
+	}
+	c, err := Load(map[string]string{"replica.fetch.min.bytes": "4096", "replica.socket.timeout.ms": "60000", "replica.socket.receive.buffer.bytes": "131072"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ReplicaFetchMin != 4096 || c.ReplicaSocketTimeout != time.Minute || c.ReplicaSocketReceiveBuffer != 131072 {
+		t.Errorf("loaded %d, %v, %d", c.ReplicaFetchMin, c.ReplicaSocketTimeout, c.ReplicaSocketReceiveBuffer)
+	}
+	d, _ := Load(map[string]string{}, nil)
+	if d.ReplicaFetchMin != 1 || d.ReplicaSocketTimeout != 30*time.Second || d.ReplicaSocketReceiveBuffer != -1 {
+		t.Errorf("defaults %d, %v, %d; want 1, 30s and -1 (the OS's)", d.ReplicaFetchMin, d.ReplicaSocketTimeout, d.ReplicaSocketReceiveBuffer)
+	}
+}

@@ -220,6 +220,15 @@ var table = []Key{
 		Doc: "How often the high watermarks, log start offsets and recovery points are checkpointed to disk."},
 	{Name: "replica.fetch.wait.max.ms", Type: Int, Unit: Millis, Default: "500", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaFetchWait },
 		Doc: "How long a follower's fetch waits at the leader for data."},
+	{Name: "replica.fetch.min.bytes", Type: Int, Unit: Bytes, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaFetchMin },
+		Doc: "Least bytes a follower's fetch waits for (up to replica.fetch.wait.max.ms) before the leader answers it."},
+	{Name: "replica.socket.timeout.ms", Type: Int, Unit: Millis, Default: "30000", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaSocketTimeout },
+		Doc: "How long a follower waits for a fetch's answer before it reconnects (at least replica.fetch.wait.max.ms)."},
+	// Kafka's default is 64 KB; a fixed buffer slows replication on fast
+	// links as it slowed produce (socket.receive.buffer.bytes above), so
+	// Gregor leaves it to the OS unless it is set.
+	{Name: "replica.socket.receive.buffer.bytes", Type: Int, Unit: Bytes, Default: "-1", Valid: atLeast(-1), Field: func(c *Config) any { return &c.ReplicaSocketReceiveBuffer },
+		Doc: "SO_RCVBUF of a follower's connections to leaders (-1: the OS default, autotuned; Kafka's default is 65536)."},
 	// Gregor runs one fetcher per leader: num.replica.fetchers is accepted
 	// (and may be altered, as in Kafka) but has no effect.
 	{Name: "num.replica.fetchers", Type: Int, Default: "1", Valid: between(1, maxReplicaFetchers), Scope: ClusterWide, Field: func(c *Config) any { return &c.NumReplicaFetchers },
