@@ -84,7 +84,7 @@ func (c *groupCoordinator) syncGroup(ctx context.Context, groupID string, sr syn
 	generation := g.generation
 	g.mu.Unlock()
 	if w != nil {
-		c.assignmentStored(g, generation, awaitWrite(ctx, *w, commitTimeout))
+		c.assignmentStored(g, generation, awaitWrite(ctx, *w, c.commitTimeout()))
 	}
 	if ch == nil {
 		return res

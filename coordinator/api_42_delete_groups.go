@@ -58,7 +58,7 @@ func (c *groupCoordinator) deleteGroup(ctx context.Context, id string) *kerr.Err
 	if kerrv != nil {
 		return kerrv
 	}
-	if err := awaitWrite(ctx, w, commitTimeout); err != nil {
+	if err := awaitWrite(ctx, w, c.commitTimeout()); err != nil {
 		return c.kerrOf(err)
 	}
 	c.log.Info().Str("group", id).Msg("deleted group")

@@ -72,7 +72,7 @@ func (c *groupCoordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDelet
 	if kerrv != nil {
 		return nil, kerrv
 	}
-	if err := awaitWrite(ctx, w, commitTimeout); err != nil {
+	if err := awaitWrite(ctx, w, c.commitTimeout()); err != nil {
 		return nil, c.kerrOf(err)
 	}
 	return codes, nil

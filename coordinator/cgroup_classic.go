@@ -217,7 +217,7 @@ func (c *groupCoordinator) downgradeToClassic(g *group, leaving string) (pending
 	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Int("members", len(g.members)).
 		Msg("downgraded the consumer group to a classic group")
 	c.prepareRebalance(g, "downgraded from a consumer group")
-	ref := &writeRef{w: w}
+	ref := &writeRef{w: w, timeout: c.commitTimeout()}
 	g.lastWrite = ref
 	return pendingWrite{w: ref}, nil
 }

@@ -685,7 +685,10 @@ func (s *memberSub) idOr() string {
 }
 
 // writeRef is an appended write of a group's records.
-type writeRef struct{ w runtime.Write }
+type writeRef struct {
+	w       runtime.Write
+	timeout time.Duration // offsets.commit.timeout.ms
+}
 
 // pendingWrite is what an answer waits for.
 type pendingWrite struct{ w *writeRef }
@@ -695,7 +698,7 @@ func (p pendingWrite) await(ctx context.Context) error {
 	if p.w == nil {
 		return nil
 	}
-	return awaitWrite(ctx, p.w.w, commitTimeout)
+	return awaitWrite(ctx, p.w.w, p.w.timeout)
 }
 
 // commitCG appends an operation's records and, once the leader has them,
@@ -729,7 +732,7 @@ func (c *groupCoordinator) commitCG(t *cgTxn) (pendingWrite, error) {
 	if cg != nil && t.regexCheckMs > 0 {
 		cg.regexCheckMs = t.regexCheckMs
 	}
-	ref := &writeRef{w: w}
+	ref := &writeRef{w: w, timeout: c.commitTimeout()}
 	g.lastWrite = ref
 	return pendingWrite{w: ref}, nil
 }

@@ -21,6 +21,10 @@ type Config struct {
 	// Kafka's default, 100 MiB).
 	TxnTopicSegmentBytes int64
 	OffsetsRetention     time.Duration
+	// OffsetsCommitTimeout is offsets.commit.timeout.ms: how long a
+	// request waits for its group records to be replicated (0: Kafka's
+	// default, 5 s).
+	OffsetsCommitTimeout time.Duration
 	// OffsetMetadataMaxBytes is offset.metadata.max.bytes: a committed
 	// offset's metadata may be no longer (0: none but empty ones;
 	// negative: none at all, as in Kafka).

@@ -243,8 +243,13 @@ func (c *groupCoordinator) appendRecords(g *group, recs []records.Record, pid in
 }
 
 // commitTimeout bounds how long a request waits for its group records to
-// be replicated (Kafka's offsets.commit.timeout.ms).
-const commitTimeout = 5 * time.Second
+// be replicated (offsets.commit.timeout.ms).
+func (b base) commitTimeout() time.Duration {
+	if b.cfg.OffsetsCommitTimeout > 0 {
+		return b.cfg.OffsetsCommitTimeout
+	}
+	return 5 * time.Second
+}
 
 // awaitWrite waits, holding no lock, for up to timeout until a write is
 // committed. The wait does not end with the request's connection: what

@@ -62,7 +62,7 @@ func (c *groupCoordinator) appendOffsets(g *group, entries map[topicPartition]of
 // group's (unless a later commit got there first), a transaction's wait
 // for its marker.
 func (c *groupCoordinator) completeCommit(ctx context.Context, pc *pendingCommit) error {
-	err := awaitWrite(ctx, pc.w, commitTimeout)
+	err := awaitWrite(ctx, pc.w, c.commitTimeout())
 	g := pc.g
 	g.mu.Lock()
 	defer g.mu.Unlock()

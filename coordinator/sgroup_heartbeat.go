@@ -196,7 +196,7 @@ func (c *groupCoordinator) commitSG(t *sgTxn) (pendingWrite, error) {
 		r.apply(&sg)
 	}
 	g.share = sg
-	ref := &writeRef{w: w}
+	ref := &writeRef{w: w, timeout: c.commitTimeout()}
 	g.lastWrite = ref
 	return pendingWrite{w: ref}, nil
 }

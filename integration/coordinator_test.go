@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // javaPartitionFor is Kafka's group partition: abs(String.hashCode) % n
@@ -247,4 +248,69 @@ func commitError(resp *kmsg.OffsetCommitResponse) error {
 		}
 	}
 	return nil
+}
+
+// offsets.commit.timeout.ms bounds how long an offset commit waits for
+// the offsets topic's in-sync replicas, as in Kafka: with a follower of
+// the group's offsets partition stopped (SIGSTOP) but still in the ISR
+// (replica.lag.time.max.ms 30 s), a commit fails after the timeout (1 s
+// here) with COORDINATOR_NOT_AVAILABLE. With Kafka's 5 s it would still
+// be waiting when the stopped broker's ZooKeeper session expires (4 s),
+// and succeed once the ISR shrinks.
+func TestOffsetsCommitTimeout(t *testing.T) {
+	c := startCluster(t, 2, map[string]string{"replica.lag.time.max.ms": "30000", "offsets.commit.timeout.ms": "1000"})
+	topic, group := "committed", "commit-timeout"
+	c.createTopic(topic, 1, 2, nil)
+	// OffsetCommit by topic name (v10 names topics by id).
+	vs := kversion.Stable()
+	vs.SetMaxKeyVersion(kmsg.OffsetCommit.Int16(), 8)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.MaxVersions(vs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var coord int32 = -1
+	waitFor(t, "a coordinator for the group", 30*time.Second, func() bool {
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.CoordinatorKey = group
+		resp, err := fc.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			return false
+		}
+		coord = resp.NodeID
+		return true
+	})
+	c.awaitISR("__consumer_offsets", 2, 30*time.Second)
+	commit := func() (int16, time.Duration) {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Group, req.Generation = group, -1
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Offset = 1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		start := time.Now()
+		resp, err := req.RequestWith(ctx, cl.Broker(int(coord)))
+		if err != nil {
+			t.Fatalf("OffsetCommit to broker %d: %v", coord, err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode, time.Since(start)
+	}
+	if code, _ := commit(); code != 0 {
+		t.Fatalf("a commit with both replicas up: %v", kerr.ErrorForCode(code))
+	}
+	follower := c.brokers[3-coord]
+	follower.Pause()
+	defer follower.Resume()
+	code, took := commit()
+	if code != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("a commit with the offsets partition's follower stopped in the ISR: %v after %v, want COORDINATOR_NOT_AVAILABLE after offsets.commit.timeout.ms (1s)", kerr.ErrorForCode(code), took)
+	}
+	if took < 900*time.Millisecond {
+		t.Fatalf("the commit failed after %v, before offsets.commit.timeout.ms (1s)", took)
+	}
+	t.Logf("the commit failed with COORDINATOR_NOT_AVAILABLE after %v", took.Round(time.Millisecond))
 }

@@ -113,6 +113,7 @@ type Config struct {
 	OffsetsTopicSegmentBytes      ByteSize
 	TxnStateSegmentBytes          ByteSize
 	OffsetsRetention              time.Duration
+	OffsetsCommitTimeout          time.Duration
 	OffsetMetadataMaxBytes        int32
 	OffsetsRetentionCheck         time.Duration
 	GroupInitialRebalanceDelay    time.Duration

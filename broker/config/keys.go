@@ -320,6 +320,8 @@ var table = []Key{
 		Doc: "The segment size of __transaction_state, set when the topic is created."},
 	{Name: "offset.metadata.max.bytes", Type: Int, Default: "4096", Field: func(c *Config) any { return &c.OffsetMetadataMaxBytes },
 		Doc: "Largest metadata string of a committed offset; a longer one is refused with OFFSET_METADATA_TOO_LARGE."},
+	{Name: "offsets.commit.timeout.ms", Type: Int, Unit: Millis, Default: "5000", Valid: atLeast(1), Field: func(c *Config) any { return &c.OffsetsCommitTimeout },
+		Doc: "How long an offset commit (and any other group record write) waits for the offsets topic's in-sync replicas before it fails with COORDINATOR_NOT_AVAILABLE, as Kafka's does."},
 	{Name: "offsets.retention.minutes", Type: Int, Unit: Minutes, Default: "10080", Valid: atLeast(1), Field: func(c *Config) any { return &c.OffsetsRetention },
 		Doc: "How long the committed offsets of an empty group are kept."},
 	{Name: "offsets.retention.check.interval.ms", Type: Long, Unit: Millis, Default: "600000", Valid: atLeast(1), Field: func(c *Config) any { return &c.OffsetsRetentionCheck },

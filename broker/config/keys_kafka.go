@@ -223,8 +223,6 @@ var kafkaKeys = []Key{
 		Doc: "Read buffer when loading __consumer_offsets."},
 	{Name: "offsets.topic.compression.codec", Type: Int, Default: "0", NoEffect: inertTuning,
 		Doc: "Compression of __consumer_offsets records."},
-	{Name: "offsets.commit.timeout.ms", Type: Int, Default: "5000", Valid: atLeast(1), NoEffect: inertTuning,
-		Doc: "How long an offset commit waits for replication."},
 	{Name: "offsets.commit.required.acks", Type: Short, Default: "-1", NoEffect: inertTuning,
 		Doc: "acks of offset commits (deprecated)."},
 	{Name: "log.cleaner.threads", Type: Int, Default: "1", Valid: atLeast(0), Scope: ClusterWide, NoEffect: inertThreads,

@@ -267,6 +267,7 @@ func coordinatorConfig(c *config.Config) coordinator.Config {
 		OffsetsTopicSegmentBytes:  int64(c.OffsetsTopicSegmentBytes),
 		TxnTopicSegmentBytes:      int64(c.TxnStateSegmentBytes),
 		OffsetsRetention:          c.OffsetsRetention,
+		OffsetsCommitTimeout:      c.OffsetsCommitTimeout,
 		OffsetMetadataMaxBytes:    c.OffsetMetadataMaxBytes,
 		OffsetsRetentionCheck:     c.OffsetsRetentionCheck,
 		InitialRebalanceDelay:     c.GroupInitialRebalanceDelay,
