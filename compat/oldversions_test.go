@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
@@ -110,7 +111,13 @@ func TestOldVersionsAdminAtZero(t *testing.T) {
 		rp.Partition, rp.Timestamp, rp.MaxNumOffsets = 0, c.ts, 1
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
+		// On a cluster the client's view of a new topic's leaders may
+		// lag (LEADER_NOT_AVAILABLE, retriable): ask again, bounded.
+		var resp *kmsg.ListOffsetsResponse
+		waitFor(t, "ListOffsets v0 to reach partition 0's leader", 10*time.Second, func() bool {
+			resp, err = req.RequestWith(ctx, cl)
+			return err == nil || !kerr.IsRetriable(err)
+		})
 		must("ListOffsets", err)
 		sp := resp.Topics[0].Partitions[0]
 		if resp.Version != 0 || sp.ErrorCode != 0 || len(sp.OldStyleOffsets) != 1 || sp.OldStyleOffsets[0] != c.want {
