@@ -88,10 +88,7 @@ type Broker struct {
 	clientQuotasOnce sync.Once
 	// ipRates are the per-IP connection creation rates
 	// (ip_connection_rates.go).
-	ipRates struct {
-		mu sync.Mutex
-		ipRatesState
-	}
+	ipRates ipRatesState
 	// ops are the counters operators read (ops.go).
 	ops opsStats
 	// peerPool keeps connections to other brokers (peer.go).

@@ -11,6 +11,7 @@ import (
 	"context"
 	"math"
 	"net"
+	"sync"
 	"time"
 
 	"gregor/broker/metadata"
@@ -25,6 +26,7 @@ type IPConnectionRates struct {
 
 // ipRatesState is the broker's copy and its listeners (guarded by mu).
 type ipRatesState struct {
+	mu        sync.Mutex
 	seq       uint64 // deliveries begun
 	applied   uint64 // the delivery in force
 	rates     IPConnectionRates
