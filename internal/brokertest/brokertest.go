@@ -317,9 +317,53 @@ func (b *Broker) Kill() { b.signal(syscall.SIGKILL, true) }
 // Stop sends SIGTERM (a graceful shutdown) and waits for the exit.
 func (b *Broker) Stop() { b.signal(syscall.SIGTERM, true) }
 
-// Pause stops the process with SIGSTOP; Resume continues it.
-func (b *Broker) Pause()  { b.signal(syscall.SIGSTOP, false) }
+// Pause stops the process with SIGSTOP and returns once every one of its
+// threads has stopped; Resume continues it. kill(2) returns before the
+// stop takes effect: the kernel wakes one thread to take the signal and
+// that thread stops the others, so on a busy machine the process can
+// still answer requests for a millisecond or more after the signal.
+func (b *Broker) Pause() {
+	b.signal(syscall.SIGSTOP, false)
+	pid := b.Pid()
+	if pid == 0 {
+		return
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !ProcStopped(pid) {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("gregor at %s (pid %d): not every thread stopped within 10s of SIGSTOP", b.Addr, pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (b *Broker) Resume() { b.signal(syscall.SIGCONT, false) }
+
+// ProcStopped reports whether every thread of a process is stopped by a
+// signal (state T in /proc/<pid>/task/<tid>/stat). A process that is gone
+// counts as stopped.
+func ProcStopped(pid int) bool {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return true
+	}
+	for _, task := range tasks {
+		data, err := os.ReadFile(dir + "/" + task.Name() + "/stat")
+		if err != nil {
+			continue // the thread exited
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(data, ')')
+		if i < 0 || i+2 >= len(data) {
+			return false
+		}
+		if st := data[i+2]; st != 'T' && st != 'Z' && st != 'X' {
+			return false
+		}
+	}
+	return true
+}
 
 // Pid returns the broker process's id, or 0 if it is not running.
 func (b *Broker) Pid() int {
