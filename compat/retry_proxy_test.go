@@ -1,9 +1,9 @@
 package compat
 
 // Producer retries over dropped connections. A TCP proxy between the
-// clients and the broker forwards requests, waits for the broker's answer
-// to every Nth Produce request and then, instead of forwarding it, closes
-// the connection: the broker has written the batch but the client never
+// clients and the broker forwards requests and answers, and instead of
+// forwarding every Nth answer to a Produce request it closes the
+// connection: the broker has written the batch but the client never
 // hears so, reconnects (the broker advertises the proxy's address) and
 // sends it again. Idempotent and transactional producers must end with
 // each record stored exactly once; a non-idempotent producer may
@@ -26,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"gregor/internal/brokertest"
 )
@@ -36,8 +37,15 @@ const (
 )
 
 // rpProxy forwards Kafka connections to target and drops the connection
-// instead of forwarding every dropEvery-th response to a request with a
-// key in drop. It assumes every request is answered (no acks=0 produce).
+// instead of forwarding every Nth answer to a request with a key in drop.
+// It assumes every request is answered (no acks=0 produce).
+//
+// The count is of answers, not of requests: a client pipelining five
+// Produce requests that are all sent again on the next connection would
+// otherwise meet the same phase every time (the first of the five counted
+// as the fifth), have the first answer on every connection dropped and
+// make no progress. Counting answers, each connection delivers at least
+// N-1 answers before a drop.
 type rpProxy struct {
 	ln     net.Listener
 	target string
@@ -115,7 +123,8 @@ func (p *rpProxy) untrack(c net.Conn) {
 	c.Close()
 }
 
-// decide counts a request of key and says whether its answer is dropped.
+// decide counts an answer to a request of key and says whether it is
+// dropped.
 func (p *rpProxy) decide(key int16) bool {
 	every, ok := p.drop[key]
 	if !ok || every <= 0 {
@@ -167,10 +176,10 @@ func (p *rpProxy) handle(client net.Conn) {
 	}
 	defer p.untrack(server)
 
-	// Correlation id -> drop the answer. Kafka answers in order on a
+	// Correlation id -> the request's key. Kafka answers in order on a
 	// connection, but matching by id does not rely on it.
 	var mu sync.Mutex
-	pending := map[int32]bool{}
+	pending := map[int32]int16{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -184,7 +193,7 @@ func (p *rpProxy) handle(client net.Conn) {
 			key := int16(binary.BigEndian.Uint16(frame[4:6]))
 			corr := int32(binary.BigEndian.Uint32(frame[8:12]))
 			mu.Lock()
-			pending[corr] = p.decide(key)
+			pending[corr] = key
 			mu.Unlock()
 			if _, err := server.Write(frame); err != nil {
 				return
@@ -198,10 +207,10 @@ func (p *rpProxy) handle(client net.Conn) {
 		}
 		corr := int32(binary.BigEndian.Uint32(frame[4:8]))
 		mu.Lock()
-		drop := pending[corr]
+		key, ok := pending[corr]
 		delete(pending, corr)
 		mu.Unlock()
-		if drop {
+		if ok && p.decide(key) {
 			// The broker has done the work; the client never learns it.
 			p.dropped.Add(1)
 			break
@@ -455,26 +464,36 @@ func TestRetryProxyIdempotentProducer(t *testing.T) {
 
 // TestRetryProxyTransactions commits several transactions through the
 // dropping proxy; read_committed sees each committed record exactly once.
-// In the second variant the answers to every 2nd EndTxn and every 3rd
-// AddPartitionsToTxn are dropped too, so the coordinator sees retries of
-// requests it has already carried out.
+// In the other variants the answers to every 2nd EndTxn are dropped too,
+// so the coordinator sees retries of requests it has already carried out:
+// with transactions v2 (KIP-890, where Produce adds the partitions) and
+// with v1, a client capped below EndTxn v5 that adds them with
+// AddPartitionsToTxn, every 3rd answer to which is dropped as well.
 func TestRetryProxyTransactions(t *testing.T) {
+	v1 := kversion.Stable()
+	v1.SetMaxKeyVersion(int16(kmsg.EndTxn), 4)
 	for _, v := range []struct {
 		name  string
 		extra map[int16]int
+		opts  []kgo.Opt
+		// keys whose answers must have been dropped at least once
+		dropped []int16
 	}{
-		{"produce", nil},
-		{"produce-endtxn-addpartitions", map[int16]int{int16(kmsg.EndTxn): 2, int16(kmsg.AddPartitionsToTxn): 3}},
+		{"produce", nil, nil, nil},
+		{"produce-endtxn-v2", map[int16]int{int16(kmsg.EndTxn): 2}, nil, []int16{int16(kmsg.EndTxn)}},
+		{"produce-endtxn-addpartitions-v1", map[int16]int{int16(kmsg.EndTxn): 2, int16(kmsg.AddPartitionsToTxn): 3},
+			[]kgo.Opt{kgo.MaxVersions(v1)}, []int16{int16(kmsg.EndTxn), int16(kmsg.AddPartitionsToTxn)}},
 	} {
-		t.Run(v.name, func(t *testing.T) { rpTransactions(t, v.extra) })
+		t.Run(v.name, func(t *testing.T) { rpTransactions(t, v.extra, v.dropped, v.opts...) })
 	}
 }
 
-func rpTransactions(t *testing.T, extra map[int16]int) {
+func rpTransactions(t *testing.T, extra map[int16]int, mustDrop []int16, opts ...kgo.Opt) {
 	b, p := rpStart(t, extra)
 	topic := randomName("retry-txn")
 	createTopic(t, b.Addr, topic, rpPartitions)
-	cl := rpProducer(t, p, topic, kgo.TransactionalID(randomName("txid")), kgo.TransactionTimeout(60*time.Second))
+	opts = append([]kgo.Opt{kgo.TransactionalID(randomName("txid")), kgo.TransactionTimeout(60 * time.Second)}, opts...)
+	cl := rpProducer(t, p, topic, opts...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var want []string
@@ -493,6 +512,12 @@ func rpTransactions(t *testing.T, extra map[int16]int) {
 	t.Logf("%d records committed; proxy dropped %d connections after the broker answered (per key seen: %v)", len(want), p.dropped.Load(), p.seenCounts())
 	if p.dropped.Load() < 5 {
 		t.Fatalf("the proxy dropped %d Produce answers: too few retries to show anything", p.dropped.Load())
+	}
+	seen := p.seenCounts()
+	for _, k := range mustDrop {
+		if seen[k] < extra[k] {
+			t.Fatalf("the client sent %d %s requests: none of their answers was dropped", seen[k], kmsg.NameForKey(k))
+		}
 	}
 	recs := rpRead(t, b, p, topic, true, func(r []ccRecord) bool { return len(r) >= len(want) })
 	got := make([]string, len(recs))
