@@ -3,6 +3,9 @@ package integration
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,4 +247,109 @@ func TestReplicaFetchMinBytes(t *testing.T) {
 	if took := time.Since(start); took < 2*time.Second {
 		t.Fatalf("two acks=all records one after another took %v with replica.fetch.min.bytes=1 MB and replica.fetch.wait.max.ms=1500, want each to wait out a long poll (at least 2 s together)", took)
 	}
+}
+
+// replica.socket.timeout.ms bounds how long a follower waits for its
+// leader's answer, as Kafka's replica fetcher does: with the leader stopped
+// (SIGSTOP, its ZooKeeper session alive), the follower gives up on its
+// fetch after the timeout (1 s here), says so and reconnects; once the
+// leader runs again replication carries on. Without the bound the
+// follower would wait on the stopped leader indefinitely.
+func TestReplicaSocketTimeout(t *testing.T) {
+	c := startCluster(t, 2, map[string]string{
+		"zookeeper.session.timeout.ms": "20000",
+		"replica.lag.time.max.ms":      "30000",
+		"replica.fetch.wait.max.ms":    "200",
+		"replica.socket.timeout.ms":    "1000",
+	})
+	topic := "socket-timeout"
+	cl := c.replicatedTopic(topic, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("before")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	leader := c.leaderOf(topic, 0)
+	follower := c.brokers[3-leader]
+	const timedOut = "replica fetch failed; reconnecting"
+	before := strings.Count(follower.Logs(1<<20), timedOut)
+	c.brokers[leader].Pause()
+	paused := time.Now()
+	var took time.Duration
+	waitFor(t, "the follower to time out its fetch from the stopped leader", 10*time.Second, func() bool {
+		logs := follower.Logs(1 << 20)
+		if strings.Count(logs, timedOut) > before && strings.Contains(logs, "i/o timeout") {
+			took = time.Since(paused)
+			return true
+		}
+		return false
+	})
+	c.brokers[leader].Resume()
+	// The fetch in flight was sent at most replica.fetch.wait.max.ms
+	// before the pause.
+	if took < 700*time.Millisecond {
+		t.Fatalf("the follower gave up %v after the leader stopped, before replica.socket.timeout.ms (1s)", took)
+	}
+	t.Logf("the follower gave up on the stopped leader after %v", took.Round(time.Millisecond))
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("after")}).FirstErr(); err != nil {
+		t.Fatalf("acks=all after the leader resumed: %v", err)
+	}
+	c.awaitISR(topic, 2, 30*time.Second)
+}
+
+// replica.socket.receive.buffer.bytes sets SO_RCVBUF on a follower's
+// connections to its leader: ss(8) shows the follower's socket to the
+// leader with the receive buffer the kernel made of it (twice the value
+// set, as Linux doubles SO_RCVBUF for its own bookkeeping).
+func TestReplicaSocketReceiveBuffer(t *testing.T) {
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skip("ss (iproute2) is not installed: cannot read the follower's socket buffer")
+	}
+	const set = 24576
+	c := startCluster(t, 2, map[string]string{"replica.socket.receive.buffer.bytes": strconv.Itoa(set)})
+	topic := "rcvbuf"
+	c.replicatedTopic(topic, 2)
+	leader := c.leaderOf(topic, 0)
+	follower := c.brokers[3-leader]
+	pid := follower.Pid()
+	var got []string
+	waitFor(t, "ss to show the follower's connection to its leader", 20*time.Second, func() bool {
+		got = followerSocketBuffers(t, pid, c.brokers[leader].Addr)
+		return len(got) > 0
+	})
+	for _, rb := range got {
+		if rb != strconv.Itoa(2*set) {
+			t.Fatalf("the follower's sockets to leader %s have receive buffers %v, want rb%d for replica.socket.receive.buffer.bytes=%d", c.brokers[leader].Addr, got, 2*set, set)
+		}
+	}
+	t.Logf("follower sockets to the leader: rb %v", got)
+}
+
+// followerSocketBuffers lists the receive buffers (ss's skmem rb) of the
+// TCP sockets of process pid connected to addr.
+func followerSocketBuffers(t *testing.T, pid int, addr string) []string {
+	out, err := exec.Command("ss", "-tnmpH", "state", "established", "dst", addr).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ss: %v\n%s", err, out)
+	}
+	// Each socket: a line with the addresses and users:(("gregor",pid=N,fd=M)),
+	// then a line with skmem:(r0,rbN,...).
+	var rbs []string
+	lines := strings.Split(string(out), "\n")
+	for i, l := range lines {
+		if !strings.Contains(l, "pid="+strconv.Itoa(pid)+",") {
+			continue
+		}
+		mem := l
+		if !strings.Contains(mem, "skmem:") && i+1 < len(lines) {
+			mem = lines[i+1]
+		}
+		_, rest, ok := strings.Cut(mem, ",rb")
+		if !ok {
+			continue
+		}
+		n, _, _ := strings.Cut(rest, ",")
+		rbs = append(rbs, n)
+	}
+	return rbs
 }
