@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -308,5 +309,27 @@ func TestIPConnectionRateQuotas(t *testing.T) {
 	}
 	if last := got[len(got)-1]; len(last.ByIP) != 0 || last.Default != 20 {
 		t.Errorf("rates after removing ::1: %+v", last)
+	}
+}
+
+// A host named by an ip entity counts as its first IPv4 address, as
+// Java's InetAddress.getByName gives it, and as its first address when it
+// has no IPv4 one.
+func TestFirstAddressPrefersIPv4(t *testing.T) {
+	for _, c := range []struct {
+		addrs []string
+		want  string
+	}{
+		{[]string{"::1", "127.0.0.1"}, "127.0.0.1"},
+		{[]string{"10.0.0.2", "10.0.0.1"}, "10.0.0.2"},
+		{[]string{"fe80::1", "::1"}, "fe80::1"},
+	} {
+		var in []net.IPAddr
+		for _, a := range c.addrs {
+			in = append(in, net.IPAddr{IP: net.ParseIP(a)})
+		}
+		if got := firstAddress(in).String(); got != c.want {
+			t.Errorf("firstAddress(%v) = %s, want %s", c.addrs, got, c.want)
+		}
 	}
 }

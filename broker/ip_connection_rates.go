@@ -4,7 +4,7 @@ package broker
 // quotas of ip entities, which the network layer enforces on accept
 // (protocol.Server.SetIPConnectionRates). An entity names an address or a
 // host, resolved as Kafka's InetAddress.getByName resolves it (to its
-// first address); hosts are resolved off the metadata delivery, and a
+// first address, IPv4 before IPv6 as Java prefers by default); hosts are resolved off the metadata delivery, and a
 // resolution that finishes after a newer delivery is dropped.
 
 import (
@@ -74,7 +74,7 @@ func (b *Broker) applyIPConnectionRates(q metadata.ClientQuotas) {
 				b.log.Warn().Err(err).Str("host", host).Msg("connection_creation_rate quota names a host that does not resolve; not applied")
 				continue
 			}
-			r.ByIP[addrs[0].IP.String()] = rate
+			r.ByIP[firstAddress(addrs).String()] = rate
 		}
 		b.setIPConnectionRates(seq, r)
 	}()
@@ -102,4 +102,16 @@ func (b *Broker) OnIPConnectionRates(fn func(IPConnectionRates)) {
 	defer s.mu.Unlock()
 	s.listeners = append(s.listeners, fn)
 	fn(s.rates)
+}
+
+// firstAddress is the address Java's InetAddress.getByName gives for a
+// host with java.net.preferIPv6Addresses unset: its first IPv4 address,
+// or its first address when it has none.
+func firstAddress(addrs []net.IPAddr) net.IP {
+	for _, a := range addrs {
+		if a.IP.To4() != nil {
+			return a.IP
+		}
+	}
+	return addrs[0].IP
 }

@@ -13,12 +13,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
 )
 
 // loopbackAddr is a random address of 127.0.0.0/8 other than 127.0.0.1.
@@ -122,5 +125,40 @@ func TestIPQuotaValidation(t *testing.T) {
 	// An ip filter with a user one is refused whole.
 	if _, err := adm.DescribeClientQuotas(ctx, false, []kadm.DescribeClientQuotaComponent{{Type: "ip", MatchType: 2}, {Type: "user", MatchType: 2}}); !errors.Is(err, kerr.InvalidRequest) {
 		t.Errorf("ip and user filter components: %v, want INVALID_REQUEST", err)
+	}
+}
+
+// An ip entity may name a host: the broker applies the rate to the address
+// the name resolves to, as Kafka's InetAddress.getByName resolves it (the
+// first IPv4 address). Here "localhost", so the test has a broker of its
+// own: 127.0.0.1 is every other test's source address.
+func TestIPConnectionCreationRateQuotaHostName(t *testing.T) {
+	addrs, err := net.LookupIP("localhost")
+	if i := slices.IndexFunc(addrs, func(ip net.IP) bool { return ip.To4() != nil }); err != nil || i < 0 || !addrs[i].Equal(net.IPv4(127, 0, 0, 1)) {
+		t.Skipf("localhost's first IPv4 address is not 127.0.0.1 here (%v, %v)", addrs, err)
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	adm := quotaAdmin(t, b.Addr)
+	setQuota(t, adm, ipEntity("localhost"), kadm.AlterClientQuotaOp{Key: "connection_creation_rate", Value: 1})
+	exact := kadm.DescribeClientQuotaComponent{Type: "ip", MatchName: strp("localhost"), MatchType: 0}
+	if got := describeQuotas(t, adm, true, exact); len(got) != 1 || got[0] != "ip=localhost: connection_creation_rate=1" {
+		t.Fatalf("described %q", got)
+	}
+	served := 0
+	waitFor(t, "a connection from 127.0.0.1 (localhost) to be refused", 20*time.Second, func() bool {
+		if servedFrom(t, b.Addr, "127.0.0.1") {
+			served++
+			return false
+		}
+		return true
+	})
+	if served < 10 {
+		t.Errorf("only %d connections from 127.0.0.1 passed before one was refused, want the ten windows' worth", served)
+	}
+	other := loopbackAddr()
+	for range 3 {
+		if !servedFrom(t, b.Addr, other) {
+			t.Fatalf("a connection from %s, which has no rate, was refused", other)
+		}
 	}
 }
