@@ -2,7 +2,7 @@
 # Benchmarks: Go micro-benchmarks of the hot paths, then the load tool
 # against a fresh gregor and franz-go's kfake (on disk), alternately.
 #   ROUNDS=5 DURATION=5s SCENARIOS=produce-1k-all,e2e-10k make bench
-# SECURITY=0, SESSIONS=0 or REPLICATION=0 skip those parts; SCALE=1 adds
+# STEADY=0, SECURITY=0, SESSIONS=0 or REPLICATION=0 skip those parts; SCALE=1 adds
 # the 10,000-partition and 10,000-connection run (several minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,13 @@ echo "== Go benchmarks"
 go test -run '^$' -bench . -benchmem -count "${COUNT:-3}" ./broker/... ./protocol/... ./coordinator/... 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || true
 echo "== load: gregor vs kfake (medians of ${ROUNDS:-5} rounds)"
 bin/gregor-bench compare -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" ${SCENARIOS:+-scenarios "$SCENARIOS"}
+if [ "${STEADY:-1}" != 0 ]; then
+	# The same with each broker's page cache in steady state (memcg.go):
+	# on VMs that hand freed memory back to their host, the run above
+	# measures how much backed memory each broker happens to find.
+	echo "== load: gregor vs kfake, each in a 1 GB memory cgroup (medians of ${ROUNDS:-5} rounds)"
+	bin/gregor-bench compare -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" -memory-mb 1024 ${SCENARIOS:+-scenarios "$SCENARIOS"}
+fi
 if [ "${SECURITY:-1}" != 0 ]; then
 	echo "== security: SASL_SSL (SCRAM-SHA-512) vs PLAINTEXT on one broker (medians of ${ROUNDS:-5} rounds)"
 	bin/gregor-bench security -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}"

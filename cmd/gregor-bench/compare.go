@@ -31,6 +31,7 @@ func compareCmd(args []string) {
 	rounds := fs.Int("rounds", 5, "rounds; medians are reported")
 	duration := fs.Duration("duration", 5*time.Second, "how long each timed scenario runs")
 	only := fs.String("scenarios", "", "comma-separated scenarios (default all)")
+	memoryMB := fs.Int("memory-mb", 0, "each broker's memory cgroup limit, so its page cache is in steady state after a warm-up run (0: none, the brokers take memory as it comes; see memcg.go)")
 	fs.Parse(args)
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -54,6 +55,8 @@ func compareCmd(args []string) {
 	kaddr := fmt.Sprintf("127.0.0.1:%d", kport)
 	k := &target{name: "kfake", addr: kaddr, cmd: exec.Command(self, "serve-kfake", "-addr", kaddr, "-dir", filepath.Join(dir, "kfake"))}
 	targets := []*target{g, k}
+	groups, noGroups := newMemoryGroups(*memoryMB)
+	defer groups.remove() // after the brokers have stopped (defers run last first)
 	for _, t := range targets {
 		t.cmd.Stderr = os.Stderr
 		if err := t.cmd.Start(); err != nil {
@@ -63,6 +66,9 @@ func compareCmd(args []string) {
 			t.cmd.Process.Signal(syscall.SIGTERM)
 			t.cmd.Wait()
 		}(t)
+		if err := groups.place(t.name, t.cmd.Process.Pid); err != nil {
+			fail(fmt.Errorf("placing %s in a memory cgroup: %w", t.name, err))
+		}
 		if err := awaitBroker(ctx, t.addr); err != nil {
 			fail(fmt.Errorf("%s: %w", t.name, err))
 		}
@@ -72,6 +78,19 @@ func compareCmd(args []string) {
 	for _, s := range scenarios {
 		if *only == "" || strings.Contains(","+*only+",", ","+s.name+",") {
 			run = append(run, s)
+		}
+	}
+	if groups != nil {
+		// Fill each broker's page cache to its limit, so that the counted
+		// rounds write into pages reclaimed from it.
+		for _, s := range run {
+			for _, t := range targets {
+				sctx, scancel := context.WithTimeout(withBrokerPIDs(ctx, t.cmd.Process.Pid), *duration+2*time.Minute)
+				if ms, err := s.run(sctx, t.addr, *duration); err == nil {
+					fmt.Fprintf(os.Stderr, "warm-up %-16s %-7s %s\n", s.name, t.name, format(ms))
+				}
+				scancel()
+			}
 		}
 	}
 	// results[scenario][metric][target] = values over rounds
@@ -122,7 +141,7 @@ func compareCmd(args []string) {
 		fmt.Fprintf(w, "%s\t%s\t%s %s\t%s %s\t%s\t%s\n", k.scenario, k.metric, num(gv), m.unit, num(kv), m.unit, ratio, better)
 	}
 	w.Flush()
-	fmt.Printf("(%d rounds, %s each, alternating order; %s)\n", *rounds, *duration, time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("(%d rounds, %s each, alternating order; %s; %s)\n", *rounds, *duration, groups.describe(noGroups), time.Now().UTC().Format(time.RFC3339))
 	printPageCost(dir, 0)
 }
 
