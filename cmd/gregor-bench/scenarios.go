@@ -104,9 +104,10 @@ func produceLoadRF(ctx context.Context, addr string, d time.Duration, size int, 
 		return nil, err
 	}
 	defer dropTopic(addr, topic)
+	batches := &batchCounter{}
 	opts = append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic),
 		kgo.MaxBufferedRecords(1 << 16), kgo.ProducerBatchMaxBytes(1 << 20),
-		kgo.ProducerBatchCompression(kgo.NoCompression())}, opts...)
+		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.WithHooks(batches)}, opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
@@ -129,6 +130,7 @@ func produceLoadRF(ctx context.Context, addr string, d time.Duration, size int, 
 		return nil, err
 	}
 	acked.Store(0)
+	batches.reset()
 	cpu := startCPU(ctx)
 	start := time.Now()
 	end := start.Add(d)
@@ -143,10 +145,33 @@ func produceLoadRF(ctx context.Context, addr string, d time.Duration, size int, 
 		return nil, fmt.Errorf("%d records failed: %v", failed.Load(), e)
 	}
 	n := float64(acked.Load())
-	return append([]metric{
+	return append(append([]metric{
 		{"records/s", n / el, "rec/s", true},
 		{"MB/s", n * float64(size) / el / 1e6, "MB/s", true},
-	}, cpu.metrics(n, size)...), nil
+	}, cpu.metrics(n, size)...), batches.metric()), nil
+}
+
+// batchCounter counts the batches the client wrote and their records: a
+// client-bound producer spends less per record the larger its batches,
+// which grow while requests are in flight (so with the broker's latency).
+type batchCounter struct {
+	batches, records atomic.Int64
+}
+
+func (b *batchCounter) OnProduceBatchWritten(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.ProduceBatchMetrics) {
+	b.batches.Add(1)
+	b.records.Add(int64(m.NumRecords))
+}
+
+func (b *batchCounter) reset() { b.batches.Store(0); b.records.Store(0) }
+
+// metric is the mean records per batch (informational: no better way).
+func (b *batchCounter) metric() metric {
+	v := 0.0
+	if n := b.batches.Load(); n > 0 {
+		v = float64(b.records.Load()) / float64(n)
+	}
+	return metric{"rec/batch", v, "", true}
 }
 
 // consumeLoad fills a topic, then times a fresh consumer reading it all.
