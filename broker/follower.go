@@ -173,7 +173,7 @@ func (f *fetcher) run() {
 	failures := 0
 	backoff := func() bool {
 		failures++
-		return f.sleep(min(time.Duration(failures)*100*time.Millisecond, 2*time.Second))
+		return f.sleep(fetchBackoff(failures, b.cfg.ReplicaFetchBackoff))
 	}
 	for ctx.Err() == nil {
 		parts := f.snapshot()
@@ -627,4 +627,13 @@ func (p *Partition) resetAsFollower(epoch int32, start, end int64) error {
 		return nil
 	}
 	return nil
+}
+
+// fetchBackoff is how long a follower waits after failures fetches in a
+// row failed: 100 ms per failure, up to replica.fetch.backoff.ms. Kafka's
+// fetcher waits the whole backoff at once; ramping up to it lets a
+// follower retry quickly after a leader change, when the first attempt
+// often fails, without retrying a long outage any more often than Kafka.
+func fetchBackoff(failures int, most time.Duration) time.Duration {
+	return max(min(time.Duration(failures)*100*time.Millisecond, most), 0)
 }

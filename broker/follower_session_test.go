@@ -2,6 +2,7 @@ package broker
 
 import (
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -95,5 +96,26 @@ func TestFollowerSessionAgainstLeader(t *testing.T) {
 	s.answered(resp)
 	if got := answered(resp); len(got) != 1 || !got[1] {
 		t.Fatalf("after a produce: %v, want partition 1 with records", got)
+	}
+}
+
+// A follower's wait after failed fetches grows by 100 ms per failure in a
+// row up to replica.fetch.backoff.ms.
+func TestFetchBackoff(t *testing.T) {
+	for _, c := range []struct {
+		failures int
+		most     time.Duration
+		want     time.Duration
+	}{
+		{1, time.Second, 100 * time.Millisecond},
+		{5, time.Second, 500 * time.Millisecond},
+		{30, time.Second, time.Second},
+		{30, 5 * time.Second, 3 * time.Second},
+		{3, 250 * time.Millisecond, 250 * time.Millisecond},
+		{1, 0, 0},
+	} {
+		if got := fetchBackoff(c.failures, c.most); got != c.want {
+			t.Errorf("fetchBackoff(%d, %v) = %v, want %v", c.failures, c.most, got, c.want)
+		}
 	}
 }

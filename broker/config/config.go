@@ -67,6 +67,9 @@ type Config struct {
 	ReplicaFetchMax   ByteSize
 	ReplicaLagTimeMax time.Duration
 	ReplicaFetchWait  time.Duration
+	// ReplicaFetchBackoff is replica.fetch.backoff.ms: the longest a
+	// follower waits after a failed fetch.
+	ReplicaFetchBackoff time.Duration
 	// ReplicaFetchMin, ReplicaSocketTimeout and
 	// ReplicaSocketReceiveBuffer are replica.fetch.min.bytes,
 	// replica.socket.timeout.ms and replica.socket.receive.buffer.bytes.

@@ -391,4 +391,13 @@ func TestReplicaFetchKeys(t *testing.T) {
 	if d.ReplicaFetchMin != 1 || d.ReplicaSocketTimeout != 30*time.Second || d.ReplicaSocketReceiveBuffer != -1 {
 		t.Errorf("defaults %d, %v, %d; want 1, 30s and -1 (the OS's)", d.ReplicaFetchMin, d.ReplicaSocketTimeout, d.ReplicaSocketReceiveBuffer)
 	}
+	if d.ReplicaFetchBackoff != time.Second {
+		t.Errorf("replica.fetch.backoff.ms defaults to %v, want Kafka's 1s", d.ReplicaFetchBackoff)
+	}
+	if c, err := Load(map[string]string{"replica.fetch.backoff.ms": "250"}, nil); err != nil || c.ReplicaFetchBackoff != 250*time.Millisecond {
+		t.Errorf("replica.fetch.backoff.ms=250: %v, %v", c, err)
+	}
+	if _, err := Load(map[string]string{"replica.fetch.backoff.ms": "-1"}, nil); err == nil {
+		t.Errorf("replica.fetch.backoff.ms=-1 accepted")
+	}
 }

@@ -220,6 +220,8 @@ var table = []Key{
 		Doc: "How often the high watermarks, log start offsets and recovery points are checkpointed to disk."},
 	{Name: "replica.fetch.wait.max.ms", Type: Int, Unit: Millis, Default: "500", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaFetchWait },
 		Doc: "How long a follower's fetch waits at the leader for data."},
+	{Name: "replica.fetch.backoff.ms", Type: Int, Unit: Millis, Default: "1000", Valid: atLeast(0), Field: func(c *Config) any { return &c.ReplicaFetchBackoff },
+		Doc: "Longest a follower waits before it fetches again after an error (it waits 100 ms after the first, 100 ms more after each further one in a row, up to this)."},
 	{Name: "replica.fetch.min.bytes", Type: Int, Unit: Bytes, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaFetchMin },
 		Doc: "Least bytes a follower's fetch waits for (up to replica.fetch.wait.max.ms) before the leader answers it."},
 	{Name: "replica.socket.timeout.ms", Type: Int, Unit: Millis, Default: "30000", Valid: atLeast(1), Field: func(c *Config) any { return &c.ReplicaSocketTimeout },

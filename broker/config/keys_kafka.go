@@ -205,8 +205,6 @@ var kafkaKeys = []Key{
 		Doc: "Threads reading and writing connections."},
 	{Name: "controller.socket.timeout.ms", Type: Int, Default: "30000", NoEffect: inertTuning,
 		Doc: "Socket timeout of the controller's connections to brokers."},
-	{Name: "replica.fetch.backoff.ms", Type: Int, Default: "1000", Valid: atLeast(0), NoEffect: inertTuning,
-		Doc: "Backoff of a follower after a fetch error."},
 	{Name: "fetch.purgatory.purge.interval.requests", Type: Int, Default: "1000", NoEffect: inertTuning,
 		Doc: "Purge interval of the fetch purgatory."},
 	{Name: "producer.purgatory.purge.interval.requests", Type: Int, Default: "1000", NoEffect: inertTuning,
