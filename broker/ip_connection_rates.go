@@ -4,8 +4,9 @@ package broker
 // quotas of ip entities, which the network layer enforces on accept
 // (protocol.Server.SetIPConnectionRates). An entity names an address or a
 // host, resolved as Kafka's InetAddress.getByName resolves it (to its
-// first address, IPv4 before IPv6 as Java prefers by default); hosts are resolved off the metadata delivery, and a
-// resolution that finishes after a newer delivery is dropped.
+// first address, IPv4 before IPv6 as Java prefers by default); hosts are
+// resolved off the metadata delivery, and a resolution that finishes
+// after a newer delivery is dropped.
 
 import (
 	"context"

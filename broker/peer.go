@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"gregor/protocol"
 	"io"
 	"net"
 	"strconv"
@@ -17,6 +16,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
 )
 
 // peerConn is a connection to another broker.

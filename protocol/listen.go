@@ -16,10 +16,7 @@ import (
 // the one Go listens with (the kernel's maximum), as Kafka binds with
 // socket.listen.backlog.size.
 func ListenTCP(addr string, receiveBuffer, backlog int) (net.Listener, error) {
-	lc := net.ListenConfig{}
-	if receiveBuffer > 0 {
-		lc.Control = ReceiveBufferControl(receiveBuffer)
-	}
+	lc := net.ListenConfig{Control: ReceiveBufferControl(receiveBuffer)}
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil || backlog <= 0 {
 		return ln, err

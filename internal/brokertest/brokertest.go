@@ -23,6 +23,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/wait"
 )
 
 // builds are the binaries built by this test binary, by build tags.
@@ -328,21 +330,16 @@ func (b *Broker) Pause() {
 	if pid == 0 {
 		return
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !ProcStopped(pid) {
-		if time.Now().After(deadline) {
-			b.t.Fatalf("gregor at %s (pid %d): not every thread stopped within 10s of SIGSTOP", b.Addr, pid)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	wait.For(b.t, fmt.Sprintf("every thread of gregor at %s (pid %d) to stop after SIGSTOP", b.Addr, pid),
+		10*time.Second, func() bool { return procStopped(pid) })
 }
 
 func (b *Broker) Resume() { b.signal(syscall.SIGCONT, false) }
 
-// ProcStopped reports whether every thread of a process is stopped by a
+// procStopped reports whether every thread of a process is stopped by a
 // signal (state T in /proc/<pid>/task/<tid>/stat). A process that is gone
 // counts as stopped.
-func ProcStopped(pid int) bool {
+func procStopped(pid int) bool {
 	dir := "/proc/" + strconv.Itoa(pid) + "/task"
 	tasks, err := os.ReadDir(dir)
 	if err != nil {
