@@ -32,7 +32,15 @@ func compareCmd(args []string) {
 	duration := fs.Duration("duration", 5*time.Second, "how long each timed scenario runs")
 	only := fs.String("scenarios", "", "comma-separated scenarios (default all)")
 	memoryMB := fs.Int("memory-mb", 0, "each broker's memory cgroup limit, so its page cache is in steady state after a warm-up run (0: none, the brokers take memory as it comes; see memcg.go)")
+	pin := fs.Bool("pin", false, "run the brokers on the last CPU and the load on the others, so they do not compete for cores (see pin.go)")
 	fs.Parse(args)
+	var split *cpuSplit
+	if *pin {
+		var err error
+		if split, err = newCPUSplit(); err != nil {
+			fail(err)
+		}
+	}
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
@@ -71,6 +79,18 @@ func compareCmd(args []string) {
 		}
 		if err := awaitBroker(ctx, t.addr); err != nil {
 			fail(fmt.Errorf("%s: %w", t.name, err))
+		}
+		if split != nil {
+			// After the broker has started its threads; any it starts
+			// later inherit the affinity.
+			if err := pinProcess(t.cmd.Process.Pid, split.broker); err != nil {
+				fail(fmt.Errorf("pinning %s: %w", t.name, err))
+			}
+		}
+	}
+	if split != nil {
+		if err := pinProcess(os.Getpid(), split.load...); err != nil {
+			fail(fmt.Errorf("pinning the load: %w", err))
 		}
 	}
 
@@ -141,7 +161,7 @@ func compareCmd(args []string) {
 		fmt.Fprintf(w, "%s\t%s\t%s %s\t%s %s\t%s\t%s\n", k.scenario, k.metric, num(gv), m.unit, num(kv), m.unit, ratio, better)
 	}
 	w.Flush()
-	fmt.Printf("(%d rounds, %s each, alternating order; %s; %s)\n", *rounds, *duration, groups.describe(noGroups), time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("(%d rounds, %s each, alternating order; %s; %s; %s)\n", *rounds, *duration, groups.describe(noGroups), split.describe(), time.Now().UTC().Format(time.RFC3339))
 	printPageCost(dir, 0)
 }
 
