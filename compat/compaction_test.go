@@ -208,3 +208,63 @@ func TestCleanerIORate(t *testing.T) {
 	}
 	t.Logf("compacted %v after the last record", time.Since(start))
 }
+
+// A consumer reading a compacted topic from the start gets past segments
+// the cleaner emptied: records of a producer without idempotence leave no
+// empty batch behind, so a segment whose records were all superseded holds
+// nothing, and a fetch at its offsets must return the next batch there is
+// (Kafka's log reads on into the next segment). Reading stopped at such a
+// segment once, and consumers fetched nothing forever.
+func TestCompactedTopicReadsPastEmptiedSegments(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with a fast cleaner")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100"}})
+	topic := randomName("compacted-empty")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.DisableIdempotentWrite(),
+		kgo.RequiredAcks(kgo.LeaderAck()), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ac := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := func(v string) *string { return &v }
+	// Every batch rolls a segment of its own.
+	if _, err := ac.CreateTopic(ctx, 1, 1, map[string]*string{
+		"cleanup.policy": s("compact"), "segment.bytes": s("100"),
+		"min.cleanable.dirty.ratio": s("0.01"),
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	want := make(map[string]string)
+	for round := range 3 {
+		for _, k := range []string{"a", "b", "c"} {
+			v := fmt.Sprint(k, round)
+			if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(k), Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			want[k] = v
+		}
+	}
+	// The active segment is not cleaned.
+	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("z"), Value: []byte("last")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	want["z"] = "last"
+	start := time.Now()
+	for {
+		got, n := readLatest(t, b.Addr, topic) // fails if a fetch stalls
+		if n == len(want) {
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("after compaction the topic reads %v, want %v", got, want)
+			}
+			return
+		}
+		if time.Since(start) > 30*time.Second {
+			t.Fatalf("timed out waiting for compaction to leave one record per key: still %d records", n)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -253,3 +253,57 @@ func TestCompactionSwapCompletesOnRecovery(t *testing.T) {
 		}
 	}
 }
+
+// TestReadPastEmptiedSegments: a fetch at an offset whose segment the
+// cleaner emptied (or whose tail it removed) gets the next batch there is,
+// in whichever later segment holds it, as Kafka's log reads on past
+// segments with nothing at or after the offset. A read that stopped there
+// left consumers of a compacted topic fetching nothing forever.
+func TestReadPastEmptiedSegments(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 // every batch rolls a segment of its own
+	l := openTestLog(t, dir, cfg, OpenOptions{})
+	now := time.Now()
+	ts := now.UnixMilli()
+	for i := range 3 {
+		appendKV(t, l, ts, -1, false, kv{key: "a", val: fmt.Sprint("a", i)}, kv{key: "b", val: fmt.Sprint("b", i)})
+	}
+	appendKV(t, l, ts, -1, false, kv{key: "c", val: "c0"})     // 6
+	appendKV(t, l, ts, -1, false, kv{key: "filler", val: "f"}) // 7: the active segment
+	end := l.NextOffset()
+	if _, err := l.Compact(CompactOptions{Now: now, Uncleanable: end, DeleteRetention: time.Hour, MinDirtyRatio: 0}); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := contents(t, l)
+	if _, ok := after[0]; ok {
+		t.Fatalf("compaction kept the superseded records at offset 0: %v", after)
+	}
+	// Every offset from 0 reads the first batch at or after it.
+	for off := int64(0); off < end; off++ {
+		data, err := l.Read(off, end, 1<<20, true)
+		if err != nil {
+			t.Fatalf("read at %d: %v", off, err)
+		}
+		if len(data) == 0 {
+			t.Fatalf("read at %d returned nothing; the log holds %v", off, after)
+		}
+		h, err := records.ParseHeader(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := end
+		for o := range after {
+			if o >= off && o < want {
+				want = o
+			}
+		}
+		if h.LastOffset() < off || h.BaseOffset > want {
+			t.Fatalf("read at %d returned the batch %d-%d; the first record at or after it is %d", off, h.BaseOffset, h.LastOffset(), want)
+		}
+	}
+	// A limit below the next batch still returns nothing.
+	if data, err := l.Read(0, 4, 1<<20, true); err != nil || len(data) != 0 {
+		t.Fatalf("read at 0 below a limit of 4 returned %d bytes, %v", len(data), err)
+	}
+}

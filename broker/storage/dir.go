@@ -201,7 +201,7 @@ func (d *Dir) Partitions() ([]PartitionDir, error) {
 		}
 		name := e.Name()
 		full := filepath.Join(d.Path, name)
-		if strings.Contains(name, ".tmp-") || strings.HasSuffix(name, "-delete") {
+		if isTmpName(name) || strings.HasSuffix(name, "-delete") {
 			d.fs.RemoveAll(full)
 			continue
 		}
@@ -288,7 +288,7 @@ func (d *Dir) createPartitionDir(final, topicID string) (string, error) {
 	if fileExists(d.fs, final) {
 		return final, nil
 	}
-	tmp := final + ".tmp-" + randomSuffix()
+	tmp := siblingName(final, ".tmp-"+randomSuffix())
 	if err := d.fs.MkdirAll(tmp, 0o755); err != nil {
 		return "", err
 	}
@@ -309,7 +309,7 @@ func (d *Dir) createPartitionDir(final, topicID string) (string, error) {
 // start-up leaves alone, and returns the new name. Its data is kept for
 // the operator to inspect or remove.
 func (d *Dir) MoveAside(path string) (string, error) {
-	stray := path + "." + randomSuffix() + "-stray"
+	stray := siblingName(path, "."+randomSuffix()+"-stray")
 	if err := d.fs.Rename(path, stray); err != nil {
 		return "", err
 	}
@@ -330,7 +330,7 @@ func (d *Dir) RetirePartition(path string) error {
 // removes, syncs the log dir and returns the new name, for RemoveRetired
 // to delete when it suits the caller.
 func (d *Dir) Retire(path string) (string, error) {
-	gone := path + "." + randomSuffix() + "-delete"
+	gone := siblingName(path, "."+randomSuffix()+"-delete")
 	if err := d.fs.Rename(path, gone); err != nil {
 		return "", err
 	}
@@ -339,6 +339,44 @@ func (d *Dir) Retire(path string) (string, error) {
 
 // RemoveRetired deletes a directory Retire renamed.
 func (d *Dir) RemoveRetired(gone string) error { return d.fs.RemoveAll(gone) }
+
+// maxNameLen is the longest file name Linux file systems take.
+const maxNameLen = 255
+
+// siblingName is path's name with suffix appended, in the same directory,
+// within maxNameLen: a partition directory of a topic with a name of the
+// longest Kafka allows (249 bytes) leaves no room for one. The topic part
+// of the name is cut and its "-<partition>" kept, as Kafka caps the names
+// of its deleted and stray logs; start-up knows each kind by its suffix.
+func siblingName(path, suffix string) string {
+	dir, base := filepath.Split(path)
+	if over := len(base) + len(suffix) - maxNameLen; over > 0 {
+		if i := strings.LastIndexByte(base, '-'); i >= over {
+			base = base[:i-over] + base[i:]
+		} else {
+			base = base[:max(len(base)-over, 0)]
+		}
+	}
+	return filepath.Join(dir, base+suffix)
+}
+
+// isTmpName says whether a directory name is one createPartitionDir made
+// for a partition it had not finished: it ends in ".tmp-" and 16 hex
+// digits, which no partition directory does (they end in "-" and a
+// partition number, of at most 10 digits), even of a topic whose name
+// holds ".tmp-".
+func isTmpName(name string) bool {
+	i := len(name) - 16
+	if i < 5 || name[i-5:i] != ".tmp-" {
+		return false
+	}
+	for _, c := range name[i:] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 func randomSuffix() string {
 	var b [8]byte

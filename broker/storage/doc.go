@@ -5,7 +5,8 @@
 //
 // Each log dir (log.dirs) holds one directory per partition replica, named
 // "<topic>-<partition>". New partition directories are created under a
-// temporary name ("<topic>-<partition>.tmp-<random>") and renamed into place
+// temporary name ("<topic>-<partition>.tmp-<16 hex digits>", the topic part
+// cut to keep the name within 255 bytes) and renamed into place
 // once their metadata file is written, so a crash never leaves a half-made
 // partition. A deleted partition is renamed to
 // "<topic>-<partition>.<random>-delete" first and removed afterwards.

@@ -141,16 +141,14 @@ func (s *Section) Bytes() ([]byte, error) {
 // section returns the position and length of whole batches starting with
 // the one holding off, up to maxBytes, none with a last offset at or above
 // limit; the first batch whole even past maxBytes when minOne is set
-// (KIP-74). It reads batch headers only.
+// (KIP-74). It reads batch headers only. It returns io.EOF when the
+// segment holds no batch at or after off.
 func (s *segment) section(off, limit int64, maxBytes int32, minOne bool, size int64) (pos int64, n, recs int, err error) {
 	sc := newScanner(s, size)
 	defer sc.free()
 	first, err := s.findWith(&sc, off)
 	if err != nil || first.last >= limit {
-		if err == io.EOF {
-			err = nil
-		}
-		return 0, 0, 0, err
+		return 0, 0, 0, err // io.EOF: the segment holds nothing at or after off
 	}
 	end := min(first.pos+int64(max(maxBytes, 0)), size)
 	if end < first.pos+first.size {
@@ -216,6 +214,11 @@ func (l *Log) readSection(off, limit int64, maxBytes int32, minOne bool) (sec *S
 		pos, n, recs, err := s.section(max(off, s.base), limit, maxBytes, minOne, s.size)
 		if s.indexSuspect.Load() {
 			suspect = s
+		}
+		if err == io.EOF {
+			// Nothing at or after off here: the cleaner emptied the
+			// segment or its tail. Read on in the next, as Kafka does.
+			continue
 		}
 		if err != nil {
 			return nil, suspect, err
