@@ -4,7 +4,9 @@ package broker
 //
 // Each topic is validated as Kafka does (name, collisions, partitions,
 // replication factor against live brokers, explicit assignments, configs).
-// A name given twice in one request fails both. v5+ answers with the
+// A name given twice in one request is not created and gets one answer,
+// INVALID_REQUEST, as in Kafka (librdkafka fails a response naming a topic
+// twice). v5+ answers with the
 // partition count, replication factor and every config of the topic (the
 // Java admin client reads them); v7+ with the topic id. The request waits
 // up to its timeout for leaders, which a cluster elects asynchronously.
@@ -36,12 +38,16 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	clusterCreate := b.allowed(req, acl.Create, acl.Cluster, acl.ClusterName)
 	for _, rt := range r.Topics {
+		if seen[rt.Topic] < 0 {
+			continue // a duplicate, answered at its first entry
+		}
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
 		st.NumPartitions, st.ReplicationFactor = -1, -1
 		var err error
 		if seen[rt.Topic] > 1 {
-			err = errorf(kerr.InvalidRequest, "Create topics request from client `%s` contains multiple entries for the following topics: %s", req.ClientID, rt.Topic)
+			seen[rt.Topic] = -1
+			err = errorf(kerr.InvalidRequest, "Duplicate topic name.")
 		} else if !clusterCreate && !b.authorize(req, acl.Create, acl.Topic, rt.Topic) {
 			err = errorf(kerr.TopicAuthorizationFailed, "Authorization failed.")
 		} else if err = b.createOne(ctx, &rt, r.ValidateOnly, timeout, &st); err == nil && !b.allowed(req, acl.DescribeConfigs, acl.Topic, rt.Topic) {

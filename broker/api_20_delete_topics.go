@@ -2,8 +2,11 @@ package broker
 
 // DeleteTopics (key 20), versions 0-6 (v6 may name topics by id).
 //
-// Deletion needs delete.topic.enable (default true); internal topics
-// cannot be deleted. The partition directories are renamed aside and
+// Deletion needs delete.topic.enable (default true; without it the whole
+// request fails, as in Kafka). Internal topics cannot be deleted: Kafka's
+// broker would delete them (only kafka-topics.sh refuses), and lose every
+// group's offsets or every transaction's state with them. A topic named
+// twice gets one INVALID_REQUEST answer. The partition directories are renamed aside and
 // removed; a cluster removes them on every broker as the deletion reaches it.
 // Deletion needs DELETE on the topic or on the cluster (Kafka's
 // controller), else TOPIC_AUTHORIZATION_FAILED.
@@ -30,15 +33,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *protocol.Request) 
 			topics = append(topics, kmsg.DeleteTopicsRequestTopic{Topic: &name})
 		}
 	}
-	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
-	clusterDelete := b.allowed(req, acl.Delete, acl.Cluster, acl.ClusterName)
-	for _, rt := range topics {
-		st := kmsg.NewDeleteTopicsResponseTopic()
-		st.Topic, st.TopicID = rt.Topic, rt.TopicID
-		err := b.authorizeDeleteTopic(req, rt, clusterDelete, &st)
-		if err == nil {
-			err = b.deleteOne(ctx, rt, timeout, &st)
-		}
+	answer := func(st kmsg.DeleteTopicsResponseTopic, err error) {
 		if err != nil {
 			st.ErrorCode = ErrorCode(b.log, err)
 			if req.Version >= 5 {
@@ -47,7 +42,80 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *protocol.Request) 
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
+	if !b.cfg.DeleteTopicEnable {
+		// As Kafka: the request fails as a whole, before any topic is
+		// looked at.
+		err := errorf(kerr.TopicDeletionDisabled, "Topic deletion is disabled.")
+		if req.Version < 3 {
+			err = errorf(kerr.InvalidRequest, "Topic deletion is disabled.")
+		}
+		for _, rt := range topics {
+			st := kmsg.NewDeleteTopicsResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			answer(st, err)
+		}
+		return resp, nil
+	}
+	// A topic named twice (or its id given twice) is not deleted and gets
+	// one answer, INVALID_REQUEST, as in Kafka (librdkafka fails a
+	// response naming a topic twice).
+	names := make(map[string]int, len(topics))
+	ids := make(map[[16]byte]int)
+	for _, rt := range topics {
+		switch name, id, ok := deleteTarget(rt); {
+		case !ok:
+		case name != nil:
+			names[*name]++
+		default:
+			ids[id]++
+		}
+	}
+	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	clusterDelete := b.allowed(req, acl.Delete, acl.Cluster, acl.ClusterName)
+	for _, rt := range topics {
+		st := kmsg.NewDeleteTopicsResponseTopic()
+		st.Topic, st.TopicID = rt.Topic, rt.TopicID
+		name, id, ok := deleteTarget(rt)
+		var err error
+		switch {
+		case !ok && name != nil:
+			err = errorf(kerr.InvalidRequest, "You may not specify both topic name and topic id.")
+		case !ok:
+			err = errorf(kerr.InvalidRequest, "Neither topic name nor id were specified.")
+		case name != nil && names[*name] < 0, name == nil && ids[id] < 0:
+			continue // a duplicate, answered at its first entry
+		case name != nil && names[*name] > 1:
+			names[*name] = -1
+			st.TopicID = [16]byte{}
+			err = errorf(kerr.InvalidRequest, "Duplicate topic name.")
+		case name == nil && ids[id] > 1:
+			ids[id] = -1
+			st.Topic = nil
+			err = errorf(kerr.InvalidRequest, "Duplicate topic id.")
+		default:
+			if err = b.authorizeDeleteTopic(req, rt, clusterDelete, &st); err == nil {
+				err = b.deleteOne(ctx, rt, timeout, &st)
+			}
+		}
+		answer(st, err)
+	}
 	return resp, nil
+}
+
+// deleteTarget is how a DeleteTopics entry names its topic: by name (v6
+// may name it by id instead, the name null or, as some clients send it,
+// empty); ok is false when it gives both or neither.
+func deleteTarget(rt kmsg.DeleteTopicsRequestTopic) (name *string, id [16]byte, ok bool) {
+	var zero [16]byte
+	switch {
+	case rt.Topic != nil && *rt.Topic != "" && rt.TopicID != zero:
+		return rt.Topic, zero, false
+	case rt.Topic != nil && (*rt.Topic != "" || rt.TopicID == zero):
+		return rt.Topic, zero, true
+	case rt.TopicID != zero:
+		return nil, rt.TopicID, true
+	}
+	return nil, zero, false
 }
 
 // authorizeDeleteTopic needs DELETE on the topic (or the cluster), checked
@@ -57,8 +125,8 @@ func (b *Broker) authorizeDeleteTopic(req *protocol.Request, rt kmsg.DeleteTopic
 	if b.authz == nil || cluster {
 		return nil
 	}
-	if rt.Topic != nil && *rt.Topic != "" {
-		if !b.authorize(req, acl.Delete, acl.Topic, *rt.Topic) {
+	if name, _, _ := deleteTarget(rt); name != nil {
+		if !b.authorize(req, acl.Delete, acl.Topic, *name) {
 			return kerr.TopicAuthorizationFailed
 		}
 		return nil
@@ -80,8 +148,8 @@ func (b *Broker) authorizeDeleteTopic(req *protocol.Request, rt kmsg.DeleteTopic
 
 func (b *Broker) deleteOne(ctx context.Context, rt kmsg.DeleteTopicsRequestTopic, timeout time.Duration, st *kmsg.DeleteTopicsResponseTopic) error {
 	var t *Topic
-	if rt.Topic != nil && *rt.Topic != "" {
-		if t = b.Topic(*rt.Topic); t == nil {
+	if name, _, _ := deleteTarget(rt); name != nil {
+		if t = b.Topic(*name); t == nil {
 			return kerr.UnknownTopicOrPartition
 		}
 	} else if t = b.TopicByID(metadata.Uuid(rt.TopicID)); t == nil {
@@ -89,9 +157,6 @@ func (b *Broker) deleteOne(ctx context.Context, rt kmsg.DeleteTopicsRequestTopic
 	}
 	name := t.Name
 	st.Topic, st.TopicID = &name, t.ID
-	if !b.cfg.DeleteTopicEnable {
-		return errorf(kerr.TopicDeletionDisabled, "Topic deletion is disabled.")
-	}
 	if t.Internal {
 		return errorf(kerr.InvalidRequest, "Topic %s is an internal topic and cannot be deleted.", name)
 	}

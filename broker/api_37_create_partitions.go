@@ -2,9 +2,10 @@ package broker
 
 // CreatePartitions (key 37), versions 0-3.
 //
-// Grows a topic to Count partitions. As Kafka: a topic named twice is
-// INVALID_REQUEST for each; an unknown topic UNKNOWN_TOPIC_OR_PARTITION; a
-// count that does not increase INVALID_PARTITIONS; explicit assignments
+// Grows a topic to Count partitions. As Kafka: a topic named twice is not
+// grown and gets one answer, INVALID_REQUEST; an unknown topic
+// UNKNOWN_TOPIC_OR_PARTITION; a count that does not increase
+// INVALID_PARTITIONS; explicit assignments
 // must give one replica list per new partition, each with the topic's
 // replication factor, of live, distinct brokers (INVALID_REPLICA_ASSIGNMENT).
 // Without assignments the replicas are placed by the backend and the
@@ -44,11 +45,15 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *protocol.Reque
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
 	resp.Topics = make([]kmsg.CreatePartitionsResponseTopic, 0, len(r.Topics))
 	for _, rt := range r.Topics {
+		if seen[rt.Topic] < 0 {
+			continue // a duplicate, answered at its first entry
+		}
 		st := kmsg.NewCreatePartitionsResponseTopic()
 		st.Topic = rt.Topic
 		var err error
 		if seen[rt.Topic] > 1 {
-			err = errorf(kerr.InvalidRequest, "Duplicate topic in request.")
+			seen[rt.Topic] = -1
+			err = errorf(kerr.InvalidRequest, "Duplicate topic name.")
 		} else if !b.authorize(req, acl.Alter, acl.Topic, rt.Topic) {
 			err = errorf(kerr.TopicAuthorizationFailed, "The topic authorization is failed.")
 		} else {
