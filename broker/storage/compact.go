@@ -85,8 +85,11 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	var segs []*segment
 	var total, dirty int64
 	for _, s := range l.segments[:len(l.segments)-1] {
-		if s.next > opt.Uncleanable || s.size == 0 {
+		if s.next > opt.Uncleanable {
 			break
+		}
+		if s.size == 0 {
+			continue // emptied by an earlier pass: nothing to clean, and more after it
 		}
 		if opt.MinCompactionLag > 0 && s.maxTs >= 0 && opt.Now.UnixMilli()-s.maxTs < opt.MinCompactionLag.Milliseconds() {
 			break

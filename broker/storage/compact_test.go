@@ -307,3 +307,40 @@ func TestReadPastEmptiedSegments(t *testing.T) {
 		t.Fatalf("read at 0 below a limit of 4 returned %d bytes, %v", len(data), err)
 	}
 }
+
+// TestCompactPassesEmptiedSegments: a segment an earlier pass emptied
+// does not end the cleanable range, so a later pass still removes what
+// newer records superseded after it (a pass once stopped at the first
+// empty segment, and a topic was never compacted again).
+func TestCompactPassesEmptiedSegments(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 // every batch rolls a segment of its own
+	l := openTestLog(t, dir, cfg, OpenOptions{})
+	now := time.Now()
+	ts := now.UnixMilli()
+	compact := func() {
+		t.Helper()
+		if _, err := l.Compact(CompactOptions{Now: now, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendKV(t, l, ts, -1, false, kv{key: "a", val: "a0"}) // 0
+	appendKV(t, l, ts, -1, false, kv{key: "b", val: "b0"}) // 1
+	appendKV(t, l, ts, -1, false, kv{key: "a", val: "a1"}) // 2: empties segment 0
+	appendKV(t, l, ts, -1, false, kv{key: "f", val: "f"})  // 3: active
+	compact()
+	if got, _ := contents(t, l); got[0] != "" || got[1] != "b=b0" || got[2] != "a=a1" {
+		t.Fatalf("after the first pass the log holds %v", got)
+	}
+	appendKV(t, l, ts, -1, false, kv{key: "b", val: "b1"}) // 4: supersedes 1
+	appendKV(t, l, ts, -1, false, kv{key: "f", val: "g"})  // 5: active
+	compact()
+	got, _ := contents(t, l)
+	if _, ok := got[1]; ok {
+		t.Fatalf("the second pass kept the superseded b at offset 1: %v", got)
+	}
+	if got[2] != "a=a1" || got[4] != "b=b1" {
+		t.Fatalf("after the second pass the log holds %v", got)
+	}
+}
