@@ -272,19 +272,25 @@ func (p *Partition) advanceLocked(leo int64) {
 }
 
 // ackState reports whether an acks=all produce up to last is complete.
+// As Kafka's checkEnoughReplicasReachOffset: once the high watermark has
+// passed it, it succeeds only if the ISR still has min.insync.replicas
+// members. The ISR may have shrunk to let the high watermark pass, and
+// then fewer replicas hold the records than the producer asked for:
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND (the records stay in the log). Before
+// that, an ISR below the minimum ends the wait with the same error.
 func (p *Partition) ackState(last int64) (done bool, err error) {
-	if p.HighWatermark() > last {
-		return true, nil
-	}
+	passed := p.HighWatermark() > last
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.rs == nil {
+	switch {
+	case p.rs == nil && passed:
+		return true, nil // committed before this broker stopped leading
+	case p.rs == nil:
 		return true, kerr.NotLeaderForPartition
-	}
-	if int32(len(p.rs.ISR)) < p.topic.Config().MinInsyncReplicas {
+	case int32(len(p.rs.ISR)) < p.topic.Config().MinInsyncReplicas:
 		return true, kerr.NotEnoughReplicasAfterAppend
 	}
-	return false, nil
+	return passed, nil
 }
 
 // appendMarker writes a transaction marker (commit or abort) for a

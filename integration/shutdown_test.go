@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -219,5 +220,52 @@ func TestLeaderKilledWritesResumeWithinSessionTimeout(t *testing.T) {
 	}
 	if s.max > session+time.Second {
 		t.Errorf("writes stalled %v after the leader was killed (want at most the session timeout %v plus 1 s)", s.max, session)
+	}
+}
+
+// An acks=all produce waiting while both followers stop: the leader
+// shrinks the ISR to itself after replica.lag.time.max.ms, which lets the
+// high watermark pass the records, but only one replica holds them where
+// min.insync.replicas asked for two. As Kafka
+// (Partition.checkEnoughReplicasReachOffset), the produce is answered
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND, not success; it was once acknowledged.
+func TestAcksAllAfterISRShrinksBelowMinimum(t *testing.T) {
+	c := startCluster(t, 3, map[string]string{"replica.lag.time.max.ms": "2000", "auto.leader.rebalance.enable": "false"})
+	topic := "shrinks-below-min"
+	defer c.dumpLogs()
+	c.createAssigned(topic, [][]int32{{1, 2, 3}})
+	admin, done := c.admin()
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := admin.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "min.insync.replicas", Value: kmsg.StringPtr("2")}}, topic); err != nil {
+		t.Fatal(err)
+	}
+	c.awaitISR(topic, 3, 30*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	md, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := md[topic].ID
+	// One acknowledged record first: the partition works with all three.
+	resp, err := rawProduce(ctx, cl, 1, topic, id, 0, -1, plainBatch("with all three"))
+	if err != nil || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("produce with the whole ISR: %v %+v", err, resp)
+	}
+	c.brokers[2].Pause()
+	c.brokers[3].Pause()
+	defer c.brokers[2].Resume()
+	defer c.brokers[3].Resume()
+	resp, err = rawProduce(ctx, cl, 1, topic, id, 0, -1, plainBatch("held by the leader alone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.NotEnoughReplicasAfterAppend.Code {
+		t.Fatalf("acks=all produce while the ISR shrank to the leader answered %v, want NOT_ENOUGH_REPLICAS_AFTER_APPEND", kerr.ErrorForCode(code))
 	}
 }
