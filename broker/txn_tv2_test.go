@@ -50,3 +50,42 @@ func TestProduceV12AddsPartitionToTransaction(t *testing.T) {
 		}
 	}
 }
+
+// A produce v12 whose partition the coordinator will not add yet
+// (CONCURRENT_TRANSACTIONS: the previous transaction's markers are still
+// being written) is asked again every add.partitions.to.txn.retry.
+// backoff.ms, as Kafka 4.0's leader does, and succeeds once the add goes
+// through; past add.partitions.to.txn.retry.backoff.max.ms it is answered
+// CONCURRENT_TRANSACTIONS, which transaction-version-2 clients retry. A
+// v11 produce (verification only) is still answered NOT_ENOUGH_REPLICAS.
+func TestProduceV12RetriesConcurrentAdds(t *testing.T) {
+	f := &fakeAdder{}
+	b := startVerifyBroker(t, &f.fakeCoordinator, true)
+	b.SetTxnVerifier(f)
+	f.set(kerr.ConcurrentTransactions.Code, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if len(f.adds) >= 2 {
+			f.code = 0 // after the second refusal: the third add goes through
+		}
+	})
+	if code := produceTxnBatch(t, b, 12, 0); code != 0 {
+		t.Fatalf("produce v12 while the first two adds are refused: %v", kerr.ErrorForCode(code))
+	}
+	if len(f.adds) != 3 {
+		t.Fatalf("produce v12 asked %d adds, want 3", len(f.adds))
+	}
+
+	f.set(kerr.ConcurrentTransactions.Code, nil)
+	f.adds = nil
+	if code := produceTxnBatchOf(t, b, 12, 43, 0); code != kerr.ConcurrentTransactions.Code {
+		t.Fatalf("produce v12 while every add is refused: %v, want CONCURRENT_TRANSACTIONS", kerr.ErrorForCode(code))
+	}
+	// Every 20 ms for 100 ms.
+	if n := len(f.adds); n < 2 || n > 6 {
+		t.Fatalf("produce v12 asked %d adds in 100 ms, want about 5", n)
+	}
+	if code := produceTxnBatchOf(t, b, 11, 44, 0); code != kerr.NotEnoughReplicas.Code {
+		t.Fatalf("produce v11 while the coordinator answers CONCURRENT_TRANSACTIONS: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(code))
+	}
+}

@@ -36,7 +36,12 @@ package broker
 //     INVALID_PRODUCER_ID_MAPPING; another epoch: INVALID_PRODUCER_EPOCH;
 //   - the coordinator cannot answer now (moving, loading, unreachable, or
 //     the transaction is being committed): NOT_ENOUGH_REPLICAS, which
-//     every client retries without a metadata refresh;
+//     every client retries without a metadata refresh; from produce v12
+//     on (transaction version 2, where the leader adds the partition),
+//     an add refused because the previous transaction is still being
+//     completed is asked again for up to 100 ms
+//     (add.partitions.to.txn.retry.backoff.max.ms), and then answered
+//     CONCURRENT_TRANSACTIONS, as Kafka 4.0 does;
 //   - the transaction ended between the answer and the append:
 //     INVALID_TXN_STATE.
 //
@@ -340,6 +345,9 @@ func (b *Broker) verifyProduce(ctx context.Context, version int16, r *kmsg.Produ
 	vctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	codes := b.askTxnCoordinator(vctx, *vp, *r.TransactionID, tp, need, !addsPartitions(version))
+	if addsPartitions(version) {
+		b.retryConcurrentAdds(vctx, *vp, *r.TransactionID, tp, need, codes)
+	}
 	for i, pp := range need {
 		pp.p.endTxnVerification(tp.id, pp.verification, codes[i] == 0)
 		if codes[i] != 0 {
@@ -347,6 +355,43 @@ func (b *Broker) verifyProduce(ctx context.Context, version int16, r *kmsg.Produ
 		}
 	}
 	return nil
+}
+
+// retryConcurrentAdds asks the coordinator again, as Kafka 4.0's
+// ReplicaManager does, to add the partitions it answered
+// CONCURRENT_TRANSACTIONS (transaction version 2): the producer's previous
+// transaction is still being completed (its markers written), which takes
+// milliseconds. It tries every add.partitions.to.txn.retry.backoff.ms for
+// up to add.partitions.to.txn.retry.backoff.max.ms (and the produce's
+// timeout), updating codes; the producer retries what is still refused.
+// A client would otherwise wait out its own backoff, or, as kgo does, its
+// metadata refresh, on nearly every transaction that follows another at
+// once on several partitions.
+func (b *Broker) retryConcurrentAdds(ctx context.Context, v TxnVerifier, id string, tp txnProducer, need []*producePart, codes []int16) {
+	cfg := b.Config()
+	deadline := time.Now().Add(cfg.AddPartitionsRetryMax)
+	for {
+		var again []*producePart
+		var at []int
+		for i, code := range codes {
+			if code == kerr.ConcurrentTransactions.Code {
+				again, at = append(again, need[i]), append(at, i)
+			}
+		}
+		if len(again) == 0 || time.Now().Add(cfg.AddPartitionsRetryBackoff).After(deadline) {
+			return
+		}
+		t := time.NewTimer(cfg.AddPartitionsRetryBackoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		for j, code := range b.askTxnCoordinator(ctx, v, id, tp, again, false) {
+			codes[at[j]] = code
+		}
+	}
 }
 
 // transactional reports whether the partition's batches include a
@@ -448,7 +493,14 @@ func produceVerifyError(code int16, version int16) error {
 		return fmt.Errorf("%w: Partition was not added to the transaction", kerr.InvalidTxnState)
 	case kerr.ProducerFenced:
 		return kerr.InvalidProducerEpoch
-	case kerr.ConcurrentTransactions, kerr.NetworkException, kerr.CoordinatorLoadInProgress,
+	case kerr.ConcurrentTransactions:
+		if addsPartitions(version) {
+			// As Kafka 4.0 (KAFKA-18662): a client of transaction
+			// version 2 knows the error, and retries it at once.
+			return kerr.ConcurrentTransactions
+		}
+		return fmt.Errorf("%w: Unable to verify the partition has been added to the transaction. Underlying error: %s", kerr.NotEnoughReplicas, err)
+	case kerr.NetworkException, kerr.CoordinatorLoadInProgress,
 		kerr.CoordinatorNotAvailable, kerr.NotCoordinator:
 		return fmt.Errorf("%w: Unable to verify the partition has been added to the transaction. Underlying error: %s", kerr.NotEnoughReplicas, err)
 	}

@@ -170,6 +170,8 @@ type Config struct {
 	TxnAbortCheckInterval     time.Duration
 	ProducerIDExpiration      time.Duration
 	TxnPartitionVerification  bool
+	AddPartitionsRetryBackoff time.Duration
+	AddPartitionsRetryMax     time.Duration
 
 	ControlledShutdownEnable bool
 
