@@ -46,6 +46,7 @@ type fetchState struct {
 	r         *kmsg.FetchRequest
 	version   int16
 	replicaID int32
+	listener  string // the connection's, for NodeEndpoints
 	// rackAware: the consumer named its rack and replica.selector.class
 	// may send it elsewhere; redirected: a partition named a preferred
 	// read replica, so the response goes at once (as Kafka's does).
@@ -87,6 +88,9 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.R
 	r := req.Body.(*kmsg.FetchRequest)
 	resp := req.Response().(*kmsg.FetchResponse)
 	fs := &fetchState{b: b, r: r, version: req.Version, replicaID: r.ReplicaID}
+	if req.Conn != nil {
+		fs.listener = req.Conn.Listener
+	}
 	if req.Version >= 15 {
 		fs.replicaID = r.ReplicaState.ID
 	}
@@ -202,7 +206,7 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 					// client may not retry the code it does not know.
 					sp.ErrorCode = kerr.NotLeaderForPartition.Code
 				}
-				fs.fillLeader(p, &sp)
+				fs.fillLeader(p, &sp, resp)
 			}
 			// An incremental fetch answers only what changed.
 			if fs.sess.keep(k-1, &sp) {
@@ -284,13 +288,28 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 }
 
 // fillLeader tells a client that hit a non-leader where the leader is
-// (v12+ CurrentLeader, KIP-951).
-func (fs *fetchState) fillLeader(p *Partition, sp *kmsg.FetchResponseTopicPartition) {
+// (v12+ CurrentLeader, KIP-951), and from v16, as Kafka, answering
+// NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, how to reach it (the
+// response's NodeEndpoints), so it need not refresh its metadata first.
+func (fs *fetchState) fillLeader(p *Partition, sp *kmsg.FetchResponseTopicPartition, resp *kmsg.FetchResponse) {
 	if p == nil || fs.version < 12 {
 		return
 	}
 	st := p.State()
 	sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = st.Leader, st.LeaderEpoch
+	if fs.version < 16 || st.Leader < 0 || sp.ErrorCode != kerr.NotLeaderForPartition.Code && sp.ErrorCode != kerr.FencedLeaderEpoch.Code {
+		return
+	}
+	for _, nb := range resp.Brokers {
+		if nb.NodeID == st.Leader {
+			return
+		}
+	}
+	if host, port, rack, ok := fs.b.listenerEndpoint(st.Leader, fs.listener); ok {
+		nb := kmsg.NewFetchResponseBroker()
+		nb.NodeID, nb.Host, nb.Port, nb.Rack = st.Leader, host, port, rack
+		resp.Brokers = append(resp.Brokers, nb)
+	}
 }
 
 // wait long-polls: it re-runs the fetch whenever a fetched partition

@@ -50,21 +50,29 @@ func (b *Broker) hintProduceLeaders(req *protocol.Request, resp *kmsg.ProduceRes
 				continue
 			}
 			listed[st.Leader] = true
-			bi, ok := b.BrokerByID(st.Leader)
-			if !ok {
-				continue
+			if host, port, rack, ok := b.listenerEndpoint(st.Leader, req.Conn.Listener); ok {
+				ne := kmsg.NewProduceResponseBroker()
+				ne.NodeID, ne.Host, ne.Port, ne.Rack = st.Leader, host, port, rack
+				resp.Brokers = append(resp.Brokers, ne)
 			}
-			ep, ok := bi.Endpoints[req.Conn.Listener]
-			if !ok {
-				continue
-			}
-			ne := kmsg.NewProduceResponseBroker()
-			ne.NodeID, ne.Host, ne.Port = bi.ID, ep.Host, ep.Port
-			if bi.Rack != "" {
-				rack := bi.Rack
-				ne.Rack = &rack
-			}
-			resp.Brokers = append(resp.Brokers, ne)
 		}
 	}
+}
+
+// listenerEndpoint is where broker id listens on the named listener, for
+// the NodeEndpoints of KIP-951 answers; ok is false if it is unknown.
+func (b *Broker) listenerEndpoint(id int32, listener string) (host string, port int32, rack *string, ok bool) {
+	bi, ok := b.BrokerByID(id)
+	if !ok {
+		return "", 0, nil, false
+	}
+	ep, ok := bi.Endpoints[listener]
+	if !ok {
+		return "", 0, nil, false
+	}
+	if bi.Rack != "" {
+		r := bi.Rack
+		rack = &r
+	}
+	return ep.Host, ep.Port, rack, true
 }
