@@ -128,6 +128,9 @@ func (c *Coordinator) findCoordinator(ctx context.Context, typ int8, key, listen
 			return fail(kerr.CoordinatorNotAvailable, "the coordinator topic "+topic+" is not available yet")
 		}
 	}
+	if topic != ShareStateTopic {
+		partitions = c.partitionsOf(topic, partitions) // the topic may have others
+	}
 	leader, _, _ := c.host.PartitionLeader(topic, partitionFor(key, partitions))
 	if leader < 0 {
 		return fail(kerr.CoordinatorNotAvailable, "the coordinator has no leader")

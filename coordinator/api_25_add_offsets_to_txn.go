@@ -33,11 +33,12 @@ func (c *txnCoordinator) handleAddOffsetsToTxn(ctx context.Context, req *protoco
 		resp.ErrorCode = c.errCode(err)
 		return resp, nil
 	}
-	if r.Group == "" || c.cfg.OffsetsTopicPartitions <= 0 {
+	n := c.offsetsPartitions()
+	if r.Group == "" || n <= 0 {
 		resp.ErrorCode = kerr.InvalidGroupID.Code
 		return resp, nil
 	}
-	part := topicPartition{OffsetsTopic, partitionFor(r.Group, c.cfg.OffsetsTopicPartitions)}
+	part := topicPartition{OffsetsTopic, partitionFor(r.Group, n)}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		resp.ErrorCode = c.errCode(c.addToTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, req.Version >= 2, []topicPartition{part}))
 		return resp, nil

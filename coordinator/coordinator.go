@@ -89,6 +89,29 @@ type base struct {
 	log  zerolog.Logger
 }
 
+// partitionsOf is how many partitions the keys of an internal topic hash
+// over: as many as the topic has once it exists, else the configured
+// number it will be created with. Kafka starts its coordinators with the
+// topic's partition count too, falling back to the config, so changing
+// offsets.topic.num.partitions (or transaction.state.log.num.partitions)
+// after the topic exists moves no group or transactional id, and a topic
+// made by hand with other counts is used as it is.
+func (b *base) partitionsOf(topic string, configured int32) int32 {
+	if _, n, ok := b.host.TopicIDOf(topic); ok && n > 0 {
+		return n
+	}
+	return configured
+}
+
+// offsetsPartitions and txnPartitions are partitionsOf the two topics.
+func (b *base) offsetsPartitions() int32 {
+	return b.partitionsOf(OffsetsTopic, b.cfg.OffsetsTopicPartitions)
+}
+
+func (b *base) txnPartitions() int32 {
+	return b.partitionsOf(TransactionTopic, b.cfg.TxnTopicPartitions)
+}
+
 // background runs a coordinator's periodic work until closed.
 type background struct {
 	stop chan struct{}

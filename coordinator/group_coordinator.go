@@ -170,7 +170,7 @@ func (gs *groupShard) list() []*group {
 
 // shardOf returns the loaded shard coordinating group id.
 func (c *groupCoordinator) shardOf(id string) (*groupShard, error) {
-	n := c.cfg.OffsetsTopicPartitions
+	n := c.offsetsPartitions()
 	if n <= 0 {
 		return nil, kerr.CoordinatorNotAvailable
 	}

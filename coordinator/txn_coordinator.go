@@ -195,7 +195,7 @@ func (ts *txnShard) forget(m *txnMeta) {
 // shardOf returns the loaded shard coordinating id, or the error a client
 // should see.
 func (c *txnCoordinator) shardOf(id string) (*txnShard, error) {
-	n := c.cfg.TxnTopicPartitions
+	n := c.txnPartitions()
 	if n <= 0 {
 		return nil, kerr.CoordinatorNotAvailable
 	}

@@ -19,11 +19,12 @@ import (
 // transaction of id for producer pid at epoch, and returns the error a
 // TxnOffsetCommit answers when it cannot.
 func (c *txnCoordinator) addOffsetsPartition(ctx context.Context, id string, pid int64, epoch int16, group string) *kerr.Error {
-	if c.cfg.OffsetsTopicPartitions <= 0 || c.cfg.TxnTopicPartitions <= 0 {
+	groups, ids := c.offsetsPartitions(), c.txnPartitions()
+	if groups <= 0 || ids <= 0 {
 		return kerr.CoordinatorNotAvailable
 	}
-	tp := topicPartition{OffsetsTopic, partitionFor(group, c.cfg.OffsetsTopicPartitions)}
-	leader, _, local := c.host.PartitionLeader(TransactionTopic, partitionFor(id, c.cfg.TxnTopicPartitions))
+	tp := topicPartition{OffsetsTopic, partitionFor(group, groups)}
+	leader, _, local := c.host.PartitionLeader(TransactionTopic, partitionFor(id, ids))
 	var err error
 	switch {
 	case local:

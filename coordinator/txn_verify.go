@@ -21,7 +21,7 @@ import (
 // TxnPartitionFor is the __transaction_state partition whose leader
 // coordinates a transactional id.
 func (c *Coordinator) TxnPartitionFor(id string) int32 {
-	n := c.cfg.TxnTopicPartitions
+	n := c.txnPartitions()
 	if n <= 0 {
 		return -1
 	}
