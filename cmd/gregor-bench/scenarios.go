@@ -134,7 +134,9 @@ func produceLoadRF(ctx context.Context, addr string, d time.Duration, size int, 
 	cpu := startCPU(ctx)
 	start := time.Now()
 	end := start.Add(d)
-	for time.Now().Before(end) && ctx.Err() == nil {
+	// The clock is read once per 64 records: on these VMs a read costs
+	// about 50 ns, a tenth of what the client spends on a 100 B record.
+	for i := 0; i%64 != 0 || time.Now().Before(end) && ctx.Err() == nil; i++ {
 		cl.Produce(ctx, &kgo.Record{Value: value}, cb)
 	}
 	if err := cl.Flush(ctx); err != nil {
