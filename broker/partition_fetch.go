@@ -61,7 +61,8 @@ func (p *Partition) abortedTxns(from, to int64) []kmsg.FetchResponseTopicPartiti
 }
 
 // followerFetchLocked records a follower's fetch position; a follower that
-// caught up is added to the ISR asynchronously.
+// caught up is added to the ISR asynchronously, if its broker is
+// registered.
 func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 	if p.rs == nil {
 		return
@@ -77,11 +78,22 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 		st.ISR = append(slices.Clone(p.rs.ISR), id)
 		slices.Sort(st.ISR)
 		p.b.spawn(func() {
+			defer func() {
+				p.mu.Lock()
+				p.expanding = false
+				p.mu.Unlock()
+			}()
+			if _, alive := p.b.BrokerByID(id); !alive {
+				// As Kafka (KIP-841, Partition.isReplicaIsrEligible):
+				// a follower whose broker is not registered, its
+				// ZooKeeper session expired while it went on
+				// fetching, rejoins once it registers again. The
+				// controller takes an unregistered broker out of
+				// every ISR, and the two would undo each other.
+				return
+			}
 			p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Int32("replica", id).Ints32("isr", st.ISR).Msg("expanding ISR")
 			p.updateISR(st)
-			p.mu.Lock()
-			p.expanding = false
-			p.mu.Unlock()
 		})
 	}
 }
