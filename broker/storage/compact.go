@@ -272,12 +272,39 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		res.BytesBefore += r.old.size
 		res.BytesAfter += ns.size
 	}
+	if err := l.dropEmptiedLocked(opt.Uncleanable); err != nil {
+		return res, err
+	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		return res, err
 	}
 	l.cleanedTo = max(l.cleanedTo, segs[len(segs)-1].next)
 	res.CleanedUpTo = l.cleanedTo
 	return res, nil
+}
+
+// dropEmptiedLocked retires the sealed segments below uncleanable that
+// compaction left without a batch, but the first, whose base is where the
+// log starts: a read at their offsets goes on to the next segment, as it
+// does past any gap. Kafka's cleaner merges such segments into their
+// neighbours; kept, a long-lived compacted topic would gather an empty
+// segment, with its files, at every roll.
+func (l *Log) dropEmptiedLocked(uncleanable int64) error {
+	var empty []*segment
+	keep := l.segments[:0:0]
+	for i, s := range l.segments {
+		if i > 0 && i < len(l.segments)-1 && s.size == 0 && s.next <= uncleanable {
+			s.created = l.now().Add(l.cfg.FileDeleteDelay)
+			empty = append(empty, s)
+			continue
+		}
+		keep = append(keep, s)
+	}
+	if len(empty) == 0 {
+		return nil
+	}
+	l.segments = keep
+	return l.retireLocked(empty)
 }
 
 func (l *Log) segmentIndexLocked(s *segment) int {

@@ -306,6 +306,29 @@ func TestReadPastEmptiedSegments(t *testing.T) {
 	if data, err := l.Read(0, 4, 1<<20, true); err != nil || len(data) != 0 {
 		t.Fatalf("read at 0 below a limit of 4 returned %d bytes, %v", len(data), err)
 	}
+	// The emptied segment after the first is dropped with its files; the
+	// first stays, as the log's start.
+	var bases []int64
+	for _, s := range l.segments {
+		bases = append(bases, s.base)
+	}
+	if fmt.Sprint(bases) != "[0 4 6 7]" {
+		t.Fatalf("segments at %v after compaction, want [0 4 6 7]", bases)
+	}
+	if l.StartOffset() != 0 {
+		t.Fatalf("the log starts at %d after compaction, want 0", l.StartOffset())
+	}
+	l.Close()
+	l = openTestLog(t, dir, cfg, OpenOptions{})
+	if got, _ := contents(t, l); fmt.Sprint(got) != fmt.Sprint(after) {
+		t.Fatalf("reopened, the log holds %v, want %v", got, after)
+	}
+	if l.StartOffset() != 0 || l.NextOffset() != end {
+		t.Fatalf("reopened, the log spans %d to %d, want 0 to %d", l.StartOffset(), l.NextOffset(), end)
+	}
+	if data, err := l.Read(2, end, 1<<20, true); err != nil || len(data) == 0 {
+		t.Fatalf("reopened, a read in the dropped segment's offsets returned %d bytes, %v", len(data), err)
+	}
 }
 
 // TestCompactPassesEmptiedSegments: a segment an earlier pass emptied
