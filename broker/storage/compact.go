@@ -17,7 +17,10 @@ package storage
 // renamed to "<base>.log.swap" when complete, and swapped in under the
 // log's lock: the original is retired like a deleted segment and the swap
 // file renamed to "<base>.log" (its indexes are rebuilt). Recovery
-// completes a swap it finds, and drops a ".cleaned" file.
+// completes a swap it finds, and drops a ".cleaned" file. A segment left
+// without a batch is retired too, unless it is the first (Kafka's cleaner
+// merges such segments into their neighbours); reads go on past its
+// offsets, as past any gap compaction leaves.
 
 import (
 	"errors"
