@@ -35,6 +35,12 @@ func (c *txnCoordinator) handleInitProducerID(ctx context.Context, req *protocol
 		resp.ErrorCode = code
 		return resp, nil
 	}
+	if (r.ProducerID < 0) != (r.ProducerEpoch < 0) {
+		// As Kafka: a producer id and epoch come together (KIP-360), or
+		// neither.
+		resp.ErrorCode = kerr.InvalidRequest.Code
+		return resp, nil
+	}
 	if r.TransactionalID == nil {
 		id, err := c.pids.allocate(ctx)
 		if err != nil {

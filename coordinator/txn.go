@@ -333,8 +333,12 @@ func (c *txnCoordinator) initProducer(ctx context.Context, ts *txnShard, m *txnM
 	}
 	if reqPid >= 0 {
 		// KIP-360: a producer asking to keep its id must be the current
-		// one, or retrying the InitProducerId that made it current.
+		// one, or retrying the InitProducerId that made it current. An
+		// id with no state (new, or expired with
+		// transactional.id.expiration.ms) gets a new producer id, as in
+		// Kafka: that is how a producer recovers once its id expired.
 		switch {
+		case m.d.pid < 0:
 		case reqPid == m.d.pid && reqEpoch == m.d.epoch:
 		case reqPid == m.d.lastPid && reqEpoch == m.d.lastEpoch && m.d.state != txnOngoing:
 			return nil // a retry: the current id and epoch stand
