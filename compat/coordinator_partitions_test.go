@@ -12,11 +12,11 @@ import (
 	"gregor/internal/brokertest"
 )
 
-// Groups hash over the partitions __consumer_offsets has, not over
-// offsets.topic.num.partitions, as Kafka's coordinator does once the
-// topic exists: a broker restarted with another setting still finds every
-// group's committed offsets. Gregor once hashed over the setting, and
-// most groups lost their offsets.
+// Groups hash over the partitions __consumer_offsets had when the broker
+// started, not over offsets.topic.num.partitions, as Kafka's coordinator
+// does once the topic exists: a broker restarted with another setting
+// still finds every group's committed offsets. Gregor once hashed over the
+// setting, and most groups lost their offsets.
 func TestGroupsHashOverTheOffsetsTopicItHas(t *testing.T) {
 	if !usingGregor() {
 		t.Skip("restarts its own broker with another offsets.topic.num.partitions")
@@ -75,4 +75,23 @@ func TestGroupsHashOverTheOffsetsTopicItHas(t *testing.T) {
 	again := brokertest.Start(t, brokertest.Options{Dir: b.Dir, Port: b.Port,
 		Set: map[string]string{"offsets.topic.num.partitions": "7"}})
 	check(again.Addr, "after a restart with offsets.topic.num.partitions=7")
+
+	// Partitions added to __consumer_offsets move no group until the
+	// broker restarts, as in Kafka, whose coordinator keeps the count it
+	// started with. They once made every group vanish at once.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(again.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).CreatePartitions(ctx, 10, "__consumer_offsets")
+	if err == nil {
+		err = resp["__consumer_offsets"].Err
+	}
+	if err != nil {
+		t.Fatalf("adding partitions to __consumer_offsets: %v", err)
+	}
+	check(again.Addr, "after partitions were added to __consumer_offsets")
 }

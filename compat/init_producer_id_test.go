@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -67,4 +68,135 @@ func TestInitProducerIDForUnknownTransactionalID(t *testing.T) {
 			t.Fatalf("InitProducerId (%d, %d): %v, want INVALID_REQUEST", half[0], half[1], kerr.ErrorForCode(r.ErrorCode))
 		}
 	}
+}
+
+// A TxnOffsetCommit before v5 for a group whose offsets partition is not
+// in the producer's transaction (no AddOffsetsToTxn) is refused, as Kafka
+// verifies it with transaction.partition.verification.enable: such offsets
+// were once written, never committed or aborted, and OffsetFetch with
+// require_stable answered UNSTABLE_OFFSET_COMMIT for the group for good.
+func TestTxnOffsetCommitOutsideTransactionRefused(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	retriable := func(code int16) bool {
+		return code == kerr.CoordinatorLoadInProgress.Code || code == kerr.CoordinatorNotAvailable.Code ||
+			code == kerr.NotCoordinator.Code || code == kerr.ConcurrentTransactions.Code
+	}
+	pinned := make(map[[2]int16]*kgo.Client)
+	pin := func(key, version int16) *kgo.Client {
+		k := [2]int16{key, version}
+		if pinned[k] == nil {
+			pinned[k] = pinnedClient(t, bootstrap(t), key, version)
+			t.Cleanup(pinned[k].Close)
+		}
+		return pinned[k]
+	}
+	id, group, topic := randomName("stray-commit"), randomName("stray-group"), randomName("stray-topic")
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	ireq := kmsg.NewPtrInitProducerIDRequest()
+	ireq.TransactionalID, ireq.TransactionTimeoutMillis, ireq.ProducerID, ireq.ProducerEpoch = kmsg.StringPtr(id), 10000, -1, -1
+	var pid int64
+	var epoch int16
+	waitFor(t, "InitProducerId for "+id, 20*time.Second, func() bool {
+		resp, err := ireq.RequestWith(ctx, cl)
+		if err != nil || retriable(resp.ErrorCode) {
+			return false
+		}
+		if resp.ErrorCode != 0 {
+			t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(resp.ErrorCode))
+		}
+		pid, epoch = resp.ProducerID, resp.ProducerEpoch
+		return true
+	})
+	commit := func(version int16, txnID string) int16 {
+		t.Helper()
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.SetVersion(version)
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = txnID, group, pid, epoch
+		req.Generation, req.MemberID = -1, ""
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.LeaderEpoch = 0, 7, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		for {
+			resp, err := req.RequestWith(ctx, pin(28, version))
+			if err != nil {
+				t.Fatal(err)
+			}
+			code := resp.Topics[0].Partitions[0].ErrorCode
+			if retriable(code) && ctx.Err() == nil {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return code
+		}
+	}
+	for _, c := range []struct {
+		version int16
+		id      string
+		want    *kerr.Error
+	}{
+		{3, id, kerr.InvalidTxnState},
+		{4, id, kerr.TransactionAbortable},
+		{3, randomName("never-initialised"), kerr.InvalidProducerIDMapping},
+	} {
+		if got := commit(c.version, c.id); got != c.want.Code {
+			t.Fatalf("TxnOffsetCommit v%d without AddOffsetsToTxn: %v, want %v", c.version, kerr.ErrorForCode(got), c.want)
+		}
+	}
+	// Nothing was written: a stable read of the group sees no pending
+	// offsets.
+	freq := kmsg.NewPtrOffsetFetchRequest()
+	freq.Group, freq.RequireStable = group, true
+	ft := kmsg.NewOffsetFetchRequestTopic()
+	ft.Topic, ft.Partitions = topic, []int32{0}
+	freq.Topics = append(freq.Topics, ft)
+	fresp, err := freq.RequestWith(ctx, pin(9, 8)) // by topic name
+	if err != nil {
+		t.Fatal(err)
+	}
+	var code int16
+	if len(fresp.Groups) > 0 {
+		code = fresp.Groups[0].ErrorCode
+		if code == 0 && len(fresp.Groups[0].Topics) > 0 {
+			code = fresp.Groups[0].Topics[0].Partitions[0].ErrorCode
+		}
+	} else if len(fresp.Topics) > 0 {
+		code = fresp.Topics[0].Partitions[0].ErrorCode
+	}
+	if code != 0 {
+		t.Fatalf("OffsetFetch require_stable after the refused commits: %v", kerr.ErrorForCode(code))
+	}
+
+	// With AddOffsetsToTxn first, the same commit goes through.
+	areq := kmsg.NewPtrAddOffsetsToTxnRequest()
+	areq.TransactionalID, areq.ProducerID, areq.ProducerEpoch, areq.Group = id, pid, epoch, group
+	waitFor(t, "AddOffsetsToTxn", 20*time.Second, func() bool {
+		resp, err := areq.RequestWith(ctx, pin(25, 3))
+		if err != nil || retriable(resp.ErrorCode) {
+			return false
+		}
+		if resp.ErrorCode != 0 {
+			t.Fatalf("AddOffsetsToTxn: %v", kerr.ErrorForCode(resp.ErrorCode))
+		}
+		return true
+	})
+	if got := commit(3, id); got != 0 {
+		t.Fatalf("TxnOffsetCommit v3 after AddOffsetsToTxn: %v", kerr.ErrorForCode(got))
+	}
+	ereq := kmsg.NewPtrEndTxnRequest()
+	ereq.TransactionalID, ereq.ProducerID, ereq.ProducerEpoch, ereq.Commit = id, pid, epoch, false
+	waitFor(t, "EndTxn abort", 20*time.Second, func() bool {
+		resp, err := ereq.RequestWith(ctx, pin(26, 4))
+		return err == nil && resp.ErrorCode == 0
+	})
 }

@@ -67,8 +67,19 @@ func (c *groupCoordinator) handleTxnOffsetCommit(ctx context.Context, req *proto
 }
 
 func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetCommitRequest, version int16) map[topicPartition]int16 {
-	if version >= 5 {
-		if err := c.txns.addOffsetsPartition(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group); err != nil {
+	var check func() *kerr.Error
+	switch {
+	case version >= 5:
+		check = func() *kerr.Error {
+			return c.txns.addOffsetsPartition(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group)
+		}
+	case c.cfg.TxnPartitionVerification:
+		check = func() *kerr.Error {
+			return c.txns.verifyOffsetsPartition(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group, version)
+		}
+	}
+	if check != nil {
+		if err := check(); err != nil {
 			codes := make(map[topicPartition]int16)
 			for _, t := range r.Topics {
 				for _, p := range t.Partitions {

@@ -76,6 +76,9 @@ type Config struct {
 	TxnMaxTimeout       time.Duration
 	TxnIDExpiration     time.Duration
 	TxnAbortCheckPeriod time.Duration
+	// TxnPartitionVerification is transaction.partition.verification.enable:
+	// a TxnOffsetCommit before v5 is checked against the transaction.
+	TxnPartitionVerification bool
 
 	// Authorizer is the broker's (nil: everything is allowed).
 	Authorizer *acl.Authorizer
@@ -87,17 +90,30 @@ type base struct {
 	cfg  Config
 	host Host
 	log  zerolog.Logger
+	// counts holds the partition counts partitionsOf settled on, shared
+	// by the coordinators (nil in tests that need none).
+	counts *sync.Map
 }
 
 // partitionsOf is how many partitions the keys of an internal topic hash
-// over: as many as the topic has once it exists, else the configured
+// over: as many as the topic had when first seen, else the configured
 // number it will be created with. Kafka starts its coordinators with the
-// topic's partition count too, falling back to the config, so changing
-// offsets.topic.num.partitions (or transaction.state.log.num.partitions)
-// after the topic exists moves no group or transactional id, and a topic
-// made by hand with other counts is used as it is.
+// topic's partition count too, falling back to the config, and keeps it
+// until the broker restarts: changing offsets.topic.num.partitions (or
+// transaction.state.log.num.partitions) after the topic exists moves no
+// group or transactional id, a topic made by hand with other counts is
+// used as it is, and partitions added to it later move nothing either.
 func (b *base) partitionsOf(topic string, configured int32) int32 {
+	if b.counts != nil {
+		if n, ok := b.counts.Load(topic); ok {
+			return n.(int32)
+		}
+	}
 	if _, n, ok := b.host.TopicIDOf(topic); ok && n > 0 {
+		if b.counts != nil {
+			got, _ := b.counts.LoadOrStore(topic, n)
+			return got.(int32)
+		}
 		return n
 	}
 	return configured
@@ -185,7 +201,7 @@ type Coordinator struct {
 
 // New returns the coordinators for a broker.
 func New(cfg Config, host Host, log zerolog.Logger) *Coordinator {
-	b := base{cfg: cfg, host: host, log: log}
+	b := base{cfg: cfg, host: host, log: log, counts: new(sync.Map)}
 	groups := newGroupCoordinator(b)
 	txns := newTxnCoordinator(b, groups)
 	groups.txns = txns

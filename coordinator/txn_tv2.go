@@ -40,20 +40,70 @@ func (c *txnCoordinator) addOffsetsPartition(ctx context.Context, id string, pid
 	return txnOffsetAddError(c.kerrOf(err))
 }
 
+// verifyOffsetsPartition checks, for a TxnOffsetCommit before v5, that
+// the offsets partition of group is in the ongoing transaction of id for
+// producer pid at epoch (AddOffsetsToTxn put it there), as Kafka's group
+// coordinator verifies it with transaction.partition.verification.enable
+// before it writes: offsets written outside any transaction would stay
+// pending for good, and OffsetFetch with require_stable would answer
+// UNSTABLE_OFFSET_COMMIT for them forever. A partition not in the
+// transaction is TRANSACTION_ABORTABLE from v4 (KIP-890), else
+// INVALID_TXN_STATE; an unknown id or another producer id
+// INVALID_PRODUCER_ID_MAPPING; another epoch INVALID_PRODUCER_EPOCH; a
+// coordinator that cannot answer now, or a transaction being completed,
+// COORDINATOR_LOAD_IN_PROGRESS, which clients retry.
+func (c *txnCoordinator) verifyOffsetsPartition(ctx context.Context, id string, pid int64, epoch int16, group string, version int16) *kerr.Error {
+	groups, ids := c.offsetsPartitions(), c.txnPartitions()
+	if groups <= 0 || ids <= 0 {
+		return kerr.CoordinatorNotAvailable
+	}
+	tp := topicPartition{OffsetsTopic, partitionFor(group, groups)}
+	leader, _, local := c.host.PartitionLeader(TransactionTopic, partitionFor(id, ids))
+	var err error
+	switch {
+	case local:
+		var errs map[topicPartition]error
+		if errs, err = c.verifyTxn(id, pid, epoch, []topicPartition{tp}, version >= 4); err == nil {
+			err = errs[tp]
+		}
+	case leader < 0:
+		err = kerr.CoordinatorNotAvailable
+	default:
+		err = c.askRemote(ctx, leader, id, pid, epoch, tp, true)
+	}
+	if err == nil {
+		return nil
+	}
+	e := c.kerrOf(err)
+	switch {
+	case errors.Is(e, kerr.TransactionAbortable) && version < 4:
+		return kerr.InvalidTxnState
+	case errors.Is(e, kerr.ConcurrentTransactions):
+		return kerr.CoordinatorLoadInProgress
+	}
+	return txnOffsetAddError(e)
+}
+
 // addRemote asks broker leader, the transaction coordinator of id, to add
 // tp to the transaction.
 func (c *txnCoordinator) addRemote(ctx context.Context, leader int32, id string, pid int64, epoch int16, tp topicPartition) error {
+	return c.askRemote(ctx, leader, id, pid, epoch, tp, false)
+}
+
+// askRemote asks broker leader, the transaction coordinator of id, to add
+// tp to the transaction, or with verifyOnly whether it is in it.
+func (c *txnCoordinator) askRemote(ctx context.Context, leader int32, id string, pid int64, epoch int16, tp topicPartition, verifyOnly bool) error {
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.SetVersion(5)
 	t := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	t.TransactionalID, t.ProducerID, t.ProducerEpoch = id, pid, epoch
+	t.TransactionalID, t.ProducerID, t.ProducerEpoch, t.VerifyOnly = id, pid, epoch, verifyOnly
 	rt := kmsg.NewAddPartitionsToTxnRequestTransactionTopic()
 	rt.Topic, rt.Partitions = tp.topic, []int32{tp.partition}
 	t.Topics = append(t.Topics, rt)
 	req.Transactions = append(req.Transactions, t)
 	resp, err := c.host.SendToBroker(ctx, leader, req)
 	if err != nil {
-		c.log.Warn().Err(err).Str("transactional_id", id).Int32("broker", leader).Msg("adding the offsets partition to a transaction")
+		c.log.Warn().Err(err).Str("transactional_id", id).Int32("broker", leader).Msg("asking the transaction coordinator about the offsets partition")
 		return kerr.CoordinatorNotAvailable
 	}
 	r := resp.(*kmsg.AddPartitionsToTxnResponse)

@@ -286,6 +286,7 @@ func coordinatorConfig(c *config.Config) coordinator.Config {
 		TxnMaxTimeout:             c.TxnMaxTimeout,
 		TxnIDExpiration:           c.TxnIDExpiration,
 		TxnAbortCheckPeriod:       c.TxnAbortCheckInterval,
+		TxnPartitionVerification:  c.TxnPartitionVerification,
 
 		ShareGroupEnable:                c.ShareGroupEnable,
 		ShareSessionTimeout:             c.ShareGroupSessionTimeout,
