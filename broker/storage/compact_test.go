@@ -367,3 +367,46 @@ func TestCompactPassesEmptiedSegments(t *testing.T) {
 		t.Fatalf("after the second pass the log holds %v", got)
 	}
 }
+
+// TestRetentionPassesEmptyAndUntimedSegments: time retention measures a
+// segment with no record timestamps (emptied by compaction, or of batches
+// written with timestamp -1) by its file's modification time, as Kafka's
+// LogSegment.largestTimestamp does, and such a segment no longer stops
+// retention of the segments after it. On a compact,delete topic an
+// emptied first segment once stopped retention for good.
+func TestRetentionPassesEmptyAndUntimedSegments(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 // every batch rolls a segment of its own
+	cfg.RetentionMs = time.Hour.Milliseconds()
+	cfg.RetentionBytes = -1
+	l := openTestLog(t, dir, cfg, OpenOptions{})
+	now := time.Now()
+	old := now.Add(-2 * time.Hour).UnixMilli()
+	appendKV(t, l, old, -1, false, kv{key: "a", val: "a0"}) // 0: emptied below
+	appendKV(t, l, old, -1, false, kv{key: "a", val: "a1"}) // 1
+	appendKV(t, l, -1, -1, false, kv{key: "b", val: "b0"})  // 2: no timestamp
+	later := now.Add(time.Hour).UnixMilli() // records timed after the files
+	appendKV(t, l, later, -1, false, kv{key: "c", val: "c0"})
+	appendKV(t, l, later, -1, false, kv{key: "f", val: "f"}) // active
+	end := l.NextOffset()
+	if _, err := l.Compact(CompactOptions{Now: now, Uncleanable: end, DeleteRetention: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if l.segments[0].size != 0 {
+		t.Fatalf("compaction left the first segment with %d bytes, want it emptied", l.segments[0].size)
+	}
+	// 90 minutes on: the empty segment and the untimed one (by their
+	// files' times) and the old one have expired, the later ones not.
+	n, err := l.ApplyRetention(now.Add(90*time.Minute), end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 || l.StartOffset() != 3 {
+		t.Fatalf("retention deleted %d segments and the log starts at %d; want 3 deleted, start 3", n, l.StartOffset())
+	}
+	// Not yet expired by the files' times: nothing more goes.
+	if n, err := l.ApplyRetention(now, end); err != nil || n != 0 {
+		t.Fatalf("a second pass deleted %d segments (%v)", n, err)
+	}
+}

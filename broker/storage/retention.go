@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 )
 
@@ -97,11 +98,18 @@ func (l *Log) ApplyRetention(now time.Time, hw int64) (int, error) {
 	n := 0
 	for n < len(l.segments) {
 		s := l.segments[n]
-		if s.next > hw || s.size == 0 {
-			break
+		last := n == len(l.segments)-1
+		if s.next > hw || last && s.size == 0 {
+			break // as Kafka, an empty active segment stays
 		}
-		byStart := s.next <= l.startOffset
-		byTime := l.cfg.RetentionMs >= 0 && s.maxTs >= 0 && now.UnixMilli()-s.maxTs > l.cfg.RetentionMs
+		// A segment is below the start when the next one's base is:
+		// compaction may leave it shorter than its offsets (or empty).
+		end := s.next
+		if !last {
+			end = l.segments[n+1].base
+		}
+		byStart := end <= l.startOffset
+		byTime := l.cfg.RetentionMs >= 0 && now.UnixMilli()-l.largestTimestamp(s) > l.cfg.RetentionMs
 		bySize := l.cfg.RetentionBytes >= 0 && total-s.size >= l.cfg.RetentionBytes
 		if !byStart && !byTime && !bySize {
 			break
@@ -110,6 +118,21 @@ func (l *Log) ApplyRetention(now time.Time, hw int64) (int, error) {
 		n++
 	}
 	return n, l.deleteFirstLocked(n)
+}
+
+// largestTimestamp is what time retention measures a segment by, as
+// Kafka's LogSegment.largestTimestamp: its largest record timestamp, or,
+// if it holds none (empty, emptied by compaction, or of batches without
+// timestamps), its file's last modification.
+func (l *Log) largestTimestamp(s *segment) int64 {
+	if s.maxTs >= 0 {
+		return s.maxTs
+	}
+	fi, err := l.fs.Stat(segmentPath(s.dir, s.base, ".log"))
+	if err != nil {
+		return math.MaxInt64 // unknown: not expired
+	}
+	return fi.ModTime().UnixMilli()
 }
 
 // DeleteRecordsBefore moves the log start offset up to off (DeleteRecords)
