@@ -386,7 +386,7 @@ func TestRetentionPassesEmptyAndUntimedSegments(t *testing.T) {
 	appendKV(t, l, old, -1, false, kv{key: "a", val: "a0"}) // 0: emptied below
 	appendKV(t, l, old, -1, false, kv{key: "a", val: "a1"}) // 1
 	appendKV(t, l, -1, -1, false, kv{key: "b", val: "b0"})  // 2: no timestamp
-	later := now.Add(time.Hour).UnixMilli() // records timed after the files
+	later := now.Add(time.Hour).UnixMilli()                 // records timed after the files
 	appendKV(t, l, later, -1, false, kv{key: "c", val: "c0"})
 	appendKV(t, l, later, -1, false, kv{key: "f", val: "f"}) // active
 	end := l.NextOffset()
