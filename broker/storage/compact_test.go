@@ -410,3 +410,35 @@ func TestRetentionPassesEmptyAndUntimedSegments(t *testing.T) {
 		t.Fatalf("a second pass deleted %d segments (%v)", n, err)
 	}
 }
+
+// TestTimestampLookupsAsKafka: a lookup by timestamp finds a transaction
+// marker as any other batch (Kafka's FileRecords.searchForTimestamp does
+// not skip control batches, and ListOffsets -3 already returned the
+// marker), and the largest timestamp, when two segments share it, is the
+// first one's (Kafka takes the first segment with the maximum).
+func TestTimestampLookupsAsKafka(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 // every batch rolls a segment of its own
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	const t0 = 1_700_000_000_000
+	appendKV(t, l, t0, 9, true, kv{key: "a", val: "a"}) // 0: transactional data
+	marker := &records.Batch{Attributes: records.AttrTransactional | records.AttrControl, BaseOffset: l.NextOffset(),
+		FirstTimestamp: t0 + 1000, MaxTimestamp: t0 + 1000, ProducerID: 9, ProducerEpoch: 0, BaseSequence: -1,
+		Records: []records.Record{{Key: []byte{0, 0, 0, 1}, Value: []byte{0, 0, 0, 0, 0, 0}}}}
+	mb, err := records.Build(marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, mb) // 1: the commit marker, a second later
+	off, _, ok, err := l.OffsetForTimestamp(t0+500, l.NextOffset())
+	if err != nil || !ok || off != 1 {
+		t.Fatalf("lookup past the data's time: offset %d ok %v (%v), want the marker at 1", off, ok, err)
+	}
+	appendKV(t, l, t0+5000, -1, false, kv{key: "b", val: "b"}) // 2
+	appendKV(t, l, t0+5000, -1, false, kv{key: "c", val: "c"}) // 3: the same time
+	appendKV(t, l, t0, -1, false, kv{key: "f", val: "f"})      // active
+	off, ts, ok, err := l.MaxTimestamp(l.NextOffset())
+	if err != nil || !ok || off != 2 || ts != t0+5000 {
+		t.Fatalf("largest timestamp at offset %d (%d, ok %v, %v), want the first of the two at 2", off, ts, ok, err)
+	}
+}

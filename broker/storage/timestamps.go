@@ -50,7 +50,7 @@ func (l *Log) scanForTimestamp(s *segment, start, ts, limit int64) (int64, int64
 		if b.base >= limit {
 			return 0, 0, false, nil
 		}
-		if b.hdr.MaxTimestamp >= ts && !b.hdr.IsControl() {
+		if b.hdr.MaxTimestamp >= ts {
 			off, recTs, ok, err := recordAtOrAfter(s, b, ts, func(o int64) bool { return o >= start && o < limit })
 			if err != nil || ok {
 				return off, recTs, ok, err
@@ -101,7 +101,7 @@ func (l *Log) MaxTimestamp(limit int64) (off, ts int64, ok bool, err error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, s := range l.segments {
-		if s.maxTs >= 0 && s.maxTsOff < limit && (best == nil || s.maxTs >= best.maxTs) {
+		if s.maxTs >= 0 && s.maxTsOff < limit && (best == nil || s.maxTs > best.maxTs) {
 			best = s
 		}
 	}
