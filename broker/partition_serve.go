@@ -68,6 +68,10 @@ func (p *Partition) fetchLog(currentEpoch, replica int32, offset, followerStart 
 // broker leads up to off (highWatermarkOffset: the high watermark) and
 // returns the new log start offset.
 func (p *Partition) deleteRecordsBefore(off int64) (int64, error) {
+	if p.topic.Internal {
+		// As Kafka, before anything else.
+		return -1, errorf(kerr.InvalidTopicException, "Cannot delete records of internal topic %s", p.tp.Topic)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.checkLeaderLocked(-1); err != nil {

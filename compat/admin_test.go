@@ -574,6 +574,26 @@ func TestAdminDeleteRecords(t *testing.T) {
 	if r, ok := dr.Lookup(compacted, 0); !ok || r.Err != kerr.PolicyViolation {
 		t.Fatalf("delete records of a compacted topic: %+v, want POLICY_VIOLATION", r)
 	}
+
+	// An internal topic refuses first, as in Kafka: INVALID_TOPIC_EXCEPTION
+	// (not the POLICY_VIOLATION of its compaction).
+	committed := e.topic("admdel-offsets", 1, nil) // __consumer_offsets exists once a group commits
+	cos := kadm.Offsets{}
+	cos.Add(kadm.Offset{Topic: committed, Partition: 0, At: 0, LeaderEpoch: -1})
+	if err := e.adm.CommitAllOffsets(e.ctx, randomName("admdel-group"), cos); err != nil {
+		t.Fatal(err)
+	}
+	if tmd, lerr := e.adm.ListTopics(e.ctx, "__consumer_offsets"); lerr != nil || !tmd.Has("__consumer_offsets") {
+		t.Fatalf("__consumer_offsets is not there: %v", lerr)
+	}
+	os = kadm.Offsets{}
+	os.Add(kadm.Offset{Topic: "__consumer_offsets", Partition: 0, At: 0})
+	if dr, err = e.adm.DeleteRecords(e.ctx, os); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := dr.Lookup("__consumer_offsets", 0); !ok || r.Err != kerr.InvalidTopicException {
+		t.Fatalf("delete records of __consumer_offsets: %+v, want INVALID_TOPIC_EXCEPTION", r)
+	}
 }
 
 func TestAdminOffsetForLeaderEpoch(t *testing.T) {
