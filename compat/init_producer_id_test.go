@@ -200,3 +200,47 @@ func TestTxnOffsetCommitOutsideTransactionRefused(t *testing.T) {
 		return err == nil && resp.ErrorCode == 0
 	})
 }
+
+// A completed transaction keeps its start time, as in Kafka: the
+// DescribeTransactions of kafka-transactions.sh shows it for
+// CompleteCommit, and ListTransactions' duration filter lists it. Gregor
+// once reset it at completion.
+func TestCompletedTransactionKeepsStartTime(t *testing.T) {
+	id, topic := randomName("kept-start"), randomName("kept-start")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic),
+		kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().Add(-time.Second).UnixMilli()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the transaction to complete with its start time", 20*time.Second, func() bool {
+		ds, err := adm.DescribeTransactions(ctx, id)
+		if err != nil {
+			return false
+		}
+		d, ok := ds[id]
+		if !ok || d.State != "CompleteCommit" {
+			return false
+		}
+		if d.StartTimestamp < before {
+			t.Fatalf("the completed transaction's start time is %d, want at least %d", d.StartTimestamp, before)
+		}
+		return true
+	})
+}

@@ -249,7 +249,9 @@ func (c *txnCoordinator) completeTxn(ctx context.Context, ts *txnShard, m *txnMe
 		d.pid, d.epoch, d.nextPid = d.nextPid, 0, -1
 	}
 	clear(d.parts)
-	d.startMs = -1
+	// The start stays until the next transaction or InitProducerId, as
+	// Kafka keeps it in CompleteCommit and CompleteAbort
+	// (DescribeTransactions shows it, ListTransactions filters on it).
 	d.updatedMs = c.nowMs()
 	if err := c.persistTxn(ctx, ts, m.id, &d); err != nil {
 		// The markers are written; the next leader of the partition
