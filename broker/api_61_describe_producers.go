@@ -59,6 +59,9 @@ func (p *Partition) describeProducers(rp *kmsg.DescribeProducersResponseTopicPar
 		if n := len(e.Batches); n > 0 {
 			ap.LastTimestamp = e.Batches[n-1].Timestamp
 		}
+		if e.LastTimestamp != 0 {
+			ap.LastTimestamp = e.LastTimestamp // the last batch's, a marker's too, as Kafka
+		}
 		ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = e.CoordinatorEpoch, e.TxnFirstOffset
 		rp.ActiveProducers = append(rp.ActiveProducers, ap)
 	}

@@ -316,7 +316,7 @@ func (p *Partition) appendMarker(pid int64, epoch int16, commit bool, coordinato
 		p.appendFailedLocked(err)
 		return -1, fmt.Errorf("append marker to %s: %w", p.tp, err)
 	}
-	p.producer.endTxn(pid, epoch, commit, coordinatorEpoch, ai.First, now)
+	p.producer.endTxn(pid, epoch, commit, coordinatorEpoch, ai.First, h.MaxTimestamp, now)
 	p.refreshUnstableLocked()
 	p.advanceLocked(ai.Last + 1)
 	return ai.Last, nil

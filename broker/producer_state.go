@@ -37,6 +37,10 @@ type producerEntry struct {
 	// transaction in this partition, or -1.
 	TxnFirstOffset   int64 `json:"txn_first_offset"`
 	CoordinatorEpoch int32 `json:"coordinator_epoch"`
+	// LastTimestamp is the largest timestamp of the producer's last
+	// batch, data or marker (DescribeProducers); 0 in snapshots from
+	// before it was kept.
+	LastTimestamp int64 `json:"last_timestamp,omitempty"`
 }
 
 func (e *producerEntry) lastSeq() int32 {
@@ -134,7 +138,7 @@ func (ps *producerState) record(h *records.Header, first int64, now time.Time) {
 	}
 	e, ok := ps.producers[h.ProducerID]
 	if !ok {
-		e = &producerEntry{ID: h.ProducerID, Epoch: h.ProducerEpoch, TxnFirstOffset: -1}
+		e = &producerEntry{ID: h.ProducerID, Epoch: h.ProducerEpoch, TxnFirstOffset: -1, CoordinatorEpoch: -1}
 		ps.producers[h.ProducerID] = e
 	}
 	if h.ProducerEpoch != e.Epoch {
@@ -153,14 +157,16 @@ func (ps *producerState) record(h *records.Header, first int64, now time.Time) {
 	if h.IsTransactional() {
 		delete(ps.verifying, h.ProducerID) // the open transaction stands for it now
 	}
+	e.LastTimestamp = h.MaxTimestamp
 	e.LastSeen = now.UnixMilli()
 }
 
-// endTxn applies a transaction marker written at offset for a producer.
-func (ps *producerState) endTxn(pid int64, epoch int16, commit bool, coordinatorEpoch int32, offset int64, now time.Time) {
+// endTxn applies a transaction marker written at offset, with timestamp
+// ts, for a producer.
+func (ps *producerState) endTxn(pid int64, epoch int16, commit bool, coordinatorEpoch int32, offset, ts int64, now time.Time) {
 	e, ok := ps.producers[pid]
 	if !ok {
-		e = &producerEntry{ID: pid, Epoch: epoch, TxnFirstOffset: -1}
+		e = &producerEntry{ID: pid, Epoch: epoch, TxnFirstOffset: -1, CoordinatorEpoch: -1}
 		ps.producers[pid] = e
 	}
 	if epoch > e.Epoch {
@@ -175,6 +181,7 @@ func (ps *producerState) endTxn(pid int64, epoch int16, commit bool, coordinator
 		ps.open--
 	}
 	e.CoordinatorEpoch = coordinatorEpoch
+	e.LastTimestamp = ts
 	e.LastSeen = now.UnixMilli()
 	delete(ps.verifying, pid) // a verification from before the marker is stale
 }
@@ -331,7 +338,7 @@ func (ps *producerState) replay(h *records.Header, b []byte, now time.Time) {
 	if h.IsControl() {
 		cm, err := parseControl(b)
 		if err == nil {
-			ps.endTxn(h.ProducerID, h.ProducerEpoch, cm.typ == controlCommit, cm.coordinatorEpoch, h.BaseOffset, now)
+			ps.endTxn(h.ProducerID, h.ProducerEpoch, cm.typ == controlCommit, cm.coordinatorEpoch, h.BaseOffset, h.MaxTimestamp, now)
 		}
 		return
 	}

@@ -25,12 +25,12 @@ func TestProducerStateTrimBelow(t *testing.T) {
 	ps := newProducerState()
 	// Producer 1: an aborted transaction over 0-1, marker at 2.
 	ps.record(hdr(1, 0, 2, true), 0, now)
-	ps.endTxn(1, 0, false, 0, 2, now)
+	ps.endTxn(1, 0, false, 0, 2, now.UnixMilli(), now)
 	// Producer 2: idempotent batch at 3-4.
 	ps.record(hdr(2, 0, 2, false), 3, now)
 	// Producer 3: an aborted transaction over 5-6, marker at 7.
 	ps.record(hdr(3, 0, 2, true), 5, now)
-	ps.endTxn(3, 0, false, 0, 7, now)
+	ps.endTxn(3, 0, false, 0, 7, now.UnixMilli(), now)
 	// Producer 4: an open transaction from 8 to 9.
 	ps.record(hdr(4, 0, 2, true), 8, now)
 	if got := ps.firstUnstable(); got != 8 {
@@ -63,7 +63,7 @@ func TestProducerStateTrimBelow(t *testing.T) {
 		t.Fatalf("retry of producer 2's batch: duplicate %+v, %v; want the batch at 3", dup, err)
 	}
 	// The open transaction still ends normally.
-	ps.endTxn(4, 0, true, 0, 10, now)
+	ps.endTxn(4, 0, true, 0, 10, now.UnixMilli(), now)
 	if got := ps.firstUnstable(); got != -1 {
 		t.Fatalf("first unstable %d after the commit, want -1", got)
 	}
@@ -80,9 +80,9 @@ func TestLastStableOffsetWaitsForTheMarkerToReplicate(t *testing.T) {
 	// Producer 1: a transaction over 10-12, committed by a marker at 13;
 	// producer 2: an aborted one over 5-6, marker at 7.
 	p.producer.record(hdr(2, 0, 2, true), 5, now)
-	p.producer.endTxn(2, 0, false, 0, 7, now)
+	p.producer.endTxn(2, 0, false, 0, 7, now.UnixMilli(), now)
 	p.producer.record(hdr(1, 0, 3, true), 10, now)
-	p.producer.endTxn(1, 0, true, 0, 13, now)
+	p.producer.endTxn(1, 0, true, 0, 13, now.UnixMilli(), now)
 	p.hw.Store(6)
 	p.refreshUnstableLocked() // as after the append of the marker
 	for _, c := range []struct{ hw, lso int64 }{

@@ -54,7 +54,7 @@ func TestTxnVerificationInProducerState(t *testing.T) {
 	if _, err := ps.check(hdr(7, 1, 1, true)); err != nil {
 		t.Fatalf("second batch of the open transaction: %v", err)
 	}
-	ps.endTxn(7, 0, true, 0, 11, now)
+	ps.endTxn(7, 0, true, 0, 11, now.UnixMilli(), now)
 	// A retry of the first batch after the commit is still a duplicate.
 	if dup, err := ps.check(hdr(7, 0, 1, true)); err != nil || dup == nil || dup.FirstOffset != 10 {
 		t.Fatalf("retry after the commit: %+v %v, want the duplicate at 10", dup, err)
@@ -66,7 +66,7 @@ func TestTxnVerificationInProducerState(t *testing.T) {
 	// ABA: verified yes, but a marker was written before the answer
 	// landed; the append is refused.
 	v = ps.startVerification(7, 0, now.UnixMilli())
-	ps.endTxn(7, 0, false, 0, 12, now)
+	ps.endTxn(7, 0, false, 0, 12, now.UnixMilli(), now)
 	ps.endVerification(7, v, true)
 	if _, err := ps.check(hdr(7, 1, 1, true)); !errors.Is(err, kerr.InvalidTxnState) {
 		t.Fatalf("verification from before a marker: %v, want INVALID_TXN_STATE", err)

@@ -244,3 +244,53 @@ func TestCompletedTransactionKeepsStartTime(t *testing.T) {
 		return true
 	})
 }
+
+// DescribeProducers (kafka-transactions.sh describe-producers) answers as
+// Kafka: a producer no marker has reached has coordinator epoch -1 (not
+// 0), and the last timestamp is that of the producer's last batch, a
+// transaction marker included (find-hanging measures from it), not the
+// last data batch's.
+func TestDescribeProducersAsKafka(t *testing.T) {
+	id, topic := randomName("described"), randomName("described")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	describe := func() kadm.DescribedProducer {
+		t.Helper()
+		ds, err := adm.DescribeProducers(ctx, kadm.TopicsSet{topic: {0: {}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []kadm.DescribedProducer
+		ds.Each(func(dt kadm.DescribedProducersTopic) { out = append(out, dt.Partitions.SortedProducers()...) })
+		if len(out) != 1 {
+			t.Fatalf("DescribeProducers: %d producers, want 1", len(out))
+		}
+		return out[0]
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("x"), Timestamp: old}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if d := describe(); d.CoordinatorEpoch != -1 || d.LastTimestamp != old.UnixMilli() {
+		t.Fatalf("an open transaction's producer: coordinator epoch %d, last timestamp %d; want -1 and %d", d.CoordinatorEpoch, d.LastTimestamp, old.UnixMilli())
+	}
+	before := time.Now().Add(-time.Second).UnixMilli()
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the commit marker to reach the partition", 20*time.Second, func() bool {
+		return describe().LastTimestamp >= before
+	})
+}
