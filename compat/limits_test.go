@@ -117,3 +117,30 @@ func TestConfiguredLimits(t *testing.T) {
 		t.Fatal("__transaction_state describes no segment.bytes")
 	})
 }
+
+// A produce that would not fit in one segment of its partition is refused
+// with RECORD_LIST_TOO_LARGE, as Kafka's log refuses it (segment.bytes
+// bounds what one append writes); Gregor once wrote it as a segment of
+// its own, larger than the topic allows.
+func TestProduceLargerThanSegmentRefused(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("small-segments")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RecordRetries(0),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{"segment.bytes": kmsg.StringPtr("100")}, topic); err != nil {
+		t.Fatal(err)
+	}
+	err = cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 200)}).FirstErr()
+	if !errors.Is(err, kerr.RecordListTooLarge) {
+		t.Fatalf("a 200-byte record to a topic of 100-byte segments: %v, want RECORD_LIST_TOO_LARGE", err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 10)}).FirstErr(); err != nil {
+		t.Fatalf("a record that fits: %v", err)
+	}
+}
