@@ -76,8 +76,14 @@ func (b *Broker) compactLogs() {
 			}
 			ps := p.producer
 			var aborted []abortedTxn
+			lastBatch := make(map[int64]int64)
 			if ps != nil {
 				aborted = append(aborted, ps.aborted...)
+				for pid, e := range ps.producers {
+					if n := len(e.Batches); n > 0 {
+						lastBatch[pid] = e.Batches[n-1].LastOffset
+					}
+				}
 			}
 			p.mu.Unlock()
 			if lg == nil {
@@ -91,6 +97,12 @@ func (b *Broker) compactLogs() {
 				MinDirtyRatio:    cfg.MinCleanableRatio,
 				MaxUncompressed:  decompressedLimit(cfg.MaxMessageBytes, b.cfg.DecompressionMaxRatio),
 				Throttle:         b.throttleCleaner,
+				LastBatch: func(pid int64) int64 {
+					if last, ok := lastBatch[pid]; ok {
+						return last
+					}
+					return -1
+				},
 				Aborted: func(pid, off int64) bool {
 					for _, a := range aborted {
 						if a.ProducerID == pid && a.FirstOffset <= off && off <= a.LastOffset {

@@ -4,8 +4,9 @@ package storage
 // the sealed segments below the first uncleanable offset keep, for each
 // key, only the latest record. Batches keep their base and last offsets
 // (so offsets, leader epochs and producer sequences stay as they were);
-// a batch of an idempotent or transactional producer that loses every
-// record stays as an empty batch, so the producer's sequence survives.
+// a producer's last batch (idempotent or transactional) that loses every
+// record stays as an empty batch, so the producer's sequence survives;
+// its earlier emptied batches go, as in Kafka.
 // Tombstones (null values) are dropped once older than
 // delete.retention.ms, and records of aborted transactions are dropped.
 // Control batches are kept, and so is, whole and with a warning, a batch
@@ -46,6 +47,13 @@ type CompactOptions struct {
 	// Aborted reports whether a transactional batch at offset of producer
 	// pid belongs to an aborted transaction.
 	Aborted func(pid, offset int64) bool
+	// LastBatch, if set, is the last offset of producer pid's last data
+	// batch in the partition's producer state (-1 if it has none). Only
+	// that batch of a producer is kept once compaction empties it, as
+	// Kafka's cleaner keeps it (it holds the producer's last sequence);
+	// the producer's other emptied batches go. Unset, every emptied
+	// batch of a producer is kept.
+	LastBatch func(pid int64) int64
 	// MaxUncompressed is how many bytes a batch may decompress to
 	// (0: records.DefaultMaxUncompressed); a batch inflating past it is
 	// kept as it is.
@@ -201,7 +209,7 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 			}
 			changed = true
 			res.RecordsGone += int64(n - len(keep))
-			if len(keep) == 0 && !h.HasProducerID() {
+			if len(keep) == 0 && (!h.HasProducerID() || opt.LastBatch != nil && opt.LastBatch(h.ProducerID) != h.LastOffset()) {
 				return nil
 			}
 			nb, err := records.Rebuild(h, keep)

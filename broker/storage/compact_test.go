@@ -442,3 +442,41 @@ func TestTimestampLookupsAsKafka(t *testing.T) {
 		t.Fatalf("largest timestamp at offset %d (%d, ok %v, %v), want the first of the two at 2", off, ts, ok, err)
 	}
 }
+
+// TestCompactKeepsOnlyProducersLastEmptiedBatch: compaction keeps an
+// emptied batch of a producer only if it is the producer's last (it
+// holds the last sequence); its earlier emptied batches go, as Kafka's
+// cleaner drops them. Kept, they left an empty batch for every batch an
+// idempotent producer (any kgo or Java 3+ client) ever wrote.
+func TestCompactKeepsOnlyProducersLastEmptiedBatch(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	ts := now.UnixMilli()
+	appendKV(t, l, ts, 7, false, kv{key: "a", val: "a0"})  // 0: emptied, not pid 7's last
+	appendKV(t, l, ts, 7, false, kv{key: "a", val: "a1"})  // 1: emptied, not pid 7's last
+	appendKV(t, l, ts, 7, false, kv{key: "a", val: "a2"})  // 2: pid 7's last, kept with its record
+	appendKV(t, l, ts, 8, false, kv{key: "b", val: "b0"})  // 3: emptied, pid 8's last: kept empty
+	appendKV(t, l, ts, -1, false, kv{key: "b", val: "b1"}) // 4
+	l.mu.Lock()
+	_, err := l.rollLocked(l.nextOffsetLocked()) // seal them
+	l.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendKV(t, l, ts, -1, false, kv{key: "f", val: "f"}) // active
+	last := map[int64]int64{7: 2, 8: 3}
+	if _, err := l.Compact(CompactOptions{Now: now, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour,
+		LastBatch: func(pid int64) int64 { return last[pid] }}); err != nil {
+		t.Fatal(err)
+	}
+	_, hs := contents(t, l)
+	var got []string
+	for _, h := range hs {
+		got = append(got, fmt.Sprintf("%d:%d/%d", h.BaseOffset, h.ProducerID, h.NumRecords))
+	}
+	if want := "[2:7/1 3:8/0 4:-1/1 5:-1/1]"; fmt.Sprint(got) != want {
+		t.Fatalf("after compaction the batches are %v, want %s", got, want)
+	}
+}
