@@ -584,6 +584,7 @@ func (b *Broker) logConfig(t config.Topic) storage.Config {
 	c := storage.Config{
 		SegmentBytes:       int64(t.SegmentBytes),
 		SegmentRoll:        t.SegmentRoll,
+		SegmentJitter:      t.SegmentJitter,
 		IndexIntervalBytes: int64(t.IndexInterval),
 		RetentionBytes:     int64(t.RetentionBytes),
 		RetentionMs:        t.Retention.Milliseconds(),
@@ -592,6 +593,13 @@ func (b *Broker) logConfig(t config.Topic) storage.Config {
 	}
 	if !t.Cleanup.Delete() {
 		c.RetentionBytes, c.RetentionMs = -1, -1
+	}
+	if t.Cleanup.Compact() && t.MaxCompactionLag > 0 && (c.SegmentRoll <= 0 || t.MaxCompactionLag < c.SegmentRoll) {
+		// As Kafka's LogConfig.maxSegmentMs: a compacted topic's segment
+		// rolls by max.compaction.lag.ms at the latest, or its records
+		// could outstay the lag in the active segment, which is never
+		// cleaned.
+		c.SegmentRoll = t.MaxCompactionLag
 	}
 	if t.FlushMessages == 1<<63-1 {
 		c.FlushMessages = -1

@@ -93,6 +93,7 @@ func (b *Broker) compactLogs() {
 				Now:              now,
 				Uncleanable:      min(p.HighWatermark(), p.LastStableOffset()),
 				MinCompactionLag: cfg.MinCompactionLag,
+				MaxCompactionLag: cfg.MaxCompactionLag,
 				DeleteRetention:  cfg.DeleteRetention,
 				MinDirtyRatio:    cfg.MinCleanableRatio,
 				MaxUncompressed:  decompressedLimit(cfg.MaxMessageBytes, b.cfg.DecompressionMaxRatio),

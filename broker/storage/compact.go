@@ -40,6 +40,10 @@ type CompactOptions struct {
 	// high watermark and the last stable offset.
 	Uncleanable      int64
 	MinCompactionLag time.Duration
+	// MaxCompactionLag is max.compaction.lag.ms: a dirty segment whose
+	// first batch is older is compacted whatever MinDirtyRatio says
+	// (0: no limit).
+	MaxCompactionLag time.Duration
 	DeleteRetention  time.Duration
 	// MinDirtyRatio is min.cleanable.dirty.ratio: compact only when this
 	// share of the cleanable bytes was never compacted.
@@ -95,6 +99,7 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	}
 	var segs []*segment
 	var total, dirty int64
+	overdue := false
 	for _, s := range l.segments[:len(l.segments)-1] {
 		if s.next > opt.Uncleanable {
 			break
@@ -109,13 +114,16 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		total += s.size
 		if s.next > l.cleanedTo {
 			dirty += s.size
+			if opt.MaxCompactionLag > 0 && s.firstTs >= 0 && opt.Now.UnixMilli()-s.firstTs > opt.MaxCompactionLag.Milliseconds() {
+				overdue = true
+			}
 		}
 	}
 	l.mu.RUnlock()
 	if len(segs) == 0 || dirty == 0 {
 		return res, nil
 	}
-	if float64(dirty)/float64(total) < opt.MinDirtyRatio {
+	if !overdue && float64(dirty)/float64(total) < opt.MinDirtyRatio {
 		res.SkippedDirty = true
 		return res, nil
 	}

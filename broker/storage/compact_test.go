@@ -480,3 +480,45 @@ func TestCompactKeepsOnlyProducersLastEmptiedBatch(t *testing.T) {
 		t.Fatalf("after compaction the batches are %v, want %s", got, want)
 	}
 }
+
+// TestSegmentJitterRollsEarlier: a segment rolls segment.jitter.ms (its
+// own draw, below segment.ms) before segment.ms, as Kafka's do.
+func TestSegmentJitterRollsEarlier(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentRoll = 10 * time.Second
+	cfg.SegmentJitter = 10 * time.Second
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	const t0 = 1_700_000_000_000
+	appendKV(t, l, t0, -1, false, kv{key: "a", val: "a"})
+	l.segments[0].rollSeed = uint64(4 * time.Second)           // this segment's draw: 4 s early
+	appendKV(t, l, t0+5000, -1, false, kv{key: "a", val: "b"}) // 5 s: not yet
+	if len(l.segments) != 1 {
+		t.Fatalf("rolled after 5 s with 4 s of jitter on 10 s")
+	}
+	appendKV(t, l, t0+7000, -1, false, kv{key: "a", val: "c"}) // 7 s > 10 - 4
+	if len(l.segments) != 2 {
+		t.Fatalf("did not roll after 7 s with 4 s of jitter on 10 s")
+	}
+}
+
+// TestMaxCompactionLagForcesCompaction: a dirty segment whose first batch
+// is older than max.compaction.lag.ms is compacted even below
+// min.cleanable.dirty.ratio, as Kafka's cleaner does.
+func TestMaxCompactionLagForcesCompaction(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	old := now.Add(-time.Minute).UnixMilli()
+	appendKV(t, l, old, -1, false, kv{key: "a", val: "a0"})
+	appendKV(t, l, old, -1, false, kv{key: "a", val: "a1"})
+	appendKV(t, l, now.UnixMilli(), -1, false, kv{key: "f", val: "f"}) // active
+	opt := CompactOptions{Now: now, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour, MinDirtyRatio: 1.1}
+	if res, err := l.Compact(opt); err != nil || res.RecordsGone != 0 {
+		t.Fatalf("compacted below the dirty ratio with no lag limit: %+v %v", res, err)
+	}
+	opt.MaxCompactionLag = 30 * time.Second
+	if res, err := l.Compact(opt); err != nil || res.RecordsGone != 1 {
+		t.Fatalf("a minute-old dirty segment with max.compaction.lag.ms of 30 s: %+v %v, want the superseded record gone", res, err)
+	}
+}

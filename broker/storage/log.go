@@ -24,8 +24,12 @@ var (
 
 // Config is a log's tunables (topic-level, with broker defaults filled in).
 type Config struct {
-	SegmentBytes       int64
-	SegmentRoll        time.Duration // roll a segment this old (segment.ms)
+	SegmentBytes int64
+	SegmentRoll  time.Duration // roll a segment this old (segment.ms)
+	// SegmentJitter is segment.jitter.ms: each segment rolls up to this
+	// much (at random, below SegmentRoll) before SegmentRoll, so that
+	// partitions made together do not all roll at once.
+	SegmentJitter      time.Duration
 	IndexIntervalBytes int64
 	RetentionBytes     int64 // -1: unlimited
 	RetentionMs        int64 // -1: unlimited
@@ -418,7 +422,7 @@ func (l *Log) Append(b []byte, ai AppendInfo) error {
 		return fmt.Errorf("append at offset %d but log ends at %d", ai.First, next)
 	}
 	active := l.segments[len(l.segments)-1]
-	if !active.fits(len(b), ai.Last, l.cfg.SegmentBytes) || active.rollDue(l.now(), ai.MaxTimestamp, l.cfg.SegmentRoll) {
+	if !active.fits(len(b), ai.Last, l.cfg.SegmentBytes) || active.rollDue(l.now(), ai.MaxTimestamp, l.cfg.SegmentRoll-active.jitter(l.cfg.SegmentJitter, l.cfg.SegmentRoll)) {
 		var err error
 		if active, err = l.rollLocked(ai.First); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -23,11 +24,12 @@ type segment struct {
 	index *index
 	times *index
 
-	size       int64 // bytes in .log
-	next       int64 // offset after the last batch; base if empty
-	maxTs      int64 // largest batch max timestamp, -1 if none
-	maxTsOff   int64 // last offset of the batch carrying maxTs
-	firstTs    int64 // max timestamp of the first batch, -1 if none
+	size       int64  // bytes in .log
+	next       int64  // offset after the last batch; base if empty
+	maxTs      int64  // largest batch max timestamp, -1 if none
+	maxTsOff   int64  // last offset of the batch carrying maxTs
+	firstTs    int64  // max timestamp of the first batch, -1 if none
+	rollSeed   uint64 // draws the segment's segment.jitter.ms
 	created    time.Time
 	sinceIndex int64 // bytes appended since the last index entry
 
@@ -43,7 +45,7 @@ func segmentPath(dir string, base int64, ext string) string {
 
 // openSegment opens (creating if need be) the segment at base.
 func openSegment(fs FS, dir string, base int64, active bool, now time.Time) (*segment, error) {
-	s := &segment{fs: fs, dir: dir, base: base, next: base, maxTs: -1, maxTsOff: -1, firstTs: -1, created: now}
+	s := &segment{fs: fs, dir: dir, base: base, next: base, maxTs: -1, maxTsOff: -1, firstTs: -1, created: now, rollSeed: rand.Uint64()}
 	f, err := fs.OpenFile(segmentPath(dir, base, ".log"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
@@ -164,6 +166,16 @@ func (s *segment) fits(n int, last int64, maxBytes int64) bool {
 // by the clock since the segment was made otherwise. Records replayed
 // with old timestamps therefore fill segments rather than roll one per
 // append.
+// jitter is how much before rollAfter the segment rolls, as Kafka's
+// LogConfig.randomSegmentJitter: drawn once per segment, below
+// min(jitter, rollAfter).
+func (s *segment) jitter(jitter, rollAfter time.Duration) time.Duration {
+	if limit := min(jitter, rollAfter); limit > 0 {
+		return time.Duration(s.rollSeed % uint64(limit))
+	}
+	return 0
+}
+
 func (s *segment) rollDue(now time.Time, msgTs int64, rollAfter time.Duration) bool {
 	if s.size == 0 || rollAfter <= 0 {
 		return false
