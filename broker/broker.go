@@ -585,6 +585,7 @@ func (b *Broker) logConfig(t config.Topic) storage.Config {
 		SegmentBytes:       int64(t.SegmentBytes),
 		SegmentRoll:        t.SegmentRoll,
 		SegmentJitter:      t.SegmentJitter,
+		IndexBytes:         int64(t.SegmentIndexBytes),
 		IndexIntervalBytes: int64(t.IndexInterval),
 		RetentionBytes:     int64(t.RetentionBytes),
 		RetentionMs:        t.Retention.Milliseconds(),

@@ -522,3 +522,24 @@ func TestMaxCompactionLagForcesCompaction(t *testing.T) {
 		t.Fatalf("a minute-old dirty segment with max.compaction.lag.ms of 30 s: %+v %v, want the superseded record gone", res, err)
 	}
 }
+
+// TestSegmentRollsWhenIndexFull: a segment rolls once its offset or time
+// index holds segment.index.bytes of entries, as Kafka's (isFull).
+func TestSegmentRollsWhenIndexFull(t *testing.T) {
+	cfg := testConfig()
+	cfg.IndexIntervalBytes = 1 // an entry for every batch
+	cfg.IndexBytes = 120       // 15 offset entries, 10 time entries
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	const t0 = 1_700_000_000_000
+	for i := range 40 {
+		appendKV(t, l, t0+int64(i), -1, false, kv{key: "k", val: "v"})
+	}
+	if len(l.segments) < 4 {
+		t.Fatalf("40 batches with room for 10 time index entries a segment made %d segments", len(l.segments))
+	}
+	for _, s := range l.segments {
+		if s.index.n > 15 || s.times.n > 10 {
+			t.Fatalf("segment %d has %d offset and %d time index entries, over 120 bytes", s.base, s.index.n, s.times.n)
+		}
+	}
+}

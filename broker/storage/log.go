@@ -29,7 +29,10 @@ type Config struct {
 	// SegmentJitter is segment.jitter.ms: each segment rolls up to this
 	// much (at random, below SegmentRoll) before SegmentRoll, so that
 	// partitions made together do not all roll at once.
-	SegmentJitter      time.Duration
+	SegmentJitter time.Duration
+	// IndexBytes is segment.index.bytes: a segment rolls once its offset
+	// or time index holds this many bytes of entries (0: no limit).
+	IndexBytes         int64
 	IndexIntervalBytes int64
 	RetentionBytes     int64 // -1: unlimited
 	RetentionMs        int64 // -1: unlimited
@@ -422,7 +425,8 @@ func (l *Log) Append(b []byte, ai AppendInfo) error {
 		return fmt.Errorf("append at offset %d but log ends at %d", ai.First, next)
 	}
 	active := l.segments[len(l.segments)-1]
-	if !active.fits(len(b), ai.Last, l.cfg.SegmentBytes) || active.rollDue(l.now(), ai.MaxTimestamp, l.cfg.SegmentRoll-active.jitter(l.cfg.SegmentJitter, l.cfg.SegmentRoll)) {
+	if !active.fits(len(b), ai.Last, l.cfg.SegmentBytes) || active.rollDue(l.now(), ai.MaxTimestamp, l.cfg.SegmentRoll-active.jitter(l.cfg.SegmentJitter, l.cfg.SegmentRoll)) ||
+		active.indexesFull(l.cfg.IndexBytes) {
 		var err error
 		if active, err = l.rollLocked(ai.First); err != nil {
 			return err

@@ -176,6 +176,16 @@ func (s *segment) jitter(jitter, rollAfter time.Duration) time.Duration {
 	return 0
 }
 
+// indexesFull reports whether the segment's offset or time index holds
+// as many entries as limit bytes allow, as Kafka's isFull (a segment that
+// holds nothing is never full).
+func (s *segment) indexesFull(limit int64) bool {
+	if limit <= 0 || s.size == 0 {
+		return false
+	}
+	return int64(s.index.n) >= limit/offsetEntrySize || int64(s.times.n) >= limit/timeEntrySize
+}
+
 func (s *segment) rollDue(now time.Time, msgTs int64, rollAfter time.Duration) bool {
 	if s.size == 0 || rollAfter <= 0 {
 		return false
