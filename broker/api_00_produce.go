@@ -242,6 +242,19 @@ func (b *Broker) produceFailed(req *protocol.Request, pp *producePart) {
 		pp.sp.ErrorMessage = errMessage(pp.err)
 		pp.sp.ErrorRecords = errorRecords(pp.err)
 	}
+	if pp.p != nil && req.Version >= 5 {
+		// As Kafka's processFailedRecord: the partition's log start
+		// offset with the error, but for the errors that say nothing
+		// about the log. A producer told OUT_OF_ORDER_SEQUENCE_NUMBER or
+		// UNKNOWN_PRODUCER_ID uses it to see whether retention removed
+		// its state, and then resets its sequence instead of failing.
+		switch pp.sp.ErrorCode {
+		case kerr.UnknownTopicOrPartition.Code, kerr.NotLeaderForPartition.Code, kerr.MessageTooLarge.Code,
+			kerr.RecordListTooLarge.Code, kerr.CorruptMessage.Code, kerr.KafkaStorageError.Code:
+		default:
+			pp.sp.LogStartOffset = pp.p.LogStartOffset()
+		}
+	}
 }
 
 // errorRecords names the records that failed a batch (KIP-467), so the

@@ -144,3 +144,68 @@ func TestProduceLargerThanSegmentRefused(t *testing.T) {
 		t.Fatalf("a record that fits: %v", err)
 	}
 }
+
+// A produce refused for its sequence answers with the partition's log
+// start offset, as Kafka's processFailedRecord does (Gregor answered -1):
+// a producer told OUT_OF_ORDER_SEQUENCE_NUMBER compares it with what it
+// last wrote to see whether retention removed its state, and then resets
+// its sequence instead of failing (franz-go and the Java client do).
+func TestProduceErrorCarriesLogStartOffset(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("start-offset")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	ireq := kmsg.NewPtrInitProducerIDRequest()
+	ireq.ProducerID, ireq.ProducerEpoch = -1, -1
+	iresp, err := ireq.RequestWith(ctx, cl)
+	if err != nil || iresp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v %v", err, iresp)
+	}
+	pid := iresp.ProducerID
+	produce := func(seq int32, values ...string) kmsg.ProduceResponseTopicPartition {
+		t.Helper()
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = -1, 10000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = tcBatch(pid, 0, seq, values...)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, pinnedProduce(t, addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0]
+	}
+	if sp := produce(0, "a", "b", "c"); sp.ErrorCode != 0 {
+		t.Fatalf("first batch: %v", kerr.ErrorForCode(sp.ErrorCode))
+	}
+	os := kadm.Offsets{}
+	os.Add(kadm.Offset{Topic: topic, Partition: 0, At: 2})
+	if _, err := adm.DeleteRecords(ctx, os); err != nil {
+		t.Fatal(err)
+	}
+	sp := produce(7, "gap")
+	if sp.ErrorCode != kerr.OutOfOrderSequenceNumber.Code || sp.LogStartOffset != 2 {
+		t.Fatalf("a batch with a sequence gap: %v with log start offset %d, want OUT_OF_ORDER_SEQUENCE_NUMBER and 2", kerr.ErrorForCode(sp.ErrorCode), sp.LogStartOffset)
+	}
+}
+
+// pinnedProduce is a client on addr that sends Produce v12 at most (by
+// topic name, not id).
+func pinnedProduce(t *testing.T, addr string) *kgo.Client {
+	t.Helper()
+	cl := pinnedClient(t, addr, 0, 12)
+	t.Cleanup(cl.Close)
+	return cl
+}
