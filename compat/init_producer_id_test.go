@@ -206,19 +206,8 @@ func TestTxnOffsetCommitOutsideTransactionRefused(t *testing.T) {
 // CompleteCommit, and ListTransactions' duration filter lists it. Gregor
 // once reset it at completion.
 func TestCompletedTransactionKeepsStartTime(t *testing.T) {
-	id, topic := randomName("kept-start"), randomName("kept-start")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic),
-		kgo.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
+	id := randomName("kept-start")
+	cl, adm, _, ctx := topicClient(t, "kept-start", nil, kgo.TransactionalID(id))
 	before := time.Now().Add(-time.Second).UnixMilli()
 	if err := cl.BeginTransaction(); err != nil {
 		t.Fatal(err)
@@ -251,18 +240,7 @@ func TestCompletedTransactionKeepsStartTime(t *testing.T) {
 // transaction marker included (find-hanging measures from it), not the
 // last data batch's.
 func TestDescribeProducersAsKafka(t *testing.T) {
-	id, topic := randomName("described"), randomName("described")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)), kgo.TransactionalID(id), kgo.DefaultProduceTopic(topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
+	cl, adm, topic, ctx := topicClient(t, "described", nil, kgo.TransactionalID(randomName("described")))
 	describe := func() kadm.DescribedProducer {
 		t.Helper()
 		ds, err := adm.DescribeProducers(ctx, kadm.TopicsSet{topic: {0: {}}})
@@ -293,4 +271,25 @@ func TestDescribeProducersAsKafka(t *testing.T) {
 	waitFor(t, "the commit marker to reach the partition", 20*time.Second, func() bool {
 		return describe().LastTimestamp >= before
 	})
+}
+
+// topicClient creates a one-partition topic named from prefix (with
+// configs) on the broker under test and returns a client producing to it
+// by default (with opts), its admin client, the topic and a context of
+// 30 s; all are released when the test ends.
+func topicClient(t *testing.T, prefix string, configs map[string]*string, opts ...kgo.Opt) (*kgo.Client, *kadm.Client, string, context.Context) {
+	t.Helper()
+	topic := randomName(prefix)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(bootstrap(t)), kgo.DefaultProduceTopic(topic)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, -1, configs, topic); err != nil {
+		t.Fatal(err)
+	}
+	return cl, adm, topic, ctx
 }

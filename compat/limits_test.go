@@ -123,20 +123,9 @@ func TestConfiguredLimits(t *testing.T) {
 // bounds what one append writes); Gregor once wrote it as a segment of
 // its own, larger than the topic allows.
 func TestProduceLargerThanSegmentRefused(t *testing.T) {
-	addr := bootstrap(t)
-	topic := randomName("small-segments")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RecordRetries(0),
-		kgo.ProducerBatchCompression(kgo.NoCompression()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{"segment.bytes": kmsg.StringPtr("100")}, topic); err != nil {
-		t.Fatal(err)
-	}
-	err = cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 200)}).FirstErr()
+	cl, _, _, ctx := topicClient(t, "small-segments", map[string]*string{"segment.bytes": kmsg.StringPtr("100")},
+		kgo.RecordRetries(0), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 200)}).FirstErr()
 	if !errors.Is(err, kerr.RecordListTooLarge) {
 		t.Fatalf("a 200-byte record to a topic of 100-byte segments: %v, want RECORD_LIST_TOO_LARGE", err)
 	}
@@ -152,18 +141,7 @@ func TestProduceLargerThanSegmentRefused(t *testing.T) {
 // its sequence instead of failing (franz-go and the Java client do).
 func TestProduceErrorCarriesLogStartOffset(t *testing.T) {
 	addr := bootstrap(t)
-	topic := randomName("start-offset")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, 1, -1, nil, topic); err != nil {
-		t.Fatal(err)
-	}
+	cl, adm, topic, ctx := topicClient(t, "start-offset", nil)
 	ireq := kmsg.NewPtrInitProducerIDRequest()
 	ireq.ProducerID, ireq.ProducerEpoch = -1, -1
 	iresp, err := ireq.RequestWith(ctx, cl)

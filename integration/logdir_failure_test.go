@@ -161,6 +161,8 @@ func TestLogDirFailureSingleBroker(t *testing.T) {
 		v, _ := f.Value("gregor_offline_log_dirs")
 		return v
 	}
+	// The metrics endpoint opens just after the Kafka listeners.
+	waitFor(t, "the metrics endpoint to answer", 10*time.Second, func() bool { return offlineDirs() >= 0 })
 	if n := offlineDirs(); n != 0 {
 		t.Fatalf("gregor_offline_log_dirs is %v before any failure", n)
 	}
