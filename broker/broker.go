@@ -509,6 +509,12 @@ func (b *Broker) placePartition(tp storage.TP, id metadata.Uuid) (*storage.Dir, 
 		delete(b.foundIDs, tp)
 		if !checked || found == "" || found == id.String() || b.dirOffline(dir) {
 			b.placeMu.Unlock()
+			if checked && found == "" && !b.dirOffline(dir) {
+				// Lost (or from before Gregor kept it): written again.
+				if err := dir.WritePartitionMeta(path, id.String()); err != nil {
+					b.log.Warn().Err(err).Str("path", path).Msg("writing partition.metadata")
+				}
+			}
 			return dir, path, nil
 		}
 		// The replica of a topic deleted while this broker was away,

@@ -139,3 +139,45 @@ func TestTopicNamesAtTheLimits(t *testing.T) {
 		t.Fatalf("after a restart the re-created topic reads %v, want only its own record", got)
 	}
 }
+
+// A partition directory that lost its partition.metadata gets it back on
+// the next start, naming the topic's id, as Kafka rewrites it: the file is
+// how a later start tells the topic's replica from one of an earlier
+// topic of the same name.
+func TestPartitionMetadataRewritten(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("restarts its own broker and edits its log dir")
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	topic := randomName("meta")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	meta := filepath.Join(b.Dir, "data", topic+"-0", "partition.metadata")
+	want, err := os.ReadFile(meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Stop()
+	if err := os.Remove(meta); err != nil {
+		t.Fatal(err)
+	}
+	b.Restart()
+	waitFor(t, "partition.metadata to be written again", 20*time.Second, func() bool {
+		got, err := os.ReadFile(meta)
+		return err == nil && string(got) == string(want)
+	})
+	if got := consumeAll(t, b.Addr, topic, 1); len(got) != 1 {
+		t.Fatalf("after the restart the topic reads %v", got)
+	}
+}

@@ -248,6 +248,15 @@ func (d *Dir) readTopicID(dir string) string {
 	return ""
 }
 
+// WritePartitionMeta writes the partition.metadata of the partition
+// directory at path, naming topicID, as Kafka rewrites a lost one once it
+// knows the topic's id: the file is how a later start tells this topic's
+// replica from an earlier one of the same name.
+func (d *Dir) WritePartitionMeta(path, topicID string) error {
+	meta := fmt.Sprintf("version: 0\ntopic_id: %s\n", topicID)
+	return writeFileAtomic(d.fs, filepath.Join(path, partitionMetaFile), []byte(meta))
+}
+
 // CreatePartition makes tp's directory atomically, with partition.metadata
 // holding topicID (Kafka's base64 form), and returns its path. An existing
 // directory is kept.
@@ -292,8 +301,7 @@ func (d *Dir) createPartitionDir(final, topicID string) (string, error) {
 	if err := d.fs.MkdirAll(tmp, 0o755); err != nil {
 		return "", err
 	}
-	meta := fmt.Sprintf("version: 0\ntopic_id: %s\n", topicID)
-	if err := writeFileAtomic(d.fs, filepath.Join(tmp, partitionMetaFile), []byte(meta)); err != nil {
+	if err := d.WritePartitionMeta(tmp, topicID); err != nil {
 		d.fs.RemoveAll(tmp)
 		return "", err
 	}
