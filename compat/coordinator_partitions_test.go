@@ -27,16 +27,22 @@ func TestGroupsHashOverTheOffsetsTopicItHas(t *testing.T) {
 	for i := range groups {
 		groups[i] = fmt.Sprintf("%s-group-%d", topic, i)
 	}
-	commit := func(addr string) {
+	// admin is an admin client on addr and a context of 30 s, both
+	// released when the test ends.
+	admin := func(addr string) (*kadm.Client, context.Context) {
 		t.Helper()
 		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer cl.Close()
-		adm := kadm.NewClient(cl)
+		t.Cleanup(cl.Close)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
+		t.Cleanup(cancel)
+		return kadm.NewClient(cl), ctx
+	}
+	commit := func(addr string) {
+		t.Helper()
+		adm, ctx := admin(addr)
 		if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
 			t.Fatal(err)
 		}
@@ -50,14 +56,7 @@ func TestGroupsHashOverTheOffsetsTopicItHas(t *testing.T) {
 	}
 	check := func(addr, when string) {
 		t.Helper()
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
-		adm := kadm.NewClient(cl)
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
+		adm, ctx := admin(addr)
 		for i, g := range groups {
 			waitFor(t, "the committed offset of "+g+" "+when, 20*time.Second, func() bool {
 				os, err := adm.FetchOffsets(ctx, g)
@@ -79,14 +78,8 @@ func TestGroupsHashOverTheOffsetsTopicItHas(t *testing.T) {
 	// Partitions added to __consumer_offsets move no group until the
 	// broker restarts, as in Kafka, whose coordinator keeps the count it
 	// started with. They once made every group vanish at once.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(again.Addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	resp, err := kadm.NewClient(cl).CreatePartitions(ctx, 10, "__consumer_offsets")
+	adm, ctx := admin(again.Addr)
+	resp, err := adm.CreatePartitions(ctx, 10, "__consumer_offsets")
 	if err == nil {
 		err = resp["__consumer_offsets"].Err
 	}

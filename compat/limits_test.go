@@ -149,6 +149,18 @@ func TestProduceErrorCarriesLogStartOffset(t *testing.T) {
 		t.Fatalf("InitProducerId: %v %v", err, iresp)
 	}
 	pid := iresp.ProducerID
+	// Sent to the partition's leader (on a cluster, not every broker is).
+	var leaderID int32 = -1
+	waitFor(t, "a leader for "+topic, 15*time.Second, func() bool {
+		md, err := adm.ListTopics(ctx, topic)
+		if err != nil {
+			return false
+		}
+		p, ok := md[topic].Partitions[0]
+		leaderID = p.Leader
+		return ok && p.Err == nil && p.Leader >= 0
+	})
+	leader := pinnedProduce(t, addr).Broker(int(leaderID))
 	produce := func(seq int32, values ...string) kmsg.ProduceResponseTopicPartition {
 		t.Helper()
 		req := kmsg.NewPtrProduceRequest()
@@ -159,11 +171,11 @@ func TestProduceErrorCarriesLogStartOffset(t *testing.T) {
 		rp.Records = tcBatch(pid, 0, seq, values...)
 		rt.Partitions = append(rt.Partitions, rp)
 		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, pinnedProduce(t, addr))
+		raw, err := leader.Request(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return resp.Topics[0].Partitions[0]
+		return raw.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
 	}
 	if sp := produce(0, "a", "b", "c"); sp.ErrorCode != 0 {
 		t.Fatalf("first batch: %v", kerr.ErrorForCode(sp.ErrorCode))

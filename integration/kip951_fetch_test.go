@@ -27,19 +27,11 @@ func TestFetchFromNonReplicaNamesLeaderEndpoint(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	mreq := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = kmsg.StringPtr(topic)
-	mreq.Topics = append(mreq.Topics, mt)
-	meta, err := mreq.RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID, req.MaxWaitMillis, req.MaxBytes = -1, 0, 1<<20
 	req.ReplicaState.ID = -1
 	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic, rt.TopicID = topic, meta.Topics[0].TopicID
+	rt.Topic, rt.TopicID = topic, topicID(ctx, t, cl, topic)
 	rp := kmsg.NewFetchRequestTopicPartition()
 	rp.Partition, rp.CurrentLeaderEpoch, rp.PartitionMaxBytes = 0, -1, 1<<20
 	rt.Partitions = append(rt.Partitions, rp)

@@ -43,6 +43,23 @@ func plainBatch(values ...string) []byte {
 	return b.AppendTo(nil)
 }
 
+// topicID returns a topic's id from metadata.
+func topicID(ctx context.Context, t *testing.T, cl *kgo.Client, topic string) [16]byte {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, mt)
+	meta, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(meta.Topics) != 1 || meta.Topics[0].ErrorCode != 0 {
+		t.Fatalf("metadata of %s: %+v", topic, meta.Topics)
+	}
+	return meta.Topics[0].TopicID
+}
+
 // rawProduce sends one batch to one partition on one broker (not to the
 // leader the client knows) and returns the response.
 func rawProduce(ctx context.Context, cl *kgo.Client, broker int32, topic string, topicID [16]byte, partition int32, acks int16, batch []byte) (*kmsg.ProduceResponse, error) {
@@ -83,15 +100,7 @@ func TestControlledShutdownAnswersWaitingProduceAtOnce(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	mreq := kmsg.NewPtrMetadataRequest()
-	mt := kmsg.NewMetadataRequestTopic()
-	mt.Topic = kmsg.StringPtr(topic)
-	mreq.Topics = append(mreq.Topics, mt)
-	meta, err := mreq.RequestWith(ctx, cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := meta.Topics[0].TopicID
+	id := topicID(ctx, t, cl, topic)
 
 	c.brokers[3].Pause()
 	defer c.brokers[3].Resume()
