@@ -6,8 +6,9 @@ package broker
 // request fails, as in Kafka). Internal topics cannot be deleted: Kafka's
 // broker would delete them (only kafka-topics.sh refuses), and lose every
 // group's offsets or every transaction's state with them. A topic named
-// twice gets one INVALID_REQUEST answer. The partition directories are renamed aside and
-// removed; a cluster removes them on every broker as the deletion reaches it.
+// twice gets one INVALID_REQUEST answer. The partition directories are
+// renamed aside and removed; a cluster removes them on every broker as the
+// deletion reaches it.
 // Deletion needs DELETE on the topic or on the cluster (Kafka's
 // controller), else TOPIC_AUTHORIZATION_FAILED.
 

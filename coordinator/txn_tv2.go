@@ -15,24 +15,35 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// offsetsRoute is the offsets partition of group and where the
+// transaction coordinator of id is: this broker (local), another (leader),
+// or none (an error).
+func (c *txnCoordinator) offsetsRoute(id, group string) (tp topicPartition, leader int32, local bool, err *kerr.Error) {
+	groups, ids := c.offsetsPartitions(), c.txnPartitions()
+	if groups <= 0 || ids <= 0 {
+		return tp, -1, false, kerr.CoordinatorNotAvailable
+	}
+	tp = topicPartition{OffsetsTopic, partitionFor(group, groups)}
+	leader, _, local = c.host.PartitionLeader(TransactionTopic, partitionFor(id, ids))
+	if !local && leader < 0 {
+		return tp, -1, false, kerr.CoordinatorNotAvailable
+	}
+	return tp, leader, local, nil
+}
+
 // addOffsetsPartition adds the offsets partition of group to the
 // transaction of id for producer pid at epoch, and returns the error a
 // TxnOffsetCommit answers when it cannot.
 func (c *txnCoordinator) addOffsetsPartition(ctx context.Context, id string, pid int64, epoch int16, group string) *kerr.Error {
-	groups, ids := c.offsetsPartitions(), c.txnPartitions()
-	if groups <= 0 || ids <= 0 {
-		return kerr.CoordinatorNotAvailable
+	tp, leader, local, rerr := c.offsetsRoute(id, group)
+	if rerr != nil {
+		return rerr
 	}
-	tp := topicPartition{OffsetsTopic, partitionFor(group, groups)}
-	leader, _, local := c.host.PartitionLeader(TransactionTopic, partitionFor(id, ids))
 	var err error
-	switch {
-	case local:
+	if local {
 		err = c.addToTxnAs(ctx, id, pid, epoch, true, []topicPartition{tp}, true)
-	case leader < 0:
-		err = kerr.CoordinatorNotAvailable
-	default:
-		err = c.addRemote(ctx, leader, id, pid, epoch, tp)
+	} else {
+		err = c.askRemote(ctx, leader, id, pid, epoch, tp, false)
 	}
 	if err == nil {
 		return nil
@@ -53,22 +64,17 @@ func (c *txnCoordinator) addOffsetsPartition(ctx context.Context, id string, pid
 // coordinator that cannot answer now, or a transaction being completed,
 // COORDINATOR_LOAD_IN_PROGRESS, which clients retry.
 func (c *txnCoordinator) verifyOffsetsPartition(ctx context.Context, id string, pid int64, epoch int16, group string, version int16) *kerr.Error {
-	groups, ids := c.offsetsPartitions(), c.txnPartitions()
-	if groups <= 0 || ids <= 0 {
-		return kerr.CoordinatorNotAvailable
+	tp, leader, local, rerr := c.offsetsRoute(id, group)
+	if rerr != nil {
+		return rerr
 	}
-	tp := topicPartition{OffsetsTopic, partitionFor(group, groups)}
-	leader, _, local := c.host.PartitionLeader(TransactionTopic, partitionFor(id, ids))
 	var err error
-	switch {
-	case local:
+	if local {
 		var errs map[topicPartition]error
 		if errs, err = c.verifyTxn(id, pid, epoch, []topicPartition{tp}, version >= 4); err == nil {
 			err = errs[tp]
 		}
-	case leader < 0:
-		err = kerr.CoordinatorNotAvailable
-	default:
+	} else {
 		err = c.askRemote(ctx, leader, id, pid, epoch, tp, true)
 	}
 	if err == nil {
@@ -82,12 +88,6 @@ func (c *txnCoordinator) verifyOffsetsPartition(ctx context.Context, id string, 
 		return kerr.CoordinatorLoadInProgress
 	}
 	return txnOffsetAddError(e)
-}
-
-// addRemote asks broker leader, the transaction coordinator of id, to add
-// tp to the transaction.
-func (c *txnCoordinator) addRemote(ctx context.Context, leader int32, id string, pid int64, epoch int16, tp topicPartition) error {
-	return c.askRemote(ctx, leader, id, pid, epoch, tp, false)
 }
 
 // askRemote asks broker leader, the transaction coordinator of id, to add
