@@ -3,6 +3,7 @@ package compat
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -285,4 +286,71 @@ func TestCompactedTopicReadsPastEmptiedSegments(t *testing.T) {
 	produce(3)
 	last("later")
 	await(5) // a3, b3, c3, z, z
+}
+
+// TestCompactionMergesTimeRolledSegments: a compacted topic that rolls a
+// segment by time (segment.ms) keeps a bounded number of segment files:
+// the cleaner writes consecutive small segments as one, up to
+// segment.bytes, as Kafka's does. Before, every rolled segment that kept
+// a record stayed, with its three files, for the topic's life.
+func TestCompactionMergesTimeRolledSegments(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with a fast cleaner, and its data dir")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100"}})
+	topic := randomName("compacted-merge")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s := func(v string) *string { return &v }
+	// Each record's timestamp is 10 s after the last one's: each rolls a
+	// segment of its own.
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{
+		"cleanup.policy": s("compact"), "segment.ms": s("1000"), "min.cleanable.dirty.ratio": s("0.01"),
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	const n = 60
+	ts := time.Now().Add(-time.Hour)
+	want := map[string]string{}
+	for i := range n + 2 {
+		key := fmt.Sprint("key-", i)
+		switch i {
+		case n:
+			key = "key-0" // makes the sealed segments dirty
+		case n + 1:
+			key = "active"
+		}
+		want[key] = fmt.Sprint("value-", i)
+		r := &kgo.Record{Key: []byte(key), Value: []byte(want[key]), Timestamp: ts.Add(time.Duration(i) * 10 * time.Second)}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(b.Dir, "data", topic+"-0")
+	segments := func() int {
+		logs, err := filepath.Glob(filepath.Join(dir, "*.log"))
+		if err != nil || len(logs) == 0 {
+			t.Fatalf("no segments in %s (%v)", dir, err)
+		}
+		return len(logs)
+	}
+	if got := segments(); got < n {
+		t.Fatalf("%d segments before compaction, want one per record (%d)", got, n+2)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for segments() > 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the cleaner to merge %d time-rolled segments: %d segment files in %s", n+2, segments(), dir)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got, read := readLatest(t, b.Addr, topic); fmt.Sprint(got) != fmt.Sprint(want) || read != n+1 {
+		t.Fatalf("after merging, %d records read as %v, want %d as %v", read, got, n+1, want)
+	}
 }

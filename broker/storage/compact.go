@@ -17,16 +17,20 @@ package storage
 // A cleaned segment is written beside the original as "<base>.log.cleaned",
 // renamed to "<base>.log.swap" when complete, and swapped in under the
 // log's lock: the original is retired like a deleted segment and the swap
-// file renamed to "<base>.log" (its indexes are rebuilt). Recovery
-// completes a swap it finds, and drops a ".cleaned" file. A segment left
-// without a batch is retired too, unless it is the first (Kafka's cleaner
-// merges such segments into their neighbours); reads go on past its
-// offsets, as past any gap compaction leaves.
+// file renamed to "<base>.log" (its indexes are rebuilt). Consecutive
+// segments that together fit in one are cleaned into one, at the first's
+// base, as Kafka's cleaner merges them. Recovery completes a swap it
+// finds (deleting the segments it replaced that are still there), and
+// drops a ".cleaned" file. A segment left without a batch is retired too,
+// unless it is the first; reads go on past its offsets, as past any gap
+// compaction leaves.
 
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -104,9 +108,6 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		if s.next > opt.Uncleanable {
 			break
 		}
-		if s.size == 0 {
-			continue // emptied by an earlier pass: nothing to clean, and more after it
-		}
 		if opt.MinCompactionLag > 0 && s.maxTs >= 0 && opt.Now.UnixMilli()-s.maxTs < opt.MinCompactionLag.Milliseconds() {
 			break
 		}
@@ -165,9 +166,8 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	}
 
 	type rewritten struct {
-		old  *segment
-		path string // the .cleaned file
-		size int64
+		olds []*segment // merged into one, at the first's base
+		path string     // the .cleaned file
 	}
 	var done []rewritten
 	cleanup := func() {
@@ -176,65 +176,68 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		}
 	}
 	horizon := opt.Now.Add(-opt.DeleteRetention).UnixMilli()
-	for _, s := range segs {
+	for _, group := range l.groupForCleaning(segs) {
 		var out []byte
-		changed := false
-		err := eachBatch(s, func(h *records.Header, batch []byte) error {
-			if err := opt.throttle(len(batch)); err != nil {
-				return err
-			}
-			if h.IsControl() {
-				out = append(out, batch...)
-				return nil
-			}
-			aborted := h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)
-			var keep []records.Record
-			n := 0
-			err := records.EachLimited(batch, limit, func(r *records.Record) error {
-				n++
-				off := h.BaseOffset + int64(r.OffsetDelta)
-				switch {
-				case aborted:
-				case r.Key == nil:
-					keep = append(keep, cloneRecord(r))
-				case latest[string(r.Key)] != off:
-				case r.Value == nil && h.MaxTimestamp < horizon:
-				default:
-					keep = append(keep, cloneRecord(r))
+		changed := len(group) > 1
+		for _, s := range group {
+			err := eachBatch(s, func(h *records.Header, batch []byte) error {
+				if err := opt.throttle(len(batch)); err != nil {
+					return err
 				}
+				if h.IsControl() {
+					out = append(out, batch...)
+					return nil
+				}
+				aborted := h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)
+				var keep []records.Record
+				n := 0
+				err := records.EachLimited(batch, limit, func(r *records.Record) error {
+					n++
+					off := h.BaseOffset + int64(r.OffsetDelta)
+					switch {
+					case aborted:
+					case r.Key == nil:
+						keep = append(keep, cloneRecord(r))
+					case latest[string(r.Key)] != off:
+					case r.Value == nil && h.MaxTimestamp < horizon:
+					default:
+						keep = append(keep, cloneRecord(r))
+					}
+					return nil
+				})
+				if err != nil {
+					res.Undecodable++
+					l.log.Warn().Err(err).Int64("segment", s.base).Int64("batch_offset", h.BaseOffset).
+						Int64("batch_last_offset", h.LastOffset()).Msg("compaction keeps a batch whose records cannot be read")
+					out = append(out, batch...)
+					return nil
+				}
+				if len(keep) == n {
+					out = append(out, batch...)
+					return nil
+				}
+				changed = true
+				res.RecordsGone += int64(n - len(keep))
+				if len(keep) == 0 && (!h.HasProducerID() || opt.LastBatch != nil && opt.LastBatch(h.ProducerID) != h.LastOffset()) {
+					return nil
+				}
+				nb, err := records.Rebuild(h, keep)
+				if err != nil {
+					return err
+				}
+				out = append(out, nb...)
 				return nil
 			})
 			if err != nil {
-				res.Undecodable++
-				l.log.Warn().Err(err).Int64("segment", s.base).Int64("batch_offset", h.BaseOffset).
-					Int64("batch_last_offset", h.LastOffset()).Msg("compaction keeps a batch whose records cannot be read")
-				out = append(out, batch...)
-				return nil
+				cleanup()
+				return res, fmt.Errorf("compacting segment %d: %w", s.base, err)
 			}
-			if len(keep) == n {
-				out = append(out, batch...)
-				return nil
-			}
-			changed = true
-			res.RecordsGone += int64(n - len(keep))
-			if len(keep) == 0 && (!h.HasProducerID() || opt.LastBatch != nil && opt.LastBatch(h.ProducerID) != h.LastOffset()) {
-				return nil
-			}
-			nb, err := records.Rebuild(h, keep)
-			if err != nil {
-				return err
-			}
-			out = append(out, nb...)
-			return nil
-		})
-		if err != nil {
-			cleanup()
-			return res, fmt.Errorf("compacting segment %d: %w", s.base, err)
 		}
 		if !changed {
 			continue
 		}
-		path := segmentPath(s.dir, s.base, ".log.cleaned")
+		first, last := group[0], group[len(group)-1]
+		path := segmentPath(first.dir, first.base, ".log.cleaned")
 		if err := opt.throttle(len(out)); err != nil {
 			cleanup()
 			return res, err
@@ -243,7 +246,18 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 			cleanup()
 			return res, err
 		}
-		done = append(done, rewritten{old: s, path: path, size: int64(len(out))})
+		done = append(done, rewritten{olds: group, path: path})
+		// The cleaned segment keeps the modification time of the last
+		// one it replaces, as Kafka's cleaner does: retention ages a
+		// segment without timestamps by it.
+		st, err := l.fs.Stat(segmentPath(last.dir, last.base, ".log"))
+		if err == nil {
+			err = l.fs.Chtimes(path, st.ModTime())
+		}
+		if err != nil {
+			cleanup()
+			return res, err
+		}
 	}
 
 	l.mu.Lock()
@@ -252,16 +266,23 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		cleanup()
 		return res, ErrClosed
 	}
-	// The segments must still be there, sealed and unchanged.
+	// The segments must still be there, sealed, in a row and unchanged.
 	for _, r := range done {
-		i := l.segmentIndexLocked(r.old)
-		if i < 0 || i == len(l.segments)-1 || r.old.size != sizeOf(l.fs, segmentPath(r.old.dir, r.old.base, ".log"), r.old.size) {
+		i := l.segmentIndexLocked(r.olds[0])
+		if i < 0 || i+len(r.olds) >= len(l.segments) {
 			cleanup()
 			return res, errCompactRaced
 		}
+		for j, s := range r.olds {
+			if l.segments[i+j] != s || s.size != sizeOf(l.fs, segmentPath(s.dir, s.base, ".log"), s.size) {
+				cleanup()
+				return res, errCompactRaced
+			}
+		}
 	}
 	for _, r := range done {
-		swap := segmentPath(r.old.dir, r.old.base, ".log.swap")
+		first := r.olds[0]
+		swap := segmentPath(first.dir, first.base, ".log.swap")
 		if err := l.fs.Rename(r.path, swap); err != nil {
 			cleanup()
 			return res, err
@@ -269,15 +290,18 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		if err := l.fs.SyncDir(l.dir); err != nil {
 			return res, err
 		}
-		i := l.segmentIndexLocked(r.old)
-		r.old.created = l.now().Add(l.cfg.FileDeleteDelay)
-		if err := l.retireLocked([]*segment{r.old}); err != nil {
+		i := l.segmentIndexLocked(first)
+		for _, s := range r.olds {
+			s.created = l.now().Add(l.cfg.FileDeleteDelay)
+			res.BytesBefore += s.size
+		}
+		if err := l.retireLocked(r.olds); err != nil {
 			return res, err
 		}
-		if err := l.fs.Rename(swap, segmentPath(r.old.dir, r.old.base, ".log")); err != nil {
+		if err := l.fs.Rename(swap, segmentPath(first.dir, first.base, ".log")); err != nil {
 			return res, err
 		}
-		ns, err := openSegment(l.fs, l.dir, r.old.base, false, l.now())
+		ns, err := openSegment(l.fs, l.dir, first.base, false, l.now())
 		if err != nil {
 			return res, err
 		}
@@ -286,9 +310,8 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 			return res, err
 		}
 		ns.seal()
-		l.segments[i] = ns
-		res.Segments++
-		res.BytesBefore += r.old.size
+		l.segments = slices.Replace(l.segments, i, i+len(r.olds), ns)
+		res.Segments += len(r.olds)
 		res.BytesAfter += ns.size
 	}
 	if err := l.dropEmptiedLocked(opt.Uncleanable); err != nil {
@@ -324,6 +347,33 @@ func (l *Log) dropEmptiedLocked(uncleanable int64) error {
 	}
 	l.segments = keep
 	return l.retireLocked(empty)
+}
+
+// groupForCleaning splits segs, sealed segments in a row, into the runs
+// that compaction writes as one segment each, as Kafka's cleaner groups
+// them: together no larger than segment.bytes, their indexes within
+// segment.index.bytes, and their offsets within 2^31 of the first's base.
+// Without it, a long-lived compacted topic would keep every small segment
+// it ever rolled.
+func (l *Log) groupForCleaning(segs []*segment) [][]*segment {
+	var groups [][]*segment
+	for len(segs) > 0 {
+		n, size, offsets, times := 1, segs[0].size, int64(segs[0].index.n), int64(segs[0].times.n)
+		for ; n < len(segs); n++ {
+			s := segs[n]
+			if size+s.size > l.cfg.SegmentBytes || size+s.size > math.MaxInt32 || s.next-1-segs[0].base > math.MaxInt32 {
+				break
+			}
+			if l.cfg.IndexBytes > 0 && ((offsets+int64(s.index.n))*offsetEntrySize > l.cfg.IndexBytes ||
+				(times+int64(s.times.n))*timeEntrySize > l.cfg.IndexBytes) {
+				break
+			}
+			size, offsets, times = size+s.size, offsets+int64(s.index.n), times+int64(s.times.n)
+		}
+		groups = append(groups, segs[:n])
+		segs = segs[n:]
+	}
+	return groups
 }
 
 func (l *Log) segmentIndexLocked(s *segment) int {

@@ -543,3 +543,142 @@ func TestSegmentRollsWhenIndexFull(t *testing.T) {
 		}
 	}
 }
+
+// timeRolledLog is a log whose every batch rolled a segment of its own
+// (segment.ms of 1 ms, timestamps 10 ms apart), one distinct key per
+// batch, then k0 again and one for the active segment, so compaction
+// keeps every record of the sealed segments but k0's first.
+func timeRolledLog(t *testing.T, dir string, batches int) (*Log, Config) {
+	t.Helper()
+	cfg := testConfig()
+	cfg.SegmentRoll = time.Millisecond
+	cfg.SegmentBytes = 1000
+	l := openTestLog(t, dir, cfg, OpenOptions{})
+	ts := time.Now().Add(-time.Hour).UnixMilli()
+	for i := range batches {
+		appendKV(t, l, ts+int64(i)*10, -1, false, kv{key: fmt.Sprint("k", i), val: fmt.Sprint("value-", i)})
+	}
+	appendKV(t, l, ts+int64(batches)*10, -1, false, kv{key: "k0", val: "latest"})
+	appendKV(t, l, ts+int64(batches+1)*10, -1, false, kv{key: "active", val: "x"})
+	if len(l.segments) != batches+2 {
+		t.Fatalf("%d segments for %d batches rolled by time", len(l.segments), batches+2)
+	}
+	return l, cfg
+}
+
+// TestCompactMergesSmallSegments: compaction writes consecutive small
+// segments as one, up to segment.bytes, as Kafka's cleaner groups them; a
+// compacted topic that rolls by time would otherwise keep every segment
+// (and its three files) it ever rolled. Offsets, records and the last
+// replaced segment's modification time stay.
+func TestCompactMergesSmallSegments(t *testing.T) {
+	dir := t.TempDir()
+	l, cfg := timeRolledLog(t, dir, 40)
+	// Distinct modification times, to see which one a merged segment keeps.
+	old := time.Now().Add(-48 * time.Hour).Truncate(time.Second)
+	mtimes := map[int64]time.Time{}
+	for i, s := range l.segments[:len(l.segments)-1] {
+		mt := old.Add(time.Duration(i) * time.Minute)
+		if err := os.Chtimes(segmentPath(dir, s.base, ".log"), time.Time{}, mt); err != nil {
+			t.Fatal(err)
+		}
+		mtimes[s.next] = mt
+	}
+	before, _ := contents(t, l)
+	res, err := l.Compact(CompactOptions{Now: time.Now(), Uncleanable: l.NextOffset(), MinDirtyRatio: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RecordsGone != 1 || res.Segments != 41 {
+		t.Fatalf("compaction result %+v, want 1 record gone from 41 segments", res)
+	}
+	sealed := l.segments[:len(l.segments)-1]
+	if len(sealed) > 6 {
+		t.Fatalf("%d sealed segments after compaction, want the 41 merged into a few of up to %d bytes", len(sealed), cfg.SegmentBytes)
+	}
+	prevNext := int64(0)
+	for _, s := range sealed {
+		if s.size > cfg.SegmentBytes {
+			t.Fatalf("merged segment %d holds %d bytes, over segment.bytes %d", s.base, s.size, cfg.SegmentBytes)
+		}
+		if s.base != prevNext {
+			t.Fatalf("segment at %d follows one ending at %d", s.base, prevNext)
+		}
+		prevNext = s.next
+		st, err := os.Stat(segmentPath(dir, s.base, ".log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := mtimes[s.next]; !st.ModTime().Equal(want) {
+			t.Fatalf("merged segment %d modified at %v, want its last original's %v", s.base, st.ModTime(), want)
+		}
+	}
+	after, _ := contents(t, l)
+	delete(before, 0)
+	if fmt.Sprint(before) != fmt.Sprint(after) {
+		t.Fatalf("records after merging:\n%v\nwant:\n%v", after, before)
+	}
+	for off := int64(1); off < l.NextOffset(); off++ {
+		b, err := l.Read(off, l.NextOffset(), 1<<20, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := records.ParseHeader(b)
+		if err != nil || h.BaseOffset != off {
+			t.Fatalf("read at %d starts at batch %d (%v)", off, h.BaseOffset, err)
+		}
+	}
+	// Reopened from its files, the log is the same.
+	l.Close()
+	l2 := openTestLog(t, dir, cfg, OpenOptions{})
+	if again, _ := contents(t, l2); fmt.Sprint(again) != fmt.Sprint(after) {
+		t.Fatalf("records after reopening:\n%v\nwant:\n%v", again, after)
+	}
+}
+
+// TestMergedSwapCompletesOnRecovery: a crash after a merged segment was
+// renamed to .swap, but before the segments it replaces were retired,
+// leaves them beside it; recovery completes the swap and deletes them,
+// rather than loading their batches twice.
+func TestMergedSwapCompletesOnRecovery(t *testing.T) {
+	dir := t.TempDir()
+	l, cfg := timeRolledLog(t, dir, 5)
+	end := l.NextOffset()
+	var merged []byte
+	for _, s := range l.segments[:3] {
+		err := eachBatch(s, func(h *records.Header, batch []byte) error {
+			merged = append(merged, batch...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, fourth := l.segments[0].base, l.segments[3].base
+	l.Close()
+	if err := os.WriteFile(segmentPath(dir, first, ".log.swap"), merged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l2 := openTestLog(t, dir, cfg, OpenOptions{Clean: true, RecoveryPoint: end})
+	if l2.NextOffset() != end {
+		t.Fatalf("log ends at %d after the swap, want %d", l2.NextOffset(), end)
+	}
+	var bases []int64
+	for _, s := range l2.segments {
+		bases = append(bases, s.base)
+	}
+	if fmt.Sprint(bases) != fmt.Sprint([]int64{first, fourth, fourth + 1, fourth + 2, fourth + 3}) {
+		t.Fatalf("segments at %v after recovery, want the merged one at %d, then %d on", bases, first, fourth)
+	}
+	next := int64(0)
+	for _, b := range readAll(t, l2) {
+		h, _ := records.ParseHeader(b)
+		if h.BaseOffset != next {
+			t.Fatalf("batch at %d after one ending at %d", h.BaseOffset, next)
+		}
+		next = h.NextOffset()
+	}
+	if next != end {
+		t.Fatalf("read to %d, want %d", next, end)
+	}
+}

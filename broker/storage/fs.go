@@ -3,6 +3,7 @@ package storage
 import (
 	"io"
 	"os"
+	"time"
 )
 
 // File is the subset of *os.File the log uses.
@@ -27,6 +28,9 @@ type FS interface {
 	Stat(name string) (os.FileInfo, error)
 	// SyncDir makes a directory's entries (creations, renames) durable.
 	SyncDir(name string) error
+	// Chtimes sets a file's modification time (compaction keeps a
+	// segment's, which retention ages it by when it has no timestamps).
+	Chtimes(name string, mtime time.Time) error
 }
 
 // OSFS is the real filesystem.
@@ -42,6 +46,7 @@ func (OSFS) OpenFile(name string, flag int, perm os.FileMode) (File, error) {
 func (OSFS) Remove(name string) error                   { return os.Remove(name) }
 func (OSFS) RemoveAll(name string) error                { return os.RemoveAll(name) }
 func (OSFS) Rename(o, n string) error                   { return os.Rename(o, n) }
+func (OSFS) Chtimes(name string, mtime time.Time) error { return os.Chtimes(name, time.Time{}, mtime) }
 func (OSFS) MkdirAll(p string, perm os.FileMode) error  { return os.MkdirAll(p, perm) }
 func (OSFS) ReadDir(name string) ([]os.DirEntry, error) { return os.ReadDir(name) }
 func (OSFS) Stat(name string) (os.FileInfo, error)      { return os.Stat(name) }

@@ -163,6 +163,18 @@ func (m *memFS) Stat(name string) (os.FileInfo, error) {
 
 func (m *memFS) SyncDir(string) error { return nil }
 
+func (m *memFS) Chtimes(name string, mtime time.Time) error {
+	name = path.Clean(name)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d, ok := m.files[name]
+	if !ok {
+		return notExist("chtimes", name)
+	}
+	d.mod = mtime
+	return nil
+}
+
 // put stores a file's bytes directly.
 func (m *memFS) put(name string, b []byte) {
 	m.MkdirAll(path.Dir(name), 0o755)

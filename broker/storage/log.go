@@ -158,7 +158,8 @@ func (l *Log) listSegments() ([]int64, error) {
 		}
 		final := l.dir + "/" + strings.TrimSuffix(name, ".swap")
 		base := strings.TrimSuffix(final, ".log")
-		if !validSwap(l.fs, l.dir+"/"+name) {
+		next, ok := validSwap(l.fs, l.dir+"/"+name)
+		if !ok {
 			l.log.Warn().Str("file", name).Msg("discarding an unreadable compaction swap file")
 			l.fs.Remove(l.dir + "/" + name)
 			continue
@@ -167,6 +168,19 @@ func (l *Log) listSegments() ([]int64, error) {
 		l.fs.Remove(base + ".timeindex")
 		if err := l.fs.Rename(l.dir+"/"+name, final); err != nil {
 			return nil, err
+		}
+		// The segments merged into it that the swap had not yet retired.
+		first, _ := strconv.ParseInt(strings.TrimSuffix(name, ".log.swap"), 10, 64)
+		for _, e := range ents {
+			b, err := strconv.ParseInt(strings.TrimSuffix(e.Name(), ".log"), 10, 64)
+			if !strings.HasSuffix(e.Name(), ".log") || err != nil || b <= first || b >= next {
+				continue
+			}
+			for _, ext := range []string{".log", ".index", ".timeindex"} {
+				if err := l.fs.Remove(segmentPath(l.dir, b, ext)); err != nil && !os.IsNotExist(err) {
+					return nil, err
+				}
+			}
 		}
 		swapped = true
 		l.log.Info().Str("file", name).Msg("completed an interrupted compaction swap")
@@ -770,26 +784,32 @@ func fileExists(fs FS, path string) bool {
 
 // validSwap reports whether a compaction swap file is a whole, readable
 // sequence of batches (it is written completely before being renamed to
-// .swap, so anything else is not ours).
-func validSwap(fs FS, path string) bool {
+// .swap, so anything else is not ours), and the offset after its last
+// batch.
+func validSwap(fs FS, path string) (next int64, ok bool) {
 	f, err := fs.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil || st.Size() == 0 || st.Size() > 1<<31 {
-		return false
+		return 0, false
 	}
 	data := make([]byte, st.Size())
 	if _, err := f.ReadAt(data, 0); err != nil {
-		return false
+		return 0, false
 	}
 	n, err := records.Split(data, func(b []byte) error {
 		if m, ok := records.Magic(b); !ok || m != 2 || !records.CRCValid(b) {
 			return records.ErrCRC
 		}
+		h, err := records.ParseHeader(b)
+		if err != nil {
+			return err
+		}
+		next = h.NextOffset()
 		return nil
 	})
-	return err == nil && n == len(data)
+	return next, err == nil && n == len(data)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"syscall"
+	"time"
 )
 
 // IsDiskFailure reports whether err says the storage under a path has
@@ -58,6 +59,9 @@ func (w watchFS) MkdirAll(p string, perm os.FileMode) error {
 	return w.seen(p, w.fs.MkdirAll(p, perm))
 }
 func (w watchFS) SyncDir(name string) error { return w.seen(name, w.fs.SyncDir(name)) }
+func (w watchFS) Chtimes(name string, mtime time.Time) error {
+	return w.seen(name, w.fs.Chtimes(name, mtime))
+}
 
 func (w watchFS) ReadDir(name string) ([]os.DirEntry, error) {
 	es, err := w.fs.ReadDir(name)

@@ -103,6 +103,13 @@ func (f faultFS) Stat(name string) (os.FileInfo, error) {
 	return f.OSFS.Stat(name)
 }
 
+func (f faultFS) Chtimes(name string, mtime time.Time) error {
+	if failing(name) {
+		return eio("chtimes", name)
+	}
+	return f.OSFS.Chtimes(name, mtime)
+}
+
 func (f faultFS) SyncDir(name string) error {
 	hang(name)
 	if failing(name) {
