@@ -77,11 +77,14 @@ func (b *Broker) compactLogs() {
 			ps := p.producer
 			var aborted []abortedTxn
 			lastBatch := make(map[int64]int64)
+			markerEpoch := make(map[int64]int16) // producers with no data batch
 			if ps != nil {
 				aborted = append(aborted, ps.aborted...)
 				for pid, e := range ps.producers {
 					if n := len(e.Batches); n > 0 {
 						lastBatch[pid] = e.Batches[n-1].LastOffset
+					} else {
+						markerEpoch[pid] = e.Epoch
 					}
 				}
 			}
@@ -104,6 +107,10 @@ func (b *Broker) compactLogs() {
 					}
 					return -1
 				},
+				KeepMarker: func(pid int64, epoch int16) bool {
+					e, ok := markerEpoch[pid]
+					return ok && e == epoch
+				},
 				Aborted: func(pid, off int64) bool {
 					for _, a := range aborted {
 						if a.ProducerID == pid && a.FirstOffset <= off && off <= a.LastOffset {
@@ -120,6 +127,15 @@ func (b *Broker) compactLogs() {
 				b.log.Warn().Err(err).Str("topic", t.Name).Int32("partition", p.ID).Msg("compaction")
 				continue
 			}
+			if len(res.AbortsGone) > 0 {
+				// Their transactions left nothing in the log: a
+				// read_committed fetch has nothing of them to skip.
+				p.mu.Lock()
+				if p.producer != nil {
+					p.producer.forgetAborted(res.AbortsGone)
+				}
+				p.mu.Unlock()
+			}
 			if res.Undecodable > 0 {
 				b.log.Warn().Str("topic", t.Name).Int32("partition", p.ID).Int("batches", res.Undecodable).
 					Msg("compaction kept batches whose records cannot be read (undecodable or too large)")
@@ -127,7 +143,7 @@ func (b *Broker) compactLogs() {
 			if res.Segments > 0 {
 				b.log.Info().Str("topic", t.Name).Int32("partition", p.ID).Int("segments", res.Segments).
 					Int64("bytes_before", res.BytesBefore).Int64("bytes_after", res.BytesAfter).
-					Int64("records_removed", res.RecordsGone).Msg("compacted log")
+					Int64("records_removed", res.RecordsGone).Int("markers_removed", res.MarkersGone).Msg("compacted log")
 			}
 		}
 	}

@@ -199,6 +199,16 @@ func (ps *producerState) overlappingAborted(from, to int64) []abortedTxn {
 	return out
 }
 
+// forgetAborted forgets the aborted transactions whose markers, at the
+// given offsets, compaction removed with the last of their records.
+func (ps *producerState) forgetAborted(markers []int64) {
+	gone := make(map[int64]bool, len(markers))
+	for _, off := range markers {
+		gone[off] = true
+	}
+	ps.aborted = slices.DeleteFunc(ps.aborted, func(a abortedTxn) bool { return gone[a.LastOffset] })
+}
+
 // trimAborted forgets aborted transactions wholly below the log start.
 func (ps *producerState) trimAborted(logStart int64) {
 	i := 0

@@ -9,6 +9,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"gregor/internal/brokertest"
 )
@@ -297,7 +299,8 @@ func TestCompactionMergesTimeRolledSegments(t *testing.T) {
 	if !usingGregor() {
 		t.Skip("needs its own broker with a fast cleaner, and its data dir")
 	}
-	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100"}})
+	// The cleaner waits until every record has rolled its segment.
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "3600000"}})
 	topic := randomName("compacted-merge")
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerBatchCompression(kgo.NoCompression()))
@@ -340,9 +343,10 @@ func TestCompactionMergesTimeRolledSegments(t *testing.T) {
 		}
 		return len(logs)
 	}
-	if got := segments(); got < n {
+	if got := segments(); got != n+2 {
 		t.Fatalf("%d segments before compaction, want one per record (%d)", got, n+2)
 	}
+	setClusterDefault(ctx, t, kadm.NewClient(cl), "log.cleaner.backoff.ms", "100")
 	deadline := time.Now().Add(30 * time.Second)
 	for segments() > 3 {
 		if time.Now().After(deadline) {
@@ -352,5 +356,100 @@ func TestCompactionMergesTimeRolledSegments(t *testing.T) {
 	}
 	if got, read := readLatest(t, b.Addr, topic); fmt.Sprint(got) != fmt.Sprint(want) || read != n+1 {
 		t.Fatalf("after merging, %d records read as %v, want %d as %v", read, got, n+1, want)
+	}
+}
+
+// TestCompactionRemovesSpentMarkers: on a compacted topic, a transaction
+// marker goes once its transaction has nothing left in the log (and it is
+// past delete.retention.ms), as Kafka's cleaner removes it, and a
+// read_committed fetch stops listing the aborted transaction. Before, every
+// marker (one per transaction and partition) and every aborted
+// transaction's entry stayed for the life of the topic, as on
+// __consumer_offsets under transactional offset commits.
+func TestCompactionRemovesSpentMarkers(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with a fast cleaner")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100"}})
+	topic := randomName("compacted-markers")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	txn, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.TransactionalID(randomName("txn")),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	s := func(v string) *string { return &v }
+	if _, err := kadm.NewClient(txn).CreateTopic(ctx, 1, 1, map[string]*string{
+		"cleanup.policy": s("compact"), "segment.bytes": s("1024"), "min.cleanable.dirty.ratio": s("0.01"),
+		"delete.retention.ms": s("0"),
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	for i, commit := range []bool{true, false, true, true} {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := txn.ProduceSync(ctx, &kgo.Record{Key: []byte("k"), Value: []byte(fmt.Sprint("v", i))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Fetch v12 names topics (v13+ wants topic IDs).
+	plain, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.MaxVersions(kversion.V2_8_0()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	abortedListed := func() int {
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID, req.MaxBytes, req.IsolationLevel = -1, 1<<20, 1
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, plain)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("read_committed fetch of %s: %+v %v", topic, resp, err)
+		}
+		return len(resp.Topics[0].Partitions[0].AbortedTransactions)
+	}
+	if n := abortedListed(); n != 1 {
+		t.Fatalf("a read_committed fetch lists %d aborted transactions before compaction, want 1", n)
+	}
+	markers := func() (n int) {
+		for _, b := range ccRawBatches(t, ctx, plain, topic, 0) {
+			if b.Attributes&0x20 != 0 {
+				n++
+			}
+		}
+		return n
+	}
+	// Each filler record fills most of a segment: the transactions are
+	// sealed, and each is a dirty pass for the cleaner.
+	filler := make([]byte, 700)
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		if err := plain.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprint("filler-", i%3)), Value: filler}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		m, a := markers(), abortedListed()
+		if m == 1 && a == 0 {
+			break // the last transaction's marker stays with its record
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the cleaner to remove the markers of transactions with nothing left: %d markers, %d aborted transactions listed", m, a)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	got, _ := readLatest(t, b.Addr, topic)
+	if got["k"] != "v3" {
+		t.Fatalf("after compaction k reads %q, want v3", got["k"])
 	}
 }

@@ -9,9 +9,11 @@ package storage
 // its earlier emptied batches go, as in Kafka.
 // Tombstones (null values) are dropped once older than
 // delete.retention.ms, and records of aborted transactions are dropped.
-// Control batches are kept, and so is, whole and with a warning, a batch
-// whose records cannot be read (undecodable, or inflating past
-// MaxUncompressed): the cleaner cannot tell what it holds, and must not
+// A transaction marker goes once no batch of its transaction is left and
+// it is older than delete.retention.ms (unless it holds the epoch of a
+// producer with no batch left), as in Kafka. A batch whose records cannot
+// be read (undecodable, or inflating past MaxUncompressed) is kept, whole
+// and with a warning: the cleaner cannot tell what it holds, and must not
 // stop over it, or retry it forever.
 //
 // A cleaned segment is written beside the original as "<base>.log.cleaned",
@@ -26,6 +28,7 @@ package storage
 // compaction leaves.
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -62,6 +65,12 @@ type CompactOptions struct {
 	// the producer's other emptied batches go. Unset, every emptied
 	// batch of a producer is kept.
 	LastBatch func(pid int64) int64
+	// KeepMarker, if set, reports whether producer pid's transaction
+	// marker at epoch stays whatever else: as Kafka's cleaner keeps it,
+	// when the producer is active with no data batch in its state and the
+	// marker carries its epoch (the epoch that fences its zombies).
+	// Unset, no marker stays for that reason.
+	KeepMarker func(pid int64, epoch int16) bool
 	// MaxUncompressed is how many bytes a batch may decompress to
 	// (0: records.DefaultMaxUncompressed); a batch inflating past it is
 	// kept as it is.
@@ -89,6 +98,10 @@ type CompactResult struct {
 	CleanedUpTo  int64
 	SkippedDirty bool // not dirty enough
 	Undecodable  int  // batches kept whole because their records could not be read
+	MarkersGone  int  // transaction markers removed
+	// AbortsGone are the offsets of the abort markers removed: their
+	// transactions have nothing left in the log.
+	AbortsGone []int64
 }
 
 var errCompactRaced = errors.New("log changed during compaction")
@@ -176,6 +189,7 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		}
 	}
 	horizon := opt.Now.Add(-opt.DeleteRetention).UnixMilli()
+	var txns openTxns
 	for _, group := range l.groupForCleaning(segs) {
 		var out []byte
 		changed := len(group) > 1
@@ -185,10 +199,20 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 					return err
 				}
 				if h.IsControl() {
-					out = append(out, batch...)
+					abort, empty := txns.marker(h, batch)
+					if !empty || h.MaxTimestamp >= horizon || opt.KeepMarker != nil && opt.KeepMarker(h.ProducerID, h.ProducerEpoch) {
+						out = append(out, batch...)
+						return nil
+					}
+					changed = true
+					res.MarkersGone++
+					if abort {
+						res.AbortsGone = append(res.AbortsGone, h.LastOffset())
+					}
 					return nil
 				}
 				aborted := h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)
+				txns.batch(h)
 				var keep []records.Record
 				n := 0
 				err := records.EachLimited(batch, limit, func(r *records.Record) error {
@@ -348,6 +372,51 @@ func (l *Log) dropEmptiedLocked(uncleanable int64) error {
 	l.segments = keep
 	return l.retireLocked(empty)
 }
+
+// openTxns follows, through one compaction pass, the transactions whose
+// batches the pass has read and whose marker it has not, as Kafka's
+// cleaner does (CleanedTransactionMetadata): a marker goes only once no
+// batch of its transaction is left, older than delete.retention.ms.
+type openTxns struct {
+	seen map[int64]bool // producer id: a batch of its open transaction was read
+}
+
+// batch notes a data batch read by the pass.
+func (t *openTxns) batch(h *records.Header) {
+	if !h.IsTransactional() {
+		return
+	}
+	if t.seen == nil {
+		t.seen = make(map[int64]bool)
+	}
+	t.seen[h.ProducerID] = true
+}
+
+// marker notes a control batch read by the pass. It reports whether it
+// is an abort marker, and whether its transaction has nothing left in the
+// log (empty: the marker may go once past the delete horizon). A marker
+// that cannot be read stays.
+func (t *openTxns) marker(h *records.Header, batch []byte) (abort, empty bool) {
+	seen := t.seen[h.ProducerID]
+	delete(t.seen, h.ProducerID)
+	typ := int16(-1)
+	err := records.Each(batch, func(r *records.Record) error {
+		if len(r.Key) >= 4 {
+			typ = int16(binary.BigEndian.Uint16(r.Key[2:]))
+		}
+		return nil
+	})
+	if err != nil || (typ != controlAbort && typ != controlCommit) {
+		return false, false
+	}
+	return typ == controlAbort, !seen
+}
+
+// Control record types in a marker's key.
+const (
+	controlAbort  int16 = 0
+	controlCommit int16 = 1
+)
 
 // groupForCleaning splits segs, sealed segments in a row, into the runs
 // that compaction writes as one segment each, as Kafka's cleaner groups

@@ -682,3 +682,99 @@ func TestMergedSwapCompletesOnRecovery(t *testing.T) {
 		t.Fatalf("read to %d, want %d", next, end)
 	}
 }
+
+// appendMarker appends a transaction marker of producer pid.
+func appendMarker(t *testing.T, l *Log, ts, pid int64, epoch int16, commit bool) int64 {
+	t.Helper()
+	typ := byte(0)
+	if commit {
+		typ = 1
+	}
+	base := l.NextOffset()
+	batch, err := records.Build(&records.Batch{
+		Attributes: records.AttrControl | records.AttrTransactional, FirstTimestamp: ts, MaxTimestamp: ts,
+		ProducerID: pid, ProducerEpoch: epoch, BaseSequence: -1, BaseOffset: base,
+		Records: []records.Record{{Key: []byte{0, 0, 0, typ}, Value: []byte{0, 0, 0, 0, 0, 0}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, batch)
+	return base
+}
+
+// TestCompactRemovesSpentMarkers: a transaction marker goes once no batch
+// of its transaction is left and it is older than delete.retention.ms, as
+// Kafka's cleaner removes it; before, every marker stayed for the life of
+// a compacted topic (__consumer_offsets gathers one per transactional
+// offset commit). A marker stays while its transaction's batches do, while
+// it is recent, and when it holds the epoch of an active producer with no
+// batch left.
+func TestCompactRemovesSpentMarkers(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	old, recent := now.Add(-2*time.Hour).UnixMilli(), now.UnixMilli()
+	appendKV(t, l, old, 1, true, kv{key: "a", val: "a1"})      // 0: superseded by 2
+	appendMarker(t, l, old, 1, 0, true)                        // 1: goes once 0 is gone
+	appendKV(t, l, old, 1, true, kv{key: "a", val: "a2"})      // 2
+	appendMarker(t, l, old, 1, 0, true)                        // 3: stays with 2
+	appendKV(t, l, old, 2, true, kv{key: "b", val: "aborted"}) // 4: aborted
+	appendMarker(t, l, old, 2, 0, false)                       // 5: goes once 4 is gone
+	appendKV(t, l, old, 2, true, kv{key: "c", val: "c1"})      // 6
+	appendMarker(t, l, old, 2, 0, true)                        // 7: stays with 6
+	appendMarker(t, l, old, 3, 4, false)                       // 8: pid 3's epoch 4, no batch: stays
+	appendKV(t, l, recent, 5, true, kv{key: "d", val: "d1"})   // 9: superseded by 11
+	appendMarker(t, l, recent, 5, 0, true)                     // 10: recent: stays
+	appendKV(t, l, recent, -1, false, kv{key: "d", val: "d2"}) // 11
+	last := map[int64]int64{1: 2, 2: 6}
+	pass := func(at time.Time, key string) CompactResult {
+		t.Helper()
+		appendKV(t, l, at.UnixMilli(), -1, false, kv{key: key, val: "x"}) // makes the pass dirty
+		l.mu.Lock()
+		_, err := l.rollLocked(l.nextOffsetLocked())
+		l.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := l.Compact(CompactOptions{Now: at, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour,
+			Aborted: func(pid, off int64) bool { return pid == 2 && off == 4 },
+			LastBatch: func(pid int64) int64 {
+				if o, ok := last[pid]; ok {
+					return o
+				}
+				return -1
+			},
+			KeepMarker: func(pid int64, epoch int16) bool { return pid == 3 && epoch == 4 }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	batches := func() string {
+		_, hs := contents(t, l)
+		var got []int64
+		for _, h := range hs {
+			got = append(got, h.BaseOffset)
+		}
+		return fmt.Sprint(got)
+	}
+	if res := pass(now, "p1"); res.MarkersGone != 0 {
+		t.Fatalf("the first pass removed %d markers, want none (it read their transactions' batches)", res.MarkersGone)
+	}
+	if got, want := batches(), "[1 2 3 5 6 7 8 10 11 12]"; got != want {
+		t.Fatalf("after the first pass the batches are at %v, want %s", got, want)
+	}
+	res := pass(now, "p2")
+	if got, want := batches(), "[2 3 6 7 8 10 11 12 13]"; got != want {
+		t.Fatalf("after the second pass the batches are at %v, want %s", got, want)
+	}
+	if res.MarkersGone != 2 || fmt.Sprint(res.AbortsGone) != "[5]" {
+		t.Fatalf("the second pass removed %d markers, aborts %v; want 2, and the abort at 5", res.MarkersGone, res.AbortsGone)
+	}
+	pass(now.Add(2*time.Hour), "p3")
+	if got, want := batches(), "[2 3 6 7 8 11 12 13 14]"; got != want {
+		t.Fatalf("past the recent marker's delete horizon the batches are at %v, want %s", got, want)
+	}
+}
