@@ -28,26 +28,7 @@ func TestInitProducerIDForUnknownTransactionalID(t *testing.T) {
 	defer cancel()
 	init := func(id string, pid int64, epoch int16) *kmsg.InitProducerIDResponse {
 		t.Helper()
-		req := kmsg.NewPtrInitProducerIDRequest()
-		req.TransactionalID = kmsg.StringPtr(id)
-		req.TransactionTimeoutMillis = 10000
-		req.ProducerID, req.ProducerEpoch = pid, epoch
-		for {
-			resp, err := req.RequestWith(ctx, cl)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The coordinator may still be loading its partition.
-			if resp.ErrorCode == kerr.CoordinatorLoadInProgress.Code || resp.ErrorCode == kerr.CoordinatorNotAvailable.Code ||
-				resp.ErrorCode == kerr.NotCoordinator.Code || resp.ErrorCode == kerr.ConcurrentTransactions.Code {
-				if ctx.Err() != nil {
-					t.Fatalf("InitProducerId for %s: still %v", id, kerr.ErrorForCode(resp.ErrorCode))
-				}
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			return resp
-		}
+		return initProducerID(ctx, t, cl, id, pid, epoch)
 	}
 	id := randomName("recovering")
 	resp := init(id, 12345, 3)
@@ -67,6 +48,73 @@ func TestInitProducerIDForUnknownTransactionalID(t *testing.T) {
 		if r := init(randomName("half"), half[0], int16(half[1])); r.ErrorCode != kerr.InvalidRequest.Code {
 			t.Fatalf("InitProducerId (%d, %d): %v, want INVALID_REQUEST", half[0], half[1], kerr.ErrorForCode(r.ErrorCode))
 		}
+	}
+}
+
+// initProducerID sends InitProducerId (with a producer id and epoch, or
+// -1, -1) for a transactional id, retrying while the coordinator is not
+// ready or busy.
+func initProducerID(ctx context.Context, t *testing.T, cl *kgo.Client, id string, pid int64, epoch int16) *kmsg.InitProducerIDResponse {
+	t.Helper()
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID = kmsg.StringPtr(id)
+	req.TransactionTimeoutMillis = 10000
+	req.ProducerID, req.ProducerEpoch = pid, epoch
+	for {
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The coordinator may still be loading its partition.
+		if resp.ErrorCode == kerr.CoordinatorLoadInProgress.Code || resp.ErrorCode == kerr.CoordinatorNotAvailable.Code ||
+			resp.ErrorCode == kerr.NotCoordinator.Code || resp.ErrorCode == kerr.ConcurrentTransactions.Code {
+			if ctx.Err() != nil {
+				t.Fatalf("InitProducerId for %s: still %v", id, kerr.ErrorForCode(resp.ErrorCode))
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		return resp
+	}
+}
+
+// An instance fenced by a new one (an InitProducerId without a producer
+// id) stays fenced when it re-initialises with its old id and epoch
+// (KIP-360, as the Java producer, librdkafka and franz-go do after
+// INVALID_PRODUCER_EPOCH): Kafka forgets the last epoch at every other
+// instance's InitProducerId and at every fence, so only a retry of the
+// InitProducerId whose answer was lost gets the current epoch back.
+// Gregor once handed the fenced instance the new one's epoch, and both
+// wrote into one transaction.
+func TestInitProducerIDFencedInstanceStaysFenced(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := randomName("zombie")
+	a := initProducerID(ctx, t, cl, id, -1, -1)
+	b := initProducerID(ctx, t, cl, id, -1, -1)
+	if a.ErrorCode != 0 || b.ErrorCode != 0 || b.ProducerID != a.ProducerID || b.ProducerEpoch != a.ProducerEpoch+1 {
+		t.Fatalf("two instances' InitProducerId: %+v then %+v, want the same id with the next epoch", a, b)
+	}
+	if z := initProducerID(ctx, t, cl, id, a.ProducerID, a.ProducerEpoch); z.ErrorCode != kerr.ProducerFenced.Code {
+		t.Fatalf("the fenced instance re-initialising with (%d, %d): %v, id %d epoch %d; want PRODUCER_FENCED",
+			a.ProducerID, a.ProducerEpoch, kerr.ErrorForCode(z.ErrorCode), z.ProducerID, z.ProducerEpoch)
+	}
+	// The current instance bumps its epoch; a retry of that call (its
+	// answer lost) gets the same epoch, not another bump.
+	bumped := initProducerID(ctx, t, cl, id, b.ProducerID, b.ProducerEpoch)
+	retry := initProducerID(ctx, t, cl, id, b.ProducerID, b.ProducerEpoch)
+	if bumped.ErrorCode != 0 || bumped.ProducerEpoch != b.ProducerEpoch+1 || retry.ErrorCode != 0 || retry.ProducerEpoch != bumped.ProducerEpoch {
+		t.Fatalf("the current instance's InitProducerId and its retry: %+v, %+v; want epoch %d for both", bumped, retry, b.ProducerEpoch+1)
+	}
+	// Once another instance took over, that retry is fenced too.
+	initProducerID(ctx, t, cl, id, -1, -1)
+	if z := initProducerID(ctx, t, cl, id, b.ProducerID, b.ProducerEpoch); z.ErrorCode != kerr.ProducerFenced.Code {
+		t.Fatalf("a retry after another instance's InitProducerId: %v, epoch %d; want PRODUCER_FENCED", kerr.ErrorForCode(z.ErrorCode), z.ProducerEpoch)
 	}
 }
 

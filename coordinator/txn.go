@@ -198,9 +198,11 @@ func (c *txnCoordinator) endTxnAs(ctx context.Context, ts *txnShard, m *txnMeta,
 			}
 			d.nextPid = pid
 		}
+		d.lastEpoch = d.epoch // a retried InitProducerId may name it, as in Kafka
 		d.epoch++
 	}
 	if bump {
+		d.lastEpoch = -1 // the fenced producer's epoch is no retry's
 		if d.epoch >= math.MaxInt16-1 {
 			// Markers need an epoch above the producer's; past the last
 			// one, the abort is written with the last epoch and the next
@@ -327,29 +329,31 @@ func (c *txnCoordinator) retryMarkersOnce(ts *txnShard, m *txnMeta) bool {
 }
 
 // initProducer gives id a producer id and a new epoch, aborting any
-// transaction of an older instance. m is claimed.
+// transaction of an older instance. m is claimed. As Kafka's
+// prepareInitProducerIdTransit: a producer naming its id and epoch
+// (KIP-360, KIP-588) gets the next epoch only while it still holds the id;
+// one retrying the InitProducerId whose answer it lost (its epoch is the
+// last one) gets the current epoch again. Any other instance's
+// InitProducerId, or a fence, forgets the last epoch, so an instance
+// fenced by another one cannot pass for such a retry.
 func (c *txnCoordinator) initProducer(ctx context.Context, ts *txnShard, m *txnMeta, timeoutMs int32, reqPid int64, reqEpoch int16, fencedCode bool) error {
 	switch m.d.state {
 	case txnPrepareCommit, txnPrepareAbort:
 		return kerr.ConcurrentTransactions
 	}
-	if reqPid >= 0 {
-		// KIP-360: a producer asking to keep its id must be the current
-		// one, or retrying the InitProducerId that made it current. An
-		// id with no state (new, or expired with
-		// transactional.id.expiration.ms) gets a new producer id, as in
-		// Kafka: that is how a producer recovers once its id expired.
-		switch {
-		case m.d.pid < 0:
-		case reqPid == m.d.pid && reqEpoch == m.d.epoch:
-		case reqPid == m.d.lastPid && reqEpoch == m.d.lastEpoch && m.d.state != txnOngoing:
-			return nil // a retry: the current id and epoch stand
-		default:
-			return fencedError(fencedCode)
-		}
+	expected := reqPid >= 0
+	// The id must be the current one, or the one before a move to a new
+	// id (a retry of the InitProducerId that exhausted its epochs). An id
+	// with no state (new, or expired with transactional.id.expiration.ms)
+	// gets a new producer id, as in Kafka: that is how a producer recovers
+	// once its id expired.
+	fresh := m.d.pid < 0 || m.d.epoch < 0
+	if expected && !fresh && reqPid != m.d.pid && (reqPid != m.d.lastPid || !epochExhausted(reqEpoch)) {
+		return fencedError(fencedCode)
 	}
 	if m.d.state == txnOngoing {
-		// A new instance fences the old one and aborts its transaction.
+		// The producer is fenced and its transaction aborted; Kafka
+		// answers CONCURRENT_TRANSACTIONS and the retry goes on below.
 		if err := c.endTxn(ctx, ts, m, false, true); err != nil {
 			return err
 		}
@@ -358,15 +362,35 @@ func (c *txnCoordinator) initProducer(ctx context.Context, ts *txnShard, m *txnM
 		}
 	}
 	d := m.d.clone()
-	d.lastPid, d.lastEpoch = d.pid, d.epoch
-	if d.pid < 0 || d.epoch >= math.MaxInt16-1 {
+	switch {
+	case !fresh && epochExhausted(d.epoch) && (!expected || reqEpoch == d.epoch):
+		// A new producer id; its retry comes with the old id's last epoch.
 		pid, err := c.pids.allocate(ctx)
 		if err != nil {
 			return kerr.CoordinatorNotAvailable
 		}
+		d.lastPid, d.lastEpoch = d.pid, -1
+		if expected {
+			d.lastEpoch = d.epoch
+		}
 		d.pid, d.epoch = pid, 0
-	} else {
+	case fresh:
+		pid, err := c.pids.allocate(ctx)
+		if err != nil {
+			return kerr.CoordinatorNotAvailable
+		}
+		d.lastPid, d.lastEpoch = d.pid, -1
+		d.pid, d.epoch = pid, 0
+	case !expected:
+		d.lastPid, d.lastEpoch = d.pid, -1
 		d.epoch++
+	case reqEpoch == d.epoch && !epochExhausted(d.epoch):
+		d.lastPid, d.lastEpoch = d.pid, d.epoch
+		d.epoch++
+	case reqEpoch == d.lastEpoch:
+		return nil // a retry: the current id and epoch stand
+	default:
+		return fencedError(fencedCode)
 	}
 	d.timeoutMs = timeoutMs
 	d.state = txnEmpty
@@ -379,3 +403,7 @@ func (c *txnCoordinator) initProducer(ctx context.Context, ts *txnShard, m *txnM
 	m.set(d)
 	return nil
 }
+
+// epochExhausted reports whether a producer epoch is the last one a
+// producer id can use (Kafka's TransactionMetadata.isEpochExhausted).
+func epochExhausted(epoch int16) bool { return epoch >= math.MaxInt16-1 }
