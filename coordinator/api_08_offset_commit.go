@@ -110,7 +110,7 @@ func (c *groupCoordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommi
 				}
 				return nil
 			}
-			if e := checkCommit(g, r.MemberID, r.InstanceID, r.Generation); e != nil {
+			if e := checkCommit(g, r.MemberID, r.InstanceID, r.Generation, false); e != nil {
 				return e
 			}
 			if m := g.members[r.MemberID]; m != nil {
@@ -246,33 +246,31 @@ func (c *groupCoordinator) newOffsetEntry(tp topicPartition, offset int64, leade
 	return e, nil
 }
 
-// checkCommit validates who commits to a locked group, as Kafka's classic
-// groups do.
-func checkCommit(g *group, memberID string, instanceID *string, generation int32) *kerr.Error {
+// checkCommit validates who commits offsets to a locked classic group, as
+// Kafka's ClassicGroup.validateOffsetCommit: a negative generation may
+// commit to an Empty group (the admin client, standalone consumers); a
+// commit naming a member, instance or generation must come from that
+// member, at the group's generation; a plain commit naming none is only
+// for an Empty group (a transactional one, from clients before KIP-447,
+// goes through); and a plain commit waits out a rebalance's sync.
+func checkCommit(g *group, memberID string, instanceID *string, generation int32, txn bool) *kerr.Error {
 	if g.state == groupDead {
 		return kerr.CoordinatorNotAvailable
-	}
-	if generation < 0 && memberID == "" && instanceID == nil {
-		if g.state == groupEmpty {
-			return nil
-		}
-		return kerr.UnknownMemberID
 	}
 	if generation < 0 && g.state == groupEmpty {
 		return nil
 	}
-	if instanceID != nil {
-		if cur, ok := g.instances[*instanceID]; ok && cur != memberID {
-			return kerr.FencedInstanceID
+	if generation >= 0 || memberID != "" || instanceID != nil {
+		if err := g.checkMember(memberID, instanceID); err != nil {
+			return err
 		}
-	}
-	if g.members[memberID] == nil {
+		if generation != g.generation {
+			return kerr.IllegalGeneration
+		}
+	} else if !txn && g.state != groupEmpty {
 		return kerr.UnknownMemberID
 	}
-	if generation != g.generation {
-		return kerr.IllegalGeneration
-	}
-	if g.state == groupCompletingRebalance {
+	if !txn && g.state == groupCompletingRebalance {
 		return kerr.RebalanceInProgress
 	}
 	return nil

@@ -89,7 +89,10 @@ func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffse
 			return codes
 		}
 	}
-	cr := commitRequest{group: r.Group, create: true, pid: r.ProducerID, epoch: r.ProducerEpoch,
+	// A missing group is created for a commit without a generation (from
+	// a producer outside group management); one naming a generation is
+	// ILLEGAL_GENERATION, as in Kafka.
+	cr := commitRequest{group: r.Group, create: r.Generation < 0, missing: kerr.IllegalGeneration, pid: r.ProducerID, epoch: r.ProducerEpoch,
 		check: func(g *group) error {
 			if g.share != nil {
 				return kerr.GroupIDNotFound
@@ -120,19 +123,14 @@ func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffse
 }
 
 // checkTxnCommit validates the member of a consume-transform-produce loop
-// committing to a locked group (v3+, KIP-447).
+// committing to a locked group (v3+, KIP-447), as Kafka's classic groups
+// validate a transactional commit.
 func checkTxnCommit(g *group, r *kmsg.TxnOffsetCommitRequest, version int16) error {
-	switch {
-	case version < 3:
+	if version < 3 {
 		return nil
-	case g.state == groupDead:
-		return kerr.CoordinatorNotAvailable
-	case r.InstanceID != nil && g.instances[*r.InstanceID] != "" && g.instances[*r.InstanceID] != r.MemberID:
-		return kerr.FencedInstanceID
-	case r.MemberID != "" && g.members[r.MemberID] == nil:
-		return kerr.UnknownMemberID
-	case r.Generation >= 0 && r.Generation != g.generation:
-		return kerr.IllegalGeneration
+	}
+	if e := checkCommit(g, r.MemberID, r.InstanceID, r.Generation, true); e != nil {
+		return e
 	}
 	return nil
 }

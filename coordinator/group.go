@@ -240,10 +240,13 @@ func hasProtocol(m *member, name string) bool {
 }
 
 // supportsProtocols reports whether a member with these protocols may
-// join: an empty group takes any non-empty set; otherwise the type must
-// match and one protocol must be one every member supports.
-func (g *group) supportsProtocols(protocolType string, ps []protocolMeta, except string) bool {
-	if len(g.members) == 0 || (len(g.members) == 1 && g.members[except] != nil) {
+// join, as Kafka's ClassicGroup.supportsProtocols: an Empty group takes
+// any non-empty set; otherwise the type must match and one protocol must
+// be one every member supports (a rejoining member's current protocols
+// count too: it cannot move the group to a protocol type or name the
+// others, or its own last join, do not share).
+func (g *group) supportsProtocols(protocolType string, ps []protocolMeta) bool {
+	if g.state == groupEmpty {
 		return protocolType != "" && len(ps) > 0
 	}
 	if protocolType != g.protocolType {
@@ -251,10 +254,7 @@ func (g *group) supportsProtocols(protocolType string, ps []protocolMeta, except
 	}
 	for _, p := range ps {
 		all := true
-		for id, m := range g.members {
-			if id == except {
-				continue
-			}
+		for _, m := range g.members {
 			if !hasProtocol(m, p.name) {
 				all = false
 				break
@@ -314,6 +314,16 @@ func (g *group) allJoined() bool {
 	return true
 }
 
+// anyJoined reports whether a member awaits the join's end.
+func (g *group) anyJoined() bool {
+	for _, m := range g.members {
+		if m.joinCh != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // newMemberID is a member id in Kafka's form: the client id or instance
 // id, a dash and a UUID.
 func newMemberID(prefix string) string {
@@ -343,7 +353,7 @@ func (c *groupCoordinator) join(g *group, r joinRequest) (joinResult, <-chan joi
 	if g.state == groupDead {
 		return joinResult{err: kerr.CoordinatorNotAvailable, memberID: r.memberID}, nil
 	}
-	if !g.supportsProtocols(r.protocolType, r.protocols, r.memberID) {
+	if !g.supportsProtocols(r.protocolType, r.protocols) {
 		return joinResult{err: kerr.InconsistentGroupProtocol, memberID: r.memberID}, nil
 	}
 	if r.memberID == "" {
@@ -404,15 +414,10 @@ func (c *groupCoordinator) joinKnown(g *group, r joinRequest) (joinResult, <-cha
 		delete(g.pending, r.memberID)
 		return c.addMember(g, r)
 	}
-	if r.instanceID != nil {
-		if cur, ok := g.instances[*r.instanceID]; ok && cur != r.memberID {
-			return joinResult{err: kerr.FencedInstanceID, memberID: r.memberID}, nil
-		}
+	if err := g.checkMember(r.memberID, r.instanceID); err != nil {
+		return joinResult{err: err, memberID: r.memberID}, nil
 	}
 	m := g.members[r.memberID]
-	if m == nil {
-		return joinResult{err: kerr.UnknownMemberID, memberID: r.memberID}, nil
-	}
 	switch g.state {
 	case groupPreparingRebalance:
 		ch := c.updateMember(g, m, r)
@@ -519,17 +524,29 @@ func (c *groupCoordinator) replaceStatic(g *group, old *member, newID string, r 
 	c.scheduleSession(g, old)
 	switch g.state {
 	case groupStable:
-		if old.sameProtocols(r.protocols) && g.protocol != "" && hasProtocol(old, g.protocol) {
-			res := c.currentJoinResult(g, old)
-			res.memberID = newID
-			if newID == g.leader {
-				// The leader need not assign again (KIP-814); older
-				// clients that do are answered with the stored plan.
-				res.skipAssignment = true
+		// As Kafka's updateStaticMemberThenRebalanceOrCompleteJoin: the
+		// member's new protocols are taken, and the group rebalances only
+		// if they change the protocol the group would select. A client's
+		// subscription metadata (owned partitions, generation) changes at
+		// every restart; comparing it would rebalance on every bounce,
+		// which static membership exists to avoid.
+		prev := old.protocols
+		old.protocols = r.protocols
+		if g.protocol != "" && g.selectProtocol() == g.protocol {
+			res := joinResult{memberID: newID, generation: g.generation, protocolType: g.protocolType, protocol: g.protocol, leader: g.leader}
+			switch {
+			case r.version >= 9 && newID == g.leader:
+				// The leader need not assign again (KIP-814).
+				res.members, res.skipAssignment = g.joinMembers(), true
+			case r.version < 9 && newID == g.leader:
+				// Before KIP-814 a replaced leader is told the old
+				// leader's id, so it does not assign again.
+				res.leader = oldID
 			}
 			c.persistGroup(g)
 			return res, nil
 		}
+		old.protocols = prev
 		ch := c.updateMember(g, old, r)
 		c.prepareRebalance(g, "static member "+*r.instanceID+" rejoined with new protocols")
 		return joinResult{}, ch
@@ -579,8 +596,8 @@ func (c *groupCoordinator) prepareRebalance(g *group, reason string) {
 	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Str("reason", reason).Msg("preparing to rebalance")
 	rt := g.maxRebalanceTimeout()
 	if initial && c.cfg.InitialRebalanceDelay > 0 {
-		delay := min(c.cfg.InitialRebalanceDelay, rt)
-		g.initialDelay, g.initialRemaining, g.newMemberAdded = true, rt-delay, false
+		delay := c.cfg.InitialRebalanceDelay
+		g.initialDelay, g.initialRemaining, g.newMemberAdded = true, max(rt-delay, 0), false
 		g.joinTimer = time.AfterFunc(delay, func() { c.joinTimerFired(g, seq) })
 		return
 	}
@@ -643,6 +660,16 @@ func (c *groupCoordinator) completeJoin(g *group) {
 		delete(g.pending, id)
 	}
 	g.initialDelay = false
+	if len(g.members) > 0 && !g.anyJoined() {
+		// Only static members are left and none rejoined: as Kafka, the
+		// group waits another rebalance timeout, until they rejoin or
+		// their sessions end, rather than start a generation no member
+		// was told of.
+		c.log.Info().Str("group", g.id).Msg("no member rejoined; the rebalance waits for the static members")
+		seq := g.rebalanceSeq
+		g.joinTimer = time.AfterFunc(g.maxRebalanceTimeout(), func() { c.joinTimerFired(g, seq) })
+		return
+	}
 	g.generation++
 	if len(g.members) == 0 {
 		g.protocol = ""
@@ -660,9 +687,6 @@ func (c *groupCoordinator) completeJoin(g *group) {
 				g.leader = m.id
 				break
 			}
-		}
-		if g.leader == "" {
-			g.leader = g.sortedMembers()[0].id
 		}
 	}
 	g.setState(groupCompletingRebalance)
@@ -785,16 +809,30 @@ func (c *groupCoordinator) removeMember(g *group, m *member, reason string) {
 
 // checkMember validates a request's member, instance id and generation.
 func checkMember(g *group, memberID string, instanceID *string, generation int32) *kerr.Error {
+	if err := g.checkMember(memberID, instanceID); err != nil {
+		return err
+	}
+	if generation != g.generation {
+		return kerr.IllegalGeneration
+	}
+	return nil
+}
+
+// checkMember validates a request's member and instance id, as Kafka's
+// ClassicGroup.validateMember: an instance id the group does not know is
+// an unknown member; one known under another member id is fenced.
+func (g *group) checkMember(memberID string, instanceID *string) *kerr.Error {
 	if instanceID != nil {
-		if cur, ok := g.instances[*instanceID]; ok && cur != memberID {
+		cur, ok := g.instances[*instanceID]
+		if !ok {
+			return kerr.UnknownMemberID
+		}
+		if cur != memberID {
 			return kerr.FencedInstanceID
 		}
 	}
 	if g.members[memberID] == nil {
 		return kerr.UnknownMemberID
-	}
-	if generation != g.generation {
-		return kerr.IllegalGeneration
 	}
 	return nil
 }
