@@ -188,6 +188,10 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 	acksOK := r.Acks == 0 || r.Acks == 1 || r.Acks == -1
 	txnDenied := !b.authorizeTransactionalProduce(req, r)
 	var parts []producePart
+	r.Topics = dedupeTopics(r.Topics,
+		func(t *kmsg.ProduceRequestTopic) topicRef { return topicRef{t.Topic, t.TopicID} },
+		func(t *kmsg.ProduceRequestTopic) *[]kmsg.ProduceRequestTopicPartition { return &t.Partitions },
+		func(p *kmsg.ProduceRequestTopicPartition) int32 { return p.Partition })
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(r.Topics))
 	for i := range r.Topics {
 		rt := &r.Topics[i]

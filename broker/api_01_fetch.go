@@ -86,6 +86,10 @@ func (b *Broker) handleFetch(ctx context.Context, req *protocol.Request) (kmsg.R
 		return b.handleFetchLegacy(ctx, req)
 	}
 	r := req.Body.(*kmsg.FetchRequest)
+	r.Topics = dedupeTopics(r.Topics,
+		func(t *kmsg.FetchRequestTopic) topicRef { return topicRef{t.Topic, t.TopicID} },
+		func(t *kmsg.FetchRequestTopic) *[]kmsg.FetchRequestTopicPartition { return &t.Partitions },
+		func(p *kmsg.FetchRequestTopicPartition) int32 { return p.Partition })
 	resp := req.Response().(*kmsg.FetchResponse)
 	fs := &fetchState{b: b, r: r, version: req.Version, replicaID: r.ReplicaID}
 	if req.Conn != nil {

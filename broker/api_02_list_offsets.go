@@ -35,6 +35,7 @@ func (b *Broker) handleListOffsets(_ context.Context, req *protocol.Request) (km
 	r := req.Body.(*kmsg.ListOffsetsRequest)
 	resp := req.Response().(*kmsg.ListOffsetsResponse)
 	resp.Topics = make([]kmsg.ListOffsetsResponseTopic, len(r.Topics))
+	dups := duplicateListOffsets(r)
 	for i := range r.Topics {
 		rt := &r.Topics[i]
 		st := &resp.Topics[i]
@@ -57,6 +58,10 @@ func (b *Broker) handleListOffsets(_ context.Context, req *protocol.Request) (km
 				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				continue
 			}
+			if dups[listOffsetsKey{rt.Topic, rp.Partition}] {
+				sp.ErrorCode = kerr.InvalidRequest.Code
+				continue
+			}
 			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				continue
@@ -67,6 +72,39 @@ func (b *Broker) handleListOffsets(_ context.Context, req *protocol.Request) (km
 		}
 	}
 	return resp, nil
+}
+
+type listOffsetsKey struct {
+	topic     string
+	partition int32
+}
+
+// duplicateListOffsets is the partitions a ListOffsets names more than
+// once: each of their entries is INVALID_REQUEST, as Kafka answers them
+// (ListOffsetsRequest.duplicatePartitions). Nil when none repeats.
+func duplicateListOffsets(r *kmsg.ListOffsetsRequest) map[listOffsetsKey]bool {
+	n := 0
+	for i := range r.Topics {
+		n += len(r.Topics[i].Partitions)
+	}
+	if n < 2 {
+		return nil
+	}
+	seen := make(map[listOffsetsKey]bool, n)
+	var dups map[listOffsetsKey]bool
+	for i := range r.Topics {
+		for _, rp := range r.Topics[i].Partitions {
+			k := listOffsetsKey{r.Topics[i].Topic, rp.Partition}
+			if seen[k] {
+				if dups == nil {
+					dups = make(map[listOffsetsKey]bool)
+				}
+				dups[k] = true
+			}
+			seen[k] = true
+		}
+	}
+	return dups
 }
 
 // listOffset answers one partition.

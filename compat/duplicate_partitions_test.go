@@ -1,0 +1,199 @@
+package compat
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+// dpClient is a client on a new 3-partition topic, with Produce, Fetch
+// and ListOffsets at versions that name topics (Produce v12, Fetch v12),
+// sending to the partitions' leader, broker-wise.
+func dpClient(t *testing.T) (*kgo.Client, string, context.Context) {
+	t.Helper()
+	v := kversion.Stable()
+	v.SetMaxKeyVersion(0, 12) // Produce
+	v.SetMaxKeyVersion(1, 12) // Fetch
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)), kgo.MaxVersions(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	topic := randomName("dup-parts")
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, -1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	return cl, topic, ctx
+}
+
+// leaderOf0 is the broker leading partition 0 of topic.
+func leaderOf0(t *testing.T, ctx context.Context, cl *kgo.Client, topic string) *kgo.Broker {
+	t.Helper()
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cl.Broker(int(md.Topics[topic].Partitions[0].Leader))
+}
+
+// A Metadata request naming one topic many times is answered with the
+// topic once, as Kafka takes the requested topics as a set: repeated, a
+// 60 KB request asked for a 250 MB answer, and a few such requests ran
+// the broker out of memory.
+func TestMetadataRepeatedTopicAnsweredOnce(t *testing.T) {
+	cl, topic, ctx := dpClient(t)
+	req := kmsg.NewPtrMetadataRequest()
+	for range 5000 {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Topics) != 1 || resp.Topics[0].Topic == nil || *resp.Topics[0].Topic != topic || len(resp.Topics[0].Partitions) != 3 {
+		t.Fatalf("Metadata naming %s 5,000 times answered %d topics, want it once with its 3 partitions", topic, len(resp.Topics))
+	}
+}
+
+// A Produce naming a partition more than once appends once, the last
+// entry's records, and answers the partition once, as Kafka's produce
+// (which reads the request into a map by partition) does; Gregor appended
+// every copy.
+func TestProduceRepeatedPartitionAppendsLast(t *testing.T) {
+	cl, topic, ctx := dpClient(t)
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks, req.TimeoutMillis = -1, 10000
+	for _, v := range []string{"first", "second", "last"} {
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = tcBatch(-1, -1, -1, v)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+	}
+	kresp, err := leaderOf0(t, ctx, cl, topic).Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := kresp.(*kmsg.ProduceResponse)
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("a produce naming partition 0 three times answered %+v; want one topic with one partition, no error", resp.Topics)
+	}
+	recs := readAllPartition0(t, ctx, cl, topic)
+	if len(recs) != 1 || recs[0] != "last" {
+		t.Fatalf("partition 0 holds %q, want only the last entry's record", recs)
+	}
+}
+
+// readAllPartition0 consumes partition 0 of topic from the start to its
+// end.
+func readAllPartition0(t *testing.T, ctx context.Context, cl *kgo.Client, topic string) []string {
+	t.Helper()
+	offs, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := offs.Lookup(topic, 0)
+	c, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var out []string
+	for int64(len(out)) < end.Offset {
+		fs := c.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("reading %s: %v after %d of %d records", topic, err, len(out), end.Offset)
+		}
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, string(r.Value)) })
+	}
+	return out
+}
+
+// A Fetch naming a partition more than once reads it once, as Kafka's
+// (a map by partition); Gregor returned the same records once per copy,
+// up to fetch.max.bytes.
+func TestFetchRepeatedPartitionReadOnce(t *testing.T) {
+	cl, topic, ctx := dpClient(t)
+	preq := kmsg.NewPtrProduceRequest()
+	preq.Acks, preq.TimeoutMillis = -1, 10000
+	prt := kmsg.NewProduceRequestTopic()
+	prt.Topic = topic
+	prp := kmsg.NewProduceRequestTopicPartition()
+	prp.Records = tcBatch(-1, -1, -1, "v")
+	prt.Partitions = append(prt.Partitions, prp)
+	preq.Topics = append(preq.Topics, prt)
+	leader := leaderOf0(t, ctx, cl, topic)
+	if _, err := leader.Request(ctx, preq); err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxBytes = -1, 1<<20
+	for range 100 {
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes = 1 << 20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+	}
+	kresp, err := leader.Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := kresp.(*kmsg.FetchResponse)
+	n := 0
+	for _, rt := range resp.Topics {
+		n += len(rt.Partitions)
+	}
+	if resp.ErrorCode != 0 || n != 1 {
+		t.Fatalf("a fetch naming partition 0 100 times answered %d partitions (%v), want one", n, kerr.ErrorForCode(resp.ErrorCode))
+	}
+}
+
+// ListOffsets naming a partition more than once answers each of its
+// entries INVALID_REQUEST, as Kafka does; the other partitions are
+// answered.
+func TestListOffsetsRepeatedPartitionInvalid(t *testing.T) {
+	cl, topic, ctx := dpClient(t)
+	req := kmsg.NewPtrListOffsetsRequest()
+	req.ReplicaID = -1
+	for _, p := range []int32{0, 1, 0} {
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp = p, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+	}
+	// Every partition of a one-broker topic has the same leader; in a
+	// cluster, the request goes to each partition's leader and partition
+	// 1 may not be there, so only the repeated partition is checked.
+	kresp, err := leaderOf0(t, ctx, cl, topic).Request(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := kresp.(*kmsg.ListOffsetsResponse)
+	var codes []int16
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if rp.Partition == 0 {
+				codes = append(codes, rp.ErrorCode)
+			}
+		}
+	}
+	if len(codes) != 2 || codes[0] != kerr.InvalidRequest.Code || codes[1] != kerr.InvalidRequest.Code {
+		t.Fatalf("ListOffsets naming partition 0 twice answered its entries %v, want INVALID_REQUEST for both", codes)
+	}
+}
