@@ -50,7 +50,7 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 		if version >= 3 {
 			return nil, fmt.Errorf("%w: produce v%d needs magic 2 batches", records.ErrInvalid, version)
 		}
-		conv, err := records.UpConvert(data, limit)
+		conv, err := records.UpConvertMax(data, limit, int64(cfg.MaxMessageBytes))
 		if err != nil {
 			return nil, err
 		}
