@@ -315,6 +315,12 @@ func (p *Partition) appendMarker(pid int64, epoch int16, commit bool, coordinato
 	}
 	if e, ok := p.producer.producers[pid]; ok && epoch < e.Epoch {
 		return -1, kerr.InvalidProducerEpoch
+	} else if ok && coordinatorEpoch < e.CoordinatorEpoch {
+		// A marker from a coordinator deposed since the producer's last
+		// one (delayed in flight, or an abort with a stale epoch), as
+		// Kafka's checkCoordinatorEpoch refuses it: it could end the
+		// producer's next transaction part-way.
+		return -1, kerr.TransactionCoordinatorFenced
 	}
 	pb := &preparedBatches{data: batch, headers: []records.Header{h}, offsets: []int{0}}
 	ai := p.stampLocked(pb, -1)

@@ -87,8 +87,22 @@ func inSequence(last, next int32) bool {
 }
 
 // check validates a batch from an idempotent producer against the state.
-// It returns the batch this one duplicates, if any.
+// It returns the batch this one duplicates, if any. A non-transactional
+// batch from a producer with a transaction open is INVALID_TXN_STATE, as
+// in Kafka's ProducerAppendInfo: read_committed consumers would otherwise
+// read it from inside a transaction that may yet be aborted.
 func (ps *producerState) check(h *records.Header) (*batchMeta, error) {
+	dup, err := ps.checkSequence(h)
+	if dup == nil && err == nil && h.HasProducerID() && !h.IsTransactional() {
+		if e, ok := ps.producers[h.ProducerID]; ok && e.TxnFirstOffset >= 0 {
+			return nil, kerr.InvalidTxnState
+		}
+	}
+	return dup, err
+}
+
+// checkSequence validates a batch's epoch and sequence.
+func (ps *producerState) checkSequence(h *records.Header) (*batchMeta, error) {
 	if !h.HasProducerID() {
 		return nil, nil
 	}
