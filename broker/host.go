@@ -85,6 +85,13 @@ func (b *Broker) AppendInternal(topic string, partition, leaderEpoch int32, batc
 	if err != nil {
 		return -1, -1, err
 	}
+	if limit := p.topic.Config().MaxMessageBytes; len(batch) > int(limit) {
+		// As Kafka's coordinators write: a batch the topic would refuse
+		// from a producer is refused from them too, or one client could
+		// fill the internal topics (and the memory that loads them) with
+		// records of any size.
+		return -1, -1, kerr.MessageTooLarge
+	}
 	pb := &preparedBatches{data: batch, headers: []records.Header{h}, offsets: []int{0}}
 	res, err := p.appendBatches(pb, -1, leaderEpoch)
 	if err != nil {

@@ -349,3 +349,59 @@ func TestInitialRebalanceDelayNotCappedByRebalanceTimeout(t *testing.T) {
 		t.Fatalf("the first generation formed after %v, want group.initial.rebalance.delay.ms (2.5 s) waited", waited)
 	}
 }
+
+// Group records are bound by the offsets topic's max.message.bytes, as
+// Kafka's coordinator writes them: a SyncGroup whose assignment makes the
+// group's record larger, or an OffsetCommit whose offsets together do, is
+// UNKNOWN_SERVER_ERROR (Kafka 4's answer) and writes nothing. Gregor wrote
+// records of any size: one client could fill __consumer_offsets, and the
+// memory that loads it, at network speed.
+func TestGroupRecordsBoundByMaxMessageBytes(t *testing.T) {
+	g := newClassicGroup(t, bootstrap(t), 9)
+	j := g.join(joinOpts{instance: "a", meta: "m"})
+	if j.ErrorCode != 0 {
+		t.Fatalf("JoinGroup: %v", kerr.ErrorForCode(j.ErrorCode))
+	}
+	huge := string(make([]byte, 2<<20))
+	if code := g.sync(j.MemberID, "a", j.Generation, map[string]string{j.MemberID: huge}); code != kerr.UnknownServerError.Code {
+		t.Fatalf("a SyncGroup with a 2 MiB assignment: %v, want UNKNOWN_SERVER_ERROR", kerr.ErrorForCode(code))
+	}
+
+	// 300 offsets with 4,000 bytes of metadata each: 1.2 MB in one batch.
+	topic := randomName("big-commit")
+	if _, err := kadm.NewClient(g.cl).CreateTopic(g.ctx, 300, -1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(parts int, meta string) []int16 {
+		t.Helper()
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Group, req.Generation = randomName("simple"), -1
+		ct := kmsg.NewOffsetCommitRequestTopic()
+		ct.Topic = topic
+		for p := range parts {
+			cp := kmsg.NewOffsetCommitRequestTopicPartition()
+			cp.Partition, cp.Offset, cp.Metadata = int32(p), 1, kmsg.StringPtr(meta)
+			ct.Partitions = append(ct.Partitions, cp)
+		}
+		req.Topics = append(req.Topics, ct)
+		resp, err := req.RequestWith(g.ctx, g.cl)
+		if err != nil || len(resp.Topics) != 1 {
+			t.Fatalf("OffsetCommit: %+v %v", resp, err)
+		}
+		var codes []int16
+		for _, p := range resp.Topics[0].Partitions {
+			codes = append(codes, p.ErrorCode)
+		}
+		return codes
+	}
+	for _, code := range commit(300, string(make([]byte, 4000))) {
+		if code != kerr.UnknownServerError.Code {
+			t.Fatalf("an OffsetCommit of 1.2 MB of offsets: partition answered %v, want UNKNOWN_SERVER_ERROR", kerr.ErrorForCode(code))
+		}
+	}
+	for _, code := range commit(300, "small") {
+		if code != 0 {
+			t.Fatalf("an OffsetCommit of small offsets: %v, want none", kerr.ErrorForCode(code))
+		}
+	}
+}

@@ -927,8 +927,12 @@ func (c *groupCoordinator) assignmentStored(g *group, generation int32, err erro
 // could not be stored, and rebalances.
 func (c *groupCoordinator) assignmentFailed(g *group, err error) {
 	c.log.Warn().Err(err).Str("group", g.id).Msg("storing the group's assignment failed; rebalancing")
+	// The write's error as the runtime maps it (Kafka's
+	// appendGroupMetadataErrorToResponseError): NOT_COORDINATOR,
+	// COORDINATOR_NOT_AVAILABLE, or UNKNOWN_SERVER_ERROR for a record past
+	// max.message.bytes.
 	ke := kerr.CoordinatorNotAvailable
-	if e, ok := err.(*kerr.Error); ok && e == kerr.NotCoordinator {
+	if e, ok := err.(*kerr.Error); ok {
 		ke = e
 	}
 	c.failSyncs(g, ke)

@@ -232,14 +232,11 @@ func (c *groupCoordinator) removeGroup(g *group) {
 
 // appendRecords appends records for a locked group to its partition (a
 // transactional batch of pid when pid >= 0) and returns the write; the
-// caller unlocks the group before waiting for it. Oversized batches are
-// INVALID_COMMIT_OFFSET_SIZE, as in Kafka.
+// caller unlocks the group before waiting for it. A batch past the
+// offsets topic's max.message.bytes is UNKNOWN_SERVER_ERROR, as Kafka 4's
+// coordinator answers it.
 func (c *groupCoordinator) appendRecords(g *group, recs []records.Record, pid int64, epoch int16) (runtime.Write, error) {
-	w, err := g.part.shard.Append(recs, pid, epoch, c.nowMs())
-	if err == kerr.MessageTooLarge || err == kerr.RecordListTooLarge || err == kerr.InvalidFetchSize {
-		return w, kerr.InvalidCommitOffsetSize
-	}
-	return w, err
+	return g.part.shard.Append(recs, pid, epoch, c.nowMs())
 }
 
 // commitTimeout bounds how long a request waits for its group records to

@@ -176,7 +176,9 @@ func (c *groupCoordinator) deleteOffsets(g *group, tps []topicPartition, withGro
 	if len(recs) == 0 {
 		return runtime.Write{}, nil
 	}
-	w, err := c.appendRecords(g, recs, -1, -1)
+	// Tombstones need not be written together: a group with offsets of
+	// tens of thousands of partitions is deleted in several batches.
+	w, err := g.part.shard.AppendSplit(recs, c.nowMs())
 	if err != nil {
 		return w, err
 	}

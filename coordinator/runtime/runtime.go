@@ -305,6 +305,33 @@ type Write struct {
 // at the shard's epoch. It returns once the leader has the batch; Wait
 // on the result for it to be committed.
 func (s *Shard[M]) Append(recs []records.Record, pid int64, epoch int16, now int64) (Write, error) {
+	w, err := s.append(recs, pid, epoch, now)
+	if err != nil {
+		return Write{}, s.failed(err)
+	}
+	return w, nil
+}
+
+// AppendSplit writes records that need not be written together
+// (tombstones), in as many batches as the topic's max.message.bytes
+// needs, as Kafka's coordinators write such records (non-atomic). It
+// returns the last batch's write, which is committed after the others.
+func (s *Shard[M]) AppendSplit(recs []records.Record, now int64) (Write, error) {
+	w, err := s.append(recs, -1, -1, now)
+	if errors.Is(err, kerr.MessageTooLarge) && len(recs) > 1 {
+		half := len(recs) / 2
+		if _, err := s.AppendSplit(recs[:half], now); err != nil {
+			return Write{}, err
+		}
+		return s.AppendSplit(recs[half:], now)
+	}
+	if err != nil {
+		return Write{}, s.failed(err)
+	}
+	return w, nil
+}
+
+func (s *Shard[M]) append(recs []records.Record, pid int64, epoch int16, now int64) (Write, error) {
 	if s.ctx.Err() != nil {
 		return Write{}, kerr.NotCoordinator
 	}
@@ -325,7 +352,7 @@ func (s *Shard[M]) Append(recs []records.Record, pid int64, epoch int16, now int
 	}
 	base, last, err := s.rt.log.AppendInternal(s.rt.topic, s.Partition, s.Epoch, batch)
 	if err != nil {
-		return Write{}, s.failed(err)
+		return Write{}, err
 	}
 	return Write{shard: s, Base: base, Last: last}, nil
 }
@@ -367,6 +394,11 @@ func (s *Shard[M]) failed(err error) error {
 			out = kerr.NotCoordinator
 		case kerr.UnknownTopicOrPartition, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend, kerr.RequestTimedOut:
 			out = kerr.CoordinatorNotAvailable
+		case kerr.MessageTooLarge, kerr.RecordListTooLarge, kerr.InvalidFetchSize:
+			// A record past the topic's max.message.bytes (a huge
+			// assignment, thousands of offsets in one commit), as
+			// Kafka's coordinators answer it.
+			out = kerr.UnknownServerError
 		}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		out = kerr.CoordinatorNotAvailable

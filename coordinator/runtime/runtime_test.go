@@ -22,6 +22,9 @@ type memLog struct {
 	epoch   int32
 	readErr error
 	moved   chan struct{} // closed and replaced when hw or epoch moves
+	// maxBatch, if set, is the topic's max.message.bytes: a larger batch
+	// is MESSAGE_TOO_LARGE, as the broker answers.
+	maxBatch int
 }
 
 func newMemLog() *memLog { return &memLog{moved: make(chan struct{})} }
@@ -31,6 +34,9 @@ func (l *memLog) AppendInternal(_ string, _, epoch int32, batch []byte) (int64, 
 	defer l.mu.Unlock()
 	if epoch != l.epoch {
 		return -1, -1, kerr.FencedLeaderEpoch
+	}
+	if l.maxBatch > 0 && len(batch) > l.maxBatch {
+		return -1, -1, kerr.MessageTooLarge
 	}
 	b := append([]byte(nil), batch...)
 	records.SetBaseOffset(b, l.leo)
@@ -262,5 +268,41 @@ func TestAppendFencedByLeaderEpoch(t *testing.T) {
 	l.newEpoch(1)
 	if _, err := s.Append([]records.Record{{Value: []byte("x")}}, -1, -1, 1); err != kerr.NotCoordinator {
 		t.Fatalf("append at a stale epoch: %v, want NOT_COORDINATOR", err)
+	}
+}
+
+// A batch past the topic's max.message.bytes is UNKNOWN_SERVER_ERROR, as
+// Kafka's coordinators answer it; records that need not be written
+// together (tombstones) are split into batches that fit.
+func TestAppendPastMaxMessageBytes(t *testing.T) {
+	l := newMemLog()
+	l.maxBatch = 1000
+	r := newRuntime(l, nil)
+	defer r.Close()
+	r.Leadership(0, true, 0)
+	s := loaded(t, r)
+	var recs []records.Record
+	for range 100 {
+		recs = append(recs, records.Record{Key: []byte("a key of some thirty bytes....")})
+	}
+	if _, err := s.Append(recs, -1, -1, 1); err != kerr.UnknownServerError {
+		t.Fatalf("a 100-record batch past max.message.bytes: %v, want UNKNOWN_SERVER_ERROR", err)
+	}
+	w, err := s.AppendSplit(recs, 1)
+	if err != nil {
+		t.Fatalf("the same records split: %v", err)
+	}
+	l.mu.Lock()
+	n, batches := 0, len(l.batches)
+	for _, b := range l.batches {
+		h, _ := records.ParseHeader(b)
+		n += int(h.NumRecords)
+		if len(b) > l.maxBatch {
+			t.Errorf("a split batch of %d bytes, past %d", len(b), l.maxBatch)
+		}
+	}
+	l.mu.Unlock()
+	if n != 100 || batches < 2 || w.Last != 99 {
+		t.Fatalf("split into %d batches of %d records in all, last write ending at %d; want 100 records in several, ending at 99", batches, n, w.Last)
 	}
 }
