@@ -132,3 +132,35 @@ func TestStaleCoordinatorMarkerFenced(t *testing.T) {
 		t.Fatalf("a marker at the current coordinator epoch %d: %v, want it written", current, kerr.ErrorForCode(code))
 	}
 }
+
+// ListTransactions v1's duration filter lists what Kafka's
+// listTransactionStates does: ids whose transaction has run longer than
+// the filter, and ids with no transaction started (Empty, start -1), which
+// Gregor left out.
+func TestListTransactionsDurationFilter(t *testing.T) {
+	cl, _, ctx := dpClient(t)
+	empty := randomName("empty-txn")
+	if r := initProducerID(ctx, t, cl, empty, -1, -1); r.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	list := func(filterMs int64) map[string]string {
+		t.Helper()
+		req := kmsg.NewPtrListTransactionsRequest()
+		req.DurationFilterMillis = filterMs
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("ListTransactions: %+v %v", resp, err)
+		}
+		out := map[string]string{}
+		for _, s := range resp.TransactionStates {
+			out[s.TransactionalID] = s.TransactionState
+		}
+		return out
+	}
+	if st, ok := list(60_000)[empty]; !ok || st != "Empty" {
+		t.Fatalf("ListTransactions with a 60 s duration filter lists %s as %q (listed: %v), want it as Empty", empty, st, ok)
+	}
+	if st, ok := list(-1)[empty]; !ok || st != "Empty" {
+		t.Fatalf("ListTransactions without a duration filter lists %s as %q (listed: %v), want it as Empty", empty, st, ok)
+	}
+}

@@ -63,7 +63,9 @@ func (c *txnCoordinator) handleListTransactions(ctx context.Context, req *protoc
 			case removed || d.pid < 0:
 			case len(states) > 0 && !states[d.state]:
 			case len(pids) > 0 && !pids[d.pid]:
-			case r.DurationFilterMillis >= 0 && req.Version >= 1 && (d.startMs < 0 || now-d.startMs < r.DurationFilterMillis):
+			case r.DurationFilterMillis >= 0 && req.Version >= 1 && now-d.startMs <= r.DurationFilterMillis:
+				// As Kafka: running at most the filter's time. An id with
+				// no transaction (start -1) is listed, as there.
 			case pattern != nil && !pattern.MatchString(m.id):
 			case !c.allowed(req, acl.Describe, acl.TransactionalID, m.id):
 			default:
