@@ -366,7 +366,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.spawn(b.writeKickedCheckpoints)
 	b.goBackground("flush", time.Second, b.flushDue)
 	b.goBackground("isr", b.cfg.ReplicaLagTimeMax/2, b.checkISR)
-	b.goBackground("producer-expiry", time.Minute, b.expireProducers)
+	b.goBackground("producer-expiry", b.cfg.ProducerIDExpirationCheck, b.expireProducers)
 	b.goBackgroundDynamic(func(c *config.Config) time.Duration { return c.LogCleanerBackoff }, b.compactLogs)
 	b.goBackground("share-sweep", 10*time.Second, b.sweepShareParts)
 	if b.cfg.DelegationTokens.Enabled() {

@@ -285,12 +285,18 @@ func (ps *producerState) unreplicated(hw int64) []endedTxn {
 	return slices.Clone(ps.ended)
 }
 
-// expire drops producers not seen since before cutoff that have no open
-// transaction.
+// expire drops the producers with no open transaction whose last batch's
+// timestamp is at or before cutoff: as Kafka's isProducerExpired, by the
+// records' time (a producer writing old timestamps, such as a mirror,
+// expires sooner), not by when the broker saw them.
 func (ps *producerState) expire(cutoff time.Time) {
 	c := cutoff.UnixMilli()
 	for id, e := range ps.producers {
-		if e.TxnFirstOffset < 0 && e.LastSeen < c {
+		last := e.LastTimestamp
+		if last == 0 {
+			last = e.LastSeen // a snapshot from before the timestamp was kept
+		}
+		if e.TxnFirstOffset < 0 && last <= c {
 			delete(ps.producers, id)
 		}
 	}

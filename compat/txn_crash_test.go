@@ -190,7 +190,12 @@ var tcCastagnoli = crc32.MakeTable(crc32.Castagnoli)
 // tcBatch builds an uncompressed v2 record batch of values from a producer
 // with a base sequence, CRC included.
 func tcBatch(pid int64, epoch int16, baseSeq int32, values ...string) []byte {
-	now := time.Now().UnixMilli()
+	return tcBatchAt(time.Now(), pid, epoch, baseSeq, values...)
+}
+
+// tcBatchAt is tcBatch with records timestamped at.
+func tcBatchAt(at time.Time, pid int64, epoch int16, baseSeq int32, values ...string) []byte {
+	now := at.UnixMilli()
 	var recs []byte
 	for i, v := range values {
 		r := kmsg.Record{OffsetDelta: int32(i), Value: []byte(v)}

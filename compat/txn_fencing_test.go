@@ -2,10 +2,15 @@ package compat
 
 import (
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+
+	"gregor/internal/brokertest"
 )
 
 // produceRawTo0 sends one batch to partition 0 of topic at its leader and
@@ -162,5 +167,61 @@ func TestListTransactionsDurationFilter(t *testing.T) {
 	}
 	if st, ok := list(-1)[empty]; !ok || st != "Empty" {
 		t.Fatalf("ListTransactions without a duration filter lists %s as %q (listed: %v), want it as Empty", empty, st, ok)
+	}
+}
+
+// producer.id.expiration.ms counts from the producer's last batch's
+// timestamp, as Kafka's isProducerExpired does: a producer writing
+// records an hour old (a mirror, a backfill) is forgotten at the next
+// check (producer.id.expiration.check.interval.ms) under a ten-minute
+// expiration, and then takes any sequence as a new producer would. Gregor
+// counted from when it last saw the producer.
+func TestProducerExpiresByRecordTime(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"producer.id.expiration.ms": "600000", "producer.id.expiration.check.interval.ms": "100",
+	}})
+	v := kversion.Stable()
+	v.SetMaxKeyVersion(0, 12) // Produce names topics up to v12
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.MaxVersions(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := t.Context()
+	topic := randomName("expiring")
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	const pid = 4242
+	old := time.Now().Add(-time.Hour)
+	if code := produceRawTo0(t, cl, topic, tcBatchAt(old, pid, 0, 0, "old")); code != 0 {
+		t.Fatalf("an idempotent batch an hour old: %v", kerr.ErrorForCode(code))
+	}
+	// Known, the producer's sequence 7 is out of order; forgotten, any
+	// sequence starts it afresh.
+	waitFor(t, "the producer of hour-old records to expire", 10*time.Second, func() bool {
+		switch code := produceRawTo0(t, cl, topic, tcBatchAt(old, pid, 0, 7, "gap")); code {
+		case 0:
+			return true
+		case kerr.OutOfOrderSequenceNumber.Code:
+			return false
+		default:
+			t.Fatalf("sequence 7 after 0: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER or, once expired, none", kerr.ErrorForCode(code))
+			return false
+		}
+	})
+	// A producer writing current records stays.
+	if code := produceRawTo0(t, cl, topic, tcBatchAt(time.Now(), pid+1, 0, 0, "now")); code != 0 {
+		t.Fatalf("a current batch: %v", kerr.ErrorForCode(code))
+	}
+	deadline := time.Now().Add(time.Second) // ten checks
+	for time.Now().Before(deadline) {
+		if code := produceRawTo0(t, cl, topic, tcBatchAt(time.Now(), pid+1, 0, 7, "gap")); code != kerr.OutOfOrderSequenceNumber.Code {
+			t.Fatalf("sequence 7 after 0 from a producer of current records: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER (still known)", kerr.ErrorForCode(code))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -169,6 +169,7 @@ type Config struct {
 	TxnIDExpiration           time.Duration
 	TxnAbortCheckInterval     time.Duration
 	ProducerIDExpiration      time.Duration
+	ProducerIDExpirationCheck time.Duration
 	TxnPartitionVerification  bool
 	AddPartitionsRetryBackoff time.Duration
 	AddPartitionsRetryMax     time.Duration

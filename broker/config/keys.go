@@ -448,7 +448,10 @@ var table = []Key{
 		Doc:   "How long a leader keeps asking the transaction coordinator to add a partition to a transaction (transaction version 2) while it answers CONCURRENT_TRANSACTIONS, before the produce gets that error; at most the produce's timeout."},
 	{Name: "producer.id.expiration.ms", Type: Int, Unit: Millis, Default: "86400000", Valid: atLeast(1), Scope: ClusterWide,
 		Field: func(c *Config) any { return &c.ProducerIDExpiration },
-		Doc:   "How long the state of an idle producer id is kept."},
+		Doc:   "How long the state of a producer id is kept after its last batch's timestamp (its record time, as Kafka measures it), unless it has a transaction open."},
+	{Name: "producer.id.expiration.check.interval.ms", Type: Int, Unit: Millis, Default: "600000", Valid: atLeast(1),
+		Field: func(c *Config) any { return &c.ProducerIDExpirationCheck },
+		Doc:   "How often producer ids past producer.id.expiration.ms are looked for."},
 
 	// Security: listeners' protocols, TLS, SASL (security.go resolves them
 	// per listener). Each may be set for one listener as
