@@ -18,8 +18,8 @@ import (
 // Limits set in server.properties hold as in Kafka, on one broker started
 // with them:
 //   - offset.metadata.max.bytes bounds the metadata string of a committed
-//     offset: one byte over is refused with OFFSET_METADATA_TOO_LARGE, and
-//     at the bound it is kept;
+//     offset, in Java characters (UTF-16 units): one over is refused with
+//     OFFSET_METADATA_TOO_LARGE, and at the bound it is kept;
 //   - max.request.partition.size.limit bounds the partitions one
 //     DescribeTopicPartitions response lists, whatever the request asks;
 //     the cursor names where the next one starts;
@@ -57,6 +57,15 @@ func TestConfiguredLimits(t *testing.T) {
 		}
 		if err := commit(strings.Repeat("m", 17)); !errors.Is(err, kerr.OffsetMetadataTooLarge) {
 			t.Fatalf("committing 17 bytes of metadata: %v, want OFFSET_METADATA_TOO_LARGE", err)
+		}
+		// Kafka counts the string's characters (Java's length), not its
+		// UTF-8 bytes: 16 "é" (32 bytes) fit, 16 "😀" (32 UTF-16 units)
+		// do not.
+		if err := commit(strings.Repeat("é", 16)); err != nil {
+			t.Fatalf("committing 16 two-byte characters of metadata: %v", err)
+		}
+		if err := commit(strings.Repeat("😀", 16)); !errors.Is(err, kerr.OffsetMetadataTooLarge) {
+			t.Fatalf("committing 16 characters outside the BMP (32 UTF-16 units): %v, want OFFSET_METADATA_TOO_LARGE", err)
 		}
 		if err := commit(strings.Repeat("m", 16)); err != nil {
 			t.Fatalf("committing 16 bytes of metadata: %v", err)

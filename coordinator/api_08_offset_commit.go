@@ -236,7 +236,7 @@ func (c *groupCoordinator) newOffsetEntry(tp topicPartition, offset int64, leade
 	switch {
 	case !c.host.PartitionExists(tp.topic, tp.partition):
 		return offsetEntry{}, kerr.UnknownTopicOrPartition
-	case metadata != nil && len(*metadata) > int(c.cfg.OffsetMetadataMaxBytes):
+	case metadata != nil && javaLength(*metadata) > int(c.cfg.OffsetMetadataMaxBytes):
 		return offsetEntry{}, kerr.OffsetMetadataTooLarge
 	}
 	e := offsetEntry{offset: offset, leaderEpoch: leaderEpoch, commitMs: now, expireMs: -1}
@@ -302,4 +302,18 @@ func checkConsumerCommit(cg *consumerGroup, memberID string, epoch int32, versio
 		return kerr.StaleMemberEpoch
 	}
 	return nil
+}
+
+// javaLength is a string's length as Java counts it (UTF-16 code units),
+// which Kafka compares with offset.metadata.max.bytes: "é" is one, not
+// two bytes.
+func javaLength(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r >= 0x10000 {
+			n++ // a surrogate pair
+		}
+	}
+	return n
 }
