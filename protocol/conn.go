@@ -35,11 +35,17 @@ import (
 //     waits behind a later one's readiness.
 //
 // What a connection makes the server hold is bounded: a frame buffer grows
-// as bytes arrive; before each new request the reader waits for room under
-// the server's queued.max.request.bytes and the connection's own
-// ConnMaxQueuedBytes (requests not yet answered plus responses not yet
-// written), so a client that does not read its responses is not read
-// either; and connections.max.idle.ms closes idle and trickling clients.
+// as bytes arrive, but its bytes are reserved under the server's
+// queued.max.request.bytes ahead of them: its first buffer when it starts,
+// the rest of its announced size once that buffer is full (budget.go),
+// the reader waiting (the connection muted) until the budget has room.
+// Before each new request the reader also waits for room under the
+// connection's own ConnMaxQueuedBytes (requests not yet answered plus
+// responses not yet written), so a client that does not read its
+// responses is not read either. connections.max.idle.ms closes idle and
+// trickling clients, and a client that stops sending a request whose whole
+// size it holds is closed sooner while others wait for the budget
+// (checkStall).
 type conn struct {
 	s    *Server
 	nc   net.Conn
@@ -59,8 +65,9 @@ type conn struct {
 	// held is the bytes the connection pins: request frames being read or
 	// not yet answered plus encoded responses not yet written.
 	held atomic.Int64
-	// reqHeld is the part of held charged to the server's queued budget;
-	// whatever is left when the connection ends is returned then.
+	// reqHeld is what its request frames reserve under the server's queued
+	// budget (their announced sizes, see readFrame); whatever is left when
+	// the connection ends is returned then.
 	reqHeld atomic.Int64
 	// outstanding counts requests handed to the writer and not yet
 	// written: while any is, the client is waiting on us, not idle.
@@ -86,6 +93,22 @@ type conn struct {
 	// unqueued are requests the reader could not queue because the
 	// connection was ending (reader-owned; released by releaseUnwritten).
 	unqueued []*pending
+
+	// got counts the bytes read from the client, and stall watches the
+	// frame being read while it reserves its whole size (reader-owned).
+	got   int64
+	stall stallWatch
+	// deadline is the read deadline set last (reader-owned).
+	deadline time.Time
+}
+
+// stallWatch is the state of checkStall for the frame being read.
+type stallWatch struct {
+	on   bool
+	size int
+	// mark is got when a check last saw bytes arrive, at seen.
+	mark int64
+	seen time.Time
 }
 
 // pending is a request whose response is to be written, in order.
@@ -225,12 +248,16 @@ func (c *conn) releaseUnwritten() {
 
 func (c *conn) logClose(err error) {
 	var idle idleError
+	var stalled stallError
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, errStopReading):
 		c.log.Debug().Msg("connection closed")
 	case errors.As(err, &idle):
 		c.s.Stats.ConnsIdleClosed.Add(1)
 		c.log.Debug().Err(err).Msg("closing idle connection")
+	case errors.As(err, &stalled):
+		c.s.Stats.ConnsStalledClosed.Add(1)
+		c.warn.Warn().Err(err).Msg("closing connection stalled mid-request")
 	default:
 		c.warn.Warn().Err(err).Msg("closing connection")
 	}
@@ -240,6 +267,12 @@ func (c *conn) logClose(err error) {
 type idleError struct{ msg string }
 
 func (e idleError) Error() string { return e.msg }
+
+// stallError closes a connection that stopped sending a request whose
+// whole size it holds while others wait for the budget (checkStall).
+type stallError struct{ msg string }
+
+func (e stallError) Error() string { return e.msg }
 
 // readLoop reads and handles requests until the connection fails. The
 // read deadline is moved only when it passes (see keepAlive), not per
@@ -359,9 +392,12 @@ func putReader(br *bufio.Reader) {
 }
 
 // readRaw reads a raw SASL token of size bytes (it may be shorter than a
-// request header).
+// request header; at most sasl.server.max.receive.size), reserved whole.
 func (c *conn) readRaw(br *bufio.Reader, size int) (*frameBuf, error) {
 	f := &frameBuf{}
+	if err := c.reserve(f, size, false); err != nil {
+		return nil, err
+	}
 	c.growFrame(f, size, 0)
 	if err := c.readFull(br, f.b, "a SASL token"); err != nil {
 		c.releaseFrame(f)
@@ -370,9 +406,10 @@ func (c *conn) readRaw(br *bufio.Reader, size int) (*frameBuf, error) {
 	return f, nil
 }
 
-// admit waits until this connection and the server have room for another
-// request. Time spent waiting here is ours, not the client's: it does not
-// count towards the idle time.
+// admit waits until this connection has room for another request (the
+// server's budget is reserved once the request's size is known: reserve).
+// Time spent waiting here is ours, not the client's: it does not count
+// towards the idle time.
 func (c *conn) admit() error {
 	waited := false
 	if limit := c.s.ConnMaxQueuedBytes; limit > 0 {
@@ -390,12 +427,6 @@ func (c *conn) admit() error {
 	} else if w {
 		waited = true
 	}
-	if c.s.queued.limit > 0 && c.s.queued.used.Load() >= c.s.queued.limit {
-		waited = true
-		if err := c.s.queued.wait(c.ctx); err != nil {
-			return err
-		}
-	}
 	if waited {
 		c.touch(time.Now())
 	}
@@ -403,11 +434,17 @@ func (c *conn) admit() error {
 }
 
 // readFrame reads a frame of size bytes into a buffer that starts at
-// initialFrameBuffer and grows only as bytes arrive. Frames of APIs that
-// decode without copying come from the frame pool (see frames.go): once
-// the first buffer is full, a pooled buffer of the whole size is taken if
-// the pool has one (memory the broker holds already), so a large produce
-// is not moved at every doubling.
+// initialFrameBuffer and grows only as bytes arrive. Its bytes are
+// reserved under queued.max.request.bytes ahead of them, in two steps: the
+// first buffer before reading into it, and the rest of the size once the
+// client has filled it, as Kafka allocates a request's whole size before
+// reading it. So the bytes held stay under the limit plus one frame, and a
+// client that only announces a size reserves no more than it would make
+// us allocate. Frames of APIs that decode without copying come from the
+// frame pool (see frames.go): once the first buffer is full, a pooled
+// buffer of the whole size is taken if the pool has one (memory the
+// broker holds already), so a large produce is not moved at every
+// doubling.
 func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 	var key [2]byte
 	if err := c.readFull(br, key[:], "a request"); err != nil {
@@ -415,17 +452,30 @@ func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 	}
 	api, ok := c.s.Registry.Lookup(int16(binary.BigEndian.Uint16(key[:])))
 	f := &frameBuf{pooled: ok && api.NoCopy}
-	c.growFrame(f, min(size, initialFrameBuffer), 0)
+	first := min(size, initialFrameBuffer)
+	if err := c.reserve(f, first, false); err != nil {
+		return nil, err
+	}
+	c.growFrame(f, first, 0)
 	copy(f.b, key[:])
 	filled := len(key)
 	for {
 		if err := c.readFull(br, f.b[filled:], "a request"); err != nil {
+			c.stall.on = false
 			c.releaseFrame(f)
 			return nil, err
 		}
 		filled = len(f.b)
 		if filled == size {
+			c.stall.on = false
 			return f, nil
+		}
+		if f.reserved < int64(size) {
+			if err := c.reserve(f, size, true); err != nil {
+				c.releaseFrame(f)
+				return nil, err
+			}
+			c.watchStall(size)
 		}
 		if f.pooled && c.growPooled(f, size, filled) {
 			continue
@@ -457,28 +507,49 @@ func (c *conn) growFrame(f *frameBuf, n, filled int) {
 }
 
 // moveFrame moves f's first filled bytes to b (from pool pf, if any),
-// charging the difference.
+// charging the difference to the connection.
 func (c *conn) moveFrame(f *frameBuf, b []byte, pf *pooledFrame, filled int) {
 	old, oldPool := f.b, f.pool
 	f.b, f.pool = b, pf
 	copy(f.b, old[:filled])
 	oldPool.release()
-	c.chargeRequest(int64(len(b) - len(old)))
+	c.held.Add(int64(len(b) - len(old)))
 }
 
+// reserve raises f's reservation under queued.max.request.bytes to total
+// bytes, waiting (not reading: muted, as Kafka mutes a channel the memory
+// pool cannot serve) until the budget has room. rest marks the rest of a
+// large frame, which waits behind first buffers. Time waiting is ours: it
+// does not count towards the idle time.
+func (c *conn) reserve(f *frameBuf, total int, rest bool) error {
+	n := int64(total) - f.reserved
+	waited, err := c.s.queued.reserve(c.ctx, n, f.reserved, rest)
+	if err != nil {
+		return err
+	}
+	f.reserved = int64(total)
+	c.reqHeld.Add(n)
+	if waited {
+		c.touch(time.Now())
+	}
+	return nil
+}
+
+// releaseFrame frees f's buffer and returns its reservation.
 func (c *conn) releaseFrame(f *frameBuf) {
-	if f == nil || f.b == nil {
+	if f == nil {
 		return
 	}
-	c.chargeRequest(-int64(len(f.b)))
-	f.pool.release()
-	f.b, f.pool = nil, nil
-}
-
-func (c *conn) chargeRequest(n int64) {
-	c.held.Add(n)
-	c.reqHeld.Add(n)
-	c.s.queued.add(n)
+	if f.b != nil {
+		c.held.Add(-int64(len(f.b)))
+		f.pool.release()
+		f.b, f.pool = nil, nil
+	}
+	if r := f.reserved; r != 0 {
+		f.reserved = 0
+		c.reqHeld.Add(-r)
+		c.s.queued.add(-r)
+	}
 }
 
 // readFull fills p, treating a read deadline as the idle check: the
@@ -488,10 +559,14 @@ func (c *conn) readFull(br io.Reader, p []byte, waitingFor string) error {
 	for len(p) > 0 {
 		n, err := br.Read(p)
 		p = p[n:]
+		c.got += int64(n)
 		if err == nil {
 			continue
 		}
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			return err
+		}
+		if err := c.checkStall(); err != nil {
 			return err
 		}
 		if !c.keepAlive() {
@@ -508,25 +583,81 @@ func (c *conn) readFull(br io.Reader, p []byte, waitingFor string) error {
 // deadline on if the connection is not idle, that is if requests are in
 // flight or it was active (a size prefix or a whole request read, a
 // response written) within the idle time. So a request must arrive in full
-// within the idle time after its size prefix.
+// within the idle time after its size prefix. While a stall is watched the
+// deadline passes at least every stall check interval.
 func (c *conn) keepAlive() bool {
-	if c.outstanding.Load() > 0 {
-		c.setReadDeadline(time.Now())
-		return true
+	now := time.Now()
+	var next time.Time // zero: none
+	if idle := c.s.IdleTimeout; idle > 0 {
+		next = now.Add(idle)
+		if c.outstanding.Load() == 0 {
+			last := time.Unix(0, c.lastActive.Load())
+			if now.Sub(last) >= idle {
+				return false
+			}
+			next = last.Add(idle)
+		}
 	}
-	last := time.Unix(0, c.lastActive.Load())
-	if time.Since(last) < c.s.IdleTimeout {
-		c.setReadDeadline(last)
-		return true
+	if c.stall.on {
+		if check := now.Add(c.s.stallCheck); next.IsZero() || check.Before(next) {
+			next = check
+		}
 	}
-	return false
+	c.deadline = next
+	c.nc.SetReadDeadline(next)
+	return true
 }
 
 // setReadDeadline sets the read deadline to the idle timeout after from.
 func (c *conn) setReadDeadline(from time.Time) {
 	if c.s.IdleTimeout > 0 {
-		c.nc.SetReadDeadline(from.Add(c.s.IdleTimeout))
+		c.deadline = from.Add(c.s.IdleTimeout)
+		c.nc.SetReadDeadline(c.deadline)
 	}
+}
+
+// watchStall starts checkStall's watch over the frame being read, now
+// that it reserves its whole size: the read deadline passes within the
+// stall check interval from now on, so a client that stops sending is
+// noticed. One deadline change per large frame at most, none if the
+// deadline is near already.
+func (c *conn) watchStall(size int) {
+	if c.s.queued.limit <= 0 {
+		return // nothing to wait for: nothing to watch
+	}
+	now := time.Now()
+	c.stall = stallWatch{on: true, size: size, mark: c.got, seen: now}
+	if check := now.Add(c.s.stallCheck); c.deadline.IsZero() || check.Before(c.deadline) {
+		c.deadline = check
+		c.nc.SetReadDeadline(check)
+	}
+}
+
+// checkStall is called when the read deadline passes while a frame that
+// reserves its whole size is read: a connection that has sent none of it
+// for the stall timeout while another connection waits for the budget is
+// closed. Its reservation is what keeps the others waiting, and a client
+// that stops mid-request does not send the rest; without others waiting,
+// only connections.max.idle.ms applies, as in Kafka.
+func (c *conn) checkStall() error {
+	w := &c.stall
+	if !w.on {
+		return nil
+	}
+	now := time.Now()
+	if c.got != w.mark {
+		w.mark, w.seen = c.got, now
+		return nil
+	}
+	silent := now.Sub(w.seen)
+	if silent < c.s.stallTimeout {
+		return nil
+	}
+	if n := c.s.queued.waiting.Load(); n > 0 {
+		return stallError{fmt.Sprintf("sent nothing of a %d-byte request for %v while %d connections waited for queued.max.request.bytes (%d bytes reserved)",
+			w.size, silent.Round(time.Millisecond), n, c.s.queued.used.Load())}
+	}
+	return nil
 }
 
 func (c *conn) touch(now time.Time) { c.lastActive.Store(now.UnixNano()) }

@@ -10,6 +10,7 @@
 //
 //	server.go      listeners, accepting (with backoff), connection limits
 //	conn.go        one connection: reading, dispatching, ordered writing
+//	budget.go      queued.max.request.bytes: request bytes reserved in all
 //	registry.go    the APIs served and their versions
 //	request.go     a decoded request; Defer for work that waits
 //	options.go     the limits, from the broker's configuration

@@ -67,6 +67,9 @@ type frameBuf struct {
 	b      []byte
 	pool   *pooledFrame // set when b came from the pool
 	pooled bool         // the frame's API decodes without copying: use the pool
+	// reserved is what the frame holds of queued.max.request.bytes: its
+	// first buffer, then its whole size (conn.readFrame).
+	reserved int64
 }
 
 // outFrame is an encoded response frame waiting to be written. Large ones

@@ -105,7 +105,10 @@ func TestLargeFramesSurviveGrowth(t *testing.T) {
 }
 
 // A size prefix alone buys initialFrameBuffer bytes, not the size it
-// announces; connections dropped mid-frame give their bytes back.
+// announces, of memory and of queued.max.request.bytes; once a client has
+// filled that buffer its frame reserves the whole size it announced, but
+// memory still grows only as bytes arrive. Connections dropped mid-frame
+// give their bytes back.
 func TestAnnouncedFrameSizeIsNotAllocated(t *testing.T) {
 	reg := NewRegistry()
 	reg.Register(API{Key: 0, Min: 3, Max: 9, NoCopy: true, Handler: digestProduce})
@@ -124,15 +127,18 @@ func TestAnnouncedFrameSizeIsNotAllocated(t *testing.T) {
 		cs = append(cs, c)
 	}
 	want := int64(conns * initialFrameBuffer)
-	waitFor(t, "every announced frame read", func() bool { return s.QueuedRequestBytes() == want })
-	// One of them sends 200 KiB more: its buffer grows to 1 MiB, no more.
+	waitFor(t, "every announced frame read", func() bool { return s.QueuedRequestBytes() == want && heldBytes(s) == want })
+	// One of them sends 200 KiB more: its buffer grows to 1 MiB, no more,
+	// while it reserves all it announced.
 	send(t, cs[1], make([]byte, 200<<10))
-	want += frameGrowthStep - initialFrameBuffer
-	waitFor(t, "the growth to 1 MiB", func() bool { return s.QueuedRequestBytes() == want })
+	waitFor(t, "the growth to 1 MiB, the announced size reserved", func() bool {
+		return heldBytes(s) == want+frameGrowthStep-initialFrameBuffer &&
+			s.QueuedRequestBytes() == want+DefaultMaxRequestSize-initialFrameBuffer
+	})
 	for _, c := range cs {
 		c.Close()
 	}
-	waitFor(t, "queued request bytes back to 0", func() bool { return s.QueuedRequestBytes() == 0 })
+	waitFor(t, "queued request bytes back to 0", func() bool { return s.QueuedRequestBytes() == 0 && heldBytes(s) == 0 })
 }
 
 // blockingProduce defers every Produce until release is closed, counting

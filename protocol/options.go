@@ -26,12 +26,19 @@ type Options struct {
 	ListenBacklog int
 	// QueuedMaxRequestBytes bounds the request bytes held for all
 	// connections together: frames being read, and frames read whose
-	// response is not encoded yet (queued.max.request.bytes). Once it is
-	// reached no connection starts reading another request until some are
-	// answered. A request already being read is read to its end, so that
-	// half-read frames cannot hold the whole budget and stall everyone;
-	// the excess is bounded by what those clients actually sent. <= 0:
-	// unbounded (Kafka's -1).
+	// response is not encoded yet (queued.max.request.bytes). A frame
+	// reserves its bytes ahead of reading them, as Kafka allocates a
+	// request's whole size from its memory pool: its first buffer
+	// (initialFrameBuffer at most) when it starts, the rest of its
+	// announced size once the client has filled that buffer. A reservation
+	// is granted while the others' are under the limit, so what is held
+	// stays under the limit plus one frame; until then the connection is
+	// not read. Small requests waiting go before the rest of large ones.
+	// A connection that stops sending a request whose whole size it
+	// reserves is closed once it has sent nothing for
+	// stalledRequestTimeout (5 s) while others wait; without others
+	// waiting, connections.max.idle.ms applies. <= 0: unbounded (Kafka's
+	// -1).
 	QueuedMaxRequestBytes int64
 	// ConnMaxQueuedBytes bounds what one connection can make the server
 	// hold: its request bytes not yet answered plus its encoded responses
@@ -134,6 +141,19 @@ const (
 	// maxWriteBatch: ready responses are gathered into one writev up to
 	// this many bytes.
 	maxWriteBatch = 1 << 20
+	// stalledRequestTimeout: a connection that reserves the whole size of
+	// a request (queued.max.request.bytes) and sends none of it for this
+	// long while other connections wait for the budget is closed; without
+	// others waiting, connections.max.idle.ms applies, as in Kafka. A
+	// healthy client does not pause mid-request for seconds (the broker
+	// reads it throughout), and the clients kept waiting should not
+	// time out: 5 s is well inside Kafka clients' request timeouts (30 s
+	// in Java, 10 s plus the request's own in franz-go).
+	stalledRequestTimeout = 5 * time.Second
+	// stallCheckInterval: how often a reader watching for a stall wakes
+	// while its client sends nothing; a stall is noticed this much late
+	// at most (and a frame's last bytes may be seen this much late).
+	stallCheckInterval = time.Second
 	// acceptBackoffMin and acceptBackoffMax bound the retry delay after a
 	// failed accept (EMFILE, ENFILE, ENOBUFS), as net/http does.
 	acceptBackoffMin = 5 * time.Millisecond

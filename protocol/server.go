@@ -42,7 +42,7 @@ type Server struct {
 	wg       sync.WaitGroup
 	ctx      context.Context
 	cancel   context.CancelFunc
-	// queued is the request bytes held for all connections.
+	// queued is the request bytes reserved for all connections (budget.go).
 	queued byteBudget
 	// workers run deferred work (workers.go).
 	workers *workerPool
@@ -55,6 +55,9 @@ type Server struct {
 	authLog zerolog.Logger
 	// sendfileMin overrides defaultSendfileMin when set (tests).
 	sendfileMin int
+	// stallTimeout and stallCheck are stalledRequestTimeout and
+	// stallCheckInterval (shorter in tests).
+	stallTimeout, stallCheck time.Duration
 
 	mu sync.Mutex
 	// guarded by mu
@@ -92,6 +95,9 @@ func NewServer(reg *Registry, log zerolog.Logger) *Server {
 		perLn:     make(map[string]int),
 		infos:     make(map[*ConnInfo]struct{}),
 		workers:   newWorkerPool(ctx.Done()),
+
+		stallTimeout: stalledRequestTimeout,
+		stallCheck:   stallCheckInterval,
 	}
 	s.slots = sync.NewCond(&s.mu)
 	return s

@@ -30,9 +30,12 @@ type Stats struct {
 	ConnsThrottled atomic.Uint64
 	// ConnsIdleClosed counts connections closed by connections.max.idle.ms.
 	ConnsIdleClosed atomic.Uint64
-	BytesIn         atomic.Uint64
-	BytesOut        atomic.Uint64
-	Requests        [maxStatKey]atomic.Uint64
+	// ConnsStalledClosed counts connections closed for stopping mid-request
+	// while holding budget others waited for (conn.checkStall).
+	ConnsStalledClosed atomic.Uint64
+	BytesIn            atomic.Uint64
+	BytesOut           atomic.Uint64
+	Requests           [maxStatKey]atomic.Uint64
 	// RequestNanos is the time from a request's arrival to its response
 	// being handed to the socket, summed per key.
 	RequestNanos [maxStatKey]atomic.Uint64

@@ -1,0 +1,235 @@
+package protocol
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/wait"
+)
+
+// heldBytes sums the bytes the server's connections pin (request frames'
+// buffers and unwritten responses): memory, where QueuedRequestBytes is
+// what their requests reserve.
+func heldBytes(s *Server) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, tr := range s.conns {
+		if tr.c != nil {
+			n += tr.c.held.Load()
+		}
+	}
+	return n
+}
+
+// peakQueued samples s.QueuedRequestBytes until stop is called, which
+// returns the highest value seen.
+func peakQueued(s *Server) (stop func() int64) {
+	var peak atomic.Int64
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			if q := s.QueuedRequestBytes(); q > peak.Load() {
+				peak.Store(q)
+			}
+			select {
+			case <-done:
+				return
+			default:
+				time.Sleep(20 * time.Microsecond)
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		wg.Wait()
+		return peak.Load()
+	}
+}
+
+// queuedWaiting is how many connections wait for queued.max.request.bytes.
+func queuedWaiting(s *Server) int32 { return s.queued.waiting.Load() }
+
+// Connections that began large frames together each overshot
+// queued.max.request.bytes by a whole frame: the limit was checked only
+// before a frame started, and a frame was charged as its bytes arrived.
+// Now a frame reserves its announced size before growing past its first
+// buffer, so the bytes held never exceed the limit plus one frame, and
+// the connections over it wait, unread, until frames are answered.
+func TestQueuedBytesOvershootByOneFrameAtMost(t *testing.T) {
+	const (
+		limit  = 1 << 20
+		conns  = 8
+		recLen = 600 << 10
+	)
+	bp := &blockingProduce{release: make(chan struct{})}
+	reg := heartbeatRegistry()
+	reg.Register(API{Key: 0, Min: 3, Max: 9, NoCopy: true, Handler: bp.handle})
+	s, addr := startServerWith(t, reg, func(o *Options) { o.QueuedMaxRequestBytes = limit })
+	frame := produceFrame(1, make([]byte, recLen))
+	bound := int64(limit + len(frame) - 4)
+	stop := peakQueued(s)
+
+	// Every connection starts its frame while the budget is nearly empty
+	// (a first buffer each, 512 KiB together), then sends the rest.
+	var cs []net.Conn
+	for i := 0; i < conns; i++ {
+		c := dial(t, addr)
+		send(t, c, frame[:100])
+		cs = append(cs, c)
+	}
+	waitFor(t, "every frame's first buffer reserved", func() bool { return s.QueuedRequestBytes() == conns*initialFrameBuffer })
+	var writers sync.WaitGroup
+	for _, c := range cs {
+		writers.Add(1)
+		go func() { // blocks while the server does not read c
+			defer writers.Done()
+			c.SetWriteDeadline(time.Now().Add(ioTimeout))
+			c.Write(frame[100:])
+		}()
+	}
+	// Settled: each frame is either read whole (its handler holds it) or
+	// waits for the budget.
+	settled := wait.Until(ioTimeout, func() bool {
+		n := bp.handled.Load()
+		return n == conns || n+queuedWaiting(s) == conns
+	})
+	q, held, handled := s.QueuedRequestBytes(), heldBytes(s), bp.handled.Load()
+	if !settled {
+		t.Fatalf("timed out after %v waiting for every frame read or waiting for the budget: %d read, %d waiting, %d bytes reserved, %d held (bound %d)",
+			ioTimeout, handled, queuedWaiting(s), q, held, bound)
+	}
+	t.Logf("%d of %d frames of %d bytes read at queued.max.request.bytes=%d: %d bytes reserved, %d held", handled, conns, len(frame)-4, limit, q, held)
+	if q > bound || held > bound {
+		t.Fatalf("%d bytes reserved and %d held with %d frames read, above the limit plus one frame (%d)", q, held, handled, bound)
+	}
+	if handled == conns {
+		t.Fatalf("all %d frames (%d bytes) were read under a budget of %d", conns, conns*(len(frame)-4), limit)
+	}
+
+	// Answered, the frames free the budget for the waiting ones in turn.
+	close(bp.release)
+	for i, c := range cs {
+		if length, _ := readProduce(t, c, 1); length != recLen {
+			t.Fatalf("connection %d: the handler saw %d record bytes, want %d", i, length, recLen)
+		}
+	}
+	writers.Wait()
+	waitFor(t, "queued request bytes back to 0", func() bool { return s.QueuedRequestBytes() == 0 })
+	if peak := stop(); peak > bound {
+		t.Fatalf("queued request bytes peaked at %d, above the limit plus one frame (%d)", peak, bound)
+	}
+}
+
+// stalledRequest opens a connection that announces a produce frame of
+// size bytes and sends all but the last 64 KiB of it, then nothing.
+func stalledRequest(t *testing.T, addr string, size int) net.Conn {
+	t.Helper()
+	c := dial(t, addr)
+	frame := produceFrame(1, make([]byte, size-200))
+	send(t, c, frame[:len(frame)-64<<10])
+	return c
+}
+
+// A connection that stopped part-way through a large request held the
+// budget its frame had grown to until connections.max.idle.ms (10
+// minutes), and every other connection waited that long. Now it holds the
+// whole announced size, and is closed once it has sent nothing for the
+// stall timeout while another connection waits; without one waiting it is
+// left alone.
+func TestStalledRequestClosedWhileOthersWait(t *testing.T) {
+	reg := heartbeatRegistry()
+	reg.Register(API{Key: 0, Min: 3, Max: 9, NoCopy: true, Handler: digestProduce})
+	const stall = 300 * time.Millisecond
+	s, addr := startServerWith(t, reg, func(o *Options) { o.QueuedMaxRequestBytes = 1 << 20 })
+	s.stallTimeout, s.stallCheck = stall, 20*time.Millisecond
+
+	const size = 2 << 20
+	stalled := stalledRequest(t, addr, size)
+	waitFor(t, "the stalled frame's announced size reserved", func() bool { return s.QueuedRequestBytes() >= size-1024 })
+	// Nobody waits: it stays open well past the stall timeout.
+	stalled.SetReadDeadline(time.Now().Add(4 * stall))
+	var b [1]byte
+	if n, err := stalled.Read(b[:]); n > 0 || !isTimeout(err) {
+		t.Fatalf("with nobody waiting for the budget, a stalled request's connection was answered or closed (%d bytes, %v)", n, err)
+	}
+
+	// A heartbeat must wait for the budget: the stalled connection goes.
+	other := dial(t, addr)
+	start := time.Now()
+	send(t, other, frameFor(heartbeat(3, 7), 5))
+	if corr, gen := heartbeatWithin(t, other, "a heartbeat behind a stalled request"); corr != 5 || gen != 7 {
+		t.Fatalf("heartbeat behind a stalled request: correlation %d generation %d", corr, gen)
+	}
+	took := time.Since(start)
+	expectClosed(t, stalled, "a stalled request while another connection waits for the budget")
+	t.Logf("heartbeat answered %v after it was sent, behind a %d-byte request stalled before it", took.Round(time.Millisecond), size)
+	if took > stall+time.Second {
+		t.Errorf("heartbeat answered after %v, want within the stall timeout (%v) and a check", took, stall)
+	}
+	waitFor(t, "the stalled close counted", func() bool { return s.Stats.ConnsStalledClosed.Load() == 1 })
+
+	// A request that keeps arriving, slowly, is not stalled: a frame that
+	// trickles 64 KiB every stall/3 while another connection waits is read
+	// to its end.
+	slow := dial(t, addr)
+	frame := produceFrame(2, make([]byte, 1<<20+100))
+	send(t, slow, frame[:200<<10])
+	waitFor(t, "the slow frame's announced size reserved", func() bool { return s.QueuedRequestBytes() >= 1<<20 })
+	waiter := dial(t, addr)
+	send(t, waiter, frameFor(heartbeat(3, 8), 6))
+	waitFor(t, "the heartbeat waiting for the budget", func() bool { return queuedWaiting(s) == 1 })
+	for rest := frame[200<<10:]; len(rest) > 0; {
+		n := min(len(rest), 64<<10)
+		send(t, slow, rest[:n])
+		rest = rest[n:]
+		time.Sleep(stall / 3) // the pace being tested, not synchronisation
+	}
+	if length, _ := readProduce(t, slow, 2); length != 1<<20+100 {
+		t.Fatalf("slow produce saw %d bytes", length)
+	}
+	if corr, gen := heartbeatWithin(t, waiter, "a heartbeat behind a slow request"); corr != 6 || gen != 8 {
+		t.Fatalf("heartbeat behind a slow request: correlation %d generation %d", corr, gen)
+	}
+	if n := s.Stats.ConnsStalledClosed.Load(); n != 1 {
+		t.Fatalf("%d connections closed as stalled, want only the first", n)
+	}
+	waitFor(t, "queued request bytes back to 0", func() bool { return s.QueuedRequestBytes() == 0 })
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// heartbeatWithin reads a Heartbeat v3 response within ioTimeout, saying
+// what was awaited if none comes.
+func heartbeatWithin(t *testing.T, c net.Conn, what string) (corr, gen int32) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(ioTimeout))
+	var size [4]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		t.Fatalf("%s: no answer within %v: %v", what, ioTimeout, err)
+	}
+	buf := make([]byte, binary.BigEndian.Uint32(size[:]))
+	if _, err := io.ReadFull(c, buf); err != nil {
+		t.Fatalf("%s: reading the answer: %v", what, err)
+	}
+	resp := kmsg.NewPtrHeartbeatResponse()
+	resp.Version = 3
+	if err := resp.ReadFrom(buf[4:]); err != nil {
+		t.Fatalf("%s: decoding the answer: %v", what, err)
+	}
+	return int32(binary.BigEndian.Uint32(buf)), resp.ThrottleMillis
+}
