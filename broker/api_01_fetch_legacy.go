@@ -25,8 +25,11 @@ package broker
 // larger than they asked for, and make progress. A read that yields no
 // message (transaction markers only) reads on past them.
 //
-// No fetch sessions (v7+) exist here. A replica id is ignored: followers
-// fetch with v4+, and v0-3 fetches are served as a consumer's.
+// No fetch sessions (v7+) exist here. Followers fetch with v4+, and v0-3
+// fetches are served as a consumer's; but they are authorized as Kafka's
+// are, whatever the version: a replica id needs CLUSTER_ACTION on the
+// cluster, a consumer READ on each topic (else TOPIC_AUTHORIZATION_FAILED,
+// before whether the topic exists).
 
 import (
 	"context"
@@ -36,6 +39,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/records"
 	"gregor/protocol"
 )
@@ -48,6 +52,7 @@ type legacyFetch struct {
 	version int16
 	parts   []*Partition // per requested partition in order; nil if unknown
 	known   []bool       // per requested topic
+	denied  []bool       // per requested topic: not authorized
 	// maxBytes and minBytes are the request's, capped (fetchLimits).
 	maxBytes, minBytes int32
 }
@@ -65,6 +70,7 @@ func (b *Broker) handleFetchLegacy(ctx context.Context, req *protocol.Request) (
 	lf := &legacyFetch{b: b, r: r, magic: legacyMagic(req.Version), version: req.Version}
 	lf.maxBytes, lf.minBytes = fetchLimits(b.Config(), r.MaxBytes, r.MinBytes, false)
 	lf.resolve()
+	lf.authorize(req)
 	first, bytes, errs := lf.run(req.Response().(*kmsg.FetchResponse))
 	if errs || bytes >= int(lf.minBytes) || r.MaxWaitMillis <= 0 {
 		return first, nil
@@ -92,6 +98,25 @@ func (lf *legacyFetch) resolve() {
 	}
 }
 
+// authorize applies Kafka's fetch authorization: a replica id needs
+// CLUSTER_ACTION on the cluster, a consumer READ on each topic.
+func (lf *legacyFetch) authorize(req *protocol.Request) {
+	lf.denied = make([]bool, len(lf.r.Topics))
+	b := lf.b
+	if b.authz == nil {
+		return
+	}
+	replica := lf.r.ReplicaID >= 0
+	cluster := replica && b.authorizeCluster(req, acl.ClusterAction)
+	for i := range lf.r.Topics {
+		if replica {
+			lf.denied[i] = !cluster
+		} else {
+			lf.denied[i] = !b.authorize(req, acl.Read, acl.Topic, lf.r.Topics[i].Topic)
+		}
+	}
+}
+
 // run builds a full response into resp and reports its record bytes and
 // whether any partition failed.
 func (lf *legacyFetch) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, bool) {
@@ -112,7 +137,9 @@ func (lf *legacyFetch) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, 
 			p := lf.parts[k]
 			k++
 			var err error = kerr.UnknownTopicOrPartition
-			if lf.known[i] && p != nil {
+			if lf.denied[i] {
+				err = kerr.TopicAuthorizationFailed
+			} else if lf.known[i] && p != nil {
 				// v0-2 have no response-wide limit: each partition gets its first batch.
 				minOne := total == 0 || lf.version < 3
 				err = lf.fetchPartition(p, &rt.Partitions[j], sp, &budget, minOne)

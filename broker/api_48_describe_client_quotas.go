@@ -25,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/metadata"
 	"gregor/protocol"
 )
@@ -69,6 +70,10 @@ func (b *Broker) handleDescribeClientQuotas(ctx context.Context, req *protocol.R
 	fail := func(code *kerr.Error, msg string) (kmsg.Response, error) {
 		resp.ErrorCode, resp.ErrorMessage, resp.Entries = code.Code, &msg, nil
 		return resp, nil
+	}
+	// As Kafka: quotas are the cluster's configuration.
+	if !b.authorizeCluster(req, acl.DescribeConfigs) {
+		return fail(kerr.ClusterAuthorizationFailed, "Cluster authorization failed.")
 	}
 	var user, client, ip quotaFilter
 	for _, c := range r.Components {

@@ -30,6 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
 	"gregor/broker/metadata"
 	"gregor/protocol"
 )
@@ -38,12 +39,20 @@ func (b *Broker) handleAlterClientQuotas(ctx context.Context, req *protocol.Requ
 	r := req.Body.(*kmsg.AlterClientQuotasRequest)
 	resp := req.Response().(*kmsg.AlterClientQuotasResponse)
 	qb, _ := b.backend.(metadata.QuotaBackend)
+	// As Kafka: altering quotas is altering the cluster's configuration;
+	// without ALTER_CONFIGS on it every entry fails.
+	allowed := b.authorizeCluster(req, acl.AlterConfigs)
 	for _, e := range r.Entries {
 		out := kmsg.NewAlterClientQuotasResponseEntry()
 		for _, ent := range e.Entity {
 			oe := kmsg.NewAlterClientQuotasResponseEntryEntity()
 			oe.Type, oe.Name = ent.Type, ent.Name
 			out.Entity = append(out.Entity, oe)
+		}
+		if !allowed {
+			out.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+			resp.Entries = append(resp.Entries, out)
+			continue
 		}
 		a, err := quotaAlteration(ctx, e)
 		if err == nil && qb == nil {
