@@ -2,6 +2,7 @@ package compat
 
 import (
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -52,4 +53,58 @@ func TestACLConsumerGroupProtocol(t *testing.T) {
 	// Bob may describe the group but not its topic.
 	a.grant(t, kadm.NewACLs().Allow(principal(aclBob)).Groups(group).Operations(kadm.OpDescribe))
 	wantCode(t, "bob's ConsumerGroupDescribe of a group with a topic he may not describe", describe(aclBob).ErrorCode, kerr.TopicAuthorizationFailed)
+}
+
+// A ConsumerGroupHeartbeat's regex subscription resolves only to topics
+// the member's principal may describe, as Kafka's
+// refreshRegularExpressions filters them: Gregor assigned every matching
+// topic, naming topics (and ids) the member could not see, and giving it
+// partitions it could not read, which no authorized member then got.
+func TestACLRegexSubscriptionFiltered(t *testing.T) {
+	a := startACL(t)
+	prefix := randomName("acl-regex")
+	visible, hidden := prefix+"-pub", prefix+"-secret"
+	ctx := t.Context()
+	if _, err := a.admin(t).CreateTopic(ctx, 1, 1, nil, visible); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.admin(t).CreateTopic(ctx, 1, 1, nil, hidden); err != nil {
+		t.Fatal(err)
+	}
+	td, err := a.admin(t).ListTopics(ctx, visible, hidden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	group := randomName("acl-regex-group")
+	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Groups(group).Operations(kadm.OpRead))
+	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(visible).Operations(kadm.OpDescribe))
+	awaitCode(t, "FindCoordinator with READ", func() int16 {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorKeys = []string{group}
+		return a.do(t, aclAlice, req).(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode
+	})
+	member := randomName("m")
+	var r *kmsg.ConsumerGroupHeartbeatResponse
+	epoch := int32(0)
+	// The assignment comes once the regex is resolved: heartbeat until it
+	// names a topic.
+	waitFor(t, "an assignment for the regex subscription", 20*time.Second, func() bool {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch, req.RebalanceTimeoutMillis = group, member, epoch, 30000
+		req.SubscribedTopicRegex, req.Topics = kmsg.StringPtr(prefix+"-.*"), []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		r = a.do(t, aclAlice, req).(*kmsg.ConsumerGroupHeartbeatResponse)
+		if r.ErrorCode != 0 {
+			t.Fatalf("ConsumerGroupHeartbeat: %v", kerr.ErrorForCode(r.ErrorCode))
+		}
+		epoch = r.MemberEpoch
+		return r.Assignment != nil && len(r.Assignment.Topics) > 0
+	})
+	for _, at := range r.Assignment.Topics {
+		if at.TopicID == td[hidden].ID {
+			t.Fatalf("the regex subscription was assigned %s, which alice may not describe", hidden)
+		}
+	}
+	if len(r.Assignment.Topics) != 1 || r.Assignment.Topics[0].TopicID != td[visible].ID {
+		t.Fatalf("assignment %+v, want %s's partition alone", r.Assignment.Topics, visible)
+	}
 }

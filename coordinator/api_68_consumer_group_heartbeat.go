@@ -43,6 +43,10 @@ func (c *groupCoordinator) handleConsumerGroupHeartbeat(ctx context.Context, req
 		resp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 		return resp, nil
 	}
+	if c.cfg.Authorizer != nil {
+		// A regex resolves to the topics the member may describe.
+		hb.describable = func(topic string) bool { return c.allowed(req, acl.Describe, acl.Topic, topic) }
+	}
 	if r.Topics != nil {
 		hb.owned = make(tpSet)
 		for _, t := range r.Topics {

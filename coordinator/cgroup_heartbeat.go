@@ -49,6 +49,9 @@ type cgHeartbeat struct {
 	clientID           string
 	clientHost         string
 	version            int16
+	// describable reports whether the member's principal may describe a
+	// topic (nil: every topic).
+	describable func(topic string) bool
 }
 
 // cgResult is a ConsumerGroupHeartbeat's answer.
@@ -186,6 +189,11 @@ type cgTxn struct {
 	// regexCheckMs, when set, is when the regexes were resolved (soft
 	// state set once the records are applied).
 	regexCheckMs int64
+	// describable, set for a member's heartbeat, reports whether its
+	// principal may describe a topic: a regex resolves to those only, as
+	// Kafka's refreshRegularExpressions filters them. Without it (an
+	// operation of no member's request) the regexes are not refreshed.
+	describable func(topic string) bool
 }
 
 func (t *cgTxn) add(r ...cgRec) { t.recs = append(t.recs, r...) }
@@ -232,7 +240,10 @@ func (g *group) classicActive() bool {
 // consumerJoinOrBeat is a heartbeat with member epoch 0 or above, for a
 // locked group.
 func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResult, pendingWrite) {
-	t := &cgTxn{g: g}
+	t := &cgTxn{g: g, describable: r.describable}
+	if t.describable == nil {
+		t.describable = func(string) bool { return true }
+	}
 	join := r.epoch == 0
 	if err := c.consumerGroupFor(g, t, join); err != nil {
 		msg := ""
@@ -481,12 +492,15 @@ func (c *groupCoordinator) planRegexes(t *cgTxn, sub *memberSub, replaced string
 		counts[sub.regex]++
 	}
 	now := time.Now()
-	refresh := now.Sub(time.UnixMilli(cg.regexCheckMs)) >= c.regexRefreshInterval()
+	refresh := t.describable != nil && now.Sub(time.UnixMilli(cg.regexCheckMs)) >= c.regexRefreshInterval()
 	var names []string
 	for re, n := range counts {
 		if n > 0 && (out[re] == nil || refresh) {
 			if names == nil {
 				names = c.host.TopicNames()
+				if t.describable != nil {
+					names = slices.DeleteFunc(names, func(n string) bool { return !t.describable(n) })
+				}
 			}
 			rr := resolveRegex(re, names, now)
 			if old := out[re]; old == nil || !slices.Equal(old.topics, rr.topics) {
