@@ -7,7 +7,6 @@ package tlsconf
 
 import (
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/hex"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 )
 
 // Java's RFC 2253 keywords; other attribute types are written as dotted
@@ -31,10 +31,24 @@ var rfc2253Keywords = map[string]string{
 	"0.9.2342.19200300.100.1.1":  "UID",
 }
 
-// SubjectName is a certificate's subject in Java's RFC 2253 form.
+// rawATV is an attribute of a name with its value as encoded.
+type rawATV struct {
+	Type  asn1.ObjectIdentifier
+	Value asn1.RawValue
+}
+
+// rawRDNSET is a relative distinguished name (encoding/asn1 reads a type
+// whose name ends in SET as a SET OF).
+type rawRDNSET []rawATV
+
+// SubjectName is a certificate's subject in Java's RFC 2253 form
+// (X500Principal.getName()): the most specific name first, the attributes
+// of a name in their order, a known attribute's string value escaped as
+// Java escapes it, any other as #hex of its value's DER encoding as the
+// certificate holds it.
 func SubjectName(cert *x509.Certificate) string {
-	var rdns pkix.RDNSequence
-	if _, err := asn1.Unmarshal(cert.RawSubject, &rdns); err != nil {
+	var rdns []rawRDNSET
+	if rest, err := asn1.Unmarshal(cert.RawSubject, &rdns); err != nil || len(rest) > 0 {
 		return cert.Subject.String()
 	}
 	var parts []string
@@ -48,29 +62,60 @@ func SubjectName(cert *x509.Certificate) string {
 	return strings.Join(parts, ",")
 }
 
-func formatATV(atv pkix.AttributeTypeAndValue) string {
+func formatATV(atv rawATV) string {
 	oid := atv.Type.String()
 	kw, ok := rfc2253Keywords[oid]
-	s, isString := atv.Value.(string)
+	s, isString := derString(atv.Value)
 	if !ok || !isString {
-		der, err := asn1.Marshal(atv.Value)
-		if err != nil {
-			return oid + "="
-		}
-		return oid + "=#" + hex.EncodeToString(der)
+		return oid + "=#" + hex.EncodeToString(atv.Value.FullBytes)
 	}
 	return kw + "=" + escapeRFC2253(s)
 }
 
+// derString decodes a value of one of the string types Java writes as a
+// string (AVA.isDerString): Printable, T61, IA5, General, UTF8, BMP and
+// Universal strings.
+func derString(v asn1.RawValue) (string, bool) {
+	if v.Class != asn1.ClassUniversal || v.IsCompound {
+		return "", false
+	}
+	switch v.Tag {
+	case asn1.TagPrintableString, asn1.TagT61String, asn1.TagIA5String, asn1.TagGeneralString, asn1.TagUTF8String:
+		return string(v.Bytes), true
+	case asn1.TagBMPString:
+		if len(v.Bytes)%2 != 0 {
+			return "", false
+		}
+		u := make([]uint16, len(v.Bytes)/2)
+		for i := range u {
+			u[i] = uint16(v.Bytes[2*i])<<8 | uint16(v.Bytes[2*i+1])
+		}
+		return string(utf16.Decode(u)), true
+	case 28: // UniversalString: UTF-32BE
+		if len(v.Bytes)%4 != 0 {
+			return "", false
+		}
+		var b strings.Builder
+		for i := 0; i < len(v.Bytes); i += 4 {
+			b.WriteRune(rune(uint32(v.Bytes[i])<<24 | uint32(v.Bytes[i+1])<<16 | uint32(v.Bytes[i+2])<<8 | uint32(v.Bytes[i+3])))
+		}
+		return b.String(), true
+	}
+	return "", false
+}
+
+// escapeRFC2253 escapes a value as Java's AVA.toRFC2253String does: each
+// of ,=+<>#;"\ anywhere, and every leading and trailing space (or
+// carriage return).
 func escapeRFC2253(s string) string {
+	lead := len(s) - len(strings.TrimLeft(s, " \r"))
+	trail := len(strings.TrimRight(s, " \r"))
+	if lead == len(s) {
+		trail = 0 // all blank: every character is leading
+	}
 	var b strings.Builder
 	for i, r := range s {
-		switch {
-		case strings.ContainsRune(",+\"\\<>;", r):
-			b.WriteByte('\\')
-		case i == 0 && (r == ' ' || r == '#'):
-			b.WriteByte('\\')
-		case i == len(s)-1 && r == ' ':
+		if strings.ContainsRune(",=+<>#;\"\\", r) || i < lead || i >= trail {
 			b.WriteByte('\\')
 		}
 		b.WriteRune(r)
