@@ -41,7 +41,17 @@ func leaderOf0(t *testing.T, ctx context.Context, cl *kgo.Client, topic string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cl.Broker(int(md.Topics[topic].Partitions[0].Leader))
+	leader := md.Topics[topic].Partitions[0].Leader
+	// The client sends only to brokers its own metadata knows (in a
+	// cluster, the leader may not be the seed it has met so far).
+	waitFor(t, "the client to know the partition's leader", 10*time.Second, func() bool {
+		if _, err := cl.Broker(int(leader)).Request(ctx, kmsg.NewPtrApiVersionsRequest()); err == nil {
+			return true
+		}
+		cl.ForceMetadataRefresh()
+		return false
+	})
+	return cl.Broker(int(leader))
 }
 
 // A Metadata request naming one topic many times is answered with the
