@@ -136,18 +136,10 @@ func readAllPartition0(t *testing.T, ctx context.Context, cl *kgo.Client, topic 
 // up to fetch.max.bytes.
 func TestFetchRepeatedPartitionReadOnce(t *testing.T) {
 	cl, topic, ctx := dpClient(t)
-	preq := kmsg.NewPtrProduceRequest()
-	preq.Acks, preq.TimeoutMillis = -1, 10000
-	prt := kmsg.NewProduceRequestTopic()
-	prt.Topic = topic
-	prp := kmsg.NewProduceRequestTopicPartition()
-	prp.Records = tcBatch(-1, -1, -1, "v")
-	prt.Partitions = append(prt.Partitions, prp)
-	preq.Topics = append(preq.Topics, prt)
-	leader := leaderOf0(t, ctx, cl, topic)
-	if _, err := leader.Request(ctx, preq); err != nil {
-		t.Fatal(err)
+	if code := produceRawTo0(t, cl, topic, tcBatch(-1, -1, -1, "v")); code != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(code))
 	}
+	leader := leaderOf0(t, ctx, cl, topic)
 	req := kmsg.NewPtrFetchRequest()
 	req.ReplicaID, req.MaxBytes = -1, 1<<20
 	for range 100 {

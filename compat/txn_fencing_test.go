@@ -37,24 +37,32 @@ func produceRawTo0(t *testing.T, cl *kgo.Client, topic string, batch []byte) int
 	return resp.Topics[0].Partitions[0].ErrorCode
 }
 
+// openTxnOn0 is a transactional client (id named from prefix) with a
+// transaction open holding one record of partition 0 of topic.
+func openTxnOn0(t *testing.T, topic, prefix string) *kgo.Client {
+	t.Helper()
+	txn, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)), kgo.TransactionalID(randomName(prefix)),
+		kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(txn.Close)
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := txn.ProduceSync(t.Context(), &kgo.Record{Partition: 0, Value: []byte("in the transaction")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	return txn
+}
+
 // A non-transactional batch from a producer whose transaction is open on
 // the partition is INVALID_TXN_STATE, as Kafka's ProducerAppendInfo
 // refuses it: accepted, it sat inside a transaction that could be aborted,
 // and read_committed consumers read it anyway.
 func TestNonTransactionalWriteInsideTransactionRefused(t *testing.T) {
 	cl, topic, ctx := dpClient(t)
-	txn, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)), kgo.TransactionalID(randomName("inside")),
-		kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer txn.Close()
-	if err := txn.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := txn.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: []byte("in the transaction")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	txn := openTxnOn0(t, topic, "inside")
 	pid, epoch, err := txn.ProducerID(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -75,18 +83,7 @@ func TestNonTransactionalWriteInsideTransactionRefused(t *testing.T) {
 // producer's next transaction part-way.
 func TestStaleCoordinatorMarkerFenced(t *testing.T) {
 	cl, topic, ctx := dpClient(t)
-	txn, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)), kgo.TransactionalID(randomName("stale-marker")),
-		kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer txn.Close()
-	if err := txn.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := txn.ProduceSync(ctx, &kgo.Record{Partition: 0, Value: []byte("v")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	txn := openTxnOn0(t, topic, "stale-marker")
 	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
