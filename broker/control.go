@@ -7,12 +7,6 @@ import (
 	"gregor/broker/records"
 )
 
-// Control record types in a control batch's record key.
-const (
-	controlAbort  int16 = 0
-	controlCommit int16 = 1
-)
-
 // controlMarker is a transaction marker: key (version int16, type int16),
 // value (version int16, coordinator epoch int32).
 type controlMarker struct {
@@ -45,9 +39,9 @@ func parseControl(batch []byte) (controlMarker, error) {
 
 // buildControl encodes a transaction marker batch for a producer.
 func buildControl(pid int64, epoch int16, commit bool, coordinatorEpoch int32, ts int64) ([]byte, error) {
-	typ := controlAbort
+	typ := records.ControlAbort
 	if commit {
-		typ = controlCommit
+		typ = records.ControlCommit
 	}
 	key := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(nil, 0), uint16(typ))
 	val := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint16(nil, 0), uint32(coordinatorEpoch))

@@ -368,7 +368,7 @@ func (ps *producerState) replay(h *records.Header, b []byte, now time.Time) {
 	if h.IsControl() {
 		cm, err := parseControl(b)
 		if err == nil {
-			ps.endTxn(h.ProducerID, h.ProducerEpoch, cm.typ == controlCommit, cm.coordinatorEpoch, h.BaseOffset, h.MaxTimestamp, now)
+			ps.endTxn(h.ProducerID, h.ProducerEpoch, cm.typ == records.ControlCommit, cm.coordinatorEpoch, h.BaseOffset, h.MaxTimestamp, now)
 		}
 		return
 	}

@@ -111,6 +111,13 @@ func (h *Header) Codec() int8 { return int8(h.Attributes & AttrCodecMask) }
 // IsTransactional reports whether the batch belongs to a transaction.
 func (h *Header) IsTransactional() bool { return h.Attributes&AttrTransactional != 0 }
 
+// The record types of a control batch's record key (version int16, type
+// int16): a transaction marker's.
+const (
+	ControlAbort  int16 = 0
+	ControlCommit int16 = 1
+)
+
 // IsControl reports whether the batch holds a transaction marker.
 func (h *Header) IsControl() bool { return h.Attributes&AttrControl != 0 }
 

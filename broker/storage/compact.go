@@ -406,17 +406,11 @@ func (t *openTxns) marker(h *records.Header, batch []byte) (abort, empty bool) {
 		}
 		return nil
 	})
-	if err != nil || (typ != controlAbort && typ != controlCommit) {
+	if err != nil || (typ != records.ControlAbort && typ != records.ControlCommit) {
 		return false, false
 	}
-	return typ == controlAbort, !seen
+	return typ == records.ControlAbort, !seen
 }
-
-// Control record types in a marker's key.
-const (
-	controlAbort  int16 = 0
-	controlCommit int16 = 1
-)
 
 // groupForCleaning splits segs, sealed segments in a row, into the runs
 // that compaction writes as one segment each, as Kafka's cleaner groups
