@@ -573,7 +573,9 @@ func (p *Partition) truncateDiverging(epoch, divEpoch int32, divEnd int64) error
 	to := replica.TruncationPoint(divEpoch, divEnd, p.log.EndOffsetForEpoch, p.log.NextOffset(), p.hw.Load())
 	to = max(to, p.log.StartOffset())
 	if to >= p.log.NextOffset() {
-		return nil
+		// No records to cut; an epoch this replica began at its log's
+		// end as leader, and wrote nothing under, still goes.
+		return p.log.TruncateTo(to)
 	}
 	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Int64("from", p.log.NextOffset()).Int64("to", to).
 		Int32("diverging_epoch", divEpoch).Msg("truncating divergent log tail")

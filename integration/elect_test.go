@@ -136,3 +136,67 @@ func TestElectAutoRebalance(t *testing.T) {
 	})
 	produce(t, c, topic, 10)
 }
+
+// TestElectPreferredAfterIdleInterimLeader: the broker that led while the
+// preferred replica was down, and took no writes (so only it knows its
+// epoch), follows again once the preferred replica is elected: acks=all
+// produce completes with every replica in sync. (It used to name its
+// empty epoch on every fetch, be told to truncate at its own end, change
+// nothing and fetch no more: acks=all waited until replica.lag.time.max.ms
+// took it out of the ISR, and it never came back.)
+func TestElectPreferredAfterIdleInterimLeader(t *testing.T) {
+	// A lag far above the produce bound: a follower that stops fetching
+	// fails the produce rather than leaving the ISR.
+	c := startCluster(t, 3, map[string]string{"auto.leader.rebalance.enable": "false", "replica.lag.time.max.ms": "120000"})
+	topic := "idle-interim"
+	c.createTopic(topic, 1, 3, nil)
+	ps, err := c.describe(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pref := ps[0].leader
+	produce(t, c, topic, 20)
+
+	c.brokers[pref].Kill()
+	var interim int32
+	waitFor(t, fmt.Sprintf("another leader for %s-0 after broker %d was killed", topic, pref), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		interim = ps[0].leader
+		return err == nil && interim >= 0 && interim != pref
+	})
+	c.brokers[pref].Restart()
+	waitFor(t, fmt.Sprintf("broker %d back in the ISR of %s-0", pref, topic), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && len(ps[0].isr) == 3
+	})
+	adm, done := c.admin()
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := adm.ElectLeaders(ctx, kadm.ElectPreferredReplica, kadm.TopicsSet{topic: {0: {}}})
+	if err != nil || res[topic][0].Err != nil {
+		t.Fatalf("preferred election of %s-0: %v %+v", topic, err, res[topic][0])
+	}
+	waitFor(t, fmt.Sprintf("%s-0 led by broker %d again", topic, pref), 20*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader == pref
+	})
+	t.Logf("broker %d led %s-0 in between without writes; broker %d leads again", interim, topic, pref)
+	// acks=all: the interim leader must fetch the records.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
+		// Not idempotent, no retries: the broker's REQUEST_TIMED_OUT
+		// after 10 s is the answer (an idempotent producer would retry
+		// until the ISR shrank).
+		kgo.DisableIdempotentWrite(), kgo.RecordRetries(0), kgo.ProduceRequestTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("after the election")}).FirstErr(); err != nil {
+		t.Fatalf("acks=all produce after the preferred election: %v (broker %d stopped following?)", err, interim)
+	}
+	ps, err = c.describe(topic)
+	if err != nil || len(ps[0].isr) != 3 {
+		t.Fatalf("ISR of %s-0 after the produce: %v (%v), want all 3 replicas", topic, ps[0].isr, err)
+	}
+}

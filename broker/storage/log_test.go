@@ -659,3 +659,34 @@ func TestLeaderEpochCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// TestTruncateToLogEndDropsEmptyEpoch: a replica that led (recording its
+// epoch at the log's end) but appended nothing drops that epoch when,
+// following again, it is told to truncate at its log's end; the epoch is
+// then no longer its latest, and a fetch names the one its batches carry.
+func TestTruncateToLogEndDropsEmptyEpoch(t *testing.T) {
+	dir := t.TempDir()
+	l := openTestLog(t, dir, testConfig(), OpenOptions{})
+	b := buildBatch(t, 0, 2, 1000, 1)
+	records.SetLeaderEpoch(b, 0)
+	mustAppend(t, l, b)
+	if err := l.AssignEpoch(1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if e := l.LatestEpoch(); e != 1 {
+		t.Fatalf("latest epoch %d after taking over at epoch 1, want 1", e)
+	}
+	if err := l.TruncateTo(2); err != nil {
+		t.Fatal(err)
+	}
+	if e := l.LatestEpoch(); e != 0 || l.NextOffset() != 2 {
+		t.Fatalf("after TruncateTo(log end): latest epoch %d, next offset %d; want 0, 2", e, l.NextOffset())
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "leader-epoch-checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != "0\n1\n0 0\n" {
+		t.Fatalf("leader-epoch-checkpoint is %q, want only epoch 0", data)
+	}
+}

@@ -171,8 +171,16 @@ func (l *Log) DeleteRecordsBefore(off int64) error {
 func (l *Log) TruncateTo(off int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if off >= l.nextOffsetLocked() {
-		return nil
+	if next := l.nextOffsetLocked(); off >= next {
+		// Nothing to cut, but an epoch starting at the log's end goes
+		// (Kafka's UnifiedLog.truncateTo): a leader records its epoch
+		// when it takes over, and if it appended nothing before the
+		// next leader, that epoch is known to no other replica. Kept,
+		// it is what this replica, now following, names as its last
+		// fetched epoch on every fetch, and the leader's answer (diverge
+		// at this same end) would never move it.
+		l.epochs.truncateFromEnd(next)
+		return l.epochs.flush()
 	}
 	if off <= l.startOffset {
 		return l.truncateFullyLocked(off)
