@@ -14,9 +14,9 @@ import (
 )
 
 // preferredSetup creates a topic, kills the preferred leader of partition
-// 0 and restarts it, and waits until it is back in the partition's ISR
-// while another broker leads. It returns the topic and the preferred
-// replica.
+// 0 and restarts it (records written before and while it is down), and
+// waits until it is back in the partition's ISR while another broker
+// leads. It returns the topic and the preferred replica.
 func preferredSetup(t *testing.T, c *cluster) (string, int32) {
 	t.Helper()
 	topic := "elect"
@@ -35,20 +35,33 @@ func preferredSetup(t *testing.T, c *cluster) (string, int32) {
 		t.Fatalf("partition 0 is led by %d, not its preferred replica %d (replicas %v)", pd.Leader, pref, pd.Replicas)
 	}
 	produce(t, c, topic, 50)
-
-	c.brokers[pref].Kill()
-	t.Logf("killed broker %d, preferred leader of %s-0", pref, topic)
-	waitFor(t, fmt.Sprintf("another leader for %s-0 after broker %d was killed", topic, pref), 30*time.Second, func() bool {
-		ps, err := c.describe(topic)
-		return err == nil && ps[0].leader >= 0 && ps[0].leader != pref
-	})
-	produce(t, c, topic, 50)
-	c.brokers[pref].Restart()
-	waitFor(t, fmt.Sprintf("broker %d back in the ISR of %s-0", pref, topic), 30*time.Second, func() bool {
-		ps, err := c.describe(topic)
-		return err == nil && slices.Contains(ps[0].isr, pref)
-	})
+	bounceLeader(t, c, topic, 50)
 	return topic, pref
+}
+
+// bounceLeader kills the leader of topic's partition 0, waits for another
+// broker to lead it, produces written records there, restarts the killed
+// broker and waits until it is back in the ISR. It returns the killed
+// broker and the one that led in between.
+func bounceLeader(t *testing.T, c *cluster, topic string, written int) (killed, interim int32) {
+	t.Helper()
+	killed = c.leaderOf(topic, 0)
+	c.brokers[killed].Kill()
+	t.Logf("killed broker %d, leader of %s-0", killed, topic)
+	waitFor(t, fmt.Sprintf("another leader for %s-0 after broker %d was killed", topic, killed), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		interim = ps[0].leader
+		return err == nil && interim >= 0 && interim != killed
+	})
+	if written > 0 {
+		produce(t, c, topic, written)
+	}
+	c.brokers[killed].Restart()
+	waitFor(t, fmt.Sprintf("broker %d back in the ISR of %s-0", killed, topic), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && slices.Contains(ps[0].isr, killed)
+	})
+	return killed, interim
 }
 
 // produce writes n records to topic with acks=all.
@@ -150,25 +163,8 @@ func TestElectPreferredAfterIdleInterimLeader(t *testing.T) {
 	c := startCluster(t, 3, map[string]string{"auto.leader.rebalance.enable": "false", "replica.lag.time.max.ms": "120000"})
 	topic := "idle-interim"
 	c.createTopic(topic, 1, 3, nil)
-	ps, err := c.describe(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pref := ps[0].leader
 	produce(t, c, topic, 20)
-
-	c.brokers[pref].Kill()
-	var interim int32
-	waitFor(t, fmt.Sprintf("another leader for %s-0 after broker %d was killed", topic, pref), 30*time.Second, func() bool {
-		ps, err := c.describe(topic)
-		interim = ps[0].leader
-		return err == nil && interim >= 0 && interim != pref
-	})
-	c.brokers[pref].Restart()
-	waitFor(t, fmt.Sprintf("broker %d back in the ISR of %s-0", pref, topic), 30*time.Second, func() bool {
-		ps, err := c.describe(topic)
-		return err == nil && len(ps[0].isr) == 3
-	})
+	pref, interim := bounceLeader(t, c, topic, 0)
 	adm, done := c.admin()
 	defer done()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -192,10 +188,12 @@ func TestElectPreferredAfterIdleInterimLeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("after the election")}).FirstErr(); err != nil {
+	pctx, pcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer pcancel()
+	if err := cl.ProduceSync(pctx, &kgo.Record{Value: []byte("after the election")}).FirstErr(); err != nil {
 		t.Fatalf("acks=all produce after the preferred election: %v (broker %d stopped following?)", err, interim)
 	}
-	ps, err = c.describe(topic)
+	ps, err := c.describe(topic)
 	if err != nil || len(ps[0].isr) != 3 {
 		t.Fatalf("ISR of %s-0 after the produce: %v (%v), want all 3 replicas", topic, ps[0].isr, err)
 	}
