@@ -52,6 +52,9 @@ type fetcher struct {
 	// follower has fetched from it).
 	added bool
 	abort context.CancelFunc
+
+	// troubles is the fetcher goroutine's own (follower_trouble.go).
+	troubles *troubles
 }
 
 // follow makes p replicate from leader at epoch (and stop following any
@@ -170,6 +173,7 @@ func (f *fetcher) run() {
 			conn.close()
 		}
 	}()
+	f.troubles = newTroubles(b.cfg.ReplicaLagTimeMax, time.Minute)
 	failures := 0
 	backoff := func() bool {
 		failures++
@@ -177,6 +181,13 @@ func (f *fetcher) run() {
 	}
 	for ctx.Err() == nil {
 		parts := f.snapshot()
+		if len(f.troubles.byPart) > 0 {
+			now := make(map[*Partition]bool, len(parts))
+			for _, fp := range parts {
+				now[fp.p] = true
+			}
+			f.troubles.forget(now)
+		}
 		if len(parts) == 0 {
 			// Idle: keep no connection (the leader may restart before
 			// this broker follows it again) and no backoff.
@@ -380,12 +391,21 @@ func (f *fetcher) handle(ctx context.Context, conn *peerConn, fr *kmsg.FetchResp
 					b.quotas.follower.record(n, b.now())
 				}
 			}
-			if err != nil {
-				errs++
-				var ke *kerr.Error
-				if !errors.As(err, &ke) || !ke.Retriable {
-					b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Int32("leader", f.leader).Msg("replicating partition")
+			if err == nil {
+				if recovered, d := f.troubles.succeeded(p, b.now()); recovered {
+					b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Int32("leader", f.leader).Dur("failed_for", d).Msg("replicating partition again")
 				}
+				continue
+			}
+			errs++
+			warn, d, n := f.troubles.failed(p, b.now())
+			var ke *kerr.Error
+			if !errors.As(err, &ke) || !ke.Retriable {
+				b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Int32("leader", f.leader).Msg("replicating partition")
+			} else if warn {
+				// Retried quietly so far; by now the leader has dropped
+				// this replica from the ISR.
+				b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Int32("leader", f.leader).Dur("failing_for", d).Int("failures", n).Msg("replicating partition keeps failing")
 			}
 		}
 	}
