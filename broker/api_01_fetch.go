@@ -231,19 +231,33 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 // fetchPartition reads one partition into sp.
 func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget *int32, minOne bool) error {
 	follower := fs.replicaID >= 0
-	lg, err := p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, rp.FetchOffset, rp.LogStartOffset, fs.version >= 11)
+	lg, err := p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, fs.version >= 11)
 	if err != nil {
 		return err
 	}
-	sp.HighWatermark = p.HighWatermark()
-	sp.LastStableOffset = p.LastStableOffset()
-	sp.LogStartOffset = p.LogStartOffset()
 	if fs.version >= 12 {
 		if div, epoch, end := replica.Diverges(rp.LastFetchedEpoch, rp.FetchOffset, lg.EndOffsetForEpoch); div {
+			// A follower's divergent position is not its position
+			// (Kafka's Partition.fetchRecords): it neither moves the
+			// high watermark nor joins the ISR until it has truncated.
+			sp.HighWatermark = p.HighWatermark()
+			sp.LastStableOffset = p.LastStableOffset()
+			sp.LogStartOffset = p.LogStartOffset()
 			sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = epoch, end
 			return nil
 		}
 	}
+	if follower {
+		// Nor is one out of the log's range (ahead of its end after an
+		// unclean election, or behind its start).
+		if rp.FetchOffset < p.LogStartOffset() || rp.FetchOffset > p.LogEndOffset() {
+			return kerr.OffsetOutOfRange
+		}
+		p.followerFetched(rp.CurrentLeaderEpoch, fs.replicaID, rp.FetchOffset, rp.LogStartOffset)
+	}
+	sp.HighWatermark = p.HighWatermark()
+	sp.LastStableOffset = p.LastStableOffset()
+	sp.LogStartOffset = p.LogStartOffset()
 	if fs.rackAware {
 		if id := p.preferredReadReplica(fs.r.Rack, rp.FetchOffset, fs.b.now()); id >= 0 {
 			sp.PreferredReadReplica = id // no records: the consumer goes there
@@ -279,7 +293,7 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 	if errors.Is(err, storage.ErrClosed) {
 		// The replica moved to another log dir meanwhile: read the new
 		// log rather than send the client to refresh its metadata.
-		if lg, err = p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, rp.FetchOffset, rp.LogStartOffset, fs.version >= 11); err == nil {
+		if lg, err = p.fetchLog(rp.CurrentLeaderEpoch, fs.replicaID, fs.version >= 11); err == nil {
 			n, err = fs.readRecords(lg, rp.FetchOffset, limit, max(maxBytes, 0), minOne, sp)
 		}
 	}

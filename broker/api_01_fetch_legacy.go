@@ -171,7 +171,7 @@ func (lf *legacyFetch) errorCode(err error) int16 {
 // fetchPartition reads one partition up to its high watermark and
 // down-converts what it read into sp.
 func (lf *legacyFetch) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget *int32, minOne bool) error {
-	lg, err := p.fetchLog(-1, -1, rp.FetchOffset, -1, false)
+	lg, err := p.fetchLog(-1, -1, false)
 	if err != nil {
 		return err
 	}

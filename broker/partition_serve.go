@@ -39,14 +39,12 @@ func (p *Partition) replicaLog(currentEpoch int32) (*storage.Log, int32, error) 
 	return p.log, p.state.LeaderEpoch, nil
 }
 
-// fetchLog is leaderLog for a Fetch; a follower's fetch (replica >= 0)
-// also records the follower's position, which may move the high
-// watermark and the ISR. With anyReplica (a consumer's Fetch v11+), a
-// follower serves from its own log too, as Kafka does since KIP-392 (its
-// high watermark bounds what the consumer reads).
-//
-// followerStart is a follower's log start offset (its fetch gives it).
-func (p *Partition) fetchLog(currentEpoch, replica int32, offset, followerStart int64, anyReplica bool) (*storage.Log, error) {
+// fetchLog is leaderLog for a Fetch. With anyReplica (a consumer's Fetch
+// v11+), a follower serves from its own log too, as Kafka does since
+// KIP-392 (its high watermark bounds what the consumer reads). A
+// follower's position is recorded by followerFetched, once its fetch is
+// known not to diverge and to be in range.
+func (p *Partition) fetchLog(currentEpoch, replica int32, anyReplica bool) (*storage.Log, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if anyReplica && replica < 0 && p.rs == nil {
@@ -58,10 +56,18 @@ func (p *Partition) fetchLog(currentEpoch, replica int32, offset, followerStart 
 	if err := p.checkLeaderLocked(currentEpoch); err != nil {
 		return nil, err
 	}
-	if replica >= 0 {
-		p.followerFetchLocked(replica, offset, followerStart)
-	}
 	return p.log, nil
+}
+
+// followerFetched records the position of follower id, fetching at offset
+// with its log starting at followerStart, which may move the high
+// watermark and the ISR; not when this broker no longer leads at epoch.
+func (p *Partition) followerFetched(currentEpoch, id int32, offset, followerStart int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.checkLeaderLocked(currentEpoch) == nil {
+		p.followerFetchLocked(id, offset, followerStart)
+	}
 }
 
 // deleteRecordsBefore moves the log start offset of a partition this

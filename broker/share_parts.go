@@ -257,7 +257,7 @@ func (sp *sharePart) resetOffset() (int64, error) {
 // offsetAfter is the first offset whose timestamp is at least ts, else
 // the high watermark.
 func (sp *sharePart) offsetAfter(ts int64) (int64, error) {
-	lg, err := sp.p.fetchLog(-1, -1, 0, -1, false)
+	lg, err := sp.p.fetchLog(-1, -1, false)
 	if err != nil {
 		return 0, err
 	}

@@ -82,7 +82,7 @@ func (sp *sharePart) acquireOnce(a shareAcquire, maxBytes int32, out *shareAcqui
 	if from >= limit {
 		return false, nil
 	}
-	lg, err := sp.p.fetchLog(-1, -1, from, -1, false)
+	lg, err := sp.p.fetchLog(-1, -1, false)
 	if err != nil {
 		return false, err
 	}

@@ -94,6 +94,7 @@ var (
 	dShrinks         = desc("isr_shrinks_total", "ISR shrinks made by this broker as leader.")
 	dExpands         = desc("isr_expands_total", "ISR expansions made by this broker as leader.")
 	dElections       = desc("leader_elections_total", "Leader changes made by this broker as controller.")
+	dUnclean         = desc("unclean_leader_elections_total", "Leaders this broker as controller elected from outside the ISR (records may be lost).")
 	dController      = desc("controller_active", "1 when this broker is the controller.")
 	dZKConnected     = desc("zookeeper_connected", "1 while the ZooKeeper session is up (absent without ZooKeeper).")
 	dZKState         = desc("zookeeper_session_state", "The ZooKeeper session's state, as ZooKeeper names it (value 1).", "state")
@@ -117,7 +118,7 @@ type brokerCollector struct{ src Sources }
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
-		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dAtMinISR, dOffline, dOfflineDirs, dShrinks, dExpands, dElections, dController,
+		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dAtMinISR, dOffline, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
 		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dPartErrors, dFetchSessions, dFetchSessParts,
 		dQuotaRate, dQuotaLimit, dThrottled, dUptime, dBuild} {
 		ch <- d
@@ -240,6 +241,7 @@ func (c *brokerCollector) collectCluster(ch chan<- prometheus.Metric) {
 	counter(ch, dExpands, float64(expands))
 	st := b.Status()
 	counter(ch, dElections, float64(st.LeaderElections))
+	counter(ch, dUnclean, float64(st.UncleanLeaderElections))
 	gauge(ch, dController, b2f(st.Controller))
 	if st.ZooKeeper != "" {
 		gauge(ch, dZKConnected, b2f(st.Connected))

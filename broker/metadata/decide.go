@@ -91,11 +91,14 @@ func Online(p Partition, live Live) (next Partition, ok bool) {
 // Failover follows the live brokers: dead followers leave the ISR (the
 // leader epoch stays); a dead leader is replaced by the first live ISR
 // member in replica order, at the next leader epoch, and the dead leave
-// the ISR. A leader is chosen only from the ISR (no unclean election):
-// with no ISR member live, the partition goes offline (leader -1, next
-// epoch) and its ISR keeps only the last leader, so that it is the one
-// elected when it returns. ok is false when nothing changes.
-func Failover(p Partition, live Live) (next Partition, ok bool) {
+// the ISR. With no ISR member live, unclean (the topic's
+// unclean.leader.election.enable) elects the first live replica in
+// replica order, which then is the whole ISR: the records only the ISR
+// had are lost, as in Kafka. Otherwise the partition goes offline (leader
+// -1, next epoch) and its ISR keeps only the last leader, so that it is
+// the one elected when it returns (or a live replica, once unclean
+// elections are enabled). ok is false when nothing changes.
+func Failover(p Partition, live Live, unclean bool) (next Partition, ok bool) {
 	liveISR := liveOnly(p.ISR, live)
 	if p.Leader >= 0 && live[p.Leader] {
 		if len(liveISR) == len(p.ISR) {
@@ -108,6 +111,11 @@ func Failover(p Partition, live Live) (next Partition, ok bool) {
 	}
 	if r, found := firstLiveIn(p.Replicas, p.ISR, live); found {
 		return p.withLeadership(r, p.LeaderEpoch+1, liveISR), true
+	}
+	if unclean {
+		if r, found := firstLiveIn(p.Replicas, p.Replicas, live); found {
+			return p.withLeadership(r, p.LeaderEpoch+1, []int32{r}), true
+		}
 	}
 	if p.Leader == -1 {
 		return p, false

@@ -87,7 +87,28 @@ func TestFailover(t *testing.T) {
 		{"a live leader outside the ISR stays first when a follower dies", pt(ids(1, 2, 3), 1, 4, ids(2, 3)), NewLive(1, 2),
 			pt(ids(1, 2, 3), 1, 4, ids(1, 2)), true},
 	} {
-		got, ok := Failover(c.in, c.live)
+		got, ok := Failover(c.in, c.live, false)
+		check(t, c, got, ok)
+	}
+}
+
+// With unclean.leader.election.enable, a partition whose ISR is all dead
+// is led by the first live replica, which is then the whole ISR; a live
+// ISR member is still preferred.
+func TestFailoverUnclean(t *testing.T) {
+	for _, c := range []decision{
+		{"a live ISR member is still elected first", pt(ids(1, 2, 3), 1, 4, ids(1, 3)), NewLive(2, 3),
+			pt(ids(1, 2, 3), 3, 5, ids(3)), true},
+		{"no ISR member live: the first live replica leads alone", pt(ids(1, 2, 3), 1, 4, ids(1, 3)), NewLive(2),
+			pt(ids(1, 2, 3), 2, 5, ids(2)), true},
+		{"offline, a replica out of the ISR is live: it leads", pt(ids(1, 2), -1, 5, ids(1)), NewLive(2),
+			pt(ids(1, 2), 2, 6, ids(2)), true},
+		{"offline, no replica live: no change", pt(ids(1, 2), -1, 5, ids(1)), NewLive(3), Partition{}, false},
+		{"the leader dies with no replica live: offline", pt(ids(1, 2), 1, 4, ids(1, 2)), NewLive(3),
+			pt(ids(1, 2), -1, 5, ids(1)), true},
+		{"a live leader is not replaced", pt(ids(1, 2), 2, 4, ids(2)), NewLive(1, 2), Partition{}, false},
+	} {
+		got, ok := Failover(c.in, c.live, true)
 		check(t, c, got, ok)
 	}
 }

@@ -14,6 +14,10 @@ type Status struct {
 	// LeaderElections counts the leader changes this broker made as
 	// controller.
 	LeaderElections uint64
+	// UncleanLeaderElections counts the leaders it elected from outside
+	// the ISR (unclean.leader.election.enable, or an unclean
+	// ElectLeaders).
+	UncleanLeaderElections uint64
 }
 
 // StatusReporter is implemented by backends that report a Status (both of

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/go-zookeeper/zk"
@@ -141,13 +142,33 @@ func (b *backend) decidePartition(t *topicCache, p int32, live metadata.Live) (p
 		}
 		return partitionWrite{t: t, p: p, create: true, next: next}, true
 	}
-	next, ok := metadata.Failover(cur, live)
+	next, ok := metadata.Failover(cur, live, b.uncleanElection(t))
 	if !ok {
 		return partitionWrite{}, false
+	}
+	if next.Leader >= 0 && !slices.Contains(cur.ISR, next.Leader) {
+		b.uncleanElections.Add(1)
+		b.log.Warn().Str("topic", t.name).Int32("partition", p).Int32("leader", next.Leader).Ints32("old_isr", cur.ISR).
+			Msg("controller: unclean leader election; records only the old ISR had are lost")
 	}
 	b.log.Info().Str("topic", t.name).Int32("partition", p).Int32("old_leader", cur.Leader).Int32("leader", next.Leader).
 		Int32("leader_epoch", next.LeaderEpoch).Ints32("isr", next.ISR).Msg("controller: partition state change")
 	return partitionWrite{t: t, p: p, old: t.states[p], next: next}, true
+}
+
+// uncleanElection is unclean.leader.election.enable for topic t, as
+// Kafka's controller takes it: the topic's override, else this broker's
+// dynamic config, else the cluster's dynamic default, else the static
+// config. A change to any of them is read as a change of metadata, and
+// the next round elects where it now may.
+func (b *backend) uncleanElection(t *topicCache) bool {
+	const key = "unclean.leader.election.enable"
+	for _, m := range []map[string]string{t.configs, b.bcfg.self, b.bcfg.defaults} {
+		if v, ok := m[key]; ok {
+			return strings.EqualFold(strings.TrimSpace(v), "true")
+		}
+	}
+	return b.opt.Config != nil && b.opt.Config.TopicDefaults.UncleanLeaderElection
 }
 
 // controlWriteParallel bounds the partition states the controller writes

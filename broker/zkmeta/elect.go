@@ -119,6 +119,9 @@ func (b *backend) electOne(typ int8, topic string, p int32, replicas []int32, li
 		kind := "preferred"
 		if typ == metadata.ElectUnclean {
 			kind = "unclean"
+			if !slices.Contains(z.ISR, next.Leader) {
+				b.uncleanElections.Add(1)
+			}
 		}
 		b.log.Info().Str("topic", topic).Int32("partition", p).Str("election", kind).Int32("old_leader", z.Leader).
 			Int32("leader", next.Leader).Int32("leader_epoch", next.LeaderEpoch).Ints32("isr", next.ISR).Msg("leader elected on request")

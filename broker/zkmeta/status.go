@@ -17,7 +17,7 @@ func (b *backend) Status() metadata.Status {
 		b.mu.Unlock()
 		b.lastCtrl.Store(ctrl)
 	}
-	st := metadata.Status{Controller: ctrl, LeaderElections: b.elections.Load(), ZooKeeper: "StateDisconnected"}
+	st := metadata.Status{Controller: ctrl, LeaderElections: b.elections.Load(), UncleanLeaderElections: b.uncleanElections.Load(), ZooKeeper: "StateDisconnected"}
 	if b.conn != nil {
 		s := b.conn.State()
 		st.ZooKeeper = s.String()

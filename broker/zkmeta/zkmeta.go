@@ -95,7 +95,10 @@ type backend struct {
 	prefetched map[string]getResult
 	quotas     quotaCache    // quotas.go
 	elections  atomic.Uint64 // leaders changed by this broker as controller (status.go)
-	lastCtrl   atomic.Bool   // isController as Status last read it
+	// uncleanElections counts leaders elected from outside the ISR
+	// (status.go).
+	uncleanElections atomic.Uint64
+	lastCtrl         atomic.Bool // isController as Status last read it
 }
 
 type liveBroker struct {
