@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"cmp"
 	"encoding/json"
 	"math"
 	"slices"
@@ -56,6 +57,12 @@ type producerState struct {
 	producers map[int64]*producerEntry
 	// open counts producers with an open transaction.
 	open int
+	// openq lists open transactions by first offset, the oldest first,
+	// so that the first unstable offset is found without looking at
+	// every producer (Kafka's ongoingTxns). An entry whose producer no
+	// longer has that transaction open is stale: dropped from the front
+	// as it is met, and from the rest when they outnumber the open ones.
+	openq []openTxn
 	// aborted lists aborted transactions in marker order, for
 	// read_committed fetches.
 	aborted []abortedTxn
@@ -65,6 +72,24 @@ type producerState struct {
 	// ended are transactions whose marker was written, until the high
 	// watermark is known to have passed it (unreplicated).
 	ended []endedTxn
+}
+
+// openTxn is an open transaction's first offset and producer.
+type openTxn struct{ first, pid int64 }
+
+// stale reports whether t no longer stands for an open transaction.
+func (ps *producerState) stale(t openTxn) bool {
+	e := ps.producers[t.pid]
+	return e == nil || e.TxnFirstOffset != t.first
+}
+
+// opened notes a transaction opened at first, after every other.
+func (ps *producerState) opened(pid, first int64) {
+	ps.open++
+	ps.openq = append(ps.openq, openTxn{first, pid})
+	if len(ps.openq) > 2*ps.open+64 {
+		ps.openq = slices.DeleteFunc(ps.openq, ps.stale)
+	}
 }
 
 // endedTxn is a transaction's first offset and its marker's offset.
@@ -166,7 +191,7 @@ func (ps *producerState) record(h *records.Header, first int64, now time.Time) {
 	}
 	if h.IsTransactional() && !h.IsControl() && e.TxnFirstOffset < 0 {
 		e.TxnFirstOffset = first
-		ps.open++
+		ps.opened(h.ProducerID, first)
 	}
 	if h.IsTransactional() {
 		delete(ps.verifying, h.ProducerID) // the open transaction stands for it now
@@ -250,29 +275,30 @@ func (ps *producerState) trimBelow(logStart int64) {
 	for i := range ps.ended {
 		ps.ended[i].First = max(ps.ended[i].First, logStart)
 	}
-	if ps.open == 0 {
-		return
-	}
-	for _, e := range ps.producers {
-		if e.TxnFirstOffset >= 0 && e.TxnFirstOffset < logStart {
-			e.TxnFirstOffset = logStart
+	for i := range ps.openq {
+		t := &ps.openq[i]
+		if t.first >= logStart {
+			break // the rest start later
 		}
+		if !ps.stale(*t) {
+			ps.producers[t.pid].TxnFirstOffset = logStart
+		}
+		t.first = logStart
 	}
 }
 
 // firstUnstable returns the smallest first offset of an open transaction,
 // or -1 if none is open.
 func (ps *producerState) firstUnstable() int64 {
-	lso := int64(-1)
-	if ps.open == 0 {
-		return lso
+	i := 0
+	for i < len(ps.openq) && ps.stale(ps.openq[i]) {
+		i++
 	}
-	for _, e := range ps.producers {
-		if e.TxnFirstOffset >= 0 && (lso < 0 || e.TxnFirstOffset < lso) {
-			lso = e.TxnFirstOffset
-		}
+	ps.openq = ps.openq[i:] // the array is reclaimed when append moves it
+	if len(ps.openq) == 0 {
+		return -1
 	}
-	return lso
+	return ps.openq[0].first
 }
 
 // unreplicated drops the ended transactions whose marker is below hw and
@@ -307,7 +333,7 @@ func (ps *producerState) expire(cutoff time.Time) {
 // log was truncated under the state.
 func (ps *producerState) rebuildAfterTruncate(lg *storage.Log, now time.Time) error {
 	lg.DeleteSnapshots()
-	ps.producers, ps.open, ps.aborted, ps.ended = make(map[int64]*producerEntry), 0, nil, nil
+	ps.producers, ps.open, ps.openq, ps.aborted, ps.ended = make(map[int64]*producerEntry), 0, nil, nil, nil
 	return ps.rebuild(lg, now)
 }
 
@@ -344,8 +370,10 @@ func (ps *producerState) rebuild(lg *storage.Log, now time.Time) error {
 				ps.producers[e.ID] = e
 				if e.TxnFirstOffset >= 0 {
 					ps.open++
+					ps.openq = append(ps.openq, openTxn{e.TxnFirstOffset, e.ID})
 				}
 			}
+			slices.SortFunc(ps.openq, func(a, b openTxn) int { return cmp.Compare(a.first, b.first) })
 			ps.aborted = s.Aborted
 			from = max(off, from)
 		}

@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -110,5 +113,97 @@ func TestLastStableOffsetWaitsForTheMarkerToReplicate(t *testing.T) {
 	p.hw.Store(14)
 	if got := p.LastStableOffset(); got != 14 {
 		t.Fatalf("last stable offset %d once the commit replicated, want 14", got)
+	}
+}
+
+// bruteFirstUnstable is the smallest first offset of an open transaction,
+// looked up in every producer.
+func bruteFirstUnstable(ps *producerState) int64 {
+	lso := int64(-1)
+	for _, e := range ps.producers {
+		if e.TxnFirstOffset >= 0 && (lso < 0 || e.TxnFirstOffset < lso) {
+			lso = e.TxnFirstOffset
+		}
+	}
+	return lso
+}
+
+// The first unstable offset, kept by a queue of open transactions, is
+// always the smallest first offset of an open one, through opens, commits,
+// aborts, producers reopening, expiry, log start moves and a reload from a
+// snapshot; and the queue stays bounded by the open transactions.
+func TestFirstUnstableMatchesEveryProducer(t *testing.T) {
+	now := time.Now()
+	ps := newProducerState()
+	rng := rand.New(rand.NewPCG(1, 2))
+	off, start := int64(0), int64(0)
+	seq := map[int64]int32{}
+	for step := range 20000 {
+		pid := rng.Int64N(300)
+		switch r := rng.IntN(100); {
+		case r < 55:
+			ps.record(hdr(pid, seq[pid], 1, true), off, now)
+			seq[pid]++
+			off++
+		case r < 90:
+			ps.endTxn(pid, 0, r < 75, 0, off, now.UnixMilli(), now)
+			off++
+		case r < 95:
+			start = min(off, start+rng.Int64N(40))
+			ps.trimBelow(start)
+		case r < 97:
+			ps.expire(now) // only producers with nothing open go
+			seq = map[int64]int32{}
+			for id := range ps.producers {
+				seq[id] = ps.producers[id].lastSeq() + 1
+			}
+		default:
+			// Reload: the open transactions come back from the
+			// snapshot's producers.
+			re := newProducerState()
+			for id, e := range ps.producers {
+				c := *e
+				re.producers[id] = &c
+				if c.TxnFirstOffset >= 0 {
+					re.open++
+					re.openq = append(re.openq, openTxn{c.TxnFirstOffset, id})
+				}
+			}
+			slices.SortFunc(re.openq, func(a, b openTxn) int { return cmp.Compare(a.first, b.first) })
+			ps = re
+		}
+		if got, want := ps.firstUnstable(), bruteFirstUnstable(ps); got != want {
+			t.Fatalf("step %d: first unstable %d, want %d", step, got, want)
+		}
+		if len(ps.openq) > 2*ps.open+64 {
+			t.Fatalf("step %d: %d queued for %d open transactions", step, len(ps.openq), ps.open)
+		}
+	}
+}
+
+// BenchmarkTxnAppendManyProducers is a transactional append and the first
+// unstable offset it updates, with 100,000 idle producers in the partition
+// (they used to be scanned on every transactional append).
+func BenchmarkTxnAppendManyProducers(b *testing.B) {
+	now := time.Now()
+	ps := newProducerState()
+	for pid := range int64(100000) {
+		ps.record(hdr(pid, 0, 1, false), pid, now)
+	}
+	off := int64(100000)
+	const txnPid = 1 << 40
+	var seq int32
+	b.ReportAllocs()
+	for b.Loop() {
+		ps.record(hdr(txnPid, seq, 1, true), off, now)
+		seq++
+		off++
+		if ps.firstUnstable() < 0 {
+			b.Fatal("no open transaction")
+		}
+		ps.endTxn(txnPid, 0, true, 0, off, now.UnixMilli(), now)
+		off++
+		ps.firstUnstable()
+		ps.ended = ps.ended[:0]
 	}
 }
