@@ -473,6 +473,9 @@ func (p *Partition) appendAsFollower(epoch int32, data []byte, leaderHW, leaderS
 	appended, err := appendCopied(p.log, data, func(h *records.Header, batch []byte) {
 		p.producer.replay(h, batch, now)
 	})
+	if err == nil {
+		p.snapshotIfRolledLocked()
+	}
 	p.refreshUnstableLocked()
 	leo := p.log.NextOffset()
 	p.leo.Store(leo)
@@ -609,7 +612,7 @@ func (p *Partition) truncateLocked(off int64) error {
 		return err
 	}
 	p.noteTruncatedLocked(off)
-	if err := p.producer.rebuildAfterTruncate(p.log, p.b.now()); err != nil {
+	if err := p.rebuildProducersLocked(false); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("rebuilding producer state after truncation")
 	}
 	p.refreshUnstableLocked()
@@ -640,7 +643,7 @@ func (p *Partition) resetAsFollower(epoch int32, start, end int64) error {
 			return err
 		}
 		p.noteTruncatedLocked(leo)
-		if err := p.producer.rebuildAfterTruncate(p.log, p.b.now()); err != nil {
+		if err := p.rebuildProducersLocked(true); err != nil {
 			return err
 		}
 		p.refreshUnstableLocked()

@@ -63,6 +63,15 @@ type Partition struct {
 	// move is the replica's move to another log dir under way, if any
 	// (logdir_move.go).
 	move *logMove
+	// snapBase is the active segment's base offset when the producer
+	// state was last snapshotted (producer_snapshot.go).
+	snapBase int64
+
+	// snapMu serializes the producer snapshot files' writes (in the
+	// background) and deletions (by truncations, under mu); snapGen,
+	// moved by truncations, voids the writes taken before them.
+	snapMu  sync.Mutex
+	snapGen atomic.Uint64
 
 	waitMu  sync.Mutex
 	waiters map[chan struct{}]struct{}
@@ -256,6 +265,7 @@ func (p *Partition) openLogLocked() error {
 		return nil
 	}
 	p.log, p.dir = lg, dir
+	p.snapBase = lg.ActiveBase()
 	p.producer = newProducerState()
 	if err := p.producer.rebuild(lg, p.b.now()); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Msg("rebuilding producer state")
@@ -339,14 +349,16 @@ func (p *Partition) checkpoint(final bool) (storage.Checkpoint, *storage.Dir, bo
 }
 
 // snapshotProducers persists the producer state (on shutdown) so start-up
-// need not replay the whole log.
+// need not replay the log.
 func (p *Partition) snapshotProducers() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.log == nil || p.producer == nil || p.closed {
 		return
 	}
-	if err := p.producer.writeSnapshot(p.log); err != nil {
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	if err := p.producer.snapshotAt(p.log, p.log.NextOffset()).write(p.log); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("writing producer snapshot")
 	}
 }

@@ -237,6 +237,7 @@ func (p *Partition) appendBatches(pb *preparedBatches, acks int16, leaderEpoch i
 			p.refreshUnstableLocked()
 		}
 	}
+	p.snapshotIfRolledLocked()
 	res.Base, res.Last, res.LogStart = ai.First, ai.Last, p.log.StartOffset()
 	p.advanceLocked(ai.Last + 1)
 	return res, nil
@@ -329,6 +330,7 @@ func (p *Partition) appendMarker(pid int64, epoch int16, commit bool, coordinato
 		return -1, fmt.Errorf("append marker to %s: %w", p.tp, err)
 	}
 	p.producer.endTxn(pid, epoch, commit, coordinatorEpoch, ai.First, h.MaxTimestamp, now)
+	p.snapshotIfRolledLocked()
 	p.refreshUnstableLocked()
 	p.advanceLocked(ai.Last + 1)
 	return ai.Last, nil

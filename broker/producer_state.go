@@ -329,10 +329,15 @@ func (ps *producerState) expire(cutoff time.Time) {
 	ps.expireVerifications(c)
 }
 
-// rebuildAfterTruncate forgets everything and replays the log, after the
-// log was truncated under the state.
-func (ps *producerState) rebuildAfterTruncate(lg *storage.Log, now time.Time) error {
-	lg.DeleteSnapshots()
+// rebuildAfterTruncate forgets everything and rebuilds from the newest
+// snapshot at or below the log's new end, after the log was truncated
+// under the state; with all, after the log was emptied, from nothing.
+func (ps *producerState) rebuildAfterTruncate(lg *storage.Log, now time.Time, all bool) error {
+	if all {
+		lg.DeleteSnapshots()
+	} else {
+		lg.DeleteSnapshotsAfter(lg.NextOffset())
+	}
 	ps.producers, ps.open, ps.openq, ps.aborted, ps.ended = make(map[int64]*producerEntry), 0, nil, nil, nil
 	return ps.rebuild(lg, now)
 }
@@ -345,13 +350,22 @@ type snapshot struct {
 	Aborted   []abortedTxn     `json:"aborted"`
 }
 
-// writeSnapshot persists the state as of the log end.
-func (ps *producerState) writeSnapshot(lg *storage.Log) error {
+// snapshotAt copies the state, which must be the state as of offset (every
+// batch below it applied, none above), to be written by write without the
+// partition's lock.
+func (ps *producerState) snapshotAt(lg *storage.Log, offset int64) *snapshot {
 	ps.trimAborted(lg.StartOffset())
-	s := snapshot{Offset: lg.NextOffset(), Aborted: ps.aborted}
+	s := &snapshot{Offset: offset, Aborted: slices.Clone(ps.aborted), Producers: make([]*producerEntry, 0, len(ps.producers))}
 	for _, e := range ps.producers {
-		s.Producers = append(s.Producers, e)
+		c := *e
+		c.Batches = slices.Clone(e.Batches)
+		s.Producers = append(s.Producers, &c)
 	}
+	return s
+}
+
+// write persists a snapshot.
+func (s *snapshot) write(lg *storage.Log) error {
 	sort.Slice(s.Producers, func(i, j int) bool { return s.Producers[i].ID < s.Producers[j].ID })
 	data, err := json.Marshal(s)
 	if err != nil {

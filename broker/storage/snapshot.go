@@ -11,8 +11,13 @@ import (
 
 // Producer state snapshots: "<20-digit offset>.snapshot" in the partition
 // directory holds the producer state as of that log offset, in a format the
-// caller owns. Only the newest is kept.
+// caller owns. The newest snapshotsKept are kept: the caller writes one
+// when a segment rolls, so that a restart after a crash, or a truncation of
+// the log's tail, replays the log from the newest snapshot at or below its
+// end rather than from its start (Kafka keeps one per segment).
 const snapshotExt = ".snapshot"
+
+const snapshotsKept = 3
 
 func (l *Log) snapshotPath(offset int64) string {
 	return filepath.Join(l.dir, fmt.Sprintf("%020d%s", offset, snapshotExt))
@@ -43,17 +48,35 @@ func snapshotOffsets(ents []os.DirEntry) []int64 {
 }
 
 // WriteSnapshot stores a producer state snapshot taken at offset and
-// removes older ones.
+// removes all but the newest snapshotsKept. The caller serializes calls
+// for one log, and with DeleteSnapshotsAfter.
 func (l *Log) WriteSnapshot(offset int64, data []byte) error {
 	if err := writeFileAtomic(l.fs, l.snapshotPath(offset), data); err != nil {
 		return err
 	}
-	for _, old := range l.listSnapshots() {
-		if old < offset {
-			l.fs.Remove(l.snapshotPath(old))
-		}
+	snaps := l.listSnapshots()
+	for _, old := range snaps[:max(len(snaps)-snapshotsKept, 0)] {
+		l.fs.Remove(l.snapshotPath(old))
 	}
 	return nil
+}
+
+// DeleteSnapshotsAfter removes the snapshots taken after offset (they
+// describe a tail the log no longer has).
+func (l *Log) DeleteSnapshotsAfter(offset int64) {
+	for _, s := range l.listSnapshots() {
+		if s > offset {
+			l.fs.Remove(l.snapshotPath(s))
+		}
+	}
+}
+
+// ActiveBase is the base offset of the active segment: it changes when
+// the log rolls.
+func (l *Log) ActiveBase() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.segments[len(l.segments)-1].base
 }
 
 // LatestSnapshot returns the newest snapshot at or below the log end,

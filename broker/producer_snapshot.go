@@ -1,0 +1,51 @@
+package broker
+
+import (
+	"errors"
+	"io/fs"
+)
+
+// Producer state snapshots. Start-up and a truncation of the log's tail
+// rebuild the producer state from the newest snapshot at or below the
+// log's end and replay only the batches after it. A clean shutdown
+// snapshots every partition at its end; a snapshot is also taken whenever
+// the log rolls a segment, as Kafka's UnifiedLog.roll does, so that after
+// a crash or a follower's truncation the replay is about one segment, not
+// the whole log (which held the partition's lock for as long as it took
+// to read the log).
+
+// snapshotIfRolledLocked, after an append the producer state has taken in,
+// snapshots the state as of the log's end if the log rolled since the
+// last snapshot. The state is copied here; it is encoded and written in
+// the background, unless a truncation came in between.
+func (p *Partition) snapshotIfRolledLocked() {
+	if p.log == nil || p.producer == nil {
+		return
+	}
+	base := p.log.ActiveBase()
+	if base == p.snapBase {
+		return
+	}
+	p.snapBase = base
+	s := p.producer.snapshotAt(p.log, p.log.NextOffset())
+	lg, gen := p.log, p.snapGen.Load()
+	p.b.spawn(func() {
+		p.snapMu.Lock()
+		defer p.snapMu.Unlock()
+		if p.snapGen.Load() != gen {
+			return // the log was truncated since: the snapshot may be past its end
+		}
+		if err := s.write(lg); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Int64("offset", s.Offset).Msg("writing producer snapshot")
+		}
+	})
+}
+
+// rebuildProducersLocked rebuilds the producer state after the log was
+// truncated (all: emptied), voiding the snapshot writes under way.
+func (p *Partition) rebuildProducersLocked(all bool) error {
+	p.snapGen.Add(1)
+	p.snapMu.Lock()
+	defer p.snapMu.Unlock()
+	return p.producer.rebuildAfterTruncate(p.log, p.b.now(), all)
+}
