@@ -204,6 +204,9 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 			}
 			if err != nil {
 				anyErr = true
+				// No offsets with an error, OFFSET_OUT_OF_RANGE included
+				// (Kafka's createLogReadResult): -1, unknown.
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 				sp.ErrorCode = ErrorCode(fs.b.log, err)
 				if sp.ErrorCode == kerr.KafkaStorageError.Code && fs.version <= 5 {
 					// Kafka's maybeDownConvertStorageError: such a

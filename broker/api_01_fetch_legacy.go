@@ -146,6 +146,7 @@ func (lf *legacyFetch) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, 
 			}
 			if err != nil {
 				anyErr = true
+				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1 // as in v4+
 				sp.ErrorCode = lf.errorCode(err)
 			}
 			total += len(sp.RecordBatches)

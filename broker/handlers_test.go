@@ -149,8 +149,8 @@ func TestDeleteRecords(t *testing.T) {
 	if p := del("t", 2); p.ErrorCode != 0 || p.LowWatermark != 2 {
 		t.Fatalf("delete below 2: low watermark %d (%v)", p.LowWatermark, kerr.ErrorForCode(p.ErrorCode))
 	}
-	if p := tb.call(fetchReq("t", 0, 1, 1<<20)).(*kmsg.FetchResponse).Topics[0].Partitions[0]; p.ErrorCode != kerr.OffsetOutOfRange.Code || p.LogStartOffset != 2 {
-		t.Errorf("fetch below the new log start: %v, log start %d", kerr.ErrorForCode(p.ErrorCode), p.LogStartOffset)
+	if p := tb.call(fetchReq("t", 0, 1, 1<<20)).(*kmsg.FetchResponse).Topics[0].Partitions[0]; p.ErrorCode != kerr.OffsetOutOfRange.Code || p.LogStartOffset != -1 {
+		t.Errorf("fetch below the new log start: %v, log start %d (want -1: an error carries no offsets, as in Kafka)", kerr.ErrorForCode(p.ErrorCode), p.LogStartOffset)
 	}
 	if p := del("t", -1); p.ErrorCode != 0 || p.LowWatermark != 3 {
 		t.Errorf("delete up to the high watermark: low watermark %d (%v)", p.LowWatermark, kerr.ErrorForCode(p.ErrorCode))
