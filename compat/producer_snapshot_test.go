@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,32 +50,12 @@ func TestProducerSnapshotsAtRollSurviveKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	adm := kadm.NewClient(cl)
-	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": kmsg.StringPtr("4096")}, topic); err != nil {
-		cl.Close()
+	_, err = kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": kmsg.StringPtr("4096")}, topic)
+	cl.Close()
+	if err != nil {
 		t.Fatal(err)
 	}
-	td, err := adm.ListTopics(ctx, topic)
-	if err == nil {
-		err = td.Error()
-	}
-	if err != nil {
-		cl.Close()
-		t.Fatalf("metadata of %s: %v", topic, err)
-	}
-	topicID := [16]byte(td[topic].ID)
-	ireq := kmsg.NewPtrInitProducerIDRequest()
-	ireq.TransactionTimeoutMillis = math.MaxInt32
-	ireq.ProducerID, ireq.ProducerEpoch = -1, -1
-	iresp, err := ireq.RequestWith(ctx, cl)
-	cl.Close()
-	if err == nil {
-		err = kerr.ErrorForCode(iresp.ErrorCode)
-	}
-	if err != nil {
-		t.Fatalf("InitProducerId: %v", err)
-	}
-	pid, epoch := iresp.ProducerID, iresp.ProducerEpoch
+	topicID, pid, epoch := tcIdempotentProducer(t, ctx, b.Addr, topic)
 
 	check := func(what string, batch []byte, want int64) {
 		t.Helper()

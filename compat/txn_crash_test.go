@@ -254,31 +254,7 @@ func TestTxnCrashIdempotentDuplicateAfterKill9(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
-	if err == nil {
-		err = td.Error()
-	}
-	if err != nil {
-		cl.Close()
-		t.Fatalf("metadata of %s: %v", topic, err)
-	}
-	topicID := [16]byte(td[topic].ID)
-	ireq := kmsg.NewPtrInitProducerIDRequest()
-	ireq.TransactionTimeoutMillis = math.MaxInt32
-	ireq.ProducerID, ireq.ProducerEpoch = -1, -1
-	iresp, err := ireq.RequestWith(ctx, cl)
-	cl.Close()
-	if err == nil {
-		err = kerr.ErrorForCode(iresp.ErrorCode)
-	}
-	if err != nil {
-		t.Fatalf("InitProducerId: %v", err)
-	}
-	pid, epoch := iresp.ProducerID, iresp.ProducerEpoch
+	topicID, pid, epoch := tcIdempotentProducer(t, ctx, b.Addr, topic)
 	t.Logf("producer id %d epoch %d", pid, epoch)
 
 	// check sends batch and wants no error at offset want.
@@ -323,6 +299,35 @@ func TestTxnCrashIdempotentDuplicateAfterKill9(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("log after duplicates across kill -9: %v, want %v", got, want)
 	}
+}
+
+// tcIdempotentProducer returns topic's id and a new idempotent producer
+// id and epoch (InitProducerId without a transactional id).
+func tcIdempotentProducer(t *testing.T, ctx context.Context, addr, topic string) (topicID [16]byte, pid int64, epoch int16) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	td, err := kadm.NewClient(cl).ListTopics(ctx, topic)
+	if err == nil {
+		err = td.Error()
+	}
+	if err != nil {
+		t.Fatalf("metadata of %s: %v", topic, err)
+	}
+	ireq := kmsg.NewPtrInitProducerIDRequest()
+	ireq.TransactionTimeoutMillis = math.MaxInt32
+	ireq.ProducerID, ireq.ProducerEpoch = -1, -1
+	iresp, err := ireq.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(iresp.ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("InitProducerId: %v", err)
+	}
+	return [16]byte(td[topic].ID), iresp.ProducerID, iresp.ProducerEpoch
 }
 
 // tcWaitServing waits until a one-partition topic answers

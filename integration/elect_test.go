@@ -67,17 +67,24 @@ func bounceLeader(t *testing.T, c *cluster, topic string, written int) (killed, 
 // produce writes n records to topic with acks=all.
 func produce(t *testing.T, c *cluster, topic string, n int) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprint(i))})
+	}
+	produceRecords(t, c, topic, recs)
+}
+
+// produceRecords writes recs to topic with acks=all (opts add to the
+// client's, kgo.ManualPartitioner to write to the records' partitions).
+func produceRecords(t *testing.T, c *cluster, topic string, recs []*kgo.Record, opts ...kgo.Opt) {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks())}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var recs []*kgo.Record
-	for i := range n {
-		recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprint(i))})
-	}
 	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 		t.Fatalf("producing to %s: %v", topic, err)
 	}

@@ -14,21 +14,11 @@ import (
 // produceValues writes values to partition 0 of topic with acks=all.
 func produceValues(t *testing.T, c *cluster, topic string, values ...string) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	var recs []*kgo.Record
 	for _, v := range values {
 		recs = append(recs, &kgo.Record{Value: []byte(v), Partition: 0})
 	}
-	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("producing to %s-0: %v", topic, err)
-	}
+	produceRecords(t, c, topic, recs, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 }
 
 // unclean.leader.election.enable, set on a topic whose in-sync replicas
