@@ -30,6 +30,15 @@ package broker
 // more partitions). A consumer's session is evictable once two minutes
 // old; a follower's only by a follower, under the same rule. (Kafka
 // evaluates a session's age when it is last used; Gregor when evicting.)
+//
+// The partitions all sessions hold are bounded too (sessionPartitionsMax;
+// Kafka bounds only the sessions): a client may name any partitions,
+// unknown ones included, and each costs memory for as long as its session
+// lives. A full fetch that would exceed it gets no session (only stale
+// sessions are evicted to make room: a large session must not push out
+// the smaller ones already working); an incremental fetch that would grow
+// past it closes its session and is answered in full with session id 0,
+// which tells the client to start a new one (FetchSessionHandler).
 
 import (
 	"container/list"
@@ -48,6 +57,10 @@ const (
 	sessionInitialEpoch int32 = 0
 	// sessionEvictAfter is Kafka's MIN_INCREMENTAL_FETCH_SESSION_EVICTION_MS.
 	sessionEvictAfter = 2 * time.Minute
+	// sessionPartitionsMax bounds the partitions of all cached sessions
+	// (at a few hundred bytes each, about 100 MB); far more than the
+	// partitions a broker leads and follows, times the consumers of each.
+	sessionPartitionsMax = 250_000
 )
 
 // nextSessionEpoch is FetchMetadata.nextEpoch.
@@ -125,10 +138,21 @@ type fetchSessions struct {
 	mu sync.Mutex
 	// guarded by mu:
 	byID map[int32]*fetchSession
+	// partitions is the partitions the sessions hold, at most
+	// maxPartitions but for an incremental fetch under way.
+	partitions, maxPartitions int
 }
 
 func newFetchSessions(slots func() int, now func() time.Time) *fetchSessions {
-	return &fetchSessions{slots: slots, now: now, byID: make(map[int32]*fetchSession)}
+	return &fetchSessions{slots: slots, now: now, byID: make(map[int32]*fetchSession), maxPartitions: sessionPartitionsMax}
+}
+
+// dropLocked removes a session from the cache.
+func (c *fetchSessions) dropLocked(s *fetchSession) {
+	s.mu.Lock()
+	c.partitions -= s.order.Len()
+	s.mu.Unlock()
+	delete(c.byID, s.id)
 }
 
 // Len is the number of sessions cached.
@@ -221,10 +245,23 @@ func (c *fetchSessions) open(r *kmsg.FetchRequest, version int16, follower bool)
 	if s.topicIDs != sf.topicIDs {
 		return nil, nil, kerr.FetchSessionTopicIDError.Code
 	}
+	before := s.order.Len()
 	s.updateLocked(r, sf.topicIDs)
-	if s.order.Len() == 0 {
+	after := s.order.Len()
+	c.partitions += after - before
+	if after == 0 {
 		delete(c.byID, s.id)
 		return r, sf, 0
+	}
+	if after > before && c.partitions > c.maxPartitions {
+		// Grown past the cache's bound: answered in full, without the
+		// session, which closes.
+		sf.sess = s
+		eff := sf.requestLocked(r)
+		c.partitions -= after
+		delete(c.byID, s.id)
+		sf.sess, sf.parts, sf.sent, sf.bufs = nil, nil, nil, nil
+		return eff, sf, 0
 	}
 	s.lastUsed = c.now()
 	s.epoch = nextSessionEpoch(s.epoch)
@@ -302,7 +339,9 @@ func (sf *sessionFetch) requestLocked(r *kmsg.FetchRequest) *kmsg.FetchRequest {
 // remove closes a session.
 func (c *fetchSessions) remove(id int32) {
 	c.mu.Lock()
-	delete(c.byID, id)
+	if s := c.byID[id]; s != nil {
+		c.dropLocked(s)
+	}
 	c.mu.Unlock()
 }
 
@@ -378,8 +417,13 @@ func (c *fetchSessions) create(sf *sessionFetch, r *kmsg.FetchRequest, resp *kms
 	defer c.mu.Unlock()
 	size := len(sf.kept)
 	slots := c.slots()
-	if slots <= 0 || len(c.byID) >= slots && !c.evictLocked(sf.privileged, size, now) {
+	if slots <= 0 || size > c.maxPartitions || len(c.byID) >= slots && !c.evictLocked(sf.privileged, size, now) {
 		return 0
+	}
+	for c.partitions+size > c.maxPartitions {
+		if !c.evictStaleLocked(now) {
+			return 0
+		}
 	}
 	s := &fetchSession{privileged: sf.privileged, topicIDs: sf.topicIDs, created: now, lastUsed: now,
 		epoch: nextSessionEpoch(sessionInitialEpoch), byKey: make(map[sessionKey]*list.Element, size)}
@@ -411,7 +455,28 @@ func (c *fetchSessions) create(sf *sessionFetch, r *kmsg.FetchRequest, resp *kms
 		}
 	}
 	c.byID[s.id] = s
+	c.partitions += s.order.Len()
 	return s.id
+}
+
+// evictStaleLocked evicts the least recently used session if it has not
+// been used for two minutes; it reports whether it did.
+func (c *fetchSessions) evictStaleLocked(now time.Time) bool {
+	var lru *fetchSession
+	var lruUsed time.Time
+	for _, s := range c.byID {
+		s.mu.Lock()
+		used := s.lastUsed
+		s.mu.Unlock()
+		if lru == nil || used.Before(lruUsed) {
+			lru, lruUsed = s, used
+		}
+	}
+	if lru == nil || now.Sub(lruUsed) <= sessionEvictAfter {
+		return false
+	}
+	c.dropLocked(lru)
+	return true
 }
 
 // evictLocked makes room for a new session of size partitions, as
@@ -439,7 +504,7 @@ func (c *fetchSessions) evictLocked(privileged bool, size int, now time.Time) bo
 		}
 	}
 	if now.Sub(lruUsed) > sessionEvictAfter {
-		delete(c.byID, lru.id) // stale
+		c.dropLocked(lru) // stale
 		return true
 	}
 	// The new session's key is (privileged, size, 0); it evicts the
@@ -447,7 +512,7 @@ func (c *fetchSessions) evictLocked(privileged bool, size int, now time.Time) bo
 	if victim == nil || lessEvictable(privileged, size, 0, victim.privileged, victimSize, victim.id) {
 		return false
 	}
-	delete(c.byID, victim.id)
+	c.dropLocked(victim)
 	return true
 }
 

@@ -387,3 +387,68 @@ func answeredCodes(r *kmsg.FetchResponse) []string {
 	}
 	return out
 }
+
+// The partitions all sessions hold are bounded: a full fetch that would
+// exceed the bound gets no session (the sessions already working stay;
+// a stale one makes room), and an incremental fetch that adds partitions
+// past it is read in full, with session id 0, and its session closes.
+func TestFetchSessionPartitionBound(t *testing.T) {
+	now := time.Unix(1000, 0)
+	c := newFetchSessions(func() int { return 10 }, func() time.Time { return now })
+	c.maxPartitions = 10
+	a := openAndCreate(t, c, 6, false)
+	if a == 0 || c.partitions != 6 {
+		t.Fatalf("first session %d holds %d partitions, want one with 6", a, c.partitions)
+	}
+	if id := openAndCreate(t, c, 11, true); id != 0 {
+		t.Fatal("a session larger than the bound was made")
+	}
+	if id := openAndCreate(t, c, 5, true); id != 0 || c.byID[a] == nil {
+		t.Fatalf("a session past the bound was made (%d), or evicted a working one", id)
+	}
+	b := openAndCreate(t, c, 4, false)
+	if b == 0 || c.partitions != 10 {
+		t.Fatalf("a session within the bound: %d, %d partitions held", b, c.partitions)
+	}
+
+	// Session a adds two partitions: 12 > 10. The fetch reads all eight
+	// of a's partitions without a session, and a is gone.
+	inc := sessionFetchReq(a, 1, 1<<20, "e", map[int32]int64{6: 0, 7: 0})
+	eff, sf, code := c.open(inc, 12, false)
+	if code != 0 || sf.kind != sessionless {
+		t.Fatalf("incremental past the bound: code %d kind %d, want a sessionless fetch", code, sf.kind)
+	}
+	n := 0
+	for _, rt := range eff.Topics {
+		n += len(rt.Partitions)
+	}
+	if n != 8 || c.byID[a] != nil || c.partitions != 4 {
+		t.Fatalf("read %d partitions, session a kept %v, %d partitions held; want 8, closed, 4", n, c.byID[a] != nil, c.partitions)
+	}
+	resp := kmsg.NewPtrFetchResponse()
+	c.finish(sf, eff, resp)
+	if resp.SessionID != 0 {
+		t.Fatalf("answered with session %d, want 0 (closed)", resp.SessionID)
+	}
+
+	// Room again for a new session; once b is stale, it makes room too.
+	if id := openAndCreate(t, c, 6, false); id == 0 || c.partitions != 10 {
+		t.Fatalf("a session within the bound after a closed: %d, %d held", id, c.partitions)
+	}
+	now = now.Add(sessionEvictAfter + time.Second)
+	for _, s := range c.byID {
+		if s.id != b {
+			s.lastUsed = now
+		}
+	}
+	if id := openAndCreate(t, c, 3, false); id == 0 || c.byID[b] != nil || c.partitions != 9 {
+		t.Fatalf("a stale session did not make room: new %d, b kept %v, %d held", id, c.byID[b] != nil, c.partitions)
+	}
+	// Closing a session returns its partitions.
+	for id := range c.byID {
+		c.remove(id)
+	}
+	if c.partitions != 0 {
+		t.Fatalf("%d partitions held with no session", c.partitions)
+	}
+}
