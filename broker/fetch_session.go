@@ -58,7 +58,7 @@ const (
 	// sessionEvictAfter is Kafka's MIN_INCREMENTAL_FETCH_SESSION_EVICTION_MS.
 	sessionEvictAfter = 2 * time.Minute
 	// sessionPartitionsMax bounds the partitions of all cached sessions
-	// (at a few hundred bytes each, about 100 MB); far more than the
+	// (a few hundred bytes each, so 100 to 150 MB); far more than the
 	// partitions a broker leads and follows, times the consumers of each.
 	sessionPartitionsMax = 250_000
 )
