@@ -9,6 +9,8 @@ package coordinator
 import (
 	"context"
 	"time"
+
+	"gregor/broker/records"
 )
 
 // abortTimedOut aborts transactions past their timeout.
@@ -35,7 +37,12 @@ func (c *txnCoordinator) abortTimedOut() {
 }
 
 // expireTxnIDs deletes ids with no transaction that have been idle longer
-// than transactional.id.expiration.ms.
+// than transactional.id.expiration.ms: per __transaction_state partition,
+// their tombstones go in batches of up to txnExpireBatchBytes of keys, one
+// write each (as Kafka's removeExpiredTransactionalIds appends a
+// partition's tombstones at once), so that a million idle ids expire in
+// seconds rather than a write and its replication each, which also held
+// up the timed-out transactions' aborts that share the timer.
 func (c *txnCoordinator) expireTxnIDs() {
 	if c.cfg.TxnIDExpiration <= 0 {
 		return
@@ -43,6 +50,18 @@ func (c *txnCoordinator) expireTxnIDs() {
 	cutoff := c.nowMs() - c.cfg.TxnIDExpiration.Milliseconds()
 	for _, s := range c.rt.Loaded() {
 		ts := s.Machine
+		var batch []*txnMeta
+		var recs []records.Record
+		size := 0
+		flush := func() {
+			if len(batch) > 0 {
+				c.expireBatch(ts, batch, recs)
+			}
+			for _, m := range batch {
+				m.release()
+			}
+			batch, recs, size = batch[:0], recs[:0], 0
+		}
 		for _, m := range ts.metas() {
 			if !m.tryClaim() {
 				continue
@@ -50,15 +69,40 @@ func (c *txnCoordinator) expireTxnIDs() {
 			switch m.d.state {
 			case txnEmpty, txnCompleteCommit, txnCompleteAbort:
 				if m.d.pid >= 0 && m.d.updatedMs < cutoff {
-					ctx, cancel := context.WithTimeout(ts.shard.Context(), 30*time.Second)
-					if err := c.persistTxn(ctx, ts, m.id, nil); err == nil {
-						ts.forget(m)
-						c.log.Info().Str("transactional_id", m.id).Msg("expired transactional id")
+					key := encodeTxnKey(m.id)
+					batch, recs = append(batch, m), append(recs, records.Record{Key: key})
+					if size += len(key); size >= txnExpireBatchBytes {
+						flush()
 					}
-					cancel()
+					continue
 				}
 			}
 			m.release()
 		}
+		flush()
 	}
+}
+
+// txnExpireBatchBytes bounds the keys of one batch of tombstones, well
+// under __transaction_state's message.max.bytes.
+const txnExpireBatchBytes = 256 << 10
+
+// expireBatch writes the tombstones of ids (claimed; recs their records)
+// and forgets them once the write is replicated.
+func (c *txnCoordinator) expireBatch(ts *txnShard, ids []*txnMeta, recs []records.Record) {
+	ctx, cancel := context.WithTimeout(ts.shard.Context(), txnWriteTimeout)
+	defer cancel()
+	w, err := ts.shard.Append(recs, -1, -1, c.nowMs())
+	if err == nil {
+		err = awaitWrite(ctx, w, txnWriteTimeout)
+	}
+	if err != nil {
+		c.log.Warn().Err(err).Int("ids", len(ids)).Int32("partition", ts.shard.Partition).Msg("writing expired transactional ids' tombstones; retried next round")
+		return
+	}
+	for _, m := range ids {
+		ts.forget(m)
+		c.log.Debug().Str("transactional_id", m.id).Msg("expired transactional id")
+	}
+	c.log.Info().Int("ids", len(ids)).Int32("partition", ts.shard.Partition).Msg("expired transactional ids")
 }
