@@ -8,33 +8,50 @@ package coordinator
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"gregor/broker/records"
 )
 
-// abortTimedOut aborts transactions past their timeout.
+// abortTimedOut aborts transactions past their timeout, up to
+// txnAbortParallel at once: an abort waits for its markers (up to
+// markerAttemptTime when a partition's leader is away), and one after the
+// other, many hanging transactions would hold back the last ones' aborts,
+// and the expiry after them, for as long as all those waits.
 func (c *txnCoordinator) abortTimedOut() {
 	now := c.nowMs()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, txnAbortParallel)
 	for _, s := range c.rt.Loaded() {
 		ts := s.Machine
 		for _, m := range ts.metas() {
 			if !m.tryClaim() {
 				continue
 			}
-			if m.d.state == txnOngoing && m.d.startMs >= 0 && now-m.d.startMs > int64(m.d.timeoutMs) {
-				c.log.Info().Str("transactional_id", m.id).Int64("producer_id", m.d.pid).Int16("producer_epoch", m.d.epoch).
-					Int32("timeout_ms", m.d.timeoutMs).Msg("aborting timed-out transaction")
+			if m.d.state != txnOngoing || m.d.startMs < 0 || now-m.d.startMs <= int64(m.d.timeoutMs) {
+				m.release()
+				continue
+			}
+			c.log.Info().Str("transactional_id", m.id).Int64("producer_id", m.d.pid).Int16("producer_epoch", m.d.epoch).
+				Int32("timeout_ms", m.d.timeoutMs).Msg("aborting timed-out transaction")
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { m.release(); <-sem; wg.Done() }()
 				ctx, cancel := context.WithTimeout(ts.shard.Context(), 30*time.Second)
+				defer cancel()
 				if err := c.endTxn(ctx, ts, m, false, true); err != nil {
 					c.log.Warn().Err(err).Str("transactional_id", m.id).Msg("aborting timed-out transaction")
 				}
-				cancel()
-			}
-			m.release()
+			}()
 		}
 	}
+	wg.Wait()
 }
+
+// txnAbortParallel bounds the timed-out transactions aborted at once.
+const txnAbortParallel = 32
 
 // expireTxnIDs deletes ids with no transaction that have been idle longer
 // than transactional.id.expiration.ms: per __transaction_state partition,

@@ -51,3 +51,42 @@ func TestTxnIDExpiryBatchesTombstones(t *testing.T) {
 		}
 	})
 }
+
+// Timed-out transactions are aborted concurrently: with every marker
+// write stuck (a leader that cannot replicate), eight aborts take one
+// marker attempt's time, not eight.
+func TestTxnTimedOutAbortsRunTogether(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		const n = 8
+		for i := range n {
+			id := fmt.Sprintf("hanging-%d", i)
+			pid, epoch, err := initTxn(t, c, id, -1, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.addToTxn(t.Context(), id, pid, epoch, true, []topicPartition{{"a", int32(i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(2 * time.Minute) // past their timeout (60 s)
+		h.mu.Lock()
+		h.blockMarkers = true
+		h.mu.Unlock()
+		start := time.Now()
+		c.abortTimedOut()
+		took := time.Since(start)
+		for i := range n {
+			if d := state(t, c, fmt.Sprintf("hanging-%d", i)); d.state != txnPrepareAbort {
+				t.Fatalf("hanging-%d after the timeout: state %v, want prepared to abort (markers retried in the background)", i, d.state)
+			}
+		}
+		if took >= 2*markerAttemptTime {
+			t.Fatalf("%d aborts with stuck markers took %v, want about one marker attempt (%v)", n, took, markerAttemptTime)
+		}
+		h.mu.Lock()
+		h.blockMarkers = false
+		h.mu.Unlock()
+	})
+}

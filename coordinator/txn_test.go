@@ -23,6 +23,9 @@ type txnTestHost struct {
 	logs        map[topicPartition][][]byte
 	markers     []txnTestMarker
 	failMarkers int // markers to fail before succeeding
+	// blockMarkers makes marker writes wait for their context, as for
+	// a leader that cannot replicate them.
+	blockMarkers bool
 	nextPid     int64
 	hold        chan struct{} // while set, writes wait for it to close
 	topics      map[string]testTopic
@@ -152,9 +155,15 @@ func (h *txnTestHost) TrimInternal(topic string, p int32, before int64) error {
 	h.logStart[tp] = max(h.logStart[tp], before)
 	return nil
 }
-func (h *txnTestHost) WriteTxnMarker(_ context.Context, topic string, p int32, pid int64, epoch int16, commit bool, _ int32) error {
+func (h *txnTestHost) WriteTxnMarker(ctx context.Context, topic string, p int32, pid int64, epoch int16, commit bool, _ int32) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.blockMarkers {
+		h.mu.Unlock()
+		<-ctx.Done()
+		h.mu.Lock()
+		return ctx.Err()
+	}
 	if h.failMarkers > 0 {
 		h.failMarkers--
 		return kerr.NotEnoughReplicas
