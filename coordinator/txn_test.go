@@ -26,11 +26,11 @@ type txnTestHost struct {
 	// blockMarkers makes marker writes wait for their context, as for
 	// a leader that cannot replicate them.
 	blockMarkers bool
-	nextPid     int64
-	hold        chan struct{} // while set, writes wait for it to close
-	topics      map[string]testTopic
-	nextTopic   int
-	logStart    map[topicPartition]int64
+	nextPid      int64
+	hold         chan struct{} // while set, writes wait for it to close
+	topics       map[string]testTopic
+	nextTopic    int
+	logStart     map[topicPartition]int64
 	// latest are LatestOffset's answers.
 	latest map[topicPartition]int64
 	// groupConfigs are GroupConfig's answers.
