@@ -26,12 +26,14 @@ package coordinator
 //	                                 expire
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"slices"
 	"sort"
 	"sync"
 	"time"
+	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -274,22 +276,55 @@ func (g *group) selectProtocol() string {
 	if len(cands) == 0 {
 		return ""
 	}
+	// Each member votes for its first candidate; the most votes win.
+	// On a tie Kafka's ClassicGroup.selectProtocol takes the first of a
+	// Java HashMap's iteration order: by bucket of the name's hash, then
+	// by first vote (members in join order here).
 	votes := make(map[string]int)
-	for _, m := range g.members {
+	var voted []string // in first-vote order
+	for _, m := range g.sortedMembers() {
 		for _, p := range m.protocols {
 			if slices.Contains(cands, p.name) {
+				if votes[p.name] == 0 {
+					voted = append(voted, p.name)
+				}
 				votes[p.name]++
 				break
 			}
 		}
 	}
-	best := cands[0]
-	for _, c := range cands {
+	buckets := javaHashMapBuckets(len(voted))
+	slices.SortStableFunc(voted, func(a, b string) int {
+		return cmp.Compare(javaHashMapIndex(a, buckets), javaHashMapIndex(b, buckets))
+	})
+	best := voted[0]
+	for _, c := range voted[1:] {
 		if votes[c] > votes[best] {
 			best = c
 		}
 	}
 	return best
+}
+
+// javaHashMapBuckets is the table size of a java.util.HashMap, created
+// with the default capacity, once n keys are in it.
+func javaHashMapBuckets(n int) int {
+	b := 16
+	for n > b*3/4 {
+		b *= 2
+	}
+	return b
+}
+
+// javaHashMapIndex is the bucket a String key falls in: String.hashCode
+// over its UTF-16 units, spread as HashMap.hash does.
+func javaHashMapIndex(s string, buckets int) int {
+	var h int32
+	for _, u := range utf16.Encode([]rune(s)) {
+		h = 31*h + int32(u)
+	}
+	spread := uint32(h) ^ uint32(h)>>16
+	return int(spread & uint32(buckets-1))
 }
 
 func (g *group) maxRebalanceTimeout() time.Duration {
