@@ -3,6 +3,8 @@ package broker
 import (
 	"errors"
 	"io/fs"
+
+	"gregor/broker/storage"
 )
 
 // Producer state snapshots. Start-up and a truncation of the log's tail
@@ -35,7 +37,7 @@ func (p *Partition) snapshotIfRolledLocked() {
 		if p.snapGen.Load() != gen {
 			return // the log was truncated since: the snapshot may be past its end
 		}
-		if err := s.write(lg); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := s.write(lg); err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, storage.ErrClosed) {
 			p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Int64("offset", s.Offset).Msg("writing producer snapshot")
 		}
 	})

@@ -105,6 +105,12 @@ type Log struct {
 	// openSnaps are the producer snapshots Open listed, answered once
 	// by listSnapshots (start-up lists each directory once).
 	openSnaps []int64
+
+	// snapMu orders snapshot writes (written in the background, without
+	// mu) with Delete: once snapGone is set, none lands in the directory,
+	// which a topic recreated under the same name may own by then.
+	snapMu   sync.Mutex
+	snapGone bool
 }
 
 // Open opens or creates the log in dir, recovering it as doc.go describes.
@@ -773,6 +779,9 @@ func (l *Log) Delete() error {
 	l.purgeRetiredLocked()
 	l.closeSegmentsLocked()
 	l.mu.Unlock()
+	l.snapMu.Lock()
+	l.snapGone = true
+	l.snapMu.Unlock()
 	return l.fs.RemoveAll(l.dir)
 }
 

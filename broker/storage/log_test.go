@@ -690,3 +690,29 @@ func TestTruncateToLogEndDropsEmptyEpoch(t *testing.T) {
 		t.Fatalf("leader-epoch-checkpoint is %q, want only epoch 0", data)
 	}
 }
+
+// A producer snapshot written after the log was deleted (a background
+// write that lost the race) does not land in the directory, which a topic
+// recreated under the same name may own by then.
+func TestSnapshotAfterDeleteRefused(t *testing.T) {
+	dir := t.TempDir() + "/t-0"
+	l, err := Open(OSFS{}, dir, Config{SegmentBytes: 1 << 20}, OpenOptions{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WriteSnapshot(0, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil { // the recreated topic's
+		t.Fatal(err)
+	}
+	if err := l.WriteSnapshot(5, []byte("{}")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("snapshot after delete: %v, want ErrClosed", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("the deleted log wrote %v into the directory", ents)
+	}
+}

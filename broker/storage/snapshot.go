@@ -51,6 +51,11 @@ func snapshotOffsets(ents []os.DirEntry) []int64 {
 // removes all but the newest snapshotsKept. The caller serializes calls
 // for one log, and with DeleteSnapshotsAfter.
 func (l *Log) WriteSnapshot(offset int64, data []byte) error {
+	l.snapMu.Lock()
+	defer l.snapMu.Unlock()
+	if l.snapGone {
+		return ErrClosed // deleted: the directory may be another log's now
+	}
 	if err := writeFileAtomic(l.fs, l.snapshotPath(offset), data); err != nil {
 		return err
 	}
