@@ -64,8 +64,11 @@ type Partition struct {
 	// (logdir_move.go).
 	move *logMove
 	// snapBase is the active segment's base offset when the producer
-	// state was last snapshotted (producer_snapshot.go).
-	snapBase int64
+	// state was last snapshotted (producer_snapshot.go); snapBusy is set
+	// while a snapshot is being written, snapAgain when the log rolled
+	// again meanwhile.
+	snapBase            int64
+	snapBusy, snapAgain bool
 
 	// snapMu serializes the producer snapshot files' writes (in the
 	// background) and deletions (by truncations, under mu); snapGen,
