@@ -64,6 +64,10 @@ type fetchState struct {
 	rangeBytes int
 	// sess is the fetch's use of a fetch session (fetch_session.go).
 	sess *sessionFetch
+	// seen sums up, as of the start of the last run, what the fetch's
+	// answer depends on (watermarks); a wake that changed none of it
+	// is not worth another run.
+	seen uint64
 }
 
 // fetchLimits caps a fetch's MaxBytes and MinBytes as Kafka's KafkaApis
@@ -179,6 +183,10 @@ func (fs *fetchState) authorize(req *protocol.Request) {
 func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, bool) {
 	budget := fs.maxBytes
 	anyErr, k := false, 0
+	fs.seen = fs.visible()
+	if fetchRunHook != nil {
+		fetchRunHook(fs)
+	}
 	fs.startRun(resp)
 	resp.Topics = make([]kmsg.FetchResponseTopic, 0, len(fs.r.Topics))
 	for i := range fs.r.Topics {
@@ -308,6 +316,51 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 	return nil
 }
 
+// fetchRunHook, if set (by tests), is called at the start of every run.
+var fetchRunHook func(*fetchState)
+
+// visible hashes what the fetch's partitions offer it: each one's log
+// start, leader epoch and leadership (and offline state), and how far it
+// may read: its end for a follower, its last stable offset for
+// read_committed (a high watermark moving inside an open transaction
+// gives such a consumer nothing), its high watermark otherwise. Any move
+// of these changes it; it does not change otherwise.
+func (fs *fetchState) visible() uint64 {
+	follower := fs.replicaID >= 0
+	committed := fs.r.IsolationLevel == readCommitted
+	h := uint64(14695981039346656037)
+	mix := func(v uint64) {
+		h ^= v
+		h *= 1099511628211
+		h ^= h >> 29
+	}
+	for _, p := range fs.parts {
+		if p == nil {
+			mix(0)
+			continue
+		}
+		if !committed {
+			mix(uint64(p.hw.Load()))
+		}
+		mix(uint64(p.start.Load()))
+		flags := uint64(uint32(p.epoch.Load()))
+		if p.leader.Load() {
+			flags |= 1 << 32
+		}
+		if p.offline.Load() {
+			flags |= 1 << 33
+		}
+		mix(flags)
+		if follower {
+			mix(uint64(p.leo.Load()))
+		}
+		if committed {
+			mix(uint64(p.LastStableOffset()))
+		}
+	}
+	return h
+}
+
 // fillLeader tells a client that hit a non-leader where the leader is
 // (v12+ CurrentLeader, KIP-951), and from v16, as Kafka, answering
 // NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, how to reach it (the
@@ -360,6 +413,13 @@ func (fs *fetchState) wait(ctx context.Context, last *protocol.Spliced) kmsg.Res
 	for {
 		select {
 		case <-wake:
+			if fs.visible() == fs.seen {
+				// Woken by what this fetch cannot see: a leader's
+				// append below its high watermark's move, or another
+				// waiter's business. Kafka's DelayedFetch re-checks
+				// offsets, not the log, too.
+				continue
+			}
 			r, bytes, errs := fs.run(fs.newResponse(last))
 			last.Release()
 			last = r
