@@ -29,15 +29,8 @@ func TestWaitingFetchIgnoresWhatItCannotSee(t *testing.T) {
 	}
 	t.Cleanup(func() { fetchRunHook = nil })
 
-	r := kmsg.NewPtrFetchRequest()
-	r.SetVersion(12)
-	r.ReplicaID, r.MaxBytes, r.MinBytes, r.MaxWaitMillis, r.IsolationLevel = -1, 1<<20, 1, 1000, readCommitted
-	rt := kmsg.NewFetchRequestTopic()
-	rt.Topic = "t"
-	rp := kmsg.NewFetchRequestTopicPartition()
-	rp.PartitionMaxBytes = 1 << 20
-	rt.Partitions = append(rt.Partitions, rp)
-	r.Topics = append(r.Topics, rt)
+	r := fetchReq("t", 0, 0, 1<<20)
+	r.MinBytes, r.MaxWaitMillis, r.IsolationLevel = 1, 1000, readCommitted
 	done := make(chan *kmsg.FetchResponse, 1)
 	reg := protocol.NewRegistry()
 	b.Register(reg)
