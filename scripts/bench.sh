@@ -20,7 +20,7 @@ if [ "${STEADY:-1}" != 0 ]; then
 	# small (256 MB) for most of a run's writes to go into reclaimed pages;
 	# too small to keep consume-1k's 200 MB cached, so produce only.
 	echo "== load: produce, gregor vs kfake, each in a 256 MB memory cgroup (medians of ${ROUNDS:-5} rounds)"
-	bin/gregor-bench compare -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" -memory-mb 256 -scenarios "${STEADY_SCENARIOS:-produce-1k-all,produce-100b-1}"
+	bin/gregor-bench compare -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" -memory-mb 256 -scenarios "${STEADY_SCENARIOS:-produce-1k-all,produce-100b-1,produce-100b-1-batches}"
 fi
 if [ "${SECURITY:-1}" != 0 ]; then
 	echo "== security: SASL_SSL (SCRAM-SHA-512) vs PLAINTEXT on one broker (medians of ${ROUNDS:-5} rounds)"

@@ -38,6 +38,7 @@ var scenarios = []scenario{
 	{"produce-100b-1", "produce 100 B records, acks=1, 3 partitions", func(ctx context.Context, addr string, d time.Duration) ([]metric, error) {
 		return produceLoad(ctx, addr, d, 100, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	}},
+	{"produce-100b-1-batches", "produce 100 B records, acks=1, 3 partitions, batches of 5,000 encoded once and sent through kgo's request API (the rate is the broker's, not the client's)", produceBatches},
 	{"consume-1k", "consume 1 KB records from the start of a 3-partition topic", consumeLoad},
 	{"e2e-10k", "end-to-end latency at 10k records/s, 100 B, acks=1", e2eLatency},
 	{"group-4", "join time of a 4-member group (100 ms heartbeats), then rebalance after one leaves", groupTimes},
