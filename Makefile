@@ -35,6 +35,9 @@ vet:
 
 test: deps vet
 	$(GO) test -count=1 -tags invariants -timeout 25m ./...
+	# A connection's reader, writer and deferred work under the race
+	# detector, many connections at once.
+	$(GO) test -race -count=1 -run 'TestMixedResponsesKeepOrder|TestPipelinedRequestsAnsweredInOrder|TestDeferredResponsesKeepOrder|TestReadyResponseNotHeldBehindDeferred' ./protocol
 	./scripts/compat-cluster.sh
 
 test-short: vet

@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -17,7 +19,9 @@ import (
 
 // BenchmarkConnThroughput pipelines requests over loopback, eight in
 // flight: produce frames of a size answered at once (request path), and
-// fetches answered with records of a size (response path).
+// fetches answered with records of a size (response path). The -serial
+// cases send one request at a time, as a client waiting for each answer
+// (a lingerless producer, a consumer's next fetch) does.
 func BenchmarkConnThroughput(b *testing.B) {
 	for _, tc := range []struct {
 		name      string
@@ -29,12 +33,15 @@ func BenchmarkConnThroughput(b *testing.B) {
 		// deferred answers from deferred work that goes about 12 KB
 		// deep in its stack, as a fetch that waited for data does.
 		deferred bool
+		// serial: one request in flight rather than eight.
+		serial bool
 	}{
-		{"produce-1KiB", 1 << 10, 0, false, 0, false}, {"produce-256KiB", 256 << 10, 0, false, 0, false}, {"produce-1MiB", 1 << 20, 0, false, 0, false}, {"produce-3MiB", 3 << 20, 0, false, 0, false},
-		{"fetch-1KiB", 0, 1 << 10, false, 0, false}, {"fetch-1MiB", 0, 1 << 20, false, 0, false},
-		{"fetch-1KiB-spliced", 0, 1 << 10, true, 32 << 10, false}, {"fetch-1MiB-sendfile", 0, 1 << 20, true, 32 << 10, false},
-		{"fetch-1MiB-spliced-read", 0, 1 << 20, true, 1 << 30, false},
-		{"fetch-1KiB-deferred", 0, 1 << 10, false, 0, true},
+		{name: "produce-1KiB-serial", req: 1 << 10, serial: true}, {name: "fetch-1KiB-serial", resp: 1 << 10, serial: true},
+		{"produce-1KiB", 1 << 10, 0, false, 0, false, false}, {"produce-256KiB", 256 << 10, 0, false, 0, false, false}, {"produce-1MiB", 1 << 20, 0, false, 0, false, false}, {"produce-3MiB", 3 << 20, 0, false, 0, false, false},
+		{"fetch-1KiB", 0, 1 << 10, false, 0, false, false}, {"fetch-1MiB", 0, 1 << 20, false, 0, false, false},
+		{"fetch-1KiB-spliced", 0, 1 << 10, true, 32 << 10, false, false}, {"fetch-1MiB-sendfile", 0, 1 << 20, true, 32 << 10, false, false},
+		{"fetch-1MiB-spliced-read", 0, 1 << 20, true, 1 << 30, false, false},
+		{"fetch-1KiB-deferred", 0, 1 << 10, false, 0, true, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var file *os.File
@@ -101,7 +108,10 @@ func BenchmarkConnThroughput(b *testing.B) {
 				frame = benchFrame(f)
 			}
 			b.SetBytes(int64(len(frame) + tc.resp))
-			const inflight = 8
+			inflight := 8
+			if tc.serial {
+				inflight = 1
+			}
 			tokens := make(chan struct{}, inflight)
 			done := make(chan error, 1)
 			go func() {
@@ -123,6 +133,7 @@ func BenchmarkConnThroughput(b *testing.B) {
 				done <- nil
 			}()
 			b.ResetTimer()
+			cpu0 := processCPU()
 			for i := 0; i < b.N; i++ {
 				tokens <- struct{}{}
 				if _, err := c.Write(frame); err != nil {
@@ -132,6 +143,9 @@ func BenchmarkConnThroughput(b *testing.B) {
 			if err := <-done; err != nil {
 				b.Fatal(fmt.Errorf("reading: %w", err))
 			}
+			// CPU time of the process (server and client) per request:
+			// a serial client's wall time is mostly waiting.
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
@@ -161,4 +175,11 @@ func deepStack(n int) byte {
 		return pad[0]
 	}
 	return deepStack(n-1) + pad[n%256]
+}
+
+// processCPU is the process's user and system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -243,7 +243,11 @@ func TestSplicedFetchEncodesAsPlain(t *testing.T) {
 				got := readFrame(t, c)
 				want := appendResponseFrame(nil, int32(100+v), fx.fetchResponse(v, spliceLengths, false))
 				if !bytes.Equal(got, want) {
-					t.Fatalf("v%d: spliced frame (%d bytes) differs from the plain encoding (%d bytes)", v, len(got), len(want))
+					i := 0
+					for i < len(got) && got[i] == want[i] {
+						i++
+					}
+					t.Fatalf("v%d: spliced frame (%d bytes) differs from the plain encoding (%d bytes) at %d", v, len(got), len(want), i)
 				}
 				resp := kmsg.NewPtrFetchResponse()
 				resp.Version = v

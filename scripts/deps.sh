@@ -16,6 +16,7 @@ command -v kcat >/dev/null || need_apt+=(kcat)
 /usr/bin/python3 -c 'import xxhash' 2>/dev/null || need_apt+=(python3-xxhash)
 [ -f /usr/share/java/zookeeper.jar ] || need_apt+=(zookeeper)
 command -v java >/dev/null || need_apt+=(default-jre-headless)
+command -v gcc >/dev/null || need_apt+=(gcc) # go test -race needs cgo
 command -v node >/dev/null || need_apt+=(nodejs npm)
 # ss reads a follower's socket buffers (integration).
 command -v ss >/dev/null || need_apt+=(iproute2)

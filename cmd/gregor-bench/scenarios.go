@@ -41,6 +41,9 @@ var scenarios = []scenario{
 	{"produce-100b-1-batches", "produce 100 B records, acks=1, 3 partitions, batches of 5,000 encoded once and sent through kgo's request API (the rate is the broker's, not the client's)", produceBatches},
 	{"consume-1k", "consume 1 KB records from the start of a 3-partition topic", consumeLoad},
 	{"e2e-10k", "end-to-end latency at 10k records/s, 100 B, acks=1", e2eLatency},
+	{"e2e-10k-linger0", "end-to-end latency at 10k records/s, 100 B, acks=1, the producer without kgo's default 10 ms linger (the brokers' share of the latency)", func(ctx context.Context, addr string, d time.Duration) ([]metric, error) {
+		return e2eLatencyWith(ctx, addr, d, kgo.ProducerLinger(0))
+	}},
 	{"group-4", "join time of a 4-member group (100 ms heartbeats), then rebalance after one leaves", groupTimes},
 }
 
@@ -235,6 +238,11 @@ func consumeLoad(ctx context.Context, addr string, d time.Duration) ([]metric, e
 // e2eLatency produces at a steady 10k records/s and measures, at the
 // consumer, the time from produce call to delivery.
 func e2eLatency(ctx context.Context, addr string, d time.Duration) ([]metric, error) {
+	return e2eLatencyWith(ctx, addr, d)
+}
+
+// e2eLatencyWith is e2eLatency with more producer options.
+func e2eLatencyWith(ctx context.Context, addr string, d time.Duration, popts ...kgo.Opt) ([]metric, error) {
 	const rate = 10_000
 	topic, err := newTopic(ctx, addr, 3)
 	if err != nil {
@@ -247,8 +255,8 @@ func e2eLatency(ctx context.Context, addr string, d time.Duration) ([]metric, er
 		return nil, err
 	}
 	defer c.Close()
-	p, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.LeaderAck()),
-		kgo.DisableIdempotentWrite())
+	p, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.LeaderAck()),
+		kgo.DisableIdempotentWrite()}, popts...)...)
 	if err != nil {
 		return nil, err
 	}
