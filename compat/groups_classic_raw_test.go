@@ -2,6 +2,7 @@ package compat
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -404,4 +405,145 @@ func TestGroupRecordsBoundByMaxMessageBytes(t *testing.T) {
 			t.Fatalf("an OffsetCommit of small offsets: %v, want none", kerr.ErrorForCode(code))
 		}
 	}
+}
+
+// group.max.size counts a classic group's members as Kafka's
+// acceptJoiningMember does: member ids handed out and not yet used
+// (KIP-394) hold no place, and while the group rebalances the members that
+// already rejoined count, so with the group full the last member to rejoin
+// is the one refused (GROUP_MAX_SIZE_REACHED) and removed. Gregor counted
+// handed-out ids as members, refusing the second of two consumers starting
+// together in a group with room for one more.
+func TestGroupMaxSizeCountsJoinedMembers(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"group.max.size": "2", "group.initial.rebalance.delay.ms": "0"}})
+	g := newClassicGroup(t, b.Addr, 9)
+	first := g.join(joinOpts{meta: "m"})
+	if first.ErrorCode != kerr.MemberIDRequired.Code {
+		t.Fatalf("a's first JoinGroup v9: %v, want MEMBER_ID_REQUIRED", kerr.ErrorForCode(first.ErrorCode))
+	}
+	a := g.join(joinOpts{member: first.MemberID, meta: "m"})
+	if a.ErrorCode != 0 {
+		t.Fatalf("a's JoinGroup: %v", kerr.ErrorForCode(a.ErrorCode))
+	}
+	if code := g.sync(a.MemberID, "", a.Generation, map[string]string{a.MemberID: "plan"}); code != 0 {
+		t.Fatalf("a's SyncGroup: %v", kerr.ErrorForCode(code))
+	}
+	// Two consumers start together: the group has one member, room for
+	// one more, and both are handed ids.
+	ids := map[string]string{}
+	for _, name := range []string{"b", "c"} {
+		j := g.join(joinOpts{meta: "m"})
+		if j.ErrorCode != kerr.MemberIDRequired.Code {
+			t.Fatalf("%s's first JoinGroup into a group of 1 with group.max.size 2: %v, want MEMBER_ID_REQUIRED", name, kerr.ErrorForCode(j.ErrorCode))
+		}
+		ids[name] = j.MemberID
+	}
+	// b and c join with their ids and await the rebalance; a, told by
+	// its heartbeat, rejoins last and finds two awaiting it.
+	joined := make(chan *kmsg.JoinGroupResponse, 2)
+	for _, name := range []string{"b", "c"} {
+		// A client of its own: a connection's requests are answered
+		// in order, and a JoinGroup waits for the rebalance.
+		member := newClassicGroup(t, b.Addr, 9)
+		req := kmsg.NewPtrJoinGroupRequest()
+		req.Group, req.MemberID, req.ProtocolType = g.group, ids[name], "consumer"
+		req.SessionTimeoutMillis, req.RebalanceTimeoutMillis = 30000, 10000
+		p := kmsg.NewJoinGroupRequestProtocol()
+		p.Name, p.Metadata = "range", []byte("m")
+		req.Protocols = append(req.Protocols, p)
+		go func() {
+			resp, err := req.RequestWith(member.ctx, member.cl)
+			if err != nil {
+				resp = &kmsg.JoinGroupResponse{ErrorCode: -1}
+			}
+			joined <- resp
+		}()
+		waitFor(t, name+"'s JoinGroup to await the rebalance", 10*time.Second, func() bool {
+			for _, m := range g.describe().Members {
+				if m.MemberID == ids[name] {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if code := g.heartbeat(a.MemberID, "", a.Generation); code != kerr.RebalanceInProgress.Code {
+		t.Fatalf("a's heartbeat while b and c join: %v, want REBALANCE_IN_PROGRESS", kerr.ErrorForCode(code))
+	}
+	rejoin := g.join(joinOpts{member: a.MemberID, meta: "m"})
+	if rejoin.ErrorCode != kerr.GroupMaxSizeReached.Code || rejoin.MemberID != "" {
+		t.Fatalf("a's rejoin with two members awaiting and group.max.size 2: %v, member id %q; want GROUP_MAX_SIZE_REACHED and no member id",
+			kerr.ErrorForCode(rejoin.ErrorCode), rejoin.MemberID)
+	}
+	for range 2 {
+		j := <-joined
+		if j.ErrorCode != 0 || j.Generation != a.Generation+1 {
+			t.Fatalf("b's or c's JoinGroup: %v, generation %d; want generation %d without a", kerr.ErrorForCode(j.ErrorCode), j.Generation, a.Generation+1)
+		}
+		if j.LeaderID == j.MemberID {
+			var members []string
+			for _, m := range j.Members {
+				members = append(members, m.MemberID)
+			}
+			if len(members) != 2 || !slices.Contains(members, ids["b"]) || !slices.Contains(members, ids["c"]) {
+				t.Fatalf("the new generation's members are %v, want b and c (%s, %s)", members, ids["b"], ids["c"])
+			}
+		}
+	}
+	if code := g.heartbeat(a.MemberID, "", a.Generation); code != kerr.UnknownMemberID.Code {
+		t.Fatalf("a's heartbeat after it was refused: %v, want UNKNOWN_MEMBER_ID", kerr.ErrorForCode(code))
+	}
+}
+
+// A classic group loaded with more members than group.max.size (the limit
+// was lowered across a restart) rebalances at once, as Kafka's coordinator
+// does with a freshly loaded group over capacity, and the members past the
+// limit are refused when they rejoin. Gregor kept the loaded group Stable
+// and over the limit for as long as its members stayed.
+func TestGroupOverMaxSizeAfterRestartShrinks(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker")
+	}
+	set := map[string]string{"group.max.size": "3", "group.initial.rebalance.delay.ms": "0"}
+	b := brokertest.Start(t, brokertest.Options{Set: set})
+	topic := randomName("over-capacity")
+	adm := newClassicGroup(t, b.Addr, 9)
+	if _, err := kadm.NewClient(adm.cl).CreateTopic(adm.ctx, 3, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	group := randomName("over-capacity")
+	for range 3 {
+		groupMember(t, b.Addr, group, topic, kgo.SessionTimeout(20*time.Second))
+	}
+	describe := func(addr string) (string, int) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req := kmsg.NewPtrDescribeGroupsRequest()
+		req.Groups = []string{group}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Groups) != 1 {
+			return "", -1
+		}
+		return resp.Groups[0].State, len(resp.Groups[0].Members)
+	}
+	waitFor(t, "a stable group of 3 consumers", 30*time.Second, func() bool {
+		state, n := describe(b.Addr)
+		return state == "Stable" && n == 3
+	})
+	// The same broker, restarted with room for 2.
+	b.Kill()
+	set["group.max.size"] = "2"
+	b2 := brokertest.Start(t, brokertest.Options{Dir: b.Dir, Port: b.Port, Set: set})
+	waitFor(t, "the reloaded group to settle at group.max.size (2 members, Stable)", 40*time.Second, func() bool {
+		state, n := describe(b2.Addr)
+		return state == "Stable" && n == 2
+	})
 }

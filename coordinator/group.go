@@ -29,6 +29,7 @@ import (
 	"cmp"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -388,6 +389,12 @@ func (c *groupCoordinator) join(g *group, r joinRequest) (joinResult, <-chan joi
 	if g.state == groupDead {
 		return joinResult{err: kerr.CoordinatorNotAvailable, memberID: r.memberID}, nil
 	}
+	if !c.acceptJoin(g, r.memberID) {
+		if m := g.members[r.memberID]; m != nil {
+			c.removeMember(g, m, fmt.Sprintf("member %s rejoined with %d members awaiting the rebalance (group.max.size)", m.id, g.awaitingJoin()))
+		}
+		return joinResult{err: kerr.GroupMaxSizeReached}, nil
+	}
 	if !g.supportsProtocols(r.protocolType, r.protocols) {
 		return joinResult{err: kerr.InconsistentGroupProtocol, memberID: r.memberID}, nil
 	}
@@ -397,8 +404,39 @@ func (c *groupCoordinator) join(g *group, r joinRequest) (joinResult, <-chan joi
 	return c.joinKnown(g, r)
 }
 
-func (c *groupCoordinator) groupFull(g *group) bool {
-	return c.cfg.MaxGroupSize > 0 && int32(len(g.members)+len(g.pending)) >= c.cfg.MaxGroupSize
+// acceptJoin says whether a JoinGroup from memberID ("" for a new member)
+// fits under group.max.size, as Kafka's acceptJoiningMember decides: an
+// empty group takes anyone; a rebalancing one takes members that already
+// await the rebalance, and others while fewer than the limit await it (so
+// with a lowered limit the last to rejoin are the ones left out); a stable
+// group, or one completing its rebalance, takes its members, and new ones
+// while it has fewer than the limit. A member id handed out and not yet
+// used (KIP-394) holds no place: it is checked when it joins with it.
+func (c *groupCoordinator) acceptJoin(g *group, memberID string) bool {
+	limit := c.cfg.MaxGroupSize
+	if limit <= 0 {
+		return true
+	}
+	m := g.members[memberID]
+	switch g.state {
+	case groupPreparingRebalance:
+		return m != nil && m.joinCh != nil || int32(g.awaitingJoin()) < limit
+	case groupCompletingRebalance, groupStable:
+		return m != nil || int32(len(g.members)) < limit
+	default:
+		return true
+	}
+}
+
+// awaitingJoin counts the members whose JoinGroup awaits the rebalance.
+func (g *group) awaitingJoin() int {
+	n := 0
+	for _, m := range g.members {
+		if m.joinCh != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // joinUnknown is a JoinGroup without a member id.
@@ -408,14 +446,8 @@ func (c *groupCoordinator) joinUnknown(g *group, r joinRequest) (joinResult, <-c
 		if old, ok := g.instances[*r.instanceID]; ok && g.members[old] != nil {
 			return c.replaceStatic(g, g.members[old], id, r)
 		}
-		if c.groupFull(g) {
-			return joinResult{err: kerr.GroupMaxSizeReached}, nil
-		}
 		r.memberID = id
 		return c.addMember(g, r)
-	}
-	if c.groupFull(g) {
-		return joinResult{err: kerr.GroupMaxSizeReached}, nil
 	}
 	id := newMemberID(r.clientID)
 	if r.requireKnownID {

@@ -11,6 +11,7 @@ package coordinator
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -128,6 +129,12 @@ func (gs *groupShard) Loaded() {
 		g.mu.Lock()
 		for _, m := range g.members {
 			c.scheduleSession(g, m)
+		}
+		if limit := c.cfg.MaxGroupSize; limit > 0 && int32(len(g.members)) > limit {
+			// group.max.size was lowered: a rebalance lets the members
+			// commit and rejoin, and those past the limit are refused
+			// (acceptJoin), as Kafka does with a freshly loaded group.
+			c.prepareRebalance(g, fmt.Sprintf("loaded with %d members, over group.max.size %d", len(g.members), limit))
 		}
 		if g.consumer != nil {
 			c.startMemberTimers(g)
