@@ -8,8 +8,11 @@ package monitor
 // leaders (ListOffsets) for the others.
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -50,20 +53,34 @@ type lagCollector struct {
 	// guarded by mu:
 	at   time.Time
 	last []GroupLag
+	// all is how many groups are coordinated here; last holds at most
+	// Sources.MaxGroups of them.
+	all int
 }
 
 func newLagCollector(src Sources) *lagCollector { return &lagCollector{src: src} }
 
 // Groups returns the groups coordinated here with their lag, computed at
-// most once per lagCacheFor.
-func (l *lagCollector) Groups() []GroupLag {
+// most once per lagCacheFor: at most Sources.MaxGroups of them, those with
+// the largest total lag first (then by name), and how many there are.
+func (l *lagCollector) Groups() (groups []GroupLag, all int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.last != nil && time.Since(l.at) < lagCacheFor {
-		return l.last
+		return l.last, l.all
 	}
 	l.last, l.at = l.compute(), time.Now()
-	return l.last
+	l.all = len(l.last)
+	if limit := l.src.MaxGroups; limit > 0 && len(l.last) > limit {
+		slices.SortFunc(l.last, func(a, b GroupLag) int {
+			if c := cmp.Compare(b.Total, a.Total); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Group, b.Group)
+		})
+		l.last = slices.Clip(l.last[:limit])
+	}
+	return l.last, l.all
 }
 
 func (l *lagCollector) compute() []GroupLag {
@@ -108,6 +125,7 @@ var (
 	dCommitted = desc("consumer_group_committed_offset", "A group's committed offset of a partition.", "group", "topic", "partition")
 	dMembers   = desc("consumer_group_members", "Members of a group coordinated here.", "group")
 	dGroupSt   = desc("consumer_group_state", "A group's state (value 1), as Kafka names it.", "group", "state")
+	dGroups    = desc("consumer_groups", "Groups coordinated here; at most gregor.metrics.max.groups of them (the largest total lag first) have series of their own.")
 )
 
 func (l *lagCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -115,10 +133,13 @@ func (l *lagCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- dCommitted
 	ch <- dMembers
 	ch <- dGroupSt
+	ch <- dGroups
 }
 
 func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, g := range l.Groups() {
+	groups, all := l.Groups()
+	gauge(ch, dGroups, float64(all))
+	for _, g := range groups {
 		gauge(ch, dMembers, float64(len(g.Members)), g.Group)
 		gauge(ch, dGroupSt, 1, g.Group, g.State)
 		for _, p := range g.Partitions {

@@ -24,6 +24,9 @@ type Sources struct {
 	Listeners map[string]string
 	// Version is the build's version line.
 	Version string
+	// MaxGroups bounds the groups with series of their own and a row on
+	// the status page (gregor.metrics.max.groups); 0 is no bound.
+	MaxGroups int
 }
 
 // Metrics is the broker's Prometheus registry.

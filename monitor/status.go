@@ -49,6 +49,7 @@ type page struct {
 	Limits    []limitRow
 	Topics    []topicRow
 	Groups    []GroupLag
+	AllGroups int // Groups holds at most gregor.metrics.max.groups of them
 	Txns      []coordinator.TxnView
 	Quotas    []quotaRow
 }
@@ -105,7 +106,7 @@ func (s *Server) buildPage() page {
 	sort.Slice(p.Brokers, func(i, j int) bool { return p.Brokers[i].ID < p.Brokers[j].ID })
 	p.Listeners, p.Limits = s.connections()
 	p.Topics = s.topics()
-	p.Groups = s.metrics.lag.Groups()
+	p.Groups, p.AllGroups = s.metrics.lag.Groups()
 	p.Txns = s.src.Coord.OpenTransactions()
 	p.Quotas = s.quotas()
 	return p

@@ -208,8 +208,11 @@ type Config struct {
 	ControllerQuotaWindowSize time.Duration
 
 	MetricsListener string // host:port for Prometheus; empty disables
-	LogLevel        string
-	LogFormat       string // auto, json or text
+	// MetricsMaxGroups bounds the consumer groups with series of their
+	// own in the metrics and rows on the status page.
+	MetricsMaxGroups int32
+	LogLevel         string
+	LogFormat        string // auto, json or text
 	// DecompressionMaxRatio: a record batch may decompress to at most this
 	// many times its topic's max.message.bytes (MESSAGE_TOO_LARGE past it).
 	DecompressionMaxRatio int64

@@ -543,6 +543,8 @@ var table = []Key{
 	// Gregor's own.
 	{Name: "gregor.metrics.listener", Type: String, Default: "127.0.0.1:9404", Valid: hostPortOrEmpty, Field: func(c *Config) any { return &c.MetricsListener },
 		Doc: "host:port serving Prometheus metrics; empty turns them off."},
+	{Name: "gregor.metrics.max.groups", Type: Int, Default: "10000", Valid: atLeast(1), Field: func(c *Config) any { return &c.MetricsMaxGroups },
+		Doc: "At most this many of the consumer groups a broker coordinates get series of their own (lag and committed offset per partition, members, state) and a place on the status page: those with the largest total lag, then by name. Every group still counts in gregor_consumer_groups. Each group's series cost the scrape and the page, and a client can create groups at will."},
 	// gregor.decompression.max.ratio bounds what validating or compacting
 	// a compressed batch may cost (a decompression bomb).
 	{Name: "gregor.decompression.max.ratio", Type: Long, Default: "16", Valid: between(1, 1024), Field: func(c *Config) any { return &c.DecompressionMaxRatio },

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +151,69 @@ func TestMetricsEndpoint(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("GET %s: %s", path, resp.Status)
 		}
+	}
+}
+
+// TestMetricsGroupSeriesBounded: a broker coordinating more groups than
+// gregor.metrics.max.groups gives series of their own (and status page
+// rows) to that many, those with the largest total lag, and counts them
+// all in gregor_consumer_groups. Without the bound every group a client
+// creates adds series to every scrape (200,000 groups made a 55 MB one).
+func TestMetricsGroupSeriesBounded(t *testing.T) {
+	port := brokertest.FreePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"gregor.metrics.listener": addr, "gregor.metrics.max.groups": "3"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const topic = "bounded-groups"
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for i := 0; i < 10; i++ {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord("record-"+strconv.Itoa(i))).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Group gN read N of the 10 records: g0 lags most.
+	adm := kadm.NewClient(cl)
+	for i := 0; i < 10; i++ {
+		offs := kadm.Offsets{}
+		offs.AddOffset(topic, 0, int64(i), -1)
+		if resp, err := adm.CommitOffsets(ctx, "g"+strconv.Itoa(i), offs); err != nil || resp.Error() != nil {
+			t.Fatalf("committing: %v %v", err, resp.Error())
+		}
+	}
+	url := "http://" + addr + "/metrics"
+	var fams promtest.Families
+	wait.For(t, "10 groups counted in a scrape", 10*time.Second, func() bool {
+		fams, err = promtest.TryScrape(url)
+		if err != nil {
+			return false
+		}
+		n, ok := fams.Value("gregor_consumer_groups")
+		return ok && n == 10
+	})
+	for i := 0; i < 10; i++ {
+		group := "g" + strconv.Itoa(i)
+		lag, ok := fams.Value("gregor_consumer_group_lag", "group", group, "topic", topic, "partition", "0")
+		_, members := fams.Value("gregor_consumer_group_members", "group", group)
+		switch {
+		case i < 3 && (!ok || lag != float64(10-i) || !members):
+			t.Errorf("group %s (lag %d, among the 3 largest): lag series %v = %v, members series %v; want its series", group, 10-i, ok, lag, members)
+		case i >= 3 && (ok || members):
+			t.Errorf("group %s (lag %d, not among the 3 largest) has series of its own", group, 10-i)
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(page), "The 3 with the largest total lag of 10 groups") ||
+		!strings.Contains(string(page), `data-group="g2"`) || strings.Contains(string(page), `data-group="g3"`) {
+		t.Errorf("the status page does not show only the 3 groups with the largest lag, and say so")
 	}
 }
