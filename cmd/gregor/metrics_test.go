@@ -24,22 +24,8 @@ import (
 // request histograms split time as Kafka does, and the group's lag is the
 // end offset minus its committed offset.
 func TestMetricsEndpoint(t *testing.T) {
-	port := brokertest.FreePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"gregor.metrics.listener": addr, "group.initial.rebalance.delay.ms": "0"}})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	const topic, group = "metrics-topic", "lagging-group"
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for i := 0; i < 10; i++ {
-		if err := cl.ProduceSync(ctx, kgo.StringRecord("record-"+strconv.Itoa(i))).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b, addr, cl, ctx := metricsBroker(t, topic, map[string]string{"group.initial.rebalance.delay.ms": "0"})
 	adm := kadm.NewClient(cl)
 	// The group read 4 of the 10 records and stopped.
 	offs := kadm.Offsets{}
@@ -160,22 +146,9 @@ func TestMetricsEndpoint(t *testing.T) {
 // all in gregor_consumer_groups. Without the bound every group a client
 // creates adds series to every scrape (200,000 groups made a 55 MB one).
 func TestMetricsGroupSeriesBounded(t *testing.T) {
-	port := brokertest.FreePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"gregor.metrics.listener": addr, "gregor.metrics.max.groups": "3"}})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	const topic = "bounded-groups"
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	for i := 0; i < 10; i++ {
-		if err := cl.ProduceSync(ctx, kgo.StringRecord("record-"+strconv.Itoa(i))).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, addr, cl, ctx := metricsBroker(t, topic, map[string]string{"gregor.metrics.max.groups": "3"})
+	var err error
 	// Group gN read N of the 10 records: g0 lags most.
 	adm := kadm.NewClient(cl)
 	for i := 0; i < 10; i++ {
@@ -216,4 +189,27 @@ func TestMetricsGroupSeriesBounded(t *testing.T) {
 		!strings.Contains(string(page), `data-group="g2"`) || strings.Contains(string(page), `data-group="g3"`) {
 		t.Errorf("the status page does not show only the 3 groups with the largest lag, and say so")
 	}
+}
+
+// metricsBroker starts a broker serving metrics (with set's keys) and
+// writes 10 records to partition 0 of topic; it returns the broker, the
+// metrics address, the producing client and a context for the test.
+func metricsBroker(t *testing.T, topic string, set map[string]string) (*brokertest.Broker, string, *kgo.Client, context.Context) {
+	t.Helper()
+	addr := "127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t))
+	set["gregor.metrics.listener"] = addr
+	b := brokertest.Start(t, brokertest.Options{Set: set})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	for i := 0; i < 10; i++ {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord("record-"+strconv.Itoa(i))).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b, addr, cl, ctx
 }
