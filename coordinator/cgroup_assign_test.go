@@ -211,7 +211,7 @@ func TestRangeAssignor(t *testing.T) {
 
 // The reconciliation steps of Kafka's CurrentAssignmentBuilder.
 func TestReconcile(t *testing.T) {
-	a := tid(1)
+	a, b := tid(1), tid(2)
 	free := func(tidp) int32 { return -1 }
 	heldBy := func(held tpSet, epoch int32) func(tidp) int32 {
 		return func(p tidp) int32 {
@@ -230,38 +230,58 @@ func TestReconcile(t *testing.T) {
 		owned       tpSet
 		want        memberAssign
 		err         *kerr.Error
+		sub         subscription
 	}{
 		{"new partitions, all free", memberAssign{epoch: 1, state: memberStable, assigned: parts(a, 0), revoking: tpSet{}},
 			2, parts(a, 0, 1), free, parts(a, 0),
-			memberAssign{epoch: 2, prevEpoch: 1, state: memberStable, assigned: parts(a, 0, 1), revoking: tpSet{}}, nil},
+			memberAssign{epoch: 2, prevEpoch: 1, state: memberStable, assigned: parts(a, 0, 1), revoking: tpSet{}}, nil, subscription{}},
 		{"revoke first, at the same epoch", memberAssign{epoch: 1, prevEpoch: 0, state: memberStable, assigned: parts(a, 0, 1), revoking: tpSet{}},
 			2, parts(a, 0, 2), free, parts(a, 0, 1),
-			memberAssign{epoch: 1, prevEpoch: 1, state: memberUnrevoked, assigned: parts(a, 0), revoking: parts(a, 1)}, nil},
+			memberAssign{epoch: 1, prevEpoch: 1, state: memberUnrevoked, assigned: parts(a, 0), revoking: parts(a, 1)}, nil, subscription{}},
 		{"still revoking", memberAssign{epoch: 1, prevEpoch: 1, state: memberUnrevoked, assigned: parts(a, 0), revoking: parts(a, 1)},
 			2, parts(a, 0, 2), free, parts(a, 0, 1),
-			memberAssign{epoch: 1, prevEpoch: 1, state: memberUnrevoked, assigned: parts(a, 0), revoking: parts(a, 1)}, nil},
+			memberAssign{epoch: 1, prevEpoch: 1, state: memberUnrevoked, assigned: parts(a, 0), revoking: parts(a, 1)}, nil, subscription{}},
 		{"revoking, owned not reported", memberAssign{epoch: 1, prevEpoch: 1, state: memberUnrevoked, assigned: parts(a, 0), revoking: parts(a, 1)},
 			2, parts(a, 0, 2), free, nil,
-			memberAssign{epoch: 1, prevEpoch: 1, state: memberUnrevoked, assigned: parts(a, 0), revoking: parts(a, 1)}, nil},
+			memberAssign{epoch: 1, prevEpoch: 1, state: memberUnrevoked, assigned: parts(a, 0), revoking: parts(a, 1)}, nil, subscription{}},
 		{"revoked: next epoch and the new partition", memberAssign{epoch: 1, prevEpoch: 1, state: memberUnrevoked, assigned: parts(a, 0), revoking: parts(a, 1)},
 			2, parts(a, 0, 2), free, parts(a, 0),
-			memberAssign{epoch: 2, prevEpoch: 1, state: memberStable, assigned: parts(a, 0, 2), revoking: tpSet{}}, nil},
+			memberAssign{epoch: 2, prevEpoch: 1, state: memberStable, assigned: parts(a, 0, 2), revoking: tpSet{}}, nil, subscription{}},
 		{"a partition still held elsewhere", memberAssign{epoch: 1, state: memberStable, assigned: parts(a, 0), revoking: tpSet{}},
 			2, parts(a, 0, 1, 2), heldBy(parts(a, 2), 1), parts(a, 0),
-			memberAssign{epoch: 2, prevEpoch: 1, state: memberUnreleased, assigned: parts(a, 0, 1), revoking: tpSet{}}, nil},
+			memberAssign{epoch: 2, prevEpoch: 1, state: memberUnreleased, assigned: parts(a, 0, 1), revoking: tpSet{}}, nil, subscription{}},
 		{"released: taken", memberAssign{epoch: 2, prevEpoch: 1, state: memberUnreleased, assigned: parts(a, 0, 1), revoking: tpSet{}},
 			2, parts(a, 0, 1, 2), free, parts(a, 0, 1),
-			memberAssign{epoch: 2, prevEpoch: 2, state: memberStable, assigned: parts(a, 0, 1, 2), revoking: tpSet{}}, nil},
+			memberAssign{epoch: 2, prevEpoch: 2, state: memberStable, assigned: parts(a, 0, 1, 2), revoking: tpSet{}}, nil, subscription{}},
 		{"reconciled: nothing", memberAssign{epoch: 2, prevEpoch: 1, state: memberStable, assigned: parts(a, 0), revoking: tpSet{}},
 			2, parts(a, 0), free, parts(a, 0),
-			memberAssign{epoch: 2, prevEpoch: 1, state: memberStable, assigned: parts(a, 0), revoking: tpSet{}}, nil},
+			memberAssign{epoch: 2, prevEpoch: 1, state: memberStable, assigned: parts(a, 0), revoking: tpSet{}}, nil, subscription{}},
+		{"given back while revoking: taken at once (KAFKA-19449)", memberAssign{epoch: 2, prevEpoch: 2, state: memberUnrevoked, assigned: parts(a, 0, 1), revoking: parts(a, 2, 3)},
+			3, parts(a, 0, 1, 2, 3), heldBy(parts(a, 2, 3), 2), parts(a, 0, 1),
+			memberAssign{epoch: 3, prevEpoch: 2, state: memberStable, assigned: parts(a, 0, 1, 2, 3), revoking: tpSet{}}, nil, subscription{}},
+		{"unsubscribed while revoking: revoked at once (KAFKA-19431)", memberAssign{epoch: 1, prevEpoch: 1, state: memberUnrevoked, assigned: union(parts(a, 0), parts(b, 0)), revoking: parts(a, 1)},
+			2, parts(a, 0), free, union(parts(a, 0, 1), parts(b, 0)),
+			memberAssign{epoch: 1, prevEpoch: 1, state: memberUnrevoked, assigned: parts(a, 0), revoking: union(parts(a, 1), parts(b, 0))}, nil,
+			subscription{topics: map[topicID]bool{a: true}, changed: true}},
+		{"unsubscribed when reconciled: revoked", memberAssign{epoch: 2, prevEpoch: 1, state: memberStable, assigned: union(parts(a, 0), parts(b, 0)), revoking: tpSet{}},
+			2, union(parts(a, 0), parts(b, 0)), free, union(parts(a, 0), parts(b, 0)),
+			memberAssign{epoch: 2, prevEpoch: 2, state: memberUnrevoked, assigned: parts(a, 0), revoking: parts(b, 0)}, nil,
+			subscription{topics: map[topicID]bool{a: true}, changed: true}},
+		{"unsubscribed and already given up: gone", memberAssign{epoch: 2, prevEpoch: 1, state: memberStable, assigned: union(parts(a, 0), parts(b, 0)), revoking: tpSet{}},
+			2, union(parts(a, 0), parts(b, 0)), free, parts(a, 0),
+			memberAssign{epoch: 2, prevEpoch: 2, state: memberStable, assigned: parts(a, 0), revoking: tpSet{}}, nil,
+			subscription{topics: map[topicID]bool{a: true}, changed: true}},
+		{"a target naming a topic not subscribed: not taken", memberAssign{epoch: 1, state: memberStable, assigned: parts(a, 0), revoking: tpSet{}},
+			2, union(parts(a, 0), parts(b, 0)), free, parts(a, 0),
+			memberAssign{epoch: 2, prevEpoch: 1, state: memberStable, assigned: parts(a, 0), revoking: tpSet{}}, nil,
+			subscription{topics: map[topicID]bool{a: true}}},
 		{"unknown state owning partitions: fenced", memberAssign{epoch: 2, state: memberUnknown, assigned: parts(a, 0), revoking: tpSet{}},
-			3, parts(a, 0), free, parts(a, 0), memberAssign{}, kerr.FencedMemberEpoch},
+			3, parts(a, 0), free, parts(a, 0), memberAssign{}, kerr.FencedMemberEpoch, subscription{}},
 		{"unknown state owning nothing", memberAssign{epoch: 2, prevEpoch: 1, state: memberUnknown, assigned: parts(a, 0), revoking: tpSet{}},
 			3, parts(a, 0), free, tpSet{},
-			memberAssign{epoch: 3, prevEpoch: 2, state: memberStable, assigned: parts(a, 0), revoking: tpSet{}}, nil},
+			memberAssign{epoch: 3, prevEpoch: 2, state: memberStable, assigned: parts(a, 0), revoking: tpSet{}}, nil, subscription{}},
 	} {
-		got, err := reconcile(tc.cur, tc.targetEpoch, tc.target, tc.owner, tc.owned)
+		got, err := reconcile(tc.cur, tc.targetEpoch, tc.target, tc.owner, tc.owned, tc.sub)
 		if err != tc.err {
 			t.Errorf("%s: error %v, want %v", tc.name, err, tc.err)
 			continue

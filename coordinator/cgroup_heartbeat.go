@@ -457,8 +457,9 @@ func (c *groupCoordinator) planMember(t *cgTxn, m *cgMember, sub memberSub, owne
 		target = tpSet{}
 	}
 	plan := memberPlan{prev: m.cur, next: m.cur}
-	if !m.cur.reconciledTo(targetEpoch) {
-		next, err := reconcile(m.cur, targetEpoch, target, cg.ownerEpoch, owned)
+	subs := subscription{topics: subscribedIDs(&sub, regexes, meta), changed: known && (!slices.Equal(m.sub.topics, sub.topics) || m.sub.regex != sub.regex)}
+	if !m.cur.reconciledTo(targetEpoch) || subs.changed {
+		next, err := reconcile(m.cur, targetEpoch, target, cg.ownerEpoch, owned, subs)
 		if err != nil {
 			return memberPlan{err: kerr.FencedMemberEpoch}
 		}
@@ -469,6 +470,24 @@ func (c *groupCoordinator) planMember(t *cgTxn, m *cgMember, sub memberSub, owne
 		t.add(recCurrent{member: sub.id, cur: &nc})
 	}
 	return plan
+}
+
+// subscribedIDs is the ids of the existing topics sub names or its regex
+// matched (meta holds every topic the group subscribes to).
+func subscribedIDs(sub *memberSub, regexes map[string]*resolvedRegex, meta map[string]topicMeta) map[topicID]bool {
+	out := make(map[topicID]bool)
+	add := func(names []string) {
+		for _, n := range names {
+			if tm, ok := meta[n]; ok {
+				out[tm.id] = true
+			}
+		}
+	}
+	add(sub.topics)
+	if rr := regexes[sub.regex]; sub.regex != "" && rr != nil {
+		add(rr.topics)
+	}
+	return out
 }
 
 // planRegexes returns the group's resolved regexes after a member's

@@ -1,0 +1,157 @@
+package compat
+
+// KIP-848 reconciliation steps seen through raw ConsumerGroupHeartbeats,
+// where newer Kafka moved: partitions a member is revoking and gets back
+// (KAFKA-19449), and a subscription changed while revoking (KAFKA-19431).
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// rawMember sends ConsumerGroupHeartbeats for one member of a group.
+type rawMember struct {
+	t     *testing.T
+	ctx   context.Context
+	cl    *kgo.Client
+	group string
+	id    string
+	epoch int32
+	names map[[16]byte]string // topic ids of the topics the test made
+}
+
+func newRawMembers(t *testing.T, addr string, topics map[string]int32) (ctx context.Context, cl *kgo.Client, ids map[[16]byte]string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	adm := kadm.NewClient(cl)
+	ids = map[[16]byte]string{}
+	for name, n := range topics {
+		resp, err := adm.CreateTopic(ctx, n, -1, nil, name)
+		if err != nil || resp.Err != nil {
+			t.Fatalf("creating %s: %v %v", name, err, resp.Err)
+		}
+		ids[resp.ID] = name
+	}
+	return ctx, cl, ids
+}
+
+// heartbeat sends one heartbeat at the member's epoch: join with
+// subscribe (epoch 0), or report owned; it returns the response and
+// moves the member to the epoch it was given.
+func (m *rawMember) heartbeat(subscribe []string, owned map[string][]int32) *kmsg.ConsumerGroupHeartbeatResponse {
+	m.t.Helper()
+	req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	req.Group, req.MemberID, req.MemberEpoch = m.group, m.id, m.epoch
+	if m.epoch == 0 {
+		req.RebalanceTimeoutMillis = 30000
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	}
+	if subscribe != nil {
+		req.SubscribedTopicNames = subscribe
+	}
+	if owned != nil {
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		for id, name := range m.names {
+			if ps := owned[name]; len(ps) > 0 {
+				rt := kmsg.NewConsumerGroupHeartbeatRequestTopic()
+				rt.TopicID, rt.Partitions = id, ps
+				req.Topics = append(req.Topics, rt)
+			}
+		}
+	}
+	resp, err := req.RequestWith(m.ctx, m.cl)
+	if err != nil {
+		m.t.Fatalf("heartbeat of %s: %v", m.id, err)
+	}
+	if resp.ErrorCode != 0 {
+		m.t.Fatalf("heartbeat of %s at epoch %d: %v", m.id, m.epoch, kerr.ErrorForCode(resp.ErrorCode))
+	}
+	m.epoch = resp.MemberEpoch
+	return resp
+}
+
+// assigned is a heartbeat's assignment by topic name (nil: none sent).
+func (m *rawMember) assigned(resp *kmsg.ConsumerGroupHeartbeatResponse) map[string][]int32 {
+	if resp.Assignment == nil {
+		return nil
+	}
+	out := map[string][]int32{}
+	for _, t := range resp.Assignment.Topics {
+		ps := slices.Clone(t.Partitions)
+		slices.Sort(ps)
+		out[m.names[t.TopicID]] = ps
+	}
+	return out
+}
+
+// A member told to revoke partitions that the next target gives back to
+// it (the member that was to take them left) gets them back in the very
+// heartbeat that acknowledges the revocation, as Kafka 4.2 does
+// (KAFKA-19449). Gregor counted them as still held by another owner, the
+// member itself, and handed them back one heartbeat later: for up to a
+// heartbeat interval nobody consumed them.
+func TestConsumerGroupGivesBackRevokingPartitions(t *testing.T) {
+	topic := randomName("giveback")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{topic: 4})
+	group := randomName("giveback")
+	m1 := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m1-" + group, names: ids}
+	m2 := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m2-" + group, names: ids}
+	all := m1.assigned(m1.heartbeat([]string{topic}, nil))
+	if len(all[topic]) != 4 {
+		t.Fatalf("the sole member was assigned %v, want all 4 partitions of %s", all, topic)
+	}
+	m2.heartbeat([]string{topic}, nil)
+	kept := m1.assigned(m1.heartbeat(nil, all))
+	if len(kept[topic]) != 2 {
+		t.Fatalf("after a second member joined, m1 was told to keep %v, want 2 partitions", kept)
+	}
+	// m2 leaves before m1 revokes; m1 then acknowledges the revocation.
+	m2.epoch = -1
+	m2.heartbeat(nil, nil)
+	m1.heartbeat(nil, all) // still owning all: nothing moves
+	back := m1.assigned(m1.heartbeat(nil, kept))
+	if len(back[topic]) != 4 {
+		t.Fatalf("m1 acknowledged revoking partitions its new target gives back, and was assigned %v; want all 4 partitions of %s in that response", back, topic)
+	}
+}
+
+// A member that changes its subscription while it still revokes other
+// partitions is asked at once to give up the topic it left, as Kafka 4.1
+// does (KAFKA-19431). Gregor left that topic in its assignment until the
+// earlier revocation completed.
+func TestConsumerGroupUnsubscribeWhileRevoking(t *testing.T) {
+	a, b := randomName("unsub-a"), randomName("unsub-b")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{a: 2, b: 2})
+	group := randomName("unsub")
+	m1 := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m1-" + group, names: ids}
+	m2 := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m2-" + group, names: ids}
+	all := m1.assigned(m1.heartbeat([]string{a, b}, nil))
+	m2.heartbeat([]string{a, b}, nil)
+	kept := m1.assigned(m1.heartbeat(nil, all))
+	if len(kept[a])+len(kept[b]) != 2 {
+		t.Fatalf("after a second member joined, m1 was told to keep %v, want 2 of the 4 partitions", kept)
+	}
+	// Still owning everything, m1 subscribes only to the topic other than
+	// one it keeps partitions of.
+	left, stay := b, a
+	if len(kept[b]) == 0 {
+		left, stay = a, b
+	}
+	got := m1.assigned(m1.heartbeat([]string{stay}, all))
+	if got == nil || len(got[left]) != 0 || !slices.Equal(got[stay], kept[stay]) {
+		t.Fatalf("m1, still revoking, unsubscribed from %s and was told %v; want only its partitions of %s (%v)", left, got, stay, kept[stay])
+	}
+}
