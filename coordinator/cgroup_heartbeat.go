@@ -549,8 +549,9 @@ func (c *groupCoordinator) regexRefreshInterval() time.Duration {
 	return 10 * time.Second
 }
 
-// resolveRegex matches a regex against the topics (internal ones left
-// out).
+// resolveRegex matches a regex against the topics, internal ones
+// included, as Kafka's refreshRegularExpressions matches every topic of
+// the metadata (only the DESCRIBE authorization filters them).
 func resolveRegex(re string, names []string, now time.Time) *resolvedRegex {
 	rr := &resolvedRegex{version: now.UnixMilli(), atMs: now.UnixMilli(), topics: []string{}}
 	rx, err := compileTopicRegex(re)
@@ -558,7 +559,7 @@ func resolveRegex(re string, names []string, now time.Time) *resolvedRegex {
 		return rr
 	}
 	for _, n := range names {
-		if n != OffsetsTopic && n != TransactionTopic && rx.MatchString(n) {
+		if rx.MatchString(n) {
 			rr.topics = append(rr.topics, n)
 		}
 	}

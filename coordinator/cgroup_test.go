@@ -492,8 +492,9 @@ func TestConsumerGroupStaticMembers(t *testing.T) {
 	})
 }
 
-// A regex subscription is resolved by the broker, internal topics left
-// out; topics created later join it at the next refresh.
+// A regex subscription is resolved by the broker against every topic,
+// internal ones included (as Kafka does); topics created later join it at
+// the next refresh.
 func TestConsumerGroupRegexSubscription(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newCGEnv(t, func(c *Config) { c.RegexRefreshInterval = 10 * time.Second })
@@ -506,21 +507,21 @@ func TestConsumerGroupRegexSubscription(t *testing.T) {
 		if r := m.joinSim(); r.err != nil {
 			t.Fatal(r.err)
 		}
-		if got := e.names(m.owns); !slices.Equal(got, []string{"t-1:0", "t-1:1"}) {
+		if got := e.names(m.owns); !slices.Equal(got, []string{OffsetsTopic + ":0", "t-1:0", "t-1:1"}) {
 			t.Fatalf("regex assignment %v", got)
 		}
 		e.h.setTopic("t-2", 1)
 		m.beatSim()
-		if len(m.owns) != 2 {
+		if len(m.owns) != 3 {
 			t.Fatalf("new topic picked up before the refresh interval: %v", e.names(m.owns))
 		}
 		time.Sleep(11 * time.Second)
 		m.beatSim()
-		if got := e.names(m.owns); !slices.Equal(got, []string{"t-1:0", "t-1:1", "t-2:0"}) {
+		if got := e.names(m.owns); !slices.Equal(got, []string{OffsetsTopic + ":0", "t-1:0", "t-1:1", "t-2:0"}) {
 			t.Fatalf("after the refresh: %v", got)
 		}
 		e.cgInspect("g", func(cg *consumerGroup) {
-			if rr := cg.regexes[re]; rr == nil || !slices.Equal(rr.topics, []string{"t-1", "t-2"}) {
+			if rr := cg.regexes[re]; rr == nil || !slices.Equal(rr.topics, []string{OffsetsTopic, "t-1", "t-2"}) {
 				t.Fatalf("resolved regex %+v", rr)
 			}
 		})

@@ -1,8 +1,9 @@
 package compat
 
-// KIP-848 reconciliation steps seen through raw ConsumerGroupHeartbeats,
-// where newer Kafka moved: partitions a member is revoking and gets back
-// (KAFKA-19449), and a subscription changed while revoking (KAFKA-19431).
+// KIP-848 consumer groups seen through raw ConsumerGroupHeartbeats:
+// reconciliation steps where newer Kafka moved (partitions a member is
+// revoking and gets back, KAFKA-19449; a subscription changed while
+// revoking, KAFKA-19431) and what a regex subscription matches.
 
 import (
 	"context"
@@ -25,6 +26,7 @@ type rawMember struct {
 	id    string
 	epoch int32
 	names map[[16]byte]string // topic ids of the topics the test made
+	regex string              // subscribed when joining, if set
 }
 
 func newRawMembers(t *testing.T, addr string, topics map[string]int32) (ctx context.Context, cl *kgo.Client, ids map[[16]byte]string) {
@@ -34,7 +36,8 @@ func newRawMembers(t *testing.T, addr string, topics map[string]int32) (ctx cont
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	// Past wait848's bound, so that a wait fails saying what it awaited.
+	ctx, cancel := context.WithTimeout(context.Background(), groupBound+30*time.Second)
 	t.Cleanup(cancel)
 	adm := kadm.NewClient(cl)
 	ids = map[[16]byte]string{}
@@ -61,6 +64,9 @@ func (m *rawMember) heartbeat(subscribe []string, owned map[string][]int32) *kms
 	}
 	if subscribe != nil {
 		req.SubscribedTopicNames = subscribe
+	}
+	if m.regex != "" && m.epoch == 0 {
+		req.SubscribedTopicRegex = kmsg.StringPtr(m.regex)
 	}
 	if owned != nil {
 		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
@@ -154,4 +160,44 @@ func TestConsumerGroupUnsubscribeWhileRevoking(t *testing.T) {
 	if got == nil || len(got[left]) != 0 || !slices.Equal(got[stay], kept[stay]) {
 		t.Fatalf("m1, still revoking, unsubscribed from %s and was told %v; want only its partitions of %s (%v)", left, got, stay, kept[stay])
 	}
+}
+
+// A regex subscription matches internal topics too: Kafka's
+// refreshRegularExpressions matches every topic of the metadata image and
+// filters only by DESCRIBE authorization. Gregor left __consumer_offsets
+// and __transaction_state out, so a ".*" member was assigned other
+// partitions than on Kafka.
+func TestConsumerGroupRegexMatchesInternalTopics(t *testing.T) {
+	addr := bootstrap(t)
+	ctx, cl, _ := newRawMembers(t, addr, nil)
+	group := randomName("regex-internal")
+	// Looking a group's coordinator up makes sure __consumer_offsets
+	// exists.
+	var internal [16]byte
+	var partitions int
+	wait848(t, "__consumer_offsets in the metadata", func() bool {
+		fc := kmsg.NewPtrFindCoordinatorRequest()
+		fc.CoordinatorKey = group
+		if resp, err := fc.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
+			return false
+		}
+		md, err := kadm.NewClient(cl).Metadata(ctx, "__consumer_offsets")
+		if err != nil || md.Topics["__consumer_offsets"].Err != nil {
+			return false
+		}
+		internal, partitions = md.Topics["__consumer_offsets"].ID, len(md.Topics["__consumer_offsets"].Partitions)
+		return partitions > 0
+	})
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m-" + group, regex: "__consumer_offsets",
+		names: map[[16]byte]string{internal: "__consumer_offsets"}}
+	got := m.assigned(m.heartbeat(nil, nil))
+	// Kafka resolves a new regex in the background: poll until assigned.
+	wait848(t, "the regex's assignment", func() bool {
+		if len(got["__consumer_offsets"]) == 0 {
+			if a := m.assigned(m.heartbeat(nil, map[string][]int32{})); a != nil {
+				got = a
+			}
+		}
+		return len(got["__consumer_offsets"]) == partitions
+	})
 }
