@@ -45,7 +45,10 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 		st.Topic = rt.Topic
 		st.NumPartitions, st.ReplicationFactor = -1, -1
 		var err error
-		if seen[rt.Topic] > 1 {
+		if rt.Topic == clusterMetadataTopic {
+			// KRaft's log, a name Kafka never lets a topic take.
+			err = errorf(kerr.InvalidRequest, "Creation of internal topic %s is prohibited.", clusterMetadataTopic)
+		} else if seen[rt.Topic] > 1 {
 			seen[rt.Topic] = -1
 			err = errorf(kerr.InvalidRequest, "Duplicate topic name.")
 		} else if !clusterCreate && !b.authorize(req, acl.Create, acl.Topic, rt.Topic) {
@@ -64,6 +67,10 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 	}
 	return resp, nil
 }
+
+// clusterMetadataTopic is the name of KRaft's metadata log, which Kafka
+// refuses to create as a topic.
+const clusterMetadataTopic = "__cluster_metadata"
 
 func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, timeout time.Duration, st *kmsg.CreateTopicsResponseTopic) error {
 	spec := metadata.TopicSpec{Name: rt.Topic, Partitions: rt.NumPartitions, ReplicationFactor: rt.ReplicationFactor, ValidateOnly: validateOnly}

@@ -8,11 +8,13 @@ package broker
 // every name must be a topic config and every value valid for it
 // (INVALID_CONFIG). BROKER resources (this broker's id, or empty for the
 // cluster-wide default): only dynamic broker configs may be set, in their
-// scope, with valid values (INVALID_CONFIG otherwise, checked by the
-// config schema); they are kept in cluster metadata (the Backend) and
+// scope, with valid values (INVALID_REQUEST with the reason otherwise, as
+// Kafka's ConfigAdminManager answers; checked by the config schema); they
+// are kept in cluster metadata (the Backend) and
 // every broker rebuilds its configuration in force from them.
-// A null value is INVALID_REQUEST; BROKER_LOGGER and other resource types
-// are INVALID_REQUEST. validateOnly checks everything and changes nothing.
+// A null value, a resource named twice in the request (each occurrence,
+// none applied), a topic resource with an empty name, BROKER_LOGGER and
+// other resource types are INVALID_REQUEST. validateOnly checks everything and changes nothing.
 // The helpers here are shared with IncrementalAlterConfigs. ALTER_CONFIGS
 // is needed on the topic, or on the cluster for a broker, else
 // TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
@@ -38,9 +40,17 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) 
 	r := req.Body.(*kmsg.AlterConfigsRequest)
 	resp := req.Response().(*kmsg.AlterConfigsResponse)
 	resp.Resources = make([]kmsg.AlterConfigsResponseResource, 0, len(r.Resources))
-	for _, rr := range r.Resources {
+	twice := repeatedResources(r.Resources, func(rr kmsg.AlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+		return rr.ResourceType, rr.ResourceName
+	})
+	for i, rr := range r.Resources {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if twice[i] {
+			sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, kmsg.StringPtr(errResourceTwice)
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		if typ := int8(rr.ResourceType); typ != resourceBrokerLogger {
 			if denied := b.authorizeConfigs(req, acl.AlterConfigs, typ, rr.ResourceName); denied != nil {
 				sr.ErrorCode = denied.Code
@@ -89,8 +99,37 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
 }
 
+// errResourceTwice answers each occurrence of a resource an alter request
+// names more than once, which changes none of them (Kafka's
+// ConfigAdminManager.preprocess).
+const errResourceTwice = "Each resource must appear at most once."
+
+// repeatedResources marks the resources of an alter request whose type
+// and name appear more than once in it.
+func repeatedResources[R any](rs []R, key func(R) (kmsg.ConfigResourceType, string)) []bool {
+	type id struct {
+		typ  kmsg.ConfigResourceType
+		name string
+	}
+	first := make(map[id]int, len(rs))
+	twice := make([]bool, len(rs))
+	for i, r := range rs {
+		t, n := key(r)
+		if j, ok := first[id{t, n}]; ok {
+			twice[i], twice[j] = true, true
+			continue
+		}
+		first[id{t, n}] = i
+	}
+	return twice
+}
+
 // topicForAlter returns the topic a config change names.
 func (b *Broker) topicForAlter(name string) (*Topic, error) {
+	if name == "" {
+		// Kafka keeps no default topic resource to alter.
+		return nil, errorf(kerr.InvalidRequest, "Default topic resources are not allowed.")
+	}
 	if err := metadata.ValidateTopicName(name); err != nil {
 		return nil, errorf(kerr.InvalidTopicException, "%v", err)
 	}
@@ -188,7 +227,10 @@ func (b *Broker) setBrokerConfigs(ctx context.Context, perBroker bool, edit func
 			return nil, err
 		}
 		if err := b.checkBrokerConfigs(perBroker, next); err != nil {
-			return nil, errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=BROKER, name='%s'): %v", entity, err)
+			// INVALID_REQUEST with the bare reason, as Kafka answers a
+			// broker config its dynamic config refuses (KAFKA-13609
+			// keeps it so for compatibility).
+			return nil, errorf(kerr.InvalidRequest, "%v", err)
 		}
 		return next, nil
 	}

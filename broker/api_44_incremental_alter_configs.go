@@ -6,7 +6,8 @@ package broker
 // value, DELETE (1) removes an override (a name that is not set is a
 // no-op), APPEND (2) and SUBTRACT (3) add or remove comma-separated items
 // of a list config (starting from its default when not set; a non-list
-// config is INVALID_REQUEST). A name given twice in one resource, a null
+// config is INVALID_CONFIG). A resource named twice in one request (each
+// occurrence), a name given twice in one resource, a null
 // value for SET/APPEND/SUBTRACT, an unknown op or resource type are
 // INVALID_REQUEST. The result is validated as AlterConfigs validates
 // (INVALID_CONFIG, UNKNOWN_TOPIC_OR_PARTITION); validateOnly changes
@@ -42,9 +43,17 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protoco
 	r := req.Body.(*kmsg.IncrementalAlterConfigsRequest)
 	resp := req.Response().(*kmsg.IncrementalAlterConfigsResponse)
 	resp.Resources = make([]kmsg.IncrementalAlterConfigsResponseResource, 0, len(r.Resources))
-	for _, rr := range r.Resources {
+	twice := repeatedResources(r.Resources, func(rr kmsg.IncrementalAlterConfigsRequestResource) (kmsg.ConfigResourceType, string) {
+		return rr.ResourceType, rr.ResourceName
+	})
+	for i, rr := range r.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if twice[i] {
+			sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, kmsg.StringPtr(errResourceTwice)
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
 		if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
 			sr.ErrorCode = denied.Code
 			resp.Resources = append(resp.Resources, sr)
@@ -218,7 +227,7 @@ func applyIncrementalWith(cur map[string]string, cs []kmsg.IncrementalAlterConfi
 			}
 			if k.Type != config.List {
 				verb := map[int8]string{opAppend: "append", opSubtract: "subtract"}[int8(c.Op)]
-				return nil, errorf(kerr.InvalidRequest, "Config value %s is not allowed for config key: %s", verb, c.Name)
+				return nil, errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, c.Name)
 			}
 			old, set := next[c.Name]
 			if !set {

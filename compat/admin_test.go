@@ -265,7 +265,7 @@ func TestAdminTopicConfigs(t *testing.T) {
 	wantCode(t, "validate-only set", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, true, op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("999"))), nil)
 	wantCode(t, "bad value", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, false, op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("soon"))), kerr.InvalidConfig)
 	wantCode(t, "unknown name", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, false, op("no.such.config", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1"))), kerr.InvalidConfig)
-	wantCode(t, "append to a non-list", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, false, op("retention.ms", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("1"))), kerr.InvalidRequest)
+	wantCode(t, "append to a non-list", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, false, op("retention.ms", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("1"))), kerr.InvalidConfig)
 	wantCode(t, "duplicate name", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, false,
 		op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1")), op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("2"))), kerr.InvalidRequest)
 	wantCode(t, "unknown topic", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, randomName("admnone"), false, op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1"))), kerr.UnknownTopicOrPartition)
@@ -405,8 +405,8 @@ func TestAdminBrokerConfigs(t *testing.T) {
 		t.Fatalf("kadm describe broker: %s=4242 missing", key)
 	}
 
-	wantCode(t, "static config", e.incrementalAlter(kmsg.ConfigResourceTypeBroker, id, false, op("broker.id", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("7"))), kerr.InvalidConfig)
-	wantCode(t, "bad broker value", e.incrementalAlter(kmsg.ConfigResourceTypeBroker, id, false, op(key, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("later"))), kerr.InvalidConfig)
+	wantCode(t, "static config", e.incrementalAlter(kmsg.ConfigResourceTypeBroker, id, false, op("broker.id", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("7"))), kerr.InvalidRequest)
+	wantCode(t, "bad broker value", e.incrementalAlter(kmsg.ConfigResourceTypeBroker, id, false, op(key, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("later"))), kerr.InvalidRequest)
 	// Another broker's id, sent to this broker (kgo would route it).
 	other := kmsg.NewPtrIncrementalAlterConfigsRequest()
 	or := kmsg.NewIncrementalAlterConfigsRequestResource()

@@ -87,8 +87,10 @@ func sensitiveName(name string) bool {
 
 // extraEntries describes the broker configs set that are not rows of the
 // schema (listener-prefixed and custom keys), as Kafka's DescribeConfigs
-// lists every original: layer by layer as BrokerEntries, typed as the key
-// they override (custom ones have no type), read-only as it is.
+// lists every original (ConfigHelper.createBrokerConfigEntry): layer by
+// layer as BrokerEntries, typed as the key they override; a custom key has
+// no type, so its value may be a secret and is not shown (maybeSensitive);
+// and none is among the dynamic configs by its own name: read-only.
 func (c *Config) extraEntries(perBroker bool) []Entry {
 	layers := []struct {
 		src    Source
@@ -109,14 +111,14 @@ func (c *Config) extraEntries(perBroker bool) []Entry {
 				continue
 			}
 			seen[name] = true
-			e := Entry{Name: name, Sensitive: sensitiveName(name), ReadOnly: false}
+			e := Entry{Name: name, Sensitive: true, ReadOnly: true}
 			// A listener override's synonyms are its own layers and those
 			// of the key it overrides, layer by layer (Kafka's
 			// brokerConfigSynonyms with matchListenerOverride).
 			names := []string{name}
 			if _, rest, ok := splitListenerKey(name); ok {
 				if row := listenerKeyRow(rest); row != nil {
-					e.Type, e.Doc = row.Type, row.Doc
+					e.Type, e.Doc, e.Sensitive = row.Type, row.Doc, row.Sensitive()
 					names = append(names, row.Name)
 				}
 			}

@@ -1,0 +1,128 @@
+package compat
+
+import (
+	"strconv"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// A resource named twice in one AlterConfigs or IncrementalAlterConfigs
+// request is INVALID_REQUEST "Each resource must appear at most once." for
+// every occurrence, and neither is applied (Kafka's
+// ConfigAdminManager.preprocess); another resource of the same request is
+// applied. Gregor applied both occurrences in order.
+func TestAlterConfigsResourceTwice(t *testing.T) {
+	e := newAdminEnv(t)
+	topic, other := e.topic("twice", 1, nil), e.topic("twice-other", 1, nil)
+	inc := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	for _, v := range []struct{ topic, ms string }{{topic, "5555"}, {other, "7777"}, {topic, "6666"}} {
+		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, v.topic
+		rr.Configs = append(rr.Configs, op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(v.ms)))
+		inc.Resources = append(inc.Resources, rr)
+	}
+	resp := e.request(inc).(*kmsg.IncrementalAlterConfigsResponse)
+	if len(resp.Resources) != 3 {
+		t.Fatalf("IncrementalAlterConfigs answered %d resources, want 3", len(resp.Resources))
+	}
+	for i, want := range []*kerr.Error{kerr.InvalidRequest, nil, kerr.InvalidRequest} {
+		r := resp.Resources[i]
+		wantCode(t, "IncrementalAlterConfigs resource "+strconv.Itoa(i)+" ("+r.ResourceName+")", r.ErrorCode, want)
+		if want != nil && (r.ErrorMessage == nil || *r.ErrorMessage != "Each resource must appear at most once.") {
+			t.Errorf("resource %d: message %v", i, r.ErrorMessage)
+		}
+	}
+	cs, _ := e.describeConfigs(kmsg.ConfigResourceTypeTopic, topic)
+	if v := deref(cs["retention.ms"].Value); v != "604800000" {
+		t.Errorf("retention.ms of the topic named twice is %s, want the default (no change)", v)
+	}
+	e.describeWhen(kmsg.ConfigResourceTypeTopic, other, "the other resource's change", has("retention.ms", "7777", kmsg.ConfigSourceDynamicTopicConfig))
+
+	legacy := kmsg.NewPtrAlterConfigsRequest()
+	for range 2 {
+		rr := kmsg.NewAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+		c := kmsg.NewAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = "retention.ms", kmsg.StringPtr("8888")
+		rr.Configs = append(rr.Configs, c)
+		legacy.Resources = append(legacy.Resources, rr)
+	}
+	lresp := e.request(legacy).(*kmsg.AlterConfigsResponse)
+	if len(lresp.Resources) != 2 {
+		t.Fatalf("AlterConfigs answered %d resources, want 2", len(lresp.Resources))
+	}
+	for i, r := range lresp.Resources {
+		wantCode(t, "AlterConfigs resource "+strconv.Itoa(i), r.ErrorCode, kerr.InvalidRequest)
+	}
+	cs, _ = e.describeConfigs(kmsg.ConfigResourceTypeTopic, topic)
+	if v := deref(cs["retention.ms"].Value); v != "604800000" {
+		t.Errorf("retention.ms after a legacy alter naming it twice is %s, want the default", v)
+	}
+}
+
+// An alteration of the topic resource with an empty name is
+// INVALID_REQUEST "Default topic resources are not allowed." in Kafka
+// (there is no default topic to configure); Gregor answered
+// INVALID_TOPIC_EXCEPTION.
+func TestAlterConfigsDefaultTopicResource(t *testing.T) {
+	e := newAdminEnv(t)
+	wantCode(t, "IncrementalAlterConfigs of topic \"\"", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, "", false,
+		op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1000"))), kerr.InvalidRequest)
+	wantCode(t, "AlterConfigs of topic \"\"", e.legacyAlter(kmsg.ConfigResourceTypeTopic, "", false, "retention.ms", "1000"), kerr.InvalidRequest)
+}
+
+// A broker config Kafka has no definition of (a plugin's, say) may hold a
+// secret: DescribeConfigs gives it without its value, sensitive and
+// read-only, as Kafka's ConfigHelper.createBrokerConfigEntry does for a
+// config without a type. Gregor showed its value to anyone who could
+// describe the cluster.
+func TestCustomBrokerConfigDescribedAsSecret(t *testing.T) {
+	e := newAdminEnv(t)
+	id := strconv.Itoa(int(e.brokerID()))
+	const name = "gregor.test.custom.plugin.secret"
+	wantCode(t, "setting a custom broker config", e.incrementalAlter(kmsg.ConfigResourceTypeBroker, id, false,
+		op(name, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("hunter2"))), nil)
+	t.Cleanup(func() {
+		e.incrementalAlter(kmsg.ConfigResourceTypeBroker, id, false, op(name, kmsg.IncrementalAlterConfigOpDelete, nil))
+	})
+	cs := e.describeWhen(kmsg.ConfigResourceTypeBroker, id, "the custom config described", func(cs map[string]kmsg.DescribeConfigsResponseResourceConfig) bool {
+		_, ok := cs[name]
+		return ok
+	})
+	c := cs[name]
+	if c.Value != nil || !c.IsSensitive || !c.ReadOnly || c.Source != kmsg.ConfigSourceDynamicBrokerConfig {
+		t.Errorf("custom broker config described with value %v, sensitive %v, read-only %v, source %v; want no value, sensitive, read-only, DYNAMIC_BROKER_CONFIG",
+			c.Value, c.IsSensitive, c.ReadOnly, c.Source)
+	}
+	for _, s := range c.ConfigSynonyms {
+		if s.Value != nil {
+			t.Errorf("synonym %s of the custom config carries its value", s.Name)
+		}
+	}
+}
+
+// __cluster_metadata, the name of KRaft's metadata log, cannot be created
+// as a topic: INVALID_REQUEST "Creation of internal topic
+// __cluster_metadata is prohibited." as Kafka answers.
+func TestCreateClusterMetadataTopicProhibited(t *testing.T) {
+	e := newAdminEnv(t)
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 10000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "__cluster_metadata", 1, -1
+	req.Topics = append(req.Topics, rt)
+	resp := e.request(req).(*kmsg.CreateTopicsResponse)
+	if len(resp.Topics) != 1 {
+		t.Fatalf("CreateTopics answered %d topics", len(resp.Topics))
+	}
+	wantCode(t, "creating __cluster_metadata", resp.Topics[0].ErrorCode, kerr.InvalidRequest)
+	if m := resp.Topics[0].ErrorMessage; m == nil || *m != "Creation of internal topic __cluster_metadata is prohibited." {
+		t.Errorf("message %v", m)
+	}
+	md, err := e.adm.Metadata(e.ctx, "__cluster_metadata")
+	if err == nil && md.Topics["__cluster_metadata"].Err == nil {
+		t.Errorf("__cluster_metadata exists after the refused creation")
+	}
+}
