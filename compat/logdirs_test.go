@@ -1,10 +1,12 @@
 package compat
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,18 +73,36 @@ func consumeAll(t *testing.T, addr, topic string, want int) []string {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var out []string
-	for len(out) < want {
+	var recs []*kgo.Record
+	for len(recs) < want {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("consumed %d of %d records of %s: %v", len(out), want, topic, ctx.Err())
+			t.Fatalf("consumed %d of %d records of %s: %v", len(recs), want, topic, ctx.Err())
 		}
 		fs.EachError(func(_ string, _ int32, err error) { t.Logf("fetch: %v", err) })
-		fs.EachRecord(func(r *kgo.Record) {
-			out = append(out, fmt.Sprintf("%d/%d=%s", r.Partition, r.Offset, r.Value))
-		})
+		fs.EachRecord(func(r *kgo.Record) { recs = append(recs, r) })
+	}
+	// Partitions interleave as fetches happen to return them: in
+	// partition and offset order two reads of the same log compare.
+	slices.SortStableFunc(recs, func(a, b *kgo.Record) int {
+		return cmp.Or(cmp.Compare(a.Partition, b.Partition), cmp.Compare(a.Offset, b.Offset))
+	})
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = fmt.Sprintf("%d/%d=%s", r.Partition, r.Offset, r.Value)
 	}
 	return out
+}
+
+// firstDifference describes where two consumeAll lists part, for a
+// failure message.
+func firstDifference(a, b []string) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return fmt.Sprintf("record %d: %s, before %s", i, a[i], b[i])
+		}
+	}
+	return fmt.Sprintf("%d records, before %d", len(a), len(b))
 }
 
 // kafka-reassign-partitions.sh moves replicas between a broker's log dirs
@@ -195,7 +215,7 @@ func TestAlterReplicaLogDirsMovesReplicas(t *testing.T) {
 		return cur[0] == target[0] && cur[1] == target[1] && len(fut) == 0
 	})
 	if after := consumeAll(t, b.Addr, topic, len(values)); strings.Join(after, "\n") != strings.Join(before, "\n") {
-		t.Fatalf("after the move the topic reads %d records, before %d, or not the same", len(after), len(before))
+		t.Fatalf("after the move the topic reads otherwise: %s", firstDifference(after, before))
 	}
 
 	// kadm moves partition 0 back while a producer writes to it.
@@ -237,7 +257,7 @@ func TestAlterReplicaLogDirsMovesReplicas(t *testing.T) {
 		t.Fatalf("after a restart partition 0 is in %s (want %s), 1 in %s (want %s)", cur[0], current[0], cur[1], target[1])
 	}
 	if again := consumeAll(t, b.Addr, topic, total); strings.Join(again, "\n") != strings.Join(afterBack, "\n") {
-		t.Fatalf("after a restart the topic reads %d records, %d before", len(again), len(afterBack))
+		t.Fatalf("after a restart the topic reads otherwise: %s", firstDifference(again, afterBack))
 	}
 	for p, want := range map[int32]string{0: current[0], 1: target[1]} {
 		for _, d := range dirs {

@@ -165,7 +165,11 @@ func (s *server) listenerSecurity(static *config.Config, name string, log zerolo
 // sources are what the monitor reads. Listeners is the server's own map,
 // filled as listeners come up and not changed after start-up.
 func (s *server) sources() monitor.Sources {
-	return monitor.Sources{Broker: s.broker, Coord: s.coord, Net: s.net, Listeners: s.listeners, Version: versionLine(), MaxGroups: int(s.broker.Config().MetricsMaxGroups)}
+	src := monitor.Sources{Broker: s.broker, Coord: s.coord, Net: s.net, Listeners: s.listeners, Version: versionLine()}
+	if s.broker != nil {
+		src.MaxGroups = int(s.broker.Config().MetricsMaxGroups)
+	}
+	return src
 }
 
 // serveMonitor starts the status page and metrics (gregor.metrics.listener).
