@@ -201,3 +201,35 @@ func TestConsumerGroupRegexMatchesInternalTopics(t *testing.T) {
 		return len(got["__consumer_offsets"]) == partitions
 	})
 }
+
+// A regex is checked once the group and member are known, as Kafka's
+// maybeUpdateRegularExpressions does: an unknown member sending one that
+// does not compile is UNKNOWN_MEMBER_ID, a member joining with it
+// INVALID_REGULAR_EXPRESSION. Gregor checked the regex first.
+func TestConsumerGroupRegexCheckedAfterMember(t *testing.T) {
+	ctx, cl, _ := newRawMembers(t, bootstrap(t), nil)
+	group := randomName("bad-regex")
+	beat := func(member string, epoch int32) int16 {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch = group, member, epoch
+		req.SubscribedTopicRegex = kmsg.StringPtr("(unclosed")
+		if epoch == 0 {
+			req.RebalanceTimeoutMillis = 30000
+			req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.ErrorCode
+	}
+	// The group exists: a member joined it with names.
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m-" + group}
+	m.heartbeat([]string{}, nil)
+	if code := beat("never-joined-"+group, 5); code != kerr.UnknownMemberID.Code {
+		t.Errorf("an unknown member's heartbeat with an invalid regex: %v, want UNKNOWN_MEMBER_ID", kerr.ErrorForCode(code))
+	}
+	if code := beat("new-"+group, 0); code != kerr.InvalidRegularExpression.Code {
+		t.Errorf("a member joining with an invalid regex: %v, want INVALID_REGULAR_EXPRESSION", kerr.ErrorForCode(code))
+	}
+}

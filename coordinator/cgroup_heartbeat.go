@@ -106,11 +106,20 @@ func (c *groupCoordinator) validateHeartbeat(r *cgHeartbeat) *cgResult {
 			strings.Join(c.cfg.ConsumerAssignors, ", ")+".")
 		return &res
 	}
-	if r.regex != nil && *r.regex != "" {
-		if _, err := compileTopicRegex(*r.regex); err != nil {
-			res := cgFail(kerr.InvalidRegularExpression, "SubscribedTopicRegex `"+*r.regex+"` is not a valid regular expression: "+err.Error())
-			return &res
-		}
+	return nil
+}
+
+// checkNewRegex refuses a regex a member subscribes to anew that does not
+// compile. As in Kafka (maybeUpdateRegularExpressions) it is checked once
+// the group and member are known, and only when it changes: a group never
+// holds a regex that does not compile.
+func checkNewRegex(m *cgMember, r *cgHeartbeat) *cgResult {
+	if r.regex == nil || *r.regex == "" || m != nil && *r.regex == m.sub.regex {
+		return nil
+	}
+	if _, err := compileTopicRegex(*r.regex); err != nil {
+		res := cgFail(kerr.InvalidRegularExpression, "SubscribedTopicRegex `"+*r.regex+"` is not a valid regular expression: "+err.Error())
+		return &res
 	}
 	return nil
 }
@@ -264,6 +273,9 @@ func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResul
 	m, replaced, kerrv := c.lookupMember(cg, t, r, memberID, join)
 	if kerrv != nil {
 		return cgFail(kerrv, ""), pendingWrite{}
+	}
+	if bad := checkNewRegex(m, r); bad != nil {
+		return *bad, pendingWrite{}
 	}
 	sub := updatedSub(m, r)
 	plan := c.planMember(t, m, sub, r.owned, replaced)
