@@ -165,8 +165,13 @@ func (sf *shareFetch) session(fetch, forget []shareTP, hasAcks bool) ([]shareTP,
 		if sf.req.Conn != nil {
 			conn = sf.req.Conn.ID
 		}
-		old, err := ss.open(sf.key, conn, fetch, now, 2*sf.lockMs, limit, sf.req.Version == 0)
-		b.releaseSession(sf.key, old)
+		// A member opening a new session keeps what it acquired in the
+		// old one: it may still acknowledge it, and the locks expire
+		// as they would (Kafka's SharePartitionManager.newContext only
+		// drops the old session). Releasing it would hand the records
+		// out again, and count one more delivery, to a client that
+		// resets its session after an error, as the Java client does.
+		_, err := ss.open(sf.key, conn, fetch, now, 2*sf.lockMs, limit, sf.req.Version == 0)
 		for _, tp := range fetch {
 			b.shares.refreshIfIdle(sharePartKey{group: sf.key.group, topic: tp.topic, partition: tp.partition})
 		}

@@ -373,7 +373,21 @@ func (sp *sharePart) expire() {
 	sp.mu.Unlock()
 	if n > 0 {
 		sp.p.notify()
+		sp.persistLater()
 	}
+}
+
+// persistLater writes the state a lock expiry or a session's end changed
+// (delivery counts, records archived at the limit, the start offset), as
+// Kafka writes every such change to the share coordinator; without it a
+// new leader or a restart would hand an archived record out again with a
+// fresh count. A failed write is left for the next one.
+func (sp *sharePart) persistLater() {
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		sp.persist(ctx, false)
+	}()
 }
 
 // releaseMember makes every record member holds here Available again (its
@@ -384,6 +398,7 @@ func (sp *sharePart) releaseMember(member string) {
 	sp.mu.Unlock()
 	if n > 0 {
 		sp.p.notify()
+		sp.persistLater()
 	}
 }
 

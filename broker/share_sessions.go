@@ -60,8 +60,8 @@ func nextShareEpoch(e int32) int32 {
 	return e + 1
 }
 
-// open starts a new session with parts; the member's previous session,
-// if any, is returned so its records can be released.
+// open starts a new session with parts, replacing the member's previous
+// session, if any, whose partitions it returns.
 func (s *shareSessions) open(k shareSessionKey, conn uint64, parts []shareTP, now, idleMs int64, limit int, v0 bool) (old []shareTP, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -139,30 +139,41 @@ func (p *Partition) release(o int64, r *record) {
 }
 
 // ReleaseMember releases every offset the member holds (its share session
-// ended) and returns how many.
+// ended) and returns how many. Records a session held when it ended were
+// fetched but never delivered to the application, so their delivery is
+// taken back: their count goes down by one and the limit archives none
+// (Kafka 4.1, KAFKA-17541). A consumer that restarts does not use up the
+// deliveries of records it never saw.
 func (p *Partition) ReleaseMember(member string) int {
 	n := 0
 	for id, l := range p.leases {
 		if l.member != member {
 			continue
 		}
-		n += p.releaseLease(l)
+		n += p.releaseLease(l, true)
 		delete(p.leases, id)
 	}
 	p.advance()
 	return n
 }
 
-// releaseLease releases the offsets still held under a lease.
-func (p *Partition) releaseLease(l *lease) int {
+// releaseLease releases the offsets still held under a lease; undelivered
+// takes their delivery back (ReleaseMember).
+func (p *Partition) releaseLease(l *lease, undelivered bool) int {
 	n := 0
 	for o := max(l.first, p.start); o <= l.last && o < p.end; o++ {
 		r := p.rec(o)
-		if r.state == Acquired && r.lease == l.id {
-			p.release(o, r)
-			p.touch(o)
-			n++
+		if r.state != Acquired || r.lease != l.id {
+			continue
 		}
+		if undelivered {
+			r.lease, r.count, r.state = 0, max(r.count-1, 0), Available
+			p.markAvailable(o)
+		} else {
+			p.release(o, r)
+		}
+		p.touch(o)
+		n++
 	}
 	return n
 }
@@ -177,7 +188,7 @@ func (p *Partition) Expire(now int64) int {
 			continue
 		}
 		delete(p.leases, l.id)
-		n += p.releaseLease(l)
+		n += p.releaseLease(l, false)
 	}
 	if n > 0 {
 		p.advance()

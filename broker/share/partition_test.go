@@ -318,10 +318,17 @@ func TestReleaseMember(t *testing.T) {
 	if n := p.ReleaseMember("m1"); n != 2 {
 		t.Fatalf("released %d", n)
 	}
-	want(t, p, "[0,4) 0-1:Available/1 2-3:Acquired/1")
-	if got := acquire(p, "m3", 0, 100, data(0, 4)); runs(got) != "0-1/2 4-4/1" {
+	// Fetched, never delivered: the session's delivery is taken back.
+	want(t, p, "[0,4) 0-1:Available/0 2-3:Acquired/1")
+	if got := acquire(p, "m3", 0, 100, data(0, 4)); runs(got) != "0-1/1 4-4/1" {
 		t.Fatalf("got %s", runs(got))
 	}
+	// At the delivery limit a session's end archives nothing (a lock
+	// expiry would).
+	q := New(Config{MaxInFlight: 100, MaxDeliveries: 1}, 0, nil)
+	acquire(q, "m1", 0, 100, data(0, 0))
+	q.ReleaseMember("m1")
+	want(t, q, "[0,1) 0-0:Available/0")
 }
 
 // Retention or DeleteRecords moving the log start moves the start offset,

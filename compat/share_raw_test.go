@@ -1,0 +1,216 @@
+package compat
+
+// Share groups (KIP-932) through raw ShareGroupHeartbeat, ShareFetch and
+// ShareAcknowledge requests: what a share session's end and a lock's
+// expiry do to the records a member held.
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
+)
+
+// rawShare is one member of a share group on a one-partition topic.
+type rawShare struct {
+	t            *testing.T
+	ctx          context.Context
+	cl           *kgo.Client
+	group, topic string
+	member       string
+	id           [16]byte
+}
+
+// newRawShare makes the topic with n records (one batch), a share group
+// reading it from the earliest record, and a member assigned to it.
+func newRawShare(t *testing.T, addr string, n int) *rawShare {
+	t.Helper()
+	topic, group := shareTopic(t, addr)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	var rs []*kgo.Record
+	for i := range n {
+		rs = append(rs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("v%d", i))})
+	}
+	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &rawShare{t: t, ctx: ctx, cl: cl, group: group, topic: topic, member: randomName("member"), id: md.Topics[topic].ID}
+	epoch := int32(0)
+	waitFor(t, "the member's assignment", 30*time.Second, func() bool {
+		r := kmsg.NewPtrShareGroupHeartbeatRequest()
+		r.GroupID, r.MemberID, r.MemberEpoch = group, s.member, epoch
+		if epoch == 0 {
+			r.SubscribedTopicNames = []string{topic}
+		}
+		resp, err := r.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("ShareGroupHeartbeat: %v %v", err, kerr.ErrorForCode(resp.ErrorCode))
+		}
+		epoch = resp.MemberEpoch
+		return resp.Assignment != nil && len(resp.Assignment.TopicPartitions) > 0
+	})
+	return s
+}
+
+// fetch sends a ShareFetch of partition 0 at epoch and returns what it
+// acquired, as "first-last/count" runs.
+func (s *rawShare) fetch(epoch int32) []string {
+	s.t.Helper()
+	r := kmsg.NewPtrShareFetchRequest()
+	r.GroupID, r.MemberID, r.ShareSessionEpoch = kmsg.StringPtr(s.group), kmsg.StringPtr(s.member), epoch
+	r.MaxWaitMillis, r.MinBytes, r.MaxBytes, r.MaxRecords, r.BatchSize = 500, 1, 1<<20, 100, 100
+	rt := kmsg.NewShareFetchRequestTopic()
+	rt.TopicID = s.id
+	rp := kmsg.NewShareFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	r.Topics = append(r.Topics, rt)
+	resp, err := r.RequestWith(s.ctx, s.cl)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 {
+		s.t.Fatalf("ShareFetch at epoch %d: %v", epoch, kerr.ErrorForCode(resp.ErrorCode))
+	}
+	var out []string
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 {
+				s.t.Fatalf("ShareFetch at epoch %d: partition %v", epoch, kerr.ErrorForCode(p.ErrorCode))
+			}
+			for _, a := range p.AcquiredRecords {
+				out = append(out, fmt.Sprintf("%d-%d/%d", a.FirstOffset, a.LastOffset, a.DeliveryCount))
+			}
+		}
+	}
+	return out
+}
+
+// acknowledge sends a ShareAcknowledge at epoch (-1 closes the session)
+// of offsets first-last with ackType (none: no acknowledgement) and
+// returns the partition's error code (the request's, if it failed).
+func (s *rawShare) acknowledge(epoch int32, first, last int64, ackType int8) int16 {
+	s.t.Helper()
+	r := kmsg.NewPtrShareAcknowledgeRequest()
+	r.GroupID, r.MemberID, r.ShareSessionEpoch = kmsg.StringPtr(s.group), kmsg.StringPtr(s.member), epoch
+	if ackType != 0 {
+		rt := kmsg.NewShareAcknowledgeRequestTopic()
+		rt.TopicID = s.id
+		rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
+		ab := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
+		ab.FirstOffset, ab.LastOffset, ab.AcknowledgeTypes = first, last, []int8{ackType}
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ab)
+		rt.Partitions = append(rt.Partitions, rp)
+		r.Topics = append(r.Topics, rt)
+	}
+	resp, err := r.RequestWith(s.ctx, s.cl)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 {
+		return resp.ErrorCode
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			return p.ErrorCode
+		}
+	}
+	return 0
+}
+
+// A share session that ends holding records gives them back without
+// counting a delivery: they were fetched but never delivered to the
+// application (Kafka 4.1, KAFKA-17541, SharePartition.releaseAcquiredRecords
+// with DeliveryCountOps.DECREASE). Gregor counted every session as a
+// delivery, so a consumer restarting five times (the default
+// group.share.delivery.count.limit) got a record it never saw archived.
+func TestShareSessionEndTakesDeliveryBack(t *testing.T) {
+	s := newRawShare(t, bootstrap(t), 1)
+	for i := range 7 {
+		if got := s.fetch(0); len(got) != 1 || got[0] != "0-0/1" {
+			t.Fatalf("session %d acquired %v, want the record at delivery 1 (the earlier sessions ended without delivering it)", i+1, got)
+		}
+		if code := s.acknowledge(-1, 0, 0, 0); code != 0 {
+			t.Fatalf("closing session %d: %v", i+1, kerr.ErrorForCode(code))
+		}
+	}
+}
+
+// A member that opens a new share session (epoch 0) while it holds
+// records keeps them, and may still acknowledge them in the new session,
+// as Kafka's SharePartitionManager.newContext only drops the old session.
+// Gregor released them and handed them straight back at a higher delivery
+// count, which the Java client, resetting its session after an error, saw
+// as a second delivery.
+func TestShareSessionReopenKeepsRecords(t *testing.T) {
+	s := newRawShare(t, bootstrap(t), 3)
+	if got := s.fetch(0); len(got) != 1 || got[0] != "0-2/1" {
+		t.Fatalf("first session acquired %v, want 0-2 at delivery 1", got)
+	}
+	if got := s.fetch(0); len(got) != 0 {
+		t.Fatalf("the member's new session acquired %v; want nothing, the member still holds 0-2", got)
+	}
+	if code := s.acknowledge(1, 0, 2, 1 /* ACCEPT */); code != 0 {
+		t.Fatalf("acknowledging in the new session what the old one acquired: %v", kerr.ErrorForCode(code))
+	}
+	adm := newAdminEnv(t)
+	waitFor(t, "the acknowledged records to move the share partition's start", 10*time.Second, func() bool {
+		start, _ := describeShareOffset(t, adm.cl, s.group, s.topic)
+		return start == 3
+	})
+}
+
+// A record whose lock expires as often as group.share.delivery.count.limit
+// allows is archived, and that is written to the share coordinator as
+// Kafka writes every lock expiry: DescribeShareGroupOffsets shows the start
+// past it, also after a restart. Gregor kept
+// such changes in memory until an acknowledgement wrote them.
+func TestShareLockExpiryArchivePersisted(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with short share locks")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"group.share.record.lock.duration.ms":     "1000",
+		"group.share.min.record.lock.duration.ms": "1000",
+		"group.share.delivery.count.limit":        "2",
+	}})
+	s := newRawShare(t, b.Addr, 1)
+	epoch := int32(0)
+	var deliveries []string
+	waitFor(t, "the record's locks to expire twice and archive it", 30*time.Second, func() bool {
+		deliveries = append(deliveries, s.fetch(epoch)...)
+		epoch++
+		start, _ := describeShareOffset(t, s.cl, s.group, s.topic)
+		return len(deliveries) == 2 && start == 1
+	})
+	if deliveries[0] != "0-0/1" || deliveries[1] != "0-0/2" {
+		t.Fatalf("deliveries %v, want 0-0 at 1 then 2", deliveries)
+	}
+	b.Restart()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	waitFor(t, "the restarted broker to describe the share partition's start past the archived record", 30*time.Second, func() bool {
+		start, code := describeShareOffset(t, cl, s.group, s.topic)
+		return code == 0 && start == 1
+	})
+}
