@@ -214,3 +214,37 @@ func TestShareLockExpiryArchivePersisted(t *testing.T) {
 		return code == 0 && start == 1
 	})
 }
+
+// Acknowledgement batches that overlap or come out of order are
+// INVALID_REQUEST for the partition and change nothing, as Kafka's
+// validateAcknowledgementBatches answers; Gregor applied them in order,
+// the last one winning.
+func TestShareAcknowledgeBatchesOutOfOrder(t *testing.T) {
+	s := newRawShare(t, bootstrap(t), 6)
+	if got := s.fetch(0); len(got) != 1 || got[0] != "0-5/1" {
+		t.Fatalf("acquired %v, want 0-5 at delivery 1", got)
+	}
+	r := kmsg.NewPtrShareAcknowledgeRequest()
+	r.GroupID, r.MemberID, r.ShareSessionEpoch = kmsg.StringPtr(s.group), kmsg.StringPtr(s.member), 1
+	rt := kmsg.NewShareAcknowledgeRequestTopic()
+	rt.TopicID = s.id
+	rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
+	for _, b := range [][3]int64{{0, 2, 1 /* ACCEPT */}, {1, 1, 3 /* REJECT */}} {
+		ab := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
+		ab.FirstOffset, ab.LastOffset, ab.AcknowledgeTypes = b[0], b[1], []int8{int8(b[2])}
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ab)
+	}
+	rt.Partitions = append(rt.Partitions, rp)
+	r.Topics = append(r.Topics, rt)
+	resp, err := r.RequestWith(s.ctx, s.cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidRequest.Code {
+		t.Fatalf("overlapping acknowledgement batches: %v, want INVALID_REQUEST", kerr.ErrorForCode(code))
+	}
+	// Nothing was applied: all six are still the member's to accept.
+	if code := s.acknowledge(2, 0, 5, 1 /* ACCEPT */); code != 0 {
+		t.Fatalf("accepting 0-5 after the refused batches: %v", kerr.ErrorForCode(code))
+	}
+}

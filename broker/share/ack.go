@@ -50,6 +50,13 @@ func (p *Partition) Acknowledge(member string, acks []Ack, renew bool, now, lock
 		if err := validAck(&acks[i], renew); err != nil {
 			return err
 		}
+		// Batches come in offset order, as Kafka's
+		// validateAcknowledgementBatches requires: one starting before
+		// the last offset of the one before (overlapping it, or out of
+		// order) is refused, not applied last-wins.
+		if i > 0 && acks[i].First < acks[i-1].Last {
+			return fmt.Errorf("%w: offsets %d-%d after %d-%d", ErrInvalidAck, acks[i].First, acks[i].Last, acks[i-1].First, acks[i-1].Last)
+		}
 	}
 	for i := range acks {
 		for o := max(acks[i].First, p.start); o <= acks[i].Last; o++ {

@@ -431,3 +431,24 @@ func TestRestoreGapsAreAvailable(t *testing.T) {
 		t.Fatalf("next fetch %d", p.NextFetchOffset())
 	}
 }
+
+// Acknowledgement batches in one request come in offset order: one that
+// starts before the previous batch's last offset is refused and nothing
+// is applied (Kafka's validateAcknowledgementBatches).
+func TestAcknowledgeBatchesInOrder(t *testing.T) {
+	p := New(Config{MaxInFlight: 100, MaxDeliveries: 5}, 0, nil)
+	acquire(p, "m1", 0, 100, data(0, 5))
+	for _, acks := range [][]Ack{
+		{{First: 0, Last: 2, Types: []AckType{AckAccept}}, {First: 1, Last: 1, Types: []AckType{AckReject}}},
+		{{First: 5, Last: 5, Types: []AckType{AckAccept}}, {First: 3, Last: 4, Types: []AckType{AckAccept}}},
+	} {
+		if err := p.Acknowledge("m1", acks, false, 0, 1000); !errors.Is(err, ErrInvalidAck) {
+			t.Fatalf("acks %v: %v, want ErrInvalidAck", acks, err)
+		}
+	}
+	want(t, p, "[0,6) 0-5:Acquired/1")
+	ok := []Ack{{First: 0, Last: 2, Types: []AckType{AckAccept}}, {First: 3, Last: 5, Types: []AckType{AckAccept}}}
+	if err := p.Acknowledge("m1", ok, false, 0, 1000); err != nil {
+		t.Fatalf("batches in order: %v", err)
+	}
+}
