@@ -13,8 +13,9 @@ package broker
 // (an opening request may carry none: INVALID_REQUEST), each partition's
 // outcome in AcknowledgeErrorCode. Then every partition of the session is
 // fetched: records are acquired for the member for the group's lock
-// duration (share_read.go), at most MaxRecords (500 for v0) and MaxBytes
-// in all, and only the batches holding them are returned with the
+// duration (share_read.go), about MaxRecords (500 for v0; a batch begun
+// is acquired whole unless v2 asks for ShareAcquireMode record_limit) and
+// at most MaxBytes in all, and only the batches holding them are returned with the
 // acquired ranges and their delivery counts. With nothing acquired the
 // response waits, off the connection's read path, up to MaxWaitMillis
 // for MinBytes, woken by new data or released records.
@@ -253,7 +254,11 @@ func (sf *shareFetch) fetchAll(ctx context.Context, parts []shareTP, done map[sh
 		if done[tp] || got >= maxRecords {
 			continue
 		}
-		res, err := sf.fetchOne(ctx, tp, shareAcquire{member: sf.key.member, maxRecords: maxRecords - got,
+		// ShareAcquireMode (v2): 0, batch_optimized, acquires whole
+		// batches, MaxRecords rounded up to a batch's end, as Kafka 4.1
+		// always did; 1, record_limit, stops at MaxRecords.
+		wholeBatches := !(sf.req.Version >= 2 && sf.r.ShareAcquireMode == 1)
+		res, err := sf.fetchOne(ctx, tp, shareAcquire{member: sf.key.member, maxRecords: maxRecords - got, wholeBatches: wholeBatches,
 			maxBytes: maxBytes - int32(bytes), readCommitted: sf.rc, lockMs: sf.lockMs})
 		if err != nil {
 			e := sf.entry(tp)

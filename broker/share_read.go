@@ -33,6 +33,7 @@ func (a *shareAcquired) count() int {
 type shareAcquire struct {
 	member        string
 	maxRecords    int
+	wholeBatches  bool // a batch begun is acquired whole (share.AcquireRequest)
 	maxBytes      int32
 	readCommitted bool
 	lockMs        int64
@@ -99,7 +100,7 @@ func (sp *sharePart) acquireOnce(a shareAcquire, maxBytes int32, out *shareAcqui
 		return false, kerr.CorruptMessage
 	}
 	runs := s.Acquire(share.AcquireRequest{Member: a.member, From: from, Spans: spans, MaxRecords: a.maxRecords - out.count(),
-		Now: sp.b.now().UnixMilli(), LockMs: a.lockMs})
+		WholeBatches: a.wholeBatches, Now: sp.b.now().UnixMilli(), LockMs: a.lockMs})
 	sp.armLocked()
 	out.records = holding(out.records, data, spans, pos, runs, after)
 	for _, r := range runs {

@@ -23,8 +23,12 @@ type AcquireRequest struct {
 	// archived.
 	From  int64
 	Spans []Span
-	// MaxRecords bounds the offsets acquired (at least one is).
-	MaxRecords int
+	// MaxRecords bounds the offsets acquired (at least one is). With
+	// WholeBatches a batch begun is acquired to its end, past MaxRecords
+	// if need be (Kafka's batch_optimized ShareAcquireMode, the default;
+	// record_limit stops at MaxRecords exactly).
+	MaxRecords   int
+	WholeBatches bool
 	// Now and LockMs set the acquisition's deadline.
 	Now, LockMs int64
 }
@@ -102,8 +106,11 @@ func (a *acquisition) gap(from, to int64) bool {
 // span acquires the offsets of one batch; false stops the acquisition.
 func (a *acquisition) span(s Span) bool {
 	p := a.p
+	if a.req.WholeBatches && a.n >= a.max {
+		return false
+	}
 	for o := max(s.First, p.start); o <= s.Last; o++ {
-		if a.n >= a.max || !a.room(o) {
+		if !a.req.WholeBatches && a.n >= a.max || !a.room(o) {
 			return false
 		}
 		if o == p.end {

@@ -452,3 +452,18 @@ func TestAcknowledgeBatchesInOrder(t *testing.T) {
 		t.Fatalf("batches in order: %v", err)
 	}
 }
+
+// With WholeBatches (Kafka's batch_optimized acquire mode) a batch begun
+// is acquired to its end past MaxRecords, and no further batch is begun;
+// without it (record_limit) MaxRecords is exact.
+func TestAcquireWholeBatches(t *testing.T) {
+	p := New(Config{MaxInFlight: 100, MaxDeliveries: 5}, 0, nil)
+	got := p.Acquire(AcquireRequest{Member: "m1", From: 0, Spans: []Span{{First: 0, Last: 9}, {First: 10, Last: 19}},
+		MaxRecords: 3, WholeBatches: true, Now: 0, LockMs: lock})
+	if runs(got) != "0-9/1" {
+		t.Fatalf("batch_optimized acquired %s, want the first batch whole", runs(got))
+	}
+	if got := acquire(p, "m2", 0, 3, Span{First: 10, Last: 19}); runs(got) != "10-12/1" {
+		t.Fatalf("record_limit acquired %s, want 3 records", runs(got))
+	}
+}
