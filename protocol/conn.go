@@ -660,7 +660,17 @@ func (c *conn) checkStall() error {
 	return nil
 }
 
-func (c *conn) touch(now time.Time) { c.lastActive.Store(now.UnixNano()) }
+// touch records activity at now; lastActive only moves forward, as the
+// reader and the writer touch it concurrently.
+func (c *conn) touch(now time.Time) {
+	n := now.UnixNano()
+	for {
+		cur := c.lastActive.Load()
+		if n <= cur || c.lastActive.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
 
 // dispatch encodes a ready response or starts deferred work, and hands the
 // request to the writer.
@@ -966,10 +976,11 @@ func (w *responseWriter) flush() error {
 		}
 	}
 	var err error
-	var wrote time.Time
-	if c.s.Observer != nil {
-		wrote = time.Now()
-	}
+	// The activity is the write's start: a client that has read the
+	// answer may act again before this goroutine gets past the write, and
+	// the least recently active connection (evictLocked) must be the one
+	// that was.
+	wrote := time.Now()
 	if w.ranges {
 		w.setWriteDeadline()
 		err = w.writePieces()
@@ -1006,7 +1017,7 @@ func (w *responseWriter) flush() error {
 	}
 	clear(w.bufs)
 	w.batch, w.size, w.ranges = w.batch[:0], 0, false
-	c.touch(time.Now())
+	c.touch(wrote)
 	select {
 	case c.drained <- struct{}{}:
 	default:
