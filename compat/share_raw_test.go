@@ -73,9 +73,16 @@ func newRawShare(t *testing.T, addr string, n int) *rawShare {
 // acquired, as "first-last/count" runs.
 func (s *rawShare) fetch(epoch int32) []string {
 	s.t.Helper()
+	return s.fetchWith(epoch, 100, 0)
+}
+
+// fetchWith is fetch with MaxRecords and a ShareAcquireMode (v2: 0
+// batch_optimized, 1 record_limit).
+func (s *rawShare) fetchWith(epoch, maxRecords int32, mode int8) []string {
+	s.t.Helper()
 	r := kmsg.NewPtrShareFetchRequest()
 	r.GroupID, r.MemberID, r.ShareSessionEpoch = kmsg.StringPtr(s.group), kmsg.StringPtr(s.member), epoch
-	r.MaxWaitMillis, r.MinBytes, r.MaxBytes, r.MaxRecords, r.BatchSize = 500, 1, 1<<20, 100, 100
+	r.MaxWaitMillis, r.MinBytes, r.MaxBytes, r.MaxRecords, r.BatchSize, r.ShareAcquireMode = 500, 1, 1<<20, maxRecords, maxRecords, mode
 	rt := kmsg.NewShareFetchRequestTopic()
 	rt.TopicID = s.id
 	rp := kmsg.NewShareFetchRequestTopicPartition()
@@ -256,35 +263,13 @@ func TestShareAcknowledgeBatchesOutOfOrder(t *testing.T) {
 // always stopped at MaxRecords.
 func TestShareFetchAcquiresWholeBatches(t *testing.T) {
 	s := newRawShare(t, bootstrap(t), 10)
-	fetch := func(epoch int32, mode int8) []string {
-		r := kmsg.NewPtrShareFetchRequest()
-		r.GroupID, r.MemberID, r.ShareSessionEpoch = kmsg.StringPtr(s.group), kmsg.StringPtr(s.member), epoch
-		r.MaxWaitMillis, r.MinBytes, r.MaxBytes, r.MaxRecords, r.BatchSize, r.ShareAcquireMode = 500, 1, 1<<20, 3, 3, mode
-		rt := kmsg.NewShareFetchRequestTopic()
-		rt.TopicID = s.id
-		rp := kmsg.NewShareFetchRequestTopicPartition()
-		rp.PartitionMaxBytes = 1 << 20
-		rt.Partitions = append(rt.Partitions, rp)
-		r.Topics = append(r.Topics, rt)
-		resp, err := r.RequestWith(s.ctx, s.cl)
-		if err != nil || resp.ErrorCode != 0 {
-			t.Fatalf("ShareFetch: %v %v", err, kerr.ErrorForCode(resp.ErrorCode))
-		}
-		var out []string
-		for _, p := range resp.Topics[0].Partitions {
-			for _, a := range p.AcquiredRecords {
-				out = append(out, fmt.Sprintf("%d-%d", a.FirstOffset, a.LastOffset))
-			}
-		}
-		return out
-	}
-	if got := fetch(0, 1 /* record_limit */); len(got) != 1 || got[0] != "0-2" {
+	if got := s.fetchWith(0, 3, 1 /* record_limit */); len(got) != 1 || got[0] != "0-2/1" {
 		t.Fatalf("record_limit with MaxRecords 3 acquired %v, want 0-2", got)
 	}
 	if code := s.acknowledge(-1, 0, 0, 0); code != 0 {
 		t.Fatalf("closing the session: %v", kerr.ErrorForCode(code))
 	}
-	if got := fetch(0, 0 /* batch_optimized */); len(got) != 1 || got[0] != "0-9" {
+	if got := s.fetchWith(0, 3, 0 /* batch_optimized */); len(got) != 1 || got[0] != "0-9/1" {
 		t.Fatalf("batch_optimized with MaxRecords 3 acquired %v, want the whole 10-record batch 0-9", got)
 	}
 }
