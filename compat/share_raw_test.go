@@ -115,15 +115,28 @@ func (s *rawShare) fetchWith(epoch, maxRecords int32, mode int8) []string {
 // returns the partition's error code (the request's, if it failed).
 func (s *rawShare) acknowledge(epoch int32, first, last int64, ackType int8) int16 {
 	s.t.Helper()
+	if ackType == 0 {
+		return s.acknowledgeBatches(epoch)
+	}
+	return s.acknowledgeBatches(epoch, [3]int64{first, last, int64(ackType)})
+}
+
+// acknowledgeBatches sends a ShareAcknowledge at epoch of batches, each
+// {first, last, type}, in the order given, and returns the partition's
+// error code (the request's, if it failed).
+func (s *rawShare) acknowledgeBatches(epoch int32, batches ...[3]int64) int16 {
+	s.t.Helper()
 	r := kmsg.NewPtrShareAcknowledgeRequest()
 	r.GroupID, r.MemberID, r.ShareSessionEpoch = kmsg.StringPtr(s.group), kmsg.StringPtr(s.member), epoch
-	if ackType != 0 {
+	if len(batches) > 0 {
 		rt := kmsg.NewShareAcknowledgeRequestTopic()
 		rt.TopicID = s.id
 		rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
-		ab := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
-		ab.FirstOffset, ab.LastOffset, ab.AcknowledgeTypes = first, last, []int8{ackType}
-		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ab)
+		for _, b := range batches {
+			ab := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
+			ab.FirstOffset, ab.LastOffset, ab.AcknowledgeTypes = b[0], b[1], []int8{int8(b[2])}
+			rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ab)
+		}
 		rt.Partitions = append(rt.Partitions, rp)
 		r.Topics = append(r.Topics, rt)
 	}
@@ -231,23 +244,7 @@ func TestShareAcknowledgeBatchesOutOfOrder(t *testing.T) {
 	if got := s.fetch(0); len(got) != 1 || got[0] != "0-5/1" {
 		t.Fatalf("acquired %v, want 0-5 at delivery 1", got)
 	}
-	r := kmsg.NewPtrShareAcknowledgeRequest()
-	r.GroupID, r.MemberID, r.ShareSessionEpoch = kmsg.StringPtr(s.group), kmsg.StringPtr(s.member), 1
-	rt := kmsg.NewShareAcknowledgeRequestTopic()
-	rt.TopicID = s.id
-	rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
-	for _, b := range [][3]int64{{0, 2, 1 /* ACCEPT */}, {1, 1, 3 /* REJECT */}} {
-		ab := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
-		ab.FirstOffset, ab.LastOffset, ab.AcknowledgeTypes = b[0], b[1], []int8{int8(b[2])}
-		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ab)
-	}
-	rt.Partitions = append(rt.Partitions, rp)
-	r.Topics = append(r.Topics, rt)
-	resp, err := r.RequestWith(s.ctx, s.cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.InvalidRequest.Code {
+	if code := s.acknowledgeBatches(1, [3]int64{0, 2, 1 /* ACCEPT */}, [3]int64{1, 1, 3 /* REJECT */}); code != kerr.InvalidRequest.Code {
 		t.Fatalf("overlapping acknowledgement batches: %v, want INVALID_REQUEST", kerr.ErrorForCode(code))
 	}
 	// Nothing was applied: all six are still the member's to accept.
