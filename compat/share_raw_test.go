@@ -26,6 +26,9 @@ type rawShare struct {
 	group, topic string
 	member       string
 	id           [16]byte
+	// leader leads the partition: ShareFetch and ShareAcknowledge go to
+	// it (in a cluster another broker answers NOT_LEADER_OR_FOLLOWER).
+	leader *kgo.Broker
 }
 
 // newRawShare makes the topic with n records (one batch), a share group
@@ -51,7 +54,8 @@ func newRawShare(t *testing.T, addr string, n int) *rawShare {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &rawShare{t: t, ctx: ctx, cl: cl, group: group, topic: topic, member: randomName("member"), id: md.Topics[topic].ID}
+	s := &rawShare{t: t, ctx: ctx, cl: cl, group: group, topic: topic, member: randomName("member"), id: md.Topics[topic].ID,
+		leader: leaderOf0(t, ctx, cl, topic)}
 	epoch := int32(0)
 	waitFor(t, "the member's assignment", 30*time.Second, func() bool {
 		r := kmsg.NewPtrShareGroupHeartbeatRequest()
@@ -89,7 +93,7 @@ func (s *rawShare) fetchWith(epoch, maxRecords int32, mode int8) []string {
 	rp.PartitionMaxBytes = 1 << 20
 	rt.Partitions = append(rt.Partitions, rp)
 	r.Topics = append(r.Topics, rt)
-	resp, err := r.RequestWith(s.ctx, s.cl)
+	resp, err := r.RequestWith(s.ctx, s.leader)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -140,7 +144,7 @@ func (s *rawShare) acknowledgeBatches(epoch int32, batches ...[3]int64) int16 {
 		rt.Partitions = append(rt.Partitions, rp)
 		r.Topics = append(r.Topics, rt)
 	}
-	resp, err := r.RequestWith(s.ctx, s.cl)
+	resp, err := r.RequestWith(s.ctx, s.leader)
 	if err != nil {
 		s.t.Fatal(err)
 	}

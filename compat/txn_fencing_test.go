@@ -26,15 +26,23 @@ func produceRawTo0(t *testing.T, cl *kgo.Client, topic string, batch []byte) int
 	rp.Records = batch
 	rt.Partitions = append(rt.Partitions, rp)
 	req.Topics = append(req.Topics, rt)
-	kresp, err := leaderOf0(t, ctx, cl, topic).Request(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp := kresp.(*kmsg.ProduceResponse)
-	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-		t.Fatalf("produce response for one partition: %+v", resp)
-	}
-	return resp.Topics[0].Partitions[0].ErrorCode
+	var code int16
+	// In a cluster, a partition created a moment ago may be named with a
+	// leader that has not taken it up yet: as a client does, ask again
+	// (nothing was written).
+	waitFor(t, "partition 0's leader to take the produce", 15*time.Second, func() bool {
+		kresp, err := leaderOf0(t, ctx, cl, topic).Request(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := kresp.(*kmsg.ProduceResponse)
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("produce response for one partition: %+v", resp)
+		}
+		code = resp.Topics[0].Partitions[0].ErrorCode
+		return code != kerr.NotLeaderForPartition.Code && code != kerr.LeaderNotAvailable.Code
+	})
+	return code
 }
 
 // openTxnOn0 is a transactional client (id named from prefix) with a
