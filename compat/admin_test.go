@@ -475,12 +475,20 @@ func TestAdminCreatePartitions(t *testing.T) {
 	}
 	wantCode(t, "decrease", create(2, false, nil), kerr.InvalidPartitions)
 	e.produce(topic, 2, 3)
-	lo, err := e.adm.ListEndOffsets(e.ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o, ok := lo.Lookup(topic, 2); !ok || o.Err != nil || o.Offset != 3 {
-		t.Fatalf("end offset of new partition 2: %+v (found %v), want 3", o, ok)
+	// On a cluster the brokers learn the new partitions' leaders a moment
+	// apart: ListOffsets may meet LEADER_NOT_AVAILABLE first.
+	var o kadm.ListedOffset
+	var found bool
+	waitFor(t, "the end offset of new partition 2", 15*time.Second, func() bool {
+		lo, err := e.adm.ListEndOffsets(e.ctx, topic)
+		if err != nil {
+			return false
+		}
+		o, found = lo.Lookup(topic, 2)
+		return found && o.Err == nil
+	})
+	if o.Offset != 3 {
+		t.Fatalf("end offset of new partition 2: %+v, want 3", o)
 	}
 
 	req := kmsg.NewPtrCreatePartitionsRequest()
