@@ -96,6 +96,9 @@ type sharePart struct {
 
 	// wmu serialises writes to the persister; taken before mu.
 	wmu sync.Mutex
+	// laterQueued is set while a background write (persistLater) waits
+	// for wmu: further changes ride on it rather than queue another.
+	laterQueued atomic.Bool
 
 	mu sync.Mutex
 	// guarded by mu:
@@ -306,12 +309,17 @@ func (b *Broker) shareReadCommitted(group string) bool {
 // persist writes what changed since the last write (everything, with
 // all). A failed write leaves the changes to be written again.
 func (sp *sharePart) persist(ctx context.Context, all bool) error {
+	sp.wmu.Lock()
+	defer sp.wmu.Unlock()
+	return sp.persistLocked(ctx, all)
+}
+
+// persistLocked is persist with wmu held.
+func (sp *sharePart) persistLocked(ctx context.Context, all bool) error {
 	per := sp.b.shares.get()
 	if per == nil {
 		return kerr.CoordinatorNotAvailable
 	}
-	sp.wmu.Lock()
-	defer sp.wmu.Unlock()
 	sp.mu.Lock()
 	w, ok := sp.sp.TakeWrite()
 	if all {
@@ -381,12 +389,23 @@ func (sp *sharePart) expire() {
 // (delivery counts, records archived at the limit, the start offset), as
 // Kafka writes every such change to the share coordinator; without it a
 // new leader or a restart would hand an archived record out again with a
-// fresh count. A failed write is left for the next one.
+// fresh count. A failed write is left for the next one. At most one such
+// write waits at a time: it takes every change made before it gets wmu,
+// so clients opening and closing sessions fast cannot pile goroutines up
+// behind a slow share coordinator.
 func (sp *sharePart) persistLater() {
+	if !sp.laterQueued.CompareAndSwap(false, true) {
+		return
+	}
 	go func() {
+		sp.wmu.Lock()
+		defer sp.wmu.Unlock()
+		// Changes from here on need a write of their own: this one may
+		// have taken its changes already.
+		sp.laterQueued.Store(false)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		sp.persist(ctx, false)
+		sp.persistLocked(ctx, false)
 	}()
 }
 

@@ -5,6 +5,7 @@ package broker
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -412,5 +413,62 @@ func TestShareSweepDropsPartitionsOfDeletedTopics(t *testing.T) {
 	wait.For(t, "the deleted topic's share partition to be swept", 10*time.Second, func() bool {
 		e.sweepShareParts()
 		return e.shares.loaded(sharePartKey{e.group, e.topic.ID, 0}) == nil
+	})
+}
+
+// gatedPersister is a memPersister whose writes wait for gate to close.
+type gatedPersister struct {
+	*memPersister
+	gate    chan struct{}
+	entered chan struct{}
+}
+
+func (g *gatedPersister) WriteShareState(ctx context.Context, group string, topic [16]byte, partition, se, le int32, w share.Write) error {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.memPersister.WriteShareState(ctx, group, topic, partition, se, le, w)
+}
+
+// Sessions ending or locks expiring while the share coordinator is slow
+// queue at most one background write per share partition, not one
+// goroutine each.
+func TestSharePersistLaterCoalesces(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a", "b"))
+	acquired(t, e.fetch("m1", 0))
+	g := &gatedPersister{memPersister: e.per, gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	e.SetSharePersister(g)
+	sp := e.shares.loaded(sharePartKey{e.group, e.topic.ID, 0})
+	if sp == nil {
+		t.Fatal("share partition not loaded after a fetch")
+	}
+	sp.releaseMember("m1") // a write that now blocks in the persister
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the released records' write never reached the persister")
+	}
+	before := runtime.NumGoroutine()
+	for range 200 {
+		sp.persistLater()
+	}
+	if grew := runtime.NumGoroutine() - before; grew > 1 {
+		t.Errorf("200 background writes behind a blocked one started %d goroutines, want at most 1", grew)
+	}
+	close(g.gate)
+	k := sharePartKey{e.group, e.topic.ID, 0}
+	wait.For(t, "the released records persisted as available", 10*time.Second, func() bool {
+		st, ok := e.per.stateOf(k, 0)
+		return ok && st == share.Available
+	})
+	wait.For(t, "the queued background write to finish", 10*time.Second, func() bool {
+		return !sp.laterQueued.Load()
 	})
 }
