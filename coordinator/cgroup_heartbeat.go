@@ -296,7 +296,7 @@ func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResul
 	}
 	res := cgResult{memberID: sub.id, epoch: plan.next.epoch, intervalMs: int32(c.consumerHeartbeatInterval(g.id) / time.Millisecond)}
 	full := join || (r.rebalanceTimeoutMs != -1 && r.topics != nil && r.owned != nil)
-	if full || !plan.next.assigned.equal(plan.prev.assigned) {
+	if full || (plan.reconciled && !plan.next.assigned.equal(plan.prev.assigned)) {
 		res.assignment = plan.next.assigned.clone()
 	}
 	return res, w
@@ -418,6 +418,8 @@ func updatedSub(m *cgMember, r *cgHeartbeat) memberSub {
 type memberPlan struct {
 	err        *kerr.Error
 	prev, next memberAssign
+	// reconciled: next was worked out afresh; else it is prev itself.
+	reconciled bool
 }
 
 // planMember adds the records of one member's change: its subscription,
@@ -469,15 +471,19 @@ func (c *groupCoordinator) planMember(t *cgTxn, m *cgMember, sub memberSub, owne
 		target = tpSet{}
 	}
 	plan := memberPlan{prev: m.cur, next: m.cur}
-	subs := subscription{topics: subscribedIDs(&sub, regexes, meta), changed: known && (!slices.Equal(m.sub.topics, sub.topics) || m.sub.regex != sub.regex)}
-	if !m.cur.reconciledTo(targetEpoch) || subs.changed {
+	changed := known && (!slices.Equal(m.sub.topics, sub.topics) || m.sub.regex != sub.regex)
+	if plan.reconciled = !m.cur.reconciledTo(targetEpoch) || changed; plan.reconciled {
+		// The subscribed ids are built only here: a steady member's
+		// heartbeat needs none of them.
+		subs := subscription{topics: subscribedIDs(&sub, regexes, meta), changed: changed}
 		next, err := reconcile(m.cur, targetEpoch, target, cg.ownerEpoch, owned, subs)
 		if err != nil {
 			return memberPlan{err: kerr.FencedMemberEpoch}
 		}
 		plan.next = next
 	}
-	if fresh || !plan.next.equal(&m.cur) {
+	// Without a reconcile plan.next is m.cur itself: no need to compare.
+	if fresh || (plan.reconciled && !plan.next.equal(&m.cur)) {
 		nc := plan.next
 		t.add(recCurrent{member: sub.id, cur: &nc})
 	}

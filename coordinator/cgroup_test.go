@@ -19,7 +19,7 @@ import (
 
 // newCGEnv is a group coordinator with consumer groups on, Kafka's
 // default timeouts, and topics a (4 partitions) and b (2).
-func newCGEnv(t *testing.T, tweak func(*Config)) *groupEnv {
+func newCGEnv(t testing.TB, tweak func(*Config)) *groupEnv {
 	e := newGroupEnv(t, func(c *Config) {
 		c.ConsumerProtocol = true
 		c.ConsumerSessionTimeout = 45 * time.Second

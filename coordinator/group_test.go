@@ -27,13 +27,13 @@ import (
 )
 
 type groupEnv struct {
-	t  *testing.T
+	t  testing.TB
 	h  *txnTestHost
 	co *Coordinator
 	c  *groupCoordinator
 }
 
-func newGroupEnv(t *testing.T, tweak func(*Config)) *groupEnv {
+func newGroupEnv(t testing.TB, tweak func(*Config)) *groupEnv {
 	t.Helper()
 	cfg := Config{
 		OffsetsTopicPartitions: 1, TxnTopicPartitions: 1,
@@ -90,7 +90,7 @@ func (e *groupEnv) generation(id string) int32 {
 }
 
 // waitFor is wait.For with the coordinator tests' bound of 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	wait.For(t, what, 5*time.Second, cond)
 }

@@ -289,7 +289,7 @@ func newTxnTestCoordinator(t *testing.T, h *txnTestHost) *txnCoordinator {
 }
 
 // awaitLoaded waits up to 5 s for a shard to load.
-func awaitLoaded[M runtime.Machine](t *testing.T, s *runtime.Shard[M]) {
+func awaitLoaded[M runtime.Machine](t testing.TB, s *runtime.Shard[M]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
