@@ -28,6 +28,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -400,6 +401,12 @@ func (b *Broker) shareAcknowledge(ctx context.Context, req *protocol.Request, k 
 	if err != nil {
 		return err
 	}
+	// A group with share.renew.acknowledge.enable=false refuses renewals
+	// with INVALID_RECORD_STATE, as Kafka does, and applies none of the
+	// partition's acknowledgements.
+	if renew && !b.shareRenewEnabled(k.group) && renewsAny(acks) {
+		return kerr.InvalidRecordState
+	}
 	sp.mu.Lock()
 	err = sp.sp.Acknowledge(k.member, acks, renew, b.now().UnixMilli(), lockMs)
 	if err == nil {
@@ -472,4 +479,14 @@ func (b *Broker) shareLeaderEndpoints(req *protocol.Request, parts []shareTP, le
 		out = append(out, ne)
 	}
 	return out
+}
+
+// renewsAny reports whether any acknowledgement renews a lock.
+func renewsAny(acks []share.Ack) bool {
+	for i := range acks {
+		if slices.Contains(acks[i].Types, share.AckRenew) {
+			return true
+		}
+	}
+	return false
 }

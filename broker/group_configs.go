@@ -11,6 +11,8 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -34,6 +36,14 @@ func (s *namedConfigs) get(name string) map[string]string {
 		return nil
 	}
 	return maps.Clone(s.byName[name])
+}
+
+// value is one key of one set, without copying the set.
+func (s *namedConfigs) value(name, key string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.byName[name][key]
+	return v, ok
 }
 
 // names returns the names of the sets there are, sorted.
@@ -71,6 +81,17 @@ func (s *namedConfigs) await(ctx context.Context, name string, want map[string]s
 // map is the caller's.
 func (b *Broker) GroupConfig(group string) map[string]string {
 	return b.groupConfigs.get(group)
+}
+
+// groupConfigInt is a group's override of an int config, if it has a
+// valid one.
+func (b *Broker) groupConfigInt(group, key string) (int64, bool) {
+	v, ok := b.groupConfigs.value(group, key)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+	return n, err == nil
 }
 
 // setGroupConfigs replaces a group's overrides after validating them as

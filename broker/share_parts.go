@@ -33,7 +33,7 @@ package broker
 import (
 	"context"
 	"errors"
-	"strconv"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -157,6 +157,12 @@ func (b *Broker) sharePartition(ctx context.Context, group string, t *Topic, p *
 	if sp.loadErr != nil {
 		return nil, sp.loadErr
 	}
+	if !load {
+		cfg := b.sharePartConfig(group)
+		sp.mu.Lock()
+		sp.sp.SetConfig(cfg)
+		sp.mu.Unlock()
+	}
 	return sp, nil
 }
 
@@ -226,7 +232,7 @@ func (sp *sharePart) load(ctx context.Context) error {
 	}
 	start = max(start, sp.p.LogStartOffset())
 	sp.mu.Lock()
-	sp.sp = share.New(sp.b.sharePartConfig(), start, st.Batches)
+	sp.sp = share.New(sp.b.sharePartConfig(k.group), start, st.Batches)
 	sp.stateEpoch = st.StateEpoch
 	sp.mu.Unlock()
 	sp.b.log.Debug().Str("group", k.group).Str("topic", sp.p.topic.Name).Int32("partition", k.partition).
@@ -275,10 +281,27 @@ func (sp *sharePart) offsetAfter(ts int64) (int64, error) {
 	return off, nil
 }
 
-// sharePartConfig bounds share partitions: the broker's keys.
-func (b *Broker) sharePartConfig() share.Config {
+// sharePartConfig bounds a group's share partitions: its
+// share.partition.max.record.locks and share.delivery.count.limit, else
+// the broker's group.share keys. Kafka's SharePartition reads them anew
+// each time, so a change applies to loaded partitions too.
+func (b *Broker) sharePartConfig(group string) share.Config {
 	c := b.Config()
-	return share.Config{MaxInFlight: int64(c.ShareGroupPartitionMaxRecordLocks), MaxDeliveries: int16(c.ShareGroupDeliveryCountLimit)}
+	cfg := share.Config{MaxInFlight: int64(c.ShareGroupPartitionMaxRecordLocks), MaxDeliveries: int16(c.ShareGroupDeliveryCountLimit)}
+	if n, ok := b.groupConfigInt(group, config.GroupShareMaxRecordLocks); ok && n > 0 {
+		cfg.MaxInFlight = n
+	}
+	if n, ok := b.groupConfigInt(group, config.GroupShareDeliveryLimit); ok && n > 0 && n <= math.MaxInt16 {
+		cfg.MaxDeliveries = int16(n)
+	}
+	return cfg
+}
+
+// shareRenewEnabled reports whether a group's consumers may renew their
+// locks (share.renew.acknowledge.enable, true unless set false).
+func (b *Broker) shareRenewEnabled(group string) bool {
+	v, ok := b.groupConfigs.value(group, config.GroupShareRenewAck)
+	return !ok || !strings.EqualFold(strings.TrimSpace(v), "false")
 }
 
 // shareLockMs is a group's acquisition lock duration: its
@@ -288,15 +311,10 @@ func (b *Broker) shareLockMs(group string) int64 {
 	if def <= 0 {
 		def = 30000
 	}
-	v, ok := b.GroupConfig(group)[config.GroupShareRecordLock]
-	if !ok {
-		return def
+	if n, ok := b.groupConfigInt(group, config.GroupShareRecordLock); ok && n > 0 {
+		return n
 	}
-	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	if err != nil || n <= 0 {
-		return def
-	}
-	return n
+	return def
 }
 
 // shareReadCommitted reports whether a group reads only committed

@@ -274,3 +274,114 @@ func TestShareFetchAcquiresWholeBatches(t *testing.T) {
 		t.Fatalf("batch_optimized with MaxRecords 3 acquired %v, want the whole 10-record batch 0-9", got)
 	}
 }
+
+// groupConfigCode alters one config of a group and returns the answer's
+// error code.
+func groupConfigCode(t *testing.T, cl *kgo.Client, group, key, value string) int16 {
+	t.Helper()
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceType(32), group
+	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	c.Name, c.Value = key, kmsg.StringPtr(value)
+	rr.Configs = append(rr.Configs, c)
+	req.Resources = append(req.Resources, rr)
+	resp, err := req.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Resources[0].ErrorCode
+}
+
+// Kafka 4.2's per-group share configs: share.delivery.count.limit archives
+// a record after the group's count (2 here, below the broker's 5) and is
+// bounded by group.share.min/max.delivery.count.limit;
+// share.partition.max.record.locks is bounded likewise;
+// share.renew.acknowledge.enable=false refuses a renewal with
+// INVALID_RECORD_STATE and applies none of the partition's
+// acknowledgements. Gregor refused all three keys as unknown.
+func TestShareGroupDeliveryLimitAndRenewConfigs(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with short share locks")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"group.share.record.lock.duration.ms":     "1000",
+		"group.share.min.record.lock.duration.ms": "1000",
+	}})
+	s := newRawShare(t, b.Addr, 1)
+	for _, c := range []struct {
+		key, value string
+		code       int16
+	}{
+		{"share.delivery.count.limit", "11", kerr.InvalidConfig.Code}, // above group.share.max.delivery.count.limit (10)
+		{"share.delivery.count.limit", "1", kerr.InvalidConfig.Code},
+		{"share.partition.max.record.locks", "5000", kerr.InvalidConfig.Code}, // above group.share.max.partition.max.record.locks (4000)
+		{"share.partition.max.record.locks", "3000", 0},
+		{"share.renew.acknowledge.enable", "1", kerr.InvalidConfig.Code},
+		{"share.delivery.count.limit", "2", 0},
+	} {
+		if code := groupConfigCode(t, s.cl, s.group, c.key, c.value); code != c.code {
+			t.Fatalf("%s=%s: %v, want %v", c.key, c.value, kerr.ErrorForCode(code), kerr.ErrorForCode(c.code))
+		}
+	}
+	epoch := int32(0)
+	var deliveries []string
+	waitFor(t, "the record's locks to expire twice and archive it at the group's limit", 30*time.Second, func() bool {
+		deliveries = append(deliveries, s.fetch(epoch)...)
+		epoch++
+		start, _ := describeShareOffset(t, s.cl, s.group, s.topic)
+		return len(deliveries) >= 2 && start == 1
+	})
+	if len(deliveries) != 2 || deliveries[0] != "0-0/1" || deliveries[1] != "0-0/2" {
+		t.Fatalf("deliveries %v, want 0-0 at 1 then 2, then archived", deliveries)
+	}
+
+	// Renewals: refused once the group disables them.
+	if code := groupConfigCode(t, s.cl, s.group, "share.renew.acknowledge.enable", "false"); code != 0 {
+		t.Fatalf("share.renew.acknowledge.enable=false: %v", kerr.ErrorForCode(code))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.cl.ProduceSync(ctx, &kgo.Record{Topic: s.topic, Value: []byte("renew me")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	waitFor(t, "the new record to be acquired", 10*time.Second, func() bool {
+		got = s.fetch(epoch)
+		epoch++
+		return len(got) > 0
+	})
+	if got[0] != "1-1/1" {
+		t.Fatalf("acquired %v, want 1-1 at delivery 1", got)
+	}
+	renew := func() int16 {
+		r := kmsg.NewPtrShareAcknowledgeRequest()
+		r.GroupID, r.MemberID, r.ShareSessionEpoch, r.IsRenewAck = kmsg.StringPtr(s.group), kmsg.StringPtr(s.member), epoch, true
+		rt := kmsg.NewShareAcknowledgeRequestTopic()
+		rt.TopicID = s.id
+		rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
+		ab := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
+		ab.FirstOffset, ab.LastOffset, ab.AcknowledgeTypes = 1, 1, []int8{4 /* RENEW */}
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ab)
+		rt.Partitions = append(rt.Partitions, rp)
+		r.Topics = append(r.Topics, rt)
+		resp, err := r.RequestWith(s.ctx, s.leader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		epoch++
+		if resp.ErrorCode != 0 {
+			return resp.ErrorCode
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	if code := renew(); code != kerr.InvalidRecordState.Code {
+		t.Fatalf("renewal in a group that disables them: %v, want INVALID_RECORD_STATE", kerr.ErrorForCode(code))
+	}
+	if code := groupConfigCode(t, s.cl, s.group, "share.renew.acknowledge.enable", "true"); code != 0 {
+		t.Fatalf("share.renew.acknowledge.enable=true: %v", kerr.ErrorForCode(code))
+	}
+	if code := renew(); code != 0 {
+		t.Fatalf("renewal in a group that allows them: %v", kerr.ErrorForCode(code))
+	}
+}

@@ -148,10 +148,14 @@ type Config struct {
 	ShareGroupAssignors                   []string
 	ShareGroupInitializeRetryInterval     time.Duration
 	ShareGroupDeliveryCountLimit          int32
+	ShareGroupMinDeliveryCountLimit       int32
+	ShareGroupMaxDeliveryCountLimit       int32
 	ShareGroupRecordLockDuration          time.Duration
 	ShareGroupMinRecordLockDuration       time.Duration
 	ShareGroupMaxRecordLockDuration       time.Duration
 	ShareGroupPartitionMaxRecordLocks     int32
+	ShareGroupMinPartitionMaxRecordLocks  int32
+	ShareGroupMaxPartitionMaxRecordLocks  int32
 	ShareGroupMaxShareSessions            int32
 	ShareStateTopicNumPartitions          int32
 	ShareStateTopicReplicationFactor      int16

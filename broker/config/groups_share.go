@@ -64,6 +64,18 @@ func (c *Config) deriveShareGroups() []error {
 	check(c.ShareGroupMaxRecordLockDuration >= c.ShareGroupRecordLockDuration,
 		"group.share.max.record.lock.duration.ms (%d) must be at least group.share.record.lock.duration.ms (%d)",
 		ms(c.ShareGroupMaxRecordLockDuration), ms(c.ShareGroupRecordLockDuration))
+	check(c.ShareGroupMaxDeliveryCountLimit >= c.ShareGroupDeliveryCountLimit,
+		"group.share.max.delivery.count.limit (%d) must be at least group.share.delivery.count.limit (%d)",
+		c.ShareGroupMaxDeliveryCountLimit, c.ShareGroupDeliveryCountLimit)
+	check(c.ShareGroupDeliveryCountLimit >= c.ShareGroupMinDeliveryCountLimit,
+		"group.share.delivery.count.limit (%d) must be at least group.share.min.delivery.count.limit (%d)",
+		c.ShareGroupDeliveryCountLimit, c.ShareGroupMinDeliveryCountLimit)
+	check(c.ShareGroupMaxPartitionMaxRecordLocks >= c.ShareGroupPartitionMaxRecordLocks,
+		"group.share.max.partition.max.record.locks (%d) must be at least group.share.partition.max.record.locks (%d)",
+		c.ShareGroupMaxPartitionMaxRecordLocks, c.ShareGroupPartitionMaxRecordLocks)
+	check(c.ShareGroupPartitionMaxRecordLocks >= c.ShareGroupMinPartitionMaxRecordLocks,
+		"group.share.partition.max.record.locks (%d) must be at least group.share.min.partition.max.record.locks (%d)",
+		c.ShareGroupPartitionMaxRecordLocks, c.ShareGroupMinPartitionMaxRecordLocks)
 	check(c.ShareGroupMaxShareSessions >= c.ShareGroupMaxSize,
 		"group.share.max.share.sessions (%d) must be at least group.share.max.size (%d)", c.ShareGroupMaxShareSessions, c.ShareGroupMaxSize)
 	return errs
@@ -77,6 +89,9 @@ const (
 	GroupShareRecordLock        = "share.record.lock.duration.ms"
 	GroupShareAutoOffsetReset   = "share.auto.offset.reset"
 	GroupShareIsolationLevel    = "share.isolation.level"
+	GroupShareDeliveryLimit     = "share.delivery.count.limit"
+	GroupShareMaxRecordLocks    = "share.partition.max.record.locks"
+	GroupShareRenewAck          = "share.renew.acknowledge.enable"
 	GroupConsumerSession        = "consumer.session.timeout.ms"
 	GroupConsumerHeartbeat      = "consumer.heartbeat.interval.ms"
 )
@@ -89,8 +104,11 @@ var GroupKeys = []struct{ Name, Broker, Default, Doc string }{
 	{GroupShareSessionTimeout, "group.share.session.timeout.ms", "", "The session timeout of the share group's members."},
 	{GroupShareHeartbeatInterval, "group.share.heartbeat.interval.ms", "", "The heartbeat interval of the share group's members."},
 	{GroupShareRecordLock, "group.share.record.lock.duration.ms", "", "How long the share group's consumers hold records they were delivered."},
+	{GroupShareDeliveryLimit, "group.share.delivery.count.limit", "", "How many times a record is delivered to the share group before it is archived."},
+	{GroupShareMaxRecordLocks, "group.share.partition.max.record.locks", "", "The most records of a share partition the group has in flight."},
 	{GroupShareAutoOffsetReset, "", "latest", "Where a share partition starts when the group first reads it: earliest, latest or by_duration:<ISO-8601 duration>."},
 	{GroupShareIsolationLevel, "", "read_uncommitted", "Whether the share group's consumers see records of transactions not committed (read_uncommitted) or only committed ones (read_committed)."},
+	{GroupShareRenewAck, "", "true", "Whether the share group's consumers may renew the locks of records they hold (the RENEW acknowledgement)."},
 }
 
 // ValidateGroupConfigs checks a group's config overrides against the
@@ -127,6 +145,30 @@ func (c *Config) ValidateGroupConfigs(values map[string]string) error {
 	intIn(GroupShareSessionTimeout, c.ShareGroupMinSessionTimeout, c.ShareGroupMaxSessionTimeout, "group.share.min.session.timeout.ms", "group.share.max.session.timeout.ms")
 	intIn(GroupShareHeartbeatInterval, c.ShareGroupMinHeartbeatInterval, c.ShareGroupMaxHeartbeatInterval, "group.share.min.heartbeat.interval.ms", "group.share.max.heartbeat.interval.ms")
 	intIn(GroupShareRecordLock, c.ShareGroupMinRecordLockDuration, c.ShareGroupMaxRecordLockDuration, "group.share.min.record.lock.duration.ms", "group.share.max.record.lock.duration.ms")
+	count := func(name string, lo, hi, floor int32, loKey, hiKey string) {
+		v, ok := values[name]
+		if !ok {
+			return
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: Not a number of type INT", v, name))
+		case n < int64(floor):
+			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: Value must be at least %d", v, name, floor))
+		case n < int64(lo):
+			errs = append(errs, fmt.Sprintf("%s must be greater than or equal to %s", name, loKey))
+		case n > int64(hi):
+			errs = append(errs, fmt.Sprintf("%s must be less than or equal to %s", name, hiKey))
+		}
+	}
+	count(GroupShareDeliveryLimit, c.ShareGroupMinDeliveryCountLimit, c.ShareGroupMaxDeliveryCountLimit, 2, "group.share.min.delivery.count.limit", "group.share.max.delivery.count.limit")
+	count(GroupShareMaxRecordLocks, c.ShareGroupMinPartitionMaxRecordLocks, c.ShareGroupMaxPartitionMaxRecordLocks, 100, "group.share.min.partition.max.record.locks", "group.share.max.partition.max.record.locks")
+	if v, ok := values[GroupShareRenewAck]; ok {
+		if l := strings.ToLower(strings.TrimSpace(v)); l != "true" && l != "false" {
+			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: Expected value to be either true or false", v, GroupShareRenewAck))
+		}
+	}
 	if v, ok := values[GroupShareAutoOffsetReset]; ok {
 		if _, _, err := ParseShareAutoOffsetReset(v); err != nil {
 			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: %v", v, GroupShareAutoOffsetReset, err))
