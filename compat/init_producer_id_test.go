@@ -341,3 +341,49 @@ func topicClient(t *testing.T, prefix string, configs map[string]*string, opts .
 	}
 	return cl, adm, topic, ctx
 }
+
+// Transaction version 2 (EndTxn v5) with no transaction ongoing, as
+// Kafka's table above TransactionCoordinator.endTransaction answers it: an
+// abort at the current epoch bumps the epoch (a Java producer aborts so
+// when its sends never reached a leader), its retry at the epoch before
+// answers the same, and a commit is INVALID_TXN_STATE. Gregor answered the
+// abort INVALID_TXN_STATE, which the producer takes as fatal.
+func TestEndTxnV2AbortWithoutTransaction(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := randomName("tv2-abort")
+	init := initProducerID(ctx, t, cl, id, -1, -1)
+	if init.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(init.ErrorCode))
+	}
+	end := func(epoch int16, commit bool) *kmsg.EndTxnResponse {
+		t.Helper()
+		req := kmsg.NewPtrEndTxnRequest()
+		req.SetVersion(5)
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = id, init.ProducerID, epoch, commit
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	e := init.ProducerEpoch
+	if r := end(e, true); r.ErrorCode != kerr.InvalidTxnState.Code {
+		t.Fatalf("commit with no transaction: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(r.ErrorCode))
+	}
+	if r := end(e, false); r.ErrorCode != 0 || r.ProducerID != init.ProducerID || r.ProducerEpoch != e+1 {
+		t.Fatalf("abort with no transaction: %v, id %d epoch %d; want id %d epoch %d",
+			kerr.ErrorForCode(r.ErrorCode), r.ProducerID, r.ProducerEpoch, init.ProducerID, e+1)
+	}
+	if r := end(e, false); r.ErrorCode != 0 || r.ProducerEpoch != e+1 {
+		t.Fatalf("retried abort: %v, epoch %d; want epoch %d", kerr.ErrorForCode(r.ErrorCode), r.ProducerEpoch, e+1)
+	}
+	if r := end(e+1, true); r.ErrorCode != kerr.InvalidTxnState.Code {
+		t.Fatalf("commit at the new epoch with no transaction: %v, want INVALID_TXN_STATE", kerr.ErrorForCode(r.ErrorCode))
+	}
+}

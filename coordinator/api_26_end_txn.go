@@ -56,7 +56,9 @@ func (c *txnCoordinator) endTxnRequest(ctx context.Context, id string, pid int64
 
 // endTxnV commits or aborts; tv2 is a client of transaction version 2
 // (EndTxn v5). It returns the producer id and epoch the producer goes on
-// with (-1, -1 on an error).
+// with (-1, -1 on an error). The rules are the request's version's, as
+// Kafka's endTransaction picks them from the EndTxn version, not from
+// what the id's last transaction used.
 func (c *txnCoordinator) endTxnV(ctx context.Context, id string, pid int64, epoch int16, commit, fencedCode, tv2 bool) (int64, int16, error) {
 	ts, m, err := c.claimTxn(id, false)
 	if err != nil {
@@ -66,46 +68,75 @@ func (c *txnCoordinator) endTxnV(ctx context.Context, id string, pid int64, epoc
 		return -1, -1, kerr.InvalidProducerIDMapping
 	}
 	defer m.release()
-	if err := checkEndTxnProducer(m, pid, epoch, fencedCode); err != nil {
-		return -1, -1, err
-	}
 	done := func() (int64, int16, error) { return m.d.pid, m.d.epoch, nil }
-	switch m.d.state {
-	case txnOngoing:
+	end := func() (int64, int16, error) {
 		if err := c.endTxnAs(ctx, ts, m, commit, false, tv2); err != nil {
 			return -1, -1, err
 		}
 		return done()
-	case txnCompleteCommit:
-		if commit {
+	}
+	if !tv2 {
+		// Transaction version 1 (endTransactionWithTV1): the current
+		// epoch only, and a completed transaction answers a retry of
+		// its own decision.
+		if err := checkProducer(m, pid, epoch, fencedCode); err != nil {
+			return -1, -1, err
+		}
+		switch m.d.state {
+		case txnOngoing:
+			return end()
+		case txnCompleteCommit, txnCompleteAbort:
+			if commit == (m.d.state == txnCompleteCommit) {
+				return done()
+			}
+		case txnPrepareCommit, txnPrepareAbort:
+			if commit == (m.d.state == txnPrepareCommit) {
+				return -1, -1, kerr.ConcurrentTransactions
+			}
+		}
+		return -1, -1, kerr.InvalidTxnState
+	}
+	retry, err := checkEndTxnV2Producer(m, pid, epoch)
+	if err != nil {
+		return -1, -1, err
+	}
+	// Kafka's table for transaction version 2 (TransactionCoordinator
+	// above endTransaction): a retry (the epoch before the bump) of the
+	// decision a transaction completed with answers it again; an abort at
+	// the current epoch with no transaction ongoing (Empty, or completed:
+	// the producer's sends never reached a leader) bumps the epoch through
+	// an abort with no partitions; anything else is INVALID_TXN_STATE.
+	switch m.d.state {
+	case txnOngoing:
+		return end()
+	case txnCompleteCommit, txnCompleteAbort:
+		same := commit == (m.d.state == txnCompleteCommit)
+		switch {
+		case retry && same:
 			return done()
+		case !retry && !commit:
+			return end()
 		}
-	case txnCompleteAbort:
+	case txnEmpty:
 		if !commit {
-			return done()
+			return end()
 		}
-	case txnPrepareCommit:
-		if commit {
-			return -1, -1, kerr.ConcurrentTransactions
-		}
-	case txnPrepareAbort:
-		if !commit {
+	case txnPrepareCommit, txnPrepareAbort:
+		if commit == (m.d.state == txnPrepareCommit) {
 			return -1, -1, kerr.ConcurrentTransactions
 		}
 	}
 	return -1, -1, kerr.InvalidTxnState
 }
 
-// checkEndTxnProducer validates an EndTxn's producer as Kafka's
-// endTransaction: with transaction version 2 the epoch of a retried
-// EndTxn is the one before the bump (or the last one of the previous
-// producer id, when the bump moved to a new id), and the current epoch is
-// only good for ending the ongoing transaction.
-func checkEndTxnProducer(m *txnMeta, pid int64, epoch int16, fencedCode bool) error {
+// checkEndTxnV2Producer validates the producer of a transaction version 2
+// EndTxn as Kafka's endTransaction: a retried EndTxn names the epoch
+// before the bump (or the last one of the previous producer id, when the
+// bump moved to a new id); the current epoch ends the ongoing
+// transaction, or aborts when none is. It reports whether the request is
+// such a retry.
+func checkEndTxnV2Producer(m *txnMeta, pid int64, epoch int16) (retry bool, err error) {
 	d := &m.d
-	if !d.tv2 {
-		return checkProducer(m, pid, epoch, fencedCode)
-	}
 	retryOverflow := d.lastPid == pid && epoch == math.MaxInt16-1 && d.epoch == 0
 	retryBump := d.epoch == epoch+1
 	var valid bool
@@ -113,15 +144,15 @@ func checkEndTxnProducer(m *txnMeta, pid int64, epoch int16, fencedCode bool) er
 	case txnPrepareCommit, txnPrepareAbort:
 		valid = retryBump
 	case txnCompleteCommit, txnCompleteAbort:
-		valid = retryBump || retryOverflow
+		valid = retryBump || retryOverflow || epoch == d.epoch
 	default:
 		valid = epoch == d.epoch
 	}
 	switch {
 	case d.pid < 0 || d.pid != pid && !retryOverflow:
-		return kerr.InvalidProducerIDMapping
+		return false, kerr.InvalidProducerIDMapping
 	case !valid:
-		return fencedError(fencedCode)
+		return false, kerr.ProducerFenced
 	}
-	return nil
+	return retryBump || retryOverflow, nil
 }

@@ -151,13 +151,16 @@ func (c *txnCoordinator) addPartitions(ctx context.Context, ts *txnShard, m *txn
 		}
 	}
 	d := m.d.clone()
-	if tv2 {
-		d.tv2 = true
-	}
 	now := c.nowMs()
 	if d.state != txnOngoing {
 		d.startMs = now
 		clear(d.parts)
+		// A new transaction is of the version its first request is of,
+		// as Kafka records the client's transaction version with each
+		// transition.
+		d.tv2 = tv2
+	} else if tv2 {
+		d.tv2 = true
 	}
 	d.state = txnOngoing
 	for _, p := range add {
@@ -184,6 +187,13 @@ func (c *txnCoordinator) endTxn(ctx context.Context, ts *txnShard, m *txnMeta, c
 // once the epochs run out), as Kafka 4's prepareAbortOrCommit.
 func (c *txnCoordinator) endTxnAs(ctx context.Context, ts *txnShard, m *txnMeta, commit, bump, tv2 bool) error {
 	d := m.d.clone()
+	if d.state != txnOngoing {
+		// A transaction version 2 abort with no transaction ongoing: no
+		// partitions, and it starts now (Kafka's prepareAbortOrCommit with
+		// noPartitionAdded).
+		clear(d.parts)
+		d.startMs = c.nowMs()
+	}
 	if commit {
 		d.state = txnPrepareCommit
 	} else {
@@ -234,7 +244,16 @@ func (c *txnCoordinator) finishTxn(ctx context.Context, ts *txnShard, m *txnMeta
 		c.retryMarkers(ts, m)
 		return nil
 	}
-	return c.completeTxn(ctx, ts, m)
+	if err := c.completeTxn(ctx, ts, m); err != nil {
+		// The decision and the markers are written: the completion is
+		// retried in the background, as Kafka's marker channel retries
+		// its log append, rather than left prepared (and every EndTxn or
+		// InitProducerId of the id CONCURRENT_TRANSACTIONS) until the
+		// partition changes leader.
+		c.log.Warn().Err(err).Str("transactional_id", m.id).Msg("transaction completion not written; retrying in the background")
+		c.retryMarkers(ts, m)
+	}
+	return nil
 }
 
 // completeTxn records that a prepared transaction's markers are written.
@@ -256,8 +275,6 @@ func (c *txnCoordinator) completeTxn(ctx context.Context, ts *txnShard, m *txnMe
 	// (DescribeTransactions shows it, ListTransactions filters on it).
 	d.updatedMs = c.nowMs()
 	if err := c.persistTxn(ctx, ts, m.id, &d); err != nil {
-		// The markers are written; the next leader of the partition
-		// completes the transaction again from its prepared state.
 		return err
 	}
 	m.set(d)

@@ -554,3 +554,64 @@ func TestPartitionForMatchesKafka(t *testing.T) {
 		}
 	}
 }
+
+// failingTxnHost fails the failAt-th append to __transaction_state once,
+// as a write refused for too few in-sync replicas.
+type failingTxnHost struct {
+	*txnTestHost
+	mu     sync.Mutex
+	n      int
+	failAt int
+}
+
+func (h *failingTxnHost) AppendInternal(topic string, p, e int32, batch []byte) (int64, int64, error) {
+	if topic == TransactionTopic {
+		h.mu.Lock()
+		h.n++
+		fail := h.n == h.failAt
+		h.mu.Unlock()
+		if fail {
+			return 0, 0, kerr.NotEnoughReplicas
+		}
+	}
+	return h.txnTestHost.AppendInternal(topic, p, e, batch)
+}
+
+// A completion that cannot be written (the markers are) is retried in the
+// background, as Kafka's marker channel retries its log append: the
+// EndTxn succeeds and the transaction completes. Gregor answered
+// COORDINATOR_NOT_AVAILABLE and left it prepared, every EndTxn and
+// InitProducerId of the id CONCURRENT_TRANSACTIONS, until the partition
+// changed leader.
+func TestTxnCompletionWriteRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := &failingTxnHost{txnTestHost: newTxnTestHost(), failAt: 4} // init, add, prepare, complete
+		co := New(Config{
+			TxnTopicPartitions: 1, OffsetsTopicPartitions: 1,
+			TxnMaxTimeout: 15 * time.Minute, TxnIDExpiration: time.Hour, TxnAbortCheckPeriod: time.Hour,
+		}, h, zerolog.Nop())
+		t.Cleanup(co.Close)
+		co.LeadershipChanged(TransactionTopic, 0, true, 1)
+		awaitLoaded(t, co.txns.rt.Current(0))
+		c := co.txns
+		ctx := context.Background()
+		pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
+		if err := c.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.endTxnRequest(ctx, "tx", pid, epoch, true, true); err != nil {
+			t.Fatalf("EndTxn whose completion write failed: %v, want success (the decision is durable)", err)
+		}
+		// The background retry, within a minute of the bubble's time.
+		for i := 0; state(t, c, "tx").state != txnCompleteCommit; i++ {
+			if i == 600 {
+				t.Fatalf("state %v a minute after the failed completion, want CompleteCommit", state(t, c, "tx").state)
+			}
+			time.Sleep(100 * time.Millisecond)
+			synctest.Wait()
+		}
+		if _, _, err := initTxn(t, c, "tx", -1, -1); err != nil {
+			t.Fatalf("InitProducerId after the completion: %v", err)
+		}
+	})
+}

@@ -49,9 +49,14 @@ func TestTxnV2EpochBumpEveryTransaction(t *testing.T) {
 		if _, _, err := c.endTxnV(ctx, "tx", pid, epoch, false, true, true); !errors.Is(err, kerr.InvalidTxnState) {
 			t.Fatalf("abort retried after the commit: %v", err)
 		}
-		// With the current epoch it is not a retry: fenced, as in Kafka.
-		if _, _, err := c.endTxnV(ctx, "tx", pid, epoch+1, true, true, true); !errors.Is(err, kerr.ProducerFenced) {
-			t.Fatalf("EndTxn at the current epoch of a completed transaction: %v", err)
+		// A commit at the current epoch is not a retry, and there is no
+		// transaction to commit (Kafka's table: INVALID_TXN_STATE).
+		if _, _, err := c.endTxnV(ctx, "tx", pid, epoch+1, true, true, true); !errors.Is(err, kerr.InvalidTxnState) {
+			t.Fatalf("commit at the current epoch of a completed transaction: %v", err)
+		}
+		// Two epochs ahead is fenced.
+		if _, _, err := c.endTxnV(ctx, "tx", pid, epoch+2, true, true, true); !errors.Is(err, kerr.ProducerFenced) {
+			t.Fatalf("EndTxn past the current epoch: %v", err)
 		}
 		// The next transaction runs at the new epoch; the old one is fenced.
 		if err := c.addToTxnAs(ctx, "tx", pid, epoch, true, parts[:1], true); !errors.Is(err, kerr.ProducerFenced) {
@@ -192,6 +197,95 @@ func TestTxnV2OffsetCommitAddsPartition(t *testing.T) {
 		r.ProducerEpoch = epoch + 1
 		if code := e.c.txnOffsetCommit(ctx, r, 5)[topicPartition{"t", 0}]; code != kerr.InvalidProducerEpoch.Code {
 			t.Fatalf("v5 commit at another epoch: %v", kerr.ErrorForCode(code))
+		}
+	})
+}
+
+// Kafka's table for transaction version 2 with no transaction ongoing: an
+// abort at the current epoch bumps the epoch through an abort with no
+// partitions (a Java producer aborts so when its sends never reached a
+// leader); its retry answers the same; a commit is INVALID_TXN_STATE; the
+// epoch before the current one is fenced in Empty. Gregor answered the
+// abort INVALID_TXN_STATE (Empty) or PRODUCER_FENCED (completed), both
+// fatal to the producer.
+func TestTxnV2AbortWithoutTransaction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		ctx := context.Background()
+		pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
+		if _, _, err := c.endTxnV(ctx, "tx", pid, epoch, true, true, true); !errors.Is(err, kerr.InvalidTxnState) {
+			t.Fatalf("commit with no transaction: %v, want INVALID_TXN_STATE", err)
+		}
+		if epoch > 0 {
+			if _, _, err := c.endTxnV(ctx, "tx", pid, epoch-1, false, true, true); !errors.Is(err, kerr.ProducerFenced) {
+				t.Fatalf("abort at the epoch before in Empty: %v, want PRODUCER_FENCED", err)
+			}
+		}
+		p, e, err := c.endTxnV(ctx, "tx", pid, epoch, false, true, true)
+		if err != nil || p != pid || e != epoch+1 {
+			t.Fatalf("abort with no transaction: %d/%d %v, want %d/%d", p, e, err, pid, epoch+1)
+		}
+		if d := state(t, c, "tx"); d.state != txnCompleteAbort || len(d.parts) != 0 || d.startMs < 0 {
+			t.Fatalf("after the abort: %+v, want CompleteAbort with no partitions and a start time", d)
+		}
+		if n := len(h.markerList()); n != 0 {
+			t.Fatalf("%d markers written for a transaction with no partitions", n)
+		}
+		if p, e, err := c.endTxnV(ctx, "tx", pid, epoch, false, true, true); err != nil || p != pid || e != epoch+1 {
+			t.Fatalf("retried abort: %d/%d %v", p, e, err)
+		}
+		if _, _, err := c.endTxnV(ctx, "tx", pid, epoch, true, true, true); !errors.Is(err, kerr.InvalidTxnState) {
+			t.Fatalf("commit retried after the abort: %v, want INVALID_TXN_STATE", err)
+		}
+		// Completed by a commit, an abort at the current epoch bumps again.
+		if err := c.addToTxnAs(ctx, "tx", pid, epoch+1, true, []topicPartition{{"a", 0}}, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, e, err := c.endTxnV(ctx, "tx", pid, epoch+1, true, true, true); err != nil || e != epoch+2 {
+			t.Fatalf("commit: epoch %d %v", e, err)
+		}
+		if _, _, err := c.endTxnV(ctx, "tx", pid, epoch+1, false, true, true); !errors.Is(err, kerr.InvalidTxnState) {
+			t.Fatalf("abort retried after a commit: %v, want INVALID_TXN_STATE", err)
+		}
+		if _, e, err := c.endTxnV(ctx, "tx", pid, epoch+2, false, true, true); err != nil || e != epoch+3 {
+			t.Fatalf("abort after a commit at the current epoch: epoch %d %v, want %d", e, err, epoch+3)
+		}
+	})
+}
+
+// The rules come from the request's version: a version 1 client on an id
+// a version 2 client used before retries its EndTxn at the same epoch and
+// is answered as Kafka's endTransactionWithTV1 answers it. Gregor kept
+// version 2's rules for the id and fenced the retry.
+func TestTxnV1AfterV2UsesV1Rules(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		ctx := context.Background()
+		pid, epoch, _ := initTxn(t, c, "tx", -1, -1)
+		if err := c.addToTxnAs(ctx, "tx", pid, epoch, true, []topicPartition{{"a", 0}}, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := c.endTxnV(ctx, "tx", pid, epoch, true, true, true); err != nil {
+			t.Fatal(err)
+		}
+		// A version 1 client takes the id over.
+		pid1, e1, _ := initTxn(t, c, "tx", -1, -1)
+		if err := c.addToTxn(ctx, "tx", pid1, e1, true, []topicPartition{{"a", 0}}); err != nil {
+			t.Fatal(err)
+		}
+		if d := state(t, c, "tx"); d.tv2 {
+			t.Fatal("a version 1 transaction recorded as version 2")
+		}
+		if err := c.endTxnRequest(ctx, "tx", pid1, e1, true, true); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.endTxnRequest(ctx, "tx", pid1, e1, true, true); err != nil {
+			t.Fatalf("retried version 1 commit: %v, want success", err)
+		}
+		if err := c.endTxnRequest(ctx, "tx", pid1, e1, false, true); !errors.Is(err, kerr.InvalidTxnState) {
+			t.Fatalf("version 1 abort after the commit: %v, want INVALID_TXN_STATE", err)
 		}
 	})
 }
