@@ -290,7 +290,7 @@ func (p *Partition) becomeLeaderLocked(st metadata.PartitionState) error {
 		return err
 	}
 	p.b.follow.unfollow(p)
-	p.rs = replica.NewLeader(p.b.id, st.LeaderEpoch, st.Replicas, st.ISR, leo, p.hw.Load(), p.b.now())
+	p.rs = replica.NewLeader(p.b.id, st.LeaderEpoch, st.Replicas, st.ISR, leo, p.hw.Load(), int(p.topic.Config().MinInsyncReplicas), p.b.now())
 	p.leader.Store(true)
 	p.syncOffsetsLocked()
 	p.notify()
@@ -373,6 +373,9 @@ func (p *Partition) setLogConfig(c storage.Config) {
 	defer p.mu.Unlock()
 	if p.log != nil {
 		p.log.SetConfig(c)
+	}
+	if p.rs != nil && p.rs.SetMinISR(int(p.topic.Config().MinInsyncReplicas)) {
+		p.syncOffsetsLocked()
 	}
 	p.notify()
 }

@@ -209,7 +209,7 @@ func (p *Partition) appendBatches(pb *preparedBatches, acks int16, leaderEpoch i
 		return appendResult{}, err
 	}
 	cfg := p.topic.Config()
-	if acks == -1 && int32(len(p.rs.ISR)) < cfg.MinInsyncReplicas {
+	if acks == -1 && p.rs.UnderMinISR() {
 		return appendResult{}, kerr.NotEnoughReplicas
 	}
 	for i := range pb.headers {
@@ -294,7 +294,7 @@ func (p *Partition) ackState(last int64) (done bool, err error) {
 		return true, nil // committed before this broker stopped leading
 	case p.rs == nil:
 		return true, kerr.NotLeaderForPartition
-	case int32(len(p.rs.ISR)) < p.topic.Config().MinInsyncReplicas:
+	case p.rs.UnderMinISR():
 		return true, kerr.NotEnoughReplicasAfterAppend
 	}
 	return passed, nil

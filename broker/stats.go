@@ -40,7 +40,7 @@ func (b *Broker) PartitionStats() []PartitionStat {
 			}
 			out = append(out, PartitionStat{
 				Topic: t.Name, Partition: p.ID, Leader: p.IsLeader(),
-				LeaderID: st.Leader, Replicas: st.Replicas, ISR: st.ISR, MinISR: minISR,
+				LeaderID: st.Leader, Replicas: st.Replicas, ISR: st.ISR, MinISR: min(minISR, len(st.Replicas)),
 				LogStartOffset: p.LogStartOffset(), LogEndOffset: p.LogEndOffset(),
 				HighWatermark: p.HighWatermark(), LastStable: p.LastStableOffset(),
 				SizeBytes: lg.Size(), Segments: lg.SegmentCount(),

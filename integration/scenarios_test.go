@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -119,10 +120,48 @@ func TestMinISRTwoOfThreeLost(t *testing.T) {
 	if !errors.Is(err, kerr.NotEnoughReplicas) && !errors.Is(err, kerr.NotEnoughReplicasAfterAppend) {
 		t.Fatalf("acks=all with one in-sync replica of min 2: %v, want NOT_ENOUGH_REPLICAS", err)
 	}
+	// acks=1 is taken, but as Kafka's maybeIncrementLeaderHW (KIP-966) the
+	// high watermark holds while the ISR is under min.insync.replicas: no
+	// consumer sees the record until enough replicas have it.
+	adm := kadm.NewClient(cl)
+	endOffset := func() int64 {
+		t.Helper()
+		lctx, lcancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer lcancel()
+		lo, err := adm.ListEndOffsets(lctx, topic)
+		if err == nil {
+			err = lo.Error()
+		}
+		if err != nil {
+			t.Fatalf("listing the end offset: %v", err)
+		}
+		o, _ := lo.Lookup(topic, 0)
+		return o.Offset
+	}
+	before := endOffset()
+	one, err := kgo.NewClient(kgo.SeedBrokers(c.brokers[leader].Addr), kgo.DefaultProduceTopic(topic),
+		kgo.DisableIdempotentWrite(), kgo.RequiredAcks(kgo.LeaderAck()), kgo.RecordRetries(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer one.Close()
+	held, err := one.ProduceSync(ctx, &kgo.Record{Value: []byte("held")}).First()
+	if err != nil {
+		t.Fatalf("acks=1 with one in-sync replica of min 2: %v", err)
+	}
+	if got := endOffset(); got != before {
+		t.Fatalf("high watermark %d after an acks=1 record at %d under min.insync.replicas, want it held at %d", got, held.Offset, before)
+	}
+	w.mu.Lock()
+	w.acked["held"] = ack{0, held.Offset}
+	w.mu.Unlock()
 	for _, id := range killed {
 		c.brokers[id].Restart()
 	}
 	c.awaitISR(topic, 3, 60*time.Second)
+	waitFor(t, "the high watermark to pass the held record once the ISR is back", 30*time.Second, func() bool {
+		return endOffset() > held.Offset
+	})
 	w2 := startWorkload(t, c, topic, 1)
 	w2.awaitMore(500, 30*time.Second)
 	w2.stop(30 * time.Second)

@@ -31,12 +31,16 @@ type State struct {
 	LEO        int64
 	HW         int64
 	Followers  map[int32]*Follower
+	// MinISR is the topic's min.insync.replicas. Capped at the number of
+	// replicas (Kafka's effectiveMinIsr), it holds the high watermark
+	// while the ISR is smaller, and refuses acks=all produces.
+	MinISR int
 }
 
 // NewLeader returns the state of a replica that just became leader.
-func NewLeader(self, epoch int32, replicas, isr []int32, leo, hw int64, now time.Time) *State {
+func NewLeader(self, epoch int32, replicas, isr []int32, leo, hw int64, minISR int, now time.Time) *State {
 	s := &State{
-		Self: self, Epoch: epoch,
+		Self: self, Epoch: epoch, MinISR: minISR,
 		Replicas: slices.Clone(replicas), ISR: slices.Clone(isr),
 		EpochStart: leo, LEO: leo, HW: min(hw, leo),
 		Followers: make(map[int32]*Follower),
@@ -62,8 +66,28 @@ func (s *State) Append(leo int64) bool {
 	return s.advanceHW()
 }
 
-// advanceHW moves the HW to the smallest LEO in the ISR (never back).
+// UnderMinISR reports whether the ISR is smaller than min.insync.replicas
+// capped at the number of replicas, as Kafka's isUnderMinIsr: a topic of
+// one replica takes acks=all produces whatever its min.insync.replicas.
+func (s *State) UnderMinISR() bool {
+	return len(s.ISR) < min(s.MinISR, len(s.Replicas))
+}
+
+// SetMinISR installs a new min.insync.replicas and returns whether the
+// high watermark moved (a lower one may release it).
+func (s *State) SetMinISR(n int) bool {
+	s.MinISR = n
+	return s.advanceHW()
+}
+
+// advanceHW moves the HW to the smallest LEO in the ISR (never back). As
+// Kafka's maybeIncrementLeaderHW (since KIP-966), it holds while the ISR
+// is under min.insync.replicas: records acknowledged with acks=1 then are
+// not visible to consumers until enough replicas have them.
 func (s *State) advanceHW() bool {
+	if s.UnderMinISR() {
+		return false
+	}
 	hw := s.LEO
 	for _, id := range s.ISR {
 		if id == s.Self {

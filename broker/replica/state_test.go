@@ -30,8 +30,25 @@ func TestLeaderStateMachine(t *testing.T) {
 		replicas []int32
 		isr      []int32
 		leo, hw  int64
+		minISR   int // 0: 1
 		steps    []step
 	}{
+		{
+			name: "under min.insync.replicas the HW holds until the ISR grows", replicas: []int32{1, 2, 3}, isr: []int32{1}, leo: 10, hw: 10, minISR: 2,
+			steps: []step{
+				{do: "append", offset: 20, wantHW: 10},
+				{do: "fetch", id: 2, offset: 20, wantHW: 10, wantExpand: true},
+				{do: "isr", isr: []int32{1, 2}, wantHW: 20, wantHWMoved: true},
+				{do: "append", offset: 25, wantHW: 20},
+				{do: "fetch", id: 2, offset: 25, wantHW: 25, wantHWMoved: true},
+			},
+		},
+		{
+			name: "min.insync.replicas above the replication factor is capped at it", replicas: []int32{1}, isr: []int32{1}, leo: 0, hw: 0, minISR: 3,
+			steps: []step{
+				{do: "append", offset: 5, wantHW: 5, wantHWMoved: true},
+			},
+		},
 		{
 			name: "single replica: the HW follows the LEO", replicas: []int32{1}, isr: []int32{1}, leo: 0, hw: 0,
 			steps: []step{
@@ -132,7 +149,7 @@ func TestLeaderStateMachine(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Unix(1000, 0)
-			s := NewLeader(1, 3, tc.replicas, tc.isr, tc.leo, tc.hw, now)
+			s := NewLeader(1, 3, tc.replicas, tc.isr, tc.leo, tc.hw, max(tc.minISR, 1), now)
 			for i, st := range tc.steps {
 				var moved, expand bool
 				switch st.do {
