@@ -246,6 +246,12 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 	if err != nil {
 		return err
 	}
+	if !follower && fs.version < 10 && p.topic.Config().CompressionType == "zstd" {
+		// A consumer too old for zstd (Fetch v10 brought it) is told so
+		// for a zstd topic, as Kafka's maybeConvertFetchedData answers,
+		// rather than sent batches it cannot decode.
+		return kerr.UnsupportedCompressionType
+	}
 	if fs.version >= 12 {
 		if div, epoch, end := replica.Diverges(rp.LastFetchedEpoch, rp.FetchOffset, lg.EndOffsetForEpoch); div {
 			// A follower's divergent position is not its position

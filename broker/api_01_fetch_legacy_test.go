@@ -169,10 +169,20 @@ func TestFetchLegacyRefusals(t *testing.T) {
 		if got := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); got != c.want {
 			t.Errorf("%s: %v, want %v", c.topic, got, c.want)
 		}
-		// v4+ never converts, so the switch does not apply.
+		// v4+ never converts, so the switch does not apply; but below
+		// v10 a consumer cannot read zstd, and Kafka's
+		// maybeConvertFetchedData tells it so.
+		var want4 error
+		if c.topic == "zstd" {
+			want4 = kerr.UnsupportedCompressionType
+		}
 		resp = tb.callAt(legacyFetchReq(c.topic, 0, 0, 1<<20), 4).(*kmsg.FetchResponse)
+		if got := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); got != want4 {
+			t.Errorf("%s at v4: %v, want %v", c.topic, got, want4)
+		}
+		resp = tb.callAt(legacyFetchReq(c.topic, 0, 0, 1<<20), 10).(*kmsg.FetchResponse)
 		if got := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); got != nil {
-			t.Errorf("%s at v4: %v", c.topic, got)
+			t.Errorf("%s at v10: %v", c.topic, got)
 		}
 	}
 	off := newTestBroker(t, map[string]string{"log.message.downconversion.enable": "false"})

@@ -218,7 +218,10 @@ func (p *Partition) appendBatches(pb *preparedBatches, acks int16, leaderEpoch i
 			return appendResult{}, err
 		}
 		if dup != nil {
-			return appendResult{Base: dup.FirstOffset, Last: dup.LastOffset, LogAppendTime: -1, LogStart: p.log.StartOffset()}, nil
+			// As Kafka's UnifiedLog.append answers a duplicate: the
+			// original batch's offsets and its max timestamp as the log
+			// append time (the broker's time on a LogAppendTime topic).
+			return appendResult{Base: dup.FirstOffset, Last: dup.LastOffset, LogAppendTime: dup.Timestamp, LogStart: p.log.StartOffset()}, nil
 		}
 	}
 	now := p.b.now()

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // min.insync.replicas above a topic's replication factor is capped at it,
@@ -36,5 +39,127 @@ func TestAcksAllWithMinISRAboveReplicationFactor(t *testing.T) {
 	}
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("v")}).FirstErr(); err != nil {
 		t.Fatalf("acks=all to a topic of one replica with min.insync.replicas=3: %v", err)
+	}
+}
+
+// A retried idempotent batch is answered with the original's offsets and
+// its max timestamp as the log append time, as Kafka's UnifiedLog.append
+// answers a duplicate: on a LogAppendTime topic the producer learns the
+// broker's time either way. Gregor answered the retry with -1, and
+// clients reported the producer's own timestamp for those records.
+func TestDuplicateProduceKeepsLogAppendTime(t *testing.T) {
+	addr := bootstrap(t)
+	vs := kversion.Stable()
+	vs.SetMaxKeyVersion(0, 12) // Produce by topic name
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(vs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := randomName("dup-lat")
+	cr, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")}, topic)
+	if err == nil {
+		err = cr.Err
+	}
+	if err != nil {
+		t.Fatalf("creating %s: %v", topic, err)
+	}
+	ipr := kmsg.NewPtrInitProducerIDRequest()
+	ipr.TransactionTimeoutMillis = -1
+	ip, err := ipr.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(ip.ErrorCode)
+	}
+	if err != nil {
+		t.Fatalf("InitProducerId: %v", err)
+	}
+	leader := leaderOf0(t, ctx, cl, topic)
+	batch := haBatchSpec{pid: ip.ProducerID, epoch: ip.ProducerEpoch, seq: 0, value: "dup"}.batch()
+	send := func() kmsg.ProduceResponseTopicPartition {
+		t.Helper()
+		resp, err := produceReq(topic, batch, nil).RequestWith(ctx, leader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := resp.Topics[0].Partitions[0]
+		if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+		return p
+	}
+	first := send()
+	if first.LogAppendTime <= 0 {
+		t.Fatalf("first produce to a LogAppendTime topic: log append time %d", first.LogAppendTime)
+	}
+	again := send()
+	if again.BaseOffset != first.BaseOffset || again.LogAppendTime != first.LogAppendTime {
+		t.Fatalf("retried batch: offset %d, log append time %d; want the original's %d and %d",
+			again.BaseOffset, again.LogAppendTime, first.BaseOffset, first.LogAppendTime)
+	}
+}
+
+// Fetch below v10 cannot carry zstd: a consumer that old is answered
+// UNSUPPORTED_COMPRESSION_TYPE for a zstd topic, as Kafka's
+// maybeConvertFetchedData answers, not sent batches it cannot decode.
+func TestOldFetchOfZstdTopic(t *testing.T) {
+	addr := bootstrap(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := randomName("zstd")
+	cr, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{"compression.type": kadm.StringPtr("zstd")}, topic)
+	if err == nil {
+		err = cr.Err
+	}
+	if err != nil {
+		t.Fatalf("creating %s: %v", topic, err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("z")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaderID := md.Topics[topic].Partitions[0].Leader
+	for _, c := range []struct {
+		version int16
+		want    error
+	}{{9, kerr.UnsupportedCompressionType}, {4, kerr.UnsupportedCompressionType}, {10, nil}} {
+		vs := kversion.Stable()
+		vs.SetMaxKeyVersion(1, c.version)
+		old, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(vs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer old.Close()
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = 1<<20, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, old.Broker(int(leaderID)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Version != c.version {
+			t.Fatalf("sent Fetch v%d, want v%d", resp.Version, c.version)
+		}
+		p := resp.Topics[0].Partitions[0]
+		if got := kerr.ErrorForCode(p.ErrorCode); got != c.want {
+			t.Errorf("Fetch v%d of a zstd topic: %v, want %v", c.version, got, c.want)
+		}
+		if c.want == nil && len(p.RecordBatches) == 0 {
+			t.Errorf("Fetch v%d of a zstd topic: no records", c.version)
+		}
 	}
 }
