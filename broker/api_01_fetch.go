@@ -179,10 +179,16 @@ func (fs *fetchState) authorize(req *protocol.Request) {
 }
 
 // run builds a full response into resp and reports its record bytes and
-// whether any partition failed.
+// whether it must be answered now, as Kafka's fetchMessages answers at
+// once: a partition failed to be read (NOT_LEADER_OR_FOLLOWER,
+// OFFSET_OUT_OF_RANGE, ...), a follower diverged, or no partition could
+// be read at all. A topic that is unknown or not authorized, or an
+// unknown partition, does not end a long poll (KafkaApis answers those
+// apart, as "erroneous"): a consumer holding one bad partition among idle
+// ones still waits for data rather than fetching back to back.
 func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, bool) {
 	budget := fs.maxBytes
-	anyErr, k := false, 0
+	anyErr, k, readable := false, 0, 0
 	fs.seen = fs.visible()
 	if fetchRunHook != nil {
 		fetchRunHook(fs)
@@ -197,6 +203,9 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 		for j := range rt.Partitions {
 			p := fs.parts[k]
 			k++
+			if fs.topicErrs[i] == nil && p != nil {
+				readable++
+			}
 			if fs.topicErrs[i] == nil && fs.quiet(k-1, p, &rt.Partitions[j]) {
 				continue // unchanged in an incremental fetch (fetch_session.go)
 			}
@@ -209,9 +218,9 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 			}
 			if err == nil {
 				err = fs.fetchPartition(p, &rt.Partitions[j], &sp, &budget, fs.rangeBytes == 0)
+				anyErr = anyErr || err != nil || sp.DivergingEpoch.Epoch >= 0
 			}
 			if err != nil {
-				anyErr = true
 				// No offsets with an error, OFFSET_OUT_OF_RANGE included
 				// (Kafka's createLogReadResult): -1, unknown.
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
@@ -236,7 +245,7 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 		}
 	}
 	fs.spliceRecords(resp)
-	return fs.out, fs.rangeBytes, anyErr
+	return fs.out, fs.rangeBytes, anyErr || readable == 0
 }
 
 // fetchPartition reads one partition into sp.

@@ -121,7 +121,7 @@ func (lf *legacyFetch) authorize(req *protocol.Request) {
 // whether any partition failed.
 func (lf *legacyFetch) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, bool) {
 	budget := lf.maxBytes
-	total, anyErr, k := 0, false, 0
+	total, anyErr, k, readable := 0, false, 0, 0
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(lf.r.Topics))
 	for i := range lf.r.Topics {
 		rt := &lf.r.Topics[i]
@@ -143,16 +143,18 @@ func (lf *legacyFetch) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, 
 				// v0-2 have no response-wide limit: each partition gets its first batch.
 				minOne := total == 0 || lf.version < 3
 				err = lf.fetchPartition(p, &rt.Partitions[j], sp, &budget, minOne)
+				// Only a read's error ends a long poll, as in v4+.
+				anyErr = anyErr || err != nil
+				readable++
 			}
 			if err != nil {
-				anyErr = true
 				sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1 // as in v4+
 				sp.ErrorCode = lf.errorCode(err)
 			}
 			total += len(sp.RecordBatches)
 		}
 	}
-	return resp, total, anyErr
+	return resp, total, anyErr || readable == 0
 }
 
 // errorCode maps a partition's error as for these versions: a storage

@@ -5,6 +5,7 @@ package compat
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -161,5 +162,63 @@ func TestOldFetchOfZstdTopic(t *testing.T) {
 		if c.want == nil && len(p.RecordBatches) == 0 {
 			t.Errorf("Fetch v%d of a zstd topic: no records", c.version)
 		}
+	}
+}
+
+// A fetch naming an unknown topic or partition beside an idle one still
+// long-polls for MaxWaitMillis, as Kafka answers those apart from the
+// partitions it reads (KafkaApis' "erroneous"); only an error reading a
+// partition ends the wait early. Gregor answered at once, and a consumer
+// holding one bad partition among idle ones fetched back to back.
+func TestFetchLongPollsPastUnknownPartitions(t *testing.T) {
+	addr := bootstrap(t)
+	vs := kversion.Stable()
+	vs.SetMaxKeyVersion(1, 12) // topics by name
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(vs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := randomName("idle")
+	createTopic(t, addr, topic, 1)
+	leader := leaderOf0(t, ctx, cl, topic)
+	const maxWait = 800 * time.Millisecond
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, int32(maxWait/time.Millisecond), 1, 1<<20
+	for _, tp := range []struct {
+		topic     string
+		partition int32
+	}{{topic, 0}, {topic, 7}, {randomName("missing"), 0}} {
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = tp.topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = tp.partition, 1<<20, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+	}
+	start := time.Now()
+	resp, err := req.RequestWith(ctx, leader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	codes := map[string]int16{}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			codes[fmt.Sprintf("%s-%d", rt.Topic, rp.Partition)] = rp.ErrorCode
+		}
+	}
+	if c := codes[topic+"-0"]; c != 0 {
+		t.Fatalf("the idle partition: %v", kerr.ErrorForCode(c))
+	}
+	if c := codes[topic+"-7"]; c != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("an unknown partition: %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(c))
+	}
+	// A lower bound only: the broker may not answer before MaxWaitMillis
+	// with nothing to send.
+	if took < maxWait*9/10 {
+		t.Fatalf("answered after %v with nothing to send, want a long poll of %v", took, maxWait)
 	}
 }
