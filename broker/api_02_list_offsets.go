@@ -127,9 +127,29 @@ func (b *Broker) listOffset(p *Partition, version int16, isolation int8, replica
 	if replicaID >= 0 {
 		limit = p.LogEndOffset()
 	}
+	// A new leader whose high watermark has not yet reached the log end
+	// it took over answers a consumer's LATEST, and a lookup that finds
+	// an offset it cannot yet serve, with OFFSET_NOT_AVAILABLE (which the
+	// client retries) rather than an end offset that goes back or a "no
+	// such record", as Kafka's fetchOffsetForTimestamp; LEADER_NOT_AVAILABLE
+	// before v5, as KafkaApis maps it.
+	lagging := version >= 1 && replicaID == -1 && p.hwLagsEpochStart()
+	notAvailable := kerr.OffsetNotAvailable
+	if version < 5 {
+		notAvailable = kerr.LeaderNotAvailable
+	}
+	beyond := func(o int64, ok bool, err error) error {
+		if err == nil && lagging && ok && o >= limit {
+			return notAvailable
+		}
+		return err
+	}
 	var off, foundTs int64 = -1, noTimestamp
 	switch ts {
 	case tsLatest:
+		if lagging {
+			return notAvailable
+		}
 		off = limit
 		sp.LeaderEpoch = epoch
 	case tsEarliest, tsEarliestLocal:
@@ -138,6 +158,12 @@ func (b *Broker) listOffset(p *Partition, version int16, isolation int8, replica
 	case tsPendingUpload, tsLatestTiered:
 		off = -1
 	case tsMaxTimestamp:
+		if lagging {
+			o, _, ok, err := lg.MaxTimestamp(p.LogEndOffset())
+			if err := beyond(o, ok, err); err != nil {
+				return err
+			}
+		}
 		o, t, ok, err := lg.MaxTimestamp(limit)
 		if err != nil {
 			return err
@@ -146,6 +172,12 @@ func (b *Broker) listOffset(p *Partition, version int16, isolation int8, replica
 			off, foundTs, sp.LeaderEpoch = o, t, lg.EpochForOffset(o)
 		}
 	default:
+		if lagging {
+			o, _, ok, err := lg.OffsetForTimestamp(ts, p.LogEndOffset())
+			if err := beyond(o, ok, err); err != nil {
+				return err
+			}
+		}
 		o, t, ok, err := lg.OffsetForTimestamp(ts, limit)
 		if err != nil {
 			return err

@@ -125,6 +125,64 @@ func TestListOffsets(t *testing.T) {
 	}
 }
 
+// A new leader whose high watermark lags the log end it took over (its
+// followers have not fetched yet) answers LATEST, and a lookup finding an
+// offset at or past the high watermark, with OFFSET_NOT_AVAILABLE
+// (LEADER_NOT_AVAILABLE before v5), as Kafka's fetchOffsetForTimestamp:
+// the client retries rather than take an end offset that goes back.
+func TestListOffsetsWhileHighWatermarkLags(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("t", 1, nil)
+	tb.produce("t", 0, batch(t, 1000, "a", "b"))
+	tb.produce("t", 0, batch(t, 5000, "c", "d"))
+	p := tb.Topic("t").Partition(0)
+	// As a leader elected with offsets 2-3 not yet known committed.
+	p.mu.Lock()
+	p.rs.EpochStart, p.rs.HW = 4, 2
+	p.hw.Store(2)
+	p.mu.Unlock()
+	list := func(ts int64, version int16) kmsg.ListOffsetsResponseTopicPartition {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.ReplicaID = -1
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = "t"
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp, rp.CurrentLeaderEpoch = 0, ts, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return tb.callAt(req, version).(*kmsg.ListOffsetsResponse).Topics[0].Partitions[0]
+	}
+	for _, c := range []struct {
+		name    string
+		ts      int64
+		version int16
+		err     error
+		offset  int64
+	}{
+		{"latest", -1, 9, kerr.OffsetNotAvailable, -1},
+		{"latest at v4", -1, 4, kerr.LeaderNotAvailable, -1},
+		{"earliest", -2, 9, nil, 0},
+		{"a timestamp below the high watermark", 1000, 9, nil, 0},
+		{"a timestamp found past the high watermark", 5000, 9, kerr.OffsetNotAvailable, -1},
+		{"the max timestamp, past the high watermark", -3, 9, kerr.OffsetNotAvailable, -1},
+		{"a timestamp after every record", 9000, 9, nil, -1},
+	} {
+		got := list(c.ts, c.version)
+		if err := kerr.ErrorForCode(got.ErrorCode); err != c.err || got.Offset != c.offset {
+			t.Errorf("%s: offset %d (%v), want %d (%v)", c.name, got.Offset, err, c.offset, c.err)
+		}
+	}
+	// Once the followers' fetches move the high watermark past it, the
+	// end offset is served.
+	p.mu.Lock()
+	p.rs.HW = 4
+	p.hw.Store(4)
+	p.mu.Unlock()
+	if got := list(-1, 9); got.ErrorCode != 0 || got.Offset != 4 {
+		t.Errorf("latest once caught up: offset %d (%v), want 4", got.Offset, kerr.ErrorForCode(got.ErrorCode))
+	}
+}
+
 func TestDeleteRecords(t *testing.T) {
 	tb := newTestBroker(t, nil)
 	tb.createTopic("t", 1, nil)

@@ -122,6 +122,17 @@ func (p *Partition) State() metadata.PartitionState {
 // HighWatermark is the offset below which records are committed.
 func (p *Partition) HighWatermark() int64 { return p.hw.Load() }
 
+// hwLagsEpochStart reports whether this broker leads the partition with
+// a high watermark still below the log end it had when it became leader:
+// its followers have not fetched since, so offsets below that end may be
+// committed without the leader knowing yet (Kafka's
+// leaderEpochStartOffsetOpt > highWatermark).
+func (p *Partition) hwLagsEpochStart() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rs != nil && p.rs.EpochStart > p.rs.HW
+}
+
 // LogEndOffset is the local log's end offset.
 func (p *Partition) LogEndOffset() int64 { return p.leo.Load() }
 
