@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/broker/config"
 	"gregor/broker/metadata"
@@ -153,6 +154,35 @@ func TestNewestStateKeepsTheNewerLeadership(t *testing.T) {
 		got := newestState(cur, tc.next)
 		if !samePartitionState(got, tc.want) {
 			t.Errorf("%s: got %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A follower checks a client's leader epoch before whether it leads, as
+// Kafka's Partition.getLocalLog: a newer epoch than it knows is
+// UNKNOWN_LEADER_EPOCH (the client retries without refreshing metadata),
+// an older one FENCED_LEADER_EPOCH; only the current one learns
+// NOT_LEADER_OR_FOLLOWER. Gregor answered NOT_LEADER_OR_FOLLOWER to all.
+func TestFollowerChecksLeaderEpochFirst(t *testing.T) {
+	b, be := newDeliveryBroker(t)
+	st := metadata.TopicState{Name: "t", ID: metadata.NewUuid(), Reported: time.Now(),
+		Partitions: []metadata.PartitionState{{Replicas: []int32{1, 2}, Leader: 2, LeaderEpoch: 5, ISR: []int32{1, 2}}}}
+	be.apply.ApplyTopic(st)
+	if err := b.awaitApplied(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := b.Partition("t", 0)
+	awaitCond(t, 5*time.Second, "the follower replica to open its log", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.log != nil
+	})
+	for _, c := range []struct {
+		epoch int32
+		want  error
+	}{{6, kerr.UnknownLeaderEpoch}, {4, kerr.FencedLeaderEpoch}, {5, kerr.NotLeaderForPartition}, {-1, kerr.NotLeaderForPartition}} {
+		if _, _, err := p.leaderLog(c.epoch); err != c.want {
+			t.Errorf("leader epoch %d at a follower of epoch 5: %v, want %v", c.epoch, err, c.want)
 		}
 	}
 }
