@@ -9,11 +9,17 @@ package broker
 // topic whose cleanup.policy does not include delete is POLICY_VIOLATION
 // (Kafka's rule: records of compacted topics cannot be deleted); a broker
 // that does not lead the partition answers NOT_LEADER_OR_FOLLOWER.
-// Followers learn the new log start offset as they fetch; the answer does
-// not wait for them. A topic needs DELETE, else TOPIC_AUTHORIZATION_FAILED.
+// Followers learn the new log start offset as they fetch; as Kafka's
+// DelayedDeleteRecords, the answer waits (up to the request's timeout,
+// else REQUEST_TIMED_OUT) until the low watermark, the smallest log start
+// offset of the leader and its live followers, reaches the offset, and
+// gives that low watermark: a failover right after it cannot bring the
+// deleted records back. A topic needs DELETE, else
+// TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -26,6 +32,12 @@ func (b *Broker) handleDeleteRecords(_ context.Context, req *protocol.Request) (
 	r := req.Body.(*kmsg.DeleteRecordsRequest)
 	resp := req.Response().(*kmsg.DeleteRecordsResponse)
 	resp.Topics = make([]kmsg.DeleteRecordsResponseTopic, 0, len(r.Topics))
+	type pendingLow struct {
+		p        *Partition
+		required int64
+		ti, pi   int
+	}
+	var waits []pendingLow
 	for _, rt := range r.Topics {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic
@@ -45,12 +57,73 @@ func (b *Broker) handleDeleteRecords(_ context.Context, req *protocol.Request) (
 				sp.ErrorCode = ErrorCode(b.log, err)
 			} else {
 				sp.LowWatermark = low
+				waits = append(waits, pendingLow{t.Partition(rp.Partition), low, len(resp.Topics), len(st.Partitions)})
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return resp, nil
+	// Wait for the followers' log start offsets.
+	check := func() (pending int) {
+		for i := range waits {
+			w := &waits[i]
+			if w.p == nil {
+				continue
+			}
+			sp := &resp.Topics[w.ti].Partitions[w.pi]
+			low, err := w.p.lowWatermark()
+			switch {
+			case err != nil:
+				sp.ErrorCode, sp.LowWatermark = ErrorCode(b.log, err), -1
+			case low >= w.required:
+				sp.LowWatermark = low
+			default:
+				pending++
+				continue
+			}
+			w.p = nil
+		}
+		return pending
+	}
+	timedOut := func() {
+		for _, w := range waits {
+			if w.p != nil {
+				sp := &resp.Topics[w.ti].Partitions[w.pi]
+				sp.ErrorCode, sp.LowWatermark = kerr.RequestTimedOut.Code, -1
+			}
+		}
+	}
+	if check() == 0 {
+		return resp, nil
+	}
+	if r.TimeoutMillis <= 0 {
+		timedOut()
+		return resp, nil
+	}
+	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+		wake := make(chan struct{}, 1)
+		for _, w := range waits {
+			if w.p != nil {
+				w.p.wait(wake)
+				defer w.p.unwait(wake)
+			}
+		}
+		timer := time.NewTimer(time.Duration(r.TimeoutMillis) * time.Millisecond)
+		defer timer.Stop()
+		for check() > 0 {
+			select {
+			case <-wake:
+			case <-timer.C:
+				timedOut()
+				return resp, nil
+			case <-ctx.Done():
+				timedOut()
+				return resp, nil
+			}
+		}
+		return resp, nil
+	})
+	return nil, nil
 }
 
 // highWatermarkOffset is DeleteRecords' "up to the high watermark".

@@ -67,9 +67,17 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 	if p.rs == nil {
 		return
 	}
+	startBefore := int64(-1)
+	if f := p.rs.Followers[id]; f != nil {
+		startBefore = f.LogStart
+	}
 	res := p.rs.FollowerFetch(id, offset, logStart, p.b.now())
 	if res.HWMoved {
 		p.hw.Store(p.rs.HW)
+	}
+	// A follower's new log start may complete a DeleteRecords waiting
+	// for the low watermark.
+	if res.HWMoved || logStart != startBefore {
 		p.notify()
 	}
 	if res.ExpandISR && !p.expanding {

@@ -105,6 +105,36 @@ func (p *Partition) deleteRecordsBefore(off int64) (int64, error) {
 	return p.start.Load(), nil
 }
 
+// lowWatermark is the smallest log start offset of this leader and its
+// followers on live brokers, as Kafka's lowWatermarkIfLeader: a follower
+// that has not reported one since this broker became leader holds it at
+// -1.
+func (p *Partition) lowWatermark() (int64, error) {
+	p.mu.Lock()
+	if err := p.checkLeaderLocked(-1); err != nil {
+		p.mu.Unlock()
+		return -1, err
+	}
+	low := p.start.Load()
+	type follower struct {
+		id    int32
+		start int64
+	}
+	var below []follower
+	for id, f := range p.rs.Followers {
+		if f.LogStart < low {
+			below = append(below, follower{id, f.LogStart})
+		}
+	}
+	p.mu.Unlock()
+	for _, f := range below {
+		if _, alive := p.b.BrokerByID(f.id); alive && f.start < low {
+			low = f.start
+		}
+	}
+	return low, nil
+}
+
 // logDirAndSize returns the log dir and size of the local replica.
 func (p *Partition) logDirAndSize() (*storage.Dir, int64, bool) {
 	p.mu.Lock()
