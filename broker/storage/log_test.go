@@ -496,6 +496,11 @@ func TestTimeIndexAndOffsetForTimestamp(t *testing.T) {
 	if err != nil || !ok || off != 119 || ts != 10000+10*119 {
 		t.Fatalf("MaxTimestamp = %d, %d, %v, %v; want 119, %d", off, ts, ok, err, 10000+10*119)
 	}
+	// The log's maximum is not yet fetchable below a limit of 119: no
+	// offset, as Kafka answers, not the largest one below the limit.
+	if off, _, ok, err := l.MaxTimestamp(119); err != nil || ok {
+		t.Fatalf("MaxTimestamp below 119 = %d, %v, %v; want none (the maximum is at 119)", off, ok, err)
+	}
 }
 
 func TestRetentionByTime(t *testing.T) {

@@ -89,8 +89,10 @@ func recordAtOrAfter(s *segment, b batchAt, ts int64, keep func(int64) bool) (in
 }
 
 // MaxTimestamp returns the offset and timestamp of the record with the
-// largest timestamp below limit (ListOffsets -3), or ok false if the log
-// is empty.
+// largest timestamp in the log (ListOffsets -3), or ok false if the log
+// is empty or that record is not below limit (not yet fetchable), as
+// Kafka's fetchOffsetByTimestamp takes the log's maximum and answers no
+// offset when it is past the last fetchable one.
 func (l *Log) MaxTimestamp(limit int64) (off, ts int64, ok bool, err error) {
 	var best *segment
 	defer func() {
@@ -101,7 +103,7 @@ func (l *Log) MaxTimestamp(limit int64) (off, ts int64, ok bool, err error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	for _, s := range l.segments {
-		if s.maxTs >= 0 && s.maxTsOff < limit && (best == nil || s.maxTs > best.maxTs) {
+		if s.maxTs >= 0 && (best == nil || s.maxTs > best.maxTs) {
 			best = s
 		}
 	}
@@ -112,9 +114,12 @@ func (l *Log) MaxTimestamp(limit int64) (off, ts int64, ok bool, err error) {
 	if err != nil {
 		return 0, 0, false, err
 	}
-	off, ts, ok, err = recordAtOrAfter(best, b, best.maxTs, func(o int64) bool { return o < limit })
+	off, ts, ok, err = recordAtOrAfter(best, b, best.maxTs, func(int64) bool { return true })
 	if err == nil && !ok {
-		return b.last, best.maxTs, true, nil
+		off, ts, ok = b.last, best.maxTs, true
+	}
+	if err == nil && off >= limit {
+		return -1, -1, false, nil
 	}
 	return off, ts, ok, err
 }
