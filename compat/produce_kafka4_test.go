@@ -13,8 +13,20 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 )
+
+// createTopicWith creates a topic of one partition with replication
+// factor rf (-1: the broker's default) and one config.
+func createTopicWith(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, rf int16, key, value string) {
+	t.Helper()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, rf, map[string]*string{key: kadm.StringPtr(value)}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("creating %s: %v", topic, err)
+	}
+}
 
 // min.insync.replicas above a topic's replication factor is capped at it,
 // as Kafka's effectiveMinIsr (3.7+): acks=all produces (the default of
@@ -31,13 +43,7 @@ func TestAcksAllWithMinISRAboveReplicationFactor(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	topic := randomName("minisr")
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"min.insync.replicas": kadm.StringPtr("3")}, topic)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		t.Fatalf("creating %s: %v", topic, err)
-	}
+	createTopicWith(ctx, t, cl, topic, 1, "min.insync.replicas", "3")
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("v")}).FirstErr(); err != nil {
 		t.Fatalf("acks=all to a topic of one replica with min.insync.replicas=3: %v", err)
 	}
@@ -50,23 +56,12 @@ func TestAcksAllWithMinISRAboveReplicationFactor(t *testing.T) {
 // clients reported the producer's own timestamp for those records.
 func TestDuplicateProduceKeepsLogAppendTime(t *testing.T) {
 	addr := bootstrap(t)
-	vs := kversion.Stable()
-	vs.SetMaxKeyVersion(0, 12) // Produce by topic name
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(vs))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := pinnedClient(t, addr, 0, 12) // Produce by topic name
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	topic := randomName("dup-lat")
-	cr, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{"message.timestamp.type": kadm.StringPtr("LogAppendTime")}, topic)
-	if err == nil {
-		err = cr.Err
-	}
-	if err != nil {
-		t.Fatalf("creating %s: %v", topic, err)
-	}
+	createTopicWith(ctx, t, cl, topic, -1, "message.timestamp.type", "LogAppendTime")
 	ipr := kmsg.NewPtrInitProducerIDRequest()
 	ipr.TransactionTimeoutMillis = -1
 	ip, err := ipr.RequestWith(ctx, cl)
@@ -114,13 +109,7 @@ func TestOldFetchOfZstdTopic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	topic := randomName("zstd")
-	cr, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{"compression.type": kadm.StringPtr("zstd")}, topic)
-	if err == nil {
-		err = cr.Err
-	}
-	if err != nil {
-		t.Fatalf("creating %s: %v", topic, err)
-	}
+	createTopicWith(ctx, t, cl, topic, -1, "compression.type", "zstd")
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("z")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
@@ -133,12 +122,7 @@ func TestOldFetchOfZstdTopic(t *testing.T) {
 		version int16
 		want    error
 	}{{9, kerr.UnsupportedCompressionType}, {4, kerr.UnsupportedCompressionType}, {10, nil}} {
-		vs := kversion.Stable()
-		vs.SetMaxKeyVersion(1, c.version)
-		old, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(vs))
-		if err != nil {
-			t.Fatal(err)
-		}
+		old := pinnedClient(t, addr, 1, c.version)
 		defer old.Close()
 		req := kmsg.NewPtrFetchRequest()
 		req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 1<<20
@@ -172,12 +156,7 @@ func TestOldFetchOfZstdTopic(t *testing.T) {
 // holding one bad partition among idle ones fetched back to back.
 func TestFetchLongPollsPastUnknownPartitions(t *testing.T) {
 	addr := bootstrap(t)
-	vs := kversion.Stable()
-	vs.SetMaxKeyVersion(1, 12) // topics by name
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(vs))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cl := pinnedClient(t, addr, 1, 12) // Fetch by topic name
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

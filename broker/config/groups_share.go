@@ -120,7 +120,9 @@ func (c *Config) ValidateGroupConfigs(values map[string]string) error {
 	for _, k := range GroupKeys {
 		known[k.Name] = true
 	}
-	intIn := func(name string, lo, hi time.Duration, loKey, hiKey string) {
+	// intIn checks an INT config as Kafka's GroupConfig: its ConfigDef
+	// floor first, then the broker's bounds.
+	intIn := func(name string, floor, lo, hi int64, loKey, hiKey string) {
 		v, ok := values[name]
 		if !ok {
 			return
@@ -129,41 +131,27 @@ func (c *Config) ValidateGroupConfigs(values map[string]string) error {
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: Not a number of type INT", v, name))
-		case n < lo.Milliseconds():
+		case n < floor:
+			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: Value must be at least %d", v, name, floor))
+		case n < lo:
 			errs = append(errs, fmt.Sprintf("%s must be greater than or equal to %s", name, loKey))
-		case n > hi.Milliseconds():
+		case n > hi:
 			errs = append(errs, fmt.Sprintf("%s must be less than or equal to %s", name, hiKey))
 		}
 	}
+	ms := func(d time.Duration) int64 { return d.Milliseconds() }
 	for name := range values {
 		if !known[name] {
 			errs = append(errs, fmt.Sprintf("Unknown group config name: %s", name))
 		}
 	}
-	intIn(GroupConsumerSession, c.ConsumerGroupMinSessionTimeout, c.ConsumerGroupMaxSessionTimeout, "group.consumer.min.session.timeout.ms", "group.consumer.max.session.timeout.ms")
-	intIn(GroupConsumerHeartbeat, c.ConsumerGroupMinHeartbeatInterval, c.ConsumerGroupMaxHeartbeatInterval, "group.consumer.min.heartbeat.interval.ms", "group.consumer.max.heartbeat.interval.ms")
-	intIn(GroupShareSessionTimeout, c.ShareGroupMinSessionTimeout, c.ShareGroupMaxSessionTimeout, "group.share.min.session.timeout.ms", "group.share.max.session.timeout.ms")
-	intIn(GroupShareHeartbeatInterval, c.ShareGroupMinHeartbeatInterval, c.ShareGroupMaxHeartbeatInterval, "group.share.min.heartbeat.interval.ms", "group.share.max.heartbeat.interval.ms")
-	intIn(GroupShareRecordLock, c.ShareGroupMinRecordLockDuration, c.ShareGroupMaxRecordLockDuration, "group.share.min.record.lock.duration.ms", "group.share.max.record.lock.duration.ms")
-	count := func(name string, lo, hi, floor int32, loKey, hiKey string) {
-		v, ok := values[name]
-		if !ok {
-			return
-		}
-		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: Not a number of type INT", v, name))
-		case n < int64(floor):
-			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: Value must be at least %d", v, name, floor))
-		case n < int64(lo):
-			errs = append(errs, fmt.Sprintf("%s must be greater than or equal to %s", name, loKey))
-		case n > int64(hi):
-			errs = append(errs, fmt.Sprintf("%s must be less than or equal to %s", name, hiKey))
-		}
-	}
-	count(GroupShareDeliveryLimit, c.ShareGroupMinDeliveryCountLimit, c.ShareGroupMaxDeliveryCountLimit, 2, "group.share.min.delivery.count.limit", "group.share.max.delivery.count.limit")
-	count(GroupShareMaxRecordLocks, c.ShareGroupMinPartitionMaxRecordLocks, c.ShareGroupMaxPartitionMaxRecordLocks, 100, "group.share.min.partition.max.record.locks", "group.share.max.partition.max.record.locks")
+	intIn(GroupConsumerSession, 1, ms(c.ConsumerGroupMinSessionTimeout), ms(c.ConsumerGroupMaxSessionTimeout), "group.consumer.min.session.timeout.ms", "group.consumer.max.session.timeout.ms")
+	intIn(GroupConsumerHeartbeat, 1, ms(c.ConsumerGroupMinHeartbeatInterval), ms(c.ConsumerGroupMaxHeartbeatInterval), "group.consumer.min.heartbeat.interval.ms", "group.consumer.max.heartbeat.interval.ms")
+	intIn(GroupShareSessionTimeout, 1, ms(c.ShareGroupMinSessionTimeout), ms(c.ShareGroupMaxSessionTimeout), "group.share.min.session.timeout.ms", "group.share.max.session.timeout.ms")
+	intIn(GroupShareHeartbeatInterval, 1, ms(c.ShareGroupMinHeartbeatInterval), ms(c.ShareGroupMaxHeartbeatInterval), "group.share.min.heartbeat.interval.ms", "group.share.max.heartbeat.interval.ms")
+	intIn(GroupShareRecordLock, 1000, ms(c.ShareGroupMinRecordLockDuration), ms(c.ShareGroupMaxRecordLockDuration), "group.share.min.record.lock.duration.ms", "group.share.max.record.lock.duration.ms")
+	intIn(GroupShareDeliveryLimit, 2, int64(c.ShareGroupMinDeliveryCountLimit), int64(c.ShareGroupMaxDeliveryCountLimit), "group.share.min.delivery.count.limit", "group.share.max.delivery.count.limit")
+	intIn(GroupShareMaxRecordLocks, 100, int64(c.ShareGroupMinPartitionMaxRecordLocks), int64(c.ShareGroupMaxPartitionMaxRecordLocks), "group.share.min.partition.max.record.locks", "group.share.max.partition.max.record.locks")
 	if v, ok := values[GroupShareRenewAck]; ok {
 		if l := strings.ToLower(strings.TrimSpace(v)); l != "true" && l != "false" {
 			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: Expected value to be either true or false", v, GroupShareRenewAck))
