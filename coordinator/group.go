@@ -164,10 +164,10 @@ type group struct {
 	joinSeq      uint64
 	offsets      map[topicPartition]offsetEntry
 	pendingTxn   map[int64]map[topicPartition]offsetEntry // by producer id
-	// pendingCommits counts, per partition, plain commits appended but
-	// not yet committed.
-	pendingCommits map[topicPartition]int
-	stored         bool // a group metadata record exists
+	// inflight are the commits (plain or transactional) appended but not
+	// yet applied: a require_stable OffsetFetch waits for them.
+	inflight map[*pendingCommit]struct{}
+	stored   bool // a group metadata record exists
 
 	// consumer is set while the group is a KIP-848 consumer group
 	// (cgroup.go); the classic fields above are then unused.
@@ -191,7 +191,7 @@ func newGroup(id string, part *groupShard) *group {
 		id: id, part: part, state: groupEmpty, stateMs: time.Now().UnixMilli(),
 		members: make(map[string]*member), instances: make(map[string]string),
 		pending: make(map[string]*time.Timer), offsets: make(map[topicPartition]offsetEntry),
-		pendingTxn: make(map[int64]map[topicPartition]offsetEntry), pendingCommits: make(map[topicPartition]int),
+		pendingTxn: make(map[int64]map[topicPartition]offsetEntry), inflight: make(map[*pendingCommit]struct{}),
 	}
 }
 

@@ -5,7 +5,10 @@ package coordinator
 
 import (
 	"context"
+	"slices"
 	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/broker/records"
 	"gregor/coordinator/runtime"
@@ -36,6 +39,7 @@ type pendingCommit struct {
 	tps     []topicPartition
 	entries map[topicPartition]offsetEntry
 	w       runtime.Write
+	done    chan struct{} // closed once the commit is applied or failed
 }
 
 // appendOffsets writes offsets for a locked group, in pid's transaction
@@ -51,10 +55,9 @@ func (c *groupCoordinator) appendOffsets(g *group, entries map[topicPartition]of
 	if err != nil {
 		return nil, err
 	}
-	for _, tp := range tps {
-		g.pendingCommits[tp]++
-	}
-	return &pendingCommit{g: g, pid: pid, tps: tps, entries: entries, w: w}, nil
+	pc := &pendingCommit{g: g, pid: pid, tps: tps, entries: entries, w: w, done: make(chan struct{})}
+	g.inflight[pc] = struct{}{}
+	return pc, nil
 }
 
 // completeCommit waits, holding no lock, until a commit's records are
@@ -66,11 +69,8 @@ func (c *groupCoordinator) completeCommit(ctx context.Context, pc *pendingCommit
 	g := pc.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, tp := range pc.tps {
-		if g.pendingCommits[tp]--; g.pendingCommits[tp] <= 0 {
-			delete(g.pendingCommits, tp)
-		}
-	}
+	delete(g.inflight, pc)
+	defer close(pc.done)
 	if err != nil {
 		return err
 	}
@@ -144,19 +144,60 @@ func (c *groupCoordinator) txnOffsetsCompleted(ctx context.Context, partition in
 	}
 }
 
-// hasPendingOffset reports whether a commit in flight or an open
-// transaction holds an offset for tp in a locked group (OffsetFetch with
-// require_stable answers UNSTABLE_OFFSET_COMMIT for it, as Kafka does).
-func (g *group) hasPendingOffset(tp topicPartition) bool {
-	if g.pendingCommits[tp] > 0 {
-		return true
-	}
+// hasPendingTxnOffset reports whether an open transaction holds an offset
+// for tp in a locked group: a require_stable OffsetFetch answers
+// UNSTABLE_OFFSET_COMMIT for it, as Kafka's OffsetMetadataManager does.
+func (g *group) hasPendingTxnOffset(tp topicPartition) bool {
 	for _, p := range g.pendingTxn {
 		if _, ok := p[tp]; ok {
 			return true
 		}
 	}
 	return false
+}
+
+// awaitInFlightCommits waits until the commits of want (nil: of any
+// partition) that are in flight in group id now are applied, for up to
+// the commit timeout. Kafka runs a require_stable OffsetFetch as a write
+// of no records, which completes after every write appended before it:
+// it reads what the commits before it wrote, not UNSTABLE_OFFSET_COMMIT.
+// Commits appended later are not waited for. A wait that times out is
+// NOT_COORDINATOR, as Kafka remaps it (older consumers retry only that).
+func (c *groupCoordinator) awaitInFlightCommits(ctx context.Context, id string, want []topicPartition) *kerr.Error {
+	g, err := c.lockGroup(id, false)
+	if err != nil {
+		return c.kerrOf(err)
+	}
+	if g == nil {
+		return nil
+	}
+	var wanted map[topicPartition]bool
+	if want != nil {
+		wanted = make(map[topicPartition]bool, len(want))
+		for _, tp := range want {
+			wanted[tp] = true
+		}
+	}
+	var waits []chan struct{}
+	for pc := range g.inflight {
+		if want == nil || slices.ContainsFunc(pc.tps, func(tp topicPartition) bool { return wanted[tp] }) {
+			waits = append(waits, pc.done)
+		}
+	}
+	g.mu.Unlock()
+	if len(waits) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.commitTimeout())
+	defer cancel()
+	for _, done := range waits {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return kerr.NotCoordinator
+		}
+	}
+	return nil
 }
 
 // deleteOffsets forgets offsets of a locked group, and the group's

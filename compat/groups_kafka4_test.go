@@ -1,0 +1,186 @@
+package compat
+
+// Group offset APIs as Kafka 4's GroupCoordinatorService and
+// OffsetMetadataManager answer them, with raw requests so each field of
+// the answer is checked.
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+
+	"gregor/internal/wait"
+)
+
+// offsetsBound bounds a wait for a new topic to be known to the group's
+// coordinator (on a cluster it learns of it through metadata).
+const offsetsBound = 30 * time.Second
+
+// offsetsClient is a client whose OffsetCommit names topics (v9 at most)
+// and whose OffsetFetch is at most fetchVersion.
+func offsetsClient(t *testing.T, addr string, fetchVersion int16) *kgo.Client {
+	t.Helper()
+	v := kversion.Stable()
+	v.SetMaxKeyVersion(8, 9)
+	v.SetMaxKeyVersion(9, fetchVersion)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// commitOffset commits one offset with a raw OffsetCommit (v9: topics by
+// name) at generation -1, as the admin client and standalone consumers
+// do, and returns the partition's error code.
+func commitOffset(t *testing.T, cl *kgo.Client, group, topic string, partition int32, offset int64, metadata *string) int16 {
+	t.Helper()
+	code, err := tryCommitOffset(cl, group, topic, partition, offset, metadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// tryCommitOffset is commitOffset for another goroutine than the test's.
+func tryCommitOffset(cl *kgo.Client, group, topic string, partition int32, offset int64, metadata *string) (int16, error) {
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation = group, -1
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = partition, offset, -1, metadata
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), offsetsBound)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return 0, fmt.Errorf("OffsetCommit to %q: %w", group, err)
+	}
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		return 0, fmt.Errorf("OffsetCommit to %q: answered %+v", group, resp.Topics)
+	}
+	return resp.Topics[0].Partitions[0].ErrorCode, nil
+}
+
+// firstCommit commits an offset to a topic just created, retrying while
+// the coordinator does not know the topic yet.
+func firstCommit(t *testing.T, cl *kgo.Client, group, topic string, offset int64) {
+	t.Helper()
+	var code int16
+	wait.For(t, "a first commit to "+topic, offsetsBound, func() bool {
+		code = commitOffset(t, cl, group, topic, 0, offset, nil)
+		return code != kerr.UnknownTopicOrPartition.Code
+	})
+	if code != 0 {
+		t.Fatalf("first commit to %q: %v", group, kerr.ErrorForCode(code))
+	}
+}
+
+// fetchOffsetsRaw sends an OffsetFetch of one group, in the groups array
+// when version (the client's maximum) is 8+, for the partitions named
+// (nil topics: all), and returns the group's answer.
+func fetchOffsetsRaw(t *testing.T, cl *kgo.Client, version int16, group string, requireStable bool, topics map[string][]int32) kmsg.OffsetFetchResponseGroup {
+	t.Helper()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.RequireStable = requireStable
+	ctx, cancel := context.WithTimeout(context.Background(), offsetsBound)
+	defer cancel()
+	if version >= 8 {
+		rg := kmsg.NewOffsetFetchRequestGroup()
+		rg.Group = group
+		if topics != nil {
+			rg.Topics = []kmsg.OffsetFetchRequestGroupTopic{}
+		}
+		for topic, ps := range topics {
+			rt := kmsg.NewOffsetFetchRequestGroupTopic()
+			rt.Topic, rt.Partitions = topic, ps
+			rg.Topics = append(rg.Topics, rt)
+		}
+		req.Groups = append(req.Groups, rg)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Groups) != 1 {
+			t.Fatalf("OffsetFetch v%d of %q: %+v %v", version, group, resp, err)
+		}
+		return resp.Groups[0]
+	}
+	req.Group = group
+	if topics != nil {
+		req.Topics = []kmsg.OffsetFetchRequestTopic{}
+	}
+	for topic, ps := range topics {
+		rt := kmsg.NewOffsetFetchRequestTopic()
+		rt.Topic, rt.Partitions = topic, ps
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("OffsetFetch v%d of %q: %v", version, group, err)
+	}
+	out := kmsg.NewOffsetFetchResponseGroup()
+	out.Group, out.ErrorCode = group, resp.ErrorCode
+	for _, rt := range resp.Topics {
+		gt := kmsg.NewOffsetFetchResponseGroupTopic()
+		gt.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			gp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+			gp.Partition, gp.Offset, gp.LeaderEpoch, gp.Metadata, gp.ErrorCode = rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata, rp.ErrorCode
+			gt.Partitions = append(gt.Partitions, gp)
+		}
+		out.Topics = append(out.Topics, gt)
+	}
+	return out
+}
+
+// onlyPartition is the one partition of a fetch answer.
+func onlyPartition(t *testing.T, g kmsg.OffsetFetchResponseGroup) kmsg.OffsetFetchResponseGroupTopicPartition {
+	t.Helper()
+	if g.ErrorCode != 0 || len(g.Topics) != 1 || len(g.Topics[0].Partitions) != 1 {
+		t.Fatalf("OffsetFetch of %q: error %v, topics %+v; want one partition", g.Group, kerr.ErrorForCode(g.ErrorCode), g.Topics)
+	}
+	return g.Topics[0].Partitions[0]
+}
+
+// A require_stable OffsetFetch racing plain commits reads the offset of
+// the commits before it and is never UNSTABLE_OFFSET_COMMIT: Kafka runs
+// it as a write, after the writes before it, and answers
+// UNSTABLE_OFFSET_COMMIT only for offsets of open transactions. Gregor
+// answered it while a plain commit was being replicated (a window that a
+// cluster, whose commits wait for followers, opens wide enough to hit).
+func TestRequireStableFetchNotUnstableForPlainCommits(t *testing.T) {
+	addr := bootstrap(t)
+	topic, group := randomName("stable-fetch"), randomName("stable-fetch")
+	createTopic(t, addr, topic, 1)
+	committer, fetcher := offsetsClient(t, addr, 9), offsetsClient(t, addr, 9)
+	firstCommit(t, committer, group, topic, 0)
+	last := int64(0)
+	for i := int64(1); i <= 50; i++ {
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if code, err := tryCommitOffset(committer, group, topic, 0, i, nil); err != nil || code != 0 {
+				t.Errorf("commit of %d: %v %v", i, kerr.ErrorForCode(code), err)
+			}
+		}()
+		p := onlyPartition(t, fetchOffsetsRaw(t, fetcher, 9, group, true, map[string][]int32{topic: {0}}))
+		wg.Wait()
+		if p.ErrorCode != 0 || p.Offset < last || p.Offset > i {
+			t.Fatalf("require_stable fetch racing the commit of %d: offset %d, %v; want %d..%d and no error",
+				i, p.Offset, kerr.ErrorForCode(p.ErrorCode), last, i)
+		}
+		last = p.Offset
+	}
+	if p := onlyPartition(t, fetchOffsetsRaw(t, fetcher, 9, group, true, map[string][]int32{topic: {0}})); p.Offset != 50 || p.ErrorCode != 0 {
+		t.Fatalf("require_stable fetch after the commits: offset %d, %v", p.Offset, kerr.ErrorForCode(p.ErrorCode))
+	}
+}

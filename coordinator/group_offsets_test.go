@@ -1,0 +1,114 @@
+package coordinator
+
+// Committed offsets against Kafka's OffsetMetadataManager and
+// GroupCoordinatorService: require_stable fetches, deletion of offsets
+// that open transactions hold.
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// commitInFlight reports whether a commit of tp was appended to a locked
+// group and is not yet applied.
+func (g *group) commitInFlight(tp topicPartition) bool {
+	for pc := range g.inflight {
+		if slices.Contains(pc.tps, tp) {
+			return true
+		}
+	}
+	return false
+}
+
+// stableFetchAsync runs a require_stable fetch of tps in the background.
+func (e *groupEnv) stableFetchAsync(ctx context.Context, group string, tps ...topicPartition) <-chan []fetchedOffset {
+	ch := make(chan []fetchedOffset, 1)
+	go func() {
+		out, err := e.c.fetchOffsets(ctx, group, tps, true, nil, -1)
+		if err != nil {
+			e.t.Errorf("require_stable fetch of %s: %v", group, err)
+		}
+		ch <- out
+	}()
+	return ch
+}
+
+// A plain commit still being replicated is not UNSTABLE_OFFSET_COMMIT: the
+// require_stable fetch waits for it, as Kafka's fetch (a write of no
+// records) completes after the writes before it, and reads its offset.
+func TestRequireStableFetchAwaitsInFlightPlainCommit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		tp, other := topicPartition{"t", 0}, topicPartition{"t", 1}
+		if code := commitCode(t, e, "g", "", -1, "t", 0, 1); code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+		release := e.h.holdReplication()
+		commit := make(chan int16, 1)
+		go func() { commit <- commitCode(t, e, "g", "", -1, "t", 0, 2) }()
+		synctest.Wait()
+		inFlight := false
+		e.inspect("g", func(g *group) { inFlight = g.commitInFlight(tp) })
+		if !inFlight {
+			t.Fatal("the second commit is not in flight")
+		}
+		// Another partition's fetch does not wait for it.
+		if o := fetch(t, e, "g", true, other)[other]; o.offset != -1 || o.code != 0 {
+			t.Fatalf("require_stable fetch of a partition without commits in flight: %+v", o)
+		}
+		fetched := e.stableFetchAsync(context.Background(), "g", tp)
+		synctest.Wait()
+		notYet(t, fetched, "require_stable fetch before the commit it follows was replicated")
+		if o := fetch(t, e, "g", false, tp)[tp]; o.offset != 1 || o.code != 0 {
+			t.Fatalf("plain fetch during the commit: %+v, want the committed offset 1", o)
+		}
+		release()
+		if got := await(t, fetched, "require_stable fetch after replication"); len(got) != 1 || got[0].offset != 2 || got[0].code != 0 {
+			t.Fatalf("require_stable fetch: %+v, want offset 2 and no error", got)
+		}
+		if code := await(t, commit, "the commit"); code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+	})
+}
+
+// The wait is bounded: by the commit it waits for (which fails after the
+// commit timeout), and by the request's context.
+func TestRequireStableFetchWaitIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, func(c *Config) { c.OffsetsCommitTimeout = time.Second })
+		tp := topicPartition{"t", 0}
+		if code := commitCode(t, e, "g", "", -1, "t", 0, 1); code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+		e.h.holdReplication() // never released
+		commit := make(chan int16, 1)
+		go func() { commit <- commitCode(t, e, "g", "", -1, "t", 0, 2) }()
+		synctest.Wait()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := e.c.fetchOffsets(ctx, "g", []topicPartition{tp}, true, nil, -1); err != kerr.NotCoordinator {
+			t.Fatalf("require_stable fetch with its request gone: %v, want NOT_COORDINATOR", err)
+		}
+		// The bubble's clock moves on: the fetch starts after the commit,
+		// as it does on the wire.
+		time.Sleep(100 * time.Millisecond)
+		start := time.Now()
+		fetched := e.stableFetchAsync(context.Background(), "g", tp)
+		if code := await(t, commit, "the commit to time out"); code != kerr.CoordinatorNotAvailable.Code {
+			t.Fatalf("commit never replicated: %v", kerr.ErrorForCode(code))
+		}
+		got := await(t, fetched, "require_stable fetch after the commit failed")
+		if len(got) != 1 || got[0].offset != 1 || got[0].code != 0 {
+			t.Fatalf("require_stable fetch after the commit failed: %+v, want offset 1", got)
+		}
+		if waited := time.Since(start); waited > time.Second {
+			t.Fatalf("require_stable fetch waited %v, longer than the commit timeout", waited)
+		}
+	})
+}
