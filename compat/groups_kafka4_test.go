@@ -184,3 +184,82 @@ func TestRequireStableFetchNotUnstableForPlainCommits(t *testing.T) {
 		t.Fatalf("require_stable fetch after the commits: offset %d, %v", p.Offset, kerr.ErrorForCode(p.ErrorCode))
 	}
 }
+
+// describeGroupRaw is DescribeGroups of one group.
+func describeGroupRaw(t *testing.T, cl *kgo.Client, group string) kmsg.DescribeGroupsResponseGroup {
+	t.Helper()
+	req := kmsg.NewPtrDescribeGroupsRequest()
+	req.Groups = []string{group}
+	ctx, cancel := context.WithTimeout(context.Background(), offsetsBound)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Groups) != 1 {
+		t.Fatalf("DescribeGroups of %q: %+v %v", group, resp, err)
+	}
+	return resp.Groups[0]
+}
+
+// deleteGroupsRaw is DeleteGroups of groups, answered in the response's
+// order.
+func deleteGroupsRaw(t *testing.T, cl *kgo.Client, groups ...string) []kmsg.DeleteGroupsResponseGroup {
+	t.Helper()
+	req := kmsg.NewPtrDeleteGroupsRequest()
+	req.Groups = groups
+	ctx, cancel := context.WithTimeout(context.Background(), offsetsBound)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("DeleteGroups of %q: %v", groups, err)
+	}
+	return resp.Groups
+}
+
+// The empty group id works end to end as in Kafka, which refuses only a
+// null id for OffsetCommit, OffsetFetch, DescribeGroups and DeleteGroups
+// (old clients, kafka-python and sarama among them, send "" when no
+// group.id is set): FindCoordinator finds its coordinator (partition 0 by
+// Kafka's hash), a commit at generation -1 creates the simple group "",
+// fetches at old and new versions read it back, it is described and
+// deleted. Gregor answered INVALID_GROUP_ID to all four.
+func TestEmptyGroupIDOffsetsRoundTrip(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("empty-group")
+	createTopic(t, addr, topic, 1)
+	cl := offsetsClient(t, addr, 10)
+	old := offsetsClient(t, addr, 1)
+
+	find := kmsg.NewPtrFindCoordinatorRequest()
+	find.CoordinatorKeys = []string{""}
+	ctx, cancel := context.WithTimeout(context.Background(), offsetsBound)
+	defer cancel()
+	fresp, err := find.RequestWith(ctx, cl)
+	if err != nil || len(fresp.Coordinators) != 1 || fresp.Coordinators[0].ErrorCode != 0 || fresp.Coordinators[0].NodeID < 0 {
+		t.Fatalf("FindCoordinator of \"\": %+v %v", fresp, err)
+	}
+
+	firstCommit(t, cl, "", topic, 5)
+	for _, c := range []struct {
+		cl      *kgo.Client
+		version int16
+	}{{old, 1}, {cl, 10}} {
+		p := onlyPartition(t, fetchOffsetsRaw(t, c.cl, c.version, "", c.version >= 7, map[string][]int32{topic: {0}}))
+		if p.Offset != 5 || p.ErrorCode != 0 {
+			t.Fatalf("OffsetFetch v%d of \"\": offset %d, %v; want 5", c.version, p.Offset, kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
+	if d := describeGroupRaw(t, cl, ""); d.ErrorCode != 0 || d.State != "Empty" {
+		t.Fatalf("DescribeGroups of \"\": %v, state %q; want Empty", kerr.ErrorForCode(d.ErrorCode), d.State)
+	}
+	if r := deleteGroupsRaw(t, cl, ""); len(r) != 1 || r[0].Group != "" || r[0].ErrorCode != 0 {
+		t.Fatalf("DeleteGroups of \"\": %+v", r)
+	}
+	if p := onlyPartition(t, fetchOffsetsRaw(t, cl, 10, "", false, map[string][]int32{topic: {0}})); p.Offset != -1 || p.ErrorCode != 0 {
+		t.Fatalf("OffsetFetch of \"\" after its deletion: offset %d, %v", p.Offset, kerr.ErrorForCode(p.ErrorCode))
+	}
+	if r := deleteGroupsRaw(t, cl, ""); len(r) != 1 || r[0].ErrorCode != kerr.GroupIDNotFound.Code {
+		t.Fatalf("second DeleteGroups of \"\": %+v, want GROUP_ID_NOT_FOUND", r)
+	}
+	if d := describeGroupRaw(t, cl, ""); d.ErrorCode != kerr.GroupIDNotFound.Code || d.State != "Dead" {
+		t.Fatalf("DescribeGroups (v6) of the deleted group \"\": %v, state %q", kerr.ErrorForCode(d.ErrorCode), d.State)
+	}
+}

@@ -13,6 +13,8 @@ package coordinator
 // does not exist are GROUP_ID_NOT_FOUND. v10 names topics by id
 // (UNKNOWN_TOPIC_ID for an id that is not a topic). v1 carries a commit timestamp and
 // v2-v4 a retention time: either gives the offset an explicit expiry.
+// The empty group id is a group like any other (Kafka keeps it for
+// backward compatibility: old clients commit without a group.id).
 // Unknown topics are UNKNOWN_TOPIC_OR_PARTITION, metadata beyond
 // offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE, as in Kafka.
 // READ on the group is needed, else every partition is
@@ -173,12 +175,6 @@ type commitRequest struct {
 // partition.
 func (c *groupCoordinator) commit(ctx context.Context, cr commitRequest) map[topicPartition]int16 {
 	codes := make(map[topicPartition]int16)
-	if cr.group == "" {
-		for _, it := range cr.items {
-			codes[it.tp] = kerr.InvalidGroupID.Code
-		}
-		return codes
-	}
 	now := c.nowMs()
 	entries := make(map[topicPartition]offsetEntry)
 	for _, it := range cr.items {

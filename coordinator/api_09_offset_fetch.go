@@ -8,7 +8,8 @@ package coordinator
 // writes before it), then a partition with offsets pending in an open
 // transaction is UNSTABLE_OFFSET_COMMIT, which the client retries. v8+
 // ask for several groups. An unknown group or partition has offset -1.
-// v9+ carry the member id and epoch of a consumer group member, checked
+// The empty group id is a group like any other, as in Kafka (backward
+// compatibility). v9+ carry the member id and epoch of a consumer group member, checked
 // as Kafka's ConsumerGroup.validateOffsetFetch (UNKNOWN_MEMBER_ID,
 // STALE_MEMBER_EPOCH) when given. v10 names topics by id (an unknown id:
 // UNKNOWN_TOPIC_ID for its partitions).
@@ -185,9 +186,6 @@ func (c *groupCoordinator) fetchGroupOffsets(ctx context.Context, req *protocol.
 // request order (all: sorted). A consumer group checks the member that
 // asks, if one is named (memberID, epoch).
 func (c *groupCoordinator) fetchOffsets(ctx context.Context, groupID string, want []topicPartition, requireStable bool, memberID *string, epoch int32) ([]fetchedOffset, *kerr.Error) {
-	if groupID == "" {
-		return nil, kerr.InvalidGroupID
-	}
 	if requireStable {
 		if err := c.awaitInFlightCommits(ctx, groupID, want); err != nil {
 			return nil, err

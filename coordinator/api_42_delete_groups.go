@@ -4,7 +4,9 @@ package coordinator
 // (NON_EMPTY_GROUP otherwise); its offsets and metadata (a consumer
 // group's records) are tombstoned. A share group's share partition state
 // is deleted from the share coordinators first (sgroup_admin.go).
-// DELETE on the group is needed, else GROUP_AUTHORIZATION_FAILED.
+// DELETE on the group is needed, else GROUP_AUTHORIZATION_FAILED. The
+// empty group id is deleted like any other, as Kafka does for backward
+// compatibility.
 
 import (
 	"context"
@@ -39,9 +41,6 @@ func (c *groupCoordinator) handleDeleteGroups(ctx context.Context, req *protocol
 }
 
 func (c *groupCoordinator) deleteGroup(ctx context.Context, id string) *kerr.Error {
-	if id == "" {
-		return kerr.InvalidGroupID
-	}
 	g, err := c.lockGroup(id, false)
 	if err != nil {
 		return c.kerrOf(err)

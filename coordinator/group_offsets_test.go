@@ -112,3 +112,61 @@ func TestRequireStableFetchWaitIsBounded(t *testing.T) {
 		}
 	})
 }
+
+// The empty group id is a group like any other for OffsetCommit,
+// OffsetFetch, DescribeGroups and DeleteGroups: Kafka refuses only a null
+// id there, for old clients (kafka-python, sarama) that send "" when no
+// group.id is set. The membership APIs, TxnOffsetCommit and OffsetDelete
+// refuse it with INVALID_GROUP_ID.
+func TestEmptyGroupIDCommitsFetchesDescribesDeletes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		tp := topicPartition{"t", 0}
+		if o := fetch(t, e, "", false, tp)[tp]; o.offset != -1 || o.code != 0 {
+			t.Fatalf("fetch of the unknown group \"\": %+v", o)
+		}
+		if d := e.c.describeGroup("", 5); d.ErrorCode != 0 || d.State != "Dead" {
+			t.Fatalf("describe (v5) of the unknown group \"\": %v %q", kerr.ErrorForCode(d.ErrorCode), d.State)
+		}
+		if d := e.c.describeGroup("", 6); d.ErrorCode != kerr.GroupIDNotFound.Code || d.State != "Dead" {
+			t.Fatalf("describe (v6) of the unknown group \"\": %v %q", kerr.ErrorForCode(d.ErrorCode), d.State)
+		}
+		if err := e.c.deleteGroup(ctx, ""); err != kerr.GroupIDNotFound {
+			t.Fatalf("delete of the unknown group \"\": %v", err)
+		}
+		if code := commitCode(t, e, "", "", -1, "t", 0, 7); code != 0 {
+			t.Fatalf("commit at generation -1 to \"\": %v", kerr.ErrorForCode(code))
+		}
+		if o := fetch(t, e, "", true, tp)[tp]; o.offset != 7 || o.code != 0 {
+			t.Fatalf("fetch of \"\" after a commit: %+v", o)
+		}
+		if all := fetch(t, e, "", false); len(all) != 1 || all[tp].offset != 7 {
+			t.Fatalf("fetch of all offsets of \"\": %+v", all)
+		}
+		if d := e.c.describeGroup("", 6); d.ErrorCode != 0 || d.State != "Empty" {
+			t.Fatalf("describe of the simple group \"\": %v %q", kerr.ErrorForCode(d.ErrorCode), d.State)
+		}
+		if err := e.c.deleteGroup(ctx, ""); err != nil {
+			t.Fatalf("delete of the simple group \"\": %v", err)
+		}
+		if o := fetch(t, e, "", false, tp)[tp]; o.offset != -1 {
+			t.Fatalf("fetch of \"\" after its deletion: %+v", o)
+		}
+
+		// Still refused: TxnOffsetCommit, OffsetDelete, the membership APIs.
+		// Before the transaction is looked at (v5 would add the offsets
+		// partition to it; "tx" is no transactional id).
+		for _, v := range []int16{3, 5} {
+			if c := e.c.txnOffsetCommit(ctx, txnCommitReq("", 100, "t", 0, 1), v)[tp]; c != kerr.InvalidGroupID.Code {
+				t.Errorf("txn commit (v%d) to \"\": %v", v, kerr.ErrorForCode(c))
+			}
+		}
+		if _, gerr := e.c.offsetDelete(ctx, offsetDeleteReq("", tp)); gerr != kerr.InvalidGroupID {
+			t.Errorf("offset delete of \"\": %v", gerr)
+		}
+		if err := e.c.heartbeatGroup("", "m", nil, 1); err != kerr.InvalidGroupID {
+			t.Errorf("heartbeat to \"\": %v", err)
+		}
+	})
+}

@@ -894,9 +894,6 @@ func TestGroupOffsetCommitAndFetch(t *testing.T) {
 		if o := unknown[topicPartition{"t", 0}]; o.offset != -1 || o.code != 0 {
 			t.Fatalf("fetch from an unknown group: %+v", o)
 		}
-		if _, err := e.c.fetchOffsets(context.Background(), "", nil, false, nil, -1); err != kerr.InvalidGroupID {
-			t.Errorf("fetch with an empty group id: %v", err)
-		}
 		if code := commitCode(t, e, "nope2", "m", 3, "t", 0, 1); code != kerr.IllegalGeneration.Code {
 			t.Errorf("member commit to an unknown group: %v", kerr.ErrorForCode(code))
 		}
