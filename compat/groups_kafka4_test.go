@@ -263,3 +263,54 @@ func TestEmptyGroupIDOffsetsRoundTrip(t *testing.T) {
 		t.Fatalf("DescribeGroups (v6) of the deleted group \"\": %v, state %q", kerr.ErrorForCode(d.ErrorCode), d.State)
 	}
 }
+
+// OffsetFetch of a share group is answered as for a group that does not
+// exist, as Kafka's OffsetMetadataManager does with ShareGroup's
+// GroupIdNotFoundException: -1 for a partition asked for, no topics when
+// all are, no error. An OffsetCommit to it stays GROUP_ID_NOT_FOUND.
+// Gregor answered the fetch with a group-level GROUP_ID_NOT_FOUND.
+func TestOffsetFetchOfShareGroupAnswersAsUnknownGroup(t *testing.T) {
+	addr := bootstrap(t)
+	topic, group := randomName("share-offsets"), randomName("sg-offsets")
+	createTopic(t, addr, topic, 1)
+	cl := offsetsClient(t, addr, 10)
+	old := offsetsClient(t, addr, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), offsetsBound)
+	defer cancel()
+	hb := kmsg.NewPtrShareGroupHeartbeatRequest()
+	hb.GroupID, hb.MemberID, hb.MemberEpoch, hb.SubscribedTopicNames = group, randomName("member"), 0, []string{topic}
+	resp, err := hb.RequestWith(ctx, cl)
+	if err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("ShareGroupHeartbeat joining %s: %v %v", group, err, kerr.ErrorForCode(resp.ErrorCode))
+	}
+	t.Cleanup(func() {
+		leave := *hb
+		leave.MemberEpoch, leave.SubscribedTopicNames = -1, nil
+		leave.RequestWith(context.Background(), cl)
+	})
+	// Once the coordinator knows the topic (on a cluster it learns of it
+	// through metadata), a commit is refused for the group.
+	var code int16
+	wait.For(t, "the coordinator to know "+topic, offsetsBound, func() bool {
+		code = commitOffset(t, cl, group, topic, 0, 1, nil)
+		return code != kerr.UnknownTopicOrPartition.Code
+	})
+	if code != kerr.GroupIDNotFound.Code {
+		t.Fatalf("OffsetCommit to a share group: %v, want GROUP_ID_NOT_FOUND", kerr.ErrorForCode(code))
+	}
+	for _, c := range []struct {
+		cl      *kgo.Client
+		version int16
+	}{{old, 1}, {cl, 10}} {
+		p := onlyPartition(t, fetchOffsetsRaw(t, c.cl, c.version, group, false, map[string][]int32{topic: {0}}))
+		if p.Offset != -1 || p.ErrorCode != 0 {
+			t.Fatalf("OffsetFetch v%d of a share group's partition: offset %d, %v; want -1, no error", c.version, p.Offset, kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
+	for _, stable := range []bool{false, true} {
+		if g := fetchOffsetsRaw(t, cl, 10, group, stable, nil); g.ErrorCode != 0 || len(g.Topics) != 0 {
+			t.Fatalf("OffsetFetch (require_stable %v) of all of a share group's offsets: %v, topics %+v; want none, no error",
+				stable, kerr.ErrorForCode(g.ErrorCode), g.Topics)
+		}
+	}
+}

@@ -7,11 +7,12 @@ package coordinator
 // partitions still being replicated (Kafka runs it as a write, after the
 // writes before it), then a partition with offsets pending in an open
 // transaction is UNSTABLE_OFFSET_COMMIT, which the client retries. v8+
-// ask for several groups. An unknown group or partition has offset -1.
+// ask for several groups. An unknown group or partition has offset -1;
+// a share group is answered as an unknown one (no error), as Kafka does.
 // The empty group id is a group like any other, as in Kafka (backward
-// compatibility). v9+ carry the member id and epoch of a consumer group member, checked
-// as Kafka's ConsumerGroup.validateOffsetFetch (UNKNOWN_MEMBER_ID,
-// STALE_MEMBER_EPOCH) when given. v10 names topics by id (an unknown id:
+// compatibility). v9+ carry the member id and epoch of a consumer group
+// member, checked as Kafka's ConsumerGroup.validateOffsetFetch
+// (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH) when given. v10 names topics by id (an unknown id:
 // UNKNOWN_TOPIC_ID for its partitions).
 // DESCRIBE on the group and on each topic is needed (fetchAuthorized).
 
@@ -195,16 +196,16 @@ func (c *groupCoordinator) fetchOffsets(ctx context.Context, groupID string, wan
 	if err != nil {
 		return nil, c.kerrOf(err)
 	}
-	var out []fetchedOffset
 	if g == nil {
-		for _, tp := range want {
-			out = append(out, fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1})
-		}
-		return out, nil
+		return noOffsets(want), nil
 	}
 	defer g.mu.Unlock()
 	if g.share != nil {
-		return nil, kerr.GroupIDNotFound // Kafka: "Group x is not a consumer group."
+		// Kafka's ShareGroup.validateOffsetFetch throws
+		// GroupIdNotFoundException, which OffsetMetadataManager answers
+		// as for a group that does not exist (OffsetCommit and
+		// OffsetDelete keep the error).
+		return noOffsets(want), nil
 	}
 	if g.consumer != nil {
 		if e := checkConsumerFetch(g.consumer, memberID, epoch); e != nil {
@@ -214,6 +215,7 @@ func (c *groupCoordinator) fetchOffsets(ctx context.Context, groupID string, wan
 	if want == nil {
 		want = sortedTPs(g.offsets)
 	}
+	var out []fetchedOffset
 	for _, tp := range want {
 		o := fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1}
 		if requireStable && g.hasPendingTxnOffset(tp) {
@@ -224,6 +226,16 @@ func (c *groupCoordinator) fetchOffsets(ctx context.Context, groupID string, wan
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// noOffsets is the answer for a group without offsets: -1 for each
+// partition asked for, nothing when all are.
+func noOffsets(want []topicPartition) []fetchedOffset {
+	var out []fetchedOffset
+	for _, tp := range want {
+		out = append(out, fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1})
+	}
+	return out
 }
 
 // checkConsumerFetch validates who fetches a consumer group's offsets, as

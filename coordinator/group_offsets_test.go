@@ -170,3 +170,33 @@ func TestEmptyGroupIDCommitsFetchesDescribesDeletes(t *testing.T) {
 		}
 	})
 }
+
+// OffsetFetch of a share group answers as for a group that does not
+// exist: Kafka's ShareGroup.validateOffsetFetch throws
+// GroupIdNotFoundException, which OffsetMetadataManager turns into -1 for
+// each partition asked for, or no topics when all are, without an error.
+// OffsetCommit and OffsetDelete keep GROUP_ID_NOT_FOUND.
+func TestOffsetFetchOfShareGroupAnswersAsUnknownGroup(t *testing.T) {
+	e := newSGEnv(t)
+	ctx := context.Background()
+	if res := e.sgBeat("sg", "m1", 0, "a"); res.err != nil {
+		t.Fatal(res.err)
+	}
+	tp := topicPartition{"a", 0}
+	for _, stable := range []bool{false, true} {
+		got, err := e.c.fetchOffsets(ctx, "sg", []topicPartition{tp}, stable, nil, -1)
+		if err != nil || len(got) != 1 || got[0].offset != -1 || got[0].code != 0 {
+			t.Fatalf("fetch (require_stable %v) of a share group's partition: %+v %v", stable, got, err)
+		}
+		all, err := e.c.fetchOffsets(ctx, "sg", nil, stable, nil, -1)
+		if err != nil || len(all) != 0 {
+			t.Fatalf("fetch (require_stable %v) of all a share group's offsets: %+v %v", stable, all, err)
+		}
+	}
+	if code := commitCode(t, e, "sg", "", -1, "a", 0, 1); code != kerr.GroupIDNotFound.Code {
+		t.Errorf("commit to a share group: %v", kerr.ErrorForCode(code))
+	}
+	if _, gerr := e.c.offsetDelete(ctx, offsetDeleteReq("sg", tp)); gerr != kerr.GroupIDNotFound {
+		t.Errorf("offset delete of a share group: %v", gerr)
+	}
+}
