@@ -7,6 +7,7 @@ package compat
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -43,17 +44,17 @@ func offsetsClient(t *testing.T, addr string, fetchVersion int16) *kgo.Client {
 // do, and returns the partition's error code.
 func commitOffset(t *testing.T, cl *kgo.Client, group, topic string, partition int32, offset int64, metadata *string) int16 {
 	t.Helper()
-	code, err := tryCommitOffset(cl, group, topic, partition, offset, metadata)
+	code, err := tryCommitOffset(cl, group, -1, topic, partition, offset, metadata)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return code
 }
 
-// tryCommitOffset is commitOffset for another goroutine than the test's.
-func tryCommitOffset(cl *kgo.Client, group, topic string, partition int32, offset int64, metadata *string) (int16, error) {
+// tryCommitOffset is commitOffset at a generation, for any goroutine.
+func tryCommitOffset(cl *kgo.Client, group string, generation int32, topic string, partition int32, offset int64, metadata *string) (int16, error) {
 	req := kmsg.NewPtrOffsetCommitRequest()
-	req.Group, req.Generation = group, -1
+	req.Group, req.Generation = group, generation
 	rt := kmsg.NewOffsetCommitRequestTopic()
 	rt.Topic = topic
 	rp := kmsg.NewOffsetCommitRequestTopicPartition()
@@ -168,7 +169,7 @@ func TestRequireStableFetchNotUnstableForPlainCommits(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if code, err := tryCommitOffset(committer, group, topic, 0, i, nil); err != nil || code != 0 {
+			if code, err := tryCommitOffset(committer, group, -1, topic, 0, i, nil); err != nil || code != 0 {
 				t.Errorf("commit of %d: %v %v", i, kerr.ErrorForCode(code), err)
 			}
 		}()
@@ -312,5 +313,34 @@ func TestOffsetFetchOfShareGroupAnswersAsUnknownGroup(t *testing.T) {
 			t.Fatalf("OffsetFetch (require_stable %v) of all of a share group's offsets: %v, topics %+v; want none, no error",
 				stable, kerr.ErrorForCode(g.ErrorCode), g.Topics)
 		}
+	}
+}
+
+// An OffsetCommit refused for its group is refused so for a partition
+// whose metadata is too large too: Kafka validates the group first (each
+// partition gets its error) and the metadata's size per partition after.
+// Gregor answered OFFSET_METADATA_TOO_LARGE for it.
+func TestOffsetCommitGroupErrorBeforeMetadataTooLarge(t *testing.T) {
+	addr := bootstrap(t)
+	topic, group := randomName("commit-precedence"), randomName("no-such-group")
+	createTopic(t, addr, topic, 1)
+	cl := offsetsClient(t, addr, 9)
+	big := strings.Repeat("m", 4097) // offset.metadata.max.bytes is 4096
+	var code int16
+	wait.For(t, "the coordinator to know "+topic, offsetsBound, func() bool {
+		var err error
+		code, err = tryCommitOffset(cl, group, 5, topic, 0, 1, &big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code != kerr.UnknownTopicOrPartition.Code
+	})
+	if code != kerr.GroupIDNotFound.Code {
+		t.Fatalf("v9 OffsetCommit at generation 5 to a group that does not exist, metadata too large: %v; want GROUP_ID_NOT_FOUND",
+			kerr.ErrorForCode(code))
+	}
+	// A commit the group accepts is checked for its metadata.
+	if code := commitOffset(t, cl, group, topic, 0, 1, &big); code != kerr.OffsetMetadataTooLarge.Code {
+		t.Fatalf("OffsetCommit at generation -1, metadata too large: %v; want OFFSET_METADATA_TOO_LARGE", kerr.ErrorForCode(code))
 	}
 }

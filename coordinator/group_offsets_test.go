@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // commitInFlight reports whether a commit of tp was appended to a locked
@@ -199,4 +200,62 @@ func TestOffsetFetchOfShareGroupAnswersAsUnknownGroup(t *testing.T) {
 	if _, gerr := e.c.offsetDelete(ctx, offsetDeleteReq("sg", tp)); gerr != kerr.GroupIDNotFound {
 		t.Errorf("offset delete of a share group: %v", gerr)
 	}
+}
+
+// An OffsetCommit refused for its group or member is refused so for every
+// partition, whatever their metadata: Kafka checks the group first
+// (getErrorResponse gives each partition its error) and the metadata's
+// size per partition after. Only unknown partitions come before, as
+// KafkaApis answers them before the coordinator sees the request.
+func TestOffsetCommitGroupErrorBeforeMetadataTooLarge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		big := string(make([]byte, maxOffsetMetadata+1))
+		oversized := func(r *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitRequest {
+			r.Topics[0].Partitions[0].Metadata = &big
+			p := kmsg.NewOffsetCommitRequestTopicPartition()
+			p.Partition, p.Offset = 1, 5
+			r.Topics[0].Partitions = append(r.Topics[0].Partitions, p)
+			mt := kmsg.NewOffsetCommitRequestTopic()
+			mt.Topic = "missing"
+			mt.Partitions = append(mt.Partitions, kmsg.NewOffsetCommitRequestTopicPartition())
+			r.Topics = append(r.Topics, mt)
+			return r
+		}
+		tp0, tp1, missing := topicPartition{"t", 0}, topicPartition{"t", 1}, topicPartition{"missing", 0}
+		check := func(what string, codes map[topicPartition]int16, want *kerr.Error) {
+			t.Helper()
+			if codes[tp0] != want.Code || codes[tp1] != want.Code || codes[missing] != kerr.UnknownTopicOrPartition.Code {
+				t.Errorf("%s: t/0 (oversized metadata) %v, t/1 %v, missing/0 %v; want %v, %v, UNKNOWN_TOPIC_OR_PARTITION",
+					what, kerr.ErrorForCode(codes[tp0]), kerr.ErrorForCode(codes[tp1]), kerr.ErrorForCode(codes[missing]), want, want)
+			}
+		}
+		check("v9 commit at generation 5 to an unknown group",
+			e.c.offsetCommit(ctx, oversized(commitReq("nogroup", "m", 5, "t", 0, 1)), 9), kerr.GroupIDNotFound)
+		check("v8 commit at generation 5 to an unknown group",
+			e.c.offsetCommit(ctx, oversized(commitReq("nogroup", "m", 5, "t", 0, 1)), 8), kerr.IllegalGeneration)
+
+		a := e.stableOne("g", jr("a", 2*time.Second, time.Second, "range"), "A")
+		check("commit of a fenced generation",
+			e.c.offsetCommit(ctx, oversized(commitReq("g", a, 0, "t", 0, 1)), 8), kerr.IllegalGeneration)
+		txn := txnCommitReq("g", 100, "t", 0, 1)
+		txn.MemberID, txn.Generation = "ghost", 1
+		txn.Topics[0].Partitions[0].Metadata = &big
+		if c := e.c.txnOffsetCommit(ctx, txn, 3)[tp0]; c != kerr.UnknownMemberID.Code {
+			t.Errorf("txn commit by an unknown member with oversized metadata: %v, want UNKNOWN_MEMBER_ID", kerr.ErrorForCode(c))
+		}
+		if got := fetch(t, e, "g", false); len(got) != 0 {
+			t.Fatalf("refused commits stored offsets: %+v", got)
+		}
+
+		// The member itself: only the oversized partition is refused.
+		codes := e.c.offsetCommit(ctx, oversized(commitReq("g", a, 1, "t", 0, 1)), 8)
+		if codes[tp0] != kerr.OffsetMetadataTooLarge.Code || codes[tp1] != 0 || codes[missing] != kerr.UnknownTopicOrPartition.Code {
+			t.Fatalf("member's commit: %v", codes)
+		}
+		if got := fetch(t, e, "g", false); len(got) != 1 || got[tp1].offset != 5 {
+			t.Fatalf("offsets after the member's commit: %+v", got)
+		}
+	})
 }
