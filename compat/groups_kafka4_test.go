@@ -344,3 +344,21 @@ func TestOffsetCommitGroupErrorBeforeMetadataTooLarge(t *testing.T) {
 		t.Fatalf("OffsetCommit at generation -1, metadata too large: %v; want OFFSET_METADATA_TOO_LARGE", kerr.ErrorForCode(code))
 	}
 }
+
+// DeleteGroups naming a group twice answers it once, as Kafka's
+// handleDeleteGroupsRequest deletes groupsNames.distinct. Gregor deleted
+// it and then answered GROUP_ID_NOT_FOUND for the repeat.
+func TestDeleteGroupsNamedTwiceAnsweredOnce(t *testing.T) {
+	addr := bootstrap(t)
+	topic, group := randomName("delete-twice"), randomName("delete-twice")
+	createTopic(t, addr, topic, 1)
+	cl := offsetsClient(t, addr, 10)
+	firstCommit(t, cl, group, topic, 3)
+	r := deleteGroupsRaw(t, cl, group, group)
+	if len(r) != 1 || r[0].Group != group || r[0].ErrorCode != 0 {
+		t.Fatalf("DeleteGroups of %s twice: %+v; want one result, no error", group, r)
+	}
+	if p := onlyPartition(t, fetchOffsetsRaw(t, cl, 10, group, false, map[string][]int32{topic: {0}})); p.Offset != -1 {
+		t.Fatalf("offset after DeleteGroups: %d", p.Offset)
+	}
+}

@@ -3,10 +3,10 @@ package coordinator
 // DeleteGroups (key 42), versions 0-3. Only an Empty group can be deleted
 // (NON_EMPTY_GROUP otherwise); its offsets and metadata (a consumer
 // group's records) are tombstoned. A share group's share partition state
-// is deleted from the share coordinators first (sgroup_admin.go).
-// DELETE on the group is needed, else GROUP_AUTHORIZATION_FAILED. The
-// empty group id is deleted like any other, as Kafka does for backward
-// compatibility.
+// is deleted from the share coordinators first (sgroup_admin.go). A group
+// named twice is answered once. The empty group id is deleted like any
+// other, as Kafka does for backward compatibility. DELETE on the group is
+// needed, else GROUP_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func (c *groupCoordinator) handleDeleteGroups(ctx context.Context, req *protocol
 	resp := req.Response().(*kmsg.DeleteGroupsResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		resp.Groups = []kmsg.DeleteGroupsResponseGroup{}
-		for _, id := range r.Groups {
+		for _, id := range distinct(r.Groups) {
 			rg := kmsg.NewDeleteGroupsResponseGroup()
 			rg.Group = id
 			if !c.authorize(req, acl.Delete, acl.Group, id) {
@@ -38,6 +38,21 @@ func (c *groupCoordinator) handleDeleteGroups(ctx context.Context, req *protocol
 		return resp, nil
 	})
 	return nil, nil
+}
+
+// distinct is ids without repeats, in order: Kafka's handleDeleteGroupsRequest
+// deletes groupsNames.distinct, one result per group (a repeated id was
+// deleted, then answered GROUP_ID_NOT_FOUND).
+func distinct(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (c *groupCoordinator) deleteGroup(ctx context.Context, id string) *kerr.Error {

@@ -6,6 +6,8 @@ package coordinator
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"testing/synctest"
@@ -13,6 +15,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/protocol"
 )
 
 // commitInFlight reports whether a commit of tp was appended to a locked
@@ -258,4 +262,47 @@ func TestOffsetCommitGroupErrorBeforeMetadataTooLarge(t *testing.T) {
 			t.Fatalf("offsets after the member's commit: %+v", got)
 		}
 	})
+}
+
+// DeleteGroups naming a group twice answers it once, as Kafka's
+// handleDeleteGroupsRequest deletes groupsNames.distinct (Gregor deleted
+// it, then answered GROUP_ID_NOT_FOUND for the repeat).
+func TestDeleteGroupsNamedTwiceAnsweredOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		for _, g := range []string{"a", "b"} {
+			if code := commitCode(t, e, g, "", -1, "t", 0, 1); code != 0 {
+				t.Fatal(kerr.ErrorForCode(code))
+			}
+		}
+		body := kmsg.NewPtrDeleteGroupsRequest()
+		body.Groups = []string{"a", "nope", "a", "b", "nope", "b"}
+		req := &protocol.Request{Key: body.Key(), Version: 2, Body: body}
+		if resp, err := e.c.handleDeleteGroups(context.Background(), req); resp != nil || err != nil {
+			t.Fatalf("DeleteGroups answered before its deferred work: %v %v", resp, err)
+		}
+		resp, err := req.Deferred()(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, g := range resp.(*kmsg.DeleteGroupsResponse).Groups {
+			got = append(got, g.Group+":"+errName(g.ErrorCode))
+		}
+		want := []string{"a:NONE", "nope:GROUP_ID_NOT_FOUND", "b:NONE"}
+		if !slices.Equal(got, want) {
+			t.Fatalf("DeleteGroups of a, nope, a, b, nope, b: %v, want %v", got, want)
+		}
+	})
+}
+
+func errName(code int16) string {
+	if code == 0 {
+		return "NONE"
+	}
+	var ke *kerr.Error
+	if errors.As(kerr.ErrorForCode(code), &ke) {
+		return ke.Message
+	}
+	return fmt.Sprint(code)
 }
