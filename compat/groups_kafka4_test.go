@@ -362,3 +362,129 @@ func TestDeleteGroupsNamedTwiceAnsweredOnce(t *testing.T) {
 		t.Fatalf("offset after DeleteGroups: %d", p.Offset)
 	}
 }
+
+// txnRetriable are the answers a transactional request is retried on.
+func txnRetriable(code int16) bool {
+	return code == kerr.CoordinatorLoadInProgress.Code || code == kerr.CoordinatorNotAvailable.Code ||
+		code == kerr.NotCoordinator.Code || code == kerr.ConcurrentTransactions.Code
+}
+
+// OffsetDelete tombstones a partition whose offset is pending in an open
+// transaction, and that cancels it: the transaction's commit brings
+// nothing back (Kafka's deleteOffsets tombstones partitions with committed
+// or pending transactional offsets; replaying a tombstone removes them
+// from every open transaction). Gregor deleted only the committed offset
+// and left the transaction's, which its commit marker then restored.
+func TestOffsetDeleteCancelsPendingTxnOffsets(t *testing.T) {
+	addr := bootstrap(t)
+	topic, group, txnID := randomName("delete-pending"), randomName("delete-pending"), randomName("delete-pending")
+	createTopic(t, addr, topic, 3)
+	v := kversion.Stable()
+	v.SetMaxKeyVersion(8, 9)  // OffsetCommit by topic name
+	v.SetMaxKeyVersion(28, 3) // TxnOffsetCommit after AddOffsetsToTxn
+	v.SetMaxKeyVersion(26, 4) // EndTxn of transaction version 1
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), offsetsBound)
+	defer cancel()
+	firstCommit(t, cl, group, topic, 1) // partition 0
+
+	ip := initProducerID(ctx, t, cl, txnID, -1, -1)
+	if ip.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(ip.ErrorCode))
+	}
+	pid, epoch := ip.ProducerID, ip.ProducerEpoch
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, pid, epoch, group
+	wait.For(t, "AddOffsetsToTxn", offsetsBound, func() bool {
+		resp, err := add.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !txnRetriable(resp.ErrorCode) && resp.ErrorCode != 0 {
+			t.Fatalf("AddOffsetsToTxn: %v", kerr.ErrorForCode(resp.ErrorCode))
+		}
+		return resp.ErrorCode == 0
+	})
+	// The transaction commits 10, 11 and 12 for partitions 0 (which has a
+	// committed offset), 1 and 2.
+	commit := kmsg.NewPtrTxnOffsetCommitRequest()
+	commit.TransactionalID, commit.Group, commit.ProducerID, commit.ProducerEpoch, commit.Generation = txnID, group, pid, epoch, -1
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = topic
+	for p := range int32(3) {
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset, rp.LeaderEpoch = p, 10+int64(p), -1
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	commit.Topics = append(commit.Topics, rt)
+	cresp, err := commit.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range cresp.Topics[0].Partitions {
+		if p.ErrorCode != 0 {
+			t.Fatalf("TxnOffsetCommit of partition %d: %v", p.Partition, kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
+
+	// Delete partitions 0 and 1; partition 2 stays in the transaction.
+	del := kmsg.NewPtrOffsetDeleteRequest()
+	del.Group = group
+	dt := kmsg.NewOffsetDeleteRequestTopic()
+	dt.Topic = topic
+	for p := range int32(2) {
+		dp := kmsg.NewOffsetDeleteRequestTopicPartition()
+		dp.Partition = p
+		dt.Partitions = append(dt.Partitions, dp)
+	}
+	del.Topics = append(del.Topics, dt)
+	dresp, err := del.RequestWith(ctx, cl)
+	if err != nil || dresp.ErrorCode != 0 || len(dresp.Topics) != 1 {
+		t.Fatalf("OffsetDelete: %+v %v", dresp, err)
+	}
+	for _, p := range dresp.Topics[0].Partitions {
+		if p.ErrorCode != 0 {
+			t.Fatalf("OffsetDelete of partition %d: %v", p.Partition, kerr.ErrorForCode(p.ErrorCode))
+		}
+	}
+
+	end := kmsg.NewPtrEndTxnRequest()
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = txnID, pid, epoch, true
+	wait.For(t, "EndTxn commit", offsetsBound, func() bool {
+		resp, err := end.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !txnRetriable(resp.ErrorCode) && resp.ErrorCode != 0 {
+			t.Fatalf("EndTxn: %v", kerr.ErrorForCode(resp.ErrorCode))
+		}
+		return resp.ErrorCode == 0
+	})
+	// The commit marker has reached the group once partition 2's offset
+	// is stable.
+	all := map[string][]int32{topic: {0, 1, 2}}
+	var got kmsg.OffsetFetchResponseGroup
+	wait.For(t, "the transaction's offset of partition 2", offsetsBound, func() bool {
+		got = fetchOffsetsRaw(t, cl, 10, group, true, all)
+		for _, rt := range got.Topics {
+			for _, p := range rt.Partitions {
+				if p.Partition == 2 {
+					return p.ErrorCode == 0 && p.Offset == 12
+				}
+			}
+		}
+		return false
+	})
+	for _, rt := range got.Topics {
+		for _, p := range rt.Partitions {
+			if p.Partition < 2 && (p.Offset != -1 || p.ErrorCode != 0) {
+				t.Errorf("partition %d after the transaction committed: offset %d, %v; want -1 (deleted)",
+					p.Partition, p.Offset, kerr.ErrorForCode(p.ErrorCode))
+			}
+		}
+	}
+}

@@ -3,10 +3,12 @@ package coordinator
 // OffsetDelete (key 47), version 0. An Empty group's offsets can all be
 // deleted; an active consumer group's (classic with the consumer
 // protocol, or KIP-848) only for topics no member subscribes to
-// (GROUP_SUBSCRIBED_TO_TOPIC otherwise); another active
-// group's not at all (NON_EMPTY_GROUP). DELETE on the group is needed,
-// else GROUP_AUTHORIZATION_FAILED; READ on a topic, else its partitions
-// are TOPIC_AUTHORIZATION_FAILED.
+// (GROUP_SUBSCRIBED_TO_TOPIC otherwise); another active group's not at
+// all (NON_EMPTY_GROUP). A partition with offsets pending in an open
+// transaction is tombstoned too, as Kafka's deleteOffsets does: the
+// transaction's commit marker then brings nothing back. DELETE on the
+// group is needed, else GROUP_AUTHORIZATION_FAILED; READ on a topic, else
+// its partitions are TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -106,7 +108,7 @@ func (c *groupCoordinator) offsetDeleteLocked(g *group, r *kmsg.OffsetDeleteRequ
 			case !c.host.PartitionExists(t.Topic, p.Partition):
 				codes[tp] = kerr.UnknownTopicOrPartition.Code
 			default:
-				if _, ok := g.offsets[tp]; ok {
+				if g.holdsOffset(tp) {
 					del = append(del, tp)
 				}
 			}

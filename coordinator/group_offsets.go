@@ -76,7 +76,10 @@ func (c *groupCoordinator) completeCommit(ctx context.Context, pc *pendingCommit
 	}
 	if pc.pid < 0 {
 		for i, tp := range pc.tps {
-			e := pc.entries[tp]
+			e, ok := pc.entries[tp]
+			if !ok {
+				continue // deleted since (forgetOffsets)
+			}
 			e.logOffset = pc.w.Base + int64(i)
 			if cur, ok := g.offsets[tp]; !ok || cur.logOffset < e.logOffset {
 				g.offsets[tp] = e
@@ -90,7 +93,10 @@ func (c *groupCoordinator) completeCommit(ctx context.Context, pc *pendingCommit
 		g.pendingTxn[pc.pid] = pending
 	}
 	for i, tp := range pc.tps {
-		e := pc.entries[tp]
+		e, ok := pc.entries[tp]
+		if !ok {
+			continue // deleted since (forgetOffsets)
+		}
 		e.logOffset = pc.w.Base + int64(i)
 		pending[tp] = e
 	}
@@ -154,6 +160,79 @@ func (g *group) hasPendingTxnOffset(tp topicPartition) bool {
 		}
 	}
 	return false
+}
+
+// offsetPending reports whether a locked group has an offset for tp in
+// an open transaction or in a commit in flight. Kafka does not expire
+// such a partition's offset: its tombstone would cancel the pending one
+// (forgetOffsets), and a commit in flight is newer than what expires.
+func (g *group) offsetPending(tp topicPartition) bool {
+	return g.hasPendingTxnOffset(tp) || g.inFlight(tp)
+}
+
+// holdsOffset reports whether a locked group holds an offset for tp:
+// committed, pending in an open transaction, or in a commit appended and
+// not yet applied (Kafka's state has it from its append). OffsetDelete
+// tombstones such a partition, as Kafka's deleteOffsets does.
+func (g *group) holdsOffset(tp topicPartition) bool {
+	if _, ok := g.offsets[tp]; ok {
+		return true
+	}
+	return g.offsetPending(tp)
+}
+
+// inFlight reports whether a commit of tp was appended to a locked group
+// and is not yet applied.
+func (g *group) inFlight(tp topicPartition) bool {
+	for pc := range g.inflight {
+		if _, ok := pc.entries[tp]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// offsetPartitions are the partitions a locked group holds offsets for
+// (holdsOffset), sorted: DeleteGroups tombstones them all, as Kafka's
+// deleteAllOffsets tombstones those with committed or pending
+// transactional offsets.
+func (g *group) offsetPartitions() []topicPartition {
+	all := make(map[topicPartition]struct{}, len(g.offsets))
+	for tp := range g.offsets {
+		all[tp] = struct{}{}
+	}
+	for _, p := range g.pendingTxn {
+		for tp := range p {
+			all[tp] = struct{}{}
+		}
+	}
+	for pc := range g.inflight {
+		for tp := range pc.entries {
+			all[tp] = struct{}{}
+		}
+	}
+	return sortedTPs(all)
+}
+
+// forgetOffsets drops tps from a locked group whose tombstones were just
+// appended: the committed offsets, those pending in open transactions and
+// those of commits in flight. In Kafka replaying a tombstone removes the
+// partition's pending offsets from every open transaction, so the
+// transaction's commit marker brings nothing back; a commit in flight was
+// appended before the tombstone, which wins over it on replay.
+func (g *group) forgetOffsets(tps []topicPartition) {
+	for _, tp := range tps {
+		delete(g.offsets, tp)
+		for pid, p := range g.pendingTxn {
+			delete(p, tp)
+			if len(p) == 0 {
+				delete(g.pendingTxn, pid)
+			}
+		}
+		for pc := range g.inflight {
+			delete(pc.entries, tp)
+		}
+	}
 }
 
 // awaitInFlightCommits waits until the commits of want (nil: of any
@@ -223,9 +302,7 @@ func (c *groupCoordinator) deleteOffsets(g *group, tps []topicPartition, withGro
 	if err != nil {
 		return w, err
 	}
-	for _, tp := range tps {
-		delete(g.offsets, tp)
-	}
+	g.forgetOffsets(tps)
 	if withGroup {
 		g.stored = false
 	}
@@ -282,7 +359,7 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 	}
 	var expired []topicPartition
 	for tp, e := range g.offsets {
-		if subscribed[tp.topic] {
+		if subscribed[tp.topic] || g.offsetPending(tp) {
 			continue
 		}
 		base := e.commitMs
@@ -299,7 +376,7 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 		}
 		return expired[i].partition < expired[j].partition
 	})
-	dropGroup := g.state == groupEmpty && len(g.offsets) == len(expired) && len(g.pendingTxn) == 0
+	dropGroup := g.state == groupEmpty && len(g.offsets) == len(expired) && len(g.pendingTxn) == 0 && len(g.inflight) == 0
 	if len(expired) == 0 && !dropGroup {
 		return
 	}
@@ -322,14 +399,14 @@ func (c *groupCoordinator) expireConsumerGroup(g *group, now, retentionMs int64)
 	var expired []topicPartition
 	for _, tp := range sortedTPs(g.offsets) {
 		e := g.offsets[tp]
-		if subscribed[tp.topic] {
+		if subscribed[tp.topic] || g.offsetPending(tp) {
 			continue
 		}
 		if e.expireMs >= 0 && now >= e.expireMs || e.expireMs < 0 && now-e.commitMs >= retentionMs {
 			expired = append(expired, tp)
 		}
 	}
-	empty := len(g.consumer.members) == 0 && len(g.offsets) == len(expired) && len(g.pendingTxn) == 0
+	empty := len(g.consumer.members) == 0 && len(g.offsets) == len(expired) && len(g.pendingTxn) == 0 && len(g.inflight) == 0
 	if len(expired) > 0 {
 		if _, err := c.deleteOffsets(g, expired, false); err != nil {
 			c.log.Warn().Err(err).Str("group", g.id).Msg("expiring offsets")

@@ -19,17 +19,6 @@ import (
 	"gregor/protocol"
 )
 
-// commitInFlight reports whether a commit of tp was appended to a locked
-// group and is not yet applied.
-func (g *group) commitInFlight(tp topicPartition) bool {
-	for pc := range g.inflight {
-		if slices.Contains(pc.tps, tp) {
-			return true
-		}
-	}
-	return false
-}
-
 // stableFetchAsync runs a require_stable fetch of tps in the background.
 func (e *groupEnv) stableFetchAsync(ctx context.Context, group string, tps ...topicPartition) <-chan []fetchedOffset {
 	ch := make(chan []fetchedOffset, 1)
@@ -58,7 +47,7 @@ func TestRequireStableFetchAwaitsInFlightPlainCommit(t *testing.T) {
 		go func() { commit <- commitCode(t, e, "g", "", -1, "t", 0, 2) }()
 		synctest.Wait()
 		inFlight := false
-		e.inspect("g", func(g *group) { inFlight = g.commitInFlight(tp) })
+		e.inspect("g", func(g *group) { inFlight = g.inFlight(tp) })
 		if !inFlight {
 			t.Fatal("the second commit is not in flight")
 		}
@@ -305,4 +294,159 @@ func errName(code int16) string {
 		return ke.Message
 	}
 	return fmt.Sprint(code)
+}
+
+// reload moves the offsets partition away and back: the groups are
+// rebuilt from what the coordinator wrote.
+func (e *groupEnv) reload(epoch int32) {
+	e.t.Helper()
+	e.co.LeadershipChanged(OffsetsTopic, 0, false, epoch-1)
+	e.load(epoch)
+}
+
+// OffsetDelete tombstones a partition whose offset is pending in an open
+// transaction, and the tombstone cancels it: the transaction's commit
+// marker brings nothing back, in memory or replayed. Kafka's deleteOffsets
+// tombstones partitions with committed or pending transactional offsets,
+// and replaying a tombstone removes the partition from every open
+// transaction. Gregor deleted only the committed offset, and the marker
+// restored the transaction's.
+func TestOffsetDeleteCancelsPendingTxnOffsets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		committed, pendingOnly, kept := topicPartition{"t", 0}, topicPartition{"t", 1}, topicPartition{"t", 2}
+		if code := commitCode(t, e, "g", "", -1, "t", 0, 1); code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+		e.txnCommit("g", 100, "t", 0, 10)
+		e.txnCommit("g", 100, "t", 1, 11)
+		e.txnCommit("g", 100, "t", 2, 12)
+		codes, gerr := e.c.offsetDelete(ctx, offsetDeleteReq("g", committed, pendingOnly))
+		if gerr != nil || codes[committed] != 0 || codes[pendingOnly] != 0 {
+			t.Fatalf("offset delete: %v %v", codes, gerr)
+		}
+		want := func(when string) {
+			t.Helper()
+			got := fetch(t, e, "g", true, committed, pendingOnly, kept)
+			if got[committed].offset != -1 || got[pendingOnly].offset != -1 || got[committed].code != 0 || got[pendingOnly].code != 0 {
+				t.Fatalf("%s: deleted partitions %+v %+v, want -1 and stable", when, got[committed], got[pendingOnly])
+			}
+			if got[kept].offset != 12 {
+				t.Fatalf("%s: the transaction's other partition %+v, want 12", when, got[kept])
+			}
+		}
+		if o := fetch(t, e, "g", true, committed)[committed]; o.offset != -1 || o.code != 0 {
+			t.Fatalf("require_stable fetch of a deleted partition: %+v, want -1 and no pending transaction", o)
+		}
+		e.marker(100, true)
+		want("after the transaction's commit")
+		e.reload(2)
+		want("after a reload")
+	})
+}
+
+// DeleteGroups tombstones every partition with an offset, those only
+// pending in an open transaction too (Kafka's deleteAllOffsets), so the
+// commit marker brings nothing back and the group stays deleted, in
+// memory and replayed.
+func TestDeleteGroupCancelsPendingTxnOffsets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		tp0, tp1 := topicPartition{"t", 0}, topicPartition{"t", 1}
+		if code := commitCode(t, e, "g", "", -1, "t", 0, 1); code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+		e.txnCommit("g", 100, "t", 0, 10)
+		e.txnCommit("g", 100, "t", 1, 11) // pending only
+		if err := e.c.deleteGroup(ctx, "g"); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		e.marker(100, true)
+		want := func(when string) {
+			t.Helper()
+			if s := e.state("g"); s != "unknown" {
+				t.Fatalf("%s: group is %s, want it deleted", when, s)
+			}
+			got := fetch(t, e, "g", false, tp0, tp1)
+			if got[tp0].offset != -1 || got[tp1].offset != -1 {
+				t.Fatalf("%s: offsets %+v", when, got)
+			}
+		}
+		want("after the transaction's commit")
+		e.reload(2)
+		want("after a reload")
+	})
+}
+
+// A commit in flight when its partition is deleted is cancelled by the
+// tombstone appended after it: its completion does not bring the offset
+// back, as replaying the log would not.
+func TestOffsetDeleteCancelsCommitInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		tp := topicPartition{"t", 0}
+		if code := commitCode(t, e, "g", "", -1, "t", 0, 1); code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+		release := e.h.holdReplication()
+		txn := make(chan int16, 1)
+		go func() { txn <- e.c.txnOffsetCommit(ctx, txnCommitReq("g", 100, "t", 0, 10), 3)[tp] }()
+		synctest.Wait()
+		deleted := make(chan *kerr.Error, 1)
+		go func() {
+			_, gerr := e.c.offsetDelete(ctx, offsetDeleteReq("g", tp))
+			deleted <- gerr
+		}()
+		synctest.Wait()
+		release()
+		if code := await(t, txn, "the transactional commit"); code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+		if gerr := await(t, deleted, "the offset delete"); gerr != nil {
+			t.Fatal(gerr)
+		}
+		e.marker(100, true)
+		if o := fetch(t, e, "g", false, tp)[tp]; o.offset != -1 {
+			t.Fatalf("offset after the transaction committed: %+v, want -1", o)
+		}
+		e.reload(2)
+		if o := fetch(t, e, "g", false, tp)[tp]; o.offset != -1 {
+			t.Fatalf("offset after a reload: %+v, want -1", o)
+		}
+	})
+}
+
+// An offset whose partition has offsets pending in an open transaction
+// does not expire, as in Kafka (cleanupExpiredOffsets): its tombstone
+// would cancel the transaction's offsets.
+func TestOffsetExpirySparesPartitionsInOpenTransactions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const retention = 200 * time.Millisecond
+		e := newGroupEnv(t, func(c *Config) { c.OffsetsRetention = retention })
+		tp := topicPartition{"t", 0}
+		if code := commitCode(t, e, "g", "", -1, "t", 0, 1); code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+		e.txnCommit("g", 100, "t", 0, 10)
+		waitFor(t, "the offset to pass its retention", func() bool {
+			old := false
+			e.inspect("g", func(g *group) { old = time.Now().UnixMilli()-g.offsets[tp].commitMs > retention.Milliseconds() })
+			return old
+		})
+		e.c.expireOffsets()
+		if o := fetch(t, e, "g", false, tp)[tp]; o.offset != 1 {
+			t.Fatalf("offset of a partition in an open transaction expired: %+v", o)
+		}
+		e.marker(100, true)
+		if o := fetch(t, e, "g", false, tp)[tp]; o.offset != 10 {
+			t.Fatalf("after the transaction's commit: %+v, want 10", o)
+		}
+		e.reload(2)
+		if o := fetch(t, e, "g", false, tp)[tp]; o.offset != 10 {
+			t.Fatalf("after a reload: %+v, want 10", o)
+		}
+	})
 }

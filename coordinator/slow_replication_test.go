@@ -71,7 +71,7 @@ func TestOffsetCommitAwaitsReplicationWithoutLockingTheGroup(t *testing.T) {
 		go func() { commit <- commitCode(t, e, "g", a, 1, "t", 0, 42) }()
 		waitFor(t, "the commit to be pending", func() bool {
 			pending := false
-			e.inspect("g", func(g *group) { pending = g.commitInFlight(topicPartition{"t", 0}) })
+			e.inspect("g", func(g *group) { pending = g.inFlight(topicPartition{"t", 0}) })
 			return pending
 		})
 		answeredWithin(t, "a heartbeat", time.Second, func() {
@@ -106,7 +106,7 @@ func TestUnloadDuringPendingCommitNeverBlocks(t *testing.T) {
 		go func() { commit <- commitCode(t, e, "g", a, 1, "t", 0, 7) }()
 		waitFor(t, "the commit to be pending", func() bool {
 			pending := false
-			e.inspect("g", func(g *group) { pending = g.commitInFlight(topicPartition{"t", 0}) })
+			e.inspect("g", func(g *group) { pending = g.inFlight(topicPartition{"t", 0}) })
 			return pending
 		})
 		answeredWithin(t, "the leadership change", time.Second, func() {
