@@ -488,3 +488,54 @@ func TestOffsetDeleteCancelsPendingTxnOffsets(t *testing.T) {
 		}
 	}
 }
+
+// offsetDeleteRaw is OffsetDelete of partitions of one topic; it returns
+// the group error and each partition's.
+func offsetDeleteRaw(t *testing.T, cl *kgo.Client, group, topic string, partitions ...int32) (int16, map[int32]int16) {
+	t.Helper()
+	req := kmsg.NewPtrOffsetDeleteRequest()
+	req.Group = group
+	rt := kmsg.NewOffsetDeleteRequestTopic()
+	rt.Topic = topic
+	for _, p := range partitions {
+		rp := kmsg.NewOffsetDeleteRequestTopicPartition()
+		rp.Partition = p
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), offsetsBound)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatalf("OffsetDelete of %s: %v", group, err)
+	}
+	codes := make(map[int32]int16)
+	for _, rt := range resp.Topics {
+		for _, p := range rt.Partitions {
+			codes[p.Partition] = p.ErrorCode
+		}
+	}
+	return resp.ErrorCode, codes
+}
+
+// A consumer group whose subscriptions are unknown (a member's metadata
+// is not the consumer protocol's) counts as subscribed to every topic:
+// Kafka's ClassicGroup.isSubscribedToTopic is
+// subscribedTopics.orElse(usesConsumerGroupProtocol()), so OffsetDelete
+// answers GROUP_SUBSCRIBED_TO_TOPIC, and an unknown partition, answered
+// by KafkaApis before the coordinator, UNKNOWN_TOPIC_OR_PARTITION. Gregor
+// took unknown subscriptions for none and deleted the offset.
+func TestOffsetDeleteWhileSubscriptionsUnknown(t *testing.T) {
+	g := newClassicGroup(t, bootstrap(t), 9)
+	topic := g.topic()
+	firstCommit(t, g.cl, g.group, topic, 1)
+	g.stableStatic("a", "x") // one byte: no ConsumerProtocol subscription
+	gerr, codes := offsetDeleteRaw(t, g.cl, g.group, topic, 0, 5)
+	if gerr != 0 || codes[0] != kerr.GroupSubscribedToTopic.Code || codes[5] != kerr.UnknownTopicOrPartition.Code {
+		t.Fatalf("OffsetDelete of partitions 0 and 5 (no such partition): group %v, partitions %v; want GROUP_SUBSCRIBED_TO_TOPIC and UNKNOWN_TOPIC_OR_PARTITION",
+			kerr.ErrorForCode(gerr), codes)
+	}
+	if p := onlyPartition(t, fetchOffsetsRaw(t, g.cl, 10, g.group, false, map[string][]int32{topic: {0}})); p.Offset != 1 {
+		t.Fatalf("offset after the refused OffsetDelete: %d, want 1", p.Offset)
+	}
+}

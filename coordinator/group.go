@@ -168,6 +168,9 @@ type group struct {
 	// yet applied: a require_stable OffsetFetch waits for them.
 	inflight map[*pendingCommit]struct{}
 	stored   bool // a group metadata record exists
+	// subscribed is the union of the members' subscriptions at the
+	// generation's start (computeSubscribed); nil while unknown.
+	subscribed map[string]bool
 
 	// consumer is set while the group is a KIP-848 consumer group
 	// (cgroup.go); the classic fields above are then unused.
@@ -741,12 +744,14 @@ func (c *groupCoordinator) completeJoin(g *group) {
 	if len(g.members) == 0 {
 		g.protocol = ""
 		g.leader = ""
+		g.subscribed = g.computeSubscribed()
 		g.setState(groupEmpty)
 		c.log.Info().Str("group", g.id).Int32("generation", g.generation).Msg("group is empty")
 		c.persistGroup(g)
 		return
 	}
 	g.protocol = g.selectProtocol()
+	g.subscribed = g.computeSubscribed()
 	if g.members[g.leader] == nil || g.members[g.leader].joinCh == nil {
 		g.leader = ""
 		for _, m := range g.sortedMembers() {

@@ -304,5 +304,6 @@ func (l *loadedGroup) build(id string, gs *groupShard) *group {
 	if len(g.members) > 0 {
 		g.state = groupStable
 	}
+	g.subscribed = g.computeSubscribed()
 	return g
 }

@@ -339,7 +339,6 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 	// group's offsets of topics no member subscribes to expire a period
 	// after their commit; nothing else expires. An explicit expiry from
 	// OffsetCommit v1-v4 replaces the period where offsets may expire.
-	var subscribed map[string]bool
 	if g.share != nil {
 		return // share groups commit no offsets
 	}
@@ -349,17 +348,13 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 	}
 	switch {
 	case g.state == groupEmpty:
-	case g.state == groupStable && g.protocolType == "consumer":
-		var known bool
-		if subscribed, known = g.subscribedTopics(); !known {
-			return
-		}
+	case g.state == groupStable && g.protocolType == consumerProtocolType && g.subscribed != nil:
 	default:
 		return
 	}
 	var expired []topicPartition
 	for tp, e := range g.offsets {
-		if subscribed[tp.topic] || g.offsetPending(tp) {
+		if g.isSubscribedToTopic(tp.topic) || g.offsetPending(tp) {
 			continue
 		}
 		base := e.commitMs

@@ -450,3 +450,95 @@ func TestOffsetExpirySparesPartitionsInOpenTransactions(t *testing.T) {
 		}
 	})
 }
+
+// While a consumer group's subscriptions are unknown (before its first
+// generation, or a member's metadata does not parse) it counts as
+// subscribed to every topic: Kafka's ClassicGroup.isSubscribedToTopic is
+// subscribedTopics.orElse(usesConsumerGroupProtocol()). Gregor took
+// "unknown" for "none" and deleted offsets the members were about to
+// use. Unknown partitions are answered first, as KafkaApis does.
+func TestOffsetDeleteWhileSubscriptionsUnknown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, func(c *Config) { c.InitialRebalanceDelay = 3 * time.Second })
+		ctx := context.Background()
+		tp, other, missing := topicPartition{"t", 0}, topicPartition{"other", 0}, topicPartition{"missing", 0}
+		for _, p := range []topicPartition{tp, other} {
+			if code := commitCode(t, e, "g", "", -1, p.topic, p.partition, 1); code != 0 {
+				t.Fatal(kerr.ErrorForCode(code))
+			}
+		}
+		r := jr("c", 10*time.Second, 30*time.Second)
+		r.protocols = []protocolMeta{{name: "range", metadata: consumerMeta("t", "missing")}}
+		r.memberID = e.memberID("g", r)
+		joined := e.joinAsync("g", r)
+		e.awaitingJoin("g", r.memberID)
+		codes, gerr := e.c.offsetDelete(ctx, offsetDeleteReq("g", tp, other, missing))
+		if gerr != nil || codes[tp] != kerr.GroupSubscribedToTopic.Code || codes[other] != kerr.GroupSubscribedToTopic.Code ||
+			codes[missing] != kerr.UnknownTopicOrPartition.Code {
+			t.Fatalf("offset delete during the first join: %v %v; want GROUP_SUBSCRIBED_TO_TOPIC for t and other, UNKNOWN_TOPIC_OR_PARTITION for missing", codes, gerr)
+		}
+		if got := fetch(t, e, "g", false); len(got) != 2 {
+			t.Fatalf("offsets after the refused delete: %+v", got)
+		}
+		// Once the generation starts its subscriptions are known: t is
+		// subscribed, other is not, and missing, subscribed, does not exist.
+		if res := await(t, joined, "the first join"); res.err != nil {
+			t.Fatal(res.err)
+		}
+		codes, gerr = e.c.offsetDelete(ctx, offsetDeleteReq("g", tp, other, missing))
+		if gerr != nil || codes[tp] != kerr.GroupSubscribedToTopic.Code || codes[other] != 0 || codes[missing] != kerr.UnknownTopicOrPartition.Code {
+			t.Fatalf("offset delete in the first generation: %v %v", codes, gerr)
+		}
+		if got := fetch(t, e, "g", false); len(got) != 1 || got[tp].offset != 1 {
+			t.Fatalf("offsets after deleting other: %+v", got)
+		}
+	})
+}
+
+// A member whose metadata is not the consumer protocol's leaves the
+// group's subscriptions unknown: every topic counts as subscribed.
+func TestOffsetDeleteUnparsableSubscription(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		r := jr("a", 2*time.Second, time.Second)
+		r.protocols = []protocolMeta{{name: "range", metadata: []byte("not consumer metadata")}}
+		a := e.stableOne("g", r, "A")
+		if code := commitCode(t, e, "g", a, 1, "other", 0, 1); code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+		codes, gerr := e.c.offsetDelete(ctx, offsetDeleteReq("g", topicPartition{"other", 0}))
+		if gerr != nil || codes[topicPartition{"other", 0}] != kerr.GroupSubscribedToTopic.Code {
+			t.Fatalf("offset delete with unknown subscriptions: %v %v", codes, gerr)
+		}
+	})
+}
+
+// The subscriptions are those of the generation's start, as Kafka
+// computes them in initNextGeneration: a member joining a rebalance
+// subscribes to nothing until the next generation starts.
+func TestOffsetDeleteSubscriptionsOfTheGeneration(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		ra := jr("a", 10*time.Second, 10*time.Second)
+		ra.protocols = []protocolMeta{{name: "range", metadata: consumerMeta("s")}}
+		a := e.stableOne("g", ra, "A")
+		tp := topicPartition{"t", 0}
+		if code := commitCode(t, e, "g", a, 1, "t", 0, 1); code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+		rb := jr("b", 10*time.Second, 10*time.Second)
+		rb.protocols = []protocolMeta{{name: "range", metadata: consumerMeta("t")}}
+		rb.memberID = e.memberID("g", rb)
+		e.joinAsync("g", rb)
+		e.awaitingJoin("g", rb.memberID)
+		if s := e.state("g"); s != "PreparingRebalance" {
+			t.Fatalf("state after b joined: %s", s)
+		}
+		codes, gerr := e.c.offsetDelete(ctx, offsetDeleteReq("g", tp))
+		if gerr != nil || codes[tp] != 0 {
+			t.Fatalf("offset delete of a topic only the joining member subscribes to: %v %v", codes, gerr)
+		}
+	})
+}

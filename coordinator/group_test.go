@@ -1157,8 +1157,10 @@ func TestGroupReloadFromLog(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newGroupEnv(t, nil)
 		ctx := context.Background()
-		ra := jr("a", 2*time.Second, time.Second, "range")
-		rb := jr("b", 2*time.Second, time.Second, "range")
+		ra := jr("a", 2*time.Second, time.Second)
+		rb := jr("b", 2*time.Second, time.Second)
+		ra.protocols = []protocolMeta{{name: "range", metadata: consumerMeta("s")}}
+		rb.protocols = ra.protocols
 		rb.instanceID = ptr("ib")
 		// a's pending id holds the rebalance until both joined: b (static,
 		// joining directly) first, then a.
@@ -1188,9 +1190,8 @@ func TestGroupReloadFromLog(t *testing.T) {
 				t.Fatal(kerr.ErrorForCode(code))
 			}
 		}
-		// t/2 is deleted (tombstone) once b no longer... via OffsetDelete of
-		// an unsubscribed topic (members' metadata is not consumer metadata,
-		// so nothing is subscribed).
+		// t/2 is deleted (tombstone) via OffsetDelete of a topic the
+		// members do not subscribe to.
 		if codes, gerr := e.c.offsetDelete(ctx, offsetDeleteReq("g", topicPartition{"t", 2})); gerr != nil || codes[topicPartition{"t", 2}] != 0 {
 			t.Fatalf("offset delete: %v %v", codes, gerr)
 		}
