@@ -13,6 +13,8 @@ package coordinator
 // does not exist are GROUP_ID_NOT_FOUND. v10 names topics by id
 // (UNKNOWN_TOPIC_ID for an id that is not a topic). v1 carries a commit timestamp and
 // v2-v4 a retention time: either gives the offset an explicit expiry.
+// The empty group id is a group like any other (Kafka keeps it for
+// backward compatibility: old clients commit without a group.id).
 // Unknown topics are UNKNOWN_TOPIC_OR_PARTITION, metadata beyond
 // offset.metadata.max.bytes OFFSET_METADATA_TOO_LARGE, as in Kafka.
 // READ on the group is needed, else every partition is
@@ -168,82 +170,87 @@ type commitRequest struct {
 	missing *kerr.Error
 }
 
-// commit checks each offset, then the committer against the group, and
-// appends and applies the offsets that passed; it returns a code per
-// partition.
+// commit checks that each offset's partition exists, then the committer
+// against the group, then each offset's metadata, and appends and applies
+// the offsets that passed; it returns a code per partition. The order is
+// Kafka's: KafkaApis answers unknown partitions before the coordinator
+// sees the request, whose group error (getErrorResponse) every other
+// partition gets before OffsetMetadataManager looks at their metadata.
 func (c *groupCoordinator) commit(ctx context.Context, cr commitRequest) map[topicPartition]int16 {
 	codes := make(map[topicPartition]int16)
-	if cr.group == "" {
-		for _, it := range cr.items {
-			codes[it.tp] = kerr.InvalidGroupID.Code
-		}
-		return codes
-	}
-	now := c.nowMs()
-	entries := make(map[topicPartition]offsetEntry)
+	var known []commitItem
 	for _, it := range cr.items {
-		e, bad := c.newOffsetEntry(it.tp, it.offset, it.leaderEpoch, it.metadata, now)
-		if bad != nil {
-			codes[it.tp] = bad.Code
+		if !c.host.PartitionExists(it.tp.topic, it.tp.partition) {
+			codes[it.tp] = kerr.UnknownTopicOrPartition.Code
 			continue
 		}
-		if it.commitMs != 0 {
-			e.commitMs = it.commitMs
-		}
-		e.expireMs = it.expireMs
-		entries[it.tp] = e
+		known = append(known, it)
 	}
-	if len(entries) == 0 {
-		return codes
-	}
-	err := c.commitLocked(ctx, cr, entries)
-	code := c.errCode(err)
-	for tp := range entries {
-		codes[tp] = code
+	if len(known) > 0 {
+		c.commitLocked(ctx, cr, known, codes)
 	}
 	return codes
 }
 
-// commitLocked locks the group, checks the committer and appends, then
-// waits (unlocked) and applies.
-func (c *groupCoordinator) commitLocked(ctx context.Context, cr commitRequest, entries map[topicPartition]offsetEntry) error {
+// commitLocked locks the group, checks the committer and each offset's
+// metadata and appends, then waits (unlocked) and applies; it sets the
+// items' codes.
+func (c *groupCoordinator) commitLocked(ctx context.Context, cr commitRequest, items []commitItem, codes map[topicPartition]int16) {
 	g, err := c.lockGroup(cr.group, cr.create)
-	if err != nil {
-		return c.kerrOf(err)
-	}
-	if g == nil {
+	switch {
+	case err != nil:
+	case g == nil:
+		err = kerr.IllegalGeneration
 		if cr.missing != nil {
-			return cr.missing
+			err = cr.missing
 		}
-		return kerr.IllegalGeneration
+	default:
+		if err = cr.check(g); err != nil {
+			g.mu.Unlock()
+		}
 	}
-	var pc *pendingCommit
-	err = cr.check(g)
-	if err == nil {
-		pc, err = c.appendOffsets(g, entries, cr.pid, cr.epoch)
-	}
-	g.mu.Unlock()
 	if err != nil {
-		return err
+		for _, it := range items {
+			codes[it.tp] = c.errCode(err)
+		}
+		return
 	}
-	return c.completeCommit(ctx, pc)
+	entries := c.offsetEntries(items, codes)
+	if len(entries) == 0 {
+		g.mu.Unlock()
+		return
+	}
+	pc, err := c.appendOffsets(g, entries, cr.pid, cr.epoch)
+	g.mu.Unlock()
+	if err == nil {
+		err = c.completeCommit(ctx, pc)
+	}
+	for tp := range entries {
+		codes[tp] = c.errCode(err)
+	}
 }
 
-// newOffsetEntry checks one offset to commit, as Kafka does (an unknown
-// partition, metadata beyond offset.metadata.max.bytes) and returns its
-// entry, committed now.
-func (c *groupCoordinator) newOffsetEntry(tp topicPartition, offset int64, leaderEpoch int32, metadata *string, now int64) (offsetEntry, *kerr.Error) {
-	switch {
-	case !c.host.PartitionExists(tp.topic, tp.partition):
-		return offsetEntry{}, kerr.UnknownTopicOrPartition
-	case metadata != nil && javaLength(*metadata) > int(c.cfg.OffsetMetadataMaxBytes):
-		return offsetEntry{}, kerr.OffsetMetadataTooLarge
+// offsetEntries makes the entries of offsets to commit now; one whose
+// metadata is beyond offset.metadata.max.bytes is OFFSET_METADATA_TOO_LARGE
+// instead, as in Kafka.
+func (c *groupCoordinator) offsetEntries(items []commitItem, codes map[topicPartition]int16) map[topicPartition]offsetEntry {
+	now := c.nowMs()
+	entries := make(map[topicPartition]offsetEntry, len(items))
+	for _, it := range items {
+		if it.metadata != nil && javaLength(*it.metadata) > int(c.cfg.OffsetMetadataMaxBytes) {
+			codes[it.tp] = kerr.OffsetMetadataTooLarge.Code
+			continue
+		}
+		e := offsetEntry{offset: it.offset, leaderEpoch: it.leaderEpoch, commitMs: now, expireMs: it.expireMs}
+		if it.commitMs != 0 {
+			e.commitMs = it.commitMs
+		}
+		if it.metadata != nil {
+			e.metadata = *it.metadata
+		}
+		entries[it.tp] = e
 	}
-	e := offsetEntry{offset: offset, leaderEpoch: leaderEpoch, commitMs: now, expireMs: -1}
-	if metadata != nil {
-		e.metadata = *metadata
-	}
-	return e, nil
+	return entries
 }
 
 // checkCommit validates who commits offsets to a locked classic group, as

@@ -3,12 +3,16 @@ package coordinator
 // OffsetFetch (key 9), versions 0-10.
 //
 // Null topics (v2+) ask for every committed offset of the group. v7+ may
-// require stable offsets: a partition with offsets pending in an open
+// require stable offsets: the fetch first waits for the commits of its
+// partitions still being replicated (Kafka runs it as a write, after the
+// writes before it), then a partition with offsets pending in an open
 // transaction is UNSTABLE_OFFSET_COMMIT, which the client retries. v8+
-// ask for several groups. An unknown group or partition has offset -1.
-// v9+ carry the member id and epoch of a consumer group member, checked
-// as Kafka's ConsumerGroup.validateOffsetFetch (UNKNOWN_MEMBER_ID,
-// STALE_MEMBER_EPOCH) when given. v10 names topics by id (an unknown id:
+// ask for several groups. An unknown group or partition has offset -1;
+// a share group is answered as an unknown one (no error), as Kafka does.
+// The empty group id is a group like any other, as in Kafka (backward
+// compatibility). v9+ carry the member id and epoch of a consumer group
+// member, checked as Kafka's ConsumerGroup.validateOffsetFetch
+// (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH) when given. v10 names topics by id (an unknown id:
 // UNKNOWN_TOPIC_ID for its partitions).
 // DESCRIBE on the group and on each topic is needed (fetchAuthorized).
 
@@ -40,7 +44,7 @@ func (c *groupCoordinator) handleOffsetFetch(ctx context.Context, req *protocol.
 		if req.Version >= 8 {
 			resp.Groups = []kmsg.OffsetFetchResponseGroup{}
 			for _, rg := range r.Groups {
-				resp.Groups = append(resp.Groups, c.fetchGroupOffsets(req, &rg, r.RequireStable, req.Version))
+				resp.Groups = append(resp.Groups, c.fetchGroupOffsets(ctx, req, &rg, r.RequireStable, req.Version))
 			}
 			return resp, nil
 		}
@@ -53,7 +57,7 @@ func (c *groupCoordinator) handleOffsetFetch(ctx context.Context, req *protocol.
 				}
 			}
 		}
-		offsets, gerr := c.fetchAuthorized(req, r.Group, want, r.RequireStable && req.Version >= 7, nil, -1)
+		offsets, gerr := c.fetchAuthorized(ctx, req, r.Group, want, r.RequireStable && req.Version >= 7, nil, -1)
 		resp.Topics = []kmsg.OffsetFetchResponseTopic{}
 		if gerr != nil {
 			if req.Version >= 2 {
@@ -87,19 +91,19 @@ func (c *groupCoordinator) handleOffsetFetch(ctx context.Context, req *protocol.
 // group, else GROUP_AUTHORIZATION_FAILED; the partitions of topics the
 // principal may not DESCRIBE are TOPIC_AUTHORIZATION_FAILED (offset -1)
 // when named, and left out when every offset is asked for.
-func (c *groupCoordinator) fetchAuthorized(req *protocol.Request, groupID string, want []topicPartition, requireStable bool, memberID *string, epoch int32) ([]fetchedOffset, *kerr.Error) {
+func (c *groupCoordinator) fetchAuthorized(ctx context.Context, req *protocol.Request, groupID string, want []topicPartition, requireStable bool, memberID *string, epoch int32) ([]fetchedOffset, *kerr.Error) {
 	if !c.authorize(req, acl.Describe, acl.Group, groupID) {
 		return nil, kerr.GroupAuthorizationFailed
 	}
 	if c.cfg.Authorizer == nil {
-		return c.fetchOffsets(groupID, want, requireStable, memberID, epoch)
+		return c.fetchOffsets(ctx, groupID, want, requireStable, memberID, epoch)
 	}
 	if want == nil {
-		offsets, err := c.fetchOffsets(groupID, nil, requireStable, memberID, epoch)
+		offsets, err := c.fetchOffsets(ctx, groupID, nil, requireStable, memberID, epoch)
 		return slices.DeleteFunc(offsets, func(o fetchedOffset) bool { return !c.allowed(req, acl.Describe, acl.Topic, o.tp.topic) }), err
 	}
 	denied := deniedTopics(&c.base, req, acl.Describe, want, func(tp topicPartition) string { return tp.topic })
-	offsets, err := c.fetchOffsets(groupID, slices.DeleteFunc(slices.Clone(want), func(tp topicPartition) bool { return denied[tp.topic] }), requireStable, memberID, epoch)
+	offsets, err := c.fetchOffsets(ctx, groupID, slices.DeleteFunc(slices.Clone(want), func(tp topicPartition) bool { return denied[tp.topic] }), requireStable, memberID, epoch)
 	if err != nil || len(denied) == 0 {
 		return offsets, err
 	}
@@ -115,7 +119,7 @@ func (c *groupCoordinator) fetchAuthorized(req *protocol.Request, groupID string
 }
 
 // fetchGroupOffsets answers one group of a v8+ request.
-func (c *groupCoordinator) fetchGroupOffsets(req *protocol.Request, rg *kmsg.OffsetFetchRequestGroup, requireStable bool, version int16) kmsg.OffsetFetchResponseGroup {
+func (c *groupCoordinator) fetchGroupOffsets(ctx context.Context, req *protocol.Request, rg *kmsg.OffsetFetchRequestGroup, requireStable bool, version int16) kmsg.OffsetFetchResponseGroup {
 	var want []topicPartition
 	var unknown []fetchedOffset // v10: partitions of unknown topic ids
 	ids := make(map[string]topicID)
@@ -142,7 +146,7 @@ func (c *groupCoordinator) fetchGroupOffsets(req *protocol.Request, rg *kmsg.Off
 	if version < 9 {
 		memberID, epoch = nil, -1
 	}
-	offsets, gerr := c.fetchAuthorized(req, rg.Group, want, requireStable, memberID, epoch)
+	offsets, gerr := c.fetchAuthorized(ctx, req, rg.Group, want, requireStable, memberID, epoch)
 	g := kmsg.NewOffsetFetchResponseGroup()
 	g.Group = rg.Group
 	g.Topics = []kmsg.OffsetFetchResponseGroupTopic{}
@@ -182,24 +186,26 @@ func (c *groupCoordinator) fetchGroupOffsets(req *protocol.Request, rg *kmsg.Off
 // fetchOffsets returns the committed offsets of want (nil: all) in
 // request order (all: sorted). A consumer group checks the member that
 // asks, if one is named (memberID, epoch).
-func (c *groupCoordinator) fetchOffsets(groupID string, want []topicPartition, requireStable bool, memberID *string, epoch int32) ([]fetchedOffset, *kerr.Error) {
-	if groupID == "" {
-		return nil, kerr.InvalidGroupID
+func (c *groupCoordinator) fetchOffsets(ctx context.Context, groupID string, want []topicPartition, requireStable bool, memberID *string, epoch int32) ([]fetchedOffset, *kerr.Error) {
+	if requireStable {
+		if err := c.awaitInFlightCommits(ctx, groupID, want); err != nil {
+			return nil, err
+		}
 	}
 	g, err := c.lockGroup(groupID, false)
 	if err != nil {
 		return nil, c.kerrOf(err)
 	}
-	var out []fetchedOffset
 	if g == nil {
-		for _, tp := range want {
-			out = append(out, fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1})
-		}
-		return out, nil
+		return noOffsets(want), nil
 	}
 	defer g.mu.Unlock()
 	if g.share != nil {
-		return nil, kerr.GroupIDNotFound // Kafka: "Group x is not a consumer group."
+		// Kafka's ShareGroup.validateOffsetFetch throws
+		// GroupIdNotFoundException, which OffsetMetadataManager answers
+		// as for a group that does not exist (OffsetCommit and
+		// OffsetDelete keep the error).
+		return noOffsets(want), nil
 	}
 	if g.consumer != nil {
 		if e := checkConsumerFetch(g.consumer, memberID, epoch); e != nil {
@@ -209,9 +215,10 @@ func (c *groupCoordinator) fetchOffsets(groupID string, want []topicPartition, r
 	if want == nil {
 		want = sortedTPs(g.offsets)
 	}
+	var out []fetchedOffset
 	for _, tp := range want {
 		o := fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1}
-		if requireStable && g.hasPendingOffset(tp) {
+		if requireStable && g.hasPendingTxnOffset(tp) {
 			o.code = kerr.UnstableOffsetCommit.Code
 		} else if e, ok := g.offsets[tp]; ok {
 			o.offset, o.leaderEpoch, o.metadata = e.offset, e.leaderEpoch, e.metadata
@@ -219,6 +226,16 @@ func (c *groupCoordinator) fetchOffsets(groupID string, want []topicPartition, r
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// noOffsets is the answer for a group without offsets: -1 for each
+// partition asked for, nothing when all are.
+func noOffsets(want []topicPartition) []fetchedOffset {
+	var out []fetchedOffset
+	for _, tp := range want {
+		out = append(out, fetchedOffset{tp: tp, offset: -1, leaderEpoch: -1})
+	}
+	return out
 }
 
 // checkConsumerFetch validates who fetches a consumer group's offsets, as

@@ -6,7 +6,9 @@ package coordinator
 // metadata and assignment; in other states members are listed without
 // them and the protocol is empty. An unknown group, or a consumer group
 // (KIP-848; ConsumerGroupDescribe describes those), is reported Dead with
-// no error (v6 adds GROUP_ID_NOT_FOUND for it, as Kafka 3.8+ does).
+// no error (v6 adds GROUP_ID_NOT_FOUND for it, as Kafka 3.8+ does). The
+// empty group id is described like any other, as Kafka does for backward
+// compatibility.
 // DESCRIBE on a group is needed, else GROUP_AUTHORIZATION_FAILED; v3+ give
 // the operations the principal may do on each group when asked (every
 // one without an authorizer).
@@ -51,10 +53,6 @@ func (c *groupCoordinator) describeGroup(id string, version int16) kmsg.Describe
 	out.Group = id
 	out.Members = []kmsg.DescribeGroupsResponseGroupMember{}
 	out.AuthorizedOperations = math.MinInt32
-	if id == "" {
-		out.ErrorCode = kerr.InvalidGroupID.Code
-		return out
-	}
 	g, err := c.lockGroup(id, false)
 	if err != nil {
 		out.ErrorCode = c.kerrOf(err).Code

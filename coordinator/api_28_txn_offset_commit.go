@@ -12,6 +12,7 @@ package coordinator
 // (KIP-447). A stale producer epoch is refused by the partition. v5 is
 // transaction version 2: the client sends no AddOffsetsToTxn, the group's
 // offsets partition is added to the transaction here first (txn_tv2.go).
+// The empty group id is INVALID_GROUP_ID (OffsetCommit accepts it).
 // WRITE on the transactional id, READ on the group and on each topic are
 // needed, else every partition is TRANSACTIONAL_ID_ or
 // GROUP_AUTHORIZATION_FAILED, or the topic's TOPIC_AUTHORIZATION_FAILED.
@@ -69,6 +70,10 @@ func (c *groupCoordinator) handleTxnOffsetCommit(ctx context.Context, req *proto
 func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffsetCommitRequest, version int16) map[topicPartition]int16 {
 	var check func() *kerr.Error
 	switch {
+	case r.Group == "":
+		// Unlike OffsetCommit, Kafka refuses the empty group id here,
+		// before it looks at the transaction.
+		check = func() *kerr.Error { return kerr.InvalidGroupID }
 	case version >= 5:
 		check = func() *kerr.Error {
 			return c.txns.addOffsetsPartition(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group)

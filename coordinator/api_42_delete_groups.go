@@ -2,9 +2,13 @@ package coordinator
 
 // DeleteGroups (key 42), versions 0-3. Only an Empty group can be deleted
 // (NON_EMPTY_GROUP otherwise); its offsets and metadata (a consumer
-// group's records) are tombstoned. A share group's share partition state
-// is deleted from the share coordinators first (sgroup_admin.go).
-// DELETE on the group is needed, else GROUP_AUTHORIZATION_FAILED.
+// group's records) are tombstoned, the offsets pending in open
+// transactions too (their commit markers then bring nothing back), as
+// Kafka does. A share group's share partition state is deleted from the
+// share coordinators first (sgroup_admin.go). A group named twice is
+// answered once. The empty group id is deleted like any other, as Kafka
+// does for backward compatibility. DELETE on the group is needed, else
+// GROUP_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -23,7 +27,7 @@ func (c *groupCoordinator) handleDeleteGroups(ctx context.Context, req *protocol
 	resp := req.Response().(*kmsg.DeleteGroupsResponse)
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		resp.Groups = []kmsg.DeleteGroupsResponseGroup{}
-		for _, id := range r.Groups {
+		for _, id := range distinct(r.Groups) {
 			rg := kmsg.NewDeleteGroupsResponseGroup()
 			rg.Group = id
 			if !c.authorize(req, acl.Delete, acl.Group, id) {
@@ -38,10 +42,22 @@ func (c *groupCoordinator) handleDeleteGroups(ctx context.Context, req *protocol
 	return nil, nil
 }
 
-func (c *groupCoordinator) deleteGroup(ctx context.Context, id string) *kerr.Error {
-	if id == "" {
-		return kerr.InvalidGroupID
+// distinct is ids without repeats, in order: Kafka's handleDeleteGroupsRequest
+// deletes groupsNames.distinct, one result per group (a repeated id was
+// deleted, then answered GROUP_ID_NOT_FOUND).
+func distinct(ids []string) []string {
+	seen := make(map[string]bool, len(ids))
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
 	}
+	return out
+}
+
+func (c *groupCoordinator) deleteGroup(ctx context.Context, id string) *kerr.Error {
 	g, err := c.lockGroup(id, false)
 	if err != nil {
 		return c.kerrOf(err)
@@ -78,7 +94,7 @@ func (c *groupCoordinator) deleteLocked(g *group) (runtime.Write, *kerr.Error) {
 	default:
 		return runtime.Write{}, kerr.NonEmptyGroup
 	}
-	w, err := c.deleteOffsets(g, sortedTPs(g.offsets), true)
+	w, err := c.deleteOffsets(g, g.offsetPartitions(), true)
 	if err != nil {
 		return w, c.kerrOf(err)
 	}
@@ -92,7 +108,7 @@ func (c *groupCoordinator) deleteConsumerLocked(g *group) (runtime.Write, *kerr.
 	if len(g.consumer.members) > 0 {
 		return runtime.Write{}, kerr.NonEmptyGroup
 	}
-	tps := sortedTPs(g.offsets)
+	tps := g.offsetPartitions()
 	var recs []records.Record
 	for _, tp := range tps {
 		recs = append(recs, records.Record{Key: encodeOffsetKey(g.id, tp)})
@@ -104,9 +120,7 @@ func (c *groupCoordinator) deleteConsumerLocked(g *group) (runtime.Write, *kerr.
 	if err != nil {
 		return w, c.kerrOf(err)
 	}
-	for _, tp := range tps {
-		delete(g.offsets, tp)
-	}
+	g.forgetOffsets(tps)
 	c.removeGroup(g)
 	return w, nil
 }

@@ -3,10 +3,15 @@ package coordinator
 // OffsetDelete (key 47), version 0. An Empty group's offsets can all be
 // deleted; an active consumer group's (classic with the consumer
 // protocol, or KIP-848) only for topics no member subscribes to
-// (GROUP_SUBSCRIBED_TO_TOPIC otherwise); another active
-// group's not at all (NON_EMPTY_GROUP). DELETE on the group is needed,
-// else GROUP_AUTHORIZATION_FAILED; READ on a topic, else its partitions
-// are TOPIC_AUTHORIZATION_FAILED.
+// (GROUP_SUBSCRIBED_TO_TOPIC otherwise; a classic group's subscriptions
+// are those of its generation's start, and while they are unknown every
+// topic counts, as in Kafka); another active group's not at all
+// (NON_EMPTY_GROUP). An unknown partition is UNKNOWN_TOPIC_OR_PARTITION
+// before anything else. A partition with offsets pending in an open
+// transaction is tombstoned too, as Kafka's deleteOffsets does: the
+// transaction's commit marker then brings nothing back. DELETE on the
+// group is needed, else GROUP_AUTHORIZATION_FAILED; READ on a topic, else
+// its partitions are TOPIC_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -81,17 +86,17 @@ func (c *groupCoordinator) offsetDelete(ctx context.Context, r *kmsg.OffsetDelet
 // offsetDeleteLocked deletes the offsets a request names from a locked
 // group, where Kafka allows it, and returns the tombstones' write.
 func (c *groupCoordinator) offsetDeleteLocked(g *group, r *kmsg.OffsetDeleteRequest) (map[topicPartition]int16, runtime.Write, *kerr.Error) {
-	var subscribed map[string]bool
+	var subscribed func(topic string) bool
 	switch {
 	case g.share != nil:
 		return nil, runtime.Write{}, kerr.GroupIDNotFound
 	case g.consumer != nil:
-		subscribed = g.consumer.subscribedNames("", nil)
+		names := g.consumer.subscribedNames("", nil)
+		subscribed = func(topic string) bool { return names[topic] }
 	case g.state == groupDead:
 		return nil, runtime.Write{}, kerr.GroupIDNotFound
-	case g.state == groupEmpty:
-	case g.protocolType == "consumer":
-		subscribed, _ = g.subscribedTopics()
+	case g.state == groupEmpty, g.protocolType == consumerProtocolType:
+		subscribed = g.isSubscribedToTopic
 	default:
 		return nil, runtime.Write{}, kerr.NonEmptyGroup
 	}
@@ -100,13 +105,15 @@ func (c *groupCoordinator) offsetDeleteLocked(g *group, r *kmsg.OffsetDeleteRequ
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			tp := topicPartition{t.Topic, p.Partition}
+			// KafkaApis answers unknown partitions before the
+			// coordinator looks at the group's subscriptions.
 			switch {
-			case subscribed[t.Topic]:
-				codes[tp] = kerr.GroupSubscribedToTopic.Code
 			case !c.host.PartitionExists(t.Topic, p.Partition):
 				codes[tp] = kerr.UnknownTopicOrPartition.Code
+			case subscribed(t.Topic):
+				codes[tp] = kerr.GroupSubscribedToTopic.Code
 			default:
-				if _, ok := g.offsets[tp]; ok {
+				if g.holdsOffset(tp) {
 					del = append(del, tp)
 				}
 			}
@@ -119,21 +126,42 @@ func (c *groupCoordinator) offsetDeleteLocked(g *group, r *kmsg.OffsetDeleteRequ
 	return codes, w, nil
 }
 
-// subscribedTopics is the union of a consumer group's subscriptions, read
-// from its members' protocol metadata; ok is false when some member's
-// metadata does not parse (then nothing is known, as in Kafka).
-func (g *group) subscribedTopics() (topics map[string]bool, ok bool) {
+// computeSubscribed is the union of a classic group's subscriptions, as
+// Kafka's ClassicGroup.computeSubscribedTopics at each new generation and
+// at load: known only for the consumer protocol type; empty without
+// members; unknown (nil) without a protocol or when some member's
+// metadata for it does not parse.
+func (g *group) computeSubscribed() map[string]bool {
+	if g.protocolType != consumerProtocolType {
+		return nil
+	}
 	out := make(map[string]bool)
-	ok = true
+	if len(g.members) == 0 {
+		return out
+	}
+	if g.protocol == "" {
+		return nil
+	}
 	for _, m := range g.members {
 		md := kmsg.NewConsumerMemberMetadata()
 		if err := md.ReadFrom(m.metadataFor(g.protocol)); err != nil {
-			ok = false
-			continue
+			return nil
 		}
 		for _, t := range md.Topics {
 			out[t] = true
 		}
 	}
-	return out, ok
+	return out
+}
+
+// isSubscribedToTopic is Kafka's ClassicGroup.isSubscribedToTopic: while
+// the subscriptions are unknown (before the first generation, or a
+// member's metadata did not parse), a group of the consumer protocol
+// type counts as subscribed to every topic, so OffsetDelete does not
+// delete offsets its members may be using.
+func (g *group) isSubscribedToTopic(topic string) bool {
+	if g.subscribed == nil {
+		return g.protocolType == consumerProtocolType
+	}
+	return g.subscribed[topic]
 }

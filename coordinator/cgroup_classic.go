@@ -209,6 +209,7 @@ func (c *groupCoordinator) downgradeToClassic(g *group, leaving string) (pending
 	g.consumer = nil
 	g.protocolType, g.protocol, g.generation, g.leader = cl.protocolType, cl.protocol, cl.generation, cl.leader
 	g.members, g.instances, g.joinSeq = cl.members, cl.instances, cl.joinSeq
+	g.subscribed = g.computeSubscribed()
 	g.stored = true
 	g.setState(groupStable)
 	for _, m := range g.members {
@@ -550,6 +551,7 @@ func (c *groupCoordinator) emptyConsumerToClassic(g *group) {
 	}
 	stopConsumerTimers(g.consumer)
 	g.consumer = nil
+	g.subscribed = nil // a new classic group: not known until its first generation
 	g.setState(groupEmpty)
 	c.log.Info().Str("group", g.id).Msg("the empty consumer group becomes a classic group")
 }

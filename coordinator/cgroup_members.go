@@ -218,6 +218,7 @@ func (c *groupCoordinator) dropClassicState(g *group) {
 	g.instances = make(map[string]string)
 	g.pending = make(map[string]*time.Timer)
 	g.leader, g.protocol, g.protocolType = "", "", ""
+	g.subscribed = nil
 	g.rebalanceSeq++
 	g.stored = false
 	g.setState(groupEmpty)

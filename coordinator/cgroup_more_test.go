@@ -180,7 +180,7 @@ func TestConsumerGroupOffsetChecks(t *testing.T) {
 			t.Errorf("v8 commit to an unknown group: %v", err)
 		}
 		fetch := func(member *string, epoch int32) *kerr.Error {
-			_, err := e.c.fetchOffsets("g", nil, false, member, epoch)
+			_, err := e.c.fetchOffsets(context.Background(), "g", nil, false, member, epoch)
 			return err
 		}
 		for _, tc := range []struct {
@@ -240,13 +240,13 @@ func TestOffsetCommitFetchByTopicID(t *testing.T) {
 			rt.TopicID, rt.Partitions = id, []int32{2}
 			rg.Topics = append(rg.Topics, rt)
 		}
-		g := e.c.fetchGroupOffsets(&protocol.Request{}, &rg, false, 10)
+		g := e.c.fetchGroupOffsets(context.Background(), &protocol.Request{}, &rg, false, 10)
 		if g.ErrorCode != 0 || len(g.Topics) != 2 || g.Topics[0].TopicID != aid || g.Topics[0].Partitions[0].Offset != 42 ||
 			g.Topics[1].TopicID != unknown || g.Topics[1].Partitions[0].ErrorCode != kerr.UnknownTopicID.Code {
 			t.Fatalf("v10 fetch: %+v", g)
 		}
 		rg.Topics = nil
-		if g := e.c.fetchGroupOffsets(&protocol.Request{}, &rg, false, 10); len(g.Topics) != 1 || g.Topics[0].TopicID != aid {
+		if g := e.c.fetchGroupOffsets(context.Background(), &protocol.Request{}, &rg, false, 10); len(g.Topics) != 1 || g.Topics[0].TopicID != aid {
 			t.Fatalf("v10 fetch of all: %+v", g)
 		}
 	})

@@ -164,10 +164,13 @@ type group struct {
 	joinSeq      uint64
 	offsets      map[topicPartition]offsetEntry
 	pendingTxn   map[int64]map[topicPartition]offsetEntry // by producer id
-	// pendingCommits counts, per partition, plain commits appended but
-	// not yet committed.
-	pendingCommits map[topicPartition]int
-	stored         bool // a group metadata record exists
+	// inflight are the commits (plain or transactional) appended but not
+	// yet applied: a require_stable OffsetFetch waits for them.
+	inflight map[*pendingCommit]struct{}
+	stored   bool // a group metadata record exists
+	// subscribed is the union of the members' subscriptions at the
+	// generation's start (computeSubscribed); nil while unknown.
+	subscribed map[string]bool
 
 	// consumer is set while the group is a KIP-848 consumer group
 	// (cgroup.go); the classic fields above are then unused.
@@ -191,7 +194,7 @@ func newGroup(id string, part *groupShard) *group {
 		id: id, part: part, state: groupEmpty, stateMs: time.Now().UnixMilli(),
 		members: make(map[string]*member), instances: make(map[string]string),
 		pending: make(map[string]*time.Timer), offsets: make(map[topicPartition]offsetEntry),
-		pendingTxn: make(map[int64]map[topicPartition]offsetEntry), pendingCommits: make(map[topicPartition]int),
+		pendingTxn: make(map[int64]map[topicPartition]offsetEntry), inflight: make(map[*pendingCommit]struct{}),
 	}
 }
 
@@ -741,12 +744,14 @@ func (c *groupCoordinator) completeJoin(g *group) {
 	if len(g.members) == 0 {
 		g.protocol = ""
 		g.leader = ""
+		g.subscribed = g.computeSubscribed()
 		g.setState(groupEmpty)
 		c.log.Info().Str("group", g.id).Int32("generation", g.generation).Msg("group is empty")
 		c.persistGroup(g)
 		return
 	}
 	g.protocol = g.selectProtocol()
+	g.subscribed = g.computeSubscribed()
 	if g.members[g.leader] == nil || g.members[g.leader].joinCh == nil {
 		g.leader = ""
 		for _, m := range g.sortedMembers() {

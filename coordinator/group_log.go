@@ -181,7 +181,15 @@ func (r *groupReplay) record(rec *records.Record, pid int64, logOffset int64) er
 		l := r.group(k.Group)
 		if rec.Value == nil {
 			if pid < 0 {
+				// As Kafka's replay: the tombstone removes the
+				// partition's offsets from every open transaction too.
 				delete(l.offsets, tp)
+				for p, pending := range l.pendingTxn {
+					delete(pending, tp)
+					if len(pending) == 0 {
+						delete(l.pendingTxn, p)
+					}
+				}
 			}
 			return nil
 		}
@@ -296,5 +304,6 @@ func (l *loadedGroup) build(id string, gs *groupShard) *group {
 	if len(g.members) > 0 {
 		g.state = groupStable
 	}
+	g.subscribed = g.computeSubscribed()
 	return g
 }

@@ -5,7 +5,10 @@ package coordinator
 
 import (
 	"context"
+	"slices"
 	"sort"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/broker/records"
 	"gregor/coordinator/runtime"
@@ -36,6 +39,7 @@ type pendingCommit struct {
 	tps     []topicPartition
 	entries map[topicPartition]offsetEntry
 	w       runtime.Write
+	done    chan struct{} // closed once the commit is applied or failed
 }
 
 // appendOffsets writes offsets for a locked group, in pid's transaction
@@ -51,10 +55,9 @@ func (c *groupCoordinator) appendOffsets(g *group, entries map[topicPartition]of
 	if err != nil {
 		return nil, err
 	}
-	for _, tp := range tps {
-		g.pendingCommits[tp]++
-	}
-	return &pendingCommit{g: g, pid: pid, tps: tps, entries: entries, w: w}, nil
+	pc := &pendingCommit{g: g, pid: pid, tps: tps, entries: entries, w: w, done: make(chan struct{})}
+	g.inflight[pc] = struct{}{}
+	return pc, nil
 }
 
 // completeCommit waits, holding no lock, until a commit's records are
@@ -66,17 +69,17 @@ func (c *groupCoordinator) completeCommit(ctx context.Context, pc *pendingCommit
 	g := pc.g
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, tp := range pc.tps {
-		if g.pendingCommits[tp]--; g.pendingCommits[tp] <= 0 {
-			delete(g.pendingCommits, tp)
-		}
-	}
+	delete(g.inflight, pc)
+	defer close(pc.done)
 	if err != nil {
 		return err
 	}
 	if pc.pid < 0 {
 		for i, tp := range pc.tps {
-			e := pc.entries[tp]
+			e, ok := pc.entries[tp]
+			if !ok {
+				continue // deleted since (forgetOffsets)
+			}
 			e.logOffset = pc.w.Base + int64(i)
 			if cur, ok := g.offsets[tp]; !ok || cur.logOffset < e.logOffset {
 				g.offsets[tp] = e
@@ -90,7 +93,10 @@ func (c *groupCoordinator) completeCommit(ctx context.Context, pc *pendingCommit
 		g.pendingTxn[pc.pid] = pending
 	}
 	for i, tp := range pc.tps {
-		e := pc.entries[tp]
+		e, ok := pc.entries[tp]
+		if !ok {
+			continue // deleted since (forgetOffsets)
+		}
 		e.logOffset = pc.w.Base + int64(i)
 		pending[tp] = e
 	}
@@ -144,19 +150,133 @@ func (c *groupCoordinator) txnOffsetsCompleted(ctx context.Context, partition in
 	}
 }
 
-// hasPendingOffset reports whether a commit in flight or an open
-// transaction holds an offset for tp in a locked group (OffsetFetch with
-// require_stable answers UNSTABLE_OFFSET_COMMIT for it, as Kafka does).
-func (g *group) hasPendingOffset(tp topicPartition) bool {
-	if g.pendingCommits[tp] > 0 {
-		return true
-	}
+// hasPendingTxnOffset reports whether an open transaction holds an offset
+// for tp in a locked group: a require_stable OffsetFetch answers
+// UNSTABLE_OFFSET_COMMIT for it, as Kafka's OffsetMetadataManager does.
+func (g *group) hasPendingTxnOffset(tp topicPartition) bool {
 	for _, p := range g.pendingTxn {
 		if _, ok := p[tp]; ok {
 			return true
 		}
 	}
 	return false
+}
+
+// offsetPending reports whether a locked group has an offset for tp in
+// an open transaction or in a commit in flight. Kafka does not expire
+// such a partition's offset: its tombstone would cancel the pending one
+// (forgetOffsets), and a commit in flight is newer than what expires.
+func (g *group) offsetPending(tp topicPartition) bool {
+	return g.hasPendingTxnOffset(tp) || g.inFlight(tp)
+}
+
+// holdsOffset reports whether a locked group holds an offset for tp:
+// committed, pending in an open transaction, or in a commit appended and
+// not yet applied (Kafka's state has it from its append). OffsetDelete
+// tombstones such a partition, as Kafka's deleteOffsets does.
+func (g *group) holdsOffset(tp topicPartition) bool {
+	if _, ok := g.offsets[tp]; ok {
+		return true
+	}
+	return g.offsetPending(tp)
+}
+
+// inFlight reports whether a commit of tp was appended to a locked group
+// and is not yet applied.
+func (g *group) inFlight(tp topicPartition) bool {
+	for pc := range g.inflight {
+		if _, ok := pc.entries[tp]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// offsetPartitions are the partitions a locked group holds offsets for
+// (holdsOffset), sorted: DeleteGroups tombstones them all, as Kafka's
+// deleteAllOffsets tombstones those with committed or pending
+// transactional offsets.
+func (g *group) offsetPartitions() []topicPartition {
+	all := make(map[topicPartition]struct{}, len(g.offsets))
+	for tp := range g.offsets {
+		all[tp] = struct{}{}
+	}
+	for _, p := range g.pendingTxn {
+		for tp := range p {
+			all[tp] = struct{}{}
+		}
+	}
+	for pc := range g.inflight {
+		for tp := range pc.entries {
+			all[tp] = struct{}{}
+		}
+	}
+	return sortedTPs(all)
+}
+
+// forgetOffsets drops tps from a locked group whose tombstones were just
+// appended: the committed offsets, those pending in open transactions and
+// those of commits in flight. In Kafka replaying a tombstone removes the
+// partition's pending offsets from every open transaction, so the
+// transaction's commit marker brings nothing back; a commit in flight was
+// appended before the tombstone, which wins over it on replay.
+func (g *group) forgetOffsets(tps []topicPartition) {
+	for _, tp := range tps {
+		delete(g.offsets, tp)
+		for pid, p := range g.pendingTxn {
+			delete(p, tp)
+			if len(p) == 0 {
+				delete(g.pendingTxn, pid)
+			}
+		}
+		for pc := range g.inflight {
+			delete(pc.entries, tp)
+		}
+	}
+}
+
+// awaitInFlightCommits waits until the commits of want (nil: of any
+// partition) that are in flight in group id now are applied, for up to
+// the commit timeout. Kafka runs a require_stable OffsetFetch as a write
+// of no records, which completes after every write appended before it:
+// it reads what the commits before it wrote, not UNSTABLE_OFFSET_COMMIT.
+// Commits appended later are not waited for. A wait that times out is
+// NOT_COORDINATOR, as Kafka remaps it (older consumers retry only that).
+func (c *groupCoordinator) awaitInFlightCommits(ctx context.Context, id string, want []topicPartition) *kerr.Error {
+	g, err := c.lockGroup(id, false)
+	if err != nil {
+		return c.kerrOf(err)
+	}
+	if g == nil {
+		return nil
+	}
+	var wanted map[topicPartition]bool
+	if want != nil {
+		wanted = make(map[topicPartition]bool, len(want))
+		for _, tp := range want {
+			wanted[tp] = true
+		}
+	}
+	var waits []chan struct{}
+	for pc := range g.inflight {
+		if want == nil || slices.ContainsFunc(pc.tps, func(tp topicPartition) bool { return wanted[tp] }) {
+			waits = append(waits, pc.done)
+		}
+	}
+	g.mu.Unlock()
+	if len(waits) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.commitTimeout())
+	defer cancel()
+	for _, done := range waits {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return kerr.NotCoordinator
+		}
+	}
+	return nil
 }
 
 // deleteOffsets forgets offsets of a locked group, and the group's
@@ -182,9 +302,7 @@ func (c *groupCoordinator) deleteOffsets(g *group, tps []topicPartition, withGro
 	if err != nil {
 		return w, err
 	}
-	for _, tp := range tps {
-		delete(g.offsets, tp)
-	}
+	g.forgetOffsets(tps)
 	if withGroup {
 		g.stored = false
 	}
@@ -221,7 +339,6 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 	// group's offsets of topics no member subscribes to expire a period
 	// after their commit; nothing else expires. An explicit expiry from
 	// OffsetCommit v1-v4 replaces the period where offsets may expire.
-	var subscribed map[string]bool
 	if g.share != nil {
 		return // share groups commit no offsets
 	}
@@ -231,17 +348,13 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 	}
 	switch {
 	case g.state == groupEmpty:
-	case g.state == groupStable && g.protocolType == "consumer":
-		var known bool
-		if subscribed, known = g.subscribedTopics(); !known {
-			return
-		}
+	case g.state == groupStable && g.protocolType == consumerProtocolType && g.subscribed != nil:
 	default:
 		return
 	}
 	var expired []topicPartition
 	for tp, e := range g.offsets {
-		if subscribed[tp.topic] {
+		if g.isSubscribedToTopic(tp.topic) || g.offsetPending(tp) {
 			continue
 		}
 		base := e.commitMs
@@ -258,7 +371,7 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 		}
 		return expired[i].partition < expired[j].partition
 	})
-	dropGroup := g.state == groupEmpty && len(g.offsets) == len(expired) && len(g.pendingTxn) == 0
+	dropGroup := g.state == groupEmpty && len(g.offsets) == len(expired) && len(g.pendingTxn) == 0 && len(g.inflight) == 0
 	if len(expired) == 0 && !dropGroup {
 		return
 	}
@@ -281,14 +394,14 @@ func (c *groupCoordinator) expireConsumerGroup(g *group, now, retentionMs int64)
 	var expired []topicPartition
 	for _, tp := range sortedTPs(g.offsets) {
 		e := g.offsets[tp]
-		if subscribed[tp.topic] {
+		if subscribed[tp.topic] || g.offsetPending(tp) {
 			continue
 		}
 		if e.expireMs >= 0 && now >= e.expireMs || e.expireMs < 0 && now-e.commitMs >= retentionMs {
 			expired = append(expired, tp)
 		}
 	}
-	empty := len(g.consumer.members) == 0 && len(g.offsets) == len(expired) && len(g.pendingTxn) == 0
+	empty := len(g.consumer.members) == 0 && len(g.offsets) == len(expired) && len(g.pendingTxn) == 0 && len(g.inflight) == 0
 	if len(expired) > 0 {
 		if _, err := c.deleteOffsets(g, expired, false); err != nil {
 			c.log.Warn().Err(err).Str("group", g.id).Msg("expiring offsets")
