@@ -741,13 +741,22 @@ func TestAdminDescribeCluster(t *testing.T) {
 			t.Fatalf("v%d: endpoint type %d, want 1 (brokers)", v, resp.EndpointType)
 		}
 	}
-	req := kmsg.NewPtrDescribeClusterRequest()
-	req.EndpointType = 2
-	resp, err := req.RequestWith(e.ctx, e.cl)
-	if err != nil {
-		t.Fatal(err)
+	// A broker asked for controllers is MISMATCHED_ENDPOINT_TYPE (an
+	// admin client with bootstrap.controllers pointed at a broker), an
+	// unknown type UNSUPPORTED_ENDPOINT_TYPE, as Kafka's
+	// computeDescribeClusterResponse answers.
+	for _, c := range []struct {
+		endpoint int8
+		want     *kerr.Error
+	}{{2, kerr.MismatchedEndpointType}, {7, kerr.UnsupportedEndpointType}} {
+		req := kmsg.NewPtrDescribeClusterRequest()
+		req.EndpointType = c.endpoint
+		resp, err := req.RequestWith(e.ctx, e.cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, fmt.Sprintf("endpoint type %d", c.endpoint), resp.ErrorCode, c.want)
 	}
-	wantCode(t, "controllers endpoint", resp.ErrorCode, kerr.UnsupportedEndpointType)
 }
 
 func TestAdminDescribeTopicPartitions(t *testing.T) {
