@@ -119,15 +119,21 @@ func deleteTarget(rt kmsg.DeleteTopicsRequestTopic) (name *string, id [16]byte, 
 	return nil, zero, false
 }
 
-// authorizeDeleteTopic needs DELETE on the topic (or the cluster), checked
-// before whether a named topic exists; a topic named by id is looked up
-// first (UNKNOWN_TOPIC_ID), and without DESCRIBE its name stays hidden.
+// authorizeDeleteTopic needs DELETE on the topic (or the cluster). A
+// named topic is checked as Kafka's ControllerApis.deleteTopics: without
+// DESCRIBE, TOPIC_AUTHORIZATION_FAILED; with it, a topic that does not
+// exist is UNKNOWN_TOPIC_OR_PARTITION before DELETE is asked for. A topic
+// named by id is looked up first (UNKNOWN_TOPIC_ID), and without DESCRIBE
+// its name stays hidden.
 func (b *Broker) authorizeDeleteTopic(req *protocol.Request, rt kmsg.DeleteTopicsRequestTopic, cluster bool, st *kmsg.DeleteTopicsResponseTopic) error {
 	if b.authz == nil || cluster {
 		return nil
 	}
 	if name, _, _ := deleteTarget(rt); name != nil {
 		if !b.authorize(req, acl.Delete, acl.Topic, *name) {
+			if b.Topic(*name) == nil && b.authorize(req, acl.Describe, acl.Topic, *name) {
+				return kerr.UnknownTopicOrPartition
+			}
 			return kerr.TopicAuthorizationFailed
 		}
 		return nil

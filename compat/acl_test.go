@@ -783,6 +783,19 @@ func TestACLAdmin(t *testing.T) {
 		wantCode(t, "DeleteTopics without DELETE", del(false).ErrorCode, kerr.TopicAuthorizationFailed)
 		a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(name).Operations(kadm.OpDelete))
 		wantCode(t, "DeleteTopics with DELETE", del(false).ErrorCode, nil)
+		// A name that does not exist: TOPIC_AUTHORIZATION_FAILED without
+		// DESCRIBE; with it UNKNOWN_TOPIC_OR_PARTITION, before DELETE is
+		// asked for, as Kafka's ControllerApis.deleteTopics.
+		missing := randomName("acl-missing")
+		delMissing := func() int16 {
+			req := kmsg.NewPtrDeleteTopicsRequest()
+			req.TimeoutMillis = 10000
+			req.Topics = []kmsg.DeleteTopicsRequestTopic{{Topic: kmsg.StringPtr(missing)}}
+			return a.do(t, aclAlice, req).(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode
+		}
+		wantCode(t, "DeleteTopics of a missing topic without DESCRIBE", delMissing(), kerr.TopicAuthorizationFailed)
+		a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(missing).Operations(kadm.OpDescribe))
+		wantCode(t, "DeleteTopics of a missing topic with DESCRIBE only", delMissing(), kerr.UnknownTopicOrPartition)
 	})
 	t.Run("ThroughTheCluster", func(t *testing.T) {
 		// CREATE and DELETE on the cluster cover every topic.
