@@ -37,6 +37,17 @@ const authorizedOpsNotRequested = -2147483648
 func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.MetadataRequest)
 	resp := req.Response().(*kmsg.MetadataResponse)
+	if req.Version < 12 && r.Topics != nil {
+		// Topic ids came with v12 (v10-11 carry the field unused): a
+		// topic without a name or with an id there is an invalid
+		// request, every topic answered INVALID_REQUEST, as Kafka's
+		// handleTopicMetadataRequest and MetadataRequest.getErrorResponse.
+		for _, rt := range r.Topics {
+			if rt.Topic == nil || rt.TopicID != ([16]byte{}) {
+				return metadataInvalid(r, resp), nil
+			}
+		}
+	}
 	brokers, controller := b.Brokers()
 	resp.Brokers = b.metadataBrokers(brokers, req.Conn.Listener)
 	cid := b.ClusterID()
@@ -220,4 +231,19 @@ func nonNil(s []int32) []int32 {
 		return []int32{}
 	}
 	return slices.Clone(s)
+}
+
+// metadataInvalid answers every requested topic INVALID_REQUEST.
+func metadataInvalid(r *kmsg.MetadataRequest, resp *kmsg.MetadataResponse) *kmsg.MetadataResponse {
+	for _, rt := range r.Topics {
+		st := kmsg.NewMetadataResponseTopic()
+		name := ""
+		if rt.Topic != nil {
+			name = *rt.Topic
+		}
+		st.Topic, st.TopicID, st.ErrorCode = &name, rt.TopicID, kerr.InvalidRequest.Code
+		st.Partitions = []kmsg.MetadataResponseTopicPartition{}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
 }

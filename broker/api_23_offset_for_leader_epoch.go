@@ -8,8 +8,9 @@ package broker
 // UNDEFINED (-1, -1) for an epoch newer than any known. v2+ carries the
 // client's CurrentLeaderEpoch: older than ours is FENCED_LEADER_EPOCH, newer
 // UNKNOWN_LEADER_EPOCH (-1 skips the check). Only the leader answers
-// (NOT_LEADER_OR_FOLLOWER), except for ReplicaID -2 (debugging, v3+),
-// which any replica answers. CLUSTER_ACTION on the cluster (brokers) or
+// (NOT_LEADER_OR_FOLLOWER), whatever the ReplicaID (-2, debugging,
+// included: Kafka's lastOffsetForLeaderEpoch always fetches only from the
+// leader). CLUSTER_ACTION on the cluster (brokers) or
 // DESCRIBE on the topic (consumers, KIP-320) is needed, else
 // TOPIC_AUTHORIZATION_FAILED.
 
@@ -23,16 +24,13 @@ import (
 	"gregor/protocol"
 )
 
-// debugReplicaID lets any replica answer, as Kafka's DEBUGGING_REPLICA_ID.
+// debugReplicaID lets any replica answer ListOffsets, as Kafka's
+// DEBUGGING_REPLICA_ID.
 const debugReplicaID = -2
 
 func (b *Broker) handleOffsetForLeaderEpoch(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.OffsetForLeaderEpochRequest)
 	resp := req.Response().(*kmsg.OffsetForLeaderEpochResponse)
-	replicaID := int32(-1)
-	if req.Version >= 3 {
-		replicaID = r.ReplicaID
-	}
 	resp.Topics = make([]kmsg.OffsetForLeaderEpochResponseTopic, 0, len(r.Topics))
 	broker := b.allowed(req, acl.ClusterAction, acl.Cluster, acl.ClusterName)
 	for _, rt := range r.Topics {
@@ -48,7 +46,7 @@ func (b *Broker) handleOffsetForLeaderEpoch(_ context.Context, req *protocol.Req
 			if req.Version >= 2 {
 				current = rp.CurrentLeaderEpoch
 			}
-			epoch, end, err := b.epochEndOffset(t, rp.Partition, rp.LeaderEpoch, current, replicaID)
+			epoch, end, err := b.epochEndOffset(t, rp.Partition, rp.LeaderEpoch, current)
 			if denied {
 				err = kerr.TopicAuthorizationFailed
 			}
@@ -65,7 +63,7 @@ func (b *Broker) handleOffsetForLeaderEpoch(_ context.Context, req *protocol.Req
 }
 
 // epochEndOffset answers one partition.
-func (b *Broker) epochEndOffset(t *Topic, partition, epoch, current, replicaID int32) (int32, int64, error) {
+func (b *Broker) epochEndOffset(t *Topic, partition, epoch, current int32) (int32, int64, error) {
 	var p *Partition
 	if t != nil {
 		p = t.Partition(partition)
@@ -73,11 +71,7 @@ func (b *Broker) epochEndOffset(t *Topic, partition, epoch, current, replicaID i
 	if p == nil {
 		return -1, -1, kerr.UnknownTopicOrPartition
 	}
-	serve := p.leaderLog
-	if replicaID == debugReplicaID {
-		serve = p.replicaLog
-	}
-	lg, _, err := serve(current)
+	lg, _, err := p.leaderLog(current)
 	if err != nil {
 		return -1, -1, err
 	}

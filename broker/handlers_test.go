@@ -270,6 +270,33 @@ func TestDescribeProducersHandler(t *testing.T) {
 
 // Metadata topics by version (PITFALLS 5): v0's empty list is every
 // topic; from v1 a null list is every topic and an empty one none.
+// Topic ids in Metadata came with v12: at v10-11 a topic named by id (or
+// without a name) makes the request invalid, every topic INVALID_REQUEST,
+// as Kafka's handleTopicMetadataRequest answers; v12 finds it by id.
+func TestMetadataTopicIDsBeforeV12(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("a", 1, nil)
+	id := tb.Topic("a").ID
+	byID := kmsg.NewMetadataRequestTopic()
+	byID.TopicID = id
+	byName := kmsg.NewMetadataRequestTopic()
+	byName.Topic = kmsg.StringPtr("a")
+	for _, v := range []int16{10, 11} {
+		req := kmsg.NewPtrMetadataRequest()
+		req.Topics = []kmsg.MetadataRequestTopic{byName, byID}
+		mt := tb.callAt(req, v).(*kmsg.MetadataResponse).Topics
+		if len(mt) != 2 || mt[0].ErrorCode != kerr.InvalidRequest.Code || mt[1].ErrorCode != kerr.InvalidRequest.Code {
+			t.Errorf("v%d naming a topic by id: %+v, want every topic INVALID_REQUEST", v, mt)
+		}
+	}
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{byID}
+	mt := tb.callAt(req, 12).(*kmsg.MetadataResponse).Topics
+	if len(mt) != 1 || mt[0].ErrorCode != 0 || mt[0].Topic == nil || *mt[0].Topic != "a" {
+		t.Errorf("v12 by id: %+v, want topic a", mt)
+	}
+}
+
 func TestMetadataTopicListByVersion(t *testing.T) {
 	tb := newTestBroker(t, map[string]string{"auto.create.topics.enable": "false"})
 	tb.createTopic("a", 1, nil)

@@ -7,9 +7,11 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/config"
 	"gregor/broker/metadata"
+	"gregor/protocol"
 )
 
 // capturingBackend is the local backend that lets the test deliver
@@ -184,5 +186,23 @@ func TestFollowerChecksLeaderEpochFirst(t *testing.T) {
 		if _, _, err := p.leaderLog(c.epoch); err != c.want {
 			t.Errorf("leader epoch %d at a follower of epoch 5: %v, want %v", c.epoch, err, c.want)
 		}
+	}
+	// OffsetForLeaderEpoch is the leader's to answer whatever the replica
+	// id, the debugging one (-2) included, as Kafka's
+	// lastOffsetForLeaderEpoch (fetchOnlyFromLeader).
+	reg := protocol.NewRegistry()
+	b.Register(reg)
+	tb := &testBroker{t: t, Broker: b, reg: reg}
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.ReplicaID = -2
+	rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+	rt.Topic = "t"
+	rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+	rp.CurrentLeaderEpoch, rp.LeaderEpoch = -1, 5
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	got := tb.call(req).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0]
+	if err := kerr.ErrorForCode(got.ErrorCode); err != kerr.NotLeaderForPartition {
+		t.Errorf("OffsetForLeaderEpoch with replica id -2 at a follower: %v, want NOT_LEADER_OR_FOLLOWER", err)
 	}
 }
