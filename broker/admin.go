@@ -47,19 +47,37 @@ func (b *Broker) logTopicNoEffect(topic string, configs map[string]string) {
 	}
 }
 
-func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
-	if err := metadata.ValidateTopicName(spec.Name); err != nil {
+// checkNewTopicName is CreateTopics' first check of a topic, as Kafka's
+// createTopics: a valid name, not taken, not colliding with one.
+func (b *Broker) checkNewTopicName(name string) error {
+	if err := metadata.ValidateTopicName(name); err != nil {
 		return errorf(kerr.InvalidTopicException, "%v", err)
 	}
-	if b.Topic(spec.Name) != nil {
-		return errorf(kerr.TopicAlreadyExists, "Topic '%s' already exists.", spec.Name)
+	if b.Topic(name) != nil {
+		return errorf(kerr.TopicAlreadyExists, "Topic '%s' already exists.", name)
 	}
-	if c := b.collision(spec.Name); c != "" {
-		return errorf(kerr.InvalidTopicException, "Topic '%s' collides with existing topic: %s", spec.Name, c)
+	if c := b.collision(name); c != "" {
+		return errorf(kerr.InvalidTopicException, "Topic '%s' collides with existing topic: %s", name, c)
+	}
+	return nil
+}
+
+// validateTopicSpec checks a new topic in the order Kafka's
+// ReplicationControlManager does: its name, its configs, then its
+// assignment or replication factor and partition count.
+func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
+	if err := b.checkNewTopicName(spec.Name); err != nil {
+		return err
+	}
+	if err := config.ValidateTopicConfigs(spec.Configs); err != nil {
+		return errorf(kerr.InvalidConfig, "%v", err)
 	}
 	if spec.Assignment != nil {
-		if spec.Partitions != -1 || spec.ReplicationFactor != -1 {
-			return errorf(kerr.InvalidRequest, "Both numPartitions or replicationFactor and replicasAssignment were set. Both cannot be used at the same time.")
+		if spec.ReplicationFactor != -1 {
+			return errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but replication factor was not set to -1.")
+		}
+		if spec.Partitions != -1 {
+			return errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but numPartitions was not set to -1.")
 		}
 		if err := checkExplicitAssignment(spec.Assignment); err != nil {
 			return err
@@ -67,17 +85,17 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 		spec.Partitions = int32(len(spec.Assignment))
 		spec.ReplicationFactor = int16(len(spec.Assignment[0]))
 	}
+	if spec.ReplicationFactor < -1 || spec.ReplicationFactor == 0 {
+		return errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0, or -1 to use the default value.")
+	}
+	if spec.Partitions < -1 || spec.Partitions == 0 {
+		return errorf(kerr.InvalidPartitions, "Number of partitions was set to an invalid non-positive value.")
+	}
 	if spec.Partitions == -1 {
 		spec.Partitions = b.cfg.NumPartitions
 	}
 	if spec.ReplicationFactor == -1 {
 		spec.ReplicationFactor = b.cfg.DefaultReplicationFactor
-	}
-	if spec.Partitions <= 0 {
-		return errorf(kerr.InvalidPartitions, "Number of partitions was set to an invalid non-positive value.")
-	}
-	if spec.ReplicationFactor <= 0 {
-		return errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
 	}
 	live := b.liveIDs()
 	// Explicit replicas on brokers that are not alive are the backend's
@@ -96,9 +114,6 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 	if err := metadata.CheckTopicPartitions(int64(spec.Partitions)); err != nil {
 		return err
 	}
-	if err := config.ValidateTopicConfigs(spec.Configs); err != nil {
-		return errorf(kerr.InvalidConfig, "%v", err)
-	}
 	return nil
 }
 
@@ -106,6 +121,11 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 // replica assignment: every partition with the same number of replicas,
 // no more than a partition may have (the count becomes an int16).
 func checkExplicitAssignment(assign [][]int32) error {
+	for _, r := range assign {
+		if len(r) == 0 {
+			return errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
+		}
+	}
 	rf := len(assign[0])
 	if rf > metadata.MaxReplicas {
 		return errorf(kerr.InvalidReplicaAssignment, "Partition 0 has %d replicas; a partition has at most %d.", rf, metadata.MaxReplicas)

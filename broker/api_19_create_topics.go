@@ -18,12 +18,14 @@ package broker
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/acl"
+	"gregor/broker/config"
 	"gregor/broker/metadata"
 	"gregor/protocol"
 )
@@ -74,6 +76,28 @@ const clusterMetadataTopic = "__cluster_metadata"
 
 func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, timeout time.Duration, st *kmsg.CreateTopicsResponseTopic) error {
 	spec := metadata.TopicSpec{Name: rt.Topic, Partitions: rt.NumPartitions, ReplicationFactor: rt.ReplicationFactor, ValidateOnly: validateOnly}
+	// Kafka's order: the name (and whether it is taken), the configs,
+	// then the assignment.
+	if err := b.checkNewTopicName(rt.Topic); err != nil {
+		return err
+	}
+	if len(rt.Configs) > 0 {
+		spec.Configs = make(map[string]string, len(rt.Configs))
+		var null []string
+		for _, c := range rt.Configs {
+			if c.Value == nil {
+				null = append(null, c.Name)
+				continue
+			}
+			spec.Configs[c.Name] = *c.Value
+		}
+		if len(null) > 0 {
+			return errorf(kerr.InvalidConfig, "Null value not supported for topic configs: %s", strings.Join(null, ","))
+		}
+		if err := config.ValidateTopicConfigs(spec.Configs); err != nil {
+			return errorf(kerr.InvalidConfig, "%v", err)
+		}
+	}
 	if len(rt.ReplicaAssignment) > 0 {
 		if err := metadata.CheckTopicPartitions(int64(len(rt.ReplicaAssignment))); err != nil {
 			return err
@@ -84,15 +108,6 @@ func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopi
 				return errorf(kerr.InvalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
 			}
 			spec.Assignment[a.Partition] = a.Replicas
-		}
-	}
-	if len(rt.Configs) > 0 {
-		spec.Configs = make(map[string]string, len(rt.Configs))
-		for _, c := range rt.Configs {
-			if c.Value == nil {
-				return errorf(kerr.InvalidConfig, "Null value not supported for topic configs: %s", c.Name)
-			}
-			spec.Configs[c.Name] = *c.Value
 		}
 	}
 	ts, err := b.CreateTopic(ctx, spec)

@@ -126,3 +126,43 @@ func TestCreateClusterMetadataTopicProhibited(t *testing.T) {
 		t.Errorf("__cluster_metadata exists after the refused creation")
 	}
 }
+
+// CreateTopics checks a topic in the order Kafka's ReplicationControlManager
+// does: its name (and whether it exists), its configs, then its
+// assignment, replication factor before partition count. Gregor checked
+// null configs and the assignment first and the configs last.
+func TestCreateTopicsCheckOrder(t *testing.T) {
+	e := newAdminEnv(t)
+	existing := e.topic("order", 1, nil)
+	topic := func(name string, partitions int32, rf int16, configs map[string]*string, assign ...[]int32) kmsg.CreateTopicsRequestTopic {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, rf
+		for k, v := range configs {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = k, v
+			rt.Configs = append(rt.Configs, c)
+		}
+		for i, r := range assign {
+			a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+			a.Partition, a.Replicas = int32(i), r
+			rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
+		}
+		return rt
+	}
+	for _, c := range []struct {
+		what string
+		rt   kmsg.CreateTopicsRequestTopic
+		want *kerr.Error
+	}{
+		{"an existing topic with a null config", topic(existing, 1, -1, map[string]*string{"retention.ms": nil}), kerr.TopicAlreadyExists},
+		{"a bad config and too many replicas", topic(randomName("order"), 1, 100, map[string]*string{"retention.ms": kmsg.StringPtr("soon")}), kerr.InvalidConfig},
+		{"no partitions and no replicas", topic(randomName("order"), 0, 0, nil), kerr.InvalidReplicationFactor},
+		{"an empty replica list", topic(randomName("order"), -1, -1, nil, []int32{}), kerr.InvalidReplicaAssignment},
+	} {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 10000
+		req.Topics = append(req.Topics, c.rt)
+		resp := e.request(req).(*kmsg.CreateTopicsResponse)
+		wantCode(t, c.what, resp.Topics[0].ErrorCode, c.want)
+	}
+}
