@@ -13,6 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/acl"
+	"gregor/broker/config"
 	"gregor/broker/quota"
 	"gregor/protocol"
 )
@@ -27,6 +29,9 @@ func (b *Broker) strictMutations(req *protocol.Request, c quota.Client) (addRefu
 	refused := make([]bool, len(counts))
 	n := 0
 	for i, cnt := range counts {
+		if cnt == 0 {
+			continue // nothing to charge: Kafka charges a topic once it passed every check
+		}
 		if ok, w := qm.Mutation(c, float64(cnt), true); !ok {
 			refused[i], wait = true, max(wait, w)
 			n++
@@ -46,48 +51,97 @@ func (b *Broker) strictMutations(req *protocol.Request, c quota.Client) (addRefu
 
 // topicMutations counts the partitions each topic of a create or delete
 // request would create or delete, in request order (DeleteTopics: names,
-// then topics).
+// then topics). As Kafka charges a topic only once it passed its checks
+// (ReplicationControlManager's applyPartitionChangeQuota, after the name,
+// existence, configs and placement; ControllerApis drops unauthorized and
+// duplicated topics first), a topic bound to fail counts 0 and is left to
+// the handler to answer: an existing topic is TOPIC_ALREADY_EXISTS, not
+// THROTTLING_QUOTA_EXCEEDED, and costs nothing.
 func (b *Broker) topicMutations(req *protocol.Request) []int {
 	var out []int
 	switch r := req.Body.(type) {
 	case *kmsg.CreateTopicsRequest:
+		seen := make(map[string]int, len(r.Topics))
+		for _, t := range r.Topics {
+			seen[t.Topic]++
+		}
+		cluster := b.allowed(req, acl.Create, acl.Cluster, acl.ClusterName)
+		live := len(b.liveIDs())
 		for _, t := range r.Topics {
 			n := int(t.NumPartitions)
 			if len(t.ReplicaAssignment) > 0 {
 				n = len(t.ReplicaAssignment)
 			}
-			if n < 0 {
+			if n == -1 {
 				n = int(b.cfg.NumPartitions)
+			}
+			rf := int(t.ReplicationFactor)
+			if rf == -1 {
+				rf = int(b.cfg.DefaultReplicationFactor)
+			}
+			if seen[t.Topic] > 1 || t.Topic == clusterMetadataTopic || b.checkNewTopicName(t.Topic) != nil ||
+				!cluster && !b.allowed(req, acl.Create, acl.Topic, t.Topic) || !createConfigsValid(t.Configs) ||
+				n <= 0 || len(t.ReplicaAssignment) == 0 && (rf <= 0 || rf > live) {
+				n = 0
 			}
 			out = append(out, n)
 		}
 	case *kmsg.DeleteTopicsRequest:
+		cluster := b.allowed(req, acl.Delete, acl.Cluster, acl.ClusterName)
+		seen := make(map[string]int)
 		count := func(t *Topic) int {
-			if t == nil {
+			if t == nil || t.Internal || seen[t.Name] > 1 || !cluster && !b.allowed(req, acl.Delete, acl.Topic, t.Name) {
 				return 0
 			}
 			return len(t.Partitions())
+		}
+		resolve := func(name *string, id [16]byte) *Topic {
+			if name != nil {
+				return b.Topic(*name)
+			}
+			return b.TopicByID(id)
+		}
+		for _, name := range r.TopicNames {
+			seen[name]++
+		}
+		for _, t := range r.Topics {
+			if tp := resolve(t.Topic, t.TopicID); tp != nil {
+				seen[tp.Name]++
+			}
 		}
 		for _, name := range r.TopicNames {
 			out = append(out, count(b.Topic(name)))
 		}
 		for _, t := range r.Topics {
-			if t.Topic != nil {
-				out = append(out, count(b.Topic(*t.Topic)))
-			} else {
-				out = append(out, count(b.TopicByID(t.TopicID)))
-			}
+			out = append(out, count(resolve(t.Topic, t.TopicID)))
 		}
 	case *kmsg.CreatePartitionsRequest:
+		seen := make(map[string]int, len(r.Topics))
+		for _, t := range r.Topics {
+			seen[t.Topic]++
+		}
 		for _, t := range r.Topics {
 			n := 0
-			if tp := b.Topic(t.Topic); tp != nil {
+			if tp := b.Topic(t.Topic); tp != nil && seen[t.Topic] == 1 && b.allowed(req, acl.Alter, acl.Topic, t.Topic) {
 				n = max(0, int(t.Count)-len(tp.Partitions()))
 			}
 			out = append(out, n)
 		}
 	}
 	return out
+}
+
+// createConfigsValid reports whether a new topic's configs would pass
+// CreateTopics' checks (no null value, every value valid).
+func createConfigsValid(cs []kmsg.CreateTopicsRequestTopicConfig) bool {
+	m := make(map[string]string, len(cs))
+	for _, c := range cs {
+		if c.Value == nil {
+			return false
+		}
+		m[c.Name] = *c.Value
+	}
+	return config.ValidateTopicConfigs(m) == nil
 }
 
 // splitTopics keeps the topics not refused in req and returns a request

@@ -385,5 +385,28 @@ func TestControllerMutationQuotaIsStrict(t *testing.T) {
 	if resp.ThrottleMillis <= 0 {
 		t.Errorf("refused creation carries throttle_time_ms %d", resp.ThrottleMillis)
 	}
+	// A topic bound to fail costs nothing and gets its own error, as
+	// Kafka charges a topic only once it passed its checks: creating an
+	// existing one with the bucket empty is TOPIC_ALREADY_EXISTS, not
+	// THROTTLING_QUOTA_EXCEEDED ("create, ignore TopicExists").
+	// A fresh connection of the same client: the first one holds its
+	// requests back for the throttle time, as KIP-219 asks.
+	again, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.RetryTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 10000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = first, 20, 1
+	req.Topics = append(req.Topics, rt)
+	resp, err = req.RequestWith(ctx, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.Topics[0].ErrorCode; code != kerr.TopicAlreadyExists.Code {
+		t.Errorf("creating an existing topic with the bucket empty: %v, want TOPIC_ALREADY_EXISTS", kerr.ErrorForCode(code))
+	}
 	adm.DeleteTopics(ctx, first, second)
 }
