@@ -50,6 +50,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 	}
 	brokers, controller := b.Brokers()
 	resp.Brokers = b.metadataBrokers(brokers, req.Conn.Listener)
+	view := metaView{brokers: brokers, listener: req.Conn.Listener, listenerErr: req.Version >= 6}
 	cid := b.ClusterID()
 	resp.ClusterID = &cid
 	resp.ControllerID = controller
@@ -71,7 +72,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 	if all {
 		for _, t := range b.Topics() {
 			if b.allowed(req, acl.Describe, acl.Topic, t.Name) {
-				resp.Topics = append(resp.Topics, ops(b.metadataTopic(t, brokers)))
+				resp.Topics = append(resp.Topics, ops(b.metadataTopic(t, view)))
 			}
 		}
 		return resp, nil
@@ -95,7 +96,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 			}
 			seenIDs[rt.TopicID] = true
 		}
-		st, authorized := b.metadataRequested(ctx, req, rt, autoCreate, brokers)
+		st, authorized := b.metadataRequested(ctx, req, rt, autoCreate, view)
 		if authorized {
 			st = ops(st)
 		}
@@ -106,7 +107,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 
 // metadataRequested answers one requested topic and whether the principal
 // may describe (and, to have it created, create) it.
-func (b *Broker) metadataRequested(ctx context.Context, req *protocol.Request, rt kmsg.MetadataRequestTopic, autoCreate bool, brokers []metadata.BrokerInfo) (kmsg.MetadataResponseTopic, bool) {
+func (b *Broker) metadataRequested(ctx context.Context, req *protocol.Request, rt kmsg.MetadataRequestTopic, autoCreate bool, view metaView) (kmsg.MetadataResponseTopic, bool) {
 	var t *Topic
 	if rt.Topic == nil {
 		if t = b.TopicByID(metadata.Uuid(rt.TopicID)); t == nil {
@@ -118,19 +119,19 @@ func (b *Broker) metadataRequested(ctx context.Context, req *protocol.Request, r
 		if !b.authorize(req, acl.Describe, acl.Topic, t.Name) {
 			return metadataDenied(nil, t.ID, false), false // a topic id is not secret; its name is
 		}
-		return b.metadataTopic(t, brokers), true
+		return b.metadataTopic(t, view), true
 	}
 	name := *rt.Topic
 	if !b.authorize(req, acl.Describe, acl.Topic, name) {
 		return metadataDenied(&name, metadata.Uuid{}, false), false
 	}
 	if t = b.Topic(name); t != nil {
-		return b.metadataTopic(t, brokers), true
+		return b.metadataTopic(t, view), true
 	}
 	if autoCreate && !b.allowed(req, acl.Create, acl.Cluster, acl.ClusterName) && !b.authorize(req, acl.Create, acl.Topic, name) {
 		return metadataDenied(&name, metadata.Uuid{}, IsInternal(name)), false
 	}
-	return b.metadataMissing(ctx, name, autoCreate, brokers), true
+	return b.metadataMissing(ctx, name, autoCreate, view), true
 }
 
 // metadataDenied is a topic the principal may not describe (or create):
@@ -145,7 +146,7 @@ func metadataDenied(name *string, id metadata.Uuid, internal bool) kmsg.Metadata
 
 // metadataMissing answers a topic that does not exist: an invalid name,
 // unknown, or created now.
-func (b *Broker) metadataMissing(ctx context.Context, name string, autoCreate bool, brokers []metadata.BrokerInfo) kmsg.MetadataResponseTopic {
+func (b *Broker) metadataMissing(ctx context.Context, name string, autoCreate bool, view metaView) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	st.Topic = &name
 	st.AuthorizedOperations = authorizedOpsNotRequested
@@ -168,7 +169,7 @@ func (b *Broker) metadataMissing(ctx context.Context, name string, autoCreate bo
 		return st
 	}
 	b.log.Info().Str("topic", name).Msg("auto-created topic on metadata request")
-	return b.metadataTopic(t, brokers)
+	return b.metadataTopic(t, view)
 }
 
 // metadataBrokers lists live brokers' addresses for a listener.
@@ -190,7 +191,29 @@ func (b *Broker) metadataBrokers(brokers []metadata.BrokerInfo, listener string)
 	return out
 }
 
-func (b *Broker) metadataTopic(t *Topic, brokers []metadata.BrokerInfo) kmsg.MetadataResponseTopic {
+// metaView is what partitions are described against: the live brokers,
+// the listener the request came in on, and whether a leader without an
+// endpoint there is LISTENER_NOT_FOUND (Metadata v6+, as Kafka's
+// getPartitionMetadata) rather than LEADER_NOT_AVAILABLE.
+type metaView struct {
+	brokers     []metadata.BrokerInfo
+	listener    string
+	listenerErr bool
+}
+
+// reach reports whether broker id is live and has an endpoint on the
+// view's listener.
+func (v metaView) reach(id int32) (live, onListener bool) {
+	for _, bi := range v.brokers {
+		if bi.ID == id {
+			_, on := bi.Endpoints[v.listener]
+			return true, on || v.listener == ""
+		}
+	}
+	return false, false
+}
+
+func (b *Broker) metadataTopic(t *Topic, view metaView) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID, st.IsInternal = &name, t.ID, t.Internal
@@ -198,12 +221,12 @@ func (b *Broker) metadataTopic(t *Topic, brokers []metadata.BrokerInfo) kmsg.Met
 	parts := t.Partitions()
 	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(parts))
 	for _, p := range parts {
-		st.Partitions = append(st.Partitions, metadataPartition(p, brokers))
+		st.Partitions = append(st.Partitions, metadataPartition(p, view))
 	}
 	return st
 }
 
-func metadataPartition(p *Partition, brokers []metadata.BrokerInfo) kmsg.MetadataResponseTopicPartition {
+func metadataPartition(p *Partition, view metaView) kmsg.MetadataResponseTopicPartition {
 	st := p.State()
 	mp := kmsg.NewMetadataResponseTopicPartition()
 	mp.Partition, mp.Leader, mp.LeaderEpoch = p.ID, st.Leader, st.LeaderEpoch
@@ -211,7 +234,9 @@ func metadataPartition(p *Partition, brokers []metadata.BrokerInfo) kmsg.Metadat
 	mp.ISR = nonNil(st.ISR)
 	mp.OfflineReplicas = []int32{}
 	for _, r := range st.Replicas {
-		if !slices.ContainsFunc(brokers, func(bi metadata.BrokerInfo) bool { return bi.ID == r }) || p.b.offlineElsewhere(r, p.tp.Topic, p.ID) {
+		// A replica on a broker without the request's listener is
+		// offline to this client, as Kafka's getOfflineReplicas.
+		if live, on := view.reach(r); !live || !on || p.b.offlineElsewhere(r, p.tp.Topic, p.ID) {
 			mp.OfflineReplicas = append(mp.OfflineReplicas, r)
 		}
 	}
@@ -221,6 +246,9 @@ func metadataPartition(p *Partition, brokers []metadata.BrokerInfo) kmsg.Metadat
 	}
 	if st.Leader < 0 || slices.Contains(mp.OfflineReplicas, st.Leader) {
 		mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		if live, on := view.reach(st.Leader); live && !on && view.listenerErr {
+			mp.ErrorCode = kerr.ListenerNotFound.Code
+		}
 		mp.Leader = -1
 	}
 	return mp

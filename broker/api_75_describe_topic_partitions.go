@@ -25,7 +25,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/acl"
-	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -71,7 +70,7 @@ func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.
 		if name == cursorTopic {
 			start = cursorPartition
 		}
-		st, next := describedTopic(t, brokers, start, remaining)
+		st, next := describedTopic(t, metaView{brokers: brokers, listener: req.Conn.Listener, listenerErr: true}, start, remaining)
 		st.AuthorizedOperations = b.authorizedOps(req, acl.Topic, name)
 		remaining -= int32(len(st.Partitions))
 		resp.Topics = append(resp.Topics, st)
@@ -113,7 +112,7 @@ func emptyDescribedTopic(name string, code int16) kmsg.DescribeTopicPartitionsRe
 
 // describedTopic lists up to limit partitions from start; next is the
 // partition to continue from, or -1 when the topic is complete.
-func describedTopic(t *Topic, brokers []metadata.BrokerInfo, start, limit int32) (kmsg.DescribeTopicPartitionsResponseTopic, int32) {
+func describedTopic(t *Topic, view metaView, start, limit int32) (kmsg.DescribeTopicPartitionsResponseTopic, int32) {
 	st := kmsg.NewDescribeTopicPartitionsResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID, st.IsInternal = &name, t.ID, t.Internal
@@ -121,7 +120,7 @@ func describedTopic(t *Topic, brokers []metadata.BrokerInfo, start, limit int32)
 	end := min(int32(len(parts)), start+limit)
 	st.Partitions = make([]kmsg.DescribeTopicPartitionsResponseTopicPartition, 0, max(end-start, 0))
 	for i := start; i < end; i++ {
-		mp := metadataPartition(parts[i], brokers)
+		mp := metadataPartition(parts[i], view)
 		dp := kmsg.NewDescribeTopicPartitionsResponseTopicPartition()
 		dp.ErrorCode, dp.Partition, dp.LeaderID, dp.LeaderEpoch = mp.ErrorCode, mp.Partition, mp.Leader, mp.LeaderEpoch
 		dp.Replicas, dp.ISR, dp.OfflineReplicas = mp.Replicas, mp.ISR, mp.OfflineReplicas

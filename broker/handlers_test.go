@@ -326,3 +326,32 @@ func TestMetadataTopicListByVersion(t *testing.T) {
 		t.Errorf("a missing topic with auto-creation disabled: %+v", mt)
 	}
 }
+
+// A leader that is live but has no endpoint on the listener a Metadata
+// request came in on is LISTENER_NOT_FOUND at v6+ (LEADER_NOT_AVAILABLE
+// before), leader -1, and replicas without the listener are offline to
+// that client, as Kafka's getPartitionMetadata answers. Gregor named a
+// leader the client could not find among the brokers.
+func TestMetadataLeaderWithoutTheListener(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("t", 1, nil)
+	p := tb.Topic("t").Partition(0)
+	brokers, _ := tb.Brokers()
+	for _, c := range []struct {
+		listener    string
+		listenerErr bool
+		want        *kerr.Error
+	}{{"PLAINTEXT", true, nil}, {"INTERNAL", true, kerr.ListenerNotFound}, {"INTERNAL", false, kerr.LeaderNotAvailable}} {
+		mp := metadataPartition(p, metaView{brokers: brokers, listener: c.listener, listenerErr: c.listenerErr})
+		var want int16
+		if c.want != nil {
+			want = c.want.Code
+		}
+		if mp.ErrorCode != want {
+			t.Errorf("on %s (listener errors %v): %v, want %v", c.listener, c.listenerErr, kerr.ErrorForCode(mp.ErrorCode), c.want)
+		}
+		if c.want != nil && (mp.Leader != -1 || len(mp.OfflineReplicas) != 1) {
+			t.Errorf("on %s: leader %d, offline %v; want -1 and the replica offline", c.listener, mp.Leader, mp.OfflineReplicas)
+		}
+	}
+}
