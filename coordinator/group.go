@@ -30,6 +30,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -114,7 +115,6 @@ type member struct {
 	joinCh chan joinResult // set while a JoinGroup waits for the rebalance
 	syncCh chan syncResult // set while a SyncGroup waits for the leader
 	isNew  bool            // joined in the rebalance under way
-	synced bool            // sent SyncGroup in the current generation
 
 	deadline time.Time // session expiry
 	timer    *time.Timer
@@ -161,9 +161,13 @@ type group struct {
 	members      map[string]*member
 	instances    map[string]string      // static instance id -> member id
 	pending      map[string]*time.Timer // member ids handed out, awaiting their join
-	joinSeq      uint64
-	offsets      map[topicPartition]offsetEntry
-	pendingTxn   map[int64]map[topicPartition]offsetEntry // by producer id
+	// pendingSync are the members of the generation that have not sent
+	// SyncGroup yet (Kafka's pendingSyncMembers): while it is not empty
+	// the sync timer (joinTimer) runs, in CompletingRebalance and Stable.
+	pendingSync map[string]struct{}
+	joinSeq     uint64
+	offsets     map[topicPartition]offsetEntry
+	pendingTxn  map[int64]map[topicPartition]offsetEntry // by producer id
 	// inflight are the commits (plain or transactional) appended but not
 	// yet applied: a require_stable OffsetFetch waits for them.
 	inflight map[*pendingCommit]struct{}
@@ -193,7 +197,8 @@ func newGroup(id string, part *groupShard) *group {
 	return &group{
 		id: id, part: part, state: groupEmpty, stateMs: time.Now().UnixMilli(),
 		members: make(map[string]*member), instances: make(map[string]string),
-		pending: make(map[string]*time.Timer), offsets: make(map[topicPartition]offsetEntry),
+		pending: make(map[string]*time.Timer), pendingSync: make(map[string]struct{}),
+		offsets:    make(map[topicPartition]offsetEntry),
 		pendingTxn: make(map[int64]map[topicPartition]offsetEntry), inflight: make(map[*pendingCommit]struct{}),
 	}
 }
@@ -657,6 +662,7 @@ func (c *groupCoordinator) prepareRebalance(g *group, reason string) {
 		c.failSyncs(g, kerr.RebalanceInProgress)
 	}
 	initial := g.state == groupEmpty
+	clear(g.pendingSync)
 	g.setState(groupPreparingRebalance)
 	g.rebalanceSeq++
 	seq := g.rebalanceSeq
@@ -762,8 +768,8 @@ func (c *groupCoordinator) completeJoin(g *group) {
 		}
 	}
 	g.setState(groupCompletingRebalance)
-	for _, m := range g.members {
-		m.synced = false
+	for id := range g.members {
+		g.pendingSync[id] = struct{}{}
 	}
 	seq, gen := g.rebalanceSeq, g.generation
 	g.joinTimer = time.AfterFunc(g.maxRebalanceTimeout(), func() { c.syncTimerFired(g, seq, gen) })
@@ -785,28 +791,35 @@ func (c *groupCoordinator) completeJoin(g *group) {
 }
 
 // syncTimerFired removes the members that have not sent SyncGroup within
-// the rebalance timeout of a generation still waiting for its assignment,
-// and rebalances the rest (Kafka's pending-sync expiry).
+// the rebalance timeout of the generation, and rebalances the rest
+// (Kafka's expirePendingSync). It acts in CompletingRebalance and in
+// Stable: a follower that never syncs is removed even once the leader's
+// assignment made the group Stable.
 func (c *groupCoordinator) syncTimerFired(g *group, seq uint64, gen int32) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.rebalanceSeq != seq || g.generation != gen || g.state != groupCompletingRebalance {
+	if g.rebalanceSeq != seq || g.generation != gen || len(g.pendingSync) == 0 ||
+		(g.state != groupCompletingRebalance && g.state != groupStable) {
 		return
 	}
-	var late []*member
-	for _, m := range g.sortedMembers() {
-		if !m.synced {
-			late = append(late, m)
+	late := slices.Sorted(maps.Keys(g.pendingSync))
+	for _, id := range late {
+		if m := g.members[id]; m != nil {
+			c.log.Info().Str("group", g.id).Str("member", id).Msg("member did not sync in time; removing it")
+			c.dropMember(g, m)
 		}
 	}
-	if len(late) == 0 {
-		return
+	c.prepareRebalance(g, fmt.Sprintf("members %v did not sync in time", late))
+}
+
+// syncReceived notes a member's SyncGroup; once every member of the
+// generation has sent one, the sync timer stops (Kafka's
+// removePendingSyncMember).
+func (g *group) syncReceived(id string) {
+	delete(g.pendingSync, id)
+	if len(g.pendingSync) == 0 && (g.state == groupCompletingRebalance || g.state == groupStable) && g.joinTimer != nil {
+		g.joinTimer.Stop()
 	}
-	for _, m := range late {
-		c.log.Info().Str("group", g.id).Str("member", m.id).Msg("member did not sync in time; removing it")
-		c.dropMember(g, m)
-	}
-	c.prepareRebalance(g, "members did not sync in time")
 }
 
 // scheduleSession (re)starts a member's session timer.
@@ -849,6 +862,7 @@ func (c *groupCoordinator) dropMember(g *group, m *member) {
 		m.timer.Stop()
 	}
 	delete(g.members, m.id)
+	delete(g.pendingSync, m.id)
 	if m.instanceID != nil && g.instances[*m.instanceID] == m.id {
 		delete(g.instances, *m.instanceID)
 	}
@@ -938,7 +952,7 @@ func (c *groupCoordinator) sync(g *group, r syncRequest) (syncResult, <-chan syn
 	}
 	m := g.members[r.memberID]
 	c.scheduleSession(g, m)
-	m.synced = true
+	g.syncReceived(m.id)
 	switch g.state {
 	case groupPreparingRebalance:
 		return syncResult{err: kerr.RebalanceInProgress}, nil, nil
@@ -982,10 +996,9 @@ func (c *groupCoordinator) assignmentStored(g *group, generation int32, err erro
 		c.assignmentFailed(g, err)
 		return
 	}
+	// The sync timer goes on until every member has synced: one that
+	// never does is removed in Stable too.
 	g.setState(groupStable)
-	if g.joinTimer != nil {
-		g.joinTimer.Stop()
-	}
 	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Msg("group is stable")
 	for _, gm := range g.members {
 		if gm.syncCh != nil {

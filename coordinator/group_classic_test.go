@@ -1,0 +1,94 @@
+package coordinator
+
+// Classic group behaviours found to differ from Kafka's
+// GroupMetadataManager by a review, each named after what broke.
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// twoMemberGeneration forms generation 2 of group g with a (the leader,
+// already stable alone in generation 1) and a new member b, and returns
+// their ids once both JoinGroups are answered.
+func (e *groupEnv) twoMemberGeneration(t *testing.T, g string, ra, rb joinRequest) (a, b string) {
+	t.Helper()
+	a = e.stableOne(g, ra, "A1")
+	rb.memberID = e.memberID(g, rb)
+	b = rb.memberID
+	bJoin := e.joinAsync(g, rb)
+	e.awaitingJoin(g, b)
+	ra.memberID = a
+	resA := await(t, e.joinAsync(g, ra), "a's rejoin")
+	resB := await(t, bJoin, "b's join")
+	if resA.err != nil || resB.err != nil || resA.generation != 2 || resB.generation != 2 {
+		t.Fatalf("generation 2: a %+v b %+v", resA, resB)
+	}
+	return a, b
+}
+
+// Kafka's expirePendingSync runs in Stable too: a follower that heartbeats
+// but never sends SyncGroup is removed a rebalance timeout after the join,
+// even though the leader's assignment already made the group Stable.
+func TestGroupFollowerThatNeverSyncsIsRemovedInStable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		a, b := e.twoMemberGeneration(t, "g",
+			jr("a", 2*time.Second, time.Second, "range"), jr("b", 2*time.Second, time.Second, "range"))
+		s := e.c.syncGroup(ctx, "g", syncRequest{memberID: a, generation: 2, assignments: map[string][]byte{a: []byte("A"), b: []byte("B")}})
+		if s.err != nil {
+			t.Fatalf("leader's sync: %+v", s)
+		}
+		if st := e.state("g"); st != "Stable" {
+			t.Fatalf("after the leader's sync: %s", st)
+		}
+		// Both heartbeat; b never syncs.
+		for range 4 {
+			time.Sleep(300 * time.Millisecond)
+			for _, id := range []string{a, b} {
+				err := e.c.heartbeatGroup("g", id, nil, 2)
+				if id == b && errIs(err, kerr.UnknownMemberID) {
+					continue
+				}
+				if err != nil && !errIs(err, kerr.RebalanceInProgress) {
+					t.Fatalf("heartbeat of %s: %v", id, err)
+				}
+			}
+		}
+		if err := e.c.heartbeatGroup("g", b, nil, 2); !errIs(err, kerr.UnknownMemberID) {
+			t.Errorf("b's heartbeat after the rebalance timeout: %v, want UNKNOWN_MEMBER_ID (removed for not syncing)", err)
+		}
+		if err := e.c.heartbeatGroup("g", a, nil, 2); !errIs(err, kerr.RebalanceInProgress) {
+			t.Errorf("a's heartbeat after b's removal: %v, want REBALANCE_IN_PROGRESS", err)
+		}
+	})
+}
+
+// Once every member has synced, the sync timer no longer removes anyone.
+func TestGroupAllSyncedStaysStable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		a, b := e.twoMemberGeneration(t, "g",
+			jr("a", 2*time.Second, time.Second, "range"), jr("b", 2*time.Second, time.Second, "range"))
+		if s := e.c.syncGroup(ctx, "g", syncRequest{memberID: a, generation: 2}); s.err != nil {
+			t.Fatalf("leader's sync: %+v", s)
+		}
+		if s := e.c.syncGroup(ctx, "g", syncRequest{memberID: b, generation: 2}); s.err != nil {
+			t.Fatalf("follower's sync in Stable: %+v", s)
+		}
+		stopA := e.heartbeatLoop("g", a, func() int32 { return 2 }, 300*time.Millisecond)
+		stopB := e.heartbeatLoop("g", b, func() int32 { return 2 }, 300*time.Millisecond)
+		time.Sleep(3 * time.Second)
+		stopA()
+		stopB()
+		if st, gen := e.state("g"), e.generation("g"); st != "Stable" || gen != 2 {
+			t.Errorf("three rebalance timeouts after both synced: %s generation %d, want Stable 2", st, gen)
+		}
+	})
+}
