@@ -641,7 +641,10 @@ func (c *groupCoordinator) replaceStatic(g *group, old *member, newID string, r 
 }
 
 // updateMember records a rejoining member's protocols and marks it as
-// awaiting the join.
+// awaiting the join. A member that has not yet been part of a generation
+// keeps the new-member join timeout addMember gave it (Kafka's
+// updateMember leaves the heartbeat alone): a client that retries its
+// first JoinGroup is not cut down to its session timeout.
 func (c *groupCoordinator) updateMember(g *group, m *member, r joinRequest) <-chan joinResult {
 	m.protocols = r.protocols
 	m.rebalanceTimeout, m.sessionTimeout = r.rebalanceTimeout, r.sessionTimeout
@@ -652,7 +655,9 @@ func (c *groupCoordinator) updateMember(g *group, m *member, r joinRequest) <-ch
 		m.joinCh <- joinResult{err: kerr.RebalanceInProgress, memberID: m.id}
 	}
 	m.joinCh = make(chan joinResult, 1)
-	c.scheduleSession(g, m)
+	if !m.isNew {
+		c.scheduleSession(g, m)
+	}
 	return m.joinCh
 }
 

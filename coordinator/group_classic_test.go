@@ -92,3 +92,32 @@ func TestGroupAllSyncedStaysStable(t *testing.T) {
 		}
 	})
 }
+
+// A new member whose first JoinGroup is retried keeps Kafka's new-member
+// join timeout (5 minutes), not its session timeout: the retry waits for
+// the rebalance like the first attempt did.
+func TestGroupNewMemberRetriedJoinKeepsJoinTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		a := e.stableOne("g", jr("a", 2*time.Second, 6*time.Second, "range"), "A")
+		stop := e.heartbeatLoop("g", a, func() int32 { return 1 }, 300*time.Millisecond)
+		defer stop()
+		rb := jr("b", 500*time.Millisecond, 6*time.Second, "range")
+		rb.memberID = e.memberID("g", rb)
+		first := e.joinAsync("g", rb)
+		e.awaitingJoin("g", rb.memberID)
+		second := e.joinAsync("g", rb) // the client retried its JoinGroup
+		if r := await(t, first, "b's first join"); r.err != kerr.RebalanceInProgress {
+			t.Fatalf("b's replaced first join: %+v, want REBALANCE_IN_PROGRESS", r)
+		}
+		// Well past b's 500 ms session, short of the 6 s rebalance timeout.
+		time.Sleep(3 * time.Second)
+		notYet(t, second, "b's retried join (a new member waits up to the new-member join timeout)")
+		// a never rejoins: at the rebalance timeout it is dropped and b
+		// forms generation 2 alone.
+		r := await(t, second, "b's retried join at the rebalance timeout")
+		if r.err != nil || r.generation != 2 || r.leader != rb.memberID {
+			t.Fatalf("b's retried join: %+v, want generation 2 led by b", r)
+		}
+	})
+}
