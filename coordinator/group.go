@@ -736,10 +736,9 @@ func (c *groupCoordinator) completeJoin(g *group) {
 			c.dropMember(g, m)
 		}
 	}
-	for id, t := range g.pending {
-		t.Stop()
-		delete(g.pending, id)
-	}
+	// Member ids handed out and not yet used stay pending across the
+	// generation, as in Kafka, until they join, leave or expire; until
+	// then they hold back an early end of the next join (allJoined).
 	g.initialDelay = false
 	if len(g.members) > 0 && !g.anyJoined() {
 		// Only static members are left and none rejoined: as Kafka, the

@@ -121,3 +121,45 @@ func TestGroupNewMemberRetriedJoinKeepsJoinTimeout(t *testing.T) {
 		}
 	})
 }
+
+// A member id handed out with MEMBER_ID_REQUIRED stays pending when a join
+// phase completes (Kafka's completeClassicGroupJoin leaves
+// pendingJoinMembers alone): the client may still join with it, and until
+// it does, leaves or expires, it holds back an early end of the next join.
+func TestGroupPendingMemberIDSurvivesJoinCompletion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		ra := jr("a", 5*time.Second, time.Second, "range")
+		a := e.stableOne("g", ra, "A1")
+		ra.memberID = a
+		rp := jr("p", 20*time.Second, time.Second, "range")
+		rp.memberID = e.memberID("g", rp)
+
+		// a rejoins; the pending id holds the join until the rebalance
+		// timeout, which completes generation 2 without p.
+		aJoin := e.joinAsync("g", ra)
+		synctest.Wait()
+		notYet(t, aJoin, "a's rejoin while p's id is pending")
+		if r := await(t, aJoin, "a's rejoin at the rebalance timeout"); r.err != nil || r.generation != 2 {
+			t.Fatalf("a's rejoin: %+v", r)
+		}
+		if s := e.c.syncGroup(ctx, "g", syncRequest{memberID: a, generation: 2}); s.err != nil {
+			t.Fatalf("a's sync: %+v", s)
+		}
+
+		// The leader rejoins again: p's id, still pending, holds back the
+		// early end of this join too.
+		aJoin = e.joinAsync("g", ra)
+		synctest.Wait()
+		notYet(t, aJoin, "a's rejoin while p's id is still pending after a completed join")
+
+		// p joins with its id: a member, not UNKNOWN_MEMBER_ID, and the
+		// join completes with both.
+		pJoin := e.joinAsync("g", rp)
+		rA, rP := await(t, aJoin, "a's join"), await(t, pJoin, "p's join with its pending id")
+		if rA.err != nil || rP.err != nil || rA.generation != 3 || rP.generation != 3 {
+			t.Fatalf("generation 3: a %+v p %+v", rA, rP)
+		}
+	})
+}
