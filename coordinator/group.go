@@ -393,23 +393,42 @@ type joinRequest struct {
 
 // join handles a JoinGroup for a locked group. It returns either an
 // immediate result or a channel that yields one when the rebalance ends.
-func (c *groupCoordinator) join(g *group, r joinRequest) (joinResult, <-chan joinResult) {
+// A static member replaced in a Stable group also returns the write of
+// the group's record: the caller lets go of the group, waits for it and
+// calls its done, which answers the channel.
+func (c *groupCoordinator) join(g *group, r joinRequest) (joinResult, <-chan joinResult, *joinWrite) {
 	if g.state == groupDead {
-		return joinResult{err: kerr.CoordinatorNotAvailable, memberID: r.memberID}, nil
+		return joinResult{err: kerr.CoordinatorNotAvailable, memberID: r.memberID}, nil, nil
 	}
 	if !c.acceptJoin(g, r.memberID) {
 		if m := g.members[r.memberID]; m != nil {
 			c.removeMember(g, m, fmt.Sprintf("member %s rejoined with %d members awaiting the rebalance (group.max.size)", m.id, g.awaitingJoin()))
 		}
-		return joinResult{err: kerr.GroupMaxSizeReached}, nil
+		return joinResult{err: kerr.GroupMaxSizeReached}, nil, nil
 	}
 	if !g.supportsProtocols(r.protocolType, r.protocols) {
-		return joinResult{err: kerr.InconsistentGroupProtocol, memberID: r.memberID}, nil
+		return joinResult{err: kerr.InconsistentGroupProtocol, memberID: r.memberID}, nil, nil
 	}
+	if r.memberID == "" && r.instanceID != nil {
+		if old, ok := g.instances[*r.instanceID]; ok && g.members[old] != nil {
+			return c.replaceStatic(g, g.members[old], newMemberID(*r.instanceID), r)
+		}
+	}
+	var res joinResult
+	var ch <-chan joinResult
 	if r.memberID == "" {
-		return c.joinUnknown(g, r)
+		res, ch = c.joinUnknown(g, r)
+	} else {
+		res, ch = c.joinKnown(g, r)
 	}
-	return c.joinKnown(g, r)
+	return res, ch, nil
+}
+
+// joinWrite is a JoinGroup's record write: done, called without the
+// group's lock once the write is committed or failed, answers the join.
+type joinWrite struct {
+	w    runtime.Write
+	done func(err error)
 }
 
 // acceptJoin says whether a JoinGroup from memberID ("" for a new member)
@@ -450,11 +469,8 @@ func (g *group) awaitingJoin() int {
 // joinUnknown is a JoinGroup without a member id.
 func (c *groupCoordinator) joinUnknown(g *group, r joinRequest) (joinResult, <-chan joinResult) {
 	if r.instanceID != nil {
-		id := newMemberID(*r.instanceID)
-		if old, ok := g.instances[*r.instanceID]; ok && g.members[old] != nil {
-			return c.replaceStatic(g, g.members[old], id, r)
-		}
-		r.memberID = id
+		// A known instance id is replaceStatic's (join).
+		r.memberID = newMemberID(*r.instanceID)
 		return c.addMember(g, r)
 	}
 	id := newMemberID(r.clientID)
@@ -576,8 +592,9 @@ func (c *groupCoordinator) addMember(g *group, r joinRequest) (joinResult, <-cha
 
 // replaceStatic gives a returning static member a new member id, fencing
 // the old one. A stable group with unchanged protocols keeps its
-// assignment without a rebalance.
-func (c *groupCoordinator) replaceStatic(g *group, old *member, newID string, r joinRequest) (joinResult, <-chan joinResult) {
+// assignment without a rebalance: the member is answered once the group's
+// record with its new id is written (replaceStaticStored).
+func (c *groupCoordinator) replaceStatic(g *group, old *member, newID string, r joinRequest) (joinResult, <-chan joinResult, *joinWrite) {
 	if old.joinCh != nil {
 		old.joinCh <- joinResult{err: kerr.FencedInstanceID, memberID: old.id}
 		old.joinCh = nil
@@ -586,14 +603,9 @@ func (c *groupCoordinator) replaceStatic(g *group, old *member, newID string, r 
 		old.syncCh <- syncResult{err: kerr.FencedInstanceID}
 		old.syncCh = nil
 	}
-	delete(g.members, old.id)
-	oldID := old.id
-	old.id = newID
-	g.members[newID] = old
-	g.instances[*r.instanceID] = newID
-	if g.leader == oldID {
-		g.leader = newID
-	}
+	prev := *old // what a failed write restores
+	leaderBefore := g.leader
+	g.renameMember(old, newID)
 	old.clientID, old.clientHost = r.clientID, r.clientHost
 	old.sessionTimeout, old.rebalanceTimeout = r.sessionTimeout, r.rebalanceTimeout
 	c.scheduleSession(g, old)
@@ -605,39 +617,107 @@ func (c *groupCoordinator) replaceStatic(g *group, old *member, newID string, r 
 		// subscription metadata (owned partitions, generation) changes at
 		// every restart; comparing it would rebalance on every bounce,
 		// which static membership exists to avoid.
-		prev := old.protocols
 		old.protocols = r.protocols
 		if g.protocol != "" && g.selectProtocol() == g.protocol {
-			res := joinResult{memberID: newID, generation: g.generation, protocolType: g.protocolType, protocol: g.protocol, leader: g.leader}
-			switch {
-			case r.version >= 9 && newID == g.leader:
-				// The leader need not assign again (KIP-814).
-				res.members, res.skipAssignment = g.joinMembers(), true
-			case r.version < 9 && newID == g.leader:
-				// Before KIP-814 a replaced leader is told the old
-				// leader's id, so it does not assign again.
-				res.leader = oldID
-			}
-			c.persistGroup(g)
-			return res, nil
+			return c.storeReplacedStatic(g, old, &prev, leaderBefore, r.version)
 		}
-		old.protocols = prev
+		old.protocols = prev.protocols
 		ch := c.updateMember(g, old, r)
 		c.prepareRebalance(g, "static member "+*r.instanceID+" rejoined with new protocols")
-		return joinResult{}, ch
+		return joinResult{}, ch, nil
 	case groupCompletingRebalance:
 		ch := c.updateMember(g, old, r)
 		c.prepareRebalance(g, "static member "+*r.instanceID+" rejoined during a rebalance")
-		return joinResult{}, ch
+		return joinResult{}, ch, nil
 	case groupPreparingRebalance:
 		ch := c.updateMember(g, old, r)
 		c.tryCompleteJoin(g)
-		return joinResult{}, ch
+		return joinResult{}, ch, nil
 	default:
 		ch := c.updateMember(g, old, r)
 		c.prepareRebalance(g, "static member "+*r.instanceID+" joined")
-		return joinResult{}, ch
+		return joinResult{}, ch, nil
 	}
+}
+
+// renameMember moves a member, with its instance id and leadership, to a
+// new member id.
+func (g *group) renameMember(m *member, newID string) {
+	delete(g.members, m.id)
+	if g.leader == m.id {
+		g.leader = newID
+	}
+	m.id = newID
+	g.members[newID] = m
+	g.instances[*m.instanceID] = newID
+}
+
+// storeReplacedStatic appends the group's record with a static member's
+// new id; the member awaits the join until the write is done, so its
+// session is kept meanwhile (Kafka's updateMember with the response
+// future). prev is the member as it was before the replacement.
+func (c *groupCoordinator) storeReplacedStatic(g *group, m *member, prev *member, leaderBefore string, version int16) (joinResult, <-chan joinResult, *joinWrite) {
+	ch := make(chan joinResult, 1)
+	m.joinCh = ch
+	w, err := c.appendRecords(g, []records.Record{{Key: encodeGroupKey(g.id), Value: encodeGroupValue(g)}}, -1, -1)
+	if err != nil {
+		c.replaceStaticStored(g, m, ch, prev, leaderBefore, version, err)
+		return joinResult{}, ch, nil
+	}
+	g.stored = true
+	return joinResult{}, ch, &joinWrite{w: w, done: func(err error) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		c.replaceStaticStored(g, m, ch, prev, leaderBefore, version, err)
+	}}
+}
+
+// replaceStaticStored answers a replaced static member of a locked group
+// once its record is written, as Kafka's
+// updateStaticMemberThenRebalanceOrCompleteJoin: unless its join was
+// answered meanwhile (a rebalance, an unload, another replacement), it
+// gets the current generation; if the write failed, the member gets back
+// its old id, protocols and timeouts and the join an empty member id with
+// the write's error.
+func (c *groupCoordinator) replaceStaticStored(g *group, m *member, ch chan joinResult, prev *member, leaderBefore string, version int16, err error) {
+	if g.members[m.id] != m || m.joinCh != ch {
+		return
+	}
+	m.joinCh = nil
+	if err != nil {
+		c.log.Warn().Err(err).Str("group", g.id).Str("member", m.id).Str("instance", *m.instanceID).
+			Msg("storing a replaced static member failed; reverting to its old member id")
+		g.renameMember(m, prev.id)
+		m.protocols, m.clientID, m.clientHost = prev.protocols, prev.clientID, prev.clientHost
+		m.sessionTimeout, m.rebalanceTimeout = prev.sessionTimeout, prev.rebalanceTimeout
+		c.scheduleSession(g, m)
+		ch <- joinResult{err: groupWriteError(err)}
+		return
+	}
+	res := joinResult{memberID: m.id, generation: g.generation, protocolType: g.protocolType, protocol: g.protocol, leader: g.leader}
+	switch {
+	case version >= 9 && m.id == g.leader:
+		// The leader need not assign again (KIP-814).
+		res.members, res.skipAssignment = g.joinMembers(), true
+	case version < 9:
+		// Before KIP-814 a replaced leader is told the old leader's
+		// id, so it does not assign again.
+		res.leader = leaderBefore
+	}
+	ch <- res
+}
+
+// groupWriteError is the error a group record's failed write is answered
+// with, as the runtime maps it (Kafka's
+// appendGroupMetadataErrorToResponseError): NOT_COORDINATOR,
+// COORDINATOR_NOT_AVAILABLE, or UNKNOWN_SERVER_ERROR for a record past
+// max.message.bytes; anything else (a wait that timed out) is
+// COORDINATOR_NOT_AVAILABLE.
+func groupWriteError(err error) *kerr.Error {
+	if e, ok := err.(*kerr.Error); ok {
+		return e
+	}
+	return kerr.CoordinatorNotAvailable
 }
 
 // updateMember records a rejoining member's protocols and marks it as
@@ -1016,15 +1096,7 @@ func (c *groupCoordinator) assignmentStored(g *group, generation int32, err erro
 // could not be stored, and rebalances.
 func (c *groupCoordinator) assignmentFailed(g *group, err error) {
 	c.log.Warn().Err(err).Str("group", g.id).Msg("storing the group's assignment failed; rebalancing")
-	// The write's error as the runtime maps it (Kafka's
-	// appendGroupMetadataErrorToResponseError): NOT_COORDINATOR,
-	// COORDINATOR_NOT_AVAILABLE, or UNKNOWN_SERVER_ERROR for a record past
-	// max.message.bytes.
-	ke := kerr.CoordinatorNotAvailable
-	if e, ok := err.(*kerr.Error); ok {
-		ke = e
-	}
-	c.failSyncs(g, ke)
+	c.failSyncs(g, groupWriteError(err))
 	c.prepareRebalance(g, "storing the assignment failed")
 }
 

@@ -163,3 +163,62 @@ func TestGroupPendingMemberIDSurvivesJoinCompletion(t *testing.T) {
 		}
 	})
 }
+
+// A static member replaced in a Stable group without a rebalance is
+// answered only once the group's record with its new member id is
+// written; if the write fails, the member keeps its old id (and
+// protocols) and the join is answered with an empty member id and the
+// write's error, as Kafka's updateStaticMemberThenRebalanceOrCompleteJoin.
+func TestGroupStaticReplacementWaitsForItsWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		r := jr("s", 2*time.Second, time.Second, "range")
+		r.instanceID, r.version = ptr("i"), 9
+		j := e.c.joinGroup(ctx, "g", r)
+		if j.err != nil {
+			t.Fatalf("static join: %+v", j)
+		}
+		if s := e.c.syncGroup(ctx, "g", syncRequest{memberID: j.memberID, instanceID: r.instanceID, generation: 1,
+			assignments: map[string][]byte{j.memberID: []byte("S")}}); s.err != nil {
+			t.Fatalf("sync: %+v", s)
+		}
+		first := j.memberID
+
+		// The restart's write cannot fail over: the join waits for it.
+		release := e.h.holdReplication()
+		again := e.joinAsync("g", r)
+		synctest.Wait()
+		notYet(t, again, "the replaced static member's join before its record is written")
+		release()
+		second := await(t, again, "the replaced static member's join")
+		if second.err != nil || second.memberID == first || second.generation != 1 || !second.skipAssignment {
+			t.Fatalf("static rejoin once written: %+v", second)
+		}
+
+		// The next restart's write fails: the member is back to its id.
+		e.h.mu.Lock()
+		e.h.failCommit = kerr.NotEnoughReplicas
+		e.h.mu.Unlock()
+		r.protocols = []protocolMeta{{name: "range", metadata: []byte("new")}}
+		failed := e.c.joinGroup(ctx, "g", r)
+		if failed.err != kerr.CoordinatorNotAvailable || failed.memberID != "" {
+			t.Fatalf("static rejoin whose write failed: %+v, want COORDINATOR_NOT_AVAILABLE and no member id", failed)
+		}
+		e.h.mu.Lock()
+		e.h.failCommit = nil
+		e.h.mu.Unlock()
+		if err := e.c.heartbeatGroup("g", second.memberID, r.instanceID, 1); err != nil {
+			t.Errorf("heartbeat of the member id restored after the failed write: %v", err)
+		}
+		e.inspect("g", func(g *group) {
+			m := g.members[second.memberID]
+			if len(g.members) != 1 || m == nil || g.instances["i"] != second.memberID || g.leader != second.memberID {
+				t.Fatalf("after the failed write: members %v instances %v leader %s", g.members, g.instances, g.leader)
+			}
+			if string(m.protocols[0].metadata) != "md-range" {
+				t.Errorf("protocols after the failed write: %q, want the old ones", m.protocols[0].metadata)
+			}
+		})
+	})
+}
