@@ -401,8 +401,13 @@ func (c *groupCoordinator) join(g *group, r joinRequest) (joinResult, <-chan joi
 		return joinResult{err: kerr.CoordinatorNotAvailable, memberID: r.memberID}, nil, nil
 	}
 	if !c.acceptJoin(g, r.memberID) {
+		// As Kafka's classicGroupJoinToClassicGroup, the member is only
+		// removed: the join phase is not completed early for it (a
+		// refused member awaits no join or sync).
 		if m := g.members[r.memberID]; m != nil {
-			c.removeMember(g, m, fmt.Sprintf("member %s rejoined with %d members awaiting the rebalance (group.max.size)", m.id, g.awaitingJoin()))
+			c.log.Info().Str("group", g.id).Str("member", m.id).Int("awaiting", g.awaitingJoin()).
+				Msg("member rejoined past group.max.size; removing it")
+			c.dropMember(g, m)
 		}
 		return joinResult{err: kerr.GroupMaxSizeReached}, nil, nil
 	}

@@ -222,3 +222,35 @@ func TestGroupStaticReplacementWaitsForItsWrite(t *testing.T) {
 		})
 	})
 }
+
+// A member refused with GROUP_MAX_SIZE_REACHED while the group prepares a
+// rebalance is only removed, as Kafka's classicGroupJoinToClassicGroup:
+// its removal does not end the join phase early, the rebalance timeout
+// does.
+func TestGroupMaxSizeRefusalDoesNotCompleteJoin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, func(c *Config) { c.MaxGroupSize = 2 })
+		ra := jr("a", 5*time.Second, time.Second, "range")
+		a := e.stableOne("g", ra, "A1")
+		ra.memberID = a
+		rb, rc := jr("b", 5*time.Second, time.Second, "range"), jr("c", 5*time.Second, time.Second, "range")
+		rb.memberID, rc.memberID = e.memberID("g", rb), e.memberID("g", rc)
+		bJoin := e.joinAsync("g", rb)
+		e.awaitingJoin("g", rb.memberID)
+		cJoin := e.joinAsync("g", rc)
+		e.awaitingJoin("g", rc.memberID)
+		// Two members await the rebalance: a's rejoin is past the limit.
+		if r := e.c.joinGroup(context.Background(), "g", ra); r.err != kerr.GroupMaxSizeReached {
+			t.Fatalf("a's rejoin past group.max.size: %+v", r)
+		}
+		synctest.Wait()
+		notYet(t, bJoin, "b's join right after a's refusal")
+		if st := e.state("g"); st != "PreparingRebalance" {
+			t.Fatalf("after a's refusal: %s, want PreparingRebalance until the rebalance timeout", st)
+		}
+		rB, rC := await(t, bJoin, "b's join"), await(t, cJoin, "c's join")
+		if rB.err != nil || rC.err != nil || rB.generation != 2 || rC.generation != 2 || len(rB.members)+len(rC.members) != 2 {
+			t.Fatalf("generation 2 without a: b %+v c %+v", rB, rC)
+		}
+	})
+}
