@@ -78,8 +78,11 @@ func (c *groupCoordinator) joinGroup(ctx context.Context, groupID string, jr joi
 		}
 		c.emptyConsumerToClassic(g)
 	}
-	res, ch := c.join(g, jr)
+	res, ch, jw := c.join(g, jr)
 	g.mu.Unlock()
+	if jw != nil {
+		jw.done(awaitWrite(ctx, jw.w, c.commitTimeout()))
+	}
 	if ch == nil {
 		return res
 	}

@@ -217,6 +217,7 @@ func (c *groupCoordinator) dropClassicState(g *group) {
 	g.members = make(map[string]*member)
 	g.instances = make(map[string]string)
 	g.pending = make(map[string]*time.Timer)
+	clear(g.pendingSync)
 	g.leader, g.protocol, g.protocolType = "", "", ""
 	g.subscribed = nil
 	g.rebalanceSeq++

@@ -30,6 +30,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -114,7 +115,6 @@ type member struct {
 	joinCh chan joinResult // set while a JoinGroup waits for the rebalance
 	syncCh chan syncResult // set while a SyncGroup waits for the leader
 	isNew  bool            // joined in the rebalance under way
-	synced bool            // sent SyncGroup in the current generation
 
 	deadline time.Time // session expiry
 	timer    *time.Timer
@@ -161,9 +161,13 @@ type group struct {
 	members      map[string]*member
 	instances    map[string]string      // static instance id -> member id
 	pending      map[string]*time.Timer // member ids handed out, awaiting their join
-	joinSeq      uint64
-	offsets      map[topicPartition]offsetEntry
-	pendingTxn   map[int64]map[topicPartition]offsetEntry // by producer id
+	// pendingSync are the members of the generation that have not sent
+	// SyncGroup yet (Kafka's pendingSyncMembers): while it is not empty
+	// the sync timer (joinTimer) runs, in CompletingRebalance and Stable.
+	pendingSync map[string]struct{}
+	joinSeq     uint64
+	offsets     map[topicPartition]offsetEntry
+	pendingTxn  map[int64]map[topicPartition]offsetEntry // by producer id
 	// inflight are the commits (plain or transactional) appended but not
 	// yet applied: a require_stable OffsetFetch waits for them.
 	inflight map[*pendingCommit]struct{}
@@ -193,7 +197,8 @@ func newGroup(id string, part *groupShard) *group {
 	return &group{
 		id: id, part: part, state: groupEmpty, stateMs: time.Now().UnixMilli(),
 		members: make(map[string]*member), instances: make(map[string]string),
-		pending: make(map[string]*time.Timer), offsets: make(map[topicPartition]offsetEntry),
+		pending: make(map[string]*time.Timer), pendingSync: make(map[string]struct{}),
+		offsets:    make(map[topicPartition]offsetEntry),
 		pendingTxn: make(map[int64]map[topicPartition]offsetEntry), inflight: make(map[*pendingCommit]struct{}),
 	}
 }
@@ -388,23 +393,47 @@ type joinRequest struct {
 
 // join handles a JoinGroup for a locked group. It returns either an
 // immediate result or a channel that yields one when the rebalance ends.
-func (c *groupCoordinator) join(g *group, r joinRequest) (joinResult, <-chan joinResult) {
+// A static member replaced in a Stable group also returns the write of
+// the group's record: the caller lets go of the group, waits for it and
+// calls its done, which answers the channel.
+func (c *groupCoordinator) join(g *group, r joinRequest) (joinResult, <-chan joinResult, *joinWrite) {
 	if g.state == groupDead {
-		return joinResult{err: kerr.CoordinatorNotAvailable, memberID: r.memberID}, nil
+		return joinResult{err: kerr.CoordinatorNotAvailable, memberID: r.memberID}, nil, nil
 	}
 	if !c.acceptJoin(g, r.memberID) {
+		// As Kafka's classicGroupJoinToClassicGroup, the member is only
+		// removed: the join phase is not completed early for it (a
+		// refused member awaits no join or sync).
 		if m := g.members[r.memberID]; m != nil {
-			c.removeMember(g, m, fmt.Sprintf("member %s rejoined with %d members awaiting the rebalance (group.max.size)", m.id, g.awaitingJoin()))
+			c.log.Info().Str("group", g.id).Str("member", m.id).Int("awaiting", g.awaitingJoin()).
+				Msg("member rejoined past group.max.size; removing it")
+			c.dropMember(g, m)
 		}
-		return joinResult{err: kerr.GroupMaxSizeReached}, nil
+		return joinResult{err: kerr.GroupMaxSizeReached}, nil, nil
 	}
 	if !g.supportsProtocols(r.protocolType, r.protocols) {
-		return joinResult{err: kerr.InconsistentGroupProtocol, memberID: r.memberID}, nil
+		return joinResult{err: kerr.InconsistentGroupProtocol, memberID: r.memberID}, nil, nil
 	}
+	if r.memberID == "" && r.instanceID != nil {
+		if old, ok := g.instances[*r.instanceID]; ok && g.members[old] != nil {
+			return c.replaceStatic(g, g.members[old], newMemberID(*r.instanceID), r)
+		}
+	}
+	var res joinResult
+	var ch <-chan joinResult
 	if r.memberID == "" {
-		return c.joinUnknown(g, r)
+		res, ch = c.joinUnknown(g, r)
+	} else {
+		res, ch = c.joinKnown(g, r)
 	}
-	return c.joinKnown(g, r)
+	return res, ch, nil
+}
+
+// joinWrite is a JoinGroup's record write: done, called without the
+// group's lock once the write is committed or failed, answers the join.
+type joinWrite struct {
+	w    runtime.Write
+	done func(err error)
 }
 
 // acceptJoin says whether a JoinGroup from memberID ("" for a new member)
@@ -445,11 +474,8 @@ func (g *group) awaitingJoin() int {
 // joinUnknown is a JoinGroup without a member id.
 func (c *groupCoordinator) joinUnknown(g *group, r joinRequest) (joinResult, <-chan joinResult) {
 	if r.instanceID != nil {
-		id := newMemberID(*r.instanceID)
-		if old, ok := g.instances[*r.instanceID]; ok && g.members[old] != nil {
-			return c.replaceStatic(g, g.members[old], id, r)
-		}
-		r.memberID = id
+		// A known instance id is replaceStatic's (join).
+		r.memberID = newMemberID(*r.instanceID)
 		return c.addMember(g, r)
 	}
 	id := newMemberID(r.clientID)
@@ -571,8 +597,9 @@ func (c *groupCoordinator) addMember(g *group, r joinRequest) (joinResult, <-cha
 
 // replaceStatic gives a returning static member a new member id, fencing
 // the old one. A stable group with unchanged protocols keeps its
-// assignment without a rebalance.
-func (c *groupCoordinator) replaceStatic(g *group, old *member, newID string, r joinRequest) (joinResult, <-chan joinResult) {
+// assignment without a rebalance: the member is answered once the group's
+// record with its new id is written (replaceStaticStored).
+func (c *groupCoordinator) replaceStatic(g *group, old *member, newID string, r joinRequest) (joinResult, <-chan joinResult, *joinWrite) {
 	if old.joinCh != nil {
 		old.joinCh <- joinResult{err: kerr.FencedInstanceID, memberID: old.id}
 		old.joinCh = nil
@@ -581,14 +608,9 @@ func (c *groupCoordinator) replaceStatic(g *group, old *member, newID string, r 
 		old.syncCh <- syncResult{err: kerr.FencedInstanceID}
 		old.syncCh = nil
 	}
-	delete(g.members, old.id)
-	oldID := old.id
-	old.id = newID
-	g.members[newID] = old
-	g.instances[*r.instanceID] = newID
-	if g.leader == oldID {
-		g.leader = newID
-	}
+	prev := *old // what a failed write restores
+	leaderBefore := g.leader
+	g.renameMember(old, newID)
 	old.clientID, old.clientHost = r.clientID, r.clientHost
 	old.sessionTimeout, old.rebalanceTimeout = r.sessionTimeout, r.rebalanceTimeout
 	c.scheduleSession(g, old)
@@ -600,43 +622,114 @@ func (c *groupCoordinator) replaceStatic(g *group, old *member, newID string, r 
 		// subscription metadata (owned partitions, generation) changes at
 		// every restart; comparing it would rebalance on every bounce,
 		// which static membership exists to avoid.
-		prev := old.protocols
 		old.protocols = r.protocols
 		if g.protocol != "" && g.selectProtocol() == g.protocol {
-			res := joinResult{memberID: newID, generation: g.generation, protocolType: g.protocolType, protocol: g.protocol, leader: g.leader}
-			switch {
-			case r.version >= 9 && newID == g.leader:
-				// The leader need not assign again (KIP-814).
-				res.members, res.skipAssignment = g.joinMembers(), true
-			case r.version < 9 && newID == g.leader:
-				// Before KIP-814 a replaced leader is told the old
-				// leader's id, so it does not assign again.
-				res.leader = oldID
-			}
-			c.persistGroup(g)
-			return res, nil
+			return c.storeReplacedStatic(g, old, &prev, leaderBefore, r.version)
 		}
-		old.protocols = prev
+		old.protocols = prev.protocols
 		ch := c.updateMember(g, old, r)
 		c.prepareRebalance(g, "static member "+*r.instanceID+" rejoined with new protocols")
-		return joinResult{}, ch
+		return joinResult{}, ch, nil
 	case groupCompletingRebalance:
 		ch := c.updateMember(g, old, r)
 		c.prepareRebalance(g, "static member "+*r.instanceID+" rejoined during a rebalance")
-		return joinResult{}, ch
+		return joinResult{}, ch, nil
 	case groupPreparingRebalance:
 		ch := c.updateMember(g, old, r)
 		c.tryCompleteJoin(g)
-		return joinResult{}, ch
+		return joinResult{}, ch, nil
 	default:
 		ch := c.updateMember(g, old, r)
 		c.prepareRebalance(g, "static member "+*r.instanceID+" joined")
-		return joinResult{}, ch
+		return joinResult{}, ch, nil
 	}
 }
 
+// renameMember moves a member, with its instance id and leadership, to a
+// new member id.
+func (g *group) renameMember(m *member, newID string) {
+	delete(g.members, m.id)
+	if g.leader == m.id {
+		g.leader = newID
+	}
+	m.id = newID
+	g.members[newID] = m
+	g.instances[*m.instanceID] = newID
+}
+
+// storeReplacedStatic appends the group's record with a static member's
+// new id; the member awaits the join until the write is done, so its
+// session is kept meanwhile (Kafka's updateMember with the response
+// future). prev is the member as it was before the replacement.
+func (c *groupCoordinator) storeReplacedStatic(g *group, m *member, prev *member, leaderBefore string, version int16) (joinResult, <-chan joinResult, *joinWrite) {
+	ch := make(chan joinResult, 1)
+	m.joinCh = ch
+	w, err := c.appendRecords(g, []records.Record{{Key: encodeGroupKey(g.id), Value: encodeGroupValue(g)}}, -1, -1)
+	if err != nil {
+		c.replaceStaticStored(g, m, ch, prev, leaderBefore, version, err)
+		return joinResult{}, ch, nil
+	}
+	g.stored = true
+	return joinResult{}, ch, &joinWrite{w: w, done: func(err error) {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		c.replaceStaticStored(g, m, ch, prev, leaderBefore, version, err)
+	}}
+}
+
+// replaceStaticStored answers a replaced static member of a locked group
+// once its record is written, as Kafka's
+// updateStaticMemberThenRebalanceOrCompleteJoin: unless its join was
+// answered meanwhile (a rebalance, an unload, another replacement), it
+// gets the current generation; if the write failed, the member gets back
+// its old id, protocols and timeouts and the join an empty member id with
+// the write's error.
+func (c *groupCoordinator) replaceStaticStored(g *group, m *member, ch chan joinResult, prev *member, leaderBefore string, version int16, err error) {
+	if g.members[m.id] != m || m.joinCh != ch {
+		return
+	}
+	m.joinCh = nil
+	if err != nil {
+		c.log.Warn().Err(err).Str("group", g.id).Str("member", m.id).Str("instance", *m.instanceID).
+			Msg("storing a replaced static member failed; reverting to its old member id")
+		g.renameMember(m, prev.id)
+		m.protocols, m.clientID, m.clientHost = prev.protocols, prev.clientID, prev.clientHost
+		m.sessionTimeout, m.rebalanceTimeout = prev.sessionTimeout, prev.rebalanceTimeout
+		c.scheduleSession(g, m)
+		ch <- joinResult{err: groupWriteError(err)}
+		return
+	}
+	res := joinResult{memberID: m.id, generation: g.generation, protocolType: g.protocolType, protocol: g.protocol, leader: g.leader}
+	switch {
+	case version >= 9 && m.id == g.leader:
+		// The leader need not assign again (KIP-814).
+		res.members, res.skipAssignment = g.joinMembers(), true
+	case version < 9:
+		// Before KIP-814 a replaced leader is told the old leader's
+		// id, so it does not assign again.
+		res.leader = leaderBefore
+	}
+	ch <- res
+}
+
+// groupWriteError is the error a group record's failed write is answered
+// with, as the runtime maps it (Kafka's
+// appendGroupMetadataErrorToResponseError): NOT_COORDINATOR,
+// COORDINATOR_NOT_AVAILABLE, or UNKNOWN_SERVER_ERROR for a record past
+// max.message.bytes; anything else (a wait that timed out) is
+// COORDINATOR_NOT_AVAILABLE.
+func groupWriteError(err error) *kerr.Error {
+	if e, ok := err.(*kerr.Error); ok {
+		return e
+	}
+	return kerr.CoordinatorNotAvailable
+}
+
 // updateMember records a rejoining member's protocols and marks it as
-// awaiting the join.
+// awaiting the join. A member that has not yet been part of a generation
+// keeps the new-member join timeout addMember gave it (Kafka's
+// updateMember leaves the heartbeat alone): a client that retries its
+// first JoinGroup is not cut down to its session timeout.
 func (c *groupCoordinator) updateMember(g *group, m *member, r joinRequest) <-chan joinResult {
 	m.protocols = r.protocols
 	m.rebalanceTimeout, m.sessionTimeout = r.rebalanceTimeout, r.sessionTimeout
@@ -647,7 +740,9 @@ func (c *groupCoordinator) updateMember(g *group, m *member, r joinRequest) <-ch
 		m.joinCh <- joinResult{err: kerr.RebalanceInProgress, memberID: m.id}
 	}
 	m.joinCh = make(chan joinResult, 1)
-	c.scheduleSession(g, m)
+	if !m.isNew {
+		c.scheduleSession(g, m)
+	}
 	return m.joinCh
 }
 
@@ -657,6 +752,7 @@ func (c *groupCoordinator) prepareRebalance(g *group, reason string) {
 		c.failSyncs(g, kerr.RebalanceInProgress)
 	}
 	initial := g.state == groupEmpty
+	clear(g.pendingSync)
 	g.setState(groupPreparingRebalance)
 	g.rebalanceSeq++
 	seq := g.rebalanceSeq
@@ -725,10 +821,9 @@ func (c *groupCoordinator) completeJoin(g *group) {
 			c.dropMember(g, m)
 		}
 	}
-	for id, t := range g.pending {
-		t.Stop()
-		delete(g.pending, id)
-	}
+	// Member ids handed out and not yet used stay pending across the
+	// generation, as in Kafka, until they join, leave or expire; until
+	// then they hold back an early end of the next join (allJoined).
 	g.initialDelay = false
 	if len(g.members) > 0 && !g.anyJoined() {
 		// Only static members are left and none rejoined: as Kafka, the
@@ -762,8 +857,8 @@ func (c *groupCoordinator) completeJoin(g *group) {
 		}
 	}
 	g.setState(groupCompletingRebalance)
-	for _, m := range g.members {
-		m.synced = false
+	for id := range g.members {
+		g.pendingSync[id] = struct{}{}
 	}
 	seq, gen := g.rebalanceSeq, g.generation
 	g.joinTimer = time.AfterFunc(g.maxRebalanceTimeout(), func() { c.syncTimerFired(g, seq, gen) })
@@ -785,28 +880,35 @@ func (c *groupCoordinator) completeJoin(g *group) {
 }
 
 // syncTimerFired removes the members that have not sent SyncGroup within
-// the rebalance timeout of a generation still waiting for its assignment,
-// and rebalances the rest (Kafka's pending-sync expiry).
+// the rebalance timeout of the generation, and rebalances the rest
+// (Kafka's expirePendingSync). It acts in CompletingRebalance and in
+// Stable: a follower that never syncs is removed even once the leader's
+// assignment made the group Stable.
 func (c *groupCoordinator) syncTimerFired(g *group, seq uint64, gen int32) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.rebalanceSeq != seq || g.generation != gen || g.state != groupCompletingRebalance {
+	if g.rebalanceSeq != seq || g.generation != gen || len(g.pendingSync) == 0 ||
+		(g.state != groupCompletingRebalance && g.state != groupStable) {
 		return
 	}
-	var late []*member
-	for _, m := range g.sortedMembers() {
-		if !m.synced {
-			late = append(late, m)
+	late := slices.Sorted(maps.Keys(g.pendingSync))
+	for _, id := range late {
+		if m := g.members[id]; m != nil {
+			c.log.Info().Str("group", g.id).Str("member", id).Msg("member did not sync in time; removing it")
+			c.dropMember(g, m)
 		}
 	}
-	if len(late) == 0 {
-		return
+	c.prepareRebalance(g, fmt.Sprintf("members %v did not sync in time", late))
+}
+
+// syncReceived notes a member's SyncGroup; once every member of the
+// generation has sent one, the sync timer stops (Kafka's
+// removePendingSyncMember).
+func (g *group) syncReceived(id string) {
+	delete(g.pendingSync, id)
+	if len(g.pendingSync) == 0 && (g.state == groupCompletingRebalance || g.state == groupStable) && g.joinTimer != nil {
+		g.joinTimer.Stop()
 	}
-	for _, m := range late {
-		c.log.Info().Str("group", g.id).Str("member", m.id).Msg("member did not sync in time; removing it")
-		c.dropMember(g, m)
-	}
-	c.prepareRebalance(g, "members did not sync in time")
 }
 
 // scheduleSession (re)starts a member's session timer.
@@ -849,6 +951,7 @@ func (c *groupCoordinator) dropMember(g *group, m *member) {
 		m.timer.Stop()
 	}
 	delete(g.members, m.id)
+	delete(g.pendingSync, m.id)
 	if m.instanceID != nil && g.instances[*m.instanceID] == m.id {
 		delete(g.instances, *m.instanceID)
 	}
@@ -938,7 +1041,7 @@ func (c *groupCoordinator) sync(g *group, r syncRequest) (syncResult, <-chan syn
 	}
 	m := g.members[r.memberID]
 	c.scheduleSession(g, m)
-	m.synced = true
+	g.syncReceived(m.id)
 	switch g.state {
 	case groupPreparingRebalance:
 		return syncResult{err: kerr.RebalanceInProgress}, nil, nil
@@ -982,10 +1085,9 @@ func (c *groupCoordinator) assignmentStored(g *group, generation int32, err erro
 		c.assignmentFailed(g, err)
 		return
 	}
+	// The sync timer goes on until every member has synced: one that
+	// never does is removed in Stable too.
 	g.setState(groupStable)
-	if g.joinTimer != nil {
-		g.joinTimer.Stop()
-	}
 	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Msg("group is stable")
 	for _, gm := range g.members {
 		if gm.syncCh != nil {
@@ -999,15 +1101,7 @@ func (c *groupCoordinator) assignmentStored(g *group, generation int32, err erro
 // could not be stored, and rebalances.
 func (c *groupCoordinator) assignmentFailed(g *group, err error) {
 	c.log.Warn().Err(err).Str("group", g.id).Msg("storing the group's assignment failed; rebalancing")
-	// The write's error as the runtime maps it (Kafka's
-	// appendGroupMetadataErrorToResponseError): NOT_COORDINATOR,
-	// COORDINATOR_NOT_AVAILABLE, or UNKNOWN_SERVER_ERROR for a record past
-	// max.message.bytes.
-	ke := kerr.CoordinatorNotAvailable
-	if e, ok := err.(*kerr.Error); ok {
-		ke = e
-	}
-	c.failSyncs(g, ke)
+	c.failSyncs(g, groupWriteError(err))
 	c.prepareRebalance(g, "storing the assignment failed")
 }
 

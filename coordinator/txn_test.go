@@ -28,6 +28,7 @@ type txnTestHost struct {
 	blockMarkers bool
 	nextPid      int64
 	hold         chan struct{} // while set, writes wait for it to close
+	failCommit   error         // while set, waits for writes fail with it
 	topics       map[string]testTopic
 	nextTopic    int
 	logStart     map[topicPartition]int64
@@ -78,8 +79,11 @@ func (h *txnTestHost) AppendInternal(topic string, p, _ int32, batch []byte) (in
 // as a slow follower would.
 func (h *txnTestHost) AwaitCommitted(ctx context.Context, _ string, _, _ int32, _ int64) error {
 	h.mu.Lock()
-	gate := h.hold
+	gate, fail := h.hold, h.failCommit
 	h.mu.Unlock()
+	if fail != nil {
+		return fail
+	}
 	if gate == nil {
 		return nil
 	}
