@@ -57,7 +57,12 @@ func (c *groupCoordinator) syncGroup(ctx context.Context, groupID string, sr syn
 	g, err := c.lockGroup(groupID, false)
 	if err == kerr.CoordinatorLoadInProgress {
 		// The rebalance under way was lost with the old coordinator:
-		// rejoin, without looking for the coordinator again (Kafka).
+		// rejoin, without looking for the coordinator again, as Kafka's
+		// Scala coordinator answered (apache/kafka#4788). Kafka 4's
+		// coordinator answers COORDINATOR_LOAD_IN_PROGRESS, which the Java
+		// client's SyncGroup handler reports as an unexpected error and
+		// kafkajs does not retry as a rebalance; the older answer is
+		// kept on purpose.
 		return syncResult{err: kerr.RebalanceInProgress}
 	}
 	if err != nil {
