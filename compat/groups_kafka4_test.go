@@ -399,15 +399,12 @@ func TestOffsetDeleteCancelsPendingTxnOffsets(t *testing.T) {
 	pid, epoch := ip.ProducerID, ip.ProducerEpoch
 	add := kmsg.NewPtrAddOffsetsToTxnRequest()
 	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, pid, epoch, group
-	wait.For(t, "AddOffsetsToTxn", offsetsBound, func() bool {
+	untilTxnOK(t, "AddOffsetsToTxn", func() int16 {
 		resp, err := add.RequestWith(ctx, cl)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !txnRetriable(resp.ErrorCode) && resp.ErrorCode != 0 {
-			t.Fatalf("AddOffsetsToTxn: %v", kerr.ErrorForCode(resp.ErrorCode))
-		}
-		return resp.ErrorCode == 0
+		return resp.ErrorCode
 	})
 	// The transaction commits 10, 11 and 12 for partitions 0 (which has a
 	// committed offset), 1 and 2.
@@ -454,15 +451,12 @@ func TestOffsetDeleteCancelsPendingTxnOffsets(t *testing.T) {
 
 	end := kmsg.NewPtrEndTxnRequest()
 	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = txnID, pid, epoch, true
-	wait.For(t, "EndTxn commit", offsetsBound, func() bool {
+	untilTxnOK(t, "EndTxn commit", func() int16 {
 		resp, err := end.RequestWith(ctx, cl)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !txnRetriable(resp.ErrorCode) && resp.ErrorCode != 0 {
-			t.Fatalf("EndTxn: %v", kerr.ErrorForCode(resp.ErrorCode))
-		}
-		return resp.ErrorCode == 0
+		return resp.ErrorCode
 	})
 	// The commit marker has reached the group once partition 2's offset
 	// is stable.
@@ -538,4 +532,17 @@ func TestOffsetDeleteWhileSubscriptionsUnknown(t *testing.T) {
 	if p := onlyPartition(t, fetchOffsetsRaw(t, g.cl, 10, g.group, false, map[string][]int32{topic: {0}})); p.Offset != 1 {
 		t.Fatalf("offset after the refused OffsetDelete: %d, want 1", p.Offset)
 	}
+}
+
+// untilTxnOK sends a transaction request until it succeeds, within
+// offsetsBound, and fails the test on an error that is not retried.
+func untilTxnOK(t *testing.T, what string, send func() int16) {
+	t.Helper()
+	wait.For(t, what, offsetsBound, func() bool {
+		code := send()
+		if code != 0 && !txnRetriable(code) {
+			t.Fatalf("%s: %v", what, kerr.ErrorForCode(code))
+		}
+		return code == 0
+	})
 }
