@@ -516,7 +516,10 @@ func TestGroupOverMaxSizeAfterRestartShrinks(t *testing.T) {
 	}
 	group := randomName("over-capacity")
 	for range 3 {
-		groupMember(t, b.Addr, group, topic, kgo.SessionTimeout(20*time.Second))
+		// As in Kafka, refusing the member past the limit does not end
+		// the join phase: the others' JoinGroups are answered when all
+		// of them rejoined or at the rebalance timeout, kept short here.
+		groupMember(t, b.Addr, group, topic, kgo.SessionTimeout(20*time.Second), kgo.RebalanceTimeout(8*time.Second))
 	}
 	describe := func(addr string) (string, int) {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
