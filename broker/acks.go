@@ -39,15 +39,11 @@ func (b *Broker) finishProduce(ctx context.Context, req *protocol.Request, resp 
 // awaitAcks waits until every partition's high watermark passes its
 // append, filling in errors for those that time out or lose leadership.
 func (b *Broker) awaitAcks(ctx context.Context, waits []pendingAck, timeout time.Duration) {
-	wake := make(chan struct{}, 1)
-	for _, w := range waits {
-		w.p.wait(wake)
-		defer w.p.unwait(wake)
+	parts := make([]*Partition, len(waits))
+	for i, w := range waits {
+		parts[i] = w.p
 	}
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		pending := 0
+	err := awaitPartitions(ctx, parts, timeout, func() (pending int) {
 		for i := range waits {
 			w := &waits[i]
 			if w.code == nil {
@@ -63,22 +59,40 @@ func (b *Broker) awaitAcks(ctx context.Context, waits []pendingAck, timeout time
 				pending++
 			}
 		}
-		if pending == 0 {
-			return
+		return pending
+	})
+	if err == kerr.RequestTimedOut {
+		for _, w := range waits {
+			if w.code != nil {
+				*w.code = kerr.RequestTimedOut.Code
+			}
 		}
+	}
+}
+
+// awaitPartitions waits, holding no lock, until pending reports nothing
+// left, checking again whenever one of parts notifies its waiters (the
+// high watermark, a follower's log start, the leadership moved). It
+// returns REQUEST_TIMED_OUT once timeout passes, ctx's error once it ends,
+// nil when done.
+func awaitPartitions(ctx context.Context, parts []*Partition, timeout time.Duration, pending func() int) error {
+	wake := make(chan struct{}, 1)
+	for _, p := range parts {
+		p.wait(wake)
+		defer p.unwait(wake)
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for pending() > 0 {
 		select {
 		case <-wake:
 		case <-timer.C:
-			for _, w := range waits {
-				if w.code != nil {
-					*w.code = kerr.RequestTimedOut.Code
-				}
-			}
-			return
+			return kerr.RequestTimedOut
 		case <-ctx.Done():
-			return
+			return ctx.Err()
 		}
 	}
+	return nil
 }
 
 // awaitCommitted waits until the high watermark passes last.

@@ -70,6 +70,31 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 	return resp, nil
 }
 
+// createTopicConfigs is a new topic's configs (nil for none), checked as
+// Kafka's computeConfigChanges and config validation: no null value, every
+// value valid, else INVALID_CONFIG.
+func createTopicConfigs(cs []kmsg.CreateTopicsRequestTopicConfig) (map[string]string, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	m := make(map[string]string, len(cs))
+	var null []string
+	for _, c := range cs {
+		if c.Value == nil {
+			null = append(null, c.Name)
+			continue
+		}
+		m[c.Name] = *c.Value
+	}
+	if len(null) > 0 {
+		return nil, errorf(kerr.InvalidConfig, "Null value not supported for topic configs: %s", strings.Join(null, ","))
+	}
+	if err := config.ValidateTopicConfigs(m); err != nil {
+		return nil, errorf(kerr.InvalidConfig, "%v", err)
+	}
+	return m, nil
+}
+
 // clusterMetadataTopic is the name of KRaft's metadata log, which Kafka
 // refuses to create as a topic.
 const clusterMetadataTopic = "__cluster_metadata"
@@ -81,22 +106,9 @@ func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopi
 	if err := b.checkNewTopicName(rt.Topic); err != nil {
 		return err
 	}
-	if len(rt.Configs) > 0 {
-		spec.Configs = make(map[string]string, len(rt.Configs))
-		var null []string
-		for _, c := range rt.Configs {
-			if c.Value == nil {
-				null = append(null, c.Name)
-				continue
-			}
-			spec.Configs[c.Name] = *c.Value
-		}
-		if len(null) > 0 {
-			return errorf(kerr.InvalidConfig, "Null value not supported for topic configs: %s", strings.Join(null, ","))
-		}
-		if err := config.ValidateTopicConfigs(spec.Configs); err != nil {
-			return errorf(kerr.InvalidConfig, "%v", err)
-		}
+	var err error
+	if spec.Configs, err = createTopicConfigs(rt.Configs); err != nil {
+		return err
 	}
 	if len(rt.ReplicaAssignment) > 0 {
 		if err := metadata.CheckTopicPartitions(int64(len(rt.ReplicaAssignment))); err != nil {

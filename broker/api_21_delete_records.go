@@ -101,25 +101,14 @@ func (b *Broker) handleDeleteRecords(_ context.Context, req *protocol.Request) (
 		return resp, nil
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		wake := make(chan struct{}, 1)
+		var parts []*Partition
 		for _, w := range waits {
 			if w.p != nil {
-				w.p.wait(wake)
-				defer w.p.unwait(wake)
+				parts = append(parts, w.p)
 			}
 		}
-		timer := time.NewTimer(time.Duration(r.TimeoutMillis) * time.Millisecond)
-		defer timer.Stop()
-		for check() > 0 {
-			select {
-			case <-wake:
-			case <-timer.C:
-				timedOut()
-				return resp, nil
-			case <-ctx.Done():
-				timedOut()
-				return resp, nil
-			}
+		if awaitPartitions(ctx, parts, time.Duration(r.TimeoutMillis)*time.Millisecond, check) != nil {
+			timedOut()
 		}
 		return resp, nil
 	})

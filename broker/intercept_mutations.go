@@ -14,7 +14,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/acl"
-	"gregor/broker/config"
 	"gregor/broker/quota"
 	"gregor/protocol"
 )
@@ -80,7 +79,7 @@ func (b *Broker) topicMutations(req *protocol.Request) []int {
 				rf = int(b.cfg.DefaultReplicationFactor)
 			}
 			if seen[t.Topic] > 1 || t.Topic == clusterMetadataTopic || b.checkNewTopicName(t.Topic) != nil ||
-				!cluster && !b.allowed(req, acl.Create, acl.Topic, t.Topic) || !createConfigsValid(t.Configs) ||
+				!cluster && !b.allowed(req, acl.Create, acl.Topic, t.Topic) || !configsValid(t.Configs) ||
 				n <= 0 || len(t.ReplicaAssignment) == 0 && (rf <= 0 || rf > live) {
 				n = 0
 			}
@@ -131,17 +130,11 @@ func (b *Broker) topicMutations(req *protocol.Request) []int {
 	return out
 }
 
-// createConfigsValid reports whether a new topic's configs would pass
-// CreateTopics' checks (no null value, every value valid).
-func createConfigsValid(cs []kmsg.CreateTopicsRequestTopicConfig) bool {
-	m := make(map[string]string, len(cs))
-	for _, c := range cs {
-		if c.Value == nil {
-			return false
-		}
-		m[c.Name] = *c.Value
-	}
-	return config.ValidateTopicConfigs(m) == nil
+// configsValid reports whether a new topic's configs pass CreateTopics'
+// checks.
+func configsValid(cs []kmsg.CreateTopicsRequestTopicConfig) bool {
+	_, err := createTopicConfigs(cs)
+	return err == nil
 }
 
 // splitTopics keeps the topics not refused in req and returns a request

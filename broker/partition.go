@@ -418,12 +418,11 @@ func (p *Partition) notify() {
 }
 
 // checkLeaderLocked returns the error a client gets from a replica that
-// cannot serve as leader.
-// As Kafka's Partition.getLocalLog, a replica checks the client's leader
-// epoch before whether it leads: a follower that has not yet learnt a
-// newer epoch answers UNKNOWN_LEADER_EPOCH (retried without a metadata
-// refresh) and an old leader FENCED_LEADER_EPOCH, not
-// NOT_LEADER_OR_FOLLOWER.
+// cannot serve as leader. As Kafka's Partition.getLocalLog, a replica
+// checks the client's leader epoch before whether it leads: a follower
+// that has not yet learnt a newer epoch answers UNKNOWN_LEADER_EPOCH
+// (retried without a metadata refresh) and an old leader
+// FENCED_LEADER_EPOCH, not NOT_LEADER_OR_FOLLOWER.
 func (p *Partition) checkLeaderLocked(epoch int32) error {
 	if p.log == nil || p.closed {
 		return p.notLocalErr()
