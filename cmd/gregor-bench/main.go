@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -60,7 +61,7 @@ func main() {
 
 func usage() {
 	fmt.Fprintln(os.Stderr, `usage:
-  gregor-bench run -bootstrap host:port -scenario NAME [-duration 5s]
+  gregor-bench run -bootstrap host:port -scenario NAME [-duration 5s] [-cpuprofile FILE]
   gregor-bench compare [-gregor bin/gregor] [-rounds 5] [-duration 5s] [-scenarios a,b]
   gregor-bench replication [-gregor bin/gregor] [-rounds 5] [-duration 5s]
   gregor-bench security [-gregor bin/gregor] [-rounds 5] [-duration 5s]
@@ -85,10 +86,24 @@ func runCmd(args []string) {
 	bootstrap := fs.String("bootstrap", "127.0.0.1:9092", "broker address")
 	name := fs.String("scenario", "produce-1k-all", "scenario to run")
 	duration := fs.Duration("duration", 5*time.Second, "how long each scenario runs")
+	cpuProfile := fs.String("cpuprofile", "", "write the load's own CPU profile here (to see whether a run is bound by the client)")
 	fs.Parse(args)
 	s, ok := scenarioNamed(*name)
 	if !ok {
 		usage()
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(1)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "error:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
