@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/internal/brokertest"
 )
@@ -396,5 +397,33 @@ func TestTxnDescribeProducers(t *testing.T) {
 	}
 	if done := describe(); done.CurrentTxnStartOffset != -1 || done.ProducerID != open.ProducerID {
 		t.Fatalf("producer after commit: %+v", done)
+	}
+}
+
+// A client's AddPartitionsToTxn (v0-3) naming an internal topic is refused
+// whether or not the broker has an authorizer: Kafka's
+// handleAddPartitionsToTxnRequest leaves the internal topics out of those
+// it authorizes, so they are TOPIC_AUTHORIZATION_FAILED and the other
+// partitions OPERATION_NOT_ATTEMPTED, before the transaction is looked at.
+func TestTxnAddPartitionsInternalTopicRefused(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("txn-internal", 1, nil)
+	cl := e.pinned(24, 3) // v4+ is the brokers' batched path
+	for _, internal := range []string{"__consumer_offsets", "__transaction_state", "__share_group_state"} {
+		req := kmsg.NewPtrAddPartitionsToTxnRequest()
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch = randomName("txn-internal"), 0, 0
+		req.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: internal, Partitions: []int32{0}}, {Topic: topic, Partitions: []int32{0}}}
+		resp, err := cl.Request(e.ctx, req)
+		if err != nil {
+			t.Fatalf("AddPartitionsToTxn: %v", err)
+		}
+		codes := map[string]int16{}
+		for _, rt := range resp.(*kmsg.AddPartitionsToTxnResponse).Topics {
+			for _, rp := range rt.Partitions {
+				codes[rt.Topic] = rp.ErrorCode
+			}
+		}
+		wantCode(t, "AddPartitionsToTxn of "+internal, codes[internal], kerr.TopicAuthorizationFailed)
+		wantCode(t, "AddPartitionsToTxn of "+topic+" beside "+internal, codes[topic], kerr.OperationNotAttempted)
 	}
 }
