@@ -862,6 +862,16 @@ func TestACLAdmin(t *testing.T) {
 		wantCode(t, "ListOffsets without DESCRIBE", listOffsets(other), kerr.TopicAuthorizationFailed)
 		wantCode(t, "OffsetForLeaderEpoch without DESCRIBE", epochs(other), kerr.TopicAuthorizationFailed)
 		wantCode(t, "DescribeProducers without READ", producers(other), kerr.TopicAuthorizationFailed)
+		// A name that cannot be a topic is told apart before READ is
+		// asked for, as Kafka's handleDescribeProducersRequest.
+		bad := kmsg.NewPtrDescribeProducersRequest()
+		bad.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "no such/topic", Partitions: []int32{0}}}
+		bp := a.do(t, aclAlice, bad).(*kmsg.DescribeProducersResponse).Topics[0].Partitions[0]
+		wantCode(t, "DescribeProducers of an invalid topic name without READ", bp.ErrorCode, kerr.InvalidTopicException)
+		const badMsg = "Topic name is invalid: 'no such/topic' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"
+		if bp.ErrorMessage == nil || *bp.ErrorMessage != badMsg {
+			t.Errorf("DescribeProducers of an invalid topic name: message %q, want %q", deref(bp.ErrorMessage), badMsg)
+		}
 		code, _ := partitions(other)
 		wantCode(t, "DescribeTopicPartitions without DESCRIBE", code, kerr.TopicAuthorizationFailed)
 		a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(other).Operations(kadm.OpRead))
