@@ -427,3 +427,34 @@ func TestTxnAddPartitionsInternalTopicRefused(t *testing.T) {
 		wantCode(t, "AddPartitionsToTxn of "+topic+" beside "+internal, codes[topic], kerr.OperationNotAttempted)
 	}
 }
+
+// A client's AddPartitionsToTxn naming a partition that does not exist is
+// answered UNKNOWN_TOPIC_OR_PARTITION (the others OPERATION_NOT_ATTEMPTED)
+// by any broker, coordinator or not: Kafka's handleAddPartitionsToTxnRequest
+// checks the partitions before it asks the transaction coordinator. On a
+// new broker, before __transaction_state exists, no coordinator can answer.
+func TestTxnAddPartitionsUnknownBeforeCoordinator(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs a broker of its own without __transaction_state")
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	topic := randomName("txn-nocoord")
+	createTopic(t, b.Addr, topic, 1)
+	c := hcDial(t, b.Addr)
+	req := kmsg.NewPtrAddPartitionsToTxnRequest()
+	req.Version = 3
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch = randomName("txn-nocoord"), 0, 0
+	req.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: topic, Partitions: []int32{0, 7}}}
+	hcWrite(t, c, hcFrame(req, 1))
+	resp := kmsg.NewPtrAddPartitionsToTxnResponse()
+	resp.Version = 3
+	hcRead(t, c, 10*time.Second, 1, resp)
+	codes := map[int32]int16{}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			codes[rp.Partition] = rp.ErrorCode
+		}
+	}
+	wantCode(t, "AddPartitionsToTxn of a partition that does not exist", codes[7], kerr.UnknownTopicOrPartition)
+	wantCode(t, "AddPartitionsToTxn of a partition beside one that does not exist", codes[0], kerr.OperationNotAttempted)
+}

@@ -85,12 +85,15 @@ func (c *txnCoordinator) handleAddPartitionsToTxn(ctx context.Context, req *prot
 		clear(codes)
 		return answer(kerr.TransactionalIDAuthorizationFailed.Code), nil
 	}
+	// The partitions are checked before the coordinator is asked, as
+	// Kafka's KafkaApis answers them itself: a broker that is not (or
+	// not yet) the coordinator still names the bad partitions.
+	if unknown {
+		return answer(kerr.OperationNotAttempted.Code), nil
+	}
 	if _, err := c.shardOf(r.TransactionalID); err != nil {
 		clear(codes)
 		return answer(c.errCode(err)), nil
-	}
-	if unknown {
-		return answer(kerr.OperationNotAttempted.Code), nil
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		return answer(c.errCode(c.addToTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, req.Version >= 2, add))), nil
