@@ -458,3 +458,31 @@ func TestTxnAddPartitionsUnknownBeforeCoordinator(t *testing.T) {
 	wantCode(t, "AddPartitionsToTxn of a partition that does not exist", codes[7], kerr.UnknownTopicOrPartition)
 	wantCode(t, "AddPartitionsToTxn of a partition beside one that does not exist", codes[0], kerr.OperationNotAttempted)
 }
+
+// TxnOffsetCommit answers a partition that does not exist with
+// UNKNOWN_TOPIC_OR_PARTITION whatever the coordinator would say of the
+// others (here the empty group id, INVALID_GROUP_ID), as Kafka's
+// handleTxnOffsetCommitRequest sorts unknown partitions out before it
+// calls the group coordinator.
+func TestTxnOffsetCommitUnknownPartitionFirst(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("txn-oc-unknown", 1, nil)
+	c := hcDial(t, bootstrap(t))
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.Version = 3
+	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch, req.Generation = randomName("txn-oc"), "", 0, 0, -1
+	req.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: topic, Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{
+		{Partition: 0, Offset: 1, LeaderEpoch: -1}, {Partition: 7, Offset: 1, LeaderEpoch: -1}}}}
+	hcWrite(t, c, hcFrame(req, 1))
+	resp := kmsg.NewPtrTxnOffsetCommitResponse()
+	resp.Version = 3
+	hcRead(t, c, 10*time.Second, 1, resp)
+	codes := map[int32]int16{}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			codes[rp.Partition] = rp.ErrorCode
+		}
+	}
+	wantCode(t, "TxnOffsetCommit of a partition that does not exist", codes[7], kerr.UnknownTopicOrPartition)
+	wantCode(t, "TxnOffsetCommit of an existing partition for the empty group", codes[0], kerr.InvalidGroupID)
+}
