@@ -17,7 +17,9 @@ package broker
 // other resource types are INVALID_REQUEST. validateOnly checks everything and changes nothing.
 // The helpers here are shared with IncrementalAlterConfigs. ALTER_CONFIGS
 // is needed on the topic, or on the cluster for a broker, else
-// TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
+// TOPIC_ or CLUSTER_AUTHORIZATION_FAILED; a resource named twice, a key
+// named twice and null values are refused before that, as Kafka's
+// ConfigAdminManager.preprocess does.
 
 import (
 	"context"
@@ -48,6 +50,11 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) 
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		if twice[i] {
 			sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, kmsg.StringPtr(errResourceTwice)
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
+		if err := preprocessConfigs(len(rr.Configs), func(i int) (string, bool) { return rr.Configs[i].Name, rr.Configs[i].Value == nil }); err != nil {
+			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
 			resp.Resources = append(resp.Resources, sr)
 			continue
 		}
@@ -103,6 +110,30 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 // names more than once, which changes none of them (Kafka's
 // ConfigAdminManager.preprocess).
 const errResourceTwice = "Each resource must appear at most once."
+
+// preprocessConfigs is the rest of Kafka's ConfigAdminManager.preprocess
+// of one resource, which runs before the resource is authorized: a key
+// named twice, then keys set to null, are INVALID_REQUEST with Kafka's
+// messages. config(i) is the i-th config's name and whether its value is
+// a null that is refused (IncrementalAlterConfigs allows it for DELETE).
+func preprocessConfigs(n int, config func(i int) (name string, null bool)) error {
+	seen := make(map[string]bool, n)
+	var nulls []string
+	for i := range n {
+		name, null := config(i)
+		if seen[name] {
+			return errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
+		}
+		seen[name] = true
+		if null {
+			nulls = append(nulls, name)
+		}
+	}
+	if len(nulls) > 0 {
+		return errorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ", "))
+	}
+	return nil
+}
 
 // repeatedResources marks the resources of an alter request whose type
 // and name appear more than once in it.

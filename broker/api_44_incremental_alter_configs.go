@@ -14,7 +14,9 @@ package broker
 // nothing. Changing log levels (BROKER_LOGGER) at run time is refused
 // with INVALID_REQUEST: Gregor's level is fixed by gregor.log.level.
 // ALTER_CONFIGS is needed on the topic, or on the cluster for a broker or
-// broker logger, else TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
+// broker logger, else TOPIC_ or CLUSTER_AUTHORIZATION_FAILED; a resource
+// named twice, a name given twice and null values are refused before
+// that, as Kafka's ConfigAdminManager.preprocess does.
 
 import (
 	"context"
@@ -51,6 +53,14 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protoco
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		if twice[i] {
 			sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, kmsg.StringPtr(errResourceTwice)
+			resp.Resources = append(resp.Resources, sr)
+			continue
+		}
+		if err := preprocessConfigs(len(rr.Configs), func(i int) (string, bool) {
+			c := rr.Configs[i]
+			return c.Name, c.Op != opDelete && c.Value == nil
+		}); err != nil {
+			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
 			resp.Resources = append(resp.Resources, sr)
 			continue
 		}

@@ -7,15 +7,20 @@ package broker
 // any replica with the log answers, leader or follower; a broker without
 // one is NOT_LEADER_OR_FOLLOWER, an unknown partition
 // UNKNOWN_TOPIC_OR_PARTITION. READ on the topic is needed, else
-// TOPIC_AUTHORIZATION_FAILED.
+// TOPIC_AUTHORIZATION_FAILED; a name that cannot be a topic is
+// INVALID_TOPIC_EXCEPTION with Kafka's message before that, as Kafka's
+// handleDescribeProducersRequest validates it first (checkValidTopic).
 
 import (
 	"context"
+	"fmt"
+	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/acl"
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -26,13 +31,16 @@ func (b *Broker) handleDescribeProducers(_ context.Context, req *protocol.Reques
 	for _, t := range r.Topics {
 		rt := kmsg.NewDescribeProducersResponseTopic()
 		rt.Topic = t.Topic
-		denied := !b.authorize(req, acl.Read, acl.Topic, t.Topic)
+		invalid := invalidTopicMessage(t.Topic)
+		denied := invalid == "" && !b.authorize(req, acl.Read, acl.Topic, t.Topic)
 		for _, id := range t.Partitions {
 			rp := kmsg.NewDescribeProducersResponseTopicPartition()
 			rp.Partition = id
 			rp.ActiveProducers = []kmsg.DescribeProducersResponseTopicPartitionActiveProducer{}
 			p := b.Partition(t.Topic, id)
-			if denied {
+			if invalid != "" {
+				rp.ErrorCode, rp.ErrorMessage = kerr.InvalidTopicException.Code, kmsg.StringPtr(invalid)
+			} else if denied {
 				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			} else if p == nil {
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
@@ -67,3 +75,25 @@ func (p *Partition) describeProducers(rp *kmsg.DescribeProducersResponseTopicPar
 	}
 	return nil
 }
+
+// invalidTopicMessage is why a name cannot be a topic, in the words of
+// Kafka's Topic.validate ("Topic name is invalid: ..."), or "" when it can.
+func invalidTopicMessage(name string) string {
+	var why string
+	switch {
+	case metadata.ValidateTopicName(name) == nil:
+		return ""
+	case name == "":
+		why = "the empty string is not allowed"
+	case name == "." || name == "..":
+		why = "'" + name + "' is not allowed"
+	case len(utf16.Encode([]rune(name))) > maxTopicNameLength:
+		why = fmt.Sprintf("the length of '%s' is longer than the max allowed length %d", name, maxTopicNameLength)
+	default:
+		why = "'" + name + "' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"
+	}
+	return "Topic name is invalid: " + why
+}
+
+// maxTopicNameLength is Kafka's Topic.MAX_NAME_LENGTH, in Java chars.
+const maxTopicNameLength = 249

@@ -4,7 +4,8 @@ package broker
 //
 // Metadata for topics a page at a time (KIP-966). An empty topic list asks
 // for every topic (unknown ones are then skipped); named topics that do not
-// exist get UNKNOWN_TOPIC_OR_PARTITION. Topics are answered in name order
+// exist get UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for a name
+// that cannot be a topic). Topics are answered in name order
 // from the cursor's topic (starting there at the cursor's partition), until
 // ResponsePartitionLimit partitions (at least 1, at most
 // max.request.partition.size.limit, 2000 by default) are listed; NextCursor then names
@@ -14,8 +15,9 @@ package broker
 // eligible leader replicas (no ELR), so those lists are empty.
 //
 // Authorization: a topic needs DESCRIBE; without it a listing of every
-// topic leaves it out and a named one is TOPIC_AUTHORIZATION_FAILED. Each
-// topic carries the operations the principal may do on it.
+// topic leaves it out and a named one is TOPIC_AUTHORIZATION_FAILED. Every
+// other topic answered, a named one that does not exist too, carries the
+// operations the principal may do on it.
 
 import (
 	"context"
@@ -25,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/acl"
+	"gregor/broker/metadata"
 	"gregor/protocol"
 )
 
@@ -62,7 +65,7 @@ func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.
 		t := b.Topic(name)
 		if t == nil {
 			if !all {
-				resp.Topics = append(resp.Topics, emptyDescribedTopic(name, kerr.UnknownTopicOrPartition.Code))
+				resp.Topics = append(resp.Topics, b.missingDescribedTopic(req, name))
 			}
 			continue
 		}
@@ -99,6 +102,24 @@ func (b *Broker) describeTopicNames(req []kmsg.DescribeTopicPartitionsRequestTop
 	}
 	i, _ := slices.BinarySearch(names, from)
 	return names[i:]
+}
+
+// missingDescribedTopic is a named topic the principal may describe but
+// that does not exist, as Kafka's getTopicMetadataForDescribeTopicResponse
+// answers it: INVALID_TOPIC_EXCEPTION for a name that cannot be a topic,
+// else UNKNOWN_TOPIC_OR_PARTITION, flagged internal by its name; and, as
+// for every topic described rather than refused, the operations the
+// principal may do on it (DescribeTopicPartitionsRequestHandler sets them
+// on all but the unauthorized topics).
+func (b *Broker) missingDescribedTopic(req *protocol.Request, name string) kmsg.DescribeTopicPartitionsResponseTopic {
+	code := kerr.UnknownTopicOrPartition.Code
+	if metadata.ValidateTopicName(name) != nil {
+		code = kerr.InvalidTopicException.Code
+	}
+	st := emptyDescribedTopic(name, code)
+	st.IsInternal = IsInternal(name)
+	st.AuthorizedOperations = b.authorizedOps(req, acl.Topic, name)
+	return st
 }
 
 func emptyDescribedTopic(name string, code int16) kmsg.DescribeTopicPartitionsResponseTopic {

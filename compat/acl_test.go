@@ -862,6 +862,16 @@ func TestACLAdmin(t *testing.T) {
 		wantCode(t, "ListOffsets without DESCRIBE", listOffsets(other), kerr.TopicAuthorizationFailed)
 		wantCode(t, "OffsetForLeaderEpoch without DESCRIBE", epochs(other), kerr.TopicAuthorizationFailed)
 		wantCode(t, "DescribeProducers without READ", producers(other), kerr.TopicAuthorizationFailed)
+		// A name that cannot be a topic is told apart before READ is
+		// asked for, as Kafka's handleDescribeProducersRequest.
+		bad := kmsg.NewPtrDescribeProducersRequest()
+		bad.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "no such/topic", Partitions: []int32{0}}}
+		bp := a.do(t, aclAlice, bad).(*kmsg.DescribeProducersResponse).Topics[0].Partitions[0]
+		wantCode(t, "DescribeProducers of an invalid topic name without READ", bp.ErrorCode, kerr.InvalidTopicException)
+		const badMsg = "Topic name is invalid: 'no such/topic' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"
+		if bp.ErrorMessage == nil || *bp.ErrorMessage != badMsg {
+			t.Errorf("DescribeProducers of an invalid topic name: message %q, want %q", deref(bp.ErrorMessage), badMsg)
+		}
 		code, _ := partitions(other)
 		wantCode(t, "DescribeTopicPartitions without DESCRIBE", code, kerr.TopicAuthorizationFailed)
 		a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(other).Operations(kadm.OpRead))
@@ -948,6 +958,37 @@ func TestACLConfigs(t *testing.T) {
 	wantCode(t, "AlterConfigs of a topic", alter(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), kerr.TopicAuthorizationFailed)
 	wantCode(t, "IncrementalAlterConfigs of a topic", incremental(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), kerr.TopicAuthorizationFailed)
 	wantCode(t, "IncrementalAlterConfigs of the broker", incremental(kmsg.ConfigResourceTypeBroker, "", "log.cleaner.delete.retention.ms", "1000000"), kerr.ClusterAuthorizationFailed)
+	// A key named twice, then a null value, are refused before the
+	// resource is authorized, as Kafka's ConfigAdminManager.preprocess.
+	malformed := func(key2 string, v1, v2 *string) (legacy, incr kmsg.AlterConfigsResponseResource) {
+		req := kmsg.NewPtrAlterConfigsRequest()
+		req.Resources = []kmsg.AlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic,
+			Configs: []kmsg.AlterConfigsRequestResourceConfig{{Name: "retention.ms", Value: v1}, {Name: key2, Value: v2}}}}
+		legacy = a.do(t, aclAlice, req).(*kmsg.AlterConfigsResponse).Resources[0]
+		ireq := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		ireq.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic,
+			Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "retention.ms", Value: v1}, {Name: key2, Value: v2}}}}
+		ir := a.do(t, aclAlice, ireq).(*kmsg.IncrementalAlterConfigsResponse).Resources[0]
+		incr = kmsg.AlterConfigsResponseResource{ErrorCode: ir.ErrorCode, ErrorMessage: ir.ErrorMessage}
+		return legacy, incr
+	}
+	for _, c := range []struct {
+		what   string
+		key2   string
+		v1, v2 *string
+		msg    string
+	}{
+		{"a key named twice", "retention.ms", kmsg.StringPtr("1"), kmsg.StringPtr("2"), "Error due to duplicate config keys"},
+		{"null values", "segment.ms", nil, nil, "Null value not supported for : retention.ms, segment.ms"},
+	} {
+		legacy, incr := malformed(c.key2, c.v1, c.v2)
+		for api, res := range map[string]kmsg.AlterConfigsResponseResource{"AlterConfigs": legacy, "IncrementalAlterConfigs": incr} {
+			wantCode(t, api+" of a topic without ALTER_CONFIGS, with "+c.what, res.ErrorCode, kerr.InvalidRequest)
+			if res.ErrorMessage == nil || *res.ErrorMessage != c.msg {
+				t.Errorf("%s with %s: message %v, want %q", api, c.what, deref(res.ErrorMessage), c.msg)
+			}
+		}
+	}
 	// Client metrics subscriptions are the cluster's, as in Kafka.
 	const clientMetrics = kmsg.ConfigResourceType(16)
 	listClientMetrics := func() int16 {

@@ -822,6 +822,19 @@ func TestAdminDescribeTopicPartitions(t *testing.T) {
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
 		t.Fatalf("unknown topic answered %+v", resp.Topics)
 	}
+	// A topic described rather than refused carries its authorized
+	// operations even when it does not exist (every topic operation
+	// without an authorizer), as Kafka's DescribeTopicPartitionsRequestHandler.
+	const allTopicOps = 1<<3 | 1<<4 | 1<<5 | 1<<6 | 1<<7 | 1<<8 | 1<<10 | 1<<11
+	if ops := resp.Topics[0].AuthorizedOperations; ops != allTopicOps {
+		t.Errorf("unknown topic's authorized operations %#x, want %#x (every topic operation)", ops, allTopicOps)
+	}
+	// A name that cannot be a topic is INVALID_TOPIC_EXCEPTION, as Kafka's
+	// getTopicMetadataForDescribeTopicResponse validates it.
+	resp = describe(100, nil, "no such/topic")
+	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != kerr.InvalidTopicException.Code {
+		t.Fatalf("invalid topic name answered %+v", resp.Topics)
+	}
 	resp = describe(100, &kmsg.DescribeTopicPartitionsRequestCursor{Topic: missing}, a)
 	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != kerr.InvalidRequest.Code {
 		t.Fatalf("cursor outside the topic list answered %+v", resp.Topics)

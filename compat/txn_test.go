@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/internal/brokertest"
 )
@@ -397,4 +398,91 @@ func TestTxnDescribeProducers(t *testing.T) {
 	if done := describe(); done.CurrentTxnStartOffset != -1 || done.ProducerID != open.ProducerID {
 		t.Fatalf("producer after commit: %+v", done)
 	}
+}
+
+// A client's AddPartitionsToTxn (v0-3) naming an internal topic is refused
+// whether or not the broker has an authorizer: Kafka's
+// handleAddPartitionsToTxnRequest leaves the internal topics out of those
+// it authorizes, so they are TOPIC_AUTHORIZATION_FAILED and the other
+// partitions OPERATION_NOT_ATTEMPTED, before the transaction is looked at.
+func TestTxnAddPartitionsInternalTopicRefused(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("txn-internal", 1, nil)
+	cl := e.pinned(24, 3) // v4+ is the brokers' batched path
+	for _, internal := range []string{"__consumer_offsets", "__transaction_state", "__share_group_state"} {
+		req := kmsg.NewPtrAddPartitionsToTxnRequest()
+		req.TransactionalID, req.ProducerID, req.ProducerEpoch = randomName("txn-internal"), 0, 0
+		req.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: internal, Partitions: []int32{0}}, {Topic: topic, Partitions: []int32{0}}}
+		resp, err := cl.Request(e.ctx, req)
+		if err != nil {
+			t.Fatalf("AddPartitionsToTxn: %v", err)
+		}
+		codes := map[string]int16{}
+		for _, rt := range resp.(*kmsg.AddPartitionsToTxnResponse).Topics {
+			for _, rp := range rt.Partitions {
+				codes[rt.Topic] = rp.ErrorCode
+			}
+		}
+		wantCode(t, "AddPartitionsToTxn of "+internal, codes[internal], kerr.TopicAuthorizationFailed)
+		wantCode(t, "AddPartitionsToTxn of "+topic+" beside "+internal, codes[topic], kerr.OperationNotAttempted)
+	}
+}
+
+// A client's AddPartitionsToTxn naming a partition that does not exist is
+// answered UNKNOWN_TOPIC_OR_PARTITION (the others OPERATION_NOT_ATTEMPTED)
+// by any broker, coordinator or not: Kafka's handleAddPartitionsToTxnRequest
+// checks the partitions before it asks the transaction coordinator. On a
+// new broker, before __transaction_state exists, no coordinator can answer.
+func TestTxnAddPartitionsUnknownBeforeCoordinator(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs a broker of its own without __transaction_state")
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	topic := randomName("txn-nocoord")
+	createTopic(t, b.Addr, topic, 1)
+	c := hcDial(t, b.Addr)
+	req := kmsg.NewPtrAddPartitionsToTxnRequest()
+	req.Version = 3
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch = randomName("txn-nocoord"), 0, 0
+	req.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: topic, Partitions: []int32{0, 7}}}
+	hcWrite(t, c, hcFrame(req, 1))
+	resp := kmsg.NewPtrAddPartitionsToTxnResponse()
+	resp.Version = 3
+	hcRead(t, c, 10*time.Second, 1, resp)
+	codes := map[int32]int16{}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			codes[rp.Partition] = rp.ErrorCode
+		}
+	}
+	wantCode(t, "AddPartitionsToTxn of a partition that does not exist", codes[7], kerr.UnknownTopicOrPartition)
+	wantCode(t, "AddPartitionsToTxn of a partition beside one that does not exist", codes[0], kerr.OperationNotAttempted)
+}
+
+// TxnOffsetCommit answers a partition that does not exist with
+// UNKNOWN_TOPIC_OR_PARTITION whatever the coordinator would say of the
+// others (here the empty group id, INVALID_GROUP_ID), as Kafka's
+// handleTxnOffsetCommitRequest sorts unknown partitions out before it
+// calls the group coordinator.
+func TestTxnOffsetCommitUnknownPartitionFirst(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("txn-oc-unknown", 1, nil)
+	c := hcDial(t, bootstrap(t))
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.Version = 3
+	req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch, req.Generation = randomName("txn-oc"), "", 0, 0, -1
+	req.Topics = []kmsg.TxnOffsetCommitRequestTopic{{Topic: topic, Partitions: []kmsg.TxnOffsetCommitRequestTopicPartition{
+		{Partition: 0, Offset: 1, LeaderEpoch: -1}, {Partition: 7, Offset: 1, LeaderEpoch: -1}}}}
+	hcWrite(t, c, hcFrame(req, 1))
+	resp := kmsg.NewPtrTxnOffsetCommitResponse()
+	resp.Version = 3
+	hcRead(t, c, 10*time.Second, 1, resp)
+	codes := map[int32]int16{}
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			codes[rp.Partition] = rp.ErrorCode
+		}
+	}
+	wantCode(t, "TxnOffsetCommit of a partition that does not exist", codes[7], kerr.UnknownTopicOrPartition)
+	wantCode(t, "TxnOffsetCommit of an existing partition for the empty group", codes[0], kerr.InvalidGroupID)
 }

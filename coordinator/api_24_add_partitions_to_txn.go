@@ -18,7 +18,8 @@ package coordinator
 // Authorization: WRITE on the transactional id, else every partition is
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED; WRITE on each topic, else its
 // partitions are TOPIC_AUTHORIZATION_FAILED (an internal topic always is,
-// as in Kafka) and the others OPERATION_NOT_ATTEMPTED.
+// with or without an authorizer, as in Kafka) and the others
+// OPERATION_NOT_ATTEMPTED.
 
 import (
 	"context"
@@ -47,7 +48,10 @@ func (c *txnCoordinator) handleAddPartitionsToTxn(ctx context.Context, req *prot
 	for _, t := range r.Topics {
 		for _, p := range t.Partitions {
 			tp := topicPartition{t.Topic, p}
-			if denied[t.Topic] || c.cfg.Authorizer != nil && (t.Topic == OffsetsTopic || t.Topic == TransactionTopic) {
+			// Kafka leaves the internal topics out before it authorizes
+			// (filterByAuthorized of the rest), so they are refused
+			// with or without an authorizer.
+			if denied[t.Topic] || t.Topic == OffsetsTopic || t.Topic == TransactionTopic || t.Topic == ShareStateTopic {
 				codes[tp] = kerr.TopicAuthorizationFailed.Code
 				unknown = true
 				continue
@@ -81,12 +85,15 @@ func (c *txnCoordinator) handleAddPartitionsToTxn(ctx context.Context, req *prot
 		clear(codes)
 		return answer(kerr.TransactionalIDAuthorizationFailed.Code), nil
 	}
+	// The partitions are checked before the coordinator is asked, as
+	// Kafka's KafkaApis answers them itself: a broker that is not (or
+	// not yet) the coordinator still names the bad partitions.
+	if unknown {
+		return answer(kerr.OperationNotAttempted.Code), nil
+	}
 	if _, err := c.shardOf(r.TransactionalID); err != nil {
 		clear(codes)
 		return answer(c.errCode(err)), nil
-	}
-	if unknown {
-		return answer(kerr.OperationNotAttempted.Code), nil
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		return answer(c.errCode(c.addToTxn(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, req.Version >= 2, add))), nil

@@ -84,11 +84,29 @@ func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffse
 		}
 	}
 	if check != nil {
+		// Partitions that do not exist are answered first, and only
+		// the others reach the coordinator (none: it is not asked at
+		// all), as Kafka's KafkaApis sorts them out before calling it.
+		codes := make(map[topicPartition]int16)
+		known := false
+		for _, t := range r.Topics {
+			for _, p := range t.Partitions {
+				if tp := (topicPartition{t.Topic, p.Partition}); !c.host.PartitionExists(tp.topic, tp.partition) {
+					codes[tp] = kerr.UnknownTopicOrPartition.Code
+				} else {
+					known = true
+				}
+			}
+		}
+		if !known {
+			return codes
+		}
 		if err := check(); err != nil {
-			codes := make(map[topicPartition]int16)
 			for _, t := range r.Topics {
 				for _, p := range t.Partitions {
-					codes[topicPartition{t.Topic, p.Partition}] = err.Code
+					if tp := (topicPartition{t.Topic, p.Partition}); codes[tp] == 0 {
+						codes[tp] = err.Code
+					}
 				}
 			}
 			return codes
