@@ -233,3 +233,45 @@ func TestConsumerGroupRegexCheckedAfterMember(t *testing.T) {
 		t.Errorf("a member joining with an invalid regex: %v, want INVALID_REGULAR_EXPRESSION", kerr.ErrorForCode(code))
 	}
 }
+
+// A full heartbeat (rebalance timeout, subscription and owned partitions
+// all set, as the Java consumer sends after an error) is answered with
+// the member's assignment even when it did not change, a regex counting
+// as the subscription as in Kafka's consumerGroupHeartbeat isFullRequest.
+// Gregor counted only topic names: a regex member re-sending its full
+// state got no assignment back.
+func TestConsumerGroupFullHeartbeatWithRegex(t *testing.T) {
+	topic := randomName("fullregex")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{topic: 2})
+	group := randomName("fullregex")
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m-" + group, names: ids, regex: topic}
+	got := m.assigned(m.heartbeat(nil, nil))
+	// Kafka resolves a new regex in the background: poll until assigned.
+	wait848(t, "the regex's assignment", func() bool {
+		if len(got[topic]) < 2 {
+			if a := m.assigned(m.heartbeat(nil, map[string][]int32{})); a != nil {
+				got = a
+			}
+		}
+		return len(got[topic]) == 2
+	})
+	req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	req.Group, req.MemberID, req.MemberEpoch = group, m.id, m.epoch
+	req.RebalanceTimeoutMillis = 30000
+	req.SubscribedTopicRegex = kmsg.StringPtr(topic)
+	for id, name := range ids {
+		rt := kmsg.NewConsumerGroupHeartbeatRequestTopic()
+		rt.TopicID, rt.Partitions = id, got[name]
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 {
+		t.Fatalf("full heartbeat: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	if a := m.assigned(resp); len(a[topic]) != 2 {
+		t.Fatalf("a full heartbeat of a regex member was answered with assignment %v, want both partitions of %s", a, topic)
+	}
+}

@@ -295,7 +295,10 @@ func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResul
 		c.afterMemberChange(g, nm, plan.prev)
 	}
 	res := cgResult{memberID: sub.id, epoch: plan.next.epoch, intervalMs: int32(c.consumerHeartbeatInterval(g.id) / time.Millisecond)}
-	full := join || (r.rebalanceTimeoutMs != -1 && r.topics != nil && r.owned != nil)
+	// A full request (the member's first, or one after an error) sets
+	// every field a member must send: its rebalance timeout, its
+	// subscription (names or a regex) and what it owns.
+	full := join || (r.rebalanceTimeoutMs != -1 && (r.topics != nil || r.regex != nil) && r.owned != nil)
 	if full || (plan.reconciled && !plan.next.assigned.equal(plan.prev.assigned)) {
 		res.assignment = plan.next.assigned.clone()
 	}
