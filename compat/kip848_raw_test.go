@@ -275,3 +275,32 @@ func TestConsumerGroupFullHeartbeatWithRegex(t *testing.T) {
 		t.Fatalf("a full heartbeat of a regex member was answered with assignment %v, want both partitions of %s", a, topic)
 	}
 }
+
+// When its last member leaves, a consumer group's assignment epoch
+// follows the bumped group epoch, as Kafka 4.3's consumerGroupFenceMember
+// writes the target assignment epoch for a group left empty
+// (KAFKA-20442). Gregor left the empty group's assignment epoch behind,
+// which ConsumerGroupDescribe (kafka-consumer-groups --describe --state
+// --verbose) shows.
+func TestConsumerGroupLastMemberLeavesAssignmentEpoch(t *testing.T) {
+	topic := randomName("lastleave")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{topic: 2})
+	group := randomName("lastleave")
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m-" + group, names: ids}
+	m.heartbeat([]string{topic}, nil)
+	m.epoch = -1
+	m.heartbeat(nil, nil)
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := resp.Groups[0]
+	if g.ErrorCode != 0 || g.State != "Empty" || len(g.Members) != 0 {
+		t.Fatalf("described after the last member left: %v, state %q, %d members; want an Empty group", kerr.ErrorForCode(g.ErrorCode), g.State, len(g.Members))
+	}
+	if g.Epoch != 2 || g.AssignmentEpoch != g.Epoch {
+		t.Errorf("after the last member left: group epoch %d, assignment epoch %d; want both 2", g.Epoch, g.AssignmentEpoch)
+	}
+}

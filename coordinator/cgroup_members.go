@@ -72,7 +72,9 @@ func (c *groupCoordinator) fenceMember(g *group, m *cgMember) (pendingWrite, err
 
 // planRemove adds the records removing a member: its tombstones, the
 // regexes only it subscribed to, the subscription metadata without it and
-// the bumped group epoch.
+// the bumped group epoch. When it was the last member, the assignment
+// epoch follows the group epoch: an empty group has nothing to assign
+// (Kafka 4.3's consumerGroupFenceMember, KAFKA-20442).
 func (c *groupCoordinator) planRemove(t *cgTxn, id string) {
 	cg := t.cg
 	t.add(removeMemberRecs(id)...)
@@ -81,7 +83,11 @@ func (c *groupCoordinator) planRemove(t *cgTxn, id string) {
 	if !sameMeta(meta, cg.subMeta) {
 		t.add(recPartMeta{topics: sortedMeta(meta)})
 	}
-	t.add(recGroupEpoch{epoch: cg.epoch + 1})
+	epoch := cg.epoch + 1
+	t.add(recGroupEpoch{epoch: epoch})
+	if _, ok := cg.members[id]; ok && len(cg.members) == 1 {
+		t.add(recTargetEpoch{epoch: epoch})
+	}
 }
 
 // planRegexesWithout is the group's regexes once member id is gone,
