@@ -304,3 +304,67 @@ func TestConsumerGroupLastMemberLeavesAssignmentEpoch(t *testing.T) {
 		t.Errorf("after the last member left: group epoch %d, assignment epoch %d; want both 2", g.Epoch, g.AssignmentEpoch)
 	}
 }
+
+// LeaveGroup removes consumer-protocol members of a consumer group too,
+// dynamic ones by member id and static ones by instance id alone, as
+// Kafka's classicGroupLeaveToConsumerGroup (KAFKA-18188): it is how the
+// admin client's removeMembersFromConsumerGroup evicts them. Gregor
+// removed only classic members and answered UNKNOWN_MEMBER_ID.
+func TestLeaveGroupRemovesConsumerProtocolMembers(t *testing.T) {
+	topic := randomName("adminleave")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{topic: 2})
+	group := randomName("adminleave")
+	dyn := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "dyn-" + group, names: ids}
+	dyn.heartbeat([]string{topic}, nil)
+	join := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	join.Group, join.MemberID, join.InstanceID = group, "static-"+group, kmsg.StringPtr("instance-"+group)
+	join.RebalanceTimeoutMillis, join.SubscribedTopicNames = 30000, []string{topic}
+	join.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	if resp, err := join.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("static member joining: %v %v", err, resp)
+	}
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Group = group
+	byID := kmsg.NewLeaveGroupRequestMember()
+	byID.MemberID = dyn.id
+	byInstance := kmsg.NewLeaveGroupRequestMember()
+	byInstance.InstanceID = kmsg.StringPtr("instance-" + group)
+	unknown := kmsg.NewLeaveGroupRequestMember()
+	unknown.MemberID = "nobody-" + group
+	leave.Members = []kmsg.LeaveGroupRequestMember{byID, byInstance, unknown}
+	resp, err := leave.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 || len(resp.Members) != 3 {
+		t.Fatalf("LeaveGroup: %v with %d members", kerr.ErrorForCode(resp.ErrorCode), len(resp.Members))
+	}
+	want := []int16{0, 0, kerr.UnknownMemberID.Code}
+	for i, m := range resp.Members {
+		if m.ErrorCode != want[i] {
+			t.Errorf("LeaveGroup member %d (%q, instance %v): %v, want %v", i, m.MemberID, m.InstanceID, kerr.ErrorForCode(m.ErrorCode), kerr.ErrorForCode(want[i]))
+		}
+	}
+	if resp.Members[1].MemberID != "" {
+		t.Errorf("the member removed by instance id was answered with member id %q; Kafka echoes the request's (empty)", resp.Members[1].MemberID)
+	}
+	d := kmsg.NewPtrConsumerGroupDescribeRequest()
+	d.Groups = []string{group}
+	dr, err := d.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := dr.Groups[0]; g.ErrorCode != 0 || len(g.Members) != 0 || g.State != "Empty" {
+		t.Fatalf("after LeaveGroup: %v, state %q, %d members; want an Empty group", kerr.ErrorForCode(g.ErrorCode), g.State, len(g.Members))
+	}
+	// The removed member is gone.
+	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	hb.Group, hb.MemberID, hb.MemberEpoch = group, dyn.id, 1
+	r, err := hb.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ErrorCode != kerr.UnknownMemberID.Code {
+		t.Fatalf("heartbeat of the removed member: %v, want UNKNOWN_MEMBER_ID", kerr.ErrorForCode(r.ErrorCode))
+	}
+}

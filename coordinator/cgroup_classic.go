@@ -142,28 +142,39 @@ func sortedUnique(ss []string) []string {
 }
 
 // canDowngrade reports whether a consumer group becomes a classic group
-// when member leaving leaves (Kafka's
-// validateOnlineDowngradeWithFencedMember).
-func (c *groupCoordinator) canDowngrade(cg *consumerGroup, leaving string) bool {
-	m := cg.members[leaving]
-	if m == nil || m.usesClassic() || cg.classicMembers() != len(cg.members)-1 || len(cg.members) <= 1 {
+// when the members leaving leave, as Kafka's
+// validateOnlineDowngradeWithFencedMembers: every other member uses the
+// classic protocol, some remain, the policy allows it and they fit in a
+// classic group (group.max.size).
+func (c *groupCoordinator) canDowngrade(cg *consumerGroup, leaving []string) bool {
+	remaining := 0
+	for id, m := range cg.members {
+		if slices.Contains(leaving, id) {
+			continue
+		}
+		if !m.usesClassic() {
+			return false
+		}
+		remaining++
+	}
+	if remaining == 0 {
 		return false
 	}
 	if !c.downgradeAllowed() {
-		c.log.Info().Int("members", len(cg.members)-1).Msg("not downgrading the consumer group: group.consumer.migration.policy forbids it")
+		c.log.Info().Int("members", remaining).Msg("not downgrading the consumer group: group.consumer.migration.policy forbids it")
 		return false
 	}
-	return c.cfg.MaxGroupSize <= 0 || int32(len(cg.members)-1) <= c.cfg.MaxGroupSize
+	return c.cfg.MaxGroupSize <= 0 || int32(remaining) <= c.cfg.MaxGroupSize
 }
 
 // downgradeToClassic converts a locked consumer group whose last
-// consumer-protocol member leaves into a classic group of its classic
+// consumer-protocol members leave into a classic group of its classic
 // members, which then rebalances.
-func (c *groupCoordinator) downgradeToClassic(g *group, leaving string) (pendingWrite, error) {
+func (c *groupCoordinator) downgradeToClassic(g *group, leaving []string) (pendingWrite, error) {
 	cg := g.consumer
 	var ms []*member
 	for _, cm := range cg.sortedMembers() {
-		if cm.sub.id == leaving {
+		if slices.Contains(leaving, cm.sub.id) {
 			continue
 		}
 		m := &member{
@@ -449,14 +460,18 @@ func (c *groupCoordinator) classicHeartbeatToConsumer(g *group, memberID string,
 	return nil
 }
 
-// classicLeaveFromConsumer removes classic members of a locked consumer
-// group (LeaveGroup), each answered on its own; the group epoch is
-// bumped once if any left.
-func (c *groupCoordinator) classicLeaveFromConsumer(g *group, leaving []leaveMember) []*kerr.Error {
+// leaveFromConsumer removes members of a locked consumer group named by
+// a LeaveGroup, as Kafka's classicGroupLeaveToConsumerGroup: members of
+// either protocol (the admin client removes consumer-protocol members
+// this way, KAFKA-18188), static ones by instance id, each answered on
+// its own. The members found are fenced together (fenceMembers): one
+// epoch bump, or the downgrade to a classic group when only classic
+// members remain (KAFKA-18150). err is a failed write, which Kafka
+// answers for the whole request.
+func (c *groupCoordinator) leaveFromConsumer(g *group, leaving []leaveMember) (errs []*kerr.Error, w pendingWrite, err error) {
 	cg := g.consumer
-	t := &cgTxn{g: g, cg: cg}
-	errs := make([]*kerr.Error, len(leaving))
-	gone := make(map[string]bool)
+	errs = make([]*kerr.Error, len(leaving))
+	var ids []string
 	for i, l := range leaving {
 		var m *cgMember
 		if l.instanceID == nil {
@@ -468,42 +483,20 @@ func (c *groupCoordinator) classicLeaveFromConsumer(g *group, leaving []leaveMem
 				continue
 			}
 		}
-		if m == nil || !m.usesClassic() || gone[m.sub.id] {
+		if m == nil {
 			errs[i] = kerr.UnknownMemberID
 			continue
 		}
-		gone[m.sub.id] = true
-		t.add(removeMemberRecs(m.sub.id)...)
-		c.log.Info().Str("group", g.id).Str("member", m.sub.id).Str("reason", l.reason).Msg("classic member left the consumer group")
-	}
-	if len(gone) == 0 {
-		return errs
-	}
-	regexes := make(map[string]*resolvedRegex)
-	for re, rr := range cg.regexes {
-		regexes[re] = rr
-	}
-	// The metadata of what the remaining members subscribe to.
-	rest := &consumerGroup{members: make(map[string]*cgMember), regexes: cg.regexes, subMeta: cg.subMeta}
-	for id, m := range cg.members {
-		if !gone[id] {
-			rest.members[id] = m
+		if !slices.Contains(ids, m.sub.id) {
+			ids = append(ids, m.sub.id)
 		}
+		c.log.Info().Str("group", g.id).Str("member", m.sub.id).Str("reason", l.reason).Msg("member left the consumer group through LeaveGroup")
 	}
-	meta := c.subscriptionMeta(rest, regexes, "", nil, "")
-	if !sameMeta(meta, cg.subMeta) {
-		t.add(recPartMeta{topics: sortedMeta(meta)})
+	if len(ids) == 0 {
+		return errs, pendingWrite{}, nil
 	}
-	t.add(recGroupEpoch{epoch: cg.epoch + 1})
-	if _, err := c.commitCG(t); err != nil {
-		e := cgWriteError(c.kerrOf(err))
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = e
-			}
-		}
-	}
-	return errs
+	w, err = c.fenceMembers(g, ids)
+	return errs, w, err
 }
 
 // leaveMember is one member of a LeaveGroup.

@@ -275,9 +275,9 @@ func TestConsumerGroupNewClassicMember(t *testing.T) {
 		}
 		// LeaveGroup of the classic member bumps the group epoch.
 		e.inspect("g", func(g *group) {
-			errs := e.c.classicLeaveFromConsumer(g, []leaveMember{{memberID: r.memberID}, {memberID: "c"}})
-			if errs[0] != nil || errs[1] != kerr.UnknownMemberID {
-				t.Fatalf("leave: %v", errs)
+			errs, _, err := e.c.leaveFromConsumer(g, []leaveMember{{memberID: r.memberID}, {memberID: "nobody"}})
+			if err != nil || errs[0] != nil || errs[1] != kerr.UnknownMemberID {
+				t.Fatalf("leave: %v %v", errs, err)
 			}
 		})
 		e.settle("g", c)
@@ -305,4 +305,37 @@ func TestConsumerProtocolDisabled(t *testing.T) {
 	if !has(on, 68) || !has(on, 69) || has(off, 68) || has(off, 69) {
 		t.Fatalf("ConsumerGroupHeartbeat/Describe registered: on %v/%v, off %v/%v", has(on, 68), has(on, 69), has(off, 68), has(off, 69))
 	}
+}
+
+// A LeaveGroup naming the last consumer-protocol member of a group whose
+// other members use the classic protocol downgrades it to a classic group,
+// as Kafka's classicGroupLeaveToConsumerGroup fences members through
+// consumerGroupFenceMembers (KAFKA-18150). Gregor refused to remove a
+// consumer-protocol member through LeaveGroup at all.
+func TestLeaveGroupOfLastConsumerMemberDowngrades(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, nil)
+		c := e.newMember("g", "c", "a")
+		c.joinSim()
+		r := classicJoinReq("k", "a")
+		r.memberID = e.c.joinGroup(context.Background(), "g", r).memberID
+		k := &classicSim{e: e, r: r}
+		k.rejoin("g")
+		for round := 0; round < 20 && e.cgState("g") != cgStable; round++ {
+			c.beatSim()
+			k.step("g")
+		}
+		e.inspect("g", func(g *group) {
+			errs, _, err := e.c.leaveFromConsumer(g, []leaveMember{{memberID: "c", reason: "admin"}})
+			if err != nil || errs[0] != nil {
+				t.Fatalf("LeaveGroup of the consumer-protocol member: %v %v", errs, err)
+			}
+			if g.consumer != nil || len(g.members) != 1 || g.members[r.memberID] == nil {
+				t.Fatalf("after the last consumer-protocol member left: consumer group %v, %d classic members", g.consumer != nil, len(g.members))
+			}
+		})
+		if s := e.state("g"); s != "PreparingRebalance" {
+			t.Fatalf("the downgraded group is %s, want PreparingRebalance", s)
+		}
+	})
 }
