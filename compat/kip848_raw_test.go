@@ -368,3 +368,28 @@ func TestLeaveGroupRemovesConsumerProtocolMembers(t *testing.T) {
 		t.Fatalf("heartbeat of the removed member: %v, want UNKNOWN_MEMBER_ID", kerr.ErrorForCode(r.ErrorCode))
 	}
 }
+
+// ConsumerGroupDescribe answers an empty SubscribedTopicRegex, not null,
+// for a member subscribed by names, as Kafka's ConsumerGroupMember keeps
+// "" for no regex (kadm's DescribedConsumerGroupMember shows the
+// difference). Gregor answered null.
+func TestConsumerGroupDescribeRegexOfNameSubscription(t *testing.T) {
+	topic := randomName("noregex")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{topic: 1})
+	group := randomName("noregex")
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m-" + group, names: ids}
+	m.heartbeat([]string{topic}, nil)
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := resp.Groups[0]
+	if g.ErrorCode != 0 || len(g.Members) != 1 {
+		t.Fatalf("describe: %v with %d members", kerr.ErrorForCode(g.ErrorCode), len(g.Members))
+	}
+	if re := g.Members[0].SubscribedTopicRegex; re == nil || *re != "" {
+		t.Errorf("a member subscribed by names was described with regex %v, want \"\"", re)
+	}
+}
