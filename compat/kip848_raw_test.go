@@ -393,3 +393,48 @@ func TestConsumerGroupDescribeRegexOfNameSubscription(t *testing.T) {
 		t.Errorf("a member subscribed by names was described with regex %v, want \"\"", re)
 	}
 }
+
+// A classic group whose assignment carries user data (only a custom
+// assignor writes it) is not upgraded when a consumer-protocol member
+// joins: the heartbeat is GROUP_ID_NOT_FOUND saying why, as Kafka's
+// convertToConsumerGroup refuses it (KAFKA-18134) since the consumer group
+// would lose that data. Gregor upgraded the group and dropped it.
+func TestConsumerGroupUpgradeRefusedWithAssignorUserData(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("userdata")
+	ctx, cl, _ := newRawMembers(t, addr, map[string]int32{topic: 1})
+	g := newClassicGroup(t, addr, 9)
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Version, meta.Topics = 1, []string{topic}
+	j := g.join(joinOpts{instance: "i-" + g.group, meta: string(meta.AppendTo(nil))})
+	if j.ErrorCode != 0 {
+		t.Fatalf("JoinGroup: %v", kerr.ErrorForCode(j.ErrorCode))
+	}
+	assign := kmsg.NewConsumerMemberAssignment()
+	at := kmsg.NewConsumerMemberAssignmentTopic()
+	at.Topic, at.Partitions = topic, []int32{0}
+	assign.Topics, assign.UserData = []kmsg.ConsumerMemberAssignmentTopic{at}, []byte("custom")
+	if code := g.sync(j.MemberID, "i-"+g.group, j.Generation, map[string]string{j.MemberID: string(assign.AppendTo(nil))}); code != 0 {
+		t.Fatalf("SyncGroup: %v", kerr.ErrorForCode(code))
+	}
+	req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	req.Group, req.MemberID = g.group, "next-"+g.group
+	req.RebalanceTimeoutMillis, req.SubscribedTopicNames = 30000, []string{topic}
+	req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Cannot upgrade classic group " + g.group + " to consumer group because an unsupported custom assignor is in use. " +
+		"Please refer to the documentation or switch to a default assignor before re-attempting the upgrade."
+	if resp.ErrorCode != kerr.GroupIDNotFound.Code || resp.ErrorMessage == nil || *resp.ErrorMessage != want {
+		msg := "<nil>"
+		if resp.ErrorMessage != nil {
+			msg = *resp.ErrorMessage
+		}
+		t.Fatalf("joining a classic group with assignor user data: %v %q; want GROUP_ID_NOT_FOUND %q", kerr.ErrorForCode(resp.ErrorCode), msg, want)
+	}
+	if d := g.describe(); d.ProtocolType != "consumer" || len(d.Members) != 1 {
+		t.Fatalf("the classic group after the refused upgrade: protocol type %q, %d members", d.ProtocolType, len(d.Members))
+	}
+}

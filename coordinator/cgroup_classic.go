@@ -19,6 +19,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -40,17 +41,21 @@ func (c *groupCoordinator) downgradeAllowed() bool {
 // upgradeToConsumer converts a locked classic group with members into a
 // consumer group for a joining consumer-protocol member: the classic
 // group's tombstone and the consumer group's records go into t, and t.cg
-// is the converted group to plan the join on.
-func (c *groupCoordinator) upgradeToConsumer(g *group, t *cgTxn) *kerr.Error {
+// is the converted group to plan the join on. A group that cannot be
+// converted is GROUP_ID_NOT_FOUND with the reason as its message, as
+// Kafka's validateOnlineUpgrade and convertToConsumerGroup answer.
+func (c *groupCoordinator) upgradeToConsumer(g *group, t *cgTxn) (*kerr.Error, string) {
+	refuse := func(why string) (*kerr.Error, string) {
+		c.log.Info().Str("group", g.id).Str("reason", why).Msg("not upgrading the classic group to a consumer group")
+		return kerr.GroupIDNotFound, "Cannot upgrade classic group " + g.id + " to consumer group because " + why + "."
+	}
 	switch {
 	case !c.upgradeAllowed():
-		c.log.Info().Str("group", g.id).Msg("not upgrading the classic group: group.consumer.migration.policy forbids it")
-		return kerr.GroupIDNotFound
+		return refuse("online upgrade is disabled")
 	case g.protocolType != consumerProtocolType:
-		c.log.Info().Str("group", g.id).Str("protocol_type", g.protocolType).Msg("not upgrading the classic group: it does not use the consumer protocol")
-		return kerr.GroupIDNotFound
+		return refuse("the group does not use the consumer embedded protocol")
 	case c.cfg.ConsumerMaxGroupSize > 0 && int32(len(g.members)) > c.cfg.ConsumerMaxGroupSize:
-		return kerr.GroupIDNotFound
+		return refuse("the group size exceeds the consumer group maximum size")
 	}
 	// Kafka's order: subscriptions, group epoch, targets, assignment
 	// epoch, current assignments. Every member keeps its assignment, at
@@ -58,9 +63,14 @@ func (c *groupCoordinator) upgradeToConsumer(g *group, t *cgTxn) *kerr.Error {
 	var subs, targets, currents []cgRec
 	for _, m := range g.sortedMembers() {
 		sub, assigned, err := c.classicToConsumerMember(g, m)
-		if err != nil {
+		switch {
+		case errors.Is(err, errAssignmentUserData):
+			c.log.Warn().Err(err).Str("group", g.id).Str("member", m.id).Msg("not upgrading the classic group")
+			return kerr.GroupIDNotFound, "Cannot upgrade classic group " + g.id + " to consumer group because an unsupported custom assignor is in use. " +
+				"Please refer to the documentation or switch to a default assignor before re-attempting the upgrade."
+		case err != nil:
 			c.log.Warn().Err(err).Str("group", g.id).Str("member", m.id).Msg("not upgrading the classic group: malformed consumer protocol")
-			return kerr.GroupIDNotFound
+			return kerr.GroupIDNotFound, "Cannot upgrade classic group " + g.id + " to consumer group because the embedded consumer protocol is malformed."
 		}
 		subs = append(subs, recMember{id: m.id, sub: sub})
 		targets = append(targets, recTarget{member: m.id, parts: assigned})
@@ -84,8 +94,14 @@ func (c *groupCoordinator) upgradeToConsumer(g *group, t *cgTxn) *kerr.Error {
 	t.classicDropped, t.upgraded = true, true
 	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Int("members", len(g.members)).
 		Msg("upgrading the classic group to a consumer group")
-	return nil
+	return nil, ""
 }
+
+// errAssignmentUserData is a classic member's assignment carrying user
+// data, which only a custom assignor writes and a consumer group would
+// lose: Kafka's ConsumerGroup.fromClassicGroup refuses to convert it
+// (KAFKA-18134).
+var errAssignmentUserData = errors.New("userData from a custom assignor would be lost")
 
 // failClassicWaiters answers every JoinGroup and SyncGroup waiting in a
 // locked classic group.
@@ -118,6 +134,9 @@ func (c *groupCoordinator) classicToConsumerMember(g *group, m *member) (*member
 		ca := kmsg.NewConsumerMemberAssignment()
 		if err := ca.ReadFrom(m.assignment); err != nil {
 			return nil, nil, fmt.Errorf("assignment of %s: %w", m.id, err)
+		}
+		if len(ca.UserData) > 0 {
+			return nil, nil, fmt.Errorf("assignment of %s: %w", m.id, errAssignmentUserData)
 		}
 		for _, t := range ca.Topics {
 			if id, _, ok := c.host.TopicIDOf(t.Topic); ok {

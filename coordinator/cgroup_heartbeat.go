@@ -210,25 +210,24 @@ func (t *cgTxn) add(r ...cgRec) { t.recs = append(t.recs, r...) }
 // consumerGroupFor returns the consumer group of a locked group for an
 // operation, creating it (create) from nothing or from an empty classic
 // group, or converting a classic group with members (cgroup_classic.go).
-func (c *groupCoordinator) consumerGroupFor(g *group, t *cgTxn, create bool) *kerr.Error {
+// A refusal comes with its message.
+func (c *groupCoordinator) consumerGroupFor(g *group, t *cgTxn, create bool) (*kerr.Error, string) {
+	notConsumer := "Group " + g.id + " is not a consumer group."
 	if g.consumer != nil {
 		t.cg = g.consumer
-		return nil
+		return nil, ""
 	}
 	if g.share != nil {
-		return kerr.GroupIDNotFound
+		return kerr.GroupIDNotFound, notConsumer
 	}
 	if g.state == groupDead {
-		return kerr.CoordinatorNotAvailable
+		return kerr.CoordinatorNotAvailable, ""
 	}
 	if !create {
-		return kerr.GroupIDNotFound
+		return kerr.GroupIDNotFound, notConsumer
 	}
 	if g.classicActive() {
-		if err := c.upgradeToConsumer(g, t); err != nil {
-			return err
-		}
-		return nil
+		return c.upgradeToConsumer(g, t)
 	}
 	// An empty classic group (or a new one) is replaced; its offsets
 	// stay.
@@ -237,7 +236,7 @@ func (c *groupCoordinator) consumerGroupFor(g *group, t *cgTxn, create bool) *ke
 	}
 	t.classicDropped = true
 	t.cg = newConsumerGroup()
-	return nil
+	return nil, ""
 }
 
 // classicActive reports whether a classic group has members or a
@@ -254,11 +253,7 @@ func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResul
 		t.describable = func(string) bool { return true }
 	}
 	join := r.epoch == 0
-	if err := c.consumerGroupFor(g, t, join); err != nil {
-		msg := ""
-		if err == kerr.GroupIDNotFound {
-			msg = "Group " + g.id + " is not a consumer group."
-		}
+	if err, msg := c.consumerGroupFor(g, t, join); err != nil {
 		return cgFail(err, msg), pendingWrite{}
 	}
 	cg := t.cg

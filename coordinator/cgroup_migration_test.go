@@ -218,8 +218,8 @@ func TestConsumerGroupMigrationPolicy(t *testing.T) {
 		r := classicJoinReq("a", "a")
 		e.stableOne("g", r, "")
 		res := e.hb(cgHeartbeat{group: "g", memberID: "c", epoch: 0, rebalanceTimeoutMs: 1000, topics: []string{"a"}, owned: tpSet{}})
-		if res.err != kerr.GroupIDNotFound {
-			t.Fatalf("join to a classic group with upgrades disabled: %v", res.err)
+		if want := "Cannot upgrade classic group g to consumer group because online upgrade is disabled."; res.err != kerr.GroupIDNotFound || res.msg != want {
+			t.Fatalf("join to a classic group with upgrades disabled: %v %q, want GROUP_ID_NOT_FOUND %q", res.err, res.msg, want)
 		}
 		if code := commitCode(t, e, "offsets-only", "", -1, "a", 3, 5); code != 0 {
 			t.Fatal(kerr.ErrorForCode(code))
