@@ -432,7 +432,11 @@ func (c *groupCoordinator) planMember(t *cgTxn, m *cgMember, sub memberSub, owne
 	if fresh || !m.sub.equal(&sub) {
 		sc := sub
 		t.add(recMember{id: sub.id, sub: &sc})
-		if fresh || !slices.Equal(m.sub.topics, sub.topics) || m.sub.regex != sub.regex {
+		// A new group leaves epoch 0; otherwise only a changed
+		// subscription bumps the epoch: a member joining with an empty
+		// one (a new member subscribes to nothing) does not, as in
+		// Kafka's consumerGroupHeartbeat.
+		if cg.epoch == 0 || !slices.Equal(m.sub.topics, sub.topics) || m.sub.regex != sub.regex {
 			bump = true
 		}
 	}
