@@ -356,6 +356,7 @@ func (c *groupCoordinator) classicJoinToConsumer(g *group, r joinRequest) (joinR
 		sub.rebalanceTimeoutMs = int32(r.rebalanceTimeout / time.Millisecond)
 	}
 	sub.topics = sortedUnique(cm.Topics)
+	sub.regex = "" // a classic member subscribes by names only
 	sub.clientID, sub.clientHost = r.clientID, r.clientHost
 	sub.classic = &classicMeta{sessionTimeoutMs: int32(r.sessionTimeout / time.Millisecond), protocols: slices.Clone(r.protocols)}
 	owned := tpSet{}

@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -337,5 +338,39 @@ func TestLeaveGroupOfLastConsumerMemberDowngrades(t *testing.T) {
 		if s := e.state("g"); s != "PreparingRebalance" {
 			t.Fatalf("the downgraded group is %s, want PreparingRebalance", s)
 		}
+	})
+}
+
+// A static member that subscribed with a regex and comes back with the
+// classic protocol (JoinGroup with its instance id) subscribes by names
+// only: Kafka's classicGroupJoinToConsumerGroup clears the regex, and the
+// regex nobody else uses is dropped. Gregor kept the regex, so the classic
+// member went on being assigned the topics it matched.
+func TestClassicJoinOfStaticRegexMemberClearsRegex(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, nil)
+		e.join("g", "c", "a")
+		re := "b"
+		r := e.hb(cgHeartbeat{group: "g", memberID: "s", instanceID: ptr("i"), epoch: 0, rebalanceTimeoutMs: 60000, regex: &re, owned: tpSet{}})
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r := e.hb(cgHeartbeat{group: "g", memberID: "s", instanceID: ptr("i"), epoch: -2}); r.err != nil {
+			t.Fatal(r.err)
+		}
+		j := classicJoinReq("s2", "a")
+		j.instanceID = ptr("i")
+		if res := e.c.joinGroup(context.Background(), "g", j); res.err != nil {
+			t.Fatalf("classic JoinGroup of the static member: %v", res.err)
+		}
+		e.cgInspect("g", func(cg *consumerGroup) {
+			m := cg.staticMember(ptr("i"))
+			if m == nil || !m.usesClassic() || m.sub.regex != "" || !slices.Equal(m.sub.topics, []string{"a"}) {
+				t.Fatalf("the static member after its classic JoinGroup: %+v", m)
+			}
+			if len(cg.regexes) != 0 {
+				t.Fatalf("regexes left: %v", cg.regexes)
+			}
+		})
 	})
 }
