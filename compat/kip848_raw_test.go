@@ -7,6 +7,7 @@ package compat
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -436,5 +437,57 @@ func TestConsumerGroupUpgradeRefusedWithAssignorUserData(t *testing.T) {
 	}
 	if d := g.describe(); d.ProtocolType != "consumer" || len(d.Members) != 1 {
 		t.Fatalf("the classic group after the refused upgrade: protocol type %q, %d members", d.ProtocolType, len(d.Members))
+	}
+}
+
+// ConsumerGroupHeartbeat errors about the member carry Kafka's messages
+// (GroupMetadataManager's throwIfConsumerGroupMemberEpochIsInvalid,
+// throwIfInstanceIdIsUnreleased, getOrMaybeCreateMember), which the Java
+// consumer puts in the exception it raises (UNRELEASED_INSTANCE_ID is
+// fatal to it). Gregor sent none.
+func TestConsumerGroupHeartbeatErrorMessages(t *testing.T) {
+	topic := randomName("hbmsg")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{topic: 1})
+	group := randomName("hbmsg")
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m-" + group, names: ids}
+	m.heartbeat([]string{topic}, nil)
+	beat := func(member string, epoch int32, instance *string) *kmsg.ConsumerGroupHeartbeatResponse {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch, req.InstanceID = group, member, epoch, instance
+		if epoch == 0 {
+			req.RebalanceTimeoutMillis, req.SubscribedTopicNames = 30000, []string{topic}
+			req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	instance := kmsg.StringPtr("i-" + group)
+	if r := beat("s1-"+group, 0, instance); r.ErrorCode != 0 {
+		t.Fatalf("static member joining: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	for _, c := range []struct {
+		what string
+		resp *kmsg.ConsumerGroupHeartbeatResponse
+		code int16
+		msg  string
+	}{
+		{"a greater epoch", beat(m.id, m.epoch+5, nil), kerr.FencedMemberEpoch.Code,
+			fmt.Sprintf("The consumer group member has a greater member epoch (%d) than the one known by the group coordinator (%d). "+
+				"The member must abandon all its partitions and rejoin.", m.epoch+5, m.epoch)},
+		{"an unknown member", beat("nobody-"+group, 3, nil), kerr.UnknownMemberID.Code,
+			"Member nobody-" + group + " is not a member of group " + group + "."},
+		{"a second instance", beat("s2-"+group, 0, instance), kerr.UnreleasedInstanceID.Code,
+			"Static member s2-" + group + " with instance id i-" + group + " cannot join the group because the instance id is owned by s1-" + group + " member."},
+	} {
+		got := "<nil>"
+		if c.resp.ErrorMessage != nil {
+			got = *c.resp.ErrorMessage
+		}
+		if c.resp.ErrorCode != c.code || got != c.msg {
+			t.Errorf("%s: %v %q; want %v %q", c.what, kerr.ErrorForCode(c.resp.ErrorCode), got, kerr.ErrorForCode(c.code), c.msg)
+		}
 	}
 }

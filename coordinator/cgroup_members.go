@@ -23,15 +23,15 @@ func (c *groupCoordinator) consumerLeave(g *group, r *cgHeartbeat) (cgResult, pe
 	var m *cgMember
 	if r.instanceID == nil {
 		if m = cg.members[r.memberID]; m == nil {
-			return cgFail(kerr.UnknownMemberID, ""), pendingWrite{}
+			return cgFail(kerr.UnknownMemberID, unknownMemberMsg(r.memberID, g.id)), pendingWrite{}
 		}
 	} else {
 		m = cg.staticMember(r.instanceID)
 		switch {
 		case m == nil:
-			return cgFail(kerr.UnknownMemberID, "Instance id "+*r.instanceID+" is unknown."), pendingWrite{}
+			return cgFail(kerr.UnknownMemberID, unknownInstanceMsg(*r.instanceID)), pendingWrite{}
 		case m.sub.id != r.memberID:
-			return cgFail(kerr.FencedInstanceID, ""), pendingWrite{}
+			return cgFail(kerr.FencedInstanceID, fencedInstanceMsg(r.memberID, *r.instanceID, m.sub.id)), pendingWrite{}
 		}
 	}
 	res := cgResult{memberID: m.sub.id, epoch: r.epoch}
