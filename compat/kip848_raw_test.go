@@ -7,6 +7,7 @@ package compat
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -231,5 +232,262 @@ func TestConsumerGroupRegexCheckedAfterMember(t *testing.T) {
 	}
 	if code := beat("new-"+group, 0); code != kerr.InvalidRegularExpression.Code {
 		t.Errorf("a member joining with an invalid regex: %v, want INVALID_REGULAR_EXPRESSION", kerr.ErrorForCode(code))
+	}
+}
+
+// A full heartbeat (rebalance timeout, subscription and owned partitions
+// all set, as the Java consumer sends after an error) is answered with
+// the member's assignment even when it did not change, a regex counting
+// as the subscription as in Kafka's consumerGroupHeartbeat isFullRequest.
+// Gregor counted only topic names: a regex member re-sending its full
+// state got no assignment back.
+func TestConsumerGroupFullHeartbeatWithRegex(t *testing.T) {
+	topic := randomName("fullregex")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{topic: 2})
+	group := randomName("fullregex")
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m-" + group, names: ids, regex: topic}
+	got := m.assigned(m.heartbeat(nil, nil))
+	// Kafka resolves a new regex in the background: poll until assigned.
+	wait848(t, "the regex's assignment", func() bool {
+		if len(got[topic]) < 2 {
+			if a := m.assigned(m.heartbeat(nil, map[string][]int32{})); a != nil {
+				got = a
+			}
+		}
+		return len(got[topic]) == 2
+	})
+	req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	req.Group, req.MemberID, req.MemberEpoch = group, m.id, m.epoch
+	req.RebalanceTimeoutMillis = 30000
+	req.SubscribedTopicRegex = kmsg.StringPtr(topic)
+	for id, name := range ids {
+		rt := kmsg.NewConsumerGroupHeartbeatRequestTopic()
+		rt.TopicID, rt.Partitions = id, got[name]
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 {
+		t.Fatalf("full heartbeat: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	if a := m.assigned(resp); len(a[topic]) != 2 {
+		t.Fatalf("a full heartbeat of a regex member was answered with assignment %v, want both partitions of %s", a, topic)
+	}
+}
+
+// When its last member leaves, a consumer group's assignment epoch
+// follows the bumped group epoch, as Kafka 4.3's consumerGroupFenceMember
+// writes the target assignment epoch for a group left empty
+// (KAFKA-20442). Gregor left the empty group's assignment epoch behind,
+// which ConsumerGroupDescribe (kafka-consumer-groups --describe --state
+// --verbose) shows.
+func TestConsumerGroupLastMemberLeavesAssignmentEpoch(t *testing.T) {
+	topic := randomName("lastleave")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{topic: 2})
+	group := randomName("lastleave")
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m-" + group, names: ids}
+	m.heartbeat([]string{topic}, nil)
+	m.epoch = -1
+	m.heartbeat(nil, nil)
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := resp.Groups[0]
+	if g.ErrorCode != 0 || g.State != "Empty" || len(g.Members) != 0 {
+		t.Fatalf("described after the last member left: %v, state %q, %d members; want an Empty group", kerr.ErrorForCode(g.ErrorCode), g.State, len(g.Members))
+	}
+	if g.Epoch != 2 || g.AssignmentEpoch != g.Epoch {
+		t.Errorf("after the last member left: group epoch %d, assignment epoch %d; want both 2", g.Epoch, g.AssignmentEpoch)
+	}
+}
+
+// LeaveGroup removes consumer-protocol members of a consumer group too,
+// dynamic ones by member id and static ones by instance id alone, as
+// Kafka's classicGroupLeaveToConsumerGroup (KAFKA-18188): it is how the
+// admin client's removeMembersFromConsumerGroup evicts them. Gregor
+// removed only classic members and answered UNKNOWN_MEMBER_ID.
+func TestLeaveGroupRemovesConsumerProtocolMembers(t *testing.T) {
+	topic := randomName("adminleave")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{topic: 2})
+	group := randomName("adminleave")
+	dyn := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "dyn-" + group, names: ids}
+	dyn.heartbeat([]string{topic}, nil)
+	join := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	join.Group, join.MemberID, join.InstanceID = group, "static-"+group, kmsg.StringPtr("instance-"+group)
+	join.RebalanceTimeoutMillis, join.SubscribedTopicNames = 30000, []string{topic}
+	join.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	if resp, err := join.RequestWith(ctx, cl); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("static member joining: %v %v", err, resp)
+	}
+	leave := kmsg.NewPtrLeaveGroupRequest()
+	leave.Group = group
+	byID := kmsg.NewLeaveGroupRequestMember()
+	byID.MemberID = dyn.id
+	byInstance := kmsg.NewLeaveGroupRequestMember()
+	byInstance.InstanceID = kmsg.StringPtr("instance-" + group)
+	unknown := kmsg.NewLeaveGroupRequestMember()
+	unknown.MemberID = "nobody-" + group
+	leave.Members = []kmsg.LeaveGroupRequestMember{byID, byInstance, unknown}
+	resp, err := leave.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 || len(resp.Members) != 3 {
+		t.Fatalf("LeaveGroup: %v with %d members", kerr.ErrorForCode(resp.ErrorCode), len(resp.Members))
+	}
+	want := []int16{0, 0, kerr.UnknownMemberID.Code}
+	for i, m := range resp.Members {
+		if m.ErrorCode != want[i] {
+			t.Errorf("LeaveGroup member %d (%q, instance %v): %v, want %v", i, m.MemberID, m.InstanceID, kerr.ErrorForCode(m.ErrorCode), kerr.ErrorForCode(want[i]))
+		}
+	}
+	if resp.Members[1].MemberID != "" {
+		t.Errorf("the member removed by instance id was answered with member id %q; Kafka echoes the request's (empty)", resp.Members[1].MemberID)
+	}
+	d := kmsg.NewPtrConsumerGroupDescribeRequest()
+	d.Groups = []string{group}
+	dr, err := d.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := dr.Groups[0]; g.ErrorCode != 0 || len(g.Members) != 0 || g.State != "Empty" {
+		t.Fatalf("after LeaveGroup: %v, state %q, %d members; want an Empty group", kerr.ErrorForCode(g.ErrorCode), g.State, len(g.Members))
+	}
+	// The removed member is gone.
+	hb := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	hb.Group, hb.MemberID, hb.MemberEpoch = group, dyn.id, 1
+	r, err := hb.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ErrorCode != kerr.UnknownMemberID.Code {
+		t.Fatalf("heartbeat of the removed member: %v, want UNKNOWN_MEMBER_ID", kerr.ErrorForCode(r.ErrorCode))
+	}
+}
+
+// ConsumerGroupDescribe answers an empty SubscribedTopicRegex, not null,
+// for a member subscribed by names, as Kafka's ConsumerGroupMember keeps
+// "" for no regex (kadm's DescribedConsumerGroupMember shows the
+// difference). Gregor answered null.
+func TestConsumerGroupDescribeRegexOfNameSubscription(t *testing.T) {
+	topic := randomName("noregex")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{topic: 1})
+	group := randomName("noregex")
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m-" + group, names: ids}
+	m.heartbeat([]string{topic}, nil)
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := resp.Groups[0]
+	if g.ErrorCode != 0 || len(g.Members) != 1 {
+		t.Fatalf("describe: %v with %d members", kerr.ErrorForCode(g.ErrorCode), len(g.Members))
+	}
+	if re := g.Members[0].SubscribedTopicRegex; re == nil || *re != "" {
+		t.Errorf("a member subscribed by names was described with regex %v, want \"\"", re)
+	}
+}
+
+// A classic group whose assignment carries user data (only a custom
+// assignor writes it) is not upgraded when a consumer-protocol member
+// joins: the heartbeat is GROUP_ID_NOT_FOUND saying why, as Kafka's
+// convertToConsumerGroup refuses it (KAFKA-18134) since the consumer group
+// would lose that data. Gregor upgraded the group and dropped it.
+func TestConsumerGroupUpgradeRefusedWithAssignorUserData(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("userdata")
+	ctx, cl, _ := newRawMembers(t, addr, map[string]int32{topic: 1})
+	g := newClassicGroup(t, addr, 9)
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Version, meta.Topics = 1, []string{topic}
+	j := g.join(joinOpts{instance: "i-" + g.group, meta: string(meta.AppendTo(nil))})
+	if j.ErrorCode != 0 {
+		t.Fatalf("JoinGroup: %v", kerr.ErrorForCode(j.ErrorCode))
+	}
+	assign := kmsg.NewConsumerMemberAssignment()
+	at := kmsg.NewConsumerMemberAssignmentTopic()
+	at.Topic, at.Partitions = topic, []int32{0}
+	assign.Topics, assign.UserData = []kmsg.ConsumerMemberAssignmentTopic{at}, []byte("custom")
+	if code := g.sync(j.MemberID, "i-"+g.group, j.Generation, map[string]string{j.MemberID: string(assign.AppendTo(nil))}); code != 0 {
+		t.Fatalf("SyncGroup: %v", kerr.ErrorForCode(code))
+	}
+	req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	req.Group, req.MemberID = g.group, "next-"+g.group
+	req.RebalanceTimeoutMillis, req.SubscribedTopicNames = 30000, []string{topic}
+	req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Cannot upgrade classic group " + g.group + " to consumer group because an unsupported custom assignor is in use. " +
+		"Please refer to the documentation or switch to a default assignor before re-attempting the upgrade."
+	if resp.ErrorCode != kerr.GroupIDNotFound.Code || resp.ErrorMessage == nil || *resp.ErrorMessage != want {
+		msg := "<nil>"
+		if resp.ErrorMessage != nil {
+			msg = *resp.ErrorMessage
+		}
+		t.Fatalf("joining a classic group with assignor user data: %v %q; want GROUP_ID_NOT_FOUND %q", kerr.ErrorForCode(resp.ErrorCode), msg, want)
+	}
+	if d := g.describe(); d.ProtocolType != "consumer" || len(d.Members) != 1 {
+		t.Fatalf("the classic group after the refused upgrade: protocol type %q, %d members", d.ProtocolType, len(d.Members))
+	}
+}
+
+// ConsumerGroupHeartbeat errors about the member carry Kafka's messages
+// (GroupMetadataManager's throwIfConsumerGroupMemberEpochIsInvalid,
+// throwIfInstanceIdIsUnreleased, getOrMaybeCreateMember), which the Java
+// consumer puts in the exception it raises (UNRELEASED_INSTANCE_ID is
+// fatal to it). Gregor sent none.
+func TestConsumerGroupHeartbeatErrorMessages(t *testing.T) {
+	topic := randomName("hbmsg")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{topic: 1})
+	group := randomName("hbmsg")
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: group, id: "m-" + group, names: ids}
+	m.heartbeat([]string{topic}, nil)
+	beat := func(member string, epoch int32, instance *string) *kmsg.ConsumerGroupHeartbeatResponse {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch, req.InstanceID = group, member, epoch, instance
+		if epoch == 0 {
+			req.RebalanceTimeoutMillis, req.SubscribedTopicNames = 30000, []string{topic}
+			req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	instance := kmsg.StringPtr("i-" + group)
+	if r := beat("s1-"+group, 0, instance); r.ErrorCode != 0 {
+		t.Fatalf("static member joining: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	for _, c := range []struct {
+		what string
+		resp *kmsg.ConsumerGroupHeartbeatResponse
+		code int16
+		msg  string
+	}{
+		{"a greater epoch", beat(m.id, m.epoch+5, nil), kerr.FencedMemberEpoch.Code,
+			fmt.Sprintf("The consumer group member has a greater member epoch (%d) than the one known by the group coordinator (%d). "+
+				"The member must abandon all its partitions and rejoin.", m.epoch+5, m.epoch)},
+		{"an unknown member", beat("nobody-"+group, 3, nil), kerr.UnknownMemberID.Code,
+			"Member nobody-" + group + " is not a member of group " + group + "."},
+		{"a second instance", beat("s2-"+group, 0, instance), kerr.UnreleasedInstanceID.Code,
+			"Static member s2-" + group + " with instance id i-" + group + " cannot join the group because the instance id is owned by s1-" + group + " member."},
+	} {
+		got := "<nil>"
+		if c.resp.ErrorMessage != nil {
+			got = *c.resp.ErrorMessage
+		}
+		if c.resp.ErrorCode != c.code || got != c.msg {
+			t.Errorf("%s: %v %q; want %v %q", c.what, kerr.ErrorForCode(c.resp.ErrorCode), got, kerr.ErrorForCode(c.code), c.msg)
+		}
 	}
 }

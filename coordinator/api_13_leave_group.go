@@ -1,7 +1,9 @@
 package coordinator
 
 // LeaveGroup (key 13), versions 0-5. v3+ remove several members at once,
-// static ones by group.instance.id (KIP-345), each with its own error.
+// static ones by group.instance.id (KIP-345), each with its own error. In
+// a consumer group (KIP-848) it removes members of either protocol, as
+// the admin client does (cgroup_classic.go).
 // READ on the group is needed, else GROUP_AUTHORIZATION_FAILED.
 
 import (
@@ -47,12 +49,23 @@ func (c *groupCoordinator) handleLeaveGroup(ctx context.Context, req *protocol.R
 			}
 			return c.leave(g, memberID, instanceID, why)
 		}
+		if g != nil && g.consumer != nil {
+			w, err := c.leaveConsumerGroup(g, r, req.Version, resp)
+			g.mu.Unlock()
+			if err == nil {
+				err = w.await(ctx)
+			}
+			if err != nil {
+				// A failed write fails the whole request, as in Kafka.
+				resp.ErrorCode = cgWriteError(c.kerrOf(err)).Code
+				if req.Version >= 3 {
+					resp.Members = []kmsg.LeaveGroupResponseMember{}
+				}
+			}
+			return resp, nil
+		}
 		if g != nil {
 			defer g.mu.Unlock()
-		}
-		if g != nil && g.consumer != nil {
-			c.leaveConsumerGroup(g, r, req.Version, resp)
-			return resp, nil
 		}
 		if req.Version < 3 {
 			if e := leaveOne(r.MemberID, nil, nil); e != nil {
@@ -73,14 +86,15 @@ func (c *groupCoordinator) handleLeaveGroup(ctx context.Context, req *protocol.R
 	return nil, nil
 }
 
-// leaveConsumerGroup answers a LeaveGroup of classic members of a locked
-// consumer group.
-func (c *groupCoordinator) leaveConsumerGroup(g *group, r *kmsg.LeaveGroupRequest, version int16, resp *kmsg.LeaveGroupResponse) {
+// leaveConsumerGroup answers a LeaveGroup to a locked consumer group; it
+// returns the write to wait for, or the error that fails the request.
+func (c *groupCoordinator) leaveConsumerGroup(g *group, r *kmsg.LeaveGroupRequest, version int16, resp *kmsg.LeaveGroupResponse) (pendingWrite, error) {
 	if version < 3 {
-		if errs := c.classicLeaveFromConsumer(g, []leaveMember{{memberID: r.MemberID}}); errs[0] != nil {
+		errs, w, err := c.leaveFromConsumer(g, []leaveMember{{memberID: r.MemberID, reason: "not provided"}})
+		if errs[0] != nil {
 			resp.ErrorCode = errs[0].Code
 		}
-		return
+		return w, err
 	}
 	var ls []leaveMember
 	for _, m := range r.Members {
@@ -90,7 +104,7 @@ func (c *groupCoordinator) leaveConsumerGroup(g *group, r *kmsg.LeaveGroupReques
 		}
 		ls = append(ls, l)
 	}
-	errs := c.classicLeaveFromConsumer(g, ls)
+	errs, w, err := c.leaveFromConsumer(g, ls)
 	for i, m := range r.Members {
 		rm := kmsg.NewLeaveGroupResponseMember()
 		rm.MemberID, rm.InstanceID = m.MemberID, m.InstanceID
@@ -99,4 +113,5 @@ func (c *groupCoordinator) leaveConsumerGroup(g *group, r *kmsg.LeaveGroupReques
 		}
 		resp.Members = append(resp.Members, rm)
 	}
+	return w, err
 }

@@ -72,7 +72,9 @@ func (c *groupCoordinator) describeConsumerGroup(id string) kmsg.ConsumerGroupDe
 		dm.MemberID, dm.InstanceID, dm.RackID, dm.MemberEpoch = m.sub.id, m.sub.instanceID, m.sub.rackID, m.cur.epoch
 		dm.ClientID, dm.ClientHost = m.sub.clientID, m.sub.clientHost
 		dm.SubscribedTopics = append([]string{}, m.sub.topics...)
-		dm.SubscribedTopicRegex = optString(m.sub.regex)
+		// "" for a member without one, as Kafka's
+		// ConsumerGroupMember.asConsumerGroupDescribeMember answers.
+		dm.SubscribedTopicRegex = kmsg.StringPtr(m.sub.regex)
 		dm.Assignment = c.describeAssignment(m.cur.assigned)
 		dm.TargetAssignment = c.describeAssignment(cg.target[m.sub.id])
 		dm.MemberType = 1

@@ -19,6 +19,7 @@ package coordinator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -40,17 +41,21 @@ func (c *groupCoordinator) downgradeAllowed() bool {
 // upgradeToConsumer converts a locked classic group with members into a
 // consumer group for a joining consumer-protocol member: the classic
 // group's tombstone and the consumer group's records go into t, and t.cg
-// is the converted group to plan the join on.
-func (c *groupCoordinator) upgradeToConsumer(g *group, t *cgTxn) *kerr.Error {
+// is the converted group to plan the join on. A group that cannot be
+// converted is GROUP_ID_NOT_FOUND with the reason as its message, as
+// Kafka's validateOnlineUpgrade and convertToConsumerGroup answer.
+func (c *groupCoordinator) upgradeToConsumer(g *group, t *cgTxn) (*kerr.Error, string) {
+	refuse := func(why string) (*kerr.Error, string) {
+		c.log.Info().Str("group", g.id).Str("reason", why).Msg("not upgrading the classic group to a consumer group")
+		return kerr.GroupIDNotFound, "Cannot upgrade classic group " + g.id + " to consumer group because " + why + "."
+	}
 	switch {
 	case !c.upgradeAllowed():
-		c.log.Info().Str("group", g.id).Msg("not upgrading the classic group: group.consumer.migration.policy forbids it")
-		return kerr.GroupIDNotFound
+		return refuse("online upgrade is disabled")
 	case g.protocolType != consumerProtocolType:
-		c.log.Info().Str("group", g.id).Str("protocol_type", g.protocolType).Msg("not upgrading the classic group: it does not use the consumer protocol")
-		return kerr.GroupIDNotFound
+		return refuse("the group does not use the consumer embedded protocol")
 	case c.cfg.ConsumerMaxGroupSize > 0 && int32(len(g.members)) > c.cfg.ConsumerMaxGroupSize:
-		return kerr.GroupIDNotFound
+		return refuse("the group size exceeds the consumer group maximum size")
 	}
 	// Kafka's order: subscriptions, group epoch, targets, assignment
 	// epoch, current assignments. Every member keeps its assignment, at
@@ -58,9 +63,14 @@ func (c *groupCoordinator) upgradeToConsumer(g *group, t *cgTxn) *kerr.Error {
 	var subs, targets, currents []cgRec
 	for _, m := range g.sortedMembers() {
 		sub, assigned, err := c.classicToConsumerMember(g, m)
-		if err != nil {
+		switch {
+		case errors.Is(err, errAssignmentUserData):
+			c.log.Warn().Err(err).Str("group", g.id).Str("member", m.id).Msg("not upgrading the classic group")
+			return kerr.GroupIDNotFound, "Cannot upgrade classic group " + g.id + " to consumer group because an unsupported custom assignor is in use. " +
+				"Please refer to the documentation or switch to a default assignor before re-attempting the upgrade."
+		case err != nil:
 			c.log.Warn().Err(err).Str("group", g.id).Str("member", m.id).Msg("not upgrading the classic group: malformed consumer protocol")
-			return kerr.GroupIDNotFound
+			return kerr.GroupIDNotFound, "Cannot upgrade classic group " + g.id + " to consumer group because the embedded consumer protocol is malformed."
 		}
 		subs = append(subs, recMember{id: m.id, sub: sub})
 		targets = append(targets, recTarget{member: m.id, parts: assigned})
@@ -84,8 +94,14 @@ func (c *groupCoordinator) upgradeToConsumer(g *group, t *cgTxn) *kerr.Error {
 	t.classicDropped, t.upgraded = true, true
 	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Int("members", len(g.members)).
 		Msg("upgrading the classic group to a consumer group")
-	return nil
+	return nil, ""
 }
+
+// errAssignmentUserData is a classic member's assignment carrying user
+// data, which only a custom assignor writes and a consumer group would
+// lose: Kafka's ConsumerGroup.fromClassicGroup refuses to convert it
+// (KAFKA-18134).
+var errAssignmentUserData = errors.New("userData from a custom assignor would be lost")
 
 // failClassicWaiters answers every JoinGroup and SyncGroup waiting in a
 // locked classic group.
@@ -119,6 +135,9 @@ func (c *groupCoordinator) classicToConsumerMember(g *group, m *member) (*member
 		if err := ca.ReadFrom(m.assignment); err != nil {
 			return nil, nil, fmt.Errorf("assignment of %s: %w", m.id, err)
 		}
+		if len(ca.UserData) > 0 {
+			return nil, nil, fmt.Errorf("assignment of %s: %w", m.id, errAssignmentUserData)
+		}
 		for _, t := range ca.Topics {
 			if id, _, ok := c.host.TopicIDOf(t.Topic); ok {
 				for _, p := range t.Partitions {
@@ -142,28 +161,39 @@ func sortedUnique(ss []string) []string {
 }
 
 // canDowngrade reports whether a consumer group becomes a classic group
-// when member leaving leaves (Kafka's
-// validateOnlineDowngradeWithFencedMember).
-func (c *groupCoordinator) canDowngrade(cg *consumerGroup, leaving string) bool {
-	m := cg.members[leaving]
-	if m == nil || m.usesClassic() || cg.classicMembers() != len(cg.members)-1 || len(cg.members) <= 1 {
+// when the members leaving leave, as Kafka's
+// validateOnlineDowngradeWithFencedMembers: every other member uses the
+// classic protocol, some remain, the policy allows it and they fit in a
+// classic group (group.max.size).
+func (c *groupCoordinator) canDowngrade(cg *consumerGroup, leaving []string) bool {
+	remaining := 0
+	for id, m := range cg.members {
+		if slices.Contains(leaving, id) {
+			continue
+		}
+		if !m.usesClassic() {
+			return false
+		}
+		remaining++
+	}
+	if remaining == 0 {
 		return false
 	}
 	if !c.downgradeAllowed() {
-		c.log.Info().Int("members", len(cg.members)-1).Msg("not downgrading the consumer group: group.consumer.migration.policy forbids it")
+		c.log.Info().Int("members", remaining).Msg("not downgrading the consumer group: group.consumer.migration.policy forbids it")
 		return false
 	}
-	return c.cfg.MaxGroupSize <= 0 || int32(len(cg.members)-1) <= c.cfg.MaxGroupSize
+	return c.cfg.MaxGroupSize <= 0 || int32(remaining) <= c.cfg.MaxGroupSize
 }
 
 // downgradeToClassic converts a locked consumer group whose last
-// consumer-protocol member leaves into a classic group of its classic
+// consumer-protocol members leave into a classic group of its classic
 // members, which then rebalances.
-func (c *groupCoordinator) downgradeToClassic(g *group, leaving string) (pendingWrite, error) {
+func (c *groupCoordinator) downgradeToClassic(g *group, leaving []string) (pendingWrite, error) {
 	cg := g.consumer
 	var ms []*member
 	for _, cm := range cg.sortedMembers() {
-		if cm.sub.id == leaving {
+		if slices.Contains(leaving, cm.sub.id) {
 			continue
 		}
 		m := &member{
@@ -326,6 +356,7 @@ func (c *groupCoordinator) classicJoinToConsumer(g *group, r joinRequest) (joinR
 		sub.rebalanceTimeoutMs = int32(r.rebalanceTimeout / time.Millisecond)
 	}
 	sub.topics = sortedUnique(cm.Topics)
+	sub.regex = "" // a classic member subscribes by names only
 	sub.clientID, sub.clientHost = r.clientID, r.clientHost
 	sub.classic = &classicMeta{sessionTimeoutMs: int32(r.sessionTimeout / time.Millisecond), protocols: slices.Clone(r.protocols)}
 	owned := tpSet{}
@@ -449,14 +480,18 @@ func (c *groupCoordinator) classicHeartbeatToConsumer(g *group, memberID string,
 	return nil
 }
 
-// classicLeaveFromConsumer removes classic members of a locked consumer
-// group (LeaveGroup), each answered on its own; the group epoch is
-// bumped once if any left.
-func (c *groupCoordinator) classicLeaveFromConsumer(g *group, leaving []leaveMember) []*kerr.Error {
+// leaveFromConsumer removes members of a locked consumer group named by
+// a LeaveGroup, as Kafka's classicGroupLeaveToConsumerGroup: members of
+// either protocol (the admin client removes consumer-protocol members
+// this way, KAFKA-18188), static ones by instance id, each answered on
+// its own. The members found are fenced together (fenceMembers): one
+// epoch bump, or the downgrade to a classic group when only classic
+// members remain (KAFKA-18150). err is a failed write, which Kafka
+// answers for the whole request.
+func (c *groupCoordinator) leaveFromConsumer(g *group, leaving []leaveMember) (errs []*kerr.Error, w pendingWrite, err error) {
 	cg := g.consumer
-	t := &cgTxn{g: g, cg: cg}
-	errs := make([]*kerr.Error, len(leaving))
-	gone := make(map[string]bool)
+	errs = make([]*kerr.Error, len(leaving))
+	var ids []string
 	for i, l := range leaving {
 		var m *cgMember
 		if l.instanceID == nil {
@@ -468,42 +503,20 @@ func (c *groupCoordinator) classicLeaveFromConsumer(g *group, leaving []leaveMem
 				continue
 			}
 		}
-		if m == nil || !m.usesClassic() || gone[m.sub.id] {
+		if m == nil {
 			errs[i] = kerr.UnknownMemberID
 			continue
 		}
-		gone[m.sub.id] = true
-		t.add(removeMemberRecs(m.sub.id)...)
-		c.log.Info().Str("group", g.id).Str("member", m.sub.id).Str("reason", l.reason).Msg("classic member left the consumer group")
-	}
-	if len(gone) == 0 {
-		return errs
-	}
-	regexes := make(map[string]*resolvedRegex)
-	for re, rr := range cg.regexes {
-		regexes[re] = rr
-	}
-	// The metadata of what the remaining members subscribe to.
-	rest := &consumerGroup{members: make(map[string]*cgMember), regexes: cg.regexes, subMeta: cg.subMeta}
-	for id, m := range cg.members {
-		if !gone[id] {
-			rest.members[id] = m
+		if !slices.Contains(ids, m.sub.id) {
+			ids = append(ids, m.sub.id)
 		}
+		c.log.Info().Str("group", g.id).Str("member", m.sub.id).Str("reason", l.reason).Msg("member left the consumer group through LeaveGroup")
 	}
-	meta := c.subscriptionMeta(rest, regexes, "", nil, "")
-	if !sameMeta(meta, cg.subMeta) {
-		t.add(recPartMeta{topics: sortedMeta(meta)})
+	if len(ids) == 0 {
+		return errs, pendingWrite{}, nil
 	}
-	t.add(recGroupEpoch{epoch: cg.epoch + 1})
-	if _, err := c.commitCG(t); err != nil {
-		e := cgWriteError(c.kerrOf(err))
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = e
-			}
-		}
-	}
-	return errs
+	w, err = c.fenceMembers(g, ids)
+	return errs, w, err
 }
 
 // leaveMember is one member of a LeaveGroup.

@@ -210,25 +210,24 @@ func (t *cgTxn) add(r ...cgRec) { t.recs = append(t.recs, r...) }
 // consumerGroupFor returns the consumer group of a locked group for an
 // operation, creating it (create) from nothing or from an empty classic
 // group, or converting a classic group with members (cgroup_classic.go).
-func (c *groupCoordinator) consumerGroupFor(g *group, t *cgTxn, create bool) *kerr.Error {
+// A refusal comes with its message.
+func (c *groupCoordinator) consumerGroupFor(g *group, t *cgTxn, create bool) (*kerr.Error, string) {
+	notConsumer := "Group " + g.id + " is not a consumer group."
 	if g.consumer != nil {
 		t.cg = g.consumer
-		return nil
+		return nil, ""
 	}
 	if g.share != nil {
-		return kerr.GroupIDNotFound
+		return kerr.GroupIDNotFound, notConsumer
 	}
 	if g.state == groupDead {
-		return kerr.CoordinatorNotAvailable
+		return kerr.CoordinatorNotAvailable, ""
 	}
 	if !create {
-		return kerr.GroupIDNotFound
+		return kerr.GroupIDNotFound, notConsumer
 	}
 	if g.classicActive() {
-		if err := c.upgradeToConsumer(g, t); err != nil {
-			return err
-		}
-		return nil
+		return c.upgradeToConsumer(g, t)
 	}
 	// An empty classic group (or a new one) is replaced; its offsets
 	// stay.
@@ -237,7 +236,7 @@ func (c *groupCoordinator) consumerGroupFor(g *group, t *cgTxn, create bool) *ke
 	}
 	t.classicDropped = true
 	t.cg = newConsumerGroup()
-	return nil
+	return nil, ""
 }
 
 // classicActive reports whether a classic group has members or a
@@ -254,11 +253,7 @@ func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResul
 		t.describable = func(string) bool { return true }
 	}
 	join := r.epoch == 0
-	if err := c.consumerGroupFor(g, t, join); err != nil {
-		msg := ""
-		if err == kerr.GroupIDNotFound {
-			msg = "Group " + g.id + " is not a consumer group."
-		}
+	if err, msg := c.consumerGroupFor(g, t, join); err != nil {
 		return cgFail(err, msg), pendingWrite{}
 	}
 	cg := t.cg
@@ -270,9 +265,9 @@ func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResul
 		(r.instanceID == nil || cg.staticMember(r.instanceID) == nil) {
 		return cgFail(kerr.GroupMaxSizeReached, fmt.Sprintf("The consumer group has reached its maximum capacity of %d members.", max)), pendingWrite{}
 	}
-	m, replaced, kerrv := c.lookupMember(cg, t, r, memberID, join)
-	if kerrv != nil {
-		return cgFail(kerrv, ""), pendingWrite{}
+	m, replaced, bad := c.lookupMember(cg, t, r, memberID, join)
+	if bad != nil {
+		return *bad, pendingWrite{}
 	}
 	if bad := checkNewRegex(m, r); bad != nil {
 		return *bad, pendingWrite{}
@@ -280,7 +275,8 @@ func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResul
 	sub := updatedSub(m, r)
 	plan := c.planMember(t, m, sub, r.owned, replaced)
 	if plan.err != nil {
-		return cgFail(plan.err, ""), pendingWrite{}
+		// Only a member in a state this version does not know.
+		return cgFail(plan.err, "The consumer group member is in a unknown state. The member must abandon all its partitions and rejoin."), pendingWrite{}
 	}
 	w, err := c.commitCG(t)
 	if err != nil {
@@ -295,7 +291,10 @@ func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResul
 		c.afterMemberChange(g, nm, plan.prev)
 	}
 	res := cgResult{memberID: sub.id, epoch: plan.next.epoch, intervalMs: int32(c.consumerHeartbeatInterval(g.id) / time.Millisecond)}
-	full := join || (r.rebalanceTimeoutMs != -1 && r.topics != nil && r.owned != nil)
+	// A full request (the member's first, or one after an error) sets
+	// every field a member must send: its rebalance timeout, its
+	// subscription (names or a regex) and what it owns.
+	full := join || (r.rebalanceTimeoutMs != -1 && (r.topics != nil || r.regex != nil) && r.owned != nil)
 	if full || (plan.reconciled && !plan.next.assigned.equal(plan.prev.assigned)) {
 		res.assignment = plan.next.assigned.clone()
 	}
@@ -304,27 +303,38 @@ func (c *groupCoordinator) consumerJoinOrBeat(g *group, r *cgHeartbeat) (cgResul
 
 // lookupMember finds or makes the member a heartbeat is for, checking its
 // epoch, and adds the records replacing a static member that comes back
-// under a new member id (replaced is the old id).
-func (c *groupCoordinator) lookupMember(cg *consumerGroup, t *cgTxn, r *cgHeartbeat, memberID string, join bool) (m *cgMember, replaced string, err *kerr.Error) {
+// under a new member id (replaced is the old id). A refusal carries
+// Kafka's message.
+func (c *groupCoordinator) lookupMember(cg *consumerGroup, t *cgTxn, r *cgHeartbeat, memberID string, join bool) (m *cgMember, replaced string, bad *cgResult) {
+	fail := func(e *kerr.Error, msg string) (*cgMember, string, *cgResult) {
+		res := cgFail(e, msg)
+		return nil, "", &res
+	}
 	if r.instanceID == nil {
 		m = cg.members[memberID]
 		if m == nil {
 			if !join {
-				return nil, "", kerr.UnknownMemberID
+				return fail(kerr.UnknownMemberID, unknownMemberMsg(memberID, t.g.id))
 			}
 			return newCGMember(memberID), "", nil
 		}
-		return m, "", checkMemberEpoch(m, r.epoch, r.owned)
+		if e, msg := checkMemberEpoch(m, r.epoch, r.owned); e != nil {
+			return fail(e, msg)
+		}
+		return m, "", nil
 	}
 	existing := cg.staticMember(r.instanceID)
 	if !join {
 		switch {
 		case existing == nil:
-			return nil, "", kerr.UnknownMemberID
+			return fail(kerr.UnknownMemberID, unknownInstanceMsg(*r.instanceID))
 		case existing.sub.id != memberID:
-			return nil, "", kerr.FencedInstanceID
+			return fail(kerr.FencedInstanceID, fencedInstanceMsg(memberID, *r.instanceID, existing.sub.id))
 		}
-		return existing, "", checkMemberEpoch(existing, r.epoch, r.owned)
+		if e, msg := checkMemberEpoch(existing, r.epoch, r.owned); e != nil {
+			return fail(e, msg)
+		}
+		return existing, "", nil
 	}
 	switch {
 	case existing == nil:
@@ -335,11 +345,27 @@ func (c *groupCoordinator) lookupMember(cg *consumerGroup, t *cgTxn, r *cgHeartb
 	case existing.sub.id == memberID:
 		return existing, "", nil // the same instance rejoining
 	case !existing.usesClassic() && existing.cur.epoch != staticLeaveEpoch:
-		return nil, "", kerr.UnreleasedInstanceID
+		return fail(kerr.UnreleasedInstanceID, fmt.Sprintf("Static member %s with instance id %s cannot join the group because the instance id is owned by %s member.",
+			memberID, *r.instanceID, existing.sub.id))
 	}
 	// The static member comes back with a new id: it takes the old
 	// member's place, assignment included.
-	return c.replaceStaticCG(cg, t, existing, memberID, *r.instanceID)
+	m, replaced, e := c.replaceStaticCG(cg, t, existing, memberID, *r.instanceID)
+	if e != nil {
+		return fail(e, "")
+	}
+	return m, replaced, nil
+}
+
+// Kafka's messages for the members a request names wrongly.
+func unknownMemberMsg(member, group string) string {
+	return fmt.Sprintf("Member %s is not a member of group %s.", member, group)
+}
+
+func unknownInstanceMsg(instance string) string { return "Instance id " + instance + " is unknown." }
+
+func fencedInstanceMsg(member, instance, owner string) string {
+	return fmt.Sprintf("Static member %s with instance id %s was fenced by member %s.", member, instance, owner)
 }
 
 func cloneOrEmpty(s tpSet) tpSet {
@@ -360,19 +386,24 @@ func removeMemberRecs(id string) []cgRec {
 
 // checkMemberEpoch is Kafka's throwIfConsumerGroupMemberEpochIsInvalid: a
 // member may come back with its previous epoch (its last answer was lost)
-// if it owns nothing it should not; epoch 0 rejoins (KAFKA-19233).
-func checkMemberEpoch(m *cgMember, epoch int32, owned tpSet) *kerr.Error {
+// if it owns nothing it should not; epoch 0 rejoins (KAFKA-19233). A
+// fenced epoch comes with Kafka's message.
+func checkMemberEpoch(m *cgMember, epoch int32, owned tpSet) (*kerr.Error, string) {
+	fenced := func(than string) (*kerr.Error, string) {
+		return kerr.FencedMemberEpoch, fmt.Sprintf("The consumer group member has a %s member epoch (%d) than the one known by the group coordinator (%d). "+
+			"The member must abandon all its partitions and rejoin.", than, epoch, m.cur.epoch)
+	}
 	switch {
 	case epoch == 0:
-		return nil
+		return nil, ""
 	case epoch > m.cur.epoch:
-		return kerr.FencedMemberEpoch
+		return fenced("greater")
 	case epoch < m.cur.epoch:
 		if epoch != m.cur.prevEpoch || !isSubset(owned, m.cur.assigned) {
-			return kerr.FencedMemberEpoch
+			return fenced("smaller")
 		}
 	}
-	return nil
+	return nil, ""
 }
 
 func isSubset(owned, of tpSet) bool {
@@ -434,7 +465,11 @@ func (c *groupCoordinator) planMember(t *cgTxn, m *cgMember, sub memberSub, owne
 	if fresh || !m.sub.equal(&sub) {
 		sc := sub
 		t.add(recMember{id: sub.id, sub: &sc})
-		if fresh || !slices.Equal(m.sub.topics, sub.topics) || m.sub.regex != sub.regex {
+		// A new group leaves epoch 0; otherwise only a changed
+		// subscription bumps the epoch: a member joining with an empty
+		// one (a new member subscribes to nothing) does not, as in
+		// Kafka's consumerGroupHeartbeat.
+		if cg.epoch == 0 || !slices.Equal(m.sub.topics, sub.topics) || m.sub.regex != sub.regex {
 			bump = true
 		}
 	}

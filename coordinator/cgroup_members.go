@@ -23,15 +23,15 @@ func (c *groupCoordinator) consumerLeave(g *group, r *cgHeartbeat) (cgResult, pe
 	var m *cgMember
 	if r.instanceID == nil {
 		if m = cg.members[r.memberID]; m == nil {
-			return cgFail(kerr.UnknownMemberID, ""), pendingWrite{}
+			return cgFail(kerr.UnknownMemberID, unknownMemberMsg(r.memberID, g.id)), pendingWrite{}
 		}
 	} else {
 		m = cg.staticMember(r.instanceID)
 		switch {
 		case m == nil:
-			return cgFail(kerr.UnknownMemberID, "Instance id "+*r.instanceID+" is unknown."), pendingWrite{}
+			return cgFail(kerr.UnknownMemberID, unknownInstanceMsg(*r.instanceID)), pendingWrite{}
 		case m.sub.id != r.memberID:
-			return cgFail(kerr.FencedInstanceID, ""), pendingWrite{}
+			return cgFail(kerr.FencedInstanceID, fencedInstanceMsg(r.memberID, *r.instanceID, m.sub.id)), pendingWrite{}
 		}
 	}
 	res := cgResult{memberID: m.sub.id, epoch: r.epoch}
@@ -56,41 +56,71 @@ func (c *groupCoordinator) consumerLeave(g *group, r *cgHeartbeat) (cgResult, pe
 	return res, w
 }
 
-// fenceMember removes a member from a locked consumer group: the group
-// epoch is bumped so the others rebalance, or, when only classic
-// members remain and the policy allows it, the group becomes a classic
-// group again (cgroup_classic.go).
+// fenceMember removes a member from a locked consumer group.
 func (c *groupCoordinator) fenceMember(g *group, m *cgMember) (pendingWrite, error) {
+	return c.fenceMembers(g, []string{m.sub.id})
+}
+
+// fenceMembers removes members from a locked consumer group, as Kafka's
+// consumerGroupFenceMembers: the group epoch is bumped so the others
+// rebalance, or, when only classic members remain and the policy allows
+// it, the group becomes a classic group again (cgroup_classic.go).
+func (c *groupCoordinator) fenceMembers(g *group, ids []string) (pendingWrite, error) {
 	cg := g.consumer
-	if c.canDowngrade(cg, m.sub.id) {
-		return c.downgradeToClassic(g, m.sub.id)
+	if c.canDowngrade(cg, ids) {
+		return c.downgradeToClassic(g, ids)
 	}
 	t := &cgTxn{g: g, cg: cg}
-	c.planRemove(t, m.sub.id)
+	c.planRemove(t, ids...)
 	return c.commitCG(t)
 }
 
-// planRemove adds the records removing a member: its tombstones, the
-// regexes only it subscribed to, the subscription metadata without it and
-// the bumped group epoch.
-func (c *groupCoordinator) planRemove(t *cgTxn, id string) {
+// planRemove adds the records removing members: their tombstones, the
+// regexes only they subscribed to, the subscription metadata without
+// them and the bumped group epoch. When no member is left, the
+// assignment epoch follows the group epoch: an empty group has nothing
+// to assign (Kafka 4.3's consumerGroupFenceMembers, KAFKA-20442).
+func (c *groupCoordinator) planRemove(t *cgTxn, ids ...string) {
 	cg := t.cg
-	t.add(removeMemberRecs(id)...)
-	regexes := c.planRegexesWithout(t, id)
-	meta := c.subscriptionMeta(cg, regexes, id, nil, "")
-	if !sameMeta(meta, cg.subMeta) {
+	gone := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		t.add(removeMemberRecs(id)...)
+		if cg.members[id] != nil {
+			gone[id] = true
+		}
+	}
+	regexes := c.planRegexesWithout(t, gone)
+	names := make(map[string]bool)
+	for id, m := range cg.members {
+		if gone[id] {
+			continue
+		}
+		for _, n := range m.sub.topics {
+			names[n] = true
+		}
+		if rr := regexes[m.sub.regex]; m.sub.regex != "" && rr != nil {
+			for _, n := range rr.topics {
+				names[n] = true
+			}
+		}
+	}
+	if meta := c.metaOf(names); !sameMeta(meta, cg.subMeta) {
 		t.add(recPartMeta{topics: sortedMeta(meta)})
 	}
-	t.add(recGroupEpoch{epoch: cg.epoch + 1})
+	epoch := cg.epoch + 1
+	t.add(recGroupEpoch{epoch: epoch})
+	if len(gone) == len(cg.members) {
+		t.add(recTargetEpoch{epoch: epoch})
+	}
 }
 
-// planRegexesWithout is the group's regexes once member id is gone,
-// adding the tombstones of those nobody else subscribes to.
-func (c *groupCoordinator) planRegexesWithout(t *cgTxn, id string) map[string]*resolvedRegex {
+// planRegexesWithout is the group's regexes once the members gone have
+// left, adding the tombstones of those nobody else subscribes to.
+func (c *groupCoordinator) planRegexesWithout(t *cgTxn, gone map[string]bool) map[string]*resolvedRegex {
 	cg := t.cg
 	counts := make(map[string]int)
 	for mid, m := range cg.members {
-		if mid != id && m.sub.regex != "" {
+		if !gone[mid] && m.sub.regex != "" {
 			counts[m.sub.regex]++
 		}
 	}

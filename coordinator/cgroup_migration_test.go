@@ -2,6 +2,7 @@ package coordinator
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -218,8 +219,8 @@ func TestConsumerGroupMigrationPolicy(t *testing.T) {
 		r := classicJoinReq("a", "a")
 		e.stableOne("g", r, "")
 		res := e.hb(cgHeartbeat{group: "g", memberID: "c", epoch: 0, rebalanceTimeoutMs: 1000, topics: []string{"a"}, owned: tpSet{}})
-		if res.err != kerr.GroupIDNotFound {
-			t.Fatalf("join to a classic group with upgrades disabled: %v", res.err)
+		if want := "Cannot upgrade classic group g to consumer group because online upgrade is disabled."; res.err != kerr.GroupIDNotFound || res.msg != want {
+			t.Fatalf("join to a classic group with upgrades disabled: %v %q, want GROUP_ID_NOT_FOUND %q", res.err, res.msg, want)
 		}
 		if code := commitCode(t, e, "offsets-only", "", -1, "a", 3, 5); code != 0 {
 			t.Fatal(kerr.ErrorForCode(code))
@@ -275,9 +276,9 @@ func TestConsumerGroupNewClassicMember(t *testing.T) {
 		}
 		// LeaveGroup of the classic member bumps the group epoch.
 		e.inspect("g", func(g *group) {
-			errs := e.c.classicLeaveFromConsumer(g, []leaveMember{{memberID: r.memberID}, {memberID: "c"}})
-			if errs[0] != nil || errs[1] != kerr.UnknownMemberID {
-				t.Fatalf("leave: %v", errs)
+			errs, _, err := e.c.leaveFromConsumer(g, []leaveMember{{memberID: r.memberID}, {memberID: "nobody"}})
+			if err != nil || errs[0] != nil || errs[1] != kerr.UnknownMemberID {
+				t.Fatalf("leave: %v %v", errs, err)
 			}
 		})
 		e.settle("g", c)
@@ -305,4 +306,71 @@ func TestConsumerProtocolDisabled(t *testing.T) {
 	if !has(on, 68) || !has(on, 69) || has(off, 68) || has(off, 69) {
 		t.Fatalf("ConsumerGroupHeartbeat/Describe registered: on %v/%v, off %v/%v", has(on, 68), has(on, 69), has(off, 68), has(off, 69))
 	}
+}
+
+// A LeaveGroup naming the last consumer-protocol member of a group whose
+// other members use the classic protocol downgrades it to a classic group,
+// as Kafka's classicGroupLeaveToConsumerGroup fences members through
+// consumerGroupFenceMembers (KAFKA-18150). Gregor refused to remove a
+// consumer-protocol member through LeaveGroup at all.
+func TestLeaveGroupOfLastConsumerMemberDowngrades(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, nil)
+		c := e.newMember("g", "c", "a")
+		c.joinSim()
+		r := classicJoinReq("k", "a")
+		r.memberID = e.c.joinGroup(context.Background(), "g", r).memberID
+		k := &classicSim{e: e, r: r}
+		k.rejoin("g")
+		for round := 0; round < 20 && e.cgState("g") != cgStable; round++ {
+			c.beatSim()
+			k.step("g")
+		}
+		e.inspect("g", func(g *group) {
+			errs, _, err := e.c.leaveFromConsumer(g, []leaveMember{{memberID: "c", reason: "admin"}})
+			if err != nil || errs[0] != nil {
+				t.Fatalf("LeaveGroup of the consumer-protocol member: %v %v", errs, err)
+			}
+			if g.consumer != nil || len(g.members) != 1 || g.members[r.memberID] == nil {
+				t.Fatalf("after the last consumer-protocol member left: consumer group %v, %d classic members", g.consumer != nil, len(g.members))
+			}
+		})
+		if s := e.state("g"); s != "PreparingRebalance" {
+			t.Fatalf("the downgraded group is %s, want PreparingRebalance", s)
+		}
+	})
+}
+
+// A static member that subscribed with a regex and comes back with the
+// classic protocol (JoinGroup with its instance id) subscribes by names
+// only: Kafka's classicGroupJoinToConsumerGroup clears the regex, and the
+// regex nobody else uses is dropped. Gregor kept the regex, so the classic
+// member went on being assigned the topics it matched.
+func TestClassicJoinOfStaticRegexMemberClearsRegex(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, nil)
+		e.join("g", "c", "a")
+		re := "b"
+		r := e.hb(cgHeartbeat{group: "g", memberID: "s", instanceID: ptr("i"), epoch: 0, rebalanceTimeoutMs: 60000, regex: &re, owned: tpSet{}})
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r := e.hb(cgHeartbeat{group: "g", memberID: "s", instanceID: ptr("i"), epoch: -2}); r.err != nil {
+			t.Fatal(r.err)
+		}
+		j := classicJoinReq("s2", "a")
+		j.instanceID = ptr("i")
+		if res := e.c.joinGroup(context.Background(), "g", j); res.err != nil {
+			t.Fatalf("classic JoinGroup of the static member: %v", res.err)
+		}
+		e.cgInspect("g", func(cg *consumerGroup) {
+			m := cg.staticMember(ptr("i"))
+			if m == nil || !m.usesClassic() || m.sub.regex != "" || !slices.Equal(m.sub.topics, []string{"a"}) {
+				t.Fatalf("the static member after its classic JoinGroup: %+v", m)
+			}
+			if len(cg.regexes) != 0 {
+				t.Fatalf("regexes left: %v", cg.regexes)
+			}
+		})
+	})
 }

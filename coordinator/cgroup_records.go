@@ -165,7 +165,8 @@ func (r recMember) encode(group string) records.Record {
 	b = kbin.AppendCompactString(b, s.clientID)
 	b = kbin.AppendCompactString(b, s.clientHost)
 	b = appendStrings(b, s.topics)
-	b = kbin.AppendCompactNullableString(b, optString(s.regex))
+	// Kafka writes the member's regex, "" for none.
+	b = kbin.AppendCompactString(b, s.regex)
 	b = kbin.AppendInt32(b, s.rebalanceTimeoutMs)
 	b = kbin.AppendCompactNullableString(b, optString(s.assignor))
 	if s.classic == nil {

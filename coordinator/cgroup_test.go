@@ -628,3 +628,33 @@ func TestConsumerGroupConfigsOverrideBroker(t *testing.T) {
 		})
 	})
 }
+
+// A member joining an existing group with an empty subscription does not
+// bump the group epoch: Kafka's consumerGroupHeartbeat bumps it for a new
+// group or a changed subscription only, and a new member's subscription is
+// empty to begin with. Gregor bumped it for every new member, making the
+// others reconcile for nothing.
+func TestConsumerGroupEmptySubscriptionJoinKeepsEpoch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, nil)
+		if r := e.join("g", "m1", "a"); r.epoch != 1 {
+			t.Fatalf("first member's epoch %d, want 1", r.epoch)
+		}
+		r := e.hb(cgHeartbeat{group: "g", memberID: "m2", epoch: 0, rebalanceTimeoutMs: 60000, topics: []string{}, owned: tpSet{}})
+		if r.err != nil || r.epoch != 1 || r.assignment == nil || len(r.assignment) != 0 {
+			t.Fatalf("member joining with no topics: %v epoch %d assignment %v; want epoch 1 and an empty assignment", r.err, r.epoch, r.assignment)
+		}
+		e.cgInspect("g", func(cg *consumerGroup) {
+			if cg.epoch != 1 || cg.assignEpoch != 1 || len(cg.members) != 2 {
+				t.Fatalf("group epoch %d, assignment epoch %d, %d members; want 1, 1, 2", cg.epoch, cg.assignEpoch, len(cg.members))
+			}
+		})
+		if s := e.cgState("g"); s != cgStable {
+			t.Fatalf("state %s, want Stable", s)
+		}
+		// Subscribing later bumps it.
+		if r := e.hb(cgHeartbeat{group: "g", memberID: "m2", epoch: 1, topics: []string{"a"}, owned: tpSet{}}); r.err != nil || r.epoch != 2 {
+			t.Fatalf("subscribing: %v epoch %d, want 2", r.err, r.epoch)
+		}
+	})
+}

@@ -152,6 +152,31 @@ func (c *Config) ValidateGroupConfigs(values map[string]string) error {
 	intIn(GroupShareRecordLock, 1000, ms(c.ShareGroupMinRecordLockDuration), ms(c.ShareGroupMaxRecordLockDuration), "group.share.min.record.lock.duration.ms", "group.share.max.record.lock.duration.ms")
 	intIn(GroupShareDeliveryLimit, 2, int64(c.ShareGroupMinDeliveryCountLimit), int64(c.ShareGroupMaxDeliveryCountLimit), "group.share.min.delivery.count.limit", "group.share.max.delivery.count.limit")
 	intIn(GroupShareMaxRecordLocks, 100, int64(c.ShareGroupMinPartitionMaxRecordLocks), int64(c.ShareGroupMaxPartitionMaxRecordLocks), "group.share.min.partition.max.record.locks", "group.share.max.partition.max.record.locks")
+	// A session must outlast the heartbeat interval, each taken from the
+	// group's configs or else the broker's, as GroupConfig.validateValues
+	// checks after the bounds.
+	sessionOverHeartbeat := func(session, heartbeat string, sessionDef, heartbeatDef time.Duration) {
+		_, hasS := values[session]
+		_, hasH := values[heartbeat]
+		if !hasS && !hasH {
+			return
+		}
+		get := func(name string, def time.Duration) (int64, bool) {
+			v, ok := values[name]
+			if !ok {
+				return def.Milliseconds(), true
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+			return n, err == nil
+		}
+		s, okS := get(session, sessionDef)
+		h, okH := get(heartbeat, heartbeatDef)
+		if okS && okH && s <= h {
+			errs = append(errs, fmt.Sprintf("%s must be greater than %s", session, heartbeat))
+		}
+	}
+	sessionOverHeartbeat(GroupConsumerSession, GroupConsumerHeartbeat, c.ConsumerGroupSessionTimeout, c.ConsumerGroupHeartbeatInterval)
+	sessionOverHeartbeat(GroupShareSessionTimeout, GroupShareHeartbeatInterval, c.ShareGroupSessionTimeout, c.ShareGroupHeartbeatInterval)
 	if v, ok := values[GroupShareRenewAck]; ok {
 		if l := strings.ToLower(strings.TrimSpace(v)); l != "true" && l != "false" {
 			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: Expected value to be either true or false", v, GroupShareRenewAck))

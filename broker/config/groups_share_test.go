@@ -90,6 +90,28 @@ func TestValidateGroupConfigs(t *testing.T) {
 			t.Errorf("%v: %v, want %q", tc.set, err, tc.want)
 		}
 	}
+	// A session no longer than the heartbeat interval, the other taken
+	// from the broker where the group does not set it, is refused as
+	// GroupConfig.validateValues refuses it (Gregor took it).
+	wide, err := Load(map[string]string{"group.consumer.min.session.timeout.ms": "1000", "group.share.min.session.timeout.ms": "1000"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "6000"}, "consumer.session.timeout.ms must be greater than consumer.heartbeat.interval.ms"},
+		{map[string]string{"consumer.session.timeout.ms": "5000"}, "consumer.session.timeout.ms must be greater than consumer.heartbeat.interval.ms"},
+		{map[string]string{"share.session.timeout.ms": "4000", "share.heartbeat.interval.ms": "5000"}, "share.session.timeout.ms must be greater than share.heartbeat.interval.ms"},
+	} {
+		if err := wide.ValidateGroupConfigs(tc.set); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.set, err, tc.want)
+		}
+	}
+	if err := wide.ValidateGroupConfigs(map[string]string{"consumer.session.timeout.ms": "6000"}); err != nil {
+		t.Errorf("a session past the broker's heartbeat interval: %v", err)
+	}
 	if _, d, err := ParseShareAutoOffsetReset("by_duration:P1DT2H3M4.5S"); err != nil || d != 26*time.Hour+3*time.Minute+4500*time.Millisecond {
 		t.Errorf("duration %v %v", d, err)
 	}
