@@ -778,3 +778,50 @@ func TestCompactRemovesSpentMarkers(t *testing.T) {
 		t.Fatalf("past the recent marker's delete horizon the batches are at %v, want %s", got, want)
 	}
 }
+
+// TestCompactReadsBatchesItLeftGapsIn: a batch that lost a record before
+// its last keeps its other records at their offset deltas (1, 2, ...,
+// with gaps), as in Kafka. Every reader of the log takes it: before,
+// records.Each wanted deltas 0, 1, 2, ..., so the next pass kept the batch
+// whole as unreadable (never compacting it again), a timestamp lookup
+// failed on it, and so did the coordinators' load of a compacted
+// __consumer_offsets or __transaction_state.
+func TestCompactReadsBatchesItLeftGapsIn(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	ts := now.Add(-time.Minute).UnixMilli()
+	appendKV(t, l, ts, -1, false, kv{key: "a", val: "a1"}, kv{key: "b", val: "b1"}, kv{key: "c", val: "c1"})
+	appendKV(t, l, ts+1, -1, false, kv{key: "a", val: "a2"})
+	pass := func(key string) CompactResult {
+		t.Helper()
+		appendKV(t, l, ts+2, -1, false, kv{key: key, val: "x"})
+		l.mu.Lock()
+		_, err := l.rollLocked(l.nextOffsetLocked())
+		l.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := l.Compact(CompactOptions{Now: now, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	pass("b") // offset 0 goes; b1 (at 1) goes too, superseded by b=x
+	got, _ := contents(t, l)
+	if fmt.Sprint(got) != "map[2:c=c1 3:a=a2 4:b=x]" {
+		t.Fatalf("after the first pass: %v", got)
+	}
+	if off, _, ok, err := l.OffsetForTimestamp(ts, l.NextOffset()); err != nil || !ok || off != 2 {
+		t.Fatalf("offset for timestamp %d: %d, %v, %v; want 2", ts, off, ok, err)
+	}
+	res := pass("c")
+	if res.Undecodable != 0 {
+		t.Fatalf("the second pass found %d batches unreadable", res.Undecodable)
+	}
+	if got, _ := contents(t, l); fmt.Sprint(got) != "map[3:a=a2 4:b=x 5:c=x]" {
+		t.Fatalf("after the second pass: %v", got)
+	}
+}
