@@ -33,6 +33,10 @@ const (
 	AttrLogAppendTime = 0x08
 	AttrTransactional = 0x10
 	AttrControl       = 0x20
+	// AttrDeleteHorizon: the first timestamp holds the batch's delete
+	// horizon, set by the log cleaner (KIP-534), and record timestamp
+	// deltas count from it.
+	AttrDeleteHorizon = 0x40
 )
 
 // Errors describing a malformed batch; callers map them to Kafka codes.

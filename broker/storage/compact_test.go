@@ -79,12 +79,13 @@ func TestCompactKeepsLatestPerKey(t *testing.T) {
 	now := time.Now()
 	old := now.Add(-48 * time.Hour).UnixMilli()
 	fresh := now.UnixMilli()
-	// Offsets 0..: a, b, c written several times; d deleted long ago; e
-	// deleted recently; an aborted transaction writes x; an idempotent
+	// Offsets 0..: a, b, c written several times; d deleted long ago (its
+	// tombstone stays delete.retention.ms from this pass); e deleted
+	// recently; an aborted transaction writes x; an idempotent
 	// producer's batch that is wholly superseded.
 	appendKV(t, l, old, -1, false, kv{key: "a", val: "a1"}, kv{key: "b", val: "b1"})
 	appendKV(t, l, old, -1, false, kv{key: "d", val: "d1"})
-	appendKV(t, l, old, -1, false, kv{key: "d", tomb: true})
+	dTomb := appendKV(t, l, old, -1, false, kv{key: "d", tomb: true})
 	idem := appendKV(t, l, fresh, 7, false, kv{key: "c", val: "c1"})
 	appendKV(t, l, fresh, -1, false, kv{key: "a", val: "a2"}, kv{key: "e", val: "e1"})
 	abortedAt := appendKV(t, l, fresh, 9, true, kv{key: "x", val: "x1"})
@@ -147,11 +148,14 @@ func TestCompactKeepsLatestPerKey(t *testing.T) {
 	}
 	for o, v := range after {
 		switch v {
-		case "d=<nil>", "d=d1":
+		case "d=d1":
 			t.Fatalf("old tombstoned key d survived at %d: %s", o, v)
 		case "x=x1":
 			t.Fatalf("aborted transactional record survived at %d", o)
 		}
+	}
+	if after[dTomb] != "d=<nil>" {
+		t.Fatalf("an old tombstone was removed by the first pass that kept it, before delete.retention.ms from it: %v", after)
 	}
 	if after[latest("e")] != "e=<nil>" {
 		t.Fatalf("a recent tombstone was removed before delete.retention.ms: %v", after)
@@ -704,12 +708,13 @@ func appendMarker(t *testing.T, l *Log, ts, pid int64, epoch int16, commit bool)
 }
 
 // TestCompactRemovesSpentMarkers: a transaction marker goes once no batch
-// of its transaction is left and it is older than delete.retention.ms, as
-// Kafka's cleaner removes it; before, every marker stayed for the life of
+// of its transaction is left, delete.retention.ms after the pass that
+// found it so (its delete horizon), as Kafka's cleaner removes it; before, every marker stayed for the life of
 // a compacted topic (__consumer_offsets gathers one per transactional
 // offset commit). A marker stays while its transaction's batches do, while
 // it is recent, and when it holds the epoch of an active producer with no
-// batch left.
+// batch left. The horizon counts from that pass, not from the marker's
+// timestamp.
 func TestCompactRemovesSpentMarkers(t *testing.T) {
 	cfg := testConfig()
 	cfg.SegmentBytes = 1 << 20
@@ -766,16 +771,100 @@ func TestCompactRemovesSpentMarkers(t *testing.T) {
 	if got, want := batches(), "[1 2 3 5 6 7 8 10 11 12]"; got != want {
 		t.Fatalf("after the first pass the batches are at %v, want %s", got, want)
 	}
-	res := pass(now, "p2")
-	if got, want := batches(), "[2 3 6 7 8 10 11 12 13]"; got != want {
+	// The second pass finds markers 1, 5 and 10 alone: each gets a delete
+	// horizon an hour (delete.retention.ms) from this pass, though 1 and
+	// 5 are older than that.
+	if res := pass(now, "p2"); res.MarkersGone != 0 {
+		t.Fatalf("the second pass removed %d markers, want none before their delete horizon", res.MarkersGone)
+	}
+	if got, want := batches(), "[1 2 3 5 6 7 8 10 11 12 13]"; got != want {
 		t.Fatalf("after the second pass the batches are at %v, want %s", got, want)
 	}
-	if res.MarkersGone != 2 || fmt.Sprint(res.AbortsGone) != "[5]" {
-		t.Fatalf("the second pass removed %d markers, aborts %v; want 2, and the abort at 5", res.MarkersGone, res.AbortsGone)
+	_, hs := contents(t, l)
+	for _, h := range hs {
+		hz, ok := h.DeleteHorizon()
+		switch h.BaseOffset {
+		case 1, 5, 10:
+			if !ok || hz != now.Add(time.Hour).UnixMilli() {
+				t.Fatalf("marker at %d has delete horizon %d (set %v), want %d", h.BaseOffset, hz, ok, now.Add(time.Hour).UnixMilli())
+			}
+		default:
+			if ok {
+				t.Fatalf("batch at %d got a delete horizon", h.BaseOffset)
+			}
+		}
 	}
-	pass(now.Add(2*time.Hour), "p3")
-	if got, want := batches(), "[2 3 6 7 8 11 12 13 14]"; got != want {
-		t.Fatalf("past the recent marker's delete horizon the batches are at %v, want %s", got, want)
+	if res := pass(now.Add(time.Hour-time.Millisecond), "p3"); res.MarkersGone != 0 {
+		t.Fatalf("a pass before the delete horizon removed %d markers", res.MarkersGone)
+	}
+	res := pass(now.Add(time.Hour), "p4")
+	if res.MarkersGone != 3 || fmt.Sprint(res.AbortsGone) != "[5]" {
+		t.Fatalf("the pass at the delete horizon removed %d markers, aborts %v; want 3, and the abort at 5", res.MarkersGone, res.AbortsGone)
+	}
+	if got, want := batches(), "[2 3 6 7 8 11 12 13 14 15]"; got != want {
+		t.Fatalf("past the markers' delete horizon the batches are at %v, want %s", got, want)
+	}
+}
+
+// TestCompactTombstoneOutlivesDeleteRetentionFromFirstPass: a tombstone
+// stays delete.retention.ms from the first pass that keeps it, whatever
+// its timestamp, as Kafka's cleaner (KIP-534) stores that time in the
+// batch as its delete horizon; before, a tombstone with a timestamp older
+// than delete.retention.ms went in the first pass, and a consumer reading
+// the topic then never saw the delete. Record timestamps stay as written.
+func TestCompactTombstoneOutlivesDeleteRetentionFromFirstPass(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	old := now.Add(-48 * time.Hour).UnixMilli()
+	appendKV(t, l, old, -1, false, kv{key: "k", val: "v"})
+	tomb := appendKV(t, l, old, -1, false, kv{key: "k", tomb: true}, kv{key: "j", val: "j1"})
+	pass := func(at time.Time, key string) {
+		t.Helper()
+		appendKV(t, l, at.UnixMilli(), -1, false, kv{key: key, val: "x"}) // makes the pass dirty
+		l.mu.Lock()
+		_, err := l.rollLocked(l.nextOffsetLocked())
+		l.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Compact(CompactOptions{Now: at, Uncleanable: l.NextOffset(), DeleteRetention: 24 * time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass(now, "p1")
+	got, hs := contents(t, l)
+	if got[tomb] != "k=<nil>" || got[0] != "" {
+		t.Fatalf("after the first pass: %v; want the tombstone at %d kept, k=v gone", got, tomb)
+	}
+	want := now.Add(24 * time.Hour).UnixMilli()
+	for _, h := range hs {
+		if h.BaseOffset != tomb {
+			continue
+		}
+		if hz, ok := h.DeleteHorizon(); !ok || hz != want {
+			t.Fatalf("the tombstone's batch has delete horizon %d (set %v), want %d", hz, ok, want)
+		}
+		for _, b := range readAll(t, l) {
+			if bh, _ := records.ParseHeader(b); bh.BaseOffset == tomb {
+				records.Each(b, func(r *records.Record) error {
+					if ts := bh.FirstTimestamp + r.TimestampDelta; ts != old {
+						t.Fatalf("record %d has timestamp %d after compaction, %d before", tomb+int64(r.OffsetDelta), ts, old)
+					}
+					return nil
+				})
+			}
+		}
+	}
+	pass(now.Add(24*time.Hour-time.Millisecond), "p2")
+	if got, _ := contents(t, l); got[tomb] != "k=<nil>" {
+		t.Fatalf("the tombstone went before its delete horizon: %v", got)
+	}
+	pass(now.Add(24*time.Hour), "p3")
+	got, _ = contents(t, l)
+	if _, ok := got[tomb]; ok || got[tomb+1] != "j=j1" {
+		t.Fatalf("at its delete horizon: %v; want the tombstone gone, j=j1 kept", got)
 	}
 }
 
