@@ -572,3 +572,53 @@ func TestCompactionKeepsOldTombstoneForDeleteRetention(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestCompactionDropsKeylessRecords: records without a key, written
+// before the topic was made compacted, go when the cleaner first passes
+// over them, as Kafka's cleaner drops them as invalid; before, they
+// stayed for the life of the topic.
+func TestCompactionDropsKeylessRecords(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with a fast cleaner")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100"}})
+	topic := randomName("made-compacted")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	s := func(v string) *string { return &v }
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
+		"cleanup.policy": s("delete"), "segment.bytes": s("1024"), "min.cleanable.dirty.ratio": s("0.01"),
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("no key")}, &kgo.Record{Key: []byte("k"), Value: []byte("v")},
+		&kgo.Record{Value: []byte("no key either")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "cleanup.policy", Value: s("compact")}}, topic); err != nil {
+		t.Fatal(err)
+	}
+	filler := make([]byte, 700)
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		// Each filler record fills most of a segment: a dirty pass.
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprint("filler-", i%3)), Value: filler}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := readLatest(t, b.Addr, topic)
+		_, keyless := got[""]
+		if !keyless && got["k"] == "v" && i > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the cleaner to remove the records without a key: reading %v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

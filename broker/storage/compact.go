@@ -7,7 +7,8 @@ package storage
 // a producer's last batch (idempotent or transactional) that loses every
 // record stays as an empty batch, so the producer's sequence survives;
 // its earlier emptied batches go, as in Kafka.
-// Records of aborted transactions are dropped. Tombstones (null values)
+// Records of aborted transactions are dropped, and so are records without
+// a key (written before the topic was made compacted). Tombstones (null values)
 // are dropped delete.retention.ms after the first pass that kept them,
 // as is a transaction marker once no batch of its transaction is left
 // (unless it holds the epoch of a producer with no batch left), as in
@@ -96,9 +97,10 @@ type CompactResult struct {
 	BytesAfter   int64
 	RecordsGone  int64
 	CleanedUpTo  int64
-	SkippedDirty bool // not dirty enough
-	Undecodable  int  // batches kept whole because their records could not be read
-	MarkersGone  int  // transaction markers removed
+	SkippedDirty bool  // not dirty enough
+	Undecodable  int   // batches kept whole because their records could not be read
+	MarkersGone  int   // transaction markers removed
+	Keyless      int64 // records without a key removed
 	// AbortsGone are the offsets of the abort markers removed: their
 	// transactions have nothing left in the log.
 	AbortsGone []int64
@@ -242,7 +244,10 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 					switch {
 					case aborted:
 					case r.Key == nil:
-						keep = append(keep, cloneRecord(r))
+						// Not compactable: Kafka's cleaner counts it
+						// invalid and drops it (a topic made compacted
+						// after keyless records were written).
+						res.Keyless++
 					case latest[string(r.Key)] != off:
 					case r.Value == nil && hasHz && nowMs >= hz:
 					default:

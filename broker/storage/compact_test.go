@@ -914,3 +914,32 @@ func TestCompactReadsBatchesItLeftGapsIn(t *testing.T) {
 		t.Fatalf("after the second pass: %v", got)
 	}
 }
+
+// TestCompactDropsKeylessRecords: records without a key (written before a
+// topic was made compacted) go in the first pass over them, as Kafka's
+// cleaner drops them as invalid; before, they stayed forever.
+func TestCompactDropsKeylessRecords(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	ts := time.Now().UnixMilli()
+	b, err := records.Build(&records.Batch{FirstTimestamp: ts, MaxTimestamp: ts, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+		Records: []records.Record{{OffsetDelta: 0, Value: []byte("no key")}, {OffsetDelta: 1, Key: []byte("k"), Value: []byte("v")}, {OffsetDelta: 2, Value: []byte("no key either")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, b)
+	l.mu.Lock()
+	_, err = l.rollLocked(l.nextOffsetLocked())
+	l.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Compact(CompactOptions{Now: time.Now(), Uncleanable: l.NextOffset(), DeleteRetention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := contents(t, l); fmt.Sprint(got) != "map[1:k=v]" || res.Keyless != 2 {
+		t.Fatalf("after compaction: %v, %d keyless removed; want only k=v at 1, 2 removed", got, res.Keyless)
+	}
+}
