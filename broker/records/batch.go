@@ -167,6 +167,15 @@ func SetLogAppendTime(b []byte, ts int64) {
 	be.PutUint32(b[offCRC:], Checksum(b))
 }
 
+// SetCreateTime marks a batch's timestamps as create times and recomputes
+// the CRC, as Kafka's LogValidator stores a producer's batch marked
+// log-append-time on a CreateTime topic.
+func SetCreateTime(b []byte) {
+	be := binary.BigEndian
+	be.PutUint16(b[offAttributes:], be.Uint16(b[offAttributes:])&^AttrLogAppendTime)
+	be.PutUint32(b[offCRC:], Checksum(b))
+}
+
 // Split calls fn for each complete batch in b (any magic) and returns the
 // number of bytes consumed. A trailing partial batch is left unconsumed.
 func Split(b []byte, fn func(batch []byte) error) (int, error) {
