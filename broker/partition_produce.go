@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"syscall"
@@ -60,6 +61,11 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 	opt := records.ValidateOptions{RequireKeys: cfg.Cleanup.Compact(), MaxUncompressed: limit, Partition: tp}
 	pos := 0
 	n, err := records.Split(data, func(b []byte) error {
+		if base := int64(binary.BigEndian.Uint64(b)); magic >= 2 && base != 0 {
+			// As Kafka's UnifiedLog.analyzeAndValidateRecords, before
+			// the size and the CRC: a client's batch starts at 0.
+			return fmt.Errorf("%w: The baseOffset of the record batch in the append to %s should be 0, but it is %d", records.ErrInvalid, tp, base)
+		}
 		if len(b) > int(cfg.MaxMessageBytes) && len(b) > records.HeaderSize {
 			return kerr.MessageTooLarge
 		}
