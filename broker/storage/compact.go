@@ -273,6 +273,12 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 				if len(keep) == 0 && (!h.HasProducerID() || opt.LastBatch != nil && opt.LastBatch(h.ProducerID) != h.LastOffset()) {
 					return nil
 				}
+				if len(keep) > 0 && h.Attributes&records.AttrLogAppendTime == 0 {
+					// As Kafka's MemoryRecordsBuilder: the batch's max
+					// timestamp is that of the records it keeps, which
+					// the time index, retention and ListOffsets -3 go by.
+					h.MaxTimestamp = maxCreateTime(h, keep)
+				}
 				if setHz {
 					records.SetDeleteHorizon(h, keep, newHorizon)
 				}
@@ -402,6 +408,16 @@ func (l *Log) dropEmptiedLocked(uncleanable int64) error {
 	}
 	l.segments = keep
 	return l.retireLocked(empty)
+}
+
+// maxCreateTime is the largest timestamp of recs, records of a batch with
+// header h, or -1 if none has one.
+func maxCreateTime(h *records.Header, recs []records.Record) int64 {
+	m := int64(-1)
+	for i := range recs {
+		m = max(m, h.FirstTimestamp+recs[i].TimestampDelta)
+	}
+	return m
 }
 
 // withDeleteHorizon rewrites a batch with every record kept and horizon

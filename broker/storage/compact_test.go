@@ -943,3 +943,40 @@ func TestCompactDropsKeylessRecords(t *testing.T) {
 		t.Fatalf("after compaction: %v, %d keyless removed; want only k=v at 1, 2 removed", got, res.Keyless)
 	}
 }
+
+// TestCompactedBatchMaxTimestampIsItsRecords: a batch compaction rebuilds
+// has the max timestamp of the records it keeps, as Kafka's
+// MemoryRecordsBuilder computes it; the time index, retention by time and
+// ListOffsets -3 go by it. Before, the batch kept the timestamp of a
+// record it no longer held, and the log's largest timestamp was answered
+// with an offset that no record has.
+func TestCompactedBatchMaxTimestampIsItsRecords(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	ts := time.Now().Add(-time.Hour).UnixMilli()
+	b, err := records.Build(&records.Batch{FirstTimestamp: ts, MaxTimestamp: ts + 300, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+		Records: []records.Record{{OffsetDelta: 0, Key: []byte("a"), Value: []byte("a1")}, {OffsetDelta: 1, TimestampDelta: 300, Key: []byte("b"), Value: []byte("b1")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, b)                                        // 0: a@ts, 1: b@ts+300
+	appendKV(t, l, ts+200, -1, false, kv{key: "b", val: "b2"}) // 2: b@ts+200
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Compact(CompactOptions{Now: time.Now(), Uncleanable: l.NextOffset(), DeleteRetention: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	got, hs := contents(t, l)
+	if fmt.Sprint(got) != "map[0:a=a1 2:b=b2]" {
+		t.Fatalf("after compaction: %v", got)
+	}
+	if hs[0].MaxTimestamp != ts {
+		t.Fatalf("the rebuilt batch has max timestamp %d, want %d (its one record's)", hs[0].MaxTimestamp, ts)
+	}
+	off, mts, ok, err := l.MaxTimestamp(l.NextOffset())
+	if err != nil || !ok || off != 2 || mts != ts+200 {
+		t.Fatalf("largest timestamp at offset %d, %d (%v, %v); want offset 2, %d", off, mts, ok, err, ts+200)
+	}
+}
