@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"testing"
@@ -108,5 +109,71 @@ func TestProduceRecordErrorsNameBadTimestamps(t *testing.T) {
 	}
 	if *sp.ErrorMessage != "One or more records have been rejected due to invalid timestamp" {
 		t.Fatalf("partition error message %q", *sp.ErrorMessage)
+	}
+}
+
+// TestProduceLogAppendTimeBatch: a producer's batch marked log-append-time
+// is refused (INVALID_TIMESTAMP, each record named) on a LogAppendTime
+// topic, and on a CreateTime topic only when it has no max timestamp;
+// otherwise a CreateTime topic takes it, checks its max timestamp as each
+// record's, and stores it as CreateTime, as Kafka's
+// LogValidator.validateTimestamp and in-place assignment do. Before, it
+// was refused on every CreateTime topic and stored as it came on a
+// LogAppendTime one.
+func TestProduceLogAppendTimeBatch(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("ct", 1, map[string]string{"message.timestamp.before.max.ms": "3600000"})
+	tb.createTopic("lat", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
+	now := time.Now().UnixMilli()
+	latBatch := func(maxTs int64) []byte {
+		b := mixedBatch(t, now, 2, nil, nil)
+		binary.BigEndian.PutUint16(b[21:], binary.BigEndian.Uint16(b[21:])|records.AttrLogAppendTime)
+		binary.BigEndian.PutUint64(b[35:], uint64(maxTs))
+		binary.BigEndian.PutUint32(b[17:], records.Checksum(b))
+		return b
+	}
+	for _, c := range []struct {
+		topic string
+		maxTs int64
+		want  error
+	}{
+		{"lat", now, kerr.InvalidTimestamp},
+		{"ct", -1, kerr.InvalidTimestamp},
+		{"ct", now - 2*3600000, kerr.InvalidTimestamp}, // its max timestamp is out of range
+		{"ct", now, nil},
+	} {
+		sp := tb.produceAt(c.topic, latBatch(c.maxTs), 9)
+		if got := kerr.ErrorForCode(sp.ErrorCode); got != c.want {
+			t.Fatalf("log-append-time batch with max timestamp %d to %s: %v, want %v", c.maxTs, c.topic, got, c.want)
+		}
+		if c.want != nil && fmt.Sprint(errorIndexes(sp)) != "[0 1]" {
+			t.Fatalf("log-append-time batch with max timestamp %d to %s names records %v, want [0 1]", c.maxTs, c.topic, errorIndexes(sp))
+		}
+	}
+	resp := tb.fetch(sessionFetchReq(-1, -1, 1<<20, "ct", map[int32]int64{0: 0}))
+	data := resp.Topics[0].Partitions[0].RecordBatches
+	h, err := records.ParseHeader(data)
+	if err != nil || h.NumRecords != 2 || h.Attributes&records.AttrLogAppendTime != 0 || h.MaxTimestamp != now || !records.CRCValid(data[:h.Size()]) {
+		t.Fatalf("stored batch %+v (%v), want 2 records marked CreateTime with max timestamp %d and a valid CRC", h, err, now)
+	}
+}
+
+// TestProduceBatchBaseOffsetNotZero: a client's v2 batch must start at
+// offset 0, as Kafka's UnifiedLog.analyzeAndValidateRecords checks before
+// the size and the CRC: INVALID_RECORD, with Kafka's message. Before, any
+// base offset was taken (and overwritten).
+func TestProduceBatchBaseOffsetNotZero(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("bo", 1, map[string]string{"max.message.bytes": "70"})
+	b := mixedBatch(t, time.Now().UnixMilli(), 3, nil, nil)
+	binary.BigEndian.PutUint64(b, 5)
+	if len(b) <= 70 {
+		t.Fatalf("test batch of %d bytes should exceed max.message.bytes", len(b))
+	}
+	b[20] ^= 1 // a bad CRC too: the base offset is checked first, then the size
+	sp := tb.produceAt("bo", b, 9)
+	want := "The baseOffset of the record batch in the append to bo-0 should be 0, but it is 5"
+	if sp.ErrorCode != kerr.InvalidRecord.Code || sp.ErrorMessage == nil || !strings.HasSuffix(*sp.ErrorMessage, want) {
+		t.Fatalf("batch at base offset 5: %v (%v), want INVALID_RECORD ending %q", kerr.ErrorForCode(sp.ErrorCode), sp.ErrorMessage, want)
 	}
 }

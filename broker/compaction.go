@@ -140,6 +140,10 @@ func (b *Broker) compactLogs() {
 				b.log.Warn().Str("topic", t.Name).Int32("partition", p.ID).Int("batches", res.Undecodable).
 					Msg("compaction kept batches whose records cannot be read (undecodable or too large)")
 			}
+			if res.Keyless > 0 {
+				b.log.Warn().Str("topic", t.Name).Int32("partition", p.ID).Int64("records", res.Keyless).
+					Msg("compaction removed records without a key")
+			}
 			if res.Segments > 0 {
 				b.log.Info().Str("topic", t.Name).Int32("partition", p.ID).Int("segments", res.Segments).
 					Int64("bytes_before", res.BytesBefore).Int64("bytes_after", res.BytesAfter).

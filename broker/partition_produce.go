@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"syscall"
@@ -60,6 +61,11 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 	opt := records.ValidateOptions{RequireKeys: cfg.Cleanup.Compact(), MaxUncompressed: limit, Partition: tp}
 	pos := 0
 	n, err := records.Split(data, func(b []byte) error {
+		if base := int64(binary.BigEndian.Uint64(b)); magic >= 2 && base != 0 {
+			// As Kafka's UnifiedLog.analyzeAndValidateRecords, before
+			// the size and the CRC: a client's batch starts at 0.
+			return fmt.Errorf("%w: The baseOffset of the record batch in the append to %s should be 0, but it is %d", records.ErrInvalid, tp, base)
+		}
 		if len(b) > int(cfg.MaxMessageBytes) && len(b) > records.HeaderSize {
 			return kerr.MessageTooLarge
 		}
@@ -77,6 +83,10 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 		}
 		if bad = bad.Merge(badTs); bad != nil {
 			return bad
+		}
+		if h.Attributes&records.AttrLogAppendTime != 0 && !cfg.LogAppendTime() {
+			records.SetCreateTime(b)
+			h.Attributes &^= records.AttrLogAppendTime
 		}
 		pb.offsets = append(pb.offsets, pos)
 		pb.headers = append(pb.headers, h)
@@ -115,15 +125,15 @@ func decompressedLimit(maxMessage config.ByteSize, maxRatio int64) int64 {
 	return max(int64(maxMessage)*max(maxRatio, 1), minDecompressedLimit)
 }
 
-// checkTimestamps applies message.timestamp.before/after.max.ms to
-// CreateTime batches (skipped at their default, unlimited), and refuses a
-// producer's log-append-time batch on a CreateTime topic, as Kafka's
-// LogValidator: every record out of range is named, but those already
-// named in skip (for a missing key).
+// checkTimestamps applies message.timestamp.before/after.max.ms on
+// CreateTime topics (skipped at their default, unlimited), as Kafka's
+// LogValidator.validateTimestamp: every record out of range is named, but
+// those already named in skip (for a missing key). A producer's batch
+// marked log-append-time is refused on a LogAppendTime topic, and on a
+// CreateTime topic when it has no max timestamp; otherwise its records'
+// timestamp is its max timestamp, checked as a create time (prepare then
+// stores the batch as CreateTime, as Kafka does).
 func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64, skip *records.RecordErrors) (*records.RecordErrors, error) {
-	if cfg.LogAppendTime() {
-		return nil, nil
-	}
 	var bad *records.RecordErrors
 	name := func(i int32, why string) {
 		if skip == nil || !skip.Has(i) {
@@ -133,11 +143,15 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 			bad.Add(i, true, why)
 		}
 	}
-	if h.Attributes&records.AttrLogAppendTime != 0 {
+	lat := h.Attributes&records.AttrLogAppendTime != 0
+	if lat && (cfg.LogAppendTime() || h.MaxTimestamp == -1) {
 		for i := range h.NumRecords {
 			name(i, "Invalid timestamp type in message. Producer should not set timestamp type to LogAppendTime.")
 		}
 		return bad, nil
+	}
+	if cfg.LogAppendTime() {
+		return nil, nil
 	}
 	// The deprecated message.timestamp.difference.max.ms stands in for
 	// either limit left unlimited, as in Kafka 3.x.
@@ -155,6 +169,9 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 	lo, hi := now-before.Milliseconds(), now+after.Milliseconds()
 	err := records.EachLimited(b, limit, func(r *records.Record) error {
 		ts := h.FirstTimestamp + r.TimestampDelta
+		if lat {
+			ts = h.MaxTimestamp
+		}
 		if ts != -1 && (now-ts > before.Milliseconds() || ts-now > after.Milliseconds()) {
 			name(r.OffsetDelta, fmt.Sprintf("Timestamp %d of message with offset %d is out of range. The timestamp should be within [%d, %d]",
 				ts, h.BaseOffset+int64(r.OffsetDelta), lo, hi))

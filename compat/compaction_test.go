@@ -453,3 +453,172 @@ func TestCompactionRemovesSpentMarkers(t *testing.T) {
 		t.Fatalf("after compaction k reads %q, want v3", got["k"])
 	}
 }
+
+// TestCompactionKeepsOldTombstoneForDeleteRetention: a tombstone stays
+// delete.retention.ms from the cleaner pass that first keeps it, however
+// old its timestamp, as Kafka's cleaner (KIP-534) stores that pass's time
+// plus delete.retention.ms in the batch as its delete horizon (attribute
+// bit 0x40, in the first timestamp, the records' timestamps unchanged).
+// Before, a tombstone with a timestamp older than delete.retention.ms went
+// in the pass that removed the value it deletes, and a consumer reading
+// the topic meanwhile never saw the delete.
+func TestCompactionKeepsOldTombstoneForDeleteRetention(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with a fast cleaner")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100"}})
+	topic := randomName("compacted-tombstone")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.DisableIdempotentWrite())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// Fetch v12 names topics (v13+ wants topic IDs).
+	plain, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.MaxVersions(kversion.V2_8_0()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	const retention = 4 * time.Second
+	s := func(v string) *string { return &v }
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{
+		"cleanup.policy": s("compact"), "segment.bytes": s("1024"), "min.cleanable.dirty.ratio": s("0.01"),
+		"delete.retention.ms": s(fmt.Sprint(retention.Milliseconds())),
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour).Truncate(time.Millisecond)
+	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("k"), Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("k"), Timestamp: old}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// Each filler record fills most of a segment: what came before is
+	// sealed, and each is a dirty pass for the cleaner.
+	filler := make([]byte, 700)
+	i := 0
+	fill := func() {
+		t.Helper()
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprint("filler-", i%3)), Value: filler}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	}
+	// tombstone returns the batch holding offset 1 (the tombstone), and
+	// whether offset 0 (the value it deletes) is still there.
+	tombstone := func() (tomb *kmsg.RecordBatch, valueThere bool) {
+		for _, rb := range ccRawBatches(t, ctx, plain, topic, 0) {
+			switch {
+			case rb.FirstOffset == 0 && rb.NumRecords > 0:
+				valueThere = true
+			case rb.FirstOffset == 1 && rb.NumRecords > 0:
+				tomb = &rb
+			}
+		}
+		return tomb, valueThere
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		fill()
+		tomb, valueThere := tombstone()
+		if !valueThere {
+			if tomb == nil {
+				t.Fatalf("the tombstone (timestamp %v) went with the value it deletes, before delete.retention.ms (%v) from that pass", old, retention)
+			}
+			if tomb.Attributes&0x40 == 0 {
+				t.Fatalf("the kept tombstone's batch has attributes %#x, without the delete horizon bit 0x40", tomb.Attributes)
+			}
+			if hz := time.UnixMilli(tomb.FirstTimestamp); time.Until(hz) > retention || time.Until(hz) < -retention {
+				t.Fatalf("the tombstone's delete horizon is %v, want about %v from now", hz, retention)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the cleaner to remove the value at offset 0")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A consumer reads the tombstone with its own timestamp.
+	cons, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(1)}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	var first *kgo.Record
+	for first == nil && ctx.Err() == nil {
+		cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if first == nil {
+				first = r
+			}
+		})
+	}
+	if first == nil || first.Offset != 1 || first.Value != nil || !first.Timestamp.Equal(old) {
+		t.Fatalf("consumed %+v, want the tombstone at offset 1 with timestamp %v", first, old)
+	}
+	// Past the horizon, the next pass removes it.
+	deadline = time.Now().Add(retention + 30*time.Second)
+	for {
+		fill()
+		if tomb, _ := tombstone(); tomb == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the cleaner to remove the tombstone past its delete horizon")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestCompactionDropsKeylessRecords: records without a key, written
+// before the topic was made compacted, go when the cleaner first passes
+// over them, as Kafka's cleaner drops them as invalid; before, they
+// stayed for the life of the topic.
+func TestCompactionDropsKeylessRecords(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with a fast cleaner")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100"}})
+	topic := randomName("made-compacted")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	s := func(v string) *string { return &v }
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
+		"cleanup.policy": s("delete"), "segment.bytes": s("1024"), "min.cleanable.dirty.ratio": s("0.01"),
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("no key")}, &kgo.Record{Key: []byte("k"), Value: []byte("v")},
+		&kgo.Record{Value: []byte("no key either")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "cleanup.policy", Value: s("compact")}}, topic); err != nil {
+		t.Fatal(err)
+	}
+	filler := make([]byte, 700)
+	deadline := time.Now().Add(30 * time.Second)
+	for i := 0; ; i++ {
+		// Each filler record fills most of a segment: a dirty pass.
+		if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprint("filler-", i%3)), Value: filler}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := readLatest(t, b.Addr, topic)
+		_, keyless := got[""]
+		if !keyless && got["k"] == "v" && i > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for the cleaner to remove the records without a key: reading %v", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

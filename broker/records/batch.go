@@ -33,6 +33,10 @@ const (
 	AttrLogAppendTime = 0x08
 	AttrTransactional = 0x10
 	AttrControl       = 0x20
+	// AttrDeleteHorizon: the first timestamp holds the batch's delete
+	// horizon, set by the log cleaner (KIP-534), and record timestamp
+	// deltas count from it.
+	AttrDeleteHorizon = 0x40
 )
 
 // Errors describing a malformed batch; callers map them to Kafka codes.
@@ -160,6 +164,15 @@ func SetLogAppendTime(b []byte, ts int64) {
 	attrs := be.Uint16(b[offAttributes:]) | AttrLogAppendTime
 	be.PutUint16(b[offAttributes:], attrs)
 	be.PutUint64(b[offMaxTimestamp:], uint64(ts))
+	be.PutUint32(b[offCRC:], Checksum(b))
+}
+
+// SetCreateTime marks a batch's timestamps as create times and recomputes
+// the CRC, as Kafka's LogValidator stores a producer's batch marked
+// log-append-time on a CreateTime topic.
+func SetCreateTime(b []byte) {
+	be := binary.BigEndian
+	be.PutUint16(b[offAttributes:], be.Uint16(b[offAttributes:])&^AttrLogAppendTime)
 	be.PutUint32(b[offCRC:], Checksum(b))
 }
 

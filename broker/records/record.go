@@ -245,6 +245,8 @@ func cloneBytes(b []byte) []byte {
 // producer, timestamps, attributes, codec) holding only recs, which keep
 // their offset deltas. The last offset delta stays h's, so the batch
 // covers the same offsets (what compaction needs); recs may be empty.
+//
+// To give the batch a delete horizon, call SetDeleteHorizon first.
 func Rebuild(h *Header, recs []Record) ([]byte, error) {
 	b, err := Build(&Batch{
 		Attributes: h.Attributes, Codec: h.Codec(),
@@ -258,4 +260,26 @@ func Rebuild(h *Header, recs []Record) ([]byte, error) {
 	binary.BigEndian.PutUint32(b[offLastOffsetDelta:], uint32(h.LastOffsetDelta))
 	binary.BigEndian.PutUint32(b[offCRC:], Checksum(b))
 	return b, nil
+}
+
+// DeleteHorizon returns the batch's delete horizon (the time from which
+// the log cleaner may remove its tombstones, or the transaction marker it
+// is) if the cleaner has set one.
+func (h *Header) DeleteHorizon() (int64, bool) {
+	if h.Attributes&AttrDeleteHorizon == 0 {
+		return -1, false
+	}
+	return h.FirstTimestamp, true
+}
+
+// SetDeleteHorizon makes horizon the delete horizon of a batch about to
+// be rebuilt from h and recs, as Kafka's MemoryRecords.filterTo does: the
+// first timestamp becomes the horizon, flagged in the attributes, and each
+// record's timestamp delta is rewritten so that its timestamp stays.
+func SetDeleteHorizon(h *Header, recs []Record, horizon int64) {
+	for i := range recs {
+		recs[i].TimestampDelta = h.FirstTimestamp + recs[i].TimestampDelta - horizon
+	}
+	h.FirstTimestamp = horizon
+	h.Attributes |= AttrDeleteHorizon
 }

@@ -371,3 +371,32 @@ func TestRecordErrorsMerge(t *testing.T) {
 		t.Fatal("nil merged with nil is not nil")
 	}
 }
+
+// TestEachReadsCompactedBatches: Each reads a batch whose offset deltas
+// rise with gaps, as compaction leaves them (Rebuild keeps the last offset
+// delta), and still refuses deltas that repeat, fall or pass the last one.
+func TestEachReadsCompactedBatches(t *testing.T) {
+	for _, codec := range []int8{CodecNone, CodecGzip} {
+		build := func(deltas ...int32) []byte {
+			var recs []Record
+			for _, d := range deltas {
+				recs = append(recs, Record{OffsetDelta: d, Key: []byte{byte('a' + d)}, Value: []byte("v")})
+			}
+			h := Header{BaseOffset: 100, FirstTimestamp: 1, MaxTimestamp: 1, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, LastOffsetDelta: 3, Attributes: int16(codec)}
+			b, err := Rebuild(&h, recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return b
+		}
+		var got []int32
+		if err := Each(build(1, 3), func(r *Record) error { got = append(got, r.OffsetDelta); return nil }); err != nil || fmt.Sprint(got) != "[1 3]" {
+			t.Fatalf("codec %d: read deltas %v, %v; want [1 3]", codec, got, err)
+		}
+		for _, bad := range [][]int32{{1, 1}, {2, 1}, {0, 4}, {-1, 0}} {
+			if err := Each(build(bad...), func(*Record) error { return nil }); !errors.Is(err, ErrInvalid) {
+				t.Fatalf("codec %d: deltas %v read with %v, want ErrInvalid", codec, bad, err)
+			}
+		}
+	}
+}

@@ -378,9 +378,13 @@ func skipBytesAt(b []byte, p, end int, nullable bool) (n int64, next int, ok boo
 }
 
 // eachRecord parses count records, each made contiguous in the window,
-// and calls fn with each.
-func (w *walker) eachRecord(count int32, fn func(*Record) error) error {
+// and calls fn with each. Their offset deltas rise, from 0 to at most
+// lastDelta, not necessarily one by one: compaction leaves gaps where it
+// removed records (a batch it rebuilt keeps its last offset delta), and
+// Kafka's readers take them.
+func (w *walker) eachRecord(count, lastDelta int32, fn func(*Record) error) error {
 	var r Record
+	prev := int32(-1)
 	for i := int32(0); i < count; i++ {
 		if err := w.start(i, count); err != nil {
 			return err
@@ -403,9 +407,10 @@ func (w *walker) eachRecord(count int32, fn func(*Record) error) error {
 			return fmt.Errorf("record %d: %w", i, err)
 		}
 		w.p += size
-		if r.OffsetDelta != i {
+		if r.OffsetDelta <= prev || r.OffsetDelta > lastDelta {
 			return fmt.Errorf("%w: record %d has offset delta %d", ErrInvalid, i, r.OffsetDelta)
 		}
+		prev = r.OffsetDelta
 		if fn != nil {
 			if err := fn(&r); err != nil {
 				return err
@@ -422,7 +427,7 @@ func walkRecords(batch []byte, h *Header, limit int64, keyless *[]int32, fn func
 	if h.Codec() == CodecNone {
 		w := walker{b: body, max: int64(len(body))}
 		if each {
-			return w.eachRecord(h.NumRecords, fn)
+			return w.eachRecord(h.NumRecords, h.LastOffsetDelta, fn)
 		}
 		return w.checkRecords(h.NumRecords, keyless)
 	}
@@ -437,7 +442,7 @@ func walkRecords(batch []byte, h *Header, limit int64, keyless *[]int32, fn func
 	}
 	w := walker{src: src, max: limit, keep: each}
 	if each {
-		err = w.eachRecord(h.NumRecords, fn)
+		err = w.eachRecord(h.NumRecords, h.LastOffsetDelta, fn)
 	} else {
 		if cap(f.buf) < walkWindow {
 			f.buf = make([]byte, 0, walkWindow)

@@ -7,11 +7,12 @@ package storage
 // a producer's last batch (idempotent or transactional) that loses every
 // record stays as an empty batch, so the producer's sequence survives;
 // its earlier emptied batches go, as in Kafka.
-// Tombstones (null values) are dropped once older than
-// delete.retention.ms, and records of aborted transactions are dropped.
-// A transaction marker goes once no batch of its transaction is left and
-// it is older than delete.retention.ms (unless it holds the epoch of a
-// producer with no batch left), as in Kafka. A batch whose records cannot
+// Records of aborted transactions are dropped, and so are records without
+// a key (written before the topic was made compacted). Tombstones (null values)
+// are dropped delete.retention.ms after the first pass that kept them,
+// as is a transaction marker once no batch of its transaction is left
+// (unless it holds the epoch of a producer with no batch left), as in
+// Kafka: that pass stores the time in the batch as its delete horizon. A batch whose records cannot
 // be read (undecodable, or inflating past MaxUncompressed) is kept, whole
 // and with a warning: the cleaner cannot tell what it holds, and must not
 // stop over it, or retry it forever.
@@ -96,9 +97,10 @@ type CompactResult struct {
 	BytesAfter   int64
 	RecordsGone  int64
 	CleanedUpTo  int64
-	SkippedDirty bool // not dirty enough
-	Undecodable  int  // batches kept whole because their records could not be read
-	MarkersGone  int  // transaction markers removed
+	SkippedDirty bool  // not dirty enough
+	Undecodable  int   // batches kept whole because their records could not be read
+	MarkersGone  int   // transaction markers removed
+	Keyless      int64 // records without a key removed
 	// AbortsGone are the offsets of the abort markers removed: their
 	// transactions have nothing left in the log.
 	AbortsGone []int64
@@ -188,7 +190,14 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 			l.fs.Remove(r.path)
 		}
 	}
-	horizon := opt.Now.Add(-opt.DeleteRetention).UnixMilli()
+	// As Kafka's cleaner (KIP-534), a batch keeping a tombstone, or a
+	// marker whose transaction left nothing, gets a delete horizon the
+	// first time a pass finds it so: delete.retention.ms from now. The
+	// tombstones (or the marker) go in the first pass past it, so a
+	// consumer has delete.retention.ms from then to read them, however
+	// old their timestamps.
+	nowMs := opt.Now.UnixMilli()
+	newHorizon := nowMs + min(opt.DeleteRetention.Milliseconds(), math.MaxInt64-nowMs)
 	var txns openTxns
 	for _, group := range l.groupForCleaning(segs) {
 		var out []byte
@@ -200,32 +209,50 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 				}
 				if h.IsControl() {
 					abort, empty := txns.marker(h, batch)
-					if !empty || h.MaxTimestamp >= horizon || opt.KeepMarker != nil && opt.KeepMarker(h.ProducerID, h.ProducerEpoch) {
-						out = append(out, batch...)
+					hz, hasHz := h.DeleteHorizon()
+					switch {
+					case !empty || opt.KeepMarker != nil && opt.KeepMarker(h.ProducerID, h.ProducerEpoch):
+					case !hasHz:
+						// Its transaction left nothing: the marker
+						// goes delete.retention.ms from now.
+						nb, err := withDeleteHorizon(h, batch, newHorizon)
+						if err != nil {
+							return err
+						}
+						changed = true
+						out = append(out, nb...)
+						return nil
+					case nowMs >= hz:
+						changed = true
+						res.MarkersGone++
+						if abort {
+							res.AbortsGone = append(res.AbortsGone, h.LastOffset())
+						}
 						return nil
 					}
-					changed = true
-					res.MarkersGone++
-					if abort {
-						res.AbortsGone = append(res.AbortsGone, h.LastOffset())
-					}
+					out = append(out, batch...)
 					return nil
 				}
 				aborted := h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)
 				txns.batch(h)
+				hz, hasHz := h.DeleteHorizon()
 				var keep []records.Record
-				n := 0
+				n, tombstones := 0, false
 				err := records.EachLimited(batch, limit, func(r *records.Record) error {
 					n++
 					off := h.BaseOffset + int64(r.OffsetDelta)
 					switch {
 					case aborted:
 					case r.Key == nil:
-						keep = append(keep, cloneRecord(r))
+						// Not compactable: Kafka's cleaner counts it
+						// invalid and drops it (a topic made compacted
+						// after keyless records were written).
+						res.Keyless++
 					case latest[string(r.Key)] != off:
-					case r.Value == nil && h.MaxTimestamp < horizon:
+					case r.Value == nil && hasHz && nowMs >= hz:
 					default:
 						keep = append(keep, cloneRecord(r))
+						tombstones = tombstones || r.Value == nil
 					}
 					return nil
 				})
@@ -236,7 +263,8 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 					out = append(out, batch...)
 					return nil
 				}
-				if len(keep) == n {
+				setHz := tombstones && !hasHz
+				if len(keep) == n && !setHz {
 					out = append(out, batch...)
 					return nil
 				}
@@ -244,6 +272,15 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 				res.RecordsGone += int64(n - len(keep))
 				if len(keep) == 0 && (!h.HasProducerID() || opt.LastBatch != nil && opt.LastBatch(h.ProducerID) != h.LastOffset()) {
 					return nil
+				}
+				if len(keep) > 0 && h.Attributes&records.AttrLogAppendTime == 0 {
+					// As Kafka's MemoryRecordsBuilder: the batch's max
+					// timestamp is that of the records it keeps, which
+					// the time index, retention and ListOffsets -3 go by.
+					h.MaxTimestamp = maxCreateTime(h, keep)
+				}
+				if setHz {
+					records.SetDeleteHorizon(h, keep, newHorizon)
 				}
 				nb, err := records.Rebuild(h, keep)
 				if err != nil {
@@ -371,6 +408,31 @@ func (l *Log) dropEmptiedLocked(uncleanable int64) error {
 	}
 	l.segments = keep
 	return l.retireLocked(empty)
+}
+
+// maxCreateTime is the largest timestamp of recs, records of a batch with
+// header h, or -1 if none has one.
+func maxCreateTime(h *records.Header, recs []records.Record) int64 {
+	m := int64(-1)
+	for i := range recs {
+		m = max(m, h.FirstTimestamp+recs[i].TimestampDelta)
+	}
+	return m
+}
+
+// withDeleteHorizon rewrites a batch with every record kept and horizon
+// as its delete horizon.
+func withDeleteHorizon(h *records.Header, batch []byte, horizon int64) ([]byte, error) {
+	var recs []records.Record
+	err := records.Each(batch, func(r *records.Record) error {
+		recs = append(recs, cloneRecord(r))
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	records.SetDeleteHorizon(h, recs, horizon)
+	return records.Rebuild(h, recs)
 }
 
 // openTxns follows, through one compaction pass, the transactions whose

@@ -79,12 +79,13 @@ func TestCompactKeepsLatestPerKey(t *testing.T) {
 	now := time.Now()
 	old := now.Add(-48 * time.Hour).UnixMilli()
 	fresh := now.UnixMilli()
-	// Offsets 0..: a, b, c written several times; d deleted long ago; e
-	// deleted recently; an aborted transaction writes x; an idempotent
+	// Offsets 0..: a, b, c written several times; d deleted long ago (its
+	// tombstone stays delete.retention.ms from this pass); e deleted
+	// recently; an aborted transaction writes x; an idempotent
 	// producer's batch that is wholly superseded.
 	appendKV(t, l, old, -1, false, kv{key: "a", val: "a1"}, kv{key: "b", val: "b1"})
 	appendKV(t, l, old, -1, false, kv{key: "d", val: "d1"})
-	appendKV(t, l, old, -1, false, kv{key: "d", tomb: true})
+	dTomb := appendKV(t, l, old, -1, false, kv{key: "d", tomb: true})
 	idem := appendKV(t, l, fresh, 7, false, kv{key: "c", val: "c1"})
 	appendKV(t, l, fresh, -1, false, kv{key: "a", val: "a2"}, kv{key: "e", val: "e1"})
 	abortedAt := appendKV(t, l, fresh, 9, true, kv{key: "x", val: "x1"})
@@ -147,11 +148,14 @@ func TestCompactKeepsLatestPerKey(t *testing.T) {
 	}
 	for o, v := range after {
 		switch v {
-		case "d=<nil>", "d=d1":
+		case "d=d1":
 			t.Fatalf("old tombstoned key d survived at %d: %s", o, v)
 		case "x=x1":
 			t.Fatalf("aborted transactional record survived at %d", o)
 		}
+	}
+	if after[dTomb] != "d=<nil>" {
+		t.Fatalf("an old tombstone was removed by the first pass that kept it, before delete.retention.ms from it: %v", after)
 	}
 	if after[latest("e")] != "e=<nil>" {
 		t.Fatalf("a recent tombstone was removed before delete.retention.ms: %v", after)
@@ -704,12 +708,13 @@ func appendMarker(t *testing.T, l *Log, ts, pid int64, epoch int16, commit bool)
 }
 
 // TestCompactRemovesSpentMarkers: a transaction marker goes once no batch
-// of its transaction is left and it is older than delete.retention.ms, as
-// Kafka's cleaner removes it; before, every marker stayed for the life of
+// of its transaction is left, delete.retention.ms after the pass that
+// found it so (its delete horizon), as Kafka's cleaner removes it; before, every marker stayed for the life of
 // a compacted topic (__consumer_offsets gathers one per transactional
 // offset commit). A marker stays while its transaction's batches do, while
 // it is recent, and when it holds the epoch of an active producer with no
-// batch left.
+// batch left. The horizon counts from that pass, not from the marker's
+// timestamp.
 func TestCompactRemovesSpentMarkers(t *testing.T) {
 	cfg := testConfig()
 	cfg.SegmentBytes = 1 << 20
@@ -766,15 +771,212 @@ func TestCompactRemovesSpentMarkers(t *testing.T) {
 	if got, want := batches(), "[1 2 3 5 6 7 8 10 11 12]"; got != want {
 		t.Fatalf("after the first pass the batches are at %v, want %s", got, want)
 	}
-	res := pass(now, "p2")
-	if got, want := batches(), "[2 3 6 7 8 10 11 12 13]"; got != want {
+	// The second pass finds markers 1, 5 and 10 alone: each gets a delete
+	// horizon an hour (delete.retention.ms) from this pass, though 1 and
+	// 5 are older than that.
+	if res := pass(now, "p2"); res.MarkersGone != 0 {
+		t.Fatalf("the second pass removed %d markers, want none before their delete horizon", res.MarkersGone)
+	}
+	if got, want := batches(), "[1 2 3 5 6 7 8 10 11 12 13]"; got != want {
 		t.Fatalf("after the second pass the batches are at %v, want %s", got, want)
 	}
-	if res.MarkersGone != 2 || fmt.Sprint(res.AbortsGone) != "[5]" {
-		t.Fatalf("the second pass removed %d markers, aborts %v; want 2, and the abort at 5", res.MarkersGone, res.AbortsGone)
+	_, hs := contents(t, l)
+	for _, h := range hs {
+		hz, ok := h.DeleteHorizon()
+		switch h.BaseOffset {
+		case 1, 5, 10:
+			if !ok || hz != now.Add(time.Hour).UnixMilli() {
+				t.Fatalf("marker at %d has delete horizon %d (set %v), want %d", h.BaseOffset, hz, ok, now.Add(time.Hour).UnixMilli())
+			}
+		default:
+			if ok {
+				t.Fatalf("batch at %d got a delete horizon", h.BaseOffset)
+			}
+		}
 	}
-	pass(now.Add(2*time.Hour), "p3")
-	if got, want := batches(), "[2 3 6 7 8 11 12 13 14]"; got != want {
-		t.Fatalf("past the recent marker's delete horizon the batches are at %v, want %s", got, want)
+	if res := pass(now.Add(time.Hour-time.Millisecond), "p3"); res.MarkersGone != 0 {
+		t.Fatalf("a pass before the delete horizon removed %d markers", res.MarkersGone)
+	}
+	res := pass(now.Add(time.Hour), "p4")
+	if res.MarkersGone != 3 || fmt.Sprint(res.AbortsGone) != "[5]" {
+		t.Fatalf("the pass at the delete horizon removed %d markers, aborts %v; want 3, and the abort at 5", res.MarkersGone, res.AbortsGone)
+	}
+	if got, want := batches(), "[2 3 6 7 8 11 12 13 14 15]"; got != want {
+		t.Fatalf("past the markers' delete horizon the batches are at %v, want %s", got, want)
+	}
+}
+
+// TestCompactTombstoneOutlivesDeleteRetentionFromFirstPass: a tombstone
+// stays delete.retention.ms from the first pass that keeps it, whatever
+// its timestamp, as Kafka's cleaner (KIP-534) stores that time in the
+// batch as its delete horizon; before, a tombstone with a timestamp older
+// than delete.retention.ms went in the first pass, and a consumer reading
+// the topic then never saw the delete. Record timestamps stay as written.
+func TestCompactTombstoneOutlivesDeleteRetentionFromFirstPass(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	old := now.Add(-48 * time.Hour).UnixMilli()
+	appendKV(t, l, old, -1, false, kv{key: "k", val: "v"})
+	tomb := appendKV(t, l, old, -1, false, kv{key: "k", tomb: true}, kv{key: "j", val: "j1"})
+	pass := func(at time.Time, key string) {
+		t.Helper()
+		appendKV(t, l, at.UnixMilli(), -1, false, kv{key: key, val: "x"}) // makes the pass dirty
+		l.mu.Lock()
+		_, err := l.rollLocked(l.nextOffsetLocked())
+		l.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Compact(CompactOptions{Now: at, Uncleanable: l.NextOffset(), DeleteRetention: 24 * time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pass(now, "p1")
+	got, hs := contents(t, l)
+	if got[tomb] != "k=<nil>" || got[0] != "" {
+		t.Fatalf("after the first pass: %v; want the tombstone at %d kept, k=v gone", got, tomb)
+	}
+	want := now.Add(24 * time.Hour).UnixMilli()
+	for _, h := range hs {
+		if h.BaseOffset != tomb {
+			continue
+		}
+		if hz, ok := h.DeleteHorizon(); !ok || hz != want {
+			t.Fatalf("the tombstone's batch has delete horizon %d (set %v), want %d", hz, ok, want)
+		}
+		for _, b := range readAll(t, l) {
+			if bh, _ := records.ParseHeader(b); bh.BaseOffset == tomb {
+				records.Each(b, func(r *records.Record) error {
+					if ts := bh.FirstTimestamp + r.TimestampDelta; ts != old {
+						t.Fatalf("record %d has timestamp %d after compaction, %d before", tomb+int64(r.OffsetDelta), ts, old)
+					}
+					return nil
+				})
+			}
+		}
+	}
+	pass(now.Add(24*time.Hour-time.Millisecond), "p2")
+	if got, _ := contents(t, l); got[tomb] != "k=<nil>" {
+		t.Fatalf("the tombstone went before its delete horizon: %v", got)
+	}
+	pass(now.Add(24*time.Hour), "p3")
+	got, _ = contents(t, l)
+	if _, ok := got[tomb]; ok || got[tomb+1] != "j=j1" {
+		t.Fatalf("at its delete horizon: %v; want the tombstone gone, j=j1 kept", got)
+	}
+}
+
+// TestCompactReadsBatchesItLeftGapsIn: a batch that lost a record before
+// its last keeps its other records at their offset deltas (1, 2, ...,
+// with gaps), as in Kafka. Every reader of the log takes it: before,
+// records.Each wanted deltas 0, 1, 2, ..., so the next pass kept the batch
+// whole as unreadable (never compacting it again), a timestamp lookup
+// failed on it, and so did the coordinators' load of a compacted
+// __consumer_offsets or __transaction_state.
+func TestCompactReadsBatchesItLeftGapsIn(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	ts := now.Add(-time.Minute).UnixMilli()
+	appendKV(t, l, ts, -1, false, kv{key: "a", val: "a1"}, kv{key: "b", val: "b1"}, kv{key: "c", val: "c1"})
+	appendKV(t, l, ts+1, -1, false, kv{key: "a", val: "a2"})
+	pass := func(key string) CompactResult {
+		t.Helper()
+		appendKV(t, l, ts+2, -1, false, kv{key: key, val: "x"})
+		l.mu.Lock()
+		_, err := l.rollLocked(l.nextOffsetLocked())
+		l.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := l.Compact(CompactOptions{Now: now, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	pass("b") // offset 0 goes; b1 (at 1) goes too, superseded by b=x
+	got, _ := contents(t, l)
+	if fmt.Sprint(got) != "map[2:c=c1 3:a=a2 4:b=x]" {
+		t.Fatalf("after the first pass: %v", got)
+	}
+	if off, _, ok, err := l.OffsetForTimestamp(ts, l.NextOffset()); err != nil || !ok || off != 2 {
+		t.Fatalf("offset for timestamp %d: %d, %v, %v; want 2", ts, off, ok, err)
+	}
+	res := pass("c")
+	if res.Undecodable != 0 {
+		t.Fatalf("the second pass found %d batches unreadable", res.Undecodable)
+	}
+	if got, _ := contents(t, l); fmt.Sprint(got) != "map[3:a=a2 4:b=x 5:c=x]" {
+		t.Fatalf("after the second pass: %v", got)
+	}
+}
+
+// TestCompactDropsKeylessRecords: records without a key (written before a
+// topic was made compacted) go in the first pass over them, as Kafka's
+// cleaner drops them as invalid; before, they stayed forever.
+func TestCompactDropsKeylessRecords(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	ts := time.Now().UnixMilli()
+	b, err := records.Build(&records.Batch{FirstTimestamp: ts, MaxTimestamp: ts, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+		Records: []records.Record{{OffsetDelta: 0, Value: []byte("no key")}, {OffsetDelta: 1, Key: []byte("k"), Value: []byte("v")}, {OffsetDelta: 2, Value: []byte("no key either")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, b)
+	l.mu.Lock()
+	_, err = l.rollLocked(l.nextOffsetLocked())
+	l.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := l.Compact(CompactOptions{Now: time.Now(), Uncleanable: l.NextOffset(), DeleteRetention: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := contents(t, l); fmt.Sprint(got) != "map[1:k=v]" || res.Keyless != 2 {
+		t.Fatalf("after compaction: %v, %d keyless removed; want only k=v at 1, 2 removed", got, res.Keyless)
+	}
+}
+
+// TestCompactedBatchMaxTimestampIsItsRecords: a batch compaction rebuilds
+// has the max timestamp of the records it keeps, as Kafka's
+// MemoryRecordsBuilder computes it; the time index, retention by time and
+// ListOffsets -3 go by it. Before, the batch kept the timestamp of a
+// record it no longer held, and the log's largest timestamp was answered
+// with an offset that no record has.
+func TestCompactedBatchMaxTimestampIsItsRecords(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 << 20
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	ts := time.Now().Add(-time.Hour).UnixMilli()
+	b, err := records.Build(&records.Batch{FirstTimestamp: ts, MaxTimestamp: ts + 300, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+		Records: []records.Record{{OffsetDelta: 0, Key: []byte("a"), Value: []byte("a1")}, {OffsetDelta: 1, TimestampDelta: 300, Key: []byte("b"), Value: []byte("b1")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, l, b)                                        // 0: a@ts, 1: b@ts+300
+	appendKV(t, l, ts+200, -1, false, kv{key: "b", val: "b2"}) // 2: b@ts+200
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Compact(CompactOptions{Now: time.Now(), Uncleanable: l.NextOffset(), DeleteRetention: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	got, hs := contents(t, l)
+	if fmt.Sprint(got) != "map[0:a=a1 2:b=b2]" {
+		t.Fatalf("after compaction: %v", got)
+	}
+	if hs[0].MaxTimestamp != ts {
+		t.Fatalf("the rebuilt batch has max timestamp %d, want %d (its one record's)", hs[0].MaxTimestamp, ts)
+	}
+	off, mts, ok, err := l.MaxTimestamp(l.NextOffset())
+	if err != nil || !ok || off != 2 || mts != ts+200 {
+		t.Fatalf("largest timestamp at offset %d, %d (%v, %v); want offset 2, %d", off, mts, ok, err, ts+200)
 	}
 }

@@ -49,6 +49,14 @@
 // formats are up-converted to magic 2 before they are appended. Nothing else
 // is in the file: no header, no footer, no padding.
 //
+// Compaction rewrites batches as Kafka's cleaner does: a rebuilt batch keeps
+// its base and last offsets, its records keep their offset deltas (leaving
+// gaps), and its max timestamp is that of the records kept. A batch that
+// keeps a tombstone, or a transaction marker whose transaction left nothing,
+// carries a delete horizon (KIP-534): attribute bit 0x40 set, the first
+// timestamp holding the horizon, the records' timestamp deltas counting
+// from it.
+//
 // # Offset index (.index)
 //
 // Entries of 8 bytes, big-endian: the offset relative to the segment's base

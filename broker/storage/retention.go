@@ -99,14 +99,17 @@ func (l *Log) ApplyRetention(now time.Time, hw int64) (int, error) {
 	for n < len(l.segments) {
 		s := l.segments[n]
 		last := n == len(l.segments)-1
-		if s.next > hw || last && s.size == 0 {
-			break // as Kafka, an empty active segment stays
-		}
-		// A segment is below the start when the next one's base is:
-		// compaction may leave it shorter than its offsets (or empty).
+		// A segment reaches up to the next one's base: compaction may
+		// leave it shorter than its offsets (or empty).
 		end := s.next
 		if !last {
 			end = l.segments[n+1].base
+		}
+		// As Kafka's deletableSegments: only if that is below the high
+		// watermark, so that the log start, moving to the next base,
+		// never passes it; and an empty active segment stays.
+		if end > hw || last && s.size == 0 {
+			break
 		}
 		byStart := end <= l.startOffset
 		byTime := l.cfg.RetentionMs >= 0 && now.UnixMilli()-l.largestTimestamp(s) > l.cfg.RetentionMs

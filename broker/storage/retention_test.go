@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"gregor/broker/records"
 )
@@ -71,4 +73,43 @@ func TestDeleteRecordsAcrossSegmentsTrimsEpochs(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameEpochs(t, "after DeleteRecordsBefore(7)", l.Epochs(), []EpochEntry{{3, 7}, {5, 8}})
+}
+
+// TestRetentionKeepsSegmentReachingPastHighWatermark: a segment goes only
+// if everything up to the next segment's base is below the high watermark,
+// as Kafka's deletableSegments bounds it, so the log start offset never
+// passes the high watermark. A segment that compaction left ending short
+// of the next one's base was measured by its own end: deleted, it moved
+// the log start past the high watermark.
+func TestRetentionKeepsSegmentReachingPastHighWatermark(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 200 // the cleaner merges no two of these segments
+	cfg.RetentionMs = 1000
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	old := time.Now().Add(-time.Hour).UnixMilli()
+	appendKV(t, l, old, -1, false, kv{key: "a", val: "a1"}) // 0
+	appendKV(t, l, old, -1, false, kv{key: "b", val: "b1"}) // 1: superseded by 2, its batch goes
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	appendKV(t, l, old, -1, false, kv{key: "b", val: "b2"}) // 2
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Compact(CompactOptions{Now: time.Now(), Uncleanable: l.NextOffset(), DeleteRetention: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := contents(t, l); fmt.Sprint(got) != "map[0:a=a1 2:b=b2]" || len(l.segments) != 3 || l.segments[0].next != 1 {
+		t.Fatalf("after compaction: %v in %d segments; want the first ending at 1, short of the second's base", got, len(l.segments))
+	}
+	n, err := l.ApplyRetention(time.Now(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 || l.StartOffset() != 0 {
+		t.Fatalf("retention with the high watermark at 1 deleted %d segments, log start %d; want none, 0", n, l.StartOffset())
+	}
+	if n, err := l.ApplyRetention(time.Now(), 2); err != nil || n != 1 || l.StartOffset() != 2 {
+		t.Fatalf("retention with the high watermark at 2 deleted %d segments (%v), log start %d; want 1, 2", n, err, l.StartOffset())
+	}
 }
