@@ -156,3 +156,58 @@ func TestSecurityReauthentication(t *testing.T) {
 		}
 	})
 }
+
+// Between SaslHandshake v1 and the end of the SaslAuthenticate exchange a
+// SaslHandshake or ApiVersions is answered in kind with ILLEGAL_SASL_STATE
+// and the connection then closed, as Kafka's SaslServerAuthenticator
+// answers a request other than SaslAuthenticate there (getErrorResponse)
+// before failing the authentication.
+func TestSecurityRequestDuringSaslAuthenticate(t *testing.T) {
+	addr := startReauthBroker(t)
+	for _, req := range []kmsg.Request{
+		func() kmsg.Request { r := kmsg.NewPtrApiVersionsRequest(); r.Version = 3; return r }(),
+		func() kmsg.Request {
+			r := kmsg.NewPtrSASLHandshakeRequest()
+			r.Version, r.Mechanism = 1, "PLAIN"
+			return r
+		}(),
+	} {
+		name := kmsg.NameForKey(req.Key())
+		c := hcDial(t, addr)
+		hs := kmsg.NewPtrSASLHandshakeRequest()
+		hs.Version, hs.Mechanism = 1, "PLAIN"
+		hcWrite(t, c, hcFrame(hs, 1))
+		hsResp := kmsg.NewPtrSASLHandshakeResponse()
+		hsResp.Version = 1
+		hcRead(t, c, 10*time.Second, 1, hsResp)
+		if err := kerr.ErrorForCode(hsResp.ErrorCode); err != nil {
+			t.Fatalf("SaslHandshake: %v", err)
+		}
+		hcWrite(t, c, hcFrame(req, 2))
+		resp := req.ResponseKind()
+		resp.SetVersion(req.GetVersion())
+		hcRead(t, c, 10*time.Second, 2, resp)
+		var code int16
+		switch r := resp.(type) {
+		case *kmsg.ApiVersionsResponse:
+			code = r.ErrorCode
+			if len(r.ApiKeys) != 0 {
+				t.Errorf("%s during SaslAuthenticate listed %d API keys, want none", name, len(r.ApiKeys))
+			}
+		case *kmsg.SASLHandshakeResponse:
+			code = r.ErrorCode
+		}
+		wantCode(t, name+" during SaslAuthenticate", code, kerr.IllegalSaslState)
+		// The broker closes the connection: the read ends in EOF (or a
+		// reset), neither with data nor by the deadline.
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := c.Read(make([]byte, 1))
+		var ne net.Error
+		switch {
+		case n > 0 || err == nil:
+			t.Fatalf("more bytes after answering %s during SaslAuthenticate, want the connection closed", name)
+		case errors.As(err, &ne) && ne.Timeout():
+			t.Fatalf("connection still open 10s after answering %s during SaslAuthenticate", name)
+		}
+	}
+}

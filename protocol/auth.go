@@ -13,7 +13,9 @@ package protocol
 //     any other request closes the connection. SaslHandshake v0 is
 //     followed by raw, size-prefixed SASL tokens (no request header); v1
 //     by SaslAuthenticate requests, and then nothing else until the
-//     exchange ends. An unsupported mechanism is answered with
+//     exchange ends (a SaslHandshake or ApiVersions then is answered
+//     ILLEGAL_SASL_STATE before the close, as Kafka answers any request
+//     in kind; others close at once). An unsupported mechanism is answered with
 //     UNSUPPORTED_SASL_MECHANISM and a failed exchange with
 //     SASL_AUTHENTICATION_FAILED, and the connection is closed once the
 //     answer is written.
@@ -327,12 +329,35 @@ func (a *authConn) allowed(key int16) error {
 		}
 		return fmt.Errorf("Unexpected Kafka request of type %s during SASL handshake.", kmsg.NameForKey(key))
 	case authAuthenticate:
-		if key == 36 {
-			return nil
+		if key == 36 || key == 17 || key == 18 {
+			return nil // 17 and 18 are answered ILLEGAL_SASL_STATE (intercept)
 		}
 		return fmt.Errorf("Unexpected Kafka request of type %s during SASL authentication.", kmsg.NameForKey(key))
 	}
 	return nil
+}
+
+// illegalDuringAuthenticate answers a SaslHandshake or ApiVersions sent
+// while SaslAuthenticate is due, as Kafka's SaslServerAuthenticator does:
+// the request's error response with ILLEGAL_SASL_STATE (no mechanisms, no
+// API versions), then the connection closes as after a failed
+// authentication. Other requests then cannot be answered in kind and
+// close the connection at once (allowed).
+func (c *conn) illegalDuringAuthenticate(h header, req *Request) *pending {
+	err := fmt.Errorf("Unexpected Kafka request of type %s during SASL authentication.", kmsg.NameForKey(req.Key))
+	c.authFailed(c.auth.mechOrNone(), "", err)
+	var resp kmsg.Response
+	switch body := req.Body.(type) {
+	case *kmsg.SASLHandshakeRequest:
+		r := body.ResponseKind().(*kmsg.SASLHandshakeResponse)
+		r.ErrorCode, r.SupportedMechanisms = kerr.IllegalSaslState.Code, []string{}
+		resp = r
+	case *kmsg.ApiVersionsRequest:
+		r := body.ResponseKind().(*kmsg.ApiVersionsResponse)
+		r.ErrorCode = kerr.IllegalSaslState.Code
+		resp = r
+	}
+	return &pending{hdr: h, resp: resp, closeAfter: true, authFailure: true}
 }
 
 // intercept handles the SASL requests the authenticator owns; handled is
@@ -344,6 +369,8 @@ func (c *conn) intercept(h header, req *Request) (p *pending, handled bool, err 
 		return c.handshake(h, req.Body.(*kmsg.SASLHandshakeRequest), req.Version), true, nil
 	case a.state == authAuthenticate && req.Key == 36:
 		return c.authenticate(h, req.Body.(*kmsg.SASLAuthenticateRequest), req.Version)
+	case a.state == authAuthenticate:
+		return c.illegalDuringAuthenticate(h, req), true, nil
 	case a.state == authDone && req.Key == 17 && c.canReauth():
 		a.reauth, a.prev, a.prevMech, a.lastStart = true, c.info.Principal(), a.mech, time.Now()
 		return c.handshake(h, req.Body.(*kmsg.SASLHandshakeRequest), req.Version), true, nil
