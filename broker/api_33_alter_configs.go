@@ -143,7 +143,7 @@ func (b *Broker) topicForAlter(name string) (*Topic, error) {
 // setTopicConfigs validates a topic's complete new overrides and records
 // them unless validateOnly.
 func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map[string]string, validateOnly bool) error {
-	if err := validTopicConfigs(name, overrides); err != nil {
+	if err := b.validTopicConfigs(name, overrides); err != nil {
 		return err
 	}
 	if validateOnly {
@@ -156,9 +156,10 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 	return nil
 }
 
-// validTopicConfigs validates a topic's overrides as Kafka words it.
-func validTopicConfigs(name string, overrides map[string]string) error {
-	if err := config.ValidateTopicConfigs(overrides); err != nil {
+// validTopicConfigs validates a topic's overrides, and its effective
+// configuration with them, as Kafka words it.
+func (b *Broker) validTopicConfigs(name string, overrides map[string]string) error {
+	if err := b.Config().CheckTopicConfigs(overrides); err != nil {
 		return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=TOPIC, name='%s'): %v", name, err)
 	}
 	return nil

@@ -98,7 +98,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 			if err != nil {
 				return nil, err
 			}
-			if err := validTopicConfigs(rr.ResourceName, next); err != nil {
+			if err := b.validTopicConfigs(rr.ResourceName, next); err != nil {
 				return nil, err
 			}
 			written = next
