@@ -12,9 +12,12 @@ package broker
 // Kafka's ConfigAdminManager answers; checked by the config schema); they
 // are kept in cluster metadata (the Backend) and
 // every broker rebuilds its configuration in force from them.
-// A null value, a resource named twice in the request (each occurrence,
-// none applied), a topic resource with an empty name, BROKER_LOGGER and
-// other resource types are INVALID_REQUEST. validateOnly checks everything and changes nothing.
+// A resource named twice in the request (each occurrence, none applied),
+// a config named twice in a resource, a null value (checked in that
+// order, before authorization, as Kafka's broker does before it forwards
+// the request), a topic resource with an empty name, BROKER_LOGGER and
+// other resource types are INVALID_REQUEST. validateOnly checks
+// everything and changes nothing.
 // The helpers here are shared with IncrementalAlterConfigs. ALTER_CONFIGS
 // is needed on the topic, or on the cluster for a broker, else
 // TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
@@ -23,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,14 +55,20 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) 
 			resp.Resources = append(resp.Resources, sr)
 			continue
 		}
-		if typ := int8(rr.ResourceType); typ != resourceBrokerLogger {
-			if denied := b.authorizeConfigs(req, acl.AlterConfigs, typ, rr.ResourceName); denied != nil {
+		// The request's own checks come first, then authorization, as
+		// Kafka's broker checks before it forwards to the controller.
+		configs, err := legacyConfigs(rr.Configs)
+		if err == nil && int8(rr.ResourceType) != resourceBrokerLogger {
+			if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
 				sr.ErrorCode = denied.Code
 				resp.Resources = append(resp.Resources, sr)
 				continue
 			}
 		}
-		if err := b.alterConfigsOne(ctx, rr, r.ValidateOnly); err != nil {
+		if err == nil {
+			err = b.alterConfigsOne(ctx, rr, configs, r.ValidateOnly)
+		}
+		if err != nil {
 			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
 		}
 		resp.Resources = append(resp.Resources, sr)
@@ -66,10 +76,16 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) 
 	return resp, nil
 }
 
-func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsRequestResource, validateOnly bool) error {
-	configs := make(map[string]string, len(rr.Configs))
+// legacyConfigs are the configs of an AlterConfigs resource, checked as
+// Kafka's ConfigAdminManager.preprocess does: no name twice, then no null
+// value.
+func legacyConfigs(cs []kmsg.AlterConfigsRequestResourceConfig) (map[string]string, error) {
+	configs := make(map[string]string, len(cs))
 	var nulls []string
-	for _, c := range rr.Configs {
+	for _, c := range cs {
+		if _, ok := configs[c.Name]; ok || slices.Contains(nulls, c.Name) {
+			return nil, errDuplicateKeys
+		}
 		if c.Value == nil {
 			nulls = append(nulls, c.Name)
 			continue
@@ -77,8 +93,12 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 		configs[c.Name] = *c.Value
 	}
 	if len(nulls) > 0 {
-		return errorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ","))
+		return nil, errorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ", "))
 	}
+	return configs, nil
+}
+
+func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsRequestResource, configs map[string]string, validateOnly bool) error {
 	switch int8(rr.ResourceType) {
 	case resourceTopic:
 		if _, err := b.topicForAlter(rr.ResourceName); err != nil {
@@ -98,6 +118,10 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 	}
 	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
 }
+
+// errDuplicateKeys answers a resource that names a config more than once
+// (Kafka's ConfigAdminManager.preprocess, before it looks at the values).
+var errDuplicateKeys = errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
 
 // errResourceTwice answers each occurrence of a resource an alter request
 // names more than once, which changes none of them (Kafka's

@@ -54,12 +54,18 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protoco
 			resp.Resources = append(resp.Resources, sr)
 			continue
 		}
-		if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
-			sr.ErrorCode = denied.Code
-			resp.Resources = append(resp.Resources, sr)
-			continue
+		// The request's own checks come first, then authorization, as
+		// Kafka's broker checks before it forwards to the controller.
+		err := checkIncrementalOps(rr.Configs)
+		if err == nil {
+			if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
+				sr.ErrorCode = denied.Code
+				resp.Resources = append(resp.Resources, sr)
+				continue
+			}
+			err = b.incrementalAlterOne(ctx, rr, r.ValidateOnly)
 		}
-		if err := b.incrementalAlterOne(ctx, rr, r.ValidateOnly); err != nil {
+		if err != nil {
 			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
 		}
 		resp.Resources = append(resp.Resources, sr)
@@ -68,9 +74,6 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protoco
 }
 
 func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
-	if err := checkIncrementalOps(rr.Configs); err != nil {
-		return err
-	}
 	// Each alteration reads the resource's configs and writes them all
 	// back: this broker's run one at a time, so concurrent APPENDs to one
 	// list both land (Kafka's controller serialises them likewise).
@@ -181,24 +184,30 @@ func (b *Broker) editNamed(ctx context.Context, kind metadata.NamedConfigs, name
 	return written, err
 }
 
-// checkIncrementalOps rejects duplicate names, unknown ops and null values.
+// checkIncrementalOps rejects, in Kafka's order (its
+// ConfigAdminManager.preprocess), a name given twice, null values for
+// SET, APPEND and SUBTRACT, then unknown ops.
 func checkIncrementalOps(cs []kmsg.IncrementalAlterConfigsRequestResourceConfig) error {
 	seen := make(map[string]bool, len(cs))
-	var dups []string
 	for _, c := range cs {
 		if seen[c.Name] {
-			dups = append(dups, c.Name)
+			return errDuplicateKeys
 		}
 		seen[c.Name] = true
-		if c.Op < opSet || c.Op > opSubtract {
-			return errorf(kerr.InvalidRequest, "Unknown alter config operation %d for %s", c.Op, c.Name)
-		}
+	}
+	var nulls []string
+	for _, c := range cs {
 		if c.Op != opDelete && c.Value == nil {
-			return errorf(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
+			nulls = append(nulls, c.Name)
 		}
 	}
-	if len(dups) > 0 {
-		return errorf(kerr.InvalidRequest, "Error due to duplicate config keys: %s", strings.Join(dups, ","))
+	if len(nulls) > 0 {
+		return errorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ", "))
+	}
+	for _, c := range cs {
+		if c.Op < opSet || c.Op > opSubtract {
+			return errorf(kerr.InvalidRequest, "Unknown operations type %d", c.Op)
+		}
 	}
 	return nil
 }

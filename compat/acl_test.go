@@ -948,6 +948,16 @@ func TestACLConfigs(t *testing.T) {
 	wantCode(t, "AlterConfigs of a topic", alter(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), kerr.TopicAuthorizationFailed)
 	wantCode(t, "IncrementalAlterConfigs of a topic", incremental(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), kerr.TopicAuthorizationFailed)
 	wantCode(t, "IncrementalAlterConfigs of the broker", incremental(kmsg.ConfigResourceTypeBroker, "", "log.cleaner.delete.retention.ms", "1000000"), kerr.ClusterAuthorizationFailed)
+	// A config named twice, or a null value, is refused before authorization
+	// (Kafka's broker checks them before it forwards to the controller).
+	twice := kmsg.NewPtrAlterConfigsRequest()
+	twice.Resources = []kmsg.AlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic,
+		Configs: []kmsg.AlterConfigsRequestResourceConfig{{Name: "retention.ms", Value: kmsg.StringPtr("1")}, {Name: "retention.ms", Value: kmsg.StringPtr("2")}}}}
+	wantCode(t, "AlterConfigs of a topic naming a config twice, without ALTER_CONFIGS", a.do(t, aclAlice, twice).(*kmsg.AlterConfigsResponse).Resources[0].ErrorCode, kerr.InvalidRequest)
+	null := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	null.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic,
+		Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "retention.ms"}}}}
+	wantCode(t, "IncrementalAlterConfigs of a topic with a null SET, without ALTER_CONFIGS", a.do(t, aclAlice, null).(*kmsg.IncrementalAlterConfigsResponse).Resources[0].ErrorCode, kerr.InvalidRequest)
 	// Client metrics subscriptions are the cluster's, as in Kafka.
 	const clientMetrics = kmsg.ConfigResourceType(16)
 	listClientMetrics := func() int16 {

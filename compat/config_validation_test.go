@@ -56,3 +56,50 @@ func TestTopicCompactionLagConflict(t *testing.T) {
 	wantCode(t, "IncrementalAlterConfigs of max.compaction.lag.ms equal to min", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, false,
 		op("max.compaction.lag.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("5000"))), nil)
 }
+
+// An alter request that names a config twice in one resource is
+// INVALID_REQUEST "Error due to duplicate config keys", before its values
+// are looked at, and changes nothing, in AlterConfigs as in
+// IncrementalAlterConfigs (Kafka's ConfigAdminManager.preprocess). Gregor's
+// AlterConfigs applied the last value given.
+func TestAlterConfigsDuplicateKeys(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("dupkeys", 1, nil)
+
+	legacy := kmsg.NewPtrAlterConfigsRequest()
+	rr := kmsg.NewAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+	for _, v := range []*string{kmsg.StringPtr("5000"), kmsg.StringPtr("6000")} {
+		c := kmsg.NewAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = "retention.ms", v
+		rr.Configs = append(rr.Configs, c)
+	}
+	legacy.Resources = append(legacy.Resources, rr)
+	lresp := e.request(legacy).(*kmsg.AlterConfigsResponse)
+	if len(lresp.Resources) != 1 {
+		t.Fatalf("AlterConfigs answered %d resources", len(lresp.Resources))
+	}
+	wantCode(t, "AlterConfigs naming retention.ms twice", lresp.Resources[0].ErrorCode, kerr.InvalidRequest)
+	if m := deref(lresp.Resources[0].ErrorMessage); m != "Error due to duplicate config keys" {
+		t.Errorf("AlterConfigs message %q", m)
+	}
+
+	inc := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	ir := kmsg.NewIncrementalAlterConfigsRequestResource()
+	ir.ResourceType, ir.ResourceName = kmsg.ConfigResourceTypeTopic, topic
+	ir.Configs = append(ir.Configs, op("segment.ms", kmsg.IncrementalAlterConfigOpSet, nil),
+		op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("5000")),
+		op("retention.ms", kmsg.IncrementalAlterConfigOpDelete, nil))
+	inc.Resources = append(inc.Resources, ir)
+	iresp := e.request(inc).(*kmsg.IncrementalAlterConfigsResponse)
+	if len(iresp.Resources) != 1 {
+		t.Fatalf("IncrementalAlterConfigs answered %d resources", len(iresp.Resources))
+	}
+	wantCode(t, "IncrementalAlterConfigs naming retention.ms twice", iresp.Resources[0].ErrorCode, kerr.InvalidRequest)
+	if m := deref(iresp.Resources[0].ErrorMessage); m != "Error due to duplicate config keys" {
+		t.Errorf("IncrementalAlterConfigs message %q, want the duplicate keys' (checked before null values)", m)
+	}
+
+	cs, _ := e.describeConfigs(kmsg.ConfigResourceTypeTopic, topic)
+	wantConfig(t, cs, "retention.ms", "604800000", kmsg.ConfigSourceDefaultConfig)
+}
