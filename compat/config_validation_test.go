@@ -103,3 +103,21 @@ func TestAlterConfigsDuplicateKeys(t *testing.T) {
 	cs, _ := e.describeConfigs(kmsg.ConfigResourceTypeTopic, topic)
 	wantConfig(t, cs, "retention.ms", "604800000", kmsg.ConfigSourceDefaultConfig)
 }
+
+// An empty cleanup.policy (neither delete nor compact: the log is kept
+// whole) is valid, as Kafka's ValidList.in allows an empty list: at
+// creation, and as what SUBTRACT leaves of the default. Gregor answered
+// INVALID_CONFIG.
+func TestTopicEmptyCleanupPolicy(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("nocleanup", 1, map[string]*string{"cleanup.policy": kmsg.StringPtr("")})
+	cs, _ := e.describeConfigs(kmsg.ConfigResourceTypeTopic, topic)
+	wantConfig(t, cs, "cleanup.policy", "", kmsg.ConfigSourceDynamicTopicConfig)
+
+	other := e.topic("nocleanup", 1, nil)
+	wantCode(t, "SUBTRACT delete from the default cleanup.policy", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, other, false,
+		op("cleanup.policy", kmsg.IncrementalAlterConfigOpSubtract, kmsg.StringPtr("delete"))), nil)
+	e.describeWhen(kmsg.ConfigResourceTypeTopic, other, "cleanup.policy emptied", has("cleanup.policy", "", kmsg.ConfigSourceDynamicTopicConfig))
+	wantCode(t, "cleanup.policy=shred", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, other, false,
+		op("cleanup.policy", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("shred"))), kerr.InvalidConfig)
+}
