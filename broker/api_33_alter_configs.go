@@ -167,7 +167,7 @@ func (b *Broker) topicForAlter(name string) (*Topic, error) {
 // setTopicConfigs validates a topic's complete new overrides and records
 // them unless validateOnly.
 func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map[string]string, validateOnly bool) error {
-	if err := b.validTopicConfigs(name, overrides); err != nil {
+	if err := b.validTopicConfigs(overrides); err != nil {
 		return err
 	}
 	if validateOnly {
@@ -181,10 +181,12 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 }
 
 // validTopicConfigs validates a topic's overrides, and its effective
-// configuration with them, as Kafka words it.
-func (b *Broker) validTopicConfigs(name string, overrides map[string]string) error {
+// configuration with them, as Kafka's controller does: INVALID_CONFIG with
+// the bare reason (the "Invalid config value for resource" prefix was
+// ZooKeeper-mode Kafka's).
+func (b *Broker) validTopicConfigs(overrides map[string]string) error {
 	if err := b.Config().CheckTopicConfigs(overrides); err != nil {
-		return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=TOPIC, name='%s'): %v", name, err)
+		return errorf(kerr.InvalidConfig, "%v", err)
 	}
 	return nil
 }

@@ -101,7 +101,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 			if err != nil {
 				return nil, err
 			}
-			if err := b.validTopicConfigs(rr.ResourceName, next); err != nil {
+			if err := b.validTopicConfigs(next); err != nil {
 				return nil, err
 			}
 			written = next
@@ -131,7 +131,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 	case resourceGroup:
 		name := rr.ResourceName
 		edit := func(cur map[string]string) (map[string]string, error) {
-			next, err := applyIncremental(cur, rr.Configs, false)
+			next, err := applyIncrementalWith(cur, rr.Configs, noListKeys, false)
 			if err != nil {
 				return nil, err
 			}
@@ -149,7 +149,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 	case resourceClientMetrics:
 		name := rr.ResourceName
 		edit := func(cur map[string]string) (map[string]string, error) {
-			next, err := applyIncrementalWith(cur, rr.Configs, clientMetricsLookup)
+			next, err := applyIncrementalWith(cur, rr.Configs, clientMetricsLookup, false)
 			if err != nil {
 				return nil, err
 			}
@@ -216,11 +216,14 @@ func checkIncrementalOps(cs []kmsg.IncrementalAlterConfigsRequestResourceConfig)
 // or the dynamic configs of a broker. APPEND and SUBTRACT start from the
 // key's default when it is not set, as Kafka does.
 func applyIncremental(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, topic bool) (map[string]string, error) {
-	return applyIncrementalWith(cur, cs, func(name string) (*config.Key, bool) { return config.Lookup(name, topic) })
+	return applyIncrementalWith(cur, cs, func(name string) (*config.Key, bool) { return config.Lookup(name, topic) }, !topic)
 }
 
-// applyIncrementalWith is applyIncremental with the keys of lookup.
-func applyIncrementalWith(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, lookup func(string) (*config.Key, bool)) (map[string]string, error) {
+// applyIncrementalWith is applyIncremental with the keys of lookup. APPEND
+// or SUBTRACT of a key that is not a list is refused in the words of the
+// broker's ConfigAdminManager.prepareIncrementalConfigs for a broker
+// resource, else in those of the controller's ConfigurationControlManager.
+func applyIncrementalWith(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, lookup func(string) (*config.Key, bool), broker bool) (map[string]string, error) {
 	next := make(map[string]string, len(cur))
 	maps.Copy(next, cur)
 	for _, c := range cs {
@@ -231,12 +234,8 @@ func applyIncrementalWith(cur map[string]string, cs []kmsg.IncrementalAlterConfi
 			delete(next, c.Name)
 		case opAppend, opSubtract:
 			k, ok := lookup(c.Name)
-			if !ok {
-				return nil, errorf(kerr.InvalidConfig, "Unknown config name: %s", c.Name)
-			}
-			if k.Type != config.List {
-				verb := map[int8]string{opAppend: "append", opSubtract: "subtract"}[int8(c.Op)]
-				return nil, errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, c.Name)
+			if !ok || k.Type != config.List {
+				return nil, notList(c.Name, int8(c.Op), ok, broker)
 			}
 			old, set := next[c.Name]
 			if !set {
@@ -246,6 +245,24 @@ func applyIncrementalWith(cur map[string]string, cs []kmsg.IncrementalAlterConfi
 		}
 	}
 	return next, nil
+}
+
+// noListKeys looks up the group configs for APPEND and SUBTRACT: none is
+// a list.
+func noListKeys(string) (*config.Key, bool) { return nil, false }
+
+// notList refuses APPEND or SUBTRACT of a key that is not a list (or not
+// known).
+func notList(name string, op int8, known, broker bool) error {
+	switch {
+	case !broker:
+		verb := map[int8]string{opAppend: "APPEND", opSubtract: "SUBTRACT"}[op]
+		return errorf(kerr.InvalidConfig, "Can't %s to key %s because its type is not LIST.", verb, name)
+	case !known:
+		return errorf(kerr.InvalidConfig, "Unknown config name: %s", name)
+	}
+	verb := map[int8]string{opAppend: "append", opSubtract: "subtract"}[op]
+	return errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, name)
 }
 
 // editList appends the items not yet present, or removes every item given.

@@ -121,3 +121,50 @@ func TestTopicEmptyCleanupPolicy(t *testing.T) {
 	wantCode(t, "cleanup.policy=shred", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, other, false,
 		op("cleanup.policy", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("shred"))), kerr.InvalidConfig)
 }
+
+// incrementalAlterMessage sends one IncrementalAlterConfigs resource and
+// returns its error code and message.
+func (e *adminEnv) incrementalAlterMessage(typ kmsg.ConfigResourceType, name string, ops ...kmsg.IncrementalAlterConfigsRequestResourceConfig) (int16, string) {
+	e.t.Helper()
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName, rr.Configs = typ, name, ops
+	req.Resources = append(req.Resources, rr)
+	resp := e.request(req).(*kmsg.IncrementalAlterConfigsResponse)
+	if len(resp.Resources) != 1 {
+		e.t.Fatalf("incremental alter of %s: %d resources", name, len(resp.Resources))
+	}
+	return resp.Resources[0].ErrorCode, deref(resp.Resources[0].ErrorMessage)
+}
+
+// A topic config change Kafka 4's controller refuses is INVALID_CONFIG
+// with the validator's bare reason (Gregor prefixed ZooKeeper-mode Kafka's
+// "Invalid config value for resource ConfigResource(...): "), and APPEND or
+// SUBTRACT of a key that is not a list is "Can't APPEND to key k because
+// its type is not LIST." (ConfigurationControlManager); a broker resource
+// keeps the broker's wording (ConfigAdminManager.prepareIncrementalConfigs).
+func TestAlterConfigsInvalidConfigMessages(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("cfgmsg", 1, nil)
+	for _, tc := range []struct {
+		typ  kmsg.ConfigResourceType
+		name string
+		op   kmsg.IncrementalAlterConfigsRequestResourceConfig
+		want string
+	}{
+		{kmsg.ConfigResourceTypeTopic, topic, op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("abc")),
+			"Invalid value abc for configuration retention.ms: Not a number of type LONG"},
+		{kmsg.ConfigResourceTypeTopic, topic, op("retention.ms", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("1")),
+			"Can't APPEND to key retention.ms because its type is not LIST."},
+		{kmsg.ConfigResourceTypeTopic, topic, op("no.such.config", kmsg.IncrementalAlterConfigOpSubtract, kmsg.StringPtr("1")),
+			"Can't SUBTRACT to key no.such.config because its type is not LIST."},
+		{kmsg.ConfigResourceTypeBroker, "", op("log.retention.bytes", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("1")),
+			"Config value append is not allowed for config key: log.retention.bytes"},
+	} {
+		code, msg := e.incrementalAlterMessage(tc.typ, tc.name, tc.op)
+		wantCode(t, tc.op.Name, code, kerr.InvalidConfig)
+		if msg != tc.want {
+			t.Errorf("%v of %s: message %q, want %q", tc.op.Op, tc.op.Name, msg, tc.want)
+		}
+	}
+}
