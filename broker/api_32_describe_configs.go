@@ -16,7 +16,9 @@ package broker
 // null values. A null or empty list of names asks for every config; a
 // name that is not a config is left out, as Kafka does. DESCRIBE_CONFIGS
 // is needed on the topic, or on the cluster for a broker or broker logger,
-// else the resource is answered TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
+// else the resource is answered TOPIC_ or CLUSTER_AUTHORIZATION_FAILED,
+// after every authorized one (Kafka's ConfigHelper answers the authorized
+// resources, then the others, each in the request's order).
 
 import (
 	"context"
@@ -36,13 +38,14 @@ func (b *Broker) handleDescribeConfigs(_ context.Context, req *protocol.Request)
 	r := req.Body.(*kmsg.DescribeConfigsRequest)
 	resp := req.Response().(*kmsg.DescribeConfigsResponse)
 	resp.Resources = make([]kmsg.DescribeConfigsResponseResource, 0, len(r.Resources))
+	var denied []kmsg.DescribeConfigsResponseResource
 	for _, rr := range r.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		sr.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
-		if denied := b.authorizeConfigs(req, acl.DescribeConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
-			sr.ErrorCode, sr.ErrorMessage = denied.Code, kmsg.StringPtr(authzMessage[denied])
-			resp.Resources = append(resp.Resources, sr)
+		if d := b.authorizeConfigs(req, acl.DescribeConfigs, int8(rr.ResourceType), rr.ResourceName); d != nil {
+			sr.ErrorCode, sr.ErrorMessage = d.Code, kmsg.StringPtr(authzMessage[d])
+			denied = append(denied, sr)
 			continue
 		}
 		entries, err := b.describeResource(int8(rr.ResourceType), rr.ResourceName)
@@ -60,6 +63,7 @@ func (b *Broker) handleDescribeConfigs(_ context.Context, req *protocol.Request)
 		}
 		resp.Resources = append(resp.Resources, sr)
 	}
+	resp.Resources = append(resp.Resources, denied...)
 	return resp, nil
 }
 

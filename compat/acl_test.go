@@ -979,6 +979,14 @@ func TestACLConfigs(t *testing.T) {
 	if d := describe(kmsg.ConfigResourceTypeTopic, topic); d.ErrorCode != 0 || len(d.Configs) == 0 {
 		t.Errorf("DescribeConfigs with ALTER_CONFIGS: %v, %d configs", kerr.ErrorForCode(d.ErrorCode), len(d.Configs))
 	}
+	// The authorized resources are answered first, then the denied ones
+	// (Kafka's ConfigHelper.handleDescribeConfigsRequest).
+	both := kmsg.NewPtrDescribeConfigsRequest()
+	both.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeBroker}, {ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic}}
+	if rs := a.do(t, aclAlice, both).(*kmsg.DescribeConfigsResponse).Resources; len(rs) != 2 || rs[0].ResourceName != topic || rs[0].ErrorCode != 0 ||
+		rs[1].ResourceType != kmsg.ConfigResourceTypeBroker || rs[1].ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Errorf("DescribeConfigs of the broker (denied) and the topic: %+v, want the topic answered first", rs)
+	}
 	wantCode(t, "AlterConfigs with ALTER_CONFIGS", alter(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), nil)
 	wantCode(t, "IncrementalAlterConfigs with ALTER_CONFIGS", incremental(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "2000000"), nil)
 	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Clusters().Operations(kadm.OpDescribeConfigs))
