@@ -168,3 +168,32 @@ func TestAlterConfigsInvalidConfigMessages(t *testing.T) {
 		}
 	}
 }
+
+// A group config is described as Kafka's ConfigHelper.createGroupConfigEntry
+// does since KAFKA-20289: its synonyms are the group's override, then the
+// layers of the broker key it defaults to (group. and its name), or its
+// fixed default; its source is the first synonym's. Gregor gave no
+// synonyms and DEFAULT_CONFIG for a value the broker's server.properties
+// set.
+func TestGroupConfigSynonyms(t *testing.T) {
+	e := newAdminEnv(t)
+	const group = kmsg.ConfigResourceType(32)
+	name := randomName("grpsyn")
+	const broker = "group.consumer.session.timeout.ms" // 10000 in broker.properties
+	cs, code := e.describeConfigs(group, name)
+	wantCode(t, "DescribeConfigs of a group", code, nil)
+	wantConfig(t, cs, "consumer.session.timeout.ms", "10000", kmsg.ConfigSourceStaticBrokerConfig)
+	wantSynonyms(t, cs, "consumer.session.timeout.ms",
+		synonym(broker, "10000", kmsg.ConfigSourceStaticBrokerConfig), synonym(broker, "45000", kmsg.ConfigSourceDefaultConfig))
+	wantConfig(t, cs, "share.auto.offset.reset", "latest", kmsg.ConfigSourceDefaultConfig)
+	wantSynonyms(t, cs, "share.auto.offset.reset", synonym("share.auto.offset.reset", "latest", kmsg.ConfigSourceDefaultConfig))
+	if c := cs["share.renew.acknowledge.enable"]; c.ConfigType != kmsg.ConfigTypeBoolean {
+		t.Errorf("share.renew.acknowledge.enable has type %v, want BOOLEAN", c.ConfigType)
+	}
+
+	wantCode(t, "setting consumer.session.timeout.ms", e.incrementalAlter(group, name, false,
+		op("consumer.session.timeout.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("12000"))), nil)
+	cs = e.describeWhen(group, name, "the group's override", has("consumer.session.timeout.ms", "12000", kmsg.ConfigSourceGroupConfig))
+	wantSynonyms(t, cs, "consumer.session.timeout.ms", synonym("consumer.session.timeout.ms", "12000", kmsg.ConfigSourceGroupConfig),
+		synonym(broker, "10000", kmsg.ConfigSourceStaticBrokerConfig), synonym(broker, "45000", kmsg.ConfigSourceDefaultConfig))
+}

@@ -152,3 +152,47 @@ func Redacted(m map[string]string) map[string]string {
 }
 
 func ptr(s string) *string { return &s }
+
+// GroupEntries describes every group config of a group with overrides
+// over, as Kafka's ConfigHelper.createGroupConfigEntry does since
+// KAFKA-20289: the value is the override, else the broker key that is the
+// config's default (group. and its name), else the fixed default; the
+// synonyms are the override, then every layer of that broker key (as
+// synonyms gives them), or the fixed default; the source is the first
+// synonym's.
+func (c *Config) GroupEntries(over map[string]string) []Entry {
+	out := make([]Entry, 0, len(GroupKeys))
+	for _, g := range GroupKeys {
+		e := Entry{Name: g.Name, Source: SourceDefault, Type: groupType(g.Name, g.Broker), Doc: g.Doc}
+		if v, ok := over[g.Name]; ok {
+			e.Synonyms = append(e.Synonyms, Synonym{Name: g.Name, Value: ptr(v), Source: SourceGroup})
+		}
+		v := g.Default
+		if k := keys.broker[g.Broker]; k != nil {
+			v = format(k.Field(c), k)
+			e.Synonyms = append(e.Synonyms, c.synonyms(k)...)
+		} else {
+			e.Synonyms = append(e.Synonyms, Synonym{Name: g.Name, Value: ptr(g.Default), Source: SourceDefault})
+		}
+		if ov, ok := over[g.Name]; ok {
+			v = ov
+		}
+		e.Value = &v
+		if len(e.Synonyms) > 0 {
+			e.Source = e.Synonyms[0].Source
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// groupType is a group config's type in Kafka's GroupConfig.
+func groupType(name, broker string) Type {
+	switch {
+	case broker != "":
+		return Int
+	case name == GroupShareRenewAck:
+		return Boolean
+	}
+	return String
+}

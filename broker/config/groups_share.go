@@ -238,12 +238,3 @@ func parseISODuration(s string) (time.Duration, error) {
 	}
 	return total, nil
 }
-
-// BrokerValue is a broker key's value as DescribeConfigs shows it.
-func (c *Config) BrokerValue(name string) (string, bool) {
-	k, ok := keys.broker[name]
-	if !ok {
-		return "", false
-	}
-	return format(k.Field(c), k), true
-}
