@@ -4,9 +4,9 @@ package broker
 //
 // The legacy, non-incremental alter: the configs given replace every
 // override of the resource (a config left out returns to its default).
-// TOPIC resources: the topic must exist (UNKNOWN_TOPIC_OR_PARTITION),
-// every name must be a topic config and every value valid for it
-// (INVALID_CONFIG). BROKER resources (this broker's id, or empty for the
+// TOPIC resources: every name must be a topic config and every value
+// valid for it (INVALID_CONFIG), then the topic must exist
+// (UNKNOWN_TOPIC_OR_PARTITION), in the order of Kafka's controller. BROKER resources (this broker's id, or empty for the
 // cluster-wide default): only dynamic broker configs may be set, in their
 // scope, with valid values (INVALID_REQUEST with the reason otherwise, as
 // Kafka's ConfigAdminManager answers; checked by the config schema); they
@@ -102,7 +102,7 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 	switch int8(rr.ResourceType) {
 	case resourceTopic:
 		if _, err := b.topicForAlter(rr.ResourceName); err != nil {
-			return err
+			return b.unknownTopicAfter(err, func() error { return b.validTopicConfigs(configs) })
 		}
 		return b.setTopicConfigs(ctx, rr.ResourceName, configs, validateOnly)
 	case resourceBroker:
@@ -162,6 +162,19 @@ func (b *Broker) topicForAlter(name string) (*Topic, error) {
 		return nil, errorf(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", name)
 	}
 	return t, nil
+}
+
+// unknownTopicAfter returns topicForAlter's error, but when that is an
+// unknown topic, the error of validating the change first: Kafka's
+// controller checks the configs (ConfigurationControlManager's
+// validateAlterConfig) before the topic's existence.
+func (b *Broker) unknownTopicAfter(err error, validate func() error) error {
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		if verr := validate(); verr != nil {
+			return verr
+		}
+	}
+	return err
 }
 
 // setTopicConfigs validates a topic's complete new overrides and records

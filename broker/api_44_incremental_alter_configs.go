@@ -83,7 +83,13 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 	case resourceTopic:
 		t, err := b.topicForAlter(rr.ResourceName)
 		if err != nil {
-			return err
+			return b.unknownTopicAfter(err, func() error {
+				next, err := applyIncremental(nil, rr.Configs, true)
+				if err != nil {
+					return err
+				}
+				return b.validTopicConfigs(next)
+			})
 		}
 		if validateOnly {
 			next, err := applyIncremental(t.Overrides(), rr.Configs, true)

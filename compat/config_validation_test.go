@@ -197,3 +197,26 @@ func TestGroupConfigSynonyms(t *testing.T) {
 	wantSynonyms(t, cs, "consumer.session.timeout.ms", synonym("consumer.session.timeout.ms", "12000", kmsg.ConfigSourceGroupConfig),
 		synonym(broker, "10000", kmsg.ConfigSourceStaticBrokerConfig), synonym(broker, "45000", kmsg.ConfigSourceDefaultConfig))
 }
+
+// A change to a topic that does not exist is validated first: an invalid
+// one is INVALID_CONFIG, a valid one UNKNOWN_TOPIC_OR_PARTITION, as Kafka's
+// ConfigurationControlManager validates before its existence check. Gregor
+// answered UNKNOWN_TOPIC_OR_PARTITION to both.
+func TestAlterConfigsUnknownTopicValidatedFirst(t *testing.T) {
+	e := newAdminEnv(t)
+	missing := randomName("nosuchtopic")
+	for _, c := range []struct {
+		what string
+		op   kmsg.IncrementalAlterConfigsRequestResourceConfig
+		want *kerr.Error
+	}{
+		{"an invalid value", op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("abc")), kerr.InvalidConfig},
+		{"an unknown config", op("no.such.config", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1")), kerr.InvalidConfig},
+		{"APPEND to a key that is not a list", op("retention.ms", kmsg.IncrementalAlterConfigOpAppend, kmsg.StringPtr("1")), kerr.InvalidConfig},
+		{"a valid value", op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1000")), kerr.UnknownTopicOrPartition},
+	} {
+		wantCode(t, "IncrementalAlterConfigs of a missing topic with "+c.what, e.incrementalAlter(kmsg.ConfigResourceTypeTopic, missing, false, c.op), c.want)
+	}
+	wantCode(t, "AlterConfigs of a missing topic with an invalid value", e.legacyAlter(kmsg.ConfigResourceTypeTopic, missing, false, "retention.ms", "abc"), kerr.InvalidConfig)
+	wantCode(t, "AlterConfigs of a missing topic with a valid value", e.legacyAlter(kmsg.ConfigResourceTypeTopic, missing, true, "retention.ms", "1000"), kerr.UnknownTopicOrPartition)
+}
