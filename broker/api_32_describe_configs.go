@@ -93,7 +93,8 @@ func (b *Broker) describeResource(typ int8, name string) ([]config.Entry, error)
 			return nil, err
 		}
 		level := strings.ToUpper(b.cfg.LogLevel)
-		return []config.Entry{{Name: "root", Value: &level, Source: config.SourceBrokerLogger, Type: config.String}}, nil
+		// Kafka gives a logger no type (UNKNOWN) and no documentation.
+		return []config.Entry{{Name: "root", Value: &level, Source: config.SourceBrokerLogger}}, nil
 	case resourceGroup:
 		if name == "" {
 			return nil, errorf(kerr.InvalidRequest, "Group name must not be empty")
@@ -119,7 +120,9 @@ func describedConfig(e config.Entry, synonyms, docs bool) kmsg.DescribeConfigsRe
 			c.ConfigSynonyms = append(c.ConfigSynonyms, cs)
 		}
 	}
-	if docs {
+	// A config without documentation (a logger, a subscription's, one
+	// Kafka does not define) has none, null, as in Kafka.
+	if docs && e.Doc != "" {
 		c.Documentation = &e.Doc
 	}
 	return c

@@ -5,6 +5,7 @@ package compat
 // themselves, as a Kafka 4 broker (its controller) answers them.
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -219,4 +220,25 @@ func TestAlterConfigsUnknownTopicValidatedFirst(t *testing.T) {
 	}
 	wantCode(t, "AlterConfigs of a missing topic with an invalid value", e.legacyAlter(kmsg.ConfigResourceTypeTopic, missing, false, "retention.ms", "abc"), kerr.InvalidConfig)
 	wantCode(t, "AlterConfigs of a missing topic with a valid value", e.legacyAlter(kmsg.ConfigResourceTypeTopic, missing, true, "retention.ms", "1000"), kerr.UnknownTopicOrPartition)
+}
+
+// A broker logger and a client metrics subscription's configs are
+// described as Kafka's ConfigHelper does: no type (UNKNOWN) and, when
+// documentation is asked for, none (null). Gregor gave the logger type
+// STRING and both an empty documentation.
+func TestDescribeConfigsLoggerAndSubscriptionFields(t *testing.T) {
+	e := newAdminEnv(t)
+	sub := randomName("sub")
+	const clientMetrics = kmsg.ConfigResourceType(16)
+	wantCode(t, "creating a subscription", e.incrementalAlter(clientMetrics, sub, false,
+		op("interval.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1000"))), nil)
+	e.describeWhen(clientMetrics, sub, "the subscription", has("interval.ms", "1000", kmsg.ConfigSource(7)))
+	loggers, code := e.describeConfigs(kmsg.ConfigResourceTypeBrokerLogger, strconv.Itoa(int(e.brokerID())))
+	wantCode(t, "DescribeConfigs of the broker logger", code, nil)
+	subs, _ := e.describeConfigs(clientMetrics, sub)
+	for what, c := range map[string]kmsg.DescribeConfigsResponseResourceConfig{"root logger": loggers["root"], "interval.ms": subs["interval.ms"]} {
+		if c.Name == "" || c.ConfigType != 0 || c.Documentation != nil {
+			t.Errorf("%s: name %q, type %v, documentation %v; want UNKNOWN and null", what, c.Name, c.ConfigType, c.Documentation)
+		}
+	}
 }
