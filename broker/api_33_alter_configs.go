@@ -11,7 +11,9 @@ package broker
 // scope, with valid values (INVALID_REQUEST with the reason otherwise, as
 // Kafka's ConfigAdminManager answers; checked by the config schema); they
 // are kept in cluster metadata (the Backend) and
-// every broker rebuilds its configuration in force from them.
+// every broker rebuilds its configuration in force from them. GROUP and
+// CLIENT_METRICS resources take their configs as IncrementalAlterConfigs
+// validates them (Kafka's controller serves both APIs for them).
 // A resource named twice in the request (each occurrence, none applied),
 // a config named twice in a resource, a null value (checked in that
 // order, before authorization, as Kafka's broker does before it forwards
@@ -113,6 +115,8 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 		return b.setBrokerConfigs(ctx, perBroker, func(map[string]string) (map[string]string, error) { return configs, nil }, validateOnly)
 	case resourceBrokerLogger:
 		return errorf(kerr.InvalidRequest, "AlterConfigs does not support the resource type BROKER_LOGGER; use IncrementalAlterConfigs")
+	case resourceGroup:
+		return b.setGroupConfigs(ctx, rr.ResourceName, configs, validateOnly)
 	case resourceClientMetrics:
 		return b.setClientMetrics(ctx, rr.ResourceName, configs, validateOnly)
 	}

@@ -113,7 +113,8 @@ func (b *Broker) setGroupConfigs(ctx context.Context, group string, next map[str
 // validGroupConfigs validates a group's complete new configs.
 func (b *Broker) validGroupConfigs(group string, next map[string]string) error {
 	if group == "" {
-		return errorf(kerr.InvalidRequest, "Group name must not be empty")
+		// Kafka's ControllerConfigurationValidator.validateGroupName.
+		return errorf(kerr.InvalidRequest, "Default group resources are not allowed.")
 	}
 	if err := b.Config().ValidateGroupConfigs(next); err != nil {
 		return errorf(kerr.InvalidConfig, "%v", err)

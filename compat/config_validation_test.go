@@ -242,3 +242,28 @@ func TestDescribeConfigsLoggerAndSubscriptionFields(t *testing.T) {
 		}
 	}
 }
+
+// The legacy AlterConfigs sets a group's configs, replacing all its
+// overrides, as Kafka 4's controller serves it for GROUP resources;
+// a bad value is INVALID_CONFIG and the empty name INVALID_REQUEST
+// "Default group resources are not allowed." (in IncrementalAlterConfigs
+// too). Gregor answered INVALID_REQUEST "Unsupported resource type: 32".
+func TestLegacyAlterConfigsOfGroup(t *testing.T) {
+	e := newAdminEnv(t)
+	const group = kmsg.ConfigResourceType(32)
+	name := randomName("legacygrp")
+	wantCode(t, "AlterConfigs of a group", e.legacyAlter(group, name, false, "consumer.session.timeout.ms", "12000"), nil)
+	e.describeWhen(group, name, "the group's session timeout", has("consumer.session.timeout.ms", "12000", kmsg.ConfigSourceGroupConfig))
+	wantCode(t, "AlterConfigs of a group, validate only", e.legacyAlter(group, name, true, "consumer.heartbeat.interval.ms", "1000"), nil)
+	wantCode(t, "AlterConfigs of a group with a bad value", e.legacyAlter(group, name, false, "consumer.heartbeat.interval.ms", "abc"), kerr.InvalidConfig)
+	wantCode(t, "AlterConfigs of a group replacing its overrides", e.legacyAlter(group, name, false, "consumer.heartbeat.interval.ms", "1000"), nil)
+	cs := e.describeWhen(group, name, "the group's heartbeat interval", has("consumer.heartbeat.interval.ms", "1000", kmsg.ConfigSourceGroupConfig))
+	wantConfig(t, cs, "consumer.session.timeout.ms", "10000", kmsg.ConfigSourceStaticBrokerConfig)
+
+	wantCode(t, "AlterConfigs of the group named \"\"", e.legacyAlter(group, "", false, "consumer.heartbeat.interval.ms", "1000"), kerr.InvalidRequest)
+	code, msg := e.incrementalAlterMessage(group, "", op("consumer.heartbeat.interval.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1000")))
+	wantCode(t, "IncrementalAlterConfigs of the group named \"\"", code, kerr.InvalidRequest)
+	if msg != "Default group resources are not allowed." {
+		t.Errorf("IncrementalAlterConfigs of the group named \"\": message %q", msg)
+	}
+}
