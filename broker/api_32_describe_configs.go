@@ -18,7 +18,9 @@ package broker
 // is needed on the topic, or on the cluster for a broker or broker logger,
 // else the resource is answered TOPIC_ or CLUSTER_AUTHORIZATION_FAILED,
 // after every authorized one (Kafka's ConfigHelper answers the authorized
-// resources, then the others, each in the request's order).
+// resources, then the others, each in the request's order). A resource
+// of a type Kafka does not know fails the whole request, every resource
+// INVALID_REQUEST, as in Kafka.
 
 import (
 	"context"
@@ -38,6 +40,18 @@ func (b *Broker) handleDescribeConfigs(_ context.Context, req *protocol.Request)
 	r := req.Body.(*kmsg.DescribeConfigsRequest)
 	resp := req.Response().(*kmsg.DescribeConfigsResponse)
 	resp.Resources = make([]kmsg.DescribeConfigsResponseResource, 0, len(r.Resources))
+	if slices.ContainsFunc(r.Resources, func(rr kmsg.DescribeConfigsRequestResource) bool { return !knownConfigResource(int8(rr.ResourceType)) }) {
+		// Kafka's ConfigHelper throws on a type it does not know while
+		// it sorts the resources by authorization, which fails the
+		// whole request: every resource is INVALID_REQUEST.
+		for _, rr := range r.Resources {
+			sr := kmsg.NewDescribeConfigsResponseResource()
+			sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+			sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, kmsg.StringPtr(invalidRequestMessage)
+			resp.Resources = append(resp.Resources, sr)
+		}
+		return resp, nil
+	}
 	var denied []kmsg.DescribeConfigsResponseResource
 	for _, rr := range r.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()
@@ -66,6 +80,20 @@ func (b *Broker) handleDescribeConfigs(_ context.Context, req *protocol.Request)
 	resp.Resources = append(resp.Resources, denied...)
 	return resp, nil
 }
+
+// knownConfigResource reports whether a config resource type is one of
+// Kafka's (ConfigResource.Type).
+func knownConfigResource(typ int8) bool {
+	switch typ {
+	case resourceTopic, resourceBroker, resourceBrokerLogger, resourceClientMetrics, resourceGroup:
+		return true
+	}
+	return false
+}
+
+// invalidRequestMessage is Kafka's default message of INVALID_REQUEST
+// (Errors.INVALID_REQUEST), which a request failed as a whole carries.
+const invalidRequestMessage = "This most likely occurs because of a request being malformed by the client library or the message was sent to an incompatible broker. See the broker logs for more details."
 
 // describeResource lists the config entries of one resource.
 func (b *Broker) describeResource(typ int8, name string) ([]config.Entry, error) {

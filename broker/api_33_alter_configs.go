@@ -114,13 +114,15 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 		}
 		return b.setBrokerConfigs(ctx, perBroker, func(map[string]string) (map[string]string, error) { return configs, nil }, validateOnly)
 	case resourceBrokerLogger:
-		return errorf(kerr.InvalidRequest, "AlterConfigs does not support the resource type BROKER_LOGGER; use IncrementalAlterConfigs")
+		// Not one of the types Kafka's ConfigAdminManager.preprocess
+		// serves in the legacy API.
+		return errorf(kerr.InvalidRequest, "Unknown resource type %d", rr.ResourceType)
 	case resourceGroup:
 		return b.setGroupConfigs(ctx, rr.ResourceName, configs, validateOnly)
 	case resourceClientMetrics:
 		return b.setClientMetrics(ctx, rr.ResourceName, configs, validateOnly)
 	}
-	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
+	return errorf(kerr.InvalidRequest, "Unknown resource type %d", rr.ResourceType)
 }
 
 // errDuplicateKeys answers a resource that names a config more than once

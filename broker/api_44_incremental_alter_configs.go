@@ -171,7 +171,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 		}
 		return err
 	}
-	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
+	return errorf(kerr.InvalidRequest, "Unknown resource type %d", rr.ResourceType)
 }
 
 // editNamed applies edit to a group's or subscription's configs as the

@@ -267,3 +267,37 @@ func TestLegacyAlterConfigsOfGroup(t *testing.T) {
 		t.Errorf("IncrementalAlterConfigs of the group named \"\": message %q", msg)
 	}
 }
+
+// A DescribeConfigs request naming a resource type Kafka does not know
+// fails as a whole, every resource INVALID_REQUEST without configs, as
+// Kafka's ConfigHelper throws while it sorts resources by authorization;
+// the alter APIs answer such a resource (and a BROKER_LOGGER in the
+// legacy one) INVALID_REQUEST "Unknown resource type n", as
+// ConfigAdminManager.preprocess does. Gregor described the known
+// resources and refused only the other.
+func TestConfigsUnknownResourceType(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("unknowntype", 1, nil)
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic}, {ResourceType: 3, ResourceName: "x"}}
+	resp := e.request(req).(*kmsg.DescribeConfigsResponse)
+	if len(resp.Resources) != 2 {
+		t.Fatalf("DescribeConfigs answered %d resources, want 2", len(resp.Resources))
+	}
+	for _, r := range resp.Resources {
+		if r.ErrorCode != kerr.InvalidRequest.Code || len(r.Configs) != 0 {
+			t.Errorf("resource %v %q: %v with %d configs, want INVALID_REQUEST and none", r.ResourceType, r.ResourceName, kerr.ErrorForCode(r.ErrorCode), len(r.Configs))
+		}
+	}
+	code, msg := e.incrementalAlterMessage(3, "x", op("a", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("b")))
+	if code != kerr.InvalidRequest.Code || msg != "Unknown resource type 3" {
+		t.Errorf("IncrementalAlterConfigs of type 3: %v %q", kerr.ErrorForCode(code), msg)
+	}
+	legacy := kmsg.NewPtrAlterConfigsRequest()
+	legacy.Resources = []kmsg.AlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeBrokerLogger, ResourceName: strconv.Itoa(int(e.brokerID())),
+		Configs: []kmsg.AlterConfigsRequestResourceConfig{{Name: "root", Value: kmsg.StringPtr("INFO")}}}}
+	lr := e.request(legacy).(*kmsg.AlterConfigsResponse).Resources[0]
+	if lr.ErrorCode != kerr.InvalidRequest.Code || deref(lr.ErrorMessage) != "Unknown resource type 8" {
+		t.Errorf("AlterConfigs of a broker logger: %v %q", kerr.ErrorForCode(lr.ErrorCode), deref(lr.ErrorMessage))
+	}
+}
