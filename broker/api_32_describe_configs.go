@@ -117,7 +117,7 @@ func (b *Broker) describeResource(typ int8, name string) ([]config.Entry, error)
 		if name == "" {
 			return nil, errorf(kerr.InvalidRequest, "Broker id must not be empty")
 		}
-		if perBroker, err := b.brokerResource(name); err != nil || !perBroker {
+		if _, err := b.parseBrokerResource(name, "Broker id must be an integer, but it is: %s", "Unexpected broker id, expected %d but received %s"); err != nil {
 			return nil, err
 		}
 		level := strings.ToUpper(b.cfg.LogLevel)

@@ -108,7 +108,7 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 		}
 		return b.setTopicConfigs(ctx, rr.ResourceName, configs, validateOnly)
 	case resourceBroker:
-		perBroker, err := b.brokerResource(rr.ResourceName)
+		perBroker, err := b.alterBrokerResource(rr.ResourceName)
 		if err != nil {
 			return err
 		}

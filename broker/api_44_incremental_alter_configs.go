@@ -119,7 +119,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 		b.topicConfigsAltered(ctx, rr.ResourceName, written)
 		return nil
 	case resourceBroker:
-		perBroker, err := b.brokerResource(rr.ResourceName)
+		perBroker, err := b.alterBrokerResource(rr.ResourceName)
 		if err != nil {
 			return err
 		}
@@ -130,7 +130,13 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 			return applyIncremental(cur, rr.Configs, false)
 		}, validateOnly)
 	case resourceBrokerLogger:
-		if _, err := b.brokerResource(rr.ResourceName); err != nil {
+		// The name is checked as Kafka's RuntimeLoggerManager does:
+		// this node's id, never empty.
+		const notInt = "Node id must be an integer, but it is: %s"
+		if rr.ResourceName == "" {
+			return errorf(kerr.InvalidRequest, notInt, "")
+		}
+		if _, err := b.parseBrokerResource(rr.ResourceName, notInt, "Unexpected node id. Expected %d, but received %s"); err != nil {
 			return err
 		}
 		return errorf(kerr.InvalidRequest, "changing log levels at run time is not supported; set gregor.log.level")

@@ -301,3 +301,53 @@ func TestConfigsUnknownResourceType(t *testing.T) {
 		t.Errorf("AlterConfigs of a broker logger: %v %q", kerr.ErrorForCode(lr.ErrorCode), deref(lr.ErrorMessage))
 	}
 }
+
+// A BROKER resource to alter named by another id, or by no number, is
+// INVALID_REQUEST in the words of Kafka's ConfigAdminManager
+// (validateResourceNameIsCurrentNodeId), a broker logger to alter in those
+// of RuntimeLoggerManager, which also refuses the empty name, and a broker
+// logger to describe in those of ConfigHelper. Gregor used DescribeConfigs'
+// wording for all and let the empty logger name through to its refusal of
+// log level changes.
+func TestConfigsBrokerResourceNames(t *testing.T) {
+	e := newAdminEnv(t)
+	id := e.brokerID()
+	other := strconv.Itoa(int(id) + 100)
+	set := op("log.cleaner.backoff.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("15000"))
+	root := op("root", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("INFO"))
+	for _, c := range []struct {
+		typ  kmsg.ConfigResourceType
+		name string
+		op   kmsg.IncrementalAlterConfigsRequestResourceConfig
+		want string
+	}{
+		{kmsg.ConfigResourceTypeBroker, other, set, "Unexpected broker id, expected " + strconv.Itoa(int(id)) + ", but received " + other},
+		{kmsg.ConfigResourceTypeBroker, "b1", set, "Node id must be an integer, but it is: b1"},
+		{kmsg.ConfigResourceTypeBrokerLogger, "", root, "Node id must be an integer, but it is: "},
+		{kmsg.ConfigResourceTypeBrokerLogger, other, root, "Unexpected node id. Expected " + strconv.Itoa(int(id)) + ", but received " + other},
+	} {
+		// Sent to the broker itself: a client routes a numeric name to
+		// the broker of that id.
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		req.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: c.typ, ResourceName: c.name, Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{c.op}}}
+		resp, err := e.cl.Broker(int(id)).Request(e.ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := resp.(*kmsg.IncrementalAlterConfigsResponse).Resources[0]
+		code, msg := r.ErrorCode, deref(r.ErrorMessage)
+		if code != kerr.InvalidRequest.Code || msg != c.want {
+			t.Errorf("IncrementalAlterConfigs of %v %q: %v %q, want INVALID_REQUEST %q", c.typ, c.name, kerr.ErrorForCode(code), msg, c.want)
+		}
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	req.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeBrokerLogger, ResourceName: other}}
+	resp, err := e.cl.Broker(int(id)).Request(e.ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := resp.(*kmsg.DescribeConfigsResponse).Resources[0]
+	if want := "Unexpected broker id, expected " + strconv.Itoa(int(id)) + " but received " + other; r.ErrorCode != kerr.InvalidRequest.Code || deref(r.ErrorMessage) != want {
+		t.Errorf("DescribeConfigs of broker logger %s: %v %q, want INVALID_REQUEST %q", other, kerr.ErrorForCode(r.ErrorCode), deref(r.ErrorMessage), want)
+	}
+}
