@@ -351,3 +351,21 @@ func TestConfigsBrokerResourceNames(t *testing.T) {
 		t.Errorf("DescribeConfigs of broker logger %s: %v %q, want INVALID_REQUEST %q", other, kerr.ErrorForCode(r.ErrorCode), deref(r.ErrorMessage), want)
 	}
 }
+
+// A listener override among the broker's configs is described with the
+// type of the key it overrides but, when documentation is asked for, none
+// (null), as Kafka's KafkaConfig.documentationOf looks up the exact name.
+// Gregor gave it the overridden key's documentation.
+func TestDescribeConfigsListenerOverrideDocumentation(t *testing.T) {
+	e := newAdminEnv(t)
+	const key = "listener.name.plaintext.max.connections"
+	wantCode(t, "setting "+key, e.incrementalAlter(kmsg.ConfigResourceTypeBroker, "", false,
+		op(key, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1000000"))), nil)
+	t.Cleanup(func() {
+		e.incrementalAlter(kmsg.ConfigResourceTypeBroker, "", false, op(key, kmsg.IncrementalAlterConfigOpDelete, nil))
+	})
+	cs := e.describeWhen(kmsg.ConfigResourceTypeBroker, "", key+" in the cluster default", has(key, "1000000", kmsg.ConfigSourceDynamicDefaultBrokerConfig))
+	if c := cs[key]; c.ConfigType != kmsg.ConfigTypeInt || c.Documentation != nil || c.IsSensitive {
+		t.Errorf("%s: type %v, documentation %v, sensitive %v; want INT, null, not sensitive", key, c.ConfigType, c.Documentation, c.IsSensitive)
+	}
+}
