@@ -5,11 +5,17 @@ package compat
 // themselves, as a Kafka 4 broker (its controller) answers them.
 
 import (
+	"context"
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
 )
 
 // A topic whose min.compaction.lag.ms is more than its max.compaction.lag.ms
@@ -367,5 +373,65 @@ func TestDescribeConfigsListenerOverrideDocumentation(t *testing.T) {
 	cs := e.describeWhen(kmsg.ConfigResourceTypeBroker, "", key+" in the cluster default", has(key, "1000000", kmsg.ConfigSourceDynamicDefaultBrokerConfig))
 	if c := cs[key]; c.ConfigType != kmsg.ConfigTypeInt || c.Documentation != nil || c.IsSensitive {
 		t.Errorf("%s: type %v, documentation %v, sensitive %v; want INT, null, not sensitive", key, c.ConfigType, c.Documentation, c.IsSensitive)
+	}
+}
+
+// CreateTopics (v5+) answers a new topic's configs as Kafka 4's controller
+// resolves them (KafkaConfigSchema.resolveEffectiveTopicConfig), which is
+// not DescribeConfigs' way: a config the request sets is
+// DYNAMIC_TOPIC_CONFIG as given; else the first of the broker key and its
+// synonyms set (this broker's dynamic configs, the cluster's, the static
+// ones), in the topic key's unit, so log.retention.hours=1 alone makes
+// retention.ms 3600000 STATIC_BROKER_CONFIG; else the topic's default.
+// Gregor answered as DescribeConfigs does (retention.ms DEFAULT_CONFIG).
+func TestCreateTopicsConfigSources(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own broker with static configs")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"log.retention.hours": "1",
+		"log.roll.ms":         "7200000",
+		"log.roll.hours":      "5",
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	e := &adminEnv{t: t, ctx: ctx, cl: cl, adm: kadm.NewClient(cl)}
+	wantCode(t, "setting the cluster's log.cleaner.delete.retention.ms", e.incrementalAlter(kmsg.ConfigResourceTypeBroker, "", false,
+		op("log.cleaner.delete.retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1000"))), nil)
+
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 30000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = randomName("created"), 1, 1
+	rt.Configs = []kmsg.CreateTopicsRequestTopicConfig{{Name: "max.message.bytes", Value: kmsg.StringPtr("2000000")}}
+	req.Topics = append(req.Topics, rt)
+	resp := e.request(req).(*kmsg.CreateTopicsResponse)
+	if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("CreateTopics: %+v", resp.Topics)
+	}
+	got := map[string]kmsg.CreateTopicsResponseTopicConfig{}
+	for _, c := range resp.Topics[0].Configs {
+		got[c.Name] = c
+	}
+	for _, w := range []struct {
+		name, value string
+		src         kmsg.ConfigSource
+	}{
+		{"max.message.bytes", "2000000", kmsg.ConfigSourceDynamicTopicConfig},
+		{"retention.ms", "3600000", kmsg.ConfigSourceStaticBrokerConfig},
+		{"segment.ms", "7200000", kmsg.ConfigSourceStaticBrokerConfig},
+		{"delete.retention.ms", "1000", kmsg.ConfigSourceDynamicDefaultBrokerConfig},
+		{"cleanup.policy", "delete", kmsg.ConfigSourceDefaultConfig},
+		{"segment.jitter.ms", "0", kmsg.ConfigSourceDefaultConfig},
+	} {
+		c, ok := got[w.name]
+		if !ok || deref(c.Value) != w.value || c.Source != int8(w.src) || c.ReadOnly || c.IsSensitive {
+			t.Errorf("CreateTopics config %s = %q (source %v, read-only %v), want %q (source %v)", w.name, deref(c.Value), kmsg.ConfigSource(c.Source), c.ReadOnly, w.value, w.src)
+		}
 	}
 }
