@@ -435,3 +435,25 @@ func TestCreateTopicsConfigSources(t *testing.T) {
 		}
 	}
 }
+
+// A group whose session timeout would be no more than its heartbeat
+// interval, each within the broker's bounds, is INVALID_CONFIG
+// "consumer.session.timeout.ms must be greater than
+// consumer.heartbeat.interval.ms", as Kafka's GroupConfig.validateValues
+// checks once the bounds hold. Gregor accepted it.
+func TestGroupConfigSessionOverHeartbeat(t *testing.T) {
+	e := newAdminEnv(t)
+	const group = kmsg.ConfigResourceType(32)
+	name := randomName("grphb")
+	// broker.properties: min session 6 s, heartbeats 0.5 s to 15 s.
+	code, msg := e.incrementalAlterMessage(group, name,
+		op("consumer.session.timeout.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("6000")),
+		op("consumer.heartbeat.interval.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("12000")))
+	wantCode(t, "a session timeout under the heartbeat interval", code, kerr.InvalidConfig)
+	if want := "consumer.session.timeout.ms must be greater than consumer.heartbeat.interval.ms"; msg != want {
+		t.Errorf("message %q, want %q", msg, want)
+	}
+	wantCode(t, "a session timeout over the heartbeat interval", e.incrementalAlter(group, name, false,
+		op("consumer.session.timeout.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("13000")),
+		op("consumer.heartbeat.interval.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("12000"))), nil)
+}

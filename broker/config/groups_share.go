@@ -167,8 +167,31 @@ func (c *Config) ValidateGroupConfigs(values map[string]string) error {
 			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: String must be one of: read_committed, read_uncommitted", v, GroupShareIsolationLevel))
 		}
 	}
+	if len(errs) == 0 {
+		errs = append(errs, timeoutOverHeartbeat(values, GroupConsumerSession, GroupConsumerHeartbeat)...)
+		errs = append(errs, timeoutOverHeartbeat(values, GroupShareSessionTimeout, GroupShareHeartbeatInterval)...)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// timeoutOverHeartbeat checks, once every value is in its bounds, that a
+// group's session timeout is more than its heartbeat interval, as Kafka's
+// GroupConfig.validateValues does: each taken from the group's configs,
+// else GroupConfig's own default (45 s and 5 s, not the broker's keys).
+func timeoutOverHeartbeat(values map[string]string, session, heartbeat string) []string {
+	get := func(name string, def int64) int64 {
+		if v, ok := values[name]; ok {
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err == nil {
+				return n
+			}
+		}
+		return def
+	}
+	if get(session, 45000) <= get(heartbeat, 5000) {
+		return []string{session + " must be greater than " + heartbeat}
 	}
 	return nil
 }
