@@ -104,7 +104,7 @@ func TestValidateGroupConfigs(t *testing.T) {
 		{map[string]string{"share.session.timeout.ms": "10000", "share.heartbeat.interval.ms": "10000"}, "share.session.timeout.ms must be greater than share.heartbeat.interval.ms"},
 		{map[string]string{"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "12000"}, "consumer.session.timeout.ms must be greater than consumer.heartbeat.interval.ms"},
 		{map[string]string{"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "20000"}, "consumer.heartbeat.interval.ms must be less than or equal to group.consumer.max.heartbeat.interval.ms"},
-		{map[string]string{"consumer.session.timeout.ms": "6000"}, ""}, // over GroupConfig's default heartbeat, 5 s
+		{map[string]string{"consumer.session.timeout.ms": "6000"}, ""},     // over GroupConfig's default heartbeat, 5 s
 		{map[string]string{"consumer.heartbeat.interval.ms": "12000"}, ""}, // under its default session timeout, 45 s
 	} {
 		err := c.ValidateGroupConfigs(tc.set)
