@@ -62,7 +62,9 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) 
 		configs, err := legacyConfigs(rr.Configs)
 		if err == nil && int8(rr.ResourceType) != resourceBrokerLogger {
 			if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
-				sr.ErrorCode = denied.Code
+				// With the error's own message, as Kafka's controller
+				// answers (ApiError of the error alone).
+				sr.ErrorCode, sr.ErrorMessage = denied.Code, kmsg.StringPtr(authzMessage[denied])
 				resp.Resources = append(resp.Resources, sr)
 				continue
 			}

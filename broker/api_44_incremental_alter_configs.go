@@ -59,7 +59,9 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protoco
 		err := checkIncrementalOps(rr.Configs)
 		if err == nil {
 			if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
-				sr.ErrorCode = denied.Code
+				// With the error's own message, as Kafka's controller
+				// answers (ApiError of the error alone).
+				sr.ErrorCode, sr.ErrorMessage = denied.Code, kmsg.StringPtr(authzMessage[denied])
 				resp.Resources = append(resp.Resources, sr)
 				continue
 			}

@@ -948,6 +948,20 @@ func TestACLConfigs(t *testing.T) {
 	wantCode(t, "AlterConfigs of a topic", alter(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), kerr.TopicAuthorizationFailed)
 	wantCode(t, "IncrementalAlterConfigs of a topic", incremental(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), kerr.TopicAuthorizationFailed)
 	wantCode(t, "IncrementalAlterConfigs of the broker", incremental(kmsg.ConfigResourceTypeBroker, "", "log.cleaner.delete.retention.ms", "1000000"), kerr.ClusterAuthorizationFailed)
+	// A denied alteration carries the error's own message, as Kafka's
+	// controller answers it (ApiError of the error alone).
+	deniedAlter := kmsg.NewPtrAlterConfigsRequest()
+	deniedAlter.Resources = []kmsg.AlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic,
+		Configs: []kmsg.AlterConfigsRequestResourceConfig{{Name: "retention.ms", Value: kmsg.StringPtr("1000000")}}}}
+	if r := a.do(t, aclAlice, deniedAlter).(*kmsg.AlterConfigsResponse).Resources[0]; r.ErrorMessage == nil || *r.ErrorMessage != "Topic authorization failed." {
+		t.Errorf("denied AlterConfigs of a topic: message %v, want Topic authorization failed.", r.ErrorMessage)
+	}
+	deniedInc := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	deniedInc.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeBroker,
+		Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "log.cleaner.delete.retention.ms", Value: kmsg.StringPtr("1000000")}}}}
+	if r := a.do(t, aclAlice, deniedInc).(*kmsg.IncrementalAlterConfigsResponse).Resources[0]; r.ErrorMessage == nil || *r.ErrorMessage != "Cluster authorization failed." {
+		t.Errorf("denied IncrementalAlterConfigs of the broker: message %v, want Cluster authorization failed.", r.ErrorMessage)
+	}
 	// A config named twice, or a null value, is refused before authorization
 	// (Kafka's broker checks them before it forwards to the controller).
 	twice := kmsg.NewPtrAlterConfigsRequest()
