@@ -5,24 +5,26 @@ package broker
 // The legacy, non-incremental alter: the configs given replace every
 // override of the resource (a config left out returns to its default).
 // TOPIC resources: every name must be a topic config and every value
-// valid for it (INVALID_CONFIG), then the topic must exist
-// (UNKNOWN_TOPIC_OR_PARTITION), in the order of Kafka's controller. BROKER resources (this broker's id, or empty for the
-// cluster-wide default): only dynamic broker configs may be set, in their
-// scope, with valid values (INVALID_REQUEST with the reason otherwise, as
-// Kafka's ConfigAdminManager answers; checked by the config schema); they
-// are kept in cluster metadata (the Backend) and
-// every broker rebuilds its configuration in force from them. GROUP and
-// CLIENT_METRICS resources take their configs as IncrementalAlterConfigs
-// validates them (Kafka's controller serves both APIs for them).
-// A resource named twice in the request (each occurrence, none applied),
-// a config named twice in a resource, a null value (checked in that
-// order, before authorization, as Kafka's broker does before it forwards
-// the request), a topic resource with an empty name, BROKER_LOGGER and
-// other resource types are INVALID_REQUEST. validateOnly checks
-// everything and changes nothing.
+// valid for it, the topic's effective configuration too (INVALID_CONFIG
+// with the validator's bare reason), then the topic must exist
+// (UNKNOWN_TOPIC_OR_PARTITION), in the order of Kafka's controller.
+// BROKER resources (this broker's id, or empty for the cluster-wide
+// default): only dynamic broker configs may be set, in their scope, with
+// valid values (INVALID_REQUEST with the reason otherwise, as Kafka's
+// ConfigAdminManager answers; checked by the config schema); they are kept
+// in cluster metadata (the Backend) and every broker rebuilds its
+// configuration in force from them. GROUP and CLIENT_METRICS resources
+// take their configs as IncrementalAlterConfigs validates them (Kafka's
+// controller serves both APIs for them). A resource named twice in the
+// request (each occurrence, none applied), a config named twice in a
+// resource, a null value (checked in that order, before authorization, as
+// Kafka's broker does before it forwards the request), a topic resource
+// with an empty name, BROKER_LOGGER and other resource types are
+// INVALID_REQUEST. validateOnly checks everything and changes nothing.
 // The helpers here are shared with IncrementalAlterConfigs. ALTER_CONFIGS
-// is needed on the topic, or on the cluster for a broker, else
-// TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
+// is needed on the topic or group, or on the cluster for a broker or a
+// client metrics subscription, else TOPIC_, GROUP_ or
+// CLUSTER_AUTHORIZATION_FAILED, with the error's own message.
 
 import (
 	"context"

@@ -7,14 +7,16 @@ package broker
 // no-op), APPEND (2) and SUBTRACT (3) add or remove comma-separated items
 // of a list config (starting from its default when not set; a non-list
 // config is INVALID_CONFIG). A resource named twice in one request (each
-// occurrence), a name given twice in one resource, a null
-// value for SET/APPEND/SUBTRACT, an unknown op or resource type are
-// INVALID_REQUEST. The result is validated as AlterConfigs validates
-// (INVALID_CONFIG, UNKNOWN_TOPIC_OR_PARTITION); validateOnly changes
-// nothing. Changing log levels (BROKER_LOGGER) at run time is refused
-// with INVALID_REQUEST: Gregor's level is fixed by gregor.log.level.
-// ALTER_CONFIGS is needed on the topic, or on the cluster for a broker or
-// broker logger, else TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
+// occurrence), then a name given twice in one resource, a null value for
+// SET/APPEND/SUBTRACT and an unknown op are INVALID_REQUEST, checked
+// before authorization as Kafka's broker does; so is an unknown resource
+// type. The result is validated as AlterConfigs validates (INVALID_CONFIG,
+// then UNKNOWN_TOPIC_OR_PARTITION); validateOnly changes nothing. Changing
+// log levels (BROKER_LOGGER) at run time is refused with INVALID_REQUEST:
+// Gregor's level is fixed by gregor.log.level. ALTER_CONFIGS is needed on
+// the topic or group, or on the cluster for a broker, broker logger or
+// client metrics subscription, else TOPIC_, GROUP_ or
+// CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
