@@ -18,7 +18,8 @@ package broker
 // controller serves both APIs for them). A resource named twice in the
 // request (each occurrence, none applied), a config named twice in a
 // resource, a null value (checked in that order, before authorization, as
-// Kafka's broker does before it forwards the request), a topic resource
+// Kafka's broker does before it forwards the request, as it validates a
+// BROKER resource's change), a topic resource
 // with an empty name, BROKER_LOGGER and other resource types are
 // INVALID_REQUEST. validateOnly checks everything and changes nothing.
 // The helpers here are shared with IncrementalAlterConfigs. ALTER_CONFIGS
@@ -60,8 +61,12 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) 
 			continue
 		}
 		// The request's own checks come first, then authorization, as
-		// Kafka's broker checks before it forwards to the controller.
+		// Kafka's broker checks before it forwards to the controller;
+		// it validates a BROKER resource's change there too.
 		configs, err := legacyConfigs(rr.Configs)
+		if err == nil && int8(rr.ResourceType) == resourceBroker {
+			err = b.alterConfigsOne(ctx, rr, configs, true)
+		}
 		if err == nil && int8(rr.ResourceType) != resourceBrokerLogger {
 			if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
 				// With the error's own message, as Kafka's controller

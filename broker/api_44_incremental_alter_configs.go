@@ -9,8 +9,8 @@ package broker
 // config is INVALID_CONFIG). A resource named twice in one request (each
 // occurrence), then a name given twice in one resource, a null value for
 // SET/APPEND/SUBTRACT and an unknown op are INVALID_REQUEST, checked
-// before authorization as Kafka's broker does; so is an unknown resource
-// type. The result is validated as AlterConfigs validates (INVALID_CONFIG,
+// before authorization as Kafka's broker does, as is the change of a
+// BROKER resource; so is an unknown resource type. The result is validated as AlterConfigs validates (INVALID_CONFIG,
 // then UNKNOWN_TOPIC_OR_PARTITION); validateOnly changes nothing. Changing
 // log levels (BROKER_LOGGER) at run time is refused with INVALID_REQUEST:
 // Gregor's level is fixed by gregor.log.level. ALTER_CONFIGS is needed on
@@ -57,8 +57,12 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protoco
 			continue
 		}
 		// The request's own checks come first, then authorization, as
-		// Kafka's broker checks before it forwards to the controller.
+		// Kafka's broker checks before it forwards to the controller;
+		// it validates a BROKER resource's change there too.
 		err := checkIncrementalOps(rr.Configs)
+		if err == nil && int8(rr.ResourceType) == resourceBroker {
+			err = b.incrementalAlterOne(ctx, rr, true)
+		}
 		if err == nil {
 			if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
 				// With the error's own message, as Kafka's controller

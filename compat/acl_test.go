@@ -948,6 +948,12 @@ func TestACLConfigs(t *testing.T) {
 	wantCode(t, "AlterConfigs of a topic", alter(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), kerr.TopicAuthorizationFailed)
 	wantCode(t, "IncrementalAlterConfigs of a topic", incremental(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), kerr.TopicAuthorizationFailed)
 	wantCode(t, "IncrementalAlterConfigs of the broker", incremental(kmsg.ConfigResourceTypeBroker, "", "log.cleaner.delete.retention.ms", "1000000"), kerr.ClusterAuthorizationFailed)
+	// A BROKER resource's change is validated before authorization, as
+	// Kafka's broker validates it before it forwards the request.
+	wantCode(t, "IncrementalAlterConfigs of the broker with a bad value, without ALTER_CONFIGS",
+		incremental(kmsg.ConfigResourceTypeBroker, "", "log.cleaner.delete.retention.ms", "abc"), kerr.InvalidRequest)
+	wantCode(t, "AlterConfigs of the broker with a read-only key, without ALTER_CONFIGS",
+		alter(kmsg.ConfigResourceTypeBroker, "", "broker.id", "7"), kerr.InvalidRequest)
 	// A denied alteration carries the error's own message, as Kafka's
 	// controller answers it (ApiError of the error alone).
 	deniedAlter := kmsg.NewPtrAlterConfigsRequest()
