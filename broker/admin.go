@@ -69,7 +69,7 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 	if err := b.checkNewTopicName(spec.Name); err != nil {
 		return err
 	}
-	if err := config.ValidateTopicConfigs(spec.Configs); err != nil {
+	if err := b.Config().CheckTopicConfigs(spec.Configs); err != nil {
 		return errorf(kerr.InvalidConfig, "%v", err)
 	}
 	if spec.Assignment != nil {

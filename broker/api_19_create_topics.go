@@ -8,7 +8,8 @@ package broker
 // INVALID_REQUEST, as in Kafka (librdkafka fails a response naming a topic
 // twice). v5+ answers with the
 // partition count, replication factor and every config of the topic (the
-// Java admin client reads them); v7+ with the topic id. The request waits
+// Java admin client reads them) as Kafka 4's controller resolves them
+// (config.CreatedTopicEntries); v7+ with the topic id. The request waits
 // up to its timeout for leaders, which a cluster elects asynchronously.
 //
 // Authorization: CREATE on the cluster or on the topic, else
@@ -131,7 +132,7 @@ func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopi
 	if len(ts.Partitions) > 0 {
 		st.NumPartitions, st.ReplicationFactor = int32(len(ts.Partitions)), int16(len(ts.Partitions[0].Replicas))
 	}
-	for _, e := range b.Config().TopicEntries(spec.Configs) {
+	for _, e := range b.Config().CreatedTopicEntries(spec.Configs) {
 		c := kmsg.NewCreateTopicsResponseTopicConfig()
 		c.Name, c.Value, c.ReadOnly, c.Source, c.IsSensitive = e.Name, e.Value, e.ReadOnly, int8(e.Source), e.Sensitive
 		st.Configs = append(st.Configs, c)

@@ -16,7 +16,11 @@ package broker
 // null values. A null or empty list of names asks for every config; a
 // name that is not a config is left out, as Kafka does. DESCRIBE_CONFIGS
 // is needed on the topic, or on the cluster for a broker or broker logger,
-// else the resource is answered TOPIC_ or CLUSTER_AUTHORIZATION_FAILED.
+// else the resource is answered TOPIC_ or CLUSTER_AUTHORIZATION_FAILED,
+// after every authorized one (Kafka's ConfigHelper answers the authorized
+// resources, then the others, each in the request's order). A resource
+// of a type Kafka does not know fails the whole request, every resource
+// INVALID_REQUEST, as in Kafka.
 
 import (
 	"context"
@@ -36,13 +40,26 @@ func (b *Broker) handleDescribeConfigs(_ context.Context, req *protocol.Request)
 	r := req.Body.(*kmsg.DescribeConfigsRequest)
 	resp := req.Response().(*kmsg.DescribeConfigsResponse)
 	resp.Resources = make([]kmsg.DescribeConfigsResponseResource, 0, len(r.Resources))
+	if slices.ContainsFunc(r.Resources, func(rr kmsg.DescribeConfigsRequestResource) bool { return !knownConfigResource(int8(rr.ResourceType)) }) {
+		// Kafka's ConfigHelper throws on a type it does not know while
+		// it sorts the resources by authorization, which fails the
+		// whole request: every resource is INVALID_REQUEST.
+		for _, rr := range r.Resources {
+			sr := kmsg.NewDescribeConfigsResponseResource()
+			sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+			sr.ErrorCode, sr.ErrorMessage = kerr.InvalidRequest.Code, kmsg.StringPtr(invalidRequestMessage)
+			resp.Resources = append(resp.Resources, sr)
+		}
+		return resp, nil
+	}
+	var denied []kmsg.DescribeConfigsResponseResource
 	for _, rr := range r.Resources {
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		sr.Configs = []kmsg.DescribeConfigsResponseResourceConfig{}
-		if denied := b.authorizeConfigs(req, acl.DescribeConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
-			sr.ErrorCode, sr.ErrorMessage = denied.Code, kmsg.StringPtr(authzMessage[denied])
-			resp.Resources = append(resp.Resources, sr)
+		if d := b.authorizeConfigs(req, acl.DescribeConfigs, int8(rr.ResourceType), rr.ResourceName); d != nil {
+			sr.ErrorCode, sr.ErrorMessage = d.Code, kmsg.StringPtr(authzMessage[d])
+			denied = append(denied, sr)
 			continue
 		}
 		entries, err := b.describeResource(int8(rr.ResourceType), rr.ResourceName)
@@ -60,8 +77,23 @@ func (b *Broker) handleDescribeConfigs(_ context.Context, req *protocol.Request)
 		}
 		resp.Resources = append(resp.Resources, sr)
 	}
+	resp.Resources = append(resp.Resources, denied...)
 	return resp, nil
 }
+
+// knownConfigResource reports whether a config resource type is one of
+// Kafka's (ConfigResource.Type).
+func knownConfigResource(typ int8) bool {
+	switch typ {
+	case resourceTopic, resourceBroker, resourceBrokerLogger, resourceClientMetrics, resourceGroup:
+		return true
+	}
+	return false
+}
+
+// invalidRequestMessage is Kafka's default message of INVALID_REQUEST
+// (Errors.INVALID_REQUEST), which a request failed as a whole carries.
+const invalidRequestMessage = "This most likely occurs because of a request being malformed by the client library or the message was sent to an incompatible broker. See the broker logs for more details."
 
 // describeResource lists the config entries of one resource.
 func (b *Broker) describeResource(typ int8, name string) ([]config.Entry, error) {
@@ -85,11 +117,12 @@ func (b *Broker) describeResource(typ int8, name string) ([]config.Entry, error)
 		if name == "" {
 			return nil, errorf(kerr.InvalidRequest, "Broker id must not be empty")
 		}
-		if perBroker, err := b.brokerResource(name); err != nil || !perBroker {
+		if _, err := b.parseBrokerResource(name, "Broker id must be an integer, but it is: %s", "Unexpected broker id, expected %d but received %s"); err != nil {
 			return nil, err
 		}
 		level := strings.ToUpper(b.cfg.LogLevel)
-		return []config.Entry{{Name: "root", Value: &level, Source: config.SourceBrokerLogger, Type: config.String}}, nil
+		// Kafka gives a logger no type (UNKNOWN) and no documentation.
+		return []config.Entry{{Name: "root", Value: &level, Source: config.SourceBrokerLogger}}, nil
 	case resourceGroup:
 		if name == "" {
 			return nil, errorf(kerr.InvalidRequest, "Group name must not be empty")
@@ -115,7 +148,9 @@ func describedConfig(e config.Entry, synonyms, docs bool) kmsg.DescribeConfigsRe
 			c.ConfigSynonyms = append(c.ConfigSynonyms, cs)
 		}
 	}
-	if docs {
+	// A config without documentation (a logger, a subscription's, one
+	// Kafka does not define) has none, null, as in Kafka.
+	if docs && e.Doc != "" {
 		c.Documentation = &e.Doc
 	}
 	return c

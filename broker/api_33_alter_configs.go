@@ -4,27 +4,34 @@ package broker
 //
 // The legacy, non-incremental alter: the configs given replace every
 // override of the resource (a config left out returns to its default).
-// TOPIC resources: the topic must exist (UNKNOWN_TOPIC_OR_PARTITION),
-// every name must be a topic config and every value valid for it
-// (INVALID_CONFIG). BROKER resources (this broker's id, or empty for the
-// cluster-wide default): only dynamic broker configs may be set, in their
-// scope, with valid values (INVALID_REQUEST with the reason otherwise, as
-// Kafka's ConfigAdminManager answers; checked by the config schema); they
-// are kept in cluster metadata (the Backend) and
-// every broker rebuilds its configuration in force from them.
-// A null value, a resource named twice in the request (each occurrence,
-// none applied), a topic resource with an empty name, BROKER_LOGGER and
-// other resource types are INVALID_REQUEST. validateOnly checks everything and changes nothing.
+// TOPIC resources: every name must be a topic config and every value
+// valid for it, the topic's effective configuration too (INVALID_CONFIG
+// with the validator's bare reason), then the topic must exist
+// (UNKNOWN_TOPIC_OR_PARTITION), in the order of Kafka's controller.
+// BROKER resources (this broker's id, or empty for the cluster-wide
+// default): only dynamic broker configs may be set, in their scope, with
+// valid values (INVALID_REQUEST with the reason otherwise, as Kafka's
+// ConfigAdminManager answers; checked by the config schema); they are kept
+// in cluster metadata (the Backend) and every broker rebuilds its
+// configuration in force from them. GROUP and CLIENT_METRICS resources
+// take their configs as IncrementalAlterConfigs validates them (Kafka's
+// controller serves both APIs for them). A resource named twice in the
+// request (each occurrence, none applied), a config named twice in a
+// resource, a null value (checked in that order, before authorization, as
+// Kafka's broker does before it forwards the request, as it validates a
+// BROKER resource's change), a topic resource
+// with an empty name, BROKER_LOGGER and other resource types are
+// INVALID_REQUEST. validateOnly checks everything and changes nothing.
 // The helpers here are shared with IncrementalAlterConfigs. ALTER_CONFIGS
-// is needed on the topic, or on the cluster for a broker, else
-// TOPIC_ or CLUSTER_AUTHORIZATION_FAILED; a resource named twice, a key
-// named twice and null values are refused before that, as Kafka's
-// ConfigAdminManager.preprocess does.
+// is needed on the topic or group, or on the cluster for a broker or a
+// client metrics subscription, else TOPIC_, GROUP_ or
+// CLUSTER_AUTHORIZATION_FAILED, with the error's own message.
 
 import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -53,19 +60,26 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) 
 			resp.Resources = append(resp.Resources, sr)
 			continue
 		}
-		if err := preprocessConfigs(len(rr.Configs), func(i int) (string, bool) { return rr.Configs[i].Name, rr.Configs[i].Value == nil }); err != nil {
-			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
-			resp.Resources = append(resp.Resources, sr)
-			continue
+		// The request's own checks come first, then authorization, as
+		// Kafka's broker checks before it forwards to the controller;
+		// it validates a BROKER resource's change there too.
+		configs, err := legacyConfigs(rr.Configs)
+		if err == nil && int8(rr.ResourceType) == resourceBroker {
+			err = b.alterConfigsOne(ctx, rr, configs, true)
 		}
-		if typ := int8(rr.ResourceType); typ != resourceBrokerLogger {
-			if denied := b.authorizeConfigs(req, acl.AlterConfigs, typ, rr.ResourceName); denied != nil {
-				sr.ErrorCode = denied.Code
+		if err == nil && int8(rr.ResourceType) != resourceBrokerLogger {
+			if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
+				// With the error's own message, as Kafka's controller
+				// answers (ApiError of the error alone).
+				sr.ErrorCode, sr.ErrorMessage = denied.Code, kmsg.StringPtr(authzMessage[denied])
 				resp.Resources = append(resp.Resources, sr)
 				continue
 			}
 		}
-		if err := b.alterConfigsOne(ctx, rr, r.ValidateOnly); err != nil {
+		if err == nil {
+			err = b.alterConfigsOne(ctx, rr, configs, r.ValidateOnly)
+		}
+		if err != nil {
 			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
 		}
 		resp.Resources = append(resp.Resources, sr)
@@ -73,10 +87,16 @@ func (b *Broker) handleAlterConfigs(ctx context.Context, req *protocol.Request) 
 	return resp, nil
 }
 
-func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsRequestResource, validateOnly bool) error {
-	configs := make(map[string]string, len(rr.Configs))
+// legacyConfigs are the configs of an AlterConfigs resource, checked as
+// Kafka's ConfigAdminManager.preprocess does: no name twice, then no null
+// value.
+func legacyConfigs(cs []kmsg.AlterConfigsRequestResourceConfig) (map[string]string, error) {
+	configs := make(map[string]string, len(cs))
 	var nulls []string
-	for _, c := range rr.Configs {
+	for _, c := range cs {
+		if _, ok := configs[c.Name]; ok || slices.Contains(nulls, c.Name) {
+			return nil, errDuplicateKeys
+		}
 		if c.Value == nil {
 			nulls = append(nulls, c.Name)
 			continue
@@ -84,56 +104,44 @@ func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsReques
 		configs[c.Name] = *c.Value
 	}
 	if len(nulls) > 0 {
-		return errorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ","))
+		return nil, errorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ", "))
 	}
+	return configs, nil
+}
+
+func (b *Broker) alterConfigsOne(ctx context.Context, rr kmsg.AlterConfigsRequestResource, configs map[string]string, validateOnly bool) error {
 	switch int8(rr.ResourceType) {
 	case resourceTopic:
 		if _, err := b.topicForAlter(rr.ResourceName); err != nil {
-			return err
+			return b.unknownTopicAfter(err, func() error { return b.validTopicConfigs(configs) })
 		}
 		return b.setTopicConfigs(ctx, rr.ResourceName, configs, validateOnly)
 	case resourceBroker:
-		perBroker, err := b.brokerResource(rr.ResourceName)
+		perBroker, err := b.alterBrokerResource(rr.ResourceName)
 		if err != nil {
 			return err
 		}
 		return b.setBrokerConfigs(ctx, perBroker, func(map[string]string) (map[string]string, error) { return configs, nil }, validateOnly)
 	case resourceBrokerLogger:
-		return errorf(kerr.InvalidRequest, "AlterConfigs does not support the resource type BROKER_LOGGER; use IncrementalAlterConfigs")
+		// Not one of the types Kafka's ConfigAdminManager.preprocess
+		// serves in the legacy API.
+		return errorf(kerr.InvalidRequest, "Unknown resource type %d", rr.ResourceType)
+	case resourceGroup:
+		return b.setGroupConfigs(ctx, rr.ResourceName, configs, validateOnly)
 	case resourceClientMetrics:
 		return b.setClientMetrics(ctx, rr.ResourceName, configs, validateOnly)
 	}
-	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
+	return errorf(kerr.InvalidRequest, "Unknown resource type %d", rr.ResourceType)
 }
+
+// errDuplicateKeys answers a resource that names a config more than once
+// (Kafka's ConfigAdminManager.preprocess, before it looks at the values).
+var errDuplicateKeys = errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
 
 // errResourceTwice answers each occurrence of a resource an alter request
 // names more than once, which changes none of them (Kafka's
 // ConfigAdminManager.preprocess).
 const errResourceTwice = "Each resource must appear at most once."
-
-// preprocessConfigs is the rest of Kafka's ConfigAdminManager.preprocess
-// of one resource, which runs before the resource is authorized: a key
-// named twice, then keys set to null, are INVALID_REQUEST with Kafka's
-// messages. config(i) is the i-th config's name and whether its value is
-// a null that is refused (IncrementalAlterConfigs allows it for DELETE).
-func preprocessConfigs(n int, config func(i int) (name string, null bool)) error {
-	seen := make(map[string]bool, n)
-	var nulls []string
-	for i := range n {
-		name, null := config(i)
-		if seen[name] {
-			return errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
-		}
-		seen[name] = true
-		if null {
-			nulls = append(nulls, name)
-		}
-	}
-	if len(nulls) > 0 {
-		return errorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ", "))
-	}
-	return nil
-}
 
 // repeatedResources marks the resources of an alter request whose type
 // and name appear more than once in it.
@@ -171,10 +179,23 @@ func (b *Broker) topicForAlter(name string) (*Topic, error) {
 	return t, nil
 }
 
+// unknownTopicAfter returns topicForAlter's error, but when that is an
+// unknown topic, the error of validating the change first: Kafka's
+// controller checks the configs (ConfigurationControlManager's
+// validateAlterConfig) before the topic's existence.
+func (b *Broker) unknownTopicAfter(err error, validate func() error) error {
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		if verr := validate(); verr != nil {
+			return verr
+		}
+	}
+	return err
+}
+
 // setTopicConfigs validates a topic's complete new overrides and records
 // them unless validateOnly.
 func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map[string]string, validateOnly bool) error {
-	if err := validTopicConfigs(name, overrides); err != nil {
+	if err := b.validTopicConfigs(overrides); err != nil {
 		return err
 	}
 	if validateOnly {
@@ -187,10 +208,13 @@ func (b *Broker) setTopicConfigs(ctx context.Context, name string, overrides map
 	return nil
 }
 
-// validTopicConfigs validates a topic's overrides as Kafka words it.
-func validTopicConfigs(name string, overrides map[string]string) error {
-	if err := config.ValidateTopicConfigs(overrides); err != nil {
-		return errorf(kerr.InvalidConfig, "Invalid config value for resource ConfigResource(type=TOPIC, name='%s'): %v", name, err)
+// validTopicConfigs validates a topic's overrides, and its effective
+// configuration with them, as Kafka's controller does: INVALID_CONFIG with
+// the bare reason (the "Invalid config value for resource" prefix was
+// ZooKeeper-mode Kafka's).
+func (b *Broker) validTopicConfigs(overrides map[string]string) error {
+	if err := b.Config().CheckTopicConfigs(overrides); err != nil {
+		return errorf(kerr.InvalidConfig, "%v", err)
 	}
 	return nil
 }

@@ -7,16 +7,16 @@ package broker
 // no-op), APPEND (2) and SUBTRACT (3) add or remove comma-separated items
 // of a list config (starting from its default when not set; a non-list
 // config is INVALID_CONFIG). A resource named twice in one request (each
-// occurrence), a name given twice in one resource, a null
-// value for SET/APPEND/SUBTRACT, an unknown op or resource type are
-// INVALID_REQUEST. The result is validated as AlterConfigs validates
-// (INVALID_CONFIG, UNKNOWN_TOPIC_OR_PARTITION); validateOnly changes
-// nothing. Changing log levels (BROKER_LOGGER) at run time is refused
-// with INVALID_REQUEST: Gregor's level is fixed by gregor.log.level.
-// ALTER_CONFIGS is needed on the topic, or on the cluster for a broker or
-// broker logger, else TOPIC_ or CLUSTER_AUTHORIZATION_FAILED; a resource
-// named twice, a name given twice and null values are refused before
-// that, as Kafka's ConfigAdminManager.preprocess does.
+// occurrence), then a name given twice in one resource, a null value for
+// SET/APPEND/SUBTRACT and an unknown op are INVALID_REQUEST, checked
+// before authorization as Kafka's broker does, as is the change of a
+// BROKER resource; so is an unknown resource type. The result is validated as AlterConfigs validates (INVALID_CONFIG,
+// then UNKNOWN_TOPIC_OR_PARTITION); validateOnly changes nothing. Changing
+// log levels (BROKER_LOGGER) at run time is refused with INVALID_REQUEST:
+// Gregor's level is fixed by gregor.log.level. ALTER_CONFIGS is needed on
+// the topic or group, or on the cluster for a broker, broker logger or
+// client metrics subscription, else TOPIC_, GROUP_ or
+// CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -56,20 +56,24 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protoco
 			resp.Resources = append(resp.Resources, sr)
 			continue
 		}
-		if err := preprocessConfigs(len(rr.Configs), func(i int) (string, bool) {
-			c := rr.Configs[i]
-			return c.Name, c.Op != opDelete && c.Value == nil
-		}); err != nil {
-			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
-			resp.Resources = append(resp.Resources, sr)
-			continue
+		// The request's own checks come first, then authorization, as
+		// Kafka's broker checks before it forwards to the controller;
+		// it validates a BROKER resource's change there too.
+		err := checkIncrementalOps(rr.Configs)
+		if err == nil && int8(rr.ResourceType) == resourceBroker {
+			err = b.incrementalAlterOne(ctx, rr, true)
 		}
-		if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
-			sr.ErrorCode = denied.Code
-			resp.Resources = append(resp.Resources, sr)
-			continue
+		if err == nil {
+			if denied := b.authorizeConfigs(req, acl.AlterConfigs, int8(rr.ResourceType), rr.ResourceName); denied != nil {
+				// With the error's own message, as Kafka's controller
+				// answers (ApiError of the error alone).
+				sr.ErrorCode, sr.ErrorMessage = denied.Code, kmsg.StringPtr(authzMessage[denied])
+				resp.Resources = append(resp.Resources, sr)
+				continue
+			}
+			err = b.incrementalAlterOne(ctx, rr, r.ValidateOnly)
 		}
-		if err := b.incrementalAlterOne(ctx, rr, r.ValidateOnly); err != nil {
+		if err != nil {
 			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
 		}
 		resp.Resources = append(resp.Resources, sr)
@@ -78,9 +82,6 @@ func (b *Broker) handleIncrementalAlterConfigs(ctx context.Context, req *protoco
 }
 
 func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
-	if err := checkIncrementalOps(rr.Configs); err != nil {
-		return err
-	}
 	// Each alteration reads the resource's configs and writes them all
 	// back: this broker's run one at a time, so concurrent APPENDs to one
 	// list both land (Kafka's controller serialises them likewise).
@@ -90,7 +91,13 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 	case resourceTopic:
 		t, err := b.topicForAlter(rr.ResourceName)
 		if err != nil {
-			return err
+			return b.unknownTopicAfter(err, func() error {
+				next, err := applyIncremental(nil, rr.Configs, true)
+				if err != nil {
+					return err
+				}
+				return b.validTopicConfigs(next)
+			})
 		}
 		if validateOnly {
 			next, err := applyIncremental(t.Overrides(), rr.Configs, true)
@@ -108,7 +115,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 			if err != nil {
 				return nil, err
 			}
-			if err := validTopicConfigs(rr.ResourceName, next); err != nil {
+			if err := b.validTopicConfigs(next); err != nil {
 				return nil, err
 			}
 			written = next
@@ -120,7 +127,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 		b.topicConfigsAltered(ctx, rr.ResourceName, written)
 		return nil
 	case resourceBroker:
-		perBroker, err := b.brokerResource(rr.ResourceName)
+		perBroker, err := b.alterBrokerResource(rr.ResourceName)
 		if err != nil {
 			return err
 		}
@@ -131,14 +138,20 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 			return applyIncremental(cur, rr.Configs, false)
 		}, validateOnly)
 	case resourceBrokerLogger:
-		if _, err := b.brokerResource(rr.ResourceName); err != nil {
+		// The name is checked as Kafka's RuntimeLoggerManager does:
+		// this node's id, never empty.
+		const notInt = "Node id must be an integer, but it is: %s"
+		if rr.ResourceName == "" {
+			return errorf(kerr.InvalidRequest, notInt, "")
+		}
+		if _, err := b.parseBrokerResource(rr.ResourceName, notInt, "Unexpected node id. Expected %d, but received %s"); err != nil {
 			return err
 		}
 		return errorf(kerr.InvalidRequest, "changing log levels at run time is not supported; set gregor.log.level")
 	case resourceGroup:
 		name := rr.ResourceName
 		edit := func(cur map[string]string) (map[string]string, error) {
-			next, err := applyIncremental(cur, rr.Configs, false)
+			next, err := applyIncrementalWith(cur, rr.Configs, noListKeys, false)
 			if err != nil {
 				return nil, err
 			}
@@ -156,7 +169,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 	case resourceClientMetrics:
 		name := rr.ResourceName
 		edit := func(cur map[string]string) (map[string]string, error) {
-			next, err := applyIncrementalWith(cur, rr.Configs, clientMetricsLookup)
+			next, err := applyIncrementalWith(cur, rr.Configs, clientMetricsLookup, false)
 			if err != nil {
 				return nil, err
 			}
@@ -172,7 +185,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 		}
 		return err
 	}
-	return errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
+	return errorf(kerr.InvalidRequest, "Unknown resource type %d", rr.ResourceType)
 }
 
 // editNamed applies edit to a group's or subscription's configs as the
@@ -191,24 +204,30 @@ func (b *Broker) editNamed(ctx context.Context, kind metadata.NamedConfigs, name
 	return written, err
 }
 
-// checkIncrementalOps rejects duplicate names, unknown ops and null values.
+// checkIncrementalOps rejects, in Kafka's order (its
+// ConfigAdminManager.preprocess), a name given twice, null values for
+// SET, APPEND and SUBTRACT, then unknown ops.
 func checkIncrementalOps(cs []kmsg.IncrementalAlterConfigsRequestResourceConfig) error {
 	seen := make(map[string]bool, len(cs))
-	var dups []string
 	for _, c := range cs {
 		if seen[c.Name] {
-			dups = append(dups, c.Name)
+			return errDuplicateKeys
 		}
 		seen[c.Name] = true
-		if c.Op < opSet || c.Op > opSubtract {
-			return errorf(kerr.InvalidRequest, "Unknown alter config operation %d for %s", c.Op, c.Name)
-		}
+	}
+	var nulls []string
+	for _, c := range cs {
 		if c.Op != opDelete && c.Value == nil {
-			return errorf(kerr.InvalidRequest, "Null value not supported for : %s", c.Name)
+			nulls = append(nulls, c.Name)
 		}
 	}
-	if len(dups) > 0 {
-		return errorf(kerr.InvalidRequest, "Error due to duplicate config keys: %s", strings.Join(dups, ","))
+	if len(nulls) > 0 {
+		return errorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nulls, ", "))
+	}
+	for _, c := range cs {
+		if c.Op < opSet || c.Op > opSubtract {
+			return errorf(kerr.InvalidRequest, "Unknown operations type %d", c.Op)
+		}
 	}
 	return nil
 }
@@ -217,11 +236,14 @@ func checkIncrementalOps(cs []kmsg.IncrementalAlterConfigsRequestResourceConfig)
 // or the dynamic configs of a broker. APPEND and SUBTRACT start from the
 // key's default when it is not set, as Kafka does.
 func applyIncremental(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, topic bool) (map[string]string, error) {
-	return applyIncrementalWith(cur, cs, func(name string) (*config.Key, bool) { return config.Lookup(name, topic) })
+	return applyIncrementalWith(cur, cs, func(name string) (*config.Key, bool) { return config.Lookup(name, topic) }, !topic)
 }
 
-// applyIncrementalWith is applyIncremental with the keys of lookup.
-func applyIncrementalWith(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, lookup func(string) (*config.Key, bool)) (map[string]string, error) {
+// applyIncrementalWith is applyIncremental with the keys of lookup. APPEND
+// or SUBTRACT of a key that is not a list is refused in the words of the
+// broker's ConfigAdminManager.prepareIncrementalConfigs for a broker
+// resource, else in those of the controller's ConfigurationControlManager.
+func applyIncrementalWith(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, lookup func(string) (*config.Key, bool), broker bool) (map[string]string, error) {
 	next := make(map[string]string, len(cur))
 	maps.Copy(next, cur)
 	for _, c := range cs {
@@ -232,12 +254,8 @@ func applyIncrementalWith(cur map[string]string, cs []kmsg.IncrementalAlterConfi
 			delete(next, c.Name)
 		case opAppend, opSubtract:
 			k, ok := lookup(c.Name)
-			if !ok {
-				return nil, errorf(kerr.InvalidConfig, "Unknown config name: %s", c.Name)
-			}
-			if k.Type != config.List {
-				verb := map[int8]string{opAppend: "append", opSubtract: "subtract"}[int8(c.Op)]
-				return nil, errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, c.Name)
+			if !ok || k.Type != config.List {
+				return nil, notList(c.Name, int8(c.Op), ok, broker)
 			}
 			old, set := next[c.Name]
 			if !set {
@@ -247,6 +265,24 @@ func applyIncrementalWith(cur map[string]string, cs []kmsg.IncrementalAlterConfi
 		}
 	}
 	return next, nil
+}
+
+// noListKeys looks up the group configs for APPEND and SUBTRACT: none is
+// a list.
+func noListKeys(string) (*config.Key, bool) { return nil, false }
+
+// notList refuses APPEND or SUBTRACT of a key that is not a list (or not
+// known).
+func notList(name string, op int8, known, broker bool) error {
+	switch {
+	case !broker:
+		verb := map[int8]string{opAppend: "APPEND", opSubtract: "SUBTRACT"}[op]
+		return errorf(kerr.InvalidConfig, "Can't %s to key %s because its type is not LIST.", verb, name)
+	case !known:
+		return errorf(kerr.InvalidConfig, "Unknown config name: %s", name)
+	}
+	verb := map[int8]string{opAppend: "append", opSubtract: "subtract"}[op]
+	return errorf(kerr.InvalidConfig, "Config value %s is not allowed for config key: %s", verb, name)
 }
 
 // editList appends the items not yet present, or removes every item given.

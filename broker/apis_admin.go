@@ -48,19 +48,30 @@ const (
 	resourceBrokerLogger int8 = 8
 )
 
-// brokerResource parses a BROKER resource name as Kafka does: empty is the
-// cluster-wide default, otherwise it must be this broker's id. It reports
-// whether the name is per broker.
+// brokerResource parses a BROKER resource name as Kafka's ConfigHelper
+// does for DescribeConfigs: empty is the cluster-wide default, otherwise
+// it must be this broker's id. It reports whether the name is per broker.
 func (b *Broker) brokerResource(name string) (perBroker bool, err error) {
+	return b.parseBrokerResource(name, "Broker id must be an integer, but it is: %s", "Unexpected broker id, expected %d or empty string, but received %s")
+}
+
+// alterBrokerResource is brokerResource in the words of Kafka's
+// ConfigAdminManager.validateResourceNameIsCurrentNodeId, which checks the
+// name of a BROKER resource to alter.
+func (b *Broker) alterBrokerResource(name string) (perBroker bool, err error) {
+	return b.parseBrokerResource(name, "Node id must be an integer, but it is: %s", "Unexpected broker id, expected %d, but received %s")
+}
+
+func (b *Broker) parseBrokerResource(name, notInt, notThis string) (perBroker bool, err error) {
 	if name == "" {
 		return false, nil
 	}
 	id, perr := strconv.ParseInt(name, 10, 32)
 	if perr != nil {
-		return false, errorf(kerr.InvalidRequest, "Broker id must be an integer, but it is: %s", name)
+		return false, errorf(kerr.InvalidRequest, notInt, name)
 	}
 	if int32(id) != b.id {
-		return false, errorf(kerr.InvalidRequest, "Unexpected broker id, expected %d or empty string, but received %s", b.id, name)
+		return false, errorf(kerr.InvalidRequest, notThis, b.id, name)
 	}
 	return true, nil
 }

@@ -113,7 +113,8 @@ func (b *Broker) setGroupConfigs(ctx context.Context, group string, next map[str
 // validGroupConfigs validates a group's complete new configs.
 func (b *Broker) validGroupConfigs(group string, next map[string]string) error {
 	if group == "" {
-		return errorf(kerr.InvalidRequest, "Group name must not be empty")
+		// Kafka's ControllerConfigurationValidator.validateGroupName.
+		return errorf(kerr.InvalidRequest, "Default group resources are not allowed.")
 	}
 	if err := b.Config().ValidateGroupConfigs(next); err != nil {
 		return errorf(kerr.InvalidConfig, "%v", err)
@@ -135,27 +136,7 @@ func (a applier) ApplyGroupConfigs(groups map[string]map[string]string) {
 	a.b.groupConfigs.replace(groups)
 }
 
-// groupEntries describes every group config of a group: its override, or
-// the broker's value or fixed default.
+// groupEntries describes every group config of a group (config.GroupEntries).
 func (b *Broker) groupEntries(group string) []config.Entry {
-	over := b.GroupConfig(group)
-	cfg := b.Config()
-	out := make([]config.Entry, 0, len(config.GroupKeys))
-	for _, k := range config.GroupKeys {
-		v, src := k.Default, config.SourceDefault
-		if k.Broker != "" {
-			if bv, ok := cfg.BrokerValue(k.Broker); ok {
-				v = bv
-			}
-		}
-		if ov, ok := over[k.Name]; ok {
-			v, src = ov, config.SourceGroup
-		}
-		typ := config.Int
-		if k.Default != "" {
-			typ = config.String
-		}
-		out = append(out, config.Entry{Name: k.Name, Value: &v, Source: src, Type: typ, Doc: k.Doc})
-	}
-	return out
+	return b.Config().GroupEntries(b.GroupConfig(group))
 }

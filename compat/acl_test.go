@@ -989,6 +989,26 @@ func TestACLConfigs(t *testing.T) {
 			}
 		}
 	}
+	// A BROKER resource's change is validated before authorization, as
+	// Kafka's broker validates it before it forwards the request.
+	wantCode(t, "IncrementalAlterConfigs of the broker with a bad value, without ALTER_CONFIGS",
+		incremental(kmsg.ConfigResourceTypeBroker, "", "log.cleaner.delete.retention.ms", "abc"), kerr.InvalidRequest)
+	wantCode(t, "AlterConfigs of the broker with a read-only key, without ALTER_CONFIGS",
+		alter(kmsg.ConfigResourceTypeBroker, "", "broker.id", "7"), kerr.InvalidRequest)
+	// A denied alteration carries the error's own message, as Kafka's
+	// controller answers it (ApiError of the error alone).
+	deniedAlter := kmsg.NewPtrAlterConfigsRequest()
+	deniedAlter.Resources = []kmsg.AlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic,
+		Configs: []kmsg.AlterConfigsRequestResourceConfig{{Name: "retention.ms", Value: kmsg.StringPtr("1000000")}}}}
+	if r := a.do(t, aclAlice, deniedAlter).(*kmsg.AlterConfigsResponse).Resources[0]; r.ErrorMessage == nil || *r.ErrorMessage != "Topic authorization failed." {
+		t.Errorf("denied AlterConfigs of a topic: message %v, want Topic authorization failed.", r.ErrorMessage)
+	}
+	deniedInc := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	deniedInc.Resources = []kmsg.IncrementalAlterConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeBroker,
+		Configs: []kmsg.IncrementalAlterConfigsRequestResourceConfig{{Name: "log.cleaner.delete.retention.ms", Value: kmsg.StringPtr("1000000")}}}}
+	if r := a.do(t, aclAlice, deniedInc).(*kmsg.IncrementalAlterConfigsResponse).Resources[0]; r.ErrorMessage == nil || *r.ErrorMessage != "Cluster authorization failed." {
+		t.Errorf("denied IncrementalAlterConfigs of the broker: message %v, want Cluster authorization failed.", r.ErrorMessage)
+	}
 	// Client metrics subscriptions are the cluster's, as in Kafka.
 	const clientMetrics = kmsg.ConfigResourceType(16)
 	listClientMetrics := func() int16 {
@@ -1009,6 +1029,14 @@ func TestACLConfigs(t *testing.T) {
 	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(topic).Operations(kadm.OpAlterConfigs))
 	if d := describe(kmsg.ConfigResourceTypeTopic, topic); d.ErrorCode != 0 || len(d.Configs) == 0 {
 		t.Errorf("DescribeConfigs with ALTER_CONFIGS: %v, %d configs", kerr.ErrorForCode(d.ErrorCode), len(d.Configs))
+	}
+	// The authorized resources are answered first, then the denied ones
+	// (Kafka's ConfigHelper.handleDescribeConfigsRequest).
+	both := kmsg.NewPtrDescribeConfigsRequest()
+	both.Resources = []kmsg.DescribeConfigsRequestResource{{ResourceType: kmsg.ConfigResourceTypeBroker}, {ResourceType: kmsg.ConfigResourceTypeTopic, ResourceName: topic}}
+	if rs := a.do(t, aclAlice, both).(*kmsg.DescribeConfigsResponse).Resources; len(rs) != 2 || rs[0].ResourceName != topic || rs[0].ErrorCode != 0 ||
+		rs[1].ResourceType != kmsg.ConfigResourceTypeBroker || rs[1].ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Errorf("DescribeConfigs of the broker (denied) and the topic: %+v, want the topic answered first", rs)
 	}
 	wantCode(t, "AlterConfigs with ALTER_CONFIGS", alter(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "1000000"), nil)
 	wantCode(t, "IncrementalAlterConfigs with ALTER_CONFIGS", incremental(kmsg.ConfigResourceTypeTopic, topic, "retention.ms", "2000000"), nil)

@@ -2,7 +2,9 @@ package config
 
 import (
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Source is where a described value comes from (DescribeConfigs'
@@ -152,3 +154,116 @@ func Redacted(m map[string]string) map[string]string {
 }
 
 func ptr(s string) *string { return &s }
+
+// GroupEntries describes every group config of a group with overrides
+// over, as Kafka's ConfigHelper.createGroupConfigEntry does since
+// KAFKA-20289: the value is the override, else the broker key that is the
+// config's default (group. and its name), else the fixed default; the
+// synonyms are the override, then every layer of that broker key (as
+// synonyms gives them), or the fixed default; the source is the first
+// synonym's.
+func (c *Config) GroupEntries(over map[string]string) []Entry {
+	out := make([]Entry, 0, len(GroupKeys))
+	for _, g := range GroupKeys {
+		e := Entry{Name: g.Name, Source: SourceDefault, Type: groupType(g.Name, g.Broker), Doc: g.Doc}
+		if v, ok := over[g.Name]; ok {
+			e.Synonyms = append(e.Synonyms, Synonym{Name: g.Name, Value: ptr(v), Source: SourceGroup})
+		}
+		v := g.Default
+		if k := keys.broker[g.Broker]; k != nil {
+			v = format(k.Field(c), k)
+			e.Synonyms = append(e.Synonyms, c.synonyms(k)...)
+		} else {
+			e.Synonyms = append(e.Synonyms, Synonym{Name: g.Name, Value: ptr(g.Default), Source: SourceDefault})
+		}
+		if ov, ok := over[g.Name]; ok {
+			v = ov
+		}
+		e.Value = &v
+		if len(e.Synonyms) > 0 {
+			e.Source = e.Synonyms[0].Source
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// groupType is a group config's type in Kafka's GroupConfig.
+func groupType(name, broker string) Type {
+	switch {
+	case broker != "":
+		return Int
+	case name == GroupShareRenewAck:
+		return Boolean
+	}
+	return String
+}
+
+// CreatedTopicEntries lists a new topic's configs as Kafka 4's controller
+// answers CreateTopics (KafkaConfigSchema.resolveEffectiveTopicConfig),
+// which differs from DescribeConfigs: a config the request sets is
+// DYNAMIC_TOPIC_CONFIG with the value as given; else the first of the
+// broker key and its synonyms (log.retention.ms, .minutes, .hours) set in
+// this broker's dynamic configs, then in the cluster's, then in the static
+// ones, its value converted to the topic key's unit; else the topic's
+// default, DEFAULT_CONFIG. Without synonyms.
+func (c *Config) CreatedTopicEntries(overrides map[string]string) []Entry {
+	defaults := Config{TopicDefaults: defaultTopic}
+	out := make([]Entry, 0, len(keys.topics))
+	for _, k := range keys.topics {
+		e := Entry{Name: k.Topic, Source: SourceDefault, Type: k.Type, Sensitive: k.Sensitive()}
+		v, ok := overrides[k.Topic]
+		if ok {
+			e.Source = SourceTopic
+		} else if v, e.Source, ok = c.brokerSynonymValue(k); !ok {
+			v, e.Source = format(k.Field(&defaults), k), SourceDefault
+		}
+		if !e.Sensitive {
+			e.Value = ptr(v)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// defaultTopic is the topic configuration of a broker configured with
+// nothing: each topic key's default.
+var defaultTopic = Defaults().TopicDefaults
+
+// brokerSynonymValue is the value of the first of topic key k's broker key
+// and its synonyms set in a layer, the dynamic per-broker configs first,
+// in k's unit.
+func (c *Config) brokerSynonymValue(k *Key) (string, Source, bool) {
+	if k.Name == "" {
+		return "", 0, false
+	}
+	layers := []struct {
+		src    Source
+		values map[string]string
+	}{
+		{SourceDynamicBroker, c.Dynamic.PerBroker},
+		{SourceDynamicDefault, c.Dynamic.Defaults},
+		{SourceStatic, c.Values},
+	}
+	for _, l := range layers {
+		for _, n := range keys.synonyms(k.Name) {
+			if v, ok := l.values[n]; ok {
+				return convertUnit(v, keys.broker[n].Unit, k.Unit), l.src, true
+			}
+		}
+	}
+	return "", 0, false
+}
+
+// convertUnit converts a value in hours or minutes to milliseconds, as
+// Kafka's ConfigSynonym converters do; other values are kept as given.
+func convertUnit(v string, from, to Unit) string {
+	if from == to || !from.time() || to != Millis {
+		return v
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return v
+	}
+	return strconv.FormatInt(n*int64(unitDurations[from]/time.Millisecond), 10)
+}

@@ -153,8 +153,9 @@ func (c *Config) ValidateGroupConfigs(values map[string]string) error {
 	intIn(GroupShareDeliveryLimit, 2, int64(c.ShareGroupMinDeliveryCountLimit), int64(c.ShareGroupMaxDeliveryCountLimit), "group.share.min.delivery.count.limit", "group.share.max.delivery.count.limit")
 	intIn(GroupShareMaxRecordLocks, 100, int64(c.ShareGroupMinPartitionMaxRecordLocks), int64(c.ShareGroupMaxPartitionMaxRecordLocks), "group.share.min.partition.max.record.locks", "group.share.max.partition.max.record.locks")
 	// A session must outlast the heartbeat interval, each taken from the
-	// group's configs or else the broker's, as GroupConfig.validateValues
-	// checks after the bounds.
+	// group's configs or else the broker's (GroupConfig.validate merges
+	// the broker's values in before validateValues), checked once every
+	// value is in its bounds.
 	sessionOverHeartbeat := func(session, heartbeat string, sessionDef, heartbeatDef time.Duration) {
 		_, hasS := values[session]
 		_, hasH := values[heartbeat]
@@ -175,8 +176,6 @@ func (c *Config) ValidateGroupConfigs(values map[string]string) error {
 			errs = append(errs, fmt.Sprintf("%s must be greater than %s", session, heartbeat))
 		}
 	}
-	sessionOverHeartbeat(GroupConsumerSession, GroupConsumerHeartbeat, c.ConsumerGroupSessionTimeout, c.ConsumerGroupHeartbeatInterval)
-	sessionOverHeartbeat(GroupShareSessionTimeout, GroupShareHeartbeatInterval, c.ShareGroupSessionTimeout, c.ShareGroupHeartbeatInterval)
 	if v, ok := values[GroupShareRenewAck]; ok {
 		if l := strings.ToLower(strings.TrimSpace(v)); l != "true" && l != "false" {
 			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: Expected value to be either true or false", v, GroupShareRenewAck))
@@ -191,6 +190,10 @@ func (c *Config) ValidateGroupConfigs(values map[string]string) error {
 		if l := strings.ToLower(strings.TrimSpace(v)); l != "read_uncommitted" && l != "read_committed" {
 			errs = append(errs, fmt.Sprintf("Invalid value %s for configuration %s: String must be one of: read_committed, read_uncommitted", v, GroupShareIsolationLevel))
 		}
+	}
+	if len(errs) == 0 {
+		sessionOverHeartbeat(GroupConsumerSession, GroupConsumerHeartbeat, c.ConsumerGroupSessionTimeout, c.ConsumerGroupHeartbeatInterval)
+		sessionOverHeartbeat(GroupShareSessionTimeout, GroupShareHeartbeatInterval, c.ShareGroupSessionTimeout, c.ShareGroupHeartbeatInterval)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
@@ -262,13 +265,4 @@ func parseISODuration(s string) (time.Duration, error) {
 		return 0, bad
 	}
 	return total, nil
-}
-
-// BrokerValue is a broker key's value as DescribeConfigs shows it.
-func (c *Config) BrokerValue(name string) (string, bool) {
-	k, ok := keys.broker[name]
-	if !ok {
-		return "", false
-	}
-	return format(k.Field(c), k), true
 }

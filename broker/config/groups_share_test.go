@@ -112,6 +112,27 @@ func TestValidateGroupConfigs(t *testing.T) {
 	if err := wide.ValidateGroupConfigs(map[string]string{"consumer.session.timeout.ms": "6000"}); err != nil {
 		t.Errorf("a session past the broker's heartbeat interval: %v", err)
 	}
+	// Bounds that let a session timeout be no more than a heartbeat
+	// interval: that is checked only once every value is in its bounds.
+	c, err = Load(map[string]string{"group.share.min.session.timeout.ms": "6000", "group.consumer.min.session.timeout.ms": "6000"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"share.session.timeout.ms": "10000", "share.heartbeat.interval.ms": "10000"}, "share.session.timeout.ms must be greater than share.heartbeat.interval.ms"},
+		{map[string]string{"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "12000"}, "consumer.session.timeout.ms must be greater than consumer.heartbeat.interval.ms"},
+		{map[string]string{"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "20000"}, "consumer.heartbeat.interval.ms must be less than or equal to group.consumer.max.heartbeat.interval.ms"},
+		{map[string]string{"consumer.session.timeout.ms": "6000"}, ""},     // over the broker's heartbeat interval, 5 s
+		{map[string]string{"consumer.heartbeat.interval.ms": "12000"}, ""}, // under the broker's session timeout, 45 s
+	} {
+		err := c.ValidateGroupConfigs(tc.set)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || err.Error() != tc.want) {
+			t.Errorf("%v: %v, want %q", tc.set, err, tc.want)
+		}
+	}
 	if _, d, err := ParseShareAutoOffsetReset("by_duration:P1DT2H3M4.5S"); err != nil || d != 26*time.Hour+3*time.Minute+4500*time.Millisecond {
 		t.Errorf("duration %v %v", d, err)
 	}

@@ -176,7 +176,9 @@ var table = []Key{
 		Doc:   "Whether replicas outside the ISR may be elected leader, at the risk of losing data."},
 
 	// Topic defaults and the cleaner: compaction.
-	{Name: "log.cleanup.policy", Type: List, Default: "delete", Valid: someOf("compact", "delete"), Scope: ClusterWide, Topic: "cleanup.policy",
+	// An empty policy is valid, as Kafka's ValidList.in allows: neither
+	// deleted nor compacted, the log is kept whole.
+	{Name: "log.cleanup.policy", Type: List, Default: "delete", Valid: oneOf("compact", "delete"), Scope: ClusterWide, Topic: "cleanup.policy",
 		Field: func(c *Config) any { return &c.TopicDefaults.Cleanup },
 		Doc:   "What happens to segments past retention: delete, compact (the latest record per key is kept), or both."},
 	{Name: "log.cleaner.enable", Type: Boolean, Default: "true", Field: func(c *Config) any { return &c.LogCleanerEnable },
@@ -571,17 +573,6 @@ var table = []Key{
 // keys is the schema every function of the package works from: the table
 // and Kafka's other keys (keys_kafka.go).
 var keys = newSchema(append(table, kafkaKeys...))
-
-// someOf is oneOf for a list that may not be empty.
-func someOf(opts ...string) Validator {
-	in := oneOf(opts...)
-	return func(v any) error {
-		if len(v.([]string)) == 0 {
-			return in("")
-		}
-		return in(v)
-	}
-}
 
 // authorizerClass checks authorizer.class.name.
 func authorizerClass(v any) error { return acl.CheckClass(v.(string)) }

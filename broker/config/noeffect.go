@@ -118,7 +118,10 @@ func (c *Config) extraEntries(perBroker bool) []Entry {
 			names := []string{name}
 			if _, rest, ok := splitListenerKey(name); ok {
 				if row := listenerKeyRow(rest); row != nil {
-					e.Type, e.Doc, e.Sensitive = row.Type, row.Doc, row.Sensitive()
+					// Its type is the key's, its documentation
+					// none: Kafka's documentationOf looks up the
+					// exact name.
+					e.Type, e.Sensitive = row.Type, row.Sensitive()
 					names = append(names, row.Name)
 				}
 			}

@@ -53,7 +53,7 @@ func TestLoadEveryType(t *testing.T) {
 		{"log.cleanup.policy", "compact, delete", func(c *Config) any { return c.TopicDefaults.Cleanup }, CleanupPolicy("compact,delete"), ""},
 		{"log.cleanup.policy", "compact", func(c *Config) any { return c.TopicDefaults.Cleanup }, CleanupPolicy("compact"), ""},
 		{"log.cleanup.policy", "shred", nil, nil, "String must be one of: compact, delete"},
-		{"log.cleanup.policy", "", nil, nil, "String must be one of: compact, delete"},
+		{"log.cleanup.policy", "", func(c *Config) any { return c.TopicDefaults.Cleanup }, CleanupPolicy(""), ""},
 		{"log.message.timestamp.type", "LogAppendTime", func(c *Config) any { return c.TopicDefaults.LogAppendTime() }, true, ""},
 		{"log.message.timestamp.type", "Now", nil, nil, "String must be one of: CreateTime, LogAppendTime"},
 		{"compression.gzip.level", "0", nil, nil, "Value must be between 1 and 9, or -1"},

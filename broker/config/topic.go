@@ -106,3 +106,29 @@ func ValidateTopicConfigs(m map[string]string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// CheckTopicConfigs validates a topic's overrides as ValidateTopicConfigs
+// does, then checks its effective configuration (the overrides over this
+// configuration's defaults) as Kafka's LogConfig.validateValues does:
+// min.compaction.lag.ms may not be more than max.compaction.lag.ms, be
+// either the topic's own or the broker's default.
+func (c *Config) CheckTopicConfigs(overrides map[string]string) error {
+	if err := ValidateTopicConfigs(overrides); err != nil {
+		return err
+	}
+	t := c.ResolveTopic(overrides)
+	if t.MinCompactionLag > t.MaxCompactionLag {
+		return fmt.Errorf("conflict topic config setting min.compaction.lag.ms (%d) > max.compaction.lag.ms (%d)",
+			millis(t.MinCompactionLag), millis(t.MaxCompactionLag))
+	}
+	return nil
+}
+
+// millis is a duration in milliseconds as the key reports it (Forever as
+// Long.MAX_VALUE).
+func millis(d time.Duration) int64 {
+	if d == Forever {
+		return int64(Forever)
+	}
+	return d.Milliseconds()
+}
