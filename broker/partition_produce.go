@@ -58,7 +58,8 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 		data = conv
 	}
 	pb := &preparedBatches{data: data}
-	opt := records.ValidateOptions{RequireKeys: cfg.Cleanup.Compact(), MaxUncompressed: limit, Partition: tp}
+	var deltas records.TimestampDeltas
+	opt := records.ValidateOptions{RequireKeys: cfg.Cleanup.Compact(), MaxUncompressed: limit, Partition: tp, TimestampDeltas: &deltas}
 	pos := 0
 	n, err := records.Split(data, func(b []byte) error {
 		if base := int64(binary.BigEndian.Uint64(b)); magic >= 2 && base != 0 {
@@ -69,6 +70,7 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 		if len(b) > int(cfg.MaxMessageBytes) && len(b) > records.HeaderSize {
 			return kerr.MessageTooLarge
 		}
+		deltas = records.TimestampDeltas{}
 		h, err := records.Validate(b, opt)
 		var bad *records.RecordErrors
 		if err != nil && !errors.As(err, &bad) {
@@ -77,7 +79,7 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 		if version < 7 && h.Codec() == records.CodecZstd {
 			return kerr.UnsupportedCompressionType
 		}
-		badTs, err := checkTimestamps(b, &h, &cfg, limit, bad)
+		badTs, err := checkTimestamps(b, &h, &cfg, limit, bad, &deltas)
 		if err != nil {
 			return err
 		}
@@ -133,7 +135,11 @@ func decompressedLimit(maxMessage config.ByteSize, maxRatio int64) int64 {
 // CreateTime topic when it has no max timestamp; otherwise its records'
 // timestamp is its max timestamp, checked as a create time (prepare then
 // stores the batch as CreateTime, as Kafka does).
-func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64, skip *records.RecordErrors) (*records.RecordErrors, error) {
+//
+// deltas, if known, is the range of the records' timestamp deltas
+// (records.Validate finds it): when it is wholly in range, the records
+// are not read again.
+func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64, skip *records.RecordErrors, deltas *records.TimestampDeltas) (*records.RecordErrors, error) {
 	var bad *records.RecordErrors
 	name := func(i int32, why string) {
 		if skip == nil || !skip.Has(i) {
@@ -166,13 +172,17 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 		return nil, nil
 	}
 	now := time.Now().UnixMilli()
+	inRange := func(ts int64) bool { return now-ts <= before.Milliseconds() && ts-now <= after.Milliseconds() }
+	if !lat && deltas != nil && deltas.Seen && inRange(h.FirstTimestamp+deltas.Min) && inRange(h.FirstTimestamp+deltas.Max) {
+		return nil, nil // every record is in range: none to name
+	}
 	lo, hi := now-before.Milliseconds(), now+after.Milliseconds()
 	err := records.EachLimited(b, limit, func(r *records.Record) error {
 		ts := h.FirstTimestamp + r.TimestampDelta
 		if lat {
 			ts = h.MaxTimestamp
 		}
-		if ts != -1 && (now-ts > before.Milliseconds() || ts-now > after.Milliseconds()) {
+		if ts != -1 && !inRange(ts) {
 			name(r.OffsetDelta, fmt.Sprintf("Timestamp %d of message with offset %d is out of range. The timestamp should be within [%d, %d]",
 				ts, h.BaseOffset+int64(r.OffsetDelta), lo, hi))
 		}

@@ -2,12 +2,14 @@ package compat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
@@ -620,5 +622,87 @@ func TestCompactionDropsKeylessRecords(t *testing.T) {
 			t.Fatalf("timed out waiting for the cleaner to remove the records without a key: reading %v", got)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestGroupOffsetsSurviveCompactedCommitBatch: a group's committed offsets
+// load after a restart from a __consumer_offsets the cleaner compacted,
+// where a commit batch lost its first record (a partition committed again
+// later) and keeps the other at offset delta 1. Before, reading such a
+// batch failed (records.Each wanted deltas 0, 1, 2, ...) and the group's
+// offsets were not loaded.
+func TestGroupOffsetsSurviveCompactedCommitBatch(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with a fast cleaner and small __consumer_offsets segments")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100",
+		"offsets.topic.num.partitions": "1", "offsets.topic.segment.bytes": "1024"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	newAdmin := func() (*kgo.Client, *kadm.Client) {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.MaxVersions(kversion.V2_8_0()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl, kadm.NewClient(cl)
+	}
+	cl, adm := newAdmin()
+	topic, group := randomName("committed"), randomName("g")
+	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(g string, offs map[int32]int64) {
+		t.Helper()
+		o := make(kadm.Offsets)
+		for p, at := range offs {
+			o.Add(kadm.Offset{Topic: topic, Partition: p, At: at, LeaderEpoch: -1})
+		}
+		resp, err := adm.CommitOffsets(ctx, g, o)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			t.Fatalf("committing %v for %s: %v", offs, g, err)
+		}
+	}
+	commit(group, map[int32]int64{0: 10, 1: 20}) // one batch of two records
+	commit(group, map[int32]int64{0: 11})        // supersedes the first of them
+	gapped := func() bool {
+		for _, rb := range ccRawBatches(t, ctx, cl, "__consumer_offsets", 0) {
+			if rb.Attributes&0x20 == 0 && rb.NumRecords > 0 && int64(rb.NumRecords) < int64(rb.LastOffsetDelta)+1 {
+				return true
+			}
+		}
+		return false
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	for i := 0; !gapped(); i++ {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the cleaner to leave a commit batch with a gap in __consumer_offsets")
+		}
+		commit("filler", map[int32]int64{0: int64(i)}) // rolls segments and dirties them
+		time.Sleep(50 * time.Millisecond)
+	}
+	cl.Close()
+	b.Restart()
+	cl, adm = newAdmin()
+	defer cl.Close()
+	for {
+		got, err := adm.FetchOffsets(ctx, group)
+		if err == nil {
+			o0, ok0 := got.Lookup(topic, 0)
+			o1, ok1 := got.Lookup(topic, 1)
+			if ok0 && ok1 && o0.At == 11 && o1.At == 20 {
+				return
+			}
+			t.Fatalf("after the restart %s has offsets %v / %v, want 11 and 20", group, o0, o1)
+		}
+		if !errors.Is(err, kerr.CoordinatorLoadInProgress) && !errors.Is(err, kerr.CoordinatorNotAvailable) && !errors.Is(err, kerr.NotCoordinator) {
+			t.Fatalf("fetching the offsets of %s after the restart: %v", group, err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("timed out fetching the offsets of %s after the restart: %v", group, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

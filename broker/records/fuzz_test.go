@@ -119,9 +119,9 @@ func FuzzStreamedWalkAgrees(f *testing.F) {
 			memKeyless, streamKeyless, eachKeyless = new([]int32), new([]int32), new([]int32)
 		}
 		mem := walker{b: body, max: int64(len(body))}
-		want := mem.checkRecords(count, memKeyless)
+		want := mem.checkRecords(count, memKeyless, nil)
 		streamed := walker{src: &chunkReader{body, int(chunk)}, max: limit, b: make([]byte, 0, int(window))}
-		got := streamed.checkRecords(count, streamKeyless)
+		got := streamed.checkRecords(count, streamKeyless, nil)
 		if errClass(got) != errClass(want) {
 			t.Fatalf("in memory: %v; streamed in chunks of %d through a window of %d: %v", want, chunk, window, got)
 		}
@@ -223,14 +223,14 @@ func FuzzFastRecordAgrees(f *testing.F) {
 		if i < 0 {
 			return
 		}
-		end, keyLen, ok := fastRecord(b, 0, i)
+		end, keyLen, ts, ok := fastRecord(b, 0, i)
 		if !ok {
 			return
 		}
-		cend, ckey, need, err := checkRecordAt(b, 0, i)
-		if err != nil || need != 0 || cend != end || ckey != keyLen {
-			t.Fatalf("fast check accepts record %d ending at %d with key length %d; careful check: end %d, key %d, need %d, %v (%x)",
-				i, end, keyLen, cend, ckey, need, err, b)
+		cend, ckey, cts, need, err := checkRecordAt(b, 0, i)
+		if err != nil || need != 0 || cend != end || ckey != keyLen || cts != ts {
+			t.Fatalf("fast check accepts record %d ending at %d with key length %d, timestamp delta %d; careful check: end %d, key %d, timestamp delta %d, need %d, %v (%x)",
+				i, end, keyLen, ts, cend, ckey, cts, need, err, b)
 		}
 	})
 }

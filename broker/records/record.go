@@ -56,7 +56,7 @@ func EachLimited(batch []byte, limit int64, fn func(*Record) error) error {
 	if h.Size() != len(batch) {
 		return fmt.Errorf("%w: length %d for %d bytes", ErrInvalid, h.Size(), len(batch))
 	}
-	return walkRecords(batch, &h, limit, nil, fn, true)
+	return walkRecords(batch, &h, limit, nil, nil, fn, true)
 }
 
 type reader struct {

@@ -400,3 +400,25 @@ func TestEachReadsCompactedBatches(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateFindsTimestampDeltas: Validate reports the range of the
+// records' timestamp deltas, read by the fast and the careful record check
+// alike, so that the produce path checks timestamps without reading the
+// records again.
+func TestValidateFindsTimestampDeltas(t *testing.T) {
+	for _, codec := range []int8{CodecNone, CodecLZ4} {
+		b, err := Build(&Batch{Codec: codec, FirstTimestamp: 1000, MaxTimestamp: 1000 + 100000, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1,
+			Records: []Record{{OffsetDelta: 0, Value: []byte("a")}, {OffsetDelta: 1, TimestampDelta: -5, Value: []byte("b")},
+				{OffsetDelta: 2, TimestampDelta: 100000, Value: []byte("c")}, {OffsetDelta: 3, TimestampDelta: 7, Value: make([]byte, 9000)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d TimestampDeltas
+		if _, err := Validate(b, ValidateOptions{TimestampDeltas: &d}); err != nil {
+			t.Fatal(err)
+		}
+		if !d.Seen || d.Min != -5 || d.Max != 100000 {
+			t.Fatalf("codec %d: timestamp deltas %+v, want -5 to 100000", codec, d)
+		}
+	}
+}

@@ -19,6 +19,27 @@ type ValidateOptions struct {
 	// MaxUncompressed is how many bytes a compressed batch's records may
 	// inflate to (ErrTooLarge past it); 0 means DefaultMaxUncompressed.
 	MaxUncompressed int64
+	// TimestampDeltas, if set, is given the range of the records'
+	// timestamp deltas: a caller checking timestamps need not read the
+	// records again when the whole range is acceptable.
+	TimestampDeltas *TimestampDeltas
+}
+
+// TimestampDeltas is the range of a batch's record timestamp deltas.
+type TimestampDeltas struct {
+	Min, Max int64
+	Seen     bool // a record was read
+}
+
+func (r *TimestampDeltas) add(d int64) {
+	if r == nil {
+		return
+	}
+	if !r.Seen {
+		r.Min, r.Max, r.Seen = d, d, true
+		return
+	}
+	r.Min, r.Max = min(r.Min, d), max(r.Max, d)
 }
 
 // Validate checks a v2 batch a client sent, as Kafka's LogValidator does
@@ -40,7 +61,7 @@ func Validate(batch []byte, opt ValidateOptions) (Header, error) {
 	if opt.RequireKeys {
 		keyless = new([]int32)
 	}
-	if err := walkRecords(batch, &h, opt.MaxUncompressed, keyless, nil, false); err != nil {
+	if err := walkRecords(batch, &h, opt.MaxUncompressed, keyless, opt.TimestampDeltas, nil, false); err != nil {
 		return h, err
 	}
 	if keyless != nil && len(*keyless) > 0 {
@@ -86,5 +107,5 @@ func validateHeader(batch []byte, opt ValidateOptions) (Header, error) {
 // checkRecords checks an uncompressed records section as Validate does.
 func checkRecords(body []byte, count int32) error {
 	w := walker{b: body, max: int64(len(body))}
-	return w.checkRecords(count, nil)
+	return w.checkRecords(count, nil, nil)
 }

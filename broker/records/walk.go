@@ -149,12 +149,12 @@ func (w *walker) overLimit(i int32, length int64) error {
 // are checked where they lie in the window (checkInHand); a record cut by
 // the window's end is made whole by reading on, growing the window to the
 // record's size if need be.
-func (w *walker) checkRecords(count int32, keyless *[]int32) error {
+func (w *walker) checkRecords(count int32, keyless *[]int32, ts *TimestampDeltas) error {
 	for i := int32(0); i < count; {
 		if err := w.start(i, count); err != nil {
 			return err
 		}
-		next, used, need, err := checkInHand(w.b[w.p:], i, count, keyless)
+		next, used, need, err := checkInHand(w.b[w.p:], i, count, keyless, ts)
 		w.p += used
 		i = next
 		if err != nil {
@@ -179,69 +179,71 @@ func (w *walker) checkRecords(count int32, keyless *[]int32) error {
 // bytes of b checked, and, if it stopped at a record b does not wholly
 // hold, the bytes that record needs (its size, or a varint's if its length
 // is cut). It is the produce path's per-record cost: the common record is
-// checked by fastRecord, any other by checkRecordAt.
-func checkInHand(b []byte, i, count int32, keyless *[]int32) (next int32, used, need int, err error) {
+// checked by fastRecord, any other by checkRecordAt. The records'
+// timestamp deltas widen ts.
+func checkInHand(b []byte, i, count int32, keyless *[]int32, ts *TimestampDeltas) (next int32, used, need int, err error) {
 	p := 0
 	for ; i < count; i++ {
-		end, keyLen, ok := fastRecord(b, p, i)
+		end, keyLen, delta, ok := fastRecord(b, p, i)
 		if !ok {
-			if end, keyLen, need, err = checkRecordAt(b, p, i); need > 0 || err != nil {
+			if end, keyLen, delta, need, err = checkRecordAt(b, p, i); need > 0 || err != nil {
 				return i, p, need, err
 			}
 		}
 		if keyLen < 0 && keyless != nil {
 			*keyless = append(*keyless, i)
 		}
+		ts.add(delta)
 		p = end
 	}
 	return i, p, 0, nil
 }
 
-// checkRecordAt checks record i at b[p:], returning its end and key length,
-// or the bytes it needs if b does not wholly hold it.
-func checkRecordAt(b []byte, p int, i int32) (end int, keyLen int64, need int, err error) {
+// checkRecordAt checks record i at b[p:], returning its end, key length
+// and timestamp delta, or the bytes it needs if b does not wholly hold it.
+func checkRecordAt(b []byte, p int, i int32) (end int, keyLen, tsDelta int64, need int, err error) {
 	length, n := binary.Varint(b[p:])
 	switch {
 	case n == 0:
-		return 0, 0, len(b) - p + binary.MaxVarintLen64, nil
+		return 0, 0, 0, len(b) - p + binary.MaxVarintLen64, nil
 	case n < 0 || length <= 0:
-		return 0, 0, 0, fmt.Errorf("%w: record %d length", ErrInvalid, i)
+		return 0, 0, 0, 0, fmt.Errorf("%w: record %d length", ErrInvalid, i)
 	case length > int64(len(b)-p-n):
-		return 0, 0, n + int(min(length, 1<<40)), nil
+		return 0, 0, 0, n + int(min(length, 1<<40)), nil
 	}
 	p += n
 	end = p + int(length) // no field may pass the record's end
 	p++                   // attributes
 	var ok bool
-	if _, p, ok = zigzagAt(b, p, end); !ok {
-		return 0, 0, 0, fmt.Errorf("%w: record %d timestamp", ErrInvalid, i)
+	if tsDelta, p, ok = zigzagAt(b, p, end); !ok {
+		return 0, 0, 0, 0, fmt.Errorf("%w: record %d timestamp", ErrInvalid, i)
 	}
 	var delta int64
 	if delta, p, ok = zigzagAt(b, p, end); !ok || delta != int64(i) {
-		return 0, 0, 0, fmt.Errorf("%w: record %d has offset delta %d", ErrInvalid, i, delta)
+		return 0, 0, 0, 0, fmt.Errorf("%w: record %d has offset delta %d", ErrInvalid, i, delta)
 	}
 	if keyLen, p, ok = skipBytesAt(b, p, end, true); !ok {
-		return 0, 0, 0, fmt.Errorf("%w: record %d key", ErrInvalid, i)
+		return 0, 0, 0, 0, fmt.Errorf("%w: record %d key", ErrInvalid, i)
 	}
 	if _, p, ok = skipBytesAt(b, p, end, true); !ok {
-		return 0, 0, 0, fmt.Errorf("%w: record %d value", ErrInvalid, i)
+		return 0, 0, 0, 0, fmt.Errorf("%w: record %d value", ErrInvalid, i)
 	}
 	var nh int64
 	if nh, p, ok = zigzagAt(b, p, end); !ok || nh < 0 || nh > int64(end-p) {
-		return 0, 0, 0, fmt.Errorf("%w: record %d has %d headers", ErrInvalid, i, nh)
+		return 0, 0, 0, 0, fmt.Errorf("%w: record %d has %d headers", ErrInvalid, i, nh)
 	}
 	for j := int64(0); j < nh; j++ {
 		if _, p, ok = skipBytesAt(b, p, end, false); ok {
 			_, p, ok = skipBytesAt(b, p, end, true)
 		}
 		if !ok {
-			return 0, 0, 0, fmt.Errorf("%w: record %d header %d", ErrInvalid, i, j)
+			return 0, 0, 0, 0, fmt.Errorf("%w: record %d header %d", ErrInvalid, i, j)
 		}
 	}
 	if p != end {
-		return 0, 0, 0, fmt.Errorf("%w: record %d has %d unread bytes", ErrInvalid, i, end-p)
+		return 0, 0, 0, 0, fmt.Errorf("%w: record %d has %d unread bytes", ErrInvalid, i, end-p)
 	}
-	return end, keyLen, 0, nil
+	return end, keyLen, tsDelta, 0, nil
 }
 
 // fastRecord checks record i at b[p:] as checkInHand does, for the common
@@ -249,67 +251,67 @@ func checkRecordAt(b []byte, p int, i int32) (end int, keyLen int64, need int, e
 // (records, keys, values and headers under 8 KiB, timestamp deltas within
 // 8 s), its offset delta is encoded as clients encode it, and b holds 8
 // bytes past its end, so that no load needs its own check. It returns the
-// record's end and key length; ok false says to check the record the
-// careful way, which also explains what is wrong with it.
-func fastRecord(b []byte, p int, i int32) (next int, keyLen int64, ok bool) {
+// record's end, key length and timestamp delta; ok false says to check
+// the record the careful way, which also explains what is wrong with it.
+func fastRecord(b []byte, p int, i int32) (next int, keyLen, tsDelta int64, ok bool) {
 	if p < 0 || p+2 > len(b) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	length, n := zigzag2(le16(b, p))
 	if n == 0 || length <= 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	q := p + n
 	end := q + int(length)
 	if end+8 > len(b) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	// Every load below is at most 7 bytes past a q <= end: inside b.
-	q++                                     // attributes
-	if _, n = zigzag2(le16(b, q)); n == 0 { // timestamp delta
-		return 0, 0, false
+	q++                                           // attributes
+	if tsDelta, n = zigzag2(le16(b, q)); n == 0 { // timestamp delta
+		return 0, 0, 0, false
 	}
 	q += n
 	if n = offsetDeltaAt(b, q, i); n == 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	q += n
 	if keyLen, n = zigzag2(le16(b, q)); n == 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	if q += n + int(max(keyLen, 0)); q > end {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	value, n := zigzag2(le16(b, q))
 	if n == 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	if q += n + int(max(value, 0)); q >= end {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	headers, n := zigzag2(le16(b, q))
 	if n == 0 || headers < 0 {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	q += n
 	for j := int64(0); j < headers; j++ {
 		if q > end {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		k, n := zigzag2(le16(b, q))
 		if n == 0 || k < 0 { // a header key is not nullable
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		if q += n + int(k); q > end {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		v, n := zigzag2(le16(b, q))
 		if n == 0 {
-			return 0, 0, false
+			return 0, 0, 0, false
 		}
 		q += n + int(max(v, 0))
 	}
-	return end, keyLen, q == end
+	return end, keyLen, tsDelta, q == end
 }
 
 // zigzag2 decodes a zigzag varint of one or two bytes from x, the two
@@ -422,14 +424,14 @@ func (w *walker) eachRecord(count, lastDelta int32, fn func(*Record) error) erro
 
 // walkRecords runs check (Validate) or each (Each) over batch's records,
 // decompressing as a stream to at most limit bytes.
-func walkRecords(batch []byte, h *Header, limit int64, keyless *[]int32, fn func(*Record) error, each bool) error {
+func walkRecords(batch []byte, h *Header, limit int64, keyless *[]int32, ts *TimestampDeltas, fn func(*Record) error, each bool) error {
 	body := batch[HeaderSize:]
 	if h.Codec() == CodecNone {
 		w := walker{b: body, max: int64(len(body))}
 		if each {
 			return w.eachRecord(h.NumRecords, h.LastOffsetDelta, fn)
 		}
-		return w.checkRecords(h.NumRecords, keyless)
+		return w.checkRecords(h.NumRecords, keyless, ts)
 	}
 	if limit <= 0 {
 		limit = DefaultMaxUncompressed
@@ -448,7 +450,7 @@ func walkRecords(batch []byte, h *Header, limit int64, keyless *[]int32, fn func
 			f.buf = make([]byte, 0, walkWindow)
 		}
 		w.b = f.buf[:0]
-		err = w.checkRecords(h.NumRecords, keyless)
+		err = w.checkRecords(h.NumRecords, keyless, ts)
 		f.buf = w.b[:0]
 	}
 	if errors.Is(err, ErrInvalid) {
