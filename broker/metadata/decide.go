@@ -185,7 +185,7 @@ func ControlledShutdown(p Partition, self int32, live Live) (next Partition, ok 
 }
 
 // CheckReassignmentTarget validates a reassignment's target replica list
-// on its own, as Kafka's controller does before looking at the partition.
+// on its own, as Kafka's controller does once it has found the partition.
 func CheckReassignmentTarget(r []int32) error {
 	if len(r) == 0 {
 		return Errorf(kerr.InvalidReplicaAssignment, "Empty replica list specified in partition reassignment.")
@@ -212,25 +212,26 @@ func CheckReassignmentTarget(r []int32) error {
 // being added) and target R, the replicas become R ++ (O−R), adding R−O
 // and removing O−R; cancelling sets R to O, so the replicas go back to O
 // at once. When that changes the set of replicas, the leadership follows
-// (see reassigned). The errors, in this order: INVALID_REPLICA_ASSIGNMENT
-// (CheckReassignmentTarget), NO_REASSIGNMENT_IN_PROGRESS (a cancel with
-// none), UNKNOWN_TOPIC_OR_PARTITION (the partition does not exist or its
-// topic is being deleted), INVALID_REPLICA_ASSIGNMENT (added replicas
+// (see reassigned). The errors, in the order of Kafka's
+// ReplicationControlManager.alterPartitionReassignment:
+// UNKNOWN_TOPIC_OR_PARTITION (the partition does not exist or its topic is
+// being deleted), NO_REASSIGNMENT_IN_PROGRESS (a cancel with none),
+// INVALID_REPLICA_ASSIGNMENT (CheckReassignmentTarget, then added replicas
 // that are not live), INVALID_REPLICATION_FACTOR (a target of another size
 // when allowRFChange is false). next is p when it is already so.
 func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bool) (next Partition, err error) {
-	if target != nil {
-		if err := CheckReassignmentTarget(target); err != nil {
-			return p, err
-		}
-	}
 	switch {
-	case target == nil && !p.Reassigning():
-		return p, Errorf(kerr.NoReassignmentInProgress, "No reassignment is in progress for %s-%d", p.Topic, p.Index)
 	case len(p.Replicas) == 0:
 		return p, Errorf(kerr.UnknownTopicOrPartition, "The partition %s-%d does not exist.", p.Topic, p.Index)
 	case deleting:
 		return p, Errorf(kerr.UnknownTopicOrPartition, "The partition %s-%d is being deleted", p.Topic, p.Index)
+	case target == nil && !p.Reassigning():
+		return p, Errorf(kerr.NoReassignmentInProgress, "No reassignment is in progress for %s-%d", p.Topic, p.Index)
+	}
+	if target != nil {
+		if err := CheckReassignmentTarget(target); err != nil {
+			return p, err
+		}
 	}
 	origin := minus(p.Replicas, p.Adding)
 	if target == nil {

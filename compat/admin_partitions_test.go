@@ -1,0 +1,49 @@
+package compat
+
+import (
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// alterReassignment asks AlterPartitionReassignments to move one partition
+// to replicas (nil: cancel) and returns its error code.
+func (e *adminEnv) alterReassignment(t *testing.T, topic string, partition int32, replicas []int32) int16 {
+	t.Helper()
+	req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	req.TimeoutMillis = 10000
+	rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+	rp.Partition, rp.Replicas = partition, replicas
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp := e.request(req).(*kmsg.AlterPartitionAssignmentsResponse)
+	wantCode(t, "AlterPartitionReassignments top-level", resp.ErrorCode, nil)
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		t.Fatalf("AlterPartitionReassignments answered %+v", resp.Topics)
+	}
+	return resp.Topics[0].Partitions[0].ErrorCode
+}
+
+// Kafka's ReplicationControlManager.alterPartitionReassignment looks the
+// partition up before anything else: a partition that does not exist is
+// UNKNOWN_TOPIC_OR_PARTITION whether the request cancels or gives an
+// invalid target; only an existing one is NO_REASSIGNMENT_IN_PROGRESS or
+// INVALID_REPLICA_ASSIGNMENT.
+func TestAlterPartitionReassignmentsUnknownPartitionFirst(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("reassignorder", 1, nil)
+	missing := randomName("reassignmissing")
+	id := e.brokerID()
+
+	wantCode(t, "cancel, topic does not exist", e.alterReassignment(t, missing, 0, nil), kerr.UnknownTopicOrPartition)
+	wantCode(t, "cancel, partition does not exist", e.alterReassignment(t, topic, 5, nil), kerr.UnknownTopicOrPartition)
+	wantCode(t, "empty target, topic does not exist", e.alterReassignment(t, missing, 0, []int32{}), kerr.UnknownTopicOrPartition)
+	wantCode(t, "duplicate target, partition does not exist", e.alterReassignment(t, topic, 5, []int32{id, id}), kerr.UnknownTopicOrPartition)
+
+	wantCode(t, "cancel, nothing in progress", e.alterReassignment(t, topic, 0, nil), kerr.NoReassignmentInProgress)
+	wantCode(t, "empty target", e.alterReassignment(t, topic, 0, []int32{}), kerr.InvalidReplicaAssignment)
+	wantCode(t, "duplicate target", e.alterReassignment(t, topic, 0, []int32{id, id}), kerr.InvalidReplicaAssignment)
+}
