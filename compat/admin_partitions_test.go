@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -46,4 +47,50 @@ func TestAlterPartitionReassignmentsUnknownPartitionFirst(t *testing.T) {
 	wantCode(t, "cancel, nothing in progress", e.alterReassignment(t, topic, 0, nil), kerr.NoReassignmentInProgress)
 	wantCode(t, "empty target", e.alterReassignment(t, topic, 0, []int32{}), kerr.InvalidReplicaAssignment)
 	wantCode(t, "duplicate target", e.alterReassignment(t, topic, 0, []int32{id, id}), kerr.InvalidReplicaAssignment)
+}
+
+// Kafka's TransactionCoordinator.handleDescribeTransactions answers the
+// empty transactional id INVALID_REQUEST, an unknown one
+// TRANSACTIONAL_ID_NOT_FOUND, and leaves the state, producer id, epoch,
+// timeout and start time of an id answered with an error at zero.
+func TestDescribeTransactionsEmptyAndUnknownIDs(t *testing.T) {
+	e := newAdminEnv(t)
+	check := func(st kmsg.DescribeTransactionsResponseTransactionState, id string, want *kerr.Error) {
+		t.Helper()
+		if st.TransactionalID != id {
+			t.Fatalf("answer for %q, want %q", st.TransactionalID, id)
+		}
+		wantCode(t, "DescribeTransactions of "+strconv.Quote(id), st.ErrorCode, want)
+		if st.State != "" || st.ProducerID != 0 || st.ProducerEpoch != 0 || st.TimeoutMillis != 0 || st.StartTimestamp != 0 || len(st.Topics) != 0 {
+			t.Fatalf("DescribeTransactions of %q with an error: %+v, want no state, producer, timeout or start time (all zero)", id, st)
+		}
+	}
+	// An unknown id, through its coordinator (the client looks it up).
+	unknown := randomName("describetxnunknown")
+	req := kmsg.NewPtrDescribeTransactionsRequest()
+	req.TransactionalIDs = []string{unknown}
+	resp := e.request(req).(*kmsg.DescribeTransactionsResponse)
+	if len(resp.TransactionStates) != 1 {
+		t.Fatalf("DescribeTransactions answered %+v", resp.TransactionStates)
+	}
+	check(resp.TransactionStates[0], unknown, kerr.TransactionalIDNotFound)
+
+	// The empty id, to each broker itself: the client would look its
+	// coordinator up first, which FindCoordinator refuses.
+	req.TransactionalIDs = []string{""}
+	brokers, err := e.adm.ListBrokers(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range brokers {
+		raw, err := e.cl.Broker(int(b.NodeID)).Request(e.ctx, req)
+		if err != nil {
+			t.Fatalf("DescribeTransactions to broker %d: %v", b.NodeID, err)
+		}
+		resp := raw.(*kmsg.DescribeTransactionsResponse)
+		if len(resp.TransactionStates) != 1 {
+			t.Fatalf("DescribeTransactions answered %+v", resp.TransactionStates)
+		}
+		check(resp.TransactionStates[0], "", kerr.InvalidRequest)
+	}
 }
