@@ -3,8 +3,11 @@ package compat
 import (
 	"strconv"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -93,4 +96,50 @@ func TestDescribeTransactionsEmptyAndUnknownIDs(t *testing.T) {
 		}
 		check(resp.TransactionStates[0], "", kerr.InvalidRequest)
 	}
+}
+
+// Kafka's ReplicationControlManager.createPartitions checks that a
+// request gives one assignment per new partition before it takes the
+// partitions from the controller mutation quota: with the client's bucket
+// empty, a wrong number of assignments is INVALID_REPLICA_ASSIGNMENT, not
+// THROTTLING_QUOTA_EXCEEDED.
+func TestCreatePartitionsAssignmentCountBeforeQuota(t *testing.T) {
+	addr := bootstrap(t)
+	e := newAdminEnv(t)
+	topic := e.topic("partsquota", 1, nil)
+	client := randomName("partsmutator")
+	// 1 partition a second: a bucket of 11 tokens.
+	setQuotaInForce(t, addr, clientEntity(client), kadm.AlterClientQuotaOp{Key: "controller_mutation_rate", Value: 1})
+	grow := func(count int32, assignments int) int16 {
+		t.Helper()
+		// A fresh connection each time: a throttled one holds requests
+		// back for the throttle time (KIP-219).
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.RetryTimeout(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		req := kmsg.NewPtrCreatePartitionsRequest()
+		req.TimeoutMillis = 10000
+		rt := kmsg.NewCreatePartitionsRequestTopic()
+		rt.Topic, rt.Count = topic, count
+		for range assignments {
+			rt.Assignment = append(rt.Assignment, kmsg.CreatePartitionsRequestTopicAssignment{Replicas: []int32{e.brokerID()}})
+		}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(e.ctx, cl)
+		if err != nil {
+			t.Fatalf("CreatePartitions: %v", err)
+		}
+		if resp.Version < 3 {
+			t.Skipf("CreatePartitions v%d: the quota is strict from v3", resp.Version)
+		}
+		if len(resp.Topics) != 1 {
+			t.Fatalf("CreatePartitions answered %+v", resp.Topics)
+		}
+		return resp.Topics[0].ErrorCode
+	}
+	wantCode(t, "growing by 20 with tokens left", grow(21, 0), nil)
+	wantCode(t, "growing by 10 with the bucket empty", grow(31, 0), kerr.ThrottlingQuotaExceeded)
+	wantCode(t, "one assignment for 10 new partitions, the bucket empty", grow(31, 1), kerr.InvalidReplicaAssignment)
 }
