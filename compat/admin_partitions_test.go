@@ -143,3 +143,28 @@ func TestCreatePartitionsAssignmentCountBeforeQuota(t *testing.T) {
 	wantCode(t, "growing by 10 with the bucket empty", grow(31, 0), kerr.ThrottlingQuotaExceeded)
 	wantCode(t, "one assignment for 10 new partitions, the bucket empty", grow(31, 1), kerr.InvalidReplicaAssignment)
 }
+
+// Kafka's TransactionStateManager.listTransactionStates throws
+// InvalidRegularExpression for a transactional id pattern (v2+) that does
+// not compile: the answer is INVALID_REGULAR_EXPRESSION, with no states
+// and no unknown state filters.
+func TestListTransactionsInvalidPattern(t *testing.T) {
+	e := newAdminEnv(t)
+	req := kmsg.NewPtrListTransactionsRequest()
+	req.StateFilters = []string{"NoSuchState"}
+	req.DurationFilterMillis = -1
+	bad := "(ab(cd"
+	req.TransactionalIDPattern = &bad
+	raw, err := e.cl.Broker(int(e.brokerID())).Request(e.ctx, req)
+	if err != nil {
+		t.Fatalf("ListTransactions: %v", err)
+	}
+	resp := raw.(*kmsg.ListTransactionsResponse)
+	if resp.Version < 2 {
+		t.Skipf("ListTransactions v%d has no transactional id pattern", resp.Version)
+	}
+	wantCode(t, "ListTransactions with an invalid pattern", resp.ErrorCode, kerr.InvalidRegularExpression)
+	if len(resp.TransactionStates) != 0 || len(resp.UnknownStateFilters) != 0 {
+		t.Fatalf("ListTransactions with an invalid pattern answered states %+v, unknown state filters %v; want none", resp.TransactionStates, resp.UnknownStateFilters)
+	}
+}
