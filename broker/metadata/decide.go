@@ -217,8 +217,9 @@ func CheckReassignmentTarget(r []int32) error {
 // UNKNOWN_TOPIC_OR_PARTITION (the partition does not exist or its topic is
 // being deleted), NO_REASSIGNMENT_IN_PROGRESS (a cancel with none),
 // INVALID_REPLICA_ASSIGNMENT (CheckReassignmentTarget, then added replicas
-// that are not live), INVALID_REPLICATION_FACTOR (a target of another size
-// when allowRFChange is false). next is p when it is already so.
+// that are not live), INVALID_REPLICATION_FACTOR (when allowRFChange is
+// false, a target of another size than the replica set the partition is
+// headed for). next is p when it is already so.
 func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bool) (next Partition, err error) {
 	switch {
 	case len(p.Replicas) == 0:
@@ -240,8 +241,14 @@ func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bo
 		if add := minus(target, origin); slices.ContainsFunc(add, func(id int32) bool { return !live[id] }) {
 			return p, Errorf(kerr.InvalidReplicaAssignment, "Replica assignment has brokers that are not alive. Replica list: %v, live broker list: %v", add, live.sorted())
 		}
-		if !allowRFChange && len(target) != len(origin) {
-			return p, Errorf(kerr.InvalidReplicationFactor, "The replication factor is changed from %d to %d but allowReplicationFactorChange is false", len(origin), len(target))
+		if !allowRFChange {
+			// As Kafka's validatePartitionReplicationFactorUnchanged: the
+			// size of the replica set the partition is headed for (during
+			// a reassignment its target, not its original replicas).
+			heading := len(p.Replicas) - len(p.Removing)
+			if len(target) != heading {
+				return p, Errorf(kerr.InvalidReplicationFactor, "The replication factor is changed from %d to %d", heading, len(target))
+			}
 		}
 	}
 	next = p

@@ -238,6 +238,10 @@ func TestReassign(t *testing.T) {
 		{outcome{"a topic being deleted", stable, live, Partition{}, kerr.UnknownTopicOrPartition}, ids(2, 3), false, true},
 		{outcome{"an added replica that is not live", stable, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(2, 9), false, false},
 		{outcome{"another replication factor when not allowed", stable, live, Partition{}, kerr.InvalidReplicationFactor}, ids(1, 2, 3), false, false},
+		{outcome{"during a reassignment, the size of its target is the replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
+			moving(pt(ids(4, 2, 1, 5), 1, 9, ids(1, 2, 5)), ids(4), ids(1, 5)), nil}, ids(4, 2), false, false},
+		{outcome{"during a reassignment, the original size is another replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
+			Partition{}, kerr.InvalidReplicationFactor}, ids(1, 2, 3), false, false},
 	} {
 		got, err := Reassign(c.in, c.target, c.live, c.allowRFChange, c.deleting)
 		checkOutcome(t, c.outcome, got, err)
