@@ -210,8 +210,10 @@ func CheckReassignmentTarget(r []int32) error {
 // target, cancels the ongoing one (KIP-455), as Kafka's ZooKeeper-mode
 // controller does. With original replicas O (the replicas less those
 // being added) and target R, the replicas become R ++ (O−R), adding R−O
-// and removing O−R; cancelling sets R to O, so the replicas go back to O
-// at once. When that changes the set of replicas, the leadership follows
+// and removing O−R, each of those two in id order as Kafka's
+// PartitionReassignmentReplicas keeps them; cancelling sets R to O, so
+// the replicas go back to O at once. When that changes the set of
+// replicas, the leadership follows
 // (see reassigned). The errors, in the order of Kafka's
 // ReplicationControlManager.alterPartitionReassignment:
 // UNKNOWN_TOPIC_OR_PARTITION (the partition does not exist or its topic is
@@ -251,9 +253,12 @@ func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bo
 			}
 		}
 	}
+	// As Kafka's PartitionReassignmentReplicas: the replicas being added
+	// and removed in id order, the removed after the target.
 	next = p
-	next.Replicas = append(slices.Clone(target), minus(origin, target)...)
-	next.Adding, next.Removing = minus(target, origin), minus(origin, target)
+	removing := slices.Sorted(slices.Values(minus(origin, target)))
+	next.Replicas = append(slices.Clone(target), removing...)
+	next.Adding, next.Removing = slices.Sorted(slices.Values(minus(target, origin))), removing
 	if next.SameAssignment(p) || sameSet(next.Replicas, p.Replicas) {
 		return next, nil // the same replicas: the leadership is unaffected
 	}

@@ -238,6 +238,8 @@ func TestReassign(t *testing.T) {
 		{outcome{"a topic being deleted", stable, live, Partition{}, kerr.UnknownTopicOrPartition}, ids(2, 3), false, true},
 		{outcome{"an added replica that is not live", stable, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(2, 9), false, false},
 		{outcome{"another replication factor when not allowed", stable, live, Partition{}, kerr.InvalidReplicationFactor}, ids(1, 2, 3), false, false},
+		{outcome{"the replicas being added and removed in id order, the removed after the target", pt(ids(3, 1, 2), 3, 7, ids(3, 1, 2)), NewLive(1, 2, 3, 4, 5, 6),
+			moving(pt(ids(6, 4, 5, 1, 2, 3), 3, 8, ids(3, 1, 2)), ids(4, 5, 6), ids(1, 2, 3)), nil}, ids(6, 4, 5), false, false},
 		{outcome{"during a reassignment, the size of its target is the replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
 			moving(pt(ids(4, 2, 1, 5), 1, 9, ids(1, 2, 5)), ids(4), ids(1, 5)), nil}, ids(4, 2), false, false},
 		{outcome{"during a reassignment, the original size is another replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
