@@ -168,3 +168,66 @@ func TestListTransactionsInvalidPattern(t *testing.T) {
 		t.Fatalf("ListTransactions with an invalid pattern answered states %+v, unknown state filters %v; want none", resp.TransactionStates, resp.UnknownStateFilters)
 	}
 }
+
+// Kafka's controller charges a validate-only CreatePartitions or
+// CreateTopics to the controller mutation quota as it would the real one
+// (ReplicationControlManager applies applyPartitionChangeQuota before the
+// QuorumController drops a validate-only request's records): once the
+// client's bucket is empty, a validate-only request is refused with
+// THROTTLING_QUOTA_EXCEEDED too.
+func TestValidateOnlyChargedToMutationQuota(t *testing.T) {
+	addr := bootstrap(t)
+	e := newAdminEnv(t)
+	topic := e.topic("validatequota", 1, nil)
+	client := randomName("validatemutator")
+	// 1 partition a second: a bucket of 11 tokens.
+	setQuotaInForce(t, addr, clientEntity(client), kadm.AlterClientQuotaOp{Key: "controller_mutation_rate", Value: 1})
+	send := func(req kmsg.Request) kmsg.Response {
+		t.Helper()
+		// A fresh connection each time: a throttled one holds requests
+		// back for the throttle time (KIP-219).
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.RetryTimeout(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		resp, err := cl.Request(e.ctx, req)
+		if err != nil {
+			t.Fatalf("%s: %v", kmsg.NameForKey(req.Key()), err)
+		}
+		return resp
+	}
+	grow := func(count int32) int16 {
+		t.Helper()
+		req := kmsg.NewPtrCreatePartitionsRequest()
+		req.TimeoutMillis, req.ValidateOnly = 10000, true
+		rt := kmsg.NewCreatePartitionsRequestTopic()
+		rt.Topic, rt.Count = topic, count
+		req.Topics = append(req.Topics, rt)
+		resp := send(req).(*kmsg.CreatePartitionsResponse)
+		if resp.Version < 3 {
+			t.Skipf("CreatePartitions v%d: the quota is strict from v3", resp.Version)
+		}
+		return resp.Topics[0].ErrorCode
+	}
+	create := func(name string, partitions int32) int16 {
+		t.Helper()
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis, req.ValidateOnly = 10000, true
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, partitions, 1
+		req.Topics = append(req.Topics, rt)
+		resp := send(req).(*kmsg.CreateTopicsResponse)
+		if resp.Version < 6 {
+			t.Skipf("CreateTopics v%d: the quota is strict from v6", resp.Version)
+		}
+		return resp.Topics[0].ErrorCode
+	}
+	wantCode(t, "validate-only growth by 20 with tokens left", grow(21), nil)
+	wantCode(t, "validate-only growth by 1 with the bucket empty", grow(2), kerr.ThrottlingQuotaExceeded)
+	wantCode(t, "validate-only creation of 1 partition with the bucket empty", create(randomName("validatequota"), 1), kerr.ThrottlingQuotaExceeded)
+	td, err := e.adm.ListTopics(e.ctx, topic)
+	if err != nil || td[topic].Err != nil || len(td[topic].Partitions) != 1 {
+		t.Fatalf("after validate-only requests %s has %d partitions (%v %v), want 1", topic, len(td[topic].Partitions), err, td[topic].Err)
+	}
+}
