@@ -8,11 +8,11 @@ package broker
 // answers: none when the reassignment was recorded (it then completes in
 // the background: the new replicas catch up and join the ISR, then the
 // replicas become the target and the removed ones are deleted);
-// INVALID_REPLICA_ASSIGNMENT for an empty list, duplicate or negative ids,
-// or added replicas on brokers that are not alive;
-// UNKNOWN_TOPIC_OR_PARTITION for a partition that does not exist or a
-// topic being deleted; null replicas cancel an ongoing reassignment, or
-// are NO_REASSIGNMENT_IN_PROGRESS. v1's AllowReplicationFactorChange
+// UNKNOWN_TOPIC_OR_PARTITION first, for a partition that does not exist
+// or a topic being deleted; null replicas cancel an ongoing reassignment,
+// or are NO_REASSIGNMENT_IN_PROGRESS; INVALID_REPLICA_ASSIGNMENT for an
+// empty list, duplicate or negative ids, or added replicas on brokers
+// that are not alive. v1's AllowReplicationFactorChange
 // false makes a target of another size INVALID_REPLICATION_FACTOR, and is
 // echoed back. Targets that would put a broker past
 // gregor.max.broker.partitions are POLICY_VIOLATION, in request order

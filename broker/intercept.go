@@ -21,7 +21,8 @@ package broker
 // (WriteTxnMarkers).
 //
 // Strict controller mutation quotas are applied topic by topic
-// (intercept_mutations.go).
+// (intercept_mutations.go), to validate-only CreateTopics and
+// CreatePartitions too, as Kafka's controller charges them.
 
 import (
 	"context"
@@ -75,7 +76,9 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 					r.MaxBytes = int32(min(float64(r.MaxBytes), max(limit, 1)))
 				}
 			}
-			if since, ok := strictMutationSince[key]; ok && qm.Enabled(quota.ControllerMutation) && !validateOnly(req) {
+			// Validate-only requests are charged too: Kafka's controller
+			// applies the quota before it drops their records.
+			if since, ok := strictMutationSince[key]; ok && qm.Enabled(quota.ControllerMutation) {
 				if req.Version >= since {
 					var all bool
 					if addRefused, refusedWait, all = b.strictMutations(req, c); all {
@@ -208,16 +211,6 @@ func isFollowerFetch(req *protocol.Request) bool {
 		return r.ReplicaState.ID >= 0
 	}
 	return r.ReplicaID >= 0
-}
-
-func validateOnly(req *protocol.Request) bool {
-	switch r := req.Body.(type) {
-	case *kmsg.CreateTopicsRequest:
-		return r.ValidateOnly
-	case *kmsg.CreatePartitionsRequest:
-		return r.ValidateOnly
-	}
-	return false
 }
 
 // throttledFetch is the empty response a throttled fetch gets (Kafka's

@@ -52,7 +52,8 @@ func (b *Broker) strictMutations(req *protocol.Request, c quota.Client) (addRefu
 // request would create or delete, in request order (DeleteTopics: names,
 // then topics). As Kafka charges a topic only once it passed its checks
 // (ReplicationControlManager's applyPartitionChangeQuota, after the name,
-// existence, configs and placement; ControllerApis drops unauthorized and
+// existence, configs and placement, or for CreatePartitions after the
+// count and the number of assignments; ControllerApis drops unauthorized and
 // duplicated topics first), a topic bound to fail counts 0 and is left to
 // the handler to answer: an existing topic is TOPIC_ALREADY_EXISTS, not
 // THROTTLING_QUOTA_EXCEEDED, and costs nothing.
@@ -123,6 +124,9 @@ func (b *Broker) topicMutations(req *protocol.Request) []int {
 			n := 0
 			if tp := b.Topic(t.Topic); tp != nil && seen[t.Topic] == 1 && b.allowed(req, acl.Alter, acl.Topic, t.Topic) {
 				n = max(0, int(t.Count)-len(tp.Partitions()))
+			}
+			if t.Assignment != nil && len(t.Assignment) != n {
+				n = 0 // INVALID_REPLICA_ASSIGNMENT, checked before the quota
 			}
 			out = append(out, n)
 		}

@@ -5,7 +5,8 @@ package coordinator
 // consumer groups, whose states are Empty, Assigning, Reconciling and
 // Stable, or "share" for KIP-932 share groups, Empty or Stable), both
 // case-insensitively as Kafka does. A partition still loading makes
-// the answer COORDINATOR_LOAD_IN_PROGRESS, with the groups known so far.
+// the answer COORDINATOR_LOAD_IN_PROGRESS with no groups, as Kafka's
+// GroupCoordinatorService.listGroups fails as a whole.
 // With DESCRIBE on the cluster every group is listed, else only those the
 // principal may DESCRIBE.
 
@@ -28,6 +29,7 @@ func (c *groupCoordinator) handleListGroups(ctx context.Context, req *protocol.R
 		resp.Groups = []kmsg.ListGroupsResponseGroup{}
 		if c.rt.Loading() {
 			resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+			return resp, nil
 		}
 		clusterDescribe := c.allowed(req, acl.Describe, acl.Cluster, acl.ClusterName)
 		var groups []*group

@@ -1,8 +1,12 @@
 package coordinator
 
 // DescribeTransactions (key 65), version 0: the state of transactional ids
-// this broker coordinates. An id coordinated elsewhere is NOT_COORDINATOR,
-// an unknown one TRANSACTIONAL_ID_NOT_FOUND. States are named as Kafka
+// this broker coordinates. The empty id is INVALID_REQUEST, an id
+// coordinated elsewhere NOT_COORDINATOR, an unknown one
+// TRANSACTIONAL_ID_NOT_FOUND (as Kafka's
+// TransactionCoordinator.handleDescribeTransactions, in that order); an
+// id answered with an error has no state, producer id, epoch, timeout or
+// start time (all zero, as Kafka leaves them). States are named as Kafka
 // names them (Empty, Ongoing, PrepareCommit, ...); the start timestamp is
 // -1 without an ongoing transaction. DESCRIBE on the transactional id is
 // needed, else TRANSACTIONAL_ID_AUTHORIZATION_FAILED; the partitions of
@@ -24,10 +28,14 @@ func (c *txnCoordinator) handleDescribeTransactions(ctx context.Context, req *pr
 	for _, id := range r.TransactionalIDs {
 		st := kmsg.NewDescribeTransactionsResponseTransactionState()
 		st.TransactionalID = id
-		st.ProducerID, st.ProducerEpoch, st.StartTimestamp = -1, -1, -1
 		st.Topics = []kmsg.DescribeTransactionsResponseTransactionStateTopic{}
 		if !c.authorize(req, acl.Describe, acl.TransactionalID, id) {
 			st.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+			resp.TransactionStates = append(resp.TransactionStates, st)
+			continue
+		}
+		if id == "" {
+			st.ErrorCode = kerr.InvalidRequest.Code
 			resp.TransactionStates = append(resp.TransactionStates, st)
 			continue
 		}

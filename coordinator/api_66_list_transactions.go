@@ -4,9 +4,11 @@ package coordinator
 // broker coordinates (the admin client asks every broker), filtered by
 // state names (unknown names are echoed in UnknownStateFilters), producer
 // ids, minimum running time (v1+) and an id pattern (v2+, a regular
-// expression; an invalid one is INVALID_REQUEST). A partition still
-// loading makes the answer COORDINATOR_LOAD_IN_PROGRESS. Only the ids the
-// principal may DESCRIBE are listed.
+// expression; an invalid one is INVALID_REGULAR_EXPRESSION, as Kafka's
+// TransactionStateManager.listTransactionStates throws
+// InvalidRegularExpression). A partition still loading makes the answer
+// COORDINATOR_LOAD_IN_PROGRESS, with no unknown state filters, as there.
+// Only the ids the principal may DESCRIBE are listed.
 
 import (
 	"context"
@@ -25,6 +27,21 @@ func (c *txnCoordinator) handleListTransactions(ctx context.Context, req *protoc
 	resp := req.Response().(*kmsg.ListTransactionsResponse)
 	resp.UnknownStateFilters = []string{}
 	resp.TransactionStates = []kmsg.ListTransactionsResponseTransactionState{}
+	var pattern *regexp.Regexp
+	if r.TransactionalIDPattern != nil && *r.TransactionalIDPattern != "" {
+		re, err := regexp.Compile(*r.TransactionalIDPattern)
+		if err != nil {
+			// As Kafka's listTransactionStates throws
+			// InvalidRegularExpression: an error response and nothing else.
+			resp.ErrorCode = kerr.InvalidRegularExpression.Code
+			return resp, nil
+		}
+		pattern = re
+	}
+	if c.rt.Loading() {
+		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
+		return resp, nil
+	}
 	states := make(map[kmsg.TransactionState]bool)
 	for _, s := range r.StateFilters {
 		st, ok := txnStateNamed(s)
@@ -41,20 +58,7 @@ func (c *txnCoordinator) handleListTransactions(ctx context.Context, req *protoc
 	for _, p := range r.ProducerIDFilters {
 		pids[p] = true
 	}
-	var pattern *regexp.Regexp
-	if r.TransactionalIDPattern != nil && *r.TransactionalIDPattern != "" {
-		re, err := regexp.Compile(*r.TransactionalIDPattern)
-		if err != nil {
-			resp.ErrorCode = kerr.InvalidRequest.Code
-			return resp, nil
-		}
-		pattern = re
-	}
 	now := c.nowMs()
-	if c.rt.Loading() {
-		resp.ErrorCode = kerr.CoordinatorLoadInProgress.Code
-		return resp, nil
-	}
 	for _, s := range c.rt.Loaded() {
 		metas := s.Machine.metas()
 		for _, m := range metas {

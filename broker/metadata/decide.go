@@ -185,7 +185,7 @@ func ControlledShutdown(p Partition, self int32, live Live) (next Partition, ok 
 }
 
 // CheckReassignmentTarget validates a reassignment's target replica list
-// on its own, as Kafka's controller does before looking at the partition.
+// on its own, as Kafka's controller does once it has found the partition.
 func CheckReassignmentTarget(r []int32) error {
 	if len(r) == 0 {
 		return Errorf(kerr.InvalidReplicaAssignment, "Empty replica list specified in partition reassignment.")
@@ -210,27 +210,31 @@ func CheckReassignmentTarget(r []int32) error {
 // target, cancels the ongoing one (KIP-455), as Kafka's ZooKeeper-mode
 // controller does. With original replicas O (the replicas less those
 // being added) and target R, the replicas become R ++ (O−R), adding R−O
-// and removing O−R; cancelling sets R to O, so the replicas go back to O
-// at once. When that changes the set of replicas, the leadership follows
-// (see reassigned). The errors, in this order: INVALID_REPLICA_ASSIGNMENT
-// (CheckReassignmentTarget), NO_REASSIGNMENT_IN_PROGRESS (a cancel with
-// none), UNKNOWN_TOPIC_OR_PARTITION (the partition does not exist or its
-// topic is being deleted), INVALID_REPLICA_ASSIGNMENT (added replicas
-// that are not live), INVALID_REPLICATION_FACTOR (a target of another size
-// when allowRFChange is false). next is p when it is already so.
+// and removing O−R, each of those two in id order as Kafka's
+// PartitionReassignmentReplicas keeps them; cancelling sets R to O, so
+// the replicas go back to O at once. When that changes the set of
+// replicas, the leadership follows
+// (see reassigned). The errors, in the order of Kafka's
+// ReplicationControlManager.alterPartitionReassignment:
+// UNKNOWN_TOPIC_OR_PARTITION (the partition does not exist or its topic is
+// being deleted), NO_REASSIGNMENT_IN_PROGRESS (a cancel with none),
+// INVALID_REPLICA_ASSIGNMENT (CheckReassignmentTarget, then added replicas
+// that are not live), INVALID_REPLICATION_FACTOR (when allowRFChange is
+// false, a target of another size than the replica set the partition is
+// headed for). next is p when it is already so.
 func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bool) (next Partition, err error) {
-	if target != nil {
-		if err := CheckReassignmentTarget(target); err != nil {
-			return p, err
-		}
-	}
 	switch {
-	case target == nil && !p.Reassigning():
-		return p, Errorf(kerr.NoReassignmentInProgress, "No reassignment is in progress for %s-%d", p.Topic, p.Index)
 	case len(p.Replicas) == 0:
 		return p, Errorf(kerr.UnknownTopicOrPartition, "The partition %s-%d does not exist.", p.Topic, p.Index)
 	case deleting:
 		return p, Errorf(kerr.UnknownTopicOrPartition, "The partition %s-%d is being deleted", p.Topic, p.Index)
+	case target == nil && !p.Reassigning():
+		return p, Errorf(kerr.NoReassignmentInProgress, "No reassignment is in progress for %s-%d", p.Topic, p.Index)
+	}
+	if target != nil {
+		if err := CheckReassignmentTarget(target); err != nil {
+			return p, err
+		}
 	}
 	origin := minus(p.Replicas, p.Adding)
 	if target == nil {
@@ -239,13 +243,22 @@ func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bo
 		if add := minus(target, origin); slices.ContainsFunc(add, func(id int32) bool { return !live[id] }) {
 			return p, Errorf(kerr.InvalidReplicaAssignment, "Replica assignment has brokers that are not alive. Replica list: %v, live broker list: %v", add, live.sorted())
 		}
-		if !allowRFChange && len(target) != len(origin) {
-			return p, Errorf(kerr.InvalidReplicationFactor, "The replication factor is changed from %d to %d but allowReplicationFactorChange is false", len(origin), len(target))
+		if !allowRFChange {
+			// As Kafka's validatePartitionReplicationFactorUnchanged: the
+			// size of the replica set the partition is headed for (during
+			// a reassignment its target, not its original replicas).
+			heading := len(p.Replicas) - len(p.Removing)
+			if len(target) != heading {
+				return p, Errorf(kerr.InvalidReplicationFactor, "The replication factor is changed from %d to %d", heading, len(target))
+			}
 		}
 	}
+	// As Kafka's PartitionReassignmentReplicas: the replicas being added
+	// and removed in id order, the removed after the target.
 	next = p
-	next.Replicas = append(slices.Clone(target), minus(origin, target)...)
-	next.Adding, next.Removing = minus(target, origin), minus(origin, target)
+	removing := slices.Sorted(slices.Values(minus(origin, target)))
+	next.Replicas = append(slices.Clone(target), removing...)
+	next.Adding, next.Removing = slices.Sorted(slices.Values(minus(target, origin))), removing
 	if next.SameAssignment(p) || sameSet(next.Replicas, p.Replicas) {
 		return next, nil // the same replicas: the leadership is unaffected
 	}

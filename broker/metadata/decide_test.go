@@ -229,12 +229,21 @@ func TestReassign(t *testing.T) {
 		{outcome{"cancel with the whole ISR leaving: the ISR is kept, no live leader", moving(pt(ids(3, 1), 1, 9, ids(1)), ids(1), ids(3)), NewLive(1, 2),
 			pt(ids(3), -1, 10, ids(1)), nil}, nil, false, false},
 		{outcome{"cancel with none in progress", stable, live, Partition{}, kerr.NoReassignmentInProgress}, nil, false, false},
-		{outcome{"cancel of a partition that does not exist", Partition{Topic: "t"}, live, Partition{}, kerr.NoReassignmentInProgress}, nil, false, false},
-		{outcome{"an invalid target comes first", Partition{Topic: "t"}, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(1, 1), false, false},
+		{outcome{"cancel of a partition that does not exist", Partition{Topic: "t"}, live, Partition{}, kerr.UnknownTopicOrPartition}, nil, false, false},
+		{outcome{"cancel of a topic being deleted", started, live, Partition{}, kerr.UnknownTopicOrPartition}, nil, false, true},
+		{outcome{"an invalid target of a partition that does not exist", Partition{Topic: "t"}, live, Partition{}, kerr.UnknownTopicOrPartition}, ids(1, 1), false, false},
+		{outcome{"an empty target of a partition that does not exist", Partition{Topic: "t"}, live, Partition{}, kerr.UnknownTopicOrPartition}, []int32{}, false, false},
+		{outcome{"an invalid target", stable, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(1, 1), false, false},
 		{outcome{"a partition that does not exist", Partition{Topic: "t"}, live, Partition{}, kerr.UnknownTopicOrPartition}, ids(9), false, false},
 		{outcome{"a topic being deleted", stable, live, Partition{}, kerr.UnknownTopicOrPartition}, ids(2, 3), false, true},
 		{outcome{"an added replica that is not live", stable, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(2, 9), false, false},
 		{outcome{"another replication factor when not allowed", stable, live, Partition{}, kerr.InvalidReplicationFactor}, ids(1, 2, 3), false, false},
+		{outcome{"the replicas being added and removed in id order, the removed after the target", pt(ids(3, 1, 2), 3, 7, ids(3, 1, 2)), NewLive(1, 2, 3, 4, 5, 6),
+			moving(pt(ids(6, 4, 5, 1, 2, 3), 3, 8, ids(3, 1, 2)), ids(4, 5, 6), ids(1, 2, 3)), nil}, ids(6, 4, 5), false, false},
+		{outcome{"during a reassignment, the size of its target is the replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
+			moving(pt(ids(4, 2, 1, 5), 1, 9, ids(1, 2, 5)), ids(4), ids(1, 5)), nil}, ids(4, 2), false, false},
+		{outcome{"during a reassignment, the original size is another replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
+			Partition{}, kerr.InvalidReplicationFactor}, ids(1, 2, 3), false, false},
 	} {
 		got, err := Reassign(c.in, c.target, c.live, c.allowRFChange, c.deleting)
 		checkOutcome(t, c.outcome, got, err)

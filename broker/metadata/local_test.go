@@ -66,7 +66,7 @@ func TestLocalReassign(t *testing.T) {
 		{"t", 0, nil},
 		{"t", 1, kerr.InvalidReplicaAssignment}, // broker 2 is not alive
 		{"t", 2, kerr.UnknownTopicOrPartition},
-		{"t", 3, kerr.NoReassignmentInProgress},
+		{"t", 3, kerr.UnknownTopicOrPartition}, // a cancel: the partition is looked up first
 		{"x", 0, kerr.UnknownTopicOrPartition},
 	} {
 		got := res[c.topic][c.p]

@@ -84,7 +84,7 @@ func TestReassignPartitions(t *testing.T) {
 		{res, "ra", 0, kerr.InvalidReplicaAssignment},
 		{res, "ra", 1, kerr.InvalidReplicaAssignment},
 		{res, "nope", 0, kerr.UnknownTopicOrPartition},
-		{res, "nope", 1, kerr.NoReassignmentInProgress},
+		{res, "nope", 1, kerr.UnknownTopicOrPartition}, // a cancel: the partition is looked up first
 		{res2, "ra", 0, kerr.InvalidReplicaAssignment}, // broker 9 is not alive
 		{res2, "ra", 1, kerr.NoReassignmentInProgress},
 		{res2, "ra", 5, kerr.UnknownTopicOrPartition},
