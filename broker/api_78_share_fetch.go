@@ -7,9 +7,11 @@ package broker
 // (KIP-932).
 //
 // The request works on the member's share session (share_sessions.go):
-// epoch 0 opens it with the partitions named, a later epoch adds the
-// partitions named and drops the forgotten ones, -1 closes it and fetches
-// nothing. Piggy-backed acknowledgements are applied and persisted first
+// epoch 0 opens it with the partitions named (past
+// group.share.max.share.sessions it is refused, SHARE_SESSION_LIMIT_REACHED
+// answered after MaxWaitMillis), a later epoch adds the partitions named
+// and drops the forgotten ones, -1 closes it and fetches nothing.
+// Piggy-backed acknowledgements are applied and persisted first
 // (an opening request may carry none: INVALID_REQUEST), each partition's
 // outcome in AcknowledgeErrorCode. Then every partition of the session is
 // fetched: records are acquired for the member for the group's lock
@@ -129,6 +131,9 @@ func (sf *shareFetch) serve(ctx context.Context) kmsg.Response {
 	fetch, forget, acks := sf.requested()
 	hasAcks := len(acks) > 0
 	parts, err := sf.session(fetch, forget, hasAcks)
+	if errors.Is(err, kerr.ShareSessionLimitReached) {
+		sf.idle(ctx)
+	}
 	if err != nil {
 		sf.resp.ErrorCode = ErrorCode(b.log, err)
 		return sf.resp
@@ -151,11 +156,26 @@ func (sf *shareFetch) serve(ctx context.Context) kmsg.Response {
 	return sf.finish()
 }
 
+// idle holds a refusal for MaxWaitMillis (or until the connection
+// closes), as Kafka's handleShareFetchRequest holds
+// SHARE_SESSION_LIMIT_REACHED with an IdleShareFetchTimerTask, so that a
+// consumer retrying to open a session does not spin.
+func (sf *shareFetch) idle(ctx context.Context) {
+	if sf.r.MaxWaitMillis <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(sf.r.MaxWaitMillis) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
 // session applies the request to the member's share session and returns
 // the partitions to fetch.
 func (sf *shareFetch) session(fetch, forget []shareTP, hasAcks bool) ([]shareTP, error) {
 	b := sf.b
-	now := b.now().UnixMilli()
 	ss := &b.shares.sessions
 	switch sf.r.ShareSessionEpoch {
 	case shareEpochInitial:
@@ -173,7 +193,7 @@ func (sf *shareFetch) session(fetch, forget []shareTP, hasAcks bool) ([]shareTP,
 		// drops the old session). Releasing it would hand the records
 		// out again, and count one more delivery, to a client that
 		// resets its session after an error, as the Java client does.
-		_, err := ss.open(sf.key, conn, fetch, now, 2*sf.lockMs, limit, sf.req.Version == 0)
+		_, err := ss.open(sf.key, conn, fetch, limit, sf.req.Version == 0)
 		for _, tp := range fetch {
 			b.shares.refreshIfIdle(sharePartKey{group: sf.key.group, topic: tp.topic, partition: tp.partition})
 		}
@@ -187,7 +207,7 @@ func (sf *shareFetch) session(fetch, forget []shareTP, hasAcks bool) ([]shareTP,
 		}
 		return nil, nil
 	}
-	return ss.update(sf.key, sf.r.ShareSessionEpoch, fetch, forget, now)
+	return ss.update(sf.key, sf.r.ShareSessionEpoch, fetch, forget)
 }
 
 // fetchesOnClose reports whether a closing request asks for records: a

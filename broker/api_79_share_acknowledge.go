@@ -35,7 +35,7 @@ func (b *Broker) handleShareAcknowledge(_ context.Context, req *protocol.Request
 		resp.AcquisitionLockTimeoutMillis = int32(lockMs)
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		if err := b.shares.sessions.touch(k, r.ShareSessionEpoch, b.now().UnixMilli()); err != nil {
+		if err := b.shares.sessions.touch(k, r.ShareSessionEpoch); err != nil {
 			resp.ErrorCode = ErrorCode(b.log, err)
 			return resp, nil
 		}

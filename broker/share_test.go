@@ -354,22 +354,46 @@ func TestShareFetchLongPolls(t *testing.T) {
 
 func TestShareSessionLimit(t *testing.T) {
 	var s shareSessions
-	if _, err := s.open(shareSessionKey{"g", "a"}, 1, nil, 0, 1000, 1, false); err != nil {
+	if _, err := s.open(shareSessionKey{"g", "a"}, 1, nil, 1, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 10, 1000, 1, false); err != kerr.ShareSessionLimitReached {
+	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 1, false); err != kerr.ShareSessionLimitReached {
 		t.Fatalf("a second session past a limit of 1: %v, want SHARE_SESSION_LIMIT_REACHED", err)
 	}
-	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 10, 1000, 1, true); err != kerr.ShareSessionNotFound {
+	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 1, true); err != kerr.ShareSessionNotFound {
 		t.Fatalf("v0: %v, want SHARE_SESSION_NOT_FOUND", err)
 	}
-	// An idle session is evicted for a new one.
-	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 1000, 1000, 1, false); err != nil {
-		t.Fatalf("past the idle time: %v", err)
+	// The member of the session opens a new one in its place.
+	if _, err := s.open(shareSessionKey{"g", "a"}, 1, nil, 1, false); err != nil {
+		t.Fatalf("reopening the only session: %v", err)
 	}
-	if s.exists(shareSessionKey{"g", "a"}) {
-		t.Fatal("the idle session was kept")
-	}
+}
+
+// A full share session cache refuses a new session only after the
+// request's MaxWaitMillis, and evicts no session to make room however
+// long it has been idle (Kafka 4.1, KAFKA-19159 and KAFKA-19231); the
+// idle session keeps its epoch. Virtual time: the sleeps move the clock.
+func TestShareSessionLimitReachedAfterMaxWaitNoEviction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tb := newTestBroker(t, map[string]string{"group.share.min.record.lock.duration.ms": "1000",
+			"group.share.max.size": "1", "group.share.max.share.sessions": "1"})
+		tb.SetSharePersister(newMemPersister())
+		tb.createTopic("q", 1, nil)
+		e := &shareEnv{testBroker: tb, per: newMemPersister(), topic: tb.Topic("q"), group: "sg"}
+		if resp := e.fetch("m1", 0); resp.ErrorCode != 0 {
+			t.Fatalf("opening m1's session: error %d", resp.ErrorCode)
+		}
+		time.Sleep(10 * time.Minute) // m1's session idles, far past any lock
+		start := time.Now()
+		resp := e.fetchWait("m2", 0, 3*time.Second)
+		if resp.ErrorCode != kerr.ShareSessionLimitReached.Code || time.Since(start) != 3*time.Second {
+			t.Fatalf("a second session past a limit of 1: error %d after %v, want SHARE_SESSION_LIMIT_REACHED after MaxWaitMillis (3s)",
+				resp.ErrorCode, time.Since(start))
+		}
+		if resp := e.fetch("m1", 1); resp.ErrorCode != 0 {
+			t.Fatalf("m1's idle session at epoch 1: error %d, want it kept", resp.ErrorCode)
+		}
+	})
 }
 
 func TestShareFetchReadsOnPastTheFirstChunk(t *testing.T) {
