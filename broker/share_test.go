@@ -496,3 +496,30 @@ func TestSharePersistLaterCoalesces(t *testing.T) {
 		return !sp.laterQueued.Load()
 	})
 }
+
+// A member whose lock expired, and whose records another member then
+// acquired and accepted, is told INVALID_RECORD_STATE when it acknowledges
+// them late, as by Kafka (the records are below the start offset, gone
+// from its in-flight batches); Gregor answered success. Virtual time.
+func TestShareLateAcknowledgeBelowStartIsInvalidRecordState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "1000"})
+		e.produce("q", 0, batch(t, 1, "a"))
+		acquired(t, e.fetch("m1", 0))
+		time.Sleep(time.Second) // m1's lock expires
+		synctest.Wait()
+		if got := acquired(t, e.fetch("m2", 0)); len(got) != 1 {
+			t.Fatalf("m2 acquired %v, want the record again", got)
+		}
+		if c := e.fetch("m2", 1, ackBatch(0, 0, share.AckAccept)).Topics[0].Partitions[0].AcknowledgeErrorCode; c != 0 {
+			t.Fatalf("m2 accepting: error %d", c)
+		}
+		resp := e.fetch("m1", 1, ackBatch(0, 0, share.AckAccept))
+		if c := resp.Topics[0].Partitions[0].AcknowledgeErrorCode; c != kerr.InvalidRecordState.Code {
+			t.Fatalf("m1 accepting late what m2 accepted: error %d, want INVALID_RECORD_STATE", c)
+		}
+		if resp := e.fetch("m1", 2, ackBatch(5, 5, share.AckAccept)); resp.Topics[0].Partitions[0].AcknowledgeErrorCode != kerr.InvalidRequest.Code {
+			t.Fatalf("m1 accepting an offset never delivered: error %d, want INVALID_REQUEST", resp.Topics[0].Partitions[0].AcknowledgeErrorCode)
+		}
+	})
+}

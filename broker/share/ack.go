@@ -42,8 +42,13 @@ func validAck(a *Ack, renew bool) error {
 }
 
 // Acknowledge applies a member's acknowledgements, all or none: every
-// offset from the start offset on must be acquired by the member (offsets
-// below the start are done and ignored). Renew (allowed only with renew)
+// offset from the start offset on must be acquired by the member. As
+// Kafka's SharePartition.fetchSubMapForAcknowledgementBatch looks each
+// batch up in its cached in-flight batches, a batch wholly below the start
+// offset (acknowledged, archived, or gone from the log) is
+// ErrInvalidRecordState, one reaching past the last offset ever delivered
+// ErrInvalidAck (INVALID_REQUEST), and the part below the start of a batch
+// the start moved into is ignored. Renew (allowed only with renew)
 // restarts the lock for LockMs from now.
 func (p *Partition) Acknowledge(member string, acks []Ack, renew bool, now, lockMs int64) error {
 	for i := range acks {
@@ -59,7 +64,14 @@ func (p *Partition) Acknowledge(member string, acks []Ack, renew bool, now, lock
 		}
 	}
 	for i := range acks {
-		for o := max(acks[i].First, p.start); o <= acks[i].Last; o++ {
+		a := &acks[i]
+		switch {
+		case a.Last < p.start:
+			return fmt.Errorf("%w: offsets %d-%d below the start offset %d", ErrInvalidRecordState, a.First, a.Last, p.start)
+		case a.Last >= p.end:
+			return fmt.Errorf("%w: offsets %d-%d past the last delivered %d", ErrInvalidAck, a.First, a.Last, p.end-1)
+		}
+		for o := max(a.First, p.start); o <= a.Last; o++ {
 			if !p.heldBy(o, member) {
 				return fmt.Errorf("%w: offset %d", ErrInvalidRecordState, o)
 			}
