@@ -287,3 +287,36 @@ func TestACLDescribeShareGroupOffsetsTopics(t *testing.T) {
 		t.Errorf("topic alice may not describe: %+v, want it last, zero id, start -1, TOPIC_AUTHORIZATION_FAILED", d)
 	}
 }
+
+// ShareGroupDescribe hides a group from a principal that may not DESCRIBE
+// a topic its members are assigned, not one they only subscribe to, as
+// Kafka's handleShareGroupDescribe checks the assignments only; Gregor
+// also checked the subscriptions (here a topic that does not exist yet).
+func TestACLShareGroupDescribeChecksAssignedTopics(t *testing.T) {
+	a := startACL(t)
+	seen, later := a.topic(t, 1), randomName("acl-later")
+	group := randomName("acl-sg")
+	admin := a.client(t, aclAdmin)
+	hb := kmsg.NewPtrShareGroupHeartbeatRequest()
+	hb.GroupID, hb.MemberID, hb.MemberEpoch, hb.SubscribedTopicNames = group, randomName("member"), 0, []string{seen, later}
+	resp, err := hb.RequestWith(context.Background(), admin)
+	if err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("ShareGroupHeartbeat joining %s: %v %v", group, err, kerr.ErrorForCode(resp.ErrorCode))
+	}
+	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Groups(group).Operations(kadm.OpDescribe))
+	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(seen).Operations(kadm.OpDescribe))
+	var g kmsg.ShareGroupDescribeResponseGroup
+	wait.For(t, "the member to be assigned "+seen, shareBound, func() bool {
+		req := kmsg.NewPtrShareGroupDescribeRequest()
+		req.GroupIDs = []string{group}
+		g = a.do(t, aclAdmin, req).(*kmsg.ShareGroupDescribeResponse).Groups[0]
+		return len(g.Members) == 1 && len(g.Members[0].Assignment.TopicPartitions) == 1
+	})
+	req := kmsg.NewPtrShareGroupDescribeRequest()
+	req.GroupIDs = []string{group}
+	g = a.do(t, aclAlice, req).(*kmsg.ShareGroupDescribeResponse).Groups[0]
+	if g.ErrorCode != 0 || len(g.Members) != 1 {
+		t.Fatalf("describing as alice (DESCRIBE on the assigned topic, not on the subscribed %s): %v, %d members; want the group",
+			later, kerr.ErrorForCode(g.ErrorCode), len(g.Members))
+	}
+}
