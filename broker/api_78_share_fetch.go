@@ -14,7 +14,8 @@ package broker
 // Piggy-backed acknowledgements are applied and persisted first
 // (an opening request may carry none: INVALID_REQUEST), each partition's
 // outcome in AcknowledgeErrorCode. Then every partition of the session is
-// fetched: records are acquired for the member for the group's lock
+// fetched, starting at the one the session epoch rotates to (Kafka's
+// round robin): records are acquired for the member for the group's lock
 // duration (share_read.go), about MaxRecords (500 for v0; a batch begun
 // is acquired whole unless v2 asks for ShareAcquireMode record_limit) and
 // at most MaxBytes in all, and only the batches holding them are returned with the
@@ -148,6 +149,7 @@ func (sf *shareFetch) serve(ctx context.Context) kmsg.Response {
 		b.releaseSession(sf.key, b.shares.sessions.close(sf.key))
 		return sf.finish()
 	}
+	parts = rotateShareParts(parts, sf.r.ShareSessionEpoch)
 	got, bytes, failed := sf.fetchAll(ctx, parts, nil)
 	if failed || hasAcks || bytes >= int(sf.r.MinBytes) && got > 0 || sf.r.MaxWaitMillis <= 0 {
 		return sf.finish()
@@ -170,6 +172,19 @@ func (sf *shareFetch) idle(ctx context.Context) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// rotateShareParts is the order a request's partitions are fetched in:
+// rotated left by the session epoch, as Kafka's PartitionRotateStrategy
+// (round robin) turns them, so that a partition early in the session
+// with plenty of records does not take every MaxRecords and starve the
+// others. The opening request is not rotated.
+func rotateShareParts(parts []shareTP, epoch int32) []shareTP {
+	if len(parts) < 2 || epoch < 1 {
+		return parts
+	}
+	at := int(epoch % int32(len(parts)))
+	return append(slices.Clone(parts[at:]), parts[:at]...)
 }
 
 // session applies the request to the member's share session and returns

@@ -5,6 +5,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -522,4 +523,56 @@ func TestShareLateAcknowledgeBelowStartIsInvalidRecordState(t *testing.T) {
 			t.Fatalf("m1 accepting an offset never delivered: error %d, want INVALID_REQUEST", resp.Topics[0].Partitions[0].AcknowledgeErrorCode)
 		}
 	})
+}
+
+// A share fetch takes its partitions in the session's order rotated left
+// by the session epoch, as Kafka's PartitionRotateStrategy (round robin):
+// with MaxRecords 1 and records in both partitions, successive fetches
+// alternate between them. Gregor always began with the first partition,
+// which starved the second while the first had records.
+func TestShareFetchRotatesPartitions(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.createTopic("q2", 2, nil)
+	q2 := e.Topic("q2")
+	for p := int32(0); p < 2; p++ {
+		for i := 0; i < 3; i++ {
+			e.produce("q2", p, batch(t, 1, "r"))
+		}
+	}
+	fetch := func(epoch int32) []int32 {
+		req := kmsg.NewPtrShareFetchRequest()
+		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), epoch
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = 0, 1, 1<<20, 1
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = q2.ID
+		if epoch == 0 {
+			for p := int32(0); p < 2; p++ {
+				rp := kmsg.NewShareFetchRequestTopicPartition()
+				rp.Partition = p
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		resp := e.call(req).(*kmsg.ShareFetchResponse)
+		if resp.ErrorCode != 0 {
+			t.Fatalf("share fetch at epoch %d: error %d", epoch, resp.ErrorCode)
+		}
+		var from []int32
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				if len(rp.AcquiredRecords) > 0 {
+					from = append(from, rp.Partition)
+				}
+			}
+		}
+		return from
+	}
+	var got [][]int32
+	for epoch := int32(0); epoch < 4; epoch++ {
+		got = append(got, fetch(epoch))
+	}
+	want := [][]int32{{0}, {1}, {0}, {1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("partitions acquired from at epochs 0-3: %v, want %v", got, want)
+	}
 }
