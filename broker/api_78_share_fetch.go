@@ -13,7 +13,10 @@ package broker
 // and drops the forgotten ones, -1 closes it and fetches nothing.
 // Piggy-backed acknowledgements are applied and persisted first
 // (an opening request may carry none: INVALID_REQUEST), each partition's
-// outcome in AcknowledgeErrorCode. Then every partition of the session is
+// outcome in AcknowledgeErrorCode. A v2 request with IsRenewAck only
+// acknowledges (KIP-1222, Kafka 4.2's KAFKA-19844): it fetches nothing,
+// and its MaxBytes, MinBytes, MaxRecords and MaxWaitMillis must be 0
+// (INVALID_REQUEST otherwise). Then every partition of the session is
 // fetched, starting at the one the session epoch rotates to (Kafka's
 // round robin): records are acquired for the member for the group's lock
 // duration (share_read.go), about MaxRecords (500 for v0; a batch begun
@@ -129,6 +132,10 @@ func (sf *shareFetch) serve(ctx context.Context) kmsg.Response {
 	if sf.req.Version >= 1 {
 		sf.resp.AcquisitionLockTimeoutMillis = int32(sf.lockMs)
 	}
+	if sf.renew() && (sf.r.MaxBytes != 0 || sf.r.MinBytes != 0 || sf.r.MaxRecords != 0 || sf.r.MaxWaitMillis != 0) {
+		sf.resp.ErrorCode = kerr.InvalidRequest.Code
+		return sf.resp
+	}
 	fetch, forget, acks := sf.requested()
 	hasAcks := len(acks) > 0
 	parts, err := sf.session(fetch, forget, hasAcks)
@@ -148,6 +155,9 @@ func (sf *shareFetch) serve(ctx context.Context) kmsg.Response {
 	if sf.r.ShareSessionEpoch == shareEpochFinal {
 		b.releaseSession(sf.key, b.shares.sessions.close(sf.key))
 		return sf.finish()
+	}
+	if sf.renew() {
+		return sf.finish() // a renewal fetches nothing
 	}
 	parts = rotateShareParts(parts, sf.r.ShareSessionEpoch)
 	got, bytes, failed := sf.fetchAll(ctx, parts, nil)

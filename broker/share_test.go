@@ -576,3 +576,44 @@ func TestShareFetchRotatesPartitions(t *testing.T) {
 		t.Fatalf("partitions acquired from at epochs 0-3: %v, want %v", got, want)
 	}
 }
+
+// A v2 ShareFetch with IsRenewAck renews and fetches nothing (KIP-1222,
+// Kafka 4.2's KAFKA-19844), and must leave MaxBytes, MinBytes, MaxRecords
+// and MaxWaitMillis at 0 (INVALID_REQUEST otherwise). Gregor fetched,
+// taking MaxRecords 0 for 500: a Java client's renewal acquired records
+// it had not asked for.
+func TestShareFetchRenewFetchesNothing(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a"))
+	if got := acquired(t, e.fetch("m1", 0)); len(got) != 1 {
+		t.Fatalf("acquired %v, want offset 0", got)
+	}
+	e.produce("q", 0, batch(t, 1, "b"))
+	renew := func(epoch, maxWait int32) *kmsg.ShareFetchResponse {
+		req := kmsg.NewPtrShareFetchRequest()
+		req.SetVersion(2)
+		req.GroupID, req.MemberID, req.ShareSessionEpoch, req.IsRenewAck = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), epoch, true
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = maxWait, 0, 0, 0
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = e.topic.ID
+		rp := kmsg.NewShareFetchRequestTopicPartition()
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ackBatch(0, 0, share.AckRenew))
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return e.call(req).(*kmsg.ShareFetchResponse)
+	}
+	if resp := renew(1, 500); resp.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("a renewal with MaxWaitMillis 500: error %d, want INVALID_REQUEST", resp.ErrorCode)
+	}
+	resp := renew(1, 0)
+	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		t.Fatalf("renewal: error %d, topics %+v; want offset 0's acknowledgement answered", resp.ErrorCode, resp.Topics)
+	}
+	p := resp.Topics[0].Partitions[0]
+	if p.AcknowledgeErrorCode != 0 || len(p.AcquiredRecords) != 0 || len(p.Records) != 0 {
+		t.Fatalf("renewal: acknowledge error %d, acquired %+v; want renewed and nothing fetched", p.AcknowledgeErrorCode, p.AcquiredRecords)
+	}
+	if got := acquired(t, e.fetch("m1", 2)); len(got) != 1 || got[0].First != 1 {
+		t.Fatalf("the fetch after the renewal acquired %v, want offset 1 (left for it)", got)
+	}
+}
