@@ -617,3 +617,40 @@ func TestShareFetchRenewFetchesNothing(t *testing.T) {
 		t.Fatalf("the fetch after the renewal acquired %v, want offset 1 (left for it)", got)
 	}
 }
+
+// failingPersister is a memPersister whose writes fail with err.
+type failingPersister struct {
+	*memPersister
+	err error
+}
+
+func (f *failingPersister) WriteShareState(context.Context, string, [16]byte, int32, int32, int32, share.Write) error {
+	return f.err
+}
+
+// An acknowledgement whose write the share coordinator refuses is answered
+// as Kafka's SharePartition.fetchPersisterError turns the refusal: the
+// coordinator moving is COORDINATOR_NOT_AVAILABLE, a fenced leader epoch
+// NOT_LEADER_OR_FOLLOWER, an unexpected answer UNKNOWN_SERVER_ERROR.
+// Gregor passed the share coordinator's code on.
+func TestShareAcknowledgeWriteErrorsAsKafka(t *testing.T) {
+	for _, c := range []struct {
+		coordinator, want *kerr.Error
+	}{
+		{kerr.NotCoordinator, kerr.CoordinatorNotAvailable},
+		{kerr.CoordinatorLoadInProgress, kerr.CoordinatorNotAvailable},
+		{kerr.FencedLeaderEpoch, kerr.NotLeaderForPartition},
+		{kerr.FencedStateEpoch, kerr.FencedStateEpoch},
+		{kerr.InvalidRequest, kerr.UnknownServerError},
+		{kerr.RequestTimedOut, kerr.UnknownServerError},
+	} {
+		e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+		e.produce("q", 0, batch(t, 1, "a"))
+		acquired(t, e.fetch("m1", 0))
+		e.SetSharePersister(&failingPersister{memPersister: e.per, err: fmt.Errorf("writing share state: %w", c.coordinator)})
+		resp := e.fetch("m1", 1, ackBatch(0, 0, share.AckAccept))
+		if got := resp.Topics[0].Partitions[0].AcknowledgeErrorCode; got != c.want.Code {
+			t.Errorf("share coordinator answering %s: acknowledgement error %v, want %s", c.coordinator.Message, kerr.ErrorForCode(got), c.want.Message)
+		}
+	}
+}
