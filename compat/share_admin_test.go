@@ -320,3 +320,57 @@ func TestACLShareGroupDescribeChecksAssignedTopics(t *testing.T) {
 			later, kerr.ErrorForCode(g.ErrorCode), len(g.Members))
 	}
 }
+
+// AlterShareGroupOffsets of a group id not in use makes an Empty share
+// group with those start offsets, as Kafka 4.2 does (KAFKA-19662:
+// kafka-share-groups.sh --reset-offsets before the group is first used);
+// its first consumer starts there. Gregor answered GROUP_ID_NOT_FOUND.
+func TestAlterShareGroupOffsetsCreatesTheGroup(t *testing.T) {
+	addr := bootstrap(t)
+	topic, group := randomName("share-preset"), randomName("sg-preset")
+	createTopic(t, addr, topic, 1)
+	values := make([]string, 10)
+	for i := range values {
+		values[i] = fmt.Sprintf("r%d", i)
+	}
+	produceValues(t, addr, topic, values)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	alter := kmsg.NewPtrAlterShareGroupOffsetsRequest()
+	alter.GroupID = group
+	at := kmsg.NewAlterShareGroupOffsetsRequestTopic()
+	at.Topic = topic
+	ap := kmsg.NewAlterShareGroupOffsetsRequestTopicPartition()
+	ap.Partition, ap.StartOffset = 0, 5
+	at.Partitions = append(at.Partitions, ap)
+	alter.Topics = append(alter.Topics, at)
+	resp, err := alter.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil || len(resp.Topics) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("altering the offsets of an unused group id: %v %+v, want them set", err, resp.Topics)
+	}
+	if off, code := describeShareOffset(t, cl, group, topic); code != 0 || off != 5 {
+		t.Fatalf("start offset after the alter: %d (error %v), want 5", off, kerr.ErrorForCode(code))
+	}
+	lg := kmsg.NewPtrListGroupsRequest()
+	lg.TypesFilter = []string{"share"}
+	lresp, err := lg.RequestWith(context.Background(), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, g := range lresp.Groups {
+		found = found || g.Group == group && g.GroupState == "Empty"
+	}
+	if !found {
+		t.Errorf("ListGroups of type share does not list %s as Empty: %+v", group, lresp.Groups)
+	}
+	if got := consumeAccept(t, addr, group, topic, 5); got[0].Offset != 5 {
+		t.Fatalf("the group's first consumer began at %d, want 5", got[0].Offset)
+	}
+}
