@@ -289,22 +289,35 @@ func (sf *shareFetch) acknowledge(ctx context.Context, acks map[shareTP][]share.
 func (sf *shareFetch) renew() bool { return sf.req.Version >= 2 && sf.r.IsRenewAck }
 
 // fetchAll acquires on each partition (skipping those in done) and
-// reports the offsets and bytes acquired and whether any failed.
+// reports the offsets and bytes acquired and whether any failed. A
+// partition of a topic that does not exist or may not be read, or that
+// does not exist itself, is answered beside the others without ending
+// their wait, as Kafka's KafkaApis sets such partitions aside before
+// fetchMessages; only when every partition is such is the answer
+// immediate.
 func (sf *shareFetch) fetchAll(ctx context.Context, parts []shareTP, done map[shareTP]bool) (got, bytes int, failed bool) {
 	maxRecords := defaultShareMaxRecords
 	if sf.req.Version >= 1 && sf.r.MaxRecords > 0 {
 		maxRecords = int(sf.r.MaxRecords)
 	}
 	maxBytes, _ := fetchLimits(sf.b.Config(), sf.r.MaxBytes, 0, false)
+	tried, aside := 0, 0
 	for _, tp := range parts {
 		if done[tp] || got >= maxRecords {
+			continue
+		}
+		tried++
+		t, p, err := sf.b.sharePartitionOf(sf.req, tp, sf.topicOK)
+		if err != nil {
+			sf.entry(tp).ErrorCode = ErrorCode(sf.b.log, err)
+			aside++
 			continue
 		}
 		// ShareAcquireMode (v2): 0, batch_optimized, acquires whole
 		// batches, MaxRecords rounded up to a batch's end, as Kafka 4.1
 		// always did; 1, record_limit, stops at MaxRecords.
 		wholeBatches := !(sf.req.Version >= 2 && sf.r.ShareAcquireMode == 1)
-		res, err := sf.fetchOne(ctx, tp, shareAcquire{member: sf.key.member, maxRecords: maxRecords - got, wholeBatches: wholeBatches,
+		res, err := sf.fetchOne(ctx, t, p, shareAcquire{member: sf.key.member, maxRecords: maxRecords - got, wholeBatches: wholeBatches,
 			maxBytes: maxBytes - int32(bytes), readCommitted: sf.rc, lockMs: sf.lockMs})
 		if err != nil {
 			e := sf.entry(tp)
@@ -329,15 +342,11 @@ func (sf *shareFetch) fetchAll(ctx context.Context, parts []shareTP, done map[sh
 		got += res.count()
 		bytes += len(res.records)
 	}
-	return got, bytes, failed
+	return got, bytes, failed || tried > 0 && aside == tried
 }
 
 // fetchOne acquires records on one partition.
-func (sf *shareFetch) fetchOne(ctx context.Context, tp shareTP, a shareAcquire) (shareAcquired, error) {
-	t, p, err := sf.b.sharePartitionOf(sf.req, tp, sf.topicOK)
-	if err != nil {
-		return shareAcquired{}, err
-	}
+func (sf *shareFetch) fetchOne(ctx context.Context, t *Topic, p *Partition, a shareAcquire) (shareAcquired, error) {
 	sp, err := sf.b.sharePartition(ctx, sf.key.group, t, p)
 	if err != nil {
 		return shareAcquired{}, err

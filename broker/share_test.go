@@ -654,3 +654,42 @@ func TestShareAcknowledgeWriteErrorsAsKafka(t *testing.T) {
 		}
 	}
 }
+
+// A partition that does not exist is answered beside the session's
+// others, which still wait MaxWaitMillis for records, as Kafka's
+// KafkaApis sets such partitions aside before fetchMessages; a request
+// with only such partitions is answered at once. Gregor answered at once
+// whenever one partition had such an error. Virtual time.
+func TestShareFetchUnknownPartitionDoesNotEndTheWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+		fetch := func(member string, parts ...int32) (*kmsg.ShareFetchResponse, time.Duration) {
+			req := kmsg.NewPtrShareFetchRequest()
+			req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr(member), 0
+			req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = 2000, 1, 1<<20, 500
+			rt := kmsg.NewShareFetchRequestTopic()
+			rt.TopicID = e.topic.ID
+			for _, p := range parts {
+				rp := kmsg.NewShareFetchRequestTopicPartition()
+				rp.Partition = p
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
+			start := time.Now()
+			resp := e.call(req).(*kmsg.ShareFetchResponse)
+			return resp, time.Since(start)
+		}
+		resp, took := fetch("m1", 0, 7)
+		codes := map[int32]int16{}
+		for _, rp := range resp.Topics[0].Partitions {
+			codes[rp.Partition] = rp.ErrorCode
+		}
+		if took != 2*time.Second || codes[7] != kerr.UnknownTopicOrPartition.Code || codes[0] != 0 {
+			t.Fatalf("partitions 0 and 7 (absent): errors %v after %v, want UNKNOWN_TOPIC_OR_PARTITION for 7 after MaxWaitMillis (2s)", codes, took)
+		}
+		resp, took = fetch("m2", 7)
+		if took != 0 || resp.Topics[0].Partitions[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+			t.Fatalf("only partition 7 (absent): error %d after %v, want UNKNOWN_TOPIC_OR_PARTITION at once", resp.Topics[0].Partitions[0].ErrorCode, took)
+		}
+	})
+}
