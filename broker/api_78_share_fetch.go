@@ -161,7 +161,7 @@ func (sf *shareFetch) serve(ctx context.Context) kmsg.Response {
 	}
 	parts = rotateShareParts(parts, sf.r.ShareSessionEpoch)
 	got, bytes, failed := sf.fetchAll(ctx, parts, nil)
-	if failed || hasAcks || bytes >= int(sf.r.MinBytes) && got > 0 || sf.r.MaxWaitMillis <= 0 {
+	if failed || bytes >= int(sf.r.MinBytes) && got > 0 || sf.r.MaxWaitMillis <= 0 {
 		return sf.finish()
 	}
 	sf.wait(ctx, parts, got, bytes)

@@ -693,3 +693,30 @@ func TestShareFetchUnknownPartitionDoesNotEndTheWait(t *testing.T) {
 		}
 	})
 }
+
+// A ShareFetch carrying acknowledgements still long-polls for records:
+// Kafka's handleShareFetchRequest runs the fetch, MaxWaitMillis and all,
+// beside the acknowledgements and answers when both are done. Gregor
+// answered at once. Virtual time.
+func TestShareFetchWithAcknowledgementsStillWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+		e.produce("q", 0, batch(t, 1, "a"))
+		acquired(t, e.fetch("m1", 0))
+		req := kmsg.NewPtrShareFetchRequest()
+		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), 1
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = 2000, 1, 1<<20, 500
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = e.topic.ID
+		rp := kmsg.NewShareFetchRequestTopicPartition()
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ackBatch(0, 0, share.AckAccept))
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		start := time.Now()
+		resp := e.call(req).(*kmsg.ShareFetchResponse)
+		if took := time.Since(start); took != 2*time.Second || resp.Topics[0].Partitions[0].AcknowledgeErrorCode != 0 {
+			t.Fatalf("accepting with nothing new to fetch: acknowledge error %d after %v, want none after MaxWaitMillis (2s)",
+				resp.Topics[0].Partitions[0].AcknowledgeErrorCode, took)
+		}
+	})
+}
