@@ -445,11 +445,21 @@ func (b *Broker) sharePartitionOf(req *protocol.Request, tp shareTP, topicOK map
 }
 
 // shareAcknowledge applies one partition's acknowledgements for the
-// member and persists them before returning.
+// member and persists them before returning. As in Kafka's KafkaApis, a
+// topic id not known is UNKNOWN_TOPIC_ID, then malformed batches are
+// INVALID_REQUEST whatever else is wrong, then come READ on the topic and
+// the partition's existence; a partition with no batches is answered
+// without error.
 func (b *Broker) shareAcknowledge(ctx context.Context, req *protocol.Request, k shareSessionKey, tp shareTP, acks []share.Ack, renew bool, lockMs int64, topicOK map[[16]byte]error) error {
+	if b.TopicByID(tp.topic) != nil && share.ValidateAcks(acks, renew) != nil {
+		return kerr.InvalidRequest
+	}
 	t, p, err := b.sharePartitionOf(req, tp, topicOK)
 	if err != nil {
 		return err
+	}
+	if len(acks) == 0 {
+		return nil
 	}
 	sp, err := b.sharePartition(ctx, k.group, t, p)
 	if err != nil {

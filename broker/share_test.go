@@ -720,3 +720,39 @@ func TestShareFetchWithAcknowledgementsStillWaits(t *testing.T) {
 		}
 	})
 }
+
+// Acknowledgement batches are checked before the partition is looked at,
+// as Kafka's KafkaApis.validateAcknowledgementBatches runs first: a
+// malformed batch is INVALID_REQUEST even for a partition that does not
+// exist, and a partition named with no batches is answered after the
+// existence check without error. Gregor looked the partition up first.
+func TestShareAcknowledgeValidatesBatchesFirst(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.fetch("m1", 0)
+	ack := func(epoch, partition int32, batches ...kmsg.ShareAcknowledgeRequestTopicPartitionAcknowledgementBatch) int16 {
+		req := kmsg.NewPtrShareAcknowledgeRequest()
+		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), epoch
+		rt := kmsg.NewShareAcknowledgeRequestTopic()
+		rt.TopicID = e.topic.ID
+		rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
+		rp.Partition, rp.AcknowledgementBatches = partition, batches
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := e.call(req).(*kmsg.ShareAcknowledgeResponse)
+		if resp.ErrorCode != 0 {
+			t.Fatalf("ShareAcknowledge at epoch %d: error %d", epoch, resp.ErrorCode)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	bad := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
+	bad.FirstOffset, bad.LastOffset, bad.AcknowledgeTypes = 5, 4, []int8{1}
+	if c := ack(1, 7, bad); c != kerr.InvalidRequest.Code {
+		t.Errorf("a malformed batch for partition 7 (absent): error %d, want INVALID_REQUEST", c)
+	}
+	if c := ack(2, 7); c != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("no batches for partition 7 (absent): error %d, want UNKNOWN_TOPIC_OR_PARTITION", c)
+	}
+	if c := ack(3, 0); c != 0 {
+		t.Errorf("no batches for partition 0: error %d, want none", c)
+	}
+}

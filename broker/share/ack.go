@@ -41,6 +41,23 @@ func validAck(a *Ack, renew bool) error {
 	return nil
 }
 
+// ValidateAcks checks a partition's acknowledgement batches as Kafka's
+// KafkaApis.validateAcknowledgementBatches does, before anything else is
+// looked at: each well formed (ErrInvalidAck otherwise), and in offset
+// order: one starting before the last offset of the one before
+// (overlapping it, or out of order) is refused, not applied last-wins.
+func ValidateAcks(acks []Ack, renew bool) error {
+	for i := range acks {
+		if err := validAck(&acks[i], renew); err != nil {
+			return err
+		}
+		if i > 0 && acks[i].First < acks[i-1].Last {
+			return fmt.Errorf("%w: offsets %d-%d after %d-%d", ErrInvalidAck, acks[i].First, acks[i].Last, acks[i-1].First, acks[i-1].Last)
+		}
+	}
+	return nil
+}
+
 // Acknowledge applies a member's acknowledgements, all or none: every
 // offset from the start offset on must be acquired by the member. As
 // Kafka's SharePartition.fetchSubMapForAcknowledgementBatch looks each
@@ -51,17 +68,8 @@ func validAck(a *Ack, renew bool) error {
 // the start moved into is ignored. Renew (allowed only with renew)
 // restarts the lock for LockMs from now.
 func (p *Partition) Acknowledge(member string, acks []Ack, renew bool, now, lockMs int64) error {
-	for i := range acks {
-		if err := validAck(&acks[i], renew); err != nil {
-			return err
-		}
-		// Batches come in offset order, as Kafka's
-		// validateAcknowledgementBatches requires: one starting before
-		// the last offset of the one before (overlapping it, or out of
-		// order) is refused, not applied last-wins.
-		if i > 0 && acks[i].First < acks[i-1].Last {
-			return fmt.Errorf("%w: offsets %d-%d after %d-%d", ErrInvalidAck, acks[i].First, acks[i].Last, acks[i-1].First, acks[i-1].Last)
-		}
+	if err := ValidateAcks(acks, renew); err != nil {
+		return err
 	}
 	for i := range acks {
 		a := &acks[i]
