@@ -472,7 +472,7 @@ func (b *Broker) shareAcknowledge(ctx context.Context, req *protocol.Request, k 
 		return kerr.InvalidRecordState
 	}
 	sp.mu.Lock()
-	err = sp.sp.Acknowledge(k.member, acks, renew, b.now().UnixMilli(), lockMs)
+	pending, err := sp.sp.AcknowledgePending(k.member, acks, renew, b.now().UnixMilli(), lockMs)
 	if err == nil {
 		sp.armLocked()
 	}
@@ -486,7 +486,19 @@ func (b *Broker) shareAcknowledge(ctx context.Context, req *protocol.Request, k 
 		return err
 	}
 	p.notify() // released records may be fetched again
-	return sp.persist(ctx, false)
+	// A write that fails takes the acknowledgement back, as Kafka's
+	// SharePartition rolls its state transitions back when the persister
+	// fails: the member still holds the records and may acknowledge them
+	// again.
+	err = sp.persist(ctx, false)
+	sp.mu.Lock()
+	if err != nil {
+		sp.sp.Rollback(pending)
+	} else {
+		sp.sp.Commit(pending)
+	}
+	sp.mu.Unlock()
+	return err
 }
 
 // shareLeaderOf is the leader of a partition a NOT_LEADER_OR_FOLLOWER

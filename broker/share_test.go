@@ -756,3 +756,34 @@ func TestShareAcknowledgeValidatesBatchesFirst(t *testing.T) {
 		t.Errorf("no batches for partition 0: error %d, want none", c)
 	}
 }
+
+// An acknowledgement whose write fails is taken back, as Kafka's
+// SharePartition rolls back the state transitions when the persister
+// fails: the member still holds the records and its retry succeeds once
+// the share coordinator answers again. Gregor kept the acknowledgement
+// applied, so the retry was INVALID_RECORD_STATE.
+func TestShareAcknowledgeRolledBackWhenTheWriteFails(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a", "b"))
+	acquired(t, e.fetch("m1", 0))
+	e.SetSharePersister(&failingPersister{memPersister: e.per, err: fmt.Errorf("writing share state: %w", kerr.CoordinatorNotAvailable)})
+	resp := e.fetch("m1", 1, ackBatch(0, 1, share.AckAccept))
+	if c := resp.Topics[0].Partitions[0].AcknowledgeErrorCode; c != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("accepting while the share coordinator is away: error %d, want COORDINATOR_NOT_AVAILABLE", c)
+	}
+	if got := acquired(t, e.fetch("m2", 0)); len(got) != 0 {
+		t.Fatalf("m2 acquired %v of what m1 still holds", got)
+	}
+	e.SetSharePersister(e.per)
+	resp = e.fetch("m1", 2, ackBatch(0, 1, share.AckAccept))
+	if c := resp.Topics[0].Partitions[0].AcknowledgeErrorCode; c != 0 {
+		t.Fatalf("accepting again once the share coordinator is back: error %d, want none", c)
+	}
+	k := sharePartKey{e.group, e.topic.ID, 0}
+	e.per.mu.Lock()
+	start := e.per.start[k]
+	e.per.mu.Unlock()
+	if start != 2 {
+		t.Fatalf("persisted start offset %d, want 2", start)
+	}
+}

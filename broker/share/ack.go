@@ -68,6 +68,103 @@ func ValidateAcks(acks []Ack, renew bool) error {
 // the start moved into is ignored. Renew (allowed only with renew)
 // restarts the lock for LockMs from now.
 func (p *Partition) Acknowledge(member string, acks []Ack, renew bool, now, lockMs int64) error {
+	u, err := p.AcknowledgePending(member, acks, renew, now, lockMs)
+	if err == nil {
+		p.Commit(u)
+	}
+	return err
+}
+
+// Pending is an acknowledgement applied but not yet known to be written:
+// Commit once its write landed, Rollback if it failed, as Kafka's
+// SharePartition completes or rolls back an acknowledgement's state
+// transitions when the persister answers. Records below the start are
+// kept (not compacted away) while any is pending.
+type Pending struct {
+	recs []pendingRec
+}
+
+// pendingRec is an acknowledged offset as it was acquired (prev) and the
+// state the acknowledgement left it in.
+type pendingRec struct {
+	o    int64
+	prev record
+	set  State
+}
+
+// AcknowledgePending is Acknowledge leaving the change pending; the
+// caller must Commit or Rollback the result when err is nil.
+func (p *Partition) AcknowledgePending(member string, acks []Ack, renew bool, now, lockMs int64) (*Pending, error) {
+	if err := p.checkAcks(member, acks, renew); err != nil {
+		return nil, err
+	}
+	u := &Pending{}
+	for i := range acks {
+		a := &acks[i]
+		var renewed *lease
+		for o := max(a.First, p.start); o <= a.Last; o++ {
+			t := a.typeAt(o)
+			if t == AckRenew {
+				renewed = p.renew(o, member, renewed, now+lockMs)
+				continue
+			}
+			if renewed != nil {
+				p.addLease(renewed)
+				renewed = nil
+			}
+			prev := *p.rec(o)
+			p.settle(o, t)
+			u.recs = append(u.recs, pendingRec{o: o, prev: prev, set: p.rec(o).state})
+		}
+		if renewed != nil {
+			p.addLease(renewed)
+		}
+	}
+	p.pending++
+	p.advance()
+	return u, nil
+}
+
+// Commit ends a pending acknowledgement whose write landed.
+func (p *Partition) Commit(u *Pending) {
+	p.pending--
+	p.compact()
+}
+
+// Rollback undoes a pending acknowledgement whose write failed: its
+// offsets are acquired by the member again (released as a lock expiry
+// would if the lock ended meanwhile), unless something else changed them
+// since (a released record acquired again, the log start moving past
+// it). It returns how many offsets came back.
+func (p *Partition) Rollback(u *Pending) int {
+	p.pending--
+	n, low := 0, p.start
+	for _, e := range u.recs {
+		if e.o < p.floor || e.o < p.base || e.o >= p.end {
+			continue
+		}
+		r := p.rec(e.o)
+		if r.state != e.set || r.count != e.prev.count || r.lease != 0 {
+			continue
+		}
+		*r = e.prev
+		if p.leases[r.lease] == nil {
+			p.release(e.o, r)
+		}
+		p.touch(e.o)
+		low = min(low, e.o)
+		n++
+	}
+	if low < p.start {
+		p.start, p.startDirty = low, true
+	}
+	p.advance()
+	p.compact()
+	return n
+}
+
+// checkAcks checks acknowledgements before any is applied.
+func (p *Partition) checkAcks(member string, acks []Ack, renew bool) error {
 	if err := ValidateAcks(acks, renew); err != nil {
 		return err
 	}
@@ -85,26 +182,6 @@ func (p *Partition) Acknowledge(member string, acks []Ack, renew bool, now, lock
 			}
 		}
 	}
-	for i := range acks {
-		a := &acks[i]
-		var renewed *lease
-		for o := max(a.First, p.start); o <= a.Last; o++ {
-			t := a.typeAt(o)
-			if t == AckRenew {
-				renewed = p.renew(o, member, renewed, now+lockMs)
-				continue
-			}
-			if renewed != nil {
-				p.addLease(renewed)
-				renewed = nil
-			}
-			p.settle(o, t)
-		}
-		if renewed != nil {
-			p.addLease(renewed)
-		}
-	}
-	p.advance()
 	return nil
 }
 

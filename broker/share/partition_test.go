@@ -488,3 +488,30 @@ func TestAcquireWholeBatches(t *testing.T) {
 		t.Fatalf("record_limit acquired %s, want 3 records", runs(got))
 	}
 }
+
+// A pending acknowledgement rolled back (its write failed) gives the
+// records back to the member as acquired, the start offset with them; a
+// record whose lock ended meanwhile is released as an expiry would, and
+// one released and acquired by another member since stays theirs.
+func TestAcknowledgeRollback(t *testing.T) {
+	p := New(Config{MaxInFlight: 100, MaxDeliveries: 5}, 0, nil)
+	acquire(p, "m1", 0, 2, data(0, 1))
+	acquire(p, "m1", 10, 2, data(2, 3))
+	u, err := p.AcknowledgePending("m1", []Ack{
+		{First: 0, Last: 1, Types: []AckType{AckAccept}},
+		{First: 2, Last: 3, Types: []AckType{AckRelease, AckAccept}},
+	}, false, 20, lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, p, "[2,4) 2-2:Available/1 3-3:Acknowledged/1")
+	acquire(p, "m2", 20, 1, data(2, 2)) // the released record, taken by m2
+	p.Expire(lock + 5)                  // m1's first lock (0-1) ends
+	if n := p.Rollback(u); n != 3 {
+		t.Fatalf("rolled back %d offsets, want 3 (0, 1 and 3)", n)
+	}
+	want(t, p, "[0,4) 0-1:Available/1 2-2:Acquired/2 3-3:Acquired/1")
+	if err := p.Acknowledge("m1", []Ack{{First: 3, Last: 3, Types: []AckType{AckAccept}}}, false, 30, lock); err != nil {
+		t.Fatalf("acknowledging again what was rolled back: %v", err)
+	}
+}
