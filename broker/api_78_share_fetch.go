@@ -7,12 +7,18 @@ package broker
 // (KIP-932).
 //
 // The request works on the member's share session (share_sessions.go):
-// epoch 0 opens it with the partitions named, a later epoch adds the
-// partitions named and drops the forgotten ones, -1 closes it and fetches
-// nothing. Piggy-backed acknowledgements are applied and persisted first
+// epoch 0 opens it with the partitions named (past
+// group.share.max.share.sessions it is refused, SHARE_SESSION_LIMIT_REACHED
+// answered after MaxWaitMillis), a later epoch adds the partitions named
+// and drops the forgotten ones, -1 closes it and fetches nothing.
+// Piggy-backed acknowledgements are applied and persisted first
 // (an opening request may carry none: INVALID_REQUEST), each partition's
-// outcome in AcknowledgeErrorCode. Then every partition of the session is
-// fetched: records are acquired for the member for the group's lock
+// outcome in AcknowledgeErrorCode. A v2 request with IsRenewAck only
+// acknowledges (KIP-1222, Kafka 4.2's KAFKA-19844): it fetches nothing,
+// and its MaxBytes, MinBytes, MaxRecords and MaxWaitMillis must be 0
+// (INVALID_REQUEST otherwise). Then every partition of the session is
+// fetched, starting at the one the session epoch rotates to (Kafka's
+// round robin): records are acquired for the member for the group's lock
 // duration (share_read.go), about MaxRecords (500 for v0; a batch begun
 // is acquired whole unless v2 asks for ShareAcquireMode record_limit) and
 // at most MaxBytes in all, and only the batches holding them are returned with the
@@ -126,9 +132,16 @@ func (sf *shareFetch) serve(ctx context.Context) kmsg.Response {
 	if sf.req.Version >= 1 {
 		sf.resp.AcquisitionLockTimeoutMillis = int32(sf.lockMs)
 	}
+	if sf.renew() && (sf.r.MaxBytes != 0 || sf.r.MinBytes != 0 || sf.r.MaxRecords != 0 || sf.r.MaxWaitMillis != 0) {
+		sf.resp.ErrorCode = kerr.InvalidRequest.Code
+		return sf.resp
+	}
 	fetch, forget, acks := sf.requested()
 	hasAcks := len(acks) > 0
 	parts, err := sf.session(fetch, forget, hasAcks)
+	if errors.Is(err, kerr.ShareSessionLimitReached) {
+		sf.idle(ctx)
+	}
 	if err != nil {
 		sf.resp.ErrorCode = ErrorCode(b.log, err)
 		return sf.resp
@@ -143,19 +156,51 @@ func (sf *shareFetch) serve(ctx context.Context) kmsg.Response {
 		b.releaseSession(sf.key, b.shares.sessions.close(sf.key))
 		return sf.finish()
 	}
+	if sf.renew() {
+		return sf.finish() // a renewal fetches nothing
+	}
+	parts = rotateShareParts(parts, sf.r.ShareSessionEpoch)
 	got, bytes, failed := sf.fetchAll(ctx, parts, nil)
-	if failed || hasAcks || bytes >= int(sf.r.MinBytes) && got > 0 || sf.r.MaxWaitMillis <= 0 {
+	if failed || bytes >= int(sf.r.MinBytes) && got > 0 || sf.r.MaxWaitMillis <= 0 {
 		return sf.finish()
 	}
 	sf.wait(ctx, parts, got, bytes)
 	return sf.finish()
 }
 
+// idle holds a refusal for MaxWaitMillis (or until the connection
+// closes), as Kafka's handleShareFetchRequest holds
+// SHARE_SESSION_LIMIT_REACHED with an IdleShareFetchTimerTask, so that a
+// consumer retrying to open a session does not spin.
+func (sf *shareFetch) idle(ctx context.Context) {
+	if sf.r.MaxWaitMillis <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(sf.r.MaxWaitMillis) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// rotateShareParts is the order a request's partitions are fetched in:
+// rotated left by the session epoch, as Kafka's PartitionRotateStrategy
+// (round robin) turns them, so that a partition early in the session
+// with plenty of records does not take every MaxRecords and starve the
+// others. The opening request is not rotated.
+func rotateShareParts(parts []shareTP, epoch int32) []shareTP {
+	if len(parts) < 2 || epoch < 1 {
+		return parts
+	}
+	at := int(epoch % int32(len(parts)))
+	return append(slices.Clone(parts[at:]), parts[:at]...)
+}
+
 // session applies the request to the member's share session and returns
 // the partitions to fetch.
 func (sf *shareFetch) session(fetch, forget []shareTP, hasAcks bool) ([]shareTP, error) {
 	b := sf.b
-	now := b.now().UnixMilli()
 	ss := &b.shares.sessions
 	switch sf.r.ShareSessionEpoch {
 	case shareEpochInitial:
@@ -173,7 +218,7 @@ func (sf *shareFetch) session(fetch, forget []shareTP, hasAcks bool) ([]shareTP,
 		// drops the old session). Releasing it would hand the records
 		// out again, and count one more delivery, to a client that
 		// resets its session after an error, as the Java client does.
-		_, err := ss.open(sf.key, conn, fetch, now, 2*sf.lockMs, limit, sf.req.Version == 0)
+		_, err := ss.open(sf.key, conn, fetch, limit, sf.req.Version == 0)
 		for _, tp := range fetch {
 			b.shares.refreshIfIdle(sharePartKey{group: sf.key.group, topic: tp.topic, partition: tp.partition})
 		}
@@ -187,7 +232,7 @@ func (sf *shareFetch) session(fetch, forget []shareTP, hasAcks bool) ([]shareTP,
 		}
 		return nil, nil
 	}
-	return ss.update(sf.key, sf.r.ShareSessionEpoch, fetch, forget, now)
+	return ss.update(sf.key, sf.r.ShareSessionEpoch, fetch, forget)
 }
 
 // fetchesOnClose reports whether a closing request asks for records: a
@@ -244,22 +289,35 @@ func (sf *shareFetch) acknowledge(ctx context.Context, acks map[shareTP][]share.
 func (sf *shareFetch) renew() bool { return sf.req.Version >= 2 && sf.r.IsRenewAck }
 
 // fetchAll acquires on each partition (skipping those in done) and
-// reports the offsets and bytes acquired and whether any failed.
+// reports the offsets and bytes acquired and whether any failed. A
+// partition of a topic that does not exist or may not be read, or that
+// does not exist itself, is answered beside the others without ending
+// their wait, as Kafka's KafkaApis sets such partitions aside before
+// fetchMessages; only when every partition is such is the answer
+// immediate.
 func (sf *shareFetch) fetchAll(ctx context.Context, parts []shareTP, done map[shareTP]bool) (got, bytes int, failed bool) {
 	maxRecords := defaultShareMaxRecords
 	if sf.req.Version >= 1 && sf.r.MaxRecords > 0 {
 		maxRecords = int(sf.r.MaxRecords)
 	}
 	maxBytes, _ := fetchLimits(sf.b.Config(), sf.r.MaxBytes, 0, false)
+	tried, aside := 0, 0
 	for _, tp := range parts {
 		if done[tp] || got >= maxRecords {
+			continue
+		}
+		tried++
+		t, p, err := sf.b.sharePartitionOf(sf.req, tp, sf.topicOK)
+		if err != nil {
+			sf.entry(tp).ErrorCode = ErrorCode(sf.b.log, err)
+			aside++
 			continue
 		}
 		// ShareAcquireMode (v2): 0, batch_optimized, acquires whole
 		// batches, MaxRecords rounded up to a batch's end, as Kafka 4.1
 		// always did; 1, record_limit, stops at MaxRecords.
 		wholeBatches := !(sf.req.Version >= 2 && sf.r.ShareAcquireMode == 1)
-		res, err := sf.fetchOne(ctx, tp, shareAcquire{member: sf.key.member, maxRecords: maxRecords - got, wholeBatches: wholeBatches,
+		res, err := sf.fetchOne(ctx, t, p, shareAcquire{member: sf.key.member, maxRecords: maxRecords - got, wholeBatches: wholeBatches,
 			maxBytes: maxBytes - int32(bytes), readCommitted: sf.rc, lockMs: sf.lockMs})
 		if err != nil {
 			e := sf.entry(tp)
@@ -284,15 +342,11 @@ func (sf *shareFetch) fetchAll(ctx context.Context, parts []shareTP, done map[sh
 		got += res.count()
 		bytes += len(res.records)
 	}
-	return got, bytes, failed
+	return got, bytes, failed || tried > 0 && aside == tried
 }
 
 // fetchOne acquires records on one partition.
-func (sf *shareFetch) fetchOne(ctx context.Context, tp shareTP, a shareAcquire) (shareAcquired, error) {
-	t, p, err := sf.b.sharePartitionOf(sf.req, tp, sf.topicOK)
-	if err != nil {
-		return shareAcquired{}, err
-	}
+func (sf *shareFetch) fetchOne(ctx context.Context, t *Topic, p *Partition, a shareAcquire) (shareAcquired, error) {
 	sp, err := sf.b.sharePartition(ctx, sf.key.group, t, p)
 	if err != nil {
 		return shareAcquired{}, err
@@ -391,11 +445,21 @@ func (b *Broker) sharePartitionOf(req *protocol.Request, tp shareTP, topicOK map
 }
 
 // shareAcknowledge applies one partition's acknowledgements for the
-// member and persists them before returning.
+// member and persists them before returning. As in Kafka's KafkaApis, a
+// topic id not known is UNKNOWN_TOPIC_ID, then malformed batches are
+// INVALID_REQUEST whatever else is wrong, then come READ on the topic and
+// the partition's existence; a partition with no batches is answered
+// without error.
 func (b *Broker) shareAcknowledge(ctx context.Context, req *protocol.Request, k shareSessionKey, tp shareTP, acks []share.Ack, renew bool, lockMs int64, topicOK map[[16]byte]error) error {
+	if b.TopicByID(tp.topic) != nil && share.ValidateAcks(acks, renew) != nil {
+		return kerr.InvalidRequest
+	}
 	t, p, err := b.sharePartitionOf(req, tp, topicOK)
 	if err != nil {
 		return err
+	}
+	if len(acks) == 0 {
+		return nil
 	}
 	sp, err := b.sharePartition(ctx, k.group, t, p)
 	if err != nil {
@@ -408,7 +472,7 @@ func (b *Broker) shareAcknowledge(ctx context.Context, req *protocol.Request, k 
 		return kerr.InvalidRecordState
 	}
 	sp.mu.Lock()
-	err = sp.sp.Acknowledge(k.member, acks, renew, b.now().UnixMilli(), lockMs)
+	pending, err := sp.sp.AcknowledgePending(k.member, acks, renew, b.now().UnixMilli(), lockMs)
 	if err == nil {
 		sp.armLocked()
 	}
@@ -422,7 +486,19 @@ func (b *Broker) shareAcknowledge(ctx context.Context, req *protocol.Request, k 
 		return err
 	}
 	p.notify() // released records may be fetched again
-	return sp.persist(ctx, false)
+	// A write that fails takes the acknowledgement back, as Kafka's
+	// SharePartition rolls its state transitions back when the persister
+	// fails: the member still holds the records and may acknowledge them
+	// again.
+	err = sp.persist(ctx, false)
+	sp.mu.Lock()
+	if err != nil {
+		sp.sp.Rollback(pending)
+	} else {
+		sp.sp.Commit(pending)
+	}
+	sp.mu.Unlock()
+	return err
 }
 
 // shareLeaderOf is the leader of a partition a NOT_LEADER_OR_FOLLOWER

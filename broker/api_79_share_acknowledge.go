@@ -8,7 +8,8 @@ package broker
 // acknowledgements, releasing what the member still holds. Each
 // partition's acknowledgements are applied all or none and persisted
 // before the answer: INVALID_RECORD_STATE when an offset is not acquired
-// by the member, INVALID_REQUEST for a malformed batch.
+// by the member (a batch wholly below the start offset included),
+// INVALID_REQUEST for a malformed batch or offsets never delivered.
 // Authorization: READ on the group and on each topic.
 
 import (
@@ -35,7 +36,7 @@ func (b *Broker) handleShareAcknowledge(_ context.Context, req *protocol.Request
 		resp.AcquisitionLockTimeoutMillis = int32(lockMs)
 	}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		if err := b.shares.sessions.touch(k, r.ShareSessionEpoch, b.now().UnixMilli()); err != nil {
+		if err := b.shares.sessions.touch(k, r.ShareSessionEpoch); err != nil {
 			resp.ErrorCode = ErrorCode(b.log, err)
 			return resp, nil
 		}

@@ -197,14 +197,28 @@ func (sp *sharePart) drop() {
 }
 
 // shareKafkaErr turns a persister error into the Kafka error a client
-// gets.
+// gets, as Kafka's SharePartition.fetchPersisterError turns the share
+// coordinator's answers: the coordinator moving or loading is
+// COORDINATOR_NOT_AVAILABLE, a fenced leader epoch NOT_LEADER_OR_FOLLOWER,
+// GROUP_ID_NOT_FOUND, UNKNOWN_TOPIC_OR_PARTITION and FENCED_STATE_EPOCH
+// stay, anything else (a write the coordinator timed out included) is
+// UNKNOWN_SERVER_ERROR. A request given up on before the persister
+// answered is REQUEST_TIMED_OUT.
 func shareKafkaErr(err error) error {
 	var ke *kerr.Error
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &ke):
-		return ke
+		switch ke {
+		case kerr.NotCoordinator, kerr.CoordinatorNotAvailable, kerr.CoordinatorLoadInProgress:
+			return kerr.CoordinatorNotAvailable
+		case kerr.FencedLeaderEpoch:
+			return kerr.NotLeaderForPartition
+		case kerr.GroupIDNotFound, kerr.UnknownTopicOrPartition, kerr.FencedStateEpoch:
+			return ke
+		}
+		return kerr.UnknownServerError
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return kerr.RequestTimedOut
 	}

@@ -9,9 +9,10 @@ package broker
 // value must be the session's current epoch, which each request then
 // advances (wrapping from MaxInt32 to 1). At most
 // group.share.max.share.sessions sessions are kept; a new one past the
-// limit first evicts sessions idle for two lock durations, else is refused
-// with SHARE_SESSION_LIMIT_REACHED (SHARE_SESSION_NOT_FOUND to v0 clients,
-// as Kafka 4.0 answered).
+// limit is refused with SHARE_SESSION_LIMIT_REACHED (SHARE_SESSION_NOT_FOUND
+// to v0 clients, as Kafka 4.0 answered). As in Kafka 4.1 (KAFKA-19159), no
+// session is evicted to make room, however long idle: its member holds
+// acquisition locks, which eviction would drop.
 
 import (
 	"math"
@@ -39,10 +40,9 @@ type shareSessionKey struct{ group, member string }
 
 // shareSession is one member's session on this broker.
 type shareSession struct {
-	epoch    int32
-	parts    []shareTP // in the order they were added
-	lastUsed int64     // unix ms
-	conn     uint64    // the connection that opened it
+	epoch int32
+	parts []shareTP // in the order they were added
+	conn  uint64    // the connection that opened it
 }
 
 // shareSessions is the cache.
@@ -62,7 +62,7 @@ func nextShareEpoch(e int32) int32 {
 
 // open starts a new session with parts, replacing the member's previous
 // session, if any, whose partitions it returns.
-func (s *shareSessions) open(k shareSessionKey, conn uint64, parts []shareTP, now, idleMs int64, limit int, v0 bool) (old []shareTP, err error) {
+func (s *shareSessions) open(k shareSessionKey, conn uint64, parts []shareTP, limit int, v0 bool) (old []shareTP, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if prev := s.byKey[k]; prev != nil {
@@ -70,30 +70,18 @@ func (s *shareSessions) open(k shareSessionKey, conn uint64, parts []shareTP, no
 		delete(s.byKey, k)
 	}
 	if limit > 0 && len(s.byKey) >= limit {
-		s.evictIdleLocked(now, idleMs)
-		if len(s.byKey) >= limit {
-			if v0 {
-				return old, kerr.ShareSessionNotFound
-			}
-			return old, kerr.ShareSessionLimitReached
+		if v0 {
+			return old, kerr.ShareSessionNotFound
 		}
+		return old, kerr.ShareSessionLimitReached
 	}
 	if s.byKey == nil {
 		s.byKey = make(map[shareSessionKey]*shareSession)
 	}
-	ss := &shareSession{epoch: 1, lastUsed: now, conn: conn}
+	ss := &shareSession{epoch: 1, conn: conn}
 	ss.add(parts)
 	s.byKey[k] = ss
 	return old, nil
-}
-
-// evictIdleLocked drops sessions unused for idleMs.
-func (s *shareSessions) evictIdleLocked(now, idleMs int64) {
-	for k, ss := range s.byKey {
-		if now-ss.lastUsed >= idleMs {
-			delete(s.byKey, k)
-		}
-	}
 }
 
 // add appends the parts not in the session yet.
@@ -107,7 +95,7 @@ func (ss *shareSession) add(parts []shareTP) {
 
 // update checks the epoch of a subsequent request, adds and forgets
 // partitions, advances the epoch and returns the session's partitions.
-func (s *shareSessions) update(k shareSessionKey, epoch int32, add, forget []shareTP, now int64) ([]shareTP, error) {
+func (s *shareSessions) update(k shareSessionKey, epoch int32, add, forget []shareTP) ([]shareTP, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.byKey[k]
@@ -120,13 +108,12 @@ func (s *shareSessions) update(k shareSessionKey, epoch int32, add, forget []sha
 	ss.parts = slices.DeleteFunc(ss.parts, func(tp shareTP) bool { return slices.Contains(forget, tp) })
 	ss.add(add)
 	ss.epoch = nextShareEpoch(ss.epoch)
-	ss.lastUsed = now
 	return slices.Clone(ss.parts), nil
 }
 
 // touch checks a ShareAcknowledge's epoch and advances it; the final
 // epoch only needs the session to exist.
-func (s *shareSessions) touch(k shareSessionKey, epoch int32, now int64) error {
+func (s *shareSessions) touch(k shareSessionKey, epoch int32) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.byKey[k]
@@ -141,7 +128,6 @@ func (s *shareSessions) touch(k shareSessionKey, epoch int32, now int64) error {
 		return kerr.InvalidShareSessionEpoch
 	}
 	ss.epoch = nextShareEpoch(ss.epoch)
-	ss.lastUsed = now
 	return nil
 }
 

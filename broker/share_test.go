@@ -5,6 +5,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"sync"
 	"testing"
@@ -354,22 +355,46 @@ func TestShareFetchLongPolls(t *testing.T) {
 
 func TestShareSessionLimit(t *testing.T) {
 	var s shareSessions
-	if _, err := s.open(shareSessionKey{"g", "a"}, 1, nil, 0, 1000, 1, false); err != nil {
+	if _, err := s.open(shareSessionKey{"g", "a"}, 1, nil, 1, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 10, 1000, 1, false); err != kerr.ShareSessionLimitReached {
+	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 1, false); err != kerr.ShareSessionLimitReached {
 		t.Fatalf("a second session past a limit of 1: %v, want SHARE_SESSION_LIMIT_REACHED", err)
 	}
-	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 10, 1000, 1, true); err != kerr.ShareSessionNotFound {
+	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 1, true); err != kerr.ShareSessionNotFound {
 		t.Fatalf("v0: %v, want SHARE_SESSION_NOT_FOUND", err)
 	}
-	// An idle session is evicted for a new one.
-	if _, err := s.open(shareSessionKey{"g", "b"}, 1, nil, 1000, 1000, 1, false); err != nil {
-		t.Fatalf("past the idle time: %v", err)
+	// The member of the session opens a new one in its place.
+	if _, err := s.open(shareSessionKey{"g", "a"}, 1, nil, 1, false); err != nil {
+		t.Fatalf("reopening the only session: %v", err)
 	}
-	if s.exists(shareSessionKey{"g", "a"}) {
-		t.Fatal("the idle session was kept")
-	}
+}
+
+// A full share session cache refuses a new session only after the
+// request's MaxWaitMillis, and evicts no session to make room however
+// long it has been idle (Kafka 4.1, KAFKA-19159 and KAFKA-19231); the
+// idle session keeps its epoch. Virtual time: the sleeps move the clock.
+func TestShareSessionLimitReachedAfterMaxWaitNoEviction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tb := newTestBroker(t, map[string]string{"group.share.min.record.lock.duration.ms": "1000",
+			"group.share.max.size": "1", "group.share.max.share.sessions": "1"})
+		tb.SetSharePersister(newMemPersister())
+		tb.createTopic("q", 1, nil)
+		e := &shareEnv{testBroker: tb, per: newMemPersister(), topic: tb.Topic("q"), group: "sg"}
+		if resp := e.fetch("m1", 0); resp.ErrorCode != 0 {
+			t.Fatalf("opening m1's session: error %d", resp.ErrorCode)
+		}
+		time.Sleep(10 * time.Minute) // m1's session idles, far past any lock
+		start := time.Now()
+		resp := e.fetchWait("m2", 0, 3*time.Second)
+		if resp.ErrorCode != kerr.ShareSessionLimitReached.Code || time.Since(start) != 3*time.Second {
+			t.Fatalf("a second session past a limit of 1: error %d after %v, want SHARE_SESSION_LIMIT_REACHED after MaxWaitMillis (3s)",
+				resp.ErrorCode, time.Since(start))
+		}
+		if resp := e.fetch("m1", 1); resp.ErrorCode != 0 {
+			t.Fatalf("m1's idle session at epoch 1: error %d, want it kept", resp.ErrorCode)
+		}
+	})
 }
 
 func TestShareFetchReadsOnPastTheFirstChunk(t *testing.T) {
@@ -471,4 +496,294 @@ func TestSharePersistLaterCoalesces(t *testing.T) {
 	wait.For(t, "the queued background write to finish", 10*time.Second, func() bool {
 		return !sp.laterQueued.Load()
 	})
+}
+
+// A member whose lock expired, and whose records another member then
+// acquired and accepted, is told INVALID_RECORD_STATE when it acknowledges
+// them late, as by Kafka (the records are below the start offset, gone
+// from its in-flight batches); Gregor answered success. Virtual time.
+func TestShareLateAcknowledgeBelowStartIsInvalidRecordState(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest", "share.record.lock.duration.ms": "1000"})
+		e.produce("q", 0, batch(t, 1, "a"))
+		acquired(t, e.fetch("m1", 0))
+		time.Sleep(time.Second) // m1's lock expires
+		synctest.Wait()
+		if got := acquired(t, e.fetch("m2", 0)); len(got) != 1 {
+			t.Fatalf("m2 acquired %v, want the record again", got)
+		}
+		if c := e.fetch("m2", 1, ackBatch(0, 0, share.AckAccept)).Topics[0].Partitions[0].AcknowledgeErrorCode; c != 0 {
+			t.Fatalf("m2 accepting: error %d", c)
+		}
+		resp := e.fetch("m1", 1, ackBatch(0, 0, share.AckAccept))
+		if c := resp.Topics[0].Partitions[0].AcknowledgeErrorCode; c != kerr.InvalidRecordState.Code {
+			t.Fatalf("m1 accepting late what m2 accepted: error %d, want INVALID_RECORD_STATE", c)
+		}
+		if resp := e.fetch("m1", 2, ackBatch(5, 5, share.AckAccept)); resp.Topics[0].Partitions[0].AcknowledgeErrorCode != kerr.InvalidRequest.Code {
+			t.Fatalf("m1 accepting an offset never delivered: error %d, want INVALID_REQUEST", resp.Topics[0].Partitions[0].AcknowledgeErrorCode)
+		}
+	})
+}
+
+// A share fetch takes its partitions in the session's order rotated left
+// by the session epoch, as Kafka's PartitionRotateStrategy (round robin):
+// with MaxRecords 1 and records in both partitions, successive fetches
+// alternate between them. Gregor always began with the first partition,
+// which starved the second while the first had records.
+func TestShareFetchRotatesPartitions(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.createTopic("q2", 2, nil)
+	q2 := e.Topic("q2")
+	for p := int32(0); p < 2; p++ {
+		for i := 0; i < 3; i++ {
+			e.produce("q2", p, batch(t, 1, "r"))
+		}
+	}
+	fetch := func(epoch int32) []int32 {
+		req := kmsg.NewPtrShareFetchRequest()
+		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), epoch
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = 0, 1, 1<<20, 1
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = q2.ID
+		if epoch == 0 {
+			for p := int32(0); p < 2; p++ {
+				rp := kmsg.NewShareFetchRequestTopicPartition()
+				rp.Partition = p
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
+		}
+		resp := e.call(req).(*kmsg.ShareFetchResponse)
+		if resp.ErrorCode != 0 {
+			t.Fatalf("share fetch at epoch %d: error %d", epoch, resp.ErrorCode)
+		}
+		var from []int32
+		for _, rt := range resp.Topics {
+			for _, rp := range rt.Partitions {
+				if len(rp.AcquiredRecords) > 0 {
+					from = append(from, rp.Partition)
+				}
+			}
+		}
+		return from
+	}
+	var got [][]int32
+	for epoch := int32(0); epoch < 4; epoch++ {
+		got = append(got, fetch(epoch))
+	}
+	want := [][]int32{{0}, {1}, {0}, {1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("partitions acquired from at epochs 0-3: %v, want %v", got, want)
+	}
+}
+
+// A v2 ShareFetch with IsRenewAck renews and fetches nothing (KIP-1222,
+// Kafka 4.2's KAFKA-19844), and must leave MaxBytes, MinBytes, MaxRecords
+// and MaxWaitMillis at 0 (INVALID_REQUEST otherwise). Gregor fetched,
+// taking MaxRecords 0 for 500: a Java client's renewal acquired records
+// it had not asked for.
+func TestShareFetchRenewFetchesNothing(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a"))
+	if got := acquired(t, e.fetch("m1", 0)); len(got) != 1 {
+		t.Fatalf("acquired %v, want offset 0", got)
+	}
+	e.produce("q", 0, batch(t, 1, "b"))
+	renew := func(epoch, maxWait int32) *kmsg.ShareFetchResponse {
+		req := kmsg.NewPtrShareFetchRequest()
+		req.SetVersion(2)
+		req.GroupID, req.MemberID, req.ShareSessionEpoch, req.IsRenewAck = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), epoch, true
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = maxWait, 0, 0, 0
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = e.topic.ID
+		rp := kmsg.NewShareFetchRequestTopicPartition()
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ackBatch(0, 0, share.AckRenew))
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		return e.call(req).(*kmsg.ShareFetchResponse)
+	}
+	if resp := renew(1, 500); resp.ErrorCode != kerr.InvalidRequest.Code {
+		t.Fatalf("a renewal with MaxWaitMillis 500: error %d, want INVALID_REQUEST", resp.ErrorCode)
+	}
+	resp := renew(1, 0)
+	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		t.Fatalf("renewal: error %d, topics %+v; want offset 0's acknowledgement answered", resp.ErrorCode, resp.Topics)
+	}
+	p := resp.Topics[0].Partitions[0]
+	if p.AcknowledgeErrorCode != 0 || len(p.AcquiredRecords) != 0 || len(p.Records) != 0 {
+		t.Fatalf("renewal: acknowledge error %d, acquired %+v; want renewed and nothing fetched", p.AcknowledgeErrorCode, p.AcquiredRecords)
+	}
+	if got := acquired(t, e.fetch("m1", 2)); len(got) != 1 || got[0].First != 1 {
+		t.Fatalf("the fetch after the renewal acquired %v, want offset 1 (left for it)", got)
+	}
+}
+
+// failingPersister is a memPersister whose writes fail with err.
+type failingPersister struct {
+	*memPersister
+	err error
+}
+
+func (f *failingPersister) WriteShareState(context.Context, string, [16]byte, int32, int32, int32, share.Write) error {
+	return f.err
+}
+
+// An acknowledgement whose write the share coordinator refuses is answered
+// as Kafka's SharePartition.fetchPersisterError turns the refusal: the
+// coordinator moving is COORDINATOR_NOT_AVAILABLE, a fenced leader epoch
+// NOT_LEADER_OR_FOLLOWER, an unexpected answer UNKNOWN_SERVER_ERROR.
+// Gregor passed the share coordinator's code on.
+func TestShareAcknowledgeWriteErrorsAsKafka(t *testing.T) {
+	for _, c := range []struct {
+		coordinator, want *kerr.Error
+	}{
+		{kerr.NotCoordinator, kerr.CoordinatorNotAvailable},
+		{kerr.CoordinatorLoadInProgress, kerr.CoordinatorNotAvailable},
+		{kerr.FencedLeaderEpoch, kerr.NotLeaderForPartition},
+		{kerr.FencedStateEpoch, kerr.FencedStateEpoch},
+		{kerr.InvalidRequest, kerr.UnknownServerError},
+		{kerr.RequestTimedOut, kerr.UnknownServerError},
+	} {
+		e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+		e.produce("q", 0, batch(t, 1, "a"))
+		acquired(t, e.fetch("m1", 0))
+		e.SetSharePersister(&failingPersister{memPersister: e.per, err: fmt.Errorf("writing share state: %w", c.coordinator)})
+		resp := e.fetch("m1", 1, ackBatch(0, 0, share.AckAccept))
+		if got := resp.Topics[0].Partitions[0].AcknowledgeErrorCode; got != c.want.Code {
+			t.Errorf("share coordinator answering %s: acknowledgement error %v, want %s", c.coordinator.Message, kerr.ErrorForCode(got), c.want.Message)
+		}
+	}
+}
+
+// A partition that does not exist is answered beside the session's
+// others, which still wait MaxWaitMillis for records, as Kafka's
+// KafkaApis sets such partitions aside before fetchMessages; a request
+// with only such partitions is answered at once. Gregor answered at once
+// whenever one partition had such an error. Virtual time.
+func TestShareFetchUnknownPartitionDoesNotEndTheWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+		fetch := func(member string, parts ...int32) (*kmsg.ShareFetchResponse, time.Duration) {
+			req := kmsg.NewPtrShareFetchRequest()
+			req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr(member), 0
+			req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = 2000, 1, 1<<20, 500
+			rt := kmsg.NewShareFetchRequestTopic()
+			rt.TopicID = e.topic.ID
+			for _, p := range parts {
+				rp := kmsg.NewShareFetchRequestTopicPartition()
+				rp.Partition = p
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			req.Topics = append(req.Topics, rt)
+			start := time.Now()
+			resp := e.call(req).(*kmsg.ShareFetchResponse)
+			return resp, time.Since(start)
+		}
+		resp, took := fetch("m1", 0, 7)
+		codes := map[int32]int16{}
+		for _, rp := range resp.Topics[0].Partitions {
+			codes[rp.Partition] = rp.ErrorCode
+		}
+		if took != 2*time.Second || codes[7] != kerr.UnknownTopicOrPartition.Code || codes[0] != 0 {
+			t.Fatalf("partitions 0 and 7 (absent): errors %v after %v, want UNKNOWN_TOPIC_OR_PARTITION for 7 after MaxWaitMillis (2s)", codes, took)
+		}
+		resp, took = fetch("m2", 7)
+		if took != 0 || resp.Topics[0].Partitions[0].ErrorCode != kerr.UnknownTopicOrPartition.Code {
+			t.Fatalf("only partition 7 (absent): error %d after %v, want UNKNOWN_TOPIC_OR_PARTITION at once", resp.Topics[0].Partitions[0].ErrorCode, took)
+		}
+	})
+}
+
+// A ShareFetch carrying acknowledgements still long-polls for records:
+// Kafka's handleShareFetchRequest runs the fetch, MaxWaitMillis and all,
+// beside the acknowledgements and answers when both are done. Gregor
+// answered at once. Virtual time.
+func TestShareFetchWithAcknowledgementsStillWaits(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+		e.produce("q", 0, batch(t, 1, "a"))
+		acquired(t, e.fetch("m1", 0))
+		req := kmsg.NewPtrShareFetchRequest()
+		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), 1
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = 2000, 1, 1<<20, 500
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = e.topic.ID
+		rp := kmsg.NewShareFetchRequestTopicPartition()
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ackBatch(0, 0, share.AckAccept))
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		start := time.Now()
+		resp := e.call(req).(*kmsg.ShareFetchResponse)
+		if took := time.Since(start); took != 2*time.Second || resp.Topics[0].Partitions[0].AcknowledgeErrorCode != 0 {
+			t.Fatalf("accepting with nothing new to fetch: acknowledge error %d after %v, want none after MaxWaitMillis (2s)",
+				resp.Topics[0].Partitions[0].AcknowledgeErrorCode, took)
+		}
+	})
+}
+
+// Acknowledgement batches are checked before the partition is looked at,
+// as Kafka's KafkaApis.validateAcknowledgementBatches runs first: a
+// malformed batch is INVALID_REQUEST even for a partition that does not
+// exist, and a partition named with no batches is answered after the
+// existence check without error. Gregor looked the partition up first.
+func TestShareAcknowledgeValidatesBatchesFirst(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.fetch("m1", 0)
+	ack := func(epoch, partition int32, batches ...kmsg.ShareAcknowledgeRequestTopicPartitionAcknowledgementBatch) int16 {
+		req := kmsg.NewPtrShareAcknowledgeRequest()
+		req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), epoch
+		rt := kmsg.NewShareAcknowledgeRequestTopic()
+		rt.TopicID = e.topic.ID
+		rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
+		rp.Partition, rp.AcknowledgementBatches = partition, batches
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp := e.call(req).(*kmsg.ShareAcknowledgeResponse)
+		if resp.ErrorCode != 0 {
+			t.Fatalf("ShareAcknowledge at epoch %d: error %d", epoch, resp.ErrorCode)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	bad := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
+	bad.FirstOffset, bad.LastOffset, bad.AcknowledgeTypes = 5, 4, []int8{1}
+	if c := ack(1, 7, bad); c != kerr.InvalidRequest.Code {
+		t.Errorf("a malformed batch for partition 7 (absent): error %d, want INVALID_REQUEST", c)
+	}
+	if c := ack(2, 7); c != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("no batches for partition 7 (absent): error %d, want UNKNOWN_TOPIC_OR_PARTITION", c)
+	}
+	if c := ack(3, 0); c != 0 {
+		t.Errorf("no batches for partition 0: error %d, want none", c)
+	}
+}
+
+// An acknowledgement whose write fails is taken back, as Kafka's
+// SharePartition rolls back the state transitions when the persister
+// fails: the member still holds the records and its retry succeeds once
+// the share coordinator answers again. Gregor kept the acknowledgement
+// applied, so the retry was INVALID_RECORD_STATE.
+func TestShareAcknowledgeRolledBackWhenTheWriteFails(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a", "b"))
+	acquired(t, e.fetch("m1", 0))
+	e.SetSharePersister(&failingPersister{memPersister: e.per, err: fmt.Errorf("writing share state: %w", kerr.CoordinatorNotAvailable)})
+	resp := e.fetch("m1", 1, ackBatch(0, 1, share.AckAccept))
+	if c := resp.Topics[0].Partitions[0].AcknowledgeErrorCode; c != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("accepting while the share coordinator is away: error %d, want COORDINATOR_NOT_AVAILABLE", c)
+	}
+	if got := acquired(t, e.fetch("m2", 0)); len(got) != 0 {
+		t.Fatalf("m2 acquired %v of what m1 still holds", got)
+	}
+	e.SetSharePersister(e.per)
+	resp = e.fetch("m1", 2, ackBatch(0, 1, share.AckAccept))
+	if c := resp.Topics[0].Partitions[0].AcknowledgeErrorCode; c != 0 {
+		t.Fatalf("accepting again once the share coordinator is back: error %d, want none", c)
+	}
+	k := sharePartKey{e.group, e.topic.ID, 0}
+	e.per.mu.Lock()
+	start := e.per.start[k]
+	e.per.mu.Unlock()
+	if start != 2 {
+		t.Fatalf("persisted start offset %d, want 2", start)
+	}
 }

@@ -5,13 +5,19 @@ package coordinator
 // Lag, as Kafka 4.2 computes it (KIP-1226): the partition's high
 // watermark less the start offset less the records past the start whose
 // delivery is complete; -1 when a part is unknown (a partition never
-// initialized, a leader that does not answer). Topics null lists every
-// partition with share state. A
-// group of another type or none is GROUP_ID_NOT_FOUND; a partition never
-// initialized has start offset -1; an unknown topic is
-// UNKNOWN_TOPIC_OR_PARTITION. DESCRIBE on the group
-// (GROUP_AUTHORIZATION_FAILED) and on each topic
-// (TOPIC_AUTHORIZATION_FAILED) is needed.
+// initialized, a leader that does not answer). DESCRIBE on the group is
+// needed (GROUP_AUTHORIZATION_FAILED).
+//
+// Topics null lists every partition of a share group with share state
+// (GROUP_ID_NOT_FOUND for no share group), leaving out the topics the
+// principal may not DESCRIBE. Named topics are read from the share
+// coordinators without looking the group up, as Kafka's
+// GroupCoordinatorService.describeShareGroupOffsets does: a partition
+// with no state, or whose state cannot be read, has start offset -1 and
+// no error; so has a topic that does not exist (listed after the others,
+// with a zero topic id); topics the principal may not DESCRIBE come last,
+// TOPIC_AUTHORIZATION_FAILED. An empty list of topics is answered with
+// none.
 
 import (
 	"context"
@@ -44,47 +50,66 @@ func (c *groupCoordinator) describeShareOffsets(ctx context.Context, req *protoc
 		out.ErrorCode = kerr.GroupAuthorizationFailed.Code
 		return out
 	}
+	all := rg.Topics == nil
+	if !all && len(rg.Topics) == 0 {
+		return out
+	}
 	v, kerrv := c.viewShareGroup(rg.GroupID)
-	if kerrv != nil {
+	if kerrv != nil && (all || kerrv != kerr.GroupIDNotFound && kerrv != kerr.InvalidGroupID) {
 		out.ErrorCode = kerrv.Code
 		return out
 	}
 	topics := rg.Topics
-	if topics == nil {
+	if all {
 		topics = v.allTopics()
 	}
+	var unknown, denied []kmsg.DescribeShareGroupOffsetsResponseGroupTopic
 	for _, rt := range topics {
 		ot := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopic()
 		ot.Topic = rt.Topic
 		tid, _, known := c.host.TopicIDOf(rt.Topic)
-		ot.TopicID = tid
-		denied := !c.authorize(req, acl.Describe, acl.Topic, rt.Topic)
+		allowed := c.authorize(req, acl.Describe, acl.Topic, rt.Topic)
+		if all && !allowed {
+			continue // not even named to a principal that may not see it
+		}
+		if known && allowed {
+			ot.TopicID = tid
+		}
 		for _, p := range rt.Partitions {
 			op := kmsg.NewDescribeShareGroupOffsetsResponseGroupTopicPartition()
-			op.Partition, op.StartOffset, op.LeaderEpoch, op.Lag = p, -1, -1, -1
+			op.Partition, op.StartOffset = p, -1
 			switch {
-			case denied:
+			case !allowed:
 				op.ErrorCode = kerr.TopicAuthorizationFailed.Code
-			case !known:
-				op.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			default:
+				op.ErrorMessage = kmsg.StringPtr(kerr.TopicAuthorizationFailed.Description)
+			case known:
 				c.fillShareOffset(ctx, rg.GroupID, rt.Topic, tid, &op)
 			}
 			ot.Partitions = append(ot.Partitions, op)
 		}
-		out.Topics = append(out.Topics, ot)
+		switch {
+		case !allowed:
+			denied = append(denied, ot)
+		case !known:
+			unknown = append(unknown, ot)
+		default:
+			out.Topics = append(out.Topics, ot)
+		}
 	}
+	out.Topics = append(append(out.Topics, unknown...), denied...)
 	return out
 }
 
-// fillShareOffset reads one partition's start offset.
+// fillShareOffset reads one partition's start offset and leader epoch; a
+// state that cannot be read is reported as none (start offset -1), as
+// Kafka reports a failed read of the summary.
 func (c *groupCoordinator) fillShareOffset(ctx context.Context, group, topic string, tid topicID, op *kmsg.DescribeShareGroupOffsetsResponseGroupTopicPartition) {
 	sum, err := c.co.shareStateSummary(ctx, group, tid, op.Partition)
 	if err != nil {
-		op.ErrorCode = kerrOfShareErr(err).Code
+		c.log.Debug().Err(err).Str("group", group).Str("topic", topic).Int32("partition", op.Partition).Msg("share offsets: no state summary")
 		return
 	}
-	op.StartOffset = sum.Start
+	op.StartOffset, op.LeaderEpoch = sum.Start, sum.LeaderEpoch
 	if sum.Start < 0 || sum.DeliveryComplete < 0 {
 		return
 	}

@@ -2,7 +2,9 @@ package coordinator
 
 // AlterShareGroupOffsets (key 91), version 0: sets the start offsets of
 // an Empty share group's partitions (NON_EMPTY_GROUP otherwise,
-// GROUP_ID_NOT_FOUND for no share group): each partition's state starts
+// GROUP_ID_NOT_FOUND for a group of another type); a group id not in use
+// becomes an Empty share group with them, as in Kafka 4.2, so offsets can
+// be set before the group is first used. Each partition's state starts
 // afresh at the offset (InitializeShareGroupState at the group epoch),
 // and it is recorded as initialized so members are assigned it. READ on
 // the group and on each topic is needed.
@@ -33,6 +35,18 @@ func (c *groupCoordinator) alterShareOffsets(ctx context.Context, req *protocol.
 		return
 	}
 	v, kerrv := c.viewEmptyShareGroup(r.GroupID)
+	create := false
+	if kerrv == kerr.GroupIDNotFound {
+		// A group id not in use becomes an Empty share group with these
+		// start offsets, as Kafka 4.2 (KAFKA-19662) sets them before the
+		// group is first used.
+		inUse, e := c.groupInUse(r.GroupID)
+		if e == nil && !inUse {
+			v, kerrv, create = sgView{parts: map[topicID]*initTopic{}}, nil, true
+		} else if e != nil {
+			kerrv = e
+		}
+	}
 	if kerrv != nil {
 		resp.ErrorCode = kerrv.Code
 		return
@@ -71,7 +85,7 @@ func (c *groupCoordinator) alterShareOffsets(ctx context.Context, req *protocol.
 	if len(done) == 0 {
 		return
 	}
-	kerrv = c.updateStateMeta(ctx, r.GroupID, func(_, initialized map[topicID]*initTopic) {
+	kerrv = c.editStateMeta(ctx, r.GroupID, create, func(_, initialized map[topicID]*initTopic) {
 		for tid, it := range done {
 			cur := initialized[tid]
 			if cur == nil {

@@ -68,14 +68,27 @@ func sortedInitParts(it *initTopic) []int32 {
 }
 
 // updateStateMeta rewrites a share group's state partition metadata with
-// edit applied, if the group is still a share group with no members.
+// edit applied, if the group is still a share group.
 func (c *groupCoordinator) updateStateMeta(ctx context.Context, id string, edit func(initializing, initialized map[topicID]*initTopic)) *kerr.Error {
-	g, err := c.lockGroup(id, false)
+	return c.editStateMeta(ctx, id, false, edit)
+}
+
+// editStateMeta is updateStateMeta that, with create, makes an Empty
+// share group of a group id not in use (its state partition metadata
+// record creates it when replayed).
+func (c *groupCoordinator) editStateMeta(ctx context.Context, id string, create bool, edit func(initializing, initialized map[topicID]*initTopic)) *kerr.Error {
+	g, err := c.lockGroup(id, create)
 	if err != nil {
 		return c.kerrOf(err)
 	}
 	if g == nil {
 		return kerr.GroupIDNotFound
+	}
+	if create && g.share == nil {
+		if kerrv, _ := c.shareGroupFor(g, true); kerrv != nil {
+			g.mu.Unlock()
+			return kerrv
+		}
 	}
 	sg := g.share
 	if sg == nil {
@@ -95,6 +108,19 @@ func (c *groupCoordinator) updateStateMeta(ctx context.Context, id string, edit 
 		return c.kerrOf(err)
 	}
 	return nil
+}
+
+// groupInUse reports whether a group of any type has the id.
+func (c *groupCoordinator) groupInUse(id string) (bool, *kerr.Error) {
+	g, err := c.lockGroup(id, false)
+	if err != nil {
+		return false, c.kerrOf(err)
+	}
+	if g == nil {
+		return false, nil
+	}
+	g.mu.Unlock()
+	return true, nil
 }
 
 // viewEmptyShareGroup reads a share group that must be Empty

@@ -33,6 +33,7 @@ type ShareState struct {
 type ShareSummary struct {
 	Start            int64
 	StateEpoch       int32
+	LeaderEpoch      int32
 	DeliveryComplete int32
 }
 
@@ -313,7 +314,7 @@ func (c *Coordinator) shareStateSummary(ctx context.Context, group string, topic
 			}
 			p := &resp.Topics[0].Partitions[0]
 			op := partitionError(p.ErrorCode, p.ErrorMessage)
-			op.start, op.stateEpoch, op.complete = p.StartOffset, p.StateEpoch, p.DeliveryCompleteCount
+			op.start, op.stateEpoch, op.leaderEpoch, op.complete = p.StartOffset, p.StateEpoch, p.LeaderEpoch, p.DeliveryCompleteCount
 			if resp.Version < 1 {
 				op.complete = -1
 			}
@@ -323,5 +324,5 @@ func (c *Coordinator) shareStateSummary(ctx context.Context, group string, topic
 	if op.err != nil {
 		return ShareSummary{}, opErr(op)
 	}
-	return ShareSummary{Start: op.start, StateEpoch: op.stateEpoch, DeliveryComplete: op.complete}, nil
+	return ShareSummary{Start: op.start, StateEpoch: op.stateEpoch, LeaderEpoch: op.leaderEpoch, DeliveryComplete: op.complete}, nil
 }

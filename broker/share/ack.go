@@ -41,30 +41,64 @@ func validAck(a *Ack, renew bool) error {
 	return nil
 }
 
-// Acknowledge applies a member's acknowledgements, all or none: every
-// offset from the start offset on must be acquired by the member (offsets
-// below the start are done and ignored). Renew (allowed only with renew)
-// restarts the lock for LockMs from now.
-func (p *Partition) Acknowledge(member string, acks []Ack, renew bool, now, lockMs int64) error {
+// ValidateAcks checks a partition's acknowledgement batches as Kafka's
+// KafkaApis.validateAcknowledgementBatches does, before anything else is
+// looked at: each well formed (ErrInvalidAck otherwise), and in offset
+// order: one starting before the last offset of the one before
+// (overlapping it, or out of order) is refused, not applied last-wins.
+func ValidateAcks(acks []Ack, renew bool) error {
 	for i := range acks {
 		if err := validAck(&acks[i], renew); err != nil {
 			return err
 		}
-		// Batches come in offset order, as Kafka's
-		// validateAcknowledgementBatches requires: one starting before
-		// the last offset of the one before (overlapping it, or out of
-		// order) is refused, not applied last-wins.
 		if i > 0 && acks[i].First < acks[i-1].Last {
 			return fmt.Errorf("%w: offsets %d-%d after %d-%d", ErrInvalidAck, acks[i].First, acks[i].Last, acks[i-1].First, acks[i-1].Last)
 		}
 	}
-	for i := range acks {
-		for o := max(acks[i].First, p.start); o <= acks[i].Last; o++ {
-			if !p.heldBy(o, member) {
-				return fmt.Errorf("%w: offset %d", ErrInvalidRecordState, o)
-			}
-		}
+	return nil
+}
+
+// Acknowledge applies a member's acknowledgements, all or none: every
+// offset from the start offset on must be acquired by the member. As
+// Kafka's SharePartition.fetchSubMapForAcknowledgementBatch looks each
+// batch up in its cached in-flight batches, a batch wholly below the start
+// offset (acknowledged, archived, or gone from the log) is
+// ErrInvalidRecordState, one reaching past the last offset ever delivered
+// ErrInvalidAck (INVALID_REQUEST), and the part below the start of a batch
+// the start moved into is ignored. Renew (allowed only with renew)
+// restarts the lock for LockMs from now.
+func (p *Partition) Acknowledge(member string, acks []Ack, renew bool, now, lockMs int64) error {
+	u, err := p.AcknowledgePending(member, acks, renew, now, lockMs)
+	if err == nil {
+		p.Commit(u)
 	}
+	return err
+}
+
+// Pending is an acknowledgement applied but not yet known to be written:
+// Commit once its write landed, Rollback if it failed, as Kafka's
+// SharePartition completes or rolls back an acknowledgement's state
+// transitions when the persister answers. Records below the start are
+// kept (not compacted away) while any is pending.
+type Pending struct {
+	recs []pendingRec
+}
+
+// pendingRec is an acknowledged offset as it was acquired (prev) and the
+// state the acknowledgement left it in.
+type pendingRec struct {
+	o    int64
+	prev record
+	set  State
+}
+
+// AcknowledgePending is Acknowledge leaving the change pending; the
+// caller must Commit or Rollback the result when err is nil.
+func (p *Partition) AcknowledgePending(member string, acks []Ack, renew bool, now, lockMs int64) (*Pending, error) {
+	if err := p.checkAcks(member, acks, renew); err != nil {
+		return nil, err
+	}
+	u := &Pending{}
 	for i := range acks {
 		a := &acks[i]
 		var renewed *lease
@@ -78,13 +112,76 @@ func (p *Partition) Acknowledge(member string, acks []Ack, renew bool, now, lock
 				p.addLease(renewed)
 				renewed = nil
 			}
+			prev := *p.rec(o)
 			p.settle(o, t)
+			u.recs = append(u.recs, pendingRec{o: o, prev: prev, set: p.rec(o).state})
 		}
 		if renewed != nil {
 			p.addLease(renewed)
 		}
 	}
+	p.pending++
 	p.advance()
+	return u, nil
+}
+
+// Commit ends a pending acknowledgement whose write landed.
+func (p *Partition) Commit(u *Pending) {
+	p.pending--
+	p.compact()
+}
+
+// Rollback undoes a pending acknowledgement whose write failed: its
+// offsets are acquired by the member again (released as a lock expiry
+// would if the lock ended meanwhile), unless something else changed them
+// since (a released record acquired again, the log start moving past
+// it). It returns how many offsets came back.
+func (p *Partition) Rollback(u *Pending) int {
+	p.pending--
+	n, low := 0, p.start
+	for _, e := range u.recs {
+		if e.o < p.floor || e.o < p.base || e.o >= p.end {
+			continue
+		}
+		r := p.rec(e.o)
+		if r.state != e.set || r.count != e.prev.count || r.lease != 0 {
+			continue
+		}
+		*r = e.prev
+		if p.leases[r.lease] == nil {
+			p.release(e.o, r)
+		}
+		p.touch(e.o)
+		low = min(low, e.o)
+		n++
+	}
+	if low < p.start {
+		p.start, p.startDirty = low, true
+	}
+	p.advance()
+	p.compact()
+	return n
+}
+
+// checkAcks checks acknowledgements before any is applied.
+func (p *Partition) checkAcks(member string, acks []Ack, renew bool) error {
+	if err := ValidateAcks(acks, renew); err != nil {
+		return err
+	}
+	for i := range acks {
+		a := &acks[i]
+		switch {
+		case a.Last < p.start:
+			return fmt.Errorf("%w: offsets %d-%d below the start offset %d", ErrInvalidRecordState, a.First, a.Last, p.start)
+		case a.Last >= p.end:
+			return fmt.Errorf("%w: offsets %d-%d past the last delivered %d", ErrInvalidAck, a.First, a.Last, p.end-1)
+		}
+		for o := max(a.First, p.start); o <= a.Last; o++ {
+			if !p.heldBy(o, member) {
+				return fmt.Errorf("%w: offset %d", ErrInvalidRecordState, o)
+			}
+		}
+	}
 	return nil
 }
 

@@ -33,6 +33,11 @@
 // limit (group.share.partition.max.record.locks); Available offsets inside
 // it are delivered again whatever the limit.
 //
+// An acknowledgement is applied at once but stays pending until its write
+// is known: Commit keeps it, Rollback (the write failed) gives the offsets
+// back to the member as acquired, as Kafka rolls back state transitions
+// the persister did not take.
+//
 // What changes is kept as dirty offsets until TakeWrite hands them to the
 // caller as Kafka's state batches (first, last, state, delivery count) for
 // WriteShareGroupState. Acquisitions are not persisted, as in Kafka: after

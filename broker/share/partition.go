@@ -98,6 +98,13 @@ type Partition struct {
 
 	dirty      []int64
 	startDirty bool
+
+	// pending counts acknowledgements applied but not yet written
+	// (AcknowledgePending); records are not compacted away meanwhile.
+	pending int
+	// floor is the highest log start MoveStart was given: offsets below
+	// it are gone from the log.
+	floor int64
 }
 
 // New returns a share partition restored from its persisted state: the
@@ -224,7 +231,7 @@ func (p *Partition) advance() {
 // slice.
 func (p *Partition) compact() {
 	drop := p.start - p.base
-	if drop < 1024 || drop*2 < int64(len(p.recs)) {
+	if p.pending > 0 || drop < 1024 || drop*2 < int64(len(p.recs)) {
 		return
 	}
 	p.recs = append(make([]record, 0, len(p.recs)-int(drop)+64), p.recs[drop:]...)
@@ -235,6 +242,7 @@ func (p *Partition) compact() {
 // retention or DeleteRecords): what lies below is gone from the log and
 // is dropped, acquired or not.
 func (p *Partition) MoveStart(off int64) {
+	p.floor = max(p.floor, off)
 	if off <= p.start {
 		return
 	}

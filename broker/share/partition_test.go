@@ -141,17 +141,38 @@ func TestAcknowledgeAllOrNothing(t *testing.T) {
 			t.Errorf("%+v: %v, want an invalid acknowledgement", bad, err)
 		}
 	}
-	// Not yet delivered, and already acknowledged, are not held either.
-	if err := ack(p, "m1", 7, 7, AckAccept); !errors.Is(err, ErrInvalidRecordState) {
-		t.Fatalf("acking an offset never delivered: %v", err)
+	if err := ack(p, "m1", 0, 2, AckAccept); err != nil {
+		t.Fatal(err)
+	}
+	want(t, p, "[3,6) 3-5:Acquired/1")
+}
+
+// An acknowledgement is looked up as Kafka's SharePartition finds its
+// in-flight batches: offsets never delivered (past the last one) are an
+// invalid request, offsets all below the start offset (acknowledged
+// already, say by the member a lock expiry handed them to) are not
+// acquired, and the part below the start of a batch reaching above it is
+// ignored. Gregor ignored a batch wholly below the start (success) and
+// called offsets never delivered not acquired.
+func TestAcknowledgeOutsideTheWindow(t *testing.T) {
+	p := New(Config{MaxInFlight: 100, MaxDeliveries: 5}, 0, nil)
+	acquire(p, "m1", 0, 6, data(0, 9))
+	for _, a := range []Ack{{First: 7, Last: 7}, {First: 6, Last: 6}, {First: 4, Last: 8}} {
+		a.Types = []AckType{AckAccept}
+		if err := p.Acknowledge("m1", []Ack{a}, false, 0, lock); !errors.Is(err, ErrInvalidAck) {
+			t.Errorf("acking %d-%d past the last delivered offset (5): %v, want an invalid request", a.First, a.Last, err)
+		}
 	}
 	if err := ack(p, "m1", 0, 2, AckAccept); err != nil {
 		t.Fatal(err)
 	}
-	if err := ack(p, "m1", 0, 2, AckAccept); err != nil {
-		t.Fatalf("acking below the start offset is a no-op: %v", err)
+	if err := ack(p, "m1", 0, 2, AckAccept); !errors.Is(err, ErrInvalidRecordState) {
+		t.Errorf("acking again offsets below the start offset: %v, want not acquired", err)
 	}
-	want(t, p, "[3,6) 3-5:Acquired/1")
+	if err := ack(p, "m1", 1, 3, AckAccept); err != nil {
+		t.Errorf("acking 1-3 with the start offset at 3: %v", err)
+	}
+	want(t, p, "[4,6) 4-5:Acquired/1")
 }
 
 // A lock that expires makes its records available; the count goes on.
@@ -465,5 +486,32 @@ func TestAcquireWholeBatches(t *testing.T) {
 	}
 	if got := acquire(p, "m2", 0, 3, Span{First: 10, Last: 19}); runs(got) != "10-12/1" {
 		t.Fatalf("record_limit acquired %s, want 3 records", runs(got))
+	}
+}
+
+// A pending acknowledgement rolled back (its write failed) gives the
+// records back to the member as acquired, the start offset with them; a
+// record whose lock ended meanwhile is released as an expiry would, and
+// one released and acquired by another member since stays theirs.
+func TestAcknowledgeRollback(t *testing.T) {
+	p := New(Config{MaxInFlight: 100, MaxDeliveries: 5}, 0, nil)
+	acquire(p, "m1", 0, 2, data(0, 1))
+	acquire(p, "m1", 10, 2, data(2, 3))
+	u, err := p.AcknowledgePending("m1", []Ack{
+		{First: 0, Last: 1, Types: []AckType{AckAccept}},
+		{First: 2, Last: 3, Types: []AckType{AckRelease, AckAccept}},
+	}, false, 20, lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want(t, p, "[2,4) 2-2:Available/1 3-3:Acknowledged/1")
+	acquire(p, "m2", 20, 1, data(2, 2)) // the released record, taken by m2
+	p.Expire(lock + 5)                  // m1's first lock (0-1) ends
+	if n := p.Rollback(u); n != 3 {
+		t.Fatalf("rolled back %d offsets, want 3 (0, 1 and 3)", n)
+	}
+	want(t, p, "[0,4) 0-1:Available/1 2-2:Acquired/2 3-3:Acquired/1")
+	if err := p.Acknowledge("m1", []Ack{{First: 3, Last: 3, Types: []AckType{AckAccept}}}, false, 30, lock); err != nil {
+		t.Fatalf("acknowledging again what was rolled back: %v", err)
 	}
 }
