@@ -55,6 +55,45 @@ func TestACLConsumerGroupProtocol(t *testing.T) {
 	wantCode(t, "bob's ConsumerGroupDescribe of a group with a topic he may not describe", describe(aclBob).ErrorCode, kerr.TopicAuthorizationFailed)
 }
 
+// ConsumerGroupDescribe hides a group only for the topics its members are
+// assigned (or to be assigned) that the caller may not describe, as
+// Kafka's handleConsumerGroupDescribe checks the assignments and target
+// assignments: a topic a member merely subscribes to (here one that does
+// not exist, so nothing of it is assigned) does not hide the group. Gregor
+// answered TOPIC_AUTHORIZATION_FAILED.
+func TestACLConsumerGroupDescribeChecksAssignedTopics(t *testing.T) {
+	a := startACL(t)
+	topic := a.topic(t, 1)
+	missing := randomName("acl-848-missing")
+	group := randomName("acl-848-sub")
+	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Groups(group).Operations(kadm.OpRead))
+	a.grant(t, kadm.NewACLs().Allow(principal(aclAlice)).Topics(topic, missing).Operations(kadm.OpDescribe))
+	a.grant(t, kadm.NewACLs().Allow(principal(aclBob)).Groups(group).Operations(kadm.OpDescribe))
+	a.grant(t, kadm.NewACLs().Allow(principal(aclBob)).Topics(topic).Operations(kadm.OpDescribe))
+	// The client finds the coordinator first (which creates
+	// __consumer_offsets).
+	awaitCode(t, "FindCoordinator with READ", func() int16 {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorKeys = []string{group}
+		return a.do(t, aclAlice, req).(*kmsg.FindCoordinatorResponse).Coordinators[0].ErrorCode
+	})
+	var r *kmsg.ConsumerGroupHeartbeatResponse
+	awaitCode(t, "alice's ConsumerGroupHeartbeat subscribing to a topic and a missing one", func() int16 {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch, req.RebalanceTimeoutMillis = group, "m-sub", 0, 30000
+		req.SubscribedTopicNames, req.Topics = []string{topic, missing}, []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		r = a.do(t, aclAlice, req).(*kmsg.ConsumerGroupHeartbeatResponse)
+		return r.ErrorCode
+	})
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	g := a.do(t, aclBob, req).(*kmsg.ConsumerGroupDescribeResponse).Groups[0]
+	wantCode(t, "bob's ConsumerGroupDescribe of a group subscribed to a topic he may not describe but not assigned it", g.ErrorCode, nil)
+	if len(g.Members) != 1 || len(g.Members[0].SubscribedTopics) != 2 {
+		t.Fatalf("members %+v, want one subscribed to two topics", g.Members)
+	}
+}
+
 // A ConsumerGroupHeartbeat's regex subscription resolves only to topics
 // the member's principal may describe, as Kafka's
 // refreshRegularExpressions filters them: Gregor assigned every matching

@@ -103,15 +103,16 @@ func (c *groupCoordinator) describeAssignment(s tpSet) kmsg.Assignment {
 	return a
 }
 
-// hidesTopic reports whether a described group names a topic (subscribed
-// or assigned) the principal may not describe.
+// hidesTopic reports whether a described group has a member assigned (or
+// to be assigned) a topic the principal may not describe, as Kafka's
+// handleConsumerGroupDescribe checks the assignments and target
+// assignments; the topics members only subscribe to are not checked.
 func (c *groupCoordinator) hidesTopic(req *protocol.Request, g *kmsg.ConsumerGroupDescribeResponseGroup) bool {
 	if c.cfg.Authorizer == nil {
 		return false
 	}
 	var topics []string
 	for _, m := range g.Members {
-		topics = append(topics, m.SubscribedTopics...)
 		for _, a := range [][]kmsg.AssignmentTopicPartition{m.Assignment.TopicPartitions, m.TargetAssignment.TopicPartitions} {
 			for _, t := range a {
 				topics = append(topics, t.Topic)
