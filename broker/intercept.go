@@ -13,8 +13,10 @@ package broker
 //     mutations; a strict request version is refused with
 //     THROTTLING_QUOTA_EXCEEDED once the quota is used up). The response
 //     carries the longest throttle in throttle_time_ms and the connection
-//     is muted for it; a request version whose client does not throttle
-//     itself (before KIP-219) has its response held back that long.
+//     is muted for it. The response is sent at once whatever its version:
+//     a client too old to throttle itself (before KIP-219) finds its next
+//     request read late, as Kafka has done since KIP-219 (2.0), which
+//     never holds a response back.
 //
 // Exempt from quotas, as in Kafka: followers' fetches, ApiVersions and
 // the SASL requests (served before authentication), and cluster actions
@@ -92,13 +94,12 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 		if err != nil {
 			return resp, err
 		}
-		finish := func(ctx context.Context, resp kmsg.Response) kmsg.Response {
+		finish := func(resp kmsg.Response) kmsg.Response {
 			if quotas {
 				if addRefused != nil && resp != nil {
 					resp = b.throttled(req, addRefused(resp), refusedWait)
 				}
 				resp = b.applyQuotas(key, req, resp, c, local, mutations)
-				holdForOldClient(ctx, resp)
 			}
 			b.countTraffic(key, req, resp)
 			return resp
@@ -109,11 +110,11 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 				if err != nil {
 					return resp, err
 				}
-				return finish(ctx, resp), nil
+				return finish(resp), nil
 			})
 			return nil, nil
 		}
-		return finish(ctx, resp), nil
+		return finish(resp), nil
 	}
 }
 
@@ -177,26 +178,6 @@ func (b *Broker) throttled(req *protocol.Request, resp kmsg.Response, d time.Dur
 		req.Conn.MuteUntil(time.Now().Add(d))
 	}
 	return resp
-}
-
-// holdForOldClient delays a throttled response for a client that does not
-// throttle itself (a request version before KIP-219), as Kafka does: the
-// throttle time is then the response's delay.
-func holdForOldClient(ctx context.Context, resp kmsg.Response) {
-	tr, ok := protocol.Unwrap(resp).(kmsg.ThrottleResponse)
-	if !ok || resp == nil {
-		return
-	}
-	ms, clientThrottles := tr.Throttle()
-	if ms <= 0 || clientThrottles {
-		return
-	}
-	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
 }
 
 func isFollowerFetch(req *protocol.Request) bool {
