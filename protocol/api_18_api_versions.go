@@ -4,9 +4,9 @@ package protocol
 //
 // The advertised ranges come from the registry. Three things are special:
 // the response header is always v0 (see appendResponseFrame); a request
-// newer than we know is answered with a v0 body carrying UNSUPPORTED_VERSION
-// and the full key table, so the client retries with a version we speak
-// (KIP-511); and v3+ client software names and versions must match Kafka's
+// at a version we do not know (newer, or below 0) is answered with a v0
+// body carrying UNSUPPORTED_VERSION and ApiVersions' own range, so the
+// client retries with a version we speak (KIP-511); and v3+ client software names and versions must match Kafka's
 // pattern or get INVALID_REQUEST. v3+ also advertise the feature flags
 // registered with the APIs they stand for (Registry.RegisterFeature).
 
@@ -60,11 +60,17 @@ func (r *Registry) addFeatures(resp *kmsg.ApiVersionsResponse, version int16) {
 	}
 }
 
-// unsupportedApiVersions answers an ApiVersions request newer than we know.
+// unsupportedApiVersions answers an ApiVersions request at a version we
+// do not know. As Kafka's ApiVersionsRequest.getErrorResponse, the keys
+// list ApiVersions' own range only: all the client needs to retry.
 func (r *Registry) unsupportedApiVersions() kmsg.Response {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = 0
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
-	resp.ApiKeys = r.Versions()
+	for _, k := range r.Versions() {
+		if k.ApiKey == 18 {
+			resp.ApiKeys = append(resp.ApiKeys, k)
+		}
+	}
 	return resp
 }
