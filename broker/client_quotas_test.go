@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/metadata"
+	"gregor/protocol"
 )
 
 func alterQuota(tb *testBroker, typ string, name *string, ops ...kmsg.AlterClientQuotasRequestEntryOp) kmsg.AlterClientQuotasResponseEntry {
@@ -167,6 +168,47 @@ func TestThrottledResponses(t *testing.T) {
 		if tr.Topic == "q" && (tr.RecordsIn != 1 || tr.RecordsOut != 0) {
 			t.Errorf("traffic of q: %+v", tr)
 		}
+	}
+}
+
+// TestAcksZeroProduceExemptFromRequestQuota: an acks=0 produce is not
+// counted against request_percentage and does not mute its connection,
+// as Kafka's handleProduceRequest leaves the request quota out when acks
+// is 0; an acks=1 one past the quota is throttled.
+func TestAcksZeroProduceExemptFromRequestQuota(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("q", 1, nil)
+	if got := alterQuota(tb, "client-id", sp("test"), op("request_percentage", 0.000001)); got.ErrorCode != 0 {
+		t.Fatalf("setting request_percentage: %d", got.ErrorCode)
+	}
+	produce := func(acks int16) (*protocol.ConnInfo, kmsg.Response) {
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(9)
+		req.Acks, req.TimeoutMillis = acks, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "q"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = batch(t, time.Now().UnixMilli(), "v")
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		ci := &protocol.ConnInfo{Listener: "PLAINTEXT", Remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := tb.reg.Serve(ctx, &protocol.Request{Key: 0, Version: 9, ClientID: "test", Body: req, Conn: ci})
+		if err != nil {
+			t.Fatalf("produce acks=%d: %v", acks, err)
+		}
+		return ci, resp
+	}
+	for i := 0; i < 3; i++ {
+		if ci, resp := produce(0); resp != nil || ci.MutedUntil().After(time.Now()) {
+			t.Fatalf("acks=0 produce %d past request_percentage: response %v, connection muted until %v; want no response and no mute", i, resp, ci.MutedUntil())
+		}
+	}
+	ci, resp := produce(1)
+	if pr, ok := resp.(*kmsg.ProduceResponse); !ok || pr.ThrottleMillis <= 0 || !ci.MutedUntil().After(time.Now()) {
+		t.Errorf("acks=1 produce past request_percentage: response %v, connection muted until %v; want throttled and muted", resp, ci.MutedUntil())
 	}
 }
 

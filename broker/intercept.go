@@ -20,7 +20,8 @@ package broker
 //
 // Exempt from quotas, as in Kafka: followers' fetches, ApiVersions and
 // the SASL requests (served before authentication), and cluster actions
-// (WriteTxnMarkers).
+// (WriteTxnMarkers). An acks=0 produce is exempt from the request
+// quota (only its bytes count).
 //
 // Strict controller mutation quotas are applied topic by topic
 // (intercept_mutations.go).
@@ -126,7 +127,10 @@ func (b *Broker) anyQuota(qm *quota.Manager) bool {
 func (b *Broker) applyQuotas(key int16, req *protocol.Request, resp kmsg.Response, c quota.Client, local time.Duration, mutations func(kmsg.Response) int) kmsg.Response {
 	qm := b.quotaManager()
 	var bandwidth, request time.Duration
-	if qm.Enabled(quota.Request) {
+	if qm.Enabled(quota.Request) && !acksZero(req) {
+		// An acks=0 produce (no response) is exempt from the request
+		// quota, as Kafka's handleProduceRequest records it only when
+		// acks != 0: only its bytes can throttle it.
 		request = qm.Record(quota.Request, c, float64(local.Nanoseconds())*100/1e9)
 	}
 	switch key {
@@ -178,6 +182,12 @@ func (b *Broker) throttled(req *protocol.Request, resp kmsg.Response, d time.Dur
 		req.Conn.MuteUntil(time.Now().Add(d))
 	}
 	return resp
+}
+
+// acksZero reports an acks=0 produce.
+func acksZero(req *protocol.Request) bool {
+	r, ok := req.Body.(*kmsg.ProduceRequest)
+	return ok && r.Acks == 0
 }
 
 func isFollowerFetch(req *protocol.Request) bool {
