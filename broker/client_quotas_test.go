@@ -212,6 +212,60 @@ func TestAcksZeroProduceExemptFromRequestQuota(t *testing.T) {
 	}
 }
 
+// TestFetchQuotaCountsWholeResponse: consumer_byte_rate counts a fetch
+// response's whole size, as Kafka's FetchResponse.sizeOf (4 plus the
+// body, node endpoints left out), not only its records: the size matches
+// the encoded body with and without flexible versions, and a fetch that
+// returns no records at all is throttled under a quota of 1 B/s.
+func TestFetchQuotaCountsWholeResponse(t *testing.T) {
+	for _, v := range []int16{11, 16} {
+		resp := kmsg.NewPtrFetchResponse()
+		resp.SetVersion(v)
+		for _, name := range []string{"a", "bb"} {
+			rt := kmsg.NewFetchResponseTopic()
+			rt.Topic = name
+			for p, n := range []int{0, 100, 300} {
+				rp := kmsg.NewFetchResponseTopicPartition()
+				rp.Partition = int32(p)
+				if n > 0 {
+					rp.RecordBatches = make([]byte, n)
+				}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		want := 4 + len(resp.AppendTo(nil))
+		if v >= 16 { // node endpoints are not counted
+			resp.Brokers = append(resp.Brokers, kmsg.NewFetchResponseBroker())
+		}
+		if got := fetchQuotaSize(resp); got != want {
+			t.Errorf("v%d: quota size %d, want %d", v, got, want)
+		}
+		if len(resp.Topics[0].Partitions[2].RecordBatches) != 300 || (v >= 16 && len(resp.Brokers) != 1) {
+			t.Errorf("v%d: measuring changed the response", v)
+		}
+	}
+
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("empty", 1, nil)
+	if got := alterQuota(tb, "client-id", sp("test"), op("consumer_byte_rate", 1)); got.ErrorCode != 0 {
+		t.Fatalf("setting consumer_byte_rate: %d", got.ErrorCode)
+	}
+	fr := kmsg.NewPtrFetchRequest()
+	fr.SetVersion(11)
+	fr.MaxBytes, fr.MaxWaitMillis = 1<<20, 0
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "empty"
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.PartitionMaxBytes = 1 << 20
+	ft.Partitions = append(ft.Partitions, fp)
+	fr.Topics = append(fr.Topics, ft)
+	if resp := tb.call(fr).(*kmsg.FetchResponse); resp.ThrottleMillis <= 0 {
+		t.Errorf("fetch of an empty partition against 1 B/s: throttle %d ms, want its framing counted and throttled", resp.ThrottleMillis)
+	}
+}
+
 // TestStrictMutationQuotaRefusesEveryTopic: topics are taken from the
 // bucket in request order; once it is empty, a strict CreateTopics,
 // DeleteTopics (by name and by id) and CreatePartitions answer

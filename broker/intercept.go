@@ -148,7 +148,7 @@ func (b *Broker) applyQuotas(key int16, req *protocol.Request, resp kmsg.Respons
 		}
 	case 1:
 		if _, ok := protocol.Unwrap(resp).(*kmsg.FetchResponse); ok && qm.Enabled(quota.Fetch) {
-			size := float64(fetchBytes(resp))
+			size := float64(fetchQuotaSize(resp))
 			bandwidth = qm.Record(quota.Fetch, c, size)
 			if bandwidth > 0 || request > 0 {
 				qm.Unrecord(quota.Fetch, c, size)
@@ -217,12 +217,47 @@ func throttledFetch(req *protocol.Request) kmsg.Response {
 	return req.Response()
 }
 
-// fetchBytes is the record bytes a fetch response carries.
-func fetchBytes(resp kmsg.Response) int {
-	n := 0
+// fetchQuotaSize is what a fetch response counts against
+// consumer_byte_rate: the whole response, as Kafka's
+// FetchContext.getResponseSize measures it (FetchResponse.sizeOf: 4 plus
+// the body at the response's version, without node endpoints), not only
+// its records, so a fetch of many partitions costs its framing too. The
+// body is encoded without its records (a spliced response's record fields
+// hold markers), whose bytes and length prefixes are added.
+func fetchQuotaSize(resp kmsg.Response) int {
+	fr, ok := protocol.Unwrap(resp).(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	var records []int
 	eachFetched(resp, func(_ *kmsg.FetchResponseTopic, _ *kmsg.FetchResponseTopicPartition, recs fetchedRecords) {
-		n += recs.bytes
+		records = append(records, recs.bytes)
 	})
+	var kept [][]byte
+	for i := range fr.Topics {
+		for j := range fr.Topics[i].Partitions {
+			p := &fr.Topics[i].Partitions[j]
+			kept = append(kept, p.RecordBatches)
+			p.RecordBatches = nil
+		}
+	}
+	endpoints := fr.Brokers
+	fr.Brokers = nil
+	n := 4 + len(fr.AppendTo(nil))
+	fr.Brokers = endpoints
+	k := 0
+	for i := range fr.Topics {
+		for j := range fr.Topics[i].Partitions {
+			fr.Topics[i].Partitions[j].RecordBatches = kept[k]
+			k++
+		}
+	}
+	for _, b := range records {
+		n += b
+		if fr.IsFlexible() { // a compact length: one byte for null
+			n += len(binary.AppendUvarint(nil, uint64(b)+1)) - 1
+		}
+	}
 	return n
 }
 
