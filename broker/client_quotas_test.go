@@ -59,6 +59,32 @@ func TestAlterClientQuotasValidation(t *testing.T) {
 			t.Errorf("%s: error %d %v, want INVALID_REQUEST with a message", tc.name, got.ErrorCode, got.ErrorMessage)
 		}
 	}
+	// ClientQuotaControlManager's words and order: above zero is checked
+	// before the type, and integral means a remainder within 1e-6.
+	for _, tc := range []struct {
+		name, typ string
+		op        kmsg.AlterClientQuotasRequestEntryOp
+		msg       string
+	}{
+		{"negative fraction of a LONG", "client-id", op("producer_byte_rate", -1.5), "Quota producer_byte_rate must be greater than 0"},
+		{"just below an integer", "client-id", op("consumer_byte_rate", 10.9999999), "consumer_byte_rate cannot be a fractional value."},
+		{"INT overflow", "ip", op("connection_creation_rate", 1<<31), "Proposed value for connection_creation_rate is too large for an INT."},
+	} {
+		got := alterQuota(tb, tc.typ, nil, tc.op)
+		if got.ErrorCode != kerr.InvalidRequest.Code || got.ErrorMessage == nil || *got.ErrorMessage != tc.msg {
+			t.Errorf("%s: error %d %v, want INVALID_REQUEST %q", tc.name, got.ErrorCode, got.ErrorMessage, tc.msg)
+		}
+	}
+	// A key twice in one entry refuses the entry.
+	if got := alterQuota(tb, "client-id", sp("c"), op("producer_byte_rate", 10), op("producer_byte_rate", 20)); got.ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("a key twice: error %d, want INVALID_REQUEST", got.ErrorCode)
+	}
+	// A removal is not validated: an unknown key removes nothing.
+	rm := op("bytes_per_fortnight", 0)
+	rm.Remove = true
+	if got := alterQuota(tb, "client-id", sp("c"), rm); got.ErrorCode != 0 {
+		t.Errorf("removing an unknown key: error %d %v, want none", got.ErrorCode, got.ErrorMessage)
+	}
 	q, _ := tb.backend.(metadata.QuotaBackend).ClientQuotas(context.Background())
 	if len(q) != 0 {
 		t.Errorf("refused alterations stored %v", q)
