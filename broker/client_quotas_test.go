@@ -115,19 +115,22 @@ func TestDescribeClientQuotasFilterErrors(t *testing.T) {
 		name  string
 		comps []kmsg.DescribeClientQuotasRequestComponent
 		code  int16
+		msg   string // Kafka 4.0's, ClientQuotasImage.describe
 	}{
-		{"exact without a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 0, nil)}, kerr.InvalidRequest.Code},
-		{"default with a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 1, sp("x"))}, kerr.InvalidRequest.Code},
-		{"duplicate", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("user", 2, nil)}, kerr.InvalidRequest.Code},
-		{"ip with user", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("ip", 2, nil)}, kerr.InvalidRequest.Code},
-		{"custom type", []kmsg.DescribeClientQuotasRequestComponent{comp("group", 2, nil)}, kerr.UnsupportedVersion.Code},
-		{"empty type", []kmsg.DescribeClientQuotasRequestComponent{comp("", 2, nil)}, kerr.InvalidRequest.Code},
+		{"exact without a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 0, nil)}, kerr.InvalidRequest.Code, "Request specified MATCH_TYPE_EXACT, but set match string to null."},
+		{"default with a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 1, sp("x"))}, kerr.InvalidRequest.Code, "Request specified MATCH_TYPE_DEFAULT, but also specified a match string."},
+		{"any with a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, sp("x"))}, kerr.InvalidRequest.Code, "Request specified MATCH_TYPE_SPECIFIED, but also specified a match string."},
+		{"unknown match type", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 7, nil)}, kerr.InvalidRequest.Code, "Unknown match type 7"},
+		{"duplicate", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("user", 2, nil)}, kerr.InvalidRequest.Code, "Entity type user cannot appear more than once in the filter."},
+		{"ip with user", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("ip", 2, nil)}, kerr.InvalidRequest.Code, "Invalid entity filter component combination. IP filter component should not be used with user or clientId filter component."},
+		{"custom type", []kmsg.DescribeClientQuotasRequestComponent{comp("group", 2, nil)}, kerr.UnsupportedVersion.Code, "Unsupported entity type group"},
+		{"empty type", []kmsg.DescribeClientQuotasRequestComponent{comp("", 2, nil)}, kerr.InvalidRequest.Code, "Invalid empty entity type."},
 	} {
 		req := kmsg.NewPtrDescribeClientQuotasRequest()
 		req.Components = tc.comps
 		resp := tb.call(req).(*kmsg.DescribeClientQuotasResponse)
-		if resp.ErrorCode != tc.code || resp.Entries != nil {
-			t.Errorf("%s: error %d, %d entries; want error %d and none", tc.name, resp.ErrorCode, len(resp.Entries), tc.code)
+		if resp.ErrorCode != tc.code || resp.Entries != nil || resp.ErrorMessage == nil || *resp.ErrorMessage != tc.msg {
+			t.Errorf("%s: error %d %v, %d entries; want error %d %q and none", tc.name, resp.ErrorCode, resp.ErrorMessage, len(resp.Entries), tc.code, tc.msg)
 		}
 	}
 }
