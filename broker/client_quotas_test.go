@@ -295,6 +295,38 @@ func TestFetchQuotaCountsWholeResponse(t *testing.T) {
 	}
 }
 
+// TestApiVersionsCountsAgainstRequestQuota: ApiVersions is throttled
+// past request_percentage like any API (KafkaApis answers it with
+// sendResponseMaybeThrottle), except before SASL authentication, when
+// Kafka's authenticator answers it.
+func TestApiVersionsCountsAgainstRequestQuota(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	if got := alterQuota(tb, "client-id", sp("test"), op("request_percentage", 0.000001)); got.ErrorCode != 0 {
+		t.Fatalf("setting request_percentage: %d", got.ErrorCode)
+	}
+	apiVersions := func(securityProtocol string) (*protocol.ConnInfo, *kmsg.ApiVersionsResponse) {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1.0"
+		ci := &protocol.ConnInfo{Listener: "L", SecurityProtocol: securityProtocol, Remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := tb.reg.Serve(ctx, &protocol.Request{Key: 18, Version: 3, ClientID: "test", Body: req, Conn: ci})
+		if err != nil {
+			t.Fatalf("ApiVersions: %v", err)
+		}
+		return ci, resp.(*kmsg.ApiVersionsResponse)
+	}
+	for i := 0; i < 3; i++ {
+		if ci, resp := apiVersions(protocol.SASLPlaintext); resp.ThrottleMillis != 0 || ci.MutedUntil().After(time.Now()) {
+			t.Fatalf("ApiVersions before SASL authentication: throttle %d ms, muted until %v; want neither", resp.ThrottleMillis, ci.MutedUntil())
+		}
+	}
+	if ci, resp := apiVersions(protocol.Plaintext); resp.ThrottleMillis <= 0 || !ci.MutedUntil().After(time.Now()) {
+		t.Errorf("ApiVersions past request_percentage: throttle %d ms, muted until %v; want throttled", resp.ThrottleMillis, ci.MutedUntil())
+	}
+}
+
 // TestStrictMutationQuotaRefusesEveryTopic: topics are taken from the
 // bucket in request order; once it is empty, a strict CreateTopics,
 // DeleteTopics (by name and by id) and CreatePartitions answer

@@ -18,9 +18,9 @@ package broker
 //     request read late, as Kafka has done since KIP-219 (2.0), which
 //     never holds a response back.
 //
-// Exempt from quotas, as in Kafka: followers' fetches, ApiVersions and
-// the SASL requests (served before authentication), and cluster actions
-// (WriteTxnMarkers). An acks=0 produce is exempt from the request
+// Exempt from quotas, as in Kafka: followers' fetches, the SASL requests
+// and an ApiVersions sent before SASL authentication (served by the
+// authenticator), and cluster actions (WriteTxnMarkers). An acks=0 produce is exempt from the request
 // quota (only its bytes count).
 //
 // Strict controller mutation quotas are applied topic by topic
@@ -54,10 +54,18 @@ func (b *Broker) WrapAPIs(reg *protocol.Registry) {
 // Versions from which controller mutation quotas are strict.
 var strictMutationSince = map[int16]int16{19: 6, 20: 5, 37: 3}
 
-func quotaExempt(key int16) bool {
-	switch key {
-	case 17, 18, 36, 27:
+// quotaExempt: the SASL requests (answered by the authenticator) and
+// cluster actions (WriteTxnMarkers) are exempt, as is an ApiVersions
+// sent before SASL authentication (Kafka's SaslServerAuthenticator
+// answers it); any other ApiVersions counts against the request quota,
+// as KafkaApis.handleApiVersionsRequest answers it with
+// sendResponseMaybeThrottle.
+func quotaExempt(req *protocol.Request) bool {
+	switch req.Key {
+	case 17, 36, 27:
 		return true
+	case 18:
+		return req.Conn != nil && req.Conn.Unauthenticated()
 	}
 	return false
 }
@@ -66,7 +74,7 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 	return func(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 		qm := b.quotaManager()
 		var c quota.Client
-		quotas := !quotaExempt(key) && !isFollowerFetch(req) && b.anyQuota(qm)
+		quotas := !quotaExempt(req) && !isFollowerFetch(req) && b.anyQuota(qm)
 		var mutations func(kmsg.Response) int
 		var addRefused func(kmsg.Response) kmsg.Response
 		var refusedWait time.Duration
