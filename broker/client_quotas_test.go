@@ -327,6 +327,52 @@ func TestApiVersionsCountsAgainstRequestQuota(t *testing.T) {
 	}
 }
 
+// TestThrottledFetchKeepsIncrementalSession: a throttled incremental
+// fetch is answered empty with its session's id, so the client goes on
+// with the next epoch (Kafka's IncrementalFetchContext
+// .getThrottledResponse); a throttled full fetch makes no session.
+func TestThrottledFetchKeepsIncrementalSession(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("s", 1, nil)
+	fetch := func(id, epoch int32) *kmsg.FetchResponse {
+		fr := kmsg.NewPtrFetchRequest()
+		fr.SetVersion(12)
+		fr.MaxBytes, fr.MaxWaitMillis = 1<<20, 0
+		fr.SessionID, fr.SessionEpoch = id, epoch
+		if epoch == 0 {
+			ft := kmsg.NewFetchRequestTopic()
+			ft.Topic = "s"
+			fp := kmsg.NewFetchRequestTopicPartition()
+			fp.PartitionMaxBytes = 1 << 20
+			ft.Partitions = append(ft.Partitions, fp)
+			fr.Topics = append(fr.Topics, ft)
+		}
+		return tb.call(fr).(*kmsg.FetchResponse)
+	}
+	full := fetch(0, 0)
+	if full.ErrorCode != 0 || full.SessionID == 0 {
+		t.Fatalf("full fetch: error %d, session %d; want a session", full.ErrorCode, full.SessionID)
+	}
+	if got := alterQuota(tb, "client-id", sp("test"), op("consumer_byte_rate", 1)); got.ErrorCode != 0 {
+		t.Fatalf("setting consumer_byte_rate: %d", got.ErrorCode)
+	}
+	for epoch := int32(1); epoch <= 3; epoch++ {
+		r := fetch(full.SessionID, epoch)
+		if r.ThrottleMillis <= 0 || r.ErrorCode != 0 || r.SessionID != full.SessionID || len(r.Topics) != 0 {
+			t.Fatalf("incremental fetch at epoch %d past 1 B/s: throttle %d, error %d, session %d (want %d), %d topics; want throttled, empty, same session",
+				epoch, r.ThrottleMillis, r.ErrorCode, r.SessionID, full.SessionID, len(r.Topics))
+		}
+	}
+	before := tb.sessions.Len()
+	if r := fetch(0, 0); r.ThrottleMillis <= 0 || r.SessionID != 0 {
+		t.Errorf("full fetch past 1 B/s: throttle %d, session %d; want throttled with no session", r.ThrottleMillis, r.SessionID)
+	}
+	if after := tb.sessions.Len(); after != before {
+		t.Errorf("a throttled full fetch left a session: %d cached, %d before", after, before)
+	}
+}
+
 // TestStrictMutationQuotaRefusesEveryTopic: topics are taken from the
 // bucket in request order; once it is empty, a strict CreateTopics,
 // DeleteTopics (by name and by id) and CreatePartitions answer

@@ -160,8 +160,9 @@ func (b *Broker) applyQuotas(key int16, req *protocol.Request, resp kmsg.Respons
 			bandwidth = qm.Record(quota.Fetch, c, size)
 			if bandwidth > 0 || request > 0 {
 				qm.Unrecord(quota.Fetch, c, size)
+				session := b.throttledSession(req, resp)
 				protocol.ReleaseResponse(resp)
-				resp = throttledFetch(req)
+				resp = throttledFetch(req, session)
 			}
 		}
 	}
@@ -220,9 +221,32 @@ func validateOnly(req *protocol.Request) bool {
 }
 
 // throttledFetch is the empty response a throttled fetch gets (Kafka's
-// FetchContext.getThrottledResponse: no partitions, no session).
-func throttledFetch(req *protocol.Request) kmsg.Response {
-	return req.Response()
+// FetchContext.getThrottledResponse): no partitions, and the session id
+// throttledSession chose.
+func throttledFetch(req *protocol.Request, session int32) kmsg.Response {
+	resp := req.Response()
+	resp.(*kmsg.FetchResponse).SessionID = session
+	return resp
+}
+
+// throttledSession is the session id of a throttled fetch's empty answer,
+// as Kafka's fetch contexts give it: an incremental fetch keeps its
+// session (IncrementalFetchContext.getThrottledResponse), so the client
+// goes on with its next epoch rather than starting over; any other fetch
+// has none, and a session its full fetch just made is dropped, as Kafka
+// makes it only with the response it sends
+// (FullFetchContext.updateAndGenerateResponseData).
+func (b *Broker) throttledSession(req *protocol.Request, resp kmsg.Response) int32 {
+	r, _ := req.Body.(*kmsg.FetchRequest)
+	fr, _ := protocol.Unwrap(resp).(*kmsg.FetchResponse)
+	if r == nil || fr == nil || req.Version < 7 || fr.SessionID == 0 || fr.ErrorCode != 0 {
+		return 0
+	}
+	if r.SessionEpoch > 0 {
+		return fr.SessionID
+	}
+	b.sessions.remove(fr.SessionID)
+	return 0
 }
 
 // fetchQuotaSize is what a fetch response counts against
