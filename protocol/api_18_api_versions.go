@@ -1,6 +1,10 @@
 package protocol
 
-// ApiVersions (key 18), versions 0 through kmsg's newest.
+// ApiVersions (key 18), versions 0-4, as Kafka 4.x serves it: v5
+// (KIP-1242's cluster and node ids, to detect a misrouted connection) is
+// unstable in Kafka and not advertised by a released broker, and Gregor
+// does not check those ids, so a v5 request gets the v0 fallback below
+// and the client retries at v4.
 //
 // The advertised ranges come from the registry. Three things are special:
 // the response header is always v0 (see appendResponseFrame); a request
@@ -17,6 +21,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// ApiVersionsMax is the newest ApiVersions version served.
+const ApiVersionsMax = 4
 
 var softwarePattern = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$`)
 
