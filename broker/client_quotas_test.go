@@ -373,6 +373,75 @@ func TestThrottledFetchKeepsIncrementalSession(t *testing.T) {
 	}
 }
 
+// TestThrottledIncrementalFetchResendsItsPartitions: what a throttled
+// incremental fetch would have answered is answered by the next one: a
+// log start offset that moved (nothing else changed) is not taken as
+// sent, as Kafka's session keeps its cached partitions when the answer
+// is the empty throttled one.
+func TestThrottledIncrementalFetchResendsItsPartitions(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("ls", 1, nil)
+	for i := 0; i < 2; i++ {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = 1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "ls"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = batch(t, time.Now().UnixMilli(), "v")
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		if pr := tb.callAt(req, 9).(*kmsg.ProduceResponse); pr.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("produce: error %d", pr.Topics[0].Partitions[0].ErrorCode)
+		}
+	}
+	fetch := func(id, epoch int32) *kmsg.FetchResponse {
+		fr := kmsg.NewPtrFetchRequest()
+		fr.SetVersion(12)
+		fr.MaxBytes, fr.MaxWaitMillis = 1<<20, 0
+		fr.SessionID, fr.SessionEpoch = id, epoch
+		if epoch == 0 {
+			ft := kmsg.NewFetchRequestTopic()
+			ft.Topic = "ls"
+			fp := kmsg.NewFetchRequestTopicPartition()
+			fp.FetchOffset, fp.PartitionMaxBytes = 2, 1<<20 // at the end: no records
+			ft.Partitions = append(ft.Partitions, fp)
+			fr.Topics = append(fr.Topics, ft)
+		}
+		return tb.call(fr).(*kmsg.FetchResponse)
+	}
+	full := fetch(0, 0)
+	if full.SessionID == 0 || len(full.Topics) != 1 || full.Topics[0].Partitions[0].LogStartOffset != 0 {
+		t.Fatalf("full fetch: session %d, topics %+v", full.SessionID, full.Topics)
+	}
+	dr := kmsg.NewPtrDeleteRecordsRequest()
+	dt := kmsg.NewDeleteRecordsRequestTopic()
+	dt.Topic = "ls"
+	dp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	dp.Offset = 1
+	dt.Partitions = append(dt.Partitions, dp)
+	dr.Topics = append(dr.Topics, dt)
+	dr.TimeoutMillis = 5000
+	if r := tb.call(dr).(*kmsg.DeleteRecordsResponse); r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("DeleteRecords: error %d", r.Topics[0].Partitions[0].ErrorCode)
+	}
+	if got := alterQuota(tb, "client-id", sp("test"), op("consumer_byte_rate", 1)); got.ErrorCode != 0 {
+		t.Fatalf("setting consumer_byte_rate: %d", got.ErrorCode)
+	}
+	if r := fetch(full.SessionID, 1); r.ThrottleMillis <= 0 || len(r.Topics) != 0 {
+		t.Fatalf("incremental fetch past 1 B/s: throttle %d, %d topics; want throttled and empty", r.ThrottleMillis, len(r.Topics))
+	}
+	rm := op("consumer_byte_rate", 0)
+	rm.Remove = true
+	if got := alterQuota(tb, "client-id", sp("test"), rm); got.ErrorCode != 0 {
+		t.Fatalf("removing consumer_byte_rate: %d", got.ErrorCode)
+	}
+	r := fetch(full.SessionID, 2)
+	if r.ErrorCode != 0 || len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 || r.Topics[0].Partitions[0].LogStartOffset != 1 {
+		t.Fatalf("incremental fetch after the throttled one: error %d, topics %+v; want the partition with log start offset 1", r.ErrorCode, r.Topics)
+	}
+}
+
 // TestStrictMutationQuotaRefusesEveryTopic: topics are taken from the
 // bucket in request order; once it is empty, a strict CreateTopics,
 // DeleteTopics (by name and by id) and CreatePartitions answer

@@ -232,7 +232,9 @@ func throttledFetch(req *protocol.Request, session int32) kmsg.Response {
 // throttledSession is the session id of a throttled fetch's empty answer,
 // as Kafka's fetch contexts give it: an incremental fetch keeps its
 // session (IncrementalFetchContext.getThrottledResponse), so the client
-// goes on with its next epoch rather than starting over; any other fetch
+// goes on with its next epoch rather than starting over, and the
+// partitions it would have answered are answered again next time; any
+// other fetch
 // has none, and a session its full fetch just made is dropped, as Kafka
 // makes it only with the response it sends
 // (FullFetchContext.updateAndGenerateResponseData).
@@ -243,6 +245,7 @@ func (b *Broker) throttledSession(req *protocol.Request, resp kmsg.Response) int
 		return 0
 	}
 	if r.SessionEpoch > 0 {
+		b.sessions.unsent(fr.SessionID, fr)
 		return fr.SessionID
 	}
 	b.sessions.remove(fr.SessionID)
