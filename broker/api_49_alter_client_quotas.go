@@ -88,28 +88,32 @@ func quotaAlteration(ctx context.Context, e kmsg.AlterClientQuotasRequestEntry) 
 	if len(e.Entity) == 0 {
 		return a, errorf(kerr.InvalidRequest, "Invalid empty client quota entity")
 	}
+	// Each part's type, then its name, as ClientQuotaControlManager
+	// .validateEntity checks them.
 	for _, ent := range e.Entity {
-		name := metadata.DefaultEntity
+		var part *string
+		switch ent.Type {
+		case entityUser:
+			part = &a.Entity.User
+		case entityClientID:
+			part = &a.Entity.ClientID
+		case entityIP:
+			part = &a.Entity.IP
+		default:
+			return a, errorf(kerr.InvalidRequest, "Unhandled client quota entity type: %s", ent.Type)
+		}
+		*part = metadata.DefaultEntity
 		if ent.Name != nil {
 			if *ent.Name == "" {
 				return a, errorf(kerr.InvalidRequest, "Empty %s not supported", ent.Type)
 			}
-			name = metadata.SanitizeEntity(*ent.Name)
-		}
-		switch ent.Type {
-		case entityUser:
-			a.Entity.User = name
-		case entityClientID:
-			a.Entity.ClientID = name
-		case entityIP:
-			a.Entity.IP = name
-		default:
-			return a, errorf(kerr.InvalidRequest, "Unhandled client quota entity type: %s", ent.Type)
+			*part = metadata.SanitizeEntity(*ent.Name)
 		}
 	}
 	if a.Entity.IP != "" {
 		if a.Entity.User != "" || a.Entity.ClientID != "" {
-			return a, errorf(kerr.InvalidRequest, "Invalid quota entity combination, IP entity should not be used with user/client ID entity.")
+			// Kafka 4.0's words, its missing space included.
+			return a, errorf(kerr.InvalidRequest, "Invalid quota entity combination, IP entity shouldnot be combined with User or ClientId")
 		}
 		if a.Entity.IP != metadata.DefaultEntity && !validIPEntity(ctx, *quotaIPName(e)) {
 			return a, errorf(kerr.InvalidRequest, "%s is not a valid IP or resolvable host.", *quotaIPName(e))

@@ -75,6 +75,22 @@ func TestAlterClientQuotasValidation(t *testing.T) {
 			t.Errorf("%s: error %d %v, want INVALID_REQUEST %q", tc.name, got.ErrorCode, got.ErrorMessage, tc.msg)
 		}
 	}
+	// An entity's part: its type is checked before its name.
+	if got := alterQuota(tb, "group", sp(""), op("producer_byte_rate", 10)); got.ErrorMessage == nil || *got.ErrorMessage != "Unhandled client quota entity type: group" {
+		t.Errorf("unknown type with an empty name: %v, want the type refused first", got.ErrorMessage)
+	}
+	ipUser := kmsg.NewPtrAlterClientQuotasRequest()
+	ipEntry := kmsg.NewAlterClientQuotasRequestEntry()
+	for _, typ := range []string{"user", "ip"} {
+		ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
+		ent.Type = typ
+		ipEntry.Entity = append(ipEntry.Entity, ent)
+	}
+	ipEntry.Ops = append(ipEntry.Ops, op("connection_creation_rate", 10))
+	ipUser.Entries = append(ipUser.Entries, ipEntry)
+	if got := tb.call(ipUser).(*kmsg.AlterClientQuotasResponse).Entries[0]; got.ErrorMessage == nil || *got.ErrorMessage != "Invalid quota entity combination, IP entity shouldnot be combined with User or ClientId" {
+		t.Errorf("ip with a user: %v, want Kafka 4.0's message", got.ErrorMessage)
+	}
 	// A key twice in one entry refuses the entry.
 	if got := alterQuota(tb, "client-id", sp("c"), op("producer_byte_rate", 10), op("producer_byte_rate", 20)); got.ErrorCode != kerr.InvalidRequest.Code {
 		t.Errorf("a key twice: error %d, want INVALID_REQUEST", got.ErrorCode)
