@@ -11,7 +11,8 @@ package broker
 // it has no part the filter does not name. A duplicate component, an
 // empty entity type, a bad match or ip combined with user/client-id is
 // INVALID_REQUEST for the whole request; another entity type is
-// UNSUPPORTED_VERSION, as Kafka answers custom types. An ip entity has
+// UNSUPPORTED_VERSION, as Kafka answers custom types. The messages are
+// Kafka 4.0's (ClientQuotasImage.describe). An ip entity has
 // no other part, so a filter on user or client-id never matches one, and
 // an ip filter never matches a user or client-id entity.
 
@@ -86,35 +87,35 @@ func (b *Broker) handleDescribeClientQuotas(ctx context.Context, req *protocol.R
 		case entityIP:
 			f = &ip
 		case "":
-			return fail(kerr.InvalidRequest, "Unexpected empty filter component entity type")
+			return fail(kerr.InvalidRequest, "Invalid empty entity type.")
 		default:
-			return fail(kerr.UnsupportedVersion, fmt.Sprintf("Custom entity type '%s' not supported", c.EntityType))
+			return fail(kerr.UnsupportedVersion, "Unsupported entity type "+c.EntityType)
 		}
 		if f.set {
-			return fail(kerr.InvalidRequest, fmt.Sprintf("Duplicate %s filter component entity type", c.EntityType))
+			return fail(kerr.InvalidRequest, fmt.Sprintf("Entity type %s cannot appear more than once in the filter.", c.EntityType))
 		}
 		f.set = true
 		switch c.MatchType {
 		case 0:
 			if c.Match == nil {
-				return fail(kerr.InvalidRequest, "Request specified MATCH_TYPE_EXACT, but set match string to null")
+				return fail(kerr.InvalidRequest, "Request specified MATCH_TYPE_EXACT, but set match string to null.")
 			}
 			f.name = c.Match
 		case 1:
 			if c.Match != nil {
-				return fail(kerr.InvalidRequest, "Request specified MATCH_TYPE_DEFAULT, but also specified a match string")
+				return fail(kerr.InvalidRequest, "Request specified MATCH_TYPE_DEFAULT, but also specified a match string.")
 			}
 		case 2:
 			if c.Match != nil {
-				return fail(kerr.InvalidRequest, "Request specified MATCH_TYPE_SPECIFIED, but also specified a match string")
+				return fail(kerr.InvalidRequest, "Request specified MATCH_TYPE_SPECIFIED, but also specified a match string.")
 			}
 			f.anyName = true
 		default:
-			return fail(kerr.InvalidRequest, fmt.Sprintf("Unexpected match type: %d", c.MatchType))
+			return fail(kerr.InvalidRequest, fmt.Sprintf("Unknown match type %d", c.MatchType))
 		}
 	}
 	if ip.set && (user.set || client.set) {
-		return fail(kerr.InvalidRequest, "Invalid entity filter component combination, IP filter component should not be used with user or clientId filter component.")
+		return fail(kerr.InvalidRequest, "Invalid entity filter component combination. IP filter component should not be used with user or clientId filter component.")
 	}
 	resp.Entries = []kmsg.DescribeClientQuotasResponseEntry{}
 	qb, ok := b.backend.(metadata.QuotaBackend)

@@ -15,7 +15,9 @@ package broker
 //     for an ip (integral, Kafka's INT; KIP-612, enforced as
 //     protocol/connrate.go describes). A value must be above zero (as
 //     KRaft requires; a zero quota would throttle forever). Remove drops
-//     the key whatever the value.
+//     the key whatever the value, and is not validated: removing a key
+//     the entity cannot have is a no-op, as in KRaft. A key twice in one
+//     entry is INVALID_REQUEST for it.
 //   - validate_only checks without storing.
 //
 // A stored change reaches every broker through the metadata backend (in
@@ -74,31 +76,44 @@ func (b *Broker) handleAlterClientQuotas(ctx context.Context, req *protocol.Requ
 // quotaAlteration checks one entry and turns it into an alteration.
 func quotaAlteration(ctx context.Context, e kmsg.AlterClientQuotasRequestEntry) (metadata.QuotaAlteration, error) {
 	var a metadata.QuotaAlteration
+	// A key twice in one entry refuses it, before the entity is looked
+	// at, as ClientQuotaControlManager.alterClientQuotas does.
+	seen := map[string]bool{}
+	for _, op := range e.Ops {
+		if seen[op.Key] {
+			return a, errorf(kerr.InvalidRequest, "Duplicate quota key %s not updating quota for this entity", op.Key)
+		}
+		seen[op.Key] = true
+	}
 	if len(e.Entity) == 0 {
 		return a, errorf(kerr.InvalidRequest, "Invalid empty client quota entity")
 	}
+	// Each part's type, then its name, as ClientQuotaControlManager
+	// .validateEntity checks them.
 	for _, ent := range e.Entity {
-		name := metadata.DefaultEntity
+		var part *string
+		switch ent.Type {
+		case entityUser:
+			part = &a.Entity.User
+		case entityClientID:
+			part = &a.Entity.ClientID
+		case entityIP:
+			part = &a.Entity.IP
+		default:
+			return a, errorf(kerr.InvalidRequest, "Unhandled client quota entity type: %s", ent.Type)
+		}
+		*part = metadata.DefaultEntity
 		if ent.Name != nil {
 			if *ent.Name == "" {
 				return a, errorf(kerr.InvalidRequest, "Empty %s not supported", ent.Type)
 			}
-			name = metadata.SanitizeEntity(*ent.Name)
-		}
-		switch ent.Type {
-		case entityUser:
-			a.Entity.User = name
-		case entityClientID:
-			a.Entity.ClientID = name
-		case entityIP:
-			a.Entity.IP = name
-		default:
-			return a, errorf(kerr.InvalidRequest, "Unhandled client quota entity type: %s", ent.Type)
+			*part = metadata.SanitizeEntity(*ent.Name)
 		}
 	}
 	if a.Entity.IP != "" {
 		if a.Entity.User != "" || a.Entity.ClientID != "" {
-			return a, errorf(kerr.InvalidRequest, "Invalid quota entity combination, IP entity should not be used with user/client ID entity.")
+			// Kafka 4.0's words, its missing space included.
+			return a, errorf(kerr.InvalidRequest, "Invalid quota entity combination, IP entity shouldnot be combined with User or ClientId")
 		}
 		if a.Entity.IP != metadata.DefaultEntity && !validIPEntity(ctx, *quotaIPName(e)) {
 			return a, errorf(kerr.InvalidRequest, "%s is not a valid IP or resolvable host.", *quotaIPName(e))
@@ -107,28 +122,18 @@ func quotaAlteration(ctx context.Context, e kmsg.AlterClientQuotasRequestEntry) 
 	keys := a.Entity.KeysFor()
 	for _, op := range e.Ops {
 		long, known := keys[op.Key]
-		if !known {
-			return a, errorf(kerr.InvalidRequest, "Invalid configuration key %s", op.Key)
-		}
 		if op.Remove {
-			a.Remove = append(a.Remove, op.Key)
+			// As Kafka's ClientQuotaControlManager: a removal is not
+			// validated, and one of a key the entity cannot have has
+			// nothing to remove.
+			if known {
+				a.Remove = append(a.Remove, op.Key)
+			}
 			continue
 		}
-		v := op.Value
-		if long {
-			const epsilon = 1e-6
-			n := math.Trunc(v + epsilon)
-			typ, max := "LONG", float64(math.MaxInt64)
-			if a.Entity.IP != "" {
-				typ, max = "INT", math.MaxInt32
-			}
-			if math.Abs(n-v) > epsilon || n > max {
-				return a, errorf(kerr.InvalidRequest, "Configuration %s must be a %s value", op.Key, typ)
-			}
-			v = n
-		}
-		if math.IsNaN(v) || math.IsInf(v, 0) || v <= 0 {
-			return a, errorf(kerr.InvalidRequest, "Quota %s must be greater than 0, not %v", op.Key, op.Value)
+		v, err := quotaValue(op.Key, op.Value, known, long, a.Entity.IP != "")
+		if err != nil {
+			return a, err
 		}
 		if a.Set == nil {
 			a.Set = map[string]float64{}
@@ -136,6 +141,36 @@ func quotaAlteration(ctx context.Context, e kmsg.AlterClientQuotasRequestEntry) 
 		a.Set[op.Key] = v
 	}
 	return a, nil
+}
+
+// quotaValue is ClientQuotaControlManager.validateQuotaKeyValue's checks,
+// in its order and words: a known key, above zero, within its type, and
+// integral for an integral type (within 1e-6). An integral value is kept
+// as the integer, as the znodes hold it. NaN and infinities are refused
+// too.
+func quotaValue(key string, v float64, known, integral, ip bool) (float64, error) {
+	if !known {
+		return 0, errorf(kerr.InvalidRequest, "Invalid configuration key %s", key)
+	}
+	if v <= 0 {
+		return 0, errorf(kerr.InvalidRequest, "Quota %s must be greater than 0", key)
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, errorf(kerr.InvalidRequest, "Quota %s must be a finite number, not %v", key, v)
+	}
+	if !integral {
+		return v, nil
+	}
+	if ip && v > math.MaxInt32 {
+		return 0, errorf(kerr.InvalidRequest, "Proposed value for %s is too large for an INT.", key)
+	}
+	if v > math.MaxInt64 {
+		return 0, errorf(kerr.InvalidRequest, "Proposed value for %s is too large for a LONG.", key)
+	}
+	if math.Abs(math.Mod(v, 1)) > 1e-6 {
+		return 0, errorf(kerr.InvalidRequest, "%s cannot be a fractional value.", key)
+	}
+	return math.Trunc(v), nil
 }
 
 // quotaIPName is the ip part's name of an entry's entity (nil: none or the

@@ -5,7 +5,10 @@ package broker
 // checks and wording (FeatureControlManager): an unknown upgrade type, a
 // negative level, a level this broker does not support, a lowering
 // without a downgrade type, or a raise with one fails the whole request
-// with INVALID_UPDATE_VERSION and changes nothing. It needs ALTER on the
+// with INVALID_UPDATE_VERSION and changes nothing; as
+// QuorumController.updateFeatures, the error is top-level only ("The
+// update failed for all features since the following feature had an
+// error: ..."), with no per-feature results at any version. It needs ALTER on the
 // cluster. The levels are kept in the metadata backend (the local file,
 // or /feature in ZooKeeper) and reach every broker's ApiVersions; the
 // APIs a feature stands for are answered UNSUPPORTED_VERSION while it is
@@ -92,15 +95,11 @@ func (b *Broker) awaitFeatures(ctx context.Context, want map[string]int16) bool 
 func (b *Broker) handleUpdateFeatures(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.UpdateFeaturesRequest)
 	resp := req.Response().(*kmsg.UpdateFeaturesResponse)
+	// A failure is the top-level error alone, at every version, as
+	// UpdateFeaturesResponse.createWithErrors and
+	// QuorumController.updateFeatures answer it: no per-feature results.
 	fail := func(err error) (kmsg.Response, error) {
 		resp.ErrorCode, resp.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
-		if req.Version < 2 {
-			for _, u := range r.FeatureUpdates {
-				res := kmsg.NewUpdateFeaturesResponseResult()
-				res.Feature, res.ErrorCode, res.ErrorMessage = u.Feature, resp.ErrorCode, resp.ErrorMessage
-				resp.Results = append(resp.Results, res)
-			}
-		}
 		return resp, nil
 	}
 	if !b.authorizeCluster(req, acl.Alter) {
@@ -136,7 +135,7 @@ func (b *Broker) handleUpdateFeatures(ctx context.Context, req *protocol.Request
 			}
 		}
 		if err := b.checkFeatureUpdate(u.Feature, u.MaxVersionLevel, typ, supported, current); err != nil {
-			return fail(err)
+			return fail(errorf(kerr.InvalidUpdateVersion, "The update failed for all features since the following feature had an error: %s", err.Error()))
 		}
 		if _, ok := supported[u.Feature]; ok {
 			next[u.Feature] = u.MaxVersionLevel
@@ -159,10 +158,13 @@ func (b *Broker) handleUpdateFeatures(ctx context.Context, req *protocol.Request
 			}
 		}
 	}
+	// Before v2 a success lists each feature, its message Kafka's
+	// Errors.NONE.message(): the constant's name.
 	if req.Version < 2 {
+		none := "NONE"
 		for _, u := range r.FeatureUpdates {
 			res := kmsg.NewUpdateFeaturesResponseResult()
-			res.Feature = u.Feature
+			res.Feature, res.ErrorMessage = u.Feature, &none
 			resp.Results = append(resp.Results, res)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/metadata"
+	"gregor/protocol"
 )
 
 func alterQuota(tb *testBroker, typ string, name *string, ops ...kmsg.AlterClientQuotasRequestEntryOp) kmsg.AlterClientQuotasResponseEntry {
@@ -58,6 +59,48 @@ func TestAlterClientQuotasValidation(t *testing.T) {
 			t.Errorf("%s: error %d %v, want INVALID_REQUEST with a message", tc.name, got.ErrorCode, got.ErrorMessage)
 		}
 	}
+	// ClientQuotaControlManager's words and order: above zero is checked
+	// before the type, and integral means a remainder within 1e-6.
+	for _, tc := range []struct {
+		name, typ string
+		op        kmsg.AlterClientQuotasRequestEntryOp
+		msg       string
+	}{
+		{"negative fraction of a LONG", "client-id", op("producer_byte_rate", -1.5), "Quota producer_byte_rate must be greater than 0"},
+		{"just below an integer", "client-id", op("consumer_byte_rate", 10.9999999), "consumer_byte_rate cannot be a fractional value."},
+		{"INT overflow", "ip", op("connection_creation_rate", 1<<31), "Proposed value for connection_creation_rate is too large for an INT."},
+	} {
+		got := alterQuota(tb, tc.typ, nil, tc.op)
+		if got.ErrorCode != kerr.InvalidRequest.Code || got.ErrorMessage == nil || *got.ErrorMessage != tc.msg {
+			t.Errorf("%s: error %d %v, want INVALID_REQUEST %q", tc.name, got.ErrorCode, got.ErrorMessage, tc.msg)
+		}
+	}
+	// An entity's part: its type is checked before its name.
+	if got := alterQuota(tb, "group", sp(""), op("producer_byte_rate", 10)); got.ErrorMessage == nil || *got.ErrorMessage != "Unhandled client quota entity type: group" {
+		t.Errorf("unknown type with an empty name: %v, want the type refused first", got.ErrorMessage)
+	}
+	ipUser := kmsg.NewPtrAlterClientQuotasRequest()
+	ipEntry := kmsg.NewAlterClientQuotasRequestEntry()
+	for _, typ := range []string{"user", "ip"} {
+		ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
+		ent.Type = typ
+		ipEntry.Entity = append(ipEntry.Entity, ent)
+	}
+	ipEntry.Ops = append(ipEntry.Ops, op("connection_creation_rate", 10))
+	ipUser.Entries = append(ipUser.Entries, ipEntry)
+	if got := tb.call(ipUser).(*kmsg.AlterClientQuotasResponse).Entries[0]; got.ErrorMessage == nil || *got.ErrorMessage != "Invalid quota entity combination, IP entity shouldnot be combined with User or ClientId" {
+		t.Errorf("ip with a user: %v, want Kafka 4.0's message", got.ErrorMessage)
+	}
+	// A key twice in one entry refuses the entry.
+	if got := alterQuota(tb, "client-id", sp("c"), op("producer_byte_rate", 10), op("producer_byte_rate", 20)); got.ErrorCode != kerr.InvalidRequest.Code {
+		t.Errorf("a key twice: error %d, want INVALID_REQUEST", got.ErrorCode)
+	}
+	// A removal is not validated: an unknown key removes nothing.
+	rm := op("bytes_per_fortnight", 0)
+	rm.Remove = true
+	if got := alterQuota(tb, "client-id", sp("c"), rm); got.ErrorCode != 0 {
+		t.Errorf("removing an unknown key: error %d %v, want none", got.ErrorCode, got.ErrorMessage)
+	}
 	q, _ := tb.backend.(metadata.QuotaBackend).ClientQuotas(context.Background())
 	if len(q) != 0 {
 		t.Errorf("refused alterations stored %v", q)
@@ -88,19 +131,22 @@ func TestDescribeClientQuotasFilterErrors(t *testing.T) {
 		name  string
 		comps []kmsg.DescribeClientQuotasRequestComponent
 		code  int16
+		msg   string // Kafka 4.0's, ClientQuotasImage.describe
 	}{
-		{"exact without a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 0, nil)}, kerr.InvalidRequest.Code},
-		{"default with a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 1, sp("x"))}, kerr.InvalidRequest.Code},
-		{"duplicate", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("user", 2, nil)}, kerr.InvalidRequest.Code},
-		{"ip with user", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("ip", 2, nil)}, kerr.InvalidRequest.Code},
-		{"custom type", []kmsg.DescribeClientQuotasRequestComponent{comp("group", 2, nil)}, kerr.UnsupportedVersion.Code},
-		{"empty type", []kmsg.DescribeClientQuotasRequestComponent{comp("", 2, nil)}, kerr.InvalidRequest.Code},
+		{"exact without a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 0, nil)}, kerr.InvalidRequest.Code, "Request specified MATCH_TYPE_EXACT, but set match string to null."},
+		{"default with a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 1, sp("x"))}, kerr.InvalidRequest.Code, "Request specified MATCH_TYPE_DEFAULT, but also specified a match string."},
+		{"any with a name", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, sp("x"))}, kerr.InvalidRequest.Code, "Request specified MATCH_TYPE_SPECIFIED, but also specified a match string."},
+		{"unknown match type", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 7, nil)}, kerr.InvalidRequest.Code, "Unknown match type 7"},
+		{"duplicate", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("user", 2, nil)}, kerr.InvalidRequest.Code, "Entity type user cannot appear more than once in the filter."},
+		{"ip with user", []kmsg.DescribeClientQuotasRequestComponent{comp("user", 2, nil), comp("ip", 2, nil)}, kerr.InvalidRequest.Code, "Invalid entity filter component combination. IP filter component should not be used with user or clientId filter component."},
+		{"custom type", []kmsg.DescribeClientQuotasRequestComponent{comp("group", 2, nil)}, kerr.UnsupportedVersion.Code, "Unsupported entity type group"},
+		{"empty type", []kmsg.DescribeClientQuotasRequestComponent{comp("", 2, nil)}, kerr.InvalidRequest.Code, "Invalid empty entity type."},
 	} {
 		req := kmsg.NewPtrDescribeClientQuotasRequest()
 		req.Components = tc.comps
 		resp := tb.call(req).(*kmsg.DescribeClientQuotasResponse)
-		if resp.ErrorCode != tc.code || resp.Entries != nil {
-			t.Errorf("%s: error %d, %d entries; want error %d and none", tc.name, resp.ErrorCode, len(resp.Entries), tc.code)
+		if resp.ErrorCode != tc.code || resp.Entries != nil || resp.ErrorMessage == nil || *resp.ErrorMessage != tc.msg {
+			t.Errorf("%s: error %d %v, %d entries; want error %d %q and none", tc.name, resp.ErrorCode, resp.ErrorMessage, len(resp.Entries), tc.code, tc.msg)
 		}
 	}
 }
@@ -152,18 +198,263 @@ func TestThrottledResponses(t *testing.T) {
 		t.Errorf("Metadata past request_percentage: throttle %d ms", mr.ThrottleMillis)
 	}
 	// A version before KIP-219 (Metadata v5: the client does not
-	// throttle itself) gets its response held back instead.
+	// throttle itself) is answered at once all the same, its throttle
+	// time set: Kafka only mutes the connection, whatever the version
+	// (the throttle is capped at the one-second window, far longer than
+	// the handler takes).
 	start := time.Now()
 	mreq := kmsg.NewPtrMetadataRequest()
 	mr := tb.callAt(mreq, 5).(*kmsg.MetadataResponse)
-	if held := time.Since(start); mr.ThrottleMillis <= 0 || held < time.Duration(mr.ThrottleMillis)*time.Millisecond {
-		t.Errorf("Metadata v5 past request_percentage: throttle %d ms, answered after %v", mr.ThrottleMillis, held)
+	if took := time.Since(start); mr.ThrottleMillis <= 0 || took >= time.Duration(mr.ThrottleMillis)*time.Millisecond {
+		t.Errorf("Metadata v5 past request_percentage: throttle %d ms, answered after %v; want answered before the throttle ends", mr.ThrottleMillis, took)
 	}
 	// The traffic was counted by topic (the produce, not the refused fetch).
 	for _, tr := range tb.Traffic() {
 		if tr.Topic == "q" && (tr.RecordsIn != 1 || tr.RecordsOut != 0) {
 			t.Errorf("traffic of q: %+v", tr)
 		}
+	}
+}
+
+// TestAcksZeroProduceExemptFromRequestQuota: an acks=0 produce is not
+// counted against request_percentage and does not mute its connection,
+// as Kafka's handleProduceRequest leaves the request quota out when acks
+// is 0; an acks=1 one past the quota is throttled.
+func TestAcksZeroProduceExemptFromRequestQuota(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("q", 1, nil)
+	if got := alterQuota(tb, "client-id", sp("test"), op("request_percentage", 0.000001)); got.ErrorCode != 0 {
+		t.Fatalf("setting request_percentage: %d", got.ErrorCode)
+	}
+	produce := func(acks int16) (*protocol.ConnInfo, kmsg.Response) {
+		req := kmsg.NewPtrProduceRequest()
+		req.SetVersion(9)
+		req.Acks, req.TimeoutMillis = acks, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "q"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = batch(t, time.Now().UnixMilli(), "v")
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		ci := &protocol.ConnInfo{Listener: "PLAINTEXT", Remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := tb.reg.Serve(ctx, &protocol.Request{Key: 0, Version: 9, ClientID: "test", Body: req, Conn: ci})
+		if err != nil {
+			t.Fatalf("produce acks=%d: %v", acks, err)
+		}
+		return ci, resp
+	}
+	for i := 0; i < 3; i++ {
+		if ci, resp := produce(0); resp != nil || ci.MutedUntil().After(time.Now()) {
+			t.Fatalf("acks=0 produce %d past request_percentage: response %v, connection muted until %v; want no response and no mute", i, resp, ci.MutedUntil())
+		}
+	}
+	ci, resp := produce(1)
+	if pr, ok := resp.(*kmsg.ProduceResponse); !ok || pr.ThrottleMillis <= 0 || !ci.MutedUntil().After(time.Now()) {
+		t.Errorf("acks=1 produce past request_percentage: response %v, connection muted until %v; want throttled and muted", resp, ci.MutedUntil())
+	}
+}
+
+// TestFetchQuotaCountsWholeResponse: consumer_byte_rate counts a fetch
+// response's whole size, as Kafka's FetchResponse.sizeOf (4 plus the
+// body, node endpoints left out), not only its records: the size matches
+// the encoded body with and without flexible versions, and a fetch that
+// returns no records at all is throttled under a quota of 1 B/s.
+func TestFetchQuotaCountsWholeResponse(t *testing.T) {
+	for _, v := range []int16{11, 16} {
+		resp := kmsg.NewPtrFetchResponse()
+		resp.SetVersion(v)
+		for _, name := range []string{"a", "bb"} {
+			rt := kmsg.NewFetchResponseTopic()
+			rt.Topic = name
+			for p, n := range []int{0, 100, 300} {
+				rp := kmsg.NewFetchResponseTopicPartition()
+				rp.Partition = int32(p)
+				if n > 0 {
+					rp.RecordBatches = make([]byte, n)
+				}
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			resp.Topics = append(resp.Topics, rt)
+		}
+		want := 4 + len(resp.AppendTo(nil))
+		if v >= 16 { // node endpoints are not counted
+			resp.Brokers = append(resp.Brokers, kmsg.NewFetchResponseBroker())
+		}
+		if got := fetchQuotaSize(resp); got != want {
+			t.Errorf("v%d: quota size %d, want %d", v, got, want)
+		}
+		if len(resp.Topics[0].Partitions[2].RecordBatches) != 300 || (v >= 16 && len(resp.Brokers) != 1) {
+			t.Errorf("v%d: measuring changed the response", v)
+		}
+	}
+
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("empty", 1, nil)
+	if got := alterQuota(tb, "client-id", sp("test"), op("consumer_byte_rate", 1)); got.ErrorCode != 0 {
+		t.Fatalf("setting consumer_byte_rate: %d", got.ErrorCode)
+	}
+	fr := kmsg.NewPtrFetchRequest()
+	fr.SetVersion(11)
+	fr.MaxBytes, fr.MaxWaitMillis = 1<<20, 0
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = "empty"
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.PartitionMaxBytes = 1 << 20
+	ft.Partitions = append(ft.Partitions, fp)
+	fr.Topics = append(fr.Topics, ft)
+	if resp := tb.call(fr).(*kmsg.FetchResponse); resp.ThrottleMillis <= 0 {
+		t.Errorf("fetch of an empty partition against 1 B/s: throttle %d ms, want its framing counted and throttled", resp.ThrottleMillis)
+	}
+}
+
+// TestApiVersionsCountsAgainstRequestQuota: ApiVersions is throttled
+// past request_percentage like any API (KafkaApis answers it with
+// sendResponseMaybeThrottle), except before SASL authentication, when
+// Kafka's authenticator answers it.
+func TestApiVersionsCountsAgainstRequestQuota(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	if got := alterQuota(tb, "client-id", sp("test"), op("request_percentage", 0.000001)); got.ErrorCode != 0 {
+		t.Fatalf("setting request_percentage: %d", got.ErrorCode)
+	}
+	apiVersions := func(securityProtocol string) (*protocol.ConnInfo, *kmsg.ApiVersionsResponse) {
+		req := kmsg.NewPtrApiVersionsRequest()
+		req.ClientSoftwareName, req.ClientSoftwareVersion = "test", "1.0"
+		ci := &protocol.ConnInfo{Listener: "L", SecurityProtocol: securityProtocol, Remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := tb.reg.Serve(ctx, &protocol.Request{Key: 18, Version: 3, ClientID: "test", Body: req, Conn: ci})
+		if err != nil {
+			t.Fatalf("ApiVersions: %v", err)
+		}
+		return ci, resp.(*kmsg.ApiVersionsResponse)
+	}
+	for i := 0; i < 3; i++ {
+		if ci, resp := apiVersions(protocol.SASLPlaintext); resp.ThrottleMillis != 0 || ci.MutedUntil().After(time.Now()) {
+			t.Fatalf("ApiVersions before SASL authentication: throttle %d ms, muted until %v; want neither", resp.ThrottleMillis, ci.MutedUntil())
+		}
+	}
+	if ci, resp := apiVersions(protocol.Plaintext); resp.ThrottleMillis <= 0 || !ci.MutedUntil().After(time.Now()) {
+		t.Errorf("ApiVersions past request_percentage: throttle %d ms, muted until %v; want throttled", resp.ThrottleMillis, ci.MutedUntil())
+	}
+}
+
+// TestThrottledFetchKeepsIncrementalSession: a throttled incremental
+// fetch is answered empty with its session's id, so the client goes on
+// with the next epoch (Kafka's IncrementalFetchContext
+// .getThrottledResponse); a throttled full fetch makes no session.
+func TestThrottledFetchKeepsIncrementalSession(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("s", 1, nil)
+	fetch := func(id, epoch int32) *kmsg.FetchResponse {
+		fr := kmsg.NewPtrFetchRequest()
+		fr.SetVersion(12)
+		fr.MaxBytes, fr.MaxWaitMillis = 1<<20, 0
+		fr.SessionID, fr.SessionEpoch = id, epoch
+		if epoch == 0 {
+			ft := kmsg.NewFetchRequestTopic()
+			ft.Topic = "s"
+			fp := kmsg.NewFetchRequestTopicPartition()
+			fp.PartitionMaxBytes = 1 << 20
+			ft.Partitions = append(ft.Partitions, fp)
+			fr.Topics = append(fr.Topics, ft)
+		}
+		return tb.call(fr).(*kmsg.FetchResponse)
+	}
+	full := fetch(0, 0)
+	if full.ErrorCode != 0 || full.SessionID == 0 {
+		t.Fatalf("full fetch: error %d, session %d; want a session", full.ErrorCode, full.SessionID)
+	}
+	if got := alterQuota(tb, "client-id", sp("test"), op("consumer_byte_rate", 1)); got.ErrorCode != 0 {
+		t.Fatalf("setting consumer_byte_rate: %d", got.ErrorCode)
+	}
+	for epoch := int32(1); epoch <= 3; epoch++ {
+		r := fetch(full.SessionID, epoch)
+		if r.ThrottleMillis <= 0 || r.ErrorCode != 0 || r.SessionID != full.SessionID || len(r.Topics) != 0 {
+			t.Fatalf("incremental fetch at epoch %d past 1 B/s: throttle %d, error %d, session %d (want %d), %d topics; want throttled, empty, same session",
+				epoch, r.ThrottleMillis, r.ErrorCode, r.SessionID, full.SessionID, len(r.Topics))
+		}
+	}
+	before := tb.sessions.Len()
+	if r := fetch(0, 0); r.ThrottleMillis <= 0 || r.SessionID != 0 {
+		t.Errorf("full fetch past 1 B/s: throttle %d, session %d; want throttled with no session", r.ThrottleMillis, r.SessionID)
+	}
+	if after := tb.sessions.Len(); after != before {
+		t.Errorf("a throttled full fetch left a session: %d cached, %d before", after, before)
+	}
+}
+
+// TestThrottledIncrementalFetchResendsItsPartitions: what a throttled
+// incremental fetch would have answered is answered by the next one: a
+// log start offset that moved (nothing else changed) is not taken as
+// sent, as Kafka's session keeps its cached partitions when the answer
+// is the empty throttled one.
+func TestThrottledIncrementalFetchResendsItsPartitions(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.WrapAPIs(tb.reg)
+	tb.createTopic("ls", 1, nil)
+	for i := 0; i < 2; i++ {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = 1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "ls"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = batch(t, time.Now().UnixMilli(), "v")
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		if pr := tb.callAt(req, 9).(*kmsg.ProduceResponse); pr.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("produce: error %d", pr.Topics[0].Partitions[0].ErrorCode)
+		}
+	}
+	fetch := func(id, epoch int32) *kmsg.FetchResponse {
+		fr := kmsg.NewPtrFetchRequest()
+		fr.SetVersion(12)
+		fr.MaxBytes, fr.MaxWaitMillis = 1<<20, 0
+		fr.SessionID, fr.SessionEpoch = id, epoch
+		if epoch == 0 {
+			ft := kmsg.NewFetchRequestTopic()
+			ft.Topic = "ls"
+			fp := kmsg.NewFetchRequestTopicPartition()
+			fp.FetchOffset, fp.PartitionMaxBytes = 2, 1<<20 // at the end: no records
+			ft.Partitions = append(ft.Partitions, fp)
+			fr.Topics = append(fr.Topics, ft)
+		}
+		return tb.call(fr).(*kmsg.FetchResponse)
+	}
+	full := fetch(0, 0)
+	if full.SessionID == 0 || len(full.Topics) != 1 || full.Topics[0].Partitions[0].LogStartOffset != 0 {
+		t.Fatalf("full fetch: session %d, topics %+v", full.SessionID, full.Topics)
+	}
+	dr := kmsg.NewPtrDeleteRecordsRequest()
+	dt := kmsg.NewDeleteRecordsRequestTopic()
+	dt.Topic = "ls"
+	dp := kmsg.NewDeleteRecordsRequestTopicPartition()
+	dp.Offset = 1
+	dt.Partitions = append(dt.Partitions, dp)
+	dr.Topics = append(dr.Topics, dt)
+	dr.TimeoutMillis = 5000
+	if r := tb.call(dr).(*kmsg.DeleteRecordsResponse); r.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("DeleteRecords: error %d", r.Topics[0].Partitions[0].ErrorCode)
+	}
+	if got := alterQuota(tb, "client-id", sp("test"), op("consumer_byte_rate", 1)); got.ErrorCode != 0 {
+		t.Fatalf("setting consumer_byte_rate: %d", got.ErrorCode)
+	}
+	if r := fetch(full.SessionID, 1); r.ThrottleMillis <= 0 || len(r.Topics) != 0 {
+		t.Fatalf("incremental fetch past 1 B/s: throttle %d, %d topics; want throttled and empty", r.ThrottleMillis, len(r.Topics))
+	}
+	rm := op("consumer_byte_rate", 0)
+	rm.Remove = true
+	if got := alterQuota(tb, "client-id", sp("test"), rm); got.ErrorCode != 0 {
+		t.Fatalf("removing consumer_byte_rate: %d", got.ErrorCode)
+	}
+	r := fetch(full.SessionID, 2)
+	if r.ErrorCode != 0 || len(r.Topics) != 1 || len(r.Topics[0].Partitions) != 1 || r.Topics[0].Partitions[0].LogStartOffset != 1 {
+		t.Fatalf("incremental fetch after the throttled one: error %d, topics %+v; want the partition with log start offset 1", r.ErrorCode, r.Topics)
 	}
 }
 

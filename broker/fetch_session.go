@@ -408,6 +408,31 @@ func (c *fetchSessions) finish(sf *sessionFetch, r *kmsg.FetchRequest, resp *kms
 	return true
 }
 
+// unsent undoes, for the partitions of resp, what finish recorded as
+// sent on session id: resp was not sent (a throttled fetch is answered
+// empty), so they are answered again at the next incremental fetch, as
+// Kafka's IncrementalFetchContext.getThrottledResponse leaves the cached
+// partitions as they were.
+func (c *fetchSessions) unsent(id int32, resp *kmsg.FetchResponse) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.byID[id]
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		for j := range t.Partitions {
+			if e, ok := s.byKey[newSessionKey(t.Topic, t.TopicID, t.Partitions[j].Partition, s.topicIDs)]; ok {
+				cp := e.Value.(*cachedPartition)
+				cp.hw, cp.logStart = -1, -1
+			}
+		}
+	}
+}
+
 // create makes a session for a full fetch's partitions and what it
 // answered (kept holds every partition, in request order), if the cache
 // has or can make room; it returns the id, or 0.

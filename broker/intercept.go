@@ -13,12 +13,15 @@ package broker
 //     mutations; a strict request version is refused with
 //     THROTTLING_QUOTA_EXCEEDED once the quota is used up). The response
 //     carries the longest throttle in throttle_time_ms and the connection
-//     is muted for it; a request version whose client does not throttle
-//     itself (before KIP-219) has its response held back that long.
+//     is muted for it. The response is sent at once whatever its version:
+//     a client too old to throttle itself (before KIP-219) finds its next
+//     request read late, as Kafka has done since KIP-219 (2.0), which
+//     never holds a response back.
 //
-// Exempt from quotas, as in Kafka: followers' fetches, ApiVersions and
-// the SASL requests (served before authentication), and cluster actions
-// (WriteTxnMarkers).
+// Exempt from quotas, as in Kafka: followers' fetches, the SASL requests
+// and an ApiVersions sent before SASL authentication (served by the
+// authenticator), and cluster actions (WriteTxnMarkers). An acks=0 produce is exempt from the request
+// quota (only its bytes count).
 //
 // Strict controller mutation quotas are applied topic by topic
 // (intercept_mutations.go), to validate-only CreateTopics and
@@ -52,10 +55,18 @@ func (b *Broker) WrapAPIs(reg *protocol.Registry) {
 // Versions from which controller mutation quotas are strict.
 var strictMutationSince = map[int16]int16{19: 6, 20: 5, 37: 3}
 
-func quotaExempt(key int16) bool {
-	switch key {
-	case 17, 18, 36, 27:
+// quotaExempt: the SASL requests (answered by the authenticator) and
+// cluster actions (WriteTxnMarkers) are exempt, as is an ApiVersions
+// sent before SASL authentication (Kafka's SaslServerAuthenticator
+// answers it); any other ApiVersions counts against the request quota,
+// as KafkaApis.handleApiVersionsRequest answers it with
+// sendResponseMaybeThrottle.
+func quotaExempt(req *protocol.Request) bool {
+	switch req.Key {
+	case 17, 36, 27:
 		return true
+	case 18:
+		return req.Conn != nil && req.Conn.Unauthenticated()
 	}
 	return false
 }
@@ -64,7 +75,7 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 	return func(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 		qm := b.quotaManager()
 		var c quota.Client
-		quotas := !quotaExempt(key) && !isFollowerFetch(req) && b.anyQuota(qm)
+		quotas := !quotaExempt(req) && !isFollowerFetch(req) && b.anyQuota(qm)
 		var mutations func(kmsg.Response) int
 		var addRefused func(kmsg.Response) kmsg.Response
 		var refusedWait time.Duration
@@ -95,13 +106,12 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 		if err != nil {
 			return resp, err
 		}
-		finish := func(ctx context.Context, resp kmsg.Response) kmsg.Response {
+		finish := func(resp kmsg.Response) kmsg.Response {
 			if quotas {
 				if addRefused != nil && resp != nil {
 					resp = b.throttled(req, addRefused(resp), refusedWait)
 				}
 				resp = b.applyQuotas(key, req, resp, c, local, mutations)
-				holdForOldClient(ctx, resp)
 			}
 			b.countTraffic(key, req, resp)
 			return resp
@@ -112,11 +122,11 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 				if err != nil {
 					return resp, err
 				}
-				return finish(ctx, resp), nil
+				return finish(resp), nil
 			})
 			return nil, nil
 		}
-		return finish(ctx, resp), nil
+		return finish(resp), nil
 	}
 }
 
@@ -128,7 +138,10 @@ func (b *Broker) anyQuota(qm *quota.Manager) bool {
 func (b *Broker) applyQuotas(key int16, req *protocol.Request, resp kmsg.Response, c quota.Client, local time.Duration, mutations func(kmsg.Response) int) kmsg.Response {
 	qm := b.quotaManager()
 	var bandwidth, request time.Duration
-	if qm.Enabled(quota.Request) {
+	if qm.Enabled(quota.Request) && !acksZero(req) {
+		// An acks=0 produce (no response) is exempt from the request
+		// quota, as Kafka's handleProduceRequest records it only when
+		// acks != 0: only its bytes can throttle it.
 		request = qm.Record(quota.Request, c, float64(local.Nanoseconds())*100/1e9)
 	}
 	switch key {
@@ -146,12 +159,13 @@ func (b *Broker) applyQuotas(key int16, req *protocol.Request, resp kmsg.Respons
 		}
 	case 1:
 		if _, ok := protocol.Unwrap(resp).(*kmsg.FetchResponse); ok && qm.Enabled(quota.Fetch) {
-			size := float64(fetchBytes(resp))
+			size := float64(fetchQuotaSize(resp))
 			bandwidth = qm.Record(quota.Fetch, c, size)
 			if bandwidth > 0 || request > 0 {
 				qm.Unrecord(quota.Fetch, c, size)
+				session := b.throttledSession(req, resp)
 				protocol.ReleaseResponse(resp)
-				resp = throttledFetch(req)
+				resp = throttledFetch(req, session)
 			}
 		}
 	}
@@ -182,24 +196,10 @@ func (b *Broker) throttled(req *protocol.Request, resp kmsg.Response, d time.Dur
 	return resp
 }
 
-// holdForOldClient delays a throttled response for a client that does not
-// throttle itself (a request version before KIP-219), as Kafka does: the
-// throttle time is then the response's delay.
-func holdForOldClient(ctx context.Context, resp kmsg.Response) {
-	tr, ok := protocol.Unwrap(resp).(kmsg.ThrottleResponse)
-	if !ok || resp == nil {
-		return
-	}
-	ms, clientThrottles := tr.Throttle()
-	if ms <= 0 || clientThrottles {
-		return
-	}
-	t := time.NewTimer(time.Duration(ms) * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-	}
+// acksZero reports an acks=0 produce.
+func acksZero(req *protocol.Request) bool {
+	r, ok := req.Body.(*kmsg.ProduceRequest)
+	return ok && r.Acks == 0
 }
 
 func isFollowerFetch(req *protocol.Request) bool {
@@ -214,17 +214,78 @@ func isFollowerFetch(req *protocol.Request) bool {
 }
 
 // throttledFetch is the empty response a throttled fetch gets (Kafka's
-// FetchContext.getThrottledResponse: no partitions, no session).
-func throttledFetch(req *protocol.Request) kmsg.Response {
-	return req.Response()
+// FetchContext.getThrottledResponse): no partitions, and the session id
+// throttledSession chose.
+func throttledFetch(req *protocol.Request, session int32) kmsg.Response {
+	resp := req.Response()
+	resp.(*kmsg.FetchResponse).SessionID = session
+	return resp
 }
 
-// fetchBytes is the record bytes a fetch response carries.
-func fetchBytes(resp kmsg.Response) int {
-	n := 0
+// throttledSession is the session id of a throttled fetch's empty answer,
+// as Kafka's fetch contexts give it: an incremental fetch keeps its
+// session (IncrementalFetchContext.getThrottledResponse), so the client
+// goes on with its next epoch rather than starting over, and the
+// partitions it would have answered are answered again next time; any
+// other fetch
+// has none, and a session its full fetch just made is dropped, as Kafka
+// makes it only with the response it sends
+// (FullFetchContext.updateAndGenerateResponseData).
+func (b *Broker) throttledSession(req *protocol.Request, resp kmsg.Response) int32 {
+	r, _ := req.Body.(*kmsg.FetchRequest)
+	fr, _ := protocol.Unwrap(resp).(*kmsg.FetchResponse)
+	if r == nil || fr == nil || req.Version < 7 || fr.SessionID == 0 || fr.ErrorCode != 0 {
+		return 0
+	}
+	if r.SessionEpoch > 0 {
+		b.sessions.unsent(fr.SessionID, fr)
+		return fr.SessionID
+	}
+	b.sessions.remove(fr.SessionID)
+	return 0
+}
+
+// fetchQuotaSize is what a fetch response counts against
+// consumer_byte_rate: the whole response, as Kafka's
+// FetchContext.getResponseSize measures it (FetchResponse.sizeOf: 4 plus
+// the body at the response's version, without node endpoints), not only
+// its records, so a fetch of many partitions costs its framing too. The
+// body is encoded without its records (a spliced response's record fields
+// hold markers), whose bytes and length prefixes are added.
+func fetchQuotaSize(resp kmsg.Response) int {
+	fr, ok := protocol.Unwrap(resp).(*kmsg.FetchResponse)
+	if !ok {
+		return 0
+	}
+	var records []int
 	eachFetched(resp, func(_ *kmsg.FetchResponseTopic, _ *kmsg.FetchResponseTopicPartition, recs fetchedRecords) {
-		n += recs.bytes
+		records = append(records, recs.bytes)
 	})
+	var kept [][]byte
+	for i := range fr.Topics {
+		for j := range fr.Topics[i].Partitions {
+			p := &fr.Topics[i].Partitions[j]
+			kept = append(kept, p.RecordBatches)
+			p.RecordBatches = nil
+		}
+	}
+	endpoints := fr.Brokers
+	fr.Brokers = nil
+	n := 4 + len(fr.AppendTo(nil))
+	fr.Brokers = endpoints
+	k := 0
+	for i := range fr.Topics {
+		for j := range fr.Topics[i].Partitions {
+			fr.Topics[i].Partitions[j].RecordBatches = kept[k]
+			k++
+		}
+	}
+	for _, b := range records {
+		n += b
+		if fr.IsFlexible() { // a compact length: one byte for null
+			n += len(binary.AppendUvarint(nil, uint64(b)+1)) - 1
+		}
+	}
 	return n
 }
 

@@ -1,12 +1,16 @@
 package protocol
 
-// ApiVersions (key 18), versions 0 through kmsg's newest.
+// ApiVersions (key 18), versions 0-4, as Kafka 4.x serves it: v5
+// (KIP-1242's cluster and node ids, to detect a misrouted connection) is
+// unstable in Kafka and not advertised by a released broker, and Gregor
+// does not check those ids, so a v5 request gets the v0 fallback below
+// and the client retries at v4.
 //
 // The advertised ranges come from the registry. Three things are special:
 // the response header is always v0 (see appendResponseFrame); a request
-// newer than we know is answered with a v0 body carrying UNSUPPORTED_VERSION
-// and the full key table, so the client retries with a version we speak
-// (KIP-511); and v3+ client software names and versions must match Kafka's
+// at a version we do not know (newer, or below 0) is answered with a v0
+// body carrying UNSUPPORTED_VERSION and ApiVersions' own range, so the
+// client retries with a version we speak (KIP-511); and v3+ client software names and versions must match Kafka's
 // pattern or get INVALID_REQUEST. v3+ also advertise the feature flags
 // registered with the APIs they stand for (Registry.RegisterFeature).
 
@@ -17,6 +21,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
+
+// ApiVersionsMax is the newest ApiVersions version served.
+const ApiVersionsMax = 4
 
 var softwarePattern = regexp.MustCompile(`^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$`)
 
@@ -60,11 +67,17 @@ func (r *Registry) addFeatures(resp *kmsg.ApiVersionsResponse, version int16) {
 	}
 }
 
-// unsupportedApiVersions answers an ApiVersions request newer than we know.
+// unsupportedApiVersions answers an ApiVersions request at a version we
+// do not know. As Kafka's ApiVersionsRequest.getErrorResponse, the keys
+// list ApiVersions' own range only: all the client needs to retry.
 func (r *Registry) unsupportedApiVersions() kmsg.Response {
 	resp := kmsg.NewPtrApiVersionsResponse()
 	resp.Version = 0
 	resp.ErrorCode = kerr.UnsupportedVersion.Code
-	resp.ApiKeys = r.Versions()
+	for _, k := range r.Versions() {
+		if k.ApiKey == 18 {
+			resp.ApiKeys = append(resp.ApiKeys, k)
+		}
+	}
 	return resp
 }

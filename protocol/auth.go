@@ -450,6 +450,14 @@ func (ci *ConnInfo) Principal() Principal {
 
 func (ci *ConnInfo) setPrincipal(p Principal) { ci.principal.Store(&p) }
 
+// Unauthenticated reports a connection of a SASL listener that has not
+// authenticated yet: what it sends now (ApiVersions, the SASL requests)
+// is served by the authenticator, as Kafka's SaslServerAuthenticator
+// serves it, not by the APIs proper.
+func (ci *ConnInfo) Unauthenticated() bool {
+	return (ci.SecurityProtocol == SASLPlaintext || ci.SecurityProtocol == SASLSSL) && ci.principal.Load() == nil
+}
+
 // SetPrincipal sets the principal of a connection made in-process (tests
 // that run requests through Registry.Serve); connections authenticate
 // themselves.

@@ -774,8 +774,10 @@ func (c *conn) handleFrame(frame []byte) (*pending, error) {
 			return nil, fmt.Errorf("%w: %w", errAuthFailed, errorf(h, "%v", err))
 		}
 	}
-	if h.key == 18 && h.version > api.Max {
-		// KIP-511: answer in v0 so the client can read it and retry lower.
+	if h.key == 18 && (h.version > api.Max || h.version < api.Min) {
+		// KIP-511: answer in v0 so the client can read it and retry
+		// lower (Kafka's ApiKeys.isVersionEnabled takes any ApiVersions
+		// version, and RequestContext reads an unknown one as v0).
 		return &pending{hdr: header{key: 18, correlation: h.correlation}, resp: c.s.Registry.unsupportedApiVersions()}, nil
 	}
 	if h.version < api.MinServed || h.version > api.Max {

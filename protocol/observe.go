@@ -80,6 +80,15 @@ func (ci *ConnInfo) MuteUntil(t time.Time) {
 	}
 }
 
+// MutedUntil is when the connection is read again (zero if it was never
+// muted).
+func (ci *ConnInfo) MutedUntil() time.Time {
+	if n := ci.mutedUntil.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
 // awaitUnmuted waits until the connection's mute (if any) ends.
 func (c *conn) awaitUnmuted() (waited bool, err error) {
 	for {

@@ -92,7 +92,7 @@ func (r *Registry) Features() []Feature {
 // handlers answer the SASL requests it passes on, as KafkaApis does.
 func NewRegistry() *Registry {
 	r := &Registry{apis: make(map[int16]API), epoch: 1}
-	r.Register(API{Key: 18, Min: 0, Max: (&kmsg.ApiVersionsRequest{}).MaxVersion(), Handler: r.handleApiVersions})
+	r.Register(API{Key: 18, Min: 0, Max: ApiVersionsMax, Handler: r.handleApiVersions})
 	r.Register(API{Key: 17, Min: 0, Max: (&kmsg.SASLHandshakeRequest{}).MaxVersion(), Handler: HandleSASLHandshakeDisabled})
 	r.Register(API{Key: 36, Min: 0, Max: (&kmsg.SASLAuthenticateRequest{}).MaxVersion(), Handler: HandleSASLAuthenticateDisabled})
 	return r

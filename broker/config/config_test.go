@@ -401,3 +401,19 @@ func TestReplicaFetchKeys(t *testing.T) {
 		t.Errorf("replica.fetch.backoff.ms=-1 accepted")
 	}
 }
+
+// TestQuotaWindowNumOne: quota.window.num and controller.quota.window.num
+// take 1, as Kafka's QuotaConfig allows (atLeast(1)), so a
+// server.properties Kafka starts with is accepted.
+func TestQuotaWindowNumOne(t *testing.T) {
+	c, err := Load(map[string]string{"broker.id": "1", "log.dirs": t.TempDir(), "quota.window.num": "1", "controller.quota.window.num": "1"}, nil)
+	if err != nil {
+		t.Fatalf("quota.window.num=1: %v", err)
+	}
+	if c.QuotaWindowNum != 1 || c.ControllerQuotaWindowNum != 1 {
+		t.Fatalf("loaded quota.window.num %d, controller.quota.window.num %d; want 1 and 1", c.QuotaWindowNum, c.ControllerQuotaWindowNum)
+	}
+	if _, err := Load(map[string]string{"broker.id": "1", "log.dirs": t.TempDir(), "quota.window.num": "0"}, nil); err == nil {
+		t.Fatal("quota.window.num=0 was accepted")
+	}
+}

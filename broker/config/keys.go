@@ -541,11 +541,11 @@ var table = []Key{
 
 	// Client quotas: how usage is sampled (the quotas themselves are set
 	// with AlterClientQuotas and kept in the cluster metadata).
-	{Name: "quota.window.num", Type: Int, Default: "11", Valid: atLeast(2), Field: func(c *Config) any { return &c.QuotaWindowNum },
+	{Name: "quota.window.num", Type: Int, Default: "11", Valid: atLeast(1), Field: func(c *Config) any { return &c.QuotaWindowNum },
 		Doc: "The number of samples kept in memory for client quotas."},
 	{Name: "quota.window.size.seconds", Type: Int, Unit: Seconds, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.QuotaWindowSize },
 		Doc: "The time span of each sample for client quotas."},
-	{Name: "controller.quota.window.num", Type: Int, Default: "11", Valid: atLeast(2), Field: func(c *Config) any { return &c.ControllerQuotaWindowNum },
+	{Name: "controller.quota.window.num", Type: Int, Default: "11", Valid: atLeast(1), Field: func(c *Config) any { return &c.ControllerQuotaWindowNum },
 		Doc: "The number of samples kept in memory for controller mutation quotas."},
 	{Name: "controller.quota.window.size.seconds", Type: Int, Unit: Seconds, Default: "1", Valid: atLeast(1), Field: func(c *Config) any { return &c.ControllerQuotaWindowSize },
 		Doc: "The time span of each sample for controller mutation quotas."},

@@ -27,11 +27,12 @@
 // user's default client id is counted per client id, one on the default
 // user per user.
 //
-// Rates are Kafka's sampled rates: quota.window.num windows of
-// quota.window.size.seconds each, the rate being the sum over the windows
-// divided by the time they span, never less than all but one window (so
-// a client's first burst is measured over the whole span, not the first
-// millisecond). A request that takes the rate over the quota is served;
+// Rates are Kafka's sampled rates (internal/kafkarate): quota.window.num
+// windows of quota.window.size.seconds each (plus, as in Kafka 3.8+, an
+// older window that still had an event within them), the rate being the
+// sum over the windows divided by the time they span, never less than
+// all but one window (so a client's first burst is measured over the
+// whole span, not the first millisecond). A request that takes the rate over the quota is served;
 // the client is then throttled for (rate - quota) / quota * span, the
 // time it takes the rate to come back to the quota. The controller
 // mutation quota is a token bucket (quota x windows x window size deep),

@@ -86,10 +86,12 @@ const sensorIdle = time.Hour
 
 // NewManager returns a manager with no quotas.
 func NewManager(cfg Config, now func() time.Time) *Manager {
-	if cfg.Samples < 2 {
+	// One window is allowed, as Kafka's quota.window.num (at least 1):
+	// the rate is then over the time since the window began.
+	if cfg.Samples < 1 {
 		cfg.Samples = 11
 	}
-	if cfg.ControllerSamples < 2 {
+	if cfg.ControllerSamples < 1 {
 		cfg.ControllerSamples = 11
 	}
 	if cfg.Window <= 0 {

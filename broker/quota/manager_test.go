@@ -132,3 +132,27 @@ func TestStrictMutationQuota(t *testing.T) {
 		t.Error("bucket still empty after it refilled")
 	}
 }
+
+// TestOneWindow: quota.window.num=1 is served as Kafka serves it (it
+// allows 1): the rate is over the time since the window began, with no
+// whole windows assumed before it.
+func TestOneWindow(t *testing.T) {
+	clk := newClock()
+	m := NewManager(Config{Samples: 1, Window: time.Second}, clk.now)
+	m.Set(metadata.ClientQuotas{entity("", "app"): {metadata.ProducerByteRate: 100}})
+	c := Client{User: "alice", ClientID: "app"}
+	// The first 50 bytes are over the minimum span of 1 ms (Kafka's
+	// Rate.windowSize): 50000/s.
+	if d := m.Record(Produce, c, 50); d != 499*time.Millisecond {
+		t.Fatalf("first 50 bytes over one window: throttled %v, want 499ms", d)
+	}
+	clk.add(500 * time.Millisecond)
+	// 100 bytes over 500 ms is 200/s, twice the quota: the throttle is
+	// the 500 ms that bring it back to 100/s.
+	if d := m.Record(Produce, c, 50); d != 500*time.Millisecond {
+		t.Fatalf("100 bytes in 500 ms against 100/s over one window: throttled %v, want 500ms", d)
+	}
+	if got, ok := m.MaxInWindow(Produce, c); !ok || got != 0 {
+		t.Fatalf("MaxInWindow with one window: %v %v, want 0 (quota x (windows - 1) x window)", got, ok)
+	}
+}

@@ -7,8 +7,11 @@ package kafkarate
 
 import "time"
 
-// Rate is a windowed sum: samples windows of window ms each, the oldest
-// reused once all are in use. The zero Rate is empty.
+// Rate is a windowed sum: windows of window ms each, n of them measured,
+// kept in n+1 slots as Kafka 3.8+'s SampledStat keeps them (an extra slot
+// for a window that began before the measured span but had an event
+// within it); the oldest slot is reused once all are in use. The zero
+// Rate is empty.
 type Rate struct {
 	samples []sample
 	current int
@@ -16,52 +19,53 @@ type Rate struct {
 
 type sample struct {
 	start int64 // ms: when the window began
+	last  int64 // ms: its latest event (or its start)
 	sum   float64
 }
 
 // Record adds v at now (ms), with n windows of window ms.
 func (r *Rate) Record(v float64, now int64, n int, window int64) {
 	if len(r.samples) == 0 {
-		r.samples = append(make([]sample, 0, n), sample{start: now})
+		r.samples = append(make([]sample, 0, n+1), sample{start: now, last: now})
 	}
 	s := &r.samples[r.current]
 	if now-s.start >= window {
-		r.current = (r.current + 1) % n
+		r.current = (r.current + 1) % (n + 1)
 		if r.current >= len(r.samples) {
 			r.samples = append(r.samples, sample{})
 		}
 		s = &r.samples[r.current]
-		*s = sample{start: now}
+		*s = sample{start: now, last: now}
 	}
 	s.sum += v
+	s.last = now
 }
 
-// purge resets windows too old to count at now.
+// purge resets windows whose latest event is too old to count at now
+// (SampledStat.purgeObsoleteSamples): a window that began before the
+// measured span but had an event within it is kept whole.
 func (r *Rate) purge(now int64, n int, window int64) {
 	for i := range r.samples {
-		if now-r.samples[i].start >= int64(n)*window {
-			r.samples[i] = sample{start: now}
+		if now-r.samples[i].last >= int64(n)*window {
+			r.samples[i] = sample{start: now, last: now}
 		}
 	}
 }
 
-// span is the time the windows cover at now (ms): from the oldest
-// window's start, but never less than n-1 whole windows, as if the
-// windows before the first were empty.
+// span is the time the windows cover at now (ms), Rate.windowSize: from
+// the oldest window's start, but never less than n-1 whole windows, as if
+// the windows before the first were empty, and at least 1 ms.
 func (r *Rate) span(now int64, n int, window int64) int64 {
 	r.purge(now, n, window)
-	if len(r.samples) == 0 {
-		return int64(n-1) * window
-	}
-	oldest := r.samples[0].start
-	for _, s := range r.samples[1:] {
+	oldest := now
+	for _, s := range r.samples {
 		oldest = min(oldest, s.start)
 	}
 	elapsed := now - oldest
 	if full := elapsed / window; full < int64(n-1) {
 		elapsed += (int64(n-1) - full) * window
 	}
-	return elapsed
+	return max(elapsed, 1)
 }
 
 // Measure is the rate per second at now, and the span (ms) it is over.
@@ -81,7 +85,7 @@ func (r *Rate) Measure(now int64, n int, window int64) (perSecond float64, span 
 // is as good as a new one.
 func (r *Rate) Idle(now int64, n int, window int64) bool {
 	for _, s := range r.samples {
-		if now-s.start < int64(n)*window && s.sum != 0 {
+		if now-s.last < int64(n)*window && s.sum != 0 {
 			return false
 		}
 	}
