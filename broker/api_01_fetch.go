@@ -263,6 +263,13 @@ func (fs *fetchState) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPar
 	}
 	if fs.version >= 12 {
 		if div, epoch, end := replica.Diverges(rp.LastFetchedEpoch, rp.FetchOffset, lg.EndOffsetForEpoch); div {
+			if epoch < 0 || end < 0 {
+				// As Kafka's Partition.readRecords: a last fetched
+				// epoch whose end this replica cannot tell (newer
+				// than any it knows) is OFFSET_OUT_OF_RANGE, not a
+				// diverging epoch of -1 at -1, which reads as none.
+				return kerr.OffsetOutOfRange
+			}
 			// A follower's divergent position is not its position
 			// (Kafka's Partition.fetchRecords): it neither moves the
 			// high watermark nor joins the ISR until it has truncated.

@@ -310,11 +310,11 @@ func (p *Partition) advanceLocked(leo int64) {
 
 // ackState reports whether an acks=all produce up to last is complete.
 // As Kafka's checkEnoughReplicasReachOffset: once the high watermark has
-// passed it, it succeeds only if the ISR still has min.insync.replicas
-// members. The ISR may have shrunk to let the high watermark pass, and
-// then fewer replicas hold the records than the producer asked for:
-// NOT_ENOUGH_REPLICAS_AFTER_APPEND (the records stay in the log). Before
-// that, an ISR below the minimum ends the wait with the same error.
+// passed it, it succeeds if the ISR still has min.insync.replicas
+// members, else it is NOT_ENOUGH_REPLICAS_AFTER_APPEND (the records stay
+// in the log). Until then it waits, even while the ISR is below the
+// minimum: the high watermark holds there, and followers that catch up
+// again (rejoining the ISR) complete it within the produce's timeout.
 func (p *Partition) ackState(last int64) (done bool, err error) {
 	passed := p.HighWatermark() > last
 	p.mu.Lock()
@@ -324,10 +324,12 @@ func (p *Partition) ackState(last int64) (done bool, err error) {
 		return true, nil // committed before this broker stopped leading
 	case p.rs == nil:
 		return true, kerr.NotLeaderForPartition
+	case !passed:
+		return false, nil
 	case p.rs.UnderMinISR():
 		return true, kerr.NotEnoughReplicasAfterAppend
 	}
-	return passed, nil
+	return true, nil
 }
 
 // appendMarker writes a transaction marker (commit or abort) for a

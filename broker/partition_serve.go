@@ -43,7 +43,8 @@ func (p *Partition) replicaLog(currentEpoch int32) (*storage.Log, int32, error) 
 // v11+), a follower serves from its own log too, as Kafka does since
 // KIP-392 (its high watermark bounds what the consumer reads). A
 // follower's position is recorded by followerFetched, once its fetch is
-// known not to diverge and to be in range.
+// known not to diverge and to be in range. A follower's replica id must be
+// one of the partition's replicas.
 func (p *Partition) fetchLog(currentEpoch, replica int32, anyReplica bool) (*storage.Log, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -55,6 +56,18 @@ func (p *Partition) fetchLog(currentEpoch, replica int32, anyReplica bool) (*sto
 	}
 	if err := p.checkLeaderLocked(currentEpoch); err != nil {
 		return nil, err
+	}
+	if replica >= 0 && p.rs.Followers[replica] == nil {
+		// As Kafka's Partition.followerReplicaOrThrow, before the
+		// read: a replica id this leader does not know as a replica
+		// (not assigned, or not yet known at this epoch) gets no
+		// records. With a leader epoch it is UNKNOWN_LEADER_EPOCH
+		// (the follower retries until the leader learns of it),
+		// without one NOT_LEADER_OR_FOLLOWER.
+		if currentEpoch >= 0 {
+			return nil, kerr.UnknownLeaderEpoch
+		}
+		return nil, kerr.NotLeaderForPartition
 	}
 	return p.log, nil
 }

@@ -233,12 +233,14 @@ func TestLeaderKilledWritesResumeWithinSessionTimeout(t *testing.T) {
 }
 
 // An acks=all produce waiting while both followers stop: the leader
-// shrinks the ISR to itself after replica.lag.time.max.ms, which lets the
-// high watermark pass the records, but only one replica holds them where
-// min.insync.replicas asked for two. As Kafka
-// (Partition.checkEnoughReplicasReachOffset), the produce is answered
-// NOT_ENOUGH_REPLICAS_AFTER_APPEND, not success; it was once acknowledged.
-func TestAcksAllAfterISRShrinksBelowMinimum(t *testing.T) {
+// shrinks the ISR to itself after replica.lag.time.max.ms, below
+// min.insync.replicas, so the high watermark holds (KIP-966). As Kafka's
+// Partition.checkEnoughReplicasReachOffset, the produce goes on waiting
+// rather than failing: once the followers return and rejoin the ISR the
+// high watermark passes the records and it succeeds (Gregor answered it
+// NOT_ENOUGH_REPLICAS_AFTER_APPEND as soon as the ISR shrank, and a
+// producer without idempotence wrote the record twice).
+func TestAcksAllWaitsOutISRBelowMinimum(t *testing.T) {
 	c := startCluster(t, 3, map[string]string{"replica.lag.time.max.ms": "2000", "auto.leader.rebalance.enable": "false"})
 	topic := "shrinks-below-min"
 	defer c.dumpLogs()
@@ -268,13 +270,40 @@ func TestAcksAllAfterISRShrinksBelowMinimum(t *testing.T) {
 	}
 	c.brokers[2].Pause()
 	c.brokers[3].Pause()
-	defer c.brokers[2].Resume()
-	defer c.brokers[3].Resume()
-	resp, err = rawProduce(ctx, cl, 1, topic, id, 0, -1, plainBatch("held by the leader alone"))
-	if err != nil {
-		t.Fatal(err)
+	resumed := false
+	defer func() {
+		if !resumed {
+			c.brokers[2].Resume()
+			c.brokers[3].Resume()
+		}
+	}()
+	type answer struct {
+		code int16
+		err  error
 	}
-	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.NotEnoughReplicasAfterAppend.Code {
-		t.Fatalf("acks=all produce while the ISR shrank to the leader answered %v, want NOT_ENOUGH_REPLICAS_AFTER_APPEND", kerr.ErrorForCode(code))
+	answered := make(chan answer, 1)
+	go func() {
+		resp, err := rawProduce(ctx, cl, 1, topic, id, 0, -1, plainBatch("waits for the followers"))
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		answered <- answer{code: resp.Topics[0].Partitions[0].ErrorCode}
+	}()
+	waitFor(t, "the ISR to shrink to the leader 1", 15*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && slices.Equal(ps[0].isr, []int32{1})
+	})
+	select {
+	case a := <-answered:
+		t.Fatalf("acks=all produce answered (%v, %v) once the ISR shrank below min.insync.replicas, want it to wait", kerr.ErrorForCode(a.code), a.err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	c.brokers[2].Resume()
+	c.brokers[3].Resume()
+	resumed = true
+	a := <-answered
+	if a.err != nil || a.code != 0 {
+		t.Fatalf("acks=all produce waiting while the ISR was below min.insync.replicas answered (%v, %v) after the followers returned, want success", kerr.ErrorForCode(a.code), a.err)
 	}
 }

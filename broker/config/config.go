@@ -182,8 +182,9 @@ type Config struct {
 
 	// Preferred leader rebalancing (controller): every
 	// LeaderImbalanceCheckInterval, leaderships move back to the preferred
-	// replica of each broker whose share of partitions led by another
-	// exceeds LeaderImbalancePerBrokerPercentage.
+	// replica of every partition led by another, as Kafka 4's controller.
+	// LeaderImbalancePerBrokerPercentage (ZooKeeper mode's threshold,
+	// removed in Kafka 4) is accepted and ignored.
 	AutoLeaderRebalance                bool
 	LeaderImbalanceCheckInterval       time.Duration
 	LeaderImbalancePerBrokerPercentage int

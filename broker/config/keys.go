@@ -269,7 +269,7 @@ var table = []Key{
 		Doc:   "How often the controller checks for leader imbalance."},
 	{Name: "leader.imbalance.per.broker.percentage", Type: Int, Default: "10", Valid: between(0, 100),
 		Field: func(c *Config) any { return &c.LeaderImbalancePerBrokerPercentage },
-		Doc:   "The share of a broker's partitions led elsewhere above which leaderships move back."},
+		Doc:   "Ignored, as in Kafka 4 (KAFKA-18743): ZooKeeper mode's share of a broker's partitions led elsewhere above which leaderships moved back; every such partition moves back now."},
 	{Name: "fetch.max.bytes", Type: Int, Unit: Bytes, Default: "57671680", Valid: atLeast(minFetchMaxBytes), Field: func(c *Config) any { return &c.FetchMax },
 		Doc: "The most record bytes one fetch response returns (at least one batch is always returned)."},
 	{Name: "max.incremental.fetch.session.cache.slots", Type: Int, Default: "1000", Valid: atLeast(0), Field: func(c *Config) any { return &c.FetchSessionSlots },

@@ -322,12 +322,15 @@ type Imbalance struct {
 }
 
 // Imbalances is the check of automatic preferred leader rebalancing
-// (auto.leader.rebalance.enable): the live brokers, in id order, of which
-// more than pct percent of the partitions they are the preferred replica
-// of are led by another broker. The controller then elects each of those
-// partitions' preferred replica (Elect with ElectPreferred) where it is in
-// the ISR.
-func Imbalances(parts []Partition, live Live, pct int) []Imbalance {
+// (auto.leader.rebalance.enable): for each live broker, in id order, the
+// partitions it is the preferred replica of that another broker leads.
+// The controller then elects each of those partitions' preferred replica
+// (Elect with ElectPreferred) where it is in the ISR. As Kafka 4's
+// controller (ReplicationControlManager.maybeBalancePartitionLeaders),
+// any such partition counts: there is no share of a broker's partitions
+// below which they are left alone (leader.imbalance.per.broker.percentage
+// was ZooKeeper mode's, and Kafka 4 removed it, KAFKA-18743).
+func Imbalances(parts []Partition, live Live) []Imbalance {
 	byPref := map[int32]*Imbalance{}
 	for _, p := range parts {
 		if len(p.Replicas) == 0 {
@@ -346,8 +349,7 @@ func Imbalances(parts []Partition, live Live, pct int) []Imbalance {
 	}
 	var out []Imbalance
 	for _, id := range slices.Sorted(maps.Keys(byPref)) {
-		im := byPref[id]
-		if live[id] && len(im.NotLed) > 0 && float64(len(im.NotLed))/float64(im.Preferred) > float64(pct)/100 {
+		if im := byPref[id]; live[id] && len(im.NotLed) > 0 {
 			out = append(out, *im)
 		}
 	}

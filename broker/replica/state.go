@@ -144,7 +144,10 @@ func later(a, b time.Time) time.Time {
 }
 
 // Laggards returns the ISR followers that have not caught up within
-// maxLag; the caller removes them (persisting the ISR) with SetISR.
+// maxLag; the caller removes them (persisting the ISR) with SetISR. As
+// Kafka's Replica.isCaughtUp, a follower whose log end is the leader's is
+// never one, however long ago it last fetched: a follower that stops
+// fetching from an idle partition stays in sync until the leader appends.
 func (s *State) Laggards(now time.Time, maxLag time.Duration) []int32 {
 	var out []int32
 	for _, id := range s.ISR {
@@ -152,7 +155,7 @@ func (s *State) Laggards(now time.Time, maxLag time.Duration) []int32 {
 			continue
 		}
 		f, ok := s.Followers[id]
-		if !ok || now.Sub(f.LastCaughtUp) > maxLag {
+		if !ok || f.LEO != s.LEO && now.Sub(f.LastCaughtUp) > maxLag {
 			out = append(out, id)
 		}
 	}

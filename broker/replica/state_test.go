@@ -139,6 +139,18 @@ func TestLeaderStateMachine(t *testing.T) {
 			},
 		},
 		{
+			name: "a follower that stops fetching stays in sync while it has the leader's log end (Kafka's isCaughtUp)", replicas: []int32{1, 2, 3}, isr: []int32{1, 2, 3}, leo: 0, hw: 0,
+			steps: []step{
+				{do: "append", offset: 10},
+				{do: "fetch", id: 2, offset: 10},
+				{do: "fetch", id: 3, offset: 10, wantHW: 10, wantHWMoved: true},
+				{do: "tick", after: 3 * lag, checkLaggards: true, wantLaggards: nil},
+				{do: "fetch", id: 2, offset: 10},
+				{do: "append", offset: 12},
+				{do: "tick", after: time.Second, checkLaggards: true, wantLaggards: []int32{3}},
+			},
+		},
+		{
 			name: "a follower below the new leader's epoch start cannot join the ISR", replicas: []int32{1, 2}, isr: []int32{1}, leo: 30, hw: 10,
 			steps: []step{
 				{do: "fetch", id: 2, offset: 12, wantHW: 30, wantExpand: false},

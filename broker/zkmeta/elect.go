@@ -19,8 +19,8 @@ import (
 // partition is the first of its assignment. ElectLeaders (the ElectLeaders
 // API) elects on request, as metadata.Elect decides; the controller's
 // automatic rebalance (auto.leader.rebalance.enable) elects the preferred
-// replicas of every broker metadata.Imbalances finds, every
-// leader.imbalance.check.interval.seconds.
+// replica of every partition metadata.Imbalances finds led by another,
+// every leader.imbalance.check.interval.seconds, as Kafka 4's controller.
 
 // ElectLeaders runs elections of type typ for parts (every partition when
 // nil). Each election is a compare-and-set of the partition's state znode
@@ -141,14 +141,10 @@ func (b *backend) rebalanceInterval() time.Duration {
 }
 
 // rebalance is the controller's automatic preferred leader election: the
-// partitions of each broker that metadata.Imbalances finds too often led
-// by others are led by their preferred replica again, where it is in the
-// ISR. Called with mu held, by the controller.
+// partitions metadata.Imbalances finds led by another broker than their
+// preferred replica are led by it again, where it is in the ISR. Called
+// with mu held, by the controller.
 func (b *backend) rebalance(live metadata.Live) error {
-	pct := 10
-	if b.opt.Config != nil {
-		pct = b.opt.Config.LeaderImbalancePerBrokerPercentage
-	}
 	var parts []metadata.Partition
 	for _, name := range slices.Sorted(maps.Keys(b.topics)) {
 		t := b.topics[name]
@@ -161,9 +157,9 @@ func (b *backend) rebalance(live metadata.Live) error {
 			}
 		}
 	}
-	for _, im := range metadata.Imbalances(parts, live, pct) {
+	for _, im := range metadata.Imbalances(parts, live) {
 		b.log.Info().Int32("broker", im.Broker).Int("not_led", len(im.NotLed)).Int("preferred", im.Preferred).
-			Msg("controller: leader imbalance above leader.imbalance.per.broker.percentage; electing preferred replicas")
+			Msg("controller: partitions not led by their preferred replica; electing it")
 		for _, cur := range im.NotLed {
 			next, err := metadata.Elect(metadata.ElectPreferred, cur, live)
 			if err != nil {
