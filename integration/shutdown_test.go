@@ -290,9 +290,18 @@ func TestAcksAllWaitsOutISRBelowMinimum(t *testing.T) {
 		}
 		answered <- answer{code: resp.Topics[0].Partitions[0].ErrorCode}
 	}()
-	waitFor(t, "the ISR to shrink to the leader 1", 15*time.Second, func() bool {
-		ps, err := c.describe(topic)
-		return err == nil && slices.Equal(ps[0].isr, []int32{1})
+	// Asked of the leader alone: a metadata request that a client sends
+	// to a paused follower hangs until its deadline.
+	waitFor(t, "the ISR to shrink to the leader 1 (in broker 1's metadata)", 15*time.Second, func() bool {
+		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+		defer rcancel()
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(rctx, cl.Broker(1))
+		return err == nil && len(resp.Topics) == 1 && len(resp.Topics[0].Partitions) == 1 &&
+			slices.Equal(resp.Topics[0].Partitions[0].ISR, []int32{1})
 	})
 	select {
 	case a := <-answered:
