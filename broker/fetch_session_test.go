@@ -167,6 +167,34 @@ func TestFetchSessionRotatesAnsweredPartitions(t *testing.T) {
 	}
 }
 
+// TestFetchSessionRotationDoesNotStarveBudgetLeftPartition: a partition
+// answered only for its moved high watermark (the byte budget went to the
+// partition before it) keeps its place; only partitions that returned
+// records go to the end, as Kafka's IncrementalFetchContext moves them.
+// Moving it too kept it behind the other for ever: it never got records.
+func TestFetchSessionRotationDoesNotStarveBudgetLeftPartition(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("st", 2, nil)
+	now := time.Now().UnixMilli()
+	tb.produce("st", 0, batch(t, now, "a"))
+	tb.produce("st", 1, batch(t, now, "b"))
+	full := tb.fetch(sessionFetchReq(0, 0, 1, "st", map[int32]int64{0: 0, 1: 0}))
+	if got := answered(full); !got[0] || got[1] {
+		t.Fatalf("full fetch of 1 byte: %v, want records for 0 only (KIP-74)", got)
+	}
+	id := full.SessionID
+	// Both grow: 0 gets the bytes, 1 is answered for its high watermark
+	// only. Order 0, 1 becomes 1, 0.
+	tb.produce("st", 0, batch(t, now, "c"))
+	tb.produce("st", 1, batch(t, now, "d"))
+	if got := answered(tb.fetch(sessionFetchReq(id, 1, 1, "st", nil))); !got[0] || got[1] || len(got) != 2 {
+		t.Fatalf("first incremental answers %v, want 0 with records and 1 without", got)
+	}
+	if got := answered(tb.fetch(sessionFetchReq(id, 2, 1, "st", nil))); !got[1] {
+		t.Fatalf("second incremental answers %v, want 1 with records: 1 was left without bytes and must come first", got)
+	}
+}
+
 // TestFetchSessionDuplicateDuringLongPoll: a fetch waiting for data whose
 // session moves on meanwhile answers INVALID_FETCH_SESSION_EPOCH, as
 // Kafka's IncrementalFetchContext does.
