@@ -29,9 +29,10 @@ package broker
 // Eviction, when the cache is full: the least recently used session if it
 // was unused for two minutes; else the smallest evictable session if the
 // new one is at least as valuable (a follower's over a consumer's, then
-// more partitions). A consumer's session is evictable once two minutes
-// old; a follower's only by a follower, under the same rule. (Kafka
-// evaluates a session's age when it is last used; Gregor when evicting.)
+// more partitions). A consumer's session is evictable once it was used
+// when two minutes old (its age is taken at its last use, as Kafka's
+// FetchSessionCache.touch files it); a follower's only by a follower,
+// under the same rule.
 //
 // The partitions all sessions hold are bounded too (sessionPartitionsMax;
 // Kafka bounds only the sessions): a client may name any partitions,
@@ -525,7 +526,8 @@ func (c *fetchSessions) evictLocked(privileged bool, size int, now time.Time) bo
 		if lru == nil || used.Before(lruUsed) || used.Equal(lruUsed) && s.id < lru.id {
 			lru, lruUsed = s, used
 		}
-		old := now.Sub(s.created) > sessionEvictAfter
+		// Its age as of its last use, as Kafka's touch files it.
+		old := used.Sub(s.created) > sessionEvictAfter
 		if !old && !(privileged && !s.privileged) {
 			continue // not evictable by this session
 		}

@@ -480,3 +480,24 @@ func TestFetchSessionPartitionBound(t *testing.T) {
 		t.Fatalf("%d partitions held with no session", c.partitions)
 	}
 }
+
+// TestFetchSessionEvictableByAgeAtLastUse: a session's age for eviction
+// is taken when it was last used, as Kafka's FetchSessionCache.touch
+// files it: one last used at 100s old (then idle, but not for two
+// minutes) is not evictable by a larger session at 150s; once used past
+// two minutes old it is.
+func TestFetchSessionEvictableByAgeAtLastUse(t *testing.T) {
+	start := time.Unix(1000, 0)
+	now := start
+	c := newFetchSessions(func() int { return 1 }, func() time.Time { return now })
+	a := openAndCreate(t, c, 1, false)
+	c.byID[a].lastUsed = start.Add(100 * time.Second)
+	now = start.Add(150 * time.Second)
+	if id := openAndCreate(t, c, 5, false); id != 0 || c.byID[a] == nil {
+		t.Fatalf("a session last used at 100s old was evicted at 150s (new session %d)", id)
+	}
+	c.byID[a].lastUsed = start.Add(130 * time.Second)
+	if id := openAndCreate(t, c, 5, false); id == 0 || c.byID[a] != nil {
+		t.Fatal("a session last used at 130s old was not evicted by a larger one")
+	}
+}
