@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -499,5 +500,25 @@ func TestFetchSessionEvictableByAgeAtLastUse(t *testing.T) {
 	c.byID[a].lastUsed = start.Add(130 * time.Second)
 	if id := openAndCreate(t, c, 5, false); id == 0 || c.byID[a] != nil {
 		t.Fatal("a session last used at 130s old was not evicted by a larger one")
+	}
+}
+
+// TestFetchSessionEpochWraps: after epoch 2^31-1 a session's next epoch
+// is 1 (0 and -1 mean a full fetch), as Kafka's FetchMetadata.nextEpoch.
+func TestFetchSessionEpochWraps(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("w", 1, nil)
+	id := tb.fetch(sessionFetchReq(0, 0, 1<<20, "w", map[int32]int64{0: 0})).SessionID
+	tb.sessions.mu.Lock()
+	s := tb.sessions.byID[id]
+	s.mu.Lock()
+	s.epoch = math.MaxInt32
+	s.mu.Unlock()
+	tb.sessions.mu.Unlock()
+	if r := tb.fetch(sessionFetchReq(id, math.MaxInt32, 1<<20, "w", nil)); r.ErrorCode != 0 || r.SessionID != id {
+		t.Fatalf("fetch at epoch 2^31-1: error %d, session %d", r.ErrorCode, r.SessionID)
+	}
+	if r := tb.fetch(sessionFetchReq(id, 1, 1<<20, "w", nil)); r.ErrorCode != 0 || r.SessionID != id {
+		t.Fatalf("fetch at epoch 1 after 2^31-1: error %d, session %d", r.ErrorCode, r.SessionID)
 	}
 }
