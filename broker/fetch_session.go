@@ -21,15 +21,18 @@ package broker
 //     reads every partition of the session. Only partitions with records,
 //     an error, a diverging epoch, a preferred read replica, or a high
 //     watermark or log start offset other than last sent are answered;
-//     those move to the end of the session's order, so partitions take
-//     turns at a response's byte limit.
+//     those that returned records move to the end of the session's order
+//     (IncrementalFetchContext), so partitions take turns at a response's
+//     byte limit (one answered without records for want of bytes keeps
+//     its place).
 //
 // Eviction, when the cache is full: the least recently used session if it
 // was unused for two minutes; else the smallest evictable session if the
 // new one is at least as valuable (a follower's over a consumer's, then
-// more partitions). A consumer's session is evictable once two minutes
-// old; a follower's only by a follower, under the same rule. (Kafka
-// evaluates a session's age when it is last used; Gregor when evicting.)
+// more partitions). A consumer's session is evictable once it was used
+// when two minutes old (its age is taken at its last use, as Kafka's
+// FetchSessionCache.touch files it); a follower's only by a follower,
+// under the same rule.
 //
 // The partitions all sessions hold are bounded too (sessionPartitionsMax;
 // Kafka bounds only the sessions): a client may name any partitions,
@@ -369,8 +372,8 @@ func (sf *sessionFetch) placed(k, topic, partition int) {
 
 // finish completes the session side of the response the fetch answers
 // with: a full fetch creates its session, an incremental one records what
-// it sent and rotates the partitions it answered to the end. A session
-// that moved on meanwhile (a duplicate request) makes the answer
+// it sent and rotates the partitions it answered with records to the end.
+// A session that moved on meanwhile (a duplicate request) makes the answer
 // INVALID_FETCH_SESSION_EPOCH; ok is false then and the caller answers
 // with errResp instead.
 func (c *fetchSessions) finish(sf *sessionFetch, r *kmsg.FetchRequest, resp *kmsg.FetchResponse) (ok bool) {
@@ -398,6 +401,9 @@ func (c *fetchSessions) finish(sf *sessionFetch, r *kmsg.FetchRequest, resp *kms
 			cp.hw, cp.logStart = sp.HighWatermark, sp.LogStartOffset
 			if sp.ErrorCode != 0 {
 				cp.hw = -1
+			}
+			if len(sp.RecordBatches) == 0 {
+				continue
 			}
 			if e, ok := s.byKey[cp.key]; ok {
 				s.order.MoveToBack(e)
@@ -520,7 +526,8 @@ func (c *fetchSessions) evictLocked(privileged bool, size int, now time.Time) bo
 		if lru == nil || used.Before(lruUsed) || used.Equal(lruUsed) && s.id < lru.id {
 			lru, lruUsed = s, used
 		}
-		old := now.Sub(s.created) > sessionEvictAfter
+		// Its age as of its last use, as Kafka's touch files it.
+		old := used.Sub(s.created) > sessionEvictAfter
 		if !old && !(privileged && !s.privileged) {
 			continue // not evictable by this session
 		}

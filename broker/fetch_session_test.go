@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -164,6 +165,34 @@ func TestFetchSessionRotatesAnsweredPartitions(t *testing.T) {
 	// 0 was answered and went to the end: 1 comes first now.
 	if got := answered(tb.fetch(sessionFetchReq(id, 2, 1, "r", nil))); !got[1] || len(got) != 1 {
 		t.Fatalf("second incremental answers %v, want 1 with records (rotation)", got)
+	}
+}
+
+// TestFetchSessionRotationDoesNotStarveBudgetLeftPartition: a partition
+// answered only for its moved high watermark (the byte budget went to the
+// partition before it) keeps its place; only partitions that returned
+// records go to the end, as Kafka's IncrementalFetchContext moves them.
+// Moving it too kept it behind the other for ever: it never got records.
+func TestFetchSessionRotationDoesNotStarveBudgetLeftPartition(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("st", 2, nil)
+	now := time.Now().UnixMilli()
+	tb.produce("st", 0, batch(t, now, "a"))
+	tb.produce("st", 1, batch(t, now, "b"))
+	full := tb.fetch(sessionFetchReq(0, 0, 1, "st", map[int32]int64{0: 0, 1: 0}))
+	if got := answered(full); !got[0] || got[1] {
+		t.Fatalf("full fetch of 1 byte: %v, want records for 0 only (KIP-74)", got)
+	}
+	id := full.SessionID
+	// Both grow: 0 gets the bytes, 1 is answered for its high watermark
+	// only. Order 0, 1 becomes 1, 0.
+	tb.produce("st", 0, batch(t, now, "c"))
+	tb.produce("st", 1, batch(t, now, "d"))
+	if got := answered(tb.fetch(sessionFetchReq(id, 1, 1, "st", nil))); !got[0] || got[1] || len(got) != 2 {
+		t.Fatalf("first incremental answers %v, want 0 with records and 1 without", got)
+	}
+	if got := answered(tb.fetch(sessionFetchReq(id, 2, 1, "st", nil))); !got[1] {
+		t.Fatalf("second incremental answers %v, want 1 with records: 1 was left without bytes and must come first", got)
 	}
 }
 
@@ -450,5 +479,46 @@ func TestFetchSessionPartitionBound(t *testing.T) {
 	}
 	if c.partitions != 0 {
 		t.Fatalf("%d partitions held with no session", c.partitions)
+	}
+}
+
+// TestFetchSessionEvictableByAgeAtLastUse: a session's age for eviction
+// is taken when it was last used, as Kafka's FetchSessionCache.touch
+// files it: one last used at 100s old (then idle, but not for two
+// minutes) is not evictable by a larger session at 150s; once used past
+// two minutes old it is.
+func TestFetchSessionEvictableByAgeAtLastUse(t *testing.T) {
+	start := time.Unix(1000, 0)
+	now := start
+	c := newFetchSessions(func() int { return 1 }, func() time.Time { return now })
+	a := openAndCreate(t, c, 1, false)
+	c.byID[a].lastUsed = start.Add(100 * time.Second)
+	now = start.Add(150 * time.Second)
+	if id := openAndCreate(t, c, 5, false); id != 0 || c.byID[a] == nil {
+		t.Fatalf("a session last used at 100s old was evicted at 150s (new session %d)", id)
+	}
+	c.byID[a].lastUsed = start.Add(130 * time.Second)
+	if id := openAndCreate(t, c, 5, false); id == 0 || c.byID[a] != nil {
+		t.Fatal("a session last used at 130s old was not evicted by a larger one")
+	}
+}
+
+// TestFetchSessionEpochWraps: after epoch 2^31-1 a session's next epoch
+// is 1 (0 and -1 mean a full fetch), as Kafka's FetchMetadata.nextEpoch.
+func TestFetchSessionEpochWraps(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("w", 1, nil)
+	id := tb.fetch(sessionFetchReq(0, 0, 1<<20, "w", map[int32]int64{0: 0})).SessionID
+	tb.sessions.mu.Lock()
+	s := tb.sessions.byID[id]
+	s.mu.Lock()
+	s.epoch = math.MaxInt32
+	s.mu.Unlock()
+	tb.sessions.mu.Unlock()
+	if r := tb.fetch(sessionFetchReq(id, math.MaxInt32, 1<<20, "w", nil)); r.ErrorCode != 0 || r.SessionID != id {
+		t.Fatalf("fetch at epoch 2^31-1: error %d, session %d", r.ErrorCode, r.SessionID)
+	}
+	if r := tb.fetch(sessionFetchReq(id, 1, 1<<20, "w", nil)); r.ErrorCode != 0 || r.SessionID != id {
+		t.Fatalf("fetch at epoch 1 after 2^31-1: error %d, session %d", r.ErrorCode, r.SessionID)
 	}
 }
