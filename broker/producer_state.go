@@ -164,7 +164,11 @@ func (ps *producerState) checkSequence(h *records.Header) (*batchMeta, error) {
 			return b, nil
 		}
 	}
-	if len(e.Batches) > 0 && !inSequence(e.lastSeq(), h.BaseSequence) {
+	// At a known epoch with no batch yet (one a marker set, as
+	// transaction version 2's bump at every commit or abort does), the
+	// last sequence is -1: the epoch starts at 0, as in Kafka's
+	// ProducerAppendInfo.checkSequence.
+	if !inSequence(e.lastSeq(), h.BaseSequence) {
 		return nil, kerr.OutOfOrderSequenceNumber
 	}
 	return nil, nil
