@@ -379,9 +379,14 @@ func (s *snapshot) write(lg *storage.Log) error {
 }
 
 // rebuild loads the newest usable snapshot and replays the log after it.
+// A snapshot below the log start offset is not usable, as Kafka's
+// ProducerStateManager.truncateAndReload deletes it: the batches between
+// it and the log start (DeleteRecords moves the start inside a segment)
+// cannot be replayed, and a transaction it has open may have ended there.
+// The log is replayed from its start instead.
 func (ps *producerState) rebuild(lg *storage.Log, now time.Time) error {
 	from := lg.StartOffset()
-	if off, data, ok := lg.LatestSnapshot(); ok {
+	if off, data, ok := lg.LatestSnapshot(); ok && off >= from {
 		var s snapshot
 		if json.Unmarshal(data, &s) == nil && s.Offset == off {
 			for _, e := range s.Producers {
@@ -393,7 +398,7 @@ func (ps *producerState) rebuild(lg *storage.Log, now time.Time) error {
 			}
 			slices.SortFunc(ps.openq, func(a, b openTxn) int { return cmp.Compare(a.first, b.first) })
 			ps.aborted = s.Aborted
-			from = max(off, from)
+			from = off
 		}
 	}
 	return lg.Batches(from, lg.NextOffset(), func(b []byte) bool {
