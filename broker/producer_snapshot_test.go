@@ -126,3 +126,35 @@ func TestSnapshotBelowLogStartNotLoaded(t *testing.T) {
 		t.Fatalf("producer 8 after the rebuild: %+v, want it known from the replay of offset 3, last sequence 1", e)
 	}
 }
+
+// A transaction the loaded snapshot has open from below the log start
+// counts as starting at the log start, as Kafka's UnifiedLog clamps the
+// first unstable offset when it loads (maybeIncrementFirstUnstableOffset):
+// the last stable offset is never below the log start, where a
+// read_committed consumer told it by ListOffsets would be out of range.
+func TestSnapshotTransactionBelowLogStartClamped(t *testing.T) {
+	lg, err := storage.Open(storage.OSFS{}, t.TempDir(), storage.DefaultConfig(), storage.OpenOptions{Clean: true}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	ps := newProducerState()
+	now := time.Now().UnixMilli()
+	rec := []records.Record{{Value: []byte("v")}}
+	appendBatchAt(t, lg, ps, &records.Batch{Attributes: records.AttrTransactional, FirstTimestamp: now, MaxTimestamp: now, ProducerID: 7, BaseSequence: 0, Records: rec}, 0)
+	appendBatchAt(t, lg, ps, &records.Batch{FirstTimestamp: now, MaxTimestamp: now, ProducerID: 8, BaseSequence: 0, Records: rec}, 1)
+	appendBatchAt(t, lg, ps, &records.Batch{FirstTimestamp: now, MaxTimestamp: now, ProducerID: 8, BaseSequence: 1, Records: rec}, 2)
+	if err := ps.snapshotAt(lg, 3).write(lg); err != nil {
+		t.Fatal(err)
+	}
+	if err := lg.DeleteRecordsBefore(1); err != nil {
+		t.Fatal(err)
+	}
+	re := newProducerState()
+	if err := re.rebuild(lg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := re.firstUnstable(); got != 1 {
+		t.Fatalf("after a rebuild from a snapshot with a transaction open from 0, the log starting at 1: first unstable offset %d, want the log start 1", got)
+	}
+}

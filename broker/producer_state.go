@@ -401,7 +401,7 @@ func (ps *producerState) rebuild(lg *storage.Log, now time.Time) error {
 			from = off
 		}
 	}
-	return lg.Batches(from, lg.NextOffset(), func(b []byte) bool {
+	err := lg.Batches(from, lg.NextOffset(), func(b []byte) bool {
 		h, err := records.ParseHeader(b)
 		if err != nil {
 			return false
@@ -409,6 +409,10 @@ func (ps *producerState) rebuild(lg *storage.Log, now time.Time) error {
 		ps.replay(&h, b, now)
 		return true
 	})
+	// As Kafka's UnifiedLog clamps the first unstable offset on loading:
+	// a transaction open from below the log start counts from there.
+	ps.trimBelow(lg.StartOffset())
+	return err
 }
 
 // replay applies one batch read back from the log.
