@@ -131,20 +131,17 @@ func (ps *producerState) checkSequence(h *records.Header) (*batchMeta, error) {
 	if !h.HasProducerID() {
 		return nil, nil
 	}
+	// A retry of a batch already written is answered as such first, as
+	// in Kafka's UnifiedLog.analyzeAndValidateProducerState.
+	if dup := ps.duplicateOf(h); dup != nil {
+		return dup, nil
+	}
 	if err := ps.checkVerified(h); err != nil {
-		// A retry of a batch already written is answered as such
-		// first, as in Kafka.
-		if dup := ps.duplicateOf(h); dup != nil {
-			return dup, nil
-		}
 		return nil, err
 	}
 	e, ok := ps.producers[h.ProducerID]
-	if !ok || e.Epoch < 0 {
-		// Unknown producer (new, or expired): accept any sequence (KIP-360).
-		return nil, nil
-	}
-	if h.ProducerEpoch < e.Epoch {
+	known := ok && e.Epoch >= 0
+	if known && h.ProducerEpoch < e.Epoch {
 		return nil, kerr.InvalidProducerEpoch
 	}
 	if h.BaseSequence < 0 {
@@ -152,17 +149,18 @@ func (ps *producerState) checkSequence(h *records.Header) (*batchMeta, error) {
 		// transaction): only the epoch is checked, as in Kafka.
 		return nil, nil
 	}
+	if err := ps.checkLowestSequence(h); err != nil {
+		return nil, err
+	}
+	if !known {
+		// Unknown producer (new, or expired): accept any sequence (KIP-360).
+		return nil, nil
+	}
 	if h.ProducerEpoch > e.Epoch {
 		if h.BaseSequence != 0 {
 			return nil, kerr.OutOfOrderSequenceNumber
 		}
 		return nil, nil
-	}
-	for i := range e.Batches {
-		b := &e.Batches[i]
-		if b.FirstSeq == h.BaseSequence && b.LastSeq == h.LastSequence() {
-			return b, nil
-		}
 	}
 	// At a known epoch with no batch yet (one a marker set, as
 	// transaction version 2's bump at every commit or abort does), the
