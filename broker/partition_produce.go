@@ -346,6 +346,12 @@ func (p *Partition) appendMarker(pid int64, epoch int16, commit bool, coordinato
 	if err := p.checkLeaderLocked(-1); err != nil {
 		return -1, err
 	}
+	if p.rs.UnderMinISR() {
+		// Markers are written with acks=all, as Kafka's
+		// handleWriteTxnMarkersRequest does: refused before the
+		// append while the ISR is too small, the coordinator retries.
+		return -1, kerr.NotEnoughReplicas
+	}
 	if e, ok := p.producer.producers[pid]; ok && epoch < e.Epoch {
 		return -1, kerr.InvalidProducerEpoch
 	} else if ok && coordinatorEpoch < e.CoordinatorEpoch {

@@ -6,7 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"gregor/broker/records"
+	"gregor/broker/storage"
 	"gregor/internal/wait"
 )
 
@@ -47,5 +50,111 @@ func TestProducerSnapshotsCoalesceOnEveryRoll(t *testing.T) {
 	}
 	if len(s.Producers) != producers {
 		t.Fatalf("newest snapshot holds %d producers, want %d", len(s.Producers), producers)
+	}
+}
+
+// appendBatchAt writes a batch at offset off of lg and applies it to ps,
+// as a leader's append does.
+func appendBatchAt(t *testing.T, lg *storage.Log, ps *producerState, b *records.Batch, off int64) {
+	t.Helper()
+	b.BaseOffset = off
+	data, err := records.Build(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := records.ParseHeader(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ai := storage.AppendInfo{First: off, Last: h.LastOffset(), MaxTimestamp: h.MaxTimestamp, OffsetOfMaxTs: h.LastOffset(), Messages: int64(h.NumRecords), LeaderEpoch: -1, FirstBatchOffset: off}
+	if err := lg.Append(data, ai); err != nil {
+		t.Fatal(err)
+	}
+	ps.replay(&h, data, time.Now())
+}
+
+// A snapshot below the log start offset (DeleteRecords moved it inside
+// the segment the snapshot was taken at) is not loaded, as Kafka's
+// ProducerStateManager.truncateAndReload deletes it: the batches between
+// it and the log start cannot be replayed, so a transaction the snapshot
+// has open may have ended there. Loaded, it held the last stable offset
+// below the log start for good after a crash, and read_committed
+// consumers read nothing more.
+func TestSnapshotBelowLogStartNotLoaded(t *testing.T) {
+	lg, err := storage.Open(storage.OSFS{}, t.TempDir(), storage.DefaultConfig(), storage.OpenOptions{Clean: true}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	ps := newProducerState()
+	now := time.Now().UnixMilli()
+	rec := []records.Record{{Value: []byte("v")}}
+	// Producer 7's transaction opens at 0; producer 8 writes at 1.
+	appendBatchAt(t, lg, ps, &records.Batch{Attributes: records.AttrTransactional, FirstTimestamp: now, MaxTimestamp: now, ProducerID: 7, BaseSequence: 0, Records: rec}, 0)
+	appendBatchAt(t, lg, ps, &records.Batch{FirstTimestamp: now, MaxTimestamp: now, ProducerID: 8, BaseSequence: 0, Records: rec}, 1)
+	if err := ps.snapshotAt(lg, 2).write(lg); err != nil {
+		t.Fatal(err)
+	}
+	// The transaction commits at 2; more of producer 8 at 3.
+	marker, err := buildControl(7, 0, true, 0, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mh, _ := records.ParseHeader(marker)
+	records.SetBaseOffset(marker, 2)
+	if err := lg.Append(marker, storage.AppendInfo{First: 2, Last: 2, MaxTimestamp: now, OffsetOfMaxTs: 2, Messages: 1, LeaderEpoch: -1, FirstBatchOffset: 2}); err != nil {
+		t.Fatal(err)
+	}
+	ps.replay(&mh, marker, time.Now())
+	appendBatchAt(t, lg, ps, &records.Batch{FirstTimestamp: now, MaxTimestamp: now, ProducerID: 8, BaseSequence: 1, Records: rec}, 3)
+	if got := ps.firstUnstable(); got != -1 {
+		t.Fatalf("first unstable offset %d after the commit, want -1", got)
+	}
+	if err := lg.DeleteRecordsBefore(3); err != nil {
+		t.Fatal(err)
+	}
+
+	// A restart rebuilds the state from the log.
+	re := newProducerState()
+	if err := re.rebuild(lg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := re.firstUnstable(); got != -1 {
+		t.Fatalf("after a rebuild with the log starting at 3 and the snapshot at 2: first unstable offset %d, want -1 (no transaction open)", got)
+	}
+	if e := re.producers[8]; e == nil || e.lastSeq() != 1 {
+		t.Fatalf("producer 8 after the rebuild: %+v, want it known from the replay of offset 3, last sequence 1", e)
+	}
+}
+
+// A transaction the loaded snapshot has open from below the log start
+// counts as starting at the log start, as Kafka's UnifiedLog clamps the
+// first unstable offset when it loads (maybeIncrementFirstUnstableOffset):
+// the last stable offset is never below the log start, where a
+// read_committed consumer told it by ListOffsets would be out of range.
+func TestSnapshotTransactionBelowLogStartClamped(t *testing.T) {
+	lg, err := storage.Open(storage.OSFS{}, t.TempDir(), storage.DefaultConfig(), storage.OpenOptions{Clean: true}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	ps := newProducerState()
+	now := time.Now().UnixMilli()
+	rec := []records.Record{{Value: []byte("v")}}
+	appendBatchAt(t, lg, ps, &records.Batch{Attributes: records.AttrTransactional, FirstTimestamp: now, MaxTimestamp: now, ProducerID: 7, BaseSequence: 0, Records: rec}, 0)
+	appendBatchAt(t, lg, ps, &records.Batch{FirstTimestamp: now, MaxTimestamp: now, ProducerID: 8, BaseSequence: 0, Records: rec}, 1)
+	appendBatchAt(t, lg, ps, &records.Batch{FirstTimestamp: now, MaxTimestamp: now, ProducerID: 8, BaseSequence: 1, Records: rec}, 2)
+	if err := ps.snapshotAt(lg, 3).write(lg); err != nil {
+		t.Fatal(err)
+	}
+	if err := lg.DeleteRecordsBefore(1); err != nil {
+		t.Fatal(err)
+	}
+	re := newProducerState()
+	if err := re.rebuild(lg, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := re.firstUnstable(); got != 1 {
+		t.Fatalf("after a rebuild from a snapshot with a transaction open from 0, the log starting at 1: first unstable offset %d, want the log start 1", got)
 	}
 }

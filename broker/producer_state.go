@@ -131,25 +131,29 @@ func (ps *producerState) checkSequence(h *records.Header) (*batchMeta, error) {
 	if !h.HasProducerID() {
 		return nil, nil
 	}
+	// A retry of a batch already written is answered as such first, as
+	// in Kafka's UnifiedLog.analyzeAndValidateProducerState.
+	if dup := ps.duplicateOf(h); dup != nil {
+		return dup, nil
+	}
 	if err := ps.checkVerified(h); err != nil {
-		// A retry of a batch already written is answered as such
-		// first, as in Kafka.
-		if dup := ps.duplicateOf(h); dup != nil {
-			return dup, nil
-		}
 		return nil, err
 	}
 	e, ok := ps.producers[h.ProducerID]
-	if !ok || e.Epoch < 0 {
-		// Unknown producer (new, or expired): accept any sequence (KIP-360).
-		return nil, nil
-	}
-	if h.ProducerEpoch < e.Epoch {
+	known := ok && e.Epoch >= 0
+	if known && h.ProducerEpoch < e.Epoch {
 		return nil, kerr.InvalidProducerEpoch
 	}
 	if h.BaseSequence < 0 {
 		// Written by a coordinator for the producer (offsets in a
 		// transaction): only the epoch is checked, as in Kafka.
+		return nil, nil
+	}
+	if err := ps.checkLowestSequence(h); err != nil {
+		return nil, err
+	}
+	if !known {
+		// Unknown producer (new, or expired): accept any sequence (KIP-360).
 		return nil, nil
 	}
 	if h.ProducerEpoch > e.Epoch {
@@ -158,13 +162,11 @@ func (ps *producerState) checkSequence(h *records.Header) (*batchMeta, error) {
 		}
 		return nil, nil
 	}
-	for i := range e.Batches {
-		b := &e.Batches[i]
-		if b.FirstSeq == h.BaseSequence && b.LastSeq == h.LastSequence() {
-			return b, nil
-		}
-	}
-	if len(e.Batches) > 0 && !inSequence(e.lastSeq(), h.BaseSequence) {
+	// At a known epoch with no batch yet (one a marker set, as
+	// transaction version 2's bump at every commit or abort does), the
+	// last sequence is -1: the epoch starts at 0, as in Kafka's
+	// ProducerAppendInfo.checkSequence.
+	if !inSequence(e.lastSeq(), h.BaseSequence) {
 		return nil, kerr.OutOfOrderSequenceNumber
 	}
 	return nil, nil
@@ -375,9 +377,14 @@ func (s *snapshot) write(lg *storage.Log) error {
 }
 
 // rebuild loads the newest usable snapshot and replays the log after it.
+// A snapshot below the log start offset is not usable, as Kafka's
+// ProducerStateManager.truncateAndReload deletes it: the batches between
+// it and the log start (DeleteRecords moves the start inside a segment)
+// cannot be replayed, and a transaction it has open may have ended there.
+// The log is replayed from its start instead.
 func (ps *producerState) rebuild(lg *storage.Log, now time.Time) error {
 	from := lg.StartOffset()
-	if off, data, ok := lg.LatestSnapshot(); ok {
+	if off, data, ok := lg.LatestSnapshot(); ok && off >= from {
 		var s snapshot
 		if json.Unmarshal(data, &s) == nil && s.Offset == off {
 			for _, e := range s.Producers {
@@ -389,10 +396,10 @@ func (ps *producerState) rebuild(lg *storage.Log, now time.Time) error {
 			}
 			slices.SortFunc(ps.openq, func(a, b openTxn) int { return cmp.Compare(a.first, b.first) })
 			ps.aborted = s.Aborted
-			from = max(off, from)
+			from = off
 		}
 	}
-	return lg.Batches(from, lg.NextOffset(), func(b []byte) bool {
+	err := lg.Batches(from, lg.NextOffset(), func(b []byte) bool {
 		h, err := records.ParseHeader(b)
 		if err != nil {
 			return false
@@ -400,6 +407,10 @@ func (ps *producerState) rebuild(lg *storage.Log, now time.Time) error {
 		ps.replay(&h, b, now)
 		return true
 	})
+	// As Kafka's UnifiedLog clamps the first unstable offset on loading:
+	// a transaction open from below the log start counts from there.
+	ps.trimBelow(lg.StartOffset())
+	return err
 }
 
 // replay applies one batch read back from the log.

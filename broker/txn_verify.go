@@ -19,7 +19,11 @@ package broker
 // The answer is cached in the partition's producer state
 // (txnVerification). The entry is made before the coordinator is asked
 // and marked verified when it says yes, only if it is still the same
-// entry; the producer's next transactional batch or marker drops it.
+// entry (refused, it stays, to be asked again); the producer's next
+// transactional batch or marker drops it, or it expires with
+// producer.id.expiration.ms. It keeps the lowest sequence asked about:
+// a batch above it waits (OUT_OF_ORDER_SEQUENCE_NUMBER) for the one
+// below, as Kafka's VerificationStateEntry.
 // appendBatches checks it under the partition lock (producerState.check),
 // so a marker that ends the transaction between the answer and the append
 // makes the append fail rather than open a transaction nobody will end
@@ -57,6 +61,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,6 +179,14 @@ type txnVerification struct {
 	epoch     int16
 	verified  bool
 	createdMs int64
+	// lowestSeq is the lowest first sequence of the producer's batches
+	// verified, or being verified, at epoch. A batch above it is
+	// OUT_OF_ORDER_SEQUENCE_NUMBER until a batch is written, as with
+	// Kafka's VerificationStateEntry.lowestSequence: a batch whose
+	// verification failed (retriably) is not overtaken by the next one,
+	// which the partition would otherwise take as the first of a
+	// producer it does not know.
+	lowestSeq int32
 }
 
 // errTxnNotVerified refuses a transactional batch for which no open
@@ -211,38 +224,48 @@ func (ps *producerState) duplicateOf(h *records.Header) *batchMeta {
 }
 
 // startVerification returns the verification to complete before pid's
-// transactional batch at epoch is written, or nil if none is needed: a
-// transaction is open, or one is verified at this epoch.
-func (ps *producerState) startVerification(pid int64, epoch int16, nowMs int64) *txnVerification {
+// transactional batch at epoch, from sequence seq, is written, or nil if
+// none is needed: a transaction is open, or one is verified at this
+// epoch. The entry keeps the lowest sequence it is asked for.
+func (ps *producerState) startVerification(pid int64, epoch int16, seq int32, nowMs int64) *txnVerification {
 	if e := ps.producers[pid]; e != nil && e.TxnFirstOffset >= 0 {
 		return nil
 	}
 	v := ps.verifying[pid]
-	switch {
-	case v != nil && v.epoch == epoch && v.verified:
-		return nil
-	case v != nil && v.epoch == epoch:
+	if v != nil && v.epoch == epoch {
+		v.lowestSeq = min(v.lowestSeq, seq)
+		if v.verified {
+			return nil
+		}
 		return v
 	}
 	if ps.verifying == nil {
 		ps.verifying = make(map[int64]*txnVerification)
 	}
-	v = &txnVerification{epoch: epoch, createdMs: nowMs}
+	v = &txnVerification{epoch: epoch, createdMs: nowMs, lowestSeq: seq}
 	ps.verifying[pid] = v
 	return v
 }
 
 // endVerification applies the coordinator's answer to v, if v is still
-// pid's entry: marked verified, or dropped.
+// pid's entry: marked verified, or, refused, left to be asked again (with
+// its lowest sequence), as Kafka keeps a VerificationStateEntry until a
+// batch or marker is written or it expires.
 func (ps *producerState) endVerification(pid int64, v *txnVerification, ok bool) {
-	if ps.verifying[pid] != v {
-		return
-	}
-	if ok {
+	if ps.verifying[pid] == v && ok {
 		v.verified = true
-	} else {
-		delete(ps.verifying, pid)
 	}
+}
+
+// checkLowestSequence refuses a client's batch whose sequence is above
+// the lowest of a verification under way or done for its producer (Kafka's
+// ProducerAppendInfo.checkSequence).
+func (ps *producerState) checkLowestSequence(h *records.Header) error {
+	if v := ps.verifying[h.ProducerID]; v != nil && h.BaseSequence > v.lowestSeq {
+		return fmt.Errorf("%w: Out of order sequence number for producer %d: %d (incoming seq. number), %d (earliest seen sequence)",
+			kerr.OutOfOrderSequenceNumber, h.ProducerID, h.BaseSequence, v.lowestSeq)
+	}
+	return nil
 }
 
 // expireVerifications drops entries made before cutoffMs.
@@ -256,13 +279,13 @@ func (ps *producerState) expireVerifications(cutoffMs int64) {
 
 // startTxnVerification is startVerification under the partition's lock;
 // nil also when the partition has no log here.
-func (p *Partition) startTxnVerification(pid int64, epoch int16) *txnVerification {
+func (p *Partition) startTxnVerification(pid int64, epoch int16, seq int32) *txnVerification {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.producer == nil {
 		return nil
 	}
-	return p.producer.startVerification(pid, epoch, p.b.now().UnixMilli())
+	return p.producer.startVerification(pid, epoch, seq, p.b.now().UnixMilli())
 }
 
 // endTxnVerification is endVerification under the partition's lock.
@@ -318,21 +341,28 @@ func (b *Broker) verifyProduce(ctx context.Context, version int16, r *kmsg.Produ
 	if err != nil || !ok {
 		return err
 	}
+	vp := b.verifier.v.Load()
+	off := vp == nil || !b.Config().TxnPartitionVerification && !addsPartitions(version)
 	var need []*producePart
 	for i := range parts {
 		pp := &parts[i]
 		if pp.err != nil || !pp.transactional() {
 			continue
 		}
-		if pp.verification = pp.p.startTxnVerification(tp.id, tp.epoch); pp.verification != nil {
+		// Verification off, no sequence bounds what follows (Kafka
+		// keeps no verification state then).
+		seq := int32(math.MaxInt32)
+		if !off {
+			seq = pp.pb.headers[0].BaseSequence
+		}
+		if pp.verification = pp.p.startTxnVerification(tp.id, tp.epoch, seq); pp.verification != nil {
 			need = append(need, pp)
 		}
 	}
 	if len(need) == 0 {
 		return nil
 	}
-	vp := b.verifier.v.Load()
-	if vp == nil || !b.Config().TxnPartitionVerification && !addsPartitions(version) {
+	if off {
 		for _, pp := range need {
 			pp.p.endTxnVerification(tp.id, pp.verification, true)
 		}

@@ -23,18 +23,18 @@ func TestTxnVerificationInProducerState(t *testing.T) {
 	if _, err := ps.check(first); !errors.Is(err, kerr.InvalidTxnState) {
 		t.Fatalf("unverified transactional batch: %v, want INVALID_TXN_STATE", err)
 	}
-	v := ps.startVerification(7, 0, now.UnixMilli())
+	v := ps.startVerification(7, 0, 0, now.UnixMilli())
 	if v == nil {
 		t.Fatal("no verification started for a producer with no transaction open")
 	}
-	if again := ps.startVerification(7, 0, now.UnixMilli()); again != v {
+	if again := ps.startVerification(7, 0, 0, now.UnixMilli()); again != v {
 		t.Fatal("a second request of the same producer and epoch got another verification")
 	}
 	if _, err := ps.check(first); !errors.Is(err, kerr.InvalidTxnState) {
 		t.Fatalf("batch while the coordinator is asked: %v, want INVALID_TXN_STATE", err)
 	}
 	ps.endVerification(7, v, true)
-	if ps.startVerification(7, 0, now.UnixMilli()) != nil {
+	if ps.startVerification(7, 0, 0, now.UnixMilli()) != nil {
 		t.Fatal("a verified producer is asked about again")
 	}
 	if _, err := ps.check(hdr(7, 0, 1, true)); err != nil {
@@ -48,7 +48,7 @@ func TestTxnVerificationInProducerState(t *testing.T) {
 		t.Fatalf("verification kept after the batch was written: %v", ps.verifying)
 	}
 	// The open transaction stands for later batches.
-	if ps.startVerification(7, 0, now.UnixMilli()) != nil {
+	if ps.startVerification(7, 0, 0, now.UnixMilli()) != nil {
 		t.Fatal("verification asked with a transaction open")
 	}
 	if _, err := ps.check(hdr(7, 1, 1, true)); err != nil {
@@ -65,20 +65,21 @@ func TestTxnVerificationInProducerState(t *testing.T) {
 
 	// ABA: verified yes, but a marker was written before the answer
 	// landed; the append is refused.
-	v = ps.startVerification(7, 0, now.UnixMilli())
+	v = ps.startVerification(7, 0, 0, now.UnixMilli())
 	ps.endTxn(7, 0, false, 0, 12, now.UnixMilli(), now)
 	ps.endVerification(7, v, true)
 	if _, err := ps.check(hdr(7, 1, 1, true)); !errors.Is(err, kerr.InvalidTxnState) {
 		t.Fatalf("verification from before a marker: %v, want INVALID_TXN_STATE", err)
 	}
-	// A refused verification leaves nothing behind.
-	v = ps.startVerification(8, 0, now.UnixMilli())
+	// A refused verification is asked again, by the same entry, as
+	// Kafka keeps its VerificationStateEntry.
+	v = ps.startVerification(8, 0, 0, now.UnixMilli())
 	ps.endVerification(8, v, false)
-	if _, ok := ps.verifying[8]; ok {
-		t.Fatal("a refused verification is kept")
+	if again := ps.startVerification(8, 0, 0, now.UnixMilli()); again != v || again.verified {
+		t.Fatalf("after a refused verification: %+v, want the same entry, unverified", again)
 	}
 	// Unanswered ones expire with the producers.
-	ps.startVerification(9, 0, now.UnixMilli())
+	ps.startVerification(9, 0, 0, now.UnixMilli())
 	ps.expire(now.Add(time.Second))
 	if len(ps.verifying) != 0 {
 		t.Fatalf("verifications after expiry: %v", ps.verifying)
@@ -89,6 +90,48 @@ func TestTxnVerificationInProducerState(t *testing.T) {
 	}
 	if _, err := ps.check(hdr(math.MaxInt64, 0, 1, false)); err != nil {
 		t.Fatalf("idempotent batch of a never-allocated producer id: %v (Kafka accepts it)", err)
+	}
+}
+
+// A transactional batch whose verification failed (retriably, the
+// coordinator moving) is not overtaken by the producer's next one, verified
+// meanwhile: above the lowest sequence asked about, a batch is
+// OUT_OF_ORDER_SEQUENCE_NUMBER until a batch is written, as Kafka's
+// VerificationStateEntry keeps it. Gregor dropped a refused verification,
+// and a producer new to the partition had its second batch written first
+// (any sequence starts a producer the partition does not know), then its
+// first refused as out of order: records reordered and the transaction
+// failed.
+func TestTxnVerificationKeepsLowestSequence(t *testing.T) {
+	now := time.Now()
+	ps := newProducerState()
+	v0 := ps.startVerification(7, 0, 0, now.UnixMilli())
+	ps.endVerification(7, v0, false)
+	v3 := ps.startVerification(7, 0, 3, now.UnixMilli())
+	if v3 == nil {
+		t.Fatal("no verification for the second request")
+	}
+	ps.endVerification(7, v3, true)
+	if _, err := ps.check(hdr(7, 3, 2, true)); !errors.Is(err, kerr.OutOfOrderSequenceNumber) {
+		t.Fatalf("sequence 3 while sequence 0 is not written: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER", err)
+	}
+	// The retry of sequence 0 is written; 3 follows it.
+	if v := ps.startVerification(7, 0, 0, now.UnixMilli()); v != nil {
+		t.Fatal("the retry of sequence 0 is asked about again, though verified at its epoch")
+	}
+	if _, err := ps.check(hdr(7, 0, 3, true)); err != nil {
+		t.Fatalf("sequence 0: %v", err)
+	}
+	ps.record(hdr(7, 0, 3, true), 0, now)
+	if _, err := ps.check(hdr(7, 3, 2, true)); err != nil {
+		t.Fatalf("sequence 3 after 0-2: %v", err)
+	}
+	// A new epoch starts the lowest sequence again.
+	ps.endTxn(7, 0, true, 0, 5, now.UnixMilli(), now)
+	ps.endVerification(7, ps.startVerification(7, 0, 9, now.UnixMilli()), true)
+	ps.endVerification(7, ps.startVerification(7, 1, 0, now.UnixMilli()), true)
+	if _, err := ps.check(&records.Header{ProducerID: 7, ProducerEpoch: 1, BaseSequence: 0, Attributes: records.AttrTransactional}); err != nil {
+		t.Fatalf("sequence 0 at the next epoch: %v", err)
 	}
 }
 
