@@ -109,7 +109,10 @@
 // last entries of each must be in order and inside the segment, and the
 // last entry of each must name a batch of the log as a lookup checks it
 // (the active segment's end is then found by scanning from it). A segment
-// failing a check has both indexes rebuilt from the log, with a warning.
+// failing a check, or whose bytes past its last index entry are no batch,
+// is recovered as above, with a warning, but a bad batch found there cuts
+// that segment alone: the later segments were fsynced and stay (Kafka's
+// LogLoader.loadSegmentFiles).
 // Entries in between are checked when used (above). Stray "*.deleted" and
 // "*.tmp" files are removed.
 //

@@ -245,8 +245,18 @@ func (l *Log) load(bases []int64, opt OpenOptions) error {
 		if err != nil {
 			return err
 		}
-		if truncated {
+		if truncated && needScan {
 			return l.dropSegmentsAfter(i, bases)
+		}
+		if truncated {
+			// A segment that needed no recovery (fsynced, below the
+			// recovery point, or after a clean shutdown) but whose
+			// indexes had to be rebuilt, cut at a bad batch the
+			// rebuild met: only it loses bytes, as Kafka's
+			// LogLoader.loadSegmentFiles recovers such a segment; the
+			// later segments were fsynced too and stay.
+			l.log.Warn().Int64("segment", base).Str("dir", l.dir).Int64("next_offset", s.next).
+				Msg("a segment below the recovery point held a bad batch; later segments kept")
 		}
 	}
 	return nil
@@ -304,8 +314,11 @@ func (l *Log) loadSegment(s *segment, scan, active bool) (truncated bool, err er
 			}
 			sc.free()
 		}
-	} else {
-		err = l.loadSealedTail(s)
+	} else if err = l.loadSealedTail(s); errors.Is(err, errTorn) {
+		// Bytes past the last index entry that are no batch: the
+		// segment is recovered as one without an index.
+		l.log.Warn().Err(err).Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index")
+		return l.recoverSegment(s, false)
 	}
 	if err != nil || truncated {
 		return truncated, err

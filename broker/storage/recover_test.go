@@ -366,3 +366,59 @@ func TestCleanReopenKeepsBatchAtLastIndexEntry(t *testing.T) {
 	}
 	checkRecovered(t, l, all, 18)
 }
+
+// breakLength gives the batch at pos of a segment a length field that
+// runs past the file: a torn batch, as a disk error leaves one.
+func breakLength(t *testing.T, path string, pos int64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[pos+8] = 0x7f
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadBatchBelowRecoveryPointKeepsLaterSegments(t *testing.T) {
+	// A segment that needs no recovery (after a clean shutdown, or below
+	// the recovery point) but whose index is rebuilt on open, because a
+	// check found it wrong or it ends in bytes that are no batch, is cut
+	// at the bad batch alone, as Kafka's LogLoader.loadSegmentFiles
+	// recovers it: the later segments, fsynced, stay. Gregor dropped
+	// every segment after it, or refused to open the log.
+	one := int64(len(buildBatch(t, 0, 2, 1, 10)))
+	for _, c := range []struct {
+		name     string
+		interval int64 // index.interval.bytes
+		opt      OpenOptions
+	}{
+		// The last index entry names the torn batch: the check on open fails.
+		{"clean, last index entry torn", 1, OpenOptions{Clean: true, RecoveryPoint: 16}},
+		// The index ends before the torn batch: the tail scan meets it.
+		{"clean, torn past the index", 2*one - 1, OpenOptions{Clean: true, RecoveryPoint: 16}},
+		{"unclean, below the recovery point", 1, OpenOptions{RecoveryPoint: 8}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig()
+			cfg.SegmentBytes = 4 * one
+			cfg.IndexIntervalBytes = c.interval
+			all := writeClosedLog(t, dir, cfg, 8, 2) // segments 0 (offsets 0-7) and 8 (8-15)
+			if got := segmentFiles(t, dir, ".log"); len(got) != 2 {
+				t.Fatalf("test needs 2 segments, has %v", got)
+			}
+			breakLength(t, segmentPath(dir, 0, ".log"), 3*one) // offsets 6-7
+			l := openTestLog(t, dir, cfg, c.opt)
+			if got := segmentFiles(t, dir, ".log"); len(got) != 2 {
+				t.Fatalf("segments after opening %v, want both", got)
+			}
+			if got := fileSize(t, segmentPath(dir, 0, ".log")); got != 3*one {
+				t.Fatalf("segment 0 holds %d bytes, want the %d before the torn batch", got, 3*one)
+			}
+			want := append(all[:3:3], all[4:]...)
+			checkRecovered(t, l, want, 16)
+		})
+	}
+}
