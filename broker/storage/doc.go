@@ -116,6 +116,13 @@
 // Entries in between are checked when used (above). Stray "*.deleted" and
 // "*.tmp" files are removed.
 //
+// The log start offset is the checkpointed one, or the first segment's
+// base if higher. A log that ends below its checkpointed start (segment
+// files lost) is emptied and starts again at that start, without leader
+// epochs or producer snapshots. The recovery point is then the log end
+// after a clean shutdown, and the checkpointed one but never past the log
+// end otherwise (Kafka's LogLoader.recoverLog).
+//
 // An append whose write fails takes back the index entries it added.
 //
 // Nothing is fsynced per append unless log.flush.interval.messages/ms ask

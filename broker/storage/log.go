@@ -135,16 +135,41 @@ func Open(fs FS, dir string, cfg Config, opt OpenOptions, logger zerolog.Logger)
 		l.closeSegments()
 		return nil, err
 	}
-	l.startOffset = max(opt.StartOffset, l.segments[0].base)
-	if l.startOffset > l.nextOffsetLocked() {
-		l.startOffset = l.segments[0].base
-	}
-	l.epochs.truncateFromEnd(l.nextOffsetLocked())
-	if err := l.epochs.flush(); err != nil {
+	if err := l.settleOffsets(opt); err != nil {
 		l.closeSegments()
 		return nil, err
 	}
 	return l, nil
+}
+
+// settleOffsets sets the log start offset and the recovery point of a
+// loaded log, as Kafka's LogLoader.recoverLog and load do. A log ending
+// below its checkpointed start (its segments lost) is emptied and starts
+// again there (deleteSegmentsIfLogStartGreaterThanLogEnd): its offsets are
+// not handed out a second time. The recovery point is the log end after a
+// clean shutdown, and never past it otherwise.
+func (l *Log) settleOffsets(opt OpenOptions) error {
+	emptied := false
+	if leo := l.nextOffsetLocked(); opt.StartOffset > leo {
+		l.log.Warn().Str("dir", l.dir).Int64("log_end_offset", leo).Int64("log_start_offset", opt.StartOffset).
+			Msg("deleting every segment: the log ends below its log start offset (segment files lost?)")
+		if err := l.truncateFullyLocked(opt.StartOffset); err != nil {
+			return err
+		}
+		for _, off := range l.openSnaps {
+			l.fs.Remove(l.snapshotPath(off)) // they describe the lost log
+		}
+		l.openSnaps = []int64{}
+		emptied = true
+	}
+	l.startOffset = max(opt.StartOffset, l.segments[0].base)
+	leo := l.nextOffsetLocked()
+	l.recoveryPoint = min(opt.RecoveryPoint, leo)
+	if opt.Clean && !emptied {
+		l.recoveryPoint = leo
+	}
+	l.epochs.truncateFromEnd(leo)
+	return l.epochs.flush()
 }
 
 // listSegments removes leftovers of interrupted operations and returns the

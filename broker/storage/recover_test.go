@@ -422,3 +422,65 @@ func TestBadBatchBelowRecoveryPointKeepsLaterSegments(t *testing.T) {
 		})
 	}
 }
+
+func TestRecoveryPointNeverPastTheLogEnd(t *testing.T) {
+	// As Kafka's LogLoader.recoverLog: after a crash the recovery point
+	// is the checkpointed one but never past the log end (a point past it
+	// would pass over the segments appended next if the broker crashed
+	// again); after a clean shutdown it is the log end.
+	dir := t.TempDir()
+	writeClosedLog(t, dir, testConfig(), 3, 2) // offsets 0-5
+	l := openTestLog(t, dir, testConfig(), OpenOptions{RecoveryPoint: 100})
+	if got := l.RecoveryPoint(); got != 6 {
+		t.Fatalf("recovery point after a crash with checkpoint 100 and log end 6: %d, want 6", got)
+	}
+	l.Close()
+	l = openTestLog(t, dir, testConfig(), OpenOptions{RecoveryPoint: 4})
+	if got := l.RecoveryPoint(); got != 4 {
+		t.Fatalf("recovery point after a crash with checkpoint 4: %d, want 4", got)
+	}
+	l.CloseHandles()
+	l = openTestLog(t, dir, testConfig(), OpenOptions{Clean: true, RecoveryPoint: 2})
+	if got := l.RecoveryPoint(); got != 6 {
+		t.Fatalf("recovery point after a clean shutdown with checkpoint 2: %d, want the log end 6", got)
+	}
+}
+
+func TestLogEndingBelowItsStartStartsAgainThere(t *testing.T) {
+	// As Kafka's LogLoader.deleteSegmentsIfLogStartGreaterThanLogEnd: a
+	// log whose checkpointed start is past its end (segment files lost)
+	// is emptied and starts at that start, with no leader epochs and no
+	// producer snapshots, so that offsets below it are not handed out
+	// again. Gregor moved the start back down to the first segment's.
+	dir := t.TempDir()
+	l, err := Open(OSFS{}, dir, testConfig(), OpenOptions{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := buildBatch(t, 0, 2, 1000, 1)
+	records.SetLeaderEpoch(b, 3)
+	mustAppend(t, l, b)
+	if err := l.WriteSnapshot(2, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = openTestLog(t, dir, testConfig(), OpenOptions{StartOffset: 50, RecoveryPoint: 2})
+	if l.StartOffset() != 50 || l.NextOffset() != 50 {
+		t.Fatalf("log start %d and end %d, want both 50", l.StartOffset(), l.NextOffset())
+	}
+	if got := segmentFiles(t, dir, ".log"); len(got) != 1 || got[0] != "00000000000000000050.log" {
+		t.Fatalf("segments %v, want only 00000000000000000050.log", got)
+	}
+	if e := l.Epochs(); len(e) != 0 {
+		t.Fatalf("leader epochs %v kept for a log emptied", e)
+	}
+	if _, _, ok := l.LatestSnapshot(); ok {
+		t.Fatal("a producer snapshot of the lost log is still offered")
+	}
+	checkRecovered(t, l, nil, 50)
+	l.Close()
+	l = openTestLog(t, dir, testConfig(), OpenOptions{Clean: true, StartOffset: 50})
+	if l.StartOffset() != 50 || l.NextOffset() != 52 {
+		t.Fatalf("reopened: log start %d and end %d, want 50 and 52", l.StartOffset(), l.NextOffset())
+	}
+}
