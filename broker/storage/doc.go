@@ -114,7 +114,8 @@
 // that segment alone: the later segments were fsynced and stay (Kafka's
 // LogLoader.loadSegmentFiles).
 // Entries in between are checked when used (above). Stray "*.deleted" and
-// "*.tmp" files are removed.
+// "*.tmp" files are removed, and so are index files whose segment has no
+// .log.
 //
 // The log start offset is the checkpointed one, or the first segment's
 // base if higher. A log that ends below its checkpointed start (segment

@@ -240,7 +240,31 @@ func (l *Log) listSegments() ([]int64, error) {
 		bases = append(bases, base)
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	l.removeOrphanIndexes(ents, bases)
 	return bases, nil
+}
+
+// removeOrphanIndexes deletes index files whose segment has no .log (a
+// crash between the unlinks of a segment's files), as Kafka's
+// LogLoader.loadSegmentFiles does: a segment made later at that base
+// would otherwise take their entries for its own.
+func (l *Log) removeOrphanIndexes(ents []os.DirEntry, bases []int64) {
+	for _, e := range ents {
+		name := e.Name()
+		stem, ok := strings.CutSuffix(name, ".index")
+		if !ok {
+			stem, ok = strings.CutSuffix(name, ".timeindex")
+		}
+		base, err := strconv.ParseInt(stem, 10, 64)
+		if !ok || err != nil {
+			continue
+		}
+		if i := sort.Search(len(bases), func(i int) bool { return bases[i] >= base }); i < len(bases) && bases[i] == base {
+			continue
+		}
+		l.log.Warn().Str("file", name).Str("dir", l.dir).Msg("deleting an index file whose segment has no log file")
+		l.fs.Remove(l.dir + "/" + name)
+	}
 }
 
 // load opens every segment, recovering those that need it. After the first

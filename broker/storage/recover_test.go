@@ -484,3 +484,36 @@ func TestLogEndingBelowItsStartStartsAgainThere(t *testing.T) {
 		t.Fatalf("reopened: log start %d and end %d, want 50 and 52", l.StartOffset(), l.NextOffset())
 	}
 }
+
+func TestOrphanIndexesAreDeletedOnOpen(t *testing.T) {
+	// Index files whose segment has no .log (a crash between the unlinks
+	// of a deleted segment's files) are deleted on open, as Kafka's
+	// LogLoader.loadSegmentFiles does; kept, a segment made later at
+	// that base took their entries for its own.
+	dir := t.TempDir()
+	all := writeClosedLog(t, dir, testConfig(), 3, 2) // offsets 0-5
+	orphanIdx := appendOffsetEntry(appendOffsetEntry(nil, 3, 4000), 9, 9000)
+	orphanTimes := appendTimeEntry(nil, 1_700_000_009_000, 9)
+	if err := os.WriteFile(segmentPath(dir, 6, ".index"), orphanIdx, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(segmentPath(dir, 6, ".timeindex"), orphanTimes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := openTestLog(t, dir, testConfig(), crashed)
+	for _, ext := range []string{".index", ".timeindex"} {
+		if _, err := os.Stat(segmentPath(dir, 6, ext)); !os.IsNotExist(err) {
+			t.Fatalf("orphan %s of segment 6 survived opening the log", ext)
+		}
+	}
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(indexEntries(t, segmentPath(dir, 6, ".index"), offsetEntrySize)); n != 0 {
+		t.Fatalf("segment 6 rolled with %d offset index entries of an earlier one", n)
+	}
+	if n := len(indexEntries(t, segmentPath(dir, 6, ".timeindex"), timeEntrySize)); n != 0 {
+		t.Fatalf("segment 6 rolled with %d time index entries of an earlier one", n)
+	}
+	checkRecovered(t, l, all, 6)
+}
