@@ -15,8 +15,11 @@
 //
 //	meta.properties                 the broker and cluster the dir belongs
 //	                                to (Kafka's version 0 form)
-//	.gregor-clean-shutdown          present only after a clean shutdown;
-//	                                removed on start-up
+//	.kafka_cleanshutdown            present only after a clean shutdown,
+//	                                as Kafka's: {"version":0,"brokerEpoch":-1};
+//	                                removed on start-up (so is the
+//	                                .gregor-clean-shutdown of earlier
+//	                                versions, which also counts as clean)
 //	recovery-point-offset-checkpoint offsets below which each log was fsynced
 //	log-start-offset-checkpoint      each log's start offset (DeleteRecords)
 //	replication-offset-checkpoint    each partition's high watermark
