@@ -121,7 +121,8 @@
 // .log.
 //
 // The log start offset is the checkpointed one, or the first segment's
-// base if higher. A log that ends below its checkpointed start (segment
+// base if higher; the leader epoch cache is truncated to start there and
+// to end at the log end. A log that ends below its checkpointed start (segment
 // files lost) is emptied and starts again at that start, without leader
 // epochs or producer snapshots. The recovery point is then the log end
 // after a clean shutdown, and the checkpointed one but never past the log

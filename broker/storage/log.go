@@ -169,6 +169,10 @@ func (l *Log) settleOffsets(opt OpenOptions) error {
 		l.recoveryPoint = leo
 	}
 	l.epochs.truncateFromEnd(leo)
+	// The leader epoch cache starts at the log start: a crash may have
+	// come before its truncation reached the disk (Kafka's
+	// LogLoader.load truncates it from the start likewise).
+	l.epochs.truncateFromStart(l.startOffset)
 	return l.epochs.flush()
 }
 

@@ -517,3 +517,31 @@ func TestOrphanIndexesAreDeletedOnOpen(t *testing.T) {
 	}
 	checkRecovered(t, l, all, 6)
 }
+
+func TestOpenTruncatesLeaderEpochsFromTheLogStart(t *testing.T) {
+	// A crash after the log start moved but before the leader epoch
+	// cache's truncation was on disk leaves epochs starting below the
+	// log start; the log's open truncates them from the start, as
+	// Kafka's LogLoader.load does, so OffsetForLeaderEpoch answers from
+	// the log start, not from offsets the log no longer has.
+	dir := t.TempDir()
+	l, err := Open(OSFS{}, dir, testConfig(), OpenOptions{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, epoch := range []int32{1, 1, 3} {
+		b := buildBatch(t, int64(2*i), 2, 1000, 1)
+		records.SetLeaderEpoch(b, epoch)
+		mustAppend(t, l, b)
+	}
+	l.Close()
+	l = openTestLog(t, dir, testConfig(), OpenOptions{Clean: true, StartOffset: 3})
+	got := l.Epochs()
+	want := []EpochEntry{{1, 3}, {3, 4}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("leader epochs %v with the log starting at 3, want %v", got, want)
+	}
+	if e, end := l.EndOffsetForEpoch(0); e != 0 || end != 3 {
+		t.Fatalf("end of epoch 0: epoch %d offset %d, want 0 and the log start 3", e, end)
+	}
+}
