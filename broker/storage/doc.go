@@ -102,7 +102,9 @@
 //
 // Without the clean-shutdown marker, every segment at or after the recovery
 // point is scanned: each batch's header and CRC are checked and its offsets
-// must follow on from the previous batch. At the first bad batch the segment
+// must follow on from the previous batch and stay inside the segment: below
+// the next segment's base and within 2^31 of its own (the base offset is
+// outside the CRC). At the first bad batch the segment
 // is truncated there and every later segment is deleted. Indexes of scanned
 // segments are rebuilt from the batches, and so is the leader epoch cache
 // above the recovery point. The indexes of segments not scanned (all of

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -294,7 +295,11 @@ func (l *Log) load(bases []int64, opt OpenOptions) error {
 			nextBase = bases[i+1]
 		}
 		needScan := !opt.Clean && (nextBase < 0 || nextBase > opt.RecoveryPoint)
-		truncated, err := l.loadSegment(s, needScan, last)
+		limit := int64(math.MaxInt64)
+		if !last {
+			limit = nextBase
+		}
+		truncated, err := l.loadSegment(s, needScan, last, limit)
 		if err != nil {
 			return err
 		}
@@ -342,7 +347,7 @@ func (l *Log) dropSegmentsAfter(i int, bases []int64) error {
 // order and inside the log (validateOffsets, validateTimes), and the last
 // entry of each pointing at the batch it names; a failed check rebuilds
 // both from the log, with a warning.
-func (l *Log) loadSegment(s *segment, scan, active bool) (truncated bool, err error) {
+func (l *Log) loadSegment(s *segment, scan, active bool, limit int64) (truncated bool, err error) {
 	if !scan {
 		if err := l.checkOffsetIndex(s); err != nil {
 			l.log.Warn().Err(err).Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index")
@@ -353,12 +358,12 @@ func (l *Log) loadSegment(s *segment, scan, active bool) (truncated bool, err er
 		scan = true // a missing or emptied index is rebuilt
 	}
 	if scan {
-		return l.recoverSegment(s, false)
+		return l.recoverSegment(s, false, limit)
 	}
 	if active {
 		// The active segment's end is found by scanning from its last
 		// index entry, which also checks its tail.
-		truncated, err = l.recoverSegment(s, true)
+		truncated, err = l.recoverSegment(s, true, limit)
 		if err == nil && s.firstTs < 0 && s.size > 0 {
 			// segment.ms counts from the first batch's timestamp.
 			sc := newScanner(s, s.size)
@@ -367,22 +372,23 @@ func (l *Log) loadSegment(s *segment, scan, active bool) (truncated bool, err er
 			}
 			sc.free()
 		}
-	} else if err = l.loadSealedTail(s); errors.Is(err, errTorn) {
-		// Bytes past the last index entry that are no batch: the
-		// segment is recovered as one without an index.
+	} else if err = l.loadSealedTail(s, limit); errors.Is(err, errTorn) {
+		// Bytes past the last index entry that are no batch of this
+		// segment (torn, or offsets out of its range): the segment is
+		// recovered as one without an index.
 		l.log.Warn().Err(err).Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index")
-		return l.recoverSegment(s, false)
+		return l.recoverSegment(s, false, limit)
 	}
 	if err != nil || truncated {
 		return truncated, err
 	}
 	if err := l.checkTimeIndex(s); err != nil {
 		l.log.Warn().Err(err).Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index")
-		return l.recoverSegment(s, false)
+		return l.recoverSegment(s, false, limit)
 	}
 	if s.indexSuspect.Load() { // a lookup made by the checks found a bad entry
 		l.log.Warn().Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index: an entry does not match the log")
-		return l.recoverSegment(s, false)
+		return l.recoverSegment(s, false, limit)
 	}
 	return false, nil
 }
@@ -422,7 +428,7 @@ func (l *Log) checkTimeIndex(s *segment) error {
 
 // loadSealedTail finds a sealed segment's end offset and max timestamp by
 // scanning from its last index entry.
-func (l *Log) loadSealedTail(s *segment) error {
+func (l *Log) loadSealedTail(s *segment, limit int64) error {
 	pos := int64(0)
 	if e, ok, err := s.index.last(); err != nil {
 		return err
@@ -441,6 +447,9 @@ func (l *Log) loadSealedTail(s *segment) error {
 		b, err := sc.at(pos)
 		if err == io.EOF {
 			return nil
+		}
+		if err == nil && (b.base < s.next || !s.holds(b.last, limit)) {
+			err = fmt.Errorf("%w: offsets %d to %d at position %d", errTorn, b.base, b.last, pos)
 		}
 		if err != nil {
 			return fmt.Errorf("segment %d of %s: %w", s.base, l.dir, err)

@@ -2,8 +2,10 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -543,5 +545,62 @@ func TestOpenTruncatesLeaderEpochsFromTheLogStart(t *testing.T) {
 	}
 	if e, end := l.EndOffsetForEpoch(0); e != 0 || end != 3 {
 		t.Fatalf("end of epoch 0: epoch %d offset %d, want 0 and the log start 3", e, end)
+	}
+}
+
+// setBaseOffset overwrites the base offset of the batch at pos, a field
+// the CRC does not cover.
+func setBaseOffset(t *testing.T, path string, pos, base int64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint64(data[pos:], uint64(base))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRecoverCutsABatchWithOffsetsOutsideItsSegment(t *testing.T) {
+	// The base offset is outside the CRC. Recovery takes a batch whose
+	// offsets leave the segment's range, past what its relative offsets
+	// hold (Kafka's LogSegment.ensureOffsetInRange) or at the next
+	// segment's base, for a bad one. Gregor took a flipped bit there for
+	// the log's end: the log ended near offset 2^62.
+	one := int64(len(buildBatch(t, 0, 2, 1, 10)))
+	for _, c := range []struct {
+		name    string
+		seg     int64 // segment whose third batch (offsets seg+4, seg+5) is hit
+		base    int64
+		opt     OpenOptions
+		want    []int // batches kept
+		next    int64
+		segsAft []string
+	}{
+		{"sealed, after a crash", 0, 1<<62 + 4, crashed, []int{0, 1}, 4, []string{"00000000000000000000.log"}},
+		{"sealed, clean, no index", 0, 1<<62 + 4, OpenOptions{Clean: true, RecoveryPoint: 16},
+			[]int{0, 1, 4, 5, 6, 7}, 16, []string{"00000000000000000000.log", "00000000000000000008.log"}},
+		{"sealed, past the next base", 0, 8, crashed, []int{0, 1}, 4, []string{"00000000000000000000.log"}},
+		{"active, after a crash", 8, 1<<62 + 12, crashed, []int{0, 1, 2, 3, 4, 5}, 12, []string{"00000000000000000000.log", "00000000000000000008.log"}},
+		{"active, clean", 8, 1<<62 + 12, OpenOptions{Clean: true, RecoveryPoint: 16}, []int{0, 1, 2, 3, 4, 5}, 12,
+			[]string{"00000000000000000000.log", "00000000000000000008.log"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig()
+			cfg.SegmentBytes = 4 * one
+			all := writeClosedLog(t, dir, cfg, 8, 2) // segments 0 (offsets 0-7) and 8 (8-15)
+			setBaseOffset(t, segmentPath(dir, c.seg, ".log"), 2*one, c.base)
+			l := openTestLog(t, dir, cfg, c.opt)
+			if got := segmentFiles(t, dir, ".log"); !slices.Equal(got, c.segsAft) {
+				t.Fatalf("segments after opening %v, want %v", got, c.segsAft)
+			}
+			var want [][]byte
+			for _, i := range c.want {
+				want = append(want, all[i])
+			}
+			checkRecovered(t, l, want, c.next)
+		})
 	}
 }
