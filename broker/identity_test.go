@@ -46,7 +46,7 @@ func dirFiles(t *testing.T, dir string) map[string][]byte {
 	t.Helper()
 	out := make(map[string][]byte)
 	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Name() == ".gregor-clean-shutdown" {
+		if err != nil || d.IsDir() || d.Name() == storage.CleanShutdownFile {
 			return err
 		}
 		data, err := os.ReadFile(path)
@@ -95,7 +95,7 @@ func TestLogDirsOfAnotherBrokerAreRefused(t *testing.T) {
 	}
 	sameFiles(t, d1, before1, dirFiles(t, d1))
 	sameFiles(t, d2, before2, dirFiles(t, d2))
-	if _, err := os.Stat(filepath.Join(d1, ".gregor-clean-shutdown")); err != nil {
+	if _, err := os.Stat(filepath.Join(d1, storage.CleanShutdownFile)); err != nil {
 		t.Errorf("the refused start took the clean-shutdown mark: %v", err)
 	}
 
@@ -120,7 +120,7 @@ func TestLogDirsOfAnotherClusterAreRefused(t *testing.T) {
 	tb.produce("id", 0, batch(t, 1, "v"))
 	tb.Close()
 	// As after a crash: the next start must recover the logs.
-	if err := os.Remove(filepath.Join(d, ".gregor-clean-shutdown")); err != nil {
+	if err := os.Remove(filepath.Join(d, storage.CleanShutdownFile)); err != nil {
 		t.Fatal(err)
 	}
 	if err := storage.WriteMeta(storage.OSFS{}, d, storage.Meta{BrokerID: 1, ClusterID: "another"}); err != nil {
@@ -132,7 +132,7 @@ func TestLogDirsOfAnotherClusterAreRefused(t *testing.T) {
 		t.Fatalf("starting on another cluster's dir: %v", err)
 	}
 	sameFiles(t, d, before, dirFiles(t, d))
-	if _, err := os.Stat(filepath.Join(d, ".gregor-clean-shutdown")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(d, storage.CleanShutdownFile)); !os.IsNotExist(err) {
 		t.Fatalf("the refused start marked the dir clean (%v): the next start would not recover its logs", err)
 	}
 }

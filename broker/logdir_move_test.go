@@ -683,7 +683,7 @@ func TestLogDirMoveAfterUncleanStopStartsAgain(t *testing.T) {
 	const marker = "old-copy-marker"
 	to, before, _ := partialMove(t, d1, d2, marker)
 	for _, d := range []string{d1, d2} {
-		if err := os.Remove(filepath.Join(d, ".gregor-clean-shutdown")); err != nil {
+		if err := os.Remove(filepath.Join(d, storage.CleanShutdownFile)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -284,9 +284,10 @@ func (p *Partition) openLogLocked() error {
 	if err := p.producer.rebuild(lg, p.b.now()); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Msg("rebuilding producer state")
 	}
-	if c, ok := dir.Checkpoint(p.tp); ok {
-		p.hw.Store(min(c.HighWatermark, lg.NextOffset()))
-	}
+	// The checkpointed high watermark (0 if none) within the log's
+	// start and end, as Kafka's UnifiedLog.updateHighWatermark bounds it.
+	c, _ := dir.Checkpoint(p.tp)
+	p.hw.Store(min(max(c.HighWatermark, lg.StartOffset()), lg.NextOffset()))
 	p.refreshUnstableLocked()
 	p.syncOffsetsLocked()
 	if r, ok := p.b.takeResume(p.tp); ok {

@@ -366,7 +366,7 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		if err != nil {
 			return res, err
 		}
-		if _, err := l.recoverSegment(ns, false); err != nil {
+		if _, err := l.recoverSegment(ns, false, math.MaxInt64); err != nil {
 			ns.close()
 			return res, err
 		}

@@ -13,11 +13,17 @@ import (
 
 // Names of the per log dir files (see doc.go).
 const (
-	cleanShutdownFile  = ".gregor-clean-shutdown"
-	recoveryCheckpoint = "recovery-point-offset-checkpoint"
-	startCheckpoint    = "log-start-offset-checkpoint"
-	hwCheckpoint       = "replication-offset-checkpoint"
-	partitionMetaFile  = "partition.metadata"
+	// CleanShutdownFile marks a log dir shut down cleanly, under Kafka's
+	// name and with its content (CleanShutdownFileHandler): a JSON
+	// version 0 and the broker epoch, -1 as ZooKeeper-mode Kafka writes.
+	CleanShutdownFile = ".kafka_cleanshutdown"
+	// legacyCleanShutdownFile is the marker earlier Gregor versions
+	// wrote; a dir holding it also shut down cleanly.
+	legacyCleanShutdownFile = ".gregor-clean-shutdown"
+	recoveryCheckpoint      = "recovery-point-offset-checkpoint"
+	startCheckpoint         = "log-start-offset-checkpoint"
+	hwCheckpoint            = "replication-offset-checkpoint"
+	partitionMetaFile       = "partition.metadata"
 )
 
 // TP names a topic partition.
@@ -57,12 +63,17 @@ func OpenDir(fs FS, path string) (*Dir, error) {
 		return nil, fmt.Errorf("log dir %s: %w", path, err)
 	}
 	d := &Dir{fs: fs, Path: path, marks: make(map[TP]*Checkpoint)}
-	marker := filepath.Join(path, cleanShutdownFile)
-	d.clean = fileExists(fs, marker)
-	if d.clean {
+	for _, name := range []string{CleanShutdownFile, legacyCleanShutdownFile} {
+		marker := filepath.Join(path, name)
+		if !fileExists(fs, marker) {
+			continue
+		}
+		d.clean = true
 		if err := fs.Remove(marker); err != nil {
 			return nil, err
 		}
+	}
+	if d.clean {
 		if err := fs.SyncDir(path); err != nil {
 			return nil, err
 		}
@@ -166,7 +177,7 @@ func (d *Dir) WriteCheckpoints(cs []Checkpoint) error {
 // MarkClean writes the clean-shutdown marker; call it last on shutdown,
 // after every log is closed and checkpoints are written.
 func (d *Dir) MarkClean() error {
-	if err := writeFileAtomic(d.fs, filepath.Join(d.Path, cleanShutdownFile), nil); err != nil {
+	if err := writeFileAtomic(d.fs, filepath.Join(d.Path, CleanShutdownFile), []byte(`{"version":0,"brokerEpoch":-1}`)); err != nil {
 		return err
 	}
 	return d.fs.SyncDir(d.Path)

@@ -15,8 +15,11 @@
 //
 //	meta.properties                 the broker and cluster the dir belongs
 //	                                to (Kafka's version 0 form)
-//	.gregor-clean-shutdown          present only after a clean shutdown;
-//	                                removed on start-up
+//	.kafka_cleanshutdown            present only after a clean shutdown,
+//	                                as Kafka's: {"version":0,"brokerEpoch":-1};
+//	                                removed on start-up (so is the
+//	                                .gregor-clean-shutdown of earlier
+//	                                versions, which also counts as clean)
 //	recovery-point-offset-checkpoint offsets below which each log was fsynced
 //	log-start-offset-checkpoint      each log's start offset (DeleteRecords)
 //	replication-offset-checkpoint    each partition's high watermark
@@ -99,7 +102,9 @@
 //
 // Without the clean-shutdown marker, every segment at or after the recovery
 // point is scanned: each batch's header and CRC are checked and its offsets
-// must follow on from the previous batch. At the first bad batch the segment
+// must follow on from the previous batch and stay inside the segment: below
+// the next segment's base and within 2^31 of its own (the base offset is
+// outside the CRC). At the first bad batch the segment
 // is truncated there and every later segment is deleted. Indexes of scanned
 // segments are rebuilt from the batches, and so is the leader epoch cache
 // above the recovery point. The indexes of segments not scanned (all of
@@ -109,9 +114,21 @@
 // last entries of each must be in order and inside the segment, and the
 // last entry of each must name a batch of the log as a lookup checks it
 // (the active segment's end is then found by scanning from it). A segment
-// failing a check has both indexes rebuilt from the log, with a warning.
+// failing a check, or whose bytes past its last index entry are no batch,
+// is recovered as above, with a warning, but a bad batch found there cuts
+// that segment alone: the later segments were fsynced and stay (Kafka's
+// LogLoader.loadSegmentFiles).
 // Entries in between are checked when used (above). Stray "*.deleted" and
-// "*.tmp" files are removed.
+// "*.tmp" files are removed, and so are index files whose segment has no
+// .log.
+//
+// The log start offset is the checkpointed one, or the first segment's
+// base if higher; the leader epoch cache is truncated to start there and
+// to end at the log end. A log that ends below its checkpointed start (segment
+// files lost) is emptied and starts again at that start, without leader
+// epochs or producer snapshots. The recovery point is then the log end
+// after a clean shutdown, and the checkpointed one but never past the log
+// end otherwise (Kafka's LogLoader.recoverLog).
 //
 // An append whose write fails takes back the index entries it added.
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -135,16 +136,45 @@ func Open(fs FS, dir string, cfg Config, opt OpenOptions, logger zerolog.Logger)
 		l.closeSegments()
 		return nil, err
 	}
-	l.startOffset = max(opt.StartOffset, l.segments[0].base)
-	if l.startOffset > l.nextOffsetLocked() {
-		l.startOffset = l.segments[0].base
-	}
-	l.epochs.truncateFromEnd(l.nextOffsetLocked())
-	if err := l.epochs.flush(); err != nil {
+	if err := l.settleOffsets(opt); err != nil {
 		l.closeSegments()
 		return nil, err
 	}
 	return l, nil
+}
+
+// settleOffsets sets the log start offset and the recovery point of a
+// loaded log, as Kafka's LogLoader.recoverLog and load do. A log ending
+// below its checkpointed start (its segments lost) is emptied and starts
+// again there (deleteSegmentsIfLogStartGreaterThanLogEnd): its offsets are
+// not handed out a second time. The recovery point is the log end after a
+// clean shutdown, and never past it otherwise.
+func (l *Log) settleOffsets(opt OpenOptions) error {
+	emptied := false
+	if leo := l.nextOffsetLocked(); opt.StartOffset > leo {
+		l.log.Warn().Str("dir", l.dir).Int64("log_end_offset", leo).Int64("log_start_offset", opt.StartOffset).
+			Msg("deleting every segment: the log ends below its log start offset (segment files lost?)")
+		if err := l.truncateFullyLocked(opt.StartOffset); err != nil {
+			return err
+		}
+		for _, off := range l.openSnaps {
+			l.fs.Remove(l.snapshotPath(off)) // they describe the lost log
+		}
+		l.openSnaps = []int64{}
+		emptied = true
+	}
+	l.startOffset = max(opt.StartOffset, l.segments[0].base)
+	leo := l.nextOffsetLocked()
+	l.recoveryPoint = min(opt.RecoveryPoint, leo)
+	if opt.Clean && !emptied {
+		l.recoveryPoint = leo
+	}
+	l.epochs.truncateFromEnd(leo)
+	// The leader epoch cache starts at the log start: a crash may have
+	// come before its truncation reached the disk (Kafka's
+	// LogLoader.load truncates it from the start likewise).
+	l.epochs.truncateFromStart(l.startOffset)
+	return l.epochs.flush()
 }
 
 // listSegments removes leftovers of interrupted operations and returns the
@@ -215,7 +245,31 @@ func (l *Log) listSegments() ([]int64, error) {
 		bases = append(bases, base)
 	}
 	sort.Slice(bases, func(i, j int) bool { return bases[i] < bases[j] })
+	l.removeOrphanIndexes(ents, bases)
 	return bases, nil
+}
+
+// removeOrphanIndexes deletes index files whose segment has no .log (a
+// crash between the unlinks of a segment's files), as Kafka's
+// LogLoader.loadSegmentFiles does: a segment made later at that base
+// would otherwise take their entries for its own.
+func (l *Log) removeOrphanIndexes(ents []os.DirEntry, bases []int64) {
+	for _, e := range ents {
+		name := e.Name()
+		stem, ok := strings.CutSuffix(name, ".index")
+		if !ok {
+			stem, ok = strings.CutSuffix(name, ".timeindex")
+		}
+		base, err := strconv.ParseInt(stem, 10, 64)
+		if !ok || err != nil {
+			continue
+		}
+		if i := sort.Search(len(bases), func(i int) bool { return bases[i] >= base }); i < len(bases) && bases[i] == base {
+			continue
+		}
+		l.log.Warn().Str("file", name).Str("dir", l.dir).Msg("deleting an index file whose segment has no log file")
+		l.fs.Remove(l.dir + "/" + name)
+	}
 }
 
 // load opens every segment, recovering those that need it. After the first
@@ -241,12 +295,26 @@ func (l *Log) load(bases []int64, opt OpenOptions) error {
 			nextBase = bases[i+1]
 		}
 		needScan := !opt.Clean && (nextBase < 0 || nextBase > opt.RecoveryPoint)
-		truncated, err := l.loadSegment(s, needScan, last)
+		limit := int64(math.MaxInt64)
+		if !last {
+			limit = nextBase
+		}
+		truncated, err := l.loadSegment(s, needScan, last, limit)
 		if err != nil {
 			return err
 		}
-		if truncated {
+		if truncated && needScan {
 			return l.dropSegmentsAfter(i, bases)
+		}
+		if truncated {
+			// A segment that needed no recovery (fsynced, below the
+			// recovery point, or after a clean shutdown) but whose
+			// indexes had to be rebuilt, cut at a bad batch the
+			// rebuild met: only it loses bytes, as Kafka's
+			// LogLoader.loadSegmentFiles recovers such a segment; the
+			// later segments were fsynced too and stay.
+			l.log.Warn().Int64("segment", base).Str("dir", l.dir).Int64("next_offset", s.next).
+				Msg("a segment below the recovery point held a bad batch; later segments kept")
 		}
 	}
 	return nil
@@ -279,7 +347,7 @@ func (l *Log) dropSegmentsAfter(i int, bases []int64) error {
 // order and inside the log (validateOffsets, validateTimes), and the last
 // entry of each pointing at the batch it names; a failed check rebuilds
 // both from the log, with a warning.
-func (l *Log) loadSegment(s *segment, scan, active bool) (truncated bool, err error) {
+func (l *Log) loadSegment(s *segment, scan, active bool, limit int64) (truncated bool, err error) {
 	if !scan {
 		if err := l.checkOffsetIndex(s); err != nil {
 			l.log.Warn().Err(err).Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index")
@@ -290,12 +358,12 @@ func (l *Log) loadSegment(s *segment, scan, active bool) (truncated bool, err er
 		scan = true // a missing or emptied index is rebuilt
 	}
 	if scan {
-		return l.recoverSegment(s, false)
+		return l.recoverSegment(s, false, limit)
 	}
 	if active {
 		// The active segment's end is found by scanning from its last
 		// index entry, which also checks its tail.
-		truncated, err = l.recoverSegment(s, true)
+		truncated, err = l.recoverSegment(s, true, limit)
 		if err == nil && s.firstTs < 0 && s.size > 0 {
 			// segment.ms counts from the first batch's timestamp.
 			sc := newScanner(s, s.size)
@@ -304,19 +372,23 @@ func (l *Log) loadSegment(s *segment, scan, active bool) (truncated bool, err er
 			}
 			sc.free()
 		}
-	} else {
-		err = l.loadSealedTail(s)
+	} else if err = l.loadSealedTail(s, limit); errors.Is(err, errTorn) {
+		// Bytes past the last index entry that are no batch of this
+		// segment (torn, or offsets out of its range): the segment is
+		// recovered as one without an index.
+		l.log.Warn().Err(err).Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index")
+		return l.recoverSegment(s, false, limit)
 	}
 	if err != nil || truncated {
 		return truncated, err
 	}
 	if err := l.checkTimeIndex(s); err != nil {
 		l.log.Warn().Err(err).Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index")
-		return l.recoverSegment(s, false)
+		return l.recoverSegment(s, false, limit)
 	}
 	if s.indexSuspect.Load() { // a lookup made by the checks found a bad entry
 		l.log.Warn().Int64("segment", s.base).Str("dir", l.dir).Msg("rebuilding index: an entry does not match the log")
-		return l.recoverSegment(s, false)
+		return l.recoverSegment(s, false, limit)
 	}
 	return false, nil
 }
@@ -356,7 +428,7 @@ func (l *Log) checkTimeIndex(s *segment) error {
 
 // loadSealedTail finds a sealed segment's end offset and max timestamp by
 // scanning from its last index entry.
-func (l *Log) loadSealedTail(s *segment) error {
+func (l *Log) loadSealedTail(s *segment, limit int64) error {
 	pos := int64(0)
 	if e, ok, err := s.index.last(); err != nil {
 		return err
@@ -375,6 +447,9 @@ func (l *Log) loadSealedTail(s *segment) error {
 		b, err := sc.at(pos)
 		if err == io.EOF {
 			return nil
+		}
+		if err == nil && (b.base < s.next || !s.holds(b.last, limit)) {
+			err = fmt.Errorf("%w: offsets %d to %d at position %d", errTorn, b.base, b.last, pos)
 		}
 		if err != nil {
 			return fmt.Errorf("segment %d of %s: %w", s.base, l.dir, err)

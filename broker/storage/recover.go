@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"io"
+	"math"
 
 	"gregor/broker/records"
 )
@@ -10,8 +11,10 @@ import (
 // recoverSegment scans a segment's batches, checking each header, CRC and
 // offset order, and truncates the file at the first bad batch. A full scan
 // (fromIndex false) rebuilds both indexes and assigns leader epochs; a tail
-// scan starts at the last index entry and only finds the end.
-func (l *Log) recoverSegment(s *segment, fromIndex bool) (truncated bool, err error) {
+// scan starts at the last index entry and only finds the end. Offsets at
+// or past limit (the next segment's base, when known) are not the
+// segment's: a batch holding one is bad.
+func (l *Log) recoverSegment(s *segment, fromIndex bool, limit int64) (truncated bool, err error) {
 	pos := int64(0)
 	if fromIndex {
 		if e, ok, err := s.index.last(); err != nil {
@@ -39,7 +42,7 @@ func (l *Log) recoverSegment(s *segment, fromIndex bool) (truncated bool, err er
 		s.next, s.maxTs, s.maxTsOff, s.firstTs, s.sinceIndex = s.base, -1, -1, -1, 0
 		s.indexSuspect.Store(false)
 	}
-	end, err := l.scanValid(s, pos, !fromIndex)
+	end, err := l.scanValid(s, pos, !fromIndex, limit)
 	if err != nil {
 		return false, err
 	}
@@ -60,7 +63,7 @@ func (l *Log) recoverSegment(s *segment, fromIndex bool) (truncated bool, err er
 
 // scanValid walks batches from pos and returns the position after the last
 // good one. With rebuild it also re-creates index entries and epochs.
-func (l *Log) scanValid(s *segment, pos int64, rebuild bool) (int64, error) {
+func (l *Log) scanValid(s *segment, pos int64, rebuild bool, limit int64) (int64, error) {
 	sc := scanner{s: s, end: s.size}
 	var buf []byte
 	for {
@@ -74,8 +77,8 @@ func (l *Log) scanValid(s *segment, pos int64, rebuild bool) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
-		if pos > 0 && b.base < s.next || b.base < s.base {
-			return pos, nil // offsets went backwards: not ours
+		if pos > 0 && b.base < s.next || b.base < s.base || !s.holds(b.last, limit) {
+			return pos, nil // offsets went backwards or out of range: not ours
 		}
 		if cap(buf) < int(b.size) {
 			buf = make([]byte, b.size)
@@ -105,4 +108,12 @@ func (l *Log) scanValid(s *segment, pos int64, rebuild bool) (int64, error) {
 		s.next = b.last + 1
 		pos += b.size
 	}
+}
+
+// holds reports whether offset last may be in the segment: within the
+// range its relative offsets cover (Kafka's LogSegment.ensureOffsetInRange)
+// and below limit. A base offset is outside the CRC: a flipped bit there
+// is found only so.
+func (s *segment) holds(last, limit int64) bool {
+	return last-s.base <= math.MaxInt32 && last < limit
 }

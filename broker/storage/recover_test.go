@@ -2,8 +2,10 @@ package storage
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -365,4 +367,240 @@ func TestCleanReopenKeepsBatchAtLastIndexEntry(t *testing.T) {
 		t.Fatalf("clean reopen cut the segment from %d to %d bytes", totalLen(all), got)
 	}
 	checkRecovered(t, l, all, 18)
+}
+
+// breakLength gives the batch at pos of a segment a length field that
+// runs past the file: a torn batch, as a disk error leaves one.
+func breakLength(t *testing.T, path string, pos int64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[pos+8] = 0x7f
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBadBatchBelowRecoveryPointKeepsLaterSegments(t *testing.T) {
+	// A segment that needs no recovery (after a clean shutdown, or below
+	// the recovery point) but whose index is rebuilt on open, because a
+	// check found it wrong or it ends in bytes that are no batch, is cut
+	// at the bad batch alone, as Kafka's LogLoader.loadSegmentFiles
+	// recovers it: the later segments, fsynced, stay. Gregor dropped
+	// every segment after it, or refused to open the log.
+	one := int64(len(buildBatch(t, 0, 2, 1, 10)))
+	for _, c := range []struct {
+		name     string
+		interval int64 // index.interval.bytes
+		opt      OpenOptions
+	}{
+		// The last index entry names the torn batch: the check on open fails.
+		{"clean, last index entry torn", 1, OpenOptions{Clean: true, RecoveryPoint: 16}},
+		// The index ends before the torn batch: the tail scan meets it.
+		{"clean, torn past the index", 2*one - 1, OpenOptions{Clean: true, RecoveryPoint: 16}},
+		{"unclean, below the recovery point", 1, OpenOptions{RecoveryPoint: 8}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig()
+			cfg.SegmentBytes = 4 * one
+			cfg.IndexIntervalBytes = c.interval
+			all := writeClosedLog(t, dir, cfg, 8, 2) // segments 0 (offsets 0-7) and 8 (8-15)
+			if got := segmentFiles(t, dir, ".log"); len(got) != 2 {
+				t.Fatalf("test needs 2 segments, has %v", got)
+			}
+			breakLength(t, segmentPath(dir, 0, ".log"), 3*one) // offsets 6-7
+			l := openTestLog(t, dir, cfg, c.opt)
+			if got := segmentFiles(t, dir, ".log"); len(got) != 2 {
+				t.Fatalf("segments after opening %v, want both", got)
+			}
+			if got := fileSize(t, segmentPath(dir, 0, ".log")); got != 3*one {
+				t.Fatalf("segment 0 holds %d bytes, want the %d before the torn batch", got, 3*one)
+			}
+			want := append(all[:3:3], all[4:]...)
+			checkRecovered(t, l, want, 16)
+		})
+	}
+}
+
+func TestRecoveryPointNeverPastTheLogEnd(t *testing.T) {
+	// As Kafka's LogLoader.recoverLog: after a crash the recovery point
+	// is the checkpointed one but never past the log end (a point past it
+	// would pass over the segments appended next if the broker crashed
+	// again); after a clean shutdown it is the log end.
+	dir := t.TempDir()
+	writeClosedLog(t, dir, testConfig(), 3, 2) // offsets 0-5
+	l := openTestLog(t, dir, testConfig(), OpenOptions{RecoveryPoint: 100})
+	if got := l.RecoveryPoint(); got != 6 {
+		t.Fatalf("recovery point after a crash with checkpoint 100 and log end 6: %d, want 6", got)
+	}
+	l.Close()
+	l = openTestLog(t, dir, testConfig(), OpenOptions{RecoveryPoint: 4})
+	if got := l.RecoveryPoint(); got != 4 {
+		t.Fatalf("recovery point after a crash with checkpoint 4: %d, want 4", got)
+	}
+	l.CloseHandles()
+	l = openTestLog(t, dir, testConfig(), OpenOptions{Clean: true, RecoveryPoint: 2})
+	if got := l.RecoveryPoint(); got != 6 {
+		t.Fatalf("recovery point after a clean shutdown with checkpoint 2: %d, want the log end 6", got)
+	}
+}
+
+func TestLogEndingBelowItsStartStartsAgainThere(t *testing.T) {
+	// As Kafka's LogLoader.deleteSegmentsIfLogStartGreaterThanLogEnd: a
+	// log whose checkpointed start is past its end (segment files lost)
+	// is emptied and starts at that start, with no leader epochs and no
+	// producer snapshots, so that offsets below it are not handed out
+	// again. Gregor moved the start back down to the first segment's.
+	dir := t.TempDir()
+	l, err := Open(OSFS{}, dir, testConfig(), OpenOptions{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := buildBatch(t, 0, 2, 1000, 1)
+	records.SetLeaderEpoch(b, 3)
+	mustAppend(t, l, b)
+	if err := l.WriteSnapshot(2, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l = openTestLog(t, dir, testConfig(), OpenOptions{StartOffset: 50, RecoveryPoint: 2})
+	if l.StartOffset() != 50 || l.NextOffset() != 50 {
+		t.Fatalf("log start %d and end %d, want both 50", l.StartOffset(), l.NextOffset())
+	}
+	if got := segmentFiles(t, dir, ".log"); len(got) != 1 || got[0] != "00000000000000000050.log" {
+		t.Fatalf("segments %v, want only 00000000000000000050.log", got)
+	}
+	if e := l.Epochs(); len(e) != 0 {
+		t.Fatalf("leader epochs %v kept for a log emptied", e)
+	}
+	if _, _, ok := l.LatestSnapshot(); ok {
+		t.Fatal("a producer snapshot of the lost log is still offered")
+	}
+	checkRecovered(t, l, nil, 50)
+	l.Close()
+	l = openTestLog(t, dir, testConfig(), OpenOptions{Clean: true, StartOffset: 50})
+	if l.StartOffset() != 50 || l.NextOffset() != 52 {
+		t.Fatalf("reopened: log start %d and end %d, want 50 and 52", l.StartOffset(), l.NextOffset())
+	}
+}
+
+func TestOrphanIndexesAreDeletedOnOpen(t *testing.T) {
+	// Index files whose segment has no .log (a crash between the unlinks
+	// of a deleted segment's files) are deleted on open, as Kafka's
+	// LogLoader.loadSegmentFiles does; kept, a segment made later at
+	// that base took their entries for its own.
+	dir := t.TempDir()
+	all := writeClosedLog(t, dir, testConfig(), 3, 2) // offsets 0-5
+	orphanIdx := appendOffsetEntry(appendOffsetEntry(nil, 3, 4000), 9, 9000)
+	orphanTimes := appendTimeEntry(nil, 1_700_000_009_000, 9)
+	if err := os.WriteFile(segmentPath(dir, 6, ".index"), orphanIdx, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(segmentPath(dir, 6, ".timeindex"), orphanTimes, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := openTestLog(t, dir, testConfig(), crashed)
+	for _, ext := range []string{".index", ".timeindex"} {
+		if _, err := os.Stat(segmentPath(dir, 6, ext)); !os.IsNotExist(err) {
+			t.Fatalf("orphan %s of segment 6 survived opening the log", ext)
+		}
+	}
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(indexEntries(t, segmentPath(dir, 6, ".index"), offsetEntrySize)); n != 0 {
+		t.Fatalf("segment 6 rolled with %d offset index entries of an earlier one", n)
+	}
+	if n := len(indexEntries(t, segmentPath(dir, 6, ".timeindex"), timeEntrySize)); n != 0 {
+		t.Fatalf("segment 6 rolled with %d time index entries of an earlier one", n)
+	}
+	checkRecovered(t, l, all, 6)
+}
+
+func TestOpenTruncatesLeaderEpochsFromTheLogStart(t *testing.T) {
+	// A crash after the log start moved but before the leader epoch
+	// cache's truncation was on disk leaves epochs starting below the
+	// log start; the log's open truncates them from the start, as
+	// Kafka's LogLoader.load does, so OffsetForLeaderEpoch answers from
+	// the log start, not from offsets the log no longer has.
+	dir := t.TempDir()
+	l, err := Open(OSFS{}, dir, testConfig(), OpenOptions{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, epoch := range []int32{1, 1, 3} {
+		b := buildBatch(t, int64(2*i), 2, 1000, 1)
+		records.SetLeaderEpoch(b, epoch)
+		mustAppend(t, l, b)
+	}
+	l.Close()
+	l = openTestLog(t, dir, testConfig(), OpenOptions{Clean: true, StartOffset: 3})
+	got := l.Epochs()
+	want := []EpochEntry{{1, 3}, {3, 4}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("leader epochs %v with the log starting at 3, want %v", got, want)
+	}
+	if e, end := l.EndOffsetForEpoch(0); e != 0 || end != 3 {
+		t.Fatalf("end of epoch 0: epoch %d offset %d, want 0 and the log start 3", e, end)
+	}
+}
+
+// setBaseOffset overwrites the base offset of the batch at pos, a field
+// the CRC does not cover.
+func setBaseOffset(t *testing.T, path string, pos, base int64) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint64(data[pos:], uint64(base))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRecoverCutsABatchWithOffsetsOutsideItsSegment(t *testing.T) {
+	// The base offset is outside the CRC. Recovery takes a batch whose
+	// offsets leave the segment's range, past what its relative offsets
+	// hold (Kafka's LogSegment.ensureOffsetInRange) or at the next
+	// segment's base, for a bad one. Gregor took a flipped bit there for
+	// the log's end: the log ended near offset 2^62.
+	one := int64(len(buildBatch(t, 0, 2, 1, 10)))
+	for _, c := range []struct {
+		name    string
+		seg     int64 // segment whose third batch (offsets seg+4, seg+5) is hit
+		base    int64
+		opt     OpenOptions
+		want    []int // batches kept
+		next    int64
+		segsAft []string
+	}{
+		{"sealed, after a crash", 0, 1<<62 + 4, crashed, []int{0, 1}, 4, []string{"00000000000000000000.log"}},
+		{"sealed, clean, no index", 0, 1<<62 + 4, OpenOptions{Clean: true, RecoveryPoint: 16},
+			[]int{0, 1, 4, 5, 6, 7}, 16, []string{"00000000000000000000.log", "00000000000000000008.log"}},
+		{"sealed, past the next base", 0, 8, crashed, []int{0, 1}, 4, []string{"00000000000000000000.log"}},
+		{"active, after a crash", 8, 1<<62 + 12, crashed, []int{0, 1, 2, 3, 4, 5}, 12, []string{"00000000000000000000.log", "00000000000000000008.log"}},
+		{"active, clean", 8, 1<<62 + 12, OpenOptions{Clean: true, RecoveryPoint: 16}, []int{0, 1, 2, 3, 4, 5}, 12,
+			[]string{"00000000000000000000.log", "00000000000000000008.log"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig()
+			cfg.SegmentBytes = 4 * one
+			all := writeClosedLog(t, dir, cfg, 8, 2) // segments 0 (offsets 0-7) and 8 (8-15)
+			setBaseOffset(t, segmentPath(dir, c.seg, ".log"), 2*one, c.base)
+			l := openTestLog(t, dir, cfg, c.opt)
+			if got := segmentFiles(t, dir, ".log"); !slices.Equal(got, c.segsAft) {
+				t.Fatalf("segments after opening %v, want %v", got, c.segsAft)
+			}
+			var want [][]byte
+			for _, i := range c.want {
+				want = append(want, all[i])
+			}
+			checkRecovered(t, l, want, c.next)
+		})
+	}
 }

@@ -237,7 +237,7 @@ func (l *Log) truncateSegment(s *segment, off int64) error {
 			return err
 		}
 	}
-	if _, err := l.recoverSegment(s, false); err != nil {
+	if _, err := l.recoverSegment(s, false, math.MaxInt64); err != nil {
 		return fmt.Errorf("rescanning truncated segment: %w", err)
 	}
 	return nil
