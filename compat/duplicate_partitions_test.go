@@ -37,21 +37,36 @@ func dpClient(t *testing.T) (*kgo.Client, string, context.Context) {
 // leaderOf0 is the broker leading partition 0 of topic.
 func leaderOf0(t *testing.T, ctx context.Context, cl *kgo.Client, topic string) *kgo.Broker {
 	t.Helper()
-	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leader := md.Topics[topic].Partitions[0].Leader
 	// The client sends only to brokers its own metadata knows (in a
-	// cluster, the leader may not be the seed it has met so far).
-	waitFor(t, "the client to know the partition's leader", 10*time.Second, func() bool {
-		if _, err := cl.Broker(int(leader)).Request(ctx, kmsg.NewPtrApiVersionsRequest()); err == nil {
-			return true
+	// cluster, the leader may not be the seed it has met so far), and a
+	// broker named leader may not have taken the partition over yet: it
+	// is the leader once it answers ListOffsets for the partition.
+	var leader *kgo.Broker
+	waitFor(t, "partition 0's leader to be known to the client and to answer for the partition", 10*time.Second, func() bool {
+		md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+		if err != nil {
+			return false
 		}
-		cl.ForceMetadataRefresh()
-		return false
+		p, ok := md.Topics[topic].Partitions[0]
+		if !ok || p.Leader < 0 {
+			return false
+		}
+		leader = cl.Broker(int(p.Leader))
+		req := kmsg.NewPtrListOffsetsRequest()
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp = 0, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, leader)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			cl.ForceMetadataRefresh()
+			return false
+		}
+		return true
 	})
-	return cl.Broker(int(leader))
+	return leader
 }
 
 // A Metadata request naming one topic many times is answered with the
