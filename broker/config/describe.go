@@ -101,18 +101,27 @@ func (c *Config) TopicEntries(overrides map[string]string) []Entry {
 	return out
 }
 
-// synonyms lists where broker key k's value can come from (Kafka's
-// ConfigHelper.configSynonyms).
-func (c *Config) synonyms(k *Key) []Synonym {
-	layers := []struct {
-		src    Source
-		values map[string]string
-	}{
+// configLayer is one place a broker config's value can be set.
+type configLayer struct {
+	src    Source
+	values map[string]string
+}
+
+// brokerLayers are the places a broker config can be set, in precedence
+// order: the dynamic per-broker configs, the dynamic cluster-wide
+// defaults, then server.properties.
+func (c *Config) brokerLayers() []configLayer {
+	return []configLayer{
 		{SourceDynamicBroker, c.Dynamic.PerBroker},
 		{SourceDynamicDefault, c.Dynamic.Defaults},
 		{SourceStatic, c.Values},
-		{SourceDefault, keys.defaults},
 	}
+}
+
+// synonyms lists where broker key k's value can come from (Kafka's
+// ConfigHelper.configSynonyms).
+func (c *Config) synonyms(k *Key) []Synonym {
+	layers := append(c.brokerLayers(), configLayer{SourceDefault, keys.defaults})
 	var out []Synonym
 	for _, l := range layers {
 		for _, n := range keys.synonyms(k.Name) {
@@ -237,14 +246,7 @@ func (c *Config) brokerSynonymValue(k *Key) (string, Source, bool) {
 	if k.Name == "" {
 		return "", 0, false
 	}
-	layers := []struct {
-		src    Source
-		values map[string]string
-	}{
-		{SourceDynamicBroker, c.Dynamic.PerBroker},
-		{SourceDynamicDefault, c.Dynamic.Defaults},
-		{SourceStatic, c.Values},
-	}
+	layers := c.brokerLayers()
 	for _, l := range layers {
 		for _, n := range keys.synonyms(k.Name) {
 			if v, ok := l.values[n]; ok {

@@ -92,14 +92,7 @@ func sensitiveName(name string) bool {
 // no type, so its value may be a secret and is not shown (maybeSensitive);
 // and none is among the dynamic configs by its own name: read-only.
 func (c *Config) extraEntries(perBroker bool) []Entry {
-	layers := []struct {
-		src    Source
-		values map[string]string
-	}{
-		{SourceDynamicBroker, c.Dynamic.PerBroker},
-		{SourceDynamicDefault, c.Dynamic.Defaults},
-		{SourceStatic, c.Values},
-	}
+	layers := c.brokerLayers()
 	if !perBroker {
 		layers = layers[1:2]
 	}
