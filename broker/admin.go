@@ -101,7 +101,7 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 	// Explicit replicas on brokers that are not alive are the backend's
 	// INVALID_REPLICA_ASSIGNMENT, as in Kafka.
 	if spec.Assignment == nil && int(spec.ReplicationFactor) > len(live) {
-		return errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", spec.ReplicationFactor, len(live))
+		return errorf(kerr.InvalidReplicationFactor, "The target replication factor of %d cannot be reached because only %d broker(s) are registered.", spec.ReplicationFactor, len(live))
 	}
 	add := metadata.AssignedReplicas(spec.Assignment)
 	if spec.Assignment == nil {

@@ -128,7 +128,7 @@ func (b *Broker) deleteRecords(t *Topic, partition int32, off int64) (int64, err
 	if p == nil {
 		return -1, kerr.UnknownTopicOrPartition
 	}
-	low, err := p.deleteRecordsBefore(off)
+	low, err := p.deleteRecordsBefore(off, false)
 	if err != nil {
 		return -1, err
 	}

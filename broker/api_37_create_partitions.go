@@ -76,9 +76,9 @@ func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitio
 	have := int32(len(parts))
 	switch {
 	case rt.Count == have:
-		return errorf(kerr.InvalidPartitions, "Topic already has %d partitions.", have)
+		return errorf(kerr.InvalidPartitions, "Topic already has %d partition(s).", have)
 	case rt.Count < have:
-		return errorf(kerr.InvalidPartitions, "Topic currently has %d partitions, %d would not be an increase.", have, rt.Count)
+		return errorf(kerr.InvalidPartitions, "The topic %s currently has %d partition(s); %d would not be an increase.", rt.Topic, have, rt.Count)
 	}
 	rf := 0
 	if have > 0 {
@@ -98,7 +98,7 @@ func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitio
 	} else {
 		live := b.liveIDs()
 		if rf > len(live) {
-			return errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
+			return errorf(kerr.InvalidReplicationFactor, "The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, len(live))
 		}
 		add = metadata.SpreadReplicas(int64(rt.Count-have), rf, live)
 	}

@@ -85,9 +85,11 @@ func (p *Partition) followerFetched(currentEpoch, id int32, offset, followerStar
 
 // deleteRecordsBefore moves the log start offset of a partition this
 // broker leads up to off (highWatermarkOffset: the high watermark) and
-// returns the new log start offset.
-func (p *Partition) deleteRecordsBefore(off int64) (int64, error) {
-	if p.topic.Internal {
+// returns the new log start offset. Only the broker itself (allowInternal,
+// Kafka's allowInternalTopicDeletion: the share coordinator pruning
+// __share_group_state) deletes records of an internal topic.
+func (p *Partition) deleteRecordsBefore(off int64, allowInternal bool) (int64, error) {
+	if p.topic.Internal && !allowInternal {
 		// As Kafka, before anything else.
 		return -1, errorf(kerr.InvalidTopicException, "Cannot delete records of internal topic %s", p.tp.Topic)
 	}

@@ -54,7 +54,7 @@ func PlaceTopic(spec TopicSpec, live []int32, racks map[int32]string) ([][]int32
 	case rf <= 0:
 		return nil, Errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
 	case rf > len(live):
-		return nil, Errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
+		return nil, Errorf(kerr.InvalidReplicationFactor, "The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, len(live))
 	}
 	return placeAcross(live, racks, n, rf, -1, 0), nil
 }
@@ -70,7 +70,7 @@ func PlacePartitions(assign [][]int32, total int32, explicit [][]int32, live []i
 		return nil, Errorf(kerr.InvalidReplicationFactor, "The topic has no replicas to follow.")
 	}
 	if total <= have {
-		return nil, Errorf(kerr.InvalidPartitions, "Topic currently has %d partitions, %d would not be an increase.", have, total)
+		return nil, Errorf(kerr.InvalidPartitions, "The topic currently has %d partition(s); %d would not be an increase.", have, total)
 	}
 	if err := CheckTopicPartitions(int64(total)); err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func PlacePartitions(assign [][]int32, total int32, explicit [][]int32, live []i
 		return explicit, nil
 	}
 	if rf > len(live) {
-		return nil, Errorf(kerr.InvalidReplicationFactor, "Replication factor: %d larger than available brokers: %d.", rf, len(live))
+		return nil, Errorf(kerr.InvalidReplicationFactor, "The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, len(live))
 	}
 	start := 0
 	for i, id := range live {
