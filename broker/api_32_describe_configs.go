@@ -8,8 +8,9 @@ package broker
 // key it defaults to: dynamic per broker, dynamic cluster default, static,
 // default); BROKER resources named by this broker's id list every broker
 // config, and the empty name (the cluster-wide default) lists only the
-// dynamic cluster defaults. BROKER_LOGGER lists the root logger. Synonyms
-// (v1+) when asked for, most specific first; v0 answers with IsDefault
+// dynamic cluster defaults. BROKER_LOGGER lists every logger (root first)
+// with the level it logs at (internal/loglevel). Synonyms (v1+) when asked
+// for, most specific first; v0 answers with IsDefault
 // instead of a source; v3+ carries the config type and, when asked, its
 // documentation. Topic configs are never read-only; broker configs are
 // unless they can be altered dynamically; passwords are described with
@@ -25,7 +26,6 @@ package broker
 import (
 	"context"
 	"slices"
-	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -33,6 +33,7 @@ import (
 	"gregor/broker/acl"
 	"gregor/broker/config"
 	"gregor/broker/metadata"
+	"gregor/internal/loglevel"
 	"gregor/protocol"
 )
 
@@ -120,9 +121,19 @@ func (b *Broker) describeResource(typ int8, name string) ([]config.Entry, error)
 		if _, err := b.parseBrokerResource(name, "Broker id must be an integer, but it is: %s", "Unexpected broker id, expected %d but received %s"); err != nil {
 			return nil, err
 		}
-		level := strings.ToUpper(b.cfg.LogLevel)
-		// Kafka gives a logger no type (UNKNOWN) and no documentation.
-		return []config.Entry{{Name: "root", Value: &level, Source: config.SourceBrokerLogger}}, nil
+		// Every logger with the level it logs at (its own, else the
+		// root's), as Kafka's Log4jController.loggers. Kafka gives a
+		// logger no type (UNKNOWN) and no documentation.
+		var entries []config.Entry
+		for _, n := range b.logLevels.Names() {
+			lvl, ok := b.logLevels.Level(n)
+			if !ok {
+				continue
+			}
+			v := loglevel.KafkaName(lvl)
+			entries = append(entries, config.Entry{Name: n, Value: &v, Source: config.SourceBrokerLogger})
+		}
+		return entries, nil
 	case resourceGroup:
 		if name == "" {
 			return nil, errorf(kerr.InvalidRequest, "Group name must not be empty")

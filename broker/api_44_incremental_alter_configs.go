@@ -12,8 +12,11 @@ package broker
 // before authorization as Kafka's broker does, as is the change of a
 // BROKER resource; so is an unknown resource type. The result is validated as AlterConfigs validates (INVALID_CONFIG,
 // then UNKNOWN_TOPIC_OR_PARTITION); validateOnly changes nothing. Changing
-// log levels (BROKER_LOGGER) at run time is refused with INVALID_REQUEST:
-// Gregor's level is fixed by gregor.log.level. ALTER_CONFIGS is needed on
+// log levels (BROKER_LOGGER) follows Kafka's RuntimeLoggerManager: every
+// op is checked before any applies (SET of an unknown logger or a level
+// not named exactly as Kafka's, INVALID_CONFIG; DELETE of the root,
+// APPEND and SUBTRACT, INVALID_REQUEST); the change is in memory only.
+// ALTER_CONFIGS is needed on
 // the topic or group, or on the cluster for a broker, broker logger or
 // client metrics subscription, else TOPIC_, GROUP_ or
 // CLUSTER_AUTHORIZATION_FAILED.
@@ -30,6 +33,7 @@ import (
 	"gregor/broker/acl"
 	"gregor/broker/config"
 	"gregor/broker/metadata"
+	"gregor/internal/loglevel"
 	"gregor/protocol"
 )
 
@@ -147,7 +151,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 		if _, err := b.parseBrokerResource(rr.ResourceName, notInt, "Unexpected node id. Expected %d, but received %s"); err != nil {
 			return err
 		}
-		return errorf(kerr.InvalidRequest, "changing log levels at run time is not supported; set gregor.log.level")
+		return b.alterLogLevels(rr.Configs, validateOnly)
 	case resourceGroup:
 		name := rr.ResourceName
 		edit := func(cur map[string]string) (map[string]string, error) {
@@ -306,4 +310,58 @@ func splitItems(v string) []string {
 		}
 	}
 	return out
+}
+
+// alterLogLevels sets or deletes the levels of this broker's loggers
+// (BROKER_LOGGER), as Kafka's RuntimeLoggerManager: every op is checked
+// first, then all apply.
+func (b *Broker) alterLogLevels(ops []kmsg.IncrementalAlterConfigsRequestResourceConfig, validateOnly bool) error {
+	exists := func(name string) error {
+		if !b.logLevels.Exists(name) {
+			return errorf(kerr.InvalidConfig, "Logger %s does not exist!", name)
+		}
+		return nil
+	}
+	for _, op := range ops {
+		switch op.Op {
+		case opSet:
+			if err := exists(op.Name); err != nil {
+				return err
+			}
+			value := ""
+			if op.Value != nil {
+				value = *op.Value
+			}
+			if _, ok := loglevel.ParseKafka(value); !ok {
+				return errorf(kerr.InvalidConfig, "Cannot set the log level of %s to %s as it is not a supported log level. Valid log levels are %s", op.Name, value, loglevel.ValidKafkaNames)
+			}
+		case opDelete:
+			if err := exists(op.Name); err != nil {
+				return err
+			}
+			if op.Name == loglevel.Root {
+				return errorf(kerr.InvalidRequest, "Removing the log level of the %s logger is not allowed", loglevel.Root)
+			}
+		case opAppend:
+			return errorf(kerr.InvalidRequest, "APPEND operation is not allowed for the BROKER_LOGGER resource")
+		case opSubtract:
+			return errorf(kerr.InvalidRequest, "SUBTRACT operation is not allowed for the BROKER_LOGGER resource")
+		default:
+			return errorf(kerr.InvalidRequest, "Unknown operation type %d is not allowed for the BROKER_LOGGER resource", op.Op)
+		}
+	}
+	if validateOnly {
+		return nil
+	}
+	for _, op := range ops {
+		if op.Op == opSet {
+			lvl, _ := loglevel.ParseKafka(*op.Value)
+			b.logLevels.Set(op.Name, lvl)
+			b.log.Warn().Str("logger", op.Name).Str("level", *op.Value).Msg("updated the log level")
+		} else {
+			b.logLevels.Unset(op.Name)
+			b.log.Warn().Str("logger", op.Name).Msg("unset the log level; it follows the root logger's again")
+		}
+	}
+	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"gregor/broker/metadata"
 	"gregor/broker/quota"
 	"gregor/broker/storage"
+	"gregor/internal/loglevel"
 	"gregor/protocol"
 )
 
@@ -25,6 +26,9 @@ import (
 type Options struct {
 	Config *config.Config
 	Log    zerolog.Logger
+	// LogLevels names the process's loggers, for BROKER_LOGGER; nil
+	// makes a set of Log's own.
+	LogLevels *loglevel.Levels
 	// FS is the filesystem for logs; nil is the real one.
 	FS storage.FS
 	// Clock is the time source; nil is time.Now.
@@ -171,6 +175,8 @@ type Broker struct {
 	// hold an OS thread in a file syscall).
 	applySlots chan struct{}
 	slowLog    zerolog.Logger
+	// logLevels are the loggers whose levels BROKER_LOGGER reads and sets.
+	logLevels *loglevel.Levels
 	// syncApply makes deliveries wait until they are applied: the local
 	// backend delivers from admin requests, which expect their change in
 	// force when they return; ZooKeeper's loop must never wait.
@@ -205,8 +211,19 @@ func New(opt Options) (*Broker, error) {
 	b.moveSlots = make(chan struct{}, max(len(opt.Config.LogDirs), 1))
 	b.applySlots = make(chan struct{}, maxConcurrentApplies)
 	b.sessions = newFetchSessions(func() int { return b.Config().FetchSessionSlots }, b.now)
+	b.logLevels = opt.LogLevels
+	authzLog := opt.Log.With().Str("component", "authorizer").Logger()
+	if b.logLevels == nil {
+		root, err := zerolog.ParseLevel(opt.Config.LogLevel)
+		if err != nil {
+			root = zerolog.InfoLevel
+		}
+		b.logLevels = loglevel.New(opt.Log, root)
+	} else {
+		authzLog = b.logLevels.Logger("authorizer")
+	}
 	if ac, ok := opt.Config.Authorizer(); ok {
-		b.authz = acl.New(ac, opt.Log.With().Str("component", "authorizer").Logger())
+		b.authz = acl.New(ac, authzLog)
 	}
 	b.ops.started = time.Now()
 	b.dyn.Store(&dynamicConfigs{cfg: opt.Config, changed: make(chan struct{})})

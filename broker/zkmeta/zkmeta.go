@@ -18,6 +18,7 @@ import (
 
 	"gregor/broker/config"
 	"gregor/broker/metadata"
+	"gregor/internal/loglevel"
 )
 
 // Options configures the ZooKeeper backend.
@@ -28,6 +29,9 @@ type Options struct {
 	Self           metadata.BrokerInfo
 	Config         *config.Config
 	Log            zerolog.Logger
+	// LogLevels, when set, names this package's logger ("zkmeta") so that
+	// its level can be changed at run time.
+	LogLevels *loglevel.Levels
 }
 
 type backend struct {
@@ -158,9 +162,13 @@ func New(opt Options) (metadata.Backend, error) {
 	if timeout <= 0 {
 		timeout = 18 * time.Second
 	}
+	log := opt.Log.With().Str("component", "zkmeta").Logger()
+	if opt.LogLevels != nil {
+		log = opt.LogLevels.Logger("zkmeta")
+	}
 	return &backend{
-		opt: opt, log: opt.Log.With().Str("component", "zkmeta").Logger(),
-		slowLog: opt.Log.With().Str("component", "zkmeta").Logger().Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
+		opt: opt, log: log,
+		slowLog: log.Sample(&zerolog.BurstSampler{Burst: 5, Period: 10 * time.Second}),
 		servers: servers, chroot: chroot, timeout: timeout, acl: zk.WorldACL(zk.PermAll),
 		dirty: map[string]bool{}, armed: map[string]bool{}, fired: map[string]time.Time{}, sig: make(chan struct{}, 1),
 		brokers: map[int32]*liveBroker{}, controller: -1, topics: map[string]*topicCache{},

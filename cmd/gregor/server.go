@@ -19,6 +19,7 @@ import (
 	"gregor/broker/storage"
 	"gregor/broker/zkmeta"
 	"gregor/coordinator"
+	"gregor/internal/loglevel"
 	"gregor/monitor"
 	"gregor/protocol"
 )
@@ -30,6 +31,7 @@ var logFS = func() storage.FS { return nil }
 // server is a running broker with its listeners.
 type server struct {
 	log    zerolog.Logger
+	levels *loglevel.Levels
 	broker *broker.Broker
 	coord  *coordinator.Coordinator
 	net    *protocol.Server
@@ -39,13 +41,29 @@ type server struct {
 	monitor   *monitor.Server // nil when gregor.metrics.listener is empty
 }
 
+// componentLog is the named component's logger.
+func (s *server) componentLog(name string) zerolog.Logger {
+	if s.levels == nil { // a test's server
+		return s.log.With().Str("component", name).Logger()
+	}
+	return s.levels.Logger(name)
+}
+
 // start opens the broker, loads metadata and starts serving every listener.
-func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server, error) {
+func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*server, error) {
+	// Every component's logger is named, so that its level can be changed
+	// at run time (BROKER_LOGGER); the root's level is gregor.log.level.
+	rootLevel, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		rootLevel = zerolog.InfoLevel
+	}
+	levels := loglevel.New(base, rootLevel)
+	log := levels.Logger(loglevel.Root)
 	var backend metadata.Backend
 	if cfg.ZookeeperConnect != "" {
 		opt := zkmeta.Options{
 			Connect: cfg.ZookeeperConnect, SessionTimeout: cfg.ZookeeperSessionTimeout,
-			Config: cfg, Log: log.With().Str("component", "zookeeper").Logger(),
+			Config: cfg, Log: log, LogLevels: levels,
 		}
 		if err := resolveBrokerID(ctx, cfg, opt, logFS(), log); err != nil {
 			return nil, err
@@ -57,7 +75,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 		}
 		backend = zb
 	}
-	b, err := broker.New(broker.Options{Config: cfg, Backend: backend, FS: logFS(), Log: log.With().Str("component", "broker").Logger()})
+	b, err := broker.New(broker.Options{Config: cfg, Backend: backend, FS: logFS(), Log: levels.Logger("broker"), LogLevels: levels})
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +83,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	// metadata load on, so they are set up before the broker starts.
 	ccfg := coordinatorConfig(cfg)
 	ccfg.Authorizer = b.Authorizer()
-	coord := coordinator.New(ccfg, b, log.With().Str("component", "coordinator").Logger())
+	coord := coordinator.New(ccfg, b, levels.Logger("coordinator"))
 	b.OnLeadership(coord.LeadershipChanged)
 	b.OnTopicDeleted(coord.TopicDeleted)
 	b.SetTxnVerifier(coord)
@@ -78,7 +96,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 	b.Register(reg)
 	coord.Register(reg)
 	b.WrapAPIs(reg) // traffic counts and client quotas, for every API
-	s := &server{log: log, broker: b, coord: coord, net: protocol.NewServer(reg, log.With().Str("component", "net").Logger()), listeners: map[string]string{}}
+	s := &server{log: log, levels: levels, broker: b, coord: coord, net: protocol.NewServer(reg, levels.Logger("net")), listeners: map[string]string{}}
 	s.net.Options = connectionOptions(b.Config())
 	// Connection limits are dynamic broker configs, as in Kafka: applied
 	// as they are delivered, and once more after registering, for one
@@ -113,7 +131,7 @@ func start(ctx context.Context, cfg *config.Config, log zerolog.Logger) (*server
 		}
 	}
 	for _, l := range cfg.Listeners {
-		sec, err := s.listenerSecurity(cfg, l.Name, log.With().Str("component", "security").Logger())
+		sec, err := s.listenerSecurity(cfg, l.Name, levels.Logger("security"))
 		if err != nil {
 			closeBound()
 			s.shutdown(context.Background())
@@ -177,7 +195,7 @@ func (s *server) serveMonitor(addr string) error {
 	if addr == "" {
 		return nil
 	}
-	m, err := monitor.Listen(addr, s.sources(), s.metrics, s.log.With().Str("component", "monitor").Logger())
+	m, err := monitor.Listen(addr, s.sources(), s.metrics, s.componentLog("monitor"))
 	if err != nil {
 		return err
 	}
