@@ -30,7 +30,7 @@ func (b *Broker) handleRenewDelegationToken(ctx context.Context, req *protocol.R
 	b.tokenOps.Lock()
 	defer b.tokenOps.Unlock()
 	now := b.now().UnixMilli()
-	t, code := b.tokenToChange(req, r.HMAC, now)
+	t, code := b.tokenToChange(req, r.HMAC, now, true)
 	if code != nil {
 		resp.ErrorCode = code.Code
 		return resp, nil
@@ -62,8 +62,9 @@ func (b *Broker) setTokenExpiry(ctx context.Context, t metadata.TokenInfo, at in
 
 // tokenToChange finds the token a renewal or expiry names, with Kafka
 // 4.0's checks in its order (DelegationTokenControlManager): not found,
-// expired, then not the owner's or a renewer's. Called holding tokenOps.
-func (b *Broker) tokenToChange(req *protocol.Request, mac []byte, now int64) (metadata.TokenInfo, *kerr.Error) {
+// expired (a renewal only: an expiry checks that itself, after the owner),
+// then not the owner's or a renewer's. Called holding tokenOps.
+func (b *Broker) tokenToChange(req *protocol.Request, mac []byte, now int64, renewal bool) (metadata.TokenInfo, *kerr.Error) {
 	if !tokenRequestsAllowed(req) {
 		return metadata.TokenInfo{}, kerr.DelegationTokenRequestNotAllowed
 	}
@@ -74,7 +75,7 @@ func (b *Broker) tokenToChange(req *protocol.Request, mac []byte, now int64) (me
 	if !ok {
 		return metadata.TokenInfo{}, kerr.DelegationTokenNotFound
 	}
-	if t.Expired(now) {
+	if renewal && t.Expired(now) {
 		return metadata.TokenInfo{}, kerr.DelegationTokenExpired
 	}
 	if !canRenew(requester(req), t) {

@@ -368,8 +368,9 @@ func TestDelegationTokens(t *testing.T) {
 		}
 
 		// Expire with period 0: the token stops authenticating and can be
-		// neither renewed nor expired again (EXPIRED comes before the
-		// owner check); the sweep removes it later.
+		// neither renewed nor expired again with a period (a renewal checks
+		// EXPIRED before the owner, an expiry after it, as Kafka 4.0's
+		// DelegationTokenControlManager); a negative period still removes it.
 		exp, err = alice.ExpireDelegationToken(tctx(t), tok.HMAC, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -384,20 +385,31 @@ func TestDelegationTokens(t *testing.T) {
 		wantErr(t, "bob renews an expired token", err, kerr.DelegationTokenExpired)
 		_, err = carol.RenewDelegationToken(tctx(t), tok.HMAC, time.Minute)
 		wantErr(t, "carol renews an expired token", err, kerr.DelegationTokenExpired)
-		_, err = alice.ExpireDelegationToken(tctx(t), tok.HMAC, -time.Millisecond)
-		wantErr(t, "expiring an expired token", err, kerr.DelegationTokenExpired)
+		_, err = carol.ExpireDelegationToken(tctx(t), tok.HMAC, time.Minute)
+		wantErr(t, "carol expires an expired token", err, kerr.DelegationTokenOwnerMismatch)
+		_, err = alice.ExpireDelegationToken(tctx(t), tok.HMAC, time.Minute)
+		wantErr(t, "expiring an expired token with a period", err, kerr.DelegationTokenExpired)
 		if err := tb.client(t, tokenMech(tok.TokenID, tok.HMAC, false)).Ping(tctx(t)); !errors.Is(err, kerr.SaslAuthenticationFailed) {
 			t.Fatalf("an expired token authenticates: %v", err)
 		}
+		exp, err = alice.ExpireDelegationToken(tctx(t), tok.HMAC, -time.Millisecond)
+		if err != nil {
+			t.Fatalf("expiring an expired token at once: %v, want it removed", err)
+		}
+		near("an expired token expired at once", exp, time.Now())
+		_, err = alice.RenewDelegationToken(tctx(t), tok.HMAC, time.Minute)
+		wantErr(t, "renewing an expired token removed at once", err, kerr.DelegationTokenNotFound)
 
 		// A negative period removes a live token at once; the answer's
-		// expiry is the period, as in Kafka 4.0.
+		// expiry is now, as in Kafka 4.0 (KAFKA-17315; 3.x answered the
+		// period).
 		expire := kmsg.NewPtrExpireDelegationTokenRequest()
 		expire.HMAC, expire.ExpiryPeriodMillis = short.HMAC, -1
 		eresp, err := expire.RequestWith(tctx(t), tb.client(t, scram.Auth{User: secAlice, Pass: tb.users[secAlice]}.AsSha512Mechanism()))
-		if err != nil || eresp.ErrorCode != 0 || eresp.ExpiryTimestamp != -1 {
+		if err != nil || eresp.ErrorCode != 0 {
 			t.Fatalf("expire with a negative period: %v %+v", err, eresp)
 		}
+		near("expired at once", time.UnixMilli(eresp.ExpiryTimestamp), time.Now())
 		ts, _ := alice.DescribeDelegationTokens(tctx(t))
 		for _, d := range ts {
 			if d.TokenID == short.TokenID {
