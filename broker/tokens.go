@@ -50,14 +50,20 @@ func tokenHMAC(secret, tokenID string) []byte {
 	return m.Sum(nil)
 }
 
-// newTokenID is Kafka's CoreUtils.generateUuidAsBase64: a random (version
-// 4) UUID, URL-safe base64 without padding.
+// newTokenID is Kafka 4.0's token id (DelegationTokenControlManager:
+// Uuid.randomUuid().toString()): a random (version 4) UUID, URL-safe base64
+// without padding, never one whose text starts with '-' (Uuid.randomUuid
+// draws again, so that the id is never taken for a command-line option).
 func newTokenID() string {
-	var u [16]byte
-	rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return base64.RawURLEncoding.EncodeToString(u[:])
+	for {
+		var u [16]byte
+		rand.Read(u[:])
+		u[6] = u[6]&0x0f | 0x40
+		u[8] = u[8]&0x3f | 0x80
+		if id := base64.RawURLEncoding.EncodeToString(u[:]); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 // ApplyDelegationTokens takes every token (DelegationTokenApplier).
