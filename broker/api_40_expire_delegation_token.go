@@ -21,13 +21,12 @@ import (
 func (b *Broker) handleExpireDelegationToken(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ExpireDelegationTokenRequest)
 	resp := req.Response().(*kmsg.ExpireDelegationTokenResponse)
-	resp.ExpiryTimestamp = -1
 	b.tokenOps.Lock()
 	defer b.tokenOps.Unlock()
 	now := b.now().UnixMilli()
 	t, code := b.tokenToChange(req, r.HMAC, now, false)
 	if code != nil {
-		resp.ErrorCode = code.Code
+		resp.ErrorCode, resp.ExpiryTimestamp = code.Code, tokenErrorTimestamp(code.Code)
 		return resp, nil
 	}
 	switch {

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"gregor/broker/metadata"
 	"gregor/protocol"
 	"gregor/protocol/sasl"
@@ -219,6 +221,20 @@ func tokenRequestsAllowed(req *protocol.Request) bool {
 		return false
 	}
 	return true
+}
+
+// tokenErrorTimestamp is the timestamp a refused token request answers:
+// -1 (DelegationTokenManager.ErrorTimestamp) for the refusals Kafka 4.0's
+// broker makes itself (KafkaApis, ControllerApis: not allowed, not
+// authorized, a renewer that is not a User), 0 (the field's default) for
+// those DelegationTokenControlManager makes (disabled, not found, expired,
+// owner mismatch), whose answer sets no timestamp.
+func tokenErrorTimestamp(code int16) int64 {
+	switch code {
+	case kerr.DelegationTokenRequestNotAllowed.Code, kerr.DelegationTokenAuthorizationFailed.Code, kerr.InvalidPrincipalType.Code:
+		return -1
+	}
+	return 0
 }
 
 // requester is who sent a request, as a token principal ("User:alice").

@@ -327,6 +327,31 @@ func TestDelegationTokens(t *testing.T) {
 		wantErr(t, "carol expires", err, kerr.DelegationTokenOwnerMismatch)
 		_, err = bob.RenewDelegationToken(tctx(t), []byte("not a token"), time.Minute)
 		wantErr(t, "renewing an unknown HMAC", err, kerr.DelegationTokenNotFound)
+		// The controller's refusals leave the expiry at its default, 0.
+		for _, expire := range []bool{false, true} {
+			var req kmsg.Request
+			if expire {
+				r := kmsg.NewPtrExpireDelegationTokenRequest()
+				r.HMAC, r.ExpiryPeriodMillis = []byte("not a token"), -1
+				req = r
+			} else {
+				r := kmsg.NewPtrRenewDelegationTokenRequest()
+				r.HMAC = []byte("not a token")
+				req = r
+			}
+			resp, err := tb.client(t, scram.Auth{User: tokBob, Pass: tb.users[tokBob]}.AsSha512Mechanism()).Request(tctx(t), req)
+			var code int16
+			var expiry int64 = -2
+			switch r := resp.(type) {
+			case *kmsg.RenewDelegationTokenResponse:
+				code, expiry = r.ErrorCode, r.ExpiryTimestamp
+			case *kmsg.ExpireDelegationTokenResponse:
+				code, expiry = r.ErrorCode, r.ExpiryTimestamp
+			}
+			if err != nil || code != kerr.DelegationTokenNotFound.Code || expiry != 0 {
+				t.Fatalf("unknown HMAC (expire %v): %v, error %d, expiry %d; want DELEGATION_TOKEN_NOT_FOUND, expiry 0", expire, err, code, expiry)
+			}
+		}
 
 		near := func(what string, got time.Time, want time.Time) {
 			t.Helper()
@@ -473,6 +498,40 @@ func TestDelegationTokensDisabled(t *testing.T) {
 	wantErr(t, "expire", err, kerr.DelegationTokenAuthDisabled)
 	_, err = tb.admin(t, "", "").CreateDelegationToken(tctx(t), kadm.CreateDelegationToken{})
 	wantErr(t, "create over PLAINTEXT", err, kerr.DelegationTokenRequestNotAllowed)
+
+	// The timestamps of a refusal: Kafka 4.0's controller answers
+	// DELEGATION_TOKEN_AUTH_DISABLED without setting them (0); the broker's
+	// own refusals carry -1 (DelegationTokenManager.ErrorTimestamp).
+	sasl := tb.client(t, scram.Auth{User: secAlice, Pass: tb.users[secAlice]}.AsSha512Mechanism())
+	plain := tb.client(t, nil)
+	for _, c := range []struct {
+		what string
+		cl   *kgo.Client
+		code int16
+		want int64
+	}{
+		{"disabled", sasl, kerr.DelegationTokenAuthDisabled.Code, 0},
+		{"over PLAINTEXT", plain, kerr.DelegationTokenRequestNotAllowed.Code, -1},
+	} {
+		create := kmsg.NewPtrCreateDelegationTokenRequest()
+		cresp, err := create.RequestWith(tctx(t), c.cl)
+		if err != nil || cresp.ErrorCode != c.code || cresp.IssueTimestamp != c.want || cresp.ExpiryTimestamp != c.want ||
+			cresp.MaxTimestamp != c.want || cresp.TokenID != "" || len(cresp.HMAC) != 0 {
+			t.Errorf("create, %s: %v %+v; want error %d, timestamps %d, no id or HMAC", c.what, err, cresp, c.code, c.want)
+		}
+		renew := kmsg.NewPtrRenewDelegationTokenRequest()
+		renew.HMAC = []byte("x")
+		rresp, err := renew.RequestWith(tctx(t), c.cl)
+		if err != nil || rresp.ErrorCode != c.code || rresp.ExpiryTimestamp != c.want {
+			t.Errorf("renew, %s: %v %+v; want error %d, expiry %d", c.what, err, rresp, c.code, c.want)
+		}
+		expire := kmsg.NewPtrExpireDelegationTokenRequest()
+		expire.HMAC = []byte("x")
+		eresp, err := expire.RequestWith(tctx(t), c.cl)
+		if err != nil || eresp.ErrorCode != c.code || eresp.ExpiryTimestamp != c.want {
+			t.Errorf("expire, %s: %v %+v; want error %d, expiry %d", c.what, err, eresp, c.code, c.want)
+		}
+	}
 }
 
 // kafka-delegation-tokens.sh creates, describes, renews and expires tokens
