@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -296,4 +297,32 @@ func newKafkaToolsOrNil(t *testing.T) *kafkaTools {
 		return nil
 	}
 	return newKafkaTools(t)
+}
+
+// A log dir listed twice in log.dirs (here through a symlink) stops
+// start-up with Kafka's message (LogManager.createAndValidateLogDirs),
+// before the dir is opened twice and each replica in it served twice.
+func TestDuplicateLogDirStopsStartup(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own gregor process")
+	}
+	root := t.TempDir()
+	disk := filepath.Join(root, "disk1")
+	if err := os.Mkdir(disk, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(disk, filepath.Join(root, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	port := brokertest.FreePort(t)
+	out, err := exec.CommandContext(ctx, brokertest.Binary(t), "--set", "log.dirs="+disk+","+filepath.Join(root, "alias"),
+		"--set", fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d", port), "--set", "gregor.metrics.listener=").CombinedOutput()
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("the broker started (or hung) with a log dir listed twice: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "log.dirs: Duplicate log directory found: "+disk+", "+filepath.Join(root, "alias")) {
+		t.Fatalf("start-up failed without Kafka's duplicate log dir message:\n%s", out)
+	}
 }
