@@ -21,6 +21,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -241,4 +242,37 @@ func (p *Partition) notLocalErr() error {
 		return kerr.KafkaStorageError
 	}
 	return kerr.NotLeaderForPartition
+}
+
+// lockDirs takes every log dir's lock (storage.LockDir), as Kafka's
+// LogManager.lockLogDirs does before it loads anything: a dir another
+// process holds stops start-up with Kafka's message, before any log is
+// recovered or truncated under the broker using it. A disk failure while
+// locking takes the dir offline (diskFailed), as Kafka's IOException does.
+func (b *Broker) lockDirs() error {
+	for _, d := range b.fails.paths {
+		lk, err := storage.LockDir(b.fs, d)
+		switch {
+		case err == nil:
+			b.dirLocks = append(b.dirLocks, lk)
+		case errors.Is(err, storage.ErrDirLocked):
+			return fmt.Errorf("Failed to acquire lock on file %s in %s. A Kafka instance in another process or thread is using this directory.", storage.LockFile, d)
+		case storage.IsDiskFailure(err):
+			b.diskFailed(d, err)
+			if c := b.FailCause(); c != nil {
+				return c
+			}
+		default:
+			return fmt.Errorf("log dir %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// releaseDirLocks gives the log dirs' locks up.
+func (b *Broker) releaseDirLocks() {
+	for _, lk := range b.dirLocks {
+		lk.Release()
+	}
+	b.dirLocks = nil
 }

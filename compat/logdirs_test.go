@@ -3,6 +3,7 @@ package compat
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -324,5 +325,52 @@ func TestDuplicateLogDirStopsStartup(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "log.dirs: Duplicate log directory found: "+disk+", "+filepath.Join(root, "alias")) {
 		t.Fatalf("start-up failed without Kafka's duplicate log dir message:\n%s", out)
+	}
+}
+
+// A second broker process pointed at a running broker's log dir stops
+// start-up, as Kafka's LogManager.lockLogDirs refuses a dir whose .lock
+// another process holds, before it reads or recovers anything there; the
+// running broker goes on serving. Once that broker has stopped, the dir
+// is free again.
+func TestLogDirInUseByAnotherBrokerStopsStartup(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own gregor processes")
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	topic := randomName("locked")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	values := []string{"a", "b", "c"}
+	produceValues(t, b.Addr, topic, values)
+	dir := filepath.Join(b.Dir, "data")
+	second := func() ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, brokertest.Binary(t), "--set", "log.dirs="+dir,
+			"--set", fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d", brokertest.FreePort(t)), "--set", "gregor.metrics.listener=").CombinedOutput()
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		return out, err
+	}
+	out, err := second()
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a second broker started (or hung) on a log dir in use: %v\n%s", err, out)
+	}
+	if want := "Failed to acquire lock on file .lock in " + dir + ". A Kafka instance in another process or thread is using this directory."; !strings.Contains(string(out), want) {
+		t.Fatalf("start-up failed without Kafka's lock message %q:\n%s", want, out)
+	}
+	if got := consumeAll(t, b.Addr, topic, len(values)); strings.Join(got, ",") != "0/0=a,0/1=b,0/2=c" {
+		t.Fatalf("after the refused start the running broker serves %v", got)
 	}
 }
