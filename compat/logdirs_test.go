@@ -374,3 +374,49 @@ func TestLogDirInUseByAnotherBrokerStopsStartup(t *testing.T) {
 		t.Fatalf("after the refused start the running broker serves %v", got)
 	}
 }
+
+// A log dir that cannot be made or read at start-up (here its path is a
+// regular file) is offline from the start, as Kafka's
+// LogManager.createAndValidateLogDirs takes such a dir for an offline one:
+// the broker starts on its other dirs, kafka-log-dirs.sh shows the dir
+// with KafkaStorageException, and new replicas go to the dirs that work.
+func TestUnusableLogDirIsOfflineAtStartup(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own gregor process")
+	}
+	root := t.TempDir()
+	good, bad := filepath.Join(root, "disk1"), filepath.Join(root, "disk2")
+	if err := os.WriteFile(bad, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.dirs": good + "," + bad}})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	topic := randomName("offline-dir")
+	if _, err := adm.CreateTopic(ctx, 4, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	values := []string{"a", "b", "c"}
+	produceValues(t, b.Addr, topic, values)
+	all, err := adm.DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dirs := range all {
+		if d, ok := dirs[bad]; !ok || !errors.Is(d.Err, kerr.KafkaStorageError) {
+			t.Fatalf("log dir %s (a file) described as %+v, want KAFKA_STORAGE_ERROR", bad, d)
+		}
+		if d, ok := dirs[good]; !ok || d.Err != nil || len(d.Topics[topic]) != 4 {
+			t.Fatalf("log dir %s described as %+v, want it healthy with the 4 replicas of %s", good, d, topic)
+		}
+	}
+	if got := consumeAll(t, b.Addr, topic, len(values)); len(got) != len(values) {
+		t.Fatalf("consumed %v, want %d records", got, len(values))
+	}
+}
