@@ -380,16 +380,19 @@ func TestLogDirInUseByAnotherBrokerStopsStartup(t *testing.T) {
 // LogManager.createAndValidateLogDirs takes such a dir for an offline one:
 // the broker starts on its other dirs, kafka-log-dirs.sh shows the dir
 // with KafkaStorageException, and new replicas go to the dirs that work.
+// While it is offline no replica moves between the others
+// (KAFKA_STORAGE_ERROR, as Kafka's LogManager.getOrCreateLog makes no
+// future log then).
 func TestUnusableLogDirIsOfflineAtStartup(t *testing.T) {
 	if !usingGregor() {
 		t.Skip("starts its own gregor process")
 	}
 	root := t.TempDir()
-	good, bad := filepath.Join(root, "disk1"), filepath.Join(root, "disk2")
+	good, good2, bad := filepath.Join(root, "disk1"), filepath.Join(root, "disk3"), filepath.Join(root, "disk2")
 	if err := os.WriteFile(bad, []byte("not a directory"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.dirs": good + "," + bad}})
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.dirs": good + "," + bad + "," + good2}})
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
 	if err != nil {
 		t.Fatal(err)
@@ -412,10 +415,27 @@ func TestUnusableLogDirIsOfflineAtStartup(t *testing.T) {
 		if d, ok := dirs[bad]; !ok || !errors.Is(d.Err, kerr.KafkaStorageError) {
 			t.Fatalf("log dir %s (a file) described as %+v, want KAFKA_STORAGE_ERROR", bad, d)
 		}
-		if d, ok := dirs[good]; !ok || d.Err != nil || len(d.Topics[topic]) != 4 {
-			t.Fatalf("log dir %s described as %+v, want it healthy with the 4 replicas of %s", good, d, topic)
+		if d1, d3 := dirs[good], dirs[good2]; d1.Err != nil || d3.Err != nil || len(d1.Topics[topic])+len(d3.Topics[topic]) != 4 {
+			t.Fatalf("log dirs %s and %s described as %+v and %+v, want them healthy with the 4 replicas of %s", good, good2, d1, d3, topic)
 		}
 	}
+	current, other := good, good2
+	for _, dirs := range all {
+		for _, p := range dirs[good2].Topics[topic] {
+			if p.Partition == 0 {
+				current, other = good2, good
+			}
+		}
+	}
+	res, err := adm.AlterAllReplicaLogDirs(ctx, kadm.AlterReplicaLogDirsReq{other: kadm.TopicsSet{topic: {0: {}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Each(func(r kadm.AlterReplicaLogDirsResponse) {
+		if !errors.Is(r.Err, kerr.KafkaStorageError) {
+			t.Fatalf("moving %s-0 from %s to %s while %s is offline: %v, want KAFKA_STORAGE_ERROR", topic, current, other, bad, r.Err)
+		}
+	})
 	if got := consumeAll(t, b.Addr, topic, len(values)); len(got) != len(values) {
 		t.Fatalf("consumed %v, want %d records", got, len(values))
 	}
