@@ -18,8 +18,10 @@ package broker
 //     cancelled);
 //   - the dir a move under way already goes to: nothing to do;
 //   - another dir: the move under way, if any, is cancelled and a move
-//     there starts. The response does not wait for it: DescribeLogDirs
-//     shows the copy (IsFuture) until it is done.
+//     there starts, unless a log dir is offline: KAFKA_STORAGE_ERROR, as
+//     Kafka creates no future log then (LogManager.getOrCreateLog). The
+//     response does not wait for the move: DescribeLogDirs shows the copy
+//     (IsFuture) until it is done.
 
 import (
 	"context"
@@ -114,6 +116,12 @@ func (b *Broker) alterReplicaLogDir(tp storage.TP, path string) int16 {
 	case p.move != nil && p.move.to == to:
 	default:
 		p.cancelMoveLocked("moved to another log dir")
+		if b.offCount.Load() > 0 {
+			// As Kafka's LogManager.getOrCreateLog refuses a future log
+			// while any log dir is offline: a copy made for this
+			// partition earlier may be on the offline dir.
+			return kerr.KafkaStorageError.Code
+		}
 		if err := p.startMoveLocked(to); err != nil {
 			b.log.Warn().Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Str("to", to.Path).Msg("starting a log dir move")
 			return kerr.KafkaStorageError.Code

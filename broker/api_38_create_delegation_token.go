@@ -11,8 +11,9 @@ package broker
 // token always authenticates as User:<owner name>; Kafka accepts other
 // owner types);
 // DELEGATION_TOKEN_AUTH_DISABLED without delegation.token.secret.key. A
-// refusal carries the owner (and requester), timestamps -1, an empty id
-// and HMAC. The owner defaults to the requester. The token lives until
+// refusal carries the owner (and requester), an empty id and HMAC, and
+// timestamps -1, or 0 for DELEGATION_TOKEN_AUTH_DISABLED, which Kafka 4.0's
+// controller answers without setting them (tokenErrorTimestamp). The owner defaults to the requester. The token lives until
 // min(now + delegation.token.expiry.time.ms, its max timestamp) unless
 // renewed; its max timestamp is now + the requested max lifetime (or
 // delegation.token.max.lifetime.ms when that is not positive or larger).
@@ -42,9 +43,10 @@ func (b *Broker) handleCreateDelegationToken(ctx context.Context, req *protocol.
 	}
 	resp.PrincipalType, resp.PrincipalName = splitPrincipal(owner)
 	resp.TokenRequesterPrincipalType, resp.TokenRequesterPrincipalName = splitPrincipal(requester)
-	resp.IssueTimestamp, resp.ExpiryTimestamp, resp.MaxTimestamp, resp.HMAC = -1, -1, -1, []byte{}
+	resp.HMAC = []byte{}
 	if code := b.createTokenRefusal(req, r, owner, requester); code != nil {
-		resp.ErrorCode = code.Code
+		ts := tokenErrorTimestamp(code.Code)
+		resp.ErrorCode, resp.IssueTimestamp, resp.ExpiryTimestamp, resp.MaxTimestamp = code.Code, ts, ts, ts
 		return resp, nil
 	}
 	t := b.newToken(r, owner, requester)

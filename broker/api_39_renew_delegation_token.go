@@ -7,7 +7,8 @@ package broker
 // secret, then DELEGATION_TOKEN_NOT_FOUND for an unknown HMAC,
 // DELEGATION_TOKEN_EXPIRED for an expired token, and
 // DELEGATION_TOKEN_OWNER_MISMATCH unless the requester owns the token or
-// renews it (each with expiry -1). Otherwise the token expires at
+// renews it (each with expiry 0, the field's default, as the controller
+// answers them; -1 for the broker's DELEGATION_TOKEN_REQUEST_NOT_ALLOWED). Otherwise the token expires at
 // min(now + the period, its max timestamp), the period being
 // delegation.token.expiry.time.ms or a shorter one asked for. A token
 // removed meanwhile is not brought back: the renewal finds it gone.
@@ -26,13 +27,12 @@ import (
 func (b *Broker) handleRenewDelegationToken(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.RenewDelegationTokenRequest)
 	resp := req.Response().(*kmsg.RenewDelegationTokenResponse)
-	resp.ExpiryTimestamp = -1
 	b.tokenOps.Lock()
 	defer b.tokenOps.Unlock()
 	now := b.now().UnixMilli()
-	t, code := b.tokenToChange(req, r.HMAC, now)
+	t, code := b.tokenToChange(req, r.HMAC, now, true)
 	if code != nil {
-		resp.ErrorCode = code.Code
+		resp.ErrorCode, resp.ExpiryTimestamp = code.Code, tokenErrorTimestamp(code.Code)
 		return resp, nil
 	}
 	// Kafka 4.0: the default renewal, or a shorter one asked for.
@@ -51,10 +51,10 @@ func (b *Broker) setTokenExpiry(ctx context.Context, t metadata.TokenInfo, at in
 	t.ExpiryTimestamp = min(t.MaxTimestamp, at)
 	if err := b.setToken(ctx, t, false); err != nil {
 		if errors.Is(err, metadata.ErrTokenGone) {
-			return -1, kerr.DelegationTokenNotFound.Code
+			return tokenErrorTimestamp(kerr.DelegationTokenNotFound.Code), kerr.DelegationTokenNotFound.Code
 		}
 		b.log.Warn().Err(err).Str("token", t.TokenID).Msg("changing a delegation token's expiry")
-		return -1, kerr.UnknownServerError.Code
+		return tokenErrorTimestamp(kerr.UnknownServerError.Code), kerr.UnknownServerError.Code
 	}
 	b.log.Info().Str("token", t.TokenID).Str("owner", t.Owner).Int64("expiry", t.ExpiryTimestamp).Msg("delegation token " + what)
 	return t.ExpiryTimestamp, 0
@@ -62,8 +62,9 @@ func (b *Broker) setTokenExpiry(ctx context.Context, t metadata.TokenInfo, at in
 
 // tokenToChange finds the token a renewal or expiry names, with Kafka
 // 4.0's checks in its order (DelegationTokenControlManager): not found,
-// expired, then not the owner's or a renewer's. Called holding tokenOps.
-func (b *Broker) tokenToChange(req *protocol.Request, mac []byte, now int64) (metadata.TokenInfo, *kerr.Error) {
+// expired (a renewal only: an expiry checks that itself, after the owner),
+// then not the owner's or a renewer's. Called holding tokenOps.
+func (b *Broker) tokenToChange(req *protocol.Request, mac []byte, now int64, renewal bool) (metadata.TokenInfo, *kerr.Error) {
 	if !tokenRequestsAllowed(req) {
 		return metadata.TokenInfo{}, kerr.DelegationTokenRequestNotAllowed
 	}
@@ -74,7 +75,7 @@ func (b *Broker) tokenToChange(req *protocol.Request, mac []byte, now int64) (me
 	if !ok {
 		return metadata.TokenInfo{}, kerr.DelegationTokenNotFound
 	}
-	if t.Expired(now) {
+	if renewal && t.Expired(now) {
 		return metadata.TokenInfo{}, kerr.DelegationTokenExpired
 	}
 	if !canRenew(requester(req), t) {

@@ -2,11 +2,12 @@ package broker
 
 // ExpireDelegationToken (key 40), versions 1-2: those of kmsg's 0-2 that
 // Kafka 4.0 serves (KIP-896 removed v0), as Kafka 4.0's
-// DelegationTokenControlManager answers it: the refusals of
-// RenewDelegationToken, in its order (not allowed, disabled, not found,
-// expired, owner mismatch); then a negative period removes the token at
-// once (the answer's expiry is that period, as in Kafka 4.0); otherwise
-// the token expires at min(now + the period, its max timestamp).
+// DelegationTokenControlManager.expireDelegationToken answers it (since
+// KAFKA-17315): not allowed, disabled, not found, then owner mismatch;
+// then a negative period removes the token at once, expired or not, and
+// the answer's expiry is now; otherwise an expired token is
+// DELEGATION_TOKEN_EXPIRED, and a live one expires at min(now + the
+// period, its max timestamp).
 
 import (
 	"context"
@@ -20,24 +21,26 @@ import (
 func (b *Broker) handleExpireDelegationToken(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ExpireDelegationTokenRequest)
 	resp := req.Response().(*kmsg.ExpireDelegationTokenResponse)
-	resp.ExpiryTimestamp = -1
 	b.tokenOps.Lock()
 	defer b.tokenOps.Unlock()
 	now := b.now().UnixMilli()
-	t, code := b.tokenToChange(req, r.HMAC, now)
+	t, code := b.tokenToChange(req, r.HMAC, now, false)
 	if code != nil {
-		resp.ErrorCode = code.Code
+		resp.ErrorCode, resp.ExpiryTimestamp = code.Code, tokenErrorTimestamp(code.Code)
 		return resp, nil
 	}
-	if r.ExpiryPeriodMillis < 0 {
+	switch {
+	case r.ExpiryPeriodMillis < 0:
 		if err := b.removeToken(ctx, t); err != nil {
 			b.log.Warn().Err(err).Str("token", t.TokenID).Msg("expiring delegation token")
 			resp.ErrorCode = kerr.UnknownServerError.Code
 			return resp, nil
 		}
 		b.log.Info().Str("token", t.TokenID).Str("owner", t.Owner).Msg("delegation token expired on request")
-		// Kafka 4.0 answers the period itself.
-		resp.ExpiryTimestamp = r.ExpiryPeriodMillis
+		resp.ExpiryTimestamp = now
+		return resp, nil
+	case t.Expired(now):
+		resp.ErrorCode = kerr.DelegationTokenExpired.Code
 		return resp, nil
 	}
 	resp.ExpiryTimestamp, resp.ErrorCode = b.setTokenExpiry(ctx, t, addMillis(now, r.ExpiryPeriodMillis), "expiry set")

@@ -55,6 +55,9 @@ type Broker struct {
 	fs       storage.FS
 	clock    func() time.Time
 	dirs     []*storage.Dir
+	// dirLocks are the locks of the log dirs (.lock), taken in New before
+	// anything in the dirs is read, released by Close.
+	dirLocks []*storage.DirLock
 	backend  metadata.Backend
 	follow   *fetchers      // replication of partitions led elsewhere
 	sessions *fetchSessions // incremental fetch sessions (KIP-227)
@@ -184,7 +187,7 @@ type Broker struct {
 }
 
 // New opens the log dirs and returns a broker that is not yet serving.
-func New(opt Options) (*Broker, error) {
+func New(opt Options) (_ *Broker, err error) {
 	b := &Broker{
 		cfg:       opt.Config,
 		log:       opt.Log,
@@ -244,6 +247,14 @@ func New(opt Options) (*Broker, error) {
 	b.fs = storage.WatchFS(b.fs, b.diskFailed)
 	if b.clock == nil {
 		b.clock = time.Now
+	}
+	defer func() {
+		if err != nil {
+			b.releaseDirLocks()
+		}
+	}()
+	if err := b.lockDirs(); err != nil {
+		return nil, err
 	}
 	// Whose the log dirs are is read before anything in them changes:
 	// another broker's data is refused, not served (identity.go).
@@ -645,6 +656,7 @@ func (b *Broker) Close() error {
 	b.spawnMu.Lock()
 	close(b.stop)
 	b.spawnMu.Unlock()
+	defer b.releaseDirLocks() // after the clean-shutdown marks
 	b.bg.Wait()
 	b.follow.close()
 	b.verifier.close()

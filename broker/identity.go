@@ -45,6 +45,10 @@ func (b *Broker) readIdentity() (map[string]storage.Meta, map[string]bool, error
 	metas := make(map[string]storage.Meta)
 	failed := make(map[string]bool)
 	for _, d := range b.fails.paths {
+		if b.pathOffline(d) { // it failed to open (lockDirs)
+			failed[d] = true
+			continue
+		}
 		m, ok, err := storage.ReadMeta(b.fs, d)
 		switch {
 		case err != nil && storage.IsDiskFailure(err) && b.FailCause() == nil:

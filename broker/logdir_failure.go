@@ -21,10 +21,12 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -241,4 +243,49 @@ func (p *Partition) notLocalErr() error {
 		return kerr.KafkaStorageError
 	}
 	return kerr.NotLeaderForPartition
+}
+
+// lockDirs makes (if missing) and locks every log dir (storage.LockDir),
+// as Kafka's LogManager.createAndValidateLogDirs and lockLogDirs do before
+// anything is loaded: a dir another process holds stops start-up with
+// Kafka's message, before any log is recovered or truncated under the
+// broker using it. A dir that cannot be made, read or locked (a disk
+// failure, a path that is a file, a dir the broker may not write) is
+// offline from the start (diskFailed), as Kafka takes a dir failing with
+// an IOException there for an offline one; the others serve.
+func (b *Broker) lockDirs() error {
+	for _, d := range b.fails.paths {
+		lk, err := storage.LockDir(b.fs, d)
+		var errno syscall.Errno
+		switch {
+		case err == nil:
+			b.dirLocks = append(b.dirLocks, lk)
+			continue
+		case errors.Is(err, storage.ErrDirLocked):
+			return fmt.Errorf("Failed to acquire lock on file %s in %s. A Kafka instance in another process or thread is using this directory.", storage.LockFile, d)
+		case !errors.As(err, &errno):
+			return fmt.Errorf("log dir %s: %w", d, err)
+		}
+		b.diskFailed(d, fmt.Errorf("failed to create or validate log dir %s: %w", d, err))
+		if c := b.FailCause(); c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// pathOffline reports whether the log dir at path is offline.
+func (b *Broker) pathOffline(path string) bool {
+	b.offMu.Lock()
+	defer b.offMu.Unlock()
+	_, ok := b.fails.offline[path]
+	return ok
+}
+
+// releaseDirLocks gives the log dirs' locks up.
+func (b *Broker) releaseDirLocks() {
+	for _, lk := range b.dirLocks {
+		lk.Release()
+	}
+	b.dirLocks = nil
 }

@@ -841,3 +841,31 @@ func TestLogDirMoveCopyKeptWhileADirIsOffline(t *testing.T) {
 		t.Fatalf("r-%d is not offline", p.ID)
 	}
 }
+
+// While a log dir is offline no move starts, even between two healthy
+// dirs: KAFKA_STORAGE_ERROR, as Kafka's LogManager.getOrCreateLog creates
+// no future log while a dir is offline (a copy of the partition may be on
+// it). Asking for the replica's own dir still succeeds.
+func TestAlterReplicaLogDirsRefusedWhileADirIsOffline(t *testing.T) {
+	d1, d2, d3 := t.TempDir(), t.TempDir(), t.TempDir()
+	tb := newTestBroker(t, map[string]string{"log.dirs": d1 + "," + d2 + "," + d3})
+	tb.createTopic("off", 1, nil)
+	own := tb.Partition("off", 0).dir.Path
+	var others []string
+	for _, d := range []string{d1, d2, d3} {
+		if d != own {
+			others = append(others, d)
+		}
+	}
+	dead, to := others[0], others[1]
+	tb.diskFailed(dead, syscall.EIO)
+	if code := tb.alterLogDir(to, "off", 0)[0]; code != kerr.KafkaStorageError.Code {
+		t.Fatalf("a move from %s to %s while %s is offline: %v, want KAFKA_STORAGE_ERROR", own, to, dead, kerr.ErrorForCode(code))
+	}
+	if got := tb.logDirsOf("off", 0); len(got) != 1 || len(got[own]) != 1 || got[own][0].IsFuture {
+		t.Fatalf("after the refused move the replica is described as %+v, want only in %s", got, own)
+	}
+	if code := tb.alterLogDir(own, "off", 0)[0]; code != 0 {
+		t.Fatalf("the replica's own dir: %v", kerr.ErrorForCode(code))
+	}
+}

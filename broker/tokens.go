@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"gregor/broker/metadata"
 	"gregor/protocol"
 	"gregor/protocol/sasl"
@@ -50,14 +52,20 @@ func tokenHMAC(secret, tokenID string) []byte {
 	return m.Sum(nil)
 }
 
-// newTokenID is Kafka's CoreUtils.generateUuidAsBase64: a random (version
-// 4) UUID, URL-safe base64 without padding.
+// newTokenID is Kafka 4.0's token id (DelegationTokenControlManager:
+// Uuid.randomUuid().toString()): a random (version 4) UUID, URL-safe base64
+// without padding, never one whose text starts with '-' (Uuid.randomUuid
+// draws again, so that the id is never taken for a command-line option).
 func newTokenID() string {
-	var u [16]byte
-	rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	return base64.RawURLEncoding.EncodeToString(u[:])
+	for {
+		var u [16]byte
+		rand.Read(u[:])
+		u[6] = u[6]&0x0f | 0x40
+		u[8] = u[8]&0x3f | 0x80
+		if id := base64.RawURLEncoding.EncodeToString(u[:]); id[0] != '-' {
+			return id
+		}
+	}
 }
 
 // ApplyDelegationTokens takes every token (DelegationTokenApplier).
@@ -213,6 +221,20 @@ func tokenRequestsAllowed(req *protocol.Request) bool {
 		return false
 	}
 	return true
+}
+
+// tokenErrorTimestamp is the timestamp a refused token request answers:
+// -1 (DelegationTokenManager.ErrorTimestamp) for the refusals Kafka 4.0's
+// broker makes itself (KafkaApis, ControllerApis: not allowed, not
+// authorized, a renewer that is not a User), 0 (the field's default) for
+// those DelegationTokenControlManager makes (disabled, not found, expired,
+// owner mismatch), whose answer sets no timestamp.
+func tokenErrorTimestamp(code int16) int64 {
+	switch code {
+	case kerr.DelegationTokenRequestNotAllowed.Code, kerr.DelegationTokenAuthorizationFailed.Code, kerr.InvalidPrincipalType.Code:
+		return -1
+	}
+	return 0
 }
 
 // requester is who sent a request, as a token principal ("User:alice").

@@ -3,8 +3,10 @@ package compat
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -296,4 +298,145 @@ func newKafkaToolsOrNil(t *testing.T) *kafkaTools {
 		return nil
 	}
 	return newKafkaTools(t)
+}
+
+// A log dir listed twice in log.dirs (here through a symlink) stops
+// start-up with Kafka's message (LogManager.createAndValidateLogDirs),
+// before the dir is opened twice and each replica in it served twice.
+func TestDuplicateLogDirStopsStartup(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own gregor process")
+	}
+	root := t.TempDir()
+	disk := filepath.Join(root, "disk1")
+	if err := os.Mkdir(disk, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(disk, filepath.Join(root, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	port := brokertest.FreePort(t)
+	out, err := exec.CommandContext(ctx, brokertest.Binary(t), "--set", "log.dirs="+disk+","+filepath.Join(root, "alias"),
+		"--set", fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d", port), "--set", "gregor.metrics.listener=").CombinedOutput()
+	if err == nil || ctx.Err() != nil {
+		t.Fatalf("the broker started (or hung) with a log dir listed twice: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "log.dirs: Duplicate log directory found: "+disk+", "+filepath.Join(root, "alias")) {
+		t.Fatalf("start-up failed without Kafka's duplicate log dir message:\n%s", out)
+	}
+}
+
+// A second broker process pointed at a running broker's log dir stops
+// start-up, as Kafka's LogManager.lockLogDirs refuses a dir whose .lock
+// another process holds, before it reads or recovers anything there; the
+// running broker goes on serving. Once that broker has stopped, the dir
+// is free again.
+func TestLogDirInUseByAnotherBrokerStopsStartup(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own gregor processes")
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	topic := randomName("locked")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	values := []string{"a", "b", "c"}
+	produceValues(t, b.Addr, topic, values)
+	dir := filepath.Join(b.Dir, "data")
+	second := func() ([]byte, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, brokertest.Binary(t), "--set", "log.dirs="+dir,
+			"--set", fmt.Sprintf("listeners=PLAINTEXT://127.0.0.1:%d", brokertest.FreePort(t)), "--set", "gregor.metrics.listener=").CombinedOutput()
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		return out, err
+	}
+	out, err := second()
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a second broker started (or hung) on a log dir in use: %v\n%s", err, out)
+	}
+	if want := "Failed to acquire lock on file .lock in " + dir + ". A Kafka instance in another process or thread is using this directory."; !strings.Contains(string(out), want) {
+		t.Fatalf("start-up failed without Kafka's lock message %q:\n%s", want, out)
+	}
+	if got := consumeAll(t, b.Addr, topic, len(values)); strings.Join(got, ",") != "0/0=a,0/1=b,0/2=c" {
+		t.Fatalf("after the refused start the running broker serves %v", got)
+	}
+}
+
+// A log dir that cannot be made or read at start-up (here its path is a
+// regular file) is offline from the start, as Kafka's
+// LogManager.createAndValidateLogDirs takes such a dir for an offline one:
+// the broker starts on its other dirs, kafka-log-dirs.sh shows the dir
+// with KafkaStorageException, and new replicas go to the dirs that work.
+// While it is offline no replica moves between the others
+// (KAFKA_STORAGE_ERROR, as Kafka's LogManager.getOrCreateLog makes no
+// future log then).
+func TestUnusableLogDirIsOfflineAtStartup(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own gregor process")
+	}
+	root := t.TempDir()
+	good, good2, bad := filepath.Join(root, "disk1"), filepath.Join(root, "disk3"), filepath.Join(root, "disk2")
+	if err := os.WriteFile(bad, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.dirs": good + "," + bad + "," + good2}})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	topic := randomName("offline-dir")
+	if _, err := adm.CreateTopic(ctx, 4, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	values := []string{"a", "b", "c"}
+	produceValues(t, b.Addr, topic, values)
+	all, err := adm.DescribeAllLogDirs(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dirs := range all {
+		if d, ok := dirs[bad]; !ok || !errors.Is(d.Err, kerr.KafkaStorageError) {
+			t.Fatalf("log dir %s (a file) described as %+v, want KAFKA_STORAGE_ERROR", bad, d)
+		}
+		if d1, d3 := dirs[good], dirs[good2]; d1.Err != nil || d3.Err != nil || len(d1.Topics[topic])+len(d3.Topics[topic]) != 4 {
+			t.Fatalf("log dirs %s and %s described as %+v and %+v, want them healthy with the 4 replicas of %s", good, good2, d1, d3, topic)
+		}
+	}
+	current, other := good, good2
+	for _, dirs := range all {
+		for _, p := range dirs[good2].Topics[topic] {
+			if p.Partition == 0 {
+				current, other = good2, good
+			}
+		}
+	}
+	res, err := adm.AlterAllReplicaLogDirs(ctx, kadm.AlterReplicaLogDirsReq{other: kadm.TopicsSet{topic: {0: {}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Each(func(r kadm.AlterReplicaLogDirsResponse) {
+		if !errors.Is(r.Err, kerr.KafkaStorageError) {
+			t.Fatalf("moving %s-0 from %s to %s while %s is offline: %v, want KAFKA_STORAGE_ERROR", topic, current, other, bad, r.Err)
+		}
+	})
+	if got := consumeAll(t, b.Addr, topic, len(values)); len(got) != len(values) {
+		t.Fatalf("consumed %v, want %d records", got, len(values))
+	}
 }

@@ -327,6 +327,31 @@ func TestDelegationTokens(t *testing.T) {
 		wantErr(t, "carol expires", err, kerr.DelegationTokenOwnerMismatch)
 		_, err = bob.RenewDelegationToken(tctx(t), []byte("not a token"), time.Minute)
 		wantErr(t, "renewing an unknown HMAC", err, kerr.DelegationTokenNotFound)
+		// The controller's refusals leave the expiry at its default, 0.
+		for _, expire := range []bool{false, true} {
+			var req kmsg.Request
+			if expire {
+				r := kmsg.NewPtrExpireDelegationTokenRequest()
+				r.HMAC, r.ExpiryPeriodMillis = []byte("not a token"), -1
+				req = r
+			} else {
+				r := kmsg.NewPtrRenewDelegationTokenRequest()
+				r.HMAC = []byte("not a token")
+				req = r
+			}
+			resp, err := tb.client(t, scram.Auth{User: tokBob, Pass: tb.users[tokBob]}.AsSha512Mechanism()).Request(tctx(t), req)
+			var code int16
+			var expiry int64 = -2
+			switch r := resp.(type) {
+			case *kmsg.RenewDelegationTokenResponse:
+				code, expiry = r.ErrorCode, r.ExpiryTimestamp
+			case *kmsg.ExpireDelegationTokenResponse:
+				code, expiry = r.ErrorCode, r.ExpiryTimestamp
+			}
+			if err != nil || code != kerr.DelegationTokenNotFound.Code || expiry != 0 {
+				t.Fatalf("unknown HMAC (expire %v): %v, error %d, expiry %d; want DELEGATION_TOKEN_NOT_FOUND, expiry 0", expire, err, code, expiry)
+			}
+		}
 
 		near := func(what string, got time.Time, want time.Time) {
 			t.Helper()
@@ -368,8 +393,9 @@ func TestDelegationTokens(t *testing.T) {
 		}
 
 		// Expire with period 0: the token stops authenticating and can be
-		// neither renewed nor expired again (EXPIRED comes before the
-		// owner check); the sweep removes it later.
+		// neither renewed nor expired again with a period (a renewal checks
+		// EXPIRED before the owner, an expiry after it, as Kafka 4.0's
+		// DelegationTokenControlManager); a negative period still removes it.
 		exp, err = alice.ExpireDelegationToken(tctx(t), tok.HMAC, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -384,20 +410,31 @@ func TestDelegationTokens(t *testing.T) {
 		wantErr(t, "bob renews an expired token", err, kerr.DelegationTokenExpired)
 		_, err = carol.RenewDelegationToken(tctx(t), tok.HMAC, time.Minute)
 		wantErr(t, "carol renews an expired token", err, kerr.DelegationTokenExpired)
-		_, err = alice.ExpireDelegationToken(tctx(t), tok.HMAC, -time.Millisecond)
-		wantErr(t, "expiring an expired token", err, kerr.DelegationTokenExpired)
+		_, err = carol.ExpireDelegationToken(tctx(t), tok.HMAC, time.Minute)
+		wantErr(t, "carol expires an expired token", err, kerr.DelegationTokenOwnerMismatch)
+		_, err = alice.ExpireDelegationToken(tctx(t), tok.HMAC, time.Minute)
+		wantErr(t, "expiring an expired token with a period", err, kerr.DelegationTokenExpired)
 		if err := tb.client(t, tokenMech(tok.TokenID, tok.HMAC, false)).Ping(tctx(t)); !errors.Is(err, kerr.SaslAuthenticationFailed) {
 			t.Fatalf("an expired token authenticates: %v", err)
 		}
+		exp, err = alice.ExpireDelegationToken(tctx(t), tok.HMAC, -time.Millisecond)
+		if err != nil {
+			t.Fatalf("expiring an expired token at once: %v, want it removed", err)
+		}
+		near("an expired token expired at once", exp, time.Now())
+		_, err = alice.RenewDelegationToken(tctx(t), tok.HMAC, time.Minute)
+		wantErr(t, "renewing an expired token removed at once", err, kerr.DelegationTokenNotFound)
 
 		// A negative period removes a live token at once; the answer's
-		// expiry is the period, as in Kafka 4.0.
+		// expiry is now, as in Kafka 4.0 (KAFKA-17315; 3.x answered the
+		// period).
 		expire := kmsg.NewPtrExpireDelegationTokenRequest()
 		expire.HMAC, expire.ExpiryPeriodMillis = short.HMAC, -1
 		eresp, err := expire.RequestWith(tctx(t), tb.client(t, scram.Auth{User: secAlice, Pass: tb.users[secAlice]}.AsSha512Mechanism()))
-		if err != nil || eresp.ErrorCode != 0 || eresp.ExpiryTimestamp != -1 {
+		if err != nil || eresp.ErrorCode != 0 {
 			t.Fatalf("expire with a negative period: %v %+v", err, eresp)
 		}
+		near("expired at once", time.UnixMilli(eresp.ExpiryTimestamp), time.Now())
 		ts, _ := alice.DescribeDelegationTokens(tctx(t))
 		for _, d := range ts {
 			if d.TokenID == short.TokenID {
@@ -461,6 +498,40 @@ func TestDelegationTokensDisabled(t *testing.T) {
 	wantErr(t, "expire", err, kerr.DelegationTokenAuthDisabled)
 	_, err = tb.admin(t, "", "").CreateDelegationToken(tctx(t), kadm.CreateDelegationToken{})
 	wantErr(t, "create over PLAINTEXT", err, kerr.DelegationTokenRequestNotAllowed)
+
+	// The timestamps of a refusal: Kafka 4.0's controller answers
+	// DELEGATION_TOKEN_AUTH_DISABLED without setting them (0); the broker's
+	// own refusals carry -1 (DelegationTokenManager.ErrorTimestamp).
+	sasl := tb.client(t, scram.Auth{User: secAlice, Pass: tb.users[secAlice]}.AsSha512Mechanism())
+	plain := tb.client(t, nil)
+	for _, c := range []struct {
+		what string
+		cl   *kgo.Client
+		code int16
+		want int64
+	}{
+		{"disabled", sasl, kerr.DelegationTokenAuthDisabled.Code, 0},
+		{"over PLAINTEXT", plain, kerr.DelegationTokenRequestNotAllowed.Code, -1},
+	} {
+		create := kmsg.NewPtrCreateDelegationTokenRequest()
+		cresp, err := create.RequestWith(tctx(t), c.cl)
+		if err != nil || cresp.ErrorCode != c.code || cresp.IssueTimestamp != c.want || cresp.ExpiryTimestamp != c.want ||
+			cresp.MaxTimestamp != c.want || cresp.TokenID != "" || len(cresp.HMAC) != 0 {
+			t.Errorf("create, %s: %v %+v; want error %d, timestamps %d, no id or HMAC", c.what, err, cresp, c.code, c.want)
+		}
+		renew := kmsg.NewPtrRenewDelegationTokenRequest()
+		renew.HMAC = []byte("x")
+		rresp, err := renew.RequestWith(tctx(t), c.cl)
+		if err != nil || rresp.ErrorCode != c.code || rresp.ExpiryTimestamp != c.want {
+			t.Errorf("renew, %s: %v %+v; want error %d, expiry %d", c.what, err, rresp, c.code, c.want)
+		}
+		expire := kmsg.NewPtrExpireDelegationTokenRequest()
+		expire.HMAC = []byte("x")
+		eresp, err := expire.RequestWith(tctx(t), c.cl)
+		if err != nil || eresp.ErrorCode != c.code || eresp.ExpiryTimestamp != c.want {
+			t.Errorf("expire, %s: %v %+v; want error %d, expiry %d", c.what, err, eresp, c.code, c.want)
+		}
+	}
 }
 
 // kafka-delegation-tokens.sh creates, describes, renews and expires tokens
@@ -507,8 +578,10 @@ func TestDelegationTokensKafkaTool(t *testing.T) {
 		t.Fatalf("--renew printed:\n%s", out)
 	}
 	roundTrip(t, tb.plain, []kgo.Opt{kgo.SeedBrokers(tb.sasl), kgo.SASL(tokenMech(id, decoded, true))}, 3)
-	if out := tool("--expire", "--hmac", mac, "--expiry-time-period", "-1"); !strings.Contains(out, "Completed expire operation") {
-		t.Fatalf("--expire printed:\n%s", out)
+	// Kafka 4.0 answers an immediate expiry with now as the expiry (the
+	// tool prints it as the new expiry date), not the period.
+	if out := tool("--expire", "--hmac", mac, "--expiry-time-period", "-1"); !strings.Contains(out, "Completed expire operation. New expiry date : "+time.Now().Format("2006-")) {
+		t.Fatalf("--expire printed (want this year's date):\n%s", out)
 	}
 	if out := tool("--describe", "--owner-principal", "User:"+secAlice); !strings.Contains(out, "Total number of tokens : 0") {
 		t.Fatalf("--describe after --expire printed:\n%s", out)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -360,6 +361,9 @@ func (c *Config) derive() []error {
 	if len(c.LogDirs) == 0 {
 		errs = append(errs, errors.New("log.dirs and log.dir: no log directory given"))
 	}
+	if err := c.duplicateLogDirs(); err != nil {
+		errs = append(errs, err)
+	}
 	if len(c.AdvertisedListeners) == 0 {
 		for _, l := range c.Listeners {
 			if l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::" {
@@ -409,6 +413,30 @@ func (c *Config) derive() []error {
 	errs = append(errs, c.deriveConsumerGroups()...)
 	errs = append(errs, c.deriveShareGroups()...)
 	return errs
+}
+
+// duplicateLogDirs refuses a log dir listed twice, by its absolute path
+// with symlinks resolved, as Kafka's LogManager.createAndValidateLogDirs
+// compares canonical paths ("/d", "/d/" and a link to /d are one dir),
+// with Kafka's message. Opened twice, one dir would hold each of its
+// partitions twice.
+func (c *Config) duplicateLogDirs() error {
+	seen := make(map[string]bool, len(c.LogDirs))
+	for _, d := range c.LogDirs {
+		p, err := filepath.Abs(d)
+		if err != nil {
+			p = d
+		}
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			p = r
+		}
+		p = filepath.Clean(p)
+		if seen[p] {
+			return fmt.Errorf("log.dirs: Duplicate log directory found: %s", strings.Join(c.LogDirs, ", "))
+		}
+		seen[p] = true
+	}
+	return nil
 }
 
 // WithDynamic returns the configuration in force with dynamic broker

@@ -240,6 +240,29 @@ func TestListenersAndDirs(t *testing.T) {
 	}
 }
 
+// A log dir listed twice stops start-up, as Kafka's LogManager refuses
+// two log dirs with one canonical path: the same path, with a trailing
+// slash, or through a symlink.
+func TestDuplicateLogDirsRefused(t *testing.T) {
+	d := t.TempDir()
+	a := filepath.Join(d, "a")
+	if err := os.Mkdir(a, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(a, filepath.Join(d, "link")); err != nil {
+		t.Fatal(err)
+	}
+	for _, dirs := range []string{a + "," + a, a + "," + a + "/", a + "," + filepath.Join(d, "link"), filepath.Join(d, "new") + "," + filepath.Join(d, "x", "..", "new")} {
+		_, err := Load(map[string]string{"log.dirs": dirs}, nil)
+		if err == nil || !strings.Contains(err.Error(), "log.dirs: Duplicate log directory found: ") {
+			t.Errorf("log.dirs=%s: %v, want the duplicate refused", dirs, err)
+		}
+	}
+	if _, err := Load(map[string]string{"log.dirs": a + "," + filepath.Join(d, "b")}, nil); err != nil {
+		t.Errorf("two dirs: %v", err)
+	}
+}
+
 // In a cluster, broker.id may be left unset while ids are generated, and
 // a set one must be at most reserved.broker.max.id, as in Kafka.
 func TestBrokerIDInACluster(t *testing.T) {

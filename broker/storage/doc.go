@@ -15,6 +15,10 @@
 //
 //	meta.properties                 the broker and cluster the dir belongs
 //	                                to (Kafka's version 0 form)
+//	.lock                           empty; the broker using the dir holds an
+//	                                exclusive fcntl lock of it, as Kafka's
+//	                                LogManager does, so a second broker on
+//	                                the dir stops at start-up (LockDir)
 //	.kafka_cleanshutdown            present only after a clean shutdown,
 //	                                as Kafka's: {"version":0,"brokerEpoch":-1};
 //	                                removed on start-up (so is the
