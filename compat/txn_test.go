@@ -486,3 +486,67 @@ func TestTxnOffsetCommitUnknownPartitionFirst(t *testing.T) {
 	wantCode(t, "TxnOffsetCommit of a partition that does not exist", codes[7], kerr.UnknownTopicOrPartition)
 	wantCode(t, "TxnOffsetCommit of an existing partition for the empty group", codes[0], kerr.InvalidGroupID)
 }
+
+// A transaction version 2 commit (EndTxn v5) that arrives after the
+// coordinator aborted the transaction on its timeout carries the epoch
+// before the abort's bump, as a retry would; Kafka answers it
+// PRODUCER_FENCED (KAFKA-20785; Kafka 4.0's double bump fenced it too),
+// which producers and Kafka Streams recover from. Gregor answered
+// INVALID_TXN_STATE, which a producer takes as fatal.
+func TestEndTxnV2CommitAfterTimeoutAbortFenced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"transaction.abort.timed.out.transaction.cleanup.interval.ms": "100",
+	}})
+	topic := randomName("tv2-timeout")
+	createTopic(t, b.Addr, topic, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	id := randomName("txid")
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr(id), 1000
+	var pid int64
+	var epoch int16
+	untilTxnOK(t, "InitProducerId", func() int16 {
+		resp, err := init.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, epoch = resp.ProducerID, resp.ProducerEpoch
+		return resp.ErrorCode
+	})
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.SetVersion(3)
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = id, pid, epoch
+	add.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: topic, Partitions: []int32{0}}}
+	untilTxnOK(t, "AddPartitionsToTxn", func() int16 {
+		resp, err := add.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	})
+	adm := kadm.NewClient(cl)
+	waitFor(t, "the coordinator to abort the transaction (timeout 1 s) and show CompleteAbort", 20*time.Second, func() bool {
+		ds, err := adm.DescribeTransactions(ctx, id)
+		return err == nil && ds[id].State == "CompleteAbort"
+	})
+	end := kmsg.NewPtrEndTxnRequest()
+	end.SetVersion(5)
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = id, pid, epoch, true
+	resp, err := end.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetVersion() != 5 {
+		t.Fatalf("EndTxn sent at v%d, want v5", resp.GetVersion())
+	}
+	wantCode(t, "EndTxn v5 commit after the coordinator's timeout abort", resp.ErrorCode, kerr.ProducerFenced)
+}
