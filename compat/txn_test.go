@@ -550,3 +550,37 @@ func TestEndTxnV2CommitAfterTimeoutAbortFenced(t *testing.T) {
 	}
 	wantCode(t, "EndTxn v5 commit after the coordinator's timeout abort", resp.ErrorCode, kerr.ProducerFenced)
 }
+
+// transaction.remove.expired.transaction.cleanup.interval.ms sets how
+// often ids idle past transactional.id.expiration.ms are removed, as
+// Kafka's TransactionStateManager schedules removeExpiredTransactionalIds
+// apart from the timed-out transactions' aborts. Gregor ignored it and
+// looked for expired ids only at every abort check (every 10 s by
+// default).
+func TestTransactionalIDExpiresAtItsCleanupInterval(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"transactional.id.expiration.ms":                             "1000",
+		"transaction.remove.expired.transaction.cleanup.interval.ms": "200",
+	}})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := randomName("expiring")
+	if r := initProducerID(ctx, t, cl, id, -1, -1); r.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	adm := kadm.NewClient(cl)
+	// Idle for 1 s and looked at every 0.2 s: gone within a few seconds
+	// (the abort check, at its default 10 s, is not what removes it).
+	waitFor(t, "DescribeTransactions to answer TRANSACTIONAL_ID_NOT_FOUND for an id idle past transactional.id.expiration.ms (1 s, checked every 0.2 s)", 6*time.Second, func() bool {
+		ds, err := adm.DescribeTransactions(ctx, id)
+		return err == nil && errors.Is(ds[id].Err, kerr.TransactionalIDNotFound)
+	})
+}
