@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/records"
+	"gregor/protocol"
 )
 
 func TestTxnV2EpochBumpEveryTransaction(t *testing.T) {
@@ -289,6 +290,54 @@ func TestTxnV1AfterV2UsesV1Rules(t *testing.T) {
 		}
 		if err := c.endTxnRequest(ctx, "tx", pid1, e1, false, true); !errors.Is(err, kerr.InvalidTxnState) {
 			t.Fatalf("version 1 abort after the commit: %v, want INVALID_TXN_STATE", err)
+		}
+	})
+}
+
+// TxnOffsetCommit before v2 answers COORDINATOR_NOT_AVAILABLE where later
+// versions get COORDINATOR_LOAD_IN_PROGRESS, as Kafka's
+// handleTxnOffsetCommitRequest replaces it for the 0.11-2.0 producers
+// that could not handle it (KAFKA-7296). Here the producer's transaction
+// is being completed, which the verification of a commit before v5
+// answers so.
+func TestTxnOffsetCommitOldVersionsLoadInProgressIsNotAvailable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, func(c *Config) { c.TxnPartitionVerification = true })
+		e.co.LeadershipChanged(TransactionTopic, 0, true, 1)
+		awaitLoaded(t, e.co.txns.rt.Current(0))
+		ctx := context.Background()
+		pid, epoch, err := initTxn(t, e.co.txns, "tx", -1, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.co.txns.addToTxn(ctx, "tx", pid, epoch, true, []topicPartition{{OffsetsTopic, 0}}); err != nil {
+			t.Fatal(err)
+		}
+		_, m, err := e.co.txns.claimTxn("tx", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := m.d.clone()
+		d.state = txnPrepareCommit // its markers being written
+		m.set(d)
+		m.release()
+		for _, tc := range []struct {
+			version int16
+			want    *kerr.Error
+		}{{0, kerr.CoordinatorNotAvailable}, {1, kerr.CoordinatorNotAvailable}, {2, kerr.CoordinatorLoadInProgress}, {3, kerr.CoordinatorLoadInProgress}} {
+			body := txnCommitReq("g", pid, "t", 0, 9)
+			body.TransactionalID, body.ProducerEpoch = "tx", epoch
+			req := &protocol.Request{Key: body.Key(), Version: tc.version, Body: body}
+			if resp, err := e.c.handleTxnOffsetCommit(ctx, req); resp != nil || err != nil {
+				t.Fatalf("TxnOffsetCommit answered before its deferred work: %v %v", resp, err)
+			}
+			resp, err := req.Deferred()(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; got != tc.want.Code {
+				t.Errorf("TxnOffsetCommit v%d while the transaction completes: %v, want %v", tc.version, kerr.ErrorForCode(got), tc.want)
+			}
 		}
 	})
 }
