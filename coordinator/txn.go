@@ -266,7 +266,10 @@ func (c *txnCoordinator) completeTxn(ctx context.Context, ts *txnShard, m *txnMe
 	}
 	if d.tv2 && d.nextPid >= 0 {
 		// The bump used the last epoch: the producer goes on as nextPid.
-		d.lastPid, d.lastEpoch = d.pid, d.epoch
+		// The last epoch stays the one the client last saw (the one
+		// before the markers'), as Kafka's prepareComplete keeps it: an
+		// InitProducerId naming it is a retry.
+		d.lastPid = d.pid
 		d.pid, d.epoch, d.nextPid = d.nextPid, 0, -1
 	}
 	clear(d.parts)

@@ -125,6 +125,44 @@ func TestTxnV2EpochOverflow(t *testing.T) {
 	})
 }
 
+// After a version 2 commit moved the producer to a new producer id (the
+// epochs ran out), an InitProducerId naming the old id and the last epoch
+// the client saw (32766) is a retry, answered with the new id and epoch,
+// as Kafka's prepareComplete keeps that epoch as the last one
+// (lastProducerEpoch) for prepareIncrementProducerEpoch. Gregor kept the
+// epoch the markers used (32767) and fenced the producer.
+func TestTxnV2InitProducerIDAfterOverflowIsRetry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		ctx := context.Background()
+		pid, _, _ := initTxn(t, c, "tx", -1, -1)
+		last := int16(math.MaxInt16 - 1)
+		ts, m, err := c.claimTxn("tx", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := m.d.clone()
+		d.epoch = last
+		if err := c.persistTxn(ctx, ts, "tx", &d); err != nil {
+			t.Fatal(err)
+		}
+		m.set(d)
+		m.release()
+		if err := c.addToTxnAs(ctx, "tx", pid, last, true, []topicPartition{{"a", 0}}, true); err != nil {
+			t.Fatal(err)
+		}
+		newPid, newEpoch, err := c.endTxnV(ctx, "tx", pid, last, true, true, true)
+		if err != nil || newPid == pid || newEpoch != 0 {
+			t.Fatalf("EndTxn at the last epoch: %d/%d %v", newPid, newEpoch, err)
+		}
+		p, e, err := initTxn(t, c, "tx", pid, last)
+		if err != nil || p != newPid || e != 0 {
+			t.Fatalf("InitProducerId (old id, %d) after the move: %d/%d %v, want %d/0", last, p, e, err, newPid)
+		}
+	})
+}
+
 // The version 2 state (the client's version, the next producer id) is in
 // the log (TransactionLogValue v1) and comes back with a reload.
 func TestTxnV2StateReplayed(t *testing.T) {
