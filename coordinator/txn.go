@@ -237,8 +237,9 @@ func (c *txnCoordinator) endTxnAs(ctx context.Context, ts *txnShard, m *txnMeta,
 func (c *txnCoordinator) finishTxn(ctx context.Context, ts *txnShard, m *txnMeta) error {
 	commit := m.d.state == txnPrepareCommit
 	wctx, cancel := context.WithTimeout(ctx, markerAttemptTime)
-	err := c.writeMarkers(wctx, ts, m.d.pid, m.d.epoch, commit, m.d.sortedParts())
+	done, err := c.writeMarkers(wctx, ts, m.d.pid, m.d.epoch, commit, m.d.sortedParts())
 	cancel()
+	m.markersWritten(done)
 	if err != nil {
 		c.log.Warn().Err(err).Str("transactional_id", m.id).Msg("transaction markers not yet written; retrying in the background")
 		c.retryMarkers(ts, m)
@@ -254,6 +255,24 @@ func (c *txnCoordinator) finishTxn(ctx context.Context, ts *txnShard, m *txnMeta
 		c.retryMarkers(ts, m)
 	}
 	return nil
+}
+
+// markersWritten takes the partitions whose markers are written (or that
+// are gone) out of the prepared transaction of m (claimed), in memory, as
+// Kafka's TransactionMetadata.removePartition: a retry writes only the
+// others, rather than another marker to each partition at every attempt,
+// and DescribeTransactions lists the partitions still waiting. The
+// prepare record keeps them all, so a coordinator that loads it writes
+// every marker again.
+func (m *txnMeta) markersWritten(done []topicPartition) {
+	if len(done) == 0 {
+		return
+	}
+	d := m.d.clone()
+	for _, tp := range done {
+		delete(d.parts, tp)
+	}
+	m.set(d)
 }
 
 // completeTxn records that a prepared transaction's markers are written.
@@ -337,7 +356,8 @@ func (c *txnCoordinator) retryMarkersOnce(ts *txnShard, m *txnMeta) bool {
 	}
 	ctx, cancel := context.WithTimeout(ts.shard.Context(), markerAttemptTime)
 	defer cancel()
-	err := c.writeMarkers(ctx, ts, m.d.pid, m.d.epoch, m.d.state == txnPrepareCommit, m.d.sortedParts())
+	done, err := c.writeMarkers(ctx, ts, m.d.pid, m.d.epoch, m.d.state == txnPrepareCommit, m.d.sortedParts())
+	m.markersWritten(done)
 	if err == nil {
 		err = c.completeTxn(ctx, ts, m)
 	}
