@@ -584,3 +584,55 @@ func TestTransactionalIDExpiresAtItsCleanupInterval(t *testing.T) {
 		return err == nil && errors.Is(ds[id].Err, kerr.TransactionalIDNotFound)
 	})
 }
+
+// The __transaction_state value of a transactional id in state Empty has
+// no partition list (null), as Kafka's TransactionLog.valueToBytes writes
+// it; completed transactions have an empty one. Kafka's
+// TransactionLogMessageFormatter (kafka-console-consumer on
+// __transaction_state) printed "transactionPartitions":[] for Gregor's
+// Empty records where Kafka's show null.
+func TestTransactionLogEmptyStateHasNullPartitions(t *testing.T) {
+	addr := bootstrap(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := randomName("txn-log")
+	if r := initProducerID(ctx, t, cl, id, -1, -1); r.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	reader, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("__transaction_state"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	for {
+		fs := reader.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("no __transaction_state record for %s", id)
+		}
+		var found *kmsg.TxnMetadataValue
+		fs.EachRecord(func(r *kgo.Record) {
+			k := kmsg.NewTxnMetadataKey()
+			if k.ReadFrom(r.Key) != nil || k.TransactionalID != id || r.Value == nil {
+				return
+			}
+			v := kmsg.NewTxnMetadataValue()
+			if err := v.ReadFrom(r.Value); err != nil {
+				t.Fatalf("value of %s: %v", id, err)
+			}
+			found = &v
+		})
+		if found == nil {
+			continue
+		}
+		if found.State != 0 || found.Topics != nil {
+			t.Fatalf("the record of an id InitProducerId left Empty: state %d, partitions %#v; want state 0 (Empty) and a null partition list", found.State, found.Topics)
+		}
+		return
+	}
+}
