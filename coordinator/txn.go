@@ -213,13 +213,22 @@ func (c *txnCoordinator) endTxnAs(ctx context.Context, ts *txnShard, m *txnMeta,
 	}
 	if bump {
 		d.lastEpoch = -1 // the fenced producer's epoch is no retry's
-		if d.epoch >= math.MaxInt16-1 {
-			// Markers need an epoch above the producer's; past the last
-			// one, the abort is written with the last epoch and the next
-			// InitProducerId moves to a new producer id.
-			d.epoch = math.MaxInt16 - 1
-		} else {
+		// Markers need an epoch above the producer's, even from the last
+		// one a producer may use (32766): the abort takes 32767, as
+		// Kafka's prepareFenceProducerEpoch (which only leaves 32767
+		// itself as it is), and the next InitProducerId moves to a new
+		// producer id. A version 2 producer, which goes on from its
+		// EndTxn without one, is moved to a new producer id by the
+		// abort, as Kafka does since KAFKA-20090.
+		if d.epoch < math.MaxInt16 {
 			d.epoch++
+		}
+		if d.tv2 && d.epoch == math.MaxInt16 && d.nextPid < 0 {
+			pid, err := c.pids.allocate(ctx)
+			if err != nil {
+				return kerr.CoordinatorNotAvailable
+			}
+			d.nextPid = pid
 		}
 	}
 	d.updatedMs = c.nowMs()

@@ -7,6 +7,7 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"testing/synctest"
@@ -376,6 +377,100 @@ func TestTxnOffsetCommitOldVersionsLoadInProgressIsNotAvailable(t *testing.T) {
 			if got := resp.(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions[0].ErrorCode; got != tc.want.Code {
 				t.Errorf("TxnOffsetCommit v%d while the transaction completes: %v, want %v", tc.version, kerr.ErrorForCode(got), tc.want)
 			}
+		}
+	})
+}
+
+// A transaction that times out at the last epoch a producer id may use
+// (32766) is aborted with the epoch bumped to 32767, as Kafka's
+// prepareFenceProducerEpoch bumps it (refusing only 32767 itself), so the
+// producer is fenced: Gregor wrote the abort at 32766 and kept it, and
+// the timed-out producer's next AddPartitionsToTxn started a new
+// transaction holding only what it sent after the abort, which its commit
+// then made visible without the aborted start. A version 2 producer moves
+// to a new producer id (KAFKA-20090): its abort, a retry across the move,
+// is answered with the new id; its commit is fenced.
+func TestTxnTimeoutAtLastEpochFences(t *testing.T) {
+	for _, tv2 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tv2=%v", tv2), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h := newTxnTestHost()
+				c := newTxnTestCoordinator(t, h)
+				ctx := context.Background()
+				pid, _, _ := initTxn(t, c, "tx", -1, -1)
+				last := int16(math.MaxInt16 - 1)
+				ts, m, err := c.claimTxn("tx", false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				d := m.d.clone()
+				d.epoch, d.timeoutMs = last, 1
+				if err := c.persistTxn(ctx, ts, "tx", &d); err != nil {
+					t.Fatal(err)
+				}
+				m.set(d)
+				m.release()
+				if err := c.addToTxnAs(ctx, "tx", pid, last, true, []topicPartition{{"a", 0}}, tv2); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(2 * time.Millisecond)
+				c.abortTimedOut()
+				ms := h.markerList()
+				if len(ms) != 1 || ms[0].commit || ms[0].pid != pid || ms[0].epoch != math.MaxInt16 {
+					t.Fatalf("markers %+v, want one abort of producer %d at epoch %d", ms, pid, math.MaxInt16)
+				}
+				if err := c.addToTxnAs(ctx, "tx", pid, last, true, []topicPartition{{"b", 0}}, tv2); !errors.Is(err, kerr.ProducerFenced) && !errors.Is(err, kerr.InvalidProducerIDMapping) {
+					t.Fatalf("AddPartitionsToTxn of the timed-out producer at %d: %v, want it fenced", last, err)
+				}
+				if !tv2 {
+					if err := c.endTxnRequest(ctx, "tx", pid, last, true, true); !errors.Is(err, kerr.ProducerFenced) {
+						t.Fatalf("commit of the timed-out producer: %v, want PRODUCER_FENCED", err)
+					}
+					p, e, err := initTxn(t, c, "tx", -1, -1)
+					if err != nil || p == pid || e != 0 {
+						t.Fatalf("InitProducerId after the abort: %d/%d %v, want a new producer id at epoch 0", p, e, err)
+					}
+					return
+				}
+				d = state(t, c, "tx")
+				if d.state != txnCompleteAbort || d.pid == pid || d.epoch != 0 {
+					t.Fatalf("after the abort: %+v, want CompleteAbort with a new producer id at epoch 0", d)
+				}
+				if _, _, err := c.endTxnV(ctx, "tx", pid, last, true, true, true); !errors.Is(err, kerr.ProducerFenced) {
+					t.Fatalf("EndTxn v5 commit of the timed-out producer: %v, want PRODUCER_FENCED", err)
+				}
+				if p, e, err := c.endTxnV(ctx, "tx", pid, last, false, true, true); err != nil || p != d.pid || e != 0 {
+					t.Fatalf("EndTxn v5 abort of the timed-out producer: %d/%d %v, want %d/0", p, e, err, d.pid)
+				}
+			})
+		})
+	}
+	// One epoch earlier, a version 2 producer keeps its id: the abort
+	// takes the last epoch, which its own abort is answered with.
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		ctx := context.Background()
+		pid, _, _ := initTxn(t, c, "tx", -1, -1)
+		before := int16(math.MaxInt16 - 2)
+		ts, m, err := c.claimTxn("tx", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := m.d.clone()
+		d.epoch, d.timeoutMs = before, 1
+		if err := c.persistTxn(ctx, ts, "tx", &d); err != nil {
+			t.Fatal(err)
+		}
+		m.set(d)
+		m.release()
+		if err := c.addToTxnAs(ctx, "tx", pid, before, true, []topicPartition{{"a", 0}}, true); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+		c.abortTimedOut()
+		if p, e, err := c.endTxnV(ctx, "tx", pid, before, false, true, true); err != nil || p != pid || e != before+1 {
+			t.Fatalf("EndTxn v5 abort at %d after the timeout abort: %d/%d %v, want %d/%d", before, p, e, err, pid, before+1)
 		}
 	})
 }
