@@ -281,7 +281,7 @@ func (p *Partition) openLogLocked() error {
 	p.log, p.dir = lg, dir
 	p.snapBase = lg.ActiveBase()
 	p.producer = newProducerState()
-	if err := p.producer.rebuild(lg, p.b.now()); err != nil {
+	if err := p.producer.rebuild(lg, p.b.now(), p.b.Config().ProducerIDExpiration); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Msg("rebuilding producer state")
 	}
 	// The checkpointed high watermark (0 if none) within the log's

@@ -69,5 +69,5 @@ func (p *Partition) rebuildProducersLocked(all bool) error {
 	p.snapGen.Add(1)
 	p.snapMu.Lock()
 	defer p.snapMu.Unlock()
-	return p.producer.rebuildAfterTruncate(p.log, p.b.now(), all)
+	return p.producer.rebuildAfterTruncate(p.log, p.b.now(), p.b.Config().ProducerIDExpiration, all)
 }

@@ -116,7 +116,7 @@ func TestSnapshotBelowLogStartNotLoaded(t *testing.T) {
 
 	// A restart rebuilds the state from the log.
 	re := newProducerState()
-	if err := re.rebuild(lg, time.Now()); err != nil {
+	if err := re.rebuild(lg, time.Now(), 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := re.firstUnstable(); got != -1 {
@@ -151,7 +151,7 @@ func TestSnapshotTransactionBelowLogStartClamped(t *testing.T) {
 		t.Fatal(err)
 	}
 	re := newProducerState()
-	if err := re.rebuild(lg, time.Now()); err != nil {
+	if err := re.rebuild(lg, time.Now(), 0); err != nil {
 		t.Fatal(err)
 	}
 	if got := re.firstUnstable(); got != 1 {

@@ -320,28 +320,35 @@ func (ps *producerState) unreplicated(hw int64) []endedTxn {
 func (ps *producerState) expire(cutoff time.Time) {
 	c := cutoff.UnixMilli()
 	for id, e := range ps.producers {
-		last := e.LastTimestamp
-		if last == 0 {
-			last = e.LastSeen // a snapshot from before the timestamp was kept
-		}
-		if e.TxnFirstOffset < 0 && last <= c {
+		if e.expiredAt(c) {
 			delete(ps.producers, id)
 		}
 	}
 	ps.expireVerifications(c)
 }
 
+// expiredAt reports whether a producer with no transaction open wrote its
+// last batch at or before cutoff (ms), Kafka's isProducerExpired.
+func (e *producerEntry) expiredAt(cutoff int64) bool {
+	last := e.LastTimestamp
+	if last == 0 {
+		last = e.LastSeen // a snapshot from before the timestamp was kept
+	}
+	return e.TxnFirstOffset < 0 && last <= cutoff
+}
+
 // rebuildAfterTruncate forgets everything and rebuilds from the newest
 // snapshot at or below the log's new end, after the log was truncated
 // under the state; with all, after the log was emptied, from nothing.
-func (ps *producerState) rebuildAfterTruncate(lg *storage.Log, now time.Time, all bool) error {
+// expired is producer.id.expiration.ms.
+func (ps *producerState) rebuildAfterTruncate(lg *storage.Log, now time.Time, expired time.Duration, all bool) error {
 	if all {
 		lg.DeleteSnapshots()
 	} else {
 		lg.DeleteSnapshotsAfter(lg.NextOffset())
 	}
 	ps.producers, ps.open, ps.openq, ps.aborted, ps.ended = make(map[int64]*producerEntry), 0, nil, nil, nil
-	return ps.rebuild(lg, now)
+	return ps.rebuild(lg, now, expired)
 }
 
 // snapshot is the producer state as of a log offset, as stored by
@@ -381,13 +388,19 @@ func (s *snapshot) write(lg *storage.Log) error {
 // ProducerStateManager.truncateAndReload deletes it: the batches between
 // it and the log start (DeleteRecords moves the start inside a segment)
 // cannot be replayed, and a transaction it has open may have ended there.
-// The log is replayed from its start instead.
-func (ps *producerState) rebuild(lg *storage.Log, now time.Time) error {
+// The log is replayed from its start instead. Producers the snapshot
+// holds that are past producer.id.expiration.ms (expired) are left out,
+// as Kafka's ProducerStateManager.loadFromSnapshot leaves them out.
+func (ps *producerState) rebuild(lg *storage.Log, now time.Time, expired time.Duration) error {
 	from := lg.StartOffset()
+	cutoff := now.Add(-expired).UnixMilli()
 	if off, data, ok := lg.LatestSnapshot(); ok && off >= from {
 		var s snapshot
 		if json.Unmarshal(data, &s) == nil && s.Offset == off {
 			for _, e := range s.Producers {
+				if expired > 0 && e.expiredAt(cutoff) {
+					continue
+				}
 				ps.producers[e.ID] = e
 				if e.TxnFirstOffset >= 0 {
 					ps.open++

@@ -230,3 +230,48 @@ func TestProducerExpiresByRecordTime(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A producer past producer.id.expiration.ms in the producer snapshot a
+// restarted broker loads is forgotten at once, as Kafka's
+// ProducerStateManager.loadFromSnapshot leaves expired producers out:
+// its next batch starts it afresh, and describe-producers no longer lists
+// it. Gregor loaded it and kept it until the next expiry check
+// (producer.id.expiration.check.interval.ms, 10 minutes by default).
+func TestExpiredProducerLeftOutOfLoadedSnapshot(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"producer.id.expiration.ms": "600000"}})
+	v := kversion.Stable()
+	v.SetMaxKeyVersion(0, 12) // Produce names topics up to v12
+	client := func() *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.MaxVersions(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		return cl
+	}
+	cl := client()
+	topic := randomName("expired-snapshot")
+	if _, err := kadm.NewClient(cl).CreateTopic(t.Context(), 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	const pid = 4343
+	if code := produceRawTo0(t, cl, topic, tcBatchAt(time.Now().Add(-time.Hour), pid, 0, 0, "old")); code != 0 {
+		t.Fatalf("an idempotent batch an hour old: %v", kerr.ErrorForCode(code))
+	}
+	if code := produceRawTo0(t, cl, topic, tcBatchAt(time.Now(), pid+1, 0, 0, "now")); code != 0 {
+		t.Fatalf("a current batch: %v", kerr.ErrorForCode(code))
+	}
+	cl.Close()
+	b.Stop() // a clean shutdown snapshots the producers
+	b.Restart()
+	cl = client()
+	if code := produceRawTo0(t, cl, topic, tcBatchAt(time.Now().Add(-time.Hour), pid, 0, 7, "gap")); code != 0 {
+		t.Fatalf("sequence 7 from the producer of hour-old records after a restart: %v, want none (expired, it starts afresh)", kerr.ErrorForCode(code))
+	}
+	if code := produceRawTo0(t, cl, topic, tcBatchAt(time.Now(), pid+1, 0, 7, "gap")); code != kerr.OutOfOrderSequenceNumber.Code {
+		t.Fatalf("sequence 7 after 0 from the producer of current records after a restart: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER (still known)", kerr.ErrorForCode(code))
+	}
+}

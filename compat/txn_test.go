@@ -486,3 +486,153 @@ func TestTxnOffsetCommitUnknownPartitionFirst(t *testing.T) {
 	wantCode(t, "TxnOffsetCommit of a partition that does not exist", codes[7], kerr.UnknownTopicOrPartition)
 	wantCode(t, "TxnOffsetCommit of an existing partition for the empty group", codes[0], kerr.InvalidGroupID)
 }
+
+// A transaction version 2 commit (EndTxn v5) that arrives after the
+// coordinator aborted the transaction on its timeout carries the epoch
+// before the abort's bump, as a retry would; Kafka answers it
+// PRODUCER_FENCED (KAFKA-20785; Kafka 4.0's double bump fenced it too),
+// which producers and Kafka Streams recover from. Gregor answered
+// INVALID_TXN_STATE, which a producer takes as fatal.
+func TestEndTxnV2CommitAfterTimeoutAbortFenced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"transaction.abort.timed.out.transaction.cleanup.interval.ms": "100",
+	}})
+	topic := randomName("tv2-timeout")
+	createTopic(t, b.Addr, topic, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	id := randomName("txid")
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = kmsg.StringPtr(id), 1000
+	var pid int64
+	var epoch int16
+	untilTxnOK(t, "InitProducerId", func() int16 {
+		resp, err := init.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, epoch = resp.ProducerID, resp.ProducerEpoch
+		return resp.ErrorCode
+	})
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.SetVersion(3)
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = id, pid, epoch
+	add.Topics = []kmsg.AddPartitionsToTxnRequestTopic{{Topic: topic, Partitions: []int32{0}}}
+	untilTxnOK(t, "AddPartitionsToTxn", func() int16 {
+		resp, err := add.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	})
+	adm := kadm.NewClient(cl)
+	waitFor(t, "the coordinator to abort the transaction (timeout 1 s) and show CompleteAbort", 20*time.Second, func() bool {
+		ds, err := adm.DescribeTransactions(ctx, id)
+		return err == nil && ds[id].State == "CompleteAbort"
+	})
+	end := kmsg.NewPtrEndTxnRequest()
+	end.SetVersion(5)
+	end.TransactionalID, end.ProducerID, end.ProducerEpoch, end.Commit = id, pid, epoch, true
+	resp, err := end.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.GetVersion() != 5 {
+		t.Fatalf("EndTxn sent at v%d, want v5", resp.GetVersion())
+	}
+	wantCode(t, "EndTxn v5 commit after the coordinator's timeout abort", resp.ErrorCode, kerr.ProducerFenced)
+}
+
+// transaction.remove.expired.transaction.cleanup.interval.ms sets how
+// often ids idle past transactional.id.expiration.ms are removed, as
+// Kafka's TransactionStateManager schedules removeExpiredTransactionalIds
+// apart from the timed-out transactions' aborts. Gregor ignored it and
+// looked for expired ids only at every abort check (every 10 s by
+// default).
+func TestTransactionalIDExpiresAtItsCleanupInterval(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"transactional.id.expiration.ms":                             "1000",
+		"transaction.remove.expired.transaction.cleanup.interval.ms": "200",
+	}})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := randomName("expiring")
+	if r := initProducerID(ctx, t, cl, id, -1, -1); r.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	adm := kadm.NewClient(cl)
+	// Idle for 1 s and looked at every 0.2 s: gone within a few seconds
+	// (the abort check, at its default 10 s, is not what removes it).
+	waitFor(t, "DescribeTransactions to answer TRANSACTIONAL_ID_NOT_FOUND for an id idle past transactional.id.expiration.ms (1 s, checked every 0.2 s)", 6*time.Second, func() bool {
+		ds, err := adm.DescribeTransactions(ctx, id)
+		return err == nil && errors.Is(ds[id].Err, kerr.TransactionalIDNotFound)
+	})
+}
+
+// The __transaction_state value of a transactional id in state Empty has
+// no partition list (null), as Kafka's TransactionLog.valueToBytes writes
+// it; completed transactions have an empty one. Kafka's
+// TransactionLogMessageFormatter (kafka-console-consumer on
+// __transaction_state) printed "transactionPartitions":[] for Gregor's
+// Empty records where Kafka's show null.
+func TestTransactionLogEmptyStateHasNullPartitions(t *testing.T) {
+	addr := bootstrap(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	id := randomName("txn-log")
+	if r := initProducerID(ctx, t, cl, id, -1, -1); r.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	reader, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumeTopics("__transaction_state"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	for {
+		fs := reader.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("no __transaction_state record for %s", id)
+		}
+		var found *kmsg.TxnMetadataValue
+		fs.EachRecord(func(r *kgo.Record) {
+			k := kmsg.NewTxnMetadataKey()
+			if k.ReadFrom(r.Key) != nil || k.TransactionalID != id || r.Value == nil {
+				return
+			}
+			v := kmsg.NewTxnMetadataValue()
+			if err := v.ReadFrom(r.Value); err != nil {
+				t.Fatalf("value of %s: %v", id, err)
+			}
+			found = &v
+		})
+		if found == nil {
+			continue
+		}
+		if found.State != 0 || found.Topics != nil {
+			t.Fatalf("the record of an id InitProducerId left Empty: state %d, partitions %#v; want state 0 (Empty) and a null partition list", found.State, found.Topics)
+		}
+		return
+	}
+}

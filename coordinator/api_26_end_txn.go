@@ -13,7 +13,9 @@ package coordinator
 // answer is still success (the decision is durable) and the markers are
 // retried in the background. A retried EndTxn of a completed transaction
 // with the same decision succeeds; the other decision, or no transaction,
-// is INVALID_TXN_STATE; a prepared one is CONCURRENT_TRANSACTIONS. WRITE
+// is INVALID_TXN_STATE (but a v5 commit at the epoch before the bump of an
+// abort the coordinator made itself, on a timeout, is PRODUCER_FENCED); a
+// prepared one is CONCURRENT_TRANSACTIONS. WRITE
 // on the transactional id is needed, else
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
 
@@ -116,6 +118,14 @@ func (c *txnCoordinator) endTxnV(ctx context.Context, id string, pid int64, epoc
 			return done()
 		case !retry && !commit:
 			return end()
+		case retry && commit:
+			// A commit at the epoch before an abort's bump: the
+			// coordinator aborted the transaction itself (its timeout)
+			// while the commit was on its way, as a producer's own
+			// retry carries its own decision. PRODUCER_FENCED, which
+			// producers and Kafka Streams recover from, as Kafka
+			// answers it (KAFKA-20785); INVALID_TXN_STATE is fatal.
+			return -1, -1, kerr.ProducerFenced
 		}
 	case txnEmpty:
 		if !commit {

@@ -13,6 +13,8 @@ package coordinator
 // transaction version 2: the client sends no AddOffsetsToTxn, the group's
 // offsets partition is added to the transaction here first (txn_tv2.go).
 // The empty group id is INVALID_GROUP_ID (OffsetCommit accepts it).
+// Before v2, COORDINATOR_LOAD_IN_PROGRESS is answered as
+// COORDINATOR_NOT_AVAILABLE, as Kafka does for the clients of then.
 // WRITE on the transactional id, READ on the group and on each topic are
 // needed, else every partition is TRANSACTIONAL_ID_ or
 // GROUP_AUTHORIZATION_FAILED, or the topic's TOPIC_AUTHORIZATION_FAILED.
@@ -40,6 +42,11 @@ func (c *groupCoordinator) handleTxnOffsetCommit(ctx context.Context, req *proto
 				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 				rp.Partition = p.Partition
 				rp.ErrorCode = code(t.Topic, p.Partition)
+				if req.Version < 2 && rp.ErrorCode == kerr.CoordinatorLoadInProgress.Code {
+					// As Kafka: the producers of 0.11 to 2.0 could
+					// crash on it (KAFKA-7296); they retry this one.
+					rp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)

@@ -76,6 +76,9 @@ type Config struct {
 	TxnMaxTimeout       time.Duration
 	TxnIDExpiration     time.Duration
 	TxnAbortCheckPeriod time.Duration
+	// TxnIDExpireCheckPeriod is
+	// transaction.remove.expired.transaction.cleanup.interval.ms.
+	TxnIDExpireCheckPeriod time.Duration
 	// TxnPartitionVerification is transaction.partition.verification.enable:
 	// a TxnOffsetCommit before v5 is checked against the transaction.
 	TxnPartitionVerification bool

@@ -213,13 +213,22 @@ func (c *txnCoordinator) endTxnAs(ctx context.Context, ts *txnShard, m *txnMeta,
 	}
 	if bump {
 		d.lastEpoch = -1 // the fenced producer's epoch is no retry's
-		if d.epoch >= math.MaxInt16-1 {
-			// Markers need an epoch above the producer's; past the last
-			// one, the abort is written with the last epoch and the next
-			// InitProducerId moves to a new producer id.
-			d.epoch = math.MaxInt16 - 1
-		} else {
+		// Markers need an epoch above the producer's, even from the last
+		// one a producer may use (32766): the abort takes 32767, as
+		// Kafka's prepareFenceProducerEpoch (which only leaves 32767
+		// itself as it is), and the next InitProducerId moves to a new
+		// producer id. A version 2 producer, which goes on from its
+		// EndTxn without one, is moved to a new producer id by the
+		// abort, as Kafka does since KAFKA-20090.
+		if d.epoch < math.MaxInt16 {
 			d.epoch++
+		}
+		if d.tv2 && d.epoch == math.MaxInt16 && d.nextPid < 0 {
+			pid, err := c.pids.allocate(ctx)
+			if err != nil {
+				return kerr.CoordinatorNotAvailable
+			}
+			d.nextPid = pid
 		}
 	}
 	d.updatedMs = c.nowMs()
@@ -237,8 +246,9 @@ func (c *txnCoordinator) endTxnAs(ctx context.Context, ts *txnShard, m *txnMeta,
 func (c *txnCoordinator) finishTxn(ctx context.Context, ts *txnShard, m *txnMeta) error {
 	commit := m.d.state == txnPrepareCommit
 	wctx, cancel := context.WithTimeout(ctx, markerAttemptTime)
-	err := c.writeMarkers(wctx, ts, m.d.pid, m.d.epoch, commit, m.d.sortedParts())
+	done, err := c.writeMarkers(wctx, ts, m.d.pid, m.d.epoch, commit, m.d.sortedParts())
 	cancel()
+	m.markersWritten(done)
 	if err != nil {
 		c.log.Warn().Err(err).Str("transactional_id", m.id).Msg("transaction markers not yet written; retrying in the background")
 		c.retryMarkers(ts, m)
@@ -256,6 +266,24 @@ func (c *txnCoordinator) finishTxn(ctx context.Context, ts *txnShard, m *txnMeta
 	return nil
 }
 
+// markersWritten takes the partitions whose markers are written (or that
+// are gone) out of the prepared transaction of m (claimed), in memory, as
+// Kafka's TransactionMetadata.removePartition: a retry writes only the
+// others, rather than another marker to each partition at every attempt,
+// and DescribeTransactions lists the partitions still waiting. The
+// prepare record keeps them all, so a coordinator that loads it writes
+// every marker again.
+func (m *txnMeta) markersWritten(done []topicPartition) {
+	if len(done) == 0 {
+		return
+	}
+	d := m.d.clone()
+	for _, tp := range done {
+		delete(d.parts, tp)
+	}
+	m.set(d)
+}
+
 // completeTxn records that a prepared transaction's markers are written.
 func (c *txnCoordinator) completeTxn(ctx context.Context, ts *txnShard, m *txnMeta) error {
 	d := m.d.clone()
@@ -266,7 +294,10 @@ func (c *txnCoordinator) completeTxn(ctx context.Context, ts *txnShard, m *txnMe
 	}
 	if d.tv2 && d.nextPid >= 0 {
 		// The bump used the last epoch: the producer goes on as nextPid.
-		d.lastPid, d.lastEpoch = d.pid, d.epoch
+		// The last epoch stays the one the client last saw (the one
+		// before the markers'), as Kafka's prepareComplete keeps it: an
+		// InitProducerId naming it is a retry.
+		d.lastPid = d.pid
 		d.pid, d.epoch, d.nextPid = d.nextPid, 0, -1
 	}
 	clear(d.parts)
@@ -334,7 +365,8 @@ func (c *txnCoordinator) retryMarkersOnce(ts *txnShard, m *txnMeta) bool {
 	}
 	ctx, cancel := context.WithTimeout(ts.shard.Context(), markerAttemptTime)
 	defer cancel()
-	err := c.writeMarkers(ctx, ts, m.d.pid, m.d.epoch, m.d.state == txnPrepareCommit, m.d.sortedParts())
+	done, err := c.writeMarkers(ctx, ts, m.d.pid, m.d.epoch, m.d.state == txnPrepareCommit, m.d.sortedParts())
+	m.markersWritten(done)
 	if err == nil {
 		err = c.completeTxn(ctx, ts, m)
 	}

@@ -38,10 +38,11 @@ type txnCoordinator struct {
 func newTxnCoordinator(b base, groups *groupCoordinator) *txnCoordinator {
 	c := &txnCoordinator{base: b, pids: &producerIDs{host: b.host}, groups: groups, bg: newBackground()}
 	c.rt = runtime.New(TransactionTopic, b.host, c.newShard, b.log)
-	c.bg.every(c.cfg.TxnAbortCheckPeriod, 10*time.Second, func() {
-		c.abortTimedOut()
-		c.expireTxnIDs()
-	})
+	// Kafka's two tasks, each on its own interval
+	// (transaction.abort.timed.out.transaction.cleanup.interval.ms and
+	// transaction.remove.expired.transaction.cleanup.interval.ms).
+	c.bg.every(c.cfg.TxnAbortCheckPeriod, 10*time.Second, c.abortTimedOut)
+	c.bg.every(c.cfg.TxnIDExpireCheckPeriod, time.Hour, c.expireTxnIDs)
 	return c
 }
 

@@ -43,6 +43,12 @@ func encodeTxnValue(d *txnData) []byte {
 	v.State = d.state
 	v.LastUpdateTimestamp = d.updatedMs
 	v.StartTimestamp = d.startMs
+	if d.state == txnEmpty {
+		// No partition list at all (null), as Kafka's
+		// TransactionLog.valueToBytes writes an Empty state; the other
+		// states have one, empty once completed.
+		return v.AppendTo(nil)
+	}
 	v.Topics = []kmsg.TxnMetadataValueTopic{}
 	for _, tp := range d.sortedParts() {
 		if n := len(v.Topics); n == 0 || v.Topics[n-1].Topic != tp.topic {

@@ -14,32 +14,41 @@ import (
 )
 
 // writeMarkers writes the markers for a producer's transaction to parts.
-// Partitions of deleted topics are skipped.
-func (c *txnCoordinator) writeMarkers(ctx context.Context, ts *txnShard, pid int64, epoch int16, commit bool, parts []topicPartition) error {
+// Partitions of deleted topics are skipped. It returns the partitions that
+// need no marker any more (written, or gone), so that a retry writes only
+// the others, as Kafka's marker channel takes each partition out of the
+// transaction once its marker is written.
+func (c *txnCoordinator) writeMarkers(ctx context.Context, ts *txnShard, pid int64, epoch int16, commit bool, parts []topicPartition) ([]topicPartition, error) {
 	remote := make(map[int32][]topicPartition)
 	var errs []error
+	var done []topicPartition
 	for _, p := range parts {
 		leader, _, local := c.host.PartitionLeader(p.topic, p.partition)
 		switch {
 		case local:
 			if err := c.writeLocalMarker(ctx, p, pid, epoch, commit, ts.shard.Epoch); err != nil {
 				errs = append(errs, fmt.Errorf("%s-%d: %w", p.topic, p.partition, err))
+			} else {
+				done = append(done, p)
 			}
 		case leader >= 0:
 			remote[leader] = append(remote[leader], p)
 		default:
 			if c.topicGone(p) {
+				done = append(done, p)
 				continue
 			}
 			errs = append(errs, fmt.Errorf("%s-%d: no leader", p.topic, p.partition))
 		}
 	}
 	for id, ps := range remote {
-		if err := c.sendMarkers(ctx, id, pid, epoch, commit, ts.shard.Epoch, ps); err != nil {
+		written, err := c.sendMarkers(ctx, id, pid, epoch, commit, ts.shard.Epoch, ps)
+		done = append(done, written...)
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return done, errors.Join(errs...)
 }
 
 // topicGone reports whether a transaction's partition no longer exists.
@@ -64,8 +73,9 @@ func (c *txnCoordinator) writeLocalMarker(ctx context.Context, p topicPartition,
 	return nil
 }
 
-// sendMarkers asks broker id to write markers for parts.
-func (c *txnCoordinator) sendMarkers(ctx context.Context, id int32, pid int64, epoch int16, commit bool, coordinatorEpoch int32, parts []topicPartition) error {
+// sendMarkers asks broker id to write markers for parts; it returns the
+// partitions that need none any more.
+func (c *txnCoordinator) sendMarkers(ctx context.Context, id int32, pid int64, epoch int16, commit bool, coordinatorEpoch int32, parts []topicPartition) ([]topicPartition, error) {
 	req := kmsg.NewPtrWriteTxnMarkersRequest()
 	req.SetVersion(1)
 	m := kmsg.NewWriteTxnMarkersRequestMarker()
@@ -82,22 +92,37 @@ func (c *txnCoordinator) sendMarkers(ctx context.Context, id int32, pid int64, e
 	req.Markers = append(req.Markers, m)
 	resp, err := c.host.SendToBroker(ctx, id, req)
 	if err != nil {
-		return fmt.Errorf("markers to broker %d: %w", id, err)
+		return nil, fmt.Errorf("markers to broker %d: %w", id, err)
+	}
+	asked := make(map[topicPartition]bool, len(parts))
+	for _, p := range parts {
+		asked[p] = true
 	}
 	var errs []error
+	var done []topicPartition
 	for _, rm := range resp.(*kmsg.WriteTxnMarkersResponse).Markers {
 		for _, t := range rm.Topics {
 			for _, p := range t.Partitions {
+				tp := topicPartition{t.Topic, p.Partition}
+				if !asked[tp] {
+					continue
+				}
+				delete(asked, tp)
 				if p.ErrorCode == 0 {
+					done = append(done, tp)
 					continue
 				}
 				err := kerr.ErrorForCode(p.ErrorCode)
-				if errors.Is(err, kerr.UnknownTopicOrPartition) && c.topicGone(topicPartition{t.Topic, p.Partition}) {
+				if errors.Is(err, kerr.UnknownTopicOrPartition) && c.topicGone(tp) {
+					done = append(done, tp)
 					continue
 				}
 				errs = append(errs, fmt.Errorf("%s-%d on broker %d: %w", t.Topic, p.Partition, id, err))
 			}
 		}
 	}
-	return errors.Join(errs...)
+	for tp := range asked {
+		errs = append(errs, fmt.Errorf("%s-%d on broker %d: not answered", tp.topic, tp.partition, id))
+	}
+	return done, errors.Join(errs...)
 }

@@ -304,3 +304,87 @@ func TestTxnProduceLatency(t *testing.T) {
 		})
 	}
 }
+
+// A transaction's markers are written once per partition: when one
+// partition's leader cannot take its marker (paused here), the
+// coordinator's retries write only that partition's, as Kafka's
+// TransactionMarkerChannelManager takes each partition out of the
+// transaction once its marker is written. Gregor wrote every partition's
+// marker again at each retry, so a partition whose leader was fine got
+// one more control record per attempt (its log end moved on for nothing).
+func TestTxnMarkersRetriedOnlyWhereMissing(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	topic := "markers-once"
+	c.createTopic(topic, 3, 1, nil)
+	id := "markers-once"
+	coordID := c.coordinatorOf(id)
+	// A: led by a broker that stays up; B: led by another, neither the
+	// coordinator nor A's leader, which is paused.
+	leaders := make(map[int32]int32)
+	for p := int32(0); p < 3; p++ {
+		leaders[p] = c.leaderOf(topic, p)
+	}
+	a, b := int32(-1), int32(-1)
+	for p, l := range leaders {
+		if l == coordID {
+			a = p
+		}
+	}
+	for p, l := range leaders {
+		if a >= 0 && l != coordID && l != leaders[a] {
+			b = p
+		}
+	}
+	if a < 0 || b < 0 {
+		t.Skipf("partition leaders %v with coordinator %d: no partition led by the coordinator and another by a third broker", leaders, coordID)
+	}
+	victim := leaders[b]
+	t.Logf("transactional id %s: coordinator %d; %s-%d led by %d, %s-%d by %d (paused)", id, coordID, topic, a, leaders[a], topic, b, victim)
+	coord, leadB := dialRaw(t, c.brokers[coordID].Addr), dialRaw(t, c.brokers[victim].Addr)
+	pid, epoch := initRaw(t, coord, id)
+	addRaw(t, coord, id, pid, epoch, topic, a)
+	addRaw(t, coord, id, pid, epoch, topic, b)
+	for _, pr := range []struct {
+		conn *rawConn
+		p    int32
+	}{{coord, a}, {leadB, b}} {
+		if err := pr.conn.produceTxn(id, topic, pr.p, pid, epoch, 0); err != nil {
+			t.Fatalf("producing to %s-%d: %v", topic, pr.p, err)
+		}
+	}
+	c.brokers[victim].Pause()
+	resumed := false
+	resume := func() {
+		if !resumed {
+			resumed = true
+			c.brokers[victim].Resume()
+		}
+	}
+	t.Cleanup(resume)
+	// The commit is answered once the first attempt gives up on B's
+	// marker; retries go on in the background.
+	endRaw(t, coord, id, pid, epoch)
+	resume()
+	adm, done := c.admin()
+	defer done()
+	waitFor(t, "the transaction to complete once "+fmt.Sprint(victim)+" is back (CompleteCommit)", 60*time.Second, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		ds, err := adm.DescribeTransactions(ctx, id)
+		return err == nil && ds[id].State == "CompleteCommit"
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := ends.Lookup(topic, a); o.Err != nil || o.Offset != 2 {
+		t.Errorf("%s-%d (its leader up) ends at %d (%v), want 2: its record and one commit marker", topic, a, o.Offset, o.Err)
+	}
+	// B has its marker; a marker request that timed out on the paused
+	// broker may still be served when it resumes, besides the retry's.
+	if o, _ := ends.Lookup(topic, b); o.Err != nil || o.Offset < 2 {
+		t.Errorf("%s-%d (its leader paused) ends at %d (%v), want its record and a commit marker", topic, b, o.Offset, o.Err)
+	}
+}

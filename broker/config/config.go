@@ -173,6 +173,7 @@ type Config struct {
 	TxnMaxTimeout             time.Duration
 	TxnIDExpiration           time.Duration
 	TxnAbortCheckInterval     time.Duration
+	TxnIDExpireCheckInterval  time.Duration
 	ProducerIDExpiration      time.Duration
 	ProducerIDExpirationCheck time.Duration
 	TxnPartitionVerification  bool

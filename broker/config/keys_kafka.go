@@ -235,8 +235,6 @@ var kafkaKeys = []Key{
 		Doc: "Most share groups."},
 	{Name: "transaction.state.log.load.buffer.size", Type: Int, Default: "5242880", Valid: atLeast(1), NoEffect: inertTuning,
 		Doc: "Read buffer when loading __transaction_state."},
-	{Name: "transaction.remove.expired.transaction.cleanup.interval.ms", Type: Int, Default: "3600000", Valid: atLeast(1), NoEffect: inertTuning,
-		Doc: "How often expired transactional ids are removed."},
 	{Name: "controller.quorum.voters", Type: List, Default: "", NoEffect: inertKRaft,
 		Doc: "The KRaft controller quorum, as id@host:port."},
 	{Name: "controller.quorum.bootstrap.servers", Type: List, Default: "", NoEffect: inertKRaft,

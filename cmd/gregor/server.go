@@ -308,6 +308,7 @@ func coordinatorConfig(c *config.Config) coordinator.Config {
 		TxnMaxTimeout:             c.TxnMaxTimeout,
 		TxnIDExpiration:           c.TxnIDExpiration,
 		TxnAbortCheckPeriod:       c.TxnAbortCheckInterval,
+		TxnIDExpireCheckPeriod:    c.TxnIDExpireCheckInterval,
 		TxnPartitionVerification:  c.TxnPartitionVerification,
 
 		ShareGroupEnable:                c.ShareGroupEnable,
