@@ -159,15 +159,7 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 	if cfg.LogAppendTime() {
 		return nil, nil
 	}
-	// The deprecated message.timestamp.difference.max.ms stands in for
-	// either limit left unlimited, as in Kafka 3.x.
 	before, after := cfg.TimestampBefore, cfg.TimestampAfter
-	if before == config.Forever {
-		before = cfg.TimestampDifference
-	}
-	if after == config.Forever {
-		after = cfg.TimestampDifference
-	}
 	if before == config.Forever && after == config.Forever {
 		return nil, nil
 	}

@@ -166,3 +166,49 @@ func TestCreateTopicsCheckOrder(t *testing.T) {
 		wantCode(t, c.what, resp.Topics[0].ErrorCode, c.want)
 	}
 }
+
+// The topic keys Kafka 4.0 removed, message.format.version (KIP-724) and
+// message.timestamp.difference.max.ms (KIP-937), are unknown topic keys:
+// CreateTopics and IncrementalAlterConfigs answer INVALID_CONFIG "Unknown
+// topic config name: message.format.version", and DescribeConfigs lists
+// neither. Gregor accepted and described both, as Kafka 3.x did.
+func TestTopicKeysRemovedInKafka4(t *testing.T) {
+	e := newAdminEnv(t)
+	for _, key := range []string{"message.format.version", "message.timestamp.difference.max.ms"} {
+		value := map[string]string{"message.format.version": "3.0", "message.timestamp.difference.max.ms": "60000"}[key]
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 10000
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = randomName("removed-key"), 1, -1
+		c := kmsg.NewCreateTopicsRequestTopicConfig()
+		c.Name, c.Value = key, kmsg.StringPtr(value)
+		rt.Configs = append(rt.Configs, c)
+		req.Topics = append(req.Topics, rt)
+		resp := e.request(req).(*kmsg.CreateTopicsResponse)
+		if len(resp.Topics) != 1 {
+			t.Fatalf("CreateTopics answered %d topics", len(resp.Topics))
+		}
+		wantCode(t, "creating a topic with "+key, resp.Topics[0].ErrorCode, kerr.InvalidConfig)
+		if m := deref(resp.Topics[0].ErrorMessage); m != "Unknown topic config name: "+key {
+			t.Errorf("creating a topic with %s: message %q", key, m)
+		}
+	}
+	topic := e.topic("removed-key", 1, nil)
+	for _, key := range []string{"message.format.version", "message.timestamp.difference.max.ms"} {
+		code, msg := e.incrementalAlterMessage(kmsg.ConfigResourceTypeTopic, topic, op(key, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("60000")))
+		wantCode(t, "setting "+key, code, kerr.InvalidConfig)
+		if msg != "Unknown topic config name: "+key {
+			t.Errorf("setting %s: message %q", key, msg)
+		}
+	}
+	cs, code := e.describeConfigs(kmsg.ConfigResourceTypeTopic, topic)
+	wantCode(t, "describe", code, nil)
+	for _, key := range []string{"message.format.version", "message.timestamp.difference.max.ms"} {
+		if c, ok := cs[key]; ok {
+			t.Errorf("%s described: %s", key, deref(c.Value))
+		}
+	}
+	if _, ok := cs["message.timestamp.after.max.ms"]; !ok {
+		t.Errorf("message.timestamp.after.max.ms not described")
+	}
+}

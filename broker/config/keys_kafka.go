@@ -52,13 +52,11 @@ var listenerOnlyKeys = map[string]bool{
 var clusterListenerKeys = map[string]bool{"max.connections": true, "max.connection.creation.rate": true, "num.network.threads": true}
 
 var kafkaKeys = []Key{
-	// Deprecated topic defaults Kafka 3.x still accepts.
-	{Name: "log.message.format.version", Type: String, Default: "3.0-IV1", Valid: metadataVersion, Topic: "message.format.version",
-		Field: func(c *Config) any { return &c.TopicDefaults.MessageFormatVersion }, NoEffect: inertFormat,
-		Doc: "The message format version of topics (deprecated: from 3.0 Kafka ignores it and writes v2, as Gregor does)."},
-	{Name: "log.message.timestamp.difference.max.ms", Type: Long, Unit: Millis, Default: maxLong, Valid: atLeast(0), Scope: ClusterWide,
-		Topic: "message.timestamp.difference.max.ms", Field: func(c *Config) any { return &c.TopicDefaults.TimestampDifference },
-		Doc: "How far a CreateTime timestamp may be from the broker's clock either way (deprecated): the limit where message.timestamp.before.max.ms or .after.max.ms is left unlimited."},
+	// Kafka 4.0 removed log.message.format.version and
+	// message.format.version (KIP-724), and
+	// log.message.timestamp.difference.max.ms and
+	// message.timestamp.difference.max.ms (KIP-937): they are unknown keys
+	// here too (removed.go).
 	// Topic keys without a broker default.
 	{Topic: "remote.log.copy.disable", Type: Boolean, Default: "false", Field: func(c *Config) any { return &c.TopicDefaults.RemoteLogCopyDisable },
 		NoEffect: inertTiered, Doc: "Whether copying to tiered storage is stopped for the topic."},

@@ -48,11 +48,7 @@ type Topic struct {
 	// MessageDownConversionEnable: Fetch v0-3 clients get records
 	// down-converted (else UNSUPPORTED_VERSION).
 	MessageDownConversionEnable bool
-	// TimestampDifference is message.timestamp.difference.max.ms: the
-	// limit either way where TimestampBefore or TimestampAfter is Forever.
-	TimestampDifference time.Duration
 	// Accepted, described, without effect (keys_kafka.go).
-	MessageFormatVersion     string
 	RemoteLogCopyDisable     bool
 	RemoteLogDeleteOnDisable bool
 }
