@@ -1,11 +1,21 @@
 package compat
 
 import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
 )
 
 // A resource named twice in one AlterConfigs or IncrementalAlterConfigs
@@ -210,5 +220,80 @@ func TestTopicKeysRemovedInKafka4(t *testing.T) {
 	}
 	if _, ok := cs["message.timestamp.after.max.ms"]; !ok {
 		t.Errorf("message.timestamp.after.max.ms not described")
+	}
+}
+
+// A topic whose stored overrides still hold a key Kafka 4.0 removed
+// (message.format.version, written by a Kafka 3.x or an older Gregor) can
+// be altered: the alteration drops the removed key instead of refusing
+// every change with "Unknown topic config name", as Kafka's controller
+// skips such keys when it replays its log (KAFKA-19851). DescribeConfigs
+// does not list the removed key.
+func TestAlterTopicWithStoredRemovedKey(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("writes the broker's metadata file")
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &adminEnv{t: t, ctx: ctx, cl: cl, adm: kadm.NewClient(cl)}
+	topic := e.topic("stored-removed", 1, map[string]*string{"retention.ms": kmsg.StringPtr("100000")})
+	cl.Close()
+	b.Stop()
+
+	path := filepath.Join(b.Dir, "data", "gregor-metadata.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, tp := range doc["topics"].([]any) {
+		if m := tp.(map[string]any); m["name"] == topic {
+			m["configs"].(map[string]any)["message.format.version"] = "2.8-IV1"
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("%s not in %s", topic, path)
+	}
+	if data, err = json.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.Restart()
+
+	cl, err = kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	e = &adminEnv{t: t, ctx: ctx, cl: cl, adm: kadm.NewClient(cl)}
+	cs, code := e.describeConfigs(kmsg.ConfigResourceTypeTopic, topic)
+	wantCode(t, "describe", code, nil)
+	if c, ok := cs["message.format.version"]; ok {
+		t.Errorf("message.format.version described: %s", deref(c.Value))
+	}
+	wantConfig(t, cs, "retention.ms", "100000", kmsg.ConfigSourceDynamicTopicConfig)
+	for _, validateOnly := range []bool{true, false} {
+		wantCode(t, "altering retention.ms (validate only "+strconv.FormatBool(validateOnly)+")", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, validateOnly,
+			op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("200000"))), nil)
+	}
+	e.describeWhen(kmsg.ConfigResourceTypeTopic, topic, "retention.ms altered", has("retention.ms", "200000", kmsg.ConfigSourceDynamicTopicConfig))
+	b.Stop()
+	if data, err = os.ReadFile(path); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "message.format.version") {
+		t.Errorf("the altered topic's stored overrides still hold message.format.version")
 	}
 }

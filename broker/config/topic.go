@@ -81,6 +81,21 @@ func (c *Config) ResolveTopic(overrides map[string]string) Topic {
 	return tmp.TopicDefaults
 }
 
+// KnownTopicConfigs returns a topic's stored overrides without the keys
+// that are not topic configs: those Kafka 4.0 removed
+// (message.format.version, ...), written by an older broker. Kafka's
+// controller skips them when it replays its log (KAFKA-19851), so an
+// alteration of the topic neither trips on them nor keeps them.
+func KnownTopicConfigs(overrides map[string]string) map[string]string {
+	out := make(map[string]string, len(overrides))
+	for name, v := range overrides {
+		if keys.topic[name] != nil {
+			out[name] = v
+		}
+	}
+	return out
+}
+
 // ValidateTopicConfigs checks topic-level overrides: every key must be a
 // topic config and every value valid for it.
 func ValidateTopicConfigs(m map[string]string) error {
