@@ -297,3 +297,29 @@ func TestAlterTopicWithStoredRemovedKey(t *testing.T) {
 		t.Errorf("the altered topic's stored overrides still hold message.format.version")
 	}
 }
+
+// The broker keys Kafka 4.0 removed are not among a broker's configs:
+// log.message.format.version, log.message.timestamp.difference.max.ms,
+// delegation.token.master.key (no longer a synonym of
+// delegation.token.secret.key), offsets.commit.required.acks,
+// auto.include.jmx.reporter and inter.broker.protocol.version; and
+// metric.reporters has Kafka 4.0's default, JmxReporter. Gregor described
+// them with Kafka 3.9's defaults.
+func TestBrokerKeysRemovedInKafka4(t *testing.T) {
+	e := newAdminEnv(t)
+	id := strconv.Itoa(int(e.brokerID()))
+	cs, code := e.describeConfigs(kmsg.ConfigResourceTypeBroker, id)
+	wantCode(t, "describe broker "+id, code, nil)
+	for _, key := range []string{"log.message.format.version", "log.message.timestamp.difference.max.ms", "delegation.token.master.key",
+		"offsets.commit.required.acks", "auto.include.jmx.reporter", "inter.broker.protocol.version"} {
+		if c, ok := cs[key]; ok {
+			t.Errorf("%s described: %s", key, deref(c.Value))
+		}
+	}
+	for _, s := range cs["delegation.token.secret.key"].ConfigSynonyms {
+		if s.Name != "delegation.token.secret.key" {
+			t.Errorf("delegation.token.secret.key has synonym %s", s.Name)
+		}
+	}
+	wantConfig(t, cs, "metric.reporters", "org.apache.kafka.common.metrics.JmxReporter", kmsg.ConfigSourceDefaultConfig)
+}

@@ -9,6 +9,14 @@ var removedKeys = map[string]string{
 	"log.message.format.version": "none: records are written in message format v2 (KIP-724)",
 	// KIP-937.
 	"log.message.timestamp.difference.max.ms": "log.message.timestamp.before.max.ms and log.message.timestamp.after.max.ms (KIP-937)",
+	// Delegation tokens are off unless the new name is set.
+	"delegation.token.master.key": "delegation.token.secret.key",
+	// KIP-1041: offset commits wait for every in-sync replica.
+	"offsets.commit.required.acks": "none: offset commits are written with acks=all (KIP-1041)",
+	"auto.include.jmx.reporter":    "metric.reporters (which has JmxReporter by default)",
+	// A ZooKeeper-mode key; Kafka 4.0 sets the cluster's version with
+	// the metadata.version feature.
+	"inter.broker.protocol.version": "none: Gregor's brokers speak one protocol (kafka-features.sh sets a cluster's feature levels)",
 }
 
 // removedTopicKeys are the topic keys Kafka 4.0 removed: CreateTopics and
