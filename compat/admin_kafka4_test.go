@@ -323,3 +323,35 @@ func TestBrokerKeysRemovedInKafka4(t *testing.T) {
 	}
 	wantConfig(t, cs, "metric.reporters", "org.apache.kafka.common.metrics.JmxReporter", kmsg.ConfigSourceDefaultConfig)
 }
+
+// Kafka 4.0's defaults of KIP-1030, as DescribeConfigs reports them:
+// num.recovery.threads.per.data.dir 2 (was 1),
+// remote.log.manager.thread.pool.size 2 (was 10), and the copier and
+// expiration pools 10 (was -1), which now refuse -1. Gregor reported
+// Kafka 3.9's.
+func TestBrokerDefaultsOfKIP1030(t *testing.T) {
+	e := newAdminEnv(t)
+	id := strconv.Itoa(int(e.brokerID()))
+	cs, code := e.describeConfigs(kmsg.ConfigResourceTypeBroker, id)
+	wantCode(t, "describe broker "+id, code, nil)
+	for key, want := range map[string]string{
+		"num.recovery.threads.per.data.dir":              "2",
+		"remote.log.manager.thread.pool.size":            "2",
+		"remote.log.manager.copier.thread.pool.size":     "10",
+		"remote.log.manager.expiration.thread.pool.size": "10",
+		"log.message.timestamp.after.max.ms":             "3600000",
+	} {
+		wantConfig(t, cs, key, want, kmsg.ConfigSourceDefaultConfig)
+	}
+	// -1 is no longer valid for the copier pool (read-only: refused
+	// either way, so the check is the validator's, at start-up).
+	if !usingGregor() {
+		return
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	b.Stop()
+	if code, out := b.Refused(map[string]string{"remote.log.manager.copier.thread.pool.size": "-1"}, 20*time.Second); code == 0 ||
+		!strings.Contains(out, "remote.log.manager.copier.thread.pool.size") {
+		t.Errorf("start-up with remote.log.manager.copier.thread.pool.size=-1: exit %d, %s", code, out)
+	}
+}

@@ -79,11 +79,13 @@ var kafkaKeys = []Key{
 		Doc: "Largest custom metadata a remote segment may carry."},
 	{Name: "remote.log.index.file.cache.total.size.bytes", Type: Long, Default: "1073741824", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "Size of the cache of remote index files."},
-	{Name: "remote.log.manager.thread.pool.size", Type: Int, Default: "10", Valid: atLeast(1), NoEffect: inertTiered,
+	// KIP-1030 (Kafka 4.0): 2 threads by default, and 10 for the copier
+	// and expiration pools, which no longer take -1.
+	{Name: "remote.log.manager.thread.pool.size", Type: Int, Default: "2", Valid: atLeast(1), NoEffect: inertTiered,
 		Doc: "Threads copying and cleaning remote segments."},
-	{Name: "remote.log.manager.copier.thread.pool.size", Type: Int, Default: "-1", NoEffect: inertTiered,
+	{Name: "remote.log.manager.copier.thread.pool.size", Type: Int, Default: "10", Valid: atLeast(1), NoEffect: inertTiered,
 		Doc: "Threads copying segments to remote storage."},
-	{Name: "remote.log.manager.expiration.thread.pool.size", Type: Int, Default: "-1", NoEffect: inertTiered,
+	{Name: "remote.log.manager.expiration.thread.pool.size", Type: Int, Default: "10", Valid: atLeast(1), NoEffect: inertTiered,
 		Doc: "Threads deleting expired remote segments."},
 	{Name: "remote.log.manager.task.interval.ms", Type: Long, Default: "30000", Valid: atLeast(1), NoEffect: inertTiered,
 		Doc: "How often the remote log manager runs its tasks."},
@@ -346,7 +348,8 @@ var kafkaKeys = []Key{
 		Doc: "How often the recovery point is checkpointed."},
 	{Name: "log.flush.start.offset.checkpoint.interval.ms", Type: Int, Default: "60000", Valid: atLeast(0), NoEffect: inertTuning,
 		Doc: "How often log start offsets are checkpointed."},
-	{Name: "num.recovery.threads.per.data.dir", Type: Int, Default: "1", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertThreads,
+	// KIP-1030 (Kafka 4.0): 2 by default.
+	{Name: "num.recovery.threads.per.data.dir", Type: Int, Default: "2", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertThreads,
 		Doc: "Threads per log directory recovering logs at start-up."},
 	{Name: "create.topic.policy.class.name", Type: Class, NoDefault: true, Valid: noClass,
 		Doc: "Policy class checking topic creations. Java classes cannot be loaded, so a policy would not be enforced: setting it stops start-up."},
