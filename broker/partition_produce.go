@@ -107,11 +107,11 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 	if err := recompress(pb, cfg.CompressionType); err != nil {
 		return nil, err
 	}
-	if int64(len(pb.data)) > int64(cfg.SegmentBytes) {
+	if int64(len(pb.data)) > int64(cfg.SegmentSize()) {
 		// As Kafka's UnifiedLog.append: what a produce writes to a
 		// partition must fit in one segment.
 		return nil, fmt.Errorf("%w: Message batch size is %d bytes in append to partition %s, which exceeds the maximum configured segment size of %d.",
-			kerr.RecordListTooLarge, len(pb.data), tp, cfg.SegmentBytes)
+			kerr.RecordListTooLarge, len(pb.data), tp, cfg.SegmentSize())
 	}
 	return pb, nil
 }

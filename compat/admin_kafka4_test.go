@@ -355,3 +355,76 @@ func TestBrokerDefaultsOfKIP1030(t *testing.T) {
 		t.Errorf("start-up with remote.log.manager.copier.thread.pool.size=-1: exit %d, %s", code, out)
 	}
 }
+
+// segment.bytes is at least 1 MiB (Kafka 4.1's LogConfig, KAFKA-19080;
+// log.segment.bytes from Kafka 4.0, KIP-1030): smaller is INVALID_CONFIG
+// at creation and alteration, and stops start-up in server.properties.
+// internal.segment.bytes, LogConfig's internal key, sets a smaller
+// segment size, and is described only on a topic that sets it. Gregor
+// took segment.bytes down to 14 bytes and knew no internal.segment.bytes.
+func TestSegmentBytesFloor(t *testing.T) {
+	e := newAdminEnv(t)
+	create := func(configs map[string]string) kmsg.CreateTopicsResponseTopic {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 10000
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = randomName("segfloor"), 1, -1
+		for k, v := range configs {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = k, kmsg.StringPtr(v)
+			rt.Configs = append(rt.Configs, c)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp := e.request(req).(*kmsg.CreateTopicsResponse)
+		if len(resp.Topics) != 1 {
+			t.Fatalf("CreateTopics answered %d topics", len(resp.Topics))
+		}
+		return resp.Topics[0]
+	}
+	r := create(map[string]string{"segment.bytes": "1048575"})
+	wantCode(t, "creating a topic with segment.bytes=1048575", r.ErrorCode, kerr.InvalidConfig)
+	if m := deref(r.ErrorMessage); m != "Invalid value 1048575 for configuration segment.bytes: Value must be at least 1048576" {
+		t.Errorf("message %q", m)
+	}
+	r = create(map[string]string{"internal.segment.bytes": "1024"})
+	wantCode(t, "creating a topic with internal.segment.bytes=1024", r.ErrorCode, nil)
+	created := map[string]string{}
+	for _, c := range r.Configs {
+		created[c.Name] = deref(c.Value)
+	}
+	if created["internal.segment.bytes"] != "1024" || created["segment.bytes"] != "1073741824" {
+		t.Errorf("CreateTopics answered internal.segment.bytes=%q segment.bytes=%q", created["internal.segment.bytes"], created["segment.bytes"])
+	}
+	small := r.Topic
+	e.describeWhen(kmsg.ConfigResourceTypeTopic, small, "internal.segment.bytes described", has("internal.segment.bytes", "1024", kmsg.ConfigSourceDynamicTopicConfig))
+
+	plain := e.topic("segfloor", 1, nil)
+	cs, _ := e.describeConfigs(kmsg.ConfigResourceTypeTopic, plain)
+	if c, ok := cs["internal.segment.bytes"]; ok {
+		t.Errorf("internal.segment.bytes described on a topic without it: %s", deref(c.Value))
+	}
+	code, msg := e.incrementalAlterMessage(kmsg.ConfigResourceTypeTopic, plain, op("segment.bytes", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1000")))
+	wantCode(t, "segment.bytes=1000", code, kerr.InvalidConfig)
+	if msg != "Invalid value 1000 for configuration segment.bytes: Value must be at least 1048576" {
+		t.Errorf("segment.bytes=1000: message %q", msg)
+	}
+	code, msg = e.incrementalAlterMessage(kmsg.ConfigResourceTypeBroker, "", op("log.segment.bytes", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1000")))
+	// INVALID_REQUEST, as Kafka answers a broker config its dynamic
+	// config refuses (KAFKA-13609).
+	wantCode(t, "log.segment.bytes=1000 as the cluster default", code, kerr.InvalidRequest)
+	if !strings.Contains(msg, "Value must be at least 1048576") {
+		t.Errorf("log.segment.bytes=1000: message %q", msg)
+	}
+	wantCode(t, "internal.segment.bytes=2048", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, plain, false,
+		op("internal.segment.bytes", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("2048"))), nil)
+	e.describeWhen(kmsg.ConfigResourceTypeTopic, plain, "internal.segment.bytes altered", has("internal.segment.bytes", "2048", kmsg.ConfigSourceDynamicTopicConfig))
+
+	if !usingGregor() {
+		return
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	b.Stop()
+	if code, out := b.Refused(map[string]string{"log.segment.bytes": "65536"}, 20*time.Second); code == 0 || !strings.Contains(out, "log.segment.bytes") {
+		t.Errorf("start-up with log.segment.bytes=65536: exit %d, %s", code, out)
+	}
+}

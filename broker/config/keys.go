@@ -18,8 +18,10 @@ const (
 	// partition counts: each partition holds open files and a goroutine's
 	// worth of state.
 	maxPartitions = 1 << 16
-	// minSegmentBytes is Kafka's floor for segment sizes (a legacy record's
-	// overhead): a segment must hold at least one record.
+	// minSegmentBytes is the floor of the segment sizes Kafka does not
+	// bound (internal.segment.bytes, the internal topics' segment sizes),
+	// Kafka 3.x's floor of segment.bytes (a legacy record's overhead): a
+	// segment must hold at least one record.
 	minSegmentBytes = 14
 	// maxMessageBytes: a batch and the frame around it must fit a signed
 	// 32-bit length.
@@ -101,7 +103,10 @@ var table = []Key{
 		Doc:   "The largest size a partition's log may grow to before old segments are deleted (-1: no limit)."},
 	{Name: "log.retention.check.interval.ms", Type: Long, Unit: Millis, Default: "300000", Valid: atLeast(1), Field: func(c *Config) any { return &c.LogRetentionCheck },
 		Doc: "How often logs are checked for segments past their retention."},
-	{Name: "log.segment.bytes", Type: Int, Unit: Bytes, Default: "1073741824", Valid: atLeast(minSegmentBytes), Scope: ClusterWide, Topic: "segment.bytes",
+	// At least 1 MiB, as from Kafka 4.0 (KIP-1030; segment.bytes too from
+	// Kafka 4.1, KAFKA-19080). A topic may have smaller segments with
+	// internal.segment.bytes, which Kafka's tests use.
+	{Name: "log.segment.bytes", Type: Int, Unit: Bytes, Default: "1073741824", Valid: atLeast(1 << 20), Scope: ClusterWide, Topic: "segment.bytes",
 		Field: func(c *Config) any { return &c.TopicDefaults.SegmentBytes },
 		Doc:   "The size of a log segment file."},
 	{Name: "log.roll.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.hours"}, Valid: atLeast(1), Scope: ClusterWide, Topic: "segment.ms",
@@ -203,6 +208,12 @@ var table = []Key{
 		Doc:   "The share of the log that must be uncompacted before the cleaner compacts it."},
 
 	// Topic keys without a broker default (Kafka's CONFIGS_WITH_NO_SERVER_DEFAULTS).
+	// internal.segment.bytes is LogConfig's internal key: it stands for
+	// segment.bytes when set, below segment.bytes' floor too, and is
+	// described only where it is set.
+	{Topic: "internal.segment.bytes", Type: Int, Unit: Bytes, NoDefault: true, Internal: true, Valid: atLeast(minSegmentBytes),
+		Field: func(c *Config) any { return &c.TopicDefaults.InternalSegmentBytes },
+		Doc:   "The maximum size of a single log file. This should be used for testing only."},
 	{Topic: "remote.storage.enable", Type: Boolean, Default: "false", Valid: noTieredStorage, Field: func(c *Config) any { return &c.TopicDefaults.RemoteStorage },
 		Doc: "Whether tiered storage is on for the topic (not supported)."},
 	{Topic: "leader.replication.throttled.replicas", Type: List, Default: "", Valid: throttledReplicas, Field: func(c *Config) any { return &c.TopicDefaults.LeaderThrottledReplicas },

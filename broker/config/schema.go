@@ -117,6 +117,9 @@ type Key struct {
 	// lets AlterConfigs change them, and so does Gregor, but the value
 	// altered at run time is stored and described, not applied.
 	StartupOnly bool
+	// Internal keys (Kafka's defineInternal) are described only where
+	// they are set.
+	Internal bool
 
 	def any // Default, parsed
 }

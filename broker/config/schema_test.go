@@ -45,7 +45,8 @@ func TestLoadEveryType(t *testing.T) {
 		{"log.flush.interval.messages", "9223372036854775808", nil, nil, "Not a number of type LONG"},
 		{"log.retention.bytes", "1000", func(c *Config) any { return c.TopicDefaults.RetentionBytes }, ByteSize(1000), ""},
 		{"log.retention.bytes", "-2", nil, nil, "Value must be at least -1"},
-		{"log.segment.bytes", "10", nil, nil, "Value must be at least 14"},
+		{"log.segment.bytes", "1048575", nil, nil, "Value must be at least 1048576"},
+		{"log.segment.bytes", "1048576", func(c *Config) any { return c.TopicDefaults.SegmentBytes }, ByteSize(1 << 20), ""},
 		{"message.max.bytes", "2147483000", nil, nil, "Value must be no more than 2147482623"},
 		{"log.cleaner.min.cleanable.ratio", "0.25", func(c *Config) any { return c.TopicDefaults.MinCleanableRatio }, 0.25, ""},
 		{"log.cleaner.min.cleanable.ratio", "half", nil, nil, "Not a number of type DOUBLE"},
@@ -391,6 +392,41 @@ func TestDescribeTopicSources(t *testing.T) {
 	}
 }
 
+// segment.bytes is at least 1 MiB, as from Kafka 4.1 (log.segment.bytes
+// from 4.0, KIP-1030); internal.segment.bytes, LogConfig's internal key,
+// stands for it when set, smaller too, and is described (in
+// DescribeConfigs and in CreateTopics' answer) only where it is set.
+func TestSegmentBytesFloorAndInternalSegmentBytes(t *testing.T) {
+	err := ValidateTopicConfigs(map[string]string{"segment.bytes": "1048575"})
+	if err == nil || err.Error() != "Invalid value 1048575 for configuration segment.bytes: Value must be at least 1048576" {
+		t.Errorf("segment.bytes=1048575: %v", err)
+	}
+	if err := ValidateTopicConfigs(map[string]string{"internal.segment.bytes": "1024"}); err != nil {
+		t.Fatal(err)
+	}
+	c := Defaults()
+	tc := c.ResolveTopic(map[string]string{"internal.segment.bytes": "1024"})
+	if tc.SegmentSize() != 1024 || tc.SegmentBytes != 1<<30 {
+		t.Errorf("segment size %d, segment.bytes %d", tc.SegmentSize(), tc.SegmentBytes)
+	}
+	if d := c.TopicDefaults; d.SegmentSize() != 1<<30 {
+		t.Errorf("default segment size %d", d.SegmentSize())
+	}
+	for _, es := range [][]Entry{c.TopicEntries(nil), c.CreatedTopicEntries(nil)} {
+		if _, ok := entry(es, "internal.segment.bytes"); ok {
+			t.Errorf("internal.segment.bytes described on a topic without it")
+		}
+	}
+	for _, es := range [][]Entry{c.TopicEntries(map[string]string{"internal.segment.bytes": "1024"}), c.CreatedTopicEntries(map[string]string{"internal.segment.bytes": "1024"})} {
+		if e, ok := entry(es, "internal.segment.bytes"); !ok || *e.Value != "1024" || e.Source != SourceTopic || e.Type != Int {
+			t.Errorf("internal.segment.bytes described as %+v", e)
+		}
+		if e, _ := entry(es, "segment.bytes"); *e.Value != "1073741824" {
+			t.Errorf("segment.bytes described as %s", *e.Value)
+		}
+	}
+}
+
 func TestValidateTopicConfigs(t *testing.T) {
 	if err := ValidateTopicConfigs(map[string]string{"retention.ms": "-1", "cleanup.policy": "compact", "segment.bytes": "1048576",
 		"leader.replication.throttled.replicas": "0:1, 0:2,1:3", "follower.replication.throttled.replicas": "*"}); err != nil {
@@ -437,8 +473,14 @@ func TestSchemaTable(t *testing.T) {
 			t.Errorf("%s: read-only %v type %v", e.Name, e.ReadOnly, e.Type)
 		}
 	}
-	if n := len(Defaults().TopicEntries(nil)); n != len(keys.topics) {
-		t.Errorf("%d topic entries, %d topic keys", n, len(keys.topics))
+	internal := 0
+	for _, k := range keys.topics {
+		if k.Internal {
+			internal++
+		}
+	}
+	if n := len(Defaults().TopicEntries(nil)); n != len(keys.topics)-internal {
+		t.Errorf("%d topic entries, %d topic keys of which %d internal", n, len(keys.topics), internal)
 	}
 }
 

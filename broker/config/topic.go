@@ -36,6 +36,8 @@ type Topic struct {
 	RetentionBytes       ByteSize      // -1: no limit
 	Retention            time.Duration // retention.ms; negative: no limit
 	SegmentBytes         ByteSize
+	// InternalSegmentBytes is internal.segment.bytes (0: not set).
+	InternalSegmentBytes ByteSize
 	SegmentIndexBytes    ByteSize
 	SegmentJitter        time.Duration
 	SegmentRoll          time.Duration // segment.ms
@@ -51,6 +53,15 @@ type Topic struct {
 	// Accepted, described, without effect (keys_kafka.go).
 	RemoteLogCopyDisable     bool
 	RemoteLogDeleteOnDisable bool
+}
+
+// SegmentSize is the size at which segments roll: internal.segment.bytes
+// where set, else segment.bytes (Kafka's LogConfig.segmentSize).
+func (t *Topic) SegmentSize() ByteSize {
+	if t.InternalSegmentBytes > 0 {
+		return t.InternalSegmentBytes
+	}
+	return t.SegmentBytes
 }
 
 // LogAppendTime reports whether records are stamped with the broker's time.
