@@ -428,3 +428,35 @@ func TestSegmentBytesFloor(t *testing.T) {
 		t.Errorf("start-up with log.segment.bytes=65536: exit %d, %s", code, out)
 	}
 }
+
+// remote.storage.enable=true is INVALID_CONFIG "Tiered Storage
+// functionality is disabled in the broker. Topic cannot be configured
+// with remote log storage.", as Kafka's LogConfig answers with tiered
+// storage off (kafka-topics.sh prints it); Gregor answered in words of
+// its own.
+func TestRemoteStorageEnableRefusedAsKafka(t *testing.T) {
+	e := newAdminEnv(t)
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 10000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = randomName("tiered"), 1, -1
+	c := kmsg.NewCreateTopicsRequestTopicConfig()
+	c.Name, c.Value = "remote.storage.enable", kmsg.StringPtr("true")
+	rt.Configs = append(rt.Configs, c)
+	req.Topics = append(req.Topics, rt)
+	resp := e.request(req).(*kmsg.CreateTopicsResponse)
+	if len(resp.Topics) != 1 {
+		t.Fatalf("CreateTopics answered %d topics", len(resp.Topics))
+	}
+	const want = "Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage."
+	wantCode(t, "creating a topic with remote.storage.enable=true", resp.Topics[0].ErrorCode, kerr.InvalidConfig)
+	if m := deref(resp.Topics[0].ErrorMessage); m != want {
+		t.Errorf("message %q", m)
+	}
+	topic := e.topic("tiered", 1, nil)
+	code, msg := e.incrementalAlterMessage(kmsg.ConfigResourceTypeTopic, topic, op("remote.storage.enable", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("true")))
+	wantCode(t, "setting remote.storage.enable=true", code, kerr.InvalidConfig)
+	if msg != want {
+		t.Errorf("setting remote.storage.enable=true: message %q", msg)
+	}
+}

@@ -214,7 +214,9 @@ var table = []Key{
 	{Topic: "internal.segment.bytes", Type: Int, Unit: Bytes, NoDefault: true, Internal: true, Valid: atLeast(minSegmentBytes),
 		Field: func(c *Config) any { return &c.TopicDefaults.InternalSegmentBytes },
 		Doc:   "The maximum size of a single log file. This should be used for testing only."},
-	{Topic: "remote.storage.enable", Type: Boolean, Default: "false", Valid: noTieredStorage, Field: func(c *Config) any { return &c.TopicDefaults.RemoteStorage },
+	// true is refused as by a Kafka broker with tiered storage off
+	// (ValidateTopicConfigs).
+	{Topic: "remote.storage.enable", Type: Boolean, Default: "false", Field: func(c *Config) any { return &c.TopicDefaults.RemoteStorage },
 		Doc: "Whether tiered storage is on for the topic (not supported)."},
 	{Topic: "leader.replication.throttled.replicas", Type: List, Default: "", Valid: throttledReplicas, Field: func(c *Config) any { return &c.TopicDefaults.LeaderThrottledReplicas },
 		Doc: "Replicas whose log replication is throttled on the leader side, as partition:broker,... or *: a leader sends them at most leader.replication.throttled.rate while they are out of the ISR."},
@@ -641,10 +643,3 @@ func throttledReplicas(v any) error {
 }
 
 var partitionBroker = regexp.MustCompile(`^([0-9]+:[0-9]+)?$`)
-
-func noTieredStorage(v any) error {
-	if v.(bool) {
-		return errors.New("tiered storage is not supported")
-	}
-	return nil
-}

@@ -427,6 +427,18 @@ func TestSegmentBytesFloorAndInternalSegmentBytes(t *testing.T) {
 	}
 }
 
+// remote.storage.enable=true is refused in the words of a Kafka broker
+// whose tiered storage is off (Gregor has none); false is accepted.
+func TestRemoteStorageEnableRefused(t *testing.T) {
+	err := ValidateTopicConfigs(map[string]string{"remote.storage.enable": "true", "retention.ms": "1000"})
+	if err == nil || err.Error() != "Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage." {
+		t.Errorf("remote.storage.enable=true: %v", err)
+	}
+	if err := ValidateTopicConfigs(map[string]string{"remote.storage.enable": "false"}); err != nil {
+		t.Error(err)
+	}
+}
+
 func TestValidateTopicConfigs(t *testing.T) {
 	if err := ValidateTopicConfigs(map[string]string{"retention.ms": "-1", "cleanup.policy": "compact", "segment.bytes": "1048576",
 		"leader.replication.throttled.replicas": "0:1, 0:2,1:3", "follower.replication.throttled.replicas": "*"}); err != nil {
@@ -441,7 +453,6 @@ func TestValidateTopicConfigs(t *testing.T) {
 		"Unknown topic config name: no.such",
 		"Unknown topic config name: log.retention.ms",
 		"Invalid value 2147483648 for configuration segment.bytes: Not a number of type INT",
-		"Invalid value true for configuration remote.storage.enable: tiered storage is not supported",
 		"Invalid value 0:1,two for configuration leader.replication.throttled.replicas: must be the literal '*' or a list of replicas",
 		"Invalid value *,0:1 for configuration follower.replication.throttled.replicas: must be the literal '*'",
 	} {

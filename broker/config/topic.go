@@ -126,6 +126,12 @@ func ValidateTopicConfigs(m map[string]string) error {
 			errs = append(errs, invalid(k, name, m[name], err))
 		}
 	}
+	if len(errs) == 0 && tmp.TopicDefaults.RemoteStorage {
+		// Gregor has no tiered storage: as a Kafka broker with
+		// remote.log.storage.system.enable=false answers
+		// (LogConfig.validateRemoteStorageOnlyIfSystemEnabled).
+		return errors.New("Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage.")
+	}
 	return errors.Join(errs...)
 }
 
