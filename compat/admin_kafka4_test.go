@@ -329,7 +329,7 @@ func TestBrokerKeysRemovedInKafka4(t *testing.T) {
 // remote.log.manager.thread.pool.size 2 (was 10), and the copier and
 // expiration pools 10 (was -1), which now refuse -1. Gregor reported
 // Kafka 3.9's.
-func TestBrokerDefaultsOfKIP1030(t *testing.T) {
+func TestBrokerDefaultsOfKafka4(t *testing.T) {
 	e := newAdminEnv(t)
 	id := strconv.Itoa(int(e.brokerID()))
 	cs, code := e.describeConfigs(kmsg.ConfigResourceTypeBroker, id)
@@ -340,8 +340,15 @@ func TestBrokerDefaultsOfKIP1030(t *testing.T) {
 		"remote.log.manager.copier.thread.pool.size":     "10",
 		"remote.log.manager.expiration.thread.pool.size": "10",
 		"log.message.timestamp.after.max.ms":             "3600000",
+		// A key new in Kafka 4.0 (KIP-1075).
+		"remote.list.offsets.request.timeout.ms": "30000",
 	} {
 		wantConfig(t, cs, key, want, kmsg.ConfigSourceDefaultConfig)
+	}
+	// remote.list.offsets.request.timeout.ms is a cluster-wide dynamic
+	// key, as Kafka's DynamicRemoteLogConfig makes it.
+	if c, ok := cs["remote.list.offsets.request.timeout.ms"]; !ok || c.ReadOnly || c.ConfigType != kmsg.ConfigTypeLong {
+		t.Errorf("remote.list.offsets.request.timeout.ms described as %+v", c)
 	}
 	// -1 is no longer valid for the copier pool (read-only: refused
 	// either way, so the check is the validator's, at start-up).

@@ -107,6 +107,9 @@ var kafkaKeys = []Key{
 		Doc: "Sample length of the remote fetch quota."},
 	{Name: "remote.fetch.max.wait.ms", Type: Int, Default: "500", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "How long a fetch waits for data from remote storage."},
+	// Kafka 4.0 (KIP-1075).
+	{Name: "remote.list.offsets.request.timeout.ms", Type: Long, Default: "30000", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
+		Doc: "How long a ListOffsets request waits for offsets read from remote storage."},
 	{Name: "zookeeper.connection.timeout.ms", Type: Int, NoDefault: true, NoEffect: inertZooKeeperClient,
 		Doc: "How long the broker waits to connect to ZooKeeper; zookeeper.session.timeout.ms when not set."},
 	{Name: "zookeeper.set.acl", Type: Boolean, Default: "false", Valid: mustBe("false", "ZooKeeper ACLs (and the SASL login they need) are not supported"),
