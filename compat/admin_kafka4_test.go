@@ -245,31 +245,7 @@ func TestAlterTopicWithStoredRemovedKey(t *testing.T) {
 	cl.Close()
 	b.Stop()
 
-	path := filepath.Join(b.Dir, "data", "gregor-metadata.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, tp := range doc["topics"].([]any) {
-		if m := tp.(map[string]any); m["name"] == topic {
-			m["configs"].(map[string]any)["message.format.version"] = "2.8-IV1"
-			found = true
-		}
-	}
-	if !found {
-		t.Fatalf("%s not in %s", topic, path)
-	}
-	if data, err = json.Marshal(doc); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := storeTopicConfig(t, b, topic, "message.format.version", "2.8-IV1")
 	b.Restart()
 
 	cl, err = kgo.NewClient(kgo.SeedBrokers(b.Addr))
@@ -290,7 +266,8 @@ func TestAlterTopicWithStoredRemovedKey(t *testing.T) {
 	}
 	e.describeWhen(kmsg.ConfigResourceTypeTopic, topic, "retention.ms altered", has("retention.ms", "200000", kmsg.ConfigSourceDynamicTopicConfig))
 	b.Stop()
-	if data, err = os.ReadFile(path); err != nil {
+	data, err := os.ReadFile(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(string(data), "message.format.version") {
@@ -465,5 +442,90 @@ func TestRemoteStorageEnableRefusedAsKafka(t *testing.T) {
 	wantCode(t, "setting remote.storage.enable=true", code, kerr.InvalidConfig)
 	if msg != want {
 		t.Errorf("setting remote.storage.enable=true: message %q", msg)
+	}
+}
+
+// storeTopicConfig writes a topic config into the stopped broker's
+// metadata file, as an older broker may have left it, and returns the
+// file's path.
+func storeTopicConfig(t *testing.T, b *brokertest.Broker, topic, key, value string) string {
+	t.Helper()
+	path := filepath.Join(b.Dir, "data", "gregor-metadata.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, tp := range doc["topics"].([]any) {
+		if m := tp.(map[string]any); m["name"] == topic {
+			cs, _ := m["configs"].(map[string]any)
+			if cs == nil {
+				cs = map[string]any{}
+				m["configs"] = cs
+			}
+			cs[key] = value
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("%s not in %s", topic, path)
+	}
+	if data, err = json.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A topic whose stored segment.bytes is below the 1 MiB floor (written by
+// Kafka 3.x, or by Gregor before the floor) keeps its small segments and
+// is described with it, where Gregor fell back to 1 GiB segments and
+// described segment.bytes=1073741824 as the topic's own.
+func TestStoredSmallSegmentBytesKept(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("writes the broker's metadata file")
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &adminEnv{t: t, ctx: ctx, cl: cl, adm: kadm.NewClient(cl)}
+	topic := e.topic("stored-small", 1, nil)
+	cl.Close()
+	b.Stop()
+	storeTopicConfig(t, b, topic, "segment.bytes", "4096")
+	b.Restart()
+
+	cl, err = kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	e = &adminEnv{t: t, ctx: ctx, cl: cl, adm: kadm.NewClient(cl)}
+	cs, code := e.describeConfigs(kmsg.ConfigResourceTypeTopic, topic)
+	wantCode(t, "describe", code, nil)
+	wantConfig(t, cs, "segment.bytes", "4096", kmsg.ConfigSourceDynamicTopicConfig)
+	for i := range 20 {
+		r := &kgo.Record{Partition: 0, Value: []byte(strings.Repeat("x", 1000) + strconv.Itoa(i))}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs, err := filepath.Glob(filepath.Join(b.Dir, "data", topic+"-0", "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logs) < 4 {
+		t.Errorf("20 KB written in %d segment(s), want segments of 4096 bytes: %v", len(logs), logs)
 	}
 }

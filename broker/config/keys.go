@@ -105,8 +105,10 @@ var table = []Key{
 		Doc: "How often logs are checked for segments past their retention."},
 	// At least 1 MiB, as from Kafka 4.0 (KIP-1030; segment.bytes too from
 	// Kafka 4.1, KAFKA-19080). A topic may have smaller segments with
-	// internal.segment.bytes, which Kafka's tests use.
-	{Name: "log.segment.bytes", Type: Int, Unit: Bytes, Default: "1073741824", Valid: atLeast(1 << 20), Scope: ClusterWide, Topic: "segment.bytes",
+	// internal.segment.bytes, which Kafka's tests use; one whose stored
+	// segment.bytes is smaller (written before) keeps it.
+	{Name: "log.segment.bytes", Type: Int, Unit: Bytes, Default: "1073741824", Valid: atLeast(1 << 20), Stored: atLeast(minSegmentBytes),
+		Scope: ClusterWide, Topic: "segment.bytes",
 		Field: func(c *Config) any { return &c.TopicDefaults.SegmentBytes },
 		Doc:   "The size of a log segment file."},
 	{Name: "log.roll.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.hours"}, Valid: atLeast(1), Scope: ClusterWide, Topic: "segment.ms",

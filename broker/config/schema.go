@@ -120,6 +120,9 @@ type Key struct {
 	// Internal keys (Kafka's defineInternal) are described only where
 	// they are set.
 	Internal bool
+	// Stored, when set, replaces Valid for a topic's stored overrides: a
+	// value written before Kafka tightened Valid stays in force.
+	Stored Validator
 
 	def any // Default, parsed
 }
@@ -274,6 +277,14 @@ func (k *Key) parse(raw string) (any, error) {
 		}
 	}
 	return v, nil
+}
+
+// parseStored parses a stored value with the Stored validator in place of
+// Valid.
+func (k *Key) parseStored(raw string) (any, error) {
+	loose := *k
+	loose.Valid = k.Stored
+	return loose.parse(raw)
 }
 
 // invalid is Kafka's ConfigException message for a bad value of key k

@@ -439,6 +439,27 @@ func TestRemoteStorageEnableRefused(t *testing.T) {
 	}
 }
 
+// A topic whose stored segment.bytes is below the floor Kafka 4.1 set
+// (written by Kafka 3.x or an older Gregor) keeps it in force and
+// described, rather than falling back to the default; new values are
+// still held to the floor.
+func TestStoredSegmentBytesBelowFloorKept(t *testing.T) {
+	c := Defaults()
+	stored := map[string]string{"segment.bytes": "4096"}
+	if tc := c.ResolveTopic(stored); tc.SegmentSize() != 4096 {
+		t.Errorf("segment size %d, want the stored 4096", tc.SegmentSize())
+	}
+	if e, _ := entry(c.TopicEntries(stored), "segment.bytes"); *e.Value != "4096" || e.Source != SourceTopic {
+		t.Errorf("segment.bytes described as %s (%v)", *e.Value, e.Source)
+	}
+	if tc := c.ResolveTopic(map[string]string{"segment.bytes": "10"}); tc.SegmentSize() != 1<<30 {
+		t.Errorf("a stored segment.bytes below any floor is in force: %d", tc.SegmentSize())
+	}
+	if err := ValidateTopicConfigs(stored); err == nil {
+		t.Error("segment.bytes=4096 accepted as a new value")
+	}
+}
+
 func TestValidateTopicConfigs(t *testing.T) {
 	if err := ValidateTopicConfigs(map[string]string{"retention.ms": "-1", "cleanup.policy": "compact", "segment.bytes": "1048576",
 		"leader.replication.throttled.replicas": "0:1, 0:2,1:3", "follower.replication.throttled.replicas": "*"}); err != nil {

@@ -79,12 +79,18 @@ func (p CleanupPolicy) Compact() bool { return strings.Contains(string(p), "comp
 
 // ResolveTopic returns the effective configuration of a topic with
 // overrides: each override in place of this configuration's default for
-// it. Overrides must have been validated; an invalid one is ignored.
+// it. Overrides must have been validated; an invalid one is ignored, but
+// for a value its key's Stored validator admits (written when Kafka or
+// Gregor allowed it).
 func (c *Config) ResolveTopic(overrides map[string]string) Topic {
 	tmp := Config{TopicDefaults: c.TopicDefaults}
 	for name, raw := range overrides {
 		if k := keys.topic[name]; k != nil {
-			if v, err := k.parse(raw); err == nil {
+			v, err := k.parse(raw)
+			if err != nil && k.Stored != nil {
+				v, err = k.parseStored(raw)
+			}
+			if err == nil {
 				set(k.Field(&tmp), v, k)
 			}
 		}
