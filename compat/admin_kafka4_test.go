@@ -529,3 +529,25 @@ func TestStoredSmallSegmentBytesKept(t *testing.T) {
 		t.Errorf("20 KB written in %d segment(s), want segments of 4096 bytes: %v", len(logs), logs)
 	}
 }
+
+// The remote log manager's copier, expiration and reader pools are
+// cluster-wide dynamic configs, as Kafka 4.0 made them (KIP-1105,
+// DynamicRemoteLogConfig): not read-only in DescribeConfigs, and
+// IncrementalAlterConfigs sets them for the cluster. Gregor refused them
+// as read-only ("Cannot update these configs dynamically").
+func TestRemoteLogManagerPoolsDynamic(t *testing.T) {
+	e := newAdminEnv(t)
+	id := strconv.Itoa(int(e.brokerID()))
+	cs, code := e.describeConfigs(kmsg.ConfigResourceTypeBroker, id)
+	wantCode(t, "describe broker "+id, code, nil)
+	pools := []string{"remote.log.manager.copier.thread.pool.size", "remote.log.manager.expiration.thread.pool.size", "remote.log.reader.threads"}
+	for _, key := range pools {
+		if c, ok := cs[key]; !ok || c.ReadOnly {
+			t.Errorf("%s described as %+v, want not read-only", key, c)
+		}
+	}
+	for _, key := range pools {
+		wantCode(t, "validating "+key+"=5 as the cluster default", e.incrementalAlter(kmsg.ConfigResourceTypeBroker, "", true,
+			op(key, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("5"))), nil)
+	}
+}

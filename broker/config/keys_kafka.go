@@ -80,16 +80,17 @@ var kafkaKeys = []Key{
 	{Name: "remote.log.index.file.cache.total.size.bytes", Type: Long, Default: "1073741824", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "Size of the cache of remote index files."},
 	// KIP-1030 (Kafka 4.0): 2 threads by default, and 10 for the copier
-	// and expiration pools, which no longer take -1.
+	// and expiration pools, which no longer take -1. KIP-1105 (Kafka 4.0)
+	// makes the copier, expiration and reader pools cluster-wide dynamic.
 	{Name: "remote.log.manager.thread.pool.size", Type: Int, Default: "2", Valid: atLeast(1), NoEffect: inertTiered,
 		Doc: "Threads copying and cleaning remote segments."},
-	{Name: "remote.log.manager.copier.thread.pool.size", Type: Int, Default: "10", Valid: atLeast(1), NoEffect: inertTiered,
+	{Name: "remote.log.manager.copier.thread.pool.size", Type: Int, Default: "10", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "Threads copying segments to remote storage."},
-	{Name: "remote.log.manager.expiration.thread.pool.size", Type: Int, Default: "10", Valid: atLeast(1), NoEffect: inertTiered,
+	{Name: "remote.log.manager.expiration.thread.pool.size", Type: Int, Default: "10", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "Threads deleting expired remote segments."},
 	{Name: "remote.log.manager.task.interval.ms", Type: Long, Default: "30000", Valid: atLeast(1), NoEffect: inertTiered,
 		Doc: "How often the remote log manager runs its tasks."},
-	{Name: "remote.log.reader.threads", Type: Int, Default: "10", Valid: atLeast(1), NoEffect: inertTiered,
+	{Name: "remote.log.reader.threads", Type: Int, Default: "10", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "Threads reading from remote storage."},
 	{Name: "remote.log.reader.max.pending.tasks", Type: Int, Default: "100", Valid: atLeast(1), NoEffect: inertTiered,
 		Doc: "Most remote reads queued."},

@@ -50,13 +50,26 @@ func TestSchemaCoversKafkaConfigDef(t *testing.T) {
 			t.Errorf("broker key %s unknown", fields[1])
 			continue
 		}
-		if want := scopes[fields[2]]; k.Scope != want {
+		want := scopes[fields[2]]
+		if s, ok := kafka4Scopes[k.Name]; ok {
+			want = s
+		}
+		if k.Scope != want {
 			t.Errorf("broker key %s: scope %d, Kafka's is %s", k.Name, k.Scope, fields[2])
 		}
 	}
 	if n < 340 {
 		t.Fatalf("read %d keys from testdata", n)
 	}
+}
+
+// kafka4Scopes are the dynamic scopes Kafka 4.0 changed from 3.9's:
+// KIP-1105 made the remote log manager's copier, expiration and reader
+// pools cluster-wide dynamic.
+var kafka4Scopes = map[string]Scope{
+	"remote.log.manager.copier.thread.pool.size":     ClusterWide,
+	"remote.log.manager.expiration.thread.pool.size": ClusterWide,
+	"remote.log.reader.threads":                      ClusterWide,
 }
 
 // A Kafka server.properties with keys Gregor has no use for loads: none is
