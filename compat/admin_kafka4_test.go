@@ -551,3 +551,18 @@ func TestRemoteLogManagerPoolsDynamic(t *testing.T) {
 			op(key, kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("5"))), nil)
 	}
 }
+
+// retention.bytes takes any LONG, as Kafka's LogConfig defines it without a
+// validator ("can be negative"): a negative size is no limit. Gregor
+// refused anything below -1 with INVALID_CONFIG, so copying a topic's
+// configs from a Kafka cluster (MirrorMaker's IncrementalAlterConfigs,
+// kafka-topics --create --config) could fail.
+func TestRetentionBytesAnyNegative(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("retbytes", 1, map[string]*string{"retention.bytes": kmsg.StringPtr("-2")})
+	e.describeWhen(kmsg.ConfigResourceTypeTopic, topic, "retention.bytes=-2", has("retention.bytes", "-2", kmsg.ConfigSourceDynamicTopicConfig))
+	wantCode(t, "retention.bytes=-9223372036854775808", e.incrementalAlter(kmsg.ConfigResourceTypeTopic, topic, false,
+		op("retention.bytes", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("-9223372036854775808"))), nil)
+	e.describeWhen(kmsg.ConfigResourceTypeTopic, topic, "retention.bytes=-9223372036854775808",
+		has("retention.bytes", "-9223372036854775808", kmsg.ConfigSourceDynamicTopicConfig))
+}

@@ -98,9 +98,11 @@ var table = []Key{
 		Doc: "How long a log segment is kept, in minutes, when log.retention.ms is not set; log.retention.hours when neither is."},
 	{Name: "log.retention.hours", Type: Int, Unit: Hours, Default: "168",
 		Doc: "How long a log segment is kept, in hours, when neither log.retention.ms nor log.retention.minutes is set."},
-	{Name: "log.retention.bytes", Type: Long, Unit: Bytes, Default: "-1", Valid: atLeast(-1), Scope: ClusterWide, Topic: "retention.bytes",
+	// Without a validator, as in Kafka (LogConfig: "can be negative"): any
+	// negative size is no limit.
+	{Name: "log.retention.bytes", Type: Long, Unit: Bytes, Default: "-1", Scope: ClusterWide, Topic: "retention.bytes",
 		Field: func(c *Config) any { return &c.TopicDefaults.RetentionBytes },
-		Doc:   "The largest size a partition's log may grow to before old segments are deleted (-1: no limit)."},
+		Doc:   "The largest size a partition's log may grow to before old segments are deleted (negative, -1 by default: no limit)."},
 	{Name: "log.retention.check.interval.ms", Type: Long, Unit: Millis, Default: "300000", Valid: atLeast(1), Field: func(c *Config) any { return &c.LogRetentionCheck },
 		Doc: "How often logs are checked for segments past their retention."},
 	// At least 1 MiB, as from Kafka 4.0 (KIP-1030; segment.bytes too from

@@ -44,7 +44,7 @@ func TestLoadEveryType(t *testing.T) {
 		{"log.flush.interval.messages", "10", func(c *Config) any { return c.TopicDefaults.FlushMessages }, int64(10), ""},
 		{"log.flush.interval.messages", "9223372036854775808", nil, nil, "Not a number of type LONG"},
 		{"log.retention.bytes", "1000", func(c *Config) any { return c.TopicDefaults.RetentionBytes }, ByteSize(1000), ""},
-		{"log.retention.bytes", "-2", nil, nil, "Value must be at least -1"},
+		{"log.retention.bytes", "-2", func(c *Config) any { return c.TopicDefaults.RetentionBytes }, ByteSize(-2), ""},
 		{"log.segment.bytes", "1048575", nil, nil, "Value must be at least 1048576"},
 		{"log.segment.bytes", "1048576", func(c *Config) any { return c.TopicDefaults.SegmentBytes }, ByteSize(1 << 20), ""},
 		{"message.max.bytes", "2147483000", nil, nil, "Value must be no more than 2147482623"},
