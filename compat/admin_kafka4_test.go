@@ -566,3 +566,47 @@ func TestRetentionBytesAnyNegative(t *testing.T) {
 	e.describeWhen(kmsg.ConfigResourceTypeTopic, topic, "retention.bytes=-9223372036854775808",
 		has("retention.bytes", "-9223372036854775808", kmsg.ConfigSourceDynamicTopicConfig))
 }
+
+// A creation or alteration with several bad topic configs is refused with
+// the one problem Kafka's LogConfig.validate reports: an unknown key
+// before any bad value, and of bad values the first in the order
+// LogConfig defines its keys (segment.bytes before retention.ms). Gregor
+// answered every problem, one per line, which kafka-topics.sh printed.
+func TestTopicConfigRefusalNamesOneProblem(t *testing.T) {
+	e := newAdminEnv(t)
+	create := func(configs map[string]string) (int16, string) {
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 10000
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = randomName("oneproblem"), 1, -1
+		for k, v := range configs {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = k, kmsg.StringPtr(v)
+			rt.Configs = append(rt.Configs, c)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp := e.request(req).(*kmsg.CreateTopicsResponse)
+		if len(resp.Topics) != 1 {
+			t.Fatalf("CreateTopics answered %d topics", len(resp.Topics))
+		}
+		return resp.Topics[0].ErrorCode, deref(resp.Topics[0].ErrorMessage)
+	}
+	code, msg := create(map[string]string{"retention.ms": "soon", "segment.bytes": "1000", "no.such.key": "1"})
+	wantCode(t, "three bad configs", code, kerr.InvalidConfig)
+	if msg != "Unknown topic config name: no.such.key" {
+		t.Errorf("three bad configs: message %q", msg)
+	}
+	code, msg = create(map[string]string{"retention.ms": "soon", "segment.bytes": "1000"})
+	wantCode(t, "two bad values", code, kerr.InvalidConfig)
+	if msg != "Invalid value 1000 for configuration segment.bytes: Value must be at least 1048576" {
+		t.Errorf("two bad values: message %q", msg)
+	}
+	topic := e.topic("oneproblem", 1, nil)
+	code, msg = e.incrementalAlterMessage(kmsg.ConfigResourceTypeTopic, topic,
+		op("retention.ms", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("soon")),
+		op("segment.bytes", kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr("1000")))
+	wantCode(t, "altering two bad values", code, kerr.InvalidConfig)
+	if msg != "Invalid value 1000 for configuration segment.bytes: Value must be at least 1048576" {
+		t.Errorf("altering two bad values: message %q", msg)
+	}
+}

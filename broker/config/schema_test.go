@@ -460,6 +460,34 @@ func TestStoredSegmentBytesBelowFloorKept(t *testing.T) {
 	}
 }
 
+// CheckTopicConfigs reports the one problem Kafka's LogConfig.validate
+// reports: an unknown key first, then the first invalid value in the
+// order LogConfig defines its keys, then a min.compaction.lag.ms above
+// max.compaction.lag.ms, then tiered storage.
+func TestCheckTopicConfigsReportsKafkasFirstProblem(t *testing.T) {
+	for name := range keys.topic {
+		if !slices.Contains(kafkaTopicOrder, name) {
+			t.Errorf("topic key %s is not in kafkaTopicOrder", name)
+		}
+	}
+	c := Defaults()
+	for _, tc := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"retention.ms": "x", "segment.bytes": "1000", "no.such": "1"}, "Unknown topic config name: no.such"},
+		{map[string]string{"retention.ms": "x", "segment.bytes": "1000"}, "Invalid value 1000 for configuration segment.bytes: Value must be at least 1048576"},
+		{map[string]string{"cleanup.policy": "shred", "max.message.bytes": "-1"}, "Invalid value -1 for configuration max.message.bytes: Value must be at least 0"},
+		{map[string]string{"min.compaction.lag.ms": "10", "max.compaction.lag.ms": "5", "remote.storage.enable": "true"},
+			"conflict topic config setting min.compaction.lag.ms (10) > max.compaction.lag.ms (5)"},
+		{map[string]string{"remote.storage.enable": "true"}, "Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage."},
+	} {
+		if err := c.CheckTopicConfigs(tc.set); err == nil || err.Error() != tc.want {
+			t.Errorf("%v: %v, want %q", tc.set, err, tc.want)
+		}
+	}
+}
+
 func TestValidateTopicConfigs(t *testing.T) {
 	if err := ValidateTopicConfigs(map[string]string{"retention.ms": "-1", "cleanup.policy": "compact", "segment.bytes": "1048576",
 		"leader.replication.throttled.replicas": "0:1, 0:2,1:3", "follower.replication.throttled.replicas": "*"}); err != nil {
