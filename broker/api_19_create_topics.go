@@ -90,7 +90,7 @@ func createTopicConfigs(cs []kmsg.CreateTopicsRequestTopicConfig) (map[string]st
 	if len(null) > 0 {
 		return nil, errorf(kerr.InvalidConfig, "Null value not supported for topic configs: %s", strings.Join(null, ","))
 	}
-	if err := config.ValidateTopicConfigs(m); err != nil {
+	if err := config.TopicConfigError(m); err != nil {
 		return nil, errorf(kerr.InvalidConfig, "%v", err)
 	}
 	return m, nil

@@ -240,6 +240,10 @@ func checkIncrementalOps(cs []kmsg.IncrementalAlterConfigsRequestResourceConfig)
 // or the dynamic configs of a broker. APPEND and SUBTRACT start from the
 // key's default when it is not set, as Kafka does.
 func applyIncremental(cur map[string]string, cs []kmsg.IncrementalAlterConfigsRequestResourceConfig, topic bool) (map[string]string, error) {
+	if topic {
+		// Stored keys Kafka no longer knows are dropped, not refused.
+		cur = config.KnownTopicConfigs(cur)
+	}
 	return applyIncrementalWith(cur, cs, func(name string) (*config.Key, bool) { return config.Lookup(name, topic) }, !topic)
 }
 

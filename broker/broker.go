@@ -616,7 +616,7 @@ func (b *Broker) forgetPlacement(tp storage.TP) {
 // logConfig maps a topic's configuration to its log's.
 func (b *Broker) logConfig(t config.Topic) storage.Config {
 	c := storage.Config{
-		SegmentBytes:       int64(t.SegmentBytes),
+		SegmentBytes:       int64(t.SegmentSize()),
 		SegmentRoll:        t.SegmentRoll,
 		SegmentJitter:      t.SegmentJitter,
 		IndexBytes:         int64(t.SegmentIndexBytes),

@@ -6,6 +6,7 @@ package broker
 
 import (
 	"context"
+	"maps"
 	"net"
 	"testing"
 	"time"
@@ -24,6 +25,9 @@ type testBroker struct {
 	t testing.TB
 	*Broker
 	reg *protocol.Registry
+	// topicConfigs are set on every topic createTopic makes, under its
+	// own configs.
+	topicConfigs map[string]string
 }
 
 // newTestBroker starts broker 1 with extra configuration.
@@ -86,6 +90,11 @@ func (tb *testBroker) createTopic(name string, partitions int32, configs map[str
 	tb.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if len(tb.topicConfigs) > 0 {
+		merged := maps.Clone(tb.topicConfigs)
+		maps.Copy(merged, configs)
+		configs = merged
+	}
 	if _, err := tb.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: 1, Configs: configs}); err != nil {
 		tb.t.Fatalf("creating %s: %v", name, err)
 	}

@@ -90,11 +90,14 @@ func logBytes(t *testing.T, p *Partition) (start int64, data []byte) {
 }
 
 func twoDirBroker(t *testing.T, d1, d2 string, set map[string]string) *testBroker {
-	props := map[string]string{"log.dirs": d1 + "," + d2, "log.segment.bytes": "4096"}
+	props := map[string]string{"log.dirs": d1 + "," + d2}
 	for k, v := range set {
 		props[k] = v
 	}
-	return newTestBroker(t, props)
+	// Small segments (log.segment.bytes may not go below 1 MiB).
+	tb := newTestBroker(t, props)
+	tb.topicConfigs = map[string]string{"internal.segment.bytes": "4096"}
+	return tb
 }
 
 // A replica moves to the other log dir while it takes produce requests,
@@ -742,7 +745,7 @@ func TestLogDirMoveCopyOfUnknownTopicIsRemoved(t *testing.T) {
 		}
 	}
 	fresh.Close()
-	newTestBroker(t, map[string]string{"log.dirs": d0 + "," + d1 + "," + d2, "log.segment.bytes": "4096"})
+	newTestBroker(t, map[string]string{"log.dirs": d0 + "," + d1 + "," + d2})
 	if _, err := os.Stat(future); err == nil {
 		t.Fatalf("the copy of a partition this broker holds no replica of is still there: %s", future)
 	}
@@ -796,10 +799,9 @@ func (f deadDirFS) MkdirAll(name string, perm os.FileMode) error {
 // with the dir back.
 func TestLogDirMoveCopyKeptWhileADirIsOffline(t *testing.T) {
 	d0, d1, d2 := t.TempDir(), t.TempDir(), t.TempDir()
-	set := map[string]string{"log.dirs": d0 + "," + d1 + "," + d2, "log.segment.bytes": "4096",
-		"replica.alter.log.dirs.io.max.bytes.per.second": "1"}
+	set := map[string]string{"log.dirs": d0 + "," + d1 + "," + d2, "replica.alter.log.dirs.io.max.bytes.per.second": "1"}
 	tb := newTestBroker(t, set)
-	tb.createTopic("r", 3, nil)
+	tb.createTopic("r", 3, map[string]string{"internal.segment.bytes": "4096"})
 	var p *Partition
 	for i := range int32(3) {
 		if q := tb.Partition("r", i); q.dir.Path == d1 {

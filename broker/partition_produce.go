@@ -107,11 +107,11 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 	if err := recompress(pb, cfg.CompressionType); err != nil {
 		return nil, err
 	}
-	if int64(len(pb.data)) > int64(cfg.SegmentBytes) {
+	if int64(len(pb.data)) > int64(cfg.SegmentSize()) {
 		// As Kafka's UnifiedLog.append: what a produce writes to a
 		// partition must fit in one segment.
 		return nil, fmt.Errorf("%w: Message batch size is %d bytes in append to partition %s, which exceeds the maximum configured segment size of %d.",
-			kerr.RecordListTooLarge, len(pb.data), tp, cfg.SegmentBytes)
+			kerr.RecordListTooLarge, len(pb.data), tp, cfg.SegmentSize())
 	}
 	return pb, nil
 }
@@ -159,15 +159,7 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 	if cfg.LogAppendTime() {
 		return nil, nil
 	}
-	// The deprecated message.timestamp.difference.max.ms stands in for
-	// either limit left unlimited, as in Kafka 3.x.
 	before, after := cfg.TimestampBefore, cfg.TimestampAfter
-	if before == config.Forever {
-		before = cfg.TimestampDifference
-	}
-	if after == config.Forever {
-		after = cfg.TimestampDifference
-	}
 	if before == config.Forever && after == config.Forever {
 		return nil, nil
 	}

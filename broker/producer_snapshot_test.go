@@ -19,7 +19,7 @@ import (
 // state at the log's end, every producer in it.
 func TestProducerSnapshotsCoalesceOnEveryRoll(t *testing.T) {
 	tb := newTestBroker(t, nil)
-	tb.createTopic("tiny", 1, map[string]string{"segment.bytes": "100"})
+	tb.createTopic("tiny", 1, map[string]string{"internal.segment.bytes": "100"})
 	const producers = 300
 	now := time.Now().UnixMilli()
 	for pid := int64(1); pid <= producers; pid++ {

@@ -36,7 +36,7 @@ func TestCompactedTopicKeepsLatestPerKey(t *testing.T) {
 	defer cancel()
 	s := func(v string) *string { return &v }
 	if _, err := ac.CreateTopic(ctx, 1, 1, map[string]*string{
-		"cleanup.policy": s("compact"), "segment.bytes": s("2048"),
+		"cleanup.policy": s("compact"), "internal.segment.bytes": s("2048"),
 		"min.cleanable.dirty.ratio": s("0.01"), "delete.retention.ms": s("0"),
 	}, topic); err != nil {
 		t.Fatal(err)
@@ -150,7 +150,7 @@ func fillCompacted(t *testing.T, addr, name string) (string, int, *kadm.Client) 
 	defer cancel()
 	s := func(v string) *string { return &v }
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
-		"cleanup.policy": s("compact"), "segment.bytes": s("2048"), "min.cleanable.dirty.ratio": s("0.01"),
+		"cleanup.policy": s("compact"), "internal.segment.bytes": s("2048"), "min.cleanable.dirty.ratio": s("0.01"),
 	}, topic); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestCompactedTopicReadsPastEmptiedSegments(t *testing.T) {
 	s := func(v string) *string { return &v }
 	// Every batch rolls a segment of its own.
 	if _, err := ac.CreateTopic(ctx, 1, 1, map[string]*string{
-		"cleanup.policy": s("compact"), "segment.bytes": s("100"),
+		"cleanup.policy": s("compact"), "internal.segment.bytes": s("100"),
 		"min.cleanable.dirty.ratio": s("0.01"),
 	}, topic); err != nil {
 		t.Fatal(err)
@@ -384,7 +384,7 @@ func TestCompactionRemovesSpentMarkers(t *testing.T) {
 	defer txn.Close()
 	s := func(v string) *string { return &v }
 	if _, err := kadm.NewClient(txn).CreateTopic(ctx, 1, 1, map[string]*string{
-		"cleanup.policy": s("compact"), "segment.bytes": s("1024"), "min.cleanable.dirty.ratio": s("0.01"),
+		"cleanup.policy": s("compact"), "internal.segment.bytes": s("1024"), "min.cleanable.dirty.ratio": s("0.01"),
 		"delete.retention.ms": s("0"),
 	}, topic); err != nil {
 		t.Fatal(err)
@@ -487,7 +487,7 @@ func TestCompactionKeepsOldTombstoneForDeleteRetention(t *testing.T) {
 	const retention = 4 * time.Second
 	s := func(v string) *string { return &v }
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{
-		"cleanup.policy": s("compact"), "segment.bytes": s("1024"), "min.cleanable.dirty.ratio": s("0.01"),
+		"cleanup.policy": s("compact"), "internal.segment.bytes": s("1024"), "min.cleanable.dirty.ratio": s("0.01"),
 		"delete.retention.ms": s(fmt.Sprint(retention.Milliseconds())),
 	}, topic); err != nil {
 		t.Fatal(err)
@@ -595,7 +595,7 @@ func TestCompactionDropsKeylessRecords(t *testing.T) {
 	adm := kadm.NewClient(cl)
 	s := func(v string) *string { return &v }
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
-		"cleanup.policy": s("delete"), "segment.bytes": s("1024"), "min.cleanable.dirty.ratio": s("0.01"),
+		"cleanup.policy": s("delete"), "internal.segment.bytes": s("1024"), "min.cleanable.dirty.ratio": s("0.01"),
 	}, topic); err != nil {
 		t.Fatal(err)
 	}

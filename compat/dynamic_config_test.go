@@ -30,10 +30,10 @@ func TestDynamicRetentionDefaultApplies(t *testing.T) {
 	defer cancel()
 	plain, pinned := randomName("dynret"), randomName("dynret-own")
 	small := kmsg.StringPtr("1024")
-	if _, err := ac.CreateTopic(ctx, 1, -1, map[string]*string{"segment.bytes": small}, plain); err != nil {
+	if _, err := ac.CreateTopic(ctx, 1, -1, map[string]*string{"internal.segment.bytes": small}, plain); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ac.CreateTopic(ctx, 1, -1, map[string]*string{"segment.bytes": small, "retention.ms": kmsg.StringPtr("-1")}, pinned); err != nil {
+	if _, err := ac.CreateTopic(ctx, 1, -1, map[string]*string{"internal.segment.bytes": small, "retention.ms": kmsg.StringPtr("-1")}, pinned); err != nil {
 		t.Fatal(err)
 	}
 	// Records a day old fill a few segments of each topic, then a fresh

@@ -169,7 +169,7 @@ func (h *recordProbe) setup(t *testing.T, plain, compacted string) {
 	s := func(v string) *string { return &v }
 	for topic, cfg := range map[string]map[string]*string{
 		h.canary: nil, plain: nil,
-		compacted: {"cleanup.policy": s("compact"), "segment.bytes": s("4096"), "min.cleanable.dirty.ratio": s("0.01")},
+		compacted: {"cleanup.policy": s("compact"), "internal.segment.bytes": s("4096"), "min.cleanable.dirty.ratio": s("0.01")},
 	} {
 		if resp, err := adm.CreateTopic(ctx, 1, 1, cfg, topic); err != nil || resp.Err != nil {
 			t.Fatalf("creating %s: %v %v", topic, err, resp.Err)

@@ -37,6 +37,14 @@ func TestKafkaToolsTopicRefusalsUseKafkaMessages(t *testing.T) {
 			regexp.MustCompile(`InvalidPartitionsException: Topic already has 3 partition\(s\)\.`)},
 		{[]string{"--create", "--topic", randomName("tools-refuse"), "--replication-factor", "1000"},
 			regexp.MustCompile(`InvalidReplicationFactorException: The target replication factor of 1000 cannot be reached because only \d+ broker\(s\) are registered\.`)},
+		// Kafka 4.0's config refusals: a key it removed, a segment size
+		// below its floor, tiered storage on a broker without it.
+		{[]string{"--create", "--topic", randomName("tools-refuse"), "--config", "message.timestamp.difference.max.ms=1000"},
+			regexp.MustCompile(`InvalidConfigurationException: Unknown topic config name: message\.timestamp\.difference\.max\.ms`)},
+		{[]string{"--create", "--topic", randomName("tools-refuse"), "--config", "segment.bytes=1000"},
+			regexp.MustCompile(`InvalidConfigurationException: Invalid value 1000 for configuration segment\.bytes: Value must be at least 1048576`)},
+		{[]string{"--create", "--topic", randomName("tools-refuse"), "--config", "remote.storage.enable=true"},
+			regexp.MustCompile(`InvalidConfigurationException: Tiered Storage functionality is disabled in the broker\. Topic cannot be configured with remote log storage\.`)},
 	}
 	for _, c := range cases {
 		out := k.topicsRefused(t, c.args...)

@@ -132,7 +132,7 @@ func TestConfiguredLimits(t *testing.T) {
 // bounds what one append writes); Gregor once wrote it as a segment of
 // its own, larger than the topic allows.
 func TestProduceLargerThanSegmentRefused(t *testing.T) {
-	cl, _, _, ctx := topicClient(t, "small-segments", map[string]*string{"segment.bytes": kmsg.StringPtr("100")},
+	cl, _, _, ctx := topicClient(t, "small-segments", map[string]*string{"internal.segment.bytes": kmsg.StringPtr("100")},
 		kgo.RecordRetries(0), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	err := cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 200)}).FirstErr()
 	if !errors.Is(err, kerr.RecordListTooLarge) {

@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/internal/brokertest"
 	"gregor/internal/wait"
@@ -30,8 +31,7 @@ func jbodBroker(t *testing.T) (b *brokertest.Broker, dirs [2]string) {
 	root := t.TempDir()
 	dirs = [2]string{filepath.Join(root, "disk1"), filepath.Join(root, "disk2")}
 	b = brokertest.Start(t, brokertest.Options{Set: map[string]string{
-		"log.dirs":          dirs[0] + "," + dirs[1],
-		"log.segment.bytes": "65536",
+		"log.dirs": dirs[0] + "," + dirs[1],
 	}})
 	return b, dirs
 }
@@ -119,7 +119,8 @@ func TestAlterReplicaLogDirsMovesReplicas(t *testing.T) {
 	topic := randomName("jbod")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := adm.CreateTopic(ctx, 2, 1, nil, topic); err != nil {
+	// Small segments, so that a move copies several.
+	if _, err := adm.CreateTopic(ctx, 2, 1, map[string]*string{"internal.segment.bytes": kmsg.StringPtr("65536")}, topic); err != nil {
 		t.Fatal(err)
 	}
 	var values []string

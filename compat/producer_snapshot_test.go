@@ -50,7 +50,7 @@ func TestProducerSnapshotsAtRollSurviveKill9(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": kmsg.StringPtr("4096")}, topic)
+	_, err = kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"internal.segment.bytes": kmsg.StringPtr("4096")}, topic)
 	cl.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -115,8 +115,8 @@ func TestLibrdkafkaProduceRecordErrors(t *testing.T) {
 func kadmStr(s string) *string { return &s }
 
 // librdkafka's admin client sets what a Kafka operator sets: Kafka's
-// deprecated topic keys (message.format.version,
-// message.timestamp.difference.max.ms) at creation and with AlterConfigs,
+// deprecated topic key message.downconversion.enable at creation and with
+// AlterConfigs,
 // and dynamic broker keys Kafka allows: per broker
 // (sasl.kerberos.min.time.before.relogin, a listener-prefixed key),
 // cluster-wide (thread pools). DescribeConfigs reports them with Kafka's
@@ -132,12 +132,12 @@ func TestLibrdkafkaAdminAcceptsKafkaKeys(t *testing.T) {
 	defer cancel()
 	topic := randomName("rdk-deprecated-keys")
 	tr, err := adm.CreateTopics(ctx, []ckafka.TopicSpecification{{Topic: topic, NumPartitions: 1, ReplicationFactor: -1,
-		Config: map[string]string{"message.format.version": "0.10.2", "message.downconversion.enable": "true"}}})
+		Config: map[string]string{"message.downconversion.enable": "true"}}})
 	if err != nil || tr[0].Error.Code() != ckafka.ErrNoError {
-		t.Fatalf("creating %s with message.format.version: %v %v", topic, err, tr)
+		t.Fatalf("creating %s with message.downconversion.enable: %v %v", topic, err, tr)
 	}
 	res, err := adm.AlterConfigs(ctx, []ckafka.ConfigResource{{Type: ckafka.ResourceTopic, Name: topic, Config: ckafka.StringMapToConfigEntries(
-		map[string]string{"message.format.version": "2.8", "message.timestamp.difference.max.ms": "86400000"}, ckafka.AlterOperationSet)}})
+		map[string]string{"message.downconversion.enable": "false"}, ckafka.AlterOperationSet)}})
 	if err != nil || res[0].Error.Code() != ckafka.ErrNoError {
 		t.Fatalf("AlterConfigs of deprecated topic keys: %v %v", err, res)
 	}
@@ -151,8 +151,8 @@ func TestLibrdkafkaAdminAcceptsKafkaKeys(t *testing.T) {
 		t.Fatal(err, desc)
 	}
 	// The failed alter left the topic's overrides alone.
-	if e := desc[0].Config["message.format.version"]; e.Value != "2.8" || e.Source != ckafka.ConfigSourceDynamicTopic {
-		t.Errorf("message.format.version described as %+v", e)
+	if e := desc[0].Config["message.downconversion.enable"]; e.Value != "false" || e.Source != ckafka.ConfigSourceDynamicTopic {
+		t.Errorf("message.downconversion.enable described as %+v", e)
 	}
 
 	id := rdkBrokerID(t, ctx, addr)

@@ -46,7 +46,7 @@ func badBatchInOldSegment(t *testing.T, at int) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"segment.bytes": kmsg.StringPtr("4096")}, topic); err != nil {
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{"internal.segment.bytes": kmsg.StringPtr("4096")}, topic); err != nil {
 		t.Fatal(err)
 	}
 	const n = 200

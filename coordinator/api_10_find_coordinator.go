@@ -89,9 +89,7 @@ func (c *Coordinator) findCoordinator(ctx context.Context, typ int8, key, listen
 	case coordinatorGroup:
 		topic, partitions, rf = OffsetsTopic, c.cfg.OffsetsTopicPartitions, c.cfg.OffsetsTopicReplication
 		configs = map[string]string{"cleanup.policy": "compact", "compression.type": "producer"}
-		if c.cfg.OffsetsTopicSegmentBytes > 0 {
-			configs["segment.bytes"] = strconv.FormatInt(c.cfg.OffsetsTopicSegmentBytes, 10)
-		}
+		setSegmentBytes(configs, c.cfg.OffsetsTopicSegmentBytes)
 	case coordinatorTransaction:
 		if key == "" {
 			return fail(kerr.InvalidRequest, "the transactional id must not be empty")
@@ -101,9 +99,7 @@ func (c *Coordinator) findCoordinator(ctx context.Context, typ int8, key, listen
 			"cleanup.policy": "compact", "compression.type": "uncompressed", "segment.bytes": "104857600",
 			"unclean.leader.election.enable": "false",
 		}
-		if c.cfg.TxnTopicSegmentBytes > 0 {
-			configs["segment.bytes"] = strconv.FormatInt(c.cfg.TxnTopicSegmentBytes, 10)
-		}
+		setSegmentBytes(configs, c.cfg.TxnTopicSegmentBytes)
 		if c.cfg.TxnTopicMinISR > 0 {
 			configs["min.insync.replicas"] = strconv.Itoa(int(c.cfg.TxnTopicMinISR))
 		}
@@ -141,4 +137,22 @@ func (c *Coordinator) findCoordinator(ctx context.Context, typ int8, key, listen
 	}
 	co.NodeID, co.Host, co.Port = leader, host, port
 	return co
+}
+
+// minTopicSegmentBytes is segment.bytes' floor from Kafka 4.1.
+const minTopicSegmentBytes = 1 << 20
+
+// setSegmentBytes sets an internal topic's segment size (when configured,
+// n > 0): as segment.bytes, or below its floor of 1 MiB (the internal
+// topics' own keys, offsets.topic.segment.bytes and the like, allow less)
+// as internal.segment.bytes, which has none. Kafka 4.1 passes it as
+// segment.bytes, and its controller then refuses to create the topic.
+func setSegmentBytes(configs map[string]string, n int64) {
+	switch {
+	case n >= minTopicSegmentBytes:
+		configs["segment.bytes"] = strconv.FormatInt(n, 10)
+	case n > 0:
+		delete(configs, "segment.bytes")
+		configs["internal.segment.bytes"] = strconv.FormatInt(n, 10)
+	}
 }

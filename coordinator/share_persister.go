@@ -133,9 +133,7 @@ func (c *shareCoordinator) ensureTopic(ctx context.Context) error {
 		return nil
 	}
 	configs := map[string]string{"cleanup.policy": "delete", "compression.type": "producer", "retention.ms": "-1"}
-	if c.cfg.ShareStateSegmentBytes > 0 {
-		configs["segment.bytes"] = strconv.FormatInt(c.cfg.ShareStateSegmentBytes, 10)
-	}
+	setSegmentBytes(configs, c.cfg.ShareStateSegmentBytes)
 	if c.cfg.ShareStateTopicMinISR > 0 {
 		configs["min.insync.replicas"] = strconv.Itoa(int(c.cfg.ShareStateTopicMinISR))
 	}

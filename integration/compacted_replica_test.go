@@ -66,7 +66,7 @@ func TestCompactedLogGapsReplicateToANewReplica(t *testing.T) {
 	topic := "compacted-gaps"
 	s := func(v string) *string { return &v }
 	c.createTopic(topic, 1, 1, map[string]*string{
-		"cleanup.policy": s("compact"), "segment.bytes": s("1024"),
+		"cleanup.policy": s("compact"), "internal.segment.bytes": s("1024"),
 		"min.cleanable.dirty.ratio": s("0.01"), "min.compaction.lag.ms": s("0"),
 	})
 	leader := c.leaderOf(topic, 0)

@@ -41,7 +41,7 @@ func TestClusterDefaultEditsThroughDifferentBrokersAllLand(t *testing.T) {
 				r.ResourceType = kmsg.ConfigResourceTypeBroker
 				r.ResourceName = ""
 				cfg := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
-				cfg.Name, cfg.Op, cfg.Value = k, 0, kmsg.StringPtr(fmt.Sprint(1000000+round*100+i))
+				cfg.Name, cfg.Op, cfg.Value = k, 0, kmsg.StringPtr(fmt.Sprint(2000000+round*100+i))
 				r.Configs = append(r.Configs, cfg)
 				req.Resources = append(req.Resources, r)
 				resp, err := req.RequestWith(ctx, cl.Broker(1+i%2))
@@ -74,7 +74,7 @@ func TestClusterDefaultEditsThroughDifferentBrokersAllLand(t *testing.T) {
 					}
 				}
 				for i, k := range keys {
-					if got[k] != fmt.Sprint(1000000+round*100+i) {
+					if got[k] != fmt.Sprint(2000000+round*100+i) {
 						return false
 					}
 				}

@@ -193,7 +193,7 @@ func TestReassignIntoLogDirs(t *testing.T) {
 	}
 	start := time.Now()
 	phase := func(what string) { t.Logf("%6.1fs %s", time.Since(start).Seconds(), what) }
-	c := startClusterEach(t, 3, map[string]string{"auto.leader.rebalance.enable": "false", "log.segment.bytes": "131072"},
+	c := startClusterEach(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"},
 		func(_ int32, dir string) map[string]string {
 			return map[string]string{"log.dirs": filepath.Join(dir, "d1") + "," + filepath.Join(dir, "d2")}
 		})
@@ -207,7 +207,8 @@ func TestReassignIntoLogDirs(t *testing.T) {
 	c.createAssigned("filler", [][]int32{{3}})
 	want3 := busierDir(ctx, t, c, adm, 3)
 	const topic = "logdirs"
-	c.createAssigned(topic, [][]int32{{1, 2}, {2, 1}})
+	// Small segments, so that the moves copy several.
+	c.createAssignedWith(topic, [][]int32{{1, 2}, {2, 1}}, map[string]string{"internal.segment.bytes": "131072"})
 	w := startWorkload(t, c, topic, 1)
 	w.awaitMore(3000, 20*time.Second)
 	cur, _, err := logDirsOf(ctx, adm, topic)

@@ -20,6 +20,12 @@ import (
 // until each has a leader and a full ISR.
 func (c *cluster) createAssigned(topic string, assign [][]int32) {
 	c.t.Helper()
+	c.createAssignedWith(topic, assign, nil)
+}
+
+// createAssignedWith is createAssigned with topic configs.
+func (c *cluster) createAssignedWith(topic string, assign [][]int32, configs map[string]string) {
+	c.t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
 	if err != nil {
 		c.t.Fatal(err)
@@ -33,6 +39,11 @@ func (c *cluster) createAssigned(topic string, assign [][]int32) {
 		ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
 		ra.Partition, ra.Replicas = int32(p), r
 		rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+	}
+	for k, v := range configs {
+		tc := kmsg.NewCreateTopicsRequestTopicConfig()
+		tc.Name, tc.Value = k, kmsg.StringPtr(v)
+		rt.Configs = append(rt.Configs, tc)
 	}
 	req.Topics = append(req.Topics, rt)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

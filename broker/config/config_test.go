@@ -356,13 +356,14 @@ func TestDelegationTokenConfig(t *testing.T) {
 	if d.Enabled() || d.MaxLifetime != 7*24*time.Hour || d.ExpiryTime != 24*time.Hour || d.ExpiryCheckInterval != time.Hour {
 		t.Fatalf("defaults: %+v", d)
 	}
+	// Kafka 4.0 removed the old name: it is an unknown key.
 	c, err = Load(map[string]string{"delegation.token.master.key": "old"}, nil)
-	if err != nil || c.DelegationTokens.SecretKey != "old" {
-		t.Fatalf("deprecated alias: %v %+v", err, c.DelegationTokens)
+	if err != nil || c.DelegationTokens.Enabled() || len(c.Unknown) != 1 {
+		t.Fatalf("removed alias: %v %+v %v", err, c.DelegationTokens, c.Unknown)
 	}
-	c, err = Load(map[string]string{"delegation.token.master.key": "old", "delegation.token.secret.key": "new", "delegation.token.max.lifetime.ms": "1000"}, nil)
+	c, err = Load(map[string]string{"delegation.token.secret.key": "new", "delegation.token.max.lifetime.ms": "1000"}, nil)
 	if err != nil || c.DelegationTokens.SecretKey != "new" || c.DelegationTokens.MaxLifetime != time.Second {
-		t.Fatalf("secret.key wins: %v %+v", err, c.DelegationTokens)
+		t.Fatalf("secret.key: %v %+v", err, c.DelegationTokens)
 	}
 	if _, err := Load(map[string]string{"delegation.token.expiry.time.ms": "0"}, nil); err == nil || !strings.Contains(err.Error(), "delegation.token.expiry.time.ms") {
 		t.Fatalf("expiry 0 accepted: %v", err)

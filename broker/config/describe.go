@@ -85,6 +85,9 @@ func (c *Config) TopicEntries(overrides map[string]string) []Entry {
 	tmp := Config{TopicDefaults: t}
 	out := make([]Entry, 0, len(keys.topics))
 	for _, k := range keys.topics {
+		if _, set := overrides[k.Topic]; k.Internal && !set {
+			continue
+		}
 		v := format(k.Field(&tmp), k)
 		e := Entry{Name: k.Topic, Value: &v, Source: SourceDefault, Type: k.Type, Doc: k.Doc}
 		if _, ok := overrides[k.Topic]; ok {
@@ -220,8 +223,11 @@ func (c *Config) CreatedTopicEntries(overrides map[string]string) []Entry {
 	defaults := Config{TopicDefaults: defaultTopic}
 	out := make([]Entry, 0, len(keys.topics))
 	for _, k := range keys.topics {
-		e := Entry{Name: k.Topic, Source: SourceDefault, Type: k.Type, Sensitive: k.Sensitive()}
 		v, ok := overrides[k.Topic]
+		if k.Internal && !ok {
+			continue
+		}
+		e := Entry{Name: k.Topic, Source: SourceDefault, Type: k.Type, Sensitive: k.Sensitive()}
 		if ok {
 			e.Source = SourceTopic
 		} else if v, e.Source, ok = c.brokerSynonymValue(k); !ok {

@@ -25,8 +25,18 @@
 //     segment.bytes, message.max.bytes for max.message.bytes, ...).
 //   - Doc, reported by DescribeConfigs v3+.
 //   - Valid: Kafka's validator (atLeast, between, oneOf) or a custom one.
+//     Stored, where set, is the looser validator a topic's stored
+//     overrides are held to (segment.bytes: values written before Kafka
+//     4.1's floor stay in force).
 //   - Field: where the resolved value is held, in Config or, for topic
 //     keys, in Config.TopicDefaults (a Topic).
+//   - Internal: a key of Kafka's defineInternal (internal.segment.bytes),
+//     described only where it is set.
+//
+// The keys Kafka 4.0 removed (removed.go) have no row: they are unknown
+// keys, as in Kafka 4.0, and the broker names what replaces each when it
+// logs one. A topic's stored overrides that are not topic keys are
+// ignored, and an alteration of the topic drops them (KAFKA-19851).
 //
 // A row is sensitive when its type is PASSWORD: DescribeConfigs reports
 // its value and its synonyms' values as null, as Kafka does.
@@ -48,7 +58,9 @@
 //     keys, ReadOnly keys ("Cannot update these configs dynamically"),
 //     PerBroker keys at the cluster level, bad values, and a result that
 //     does not load; the broker answers INVALID_CONFIG.
-//   - Topic configuration (ResolveTopic, ValidateTopicConfigs): a topic's
+//   - Topic configuration (ResolveTopic, ValidateTopicConfigs,
+//     CheckTopicConfigs, which reports the one problem Kafka's
+//     LogConfig.validate would): a topic's
 //     Topic is the configuration in force's TopicDefaults with the topic's
 //     overrides set through the same rows; so a value comes from the topic
 //     override, else the dynamic broker config (per broker, then cluster

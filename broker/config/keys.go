@@ -18,8 +18,10 @@ const (
 	// partition counts: each partition holds open files and a goroutine's
 	// worth of state.
 	maxPartitions = 1 << 16
-	// minSegmentBytes is Kafka's floor for segment sizes (a legacy record's
-	// overhead): a segment must hold at least one record.
+	// minSegmentBytes is the floor of the segment sizes Kafka does not
+	// bound (internal.segment.bytes, the internal topics' segment sizes),
+	// Kafka 3.x's floor of segment.bytes (a legacy record's overhead): a
+	// segment must hold at least one record.
 	minSegmentBytes = 14
 	// maxMessageBytes: a batch and the frame around it must fit a signed
 	// 32-bit length.
@@ -96,12 +98,19 @@ var table = []Key{
 		Doc: "How long a log segment is kept, in minutes, when log.retention.ms is not set; log.retention.hours when neither is."},
 	{Name: "log.retention.hours", Type: Int, Unit: Hours, Default: "168",
 		Doc: "How long a log segment is kept, in hours, when neither log.retention.ms nor log.retention.minutes is set."},
-	{Name: "log.retention.bytes", Type: Long, Unit: Bytes, Default: "-1", Valid: atLeast(-1), Scope: ClusterWide, Topic: "retention.bytes",
+	// Without a validator, as in Kafka (LogConfig: "can be negative"): any
+	// negative size is no limit.
+	{Name: "log.retention.bytes", Type: Long, Unit: Bytes, Default: "-1", Scope: ClusterWide, Topic: "retention.bytes",
 		Field: func(c *Config) any { return &c.TopicDefaults.RetentionBytes },
-		Doc:   "The largest size a partition's log may grow to before old segments are deleted (-1: no limit)."},
+		Doc:   "The largest size a partition's log may grow to before old segments are deleted (negative, -1 by default: no limit)."},
 	{Name: "log.retention.check.interval.ms", Type: Long, Unit: Millis, Default: "300000", Valid: atLeast(1), Field: func(c *Config) any { return &c.LogRetentionCheck },
 		Doc: "How often logs are checked for segments past their retention."},
-	{Name: "log.segment.bytes", Type: Int, Unit: Bytes, Default: "1073741824", Valid: atLeast(minSegmentBytes), Scope: ClusterWide, Topic: "segment.bytes",
+	// At least 1 MiB, as from Kafka 4.0 (KIP-1030; segment.bytes too from
+	// Kafka 4.1, KAFKA-19080). A topic may have smaller segments with
+	// internal.segment.bytes, which Kafka's tests use; one whose stored
+	// segment.bytes is smaller (written before) keeps it.
+	{Name: "log.segment.bytes", Type: Int, Unit: Bytes, Default: "1073741824", Valid: atLeast(1 << 20), Stored: atLeast(minSegmentBytes),
+		Scope: ClusterWide, Topic: "segment.bytes",
 		Field: func(c *Config) any { return &c.TopicDefaults.SegmentBytes },
 		Doc:   "The size of a log segment file."},
 	{Name: "log.roll.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.hours"}, Valid: atLeast(1), Scope: ClusterWide, Topic: "segment.ms",
@@ -203,7 +212,15 @@ var table = []Key{
 		Doc:   "The share of the log that must be uncompacted before the cleaner compacts it."},
 
 	// Topic keys without a broker default (Kafka's CONFIGS_WITH_NO_SERVER_DEFAULTS).
-	{Topic: "remote.storage.enable", Type: Boolean, Default: "false", Valid: noTieredStorage, Field: func(c *Config) any { return &c.TopicDefaults.RemoteStorage },
+	// internal.segment.bytes is LogConfig's internal key: it stands for
+	// segment.bytes when set, below segment.bytes' floor too, and is
+	// described only where it is set.
+	{Topic: "internal.segment.bytes", Type: Int, Unit: Bytes, NoDefault: true, Internal: true, Valid: atLeast(minSegmentBytes),
+		Field: func(c *Config) any { return &c.TopicDefaults.InternalSegmentBytes },
+		Doc:   "The maximum size of a single log file. This should be used for testing only."},
+	// true is refused as by a Kafka broker with tiered storage off
+	// (ValidateTopicConfigs).
+	{Topic: "remote.storage.enable", Type: Boolean, Default: "false", Field: func(c *Config) any { return &c.TopicDefaults.RemoteStorage },
 		Doc: "Whether tiered storage is on for the topic (not supported)."},
 	{Topic: "leader.replication.throttled.replicas", Type: List, Default: "", Valid: throttledReplicas, Field: func(c *Config) any { return &c.TopicDefaults.LeaderThrottledReplicas },
 		Doc: "Replicas whose log replication is throttled on the leader side, as partition:broker,... or *: a leader sends them at most leader.replication.throttled.rate while they are out of the ISR."},
@@ -633,10 +650,3 @@ func throttledReplicas(v any) error {
 }
 
 var partitionBroker = regexp.MustCompile(`^([0-9]+:[0-9]+)?$`)
-
-func noTieredStorage(v any) error {
-	if v.(bool) {
-		return errors.New("tiered storage is not supported")
-	}
-	return nil
-}

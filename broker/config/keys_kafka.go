@@ -1,8 +1,8 @@
 package config
 
 // Kafka's other keys: the rest of Kafka 3.9's broker ConfigDef
-// (KafkaConfig) and LogConfig, which a Kafka user's server.properties or
-// kafka-configs.sh may set. Each has Kafka's type, default, validator
+// (KafkaConfig) and LogConfig but those Kafka 4.0 removed (removed.go),
+// which a Kafka user's server.properties or kafka-configs.sh may set. Each has Kafka's type, default, validator
 // where it matters, and dynamic scope (DynamicBrokerConfig: per broker,
 // cluster-wide default, or read-only), so it loads, alters, and is
 // described as in Kafka. Those Gregor does not act on say why in NoEffect,
@@ -10,10 +10,7 @@ package config
 // cannot honour safely (TLS or ACLs to ZooKeeper, policy classes) stop
 // start-up instead, naming the key.
 
-import (
-	"errors"
-	"regexp"
-)
+import "errors"
 
 // Why a key has no effect in Gregor (Key.NoEffect).
 const (
@@ -23,7 +20,6 @@ const (
 	inertThreads         = "Gregor sizes its goroutines itself; there are no thread pools to size"
 	inertTuning          = "a tuning setting of Kafka's implementation that Gregor's has no counterpart of"
 	inertKRaft           = "Gregor keeps cluster metadata in ZooKeeper (or locally), never in KRaft"
-	inertFormat          = "Gregor stores message format v2 and its brokers speak one protocol, as Kafka from 3.0 does"
 	inertShareGroups     = "Kafka 4.1 dropped this limit; Gregor does not bound the number of share groups"
 	inertMetrics         = "Gregor serves Prometheus metrics on gregor.metrics.listener instead of Kafka's reporters"
 	inertJavaTLS         = "Gregor's TLS is Go's, with no Java key or trust managers"
@@ -52,13 +48,11 @@ var listenerOnlyKeys = map[string]bool{
 var clusterListenerKeys = map[string]bool{"max.connections": true, "max.connection.creation.rate": true, "num.network.threads": true}
 
 var kafkaKeys = []Key{
-	// Deprecated topic defaults Kafka 3.x still accepts.
-	{Name: "log.message.format.version", Type: String, Default: "3.0-IV1", Valid: metadataVersion, Topic: "message.format.version",
-		Field: func(c *Config) any { return &c.TopicDefaults.MessageFormatVersion }, NoEffect: inertFormat,
-		Doc: "The message format version of topics (deprecated: from 3.0 Kafka ignores it and writes v2, as Gregor does)."},
-	{Name: "log.message.timestamp.difference.max.ms", Type: Long, Unit: Millis, Default: maxLong, Valid: atLeast(0), Scope: ClusterWide,
-		Topic: "message.timestamp.difference.max.ms", Field: func(c *Config) any { return &c.TopicDefaults.TimestampDifference },
-		Doc: "How far a CreateTime timestamp may be from the broker's clock either way (deprecated): the limit where message.timestamp.before.max.ms or .after.max.ms is left unlimited."},
+	// Kafka 4.0 removed log.message.format.version and
+	// message.format.version (KIP-724), and
+	// log.message.timestamp.difference.max.ms and
+	// message.timestamp.difference.max.ms (KIP-937): they are unknown keys
+	// here too (removed.go).
 	// Topic keys without a broker default.
 	{Topic: "remote.log.copy.disable", Type: Boolean, Default: "false", Field: func(c *Config) any { return &c.TopicDefaults.RemoteLogCopyDisable },
 		NoEffect: inertTiered, Doc: "Whether copying to tiered storage is stopped for the topic."},
@@ -85,15 +79,18 @@ var kafkaKeys = []Key{
 		Doc: "Largest custom metadata a remote segment may carry."},
 	{Name: "remote.log.index.file.cache.total.size.bytes", Type: Long, Default: "1073741824", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "Size of the cache of remote index files."},
-	{Name: "remote.log.manager.thread.pool.size", Type: Int, Default: "10", Valid: atLeast(1), NoEffect: inertTiered,
+	// KIP-1030 (Kafka 4.0): 2 threads by default, and 10 for the copier
+	// and expiration pools, which no longer take -1. KIP-1105 (Kafka 4.0)
+	// makes the copier, expiration and reader pools cluster-wide dynamic.
+	{Name: "remote.log.manager.thread.pool.size", Type: Int, Default: "2", Valid: atLeast(1), NoEffect: inertTiered,
 		Doc: "Threads copying and cleaning remote segments."},
-	{Name: "remote.log.manager.copier.thread.pool.size", Type: Int, Default: "-1", NoEffect: inertTiered,
+	{Name: "remote.log.manager.copier.thread.pool.size", Type: Int, Default: "10", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "Threads copying segments to remote storage."},
-	{Name: "remote.log.manager.expiration.thread.pool.size", Type: Int, Default: "-1", NoEffect: inertTiered,
+	{Name: "remote.log.manager.expiration.thread.pool.size", Type: Int, Default: "10", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "Threads deleting expired remote segments."},
 	{Name: "remote.log.manager.task.interval.ms", Type: Long, Default: "30000", Valid: atLeast(1), NoEffect: inertTiered,
 		Doc: "How often the remote log manager runs its tasks."},
-	{Name: "remote.log.reader.threads", Type: Int, Default: "10", Valid: atLeast(1), NoEffect: inertTiered,
+	{Name: "remote.log.reader.threads", Type: Int, Default: "10", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "Threads reading from remote storage."},
 	{Name: "remote.log.reader.max.pending.tasks", Type: Int, Default: "100", Valid: atLeast(1), NoEffect: inertTiered,
 		Doc: "Most remote reads queued."},
@@ -111,6 +108,9 @@ var kafkaKeys = []Key{
 		Doc: "Sample length of the remote fetch quota."},
 	{Name: "remote.fetch.max.wait.ms", Type: Int, Default: "500", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "How long a fetch waits for data from remote storage."},
+	// Kafka 4.0 (KIP-1075).
+	{Name: "remote.list.offsets.request.timeout.ms", Type: Long, Default: "30000", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
+		Doc: "How long a ListOffsets request waits for offsets read from remote storage."},
 	{Name: "zookeeper.connection.timeout.ms", Type: Int, NoDefault: true, NoEffect: inertZooKeeperClient,
 		Doc: "How long the broker waits to connect to ZooKeeper; zookeeper.session.timeout.ms when not set."},
 	{Name: "zookeeper.set.acl", Type: Boolean, Default: "false", Valid: mustBe("false", "ZooKeeper ACLs (and the SASL login they need) are not supported"),
@@ -211,8 +211,6 @@ var kafkaKeys = []Key{
 		Doc: "Purge interval of the produce purgatory."},
 	{Name: "delete.records.purgatory.purge.interval.requests", Type: Int, Default: "1", NoEffect: inertTuning,
 		Doc: "Purge interval of the delete-records purgatory."},
-	{Name: "inter.broker.protocol.version", Type: String, Default: "3.9-IV0", Valid: metadataVersion, NoEffect: inertFormat,
-		Doc: "The inter-broker protocol version."},
 	{Name: "group.coordinator.threads", Type: Int, Default: "1", Valid: atLeast(1), NoEffect: inertThreads,
 		Doc: "Threads of the new group coordinator."},
 	{Name: "group.coordinator.append.linger.ms", Type: Int, Default: "10", Valid: atLeast(0), NoEffect: inertTuning,
@@ -221,8 +219,6 @@ var kafkaKeys = []Key{
 		Doc: "Read buffer when loading __consumer_offsets."},
 	{Name: "offsets.topic.compression.codec", Type: Int, Default: "0", NoEffect: inertTuning,
 		Doc: "Compression of __consumer_offsets records."},
-	{Name: "offsets.commit.required.acks", Type: Short, Default: "-1", NoEffect: inertTuning,
-		Doc: "acks of offset commits (deprecated)."},
 	{Name: "log.cleaner.threads", Type: Int, Default: "1", Valid: atLeast(0), Scope: ClusterWide, NoEffect: inertThreads,
 		Doc: "Threads of the log cleaner."},
 	{Name: "log.cleaner.dedupe.buffer.size", Type: Long, Default: "134217728", Scope: ClusterWide, NoEffect: inertTuning,
@@ -255,12 +251,10 @@ var kafkaKeys = []Key{
 		Doc: "Samples of Kafka's metrics."},
 	{Name: "metrics.sample.window.ms", Type: Long, Default: "30000", Valid: atLeast(1), NoEffect: inertMetrics,
 		Doc: "Sample window of Kafka's metrics."},
-	{Name: "metric.reporters", Type: List, Default: "", Scope: ClusterWide, NoEffect: inertMetrics,
+	{Name: "metric.reporters", Type: List, Default: "org.apache.kafka.common.metrics.JmxReporter", Scope: ClusterWide, NoEffect: inertMetrics,
 		Doc: "Classes reporting Kafka's metrics."},
 	{Name: "metrics.recording.level", Type: String, Default: "INFO", Valid: oneOf("INFO", "DEBUG", "TRACE"), NoEffect: inertMetrics,
 		Doc: "Recording level of Kafka's metrics."},
-	{Name: "auto.include.jmx.reporter", Type: Boolean, Default: "true", NoEffect: inertMetrics,
-		Doc: "Whether the JMX reporter is added (deprecated)."},
 	{Name: "kafka.metrics.reporters", Type: List, Default: "", NoEffect: inertMetrics,
 		Doc: "Yammer metrics reporter classes."},
 	{Name: "kafka.metrics.polling.interval.secs", Type: Int, Default: "10", Valid: atLeast(1), NoEffect: inertMetrics,
@@ -326,11 +320,9 @@ var kafkaKeys = []Key{
 	{Name: "sasl.oauthbearer.jwks.endpoint.retry.backoff.max.ms", Type: Long, Default: "10000", NoEffect: inertLogin,
 		Doc: "Longest backoff of JWKS endpoint retries."},
 	// Delegation tokens (KIP-48): tokens are on when a secret is set.
-	{Name: "delegation.token.secret.key", Type: Password, NoDefault: true, Synonyms: []string{"delegation.token.master.key"},
+	{Name: "delegation.token.secret.key", Type: Password, NoDefault: true,
 		Field: func(c *Config) any { return &c.DelegationTokens.SecretKey },
 		Doc:   "The secret signing delegation tokens (HmacSHA512 of the token id), the same on every broker. Without it the delegation token APIs answer DELEGATION_TOKEN_AUTH_DISABLED."},
-	{Name: "delegation.token.master.key", Type: Password, NoDefault: true,
-		Doc: "The delegation token secret, when delegation.token.secret.key is not set (deprecated name)."},
 	{Name: "delegation.token.max.lifetime.ms", Type: Long, Unit: Millis, Default: "604800000", Valid: atLeast(1),
 		Field: func(c *Config) any { return &c.DelegationTokens.MaxLifetime },
 		Doc:   "The longest a delegation token lives, renewed or not (a creation asking for longer gets this)."},
@@ -358,7 +350,8 @@ var kafkaKeys = []Key{
 		Doc: "How often the recovery point is checkpointed."},
 	{Name: "log.flush.start.offset.checkpoint.interval.ms", Type: Int, Default: "60000", Valid: atLeast(0), NoEffect: inertTuning,
 		Doc: "How often log start offsets are checkpointed."},
-	{Name: "num.recovery.threads.per.data.dir", Type: Int, Default: "1", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertThreads,
+	// KIP-1030 (Kafka 4.0): 2 by default.
+	{Name: "num.recovery.threads.per.data.dir", Type: Int, Default: "2", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertThreads,
 		Doc: "Threads per log directory recovering logs at start-up."},
 	{Name: "create.topic.policy.class.name", Type: Class, NoDefault: true, Valid: noClass,
 		Doc: "Policy class checking topic creations. Java classes cannot be loaded, so a policy would not be enforced: setting it stops start-up."},
@@ -383,17 +376,6 @@ func mustBe(want, why string) Validator {
 func noClass(v any) error {
 	if v.(string) != "" {
 		return errors.New("Java classes cannot be loaded")
-	}
-	return nil
-}
-
-// metadataVersionRE is the form of Kafka's versions (0.8.0 to 3.9-IV0).
-var metadataVersionRE = regexp.MustCompile(`^(0\.(8|9|10|11)(\.\d)?|[1-9]\d*\.\d+)(\.\d+)?(-IV\d+)?$`)
-
-// metadataVersion is Kafka's MetadataVersionValidator, by form.
-func metadataVersion(v any) error {
-	if !metadataVersionRE.MatchString(v.(string)) {
-		return errors.New("Version `" + v.(string) + "` is not a valid version")
 	}
 	return nil
 }

@@ -3,13 +3,25 @@ package config
 import (
 	"bufio"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // Every key of Kafka 3.9's broker and topic ConfigDefs is in the schema,
-// at the dynamic scope Kafka gives it (testdata lists them).
+// at the dynamic scope Kafka gives it (testdata lists them), but those
+// Kafka 4.0 removed, which are not.
 func TestSchemaCoversKafkaConfigDef(t *testing.T) {
+	for name := range removedKeys {
+		if keys.broker[name] != nil {
+			t.Errorf("broker key %s, removed in Kafka 4.0, is in the schema", name)
+		}
+	}
+	for _, name := range removedTopicKeys {
+		if keys.topic[name] != nil {
+			t.Errorf("topic key %s, removed in Kafka 4.0, is in the schema", name)
+		}
+	}
 	f, err := os.Open("testdata/kafka-3.9-keys.txt")
 	if err != nil {
 		t.Fatal(err)
@@ -24,6 +36,9 @@ func TestSchemaCoversKafkaConfigDef(t *testing.T) {
 			continue
 		}
 		n++
+		if _, ok := removedKeys[fields[1]]; ok || slices.Contains(removedTopicKeys, fields[1]) {
+			continue
+		}
 		if fields[0] == "topic" {
 			if keys.topic[fields[1]] == nil {
 				t.Errorf("topic key %s unknown", fields[1])
@@ -35,7 +50,11 @@ func TestSchemaCoversKafkaConfigDef(t *testing.T) {
 			t.Errorf("broker key %s unknown", fields[1])
 			continue
 		}
-		if want := scopes[fields[2]]; k.Scope != want {
+		want := scopes[fields[2]]
+		if s, ok := kafka4Scopes[k.Name]; ok {
+			want = s
+		}
+		if k.Scope != want {
 			t.Errorf("broker key %s: scope %d, Kafka's is %s", k.Name, k.Scope, fields[2])
 		}
 	}
@@ -44,13 +63,22 @@ func TestSchemaCoversKafkaConfigDef(t *testing.T) {
 	}
 }
 
+// kafka4Scopes are the dynamic scopes Kafka 4.0 changed from 3.9's:
+// KIP-1105 made the remote log manager's copier, expiration and reader
+// pools cluster-wide dynamic.
+var kafka4Scopes = map[string]Scope{
+	"remote.log.manager.copier.thread.pool.size":     ClusterWide,
+	"remote.log.manager.expiration.thread.pool.size": ClusterWide,
+	"remote.log.reader.threads":                      ClusterWide,
+}
+
 // A Kafka server.properties with keys Gregor has no use for loads: none is
 // unknown, and each is listed with why it has no effect.
 func TestKafkaKeysLoadAndSayNoEffect(t *testing.T) {
 	c, err := Load(map[string]string{
 		"num.network.threads": "3", "num.io.threads": "8", "queued.max.requests": "500",
-		"log.message.format.version": "2.8", "zookeeper.connection.timeout.ms": "18000",
-		"sasl.kerberos.service.name": "kafka", "log.retention.hours": "168",
+		"zookeeper.connection.timeout.ms": "18000",
+		"sasl.kerberos.service.name":      "kafka", "log.retention.hours": "168",
 		"listener.name.sasl_plaintext.sasl.kerberos.service.name": "kafka",
 	}, nil)
 	if err != nil {
@@ -63,18 +91,18 @@ func TestKafkaKeysLoadAndSayNoEffect(t *testing.T) {
 	for _, in := range NoEffectKeys(c.Values, false) {
 		got[in.Key] = in.Why
 	}
-	for _, k := range []string{"num.network.threads", "num.io.threads", "queued.max.requests", "log.message.format.version",
+	for _, k := range []string{"num.network.threads", "num.io.threads", "queued.max.requests",
 		"zookeeper.connection.timeout.ms", "sasl.kerberos.service.name", "listener.name.sasl_plaintext.sasl.kerberos.service.name"} {
 		if got[k] == "" {
 			t.Errorf("%s not listed as without effect (%v)", k, got)
 		}
 	}
-	if _, ok := got["log.retention.hours"]; ok || len(got) != 7 {
+	if _, ok := got["log.retention.hours"]; ok || len(got) != 6 {
 		t.Errorf("listed %v", got)
 	}
 	// Values Gregor cannot honour safely stop start-up.
 	for k, v := range map[string]string{"zookeeper.ssl.client.enable": "true", "zookeeper.set.acl": "true",
-		"create.topic.policy.class.name": "com.example.Policy", "log.message.format.version": "banana"} {
+		"create.topic.policy.class.name": "com.example.Policy"} {
 		if _, err := Load(map[string]string{k: v}, nil); err == nil || !strings.Contains(err.Error(), k) {
 			t.Errorf("%s=%s: %v, want an error naming it", k, v, err)
 		}
@@ -103,7 +131,6 @@ func TestCheckDynamicKafkaKeys(t *testing.T) {
 		{true, map[string]string{"ssl.keystore.location": "/etc/k.p12"}, "only per-listener using the listener prefix"},
 		{true, map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9999"}, ""},
 		{true, map[string]string{"zookeeper.connection.timeout.ms": "1000"}, "Cannot update these configs dynamically"},
-		{true, map[string]string{"log.message.timestamp.difference.max.ms": "3600000"}, ""},
 	} {
 		err := c.CheckDynamic(tc.perBroker, tc.set)
 		if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
@@ -163,36 +190,53 @@ func TestDynamicKeysWithoutEffectAreKeptNotApplied(t *testing.T) {
 	}
 }
 
-// Kafka's deprecated topic keys are accepted: message.format.version is
-// described and ignored; message.timestamp.difference.max.ms stands in
-// for the before/after limits left unlimited.
-func TestDeprecatedTopicKeys(t *testing.T) {
-	if err := ValidateTopicConfigs(map[string]string{"message.format.version": "0.10.2", "message.timestamp.difference.max.ms": "60000",
-		"message.downconversion.enable": "false", "remote.log.copy.disable": "false"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := ValidateTopicConfigs(map[string]string{"message.format.version": "x"}); err == nil {
-		t.Fatal("message.format.version=x accepted")
-	}
-	c := Defaults()
-	tc := c.ResolveTopic(map[string]string{"message.timestamp.difference.max.ms": "60000"})
-	if tc.TimestampDifference.Milliseconds() != 60000 || tc.MessageFormatVersion != "3.0-IV1" {
-		t.Fatalf("resolved %+v", tc)
-	}
-	var found bool
-	for _, e := range c.TopicEntries(nil) {
-		if e.Name == "message.format.version" {
-			found = *e.Value == "3.0-IV1" && e.Source == SourceDefault
+// The topic keys Kafka 4.0 removed are unknown, as any other: refused
+// with Kafka's "Unknown topic config name", not described, and ignored
+// when a topic's stored overrides still hold them. The broker keys Kafka
+// 4.0 removed are unknown keys of server.properties, logged and ignored.
+func TestKeysRemovedInKafka4(t *testing.T) {
+	for _, name := range removedTopicKeys {
+		err := ValidateTopicConfigs(map[string]string{name: "1"})
+		if err == nil || err.Error() != "Unknown topic config name: "+name {
+			t.Errorf("%s: %v, want Unknown topic config name", name, err)
 		}
 	}
-	if !found {
-		t.Fatal("message.format.version not described with its default")
+	if err := ValidateTopicConfigs(map[string]string{"message.downconversion.enable": "false", "remote.log.copy.disable": "false"}); err != nil {
+		t.Fatal(err)
+	}
+	c := Defaults()
+	for _, e := range c.TopicEntries(map[string]string{"message.format.version": "2.8"}) {
+		if slices.Contains(removedTopicKeys, e.Name) {
+			t.Errorf("%s described", e.Name)
+		}
+	}
+	if tc := c.ResolveTopic(map[string]string{"message.timestamp.difference.max.ms": "60000"}); tc != c.TopicDefaults {
+		t.Errorf("a removed key changed the topic's configuration: %+v", tc)
+	}
+	l, err := Load(map[string]string{"log.message.format.version": "2.8", "log.message.timestamp.difference.max.ms": "1000"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(l.Unknown, []string{"log.message.format.version", "log.message.timestamp.difference.max.ms"}) {
+		t.Errorf("unknown keys %v", l.Unknown)
+	}
+	for _, k := range l.Unknown {
+		if use, ok := RemovedKey(k); !ok || use == "" {
+			t.Errorf("%s: no replacement named", k)
+		}
+	}
+	// Described as Kafka describes any unknown original: no type, no
+	// value (it may be a secret), read-only.
+	for _, e := range l.BrokerEntries(true) {
+		if _, ok := removedKeys[e.Name]; ok && (e.Type != 0 || e.Value != nil || !e.Sensitive || !e.ReadOnly) {
+			t.Errorf("%s described as %+v", e.Name, e)
+		}
 	}
 }
 
 func TestTopicNoEffectKeys(t *testing.T) {
-	got := TopicNoEffectKeys(map[string]string{"message.format.version": "2.8", "retention.ms": "1", "remote.log.copy.disable": "true"})
-	if len(got) != 2 || got[0].Key != "message.format.version" || got[1].Key != "remote.log.copy.disable" || got[0].Why == "" {
+	got := TopicNoEffectKeys(map[string]string{"remote.log.delete.on.disable": "true", "retention.ms": "1", "remote.log.copy.disable": "true"})
+	if len(got) != 2 || got[0].Key != "remote.log.copy.disable" || got[1].Key != "remote.log.delete.on.disable" || got[0].Why == "" {
 		t.Fatalf("%+v", got)
 	}
 }

@@ -117,6 +117,12 @@ type Key struct {
 	// lets AlterConfigs change them, and so does Gregor, but the value
 	// altered at run time is stored and described, not applied.
 	StartupOnly bool
+	// Internal keys (Kafka's defineInternal) are described only where
+	// they are set.
+	Internal bool
+	// Stored, when set, replaces Valid for a topic's stored overrides: a
+	// value written before Kafka tightened Valid stays in force.
+	Stored Validator
 
 	def any // Default, parsed
 }
@@ -271,6 +277,14 @@ func (k *Key) parse(raw string) (any, error) {
 		}
 	}
 	return v, nil
+}
+
+// parseStored parses a stored value with the Stored validator in place of
+// Valid.
+func (k *Key) parseStored(raw string) (any, error) {
+	loose := *k
+	loose.Valid = k.Stored
+	return loose.parse(raw)
 }
 
 // invalid is Kafka's ConfigException message for a bad value of key k

@@ -44,8 +44,9 @@ func TestLoadEveryType(t *testing.T) {
 		{"log.flush.interval.messages", "10", func(c *Config) any { return c.TopicDefaults.FlushMessages }, int64(10), ""},
 		{"log.flush.interval.messages", "9223372036854775808", nil, nil, "Not a number of type LONG"},
 		{"log.retention.bytes", "1000", func(c *Config) any { return c.TopicDefaults.RetentionBytes }, ByteSize(1000), ""},
-		{"log.retention.bytes", "-2", nil, nil, "Value must be at least -1"},
-		{"log.segment.bytes", "10", nil, nil, "Value must be at least 14"},
+		{"log.retention.bytes", "-2", func(c *Config) any { return c.TopicDefaults.RetentionBytes }, ByteSize(-2), ""},
+		{"log.segment.bytes", "1048575", nil, nil, "Value must be at least 1048576"},
+		{"log.segment.bytes", "1048576", func(c *Config) any { return c.TopicDefaults.SegmentBytes }, ByteSize(1 << 20), ""},
 		{"message.max.bytes", "2147483000", nil, nil, "Value must be no more than 2147482623"},
 		{"log.cleaner.min.cleanable.ratio", "0.25", func(c *Config) any { return c.TopicDefaults.MinCleanableRatio }, 0.25, ""},
 		{"log.cleaner.min.cleanable.ratio", "half", nil, nil, "Not a number of type DOUBLE"},
@@ -391,6 +392,102 @@ func TestDescribeTopicSources(t *testing.T) {
 	}
 }
 
+// segment.bytes is at least 1 MiB, as from Kafka 4.1 (log.segment.bytes
+// from 4.0, KIP-1030); internal.segment.bytes, LogConfig's internal key,
+// stands for it when set, smaller too, and is described (in
+// DescribeConfigs and in CreateTopics' answer) only where it is set.
+func TestSegmentBytesFloorAndInternalSegmentBytes(t *testing.T) {
+	err := ValidateTopicConfigs(map[string]string{"segment.bytes": "1048575"})
+	if err == nil || err.Error() != "Invalid value 1048575 for configuration segment.bytes: Value must be at least 1048576" {
+		t.Errorf("segment.bytes=1048575: %v", err)
+	}
+	if err := ValidateTopicConfigs(map[string]string{"internal.segment.bytes": "1024"}); err != nil {
+		t.Fatal(err)
+	}
+	c := Defaults()
+	tc := c.ResolveTopic(map[string]string{"internal.segment.bytes": "1024"})
+	if tc.SegmentSize() != 1024 || tc.SegmentBytes != 1<<30 {
+		t.Errorf("segment size %d, segment.bytes %d", tc.SegmentSize(), tc.SegmentBytes)
+	}
+	if d := c.TopicDefaults; d.SegmentSize() != 1<<30 {
+		t.Errorf("default segment size %d", d.SegmentSize())
+	}
+	for _, es := range [][]Entry{c.TopicEntries(nil), c.CreatedTopicEntries(nil)} {
+		if _, ok := entry(es, "internal.segment.bytes"); ok {
+			t.Errorf("internal.segment.bytes described on a topic without it")
+		}
+	}
+	for _, es := range [][]Entry{c.TopicEntries(map[string]string{"internal.segment.bytes": "1024"}), c.CreatedTopicEntries(map[string]string{"internal.segment.bytes": "1024"})} {
+		if e, ok := entry(es, "internal.segment.bytes"); !ok || *e.Value != "1024" || e.Source != SourceTopic || e.Type != Int {
+			t.Errorf("internal.segment.bytes described as %+v", e)
+		}
+		if e, _ := entry(es, "segment.bytes"); *e.Value != "1073741824" {
+			t.Errorf("segment.bytes described as %s", *e.Value)
+		}
+	}
+}
+
+// remote.storage.enable=true is refused in the words of a Kafka broker
+// whose tiered storage is off (Gregor has none); false is accepted.
+func TestRemoteStorageEnableRefused(t *testing.T) {
+	err := ValidateTopicConfigs(map[string]string{"remote.storage.enable": "true", "retention.ms": "1000"})
+	if err == nil || err.Error() != "Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage." {
+		t.Errorf("remote.storage.enable=true: %v", err)
+	}
+	if err := ValidateTopicConfigs(map[string]string{"remote.storage.enable": "false"}); err != nil {
+		t.Error(err)
+	}
+}
+
+// A topic whose stored segment.bytes is below the floor Kafka 4.1 set
+// (written by Kafka 3.x or an older Gregor) keeps it in force and
+// described, rather than falling back to the default; new values are
+// still held to the floor.
+func TestStoredSegmentBytesBelowFloorKept(t *testing.T) {
+	c := Defaults()
+	stored := map[string]string{"segment.bytes": "4096"}
+	if tc := c.ResolveTopic(stored); tc.SegmentSize() != 4096 {
+		t.Errorf("segment size %d, want the stored 4096", tc.SegmentSize())
+	}
+	if e, _ := entry(c.TopicEntries(stored), "segment.bytes"); *e.Value != "4096" || e.Source != SourceTopic {
+		t.Errorf("segment.bytes described as %s (%v)", *e.Value, e.Source)
+	}
+	if tc := c.ResolveTopic(map[string]string{"segment.bytes": "10"}); tc.SegmentSize() != 1<<30 {
+		t.Errorf("a stored segment.bytes below any floor is in force: %d", tc.SegmentSize())
+	}
+	if err := ValidateTopicConfigs(stored); err == nil {
+		t.Error("segment.bytes=4096 accepted as a new value")
+	}
+}
+
+// CheckTopicConfigs reports the one problem Kafka's LogConfig.validate
+// reports: an unknown key first, then the first invalid value in the
+// order LogConfig defines its keys, then a min.compaction.lag.ms above
+// max.compaction.lag.ms, then tiered storage.
+func TestCheckTopicConfigsReportsKafkasFirstProblem(t *testing.T) {
+	for name := range keys.topic {
+		if !slices.Contains(kafkaTopicOrder, name) {
+			t.Errorf("topic key %s is not in kafkaTopicOrder", name)
+		}
+	}
+	c := Defaults()
+	for _, tc := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"retention.ms": "x", "segment.bytes": "1000", "no.such": "1"}, "Unknown topic config name: no.such"},
+		{map[string]string{"retention.ms": "x", "segment.bytes": "1000"}, "Invalid value 1000 for configuration segment.bytes: Value must be at least 1048576"},
+		{map[string]string{"cleanup.policy": "shred", "max.message.bytes": "-1"}, "Invalid value -1 for configuration max.message.bytes: Value must be at least 0"},
+		{map[string]string{"min.compaction.lag.ms": "10", "max.compaction.lag.ms": "5", "remote.storage.enable": "true"},
+			"conflict topic config setting min.compaction.lag.ms (10) > max.compaction.lag.ms (5)"},
+		{map[string]string{"remote.storage.enable": "true"}, "Tiered Storage functionality is disabled in the broker. Topic cannot be configured with remote log storage."},
+	} {
+		if err := c.CheckTopicConfigs(tc.set); err == nil || err.Error() != tc.want {
+			t.Errorf("%v: %v, want %q", tc.set, err, tc.want)
+		}
+	}
+}
+
 func TestValidateTopicConfigs(t *testing.T) {
 	if err := ValidateTopicConfigs(map[string]string{"retention.ms": "-1", "cleanup.policy": "compact", "segment.bytes": "1048576",
 		"leader.replication.throttled.replicas": "0:1, 0:2,1:3", "follower.replication.throttled.replicas": "*"}); err != nil {
@@ -405,7 +502,6 @@ func TestValidateTopicConfigs(t *testing.T) {
 		"Unknown topic config name: no.such",
 		"Unknown topic config name: log.retention.ms",
 		"Invalid value 2147483648 for configuration segment.bytes: Not a number of type INT",
-		"Invalid value true for configuration remote.storage.enable: tiered storage is not supported",
 		"Invalid value 0:1,two for configuration leader.replication.throttled.replicas: must be the literal '*' or a list of replicas",
 		"Invalid value *,0:1 for configuration follower.replication.throttled.replicas: must be the literal '*'",
 	} {
@@ -437,8 +533,14 @@ func TestSchemaTable(t *testing.T) {
 			t.Errorf("%s: read-only %v type %v", e.Name, e.ReadOnly, e.Type)
 		}
 	}
-	if n := len(Defaults().TopicEntries(nil)); n != len(keys.topics) {
-		t.Errorf("%d topic entries, %d topic keys", n, len(keys.topics))
+	internal := 0
+	for _, k := range keys.topics {
+		if k.Internal {
+			internal++
+		}
+	}
+	if n := len(Defaults().TopicEntries(nil)); n != len(keys.topics)-internal {
+		t.Errorf("%d topic entries, %d topic keys of which %d internal", n, len(keys.topics), internal)
 	}
 }
 

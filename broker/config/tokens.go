@@ -3,8 +3,8 @@ package config
 import "time"
 
 // DelegationTokens are delegation.token.* (KIP-48), as Kafka's
-// KafkaConfig reads them: tokens are enabled when SecretKey (or its
-// deprecated synonym delegation.token.master.key) is set and not empty.
+// KafkaConfig reads them: tokens are enabled when SecretKey is set and
+// not empty (Kafka 4.0 removed its old name, delegation.token.master.key).
 type DelegationTokens struct {
 	SecretKey           Secret
 	MaxLifetime         time.Duration // delegation.token.max.lifetime.ms

@@ -83,6 +83,10 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 func configProblems(values, overrides map[string]string) (errs, warnings []string) {
 	cfg, unknown, err := config.Check(values, overrides)
 	for _, k := range unknown {
+		if use, ok := config.RemovedKey(k); ok {
+			warnings = append(warnings, fmt.Sprintf("%s: removed in Kafka 4.0, ignored (use %s)", k, use))
+			continue
+		}
 		warnings = append(warnings, fmt.Sprintf("%s: unknown key, ignored", k))
 	}
 	if err != nil {

@@ -118,6 +118,11 @@ another.unknown=2
 	if code != 0 || !strings.Contains(out, "OK (2 warnings)") {
 		t.Errorf("a good config: exit %d:\n%s", code, out)
 	}
+	// A key Kafka 4.0 removed is named with what replaces it.
+	code, out, _ = runCLI("check-config", path, "--set", "delegation.token.master.key=s3cret")
+	if code != 0 || !strings.Contains(out, "delegation.token.master.key: removed in Kafka 4.0, ignored (use delegation.token.secret.key)") {
+		t.Errorf("a key Kafka 4.0 removed: exit %d:\n%s", code, out)
+	}
 	if code, out, _ := runCLI("check-config", filepath.Join(dir, "missing.properties")); code != 1 || !strings.Contains(out, "missing.properties") {
 		t.Errorf("a missing file: exit %d: %s", code, out)
 	}

@@ -133,6 +133,10 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	log.Info().Str("version", versionLine()).Msg("starting gregor")
 	for _, k := range cfg.Unknown {
+		if use, ok := config.RemovedKey(k); ok {
+			log.Warn().Str("key", k).Str("use", use).Msg("config key removed in Kafka 4.0 ignored")
+			continue
+		}
 		log.Warn().Str("key", k).Msg("unknown config key ignored")
 	}
 	for _, in := range config.NoEffectKeys(cfg.Values, false) {
