@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"gregor/internal/brokertest"
 )
@@ -60,4 +62,66 @@ func TestMemberThatNeverSyncsIsRemoved(t *testing.T) {
 	waitFor(t, "the follower that never synced to be removed after the rebalance timeout", 20*time.Second, func() bool {
 		return fg.heartbeat(follower.MemberID, "", follower.Generation) == kerr.UnknownMemberID.Code
 	})
+}
+
+// SyncGroup v5 made the protocol type and name mandatory: Kafka's
+// KafkaApis.handleSyncGroupRequest answers a v5 request without either
+// INCONSISTENT_GROUP_PROTOCOL before it looks at the group
+// (SyncGroupRequest.areMandatoryProtocolTypeAndNamePresent). Gregor
+// checked the fields only when they were there, so a leader's v5 sync
+// without them was taken: the group went Stable on an assignment Kafka
+// refuses.
+func TestSyncGroupV5WithoutProtocolIsInconsistent(t *testing.T) {
+	g := newClassicGroup(t, bootstrap(t), 9)
+	j := g.join(joinOpts{instance: "a", meta: "m"})
+	if j.ErrorCode != 0 {
+		t.Fatalf("JoinGroup: %v", kerr.ErrorForCode(j.ErrorCode))
+	}
+	syncV := func(version int16, protocolType, protocol *string) int16 {
+		req := kmsg.NewPtrSyncGroupRequest()
+		req.Version = version
+		req.Group, req.MemberID, req.Generation = g.group, j.MemberID, j.Generation
+		req.InstanceID = kmsg.StringPtr("a")
+		req.ProtocolType, req.Protocol = protocolType, protocol
+		a := kmsg.NewSyncGroupRequestGroupAssignment()
+		a.MemberID, a.MemberAssignment = j.MemberID, []byte("plan")
+		req.GroupAssignment = append(req.GroupAssignment, a)
+		vs := kversion.Stable()
+		vs.SetMaxKeyVersion(req.Key(), version) // kgo sends the newest version it may
+		cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)), kgo.MaxVersions(vs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		resp, err := req.RequestWith(g.ctx, cl)
+		if err != nil {
+			t.Fatalf("SyncGroup v%d: %v", version, err)
+		}
+		if resp.Version != version {
+			t.Fatalf("SyncGroup went as v%d, want v%d", resp.Version, version)
+		}
+		return resp.ErrorCode
+	}
+	for _, c := range []struct {
+		what                   string
+		protocolType, protocol *string
+	}{
+		{"no protocol type", nil, kmsg.StringPtr("range")},
+		{"no protocol name", kmsg.StringPtr("consumer"), nil},
+		{"neither", nil, nil},
+	} {
+		if code := syncV(5, c.protocolType, c.protocol); code != kerr.InconsistentGroupProtocol.Code {
+			t.Errorf("SyncGroup v5 with %s: %v, want INCONSISTENT_GROUP_PROTOCOL", c.what, kerr.ErrorForCode(code))
+		}
+	}
+	if d := g.describe(); d.State != "CompletingRebalance" {
+		t.Errorf("after the refused syncs the group is %s, want CompletingRebalance (no assignment taken)", d.State)
+	}
+	// Before v5 the fields do not exist: the same sync goes through.
+	if code := syncV(4, nil, nil); code != 0 {
+		t.Fatalf("SyncGroup v4: %v, want no error", kerr.ErrorForCode(code))
+	}
+	if d := g.describe(); d.State != "Stable" {
+		t.Errorf("after the v4 sync the group is %s, want Stable", d.State)
+	}
 }
