@@ -125,3 +125,34 @@ func TestSyncGroupV5WithoutProtocolIsInconsistent(t *testing.T) {
 		t.Errorf("after the v4 sync the group is %s, want Stable", d.State)
 	}
 }
+
+// DescribeGroups v6 answers a group that does not exist with
+// GROUP_ID_NOT_FOUND and the message of Kafka's
+// GroupMetadataManager.group, "Group G not found.", which the admin
+// client puts in the GroupIdNotFoundException it raises; earlier versions
+// answer it Dead with no error. Gregor's message was "group G not found".
+func TestDescribeGroupsV6UnknownGroupMessage(t *testing.T) {
+	addr := bootstrap(t)
+	group := randomName("no-such-group")
+	for _, version := range []int16{5, 6} {
+		vs := kversion.Stable()
+		vs.SetMaxKeyVersion(15, version) // kgo sends the newest version it may
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(vs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		d := describeGroupRaw(t, cl, group)
+		msg := "<nil>"
+		if d.ErrorMessage != nil {
+			msg = *d.ErrorMessage
+		}
+		switch {
+		case version < 6 && (d.ErrorCode != 0 || d.State != "Dead"):
+			t.Errorf("DescribeGroups v%d of unknown %s: %v, state %q; want Dead, no error", version, group, kerr.ErrorForCode(d.ErrorCode), d.State)
+		case version >= 6 && (d.ErrorCode != kerr.GroupIDNotFound.Code || d.State != "Dead" || msg != "Group "+group+" not found."):
+			t.Errorf("DescribeGroups v%d of unknown %s: %v, state %q, message %q; want GROUP_ID_NOT_FOUND, Dead, %q",
+				version, group, kerr.ErrorForCode(d.ErrorCode), d.State, msg, "Group "+group+" not found.")
+		}
+	}
+}
