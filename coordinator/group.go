@@ -141,7 +141,7 @@ type offsetEntry struct {
 	leaderEpoch int32
 	metadata    string
 	commitMs    int64
-	expireMs    int64 // explicit expiry (OffsetCommit v1-v4), or -1
+	expireMs    int64 // explicit expiry (OffsetCommit v2-v4 retention), or -1
 	logOffset   int64 // where its record is in __consumer_offsets
 }
 
