@@ -156,3 +156,68 @@ func TestDescribeGroupsV6UnknownGroupMessage(t *testing.T) {
 		}
 	}
 }
+
+// DescribeGroups shows each member's current assignment in every state,
+// its subscription metadata only while the group is Stable, as Kafka 4's
+// ClassicGroupMember.describeNoMetadata does: while a Stable group
+// rebalances its members keep the assignment of the last generation until
+// the leader's SyncGroup replaces it, and kafka-consumer-groups.sh
+// --describe --members shows their partitions. Gregor answered empty
+// assignments outside Stable, so the tool listed every member with 0
+// partitions for as long as a rebalance lasted.
+func TestDescribeGroupsShowsAssignmentWhileRebalancing(t *testing.T) {
+	addr := bootstrap(t)
+	g := newClassicGroup(t, addr, 9)
+	a := g.join(joinOpts{meta: "ma"}) // MEMBER_ID_REQUIRED
+	a = g.join(joinOpts{member: a.MemberID, meta: "ma"})
+	if a.ErrorCode != 0 || a.LeaderID != a.MemberID {
+		t.Fatalf("a's JoinGroup: %v, leader %q", kerr.ErrorForCode(a.ErrorCode), a.LeaderID)
+	}
+	if code := g.sync(a.MemberID, "", a.Generation, map[string]string{a.MemberID: "plan-a"}); code != 0 {
+		t.Fatalf("a's SyncGroup: %v", kerr.ErrorForCode(code))
+	}
+	member := func(d kmsg.DescribeGroupsResponseGroup, id string) (kmsg.DescribeGroupsResponseGroupMember, bool) {
+		for _, m := range d.Members {
+			if m.MemberID == id {
+				return m, true
+			}
+		}
+		return kmsg.DescribeGroupsResponseGroupMember{}, false
+	}
+	check := func(state string) {
+		t.Helper()
+		d := g.describe()
+		m, ok := member(d, a.MemberID)
+		switch {
+		case d.State != state:
+			t.Fatalf("group is %s, want %s", d.State, state)
+		case !ok:
+			t.Fatalf("%s: a is not among the members %+v", state, d.Members)
+		case string(m.MemberAssignment) != "plan-a":
+			t.Errorf("%s: a's assignment is %q, want the last generation's %q", state, m.MemberAssignment, "plan-a")
+		case state != "Stable" && len(m.ProtocolMetadata) != 0:
+			t.Errorf("%s: a's metadata is %q, want none outside Stable", state, m.ProtocolMetadata)
+		case state == "Stable" && string(m.ProtocolMetadata) != "ma":
+			t.Errorf("Stable: a's metadata is %q, want %q", m.ProtocolMetadata, "ma")
+		}
+	}
+	check("Stable")
+
+	// b joins on a connection of its own: its JoinGroup waits for a.
+	other := newClassicGroup(t, addr, 9)
+	other.group = g.group
+	bid := other.join(joinOpts{meta: "mb"}).MemberID
+	joined := make(chan *kmsg.JoinGroupResponse, 1)
+	go func() { joined <- other.join(joinOpts{member: bid, meta: "mb"}) }()
+	waitFor(t, "a to be told of the rebalance", 15*time.Second, func() bool {
+		return g.heartbeat(a.MemberID, "", a.Generation) == kerr.RebalanceInProgress.Code
+	})
+	check("PreparingRebalance")
+
+	a2 := g.join(joinOpts{member: a.MemberID, meta: "ma"})
+	b2 := <-joined
+	if a2.ErrorCode != 0 || b2.ErrorCode != 0 {
+		t.Fatalf("second generation: a %v, b %v", kerr.ErrorForCode(a2.ErrorCode), kerr.ErrorForCode(b2.ErrorCode))
+	}
+	check("CompletingRebalance")
+}
