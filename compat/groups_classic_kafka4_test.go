@@ -1,6 +1,8 @@
 package compat
 
 import (
+	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -220,4 +222,36 @@ func TestDescribeGroupsShowsAssignmentWhileRebalancing(t *testing.T) {
 		t.Fatalf("second generation: a %v, b %v", kerr.ErrorForCode(a2.ErrorCode), kerr.ErrorForCode(b2.ErrorCode))
 	}
 	check("CompletingRebalance")
+}
+
+// A member's client host is the peer's address as Java prints it
+// (InetAddress.toString: "/" and getHostAddress), which DescribeGroups
+// answers and kafka-consumer-groups.sh --describe --members shows in its
+// HOST column: an IPv6 peer in full, uncompressed form, "/0:0:0:0:0:0:0:1"
+// for the loopback, as Kafka's GroupMetadataManager takes it from
+// RequestContext.clientAddress. Gregor printed Go's compressed form,
+// "/::1", for a client that reached it over IPv6 (a Java client resolving
+// "localhost" often does).
+func TestDescribeGroupsIPv6ClientHostInJavaForm(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker listening on IPv6")
+	}
+	port := brokertest.FreePort(t)
+	b := brokertest.Start(t, brokertest.Options{Port: port, Set: map[string]string{
+		"group.initial.rebalance.delay.ms": "0",
+		// Every interface, so that the readiness check on 127.0.0.1 and
+		// the client on ::1 both reach it; the client is sent to ::1.
+		"listeners":            "PLAINTEXT://:" + strconv.Itoa(port),
+		"advertised.listeners": "PLAINTEXT://[::1]:" + strconv.Itoa(port),
+	}})
+	_ = b
+	g := newClassicGroup(t, net.JoinHostPort("::1", strconv.Itoa(port)), 9)
+	j := g.join(joinOpts{instance: "v6", meta: "m"})
+	if j.ErrorCode != 0 {
+		t.Fatalf("JoinGroup over IPv6: %v", kerr.ErrorForCode(j.ErrorCode))
+	}
+	d := g.describe()
+	if len(d.Members) != 1 || d.Members[0].ClientHost != "/0:0:0:0:0:0:0:1" {
+		t.Fatalf("member of a client on ::1 described as %+v, want client host %q", d.Members, "/0:0:0:0:0:0:0:1")
+	}
 }
