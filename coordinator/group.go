@@ -403,11 +403,16 @@ func (c *groupCoordinator) join(g *group, r joinRequest) (joinResult, <-chan joi
 	if !c.acceptJoin(g, r.memberID) {
 		// As Kafka's classicGroupJoinToClassicGroup, the member is only
 		// removed: the join phase is not completed early for it (a
-		// refused member awaits no join or sync).
+		// refused member awaits no join or sync). A member id handed
+		// out and not yet used is forgotten too (ClassicGroup.remove).
 		if m := g.members[r.memberID]; m != nil {
 			c.log.Info().Str("group", g.id).Str("member", m.id).Int("awaiting", g.awaitingJoin()).
 				Msg("member rejoined past group.max.size; removing it")
 			c.dropMember(g, m)
+		}
+		if t, ok := g.pending[r.memberID]; ok {
+			t.Stop()
+			delete(g.pending, r.memberID)
 		}
 		return joinResult{err: kerr.GroupMaxSizeReached}, nil, nil
 	}

@@ -254,3 +254,49 @@ func TestGroupMaxSizeRefusalDoesNotCompleteJoin(t *testing.T) {
 		}
 	})
 }
+
+// A member id handed out with MEMBER_ID_REQUIRED whose JoinGroup is then
+// refused past group.max.size is forgotten, as Kafka's
+// classicGroupJoinToClassicGroup removes it (ClassicGroup.remove drops the
+// pending member too): the client got a fatal GROUP_MAX_SIZE_REACHED and
+// will not come back with it, so it no longer holds back the end of the
+// join phase. Gregor kept it pending until its session timed out, and the
+// members that had all rejoined waited for it.
+func TestGroupMaxSizeRefusedPendingMemberIsForgotten(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, func(c *Config) { c.MaxGroupSize = 2 })
+		ra := jr("a", 5*time.Second, 4*time.Second, "range")
+		a := e.stableOne("g", ra, "A1")
+		ra.memberID = a
+		rb, rc := jr("b", 5*time.Second, 4*time.Second, "range"), jr("c", 30*time.Second, 4*time.Second, "range")
+		rb.memberID, rc.memberID = e.memberID("g", rb), e.memberID("g", rc)
+		bJoin := e.joinAsync("g", rb)
+		e.awaitingJoin("g", rb.memberID)
+		aJoin := e.joinAsync("g", ra)
+		e.awaitingJoin("g", a)
+		// a and b await the rebalance, c's id is still pending: c's join
+		// is past the limit.
+		if r := e.c.joinGroup(context.Background(), "g", rc); r.err != kerr.GroupMaxSizeReached {
+			t.Fatalf("c's join past group.max.size: %+v", r)
+		}
+		e.inspect("g", func(g *group) {
+			if _, ok := g.pending[rc.memberID]; ok {
+				t.Errorf("c's refused member id is still pending")
+			}
+		})
+		// A repeated JoinGroup from a (a client's retry) ends the join
+		// phase: every member has rejoined and nothing is pending.
+		start := time.Now()
+		aRetry := e.joinAsync("g", ra)
+		rA, rB := await(t, aRetry, "a's retried join"), await(t, bJoin, "b's join")
+		if waited := time.Since(start); waited > 0 {
+			t.Errorf("the join phase ended %v after a's retry, want at once (not at a timeout)", waited)
+		}
+		if rA.err != nil || rB.err != nil || rA.generation != 2 || rB.generation != 2 {
+			t.Fatalf("generation 2 of a and b without waiting for c: a %+v b %+v", rA, rB)
+		}
+		if r := await(t, aJoin, "a's first join"); r.err != kerr.RebalanceInProgress {
+			t.Errorf("a's replaced join: %+v, want REBALANCE_IN_PROGRESS", r)
+		}
+	})
+}
