@@ -870,7 +870,12 @@ func (c *groupCoordinator) completeJoin(g *group) {
 	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Str("protocol", g.protocol).
 		Str("leader", g.leader).Int("members", len(g.members)).Msg("rebalance joined")
 	for _, m := range g.members {
+		// Every member's session starts again, a static member that did
+		// not rejoin included (Kafka's completeClassicGroupJoin
+		// reschedules each heartbeat); one that never syncs is removed by
+		// the sync timer.
 		m.isNew = false
+		c.scheduleSession(g, m)
 		if m.joinCh == nil {
 			continue
 		}
@@ -880,7 +885,6 @@ func (c *groupCoordinator) completeJoin(g *group) {
 		}
 		m.joinCh <- res
 		m.joinCh = nil
-		c.scheduleSession(g, m)
 	}
 }
 

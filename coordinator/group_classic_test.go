@@ -300,3 +300,56 @@ func TestGroupMaxSizeRefusedPendingMemberIsForgotten(t *testing.T) {
 		}
 	})
 }
+
+// When a rebalance completes, every member's session starts again, the
+// static members that did not rejoin included, as Kafka's
+// completeClassicGroupJoin reschedules each member's heartbeat: a static
+// member that is down keeps its place until the new generation's sync
+// timeout (or a full session) passes, then is removed. Gregor left the
+// session of a static member that had not rejoined running from its last
+// heartbeat, so it was removed, and the group rebalanced again, as soon
+// as that older session ran out.
+func TestGroupCompletedJoinRestartsStaticMembersSessions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		ra := jr("a", 2*time.Second, 1500*time.Millisecond, "range")
+		ra.instanceID, ra.version = ptr("a"), 9
+		ja := e.c.joinGroup(ctx, "g", ra)
+		if ja.err != nil {
+			t.Fatalf("a's join: %+v", ja)
+		}
+		if s := e.c.syncGroup(ctx, "g", syncRequest{memberID: ja.memberID, instanceID: ra.instanceID, generation: ja.generation,
+			assignments: map[string][]byte{ja.memberID: []byte("A")}}); s.err != nil {
+			t.Fatalf("a's sync: %+v", s)
+		}
+		// a goes quiet (its last contact was its sync); b joins a little later.
+		time.Sleep(200 * time.Millisecond)
+		rb := jr("b", 10*time.Second, 1500*time.Millisecond, "range")
+		rb.memberID = e.memberID("g", rb)
+		jb := await(t, e.joinAsync("g", rb), "b's join at the rebalance timeout")
+		if jb.err != nil || jb.leader != rb.memberID || jb.generation != 2 {
+			t.Fatalf("generation 2 without a: %+v", jb)
+		}
+		if s := e.c.syncGroup(ctx, "g", syncRequest{memberID: rb.memberID, generation: 2,
+			assignments: map[string][]byte{rb.memberID: []byte("B"), ja.memberID: []byte("A2")}}); s.err != nil {
+			t.Fatalf("b's sync: %+v", s)
+		}
+		// a's session, counted from its sync, has run out; counted from the
+		// completed join it has not, nor has the generation's sync timeout.
+		time.Sleep(800 * time.Millisecond)
+		e.inspect("g", func(g *group) {
+			if g.members[ja.memberID] == nil || g.state != groupStable {
+				t.Errorf("%v after the join completed, static member a is gone (state %s), want it kept until the sync timeout",
+					800*time.Millisecond, g.state)
+			}
+		})
+		// The sync timeout removes it.
+		time.Sleep(time.Second)
+		e.inspect("g", func(g *group) {
+			if g.members[ja.memberID] != nil {
+				t.Errorf("static member a, which never synced generation 2, is still a member past the sync timeout")
+			}
+		})
+	})
+}
