@@ -778,13 +778,15 @@ func (c *groupCoordinator) prepareRebalance(g *group, reason string) {
 }
 
 // failSyncs answers every waiting SyncGroup with err and clears the
-// assignments of the abandoned generation.
+// assignments of the abandoned generation; a member answered starts its
+// session again, as in Kafka's propagateAssignment.
 func (c *groupCoordinator) failSyncs(g *group, err *kerr.Error) {
 	for _, m := range g.members {
 		m.assignment = nil
 		if m.syncCh != nil {
 			m.syncCh <- syncResult{err: err}
 			m.syncCh = nil
+			c.scheduleSession(g, m)
 		}
 	}
 }
@@ -1102,6 +1104,9 @@ func (c *groupCoordinator) assignmentStored(g *group, generation int32, err erro
 		if gm.syncCh != nil {
 			gm.syncCh <- syncResult{protocolType: g.protocolType, protocol: g.protocol, assignment: gm.assignment}
 			gm.syncCh = nil
+			// Its session starts again (Kafka's propagateAssignment): a
+			// client may send no heartbeat while it waits for the leader.
+			c.scheduleSession(g, gm)
 		}
 	}
 }

@@ -353,3 +353,47 @@ func TestGroupCompletedJoinRestartsStaticMembersSessions(t *testing.T) {
 		})
 	})
 }
+
+// A member answered in SyncGroup starts its session again, as Kafka's
+// propagateAssignment reschedules the heartbeat of every member whose
+// SyncGroup it completes: a follower that synced at once and waited for a
+// slow leader's assignment gets a full session to send its first
+// heartbeat. Gregor counted its session from its SyncGroup, so a leader
+// that took most of a session to assign had the followers removed, and
+// the group rebalanced again, right after they got their assignment.
+func TestGroupSyncAnswerRestartsSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		ra := jr("a", 2*time.Second, 10*time.Second, "range")
+		a := e.stableOne("g", ra, "A1")
+		ra.memberID = a
+		rb := jr("b", 2*time.Second, 10*time.Second, "range")
+		rb.memberID = e.memberID("g", rb)
+		bJoin := e.joinAsync("g", rb)
+		e.awaitingJoin("g", rb.memberID)
+		ja := e.c.joinGroup(ctx, "g", ra)
+		jb := await(t, bJoin, "b's join")
+		if ja.err != nil || jb.err != nil || ja.leader != a {
+			t.Fatalf("generation 2: a %+v b %+v", ja, jb)
+		}
+		// b syncs at once; a, the leader, takes most of a session.
+		bSync := e.syncAsync("g", syncRequest{memberID: rb.memberID, generation: jb.generation})
+		e.awaitingSync("g", rb.memberID)
+		time.Sleep(1900 * time.Millisecond)
+		if s := e.c.syncGroup(ctx, "g", syncRequest{memberID: a, generation: ja.generation,
+			assignments: map[string][]byte{a: []byte("A2"), rb.memberID: []byte("B2")}}); s.err != nil {
+			t.Fatalf("a's sync: %+v", s)
+		}
+		if s := await(t, bSync, "b's sync"); s.err != nil || string(s.assignment) != "B2" {
+			t.Fatalf("b's sync: %+v", s)
+		}
+		// Half a session later b has not heartbeated yet: it stays.
+		time.Sleep(time.Second)
+		e.inspect("g", func(g *group) {
+			if g.members[rb.memberID] == nil || g.state != groupStable {
+				t.Errorf("a second after b got its assignment it is gone (state %s), want its session counted from the answer", g.state)
+			}
+		})
+	})
+}
