@@ -11,8 +11,9 @@ package coordinator
 // ILLEGAL_GENERATION for a classic member), and with v9+ if it uses the
 // consumer protocol (UNSUPPORTED_VERSION). v9+ commits to a group that
 // does not exist are GROUP_ID_NOT_FOUND. v10 names topics by id
-// (UNKNOWN_TOPIC_ID for an id that is not a topic). v1 carries a commit timestamp and
-// v2-v4 a retention time: either gives the offset an explicit expiry.
+// (UNKNOWN_TOPIC_ID for an id that is not a topic). v1 may carry a commit
+// timestamp, which the offset keeps as its commit time; v2-v4 a retention
+// time, which gives the offset an explicit expiry (as Kafka since 2.1).
 // The empty group id is a group like any other (Kafka keeps it for
 // backward compatibility: old clients commit without a group.id).
 // Unknown topics are UNKNOWN_TOPIC_OR_PARTITION, metadata beyond
@@ -127,14 +128,12 @@ func (c *groupCoordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommi
 			if version >= 6 {
 				it.leaderEpoch = p.LeaderEpoch
 			}
-			// v1 carries a commit time, v2-v4 a retention: either gives
-			// the offset its own expiry.
+			// v1 may carry the commit time, kept as the offset's; v2-v4
+			// a retention, which gives the offset its own expiry (Kafka
+			// 2.1+: a v1 timestamp gives none).
 			switch {
 			case version == 1 && p.Timestamp != -1:
 				it.commitMs = p.Timestamp
-				if c.cfg.OffsetsRetention > 0 {
-					it.expireMs = p.Timestamp + c.cfg.OffsetsRetention.Milliseconds()
-				}
 			case version >= 2 && version <= 4 && r.RetentionTimeMillis != -1:
 				it.expireMs = now + r.RetentionTimeMillis
 			}

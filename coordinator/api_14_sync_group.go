@@ -4,8 +4,11 @@ package coordinator
 //
 // The leader sends the assignment it computed; it is stored with the
 // generation before any member is answered. Followers wait for it. v5+
-// check the protocol type and name against the group's. READ on the group
-// is needed, else GROUP_AUTHORIZATION_FAILED.
+// check the protocol type and name against the group's; from v5 both are
+// required, and a request without either is INCONSISTENT_GROUP_PROTOCOL
+// before anything else (KafkaApis.handleSyncGroupRequest,
+// SyncGroupRequest.areMandatoryProtocolTypeAndNamePresent). READ on the
+// group is needed, else GROUP_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -20,6 +23,10 @@ import (
 func (c *groupCoordinator) handleSyncGroup(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.SyncGroupRequest)
 	resp := req.Response().(*kmsg.SyncGroupResponse)
+	if req.Version >= 5 && (r.ProtocolType == nil || r.Protocol == nil) {
+		resp.ErrorCode, resp.MemberAssignment = kerr.InconsistentGroupProtocol.Code, []byte{}
+		return resp, nil
+	}
 	if !c.authorize(req, acl.Read, acl.Group, r.Group) {
 		resp.ErrorCode, resp.MemberAssignment = kerr.GroupAuthorizationFailed.Code, []byte{}
 		return resp, nil

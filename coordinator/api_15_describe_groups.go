@@ -2,13 +2,16 @@ package coordinator
 
 // DescribeGroups (key 15), versions 0-6.
 //
-// As Kafka: a stable group lists its members with their subscription
-// metadata and assignment; in other states members are listed without
-// them and the protocol is empty. An unknown group, or a consumer group
+// As Kafka 4: members are listed with their current assignment (while a
+// group rebalances, the last generation's until the leader's SyncGroup
+// replaces it: ClassicGroupMember.describeNoMetadata), and a stable group
+// also with their subscription metadata and the protocol; in other states
+// metadata and protocol are empty. An unknown group, or a consumer group
 // (KIP-848; ConsumerGroupDescribe describes those), is reported Dead with
-// no error (v6 adds GROUP_ID_NOT_FOUND for it, as Kafka 3.8+ does). The
-// empty group id is described like any other, as Kafka does for backward
-// compatibility.
+// no error (v6 adds GROUP_ID_NOT_FOUND for it, as Kafka 4 does, with
+// Kafka's messages "Group G not found." and "Group G is not a classic
+// group."). The empty group id is described like any other, as Kafka does
+// for backward compatibility.
 // DESCRIBE on a group is needed, else GROUP_AUTHORIZATION_FAILED; v3+ give
 // the operations the principal may do on each group when asked (every
 // one without an authorizer).
@@ -62,7 +65,7 @@ func (c *groupCoordinator) describeGroup(id string, version int16) kmsg.Describe
 		out.State = groupDead.String()
 		if version >= 6 {
 			out.ErrorCode = kerr.GroupIDNotFound.Code
-			msg := "group " + id + " not found"
+			msg := "Group " + id + " not found." // GroupMetadataManager.group's message
 			out.ErrorMessage = &msg
 		}
 		return out
@@ -93,9 +96,9 @@ func (c *groupCoordinator) describeGroup(id string, version int16) kmsg.Describe
 			if md := m.metadataFor(g.protocol); md != nil {
 				dm.ProtocolMetadata = md
 			}
-			if m.assignment != nil {
-				dm.MemberAssignment = m.assignment
-			}
+		}
+		if m.assignment != nil {
+			dm.MemberAssignment = m.assignment
 		}
 		out.Members = append(out.Members, dm)
 	}

@@ -141,7 +141,7 @@ type offsetEntry struct {
 	leaderEpoch int32
 	metadata    string
 	commitMs    int64
-	expireMs    int64 // explicit expiry (OffsetCommit v1-v4), or -1
+	expireMs    int64 // explicit expiry (OffsetCommit v2-v4 retention), or -1
 	logOffset   int64 // where its record is in __consumer_offsets
 }
 
@@ -403,11 +403,16 @@ func (c *groupCoordinator) join(g *group, r joinRequest) (joinResult, <-chan joi
 	if !c.acceptJoin(g, r.memberID) {
 		// As Kafka's classicGroupJoinToClassicGroup, the member is only
 		// removed: the join phase is not completed early for it (a
-		// refused member awaits no join or sync).
+		// refused member awaits no join or sync). A member id handed
+		// out and not yet used is forgotten too (ClassicGroup.remove).
 		if m := g.members[r.memberID]; m != nil {
 			c.log.Info().Str("group", g.id).Str("member", m.id).Int("awaiting", g.awaitingJoin()).
 				Msg("member rejoined past group.max.size; removing it")
 			c.dropMember(g, m)
+		}
+		if t, ok := g.pending[r.memberID]; ok {
+			t.Stop()
+			delete(g.pending, r.memberID)
 		}
 		return joinResult{err: kerr.GroupMaxSizeReached}, nil, nil
 	}
@@ -773,13 +778,15 @@ func (c *groupCoordinator) prepareRebalance(g *group, reason string) {
 }
 
 // failSyncs answers every waiting SyncGroup with err and clears the
-// assignments of the abandoned generation.
+// assignments of the abandoned generation; a member answered starts its
+// session again, as in Kafka's propagateAssignment.
 func (c *groupCoordinator) failSyncs(g *group, err *kerr.Error) {
 	for _, m := range g.members {
 		m.assignment = nil
 		if m.syncCh != nil {
 			m.syncCh <- syncResult{err: err}
 			m.syncCh = nil
+			c.scheduleSession(g, m)
 		}
 	}
 }
@@ -865,7 +872,12 @@ func (c *groupCoordinator) completeJoin(g *group) {
 	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Str("protocol", g.protocol).
 		Str("leader", g.leader).Int("members", len(g.members)).Msg("rebalance joined")
 	for _, m := range g.members {
+		// Every member's session starts again, a static member that did
+		// not rejoin included (Kafka's completeClassicGroupJoin
+		// reschedules each heartbeat); one that never syncs is removed by
+		// the sync timer.
 		m.isNew = false
+		c.scheduleSession(g, m)
 		if m.joinCh == nil {
 			continue
 		}
@@ -875,7 +887,6 @@ func (c *groupCoordinator) completeJoin(g *group) {
 		}
 		m.joinCh <- res
 		m.joinCh = nil
-		c.scheduleSession(g, m)
 	}
 }
 
@@ -1093,6 +1104,9 @@ func (c *groupCoordinator) assignmentStored(g *group, generation int32, err erro
 		if gm.syncCh != nil {
 			gm.syncCh <- syncResult{protocolType: g.protocolType, protocol: g.protocol, assignment: gm.assignment}
 			gm.syncCh = nil
+			// Its session starts again (Kafka's propagateAssignment): a
+			// client may send no heartbeat while it waits for the leader.
+			c.scheduleSession(g, gm)
 		}
 	}
 }

@@ -254,3 +254,146 @@ func TestGroupMaxSizeRefusalDoesNotCompleteJoin(t *testing.T) {
 		}
 	})
 }
+
+// A member id handed out with MEMBER_ID_REQUIRED whose JoinGroup is then
+// refused past group.max.size is forgotten, as Kafka's
+// classicGroupJoinToClassicGroup removes it (ClassicGroup.remove drops the
+// pending member too): the client got a fatal GROUP_MAX_SIZE_REACHED and
+// will not come back with it, so it no longer holds back the end of the
+// join phase. Gregor kept it pending until its session timed out, and the
+// members that had all rejoined waited for it.
+func TestGroupMaxSizeRefusedPendingMemberIsForgotten(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, func(c *Config) { c.MaxGroupSize = 2 })
+		ra := jr("a", 5*time.Second, 4*time.Second, "range")
+		a := e.stableOne("g", ra, "A1")
+		ra.memberID = a
+		rb, rc := jr("b", 5*time.Second, 4*time.Second, "range"), jr("c", 30*time.Second, 4*time.Second, "range")
+		rb.memberID, rc.memberID = e.memberID("g", rb), e.memberID("g", rc)
+		bJoin := e.joinAsync("g", rb)
+		e.awaitingJoin("g", rb.memberID)
+		aJoin := e.joinAsync("g", ra)
+		e.awaitingJoin("g", a)
+		// a and b await the rebalance, c's id is still pending: c's join
+		// is past the limit.
+		if r := e.c.joinGroup(context.Background(), "g", rc); r.err != kerr.GroupMaxSizeReached {
+			t.Fatalf("c's join past group.max.size: %+v", r)
+		}
+		e.inspect("g", func(g *group) {
+			if _, ok := g.pending[rc.memberID]; ok {
+				t.Errorf("c's refused member id is still pending")
+			}
+		})
+		// A repeated JoinGroup from a (a client's retry) ends the join
+		// phase: every member has rejoined and nothing is pending.
+		start := time.Now()
+		aRetry := e.joinAsync("g", ra)
+		rA, rB := await(t, aRetry, "a's retried join"), await(t, bJoin, "b's join")
+		if waited := time.Since(start); waited > 0 {
+			t.Errorf("the join phase ended %v after a's retry, want at once (not at a timeout)", waited)
+		}
+		if rA.err != nil || rB.err != nil || rA.generation != 2 || rB.generation != 2 {
+			t.Fatalf("generation 2 of a and b without waiting for c: a %+v b %+v", rA, rB)
+		}
+		if r := await(t, aJoin, "a's first join"); r.err != kerr.RebalanceInProgress {
+			t.Errorf("a's replaced join: %+v, want REBALANCE_IN_PROGRESS", r)
+		}
+	})
+}
+
+// When a rebalance completes, every member's session starts again, the
+// static members that did not rejoin included, as Kafka's
+// completeClassicGroupJoin reschedules each member's heartbeat: a static
+// member that is down keeps its place until the new generation's sync
+// timeout (or a full session) passes, then is removed. Gregor left the
+// session of a static member that had not rejoined running from its last
+// heartbeat, so it was removed, and the group rebalanced again, as soon
+// as that older session ran out.
+func TestGroupCompletedJoinRestartsStaticMembersSessions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		ra := jr("a", 2*time.Second, 1500*time.Millisecond, "range")
+		ra.instanceID, ra.version = ptr("a"), 9
+		ja := e.c.joinGroup(ctx, "g", ra)
+		if ja.err != nil {
+			t.Fatalf("a's join: %+v", ja)
+		}
+		if s := e.c.syncGroup(ctx, "g", syncRequest{memberID: ja.memberID, instanceID: ra.instanceID, generation: ja.generation,
+			assignments: map[string][]byte{ja.memberID: []byte("A")}}); s.err != nil {
+			t.Fatalf("a's sync: %+v", s)
+		}
+		// a goes quiet (its last contact was its sync); b joins a little later.
+		time.Sleep(200 * time.Millisecond)
+		rb := jr("b", 10*time.Second, 1500*time.Millisecond, "range")
+		rb.memberID = e.memberID("g", rb)
+		jb := await(t, e.joinAsync("g", rb), "b's join at the rebalance timeout")
+		if jb.err != nil || jb.leader != rb.memberID || jb.generation != 2 {
+			t.Fatalf("generation 2 without a: %+v", jb)
+		}
+		if s := e.c.syncGroup(ctx, "g", syncRequest{memberID: rb.memberID, generation: 2,
+			assignments: map[string][]byte{rb.memberID: []byte("B"), ja.memberID: []byte("A2")}}); s.err != nil {
+			t.Fatalf("b's sync: %+v", s)
+		}
+		// a's session, counted from its sync, has run out; counted from the
+		// completed join it has not, nor has the generation's sync timeout.
+		time.Sleep(800 * time.Millisecond)
+		e.inspect("g", func(g *group) {
+			if g.members[ja.memberID] == nil || g.state != groupStable {
+				t.Errorf("%v after the join completed, static member a is gone (state %s), want it kept until the sync timeout",
+					800*time.Millisecond, g.state)
+			}
+		})
+		// The sync timeout removes it.
+		time.Sleep(time.Second)
+		e.inspect("g", func(g *group) {
+			if g.members[ja.memberID] != nil {
+				t.Errorf("static member a, which never synced generation 2, is still a member past the sync timeout")
+			}
+		})
+	})
+}
+
+// A member answered in SyncGroup starts its session again, as Kafka's
+// propagateAssignment reschedules the heartbeat of every member whose
+// SyncGroup it completes: a follower that synced at once and waited for a
+// slow leader's assignment gets a full session to send its first
+// heartbeat. Gregor counted its session from its SyncGroup, so a leader
+// that took most of a session to assign had the followers removed, and
+// the group rebalanced again, right after they got their assignment.
+func TestGroupSyncAnswerRestartsSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newGroupEnv(t, nil)
+		ctx := context.Background()
+		ra := jr("a", 2*time.Second, 10*time.Second, "range")
+		a := e.stableOne("g", ra, "A1")
+		ra.memberID = a
+		rb := jr("b", 2*time.Second, 10*time.Second, "range")
+		rb.memberID = e.memberID("g", rb)
+		bJoin := e.joinAsync("g", rb)
+		e.awaitingJoin("g", rb.memberID)
+		ja := e.c.joinGroup(ctx, "g", ra)
+		jb := await(t, bJoin, "b's join")
+		if ja.err != nil || jb.err != nil || ja.leader != a {
+			t.Fatalf("generation 2: a %+v b %+v", ja, jb)
+		}
+		// b syncs at once; a, the leader, takes most of a session.
+		bSync := e.syncAsync("g", syncRequest{memberID: rb.memberID, generation: jb.generation})
+		e.awaitingSync("g", rb.memberID)
+		time.Sleep(1900 * time.Millisecond)
+		if s := e.c.syncGroup(ctx, "g", syncRequest{memberID: a, generation: ja.generation,
+			assignments: map[string][]byte{a: []byte("A2"), rb.memberID: []byte("B2")}}); s.err != nil {
+			t.Fatalf("a's sync: %+v", s)
+		}
+		if s := await(t, bSync, "b's sync"); s.err != nil || string(s.assignment) != "B2" {
+			t.Fatalf("b's sync: %+v", s)
+		}
+		// Half a session later b has not heartbeated yet: it stays.
+		time.Sleep(time.Second)
+		e.inspect("g", func(g *group) {
+			if g.members[rb.memberID] == nil || g.state != groupStable {
+				t.Errorf("a second after b got its assignment it is gone (state %s), want its session counted from the answer", g.state)
+			}
+		})
+	})
+}

@@ -338,7 +338,7 @@ func (c *groupCoordinator) expireGroup(g *group, now, retentionMs int64) {
 	// only for commits, counts from each commit); a Stable consumer
 	// group's offsets of topics no member subscribes to expire a period
 	// after their commit; nothing else expires. An explicit expiry from
-	// OffsetCommit v1-v4 replaces the period where offsets may expire.
+	// OffsetCommit v2-v4 replaces the period where offsets may expire.
 	if g.share != nil {
 		return // share groups commit no offsets
 	}

@@ -542,3 +542,44 @@ func TestOffsetDeleteSubscriptionsOfTheGeneration(t *testing.T) {
 		}
 	})
 }
+
+// An OffsetCommit v1 with an explicit commit timestamp keeps it as the
+// offset's commit time and gives the offset no expiry of its own, as
+// Kafka does since 2.1 (KafkaApis and OffsetMetadataManager take an
+// expiry only from a v2-v4 retention time): its offsets then expire as
+// any other, a group's a retention period after the group emptied. Gregor
+// expired such an offset a retention period after its commit timestamp,
+// so the offsets of a group that had been Stable for longer than that
+// were dropped as soon as it emptied.
+func TestOffsetCommitV1TimestampIsNoExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const retention = 200 * time.Millisecond
+		e := newGroupEnv(t, func(c *Config) { c.OffsetsRetention = retention })
+		a := e.stableOne("g", jr("a", 2*time.Second, time.Second, "range"), "A")
+		committed := time.Now().UnixMilli()
+		v1 := commitReq("g", a, 1, "t", 0, 7)
+		v1.Topics[0].Partitions[0].Timestamp = committed
+		if code := e.c.offsetCommit(context.Background(), v1, 1)[topicPartition{"t", 0}]; code != 0 {
+			t.Fatal(kerr.ErrorForCode(code))
+		}
+		e.inspect("g", func(g *group) {
+			if o := g.offsets[topicPartition{"t", 0}]; o.commitMs != committed || o.expireMs != -1 {
+				t.Errorf("v1 commit stored with commit time %d and expiry %d, want %d and none (-1)", o.commitMs, o.expireMs, committed)
+			}
+		})
+		// The group stays Stable past the retention, then empties.
+		time.Sleep(2 * retention)
+		if err := e.leave("g", a, nil); err != nil {
+			t.Fatal(err)
+		}
+		e.c.expireOffsets()
+		if o := fetch(t, e, "g", false)[topicPartition{"t", 0}]; o.offset != 7 {
+			t.Fatalf("the v1 offset expired as soon as its group emptied: %+v", o)
+		}
+		time.Sleep(retention)
+		e.c.expireOffsets()
+		if s := e.state("g"); s != "unknown" {
+			t.Errorf("a retention period after the group emptied it is %s with offsets %v, want expired and removed", s, fetch(t, e, "g", false))
+		}
+	})
+}
