@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -73,11 +74,8 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 		return errorf(kerr.InvalidConfig, "%v", err)
 	}
 	if spec.Assignment != nil {
-		if spec.ReplicationFactor != -1 {
-			return errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but replication factor was not set to -1.")
-		}
-		if spec.Partitions != -1 {
-			return errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but numPartitions was not set to -1.")
+		if err := checkManualCounts(*spec); err != nil {
+			return err
 		}
 		if err := checkExplicitAssignment(spec.Assignment); err != nil {
 			return err
@@ -117,6 +115,37 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 	return nil
 }
 
+// checkManualCounts is Kafka's first check of a manual assignment: the
+// request leaves the replication factor and the partition count to it.
+func checkManualCounts(spec metadata.TopicSpec) error {
+	if spec.ReplicationFactor != -1 {
+		return errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but replication factor was not set to -1.")
+	}
+	if spec.Partitions != -1 {
+		return errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but numPartitions was not set to -1.")
+	}
+	return nil
+}
+
+// brokerSets says which brokers the cluster knows (registered now, or
+// holding replicas: a broker that is down, which Kafka 4 keeps registered
+// and fenced) and which are registered now.
+func (b *Broker) brokerSets() (known, live func(int32) bool) {
+	liveSet := map[int32]bool{}
+	for _, id := range b.liveIDs() {
+		liveSet[id] = true
+	}
+	knownSet := maps.Clone(liveSet)
+	for _, t := range b.Topics() {
+		for _, p := range t.Partitions() {
+			for _, id := range p.State().Replicas {
+				knownSet[id] = true
+			}
+		}
+	}
+	return func(id int32) bool { return knownSet[id] }, func(id int32) bool { return liveSet[id] }
+}
+
 // checkExplicitAssignment checks the shape of a new topic's explicit
 // replica assignment: every partition with the same number of replicas,
 // no more than a partition may have (the count becomes an int16).
@@ -132,7 +161,7 @@ func checkExplicitAssignment(assign [][]int32) error {
 	}
 	for _, r := range assign {
 		if len(r) != rf {
-			return errorf(kerr.InvalidReplicaAssignment, "All partitions should have the same number of replicas")
+			return errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes a partition with %d replica(s), but this is not consistent with previous partitions, which have %d replica(s).", len(r), rf)
 		}
 	}
 	return nil

@@ -321,7 +321,7 @@ func (l *local) CreateTopic(_ context.Context, spec TopicSpec) (TopicState, erro
 	if _, t := l.findLocked(spec.Name); t != nil {
 		return TopicState{}, kerr.TopicAlreadyExists
 	}
-	assign, err := PlaceTopic(spec, []int32{l.self.ID}, nil)
+	assign, err := PlaceTopic(spec, []int32{l.self.ID}, nil, nil)
 	if err != nil {
 		return TopicState{}, err
 	}
@@ -369,7 +369,7 @@ func (l *local) CreatePartitions(_ context.Context, name string, total int32, as
 	for _, p := range t.Partitions {
 		assign = append(assign, p.Replicas)
 	}
-	add, err := PlacePartitions(assign, total, assignment, []int32{l.self.ID}, nil)
+	add, err := PlacePartitions(assign, total, assignment, []int32{l.self.ID}, nil, nil)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// A manual replica assignment (kafka-topics.sh --create or --alter
+// --replica-assignment) may name a broker that is down, as in Kafka 4 (a
+// stopped broker stays registered, fenced) and in ZooKeeper-mode Kafka:
+// the partitions start led by a live replica, without the down one in
+// their ISR, and it catches up when it returns. A broker the cluster
+// never knew, or partitions with no live replica, are refused with Kafka
+// 4's messages. Gregor refused any broker not registered at the time
+// ("partition 0 has 3 replicas but only 2 brokers are alive").
+func TestManualAssignmentNamesABrokerThatIsDown(t *testing.T) {
+	c := startCluster(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"})
+	c.createTopic("known", 1, 3, nil) // every broker holds a replica
+	c.brokers[3].Stop()
+	c.awaitBrokers(2, 30*time.Second)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.brokers[1].Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	create := func(topic string, assign ...[]int32) kmsg.CreateTopicsResponseTopic {
+		t.Helper()
+		req := kmsg.NewPtrCreateTopicsRequest()
+		req.TimeoutMillis = 10000
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, -1, -1
+		for p, r := range assign {
+			a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+			a.Partition, a.Replicas = int32(p), r
+			rt.ReplicaAssignment = append(rt.ReplicaAssignment, a)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Topics) != 1 {
+			t.Fatalf("CreateTopics %s: %v %+v", topic, err, resp)
+		}
+		return resp.Topics[0]
+	}
+	refused := []struct {
+		assign [][]int32
+		msg    string
+	}{
+		{[][]int32{{1, 9}}, "The manual partition assignment includes broker 9, but no such broker is registered."},
+		{[][]int32{{3}}, "All brokers specified in the manual partition assignment for partition 0 are fenced or in controlled shutdown."},
+		{[][]int32{{1, 2}, {2, 2}}, "The manual partition assignment includes the broker 2 more than once."},
+		{[][]int32{{1, 2}, {2, 3, 1}}, "The manual partition assignment includes a partition with 3 replica(s), but this is not consistent with previous partitions, which have 2 replica(s)."},
+	}
+	for _, r := range refused {
+		st := create("refused", r.assign...)
+		if st.ErrorCode != kerr.InvalidReplicaAssignment.Code || st.ErrorMessage == nil || *st.ErrorMessage != r.msg {
+			t.Errorf("assignment %v: %v %q, want INVALID_REPLICA_ASSIGNMENT %q", r.assign, kerr.ErrorForCode(st.ErrorCode), deref(st.ErrorMessage), r.msg)
+		}
+	}
+
+	topic := "manual-down"
+	if st := create(topic, []int32{3, 1}, []int32{2, 3}); st.ErrorCode != 0 {
+		t.Fatalf("creating %s on brokers 1-3 with 3 down: %v %q", topic, kerr.ErrorForCode(st.ErrorCode), deref(st.ErrorMessage))
+	}
+	grow := kmsg.NewPtrCreatePartitionsRequest()
+	grow.TimeoutMillis = 10000
+	gt := kmsg.NewCreatePartitionsRequestTopic()
+	gt.Topic, gt.Count = topic, 3
+	ga := kmsg.NewCreatePartitionsRequestTopicAssignment()
+	ga.Replicas = []int32{3, 2}
+	gt.Assignment = append(gt.Assignment, ga)
+	grow.Topics = append(grow.Topics, gt)
+	gresp, err := grow.RequestWith(ctx, cl)
+	if err != nil || len(gresp.Topics) != 1 || gresp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("adding a partition on brokers 3 and 2 with 3 down: %v %+v", err, gresp)
+	}
+	// Led by the live replica, the down one offline and out of the ISR.
+	want := map[int32]int32{0: 1, 1: 2, 2: 2}
+	waitFor(t, "the partitions of "+topic+" led by their live replicas, broker 3 offline", 30*time.Second, func() bool {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 3 {
+			return false
+		}
+		for _, p := range resp.Topics[0].Partitions {
+			if p.Leader != want[p.Partition] || !slices.Equal(p.ISR, []int32{p.Leader}) || !slices.Equal(p.OfflineReplicas, []int32{3}) {
+				return false
+			}
+		}
+		return true
+	})
+	c.brokers[3].Restart()
+	c.awaitISR(topic, 2, 60*time.Second)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
