@@ -96,10 +96,10 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 		spec.ReplicationFactor = b.cfg.DefaultReplicationFactor
 	}
 	live := b.liveIDs()
-	// Explicit replicas on brokers that are not alive are the backend's
-	// INVALID_REPLICA_ASSIGNMENT, as in Kafka.
+	// As Kafka 4's createTopic words the placer's refusal. (Explicit
+	// replicas are checked replica by replica: CheckManualReplicas.)
 	if spec.Assignment == nil && int(spec.ReplicationFactor) > len(live) {
-		return errorf(kerr.InvalidReplicationFactor, "The target replication factor of %d cannot be reached because only %d broker(s) are registered.", spec.ReplicationFactor, len(live))
+		return errorf(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", spec.ReplicationFactor, spec.ReplicationFactor, len(live))
 	}
 	add := metadata.AssignedReplicas(spec.Assignment)
 	if spec.Assignment == nil {

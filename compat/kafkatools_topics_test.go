@@ -36,7 +36,7 @@ func TestKafkaToolsTopicRefusalsUseKafkaMessages(t *testing.T) {
 		{[]string{"--alter", "--topic", topic, "--partitions", "3"},
 			regexp.MustCompile(`InvalidPartitionsException: Topic already has 3 partition\(s\)\.`)},
 		{[]string{"--create", "--topic", randomName("tools-refuse"), "--replication-factor", "1000"},
-			regexp.MustCompile(`InvalidReplicationFactorException: The target replication factor of 1000 cannot be reached because only \d+ broker\(s\) are registered\.`)},
+			regexp.MustCompile(`InvalidReplicationFactorException: Unable to replicate the partition 1000 time\(s\): The target replication factor of 1000 cannot be reached because only \d+ broker\(s\) are registered\.`)},
 	}
 	for _, c := range cases {
 		out := k.topicsRefused(t, c.args...)

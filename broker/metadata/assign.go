@@ -55,7 +55,7 @@ func PlaceTopic(spec TopicSpec, live []int32, known func(int32) bool, racks map[
 	case rf <= 0:
 		return nil, Errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
 	case rf > len(live):
-		return nil, Errorf(kerr.InvalidReplicationFactor, "The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, len(live))
+		return nil, Errorf(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(live))
 	}
 	return placeAcross(live, racks, n, rf, -1, 0), nil
 }
