@@ -127,6 +127,39 @@ func Failover(p Partition, live Live, unclean bool) (next Partition, ok bool) {
 	return p.withLeadership(-1, p.LeaderEpoch+1, isr), true
 }
 
+// The messages of elections that elect nobody: Kafka 4's controller
+// answers the codes' own text (ReplicationControlManager.electLeader).
+const (
+	preferredNotAvailable = "The preferred leader was not available."
+	eligibleNotAvailable  = "Eligible topic partition leaders are not available."
+)
+
+// ElectionRefusal is an election's answer when no leader can be elected
+// (typ ElectPreferred or ElectUnclean), as Elect gives it.
+func ElectionRefusal(typ int8) error {
+	if typ == ElectPreferred {
+		return Errorf(kerr.PreferredLeaderNotAvailable, preferredNotAvailable)
+	}
+	return Errorf(kerr.EligibleLeadersNotAvailable, eligibleNotAvailable)
+}
+
+// UnknownElectionTarget is ElectLeaders' answer for a topic (partition <
+// 0: the topic itself) or partition that does not exist, in Kafka 4's
+// words (ReplicationControlManager.electLeader).
+func UnknownElectionTarget(topic string, partition int32) error {
+	if partition < 0 {
+		return Errorf(kerr.UnknownTopicOrPartition, "No such topic as %s", topic)
+	}
+	return Errorf(kerr.UnknownTopicOrPartition, "No such partition as %s-%d", topic, partition)
+}
+
+// UnknownReassignmentTopic is AlterPartitionReassignments' answer for a
+// topic that does not exist, in Kafka 4's words
+// (ReplicationControlManager.alterPartitionReassignment).
+func UnknownReassignmentTopic(topic string) error {
+	return Errorf(kerr.UnknownTopicOrPartition, "Unable to find a topic named %s.", topic)
+}
+
 // Elect decides an election asked for through ElectLeaders, as Kafka's
 // controller does; the leader epoch moves on. Preferred (ElectPreferred):
 // the first replica, if it is live and in the ISR and does not already
@@ -139,14 +172,14 @@ func Elect(typ int8, p Partition, live Live) (Partition, error) {
 	switch typ {
 	case ElectPreferred:
 		if len(p.Replicas) == 0 {
-			return p, Errorf(kerr.PreferredLeaderNotAvailable, "The partition has no replicas")
+			return p, Errorf(kerr.PreferredLeaderNotAvailable, preferredNotAvailable)
 		}
 		pref := p.Replicas[0]
 		if p.Leader == pref {
 			return p, Errorf(kerr.ElectionNotNeeded, "Leader election not needed for topic partition.")
 		}
 		if !live[pref] || !slices.Contains(p.ISR, pref) {
-			return p, Errorf(kerr.PreferredLeaderNotAvailable, "Failed to elect leader: preferred replica %d is not live and in the ISR %v", pref, p.ISR)
+			return p, Errorf(kerr.PreferredLeaderNotAvailable, preferredNotAvailable)
 		}
 		return p.withLeadership(pref, p.LeaderEpoch+1, p.ISR), nil
 	case ElectUnclean:
@@ -159,7 +192,7 @@ func Elect(typ int8, p Partition, live Live) (Partition, error) {
 		if r, found := firstLiveIn(p.Replicas, p.Replicas, live); found {
 			return p.withLeadership(r, p.LeaderEpoch+1, []int32{r}), nil
 		}
-		return p, Errorf(kerr.EligibleLeadersNotAvailable, "Failed to elect leader: no replica of %v is live", p.Replicas)
+		return p, Errorf(kerr.EligibleLeadersNotAvailable, eligibleNotAvailable)
 	}
 	return p, Errorf(kerr.InvalidRequest, "Unknown election type %d", typ)
 }
@@ -188,20 +221,19 @@ func ControlledShutdown(p Partition, self int32, live Live) (next Partition, ok 
 // on its own, as Kafka's controller does once it has found the partition.
 func CheckReassignmentTarget(r []int32) error {
 	if len(r) == 0 {
-		return Errorf(kerr.InvalidReplicaAssignment, "Empty replica list specified in partition reassignment.")
+		return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
 	}
 	if len(r) > MaxReplicas {
 		return Errorf(kerr.InvalidReplicaAssignment, "Replica list of %d brokers in partition reassignment; a partition has at most %d replicas.", len(r), MaxReplicas)
 	}
-	seen := map[int32]bool{}
-	for _, id := range r {
-		if seen[id] {
-			return Errorf(kerr.InvalidReplicaAssignment, "Duplicate replica ids in partition reassignment replica list: %v", r)
-		}
+	sorted := slices.Sorted(slices.Values(r))
+	for i, id := range sorted {
 		if id < 0 {
-			return Errorf(kerr.InvalidReplicaAssignment, "Invalid broker id in replica list: %v", r)
+			return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
 		}
-		seen[id] = true
+		if i > 0 && sorted[i-1] == id {
+			return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", id)
+		}
 	}
 	return nil
 }
@@ -225,11 +257,11 @@ func CheckReassignmentTarget(r []int32) error {
 func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bool) (next Partition, err error) {
 	switch {
 	case len(p.Replicas) == 0:
-		return p, Errorf(kerr.UnknownTopicOrPartition, "The partition %s-%d does not exist.", p.Topic, p.Index)
+		return p, Errorf(kerr.UnknownTopicOrPartition, "Unable to find partition %s:%d.", p.Topic, p.Index)
 	case deleting:
 		return p, Errorf(kerr.UnknownTopicOrPartition, "The partition %s-%d is being deleted", p.Topic, p.Index)
 	case target == nil && !p.Reassigning():
-		return p, Errorf(kerr.NoReassignmentInProgress, "No reassignment is in progress for %s-%d", p.Topic, p.Index)
+		return p, Errorf(kerr.NoReassignmentInProgress, "No partition reassignment is in progress.")
 	}
 	if target != nil {
 		if err := CheckReassignmentTarget(target); err != nil {

@@ -469,7 +469,11 @@ func (l *local) ElectLeaders(_ context.Context, typ int8, parts map[string][]int
 		for _, p := range ps {
 			cur := l.findPartitionLocked(name, p)
 			if len(cur.Replicas) == 0 {
-				res[p] = kerr.UnknownTopicOrPartition
+				if _, t := l.findLocked(name); t == nil {
+					res[p] = UnknownElectionTarget(name, -1)
+				} else {
+					res[p] = UnknownElectionTarget(name, p)
+				}
 				continue
 			}
 			_, err := Elect(typ, cur, l.live())
@@ -494,6 +498,10 @@ func (l *local) AlterPartitionReassignments(_ context.Context, targets map[strin
 	for name, ps := range targets {
 		res := map[int32]error{}
 		for p, r := range ps {
+			if _, t := l.findLocked(name); t == nil {
+				res[p] = UnknownReassignmentTopic(name)
+				continue
+			}
 			cur := l.findPartitionLocked(name, p)
 			next, err := Reassign(cur, r, l.live(), allowRFChange, false)
 			if err == nil && !next.SameAssignment(cur) {

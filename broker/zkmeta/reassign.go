@@ -68,6 +68,9 @@ func (b *backend) reassignTopic(name string, targets map[int32][]int32, live met
 		if err != nil {
 			return err
 		}
+		if stat == nil {
+			return metadata.UnknownReassignmentTopic(name)
+		}
 		var changes []reassigning
 		for _, p := range parts {
 			c, err := b.readReassigning(name, p, z)
