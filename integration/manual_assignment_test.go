@@ -18,7 +18,8 @@ import (
 // their ISR, and it catches up when it returns. A broker the cluster
 // never knew, or partitions with no live replica, are refused with Kafka
 // 4's messages. Gregor refused any broker not registered at the time
-// ("partition 0 has 3 replicas but only 2 brokers are alive").
+// ("partition 0 has 3 replicas but only 2 brokers are alive"). So may a
+// reassignment's target.
 func TestManualAssignmentNamesABrokerThatIsDown(t *testing.T) {
 	c := startCluster(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"})
 	c.createTopic("known", 1, 3, nil) // every broker holds a replica
@@ -100,8 +101,60 @@ func TestManualAssignmentNamesABrokerThatIsDown(t *testing.T) {
 		}
 		return true
 	})
+
+	// A reassignment may add it too (AlterPartitionReassignments), as
+	// Kafka 4 accepts a registered, fenced broker: it completes once the
+	// broker has returned and caught up. Gregor refused it as ZooKeeper
+	// mode did ("Replica assignment has brokers that are not alive").
+	move := "manual-down-move"
+	if st := create(move, []int32{1, 2}); st.ErrorCode != 0 {
+		t.Fatalf("creating %s: %v %q", move, kerr.ErrorForCode(st.ErrorCode), deref(st.ErrorMessage))
+	}
+	reassign := func(replicas ...int32) kmsg.AlterPartitionAssignmentsResponseTopicPartition {
+		t.Helper()
+		req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+		req.TimeoutMillis = 10000
+		rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+		rt.Topic = move
+		rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+		rp.Replicas = replicas
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("AlterPartitionReassignments: %v %+v", err, resp)
+		}
+		return resp.Topics[0].Partitions[0]
+	}
+	if rp := reassign(1, 9); rp.ErrorCode != kerr.InvalidReplicaAssignment.Code || deref(rp.ErrorMessage) != "The manual partition assignment includes broker 9, but no such broker is registered." {
+		t.Errorf("reassigning to broker 9: %v %q, want INVALID_REPLICA_ASSIGNMENT, no such broker", kerr.ErrorForCode(rp.ErrorCode), deref(rp.ErrorMessage))
+	}
+	if rp := reassign(1, 3); rp.ErrorCode != 0 {
+		t.Fatalf("reassigning %s-0 to brokers 1 and 3 with 3 down: %v %q", move, kerr.ErrorForCode(rp.ErrorCode), deref(rp.ErrorMessage))
+	}
+	replicasOf := func(topic string) ([]int32, []int32) {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			return nil, nil
+		}
+		p := resp.Topics[0].Partitions[0]
+		return p.Replicas, p.ISR
+	}
+	waitFor(t, move+"-0 reassigning onto 1 and 3 (replicas 1, 3, 2) while 3 is down", 30*time.Second, func() bool {
+		r, isr := replicasOf(move)
+		return slices.Equal(r, []int32{1, 3, 2}) && !slices.Contains(isr, 3)
+	})
+
 	c.brokers[3].Restart()
 	c.awaitISR(topic, 2, 60*time.Second)
+	waitFor(t, "the reassignment of "+move+"-0 to complete once broker 3 is back", 60*time.Second, func() bool {
+		r, isr := replicasOf(move)
+		return slices.Equal(r, []int32{1, 3}) && slices.Contains(isr, 3)
+	})
 }
 
 func deref(s *string) string {

@@ -214,7 +214,7 @@ func TestBrokerPartitionLimits(t *testing.T) {
 // A reassignment target longer than a partition may have is refused
 // before a set of it is built.
 func TestReassignmentTargetTooLong(t *testing.T) {
-	err := CheckReassignmentTarget(make([]int32, MaxReplicas+1))
+	err := CheckReassignmentTarget(make([]int32, MaxReplicas+1), nil)
 	if !errors.Is(err, kerr.InvalidReplicaAssignment) {
 		t.Fatalf("%d replicas: %v", MaxReplicas+1, err)
 	}

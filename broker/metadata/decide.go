@@ -218,8 +218,10 @@ func ControlledShutdown(p Partition, self int32, live Live) (next Partition, ok 
 }
 
 // CheckReassignmentTarget validates a reassignment's target replica list
-// on its own, as Kafka's controller does once it has found the partition.
-func CheckReassignmentTarget(r []int32) error {
+// on its own, as Kafka 4's controller does once it has found the partition
+// (validateManualPartitionAssignment): known says which brokers the
+// cluster knows (nil: any non-negative id).
+func CheckReassignmentTarget(r []int32, known func(int32) bool) error {
 	if len(r) == 0 {
 		return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
 	}
@@ -228,7 +230,7 @@ func CheckReassignmentTarget(r []int32) error {
 	}
 	sorted := slices.Sorted(slices.Values(r))
 	for i, id := range sorted {
-		if id < 0 {
+		if id < 0 || known != nil && !known(id) {
 			return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
 		}
 		if i > 0 && sorted[i-1] == id {
@@ -250,11 +252,14 @@ func CheckReassignmentTarget(r []int32) error {
 // ReplicationControlManager.alterPartitionReassignment:
 // UNKNOWN_TOPIC_OR_PARTITION (the partition does not exist or its topic is
 // being deleted), NO_REASSIGNMENT_IN_PROGRESS (a cancel with none),
-// INVALID_REPLICA_ASSIGNMENT (CheckReassignmentTarget, then added replicas
-// that are not live), INVALID_REPLICATION_FACTOR (when allowRFChange is
+// INVALID_REPLICA_ASSIGNMENT (CheckReassignmentTarget: a broker the
+// cluster does not know, as known, the live brokers or the partition's
+// replicas say), INVALID_REPLICATION_FACTOR (when allowRFChange is
 // false, a target of another size than the replica set the partition is
-// headed for). next is p when it is already so.
-func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bool) (next Partition, err error) {
+// headed for). A target broker that is down but known is accepted, as
+// Kafka 4 accepts a registered, fenced one: the reassignment completes
+// once it has returned and caught up. next is p when it is already so.
+func Reassign(p Partition, target []int32, live Live, known func(int32) bool, allowRFChange, deleting bool) (next Partition, err error) {
 	switch {
 	case len(p.Replicas) == 0:
 		return p, Errorf(kerr.UnknownTopicOrPartition, "Unable to find partition %s:%d.", p.Topic, p.Index)
@@ -264,7 +269,8 @@ func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bo
 		return p, Errorf(kerr.NoReassignmentInProgress, "No partition reassignment is in progress.")
 	}
 	if target != nil {
-		if err := CheckReassignmentTarget(target); err != nil {
+		isKnown := func(id int32) bool { return live[id] || slices.Contains(p.Replicas, id) || known != nil && known(id) }
+		if err := CheckReassignmentTarget(target, isKnown); err != nil {
 			return p, err
 		}
 	}
@@ -272,9 +278,6 @@ func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bo
 	if target == nil {
 		target = origin
 	} else {
-		if add := minus(target, origin); slices.ContainsFunc(add, func(id int32) bool { return !live[id] }) {
-			return p, Errorf(kerr.InvalidReplicaAssignment, "Replica assignment has brokers that are not alive. Replica list: %v, live broker list: %v", add, live.sorted())
-		}
 		if !allowRFChange {
 			// As Kafka's validatePartitionReplicationFactorUnchanged: the
 			// size of the replica set the partition is headed for (during
@@ -424,5 +427,3 @@ func minus(a, b []int32) []int32 {
 func sameSet(a, b []int32) bool {
 	return len(a) == len(b) && len(minus(a, b)) == 0 && len(minus(b, a)) == 0
 }
-
-func (l Live) sorted() []int32 { return slices.Sorted(maps.Keys(l)) }

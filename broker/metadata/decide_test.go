@@ -196,7 +196,7 @@ func TestCheckReassignmentTarget(t *testing.T) {
 		target []int32
 		ok     bool
 	}{{ids(1), true}, {ids(3, 1, 2), true}, {ids(), false}, {ids(1, 2, 1), false}, {ids(1, -1), false}} {
-		err := CheckReassignmentTarget(c.target)
+		err := CheckReassignmentTarget(c.target, nil)
 		if (err == nil) != c.ok || (err != nil && !errors.Is(err, kerr.InvalidReplicaAssignment)) {
 			t.Fatalf("target %v: %v", c.target, err)
 		}
@@ -236,7 +236,7 @@ func TestReassign(t *testing.T) {
 		{outcome{"an invalid target", stable, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(1, 1), false, false},
 		{outcome{"a partition that does not exist", Partition{Topic: "t"}, live, Partition{}, kerr.UnknownTopicOrPartition}, ids(9), false, false},
 		{outcome{"a topic being deleted", stable, live, Partition{}, kerr.UnknownTopicOrPartition}, ids(2, 3), false, true},
-		{outcome{"an added replica that is not live", stable, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(2, 9), false, false},
+		{outcome{"an added replica the cluster does not know", stable, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(2, 9), false, false},
 		{outcome{"another replication factor when not allowed", stable, live, Partition{}, kerr.InvalidReplicationFactor}, ids(1, 2, 3), false, false},
 		{outcome{"the replicas being added and removed in id order, the removed after the target", pt(ids(3, 1, 2), 3, 7, ids(3, 1, 2)), NewLive(1, 2, 3, 4, 5, 6),
 			moving(pt(ids(6, 4, 5, 1, 2, 3), 3, 8, ids(3, 1, 2)), ids(4, 5, 6), ids(1, 2, 3)), nil}, ids(6, 4, 5), false, false},
@@ -245,7 +245,7 @@ func TestReassign(t *testing.T) {
 		{outcome{"during a reassignment, the original size is another replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
 			Partition{}, kerr.InvalidReplicationFactor}, ids(1, 2, 3), false, false},
 	} {
-		got, err := Reassign(c.in, c.target, c.live, c.allowRFChange, c.deleting)
+		got, err := Reassign(c.in, c.target, c.live, nil, c.allowRFChange, c.deleting)
 		checkOutcome(t, c.outcome, got, err)
 	}
 }
