@@ -13,7 +13,9 @@ package broker
 // or are NO_REASSIGNMENT_IN_PROGRESS; INVALID_REPLICA_ASSIGNMENT for an
 // empty list, duplicate ids, or brokers the cluster does not know (a
 // broker that is down but holds replicas is known: the reassignment
-// completes once it has returned and caught up, as in Kafka 4). v1's AllowReplicationFactorChange
+// completes once it has returned and caught up, as in Kafka 4), or a
+// cancel whose revert would be an unclean leader election (every in-sync
+// replica is one being added) on a topic that does not allow one. v1's AllowReplicationFactorChange
 // false makes a target of another size INVALID_REPLICATION_FACTOR, and is
 // echoed back. Targets that would put a broker past
 // gregor.max.broker.partitions are POLICY_VIOLATION, in request order

@@ -163,3 +163,75 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// Cancelling a reassignment whose in-sync replicas are all ones it was
+// adding would revert the partition to replicas none of which has its
+// records: an unclean leader election, which Kafka's
+// PartitionReassignmentRevert refuses unless the topic allows one. Gregor
+// cancelled it: the partition went offline with an ISR naming brokers no
+// longer its replicas, which then deleted their copies, and the records
+// acknowledged since its original replicas left were lost.
+func TestReassignmentCancelThatWouldBeUncleanIsRefused(t *testing.T) {
+	c := startCluster(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"})
+	c.createTopic("known", 1, 3, nil) // every broker holds a replica
+	topic := "revert"
+	c.createAssigned(topic, [][]int32{{1}})
+	c.brokers[3].Stop()
+	c.awaitBrokers(2, 30*time.Second)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.brokers[2].Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	reassign := func(replicas []int32) kmsg.AlterPartitionAssignmentsResponseTopicPartition {
+		t.Helper()
+		req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+		req.TimeoutMillis = 10000
+		rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+		rp.Replicas = replicas
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("AlterPartitionReassignments: %v %+v", err, resp)
+		}
+		return resp.Topics[0].Partitions[0]
+	}
+	state := func() (replicas, isr []int32, leader int32) {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			return nil, nil, -1
+		}
+		p := resp.Topics[0].Partitions[0]
+		return p.Replicas, p.ISR, p.Leader
+	}
+	// From broker 1 to brokers 2 and 3; 3 is down, so it cannot complete.
+	if rp := reassign([]int32{2, 3}); rp.ErrorCode != 0 {
+		t.Fatalf("reassigning %s-0 to 2 and 3: %v %q", topic, kerr.ErrorForCode(rp.ErrorCode), deref(rp.ErrorMessage))
+	}
+	waitFor(t, "broker 2, being added, to join the ISR of "+topic+"-0", 30*time.Second, func() bool {
+		r, isr, _ := state()
+		return slices.Equal(r, []int32{2, 3, 1}) && slices.Contains(isr, 2)
+	})
+	// The original replica stops: broker 2, being added, leads alone.
+	c.brokers[1].Stop()
+	waitFor(t, "broker 2 to lead "+topic+"-0 alone", 30*time.Second, func() bool {
+		_, isr, leader := state()
+		return leader == 2 && slices.Equal(isr, []int32{2})
+	})
+	want := "Unable to revert partition assignment for " + topic + ":0 because it would require an unclean leader election."
+	if rp := reassign(nil); rp.ErrorCode != kerr.InvalidReplicaAssignment.Code || deref(rp.ErrorMessage) != want {
+		t.Fatalf("cancelling the reassignment of %s-0: %v %q, want INVALID_REPLICA_ASSIGNMENT %q", topic, kerr.ErrorForCode(rp.ErrorCode), deref(rp.ErrorMessage), want)
+	}
+	if r, isr, leader := state(); !slices.Equal(r, []int32{2, 3, 1}) || leader != 2 || !slices.Equal(isr, []int32{2}) {
+		t.Fatalf("after the refused cancel %s-0 has replicas %v, leader %d, ISR %v; want 2 3 1, 2, [2]", topic, r, leader, isr)
+	}
+}

@@ -258,8 +258,13 @@ func CheckReassignmentTarget(r []int32, known func(int32) bool) error {
 // false, a target of another size than the replica set the partition is
 // headed for). A target broker that is down but known is accepted, as
 // Kafka 4 accepts a registered, fenced one: the reassignment completes
-// once it has returned and caught up. next is p when it is already so.
-func Reassign(p Partition, target []int32, live Live, known func(int32) bool, allowRFChange, deleting bool) (next Partition, err error) {
+// once it has returned and caught up. A cancel that would leave no ISR
+// member (every in-sync replica is one being added) is an unclean leader
+// election, as Kafka's PartitionReassignmentRevert takes it: refused with
+// INVALID_REPLICA_ASSIGNMENT unless unclean (the topic's
+// unclean.leader.election.enable), else the first live original replica
+// leads alone. next is p when it is already so.
+func Reassign(p Partition, target []int32, live Live, known func(int32) bool, allowRFChange, deleting, unclean bool) (next Partition, err error) {
 	switch {
 	case len(p.Replicas) == 0:
 		return p, Errorf(kerr.UnknownTopicOrPartition, "Unable to find partition %s:%d.", p.Topic, p.Index)
@@ -275,8 +280,15 @@ func Reassign(p Partition, target []int32, live Live, known func(int32) bool, al
 		}
 	}
 	origin := minus(p.Replicas, p.Adding)
+	revertUnclean := false
 	if target == nil {
 		target = origin
+		if len(minus(p.ISR, p.Adding)) == 0 && len(origin) > 0 {
+			if !unclean {
+				return p, Errorf(kerr.InvalidReplicaAssignment, "Unable to revert partition assignment for %s:%d because it would require an unclean leader election.", p.Topic, p.Index)
+			}
+			revertUnclean = true
+		}
 	} else {
 		if !allowRFChange {
 			// As Kafka's validatePartitionReplicationFactorUnchanged: the
@@ -296,6 +308,14 @@ func Reassign(p Partition, target []int32, live Live, known func(int32) bool, al
 	next.Adding, next.Removing = slices.Sorted(slices.Values(minus(target, origin))), removing
 	if next.SameAssignment(p) || sameSet(next.Replicas, p.Replicas) {
 		return next, nil // the same replicas: the leadership is unaffected
+	}
+	if revertUnclean {
+		// The records only the replicas being added have are lost.
+		leader, isr := int32(-1), origin[0]
+		if r, found := firstLiveIn(origin, origin, live); found {
+			leader, isr = r, r
+		}
+		return next.withLeadership(leader, p.LeaderEpoch+1, []int32{isr}), nil
 	}
 	return reassigned(next, minus(p.Replicas, next.Replicas), live), nil
 }

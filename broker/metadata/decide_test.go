@@ -226,8 +226,8 @@ func TestReassign(t *testing.T) {
 			moving(pt(ids(1, 2, 3), 1, 8, ids(1, 2)), ids(3), nil), nil}, ids(1, 2, 3), true, false},
 		{outcome{"cancel: back to the original replicas, those being added leave the ISR", moving(pt(ids(3, 1, 2), 1, 9, ids(2, 1, 3)), ids(1), ids(2)), live,
 			pt(ids(3, 2), 3, 10, ids(2, 3)), nil}, nil, false, false},
-		{outcome{"cancel with the whole ISR leaving: the ISR is kept, no live leader", moving(pt(ids(3, 1), 1, 9, ids(1)), ids(1), ids(3)), NewLive(1, 2),
-			pt(ids(3), -1, 10, ids(1)), nil}, nil, false, false},
+		{outcome{"cancel with the whole ISR leaving: an unclean election, refused", moving(pt(ids(3, 1), 1, 9, ids(1)), ids(1), ids(3)), NewLive(1, 2),
+			Partition{}, kerr.InvalidReplicaAssignment}, nil, false, false},
 		{outcome{"cancel with none in progress", stable, live, Partition{}, kerr.NoReassignmentInProgress}, nil, false, false},
 		{outcome{"cancel of a partition that does not exist", Partition{Topic: "t"}, live, Partition{}, kerr.UnknownTopicOrPartition}, nil, false, false},
 		{outcome{"cancel of a topic being deleted", started, live, Partition{}, kerr.UnknownTopicOrPartition}, nil, false, true},
@@ -245,8 +245,20 @@ func TestReassign(t *testing.T) {
 		{outcome{"during a reassignment, the original size is another replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
 			Partition{}, kerr.InvalidReplicationFactor}, ids(1, 2, 3), false, false},
 	} {
-		got, err := Reassign(c.in, c.target, c.live, nil, c.allowRFChange, c.deleting)
+		got, err := Reassign(c.in, c.target, c.live, nil, c.allowRFChange, c.deleting, false)
 		checkOutcome(t, c.outcome, got, err)
+	}
+	// With unclean.leader.election.enable, as Kafka's
+	// PartitionReassignmentRevert: the first live original replica leads
+	// alone; none live, none leads and the first is the ISR.
+	for _, c := range []outcome{
+		{"unclean cancel with the whole ISR leaving: the first live original replica leads alone", moving(pt(ids(3, 1, 2), 1, 9, ids(1)), ids(1), ids(3)), NewLive(1, 2, 3),
+			pt(ids(3, 2), 3, 10, ids(3)), nil},
+		{"unclean cancel, no original replica live", moving(pt(ids(3, 1, 2), 1, 9, ids(1)), ids(1), ids(3)), NewLive(1),
+			pt(ids(3, 2), -1, 10, ids(3)), nil},
+	} {
+		got, err := Reassign(c.in, nil, c.live, nil, false, false, true)
+		checkOutcome(t, c, got, err)
 	}
 }
 

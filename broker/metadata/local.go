@@ -503,7 +503,7 @@ func (l *local) AlterPartitionReassignments(_ context.Context, targets map[strin
 				continue
 			}
 			cur := l.findPartitionLocked(name, p)
-			next, err := Reassign(cur, r, l.live(), nil, allowRFChange, false)
+			next, err := Reassign(cur, r, l.live(), nil, allowRFChange, false, false)
 			if err == nil && !next.SameAssignment(cur) {
 				// Only a partition stored with replicas other than this
 				// broker (a file written elsewhere) can get here.

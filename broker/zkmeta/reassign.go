@@ -64,6 +64,10 @@ type reassigning struct {
 // filling res; an error returned applies to every partition.
 func (b *backend) reassignTopic(name string, targets map[int32][]int32, live metadata.Live, known func(int32) bool, allowRFChange bool, res map[int32]error) error {
 	parts := slices.Sorted(maps.Keys(targets))
+	b.mu.Lock()
+	t := b.topics[name]
+	unclean := t != nil && b.uncleanElection(t)
+	b.mu.Unlock()
 	for range 20 {
 		z, stat, deleting, err := b.readForReassignment(name)
 		if err != nil {
@@ -78,7 +82,7 @@ func (b *backend) reassignTopic(name string, targets map[int32][]int32, live met
 			if err != nil {
 				return err
 			}
-			c.next, res[p] = metadata.Reassign(c.cur, targets[p], live, known, allowRFChange, deleting)
+			c.next, res[p] = metadata.Reassign(c.cur, targets[p], live, known, allowRFChange, deleting, unclean)
 			if res[p] == nil && !c.next.SameAssignment(c.cur) {
 				changes = append(changes, c)
 			}
