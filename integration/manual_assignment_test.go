@@ -22,7 +22,7 @@ import (
 // reassignment's target.
 func TestManualAssignmentNamesABrokerThatIsDown(t *testing.T) {
 	c := startCluster(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"})
-	c.createTopic("known", 1, 3, nil) // every broker holds a replica
+	c.createAssigned("known", [][]int32{{3, 2, 1}}) // every broker holds a replica
 	c.brokers[3].Stop()
 	c.awaitBrokers(2, 30*time.Second)
 
@@ -155,6 +155,16 @@ func TestManualAssignmentNamesABrokerThatIsDown(t *testing.T) {
 		r, isr := replicasOf(move)
 		return slices.Equal(r, []int32{1, 3}) && slices.Contains(isr, 3)
 	})
+	// A replica rejoining the ISR is appended to it, as Kafka's
+	// Partition.prepareIsrExpand: "known" went from 3 2 1 to 2 1 (its
+	// leader 3 stopped) and back to 2 1 3. Gregor sorted it (1 2 3).
+	waitFor(t, "broker 3 to rejoin the ISR of known-0 last", 60*time.Second, func() bool {
+		_, isr := replicasOf("known")
+		return len(isr) == 3
+	})
+	if _, isr := replicasOf("known"); !slices.Equal(isr, []int32{2, 1, 3}) {
+		t.Errorf("ISR of known-0 after broker 3 rejoined: %v, want 2 1 3", isr)
+	}
 }
 
 func deref(s *string) string {
