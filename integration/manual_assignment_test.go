@@ -244,4 +244,21 @@ func TestReassignmentCancelThatWouldBeUncleanIsRefused(t *testing.T) {
 	if r, isr, leader := state(); !slices.Equal(r, []int32{2, 3, 1}) || leader != 2 || !slices.Equal(isr, []int32{2}) {
 		t.Fatalf("after the refused cancel %s-0 has replicas %v, leader %d, ISR %v; want 2 3 1, 2, [2]", topic, r, leader, isr)
 	}
+	// A new target back onto broker 1 alone leaves out the replicas
+	// being added, the whole ISR: as Kafka 4 they stay replicas, and
+	// broker 2 leads, until broker 1 is back in the ISR. Gregor dropped
+	// them at once, as ZooKeeper mode did: no leader, an ISR naming broker
+	// 2, no longer a replica, which deleted its copy.
+	if rp := reassign([]int32{1}); rp.ErrorCode != 0 {
+		t.Fatalf("reassigning %s-0 to broker 1: %v %q", topic, kerr.ErrorForCode(rp.ErrorCode), deref(rp.ErrorMessage))
+	}
+	waitFor(t, topic+"-0 reassigning to broker 1, still led by broker 2", 30*time.Second, func() bool {
+		r, isr, leader := state()
+		return slices.Equal(r, []int32{1, 2, 3}) && leader == 2 && slices.Equal(isr, []int32{2})
+	})
+	c.brokers[1].Restart()
+	waitFor(t, "the reassignment of "+topic+"-0 onto broker 1 to complete once it is back", 60*time.Second, func() bool {
+		r, isr, leader := state()
+		return slices.Equal(r, []int32{1}) && leader == 1 && slices.Equal(isr, []int32{1})
+	})
 }

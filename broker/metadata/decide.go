@@ -241,13 +241,13 @@ func CheckReassignmentTarget(r []int32, known func(int32) bool) error {
 }
 
 // Reassign starts a partition's reassignment to target or, for a nil
-// target, cancels the ongoing one (KIP-455), as Kafka's ZooKeeper-mode
-// controller does. With original replicas O (the replicas less those
-// being added) and target R, the replicas become R ++ (O−R), adding R−O
-// and removing O−R, each of those two in id order as Kafka's
-// PartitionReassignmentReplicas keeps them; cancelling sets R to O, so
-// the replicas go back to O at once. When that changes the set of
-// replicas, the leadership follows
+// target, cancels the ongoing one (KIP-455), as Kafka 4's controller
+// does. With current replicas C, original replicas O (C less those being
+// added) and target R, the replicas become R ++ (C−R), adding R−O and
+// removing C−R, each of those two in id order as Kafka's
+// PartitionReassignmentReplicas keeps them; cancelling sets R to O and
+// takes C as O, so the replicas go back to O at once. When that changes
+// the set of replicas, the leadership follows
 // (see reassigned). The errors, in the order of Kafka's
 // ReplicationControlManager.alterPartitionReassignment:
 // UNKNOWN_TOPIC_OR_PARTITION (the partition does not exist or its topic is
@@ -280,8 +280,8 @@ func Reassign(p Partition, target []int32, live Live, known func(int32) bool, al
 		}
 	}
 	origin := minus(p.Replicas, p.Adding)
-	revertUnclean := false
-	if target == nil {
+	revertUnclean, cancel := false, target == nil
+	if cancel {
 		target = origin
 		if len(minus(p.ISR, p.Adding)) == 0 && len(origin) > 0 {
 			if !unclean {
@@ -300,10 +300,21 @@ func Reassign(p Partition, target []int32, live Live, known func(int32) bool, al
 			}
 		}
 	}
-	// As Kafka's PartitionReassignmentReplicas: the replicas being added
-	// and removed in id order, the removed after the target.
+	// As Kafka 4's PartitionReassignmentReplicas: the replicas being added
+	// and removed in id order, the removed after the target. A new target
+	// is taken from the current replicas, those an ongoing reassignment
+	// was adding included: one the new target leaves out is removed only
+	// when the reassignment completes, as Kafka 4's
+	// changePartitionReassignment does. (ZooKeeper-mode Kafka dropped it
+	// at once; when the ISR was only such replicas, the partition lost
+	// every in-sync copy.) Those of the target that are not original
+	// replicas are being added. A cancel goes back to the original ones.
 	next = p
-	removing := slices.Sorted(slices.Values(minus(origin, target)))
+	base := p.Replicas
+	if cancel {
+		base = origin
+	}
+	removing := slices.Sorted(slices.Values(minus(base, target)))
 	next.Replicas = append(slices.Clone(target), removing...)
 	next.Adding, next.Removing = slices.Sorted(slices.Values(minus(target, origin))), removing
 	if next.SameAssignment(p) || sameSet(next.Replicas, p.Replicas) {
