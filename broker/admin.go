@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"maps"
 	"strings"
 	"time"
 
@@ -127,24 +126,9 @@ func checkManualCounts(spec metadata.TopicSpec) error {
 	return nil
 }
 
-// brokerSets says which brokers the cluster knows (registered now, or
-// holding replicas: a broker that is down, which Kafka 4 keeps registered
-// and fenced) and which are registered now.
-func (b *Broker) brokerSets() (known, live func(int32) bool) {
-	liveSet := map[int32]bool{}
-	for _, id := range b.liveIDs() {
-		liveSet[id] = true
-	}
-	knownSet := maps.Clone(liveSet)
-	for _, t := range b.Topics() {
-		for _, p := range t.Partitions() {
-			for _, id := range p.State().Replicas {
-				knownSet[id] = true
-			}
-		}
-	}
-	return func(id int32) bool { return knownSet[id] }, func(id int32) bool { return liveSet[id] }
-}
+// anyBroker takes every broker id as known and live, for the checks of a
+// manual assignment's shape made before the backend's.
+func anyBroker(int32) bool { return true }
 
 // checkExplicitAssignment checks the shape of a new topic's explicit
 // replica assignment: every partition with the same number of replicas,

@@ -145,12 +145,13 @@ func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopi
 // manualAssignment reads a CreateTopics manual assignment, checked as
 // Kafka 4's ReplicationControlManager.createTopic checks it: in the
 // request's order, a partition given twice, then each partition's
-// replicas (metadata.CheckManualReplicas: brokers the cluster knows,
-// none twice, as many as the partitions before, one live); last, the
-// partitions must be 0 to n-1. A broker that is down but known is
-// accepted, as in Kafka.
+// replicas (metadata.CheckManualReplicas: none twice, as many as the
+// partitions before); last, the partitions must be 0 to n-1. Which
+// brokers the cluster knows and which are live the backend checks, on
+// the registrations as they are (this broker's view may lag them): a
+// broker that is down but known is accepted, as in Kafka.
 func (b *Broker) manualAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) ([][]int32, error) {
-	known, live := b.brokerSets()
+	known, live := anyBroker, anyBroker
 	byIndex := make(map[int32][]int32, len(as))
 	rf := 0
 	for _, a := range as {

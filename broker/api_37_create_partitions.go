@@ -124,15 +124,15 @@ func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitio
 // checkNewAssignment validates explicit replicas for the partitions added,
 // as Kafka 4's ReplicationControlManager.createPartitions: one assignment
 // per partition added, then each as metadata.CheckManualReplicas checks
-// it (brokers the cluster knows, down ones included, none twice, the
-// topic's replication factor, one live).
+// it (none twice, the topic's replication factor). Which brokers the
+// cluster knows (down ones included) and which are live the backend
+// checks, on the registrations as they are.
 func (b *Broker) checkNewAssignment(assignment [][]int32, increase int32, rf int, first int32) error {
 	if int32(len(assignment)) != increase {
 		return errorf(kerr.InvalidReplicaAssignment, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", increase, len(assignment))
 	}
-	known, live := b.brokerSets()
 	for i, r := range assignment {
-		if err := metadata.CheckManualReplicas(first+int32(i), r, rf, known, live); err != nil {
+		if err := metadata.CheckManualReplicas(first+int32(i), r, rf, anyBroker, anyBroker); err != nil {
 			return err
 		}
 	}
