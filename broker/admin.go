@@ -73,11 +73,8 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 		return errorf(kerr.InvalidConfig, "%v", err)
 	}
 	if spec.Assignment != nil {
-		if spec.ReplicationFactor != -1 {
-			return errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but replication factor was not set to -1.")
-		}
-		if spec.Partitions != -1 {
-			return errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but numPartitions was not set to -1.")
+		if err := checkManualCounts(*spec); err != nil {
+			return err
 		}
 		if err := checkExplicitAssignment(spec.Assignment); err != nil {
 			return err
@@ -98,10 +95,10 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 		spec.ReplicationFactor = b.cfg.DefaultReplicationFactor
 	}
 	live := b.liveIDs()
-	// Explicit replicas on brokers that are not alive are the backend's
-	// INVALID_REPLICA_ASSIGNMENT, as in Kafka.
+	// As Kafka 4's createTopic words the placer's refusal. (Explicit
+	// replicas are checked replica by replica: CheckManualReplicas.)
 	if spec.Assignment == nil && int(spec.ReplicationFactor) > len(live) {
-		return errorf(kerr.InvalidReplicationFactor, "The target replication factor of %d cannot be reached because only %d broker(s) are registered.", spec.ReplicationFactor, len(live))
+		return errorf(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", spec.ReplicationFactor, spec.ReplicationFactor, len(live))
 	}
 	add := metadata.AssignedReplicas(spec.Assignment)
 	if spec.Assignment == nil {
@@ -116,6 +113,22 @@ func (b *Broker) validateTopicSpec(spec *metadata.TopicSpec) error {
 	}
 	return nil
 }
+
+// checkManualCounts is Kafka's first check of a manual assignment: the
+// request leaves the replication factor and the partition count to it.
+func checkManualCounts(spec metadata.TopicSpec) error {
+	if spec.ReplicationFactor != -1 {
+		return errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but replication factor was not set to -1.")
+	}
+	if spec.Partitions != -1 {
+		return errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but numPartitions was not set to -1.")
+	}
+	return nil
+}
+
+// anyBroker takes every broker id as known and live, for the checks of a
+// manual assignment's shape made before the backend's.
+func anyBroker(int32) bool { return true }
 
 // checkExplicitAssignment checks the shape of a new topic's explicit
 // replica assignment: every partition with the same number of replicas,
@@ -132,7 +145,7 @@ func checkExplicitAssignment(assign [][]int32) error {
 	}
 	for _, r := range assign {
 		if len(r) != rf {
-			return errorf(kerr.InvalidReplicaAssignment, "All partitions should have the same number of replicas")
+			return errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes a partition with %d replica(s), but this is not consistent with previous partitions, which have %d replica(s).", len(r), rf)
 		}
 	}
 	return nil

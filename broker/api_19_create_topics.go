@@ -115,12 +115,11 @@ func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopi
 		if err := metadata.CheckTopicPartitions(int64(len(rt.ReplicaAssignment))); err != nil {
 			return err
 		}
-		spec.Assignment = make([][]int32, len(rt.ReplicaAssignment))
-		for _, a := range rt.ReplicaAssignment {
-			if a.Partition < 0 || int(a.Partition) >= len(rt.ReplicaAssignment) || spec.Assignment[a.Partition] != nil {
-				return errorf(kerr.InvalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
-			}
-			spec.Assignment[a.Partition] = a.Replicas
+		if err := checkManualCounts(spec); err != nil {
+			return err
+		}
+		if spec.Assignment, err = b.manualAssignment(rt.ReplicaAssignment); err != nil {
+			return err
 		}
 	}
 	ts, err := b.CreateTopic(ctx, spec)
@@ -141,4 +140,37 @@ func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopi
 		return errorf(kerr.RequestTimedOut, "topic %s was created but its leaders were not elected within %v", rt.Topic, timeout)
 	}
 	return nil
+}
+
+// manualAssignment reads a CreateTopics manual assignment, checked as
+// Kafka 4's ReplicationControlManager.createTopic checks it: in the
+// request's order, a partition given twice, then each partition's
+// replicas (metadata.CheckManualReplicas: none twice, as many as the
+// partitions before); last, the partitions must be 0 to n-1. Which
+// brokers the cluster knows and which are live the backend checks, on
+// the registrations as they are (this broker's view may lag them): a
+// broker that is down but known is accepted, as in Kafka.
+func (b *Broker) manualAssignment(as []kmsg.CreateTopicsRequestTopicReplicaAssignment) ([][]int32, error) {
+	known, live := anyBroker, anyBroker
+	byIndex := make(map[int32][]int32, len(as))
+	rf := 0
+	for _, a := range as {
+		if _, dup := byIndex[a.Partition]; dup {
+			return nil, errorf(kerr.InvalidReplicaAssignment, "Found multiple manual partition assignments for partition %d", a.Partition)
+		}
+		if err := metadata.CheckManualReplicas(a.Partition, a.Replicas, rf, known, live); err != nil {
+			return nil, err
+		}
+		rf = len(a.Replicas)
+		byIndex[a.Partition] = a.Replicas
+	}
+	out := make([][]int32, len(as))
+	for p := range out {
+		r, ok := byIndex[int32(p)]
+		if !ok {
+			return nil, errorf(kerr.InvalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
+		}
+		out[p] = r
+	}
+	return out, nil
 }

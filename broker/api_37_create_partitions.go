@@ -7,7 +7,9 @@ package broker
 // UNKNOWN_TOPIC_OR_PARTITION; a count that does not increase
 // INVALID_PARTITIONS; explicit assignments
 // must give one replica list per new partition, each with the topic's
-// replication factor, of live, distinct brokers (INVALID_REPLICA_ASSIGNMENT).
+// replication factor, of distinct brokers the cluster knows, at least one
+// live (INVALID_REPLICA_ASSIGNMENT, with Kafka 4's messages); a broker
+// that is down is accepted, as in Kafka, and joins when it returns.
 // Without assignments the replicas are placed by the backend and the
 // replication factor must not exceed the live brokers
 // (INVALID_REPLICATION_FACTOR). Growing a broker past
@@ -22,9 +24,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -122,36 +121,20 @@ func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitio
 	return nil
 }
 
-// checkNewAssignment validates explicit replicas for the partitions added.
+// checkNewAssignment validates explicit replicas for the partitions added,
+// as Kafka 4's ReplicationControlManager.createPartitions: one assignment
+// per partition added, then each as metadata.CheckManualReplicas checks
+// it (none twice, the topic's replication factor). Which brokers the
+// cluster knows (down ones included) and which are live the backend
+// checks, on the registrations as they are.
 func (b *Broker) checkNewAssignment(assignment [][]int32, increase int32, rf int, first int32) error {
 	if int32(len(assignment)) != increase {
-		return errorf(kerr.InvalidReplicaAssignment, "Increasing the number of partitions by %d but %d assignments provided.", increase, len(assignment))
+		return errorf(kerr.InvalidReplicaAssignment, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", increase, len(assignment))
 	}
-	brokers, _ := b.Brokers()
-	unknown := map[int32]bool{}
 	for i, r := range assignment {
-		p := first + int32(i)
-		if len(r) == 0 {
-			return errorf(kerr.InvalidReplicaAssignment, "Cannot have replication factor of 0 for partition id %d.", p)
+		if err := metadata.CheckManualReplicas(first+int32(i), r, rf, anyBroker, anyBroker); err != nil {
+			return err
 		}
-		if len(r) != rf {
-			return errorf(kerr.InvalidReplicaAssignment, "Inconsistent replication factor between partitions, partition 0 has %d while partition %d has %d.", rf, p, len(r))
-		}
-		for j, id := range r {
-			if slices.Contains(r[:j], id) {
-				return errorf(kerr.InvalidReplicaAssignment, "Duplicate brokers not allowed in replica assignment: %v for partition id %d.", r, p)
-			}
-			if !slices.ContainsFunc(brokers, func(bi metadata.BrokerInfo) bool { return bi.ID == id }) {
-				unknown[id] = true
-			}
-		}
-	}
-	if len(unknown) > 0 {
-		var ids []string
-		for _, id := range slices.Sorted(maps.Keys(unknown)) {
-			ids = append(ids, fmt.Sprint(id))
-		}
-		return errorf(kerr.InvalidReplicaAssignment, "Unknown broker(s) in replica assignment: %s.", strings.Join(ids, ", "))
 	}
 	return nil
 }

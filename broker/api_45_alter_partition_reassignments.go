@@ -11,8 +11,11 @@ package broker
 // UNKNOWN_TOPIC_OR_PARTITION first, for a partition that does not exist
 // or a topic being deleted; null replicas cancel an ongoing reassignment,
 // or are NO_REASSIGNMENT_IN_PROGRESS; INVALID_REPLICA_ASSIGNMENT for an
-// empty list, duplicate or negative ids, or added replicas on brokers
-// that are not alive. v1's AllowReplicationFactorChange
+// empty list, duplicate ids, or brokers the cluster does not know (a
+// broker that is down but holds replicas is known: the reassignment
+// completes once it has returned and caught up, as in Kafka 4), or a
+// cancel whose revert would be an unclean leader election (every in-sync
+// replica is one being added) on a topic that does not allow one. v1's AllowReplicationFactorChange
 // false makes a target of another size INVALID_REPLICATION_FACTOR, and is
 // echoed back. Targets that would put a broker past
 // gregor.max.broker.partitions are POLICY_VIOLATION, in request order

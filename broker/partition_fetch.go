@@ -83,8 +83,9 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 	if res.ExpandISR && !p.expanding {
 		p.expanding = true
 		st := p.state
+		// Appended, as Kafka's Partition.prepareIsrExpand adds it to the
+		// ISR it has: the order kafka-topics.sh --describe shows.
 		st.ISR = append(slices.Clone(p.rs.ISR), id)
-		slices.Sort(st.ISR)
 		p.b.spawn(func() {
 			defer func() {
 				p.mu.Lock()

@@ -36,7 +36,7 @@ func TestKafkaToolsTopicRefusalsUseKafkaMessages(t *testing.T) {
 		{[]string{"--alter", "--topic", topic, "--partitions", "3"},
 			regexp.MustCompile(`InvalidPartitionsException: Topic already has 3 partition\(s\)\.`)},
 		{[]string{"--create", "--topic", randomName("tools-refuse"), "--replication-factor", "1000"},
-			regexp.MustCompile(`InvalidReplicationFactorException: The target replication factor of 1000 cannot be reached because only \d+ broker\(s\) are registered\.`)},
+			regexp.MustCompile(`InvalidReplicationFactorException: Unable to replicate the partition 1000 time\(s\): The target replication factor of 1000 cannot be reached because only \d+ broker\(s\) are registered\.`)},
 		// Kafka 4.0's config refusals: a key it removed, a segment size
 		// below its floor, tiered storage on a broker without it.
 		{[]string{"--create", "--topic", randomName("tools-refuse"), "--config", "message.timestamp.difference.max.ms=1000"},

@@ -27,20 +27,21 @@ const MaxTopicPartitions = 1 << 16
 const MaxReplicas = 1<<15 - 1
 
 // PlaceTopic returns a new topic's replicas, partition by partition: its
-// explicit assignment, checked against the live brokers (sorted), or
+// explicit assignment, checked against the brokers the cluster knows and
+// the live ones (CheckAssignment), or
 // spec.Partitions partitions of spec.ReplicationFactor replicas placed by
 // AssignReplicas from a random start, across racks where the brokers
 // have them (racks: broker id to broker.rack, for the live brokers that
-// set it; nil when none does).
-func PlaceTopic(spec TopicSpec, live []int32, racks map[int32]string) ([][]int32, error) {
+// set it; nil when none does). live is sorted.
+func PlaceTopic(spec TopicSpec, live []int32, known func(int32) bool, racks map[int32]string) ([][]int32, error) {
 	if spec.Assignment != nil {
 		if len(spec.Assignment) == 0 {
-			return nil, Errorf(kerr.InvalidReplicaAssignment, "empty replica assignment")
+			return nil, Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment is empty.")
 		}
 		if err := CheckTopicPartitions(int64(len(spec.Assignment))); err != nil {
 			return nil, err
 		}
-		if err := CheckAssignment(spec.Assignment, len(spec.Assignment[0]), live); err != nil {
+		if err := CheckAssignment(spec.Assignment, 0, len(spec.Assignment[0]), live, known); err != nil {
 			return nil, err
 		}
 		return spec.Assignment, nil
@@ -54,17 +55,18 @@ func PlaceTopic(spec TopicSpec, live []int32, racks map[int32]string) ([][]int32
 	case rf <= 0:
 		return nil, Errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
 	case rf > len(live):
-		return nil, Errorf(kerr.InvalidReplicationFactor, "The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, len(live))
+		return nil, Errorf(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(live))
 	}
 	return placeAcross(live, racks, n, rf, -1, 0), nil
 }
 
 // PlacePartitions returns the replicas of the partitions that grow a topic
-// with replicas assign to total partitions: explicit, checked against the
-// live brokers (sorted), or placed by AssignReplicas (across racks, as
+// with replicas assign to total partitions: explicit, checked as
+// CheckAssignment checks it, or placed on the live brokers (sorted) by
+// AssignReplicas (across racks, as
 // PlaceTopic) continuing the pattern from partition 0's first replica, as
 // Kafka does.
-func PlacePartitions(assign [][]int32, total int32, explicit [][]int32, live []int32, racks map[int32]string) ([][]int32, error) {
+func PlacePartitions(assign [][]int32, total int32, explicit [][]int32, live []int32, known func(int32) bool, racks map[int32]string) ([][]int32, error) {
 	have := int32(len(assign))
 	if have == 0 || len(assign[0]) == 0 {
 		return nil, Errorf(kerr.InvalidReplicationFactor, "The topic has no replicas to follow.")
@@ -78,9 +80,9 @@ func PlacePartitions(assign [][]int32, total int32, explicit [][]int32, live []i
 	rf := len(assign[0])
 	if explicit != nil {
 		if int32(len(explicit)) != total-have {
-			return nil, Errorf(kerr.InvalidReplicaAssignment, "Increasing the number of partitions by %d but %d assignments provided.", total-have, len(explicit))
+			return nil, Errorf(kerr.InvalidReplicaAssignment, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", total-have, len(explicit))
 		}
-		if err := CheckAssignment(explicit, rf, live); err != nil {
+		if err := CheckAssignment(explicit, have, rf, live, known); err != nil {
 			return nil, err
 		}
 		return explicit, nil
@@ -98,29 +100,54 @@ func PlacePartitions(assign [][]int32, total int32, explicit [][]int32, live []i
 	return placeAcross(live, racks, total-have, rf, start, have), nil
 }
 
-// CheckAssignment validates explicit replicas against the live brokers:
-// each partition has rf distinct live replicas (rf 0: any number but
-// none).
-func CheckAssignment(assign [][]int32, rf int, live []int32) error {
-	for p, r := range assign {
-		if len(r) == 0 || (rf > 0 && len(r) != rf) {
-			return Errorf(kerr.InvalidReplicaAssignment, "partition %d has %d replicas, expected %d", p, len(r), rf)
+// CheckAssignment validates explicit replicas, partition first+i being
+// assign[i], each as CheckManualReplicas checks it: known says which
+// brokers the cluster knows (nil: only the live ones).
+func CheckAssignment(assign [][]int32, first int32, rf int, live []int32, known func(int32) bool) error {
+	isLive := func(id int32) bool { return slices.Contains(live, id) }
+	if known == nil {
+		known = isLive
+	}
+	for i, r := range assign {
+		if err := CheckManualReplicas(first+int32(i), r, rf, known, isLive); err != nil {
+			return err
 		}
-		if len(r) > len(live) {
-			// Some replica is a duplicate or not a live broker; say so
-			// without building a set of a list this long.
-			return Errorf(kerr.InvalidReplicaAssignment, "partition %d has %d replicas but only %d brokers are alive", p, len(r), len(live))
+	}
+	return nil
+}
+
+// CheckManualReplicas validates the replicas a request gives partition p
+// (CreateTopics' and CreatePartitions' manual assignments,
+// kafka-topics.sh --replica-assignment) as Kafka 4's
+// ReplicationControlManager does: validateManualPartitionAssignment (no
+// empty list; in broker id order, a broker the cluster does not know,
+// then one named twice; then as many replicas as rf, unless rf is 0),
+// then at least one replica on a live broker to lead. A broker that is
+// down but known (KRaft keeps a stopped broker registered, fenced) is
+// accepted: the partition starts without it in the ISR, and it catches up
+// when it returns. known and live say which brokers the cluster knows
+// and which are registered now.
+func CheckManualReplicas(p int32, replicas []int32, rf int, known, live func(int32) bool) error {
+	if len(replicas) == 0 {
+		return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
+	}
+	if len(replicas) > MaxReplicas {
+		return Errorf(kerr.InvalidReplicaAssignment, "Partition %d has %d replicas; a partition has at most %d.", p, len(replicas), MaxReplicas)
+	}
+	sorted := slices.Sorted(slices.Values(replicas))
+	for i, id := range sorted {
+		if !known(id) {
+			return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
 		}
-		seen := map[int32]bool{}
-		for _, id := range r {
-			if seen[id] {
-				return Errorf(kerr.InvalidReplicaAssignment, "duplicate replica %d in partition %d", id, p)
-			}
-			if !slices.Contains(live, id) {
-				return Errorf(kerr.InvalidReplicaAssignment, "unknown broker %d in the replica assignment", id)
-			}
-			seen[id] = true
+		if i > 0 && sorted[i-1] == id {
+			return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", id)
 		}
+	}
+	if rf > 0 && len(replicas) != rf {
+		return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes a partition with %d replica(s), but this is not consistent with previous partitions, which have %d replica(s).", len(replicas), rf)
+	}
+	if !slices.ContainsFunc(replicas, live) {
+		return Errorf(kerr.InvalidReplicaAssignment, "All brokers specified in the manual partition assignment for partition %d are fenced or in controlled shutdown.", p)
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ func TestAssignReplicasRackAwareLikeKafka(t *testing.T) {
 		}
 	}
 	// PlaceTopic places across racks once any broker has one.
-	got, err := PlaceTopic(TopicSpec{Partitions: 30, ReplicationFactor: 2}, []int32{1, 2, 3, 4}, map[int32]string{1: "x", 2: "x", 3: "y", 4: "y"})
+	got, err := PlaceTopic(TopicSpec{Partitions: 30, ReplicationFactor: 2}, []int32{1, 2, 3, 4}, nil, map[int32]string{1: "x", 2: "x", 3: "y", 4: "y"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func TestAssignReplicasRackAwareLikeKafka(t *testing.T) {
 			t.Fatalf("partition %d has both replicas %v on one rack", p, r)
 		}
 	}
-	add, err := PlacePartitions(got, 40, nil, []int32{1, 2, 3, 4}, map[int32]string{1: "x", 2: "x", 3: "y", 4: "y"})
+	add, err := PlacePartitions(got, 40, nil, []int32{1, 2, 3, 4}, nil, map[int32]string{1: "x", 2: "x", 3: "y", 4: "y"})
 	if err != nil || len(add) != 10 {
 		t.Fatalf("added %v, %v", add, err)
 	}
@@ -107,7 +107,7 @@ func TestPlaceTopic(t *testing.T) {
 		{"explicit with more partitions than the cap", TopicSpec{Assignment: make([][]int32, MaxTopicPartitions+1)}, kerr.InvalidPartitions},
 		{"explicit with a million replicas", TopicSpec{Assignment: [][]int32{make([]int32, 1<<20)}}, kerr.InvalidReplicaAssignment},
 	} {
-		got, err := PlaceTopic(c.spec, live, nil)
+		got, err := PlaceTopic(c.spec, live, nil, nil)
 		if c.err != nil {
 			if !errors.Is(err, c.err) {
 				t.Fatalf("%s: %v, want %s", c.name, err, c.err.Message)
@@ -126,8 +126,11 @@ func TestPlaceTopic(t *testing.T) {
 		if len(got) != int(c.spec.Partitions) {
 			t.Fatalf("%s: %d partitions, want %d", c.name, len(got), c.spec.Partitions)
 		}
-		if err := CheckAssignment(got, int(c.spec.ReplicationFactor), live); err != nil {
-			t.Fatalf("%s: placed %v: %v", c.name, got, err)
+		isLive := func(id int32) bool { return slices.Contains(live, id) }
+		for p, r := range got {
+			if err := CheckManualReplicas(int32(p), r, int(c.spec.ReplicationFactor), isLive, isLive); err != nil {
+				t.Fatalf("%s: placed %v: %v", c.name, got, err)
+			}
 		}
 	}
 }
@@ -137,7 +140,7 @@ func TestPlacePartitions(t *testing.T) {
 	// Kafka's pattern from partition 0's first replica (see
 	// TestAssignReplicasLikeKafka), continued.
 	have := [][]int32{{0, 1, 2}, {1, 2, 3}}
-	got, err := PlacePartitions(have, 5, nil, live, nil)
+	got, err := PlacePartitions(have, 5, nil, live, nil, nil)
 	if want := [][]int32{{2, 3, 4}, {3, 4, 0}, {4, 0, 1}}; err != nil || !slices.EqualFunc(got, want, slices.Equal) {
 		t.Fatalf("placed %v, %v; want %v", got, err, want)
 	}
@@ -158,7 +161,7 @@ func TestPlacePartitions(t *testing.T) {
 		{"2^31-1 partitions", math.MaxInt32, nil, live, kerr.InvalidPartitions},
 		{"one partition past the cap", MaxTopicPartitions + 1, nil, live, kerr.InvalidPartitions},
 	} {
-		_, err := PlacePartitions(have, c.total, c.explicit, c.live, nil)
+		_, err := PlacePartitions(have, c.total, c.explicit, c.live, nil, nil)
 		if (c.err == nil) != (err == nil) || (c.err != nil && !errors.Is(err, c.err)) {
 			t.Fatalf("%s: %v, want %v", c.name, err, c.err)
 		}
@@ -211,7 +214,7 @@ func TestBrokerPartitionLimits(t *testing.T) {
 // A reassignment target longer than a partition may have is refused
 // before a set of it is built.
 func TestReassignmentTargetTooLong(t *testing.T) {
-	err := CheckReassignmentTarget(make([]int32, MaxReplicas+1))
+	err := CheckReassignmentTarget(make([]int32, MaxReplicas+1), nil)
 	if !errors.Is(err, kerr.InvalidReplicaAssignment) {
 		t.Fatalf("%d replicas: %v", MaxReplicas+1, err)
 	}

@@ -18,10 +18,20 @@ var ErrStaleState = errors.New("partition state changed concurrently")
 var ErrTokenGone = errors.New("delegation token no longer exists")
 
 // Errorf is a Kafka error code with a message for the client; errors.Is
-// and errors.As find the code.
+// and errors.As find the code. Its text is the message alone, as Kafka's
+// ApiError carries it: responses with an error message send err.Error().
 func Errorf(code *kerr.Error, format string, args ...any) error {
-	return fmt.Errorf("%w: %s", code, fmt.Sprintf(format, args...))
+	return &CodedError{Code: code, Msg: fmt.Sprintf(format, args...)}
 }
+
+// CodedError is a Kafka error code with the message a client gets.
+type CodedError struct {
+	Code *kerr.Error
+	Msg  string
+}
+
+func (e *CodedError) Error() string { return e.Msg }
+func (e *CodedError) Unwrap() error { return e.Code }
 
 // InvalidConfigError is a config the backend refuses to store (Kafka's
 // ConfigException from DynamicBrokerConfig.toPersistentProps): the

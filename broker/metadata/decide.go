@@ -127,6 +127,39 @@ func Failover(p Partition, live Live, unclean bool) (next Partition, ok bool) {
 	return p.withLeadership(-1, p.LeaderEpoch+1, isr), true
 }
 
+// The messages of elections that elect nobody: Kafka 4's controller
+// answers the codes' own text (ReplicationControlManager.electLeader).
+const (
+	preferredNotAvailable = "The preferred leader was not available."
+	eligibleNotAvailable  = "Eligible topic partition leaders are not available."
+)
+
+// ElectionRefusal is an election's answer when no leader can be elected
+// (typ ElectPreferred or ElectUnclean), as Elect gives it.
+func ElectionRefusal(typ int8) error {
+	if typ == ElectPreferred {
+		return Errorf(kerr.PreferredLeaderNotAvailable, preferredNotAvailable)
+	}
+	return Errorf(kerr.EligibleLeadersNotAvailable, eligibleNotAvailable)
+}
+
+// UnknownElectionTarget is ElectLeaders' answer for a topic (partition <
+// 0: the topic itself) or partition that does not exist, in Kafka 4's
+// words (ReplicationControlManager.electLeader).
+func UnknownElectionTarget(topic string, partition int32) error {
+	if partition < 0 {
+		return Errorf(kerr.UnknownTopicOrPartition, "No such topic as %s", topic)
+	}
+	return Errorf(kerr.UnknownTopicOrPartition, "No such partition as %s-%d", topic, partition)
+}
+
+// UnknownReassignmentTopic is AlterPartitionReassignments' answer for a
+// topic that does not exist, in Kafka 4's words
+// (ReplicationControlManager.alterPartitionReassignment).
+func UnknownReassignmentTopic(topic string) error {
+	return Errorf(kerr.UnknownTopicOrPartition, "Unable to find a topic named %s.", topic)
+}
+
 // Elect decides an election asked for through ElectLeaders, as Kafka's
 // controller does; the leader epoch moves on. Preferred (ElectPreferred):
 // the first replica, if it is live and in the ISR and does not already
@@ -139,14 +172,14 @@ func Elect(typ int8, p Partition, live Live) (Partition, error) {
 	switch typ {
 	case ElectPreferred:
 		if len(p.Replicas) == 0 {
-			return p, Errorf(kerr.PreferredLeaderNotAvailable, "The partition has no replicas")
+			return p, Errorf(kerr.PreferredLeaderNotAvailable, preferredNotAvailable)
 		}
 		pref := p.Replicas[0]
 		if p.Leader == pref {
 			return p, Errorf(kerr.ElectionNotNeeded, "Leader election not needed for topic partition.")
 		}
 		if !live[pref] || !slices.Contains(p.ISR, pref) {
-			return p, Errorf(kerr.PreferredLeaderNotAvailable, "Failed to elect leader: preferred replica %d is not live and in the ISR %v", pref, p.ISR)
+			return p, Errorf(kerr.PreferredLeaderNotAvailable, preferredNotAvailable)
 		}
 		return p.withLeadership(pref, p.LeaderEpoch+1, p.ISR), nil
 	case ElectUnclean:
@@ -159,7 +192,7 @@ func Elect(typ int8, p Partition, live Live) (Partition, error) {
 		if r, found := firstLiveIn(p.Replicas, p.Replicas, live); found {
 			return p.withLeadership(r, p.LeaderEpoch+1, []int32{r}), nil
 		}
-		return p, Errorf(kerr.EligibleLeadersNotAvailable, "Failed to elect leader: no replica of %v is live", p.Replicas)
+		return p, Errorf(kerr.EligibleLeadersNotAvailable, eligibleNotAvailable)
 	}
 	return p, Errorf(kerr.InvalidRequest, "Unknown election type %d", typ)
 }
@@ -185,64 +218,78 @@ func ControlledShutdown(p Partition, self int32, live Live) (next Partition, ok 
 }
 
 // CheckReassignmentTarget validates a reassignment's target replica list
-// on its own, as Kafka's controller does once it has found the partition.
-func CheckReassignmentTarget(r []int32) error {
+// on its own, as Kafka 4's controller does once it has found the partition
+// (validateManualPartitionAssignment): known says which brokers the
+// cluster knows (nil: any non-negative id).
+func CheckReassignmentTarget(r []int32, known func(int32) bool) error {
 	if len(r) == 0 {
-		return Errorf(kerr.InvalidReplicaAssignment, "Empty replica list specified in partition reassignment.")
+		return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
 	}
 	if len(r) > MaxReplicas {
 		return Errorf(kerr.InvalidReplicaAssignment, "Replica list of %d brokers in partition reassignment; a partition has at most %d replicas.", len(r), MaxReplicas)
 	}
-	seen := map[int32]bool{}
-	for _, id := range r {
-		if seen[id] {
-			return Errorf(kerr.InvalidReplicaAssignment, "Duplicate replica ids in partition reassignment replica list: %v", r)
+	sorted := slices.Sorted(slices.Values(r))
+	for i, id := range sorted {
+		if id < 0 || known != nil && !known(id) {
+			return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
 		}
-		if id < 0 {
-			return Errorf(kerr.InvalidReplicaAssignment, "Invalid broker id in replica list: %v", r)
+		if i > 0 && sorted[i-1] == id {
+			return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes the broker %d more than once.", id)
 		}
-		seen[id] = true
 	}
 	return nil
 }
 
 // Reassign starts a partition's reassignment to target or, for a nil
-// target, cancels the ongoing one (KIP-455), as Kafka's ZooKeeper-mode
-// controller does. With original replicas O (the replicas less those
-// being added) and target R, the replicas become R ++ (O−R), adding R−O
-// and removing O−R, each of those two in id order as Kafka's
-// PartitionReassignmentReplicas keeps them; cancelling sets R to O, so
-// the replicas go back to O at once. When that changes the set of
-// replicas, the leadership follows
+// target, cancels the ongoing one (KIP-455), as Kafka 4's controller
+// does. With current replicas C, original replicas O (C less those being
+// added) and target R, the replicas become R ++ (C−R), adding R−O and
+// removing C−R, each of those two in id order as Kafka's
+// PartitionReassignmentReplicas keeps them; cancelling sets R to O and
+// takes C as O, so the replicas go back to O at once. When that changes
+// the set of replicas, the leadership follows
 // (see reassigned). The errors, in the order of Kafka's
 // ReplicationControlManager.alterPartitionReassignment:
 // UNKNOWN_TOPIC_OR_PARTITION (the partition does not exist or its topic is
 // being deleted), NO_REASSIGNMENT_IN_PROGRESS (a cancel with none),
-// INVALID_REPLICA_ASSIGNMENT (CheckReassignmentTarget, then added replicas
-// that are not live), INVALID_REPLICATION_FACTOR (when allowRFChange is
+// INVALID_REPLICA_ASSIGNMENT (CheckReassignmentTarget: a broker the
+// cluster does not know, as known, the live brokers or the partition's
+// replicas say), INVALID_REPLICATION_FACTOR (when allowRFChange is
 // false, a target of another size than the replica set the partition is
-// headed for). next is p when it is already so.
-func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bool) (next Partition, err error) {
+// headed for). A target broker that is down but known is accepted, as
+// Kafka 4 accepts a registered, fenced one: the reassignment completes
+// once it has returned and caught up. A cancel that would leave no ISR
+// member (every in-sync replica is one being added) is an unclean leader
+// election, as Kafka's PartitionReassignmentRevert takes it: refused with
+// INVALID_REPLICA_ASSIGNMENT unless unclean (the topic's
+// unclean.leader.election.enable), else the first live original replica
+// leads alone. next is p when it is already so.
+func Reassign(p Partition, target []int32, live Live, known func(int32) bool, allowRFChange, deleting, unclean bool) (next Partition, err error) {
 	switch {
 	case len(p.Replicas) == 0:
-		return p, Errorf(kerr.UnknownTopicOrPartition, "The partition %s-%d does not exist.", p.Topic, p.Index)
+		return p, Errorf(kerr.UnknownTopicOrPartition, "Unable to find partition %s:%d.", p.Topic, p.Index)
 	case deleting:
 		return p, Errorf(kerr.UnknownTopicOrPartition, "The partition %s-%d is being deleted", p.Topic, p.Index)
 	case target == nil && !p.Reassigning():
-		return p, Errorf(kerr.NoReassignmentInProgress, "No reassignment is in progress for %s-%d", p.Topic, p.Index)
+		return p, Errorf(kerr.NoReassignmentInProgress, "No partition reassignment is in progress.")
 	}
 	if target != nil {
-		if err := CheckReassignmentTarget(target); err != nil {
+		isKnown := func(id int32) bool { return live[id] || slices.Contains(p.Replicas, id) || known != nil && known(id) }
+		if err := CheckReassignmentTarget(target, isKnown); err != nil {
 			return p, err
 		}
 	}
 	origin := minus(p.Replicas, p.Adding)
-	if target == nil {
+	revertUnclean, cancel := false, target == nil
+	if cancel {
 		target = origin
-	} else {
-		if add := minus(target, origin); slices.ContainsFunc(add, func(id int32) bool { return !live[id] }) {
-			return p, Errorf(kerr.InvalidReplicaAssignment, "Replica assignment has brokers that are not alive. Replica list: %v, live broker list: %v", add, live.sorted())
+		if len(minus(p.ISR, p.Adding)) == 0 && len(origin) > 0 {
+			if !unclean {
+				return p, Errorf(kerr.InvalidReplicaAssignment, "Unable to revert partition assignment for %s:%d because it would require an unclean leader election.", p.Topic, p.Index)
+			}
+			revertUnclean = true
 		}
+	} else {
 		if !allowRFChange {
 			// As Kafka's validatePartitionReplicationFactorUnchanged: the
 			// size of the replica set the partition is headed for (during
@@ -253,14 +300,33 @@ func Reassign(p Partition, target []int32, live Live, allowRFChange, deleting bo
 			}
 		}
 	}
-	// As Kafka's PartitionReassignmentReplicas: the replicas being added
-	// and removed in id order, the removed after the target.
+	// As Kafka 4's PartitionReassignmentReplicas: the replicas being added
+	// and removed in id order, the removed after the target. A new target
+	// is taken from the current replicas, those an ongoing reassignment
+	// was adding included: one the new target leaves out is removed only
+	// when the reassignment completes, as Kafka 4's
+	// changePartitionReassignment does. (ZooKeeper-mode Kafka dropped it
+	// at once; when the ISR was only such replicas, the partition lost
+	// every in-sync copy.) Those of the target that are not original
+	// replicas are being added. A cancel goes back to the original ones.
 	next = p
-	removing := slices.Sorted(slices.Values(minus(origin, target)))
+	base := p.Replicas
+	if cancel {
+		base = origin
+	}
+	removing := slices.Sorted(slices.Values(minus(base, target)))
 	next.Replicas = append(slices.Clone(target), removing...)
 	next.Adding, next.Removing = slices.Sorted(slices.Values(minus(target, origin))), removing
 	if next.SameAssignment(p) || sameSet(next.Replicas, p.Replicas) {
 		return next, nil // the same replicas: the leadership is unaffected
+	}
+	if revertUnclean {
+		// The records only the replicas being added have are lost.
+		leader, isr := int32(-1), origin[0]
+		if r, found := firstLiveIn(origin, origin, live); found {
+			leader, isr = r, r
+		}
+		return next.withLeadership(leader, p.LeaderEpoch+1, []int32{isr}), nil
 	}
 	return reassigned(next, minus(p.Replicas, next.Replicas), live), nil
 }
@@ -392,5 +458,3 @@ func minus(a, b []int32) []int32 {
 func sameSet(a, b []int32) bool {
 	return len(a) == len(b) && len(minus(a, b)) == 0 && len(minus(b, a)) == 0
 }
-
-func (l Live) sorted() []int32 { return slices.Sorted(maps.Keys(l)) }

@@ -196,7 +196,7 @@ func TestCheckReassignmentTarget(t *testing.T) {
 		target []int32
 		ok     bool
 	}{{ids(1), true}, {ids(3, 1, 2), true}, {ids(), false}, {ids(1, 2, 1), false}, {ids(1, -1), false}} {
-		err := CheckReassignmentTarget(c.target)
+		err := CheckReassignmentTarget(c.target, nil)
 		if (err == nil) != c.ok || (err != nil && !errors.Is(err, kerr.InvalidReplicaAssignment)) {
 			t.Fatalf("target %v: %v", c.target, err)
 		}
@@ -220,14 +220,16 @@ func TestReassign(t *testing.T) {
 		{outcome{"to the current replicas: already so", stable, live, stable, nil}, ids(1, 2), false, false},
 		{outcome{"a new order of the same replicas: the leadership stays", stable, live,
 			pt(ids(2, 1), 1, 7, ids(1, 2)), nil}, ids(2, 1), false, false},
-		{outcome{"a new target during a reassignment: the replicas no longer wanted leave the ISR", moving(pt(ids(2, 3, 1), 3, 8, ids(1, 2, 3)), ids(3), ids(1)), live,
-			moving(pt(ids(4, 1, 2), 1, 9, ids(1, 2)), ids(4), ids(2)), nil}, ids(4, 1), false, false},
+		{outcome{"a new target during a reassignment: the replicas it leaves out, added ones too, are removed on completion", moving(pt(ids(2, 3, 1), 3, 8, ids(1, 2, 3)), ids(3), ids(1)), live,
+			moving(pt(ids(4, 1, 2, 3), 3, 9, ids(1, 2, 3)), ids(4), ids(2, 3)), nil}, ids(4, 1), false, false},
+		{outcome{"a new target leaving out the added replicas that are the whole ISR: they stay until it completes", moving(pt(ids(2, 3, 1), 2, 8, ids(2)), ids(2, 3), ids(1)), live,
+			moving(pt(ids(4, 1, 2, 3), 2, 9, ids(2)), ids(4), ids(1, 2, 3)), nil}, ids(4), true, false},
 		{outcome{"a growing target with replication factor changes allowed", stable, live,
 			moving(pt(ids(1, 2, 3), 1, 8, ids(1, 2)), ids(3), nil), nil}, ids(1, 2, 3), true, false},
 		{outcome{"cancel: back to the original replicas, those being added leave the ISR", moving(pt(ids(3, 1, 2), 1, 9, ids(2, 1, 3)), ids(1), ids(2)), live,
 			pt(ids(3, 2), 3, 10, ids(2, 3)), nil}, nil, false, false},
-		{outcome{"cancel with the whole ISR leaving: the ISR is kept, no live leader", moving(pt(ids(3, 1), 1, 9, ids(1)), ids(1), ids(3)), NewLive(1, 2),
-			pt(ids(3), -1, 10, ids(1)), nil}, nil, false, false},
+		{outcome{"cancel with the whole ISR leaving: an unclean election, refused", moving(pt(ids(3, 1), 1, 9, ids(1)), ids(1), ids(3)), NewLive(1, 2),
+			Partition{}, kerr.InvalidReplicaAssignment}, nil, false, false},
 		{outcome{"cancel with none in progress", stable, live, Partition{}, kerr.NoReassignmentInProgress}, nil, false, false},
 		{outcome{"cancel of a partition that does not exist", Partition{Topic: "t"}, live, Partition{}, kerr.UnknownTopicOrPartition}, nil, false, false},
 		{outcome{"cancel of a topic being deleted", started, live, Partition{}, kerr.UnknownTopicOrPartition}, nil, false, true},
@@ -236,17 +238,29 @@ func TestReassign(t *testing.T) {
 		{outcome{"an invalid target", stable, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(1, 1), false, false},
 		{outcome{"a partition that does not exist", Partition{Topic: "t"}, live, Partition{}, kerr.UnknownTopicOrPartition}, ids(9), false, false},
 		{outcome{"a topic being deleted", stable, live, Partition{}, kerr.UnknownTopicOrPartition}, ids(2, 3), false, true},
-		{outcome{"an added replica that is not live", stable, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(2, 9), false, false},
+		{outcome{"an added replica the cluster does not know", stable, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(2, 9), false, false},
 		{outcome{"another replication factor when not allowed", stable, live, Partition{}, kerr.InvalidReplicationFactor}, ids(1, 2, 3), false, false},
 		{outcome{"the replicas being added and removed in id order, the removed after the target", pt(ids(3, 1, 2), 3, 7, ids(3, 1, 2)), NewLive(1, 2, 3, 4, 5, 6),
 			moving(pt(ids(6, 4, 5, 1, 2, 3), 3, 8, ids(3, 1, 2)), ids(4, 5, 6), ids(1, 2, 3)), nil}, ids(6, 4, 5), false, false},
 		{outcome{"during a reassignment, the size of its target is the replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
-			moving(pt(ids(4, 2, 1, 5), 1, 9, ids(1, 2, 5)), ids(4), ids(1, 5)), nil}, ids(4, 2), false, false},
+			moving(pt(ids(4, 2, 1, 3, 5), 1, 8, ids(1, 2, 5)), ids(4), ids(1, 3, 5)), nil}, ids(4, 2), false, false},
 		{outcome{"during a reassignment, the original size is another replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
 			Partition{}, kerr.InvalidReplicationFactor}, ids(1, 2, 3), false, false},
 	} {
-		got, err := Reassign(c.in, c.target, c.live, c.allowRFChange, c.deleting)
+		got, err := Reassign(c.in, c.target, c.live, nil, c.allowRFChange, c.deleting, false)
 		checkOutcome(t, c.outcome, got, err)
+	}
+	// With unclean.leader.election.enable, as Kafka's
+	// PartitionReassignmentRevert: the first live original replica leads
+	// alone; none live, none leads and the first is the ISR.
+	for _, c := range []outcome{
+		{"unclean cancel with the whole ISR leaving: the first live original replica leads alone", moving(pt(ids(3, 1, 2), 1, 9, ids(1)), ids(1), ids(3)), NewLive(1, 2, 3),
+			pt(ids(3, 2), 3, 10, ids(3)), nil},
+		{"unclean cancel, no original replica live", moving(pt(ids(3, 1, 2), 1, 9, ids(1)), ids(1), ids(3)), NewLive(1),
+			pt(ids(3, 2), -1, 10, ids(3)), nil},
+	} {
+		got, err := Reassign(c.in, nil, c.live, nil, false, false, true)
+		checkOutcome(t, c, got, err)
 	}
 }
 

@@ -321,7 +321,7 @@ func (l *local) CreateTopic(_ context.Context, spec TopicSpec) (TopicState, erro
 	if _, t := l.findLocked(spec.Name); t != nil {
 		return TopicState{}, kerr.TopicAlreadyExists
 	}
-	assign, err := PlaceTopic(spec, []int32{l.self.ID}, nil)
+	assign, err := PlaceTopic(spec, []int32{l.self.ID}, nil, nil)
 	if err != nil {
 		return TopicState{}, err
 	}
@@ -369,7 +369,7 @@ func (l *local) CreatePartitions(_ context.Context, name string, total int32, as
 	for _, p := range t.Partitions {
 		assign = append(assign, p.Replicas)
 	}
-	add, err := PlacePartitions(assign, total, assignment, []int32{l.self.ID}, nil)
+	add, err := PlacePartitions(assign, total, assignment, []int32{l.self.ID}, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -469,7 +469,11 @@ func (l *local) ElectLeaders(_ context.Context, typ int8, parts map[string][]int
 		for _, p := range ps {
 			cur := l.findPartitionLocked(name, p)
 			if len(cur.Replicas) == 0 {
-				res[p] = kerr.UnknownTopicOrPartition
+				if _, t := l.findLocked(name); t == nil {
+					res[p] = UnknownElectionTarget(name, -1)
+				} else {
+					res[p] = UnknownElectionTarget(name, p)
+				}
 				continue
 			}
 			_, err := Elect(typ, cur, l.live())
@@ -494,8 +498,12 @@ func (l *local) AlterPartitionReassignments(_ context.Context, targets map[strin
 	for name, ps := range targets {
 		res := map[int32]error{}
 		for p, r := range ps {
+			if _, t := l.findLocked(name); t == nil {
+				res[p] = UnknownReassignmentTopic(name)
+				continue
+			}
 			cur := l.findPartitionLocked(name, p)
-			next, err := Reassign(cur, r, l.live(), allowRFChange, false)
+			next, err := Reassign(cur, r, l.live(), nil, allowRFChange, false, false)
 			if err == nil && !next.SameAssignment(cur) {
 				// Only a partition stored with replicas other than this
 				// broker (a file written elsewhere) can get here.

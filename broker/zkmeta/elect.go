@@ -39,7 +39,7 @@ func (b *backend) electLeaders(typ int8, parts map[string][]int32) (map[string]m
 	live := metadata.NewLive(liveIDs...)
 	type target struct {
 		replicas []int32
-		known    bool
+		unknown  error
 		deleting bool
 	}
 	targets := map[string]map[int32]target{}
@@ -58,11 +58,15 @@ func (b *backend) electLeaders(typ int8, parts map[string][]int32) (map[string]m
 		t := b.topics[name]
 		m := map[int32]target{}
 		for _, p := range ps {
-			if t == nil || !t.exists || !t.hasID || p < 0 || int(p) >= len(t.assign) {
-				m[p] = target{}
+			switch {
+			case t == nil || !t.exists || !t.hasID:
+				m[p] = target{unknown: metadata.UnknownElectionTarget(name, -1)}
+				continue
+			case p < 0 || int(p) >= len(t.assign):
+				m[p] = target{unknown: metadata.UnknownElectionTarget(name, p)}
 				continue
 			}
-			m[p] = target{replicas: slices.Clone(t.assign[p]), known: true, deleting: b.deleting[name]}
+			m[p] = target{replicas: slices.Clone(t.assign[p]), deleting: b.deleting[name]}
 		}
 		targets[name] = m
 	}
@@ -74,8 +78,8 @@ func (b *backend) electLeaders(typ int8, parts map[string][]int32) (map[string]m
 		for _, p := range slices.Sorted(maps.Keys(targets[name])) {
 			tg := targets[name][p]
 			switch {
-			case !tg.known:
-				res[p] = metadata.Errorf(kerr.UnknownTopicOrPartition, "The partition does not exist.")
+			case tg.unknown != nil:
+				res[p] = tg.unknown
 			case tg.deleting:
 				res[p] = metadata.Errorf(kerr.InvalidTopicException, "The topic is being deleted")
 			default:
@@ -93,10 +97,7 @@ func (b *backend) electOne(typ int8, topic string, p int32, replicas []int32, li
 	for range 10 {
 		data, stat, err := b.conn.Get(zpath)
 		if errors.Is(err, zk.ErrNoNode) {
-			if typ == metadata.ElectPreferred {
-				return metadata.Errorf(kerr.PreferredLeaderNotAvailable, "Partition %s-%d has no state yet", topic, p)
-			}
-			return metadata.Errorf(kerr.EligibleLeadersNotAvailable, "Partition %s-%d has no state yet", topic, p)
+			return metadata.ElectionRefusal(typ) // no state yet: no leader to keep or elect
 		}
 		if err != nil {
 			return err

@@ -56,7 +56,7 @@ func (b *backend) createTopic(spec metadata.TopicSpec) (metadata.TopicState, err
 			spec.ReplicationFactor = b.opt.Config.DefaultReplicationFactor
 		}
 	}
-	assign, err := metadata.PlaceTopic(spec, live, racks)
+	assign, err := metadata.PlaceTopic(spec, live, b.knownBroker(live), racks)
 	if err != nil {
 		return metadata.TopicState{}, err
 	}
@@ -82,6 +82,27 @@ func (b *backend) createTopic(spec metadata.TopicSpec) (metadata.TopicState, err
 		return metadata.TopicState{}, fmt.Errorf("creating %s: %w", topicPath(spec.Name), err)
 	}
 	return st, nil
+}
+
+// knownBroker reports whether the cluster knows a broker: registered now
+// (live), or holding replicas of a topic as this broker last read them.
+// Kafka 4 keeps a stopped broker registered (fenced), and a manual
+// assignment may name it; ZooKeeper forgets its registration.
+func (b *backend) knownBroker(live []int32) func(int32) bool {
+	known := map[int32]bool{}
+	for _, id := range live {
+		known[id] = true
+	}
+	b.mu.Lock()
+	for _, t := range b.topics {
+		for _, r := range t.assign {
+			for _, id := range r {
+				known[id] = true
+			}
+		}
+	}
+	b.mu.Unlock()
+	return func(id int32) bool { return known[id] }
 }
 
 func (b *backend) setOrCreate(kpath string, data []byte) error {
@@ -154,7 +175,7 @@ func (b *backend) createPartitions(name string, total int32, explicit [][]int32)
 		if err != nil {
 			return err
 		}
-		add, err := metadata.PlacePartitions(assign, total, explicit, live, racks)
+		add, err := metadata.PlacePartitions(assign, total, explicit, live, b.knownBroker(live), racks)
 		if err != nil {
 			return err
 		}

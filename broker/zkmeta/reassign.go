@@ -37,10 +37,11 @@ func (b *backend) alterReassignments(targets map[string]map[int32][]int32, allow
 		return nil, err
 	}
 	live := metadata.NewLive(liveIDs...)
+	known := b.knownBroker(liveIDs)
 	out := map[string]map[int32]error{}
 	for _, name := range slices.Sorted(maps.Keys(targets)) {
 		res := map[int32]error{}
-		if err := b.reassignTopic(name, targets[name], live, allowRFChange, res); err != nil {
+		if err := b.reassignTopic(name, targets[name], live, known, allowRFChange, res); err != nil {
 			for p := range targets[name] {
 				res[p] = err
 			}
@@ -61,12 +62,19 @@ type reassigning struct {
 
 // reassignTopic applies targets (nil: cancel) to one topic's partitions,
 // filling res; an error returned applies to every partition.
-func (b *backend) reassignTopic(name string, targets map[int32][]int32, live metadata.Live, allowRFChange bool, res map[int32]error) error {
+func (b *backend) reassignTopic(name string, targets map[int32][]int32, live metadata.Live, known func(int32) bool, allowRFChange bool, res map[int32]error) error {
 	parts := slices.Sorted(maps.Keys(targets))
+	b.mu.Lock()
+	t := b.topics[name]
+	unclean := t != nil && b.uncleanElection(t)
+	b.mu.Unlock()
 	for range 20 {
 		z, stat, deleting, err := b.readForReassignment(name)
 		if err != nil {
 			return err
+		}
+		if stat == nil {
+			return metadata.UnknownReassignmentTopic(name)
 		}
 		var changes []reassigning
 		for _, p := range parts {
@@ -74,7 +82,7 @@ func (b *backend) reassignTopic(name string, targets map[int32][]int32, live met
 			if err != nil {
 				return err
 			}
-			c.next, res[p] = metadata.Reassign(c.cur, targets[p], live, allowRFChange, deleting)
+			c.next, res[p] = metadata.Reassign(c.cur, targets[p], live, known, allowRFChange, deleting, unclean)
 			if res[p] == nil && !c.next.SameAssignment(c.cur) {
 				changes = append(changes, c)
 			}
