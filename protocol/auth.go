@@ -309,11 +309,12 @@ func (c *conn) authCompleted() error {
 	if !out.Expiry.IsZero() || maxReauth > 0 {
 		a.expiry = now.Add(lifetime)
 	}
+	reauth := a.reauth
 	a.state, a.reauth, a.server, a.badMech = authDone, false, nil, ""
 	c.info.setPrincipal(p)
 	c.s.Auth.add(c.info.Listener, a.mech, true)
 	if c.log.Debug().Enabled() {
-		c.log.Debug().Str("principal", p.String()).Str("mechanism", a.mech).Dur("session", lifetime).Msg("authenticated")
+		c.log.Debug().Str("principal", p.String()).Str("mechanism", a.mech).Dur("session", lifetime).Bool("reauthentication", reauth).Msg("authenticated")
 	}
 	c.sessionLifetime = lifetime
 	return nil
