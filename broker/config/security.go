@@ -72,7 +72,9 @@ func parseProtocolMap(s string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, e := range splitList(s) {
 		name, proto, ok := strings.Cut(e, ":")
-		name, proto = strings.ToUpper(strings.TrimSpace(name)), strings.TrimSpace(proto)
+		// Both sides are case-insensitive, as Kafka reads them
+		// (ListenerName.normalised, SecurityProtocol.forName).
+		name, proto = strings.ToUpper(strings.TrimSpace(name)), strings.ToUpper(strings.TrimSpace(proto))
 		if !ok || name == "" {
 			return nil, fmt.Errorf("%q is not LISTENER_NAME:SECURITY_PROTOCOL", e)
 		}
