@@ -158,6 +158,8 @@ func TestSecurityOAuthJWKS(t *testing.T) {
 		})),
 		"other audience": j.validKeys.token(t, claims("alice", func(c map[string]any) { c["aud"] = "someone-else" })),
 		"other issuer":   j.validKeys.token(t, claims("alice", func(c map[string]any) { c["iss"] = "https://evil.test" })),
+		// Kafka's validator requires iat (setRequireIssuedAt).
+		"no issued-at": j.validKeys.token(t, claims("alice", func(c map[string]any) { delete(c, "iat") })),
 	}
 	for name, tok := range bad {
 		err := saslError(t, j.sasl, oauth.Auth{Token: tok}.AsMechanism(), nil)

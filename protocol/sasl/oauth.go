@@ -210,6 +210,9 @@ type claimRules struct {
 	skew             time.Duration
 	issuer           string
 	audience         []string
+	// requireIat refuses a token without an issued-at time (signed
+	// tokens; the unsecured validator takes one without).
+	requireIat bool
 }
 
 // numericDate reads a NumericDate claim (seconds, possibly fractional).
@@ -234,6 +237,9 @@ func checkClaims(claims map[string]any, r claimRules, now time.Time) (string, ti
 	iat, hasIat, err := numericDate(claims, "iat")
 	if err != nil {
 		return "", time.Time{}, err
+	}
+	if !hasIat && r.requireIat {
+		return "", time.Time{}, errors.New("the token has no issued-at time (iat)")
 	}
 	if hasIat && now.Add(r.skew).Before(iat) {
 		return "", time.Time{}, errors.New("the token was issued in the future")
