@@ -5,8 +5,9 @@ package sasl
 // sasl.oauthbearer.jwks.endpoint.url: the signature (RS256/384/512,
 // PS256/384/512, ES256/384/512) by the key the header's kid names, then
 // exp and iat (both required, as Kafka's ValidatorAccessTokenValidator
-// requires them), the subject claim, the expected issuer and audience,
-// and the clock skew allowed.
+// requires them), nbf when present (as its jose4j consumer checks it),
+// the subject claim, the expected issuer and audience, and the clock skew
+// allowed.
 
 import (
 	"crypto"
@@ -194,7 +195,7 @@ func (v *JWKSValidator) Validate(token string, now time.Time) (string, time.Time
 	if scope == "" {
 		scope = "scope"
 	}
-	return checkClaims(claims, claimRules{principal: sub, scope: scope, required: v.RequiredScope, skew: v.ClockSkew, issuer: v.Issuer, audience: v.Audience, requireIat: true}, now)
+	return checkClaims(claims, claimRules{principal: sub, scope: scope, required: v.RequiredScope, skew: v.ClockSkew, issuer: v.Issuer, audience: v.Audience, requireIat: true, checkNbf: true}, now)
 }
 
 func verifyJWS(alg string, key crypto.PublicKey, signed string, sig []byte) error {
