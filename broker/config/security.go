@@ -19,8 +19,8 @@ package config
 //     way.
 //
 // What Gregor cannot honour stops start-up with a message naming the key:
-// a mechanism other than PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER, a JKS
-// store, a missing keystore or JAAS config, Java classes (login modules
+// a mechanism other than PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER, a
+// missing keystore or JAAS config, Java classes (login modules
 // other than Kafka's, callback handlers other than the OAuth validator,
 // SSL engine factories, principal builders) and an authorizer other than
 // Kafka's two ACL authorizers (package acl).
