@@ -279,7 +279,9 @@ func checkClaims(claims map[string]any, r claimRules, now time.Time) (string, ti
 	have := scopeOf(claims[r.scope])
 	for _, want := range r.required {
 		if !have[want] {
-			return "", time.Time{}, &ScopeError{Scope: strings.Join(r.required, " ")}
+			// Kafka's failure scope is the required scope as its
+			// List.toString writes it (OAuthBearerValidationUtils.validateScope).
+			return "", time.Time{}, &ScopeError{Scope: "[" + strings.Join(r.required, ", ") + "]"}
 		}
 	}
 	return principal, exp, nil
