@@ -391,5 +391,30 @@ func (c *Config) base() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if lo, hi, err = activeVersions(lo, hi, c.CipherSuites, suites); err != nil {
+		return nil, err
+	}
 	return &tls.Config{MinVersion: lo, MaxVersion: hi, CipherSuites: suites}, nil
+}
+
+// activeVersions narrows the enabled protocol versions to those an
+// enabled cipher suite serves, as Java's handshake keeps only the
+// protocols with an active suite: ssl.cipher.suites without a TLS 1.3
+// suite turns TLS 1.3 off, and one of TLS 1.3 suites only turns the older
+// versions off (Go always enables its TLS 1.3 suites, and all its others
+// when the list it is given is empty).
+func activeVersions(lo, hi uint16, names []string, older []uint16) (uint16, uint16, error) {
+	if len(names) == 0 {
+		return lo, hi, nil
+	}
+	if len(older) == len(names) && hi >= tls.VersionTLS13 {
+		hi = tls.VersionTLS12
+	}
+	if len(older) == 0 && lo < tls.VersionTLS13 {
+		lo = tls.VersionTLS13
+	}
+	if lo > hi {
+		return 0, 0, errors.New("ssl.cipher.suites: no suite serves a protocol of ssl.enabled.protocols")
+	}
+	return lo, hi, nil
 }
