@@ -36,10 +36,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -208,8 +210,11 @@ func (c *conn) startTLS() error {
 	ctx, cancel := context.WithTimeout(c.ctx, tlsHandshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		c.authFailed("SSL", "", fmt.Errorf("TLS handshake: %w", err))
-		return fmt.Errorf("TLS handshake: %w", err)
+		err = fmt.Errorf("TLS handshake: %w", err)
+		if !peerGone(err) {
+			c.authFailed("SSL", "", err)
+		}
+		return err
 	}
 	if c.sec.Protocol != SSL {
 		return nil
@@ -235,6 +240,18 @@ func (c *conn) startTLS() error {
 		c.log.Debug().Str("principal", p.String()).Str("mechanism", "SSL").Msg("authenticated")
 	}
 	return nil
+}
+
+// peerGone reports a TLS handshake that ended because the client went
+// away or never finished (it closed or reset the connection, or stayed
+// silent past the handshake timeout): not a failed authentication, as
+// Kafka's SslTransportLayer raises an IOException for it (EOF during
+// handshake), not an SslAuthenticationException. A TCP health check of an
+// SSL listener is therefore not counted or logged as one.
+func peerGone(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled)
 }
 
 // authFailed counts and logs (rate limited) a failed authentication.
