@@ -393,10 +393,19 @@ func (c *conn) intercept(h header, req *Request) (p *pending, handled bool, err 
 		a.reauth, a.prev, a.prevMech, a.lastStart = true, c.info.Principal(), a.mech, time.Now()
 		return c.handshake(h, req.Body.(*kmsg.SASLHandshakeRequest), req.Version), true, nil
 	case a.state == authDone && !a.expiry.IsZero() && time.Now().After(a.expiry):
-		return nil, true, fmt.Errorf("the SASL session expired at %s (connections.max.reauth.ms or the token's lifetime) and was not re-authenticated", a.expiry.Format(time.RFC3339Nano))
+		return nil, true, sessionExpiredError{fmt.Sprintf("%s v%d (correlation %d) after the SASL session expired at %s (connections.max.reauth.ms or the token's lifetime) without re-authentication",
+			kmsg.NameForKey(h.key), h.version, h.correlation, a.expiry.Format(time.RFC3339Nano))}
 	}
 	return nil, false, nil
 }
+
+// sessionExpiredError closes a connection whose SASL session ended
+// without re-authentication, at its next request, as Kafka's Processor
+// disconnects an expired channel (logged at debug: a client that does not
+// re-authenticate, older librdkafka for one, meets it once per session).
+type sessionExpiredError struct{ msg string }
+
+func (e sessionExpiredError) Error() string { return e.msg }
 
 func (c *conn) canReauth() bool {
 	a := c.auth
