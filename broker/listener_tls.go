@@ -6,7 +6,7 @@ package broker
 // AlterConfigs or IncrementalAlterConfigs is checked before it is
 // recorded (the stores load, the certificate keeps its subject and
 // alternative names unless ssl.allow.dn.changes/ssl.allow.san.changes,
-// see tlsconf.Server.CheckUpdate), answered INVALID_CONFIG otherwise, and
+// see tlsconf.Server.CheckUpdate), answered INVALID_REQUEST otherwise (api_33_alter_configs.go), and
 // applied as soon as this broker's configuration in force changes: new
 // connections of the listener get the new certificate, those open keep
 // theirs. The servers are registered by whoever opens the listeners.
