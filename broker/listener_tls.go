@@ -6,7 +6,7 @@ package broker
 // AlterConfigs or IncrementalAlterConfigs is checked before it is
 // recorded (the stores load, the certificate keeps its subject and
 // alternative names unless ssl.allow.dn.changes/ssl.allow.san.changes,
-// see tlsconf.Server.CheckUpdate), answered INVALID_CONFIG otherwise, and
+// see tlsconf.Server.CheckUpdate), answered INVALID_REQUEST otherwise (api_33_alter_configs.go), and
 // applied as soon as this broker's configuration in force changes: new
 // connections of the listener get the new certificate, those open keep
 // theirs. The servers are registered by whoever opens the listeners.
@@ -36,6 +36,7 @@ func (b *Broker) AddListenerTLS(listener string, srv *tlsconf.Server, built tlsc
 		b.tls.servers, b.tls.applied = map[string]*tlsconf.Server{}, map[string]tlsconf.Config{}
 	}
 	b.tls.servers[listener], b.tls.applied[listener] = srv, built
+	srv.SetUpdateRules(updateRules(b.Config(), listener))
 	b.tls.mu.Unlock()
 	b.applyListenerTLS(b.Config())
 }
@@ -74,6 +75,8 @@ func (b *Broker) applyListenerTLS(cfg *config.Config) {
 	b.tls.mu.Lock()
 	defer b.tls.mu.Unlock()
 	for name, srv := range b.tls.servers {
+		// Stores re-read from changed files follow the rules in force.
+		srv.SetUpdateRules(updateRules(cfg, name))
 		c := cfg.ListenerTLS(name)
 		if c.Equal(b.tls.applied[name]) {
 			continue

@@ -31,6 +31,11 @@ type peerConn struct {
 	// resp is the last response frame read by requestReuse; what that
 	// response decoded aliases it until the next request.
 	resp []byte
+	// listener is the listener the connection authenticated on, and
+	// reauthAt when it re-authenticates (zero: never; the server set no
+	// session lifetime), as peer_security.go arranges.
+	listener string
+	reauthAt time.Time
 }
 
 // interBrokerListener is the listener brokers reach each other on
@@ -91,6 +96,9 @@ func (c *peerConn) requestReuse(ctx context.Context, req kmsg.Request) (kmsg.Res
 }
 
 func (c *peerConn) roundTrip(ctx context.Context, req kmsg.Request, reuse bool) (kmsg.Response, error) {
+	if err := c.maybeReauthenticate(ctx); err != nil {
+		return nil, err
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		c.conn.SetDeadline(dl)
 	} else {

@@ -25,6 +25,7 @@ import (
 
 	"gregor/internal/brokertest"
 	"gregor/internal/sectest"
+	"gregor/internal/wait"
 	"gregor/protocol/sasl"
 )
 
@@ -387,5 +388,54 @@ func TestSASLMaxReceiveSize(t *testing.T) {
 	// Closed unread, with no answer (a wrong password is answered).
 	if err := r.readResponse(req, kmsg.NewPtrSASLAuthenticateResponse()); err == nil {
 		t.Fatal("a 2,000-byte SaslAuthenticate over sasl.server.max.receive.size=1000 was read and answered")
+	}
+}
+
+// TestSecurityTLSDisconnectIsNoFailedAuthentication: a client that opens
+// a TCP connection to the SSL listener and closes it without a TLS
+// handshake (a load balancer's health check) is not a failed
+// authentication, as Kafka's SslTransportLayer takes the EOF for an
+// IOException; a client that speaks something other than TLS there is.
+func TestSecurityTLSDisconnectIsNoFailedAuthentication(t *testing.T) {
+	s := startSecure(t)
+	// linesOf are the broker's log lines about the connection from local.
+	linesOf := func(local string) []string {
+		var out []string
+		for _, l := range strings.Split(s.b.Logs(1<<30), "\n") {
+			if strings.Contains(l, `"remote":"`+local+`"`) {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	closedOrFailed := func(local string) bool {
+		for _, l := range linesOf(local) {
+			if strings.Contains(l, "connection closed") || strings.Contains(l, "failed authentication") || strings.Contains(l, "closing connection") {
+				return true
+			}
+		}
+		return false
+	}
+	dial := func() net.Conn {
+		c, err := net.DialTimeout("tcp", s.addr["SSL"], 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	garbage := dial()
+	garbageAddr := garbage.LocalAddr().String()
+	garbage.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	wait.For(t, "the broker to close the connection that sent HTTP to the SSL listener", 10*time.Second, func() bool { return closedOrFailed(garbageAddr) })
+	if !strings.Contains(strings.Join(linesOf(garbageAddr), "\n"), "failed authentication") {
+		t.Fatalf("HTTP sent to the SSL listener is not logged as a failed authentication:\n%s", strings.Join(linesOf(garbageAddr), "\n"))
+	}
+	garbage.Close()
+	probe := dial()
+	probeAddr := probe.LocalAddr().String()
+	probe.Close()
+	wait.For(t, "the broker to log the end of the connection closed before its TLS handshake", 10*time.Second, func() bool { return closedOrFailed(probeAddr) })
+	if got := strings.Join(linesOf(probeAddr), "\n"); strings.Contains(got, "failed authentication") {
+		t.Fatalf("a connection closed before its TLS handshake is logged as a failed authentication:\n%s", got)
 	}
 }

@@ -158,6 +158,10 @@ func TestSecurityOAuthJWKS(t *testing.T) {
 		})),
 		"other audience": j.validKeys.token(t, claims("alice", func(c map[string]any) { c["aud"] = "someone-else" })),
 		"other issuer":   j.validKeys.token(t, claims("alice", func(c map[string]any) { c["iss"] = "https://evil.test" })),
+		// Kafka's validator requires iat (setRequireIssuedAt).
+		"no issued-at": j.validKeys.token(t, claims("alice", func(c map[string]any) { delete(c, "iat") })),
+		// jose4j checks a not-before time when there is one.
+		"not yet valid": j.validKeys.token(t, claims("alice", func(c map[string]any) { c["nbf"] = time.Now().Add(30 * time.Minute).Unix() })),
 	}
 	for name, tok := range bad {
 		err := saslError(t, j.sasl, oauth.Auth{Token: tok}.AsMechanism(), nil)

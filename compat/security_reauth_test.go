@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,25 +22,27 @@ import (
 
 	"gregor/internal/brokertest"
 	"gregor/internal/sectest"
+	"gregor/internal/wait"
 )
 
 const reauthAfter = 1500 * time.Millisecond
 
 // startReauthBroker starts a broker with a SASL_PLAINTEXT listener whose
-// sessions last reauthAfter, and returns its SASL address.
-func startReauthBroker(t *testing.T) string {
+// sessions last reauthAfter, and returns it and its SASL address.
+func startReauthBroker(t *testing.T) (*brokertest.Broker, string) {
 	t.Helper()
 	if !usingGregor() {
 		t.Skip("COMPAT_BOOTSTRAP is set: this test starts its own broker")
 	}
 	plainPort, saslPort := brokertest.FreePort(t), brokertest.FreePort(t)
-	brokertest.Start(t, brokertest.Options{Port: plainPort, Set: map[string]string{
+	b := brokertest.Start(t, brokertest.Options{Port: plainPort, Set: map[string]string{
 		"listeners":               "PLAINTEXT://127.0.0.1:" + strconv.Itoa(plainPort) + ",SASL_PLAINTEXT://127.0.0.1:" + strconv.Itoa(saslPort),
 		"sasl.enabled.mechanisms": "PLAIN",
 		"listener.name.sasl_plaintext.plain.sasl.jaas.config": sectest.PlainJAAS(secAdmin, secAdminPass, map[string]string{secAdmin: secAdminPass, secAlice: secAlicePass}),
 		"connections.max.reauth.ms":                           strconv.Itoa(int(reauthAfter.Milliseconds())),
+		"gregor.log.level":                                    "debug",
 	}})
-	return "127.0.0.1:" + strconv.Itoa(saslPort)
+	return b, "127.0.0.1:" + strconv.Itoa(saslPort)
 }
 
 // plainLogin runs SaslHandshake v1 and SaslAuthenticate v1 with PLAIN on c
@@ -92,7 +95,7 @@ func metadataOK(t *testing.T, c net.Conn, corr *int32) bool {
 }
 
 func TestSecurityReauthentication(t *testing.T) {
-	addr := startReauthBroker(t)
+	b, addr := startReauthBroker(t)
 
 	t.Run("lifetime advertised, expired session closed", func(t *testing.T) {
 		c := hcDial(t, addr)
@@ -112,6 +115,23 @@ func TestSecurityReauthentication(t *testing.T) {
 		}
 		if took := time.Since(start); took < reauthAfter-100*time.Millisecond {
 			t.Fatalf("connection closed after %v, before its session of %v ended", took, reauthAfter)
+		}
+		// Kafka's Processor logs the disconnection of an expired channel
+		// at debug: a client that never re-authenticates meets it once
+		// per session, and it is no warning.
+		remote := `"remote":"` + c.LocalAddr().String() + `"`
+		var closing string
+		wait.For(t, "the broker to log the close of the expired session's connection", 10*time.Second, func() bool {
+			for _, l := range strings.Split(b.Logs(1<<30), "\n") {
+				if strings.Contains(l, remote) && strings.Contains(l, "closing connection") {
+					closing = l
+					return true
+				}
+			}
+			return false
+		})
+		if !strings.Contains(closing, `"level":"debug"`) || !strings.Contains(closing, "SASL session expired") {
+			t.Fatalf("the close of an expired session is logged as %s, want at debug level, naming the expired session", closing)
 		}
 	})
 
@@ -163,7 +183,7 @@ func TestSecurityReauthentication(t *testing.T) {
 // answers a request other than SaslAuthenticate there (getErrorResponse)
 // before failing the authentication.
 func TestSecurityRequestDuringSaslAuthenticate(t *testing.T) {
-	addr := startReauthBroker(t)
+	_, addr := startReauthBroker(t)
 	for _, req := range []kmsg.Request{
 		func() kmsg.Request { r := kmsg.NewPtrApiVersionsRequest(); r.Version = 3; return r }(),
 		func() kmsg.Request {

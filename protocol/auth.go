@@ -36,10 +36,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -208,8 +210,11 @@ func (c *conn) startTLS() error {
 	ctx, cancel := context.WithTimeout(c.ctx, tlsHandshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
-		c.authFailed("SSL", "", fmt.Errorf("TLS handshake: %w", err))
-		return fmt.Errorf("TLS handshake: %w", err)
+		err = fmt.Errorf("TLS handshake: %w", err)
+		if !peerGone(err) {
+			c.authFailed("SSL", "", err)
+		}
+		return err
 	}
 	if c.sec.Protocol != SSL {
 		return nil
@@ -235,6 +240,18 @@ func (c *conn) startTLS() error {
 		c.log.Debug().Str("principal", p.String()).Str("mechanism", "SSL").Msg("authenticated")
 	}
 	return nil
+}
+
+// peerGone reports a TLS handshake that ended because the client went
+// away or never finished (it closed or reset the connection, or stayed
+// silent past the handshake timeout): not a failed authentication, as
+// Kafka's SslTransportLayer raises an IOException for it (EOF during
+// handshake), not an SslAuthenticationException. A TCP health check of an
+// SSL listener is therefore not counted or logged as one.
+func peerGone(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, context.Canceled)
 }
 
 // authFailed counts and logs (rate limited) a failed authentication.
@@ -309,11 +326,12 @@ func (c *conn) authCompleted() error {
 	if !out.Expiry.IsZero() || maxReauth > 0 {
 		a.expiry = now.Add(lifetime)
 	}
+	reauth := a.reauth
 	a.state, a.reauth, a.server, a.badMech = authDone, false, nil, ""
 	c.info.setPrincipal(p)
 	c.s.Auth.add(c.info.Listener, a.mech, true)
 	if c.log.Debug().Enabled() {
-		c.log.Debug().Str("principal", p.String()).Str("mechanism", a.mech).Dur("session", lifetime).Msg("authenticated")
+		c.log.Debug().Str("principal", p.String()).Str("mechanism", a.mech).Dur("session", lifetime).Bool("reauthentication", reauth).Msg("authenticated")
 	}
 	c.sessionLifetime = lifetime
 	return nil
@@ -375,10 +393,19 @@ func (c *conn) intercept(h header, req *Request) (p *pending, handled bool, err 
 		a.reauth, a.prev, a.prevMech, a.lastStart = true, c.info.Principal(), a.mech, time.Now()
 		return c.handshake(h, req.Body.(*kmsg.SASLHandshakeRequest), req.Version), true, nil
 	case a.state == authDone && !a.expiry.IsZero() && time.Now().After(a.expiry):
-		return nil, true, fmt.Errorf("the SASL session expired at %s (connections.max.reauth.ms or the token's lifetime) and was not re-authenticated", a.expiry.Format(time.RFC3339Nano))
+		return nil, true, sessionExpiredError{fmt.Sprintf("%s v%d (correlation %d) after the SASL session expired at %s (connections.max.reauth.ms or the token's lifetime) without re-authentication",
+			kmsg.NameForKey(h.key), h.version, h.correlation, a.expiry.Format(time.RFC3339Nano))}
 	}
 	return nil, false, nil
 }
+
+// sessionExpiredError closes a connection whose SASL session ended
+// without re-authentication, at its next request, as Kafka's Processor
+// disconnects an expired channel (logged at debug: a client that does not
+// re-authenticate, older librdkafka for one, meets it once per session).
+type sessionExpiredError struct{ msg string }
+
+func (e sessionExpiredError) Error() string { return e.msg }
 
 func (c *conn) canReauth() bool {
 	a := c.auth

@@ -249,9 +249,12 @@ func (c *conn) releaseUnwritten() {
 func (c *conn) logClose(err error) {
 	var idle idleError
 	var stalled stallError
+	var expired sessionExpiredError
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, errStopReading):
 		c.log.Debug().Msg("connection closed")
+	case errors.As(err, &expired):
+		c.log.Debug().Err(err).Msg("closing connection")
 	case errors.As(err, &idle):
 		c.s.Stats.ConnsIdleClosed.Add(1)
 		c.log.Debug().Err(err).Msg("closing idle connection")
@@ -795,6 +798,9 @@ func (c *conn) handleFrame(frame []byte) (*pending, error) {
 	if c.auth != nil {
 		p, handled, err := c.intercept(h, req)
 		if err != nil {
+			if errors.As(err, new(sessionExpiredError)) {
+				return nil, err
+			}
 			return nil, errorf(h, "%v", err)
 		}
 		if handled {

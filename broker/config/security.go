@@ -19,8 +19,8 @@ package config
 //     way.
 //
 // What Gregor cannot honour stops start-up with a message naming the key:
-// a mechanism other than PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER, a JKS
-// store, a missing keystore or JAAS config, Java classes (login modules
+// a mechanism other than PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER, a
+// missing keystore or JAAS config, Java classes (login modules
 // other than Kafka's, callback handlers other than the OAuth validator,
 // SSL engine factories, principal builders) and an authorizer other than
 // Kafka's two ACL authorizers (package acl).
@@ -72,7 +72,9 @@ func parseProtocolMap(s string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, e := range splitList(s) {
 		name, proto, ok := strings.Cut(e, ":")
-		name, proto = strings.ToUpper(strings.TrimSpace(name)), strings.TrimSpace(proto)
+		// Both sides are case-insensitive, as Kafka reads them
+		// (ListenerName.normalised, SecurityProtocol.forName).
+		name, proto = strings.ToUpper(strings.TrimSpace(name)), strings.ToUpper(strings.TrimSpace(proto))
 		if !ok || name == "" {
 			return nil, fmt.Errorf("%q is not LISTENER_NAME:SECURITY_PROTOCOL", e)
 		}

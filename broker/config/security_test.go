@@ -191,3 +191,20 @@ func TestInterBrokerOAuth(t *testing.T) {
 		t.Errorf("signed tokens between brokers: %v", err)
 	}
 }
+
+// TestProtocolMapIsCaseInsensitive: listener.security.protocol.map takes
+// a protocol in any case, as Kafka's SecurityProtocol.forName reads it.
+func TestProtocolMapIsCaseInsensitive(t *testing.T) {
+	c, err := Load(map[string]string{
+		"listeners":                      "internal://127.0.0.1:9092,EXTERNAL://127.0.0.1:9093",
+		"listener.security.protocol.map": "internal:plaintext,External:Ssl",
+		"inter.broker.listener.name":     "INTERNAL",
+		"ssl.keystore.location":          "/ks.p12",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ListenerProtocols["INTERNAL"] != "PLAINTEXT" || c.ListenerProtocols["EXTERNAL"] != "SSL" {
+		t.Fatalf("protocols %v, want INTERNAL:PLAINTEXT and EXTERNAL:SSL", c.ListenerProtocols)
+	}
+}

@@ -4,8 +4,10 @@ package sasl
 // key), as Kafka's OAuthBearerValidatorCallbackHandler checks them against
 // sasl.oauthbearer.jwks.endpoint.url: the signature (RS256/384/512,
 // PS256/384/512, ES256/384/512) by the key the header's kid names, then
-// exp (required), iat, the subject claim, the expected issuer and
-// audience, and the clock skew allowed.
+// exp and iat (both required, as Kafka's ValidatorAccessTokenValidator
+// requires them), nbf when present (as its jose4j consumer checks it),
+// the subject claim, the expected issuer and audience, and the clock skew
+// allowed.
 
 import (
 	"crypto"
@@ -193,7 +195,7 @@ func (v *JWKSValidator) Validate(token string, now time.Time) (string, time.Time
 	if scope == "" {
 		scope = "scope"
 	}
-	return checkClaims(claims, claimRules{principal: sub, scope: scope, required: v.RequiredScope, skew: v.ClockSkew, issuer: v.Issuer, audience: v.Audience}, now)
+	return checkClaims(claims, claimRules{principal: sub, scope: scope, required: v.RequiredScope, skew: v.ClockSkew, issuer: v.Issuer, audience: v.Audience, requireIat: true, checkNbf: true}, now)
 }
 
 func verifyJWS(alg string, key crypto.PublicKey, signed string, sig []byte) error {

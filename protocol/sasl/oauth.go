@@ -210,6 +210,11 @@ type claimRules struct {
 	skew             time.Duration
 	issuer           string
 	audience         []string
+	// requireIat refuses a token without an issued-at time, and
+	// checkNbf one whose not-before time (nbf) is still ahead (signed
+	// tokens, as jose4j checks them; the unsecured validator does
+	// neither).
+	requireIat, checkNbf bool
 }
 
 // numericDate reads a NumericDate claim (seconds, possibly fractional).
@@ -235,8 +240,20 @@ func checkClaims(claims map[string]any, r claimRules, now time.Time) (string, ti
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	if !hasIat && r.requireIat {
+		return "", time.Time{}, errors.New("the token has no issued-at time (iat)")
+	}
 	if hasIat && now.Add(r.skew).Before(iat) {
 		return "", time.Time{}, errors.New("the token was issued in the future")
+	}
+	if r.checkNbf {
+		nbf, hasNbf, err := numericDate(claims, "nbf")
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		if hasNbf && now.Add(r.skew).Before(nbf) {
+			return "", time.Time{}, fmt.Errorf("the token is not valid before %s", nbf.UTC().Format(time.RFC3339))
+		}
 	}
 	exp, hasExp, err := numericDate(claims, "exp")
 	if err != nil {
@@ -262,7 +279,9 @@ func checkClaims(claims map[string]any, r claimRules, now time.Time) (string, ti
 	have := scopeOf(claims[r.scope])
 	for _, want := range r.required {
 		if !have[want] {
-			return "", time.Time{}, &ScopeError{Scope: strings.Join(r.required, " ")}
+			// Kafka's failure scope is the required scope as its
+			// List.toString writes it (OAuthBearerValidationUtils.validateScope).
+			return "", time.Time{}, &ScopeError{Scope: "[" + strings.Join(r.required, ", ") + "]"}
 		}
 	}
 	return principal, exp, nil

@@ -111,6 +111,12 @@ func TestUnsecuredToken(t *testing.T) {
 	if _, _, err := u.Validate(UnsecuredToken("alice", now, time.Hour), now); err == nil {
 		t.Fatal("a token without the required scope passed")
 	}
+	// The error challenge names the required scope as Kafka's does.
+	scoped := NewOAuthBearer(mustUnsecured(t, map[string]string{"unsecuredValidatorRequiredScope": "read write"})).NewServer()
+	ch, _, _ := scoped.Step(OAuthClientToken(UnsecuredToken("alice", now, time.Hour)))
+	if want := `{"status":"insufficient_scope", "scope":"[read, write]"}`; string(ch) != want {
+		t.Fatalf("challenge for a token without the required scope: %s, want %s", ch, want)
+	}
 	u, _ = NewUnsecured(nil)
 	p, exp, err := u.Validate(UnsecuredToken("alice", now, time.Hour), now)
 	if err != nil || p != "alice" || exp.Sub(now) < 59*time.Minute {
@@ -176,4 +182,13 @@ func TestScramTokenAuth(t *testing.T) {
 			t.Fatalf("%s (tokenauth %v) authenticated", c.user, c.token)
 		}
 	}
+}
+
+func mustUnsecured(t *testing.T, options map[string]string) *Unsecured {
+	t.Helper()
+	u, err := NewUnsecured(options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -57,6 +57,7 @@ func (s *Server) CheckUpdate(c Config, r UpdateRules) error {
 // Reconfigure checks c as CheckUpdate does and, if it passes, serves new
 // connections with it. On error the stores in use stay.
 func (s *Server) Reconfigure(c Config, r UpdateRules) error {
+	s.SetUpdateRules(r)
 	tc, err := s.prepare(c, r)
 	if err == nil {
 		s.install(c, tc)

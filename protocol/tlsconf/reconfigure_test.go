@@ -155,3 +155,83 @@ func TestConfigEqual(t *testing.T) {
 		t.Fatal("a password change is not a change")
 	}
 }
+
+// TestChangedStoreFileChecksAsKafka: a keystore file replaced in place is
+// re-read at a handshake, and only served if it passes the checks Kafka's
+// SslFactory applies to any new keystore of a listener: a certificate of
+// another subject, or with fewer subject alternative names, is refused
+// (the reload reports why) and the one in use stays; a compatible one is
+// then taken up.
+func TestChangedStoreFileChecksAsKafka(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, dir)
+	trust := ca.pemFile("ca.pem")
+	store := filepath.Join(dir, "store.pem")
+	replace := func(from string) {
+		t.Helper()
+		data, err := os.ReadFile(from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(store, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	replace(ca.issue("first.pem", "broker", "localhost"))
+	s, err := NewServer(pemConfig(store, trust))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reloads := make(chan error, 16)
+	s.OnReload = func(err error) { reloads <- err }
+	serial := func() int64 { return s.Config().Certificates[0].Leaf.SerialNumber.Int64() }
+	// reload replaces the store's file and handshakes (Config) until the
+	// server has looked at it (at most every PollInterval).
+	reload := func(what, from string) error {
+		t.Helper()
+		replace(from)
+		deadline := time.Now().Add(10 * PollInterval)
+		for time.Now().Before(deadline) {
+			serial()
+			select {
+			case err := <-reloads:
+				return err
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		t.Fatalf("%s: the server did not re-read its replaced keystore file within %v", what, 10*PollInterval)
+		return nil
+	}
+	inUse := serial()
+	for _, c := range []struct{ what, cn, wants string }{
+		{"other subject", "someone-else", "DistinguishedName does not match"},
+		{"fewer SANs", "broker", "SubjectAltNames do not match"},
+	} {
+		var err error
+		if c.what == "fewer SANs" {
+			err = reload(c.what, ca.issue("fewer.pem", c.cn))
+		} else {
+			err = reload(c.what, ca.issue("other.pem", c.cn, "localhost"))
+		}
+		if err == nil || !strings.Contains(err.Error(), c.wants) {
+			t.Fatalf("%s: reload error %v, want one with %q", c.what, err, c.wants)
+		}
+		if serial() != inUse {
+			t.Fatalf("%s: a replaced keystore file Kafka would refuse is served", c.what)
+		}
+	}
+	if err := reload("same names", ca.issue("second.pem", "broker", "localhost")); err != nil {
+		t.Fatalf("same names, new key: %v", err)
+	}
+	if serial() == inUse {
+		t.Fatal("a compatible replaced keystore file is not served")
+	}
+	inUse = serial()
+	s.SetUpdateRules(UpdateRules{AllowDNChanges: true})
+	if err := reload("DN change allowed", ca.issue("renamed.pem", "renamed", "localhost")); err != nil {
+		t.Fatalf("DN change allowed: %v", err)
+	}
+	if serial() == inUse {
+		t.Fatal("with ssl.allow.dn.changes a replaced keystore file of another subject is not served")
+	}
+}

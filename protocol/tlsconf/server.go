@@ -15,6 +15,11 @@ import (
 // Server is a listener's TLS configuration that re-reads its keystore and
 // truststore when their files change (checked at most every PollInterval,
 // on a connection's handshake), or on Reconfigure (a dynamic config update).
+// Stores re-read from changed files pass the checks of a dynamic update
+// (UpdateRules, as Kafka's SslFactory checks any new keystore of a
+// listener: same subject, no subject alternative name lost, ...): a file
+// replaced by a certificate Kafka would refuse is not served, the reload
+// fails and the stores in use stay.
 type Server struct {
 	// OnReload is told of every reload, with its error if it failed (the
 	// previous certificates stay in use then).
@@ -27,6 +32,7 @@ type Server struct {
 	cfg     Config
 	stamps  []fileStamp
 	checked time.Time
+	rules   UpdateRules // what a reload may change (SetUpdateRules)
 }
 
 // PollInterval is how often a server looks at its stores' files.
@@ -87,6 +93,15 @@ func (c Config) build() (*tls.Config, error) {
 	return tc, nil
 }
 
+// SetUpdateRules sets what stores re-read from changed files may change
+// (the zero value, until set: Kafka's defaults, keep the subject and the
+// subject alternative names).
+func (s *Server) SetUpdateRules(r UpdateRules) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rules = r
+}
+
 // install makes tc the configuration of new connections.
 func (s *Server) install(c Config, tc *tls.Config) {
 	s.mu.Lock()
@@ -138,15 +153,18 @@ func (s *Server) Config() *tls.Config {
 	due := time.Since(s.checked) >= PollInterval
 	var reload bool
 	var c Config
+	var rules UpdateRules
 	if due {
 		s.checked = time.Now()
 		reload = s.changedLocked()
-		c = s.cfg
+		c, rules = s.cfg, s.rules
 	}
 	s.mu.Unlock()
 	if reload {
-		err := s.load(c)
-		if err != nil {
+		tc, err := s.prepare(c, rules)
+		if err == nil {
+			s.install(c, tc)
+		} else {
 			// Do not retry every handshake: wait for the next change.
 			s.mu.Lock()
 			s.stamps = stampFiles(c.KeystoreLocation, c.TruststoreLocation)

@@ -1,10 +1,10 @@
 // Package tlsconf turns Kafka's ssl.* settings into Go TLS configurations:
-// keystores and truststores in PKCS12 or PEM (files, or PEM inline in the
+// keystores and truststores in JKS, PKCS12 or PEM (files, or PEM inline in the
 // config), ssl.client.auth, ssl.enabled.protocols, ssl.cipher.suites and
 // ssl.endpoint.identification.algorithm, as Kafka's DefaultSslEngineFactory
 // reads them. A Server re-reads its stores when their files change, so
-// certificates are rotated without a restart. JKS stores are refused:
-// convert them with keytool -importkeystore -deststoretype PKCS12.
+// certificates are rotated without a restart. JKS stores (jks.go) are read
+// whatever type is named; JCEKS stores are refused.
 package tlsconf
 
 import (
@@ -65,8 +65,8 @@ func (c *Config) Validate(prefix string) error {
 		switch strings.ToUpper(st.typ) {
 		case "PKCS12", "PEM", "":
 		case "JKS":
-			// Java reads a PKCS12 file under type JKS, and so do we; a
-			// real JKS file is refused when it is read.
+			// A JKS file is read as Java reads it, and so is a PKCS12
+			// file under type JKS (Java's keystore.type.compat).
 		default:
 			bad(st.key, "%q is not supported (PKCS12 or PEM)", st.typ)
 		}
@@ -150,13 +150,6 @@ func cipherSuites(names []string) ([]uint16, error) {
 	return out, nil
 }
 
-var errJKS = errors.New("a JKS store is not supported; convert it to PKCS12 (keytool -importkeystore -deststoretype PKCS12) or PEM")
-
-// isJKS reports whether data is a Java KeyStore (magic 0xFEEDFEED).
-func isJKS(data []byte) bool {
-	return len(data) >= 4 && data[0] == 0xFE && data[1] == 0xED && data[2] == 0xFE && data[3] == 0xED
-}
-
 // LoadKeystore reads the key and certificate chain.
 func (c *Config) LoadKeystore() (tls.Certificate, error) {
 	if strings.EqualFold(c.KeystoreType, "PEM") {
@@ -174,8 +167,12 @@ func (c *Config) LoadKeystore() (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("ssl.keystore.location: %w", err)
 	}
-	if isJKS(data) {
-		return tls.Certificate{}, fmt.Errorf("ssl.keystore.location %s: %w", c.KeystoreLocation, errJKS)
+	if isJKS(data) || isJCEKS(data) {
+		cert, err := c.jksKeystore(data)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("ssl.keystore.location %s: reading JKS (check ssl.keystore.password): %w", c.KeystoreLocation, err)
+		}
+		return cert, nil
 	}
 	key, leaf, cas, err := pkcs12.DecodeChain(data, c.KeystorePassword)
 	if err != nil && c.KeyPassword != "" && c.KeyPassword != c.KeystorePassword {
@@ -299,8 +296,11 @@ func (c *Config) LoadTruststore() (*x509.CertPool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ssl.truststore.location: %w", err)
 		}
-		if isJKS(data) {
-			return nil, fmt.Errorf("ssl.truststore.location %s: %w", c.TruststoreLocation, errJKS)
+		if isJKS(data) || isJCEKS(data) {
+			if certs, err = jksTrusted(data, c.TruststorePassword); err != nil {
+				return nil, fmt.Errorf("ssl.truststore.location %s: reading JKS (check ssl.truststore.password): %w", c.TruststoreLocation, err)
+			}
+			return certPool(certs)
 		}
 		certs, err = pkcs12.DecodeTrustStore(data, c.TruststorePassword)
 		if err != nil {
@@ -312,6 +312,10 @@ func (c *Config) LoadTruststore() (*x509.CertPool, error) {
 			certs = append(cas, leaf)
 		}
 	}
+	return certPool(certs)
+}
+
+func certPool(certs []*x509.Certificate) (*x509.CertPool, error) {
 	if len(certs) == 0 {
 		return nil, errors.New("ssl.truststore: no certificate found")
 	}
@@ -320,6 +324,61 @@ func (c *Config) LoadTruststore() (*x509.CertPool, error) {
 		pool.AddCert(c)
 	}
 	return pool, nil
+}
+
+// jksKeystore reads the first private key entry of a JKS store and its
+// chain; the key is protected by ssl.key.password, else by the store's
+// password, as Java's KeyManagerFactory is given it.
+func (c *Config) jksKeystore(data []byte) (tls.Certificate, error) {
+	st, err := decodeJKS(data, c.KeystorePassword)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	if len(st.keys) == 0 || len(st.keys[0].chain) == 0 {
+		return tls.Certificate{}, errors.New("the JKS store holds no private key with its certificate")
+	}
+	pw := c.KeyPassword
+	if pw == "" {
+		pw = c.KeystorePassword
+	}
+	k := st.keys[0]
+	key, err := k.privateKey(pw)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	leaf, err := x509.ParseCertificate(k.chain[0])
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("key %q: %w", k.alias, err)
+	}
+	// The key must belong to the first certificate.
+	if _, err := tls.X509KeyPair(pemCerts(k.chain[:1]), pemKey(key)); err != nil {
+		return tls.Certificate{}, fmt.Errorf("key %q: %w", k.alias, err)
+	}
+	return tls.Certificate{Certificate: k.chain, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// jksTrusted are a JKS truststore's trusted certificates (those of its
+// key entries' chains if it has none, as for a PKCS12 keystore used as a
+// truststore).
+func jksTrusted(data []byte, password string) ([]*x509.Certificate, error) {
+	st, err := decodeJKS(data, password)
+	if err != nil {
+		return nil, err
+	}
+	if len(st.trusted) > 0 {
+		return st.trusted, nil
+	}
+	var out []*x509.Certificate
+	for _, k := range st.keys {
+		for _, der := range k.chain {
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				return nil, fmt.Errorf("key %q: %w", k.alias, err)
+			}
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 // base returns the parts of a tls.Config common to servers and clients.
@@ -332,5 +391,30 @@ func (c *Config) base() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if lo, hi, err = activeVersions(lo, hi, c.CipherSuites, suites); err != nil {
+		return nil, err
+	}
 	return &tls.Config{MinVersion: lo, MaxVersion: hi, CipherSuites: suites}, nil
+}
+
+// activeVersions narrows the enabled protocol versions to those an
+// enabled cipher suite serves, as Java's handshake keeps only the
+// protocols with an active suite: ssl.cipher.suites without a TLS 1.3
+// suite turns TLS 1.3 off, and one of TLS 1.3 suites only turns the older
+// versions off (Go always enables its TLS 1.3 suites, and all its others
+// when the list it is given is empty).
+func activeVersions(lo, hi uint16, names []string, older []uint16) (uint16, uint16, error) {
+	if len(names) == 0 {
+		return lo, hi, nil
+	}
+	if len(older) == len(names) && hi >= tls.VersionTLS13 {
+		hi = tls.VersionTLS12
+	}
+	if len(older) == 0 && lo < tls.VersionTLS13 {
+		lo = tls.VersionTLS13
+	}
+	if lo > hi {
+		return 0, 0, errors.New("ssl.cipher.suites: no suite serves a protocol of ssl.enabled.protocols")
+	}
+	return lo, hi, nil
 }
