@@ -243,7 +243,7 @@ func (b *Broker) produceFailed(req *protocol.Request, pp *producePart) {
 		pp.sp.ErrorCode = kerr.NotLeaderForPartition.Code
 	}
 	if req.Version >= 8 {
-		pp.sp.ErrorMessage = errMessage(pp.err)
+		pp.sp.ErrorMessage = produceMessage(pp.err)
 		pp.sp.ErrorRecords = errorRecords(pp.err)
 	}
 	if pp.p != nil && req.Version >= 5 {
@@ -259,6 +259,33 @@ func (b *Broker) produceFailed(req *protocol.Request, pp *producePart) {
 			pp.sp.LogStartOffset = pp.p.LogStartOffset()
 		}
 	}
+}
+
+// produceError is a produce error that answers a message of its own.
+type produceError struct {
+	code *kerr.Error
+	msg  string
+}
+
+func (e *produceError) Error() string { return e.code.Message + ": " + e.msg }
+func (e *produceError) Unwrap() error { return e.code }
+
+// produceMessage is a failed partition's error_message. As Kafka's
+// ReplicaManager (LogAppendResult.errorMessage, hasCustomErrorMessage),
+// only records refused one by one (KIP-467) and a transaction verification
+// answered with another code carry one; every other error leaves it null,
+// so a client shows the code's own description (the Java producer's
+// exception message) rather than the broker's wording.
+func produceMessage(err error) *string {
+	var re *records.RecordErrors
+	if errors.As(err, &re) {
+		return kmsg.StringPtr(re.Error())
+	}
+	var pe *produceError
+	if errors.As(err, &pe) {
+		return kmsg.StringPtr(pe.msg)
+	}
+	return nil
 }
 
 // errorRecords names the records that failed a batch (KIP-467), so the

@@ -6,6 +6,7 @@ package compat
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -199,5 +200,52 @@ func TestFetchLongPollsPastUnknownPartitions(t *testing.T) {
 	// with nothing to send.
 	if took < maxWait*9/10 {
 		t.Fatalf("answered after %v with nothing to send, want a long poll of %v", took, maxWait)
+	}
+}
+
+// A produce error carries an error_message only where Kafka's
+// ReplicaManager sets one (hasCustomErrorMessage): records refused one by
+// one (KIP-467). For the rest it is null, and the Java producer's
+// exception reads the code's own description ("RecordTooLargeException:
+// The request included a message larger than the max message size the
+// server will accept."). Gregor sent its own text for every error, so
+// kafka-console-producer printed "MESSAGE_TOO_LARGE: ..." and Gregor's
+// wording where Kafka prints the description.
+func TestProduceErrorMessageOnlyForRecordErrors(t *testing.T) {
+	addr := bootstrap(t)
+	cl := pinnedClient(t, addr, 0, 12)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	small := randomName("msg-small")
+	createTopicWith(ctx, t, cl, small, -1, "max.message.bytes", "100")
+	compacted := randomName("msg-compact")
+	createTopicWith(ctx, t, cl, compacted, -1, "cleanup.policy", "compact")
+	produce := func(topic string, batch []byte) kmsg.ProduceResponseTopicPartition {
+		t.Helper()
+		resp, err := produceReq(topic, batch, nil).RequestWith(ctx, leaderOf0(t, ctx, cl, topic))
+		if err != nil {
+			t.Fatalf("produce to %s: %v", topic, err)
+		}
+		return resp.Topics[0].Partitions[0]
+	}
+	corrupt := tcBatch(-1, -1, -1, "v")
+	corrupt[len(corrupt)-1] ^= 1
+	for _, c := range []struct {
+		what, topic string
+		batch       []byte
+		want        *kerr.Error
+	}{
+		{"a batch over max.message.bytes", small, tcBatch(-1, -1, -1, strings.Repeat("x", 200)), kerr.MessageTooLarge},
+		{"a batch with a bad CRC", small, corrupt, kerr.CorruptMessage},
+	} {
+		sp := produce(c.topic, c.batch)
+		if sp.ErrorCode != c.want.Code || sp.ErrorMessage != nil {
+			t.Errorf("%s: %v with message %q, want %v with none", c.what, kerr.ErrorForCode(sp.ErrorCode), deref(sp.ErrorMessage), c.want)
+		}
+	}
+	sp := produce(compacted, tcBatch(-1, -1, -1, "no key"))
+	if want := "One or more records have been rejected due to 1 record errors in total"; sp.ErrorCode != kerr.InvalidRecord.Code || !strings.HasPrefix(deref(sp.ErrorMessage), want) {
+		t.Errorf("a keyless record to a compacted topic: %v with message %q, want INVALID_RECORD with %q...", kerr.ErrorForCode(sp.ErrorCode), deref(sp.ErrorMessage), want)
 	}
 }
