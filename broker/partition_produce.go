@@ -104,7 +104,7 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 	if version >= 3 && len(pb.headers) != 1 {
 		return nil, fmt.Errorf("%w: produce v%d must carry exactly one batch per partition", records.ErrInvalid, version)
 	}
-	if err := recompress(pb, cfg.CompressionType); err != nil {
+	if err := recompress(pb, &cfg); err != nil {
 		return nil, err
 	}
 	if int64(len(pb.data)) > int64(cfg.SegmentSize()) {
@@ -184,12 +184,17 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 }
 
 // recompress rewrites batches whose codec differs from the topic's
-// compression.type (unless it is "producer").
-func recompress(pb *preparedBatches, want string) error {
-	codec, ok := map[string]int8{"uncompressed": records.CodecNone, "gzip": records.CodecGzip, "snappy": records.CodecSnappy, "lz4": records.CodecLZ4, "zstd": records.CodecZstd}[want]
+// compression.type (unless it is "producer"), at the topic's level for
+// that codec (compression.gzip.level, compression.lz4.level,
+// compression.zstd.level; KIP-390), as Kafka's LogValidator builds them
+// with LogConfig's compression. A batch already in the topic's codec is
+// kept as it came, whatever level the producer used.
+func recompress(pb *preparedBatches, cfg *config.Topic) error {
+	codec, ok := map[string]int8{"uncompressed": records.CodecNone, "gzip": records.CodecGzip, "snappy": records.CodecSnappy, "lz4": records.CodecLZ4, "zstd": records.CodecZstd}[cfg.CompressionType]
 	if !ok {
 		return nil
 	}
+	level := map[int8]int32{records.CodecGzip: cfg.CompressionGzipLevel, records.CodecLZ4: cfg.CompressionLz4Level, records.CodecZstd: cfg.CompressionZstdLevel}[codec]
 	changed := false
 	for _, h := range pb.headers {
 		if h.Codec() != codec {
@@ -203,7 +208,7 @@ func recompress(pb *preparedBatches, want string) error {
 	for i, h := range pb.headers {
 		b := pb.data[pb.offsets[i] : pb.offsets[i]+h.Size()]
 		if h.Codec() != codec {
-			nb, err := records.Recompress(b, codec)
+			nb, err := records.Recompress(b, codec, level)
 			if err != nil {
 				return err
 			}

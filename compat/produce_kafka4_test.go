@@ -6,6 +6,7 @@ package compat
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -247,5 +248,97 @@ func TestProduceErrorMessageOnlyForRecordErrors(t *testing.T) {
 	sp := produce(compacted, tcBatch(-1, -1, -1, "no key"))
 	if want := "One or more records have been rejected due to 1 record errors in total"; sp.ErrorCode != kerr.InvalidRecord.Code || !strings.HasPrefix(deref(sp.ErrorMessage), want) {
 		t.Errorf("a keyless record to a compacted topic: %v with message %q, want INVALID_RECORD with %q...", kerr.ErrorForCode(sp.ErrorCode), deref(sp.ErrorMessage), want)
+	}
+}
+
+// A topic whose compression.type recompresses what producers send does so
+// at the topic's compression.gzip.level, compression.lz4.level or
+// compression.zstd.level (KIP-390), as Kafka's LogValidator builds the
+// batch with LogConfig's compression: a higher level stores the same
+// records in fewer bytes. Gregor took the keys but compressed at each
+// codec's default, so an operator raising a level saved no disk.
+func TestRecompressionUsesTopicCompressionLevel(t *testing.T) {
+	addr := bootstrap(t)
+	cl := pinnedClient(t, addr, 0, 12)  // Produce by topic name
+	fcl := pinnedClient(t, addr, 1, 12) // and Fetch
+	defer cl.Close()
+	defer fcl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Words picked at random from a small vocabulary: compressible, but
+	// not so plainly that every level finds the same matches.
+	rng := rand.New(rand.NewPCG(1, 2))
+	vocab := make([]string, 2000)
+	for i := range vocab {
+		w := make([]byte, 3+rng.IntN(8))
+		for j := range w {
+			w[j] = byte('a' + rng.IntN(26))
+		}
+		vocab[i] = string(w)
+	}
+	values := make([]string, 500)
+	for i := range values {
+		var b strings.Builder
+		for range 40 {
+			b.WriteString(vocab[rng.IntN(len(vocab))])
+			b.WriteByte(' ')
+		}
+		values[i] = b.String()
+	}
+	batch := tcBatch(-1, -1, -1, values...)
+	stored := func(codec, levelKey, level string) int {
+		t.Helper()
+		topic := randomName("level-" + codec)
+		resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{
+			"compression.type": kadm.StringPtr(codec), "max.message.bytes": kadm.StringPtr("10485760"), levelKey: kadm.StringPtr(level)}, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			t.Fatalf("creating %s: %v", topic, err)
+		}
+		leader := leaderOf0(t, ctx, cl, topic)
+		pr, err := produceReq(topic, batch, nil).RequestWith(ctx, leader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := pr.Topics[0].Partitions[0].ErrorCode; code != 0 {
+			t.Fatalf("produce to %s: %v", topic, kerr.ErrorForCode(code))
+		}
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 16<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = 16<<20, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr, err := req.RequestWith(ctx, fcl.Broker(int(md.Topics[topic].Partitions[0].Leader)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b kmsg.RecordBatch
+		if err := b.ReadFrom(fr.Topics[0].Partitions[0].RecordBatches); err != nil {
+			t.Fatalf("reading %s's batch: %v", topic, err)
+		}
+		if b.NumRecords != int32(len(values)) {
+			t.Fatalf("%s holds %d records, want %d", topic, b.NumRecords, len(values))
+		}
+		return int(b.Length) + 12
+	}
+	for _, c := range []struct{ codec, key, low, high string }{
+		{"gzip", "compression.gzip.level", "1", "9"},
+		{"lz4", "compression.lz4.level", "9", "17"},
+		{"zstd", "compression.zstd.level", "1", "19"},
+	} {
+		low, high := stored(c.codec, c.key, c.low), stored(c.codec, c.key, c.high)
+		if high >= low {
+			t.Errorf("%d bytes of records recompressed with %s at %s=%s take %d bytes, at %s take %d: want fewer at the higher level",
+				len(batch), c.codec, c.key, c.high, high, c.low, low)
+		}
 	}
 }
