@@ -104,8 +104,18 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 	if version >= 3 && len(pb.headers) != 1 {
 		return nil, fmt.Errorf("%w: produce v%d must carry exactly one batch per partition", records.ErrInvalid, version)
 	}
-	if err := recompress(pb, &cfg); err != nil {
+	if changed, err := recompress(pb, &cfg); err != nil {
 		return nil, err
+	} else if changed {
+		// As Kafka's UnifiedLog.append re-checks a batch whose size may
+		// have changed (messageSizeMaybeChanged): recompressed, it must
+		// still fit max.message.bytes.
+		for _, h := range pb.headers {
+			if h.Size() > int(cfg.MaxMessageBytes) {
+				return nil, fmt.Errorf("%w: Message batch size is %d bytes in append to partition %s which exceeds the maximum configured size of %d.",
+					kerr.MessageTooLarge, h.Size(), tp, cfg.MaxMessageBytes)
+			}
+		}
 	}
 	if int64(len(pb.data)) > int64(cfg.SegmentSize()) {
 		// As Kafka's UnifiedLog.append: what a produce writes to a
@@ -188,11 +198,12 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 // that codec (compression.gzip.level, compression.lz4.level,
 // compression.zstd.level; KIP-390), as Kafka's LogValidator builds them
 // with LogConfig's compression. A batch already in the topic's codec is
-// kept as it came, whatever level the producer used.
-func recompress(pb *preparedBatches, cfg *config.Topic) error {
+// kept as it came, whatever level the producer used. It reports whether
+// it rewrote any batch.
+func recompress(pb *preparedBatches, cfg *config.Topic) (bool, error) {
 	codec, ok := map[string]int8{"uncompressed": records.CodecNone, "gzip": records.CodecGzip, "snappy": records.CodecSnappy, "lz4": records.CodecLZ4, "zstd": records.CodecZstd}[cfg.CompressionType]
 	if !ok {
-		return nil
+		return false, nil
 	}
 	level := map[int8]int32{records.CodecGzip: cfg.CompressionGzipLevel, records.CodecLZ4: cfg.CompressionLz4Level, records.CodecZstd: cfg.CompressionZstdLevel}[codec]
 	changed := false
@@ -202,7 +213,7 @@ func recompress(pb *preparedBatches, cfg *config.Topic) error {
 		}
 	}
 	if !changed {
-		return nil
+		return false, nil
 	}
 	var out []byte
 	for i, h := range pb.headers {
@@ -210,7 +221,7 @@ func recompress(pb *preparedBatches, cfg *config.Topic) error {
 		if h.Codec() != codec {
 			nb, err := records.Recompress(b, codec, level)
 			if err != nil {
-				return err
+				return false, err
 			}
 			b = nb
 		}
@@ -220,7 +231,7 @@ func recompress(pb *preparedBatches, cfg *config.Topic) error {
 		out = append(out, b...)
 	}
 	pb.data = out
-	return nil
+	return true, nil
 }
 
 // appendBatches writes prepared batches as leader: checks leadership, the

@@ -5,6 +5,7 @@ package compat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -340,5 +341,39 @@ func TestRecompressionUsesTopicCompressionLevel(t *testing.T) {
 			t.Errorf("%d bytes of records recompressed with %s at %s=%s take %d bytes, at %s take %d: want fewer at the higher level",
 				len(batch), c.codec, c.key, c.high, high, c.low, low)
 		}
+	}
+}
+
+// A batch the topic recompresses must still fit max.message.bytes once
+// rewritten, as Kafka's UnifiedLog.append checks again a batch whose size
+// may have changed (messageSizeMaybeChanged): a gzip batch of 110 bytes
+// holding 5,000 bytes of records, to a topic that stores batches
+// uncompressed with max.message.bytes=2000, is MESSAGE_TOO_LARGE. Gregor
+// checked only the batch as sent, and stored a 5 KB batch on a topic
+// whose consumers and followers were told no batch passes 2,000 bytes.
+func TestRecompressedBatchOverMaxMessageBytes(t *testing.T) {
+	addr := bootstrap(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ProducerBatchCompression(kgo.GzipCompression()), kgo.RecordRetries(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := randomName("recompress-size")
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, -1, map[string]*string{
+		"compression.type": kadm.StringPtr("uncompressed"), "max.message.bytes": kadm.StringPtr("2000")}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("creating %s: %v", topic, err)
+	}
+	err = cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(strings.Repeat("a", 5000))}).FirstErr()
+	if !errors.Is(err, kerr.MessageTooLarge) {
+		t.Errorf("a gzip batch of 5,000 bytes of records to an uncompressed topic with max.message.bytes=2000: %v, want MESSAGE_TOO_LARGE", err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(strings.Repeat("a", 1000))}).FirstErr(); err != nil {
+		t.Errorf("a gzip batch of 1,000 bytes of records to the same topic: %v", err)
 	}
 }
