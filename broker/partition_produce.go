@@ -89,6 +89,8 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 		if h.Attributes&records.AttrLogAppendTime != 0 && !cfg.LogAppendTime() {
 			records.SetCreateTime(b)
 			h.Attributes &^= records.AttrLogAppendTime
+		} else if !cfg.LogAppendTime() && deltas.Seen {
+			fixMaxTimestamp(b, &h, &deltas)
 		}
 		pb.offsets = append(pb.offsets, pos)
 		pb.headers = append(pb.headers, h)
@@ -124,6 +126,17 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 			kerr.RecordListTooLarge, len(pb.data), tp, cfg.SegmentSize())
 	}
 	return pb, nil
+}
+
+// fixMaxTimestamp sets a CreateTime batch's max timestamp to its records'
+// largest (no less than -1), as Kafka's LogValidator does on append
+// (setMaxTimestamp with the records' max): the time index, retention and
+// ListOffsets by time go by it, whatever the producer put there.
+func fixMaxTimestamp(b []byte, h *records.Header, deltas *records.TimestampDeltas) {
+	if ts := max(h.FirstTimestamp+deltas.Max, -1); ts != h.MaxTimestamp {
+		records.SetMaxTimestamp(b, ts)
+		h.MaxTimestamp = ts
+	}
 }
 
 // minDecompressedLimit is the least a batch may decompress to whatever

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -375,5 +376,82 @@ func TestRecompressedBatchOverMaxMessageBytes(t *testing.T) {
 	}
 	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(strings.Repeat("a", 1000))}).FirstErr(); err != nil {
 		t.Errorf("a gzip batch of 1,000 bytes of records to the same topic: %v", err)
+	}
+}
+
+// A CreateTime batch is stored with its records' largest timestamp as its
+// max timestamp, whatever the producer put there, as Kafka's LogValidator
+// sets it (setMaxTimestamp, the CRC recomputed): the time index, time
+// retention and ListOffsets by timestamp go by it. Gregor kept the
+// producer's value, so a batch claiming its first record's time as its
+// max hid its later records from a ListOffsets by time (offset -1).
+func TestProduceFixesBatchMaxTimestamp(t *testing.T) {
+	addr := bootstrap(t)
+	cl := pinnedClient(t, addr, 0, 12)  // Produce by topic name
+	fcl := pinnedClient(t, addr, 1, 12) // and Fetch
+	defer cl.Close()
+	defer fcl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := randomName("maxts")
+	createTopicWith(ctx, t, cl, topic, -1, "retention.ms", "-1")
+	now := time.Now().UnixMilli()
+	var recs []byte
+	for i := range 3 {
+		r := kmsg.Record{OffsetDelta: int32(i), TimestampDelta64: int64(i) * 1000, Value: []byte("v")}
+		r.Length = int32(len(r.AppendTo(nil)) - 1)
+		recs = r.AppendTo(recs)
+	}
+	b := kmsg.RecordBatch{PartitionLeaderEpoch: -1, Magic: 2, LastOffsetDelta: 2, FirstTimestamp: now, MaxTimestamp: now,
+		ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 3, Records: recs}
+	b.Length = int32(len(b.AppendTo(nil)) - 12)
+	raw := b.AppendTo(nil)
+	b.CRC = int32(crc32.Checksum(raw[21:], tcCastagnoli))
+	leader := leaderOf0(t, ctx, cl, topic)
+	pr, err := produceReq(topic, b.AppendTo(nil), nil).RequestWith(ctx, leader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := pr.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("produce: %v", kerr.ErrorForCode(code))
+	}
+	lo := kmsg.NewPtrListOffsetsRequest()
+	lo.ReplicaID = -1
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = topic
+	lp := kmsg.NewListOffsetsRequestTopicPartition()
+	lp.Timestamp, lp.CurrentLeaderEpoch = now+1500, -1
+	lt.Partitions = append(lt.Partitions, lp)
+	lo.Topics = append(lo.Topics, lt)
+	lr, err := lo.RequestWith(ctx, leader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := lr.Topics[0].Partitions[0]; p.ErrorCode != 0 || p.Offset != 2 || p.Timestamp != now+2000 {
+		t.Errorf("ListOffsets at %d: %v offset %d timestamp %d, want offset 2 at %d", now+1500, kerr.ErrorForCode(p.ErrorCode), p.Offset, p.Timestamp, now+2000)
+	}
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = 1<<20, -1, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr, err := req.RequestWith(ctx, fcl.Broker(int(md.Topics[topic].Partitions[0].Leader)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := fr.Topics[0].Partitions[0].RecordBatches
+	var got kmsg.RecordBatch
+	if err := got.ReadFrom(data); err != nil {
+		t.Fatalf("reading the stored batch: %v", err)
+	}
+	if got.MaxTimestamp != now+2000 || uint32(got.CRC) != crc32.Checksum(data[21:12+got.Length], tcCastagnoli) {
+		t.Errorf("stored batch: max timestamp %d (CRC %x), want %d with a valid CRC", got.MaxTimestamp, uint32(got.CRC), now+2000)
 	}
 }
