@@ -206,17 +206,8 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			pp := producePart{topic: rt.Topic, sp: sp, err: t.err}
-			if !acksOK {
-				pp.err = kerr.InvalidRequiredAcks
-			}
-			if txnDenied {
-				pp.err = kerr.TransactionalIDAuthorizationFailed
-			}
-			if pp.err == nil {
-				pp.p, pp.err = leaderOf(t.topic, rp.Partition)
-				pp.rp = rp
-			}
+			pp := producePart{topic: rt.Topic, sp: sp, rp: rp}
+			pp.p, pp.err = producePartition(version, t, rp, acksOK, txnDenied)
 			parts = append(parts, pp)
 		}
 	}
@@ -228,6 +219,58 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 		}
 	})
 	return parts, parallel
+}
+
+// producePartition finds a produce's partition, led here, or the error
+// that refuses it, checked in Kafka's order: the transactional id's and
+// the topic's authorization, the topic and partition's existence, the
+// request's own rules for its records (ProduceRequest.validateRecords),
+// all in KafkaApis.handleProduceRequest; then, in ReplicaManager, acks,
+// writes to an internal topic, and leadership.
+func producePartition(version int16, t produceTopic, rp *kmsg.ProduceRequestTopicPartition, acksOK, txnDenied bool) (*Partition, error) {
+	switch {
+	case txnDenied:
+		return nil, kerr.TransactionalIDAuthorizationFailed
+	case t.err != nil && t.topic == nil:
+		return nil, t.err
+	case t.topic.Partition(rp.Partition) == nil:
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	if err := requestRecordsErr(version, rp.Records); err != nil {
+		return nil, err
+	}
+	if !acksOK {
+		return nil, kerr.InvalidRequiredAcks
+	}
+	if t.err != nil {
+		return nil, t.err
+	}
+	return leaderOf(t.topic, rp.Partition)
+}
+
+// requestRecordsErr applies the rules a produce request's version sets for
+// a partition's records before the log sees them, as Kafka's
+// ProduceRequest.validateRecords: from v3 exactly one batch, of magic 2,
+// and zstd only from v7. prepare checks the batch itself later.
+func requestRecordsErr(version int16, data []byte) error {
+	if version < 3 {
+		return nil
+	}
+	if len(data) < 12 {
+		return fmt.Errorf("%w: Produce requests with version %d must have at least one record batch per partition", records.ErrInvalid, version)
+	}
+	if magic, ok := records.Magic(data); ok && magic != 2 {
+		return fmt.Errorf("%w: Produce requests with version %d are only allowed to contain record batches with magic version 2", records.ErrInvalid, version)
+	}
+	if h, err := records.ParseHeader(data); err == nil {
+		if version < 7 && h.Codec() == records.CodecZstd {
+			return kerr.UnsupportedCompressionType
+		}
+		if h.Length >= 0 && int64(len(data))-int64(h.Size()) >= 12 {
+			return fmt.Errorf("%w: Produce requests with version %d are only allowed to contain exactly one record batch per partition", records.ErrInvalid, version)
+		}
+	}
+	return nil
 }
 
 // produceFailed answers a partition's error and logs a malformed batch.
@@ -333,7 +376,8 @@ func (b *Broker) produceTopic(req *protocol.Request, rt *kmsg.ProduceRequestTopi
 		return produceTopic{err: kerr.UnknownTopicOrPartition}
 	}
 	if t.Internal {
-		return produceTopic{err: kerr.InvalidTopicException}
+		// Refused after the checks that come before acks (producePartition).
+		return produceTopic{topic: t, err: kerr.InvalidTopicException}
 	}
 	return produceTopic{topic: t}
 }

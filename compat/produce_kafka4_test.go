@@ -9,6 +9,9 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -453,5 +456,55 @@ func TestProduceFixesBatchMaxTimestamp(t *testing.T) {
 	}
 	if got.MaxTimestamp != now+2000 || uint32(got.CRC) != crc32.Checksum(data[21:12+got.Length], tcCastagnoli) {
 		t.Errorf("stored batch: max timestamp %d (CRC %x), want %d with a valid CRC", got.MaxTimestamp, uint32(got.CRC), now+2000)
+	}
+}
+
+// An acks value other than 0, 1 or -1 is INVALID_REQUIRED_ACKS only for
+// partitions that pass KafkaApis' own checks first: an unknown topic or
+// partition keeps UNKNOWN_TOPIC_OR_PARTITION and records the request
+// version does not allow keep INVALID_RECORD, as ReplicaManager checks
+// acks after handleProduceRequest has set those aside. Gregor answered
+// INVALID_REQUIRED_ACKS for all of them.
+func TestProduceInvalidAcksAfterTopicChecks(t *testing.T) {
+	addr := bootstrap(t)
+	cl := pinnedClient(t, addr, 0, 12)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := randomName("acks")
+	createTopicWith(ctx, t, cl, topic, -1, "retention.ms", "-1")
+	leaderOf0(t, ctx, cl, topic)
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := md.Brokers[slices.IndexFunc(md.Brokers, func(b kadm.BrokerDetail) bool { return b.NodeID == md.Topics[topic].Partitions[0].Leader })]
+	// franz-go sends its own acks: the request goes by hand.
+	c := badDial(t, net.JoinHostPort(lb.Host, strconv.Itoa(int(lb.Port))))
+	defer c.Close()
+	legacy := tcBatch(-1, -1, -1, "v")
+	legacy[16] = 1 // magic 1 in a v9 request
+	for i, tc := range []struct {
+		what      string
+		topic     string
+		partition int32
+		batch     []byte
+		want      *kerr.Error
+	}{
+		{"an unknown topic", randomName("acks-none"), 0, tcBatch(-1, -1, -1, "v"), kerr.UnknownTopicOrPartition},
+		{"an unknown partition", topic, 7, tcBatch(-1, -1, -1, "v"), kerr.UnknownTopicOrPartition},
+		{"a magic 1 batch", topic, 0, legacy, kerr.InvalidRecord},
+		{"a valid batch", topic, 0, tcBatch(-1, -1, -1, "v"), kerr.InvalidRequiredAcks},
+	} {
+		req := produceReq(tc.topic, tc.batch, nil)
+		req.Acks = 2
+		req.Topics[0].Partitions[0].Partition = tc.partition
+		resp := kmsg.NewPtrProduceResponse()
+		if err := badRoundTrip(c, int32(i), req, resp); err != nil {
+			t.Fatalf("acks=2 with %s: %v", tc.what, err)
+		}
+		if got := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); got != tc.want {
+			t.Errorf("acks=2 with %s: %v, want %v", tc.what, got, tc.want)
+		}
 	}
 }
