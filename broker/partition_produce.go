@@ -47,9 +47,15 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 	cfg := tc.resolved
 	limit := decompressedLimit(cfg.MaxMessageBytes, maxRatio)
 	magic, _ := records.Magic(data)
+	target := cfg.CompressionType
 	if magic < 2 {
 		if version >= 3 {
 			return nil, fmt.Errorf("%w: produce v%d needs magic 2 batches", records.ErrInvalid, version)
+		}
+		if c := records.LegacyCodec(data); target == "producer" && c != records.CodecNone {
+			// As Kafka's LogValidator converts a compressed legacy set
+			// to the producer's codec (at its default level).
+			target = codecNames[c]
 		}
 		conv, err := records.UpConvertMax(data, limit, int64(cfg.MaxMessageBytes))
 		if err != nil {
@@ -106,7 +112,7 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 	if version >= 3 && len(pb.headers) != 1 {
 		return nil, fmt.Errorf("%w: produce v%d must carry exactly one batch per partition", records.ErrInvalid, version)
 	}
-	if changed, err := recompress(pb, &cfg); err != nil {
+	if changed, err := recompress(pb, &cfg, target); err != nil {
 		return nil, err
 	} else if changed {
 		// As Kafka's UnifiedLog.append re-checks a batch whose size may
@@ -206,19 +212,25 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 	return bad, err
 }
 
-// recompress rewrites batches whose codec differs from the topic's
-// compression.type (unless it is "producer"), at the topic's level for
+// codecNames names the codecs as compression.type does.
+var codecNames = map[int8]string{records.CodecNone: "uncompressed", records.CodecGzip: "gzip", records.CodecSnappy: "snappy", records.CodecLZ4: "lz4", records.CodecZstd: "zstd"}
+
+// recompress rewrites batches whose codec differs from target, the
+// topic's compression.type (nothing if it is "producer"), at the topic's level for
 // that codec (compression.gzip.level, compression.lz4.level,
 // compression.zstd.level; KIP-390), as Kafka's LogValidator builds them
 // with LogConfig's compression. A batch already in the topic's codec is
 // kept as it came, whatever level the producer used. It reports whether
 // it rewrote any batch.
-func recompress(pb *preparedBatches, cfg *config.Topic) (bool, error) {
-	codec, ok := map[string]int8{"uncompressed": records.CodecNone, "gzip": records.CodecGzip, "snappy": records.CodecSnappy, "lz4": records.CodecLZ4, "zstd": records.CodecZstd}[cfg.CompressionType]
+func recompress(pb *preparedBatches, cfg *config.Topic, target string) (bool, error) {
+	codec, ok := map[string]int8{"uncompressed": records.CodecNone, "gzip": records.CodecGzip, "snappy": records.CodecSnappy, "lz4": records.CodecLZ4, "zstd": records.CodecZstd}[target]
 	if !ok {
 		return false, nil
 	}
-	level := map[int8]int32{records.CodecGzip: cfg.CompressionGzipLevel, records.CodecLZ4: cfg.CompressionLz4Level, records.CodecZstd: cfg.CompressionZstdLevel}[codec]
+	var level int32 // the producer's codec is at its default level
+	if target == cfg.CompressionType {
+		level = map[int8]int32{records.CodecGzip: cfg.CompressionGzipLevel, records.CodecLZ4: cfg.CompressionLz4Level, records.CodecZstd: cfg.CompressionZstdLevel}[codec]
+	}
 	changed := false
 	for _, h := range pb.headers {
 		if h.Codec() != codec {

@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // createTopicWith creates a topic of one partition with replication
@@ -505,6 +506,62 @@ func TestProduceInvalidAcksAfterTopicChecks(t *testing.T) {
 		}
 		if got := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); got != tc.want {
 			t.Errorf("acks=2 with %s: %v, want %v", tc.what, got, tc.want)
+		}
+	}
+}
+
+// A compressed legacy message set (magic 0 or 1, from a client capped at
+// Produce v0-v2) is stored in the producer's codec on a topic whose
+// compression.type is producer, as Kafka's LogValidator converts it to a
+// magic-2 batch compressed with the source codec. Gregor stored it
+// uncompressed, so an old client's gzip, snappy or lz4 saved no disk.
+func TestLegacyCompressedProduceKeepsCodec(t *testing.T) {
+	addr := bootstrap(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	fcl := pinnedClient(t, addr, 1, 12) // Fetch by topic name, magic 2
+	defer fcl.Close()
+	var recs []ccRecord
+	for i := range 20 {
+		recs = append(recs, ccRecord{P: 0, K: []byte(fmt.Sprint("k", i)), V: []byte(strings.Repeat("legacy value ", 20))})
+	}
+	for _, c := range []struct {
+		codec string
+		want  int8
+	}{{"gzip", 1}, {"snappy", 2}, {"lz4", 3}} {
+		topic := randomName("legacy-" + c.codec)
+		createTopicWith(ctx, t, fcl, topic, -1, "compression.type", "producer")
+		kgoCappedProduce(t, ctx, addr, topic, c.codec, kversion.V0_10_1(), recs) // Produce v2: magic 1
+		md, err := kadm.NewClient(fcl).Metadata(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 1<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.PartitionMaxBytes, rp.CurrentLeaderEpoch, rp.LogStartOffset = 1<<20, -1, -1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		fr, err := req.RequestWith(ctx, fcl.Broker(int(md.Topics[topic].Partitions[0].Leader)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int32
+		for data := fr.Topics[0].Partitions[0].RecordBatches; len(data) > 0; {
+			var b kmsg.RecordBatch
+			if err := b.ReadFrom(data); err != nil {
+				t.Fatalf("%s: reading a stored batch: %v", c.codec, err)
+			}
+			if got := int8(b.Attributes & 7); got != c.want {
+				t.Errorf("a magic-1 %s message set is stored with codec %d, want %d", c.codec, got, c.want)
+			}
+			n += b.NumRecords
+			data = data[12+b.Length:]
+		}
+		if n != int32(len(recs)) {
+			t.Errorf("%s: %d records stored, want %d", c.codec, n, len(recs))
 		}
 	}
 }
