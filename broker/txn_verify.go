@@ -325,7 +325,7 @@ func produceTxnCheck(r *kmsg.ProduceRequest, parts []producePart) (tp txnProduce
 				continue
 			}
 			if seen && (h.ProducerID != tp.id || h.ProducerEpoch != tp.epoch) {
-				return tp, false, fmt.Errorf("%w: Transactional records contained more than one producer ID", kerr.InvalidProducerIDMapping)
+				return tp, false, &produceError{kerr.InvalidProducerIDMapping, "Transactional records contained more than one producer ID"}
 			}
 			tp, seen = txnProducer{h.ProducerID, h.ProducerEpoch}, true
 		}

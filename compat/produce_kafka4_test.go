@@ -565,3 +565,38 @@ func TestLegacyCompressedProduceKeepsCodec(t *testing.T) {
 		}
 	}
 }
+
+// Transactional batches of two producers in one request refuse every
+// partition with INVALID_PRODUCER_ID_MAPPING and Kafka's message for it
+// (ReplicaManager.handleProduceAppend throws it, and the request's error
+// response carries a message that differs from the code's description).
+func TestTransactionalProduceOfTwoProducers(t *testing.T) {
+	addr := bootstrap(t)
+	cl := pinnedClient(t, addr, 0, 12)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := randomName("txn-two")
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 2, -1, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaderOf0(t, ctx, cl, topic)
+	txn := "txn-two"
+	req := produceReq(topic, haBatchSpec{pid: 1, epoch: 0, txn: true}.batch(), &txn)
+	rp := kmsg.NewProduceRequestTopicPartition()
+	rp.Partition, rp.Records = 1, haBatchSpec{pid: 2, epoch: 0, txn: true}.batch()
+	req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
+	pr, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sp := range pr.Topics[0].Partitions {
+		if want := "Transactional records contained more than one producer ID"; sp.ErrorCode != kerr.InvalidProducerIDMapping.Code || deref(sp.ErrorMessage) != want {
+			t.Errorf("partition %d: %v %q, want INVALID_PRODUCER_ID_MAPPING %q", sp.Partition, kerr.ErrorForCode(sp.ErrorCode), deref(sp.ErrorMessage), want)
+		}
+	}
+}
