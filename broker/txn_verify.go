@@ -518,7 +518,8 @@ func produceVerifyError(code int16, version int16) error {
 	switch err {
 	case kerr.InvalidTxnState, kerr.TransactionAbortable:
 		if version >= 11 {
-			return &produceError{kerr.TransactionAbortable, "Partition was not added to the transaction"}
+			// Without a message: ReplicaManager words only INVALID_TXN_STATE.
+			return kerr.TransactionAbortable
 		}
 		return &produceError{kerr.InvalidTxnState, "Partition was not added to the transaction"}
 	case kerr.ProducerFenced:

@@ -600,3 +600,49 @@ func TestTransactionalProduceOfTwoProducers(t *testing.T) {
 		}
 	}
 }
+
+// A transactional batch to a partition its transaction does not hold is
+// INVALID_TXN_STATE "Partition was not added to the transaction" up to
+// Produce v10 and TRANSACTION_ABORTABLE without a message from v11, as
+// Kafka's ReplicaManager words only INVALID_TXN_STATE. Gregor gave the
+// v11 answer the same message.
+func TestProduceNotAddedToTransactionMessage(t *testing.T) {
+	addr := bootstrap(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := pinnedClient(t, addr, 0, 11)
+	defer cl.Close()
+	old := pinnedClient(t, addr, 0, 10)
+	defer old.Close()
+	topic := randomName("txn-notadded")
+	createTopicWith(ctx, t, cl, topic, -1, "retention.ms", "-1")
+	id := randomName("txn-notadded")
+	ip := initProducerID(ctx, t, cl, id, -1, -1)
+	if ip.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(ip.ErrorCode))
+	}
+	leaderOf0(t, ctx, cl, topic)
+	for _, c := range []struct {
+		cl      *kgo.Client
+		version int16
+		want    *kerr.Error
+		msg     string
+	}{
+		{old, 10, kerr.InvalidTxnState, "Partition was not added to the transaction"},
+		{cl, 11, kerr.TransactionAbortable, "<null>"},
+	} {
+		req := produceReq(topic, haBatchSpec{pid: ip.ProducerID, epoch: ip.ProducerEpoch, txn: true}.batch(), &id)
+		req.Acks = -1
+		resp, err := req.RequestWith(ctx, c.cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.Version != c.version {
+			t.Fatalf("sent Produce v%d, want v%d", resp.Version, c.version)
+		}
+		sp := resp.Topics[0].Partitions[0]
+		if sp.ErrorCode != c.want.Code || deref(sp.ErrorMessage) != c.msg {
+			t.Errorf("Produce v%d of a partition not in the transaction: %v %q, want %v %q", c.version, kerr.ErrorForCode(sp.ErrorCode), deref(sp.ErrorMessage), c.want, c.msg)
+		}
+	}
+}
