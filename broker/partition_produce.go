@@ -306,6 +306,14 @@ func (p *Partition) appendBatches(pb *preparedBatches, acks int16, leaderEpoch i
 	return res, nil
 }
 
+// underMinISR reports whether p leads with fewer in-sync replicas than
+// min.insync.replicas.
+func (p *Partition) underMinISR() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rs != nil && p.rs.UnderMinISR()
+}
+
 // stampLocked assigns offsets and the leader epoch to every batch (and
 // log-append time if asked) and summarises the append.
 func (p *Partition) stampLocked(pb *preparedBatches, logAppendTime int64) storage.AppendInfo {
