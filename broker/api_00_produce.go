@@ -6,7 +6,10 @@ package broker
 // (CRC, sizes, record counts, one magic-2 batch for v3+; magic 0/1 message
 // sets from v0-2 clients are up-converted), then appended under it with
 // offsets and the leader epoch stamped in place: the bytes written are the
-// bytes received. acks=0 sends no response and closes the connection if
+// bytes received, but for a CreateTime batch's max timestamp (set to its
+// records' largest) and a topic whose compression.type recompresses
+// (at its compression.*.level; a compressed legacy set keeps its codec
+// on a "producer" topic). acks=0 sends no response and closes the connection if
 // anything failed, so the client refreshes its metadata. acks=-1 waits,
 // off the connection's read path, for the high watermark to pass the
 // append or for the request timeout. Every partition is validated before
@@ -15,6 +18,13 @@ package broker
 // transaction coordinator (txn_verify.go). A batch refused for some of its
 // records (no key on a compacted topic, a timestamp out of range) names
 // each in record_errors (v8+, KIP-467) so the client fails exactly those.
+// Only those and a transaction verification's translated answers carry an
+// error_message (produceMessage), as in Kafka.
+//
+// A partition's refusal follows Kafka's order (producePartition): the
+// transactional id, the topic's WRITE, the topic and partition, the
+// version's rules for records, acks, internal topics, leadership; then
+// min.insync.replicas for acks=-1 before the records' validation.
 //
 // Authorization (as KafkaApis): WRITE on each topic, else
 // TOPIC_AUTHORIZATION_FAILED for its partitions; a request with
