@@ -401,7 +401,7 @@ func gzipLevel(level int32) int {
 // the high-compression codec at that level (lz4-java's 1-17; this codec's
 // deepest level is 9).
 func lz4Level(level int32) int {
-	if level == 0 || level == 9 || level < 1 {
+	if level < 1 || level == 9 { // 0: the default, 9
 		return 0
 	}
 	return int(min(level, 9))
