@@ -6,7 +6,10 @@ package broker
 // (CRC, sizes, record counts, one magic-2 batch for v3+; magic 0/1 message
 // sets from v0-2 clients are up-converted), then appended under it with
 // offsets and the leader epoch stamped in place: the bytes written are the
-// bytes received. acks=0 sends no response and closes the connection if
+// bytes received, but for a CreateTime batch's max timestamp (set to its
+// records' largest) and a topic whose compression.type recompresses
+// (at its compression.*.level; a compressed legacy set keeps its codec
+// on a "producer" topic). acks=0 sends no response and closes the connection if
 // anything failed, so the client refreshes its metadata. acks=-1 waits,
 // off the connection's read path, for the high watermark to pass the
 // append or for the request timeout. Every partition is validated before
@@ -15,6 +18,13 @@ package broker
 // transaction coordinator (txn_verify.go). A batch refused for some of its
 // records (no key on a compacted topic, a timestamp out of range) names
 // each in record_errors (v8+, KIP-467) so the client fails exactly those.
+// Only those and a transaction verification's translated answers carry an
+// error_message (produceMessage), as in Kafka.
+//
+// A partition's refusal follows Kafka's order (producePartition): the
+// transactional id, the topic's WRITE, the topic and partition, the
+// version's rules for records, acks, internal topics, leadership; then
+// min.insync.replicas for acks=-1 before the records' validation.
 //
 // Authorization (as KafkaApis): WRITE on each topic, else
 // TOPIC_AUTHORIZATION_FAILED for its partitions; a request with
@@ -206,17 +216,8 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			pp := producePart{topic: rt.Topic, sp: sp, err: t.err}
-			if !acksOK {
-				pp.err = kerr.InvalidRequiredAcks
-			}
-			if txnDenied {
-				pp.err = kerr.TransactionalIDAuthorizationFailed
-			}
-			if pp.err == nil {
-				pp.p, pp.err = leaderOf(t.topic, rp.Partition)
-				pp.rp = rp
-			}
+			pp := producePart{topic: rt.Topic, sp: sp, rp: rp}
+			pp.p, pp.err = producePartition(version, t, rp, acksOK, txnDenied)
 			parts = append(parts, pp)
 		}
 	}
@@ -225,9 +226,67 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 		if pp.err == nil {
 			t := pp.p.topic
 			pp.pb, pp.err = prepare(pp.rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio, fmt.Sprintf("%s-%d", t.Name, pp.rp.Partition))
+			if pp.err != nil && r.Acks == -1 && pp.p.underMinISR() {
+				// As Kafka's Partition.appendRecordsToLeader refuses an
+				// acks=all append to a partition under min.insync.replicas
+				// before the log validates its records.
+				pp.err = kerr.NotEnoughReplicas
+			}
 		}
 	})
 	return parts, parallel
+}
+
+// producePartition finds a produce's partition, led here, or the error
+// that refuses it, checked in Kafka's order: the transactional id's and
+// the topic's authorization, the topic and partition's existence, the
+// request's own rules for its records (ProduceRequest.validateRecords),
+// all in KafkaApis.handleProduceRequest; then, in ReplicaManager, acks,
+// writes to an internal topic, and leadership.
+func producePartition(version int16, t produceTopic, rp *kmsg.ProduceRequestTopicPartition, acksOK, txnDenied bool) (*Partition, error) {
+	switch {
+	case txnDenied:
+		return nil, kerr.TransactionalIDAuthorizationFailed
+	case t.err != nil && t.topic == nil:
+		return nil, t.err
+	case t.topic.Partition(rp.Partition) == nil:
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	if err := requestRecordsErr(version, rp.Records); err != nil {
+		return nil, err
+	}
+	if !acksOK {
+		return nil, kerr.InvalidRequiredAcks
+	}
+	if t.err != nil {
+		return nil, t.err
+	}
+	return leaderOf(t.topic, rp.Partition)
+}
+
+// requestRecordsErr applies the rules a produce request's version sets for
+// a partition's records before the log sees them, as Kafka's
+// ProduceRequest.validateRecords: from v3 exactly one batch, of magic 2,
+// and zstd only from v7. prepare checks the batch itself later.
+func requestRecordsErr(version int16, data []byte) error {
+	if version < 3 {
+		return nil
+	}
+	if len(data) < 12 {
+		return fmt.Errorf("%w: Produce requests with version %d must have at least one record batch per partition", records.ErrInvalid, version)
+	}
+	if magic, ok := records.Magic(data); ok && magic != 2 {
+		return fmt.Errorf("%w: Produce requests with version %d are only allowed to contain record batches with magic version 2", records.ErrInvalid, version)
+	}
+	if h, err := records.ParseHeader(data); err == nil {
+		if version < 7 && h.Codec() == records.CodecZstd {
+			return kerr.UnsupportedCompressionType
+		}
+		if h.Length >= 0 && int64(len(data))-int64(h.Size()) >= 12 {
+			return fmt.Errorf("%w: Produce requests with version %d are only allowed to contain exactly one record batch per partition", records.ErrInvalid, version)
+		}
+	}
+	return nil
 }
 
 // produceFailed answers a partition's error and logs a malformed batch.
@@ -243,7 +302,7 @@ func (b *Broker) produceFailed(req *protocol.Request, pp *producePart) {
 		pp.sp.ErrorCode = kerr.NotLeaderForPartition.Code
 	}
 	if req.Version >= 8 {
-		pp.sp.ErrorMessage = errMessage(pp.err)
+		pp.sp.ErrorMessage = produceMessage(pp.err)
 		pp.sp.ErrorRecords = errorRecords(pp.err)
 	}
 	if pp.p != nil && req.Version >= 5 {
@@ -259,6 +318,33 @@ func (b *Broker) produceFailed(req *protocol.Request, pp *producePart) {
 			pp.sp.LogStartOffset = pp.p.LogStartOffset()
 		}
 	}
+}
+
+// produceError is a produce error that answers a message of its own.
+type produceError struct {
+	code *kerr.Error
+	msg  string
+}
+
+func (e *produceError) Error() string { return e.code.Message + ": " + e.msg }
+func (e *produceError) Unwrap() error { return e.code }
+
+// produceMessage is a failed partition's error_message. As Kafka's
+// ReplicaManager (LogAppendResult.errorMessage, hasCustomErrorMessage),
+// only records refused one by one (KIP-467) and a transaction verification
+// answered with another code carry one; every other error leaves it null,
+// so a client shows the code's own description (the Java producer's
+// exception message) rather than the broker's wording.
+func produceMessage(err error) *string {
+	var re *records.RecordErrors
+	if errors.As(err, &re) {
+		return kmsg.StringPtr(re.Error())
+	}
+	var pe *produceError
+	if errors.As(err, &pe) {
+		return kmsg.StringPtr(pe.msg)
+	}
+	return nil
 }
 
 // errorRecords names the records that failed a batch (KIP-467), so the
@@ -306,7 +392,8 @@ func (b *Broker) produceTopic(req *protocol.Request, rt *kmsg.ProduceRequestTopi
 		return produceTopic{err: kerr.UnknownTopicOrPartition}
 	}
 	if t.Internal {
-		return produceTopic{err: kerr.InvalidTopicException}
+		// Refused after the checks that come before acks (producePartition).
+		return produceTopic{topic: t, err: kerr.InvalidTopicException}
 	}
 	return produceTopic{topic: t}
 }

@@ -160,8 +160,9 @@ func TestProduceLogAppendTimeBatch(t *testing.T) {
 
 // TestProduceBatchBaseOffsetNotZero: a client's v2 batch must start at
 // offset 0, as Kafka's UnifiedLog.analyzeAndValidateRecords checks before
-// the size and the CRC: INVALID_RECORD, with Kafka's message. Before, any
-// base offset was taken (and overwritten).
+// the size and the CRC: INVALID_RECORD, with no error message (Kafka's
+// ReplicaManager answers its message only for record errors). Before,
+// any base offset was taken (and overwritten).
 func TestProduceBatchBaseOffsetNotZero(t *testing.T) {
 	tb := newTestBroker(t, nil)
 	tb.createTopic("bo", 1, map[string]string{"max.message.bytes": "70"})
@@ -172,8 +173,7 @@ func TestProduceBatchBaseOffsetNotZero(t *testing.T) {
 	}
 	b[20] ^= 1 // a bad CRC too: the base offset is checked first, then the size
 	sp := tb.produceAt("bo", b, 9)
-	want := "The baseOffset of the record batch in the append to bo-0 should be 0, but it is 5"
-	if sp.ErrorCode != kerr.InvalidRecord.Code || sp.ErrorMessage == nil || !strings.HasSuffix(*sp.ErrorMessage, want) {
-		t.Fatalf("batch at base offset 5: %v (%v), want INVALID_RECORD ending %q", kerr.ErrorForCode(sp.ErrorCode), sp.ErrorMessage, want)
+	if sp.ErrorCode != kerr.InvalidRecord.Code || sp.ErrorMessage != nil {
+		t.Fatalf("batch at base offset 5: %v (%v), want INVALID_RECORD with no message", kerr.ErrorForCode(sp.ErrorCode), sp.ErrorMessage)
 	}
 }

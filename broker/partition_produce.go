@@ -47,9 +47,15 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 	cfg := tc.resolved
 	limit := decompressedLimit(cfg.MaxMessageBytes, maxRatio)
 	magic, _ := records.Magic(data)
+	target := cfg.CompressionType
 	if magic < 2 {
 		if version >= 3 {
 			return nil, fmt.Errorf("%w: produce v%d needs magic 2 batches", records.ErrInvalid, version)
+		}
+		if c := records.LegacyCodec(data); target == "producer" && c != records.CodecNone {
+			// As Kafka's LogValidator converts a compressed legacy set
+			// to the producer's codec (at its default level).
+			target = codecNames[c]
 		}
 		conv, err := records.UpConvertMax(data, limit, int64(cfg.MaxMessageBytes))
 		if err != nil {
@@ -89,6 +95,8 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 		if h.Attributes&records.AttrLogAppendTime != 0 && !cfg.LogAppendTime() {
 			records.SetCreateTime(b)
 			h.Attributes &^= records.AttrLogAppendTime
+		} else if !cfg.LogAppendTime() && deltas.Seen {
+			fixMaxTimestamp(b, &h, &deltas)
 		}
 		pb.offsets = append(pb.offsets, pos)
 		pb.headers = append(pb.headers, h)
@@ -104,8 +112,18 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 	if version >= 3 && len(pb.headers) != 1 {
 		return nil, fmt.Errorf("%w: produce v%d must carry exactly one batch per partition", records.ErrInvalid, version)
 	}
-	if err := recompress(pb, cfg.CompressionType); err != nil {
+	if changed, err := recompress(pb, &cfg, target); err != nil {
 		return nil, err
+	} else if changed {
+		// As Kafka's UnifiedLog.append re-checks a batch whose size may
+		// have changed (messageSizeMaybeChanged): recompressed, it must
+		// still fit max.message.bytes.
+		for _, h := range pb.headers {
+			if h.Size() > int(cfg.MaxMessageBytes) {
+				return nil, fmt.Errorf("%w: Message batch size is %d bytes in append to partition %s which exceeds the maximum configured size of %d.",
+					kerr.MessageTooLarge, h.Size(), tp, cfg.MaxMessageBytes)
+			}
+		}
 	}
 	if int64(len(pb.data)) > int64(cfg.SegmentSize()) {
 		// As Kafka's UnifiedLog.append: what a produce writes to a
@@ -114,6 +132,17 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 			kerr.RecordListTooLarge, len(pb.data), tp, cfg.SegmentSize())
 	}
 	return pb, nil
+}
+
+// fixMaxTimestamp sets a CreateTime batch's max timestamp to its records'
+// largest (no less than -1), as Kafka's LogValidator does on append
+// (setMaxTimestamp with the records' max): the time index, retention and
+// ListOffsets by time go by it, whatever the producer put there.
+func fixMaxTimestamp(b []byte, h *records.Header, deltas *records.TimestampDeltas) {
+	if ts := max(h.FirstTimestamp+deltas.Max, -1); ts != h.MaxTimestamp {
+		records.SetMaxTimestamp(b, ts)
+		h.MaxTimestamp = ts
+	}
 }
 
 // minDecompressedLimit is the least a batch may decompress to whatever
@@ -183,12 +212,24 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 	return bad, err
 }
 
-// recompress rewrites batches whose codec differs from the topic's
-// compression.type (unless it is "producer").
-func recompress(pb *preparedBatches, want string) error {
-	codec, ok := map[string]int8{"uncompressed": records.CodecNone, "gzip": records.CodecGzip, "snappy": records.CodecSnappy, "lz4": records.CodecLZ4, "zstd": records.CodecZstd}[want]
+// codecNames names the codecs as compression.type does.
+var codecNames = map[int8]string{records.CodecNone: "uncompressed", records.CodecGzip: "gzip", records.CodecSnappy: "snappy", records.CodecLZ4: "lz4", records.CodecZstd: "zstd"}
+
+// recompress rewrites batches whose codec differs from target, the
+// topic's compression.type (nothing if it is "producer"), at the topic's level for
+// that codec (compression.gzip.level, compression.lz4.level,
+// compression.zstd.level; KIP-390), as Kafka's LogValidator builds them
+// with LogConfig's compression. A batch already in the topic's codec is
+// kept as it came, whatever level the producer used. It reports whether
+// it rewrote any batch.
+func recompress(pb *preparedBatches, cfg *config.Topic, target string) (bool, error) {
+	codec, ok := map[string]int8{"uncompressed": records.CodecNone, "gzip": records.CodecGzip, "snappy": records.CodecSnappy, "lz4": records.CodecLZ4, "zstd": records.CodecZstd}[target]
 	if !ok {
-		return nil
+		return false, nil
+	}
+	var level int32 // the producer's codec is at its default level
+	if target == cfg.CompressionType {
+		level = map[int8]int32{records.CodecGzip: cfg.CompressionGzipLevel, records.CodecLZ4: cfg.CompressionLz4Level, records.CodecZstd: cfg.CompressionZstdLevel}[codec]
 	}
 	changed := false
 	for _, h := range pb.headers {
@@ -197,15 +238,15 @@ func recompress(pb *preparedBatches, want string) error {
 		}
 	}
 	if !changed {
-		return nil
+		return false, nil
 	}
 	var out []byte
 	for i, h := range pb.headers {
 		b := pb.data[pb.offsets[i] : pb.offsets[i]+h.Size()]
 		if h.Codec() != codec {
-			nb, err := records.Recompress(b, codec)
+			nb, err := records.Recompress(b, codec, level)
 			if err != nil {
-				return err
+				return false, err
 			}
 			b = nb
 		}
@@ -215,7 +256,7 @@ func recompress(pb *preparedBatches, want string) error {
 		out = append(out, b...)
 	}
 	pb.data = out
-	return nil
+	return true, nil
 }
 
 // appendBatches writes prepared batches as leader: checks leadership, the
@@ -263,6 +304,14 @@ func (p *Partition) appendBatches(pb *preparedBatches, acks int16, leaderEpoch i
 	res.Base, res.Last, res.LogStart = ai.First, ai.Last, p.log.StartOffset()
 	p.advanceLocked(ai.Last + 1)
 	return res, nil
+}
+
+// underMinISR reports whether p leads with fewer in-sync replicas than
+// min.insync.replicas.
+func (p *Partition) underMinISR() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rs != nil && p.rs.UnderMinISR()
 }
 
 // stampLocked assigns offsets and the leader epoch to every batch (and

@@ -325,7 +325,7 @@ func produceTxnCheck(r *kmsg.ProduceRequest, parts []producePart) (tp txnProduce
 				continue
 			}
 			if seen && (h.ProducerID != tp.id || h.ProducerEpoch != tp.epoch) {
-				return tp, false, fmt.Errorf("%w: Transactional records contained more than one producer ID", kerr.InvalidProducerIDMapping)
+				return tp, false, &produceError{kerr.InvalidProducerIDMapping, "Transactional records contained more than one producer ID"}
 			}
 			tp, seen = txnProducer{h.ProducerID, h.ProducerEpoch}, true
 		}
@@ -518,9 +518,10 @@ func produceVerifyError(code int16, version int16) error {
 	switch err {
 	case kerr.InvalidTxnState, kerr.TransactionAbortable:
 		if version >= 11 {
-			return fmt.Errorf("%w: Partition was not added to the transaction", kerr.TransactionAbortable)
+			// Without a message: ReplicaManager words only INVALID_TXN_STATE.
+			return kerr.TransactionAbortable
 		}
-		return fmt.Errorf("%w: Partition was not added to the transaction", kerr.InvalidTxnState)
+		return &produceError{kerr.InvalidTxnState, "Partition was not added to the transaction"}
 	case kerr.ProducerFenced:
 		return kerr.InvalidProducerEpoch
 	case kerr.ConcurrentTransactions:
@@ -529,10 +530,21 @@ func produceVerifyError(code int16, version int16) error {
 			// version 2 knows the error, and retries it at once.
 			return kerr.ConcurrentTransactions
 		}
-		return fmt.Errorf("%w: Unable to verify the partition has been added to the transaction. Underlying error: %s", kerr.NotEnoughReplicas, err)
+		return unverified(err)
 	case kerr.NetworkException, kerr.CoordinatorLoadInProgress,
 		kerr.CoordinatorNotAvailable, kerr.NotCoordinator:
-		return fmt.Errorf("%w: Unable to verify the partition has been added to the transaction. Underlying error: %s", kerr.NotEnoughReplicas, err)
+		return unverified(err)
 	}
 	return err
+}
+
+// unverified is NOT_ENOUGH_REPLICAS for a verification that failed with a
+// retriable err, which older clients retry without a metadata refresh.
+// The underlying error is named as Kafka's Errors.toString does.
+func unverified(err error) error {
+	name := err.Error()
+	if ke, ok := err.(*kerr.Error); ok {
+		name = ke.Message
+	}
+	return &produceError{kerr.NotEnoughReplicas, "Unable to verify the partition has been added to the transaction. Underlying error: " + name}
 }

@@ -167,6 +167,12 @@ func SetLogAppendTime(b []byte, ts int64) {
 	be.PutUint32(b[offCRC:], Checksum(b))
 }
 
+// SetMaxTimestamp rewrites a batch's max timestamp and recomputes the CRC.
+func SetMaxTimestamp(b []byte, ts int64) {
+	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
+	binary.BigEndian.PutUint32(b[offCRC:], Checksum(b))
+}
+
 // SetCreateTime marks a batch's timestamps as create times and recomputes
 // the CRC, as Kafka's LogValidator stores a producer's batch marked
 // log-append-time on a CreateTime topic.

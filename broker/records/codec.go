@@ -324,54 +324,103 @@ func codecName(c int8) string {
 	return fmt.Sprintf("codec %d", c)
 }
 
-// Compress deflates src with codec, in the framing Kafka clients read.
-// Writers are pooled: building one (gzip's and lz4's state, zstd's
-// encoder) costs more than compressing a small batch.
+// Compress deflates src with codec at the codec's default level, in the
+// framing Kafka clients read.
 func Compress(codec int8, src []byte) ([]byte, error) {
+	return CompressLevel(codec, 0, src)
+}
+
+// CompressLevel is Compress at a level as Kafka's compression.gzip.level,
+// compression.lz4.level and compression.zstd.level give it (KIP-390); 0
+// is the codec's default (gzip's -1, lz4's 9, zstd's 3). Writers are
+// pooled per level: building one (gzip's and lz4's state, zstd's encoder)
+// costs more than compressing a small batch.
+func CompressLevel(codec int8, level int32, src []byte) ([]byte, error) {
 	var buf bytes.Buffer
+	var w interface {
+		io.WriteCloser
+		Reset(io.Writer)
+	}
 	switch codec {
 	case CodecNone:
 		return src, nil
-	case CodecGzip:
-		w := gzipWriters.Get().(*gzip.Writer)
-		defer gzipWriters.Put(w)
-		w.Reset(&buf)
-		w.Write(src)
-		if err := w.Close(); err != nil {
-			return nil, err
-		}
 	case CodecSnappy:
 		return snappy.Encode(nil, src), nil
+	case CodecGzip:
+		pool := &gzipWriters[gzipLevel(level)-gzip.DefaultCompression]
+		gw, _ := pool.Get().(*gzip.Writer)
+		if gw == nil {
+			gw, _ = gzip.NewWriterLevel(nil, gzipLevel(level)) // the level is in range
+		}
+		defer pool.Put(gw)
+		w = gw
 	case CodecLZ4:
-		w := lz4Writers.Get().(*lz4.Writer)
-		defer lz4Writers.Put(w)
-		w.Reset(&buf)
-		w.Write(src)
-		if err := w.Close(); err != nil {
-			return nil, err
+		pool := &lz4Writers[lz4Level(level)]
+		lw, _ := pool.Get().(*lz4.Writer)
+		if lw == nil {
+			lw = lz4.NewWriter(nil)
+			if err := lw.Apply(lz4.CompressionLevelOption(lz4Levels[lz4Level(level)])); err != nil {
+				return nil, err
+			}
 		}
+		defer pool.Put(lw)
+		w = lw
 	case CodecZstd:
-		w := zstdWriters.Get().(*zstd.Encoder)
-		defer zstdWriters.Put(w)
-		w.Reset(&buf)
-		w.Write(src)
-		if err := w.Close(); err != nil {
-			return nil, err
+		el := zstd.EncoderLevelFromZstd(int(zstdLevel(level)))
+		pool := &zstdWriters[el]
+		zw, _ := pool.Get().(*zstd.Encoder)
+		if zw == nil {
+			var err error
+			if zw, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(el)); err != nil {
+				return nil, err
+			}
 		}
+		defer pool.Put(zw)
+		w = zw
 	default:
 		return nil, fmt.Errorf("%w %d", ErrCompression, codec)
+	}
+	w.Reset(&buf)
+	w.Write(src)
+	if err := w.Close(); err != nil {
+		return nil, err
 	}
 	return buf.Bytes(), nil
 }
 
+// gzipLevel is a gzip level as Kafka takes it: -1 (the default, 6) or 1-9.
+func gzipLevel(level int32) int {
+	if level == 0 || level < gzip.DefaultCompression || level > gzip.BestCompression {
+		return gzip.DefaultCompression
+	}
+	return int(level)
+}
+
+// lz4Level indexes lz4Levels: as Kafka's Lz4BlockOutputStream, the default
+// level (9) compresses fast (lz4-java's fastCompressor) and any other with
+// the high-compression codec at that level (lz4-java's 1-17; this codec's
+// deepest level is 9).
+func lz4Level(level int32) int {
+	if level < 1 || level == 9 { // 0: the default, 9
+		return 0
+	}
+	return int(min(level, 9))
+}
+
+var lz4Levels = [...]lz4.CompressionLevel{lz4.Fast, lz4.Level1, lz4.Level2, lz4.Level3, lz4.Level4,
+	lz4.Level5, lz4.Level6, lz4.Level7, lz4.Level8, lz4.Level9}
+
+// zstdLevel is a zstd level (0: the default, 3); this codec maps levels to
+// four speeds (zstd.EncoderLevelFromZstd), negative ones to the fastest.
+func zstdLevel(level int32) int32 {
+	if level == 0 {
+		return 3
+	}
+	return max(level, 1)
+}
+
 var (
-	gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
-	lz4Writers  = sync.Pool{New: func() any { return lz4.NewWriter(nil) }}
-	zstdWriters = sync.Pool{New: func() any {
-		w, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
-		if err != nil {
-			panic(err) // only on invalid options
-		}
-		return w
-	}}
+	gzipWriters [gzip.BestCompression - gzip.DefaultCompression + 1]sync.Pool
+	lz4Writers  [len(lz4Levels)]sync.Pool
+	zstdWriters [zstd.SpeedBestCompression + 1]sync.Pool
 )

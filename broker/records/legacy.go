@@ -241,6 +241,25 @@ func bytesSize(b []byte) int {
 	return varintSize(int64(len(b))) + len(b)
 }
 
+// LegacyCodec is the codec of a legacy message set's compressed wrappers
+// (the last one's, as Kafka's UnifiedLog.analyzeAndValidateRecords takes
+// the source compression), CodecNone if it has none. It reads only the
+// messages' headers, and stops at the first that is cut short.
+func LegacyCodec(set []byte) int8 {
+	codec := CodecNone
+	for p := 0; len(set)-p >= 12+6; {
+		if c := int8(set[p+17]) & int8(AttrCodecMask); c != CodecNone {
+			codec = c
+		}
+		size := int64(int32(binary.BigEndian.Uint32(set[p+8:])))
+		if size < 6 {
+			break
+		}
+		p += 12 + int(min(size, int64(len(set))))
+	}
+	return codec
+}
+
 // parseLegacy decodes the part of a message after offset and size.
 func parseLegacy(b []byte) (legacyMessage, error) {
 	var m legacyMessage

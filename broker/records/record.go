@@ -165,6 +165,7 @@ func appendVarBytes(dst, b []byte) []byte {
 type Batch struct {
 	Attributes     int16 // codec bits are taken from Codec
 	Codec          int8
+	Level          int32 // the codec's level, as CompressLevel takes it (0: the default)
 	FirstTimestamp int64
 	MaxTimestamp   int64
 	ProducerID     int64
@@ -181,7 +182,7 @@ func Build(b *Batch) ([]byte, error) {
 	for i := range b.Records {
 		body = AppendRecord(body, &b.Records[i])
 	}
-	body, err := Compress(b.Codec, body)
+	body, err := CompressLevel(b.Codec, b.Level, body)
 	if err != nil {
 		return nil, err
 	}
@@ -208,9 +209,9 @@ func Build(b *Batch) ([]byte, error) {
 	return out, nil
 }
 
-// Recompress rebuilds a batch with another codec, keeping every header
-// field and record.
-func Recompress(batch []byte, codec int8) ([]byte, error) {
+// Recompress rebuilds a batch with another codec at a level (as
+// CompressLevel), keeping every header field and record.
+func Recompress(batch []byte, codec int8, level int32) ([]byte, error) {
 	h, err := ParseHeader(batch)
 	if err != nil {
 		return nil, err
@@ -227,7 +228,7 @@ func Recompress(batch []byte, codec int8) ([]byte, error) {
 		return nil, err
 	}
 	return Build(&Batch{
-		Attributes: h.Attributes, Codec: codec,
+		Attributes: h.Attributes, Codec: codec, Level: level,
 		FirstTimestamp: h.FirstTimestamp, MaxTimestamp: h.MaxTimestamp,
 		ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, BaseSequence: h.BaseSequence,
 		LeaderEpoch: h.LeaderEpoch, BaseOffset: h.BaseOffset, Records: recs,

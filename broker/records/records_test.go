@@ -113,7 +113,7 @@ func TestCompressionRoundTrip(t *testing.T) {
 	plain := testBatch(t, CodecNone, 20)
 	for _, codec := range []int8{CodecGzip, CodecSnappy, CodecLZ4, CodecZstd} {
 		t.Run(fmt.Sprint(codec), func(t *testing.T) {
-			c, err := Recompress(plain, codec)
+			c, err := Recompress(plain, codec, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,7 +128,7 @@ func TestCompressionRoundTrip(t *testing.T) {
 				t.Fatalf("codec %d did not shrink repetitive records: %d >= %d bytes", codec, len(c), len(plain))
 			}
 			sameRecords(t, collect(t, c), testRecords(20))
-			back, err := Recompress(c, CodecNone)
+			back, err := Recompress(c, CodecNone, 0)
 			if err != nil || !bytes.Equal(back, plain) {
 				t.Fatalf("decompressing back: %v, equal %v", err, bytes.Equal(back, plain))
 			}

@@ -299,7 +299,7 @@ func fuzzLog(t testing.TB) fuzzOriginal {
 		next := l.NextOffset()
 		b := buildBatch(t, next, n, 1_700_000_000_000+next, 5+7*i)
 		if i == 3 { // one compressed batch
-			if b, err = records.Recompress(b, records.CodecGzip); err != nil {
+			if b, err = records.Recompress(b, records.CodecGzip, 0); err != nil {
 				t.Fatal(err)
 			}
 		}
