@@ -5,7 +5,9 @@ package broker
 // v0 asks for every topic with an empty list; v1+ with a null one (an
 // empty list asks for none). v10+ may name topics by id. Unknown topics are
 // created when auto.create.topics.enable is on and the request allows it
-// (always for v0-3), with num.partitions and default.replication.factor.
+// (always for v0-3), with num.partitions and default.replication.factor;
+// an internal topic (__consumer_offsets, ...) with its coordinator's
+// settings (SetInternalTopics), as Kafka's AutoTopicCreationManager.
 // Brokers are listed with their address for the listener the request came
 // in on. Internal topics are flagged.
 //
@@ -149,16 +151,28 @@ func metadataDenied(name *string, id metadata.Uuid, internal bool) kmsg.Metadata
 func (b *Broker) metadataMissing(ctx context.Context, name string, autoCreate bool, view metaView) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	st.Topic = &name
+	st.IsInternal = IsInternal(name)
 	st.AuthorizedOperations = authorizedOpsNotRequested
 	if err := metadata.ValidateTopicName(name); err != nil {
 		st.ErrorCode = kerr.InvalidTopicException.Code
 		return st
 	}
-	if !autoCreate || IsInternal(name) {
+	var err error
+	switch it := b.internalTopics.Load(); {
+	case !autoCreate || st.IsInternal && it == nil:
 		st.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return st
+	case st.IsInternal:
+		// An internal topic is created with its coordinator's settings,
+		// as Kafka's AutoTopicCreationManager.creatableTopic: a
+		// consumer assigned a partition of __consumer_offsets before
+		// any group used it (kafka-console-consumer.sh --partition)
+		// otherwise saw UNKNOWN_TOPIC_OR_PARTITION for ever.
+		partitions, rf, configs, _ := (*it).InternalTopicSpec(name)
+		err = b.createInternalTopic(ctx, name, partitions, rf, configs)
+	default:
+		_, err = b.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: b.cfg.NumPartitions, ReplicationFactor: b.cfg.DefaultReplicationFactor})
 	}
-	_, err := b.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: b.cfg.NumPartitions, ReplicationFactor: b.cfg.DefaultReplicationFactor})
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		st.ErrorCode = ErrorCode(b.log, err)
 		return st
