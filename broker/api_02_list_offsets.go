@@ -62,6 +62,12 @@ func (b *Broker) handleListOffsets(_ context.Context, req *protocol.Request) (km
 				sp.ErrorCode = kerr.InvalidRequest.Code
 				continue
 			}
+			if rp.Timestamp < 0 && rp.Timestamp < minSpecialTs(req.Version) {
+				// Before the partition is looked up, as Kafka's
+				// fetchOffset checks isListOffsetsTimestampUnsupported.
+				sp.ErrorCode = kerr.UnsupportedVersion.Code
+				continue
+			}
 			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				continue
@@ -117,9 +123,6 @@ func (b *Broker) listOffset(p *Partition, version int16, isolation int8, replica
 		return err
 	}
 	ts := rp.Timestamp
-	if ts < 0 && ts < minSpecialTs(version) {
-		return kerr.UnsupportedVersion
-	}
 	limit := p.HighWatermark()
 	if isolation == readCommitted {
 		limit = p.LastStableOffset()
