@@ -218,6 +218,13 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 			}
 			if err == nil {
 				err = fs.fetchPartition(p, &rt.Partitions[j], &sp, &budget, fs.rangeBytes == 0)
+				if err != nil && fs.b.Topic(p.tp.Topic) != p.topic {
+					// Deleted while the fetch waited: neither hosted
+					// nor in the metadata any more, which Kafka's
+					// getPartitionOrError answers so (not as a
+					// partition led elsewhere).
+					err, p = kerr.UnknownTopicOrPartition, nil
+				}
 				anyErr = anyErr || err != nil || sp.DivergingEpoch.Epoch >= 0
 			}
 			if err != nil {
