@@ -107,3 +107,35 @@ func testFetchTopicDeletedWhileWaiting(t *testing.T, version int16) {
 			kerr.ErrorForCode(sp.ErrorCode), sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch)
 	}
 }
+
+// A partition's CurrentLeader is filled only from Fetch v16 and only with
+// NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, as Kafka's
+// handleFetchRequest does; Gregor named the leader from v12 with any
+// error (OFFSET_OUT_OF_RANGE, UNKNOWN_LEADER_EPOCH, ...).
+func TestFetchCurrentLeaderOnlyForLeaderErrors(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("cl", 1, nil)
+	for _, v := range []int16{12, 15, 16, 17} {
+		for _, c := range []struct {
+			what   string
+			offset int64
+			epoch  int32
+			want   *kerr.Error
+		}{
+			{"past the log end", 100, -1, kerr.OffsetOutOfRange},
+			{"at a leader epoch from the future", 0, 5, kerr.UnknownLeaderEpoch},
+		} {
+			r := fetchReq("cl", 0, c.offset, 1<<20)
+			r.Topics[0].Partitions[0].CurrentLeaderEpoch = c.epoch
+			if v >= 13 {
+				r.Topics[0].TopicID = tb.Topic("cl").ID
+			}
+			resp := tb.callAt(r, v).(*kmsg.FetchResponse)
+			sp := resp.Topics[0].Partitions[0]
+			if sp.ErrorCode != c.want.Code || sp.CurrentLeader.LeaderID != -1 || sp.CurrentLeader.LeaderEpoch != -1 {
+				t.Errorf("v%d fetch %s: %v, current leader %d at epoch %d; want %v, no current leader",
+					v, c.what, kerr.ErrorForCode(sp.ErrorCode), sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch, c.want)
+			}
+		}
+	}
+}
