@@ -218,6 +218,13 @@ func (fs *fetchState) run(resp *kmsg.FetchResponse) (*protocol.Spliced, int, boo
 			}
 			if err == nil {
 				err = fs.fetchPartition(p, &rt.Partitions[j], &sp, &budget, fs.rangeBytes == 0)
+				if err != nil && fs.b.Topic(p.tp.Topic) != p.topic {
+					// Deleted while the fetch waited: neither hosted
+					// nor in the metadata any more, which Kafka's
+					// getPartitionOrError answers so (not as a
+					// partition led elsewhere).
+					err, p = kerr.UnknownTopicOrPartition, nil
+				}
 				anyErr = anyErr || err != nil || sp.DivergingEpoch.Epoch >= 0
 			}
 			if err != nil {
@@ -384,16 +391,18 @@ func (fs *fetchState) visible() uint64 {
 }
 
 // fillLeader tells a client that hit a non-leader where the leader is
-// (v12+ CurrentLeader, KIP-951), and from v16, as Kafka, answering
-// NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH, how to reach it (the
-// response's NodeEndpoints), so it need not refresh its metadata first.
+// and how to reach it (KIP-951): from v16, answering NOT_LEADER_OR_FOLLOWER
+// or FENCED_LEADER_EPOCH, the partition's CurrentLeader and the leader in
+// the response's NodeEndpoints, so it need not refresh its metadata
+// first. As Kafka's KafkaApis.handleFetchRequest, no other error and no
+// older version carries a CurrentLeader (the field came with v12).
 func (fs *fetchState) fillLeader(p *Partition, sp *kmsg.FetchResponseTopicPartition, resp *kmsg.FetchResponse) {
-	if p == nil || fs.version < 12 {
+	if p == nil || fs.version < 16 || sp.ErrorCode != kerr.NotLeaderForPartition.Code && sp.ErrorCode != kerr.FencedLeaderEpoch.Code {
 		return
 	}
 	st := p.State()
 	sp.CurrentLeader.LeaderID, sp.CurrentLeader.LeaderEpoch = st.Leader, st.LeaderEpoch
-	if fs.version < 16 || st.Leader < 0 || sp.ErrorCode != kerr.NotLeaderForPartition.Code && sp.ErrorCode != kerr.FencedLeaderEpoch.Code {
+	if st.Leader < 0 {
 		return
 	}
 	for _, nb := range resp.Brokers {

@@ -120,6 +120,9 @@ func (lf *legacyFetch) authorize(req *protocol.Request) {
 // run builds a full response into resp and reports its record bytes and
 // whether any partition failed.
 func (lf *legacyFetch) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, bool) {
+	if legacyFetchRunHook != nil {
+		legacyFetchRunHook()
+	}
 	budget := lf.maxBytes
 	total, anyErr, k, readable := 0, false, 0, 0
 	resp.Topics = make([]kmsg.FetchResponseTopic, len(lf.r.Topics))
@@ -143,6 +146,9 @@ func (lf *legacyFetch) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, 
 				// v0-2 have no response-wide limit: each partition gets its first batch.
 				minOne := total == 0 || lf.version < 3
 				err = lf.fetchPartition(p, &rt.Partitions[j], sp, &budget, minOne)
+				if err != nil && lf.b.Topic(p.tp.Topic) != p.topic {
+					err = kerr.UnknownTopicOrPartition // deleted meanwhile, as in v4+
+				}
 				// Only a read's error ends a long poll, as in v4+.
 				anyErr = anyErr || err != nil
 				readable++
@@ -156,6 +162,10 @@ func (lf *legacyFetch) run(resp *kmsg.FetchResponse) (*kmsg.FetchResponse, int, 
 	}
 	return resp, total, anyErr || readable == 0
 }
+
+// legacyFetchRunHook, if set (by tests), is called at the start of every
+// run.
+var legacyFetchRunHook func()
 
 // errorCode maps a partition's error as for these versions: a storage
 // error is NOT_LEADER_OR_FOLLOWER, which old clients retry (Kafka's

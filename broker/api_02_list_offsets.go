@@ -6,7 +6,9 @@ package broker
 // read_committed), -2 earliest (log start), -3 the record with the largest
 // timestamp (v7+), -4 earliest local (= earliest, no tiered storage, v8+),
 // -5 earliest pending upload (none: offset -1, v9+); any other value finds
-// the first record at or after it that a consumer may read. v0 answers in
+// the first record at or after it that a consumer may read; a broker's
+// request, or the debugging replica id's (-2, answered by any replica),
+// reads to the log end whatever its isolation level. v0 answers in
 // OldStyleOffsets. Each answer carries the leader epoch of the offset (v4+).
 // A topic needs DESCRIBE, else TOPIC_AUTHORIZATION_FAILED.
 
@@ -62,6 +64,12 @@ func (b *Broker) handleListOffsets(_ context.Context, req *protocol.Request) (km
 				sp.ErrorCode = kerr.InvalidRequest.Code
 				continue
 			}
+			if rp.Timestamp < 0 && rp.Timestamp < minSpecialTs(req.Version) {
+				// Before the partition is looked up, as Kafka's
+				// fetchOffset checks isListOffsetsTimestampUnsupported.
+				sp.ErrorCode = kerr.UnsupportedVersion.Code
+				continue
+			}
 			if p == nil {
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 				continue
@@ -109,22 +117,26 @@ func duplicateListOffsets(r *kmsg.ListOffsetsRequest) map[listOffsetsKey]bool {
 
 // listOffset answers one partition.
 func (b *Broker) listOffset(p *Partition, version int16, isolation int8, replicaID int32, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {
-	lg, epoch, err := p.leaderLog(rp.CurrentLeaderEpoch)
-	if err != nil && replicaID == debugReplicaID {
-		lg, epoch, err = p.replicaLog(-1)
+	// The debugging replica id reads any replica, its leader epoch
+	// checked all the same (Kafka's fetchOnlyFromLeader false).
+	logOf := p.leaderLog
+	if replicaID == debugReplicaID {
+		logOf = p.replicaLog
 	}
+	lg, epoch, err := logOf(rp.CurrentLeaderEpoch)
 	if err != nil {
 		return err
 	}
 	ts := rp.Timestamp
-	if ts < 0 && ts < minSpecialTs(version) {
-		return kerr.UnsupportedVersion
-	}
 	limit := p.HighWatermark()
 	if isolation == readCommitted {
 		limit = p.LastStableOffset()
 	}
-	if replicaID >= 0 {
+	if replicaID != -1 {
+		// Only a consumer (-1) is bounded by what it may fetch: a
+		// broker or the debugging id reads to the log end, its
+		// isolation level ignored, as Kafka's fetchOffset passes no
+		// isolation level for them.
 		limit = p.LogEndOffset()
 	}
 	// A new leader whose high watermark has not yet reached the log end

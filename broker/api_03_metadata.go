@@ -3,9 +3,13 @@ package broker
 // Metadata (key 3), versions 0-13.
 //
 // v0 asks for every topic with an empty list; v1+ with a null one (an
-// empty list asks for none). v10+ may name topics by id. Unknown topics are
+// empty list asks for none). v12+ may name topics by id; a request with
+// any id asks for its ids' topics only (the names it carries are not
+// looked at). Unknown topics are
 // created when auto.create.topics.enable is on and the request allows it
-// (always for v0-3), with num.partitions and default.replication.factor.
+// (always for v0-3), with num.partitions and default.replication.factor;
+// an internal topic (__consumer_offsets, ...) with its coordinator's
+// settings (SetInternalTopics), as Kafka's AutoTopicCreationManager.
 // Brokers are listed with their address for the listener the request came
 // in on. Internal topics are flagged.
 //
@@ -84,7 +88,19 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 	// 1,000 partitions 10,000 times asked for a 250 MB answer.
 	seenNames := make(map[string]bool, len(r.Topics))
 	seenIDs := make(map[[16]byte]bool)
+	byID := req.Version >= 12 && slices.ContainsFunc(r.Topics, func(rt kmsg.MetadataRequestTopic) bool { return rt.TopicID != [16]byte{} })
 	for _, rt := range r.Topics {
+		if byID {
+			// A request naming any topic by id asks only for the
+			// topics of its ids, whatever names it carries, as
+			// Kafka's handleTopicMetadataRequest (useTopicId): the
+			// Java admin client sends an empty name with each id
+			// (kafka-topics.sh --describe --topic-id).
+			if rt.TopicID == [16]byte{} {
+				continue
+			}
+			rt.Topic = nil
+		}
 		if rt.Topic != nil {
 			if seenNames[*rt.Topic] {
 				continue
@@ -149,16 +165,28 @@ func metadataDenied(name *string, id metadata.Uuid, internal bool) kmsg.Metadata
 func (b *Broker) metadataMissing(ctx context.Context, name string, autoCreate bool, view metaView) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	st.Topic = &name
+	st.IsInternal = IsInternal(name)
 	st.AuthorizedOperations = authorizedOpsNotRequested
 	if err := metadata.ValidateTopicName(name); err != nil {
 		st.ErrorCode = kerr.InvalidTopicException.Code
 		return st
 	}
-	if !autoCreate || IsInternal(name) {
+	var err error
+	switch it := b.internalTopics.Load(); {
+	case !autoCreate || st.IsInternal && it == nil:
 		st.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return st
+	case st.IsInternal:
+		// An internal topic is created with its coordinator's settings,
+		// as Kafka's AutoTopicCreationManager.creatableTopic: a
+		// consumer assigned a partition of __consumer_offsets before
+		// any group used it (kafka-console-consumer.sh --partition)
+		// otherwise saw UNKNOWN_TOPIC_OR_PARTITION for ever.
+		partitions, rf, configs, _ := (*it).InternalTopicSpec(name)
+		err = b.createInternalTopic(ctx, name, partitions, rf, configs)
+	default:
+		_, err = b.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: b.cfg.NumPartitions, ReplicationFactor: b.cfg.DefaultReplicationFactor})
 	}
-	_, err := b.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: b.cfg.NumPartitions, ReplicationFactor: b.cfg.DefaultReplicationFactor})
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		st.ErrorCode = ErrorCode(b.log, err)
 		return st

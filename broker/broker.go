@@ -76,6 +76,9 @@ type Broker struct {
 	tokenOps sync.Mutex
 	// verifier asks transaction coordinators (txn_verify.go).
 	verifier txnVerifier
+	// internalTopics is how Metadata auto-creates an internal topic
+	// (host.go, api_03_metadata.go); nil until set.
+	internalTopics atomic.Pointer[InternalTopics]
 	// authz decides what requests may do (authz.go); nil without
 	// authorizer.class.name.
 	authz *acl.Authorizer

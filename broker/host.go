@@ -27,28 +27,8 @@ func (b *Broker) EnsureInternalTopic(ctx context.Context, name string, partition
 		return nil
 	}
 	if b.Topic(name) == nil {
-		brokers, _ := b.Brokers()
-		if int(rf) > len(brokers) {
-			rf = int16(len(brokers))
-		}
-		if rf < 1 {
-			return kerr.CoordinatorNotAvailable
-		}
-		// With fewer live brokers than the configured factor (a single
-		// broker with Kafka's defaults), min.insync.replicas is capped
-		// at the factor so the topic can be written at all.
-		if v, ok := configs["min.insync.replicas"]; ok {
-			if n, err := strconv.Atoi(v); err == nil && n > int(rf) {
-				configs = maps.Clone(configs)
-				configs["min.insync.replicas"] = strconv.Itoa(int(rf))
-			}
-		}
-		_, err := b.backend.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: rf, Configs: configs})
-		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("creating %s: %w", name, err)
-		}
-		if err == nil {
-			b.log.Info().Str("topic", name).Int32("partitions", partitions).Int16("replication_factor", rf).Msg("created internal topic")
+		if err := b.createInternalTopic(ctx, name, partitions, rf, configs); err != nil {
+			return err
 		}
 	}
 	if !b.AwaitTopic(ctx, name, 30*time.Second) {
@@ -56,6 +36,47 @@ func (b *Broker) EnsureInternalTopic(ctx context.Context, name string, partition
 	}
 	return nil
 }
+
+// createInternalTopic creates an internal topic, with a replication factor
+// capped at the live brokers; one that exists meanwhile is no error.
+func (b *Broker) createInternalTopic(ctx context.Context, name string, partitions int32, rf int16, configs map[string]string) error {
+	brokers, _ := b.Brokers()
+	if int(rf) > len(brokers) {
+		rf = int16(len(brokers))
+	}
+	if rf < 1 {
+		return kerr.CoordinatorNotAvailable
+	}
+	// With fewer live brokers than the configured factor (a single
+	// broker with Kafka's defaults), min.insync.replicas is capped at
+	// the factor so the topic can be written at all.
+	if v, ok := configs["min.insync.replicas"]; ok {
+		if n, err := strconv.Atoi(v); err == nil && n > int(rf) {
+			configs = maps.Clone(configs)
+			configs["min.insync.replicas"] = strconv.Itoa(int(rf))
+		}
+	}
+	_, err := b.backend.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: rf, Configs: configs})
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("creating %s: %w", name, err)
+	}
+	if err == nil {
+		b.log.Info().Str("topic", name).Int32("partitions", partitions).Int16("replication_factor", rf).Msg("created internal topic")
+	}
+	return nil
+}
+
+// InternalTopics says how the coordinators create their internal topics
+// (the coordinator package's InternalTopicSpec): partitions, replication
+// factor and configs, ok false for a name that is not one.
+type InternalTopics interface {
+	InternalTopicSpec(name string) (partitions int32, rf int16, configs map[string]string, ok bool)
+}
+
+// SetInternalTopics installs the coordinators' internal topic settings,
+// with which a Metadata request auto-creates an internal topic, as
+// Kafka's does. Without them, such a request does not create it.
+func (b *Broker) SetInternalTopics(it InternalTopics) { b.internalTopics.Store(&it) }
 
 // PartitionLeader reports the leader of a partition and whether it is
 // this broker (none, -1, while this broker leads an offline replica).

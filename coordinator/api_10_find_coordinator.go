@@ -82,27 +82,14 @@ func (c *Coordinator) findCoordinator(ctx context.Context, typ int8, key, listen
 		return co
 	}
 	var topic string
-	var partitions int32
-	var rf int16
-	var configs map[string]string
 	switch typ {
 	case coordinatorGroup:
-		topic, partitions, rf = OffsetsTopic, c.cfg.OffsetsTopicPartitions, c.cfg.OffsetsTopicReplication
-		configs = map[string]string{"cleanup.policy": "compact", "compression.type": "producer"}
-		setSegmentBytes(configs, c.cfg.OffsetsTopicSegmentBytes)
+		topic = OffsetsTopic
 	case coordinatorTransaction:
 		if key == "" {
 			return fail(kerr.InvalidRequest, "the transactional id must not be empty")
 		}
-		topic, partitions, rf = TransactionTopic, c.cfg.TxnTopicPartitions, c.cfg.TxnTopicReplication
-		configs = map[string]string{
-			"cleanup.policy": "compact", "compression.type": "uncompressed", "segment.bytes": "104857600",
-			"unclean.leader.election.enable": "false",
-		}
-		setSegmentBytes(configs, c.cfg.TxnTopicSegmentBytes)
-		if c.cfg.TxnTopicMinISR > 0 {
-			configs["min.insync.replicas"] = strconv.Itoa(int(c.cfg.TxnTopicMinISR))
-		}
+		topic = TransactionTopic
 	case coordinatorShare:
 		if _, err := shareKeyOf(key); err != nil {
 			return fail(kerr.InvalidRequest, err.Error())
@@ -111,10 +98,11 @@ func (c *Coordinator) findCoordinator(ctx context.Context, typ int8, key, listen
 			c.log.Warn().Err(err).Str("topic", ShareStateTopic).Msg("creating internal topic")
 			return fail(kerr.CoordinatorNotAvailable, "the coordinator topic "+ShareStateTopic+" is not available yet")
 		}
-		topic, partitions = ShareStateTopic, c.cfg.ShareStateTopicPartitions
+		topic = ShareStateTopic
 	default:
 		return fail(kerr.InvalidRequest, "unsupported coordinator type "+strconv.Itoa(int(typ)))
 	}
+	partitions, rf, configs, _ := c.InternalTopicSpec(topic)
 	if partitions <= 0 {
 		return fail(kerr.CoordinatorNotAvailable, "no partitions configured for "+topic)
 	}

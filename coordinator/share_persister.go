@@ -11,7 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
+
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -132,16 +132,8 @@ func (c *shareCoordinator) ensureTopic(ctx context.Context) error {
 	if c.host.PartitionExists(ShareStateTopic, 0) {
 		return nil
 	}
-	configs := map[string]string{"cleanup.policy": "delete", "compression.type": "producer", "retention.ms": "-1"}
-	setSegmentBytes(configs, c.cfg.ShareStateSegmentBytes)
-	if c.cfg.ShareStateTopicMinISR > 0 {
-		configs["min.insync.replicas"] = strconv.Itoa(int(c.cfg.ShareStateTopicMinISR))
-	}
-	rf := c.cfg.ShareStateTopicReplication
-	if rf <= 0 {
-		rf = 3
-	}
-	if err := c.host.EnsureInternalTopic(ctx, ShareStateTopic, c.cfg.ShareStateTopicPartitions, rf, configs); err != nil {
+	partitions, rf, configs, _ := internalTopicSpec(&c.cfg, ShareStateTopic)
+	if err := c.host.EnsureInternalTopic(ctx, ShareStateTopic, partitions, rf, configs); err != nil {
 		return fmt.Errorf("creating %s: %w", ShareStateTopic, err)
 	}
 	return nil

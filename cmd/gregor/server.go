@@ -88,6 +88,7 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 	b.OnTopicDeleted(coord.TopicDeleted)
 	b.SetTxnVerifier(coord)
 	b.SetSharePersister(sharePersister{coord})
+	b.SetInternalTopics(coord)
 	if err := b.Start(ctx); err != nil {
 		b.Close()
 		return nil, err
