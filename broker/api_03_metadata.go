@@ -11,7 +11,10 @@ package broker
 // an internal topic (__consumer_offsets, ...) with its coordinator's
 // settings (SetInternalTopics), as Kafka's AutoTopicCreationManager.
 // Brokers are listed with their address for the listener the request came
-// in on. Internal topics are flagged.
+// in on. Internal topics are flagged. v0 lists only the replicas a client
+// can reach (live, with the request's listener) and answers a partition
+// with a led one left out REPLICA_NOT_AVAILABLE, as Kafka's MetadataCache
+// does for v0 (errorUnavailableEndpoints); v1+ list every replica.
 //
 // Authorization (KafkaApis.handleTopicMetadataRequest): a request for
 // every topic lists only those the principal may DESCRIBE; a named one it
@@ -54,7 +57,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 	}
 	brokers, controller := b.Brokers()
 	resp.Brokers = b.metadataBrokers(brokers, req.Conn.Listener)
-	view := metaView{brokers: brokers, listener: req.Conn.Listener, listenerErr: req.Version >= 6}
+	view := metaView{brokers: brokers, listener: req.Conn.Listener, listenerErr: req.Version >= 6, dropUnavailable: req.Version == 0}
 	cid := b.ClusterID()
 	resp.ClusterID = &cid
 	resp.ControllerID = controller
@@ -227,6 +230,23 @@ type metaView struct {
 	brokers     []metadata.BrokerInfo
 	listener    string
 	listenerErr bool
+	// dropUnavailable (v0) leaves the replicas a client cannot reach
+	// (down, or without the request's listener) out of the replica and
+	// ISR lists and answers REPLICA_NOT_AVAILABLE when it left any out,
+	// as Kafka's MetadataCache with errorUnavailableEndpoints.
+	dropUnavailable bool
+}
+
+// reachable is ids without the brokers that are down or lack the view's
+// listener.
+func (v metaView) reachable(ids []int32) []int32 {
+	out := make([]int32, 0, len(ids))
+	for _, id := range ids {
+		if live, on := v.reach(id); live && on {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // reach reports whether broker id is live and has an endpoint on the
@@ -278,6 +298,13 @@ func metadataPartition(p *Partition, view metaView) kmsg.MetadataResponseTopicPa
 			mp.ErrorCode = kerr.ListenerNotFound.Code
 		}
 		mp.Leader = -1
+	}
+	if view.dropUnavailable {
+		replicas, isr := view.reachable(mp.Replicas), view.reachable(mp.ISR)
+		if mp.ErrorCode == 0 && (len(replicas) < len(mp.Replicas) || len(isr) < len(mp.ISR)) {
+			mp.ErrorCode = kerr.ReplicaNotAvailable.Code
+		}
+		mp.Replicas, mp.ISR = replicas, isr
 	}
 	return mp
 }
