@@ -9,7 +9,11 @@ package broker
 // the first record at or after it that a consumer may read; a broker's
 // request, or the debugging replica id's (-2, answered by any replica),
 // reads to the log end whatever its isolation level. v0 answers in
-// OldStyleOffsets. Each answer carries the leader epoch of the offset (v4+).
+// OldStyleOffsets by segments, as Kafka 3.x (legacyFetchOffsetsBefore): up
+// to MaxNumOffsets of the segments' base offsets and the log end (a
+// consumer's capped at the high watermark), newest first, from the latest
+// (-1), the earliest (-2) or the last segment modified at or before the
+// timestamp. Each answer carries the leader epoch of the offset (v4+).
 // A topic needs DESCRIBE, else TOPIC_AUTHORIZATION_FAILED.
 
 import (
@@ -128,6 +132,10 @@ func (b *Broker) listOffset(p *Partition, version int16, isolation int8, replica
 		return err
 	}
 	ts := rp.Timestamp
+	if version == 0 {
+		sp.OldStyleOffsets = consumerLegacyOffsets(lg.LegacyOffsetsBefore(ts, int(rp.MaxNumOffsets)), replicaID, p.HighWatermark())
+		return nil
+	}
 	limit := p.HighWatermark()
 	if isolation == readCommitted {
 		limit = p.LastStableOffset()
@@ -198,16 +206,24 @@ func (b *Broker) listOffset(p *Partition, version int16, isolation int8, replica
 			off, foundTs, sp.LeaderEpoch = o, t, lg.EpochForOffset(o)
 		}
 	}
-	if version == 0 {
-		if off >= 0 && rp.MaxNumOffsets > 0 {
-			sp.OldStyleOffsets = []int64{off}
-		} else {
-			sp.OldStyleOffsets = []int64{}
-		}
-		return nil
-	}
 	sp.Offset, sp.Timestamp = off, foundTs
 	return nil
+}
+
+// consumerLegacyOffsets bounds v0's offsets (the log's segments, descending) for a
+// consumer by the high watermark, as Kafka's
+// Partition.legacyFetchOffsetsForTimestamp: those above it are replaced by
+// the high watermark itself, first. A broker's or the debugging replica
+// id's request sees them all.
+func consumerLegacyOffsets(offs []int64, replicaID int32, hw int64) []int64 {
+	if replicaID != -1 || len(offs) == 0 || offs[0] <= hw {
+		return offs
+	}
+	i := 0
+	for i < len(offs) && offs[i] > hw {
+		i++
+	}
+	return append([]int64{hw}, offs[i:]...)
 }
 
 // minSpecialTs is the smallest special timestamp a version may ask for.

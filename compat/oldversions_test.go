@@ -2,6 +2,7 @@ package compat
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -191,4 +192,67 @@ func hasConfig(cs []kadm.Config, name, value string) bool {
 		}
 	}
 	return false
+}
+
+// ListOffsets v0 answers by segments, as Kafka 3.x's
+// UnifiedLog.legacyFetchOffsetsBefore: up to MaxNumOffsets offsets, newest
+// first, of the segments' base offsets and the log end (a consumer's
+// capped at the high watermark); a timestamp picks the last segment
+// modified at or before it. Old tools (Burrow, sarama below V0_10_1_0,
+// GetOffsetShell --max-offsets) ask for several. Gregor answered one
+// offset, the record-accurate lookup of v1.
+func TestListOffsetsV0AnswersBySegments(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("lo-v0-segments", 1, map[string]*string{"internal.segment.bytes": kadm.StringPtr("1024")})
+	const n = 60
+	e.produce(topic, 0, n)
+	cl := e.pinned(2, 0)
+	list := func(ts int64, max int32) []int64 {
+		t.Helper()
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.ReplicaID = -1
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Timestamp, rp.MaxNumOffsets = ts, max
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(e.ctx, cl)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("ListOffsets v0 at %d, max %d: %v %+v", ts, max, err, resp)
+		}
+		if v := resp.GetVersion(); v != 0 {
+			t.Fatalf("answered at version %d, want 0", v)
+		}
+		sp := resp.Topics[0].Partitions[0]
+		if sp.ErrorCode != 0 {
+			t.Fatalf("ListOffsets v0 at %d, max %d: %v", ts, max, kerr.ErrorForCode(sp.ErrorCode))
+		}
+		return sp.OldStyleOffsets
+	}
+	all := list(-1, 100)
+	if len(all) < 3 || all[0] != n || all[len(all)-1] != 0 {
+		t.Fatalf("latest, max 100: %v; want the end %d, then each segment's base down to 0 (several segments of 1 KiB)", all, n)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i] >= all[i-1] {
+			t.Fatalf("latest, max 100: %v, not descending", all)
+		}
+	}
+	for _, c := range []struct {
+		ts   int64
+		max  int32
+		want []int64
+	}{
+		{-1, 1, all[:1]},
+		{-1, 2, all[:2]},
+		{-1, 0, []int64{}},
+		{-2, 100, []int64{0}},
+		{1, 100, []int64{}}, // every segment modified after 1 ms past the epoch
+		{time.Now().Add(time.Hour).UnixMilli(), 100, all},
+	} {
+		if got := list(c.ts, c.max); !slices.Equal(got, c.want) {
+			t.Errorf("ListOffsets v0 at %d, max %d: %v, want %v", c.ts, c.max, got, c.want)
+		}
+	}
 }

@@ -180,3 +180,42 @@ func (l *Log) EpochForOffset(offset int64) int32 {
 	}
 	return e
 }
+
+// LegacyOffsetsBefore answers ListOffsets v0, which predates record
+// timestamps, by segments as Kafka's UnifiedLog.legacyFetchOffsetsBefore:
+// each segment stands for its base offset (at least the log start) at its
+// file's last modification, and a non-empty active segment adds the log
+// end at now. ts -1 starts from the last of these, -2 from the first,
+// another value from the last modified at or before ts; up to maxOffsets
+// are returned from there back to the first, in descending order.
+func (l *Log) LegacyOffsetsBefore(ts int64, maxOffsets int) []int64 {
+	type point struct{ off, at int64 }
+	l.mu.RLock()
+	points := make([]point, 0, len(l.segments)+1)
+	for _, s := range l.segments {
+		at := int64(0)
+		if fi, err := l.fs.Stat(segmentPath(s.dir, s.base, ".log")); err == nil {
+			at = fi.ModTime().UnixMilli()
+		}
+		points = append(points, point{off: max(s.base, l.startOffset), at: at})
+	}
+	if last := l.segments[len(l.segments)-1]; last.size > 0 {
+		points = append(points, point{off: last.next, at: l.now().UnixMilli()})
+	}
+	l.mu.RUnlock()
+	from := len(points) - 1
+	switch ts {
+	case -1:
+	case -2:
+		from = 0
+	default:
+		for from >= 0 && points[from].at > ts {
+			from--
+		}
+	}
+	out := []int64{}
+	for i := from; i >= 0 && len(out) < maxOffsets; i-- {
+		out = append(out, points[i].off)
+	}
+	return out
+}
