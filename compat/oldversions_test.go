@@ -1,7 +1,12 @@
 package compat
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
 	"slices"
 	"testing"
 	"time"
@@ -253,6 +258,88 @@ func TestListOffsetsV0AnswersBySegments(t *testing.T) {
 	} {
 		if got := list(c.ts, c.max); !slices.Equal(got, c.want) {
 			t.Errorf("ListOffsets v0 at %d, max %d: %v, want %v", c.ts, c.max, got, c.want)
+		}
+	}
+}
+
+// legacyMessage is one message of a legacy message set (magic 0 or 1):
+// offset, size, then the message with its CRC; ts is left out for magic 0.
+func legacyMessage(magic, attrs int8, offset, ts int64, key, value []byte) []byte {
+	be := binary.BigEndian
+	m := []byte{0, 0, 0, 0, byte(magic), byte(attrs)}
+	if magic == 1 {
+		m = be.AppendUint64(m, uint64(ts))
+	}
+	for _, b := range [][]byte{key, value} {
+		if b == nil {
+			m = be.AppendUint32(m, 0xffffffff)
+			continue
+		}
+		m = be.AppendUint32(m, uint32(len(b)))
+		m = append(m, b...)
+	}
+	be.PutUint32(m, crc32.ChecksumIEEE(m[4:]))
+	out := be.AppendUint64(nil, uint64(offset))
+	out = be.AppendUint32(out, uint32(len(m)))
+	return append(out, m...)
+}
+
+// legacyProduce sends set to partition 0 of topic with Produce v2 and
+// fails the test unless it is accepted.
+func legacyProduce(t *testing.T, ctx context.Context, cl *kgo.Client, topic string, set []byte) {
+	t.Helper()
+	req := produceReq(topic, set, nil)
+	req.SetVersion(2)
+	resp, err := req.RequestWith(ctx, leaderOf0(t, ctx, cl, topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != 0 {
+		t.Fatalf("Produce v2 of a magic 1 set: %v", kerr.ErrorForCode(code))
+	}
+}
+
+// A magic 1 message without a timestamp (-1) keeps none, and the messages
+// after it keep theirs, when the set is up-converted: Kafka's
+// MemoryRecordsBuilder takes the first record's timestamp, -1 included,
+// as the batch's base and each record's delta from it. Gregor took the
+// delta of a record as 0 whenever it or the first had no timestamp, so a
+// set opening with one lost every later timestamp (each read back as -1)
+// and a message without one read back with the first's.
+func TestLegacyProduceKeepsTimestamps(t *testing.T) {
+	addr := bootstrap(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := pinnedClient(t, addr, 0, 2)
+	defer cl.Close()
+	now := time.Now().UnixMilli()
+	want := []int64{-1, now - 2000, -1, now - 1000}
+	for _, codec := range []string{"none", "gzip"} {
+		topic := randomName("legacy-ts-" + codec)
+		createTopicWith(ctx, t, cl, topic, -1, "compression.type", "producer")
+		var set []byte
+		for i, ts := range want {
+			set = append(set, legacyMessage(1, 0, int64(i), ts, nil, []byte(fmt.Sprint("v", i)))...)
+		}
+		if codec == "gzip" {
+			var buf bytes.Buffer
+			w := gzip.NewWriter(&buf)
+			w.Write(set)
+			w.Close()
+			set = legacyMessage(1, 1, int64(len(want)-1), slices.Max(want), nil, buf.Bytes())
+		}
+		legacyProduce(t, ctx, cl, topic, set)
+		cons, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for len(got) < len(want) && ctx.Err() == nil {
+			cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got = append(got, r.Timestamp.UnixMilli()) })
+		}
+		cons.Close()
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: timestamps read back %v, want %v", codec, got, want)
 		}
 	}
 }

@@ -174,10 +174,10 @@ func (c *upConverter) add(m *legacyMessage) error {
 		c.first = ts
 	}
 	c.max = max(c.max, ts)
-	delta := int64(0)
-	if ts >= 0 && c.first >= 0 {
-		delta = ts - c.first
-	}
+	// Every record's timestamp is kept, -1 (none) included, as Kafka's
+	// MemoryRecordsBuilder takes the first record's, whatever it is, for
+	// the batch's base and each record's delta from it.
+	delta := ts - c.first
 	if c.n == math.MaxInt32 {
 		return fmt.Errorf("%w: more than %d messages", ErrTooLarge, math.MaxInt32)
 	}

@@ -112,7 +112,7 @@ func TestUpConvertLimitIsExact(t *testing.T) {
 // Build makes of the same records.
 func TestUpConvertIsBuild(t *testing.T) {
 	set := AppendLegacy(nil, 1, 0, 0, 2000, []byte("a"), []byte("one"))
-	set = AppendLegacy(set, 0, 1, 0, 0, nil, nil)
+	set = AppendLegacy(set, 1, 1, 0, -1, nil, nil) // no timestamp: -1 kept
 	set = AppendLegacy(set, 1, 2, 0, 1500, []byte{}, bytes.Repeat([]byte("v"), 300))
 	inner := AppendLegacy(nil, 1, 0, 0, 2600, nil, []byte("inner"))
 	inner = AppendLegacy(inner, 1, 1, 0, 2500, []byte("k"), nil)
@@ -123,7 +123,7 @@ func TestUpConvertIsBuild(t *testing.T) {
 	}
 	want, err := Build(&Batch{FirstTimestamp: 2000, MaxTimestamp: 2600, ProducerID: -1, ProducerEpoch: -1, BaseSequence: -1, Records: []Record{
 		{OffsetDelta: 0, TimestampDelta: 0, Key: []byte("a"), Value: []byte("one")},
-		{OffsetDelta: 1, TimestampDelta: 0},
+		{OffsetDelta: 1, TimestampDelta: -2001},
 		{OffsetDelta: 2, TimestampDelta: -500, Key: []byte{}, Value: bytes.Repeat([]byte("v"), 300)},
 		{OffsetDelta: 3, TimestampDelta: 600, Value: []byte("inner")},
 		{OffsetDelta: 4, TimestampDelta: 500, Key: []byte("k")},
