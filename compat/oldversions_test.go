@@ -343,3 +343,57 @@ func TestLegacyProduceKeepsTimestamps(t *testing.T) {
 		}
 	}
 }
+
+// Every message of a legacy set has the magic of the set's first, and
+// every message inside a compressed wrapper the wrapper's; else the set is
+// INVALID_RECORD and nothing is stored, as Kafka's LogValidator checks
+// (validateBatch: "Batch magic ... is not the same as the first batch's
+// magic byte"; validateRecord: a record's magic must match the outer
+// magic). Gregor stored such sets, each message converted by its own
+// magic.
+func TestLegacyProduceMixedMagicRefused(t *testing.T) {
+	addr := bootstrap(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl := pinnedClient(t, addr, 0, 2)
+	defer cl.Close()
+	topic := randomName("legacy-magic")
+	createTopicWith(ctx, t, cl, topic, -1, "compression.type", "producer")
+	now := time.Now().UnixMilli()
+	gz := func(set []byte) []byte {
+		var buf bytes.Buffer
+		w := gzip.NewWriter(&buf)
+		w.Write(set)
+		w.Close()
+		return buf.Bytes()
+	}
+	plain := append(legacyMessage(1, 0, 0, now, nil, []byte("m1")), legacyMessage(0, 0, 1, 0, nil, []byte("m0"))...)
+	for _, c := range []struct {
+		what string
+		set  []byte
+	}{
+		{"a magic 1 message, then a magic 0 one", plain},
+		{"a magic 0 message, then a magic 1 one", append(legacyMessage(0, 0, 0, 0, nil, []byte("m0")), legacyMessage(1, 0, 1, now, nil, []byte("m1"))...)},
+		{"a magic 1 gzip wrapper of a magic 0 and a magic 1 message", legacyMessage(1, 1, 1, now, nil, gz(plain))},
+		{"a magic 0 gzip wrapper of magic 1 messages", legacyMessage(0, 1, 1, 0, nil, gz(append(legacyMessage(1, 0, 0, now, nil, []byte("a")), legacyMessage(1, 0, 1, now, nil, []byte("b"))...)))},
+	} {
+		req := produceReq(topic, c.set, nil)
+		req.SetVersion(2)
+		resp, err := req.RequestWith(ctx, leaderOf0(t, ctx, cl, topic))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sp := resp.Topics[0].Partitions[0]; sp.ErrorCode != kerr.InvalidRecord.Code || sp.BaseOffset != -1 {
+			t.Errorf("%s: %v at base offset %d, want INVALID_RECORD at -1", c.what, kerr.ErrorForCode(sp.ErrorCode), sp.BaseOffset)
+		}
+	}
+	// A set of one magic is stored, from offset 0: nothing refused was.
+	legacyProduce(t, ctx, cl, topic, append(legacyMessage(1, 0, 0, now, nil, []byte("a")), legacyMessage(1, 0, 1, now, nil, []byte("b"))...))
+	lo, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := lo.Lookup(topic, 0); o.Offset != 2 {
+		t.Errorf("log end %d after the refused sets and one of 2 messages, want 2", o.Offset)
+	}
+}

@@ -58,7 +58,7 @@ func UpConvertMax(set []byte, limit, maxBatch int64) ([]byte, error) {
 	// the set, within maxBatch.
 	room := HeaderSize + min(int64(len(set)), max(maxBatch-HeaderSize, 0))
 	c := upConverter{out: make([]byte, HeaderSize, room), first: -1, max: -1, inflate: limit, limit: limit, maxBatch: maxBatch}
-	if err := c.read(set, 0); err != nil {
+	if err := c.read(set, 0, -1); err != nil {
 		return nil, err
 	}
 	if c.n == 0 {
@@ -79,9 +79,12 @@ type upConverter struct {
 	maxBatch int64  // what the batch may be
 }
 
-// read up-converts the messages of set, nested depth wrappers deep.
-func (c *upConverter) read(set []byte, depth int) error {
-	for len(set) > 0 {
+// read up-converts the messages of set, nested depth wrappers deep in a
+// wrapper of magic outer (-1 at the top). Every message has the magic of
+// the set's first (at the top) or of its wrapper, as Kafka's LogValidator
+// checks (validateBatch, validateRecord): else ErrInvalid.
+func (c *upConverter) read(set []byte, depth int, outer int8) error {
+	for first := true; len(set) > 0; first = false {
 		if len(set) < 12 {
 			return fmt.Errorf("%w: partial legacy message", ErrShort)
 		}
@@ -94,6 +97,14 @@ func (c *upConverter) read(set []byte, depth int) error {
 			return err
 		}
 		set = set[12+size:]
+		if outer < 0 && first {
+			outer = m.magic
+		} else if m.magic != outer {
+			if depth == 0 {
+				return fmt.Errorf("%w: Batch magic %d is not the same as the first batch's magic byte %d", ErrInvalid, m.magic, outer)
+			}
+			return fmt.Errorf("%w: a record's magic %d does not match outer magic %d", ErrInvalid, m.magic, outer)
+		}
 		codec := m.attrs & AttrCodecMask
 		if codec == 0 {
 			if err := c.add(&m); err != nil {
@@ -108,7 +119,7 @@ func (c *upConverter) read(set []byte, depth int) error {
 		if err != nil {
 			return err
 		}
-		if err := c.read(inner, depth+1); err != nil {
+		if err := c.read(inner, depth+1, m.magic); err != nil {
 			return err
 		}
 	}
