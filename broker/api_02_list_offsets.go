@@ -14,7 +14,8 @@ package broker
 // consumer's capped at the high watermark), newest first, from the latest
 // (-1), the earliest (-2) or the last segment modified at or before the
 // timestamp. Each answer carries the leader epoch of the offset (v4+).
-// A topic needs DESCRIBE, else TOPIC_AUTHORIZATION_FAILED.
+// A topic needs DESCRIBE, else TOPIC_AUTHORIZATION_FAILED. A partition named
+// twice is INVALID_REQUEST in each entry, from v1 (v0 answers each).
 
 import (
 	"context"
@@ -64,7 +65,9 @@ func (b *Broker) handleListOffsets(_ context.Context, req *protocol.Request) (km
 				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 				continue
 			}
-			if dups[listOffsetsKey{rt.Topic, rp.Partition}] {
+			if req.Version > 0 && dups[listOffsetsKey{rt.Topic, rp.Partition}] {
+				// v0 answers each, as Kafka's handleListOffsetRequestV0
+				// looks for no duplicates.
 				sp.ErrorCode = kerr.InvalidRequest.Code
 				continue
 			}

@@ -397,3 +397,36 @@ func TestLegacyProduceMixedMagicRefused(t *testing.T) {
 		t.Errorf("log end %d after the refused sets and one of 2 messages, want 2", o.Offset)
 	}
 }
+
+// ListOffsets v0 answers a partition named twice in each entry, as
+// Kafka's handleListOffsetRequestV0 looks for no duplicates (v1+ answer
+// each INVALID_REQUEST). Gregor answered v0's INVALID_REQUEST too.
+func TestListOffsetsV0AnswersDuplicates(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("lo-v0-dups", 1, nil)
+	e.produce(topic, 0, 3)
+	for _, v := range []int16{0, 1} {
+		req := kmsg.NewPtrListOffsetsRequest()
+		req.ReplicaID = -1
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = topic
+		for range 2 {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Timestamp, rp.MaxNumOffsets, rp.CurrentLeaderEpoch = -1, 1, -1
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(e.ctx, e.pinned(2, v))
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 2 {
+			t.Fatalf("ListOffsets v%d: %v %+v", v, err, resp)
+		}
+		for i, sp := range resp.Topics[0].Partitions {
+			switch {
+			case v == 0 && (sp.ErrorCode != 0 || !slices.Equal(sp.OldStyleOffsets, []int64{3})):
+				t.Errorf("v0 entry %d: %v %v, want no error and [3]", i, kerr.ErrorForCode(sp.ErrorCode), sp.OldStyleOffsets)
+			case v == 1 && sp.ErrorCode != kerr.InvalidRequest.Code:
+				t.Errorf("v1 entry %d: %v, want INVALID_REQUEST", i, kerr.ErrorForCode(sp.ErrorCode))
+			}
+		}
+	}
+}
