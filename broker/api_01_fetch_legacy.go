@@ -9,12 +9,13 @@ package broker
 // batch as one wrapper. An old fetch has no isolation level: it reads up
 // to the high watermark, aborted records included, as in Kafka.
 //
-// Per partition, as Kafka:
+// Per partition, as Kafka, in this order:
+//   - compression.type=zstd on the topic: UNSUPPORTED_COMPRESSION_TYPE;
 //   - message.downconversion.enable=false on the topic (or
 //     log.message.downconversion.enable=false on the broker): UNSUPPORTED_VERSION;
-//   - compression.type=zstd on the topic, or a zstd batch at the fetch
-//     offset: UNSUPPORTED_COMPRESSION_TYPE (a zstd batch after other data
-//     ends the conversion there; the client meets it on its next fetch);
+//   - a zstd batch at the fetch offset: UNSUPPORTED_COMPRESSION_TYPE (a
+//     zstd batch after other data ends the conversion there; the client
+//     meets it on its next fetch);
 //   - a storage error is NOT_LEADER_OR_FOLLOWER, which these clients retry.
 //
 // Sizes: fetch.max.bytes caps MaxBytes (v3) as for v4+. v0-2 have no
@@ -189,11 +190,13 @@ func (lf *legacyFetch) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPa
 		return err
 	}
 	cfg := p.topic.Config()
-	if !cfg.MessageDownConversionEnable {
-		return kerr.UnsupportedVersion
-	}
+	// zstd first: Kafka's maybeConvertFetchedData refuses a zstd topic
+	// to any fetch below v10 before it looks at down-conversion.
 	if cfg.CompressionType == "zstd" {
 		return kerr.UnsupportedCompressionType
+	}
+	if !cfg.MessageDownConversionEnable {
+		return kerr.UnsupportedVersion
 	}
 	sp.HighWatermark = p.HighWatermark()
 	sp.LastStableOffset = p.LastStableOffset()

@@ -430,3 +430,34 @@ func TestListOffsetsV0AnswersDuplicates(t *testing.T) {
 		}
 	}
 }
+
+// Fetch v0-3 of a zstd topic is UNSUPPORTED_COMPRESSION_TYPE whether or
+// not down-conversion is enabled, as Kafka's maybeConvertFetchedData
+// checks the topic's codec first; Gregor answered a topic with both
+// compression.type=zstd and message.downconversion.enable=false with
+// UNSUPPORTED_VERSION.
+func TestFetchLegacyZstdTopicBeforeDownConversion(t *testing.T) {
+	e := newAdminEnv(t)
+	topic := e.topic("fetch-zstd-noconv", 1, map[string]*string{
+		"compression.type":              kadm.StringPtr("zstd"),
+		"message.downconversion.enable": kadm.StringPtr("false"),
+	})
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, 0, 1, 1<<20
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.PartitionMaxBytes = 1 << 20
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(e.ctx, e.pinned(1, 3))
+	if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		t.Fatalf("Fetch v3: %v %+v", err, resp)
+	}
+	if v := resp.GetVersion(); v != 3 {
+		t.Fatalf("answered at version %d, want 3", v)
+	}
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.UnsupportedCompressionType.Code {
+		t.Errorf("Fetch v3 of a zstd topic without down-conversion: %v, want UNSUPPORTED_COMPRESSION_TYPE", kerr.ErrorForCode(code))
+	}
+}
