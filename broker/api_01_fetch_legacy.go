@@ -17,6 +17,9 @@ package broker
 //     zstd batch after other data ends the conversion there; the client
 //     meets it on its next fetch);
 //   - a storage error is NOT_LEADER_OR_FOLLOWER, which these clients retry.
+// The topic's config answers a follower's replica too (over
+// NOT_LEADER_OR_FOLLOWER), as Kafka answers every partition with a local
+// log by it.
 //
 // Sizes: fetch.max.bytes caps MaxBytes (v3) as for v4+. v0-2 have no
 // response-wide limit, only PartitionMaxBytes. The converted data of a
@@ -41,6 +44,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/acl"
+	"gregor/broker/config"
 	"gregor/broker/records"
 	"gregor/protocol"
 )
@@ -185,18 +189,21 @@ func (lf *legacyFetch) errorCode(err error) int16 {
 // fetchPartition reads one partition up to its high watermark and
 // down-converts what it read into sp.
 func (lf *legacyFetch) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPartition, sp *kmsg.FetchResponseTopicPartition, budget *int32, minOne bool) error {
+	cfg := p.topic.Config()
 	lg, err := p.fetchLog(-1, -1, false)
 	if err != nil {
+		// Kafka's maybeConvertFetchedData answers every partition with a
+		// local log, a follower's too, by the topic's config over the
+		// read's error.
+		if p.hostsLocalLog() {
+			if e := legacyConfigRefusal(cfg); e != nil {
+				return e
+			}
+		}
 		return err
 	}
-	cfg := p.topic.Config()
-	// zstd first: Kafka's maybeConvertFetchedData refuses a zstd topic
-	// to any fetch below v10 before it looks at down-conversion.
-	if cfg.CompressionType == "zstd" {
-		return kerr.UnsupportedCompressionType
-	}
-	if !cfg.MessageDownConversionEnable {
-		return kerr.UnsupportedVersion
+	if e := legacyConfigRefusal(cfg); e != nil {
+		return e
 	}
 	sp.HighWatermark = p.HighWatermark()
 	sp.LastStableOffset = p.LastStableOffset()
@@ -231,6 +238,19 @@ func (lf *legacyFetch) fetchPartition(p *Partition, rp *kmsg.FetchRequestTopicPa
 			return nil
 		}
 		off, readMax = next, max(maxBytes, legacyReadAhead)
+	}
+	return nil
+}
+
+// legacyConfigRefusal is the error a topic's config gives every fetch
+// below v4: zstd first, as Kafka's maybeConvertFetchedData refuses a zstd
+// topic to any fetch below v10 before it looks at down-conversion.
+func legacyConfigRefusal(cfg config.Topic) error {
+	if cfg.CompressionType == "zstd" {
+		return kerr.UnsupportedCompressionType
+	}
+	if !cfg.MessageDownConversionEnable {
+		return kerr.UnsupportedVersion
 	}
 	return nil
 }

@@ -180,3 +180,11 @@ func (p *Partition) activeProducers() ([]producerEntry, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
+
+// hostsLocalLog reports whether this broker holds a replica of the
+// partition whose log it can read (its log dir online), leader or not.
+func (p *Partition) hostsLocalLog() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.log != nil && !p.closed && !p.offline.Load()
+}
