@@ -47,6 +47,8 @@ type secureBroker struct {
 	b     *brokertest.Broker
 	certs *sectest.Certs
 	addr  map[string]string // by protocol
+	// metrics is the broker's metrics listener (host:port).
+	metrics string
 }
 
 var (
@@ -105,8 +107,11 @@ func startSecure(t *testing.T) *secureBroker {
 			ports[p] = brokertest.FreePort(t)
 			addr[p] = "127.0.0.1:" + strconv.Itoa(ports[p])
 		}
-		b := brokertest.StartShared(&sharedTB{TB: t}, brokertest.Options{Port: ports["PLAINTEXT"], Set: secureSet(c, ports)})
-		secShared = &secureBroker{b: b, certs: c, addr: addr}
+		set := secureSet(c, ports)
+		metrics := "127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t))
+		set["gregor.metrics.listener"] = metrics
+		b := brokertest.StartShared(&sharedTB{TB: t}, brokertest.Options{Port: ports["PLAINTEXT"], Set: set})
+		secShared = &secureBroker{b: b, certs: c, addr: addr, metrics: metrics}
 		secBrokers = append(secBrokers, b)
 		createScramUsers(t, addr["PLAINTEXT"])
 	})

@@ -134,7 +134,11 @@ func CheckManualReplicas(p int32, replicas []int32, rf int, known, live func(int
 	if len(replicas) > MaxReplicas {
 		return Errorf(kerr.InvalidReplicaAssignment, "Partition %d has %d replicas; a partition has at most %d.", p, len(replicas), MaxReplicas)
 	}
-	sorted := slices.Sorted(slices.Values(replicas))
+	// Sorted in a buffer on the stack for the usual few replicas: a
+	// request may carry a list for each of a great many partitions.
+	var buf [16]int32
+	sorted := append(buf[:0], replicas...)
+	slices.Sort(sorted)
 	for i, id := range sorted {
 		if !known(id) {
 			return Errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
