@@ -17,15 +17,15 @@ package integration
 // fall below a commit the coordinator had acknowledged, or move back.
 // GREGOR_CLIENT_LOG=1 prints kafka-go's own log with timestamps.
 //
-// Measured on 2 shared cores (6 runs, Dec 2026; zookeeper.session.timeout.ms
+// Measured on 2 shared cores (9 runs, Dec 2026; zookeeper.session.timeout.ms
 // 4000, the members' session timeout 6 s):
 //   - no send failed, nothing was lost or stored twice, and no committed
 //     offset fell back;
 //   - the longest wait for an acknowledgement was 3.8-4.7 s (sarama) and
 //     4.4-6.1 s (librdkafka): a killed leader's partitions wait until its
 //     ZooKeeper session expires, as in Kafka;
-//   - the group committed again 3.5-5.3 s after the kill of a broker that
-//     was not its coordinator, and 9.5-11.9 s after the kill of its
+//   - the group committed again 3.5-5.6 s after the kill of a broker that
+//     was not its coordinator, and 9.5-12.7 s after the kill of its
 //     coordinator: the session expiry, then the new coordinator loads the
 //     group with its old member (kafka-go forgets its member id when the
 //     coordinator is unreachable and joins anew; sarama keeps its id and
@@ -39,7 +39,10 @@ package integration
 //     on a SyncGroup overtaken by the rebalance, NOT_LEADER_OR_FOLLOWER
 //     once on a fetch, and, once, a fetch it gave up after its own 100 ms
 //     read deadline; sarama "broker not connected" while the leader was
-//     down.
+//     down, and LEADER_NOT_AVAILABLE in metadata for the ~0.2 s between
+//     the killed controller's session expiry and its successor's
+//     elections (brokers know then that the leader is gone, as Kafka's
+//     do once the new controller's first UpdateMetadata arrives).
 
 import (
 	"context"
