@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -253,7 +254,7 @@ func (c *conn) logClose(err error) {
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, errStopReading):
 		c.log.Debug().Msg("connection closed")
-	case errors.As(err, &expired):
+	case errors.As(err, &expired), socketFailed(err):
 		c.log.Debug().Err(err).Msg("closing connection")
 	case errors.As(err, &idle):
 		c.s.Stats.ConnsIdleClosed.Add(1)
@@ -264,6 +265,16 @@ func (c *conn) logClose(err error) {
 	default:
 		c.warn.Warn().Err(err).Msg("closing connection")
 	}
+}
+
+// socketFailed reports whether err is the socket failing under the client: a
+// reset, a broken pipe, an aborted or timed-out connection (a killed
+// client, a crashed host, a broker killed with -9). Kafka's Selector logs
+// such an IOException as "Connection with ... disconnected" at debug and
+// keeps WARN for unexpected errors.
+func socketFailed(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ETIMEDOUT)
 }
 
 // idleError closes a connection for connections.max.idle.ms.
