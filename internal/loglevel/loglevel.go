@@ -84,9 +84,7 @@ func (l *Levels) Level(name string) (zerolog.Level, bool) {
 	if name == Root {
 		return zerolog.Level(l.root.Load()), true
 	}
-	l.mu.Lock()
-	own := l.named[name]
-	l.mu.Unlock()
+	own := l.lookup(name)
 	if own == nil {
 		return 0, false
 	}
@@ -106,9 +104,7 @@ func (l *Levels) Set(name string, lvl zerolog.Level) bool {
 		l.root.Store(int32(lvl))
 		return true
 	}
-	l.mu.Lock()
-	own := l.named[name]
-	l.mu.Unlock()
+	own := l.lookup(name)
 	if own == nil {
 		return false
 	}
@@ -122,14 +118,19 @@ func (l *Levels) Unset(name string) bool {
 	if name == Root {
 		return false
 	}
-	l.mu.Lock()
-	own := l.named[name]
-	l.mu.Unlock()
+	own := l.lookup(name)
 	if own == nil {
 		return false
 	}
 	own.Store(unset)
 	return true
+}
+
+// lookup is the named logger's own level, nil when there is no such logger.
+func (l *Levels) lookup(name string) *atomic.Int32 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.named[name]
 }
 
 // gate passes the events at or above a logger's level.
