@@ -577,20 +577,35 @@ func TestTransactionalProduceOfTwoProducers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	topic := randomName("txn-two")
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 2, -1, nil, topic)
-	if err == nil {
-		err = resp.Err
+	// Both partitions on one broker, which the request goes to (in a
+	// cluster run, too).
+	bm, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil || len(bm.Brokers) == 0 {
+		t.Fatalf("broker metadata: %v", err)
 	}
+	create := kmsg.NewPtrCreateTopicsRequest()
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, -1, -1
+	for p := int32(0); p < 2; p++ {
+		a := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+		a.Partition, a.Replicas = p, []int32{bm.Brokers[0].NodeID}
+		ct.ReplicaAssignment = append(ct.ReplicaAssignment, a)
+	}
+	create.Topics = append(create.Topics, ct)
+	cr, err := create.RequestWith(ctx, cl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaderOf0(t, ctx, cl, topic)
+	if err := kerr.ErrorForCode(cr.Topics[0].ErrorCode); err != nil {
+		t.Fatalf("creating %s: %v", topic, err)
+	}
+	leader := leaderOf0(t, ctx, cl, topic)
 	txn := "txn-two"
 	req := produceReq(topic, haBatchSpec{pid: 1, epoch: 0, txn: true}.batch(), &txn)
 	rp := kmsg.NewProduceRequestTopicPartition()
 	rp.Partition, rp.Records = 1, haBatchSpec{pid: 2, epoch: 0, txn: true}.batch()
 	req.Topics[0].Partitions = append(req.Topics[0].Partitions, rp)
-	pr, err := req.RequestWith(ctx, cl)
+	pr, err := req.RequestWith(ctx, leader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -621,7 +636,6 @@ func TestProduceNotAddedToTransactionMessage(t *testing.T) {
 	if ip.ErrorCode != 0 {
 		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(ip.ErrorCode))
 	}
-	leaderOf0(t, ctx, cl, topic)
 	for _, c := range []struct {
 		cl      *kgo.Client
 		version int16
@@ -633,7 +647,7 @@ func TestProduceNotAddedToTransactionMessage(t *testing.T) {
 	} {
 		req := produceReq(topic, haBatchSpec{pid: ip.ProducerID, epoch: ip.ProducerEpoch, txn: true}.batch(), &id)
 		req.Acks = -1
-		resp, err := req.RequestWith(ctx, c.cl)
+		resp, err := req.RequestWith(ctx, leaderOf0(t, ctx, c.cl, topic))
 		if err != nil {
 			t.Fatal(err)
 		}
