@@ -212,8 +212,18 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 	return bad, err
 }
 
-// codecNames names the codecs as compression.type does.
-var codecNames = map[int8]string{records.CodecNone: "uncompressed", records.CodecGzip: "gzip", records.CodecSnappy: "snappy", records.CodecLZ4: "lz4", records.CodecZstd: "zstd"}
+// codecNames names the codecs as compression.type does; codecByName is
+// the other way round (no entry for "producer").
+var (
+	codecNames  = map[int8]string{records.CodecNone: "uncompressed", records.CodecGzip: "gzip", records.CodecSnappy: "snappy", records.CodecLZ4: "lz4", records.CodecZstd: "zstd"}
+	codecByName = func() map[string]int8 {
+		m := make(map[string]int8, len(codecNames))
+		for c, n := range codecNames {
+			m[n] = c
+		}
+		return m
+	}()
+)
 
 // recompress rewrites batches whose codec differs from target, the
 // topic's compression.type (nothing if it is "producer"), at the topic's level for
@@ -223,13 +233,9 @@ var codecNames = map[int8]string{records.CodecNone: "uncompressed", records.Code
 // kept as it came, whatever level the producer used. It reports whether
 // it rewrote any batch.
 func recompress(pb *preparedBatches, cfg *config.Topic, target string) (bool, error) {
-	codec, ok := map[string]int8{"uncompressed": records.CodecNone, "gzip": records.CodecGzip, "snappy": records.CodecSnappy, "lz4": records.CodecLZ4, "zstd": records.CodecZstd}[target]
+	codec, ok := codecByName[target]
 	if !ok {
 		return false, nil
-	}
-	var level int32 // the producer's codec is at its default level
-	if target == cfg.CompressionType {
-		level = map[int8]int32{records.CodecGzip: cfg.CompressionGzipLevel, records.CodecLZ4: cfg.CompressionLz4Level, records.CodecZstd: cfg.CompressionZstdLevel}[codec]
 	}
 	changed := false
 	for _, h := range pb.headers {
@@ -239,6 +245,17 @@ func recompress(pb *preparedBatches, cfg *config.Topic, target string) (bool, er
 	}
 	if !changed {
 		return false, nil
+	}
+	var level int32 // the producer's codec is at its default level
+	if target == cfg.CompressionType {
+		switch codec {
+		case records.CodecGzip:
+			level = cfg.CompressionGzipLevel
+		case records.CodecLZ4:
+			level = cfg.CompressionLz4Level
+		case records.CodecZstd:
+			level = cfg.CompressionZstdLevel
+		}
 	}
 	var out []byte
 	for i, h := range pb.headers {

@@ -189,20 +189,29 @@ func (l *Log) EpochForOffset(offset int64) int32 {
 // another value from the last modified at or before ts; up to maxOffsets
 // are returned from there back to the first, in descending order.
 func (l *Log) LegacyOffsetsBefore(ts int64, maxOffsets int) []int64 {
-	type point struct{ off, at int64 }
+	type point struct {
+		off, at int64
+		path    string // the segment file whose time it takes; "" for now
+	}
 	l.mu.RLock()
 	points := make([]point, 0, len(l.segments)+1)
 	for _, s := range l.segments {
-		at := int64(0)
-		if fi, err := l.fs.Stat(segmentPath(s.dir, s.base, ".log")); err == nil {
-			at = fi.ModTime().UnixMilli()
-		}
-		points = append(points, point{off: max(s.base, l.startOffset), at: at})
+		points = append(points, point{off: max(s.base, l.startOffset), path: segmentPath(s.dir, s.base, ".log")})
 	}
 	if last := l.segments[len(l.segments)-1]; last.size > 0 {
 		points = append(points, point{off: last.next, at: l.now().UnixMilli()})
 	}
 	l.mu.RUnlock()
+	// The files' times are read without the lock: appends need not wait
+	// for a stat of every segment.
+	for i := range points {
+		if points[i].path == "" {
+			continue
+		}
+		if fi, err := l.fs.Stat(points[i].path); err == nil {
+			points[i].at = fi.ModTime().UnixMilli()
+		}
+	}
 	from := len(points) - 1
 	switch ts {
 	case -1:
