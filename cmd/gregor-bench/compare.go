@@ -215,6 +215,42 @@ func awaitBroker(ctx context.Context, addr string) error {
 	}
 }
 
+// startBroker starts bin with its data in a new temporary directory, a
+// PLAINTEXT listener on addr, no metrics listener and warn logs, then each
+// of sets as a --set (a later one wins, so sets may replace those), and
+// returns once addr answers, with its process id. stop ends the broker
+// and removes its directory; on failure startBroker stops it and exits.
+func startBroker(ctx context.Context, bin, name, addr string, sets ...string) (pid int, stop func()) {
+	dir, err := os.MkdirTemp("", "gregor-bench-"+name+"-")
+	if err != nil {
+		fail(err)
+	}
+	args := []string{"--set", "listeners=PLAINTEXT://" + addr, "--set", "log.dirs=" + filepath.Join(dir, "data"),
+		"--set", "gregor.metrics.listener=", "--set", "gregor.log.level=warn"}
+	for _, kv := range sets {
+		args = append(args, "--set", kv)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dir)
+		fail(err)
+	}
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		os.RemoveAll(dir)
+	}
+	if err := awaitBroker(ctx, addr); err != nil {
+		stop()
+		fail(err)
+	}
+	return cmd.Process.Pid, stop
+}
+
+// freeAddr is a free loopback address.
+func freeAddr() string { return fmt.Sprintf("127.0.0.1:%d", freePort()) }
+
 func freePort() int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

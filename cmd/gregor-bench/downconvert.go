@@ -15,9 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -36,25 +34,9 @@ func downconvertCmd(args []string) {
 	fs.Parse(args)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "gregor-bench-downconvert-")
-	if err != nil {
-		fail(err)
-	}
-	defer os.RemoveAll(dir)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
-	cmd := exec.Command(*gregorBin, "--set", "listeners=PLAINTEXT://"+addr, "--set", "log.dirs="+filepath.Join(dir, "data"),
-		"--set", "gregor.metrics.listener=", "--set", "gregor.log.level=warn")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		fail(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	if err := awaitBroker(ctx, addr); err != nil {
-		fail(err)
-	}
+	addr := freeAddr()
+	pid, stop := startBroker(ctx, *gregorBin, "downconvert", addr)
+	defer stop()
 	readers := []struct {
 		name string
 		opts []kgo.Opt
@@ -75,12 +57,12 @@ func downconvertCmd(args []string) {
 		for r := 0; r < *rounds; r++ {
 			for i := range readers {
 				x := readers[(i+r)%len(readers)]
-				cpu0, _ := procCPU(cmd.Process.Pid)
+				cpu0, _ := procCPU(pid)
 				rate, err := readAll(ctx, addr, topic, *records, x.opts)
 				if err != nil {
 					fail(fmt.Errorf("%s, %s: %w", codec, x.name, err))
 				}
-				cpu1, _ := procCPU(cmd.Process.Pid)
+				cpu1, _ := procCPU(pid)
 				cpu := (cpu1 - cpu0) / float64(*records) * 1e6
 				results[key{codec, x.name, "rate"}] = append(results[key{codec, x.name, "rate"}], rate)
 				results[key{codec, x.name, "cpu"}] = append(results[key{codec, x.name, "cpu"}], cpu)

@@ -14,9 +14,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 )
 
@@ -27,28 +25,11 @@ func groupsCmd(args []string) {
 	fs.Parse(args)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "gregor-bench-groups-")
-	if err != nil {
-		fail(err)
-	}
-	defer os.RemoveAll(dir)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
-	cmd := exec.Command(*gregorBin, "--set", "listeners=PLAINTEXT://"+addr,
-		"--set", "log.dirs="+filepath.Join(dir, "data"), "--set", "gregor.metrics.listener=", "--set", "gregor.log.level=warn",
-		"--set", "group.initial.rebalance.delay.ms=0",
-		"--set", "group.consumer.min.heartbeat.interval.ms=100", "--set", "group.consumer.heartbeat.interval.ms=100",
-		"--set", "group.consumer.min.session.timeout.ms=6000", "--set", "group.consumer.session.timeout.ms=6000")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		fail(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	if err := awaitBroker(ctx, addr); err != nil {
-		fail(err)
-	}
+	addr := freeAddr()
+	_, stop := startBroker(ctx, *gregorBin, "groups", addr, "group.initial.rebalance.delay.ms=0",
+		"group.consumer.min.heartbeat.interval.ms=100", "group.consumer.heartbeat.interval.ms=100",
+		"group.consumer.min.session.timeout.ms=6000", "group.consumer.session.timeout.ms=6000")
+	defer stop()
 	kinds := []struct {
 		name string
 		next bool

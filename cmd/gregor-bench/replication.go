@@ -46,7 +46,7 @@ func replicationCmd(args []string) {
 	defer groups.remove() // after the brokers have stopped (defers run last first)
 
 	start := func(name string, set ...string) *target {
-		addr := fmt.Sprintf("127.0.0.1:%d", freePort())
+		addr := freeAddr()
 		args := []string{"--set", "listeners=PLAINTEXT://" + addr, "--set", "log.dirs=" + filepath.Join(dir, name),
 			"--set", "gregor.metrics.listener=", "--set", "gregor.log.level=warn", "--set", "log.segment.delete.delay.ms=0"}
 		for _, s := range set {

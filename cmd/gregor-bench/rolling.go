@@ -142,7 +142,7 @@ func rollingRound(ctx context.Context, bin string, rate int, partitions int32) (
 	}()
 	var seeds []string
 	for id := 1; id <= 3; id++ {
-		b := &benchBroker{id: id, bin: bin, addr: fmt.Sprintf("127.0.0.1:%d", freePort()), metrics: fmt.Sprintf("127.0.0.1:%d", freePort())}
+		b := &benchBroker{id: id, bin: bin, addr: freeAddr(), metrics: freeAddr()}
 		for _, kv := range []string{
 			"broker.id=" + strconv.Itoa(id), "listeners=PLAINTEXT://" + b.addr, "log.dirs=" + filepath.Join(dir, "broker"+strconv.Itoa(id)),
 			"zookeeper.connect=" + zk.Addr() + "/bench", "zookeeper.session.timeout.ms=6000", "gregor.metrics.listener=" + b.metrics,

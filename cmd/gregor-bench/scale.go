@@ -54,7 +54,7 @@ func scaleCmd(args []string) {
 		}
 		defer os.RemoveAll(dir)
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	addr := freeAddr()
 	start := func() (*exec.Cmd, time.Time) {
 		cmd := exec.Command(*gregorBin, "--set", "listeners=PLAINTEXT://"+addr, "--set", "log.dirs="+filepath.Join(dir, "data"),
 			"--set", "gregor.metrics.listener=", "--set", "gregor.log.level=warn",

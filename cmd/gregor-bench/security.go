@@ -21,9 +21,7 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -41,32 +39,15 @@ func securityCmd(args []string) {
 	fs.Parse(args)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "gregor-bench-sec-")
-	if err != nil {
-		fail(err)
-	}
-	defer os.RemoveAll(dir)
 	certPEM, keyPEM, pool := selfSigned()
-	plainAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
-	secAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	plainAddr, secAddr := freeAddr(), freeAddr()
 	jaas := `org.apache.kafka.common.security.scram.ScramLoginModule required username="bench" password="bench-secret";`
-	cmd := exec.Command(*gregorBin,
-		"--set", "listeners=PLAINTEXT://"+plainAddr+",SASL_SSL://"+secAddr,
-		"--set", "log.dirs="+filepath.Join(dir, "data"), "--set", "gregor.metrics.listener=", "--set", "gregor.log.level=warn",
-		"--set", "sasl.enabled.mechanisms=SCRAM-SHA-512",
-		"--set", "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="+jaas,
-		"--set", "ssl.keystore.type=PEM", "--set", "ssl.keystore.certificate.chain="+certPEM, "--set", "ssl.keystore.key="+keyPEM)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		fail(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	if err := awaitBroker(ctx, plainAddr); err != nil {
-		fail(err)
-	}
+	pid, stop := startBroker(ctx, *gregorBin, "sec", plainAddr,
+		"listeners=PLAINTEXT://"+plainAddr+",SASL_SSL://"+secAddr,
+		"sasl.enabled.mechanisms=SCRAM-SHA-512",
+		"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config="+jaas,
+		"ssl.keystore.type=PEM", "ssl.keystore.certificate.chain="+certPEM, "ssl.keystore.key="+keyPEM)
+	defer stop()
 	if err := benchUser(ctx, plainAddr); err != nil {
 		fail(err)
 	}
@@ -85,7 +66,7 @@ func securityCmd(args []string) {
 			order = []run{runs[1], runs[0]}
 		}
 		for _, x := range order {
-			prod, cons, err := produceConsume(withBrokerPIDs(ctx, cmd.Process.Pid), plainAddr, x.addr, *duration, x.opts)
+			prod, cons, err := produceConsume(withBrokerPIDs(ctx, pid), plainAddr, x.addr, *duration, x.opts)
 			if err != nil {
 				fail(fmt.Errorf("%s: %w", x.name, err))
 			}

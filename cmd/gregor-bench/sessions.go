@@ -12,9 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -51,25 +49,10 @@ func sessionsCmd(args []string) {
 	fs.Parse(args)
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "gregor-bench-sessions-")
-	if err != nil {
-		fail(err)
-	}
-	defer os.RemoveAll(dir)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
-	cmd := exec.Command(*gregorBin, "--set", "listeners=PLAINTEXT://"+addr, "--set", "log.dirs="+filepath.Join(dir, "data"),
-		"--set", "gregor.metrics.listener="+*metrics, "--set", "gregor.log.level=warn", "--set", "gregor.max.broker.partitions=20000")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		fail(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
-	if err := awaitBroker(ctx, addr); err != nil {
-		fail(err)
-	}
+	addr := freeAddr()
+	pid, stop := startBroker(ctx, *gregorBin, "sessions", addr,
+		"gregor.metrics.listener="+*metrics, "gregor.max.broker.partitions=20000")
+	defer stop()
 	topic, err := newTopic(ctx, addr, int32(*partitions))
 	if err != nil {
 		fail(err)
@@ -83,7 +66,7 @@ func sessionsCmd(args []string) {
 		}
 		for _, sessions := range order {
 			name := map[bool]string{true: "sessions", false: "no sessions"}[sessions]
-			fb, cpu, el, err := consumeMany(withBrokerPIDs(ctx, cmd.Process.Pid), addr, topic, *duration, sessions)
+			fb, cpu, el, err := consumeMany(withBrokerPIDs(ctx, pid), addr, topic, *duration, sessions)
 			if err != nil {
 				fail(fmt.Errorf("%s: %w", name, err))
 			}

@@ -13,9 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -37,37 +35,12 @@ func shareCmd(args []string) {
 	defer cancel()
 	addr := *bootstrap
 	if addr == "" {
-		var stop func()
-		addr, stop = startShareBroker(ctx, *gregorBin)
+		addr = freeAddr()
+		_, stop := startBroker(ctx, *gregorBin, "share", addr,
+			"group.share.min.heartbeat.interval.ms=500", "group.share.heartbeat.interval.ms=500")
 		defer stop()
 	}
 	shareRounds(ctx, addr, *rounds, *n, *size)
-}
-
-// startShareBroker starts gregor with 500 ms share heartbeats.
-func startShareBroker(ctx context.Context, bin string) (string, func()) {
-	dir, err := os.MkdirTemp("", "gregor-bench-share-")
-	if err != nil {
-		fail(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
-	cmd := exec.Command(bin, "--set", "listeners=PLAINTEXT://"+addr,
-		"--set", "log.dirs="+filepath.Join(dir, "data"), "--set", "gregor.metrics.listener=", "--set", "gregor.log.level=warn",
-		"--set", "group.share.min.heartbeat.interval.ms=500", "--set", "group.share.heartbeat.interval.ms=500")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		fail(err)
-	}
-	stop := func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		os.RemoveAll(dir)
-	}
-	if err := awaitBroker(ctx, addr); err != nil {
-		stop()
-		fail(err)
-	}
-	return addr, stop
 }
 
 // shareRounds measures 1, 4 and 8 consumers, rounds times, and prints
