@@ -143,6 +143,7 @@ func (p *Partition) shrinkISR(now time.Time, maxLag time.Duration) {
 		p.mu.Unlock()
 		return
 	}
+	p.rs.MaxLag = maxLag
 	lag := p.rs.Laggards(now, maxLag)
 	if len(lag) == 0 {
 		p.mu.Unlock()

@@ -303,6 +303,11 @@ func (p *Partition) becomeLeaderLocked(st metadata.PartitionState) error {
 	}
 	p.b.follow.unfollow(p)
 	p.rs = replica.NewLeader(p.b.id, st.LeaderEpoch, st.Replicas, st.ISR, leo, p.hw.Load(), int(p.topic.Config().MinInsyncReplicas), p.b.now())
+	p.rs.MaxLag, p.rs.Now = p.b.cfg.ReplicaLagTimeMax, p.b.now
+	p.rs.Eligible = func(id int32) bool {
+		_, alive := p.b.BrokerByID(id) // as the ISR expansion asks
+		return alive
+	}
 	p.leader.Store(true)
 	p.syncOffsetsLocked()
 	p.notify()

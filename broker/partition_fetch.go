@@ -82,6 +82,9 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 	}
 	if res.ExpandISR && !p.expanding {
 		p.expanding = true
+		// Until the new ISR is installed (or refused), the follower
+		// holds the HW as if in it (Kafka's maximal ISR).
+		p.rs.SetJoining(id, true)
 		st := p.state
 		// Appended, as Kafka's Partition.prepareIsrExpand adds it to the
 		// ISR it has: the order kafka-topics.sh --describe shows.
@@ -90,6 +93,10 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 			defer func() {
 				p.mu.Lock()
 				p.expanding = false
+				if p.rs != nil && p.rs.SetJoining(id, false) {
+					p.hw.Store(p.rs.HW)
+					p.notify()
+				}
 				p.mu.Unlock()
 			}()
 			if _, alive := p.b.BrokerByID(id); !alive {

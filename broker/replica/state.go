@@ -16,6 +16,9 @@ type Follower struct {
 	LastCaughtUp time.Time
 	lastFetch    time.Time
 	lastFetchLEO int64 // the leader's LEO at lastFetch
+	// joining is set while the follower's addition to the ISR is being
+	// persisted: it holds the HW as if in the ISR (Kafka's maximal ISR).
+	joining bool
 }
 
 // State is a leader's replication state for one partition. The partition's
@@ -35,6 +38,14 @@ type State struct {
 	// replicas (Kafka's effectiveMinIsr), it holds the high watermark
 	// while the ISR is smaller, and refuses acks=all produces.
 	MinISR int
+	// MaxLag is replica.lag.time.max.ms: a follower outside the ISR that
+	// caught up within it holds the HW (zero: none does).
+	MaxLag time.Duration
+	// Eligible reports whether a follower's broker may join the ISR
+	// (nil: every one may); Now is the clock (nil: time.Now). Both are
+	// asked only for a caught-up follower outside the ISR.
+	Eligible func(id int32) bool
+	Now      func() time.Time
 }
 
 // NewLeader returns the state of a replica that just became leader.
@@ -47,13 +58,23 @@ func NewLeader(self, epoch int32, replicas, isr []int32, leo, hw int64, minISR i
 	}
 	for _, r := range replicas {
 		if r != self {
-			// Followers start as caught up "now", as Kafka does, so a
-			// new leader does not evict its ISR before they fetch.
-			s.Followers[r] = &Follower{LEO: -1, LogStart: -1, LastCaughtUp: now, lastFetch: now}
+			s.Followers[r] = s.newFollower(r, now)
 		}
 	}
 	s.advanceHW()
 	return s
+}
+
+// newFollower is a follower whose position is not known yet. As Kafka's
+// Replica.resetReplicaState, an ISR follower starts as caught up "now", so
+// a new leader does not evict its ISR before they fetch; any other one as
+// never caught up, so it does not hold the HW until it is.
+func (s *State) newFollower(id int32, now time.Time) *Follower {
+	f := &Follower{LEO: -1, LogStart: -1, lastFetchLEO: -1}
+	if s.InISR(id) {
+		f.LastCaughtUp = now
+	}
+	return f
 }
 
 // InISR reports whether id is in the ISR.
@@ -84,6 +105,11 @@ func (s *State) SetMinISR(n int) bool {
 // Kafka's maybeIncrementLeaderHW (since KIP-966), it holds while the ISR
 // is under min.insync.replicas: records acknowledged with acks=1 then are
 // not visible to consumers until enough replicas have them.
+//
+// As there, it also waits for followers about to join the ISR: one whose
+// addition is being persisted, and one that caught up within MaxLag and
+// may join. Otherwise the HW could pass a follower that then joins with
+// less than the HW, and, elected, would lose acknowledged records.
 func (s *State) advanceHW() bool {
 	if s.UnderMinISR() {
 		return false
@@ -99,11 +125,49 @@ func (s *State) advanceHW() bool {
 		}
 		hw = min(hw, f.LEO)
 	}
+	if len(s.Followers) >= len(s.ISR) { // some follower is outside the ISR
+		var now time.Time
+		for id, f := range s.Followers {
+			if f.LEO < 0 || f.LEO >= hw || s.InISR(id) {
+				continue
+			}
+			if !f.joining {
+				if s.MaxLag <= 0 {
+					continue
+				}
+				if now.IsZero() {
+					now = s.now()
+				}
+				if now.Sub(f.LastCaughtUp) > s.MaxLag || s.Eligible != nil && !s.Eligible(id) {
+					continue
+				}
+			}
+			hw = f.LEO
+		}
+	}
 	if hw > s.HW {
 		s.HW = hw
 		return true
 	}
 	return false
+}
+
+func (s *State) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// SetJoining marks a follower whose addition to the ISR is being
+// persisted (on) or no longer is, and returns whether the HW moved.
+func (s *State) SetJoining(id int32, on bool) bool {
+	f, ok := s.Followers[id]
+	if !ok || f.joining == on {
+		return false
+	}
+	f.joining = on
+	return s.advanceHW()
 }
 
 // FetchResult is what a follower fetch changed.
@@ -172,7 +236,7 @@ func (s *State) SetReplicas(replicas []int32, now time.Time) {
 	s.Replicas = slices.Clone(replicas)
 	for _, r := range replicas {
 		if r != s.Self && s.Followers[r] == nil {
-			s.Followers[r] = &Follower{LEO: -1, LastCaughtUp: now, lastFetch: now}
+			s.Followers[r] = s.newFollower(r, now)
 		}
 	}
 	for id := range s.Followers {
@@ -186,6 +250,11 @@ func (s *State) SetReplicas(replicas []int32, now time.Time) {
 // the high watermark moved.
 func (s *State) SetISR(isr []int32) bool {
 	s.ISR = slices.Clone(isr)
+	for _, id := range isr {
+		if f := s.Followers[id]; f != nil {
+			f.joining = false
+		}
+	}
 	return s.advanceHW()
 }
 

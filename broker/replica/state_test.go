@@ -9,7 +9,7 @@ import (
 
 // step is one event in a leader's life, and what must hold after it.
 type step struct {
-	do       string // "append", "fetch", "isr", "tick", "replicas"
+	do       string // "append", "fetch", "isr", "tick", "replicas", "joining", "joined"
 	id       int32
 	replicas []int32
 	offset   int64 // LEO for append, fetch offset for fetch
@@ -31,7 +31,9 @@ func TestLeaderStateMachine(t *testing.T) {
 		isr      []int32
 		leo, hw  int64
 		minISR   int // 0: 1
-		steps    []step
+		// ineligible lists followers whose brokers may not join the ISR.
+		ineligible []int32
+		steps      []step
 	}{
 		{
 			name: "under min.insync.replicas the HW holds until the ISR grows", replicas: []int32{1, 2, 3}, isr: []int32{1}, leo: 10, hw: 10, minISR: 2,
@@ -151,6 +153,59 @@ func TestLeaderStateMachine(t *testing.T) {
 			},
 		},
 		{
+			name: "a follower outside the ISR that caught up within replica.lag.time.max.ms holds the HW (Kafka's shouldWaitForReplicaToJoinIsr)", replicas: []int32{1, 2, 3}, isr: []int32{1, 2}, leo: 20, hw: 20,
+			steps: []step{
+				{do: "fetch", id: 3, offset: 20, wantHW: 20, wantExpand: true}, // has the leader's log end
+				{do: "append", offset: 30, wantHW: 20},
+				{do: "fetch", id: 2, offset: 30, wantHW: 20}, // 3 about to join has 20
+				{do: "fetch", id: 3, offset: 26, wantHW: 26, wantHWMoved: true, wantExpand: true},
+				{do: "fetch", id: 3, offset: 30, wantHW: 30, wantHWMoved: true, wantExpand: true},
+				{do: "append", offset: 40, wantHW: 30},
+				{do: "tick", after: lag + time.Second},
+				{do: "fetch", id: 2, offset: 40, wantHW: 40, wantHWMoved: true}, // 3 no longer caught up
+			},
+		},
+		{
+			name: "a follower outside the ISR that never caught up under this leader does not hold the HW", replicas: []int32{1, 2, 3}, isr: []int32{1, 2}, leo: 10, hw: 10,
+			steps: []step{
+				{do: "append", offset: 12, wantHW: 10},
+				{do: "fetch", id: 3, offset: 5, wantHW: 10},
+				{do: "fetch", id: 3, offset: 8, wantHW: 10},
+				{do: "fetch", id: 2, offset: 12, wantHW: 12, wantHWMoved: true},
+			},
+		},
+		{
+			name: "a caught-up follower whose broker may not join the ISR does not hold the HW", replicas: []int32{1, 2, 3}, isr: []int32{1, 2}, leo: 20, hw: 20, ineligible: []int32{3},
+			steps: []step{
+				{do: "fetch", id: 3, offset: 20, wantHW: 20, wantExpand: true},
+				{do: "append", offset: 30, wantHW: 20},
+				{do: "fetch", id: 2, offset: 30, wantHW: 30, wantHWMoved: true},
+			},
+		},
+		{
+			name: "a follower whose addition to the ISR is being persisted holds the HW (Kafka's maximal ISR)", replicas: []int32{1, 2, 3}, isr: []int32{1, 2}, leo: 10, hw: 10,
+			steps: []step{
+				{do: "append", offset: 20, wantHW: 10},
+				{do: "fetch", id: 2, offset: 15, wantHW: 15, wantHWMoved: true},
+				{do: "fetch", id: 3, offset: 15, wantHW: 15, wantExpand: true}, // reached the HW, not caught up
+				{do: "joining", id: 3},
+				{do: "fetch", id: 2, offset: 20, wantHW: 15},
+				{do: "fetch", id: 3, offset: 17, wantHW: 17, wantHWMoved: true, wantExpand: true},
+				{do: "isr", isr: []int32{1, 2, 3}, wantHW: 17},
+				{do: "isr", isr: []int32{1, 2}, wantHW: 20, wantHWMoved: true}, // out again: no longer joining
+			},
+		},
+		{
+			name: "a refused ISR addition releases the HW", replicas: []int32{1, 2, 3}, isr: []int32{1, 2}, leo: 10, hw: 10,
+			steps: []step{
+				{do: "append", offset: 20, wantHW: 10},
+				{do: "fetch", id: 3, offset: 12, wantHW: 10, wantExpand: true},
+				{do: "joining", id: 3},
+				{do: "fetch", id: 2, offset: 20, wantHW: 12, wantHWMoved: true},
+				{do: "joined", id: 3, wantHW: 20, wantHWMoved: true},
+			},
+		},
+		{
 			name: "a follower below the new leader's epoch start cannot join the ISR", replicas: []int32{1, 2}, isr: []int32{1}, leo: 30, hw: 10,
 			steps: []step{
 				{do: "fetch", id: 2, offset: 12, wantHW: 30, wantExpand: false},
@@ -162,6 +217,8 @@ func TestLeaderStateMachine(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			now := time.Unix(1000, 0)
 			s := NewLeader(1, 3, tc.replicas, tc.isr, tc.leo, tc.hw, max(tc.minISR, 1), now)
+			s.MaxLag, s.Now = lag, func() time.Time { return now }
+			s.Eligible = func(id int32) bool { return !slices.Contains(tc.ineligible, id) }
 			for i, st := range tc.steps {
 				var moved, expand bool
 				switch st.do {
@@ -176,6 +233,10 @@ func TestLeaderStateMachine(t *testing.T) {
 					s.SetReplicas(st.replicas, now)
 				case "tick":
 					now = now.Add(st.after)
+				case "joining":
+					moved = s.SetJoining(st.id, true)
+				case "joined":
+					moved = s.SetJoining(st.id, false)
 				}
 				if st.wantHW != 0 && s.HW != st.wantHW {
 					t.Fatalf("step %d (%s): HW %d, want %d", i, st.do, s.HW, st.wantHW)
