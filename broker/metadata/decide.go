@@ -335,8 +335,8 @@ func Reassign(p Partition, target []int32, live Live, known func(int32) bool, al
 // p.Replicas and the replicas in gone have stopped: they leave the ISR
 // (unless it would be empty, as Kafka keeps the last ISR member), a leader
 // no longer among the replicas is replaced by the first live ISR member
-// in replica order (none: no leader), and the leader epoch is bumped so
-// the leader tracks the new replicas.
+// in replica order (none: no leader), and the leader epoch moves on when
+// the leader changes or a replica is gone (reassignmentEpoch).
 func reassigned(p Partition, gone []int32, live Live) Partition {
 	isr := minus(p.ISR, gone)
 	if len(isr) == 0 {
@@ -349,15 +349,29 @@ func reassigned(p Partition, gone []int32, live Live) Partition {
 			leader = r
 		}
 	}
-	return p.withLeadership(leader, p.LeaderEpoch+1, isr)
+	return p.withLeadership(leader, reassignmentEpoch(p, leader, gone), isr)
+}
+
+// reassignmentEpoch is p's leader epoch once a reassignment step gives it
+// leader and takes the replicas in gone away. As Kafka 4's
+// PartitionChangeBuilder (triggerLeaderEpochBumpForReplicaReassignmentIfNeeded),
+// it moves on when the leader changes or a replica leaves, which fences
+// the replicas removed, and stays when replicas are only added: the leader
+// learns of a new replica at its epoch, and clients' fetches and produces
+// at that epoch are not fenced for it.
+func reassignmentEpoch(p Partition, leader int32, gone []int32) int32 {
+	if leader != p.Leader || len(gone) > 0 {
+		return p.LeaderEpoch + 1
+	}
+	return p.LeaderEpoch
 }
 
 // CompleteReassignment completes a reassignment once every target replica
 // (the replicas less those being removed) is in the ISR: the replicas
 // become the target, the leader moves into it if it is not there or not
 // live (the first live target replica in the ISR), the removed replicas
-// leave the ISR, and the leader epoch moves on in any case, as Kafka's
-// does. ok is false while replicas are still catching up, when no live
+// leave the ISR, and the leader epoch moves on if the leader changed or
+// replicas were removed, as Kafka 4's does. ok is false while replicas are still catching up, when no live
 // target replica can lead, or when no reassignment is in progress.
 func CompleteReassignment(p Partition, live Live) (next Partition, ok bool) {
 	if !p.Reassigning() {
@@ -374,7 +388,7 @@ func CompleteReassignment(p Partition, live Live) (next Partition, ok bool) {
 			return p, false
 		}
 	}
-	next = p.withLeadership(leader, p.LeaderEpoch+1, minus(p.ISR, p.Removing))
+	next = p.withLeadership(leader, reassignmentEpoch(p, leader, p.Removing), minus(p.ISR, p.Removing))
 	next.Replicas, next.Adding, next.Removing = target, nil, nil
 	return next, true
 }

@@ -207,25 +207,26 @@ func TestReassign(t *testing.T) {
 	live := NewLive(1, 2, 3, 4)
 	stable := pt(ids(1, 2), 1, 7, ids(1, 2))
 	// {1,2} on the way to {2,3}: 3 being added, 1 being removed.
-	started := moving(pt(ids(2, 3, 1), 1, 8, ids(1, 2)), ids(3), ids(1))
+	// The leader epoch stays: replicas are only added so far (as Kafka 4).
+	started := moving(pt(ids(2, 3, 1), 1, 7, ids(1, 2)), ids(3), ids(1))
 	for _, c := range []struct {
 		outcome
 		target        []int32
 		allowRFChange bool
 		deleting      bool
 	}{
-		{outcome{"start: target first, then the replicas leaving; the epoch moves, the leader stays", stable, live,
+		{outcome{"start: target first, then the replicas leaving; the leader and its epoch stay", stable, live,
 			started, nil}, ids(2, 3), false, false},
 		{outcome{"started again with the same target: already so", started, live, started, nil}, ids(2, 3), false, false},
 		{outcome{"to the current replicas: already so", stable, live, stable, nil}, ids(1, 2), false, false},
 		{outcome{"a new order of the same replicas: the leadership stays", stable, live,
 			pt(ids(2, 1), 1, 7, ids(1, 2)), nil}, ids(2, 1), false, false},
 		{outcome{"a new target during a reassignment: the replicas it leaves out, added ones too, are removed on completion", moving(pt(ids(2, 3, 1), 3, 8, ids(1, 2, 3)), ids(3), ids(1)), live,
-			moving(pt(ids(4, 1, 2, 3), 3, 9, ids(1, 2, 3)), ids(4), ids(2, 3)), nil}, ids(4, 1), false, false},
+			moving(pt(ids(4, 1, 2, 3), 3, 8, ids(1, 2, 3)), ids(4), ids(2, 3)), nil}, ids(4, 1), false, false},
 		{outcome{"a new target leaving out the added replicas that are the whole ISR: they stay until it completes", moving(pt(ids(2, 3, 1), 2, 8, ids(2)), ids(2, 3), ids(1)), live,
-			moving(pt(ids(4, 1, 2, 3), 2, 9, ids(2)), ids(4), ids(1, 2, 3)), nil}, ids(4), true, false},
+			moving(pt(ids(4, 1, 2, 3), 2, 8, ids(2)), ids(4), ids(1, 2, 3)), nil}, ids(4), true, false},
 		{outcome{"a growing target with replication factor changes allowed", stable, live,
-			moving(pt(ids(1, 2, 3), 1, 8, ids(1, 2)), ids(3), nil), nil}, ids(1, 2, 3), true, false},
+			moving(pt(ids(1, 2, 3), 1, 7, ids(1, 2)), ids(3), nil), nil}, ids(1, 2, 3), true, false},
 		{outcome{"cancel: back to the original replicas, those being added leave the ISR", moving(pt(ids(3, 1, 2), 1, 9, ids(2, 1, 3)), ids(1), ids(2)), live,
 			pt(ids(3, 2), 3, 10, ids(2, 3)), nil}, nil, false, false},
 		{outcome{"cancel with the whole ISR leaving: an unclean election, refused", moving(pt(ids(3, 1), 1, 9, ids(1)), ids(1), ids(3)), NewLive(1, 2),
@@ -241,7 +242,7 @@ func TestReassign(t *testing.T) {
 		{outcome{"an added replica the cluster does not know", stable, live, Partition{}, kerr.InvalidReplicaAssignment}, ids(2, 9), false, false},
 		{outcome{"another replication factor when not allowed", stable, live, Partition{}, kerr.InvalidReplicationFactor}, ids(1, 2, 3), false, false},
 		{outcome{"the replicas being added and removed in id order, the removed after the target", pt(ids(3, 1, 2), 3, 7, ids(3, 1, 2)), NewLive(1, 2, 3, 4, 5, 6),
-			moving(pt(ids(6, 4, 5, 1, 2, 3), 3, 8, ids(3, 1, 2)), ids(4, 5, 6), ids(1, 2, 3)), nil}, ids(6, 4, 5), false, false},
+			moving(pt(ids(6, 4, 5, 1, 2, 3), 3, 7, ids(3, 1, 2)), ids(4, 5, 6), ids(1, 2, 3)), nil}, ids(6, 4, 5), false, false},
 		{outcome{"during a reassignment, the size of its target is the replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
 			moving(pt(ids(4, 2, 1, 3, 5), 1, 8, ids(1, 2, 5)), ids(4), ids(1, 3, 5)), nil}, ids(4, 2), false, false},
 		{outcome{"during a reassignment, the original size is another replication factor", moving(pt(ids(3, 4, 1, 2, 5), 1, 8, ids(1, 2, 5)), ids(3, 4), ids(1, 2, 5)), live,
@@ -277,6 +278,12 @@ func TestCompleteReassignment(t *testing.T) {
 			pt(ids(2, 3), 3, 9, ids(2, 3)), true},
 		{"a shrink completes at once", moving(pt(ids(2, 1), 1, 8, ids(1, 2)), nil, ids(1)), NewLive(1, 2),
 			pt(ids(2), 2, 9, ids(2)), true},
+		{"replicas only added, the leader staying: the leader epoch stays (Kafka 4)",
+			moving(pt(ids(1, 2, 3), 1, 8, ids(1, 2, 3)), ids(3), nil), NewLive(1, 2, 3),
+			pt(ids(1, 2, 3), 1, 8, ids(1, 2, 3)), true},
+		{"replicas only added, the leader dead: a new leader at a new epoch",
+			moving(pt(ids(1, 2, 3), 1, 8, ids(1, 2, 3)), ids(3), nil), NewLive(2, 3),
+			pt(ids(1, 2, 3), 2, 9, ids(1, 2, 3)), true},
 		{"a target replica still catching up", moving(pt(ids(2, 3, 1), 1, 8, ids(1, 2)), ids(3), ids(1)), NewLive(1, 2, 3), Partition{}, false},
 		{"no live target replica can lead", moving(pt(ids(2, 3, 1), 1, 8, ids(1, 2, 3)), ids(3), ids(1)), NewLive(1), Partition{}, false},
 		{"no reassignment in progress", pt(ids(1, 2), 1, 8, ids(1, 2)), NewLive(1, 2), Partition{}, false},
