@@ -238,6 +238,23 @@ func (m *Manager) Unrecord(k Kind, c Client, v float64) {
 	s.mu.Unlock()
 }
 
+// Headroom is how much a client may still use of kind k now without its
+// rate going over the quota (negative once it is over), and how long
+// until the rate is back at the quota if nothing more is recorded; ok is
+// false when no quota applies.
+func (m *Manager) Headroom(k Kind, c Client) (left float64, wait time.Duration, ok bool) {
+	bound, u, cl, ok := m.Resolve(k, c)
+	if !ok {
+		return 0, 0, false
+	}
+	now := m.now().UnixMilli()
+	n, w := m.samples(k)
+	s := m.sensor(sensorKey{k, u, cl}, now)
+	observed, span := s.r.Measure(now, n, w)
+	s.mu.Unlock()
+	return (bound - observed) * float64(span) / 1000, kafkarate.Throttle(observed, bound, span), true
+}
+
 // MaxInWindow is the most a client may use of kind k at once without
 // being throttled for certain: quota x (windows - 1) x window size
 // (ClientQuotaManager.maxValueInQuotaWindow); a fetch asks for no more.

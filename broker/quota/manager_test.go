@@ -156,3 +156,31 @@ func TestOneWindow(t *testing.T) {
 		t.Fatalf("MaxInWindow with one window: %v %v, want 0 (quota x (windows - 1) x window)", got, ok)
 	}
 }
+
+// TestHeadroom: what a client may still use is what keeps its rate at
+// the quota; once it is over, the wait is the throttle a record got.
+func TestHeadroom(t *testing.T) {
+	clk := newClock()
+	m := NewManager(Config{Samples: 11, Window: time.Second}, clk.now)
+	const quota = 1000.0
+	c := Client{User: "ANONYMOUS", ClientID: "app"}
+	if _, _, ok := m.Headroom(Fetch, c); ok {
+		t.Fatal("headroom without a quota")
+	}
+	m.Set(metadata.ClientQuotas{entity("", "app"): {metadata.ConsumerByteRate: quota}})
+	if left, wait, _ := m.Headroom(Fetch, c); left != 10*quota || wait != 0 {
+		t.Fatalf("a new client has %v left (wait %v), want ten windows' worth", left, wait)
+	}
+	m.Record(Fetch, c, 4*quota)
+	if left, _, _ := m.Headroom(Fetch, c); left != 6*quota {
+		t.Fatalf("after 4 windows' worth %v left, want %v", left, 6*quota)
+	}
+	d := m.Record(Fetch, c, 7*quota)
+	if left, wait, _ := m.Headroom(Fetch, c); left != -quota || wait != d || wait <= 0 {
+		t.Fatalf("one window's worth over: %v left, wait %v, want %v and the throttle %v", left, wait, -quota, d)
+	}
+	clk.add(11 * time.Second)
+	if left, wait, _ := m.Headroom(Fetch, c); left != 10*quota || wait != 0 {
+		t.Fatalf("once the windows moved on: %v left, wait %v", left, wait)
+	}
+}
