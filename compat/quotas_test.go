@@ -410,3 +410,65 @@ func TestControllerMutationQuotaIsStrict(t *testing.T) {
 	}
 	adm.DeleteTopics(ctx, first, second)
 }
+
+// TestAutoCreateHeldToControllerMutationQuota: a topic auto-created on a
+// Metadata request counts against its client's controller_mutation_rate,
+// as Kafka 4.0 forwards the creation to its controller on the client's
+// behalf; with the bucket empty the topic is not created (the answer is
+// UNKNOWN_TOPIC_OR_PARTITION, which clients retry) until it refills.
+func TestAutoCreateHeldToControllerMutationQuota(t *testing.T) {
+	addr := bootstrap(t)
+	adm := quotaAdmin(t, addr)
+	client := randomName("auto-creator")
+	// 1 partition a second: a bucket of 11 (quota x 11 windows of 1 s).
+	setQuotaInForce(t, addr, clientEntity(client), kadm.AlterClientQuotaOp{Key: "controller_mutation_rate", Value: 1})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.RetryTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	emptied := randomName("mutated")
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 10000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = emptied, 20, 1
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("creating a topic of 20 partitions with the bucket full: %v", kerr.ErrorForCode(code))
+	}
+	defer adm.DeleteTopics(context.Background(), emptied)
+	auto := randomName("auto-created")
+	defer adm.DeleteTopics(context.Background(), auto)
+	autoCreate := func() int16 {
+		md := kmsg.NewPtrMetadataRequest()
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = kmsg.StringPtr(auto)
+		md.Topics = append(md.Topics, mt)
+		md.AllowAutoTopicCreation = true
+		mresp, err := md.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mresp.Topics[0].ErrorCode
+	}
+	if code := autoCreate(); code != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("auto-creating with the bucket 9 short: %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(code))
+	}
+	topics, err := adm.ListTopics(ctx, auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topics.Has(auto) {
+		t.Errorf("%s was auto-created with its client's controller mutation quota used up", auto)
+	}
+	// The bucket is back above zero nine seconds later.
+	waitFor(t, "the auto-creation once the bucket refilled", 30*time.Second, func() bool {
+		return autoCreate() == 0
+	})
+}
