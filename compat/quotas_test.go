@@ -472,3 +472,42 @@ func TestAutoCreateHeldToControllerMutationQuota(t *testing.T) {
 		return autoCreate() == 0
 	})
 }
+
+// TestAlterClientQuotasDuplicateKey: an entry naming a key twice
+// (kafka-configs --add-config k=v --delete-config k of a key already set
+// sends both) is refused
+// as Kafka refuses it, with the words kafka-configs prints.
+func TestAlterClientQuotasDuplicateKey(t *testing.T) {
+	addr := bootstrap(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	user := randomName("dup-key")
+	req := kmsg.NewPtrAlterClientQuotasRequest()
+	e := kmsg.NewAlterClientQuotasRequestEntry()
+	ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
+	ent.Type, ent.Name = "user", kmsg.StringPtr(user)
+	e.Entity = append(e.Entity, ent)
+	set := kmsg.NewAlterClientQuotasRequestEntryOp()
+	set.Key, set.Value = "producer_byte_rate", 1024
+	del := kmsg.NewAlterClientQuotasRequestEntryOp()
+	del.Key, del.Remove = "producer_byte_rate", true
+	e.Ops = append(e.Ops, set, del)
+	req.Entries = append(req.Entries, e)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := resp.Entries[0]
+	want := "Ignoring duplicate entity ClientQuotaEntity(entries={user=" + user + "})"
+	if got.ErrorCode != kerr.InvalidRequest.Code || got.ErrorMessage == nil || *got.ErrorMessage != want {
+		t.Errorf("a key set and removed in one entry: %v %v, want INVALID_REQUEST %q", kerr.ErrorForCode(got.ErrorCode), got.ErrorMessage, want)
+	}
+	if q := describeQuotas(t, kadm.NewClient(cl), true, kadm.DescribeClientQuotaComponent{Type: "user", MatchName: kmsg.StringPtr(user)}); len(q) != 0 {
+		t.Errorf("the refused entry stored %v", q)
+	}
+}
