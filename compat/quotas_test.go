@@ -25,6 +25,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
 )
 
 func strp(s string) *string { return &s }
@@ -509,5 +511,41 @@ func TestAlterClientQuotasDuplicateKey(t *testing.T) {
 	}
 	if q := describeQuotas(t, kadm.NewClient(cl), true, kadm.DescribeClientQuotaComponent{Type: "user", MatchName: kmsg.StringPtr(user)}); len(q) != 0 {
 		t.Errorf("the refused entry stored %v", q)
+	}
+}
+
+// TestDefaultClientIDQuotaSparesEmptyClientID: Kafka looks a client's
+// quota up by the non-empty parts of its usage key
+// (DefaultQuotaCallback.quotaLimit), so a quota on the default client id
+// holds back every client with a client id and none with an empty (or
+// null) one. A broker of its own: a default quota would slow every other
+// test.
+func TestDefaultClientIDQuotaSparesEmptyClientID(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Options{})
+	adm := quotaAdmin(t, b.Addr)
+	setQuota(t, adm, kadm.ClientQuotaEntity{{Type: "client-id"}}, kadm.AlterClientQuotaOp{Key: "producer_byte_rate", Value: 1000})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := func(id string) *kgo.Broker {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.ClientID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl.Broker(int(md.Brokers[0].NodeID))
+	}
+	named, empty := client("named"), client("")
+	waitFor(t, "a named client's produce to be throttled by the default client id's quota", 10*time.Second, func() bool {
+		return probeThrottled(ctx, named)
+	})
+	// Three 30 KB requests: past ten windows' worth of 1000 B/s.
+	for i := range 3 {
+		if probeThrottled(ctx, empty) {
+			t.Fatalf("request %d of a client with an empty client id was throttled by the default client id's quota", i+1)
+		}
 	}
 }

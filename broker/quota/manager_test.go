@@ -184,3 +184,41 @@ func TestHeadroom(t *testing.T) {
 		t.Fatalf("once the windows moved on: %v left, wait %v", left, wait)
 	}
 }
+
+// TestEmptyClientID: a client whose request header has an empty (or
+// null) client id is counted as Kafka's DefaultQuotaCallback counts it:
+// quotaLimit looks a usage key up only by its non-empty parts, so only a
+// user's or the default user's own quota applies to it; a default client
+// id (alone or with a user) does not.
+func TestEmptyClientID(t *testing.T) {
+	const d = metadata.DefaultEntity
+	anon := Client{User: "ANONYMOUS"}
+	for _, tc := range []struct {
+		name   string
+		quotas metadata.ClientQuotas
+		bound  float64 // 0: none applies
+	}{
+		{"default client id", metadata.ClientQuotas{entity("", d): {metadata.ProducerByteRate: 1}}, 0},
+		{"default user and client id", metadata.ClientQuotas{entity(d, d): {metadata.ProducerByteRate: 2}}, 0},
+		{"default user", metadata.ClientQuotas{entity(d, ""): {metadata.ProducerByteRate: 3}}, 3},
+		{"user", metadata.ClientQuotas{entity("ANONYMOUS", ""): {metadata.ProducerByteRate: 4}}, 4},
+		{"user's default client id", metadata.ClientQuotas{entity("ANONYMOUS", d): {metadata.ProducerByteRate: 5}}, 0},
+		{"user's default client id and the default user", metadata.ClientQuotas{
+			entity("ANONYMOUS", d): {metadata.ProducerByteRate: 5}, entity(d, ""): {metadata.ProducerByteRate: 3}}, 3},
+		{"default client id and the default user", metadata.ClientQuotas{
+			entity("", d): {metadata.ProducerByteRate: 1}, entity(d, ""): {metadata.ProducerByteRate: 3}}, 3},
+	} {
+		m := NewManager(Config{}, nil)
+		m.Set(tc.quotas)
+		bound, _, _, ok := m.Resolve(Produce, anon)
+		if tc.bound == 0 && ok {
+			t.Errorf("%s: quota %v applies to an empty client id, want none", tc.name, bound)
+		}
+		if tc.bound != 0 && (!ok || bound != tc.bound) {
+			t.Errorf("%s: quota %v (%v), want %v", tc.name, bound, ok, tc.bound)
+		}
+		if _, _, _, ok := m.Resolve(Produce, Client{User: "ANONYMOUS", ClientID: "app"}); !ok {
+			t.Errorf("%s: no quota for client id app", tc.name)
+		}
+	}
+}
