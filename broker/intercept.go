@@ -37,6 +37,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/metadata"
 	"gregor/broker/quota"
 	"gregor/protocol"
 )
@@ -97,7 +98,7 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 				if req.Version >= since {
 					var all bool
 					if addRefused, refusedWait, all = b.strictMutations(req, c); all {
-						return b.throttled(req, refuseMutations(req), refusedWait), nil
+						return b.throttled(req, b.refuseMutations(req), refusedWait), nil
 					}
 				} else {
 					mutations = b.mutationCounter(req)
@@ -425,8 +426,10 @@ func eachFetched(resp kmsg.Response, fn func(*kmsg.FetchResponseTopic, *kmsg.Fet
 
 // refuseMutations answers a create or delete request whose client used
 // up its controller mutation quota: THROTTLING_QUOTA_EXCEEDED for every
-// topic.
-func refuseMutations(req *protocol.Request) kmsg.Response {
+// topic. A refused deletion names its topic and gives its id, however the
+// request named it, as Kafka's ControllerApis.deleteTopics answers every
+// topic it passed to the controller.
+func (b *Broker) refuseMutations(req *protocol.Request) kmsg.Response {
 	code := kerr.ThrottlingQuotaExceeded.Code
 	msg := kerr.ThrottlingQuotaExceeded.Description
 	switch r := req.Body.(type) {
@@ -450,6 +453,16 @@ func refuseMutations(req *protocol.Request) kmsg.Response {
 		for _, t := range r.Topics { // v6+: by name or by id
 			rt := kmsg.NewDeleteTopicsResponseTopic()
 			rt.Topic, rt.TopicID, rt.ErrorCode, rt.ErrorMessage = t.Topic, t.TopicID, code, &msg
+			var tp *Topic
+			if name, id, ok := deleteTarget(t); ok && name != nil {
+				tp = b.Topic(*name)
+			} else if ok {
+				tp = b.TopicByID(metadata.Uuid(id))
+			}
+			if tp != nil {
+				name := tp.Name
+				rt.Topic, rt.TopicID = &name, tp.ID
+			}
 			resp.Topics = append(resp.Topics, rt)
 		}
 		return resp

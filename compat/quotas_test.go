@@ -549,3 +549,86 @@ func TestDefaultClientIDQuotaSparesEmptyClientID(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottledDeletionNamesItsTopic: a deletion refused with
+// THROTTLING_QUOTA_EXCEEDED answers with the topic's name and id however
+// the request named it, as Kafka's ControllerApis.deleteTopics answers
+// every topic it passed to the controller.
+func TestThrottledDeletionNamesItsTopic(t *testing.T) {
+	addr := bootstrap(t)
+	adm := quotaAdmin(t, addr)
+	client := randomName("deleter")
+	setQuotaInForce(t, addr, clientEntity(client), kadm.AlterClientQuotaOp{Key: "controller_mutation_rate", Value: 1})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.RetryTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	byID, byName := randomName("del-by-id"), randomName("del-by-name")
+	defer adm.DeleteTopics(context.Background(), byID, byName)
+	ids := map[string][16]byte{}
+	for _, name := range []string{byID, byName} {
+		// 2 x 20 partitions: the bucket of 11 ends 9 below zero after
+		// the first (a strict request takes a topic while any is left).
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 20, 1
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == byID && resp.Topics[0].ErrorCode != 0 {
+			t.Fatalf("creating %s: %v", name, kerr.ErrorForCode(resp.Topics[0].ErrorCode))
+		}
+		ids[name] = resp.Topics[0].TopicID
+	}
+	// The second was refused: make it with another client.
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, byName); err != nil {
+		t.Fatal(err)
+	}
+	md, err := adm.Metadata(ctx, byName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids[byName] = md.Topics[byName].ID
+	// A fresh connection of the same client: the first one holds its
+	// requests back for the throttle time, as KIP-219 asks, by which
+	// time the bucket has refilled.
+	again, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.RetryTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 10000
+	a, b := kmsg.NewDeleteTopicsRequestTopic(), kmsg.NewDeleteTopicsRequestTopic()
+	a.TopicID = ids[byID]
+	b.Topic = kmsg.StringPtr(byName)
+	req.Topics = append(req.Topics, a, b)
+	resp, err := req.RequestWith(ctx, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Version < 6 {
+		t.Skipf("DeleteTopics v%d names topics only", resp.Version)
+	}
+	got := map[string][16]byte{}
+	for _, rt := range resp.Topics {
+		if rt.ErrorCode != kerr.ThrottlingQuotaExceeded.Code {
+			t.Errorf("deletion with the bucket empty: %v, want THROTTLING_QUOTA_EXCEEDED", kerr.ErrorForCode(rt.ErrorCode))
+		}
+		if rt.Topic == nil {
+			t.Errorf("refused deletion of %x answered without its name", rt.TopicID)
+			continue
+		}
+		got[*rt.Topic] = rt.TopicID
+	}
+	for name, id := range ids {
+		if got[name] != id {
+			t.Errorf("refused deletion of %s answered with id %x, want %x", name, got[name], id)
+		}
+	}
+}
