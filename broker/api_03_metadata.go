@@ -34,6 +34,7 @@ import (
 
 	"gregor/broker/acl"
 	"gregor/broker/metadata"
+	"gregor/broker/quota"
 	"gregor/protocol"
 )
 
@@ -150,7 +151,7 @@ func (b *Broker) metadataRequested(ctx context.Context, req *protocol.Request, r
 	if autoCreate && !b.allowed(req, acl.Create, acl.Cluster, acl.ClusterName) && !b.authorize(req, acl.Create, acl.Topic, name) {
 		return metadataDenied(&name, metadata.Uuid{}, IsInternal(name)), false
 	}
-	return b.metadataMissing(ctx, name, autoCreate, view), true
+	return b.metadataMissing(ctx, req, name, autoCreate, view), true
 }
 
 // metadataDenied is a topic the principal may not describe (or create):
@@ -165,7 +166,7 @@ func metadataDenied(name *string, id metadata.Uuid, internal bool) kmsg.Metadata
 
 // metadataMissing answers a topic that does not exist: an invalid name,
 // unknown, or created now.
-func (b *Broker) metadataMissing(ctx context.Context, name string, autoCreate bool, view metaView) kmsg.MetadataResponseTopic {
+func (b *Broker) metadataMissing(ctx context.Context, req *protocol.Request, name string, autoCreate bool, view metaView) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	st.Topic = &name
 	st.IsInternal = IsInternal(name)
@@ -175,8 +176,9 @@ func (b *Broker) metadataMissing(ctx context.Context, name string, autoCreate bo
 		return st
 	}
 	var err error
+	partitions := b.cfg.NumPartitions
 	switch it := b.internalTopics.Load(); {
-	case !autoCreate || st.IsInternal && it == nil:
+	case !autoCreate || st.IsInternal && it == nil || b.autoCreateThrottled(req):
 		st.ErrorCode = kerr.UnknownTopicOrPartition.Code
 		return st
 	case st.IsInternal:
@@ -185,14 +187,19 @@ func (b *Broker) metadataMissing(ctx context.Context, name string, autoCreate bo
 		// consumer assigned a partition of __consumer_offsets before
 		// any group used it (kafka-console-consumer.sh --partition)
 		// otherwise saw UNKNOWN_TOPIC_OR_PARTITION for ever.
-		partitions, rf, configs, _ := (*it).InternalTopicSpec(name)
+		var rf int16
+		var configs map[string]string
+		partitions, rf, configs, _ = (*it).InternalTopicSpec(name)
 		err = b.createInternalTopic(ctx, name, partitions, rf, configs)
 	default:
-		_, err = b.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: b.cfg.NumPartitions, ReplicationFactor: b.cfg.DefaultReplicationFactor})
+		_, err = b.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: partitions, ReplicationFactor: b.cfg.DefaultReplicationFactor})
 	}
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		st.ErrorCode = ErrorCode(b.log, err)
 		return st
+	}
+	if err == nil {
+		b.chargeAutoCreate(req, partitions)
 	}
 	t := b.Topic(name)
 	if t == nil {
@@ -201,6 +208,33 @@ func (b *Broker) metadataMissing(ctx context.Context, name string, autoCreate bo
 	}
 	b.log.Info().Str("topic", name).Msg("auto-created topic on metadata request")
 	return b.metadataTopic(t, view)
+}
+
+// autoCreateThrottled reports that the client asking for a topic to be
+// auto-created has used up its controller_mutation_rate. Kafka 4.0's
+// AutoTopicCreationManager forwards the creation to the controller as a
+// CreateTopics of the latest version in an envelope carrying the client's
+// principal and client id, so the client's quota applies strictly: with
+// its bucket empty the topic is not created, and the Metadata answer,
+// as for any topic whose creation is under way there, is
+// UNKNOWN_TOPIC_OR_PARTITION, which clients retry.
+func (b *Broker) autoCreateThrottled(req *protocol.Request) bool {
+	qm := b.quotaManager()
+	if req == nil || !qm.Enabled(quota.ControllerMutation) {
+		return false
+	}
+	exceeded, _ := qm.MutationExceeded(quotaClient(req))
+	return exceeded
+}
+
+// chargeAutoCreate takes an auto-created topic's partitions from its
+// client's controller_mutation_rate, as Kafka's controller charges the
+// forwarded creation once it passed its checks.
+func (b *Broker) chargeAutoCreate(req *protocol.Request, partitions int32) {
+	qm := b.quotaManager()
+	if req != nil && qm.Enabled(quota.ControllerMutation) {
+		qm.Mutation(quotaClient(req), float64(partitions), false)
+	}
 }
 
 // metadataBrokers lists live brokers' addresses for a listener.

@@ -27,7 +27,11 @@ import (
 	"context"
 	"math"
 	"net"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -44,6 +48,12 @@ func (b *Broker) handleAlterClientQuotas(ctx context.Context, req *protocol.Requ
 	// As Kafka: altering quotas is altering the cluster's configuration;
 	// without ALTER_CONFIGS on it every entry fails.
 	allowed := b.authorizeCluster(req, acl.AlterConfigs)
+	results := map[string]error{} // by entity (quotaEntityKey): its last outcome
+	if allowed {
+		for _, e := range r.Entries {
+			results[quotaEntityKey(e.Entity)] = b.alterClientQuota(ctx, qb, e, r.ValidateOnly, results)
+		}
+	}
 	for _, e := range r.Entries {
 		out := kmsg.NewAlterClientQuotasResponseEntry()
 		for _, ent := range e.Entity {
@@ -53,19 +63,7 @@ func (b *Broker) handleAlterClientQuotas(ctx context.Context, req *protocol.Requ
 		}
 		if !allowed {
 			out.ErrorCode = kerr.ClusterAuthorizationFailed.Code
-			resp.Entries = append(resp.Entries, out)
-			continue
-		}
-		a, err := quotaAlteration(ctx, e)
-		if err == nil && qb == nil {
-			err = errorf(kerr.UnknownServerError, "client quotas are not kept by this metadata backend")
-		}
-		if err == nil && !r.ValidateOnly {
-			if err = qb.AlterClientQuota(ctx, a); err != nil {
-				b.log.Warn().Err(err).Str("entity", a.Entity.Path()).Msg("storing client quotas")
-			}
-		}
-		if err != nil {
+		} else if err := results[quotaEntityKey(e.Entity)]; err != nil {
 			out.ErrorCode, out.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
 		}
 		resp.Entries = append(resp.Entries, out)
@@ -73,18 +71,121 @@ func (b *Broker) handleAlterClientQuotas(ctx context.Context, req *protocol.Requ
 	return resp, nil
 }
 
-// quotaAlteration checks one entry and turns it into an alteration.
-func quotaAlteration(ctx context.Context, e kmsg.AlterClientQuotasRequestEntry) (metadata.QuotaAlteration, error) {
-	var a metadata.QuotaAlteration
-	// A key twice in one entry refuses it, before the entity is looked
-	// at, as ClientQuotaControlManager.alterClientQuotas does.
+// alterClientQuota checks and stores one entry. As Kafka's
+// ClientQuotaControlManager.alterClientQuotas, an entry naming a key twice,
+// or an entity an earlier entry of the request named, is refused with
+// "Ignoring duplicate entity ..." and not applied, and the request answers
+// every entry of an entity with the entity's last outcome (Kafka answers
+// once per entity): an entity named twice is answered refused though its
+// first entry was applied, as in Kafka.
+func (b *Broker) alterClientQuota(ctx context.Context, qb metadata.QuotaBackend, e kmsg.AlterClientQuotasRequestEntry, validateOnly bool, results map[string]error) error {
+	_, seen := results[quotaEntityKey(e.Entity)]
+	if seen || duplicateQuotaKey(e.Ops) {
+		return errorf(kerr.InvalidRequest, "Ignoring duplicate entity %s", javaQuotaEntity(e.Entity))
+	}
+	a, err := quotaAlteration(ctx, e)
+	if err == nil && qb == nil {
+		err = errorf(kerr.UnknownServerError, "client quotas are not kept by this metadata backend")
+	}
+	if err == nil && !validateOnly {
+		if err = qb.AlterClientQuota(ctx, a); err != nil {
+			b.log.Warn().Err(err).Str("entity", a.Entity.Path()).Msg("storing client quotas")
+		}
+	}
+	return err
+}
+
+// duplicateQuotaKey reports an entry naming a key twice.
+func duplicateQuotaKey(ops []kmsg.AlterClientQuotasRequestEntryOp) bool {
 	seen := map[string]bool{}
-	for _, op := range e.Ops {
+	for _, op := range ops {
 		if seen[op.Key] {
-			return a, errorf(kerr.InvalidRequest, "Duplicate quota key %s not updating quota for this entity", op.Key)
+			return true
 		}
 		seen[op.Key] = true
 	}
+	return false
+}
+
+// quotaEntityParts is an entry's entity as Kafka's
+// AlterClientQuotasRequest.entries reads it: a map of type to name (nil:
+// the default), a type named twice keeping its last name, in the order
+// the types first appear.
+func quotaEntityParts(ents []kmsg.AlterClientQuotasRequestEntryEntity) (types []string, names map[string]*string) {
+	names = map[string]*string{}
+	for _, ent := range ents {
+		if _, ok := names[ent.Type]; !ok {
+			types = append(types, ent.Type)
+		}
+		names[ent.Type] = ent.Name
+	}
+	return types, names
+}
+
+// quotaEntityKey identifies an entity whatever the order of its parts, as
+// Kafka's ClientQuotaEntity compares its map.
+func quotaEntityKey(ents []kmsg.AlterClientQuotasRequestEntryEntity) string {
+	types, names := quotaEntityParts(ents)
+	slices.Sort(types)
+	var sb strings.Builder
+	for _, t := range types {
+		sb.WriteString(strconv.Quote(t))
+		if n := names[t]; n != nil {
+			sb.WriteString("=" + strconv.Quote(*n))
+		}
+		sb.WriteString(";")
+	}
+	return sb.String()
+}
+
+// javaQuotaEntity is ClientQuotaEntity.toString of an entry's entity:
+// "ClientQuotaEntity(entries={user=alice, client-id=null})", its parts in
+// the order a java.util.HashMap made with their number as its capacity
+// iterates them.
+func javaQuotaEntity(ents []kmsg.AlterClientQuotasRequestEntryEntity) string {
+	types, names := quotaEntityParts(ents)
+	parts := make([]string, 0, len(types))
+	for _, t := range javaHashMapOrder(types, len(ents)) {
+		n := "null"
+		if names[t] != nil {
+			n = *names[t]
+		}
+		parts = append(parts, t+"="+n)
+	}
+	return "ClientQuotaEntity(entries={" + strings.Join(parts, ", ") + "})"
+}
+
+// javaHashMapOrder is the order java.util.HashMap, made with an initial
+// capacity, iterates keys put in the given order: by bucket (the key's
+// spread String.hashCode masked by the table size, which doubles as the
+// map fills past three quarters), a bucket's keys in insertion order.
+func javaHashMapOrder(keys []string, capacity int) []string {
+	size := 1 // tableSizeFor(capacity)
+	for size < capacity {
+		size <<= 1
+	}
+	threshold := size * 3 / 4
+	for n := 1; n <= len(keys); n++ {
+		if n > threshold {
+			size <<= 1
+			threshold = size * 3 / 4
+		}
+	}
+	bucket := func(k string) int {
+		var h int32
+		for _, c := range utf16.Encode([]rune(k)) {
+			h = 31*h + int32(c)
+		}
+		return int((uint32(h) ^ uint32(h)>>16) & uint32(size-1))
+	}
+	out := slices.Clone(keys)
+	slices.SortStableFunc(out, func(a, b string) int { return bucket(a) - bucket(b) })
+	return out
+}
+
+// quotaAlteration checks one entry and turns it into an alteration.
+func quotaAlteration(ctx context.Context, e kmsg.AlterClientQuotasRequestEntry) (metadata.QuotaAlteration, error) {
+	var a metadata.QuotaAlteration
 	if len(e.Entity) == 0 {
 		return a, errorf(kerr.InvalidRequest, "Invalid empty client quota entity")
 	}

@@ -61,9 +61,11 @@ type shareFetch struct {
 	// out holds each partition's response entry, by partition.
 	out   map[shareTP]*kmsg.ShareFetchResponseTopicPartition
 	order []shareTP
+	// throttled: the client is over its consumer_byte_rate (intercept.go).
+	throttled bool
 }
 
-func (b *Broker) handleShareFetch(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (b *Broker) handleShareFetch(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ShareFetchRequest)
 	resp := req.Response().(*kmsg.ShareFetchResponse)
 	group, member, e := b.checkShareRequest(req, r.GroupID, r.MemberID)
@@ -73,7 +75,8 @@ func (b *Broker) handleShareFetch(_ context.Context, req *protocol.Request) (kms
 	}
 	sf := &shareFetch{b: b, req: req, r: r, key: shareSessionKey{group, member}, resp: resp,
 		lockMs: b.shareLockMs(group), rc: b.shareReadCommitted(group),
-		topicOK: map[[16]byte]error{}, out: map[shareTP]*kmsg.ShareFetchResponseTopicPartition{}}
+		topicOK: map[[16]byte]error{}, out: map[shareTP]*kmsg.ShareFetchResponseTopicPartition{},
+		throttled: shareThrottled(ctx)}
 	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
 		return sf.serve(ctx), nil
 	})
@@ -156,16 +159,24 @@ func (sf *shareFetch) serve(ctx context.Context) kmsg.Response {
 		b.releaseSession(sf.key, b.shares.sessions.close(sf.key))
 		return sf.finish()
 	}
-	if sf.renew() {
-		return sf.finish() // a renewal fetches nothing
+	if sf.renew() || sf.throttled {
+		return sf.finish() // a renewal, or a client over its quota, fetches nothing
 	}
 	parts = rotateShareParts(parts, sf.r.ShareSessionEpoch)
 	got, bytes, failed := sf.fetchAll(ctx, parts, nil)
-	if failed || bytes >= int(sf.r.MinBytes) && got > 0 || sf.r.MaxWaitMillis <= 0 {
+	if failed || bytes >= sf.minBytes() && got > 0 || sf.r.MaxWaitMillis <= 0 {
 		return sf.finish()
 	}
 	sf.wait(ctx, parts, got, bytes)
 	return sf.finish()
+}
+
+// minBytes is the request's MinBytes capped at its MaxBytes as served
+// (fetch.max.bytes, and a consumer_byte_rate's windows: intercept.go),
+// as Kafka's handleShareFetchRequest caps fetchMinBytes.
+func (sf *shareFetch) minBytes() int {
+	_, minBytes := fetchLimits(sf.b.Config(), sf.r.MaxBytes, sf.r.MinBytes, false)
+	return int(minBytes)
 }
 
 // idle holds a refusal for MaxWaitMillis (or until the connection
@@ -380,7 +391,7 @@ func (sf *shareFetch) wait(ctx context.Context, parts []shareTP, got, bytes int)
 		case <-wake:
 			g, n, failed := sf.fetchAll(ctx, parts, done)
 			got, bytes = got+g, bytes+n
-			if failed || got > 0 && bytes >= int(sf.r.MinBytes) {
+			if failed || got > 0 && bytes >= sf.minBytes() {
 				return
 			}
 		case <-timer.C:

@@ -624,3 +624,74 @@ func TestFirstAddressPrefersIPv4(t *testing.T) {
 		}
 	}
 }
+
+// TestAlterClientQuotasDuplicates: as Kafka's
+// ClientQuotaControlManager.alterClientQuotas, an entry naming a key
+// twice, or an entity named by an earlier entry, is refused with "Ignoring
+// duplicate entity ClientQuotaEntity(entries={...})" (the map printed in
+// java.util.HashMap's order) and not applied; every entry of an entity
+// named twice is answered so (Kafka answers once per entity), though its
+// first entry was applied.
+func TestAlterClientQuotasDuplicates(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	entity := func(parts ...string) []kmsg.AlterClientQuotasRequestEntryEntity {
+		var out []kmsg.AlterClientQuotasRequestEntryEntity
+		for i := 0; i+1 < len(parts); i += 2 {
+			ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
+			ent.Type = parts[i]
+			if parts[i+1] != "<default>" {
+				ent.Name = sp(parts[i+1])
+			}
+			out = append(out, ent)
+		}
+		return out
+	}
+	alter := func(entries ...kmsg.AlterClientQuotasRequestEntry) []kmsg.AlterClientQuotasResponseEntry {
+		req := kmsg.NewPtrAlterClientQuotasRequest()
+		req.Entries = entries
+		return tb.call(req).(*kmsg.AlterClientQuotasResponse).Entries
+	}
+	entry := func(ent []kmsg.AlterClientQuotasRequestEntryEntity, ops ...kmsg.AlterClientQuotasRequestEntryOp) kmsg.AlterClientQuotasRequestEntry {
+		e := kmsg.NewAlterClientQuotasRequestEntry()
+		e.Entity, e.Ops = ent, ops
+		return e
+	}
+	const dupAlice = "Ignoring duplicate entity ClientQuotaEntity(entries={client-id=null, user=alice})"
+	got := alter(entry(entity("user", "alice", "client-id", "<default>"), op("producer_byte_rate", 10), op("producer_byte_rate", 20)))
+	if got[0].ErrorCode != kerr.InvalidRequest.Code || got[0].ErrorMessage == nil || *got[0].ErrorMessage != dupAlice {
+		t.Errorf("a key twice: %d %v, want INVALID_REQUEST %q", got[0].ErrorCode, got[0].ErrorMessage, dupAlice)
+	}
+	got = alter(
+		entry(entity("client-id", "<default>", "user", "alice"), op("producer_byte_rate", 10)),
+		entry(entity("user", "bob"), op("producer_byte_rate", 30)),
+		entry(entity("user", "alice", "client-id", "<default>"), op("producer_byte_rate", 20)))
+	for _, i := range []int{0, 2} {
+		if got[i].ErrorCode != kerr.InvalidRequest.Code || got[i].ErrorMessage == nil || *got[i].ErrorMessage != dupAlice {
+			t.Errorf("entry %d of an entity named twice: %d %v, want INVALID_REQUEST %q", i, got[i].ErrorCode, got[i].ErrorMessage, dupAlice)
+		}
+	}
+	if got[1].ErrorCode != 0 {
+		t.Errorf("another entity between them: %v", kerr.ErrorForCode(got[1].ErrorCode))
+	}
+	q, _ := tb.backend.(metadata.QuotaBackend).ClientQuotas(context.Background())
+	if v := q[metadata.QuotaEntity{User: "alice", ClientID: metadata.DefaultEntity}]["producer_byte_rate"]; v != 10 {
+		t.Errorf("alice's default client id has producer_byte_rate %v, want the first entry's 10", v)
+	}
+	if v := q[metadata.QuotaEntity{User: "bob"}]["producer_byte_rate"]; v != 30 {
+		t.Errorf("bob has producer_byte_rate %v, want 30", v)
+	}
+	// java.util.HashMap's order, as Java 17 prints these maps.
+	for _, tc := range []struct {
+		parts []string
+		want  string
+	}{
+		{[]string{"ip", "<default>"}, "{ip=null}"},
+		{[]string{"user", "alice", "client-id", "<default>", "ip", "<default>"}, "{client-id=null, user=alice, ip=null}"},
+		{[]string{"group", "<default>", "user", "alice", "client-id", "<default>", "ip", "<default>", "x", "<default>"}, "{x=null, client-id=null, user=alice, group=null, ip=null}"},
+		{[]string{"ü", "<default>", "user", "alice"}, "{ü=null, user=alice}"},
+	} {
+		if got := javaQuotaEntity(entity(tc.parts...)); got != "ClientQuotaEntity(entries="+tc.want+")" {
+			t.Errorf("%v printed %s, want entries=%s", tc.parts, got, tc.want)
+		}
+	}
+}

@@ -8,7 +8,9 @@ package broker
 //   - client quotas (quotas.go), as KafkaApis applies them: produce
 //     request bytes, fetch response bytes (a consumer's fetch asks for no
 //     more than its quota allows in a window, and a throttled fetch is
-//     answered empty: the KIP-219 signal), handler time (request
+//     answered empty: the KIP-219 signal), share fetch response bytes
+//     (a share fetch asks for what the quota has left, and one over it
+//     acquires nothing: shareFetchQuota), handler time (request
 //     percentage) and partitions created or deleted (controller
 //     mutations; a strict request version is refused with
 //     THROTTLING_QUOTA_EXCEEDED once the quota is used up). The response
@@ -35,6 +37,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/broker/metadata"
 	"gregor/broker/quota"
 	"gregor/protocol"
 )
@@ -83,9 +86,11 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 			c = quotaClient(req)
 			if key == 1 && qm.Enabled(quota.Fetch) {
 				if limit, ok := qm.MaxInWindow(quota.Fetch, c); ok {
-					r := req.Body.(*kmsg.FetchRequest)
-					r.MaxBytes = int32(min(float64(r.MaxBytes), max(limit, 1)))
+					capFetchMaxBytes(req, max(limit, 1))
 				}
+			}
+			if key == 78 && qm.Enabled(quota.Fetch) {
+				ctx = b.shareFetchQuota(ctx, req, c)
 			}
 			// Validate-only requests are charged too: Kafka's controller
 			// applies the quota before it drops their records.
@@ -93,7 +98,7 @@ func (b *Broker) intercept(key int16, h protocol.Handler) protocol.Handler {
 				if req.Version >= since {
 					var all bool
 					if addRefused, refusedWait, all = b.strictMutations(req, c); all {
-						return b.throttled(req, refuseMutations(req), refusedWait), nil
+						return b.throttled(req, b.refuseMutations(req), refusedWait), nil
 					}
 				} else {
 					mutations = b.mutationCounter(req)
@@ -156,6 +161,13 @@ func (b *Broker) applyQuotas(key int16, req *protocol.Request, resp kmsg.Respons
 				}
 			}
 			bandwidth = qm.Record(quota.Produce, c, float64(size))
+		}
+	case 78:
+		// A share fetch counts against consumer_byte_rate in the same
+		// usage as fetches (Kafka's handleShareFetchRequest records
+		// quotas.fetch); shareFetchQuota kept it within what was left.
+		if sr, ok := protocol.Unwrap(resp).(*kmsg.ShareFetchResponse); ok && qm.Enabled(quota.Fetch) {
+			bandwidth = qm.Record(quota.Fetch, c, float64(shareFetchQuotaSize(sr)))
 		}
 	case 1:
 		if _, ok := protocol.Unwrap(resp).(*kmsg.FetchResponse); ok && qm.Enabled(quota.Fetch) {
@@ -289,6 +301,85 @@ func fetchQuotaSize(resp kmsg.Response) int {
 	return n
 }
 
+// capFetchMaxBytes lowers a consumer's Fetch or ShareFetch MaxBytes to
+// what its consumer_byte_rate allows in the quota windows
+// (ClientQuotaManager.getMaxValueInQuotaWindow), as KafkaApis does for
+// both: asking for more would be throttled for certain. Their MinBytes
+// is capped at the result where each is served (fetchLimits).
+func capFetchMaxBytes(req *protocol.Request, limit float64) {
+	switch r := req.Body.(type) {
+	case *kmsg.FetchRequest:
+		r.MaxBytes = int32(min(float64(r.MaxBytes), limit))
+	case *kmsg.ShareFetchRequest:
+		r.MaxBytes = int32(min(float64(r.MaxBytes), limit))
+	}
+}
+
+// shareFetchQuota applies consumer_byte_rate to a ShareFetch before it
+// acquires anything. Kafka's handleShareFetchRequest caps it at the
+// quota's windows, as a fetch, and answers a fetch that took the rate
+// over the quota empty, leaving the records it acquired locked until the
+// lock times out (a delivery attempt spent). Gregor asks for no more than
+// the quota has left now (at least one batch, so it makes progress) and,
+// while the client is over its quota, acquires nothing: the request's
+// acknowledgements are applied and the answer, throttled, carries no
+// records, as Kafka's throttled answer.
+func (b *Broker) shareFetchQuota(ctx context.Context, req *protocol.Request, c quota.Client) context.Context {
+	qm := b.quotaManager()
+	limit, ok := qm.MaxInWindow(quota.Fetch, c)
+	if !ok {
+		return ctx
+	}
+	left, wait, _ := qm.Headroom(quota.Fetch, c)
+	capFetchMaxBytes(req, max(min(limit, left), 1))
+	if wait > 0 {
+		ctx = context.WithValue(ctx, shareThrottledKey{}, true)
+	}
+	return ctx
+}
+
+// shareThrottledKey marks the context of a ShareFetch whose client is over
+// its consumer_byte_rate.
+type shareThrottledKey struct{}
+
+// shareThrottled reports a ShareFetch that is to acquire nothing.
+func shareThrottled(ctx context.Context) bool {
+	v, _ := ctx.Value(shareThrottledKey{}).(bool)
+	return v
+}
+
+// shareFetchQuotaSize is what a share fetch response counts against
+// consumer_byte_rate: the whole response as Kafka's
+// ShareFetchContext.responseSize measures it (4 plus the body, without
+// node endpoints). The body is encoded without its records, whose bytes
+// and compact length prefixes are added.
+func shareFetchQuotaSize(sr *kmsg.ShareFetchResponse) int {
+	var kept [][]byte
+	for i := range sr.Topics {
+		for j := range sr.Topics[i].Partitions {
+			p := &sr.Topics[i].Partitions[j]
+			kept = append(kept, p.Records)
+			p.Records = nil
+		}
+	}
+	endpoints := sr.NodeEndpoints
+	sr.NodeEndpoints = nil
+	n := 4 + len(sr.AppendTo(nil))
+	sr.NodeEndpoints = endpoints
+	k := 0
+	for i := range sr.Topics {
+		for j := range sr.Topics[i].Partitions {
+			recs := kept[k]
+			sr.Topics[i].Partitions[j].Records = recs
+			k++
+			if recs != nil { // a compact length: one byte for null
+				n += len(recs) + len(binary.AppendUvarint(nil, uint64(len(recs))+1)) - 1
+			}
+		}
+	}
+	return n
+}
+
 // fetchedRecords is what one partition of a fetch response carries: its
 // record bytes, and the batches themselves or (spliced from a file) the
 // section that counts their records.
@@ -335,8 +426,10 @@ func eachFetched(resp kmsg.Response, fn func(*kmsg.FetchResponseTopic, *kmsg.Fet
 
 // refuseMutations answers a create or delete request whose client used
 // up its controller mutation quota: THROTTLING_QUOTA_EXCEEDED for every
-// topic.
-func refuseMutations(req *protocol.Request) kmsg.Response {
+// topic. A refused deletion names its topic and gives its id, however the
+// request named it, as Kafka's ControllerApis.deleteTopics answers every
+// topic it passed to the controller.
+func (b *Broker) refuseMutations(req *protocol.Request) kmsg.Response {
 	code := kerr.ThrottlingQuotaExceeded.Code
 	msg := kerr.ThrottlingQuotaExceeded.Description
 	switch r := req.Body.(type) {
@@ -360,6 +453,16 @@ func refuseMutations(req *protocol.Request) kmsg.Response {
 		for _, t := range r.Topics { // v6+: by name or by id
 			rt := kmsg.NewDeleteTopicsResponseTopic()
 			rt.Topic, rt.TopicID, rt.ErrorCode, rt.ErrorMessage = t.Topic, t.TopicID, code, &msg
+			var tp *Topic
+			if name, id, ok := deleteTarget(t); ok && name != nil {
+				tp = b.Topic(*name)
+			} else if ok {
+				tp = b.TopicByID(metadata.Uuid(id))
+			}
+			if tp != nil {
+				name := tp.Name
+				rt.Topic, rt.TopicID = &name, tp.ID
+			}
 			resp.Topics = append(resp.Topics, rt)
 		}
 		return resp

@@ -44,7 +44,7 @@ func (b *Broker) strictMutations(req *protocol.Request, c quota.Client) (addRefu
 	}
 	only := splitTopics(req, refused)
 	return func(resp kmsg.Response) kmsg.Response {
-		return appendRefused(resp, refuseMutations(only))
+		return appendRefused(resp, b.refuseMutations(only))
 	}, wait, false
 }
 

@@ -25,6 +25,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
 )
 
 func strp(s string) *string { return &s }
@@ -409,4 +411,224 @@ func TestControllerMutationQuotaIsStrict(t *testing.T) {
 		t.Errorf("creating an existing topic with the bucket empty: %v, want TOPIC_ALREADY_EXISTS", kerr.ErrorForCode(code))
 	}
 	adm.DeleteTopics(ctx, first, second)
+}
+
+// TestAutoCreateHeldToControllerMutationQuota: a topic auto-created on a
+// Metadata request counts against its client's controller_mutation_rate,
+// as Kafka 4.0 forwards the creation to its controller on the client's
+// behalf; with the bucket empty the topic is not created (the answer is
+// UNKNOWN_TOPIC_OR_PARTITION, which clients retry) until it refills.
+func TestAutoCreateHeldToControllerMutationQuota(t *testing.T) {
+	addr := bootstrap(t)
+	adm := quotaAdmin(t, addr)
+	client := randomName("auto-creator")
+	// 1 partition a second: a bucket of 11 (quota x 11 windows of 1 s).
+	setQuotaInForce(t, addr, clientEntity(client), kadm.AlterClientQuotaOp{Key: "controller_mutation_rate", Value: 1})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.RetryTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	emptied := randomName("mutated")
+	req := kmsg.NewPtrCreateTopicsRequest()
+	req.TimeoutMillis = 10000
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = emptied, 20, 1
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("creating a topic of 20 partitions with the bucket full: %v", kerr.ErrorForCode(code))
+	}
+	defer adm.DeleteTopics(context.Background(), emptied)
+	auto := randomName("auto-created")
+	defer adm.DeleteTopics(context.Background(), auto)
+	autoCreate := func() int16 {
+		md := kmsg.NewPtrMetadataRequest()
+		mt := kmsg.NewMetadataRequestTopic()
+		mt.Topic = kmsg.StringPtr(auto)
+		md.Topics = append(md.Topics, mt)
+		md.AllowAutoTopicCreation = true
+		mresp, err := md.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mresp.Topics[0].ErrorCode
+	}
+	if code := autoCreate(); code != kerr.UnknownTopicOrPartition.Code {
+		t.Errorf("auto-creating with the bucket 9 short: %v, want UNKNOWN_TOPIC_OR_PARTITION", kerr.ErrorForCode(code))
+	}
+	topics, err := adm.ListTopics(ctx, auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if topics.Has(auto) {
+		t.Errorf("%s was auto-created with its client's controller mutation quota used up", auto)
+	}
+	// The bucket is back above zero nine seconds later.
+	waitFor(t, "the auto-creation once the bucket refilled", 30*time.Second, func() bool {
+		return autoCreate() == 0
+	})
+}
+
+// TestAlterClientQuotasDuplicateKey: an entry naming a key twice
+// (kafka-configs --add-config k=v --delete-config k of a key already set
+// sends both) is refused
+// as Kafka refuses it, with the words kafka-configs prints.
+func TestAlterClientQuotasDuplicateKey(t *testing.T) {
+	addr := bootstrap(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	user := randomName("dup-key")
+	req := kmsg.NewPtrAlterClientQuotasRequest()
+	e := kmsg.NewAlterClientQuotasRequestEntry()
+	ent := kmsg.NewAlterClientQuotasRequestEntryEntity()
+	ent.Type, ent.Name = "user", kmsg.StringPtr(user)
+	e.Entity = append(e.Entity, ent)
+	set := kmsg.NewAlterClientQuotasRequestEntryOp()
+	set.Key, set.Value = "producer_byte_rate", 1024
+	del := kmsg.NewAlterClientQuotasRequestEntryOp()
+	del.Key, del.Remove = "producer_byte_rate", true
+	e.Ops = append(e.Ops, set, del)
+	req.Entries = append(req.Entries, e)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := resp.Entries[0]
+	want := "Ignoring duplicate entity ClientQuotaEntity(entries={user=" + user + "})"
+	if got.ErrorCode != kerr.InvalidRequest.Code || got.ErrorMessage == nil || *got.ErrorMessage != want {
+		t.Errorf("a key set and removed in one entry: %v %v, want INVALID_REQUEST %q", kerr.ErrorForCode(got.ErrorCode), got.ErrorMessage, want)
+	}
+	if q := describeQuotas(t, kadm.NewClient(cl), true, kadm.DescribeClientQuotaComponent{Type: "user", MatchName: kmsg.StringPtr(user)}); len(q) != 0 {
+		t.Errorf("the refused entry stored %v", q)
+	}
+}
+
+// TestDefaultClientIDQuotaSparesEmptyClientID: Kafka looks a client's
+// quota up by the non-empty parts of its usage key
+// (DefaultQuotaCallback.quotaLimit), so a quota on the default client id
+// holds back every client with a client id and none with an empty (or
+// null) one. A broker of its own: a default quota would slow every other
+// test.
+func TestDefaultClientIDQuotaSparesEmptyClientID(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Options{})
+	adm := quotaAdmin(t, b.Addr)
+	setQuota(t, adm, kadm.ClientQuotaEntity{{Type: "client-id"}}, kadm.AlterClientQuotaOp{Key: "producer_byte_rate", Value: 1000})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := func(id string) *kgo.Broker {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.ClientID(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cl.Close)
+		md, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl.Broker(int(md.Brokers[0].NodeID))
+	}
+	named, empty := client("named"), client("")
+	waitFor(t, "a named client's produce to be throttled by the default client id's quota", 10*time.Second, func() bool {
+		return probeThrottled(ctx, named)
+	})
+	// Three 30 KB requests: past ten windows' worth of 1000 B/s.
+	for i := range 3 {
+		if probeThrottled(ctx, empty) {
+			t.Fatalf("request %d of a client with an empty client id was throttled by the default client id's quota", i+1)
+		}
+	}
+}
+
+// TestThrottledDeletionNamesItsTopic: a deletion refused with
+// THROTTLING_QUOTA_EXCEEDED answers with the topic's name and id however
+// the request named it, as Kafka's ControllerApis.deleteTopics answers
+// every topic it passed to the controller.
+func TestThrottledDeletionNamesItsTopic(t *testing.T) {
+	addr := bootstrap(t)
+	adm := quotaAdmin(t, addr)
+	client := randomName("deleter")
+	setQuotaInForce(t, addr, clientEntity(client), kadm.AlterClientQuotaOp{Key: "controller_mutation_rate", Value: 1})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.RetryTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	byID, byName := randomName("del-by-id"), randomName("del-by-name")
+	defer adm.DeleteTopics(context.Background(), byID, byName)
+	ids := map[string][16]byte{}
+	for _, name := range []string{byID, byName} {
+		// 2 x 20 partitions: the bucket of 11 ends 9 below zero after
+		// the first (a strict request takes a topic while any is left).
+		req := kmsg.NewPtrCreateTopicsRequest()
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 20, 1
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == byID && resp.Topics[0].ErrorCode != 0 {
+			t.Fatalf("creating %s: %v", name, kerr.ErrorForCode(resp.Topics[0].ErrorCode))
+		}
+		ids[name] = resp.Topics[0].TopicID
+	}
+	// The second was refused: make it with another client.
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, byName); err != nil {
+		t.Fatal(err)
+	}
+	md, err := adm.Metadata(ctx, byName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids[byName] = md.Topics[byName].ID
+	// A fresh connection of the same client: the first one holds its
+	// requests back for the throttle time, as KIP-219 asks, by which
+	// time the bucket has refilled.
+	again, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(client), kgo.RetryTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 10000
+	a, b := kmsg.NewDeleteTopicsRequestTopic(), kmsg.NewDeleteTopicsRequestTopic()
+	a.TopicID = ids[byID]
+	b.Topic = kmsg.StringPtr(byName)
+	req.Topics = append(req.Topics, a, b)
+	resp, err := req.RequestWith(ctx, again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Version < 6 {
+		t.Skipf("DeleteTopics v%d names topics only", resp.Version)
+	}
+	got := map[string][16]byte{}
+	for _, rt := range resp.Topics {
+		if rt.ErrorCode != kerr.ThrottlingQuotaExceeded.Code {
+			t.Errorf("deletion with the bucket empty: %v, want THROTTLING_QUOTA_EXCEEDED", kerr.ErrorForCode(rt.ErrorCode))
+		}
+		if rt.Topic == nil {
+			t.Errorf("refused deletion of %x answered without its name", rt.TopicID)
+			continue
+		}
+		got[*rt.Topic] = rt.TopicID
+	}
+	for name, id := range ids {
+		if got[name] != id {
+			t.Errorf("refused deletion of %s answered with id %x, want %x", name, got[name], id)
+		}
+	}
 }

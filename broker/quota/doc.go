@@ -22,6 +22,10 @@
 //	/config/clients/<client-id>
 //	/config/clients/<default>
 //
+// A client with an empty client id is held only by a user's or the
+// default user's own quota, as Kafka's lookup by the non-empty parts of
+// the usage key has it (Manager.Resolve).
+//
 // Usage is measured per matched level, as Kafka's metric tags do: a
 // quota set on a user is shared by all its client ids, one set on a
 // user's default client id is counted per client id, one on the default

@@ -138,33 +138,81 @@ func (m *Manager) Enabled(k Kind) bool { return m.quotas.Load().levels[k] != 0 }
 func (m *Manager) Quotas() metadata.ClientQuotas { return m.quotas.Load().byEntity }
 
 // Resolve finds the quota of kind k that applies to a client and the
-// usage key it is counted under (Kafka's DefaultQuotaCallback).
+// usage key it is counted under, in Kafka's two steps
+// (ClientQuotaManager.DefaultQuotaCallback): quotaMetricTags picks the
+// usage key from the entities that have a quota of kind k, then
+// quotaLimit looks the quota up from that key. For a user and a client id
+// both named this is the most specific entity in the precedence order;
+// with an empty client id (a request header's null or empty one) only a
+// user's or the default user's own quota can apply, and with only
+// client-id quotas (or only user and client-id ones) none does, as in
+// Kafka.
 func (m *Manager) Resolve(k Kind, c Client) (bound float64, user, client string, ok bool) {
 	t := m.quotas.Load()
 	if t.levels[k] == 0 {
 		return 0, "", "", false
 	}
 	key := k.Key()
-	get := func(u, cl string) (float64, bool) {
-		v, ok := t.byEntity[metadata.QuotaEntity{User: u, ClientID: cl}][key]
-		return v, ok
+	has := func(e metadata.QuotaEntity) bool {
+		_, ok := t.byEntity[e][key]
+		return ok
+	}
+	user, client = metricTags(t.levels[k], has, c)
+	bound, ok = quotaLimit(t.byEntity, key, user, client)
+	if !ok {
+		return 0, "", "", false
+	}
+	return bound, user, client, true
+}
+
+// metricTags is Kafka's quotaMetricTags: the user and client id a client's
+// usage of a kind is counted under, given which entity shapes have a
+// quota of it (levels: 1 client id, 2 user, 4 both) and which entities do
+// (has). An explicit part ("" names none) never matches an empty name.
+func metricTags(levels int, has func(metadata.QuotaEntity) bool, c Client) (user, client string) {
+	switch levels {
+	case 1:
+		return "", c.ClientID
+	case 2:
+		return c.User, ""
+	case 4:
+		return c.User, c.ClientID
 	}
 	const def = metadata.DefaultEntity
-	for _, l := range []struct{ u, c, tagU, tagC string }{
-		{c.User, c.ClientID, c.User, c.ClientID},
-		{c.User, def, c.User, c.ClientID},
-		{c.User, "", c.User, ""},
-		{def, c.ClientID, c.User, c.ClientID},
-		{def, def, c.User, c.ClientID},
-		{def, "", c.User, ""},
-		{"", c.ClientID, "", c.ClientID},
-		{"", def, "", c.ClientID},
-	} {
-		if v, ok := get(l.u, l.c); ok {
-			return v, l.tagU, l.tagC, true
+	switch {
+	case c.User != "" && c.ClientID != "" && has(metadata.QuotaEntity{User: c.User, ClientID: c.ClientID}),
+		c.User != "" && has(metadata.QuotaEntity{User: c.User, ClientID: def}):
+		return c.User, c.ClientID
+	case c.User != "" && has(metadata.QuotaEntity{User: c.User}):
+		return c.User, ""
+	case c.ClientID != "" && has(metadata.QuotaEntity{User: def, ClientID: c.ClientID}),
+		has(metadata.QuotaEntity{User: def, ClientID: def}):
+		return c.User, c.ClientID
+	case has(metadata.QuotaEntity{User: def}):
+		return c.User, ""
+	}
+	return "", c.ClientID
+}
+
+// quotaLimit is Kafka's quotaLimit: the quota of key for a usage key,
+// looked up in the entities its non-empty parts select.
+func quotaLimit(q metadata.ClientQuotas, key, user, client string) (float64, bool) {
+	const def = metadata.DefaultEntity
+	var candidates []metadata.QuotaEntity
+	switch {
+	case user != "" && client != "":
+		candidates = []metadata.QuotaEntity{{User: user, ClientID: client}, {User: user, ClientID: def}, {User: def, ClientID: client}, {User: def, ClientID: def}}
+	case user != "":
+		candidates = []metadata.QuotaEntity{{User: user}, {User: def}}
+	case client != "":
+		candidates = []metadata.QuotaEntity{{ClientID: client}, {ClientID: def}}
+	}
+	for _, e := range candidates {
+		if v, ok := q[e][key]; ok {
+			return v, true
 		}
 	}
-	return 0, "", "", false
+	return 0, false
 }
 
 func (m *Manager) samples(k Kind) (int, int64) {
@@ -236,6 +284,23 @@ func (m *Manager) Unrecord(k Kind, c Client, v float64) {
 	s := m.sensor(sensorKey{k, u, cl}, now)
 	s.r.Record(-v, now, n, w)
 	s.mu.Unlock()
+}
+
+// Headroom is how much a client may still use of kind k now without its
+// rate going over the quota (negative once it is over), and how long
+// until the rate is back at the quota if nothing more is recorded; ok is
+// false when no quota applies.
+func (m *Manager) Headroom(k Kind, c Client) (left float64, wait time.Duration, ok bool) {
+	bound, u, cl, ok := m.Resolve(k, c)
+	if !ok {
+		return 0, 0, false
+	}
+	now := m.now().UnixMilli()
+	n, w := m.samples(k)
+	s := m.sensor(sensorKey{k, u, cl}, now)
+	observed, span := s.r.Measure(now, n, w)
+	s.mu.Unlock()
+	return (bound - observed) * float64(span) / 1000, kafkarate.Throttle(observed, bound, span), true
 }
 
 // MaxInWindow is the most a client may use of kind k at once without

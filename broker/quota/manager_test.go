@@ -156,3 +156,69 @@ func TestOneWindow(t *testing.T) {
 		t.Fatalf("MaxInWindow with one window: %v %v, want 0 (quota x (windows - 1) x window)", got, ok)
 	}
 }
+
+// TestHeadroom: what a client may still use is what keeps its rate at
+// the quota; once it is over, the wait is the throttle a record got.
+func TestHeadroom(t *testing.T) {
+	clk := newClock()
+	m := NewManager(Config{Samples: 11, Window: time.Second}, clk.now)
+	const quota = 1000.0
+	c := Client{User: "ANONYMOUS", ClientID: "app"}
+	if _, _, ok := m.Headroom(Fetch, c); ok {
+		t.Fatal("headroom without a quota")
+	}
+	m.Set(metadata.ClientQuotas{entity("", "app"): {metadata.ConsumerByteRate: quota}})
+	if left, wait, _ := m.Headroom(Fetch, c); left != 10*quota || wait != 0 {
+		t.Fatalf("a new client has %v left (wait %v), want ten windows' worth", left, wait)
+	}
+	m.Record(Fetch, c, 4*quota)
+	if left, _, _ := m.Headroom(Fetch, c); left != 6*quota {
+		t.Fatalf("after 4 windows' worth %v left, want %v", left, 6*quota)
+	}
+	d := m.Record(Fetch, c, 7*quota)
+	if left, wait, _ := m.Headroom(Fetch, c); left != -quota || wait != d || wait <= 0 {
+		t.Fatalf("one window's worth over: %v left, wait %v, want %v and the throttle %v", left, wait, -quota, d)
+	}
+	clk.add(11 * time.Second)
+	if left, wait, _ := m.Headroom(Fetch, c); left != 10*quota || wait != 0 {
+		t.Fatalf("once the windows moved on: %v left, wait %v", left, wait)
+	}
+}
+
+// TestEmptyClientID: a client whose request header has an empty (or
+// null) client id is counted as Kafka's DefaultQuotaCallback counts it:
+// quotaLimit looks a usage key up only by its non-empty parts, so only a
+// user's or the default user's own quota applies to it; a default client
+// id (alone or with a user) does not.
+func TestEmptyClientID(t *testing.T) {
+	const d = metadata.DefaultEntity
+	anon := Client{User: "ANONYMOUS"}
+	for _, tc := range []struct {
+		name   string
+		quotas metadata.ClientQuotas
+		bound  float64 // 0: none applies
+	}{
+		{"default client id", metadata.ClientQuotas{entity("", d): {metadata.ProducerByteRate: 1}}, 0},
+		{"default user and client id", metadata.ClientQuotas{entity(d, d): {metadata.ProducerByteRate: 2}}, 0},
+		{"default user", metadata.ClientQuotas{entity(d, ""): {metadata.ProducerByteRate: 3}}, 3},
+		{"user", metadata.ClientQuotas{entity("ANONYMOUS", ""): {metadata.ProducerByteRate: 4}}, 4},
+		{"user's default client id", metadata.ClientQuotas{entity("ANONYMOUS", d): {metadata.ProducerByteRate: 5}}, 0},
+		{"user's default client id and the default user", metadata.ClientQuotas{
+			entity("ANONYMOUS", d): {metadata.ProducerByteRate: 5}, entity(d, ""): {metadata.ProducerByteRate: 3}}, 3},
+		{"default client id and the default user", metadata.ClientQuotas{
+			entity("", d): {metadata.ProducerByteRate: 1}, entity(d, ""): {metadata.ProducerByteRate: 3}}, 3},
+	} {
+		m := NewManager(Config{}, nil)
+		m.Set(tc.quotas)
+		bound, _, _, ok := m.Resolve(Produce, anon)
+		if tc.bound == 0 && ok {
+			t.Errorf("%s: quota %v applies to an empty client id, want none", tc.name, bound)
+		}
+		if tc.bound != 0 && (!ok || bound != tc.bound) {
+			t.Errorf("%s: quota %v (%v), want %v", tc.name, bound, ok, tc.bound)
+		}
+		if _, _, _, ok := m.Resolve(Produce, Client{User: "ANONYMOUS", ClientID: "app"}); !ok {
+			t.Errorf("%s: no quota for client id app", tc.name)
+		}
+	}
+}
