@@ -5,7 +5,8 @@ package broker
 // Timestamps: -1 latest (the high watermark, or the last stable offset for
 // read_committed), -2 earliest (log start), -3 the record with the largest
 // timestamp (v7+), -4 earliest local (= earliest, no tiered storage, v8+),
-// -5 earliest pending upload (none: offset -1, v9+); any other value finds
+// -5 latest tiered and -6 earliest pending upload (no tiered storage: offset
+// -1, leader epoch -1; v9+ and v11+); any other value finds
 // the first record at or after it that a consumer may read; a broker's
 // request, or the debugging replica id's (-2, answered by any replica),
 // reads to the log end whatever its isolation level. v0 answers in
@@ -33,8 +34,8 @@ const (
 	tsEarliest      = -2
 	tsMaxTimestamp  = -3
 	tsEarliestLocal = -4
-	tsPendingUpload = -5
-	tsLatestTiered  = -6
+	tsLatestTiered  = -5 // Kafka's LATEST_TIERED_TIMESTAMP (v9+)
+	tsPendingUpload = -6 // EARLIEST_PENDING_UPLOAD_TIMESTAMP (v11+)
 	noTimestamp     = -1
 )
 
@@ -178,7 +179,7 @@ func (b *Broker) listOffset(p *Partition, version int16, isolation int8, replica
 	case tsEarliest, tsEarliestLocal:
 		off = p.LogStartOffset()
 		sp.LeaderEpoch = lg.EpochForOffset(off)
-	case tsPendingUpload, tsLatestTiered:
+	case tsLatestTiered, tsPendingUpload:
 		off = -1
 	case tsMaxTimestamp:
 		if lagging {
@@ -233,9 +234,9 @@ func consumerLegacyOffsets(offs []int64, replicaID int32, hw int64) []int64 {
 func minSpecialTs(version int16) int64 {
 	switch {
 	case version >= 11:
-		return tsLatestTiered
-	case version >= 9:
 		return tsPendingUpload
+	case version >= 9:
+		return tsLatestTiered
 	case version >= 8:
 		return tsEarliestLocal
 	case version >= 7:
