@@ -491,3 +491,35 @@ func TestConsumerGroupHeartbeatErrorMessages(t *testing.T) {
 		}
 	}
 }
+
+// An invalid regex is refused with Kafka's message, which the Java
+// consumer raises as its InvalidRegularExpression:
+// throwIfRegularExpressionIsInvalid formats RE2/J's
+// PatternSyntaxException.getDescription (what is wrong, without the
+// pattern) and ends it with a period. Gregor put Go's whole error there
+// ("error parsing regexp: missing closing ): `(unclosed`").
+func TestConsumerGroupInvalidRegexMessage(t *testing.T) {
+	ctx, cl, _ := newRawMembers(t, bootstrap(t), nil)
+	for _, c := range []struct{ regex, why string }{
+		{"(unclosed", "missing closing )"},
+		{"a**", "invalid nested repetition operator"},
+		{"[z-a]", "invalid character class range"},
+	} {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch = randomName("regexmsg"), "m-"+randomName("regexmsg"), 0
+		req.SubscribedTopicRegex, req.RebalanceTimeoutMillis = kmsg.StringPtr(c.regex), 30000
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "SubscribedTopicRegex `" + c.regex + "` is not a valid regular expression: " + c.why + "."
+		got := "<nil>"
+		if resp.ErrorMessage != nil {
+			got = *resp.ErrorMessage
+		}
+		if resp.ErrorCode != kerr.InvalidRegularExpression.Code || got != want {
+			t.Errorf("joining with %q: %v %q; want INVALID_REGULAR_EXPRESSION %q", c.regex, kerr.ErrorForCode(resp.ErrorCode), got, want)
+		}
+	}
+}

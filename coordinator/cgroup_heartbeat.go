@@ -20,8 +20,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"sort"
 	"strings"
@@ -118,10 +120,22 @@ func checkNewRegex(m *cgMember, r *cgHeartbeat) *cgResult {
 		return nil
 	}
 	if _, err := compileTopicRegex(*r.regex); err != nil {
-		res := cgFail(kerr.InvalidRegularExpression, "SubscribedTopicRegex `"+*r.regex+"` is not a valid regular expression: "+err.Error())
+		res := cgFail(kerr.InvalidRegularExpression, "SubscribedTopicRegex `"+*r.regex+"` is not a valid regular expression: "+regexErrorDescription(err)+".")
 		return &res
 	}
 	return nil
+}
+
+// regexErrorDescription is what is wrong with a regex, without the
+// pattern, as RE2/J's PatternSyntaxException.getDescription gives it to
+// Kafka's throwIfRegularExpressionIsInvalid: Go's syntax error codes are
+// the same texts ("missing closing )").
+func regexErrorDescription(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return string(se.Code)
+	}
+	return err.Error()
 }
 
 // compileTopicRegex compiles a subscription regex, which must match a
