@@ -523,3 +523,58 @@ func TestConsumerGroupInvalidRegexMessage(t *testing.T) {
 		}
 	}
 }
+
+// When as many members ask for one server assignor as for another, the
+// group uses the one Kafka's ConsumerGroup.computePreferredServerAssignor
+// finds first in its HashMap: "uniform" before "range". Gregor took the
+// first by name, range, so such a group was assigned (and described) by
+// the range assignor.
+func TestConsumerGroupAssignorTieGoesAsKafka(t *testing.T) {
+	only, both := randomName("tieA"), randomName("tieB")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{only: 2, both: 2})
+	group := randomName("assignortie")
+	join := func(member, assignor string, topics ...string) {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch = group, member, 0
+		req.RebalanceTimeoutMillis, req.SubscribedTopicNames = 30000, topics
+		req.ServerAssignor = kmsg.StringPtr(assignor)
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("%s joining: %v %v", member, err, kerr.ErrorForCode(resp.ErrorCode))
+		}
+	}
+	// a subscribes to one topic, b to both: range gives a one partition
+	// of it (a heterogeneous range splits each topic among its
+	// subscribers), uniform both (b has the other topic's two).
+	join("a-"+group, "range", only)
+	join("b-"+group, "uniform", only, both)
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := resp.Groups[0]
+	if g.ErrorCode != 0 || len(g.Members) != 2 {
+		t.Fatalf("describing: %v, %d members", kerr.ErrorForCode(g.ErrorCode), len(g.Members))
+	}
+	if g.AssignorName != "uniform" {
+		t.Errorf("assignor %q with one member asking for range and one for uniform; want uniform", g.AssignorName)
+	}
+	for _, m := range g.Members {
+		if m.MemberID != "a-"+group {
+			continue
+		}
+		var got []string
+		for _, tp := range m.TargetAssignment.TopicPartitions {
+			for _, p := range tp.Partitions {
+				got = append(got, fmt.Sprintf("%s-%d", ids[tp.TopicID], p))
+			}
+		}
+		slices.Sort(got)
+		if want := []string{only + "-0", only + "-1"}; !slices.Equal(got, want) {
+			t.Errorf("member a's target %v; want %v (the uniform assignor's)", got, want)
+		}
+	}
+}
