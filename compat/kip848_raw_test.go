@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
 )
 
 // rawMember sends ConsumerGroupHeartbeats for one member of a group.
@@ -576,5 +579,34 @@ func TestConsumerGroupAssignorTieGoesAsKafka(t *testing.T) {
 		if want := []string{only + "-0", only + "-1"}; !slices.Equal(got, want) {
 			t.Errorf("member a's target %v; want %v (the uniform assignor's)", got, want)
 		}
+	}
+}
+
+// UNSUPPORTED_ASSIGNOR names the broker's assignors in the order of
+// Kafka's set of their names (uniform before range), whatever the order
+// of group.consumer.assignors; Gregor followed the configured order.
+func TestConsumerGroupUnsupportedAssignorListsAsKafka(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("COMPAT_BOOTSTRAP is set: this test starts its own broker")
+	}
+	port := brokertest.FreePort(t)
+	brokertest.Start(t, brokertest.Options{Port: port, Set: map[string]string{"group.consumer.assignors": "range,uniform"}})
+	ctx, cl, _ := newRawMembers(t, "127.0.0.1:"+strconv.Itoa(port), nil)
+	req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	req.Group, req.MemberID, req.MemberEpoch = randomName("assignormsg"), "m", 0
+	req.RebalanceTimeoutMillis, req.SubscribedTopicNames = 30000, []string{"t"}
+	req.ServerAssignor = kmsg.StringPtr("sticky")
+	req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "ServerAssignor sticky is not supported. Supported assignors: uniform, range."
+	got := "<nil>"
+	if resp.ErrorMessage != nil {
+		got = *resp.ErrorMessage
+	}
+	if resp.ErrorCode != kerr.UnsupportedAssignor.Code || got != want {
+		t.Fatalf("unknown assignor: %v %q; want UNSUPPORTED_ASSIGNOR %q", kerr.ErrorForCode(resp.ErrorCode), got, want)
 	}
 }

@@ -104,8 +104,17 @@ func (c *groupCoordinator) validateHeartbeat(r *cgHeartbeat) *cgResult {
 		return invalid("MemberEpoch is invalid.")
 	}
 	if r.assignor != nil && !slices.Contains(c.cfg.ConsumerAssignors, *r.assignor) {
+		// Listed in the order of Kafka's set of assignor names (a Java
+		// HashSet), whatever the configured order.
+		names := slices.Clone(c.cfg.ConsumerAssignors)
+		slices.SortFunc(names, func(a, b string) int {
+			if javaHashBefore(a, b) {
+				return -1
+			}
+			return 1
+		})
 		res := cgFail(kerr.UnsupportedAssignor, "ServerAssignor "+*r.assignor+" is not supported. Supported assignors: "+
-			strings.Join(c.cfg.ConsumerAssignors, ", ")+".")
+			strings.Join(names, ", ")+".")
 		return &res
 	}
 	return nil

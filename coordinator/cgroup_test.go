@@ -658,3 +658,18 @@ func TestConsumerGroupEmptySubscriptionJoinKeepsEpoch(t *testing.T) {
 		}
 	})
 }
+
+// UNSUPPORTED_ASSIGNOR lists the broker's assignors as Kafka does, in
+// the iteration order of its set of names (uniform before range), not
+// in the order group.consumer.assignors gives them.
+func TestConsumerGroupUnsupportedAssignorMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, func(c *Config) { c.ConsumerAssignors = []string{"range", "uniform"} })
+		sticky := "sticky"
+		r := e.hb(cgHeartbeat{group: "g", memberID: "m", epoch: 0, rebalanceTimeoutMs: 1000, topics: []string{"a"}, owned: tpSet{}, assignor: &sticky})
+		want := "ServerAssignor sticky is not supported. Supported assignors: uniform, range."
+		if r.err != kerr.UnsupportedAssignor || r.msg != want {
+			t.Fatalf("unknown assignor: %v %q, want UNSUPPORTED_ASSIGNOR %q", r.err, r.msg, want)
+		}
+	})
+}
