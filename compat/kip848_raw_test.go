@@ -610,3 +610,74 @@ func TestConsumerGroupUnsupportedAssignorListsAsKafka(t *testing.T) {
 		t.Fatalf("unknown assignor: %v %q; want UNSUPPORTED_ASSIGNOR %q", kerr.ErrorForCode(resp.ErrorCode), got, want)
 	}
 }
+
+// A static member using the classic protocol that takes the place of the
+// last member using the consumer protocol turns the consumer group back
+// into a classic group, as Kafka's classicGroupJoinToConsumerGroup does
+// (validateOnlineDowngradeWithReplacedMember, convertToClassicGroup): the
+// group, Stable at its epoch, hands the member its predecessor's
+// partitions in SyncGroup. It is how a rolling restart of static
+// consumers back to group.protocol=classic ends. Gregor kept a consumer
+// group of classic members only, assigned by the broker, for good.
+func TestConsumerGroupDowngradesWhenClassicMemberReplacesLastConsumer(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("replacedown")
+	ctx, cl, _ := newRawMembers(t, addr, map[string]int32{topic: 2})
+	g := newClassicGroup(t, addr, 9)
+	inst := "i-" + g.group
+	beat := func(epoch int32) *kmsg.ConsumerGroupHeartbeatResponse {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch, req.InstanceID = g.group, "s-"+g.group, epoch, kmsg.StringPtr(inst)
+		if epoch == 0 {
+			req.RebalanceTimeoutMillis, req.SubscribedTopicNames = 30000, []string{topic}
+			req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("heartbeat at epoch %d: %v %v", epoch, err, kerr.ErrorForCode(resp.ErrorCode))
+		}
+		return resp
+	}
+	joined := beat(0)
+	if joined.Assignment == nil || len(joined.Assignment.Topics) != 1 || len(joined.Assignment.Topics[0].Partitions) != 2 {
+		t.Fatalf("the static consumer-protocol member's assignment: %+v", joined.Assignment)
+	}
+	beat(-2) // leaves for now, as a static consumer does on close
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Version, meta.Topics = 1, []string{topic}
+	j := g.join(joinOpts{instance: inst, meta: string(meta.AppendTo(nil))})
+	if j.ErrorCode != 0 || j.Generation != joined.MemberEpoch {
+		t.Fatalf("classic JoinGroup of the instance: %v, generation %d; want generation %d", kerr.ErrorForCode(j.ErrorCode), j.Generation, joined.MemberEpoch)
+	}
+	list := kmsg.NewPtrListGroupsRequest()
+	lresp, err := list.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, lg := range lresp.Groups {
+		if lg.Group == g.group {
+			found = true
+			if lg.GroupType != "classic" || lg.GroupState != "Stable" {
+				t.Errorf("after the last consumer-protocol member was replaced: type %q, state %q; want a Stable classic group", lg.GroupType, lg.GroupState)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("ListGroups does not list %s", g.group)
+	}
+	sreq := kmsg.NewPtrSyncGroupRequest()
+	sreq.Group, sreq.MemberID, sreq.Generation, sreq.InstanceID = g.group, j.MemberID, j.Generation, kmsg.StringPtr(inst)
+	sreq.ProtocolType, sreq.Protocol = kmsg.StringPtr("consumer"), j.Protocol
+	sresp, err := sreq.RequestWith(ctx, g.cl)
+	if err != nil || sresp.ErrorCode != 0 {
+		t.Fatalf("SyncGroup: %v %v", err, kerr.ErrorForCode(sresp.ErrorCode))
+	}
+	a := kmsg.NewConsumerMemberAssignment()
+	if err := a.ReadFrom(sresp.MemberAssignment); err != nil {
+		t.Fatalf("SyncGroup assignment: %v", err)
+	}
+	if len(a.Topics) != 1 || a.Topics[0].Topic != topic || !slices.Equal(a.Topics[0].Partitions, []int32{0, 1}) {
+		t.Errorf("SyncGroup gave %+v; want both partitions of %s, the replaced member's", a.Topics, topic)
+	}
+}
