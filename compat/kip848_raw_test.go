@@ -681,3 +681,51 @@ func TestConsumerGroupDowngradesWhenClassicMemberReplacesLastConsumer(t *testing
 		t.Errorf("SyncGroup gave %+v; want both partitions of %s, the replaced member's", a.Topics, topic)
 	}
 }
+
+// A TxnOffsetCommit to a consumer group with members that names an
+// instance id but no member id or generation (the group metadata of a
+// static Java consumer that has not joined yet) is UNKNOWN_MEMBER_ID:
+// Kafka's ConsumerGroup.validateOffsetCommit lets a transactional commit
+// through unchecked only when member id, generation and instance id are
+// all unset. Gregor ignored the instance id and stored the offset.
+func TestTxnOffsetCommitWithInstanceIDToConsumerGroup(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("txninst")
+	ctx, cl, _ := newRawMembers(t, addr, map[string]int32{topic: 1})
+	g := newClassicGroup(t, addr, 9)
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: g.group, id: "m-" + g.group}
+	m.heartbeat([]string{topic}, nil)
+	txnID := randomName("txninst")
+	initResp := initProducerID(g.ctx, t, g.cl, txnID, -1, -1)
+	if initResp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(initResp.ErrorCode))
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, initResp.ProducerID, initResp.ProducerEpoch, g.group
+	if resp, err := add.RequestWith(g.ctx, g.cl); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %+v %v", resp, err)
+	}
+	commit := func(instance *string) int16 {
+		t.Helper()
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = txnID, g.group, initResp.ProducerID, initResp.ProducerEpoch
+		req.MemberID, req.Generation, req.InstanceID = "", -1, instance
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Offset = 1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(g.ctx, g.cl)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("TxnOffsetCommit: %+v %v", resp, err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	if code := commit(kmsg.StringPtr("inst-" + g.group)); code != kerr.UnknownMemberID.Code {
+		t.Errorf("a TxnOffsetCommit naming only an instance id: %v, want UNKNOWN_MEMBER_ID", kerr.ErrorForCode(code))
+	}
+	if code := commit(nil); code != 0 {
+		t.Errorf("a TxnOffsetCommit naming no member: %v, want it taken", kerr.ErrorForCode(code))
+	}
+}
