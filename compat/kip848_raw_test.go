@@ -729,3 +729,36 @@ func TestTxnOffsetCommitWithInstanceIDToConsumerGroup(t *testing.T) {
 		t.Errorf("a TxnOffsetCommit naming no member: %v, want it taken", kerr.ErrorForCode(code))
 	}
 }
+
+// A heartbeat to a consumer group that does not exist is
+// GROUP_ID_NOT_FOUND with the message of the lookup Kafka makes: "Consumer
+// group g not found." for a heartbeat (getOrMaybeCreateConsumerGroup),
+// "Group g not found." for a leave (consumerGroupLeave's group lookup).
+// Gregor answered a leave with the heartbeat's message.
+func TestConsumerGroupHeartbeatNotFoundMessages(t *testing.T) {
+	ctx, cl, _ := newRawMembers(t, bootstrap(t), nil)
+	for _, c := range []struct {
+		epoch    int32
+		instance *string
+		want     string
+	}{
+		{5, nil, "Consumer group %s not found."},
+		{-1, nil, "Group %s not found."},
+		{-2, kmsg.StringPtr("i"), "Group %s not found."},
+	} {
+		group := randomName("nogroup")
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch, req.InstanceID = group, "m", c.epoch, c.instance
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "<nil>"
+		if resp.ErrorMessage != nil {
+			got = *resp.ErrorMessage
+		}
+		if want := fmt.Sprintf(c.want, group); resp.ErrorCode != kerr.GroupIDNotFound.Code || got != want {
+			t.Errorf("epoch %d to a missing group: %v %q; want GROUP_ID_NOT_FOUND %q", c.epoch, kerr.ErrorForCode(resp.ErrorCode), got, want)
+		}
+	}
+}

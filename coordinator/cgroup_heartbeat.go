@@ -175,6 +175,10 @@ func (c *groupCoordinator) consumerHeartbeat(ctx context.Context, r *cgHeartbeat
 		return cgFail(c.kerrOf(err), "")
 	}
 	if g == nil {
+		if r.epoch == leaveEpoch || r.epoch == staticLeaveEpoch {
+			// consumerGroupLeave looks the group up as GroupMetadataManager.group does.
+			return cgFail(kerr.GroupIDNotFound, "Group "+r.group+" not found.")
+		}
 		return cgFail(kerr.GroupIDNotFound, "Consumer group "+r.group+" not found.")
 	}
 	var res cgResult
