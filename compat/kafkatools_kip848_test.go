@@ -20,6 +20,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // startConsoleConsumer runs the console consumer in the background in a
@@ -163,4 +164,53 @@ func hasRow(lines []string, group, typ string) bool {
 		}
 	}
 	return false
+}
+
+// A static Java consumer rolled back from group.protocol=consumer to
+// classic (stopped, restarted with the same group.instance.id) takes its
+// place in the group, which becomes a classic group again, as in Kafka
+// (classicGroupJoinToConsumerGroup downgrades the group when the last
+// consumer-protocol member is replaced): kafka-consumer-groups.sh lists
+// it as Classic, with the client-side assignor. Gregor kept a consumer
+// group assigned by the broker.
+func TestKafkaToolsStaticRollbackToClassic(t *testing.T) {
+	k := newKafkaTools(t)
+	const partitions = 2
+	topic, group := randomName("rollback"), randomName("rollbackg")
+	createTopic(t, k.addr, topic, partitions)
+	cl, adm := ktClient(t, k.addr)
+	stop := k.startConsoleConsumer(t, topic, group, "group.instance.id=inst-rollback")
+	waitStable(t, adm, group, 1, partitions)
+	stop()
+	wait848(t, "the static member to be away (epoch -2)", func() bool {
+		d := describe848(t, adm, group)
+		return len(d.Members) == 1 && d.Members[0].MemberEpoch == -2
+	})
+	groupType := func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		resp, err := kmsg.NewPtrListGroupsRequest().RequestWith(ctx, cl)
+		if err != nil {
+			return ""
+		}
+		for _, g := range resp.Groups {
+			if g.Group == group {
+				return g.GroupType + "/" + g.GroupState
+			}
+		}
+		return ""
+	}
+	k.startConsoleConsumer(t, topic, group, "group.instance.id=inst-rollback", "group.protocol=classic")
+	last := ""
+	if !waitUntil(groupBound, func() bool { last = groupType(); return last == "classic/Stable" }) {
+		t.Fatalf("after the static member came back with the classic protocol the group is %q; want a Stable classic group", last)
+	}
+	lines := toolLines(k.groups(t, "--list", "--type", "classic"))
+	if !hasRow(lines, group, "Classic") {
+		t.Fatalf("--list --type classic does not list %s as Classic:\n%s", group, strings.Join(lines, "\n"))
+	}
+	st := ktTable(k.groups(t, "--describe", "--group", group, "--state"), "ASSIGNMENT-STRATEGY")
+	if len(st) != 1 || st[0]["ASSIGNMENT-STRATEGY"] != "range" || st[0]["STATE"] != "Stable" || st[0]["#MEMBERS"] != "1" {
+		t.Fatalf("--describe --state: %v", st)
+	}
 }

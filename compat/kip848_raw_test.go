@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
 )
 
 // rawMember sends ConsumerGroupHeartbeats for one member of a group.
@@ -488,6 +491,274 @@ func TestConsumerGroupHeartbeatErrorMessages(t *testing.T) {
 		}
 		if c.resp.ErrorCode != c.code || got != c.msg {
 			t.Errorf("%s: %v %q; want %v %q", c.what, kerr.ErrorForCode(c.resp.ErrorCode), got, kerr.ErrorForCode(c.code), c.msg)
+		}
+	}
+}
+
+// An invalid regex is refused with Kafka's message, which the Java
+// consumer raises as its InvalidRegularExpression:
+// throwIfRegularExpressionIsInvalid formats RE2/J's
+// PatternSyntaxException.getDescription (what is wrong, without the
+// pattern) and ends it with a period. Gregor put Go's whole error there
+// ("error parsing regexp: missing closing ): `(unclosed`").
+func TestConsumerGroupInvalidRegexMessage(t *testing.T) {
+	ctx, cl, _ := newRawMembers(t, bootstrap(t), nil)
+	for _, c := range []struct{ regex, why string }{
+		{"(unclosed", "missing closing )"},
+		{"a**", "invalid nested repetition operator"},
+		{"[z-a]", "invalid character class range"},
+	} {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch = randomName("regexmsg"), "m-"+randomName("regexmsg"), 0
+		req.SubscribedTopicRegex, req.RebalanceTimeoutMillis = kmsg.StringPtr(c.regex), 30000
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "SubscribedTopicRegex `" + c.regex + "` is not a valid regular expression: " + c.why + "."
+		got := "<nil>"
+		if resp.ErrorMessage != nil {
+			got = *resp.ErrorMessage
+		}
+		if resp.ErrorCode != kerr.InvalidRegularExpression.Code || got != want {
+			t.Errorf("joining with %q: %v %q; want INVALID_REGULAR_EXPRESSION %q", c.regex, kerr.ErrorForCode(resp.ErrorCode), got, want)
+		}
+	}
+}
+
+// When as many members ask for one server assignor as for another, the
+// group uses the one Kafka's ConsumerGroup.computePreferredServerAssignor
+// finds first in its HashMap: "uniform" before "range". Gregor took the
+// first by name, range, so such a group was assigned (and described) by
+// the range assignor.
+func TestConsumerGroupAssignorTieGoesAsKafka(t *testing.T) {
+	only, both := randomName("tieA"), randomName("tieB")
+	ctx, cl, ids := newRawMembers(t, bootstrap(t), map[string]int32{only: 2, both: 2})
+	group := randomName("assignortie")
+	join := func(member, assignor string, topics ...string) {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch = group, member, 0
+		req.RebalanceTimeoutMillis, req.SubscribedTopicNames = 30000, topics
+		req.ServerAssignor = kmsg.StringPtr(assignor)
+		req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("%s joining: %v %v", member, err, kerr.ErrorForCode(resp.ErrorCode))
+		}
+	}
+	// a subscribes to one topic, b to both: range gives a one partition
+	// of it (a heterogeneous range splits each topic among its
+	// subscribers), uniform both (b has the other topic's two).
+	join("a-"+group, "range", only)
+	join("b-"+group, "uniform", only, both)
+	req := kmsg.NewPtrConsumerGroupDescribeRequest()
+	req.Groups = []string{group}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := resp.Groups[0]
+	if g.ErrorCode != 0 || len(g.Members) != 2 {
+		t.Fatalf("describing: %v, %d members", kerr.ErrorForCode(g.ErrorCode), len(g.Members))
+	}
+	if g.AssignorName != "uniform" {
+		t.Errorf("assignor %q with one member asking for range and one for uniform; want uniform", g.AssignorName)
+	}
+	for _, m := range g.Members {
+		if m.MemberID != "a-"+group {
+			continue
+		}
+		var got []string
+		for _, tp := range m.TargetAssignment.TopicPartitions {
+			for _, p := range tp.Partitions {
+				got = append(got, fmt.Sprintf("%s-%d", ids[tp.TopicID], p))
+			}
+		}
+		slices.Sort(got)
+		if want := []string{only + "-0", only + "-1"}; !slices.Equal(got, want) {
+			t.Errorf("member a's target %v; want %v (the uniform assignor's)", got, want)
+		}
+	}
+}
+
+// UNSUPPORTED_ASSIGNOR names the broker's assignors in the order of
+// Kafka's set of their names (uniform before range), whatever the order
+// of group.consumer.assignors; Gregor followed the configured order.
+func TestConsumerGroupUnsupportedAssignorListsAsKafka(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("COMPAT_BOOTSTRAP is set: this test starts its own broker")
+	}
+	port := brokertest.FreePort(t)
+	brokertest.Start(t, brokertest.Options{Port: port, Set: map[string]string{"group.consumer.assignors": "range,uniform"}})
+	ctx, cl, _ := newRawMembers(t, "127.0.0.1:"+strconv.Itoa(port), nil)
+	req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+	req.Group, req.MemberID, req.MemberEpoch = randomName("assignormsg"), "m", 0
+	req.RebalanceTimeoutMillis, req.SubscribedTopicNames = 30000, []string{"t"}
+	req.ServerAssignor = kmsg.StringPtr("sticky")
+	req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "ServerAssignor sticky is not supported. Supported assignors: uniform, range."
+	got := "<nil>"
+	if resp.ErrorMessage != nil {
+		got = *resp.ErrorMessage
+	}
+	if resp.ErrorCode != kerr.UnsupportedAssignor.Code || got != want {
+		t.Fatalf("unknown assignor: %v %q; want UNSUPPORTED_ASSIGNOR %q", kerr.ErrorForCode(resp.ErrorCode), got, want)
+	}
+}
+
+// A static member using the classic protocol that takes the place of the
+// last member using the consumer protocol turns the consumer group back
+// into a classic group, as Kafka's classicGroupJoinToConsumerGroup does
+// (validateOnlineDowngradeWithReplacedMember, convertToClassicGroup): the
+// group, Stable at its epoch, hands the member its predecessor's
+// partitions in SyncGroup. It is how a rolling restart of static
+// consumers back to group.protocol=classic ends. Gregor kept a consumer
+// group of classic members only, assigned by the broker, for good.
+func TestConsumerGroupDowngradesWhenClassicMemberReplacesLastConsumer(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("replacedown")
+	ctx, cl, _ := newRawMembers(t, addr, map[string]int32{topic: 2})
+	g := newClassicGroup(t, addr, 9)
+	inst := "i-" + g.group
+	beat := func(epoch int32) *kmsg.ConsumerGroupHeartbeatResponse {
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch, req.InstanceID = g.group, "s-"+g.group, epoch, kmsg.StringPtr(inst)
+		if epoch == 0 {
+			req.RebalanceTimeoutMillis, req.SubscribedTopicNames = 30000, []string{topic}
+			req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
+		}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("heartbeat at epoch %d: %v %v", epoch, err, kerr.ErrorForCode(resp.ErrorCode))
+		}
+		return resp
+	}
+	joined := beat(0)
+	if joined.Assignment == nil || len(joined.Assignment.Topics) != 1 || len(joined.Assignment.Topics[0].Partitions) != 2 {
+		t.Fatalf("the static consumer-protocol member's assignment: %+v", joined.Assignment)
+	}
+	beat(-2) // leaves for now, as a static consumer does on close
+	meta := kmsg.NewConsumerMemberMetadata()
+	meta.Version, meta.Topics = 1, []string{topic}
+	j := g.join(joinOpts{instance: inst, meta: string(meta.AppendTo(nil))})
+	if j.ErrorCode != 0 || j.Generation != joined.MemberEpoch {
+		t.Fatalf("classic JoinGroup of the instance: %v, generation %d; want generation %d", kerr.ErrorForCode(j.ErrorCode), j.Generation, joined.MemberEpoch)
+	}
+	list := kmsg.NewPtrListGroupsRequest()
+	lresp, err := list.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, lg := range lresp.Groups {
+		if lg.Group == g.group {
+			found = true
+			if lg.GroupType != "classic" || lg.GroupState != "Stable" {
+				t.Errorf("after the last consumer-protocol member was replaced: type %q, state %q; want a Stable classic group", lg.GroupType, lg.GroupState)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("ListGroups does not list %s", g.group)
+	}
+	sreq := kmsg.NewPtrSyncGroupRequest()
+	sreq.Group, sreq.MemberID, sreq.Generation, sreq.InstanceID = g.group, j.MemberID, j.Generation, kmsg.StringPtr(inst)
+	sreq.ProtocolType, sreq.Protocol = kmsg.StringPtr("consumer"), j.Protocol
+	sresp, err := sreq.RequestWith(ctx, g.cl)
+	if err != nil || sresp.ErrorCode != 0 {
+		t.Fatalf("SyncGroup: %v %v", err, kerr.ErrorForCode(sresp.ErrorCode))
+	}
+	a := kmsg.NewConsumerMemberAssignment()
+	if err := a.ReadFrom(sresp.MemberAssignment); err != nil {
+		t.Fatalf("SyncGroup assignment: %v", err)
+	}
+	if len(a.Topics) != 1 || a.Topics[0].Topic != topic || !slices.Equal(a.Topics[0].Partitions, []int32{0, 1}) {
+		t.Errorf("SyncGroup gave %+v; want both partitions of %s, the replaced member's", a.Topics, topic)
+	}
+}
+
+// A TxnOffsetCommit to a consumer group with members that names an
+// instance id but no member id or generation (the group metadata of a
+// static Java consumer that has not joined yet) is UNKNOWN_MEMBER_ID:
+// Kafka's ConsumerGroup.validateOffsetCommit lets a transactional commit
+// through unchecked only when member id, generation and instance id are
+// all unset. Gregor ignored the instance id and stored the offset.
+func TestTxnOffsetCommitWithInstanceIDToConsumerGroup(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("txninst")
+	ctx, cl, _ := newRawMembers(t, addr, map[string]int32{topic: 1})
+	g := newClassicGroup(t, addr, 9)
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: g.group, id: "m-" + g.group}
+	m.heartbeat([]string{topic}, nil)
+	txnID := randomName("txninst")
+	initResp := initProducerID(g.ctx, t, g.cl, txnID, -1, -1)
+	if initResp.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(initResp.ErrorCode))
+	}
+	add := kmsg.NewPtrAddOffsetsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch, add.Group = txnID, initResp.ProducerID, initResp.ProducerEpoch, g.group
+	if resp, err := add.RequestWith(g.ctx, g.cl); err != nil || resp.ErrorCode != 0 {
+		t.Fatalf("AddOffsetsToTxn: %+v %v", resp, err)
+	}
+	commit := func(instance *string) int16 {
+		t.Helper()
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = txnID, g.group, initResp.ProducerID, initResp.ProducerEpoch
+		req.MemberID, req.Generation, req.InstanceID = "", -1, instance
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Offset = 1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(g.ctx, g.cl)
+		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("TxnOffsetCommit: %+v %v", resp, err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	if code := commit(kmsg.StringPtr("inst-" + g.group)); code != kerr.UnknownMemberID.Code {
+		t.Errorf("a TxnOffsetCommit naming only an instance id: %v, want UNKNOWN_MEMBER_ID", kerr.ErrorForCode(code))
+	}
+	if code := commit(nil); code != 0 {
+		t.Errorf("a TxnOffsetCommit naming no member: %v, want it taken", kerr.ErrorForCode(code))
+	}
+}
+
+// A heartbeat to a consumer group that does not exist is
+// GROUP_ID_NOT_FOUND with the message of the lookup Kafka makes: "Consumer
+// group g not found." for a heartbeat (getOrMaybeCreateConsumerGroup),
+// "Group g not found." for a leave (consumerGroupLeave's group lookup).
+// Gregor answered a leave with the heartbeat's message.
+func TestConsumerGroupHeartbeatNotFoundMessages(t *testing.T) {
+	ctx, cl, _ := newRawMembers(t, bootstrap(t), nil)
+	for _, c := range []struct {
+		epoch    int32
+		instance *string
+		want     string
+	}{
+		{5, nil, "Consumer group %s not found."},
+		{-1, nil, "Group %s not found."},
+		{-2, kmsg.StringPtr("i"), "Group %s not found."},
+	} {
+		group := randomName("nogroup")
+		req := kmsg.NewPtrConsumerGroupHeartbeatRequest()
+		req.Group, req.MemberID, req.MemberEpoch, req.InstanceID = group, "m", c.epoch, c.instance
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := "<nil>"
+		if resp.ErrorMessage != nil {
+			got = *resp.ErrorMessage
+		}
+		if want := fmt.Sprintf(c.want, group); resp.ErrorCode != kerr.GroupIDNotFound.Code || got != want {
+			t.Errorf("epoch %d to a missing group: %v %q; want GROUP_ID_NOT_FOUND %q", c.epoch, kerr.ErrorForCode(resp.ErrorCode), got, want)
 		}
 	}
 }

@@ -108,7 +108,7 @@ func (c *groupCoordinator) offsetCommit(ctx context.Context, r *kmsg.OffsetCommi
 				return kerr.GroupIDNotFound // Kafka: "Group x is not a consumer group."
 			}
 			if g.consumer != nil {
-				if e := checkConsumerCommit(g.consumer, r.MemberID, r.Generation, version, false); e != nil {
+				if e := checkConsumerCommit(g.consumer, r.MemberID, r.InstanceID, r.Generation, version, false); e != nil {
 					return e
 				}
 				return nil
@@ -285,13 +285,14 @@ func checkCommit(g *group, memberID string, instanceID *string, generation int32
 // checkConsumerCommit validates who commits to a consumer group, as
 // Kafka's ConsumerGroup.validateOffsetCommit: anyone with a negative epoch
 // while it has no members (the admin client, standalone consumers); a
-// transactional commit without member, epoch or instance; otherwise a
-// member at its epoch.
-func checkConsumerCommit(cg *consumerGroup, memberID string, epoch int32, version int16, txn bool) *kerr.Error {
+// transactional commit without member, epoch or instance id; otherwise a
+// member at its epoch (a transactional commit naming only an instance id
+// names the member "", unknown).
+func checkConsumerCommit(cg *consumerGroup, memberID string, instanceID *string, epoch int32, version int16, txn bool) *kerr.Error {
 	if epoch < 0 && len(cg.members) == 0 {
 		return nil
 	}
-	if txn && epoch == -1 && memberID == "" {
+	if txn && epoch == -1 && memberID == "" && instanceID == nil {
 		return nil
 	}
 	m := cg.members[memberID]

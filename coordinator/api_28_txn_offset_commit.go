@@ -132,7 +132,7 @@ func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffse
 			}
 			// A consumer group checks its member; a stale member epoch is
 			// ILLEGAL_GENERATION here, as Kafka answers it.
-			if e := checkConsumerCommit(g.consumer, r.MemberID, r.Generation, version, true); e != nil {
+			if e := checkConsumerCommit(g.consumer, r.MemberID, r.InstanceID, r.Generation, version, true); e != nil {
 				if e == kerr.StaleMemberEpoch {
 					return kerr.IllegalGeneration
 				}

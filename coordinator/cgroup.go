@@ -377,9 +377,11 @@ func (cg *consumerGroup) isSubscribed(topic string) bool {
 	return cg.subscribedNames("", nil)[topic]
 }
 
-// preferredAssignor is the server assignor most members ask for (the
-// first by name on a tie), with the members of ids left out and updated
-// counted; "" if none asks.
+// preferredAssignor is the server assignor most members ask for, with
+// the members of ids left out and updated counted; "" if none asks. A
+// tie goes as in Kafka's ConsumerGroup.computePreferredServerAssignor,
+// whose Stream.max keeps the first of its HashMap's iteration order:
+// "uniform" before "range" (javaHashBefore).
 func (cg *consumerGroup) preferredAssignor(updated *memberSub, ids ...string) string {
 	counts := make(map[string]int)
 	for id, m := range cg.members {
@@ -392,11 +394,35 @@ func (cg *consumerGroup) preferredAssignor(updated *memberSub, ids ...string) st
 	}
 	best := ""
 	for name, n := range counts {
-		if best == "" || n > counts[best] || n == counts[best] && name < best {
+		if best == "" || n > counts[best] || n == counts[best] && javaHashBefore(name, best) {
 			best = name
 		}
 	}
 	return best
+}
+
+// javaHashBefore reports whether a comes before b in the iteration of a
+// small java.util.HashMap (16 buckets, enough for up to 12 keys): by
+// bucket, the spread String.hashCode masked; names sharing a bucket are
+// put in name order.
+func javaHashBefore(a, b string) bool {
+	bucket := func(s string) uint32 {
+		var h uint32
+		for _, r := range s {
+			if r >= 0x10000 { // a surrogate pair in Java's UTF-16
+				r -= 0x10000
+				h = 31*h + uint32(0xD800+(r>>10))
+				h = 31*h + uint32(0xDC00+(r&0x3FF))
+				continue
+			}
+			h = 31*h + uint32(r)
+		}
+		return (h ^ h>>16) & 15
+	}
+	if ba, bb := bucket(a), bucket(b); ba != bb {
+		return ba < bb
+	}
+	return a < b
 }
 
 // supportsClassic reports whether a classic member with these protocols

@@ -190,21 +190,44 @@ func (c *groupCoordinator) canDowngrade(cg *consumerGroup, leaving []string) boo
 // consumer-protocol members leave into a classic group of its classic
 // members, which then rebalances.
 func (c *groupCoordinator) downgradeToClassic(g *group, leaving []string) (pendingWrite, error) {
+	return c.convertToClassic(g, leaving, nil, nil, true)
+}
+
+// classicFromSub is a consumer group member using the classic protocol
+// as a classic group member.
+func classicFromSub(s *memberSub) *member {
+	m := &member{
+		id: s.id, instanceID: s.instanceID, clientID: s.clientID, clientHost: s.clientHost,
+		sessionTimeout: millis(s.classic.sessionTimeoutMs), rebalanceTimeout: millis(s.rebalanceTimeoutMs),
+		protocolType: consumerProtocolType, protocols: slices.Clone(s.classic.protocols),
+	}
+	if m.rebalanceTimeout <= 0 {
+		m.rebalanceTimeout = m.sessionTimeout
+	}
+	return m
+}
+
+// convertToClassic converts a locked consumer group into a classic group
+// of its members but those leaving, as Kafka's convertToClassicGroup: a
+// classic group Stable at the group epoch, each member's target
+// assignment as its assignment. joining, if set, is a static member
+// using the classic protocol that takes the place of leaving[0], the
+// previous member of its instance, and that member's target
+// (ClassicGroup.fromConsumerGroup). rebalance starts a rebalance at once.
+func (c *groupCoordinator) convertToClassic(g *group, leaving []string, joining *memberSub, joiningTarget tpSet, rebalance bool) (pendingWrite, error) {
 	cg := g.consumer
 	var ms []*member
+	targets := make(map[string]tpSet)
 	for _, cm := range cg.sortedMembers() {
 		if slices.Contains(leaving, cm.sub.id) {
 			continue
 		}
-		m := &member{
-			id: cm.sub.id, instanceID: cm.sub.instanceID, clientID: cm.sub.clientID, clientHost: cm.sub.clientHost,
-			sessionTimeout: millis(cm.sub.classic.sessionTimeoutMs), rebalanceTimeout: millis(cm.sub.rebalanceTimeoutMs),
-			protocolType: consumerProtocolType, protocols: slices.Clone(cm.sub.classic.protocols),
-		}
-		if m.rebalanceTimeout <= 0 {
-			m.rebalanceTimeout = m.sessionTimeout
-		}
-		ms = append(ms, m)
+		ms = append(ms, classicFromSub(&cm.sub))
+		targets[cm.sub.id] = cg.target[cm.sub.id]
+	}
+	if joining != nil {
+		ms = append(ms, classicFromSub(joining))
+		targets[joining.id] = joiningTarget
 	}
 	t := &cgTxn{g: g, cg: cg}
 	t.add(c.groupTombstones(cg)...)
@@ -223,7 +246,7 @@ func (c *groupCoordinator) downgradeToClassic(g *group, leaving []string) (pendi
 	cl.protocol = cl.selectProtocol()
 	cl.leader = ms[0].id
 	for _, m := range ms {
-		m.assignment = c.classicAssignment(cg.target[m.id], m.metadataFor(cl.protocol))
+		m.assignment = c.classicAssignment(targets[m.id], m.metadataFor(cl.protocol))
 	}
 	t.pre = nil
 	recs := make([]records.Record, 0, len(t.recs)+1)
@@ -247,7 +270,9 @@ func (c *groupCoordinator) downgradeToClassic(g *group, leaving []string) (pendi
 	}
 	c.log.Info().Str("group", g.id).Int32("generation", g.generation).Int("members", len(g.members)).
 		Msg("downgraded the consumer group to a classic group")
-	c.prepareRebalance(g, "downgraded from a consumer group")
+	if rebalance {
+		c.prepareRebalance(g, "downgraded from a consumer group")
+	}
 	ref := &writeRef{w: w, timeout: c.commitTimeout()}
 	g.lastWrite = ref
 	return pendingWrite{w: ref}, nil
@@ -322,14 +347,14 @@ func (c *groupCoordinator) classicJoinToConsumer(g *group, r joinRequest) (joinR
 		return fail(kerr.InconsistentGroupProtocol)
 	}
 	t := &cgTxn{g: g, cg: cg}
-	var m *cgMember
+	var m, existing *cgMember
 	replaced := ""
 	if r.instanceID == nil {
 		if m = cg.members[memberID]; m == nil {
 			m = newCGMember(memberID)
 		}
 	} else {
-		existing := cg.staticMember(r.instanceID)
+		existing = cg.staticMember(r.instanceID)
 		switch {
 		case !unknown && existing == nil:
 			return fail(kerr.UnknownMemberID)
@@ -359,6 +384,9 @@ func (c *groupCoordinator) classicJoinToConsumer(g *group, r joinRequest) (joinR
 	sub.regex = "" // a classic member subscribes by names only
 	sub.clientID, sub.clientHost = r.clientID, r.clientHost
 	sub.classic = &classicMeta{sessionTimeoutMs: int32(r.sessionTimeout / time.Millisecond), protocols: slices.Clone(r.protocols)}
+	if existing != nil && c.canDowngradeReplacing(cg, existing.sub.id) {
+		return c.downgradeReplacing(g, existing, &sub, r)
+	}
 	owned := tpSet{}
 	for _, op := range cm.OwnedPartitions {
 		if id, _, ok := c.host.TopicIDOf(op.Topic); ok {
@@ -380,6 +408,51 @@ func (c *groupCoordinator) classicJoinToConsumer(g *group, r joinRequest) (joinR
 	c.armSession(g, nm)
 	c.armClassicSync(g, nm)
 	return joinResult{memberID: memberID, generation: plan.next.epoch, protocolType: consumerProtocolType, protocol: r.protocols[0].name}, w
+}
+
+// canDowngradeReplacing reports whether a static member using the
+// classic protocol that joins in place of replaced (its instance's
+// member, or itself rejoining) turns the consumer group into a classic
+// group, as Kafka's validateOnlineDowngradeWithReplacedMember: every
+// other member uses the classic protocol, the migration policy allows
+// downgrades, and the group fits group.max.size.
+func (c *groupCoordinator) canDowngradeReplacing(cg *consumerGroup, replaced string) bool {
+	for id, m := range cg.members {
+		if id != replaced && !m.usesClassic() {
+			return false
+		}
+	}
+	if !c.downgradeAllowed() {
+		c.log.Info().Msg("not downgrading the consumer group: group.consumer.migration.policy forbids it")
+		return false
+	}
+	return c.cfg.MaxGroupSize <= 0 || int32(len(cg.members)) <= c.cfg.MaxGroupSize
+}
+
+// downgradeReplacing converts a locked consumer group into a classic group
+// in which the joining static member sub takes the place (and target
+// assignment) of existing, as Kafka's classicGroupJoinToConsumerGroup
+// does when the last member using the consumer protocol is replaced. The
+// classic group is Stable, and the member is answered at its generation
+// so its SyncGroup gets the assignment; a member whose subscription
+// changed is answered at its own epoch and the group rebalances.
+func (c *groupCoordinator) downgradeReplacing(g *group, existing *cgMember, sub *memberSub, r joinRequest) (joinResult, pendingWrite) {
+	cg := g.consumer
+	changed := !slices.Equal(existing.sub.topics, sub.topics) || existing.sub.regex != ""
+	generation := cg.epoch
+	if changed {
+		generation = 0 // the new member's epoch
+		if existing.sub.id == sub.id {
+			generation = existing.cur.epoch
+		}
+	}
+	c.log.Info().Str("group", g.id).Str("instance_id", *sub.instanceID).Str("member", sub.id).Str("replaced", existing.sub.id).
+		Msg("the last consumer-protocol member is replaced by a classic member: downgrading the consumer group")
+	w, err := c.convertToClassic(g, []string{existing.sub.id}, sub, cg.target[existing.sub.id], changed)
+	if err != nil {
+		return joinResult{err: cgWriteError(c.kerrOf(err)), memberID: r.memberID}, pendingWrite{}
+	}
+	return joinResult{memberID: sub.id, generation: generation, protocolType: consumerProtocolType, protocol: r.protocols[0].name}, w
 }
 
 // replaceStaticCG adds the records by which a static member coming back

@@ -20,8 +20,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"sort"
 	"strings"
@@ -102,8 +104,17 @@ func (c *groupCoordinator) validateHeartbeat(r *cgHeartbeat) *cgResult {
 		return invalid("MemberEpoch is invalid.")
 	}
 	if r.assignor != nil && !slices.Contains(c.cfg.ConsumerAssignors, *r.assignor) {
+		// Listed in the order of Kafka's set of assignor names (a Java
+		// HashSet), whatever the configured order.
+		names := slices.Clone(c.cfg.ConsumerAssignors)
+		slices.SortFunc(names, func(a, b string) int {
+			if javaHashBefore(a, b) {
+				return -1
+			}
+			return 1
+		})
 		res := cgFail(kerr.UnsupportedAssignor, "ServerAssignor "+*r.assignor+" is not supported. Supported assignors: "+
-			strings.Join(c.cfg.ConsumerAssignors, ", ")+".")
+			strings.Join(names, ", ")+".")
 		return &res
 	}
 	return nil
@@ -118,10 +129,22 @@ func checkNewRegex(m *cgMember, r *cgHeartbeat) *cgResult {
 		return nil
 	}
 	if _, err := compileTopicRegex(*r.regex); err != nil {
-		res := cgFail(kerr.InvalidRegularExpression, "SubscribedTopicRegex `"+*r.regex+"` is not a valid regular expression: "+err.Error())
+		res := cgFail(kerr.InvalidRegularExpression, "SubscribedTopicRegex `"+*r.regex+"` is not a valid regular expression: "+regexErrorDescription(err)+".")
 		return &res
 	}
 	return nil
+}
+
+// regexErrorDescription is what is wrong with a regex, without the
+// pattern, as RE2/J's PatternSyntaxException.getDescription gives it to
+// Kafka's throwIfRegularExpressionIsInvalid: Go's syntax error codes are
+// the same texts ("missing closing )").
+func regexErrorDescription(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return string(se.Code)
+	}
+	return err.Error()
 }
 
 // compileTopicRegex compiles a subscription regex, which must match a
@@ -152,6 +175,10 @@ func (c *groupCoordinator) consumerHeartbeat(ctx context.Context, r *cgHeartbeat
 		return cgFail(c.kerrOf(err), "")
 	}
 	if g == nil {
+		if r.epoch == leaveEpoch || r.epoch == staticLeaveEpoch {
+			// consumerGroupLeave looks the group up as GroupMetadataManager.group does.
+			return cgFail(kerr.GroupIDNotFound, "Group "+r.group+" not found.")
+		}
 		return cgFail(kerr.GroupIDNotFound, "Consumer group "+r.group+" not found.")
 	}
 	var res cgResult

@@ -158,14 +158,16 @@ func (c *groupCoordinator) consumerHeartbeatInterval(group string) time.Duration
 }
 
 // afterMemberChange restarts a member's session and starts or stops its
-// rebalance timeout as its reconciliation state changed from prev.
+// rebalance timeout as its reconciliation state changed from prev: as
+// Kafka's maybeReconcile, a member that must revoke gets a full rebalance
+// timeout whenever its assignment changes (more to revoke included).
 func (c *groupCoordinator) afterMemberChange(g *group, m *cgMember, prev memberAssign) {
 	c.armSession(g, m)
 	if m.usesClassic() {
 		return
 	}
 	switch {
-	case m.cur.state == memberUnrevoked && (prev.state != memberUnrevoked || prev.epoch != m.cur.epoch || m.rebalance.t == nil):
+	case m.cur.state == memberUnrevoked && (!m.cur.equal(&prev) || m.rebalance.t == nil):
 		c.armRebalance(g, m)
 	case m.cur.state != memberUnrevoked:
 		m.rebalance.stop()

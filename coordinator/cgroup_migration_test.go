@@ -374,3 +374,43 @@ func TestClassicJoinOfStaticRegexMemberClearsRegex(t *testing.T) {
 		})
 	})
 }
+
+// The classic group a consumer group becomes when a static classic member
+// replaces its last consumer-protocol member is what its records say: a
+// coordinator that loads them has the classic group, Stable, with the new
+// member holding its predecessor's partitions, and no consumer group.
+func TestClassicReplacementDowngradeReplays(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, nil)
+		r := e.hb(cgHeartbeat{group: "g", memberID: "s", instanceID: ptr("i"), epoch: 0, rebalanceTimeoutMs: 60000, topics: []string{"a"}, owned: tpSet{}})
+		if r.err != nil || len(r.assignment) != 4 {
+			t.Fatalf("static member joining: %+v", r)
+		}
+		if r := e.hb(cgHeartbeat{group: "g", memberID: "s", instanceID: ptr("i"), epoch: -2}); r.err != nil {
+			t.Fatal(r.err)
+		}
+		j := classicJoinReq("s2", "a")
+		j.instanceID = ptr("i")
+		res := e.c.joinGroup(context.Background(), "g", j)
+		if res.err != nil || res.generation != r.epoch {
+			t.Fatalf("classic JoinGroup replacing the static member: %+v, want generation %d", res, r.epoch)
+		}
+		check := func(when string) {
+			t.Helper()
+			e.inspect("g", func(g *group) {
+				m := g.members[res.memberID]
+				if g.consumer != nil || g.state != groupStable || len(g.members) != 1 || m == nil || g.generation != r.epoch {
+					t.Fatalf("%s: consumer group %v, state %v, generation %d, members %d (new member there: %v)",
+						when, g.consumer != nil, g.state, g.generation, len(g.members), m != nil)
+				}
+				a := kmsg.NewConsumerMemberAssignment()
+				if err := a.ReadFrom(m.assignment); err != nil || len(a.Topics) != 1 || len(a.Topics[0].Partitions) != 4 {
+					t.Fatalf("%s: the new member's assignment %+v (%v)", when, a.Topics, err)
+				}
+			})
+		}
+		check("after the JoinGroup")
+		e.reload(2)
+		check("after a reload")
+	})
+}

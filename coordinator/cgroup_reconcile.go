@@ -64,9 +64,9 @@ func reconcile(cur memberAssign, targetEpoch int32, target tpSet, ownerEpoch fun
 }
 
 // dropUnsubscribed moves the member's partitions of topics it no longer
-// subscribes to into revoking, at its current epoch (Kafka's
-// updateCurrentAssignment): it is asked to revoke them now, or, if it no
-// longer owns them, they are simply gone from its assignment.
+// subscribes to into revoking, its epoch and previous epoch unchanged
+// (Kafka's updateCurrentAssignment): it is asked to revoke them now, or,
+// if it no longer owns them, they are simply gone from its assignment.
 func dropUnsubscribed(cur memberAssign, owned tpSet, sub subscription) memberAssign {
 	var keep, revoking tpSet
 	for p := range cur.assigned {
@@ -82,7 +82,7 @@ func dropUnsubscribed(cur memberAssign, owned tpSet, sub subscription) memberAss
 	if keep == nil {
 		return cur
 	}
-	next := withEpoch(cur, cur.epoch)
+	next := cur
 	next.assigned = keep
 	if len(revoking) > 0 && ownsAny(owned, revoking) {
 		next.state, next.revoking = memberUnrevoked, revoking

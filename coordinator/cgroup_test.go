@@ -658,3 +658,57 @@ func TestConsumerGroupEmptySubscriptionJoinKeepsEpoch(t *testing.T) {
 		}
 	})
 }
+
+// UNSUPPORTED_ASSIGNOR lists the broker's assignors as Kafka does, in
+// the iteration order of its set of names (uniform before range), not
+// in the order group.consumer.assignors gives them.
+func TestConsumerGroupUnsupportedAssignorMessage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, func(c *Config) { c.ConsumerAssignors = []string{"range", "uniform"} })
+		sticky := "sticky"
+		r := e.hb(cgHeartbeat{group: "g", memberID: "m", epoch: 0, rebalanceTimeoutMs: 1000, topics: []string{"a"}, owned: tpSet{}, assignor: &sticky})
+		want := "ServerAssignor sticky is not supported. Supported assignors: uniform, range."
+		if r.err != kerr.UnsupportedAssignor || r.msg != want {
+			t.Fatalf("unknown assignor: %v %q, want UNSUPPORTED_ASSIGNOR %q", r.err, r.msg, want)
+		}
+	})
+}
+
+// A member revoking partitions gets a full rebalance timeout again when
+// its assignment changes while it revokes (here: it drops a topic, which
+// adds that topic's partitions to those it must revoke), as Kafka's
+// maybeReconcile reschedules the timeout whenever it writes a new
+// assignment in UNREVOKED_PARTITIONS. Gregor kept the first deadline and
+// fenced the member early.
+func TestConsumerGroupRebalanceTimeoutRestartsOnNewRevocation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newCGEnv(t, nil)
+		r := e.hb(cgHeartbeat{group: "g", memberID: "slow", epoch: 0, rebalanceTimeoutMs: 20000, topics: []string{"a", "b"}, owned: tpSet{}})
+		owns, epoch := r.assignment, r.epoch
+		if len(owns) != 6 {
+			t.Fatalf("slow alone: %v", e.names(owns))
+		}
+		m2 := e.newMember("g", "m2", "a")
+		m2.joinSim()
+		if r = e.beat("g", "slow", epoch, owns); r.err != nil || len(r.assignment) == 6 {
+			t.Fatalf("revocation: %+v", r)
+		}
+		time.Sleep(10 * time.Second)
+		// Still revoking, slow drops topic b: its partitions are to be
+		// revoked too.
+		r = e.hb(cgHeartbeat{group: "g", memberID: "slow", epoch: epoch, topics: []string{"a"}, owned: owns})
+		if r.err != nil {
+			t.Fatalf("subscription change while revoking: %v", r.err)
+		}
+		time.Sleep(15 * time.Second) // 25 s since the revocation began, 15 s since it grew
+		synctest.Wait()
+		if r := e.beat("g", "slow", epoch, owns); r.err != nil {
+			t.Fatalf("slow 15 s after its revocation grew (rebalance timeout 20 s): %v", r.err)
+		}
+		time.Sleep(6 * time.Second) // 21 s since it grew, 6 s since its last heartbeat
+		synctest.Wait()
+		if r := e.beat("g", "slow", epoch, owns); r.err != kerr.UnknownMemberID {
+			t.Fatalf("slow 21 s after its revocation grew: %v, want UNKNOWN_MEMBER_ID", r.err)
+		}
+	})
+}
