@@ -139,6 +139,13 @@ func readLatest(t *testing.T, addr, topic string) (map[string]string, int) {
 // number of records and an admin client (closed when the test ends).
 func fillCompacted(t *testing.T, addr, name string) (string, int, *kadm.Client) {
 	t.Helper()
+	return fillCompactedWith(t, addr, name, "0.01")
+}
+
+// fillCompactedWith is fillCompacted with the topic's
+// min.cleanable.dirty.ratio.
+func fillCompactedWith(t *testing.T, addr, name, dirtyRatio string) (string, int, *kadm.Client) {
+	t.Helper()
 	topic := randomName(name)
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
@@ -150,7 +157,7 @@ func fillCompacted(t *testing.T, addr, name string) (string, int, *kadm.Client) 
 	defer cancel()
 	s := func(v string) *string { return &v }
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
-		"cleanup.policy": s("compact"), "internal.segment.bytes": s("2048"), "min.cleanable.dirty.ratio": s("0.01"),
+		"cleanup.policy": s("compact"), "internal.segment.bytes": s("2048"), "min.cleanable.dirty.ratio": s(dirtyRatio),
 	}, topic); err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +177,52 @@ func fillCompacted(t *testing.T, addr, name string) (string, int, *kadm.Client) 
 		}
 	}
 	return topic, total, adm
+}
+
+// The cleaner compacts a log whose dirty ratio is above
+// min.cleanable.dirty.ratio, not at it, as Kafka's
+// LogCleanerManager.grabFilthiestCompactedLog (cleanableRatio >
+// minCleanableRatio): a topic at 1.0 is compacted only by
+// max.compaction.lag.ms, however dirty. Gregor compacted a wholly dirty
+// log at 1.0. A witness topic at 0.5, named to come after the other in
+// the cleaner's pass (topics in name order), is compacted twice, so a
+// whole pass has looked at the other once it was filled.
+func TestCompactionNeedsDirtyRatioAboveMinimum(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with a fast cleaner")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100"}})
+	held, total, _ := fillCompactedWith(t, b.Addr, "a-ratio-one", "1.0")
+	witness, wtotal, _ := fillCompactedWith(t, b.Addr, "z-ratio-witness", "0.5")
+	waitFor(t, "the witness topic (min.cleanable.dirty.ratio 0.5) to be compacted", 30*time.Second, func() bool {
+		_, n := readLatest(t, b.Addr, witness)
+		return n < wtotal/2
+	})
+	// Dirty it again, wholly past what the first pass cleaned.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(witness), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range 40 {
+		var rs []*kgo.Record
+		for k := range 20 {
+			rs = append(rs, &kgo.Record{Key: []byte(fmt.Sprintf("key-%02d", k)), Value: []byte(fmt.Sprint("again", i))})
+		}
+		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, before := readLatest(t, b.Addr, witness)
+	waitFor(t, "the witness topic to be compacted a second time", 30*time.Second, func() bool {
+		_, n := readLatest(t, b.Addr, witness)
+		return n < before/2
+	})
+	if _, n := readLatest(t, b.Addr, held); n != total {
+		t.Fatalf("a topic with min.cleanable.dirty.ratio=1.0 and no max.compaction.lag.ms reads %d records of %d: compacted", n, total)
+	}
 }
 
 // log.cleaner.backoff.ms is a dynamic broker config, as in Kafka: a

@@ -53,8 +53,10 @@ type CompactOptions struct {
 	// (0: no limit).
 	MaxCompactionLag time.Duration
 	DeleteRetention  time.Duration
-	// MinDirtyRatio is min.cleanable.dirty.ratio: compact only when this
-	// share of the cleanable bytes was never compacted.
+	// MinDirtyRatio is min.cleanable.dirty.ratio: compact only when more
+	// than this share of the cleanable bytes was never compacted (as
+	// Kafka's LogCleanerManager.grabFilthiestCompactedLog, cleanableRatio >
+	// minCleanableRatio: at 1, only max.compaction.lag.ms compacts).
 	MinDirtyRatio float64
 	// Aborted reports whether a transactional batch at offset of producer
 	// pid belongs to an aborted transaction.
@@ -139,7 +141,7 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	if len(segs) == 0 || dirty == 0 {
 		return res, nil
 	}
-	if !overdue && float64(dirty)/float64(total) < opt.MinDirtyRatio {
+	if !overdue && float64(dirty)/float64(total) <= opt.MinDirtyRatio {
 		res.SkippedDirty = true
 		return res, nil
 	}
