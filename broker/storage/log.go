@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -93,8 +94,11 @@ type Log struct {
 	now           func() time.Time
 	epochs        *epochCache
 	retired       []*segment // renamed to .deleted, closed later
-	cleanedTo     int64      // compaction has covered offsets below
-	closed        bool
+	// hasRetired is whether retired holds any (read without mu, so the
+	// broker's purge pass skips logs with nothing to remove).
+	hasRetired atomic.Bool
+	cleanedTo  int64 // compaction has covered offsets below
+	closed     bool
 	// rolled are sealed segments not yet fsynced, oldest first. A roll
 	// queues the old segment for a background flusher rather than
 	// syncing a whole segment on the append path (Kafka's flush-log
@@ -830,6 +834,7 @@ func (l *Log) CloseHandles() error {
 		s.close() // their files stay, for start-up to remove
 	}
 	l.retired = nil
+	l.hasRetired.Store(false)
 	return l.closeSegmentsLocked()
 }
 

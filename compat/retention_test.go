@@ -1,0 +1,90 @@
+package compat
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
+)
+
+// deletedFiles lists the "*.deleted" files of a partition directory.
+func deletedFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".deleted") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// Segments that DeleteRecords (or retention, or the cleaner) removes are
+// renamed "*.deleted" at once and their files removed file.delete.delay.ms
+// later, as Kafka's LocalLog.deleteSegmentFiles schedules it. Gregor
+// removed them at the next retention check instead
+// (log.retention.check.interval.ms, five minutes by default), so the disk
+// space came back minutes late.
+func TestDeletedSegmentFilesGoAfterFileDeleteDelay(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("reads the broker's data directory")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.retention.check.interval.ms": "3600000"}})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ac := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	topic := randomName("filedelay")
+	const delay = 3 * time.Second
+	if _, err := ac.CreateTopic(ctx, 1, 1, map[string]*string{
+		"internal.segment.bytes": kmsg.StringPtr("1024"),
+		"file.delete.delay.ms":   kmsg.StringPtr("3000"),
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: make([]byte, 300)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ends, err := ac.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var to kadm.Offsets
+	to.AddOffset(topic, 0, ends[topic][0].Offset, -1)
+	dr, err := ac.DeleteRecords(ctx, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dr.Error(); err != nil {
+		t.Fatal(err)
+	}
+	deleted := time.Now()
+	dir := filepath.Join(b.Dir, "data", topic+"-0")
+	if got := deletedFiles(t, dir); len(got) == 0 {
+		t.Fatal("DeleteRecords past several segments left no *.deleted files")
+	}
+	waitFor(t, "the deleted segments' files to be removed after file.delete.delay.ms (3 s)", 20*time.Second, func() bool {
+		return len(deletedFiles(t, dir)) == 0
+	})
+	if took := time.Since(deleted); took < delay {
+		t.Fatalf("deleted segment files removed %v after DeleteRecords, before file.delete.delay.ms (%v)", took, delay)
+	}
+}
