@@ -71,6 +71,9 @@ type OpenOptions struct {
 	Clean         bool  // the previous run shut down cleanly
 	RecoveryPoint int64 // offsets below were fsynced
 	StartOffset   int64 // checkpointed log start offset
+	// CleanedTo is the checkpointed first dirty offset: compaction
+	// covered the offsets below (0: never compacted).
+	CleanedTo int64
 	// Clock is the time source for rolling, flushing and deleting
 	// segments; nil is time.Now.
 	Clock func() time.Time
@@ -172,6 +175,12 @@ func (l *Log) settleOffsets(opt OpenOptions) error {
 	l.recoveryPoint = min(opt.RecoveryPoint, leo)
 	if opt.Clean && !emptied {
 		l.recoveryPoint = leo
+	}
+	// Where the last compaction pass ended, so that a restart does not
+	// count the whole log dirty again; past the log end (its tail lost)
+	// it is not trusted (Kafka's LogCleanerManager.cleanableOffsets).
+	if opt.CleanedTo <= leo && !emptied {
+		l.cleanedTo = opt.CleanedTo
 	}
 	l.epochs.truncateFromEnd(leo)
 	// The leader epoch cache starts at the log start: a crash may have
@@ -494,6 +503,14 @@ func (l *Log) Size() int64 {
 		n += s.size
 	}
 	return n
+}
+
+// CleanedTo returns the offset compaction has covered the log below (its
+// first dirty offset), for the cleaner's checkpoint.
+func (l *Log) CleanedTo() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cleanedTo
 }
 
 // RecoveryPoint is the offset below which the log is fsynced.

@@ -209,6 +209,9 @@ func (l *Log) TruncateTo(off int64) error {
 		return err
 	}
 	l.recoveryPoint = min(l.recoveryPoint, s.next)
+	// What is appended from here on is dirty (Kafka's LogManager.truncateTo
+	// truncates the cleaner's checkpoint to the active segment's base).
+	l.cleanedTo = min(l.cleanedTo, s.base)
 	l.epochs.truncateFromEnd(s.next)
 	return l.epochs.flush()
 }
@@ -268,6 +271,7 @@ func (l *Log) truncateFullyLocked(off int64) error {
 	}
 	l.segments = []*segment{s}
 	l.startOffset, l.recoveryPoint = off, off
+	l.cleanedTo = min(l.cleanedTo, off)
 	l.epochs.entries, l.epochs.dirty = nil, true
 	return errors.Join(l.epochs.flush(), l.fs.SyncDir(l.dir))
 }
