@@ -61,6 +61,11 @@ type Config struct {
 	LogCleanerEnable  bool
 	LogCleanerBackoff time.Duration
 	LogCleanerIORate  float64
+	// LogCleanerDedupeBuffer and LogCleanerLoadFactor bound the keys one
+	// compaction pass maps (log.cleaner.dedupe.buffer.size,
+	// log.cleaner.io.buffer.load.factor).
+	LogCleanerDedupeBuffer int64
+	LogCleanerLoadFactor   float64
 	// HighWatermarkCheckpointInterval is how often the checkpoint files
 	// are written (replica.high.watermark.checkpoint.interval.ms).
 	HighWatermarkCheckpointInterval time.Duration

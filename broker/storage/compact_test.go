@@ -980,3 +980,45 @@ func TestCompactedBatchMaxTimestampIsItsRecords(t *testing.T) {
 		t.Fatalf("largest timestamp at offset %d, %d (%v, %v); want offset 2, %d", off, mts, ok, err, ts+200)
 	}
 }
+
+// TestCompactMapsAtMostMaxKeys: a pass maps at most MaxKeys keys of the
+// dirty records, as Kafka's cleaner fills its offset map
+// (log.cleaner.dedupe.buffer.size), and compacts only as far as it mapped:
+// the records past that stay, superseded or not, and the next pass goes on
+// from there. Gregor mapped every key of the whole cleanable range, each
+// as a copy of the key itself, so a compacted topic with many keys (a
+// Kafka Streams changelog) took memory in proportion to its keys and their
+// length on every pass.
+func TestCompactMapsAtMostMaxKeys(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 // a segment per batch
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	ts := now.UnixMilli()
+	// Offsets 0-3: a, b, c, d; 4-7: a, b, c, d again; 8: active.
+	for _, k := range []string{"a", "b", "c", "d", "a", "b", "c", "d"} {
+		appendKV(t, l, ts, -1, false, kv{key: k, val: k + "?"})
+	}
+	appendKV(t, l, ts, -1, false, kv{key: "z", val: "z"})
+	opt := CompactOptions{Now: now, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour, MaxKeys: 2}
+	res, err := l.Compact(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The map is full at c (offset 2), the third key: only offsets 0-1
+	// are mapped, and they supersede nothing.
+	got, _ := contents(t, l)
+	if len(got) != 9 || res.CleanedUpTo != 2 {
+		t.Fatalf("first pass with a map of 2 keys: %d records left, cleaned up to %d; want all 9 (a and b at 0-1 are each other's latest) and 2", len(got), res.CleanedUpTo)
+	}
+	for pass := 2; pass <= 5 && l.CleanedTo() < 8; pass++ {
+		if _, err := l.Compact(opt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ = contents(t, l)
+	want := map[int64]string{4: "a=a?", 5: "b=b?", 6: "c=c?", 7: "d=d?", 8: "z=z"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after passes with a map of 2 keys the log holds %v, want %v", got, want)
+	}
+}
