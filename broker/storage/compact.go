@@ -140,9 +140,17 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		total += s.size
 		if s.next > l.cleanedTo {
 			dirty += s.size
-			if opt.MaxCompactionLag > 0 && s.firstTs >= 0 && opt.Now.UnixMilli()-s.firstTs > opt.MaxCompactionLag.Milliseconds() {
-				overdue = true
-			}
+		}
+	}
+	// As Kafka's LogCleanerManager.maxCompactionDelay: any dirty sealed
+	// segment, cleanable yet or not (past the last stable offset or the
+	// minimum lag), whose first batch is older than max.compaction.lag.ms
+	// has the log compacted as far as it may be, whatever its dirty
+	// ratio.
+	for _, s := range l.segments[:len(l.segments)-1] {
+		if s.next > l.cleanedTo && opt.MaxCompactionLag > 0 && s.firstTs > 0 && opt.Now.UnixMilli()-s.firstTs > opt.MaxCompactionLag.Milliseconds() {
+			overdue = true
+			break
 		}
 	}
 	l.mu.RUnlock()

@@ -1022,3 +1022,31 @@ func TestCompactMapsAtMostMaxKeys(t *testing.T) {
 		t.Fatalf("after passes with a map of 2 keys the log holds %v, want %v", got, want)
 	}
 }
+
+// TestMaxCompactionLagCountsUncleanableSegments: a dirty segment past
+// the cleanable range (here past the last stable offset) whose first
+// batch is older than max.compaction.lag.ms has the log compacted as far
+// as it may be, whatever the dirty ratio, as Kafka's
+// LogCleanerManager.maxCompactionDelay looks at every dirty sealed
+// segment. Gregor looked only at the cleanable ones, so records written
+// with older timestamps behind an open transaction left the rest waiting
+// for the dirty ratio.
+func TestMaxCompactionLagCountsUncleanableSegments(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	recent, old := now.Add(-time.Second).UnixMilli(), now.Add(-time.Hour).UnixMilli()
+	appendKV(t, l, recent, -1, false, kv{key: "a", val: "a0"})
+	appendKV(t, l, recent, -1, false, kv{key: "a", val: "a1"})
+	held := appendKV(t, l, old, -1, false, kv{key: "b", val: "b"})     // past the last stable offset
+	appendKV(t, l, now.UnixMilli(), -1, false, kv{key: "z", val: "z"}) // active
+	opt := CompactOptions{Now: now, Uncleanable: held, DeleteRetention: time.Hour, MinDirtyRatio: 1, MaxCompactionLag: time.Minute}
+	res, err := l.Compact(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RecordsGone != 1 {
+		t.Fatalf("a dirty segment an hour old past the last stable offset, max.compaction.lag.ms of a minute: %+v, want the superseded a0 gone", res)
+	}
+}
