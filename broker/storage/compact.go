@@ -133,7 +133,11 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 		if s.next > opt.Uncleanable {
 			break
 		}
-		if opt.MinCompactionLag > 0 && s.maxTs >= 0 && opt.Now.UnixMilli()-s.maxTs < opt.MinCompactionLag.Milliseconds() {
+		// As Kafka's LogCleanerManager.cleanableOffsets: the first dirty
+		// segment whose largest timestamp (its file's modification time
+		// if it has none) is within min.compaction.lag.ms is not cleaned,
+		// nor what follows it.
+		if opt.MinCompactionLag > 0 && s.next > l.cleanedTo && opt.Now.UnixMilli()-l.largestTimestamp(s) < opt.MinCompactionLag.Milliseconds() {
 			break
 		}
 		segs = append(segs, s)

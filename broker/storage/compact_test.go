@@ -1050,3 +1050,44 @@ func TestMaxCompactionLagCountsUncleanableSegments(t *testing.T) {
 		t.Fatalf("a dirty segment an hour old past the last stable offset, max.compaction.lag.ms of a minute: %+v, want the superseded a0 gone", res)
 	}
 }
+
+// TestMinCompactionLagAsKafka: min.compaction.lag.ms holds back the first
+// dirty segment whose largest timestamp is within it, by its file's
+// modification time when its batches carry none, and only dirty segments
+// count, as Kafka's LogCleanerManager.cleanableOffsets. Gregor let a
+// segment without timestamps (records of clients older than 0.10) be
+// compacted at once, and stopped at an already compacted segment whose
+// records are recent, so nothing written after it was compacted.
+func TestMinCompactionLagAsKafka(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1
+	now := time.Now()
+	recent, old := now.Add(-time.Second).UnixMilli(), now.Add(-2*time.Hour).UnixMilli()
+	lag := CompactOptions{Now: now, DeleteRetention: time.Hour, MinCompactionLag: time.Hour}
+
+	untimed := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	appendKV(t, untimed, -1, -1, false, kv{key: "a", val: "a0"})
+	appendKV(t, untimed, -1, -1, false, kv{key: "a", val: "a1"})
+	appendKV(t, untimed, -1, -1, false, kv{key: "z", val: "z"}) // active
+	opt := lag
+	opt.Uncleanable = untimed.NextOffset()
+	if res, err := untimed.Compact(opt); err != nil || res.RecordsGone != 0 {
+		t.Fatalf("segments without timestamps written just now, min.compaction.lag.ms of an hour: %+v %v, want nothing compacted", res, err)
+	}
+
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	appendKV(t, l, recent, -1, false, kv{key: "a", val: "a0"})
+	appendKV(t, l, recent, -1, false, kv{key: "a", val: "a1"})
+	appendKV(t, l, old, -1, false, kv{key: "b", val: "b"})
+	if res, err := l.Compact(CompactOptions{Now: now, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour}); err != nil || res.RecordsGone != 1 {
+		t.Fatalf("first pass without a lag: %+v %v, want a0 gone", res, err)
+	}
+	appendKV(t, l, old, -1, false, kv{key: "c", val: "c0"})
+	appendKV(t, l, old, -1, false, kv{key: "c", val: "c1"})
+	appendKV(t, l, now.UnixMilli(), -1, false, kv{key: "z", val: "z"}) // active
+	opt = lag
+	opt.Uncleanable = l.NextOffset()
+	if res, err := l.Compact(opt); err != nil || res.RecordsGone != 1 {
+		t.Fatalf("dirty segments two hours old after a compacted one of a second ago, min.compaction.lag.ms of an hour: %+v %v, want c0 gone", res, err)
+	}
+}
