@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -86,5 +87,55 @@ func TestDeletedSegmentFilesGoAfterFileDeleteDelay(t *testing.T) {
 	})
 	if took := time.Since(deleted); took < delay {
 		t.Fatalf("deleted segment files removed %v after DeleteRecords, before file.delete.delay.ms (%v)", took, delay)
+	}
+}
+
+// A retention of 0 ms (log.retention.ms, .minutes or .hours), which would
+// delete every topic's records as soon as they are replicated, is refused
+// as Kafka's KafkaConfig requires ("log.retention.ms must be unlimited
+// (-1) or, greater than or equal to 1"): at start-up, and as a dynamic
+// cluster default (INVALID_REQUEST, as Kafka answers a broker config its
+// dynamic config refuses). So is a cleaner offset map of 1 MiB or less.
+// Gregor took all of them: altered at run time, log.retention.ms=0 had
+// every topic without its own retention.ms emptied at the next check.
+func TestZeroLogRetentionRefused(t *testing.T) {
+	e := newAdminEnv(t)
+	t.Cleanup(func() {
+		// Had a broker taken them, they must not outlive the test.
+		e.incrementalAlter(kmsg.ConfigResourceTypeBroker, "", false,
+			op("log.retention.ms", kmsg.IncrementalAlterConfigOpDelete, nil),
+			op("log.cleaner.dedupe.buffer.size", kmsg.IncrementalAlterConfigOpDelete, nil))
+	})
+	for _, kv := range [][2]string{{"log.retention.ms", "0"}, {"log.retention.hours", "0"}, {"log.cleaner.dedupe.buffer.size", "1048576"}} {
+		code, msg := e.incrementalAlterMessage(kmsg.ConfigResourceTypeBroker, "", op(kv[0], kmsg.IncrementalAlterConfigOpSet, kmsg.StringPtr(kv[1])))
+		if kv[0] == "log.retention.hours" {
+			// Not a dynamic key in Kafka: refused as such.
+			if code == 0 {
+				t.Errorf("%s=%s as the cluster default was accepted", kv[0], kv[1])
+			}
+			continue
+		}
+		wantCode(t, kv[0]+"="+kv[1]+" as the cluster default", code, kerr.InvalidRequest)
+		if want := "must be"; !strings.Contains(msg, want) || !strings.Contains(msg, kv[0]) {
+			t.Errorf("%s=%s: message %q, want Kafka's requirement naming the key", kv[0], kv[1], msg)
+		}
+	}
+	cs, _ := e.describeConfigs(kmsg.ConfigResourceTypeBroker, "")
+	if c, ok := cs["log.retention.ms"]; ok && c.Source == kmsg.ConfigSourceDynamicDefaultBrokerConfig {
+		t.Fatalf("log.retention.ms stored as the cluster default: %q", deref(c.Value))
+	}
+	if !usingGregor() {
+		return
+	}
+	b := brokertest.Start(t, brokertest.Options{})
+	b.Stop()
+	for _, kv := range [][2]string{{"log.retention.ms", "0"}, {"log.retention.hours", "0"}, {"log.retention.minutes", "0"}, {"log.cleaner.dedupe.buffer.size", "1000"}} {
+		want := "log.retention.ms must be unlimited (-1) or, greater than or equal to 1"
+		if kv[0] == "log.cleaner.dedupe.buffer.size" {
+			want = "log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread"
+		}
+		if code, out := b.Refused(map[string]string{kv[0]: kv[1]}, 20*time.Second); code == 0 || !strings.Contains(out, want) {
+			t.Errorf("start-up with %s=%s: exit %d, want it refused with %q; output:\n%s", kv[0], kv[1], code, want, out)
+		}
 	}
 }
