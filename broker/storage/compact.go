@@ -151,10 +151,15 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	// minimum lag), whose first batch is older than max.compaction.lag.ms
 	// has the log compacted as far as it may be, whatever its dirty
 	// ratio.
-	for _, s := range l.segments[:len(l.segments)-1] {
-		if s.next > l.cleanedTo && opt.MaxCompactionLag > 0 && s.firstTs > 0 && opt.Now.UnixMilli()-s.firstTs > opt.MaxCompactionLag.Milliseconds() {
-			overdue = true
-			break
+	if nowMs := opt.Now.UnixMilli(); opt.MaxCompactionLag > 0 && opt.MaxCompactionLag.Milliseconds() < nowMs {
+		for _, s := range l.segments[:len(l.segments)-1] {
+			if s.next <= l.cleanedTo {
+				continue
+			}
+			if ts := s.firstBatchTimestamp(); ts > 0 && nowMs-ts > opt.MaxCompactionLag.Milliseconds() {
+				overdue = true
+				break
+			}
 		}
 	}
 	l.mu.RUnlock()

@@ -1091,3 +1091,34 @@ func TestMinCompactionLagAsKafka(t *testing.T) {
 		t.Fatalf("dirty segments two hours old after a compacted one of a second ago, min.compaction.lag.ms of an hour: %+v %v, want c0 gone", res, err)
 	}
 }
+
+// TestMaxCompactionLagAfterCleanRestart: after a clean shutdown the
+// sealed segments are not scanned, but max.compaction.lag.ms still goes
+// by their first batch's timestamp, read from the file as Kafka's
+// LogSegment.getFirstBatchTimestamp does. Gregor knew it only for
+// segments written or scanned since start-up, so a restart left old dirty
+// segments to min.cleanable.dirty.ratio alone.
+func TestMaxCompactionLagAfterCleanRestart(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 150     // two batches a segment
+	cfg.IndexIntervalBytes = 1 // indexed, so not scanned on a clean start
+	dir := t.TempDir()
+	l := openTestLog(t, dir, cfg, OpenOptions{})
+	now := time.Now()
+	old := now.Add(-time.Hour).UnixMilli()
+	for _, k := range []string{"a", "b", "a", "c"} {
+		appendKV(t, l, old, -1, false, kv{key: k, val: k})
+	}
+	appendKV(t, l, now.UnixMilli(), -1, false, kv{key: "z", val: "z"}) // active
+	if n := len(l.segments); n != 3 {
+		t.Fatalf("%d segments, want 3 (two batches each)", n)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTestLog(t, dir, cfg, OpenOptions{Clean: true, RecoveryPoint: 5})
+	opt := CompactOptions{Now: now, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour, MinDirtyRatio: 1, MaxCompactionLag: time.Minute}
+	if res, err := l.Compact(opt); err != nil || res.RecordsGone != 1 {
+		t.Fatalf("dirty segments an hour old after a clean restart, max.compaction.lag.ms of a minute: %+v %v, want a0 gone", res, err)
+	}
+}
