@@ -52,12 +52,12 @@ func (b *Broker) handleDeleteRecords(_ context.Context, req *protocol.Request) (
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}
-			low, err := b.deleteRecords(t, rp.Partition, rp.Offset)
+			low, required, err := b.deleteRecords(t, rp.Partition, rp.Offset)
 			if err != nil {
 				sp.ErrorCode = ErrorCode(b.log, err)
 			} else {
 				sp.LowWatermark = low
-				waits = append(waits, pendingLow{t.Partition(rp.Partition), low, len(resp.Topics), len(st.Partitions)})
+				waits = append(waits, pendingLow{t.Partition(rp.Partition), required, len(resp.Topics), len(st.Partitions)})
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -119,21 +119,24 @@ func (b *Broker) handleDeleteRecords(_ context.Context, req *protocol.Request) (
 const highWatermarkOffset = -1
 
 // deleteRecords deletes one partition's records below off and returns the
-// new log start offset.
-func (b *Broker) deleteRecords(t *Topic, partition int32, off int64) (int64, error) {
+// new log start offset and the offset the low watermark must reach for
+// the answer: the one requested (the high watermark for -1), as Kafka's
+// DelayedDeleteRecords waits for requestedOffset, even if the log already
+// started past it.
+func (b *Broker) deleteRecords(t *Topic, partition int32, off int64) (int64, int64, error) {
 	var p *Partition
 	if t != nil {
 		p = t.Partition(partition)
 	}
 	if p == nil {
-		return -1, kerr.UnknownTopicOrPartition
+		return -1, -1, kerr.UnknownTopicOrPartition
 	}
-	low, err := p.deleteRecordsBefore(off, false)
+	low, required, err := p.deleteRecordsBefore(off, false)
 	if err != nil {
-		return -1, err
+		return -1, -1, err
 	}
 	if off > 0 {
 		b.log.Info().Str("topic", t.Name).Int32("partition", partition).Int64("log_start_offset", low).Msg("records deleted")
 	}
-	return low, nil
+	return low, required, nil
 }

@@ -250,7 +250,10 @@ func (b *Broker) checkBrokerConfigs(perBroker bool, configs map[string]string) e
 		return err
 	}
 	if !perBroker {
-		return nil
+		// The whole must still hold together, as Kafka's
+		// DynamicBrokerConfig.validate builds a new KafkaConfig (no
+		// log.retention.ms of 0, ...).
+		return b.cfg.CheckWithDynamic(config.Dynamic{Defaults: configs, PerBroker: cur.Dynamic.PerBroker})
 	}
 	next, errs := b.cfg.WithDynamic(config.Dynamic{PerBroker: configs, Defaults: cur.Dynamic.Defaults})
 	if len(errs) > 0 {

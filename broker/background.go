@@ -33,7 +33,23 @@ func (b *Broker) applyRetention() {
 				}
 				p.mu.Unlock()
 			}
-			lg.PurgeRetired(now)
+		}
+	}
+}
+
+// purgeRetired removes the files of deleted and compacted-away segments
+// once their topic's file.delete.delay.ms has passed (every second, not
+// at the next retention check, which is five minutes apart by default).
+func (b *Broker) purgeRetired() {
+	now := b.now()
+	for _, t := range b.Topics() {
+		for _, p := range t.Partitions() {
+			p.mu.Lock()
+			lg := p.log
+			p.mu.Unlock()
+			if lg != nil {
+				lg.PurgeRetired(now)
+			}
 		}
 	}
 }

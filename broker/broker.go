@@ -396,6 +396,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.goBackground("checkpoint", b.cfg.HighWatermarkCheckpointInterval, b.writeCheckpoints)
 	b.spawn(b.writeKickedCheckpoints)
 	b.goBackground("flush", time.Second, b.flushDue)
+	b.goBackground("file-delete", time.Second, b.purgeRetired)
 	b.goBackground("isr", b.cfg.ReplicaLagTimeMax/2, b.checkISR)
 	b.goBackground("producer-expiry", b.cfg.ProducerIDExpirationCheck, b.expireProducers)
 	b.goBackgroundDynamic(func(c *config.Config) time.Duration { return c.LogCleanerBackoff }, b.compactLogs)

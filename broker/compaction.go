@@ -53,11 +53,26 @@ func (b *Broker) throttleCleaner(n int) error {
 	}
 }
 
+// cleanerMaxKeys is how many keys one compaction pass maps, as Kafka's
+// SkimpyOffsetMap holds them: log.cleaner.dedupe.buffer.size (at most
+// 2 GiB) over 24 bytes a key (its MD5 and offset), times
+// log.cleaner.io.buffer.load.factor. Gregor has one cleaner, which has
+// the whole buffer (log.cleaner.threads has no effect). Unset (a
+// configuration built in a test), there is no bound.
+func cleanerMaxKeys(c *config.Config) int {
+	if c.LogCleanerDedupeBuffer <= 0 || c.LogCleanerLoadFactor <= 0 {
+		return 0
+	}
+	slots := min(c.LogCleanerDedupeBuffer, math.MaxInt32) / 24
+	return max(int(float64(slots)*c.LogCleanerLoadFactor), 1)
+}
+
 func (b *Broker) compactLogs() {
 	if !b.cfg.LogCleanerEnable {
 		return
 	}
 	now := b.now()
+	maxKeys := cleanerMaxKeys(b.Config())
 	for _, t := range b.Topics() {
 		cfg := t.Config()
 		if !cfg.Cleanup.Compact() {
@@ -101,6 +116,7 @@ func (b *Broker) compactLogs() {
 				MinDirtyRatio:    cfg.MinCleanableRatio,
 				MaxUncompressed:  decompressedLimit(cfg.MaxMessageBytes, b.cfg.DecompressionMaxRatio),
 				Throttle:         b.throttleCleaner,
+				MaxKeys:          maxKeys,
 				LastBatch: func(pid int64) int64 {
 					if last, ok := lastBatch[pid]; ok {
 						return last

@@ -256,7 +256,7 @@ func (b *Broker) TrimInternal(topic string, partition int32, before int64) error
 	if before <= p.LogStartOffset() {
 		return nil
 	}
-	_, err := p.deleteRecordsBefore(before, true)
+	_, _, err := p.deleteRecordsBefore(before, true)
 	return err
 }
 

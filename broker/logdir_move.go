@@ -320,7 +320,7 @@ func (p *Partition) finishMoveLocked(m *logMove) (*storage.Log, string, error) {
 	if err := fut.SetEpochs(src.Epochs()); err != nil {
 		return nil, "", err
 	}
-	leo, start := fut.NextOffset(), fut.StartOffset()
+	leo, start, cleaned := fut.NextOffset(), fut.StartOffset(), src.CleanedTo()
 	if err := fut.Close(); err != nil {
 		return nil, "", err
 	}
@@ -348,7 +348,7 @@ func (p *Partition) finishMoveLocked(m *logMove) (*storage.Log, string, error) {
 	}
 	p.b.setPlacement(p.tp, m.to, final)
 	p.move = nil
-	lg, err := p.openAt(final, storage.OpenOptions{Clean: true, RecoveryPoint: leo, StartOffset: start})
+	lg, err := p.openAt(final, storage.OpenOptions{Clean: true, RecoveryPoint: leo, StartOffset: start, CleanedTo: cleaned})
 	if err != nil {
 		// The copy is the replica now but does not open: the partition
 		// is offline here until it opens again (a metadata change or a

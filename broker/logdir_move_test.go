@@ -119,7 +119,7 @@ func TestMoveReplicaBetweenLogDirs(t *testing.T) {
 	for i := range 200 {
 		tb.produce("mv", 0, batch(t, int64(1000+i), fmt.Sprintf("a%d", i), fmt.Sprintf("b%d", i), fmt.Sprintf("c%d", i)))
 	}
-	if _, err := p.deleteRecordsBefore(31, false); err != nil { // inside the batch at 30
+	if _, _, err := p.deleteRecordsBefore(31, false); err != nil { // inside the batch at 30
 		t.Fatal(err)
 	}
 	epochs := p.log.Epochs()
@@ -308,7 +308,7 @@ func TestLogDirMoveAcrossRestarts(t *testing.T) {
 	// Log starts only the checkpoint files remember (inside the first
 	// segment).
 	for _, p := range []int32{1, 2} {
-		if _, err := tb.Partition("r", p).deleteRecordsBefore(7, false); err != nil {
+		if _, _, err := tb.Partition("r", p).deleteRecordsBefore(7, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -618,7 +618,7 @@ func TestResumedMoveCopyMustMatch(t *testing.T) {
 	// A copy that ends where the replica now starts (DeleteRecords ran
 	// since): nothing of it is kept, unchecked, below the start.
 	below := copyOf(data[:last])
-	if _, err := tb.Partition("m", 0).deleteRecordsBefore(below.NextOffset(), false); err != nil {
+	if _, _, err := tb.Partition("m", 0).deleteRecordsBefore(below.NextOffset(), false); err != nil {
 		t.Fatal(err)
 	}
 	if err := matchCopy(below, src); err != nil {

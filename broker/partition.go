@@ -365,7 +365,7 @@ func (p *Partition) checkpoint(final bool) (storage.Checkpoint, *storage.Dir, bo
 	if p.log == nil || (p.closed && !final) {
 		return storage.Checkpoint{}, nil, false
 	}
-	return storage.Checkpoint{TP: p.tp, RecoveryPoint: p.log.RecoveryPoint(), StartOffset: p.log.StartOffset(), HighWatermark: p.hw.Load()}, p.dir, true
+	return storage.Checkpoint{TP: p.tp, RecoveryPoint: p.log.RecoveryPoint(), StartOffset: p.log.StartOffset(), HighWatermark: p.hw.Load(), CleanedTo: p.log.CleanedTo()}, p.dir, true
 }
 
 // snapshotProducers persists the producer state (on shutdown) so start-up

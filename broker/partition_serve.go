@@ -85,31 +85,32 @@ func (p *Partition) followerFetched(currentEpoch, id int32, offset, followerStar
 
 // deleteRecordsBefore moves the log start offset of a partition this
 // broker leads up to off (highWatermarkOffset: the high watermark) and
-// returns the new log start offset. Only the broker itself (allowInternal,
+// returns the new log start offset and off (the high watermark for
+// highWatermarkOffset). Only the broker itself (allowInternal,
 // Kafka's allowInternalTopicDeletion: the share coordinator pruning
 // __share_group_state) deletes records of an internal topic.
-func (p *Partition) deleteRecordsBefore(off int64, allowInternal bool) (int64, error) {
+func (p *Partition) deleteRecordsBefore(off int64, allowInternal bool) (int64, int64, error) {
 	if p.topic.Internal && !allowInternal {
 		// As Kafka, before anything else.
-		return -1, errorf(kerr.InvalidTopicException, "Cannot delete records of internal topic %s", p.tp.Topic)
+		return -1, -1, errorf(kerr.InvalidTopicException, "Cannot delete records of internal topic %s", p.tp.Topic)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.checkLeaderLocked(-1); err != nil {
-		return -1, err
+		return -1, -1, err
 	}
 	if !p.topic.Config().Cleanup.Delete() {
-		return -1, kerr.PolicyViolation
+		return -1, -1, kerr.PolicyViolation
 	}
 	hw := p.hw.Load()
 	if off == highWatermarkOffset {
 		off = hw
 	}
 	if off < 0 || off > hw {
-		return -1, kerr.OffsetOutOfRange
+		return -1, -1, kerr.OffsetOutOfRange
 	}
 	if err := p.log.DeleteRecordsBefore(off); err != nil {
-		return -1, err
+		return -1, -1, err
 	}
 	p.syncOffsetsLocked()
 	if p.producer != nil {
@@ -117,7 +118,7 @@ func (p *Partition) deleteRecordsBefore(off int64, allowInternal bool) (int64, e
 		p.refreshUnstableLocked()
 	}
 	p.notify()
-	return p.start.Load(), nil
+	return p.start.Load(), off, nil
 }
 
 // lowWatermark is the smallest log start offset of this leader and its

@@ -24,7 +24,7 @@ func TestRecreatedTopicStartsAfresh(t *testing.T) {
 	for i := range 10 {
 		tb.produce("re", 0, batch(t, int64(i), fmt.Sprintf("v%d", i)))
 	}
-	if _, err := tb.Partition("re", 0).deleteRecordsBefore(5, false); err != nil {
+	if _, _, err := tb.Partition("re", 0).deleteRecordsBefore(5, false); err != nil {
 		t.Fatal(err)
 	}
 	tb.Close()

@@ -139,6 +139,13 @@ func readLatest(t *testing.T, addr, topic string) (map[string]string, int) {
 // number of records and an admin client (closed when the test ends).
 func fillCompacted(t *testing.T, addr, name string) (string, int, *kadm.Client) {
 	t.Helper()
+	return fillCompactedWith(t, addr, name, "0.01")
+}
+
+// fillCompactedWith is fillCompacted with the topic's
+// min.cleanable.dirty.ratio.
+func fillCompactedWith(t *testing.T, addr, name, dirtyRatio string) (string, int, *kadm.Client) {
+	t.Helper()
 	topic := randomName(name)
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 	if err != nil {
@@ -150,7 +157,7 @@ func fillCompacted(t *testing.T, addr, name string) (string, int, *kadm.Client) 
 	defer cancel()
 	s := func(v string) *string { return &v }
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
-		"cleanup.policy": s("compact"), "internal.segment.bytes": s("2048"), "min.cleanable.dirty.ratio": s("0.01"),
+		"cleanup.policy": s("compact"), "internal.segment.bytes": s("2048"), "min.cleanable.dirty.ratio": s(dirtyRatio),
 	}, topic); err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +177,52 @@ func fillCompacted(t *testing.T, addr, name string) (string, int, *kadm.Client) 
 		}
 	}
 	return topic, total, adm
+}
+
+// The cleaner compacts a log whose dirty ratio is above
+// min.cleanable.dirty.ratio, not at it, as Kafka's
+// LogCleanerManager.grabFilthiestCompactedLog (cleanableRatio >
+// minCleanableRatio): a topic at 1.0 is compacted only by
+// max.compaction.lag.ms, however dirty. Gregor compacted a wholly dirty
+// log at 1.0. A witness topic at 0.5, named to come after the other in
+// the cleaner's pass (topics in name order), is compacted twice, so a
+// whole pass has looked at the other once it was filled.
+func TestCompactionNeedsDirtyRatioAboveMinimum(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker with a fast cleaner")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100"}})
+	held, total, _ := fillCompactedWith(t, b.Addr, "a-ratio-one", "1.0")
+	witness, wtotal, _ := fillCompactedWith(t, b.Addr, "z-ratio-witness", "0.5")
+	waitFor(t, "the witness topic (min.cleanable.dirty.ratio 0.5) to be compacted", 30*time.Second, func() bool {
+		_, n := readLatest(t, b.Addr, witness)
+		return n < wtotal/2
+	})
+	// Dirty it again, wholly past what the first pass cleaned.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(witness), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for i := range 40 {
+		var rs []*kgo.Record
+		for k := range 20 {
+			rs = append(rs, &kgo.Record{Key: []byte(fmt.Sprintf("key-%02d", k)), Value: []byte(fmt.Sprint("again", i))})
+		}
+		if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, before := readLatest(t, b.Addr, witness)
+	waitFor(t, "the witness topic to be compacted a second time", 30*time.Second, func() bool {
+		_, n := readLatest(t, b.Addr, witness)
+		return n < before/2
+	})
+	if _, n := readLatest(t, b.Addr, held); n != total {
+		t.Fatalf("a topic with min.cleanable.dirty.ratio=1.0 and no max.compaction.lag.ms reads %d records of %d: compacted", n, total)
+	}
 }
 
 // log.cleaner.backoff.ms is a dynamic broker config, as in Kafka: a
@@ -704,5 +757,99 @@ func TestGroupOffsetsSurviveCompactedCommitBatch(t *testing.T) {
 			t.Fatalf("timed out fetching the offsets of %s after the restart: %v", group, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// produceKeyed writes n records per key of keys, in batches of 20, to a
+// topic.
+func produceKeyed(ctx context.Context, t *testing.T, addr, topic string, keys []string, rounds int) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for r := range rounds {
+		for i := 0; i < len(keys); i += 20 {
+			var rs []*kgo.Record
+			for _, k := range keys[i:min(i+20, len(keys))] {
+				rs = append(rs, &kgo.Record{Key: []byte(k), Value: []byte(fmt.Sprint(k, "-", r))})
+			}
+			if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// The cleaner remembers where its last pass ended across a restart, in
+// cleaner-offset-checkpoint as Kafka's LogCleanerManager, so a restarted
+// broker compacts a log only once more than min.cleanable.dirty.ratio of
+// it was written since. Gregor forgot it: after every restart each
+// compacted log counted as wholly dirty and was compacted at once,
+// superseded records that Kafka keeps until the ratio is reached
+// disappearing, and every compacted log read through on start-up.
+func TestCompactionDirtyOffsetSurvivesRestart(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("restarts its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{"log.cleaner.backoff.ms": "100"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admCl.Close()
+	s := func(v string) *string { return &v }
+	adm := kadm.NewClient(admCl)
+	topic := randomName("a-dirty-restart")
+	// Compacted at any dirt first (a pass may come between the rounds),
+	// then at half.
+	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{
+		"cleanup.policy": s("compact"), "internal.segment.bytes": s("2048"), "min.cleanable.dirty.ratio": s("0.01"),
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for k := range 400 {
+		keys = append(keys, fmt.Sprintf("key-%03d", k))
+	}
+	produceKeyed(ctx, t, b.Addr, topic, keys, 2)
+	waitFor(t, "the first compaction of 800 records of 400 keys", 30*time.Second, func() bool {
+		_, n := readLatest(t, b.Addr, topic)
+		return n < 600
+	})
+	if res, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "min.cleanable.dirty.ratio", Value: s("0.5")}}, topic); err != nil || res[0].Err != nil {
+		t.Fatalf("setting min.cleanable.dirty.ratio to 0.5: %v %v", err, res)
+	}
+	// A little dirt: 40 superseded records, then new keys to seal them
+	// in, far below half of the log.
+	produceKeyed(ctx, t, b.Addr, topic, keys[:20], 2)
+	var fresh []string
+	for k := range 100 {
+		fresh = append(fresh, fmt.Sprintf("new-%03d", k))
+	}
+	produceKeyed(ctx, t, b.Addr, topic, fresh, 1)
+	_, before := readLatest(t, b.Addr, topic)
+	b.Stop()
+	b.Restart()
+	// A witness topic named to come after it in the cleaner's pass,
+	// compacted twice: a whole pass has looked at the first since the
+	// restart.
+	witness, wtotal, _ := fillCompactedWith(t, b.Addr, "z-dirty-witness", "0.5")
+	waitFor(t, "the witness topic to be compacted", 30*time.Second, func() bool {
+		_, n := readLatest(t, b.Addr, witness)
+		return n < wtotal/2
+	})
+	wkeys := keys[:20]
+	produceKeyed(ctx, t, b.Addr, witness, wkeys, 40)
+	_, wbefore := readLatest(t, b.Addr, witness)
+	waitFor(t, "the witness topic to be compacted a second time", 30*time.Second, func() bool {
+		_, n := readLatest(t, b.Addr, witness)
+		return n < wbefore/2
+	})
+	if _, n := readLatest(t, b.Addr, topic); n != before {
+		t.Fatalf("after a restart the topic, with a dirty ratio far below min.cleanable.dirty.ratio, reads %d records, %d before: compacted again", n, before)
 	}
 }

@@ -207,6 +207,13 @@ var table = []Key{
 		Doc:   "The longest a record may stay ineligible for compaction."},
 	{Name: "log.cleaner.io.max.bytes.per.second", Type: Double, Default: "1.7976931348623157E308", Scope: ClusterWide, Field: func(c *Config) any { return &c.LogCleanerIORate },
 		Doc: "The log cleaner's bytes read and written per second, on average; it pauses to keep under it."},
+	// As Kafka's SkimpyOffsetMap: a pass maps at most load factor x
+	// (dedupe buffer size / 24) keys of the dirty records (a 16-byte MD5
+	// of each key and its offset), and cleans as far as it mapped.
+	{Name: "log.cleaner.dedupe.buffer.size", Type: Long, Default: "134217728", Scope: ClusterWide, Field: func(c *Config) any { return &c.LogCleanerDedupeBuffer },
+		Doc: "Memory of the log cleaner's key index: a pass maps at most the load factor times this over 24 bytes of keys, and compacts as far as it mapped."},
+	{Name: "log.cleaner.io.buffer.load.factor", Type: Double, Default: "0.9", Scope: ClusterWide, Field: func(c *Config) any { return &c.LogCleanerLoadFactor },
+		Doc: "Load factor of the log cleaner's key index."},
 	{Name: "log.cleaner.min.cleanable.ratio", Type: Double, Default: "0.5", Valid: between(0, 1), Scope: ClusterWide, Topic: "min.cleanable.dirty.ratio",
 		Field: func(c *Config) any { return &c.TopicDefaults.MinCleanableRatio },
 		Doc:   "The share of the log that must be uncompacted before the cleaner compacts it."},

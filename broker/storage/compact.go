@@ -29,6 +29,7 @@ package storage
 // compaction leaves.
 
 import (
+	"crypto/md5"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -53,8 +54,10 @@ type CompactOptions struct {
 	// (0: no limit).
 	MaxCompactionLag time.Duration
 	DeleteRetention  time.Duration
-	// MinDirtyRatio is min.cleanable.dirty.ratio: compact only when this
-	// share of the cleanable bytes was never compacted.
+	// MinDirtyRatio is min.cleanable.dirty.ratio: compact only when more
+	// than this share of the cleanable bytes was never compacted (as
+	// Kafka's LogCleanerManager.grabFilthiestCompactedLog, cleanableRatio >
+	// minCleanableRatio: at 1, only max.compaction.lag.ms compacts).
 	MinDirtyRatio float64
 	// Aborted reports whether a transactional batch at offset of producer
 	// pid belongs to an aborted transaction.
@@ -76,6 +79,12 @@ type CompactOptions struct {
 	// (0: records.DefaultMaxUncompressed); a batch inflating past it is
 	// kept as it is.
 	MaxUncompressed int64
+	// MaxKeys bounds the keys of dirty records one pass maps (0: no
+	// bound), as Kafka's cleaner bounds its offset map by
+	// log.cleaner.dedupe.buffer.size: once it holds MaxKeys, the pass
+	// compacts only as far as it mapped, and the next pass goes on from
+	// there.
+	MaxKeys int
 	// Throttle, if set, is told of the bytes the pass reads and writes as
 	// it goes, and may pause it (log.cleaner.io.max.bytes.per.second); an
 	// error from it ends the pass, changing nothing.
@@ -119,19 +128,37 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	var segs []*segment
 	var total, dirty int64
 	overdue := false
+	dirtyFrom := l.cleanedTo
 	for _, s := range l.segments[:len(l.segments)-1] {
 		if s.next > opt.Uncleanable {
 			break
 		}
-		if opt.MinCompactionLag > 0 && s.maxTs >= 0 && opt.Now.UnixMilli()-s.maxTs < opt.MinCompactionLag.Milliseconds() {
+		// As Kafka's LogCleanerManager.cleanableOffsets: the first dirty
+		// segment whose largest timestamp (its file's modification time
+		// if it has none) is within min.compaction.lag.ms is not cleaned,
+		// nor what follows it.
+		if opt.MinCompactionLag > 0 && s.next > l.cleanedTo && opt.Now.UnixMilli()-l.largestTimestamp(s) < opt.MinCompactionLag.Milliseconds() {
 			break
 		}
 		segs = append(segs, s)
 		total += s.size
 		if s.next > l.cleanedTo {
 			dirty += s.size
-			if opt.MaxCompactionLag > 0 && s.firstTs >= 0 && opt.Now.UnixMilli()-s.firstTs > opt.MaxCompactionLag.Milliseconds() {
+		}
+	}
+	// As Kafka's LogCleanerManager.maxCompactionDelay: any dirty sealed
+	// segment, cleanable yet or not (past the last stable offset or the
+	// minimum lag), whose first batch is older than max.compaction.lag.ms
+	// has the log compacted as far as it may be, whatever its dirty
+	// ratio.
+	if nowMs := opt.Now.UnixMilli(); opt.MaxCompactionLag > 0 && opt.MaxCompactionLag.Milliseconds() < nowMs {
+		for _, s := range l.segments[:len(l.segments)-1] {
+			if s.next <= l.cleanedTo {
+				continue
+			}
+			if ts := s.firstBatchTimestamp(); ts > 0 && nowMs-ts > opt.MaxCompactionLag.Milliseconds() {
 				overdue = true
+				break
 			}
 		}
 	}
@@ -139,7 +166,7 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	if len(segs) == 0 || dirty == 0 {
 		return res, nil
 	}
-	if !overdue && float64(dirty)/float64(total) < opt.MinDirtyRatio {
+	if !overdue && float64(dirty)/float64(total) <= opt.MinDirtyRatio {
 		res.SkippedDirty = true
 		return res, nil
 	}
@@ -148,36 +175,15 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	if limit <= 0 {
 		limit = records.DefaultMaxUncompressed
 	}
-	// The latest offset of every key in the cleanable range. The keys of
-	// an unreadable batch are not known, so none of its records make an
-	// older one obsolete.
-	latest := make(map[string]int64)
-	for _, s := range segs {
-		err := eachBatch(s, func(h *records.Header, batch []byte) error {
-			if err := opt.throttle(len(batch)); err != nil {
-				return err
-			}
-			if h.IsControl() || (h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)) {
-				return nil
-			}
-			var keys []keyAt
-			err := records.EachLimited(batch, limit, func(r *records.Record) error {
-				if r.Key != nil {
-					keys = append(keys, keyAt{string(r.Key), h.BaseOffset + int64(r.OffsetDelta)})
-				}
-				return nil
-			})
-			if err != nil {
-				return nil // kept whole by the rewrite below, which says so
-			}
-			for _, k := range keys {
-				latest[k.key] = k.off
-			}
-			return nil
-		})
-		if err != nil {
-			return res, fmt.Errorf("compaction scan of segment %d: %w", s.base, err)
-		}
+	latest, mapped, err := mapDirtyKeys(segs, dirtyFrom, limit, &opt)
+	if err != nil {
+		return res, err
+	}
+	// A pass whose map filled compacts the segments it reached; the
+	// records past what it mapped stay as they are, for the next pass
+	// (Kafka's Cleaner.doClean cleans up to the map's latest offset).
+	for len(segs) > 1 && segs[len(segs)-1].base > mapped {
+		segs = segs[:len(segs)-1]
 	}
 
 	type rewritten struct {
@@ -243,12 +249,17 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 					off := h.BaseOffset + int64(r.OffsetDelta)
 					switch {
 					case aborted:
+					case off > mapped:
+						// Past the map: kept, as Kafka's
+						// shouldRetainRecord (pastLatestOffset).
+						keep = append(keep, cloneRecord(r))
+						tombstones = tombstones || r.Value == nil
 					case r.Key == nil:
 						// Not compactable: Kafka's cleaner counts it
 						// invalid and drops it (a topic made compacted
 						// after keyless records were written).
 						res.Keyless++
-					case latest[string(r.Key)] != off:
+					case !latest.latestAt(r.Key, off):
 					case r.Value == nil && hasHz && nowMs >= hz:
 					default:
 						keep = append(keep, cloneRecord(r))
@@ -381,7 +392,7 @@ func (l *Log) Compact(opt CompactOptions) (CompactResult, error) {
 	if err := l.fs.SyncDir(l.dir); err != nil {
 		return res, err
 	}
-	l.cleanedTo = max(l.cleanedTo, segs[len(segs)-1].next)
+	l.cleanedTo = max(l.cleanedTo, min(segs[len(segs)-1].next, mapped+1))
 	res.CleanedUpTo = l.cleanedTo
 	return res, nil
 }
@@ -542,10 +553,85 @@ func eachBatch(s *segment, fn func(h *records.Header, batch []byte) error) error
 	return nil
 }
 
-// keyAt is a record's key and offset.
+// keyAt is a record's key (its MD5) and offset.
 type keyAt struct {
-	key string
+	key [md5.Size]byte
 	off int64
+}
+
+// offsetMap is the cleaner's key index, as Kafka's SkimpyOffsetMap: the
+// latest offset of each key of the dirty records, by the key's MD5 (so a
+// key costs the same whatever its length), holding at most max keys (0:
+// no bound).
+type offsetMap struct {
+	m   map[[md5.Size]byte]int64
+	max int
+}
+
+// full reports whether the map holds as many keys as it may.
+func (o *offsetMap) full() bool { return o.max > 0 && len(o.m) >= o.max }
+
+// latestAt reports whether off is the latest offset of key the map knows
+// of, or the map does not know key (a key of the clean records only).
+func (o *offsetMap) latestAt(key []byte, off int64) bool {
+	v, ok := o.m[md5.Sum(key)]
+	return !ok || off >= v
+}
+
+// errMapFull ends the mapping scan once the offset map is full.
+var errMapFull = errors.New("offset map full")
+
+// mapDirtyKeys maps the keys of the dirty records of segs (those at or
+// past dirtyFrom) to their latest offsets, as Kafka's
+// Cleaner.buildOffsetMap: control batches and aborted transactions map
+// nothing, and the keys of an unreadable batch are not known, so none of
+// its records make an older one obsolete. It returns the map and the last
+// offset of the last batch it mapped wholly: once the map is full (after
+// at least one batch, so that every pass makes progress), it stops there.
+func mapDirtyKeys(segs []*segment, dirtyFrom, limit int64, opt *CompactOptions) (*offsetMap, int64, error) {
+	idx := &offsetMap{m: make(map[[md5.Size]byte]int64), max: opt.MaxKeys}
+	mapped := int64(-1)
+	for _, s := range segs {
+		if s.next <= dirtyFrom {
+			continue // clean: its keys are each other's latest already
+		}
+		err := eachBatch(s, func(h *records.Header, batch []byte) error {
+			if h.LastOffset() < dirtyFrom {
+				return nil
+			}
+			if err := opt.throttle(len(batch)); err != nil {
+				return err
+			}
+			if h.IsControl() || (h.IsTransactional() && opt.Aborted != nil && opt.Aborted(h.ProducerID, h.BaseOffset)) {
+				mapped = h.LastOffset()
+				return nil
+			}
+			var keys []keyAt
+			err := records.EachLimited(batch, limit, func(r *records.Record) error {
+				if off := h.BaseOffset + int64(r.OffsetDelta); r.Key != nil && off >= dirtyFrom {
+					keys = append(keys, keyAt{md5.Sum(r.Key), off})
+				}
+				return nil
+			})
+			if err == nil {
+				for _, k := range keys {
+					if idx.full() && mapped >= dirtyFrom {
+						return errMapFull
+					}
+					idx.m[k.key] = k.off
+				}
+			} // else kept whole by the rewrite, which says so
+			mapped = h.LastOffset()
+			return nil
+		})
+		if errors.Is(err, errMapFull) {
+			break
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("compaction scan of segment %d: %w", s.base, err)
+		}
+	}
+	return idx, mapped, nil
 }
 
 func cloneRecord(r *records.Record) records.Record {

@@ -980,3 +980,145 @@ func TestCompactedBatchMaxTimestampIsItsRecords(t *testing.T) {
 		t.Fatalf("largest timestamp at offset %d, %d (%v, %v); want offset 2, %d", off, mts, ok, err, ts+200)
 	}
 }
+
+// TestCompactMapsAtMostMaxKeys: a pass maps at most MaxKeys keys of the
+// dirty records, as Kafka's cleaner fills its offset map
+// (log.cleaner.dedupe.buffer.size), and compacts only as far as it mapped:
+// the records past that stay, superseded or not, and the next pass goes on
+// from there. Gregor mapped every key of the whole cleanable range, each
+// as a copy of the key itself, so a compacted topic with many keys (a
+// Kafka Streams changelog) took memory in proportion to its keys and their
+// length on every pass.
+func TestCompactMapsAtMostMaxKeys(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1 // a segment per batch
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	ts := now.UnixMilli()
+	// Offsets 0-3: a, b, c, d; 4-7: a, b, c, d again; 8: active.
+	for _, k := range []string{"a", "b", "c", "d", "a", "b", "c", "d"} {
+		appendKV(t, l, ts, -1, false, kv{key: k, val: k + "?"})
+	}
+	appendKV(t, l, ts, -1, false, kv{key: "z", val: "z"})
+	opt := CompactOptions{Now: now, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour, MaxKeys: 2}
+	res, err := l.Compact(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The map is full at c (offset 2), the third key: only offsets 0-1
+	// are mapped, and they supersede nothing.
+	got, _ := contents(t, l)
+	if len(got) != 9 || res.CleanedUpTo != 2 {
+		t.Fatalf("first pass with a map of 2 keys: %d records left, cleaned up to %d; want all 9 (a and b at 0-1 are each other's latest) and 2", len(got), res.CleanedUpTo)
+	}
+	for pass := 2; pass <= 5 && l.CleanedTo() < 8; pass++ {
+		if _, err := l.Compact(opt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ = contents(t, l)
+	want := map[int64]string{4: "a=a?", 5: "b=b?", 6: "c=c?", 7: "d=d?", 8: "z=z"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after passes with a map of 2 keys the log holds %v, want %v", got, want)
+	}
+}
+
+// TestMaxCompactionLagCountsUncleanableSegments: a dirty segment past
+// the cleanable range (here past the last stable offset) whose first
+// batch is older than max.compaction.lag.ms has the log compacted as far
+// as it may be, whatever the dirty ratio, as Kafka's
+// LogCleanerManager.maxCompactionDelay looks at every dirty sealed
+// segment. Gregor looked only at the cleanable ones, so records written
+// with older timestamps behind an open transaction left the rest waiting
+// for the dirty ratio.
+func TestMaxCompactionLagCountsUncleanableSegments(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	now := time.Now()
+	recent, old := now.Add(-time.Second).UnixMilli(), now.Add(-time.Hour).UnixMilli()
+	appendKV(t, l, recent, -1, false, kv{key: "a", val: "a0"})
+	appendKV(t, l, recent, -1, false, kv{key: "a", val: "a1"})
+	held := appendKV(t, l, old, -1, false, kv{key: "b", val: "b"})     // past the last stable offset
+	appendKV(t, l, now.UnixMilli(), -1, false, kv{key: "z", val: "z"}) // active
+	opt := CompactOptions{Now: now, Uncleanable: held, DeleteRetention: time.Hour, MinDirtyRatio: 1, MaxCompactionLag: time.Minute}
+	res, err := l.Compact(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RecordsGone != 1 {
+		t.Fatalf("a dirty segment an hour old past the last stable offset, max.compaction.lag.ms of a minute: %+v, want the superseded a0 gone", res)
+	}
+}
+
+// TestMinCompactionLagAsKafka: min.compaction.lag.ms holds back the first
+// dirty segment whose largest timestamp is within it, by its file's
+// modification time when its batches carry none, and only dirty segments
+// count, as Kafka's LogCleanerManager.cleanableOffsets. Gregor let a
+// segment without timestamps (records of clients older than 0.10) be
+// compacted at once, and stopped at an already compacted segment whose
+// records are recent, so nothing written after it was compacted.
+func TestMinCompactionLagAsKafka(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 1
+	now := time.Now()
+	recent, old := now.Add(-time.Second).UnixMilli(), now.Add(-2*time.Hour).UnixMilli()
+	lag := CompactOptions{Now: now, DeleteRetention: time.Hour, MinCompactionLag: time.Hour}
+
+	untimed := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	appendKV(t, untimed, -1, -1, false, kv{key: "a", val: "a0"})
+	appendKV(t, untimed, -1, -1, false, kv{key: "a", val: "a1"})
+	appendKV(t, untimed, -1, -1, false, kv{key: "z", val: "z"}) // active
+	opt := lag
+	opt.Uncleanable = untimed.NextOffset()
+	if res, err := untimed.Compact(opt); err != nil || res.RecordsGone != 0 {
+		t.Fatalf("segments without timestamps written just now, min.compaction.lag.ms of an hour: %+v %v, want nothing compacted", res, err)
+	}
+
+	l := openTestLog(t, t.TempDir(), cfg, OpenOptions{})
+	appendKV(t, l, recent, -1, false, kv{key: "a", val: "a0"})
+	appendKV(t, l, recent, -1, false, kv{key: "a", val: "a1"})
+	appendKV(t, l, old, -1, false, kv{key: "b", val: "b"})
+	if res, err := l.Compact(CompactOptions{Now: now, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour}); err != nil || res.RecordsGone != 1 {
+		t.Fatalf("first pass without a lag: %+v %v, want a0 gone", res, err)
+	}
+	appendKV(t, l, old, -1, false, kv{key: "c", val: "c0"})
+	appendKV(t, l, old, -1, false, kv{key: "c", val: "c1"})
+	appendKV(t, l, now.UnixMilli(), -1, false, kv{key: "z", val: "z"}) // active
+	opt = lag
+	opt.Uncleanable = l.NextOffset()
+	if res, err := l.Compact(opt); err != nil || res.RecordsGone != 1 {
+		t.Fatalf("dirty segments two hours old after a compacted one of a second ago, min.compaction.lag.ms of an hour: %+v %v, want c0 gone", res, err)
+	}
+}
+
+// TestMaxCompactionLagAfterCleanRestart: after a clean shutdown the
+// sealed segments are not scanned, but max.compaction.lag.ms still goes
+// by their first batch's timestamp, read from the file as Kafka's
+// LogSegment.getFirstBatchTimestamp does. Gregor knew it only for
+// segments written or scanned since start-up, so a restart left old dirty
+// segments to min.cleanable.dirty.ratio alone.
+func TestMaxCompactionLagAfterCleanRestart(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 150     // two batches a segment
+	cfg.IndexIntervalBytes = 1 // indexed, so not scanned on a clean start
+	dir := t.TempDir()
+	l := openTestLog(t, dir, cfg, OpenOptions{})
+	now := time.Now()
+	old := now.Add(-time.Hour).UnixMilli()
+	for _, k := range []string{"a", "b", "a", "c"} {
+		appendKV(t, l, old, -1, false, kv{key: k, val: k})
+	}
+	appendKV(t, l, now.UnixMilli(), -1, false, kv{key: "z", val: "z"}) // active
+	if n := len(l.segments); n != 3 {
+		t.Fatalf("%d segments, want 3 (two batches each)", n)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l = openTestLog(t, dir, cfg, OpenOptions{Clean: true, RecoveryPoint: 5})
+	opt := CompactOptions{Now: now, Uncleanable: l.NextOffset(), DeleteRetention: time.Hour, MinDirtyRatio: 1, MaxCompactionLag: time.Minute}
+	if res, err := l.Compact(opt); err != nil || res.RecordsGone != 1 {
+		t.Fatalf("dirty segments an hour old after a clean restart, max.compaction.lag.ms of a minute: %+v %v, want a0 gone", res, err)
+	}
+}

@@ -23,7 +23,11 @@ const (
 	recoveryCheckpoint      = "recovery-point-offset-checkpoint"
 	startCheckpoint         = "log-start-offset-checkpoint"
 	hwCheckpoint            = "replication-offset-checkpoint"
-	partitionMetaFile       = "partition.metadata"
+	// cleanerCheckpoint is Kafka's LogCleanerManager offsetCheckpointFile:
+	// each compacted log's first dirty offset, where its last cleaning
+	// pass ended.
+	cleanerCheckpoint = "cleaner-offset-checkpoint"
+	partitionMetaFile = "partition.metadata"
 )
 
 // TP names a topic partition.
@@ -40,6 +44,7 @@ type Checkpoint struct {
 	RecoveryPoint int64
 	StartOffset   int64
 	HighWatermark int64
+	CleanedTo     int64 // compaction covered the offsets below; 0: none
 }
 
 // Dir is one log dir. It is opened once at start-up; its methods are safe
@@ -85,6 +90,7 @@ func OpenDir(fs FS, path string) (*Dir, error) {
 		{recoveryCheckpoint, func(c *Checkpoint, v int64) { c.RecoveryPoint = v }},
 		{startCheckpoint, func(c *Checkpoint, v int64) { c.StartOffset = v }},
 		{hwCheckpoint, func(c *Checkpoint, v int64) { c.HighWatermark = v }},
+		{cleanerCheckpoint, func(c *Checkpoint, v int64) { c.CleanedTo = v }},
 	} {
 		if err := d.loadCheckpoint(f.name, f.set); err != nil {
 			return nil, err
@@ -151,22 +157,26 @@ func (d *Dir) AdoptCheckpoint(c Checkpoint) {
 // OpenOptions returns the options to open tp's log with.
 func (d *Dir) OpenOptions(tp TP) OpenOptions {
 	c, _ := d.Checkpoint(tp)
-	return OpenOptions{Clean: d.clean, RecoveryPoint: c.RecoveryPoint, StartOffset: c.StartOffset}
+	return OpenOptions{Clean: d.clean, RecoveryPoint: c.RecoveryPoint, StartOffset: c.StartOffset, CleanedTo: c.CleanedTo}
 }
 
-// WriteCheckpoints replaces the three checkpoint files.
+// WriteCheckpoints replaces the checkpoint files. The cleaner's lists
+// only the logs compaction has covered, as Kafka's.
 func (d *Dir) WriteCheckpoints(cs []Checkpoint) error {
-	var rec, start, hw []string
+	var rec, start, hw, cleaned []string
 	for _, c := range cs {
 		prefix := c.Topic + " " + strconv.Itoa(int(c.Partition)) + " "
 		rec = append(rec, prefix+strconv.FormatInt(c.RecoveryPoint, 10))
 		start = append(start, prefix+strconv.FormatInt(c.StartOffset, 10))
 		hw = append(hw, prefix+strconv.FormatInt(c.HighWatermark, 10))
+		if c.CleanedTo > 0 {
+			cleaned = append(cleaned, prefix+strconv.FormatInt(c.CleanedTo, 10))
+		}
 	}
 	for _, f := range []struct {
 		name  string
 		lines []string
-	}{{recoveryCheckpoint, rec}, {startCheckpoint, start}, {hwCheckpoint, hw}} {
+	}{{recoveryCheckpoint, rec}, {startCheckpoint, start}, {hwCheckpoint, hw}, {cleanerCheckpoint, cleaned}} {
 		if err := writeFileAtomic(d.fs, filepath.Join(d.Path, f.name), formatCheckpoint(f.lines)); err != nil {
 			return err
 		}

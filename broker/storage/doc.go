@@ -27,8 +27,12 @@
 //	recovery-point-offset-checkpoint offsets below which each log was fsynced
 //	log-start-offset-checkpoint      each log's start offset (DeleteRecords)
 //	replication-offset-checkpoint    each partition's high watermark
+//	cleaner-offset-checkpoint        each compacted log's first dirty
+//	                                 offset (where compaction has covered
+//	                                 it to), so a restart does not count
+//	                                 the whole log dirty again
 //
-// The three checkpoint files use Kafka's text format:
+// The checkpoint files use Kafka's text format:
 //
 //	0                      format version
 //	<n>                    number of entries

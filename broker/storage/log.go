@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -70,6 +71,9 @@ type OpenOptions struct {
 	Clean         bool  // the previous run shut down cleanly
 	RecoveryPoint int64 // offsets below were fsynced
 	StartOffset   int64 // checkpointed log start offset
+	// CleanedTo is the checkpointed first dirty offset: compaction
+	// covered the offsets below (0: never compacted).
+	CleanedTo int64
 	// Clock is the time source for rolling, flushing and deleting
 	// segments; nil is time.Now.
 	Clock func() time.Time
@@ -93,8 +97,11 @@ type Log struct {
 	now           func() time.Time
 	epochs        *epochCache
 	retired       []*segment // renamed to .deleted, closed later
-	cleanedTo     int64      // compaction has covered offsets below
-	closed        bool
+	// hasRetired is whether retired holds any (read without mu, so the
+	// broker's purge pass skips logs with nothing to remove).
+	hasRetired atomic.Bool
+	cleanedTo  int64 // compaction has covered offsets below
+	closed     bool
 	// rolled are sealed segments not yet fsynced, oldest first. A roll
 	// queues the old segment for a background flusher rather than
 	// syncing a whole segment on the append path (Kafka's flush-log
@@ -168,6 +175,12 @@ func (l *Log) settleOffsets(opt OpenOptions) error {
 	l.recoveryPoint = min(opt.RecoveryPoint, leo)
 	if opt.Clean && !emptied {
 		l.recoveryPoint = leo
+	}
+	// Where the last compaction pass ended, so that a restart does not
+	// count the whole log dirty again; past the log end (its tail lost)
+	// it is not trusted (Kafka's LogCleanerManager.cleanableOffsets).
+	if opt.CleanedTo <= leo && !emptied {
+		l.cleanedTo = opt.CleanedTo
 	}
 	l.epochs.truncateFromEnd(leo)
 	// The leader epoch cache starts at the log start: a crash may have
@@ -490,6 +503,14 @@ func (l *Log) Size() int64 {
 		n += s.size
 	}
 	return n
+}
+
+// CleanedTo returns the offset compaction has covered the log below (its
+// first dirty offset), for the cleaner's checkpoint.
+func (l *Log) CleanedTo() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cleanedTo
 }
 
 // RecoveryPoint is the offset below which the log is fsynced.
@@ -830,6 +851,7 @@ func (l *Log) CloseHandles() error {
 		s.close() // their files stay, for start-up to remove
 	}
 	l.retired = nil
+	l.hasRetired.Store(false)
 	return l.closeSegmentsLocked()
 }
 

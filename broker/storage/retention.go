@@ -23,17 +23,20 @@ func (l *Log) retireLocked(segs []*segment) error {
 		s.seal()
 		l.retired = append(l.retired, s)
 	}
+	l.hasRetired.Store(true)
 	return errors.Join(errs...)
 }
 
-// PurgeRetired removes retired segments older than FileDeleteDelay; the
-// broker calls it periodically.
+// PurgeRetired removes the retired segments whose FileDeleteDelay has
+// passed; the broker calls it every second, so files go about when
+// file.delete.delay.ms says, as Kafka schedules each deletion
+// (LocalLog.deleteSegmentFiles). A log with none retired costs a load.
 func (l *Log) PurgeRetired(now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.retired) == 0 {
+	if !l.hasRetired.Load() {
 		return
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	keep := l.retired[:0]
 	for _, s := range l.retired {
 		if now.Sub(s.created) < 0 { // retired time is stored in created
@@ -43,6 +46,7 @@ func (l *Log) PurgeRetired(now time.Time) {
 		l.removeRetired(s)
 	}
 	l.retired = keep
+	l.hasRetired.Store(len(keep) > 0)
 }
 
 func (l *Log) purgeRetiredLocked() {
@@ -50,6 +54,7 @@ func (l *Log) purgeRetiredLocked() {
 		l.removeRetired(s)
 	}
 	l.retired = nil
+	l.hasRetired.Store(false)
 }
 
 func (l *Log) removeRetired(s *segment) {
@@ -204,6 +209,9 @@ func (l *Log) TruncateTo(off int64) error {
 		return err
 	}
 	l.recoveryPoint = min(l.recoveryPoint, s.next)
+	// What is appended from here on is dirty (Kafka's LogManager.truncateTo
+	// truncates the cleaner's checkpoint to the active segment's base).
+	l.cleanedTo = min(l.cleanedTo, s.base)
 	l.epochs.truncateFromEnd(s.next)
 	return l.epochs.flush()
 }
@@ -263,6 +271,7 @@ func (l *Log) truncateFullyLocked(off int64) error {
 	}
 	l.segments = []*segment{s}
 	l.startOffset, l.recoveryPoint = off, off
+	l.cleanedTo = min(l.cleanedTo, off)
 	l.epochs.entries, l.epochs.dirty = nil, true
 	return errors.Join(l.epochs.flush(), l.fs.SyncDir(l.dir))
 }

@@ -186,6 +186,23 @@ func (s *segment) indexesFull(limit int64) bool {
 	return int64(s.index.n) >= limit/offsetEntrySize || int64(s.times.n) >= limit/timeEntrySize
 }
 
+// firstBatchTimestamp is the max timestamp of the segment's first batch
+// (-1 if it has none), read from the file when not known (a sealed
+// segment opened after a clean shutdown is not scanned), as Kafka's
+// LogSegment.getFirstBatchTimestamp loads it.
+func (s *segment) firstBatchTimestamp() int64 {
+	if s.firstTs >= 0 || s.size == 0 {
+		return s.firstTs
+	}
+	sc := newScanner(s, s.size)
+	defer sc.free()
+	b, err := sc.at(0)
+	if err != nil {
+		return -1
+	}
+	return b.hdr.MaxTimestamp
+}
+
 func (s *segment) rollDue(now time.Time, msgTs int64, rollAfter time.Duration) bool {
 	if s.size == 0 || rollAfter <= 0 {
 		return false
