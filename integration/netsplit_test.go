@@ -595,6 +595,33 @@ func TestZombieControllerLosesZooKeeper(t *testing.T) {
 		})
 	}
 
+	// A topic created through the zombie, which cannot reach ZooKeeper:
+	// REQUEST_TIMED_OUT, which clients retry (as a Kafka 4 broker that
+	// cannot reach its controller answers), not a disk error.
+	zadm, zdone := c.adminOn(zombie)
+	defer zdone()
+	{
+		cr := kmsg.NewPtrCreateTopicsRequest()
+		ct := kmsg.NewCreateTopicsRequestTopic()
+		ct.Topic, ct.NumPartitions, ct.ReplicationFactor = "netsplit-via-zombie", 1, 1
+		cr.Topics, cr.TimeoutMillis = append(cr.Topics, ct), 5000
+		zcl, err := kgo.NewClient(kgo.SeedBrokers(c.brokers[zombie].Addr))
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now()
+		raw, err := zcl.Broker(int(zombie)).Request(ctx, cr)
+		zcl.Close()
+		if err != nil {
+			t.Fatalf("CreateTopics to the zombie: %v", err)
+		}
+		resp := raw.(*kmsg.CreateTopicsResponse)
+		code := resp.Topics[0].ErrorCode
+		t.Logf("CreateTopics through the zombie %d: %v (%v) after %v", zombie, kerr.ErrorForCode(code), deref(resp.Topics[0].ErrorMessage), time.Since(at))
+		if code != kerr.RequestTimedOut.Code {
+			t.Errorf("CreateTopics through the zombie %d: %v, want REQUEST_TIMED_OUT", zombie, kerr.ErrorForCode(code))
+		}
+	}
 	healAt := time.Now()
 	proxies[zombie].Heal()
 	waitFor(t, fmt.Sprintf("broker %d registered again", zombie), 20*time.Second, func() bool {
@@ -607,8 +634,6 @@ func TestZombieControllerLosesZooKeeper(t *testing.T) {
 	}
 	rejoined := time.Since(healAt)
 	// The zombie answers with its successor as the controller.
-	zadm, zdone := c.adminOn(zombie)
-	defer zdone()
 	waitFor(t, fmt.Sprintf("broker %d to name %d the controller", zombie, ctrl), 20*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
