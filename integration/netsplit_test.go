@@ -303,7 +303,12 @@ func TestZombieLeaderLosesZooKeeper(t *testing.T) {
 	zombie := before.Leader
 
 	allLog, oneLog := &errLog{}, &errLog{}
-	all := startWorkload(t, c, topic, 1, kgo.WithLogger(allLog))
+	// acks=all produces sent to the zombie wait out the produce timeout
+	// (REQUEST_TIMED_OUT), and the metadata refresh that follows may ask
+	// the zombie itself, which still names itself leader: with franz-go's
+	// default 10 s each such round stalled the producer 10 s (20 s when
+	// it took two). 4 s keeps the test short.
+	all := startWorkload(t, c, topic, 1, kgo.WithLogger(allLog), kgo.ProduceRequestTimeout(4*time.Second))
 	one := startWorkload(t, c, topic, 1, kgo.WithLogger(oneLog), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	all.awaitMore(200, 20*time.Second)
 	one.awaitMore(200, 20*time.Second)
