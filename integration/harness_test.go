@@ -47,6 +47,14 @@ func startClusterEach(t *testing.T, n int, set map[string]string, each func(id i
 // binary with fault injection (brokertest.FaultBinary).
 func startClusterOpt(t *testing.T, n int, set map[string]string, each func(id int32, dir string) map[string]string, faults bool) *cluster {
 	t.Helper()
+	return startClusterVia(t, n, set, each, faults, nil)
+}
+
+// startClusterVia is startClusterOpt; with via, each broker reaches
+// ZooKeeper at the address via returns for its id and ZooKeeper's own
+// address (a proxy in front of it, say).
+func startClusterVia(t *testing.T, n int, set map[string]string, each func(id int32, dir string) map[string]string, faults bool, via func(id int32, zkAddr string) string) *cluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("cluster tests start ZooKeeper and several brokers")
 	}
@@ -54,9 +62,13 @@ func startClusterOpt(t *testing.T, n int, set map[string]string, each func(id in
 	rand.Read(r[:])
 	c := &cluster{t: t, zk: zktest.Start(t), brokers: make(map[int32]*brokertest.Broker), chroot: "/gregor-" + hex.EncodeToString(r[:])}
 	for id := int32(1); id <= int32(n); id++ {
+		zkAddr := c.zk.Addr
+		if via != nil {
+			zkAddr = via(id, zkAddr)
+		}
 		s := map[string]string{
 			"broker.id":                                strconv.Itoa(int(id)),
-			"zookeeper.connect":                        c.zk.Addr + c.chroot,
+			"zookeeper.connect":                        zkAddr + c.chroot,
 			"zookeeper.session.timeout.ms":             "4000",
 			"default.replication.factor":               strconv.Itoa(min(n, 3)),
 			"offsets.topic.replication.factor":         strconv.Itoa(min(n, 3)),

@@ -208,11 +208,11 @@ type groupReader struct {
 	regressions []string
 }
 
-func startGroupReader(t *testing.T, c *cluster, topic, group string) *groupReader {
+func startGroupReader(t *testing.T, c *cluster, topic, group string, extra ...kgo.Opt) *groupReader {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(200*time.Millisecond),
-		kgo.HeartbeatInterval(200*time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(200 * time.Millisecond),
+		kgo.HeartbeatInterval(200 * time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond })}, extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

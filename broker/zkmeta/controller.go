@@ -343,18 +343,30 @@ func (b *backend) deleteTopicNow(name string) error {
 		if err := b.deleteRecursive(b.p(topicPath(name))); err != nil {
 			return fmt.Errorf("deleting topic %s: %w", name, err)
 		}
-		if err := b.conn.Delete(b.p(configPath(name)), -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		if err := b.fencedDelete(b.p(configPath(name))); err != nil && !errors.Is(err, zk.ErrNoNode) {
 			return fmt.Errorf("deleting config of %s: %w", name, err)
 		}
 		b.log.Info().Str("topic", name).Msg("controller: topic deleted")
 	}
-	if err := b.conn.Delete(b.p(deleteTopicsPath+"/"+name), -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+	if err := b.fencedDelete(b.p(deleteTopicsPath + "/" + name)); err != nil && !errors.Is(err, zk.ErrNoNode) {
 		return err
 	}
 	delete(b.deleting, name)
 	return nil
 }
 
+// fencedDelete deletes a znode if this broker is still the controller:
+// in one multi with the controller fence, as Kafka's KafkaZkClient wraps
+// each of the controller's deletes (deleteRecursive, deleteTopicConfigs,
+// deleteTopicDeletions with expectedControllerEpochZkVersion). A
+// controller that lost its place, its request queued while it was cut off
+// ZooKeeper and sent under a new session, gets errNotController.
+func (b *backend) fencedDelete(zpath string) error {
+	resp, err := b.conn.Multi(b.fence(), &zk.DeleteRequest{Path: zpath, Version: -1})
+	return b.multiErr(resp, err)
+}
+
+// deleteRecursive deletes a znode and its children, each fenced.
 func (b *backend) deleteRecursive(zpath string) error {
 	for range 10 {
 		children, _, err := b.conn.Children(zpath)
@@ -369,7 +381,7 @@ func (b *backend) deleteRecursive(zpath string) error {
 				return err
 			}
 		}
-		err = b.conn.Delete(zpath, -1)
+		err = b.fencedDelete(zpath)
 		if err == nil || errors.Is(err, zk.ErrNoNode) {
 			return nil
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/broker/config"
 	"gregor/broker/metadata"
@@ -468,11 +469,25 @@ func withCtx[T any](ctx context.Context, op func() (T, error)) (T, error) {
 	}()
 	select {
 	case r := <-ch:
-		return r.v, r.err
+		return r.v, unreachable(r.err)
 	case <-ctx.Done():
 		var zero T
 		return zero, ctx.Err()
 	}
+}
+
+// unreachable turns an error of the ZooKeeper connection (no server
+// reachable, the connection lost or closing, the session expired) into
+// REQUEST_TIMED_OUT, which clients retry: what a Kafka 4 broker that
+// cannot reach its controller answers a request it forwards
+// (ForwardingManager's timeout). Other errors pass unchanged.
+func unreachable(err error) error {
+	for _, e := range []error{zk.ErrNoServer, zk.ErrConnectionClosed, zk.ErrSessionExpired, zk.ErrClosing} {
+		if errors.Is(err, e) {
+			return metadata.Errorf(kerr.RequestTimedOut, "ZooKeeper is not reachable: %v", err)
+		}
+	}
+	return err
 }
 
 // liveBrokerRacks reads the registered brokers, sorted, and the racks of

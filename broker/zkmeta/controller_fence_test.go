@@ -1,0 +1,88 @@
+package zkmeta
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+	"github.com/rs/zerolog"
+
+	"gregor/broker/config"
+	"gregor/broker/metadata"
+	"gregor/internal/wait"
+	"gregor/internal/zktest"
+)
+
+type nopApplier struct{}
+
+func (nopApplier) ApplyTopic(metadata.TopicState)            {}
+func (nopApplier) RemoveTopic(string)                        {}
+func (nopApplier) ApplyBrokers([]metadata.BrokerInfo, int32) {}
+
+// A controller that lost its place (a successor bumped /controller_epoch
+// while it was cut off ZooKeeper, its requests queued until it got a new
+// session) must not delete a topic: Kafka's KafkaZkClient deletes a
+// topic's znodes, its config and its deletion marker each in a multi that
+// checks the controller epoch's znode version (ControllerMovedException).
+// Before, the deletion was unfenced: a zombie controller deleted a topic
+// its successor had kept or a user had created again.
+func TestStaleControllerDeletesNoTopic(t *testing.T) {
+	z := zktest.Start(t)
+	be, err := New(Options{
+		Connect: z.Addr + "/fence", SessionTimeout: 4 * time.Second,
+		Self:   metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9091}}},
+		Config: &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
+		Log:    zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := be.(*backend)
+	ctx := context.Background()
+	if err := b.Start(ctx, nopApplier{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	wait.For(t, "broker 1 to be controller", 20*time.Second, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return b.isController
+	})
+	if _, err := b.CreateTopic(ctx, metadata.TopicSpec{Name: "kept", Assignment: [][]int32{{1}}}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _, err := zk.Connect([]string{z.Addr}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	wait.For(t, "kept-0's state", 20*time.Second, func() bool {
+		ok, _, _ := raw.Exists("/fence/brokers/topics/kept/partitions/0/state")
+		return ok
+	})
+	// A successor's election: /controller_epoch moves on.
+	data, stat, err := raw.Get("/fence/controller_epoch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	if _, err := raw.Set("/fence/controller_epoch", []byte(strconv.Itoa(n+1)), stat.Version); err != nil {
+		t.Fatal(err)
+	}
+
+	b.mu.Lock()
+	err = b.deleteTopicNow("kept")
+	b.mu.Unlock()
+	if !errors.Is(err, errNotController) {
+		t.Errorf("the stale controller's deletion: %v, want %v", err, errNotController)
+	}
+	for _, p := range []string{"/fence/brokers/topics/kept", "/fence/brokers/topics/kept/partitions/0/state", "/fence/config/topics/kept"} {
+		if ok, _, err := raw.Exists(p); err != nil || !ok {
+			t.Errorf("%s deleted by a stale controller (%v)", p, err)
+		}
+	}
+}
