@@ -13,8 +13,10 @@ import (
 
 // ErrorCode is the one place internal errors become Kafka error codes. An
 // error that maps to nothing specific is logged with its cause and reported
-// as KAFKA_STORAGE_ERROR when it came from the log, UNKNOWN_SERVER_ERROR
-// otherwise.
+// as REQUEST_TIMED_OUT if it is a timeout, else KAFKA_STORAGE_ERROR: what
+// reaches here unclassified comes from the log or the metadata store, and
+// clients retry KAFKA_STORAGE_ERROR, where Kafka's UNKNOWN_SERVER_ERROR
+// would fail a producer's batch for good.
 func ErrorCode(log zerolog.Logger, err error) int16 {
 	if err == nil {
 		return 0
