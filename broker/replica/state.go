@@ -248,7 +248,18 @@ func (s *State) SetReplicas(replicas []int32, now time.Time) {
 
 // SetISR installs a new ISR (after it was persisted) and returns whether
 // the high watermark moved.
+//
+// A follower taken out of the ISR counts as never caught up until it
+// next reaches the leader's log end, as Kafka resets it (ZooKeeper-mode
+// Kafka's controller bumped the leader epoch for this): one that left in a
+// controlled shutdown, whose broker stays registered for a while, would
+// otherwise hold the HW as about to rejoin until replica.lag.time.max.ms.
 func (s *State) SetISR(isr []int32) bool {
+	for _, id := range s.ISR {
+		if f := s.Followers[id]; f != nil && !slices.Contains(isr, id) {
+			f.LastCaughtUp, f.lastFetch, f.lastFetchLEO = time.Time{}, time.Time{}, s.LEO
+		}
+	}
 	s.ISR = slices.Clone(isr)
 	for _, id := range isr {
 		if f := s.Followers[id]; f != nil {

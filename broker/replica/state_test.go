@@ -166,6 +166,20 @@ func TestLeaderStateMachine(t *testing.T) {
 			},
 		},
 		{
+			name: "a follower taken out of the ISR (a controlled shutdown) no longer holds the HW, however recently it caught up", replicas: []int32{1, 2, 3}, isr: []int32{1, 2, 3}, leo: 10, hw: 10,
+			steps: []step{
+				{do: "fetch", id: 2, offset: 10, wantHW: 10},
+				{do: "fetch", id: 3, offset: 10, wantHW: 10},
+				{do: "isr", isr: []int32{1, 2}, wantHW: 10},
+				{do: "append", offset: 20, wantHW: 10},
+				{do: "fetch", id: 3, offset: 12, wantHW: 10, wantExpand: true}, // a fetch still in flight (at the HW: it may rejoin)
+				{do: "fetch", id: 2, offset: 20, wantHW: 20, wantHWMoved: true},
+				{do: "fetch", id: 3, offset: 20, wantHW: 20, wantExpand: true}, // caught up again: may rejoin
+				{do: "append", offset: 30, wantHW: 20},
+				{do: "fetch", id: 2, offset: 30, wantHW: 20}, // and holds the HW meanwhile
+			},
+		},
+		{
 			name: "a follower outside the ISR that never caught up under this leader does not hold the HW", replicas: []int32{1, 2, 3}, isr: []int32{1, 2}, leo: 10, hw: 10,
 			steps: []step{
 				{do: "append", offset: 12, wantHW: 10},
