@@ -576,6 +576,14 @@ func (c *Config) CheckDynamic(perBroker bool, next map[string]string) error {
 	if err := Validate(overlay(c.Values, d)); err != nil {
 		return fmt.Errorf("Invalid dynamic configuration: %w", err)
 	}
+	// Keys Gregor reads at start-up only (listeners) must hold together
+	// too, as Kafka's new KafkaConfig checks them all.
+	if err := Validate(layered(c.Values, d)); err != nil {
+		return fmt.Errorf("Invalid dynamic configuration: %w", err)
+	}
+	if err := checkReconfiguration(layered(c.Values, c.Dynamic), layered(c.Values, d)); err != nil {
+		return &ReconfigError{Cause: err}
+	}
 	return nil
 }
 
