@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"gregor/internal/brokertest"
 )
@@ -89,4 +90,83 @@ func TestDynamicReconfigurationRefusals(t *testing.T) {
 			t.Errorf("refused listeners stored: %s", c.MaybeValue())
 		}
 	}
+}
+
+// transaction.partition.verification.enable altered at run time reaches
+// the group coordinator too: a TxnOffsetCommit before v5 of a producer
+// that never called AddOffsetsToTxn is refused while it is on (the
+// default) and written once it is turned off cluster-wide, as Kafka's
+// ReplicaManager reads the key from the configuration in force for each
+// commit.
+func TestDynamicTxnVerificationReachesTxnOffsetCommit(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("needs its own broker: it turns transaction verification off")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"offsets.topic.replication.factor": "1", "transaction.state.log.replication.factor": "1", "transaction.state.log.min.isr": "1"}})
+	v := kversion.Stable()
+	v.SetMaxKeyVersion(kmsg.TxnOffsetCommit.Int16(), 3)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.MaxVersions(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ac := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	topic, group, txid := randomName("txverify"), randomName("txverify-g"), randomName("txverify-id")
+	if _, err := ac.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	var pid int64
+	var epoch int16
+	waitFor(t, "InitProducerId to succeed (transaction coordinator loaded)", 30*time.Second, func() bool {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr(txid), 60000
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			return false
+		}
+		pid, epoch = resp.ProducerID, resp.ProducerEpoch
+		return true
+	})
+	commit := func() int16 {
+		t.Helper()
+		req := kmsg.NewPtrTxnOffsetCommitRequest()
+		req.TransactionalID, req.Group, req.ProducerID, req.ProducerEpoch = txid, group, pid, epoch
+		rt := kmsg.NewTxnOffsetCommitRequestTopic()
+		rt.Topic = topic
+		rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+		rp.Offset = 1
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Topics[0].Partitions[0].ErrorCode
+	}
+	// The group's coordinator must be up first.
+	waitFor(t, "FindCoordinator of the group to succeed", 30*time.Second, func() bool {
+		return ac.FindGroupCoordinators(ctx, group).Ok()
+	})
+	if code := commit(); code == 0 {
+		t.Fatal("TxnOffsetCommit v3 without AddOffsetsToTxn accepted while transaction.partition.verification.enable=true")
+	}
+	if r := alterOne(t, ctx, ac, "transaction.partition.verification.enable", "false"); r.Err != nil {
+		t.Fatalf("turning verification off: %v %s", r.Err, r.ErrMessage)
+	}
+	if code := commit(); code != 0 {
+		t.Fatalf("TxnOffsetCommit v3 after transaction.partition.verification.enable=false: %v, want accepted", kerr.ErrorForCode(code))
+	}
+}
+
+// alterOne sets a cluster-wide dynamic broker config.
+func alterOne(t *testing.T, ctx context.Context, ac *kadm.Client, name, value string) kadm.AlterConfigsResponse {
+	t.Helper()
+	res, err := ac.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: name, Value: kmsg.StringPtr(value)}})
+	if err != nil || len(res) != 1 {
+		t.Fatalf("altering %s=%s: %v %v", name, value, err, res)
+	}
+	return res[0]
 }
