@@ -170,3 +170,49 @@ func alterOne(t *testing.T, ctx context.Context, ac *kadm.Client, name, value st
 	}
 	return res[0]
 }
+
+// A change with several refused keys is answered as Kafka's
+// DynamicBrokerConfig.validateConfigs answers it: the read-only keys
+// together in one Set, else the keys needing a listener prefix, else the
+// first bad value, else the per-broker keys set cluster-wide.
+func TestDynamicConfigRefusalNamesKeysAsKafka(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		set  map[string]string
+		want string
+	}{
+		{map[string]string{"num.partitions": "3", "broker.id": "7", "log.retention.ms": "soon"}, "Cannot update these configs dynamically: Set(broker.id, num.partitions)"},
+		{map[string]string{"ssl.keystore.location": "/k.p12", "log.retention.ms": "soon", "listener.name.plaintext.ssl.keystore.type": "PEM"},
+			"These security configs can be dynamically updated only per-listener using the listener prefix: Set(ssl.keystore.location)"},
+		{map[string]string{"log.retention.ms": "soon", "listener.name.plaintext.ssl.keystore.type": "PEM"}, "Invalid value soon for configuration log.retention.ms: Not a number of type LONG"},
+	} {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		r := kmsg.NewIncrementalAlterConfigsRequestResource()
+		r.ResourceType = kmsg.ConfigResourceTypeBroker // the cluster default
+		for k, v := range tc.set {
+			c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+			c.Name, c.Value = k, kmsg.StringPtr(v)
+			r.Configs = append(r.Configs, c)
+		}
+		req.Resources = append(req.Resources, r)
+		req.ValidateOnly = true
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := resp.Resources[0]
+		if got.ErrorCode != kerr.InvalidRequest.Code || got.ErrorMessage == nil || *got.ErrorMessage != tc.want {
+			msg := "<null>"
+			if got.ErrorMessage != nil {
+				msg = *got.ErrorMessage
+			}
+			t.Errorf("%v: %v %q, want INVALID_REQUEST %q", tc.set, kerr.ErrorForCode(got.ErrorCode), msg, tc.want)
+		}
+	}
+}

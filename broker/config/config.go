@@ -485,16 +485,17 @@ func usable(m map[string]string, perBroker bool, errs []error) (map[string]strin
 // DynamicBrokerConfig.validateConfigs does. A key Kafka does not know is a
 // custom config, which Kafka keeps (and so does Gregor, without effect). A
 // listener-prefixed key is validated by the key it overrides, and is per
-// broker unless that key may be cluster-wide for listeners.
-func checkDynamicKey(name, v string, perBroker bool) error {
+// broker unless that key may be cluster-wide for listeners. Of a key's
+// problems, the one Kafka checks first is returned.
+func checkDynamicKey(name, v string, perBroker bool) *dynamicKeyError {
 	if _, rest, ok := splitListenerKey(name); ok {
-		if !perBroker && !clusterListenerKeys[rest] {
-			return fmt.Errorf("Cannot update these configs at default cluster level, broker id must be specified: Set(%s)", name)
-		}
 		if row := listenerKeyRow(rest); row != nil {
 			if _, err := row.parse(v); err != nil {
-				return invalid(row, name, v, err)
+				return &dynamicKeyError{dynInvalidValue, name, invalid(row, name, v, err)}
 			}
+		}
+		if !perBroker && !clusterListenerKeys[rest] {
+			return &dynamicKeyError{kind: dynPerBrokerOnly, name: name}
 		}
 		return nil
 	}
@@ -503,14 +504,68 @@ func checkDynamicKey(name, v string, perBroker bool) error {
 	case k == nil:
 		return nil
 	case k.Scope == ReadOnly:
-		return fmt.Errorf("Cannot update these configs dynamically: Set(%s)", name)
+		return &dynamicKeyError{kind: dynReadOnly, name: name}
 	case listenerOnlyKeys[name]:
-		return fmt.Errorf("These security configs can be dynamically updated only per-listener using the listener prefix: Set(%s)", name)
-	case k.Scope == PerBroker && !perBroker:
-		return fmt.Errorf("Cannot update these configs at default cluster level, broker id must be specified: Set(%s)", name)
+		return &dynamicKeyError{kind: dynListenerOnly, name: name}
 	}
 	if _, err := k.parse(v); err != nil {
-		return invalid(k, name, v, err)
+		return &dynamicKeyError{dynInvalidValue, name, invalid(k, name, v, err)}
+	}
+	if k.Scope == PerBroker && !perBroker {
+		return &dynamicKeyError{kind: dynPerBrokerOnly, name: name}
+	}
+	return nil
+}
+
+// The kinds of dynamic config problems, in the order Kafka's
+// validateConfigs looks for them over all the keys of a change.
+const (
+	dynReadOnly = iota
+	dynListenerOnly
+	dynInvalidValue
+	dynPerBrokerOnly
+	dynKinds
+)
+
+// dynamicKindMessages are Kafka's messages for a set of keys of a kind.
+var dynamicKindMessages = [dynKinds]string{
+	dynReadOnly:      "Cannot update these configs dynamically",
+	dynListenerOnly:  "These security configs can be dynamically updated only per-listener using the listener prefix",
+	dynPerBrokerOnly: "Cannot update these configs at default cluster level, broker id must be specified",
+}
+
+// dynamicKeyError is what is wrong with one dynamic broker config.
+type dynamicKeyError struct {
+	kind int
+	name string
+	err  error // the bad value, for dynInvalidValue
+}
+
+func (e *dynamicKeyError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("%s: Set(%s)", dynamicKindMessages[e.kind], e.name)
+}
+
+// firstDynamicProblem is Kafka's answer to a change with these problems:
+// of the first kind found, every key named in one Set (sorted), or the
+// first bad value.
+func firstDynamicProblem(errs []*dynamicKeyError) error {
+	for kind := 0; kind < dynKinds; kind++ {
+		var names []string
+		for _, e := range errs {
+			if e.kind != kind {
+				continue
+			}
+			if kind == dynInvalidValue {
+				return e
+			}
+			names = append(names, e.name)
+		}
+		if len(names) > 0 {
+			return fmt.Errorf("%s: Set(%s)", dynamicKindMessages[kind], strings.Join(names, ", "))
+		}
 	}
 	return nil
 }
@@ -558,14 +613,14 @@ func overlay(static map[string]string, d Dynamic) map[string]string {
 // every key known, dynamic in that scope, with a valid value, and the
 // configuration they make valid as a whole.
 func (c *Config) CheckDynamic(perBroker bool, next map[string]string) error {
-	var errs []error
+	var errs []*dynamicKeyError
 	for _, name := range sortedKeys(next) {
 		if err := checkDynamicKey(name, next[name], perBroker); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if err := firstDynamicProblem(errs); err != nil {
+		return err
 	}
 	d := c.Dynamic
 	if perBroker {
