@@ -22,7 +22,8 @@ import (
 // configuration", as Kafka 4's ConfigAdminManager answers them, and are
 // not stored: a thread pool more than doubled or less than halved, the
 // cleaner's threads likewise, a listener moved or added, a fixed config of
-// an existing listener. Those within bounds are accepted.
+// an existing listener, a listener's connection bound or rate of 0 (which
+// would hold every new connection). Those within bounds are accepted.
 func TestDynamicReconfigurationRefusals(t *testing.T) {
 	if !usingGregor() {
 		t.Skip("needs its own broker with default thread pools and listeners")
@@ -64,6 +65,10 @@ func TestDynamicReconfigurationRefusals(t *testing.T) {
 		{true, "listeners", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", brokertest.FreePort(t)), true}, // moved
 		{true, "advertised.listeners", "PLAINTEXT://elsewhere:9092", true},
 		{true, "listener.name.plaintext.connections.max.reauth.ms", "1000", true},
+		// ListenerConnectionQuota: a listener's bound and rate above 0.
+		{false, "max.connections", "0", true},
+		{true, "listener.name.plaintext.max.connections", "0", true},
+		{true, "listener.name.plaintext.max.connection.creation.rate", "0", true},
 		{true, "listener.name.plaintext.max.connections", "1000", false},
 	} {
 		r := alter(tc.perBroker, tc.name, tc.value)

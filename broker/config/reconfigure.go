@@ -91,8 +91,11 @@ func checkReconfiguration(cur, next map[string]string) error {
 		if _, ok := n.Listener(l.Name); !ok {
 			continue
 		}
-		key := listenerPrefix + strings.ToLower(l.Name) + ".num.network.threads"
-		if err := threadCount("num.network.threads", listenerInt(cur, key), listenerInt(next, key)); err != nil {
+		prefix := listenerPrefix + strings.ToLower(l.Name) + "."
+		if err := threadCount("num.network.threads", listenerInt(cur, prefix+"num.network.threads"), listenerInt(next, prefix+"num.network.threads")); err != nil {
+			return err
+		}
+		if err := listenerConnectionQuota(cur, next, prefix); err != nil {
 			return err
 		}
 	}
@@ -212,4 +215,23 @@ func sortedListeners(ls []Listener) []Listener {
 	out := slices.Clone(ls)
 	slices.SortFunc(out, func(a, b Listener) int { return strings.Compare(a.Name, b.Name) })
 	return out
+}
+
+// listenerConnectionQuota is Kafka's ListenerConnectionQuota
+// .validateReconfiguration, run when a listener's connection bound or
+// rate (its own, else the broker-wide one) changes: each must be above 0.
+func listenerConnectionQuota(cur, next map[string]string, prefix string) error {
+	conns, rate := prefix+"max.connections", prefix+"max.connection.creation.rate"
+	oc, nc := listenerInt(cur, conns), listenerInt(next, conns)
+	or, nr := listenerInt(cur, rate), listenerInt(next, rate)
+	if oc == nc && or == nr {
+		return nil
+	}
+	if nc <= 0 {
+		return fmt.Errorf("Invalid max.connections %d", nc)
+	}
+	if nr <= 0 {
+		return fmt.Errorf("Invalid max.connection.creation.rate %d", nr)
+	}
+	return nil
 }

@@ -33,6 +33,11 @@ func TestCheckDynamicReconfiguration(t *testing.T) {
 		{true, map[string]string{"listener.security.protocol.map": "PLAINTEXT:SSL"}, "!listener PLAINTEXT is SSL and needs a keystore"},
 		{true, map[string]string{"listener.name.plaintext.connections.max.reauth.ms": "1000"}, "Configs cannot be updated dynamically for existing listener PLAINTEXT, restart broker or create a new listener for update"},
 		{true, map[string]string{"listener.name.plaintext.max.connections": "10", "listener.name.other.connections.max.reauth.ms": "1000"}, ""},
+		{false, map[string]string{"max.connections": "0"}, "Invalid max.connections 0"},
+		{true, map[string]string{"listener.name.plaintext.max.connections": "0"}, "Invalid max.connections 0"},
+		{false, map[string]string{"max.connection.creation.rate": "0"}, "Invalid max.connection.creation.rate 0"},
+		{false, map[string]string{"max.connections": "0", "listener.name.plaintext.max.connections": "5"}, ""}, // the listener keeps its own
+
 	} {
 		err := c.CheckDynamic(tc.perBroker, tc.set)
 		var re *ReconfigError
