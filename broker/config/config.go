@@ -636,7 +636,7 @@ func (c *Config) CheckDynamic(perBroker bool, next map[string]string) error {
 	if err := Validate(layered(c.Values, d)); err != nil {
 		return fmt.Errorf("Invalid dynamic configuration: %w", err)
 	}
-	if err := checkReconfiguration(layered(c.Values, c.Dynamic), layered(c.Values, d)); err != nil {
+	if err := checkReconfiguration(c.Values, layered(c.Values, c.Dynamic), layered(c.Values, d)); err != nil {
 		return &ReconfigError{Cause: err}
 	}
 	return nil

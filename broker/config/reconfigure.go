@@ -61,8 +61,9 @@ func layered(static map[string]string, d Dynamic) map[string]string {
 
 // checkReconfiguration runs Kafka's reconfiguration checks of the change
 // from the configuration in force (cur) to the one with the new dynamic
-// configs (next), as raw layered values.
-func checkReconfiguration(cur, next map[string]string) error {
+// configs (next), as raw layered values. The listeners in force are the
+// static ones (bound is what Gregor bound at start-up).
+func checkReconfiguration(static, cur, next map[string]string) error {
 	for _, name := range threadPoolKeys {
 		if err := threadCount(name, intValue(cur, name), intValue(next, name)); err != nil {
 			return err
@@ -99,7 +100,11 @@ func checkReconfiguration(cur, next map[string]string) error {
 			return err
 		}
 	}
-	return checkListeners(c, n, cur, next)
+	bound, err := resolve(static)
+	if err != nil {
+		return nil
+	}
+	return checkListeners(c, n, bound, cur, next)
 }
 
 // checkListeners is DynamicListenerConfig.validateReconfiguration as
@@ -108,8 +113,10 @@ func checkReconfiguration(cur, next map[string]string) error {
 // protocol unchanged, the inter-broker listener advertised, and the
 // advertised listeners unchanged (Kafka 4 cannot re-register a broker's
 // endpoints at run time). Gregor does not open or close listeners at run
-// time either, so the listeners themselves may not change.
-func checkListeners(c, n *Config, cur, next map[string]string) error {
+// time either, so the listeners themselves may not change. A change back
+// to those in force, bound's, is accepted: a value an older Gregor stored
+// without applying it may be deleted, and kept while other keys change.
+func checkListeners(c, n, bound *Config, cur, next map[string]string) error {
 	for _, a := range n.AdvertisedListeners {
 		if _, ok := n.Listener(a.Name); !ok {
 			return fmt.Errorf("Advertised listeners '%s' must be a subset of listeners '%s'", listenerNames(n.AdvertisedListeners), listenerNames(n.Listeners))
@@ -134,13 +141,20 @@ func checkListeners(c, n *Config, cur, next map[string]string) error {
 	if _, ok := n.Advertised(n.InterBrokerListener); !ok {
 		return fmt.Errorf("Advertised listener must be specified for inter-broker listener %s", n.InterBrokerListener)
 	}
-	if !slices.Equal(sortedListeners(c.AdvertisedListeners), sortedListeners(n.AdvertisedListeners)) {
+	if moved(c.AdvertisedListeners, n.AdvertisedListeners, bound.AdvertisedListeners) {
 		return fmt.Errorf("Advertised listeners cannot be altered at run time (as in Kafka 4)")
 	}
-	if !slices.Equal(sortedListeners(c.Listeners), sortedListeners(n.Listeners)) {
+	if moved(c.Listeners, n.Listeners, bound.Listeners) {
 		return fmt.Errorf("Listeners cannot be added, removed or moved at run time in Gregor; restart the broker with the new listeners")
 	}
 	return nil
+}
+
+// moved reports whether listeners change (cur to next) to other than
+// those bound.
+func moved(cur, next, bound []Listener) bool {
+	same := func(a, b []Listener) bool { return slices.Equal(sortedListeners(a), sortedListeners(b)) }
+	return !same(cur, next) && !same(next, bound)
 }
 
 // fixedListenerConfigs are a listener's prefixed configs that may not

@@ -56,3 +56,22 @@ func TestCheckDynamicReconfiguration(t *testing.T) {
 		}
 	}
 }
+
+// A listeners value stored dynamically by an older Gregor, never in force,
+// may be deleted (the listeners go back to those bound) or kept while
+// other keys change, though not changed.
+func TestCheckDynamicStaleListenersDeletable(t *testing.T) {
+	c, errs := Defaults().WithDynamic(Dynamic{PerBroker: map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9999", "num.io.threads": "8"}})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if err := c.CheckDynamic(true, map[string]string{"num.io.threads": "8"}); err != nil {
+		t.Fatalf("deleting the stale listeners: %v", err)
+	}
+	if err := c.CheckDynamic(true, map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9999", "num.io.threads": "9"}); err != nil {
+		t.Fatalf("another key changed while the stale listeners stay: %v", err)
+	}
+	if err := c.CheckDynamic(true, map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9998"}); err == nil {
+		t.Fatal("listeners changed again, to others than those bound: accepted")
+	}
+}
