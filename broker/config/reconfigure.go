@@ -104,7 +104,7 @@ func checkReconfiguration(static, cur, next map[string]string) error {
 	if err != nil {
 		return nil
 	}
-	return checkListeners(c, n, bound, cur, next)
+	return checkListeners(c, n, bound, static, cur, next)
 }
 
 // checkListeners is DynamicListenerConfig.validateReconfiguration as
@@ -116,7 +116,7 @@ func checkReconfiguration(static, cur, next map[string]string) error {
 // time either, so the listeners themselves may not change. A change back
 // to those in force, bound's, is accepted: a value an older Gregor stored
 // without applying it may be deleted, and kept while other keys change.
-func checkListeners(c, n, bound *Config, cur, next map[string]string) error {
+func checkListeners(c, n, bound *Config, static, cur, next map[string]string) error {
 	for _, a := range n.AdvertisedListeners {
 		if _, ok := n.Listener(a.Name); !ok {
 			return fmt.Errorf("Advertised listeners '%s' must be a subset of listeners '%s'", listenerNames(n.AdvertisedListeners), listenerNames(n.Listeners))
@@ -131,7 +131,7 @@ func checkListeners(c, n, bound *Config, cur, next map[string]string) error {
 		if _, ok := c.Listener(l.Name); !ok {
 			continue
 		}
-		if !maps.Equal(fixedListenerConfigs(cur, l.Name), fixedListenerConfigs(next, l.Name)) {
+		if nf := fixedListenerConfigs(next, l.Name); !maps.Equal(fixedListenerConfigs(cur, l.Name), nf) && !maps.Equal(fixedListenerConfigs(static, l.Name), nf) {
 			return fmt.Errorf("Configs cannot be updated dynamically for existing listener %s, restart broker or create a new listener for update", l.Name)
 		}
 		if c.ListenerProtocols[l.Name] != n.ListenerProtocols[l.Name] {

@@ -75,3 +75,19 @@ func TestCheckDynamicStaleListenersDeletable(t *testing.T) {
 		t.Fatal("listeners changed again, to others than those bound: accepted")
 	}
 }
+
+// So may a fixed config of an existing listener (its JAAS config) that an
+// older Gregor stored.
+func TestCheckDynamicStaleListenerConfigDeletable(t *testing.T) {
+	const jaas = "listener.name.plaintext.plain.sasl.jaas.config"
+	c, errs := Defaults().WithDynamic(Dynamic{PerBroker: map[string]string{jaas: "x required;"}})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if err := c.CheckDynamic(true, map[string]string{}); err != nil {
+		t.Fatalf("deleting the stale JAAS config: %v", err)
+	}
+	if err := c.CheckDynamic(true, map[string]string{jaas: "y required;"}); err == nil {
+		t.Fatal("the JAAS config of an existing listener changed: accepted")
+	}
+}
