@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,6 +219,52 @@ func TestDynamicConfigRefusalNamesKeysAsKafka(t *testing.T) {
 				msg = *got.ErrorMessage
 			}
 			t.Errorf("%v: %v %q, want INVALID_REQUEST %q", tc.set, kerr.ErrorForCode(got.ErrorCode), msg, tc.want)
+		}
+	}
+}
+
+// A broker-wide retention of 0 is refused (it would delete the records
+// of every topic without its own retention.ms), as Kafka's KafkaConfig
+// requires log.retention.ms to be -1 or at least 1, while any negative
+// value, no limit, is taken: log.retention.ms has no validator in Kafka.
+func TestDynamicLogRetentionZeroRefused(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, tc := range []struct {
+		name, value string
+		refused     bool
+	}{
+		{"log.retention.ms", "0", true},
+		{"log.retention.ms", "-2", false},
+		{"log.retention.ms", "1", false},
+	} {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		r := kmsg.NewIncrementalAlterConfigsRequestResource()
+		r.ResourceType = kmsg.ConfigResourceTypeBroker // the cluster default
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Value = tc.name, kmsg.StringPtr(tc.value)
+		r.Configs = append(r.Configs, c)
+		req.Resources = append(req.Resources, r)
+		req.ValidateOnly = true // nothing is changed on the shared broker
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := resp.Resources[0]
+		msg := "<null>"
+		if got.ErrorMessage != nil {
+			msg = *got.ErrorMessage
+		}
+		switch {
+		case tc.refused && (got.ErrorCode != kerr.InvalidRequest.Code || !strings.Contains(msg, "log.retention.ms must be unlimited (-1) or, greater than or equal to 1")):
+			t.Errorf("%s=%s: %v %q, want INVALID_REQUEST naming Kafka's requirement", tc.name, tc.value, kerr.ErrorForCode(got.ErrorCode), msg)
+		case !tc.refused && got.ErrorCode != 0:
+			t.Errorf("%s=%s: %v %q, want accepted", tc.name, tc.value, kerr.ErrorForCode(got.ErrorCode), msg)
 		}
 	}
 }

@@ -307,7 +307,7 @@ func resolve(values map[string]string) (*Config, error) {
 	parsed := make(map[string]any, len(values))
 	for _, name := range sortedKeys(values) {
 		if k := keys.broker[name]; k != nil {
-			v, err := k.parse(values[name])
+			v, err := k.parseBroker(values[name])
 			if err != nil {
 				errs = append(errs, invalid(k, name, values[name], err))
 				continue
@@ -400,7 +400,15 @@ func (c *Config) derive() []error {
 		errs = append(errs, fmt.Errorf("connection.failed.authentication.delay.ms=%d should always be less than connections.max.idle.ms=%d to prevent unnecessary socket timeouts",
 			c.FailedAuthDelay.Milliseconds(), c.ConnectionsMaxIdle.Milliseconds()))
 	}
-	// As Kafka's KafkaConfig requires.
+	// As Kafka's KafkaConfig requires: a broker's retention of 0 (which
+	// would delete every topic's records without its own retention.ms)
+	// is refused, whichever of its synonyms sets it.
+	switch {
+	case c.TopicDefaults.Retention == 0:
+		errs = append(errs, errors.New("log.retention.ms must be unlimited (-1) or, greater than or equal to 1"))
+	case c.TopicDefaults.Retention < 0:
+		c.TopicDefaults.Retention = -time.Millisecond // no limit, as Kafka's logRetentionTimeMillis returns -1
+	}
 	if c.ReplicaFetchWait > c.ReplicaSocketTimeout {
 		errs = append(errs, fmt.Errorf("replica.socket.timeout.ms=%d should always be at least replica.fetch.wait.max.ms=%d to prevent unnecessary socket timeouts",
 			c.ReplicaSocketTimeout.Milliseconds(), c.ReplicaFetchWait.Milliseconds()))
@@ -508,7 +516,7 @@ func checkDynamicKey(name, v string, perBroker bool) *dynamicKeyError {
 	case listenerOnlyKeys[name]:
 		return &dynamicKeyError{kind: dynListenerOnly, name: name}
 	}
-	if _, err := k.parse(v); err != nil {
+	if _, err := k.parseBroker(v); err != nil {
 		return &dynamicKeyError{dynInvalidValue, name, invalid(k, name, v, err)}
 	}
 	if k.Scope == PerBroker && !perBroker {
