@@ -409,6 +409,11 @@ func (c *Config) derive() []error {
 	case c.TopicDefaults.Retention < 0:
 		c.TopicDefaults.Retention = -time.Millisecond // no limit, as Kafka's logRetentionTimeMillis returns -1
 	}
+	// Gregor's cleaner has no dedupe buffer, but a value Kafka refuses is
+	// refused, as its KafkaConfig requires.
+	if buf, threads := int64Value(c.Values, "log.cleaner.dedupe.buffer.size"), int64Value(c.Values, "log.cleaner.threads"); threads > 0 && buf/threads <= 1024*1024 {
+		errs = append(errs, errors.New("log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."))
+	}
 	if c.ReplicaFetchWait > c.ReplicaSocketTimeout {
 		errs = append(errs, fmt.Errorf("replica.socket.timeout.ms=%d should always be at least replica.fetch.wait.max.ms=%d to prevent unnecessary socket timeouts",
 			c.ReplicaSocketTimeout.Milliseconds(), c.ReplicaFetchWait.Milliseconds()))
@@ -721,4 +726,15 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// int64Value is an integer key's value in values, else its default (0 if
+// it has none or is not a number).
+func int64Value(values map[string]string, name string) int64 {
+	v, ok := values[name]
+	if k := keys.broker[name]; !ok && k != nil {
+		v = k.Default
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return n
 }

@@ -187,14 +187,7 @@ func threadCount(name string, old, n int64) error {
 }
 
 // intValue is an INT key's value in raw layered values, else its default.
-func intValue(m map[string]string, name string) int64 {
-	v, ok := m[name]
-	if k := keys.broker[name]; !ok && k != nil {
-		v = k.Default
-	}
-	n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-	return n
-}
+func intValue(m map[string]string, name string) int64 { return int64Value(m, name) }
 
 // listenerInt is a listener-prefixed INT key's value, else the base key's.
 func listenerInt(m map[string]string, key string) int64 {

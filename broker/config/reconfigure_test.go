@@ -33,6 +33,9 @@ func TestCheckDynamicReconfiguration(t *testing.T) {
 		{true, map[string]string{"listener.security.protocol.map": "PLAINTEXT:SSL"}, "!listener PLAINTEXT is SSL and needs a keystore"},
 		{true, map[string]string{"listener.name.plaintext.connections.max.reauth.ms": "1000"}, "Configs cannot be updated dynamically for existing listener PLAINTEXT, restart broker or create a new listener for update"},
 		{true, map[string]string{"listener.name.plaintext.max.connections": "10", "listener.name.other.connections.max.reauth.ms": "1000"}, ""},
+		{false, map[string]string{"log.cleaner.dedupe.buffer.size": "1048576"}, "!log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."},
+		{false, map[string]string{"log.cleaner.threads": "2", "log.cleaner.dedupe.buffer.size": "2097152"}, "!log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."},
+		{false, map[string]string{"log.cleaner.dedupe.buffer.size": "1048577"}, ""},
 		{false, map[string]string{"max.connections": "0"}, "Invalid max.connections 0"},
 		{true, map[string]string{"listener.name.plaintext.max.connections": "0"}, "Invalid max.connections 0"},
 		{false, map[string]string{"max.connection.creation.rate": "0"}, "Invalid max.connection.creation.rate 0"},
@@ -89,5 +92,12 @@ func TestCheckDynamicStaleListenerConfigDeletable(t *testing.T) {
 	}
 	if err := c.CheckDynamic(true, map[string]string{jaas: "y required;"}); err == nil {
 		t.Fatal("the JAAS config of an existing listener changed: accepted")
+	}
+}
+
+// Start-up refuses a dedupe buffer Kafka's KafkaConfig refuses.
+func TestDedupeBufferPerCleanerThread(t *testing.T) {
+	if _, err := Load(map[string]string{"log.cleaner.dedupe.buffer.size": "1000"}, nil); err == nil || !strings.Contains(err.Error(), "log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread.") {
+		t.Fatalf("log.cleaner.dedupe.buffer.size=1000: %v, want refused", err)
 	}
 }
