@@ -394,7 +394,7 @@ func (c *Config) derive() []error {
 	}
 	if c.MaxConnectionsPerIP == 0 && strings.TrimSpace(c.MaxConnectionsPerIPOverrides) == "" {
 		// As Kafka: no connection at all would be let in.
-		errs = append(errs, errors.New("max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set"))
+		errs = append(errs, requirement("max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set."))
 	}
 	if c.ConnectionsMaxIdle > 0 && c.FailedAuthDelay >= c.ConnectionsMaxIdle {
 		errs = append(errs, fmt.Errorf("connection.failed.authentication.delay.ms=%d should always be less than connections.max.idle.ms=%d to prevent unnecessary socket timeouts",
@@ -405,14 +405,14 @@ func (c *Config) derive() []error {
 	// is refused, whichever of its synonyms sets it.
 	switch {
 	case c.TopicDefaults.Retention == 0:
-		errs = append(errs, errors.New("log.retention.ms must be unlimited (-1) or, greater than or equal to 1"))
+		errs = append(errs, requirement("log.retention.ms must be unlimited (-1) or, greater than or equal to 1"))
 	case c.TopicDefaults.Retention < 0:
 		c.TopicDefaults.Retention = -time.Millisecond // no limit, as Kafka's logRetentionTimeMillis returns -1
 	}
 	// Gregor's cleaner has no dedupe buffer, but a value Kafka refuses is
 	// refused, as its KafkaConfig requires.
 	if buf, threads := int64Value(c.Values, "log.cleaner.dedupe.buffer.size"), int64Value(c.Values, "log.cleaner.threads"); threads > 0 && buf/threads <= 1024*1024 {
-		errs = append(errs, errors.New("log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."))
+		errs = append(errs, requirement("log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."))
 	}
 	if c.ReplicaFetchWait > c.ReplicaSocketTimeout {
 		errs = append(errs, fmt.Errorf("replica.socket.timeout.ms=%d should always be at least replica.fetch.wait.max.ms=%d to prevent unnecessary socket timeouts",
@@ -641,13 +641,18 @@ func (c *Config) CheckDynamic(perBroker bool, next map[string]string) error {
 	} else {
 		d.Defaults = next
 	}
-	if err := Validate(overlay(c.Values, d)); err != nil {
-		return fmt.Errorf("Invalid dynamic configuration: %w", err)
-	}
 	// Keys Gregor reads at start-up only (listeners) must hold together
 	// too, as Kafka's new KafkaConfig checks them all.
-	if err := Validate(layered(c.Values, d)); err != nil {
-		return fmt.Errorf("Invalid dynamic configuration: %w", err)
+	for _, values := range []map[string]string{overlay(c.Values, d), layered(c.Values, d)} {
+		if err := Validate(values); err != nil {
+			// One of KafkaConfig's requirements is answered as the
+			// IllegalArgumentException of its require.
+			var req *requirementError
+			if errors.As(err, &req) {
+				return fmt.Errorf("requirement failed: %s", req.msg)
+			}
+			return fmt.Errorf("Invalid dynamic configuration: %w", err)
+		}
 	}
 	if err := checkReconfiguration(c.Values, layered(c.Values, c.Dynamic), layered(c.Values, d)); err != nil {
 		return &ReconfigError{Cause: err}
@@ -738,3 +743,11 @@ func int64Value(values map[string]string, name string) int64 {
 	n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 	return n
 }
+
+// requirementError is one of Kafka's KafkaConfig.validateValues
+// requirements that the configuration fails, in Kafka's words.
+type requirementError struct{ msg string }
+
+func (e *requirementError) Error() string { return e.msg }
+
+func requirement(msg string) error { return &requirementError{msg} }
