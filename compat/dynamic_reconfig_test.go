@@ -247,6 +247,8 @@ func TestDynamicLogRetentionZeroRefused(t *testing.T) {
 		// Another of KafkaConfig's requirements, in its words too.
 		{"max.connections.per.ip", "0", true, "requirement failed: max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set."},
 		{"log.cleaner.dedupe.buffer.size", "1000", true, "requirement failed: log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."},
+		{"log.roll.ms", "0", true, "requirement failed: log.roll.ms must be greater than or equal to 1"},
+		{"log.roll.jitter.ms", "-1", true, "requirement failed: log.roll.jitter.ms must be greater than or equal to 0"},
 	} {
 		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
 		r := kmsg.NewIncrementalAlterConfigsRequestResource()

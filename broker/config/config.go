@@ -403,6 +403,12 @@ func (c *Config) derive() []error {
 	// As Kafka's KafkaConfig requires: a broker's retention of 0 (which
 	// would delete every topic's records without its own retention.ms)
 	// is refused, whichever of its synonyms sets it.
+	if c.TopicDefaults.SegmentRoll < time.Millisecond {
+		errs = append(errs, requirement("log.roll.ms must be greater than or equal to 1"))
+	}
+	if c.TopicDefaults.SegmentJitter < 0 {
+		errs = append(errs, requirement("log.roll.jitter.ms must be greater than or equal to 0"))
+	}
 	switch {
 	case c.TopicDefaults.Retention == 0:
 		errs = append(errs, requirement("log.retention.ms must be unlimited (-1) or, greater than or equal to 1"))

@@ -117,12 +117,14 @@ var table = []Key{
 		Scope: ClusterWide, Topic: "segment.bytes",
 		Field: func(c *Config) any { return &c.TopicDefaults.SegmentBytes },
 		Doc:   "The size of a log segment file."},
-	{Name: "log.roll.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.hours"}, Valid: atLeast(1), Scope: ClusterWide, Topic: "segment.ms",
+	// log.roll.ms and log.roll.jitter.ms have no validator in Kafka's
+	// ServerLogConfigs: KafkaConfig requires their resolved values (derive).
+	{Name: "log.roll.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.hours"}, Valid: atLeast(1), BrokerValid: anyValue, Scope: ClusterWide, Topic: "segment.ms",
 		Field: func(c *Config) any { return &c.TopicDefaults.SegmentRoll },
 		Doc:   "The time after which a segment is rolled even if it is not full; log.roll.hours when not set."},
 	{Name: "log.roll.hours", Type: Int, Unit: Hours, Default: "168", Valid: atLeast(1),
 		Doc: "The time after which a segment is rolled, in hours, when log.roll.ms is not set."},
-	{Name: "log.roll.jitter.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.jitter.hours"}, Valid: atLeast(0), Scope: ClusterWide,
+	{Name: "log.roll.jitter.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.jitter.hours"}, Valid: atLeast(0), BrokerValid: anyValue, Scope: ClusterWide,
 		Topic: "segment.jitter.ms", Field: func(c *Config) any { return &c.TopicDefaults.SegmentJitter },
 		Doc: "The largest random jitter subtracted from the roll time; log.roll.jitter.hours when not set."},
 	{Name: "log.roll.jitter.hours", Type: Int, Unit: Hours, Default: "0", Valid: atLeast(0),
