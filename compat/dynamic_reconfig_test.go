@@ -228,7 +228,7 @@ func TestDynamicConfigRefusalNamesKeysAsKafka(t *testing.T) {
 // value, no limit, is taken: log.retention.ms has no validator in Kafka.
 // A failed requirement is answered in Kafka's words ("requirement
 // failed: ..."), as ConfigAdminManager passes the exception's message on.
-func TestDynamicLogRetentionZeroRefused(t *testing.T) {
+func TestDynamicConfigKafkaRequirements(t *testing.T) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)))
 	if err != nil {
 		t.Fatal(err)
