@@ -65,6 +65,8 @@ func TestDynamicReconfigurationRefusals(t *testing.T) {
 		{true, "listeners", fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", brokertest.FreePort(t)), true}, // moved
 		{true, "advertised.listeners", "PLAINTEXT://elsewhere:9092", true},
 		{true, "listener.name.plaintext.connections.max.reauth.ms", "1000", true},
+		// DynamicLogConfig: no unlimited local retention under a limited one.
+		{false, "log.local.retention.ms", "-1", true},
 		// ListenerConnectionQuota: a listener's bound and rate above 0.
 		{false, "max.connections", "0", true},
 		{true, "listener.name.plaintext.max.connections", "0", true},

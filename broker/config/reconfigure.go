@@ -100,6 +100,9 @@ func checkReconfiguration(static, cur, next map[string]string) error {
 			return err
 		}
 	}
+	if err := checkLocalRetention(cur, next, n); err != nil {
+		return err
+	}
 	bound, err := resolve(static)
 	if err != nil {
 		return nil
@@ -239,6 +242,40 @@ func listenerConnectionQuota(cur, next map[string]string, prefix string) error {
 	}
 	if nr <= 0 {
 		return fmt.Errorf("Invalid max.connection.creation.rate %d", nr)
+	}
+	return nil
+}
+
+// checkLocalRetention is Kafka's DynamicLogConfig.validateReconfiguration,
+// run when a topic default changes: log.local.retention.ms and .bytes
+// (unless -2, "as retention") neither -1 (unlimited) nor above the
+// retention when that is limited.
+func checkLocalRetention(cur, next map[string]string, n *Config) error {
+	var logKeys []string
+	for _, k := range keys.brokers {
+		if k.Topic != "" && k.Scope != ReadOnly {
+			logKeys = append(logKeys, k.Name)
+		}
+	}
+	if !changed(cur, next, logKeys) {
+		return nil
+	}
+	td := n.TopicDefaults
+	if ms, local := td.Retention.Milliseconds(), td.LocalRetention.Milliseconds(); td.Retention >= 0 && local != -2 {
+		switch {
+		case local == -1:
+			return fmt.Errorf("Invalid value -1 for configuration log.local.retention.ms: Value must not be -1 as log.retention.ms value is set as %d.", ms)
+		case local > ms:
+			return fmt.Errorf("Invalid value %d for configuration log.local.retention.ms: Value must not be more than log.retention.ms property value: %d", local, ms)
+		}
+	}
+	if b, local := int64(td.RetentionBytes), int64(td.LocalRetentionBytes); b > -1 && local != -2 {
+		switch {
+		case local == -1:
+			return fmt.Errorf("Invalid value -1 for configuration log.local.retention.bytes: Value must not be -1 as log.retention.bytes value is set as %d.", b)
+		case local > b:
+			return fmt.Errorf("Invalid value %d for configuration log.local.retention.bytes: Value must not be more than log.retention.bytes property value: %d", local, b)
+		}
 	}
 	return nil
 }

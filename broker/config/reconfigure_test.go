@@ -36,6 +36,12 @@ func TestCheckDynamicReconfiguration(t *testing.T) {
 		{false, map[string]string{"log.cleaner.dedupe.buffer.size": "1048576"}, "!log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."},
 		{false, map[string]string{"log.cleaner.threads": "2", "log.cleaner.dedupe.buffer.size": "2097152"}, "!log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."},
 		{false, map[string]string{"log.cleaner.dedupe.buffer.size": "1048577"}, ""},
+		// DynamicLogConfig: a local retention within the retention.
+		{false, map[string]string{"log.local.retention.ms": "-1"}, "Value must not be -1 as log.retention.ms value is set as 604800000."},
+		{false, map[string]string{"log.retention.ms": "1000", "log.local.retention.ms": "2000"}, "Value must not be more than log.retention.ms property value: 1000"},
+		{false, map[string]string{"log.retention.ms": "-1", "log.local.retention.ms": "-1"}, ""},
+		{false, map[string]string{"log.retention.bytes": "1000", "log.local.retention.bytes": "2000"}, "Value must not be more than log.retention.bytes property value: 1000"},
+		{false, map[string]string{"log.local.retention.bytes": "-1"}, ""}, // log.retention.bytes is unlimited
 		{false, map[string]string{"max.connections": "0"}, "Invalid max.connections 0"},
 		{true, map[string]string{"listener.name.plaintext.max.connections": "0"}, "Invalid max.connections 0"},
 		{false, map[string]string{"max.connection.creation.rate": "0"}, "Invalid max.connection.creation.rate 0"},
