@@ -285,6 +285,12 @@ func (b *Broker) setBrokerConfigs(ctx context.Context, perBroker bool, edit func
 			return nil, err
 		}
 		if err := b.checkBrokerConfigs(perBroker, next); err != nil {
+			// Kafka answers only "Invalid dynamic configuration" and
+			// logs why (ConfigAdminManager.validateBrokerConfigChange).
+			var re *config.ReconfigError
+			if errors.As(err, &re) {
+				b.log.Warn().Err(re.Cause).Bool("per_broker", perBroker).Msg("dynamic broker config change refused")
+			}
 			// INVALID_REQUEST with the bare reason, as Kafka answers a
 			// broker config its dynamic config refuses (KAFKA-13609
 			// keeps it so for compatibility).

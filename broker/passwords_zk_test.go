@@ -47,7 +47,7 @@ func TestAlterPasswordWithoutEncoderSecret(t *testing.T) {
 	tb := &testBroker{t: t, Broker: b, reg: reg}
 
 	const want = "Invalid config value for resource ConfigResource(type=BROKER, name='1'): Password encoder secret not configured"
-	pw := "listener.name.plaintext.plain.sasl.jaas.config"
+	pw := "listener.name.external.plain.sasl.jaas.config" // a listener to come: an existing one's JAAS config is fixed
 	for _, validateOnly := range []bool{true, false} {
 		req := kmsg.NewPtrAlterConfigsRequest()
 		r := kmsg.NewAlterConfigsRequestResource()

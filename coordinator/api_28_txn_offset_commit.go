@@ -85,7 +85,7 @@ func (c *groupCoordinator) txnOffsetCommit(ctx context.Context, r *kmsg.TxnOffse
 		check = func() *kerr.Error {
 			return c.txns.addOffsetsPartition(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group)
 		}
-	case c.cfg.TxnPartitionVerification:
+	case c.cfg.txnPartitionVerification():
 		check = func() *kerr.Error {
 			return c.txns.verifyOffsetsPartition(ctx, r.TransactionalID, r.ProducerID, r.ProducerEpoch, r.Group, version)
 		}

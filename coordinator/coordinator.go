@@ -81,7 +81,11 @@ type Config struct {
 	TxnIDExpireCheckPeriod time.Duration
 	// TxnPartitionVerification is transaction.partition.verification.enable:
 	// a TxnOffsetCommit before v5 is checked against the transaction.
-	TxnPartitionVerification bool
+	// TxnPartitionVerificationNow, when set, is asked at each commit
+	// instead: the key is a dynamic broker config, which Kafka's
+	// ReplicaManager reads from the configuration in force each time.
+	TxnPartitionVerification    bool
+	TxnPartitionVerificationNow func() bool
 
 	// Authorizer is the broker's (nil: everything is allowed).
 	Authorizer *acl.Authorizer
@@ -280,3 +284,12 @@ const (
 	OffsetsTopic     = "__consumer_offsets"
 	TransactionTopic = "__transaction_state"
 )
+
+// txnPartitionVerification is transaction.partition.verification.enable
+// in force.
+func (c Config) txnPartitionVerification() bool {
+	if c.TxnPartitionVerificationNow != nil {
+		return c.TxnPartitionVerificationNow()
+	}
+	return c.TxnPartitionVerification
+}

@@ -112,3 +112,55 @@ func TestUncleanLeaderElectionOnTopicConfig(t *testing.T) {
 	})
 	check(fmt.Sprintf("old leader %d", leader))
 }
+
+// unclean.leader.election.enable set as the cluster-wide dynamic default
+// (kafka-configs --entity-type brokers --entity-default) elects the live
+// out-of-sync replica of a partition left without in-sync ones at once, as
+// Kafka's controller does when its log config's default turns it on.
+func TestUncleanLeaderElectionOnClusterDefault(t *testing.T) {
+	c := startCluster(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"})
+	topic := "unclean-default"
+	c.createTopic(topic, 1, 2, nil)
+	ps, err := c.describe(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := ps[0].leader
+	var follower int32 = -1
+	for _, r := range ps[0].isr {
+		if r != leader {
+			follower = r
+		}
+	}
+	produceValues(t, c, topic, "both-0")
+	c.brokers[follower].Kill()
+	waitFor(t, fmt.Sprintf("%s-0's ISR to shrink to its leader %d after follower %d was killed", topic, leader, follower), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && slices.Equal(ps[0].isr, []int32{leader})
+	})
+	c.brokers[leader].Kill()
+	waitFor(t, fmt.Sprintf("%s-0 offline after its only in-sync replica %d was killed", topic, leader), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader == -1
+	})
+	c.brokers[follower].Restart()
+	c.awaitBrokers(2, 30*time.Second)
+	if ps, err := c.describe(topic); err != nil || ps[0].leader != -1 {
+		t.Fatalf("%s-0 after out-of-sync replica %d returned, unclean elections off: %+v (%v), want no leader", topic, follower, ps[0], err)
+	}
+	adm, done := c.admin()
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	res, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Name: "unclean.leader.election.enable", Value: kadm.StringPtr("true")}})
+	if err == nil {
+		err = res[0].Err
+	}
+	if err != nil {
+		t.Fatalf("enabling unclean elections cluster-wide: %v", err)
+	}
+	waitFor(t, fmt.Sprintf("out-of-sync replica %d to lead %s-0 once unclean elections are the cluster default", follower, topic), 30*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader == follower && slices.Equal(ps[0].isr, []int32{follower})
+	})
+}

@@ -312,7 +312,7 @@ func resolve(values map[string]string) (*Config, error) {
 	parsed := make(map[string]any, len(values))
 	for _, name := range sortedKeys(values) {
 		if k := keys.broker[name]; k != nil {
-			v, err := k.parse(values[name])
+			v, err := k.parseBroker(values[name])
 			if err != nil {
 				errs = append(errs, invalid(k, name, values[name], err))
 				continue
@@ -399,13 +399,32 @@ func (c *Config) derive() []error {
 	}
 	if c.MaxConnectionsPerIP == 0 && strings.TrimSpace(c.MaxConnectionsPerIPOverrides) == "" {
 		// As Kafka: no connection at all would be let in.
-		errs = append(errs, errors.New("max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set"))
+		errs = append(errs, requirement("max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides property is set."))
 	}
 	if c.ConnectionsMaxIdle > 0 && c.FailedAuthDelay >= c.ConnectionsMaxIdle {
 		errs = append(errs, fmt.Errorf("connection.failed.authentication.delay.ms=%d should always be less than connections.max.idle.ms=%d to prevent unnecessary socket timeouts",
 			c.FailedAuthDelay.Milliseconds(), c.ConnectionsMaxIdle.Milliseconds()))
 	}
-	// As Kafka's KafkaConfig requires.
+	// As Kafka's KafkaConfig requires: a broker's retention of 0 (which
+	// would delete every topic's records without its own retention.ms)
+	// is refused, whichever of its synonyms sets it.
+	if c.TopicDefaults.SegmentRoll < time.Millisecond {
+		errs = append(errs, requirement("log.roll.ms must be greater than or equal to 1"))
+	}
+	if c.TopicDefaults.SegmentJitter < 0 {
+		errs = append(errs, requirement("log.roll.jitter.ms must be greater than or equal to 0"))
+	}
+	switch {
+	case c.TopicDefaults.Retention == 0:
+		errs = append(errs, requirement("log.retention.ms must be unlimited (-1) or, greater than or equal to 1"))
+	case c.TopicDefaults.Retention < 0:
+		c.TopicDefaults.Retention = -time.Millisecond // no limit, as Kafka's logRetentionTimeMillis returns -1
+	}
+	// Gregor's cleaner has no dedupe buffer, but a value Kafka refuses is
+	// refused, as its KafkaConfig requires.
+	if buf, threads := int64Value(c.Values, "log.cleaner.dedupe.buffer.size"), int64Value(c.Values, "log.cleaner.threads"); threads > 0 && buf/threads <= 1024*1024 {
+		errs = append(errs, requirement("log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."))
+	}
 	if c.ReplicaFetchWait > c.ReplicaSocketTimeout {
 		errs = append(errs, fmt.Errorf("replica.socket.timeout.ms=%d should always be at least replica.fetch.wait.max.ms=%d to prevent unnecessary socket timeouts",
 			c.ReplicaSocketTimeout.Milliseconds(), c.ReplicaFetchWait.Milliseconds()))
@@ -522,16 +541,17 @@ func usable(m map[string]string, perBroker bool, errs []error) (map[string]strin
 // DynamicBrokerConfig.validateConfigs does. A key Kafka does not know is a
 // custom config, which Kafka keeps (and so does Gregor, without effect). A
 // listener-prefixed key is validated by the key it overrides, and is per
-// broker unless that key may be cluster-wide for listeners.
-func checkDynamicKey(name, v string, perBroker bool) error {
+// broker unless that key may be cluster-wide for listeners. Of a key's
+// problems, the one Kafka checks first is returned.
+func checkDynamicKey(name, v string, perBroker bool) *dynamicKeyError {
 	if _, rest, ok := splitListenerKey(name); ok {
-		if !perBroker && !clusterListenerKeys[rest] {
-			return fmt.Errorf("Cannot update these configs at default cluster level, broker id must be specified: Set(%s)", name)
-		}
 		if row := listenerKeyRow(rest); row != nil {
 			if _, err := row.parse(v); err != nil {
-				return invalid(row, name, v, err)
+				return &dynamicKeyError{dynInvalidValue, name, invalid(row, name, v, err)}
 			}
+		}
+		if !perBroker && !clusterListenerKeys[rest] {
+			return &dynamicKeyError{kind: dynPerBrokerOnly, name: name}
 		}
 		return nil
 	}
@@ -540,14 +560,68 @@ func checkDynamicKey(name, v string, perBroker bool) error {
 	case k == nil:
 		return nil
 	case k.Scope == ReadOnly:
-		return fmt.Errorf("Cannot update these configs dynamically: Set(%s)", name)
+		return &dynamicKeyError{kind: dynReadOnly, name: name}
 	case listenerOnlyKeys[name]:
-		return fmt.Errorf("These security configs can be dynamically updated only per-listener using the listener prefix: Set(%s)", name)
-	case k.Scope == PerBroker && !perBroker:
-		return fmt.Errorf("Cannot update these configs at default cluster level, broker id must be specified: Set(%s)", name)
+		return &dynamicKeyError{kind: dynListenerOnly, name: name}
 	}
-	if _, err := k.parse(v); err != nil {
-		return invalid(k, name, v, err)
+	if _, err := k.parseBroker(v); err != nil {
+		return &dynamicKeyError{dynInvalidValue, name, invalid(k, name, v, err)}
+	}
+	if k.Scope == PerBroker && !perBroker {
+		return &dynamicKeyError{kind: dynPerBrokerOnly, name: name}
+	}
+	return nil
+}
+
+// The kinds of dynamic config problems, in the order Kafka's
+// validateConfigs looks for them over all the keys of a change.
+const (
+	dynReadOnly = iota
+	dynListenerOnly
+	dynInvalidValue
+	dynPerBrokerOnly
+	dynKinds
+)
+
+// dynamicKindMessages are Kafka's messages for a set of keys of a kind.
+var dynamicKindMessages = [dynKinds]string{
+	dynReadOnly:      "Cannot update these configs dynamically",
+	dynListenerOnly:  "These security configs can be dynamically updated only per-listener using the listener prefix",
+	dynPerBrokerOnly: "Cannot update these configs at default cluster level, broker id must be specified",
+}
+
+// dynamicKeyError is what is wrong with one dynamic broker config.
+type dynamicKeyError struct {
+	kind int
+	name string
+	err  error // the bad value, for dynInvalidValue
+}
+
+func (e *dynamicKeyError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("%s: Set(%s)", dynamicKindMessages[e.kind], e.name)
+}
+
+// firstDynamicProblem is Kafka's answer to a change with these problems:
+// of the first kind found, every key named in one Set (sorted), or the
+// first bad value.
+func firstDynamicProblem(errs []*dynamicKeyError) error {
+	for kind := 0; kind < dynKinds; kind++ {
+		var names []string
+		for _, e := range errs {
+			if e.kind != kind {
+				continue
+			}
+			if kind == dynInvalidValue {
+				return e
+			}
+			names = append(names, e.name)
+		}
+		if len(names) > 0 {
+			return fmt.Errorf("%s: Set(%s)", dynamicKindMessages[kind], strings.Join(names, ", "))
+		}
 	}
 	return nil
 }
@@ -595,14 +669,14 @@ func overlay(static map[string]string, d Dynamic) map[string]string {
 // every key known, dynamic in that scope, with a valid value, and the
 // configuration they make valid as a whole.
 func (c *Config) CheckDynamic(perBroker bool, next map[string]string) error {
-	var errs []error
+	var errs []*dynamicKeyError
 	for _, name := range sortedKeys(next) {
 		if err := checkDynamicKey(name, next[name], perBroker); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+	if err := firstDynamicProblem(errs); err != nil {
+		return err
 	}
 	d := c.Dynamic
 	if perBroker {
@@ -610,8 +684,21 @@ func (c *Config) CheckDynamic(perBroker bool, next map[string]string) error {
 	} else {
 		d.Defaults = next
 	}
-	if err := Validate(overlay(c.Values, d)); err != nil {
-		return fmt.Errorf("Invalid dynamic configuration: %w", err)
+	// Keys Gregor reads at start-up only (listeners) must hold together
+	// too, as Kafka's new KafkaConfig checks them all.
+	for _, values := range []map[string]string{overlay(c.Values, d), layered(c.Values, d)} {
+		if err := Validate(values); err != nil {
+			// One of KafkaConfig's requirements is answered as the
+			// IllegalArgumentException of its require.
+			var req *requirementError
+			if errors.As(err, &req) {
+				return fmt.Errorf("requirement failed: %s", req.msg)
+			}
+			return fmt.Errorf("Invalid dynamic configuration: %w", err)
+		}
+	}
+	if err := checkReconfiguration(c.Values, layered(c.Values, c.Dynamic), layered(c.Values, d)); err != nil {
+		return &ReconfigError{Cause: err}
 	}
 	return nil
 }
@@ -688,3 +775,22 @@ func sortedKeys(m map[string]string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// int64Value is an integer key's value in values, else its default (0 if
+// it has none or is not a number).
+func int64Value(values map[string]string, name string) int64 {
+	v, ok := values[name]
+	if k := keys.broker[name]; !ok && k != nil {
+		v = k.Default
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	return n
+}
+
+// requirementError is one of Kafka's KafkaConfig.validateValues
+// requirements that the configuration fails, in Kafka's words.
+type requirementError struct{ msg string }
+
+func (e *requirementError) Error() string { return e.msg }
+
+func requirement(msg string) error { return &requirementError{msg} }

@@ -173,6 +173,8 @@ func TestRetentionUnitsPrecedence(t *testing.T) {
 		{map[string]string{"log.retention.hours": "1", "log.retention.minutes": "2", "log.retention.ms": "5"}, 5 * time.Millisecond},
 		{map[string]string{"log.retention.ms": "-1"}, -time.Millisecond},
 		{map[string]string{"log.retention.hours": "-1"}, -time.Millisecond},
+		{map[string]string{"log.retention.ms": "-2"}, -time.Millisecond}, // any negative: no limit, as Kafka's logRetentionTimeMillis
+		{map[string]string{"log.retention.minutes": "-5", "log.retention.hours": "0"}, -time.Millisecond},
 	} {
 		c, err := Load(tc.set, nil)
 		if err != nil {
@@ -181,6 +183,15 @@ func TestRetentionUnitsPrecedence(t *testing.T) {
 		if got := c.TopicDefaults.Retention; got != tc.want {
 			t.Fatalf("%v: retention %v, want %v", tc.set, got, tc.want)
 		}
+	}
+	// 0, by any synonym, is refused as Kafka's KafkaConfig requires.
+	for _, set := range []map[string]string{{"log.retention.ms": "0"}, {"log.retention.minutes": "0"}, {"log.retention.hours": "0"}} {
+		if _, err := Load(set, nil); err == nil || !strings.Contains(err.Error(), "log.retention.ms must be unlimited (-1) or, greater than or equal to 1") {
+			t.Errorf("%v: %v, want refused", set, err)
+		}
+	}
+	if err := Defaults().CheckDynamic(false, map[string]string{"log.retention.ms": "0"}); err == nil {
+		t.Error("dynamic log.retention.ms=0 accepted")
 	}
 	c, err := Load(map[string]string{"log.roll.hours": "2"}, nil)
 	if err != nil || c.TopicDefaults.SegmentRoll != 2*time.Hour {

@@ -91,8 +91,12 @@ var table = []Key{
 		Doc:   "The most partition replicas one broker hosts: creating topics or partitions, or reassigning them, past it fails with POLICY_VIOLATION."},
 
 	// Topic defaults: retention, segments, indexes, flushing.
+	// The broker key has no validator, as in Kafka's ServerLogConfigs:
+	// any negative value (of it or its synonyms) is no limit, and 0 is
+	// refused once resolved (KafkaConfig's require, in derive); the
+	// topic's retention.ms is at least -1, as LogConfig has it.
 	{Name: "log.retention.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.retention.minutes", "log.retention.hours"},
-		Valid: atLeast(-1), Scope: ClusterWide, Topic: "retention.ms", Field: func(c *Config) any { return &c.TopicDefaults.Retention },
+		Valid: atLeast(-1), BrokerValid: anyValue, Scope: ClusterWide, Topic: "retention.ms", Field: func(c *Config) any { return &c.TopicDefaults.Retention },
 		Doc: "How long a log segment is kept before it is deleted (-1: no limit); log.retention.minutes when not set."},
 	{Name: "log.retention.minutes", Type: Int, Unit: Minutes, NoDefault: true,
 		Doc: "How long a log segment is kept, in minutes, when log.retention.ms is not set; log.retention.hours when neither is."},
@@ -113,12 +117,14 @@ var table = []Key{
 		Scope: ClusterWide, Topic: "segment.bytes",
 		Field: func(c *Config) any { return &c.TopicDefaults.SegmentBytes },
 		Doc:   "The size of a log segment file."},
-	{Name: "log.roll.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.hours"}, Valid: atLeast(1), Scope: ClusterWide, Topic: "segment.ms",
+	// log.roll.ms and log.roll.jitter.ms have no validator in Kafka's
+	// ServerLogConfigs: KafkaConfig requires their resolved values (derive).
+	{Name: "log.roll.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.hours"}, Valid: atLeast(1), BrokerValid: anyValue, Scope: ClusterWide, Topic: "segment.ms",
 		Field: func(c *Config) any { return &c.TopicDefaults.SegmentRoll },
 		Doc:   "The time after which a segment is rolled even if it is not full; log.roll.hours when not set."},
 	{Name: "log.roll.hours", Type: Int, Unit: Hours, Default: "168", Valid: atLeast(1),
 		Doc: "The time after which a segment is rolled, in hours, when log.roll.ms is not set."},
-	{Name: "log.roll.jitter.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.jitter.hours"}, Valid: atLeast(0), Scope: ClusterWide,
+	{Name: "log.roll.jitter.ms", Type: Long, Unit: Millis, NoDefault: true, Synonyms: []string{"log.roll.jitter.hours"}, Valid: atLeast(0), BrokerValid: anyValue, Scope: ClusterWide,
 		Topic: "segment.jitter.ms", Field: func(c *Config) any { return &c.TopicDefaults.SegmentJitter },
 		Doc: "The largest random jitter subtracted from the roll time; log.roll.jitter.hours when not set."},
 	{Name: "log.roll.jitter.hours", Type: Int, Unit: Hours, Default: "0", Valid: atLeast(0),

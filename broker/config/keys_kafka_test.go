@@ -129,7 +129,8 @@ func TestCheckDynamicKafkaKeys(t *testing.T) {
 		{false, map[string]string{"listener.name.plaintext.max.connections": "100"}, ""},
 		{true, map[string]string{"listener.name.plaintext.max.connections": "many"}, "Invalid value many"},
 		{true, map[string]string{"ssl.keystore.location": "/etc/k.p12"}, "only per-listener using the listener prefix"},
-		{true, map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9999"}, ""},
+		{true, map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9999"}, "Invalid dynamic configuration"},
+		{true, map[string]string{"listeners": "PLAINTEXT://127.0.0.1:9092", "advertised.listeners": "PLAINTEXT://127.0.0.1:9092"}, ""},
 		{true, map[string]string{"zookeeper.connection.timeout.ms": "1000"}, "Cannot update these configs dynamically"},
 	} {
 		err := c.CheckDynamic(tc.perBroker, tc.set)

@@ -123,6 +123,10 @@ type Key struct {
 	// Stored, when set, replaces Valid for a topic's stored overrides: a
 	// value written before Kafka tightened Valid stays in force.
 	Stored Validator
+	// BrokerValid, when set, replaces Valid for the broker key of a row
+	// that also holds a topic key, where Kafka validates the two apart
+	// (anyValue: none).
+	BrokerValid Validator
 
 	def any // Default, parsed
 }
@@ -281,6 +285,19 @@ func (k *Key) parse(raw string) (any, error) {
 
 // parseStored parses a stored value with the Stored validator in place of
 // Valid.
+// parseBroker parses a value of the row's broker key.
+func (k *Key) parseBroker(raw string) (any, error) {
+	if k.BrokerValid == nil {
+		return k.parse(raw)
+	}
+	loose := *k
+	loose.Valid = k.BrokerValid
+	return loose.parse(raw)
+}
+
+// anyValue is a validator that takes every value of the type.
+func anyValue(any) error { return nil }
+
 func (k *Key) parseStored(raw string) (any, error) {
 	loose := *k
 	loose.Valid = k.Stored

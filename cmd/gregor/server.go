@@ -83,6 +83,8 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 	// metadata load on, so they are set up before the broker starts.
 	ccfg := coordinatorConfig(cfg)
 	ccfg.Authorizer = b.Authorizer()
+	// A dynamic broker config, read as it is in force.
+	ccfg.TxnPartitionVerificationNow = func() bool { return b.Config().TxnPartitionVerification }
 	coord := coordinator.New(ccfg, b, levels.Logger("coordinator"))
 	b.OnLeadership(coord.LeadershipChanged)
 	b.OnTopicDeleted(coord.TopicDeleted)
