@@ -433,7 +433,6 @@ func (c *Config) derive() []error {
 		errs = append(errs, fmt.Errorf("replica.fetch.wait.max.ms=%d should always be less than or equal to replica.lag.time.max.ms=%d to prevent frequent changes in ISR",
 			c.ReplicaFetchWait.Milliseconds(), c.ReplicaLagTimeMax.Milliseconds()))
 	}
-	errs = append(errs, c.logRequirements()...)
 	errs = append(errs, c.deriveSecurity()...)
 	errs = append(errs, c.derivePasswordEncoder()...)
 	errs = append(errs, c.deriveConsumerGroups()...)
@@ -493,28 +492,6 @@ func (c *Config) WithDynamic(d Dynamic) (*Config, []error) {
 func (c *Config) CheckWithDynamic(d Dynamic) error {
 	_, err := resolve(overlay(c.Values, d))
 	return err
-}
-
-// logRequirements are the log keys' rules of Kafka's
-// KafkaConfig.validateValues, in its words (a Scala require's): no
-// retention of 0 ms (by log.retention.ms, .minutes or .hours), which
-// would delete every log whole, and a cleaner offset map of more than
-// 1 MiB per cleaner thread.
-func (c *Config) logRequirements() []error {
-	var errs []error
-	if c.TopicDefaults.Retention == 0 {
-		errs = append(errs, errors.New("requirement failed: log.retention.ms must be unlimited (-1) or, greater than or equal to 1"))
-	}
-	threads := int64(1)
-	if v, ok := c.Values["log.cleaner.threads"]; ok {
-		if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32); err == nil {
-			threads = n
-		}
-	}
-	if threads > 0 && c.LogCleanerDedupeBuffer/threads <= 1<<20 {
-		errs = append(errs, errors.New("requirement failed: log.cleaner.dedupe.buffer.size must be at least 1MB per cleaner thread."))
-	}
-	return errs
 }
 
 // UsableDynamic returns the dynamic configs of the cluster default or of
