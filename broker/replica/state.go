@@ -247,8 +247,19 @@ func (s *State) SetReplicas(replicas []int32, now time.Time) {
 }
 
 // SetISR installs a new ISR (after it was persisted) and returns whether
-// the high watermark moved.
+// the high watermark moved. A follower that leaves the ISR counts as never
+// caught up until it fetches again: the leader took it out for lagging,
+// or the controller did because its broker is stopping (a controlled
+// shutdown, a replica that cannot serve), and it must not hold the HW as
+// one about to join (Kafka 4 does not let a broker in controlled shutdown
+// hold it, isReplicaIsrEligible; ZooKeeper-mode Kafka bumped the leader
+// epoch, whose resetReplicaState has the same effect).
 func (s *State) SetISR(isr []int32) bool {
+	for _, id := range s.ISR {
+		if f := s.Followers[id]; f != nil && !slices.Contains(isr, id) {
+			f.LastCaughtUp, f.lastFetch = time.Time{}, time.Time{}
+		}
+	}
 	s.ISR = slices.Clone(isr)
 	for _, id := range isr {
 		if f := s.Followers[id]; f != nil {
