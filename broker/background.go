@@ -167,7 +167,11 @@ func (p *Partition) updateISR(st metadata.PartitionState) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.rs == nil || p.state.LeaderEpoch != got.LeaderEpoch {
+	// The metadata loop may have delivered a newer state meanwhile (the
+	// controller changed the ISR right after this write): it stays, or
+	// the leader would write its next change at an old version, refused
+	// as stale until the partition changed again.
+	if p.rs == nil || p.state.LeaderEpoch != got.LeaderEpoch || got.Version < p.state.Version {
 		return
 	}
 	p.b.ops.isrChanged(len(p.state.ISR), len(got.ISR))
