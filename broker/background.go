@@ -156,14 +156,15 @@ func (p *Partition) shrinkISR(now time.Time, maxLag time.Duration) {
 	p.updateISR(st)
 }
 
-// updateISR persists an ISR change through the backend and installs it.
-func (p *Partition) updateISR(st metadata.PartitionState) {
+// updateISR persists an ISR change through the backend and installs it;
+// it returns the backend's error.
+func (p *Partition) updateISR(st metadata.PartitionState) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got, err := p.b.backend.UpdatePartition(ctx, p.tp.Topic, p.ID, st)
 	if err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("updating ISR")
-		return
+		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -172,15 +173,17 @@ func (p *Partition) updateISR(st metadata.PartitionState) {
 	// the leader would write its next change at an old version, refused
 	// as stale until the partition changed again.
 	if p.rs == nil || p.state.LeaderEpoch != got.LeaderEpoch || got.Version < p.state.Version {
-		return
+		return nil
 	}
 	p.b.ops.isrChanged(len(p.state.ISR), len(got.ISR))
 	p.state = got
 	// Wake acks=all waits even if the high watermark stays: a shrink
 	// below min.insync.replicas fails them at once.
 	p.rs.SetISR(got.ISR)
+	p.settleJoinLocked()
 	p.syncOffsetsLocked()
 	p.notify()
+	return nil
 }
 
 // expireProducers forgets idle producers (producer.id.expiration.ms).

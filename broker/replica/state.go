@@ -170,6 +170,19 @@ func (s *State) SetJoining(id int32, on bool) bool {
 	return s.advanceHW()
 }
 
+// ClearJoining ends every follower's joining (a state of the partition
+// newer than the one their ISR additions were based on is in force, which
+// says whether they were made) and returns whether the HW moved.
+func (s *State) ClearJoining() bool {
+	cleared := false
+	for _, f := range s.Followers {
+		if f.joining {
+			f.joining, cleared = false, true
+		}
+	}
+	return cleared && s.advanceHW()
+}
+
 // FetchResult is what a follower fetch changed.
 type FetchResult struct {
 	HWMoved bool
