@@ -144,6 +144,10 @@ func (p *Partition) shrinkISR(now time.Time, maxLag time.Duration) {
 		return
 	}
 	p.rs.MaxLag = maxLag
+	if p.rs.Tick() {
+		p.hw.Store(p.rs.HW)
+		p.notify()
+	}
 	lag := p.rs.Laggards(now, maxLag)
 	if len(lag) == 0 {
 		p.mu.Unlock()

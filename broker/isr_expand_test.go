@@ -27,11 +27,14 @@ func (b *isrBackend) UpdatePartition(_ context.Context, _ string, _ int32, st me
 
 // newISRBroker is broker 1 of brokers 1..3 leading partition t-0 on
 // replicas with isr at leader epoch 0, state version 0.
-func newISRBroker(t *testing.T, replicas, isr []int32) (*testBroker, *isrBackend, *Partition) {
+func newISRBroker(t *testing.T, replicas, isr []int32, opts ...func(*config.Config)) (*testBroker, *isrBackend, *Partition) {
 	t.Helper()
 	cfg := config.Defaults()
 	cfg.BrokerID = 1
 	cfg.LogDirs = []string{t.TempDir()}
+	for _, o := range opts {
+		o(cfg)
+	}
 	be := &isrBackend{capturingBackend: &capturingBackend{Backend: metadata.NewLocal(cfg.LogDirs[0], metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}})}}
 	b, err := New(Options{Config: cfg, Log: zerolog.Nop(), Backend: be})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"gregor/broker/config"
 	"gregor/broker/metadata"
 )
 
@@ -64,4 +65,26 @@ func TestISRExpansionOfUnknownOutcomeIsRetried(t *testing.T) {
 		defer p.mu.Unlock()
 		return tries.Load() == 2 && len(p.rs.ISR) == 2 && !p.expanding
 	})
+}
+
+// A follower outside the ISR that caught up holds the high watermark for
+// replica.lag.time.max.ms (Kafka's shouldWaitForReplicaToJoinIsr). One
+// that then stops fetching (killed while its broker is still registered)
+// no longer holds it once that time has passed: the ISR check moves the
+// HW on. Gregor moved it only at the next append or fetch, so an acks=all
+// produce waited for one until its request timed out.
+func TestCaughtUpFollowerThatStopsReleasesTheHighWatermarkAfterTheLagTime(t *testing.T) {
+	tb, be, p := newISRBroker(t, []int32{1, 2}, []int32{1}, func(c *config.Config) { c.ReplicaLagTimeMax = 200 * time.Millisecond })
+	tb.appendN(10)
+	be.update = func(metadata.PartitionState) (metadata.PartitionState, error) {
+		return metadata.PartitionState{}, metadata.ErrStaleState
+	}
+	p.followerFetched(0, 2, 10, 0) // caught up: joins, refused as stale
+	awaitCond(t, 5*time.Second, "the ISR expansion to end", func() bool { return !p.isExpanding() })
+	be.deliver(t, tb.Broker, []int32{1, 2}, []int32{1}, 1) // the newer state, without 2
+	tb.appendN(10)
+	if hw := p.HighWatermark(); hw != 10 {
+		t.Fatalf("HW %d with follower 2 caught up at 10 outside the ISR, want 10", hw)
+	}
+	awaitCond(t, 5*time.Second, "the HW to pass follower 2, which stopped fetching 200ms ago", func() bool { return p.HighWatermark() == 20 })
 }

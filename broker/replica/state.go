@@ -170,6 +170,13 @@ func (s *State) SetJoining(id int32, on bool) bool {
 	return s.advanceHW()
 }
 
+// Tick re-evaluates the HW as time passes, and returns whether it moved:
+// a follower outside the ISR holds it only while it caught up within
+// MaxLag and its broker may join, and one that stopped fetching (killed,
+// or its broker gone) is otherwise waited for until the next append or
+// fetch.
+func (s *State) Tick() bool { return s.advanceHW() }
+
 // ClearJoining ends every follower's joining (a state of the partition
 // newer than the one their ISR additions were based on is in force, which
 // says whether they were made) and returns whether the HW moved.
