@@ -160,6 +160,10 @@ func (p *Partition) shrinkISR(now time.Time, maxLag time.Duration) {
 		return
 	}
 	p.rs.MaxLag = maxLag
+	if p.rs.Tick() {
+		p.hw.Store(p.rs.HW)
+		p.notify()
+	}
 	lag := p.rs.Laggards(now, maxLag)
 	if len(lag) == 0 {
 		p.mu.Unlock()
@@ -172,27 +176,34 @@ func (p *Partition) shrinkISR(now time.Time, maxLag time.Duration) {
 	p.updateISR(st)
 }
 
-// updateISR persists an ISR change through the backend and installs it.
-func (p *Partition) updateISR(st metadata.PartitionState) {
+// updateISR persists an ISR change through the backend and installs it;
+// it returns the backend's error.
+func (p *Partition) updateISR(st metadata.PartitionState) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got, err := p.b.backend.UpdatePartition(ctx, p.tp.Topic, p.ID, st)
 	if err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("updating ISR")
-		return
+		return err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.rs == nil || p.state.LeaderEpoch != got.LeaderEpoch {
-		return
+	// The metadata loop may have delivered a newer state meanwhile (the
+	// controller changed the ISR right after this write): it stays, or
+	// the leader would write its next change at an old version, refused
+	// as stale until the partition changed again.
+	if p.rs == nil || p.state.LeaderEpoch != got.LeaderEpoch || got.Version < p.state.Version {
+		return nil
 	}
 	p.b.ops.isrChanged(len(p.state.ISR), len(got.ISR))
 	p.state = got
 	// Wake acks=all waits even if the high watermark stays: a shrink
 	// below min.insync.replicas fails them at once.
 	p.rs.SetISR(got.ISR)
+	p.settleJoinLocked()
 	p.syncOffsetsLocked()
 	p.notify()
+	return nil
 }
 
 // expireProducers forgets idle producers (producer.id.expiration.ms).

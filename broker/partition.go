@@ -58,8 +58,10 @@ type Partition struct {
 	leader   atomic.Bool // mirrors rs != nil for lock-free checks
 	epoch    atomic.Int32
 	producer *producerState
-	// expanding is set while an ISR expansion is being persisted.
+	// expanding is set while an ISR expansion is being persisted;
+	// joinBase is the state version the last one was based on.
 	expanding bool
+	joinBase  int32
 	// move is the replica's move to another log dir under way, if any
 	// (logdir_move.go).
 	move *logMove
@@ -210,6 +212,7 @@ func (p *Partition) apply(st metadata.PartitionState) error {
 			p.rs.SetReplicas(st.Replicas, p.b.now())
 		}
 		p.rs.SetISR(st.ISR)
+		p.settleJoinLocked()
 		p.syncOffsetsLocked()
 		p.notify()
 		return nil

@@ -1,9 +1,13 @@
 package broker
 
 import (
+	"errors"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/metadata"
 )
 
 // LastStableOffset is the offset below which every transaction is decided
@@ -89,27 +93,72 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 		// Appended, as Kafka's Partition.prepareIsrExpand adds it to the
 		// ISR it has: the order kafka-topics.sh --describe shows.
 		st.ISR = append(slices.Clone(p.rs.ISR), id)
-		p.b.spawn(func() {
-			defer func() {
-				p.mu.Lock()
-				p.expanding = false
-				if p.rs != nil && p.rs.SetJoining(id, false) {
-					p.hw.Store(p.rs.HW)
-					p.notify()
-				}
-				p.mu.Unlock()
-			}()
-			if _, alive := p.b.BrokerByID(id); !alive {
-				// As Kafka (KIP-841, Partition.isReplicaIsrEligible):
-				// a follower whose broker is not registered, its
-				// ZooKeeper session expired while it went on
-				// fetching, rejoins once it registers again. The
-				// controller takes an unregistered broker out of
-				// every ISR, and the two would undo each other.
-				return
-			}
-			p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Int32("replica", id).Ints32("isr", st.ISR).Msg("expanding ISR")
-			p.updateISR(st)
-		})
+		p.joinBase = st.Version
+		p.b.spawn(func() { p.expandISR(id, st) })
+	}
+}
+
+// expandISR persists st, the ISR with follower id added. The follower
+// holds the HW until the outcome is known, as Kafka's Partition keeps its
+// PendingExpandIsr until an answer or new metadata settles it: a written
+// ISR is installed; a write not made (the follower's broker is not
+// registered) releases it; a write refused as stale, or of unknown
+// outcome (the ZooKeeper connection dropped, the request timed out: it
+// may have been applied), leaves it joining until a state newer than st
+// is in force (settleJoinLocked). One of unknown outcome is tried again
+// meanwhile, as Kafka's AlterPartitionManager retries.
+func (p *Partition) expandISR(id int32, st metadata.PartitionState) {
+	defer func() {
+		p.mu.Lock()
+		p.expanding = false
+		p.mu.Unlock()
+	}()
+	if _, alive := p.b.BrokerByID(id); !alive {
+		// As Kafka (KIP-841, Partition.isReplicaIsrEligible): a follower
+		// whose broker is not registered, its ZooKeeper session expired
+		// while it went on fetching, rejoins once it registers again.
+		// The controller takes an unregistered broker out of every ISR,
+		// and the two would undo each other.
+		p.mu.Lock()
+		if p.rs != nil && p.rs.SetJoining(id, false) {
+			p.hw.Store(p.rs.HW)
+			p.notify()
+		}
+		p.mu.Unlock()
+		return
+	}
+	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Int32("replica", id).Ints32("isr", st.ISR).Msg("expanding ISR")
+	backoff := 100 * time.Millisecond
+	for {
+		err := p.updateISR(st)
+		if err == nil || errors.Is(err, metadata.ErrStaleState) || !p.basedOn(st) {
+			return
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-p.b.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// basedOn reports whether the partition still leads with st's leader
+// epoch and state version: no newer state has settled a change based on
+// st.
+func (p *Partition) basedOn(st metadata.PartitionState) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rs != nil && !p.closed && p.state.LeaderEpoch == st.LeaderEpoch && p.state.Version == st.Version
+}
+
+// settleJoinLocked ends the joining of followers whose ISR additions were
+// based on a state older than the one now in force: that state says
+// whether they were made.
+func (p *Partition) settleJoinLocked() {
+	if p.rs != nil && p.state.Version > p.joinBase && p.rs.ClearJoining() {
+		p.hw.Store(p.rs.HW)
 	}
 }

@@ -170,6 +170,26 @@ func (s *State) SetJoining(id int32, on bool) bool {
 	return s.advanceHW()
 }
 
+// Tick re-evaluates the HW as time passes, and returns whether it moved:
+// a follower outside the ISR holds it only while it caught up within
+// MaxLag and its broker may join, and one that stopped fetching (killed,
+// or its broker gone) is otherwise waited for until the next append or
+// fetch.
+func (s *State) Tick() bool { return s.advanceHW() }
+
+// ClearJoining ends every follower's joining (a state of the partition
+// newer than the one their ISR additions were based on is in force, which
+// says whether they were made) and returns whether the HW moved.
+func (s *State) ClearJoining() bool {
+	cleared := false
+	for _, f := range s.Followers {
+		if f.joining {
+			f.joining, cleared = false, true
+		}
+	}
+	return cleared && s.advanceHW()
+}
+
 // FetchResult is what a follower fetch changed.
 type FetchResult struct {
 	HWMoved bool
@@ -247,13 +267,13 @@ func (s *State) SetReplicas(replicas []int32, now time.Time) {
 }
 
 // SetISR installs a new ISR (after it was persisted) and returns whether
-// the high watermark moved.
-//
-// A follower taken out of the ISR counts as never caught up until it
-// next reaches the leader's log end, as Kafka resets it (ZooKeeper-mode
-// Kafka's controller bumped the leader epoch for this): one that left in a
-// controlled shutdown, whose broker stays registered for a while, would
-// otherwise hold the HW as about to rejoin until replica.lag.time.max.ms.
+// the high watermark moved. A follower that leaves the ISR counts as never
+// caught up until it fetches again: the leader took it out for lagging,
+// or the controller did because its broker is stopping (a controlled
+// shutdown, a replica that cannot serve), and it must not hold the HW as
+// one about to join (Kafka 4 does not let a broker in controlled shutdown
+// hold it, isReplicaIsrEligible; ZooKeeper-mode Kafka bumped the leader
+// epoch, whose resetReplicaState has the same effect).
 func (s *State) SetISR(isr []int32) bool {
 	for _, id := range s.ISR {
 		if f := s.Followers[id]; f != nil && !slices.Contains(isr, id) {

@@ -220,6 +220,19 @@ func TestLeaderStateMachine(t *testing.T) {
 			},
 		},
 		{
+			name: "a caught-up follower the controller takes out of the ISR (a controlled shutdown) no longer holds the HW", replicas: []int32{1, 2, 3}, isr: []int32{1, 2, 3}, leo: 10, hw: 10,
+			steps: []step{
+				{do: "fetch", id: 2, offset: 10, wantHW: 10},
+				{do: "fetch", id: 3, offset: 10, wantHW: 10},
+				{do: "append", offset: 20, wantHW: 10},
+				{do: "fetch", id: 2, offset: 20, wantHW: 10}, // 3, in the ISR, has 10
+				{do: "isr", isr: []int32{1, 2}, wantHW: 20, wantHWMoved: true},
+				{do: "fetch", id: 3, offset: 15, wantHW: 20}, // fetching again: not caught up at once
+				{do: "append", offset: 30, wantHW: 20},
+				{do: "fetch", id: 2, offset: 30, wantHW: 30, wantHWMoved: true},
+			},
+		},
+		{
 			name: "a follower below the new leader's epoch start cannot join the ISR", replicas: []int32{1, 2}, isr: []int32{1}, leo: 30, hw: 10,
 			steps: []step{
 				{do: "fetch", id: 2, offset: 12, wantHW: 30, wantExpand: false},

@@ -1,0 +1,118 @@
+package broker
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/broker/config"
+	"gregor/broker/metadata"
+	"gregor/protocol"
+)
+
+// isrBackend is the capturing backend whose ISR updates a test answers.
+type isrBackend struct {
+	*capturingBackend
+	update func(st metadata.PartitionState) (metadata.PartitionState, error)
+}
+
+func (b *isrBackend) UpdatePartition(_ context.Context, _ string, _ int32, st metadata.PartitionState) (metadata.PartitionState, error) {
+	return b.update(st)
+}
+
+// newISRBroker is broker 1 of brokers 1..3 leading partition t-0 on
+// replicas with isr at leader epoch 0, state version 0.
+func newISRBroker(t *testing.T, replicas, isr []int32, opts ...func(*config.Config)) (*testBroker, *isrBackend, *Partition) {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.BrokerID = 1
+	cfg.LogDirs = []string{t.TempDir()}
+	for _, o := range opts {
+		o(cfg)
+	}
+	be := &isrBackend{capturingBackend: &capturingBackend{Backend: metadata.NewLocal(cfg.LogDirs[0], metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}})}}
+	b, err := New(Options{Config: cfg, Log: zerolog.Nop(), Backend: be})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	var bs []metadata.BrokerInfo
+	for id := int32(1); id <= 3; id++ {
+		bs = append(bs, metadata.BrokerInfo{ID: id, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092 + id}}})
+	}
+	be.apply.ApplyBrokers(bs, 1)
+	be.deliver(t, b, replicas, isr, 0)
+	p := b.Partition("t", 0)
+	if !p.IsLeader() {
+		t.Fatal("broker 1 should lead t-0")
+	}
+	reg := protocol.NewRegistry()
+	b.Register(reg)
+	return &testBroker{t: t, Broker: b, reg: reg}, be, p
+}
+
+// deliver has the metadata loop deliver t-0's state at version and waits
+// until it is applied.
+func (be *isrBackend) deliver(t *testing.T, b *Broker, replicas, isr []int32, version int32) {
+	t.Helper()
+	be.apply.ApplyTopic(metadata.TopicState{Name: "t", ID: topicUUID, Reported: time.Now(), Partitions: []metadata.PartitionState{
+		{Replicas: replicas, Leader: 1, LeaderEpoch: 0, ISR: isr, Version: version}}})
+	if err := b.awaitApplied(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var topicUUID = metadata.NewUuid()
+
+// appendN appends n records with acks=1.
+func (tb *testBroker) appendN(n int) {
+	tb.t.Helper()
+	vals := make([]string, n)
+	for i := range vals {
+		vals[i] = "v"
+	}
+	resp := tb.call(produceRequest("t", 1, []int32{0}, [][]byte{batch(tb.t, time.Now().UnixMilli(), vals...)})).(*kmsg.ProduceResponse)
+	if err := kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode); err != nil {
+		tb.t.Fatalf("append: %v", err)
+	}
+}
+
+func (p *Partition) isExpanding() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.expanding
+}
+
+// The leader's own ISR expansion is answered after the metadata loop has
+// delivered a newer state of the partition (the controller took a broker
+// out of the ISR right after the expansion was written): the newer state
+// stays in force. Gregor installed the older one over it, and with it an
+// old state version, so each later ISR change it wrote was refused as
+// stale until another change of the partition came.
+func TestISRExpansionAnsweredAfterANewerStateKeepsTheNewer(t *testing.T) {
+	tb, be, p := newISRBroker(t, []int32{1, 2}, []int32{1})
+	tb.appendN(10)
+	be.update = func(st metadata.PartitionState) (metadata.PartitionState, error) {
+		written := st
+		written.Version = st.Version + 1
+		// Then the controller's change, delivered before the answer.
+		be.deliver(t, tb.Broker, []int32{1, 2}, []int32{1}, st.Version+2)
+		return written, nil
+	}
+	p.followerFetched(0, 2, 10, 0)
+	awaitCond(t, 5*time.Second, "the ISR expansion to end", func() bool { return !p.isExpanding() })
+	p.mu.Lock()
+	st, isr := p.state, slices.Clone(p.rs.ISR)
+	p.mu.Unlock()
+	if st.Version != 2 || !slices.Equal(st.ISR, []int32{1}) || !slices.Equal(isr, []int32{1}) {
+		t.Fatalf("state %+v, leader's ISR %v: want version 2 with ISR [1], delivered after the expansion's version 1", st, isr)
+	}
+}
