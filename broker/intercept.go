@@ -564,7 +564,9 @@ func (b *Broker) countTraffic(key int16, req *protocol.Request, resp kmsg.Respon
 					name = tp.Name
 				}
 			}
-			tt := b.ops.topic(name)
+			// Made on the first append: a produce that fails (an unknown
+			// or just deleted topic) leaves no series behind.
+			var tt *TopicTraffic
 			for pi, p := range t.Partitions {
 				code := int16(0)
 				if pr != nil {
@@ -573,6 +575,12 @@ func (b *Broker) countTraffic(key int16, req *protocol.Request, resp kmsg.Respon
 				if code != 0 {
 					b.ops.partitionError(0, code)
 					continue
+				}
+				if tt == nil {
+					if pr == nil && b.Topic(name) == nil {
+						break // acks=0 to a topic that does not exist
+					}
+					tt = b.ops.topic(name)
 				}
 				tt.BytesIn.Add(uint64(len(p.Records)))
 				tt.RecordsIn.Add(uint64(countRecords(p.Records)))

@@ -64,6 +64,11 @@ func (o *opsStats) topic(name string) *TopicTraffic {
 	return t.(*TopicTraffic)
 }
 
+// forgetTopic drops a deleted topic's traffic counters, so its series
+// leave the scrape (Kafka's ReplicaManager.maybeRemoveTopicMetrics removes
+// a deleted topic's BrokerTopicMetrics).
+func (o *opsStats) forgetTopic(name string) { o.topics.Delete(name) }
+
 func (o *opsStats) partitionError(api, code int16) {
 	o.mu.Lock()
 	if o.errs == nil {

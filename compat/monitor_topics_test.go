@@ -1,0 +1,84 @@
+package compat
+
+// What a broker's /metrics says about topics: a deleted topic's series
+// leave the scrape, and a produce to a topic that does not exist adds
+// none (Kafka's BrokerTopicStats.removeMetrics, called by
+// ReplicaManager.maybeRemoveTopicMetrics on deletion).
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"gregor/internal/brokertest"
+	"gregor/internal/promtest"
+	"gregor/internal/wait"
+)
+
+// startMonitoredBroker starts a broker of its own with its /metrics on a
+// free port; it returns the broker and the metrics URL.
+func startMonitoredBroker(t *testing.T, set map[string]string) (*brokertest.Broker, string) {
+	t.Helper()
+	if !usingGregor() {
+		t.Skip("starts its own broker")
+	}
+	metrics := "127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t))
+	all := map[string]string{"gregor.metrics.listener": metrics}
+	for k, v := range set {
+		all[k] = v
+	}
+	return brokertest.Start(t, brokertest.Options{Set: all}), "http://" + metrics + "/metrics"
+}
+
+func TestDeletedTopicSeriesLeaveMetrics(t *testing.T) {
+	b, url := startMonitoredBroker(t, map[string]string{"auto.create.topics.enable": "false"})
+	topic, missing := randomName("metrics-gone"), randomName("metrics-missing")
+	createTopic(t, b.Addr, topic, 1)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	raw := dialRaw(t, b.Addr)
+	resp := kmsg.NewPtrProduceResponse()
+	if err := raw.request(produceReq(missing, recordBatch(false), nil), resp); err != nil {
+		t.Fatal(err)
+	}
+	if code := produceCode(resp); code != 3 {
+		t.Fatalf("produce to %s: error %d, want UNKNOWN_TOPIC_OR_PARTITION (3)", missing, code)
+	}
+	f := promtest.Scrape(t, url)
+	if v, ok := f.Value("gregor_topic_bytes_in_total", "topic", topic); !ok || v == 0 {
+		t.Fatalf("gregor_topic_bytes_in_total{topic=%q} = %v (present %v) after a produce", topic, v, ok)
+	}
+	if _, ok := f.Value("gregor_topic_bytes_in_total", "topic", missing); ok {
+		t.Errorf("a produce to %s, which does not exist, added a gregor_topic_bytes_in_total series", missing)
+	}
+	if resp, err := kadm.NewClient(cl).DeleteTopics(ctx, topic); err != nil || resp.Error() != nil {
+		t.Fatalf("deleting %s: %v %v", topic, err, resp.Error())
+	}
+	var present []string
+	wait.For(t, "the deleted "+topic+"'s series to leave /metrics", 20*time.Second, func() bool {
+		f, err := promtest.TryScrape(url)
+		if err != nil {
+			return false
+		}
+		present = present[:0]
+		for _, name := range []string{"gregor_topic_bytes_in_total", "gregor_topic_records_in_total", "gregor_topic_bytes_out_total", "gregor_partition_log_end_offset"} {
+			if _, ok := f.Value(name, "topic", topic); ok {
+				present = append(present, name)
+			}
+		}
+		return len(present) == 0
+	})
+}
