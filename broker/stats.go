@@ -23,6 +23,11 @@ type PartitionStat struct {
 // UnderReplicated: led here with fewer in-sync replicas than replicas.
 func (ps PartitionStat) UnderReplicated() bool { return ps.Leader && len(ps.ISR) < len(ps.Replicas) }
 
+// UnderMinISR: led here with fewer in-sync replicas than
+// min.insync.replicas (bounded by the replicas, as Kafka's
+// Partition.effectiveMinIsr): acks=all produces to it fail.
+func (ps PartitionStat) UnderMinISR() bool { return ps.Leader && len(ps.ISR) < ps.MinISR }
+
 // AtMinISR: led here with exactly min.insync.replicas in sync.
 func (ps PartitionStat) AtMinISR() bool { return ps.Leader && len(ps.ISR) == ps.MinISR }
 

@@ -91,6 +91,7 @@ var (
 	dPartitions      = desc("partitions", "Partitions with a replica on this broker.")
 	dLeaders         = desc("leader_partitions", "Partitions led by this broker.")
 	dUnder           = desc("under_replicated_partitions", "Partitions led here with fewer in-sync replicas than replicas.")
+	dUnderMinISR     = desc("under_min_isr_partitions", "Partitions led here with fewer in-sync replicas than min.insync.replicas (acks=all produces fail; Kafka's UnderMinIsrPartitionCount).")
 	dAtMinISR        = desc("at_min_isr_partitions", "Partitions led here with exactly min.insync.replicas in sync.")
 	dOffline         = desc("offline_partitions", "Partitions without a leader (reported by the controller only, so a cluster reports each once).")
 	dOfflineDirs     = desc("offline_log_dirs", "Log dirs taken offline by a disk failure (Kafka's OfflineLogDirectoryCount).")
@@ -121,7 +122,7 @@ type brokerCollector struct{ src Sources }
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
-		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dAtMinISR, dOffline, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
+		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dUnderMinISR, dAtMinISR, dOffline, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
 		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dPartErrors, dFetchSessions, dFetchSessParts,
 		dQuotaRate, dQuotaLimit, dThrottled, dUptime, dBuild} {
 		ch <- d
@@ -192,7 +193,7 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 	sessions, sessParts := b.FetchSessionStats()
 	gauge(ch, dFetchSessions, float64(sessions))
 	gauge(ch, dFetchSessParts, float64(sessParts))
-	var under, atMin, leaders int
+	var under, underMin, atMin, leaders int
 	stats := b.PartitionStats()
 	for _, ps := range stats {
 		l := []string{ps.Topic, strconv.Itoa(int(ps.Partition))}
@@ -205,6 +206,9 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 		if ps.UnderReplicated() {
 			ur = 1
 			under++
+		}
+		if ps.UnderMinISR() {
+			underMin++
 		}
 		if ps.AtMinISR() {
 			atMin++
@@ -223,6 +227,7 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 	gauge(ch, dPartitions, float64(len(stats)))
 	gauge(ch, dLeaders, float64(leaders))
 	gauge(ch, dUnder, float64(under))
+	gauge(ch, dUnderMinISR, float64(underMin))
 	gauge(ch, dAtMinISR, float64(atMin))
 	gauge(ch, dOffline, float64(b.OfflinePartitions()))
 	gauge(ch, dOfflineDirs, float64(b.OfflineLogDirs()))
