@@ -88,6 +88,7 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 		st := p.state
 		// Appended, as Kafka's Partition.prepareIsrExpand adds it to the
 		// ISR it has: the order kafka-topics.sh --describe shows.
+		from := len(p.rs.ISR)
 		st.ISR = append(slices.Clone(p.rs.ISR), id)
 		p.b.spawn(func() {
 			defer func() {
@@ -109,7 +110,7 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 				return
 			}
 			p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Int32("replica", id).Ints32("isr", st.ISR).Msg("expanding ISR")
-			p.updateISR(st)
+			p.updateISR(st, from)
 		})
 	}
 }
