@@ -8,11 +8,16 @@ package integration
 // as it changes the ISR.
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"gregor/internal/brokertest"
 	"gregor/internal/promtest"
@@ -103,5 +108,79 @@ func TestReplicationHealthMetricsWithAFollowerDown(t *testing.T) {
 	back := promtest.Scrape(t, "http://"+monitors[leader]+"/metrics")
 	if d := value(back, "gregor_isr_expands_total") - value(down, "gregor_isr_expands_total"); d != 2 {
 		t.Errorf("the leader counted %v ISR expansions for the two partitions broker %d rejoined, want 2", d, victim)
+	}
+}
+
+// A reassignment adding a replica does not make its partition
+// under-replicated while the new replica catches up: Kafka's
+// Partition.isUnderReplicated compares the ISR with the replication
+// factor, which excludes the adding replicas (here the new one cannot
+// fetch at all, its broker paused).
+func TestReassignmentIsNotUnderReplicated(t *testing.T) {
+	monitors := map[int32]string{}
+	c := startClusterEach(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"}, func(id int32, _ string) map[string]string {
+		monitors[id] = "127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t))
+		return map[string]string{"gregor.metrics.listener": monitors[id]}
+	})
+	ctrl := c.controller()
+	var target int32 = 3
+	if ctrl == 3 {
+		target = 1
+	}
+	var owners []int32
+	for id := int32(1); id <= 3; id++ {
+		if id != target {
+			owners = append(owners, id)
+		}
+	}
+	const topic = "health-reassign"
+	c.createAssigned(topic, [][]int32{owners})
+	c.awaitISR(topic, 2, 30*time.Second)
+	leader := c.leaderOf(topic, 0)
+	// The client knows only the brokers that stay up.
+	var seeds []string
+	for _, id := range owners {
+		seeds = append(seeds, c.brokers[id].Addr)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c.brokers[target].Pause()
+	defer c.brokers[target].Resume()
+	var req kadm.AlterPartitionAssignmentsReq
+	req.Assign(topic, 0, append(slices.Clone(owners), target))
+	res, err := adm.AlterPartitionAssignments(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := res[topic][0].Err; e != nil {
+		t.Fatalf("reassigning %s-0 to add broker %d: %v (%s)", topic, target, e, res[topic][0].ErrMessage)
+	}
+	url := "http://" + monitors[leader] + "/metrics"
+	var under, perPartition float64
+	waitFor(t, fmt.Sprintf("leader %d to see %s-0 with 3 replicas", leader, topic), 20*time.Second, func() bool {
+		f, err := promtest.TryScrape(url)
+		if err != nil {
+			return false
+		}
+		n, _ := f.Value("gregor_partition_replicas", "topic", topic, "partition", "0")
+		under, _ = f.Value("gregor_under_replicated_partitions")
+		perPartition, _ = f.Value("gregor_partition_under_replicated", "topic", topic, "partition", "0")
+		return n == 3
+	})
+	l, err := adm.ListPartitionReassignments(ctx, kadm.TopicsSet{topic: {0: struct{}{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := l[topic][0]; !ok || len(r.AddingReplicas) != 1 {
+		t.Fatalf("the reassignment of %s-0 is not in progress with broker %d paused: %+v", topic, target, l)
+	}
+	if under != 0 || perPartition != 0 {
+		t.Errorf("leader %d reports %s-0 under-replicated (%v, %v partitions in all) while a reassignment adds broker %d", leader, topic, perPartition, under, target)
 	}
 }
