@@ -146,24 +146,40 @@ func (b *Broker) Status() metadata.Status {
 // Started is when the broker was created.
 func (b *Broker) Started() time.Time { return b.ops.started }
 
-// OfflinePartitions counts the partitions without a leader, as the
-// controller reports them (0 on other brokers, so a cluster reports each
-// once).
-func (b *Broker) OfflinePartitions() int {
+// ControllerStats are the cluster-wide counts the active controller
+// reports (Kafka's GlobalTopicCount, GlobalPartitionCount,
+// OfflinePartitionsCount and PreferredReplicaImbalanceCount).
+type ControllerStats struct {
+	Topics, Partitions, Offline int
+	// Imbalanced counts partitions not led by their preferred (first)
+	// replica, those without a leader included, as Kafka 4's
+	// ControllerMetricsChanges counts !PartitionRegistration.hasPreferredLeader.
+	Imbalanced int
+}
+
+// ControllerStats counts the cluster's topics and partitions; ok is false
+// on a broker that is not the controller, which reports none, so a
+// cluster reports each count once.
+func (b *Broker) ControllerStats() (st ControllerStats, ok bool) {
 	if !b.Status().Controller {
-		return 0
+		return st, false
 	}
-	n := 0
 	for _, t := range b.Topics() {
+		st.Topics++
 		for _, p := range t.Partitions() {
 			p.mu.Lock()
-			if p.state.Leader < 0 {
-				n++
-			}
+			leader, replicas := p.state.Leader, p.state.Replicas
 			p.mu.Unlock()
+			st.Partitions++
+			if leader < 0 {
+				st.Offline++
+			}
+			if len(replicas) == 0 || leader != replicas[0] {
+				st.Imbalanced++
+			}
 		}
 	}
-	return n
+	return st, true
 }
 
 // EndOffsets returns the high watermarks of the given partitions (topic

@@ -4,8 +4,10 @@ package integration
 // Kafka's ReplicaManager gauges UnderReplicatedPartitions,
 // UnderMinIsrPartitionCount and AtMinIsrPartitionCount are counted by
 // each partition's leader only, OfflinePartitionsCount by the active
-// controller only, and IsrShrinksPerSec/IsrExpandsPerSec by the leader
-// as it changes the ISR.
+// controller only (with GlobalTopicCount, GlobalPartitionCount and
+// PreferredReplicaImbalanceCount, a leaderless partition counted as
+// imbalanced), and IsrShrinksPerSec/IsrExpandsPerSec by the leader as it
+// changes the ISR.
 
 import (
 	"context"
@@ -87,13 +89,23 @@ func TestReplicationHealthMetricsWithAFollowerDown(t *testing.T) {
 		return map[string]float64{"gregor_under_replicated_partitions": 0, "gregor_under_min_isr_partitions": 0, "gregor_at_min_isr_partitions": atMin, "gregor_offline_partitions": 0}
 	}
 	up := map[int32]map[string]float64{leader: healthy(1), ctrl: healthy(0), victim: healthy(1)}
+	// The cluster-wide counts come from the controller alone.
+	for id, m := range up {
+		global := 0.0
+		if id == ctrl {
+			global = 3
+		}
+		m["gregor_global_topics"], m["gregor_global_partitions"], m["gregor_preferred_replica_imbalance"] = global, global, 0
+	}
 	expect("with every broker up", up)
 	before := promtest.Scrape(t, "http://"+monitors[leader]+"/metrics")
 
 	c.brokers[victim].Kill()
 	expect(fmt.Sprintf("with broker %d down", victim), map[int32]map[string]float64{
-		leader: {"gregor_under_replicated_partitions": 2, "gregor_under_min_isr_partitions": 1, "gregor_at_min_isr_partitions": 1, "gregor_offline_partitions": 0},
-		ctrl:   {"gregor_under_replicated_partitions": 0, "gregor_under_min_isr_partitions": 0, "gregor_at_min_isr_partitions": 0, "gregor_offline_partitions": 1},
+		leader: {"gregor_under_replicated_partitions": 2, "gregor_under_min_isr_partitions": 1, "gregor_at_min_isr_partitions": 1, "gregor_offline_partitions": 0,
+			"gregor_global_topics": 0, "gregor_preferred_replica_imbalance": 0},
+		ctrl: {"gregor_under_replicated_partitions": 0, "gregor_under_min_isr_partitions": 0, "gregor_at_min_isr_partitions": 0, "gregor_offline_partitions": 1,
+			"gregor_global_topics": 3, "gregor_global_partitions": 3, "gregor_preferred_replica_imbalance": 1},
 	})
 	// The controller took the dead broker out of the ISRs (its ZooKeeper
 	// session ended), not the leader: Kafka's leader marks

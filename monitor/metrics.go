@@ -94,6 +94,9 @@ var (
 	dUnderMinISR     = desc("under_min_isr_partitions", "Partitions led here with fewer in-sync replicas than min.insync.replicas (acks=all produces fail; Kafka's UnderMinIsrPartitionCount).")
 	dAtMinISR        = desc("at_min_isr_partitions", "Partitions led here with exactly min.insync.replicas in sync.")
 	dOffline         = desc("offline_partitions", "Partitions without a leader (reported by the controller only, so a cluster reports each once).")
+	dGlobalTopics    = desc("global_topics", "Topics in the cluster (reported by the controller only; Kafka's GlobalTopicCount).")
+	dGlobalParts     = desc("global_partitions", "Partitions in the cluster (reported by the controller only; Kafka's GlobalPartitionCount).")
+	dImbalance       = desc("preferred_replica_imbalance", "Partitions not led by their preferred (first) replica, leaderless ones included (reported by the controller only; Kafka's PreferredReplicaImbalanceCount).")
 	dOfflineDirs     = desc("offline_log_dirs", "Log dirs taken offline by a disk failure (Kafka's OfflineLogDirectoryCount).")
 	dShrinks         = desc("isr_shrinks_total", "ISR shrinks made by this broker as leader.")
 	dExpands         = desc("isr_expands_total", "ISR expansions made by this broker as leader.")
@@ -122,7 +125,7 @@ type brokerCollector struct{ src Sources }
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
-		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dUnderMinISR, dAtMinISR, dOffline, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
+		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
 		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dPartErrors, dFetchSessions, dFetchSessParts,
 		dQuotaRate, dQuotaLimit, dThrottled, dUptime, dBuild} {
 		ch <- d
@@ -229,7 +232,13 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 	gauge(ch, dUnder, float64(under))
 	gauge(ch, dUnderMinISR, float64(underMin))
 	gauge(ch, dAtMinISR, float64(atMin))
-	gauge(ch, dOffline, float64(b.OfflinePartitions()))
+	// Zero on the other brokers, as Kafka's controller gauges when not
+	// active: summed over a cluster, each is counted once.
+	cs, _ := b.ControllerStats()
+	gauge(ch, dOffline, float64(cs.Offline))
+	gauge(ch, dGlobalTopics, float64(cs.Topics))
+	gauge(ch, dGlobalParts, float64(cs.Partitions))
+	gauge(ch, dImbalance, float64(cs.Imbalanced))
 	gauge(ch, dOfflineDirs, float64(b.OfflineLogDirs()))
 	for _, t := range b.Traffic() {
 		counter(ch, dTopicBytesIn, float64(t.BytesIn), t.Topic)
