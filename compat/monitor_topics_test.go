@@ -8,6 +8,7 @@ package compat
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +81,40 @@ func TestDeletedTopicSeriesLeaveMetrics(t *testing.T) {
 			}
 		}
 		return len(present) == 0
+	})
+}
+
+// The coordinator counts its groups by type and state, all of them, with
+// a zero for a state no group is in (Kafka's GroupCoordinatorMetrics
+// classic-group-count and consumer-group-count, by state).
+func TestGroupStateCountsInMetrics(t *testing.T) {
+	b, url := startMonitoredBroker(t, nil)
+	topic := randomName("metrics-groups")
+	ctx, cl, ids := newRawMembers(t, b.Addr, map[string]int32{topic: 1})
+	classic, consumer := randomName("classic"), randomName("consumer")
+	offs := kadm.Offsets{}
+	offs.AddOffset(topic, 0, 0, -1)
+	if resp, err := kadm.NewClient(cl).CommitOffsets(ctx, classic, offs); err != nil || resp.Error() != nil {
+		t.Fatalf("committing for %s: %v %v", classic, err, resp.Error())
+	}
+	m := &rawMember{t: t, ctx: ctx, cl: cl, group: consumer, id: "m-" + consumer, names: ids}
+	m.heartbeat([]string{topic}, nil)
+	var got map[string]float64
+	wait.For(t, "one Empty classic group and one consumer group in gregor_consumer_groups_by_state", 20*time.Second, func() bool {
+		f, err := promtest.TryScrape(url)
+		if err != nil {
+			return false
+		}
+		got = map[string]float64{}
+		for _, k := range []string{"classic/Empty", "classic/PreparingRebalance", "classic/Stable", "consumer/Empty", "consumer/Assigning", "consumer/Reconciling", "consumer/Stable"} {
+			typ, state, _ := strings.Cut(k, "/")
+			v, ok := f.Value("gregor_consumer_groups_by_state", "type", typ, "state", state)
+			if !ok {
+				return false
+			}
+			got[k] = v
+		}
+		consumers := got["consumer/Empty"] + got["consumer/Assigning"] + got["consumer/Reconciling"] + got["consumer/Stable"]
+		return got["classic/Empty"] == 1 && got["classic/PreparingRebalance"] == 0 && got["classic/Stable"] == 0 && consumers == 1 && got["consumer/Empty"] == 0
 	})
 }
