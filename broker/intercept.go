@@ -564,8 +564,8 @@ func (b *Broker) countTraffic(key int16, req *protocol.Request, resp kmsg.Respon
 					name = tp.Name
 				}
 			}
-			// Made on the first append: a produce that fails (an unknown
-			// or just deleted topic) leaves no series behind.
+			// Made on the first partition that reached the log: a produce
+			// to an unknown or just deleted topic leaves no series behind.
 			var tt *TopicTraffic
 			for pi, p := range t.Partitions {
 				code := int16(0)
@@ -574,13 +574,23 @@ func (b *Broker) countTraffic(key int16, req *protocol.Request, resp kmsg.Respon
 				}
 				if code != 0 {
 					b.ops.partitionError(0, code)
+				}
+				total, failed := producedCounts(code)
+				if !total {
 					continue
 				}
 				if tt == nil {
-					if pr == nil && b.Topic(name) == nil {
-						break // acks=0 to a topic that does not exist
+					if b.Topic(name) == nil {
+						break // deleted meanwhile, or acks=0 to a topic that does not exist
 					}
 					tt = b.ops.topic(name)
+				}
+				tt.ProduceRequests.Add(1)
+				if code != 0 {
+					if failed {
+						tt.FailedProduce.Add(1)
+					}
+					continue
 				}
 				tt.BytesIn.Add(uint64(len(p.Records)))
 				tt.RecordsIn.Add(uint64(countRecords(p.Records)))

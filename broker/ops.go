@@ -42,6 +42,30 @@ type partitionErrKey struct {
 // consumers (followers' fetches not included).
 type TopicTraffic struct {
 	BytesIn, RecordsIn, BytesOut, RecordsOut atomic.Uint64
+	// ProduceRequests counts the topic's partitions in produce requests
+	// that reached the log, and FailedProduce those of them that failed
+	// unexpectedly (producedCounts).
+	ProduceRequests, FailedProduce atomic.Uint64
+}
+
+// producedCounts is how Kafka's ReplicaManager.appendToLocalLog counts a
+// partition of a produce request in TotalProduceRequestsPerSec and
+// FailedProduceRequestsPerSec: a partition refused before the append (not
+// authorized, an unknown topic, invalid acks) counts in neither; an
+// expected error (not the leader, too large, corrupt, a storage error)
+// counts in the total only; any other error is a failure too.
+func producedCounts(code int16) (total, failed bool) {
+	switch code {
+	case 0:
+		return true, false
+	case kerr.TopicAuthorizationFailed.Code, kerr.TransactionalIDAuthorizationFailed.Code, kerr.ClusterAuthorizationFailed.Code,
+		kerr.UnknownTopicOrPartition.Code, kerr.InvalidRequiredAcks.Code:
+		return false, false
+	case kerr.NotLeaderForPartition.Code, kerr.MessageTooLarge.Code, kerr.RecordListTooLarge.Code,
+		kerr.CorruptMessage.Code, kerr.KafkaStorageError.Code:
+		return true, false
+	}
+	return true, true
 }
 
 func (o *opsStats) isrChanged(before, after int) {
@@ -88,6 +112,7 @@ func (b *Broker) ISRChanges() (shrinks, expands uint64) {
 type TopicTrafficSnapshot struct {
 	Topic                                    string
 	BytesIn, RecordsIn, BytesOut, RecordsOut uint64
+	ProduceRequests, FailedProduce           uint64
 }
 
 // Traffic lists each topic's traffic, sorted by topic.
@@ -95,7 +120,8 @@ func (b *Broker) Traffic() []TopicTrafficSnapshot {
 	var out []TopicTrafficSnapshot
 	b.ops.topics.Range(func(k, v any) bool {
 		t := v.(*TopicTraffic)
-		out = append(out, TopicTrafficSnapshot{Topic: k.(string), BytesIn: t.BytesIn.Load(), RecordsIn: t.RecordsIn.Load(), BytesOut: t.BytesOut.Load(), RecordsOut: t.RecordsOut.Load()})
+		out = append(out, TopicTrafficSnapshot{Topic: k.(string), BytesIn: t.BytesIn.Load(), RecordsIn: t.RecordsIn.Load(), BytesOut: t.BytesOut.Load(), RecordsOut: t.RecordsOut.Load(),
+			ProduceRequests: t.ProduceRequests.Load(), FailedProduce: t.FailedProduce.Load()})
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })

@@ -118,3 +118,62 @@ func TestGroupStateCountsInMetrics(t *testing.T) {
 		return got["classic/Empty"] == 1 && got["classic/PreparingRebalance"] == 0 && got["classic/Stable"] == 0 && consumers == 1 && got["consumer/Empty"] == 0
 	})
 }
+
+// Each partition of a produce that reaches a topic's log counts in
+// gregor_topic_produce_requests_total; one that fails other than by an
+// expected error (here a timestamp out of range, INVALID_TIMESTAMP) in
+// gregor_topic_failed_produce_requests_total too; MESSAGE_TOO_LARGE and
+// CORRUPT_MESSAGE do not, as Kafka's ReplicaManager.appendToLocalLog
+// marks FailedProduceRequestsPerSec only for unexpected errors.
+func TestFailedProduceCountedPerTopic(t *testing.T) {
+	b, url := startMonitoredBroker(t, nil)
+	topic := randomName("metrics-failed")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, 1, 1, map[string]*string{
+		"max.message.bytes": kadm.StringPtr("300"), "message.timestamp.before.max.ms": kadm.StringPtr("60000"),
+	}, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("creating %s: %v", topic, err)
+	}
+	corrupt := tcBatch(-1, -1, -1, "v")
+	corrupt[len(corrupt)-1] ^= 0xff
+	raw := dialRaw(t, b.Addr)
+	for _, c := range []struct {
+		batch []byte
+		want  int16
+	}{
+		{tcBatch(-1, -1, -1, "v"), 0},
+		{tcBatch(-1, -1, -1, strings.Repeat("x", 500)), 10}, // MESSAGE_TOO_LARGE
+		{corrupt, 2}, // CORRUPT_MESSAGE
+		{tcBatchAt(time.Now().Add(-time.Hour), -1, -1, -1, "v"), 32}, // INVALID_TIMESTAMP
+	} {
+		resp := kmsg.NewPtrProduceResponse()
+		if err := raw.request(produceReq(topic, c.batch, nil), resp); err != nil {
+			t.Fatal(err)
+		}
+		if got := produceCode(resp); got != c.want {
+			t.Fatalf("produce: error %d, want %d", got, c.want)
+		}
+	}
+	var total, failed float64
+	if !wait.Until(10*time.Second, func() bool {
+		f, err := promtest.TryScrape(url)
+		if err != nil {
+			return false
+		}
+		total, _ = f.Value("gregor_topic_produce_requests_total", "topic", topic)
+		failed, _ = f.Value("gregor_topic_failed_produce_requests_total", "topic", topic)
+		return total == 4 && failed == 1
+	}) {
+		t.Errorf("%s: %v produce requests, %v failed; want 4 and 1 (INVALID_TIMESTAMP)", topic, total, failed)
+	}
+}

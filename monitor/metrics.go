@@ -109,6 +109,8 @@ var (
 	dTopicRecordsIn  = desc("topic_records_in_total", "Records appended by producers, by topic.", "topic")
 	dTopicBytesOut   = desc("topic_bytes_out_total", "Record bytes sent to consumers, by topic.", "topic")
 	dTopicRecordsOut = desc("topic_records_out_total", "Records sent to consumers, by topic.", "topic")
+	dTopicProduce    = desc("topic_produce_requests_total", "Partitions of produce requests that reached the log, by topic (Kafka's TotalProduceRequestsPerSec).", "topic")
+	dTopicProduceErr = desc("topic_failed_produce_requests_total", "Of those, the ones that failed other than by an expected error (not the leader, too large, corrupt, storage), by topic (Kafka's FailedProduceRequestsPerSec).", "topic")
 	dPartErrors      = desc("partition_errors_total", "Partitions of Produce and Fetch responses that carried an error, by API and error.", "api", "error")
 	dFetchSessions   = desc("fetch_session_cache_size", "Incremental fetch sessions cached (KIP-227).")
 	dFetchSessParts  = desc("fetch_session_cache_partitions", "Partitions held by cached fetch sessions.")
@@ -126,7 +128,7 @@ func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
 		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
-		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dPartErrors, dFetchSessions, dFetchSessParts,
+		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dTopicProduce, dTopicProduceErr, dPartErrors, dFetchSessions, dFetchSessParts,
 		dQuotaRate, dQuotaLimit, dThrottled, dUptime, dBuild} {
 		ch <- d
 	}
@@ -245,6 +247,8 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 		counter(ch, dTopicRecordsIn, float64(t.RecordsIn), t.Topic)
 		counter(ch, dTopicBytesOut, float64(t.BytesOut), t.Topic)
 		counter(ch, dTopicRecordsOut, float64(t.RecordsOut), t.Topic)
+		counter(ch, dTopicProduce, float64(t.ProduceRequests), t.Topic)
+		counter(ch, dTopicProduceErr, float64(t.FailedProduce), t.Topic)
 	}
 	for _, e := range b.PartitionErrors() {
 		counter(ch, dPartErrors, float64(e.N), apiName(e.API), e.Error)
