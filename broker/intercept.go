@@ -598,6 +598,12 @@ func (b *Broker) countTraffic(key int16, req *protocol.Request, resp kmsg.Respon
 		}
 	case 1:
 		if isFollowerFetch(req) {
+			// Counted apart, as Kafka's ReplicationBytesOutPerSec.
+			eachFetched(resp, func(_ *kmsg.FetchResponseTopic, p *kmsg.FetchResponseTopicPartition, recs fetchedRecords) {
+				if p.ErrorCode == 0 {
+					b.ops.replBytesOut.Add(uint64(recs.bytes))
+				}
+			})
 			return
 		}
 		var cur *kmsg.FetchResponseTopic

@@ -24,6 +24,9 @@ type opsStats struct {
 	started    time.Time
 	isrShrinks atomic.Uint64
 	isrExpands atomic.Uint64
+	// replBytesIn and replBytesOut count record bytes replicated from
+	// leaders (as a follower) and to followers (as a leader).
+	replBytesIn, replBytesOut atomic.Uint64
 	// topics holds a *TopicTraffic per topic name.
 	topics sync.Map
 
@@ -106,6 +109,14 @@ func (o *opsStats) partitionError(api, code int16) {
 // expanded an ISR.
 func (b *Broker) ISRChanges() (shrinks, expands uint64) {
 	return b.ops.isrShrinks.Load(), b.ops.isrExpands.Load()
+}
+
+// ReplicationBytes returns the record bytes this broker fetched from
+// leaders as a follower and sent to followers as a leader (Kafka's
+// ReplicationBytesInPerSec and ReplicationBytesOutPerSec, kept out of
+// the topics' producer and consumer traffic).
+func (b *Broker) ReplicationBytes() (in, out uint64) {
+	return b.ops.replBytesIn.Load(), b.ops.replBytesOut.Load()
 }
 
 // TopicTrafficSnapshot is a topic's traffic counters at one moment.

@@ -196,3 +196,51 @@ func TestReassignmentIsNotUnderReplicated(t *testing.T) {
 		t.Errorf("leader %d reports %s-0 under-replicated (%v, %v partitions in all) while a reassignment adds broker %d", leader, topic, perPartition, under, target)
 	}
 }
+
+// Replication traffic is counted apart from producers' and consumers',
+// as Kafka's ReplicationBytesInPerSec (the follower's fetches) and
+// ReplicationBytesOutPerSec (the leader's answers to them): a topic's
+// bytes in are the producers' alone, on its leader only.
+func TestReplicationBytesCountedApart(t *testing.T) {
+	monitors := map[int32]string{}
+	c := startClusterEach(t, 2, map[string]string{"auto.leader.rebalance.enable": "false"}, func(id int32, _ string) map[string]string {
+		monitors[id] = "127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t))
+		return map[string]string{"gregor.metrics.listener": monitors[id]}
+	})
+	const topic = "health-repl-bytes"
+	c.createAssigned(topic, [][]int32{{1, 2}})
+	c.awaitISR(topic, 2, 30*time.Second)
+	leader := c.leaderOf(topic, 0)
+	follower := 3 - leader
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := 0; i < 20; i++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte(strings.Repeat("r", 100))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var produced, replIn, replOut, followerIn float64
+	var followerHas bool
+	if !wait.Until(20*time.Second, func() bool {
+		lf, err1 := promtest.TryScrape("http://" + monitors[leader] + "/metrics")
+		ff, err2 := promtest.TryScrape("http://" + monitors[follower] + "/metrics")
+		if err1 != nil || err2 != nil {
+			return false
+		}
+		produced, _ = lf.Value("gregor_topic_bytes_in_total", "topic", topic)
+		replOut, _ = lf.Value("gregor_replication_bytes_out_total")
+		replIn, _ = ff.Value("gregor_replication_bytes_in_total")
+		followerIn, followerHas = ff.Value("gregor_topic_bytes_in_total", "topic", topic)
+		return produced > 0 && replIn >= produced && replOut >= produced
+	}) {
+		t.Fatalf("the leader took %v bytes from producers and sent %v to followers; the follower replicated %v; want both at least the produced bytes", produced, replOut, replIn)
+	}
+	if followerHas && followerIn != 0 {
+		t.Errorf("the follower counts %v replicated bytes as producer traffic of %s", followerIn, topic)
+	}
+}
