@@ -177,3 +177,47 @@ func TestFailedProduceCountedPerTopic(t *testing.T) {
 		t.Errorf("%s: %v produce requests, %v failed; want 4 and 1 (INVALID_TIMESTAMP)", topic, total, failed)
 	}
 }
+
+// A committed offset of -1 (no position: what a group may commit for a
+// partition it has not consumed) has no lag, as kafka-consumer-groups.sh
+// shows "-" for it (ConsumerGroupCommand.getLag ignores an offset of -1);
+// Gregor reported the whole log end plus one.
+func TestNoLagForCommittedMinusOne(t *testing.T) {
+	b, url := startMonitoredBroker(t, nil)
+	topic, group := randomName("metrics-lag"), randomName("g")
+	createTopic(t, b.Addr, topic, 2)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for p := int32(0); p < 2; p++ {
+		for i := 0; i < 5; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte("v")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	offs := kadm.Offsets{}
+	offs.AddOffset(topic, 0, 2, -1)
+	offs.AddOffset(topic, 1, -1, -1)
+	resp, err := kadm.NewClient(cl).CommitOffsets(ctx, group, offs)
+	if err != nil || resp.Error() != nil {
+		t.Fatalf("committing: %v %v", err, resp.Error())
+	}
+	var lag0, lag1 float64
+	var has0, has1 bool
+	if !wait.Until(10*time.Second, func() bool {
+		f, err := promtest.TryScrape(url)
+		if err != nil {
+			return false
+		}
+		lag0, has0 = f.Value("gregor_consumer_group_lag", "group", group, "topic", topic, "partition", "0")
+		lag1, has1 = f.Value("gregor_consumer_group_lag", "group", group, "topic", topic, "partition", "1")
+		return has0 && lag0 == 3 && !has1
+	}) {
+		t.Fatalf("lag of %s: partition 0 %v (present %v), want 3; partition 1, committed -1: %v (present %v), want no series", group, lag0, has0, lag1, has1)
+	}
+}

@@ -37,7 +37,7 @@ type GroupLag struct {
 }
 
 // PartitionLag is one partition's committed and end offsets; End is -1
-// when its leader did not answer.
+// when its leader did not answer, Lag -1 then or when Committed is -1.
 type PartitionLag struct {
 	Topic     string
 	Partition int32
@@ -128,8 +128,13 @@ func (l *lagCollector) compute() []GroupLag {
 		for _, o := range g.Offsets {
 			pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, Committed: o.Offset, End: -1, Lag: -1}
 			if end, ok := ends[o.Topic][o.Partition]; ok {
-				pl.End, pl.Lag = end, max(0, end-o.Offset)
-				gl.Total += pl.Lag
+				pl.End = end
+				// A committed -1 is no position: no lag, as
+				// kafka-consumer-groups.sh shows "-" for it.
+				if o.Offset >= 0 {
+					pl.Lag = max(0, end-o.Offset)
+					gl.Total += pl.Lag
+				}
 			}
 			gl.Partitions = append(gl.Partitions, pl)
 		}
@@ -170,7 +175,7 @@ func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, p := range g.Partitions {
 			part := strconv.Itoa(int(p.Partition))
 			gauge(ch, dCommitted, float64(p.Committed), g.Group, p.Topic, part)
-			if p.End >= 0 {
+			if p.Lag >= 0 {
 				gauge(ch, dLag, float64(p.Lag), g.Group, p.Topic, part)
 			}
 		}
