@@ -221,3 +221,41 @@ func TestNoLagForCommittedMinusOne(t *testing.T) {
 		t.Fatalf("lag of %s: partition 0 %v (present %v), want 3; partition 1, committed -1: %v (present %v), want no series", group, lag0, has0, lag1, has1)
 	}
 }
+
+// Connections are counted per listener as they are served and closed, as
+// Kafka's SocketServer connection-creation-total and
+// connection-close-total by listener.
+func TestConnectionsCountedPerListener(t *testing.T) {
+	internal := "127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t))
+	port := brokertest.FreePort(t)
+	if !usingGregor() {
+		t.Skip("starts its own broker")
+	}
+	metrics := "127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t))
+	brokertest.Start(t, brokertest.Options{Port: port, Set: map[string]string{
+		"listeners":                      "PLAINTEXT://127.0.0.1:" + strconv.Itoa(port) + ",INTERNAL://" + internal,
+		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:PLAINTEXT",
+		"inter.broker.listener.name":     "INTERNAL",
+		"gregor.metrics.listener":        metrics,
+	}})
+	url := "http://" + metrics + "/metrics"
+	for i := 0; i < 3; i++ {
+		c := dialRaw(t, internal)
+		if err := c.request(kmsg.NewPtrApiVersionsRequest(), kmsg.NewPtrApiVersionsResponse()); err != nil {
+			t.Fatal(err)
+		}
+		c.c.Close()
+	}
+	var created, closed float64
+	if !wait.Until(10*time.Second, func() bool {
+		f, err := promtest.TryScrape(url)
+		if err != nil {
+			return false
+		}
+		created, _ = f.Value("gregor_listener_connections_created_total", "listener", "INTERNAL")
+		closed, _ = f.Value("gregor_listener_connections_closed_total", "listener", "INTERNAL")
+		return created == 3 && closed == 3
+	}) {
+		t.Fatalf("the INTERNAL listener: %v connections created, %v closed; want 3 and 3", created, closed)
+	}
+}

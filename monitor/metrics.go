@@ -69,6 +69,9 @@ var (
 	dConnsEvicted    = desc("connections_evicted_total", "Client connections closed to make room for an inter-broker one over max.connections.")
 	dConnsThrottled  = desc("connections_ip_throttled_total", "Connections closed unserved, after their throttle time, for their IP's connection_creation_rate quota.")
 	dConnsIdle       = desc("connections_idle_closed_total", "Connections closed by connections.max.idle.ms.")
+	dConnsCreated    = desc("listener_connections_created_total", "Connections served, by listener (Kafka's connection-creation-total).", "listener")
+	dConnsClosed     = desc("listener_connections_closed_total", "Connections closed, by listener (Kafka's connection-close-total).", "listener")
+	dConnsStalled    = desc("connections_stalled_closed_total", "Connections closed for stopping mid-request while holding request memory others waited for.")
 	dConns           = desc("connections", "Open connections, by listener and principal.", "listener", "principal")
 	dConnsMuted      = desc("connections_throttled", "Open connections muted by a quota throttle now.")
 	dConnLimit       = desc("connection_limit", "Connection limits in force (max.connections, max.connections.per.ip).", "limit")
@@ -127,7 +130,7 @@ var (
 type brokerCollector struct{ src Sources }
 
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConns, dConnsMuted, dConnLimit, dQueued,
+	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConnsCreated, dConnsClosed, dConnsStalled, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
 		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
 		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dTopicProduce, dTopicProduceErr, dReplBytesIn, dReplBytesOut, dPartErrors, dFetchSessions, dFetchSessParts,
@@ -163,6 +166,11 @@ func (c *brokerCollector) collectNet(ch chan<- prometheus.Metric) {
 	counter(ch, dConnsEvicted, float64(st.ConnsEvicted.Load()))
 	counter(ch, dConnsThrottled, float64(st.ConnsThrottled.Load()))
 	counter(ch, dConnsIdle, float64(st.ConnsIdleClosed.Load()))
+	counter(ch, dConnsStalled, float64(st.ConnsStalledClosed.Load()))
+	for _, l := range st.Listeners() {
+		counter(ch, dConnsCreated, float64(l.Created), l.Listener)
+		counter(ch, dConnsClosed, float64(l.Closed), l.Listener)
+	}
 	gauge(ch, dQueued, float64(n.QueuedRequestBytes()))
 	cl := n.ConnectionLimits()
 	gauge(ch, dConnLimit, float64(cl.MaxConnections), "max.connections")
