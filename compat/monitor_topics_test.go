@@ -259,3 +259,35 @@ func TestConnectionsCountedPerListener(t *testing.T) {
 		t.Fatalf("the INTERNAL listener: %v connections created, %v closed; want 3 and 3", created, closed)
 	}
 }
+
+// With log.flush.interval.messages=1 every append flushes the log, and
+// the flushes are counted (Kafka's LogFlushRateAndTimeMs).
+func TestLogFlushesCounted(t *testing.T) {
+	b, url := startMonitoredBroker(t, map[string]string{"log.flush.interval.messages": "1"})
+	topic := randomName("metrics-flush")
+	createTopic(t, b.Addr, topic, 1)
+	before, _ := promtest.Scrape(t, url).Value("gregor_log_flushes_total")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.DefaultProduceTopic(topic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := 0; i < 3; i++ {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var after float64
+	if !wait.Until(10*time.Second, func() bool {
+		f, err := promtest.TryScrape(url)
+		if err != nil {
+			return false
+		}
+		after, _ = f.Value("gregor_log_flushes_total")
+		return after-before >= 3
+	}) {
+		t.Fatalf("gregor_log_flushes_total went from %v to %v over 3 appends with log.flush.interval.messages=1, want at least 3 more", before, after)
+	}
+}

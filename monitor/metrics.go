@@ -11,6 +11,7 @@ import (
 
 	"gregor/broker"
 	"gregor/broker/quota"
+	"gregor/broker/storage"
 	"gregor/coordinator"
 	"gregor/protocol"
 )
@@ -116,6 +117,8 @@ var (
 	dTopicProduceErr = desc("topic_failed_produce_requests_total", "Of those, the ones that failed other than by an expected error (not the leader, too large, corrupt, storage), by topic (Kafka's FailedProduceRequestsPerSec).", "topic")
 	dReplBytesIn     = desc("replication_bytes_in_total", "Record bytes fetched from leaders by this broker as a follower (Kafka's ReplicationBytesInPerSec; not in gregor_topic_bytes_in_total).")
 	dReplBytesOut    = desc("replication_bytes_out_total", "Record bytes sent to followers by this broker as a leader (Kafka's ReplicationBytesOutPerSec; not in gregor_topic_bytes_out_total).")
+	dLogFlushes      = desc("log_flushes_total", "Flushes (fsyncs) of logs' active segments, by log.flush.interval.messages/ms or on demand (Kafka's LogFlushRateAndTimeMs rate).")
+	dLogFlushTime    = desc("log_flush_seconds_total", "Time spent in those flushes.")
 	dPartErrors      = desc("partition_errors_total", "Partitions of Produce and Fetch responses that carried an error, by API and error.", "api", "error")
 	dFetchSessions   = desc("fetch_session_cache_size", "Incremental fetch sessions cached (KIP-227).")
 	dFetchSessParts  = desc("fetch_session_cache_partitions", "Partitions held by cached fetch sessions.")
@@ -133,7 +136,7 @@ func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConnsCreated, dConnsClosed, dConnsStalled, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
 		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
-		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dTopicProduce, dTopicProduceErr, dReplBytesIn, dReplBytesOut, dPartErrors, dFetchSessions, dFetchSessParts,
+		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dTopicProduce, dTopicProduceErr, dReplBytesIn, dReplBytesOut, dLogFlushes, dLogFlushTime, dPartErrors, dFetchSessions, dFetchSessParts,
 		dQuotaRate, dQuotaLimit, dThrottled, dUptime, dBuild} {
 		ch <- d
 	}
@@ -260,6 +263,8 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 		counter(ch, dTopicProduce, float64(t.ProduceRequests), t.Topic)
 		counter(ch, dTopicProduceErr, float64(t.FailedProduce), t.Topic)
 	}
+	counter(ch, dLogFlushes, float64(storage.FlushStats.Count.Load()))
+	counter(ch, dLogFlushTime, float64(storage.FlushStats.Nanos.Load())/1e9)
 	replIn, replOut := b.ReplicationBytes()
 	counter(ch, dReplBytesIn, float64(replIn))
 	counter(ch, dReplBytesOut, float64(replOut))
