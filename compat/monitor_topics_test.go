@@ -7,6 +7,8 @@ package compat
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -289,5 +291,53 @@ func TestLogFlushesCounted(t *testing.T) {
 		return after-before >= 3
 	}) {
 		t.Fatalf("gregor_log_flushes_total went from %v to %v over 3 appends with log.flush.interval.messages=1, want at least 3 more", before, after)
+	}
+}
+
+// Replicas whose log dir is unusable at start-up are counted offline, as
+// Kafka's OfflineReplicaCount, next to the offline dir itself.
+func TestOfflineReplicasCounted(t *testing.T) {
+	root := t.TempDir()
+	good, bad := filepath.Join(root, "disk1"), filepath.Join(root, "disk2")
+	b, url := startMonitoredBroker(t, map[string]string{"log.dirs": good + "," + bad})
+	topic := randomName("metrics-offline")
+	createTopic(t, b.Addr, topic, 4)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	all, err := kadm.NewClient(cl).DescribeAllLogDirs(ctx, nil)
+	cl.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	onBad := 0
+	for _, dirs := range all {
+		onBad = len(dirs[bad].Topics[topic])
+	}
+	if onBad == 0 {
+		t.Skipf("no replica of %s was placed in %s", topic, bad)
+	}
+	b.Stop()
+	if err := os.RemoveAll(bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.Restart()
+	var replicas, dirs float64
+	if !wait.Until(20*time.Second, func() bool {
+		f, err := promtest.TryScrape(url)
+		if err != nil {
+			return false
+		}
+		replicas, _ = f.Value("gregor_offline_replicas")
+		dirs, _ = f.Value("gregor_offline_log_dirs")
+		return replicas == float64(onBad) && dirs == 1
+	}) {
+		t.Fatalf("with %s unusable: gregor_offline_replicas %v (want %d, the replicas it held), gregor_offline_log_dirs %v (want 1)", bad, replicas, onBad, dirs)
 	}
 }

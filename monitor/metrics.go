@@ -101,6 +101,7 @@ var (
 	dGlobalTopics    = desc("global_topics", "Topics in the cluster (reported by the controller only; Kafka's GlobalTopicCount).")
 	dGlobalParts     = desc("global_partitions", "Partitions in the cluster (reported by the controller only; Kafka's GlobalPartitionCount).")
 	dImbalance       = desc("preferred_replica_imbalance", "Partitions not led by their preferred (first) replica, leaderless ones included (reported by the controller only; Kafka's PreferredReplicaImbalanceCount).")
+	dOfflineReplicas = desc("offline_replicas", "This broker's replicas in offline log dirs (Kafka's OfflineReplicaCount).")
 	dOfflineDirs     = desc("offline_log_dirs", "Log dirs taken offline by a disk failure (Kafka's OfflineLogDirectoryCount).")
 	dShrinks         = desc("isr_shrinks_total", "ISR shrinks made by this broker as leader.")
 	dExpands         = desc("isr_expands_total", "ISR expansions made by this broker as leader.")
@@ -135,7 +136,7 @@ type brokerCollector struct{ src Sources }
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConnsCreated, dConnsClosed, dConnsStalled, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
-		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
+		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineReplicas, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
 		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dTopicProduce, dTopicProduceErr, dReplBytesIn, dReplBytesOut, dLogFlushes, dLogFlushTime, dPartErrors, dFetchSessions, dFetchSessParts,
 		dQuotaRate, dQuotaLimit, dThrottled, dUptime, dBuild} {
 		ch <- d
@@ -254,6 +255,7 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 	gauge(ch, dGlobalTopics, float64(cs.Topics))
 	gauge(ch, dGlobalParts, float64(cs.Partitions))
 	gauge(ch, dImbalance, float64(cs.Imbalanced))
+	gauge(ch, dOfflineReplicas, float64(b.OfflineReplicas()))
 	gauge(ch, dOfflineDirs, float64(b.OfflineLogDirs()))
 	for _, t := range b.Traffic() {
 		counter(ch, dTopicBytesIn, float64(t.BytesIn), t.Topic)
