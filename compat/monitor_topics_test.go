@@ -328,7 +328,7 @@ func TestOfflineReplicasCounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Restart()
-	var replicas, dirs float64
+	var replicas, dirs, parts float64
 	if !wait.Until(20*time.Second, func() bool {
 		f, err := promtest.TryScrape(url)
 		if err != nil {
@@ -336,8 +336,9 @@ func TestOfflineReplicasCounted(t *testing.T) {
 		}
 		replicas, _ = f.Value("gregor_offline_replicas")
 		dirs, _ = f.Value("gregor_offline_log_dirs")
-		return replicas == float64(onBad) && dirs == 1
+		parts, _ = f.Value("gregor_partitions")
+		return replicas == float64(onBad) && dirs == 1 && parts == 4
 	}) {
-		t.Fatalf("with %s unusable: gregor_offline_replicas %v (want %d, the replicas it held), gregor_offline_log_dirs %v (want 1)", bad, replicas, onBad, dirs)
+		t.Fatalf("with %s unusable: gregor_offline_replicas %v (want %d, the replicas it held), gregor_offline_log_dirs %v (want 1), gregor_partitions %v (want 4, offline ones included)", bad, replicas, onBad, dirs, parts)
 	}
 }

@@ -92,7 +92,7 @@ var (
 	dPartISR         = desc("partition_isr_size", "In-sync replicas.", "topic", "partition")
 	dPartReplicas    = desc("partition_replicas", "Replicas of the partition.", "topic", "partition")
 	dPartUnder       = desc("partition_under_replicated", "1 when the partition is led here with fewer in-sync replicas than replicas.", "topic", "partition")
-	dPartitions      = desc("partitions", "Partitions with a replica on this broker.")
+	dPartitions      = desc("partitions", "Partitions with a replica on this broker, those in offline log dirs included (Kafka's PartitionCount).")
 	dLeaders         = desc("leader_partitions", "Partitions led by this broker.")
 	dUnder           = desc("under_replicated_partitions", "Partitions led here with fewer in-sync replicas than replicas.")
 	dUnderMinISR     = desc("under_min_isr_partitions", "Partitions led here with fewer in-sync replicas than min.insync.replicas (acks=all produces fail; Kafka's UnderMinIsrPartitionCount).")
@@ -243,7 +243,7 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 		gauge(ch, dPartReplicas, float64(len(ps.Replicas)), l...)
 		gauge(ch, dPartUnder, ur, l...)
 	}
-	gauge(ch, dPartitions, float64(len(stats)))
+	gauge(ch, dPartitions, float64(b.HostedPartitions()))
 	gauge(ch, dLeaders, float64(leaders))
 	gauge(ch, dUnder, float64(under))
 	gauge(ch, dUnderMinISR, float64(underMin))
