@@ -9,9 +9,11 @@ type PartitionStat struct {
 	Leader bool
 	// LeaderID, Replicas and ISR are the partition's metadata; Adding
 	// are the replicas an ongoing reassignment adds (among Replicas).
-	LeaderID       int32
-	Replicas       []int32
-	Adding         []int32
+	LeaderID int32
+	Replicas []int32
+	Adding   []int32
+	// Reassigning: a reassignment of the partition is in progress.
+	Reassigning    bool
 	ISR            []int32
 	MinISR         int
 	LogStartOffset int64
@@ -52,7 +54,7 @@ func (b *Broker) PartitionStats() []PartitionStat {
 			}
 			out = append(out, PartitionStat{
 				Topic: t.Name, Partition: p.ID, Leader: p.IsLeader(),
-				LeaderID: st.Leader, Replicas: st.Replicas, Adding: st.Adding, ISR: st.ISR, MinISR: min(minISR, len(st.Replicas)),
+				LeaderID: st.Leader, Replicas: st.Replicas, Adding: st.Adding, Reassigning: len(st.Adding) > 0 || len(st.Removing) > 0, ISR: st.ISR, MinISR: min(minISR, len(st.Replicas)),
 				LogStartOffset: p.LogStartOffset(), LogEndOffset: p.LogEndOffset(),
 				HighWatermark: p.HighWatermark(), LastStable: p.LastStableOffset(),
 				SizeBytes: lg.Size(), Segments: lg.SegmentCount(),

@@ -174,7 +174,7 @@ func TestReassignmentIsNotUnderReplicated(t *testing.T) {
 		t.Fatalf("reassigning %s-0 to add broker %d: %v (%s)", topic, target, e, res[topic][0].ErrMessage)
 	}
 	url := "http://" + monitors[leader] + "/metrics"
-	var under, perPartition float64
+	var under, perPartition, reassigning float64
 	waitFor(t, fmt.Sprintf("leader %d to see %s-0 with 3 replicas", leader, topic), 20*time.Second, func() bool {
 		f, err := promtest.TryScrape(url)
 		if err != nil {
@@ -183,8 +183,12 @@ func TestReassignmentIsNotUnderReplicated(t *testing.T) {
 		n, _ := f.Value("gregor_partition_replicas", "topic", topic, "partition", "0")
 		under, _ = f.Value("gregor_under_replicated_partitions")
 		perPartition, _ = f.Value("gregor_partition_under_replicated", "topic", topic, "partition", "0")
+		reassigning, _ = f.Value("gregor_reassigning_partitions")
 		return n == 3
 	})
+	if reassigning != 1 {
+		t.Errorf("leader %d reports %v partitions reassigning, want 1 (%s-0)", leader, reassigning, topic)
+	}
 	l, err := adm.ListPartitionReassignments(ctx, kadm.TopicsSet{topic: {0: struct{}{}}})
 	if err != nil {
 		t.Fatal(err)
@@ -194,6 +198,17 @@ func TestReassignmentIsNotUnderReplicated(t *testing.T) {
 	}
 	if under != 0 || perPartition != 0 {
 		t.Errorf("leader %d reports %s-0 under-replicated (%v, %v partitions in all) while a reassignment adds broker %d", leader, topic, perPartition, under, target)
+	}
+	c.brokers[target].Resume()
+	if !wait.Until(30*time.Second, func() bool {
+		f, err := promtest.TryScrape(url)
+		if err != nil {
+			return false
+		}
+		reassigning, _ = f.Value("gregor_reassigning_partitions")
+		return reassigning == 0
+	}) {
+		t.Errorf("leader %d still reports %v partitions reassigning 30s after broker %d resumed", leader, reassigning, target)
 	}
 }
 

@@ -95,6 +95,7 @@ var (
 	dPartitions      = desc("partitions", "Partitions with a replica on this broker, those in offline log dirs included (Kafka's PartitionCount).")
 	dLeaders         = desc("leader_partitions", "Partitions led by this broker.")
 	dUnder           = desc("under_replicated_partitions", "Partitions led here with fewer in-sync replicas than replicas.")
+	dReassigning     = desc("reassigning_partitions", "Partitions led here with a reassignment in progress (Kafka's ReassigningPartitions).")
 	dUnderMinISR     = desc("under_min_isr_partitions", "Partitions led here with fewer in-sync replicas than min.insync.replicas (acks=all produces fail; Kafka's UnderMinIsrPartitionCount).")
 	dAtMinISR        = desc("at_min_isr_partitions", "Partitions led here with exactly min.insync.replicas in sync.")
 	dOffline         = desc("offline_partitions", "Partitions without a leader (reported by the controller only, so a cluster reports each once).")
@@ -136,7 +137,7 @@ type brokerCollector struct{ src Sources }
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConnsCreated, dConnsClosed, dConnsStalled, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
-		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineReplicas, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
+		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dReassigning, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineReplicas, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
 		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dTopicProduce, dTopicProduceErr, dReplBytesIn, dReplBytesOut, dLogFlushes, dLogFlushTime, dPartErrors, dFetchSessions, dFetchSessParts,
 		dQuotaRate, dQuotaLimit, dThrottled, dUptime, dBuild} {
 		ch <- d
@@ -212,7 +213,7 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 	sessions, sessParts := b.FetchSessionStats()
 	gauge(ch, dFetchSessions, float64(sessions))
 	gauge(ch, dFetchSessParts, float64(sessParts))
-	var under, underMin, atMin, leaders int
+	var under, underMin, atMin, leaders, reassigning int
 	stats := b.PartitionStats()
 	for _, ps := range stats {
 		l := []string{ps.Topic, strconv.Itoa(int(ps.Partition))}
@@ -225,6 +226,9 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 		if ps.UnderReplicated() {
 			ur = 1
 			under++
+		}
+		if ps.Leader && ps.Reassigning {
+			reassigning++
 		}
 		if ps.UnderMinISR() {
 			underMin++
@@ -247,6 +251,7 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 	gauge(ch, dLeaders, float64(leaders))
 	gauge(ch, dUnder, float64(under))
 	gauge(ch, dUnderMinISR, float64(underMin))
+	gauge(ch, dReassigning, float64(reassigning))
 	gauge(ch, dAtMinISR, float64(atMin))
 	// Zero on the other brokers, as Kafka's controller gauges when not
 	// active: summed over a cluster, each is counted once.

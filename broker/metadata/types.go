@@ -82,7 +82,9 @@ type PartitionState struct {
 	// Adding are the replicas an ongoing reassignment adds (in Replicas
 	// too); they are not counted in the replication factor, as Kafka's
 	// OngoingReassignmentState.replicationFactor.
-	Adding      []int32
+	Adding []int32
+	// Removing are the replicas an ongoing reassignment removes.
+	Removing    []int32
 	Leader      int32
 	LeaderEpoch int32
 	ISR         []int32

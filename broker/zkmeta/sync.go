@@ -765,6 +765,9 @@ func (t *topicCache) topicState() metadata.TopicState {
 		if p < len(t.adding) && len(t.adding[p]) > 0 {
 			ps.Adding = slices.Clone(t.adding[p])
 		}
+		if p < len(t.removing) && len(t.removing[p]) > 0 {
+			ps.Removing = slices.Clone(t.removing[p])
+		}
 		if st := t.states[p]; st != nil {
 			ps.Leader, ps.LeaderEpoch, ps.ISR, ps.Version = st.leader, st.leaderEpoch, slices.Clone(st.isr), st.version
 		}
