@@ -170,6 +170,7 @@ func (b *Broker) removeTopic(name string) map[int32]chan struct{} {
 	delete(b.byID, t.ID)
 	tell := slices.Clone(b.deletions)
 	b.mu.Unlock()
+	b.ops.forgetTopic(name)
 	b.offlineChanged() // its offline replicas, if any, are gone
 	for _, fn := range tell {
 		fn(name, t.ID)

@@ -170,15 +170,20 @@ func (p *Partition) shrinkISR(now time.Time, maxLag time.Duration) {
 		return
 	}
 	st := p.state
+	from := len(p.rs.ISR)
 	st.ISR = replica.Without(p.rs.ISR, lag)
 	p.mu.Unlock()
 	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Ints32("out_of_sync", lag).Ints32("isr", st.ISR).Msg("shrinking ISR")
-	p.updateISR(st)
+	p.updateISR(st, from)
 }
 
-// updateISR persists an ISR change through the backend and installs it;
-// it returns the backend's error.
-func (p *Partition) updateISR(st metadata.PartitionState) error {
+// updateISR persists an ISR change, proposed from an ISR of from
+// replicas, through the backend and installs it; it returns the backend's
+// error. The change is counted as a shrink or an expansion once the
+// backend has it, as Kafka's leader marks IsrShrinksPerSec/IsrExpandsPerSec
+// for its committed AlterPartition (PendingShrinkIsr/PendingExpandIsr
+// .notifyListener), whatever state the metadata watch installed meanwhile.
+func (p *Partition) updateISR(st metadata.PartitionState, from int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got, err := p.b.backend.UpdatePartition(ctx, p.tp.Topic, p.ID, st)
@@ -192,10 +197,13 @@ func (p *Partition) updateISR(st metadata.PartitionState) error {
 	// controller changed the ISR right after this write): it stays, or
 	// the leader would write its next change at an old version, refused
 	// as stale until the partition changed again.
-	if p.rs == nil || p.state.LeaderEpoch != got.LeaderEpoch || got.Version < p.state.Version {
+	if p.rs == nil || p.state.LeaderEpoch != got.LeaderEpoch {
 		return nil
 	}
-	p.b.ops.isrChanged(len(p.state.ISR), len(got.ISR))
+	p.b.ops.isrChanged(from, len(st.ISR))
+	if got.Version < p.state.Version {
+		return nil
+	}
 	p.state = got
 	// Wake acks=all waits even if the high watermark stays: a shrink
 	// below min.insync.replicas fails them at once.

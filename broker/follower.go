@@ -386,6 +386,7 @@ func (f *fetcher) handle(ctx context.Context, conn *peerConn, fr *kmsg.FetchResp
 				var n int
 				n, err = p.appendAsFollower(fp.epoch, sp.RecordBatches, sp.HighWatermark, sp.LogStartOffset)
 				progress = progress || n > 0 || err == nil
+				b.ops.replBytesIn.Add(uint64(max(n, 0)))
 				if p.followerThrottled() {
 					// In sync or not, throttled traffic counts (Kafka too).
 					b.quotas.follower.record(n, b.now())

@@ -564,7 +564,9 @@ func (b *Broker) countTraffic(key int16, req *protocol.Request, resp kmsg.Respon
 					name = tp.Name
 				}
 			}
-			tt := b.ops.topic(name)
+			// Made on the first partition that reached the log: a produce
+			// to an unknown or just deleted topic leaves no series behind.
+			var tt *TopicTraffic
 			for pi, p := range t.Partitions {
 				code := int16(0)
 				if pr != nil {
@@ -572,6 +574,22 @@ func (b *Broker) countTraffic(key int16, req *protocol.Request, resp kmsg.Respon
 				}
 				if code != 0 {
 					b.ops.partitionError(0, code)
+				}
+				total, failed := producedCounts(code)
+				if !total {
+					continue
+				}
+				if tt == nil {
+					if b.Topic(name) == nil {
+						break // deleted meanwhile, or acks=0 to a topic that does not exist
+					}
+					tt = b.ops.topic(name)
+				}
+				tt.ProduceRequests.Add(1)
+				if code != 0 {
+					if failed {
+						tt.FailedProduce.Add(1)
+					}
 					continue
 				}
 				tt.BytesIn.Add(uint64(len(p.Records)))
@@ -580,6 +598,12 @@ func (b *Broker) countTraffic(key int16, req *protocol.Request, resp kmsg.Respon
 		}
 	case 1:
 		if isFollowerFetch(req) {
+			// Counted apart, as Kafka's ReplicationBytesOutPerSec.
+			eachFetched(resp, func(_ *kmsg.FetchResponseTopic, p *kmsg.FetchResponseTopicPartition, recs fetchedRecords) {
+				if p.ErrorCode == 0 {
+					b.ops.replBytesOut.Add(uint64(recs.bytes))
+				}
+			})
 			return
 		}
 		var cur *kmsg.FetchResponseTopic

@@ -52,6 +52,38 @@ func (b *Broker) offlineSet() map[string][]int32 {
 	return out
 }
 
+// OfflineReplicas counts this broker's replicas in offline log dirs
+// (Kafka's ReplicaManager OfflineReplicaCount).
+func (b *Broker) OfflineReplicas() int {
+	n := 0
+	for _, t := range b.Topics() {
+		for _, p := range t.Partitions() {
+			if p.offline.Load() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// HostedPartitions counts the partitions with a replica on this broker,
+// those in offline log dirs included (Kafka's PartitionCount counts every
+// hosted partition, HostedPartition.Offline too).
+func (b *Broker) HostedPartitions() int {
+	n := 0
+	for _, t := range b.Topics() {
+		for _, p := range t.Partitions() {
+			p.mu.Lock()
+			hosted := p.log != nil
+			p.mu.Unlock()
+			if hosted || p.offline.Load() {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // publishOffline publishes this broker's offline replicas at start (none
 // clears what an earlier run left) and after every change, until the
 // broker stops.

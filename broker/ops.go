@@ -24,6 +24,9 @@ type opsStats struct {
 	started    time.Time
 	isrShrinks atomic.Uint64
 	isrExpands atomic.Uint64
+	// replBytesIn and replBytesOut count record bytes replicated from
+	// leaders (as a follower) and to followers (as a leader).
+	replBytesIn, replBytesOut atomic.Uint64
 	// topics holds a *TopicTraffic per topic name.
 	topics sync.Map
 
@@ -42,6 +45,30 @@ type partitionErrKey struct {
 // consumers (followers' fetches not included).
 type TopicTraffic struct {
 	BytesIn, RecordsIn, BytesOut, RecordsOut atomic.Uint64
+	// ProduceRequests counts the topic's partitions in produce requests
+	// that reached the log, and FailedProduce those of them that failed
+	// unexpectedly (producedCounts).
+	ProduceRequests, FailedProduce atomic.Uint64
+}
+
+// producedCounts is how Kafka's ReplicaManager.appendToLocalLog counts a
+// partition of a produce request in TotalProduceRequestsPerSec and
+// FailedProduceRequestsPerSec: a partition refused before the append (not
+// authorized, an unknown topic, invalid acks) counts in neither; an
+// expected error (not the leader, too large, corrupt, a storage error)
+// counts in the total only; any other error is a failure too.
+func producedCounts(code int16) (total, failed bool) {
+	switch code {
+	case 0:
+		return true, false
+	case kerr.TopicAuthorizationFailed.Code, kerr.TransactionalIDAuthorizationFailed.Code, kerr.ClusterAuthorizationFailed.Code,
+		kerr.UnknownTopicOrPartition.Code, kerr.InvalidRequiredAcks.Code:
+		return false, false
+	case kerr.NotLeaderForPartition.Code, kerr.MessageTooLarge.Code, kerr.RecordListTooLarge.Code,
+		kerr.CorruptMessage.Code, kerr.KafkaStorageError.Code:
+		return true, false
+	}
+	return true, true
 }
 
 func (o *opsStats) isrChanged(before, after int) {
@@ -64,6 +91,11 @@ func (o *opsStats) topic(name string) *TopicTraffic {
 	return t.(*TopicTraffic)
 }
 
+// forgetTopic drops a deleted topic's traffic counters, so its series
+// leave the scrape (Kafka's ReplicaManager.maybeRemoveTopicMetrics removes
+// a deleted topic's BrokerTopicMetrics).
+func (o *opsStats) forgetTopic(name string) { o.topics.Delete(name) }
+
 func (o *opsStats) partitionError(api, code int16) {
 	o.mu.Lock()
 	if o.errs == nil {
@@ -79,10 +111,19 @@ func (b *Broker) ISRChanges() (shrinks, expands uint64) {
 	return b.ops.isrShrinks.Load(), b.ops.isrExpands.Load()
 }
 
+// ReplicationBytes returns the record bytes this broker fetched from
+// leaders as a follower and sent to followers as a leader (Kafka's
+// ReplicationBytesInPerSec and ReplicationBytesOutPerSec, kept out of
+// the topics' producer and consumer traffic).
+func (b *Broker) ReplicationBytes() (in, out uint64) {
+	return b.ops.replBytesIn.Load(), b.ops.replBytesOut.Load()
+}
+
 // TopicTrafficSnapshot is a topic's traffic counters at one moment.
 type TopicTrafficSnapshot struct {
 	Topic                                    string
 	BytesIn, RecordsIn, BytesOut, RecordsOut uint64
+	ProduceRequests, FailedProduce           uint64
 }
 
 // Traffic lists each topic's traffic, sorted by topic.
@@ -90,7 +131,8 @@ func (b *Broker) Traffic() []TopicTrafficSnapshot {
 	var out []TopicTrafficSnapshot
 	b.ops.topics.Range(func(k, v any) bool {
 		t := v.(*TopicTraffic)
-		out = append(out, TopicTrafficSnapshot{Topic: k.(string), BytesIn: t.BytesIn.Load(), RecordsIn: t.RecordsIn.Load(), BytesOut: t.BytesOut.Load(), RecordsOut: t.RecordsOut.Load()})
+		out = append(out, TopicTrafficSnapshot{Topic: k.(string), BytesIn: t.BytesIn.Load(), RecordsIn: t.RecordsIn.Load(), BytesOut: t.BytesOut.Load(), RecordsOut: t.RecordsOut.Load(),
+			ProduceRequests: t.ProduceRequests.Load(), FailedProduce: t.FailedProduce.Load()})
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
@@ -141,24 +183,40 @@ func (b *Broker) Status() metadata.Status {
 // Started is when the broker was created.
 func (b *Broker) Started() time.Time { return b.ops.started }
 
-// OfflinePartitions counts the partitions without a leader, as the
-// controller reports them (0 on other brokers, so a cluster reports each
-// once).
-func (b *Broker) OfflinePartitions() int {
+// ControllerStats are the cluster-wide counts the active controller
+// reports (Kafka's GlobalTopicCount, GlobalPartitionCount,
+// OfflinePartitionsCount and PreferredReplicaImbalanceCount).
+type ControllerStats struct {
+	Topics, Partitions, Offline int
+	// Imbalanced counts partitions not led by their preferred (first)
+	// replica, those without a leader included, as Kafka 4's
+	// ControllerMetricsChanges counts !PartitionRegistration.hasPreferredLeader.
+	Imbalanced int
+}
+
+// ControllerStats counts the cluster's topics and partitions; ok is false
+// on a broker that is not the controller, which reports none, so a
+// cluster reports each count once.
+func (b *Broker) ControllerStats() (st ControllerStats, ok bool) {
 	if !b.Status().Controller {
-		return 0
+		return st, false
 	}
-	n := 0
 	for _, t := range b.Topics() {
+		st.Topics++
 		for _, p := range t.Partitions() {
 			p.mu.Lock()
-			if p.state.Leader < 0 {
-				n++
-			}
+			leader, replicas := p.state.Leader, p.state.Replicas
 			p.mu.Unlock()
+			st.Partitions++
+			if leader < 0 {
+				st.Offline++
+			}
+			if len(replicas) == 0 || leader != replicas[0] {
+				st.Imbalanced++
+			}
 		}
 	}
-	return n
+	return st, true
 }
 
 // EndOffsets returns the high watermarks of the given partitions (topic

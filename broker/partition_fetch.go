@@ -92,9 +92,10 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 		st := p.state
 		// Appended, as Kafka's Partition.prepareIsrExpand adds it to the
 		// ISR it has: the order kafka-topics.sh --describe shows.
+		from := len(p.rs.ISR)
 		st.ISR = append(slices.Clone(p.rs.ISR), id)
 		p.joinBase = st.Version
-		p.b.spawn(func() { p.expandISR(id, st) })
+		p.b.spawn(func() { p.expandISR(id, st, from) })
 	}
 }
 
@@ -107,7 +108,7 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 // may have been applied), leaves it joining until a state newer than st
 // is in force (settleJoinLocked). One of unknown outcome is tried again
 // meanwhile, as Kafka's AlterPartitionManager retries.
-func (p *Partition) expandISR(id int32, st metadata.PartitionState) {
+func (p *Partition) expandISR(id int32, st metadata.PartitionState, from int) {
 	defer func() {
 		p.mu.Lock()
 		p.expanding = false
@@ -130,7 +131,7 @@ func (p *Partition) expandISR(id int32, st metadata.PartitionState) {
 	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Int32("replica", id).Ints32("isr", st.ISR).Msg("expanding ISR")
 	backoff := 100 * time.Millisecond
 	for {
-		err := p.updateISR(st)
+		err := p.updateISR(st, from)
 		if err == nil || errors.Is(err, metadata.ErrStaleState) || !p.basedOn(st) {
 			return
 		}

@@ -12,7 +12,9 @@ import (
 
 // GroupView is a group this broker coordinates, as of one moment.
 type GroupView struct {
-	Group        string
+	Group string
+	// Type is "classic" or "consumer" (KIP-848), as ListGroups v5 names it.
+	Type         string
 	State        string
 	ProtocolType string
 	Protocol     string
@@ -63,14 +65,14 @@ func (g *group) view(h Host) (GroupView, bool) {
 	switch {
 	case g.consumer != nil:
 		cg := g.consumer
-		v = GroupView{Group: g.id, State: cg.state(), ProtocolType: consumerProtocolType, Protocol: cg.preferredAssignor(nil), Generation: cg.epoch}
+		v = GroupView{Group: g.id, Type: "consumer", State: cg.state(), ProtocolType: consumerProtocolType, Protocol: cg.preferredAssignor(nil), Generation: cg.epoch}
 		for _, m := range cg.sortedMembers() {
 			v.Members = append(v.Members, MemberView{ID: m.sub.id, ClientID: m.sub.clientID, ClientHost: m.sub.clientHost, InstanceID: m.sub.instanceID, Assignment: heldAssignment(h, m.cur.assigned)})
 		}
 	case g.state == groupDead:
 		return GroupView{}, false
 	default:
-		v = GroupView{Group: g.id, State: g.state.String(), ProtocolType: g.protocolType, Protocol: g.protocol, Generation: g.generation}
+		v = GroupView{Group: g.id, Type: "classic", State: g.state.String(), ProtocolType: g.protocolType, Protocol: g.protocol, Generation: g.generation}
 		for _, m := range g.sortedMembers() {
 			v.Members = append(v.Members, MemberView{ID: m.id, ClientID: m.clientID, ClientHost: m.clientHost, InstanceID: m.instanceID, Assignment: append([]byte(nil), m.assignment...)})
 		}

@@ -37,7 +37,7 @@ type GroupLag struct {
 }
 
 // PartitionLag is one partition's committed and end offsets; End is -1
-// when its leader did not answer.
+// when its leader did not answer, Lag -1 then or when Committed is -1.
 type PartitionLag struct {
 	Topic     string
 	Partition int32
@@ -56,6 +56,17 @@ type lagCollector struct {
 	// all is how many groups are coordinated here; last holds at most
 	// Sources.MaxGroups of them.
 	all int
+	// states counts all of them by type and state.
+	states map[groupTypeState]int
+}
+
+type groupTypeState struct{ typ, state string }
+
+// groupStates are the states exported even when no group is in them, so
+// that an alert on one finds a zero, not nothing.
+var groupStates = []groupTypeState{
+	{"classic", "Empty"}, {"classic", "PreparingRebalance"}, {"classic", "CompletingRebalance"}, {"classic", "Stable"},
+	{"consumer", "Empty"}, {"consumer", "Assigning"}, {"consumer", "Reconciling"}, {"consumer", "Stable"},
 }
 
 func newLagCollector(src Sources) *lagCollector { return &lagCollector{src: src} }
@@ -71,6 +82,13 @@ func (l *lagCollector) Groups() (groups []GroupLag, all int) {
 	}
 	l.last, l.at = l.compute(), time.Now()
 	l.all = len(l.last)
+	l.states = map[groupTypeState]int{}
+	for _, k := range groupStates {
+		l.states[k] = 0
+	}
+	for _, g := range l.last {
+		l.states[groupTypeState{g.Type, g.State}]++
+	}
 	if limit := l.src.MaxGroups; limit > 0 && len(l.last) > limit {
 		slices.SortFunc(l.last, func(a, b GroupLag) int {
 			if c := cmp.Compare(b.Total, a.Total); c != 0 {
@@ -110,8 +128,13 @@ func (l *lagCollector) compute() []GroupLag {
 		for _, o := range g.Offsets {
 			pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, Committed: o.Offset, End: -1, Lag: -1}
 			if end, ok := ends[o.Topic][o.Partition]; ok {
-				pl.End, pl.Lag = end, max(0, end-o.Offset)
-				gl.Total += pl.Lag
+				pl.End = end
+				// A committed -1 is no position: no lag, as
+				// kafka-consumer-groups.sh shows "-" for it.
+				if o.Offset >= 0 {
+					pl.Lag = max(0, end-o.Offset)
+					gl.Total += pl.Lag
+				}
 			}
 			gl.Partitions = append(gl.Partitions, pl)
 		}
@@ -125,6 +148,7 @@ var (
 	dCommitted = desc("consumer_group_committed_offset", "A group's committed offset of a partition.", "group", "topic", "partition")
 	dMembers   = desc("consumer_group_members", "Members of a group coordinated here.", "group")
 	dGroupSt   = desc("consumer_group_state", "A group's state (value 1), as Kafka names it.", "group", "state")
+	dGroupsBy  = desc("consumer_groups_by_state", "Groups coordinated here by type (classic, consumer) and state, all of them (Kafka's GroupCoordinatorMetrics classic-group-count and consumer-group-count by state).", "type", "state")
 	dGroups    = desc("consumer_groups", "Groups coordinated here; at most gregor.metrics.max.groups of them (the largest total lag first) have series of their own.")
 )
 
@@ -134,18 +158,24 @@ func (l *lagCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- dMembers
 	ch <- dGroupSt
 	ch <- dGroups
+	ch <- dGroupsBy
 }
 
 func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
 	groups, all := l.Groups()
 	gauge(ch, dGroups, float64(all))
+	l.mu.Lock()
+	for k, n := range l.states {
+		gauge(ch, dGroupsBy, float64(n), k.typ, k.state)
+	}
+	l.mu.Unlock()
 	for _, g := range groups {
 		gauge(ch, dMembers, float64(len(g.Members)), g.Group)
 		gauge(ch, dGroupSt, 1, g.Group, g.State)
 		for _, p := range g.Partitions {
 			part := strconv.Itoa(int(p.Partition))
 			gauge(ch, dCommitted, float64(p.Committed), g.Group, p.Topic, part)
-			if p.End >= 0 {
+			if p.Lag >= 0 {
 				gauge(ch, dLag, float64(p.Lag), g.Group, p.Topic, part)
 			}
 		}

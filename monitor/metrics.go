@@ -11,6 +11,7 @@ import (
 
 	"gregor/broker"
 	"gregor/broker/quota"
+	"gregor/broker/storage"
 	"gregor/coordinator"
 	"gregor/protocol"
 )
@@ -69,6 +70,9 @@ var (
 	dConnsEvicted    = desc("connections_evicted_total", "Client connections closed to make room for an inter-broker one over max.connections.")
 	dConnsThrottled  = desc("connections_ip_throttled_total", "Connections closed unserved, after their throttle time, for their IP's connection_creation_rate quota.")
 	dConnsIdle       = desc("connections_idle_closed_total", "Connections closed by connections.max.idle.ms.")
+	dConnsCreated    = desc("listener_connections_created_total", "Connections served, by listener (Kafka's connection-creation-total).", "listener")
+	dConnsClosed     = desc("listener_connections_closed_total", "Connections closed, by listener (Kafka's connection-close-total).", "listener")
+	dConnsStalled    = desc("connections_stalled_closed_total", "Connections closed for stopping mid-request while holding request memory others waited for.")
 	dConns           = desc("connections", "Open connections, by listener and principal.", "listener", "principal")
 	dConnsMuted      = desc("connections_throttled", "Open connections muted by a quota throttle now.")
 	dConnLimit       = desc("connection_limit", "Connection limits in force (max.connections, max.connections.per.ip).", "limit")
@@ -88,11 +92,17 @@ var (
 	dPartISR         = desc("partition_isr_size", "In-sync replicas.", "topic", "partition")
 	dPartReplicas    = desc("partition_replicas", "Replicas of the partition.", "topic", "partition")
 	dPartUnder       = desc("partition_under_replicated", "1 when the partition is led here with fewer in-sync replicas than replicas.", "topic", "partition")
-	dPartitions      = desc("partitions", "Partitions with a replica on this broker.")
+	dPartitions      = desc("partitions", "Partitions with a replica on this broker, those in offline log dirs included (Kafka's PartitionCount).")
 	dLeaders         = desc("leader_partitions", "Partitions led by this broker.")
 	dUnder           = desc("under_replicated_partitions", "Partitions led here with fewer in-sync replicas than replicas.")
+	dReassigning     = desc("reassigning_partitions", "Partitions led here with a reassignment in progress (Kafka's ReassigningPartitions).")
+	dUnderMinISR     = desc("under_min_isr_partitions", "Partitions led here with fewer in-sync replicas than min.insync.replicas (acks=all produces fail; Kafka's UnderMinIsrPartitionCount).")
 	dAtMinISR        = desc("at_min_isr_partitions", "Partitions led here with exactly min.insync.replicas in sync.")
 	dOffline         = desc("offline_partitions", "Partitions without a leader (reported by the controller only, so a cluster reports each once).")
+	dGlobalTopics    = desc("global_topics", "Topics in the cluster (reported by the controller only; Kafka's GlobalTopicCount).")
+	dGlobalParts     = desc("global_partitions", "Partitions in the cluster (reported by the controller only; Kafka's GlobalPartitionCount).")
+	dImbalance       = desc("preferred_replica_imbalance", "Partitions not led by their preferred (first) replica, leaderless ones included (reported by the controller only; Kafka's PreferredReplicaImbalanceCount).")
+	dOfflineReplicas = desc("offline_replicas", "This broker's replicas in offline log dirs (Kafka's OfflineReplicaCount).")
 	dOfflineDirs     = desc("offline_log_dirs", "Log dirs taken offline by a disk failure (Kafka's OfflineLogDirectoryCount).")
 	dShrinks         = desc("isr_shrinks_total", "ISR shrinks made by this broker as leader.")
 	dExpands         = desc("isr_expands_total", "ISR expansions made by this broker as leader.")
@@ -105,6 +115,12 @@ var (
 	dTopicRecordsIn  = desc("topic_records_in_total", "Records appended by producers, by topic.", "topic")
 	dTopicBytesOut   = desc("topic_bytes_out_total", "Record bytes sent to consumers, by topic.", "topic")
 	dTopicRecordsOut = desc("topic_records_out_total", "Records sent to consumers, by topic.", "topic")
+	dTopicProduce    = desc("topic_produce_requests_total", "Partitions of produce requests that reached the log, by topic (Kafka's TotalProduceRequestsPerSec).", "topic")
+	dTopicProduceErr = desc("topic_failed_produce_requests_total", "Of those, the ones that failed other than by an expected error (not the leader, too large, corrupt, storage), by topic (Kafka's FailedProduceRequestsPerSec).", "topic")
+	dReplBytesIn     = desc("replication_bytes_in_total", "Record bytes fetched from leaders by this broker as a follower (Kafka's ReplicationBytesInPerSec; not in gregor_topic_bytes_in_total).")
+	dReplBytesOut    = desc("replication_bytes_out_total", "Record bytes sent to followers by this broker as a leader (Kafka's ReplicationBytesOutPerSec; not in gregor_topic_bytes_out_total).")
+	dLogFlushes      = desc("log_flushes_total", "Flushes (fsyncs) of logs' active segments, by log.flush.interval.messages/ms or on demand (Kafka's LogFlushRateAndTimeMs rate).")
+	dLogFlushTime    = desc("log_flush_seconds_total", "Time spent in those flushes.")
 	dPartErrors      = desc("partition_errors_total", "Partitions of Produce and Fetch responses that carried an error, by API and error.", "api", "error")
 	dFetchSessions   = desc("fetch_session_cache_size", "Incremental fetch sessions cached (KIP-227).")
 	dFetchSessParts  = desc("fetch_session_cache_partitions", "Partitions held by cached fetch sessions.")
@@ -119,10 +135,10 @@ var (
 type brokerCollector struct{ src Sources }
 
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConns, dConnsMuted, dConnLimit, dQueued,
+	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConnsCreated, dConnsClosed, dConnsStalled, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
-		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dAtMinISR, dOffline, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
-		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dPartErrors, dFetchSessions, dFetchSessParts,
+		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dReassigning, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineReplicas, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
+		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dTopicProduce, dTopicProduceErr, dReplBytesIn, dReplBytesOut, dLogFlushes, dLogFlushTime, dPartErrors, dFetchSessions, dFetchSessParts,
 		dQuotaRate, dQuotaLimit, dThrottled, dUptime, dBuild} {
 		ch <- d
 	}
@@ -155,6 +171,11 @@ func (c *brokerCollector) collectNet(ch chan<- prometheus.Metric) {
 	counter(ch, dConnsEvicted, float64(st.ConnsEvicted.Load()))
 	counter(ch, dConnsThrottled, float64(st.ConnsThrottled.Load()))
 	counter(ch, dConnsIdle, float64(st.ConnsIdleClosed.Load()))
+	counter(ch, dConnsStalled, float64(st.ConnsStalledClosed.Load()))
+	for _, l := range st.Listeners() {
+		counter(ch, dConnsCreated, float64(l.Created), l.Listener)
+		counter(ch, dConnsClosed, float64(l.Closed), l.Listener)
+	}
 	gauge(ch, dQueued, float64(n.QueuedRequestBytes()))
 	cl := n.ConnectionLimits()
 	gauge(ch, dConnLimit, float64(cl.MaxConnections), "max.connections")
@@ -192,7 +213,7 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 	sessions, sessParts := b.FetchSessionStats()
 	gauge(ch, dFetchSessions, float64(sessions))
 	gauge(ch, dFetchSessParts, float64(sessParts))
-	var under, atMin, leaders int
+	var under, underMin, atMin, leaders, reassigning int
 	stats := b.PartitionStats()
 	for _, ps := range stats {
 		l := []string{ps.Topic, strconv.Itoa(int(ps.Partition))}
@@ -205,6 +226,12 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 		if ps.UnderReplicated() {
 			ur = 1
 			under++
+		}
+		if ps.Leader && ps.Reassigning {
+			reassigning++
+		}
+		if ps.UnderMinISR() {
+			underMin++
 		}
 		if ps.AtMinISR() {
 			atMin++
@@ -220,18 +247,34 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 		gauge(ch, dPartReplicas, float64(len(ps.Replicas)), l...)
 		gauge(ch, dPartUnder, ur, l...)
 	}
-	gauge(ch, dPartitions, float64(len(stats)))
+	gauge(ch, dPartitions, float64(b.HostedPartitions()))
 	gauge(ch, dLeaders, float64(leaders))
 	gauge(ch, dUnder, float64(under))
+	gauge(ch, dUnderMinISR, float64(underMin))
+	gauge(ch, dReassigning, float64(reassigning))
 	gauge(ch, dAtMinISR, float64(atMin))
-	gauge(ch, dOffline, float64(b.OfflinePartitions()))
+	// Zero on the other brokers, as Kafka's controller gauges when not
+	// active: summed over a cluster, each is counted once.
+	cs, _ := b.ControllerStats()
+	gauge(ch, dOffline, float64(cs.Offline))
+	gauge(ch, dGlobalTopics, float64(cs.Topics))
+	gauge(ch, dGlobalParts, float64(cs.Partitions))
+	gauge(ch, dImbalance, float64(cs.Imbalanced))
+	gauge(ch, dOfflineReplicas, float64(b.OfflineReplicas()))
 	gauge(ch, dOfflineDirs, float64(b.OfflineLogDirs()))
 	for _, t := range b.Traffic() {
 		counter(ch, dTopicBytesIn, float64(t.BytesIn), t.Topic)
 		counter(ch, dTopicRecordsIn, float64(t.RecordsIn), t.Topic)
 		counter(ch, dTopicBytesOut, float64(t.BytesOut), t.Topic)
 		counter(ch, dTopicRecordsOut, float64(t.RecordsOut), t.Topic)
+		counter(ch, dTopicProduce, float64(t.ProduceRequests), t.Topic)
+		counter(ch, dTopicProduceErr, float64(t.FailedProduce), t.Topic)
 	}
+	counter(ch, dLogFlushes, float64(storage.FlushStats.Count.Load()))
+	counter(ch, dLogFlushTime, float64(storage.FlushStats.Nanos.Load())/1e9)
+	replIn, replOut := b.ReplicationBytes()
+	counter(ch, dReplBytesIn, float64(replIn))
+	counter(ch, dReplBytesOut, float64(replOut))
 	for _, e := range b.PartitionErrors() {
 		counter(ch, dPartErrors, float64(e.N), apiName(e.API), e.Error)
 	}

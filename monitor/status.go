@@ -166,7 +166,7 @@ func (s *Server) topics() []topicRow {
 		for _, p := range t.Partitions() {
 			st := p.State()
 			pr := partitionRow{Index: p.ID, Leader: st.Leader, Replicas: st.Replicas, ISR: st.ISR,
-				UnderReplicated: len(st.ISR) < len(st.Replicas), Offline: st.Leader < 0}
+				UnderReplicated: len(st.ISR) < len(st.Replicas)-len(st.Adding), Offline: st.Leader < 0}
 			if ps, ok := local[fmt.Sprintf("%s/%d", t.Name, p.ID)]; ok {
 				pr.Local, pr.Start, pr.End, pr.HW, pr.Size, pr.Segs = true, ps.LogStartOffset, ps.LogEndOffset, ps.HighWatermark, ps.SizeBytes, int64(ps.Segments)
 			}

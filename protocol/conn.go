@@ -173,7 +173,12 @@ func newConn(s *Server, nc net.Conn, listener string, sec *Security) *conn {
 func (c *conn) serve() {
 	c.s.Stats.ConnsOpen.Add(1)
 	c.s.Stats.ConnsTotal.Add(1)
-	defer c.s.Stats.ConnsOpen.Add(-1)
+	lc := c.s.Stats.listener(c.info.Listener)
+	lc.Created.Add(1)
+	defer func() {
+		c.s.Stats.ConnsOpen.Add(-1)
+		lc.Closed.Add(1)
+	}()
 	var once sync.Once
 	var first error
 	// fail records the first error and stops both sides: the writer must

@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -39,6 +41,41 @@ type Stats struct {
 	// RequestNanos is the time from a request's arrival to its response
 	// being handed to the socket, summed per key.
 	RequestNanos [maxStatKey]atomic.Uint64
+	// listeners holds a *ListenerCounts per listener name.
+	listeners sync.Map
+}
+
+// ListenerCounts are one listener's connections served and closed (Kafka's
+// SocketServer connection-creation-total and connection-close-total, by
+// listener).
+type ListenerCounts struct {
+	Created, Closed atomic.Uint64
+}
+
+func (s *Stats) listener(name string) *ListenerCounts {
+	if l, ok := s.listeners.Load(name); ok {
+		return l.(*ListenerCounts)
+	}
+	l, _ := s.listeners.LoadOrStore(name, &ListenerCounts{})
+	return l.(*ListenerCounts)
+}
+
+// ListenerCount is a snapshot of a listener's counts.
+type ListenerCount struct {
+	Listener        string
+	Created, Closed uint64
+}
+
+// Listeners lists each listener's connection counts, by name.
+func (s *Stats) Listeners() []ListenerCount {
+	var out []ListenerCount
+	s.listeners.Range(func(k, v any) bool {
+		l := v.(*ListenerCounts)
+		out = append(out, ListenerCount{Listener: k.(string), Created: l.Created.Load(), Closed: l.Closed.Load()})
+		return true
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Listener < out[j].Listener })
+	return out
 }
 
 func statKey(k int16) int {

@@ -78,7 +78,13 @@ type Endpoint struct {
 // PartitionState is a partition's placement and leadership as the cluster
 // metadata holds it.
 type PartitionState struct {
-	Replicas    []int32
+	Replicas []int32
+	// Adding are the replicas an ongoing reassignment adds (in Replicas
+	// too); they are not counted in the replication factor, as Kafka's
+	// OngoingReassignmentState.replicationFactor.
+	Adding []int32
+	// Removing are the replicas an ongoing reassignment removes.
+	Removing    []int32
 	Leader      int32
 	LeaderEpoch int32
 	ISR         []int32

@@ -570,13 +570,23 @@ func (l *Log) maybeFlushLocked() error {
 	return l.flushLocked()
 }
 
+// FlushStats count the logs' flushes of their active segment (by
+// log.flush.interval.messages/ms or an explicit Flush) and the time they
+// took, across every log: Kafka's LogFlushStats.LogFlushRateAndTimeMs.
+var FlushStats struct {
+	Count, Nanos atomic.Uint64
+}
+
 func (l *Log) flushLocked() error {
+	start := time.Now()
 	if err := l.syncRolledLocked(); err != nil {
 		return err
 	}
 	if err := l.segments[len(l.segments)-1].sync(); err != nil {
 		return err
 	}
+	FlushStats.Count.Add(1)
+	FlushStats.Nanos.Add(uint64(time.Since(start)))
 	l.unflushed, l.lastFlush = 0, l.now()
 	l.recoveryPoint = l.nextOffsetLocked()
 	return nil

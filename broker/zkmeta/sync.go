@@ -762,6 +762,12 @@ func (t *topicCache) topicState() metadata.TopicState {
 	ts := metadata.TopicState{Name: t.name, ID: t.id, Configs: maps.Clone(t.configs)}
 	for p, r := range t.assign {
 		ps := metadata.PartitionState{Replicas: slices.Clone(r), Leader: -1, Version: -1}
+		if p < len(t.adding) && len(t.adding[p]) > 0 {
+			ps.Adding = slices.Clone(t.adding[p])
+		}
+		if p < len(t.removing) && len(t.removing[p]) > 0 {
+			ps.Removing = slices.Clone(t.removing[p])
+		}
 		if st := t.states[p]; st != nil {
 			ps.Leader, ps.LeaderEpoch, ps.ISR, ps.Version = st.leader, st.leaderEpoch, slices.Clone(st.isr), st.version
 		}
