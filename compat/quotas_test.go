@@ -431,13 +431,21 @@ func TestAutoCreateHeldToControllerMutationQuota(t *testing.T) {
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	// The bucket is each broker's: the CreateTopics that empties it and
+	// the Metadata that auto-creates go to one broker, the controller
+	// (where kgo sends CreateTopics).
+	cmd, err := kadm.NewClient(cl).Metadata(ctx)
+	if err != nil || cmd.Controller < 0 {
+		t.Fatalf("the controller: %v, %d", err, cmd.Controller)
+	}
+	ctl := cl.Broker(int(cmd.Controller))
 	emptied := randomName("mutated")
 	req := kmsg.NewPtrCreateTopicsRequest()
 	req.TimeoutMillis = 10000
 	rt := kmsg.NewCreateTopicsRequestTopic()
 	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = emptied, 20, 1
 	req.Topics = append(req.Topics, rt)
-	resp, err := req.RequestWith(ctx, cl)
+	resp, err := req.RequestWith(ctx, ctl)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +461,7 @@ func TestAutoCreateHeldToControllerMutationQuota(t *testing.T) {
 		mt.Topic = kmsg.StringPtr(auto)
 		md.Topics = append(md.Topics, mt)
 		md.AllowAutoTopicCreation = true
-		mresp, err := md.RequestWith(ctx, cl)
+		mresp, err := md.RequestWith(ctx, ctl)
 		if err != nil {
 			t.Fatal(err)
 		}
