@@ -168,13 +168,6 @@ func (s *shareSessions) closeConn(conn uint64) map[shareSessionKey][]shareTP {
 	return out
 }
 
-// count is the number of sessions.
-func (s *shareSessions) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.byKey)
-}
-
 // ConnClosed ends the share sessions a closed connection opened,
 // releasing what their members held (Kafka 4.1 ties a share session to
 // its connection).

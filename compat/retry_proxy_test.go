@@ -72,8 +72,6 @@ func rpListen(t *testing.T, drop map[int16]int) *rpProxy {
 
 func (p *rpProxy) Addr() string { return p.ln.Addr().String() }
 
-func (p *rpProxy) Port() int { return p.ln.Addr().(*net.TCPAddr).Port }
-
 // Serve starts accepting connections and forwarding them to target.
 func (p *rpProxy) Serve(target string) {
 	p.target = target

@@ -360,23 +360,6 @@ func (cg *consumerGroup) subscribedNames(replace string, updated *memberSub) map
 	return out
 }
 
-// subscribedRegexes counts the members subscribed to each regex.
-func (cg *consumerGroup) subscribedRegexes() map[string]int {
-	out := make(map[string]int)
-	for _, m := range cg.members {
-		if m.sub.regex != "" {
-			out[m.sub.regex]++
-		}
-	}
-	return out
-}
-
-// isSubscribed reports whether some member subscribes to a topic (by name
-// or through a resolved regex).
-func (cg *consumerGroup) isSubscribed(topic string) bool {
-	return cg.subscribedNames("", nil)[topic]
-}
-
 // preferredAssignor is the server assignor most members ask for, with
 // the members of ids left out and updated counted; "" if none asks. A
 // tie goes as in Kafka's ConsumerGroup.computePreferredServerAssignor,

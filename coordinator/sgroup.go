@@ -135,12 +135,6 @@ func (sg *shareGroup) subscribedNames(replace string, topics []string, present b
 	return out
 }
 
-// isInitialized reports whether a partition's share state is initialized.
-func (sg *shareGroup) isInitialized(p tidp) bool {
-	it := sg.initialized[p.id]
-	return it != nil && it.parts[p.p]
-}
-
 // metadataHash is a hash of the subscribed topics' metadata (name, id,
 // partitions): a change of it bumps the group epoch. Kafka stores its own
 // hash in ShareGroupMetadataValue; this one only has to change when the

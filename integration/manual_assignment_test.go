@@ -112,19 +112,7 @@ func TestManualAssignmentNamesABrokerThatIsDown(t *testing.T) {
 	}
 	reassign := func(replicas ...int32) kmsg.AlterPartitionAssignmentsResponseTopicPartition {
 		t.Helper()
-		req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
-		req.TimeoutMillis = 10000
-		rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
-		rt.Topic = move
-		rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
-		rp.Replicas = replicas
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
-		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-			t.Fatalf("AlterPartitionReassignments: %v %+v", err, resp)
-		}
-		return resp.Topics[0].Partitions[0]
+		return reassignPartition0(t, ctx, cl, move, replicas)
 	}
 	if rp := reassign(1, 9); rp.ErrorCode != kerr.InvalidReplicaAssignment.Code || deref(rp.ErrorMessage) != "The manual partition assignment includes broker 9, but no such broker is registered." {
 		t.Errorf("reassigning to broker 9: %v %q, want INVALID_REPLICA_ASSIGNMENT, no such broker", kerr.ErrorForCode(rp.ErrorCode), deref(rp.ErrorMessage))
@@ -166,6 +154,25 @@ func TestManualAssignmentNamesABrokerThatIsDown(t *testing.T) {
 	})
 }
 
+// reassignPartition0 sends AlterPartitionReassignments for partition 0 of
+// topic (nil replicas: a cancel) and returns its one partition's answer.
+func reassignPartition0(t *testing.T, ctx context.Context, cl *kgo.Client, topic string, replicas []int32) kmsg.AlterPartitionAssignmentsResponseTopicPartition {
+	t.Helper()
+	req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	req.TimeoutMillis = 10000
+	rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+	rp.Replicas = replicas
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+		t.Fatalf("AlterPartitionReassignments: %v %+v", err, resp)
+	}
+	return resp.Topics[0].Partitions[0]
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return "<nil>"
@@ -196,19 +203,7 @@ func TestReassignmentCancelThatWouldBeUncleanIsRefused(t *testing.T) {
 	defer cancel()
 	reassign := func(replicas []int32) kmsg.AlterPartitionAssignmentsResponseTopicPartition {
 		t.Helper()
-		req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
-		req.TimeoutMillis = 10000
-		rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
-		rt.Topic = topic
-		rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
-		rp.Replicas = replicas
-		rt.Partitions = append(rt.Partitions, rp)
-		req.Topics = append(req.Topics, rt)
-		resp, err := req.RequestWith(ctx, cl)
-		if err != nil || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
-			t.Fatalf("AlterPartitionReassignments: %v %+v", err, resp)
-		}
-		return resp.Topics[0].Partitions[0]
+		return reassignPartition0(t, ctx, cl, topic, replicas)
 	}
 	state := func() (replicas, isr []int32, leader int32) {
 		req := kmsg.NewPtrMetadataRequest()

@@ -151,13 +151,6 @@ type piece struct {
 	r FileRange
 }
 
-func (p piece) len() int {
-	if p.r != nil {
-		return p.r.Len()
-	}
-	return len(p.b)
-}
-
 // splitSpliced cuts an encoded frame (size prefix included) holding s's
 // markers into pieces, rewriting the length prefixes in place and the
 // frame size; ok is false if a marker is not where it must be.
