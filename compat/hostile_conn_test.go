@@ -42,6 +42,9 @@ const (
 	// arrive, so 100 such connections cost about 100 x (64 KiB + two
 	// goroutines), nowhere near 100 x 100 MiB.
 	hcAnnounceGrowth = 64 << 20
+	// hcHalfSentConns connections each announce such a frame and send
+	// 1 MiB of it.
+	hcHalfSentConns = 8
 	// hcFetchConns connections each pipeline hcFetchPerConn fetches of the
 	// whole bulk topic (hcBulkBytes) and never read a response.
 	hcFetchConns   = 4
@@ -276,6 +279,39 @@ func TestHostileConnections(t *testing.T) {
 		// runtime must zero (resident), as in a broker that has run a while.
 		for round := 1; round <= 2; round++ {
 			h.announceRound(t, round)
+		}
+	})
+
+	t.Run("HalfSentFramesDoNotStallOthers", func(t *testing.T) {
+		// hcHalfSentConns connections each announce a frame of
+		// socket.request.max.bytes, send 1 MiB of it and stop. Were each
+		// to reserve the size it announced once it has sent more than a
+		// first buffer, 6 of them would hold the whole default
+		// queued.max.request.bytes (512 MiB): every other client would
+		// wait until they were closed as stalled, 5 s later. A frame
+		// reserves what it has grown to, so together they hold about
+		// 16 MiB, the canary is served at once, and none of them is
+		// closed: nobody waits for the budget they hold.
+		announce := binary.BigEndian.AppendUint32(nil, hcMaxFrame)
+		announce = append(announce, 0, 0, 0, 9, 0, 0)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for i := 0; i < hcHalfSentConns; i++ {
+			c := hcDial(t, addr)
+			hcWrite(t, c, announce, make([]byte, 1<<20))
+			conns = append(conns, c)
+		}
+		h.check(t, "half-sent frames held open")
+		for i, c := range conns {
+			c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+			var b [1]byte
+			if _, err := c.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("connection %d with 1 MiB of a legal frame sent: read %v, want it open and silent (closed as stalled: the canary waited for the budget it held)", i, err)
+			}
 		}
 	})
 

@@ -9,22 +9,28 @@ import (
 // byteBudget counts bytes reserved against a limit shared by every
 // connection (queued.max.request.bytes). A reservation is granted while
 // what others hold is under the limit, as Kafka's SimpleMemoryPool grants
-// an allocation while any memory is left (non-strict), so the bytes
-// reserved stay under the limit plus the largest single reservation: one
-// frame. A request is reserved in two steps (see conn.readFrame): its
-// first buffer when it starts, the rest of its announced size once that
-// buffer is full. While a connection waits for a first buffer that the
-// budget has room for, no frame is granted the rest of its size: small
-// requests go ahead of large ones.
+// an allocation while any memory is left (non-strict). A request is
+// reserved as its buffer grows (see conn.readFrame): its first buffer when
+// it starts, then each larger buffer before the bytes that fill it are
+// read. So a client that announces a large request and sends part of it
+// holds about what it sent, not what it announced: a few stalled senders
+// of large requests cannot take the whole budget from everyone else.
+// While a connection waits for a first buffer that the budget has room
+// for, no frame is granted the next step of a large one: small requests
+// go ahead of large ones.
+//
+// Frames grown step by step could each wait for a step that only the
+// others' completion would make room for, and so wait for ever. When every
+// frame holding a reservation waits for its next step, one of them takes
+// the overdraft: it may grow past the limit until its request is released,
+// so it completes, and its release makes room for the others. Every other
+// grant leaves less than the limit plus the granted frame's own
+// reservation reserved, so the bytes reserved stay under the limit plus
+// one frame, and plus two only while the overdraft is held.
 //
 // Waiters are woken on every change while any wait (a release, a grant,
 // a first-buffer waiter leaving) and each judges its own room again, so no
-// wake-up is lost. No deadlock: a frame yields only to first buffers that
-// have room; and were every holder waiting, the holders would be frames
-// waiting for their rest, each holding a first buffer of
-// initialFrameBuffer, the last of them granted with less than the limit
-// reserved: so less than the limit plus one first buffer is reserved, and
-// each of them has room.
+// wake-up is lost.
 type byteBudget struct {
 	limit int64 // <= 0: unbounded; set before use
 	used  atomic.Int64
@@ -33,6 +39,14 @@ type byteBudget struct {
 	// them waiting for a first buffer.
 	waiting      atomic.Int32
 	firstWaiting atomic.Int32
+
+	// holders counts the frames holding a reservation, restWaiting those
+	// of them waiting for their next step; when they are equal no
+	// reservation can be released without the overdraft, the one frame
+	// allowed to grow past the limit (or nil).
+	holders     atomic.Int32
+	restWaiting atomic.Int32
+	overdraft   atomic.Pointer[frameBuf]
 
 	mu sync.Mutex
 	// guarded by mu
@@ -58,35 +72,74 @@ func (b *byteBudget) changed() {
 	b.mu.Unlock()
 }
 
-// tryReserve charges n more bytes to a frame that holds mine already if
-// what the others hold is under the limit; rest marks the rest of a large
-// frame, which yields to first buffers being waited for.
-func (b *byteBudget) tryReserve(n, mine int64, rest bool) bool {
+// tryReserve charges n more bytes to frame f, which holds mine already,
+// if what the others hold is under the limit; rest marks a later step of a
+// large frame, which yields to first buffers being waited for and, with
+// no room, may take the overdraft.
+func (b *byteBudget) tryReserve(f *frameBuf, n, mine int64, rest bool) bool {
 	if b.limit <= 0 {
-		b.used.Add(n)
+		b.grant(n, mine)
 		return true
 	}
 	for {
 		u := b.used.Load()
-		if u-mine >= b.limit || rest && u < b.limit && b.firstWaiting.Load() > 0 {
+		if u-mine >= b.limit {
+			if !rest || !b.takeOverdraft(f) {
+				return false
+			}
+			b.grant(n, mine)
+			return true
+		}
+		if rest && u < b.limit && b.firstWaiting.Load() > 0 {
 			return false
 		}
 		if b.used.CompareAndSwap(u, u+n) {
+			if mine == 0 {
+				b.holders.Add(1)
+			}
 			b.changed()
 			return true
 		}
 	}
 }
 
+// grant charges n bytes to a frame holding mine.
+func (b *byteBudget) grant(n, mine int64) {
+	if mine == 0 {
+		b.holders.Add(1)
+	}
+	b.add(n)
+}
+
+// takeOverdraft reports whether f holds the overdraft, taking it if it is
+// free and every frame holding a reservation waits for its next step.
+func (b *byteBudget) takeOverdraft(f *frameBuf) bool {
+	if o := b.overdraft.Load(); o != nil || f == nil {
+		return o == f && f != nil
+	}
+	return b.restWaiting.Load() >= b.holders.Load() && b.overdraft.CompareAndSwap(nil, f)
+}
+
+// release returns the n bytes f reserved (all it holds), and the
+// overdraft if f held it.
+func (b *byteBudget) release(f *frameBuf, n int64) {
+	b.overdraft.CompareAndSwap(f, nil)
+	b.holders.Add(-1)
+	b.add(-n)
+}
+
 // reserve is tryReserve, waiting until it succeeds or ctx ends; waited
 // reports whether it had to wait.
-func (b *byteBudget) reserve(ctx context.Context, n, mine int64, rest bool) (waited bool, err error) {
-	if b.tryReserve(n, mine, rest) {
+func (b *byteBudget) reserve(ctx context.Context, f *frameBuf, n, mine int64, rest bool) (waited bool, err error) {
+	if b.tryReserve(f, n, mine, rest) {
 		return false, nil
 	}
 	b.waiting.Add(1)
 	defer b.waiting.Add(-1)
-	if !rest {
+	if rest {
+		b.restWaiting.Add(1)
+		defer b.restWaiting.Add(-1)
+	} else {
 		b.firstWaiting.Add(1)
 		defer func() {
 			b.firstWaiting.Add(-1)
@@ -102,7 +155,7 @@ func (b *byteBudget) reserve(ctx context.Context, n, mine int64, rest bool) (wai
 		b.mu.Unlock()
 		// Tried after registering: a release in between closed ch or
 		// left room we see here.
-		if b.tryReserve(n, mine, rest) {
+		if b.tryReserve(f, n, mine, rest) {
 			return true, nil
 		}
 		select {

@@ -12,10 +12,11 @@ import (
 	"gregor/internal/wait"
 )
 
-// Many frames reserving their first buffer, then the rest of their size,
-// then releasing, concurrently: the bytes reserved never exceed the limit
-// plus the largest frame, and every reservation is granted in the end
-// (no deadlock, none lost).
+// Many frames reserving their first buffer, then each larger buffer as
+// they grow, then releasing, concurrently: the bytes reserved never exceed
+// the limit plus one frame while nobody holds the overdraft (two while
+// someone does), and every reservation is granted in the end (no deadlock,
+// none lost).
 func TestByteBudgetHoldsLimitPlusOneFrame(t *testing.T) {
 	const (
 		limit    = 4 << 20
@@ -25,10 +26,14 @@ func TestByteBudgetHoldsLimitPlusOneFrame(t *testing.T) {
 	)
 	b := &byteBudget{limit: limit}
 	var wg sync.WaitGroup
-	var waits atomic.Int32
+	var waits, overdrafts atomic.Int32
 	over := make(chan int64, workers)
 	check := func() {
-		if u := b.used.Load(); u > limit+maxFrame {
+		bound := int64(limit + maxFrame)
+		if b.overdraft.Load() != nil {
+			bound += maxFrame
+		}
+		if u := b.used.Load(); u > bound {
 			select {
 			case over <- u:
 			default:
@@ -42,44 +47,95 @@ func TestByteBudgetHoldsLimitPlusOneFrame(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < frames; i++ {
+				f := &frameBuf{}
 				size := int64(rand.IntN(maxFrame) + 1)
-				first := min(size, initialFrameBuffer)
-				if _, err := b.reserve(ctx, first, 0, false); err != nil {
-					t.Errorf("first buffer of %d: %v", first, err)
+				step := min(size, initialFrameBuffer)
+				if _, err := b.reserve(ctx, f, step, 0, false); err != nil {
+					t.Errorf("first buffer of %d: %v", step, err)
 					return
 				}
 				check()
-				if size > first {
-					w, err := b.reserve(ctx, size-first, first, true)
+				for step < size {
+					next := min(size, max(2*step, frameGrowthStep))
+					w, err := b.reserve(ctx, f, next-step, step, true)
 					if err != nil {
-						t.Errorf("rest of %d: %v (deadlock?)", size, err)
+						t.Errorf("step to %d of %d: %v (deadlock?)", next, size, err)
 						return
 					}
 					if w {
 						waits.Add(1)
 					}
+					if b.overdraft.Load() == f {
+						overdrafts.Add(1)
+					}
 					check()
+					step = next
+					runtime.Gosched() // the client's bytes arriving
 				}
 				for range 10 { // hold it a moment, so frames overlap
 					runtime.Gosched()
 				}
-				b.add(-size)
+				b.release(f, size)
 			}
 		}()
 	}
 	wg.Wait()
 	select {
 	case u := <-over:
-		t.Fatalf("%d bytes reserved, above the limit plus one frame (%d)", u, limit+maxFrame)
+		t.Fatalf("%d bytes reserved, above the limit plus one frame (%d; two with the overdraft held)", u, limit+maxFrame)
 	default:
 	}
 	if u := b.used.Load(); u != 0 {
 		t.Fatalf("%d bytes left reserved after every frame released", u)
 	}
-	if waits.Load() == 0 {
-		t.Fatal("no frame waited for the rest of its size: the test did not fill the budget")
+	if h := b.holders.Load(); h != 0 {
+		t.Fatalf("%d holders counted after every frame released", h)
 	}
-	t.Logf("%d of %d frames waited for the rest of their size", waits.Load(), workers*frames)
+	if waits.Load() == 0 {
+		t.Fatal("no frame waited for a step: the test did not fill the budget")
+	}
+	t.Logf("%d steps waited for, %d granted on the overdraft, of %d frames", waits.Load(), overdrafts.Load(), workers*frames)
+}
+
+// Frames that each hold part of their size and together the whole budget,
+// each waiting for its next step: without the overdraft none could grow
+// and none would be released. One takes the overdraft, completes and is
+// released, and the others follow.
+func TestByteBudgetOverdraftBreaksGrowthDeadlock(t *testing.T) {
+	const limit, frames, held, size = 1000, 4, 400, 900
+	b := &byteBudget{limit: limit}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	fs := make([]*frameBuf, frames)
+	for i := range fs {
+		// As grown by steps granted while the others held less than
+		// the limit (each grant is judged against the others alone).
+		fs[i] = &frameBuf{}
+		b.grant(held, 0)
+	}
+	// 1,600 reserved: every frame sees 1,200 held by the others.
+	done := make(chan int, frames)
+	for i, f := range fs {
+		go func() {
+			if _, err := b.reserve(ctx, f, size-held, held, true); err != nil {
+				t.Errorf("frame %d: %v (deadlock)", i, err)
+				done <- i
+				return
+			}
+			b.release(f, size)
+			done <- i
+		}()
+	}
+	for range frames {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			t.Fatalf("frames still waiting after 10 s: %d reserved, %d holders, %d waiting for a step", b.used.Load(), b.holders.Load(), b.restWaiting.Load())
+		}
+	}
+	if u, h := b.used.Load(), b.holders.Load(); u != 0 || h != 0 {
+		t.Fatalf("%d bytes and %d holders left after every frame released", u, h)
+	}
 }
 
 // With the budget full, a frame waiting for the rest of its size and a
@@ -89,30 +145,31 @@ func TestByteBudgetFirstBufferBeforeRest(t *testing.T) {
 	const limit = 1000
 	b := &byteBudget{limit: limit}
 	ctx := context.Background()
-	mustTry := func(n, mine int64, rest bool) {
+	large, filler, small := &frameBuf{}, &frameBuf{}, &frameBuf{}
+	mustTry := func(f *frameBuf, n, mine int64, rest bool) {
 		t.Helper()
-		if !b.tryReserve(n, mine, rest) {
+		if !b.tryReserve(f, n, mine, rest) {
 			t.Fatalf("reserving %d (holding %d) refused at %d of %d", n, mine, b.used.Load(), limit)
 		}
 	}
-	mustTry(64, 0, false)  // the large frame's first buffer
-	mustTry(1000, 0, true) // a frame that fills the budget
+	mustTry(large, 64, 0, false)  // the large frame's first buffer
+	mustTry(filler, 1000, 0, true) // a frame that fills the budget
 	restDone, firstDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(restDone)
-		if _, err := b.reserve(ctx, 436, 64, true); err != nil {
+		if _, err := b.reserve(ctx, large, 436, 64, true); err != nil {
 			t.Error(err)
 		}
 	}()
 	wait.For(t, "the rest waiting", ioTimeout, func() bool { return b.waiting.Load() == 1 })
 	go func() {
 		defer close(firstDone)
-		if _, err := b.reserve(ctx, 1000, 0, false); err != nil {
+		if _, err := b.reserve(ctx, small, 1000, 0, false); err != nil {
 			t.Error(err)
 		}
 	}()
 	wait.For(t, "the first buffer waiting", ioTimeout, func() bool { return b.waiting.Load() == 2 })
-	b.add(-1000)
+	b.release(filler, 1000)
 	<-firstDone
 	wait.For(t, "the rest alone waiting", ioTimeout, func() bool { return b.waiting.Load() == 1 })
 	select {
@@ -120,7 +177,7 @@ func TestByteBudgetFirstBufferBeforeRest(t *testing.T) {
 		t.Fatal("the rest of a large frame was granted before the first buffer waiting with it, or beside it over the limit")
 	default:
 	}
-	b.add(-1000)
+	b.release(small, 1000)
 	<-restDone
 	if u := b.used.Load(); u != 500 {
 		t.Fatalf("%d bytes reserved, want the large frame's 500", u)

@@ -454,16 +454,15 @@ func (c *conn) admit() error {
 
 // readFrame reads a frame of size bytes into a buffer that starts at
 // initialFrameBuffer and grows only as bytes arrive. Its bytes are
-// reserved under queued.max.request.bytes ahead of them, in two steps: the
-// first buffer before reading into it, and the rest of the size once the
-// client has filled it, as Kafka allocates a request's whole size before
-// reading it. So the bytes held stay under the limit plus one frame, and a
-// client that only announces a size reserves no more than it would make
-// us allocate. Frames of APIs that decode without copying come from the
-// frame pool (see frames.go): once the first buffer is full, a pooled
-// buffer of the whole size is taken if the pool has one (memory the
-// broker holds already), so a large produce is not moved at every
-// doubling.
+// reserved under queued.max.request.bytes ahead of them, step by step (see
+// byteBudget): each buffer before the bytes that fill it are read. So the
+// bytes held stay under the limit plus two frames, and a client that
+// announces a size and sends part of it reserves about what it sent, no
+// more than it makes us allocate. Frames of APIs that decode without
+// copying come from the frame pool (see frames.go): once the first buffer
+// is full, a pooled buffer of the whole size is taken if the pool has one
+// (memory the broker holds already), so a large produce is not moved at
+// every doubling; it is still filled, and reserved, a step at a time.
 func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 	var key [2]byte
 	if err := c.readFull(br, key[:], "a request"); err != nil {
@@ -471,36 +470,37 @@ func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 	}
 	api, ok := c.s.Registry.Lookup(int16(binary.BigEndian.Uint16(key[:])))
 	f := &frameBuf{pooled: ok && api.NoCopy}
-	first := min(size, initialFrameBuffer)
-	if err := c.reserve(f, first, false); err != nil {
+	step := min(size, initialFrameBuffer)
+	if err := c.reserve(f, step, false); err != nil {
 		return nil, err
 	}
-	c.growFrame(f, first, 0)
+	c.growFrame(f, step, 0)
 	copy(f.b, key[:])
 	filled := len(key)
 	for {
-		if err := c.readFull(br, f.b[filled:], "a request"); err != nil {
+		if err := c.readFull(br, f.b[filled:step], "a request"); err != nil {
 			c.stall.on = false
 			c.releaseFrame(f)
 			return nil, err
 		}
-		filled = len(f.b)
+		filled = step
 		if filled == size {
 			c.stall.on = false
 			return f, nil
 		}
-		if f.reserved < int64(size) {
-			if err := c.reserve(f, size, true); err != nil {
-				c.releaseFrame(f)
-				return nil, err
-			}
+		step = min(size, max(2*filled, frameGrowthStep))
+		if err := c.reserve(f, step, true); err != nil {
+			c.stall.on = false
+			c.releaseFrame(f)
+			return nil, err
+		}
+		if !c.stall.on {
 			c.watchStall(size)
 		}
-		if f.pooled && c.growPooled(f, size, filled) {
+		if len(f.b) >= step || f.pooled && c.growPooled(f, size, filled) {
 			continue
 		}
-		next := min(size, max(2*filled, frameGrowthStep))
-		c.growFrame(f, next, filled)
+		c.growFrame(f, step, filled)
 	}
 }
 
@@ -542,7 +542,7 @@ func (c *conn) moveFrame(f *frameBuf, b []byte, pf *pooledFrame, filled int) {
 // does not count towards the idle time.
 func (c *conn) reserve(f *frameBuf, total int, rest bool) error {
 	n := int64(total) - f.reserved
-	waited, err := c.s.queued.reserve(c.ctx, n, f.reserved, rest)
+	waited, err := c.s.queued.reserve(c.ctx, f, n, f.reserved, rest)
 	if err != nil {
 		return err
 	}
@@ -567,7 +567,7 @@ func (c *conn) releaseFrame(f *frameBuf) {
 	if r := f.reserved; r != 0 {
 		f.reserved = 0
 		c.reqHeld.Add(-r)
-		c.s.queued.add(-r)
+		c.s.queued.release(f, r)
 	}
 }
 

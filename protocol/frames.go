@@ -68,7 +68,7 @@ type frameBuf struct {
 	pool   *pooledFrame // set when b came from the pool
 	pooled bool         // the frame's API decodes without copying: use the pool
 	// reserved is what the frame holds of queued.max.request.bytes: its
-	// first buffer, then its whole size (conn.readFrame).
+	// first buffer, then each larger one as it grows (conn.readFrame).
 	reserved int64
 }
 

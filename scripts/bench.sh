@@ -51,3 +51,7 @@ if [ "${ROLLING:-1}" != 0 ] && [ -f /usr/share/java/zookeeper.jar ]; then
 	echo "== availability: acks=all ack waits through a rolling restart of 3 brokers (medians of ${ROLLING_ROUNDS:-3} rounds)"
 	bin/gregor-bench rolling -gregor bin/gregor -rounds "${ROLLING_ROUNDS:-3}" 2>/dev/null
 fi
+if [ "${HOSTILE:-1}" != 0 ]; then
+	echo "== hostile clients: a canary producer's ack waits and the broker's memory beside misbehaving connections"
+	bin/gregor-bench hostile -gregor bin/gregor -duration "${HOSTILE_DURATION:-10s}" 2>/dev/null
+fi

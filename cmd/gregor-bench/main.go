@@ -50,6 +50,8 @@ func main() {
 		downconvertCmd(os.Args[2:]) // downconvert.go
 	case "share":
 		shareCmd(os.Args[2:]) // share.go
+	case "hostile":
+		hostileCmd(os.Args[2:]) // hostile.go
 	case "machine":
 		machineCmd(os.Args[2:]) // machine.go
 	case "serve-kfake":
@@ -71,6 +73,7 @@ func usage() {
   gregor-bench rolling [-gregor bin/gregor] [-rounds 3] [-rate 500] [-partitions 6]
   gregor-bench downconvert [-gregor bin/gregor] [-rounds 5] [-records 300000] [-size 256] [-codecs none,lz4]
   gregor-bench share [-gregor bin/gregor | -bootstrap host:port] [-rounds 3] [-records 100000] [-size 100]
+  gregor-bench hostile [-gregor bin/gregor] [-duration 10s] [-conns 1000]
   gregor-bench machine [-dir DIR] [-mb 512]
   gregor-bench serve-kfake -addr 127.0.0.1:PORT -dir DIR
 
