@@ -152,7 +152,7 @@ func TestByteBudgetFirstBufferBeforeRest(t *testing.T) {
 			t.Fatalf("reserving %d (holding %d) refused at %d of %d", n, mine, b.used.Load(), limit)
 		}
 	}
-	mustTry(large, 64, 0, false)  // the large frame's first buffer
+	mustTry(large, 64, 0, false)   // the large frame's first buffer
 	mustTry(filler, 1000, 0, true) // a frame that fills the budget
 	restDone, firstDone := make(chan struct{}), make(chan struct{})
 	go func() {

@@ -373,7 +373,7 @@ func oneApiVersions(addr string, frame []byte) error {
 func corruptBatches(ctx context.Context, e *hostileEnv) func() string {
 	value := make([]byte, 100)
 	batch := recordBatch(value, 512<<10/110) // under message.max.bytes, so the CRC is what refuses it
-	batch[len(batch)-1] ^= 0xff // the last record's last byte: the CRC no longer matches
+	batch[len(batch)-1] ^= 0xff              // the last record's last byte: the CRC no longer matches
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr))
 	if err != nil {
 		fail(err)
