@@ -96,7 +96,7 @@ type conn struct {
 	unqueued []*pending
 
 	// got counts the bytes read from the client, and stall watches the
-	// frame being read while it reserves its whole size (reader-owned).
+	// frame being read once it grows past its first buffer (reader-owned).
 	got   int64
 	stall stallWatch
 	// deadline is the read deadline set last (reader-owned).
@@ -287,8 +287,8 @@ type idleError struct{ msg string }
 
 func (e idleError) Error() string { return e.msg }
 
-// stallError closes a connection that stopped sending a request whose
-// whole size it holds while others wait for the budget (checkStall).
+// stallError closes a connection that stopped sending a request part of
+// whose size it holds while others wait for the budget (checkStall).
 type stallError struct{ msg string }
 
 func (e stallError) Error() string { return e.msg }
@@ -636,7 +636,7 @@ func (c *conn) setReadDeadline(from time.Time) {
 }
 
 // watchStall starts checkStall's watch over the frame being read, now
-// that it reserves its whole size: the read deadline passes within the
+// that it grows past its first buffer: the read deadline passes within the
 // stall check interval from now on, so a client that stops sending is
 // noticed. One deadline change per large frame at most, none if the
 // deadline is near already.
@@ -652,8 +652,8 @@ func (c *conn) watchStall(size int) {
 	}
 }
 
-// checkStall is called when the read deadline passes while a frame that
-// reserves its whole size is read: a connection that has sent none of it
+// checkStall is called when the read deadline passes while a frame grown
+// past its first buffer is read: a connection that has sent none of it
 // for the stall timeout while another connection waits for the budget is
 // closed. Its reservation is what keeps the others waiting, and a client
 // that stops mid-request does not send the rest; without others waiting,

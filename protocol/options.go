@@ -28,14 +28,16 @@ type Options struct {
 	// connections together: frames being read, and frames read whose
 	// response is not encoded yet (queued.max.request.bytes). A frame
 	// reserves its bytes ahead of reading them, as Kafka allocates a
-	// request's whole size from its memory pool: its first buffer
-	// (initialFrameBuffer at most) when it starts, the rest of its
-	// announced size once the client has filled that buffer. A reservation
-	// is granted while the others' are under the limit, so what is held
-	// stays under the limit plus one frame; until then the connection is
-	// not read. Small requests waiting go before the rest of large ones.
-	// A connection that stops sending a request whose whole size it
-	// reserves is closed once it has sent nothing for
+	// request from its memory pool before reading it, but a buffer at a
+	// time: its first buffer (initialFrameBuffer at most) when it starts,
+	// then each larger one as the client fills the last (see byteBudget).
+	// A reservation is granted while the others' are under the limit, so
+	// what is held stays under the limit plus one frame (two while one
+	// frame takes the overdraft that keeps growing frames from waiting on
+	// each other for ever); until then the connection is not read. Small
+	// requests waiting go before the next steps of large ones. A
+	// connection that stops sending a request it has grown past its first
+	// buffer is closed once it has sent nothing for
 	// stalledRequestTimeout (5 s) while others wait; without others
 	// waiting, connections.max.idle.ms applies. <= 0: unbounded (Kafka's
 	// -1).
@@ -141,8 +143,8 @@ const (
 	// maxWriteBatch: ready responses are gathered into one writev up to
 	// this many bytes.
 	maxWriteBatch = 1 << 20
-	// stalledRequestTimeout: a connection that reserves the whole size of
-	// a request (queued.max.request.bytes) and sends none of it for this
+	// stalledRequestTimeout: a connection that reserves part of a request
+	// past its first buffer (queued.max.request.bytes) and sends none of it for this
 	// long while other connections wait for the budget is closed; without
 	// others waiting, connections.max.idle.ms applies, as in Kafka. A
 	// healthy client does not pause mid-request for seconds (the broker
