@@ -116,3 +116,22 @@ func TestScramAlterationsOneUserOncePerRequest(t *testing.T) {
 		t.Fatalf("%s after refused alterations: %v, want RESOURCE_NOT_FOUND", u2, kerr.ErrorForCode(code))
 	}
 }
+
+// TestScramDescribeEmptyUserName: Kafka 4's ScramImage.describe treats an
+// empty name as any user without credentials: RESOURCE_NOT_FOUND, "Attempt
+// to describe a user credential that does not exist: " (Gregor answered
+// ZooKeeper-mode Kafka's "Username must not be empty").
+func TestScramDescribeEmptyUserName(t *testing.T) {
+	e := newAdminEnv(t)
+	req := kmsg.NewPtrDescribeUserSCRAMCredentialsRequest()
+	req.Users = []kmsg.DescribeUserSCRAMCredentialsRequestUser{{Name: ""}}
+	resp, err := req.RequestWith(e.ctx, e.cl)
+	if err != nil || resp.ErrorCode != 0 || len(resp.Results) != 1 {
+		t.Fatalf("DescribeUserScramCredentials of an empty name: %+v %v", resp, err)
+	}
+	r := resp.Results[0]
+	const want = "Attempt to describe a user credential that does not exist: "
+	if r.ErrorCode != kerr.ResourceNotFound.Code || deref(r.ErrorMessage) != want {
+		t.Fatalf("DescribeUserScramCredentials of an empty name: %v %q, want RESOURCE_NOT_FOUND %q", kerr.ErrorForCode(r.ErrorCode), deref(r.ErrorMessage), want)
+	}
+}
