@@ -1,10 +1,12 @@
 package broker
 
 // DescribeUserScramCredentials (key 50), version 0 (every version kmsg
-// knows), as Kafka's ZkAdminManager answers it: with no users named,
+// knows), as Kafka 4 answers it: with no users named,
 // every user with a credential, sorted; with users named, one result per
-// distinct name: RESOURCE_NOT_FOUND for an empty name or a user without
-// credentials, DUPLICATE_RESOURCE for a name asked twice. Each result
+// distinct name: RESOURCE_NOT_FOUND for a user without credentials, an
+// empty name included ("Attempt to describe a user credential that does
+// not exist: <name>", as Kafka 4's ScramImage.describe), DUPLICATE_RESOURCE
+// for a name asked twice. Each result
 // lists the mechanisms and iterations, never the salt or keys. Read from
 // the metadata store itself, so a change made through any broker shows.
 // DESCRIBE on the cluster is needed, else CLUSTER_AUTHORIZATION_FAILED.
@@ -61,8 +63,6 @@ func (b *Broker) handleDescribeUserScramCredentials(ctx context.Context, req *pr
 		res := kmsg.NewDescribeUserSCRAMCredentialsResponseResult()
 		res.User = u.Name
 		switch {
-		case u.Name == "":
-			res.ErrorCode, res.ErrorMessage = kerr.ResourceNotFound.Code, ptrStr("Username must not be empty")
 		case count[u.Name] > 1:
 			res.ErrorCode, res.ErrorMessage = kerr.DuplicateResource.Code, ptrStr("Cannot describe SCRAM credentials for the same user twice in a single request: "+u.Name)
 		case len(all[u.Name]) == 0:

@@ -1,13 +1,17 @@
 package broker
 
 // AlterUserScramCredentials (key 51), version 0 (every version kmsg
-// knows), as Kafka's ZkAdminManager answers it. A user is refused whole
+// knows), as Kafka 4's ScramControlManager answers it. A user is refused
 // for: an empty name (UNACCEPTABLE_CREDENTIAL "Username must not be
 // empty"), an unknown mechanism (UNSUPPORTED_SASL_MECHANISM), iterations
 // outside [4096, 16384] (UNACCEPTABLE_CREDENTIAL "Too few iterations" /
-// "Too many iterations"), the same mechanism twice (DUPLICATE_RESOURCE),
-// deleting a credential it lacks (RESOURCE_NOT_FOUND). Otherwise its
-// deletions and upsertions are applied together. The client sends the salt
+// "Too many iterations"), deleting a credential it lacks
+// (RESOURCE_NOT_FOUND), and being named more than once in the request,
+// whatever the mechanisms (DUPLICATE_RESOURCE "A user credential cannot be
+// altered twice in the same request"; Kafka 3's ZooKeeper mode allowed one
+// alteration per mechanism, Kafka 4 one per user: a user with both SCRAM
+// mechanisms gets them from two requests). Otherwise its alteration is
+// applied. The client sends the salt
 // and the salted password; the broker keeps the salt, the iterations, the
 // stored key and the server key derived from them (never the salted
 // password). The change reaches every broker through the metadata store
@@ -28,29 +32,90 @@ import (
 	"gregor/protocol/sasl"
 )
 
-// scramChange is one user's requested change.
+// scramChange is one user's requested change: one deletion or one
+// upsertion, as Kafka 4's ScramControlManager allows a user once per
+// request.
 type scramChange struct {
 	alt    metadata.ScramAlteration
-	pairs  map[string]int // mechanism -> times named
 	failed *kmsg.AlterUserSCRAMCredentialsResponseResult
 }
 
 func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.AlterUserSCRAMCredentialsRequest)
 	resp := req.Response().(*kmsg.AlterUserSCRAMCredentialsResponse)
+	if !b.authorizeCluster(req, acl.Alter) {
+		resp.Results = scramRefusedWhole(r, kerr.ClusterAuthorizationFailed, nil)
+		return resp, nil
+	}
+	var existing metadata.UserScram
+	if len(r.Deletions) > 0 {
+		all, err := b.backend.UserScramCredentials(ctx)
+		if err != nil {
+			b.log.Warn().Err(err).Msg("reading SCRAM credentials")
+			resp.Results = scramRefusedWhole(r, kerr.UnknownServerError, ptrStr(err.Error()))
+			return resp, nil
+		}
+		existing = all
+	}
+	order, changes := scramChanges(r, existing)
+	for _, user := range order {
+		resp.Results = append(resp.Results, b.alterScram(ctx, changes[user]))
+	}
+	return resp, nil
+}
+
+// scramRefusedWhole is the answer to a request refused whole, as Kafka's
+// AlterUserScramCredentialsRequest.getErrorResponse: every user named,
+// once, sorted.
+func scramRefusedWhole(r *kmsg.AlterUserSCRAMCredentialsRequest, code *kerr.Error, msg *string) []kmsg.AlterUserSCRAMCredentialsResponseResult {
+	users := map[string]bool{}
+	for _, d := range r.Deletions {
+		users[d.Name] = true
+	}
+	for _, u := range r.Upsertions {
+		users[u.Name] = true
+	}
+	var out []kmsg.AlterUserSCRAMCredentialsResponseResult
+	for _, user := range slices.Sorted(mapsKeys(users)) {
+		res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+		res.User, res.ErrorCode, res.ErrorMessage = user, code.Code, msg
+		out = append(out, res)
+	}
+	return out
+}
+
+// scramChanges validates a request as Kafka's
+// ScramControlManager.alterCredentials: deletions, then upsertions, in
+// request order; a user's first refusal stands and its later alterations
+// are not looked at; a user named again after an accepted alteration, with
+// whatever mechanism, is DUPLICATE_RESOURCE. A deletion of a credential
+// the user lacks is refused here (RESOURCE_NOT_FOUND), before a later
+// alteration of the user could make it a duplicate.
+func scramChanges(r *kmsg.AlterUserSCRAMCredentialsRequest, existing metadata.UserScram) ([]string, map[string]*scramChange) {
 	var order []string
 	changes := map[string]*scramChange{}
-	get := func(user string) *scramChange {
+	// next returns the user's change to fill, or nil when the user is
+	// already refused or, now, a duplicate.
+	next := func(user string) *scramChange {
 		c := changes[user]
-		if c == nil {
-			c = &scramChange{alt: metadata.ScramAlteration{User: user, Upsert: map[string]metadata.ScramCredential{}}, pairs: map[string]int{}}
+		switch {
+		case c == nil:
+			c = &scramChange{alt: metadata.ScramAlteration{User: user, Upsert: map[string]metadata.ScramCredential{}}}
 			changes[user] = c
 			order = append(order, user)
+			return c
+		case c.failed != nil:
+			return nil
+		default:
+			c.fail(kerr.DuplicateResource, "A user credential cannot be altered twice in the same request")
+			return nil
 		}
-		return c
 	}
 	for _, d := range r.Deletions {
-		c := get(d.Name)
+		c := next(d.Name)
+		if c == nil {
+			continue
+		}
 		mech := sasl.ScramMechanismName(d.Mechanism)
 		switch {
 		case d.Name == "":
@@ -58,12 +123,18 @@ func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, req *proto
 		case mech == "":
 			c.fail(kerr.UnsupportedSaslMechanism, "Unknown SCRAM mechanism")
 		default:
-			c.pairs[mech]++
+			if _, ok := existing[d.Name][mech]; !ok {
+				c.fail(kerr.ResourceNotFound, "Attempt to delete a user credential that does not exist")
+				continue
+			}
 			c.alt.Deletes = append(c.alt.Deletes, mech)
 		}
 	}
 	for _, u := range r.Upsertions {
-		c := get(u.Name)
+		c := next(u.Name)
+		if c == nil {
+			continue
+		}
 		mech := sasl.ScramMechanismName(u.Mechanism)
 		switch {
 		case u.Name == "":
@@ -75,7 +146,6 @@ func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, req *proto
 		case u.Iterations > sasl.ScramMaxIterations:
 			c.fail(kerr.UnacceptableCredential, "Too many iterations")
 		default:
-			c.pairs[mech]++
 			cred, err := sasl.CredentialFromSaltedPassword(mech, u.Salt, u.SaltedPassword, int(u.Iterations))
 			if err != nil || len(u.Salt) == 0 || len(u.SaltedPassword) == 0 {
 				c.fail(kerr.UnacceptableCredential, "The salt and the salted password must not be empty")
@@ -84,19 +154,7 @@ func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, req *proto
 			c.alt.Upsert[mech] = metadata.ScramCredential{Salt: cred.Salt, StoredKey: cred.StoredKey, ServerKey: cred.ServerKey, Iterations: u.Iterations}
 		}
 	}
-	if !b.authorizeCluster(req, acl.Alter) { // every user named, sorted, refused
-		slices.Sort(order)
-		for _, user := range order {
-			res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
-			res.User, res.ErrorCode = user, kerr.ClusterAuthorizationFailed.Code
-			resp.Results = append(resp.Results, res)
-		}
-		return resp, nil
-	}
-	for _, user := range order {
-		resp.Results = append(resp.Results, b.alterScram(ctx, changes[user]))
-	}
-	return resp, nil
+	return order, changes
 }
 
 func (c *scramChange) fail(code *kerr.Error, msg string) {
@@ -109,11 +167,6 @@ func (c *scramChange) fail(code *kerr.Error, msg string) {
 }
 
 func (b *Broker) alterScram(ctx context.Context, c *scramChange) kmsg.AlterUserSCRAMCredentialsResponseResult {
-	for _, n := range c.pairs {
-		if n > 1 {
-			c.fail(kerr.DuplicateResource, "A user credential cannot be altered twice in the same request")
-		}
-	}
 	if c.failed != nil {
 		return *c.failed
 	}

@@ -15,9 +15,11 @@ package broker
 // eligible leader replicas (no ELR), so those lists are empty.
 //
 // Authorization: a topic needs DESCRIBE; without it a listing of every
-// topic leaves it out and a named one is TOPIC_AUTHORIZATION_FAILED. Every
-// other topic answered, a named one that does not exist too, carries the
-// operations the principal may do on it.
+// topic leaves it out and a named one is TOPIC_AUTHORIZATION_FAILED,
+// answered after the page whatever the partition limit. Topics that cannot
+// be described are left out before the page is cut, so NextCursor never
+// names one. Every other topic answered, a named one that does not exist
+// too, carries the operations the principal may do on it.
 
 import (
 	"context"
@@ -48,19 +50,13 @@ func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.
 		}
 		return resp, nil
 	}
+	names, refused := b.describableTopicNames(req, names, all)
 	remaining := max(min(r.ResponsePartitionLimit, b.Config().MaxRequestPartitionSizeLimit), 1)
 	brokers, _ := b.Brokers()
 	for _, name := range names {
 		if remaining == 0 {
 			resp.NextCursor = &kmsg.DescribeTopicPartitionsResponseNextCursor{Topic: name, Partition: 0}
 			break
-		}
-		if all && !b.allowed(req, acl.Describe, acl.Topic, name) {
-			continue
-		}
-		if !all && !b.authorize(req, acl.Describe, acl.Topic, name) {
-			resp.Topics = append(resp.Topics, emptyDescribedTopic(name, kerr.TopicAuthorizationFailed.Code))
-			continue
 		}
 		t := b.Topic(name)
 		if t == nil {
@@ -82,7 +78,29 @@ func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.
 			break
 		}
 	}
+	for _, name := range refused {
+		resp.Topics = append(resp.Topics, emptyDescribedTopic(name, kerr.TopicAuthorizationFailed.Code))
+	}
 	return resp, nil
+}
+
+// describableTopicNames splits the topics to answer into those the
+// principal may describe and, of named topics, those it may not. As in
+// Kafka's DescribeTopicPartitionsRequestHandler every topic from the
+// cursor on is asked for before the page is cut: the page and its
+// NextCursor hold only describable topics (a cursor never discloses a topic
+// the principal cannot see), and every refused named topic is answered,
+// after the others, however small the page.
+func (b *Broker) describableTopicNames(req *protocol.Request, names []string, all bool) (ok, refused []string) {
+	for _, name := range names {
+		switch {
+		case b.authorize(req, acl.Describe, acl.Topic, name):
+			ok = append(ok, name)
+		case !all:
+			refused = append(refused, name)
+		}
+	}
+	return ok, refused
 }
 
 // describeTopicNames lists the topics to answer, in name order, from the

@@ -9,10 +9,20 @@ import (
 	"gregor/broker/storage"
 )
 
-// applyRetention deletes expired segments of every local log.
+// applyRetention deletes expired segments of every local log. With
+// log.cleaner.enable=false the logs of compacted topics (cleanup.policy
+// compact, or compact,delete) are left whole, as in Kafka: its retention
+// thread (LogManager.cleanupLogs) takes only logs that are not compacted,
+// and compacted ones get theirs from the cleaner (LogCleanerManager's
+// deletableLogs), which does not run; Kafka's documentation of
+// log.cleaner.enable warns that such topics then grow without bound.
 func (b *Broker) applyRetention() {
 	now := b.now()
+	cleaner := b.Config().LogCleanerEnable
 	for _, t := range b.Topics() {
+		if !cleaner && t.Config().Cleanup.Compact() {
+			continue
+		}
 		for _, p := range t.Partitions() {
 			p.mu.Lock()
 			lg := p.log

@@ -139,3 +139,61 @@ func TestZeroLogRetentionRefused(t *testing.T) {
 		}
 	}
 }
+
+// With log.cleaner.enable=false Kafka deletes nothing from compacted
+// topics: LogManager.cleanupLogs, the retention thread, takes only logs
+// whose cleanup.policy lacks compact, and compacted ones (compact,delete
+// included) get their retention from the cleaner, which is not running.
+// Gregor applied retention.ms to a compact,delete topic all the same.
+func TestCleanerDisabledLeavesCompactedTopicsWhole(t *testing.T) {
+	if !usingGregor() {
+		t.Skip("starts its own broker")
+	}
+	b := brokertest.Start(t, brokertest.Options{Set: map[string]string{
+		"log.cleaner.enable": "false", "log.retention.check.interval.ms": "100",
+	}})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ac := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Topics are visited in name order: the compacted one first, so the
+	// pass that expires the other has visited it with all its records.
+	base := randomName("nocleaner")
+	compacted, deleted := base+"-a", base+"-b"
+	old := time.Now().Add(-time.Hour)
+	for topic, policy := range map[string]string{compacted: "compact,delete", deleted: "delete"} {
+		if _, err := ac.CreateTopic(ctx, 1, 1, map[string]*string{
+			"cleanup.policy":         kmsg.StringPtr(policy),
+			"retention.ms":           kmsg.StringPtr("60000"),
+			"internal.segment.bytes": kmsg.StringPtr("1024"),
+		}, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, topic := range []string{compacted, deleted} {
+		for i := range 20 {
+			r := &kgo.Record{Topic: topic, Key: []byte{byte(i)}, Value: make([]byte, 300), Timestamp: old}
+			if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	start := func(topic string) int64 {
+		starts, err := ac.ListStartOffsets(ctx, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, _ := starts.Lookup(topic, 0)
+		return o.Offset
+	}
+	waitFor(t, "retention.ms to expire the delete topic's hour-old segments", 20*time.Second, func() bool {
+		return start(deleted) > 0
+	})
+	if s := start(compacted); s != 0 {
+		t.Fatalf("the compact,delete topic's log starts at %d with the cleaner disabled, want 0 (nothing deleted, as in Kafka)", s)
+	}
+}

@@ -134,18 +134,19 @@ func createScramUsers(t *testing.T, addr string) {
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var ups []kadm.UpsertSCRAM
-	for user, pass := range map[string]string{secAdmin: secAdminPass, secAlice: secAlicePass} {
-		for _, m := range []kadm.ScramMechanism{kadm.ScramSha256, kadm.ScramSha512} {
+	// One request per mechanism: Kafka 4 alters a user once per request.
+	for _, m := range []kadm.ScramMechanism{kadm.ScramSha256, kadm.ScramSha512} {
+		var ups []kadm.UpsertSCRAM
+		for user, pass := range map[string]string{secAdmin: secAdminPass, secAlice: secAlicePass} {
 			ups = append(ups, kadm.UpsertSCRAM{User: user, Mechanism: m, Iterations: 4096, Password: pass})
 		}
-	}
-	res, err := adm.AlterUserSCRAMs(ctx, nil, ups)
-	if err != nil {
-		t.Fatalf("AlterUserSCRAMs: %v", err)
-	}
-	if err := res.Error(); err != nil {
-		t.Fatalf("AlterUserSCRAMs: %v", err)
+		res, err := adm.AlterUserSCRAMs(ctx, nil, ups)
+		if err != nil {
+			t.Fatalf("AlterUserSCRAMs: %v", err)
+		}
+		if err := res.Error(); err != nil {
+			t.Fatalf("AlterUserSCRAMs: %v", err)
+		}
 	}
 }
 

@@ -95,18 +95,19 @@ func startTokenBroker(t *testing.T, secret string, extra map[string]string) *tok
 func (tb *tokenBroker) createUsers(t *testing.T) {
 	t.Helper()
 	adm := tb.admin(t, "", "")
-	var ups []kadm.UpsertSCRAM
-	for user, pass := range tb.users {
-		for _, m := range []kadm.ScramMechanism{kadm.ScramSha256, kadm.ScramSha512} {
+	// One request per mechanism: Kafka 4 alters a user once per request.
+	for _, m := range []kadm.ScramMechanism{kadm.ScramSha256, kadm.ScramSha512} {
+		var ups []kadm.UpsertSCRAM
+		for user, pass := range tb.users {
 			ups = append(ups, kadm.UpsertSCRAM{User: user, Mechanism: m, Iterations: 4096, Password: pass})
 		}
-	}
-	res, err := adm.AlterUserSCRAMs(tctx(t), nil, ups)
-	if err == nil {
-		err = res.Error()
-	}
-	if err != nil {
-		t.Fatalf("AlterUserSCRAMs: %v", err)
+		res, err := adm.AlterUserSCRAMs(tctx(t), nil, ups)
+		if err == nil {
+			err = res.Error()
+		}
+		if err != nil {
+			t.Fatalf("AlterUserSCRAMs: %v", err)
+		}
 	}
 }
 

@@ -275,3 +275,47 @@ func TestExpiredProducerLeftOutOfLoadedSnapshot(t *testing.T) {
 		t.Fatalf("sequence 7 after 0 from the producer of current records after a restart: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER (still known)", kerr.ErrorForCode(code))
 	}
 }
+
+// ListTransactions v2's transactional id pattern (KIP-1152) is matched
+// against the whole id, as Kafka's TransactionStateManager does with RE2J's
+// Matcher.matches(): a pattern naming part of an id lists nothing. Gregor
+// listed every id containing a match.
+func TestListTransactionsPatternMatchesWholeID(t *testing.T) {
+	cl, _, ctx := dpClient(t)
+	base := randomName("pattern-txn")
+	id := base + "-one"
+	if r := initProducerID(ctx, t, cl, id, -1, -1); r.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v", kerr.ErrorForCode(r.ErrorCode))
+	}
+	listed := func(pattern string) bool {
+		t.Helper()
+		req := kmsg.NewPtrListTransactionsRequest()
+		req.DurationFilterMillis = -1
+		req.TransactionalIDPattern = &pattern
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil || resp.ErrorCode != 0 {
+			t.Fatalf("ListTransactions %q: %+v %v", pattern, resp, err)
+		}
+		if resp.Version < 2 {
+			t.Skipf("ListTransactions v%d has no transactional id pattern", resp.Version)
+		}
+		for _, s := range resp.TransactionStates {
+			if s.TransactionalID == id {
+				return true
+			}
+		}
+		return false
+	}
+	for pattern, want := range map[string]bool{
+		base + "-.*":    true,
+		id:              true,
+		"pattern-txn.*": true,
+		base:            false,
+		"-one":          false,
+		"pattern-txn":   false,
+	} {
+		if got := listed(pattern); got != want {
+			t.Errorf("ListTransactions with pattern %q: %s listed %v, want %v (the pattern must match the whole id)", pattern, id, got, want)
+		}
+	}
+}

@@ -4,7 +4,9 @@ package coordinator
 // broker coordinates (the admin client asks every broker), filtered by
 // state names (unknown names are echoed in UnknownStateFilters), producer
 // ids, minimum running time (v1+) and an id pattern (v2+, a regular
-// expression; an invalid one is INVALID_REGULAR_EXPRESSION, as Kafka's
+// expression that must match the whole id, as RE2J's Matcher.matches() in
+// Kafka's TransactionStateManager; Go's regexp has RE2's syntax, as RE2J;
+// an invalid one is INVALID_REGULAR_EXPRESSION, as Kafka's
 // TransactionStateManager.listTransactionStates throws
 // InvalidRegularExpression). A partition still loading makes the answer
 // COORDINATOR_LOAD_IN_PROGRESS, with no unknown state filters, as there.
@@ -29,7 +31,7 @@ func (c *txnCoordinator) handleListTransactions(ctx context.Context, req *protoc
 	resp.TransactionStates = []kmsg.ListTransactionsResponseTransactionState{}
 	var pattern *regexp.Regexp
 	if r.TransactionalIDPattern != nil && *r.TransactionalIDPattern != "" {
-		re, err := regexp.Compile(*r.TransactionalIDPattern)
+		re, err := wholeIDPattern(*r.TransactionalIDPattern)
 		if err != nil {
 			// As Kafka's listTransactionStates throws
 			// InvalidRegularExpression: an error response and nothing else.
@@ -83,6 +85,16 @@ func (c *txnCoordinator) handleListTransactions(ctx context.Context, req *protoc
 		return resp.TransactionStates[i].TransactionalID < resp.TransactionStates[j].TransactionalID
 	})
 	return resp, nil
+}
+
+// wholeIDPattern compiles a transactional id pattern to match whole ids
+// only. The pattern is checked as it is first, so that anchoring it cannot
+// make an invalid one compile.
+func wholeIDPattern(p string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(p); err != nil {
+		return nil, err
+	}
+	return regexp.Compile(`^(?:` + p + `)$`)
 }
 
 // txnStateNamed parses a state as Kafka names it.

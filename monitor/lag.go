@@ -3,7 +3,11 @@ package monitor
 // Consumer lag, as kafka-exporter and Burrow report it, computed where
 // the committed offsets are: on the broker coordinating each group (so a
 // cluster exports every group once). Lag is a partition's high watermark
-// minus the group's committed offset (never below zero); the high
+// minus the group's committed offset, as kafka-consumer-groups.sh's LAG
+// column (ConsumerGroupCommand.getLag) and kafka_exporter compute it: a
+// committed offset past the end (records lost to an unclean election or a
+// truncation, a topic deleted and made again, an offset set by hand) shows
+// as negative lag, not as a group that is up to date; the high
 // watermarks come from this broker for partitions it leads and from their
 // leaders (ListOffsets) for the others.
 
@@ -32,18 +36,23 @@ const lagCacheFor = time.Second
 type GroupLag struct {
 	coordinator.GroupView
 	Partitions []PartitionLag
-	// Total is the sum of the known lags.
+	// Total is the sum of the known lags above zero: how far behind the
+	// group is (a partition committed past its end does not offset
+	// another's lag).
 	Total int64
 }
 
 // PartitionLag is one partition's committed and end offsets; End is -1
-// when its leader did not answer, Lag -1 then or when Committed is -1.
+// when its leader did not answer. Lag is End minus Committed, negative when
+// the group committed past the end; HasLag is false when End or Committed
+// is unknown (-1).
 type PartitionLag struct {
 	Topic     string
 	Partition int32
 	Committed int64
 	End       int64
 	Lag       int64
+	HasLag    bool
 }
 
 type lagCollector struct {
@@ -126,14 +135,14 @@ func (l *lagCollector) compute() []GroupLag {
 	for _, g := range groups {
 		gl := GroupLag{GroupView: g}
 		for _, o := range g.Offsets {
-			pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, Committed: o.Offset, End: -1, Lag: -1}
+			pl := PartitionLag{Topic: o.Topic, Partition: o.Partition, Committed: o.Offset, End: -1}
 			if end, ok := ends[o.Topic][o.Partition]; ok {
 				pl.End = end
 				// A committed -1 is no position: no lag, as
 				// kafka-consumer-groups.sh shows "-" for it.
 				if o.Offset >= 0 {
-					pl.Lag = max(0, end-o.Offset)
-					gl.Total += pl.Lag
+					pl.Lag, pl.HasLag = end-o.Offset, true
+					gl.Total += max(0, pl.Lag)
 				}
 			}
 			gl.Partitions = append(gl.Partitions, pl)
@@ -144,7 +153,7 @@ func (l *lagCollector) compute() []GroupLag {
 }
 
 var (
-	dLag       = desc("consumer_group_lag", "A group's lag on a partition: the high watermark minus the committed offset (exported by the group's coordinator).", "group", "topic", "partition")
+	dLag       = desc("consumer_group_lag", "A group's lag on a partition: the high watermark minus the committed offset, negative when the group committed past the end, as kafka-consumer-groups.sh shows it (exported by the group's coordinator).", "group", "topic", "partition")
 	dCommitted = desc("consumer_group_committed_offset", "A group's committed offset of a partition.", "group", "topic", "partition")
 	dMembers   = desc("consumer_group_members", "Members of a group coordinated here.", "group")
 	dGroupSt   = desc("consumer_group_state", "A group's state (value 1), as Kafka names it.", "group", "state")
@@ -175,7 +184,7 @@ func (l *lagCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, p := range g.Partitions {
 			part := strconv.Itoa(int(p.Partition))
 			gauge(ch, dCommitted, float64(p.Committed), g.Group, p.Topic, part)
-			if p.Lag >= 0 {
+			if p.HasLag {
 				gauge(ch, dLag, float64(p.Lag), g.Group, p.Topic, part)
 			}
 		}

@@ -28,7 +28,7 @@ func TestStatusPageRenders(t *testing.T) {
 		}}},
 		Groups: []GroupLag{{GroupView: coordinator.GroupView{Group: "billing", State: "Stable", ProtocolType: "consumer", Protocol: "range",
 			Members: []coordinator.MemberView{{ID: "m1", ClientID: "c", ClientHost: "/127.0.0.1", Assignment: a.AppendTo(nil)}}},
-			Partitions: []PartitionLag{{Topic: "orders", Partition: 0, Committed: 4, End: 10, Lag: 6}, {Topic: "orders", Partition: 2, Committed: 1, End: -1, Lag: -1}}, Total: 6}},
+			Partitions: []PartitionLag{{Topic: "orders", Partition: 0, Committed: 4, End: 10, Lag: 6, HasLag: true}, {Topic: "orders", Partition: 2, Committed: 1, End: -1}}, Total: 6}},
 		Txns:   []coordinator.TxnView{{TransactionalID: "tx", ProducerID: 7, State: "Ongoing", StartMs: time.Now().UnixMilli(), TimeoutMs: 60000, Partitions: 2}},
 		Quotas: []quotaRow{{Entity: "client-id app", Values: "producer_byte_rate=1024"}},
 	}

@@ -191,6 +191,47 @@ func TestMetricsGroupSeriesBounded(t *testing.T) {
 	}
 }
 
+// TestMetricsNegativeLag: a group that committed past a partition's end
+// has negative lag, as kafka-consumer-groups.sh's LAG column shows it
+// (ConsumerGroupCommand.getLag is the end offset minus the committed one,
+// unclamped), in the metric and on the status page; Gregor showed 0, as if
+// the group were up to date. The group's total lag, which ranks groups,
+// counts only partitions behind.
+func TestMetricsNegativeLag(t *testing.T) {
+	const topic, group = "negative-lag", "ahead-group"
+	_, addr, cl, ctx := metricsBroker(t, topic, map[string]string{})
+	offs := kadm.Offsets{}
+	offs.AddOffset(topic, 0, 15, -1) // 5 past the end (10 records)
+	if resp, err := kadm.NewClient(cl).CommitOffsets(ctx, group, offs); err != nil || resp.Error() != nil {
+		t.Fatalf("committing: %v %v", err, resp.Error())
+	}
+	var lag float64
+	wait.For(t, "the group's lag in a scrape", 10*time.Second, func() bool {
+		fams, err := promtest.TryScrape("http://" + addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		var ok bool
+		lag, ok = fams.Value("gregor_consumer_group_lag", "group", group, "topic", topic, "partition", "0")
+		return ok
+	})
+	if lag != -5 {
+		t.Errorf("gregor_consumer_group_lag of a group committed at 15 on a partition ending at 10: %v, want -5 as kafka-consumer-groups.sh shows", lag)
+	}
+	resp, err := http.Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	if want := `data-group="` + group + `" data-topic="` + topic + `" data-partition="0">-5</td>`; !strings.Contains(string(page), want) {
+		t.Errorf("the status page lacks %s", want)
+	}
+	if want := `total lag <span class="total-lag">0</span>`; !strings.Contains(string(page), want) {
+		t.Errorf("the status page lacks %s", want)
+	}
+}
+
 // metricsBroker starts a broker serving metrics (with set's keys) and
 // writes 10 records to partition 0 of topic; it returns the broker, the
 // metrics address, the producing client and a context for the test.

@@ -136,7 +136,11 @@ type mapRule struct {
 }
 
 var (
-	ruleSplitter = regexp.MustCompile(`\s*((DEFAULT)|RULE:((?:\\.|[^\\/])*)/((?:\\.|[^\\/])*)/([LU]?)[^,]*?|([^,]*?))\s*(?:,\s*|$)`)
+	// A rule, each part a group: DEFAULT (2), or RULE: with its
+	// pattern (3), replacement (4), case flag (5) and what follows the
+	// flag up to the comma (6), which must be nothing; or anything else
+	// (7), which must be blank.
+	ruleSplitter = regexp.MustCompile(`\s*((DEFAULT)|RULE:((?:\\.|[^\\/])*)/((?:\\.|[^\\/])*)/([LU]?)([^,]*?)|([^,]*?))\s*(?:,\s*|$)`)
 	backRef      = regexp.MustCompile(`\$(\d+)`)
 )
 
@@ -151,6 +155,11 @@ func ParseMapper(rules string) (*Mapper, error) {
 		switch {
 		case g[2] != "":
 			m.rules = append(m.rules, mapRule{def: true})
+		case strings.HasPrefix(g[1], "RULE:") && g[6] != "":
+			// As SslPrincipalMapper.parseRules: nothing may follow
+			// the flag ("/$1/l", "/$1/LU" would quietly not change
+			// the case).
+			return nil, fmt.Errorf("Invalid rule: `%s`, unmatched substring: `%s`", g[1], g[6])
 		case strings.HasPrefix(g[1], "RULE:"):
 			re, err := regexp.Compile(g[3])
 			if err != nil {
