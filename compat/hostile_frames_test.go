@@ -6,10 +6,11 @@ package compat
 // before it started, so together they held several times the limit; and
 // once they held it, every other client (new ones too) waited until
 // connections.max.idle.ms closed them, 10 minutes. Now a frame reserves
-// its whole size before growing past its first buffer (the bytes held stay
-// under the limit plus one frame), and a connection that stops sending a
-// request whose size it reserves is closed once others have waited for the
-// budget for the stall timeout (5 s).
+// each buffer before growing into it, and is granted one only while the
+// others hold less than the limit (the bytes held stay under the limit plus
+// one frame), and a connection that stops sending a request part of which
+// it reserves is closed once others have waited for the budget for the
+// stall timeout (5 s).
 
 import (
 	"context"

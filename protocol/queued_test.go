@@ -64,9 +64,10 @@ func queuedWaiting(s *Server) int32 { return s.queued.waiting.Load() }
 // Connections that began large frames together each overshot
 // queued.max.request.bytes by a whole frame: the limit was checked only
 // before a frame started, and a frame was charged as its bytes arrived.
-// Now a frame reserves its announced size before growing past its first
-// buffer, so the bytes held never exceed the limit plus one frame, and
-// the connections over it wait, unread, until frames are answered.
+// Now a frame reserves each buffer before growing into it, granted only
+// while the others hold less than the limit, so the bytes held never
+// exceed the limit plus one frame, and the connections over it wait,
+// unread, until frames are answered.
 func TestQueuedBytesOvershootByOneFrameAtMost(t *testing.T) {
 	const (
 		limit  = 1 << 20
@@ -144,10 +145,10 @@ func stalledRequest(t *testing.T, addr string, size int) net.Conn {
 
 // A connection that stopped part-way through a large request held the
 // budget its frame had grown to until connections.max.idle.ms (10
-// minutes), and every other connection waited that long. Now it holds the
-// whole announced size, and is closed once it has sent nothing for the
-// stall timeout while another connection waits; without one waiting it is
-// left alone.
+// minutes), and every other connection waited that long. Now it is
+// closed once it has sent nothing for the stall timeout while another
+// connection waits for the budget it holds; without one waiting it is left
+// alone.
 func TestStalledRequestClosedWhileOthersWait(t *testing.T) {
 	reg := heartbeatRegistry()
 	reg.Register(API{Key: 0, Min: 3, Max: 9, NoCopy: true, Handler: digestProduce})
@@ -157,7 +158,7 @@ func TestStalledRequestClosedWhileOthersWait(t *testing.T) {
 
 	const size = 2 << 20
 	stalled := stalledRequest(t, addr, size)
-	waitFor(t, "the stalled frame's announced size reserved", func() bool { return s.QueuedRequestBytes() >= size-1024 })
+	waitFor(t, "the stalled frame's buffer reserved", func() bool { return s.QueuedRequestBytes() >= size-1024 })
 	// Nobody waits: it stays open well past the stall timeout.
 	stalled.SetReadDeadline(time.Now().Add(4 * stall))
 	var b [1]byte
@@ -186,7 +187,7 @@ func TestStalledRequestClosedWhileOthersWait(t *testing.T) {
 	slow := dial(t, addr)
 	frame := produceFrame(2, make([]byte, 1<<20+100))
 	send(t, slow, frame[:200<<10])
-	waitFor(t, "the slow frame's announced size reserved", func() bool { return s.QueuedRequestBytes() >= 1<<20 })
+	waitFor(t, "the slow frame's 1 MiB buffer reserved", func() bool { return s.QueuedRequestBytes() >= 1<<20 })
 	waiter := dial(t, addr)
 	send(t, waiter, frameFor(heartbeat(3, 8), 6))
 	waitFor(t, "the heartbeat waiting for the budget", func() bool { return queuedWaiting(s) == 1 })
