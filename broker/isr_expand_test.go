@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,10 +86,12 @@ func (tb *testBroker) appendN(n int) {
 	}
 }
 
+// isExpanding reports whether the write of the leader's last ISR change
+// is still under way.
 func (p *Partition) isExpanding() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.expanding
+	return p.isrEnded != p.isrChange
 }
 
 // The leader's own ISR expansion is answered after the metadata loop has
@@ -114,5 +117,65 @@ func TestISRExpansionAnsweredAfterANewerStateKeepsTheNewer(t *testing.T) {
 	p.mu.Unlock()
 	if st.Version != 2 || !slices.Equal(st.ISR, []int32{1}) || !slices.Equal(isr, []int32{1}) {
 		t.Fatalf("state %+v, leader's ISR %v: want version 2 with ISR [1], delivered after the expansion's version 1", st, isr)
+	}
+}
+
+// The leader makes one ISR change at a time, as Kafka's Partition starts
+// no AlterPartition while one isInflight (PendingExpandIsr,
+// PendingShrinkIsr): a shrink waits for a pending expansion, and after
+// the expansion was refused as stale (another change came first), for the
+// newer state the metadata loop brings. Gregor let the shrink race the
+// expansion at the same state version: one of the two was refused, with a
+// warning in the log, and the shrink was sent again at the old version on
+// every ISR check until the newer state arrived.
+func TestISRShrinkWaitsForThePendingChange(t *testing.T) {
+	tb, be, p := newISRBroker(t, []int32{1, 2, 3}, []int32{1, 3})
+	tb.appendN(10)
+	var mu sync.Mutex
+	var sent []metadata.PartitionState
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	answer := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(answer) // before the broker closes, which waits for the expansion
+	be.update = func(st metadata.PartitionState) (metadata.PartitionState, error) {
+		mu.Lock()
+		sent = append(sent, st)
+		n := len(sent)
+		mu.Unlock()
+		if n == 1 {
+			<-release // the expansion, answered when the test says
+			return metadata.PartitionState{}, metadata.ErrStaleState
+		}
+		st.Version++
+		return st, nil
+	}
+	sentISRs := func() [][]int32 {
+		mu.Lock()
+		defer mu.Unlock()
+		var out [][]int32
+		for _, st := range sent {
+			out = append(out, st.ISR)
+		}
+		return out
+	}
+	p.followerFetched(0, 2, 10, 0) // follower 2 caught up: the expansion is sent
+	awaitCond(t, 5*time.Second, "the expansion adding follower 2 to be sent", func() bool { return len(sentISRs()) == 1 })
+	later := time.Now().Add(time.Hour) // follower 3 (and 2) lag by then
+	p.shrinkISR(later, 10*time.Second)
+	if got := sentISRs(); len(got) != 1 {
+		t.Fatalf("ISR changes sent while the expansion was pending: %v, want only [1 3 2]", got)
+	}
+	answer() // refused as stale
+	awaitCond(t, 5*time.Second, "the expansion's write to end", func() bool { return !p.isExpanding() })
+	p.shrinkISR(later, 10*time.Second)
+	if got := sentISRs(); len(got) != 1 {
+		t.Fatalf("ISR changes sent after the expansion was refused, before a newer state came: %v", got)
+	}
+	// The newer state (the controller's, without follower 2): the next
+	// check shrinks from it.
+	be.deliver(t, tb.Broker, []int32{1, 2, 3}, []int32{1, 3}, 1)
+	p.shrinkISR(later, 10*time.Second)
+	if got := sentISRs(); len(got) != 2 || !slices.Equal(got[1], []int32{1}) {
+		t.Fatalf("ISR changes sent: %v, want the shrink to [1] once the newer state is in force", got)
 	}
 }
