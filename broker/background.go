@@ -196,6 +196,7 @@ func (p *Partition) updateISR(st metadata.PartitionState, from int) error {
 	defer cancel()
 	got, err := p.b.backend.UpdatePartition(ctx, p.tp.Topic, p.ID, st)
 	if err != nil {
+		p.b.ops.isrFailures.Add(1)
 		ev := p.b.log.Warn()
 		if errors.Is(err, metadata.ErrStaleState) {
 			// Another change of the partition came first (the

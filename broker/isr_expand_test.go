@@ -2,8 +2,10 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -177,5 +179,42 @@ func TestISRShrinkWaitsForThePendingChange(t *testing.T) {
 	p.shrinkISR(later, 10*time.Second)
 	if got := sentISRs(); len(got) != 2 || !slices.Equal(got[1], []int32{1}) {
 		t.Fatalf("ISR changes sent: %v, want the shrink to [1] once the newer state is in force", got)
+	}
+}
+
+// Each ISR change the leader fails to write is counted, as Kafka's
+// FailedIsrUpdatesPerSec (Partition's alterPartitionListener.markFailed):
+// a try of unknown outcome and a refusal as stale alike; a change
+// written is not. Gregor had no such count.
+func TestISRUpdateFailuresCounted(t *testing.T) {
+	tb, be, p := newISRBroker(t, []int32{1, 2, 3}, []int32{1})
+	tb.appendN(10)
+	var tries atomic.Int32
+	be.update = func(st metadata.PartitionState) (metadata.PartitionState, error) {
+		switch tries.Add(1) {
+		case 1:
+			return metadata.PartitionState{}, errors.New("zk: connection closed")
+		case 2:
+			st.Version++
+			return st, nil
+		}
+		return metadata.PartitionState{}, metadata.ErrStaleState
+	}
+	p.followerFetched(0, 2, 10, 0) // fails once, then is written
+	awaitCond(t, 5*time.Second, "follower 2's addition to be written on a second try", func() bool {
+		return tries.Load() == 2 && !p.isExpanding()
+	})
+	if got := tb.ISRUpdateFailures(); got != 1 {
+		t.Fatalf("ISR update failures after a retried expansion: %d, want 1", got)
+	}
+	p.followerFetched(0, 3, 10, 0) // refused as stale
+	awaitCond(t, 5*time.Second, "follower 3's addition to be refused", func() bool {
+		return tries.Load() == 3 && !p.isExpanding()
+	})
+	if got := tb.ISRUpdateFailures(); got != 2 {
+		t.Fatalf("ISR update failures after a stale refusal: %d, want 2", got)
+	}
+	if shrinks, expands := tb.ISRChanges(); shrinks != 0 || expands != 1 {
+		t.Fatalf("ISR changes: %d shrinks, %d expansions, want 0 and 1", shrinks, expands)
 	}
 }
