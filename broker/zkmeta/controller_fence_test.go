@@ -88,15 +88,11 @@ func TestStaleControllerDeletesNoTopic(t *testing.T) {
 	}
 }
 
-// Only the controller elects leaders on request, and a controller that
-// lost its place elects none: Kafka's controller answers NOT_CONTROLLER
-// when it is not active (KafkaController.processReplicaLeaderElection)
-// and writes each partition state checking the controller epoch's znode
-// version. Before, any broker's ElectLeaders wrote the state znode with
-// only its version checked, so a deposed controller (its requests queued
-// while cut off ZooKeeper) or any other broker moved leaders behind the
-// controller's back.
-func TestStaleControllerElectsNoLeader(t *testing.T) {
+// fencedController starts broker 1's backend as the controller of a
+// cluster where broker 2 is registered by hand, with topic el on [1 2]
+// and its partition state; it returns the backend and a raw session.
+func fencedController(t *testing.T) (*backend, *zk.Conn) {
+	t.Helper()
 	z := zktest.Start(t)
 	be, err := New(Options{
 		Connect: z.Addr + "/fence", SessionTimeout: 4 * time.Second,
@@ -122,7 +118,7 @@ func TestStaleControllerElectsNoLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer raw.Close()
+	t.Cleanup(raw.Close)
 	// A second live broker, registered by hand.
 	reg, err := encodeBroker(metadata.BrokerInfo{ID: 2, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}})
 	if err != nil {
@@ -139,22 +135,18 @@ func TestStaleControllerElectsNoLeader(t *testing.T) {
 	if _, err := b.CreateTopic(ctx, metadata.TopicSpec{Name: "el", Assignment: [][]int32{{1, 2}}}); err != nil {
 		t.Fatal(err)
 	}
-	const state = "/fence/brokers/topics/el/partitions/0/state"
 	wait.For(t, "el-0's state", 20*time.Second, func() bool {
-		ok, _, _ := raw.Exists(state)
+		ok, _, _ := raw.Exists(fencedState)
 		return ok
 	})
-	// el-0 led by broker 2, the preferred replica 1 in sync: a preferred
-	// election would move it back to 1.
-	_, stat, err := raw.Get(state)
-	if err != nil {
-		t.Fatal(err)
-	}
-	moved := encodeState(1, 2, 1, []int32{2, 1})
-	if _, err := raw.Set(state, moved, stat.Version); err != nil {
-		t.Fatal(err)
-	}
-	// A successor's election: /controller_epoch moves on.
+	return b, raw
+}
+
+const fencedState = "/fence/brokers/topics/el/partitions/0/state"
+
+// successorElected moves /controller_epoch on, as a successor's election.
+func successorElected(t *testing.T, raw *zk.Conn) {
+	t.Helper()
 	data, stat, err := raw.Get("/fence/controller_epoch")
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +155,29 @@ func TestStaleControllerElectsNoLeader(t *testing.T) {
 	if _, err := raw.Set("/fence/controller_epoch", []byte(strconv.Itoa(n+1)), stat.Version); err != nil {
 		t.Fatal(err)
 	}
+}
 
+// Only the controller elects leaders on request, and a controller that
+// lost its place elects none: Kafka's controller answers NOT_CONTROLLER
+// when it is not active (KafkaController.processReplicaLeaderElection)
+// and writes each partition state checking the controller epoch's znode
+// version. Before, any broker's ElectLeaders wrote the state znode with
+// only its version checked, so a deposed controller (its requests queued
+// while cut off ZooKeeper) or any other broker moved leaders behind the
+// controller's back.
+func TestStaleControllerElectsNoLeader(t *testing.T) {
+	b, raw := fencedController(t)
+	// el-0 led by broker 2, the preferred replica 1 in sync: a preferred
+	// election would move it back to 1.
+	_, stat, err := raw.Get(fencedState)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := encodeState(1, 2, 1, []int32{2, 1})
+	if _, err := raw.Set(fencedState, moved, stat.Version); err != nil {
+		t.Fatal(err)
+	}
+	successorElected(t, raw)
 	res, err := b.electLeaders(metadata.ElectPreferred, map[string][]int32{"el": {0}})
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +185,30 @@ func TestStaleControllerElectsNoLeader(t *testing.T) {
 	if got := res["el"][0]; !errors.Is(got, kerr.NotController) {
 		t.Errorf("the stale controller's election of el-0: %v, want NOT_CONTROLLER", got)
 	}
-	if got, _, err := raw.Get(state); err != nil || string(got) != string(moved) {
+	if got, _, err := raw.Get(fencedState); err != nil || string(got) != string(moved) {
 		t.Errorf("el-0's state after a stale controller's election: %s (%v), want %s", got, err, moved)
+	}
+}
+
+// Likewise a reassignment: Kafka's controller answers NOT_CONTROLLER when
+// not active (onApiPartitionReassignment) and fences its writes. Before,
+// any broker, a deposed controller too, wrote the new assignment and the
+// partition states it implied.
+func TestStaleControllerReassignsNothing(t *testing.T) {
+	b, raw := fencedController(t)
+	before, _, err := raw.Get("/fence/brokers/topics/el")
+	if err != nil {
+		t.Fatal(err)
+	}
+	successorElected(t, raw)
+	res, err := b.alterReassignments(map[string]map[int32][]int32{"el": {0: {2}}}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res["el"][0]; !errors.Is(got, kerr.NotController) {
+		t.Errorf("the stale controller's reassignment of el-0: %v, want NOT_CONTROLLER", got)
+	}
+	if got, _, err := raw.Get("/fence/brokers/topics/el"); err != nil || string(got) != string(before) {
+		t.Errorf("el's assignment after a stale controller's reassignment: %s (%v), want %s", got, err, before)
 	}
 }

@@ -42,7 +42,7 @@ func (b *backend) electLeaders(typ int8, parts map[string][]int32) (map[string]m
 	isController, fence, epoch := b.isController, b.fence(), b.ctrlEpoch
 	b.mu.Unlock()
 	if !isController {
-		return nil, errNotControllerElect()
+		return nil, notControllerError()
 	}
 	liveIDs, err := b.liveBrokerIDs()
 	if err != nil {
@@ -96,12 +96,12 @@ func (b *backend) electLeaders(typ int8, parts map[string][]int32) (map[string]m
 			case tg.deleting:
 				res[p] = metadata.Errorf(kerr.InvalidTopicException, "The topic is being deleted")
 			case deposed:
-				res[p] = errNotControllerElect()
+				res[p] = notControllerError()
 			default:
 				res[p] = b.electOne(typ, name, p, tg.replicas, live, fence, epoch)
 				if errors.Is(res[p], errNotController) {
 					deposed = true
-					res[p] = errNotControllerElect()
+					res[p] = notControllerError()
 				}
 			}
 		}
@@ -117,9 +117,10 @@ func (b *backend) electLeaders(typ int8, parts map[string][]int32) (map[string]m
 	return out, nil
 }
 
-// errNotControllerElect is what an election asked of a broker that is not
-// (or no longer) the controller answers.
-func errNotControllerElect() error {
+// notControllerError is what a controller's request (an election, a
+// reassignment) asked of a broker that is not (or no longer) the
+// controller answers.
+func notControllerError() error {
 	return metadata.Errorf(kerr.NotController, "This is not the correct controller for this cluster.")
 }
 
