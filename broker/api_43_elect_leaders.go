@@ -30,7 +30,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -98,10 +97,13 @@ func (b *Broker) handleElectLeaders(ctx context.Context, req *protocol.Request) 
 	} else {
 		start := time.Now()
 		bctx, cancel := context.WithTimeout(ctx, max(timeout, 30*time.Second))
-		res, err := b.backend.ElectLeaders(bctx, typ, parts)
-		if errors.Is(err, kerr.NotController) && !fromPeer(req) {
-			res, err = b.forwardElectLeaders(bctx, typ, parts, timeout)
-		}
+		res, err := b.toController(bctx, req,
+			func(ctx context.Context) (map[string]map[int32]error, error) {
+				return b.backend.ElectLeaders(ctx, typ, parts)
+			},
+			func(ctx context.Context) (map[string]map[int32]error, error) {
+				return b.forwardElectLeaders(ctx, typ, parts, timeout)
+			})
 		cancel()
 		timeout -= time.Since(start)
 		switch {
@@ -156,12 +158,6 @@ func (b *Broker) handleElectLeaders(ctx context.Context, req *protocol.Request) 
 	return resp, nil
 }
 
-// fromPeer reports whether a request came from another Gregor broker
-// (peer.go names its connections so).
-func fromPeer(req *protocol.Request) bool {
-	return strings.HasPrefix(req.ClientID, "gregor-broker-")
-}
-
 // forwardElectLeaders sends an election to the controller, as Kafka 4's
 // broker forwards ElectLeaders (ForwardingManager), and returns the
 // controller's results. With no controller known, or when the controller
@@ -204,23 +200,6 @@ func (b *Broker) forwardElectLeaders(ctx context.Context, typ int8, parts map[st
 		}
 	}
 	return out, nil
-}
-
-// relayedError is the error another broker answered with its code and
-// message (nil for none).
-func relayedError(code int16, msg *string) error {
-	if code == 0 {
-		return nil
-	}
-	ke, _ := kerr.ErrorForCode(code).(*kerr.Error)
-	if ke == nil {
-		ke = kerr.UnknownServerError
-	}
-	text := ke.Message
-	if msg != nil {
-		text = *msg
-	}
-	return errorf(ke, "%s", text)
 }
 
 // awaitElected waits up to timeout until this broker's metadata shows a

@@ -81,10 +81,13 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, req *pro
 	var failed error
 	if len(targets) > 0 {
 		bctx, cancel := context.WithTimeout(ctx, max(timeout, 30*time.Second))
-		res, err := b.backend.AlterPartitionReassignments(bctx, targets, allowRF)
-		if errors.Is(err, kerr.NotController) && !fromPeer(req) {
-			res, err = b.forwardReassignments(bctx, targets, allowRF, timeout)
-		}
+		res, err := b.toController(bctx, req,
+			func(ctx context.Context) (map[string]map[int32]error, error) {
+				return b.backend.AlterPartitionReassignments(ctx, targets, allowRF)
+			},
+			func(ctx context.Context) (map[string]map[int32]error, error) {
+				return b.forwardReassignments(ctx, targets, allowRF, timeout)
+			})
 		cancel()
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
