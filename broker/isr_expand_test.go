@@ -218,3 +218,48 @@ func TestISRUpdateFailuresCounted(t *testing.T) {
 		t.Fatalf("ISR changes: %d shrinks, %d expansions, want 0 and 1", shrinks, expands)
 	}
 }
+
+// An acks=all produce whose records the high watermark passed completes
+// against the maximal ISR, as Kafka's checkEnoughReplicasReachOffset
+// (partitionState.maximalIsr): a follower whose addition is being written
+// counts towards min.insync.replicas. Gregor counted the ISR alone: with
+// the ISR just shrunk below the minimum and a follower joining, the
+// produce failed with NOT_ENOUGH_REPLICAS_AFTER_APPEND where Kafka
+// succeeds.
+func TestAcksAllCompletesAgainstTheMaximalISR(t *testing.T) {
+	tb, be, p := newISRBroker(t, []int32{1, 2, 3}, []int32{1, 2})
+	p.mu.Lock()
+	p.rs.MinISR = 2 // as min.insync.replicas=2
+	p.mu.Unlock()
+	tb.appendN(10)
+	p.followerFetched(0, 2, 10, 0)
+	if hw := p.HighWatermark(); hw != 10 {
+		t.Fatalf("HW %d with the ISR [1 2] at 10, want 10", hw)
+	}
+	// The controller takes 2 out of the ISR; follower 3 catches up and
+	// its addition is being written.
+	be.deliver(t, tb.Broker, []int32{1, 2, 3}, []int32{1}, 1)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	answer := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(answer)
+	var sent atomic.Int32
+	be.update = func(st metadata.PartitionState) (metadata.PartitionState, error) {
+		sent.Add(1)
+		<-release
+		return metadata.PartitionState{}, metadata.ErrStaleState
+	}
+	p.followerFetched(0, 3, 10, 0)
+	awaitCond(t, 5*time.Second, "follower 3's addition to be sent", func() bool { return sent.Load() == 1 })
+	if done, err := p.ackState(9); !done || err != nil {
+		t.Fatalf("acks=all produce up to 9, HW 10, ISR [1] with 3 joining, min.insync.replicas 2: done %v, %v; want done without error", done, err)
+	}
+	answer()
+	// Refused: once a newer state without 3 is in force, the maximal ISR
+	// is [1] alone.
+	awaitCond(t, 5*time.Second, "the expansion's write to end", func() bool { return !p.isExpanding() })
+	be.deliver(t, tb.Broker, []int32{1, 2, 3}, []int32{1}, 2)
+	if done, err := p.ackState(9); !done || !errors.Is(err, kerr.NotEnoughReplicasAfterAppend) {
+		t.Fatalf("acks=all produce up to 9 with the ISR [1] alone: done %v, %v; want NOT_ENOUGH_REPLICAS_AFTER_APPEND", done, err)
+	}
+}
