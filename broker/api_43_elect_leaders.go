@@ -5,7 +5,12 @@ package broker
 // Runs leader elections through the backend (kafka-leader-election.sh,
 // kadm's ElectLeaders). v0 always elects the preferred replica; v1+ carries
 // the election type: 0 preferred, 1 unclean (any other type is
-// INVALID_REQUEST). Per partition, as Kafka's controller answers: none when
+// INVALID_REQUEST). Only the controller elects, as in Kafka: a Kafka 4
+// broker forwards ElectLeaders to its controller, so another broker here
+// sends the election to the controller over the inter-broker listener and
+// relays its answer (a request forwarded so is not forwarded again: a
+// broker no longer controller answers it NOT_CONTROLLER, as ZooKeeper-mode
+// Kafka's controller did). Per partition, as Kafka's controller answers: none when
 // the leader moved; ELECTION_NOT_NEEDED when the preferred replica already
 // leads (preferred) or the leader is live (unclean);
 // PREFERRED_LEADER_NOT_AVAILABLE when the preferred replica is not live
@@ -22,6 +27,8 @@ package broker
 import (
 	"context"
 	"errors"
+	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -59,6 +66,15 @@ func (b *Broker) handleElectLeaders(ctx context.Context, req *protocol.Request) 
 	}
 	results := map[string]map[int32]error{}
 	fail := func(err error) {
+		if parts == nil {
+			// As Kafka's broker, which takes every partition it knows.
+			parts = map[string][]int32{}
+			for _, t := range b.Topics() {
+				for i := range t.Partitions() {
+					parts[t.Name] = append(parts[t.Name], int32(i))
+				}
+			}
+		}
 		for t, ps := range parts {
 			results[t] = map[int32]error{}
 			for _, p := range ps {
@@ -79,9 +95,17 @@ func (b *Broker) handleElectLeaders(ctx context.Context, req *protocol.Request) 
 		}
 		fail(err)
 	} else {
+		start := time.Now()
 		bctx, cancel := context.WithTimeout(ctx, max(timeout, 30*time.Second))
-		res, err := b.backend.ElectLeaders(bctx, typ, parts)
+		res, err := b.toController(bctx, req,
+			func(ctx context.Context) (map[string]map[int32]error, error) {
+				return b.backend.ElectLeaders(ctx, typ, parts)
+			},
+			func(ctx context.Context) (map[string]map[int32]error, error) {
+				return b.forwardElectLeaders(ctx, typ, parts, timeout)
+			})
 		cancel()
+		timeout -= time.Since(start)
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
 			fail(errorf(kerr.RequestTimedOut, "The election did not complete in time"))
@@ -132,6 +156,50 @@ func (b *Broker) handleElectLeaders(ctx context.Context, req *protocol.Request) 
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp, nil
+}
+
+// forwardElectLeaders sends an election to the controller, as Kafka 4's
+// broker forwards ElectLeaders (ForwardingManager), and returns the
+// controller's results. With no controller known, or when the controller
+// cannot be reached, it fails: NOT_CONTROLLER, REQUEST_TIMED_OUT.
+func (b *Broker) forwardElectLeaders(ctx context.Context, typ int8, parts map[string][]int32, timeout time.Duration) (map[string]map[int32]error, error) {
+	_, controller := b.Brokers()
+	if controller < 0 || controller == b.id {
+		return nil, errorf(kerr.NotController, "There is no controller to forward the election to")
+	}
+	fr := kmsg.NewPtrElectLeadersRequest()
+	fr.Version = 2
+	fr.ElectionType = typ
+	fr.TimeoutMillis = int32(min(timeout, time.Duration(math.MaxInt32)*time.Millisecond) / time.Millisecond)
+	if parts != nil {
+		fr.Topics = []kmsg.ElectLeadersRequestTopic{}
+		for _, t := range slices.Sorted(maps.Keys(parts)) {
+			rt := kmsg.NewElectLeadersRequestTopic()
+			rt.Topic, rt.Partitions = t, slices.Clone(parts[t])
+			fr.Topics = append(fr.Topics, rt)
+		}
+	}
+	raw, err := b.SendToBroker(ctx, controller, fr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errorf(kerr.RequestTimedOut, "The election could not be forwarded to the controller %d: %v", controller, err)
+	}
+	resp := raw.(*kmsg.ElectLeadersResponse)
+	if resp.ErrorCode != 0 {
+		return nil, relayedError(resp.ErrorCode, nil)
+	}
+	out := map[string]map[int32]error{}
+	for _, rt := range resp.Topics {
+		if out[rt.Topic] == nil {
+			out[rt.Topic] = map[int32]error{}
+		}
+		for _, rp := range rt.Partitions {
+			out[rt.Topic][rp.Partition] = relayedError(rp.ErrorCode, rp.ErrorMessage)
+		}
+	}
+	return out, nil
 }
 
 // awaitElected waits up to timeout until this broker's metadata shows a

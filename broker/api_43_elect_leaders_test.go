@@ -21,12 +21,19 @@ type electBackend struct {
 	typ   int8
 	parts map[string][]int32
 	calls int
+	// notController is how many calls are refused with NOT_CONTROLLER
+	// first (the controller moving).
+	notController int
 }
 
 func (e *electBackend) ElectLeaders(_ context.Context, typ int8, parts map[string][]int32) (map[string]map[int32]error, error) {
 	e.mu.Lock()
 	e.typ, e.parts, e.calls = typ, parts, e.calls+1
+	refuse := e.calls <= e.notController
 	e.mu.Unlock()
+	if refuse {
+		return nil, kerr.NotController
+	}
 	if parts == nil {
 		parts = map[string][]int32{"t": {0, 1}}
 	}
@@ -125,5 +132,46 @@ func TestHandleElectLeaders(t *testing.T) {
 	resp = call(1, 5, []kmsg.ElectLeadersRequestTopic{topic("t", 0)})
 	if got = codes(resp); resp.ErrorCode != kerr.InvalidRequest.Code || got["t"][0] != kerr.InvalidRequest.Code || be.calls != calls {
 		t.Fatalf("election type 5: top-level %d, partitions %v, backend calls %d -> %d", resp.ErrorCode, got, calls, be.calls)
+	}
+}
+
+// An election refused with NOT_CONTROLLER while the controller moves (no
+// controller to forward it to yet, or this broker about to become it) is
+// tried again until the request's time is up, as Kafka 4's broker sends a
+// forwarded request again on NOT_CONTROLLER (its broker-to-controller
+// channel). Before, the first NOT_CONTROLLER was the answer, and the Java
+// admin client's electLeaders, which does not retry it, failed.
+func TestElectLeadersRetriedWhileTheControllerMoves(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.BrokerID = 1
+	cfg.LogDirs = []string{t.TempDir()}
+	be := &electBackend{Backend: metadata.NewLocal(cfg.LogDirs[0], metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}}), notController: 3}
+	b, err := New(Options{Config: cfg, Log: zerolog.Nop(), Backend: be})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.CreateTopic(ctx, metadata.TopicSpec{Name: "t", Partitions: 2, ReplicationFactor: 1}); err != nil {
+		t.Fatal(err)
+	}
+	r := kmsg.NewPtrElectLeadersRequest()
+	r.Version, r.TimeoutMillis = 2, 5000
+	rt := kmsg.NewElectLeadersRequestTopic()
+	rt.Topic, rt.Partitions = "t", []int32{0}
+	r.Topics = append(r.Topics, rt)
+	raw, err := b.handleElectLeaders(ctx, &protocol.Request{Key: 43, Version: 2, Body: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := raw.(*kmsg.ElectLeadersResponse)
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("election while the controller moved: %+v, want t-0 elected", resp.Topics)
+	}
+	if be.calls != 4 {
+		t.Fatalf("backend asked %d times, want 4 (3 refusals, then the election)", be.calls)
 	}
 }

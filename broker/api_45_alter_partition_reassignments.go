@@ -22,11 +22,16 @@ package broker
 // (partition_limit.go), and are not passed on. A partition named twice is answered once, with the last
 // target given. A backend that does not answer within the request's
 // timeout (at least 30 s) gives REQUEST_TIMED_OUT. ALTER on the cluster is
-// needed, else CLUSTER_AUTHORIZATION_FAILED everywhere.
+// needed, else CLUSTER_AUTHORIZATION_FAILED everywhere. Only the
+// controller reassigns, as in Kafka: another broker forwards the
+// reassignment to it, as a Kafka 4 broker does, and relays its answer
+// (as ElectLeaders, api_43_elect_leaders.go).
 
 import (
 	"context"
 	"errors"
+	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -76,7 +81,13 @@ func (b *Broker) handleAlterPartitionReassignments(ctx context.Context, req *pro
 	var failed error
 	if len(targets) > 0 {
 		bctx, cancel := context.WithTimeout(ctx, max(timeout, 30*time.Second))
-		res, err := b.backend.AlterPartitionReassignments(bctx, targets, allowRF)
+		res, err := b.toController(bctx, req,
+			func(ctx context.Context) (map[string]map[int32]error, error) {
+				return b.backend.AlterPartitionReassignments(ctx, targets, allowRF)
+			},
+			func(ctx context.Context) (map[string]map[int32]error, error) {
+				return b.forwardReassignments(ctx, targets, allowRF, timeout)
+			})
 		cancel()
 		switch {
 		case errors.Is(err, context.DeadlineExceeded):
@@ -132,4 +143,49 @@ func reassignmentsDenied(r *kmsg.AlterPartitionAssignmentsRequest, resp *kmsg.Al
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+// forwardReassignments sends reassignments to the controller, as Kafka
+// 4's broker forwards AlterPartitionReassignments, and returns the
+// controller's results (failing as forwardElectLeaders does).
+func (b *Broker) forwardReassignments(ctx context.Context, targets map[string]map[int32][]int32, allowRF bool, timeout time.Duration) (map[string]map[int32]error, error) {
+	_, controller := b.Brokers()
+	if controller < 0 || controller == b.id {
+		return nil, errorf(kerr.NotController, "There is no controller to forward the reassignment to")
+	}
+	fr := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	fr.Version = 1
+	fr.AllowReplicationFactorChange = allowRF
+	fr.TimeoutMillis = int32(min(timeout, time.Duration(math.MaxInt32)*time.Millisecond) / time.Millisecond)
+	for _, t := range slices.Sorted(maps.Keys(targets)) {
+		rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+		rt.Topic = t
+		for _, p := range slices.Sorted(maps.Keys(targets[t])) {
+			rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+			rp.Partition, rp.Replicas = p, targets[t][p]
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		fr.Topics = append(fr.Topics, rt)
+	}
+	raw, err := b.SendToBroker(ctx, controller, fr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errorf(kerr.RequestTimedOut, "The reassignment could not be forwarded to the controller %d: %v", controller, err)
+	}
+	resp := raw.(*kmsg.AlterPartitionAssignmentsResponse)
+	if resp.ErrorCode != 0 {
+		return nil, relayedError(resp.ErrorCode, resp.ErrorMessage)
+	}
+	out := map[string]map[int32]error{}
+	for _, rt := range resp.Topics {
+		if out[rt.Topic] == nil {
+			out[rt.Topic] = map[int32]error{}
+		}
+		for _, rp := range rt.Partitions {
+			out[rt.Topic][rp.Partition] = relayedError(rp.ErrorCode, rp.ErrorMessage)
+		}
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"gregor/broker/metadata"
@@ -174,6 +175,12 @@ func (p *Partition) shrinkISR(now time.Time, maxLag time.Duration) {
 		p.hw.Store(p.rs.HW)
 		p.notify()
 	}
+	if p.isrPending {
+		// One ISR change at a time: Kafka's getOutOfSyncReplicas finds
+		// none while an AlterPartition is in flight.
+		p.mu.Unlock()
+		return
+	}
 	lag := p.rs.Laggards(now, maxLag)
 	if len(lag) == 0 {
 		p.mu.Unlock()
@@ -182,9 +189,10 @@ func (p *Partition) shrinkISR(now time.Time, maxLag time.Duration) {
 	st := p.state
 	from := len(p.rs.ISR)
 	st.ISR = replica.Without(p.rs.ISR, lag)
+	seq := p.beginISRChangeLocked()
 	p.mu.Unlock()
 	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Ints32("out_of_sync", lag).Ints32("isr", st.ISR).Msg("shrinking ISR")
-	p.updateISR(st, from)
+	p.endISRChange(seq, p.updateISR(st, from))
 }
 
 // updateISR persists an ISR change, proposed from an ISR of from
@@ -198,7 +206,15 @@ func (p *Partition) updateISR(st metadata.PartitionState, from int) error {
 	defer cancel()
 	got, err := p.b.backend.UpdatePartition(ctx, p.tp.Topic, p.ID, st)
 	if err != nil {
-		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("updating ISR")
+		p.b.ops.isrFailures.Add(1)
+		ev := p.b.log.Warn()
+		if errors.Is(err, metadata.ErrStaleState) {
+			// Another change of the partition came first (the
+			// controller's): the metadata loop brings it. Kafka's
+			// Partition logs INVALID_UPDATE_VERSION at debug.
+			ev = p.b.log.Debug()
+		}
+		ev.Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Ints32("isr", st.ISR).Int32("version", st.Version).Msg("updating ISR")
 		return err
 	}
 	p.mu.Lock()
@@ -215,6 +231,7 @@ func (p *Partition) updateISR(st metadata.PartitionState, from int) error {
 		return nil
 	}
 	p.state = got
+	p.settleISRLocked()
 	// Wake acks=all waits even if the high watermark stays: a shrink
 	// below min.insync.replicas fails them at once.
 	p.rs.SetISR(got.ISR)

@@ -63,7 +63,7 @@ func TestISRExpansionOfUnknownOutcomeIsRetried(t *testing.T) {
 	awaitCond(t, 5*time.Second, "the ISR expansion to be written on a second try", func() bool {
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		return tries.Load() == 2 && len(p.rs.ISR) == 2 && !p.expanding
+		return tries.Load() == 2 && len(p.rs.ISR) == 2 && !p.isrPending
 	})
 }
 

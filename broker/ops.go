@@ -24,6 +24,9 @@ type opsStats struct {
 	started    time.Time
 	isrShrinks atomic.Uint64
 	isrExpands atomic.Uint64
+	// isrFailures counts the leader's ISR changes whose write failed
+	// (refused as stale, or not made), each try of one retried.
+	isrFailures atomic.Uint64
 	// replBytesIn and replBytesOut count record bytes replicated from
 	// leaders (as a follower) and to followers (as a leader).
 	replBytesIn, replBytesOut atomic.Uint64
@@ -110,6 +113,12 @@ func (o *opsStats) partitionError(api, code int16) {
 func (b *Broker) ISRChanges() (shrinks, expands uint64) {
 	return b.ops.isrShrinks.Load(), b.ops.isrExpands.Load()
 }
+
+// ISRUpdateFailures returns how many ISR changes this broker, as leader,
+// failed to write: refused because another change of the partition came
+// first, or not made (ZooKeeper unreachable), each try counted, as
+// Kafka's FailedIsrUpdatesPerSec marks each failed AlterPartition.
+func (b *Broker) ISRUpdateFailures() uint64 { return b.ops.isrFailures.Load() }
 
 // ReplicationBytes returns the record bytes this broker fetched from
 // leaders as a follower and sent to followers as a leader (Kafka's

@@ -58,10 +58,20 @@ type Partition struct {
 	leader   atomic.Bool // mirrors rs != nil for lock-free checks
 	epoch    atomic.Int32
 	producer *producerState
-	// expanding is set while an ISR expansion is being persisted;
-	// joinBase is the state version the last one was based on.
-	expanding bool
-	joinBase  int32
+	// The leader's ISR changes go one at a time, as Kafka's Partition
+	// sends one AlterPartition and starts no other while it isInflight
+	// (PendingExpandIsr, PendingShrinkIsr): isrPending is set while a
+	// change (an expansion or a shrink) is being persisted, and after one
+	// was refused as stale, until a state newer than isrBase, the version
+	// it was based on, is in force (settleISRLocked). isrChange numbers
+	// the changes, so that a change's end clears only its own pending;
+	// isrEnded is the number of the last one whose write ended.
+	// joinBase is the state version the last expansion was based on.
+	isrPending bool
+	isrBase    int32
+	isrChange  uint64
+	isrEnded   uint64
+	joinBase   int32
 	// move is the replica's move to another log dir under way, if any
 	// (logdir_move.go).
 	move *logMove
@@ -172,6 +182,7 @@ func (p *Partition) apply(st metadata.PartitionState) error {
 	old := p.state
 	st = newestState(old, st)
 	p.state = st
+	p.settleISRLocked()
 	p.epoch.Store(st.LeaderEpoch)
 	local := slices.Contains(st.Replicas, p.b.id)
 	if !local {

@@ -84,8 +84,8 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 	if res.HWMoved || logStart != startBefore {
 		p.notify()
 	}
-	if res.ExpandISR && !p.expanding {
-		p.expanding = true
+	if res.ExpandISR && !p.isrPending {
+		seq := p.beginISRChangeLocked()
 		// Until the new ISR is installed (or refused), the follower
 		// holds the HW as if in it (Kafka's maximal ISR).
 		p.rs.SetJoining(id, true)
@@ -95,7 +95,37 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 		from := len(p.rs.ISR)
 		st.ISR = append(slices.Clone(p.rs.ISR), id)
 		p.joinBase = st.Version
-		p.b.spawn(func() { p.expandISR(id, st, from) })
+		p.b.spawn(func() { p.expandISR(id, st, from, seq) })
+	}
+}
+
+// beginISRChangeLocked marks an ISR change based on the state in force as
+// pending, and returns its number for endISRChange.
+func (p *Partition) beginISRChangeLocked() uint64 {
+	p.isrChange++
+	p.isrPending, p.isrBase = true, p.state.Version
+	return p.isrChange
+}
+
+// endISRChange ends ISR change seq: no longer pending, unless it was
+// refused as stale and no newer state is in force yet (the metadata loop
+// brings it), as Kafka's Partition stays pending after
+// INVALID_UPDATE_VERSION until new metadata comes.
+func (p *Partition) endISRChange(seq uint64, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.isrEnded = max(p.isrEnded, seq)
+	if p.isrChange != seq {
+		return
+	}
+	p.isrPending = errors.Is(err, metadata.ErrStaleState) && p.state.Version <= p.isrBase
+}
+
+// settleISRLocked ends a pending ISR change once a state newer than the
+// one it was based on is in force: that state says whether it was made.
+func (p *Partition) settleISRLocked() {
+	if p.isrPending && p.state.Version > p.isrBase {
+		p.isrPending = false
 	}
 }
 
@@ -108,12 +138,9 @@ func (p *Partition) followerFetchLocked(id int32, offset, logStart int64) {
 // may have been applied), leaves it joining until a state newer than st
 // is in force (settleJoinLocked). One of unknown outcome is tried again
 // meanwhile, as Kafka's AlterPartitionManager retries.
-func (p *Partition) expandISR(id int32, st metadata.PartitionState, from int) {
-	defer func() {
-		p.mu.Lock()
-		p.expanding = false
-		p.mu.Unlock()
-	}()
+func (p *Partition) expandISR(id int32, st metadata.PartitionState, from int, seq uint64) {
+	var err error
+	defer func() { p.endISRChange(seq, err) }()
 	if _, alive := p.b.BrokerByID(id); !alive {
 		// As Kafka (KIP-841, Partition.isReplicaIsrEligible): a follower
 		// whose broker is not registered, its ZooKeeper session expired
@@ -131,7 +158,7 @@ func (p *Partition) expandISR(id int32, st metadata.PartitionState, from int) {
 	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Int32("replica", id).Ints32("isr", st.ISR).Msg("expanding ISR")
 	backoff := 100 * time.Millisecond
 	for {
-		err := p.updateISR(st, from)
+		err = p.updateISR(st, from)
 		if err == nil || errors.Is(err, metadata.ErrStaleState) || !p.basedOn(st) {
 			return
 		}

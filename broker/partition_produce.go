@@ -368,9 +368,9 @@ func (p *Partition) advanceLocked(leo int64) {
 
 // ackState reports whether an acks=all produce up to last is complete.
 // As Kafka's checkEnoughReplicasReachOffset: once the high watermark has
-// passed it, it succeeds if the ISR still has min.insync.replicas
-// members, else it is NOT_ENOUGH_REPLICAS_AFTER_APPEND (the records stay
-// in the log). Until then it waits, even while the ISR is below the
+// passed it, it succeeds if the maximal ISR (the ISR and the followers
+// whose addition is pending) still has min.insync.replicas members, else
+// it is NOT_ENOUGH_REPLICAS_AFTER_APPEND (the records stay in the log). Until then it waits, even while the ISR is below the
 // minimum: the high watermark holds there, and followers that catch up
 // again (rejoining the ISR) complete it within the produce's timeout.
 func (p *Partition) ackState(last int64) (done bool, err error) {
@@ -384,7 +384,7 @@ func (p *Partition) ackState(last int64) (done bool, err error) {
 		return true, kerr.NotLeaderForPartition
 	case !passed:
 		return false, nil
-	case p.rs.UnderMinISR():
+	case p.rs.UnderMinMaximalISR():
 		return true, kerr.NotEnoughReplicasAfterAppend
 	}
 	return true, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // preferredSetup creates a topic, kills the preferred leader of partition
@@ -203,5 +204,57 @@ func TestElectPreferredAfterIdleInterimLeader(t *testing.T) {
 	ps, err := c.describe(topic)
 	if err != nil || len(ps[0].isr) != 3 {
 		t.Fatalf("ISR of %s-0 after the produce: %v (%v), want all 3 replicas", topic, ps[0].isr, err)
+	}
+}
+
+// TestElectLeadersForwardedToController: only the controller elects, as
+// in Kafka, and an ElectLeaders sent to another broker (a client whose
+// idea of the controller is stale, or a tool that picks any broker) is
+// forwarded to it, as a Kafka 4 broker forwards it: the election happens
+// and its answer comes back through the broker asked.
+func TestElectLeadersForwardedToController(t *testing.T) {
+	c := startCluster(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"})
+	topic, pref := preferredSetup(t, c)
+	ctrl := c.controller()
+	var other int32 = -1
+	for id := range c.brokers {
+		if id != ctrl && (other < 0 || id < other) {
+			other = id
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	elect := func() kmsg.ElectLeadersResponseTopicPartition {
+		t.Helper()
+		req := kmsg.NewPtrElectLeadersRequest()
+		req.ElectionType = 0
+		req.TimeoutMillis = 15000
+		rt := kmsg.NewElectLeadersRequestTopic()
+		rt.Topic, rt.Partitions = topic, []int32{0}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl.Broker(int(other)))
+		if err != nil {
+			t.Fatalf("ElectLeaders to broker %d: %v", other, err)
+		}
+		if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 {
+			t.Fatalf("ElectLeaders to broker %d: %+v", other, resp)
+		}
+		return resp.Topics[0].Partitions[0]
+	}
+	t.Logf("controller %d; ElectLeaders sent to broker %d", ctrl, other)
+	if rp := elect(); rp.ErrorCode != 0 {
+		t.Fatalf("preferred election of %s-0 through broker %d: %v (%v)", topic, other, kerr.ErrorForCode(rp.ErrorCode), rp.ErrorMessage)
+	}
+	waitFor(t, fmt.Sprintf("%s-0 led by its preferred replica %d", topic, pref), 20*time.Second, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader == pref
+	})
+	if rp := elect(); rp.ErrorCode != kerr.ElectionNotNeeded.Code {
+		t.Fatalf("second election of %s-0 through broker %d: %v, want ELECTION_NOT_NEEDED", topic, other, kerr.ErrorForCode(rp.ErrorCode))
 	}
 }

@@ -159,3 +159,56 @@ func TestReassignUnderLoad(t *testing.T) {
 	w.stop(10 * time.Second)
 	checkHistory(t, c, w, 1)
 }
+
+// TestReassignForwardedToController: only the controller reassigns, as in
+// Kafka, and an AlterPartitionReassignments sent to another broker is
+// forwarded to it, as a Kafka 4 broker forwards it: the reassignment is
+// recorded and completes, its answer coming back through the broker
+// asked.
+func TestReassignForwardedToController(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	ctrl := c.controller()
+	var other []int32
+	for id := range c.brokers {
+		if id != ctrl {
+			other = append(other, id)
+		}
+	}
+	slices.Sort(other)
+	topic := "reassign-forwarded"
+	c.createAssigned(topic, [][]int32{{ctrl, other[0]}})
+	target := []int32{other[1], other[0]}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+	rp.Partition, rp.Replicas = 0, target
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl.Broker(int(other[0])))
+	if err != nil {
+		t.Fatalf("AlterPartitionReassignments to broker %d: %v", other[0], err)
+	}
+	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("AlterPartitionReassignments to broker %d (controller %d): %+v", other[0], ctrl, resp)
+	}
+	adm, done := c.admin()
+	defer done()
+	waitFor(t, fmt.Sprintf("%s-0 moved to %v", topic, target), 30*time.Second, func() bool {
+		mctx, mcancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer mcancel()
+		m, err := adm.Metadata(mctx, topic)
+		if err != nil {
+			return false
+		}
+		pd := m.Topics[topic].Partitions[0]
+		return slices.Equal(pd.Replicas, target) && pd.Leader >= 0 && len(pd.ISR) == 2
+	})
+}

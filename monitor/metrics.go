@@ -106,6 +106,7 @@ var (
 	dOfflineDirs     = desc("offline_log_dirs", "Log dirs taken offline by a disk failure (Kafka's OfflineLogDirectoryCount).")
 	dShrinks         = desc("isr_shrinks_total", "ISR shrinks made by this broker as leader.")
 	dExpands         = desc("isr_expands_total", "ISR expansions made by this broker as leader.")
+	dISRFailures     = desc("isr_update_failures_total", "ISR changes this broker as leader failed to write: refused because another change of the partition came first, or not made (Kafka's FailedIsrUpdatesPerSec).")
 	dElections       = desc("leader_elections_total", "Leader changes made by this broker as controller.")
 	dUnclean         = desc("unclean_leader_elections_total", "Leaders this broker as controller elected from outside the ISR (records may be lost).")
 	dController      = desc("controller_active", "1 when this broker is the controller.")
@@ -137,7 +138,7 @@ type brokerCollector struct{ src Sources }
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConnsCreated, dConnsClosed, dConnsStalled, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
-		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dReassigning, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineReplicas, dOfflineDirs, dShrinks, dExpands, dElections, dUnclean, dController,
+		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dReassigning, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineReplicas, dOfflineDirs, dShrinks, dExpands, dISRFailures, dElections, dUnclean, dController,
 		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dTopicProduce, dTopicProduceErr, dReplBytesIn, dReplBytesOut, dLogFlushes, dLogFlushTime, dPartErrors, dFetchSessions, dFetchSessParts,
 		dQuotaRate, dQuotaLimit, dThrottled, dUptime, dBuild} {
 		ch <- d
@@ -285,6 +286,7 @@ func (c *brokerCollector) collectCluster(ch chan<- prometheus.Metric) {
 	shrinks, expands := b.ISRChanges()
 	counter(ch, dShrinks, float64(shrinks))
 	counter(ch, dExpands, float64(expands))
+	counter(ch, dISRFailures, float64(b.ISRUpdateFailures()))
 	st := b.Status()
 	counter(ch, dElections, float64(st.LeaderElections))
 	counter(ch, dUnclean, float64(st.UncleanLeaderElections))

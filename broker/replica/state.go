@@ -94,6 +94,20 @@ func (s *State) UnderMinISR() bool {
 	return len(s.ISR) < min(s.MinISR, len(s.Replicas))
 }
 
+// UnderMinMaximalISR is UnderMinISR counting, as Kafka's maximal ISR, the
+// followers whose addition to the ISR is pending (joining): what Kafka's
+// checkEnoughReplicasReachOffset compares with min.insync.replicas when
+// an acks=all produce completes.
+func (s *State) UnderMinMaximalISR() bool {
+	n := len(s.ISR)
+	for id, f := range s.Followers {
+		if f.joining && !s.InISR(id) {
+			n++
+		}
+	}
+	return n < min(s.MinISR, len(s.Replicas))
+}
+
 // SetMinISR installs a new min.insync.replicas and returns whether the
 // high watermark moved (a lower one may release it).
 func (s *State) SetMinISR(n int) bool {

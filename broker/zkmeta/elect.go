@@ -23,15 +23,27 @@ import (
 // every leader.imbalance.check.interval.seconds, as Kafka 4's controller.
 
 // ElectLeaders runs elections of type typ for parts (every partition when
-// nil). Each election is a compare-and-set of the partition's state znode
-// at the version it read, with the leader epoch incremented, so it cannot
-// overwrite a concurrent change by the controller or a leader: on a
-// conflict the state is read again and the election decided again.
+// nil). As in Kafka (KafkaController.processReplicaLeaderElection in
+// ZooKeeper mode, the KRaft controller in Kafka 4) only the controller
+// elects: on another broker it fails with NOT_CONTROLLER, which the
+// handler forwards to the controller. Each election is a compare-and-set
+// of the partition's state znode at the version it read, with the leader
+// epoch incremented, so it cannot overwrite a concurrent change by a
+// leader: on a conflict the state is read again and the election decided
+// again. Each write also checks the controller epoch's znode version (as
+// the controller's other writes): a controller deposed while cut off
+// ZooKeeper elects nothing, and its partitions are NOT_CONTROLLER.
 func (b *backend) ElectLeaders(ctx context.Context, typ int8, parts map[string][]int32) (map[string]map[int32]error, error) {
 	return withCtx(ctx, func() (map[string]map[int32]error, error) { return b.electLeaders(typ, parts) })
 }
 
 func (b *backend) electLeaders(typ int8, parts map[string][]int32) (map[string]map[int32]error, error) {
+	b.mu.Lock()
+	isController, fence, epoch := b.isController, b.fence(), b.ctrlEpoch
+	b.mu.Unlock()
+	if !isController {
+		return nil, notControllerError()
+	}
 	liveIDs, err := b.liveBrokerIDs()
 	if err != nil {
 		return nil, err
@@ -73,6 +85,7 @@ func (b *backend) electLeaders(typ int8, parts map[string][]int32) (map[string]m
 	b.mu.Unlock()
 
 	out := map[string]map[int32]error{}
+	deposed := false
 	for _, name := range slices.Sorted(maps.Keys(targets)) {
 		res := map[int32]error{}
 		for _, p := range slices.Sorted(maps.Keys(targets[name])) {
@@ -82,17 +95,38 @@ func (b *backend) electLeaders(typ int8, parts map[string][]int32) (map[string]m
 				res[p] = tg.unknown
 			case tg.deleting:
 				res[p] = metadata.Errorf(kerr.InvalidTopicException, "The topic is being deleted")
+			case deposed:
+				res[p] = notControllerError()
 			default:
-				res[p] = b.electOne(typ, name, p, tg.replicas, live)
+				res[p] = b.electOne(typ, name, p, tg.replicas, live, fence, epoch)
+				if errors.Is(res[p], errNotController) {
+					deposed = true
+					res[p] = notControllerError()
+				}
 			}
 		}
 		out[name] = res
 	}
+	if deposed {
+		b.log.Warn().Msg("controller: a newer controller was elected; leader elections on request refused")
+		b.mu.Lock()
+		b.isController = false
+		b.mu.Unlock()
+		b.mark(keyCtrl)
+	}
 	return out, nil
 }
 
-// electOne elects one partition's leader by compare-and-set.
-func (b *backend) electOne(typ int8, topic string, p int32, replicas []int32, live metadata.Live) error {
+// notControllerError is what a controller's request (an election, a
+// reassignment) asked of a broker that is not (or no longer) the
+// controller answers.
+func notControllerError() error {
+	return metadata.Errorf(kerr.NotController, "This is not the correct controller for this cluster.")
+}
+
+// electOne elects one partition's leader by compare-and-set, fenced by the
+// controller epoch's znode version (errNotController when it moved).
+func (b *backend) electOne(typ int8, topic string, p int32, replicas []int32, live metadata.Live, fence *zk.CheckVersionRequest, epoch int32) error {
 	zpath := b.p(statePath(topic, p))
 	for range 10 {
 		data, stat, err := b.conn.Get(zpath)
@@ -110,8 +144,9 @@ func (b *backend) electOne(typ int8, topic string, p int32, replicas []int32, li
 		if err != nil {
 			return err
 		}
-		_, err = b.conn.Set(zpath, encodeState(z.ControllerEpoch, next.Leader, next.LeaderEpoch, next.ISR), stat.Version)
-		if errors.Is(err, zk.ErrBadVersion) {
+		resp, err := b.conn.Multi(fence, &zk.SetDataRequest{Path: zpath, Data: encodeState(epoch, next.Leader, next.LeaderEpoch, next.ISR), Version: stat.Version})
+		err = b.multiErr(resp, err)
+		if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNoNode) {
 			continue // changed meanwhile: decide again
 		}
 		if err != nil {

@@ -83,9 +83,23 @@ func TestElectLeaders(t *testing.T) {
 		})
 	}
 
+	// Only the controller elects (broker 1, started first): another broker
+	// is told NOT_CONTROLLER, which its ElectLeaders handler forwards.
+	await(t, "broker 1 to be the controller, as every broker sees it", func() bool {
+		for _, n := range nodes {
+			if _, c := n.apply.view(); c != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := nodes[2].be.ElectLeaders(ctx, metadata.ElectPreferred, map[string][]int32{"el": {0}}); !errors.Is(err, kerr.NotController) {
+		t.Fatalf("an election asked of broker 2, not the controller: %v, want NOT_CONTROLLER", err)
+	}
+
 	// Preferred replicas already lead: nothing to do; unknown partitions
 	// are reported as such.
-	res, err := nodes[2].be.ElectLeaders(ctx, metadata.ElectPreferred, map[string][]int32{"el": {0, 1, 7}, "nope": {0}})
+	res, err := a.be.ElectLeaders(ctx, metadata.ElectPreferred, map[string][]int32{"el": {0, 1, 7}, "nope": {0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +119,7 @@ func TestElectLeaders(t *testing.T) {
 		ps.Leader, ps.LeaderEpoch, ps.ISR = 2, ps.LeaderEpoch+1, []int32{2, 3}
 	})
 	await(t, "broker 3 to see el-0 led by 2", func() bool { ps, _ := stateOf(nodes[3], "el", 0); return ps.Leader == 2 })
-	res, err = nodes[3].be.ElectLeaders(ctx, metadata.ElectPreferred, map[string][]int32{"el": {0}})
+	res, err = a.be.ElectLeaders(ctx, metadata.ElectPreferred, map[string][]int32{"el": {0}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +145,7 @@ func TestElectLeaders(t *testing.T) {
 		ps, _ := stateOf(nodes[3], "el", 0)
 		return ps.Version == caught.Version
 	})
-	res, err = nodes[3].be.ElectLeaders(ctx, metadata.ElectPreferred, nil) // every partition
+	res, err = a.be.ElectLeaders(ctx, metadata.ElectPreferred, nil) // every partition
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +179,8 @@ func TestElectLeaders(t *testing.T) {
 	if _, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: "dead", Assignment: [][]int32{{3}}}); err != nil {
 		t.Fatal(err)
 	}
-	// Broker 2 runs the unclean election below from its own view of the
-	// topics: it must know dead before broker 3 goes.
+	// The controller runs the unclean election below from its own view of
+	// the topics: it must know dead before broker 3 goes.
 	for _, n := range nodes {
 		await(t, fmt.Sprintf("broker %d to see dead-0 led by 3", n.id), func() bool {
 			ps, _ := stateOf(n, "dead", 0)
@@ -187,7 +201,7 @@ func TestElectLeaders(t *testing.T) {
 	if got := electCode(t, res, "un", 0); got != kerr.PreferredLeaderNotAvailable.Code {
 		t.Fatalf("preferred election with the preferred replica dead: code %d, want PREFERRED_LEADER_NOT_AVAILABLE", got)
 	}
-	res, err = nodes[2].be.ElectLeaders(ctx, metadata.ElectUnclean, map[string][]int32{"un": {0}, "dead": {0}})
+	res, err = a.be.ElectLeaders(ctx, metadata.ElectUnclean, map[string][]int32{"un": {0}, "dead": {0}})
 	if err != nil {
 		t.Fatal(err)
 	}

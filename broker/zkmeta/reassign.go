@@ -27,11 +27,22 @@ import (
 // topic's partitions change together by compare-and-set of the topic's
 // assignment znode and their state znodes, so a concurrent change (a
 // reassignment completing, an ISR change) makes it read and decide again.
+// As in Kafka (KafkaController.onApiPartitionReassignment answers
+// NOT_CONTROLLER when not active; a Kafka 4 broker forwards the request)
+// only the controller reassigns, each write checking the controller
+// epoch's znode version: elsewhere, or for a controller found deposed,
+// the answer is NOT_CONTROLLER, which the handler forwards.
 func (b *backend) AlterPartitionReassignments(ctx context.Context, targets map[string]map[int32][]int32, allowRFChange bool) (map[string]map[int32]error, error) {
 	return withCtx(ctx, func() (map[string]map[int32]error, error) { return b.alterReassignments(targets, allowRFChange) })
 }
 
 func (b *backend) alterReassignments(targets map[string]map[int32][]int32, allowRFChange bool) (map[string]map[int32]error, error) {
+	b.mu.Lock()
+	isController, fence, epoch := b.isController, b.fence(), b.ctrlEpoch
+	b.mu.Unlock()
+	if !isController {
+		return nil, notControllerError()
+	}
 	liveIDs, err := b.liveBrokerIDs()
 	if err != nil {
 		return nil, err
@@ -39,14 +50,29 @@ func (b *backend) alterReassignments(targets map[string]map[int32][]int32, allow
 	live := metadata.NewLive(liveIDs...)
 	known := b.knownBroker(liveIDs)
 	out := map[string]map[int32]error{}
+	deposed := false
 	for _, name := range slices.Sorted(maps.Keys(targets)) {
 		res := map[int32]error{}
-		if err := b.reassignTopic(name, targets[name], live, known, allowRFChange, res); err != nil {
+		err := errNotController
+		if !deposed {
+			err = b.reassignTopic(name, targets[name], live, known, allowRFChange, res, fence, epoch)
+		}
+		if errors.Is(err, errNotController) {
+			deposed, err = true, notControllerError()
+		}
+		if err != nil {
 			for p := range targets[name] {
 				res[p] = err
 			}
 		}
 		out[name] = res
+	}
+	if deposed {
+		b.log.Warn().Msg("controller: a newer controller was elected; partition reassignments refused")
+		b.mu.Lock()
+		b.isController = false
+		b.mu.Unlock()
+		b.mark(keyCtrl)
 	}
 	return out, nil
 }
@@ -54,15 +80,15 @@ func (b *backend) alterReassignments(targets map[string]map[int32][]int32, allow
 // reassigning is one partition's reassignment being written.
 type reassigning struct {
 	cur, next metadata.Partition
-	// The state znode's controller epoch and version; hasState is false
-	// while the partition has none (the controller then creates it).
-	ctrlEpoch, version int32
-	hasState           bool
+	// The state znode's version; hasState is false while the partition
+	// has none (the controller then creates it).
+	version  int32
+	hasState bool
 }
 
 // reassignTopic applies targets (nil: cancel) to one topic's partitions,
 // filling res; an error returned applies to every partition.
-func (b *backend) reassignTopic(name string, targets map[int32][]int32, live metadata.Live, known func(int32) bool, allowRFChange bool, res map[int32]error) error {
+func (b *backend) reassignTopic(name string, targets map[int32][]int32, live metadata.Live, known func(int32) bool, allowRFChange bool, res map[int32]error, fence *zk.CheckVersionRequest, epoch int32) error {
 	parts := slices.Sorted(maps.Keys(targets))
 	b.mu.Lock()
 	t := b.topics[name]
@@ -90,7 +116,7 @@ func (b *backend) reassignTopic(name string, targets map[int32][]int32, live met
 		if len(changes) == 0 {
 			return nil
 		}
-		err = b.writeReassignments(name, z, stat, changes)
+		err = b.writeReassignments(name, z, stat, changes, fence, epoch)
 		if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNoNode) {
 			continue // changed meanwhile: decide again
 		}
@@ -139,13 +165,14 @@ func (b *backend) readReassigning(name string, p int32, z topicZNode) (reassigni
 		return c, fmt.Errorf("%s: %w", statePath(name, p), err)
 	}
 	c.cur.Leader, c.cur.LeaderEpoch, c.cur.ISR = st.Leader, st.LeaderEpoch, st.ISR
-	c.ctrlEpoch, c.version, c.hasState = st.ControllerEpoch, stat.Version, true
+	c.version, c.hasState = stat.Version, true
 	return c, nil
 }
 
 // writeReassignments writes a topic's changed assignment and the changed
-// states of its partitions in one multi-op, by compare-and-set.
-func (b *backend) writeReassignments(name string, z topicZNode, stat *zk.Stat, changes []reassigning) error {
+// states of its partitions in one multi-op, by compare-and-set, fenced by
+// the controller epoch's znode version (errNotController when it moved).
+func (b *backend) writeReassignments(name string, z topicZNode, stat *zk.Stat, changes []reassigning, fence *zk.CheckVersionRequest, epoch int32) error {
 	for _, m := range []*map[string][]int32{&z.AddingReplicas, &z.RemovingReplicas} {
 		if *m == nil {
 			*m = map[string][]int32{}
@@ -159,15 +186,18 @@ func (b *backend) writeReassignments(name string, z topicZNode, stat *zk.Stat, c
 		setOrDrop(z.RemovingReplicas, k, c.next.Removing)
 		if c.hasState && !c.next.SameLeadership(c.cur) {
 			states = append(states, &zk.SetDataRequest{Path: b.p(statePath(name, c.cur.Index)),
-				Data: encodeState(c.ctrlEpoch, c.next.Leader, c.next.LeaderEpoch, c.next.ISR), Version: c.version})
+				Data: encodeState(epoch, c.next.Leader, c.next.LeaderEpoch, c.next.ISR), Version: c.version})
 		}
 	}
 	data, err := json.Marshal(&z)
 	if err != nil {
 		return err
 	}
-	ops := append([]any{&zk.SetDataRequest{Path: b.p(topicPath(name)), Data: data, Version: stat.Version}}, states...)
-	if _, err := b.conn.Multi(ops...); err != nil {
+	ops := append([]any{fence, &zk.SetDataRequest{Path: b.p(topicPath(name)), Data: data, Version: stat.Version}}, states...)
+	if err := b.multiErr(b.conn.Multi(ops...)); err != nil {
+		if errors.Is(err, errNotController) {
+			return err
+		}
 		if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNoNode) {
 			return err
 		}

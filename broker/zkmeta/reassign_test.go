@@ -59,19 +59,26 @@ func TestReassignPartitions(t *testing.T) {
 	}
 	before, _ := stateOf(a, "ra", 0)
 
+	// Only the controller (broker 1, started first) reassigns: another
+	// broker is told NOT_CONTROLLER, which its handler forwards.
+	await(t, "broker 2 to see broker 1 as the controller", func() bool { _, c := nodes[2].apply.view(); return c == 1 })
+	if _, err := nodes[2].be.AlterPartitionReassignments(ctx, map[string]map[int32][]int32{"ra": {0: {2, 3}}}, true); !errors.Is(err, kerr.NotController) {
+		t.Fatalf("a reassignment asked of broker 2, not the controller: %v, want NOT_CONTROLLER", err)
+	}
+
 	// Invalid requests change nothing.
-	res, err := nodes[2].be.AlterPartitionReassignments(ctx, map[string]map[int32][]int32{
+	res, err := a.be.AlterPartitionReassignments(ctx, map[string]map[int32][]int32{
 		"ra":   {0: {}, 1: {2, 2}},
 		"nope": {0: {1}, 1: nil},
 	}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res2, err := nodes[2].be.AlterPartitionReassignments(ctx, map[string]map[int32][]int32{"ra": {0: {2, 9}, 1: nil, 5: {1}}}, true)
+	res2, err := a.be.AlterPartitionReassignments(ctx, map[string]map[int32][]int32{"ra": {0: {2, 9}, 1: nil, 5: {1}}}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res3, err := nodes[2].be.AlterPartitionReassignments(ctx, map[string]map[int32][]int32{"ra": {0: {2, 3, 1}, 1: {-1}}}, false)
+	res3, err := a.be.AlterPartitionReassignments(ctx, map[string]map[int32][]int32{"ra": {0: {2, 3, 1}, 1: {-1}}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +109,7 @@ func TestReassignPartitions(t *testing.T) {
 	// Move ra-0 from {1,2} to {2,3}: the replicas become the union with
 	// adding [3] and removing [1]; the leader epoch stays, as Kafka 4
 	// moves it only when a replica leaves or the leader changes.
-	res, err = nodes[3].be.AlterPartitionReassignments(ctx, map[string]map[int32][]int32{"ra": {0: {2, 3}}}, false)
+	res, err = a.be.AlterPartitionReassignments(ctx, map[string]map[int32][]int32{"ra": {0: {2, 3}}}, false)
 	if err != nil || resultCode(t, res, "ra", 0) != 0 {
 		t.Fatalf("reassigning ra-0: %v, %v", res, err)
 	}

@@ -109,7 +109,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	check("gregor_offline_partitions", 0)
 	atLeast("gregor_fetch_session_cache_size", 1) // the open consumer's session
 	atLeast("gregor_fetch_session_cache_partitions", 1)
-	for _, name := range []string{"gregor_connections_open", "gregor_network_received_bytes_total", "gregor_isr_shrinks_total",
+	for _, name := range []string{"gregor_connections_open", "gregor_network_received_bytes_total", "gregor_isr_shrinks_total", "gregor_isr_update_failures_total",
 		"gregor_leader_elections_total", "gregor_at_min_isr_partitions", "go_goroutines", "process_cpu_seconds_total"} {
 		if !fams.Has(name) {
 			t.Errorf("no %s in the scrape", name)
