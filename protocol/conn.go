@@ -38,8 +38,9 @@ import (
 // What a connection makes the server hold is bounded: a frame buffer grows
 // as bytes arrive, but its bytes are reserved under the server's
 // queued.max.request.bytes ahead of them: its first buffer when it starts,
-// the rest of its announced size once that buffer is full (budget.go),
-// the reader waiting (the connection muted) until the budget has room.
+// then each larger buffer before the bytes that fill it (budget.go), the
+// reader waiting (the connection muted) until the budget has room, and
+// returned once the handler returns (see unreserve).
 // Before each new request the reader also waits for room under the
 // connection's own ConnMaxQueuedBytes (requests not yet answered plus
 // responses not yet written), so a client that does not read its
@@ -564,6 +565,24 @@ func (c *conn) releaseFrame(f *frameBuf) {
 		f.pool.release()
 		f.b, f.pool = nil, nil
 	}
+	c.unreserve(f)
+}
+
+// unreserve returns f's reservation under queued.max.request.bytes (if it
+// still holds one), keeping its buffer: a request whose handler deferred
+// its answer (an acks=all produce waiting for the ISR, a long-poll fetch,
+// a JoinGroup waiting for the rebalance) keeps its frame until answered,
+// counted in the connection's gregor.connection.max.queued.bytes, but not
+// in the shared budget. Its wait may end only when other requests are
+// read (the followers' fetches, the other members' joins), so a budget
+// full of waiting requests would stop them all until their timeouts.
+// Kafka likewise returns a request's buffer to the memory pool when
+// KafkaRequestHandler's handle returns (RequestChannel.Request's
+// releaseBuffer), before a delayed operation completes.
+func (c *conn) unreserve(f *frameBuf) {
+	if f == nil {
+		return
+	}
 	if r := f.reserved; r != 0 {
 		f.reserved = 0
 		c.reqHeld.Add(-r)
@@ -698,6 +717,7 @@ func (c *conn) dispatch(p *pending) error {
 	if p.deferred == nil {
 		c.finish(p, p.resp, nil)
 	} else {
+		c.unreserve(p.frame) // the handler has returned (see unreserve)
 		p.done = make(chan struct{})
 		var prev chan struct{}
 		if !p.waitOnly {

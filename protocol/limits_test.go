@@ -141,8 +141,11 @@ func TestAnnouncedFrameSizeIsNotAllocated(t *testing.T) {
 	waitFor(t, "queued request bytes back to 0", func() bool { return s.QueuedRequestBytes() == 0 && heldBytes(s) == 0 })
 }
 
-// blockingProduce defers every Produce until release is closed, counting
-// the requests handled.
+// blockingProduce blocks every Produce in its handler until release is
+// closed, counting the requests handled: a handler still at work holds its
+// request's reservation, as a Kafka request does until its handler
+// returns (a request whose handler deferred its answer does not: see
+// TestDeferredRequestLeavesQueuedBudget).
 type blockingProduce struct {
 	handled atomic.Int32
 	release chan struct{}
@@ -150,15 +153,12 @@ type blockingProduce struct {
 
 func (b *blockingProduce) handle(ctx context.Context, req *Request) (kmsg.Response, error) {
 	b.handled.Add(1)
-	req.Defer(func(ctx context.Context) (kmsg.Response, error) {
-		select {
-		case <-b.release:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		return digestProduce(ctx, req)
-	})
-	return nil, nil
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return digestProduce(ctx, req)
 }
 
 // queued.max.request.bytes: once reached, no connection starts reading a
@@ -168,23 +168,17 @@ func TestQueuedMaxRequestBytesStopsReading(t *testing.T) {
 	reg := heartbeatRegistry()
 	reg.Register(API{Key: 0, Min: 3, Max: 9, NoCopy: true, Handler: bp.handle})
 	s, addr := startServerWith(t, reg, func(o *Options) { o.QueuedMaxRequestBytes = 256 << 10 })
-	c := dial(t, addr)
-	var frames [][]byte
-	for i := 0; i < 10; i++ {
-		frames = append(frames, produceFrame(int32(i), make([]byte, 100<<10)))
-	}
-	go func() { // blocks once the server stops reading
-		c.SetWriteDeadline(time.Now().Add(ioTimeout))
-		for _, f := range frames {
-			if _, err := c.Write(f); err != nil {
-				return
-			}
-		}
-	}()
 	// 0, 100 and 200 KiB are below 256 KiB: three requests are read.
-	waitFor(t, "three produce requests handled", func() bool { return bp.handled.Load() == 3 })
+	var cs []net.Conn
+	for i := 0; i < 3; i++ {
+		c := dial(t, addr)
+		send(t, c, produceFrame(int32(i), make([]byte, 100<<10)))
+		waitFor(t, fmt.Sprintf("produce request %d handled", i), func() bool { return bp.handled.Load() == int32(i+1) })
+		cs = append(cs, c)
+	}
 	other := dial(t, addr)
 	send(t, other, frameFor(heartbeat(3, 1), 1))
+	waitFor(t, "the heartbeat waiting for the budget", func() bool { return queuedWaiting(s) == 1 })
 	other.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
 	var b [1]byte
 	if n, _ := other.Read(b[:]); n > 0 || bp.handled.Load() != 3 {
@@ -197,12 +191,12 @@ func TestQueuedMaxRequestBytesStopsReading(t *testing.T) {
 	if corr, gen := readHeartbeat(t, other, 3); corr != 1 || gen != 1 {
 		t.Fatalf("heartbeat after the budget freed: correlation %d generation %d", corr, gen)
 	}
-	for i := 0; i < 10; i++ {
+	for i, c := range cs {
 		if length, _ := readProduce(t, c, int32(i)); length != 100<<10 {
 			t.Fatalf("produce %d saw %d bytes", i, length)
 		}
+		c.Close()
 	}
-	c.Close()
 	other.Close()
 	waitFor(t, "queued request bytes back to 0", func() bool { return s.QueuedRequestBytes() == 0 })
 }

@@ -26,7 +26,10 @@ type Options struct {
 	ListenBacklog int
 	// QueuedMaxRequestBytes bounds the request bytes held for all
 	// connections together: frames being read, and frames read whose
-	// response is not encoded yet (queued.max.request.bytes). A frame
+	// handler has not returned (queued.max.request.bytes); a request whose
+	// handler deferred its answer (acks=all, a long poll, a join) leaves
+	// it, as a Kafka request leaves the memory pool when its handler
+	// returns, and counts in ConnMaxQueuedBytes until answered. A frame
 	// reserves its bytes ahead of reading them, as Kafka allocates a
 	// request from its memory pool before reading it, but a buffer at a
 	// time: its first buffer (initialFrameBuffer at most) when it starts,

@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -233,4 +234,52 @@ func heartbeatWithin(t *testing.T, c net.Conn, what string) (corr, gen int32) {
 		t.Fatalf("%s: decoding the answer: %v", what, err)
 	}
 	return int32(binary.BigEndian.Uint32(buf)), resp.ThrottleMillis
+}
+
+// An acks=all produce whose answer waits for the followers' fetches kept
+// its reservation under queued.max.request.bytes until answered, so once
+// waiting requests filled the budget the fetches they waited for were not
+// read: replication stopped and every produce waited for its timeout (a
+// JoinGroup waiting for the other members' joins likewise). Now a request
+// whose handler deferred its answer returns its reservation, as Kafka
+// returns a request's buffer to the memory pool once its handler returns
+// (KafkaRequestHandler, RequestChannel.Request.releaseBuffer); the frame
+// still counts in its connection's gregor.connection.max.queued.bytes.
+func TestDeferredRequestLeavesQueuedBudget(t *testing.T) {
+	const limit = 256 << 10
+	fetched := make(chan struct{})
+	var once sync.Once
+	reg := NewRegistry()
+	// The "follower's fetch": a heartbeat that lets the produce finish.
+	reg.Register(API{Key: 12, Min: 0, Max: 4, Handler: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		once.Do(func() { close(fetched) })
+		return echoHeartbeat(ctx, req)
+	}})
+	reg.Register(API{Key: 0, Min: 3, Max: 9, NoCopy: true, WaitOnly: true, Handler: func(ctx context.Context, req *Request) (kmsg.Response, error) {
+		req.Defer(func(ctx context.Context) (kmsg.Response, error) {
+			select {
+			case <-fetched:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return digestProduce(ctx, req)
+		})
+		return nil, nil
+	}})
+	s, addr := startServerWith(t, reg, func(o *Options) { o.QueuedMaxRequestBytes = limit })
+
+	producer := dial(t, addr)
+	send(t, producer, produceFrame(1, make([]byte, limit+(44<<10))))
+	waitFor(t, "the produce frame read and its answer waiting", func() bool {
+		return heldBytes(s) > limit
+	})
+	follower := dial(t, addr)
+	send(t, follower, frameFor(heartbeat(3, 9), 2))
+	if corr, gen := heartbeatWithin(t, follower, "the fetch a waiting produce waits for"); corr != 2 || gen != 9 {
+		t.Fatalf("fetch: correlation %d generation %d", corr, gen)
+	}
+	if length, _ := readProduce(t, producer, 1); length != limit+(44<<10) {
+		t.Fatalf("produce saw %d bytes", length)
+	}
+	waitFor(t, "queued request bytes back to 0", func() bool { return s.QueuedRequestBytes() == 0 })
 }
