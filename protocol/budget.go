@@ -77,6 +77,11 @@ func (b *byteBudget) changed() {
 // large frame, which yields to first buffers being waited for and, with
 // no room, may take the overdraft.
 func (b *byteBudget) tryReserve(f *frameBuf, n, mine int64, rest bool) bool {
+	if n <= 0 {
+		// Nothing to reserve (an empty SASL token): f is no holder, as
+		// a frame that holds nothing is never released.
+		return true
+	}
 	if b.limit <= 0 {
 		b.grant(n, mine)
 		return true
