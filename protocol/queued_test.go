@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/internal/wait"
+	"gregor/protocol/sasl"
 )
 
 // heldBytes sums the bytes the server's connections pin (request frames'
@@ -282,4 +284,78 @@ func TestDeferredRequestLeavesQueuedBudget(t *testing.T) {
 		t.Fatalf("produce saw %d bytes", length)
 	}
 	waitFor(t, "queued request bytes back to 0", func() bool { return s.QueuedRequestBytes() == 0 })
+}
+
+// A connection whose frame waited for the next step of the budget, the
+// broker not reading it, must not be taken for stalled once it gets it:
+// with another connection waiting, the time it was not read is not the
+// client's silence (the watch sees the bytes read since its last check).
+func TestBudgetWaitNotTakenForStall(t *testing.T) {
+	reg := heartbeatRegistry()
+	reg.Register(API{Key: 0, Min: 3, Max: 9, NoCopy: true, Handler: digestProduce})
+	const (
+		limit = 1 << 20
+		stall = 200 * time.Millisecond
+		size  = 3 << 20
+	)
+	s, addr := startServerWith(t, reg, func(o *Options) { o.QueuedMaxRequestBytes = limit })
+	s.stallTimeout, s.stallCheck = stall, 20*time.Millisecond
+
+	c := dial(t, addr)
+	frame := produceFrame(1, make([]byte, size))
+	send(t, c, frame[:3<<19])
+	waitFor(t, "the frame grown to 2 MiB", func() bool { return s.QueuedRequestBytes() >= 2<<20 })
+	// Another frame, its handler at work, holds the limit; a connection
+	// waits for the budget meanwhile.
+	s.queued.holders.Add(1)
+	s.queued.add(limit)
+	s.queued.waiting.Add(1)
+	defer s.queued.waiting.Add(-1)
+	go func() { // blocks while the server does not read c
+		c.SetWriteDeadline(time.Now().Add(ioTimeout))
+		c.Write(frame[3<<19:])
+	}()
+	waitFor(t, "the frame waiting for its next step", func() bool { return s.queued.restWaiting.Load() == 1 })
+	time.Sleep(3 * stall) // the broker's wait being tested, not synchronisation
+	s.queued.holders.Add(-1)
+	s.queued.add(-limit)
+	if length, _ := readProduce(t, c, 1); length != size {
+		t.Fatalf("produce saw %d bytes", length)
+	}
+	if n := s.Stats.ConnsStalledClosed.Load(); n != 0 {
+		t.Fatalf("%d connections closed as stalled", n)
+	}
+}
+
+// An empty v0 SASL token (a size prefix of 0 after SaslHandshake v0)
+// reserved 0 bytes, which counted its frame as holding a reservation but
+// was never released: the count of holders drifted up for good, and with
+// it one more holder than could ever wait, so the overdraft that breaks
+// growth deadlocks was never taken again (three connections growing large
+// frames together then waited for one another until closed as stalled).
+func TestEmptySASLTokenLeavesNoBudgetHolder(t *testing.T) {
+	s := NewServer(heartbeatRegistry(), zerolog.Nop())
+	s.QueuedMaxRequestBytes = 1 << 20
+	s.FailedAuthDelay = 0
+	ln, err := s.Listen(Listener{Name: "SASL_PLAINTEXT", Addr: "127.0.0.1:0", Security: &Security{
+		Protocol: SASLPlaintext, Mechanisms: []sasl.Mechanism{sasl.NewPlain(map[string]string{"u": "p"})},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	c := dial(t, ln.String())
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.Version, hs.Mechanism = 0, "PLAIN"
+	send(t, c, frameFor(hs, 1))
+	hr := kmsg.NewPtrSASLHandshakeResponse()
+	hr.Version = 0
+	if corr := readResponse(t, c, hr); corr != 1 || hr.ErrorCode != 0 {
+		t.Fatalf("SaslHandshake v0: correlation %d error %d", corr, hr.ErrorCode)
+	}
+	send(t, c, []byte{0, 0, 0, 0}) // an empty raw token
+	expectClosed(t, c, "an empty PLAIN token")
+	waitFor(t, "no frame counted as holding the budget", func() bool {
+		return s.queued.holders.Load() == 0 && s.QueuedRequestBytes() == 0
+	})
 }
