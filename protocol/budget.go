@@ -21,7 +21,7 @@ import (
 //
 // Frames grown step by step could each wait for a step that only the
 // others' completion would make room for, and so wait for ever. When every
-// frame holding a reservation waits for its next step, one of them takes
+// frame grown past its first buffer waits for its next step, one of them takes
 // the overdraft: it may grow past the limit until its request is released,
 // so it completes, and its release makes room for the others. Every other
 // grant leaves less than the limit plus the granted frame's own
@@ -40,10 +40,14 @@ type byteBudget struct {
 	waiting      atomic.Int32
 	firstWaiting atomic.Int32
 
-	// holders counts the frames holding a reservation, restWaiting those
-	// of them waiting for their next step; when they are equal no
+	// holders counts the frames grown past their first buffer (from
+	// their first step past it until released), restWaiting those of
+	// them waiting for their next step; when they are equal no such
 	// reservation can be released without the overdraft, the one frame
-	// allowed to grow past the limit (or nil).
+	// allowed to grow past the limit (or nil). Frames still reading their
+	// first buffer are not counted: their client may have gone quiet
+	// (only connections.max.idle.ms closes them), and what they release
+	// is one first buffer at most.
 	holders     atomic.Int32
 	restWaiting atomic.Int32
 	overdraft   atomic.Pointer[frameBuf]
@@ -82,8 +86,11 @@ func (b *byteBudget) tryReserve(f *frameBuf, n, mine int64, rest bool) bool {
 		// a frame that holds nothing is never released.
 		return true
 	}
+	if rest {
+		b.hold(f)
+	}
 	if b.limit <= 0 {
-		b.grant(n, mine)
+		b.add(n)
 		return true
 	}
 	for {
@@ -92,26 +99,33 @@ func (b *byteBudget) tryReserve(f *frameBuf, n, mine int64, rest bool) bool {
 			if !rest || !b.takeOverdraft(f) {
 				return false
 			}
-			b.grant(n, mine)
+			b.add(n)
 			return true
 		}
 		if rest && u < b.limit && b.firstWaiting.Load() > 0 {
 			return false
 		}
 		if b.used.CompareAndSwap(u, u+n) {
-			if mine == 0 {
-				b.holders.Add(1)
-			}
 			b.changed()
 			return true
 		}
 	}
 }
 
-// grant charges n bytes to a frame holding mine.
-func (b *byteBudget) grant(n, mine int64) {
-	if mine == 0 {
+// hold counts f among the holders, if it is not yet: from its first step
+// past its first buffer until it is released.
+func (b *byteBudget) hold(f *frameBuf) {
+	if f != nil && !f.grown {
+		f.grown = true
 		b.holders.Add(1)
+	}
+}
+
+// grant charges n bytes to f unconditionally, counting it among the
+// holders if rest (tests set up a budget's state with it).
+func (b *byteBudget) grant(f *frameBuf, n int64, rest bool) {
+	if rest {
+		b.hold(f)
 	}
 	b.add(n)
 }
@@ -129,7 +143,10 @@ func (b *byteBudget) takeOverdraft(f *frameBuf) bool {
 // overdraft if f held it.
 func (b *byteBudget) release(f *frameBuf, n int64) {
 	b.overdraft.CompareAndSwap(f, nil)
-	b.holders.Add(-1)
+	if f != nil && f.grown {
+		f.grown = false
+		b.holders.Add(-1)
+	}
 	b.add(-n)
 }
 

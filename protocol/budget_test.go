@@ -111,7 +111,7 @@ func TestByteBudgetOverdraftBreaksGrowthDeadlock(t *testing.T) {
 		// As grown by steps granted while the others held less than
 		// the limit (each grant is judged against the others alone).
 		fs[i] = &frameBuf{}
-		b.grant(held, 0)
+		b.grant(fs[i], held, true)
 	}
 	// 1,600 reserved: every frame sees 1,200 held by the others.
 	done := make(chan int, frames)
@@ -181,5 +181,50 @@ func TestByteBudgetFirstBufferBeforeRest(t *testing.T) {
 	<-restDone
 	if u := b.used.Load(); u != 500 {
 		t.Fatalf("%d bytes reserved, want the large frame's 500", u)
+	}
+}
+
+// Frames grown past their first buffer, each waiting for its next step,
+// beside a request still reading its first buffer whose client went quiet
+// (a crashed host: no FIN): that request counted among the holders not
+// waiting, so the overdraft was not taken, and the frames waited for it
+// until connections.max.idle.ms closed it (10 minutes; the stall closer
+// watches only frames past their first buffer). A first buffer is no
+// reason to wait: the overdraft counts only frames grown past it.
+func TestByteBudgetOverdraftNotHeldBackByFirstBuffer(t *testing.T) {
+	const limit, frames, held, size = 1000, 4, 400, 900
+	b := &byteBudget{limit: limit}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	quiet := &frameBuf{}
+	if !b.tryReserve(quiet, 64, 0, false) {
+		t.Fatal("a first buffer refused with the budget empty")
+	}
+	fs := make([]*frameBuf, frames)
+	for i := range fs {
+		fs[i] = &frameBuf{}
+		b.grant(fs[i], held, true)
+	}
+	done := make(chan int, frames)
+	for i, f := range fs {
+		go func() {
+			if _, err := b.reserve(ctx, f, size-held, held, true); err != nil {
+				t.Errorf("frame %d: %v (deadlock)", i, err)
+			} else {
+				b.release(f, size)
+			}
+			done <- i
+		}()
+	}
+	for range frames {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			t.Fatalf("frames still waiting after 10 s beside a quiet first buffer: %d reserved, %d holders, %d waiting for a step", b.used.Load(), b.holders.Load(), b.restWaiting.Load())
+		}
+	}
+	b.release(quiet, 64)
+	if u, h := b.used.Load(), b.holders.Load(); u != 0 || h != 0 {
+		t.Fatalf("%d bytes and %d holders left after every frame released", u, h)
 	}
 }
