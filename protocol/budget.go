@@ -21,7 +21,8 @@ import (
 //
 // Frames grown step by step could each wait for a step that only the
 // others' completion would make room for, and so wait for ever. When every
-// frame grown past its first buffer waits for its next step, one of them takes
+// frame counted as holding a reservation (grown past its first buffer, or
+// read in full) waits for its next step, one of them takes
 // the overdraft: it may grow past the limit until its request is released,
 // so it completes, and its release makes room for the others. Every other
 // grant leaves less than the limit plus the granted frame's own
@@ -40,14 +41,14 @@ type byteBudget struct {
 	waiting      atomic.Int32
 	firstWaiting atomic.Int32
 
-	// holders counts the frames grown past their first buffer (from
-	// their first step past it until released), restWaiting those of
-	// them waiting for their next step; when they are equal no such
-	// reservation can be released without the overdraft, the one frame
-	// allowed to grow past the limit (or nil). Frames still reading their
-	// first buffer are not counted: their client may have gone quiet
-	// (only connections.max.idle.ms closes them), and what they release
-	// is one first buffer at most.
+	// holders counts the frames grown past their first buffer or read in
+	// full (from then until released), restWaiting those of them waiting
+	// for their next step; when they are equal no such reservation can be
+	// released without the overdraft, the one frame allowed to grow past
+	// the limit (or nil). Frames still reading their first buffer are not
+	// counted: their client may have gone quiet (only
+	// connections.max.idle.ms closes them), and what they release is one
+	// first buffer at most.
 	holders     atomic.Int32
 	restWaiting atomic.Int32
 	overdraft   atomic.Pointer[frameBuf]
@@ -113,10 +114,11 @@ func (b *byteBudget) tryReserve(f *frameBuf, n, mine int64, rest bool) bool {
 }
 
 // hold counts f among the holders, if it is not yet: from its first step
-// past its first buffer until it is released.
+// past its first buffer, or once it is read in full, until it is released.
+// f must hold a reservation (release uncounts it).
 func (b *byteBudget) hold(f *frameBuf) {
-	if f != nil && !f.grown {
-		f.grown = true
+	if f != nil && !f.counted {
+		f.counted = true
 		b.holders.Add(1)
 	}
 }
@@ -140,14 +142,17 @@ func (b *byteBudget) takeOverdraft(f *frameBuf) bool {
 }
 
 // release returns the n bytes f reserved (all it holds), and the
-// overdraft if f held it.
+// overdraft if f held it. The overdraft is given up last, so that while it
+// is seen free, no bytes granted on it are counted; the waiters are woken
+// once all is done.
 func (b *byteBudget) release(f *frameBuf, n int64) {
-	b.overdraft.CompareAndSwap(f, nil)
-	if f != nil && f.grown {
-		f.grown = false
+	b.used.Add(-n)
+	if f != nil && f.counted {
+		f.counted = false
 		b.holders.Add(-1)
 	}
-	b.add(-n)
+	b.overdraft.CompareAndSwap(f, nil)
+	b.changed()
 }
 
 // reserve is tryReserve, waiting until it succeeds or ctx ends; waited

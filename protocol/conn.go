@@ -423,6 +423,9 @@ func (c *conn) readRaw(br *bufio.Reader, size int) (*frameBuf, error) {
 		c.releaseFrame(f)
 		return nil, err
 	}
+	if f.reserved > 0 {
+		c.s.queued.hold(f)
+	}
 	return f, nil
 }
 
@@ -487,6 +490,7 @@ func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 		filled = step
 		if filled == size {
 			c.stall.on = false
+			c.s.queued.hold(f) // its release no longer waits on the client
 			return f, nil
 		}
 		step = min(size, max(2*filled, frameGrowthStep))

@@ -70,8 +70,9 @@ type frameBuf struct {
 	// reserved is what the frame holds of queued.max.request.bytes: its
 	// first buffer, then each larger one as it grows (conn.readFrame).
 	reserved int64
-	// grown: the budget counts the frame among its holders (byteBudget.hold).
-	grown bool
+	// counted: the budget counts the frame among its holders
+	// (byteBudget.hold).
+	counted bool
 }
 
 // outFrame is an encoded response frame waiting to be written. Large ones
