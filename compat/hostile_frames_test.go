@@ -99,6 +99,7 @@ func TestHostileHalfSentFramesBoundedAndClosed(t *testing.T) {
 	metrics := "127.0.0.1:" + strconv.Itoa(brokertest.FreePort(t))
 	h := startHostile(t, brokertest.Options{Set: map[string]string{
 		"queued.max.request.bytes": strconv.Itoa(hfLimit),
+		"socket.request.max.bytes": strconv.Itoa(hfLimit), // at most the budget, as Kafka requires
 		"gregor.metrics.listener":  metrics,
 	}})
 	topic := randomName("halfsent")

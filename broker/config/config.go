@@ -420,6 +420,12 @@ func (c *Config) derive() []error {
 	case c.TopicDefaults.Retention < 0:
 		c.TopicDefaults.Retention = -time.Millisecond // no limit, as Kafka's logRetentionTimeMillis returns -1
 	}
+	// As Kafka's KafkaConfig requires: the largest request fits the
+	// budget (Gregor would read it, past the limit, but Kafka refuses to
+	// start).
+	if q := int64(c.QueuedMaxRequestBytes); q > 0 && q < int64(c.SocketRequestMax) {
+		errs = append(errs, requirement("queued.max.request.bytes must be larger or equal to socket.request.max.bytes"))
+	}
 	// Gregor's cleaner has no dedupe buffer, but a value Kafka refuses is
 	// refused, as its KafkaConfig requires.
 	if buf, threads := int64Value(c.Values, "log.cleaner.dedupe.buffer.size"), int64Value(c.Values, "log.cleaner.threads"); threads > 0 && buf/threads <= 1024*1024 {

@@ -107,3 +107,20 @@ func TestDedupeBufferPerCleanerThread(t *testing.T) {
 		t.Fatalf("log.cleaner.dedupe.buffer.size=1000: %v, want refused", err)
 	}
 }
+
+// Start-up refuses a queued.max.request.bytes below socket.request.max.bytes,
+// as Kafka's KafkaConfig requires; -1 (unbounded) and equal are accepted.
+func TestQueuedMaxRequestBytesAtLeastSocketRequestMax(t *testing.T) {
+	const want = "queued.max.request.bytes must be larger or equal to socket.request.max.bytes"
+	if _, err := Load(map[string]string{"queued.max.request.bytes": "1048576"}, nil); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("queued.max.request.bytes=1048576 beside the default socket.request.max.bytes: %v, want refused", err)
+	}
+	for _, ok := range []map[string]string{
+		{"queued.max.request.bytes": "-1"},
+		{"queued.max.request.bytes": "1048576", "socket.request.max.bytes": "1048576"},
+	} {
+		if _, err := Load(ok, nil); err != nil {
+			t.Fatalf("%v: %v, want accepted", ok, err)
+		}
+	}
+}
