@@ -68,8 +68,9 @@ type conn struct {
 	// not yet answered plus encoded responses not yet written.
 	held atomic.Int64
 	// reqHeld is what its request frames reserve under the server's queued
-	// budget (their announced sizes, see readFrame); whatever is left when
-	// the connection ends is returned then.
+	// budget (the buffers they have grown to, see readFrame, until their
+	// handlers return, see unreserve); whatever is left when the
+	// connection ends is returned then.
 	reqHeld atomic.Int64
 	// outstanding counts requests handed to the writer and not yet
 	// written: while any is, the client is waiting on us, not idle.
