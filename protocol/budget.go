@@ -12,7 +12,9 @@ import (
 // an allocation while any memory is left (non-strict). A request is
 // reserved as its buffer grows (see conn.readFrame): its first buffer when
 // it starts, then each larger buffer before the bytes that fill it are
-// read. So a client that announces a large request and sends part of it
+// read; it returns them all when its handler has returned (the response
+// encoded, or deferred: conn.unreserve), as Kafka's request handler
+// releases a request's buffer. So a client that announces a large request and sends part of it
 // holds about what it sent, not what it announced: a few stalled senders
 // of large requests cannot take the whole budget from everyone else.
 // While a connection waits for a first buffer that the budget has room
