@@ -6,13 +6,17 @@ package broker
 // empty"), an unknown mechanism (UNSUPPORTED_SASL_MECHANISM), iterations
 // outside [4096, 16384] (UNACCEPTABLE_CREDENTIAL "Too few iterations" /
 // "Too many iterations"), the same mechanism twice (DUPLICATE_RESOURCE),
-// deleting a credential it lacks (RESOURCE_NOT_FOUND). Otherwise its
-// deletions and upsertions are applied together. The client sends the salt
-// and the salted password; the broker keeps the salt, the iterations, the
-// stored key and the server key derived from them (never the salted
-// password). The change reaches every broker through the metadata store
-// (ZooKeeper's /config/users, or the local metadata file). ALTER on the
-// cluster is needed, else every user named is CLUSTER_AUTHORIZATION_FAILED.
+// deleting a credential it lacks (RESOURCE_NOT_FOUND), then an empty
+// salted password (UNKNOWN_SERVER_ERROR without a message, as Kafka 4's
+// controller answers the exception its key derivation throws on an empty
+// HMAC key). Otherwise its deletions and upsertions are applied together.
+// The client sends the salt, which may be empty as in Kafka (sarama sends
+// none unless given one), and the salted password; the broker keeps the
+// salt, the iterations, the stored key and the server key derived from
+// them (never the salted password). The change reaches every broker
+// through the metadata store (ZooKeeper's /config/users, or the local
+// metadata file). ALTER on the cluster is needed, else every user named is
+// CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -33,6 +37,8 @@ type scramChange struct {
 	alt    metadata.ScramAlteration
 	pairs  map[string]int // mechanism -> times named
 	failed *kmsg.AlterUserSCRAMCredentialsResponseResult
+	// emptyKey: an upsertion has an empty salted password.
+	emptyKey bool
 }
 
 func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
@@ -76,9 +82,15 @@ func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, req *proto
 			c.fail(kerr.UnacceptableCredential, "Too many iterations")
 		default:
 			c.pairs[mech]++
+			if len(u.SaltedPassword) == 0 {
+				// Kafka keys an HMAC with it (ScramFormatter.hmac),
+				// which an empty key makes throw.
+				c.emptyKey = true
+				continue
+			}
 			cred, err := sasl.CredentialFromSaltedPassword(mech, u.Salt, u.SaltedPassword, int(u.Iterations))
-			if err != nil || len(u.Salt) == 0 || len(u.SaltedPassword) == 0 {
-				c.fail(kerr.UnacceptableCredential, "The salt and the salted password must not be empty")
+			if err != nil { // mech is known: not reached
+				c.fail(kerr.UnsupportedSaslMechanism, "Unknown SCRAM mechanism")
 				continue
 			}
 			c.alt.Upsert[mech] = metadata.ScramCredential{Salt: cred.Salt, StoredKey: cred.StoredKey, ServerKey: cred.ServerKey, Iterations: u.Iterations}
@@ -116,6 +128,15 @@ func (b *Broker) alterScram(ctx context.Context, c *scramChange) kmsg.AlterUserS
 	}
 	if c.failed != nil {
 		return *c.failed
+	}
+	if c.emptyKey {
+		// Kafka's controller fails the user as it derives the keys,
+		// after validating it: UNKNOWN_SERVER_ERROR, no message
+		// (ScramControlManager.finishUpsertion, ApiError.fromThrowable).
+		res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
+		res.User, res.ErrorCode = c.alt.User, kerr.UnknownServerError.Code
+		b.log.Info().Str("user", c.alt.User).Msg("AlterUserScramCredentials upsertion with an empty salted password; answered UNKNOWN_SERVER_ERROR as Kafka does")
+		return res
 	}
 	res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
 	res.User = c.alt.User
