@@ -18,8 +18,16 @@ type apiError struct {
 	msg  string
 }
 
-func (e *apiError) Error() string { return e.msg }
+func (e *apiError) Error() string {
+	if e.msg == "" {
+		return e.code.Error()
+	}
+	return e.msg
+}
 func (e *apiError) Unwrap() error { return e.code }
+
+// errorNoMessage is code answered with a null message.
+func errorNoMessage(code *kerr.Error) error { return &apiError{code: code} }
 
 func errorf(code *kerr.Error, format string, args ...any) error {
 	return &apiError{code: code, msg: fmt.Sprintf(format, args...)}

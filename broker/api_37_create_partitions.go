@@ -4,7 +4,7 @@ package broker
 //
 // Grows a topic to Count partitions. As Kafka: a topic named twice is not
 // grown and gets one answer, INVALID_REQUEST; an unknown topic
-// UNKNOWN_TOPIC_OR_PARTITION; a count that does not increase
+// UNKNOWN_TOPIC_OR_PARTITION without a message; a count that does not increase
 // INVALID_PARTITIONS; explicit assignments
 // must give one replica list per new partition, each with the topic's
 // replication factor, of distinct brokers the cluster knows, at least one
@@ -69,7 +69,10 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *protocol.Reque
 func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool, timeout time.Duration) error {
 	t := b.Topic(rt.Topic)
 	if t == nil {
-		return errorf(kerr.UnknownTopicOrPartition, "The topic '%s' does not exist.", rt.Topic)
+		// Kafka 4's controller throws UnknownTopicOrPartitionException
+		// without a message (ReplicationControlManager.createPartitions);
+		// "The topic '...' does not exist." was ZooKeeper-mode Kafka's.
+		return errorNoMessage(kerr.UnknownTopicOrPartition)
 	}
 	parts := t.Partitions()
 	have := int32(len(parts))

@@ -10,9 +10,12 @@ package broker
 // whatever the mechanisms (DUPLICATE_RESOURCE "A user credential cannot be
 // altered twice in the same request"; Kafka 3's ZooKeeper mode allowed one
 // alteration per mechanism, Kafka 4 one per user: a user with both SCRAM
-// mechanisms gets them from two requests). Otherwise its alteration is
-// applied. The client sends the salt
-// and the salted password; the broker keeps the salt, the iterations, the
+// mechanisms gets them from two requests), then an empty salted password
+// (UNKNOWN_SERVER_ERROR without a message, as Kafka 4's controller answers
+// the exception its key derivation throws on an empty HMAC key).
+// Otherwise its alteration is applied. The client sends the salt, which
+// may be empty as in Kafka (sarama sends none unless given one), and the
+// salted password; the broker keeps the salt, the iterations, the
 // stored key and the server key derived from them (never the salted
 // password). The change reaches every broker through the metadata store
 // (ZooKeeper's /config/users, or the local metadata file). ALTER on the
@@ -38,6 +41,8 @@ import (
 type scramChange struct {
 	alt    metadata.ScramAlteration
 	failed *kmsg.AlterUserSCRAMCredentialsResponseResult
+	// emptyKey: its upsertion has an empty salted password.
+	emptyKey bool
 }
 
 func (b *Broker) handleAlterUserScramCredentials(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
@@ -145,10 +150,14 @@ func scramChanges(r *kmsg.AlterUserSCRAMCredentialsRequest, existing metadata.Us
 			c.fail(kerr.UnacceptableCredential, "Too few iterations")
 		case u.Iterations > sasl.ScramMaxIterations:
 			c.fail(kerr.UnacceptableCredential, "Too many iterations")
+		case len(u.SaltedPassword) == 0:
+			// Kafka keys an HMAC with it (ScramFormatter.hmac), which
+			// an empty key makes throw, once the request is validated.
+			c.emptyKey = true
 		default:
 			cred, err := sasl.CredentialFromSaltedPassword(mech, u.Salt, u.SaltedPassword, int(u.Iterations))
-			if err != nil || len(u.Salt) == 0 || len(u.SaltedPassword) == 0 {
-				c.fail(kerr.UnacceptableCredential, "The salt and the salted password must not be empty")
+			if err != nil { // mech is known: not reached
+				c.fail(kerr.UnsupportedSaslMechanism, "Unknown SCRAM mechanism")
 				continue
 			}
 			c.alt.Upsert[mech] = metadata.ScramCredential{Salt: cred.Salt, StoredKey: cred.StoredKey, ServerKey: cred.ServerKey, Iterations: u.Iterations}
@@ -172,6 +181,14 @@ func (b *Broker) alterScram(ctx context.Context, c *scramChange) kmsg.AlterUserS
 	}
 	res := kmsg.NewAlterUserSCRAMCredentialsResponseResult()
 	res.User = c.alt.User
+	if c.emptyKey {
+		// Kafka's controller fails the user as it derives the keys,
+		// after validating the request: UNKNOWN_SERVER_ERROR, no message
+		// (ScramControlManager.finishUpsertion, ApiError.fromThrowable).
+		res.ErrorCode = kerr.UnknownServerError.Code
+		b.log.Info().Str("user", c.alt.User).Msg("AlterUserScramCredentials upsertion with an empty salted password; answered UNKNOWN_SERVER_ERROR as Kafka does")
+		return res
+	}
 	if err := b.backend.AlterUserScramCredentials(ctx, c.alt); err != nil {
 		code := kerr.UnknownServerError
 		var ke *kerr.Error

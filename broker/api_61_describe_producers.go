@@ -13,8 +13,6 @@ package broker
 
 import (
 	"context"
-	"fmt"
-	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -79,21 +77,8 @@ func (p *Partition) describeProducers(rp *kmsg.DescribeProducersResponseTopicPar
 // invalidTopicMessage is why a name cannot be a topic, in the words of
 // Kafka's Topic.validate ("Topic name is invalid: ..."), or "" when it can.
 func invalidTopicMessage(name string) string {
-	var why string
-	switch {
-	case metadata.ValidateTopicName(name) == nil:
-		return ""
-	case name == "":
-		why = "the empty string is not allowed"
-	case name == "." || name == "..":
-		why = "'" + name + "' is not allowed"
-	case len(utf16.Encode([]rune(name))) > maxTopicNameLength:
-		why = fmt.Sprintf("the length of '%s' is longer than the max allowed length %d", name, maxTopicNameLength)
-	default:
-		why = "'" + name + "' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"
+	if err := metadata.ValidateTopicName(name); err != nil {
+		return err.Error()
 	}
-	return "Topic name is invalid: " + why
+	return ""
 }
-
-// maxTopicNameLength is Kafka's Topic.MAX_NAME_LENGTH, in Java chars.
-const maxTopicNameLength = 249

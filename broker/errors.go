@@ -57,9 +57,15 @@ func ErrorCode(log zerolog.Logger, err error) int16 {
 	return kerr.KafkaStorageError.Code
 }
 
-// errMessage returns an error's text for responses that carry one.
+// errMessage returns an error's text for responses that carry one; an
+// apiError without a message (errorNoMessage) is answered with none, as
+// Kafka answers an exception it made without one.
 func errMessage(err error) *string {
 	if err == nil {
+		return nil
+	}
+	var ae *apiError
+	if errors.As(err, &ae) && ae.msg == "" {
 		return nil
 	}
 	s := err.Error()

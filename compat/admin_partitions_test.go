@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -229,5 +230,31 @@ func TestValidateOnlyChargedToMutationQuota(t *testing.T) {
 	td, err := e.adm.ListTopics(e.ctx, topic)
 	if err != nil || td[topic].Err != nil || len(td[topic].Partitions) != 1 {
 		t.Fatalf("after validate-only requests %s has %d partitions (%v %v), want 1", topic, len(td[topic].Partitions), err, td[topic].Err)
+	}
+}
+
+// TestCreatePartitionsUnknownTopicWithoutMessage: Kafka 4's controller
+// answers CreatePartitions of a topic it does not have
+// UNKNOWN_TOPIC_OR_PARTITION without a message, so the Java admin client
+// says "This server does not host this topic-partition."; "The topic 'x'
+// does not exist." was ZooKeeper-mode Kafka's.
+func TestCreatePartitionsUnknownTopicWithoutMessage(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrCreatePartitionsRequest()
+	rt := kmsg.NewCreatePartitionsRequestTopic()
+	rt.Topic, rt.Count = randomName("no-such-topic"), 3
+	req.Topics = append(req.Topics, rt)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := resp.Topics[0]; got.ErrorCode != kerr.UnknownTopicOrPartition.Code || got.ErrorMessage != nil {
+		t.Fatalf("CreatePartitions of an unknown topic: %v %q, want UNKNOWN_TOPIC_OR_PARTITION without a message", kerr.ErrorForCode(got.ErrorCode), deref(got.ErrorMessage))
 	}
 }

@@ -22,7 +22,11 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"gregor/internal/wait"
 	"gregor/protocol/sasl"
 )
 
@@ -288,4 +292,56 @@ func jsonString(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestScramUpsertWithoutSaltAsKafka: sarama's UpsertUserScramCredentials
+// sends the salt it is given, none by default; Kafka stores such a
+// credential (only the salted password is an HMAC key, and only an empty
+// one fails: UNKNOWN_SERVER_ERROR, as Kafka 4's controller answers the
+// exception its key derivation throws). The user then authenticates with
+// SCRAM, the empty salt in the server's first message.
+func TestScramUpsertWithoutSaltAsKafka(t *testing.T) {
+	s := startSecure(t)
+	user := randomName("nosalt")
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V2_8_0_0
+	adm, err := sarama.NewClusterAdmin([]string{s.addr["PLAINTEXT"]}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	res, err := adm.UpsertUserScramCredentials([]sarama.AlterUserScramCredentialsUpsert{
+		{Name: user, Mechanism: sarama.SCRAM_MECHANISM_SHA_256, Iterations: 4096, Password: []byte("pw-" + user)},
+	})
+	if err != nil || len(res) != 1 || res[0].ErrorCode != sarama.ErrNoError {
+		msg := ""
+		if len(res) == 1 && res[0].ErrorMessage != nil {
+			msg = *res[0].ErrorMessage
+		}
+		t.Fatalf("upserting %s without a salt: %v %+v %q; Kafka stores it", user, err, res, msg)
+	}
+	wait.For(t, "the broker to describe "+user+"'s credential", 10*time.Second, func() bool {
+		d, err := adm.DescribeUserScramCredentials([]string{user})
+		return err == nil && len(d) == 1 && d[0].ErrorCode == sarama.ErrNoError && len(d[0].CredentialInfos) == 1
+	})
+	roundTrip(t, s.addr["PLAINTEXT"], []kgo.Opt{kgo.SeedBrokers(s.addr["SASL_PLAINTEXT"]), kgo.SASL(scramMech(sasl.ScramSHA256, user, "pw-"+user))}, 3)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.addr["PLAINTEXT"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	req := kmsg.NewPtrAlterUserSCRAMCredentialsRequest()
+	up := kmsg.NewAlterUserSCRAMCredentialsRequestUpsertion()
+	up.Name, up.Mechanism, up.Iterations, up.Salt = user+"-nokey", 1, 4096, []byte("salt")
+	req.Upsertions = append(req.Upsertions, up)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results) != 1 || resp.Results[0].ErrorCode != kerr.UnknownServerError.Code || resp.Results[0].ErrorMessage != nil {
+		t.Fatalf("upsertion with an empty salted password: %+v; Kafka answers UNKNOWN_SERVER_ERROR without a message", resp.Results)
+	}
 }

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/internal/brokertest"
 )
@@ -179,5 +181,66 @@ func TestPartitionMetadataRewritten(t *testing.T) {
 	})
 	if got := consumeAll(t, b.Addr, topic, 1); len(got) != 1 {
 		t.Fatalf("after the restart the topic reads %v", got)
+	}
+}
+
+// TestInvalidTopicNamesAnsweredInKafkasWords: a name that cannot be a topic
+// is INVALID_TOPIC_EXCEPTION with the message of Kafka's Topic.validate,
+// which kafka-topics.sh prints ("Error while executing topic command :
+// Topic name is invalid: ..."), from CreateTopics, DescribeConfigs and
+// AlterConfigs alike.
+func TestInvalidTopicNamesAnsweredInKafkasWords(t *testing.T) {
+	addr := bootstrap(t)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	long := strings.Repeat("é", 200) // 400 bytes, but 200 Java chars: too long only by bytes
+	for _, c := range []struct{ name, want string }{
+		{"bad name", "Topic name is invalid: 'bad name' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"},
+		{"..", "Topic name is invalid: '..' is not allowed"},
+		{strings.Repeat("x", 250), "Topic name is invalid: the length of '" + strings.Repeat("x", 250) + "' is longer than the max allowed length 249"},
+		{long, "Topic name is invalid: '" + long + "' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"},
+	} {
+		create := kmsg.NewPtrCreateTopicsRequest()
+		ct := kmsg.NewCreateTopicsRequestTopic()
+		ct.Topic, ct.NumPartitions, ct.ReplicationFactor = c.name, 1, -1
+		create.Topics = append(create.Topics, ct)
+		cresp, err := create.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctr := cresp.Topics[0]
+		if ctr.ErrorCode != kerr.InvalidTopicException.Code || deref(ctr.ErrorMessage) != c.want {
+			t.Errorf("CreateTopics %.20q: %v %q, want INVALID_TOPIC_EXCEPTION %q", c.name, kerr.ErrorForCode(ctr.ErrorCode), deref(ctr.ErrorMessage), c.want)
+		}
+		describe := kmsg.NewPtrDescribeConfigsRequest()
+		dr := kmsg.NewDescribeConfigsRequestResource()
+		dr.ResourceType, dr.ResourceName = kmsg.ConfigResourceTypeTopic, c.name
+		describe.Resources = append(describe.Resources, dr)
+		dresp, err := describe.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := dresp.Resources[0]; d.ErrorCode != kerr.InvalidTopicException.Code || deref(d.ErrorMessage) != c.want {
+			t.Errorf("DescribeConfigs %.20q: %v %q, want INVALID_TOPIC_EXCEPTION %q", c.name, kerr.ErrorForCode(d.ErrorCode), deref(d.ErrorMessage), c.want)
+		}
+		alter := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		ar := kmsg.NewIncrementalAlterConfigsRequestResource()
+		ar.ResourceType, ar.ResourceName = kmsg.ConfigResourceTypeTopic, c.name
+		ac := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		ac.Name, ac.Value = "retention.ms", kmsg.StringPtr("1000")
+		ar.Configs = append(ar.Configs, ac)
+		alter.Resources = append(alter.Resources, ar)
+		aresp, err := alter.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := aresp.Resources[0]; a.ErrorCode != kerr.InvalidTopicException.Code || deref(a.ErrorMessage) != c.want {
+			t.Errorf("IncrementalAlterConfigs %.20q: %v %q, want INVALID_TOPIC_EXCEPTION %q", c.name, kerr.ErrorForCode(a.ErrorCode), deref(a.ErrorMessage), c.want)
+		}
 	}
 }

@@ -3,10 +3,12 @@ package metadata
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf16"
 )
 
 // Uuid is a Kafka topic id.
@@ -40,19 +42,29 @@ func ParseUuid(s string) (Uuid, error) {
 
 var legalTopic = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 
-// ValidateTopicName applies Kafka's topic name rules.
+// maxTopicNameLength is Kafka's Topic.MAX_NAME_LENGTH, in Java chars
+// (UTF-16 code units).
+const maxTopicNameLength = 249
+
+// ValidateTopicName applies Kafka's topic name rules, its error in the
+// words of Kafka's Topic.validate ("Topic name is invalid: ..."), which
+// clients and tools print (kafka-topics.sh: "Error while executing topic
+// command : Topic name is invalid: 'a b' contains one or more ...").
 func ValidateTopicName(name string) error {
+	var why string
 	switch {
 	case name == "":
-		return fmt.Errorf("topic name is empty")
+		why = "the empty string is not allowed"
 	case name == "." || name == "..":
-		return fmt.Errorf("topic name cannot be %q", name)
-	case len(name) > 249:
-		return fmt.Errorf("topic name is longer than 249 characters")
+		why = "'" + name + "' is not allowed"
+	case len(name) > maxTopicNameLength && len(utf16.Encode([]rune(name))) > maxTopicNameLength:
+		why = fmt.Sprintf("the length of '%s' is longer than the max allowed length %d", name, maxTopicNameLength)
 	case !legalTopic.MatchString(name):
-		return fmt.Errorf("topic name %q contains characters other than ASCII alphanumerics, '.', '_' and '-'", name)
+		why = "'" + name + "' contains one or more characters other than ASCII alphanumerics, '.', '_' and '-'"
+	default:
+		return nil
 	}
-	return nil
+	return errors.New("Topic name is invalid: " + why)
 }
 
 // BrokerInfo is a live broker as cluster metadata lists it.
