@@ -89,3 +89,39 @@ func TestProduceV12RetriesConcurrentAdds(t *testing.T) {
 		t.Fatalf("produce v11 while the coordinator answers CONCURRENT_TRANSACTIONS: %v, want NOT_ENOUGH_REPLICAS", kerr.ErrorForCode(code))
 	}
 }
+
+// A marker written between two of the leader's adds (the previous
+// transaction's marker, resent by a coordinator that took the
+// transactional id over while the add was refused with
+// CONCURRENT_TRANSACTIONS) does not void the add that then goes through:
+// each attempt verifies afresh, as Kafka 4.0's ReplicaManager takes a new
+// VerificationGuard for every retry. The batch used to be refused with
+// INVALID_TXN_STATE, which franz-go's GroupTransactSession does not
+// abort on: it committed the transaction without the batch's records.
+func TestProduceV12RetryAfterMarkerIsAdded(t *testing.T) {
+	f := &fakeAdder{}
+	b := startVerifyBroker(t, &f.fakeCoordinator, true)
+	b.SetTxnVerifier(f)
+	f.set(kerr.ConcurrentTransactions.Code, func() {
+		f.mu.Lock()
+		first := len(f.adds) == 1
+		if first {
+			f.code = 0
+		}
+		f.mu.Unlock()
+		if first {
+			if err := b.WriteTxnMarker(context.Background(), "t", 0, 42, 0, true, 0); err != nil {
+				t.Errorf("writing the previous transaction's marker: %v", err)
+			}
+		}
+	})
+	if code := produceTxnBatch(t, b, 12, 0); code != 0 {
+		t.Fatalf("produce v12 added on the second attempt, after a marker: %v", kerr.ErrorForCode(code))
+	}
+	if len(f.adds) != 2 {
+		t.Fatalf("produce v12 asked %d adds, want 2", len(f.adds))
+	}
+	if code := produceTxnBatch(t, b, 12, 1); code != 0 || len(f.adds) != 2 {
+		t.Fatalf("the next batch of the open transaction: %v, %d adds", kerr.ErrorForCode(code), len(f.adds))
+	}
+}

@@ -379,7 +379,9 @@ func (b *Broker) verifyProduce(ctx context.Context, version int16, r *kmsg.Produ
 		b.retryConcurrentAdds(vctx, *vp, *r.TransactionID, tp, need, codes)
 	}
 	for i, pp := range need {
-		pp.p.endTxnVerification(tp.id, pp.verification, codes[i] == 0)
+		if pp.verification != nil {
+			pp.p.endTxnVerification(tp.id, pp.verification, codes[i] == 0)
+		}
 		if codes[i] != 0 {
 			pp.err = produceVerifyError(codes[i], version)
 		}
@@ -418,8 +420,26 @@ func (b *Broker) retryConcurrentAdds(ctx context.Context, v TxnVerifier, id stri
 			return
 		case <-t.C:
 		}
-		for j, code := range b.askTxnCoordinator(ctx, v, id, tp, again, false) {
-			codes[at[j]] = code
+		// Each attempt starts its verification afresh, as Kafka's
+		// ReplicaManager takes a new VerificationGuard for every retry:
+		// a marker written meanwhile (the previous transaction's, which
+		// a coordinator that took over resends) ends the entry the last
+		// attempt made, and a yes to that one would not let the batch in.
+		var ask []*producePart
+		var askAt []int
+		for j, pp := range again {
+			pp.verification = pp.p.startTxnVerification(tp.id, tp.epoch, pp.pb.headers[0].BaseSequence)
+			if pp.verification == nil {
+				codes[at[j]] = 0 // a transaction is open here now, or verified
+				continue
+			}
+			ask, askAt = append(ask, pp), append(askAt, at[j])
+		}
+		if len(ask) == 0 {
+			return
+		}
+		for j, code := range b.askTxnCoordinator(ctx, v, id, tp, ask, false) {
+			codes[askAt[j]] = code
 		}
 	}
 }
