@@ -125,3 +125,44 @@ func TestProduceV12RetryAfterMarkerIsAdded(t *testing.T) {
 		t.Fatalf("the next batch of the open transaction: %v, %d adds", kerr.ErrorForCode(code), len(f.adds))
 	}
 }
+
+// A batch at the epoch after the one of the transaction open on the
+// partition (transaction version 2: the EndTxn bumped the epoch, and the
+// marker is still on its way here) starts the next transaction: the
+// coordinator is asked to add the partition, as Kafka's
+// UnifiedLog.hasOngoingTransaction(producerId, producerEpoch) only counts
+// a transaction open at the batch's own epoch. While the coordinator
+// refuses (CONCURRENT_TRANSACTIONS: the previous transaction is being
+// completed) the batch is refused; once the marker is written it goes in
+// as a transaction of its own. Gregor used to append it to the open
+// transaction unasked, and the marker then committed it with the previous
+// transaction, whatever became of its own.
+func TestProduceV12NextEpochIsNotPartOfOpenTransaction(t *testing.T) {
+	f := &fakeAdder{}
+	b := startVerifyBroker(t, &f.fakeCoordinator, true)
+	b.SetTxnVerifier(f)
+	if code := produceTxnBatchAt(t, b, 12, 42, 0, 0); code != 0 {
+		t.Fatalf("the first transaction's batch: %v", kerr.ErrorForCode(code))
+	}
+	f.set(kerr.ConcurrentTransactions.Code, nil)
+	if code := produceTxnBatchAt(t, b, 12, 42, 1, 0); code != kerr.ConcurrentTransactions.Code {
+		t.Fatalf("a batch at the next epoch before the first transaction's marker: %v, want CONCURRENT_TRANSACTIONS", kerr.ErrorForCode(code))
+	}
+	if len(f.adds) < 2 {
+		t.Fatalf("the coordinator was asked %d adds, want the next epoch's too", len(f.adds))
+	}
+	if err := b.WriteTxnMarker(context.Background(), "t", 0, 42, 1, true, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.set(0, nil)
+	if code := produceTxnBatchAt(t, b, 12, 42, 1, 0); code != 0 {
+		t.Fatalf("the batch at the next epoch after the marker: %v", kerr.ErrorForCode(code))
+	}
+	p := b.Partition("t", 0)
+	p.mu.Lock()
+	first := p.producer.producers[42].TxnFirstOffset
+	p.mu.Unlock()
+	if first != 2 {
+		t.Fatalf("the open transaction starts at %d, want 2 (after the first transaction and its marker)", first)
+	}
+}

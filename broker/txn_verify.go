@@ -200,7 +200,7 @@ func (ps *producerState) checkVerified(h *records.Header) error {
 	if !h.IsTransactional() || h.IsControl() || h.BaseSequence < 0 {
 		return nil
 	}
-	if e := ps.producers[h.ProducerID]; e != nil && e.TxnFirstOffset >= 0 {
+	if ps.ongoing(h.ProducerID, h.ProducerEpoch) {
 		return nil
 	}
 	if v := ps.verifying[h.ProducerID]; v != nil && v.verified && v.epoch == h.ProducerEpoch {
@@ -223,12 +223,26 @@ func (ps *producerState) duplicateOf(h *records.Header) *batchMeta {
 	return nil
 }
 
+// ongoing reports whether pid has a transaction open here at epoch, as
+// Kafka's UnifiedLog.hasOngoingTransaction(producerId, producerEpoch): a
+// batch at a newer epoch (transaction version 2 bumps the epoch at every
+// commit or abort) belongs to the next transaction, whose partition the
+// coordinator must add, even while the previous one's marker is still on
+// its way here. Taken for part of the open transaction, it was written
+// without the coordinator being asked, and the previous transaction's
+// marker, arriving next, ended both: the new transaction's records were
+// committed (or aborted) with the old one.
+func (ps *producerState) ongoing(pid int64, epoch int16) bool {
+	e := ps.producers[pid]
+	return e != nil && e.TxnFirstOffset >= 0 && e.Epoch == epoch
+}
+
 // startVerification returns the verification to complete before pid's
 // transactional batch at epoch, from sequence seq, is written, or nil if
 // none is needed: a transaction is open, or one is verified at this
 // epoch. The entry keeps the lowest sequence it is asked for.
 func (ps *producerState) startVerification(pid int64, epoch int16, seq int32, nowMs int64) *txnVerification {
-	if e := ps.producers[pid]; e != nil && e.TxnFirstOffset >= 0 {
+	if ps.ongoing(pid, epoch) {
 		return nil
 	}
 	v := ps.verifying[pid]
