@@ -5,9 +5,10 @@ package integration
 // consumer group read an input topic and write each record to the same
 // partition of an output topic in read-process-write transactions (the
 // consumed offsets committed in the transaction), while the broker that
-// coordinates a copier's transactional id and a leader of the output
-// topic are killed with -9 and restarted, or stopped and restarted
-// cleanly. Afterwards:
+// coordinates a copier's transactional id, then a leader of the output
+// topic, then the third broker are killed with -9 and restarted, or
+// stopped and restarted cleanly (and, in TestEOSJavaCopiersKilled, the
+// copiers themselves are killed). Afterwards:
 //   - a read_committed read of the output holds every input record exactly
 //     once, and nothing else;
 //   - a read_uncommitted read holds the committed records at the same
@@ -260,7 +261,8 @@ func (r *eosRun) awaitProgress(adm *kadm.Client, n int64, bound time.Duration, w
 	})
 }
 
-// inputEnds returns the input's high watermarks.
+// ends returns a topic's high watermarks, or with committed its last
+// stable offsets.
 func (r *eosRun) ends(adm *kadm.Client, topic string, committed bool) (map[int32]int64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -306,7 +308,7 @@ func (r *eosRun) caughtUp(adm *kadm.Client) bool {
 
 // bounce kills (hard) or stops the broker coordinating txnID, waits for
 // the copiers to go on without it, restarts it, and then does the same
-// with a broker leading an output partition.
+// with a broker leading an output partition and with the third broker.
 func (r *eosRun) bounce(hard bool, txnID string) {
 	r.t.Helper()
 	adm, done := r.c.admin()
@@ -356,7 +358,7 @@ func (r *eosRun) bounce(hard bool, txnID string) {
 	}
 }
 
-// finish waits until the group has committed the whole input.
+// awaitCaughtUp waits until the group has committed the whole input.
 func (r *eosRun) awaitCaughtUp(bound time.Duration) {
 	r.t.Helper()
 	adm, done := r.c.admin()
@@ -772,8 +774,8 @@ func (j *javaCopier) kill() {
 	cmd.Process.Kill()
 }
 
-// stop makes the copier exit once it has copied what it was assigned,
-// and waits for that.
+// finish lets the copier exit once it has copied what it was assigned
+// (it is not started again), and waits for that.
 func (j *javaCopier) finish(bound time.Duration) error {
 	j.mu.Lock()
 	j.keep = false
