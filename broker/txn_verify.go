@@ -200,7 +200,7 @@ func (ps *producerState) checkVerified(h *records.Header) error {
 	if !h.IsTransactional() || h.IsControl() || h.BaseSequence < 0 {
 		return nil
 	}
-	if e := ps.producers[h.ProducerID]; e != nil && e.TxnFirstOffset >= 0 {
+	if ps.ongoing(h.ProducerID, h.ProducerEpoch) {
 		return nil
 	}
 	if v := ps.verifying[h.ProducerID]; v != nil && v.verified && v.epoch == h.ProducerEpoch {
@@ -223,12 +223,26 @@ func (ps *producerState) duplicateOf(h *records.Header) *batchMeta {
 	return nil
 }
 
+// ongoing reports whether pid has a transaction open here at epoch, as
+// Kafka's UnifiedLog.hasOngoingTransaction(producerId, producerEpoch): a
+// batch at a newer epoch (transaction version 2 bumps the epoch at every
+// commit or abort) belongs to the next transaction, whose partition the
+// coordinator must add, even while the previous one's marker is still on
+// its way here. Taken for part of the open transaction, it was written
+// without the coordinator being asked, and the previous transaction's
+// marker, arriving next, ended both: the new transaction's records were
+// committed (or aborted) with the old one.
+func (ps *producerState) ongoing(pid int64, epoch int16) bool {
+	e := ps.producers[pid]
+	return e != nil && e.TxnFirstOffset >= 0 && e.Epoch == epoch
+}
+
 // startVerification returns the verification to complete before pid's
 // transactional batch at epoch, from sequence seq, is written, or nil if
 // none is needed: a transaction is open, or one is verified at this
 // epoch. The entry keeps the lowest sequence it is asked for.
 func (ps *producerState) startVerification(pid int64, epoch int16, seq int32, nowMs int64) *txnVerification {
-	if e := ps.producers[pid]; e != nil && e.TxnFirstOffset >= 0 {
+	if ps.ongoing(pid, epoch) {
 		return nil
 	}
 	v := ps.verifying[pid]
@@ -379,7 +393,9 @@ func (b *Broker) verifyProduce(ctx context.Context, version int16, r *kmsg.Produ
 		b.retryConcurrentAdds(vctx, *vp, *r.TransactionID, tp, need, codes)
 	}
 	for i, pp := range need {
-		pp.p.endTxnVerification(tp.id, pp.verification, codes[i] == 0)
+		if pp.verification != nil {
+			pp.p.endTxnVerification(tp.id, pp.verification, codes[i] == 0)
+		}
 		if codes[i] != 0 {
 			pp.err = produceVerifyError(codes[i], version)
 		}
@@ -418,8 +434,26 @@ func (b *Broker) retryConcurrentAdds(ctx context.Context, v TxnVerifier, id stri
 			return
 		case <-t.C:
 		}
-		for j, code := range b.askTxnCoordinator(ctx, v, id, tp, again, false) {
-			codes[at[j]] = code
+		// Each attempt starts its verification afresh, as Kafka's
+		// ReplicaManager takes a new VerificationGuard for every retry:
+		// a marker written meanwhile (the previous transaction's, which
+		// a coordinator that took over resends) ends the entry the last
+		// attempt made, and a yes to that one would not let the batch in.
+		var ask []*producePart
+		var askAt []int
+		for j, pp := range again {
+			pp.verification = pp.p.startTxnVerification(tp.id, tp.epoch, pp.pb.headers[0].BaseSequence)
+			if pp.verification == nil {
+				codes[at[j]] = 0 // a transaction is open here now, or verified
+				continue
+			}
+			ask, askAt = append(ask, pp), append(askAt, at[j])
+		}
+		if len(ask) == 0 {
+			return
+		}
+		for j, code := range b.askTxnCoordinator(ctx, v, id, tp, ask, false) {
+			codes[askAt[j]] = code
 		}
 	}
 }

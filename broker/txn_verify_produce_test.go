@@ -110,11 +110,17 @@ func produceTxnBatch(t *testing.T, b *Broker, version int16, seq int32) int16 {
 // produceTxnBatchOf is produceTxnBatch for producer pid.
 func produceTxnBatchOf(t *testing.T, b *Broker, version int16, pid int64, seq int32) int16 {
 	t.Helper()
+	return produceTxnBatchAt(t, b, version, pid, 0, seq)
+}
+
+// produceTxnBatchAt is produceTxnBatchOf at a producer epoch.
+func produceTxnBatchAt(t *testing.T, b *Broker, version int16, pid int64, epoch int16, seq int32) int16 {
+	t.Helper()
 	rec := []byte{0, 0, 0, 1, 2, 'v', 0} // attributes, ts delta, offset delta, null key, value "v", no headers
 	recs := binary.AppendVarint(nil, int64(len(rec)))
 	now := time.Now().UnixMilli()
 	batch := kmsg.RecordBatch{PartitionLeaderEpoch: -1, Magic: 2, Attributes: 0x10, FirstTimestamp: now, MaxTimestamp: now,
-		ProducerID: pid, FirstSequence: seq, NumRecords: 1, Records: append(recs, rec...)}
+		ProducerID: pid, ProducerEpoch: epoch, FirstSequence: seq, NumRecords: 1, Records: append(recs, rec...)}
 	raw := batch.AppendTo(nil)
 	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
 	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))

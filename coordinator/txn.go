@@ -318,8 +318,18 @@ const markerAttemptTime = 10 * time.Second
 
 // retryMarkers keeps writing a prepared transaction's markers in the
 // background until they are written or the coordinator loses the id. Each
-// attempt claims the id; one that finds it busy waits for the next.
+// attempt claims the id; one that finds it busy waits for the next. The
+// first attempt waits a backoff, as it follows one that failed.
 func (c *txnCoordinator) retryMarkers(ts *txnShard, m *txnMeta) {
+	c.writeMarkersInBackground(ts, m, 100*time.Millisecond)
+}
+
+// writeMarkersInBackground is retryMarkers with the wait before the first
+// attempt: none for a transaction found prepared when its partition is
+// loaded, as Kafka's TransactionStateManager hands such transactions to
+// the marker channel as soon as they are loaded. The producer's next
+// transaction waits for them (CONCURRENT_TRANSACTIONS) meanwhile.
+func (c *txnCoordinator) writeMarkersInBackground(ts *txnShard, m *txnMeta, first time.Duration) {
 	m.mu.Lock()
 	if m.markersPending {
 		m.mu.Unlock()
@@ -335,16 +345,16 @@ func (c *txnCoordinator) retryMarkers(ts *txnShard, m *txnMeta) {
 			m.markersPending = false
 			m.mu.Unlock()
 		}()
-		backoff := 100 * time.Millisecond
+		wait, backoff := first, 100*time.Millisecond
 		for {
 			select {
 			case <-ts.shard.Done():
 				return
 			case <-c.bg.stop:
 				return
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			}
-			backoff = min(2*backoff, 2*time.Second)
+			wait, backoff = backoff, min(2*backoff, 2*time.Second)
 			if done := c.retryMarkersOnce(ts, m); done {
 				return
 			}

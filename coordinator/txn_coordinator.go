@@ -145,7 +145,7 @@ func (ts *txnShard) Loaded() {
 	ts.c.log.Info().Int32("partition", ts.shard.Partition).Int("transactional_ids", n).Msg("loaded transaction state")
 	sort.Slice(prepared, func(i, j int) bool { return prepared[i].id < prepared[j].id })
 	for _, m := range prepared {
-		ts.c.retryMarkers(ts, m)
+		ts.c.writeMarkersInBackground(ts, m, 0)
 	}
 }
 

@@ -619,3 +619,37 @@ func TestTxnCompletionWriteRetried(t *testing.T) {
 		}
 	})
 }
+
+// A transaction found prepared when its partition is loaded has its
+// markers written at once, as Kafka's TransactionStateManager hands it to
+// the marker channel on load: the producer's next transaction, refused
+// with CONCURRENT_TRANSACTIONS until then, does not wait out a retry
+// backoff after every coordinator move.
+func TestTxnPreparedCompletedAtOnceOnLoad(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newTxnTestHost()
+		c := newTxnTestCoordinator(t, h)
+		ctx := context.Background()
+		pid, epoch, _ := initTxn(t, c, "open", -1, -1)
+		c.addToTxn(ctx, "open", pid, epoch, true, []topicPartition{{"a", 1}})
+		ts, m, _ := c.claimTxn("open", false)
+		d := m.d.clone()
+		d.state = txnPrepareCommit
+		if err := c.persistTxn(ctx, ts, "open", &d); err != nil {
+			t.Fatal(err)
+		}
+		m.release()
+
+		start := time.Now()
+		c2 := newTxnTestCoordinator(t, h)
+		for state(t, c2, "open").state != txnCompleteCommit {
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("prepared transaction not completed after reload: %+v", state(t, c2, "open"))
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if took := time.Since(start); took >= 50*time.Millisecond {
+			t.Fatalf("the loaded coordinator completed the prepared transaction after %v, want at once", took)
+		}
+	})
+}
