@@ -15,8 +15,9 @@ package broker
 // (INVALID_REPLICATION_FACTOR). Growing a broker past
 // gregor.max.broker.partitions is POLICY_VIOLATION (partition_limit.go),
 // a topic past metadata.MaxTopicPartitions INVALID_PARTITIONS, both
-// checked before anything is allocated. validateOnly checks and creates
-// nothing.
+// checked before anything is allocated. validateOnly checks everything
+// (an explicit assignment against this broker's view of the brokers) and
+// creates nothing.
 // The request waits up to its timeout for the new partitions' leaders.
 // A topic needs ALTER, checked before whether it exists, else
 // TOPIC_AUTHORIZATION_FAILED.
@@ -24,6 +25,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -93,7 +95,7 @@ func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitio
 		for _, a := range rt.Assignment {
 			assignment = append(assignment, a.Replicas)
 		}
-		if err := b.checkNewAssignment(assignment, rt.Count-have, rf, have); err != nil {
+		if err := b.checkNewAssignment(assignment, rt.Count-have, rf, have, validateOnly); err != nil {
 			return err
 		}
 		add = metadata.AssignedReplicas(assignment)
@@ -127,19 +129,52 @@ func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitio
 // checkNewAssignment validates explicit replicas for the partitions added,
 // as Kafka 4's ReplicationControlManager.createPartitions: one assignment
 // per partition added, then each as metadata.CheckManualReplicas checks
-// it (none twice, the topic's replication factor). Which brokers the
+// it (in Kafka's order: a broker the cluster does not know, one named
+// twice, the topic's replication factor, none live). Which brokers the
 // cluster knows (down ones included) and which are live the backend
-// checks, on the registrations as they are.
-func (b *Broker) checkNewAssignment(assignment [][]int32, increase int32, rf int, first int32) error {
+// checks, on the registrations as they are, before the replication
+// factor; here only the shape is checked. A validateOnly request never
+// reaches the backend, so it is checked whole here, on this broker's view
+// of the cluster, as Kafka's controller validates it whole.
+func (b *Broker) checkNewAssignment(assignment [][]int32, increase int32, rf int, first int32, validateOnly bool) error {
 	if int32(len(assignment)) != increase {
 		return errorf(kerr.InvalidReplicaAssignment, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", increase, len(assignment))
 	}
+	known, live, checkRF := anyBroker, anyBroker, 0
+	if validateOnly {
+		known, live, checkRF = b.knownBroker(), b.liveBroker(), rf
+	}
 	for i, r := range assignment {
-		if err := metadata.CheckManualReplicas(first+int32(i), r, rf, anyBroker, anyBroker); err != nil {
+		if err := metadata.CheckManualReplicas(first+int32(i), r, checkRF, known, live); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// knownBroker reports whether a broker is one the cluster knows, in this
+// broker's view: registered, or named in a topic's replicas (down, as
+// the backends count it).
+func (b *Broker) knownBroker() func(int32) bool {
+	known := map[int32]bool{}
+	for _, id := range b.liveIDs() {
+		known[id] = true
+	}
+	for _, t := range b.Topics() {
+		for _, p := range t.Partitions() {
+			for _, id := range p.State().Replicas {
+				known[id] = true
+			}
+		}
+	}
+	return func(id int32) bool { return known[id] }
+}
+
+// liveBroker reports whether a broker is registered, in this broker's
+// view.
+func (b *Broker) liveBroker() func(int32) bool {
+	live := b.liveIDs()
+	return func(id int32) bool { return slices.Contains(live, id) }
 }
 
 // awaitPartitions waits until the topic has count partitions here, each

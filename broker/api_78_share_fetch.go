@@ -27,7 +27,8 @@ package broker
 // for MinBytes, woken by new data or released records.
 //
 // A request that opens a session lists every partition it names; later
-// ones list the partitions with records, errors or acknowledgements.
+// ones list the partitions with records, errors or acknowledgements. A
+// partition's Records are empty, never null, when it has none.
 // Authorization: READ on the group (GROUP_AUTHORIZATION_FAILED for the
 // whole request) and READ on each topic.
 
@@ -271,6 +272,9 @@ func (sf *shareFetch) entry(tp shareTP) *kmsg.ShareFetchResponseTopicPartition {
 	e := kmsg.NewShareFetchResponseTopicPartition()
 	e.Partition = tp.partition
 	e.CurrentLeader.LeaderID, e.CurrentLeader.LeaderEpoch = -1, -1
+	// Never null, as Kafka's ShareFetchResponse.toMessage: librdkafka
+	// drops a whole response with a null record set.
+	e.Records = []byte{}
 	sf.out[tp] = &e
 	sf.order = append(sf.order, tp)
 	return &e

@@ -233,3 +233,62 @@ func rdkBrokerID(t *testing.T, ctx context.Context, addr string) string {
 	}
 	return fmt.Sprint(md.Brokers[0].NodeID)
 }
+
+// librdkafka's CreatePartitions with validate_only checks an explicit
+// assignment as a real one is checked, as Kafka's controller validates a
+// validateOnly request whole (QuorumController.createPartitions): a
+// broker the cluster does not know, or one named twice, is
+// INVALID_REPLICA_ASSIGNMENT, and a good assignment creates nothing.
+// Gregor answered success to a validate_only naming an unknown broker,
+// and refused a real one naming an unknown broker and the wrong number
+// of replicas for the replication factor, not for the broker as Kafka
+// (ReplicationControlManager.validateManualPartitionAssignment) does.
+func TestLibrdkafkaCreatePartitionsValidateOnly(t *testing.T) {
+	addr := bootstrap(t)
+	adm, err := ckafka.NewAdminClient(&ckafka.ConfigMap{"bootstrap.servers": addr, "broker.address.family": "v4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var id int32
+	fmt.Sscan(rdkBrokerID(t, ctx, addr), &id)
+	topic := randomName("rdk-partitions-vo")
+	tr, err := adm.CreateTopics(ctx, []ckafka.TopicSpecification{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}})
+	if err != nil || tr[0].Error.Code() != ckafka.ErrNoError {
+		t.Fatalf("creating %s: %v %v", topic, err, tr)
+	}
+	unknown := id + 1000
+	grow := func(assign [][]int32, validateOnly bool) ckafka.Error {
+		t.Helper()
+		res, err := adm.CreatePartitions(ctx, []ckafka.PartitionsSpecification{{Topic: topic, IncreaseTo: 2, ReplicaAssignment: assign}},
+			ckafka.SetAdminValidateOnly(validateOnly))
+		if err != nil || len(res) != 1 {
+			t.Fatalf("CreatePartitions %v (validate_only %v): %v %v", assign, validateOnly, err, res)
+		}
+		return res[0].Error
+	}
+	for _, c := range []struct {
+		assign       [][]int32
+		validateOnly bool
+		want         string
+	}{
+		{[][]int32{{unknown}}, true, fmt.Sprintf("The manual partition assignment includes broker %d, but no such broker is registered.", unknown)},
+		{[][]int32{{id, id}}, true, fmt.Sprintf("The manual partition assignment includes the broker %d more than once.", id)},
+		{[][]int32{{id, unknown}}, true, fmt.Sprintf("The manual partition assignment includes broker %d, but no such broker is registered.", unknown)},
+		{[][]int32{{id, unknown}}, false, fmt.Sprintf("The manual partition assignment includes broker %d, but no such broker is registered.", unknown)},
+	} {
+		e := grow(c.assign, c.validateOnly)
+		if e.Code() != ckafka.ErrInvalidReplicaAssignment || e.String() != c.want {
+			t.Errorf("CreatePartitions %v (validate_only %v): %v (%q), want INVALID_REPLICA_ASSIGNMENT %q", c.assign, c.validateOnly, e.Code(), e.String(), c.want)
+		}
+	}
+	if e := grow([][]int32{{id}}, true); e.Code() != ckafka.ErrNoError {
+		t.Fatalf("validate_only of a good assignment: %v", e)
+	}
+	md, err := adm.GetMetadata(&topic, false, 10000)
+	if err != nil || len(md.Topics[topic].Partitions) != 1 {
+		t.Fatalf("after validate_only the topic has %v partitions (%v), want 1", md.Topics[topic].Partitions, err)
+	}
+}
