@@ -59,7 +59,10 @@ func ErrorCode(log zerolog.Logger, err error) int16 {
 
 // errMessage returns an error's text for responses that carry one; an
 // apiError without a message (errorNoMessage) is answered with none, as
-// Kafka answers an exception it made without one.
+// Kafka answers an exception it made without one. A bare error code is
+// answered with its description alone ("This server does not host this
+// topic-partition."), the message of Kafka's Errors entry that an
+// exception made from the code carries, not franz-go's "NAME: description".
 func errMessage(err error) *string {
 	if err == nil {
 		return nil
@@ -67,6 +70,9 @@ func errMessage(err error) *string {
 	var ae *apiError
 	if errors.As(err, &ae) && ae.msg == "" {
 		return nil
+	}
+	if ke, ok := err.(*kerr.Error); ok {
+		return &ke.Description
 	}
 	s := err.Error()
 	return &s
