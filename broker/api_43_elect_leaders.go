@@ -163,10 +163,6 @@ func (b *Broker) handleElectLeaders(ctx context.Context, req *protocol.Request) 
 // controller's results. With no controller known, or when the controller
 // cannot be reached, it fails: NOT_CONTROLLER, REQUEST_TIMED_OUT.
 func (b *Broker) forwardElectLeaders(ctx context.Context, typ int8, parts map[string][]int32, timeout time.Duration) (map[string]map[int32]error, error) {
-	_, controller := b.Brokers()
-	if controller < 0 || controller == b.id {
-		return nil, errorf(kerr.NotController, "There is no controller to forward the election to")
-	}
 	fr := kmsg.NewPtrElectLeadersRequest()
 	fr.Version = 2
 	fr.ElectionType = typ
@@ -179,12 +175,9 @@ func (b *Broker) forwardElectLeaders(ctx context.Context, typ int8, parts map[st
 			fr.Topics = append(fr.Topics, rt)
 		}
 	}
-	raw, err := b.SendToBroker(ctx, controller, fr)
+	raw, err := b.sendToController(ctx, "election", fr)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, errorf(kerr.RequestTimedOut, "The election could not be forwarded to the controller %d: %v", controller, err)
+		return nil, err
 	}
 	resp := raw.(*kmsg.ElectLeadersResponse)
 	if resp.ErrorCode != 0 {

@@ -149,10 +149,6 @@ func reassignmentsDenied(r *kmsg.AlterPartitionAssignmentsRequest, resp *kmsg.Al
 // 4's broker forwards AlterPartitionReassignments, and returns the
 // controller's results (failing as forwardElectLeaders does).
 func (b *Broker) forwardReassignments(ctx context.Context, targets map[string]map[int32][]int32, allowRF bool, timeout time.Duration) (map[string]map[int32]error, error) {
-	_, controller := b.Brokers()
-	if controller < 0 || controller == b.id {
-		return nil, errorf(kerr.NotController, "There is no controller to forward the reassignment to")
-	}
 	fr := kmsg.NewPtrAlterPartitionAssignmentsRequest()
 	fr.Version = 1
 	fr.AllowReplicationFactorChange = allowRF
@@ -167,12 +163,9 @@ func (b *Broker) forwardReassignments(ctx context.Context, targets map[string]ma
 		}
 		fr.Topics = append(fr.Topics, rt)
 	}
-	raw, err := b.SendToBroker(ctx, controller, fr)
+	raw, err := b.sendToController(ctx, "reassignment", fr)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, errorf(kerr.RequestTimedOut, "The reassignment could not be forwarded to the controller %d: %v", controller, err)
+		return nil, err
 	}
 	resp := raw.(*kmsg.AlterPartitionAssignmentsResponse)
 	if resp.ErrorCode != 0 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/protocol"
 )
@@ -46,6 +47,25 @@ func (b *Broker) toController(ctx context.Context, req *protocol.Request, local,
 		case <-t.C:
 		}
 	}
+}
+
+// sendToController sends a forwarded request to the controller; what
+// names it in errors. With no controller known, or this broker named as
+// it, it fails with NOT_CONTROLLER; when the controller cannot be reached,
+// with REQUEST_TIMED_OUT (or ctx's error).
+func (b *Broker) sendToController(ctx context.Context, what string, req kmsg.Request) (kmsg.Response, error) {
+	_, controller := b.Brokers()
+	if controller < 0 || controller == b.id {
+		return nil, errorf(kerr.NotController, "There is no controller to forward the %s to", what)
+	}
+	raw, err := b.SendToBroker(ctx, controller, req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, errorf(kerr.RequestTimedOut, "The %s could not be forwarded to the controller %d: %v", what, controller, err)
+	}
+	return raw, nil
 }
 
 // notController reports whether a controller's request was refused with
