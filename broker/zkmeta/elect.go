@@ -108,13 +108,20 @@ func (b *backend) electLeaders(typ int8, parts map[string][]int32) (map[string]m
 		out[name] = res
 	}
 	if deposed {
-		b.log.Warn().Msg("controller: a newer controller was elected; leader elections on request refused")
-		b.mu.Lock()
-		b.isController = false
-		b.mu.Unlock()
-		b.mark(keyCtrl)
+		b.deposed("leader elections on request refused")
 	}
 	return out, nil
+}
+
+// deposed stops this broker acting as the controller after a write of a
+// request's (what was refused) failed on a newer controller epoch; the
+// controller loop then learns who the controller is.
+func (b *backend) deposed(what string) {
+	b.log.Warn().Msg("controller: a newer controller was elected; " + what)
+	b.mu.Lock()
+	b.isController = false
+	b.mu.Unlock()
+	b.mark(keyCtrl)
 }
 
 // notControllerError is what a controller's request (an election, a

@@ -68,11 +68,7 @@ func (b *backend) alterReassignments(targets map[string]map[int32][]int32, allow
 		out[name] = res
 	}
 	if deposed {
-		b.log.Warn().Msg("controller: a newer controller was elected; partition reassignments refused")
-		b.mu.Lock()
-		b.isController = false
-		b.mu.Unlock()
-		b.mark(keyCtrl)
+		b.deposed("partition reassignments refused")
 	}
 	return out, nil
 }
