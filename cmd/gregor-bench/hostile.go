@@ -210,6 +210,22 @@ func hostilePhase(ctx context.Context, e *hostileEnv, canary *kgo.Client, d time
 	return r
 }
 
+// inLoops runs body over and over in n goroutines until ctx ends; the
+// group is done once they have all stopped.
+func inLoops(ctx context.Context, n int, body func()) *sync.WaitGroup {
+	wg := new(sync.WaitGroup)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				body()
+			}
+		}()
+	}
+	return wg
+}
+
 // dialMany opens n connections, returning those it could.
 func dialMany(addr string, n int) []net.Conn {
 	out := make([]net.Conn, 0, n)
@@ -331,20 +347,13 @@ func connChurn(ctx context.Context, e *hostileEnv) func() string {
 	req.ClientSoftwareName, req.ClientSoftwareVersion = "gregor-bench", "1"
 	frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("churn")).AppendRequest(nil, req, 1)
 	var opened, failed atomic.Int64
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				if err := oneApiVersions(e.addr, frame); err != nil {
-					failed.Add(1)
-					continue
-				}
-				opened.Add(1)
-			}
-		}()
-	}
+	inLoops(ctx, 4, func() {
+		if err := oneApiVersions(e.addr, frame); err != nil {
+			failed.Add(1)
+			return
+		}
+		opened.Add(1)
+	})
 	start := time.Now()
 	return func() string {
 		n := opened.Load()
@@ -384,36 +393,28 @@ func corruptBatches(ctx context.Context, e *hostileEnv) func() string {
 	}
 	var refused, other atomic.Int64
 	var lastOther atomic.Value
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				req := kmsg.NewPtrProduceRequest()
-				req.Acks, req.TimeoutMillis = 1, 30000
-				rt := kmsg.NewProduceRequestTopic()
-				rt.Topic, rt.TopicID = e.corrupt, topicID // by id from v13 (KIP-516)
-				rp := kmsg.NewProduceRequestTopicPartition()
-				rp.Records = batch
-				rt.Partitions = append(rt.Partitions, rp)
-				req.Topics = append(req.Topics, rt)
-				resp, err := req.RequestWith(ctx, cl)
-				switch {
-				case ctx.Err() != nil:
-					return
-				case err != nil:
-					other.Add(1)
-					lastOther.Store(err.Error())
-				case resp.Topics[0].Partitions[0].ErrorCode == kerr.CorruptMessage.Code:
-					refused.Add(1)
-				default:
-					other.Add(1)
-					lastOther.Store(fmt.Sprint(kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)))
-				}
-			}
-		}()
-	}
+	wg := inLoops(ctx, 4, func() {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = 1, 30000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic, rt.TopicID = e.corrupt, topicID // by id from v13 (KIP-516)
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = batch
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			other.Add(1)
+			lastOther.Store(err.Error())
+		case resp.Topics[0].Partitions[0].ErrorCode == kerr.CorruptMessage.Code:
+			refused.Add(1)
+		default:
+			other.Add(1)
+			lastOther.Store(fmt.Sprint(kerr.ErrorForCode(resp.Topics[0].Partitions[0].ErrorCode)))
+		}
+	})
 	go func() {
 		<-ctx.Done()
 		wg.Wait()
