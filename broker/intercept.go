@@ -551,9 +551,11 @@ func (b *Broker) mutationCounter(req *protocol.Request) func(kmsg.Response) int 
 }
 
 // countTraffic counts a produce or consumer fetch's records per topic and
-// its partition errors.
+// its partition errors, and the error codes of any other response.
 func (b *Broker) countTraffic(key int16, req *protocol.Request, resp kmsg.Response) {
 	switch key {
+	default:
+		eachErrorCode(resp, func(code int16) { b.ops.partitionError(key, code) })
 	case 0:
 		r := req.Body.(*kmsg.ProduceRequest)
 		pr, _ := resp.(*kmsg.ProduceResponse) // nil for acks=0: counted as appended

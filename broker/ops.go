@@ -149,15 +149,16 @@ func (b *Broker) Traffic() []TopicTrafficSnapshot {
 }
 
 // PartitionErrorCount is how many partitions of Produce (0) or Fetch (1)
-// responses carried an error code.
+// responses carried an error code, or for another API how many of its
+// responses' ErrorCode fields did (response_errors.go).
 type PartitionErrorCount struct {
 	API   int16
 	Error string // Kafka's name, e.g. NOT_LEADER_OR_FOLLOWER
 	N     uint64
 }
 
-// PartitionErrors lists the partition error counts of produce and fetch
-// responses.
+// PartitionErrors lists the error counts of responses by API and error:
+// Produce's and Fetch's per partition, other APIs' per ErrorCode field.
 func (b *Broker) PartitionErrors() []PartitionErrorCount {
 	b.ops.mu.Lock()
 	defer b.ops.mu.Unlock()

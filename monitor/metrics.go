@@ -123,6 +123,7 @@ var (
 	dLogFlushes      = desc("log_flushes_total", "Flushes (fsyncs) of logs' active segments, by log.flush.interval.messages/ms or on demand (Kafka's LogFlushRateAndTimeMs rate).")
 	dLogFlushTime    = desc("log_flush_seconds_total", "Time spent in those flushes.")
 	dPartErrors      = desc("partition_errors_total", "Partitions of Produce and Fetch responses that carried an error, by API and error.", "api", "error")
+	dRespErrors      = desc("response_errors_total", "Error codes in responses of every other API, each ErrorCode field not NONE (top-level, topic, partition, group, resource), by API and error, as Kafka's RequestMetrics ErrorsPerSec.", "api", "error")
 	dFetchSessions   = desc("fetch_session_cache_size", "Incremental fetch sessions cached (KIP-227).")
 	dFetchSessParts  = desc("fetch_session_cache_partitions", "Partitions held by cached fetch sessions.")
 	dQuotaRate       = desc("quota_usage", "A client's measured rate against its quota (bytes/s, request percentage, or controller mutation tokens left), by quota kind and the matched entity's user and client id.", "quota", "user", "client_id")
@@ -139,7 +140,7 @@ func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{dConnsOpen, dConnsTotal, dConnsDropped, dConnsRejected, dConnsHeld, dAcceptHeld, dConnsEvicted, dConnsThrottled, dConnsIdle, dConnsCreated, dConnsClosed, dConnsStalled, dConns, dConnsMuted, dConnLimit, dQueued,
 		dAuthFailed, dAuthOK, dBytesIn, dBytesOut, dRequests, dPartLeader, dPartStart, dPartEnd, dPartHW, dPartLSO, dPartSize, dPartSegments,
 		dPartISR, dPartReplicas, dPartUnder, dPartitions, dLeaders, dUnder, dReassigning, dUnderMinISR, dAtMinISR, dOffline, dGlobalTopics, dGlobalParts, dImbalance, dOfflineReplicas, dOfflineDirs, dShrinks, dExpands, dISRFailures, dElections, dUnclean, dController,
-		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dTopicProduce, dTopicProduceErr, dReplBytesIn, dReplBytesOut, dLogFlushes, dLogFlushTime, dPartErrors, dFetchSessions, dFetchSessParts,
+		dZKConnected, dZKState, dTopicBytesIn, dTopicRecordsIn, dTopicBytesOut, dTopicRecordsOut, dTopicProduce, dTopicProduceErr, dReplBytesIn, dReplBytesOut, dLogFlushes, dLogFlushTime, dPartErrors, dRespErrors, dFetchSessions, dFetchSessParts,
 		dQuotaRate, dQuotaLimit, dThrottled, dUptime, dBuild} {
 		ch <- d
 	}
@@ -277,7 +278,11 @@ func (c *brokerCollector) collectPartitions(ch chan<- prometheus.Metric) {
 	counter(ch, dReplBytesIn, float64(replIn))
 	counter(ch, dReplBytesOut, float64(replOut))
 	for _, e := range b.PartitionErrors() {
-		counter(ch, dPartErrors, float64(e.N), apiName(e.API), e.Error)
+		d := dPartErrors
+		if e.API != 0 && e.API != 1 {
+			d = dRespErrors
+		}
+		counter(ch, d, float64(e.N), apiName(e.API), e.Error)
 	}
 }
 

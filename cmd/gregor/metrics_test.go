@@ -64,6 +64,14 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Fatalf("fetch past the end answered error code %d", code)
 	}
 
+	// A deletion of a topic that does not exist: counted by API and code
+	// among the other APIs' response errors.
+	if resp, err := adm.DeleteTopics(ctx, "no-such-topic"); err != nil {
+		t.Fatal(err)
+	} else if err := resp["no-such-topic"].Err; err == nil {
+		t.Fatal("deleting a topic that does not exist succeeded")
+	}
+
 	url := "http://" + addr + "/metrics"
 	var fams promtest.Families
 	wait.For(t, "the group's lag in a scrape", 10*time.Second, func() bool {
@@ -99,6 +107,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	atLeast("gregor_topic_bytes_in_total", 80, "topic", topic)
 	atLeast("gregor_partition_segments", 1, "topic", topic, "partition", "0")
 	check("gregor_partition_errors_total", 1, "api", "Fetch", "error", "OFFSET_OUT_OF_RANGE")
+	check("gregor_response_errors_total", 1, "api", "DeleteTopics", "error", "UNKNOWN_TOPIC_OR_PARTITION")
 	atLeast("gregor_requests_total", 10, "api", "Produce")
 	atLeast("gregor_request_duration_seconds", 10, "api", "Produce")
 	atLeast("gregor_request_local_seconds", 10, "api", "Produce")
