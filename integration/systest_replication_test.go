@@ -392,3 +392,117 @@ func refusesTLS(t *testing.T, c *cluster, lo, hi uint16) {
 		}
 	}
 }
+
+// security_rolling_upgrade_test.py's test_enable_separate_interbroker_listener
+// and test_disable_separate_interbroker_listener on one cluster: from a
+// single PLAINTEXT listener, (1) a listener of its own for brokers
+// (INTERNAL, SASL_SSL with PLAIN) opened on every broker, (2)
+// inter.broker.listener.name switched to it, (3) switched back to
+// PLAINTEXT, (4) INTERNAL closed; a PLAINTEXT producer and group consumer
+// run throughout and lose nothing.
+func TestSecurityRollingUpgradeSeparateInterBrokerListener(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster tests start ZooKeeper and several brokers")
+	}
+	certs := sectest.Make(t, t.TempDir())
+	if certs.TrustP12 == "" {
+		t.Skip("keytool is missing (the test uses a Java PKCS12 truststore)")
+	}
+	c := startCluster(t, 3, nil)
+	u := &upgradeCluster{cluster: c, certs: certs, plainPorts: map[int32]int{}, securePorts: map[int32]int{}}
+	base := map[int32]map[string]string{}
+	for id, b := range c.brokers {
+		u.plainPorts[id] = b.Port
+		u.securePorts[id] = brokertest.FreePort(t)
+		base[id] = map[string]string{
+			"broker.id":                                     strconv.Itoa(int(id)),
+			"zookeeper.connect":                             c.zk.Addr + c.chroot,
+			"zookeeper.session.timeout.ms":                  "4000",
+			"default.replication.factor":                    "3",
+			"offsets.topic.replication.factor":              "3",
+			"transaction.state.log.replication.factor":      "3",
+			"offsets.topic.num.partitions":                  "3",
+			"transaction.state.log.num.partitions":          "3",
+			"replica.lag.time.max.ms":                       "3000",
+			"group.initial.rebalance.delay.ms":              "0",
+			"sasl.enabled.mechanisms":                       "PLAIN",
+			"sasl.mechanism.inter.broker.protocol":          "PLAIN",
+			"listener.name.internal.plain.sasl.jaas.config": sectest.PlainJAAS("admin", upgradePass, map[string]string{"admin": upgradePass}),
+			"ssl.keystore.type":                             "PEM",
+			"ssl.keystore.location":                         certs.BrokerPEM,
+			"ssl.key.password":                              sectest.Password,
+			"ssl.truststore.type":                           "PKCS12",
+			"ssl.truststore.location":                       certs.TrustP12,
+			"ssl.truststore.password":                       sectest.Password,
+		}
+	}
+	topic := "separate-listener"
+	const partitions = 3
+	c.createTopic(topic, partitions, 3, map[string]*string{"min.insync.replicas": strp("2")})
+	topics := []string{topic, "__consumer_offsets"}
+	w := startWorkload(t, c, topic, 1)
+	g := startGroupReader(t, c, topic, "separate-listener")
+	w.awaitMore(500, 30*time.Second)
+	c.awaitISR("__consumer_offsets", 3, 30*time.Second)
+
+	both := map[string]string{
+		"listeners":                      "PLAINTEXT://127.0.0.1:{plain},INTERNAL://127.0.0.1:{secure}",
+		"listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL",
+	}
+	with := func(extra map[string]string) map[string]string {
+		out := map[string]string{}
+		for k, v := range both {
+			out[k] = v
+		}
+		for k, v := range extra {
+			out[k] = v
+		}
+		return out
+	}
+	u.roll("INTERNAL listener opened", base, with(map[string]string{"inter.broker.listener.name": "PLAINTEXT"}), false, topics...)
+	w.awaitMore(200, 30*time.Second)
+	u.roll("inter-broker listener switched to INTERNAL", base, with(map[string]string{"inter.broker.listener.name": "INTERNAL"}), false, topics...)
+	w.awaitMore(200, 30*time.Second)
+	waitFor(t, "followers connected to leaders' INTERNAL listeners", 30*time.Second, func() bool {
+		return u.connectionsToSecure() > 0
+	})
+	u.roll("inter-broker listener switched back to PLAINTEXT", base, with(map[string]string{"inter.broker.listener.name": "PLAINTEXT"}), false, topics...)
+	w.awaitMore(200, 30*time.Second)
+	if n := u.connectionsToSecure(); n > 0 {
+		t.Errorf("%d connections on INTERNAL listeners after every broker was restarted to use PLAINTEXT between brokers", n)
+	}
+	u.roll("INTERNAL closed", base, map[string]string{"listeners": "PLAINTEXT://127.0.0.1:{plain}"}, false, topics...)
+	w.awaitMore(200, 30*time.Second)
+	w.stop(30 * time.Second)
+	checkHistory(t, c, w, partitions)
+	g.finish(w, 60*time.Second)
+	if w.failed > 0 {
+		t.Errorf("%d sends failed: %v", w.failed, w.errs)
+	}
+}
+
+// connectionsToSecure counts the established TCP connections (IPv4, as
+// /proc/net/tcp lists them) whose local end is one of the brokers' second
+// ports: connections their listeners there accepted.
+func (u *upgradeCluster) connectionsToSecure() int {
+	u.t.Helper()
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		u.t.Skipf("cannot count connections: %v", err)
+	}
+	ports := map[string]bool{}
+	for _, p := range u.securePorts {
+		ports[fmt.Sprintf("%04X", p)] = true
+	}
+	n := 0
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != "01" {
+			continue
+		}
+		if _, port, ok := strings.Cut(f[1], ":"); ok && ports[port] {
+			n++
+		}
+	}
+	return n
+}
