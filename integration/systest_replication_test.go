@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -505,4 +506,49 @@ func (u *upgradeCluster) connectionsToSecure() int {
 		}
 	}
 	return n
+}
+
+// A broker's ZooKeeper registration as Kafka's BrokerIdZNode.encode writes
+// it, for tools that read /brokers/ids: the endpoints in
+// advertised.listeners' order, and the top-level host and port (for
+// clients that know only PLAINTEXT) those of the first endpoint whose
+// security protocol is PLAINTEXT, whatever its listener is named.
+func TestBrokerRegistrationEndpointsAsAdvertised(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ZooKeeper and a broker")
+	}
+	z := zktest.Start(t)
+	client, internal := brokertest.FreePort(t), brokertest.FreePort(t)
+	brokertest.Start(t, brokertest.Options{Port: client, Set: map[string]string{
+		"broker.id":                      "7",
+		"zookeeper.connect":              z.Addr + "/reg",
+		"listeners":                      fmt.Sprintf("INTERNAL://127.0.0.1:%d,CLIENT://127.0.0.1:%d", internal, client),
+		"listener.security.protocol.map": "INTERNAL:PLAINTEXT,CLIENT:PLAINTEXT",
+		"inter.broker.listener.name":     "INTERNAL",
+	}})
+	conn, _, err := zk.Connect([]string{z.Addr}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var reg struct {
+		Host      *string           `json:"host"`
+		Port      int               `json:"port"`
+		Endpoints []string          `json:"endpoints"`
+		Protocols map[string]string `json:"listener_security_protocol_map"`
+	}
+	waitFor(t, "/reg/brokers/ids/7", 10*time.Second, func() bool {
+		data, _, err := conn.Get("/reg/brokers/ids/7")
+		return err == nil && json.Unmarshal(data, &reg) == nil
+	})
+	want := []string{fmt.Sprintf("INTERNAL://127.0.0.1:%d", internal), fmt.Sprintf("CLIENT://127.0.0.1:%d", client)}
+	if !slices.Equal(reg.Endpoints, want) {
+		t.Errorf("endpoints %q, want %q (advertised.listeners' order)", reg.Endpoints, want)
+	}
+	if reg.Host == nil || *reg.Host != "127.0.0.1" || reg.Port != internal {
+		t.Errorf("host %v port %d, want 127.0.0.1 and %d (the first PLAINTEXT endpoint, INTERNAL)", reg.Host, reg.Port, internal)
+	}
+	if reg.Protocols["INTERNAL"] != "PLAINTEXT" || reg.Protocols["CLIENT"] != "PLAINTEXT" {
+		t.Errorf("listener_security_protocol_map %v", reg.Protocols)
+	}
 }
