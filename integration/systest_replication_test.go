@@ -45,6 +45,9 @@ type upgradeCluster struct {
 	tls         *tls.Config
 	plainPorts  map[int32]int
 	securePorts map[int32]int
+	// base, if set, are each broker's settings for roll (else roll's
+	// caller gives them).
+	base map[int32]map[string]string
 }
 
 const upgradePass = "admin-secret"
@@ -86,6 +89,9 @@ func (u *upgradeCluster) roll(what string, base map[int32]map[string]string, set
 		old := u.brokers[id]
 		old.Stop()
 		s := map[string]string{}
+		if base == nil {
+			base = u.base
+		}
 		for k, v := range base[id] {
 			s[k] = v
 		}
@@ -238,6 +244,13 @@ func scramUsers(t *testing.T, zkAddr, chroot string, users map[string]string) {
 // as user client.
 func startSASLSSLCluster(t *testing.T, tlsVersion string) *cluster {
 	t.Helper()
+	return startSASLSSLUpgradable(t, tlsVersion).cluster
+}
+
+// startSASLSSLUpgradable is startSASLSSLCluster, returned with what roll
+// needs to restart its brokers with other settings.
+func startSASLSSLUpgradable(t *testing.T, tlsVersion string) *upgradeCluster {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("cluster tests start ZooKeeper and several brokers")
 	}
@@ -256,9 +269,11 @@ func startSASLSSLCluster(t *testing.T, tlsVersion string) *cluster {
 	rand.Read(r[:])
 	c := &cluster{t: t, zk: zktest.Start(t), brokers: make(map[int32]*brokertest.Broker), chroot: "/gregor-" + hex.EncodeToString(r[:])}
 	scramUsers(t, c.zk.Addr, c.chroot, map[string]string{"broker": "broker-secret", "client": "client-secret"})
+	u := &upgradeCluster{cluster: c, certs: certs, tls: tc, plainPorts: map[int32]int{}, securePorts: map[int32]int{}, base: map[int32]map[string]string{}}
 	var seeds []string
 	for id := int32(1); id <= 3; id++ {
 		port := brokertest.FreePort(t)
+		u.securePorts[id] = port
 		s := map[string]string{
 			"broker.id":                            strconv.Itoa(int(id)),
 			"zookeeper.connect":                    c.zk.Addr + c.chroot,
@@ -284,13 +299,14 @@ func startSASLSSLCluster(t *testing.T, tlsVersion string) *cluster {
 			"replica.lag.time.max.ms":                               "3000",
 			"group.initial.rebalance.delay.ms":                      "0",
 		}
+		u.base[id] = s
 		c.brokers[id] = brokertest.Start(t, brokertest.Options{Port: port, Set: s, TLS: tc})
 		seeds = append(seeds, c.brokers[id].Addr)
 	}
 	c.clientOpts = []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTLSConfig(tc.Clone()),
 		kgo.SASL(scram.Auth{User: "client", Pass: "client-secret"}.AsSha256Mechanism())}
 	c.awaitBrokers(3, 30*time.Second)
-	return c
+	return u
 }
 
 // awaitDeregistered waits until broker id's ephemeral registration is
@@ -550,5 +566,45 @@ func TestBrokerRegistrationEndpointsAsAdvertised(t *testing.T) {
 	}
 	if reg.Protocols["INTERNAL"] != "PLAINTEXT" || reg.Protocols["CLIENT"] != "PLAINTEXT" {
 		t.Errorf("listener_security_protocol_map %v", reg.Protocols)
+	}
+}
+
+// security_rolling_upgrade_test.py's
+// test_rolling_upgrade_sasl_mechanism_phase_one: a SASL_SSL cluster
+// (SCRAM-SHA-512 between brokers, SCRAM-SHA-256 for clients) given PLAIN
+// as well by a rolling restart, then PLAIN between brokers by another,
+// while a SCRAM-SHA-256 producer and group consumer run; then a PLAIN
+// client produces and consumes; nothing acknowledged is lost.
+func TestSecurityRollingUpgradeAddSASLMechanism(t *testing.T) {
+	u := startSASLSSLUpgradable(t, "TLSv1.2,TLSv1.3")
+	c := u.cluster
+	topic := "sasl-mechanism-upgrade"
+	const partitions = 3
+	c.createTopic(topic, partitions, 3, map[string]*string{"min.insync.replicas": strp("2")})
+	topics := []string{topic, "__consumer_offsets"}
+	w := startWorkload(t, c, topic, 1, c.clientOpts...)
+	g := startGroupReader(t, c, topic, "sasl-mechanism-upgrade")
+	w.awaitMore(500, 30*time.Second)
+	c.awaitISR("__consumer_offsets", 3, 30*time.Second)
+	users := sectest.PlainJAAS("broker", "broker-secret", map[string]string{"broker": "broker-secret", "plain-client": "plain-secret"})
+	u.roll("PLAIN enabled", nil, map[string]string{"sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+		"listener.name.sasl_ssl.plain.sasl.jaas.config": users}, true, topics...)
+	w.awaitMore(200, 30*time.Second)
+	u.roll("PLAIN between brokers", nil, map[string]string{"sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512,PLAIN",
+		"listener.name.sasl_ssl.plain.sasl.jaas.config": users, "sasl.mechanism.inter.broker.protocol": "PLAIN"}, true, topics...)
+	w.awaitMore(200, 30*time.Second)
+	w.stop(30 * time.Second)
+	checkHistory(t, c, w, partitions)
+	g.finish(w, 60*time.Second)
+	if w.failed > 0 {
+		t.Errorf("%d sends failed: %v", w.failed, w.errs)
+	}
+	plainOpts := append(append([]kgo.Opt{}, c.clientOpts...), kgo.SASL(plain.Auth{User: "plain-client", Pass: "plain-secret"}.AsMechanism()))
+	pw := startWorkload(t, c, topic, 1, plainOpts...)
+	pw.awaitMore(200, 30*time.Second)
+	pw.stop(30 * time.Second)
+	checkHistory(t, c, pw, partitions)
+	if pw.failed > 0 {
+		t.Errorf("PLAIN producer: %d sends failed: %v", pw.failed, pw.errs)
 	}
 }
