@@ -608,3 +608,82 @@ func TestSecurityRollingUpgradeAddSASLMechanism(t *testing.T) {
 		t.Errorf("PLAIN producer: %d sends failed: %v", pw.failed, pw.errs)
 	}
 }
+
+// replication_test.py with SSL as client and inter-broker protocol, and
+// ssl.client.auth=required as kafkatest's SecurityConfig sets it: every
+// broker presents its keystore's certificate when it connects to another
+// as a follower; the leader of partition 0 is killed with -9 twice over
+// and restarted once ZooKeeper dropped it, under the compressed
+// idempotent producers, and nothing acknowledged is lost.
+func TestReplicationHardBounceLeaderSSLClientAuth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("cluster tests start ZooKeeper and several brokers")
+	}
+	certs := sectest.Make(t, t.TempDir())
+	if certs.TrustP12 == "" {
+		t.Skip("keytool is missing (the test uses a Java PKCS12 truststore)")
+	}
+	ca, err := os.ReadFile(certs.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca)
+	cert, err := tls.LoadX509KeyPair(certs.ClientCert, certs.ClientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: []tls.Certificate{cert}}
+	var r [4]byte
+	rand.Read(r[:])
+	c := &cluster{t: t, zk: zktest.Start(t), brokers: make(map[int32]*brokertest.Broker), chroot: "/gregor-" + hex.EncodeToString(r[:])}
+	var seeds []string
+	for id := int32(1); id <= 3; id++ {
+		port := brokertest.FreePort(t)
+		s := map[string]string{
+			"broker.id":                                strconv.Itoa(int(id)),
+			"zookeeper.connect":                        c.zk.Addr + c.chroot,
+			"zookeeper.session.timeout.ms":             "4000",
+			"listeners":                                "SSL://127.0.0.1:" + strconv.Itoa(port),
+			"security.inter.broker.protocol":           "SSL",
+			"ssl.client.auth":                          "required",
+			"ssl.keystore.type":                        "PEM",
+			"ssl.keystore.location":                    certs.BrokerPEM,
+			"ssl.key.password":                         sectest.Password,
+			"ssl.truststore.type":                      "PKCS12",
+			"ssl.truststore.location":                  certs.TrustP12,
+			"ssl.truststore.password":                  sectest.Password,
+			"default.replication.factor":               "3",
+			"offsets.topic.replication.factor":         "3",
+			"transaction.state.log.replication.factor": "3",
+			"offsets.topic.num.partitions":             "3",
+			"transaction.state.log.num.partitions":     "3",
+			"replica.lag.time.max.ms":                  "3000",
+			"group.initial.rebalance.delay.ms":         "0",
+		}
+		c.brokers[id] = brokertest.Start(t, brokertest.Options{Port: port, Set: s, TLS: tc})
+		seeds = append(seeds, c.brokers[id].Addr)
+	}
+	c.clientOpts = []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.DialTLSConfig(tc.Clone())}
+	c.awaitBrokers(3, 30*time.Second)
+	// A client without a certificate is refused.
+	anon, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", seeds[0], &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	if err == nil {
+		anon.SetDeadline(time.Now().Add(5 * time.Second))
+		_, err = anon.Read(make([]byte, 1)) // TLS 1.3: the refusal comes after the client's Finished
+		anon.Close()
+	}
+	if err == nil {
+		t.Errorf("a client without a certificate was accepted with ssl.client.auth=required")
+	}
+	replicationWithFailures(t, c, func() {
+		for i := 0; i < 2; i++ {
+			leader := c.leaderOf("replication", 0)
+			c.brokers[leader].Kill()
+			c.awaitDeregistered(leader, 10*time.Second)
+			c.brokers[leader].Restart()
+			t.Logf("hard bounce %d: leader %d killed and restarted", i+1, leader)
+		}
+		c.awaitISR("replication", 3, 60*time.Second)
+	})
+}
