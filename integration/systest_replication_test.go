@@ -330,9 +330,20 @@ func (c *cluster) awaitDeregistered(id int32, bound time.Duration) {
 // consumed.
 func replicationWithFailures(t *testing.T, c *cluster, fail func()) {
 	t.Helper()
+	replicationWithFailuresConfigs(t, c, nil, fail)
+}
+
+// replicationWithFailuresConfigs is replicationWithFailures with more
+// topic configs.
+func replicationWithFailuresConfigs(t *testing.T, c *cluster, configs map[string]*string, fail func()) {
+	t.Helper()
 	topic := "replication"
 	const partitions = 3
-	c.createTopic(topic, partitions, 3, map[string]*string{"min.insync.replicas": strp("2")})
+	cfg := map[string]*string{"min.insync.replicas": strp("2")}
+	for k, v := range configs {
+		cfg[k] = v
+	}
+	c.createTopic(topic, partitions, 3, cfg)
 	var ws []*workload
 	for _, codec := range []kgo.CompressionCodec{kgo.GzipCompression(), kgo.SnappyCompression(), kgo.Lz4Compression(), kgo.ZstdCompression()} {
 		ws = append(ws, startWorkload(t, c, topic, 1, append(c.clientOpts, kgo.ProducerBatchCompression(codec))...))
@@ -685,5 +696,28 @@ func TestReplicationHardBounceLeaderSSLClientAuth(t *testing.T) {
 			t.Logf("hard bounce %d: leader %d killed and restarted", i+1, leader)
 		}
 		c.awaitISR("replication", 3, 60*time.Second)
+	})
+}
+
+// A topic with compression.type=zstd, so the leader recompresses what the
+// gzip, snappy, lz4 and zstd producers send and followers copy its
+// batches; the leader of partition 0 is stopped and killed by turns and
+// nothing acknowledged is lost, duplicated or unreadable on the new
+// leaders.
+func TestReplicationBounceLeaderTopicCompression(t *testing.T) {
+	c := startCluster(t, 3, nil)
+	replicationWithFailuresConfigs(t, c, map[string]*string{"compression.type": strp("zstd")}, func() {
+		for i := 0; i < 2; i++ {
+			leader := c.leaderOf("replication", 0)
+			if i%2 == 0 {
+				c.brokers[leader].Stop()
+			} else {
+				c.brokers[leader].Kill()
+				c.awaitDeregistered(leader, 10*time.Second)
+			}
+			c.brokers[leader].Restart()
+			c.awaitISR("replication", 3, 60*time.Second)
+			t.Logf("bounce %d: leader %d stopped and restarted", i+1, leader)
+		}
 	})
 }
