@@ -721,3 +721,20 @@ func TestReplicationBounceLeaderTopicCompression(t *testing.T) {
 		}
 	})
 }
+
+// A broker told to advertise 0.0.0.0 refuses to start with Kafka's
+// KafkaConfig message, and registers nothing: others would dial the
+// wildcard address.
+func TestAdvertisedWildcardAddressRefused(t *testing.T) {
+	c := startCluster(t, 1, nil)
+	b := c.brokers[1]
+	b.Stop()
+	code, logs := b.Refused(map[string]string{"advertised.listeners": fmt.Sprintf("PLAINTEXT://0.0.0.0:%d", b.Port)}, 30*time.Second)
+	if code == 0 || !strings.Contains(logs, "advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. Use a routable IP address.") {
+		t.Fatalf("advertising 0.0.0.0: exit code %d, log:\n%s", code, logs)
+	}
+	ok, _, err := c.zkConn().Exists(c.chroot + "/brokers/ids/1")
+	if err != nil || ok {
+		t.Fatalf("/brokers/ids/1 after the refused start: exists %v, %v", ok, err)
+	}
+}

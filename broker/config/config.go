@@ -387,6 +387,12 @@ func (c *Config) derive() []error {
 			errs = append(errs, fmt.Errorf("advertised.listeners: listener %s is not in listeners", a.Name))
 		}
 	}
+	// Kafka's KafkaConfig.validateValues: other brokers and clients would
+	// dial 0.0.0.0 (only listeners without advertised.listeners have
+	// their wildcard host replaced, above).
+	if slices.ContainsFunc(c.AdvertisedListeners, func(a Listener) bool { return a.Host == "0.0.0.0" }) {
+		errs = append(errs, errors.New("advertised.listeners: advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. Use a routable IP address."))
+	}
 	switch {
 	case c.ZookeeperConnect == "" && c.BrokerID < 0:
 		c.BrokerID = 0
