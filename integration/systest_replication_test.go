@@ -738,3 +738,40 @@ func TestAdvertisedWildcardAddressRefused(t *testing.T) {
 		t.Fatalf("/brokers/ids/1 after the refused start: exists %v, %v", ok, err)
 	}
 }
+
+// advertised.listeners with a blank host registers the machine's name, as
+// Kafka's KafkaServer.createBrokerInfo does, not an empty host that other
+// brokers and clients would dial as their own loopback.
+func TestAdvertisedBlankHostRegistersHostname(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts ZooKeeper and a broker")
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		t.Skip("no hostname")
+	}
+	z := zktest.Start(t)
+	port := brokertest.FreePort(t)
+	brokertest.Start(t, brokertest.Options{Port: port, Set: map[string]string{
+		"broker.id":            "3",
+		"zookeeper.connect":    z.Addr + "/blank",
+		"advertised.listeners": fmt.Sprintf("PLAINTEXT://:%d", port),
+	}})
+	conn, _, err := zk.Connect([]string{z.Addr}, 5*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var reg struct {
+		Host      *string  `json:"host"`
+		Endpoints []string `json:"endpoints"`
+	}
+	waitFor(t, "/blank/brokers/ids/3", 10*time.Second, func() bool {
+		data, _, err := conn.Get("/blank/brokers/ids/3")
+		return err == nil && json.Unmarshal(data, &reg) == nil
+	})
+	want := fmt.Sprintf("PLAINTEXT://%s:%d", host, port)
+	if len(reg.Endpoints) != 1 || reg.Endpoints[0] != want || reg.Host == nil || *reg.Host != host {
+		t.Fatalf("registered endpoints %q host %v, want %s", reg.Endpoints, reg.Host, want)
+	}
+}
