@@ -333,6 +333,7 @@ func SelfInfo(cfg *config.Config) metadata.BrokerInfo {
 	bi := metadata.BrokerInfo{ID: cfg.BrokerID, Rack: cfg.Rack, Endpoints: make(map[string]metadata.Endpoint), Protocols: cfg.ListenerProtocols}
 	for _, l := range cfg.AdvertisedListeners {
 		bi.Endpoints[l.Name] = metadata.Endpoint{Host: l.Host, Port: int32(l.Port)}
+		bi.Listeners = append(bi.Listeners, l.Name)
 	}
 	return bi
 }

@@ -27,6 +27,10 @@ type cluster struct {
 	zk      *zktest.ZK
 	brokers map[int32]*brokertest.Broker
 	chroot  string
+	// clientOpts, if set, go after the seeds in every client the harness
+	// makes (admin, read-back): other seeds and a security protocol for a
+	// cluster without a PLAINTEXT listener.
+	clientOpts []kgo.Opt
 }
 
 // startCluster starts ZooKeeper and n brokers with extra settings.
@@ -116,7 +120,7 @@ func (c *cluster) seeds() []string {
 
 // admin returns an admin client on the cluster.
 func (c *cluster) admin() (*kadm.Client, func()) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...)}, c.clientOpts...)...)
 	if err != nil {
 		c.t.Fatal(err)
 	}

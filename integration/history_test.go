@@ -131,7 +131,7 @@ func checkHistory(t *testing.T, c *cluster, w *workload, partitions int32) {
 	for p := int32(0); p < partitions; p++ {
 		offsets[w.topic][p] = kgo.NewOffset().AtStart()
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.seeds()...), kgo.ConsumePartitions(offsets))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...), kgo.ConsumePartitions(offsets)}, c.clientOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,9 +210,9 @@ type groupReader struct {
 
 func startGroupReader(t *testing.T, c *cluster, topic, group string, extra ...kgo.Opt) *groupReader {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+	cl, err := kgo.NewClient(append(append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(200 * time.Millisecond),
-		kgo.HeartbeatInterval(200 * time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond })}, extra...)...)
+		kgo.HeartbeatInterval(200 * time.Millisecond), kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond })}, c.clientOpts...), extra...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -357,6 +357,16 @@ func pick(k *Key, parsed map[string]any) (*Key, any) {
 	return nil, nil
 }
 
+// localHostname is the host advertised for a listener without one: the
+// machine's name (127.0.0.1 if it has none).
+func localHostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "127.0.0.1"
+	}
+	return h
+}
+
 // derive resolves keys that depend on others (listeners, log.dir vs
 // log.dirs, the broker id without ZooKeeper) and checks cross-key rules.
 func (c *Config) derive() []error {
@@ -373,19 +383,26 @@ func (c *Config) derive() []error {
 	if len(c.AdvertisedListeners) == 0 {
 		for _, l := range c.Listeners {
 			if l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::" {
-				h, err := os.Hostname()
-				if err != nil || h == "" {
-					h = "127.0.0.1"
-				}
-				l.Host = h
+				l.Host = localHostname()
 			}
 			c.AdvertisedListeners = append(c.AdvertisedListeners, l)
 		}
 	}
-	for _, a := range c.AdvertisedListeners {
+	for i, a := range c.AdvertisedListeners {
+		// A blank advertised host is this machine's name, as Kafka's
+		// KafkaServer.createBrokerInfo registers it.
+		if strings.TrimSpace(a.Host) == "" {
+			c.AdvertisedListeners[i].Host = localHostname()
+		}
 		if _, ok := c.Listener(a.Name); !ok {
 			errs = append(errs, fmt.Errorf("advertised.listeners: listener %s is not in listeners", a.Name))
 		}
+	}
+	// Kafka's KafkaConfig.validateValues: other brokers and clients would
+	// dial 0.0.0.0 (only listeners without advertised.listeners have
+	// their wildcard host replaced, above).
+	if slices.ContainsFunc(c.AdvertisedListeners, func(a Listener) bool { return a.Host == "0.0.0.0" }) {
+		errs = append(errs, errors.New("advertised.listeners: advertised.listeners cannot use the nonroutable meta-address 0.0.0.0. Use a routable IP address."))
 	}
 	switch {
 	case c.ZookeeperConnect == "" && c.BrokerID < 0:

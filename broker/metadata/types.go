@@ -76,6 +76,10 @@ type BrokerInfo struct {
 	// (the listener_security_protocol_map it registers); nil: each name
 	// that is a protocol's is that protocol, others PLAINTEXT.
 	Protocols map[string]string
+	// Listeners are the listener names of Endpoints in the order they
+	// are advertised (advertised.listeners), the order of the endpoints
+	// it registers; nil: by name.
+	Listeners []string
 	// Registered is when the broker registered (the timestamp of its
 	// ZooKeeper registration); zero when not known.
 	Registered time.Time

@@ -77,12 +77,7 @@ func encodeBroker(self metadata.BrokerInfo) ([]byte, error) {
 		Port:                        -1,
 		Version:                     5,
 	}
-	names := make([]string, 0, len(self.Endpoints))
-	for n := range self.Endpoints {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range registrationOrder(self) {
 		ep := self.Endpoints[n]
 		proto := "PLAINTEXT"
 		if p, ok := self.Protocols[n]; ok {
@@ -92,7 +87,11 @@ func encodeBroker(self metadata.BrokerInfo) ([]byte, error) {
 		}
 		z.ListenerSecurityProtocolMap[n] = proto
 		z.Endpoints = append(z.Endpoints, n+"://"+net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))))
-		if n == "PLAINTEXT" {
+		// The top-level host and port, for clients that know only
+		// PLAINTEXT, are the first endpoint whose security protocol is
+		// PLAINTEXT, whatever its listener's name, as Kafka's
+		// BrokerIdZNode.encode.
+		if proto == "PLAINTEXT" && z.Host == nil {
 			h := ep.Host
 			z.Host, z.Port = &h, ep.Port
 		}
@@ -102,6 +101,26 @@ func encodeBroker(self metadata.BrokerInfo) ([]byte, error) {
 		z.Rack = &r
 	}
 	return json.Marshal(&z)
+}
+
+// registrationOrder is the order of a broker's endpoints in its
+// registration: as advertised (Kafka keeps advertised.listeners' order),
+// then any endpoint not listed there by name.
+func registrationOrder(self metadata.BrokerInfo) []string {
+	names := make([]string, 0, len(self.Endpoints))
+	for _, n := range self.Listeners {
+		if _, ok := self.Endpoints[n]; ok && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	var rest []string
+	for n := range self.Endpoints {
+		if !slices.Contains(names, n) {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	return append(names, rest...)
 }
 
 func decodeBroker(id int32, data []byte) (metadata.BrokerInfo, error) {
