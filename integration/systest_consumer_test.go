@@ -54,6 +54,8 @@ type vconsumer struct {
 	position   map[int32]int64
 	committed  map[int32]int64
 	assigned   int // partitions_assigned events
+	revoked    int // partitions_revoked events
+	consumed   int64
 	stderr     strings.Builder
 }
 
@@ -169,6 +171,7 @@ func (v *vconsumer) event(line []byte) {
 			v.assignment[p.Partition] = true
 		}
 	case "partitions_revoked":
+		v.revoked++
 		v.position = map[int32]int64{}
 		for _, p := range ev.Partitions {
 			delete(v.assignment, p.Partition)
@@ -182,6 +185,7 @@ func (v *vconsumer) event(line []byte) {
 				v.log.fail("%s consumed partition %d from offset %d, its position was %d", v.name, p.Partition, p.MinOffset, pos)
 			}
 			v.position[p.Partition] = p.MaxOffset + 1
+			v.consumed += p.Count
 			v.log.mu.Lock()
 			v.log.consumed[p.Partition] = append(v.log.consumed[p.Partition], [2]int64{p.MinOffset, p.MaxOffset})
 			v.log.mu.Unlock()
@@ -477,7 +481,9 @@ func consumerSystest(t *testing.T, protocol string, n int, static bool, sessionM
 	if _, err := os.Stat(filepath.Join(tools, "kafka-verifiable-consumer.sh")); err != nil {
 		t.Skipf("KAFKA_TOOLS_DIR=%s has no kafka-verifiable-consumer.sh", tools)
 	}
-	c := startCluster(t, 3, nil)
+	// The consumer protocol's session is the broker's (45 s by default):
+	// shorter, as the system tests' 10 to 60 s sessions of classic members.
+	c := startCluster(t, 3, map[string]string{"group.consumer.min.session.timeout.ms": "6000", "group.consumer.session.timeout.ms": "15000"})
 	// Every broker may be in metadata before the controller counts it live.
 	adm, done := c.admin()
 	var cerr error
@@ -605,4 +611,93 @@ func coordinatorOf(t *testing.T, c *cluster, group string) int32 {
 		t.Fatalf("find coordinator of %s: %v", group, r.Err)
 	}
 	return r.NodeID
+}
+
+// counts returns the consumer's partitions_revoked events and records
+// consumed so far.
+func (v *vconsumer) counts() (revoked int, consumed int64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.revoked, v.consumed
+}
+
+// consumer_test.py test_static_consumer_bounce_with_eager_assignment: the
+// static members but the first stopped and started again one by one; the
+// first never has its partitions revoked, as no bounce rebalances the
+// group (the classic protocol with the range assignor revokes everything
+// on any rebalance, so one would show).
+func TestSystestStaticConsumerBounce(t *testing.T) {
+	for _, protocol := range systestProtocols {
+		for _, clean := range []bool{true, false} {
+			if protocol == "consumer" && !clean {
+				// A static member of the consumer protocol killed holds its
+				// instance id until its session ends (UNRELEASED_INSTANCE_ID).
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/clean=%v", protocol, clean), func(t *testing.T) {
+				c, p, log, cs := consumerSystest(t, protocol, 3, true, 60000)
+				p.awaitMore(t, 300, 30*time.Second, "before the bounce")
+				revoked, _ := cs[0].counts()
+				for _, v := range cs[1:] {
+					before, _ := v.counts()
+					_ = before
+					v.stop(clean)
+					v.start()
+					waitFor(t, v.name+" to get its partitions back", 60*time.Second, func() bool {
+						a, _, _ := v.snapshot()
+						return len(a) > 0
+					})
+				}
+				awaitStableAssignment(t, cs, systestPartitions, 60*time.Second, "after the bounces")
+				finishConsume(t, c, p, log, systestTopic, systestPartitions)
+				if now, _ := cs[0].counts(); now != revoked {
+					t.Errorf("bouncing static members revoked the partitions of the member kept running %d times", now-revoked)
+				}
+			})
+		}
+	}
+}
+
+// consumer_test.py test_fencing_static_consumer (stable stage): a
+// consumer started with the group.instance.id of a running static member.
+// Classic: the newcomer takes the id and the old member, fenced
+// (FENCED_INSTANCE_ID), stops. Consumer protocol: the newcomer is refused
+// (UNRELEASED_INSTANCE_ID) and never joins, the running members go on
+// without a rebalance; once they stop, it joins.
+func TestSystestFencingStaticConsumer(t *testing.T) {
+	for _, protocol := range systestProtocols {
+		t.Run(protocol, func(t *testing.T) {
+			c, p, log, cs := consumerSystest(t, protocol, 2, true, 60000)
+			tools := os.Getenv("KAFKA_TOOLS_DIR")
+			before := rebalances(cs)
+			conflict := startVConsumer(t, c, tools, "conflict-0", systestTopic, "systest-"+protocol, protocol, "instance-0", 60000, log)
+			if protocol == "classic" {
+				waitFor(t, "the fenced consumer-0 to stop", 30*time.Second, func() bool {
+					_, _, running := cs[0].snapshot()
+					return !running
+				})
+				awaitStableAssignment(t, []*vconsumer{cs[1], conflict}, systestPartitions, 60*time.Second, "after the fencing")
+				finishConsume(t, c, p, log, systestTopic, systestPartitions)
+				return
+			}
+			_, consumed := cs[0].counts()
+			waitFor(t, "consumer-0 to go on consuming", 30*time.Second, func() bool {
+				_, n := cs[0].counts()
+				return n > consumed+200
+			})
+			if a, _, running := conflict.snapshot(); len(a) > 0 || !running && false {
+				t.Errorf("the consumer with instance-0 in use was assigned %v", a)
+			}
+			if after := rebalances(cs); after != before {
+				t.Errorf("a consumer joining with an instance id in use caused rebalances: %v to %v", before, after)
+			}
+			conflict.kill()
+			for _, v := range cs {
+				v.stop(true)
+			}
+			conflict.start()
+			awaitStableAssignment(t, []*vconsumer{conflict}, systestPartitions, 60*time.Second, "the newcomer after the members stopped")
+			finishConsume(t, c, p, log, systestTopic, systestPartitions)
+		})
+	}
 }
