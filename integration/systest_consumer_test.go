@@ -467,6 +467,9 @@ func finishConsume(t *testing.T, c *cluster, p *rateProducer, log *consumeLog, t
 		}
 		total += end[p]
 	}
+	if acked := p.count(); int64(acked) > total {
+		t.Errorf("%d records acknowledged, the partitions hold %d", acked, total)
+	}
 	t.Logf("%d records produced, %d acknowledged, every one consumed and committed", total, p.count())
 }
 
@@ -700,4 +703,84 @@ func TestSystestFencingStaticConsumer(t *testing.T) {
 			finishConsume(t, c, p, log, systestTopic, systestPartitions)
 		})
 	}
+}
+
+// reassign_partitions_test.py test_reassign_partitions with
+// bounce_brokers: four brokers, every partition's replicas moved to the
+// next partition's with kafka-reassign-partitions.sh --execute while
+// records are produced with acks=all and a verifiable consumer group reads
+// them, two brokers restarted at the same time while the moves run, then
+// --verify until every reassignment is reported complete. Nothing
+// acknowledged is lost and the group consumes and commits everything.
+func TestSystestReassignPartitionsWithBounce(t *testing.T) {
+	tools := os.Getenv("KAFKA_TOOLS_DIR")
+	if tools == "" {
+		t.Skip("KAFKA_TOOLS_DIR is not set (the bin directory of a Kafka distribution)")
+	}
+	if _, err := os.Stat(filepath.Join(tools, "kafka-reassign-partitions.sh")); err != nil {
+		t.Skipf("KAFKA_TOOLS_DIR=%s has no kafka-reassign-partitions.sh", tools)
+	}
+	const partitions = 8
+	c := startCluster(t, 4, nil)
+	topic := "reassign-systest"
+	var assign [][]int32
+	for p := int32(0); p < partitions; p++ {
+		assign = append(assign, []int32{p%4 + 1, (p+1)%4 + 1, (p+2)%4 + 1})
+	}
+	c.createAssignedWith(topic, assign, map[string]string{"min.insync.replicas": "2"})
+	p := startRateProducer(t, c, topic, 1000)
+	log := &consumeLog{consumed: map[int32][][2]int64{}, committed: map[int32]int64{}}
+	vc := startVConsumer(t, c, tools, "consumer-0", topic, "reassign-systest", "classic", "", 30000, log)
+	awaitStableAssignment(t, []*vconsumer{vc}, partitions, 60*time.Second, "start")
+	p.awaitMore(t, 3000, 30*time.Second, "before the reassignment")
+
+	// Each partition takes the next one's replicas, as the system test
+	// shuffles them: every partition gains a replica and loses one.
+	type move struct {
+		Topic     string  `json:"topic"`
+		Partition int32   `json:"partition"`
+		Replicas  []int32 `json:"replicas"`
+	}
+	var plan struct {
+		Version    int    `json:"version"`
+		Partitions []move `json:"partitions"`
+	}
+	plan.Version = 1
+	for p := int32(0); p < partitions; p++ {
+		plan.Partitions = append(plan.Partitions, move{topic, p, []int32{(p+3)%4 + 1, p%4 + 1, (p+1)%4 + 1}})
+	}
+	file := filepath.Join(t.TempDir(), "reassign.json")
+	b, _ := json.Marshal(plan)
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tool := func(action ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(tools, "kafka-reassign-partitions.sh"), append([]string{"--bootstrap-server", strings.Join(c.seeds(), ","),
+			"--reassignment-json-file", file}, action...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	// Throttled, so the moves are still running when the brokers bounce.
+	if out, err := tool("--execute", "--throttle", "100000"); err != nil || !strings.Contains(out, "Successfully started partition reassignment") {
+		t.Fatalf("kafka-reassign-partitions --execute: %v\n%s", err, out)
+	}
+	if out, err := tool("--verify", "--preserve-throttles"); !strings.Contains(out, "is still in progress") {
+		t.Logf("every move completed before the bounce (%v):\n%s", err, out)
+	}
+	for _, id := range []int32{1, 3} {
+		c.brokers[id].Stop()
+	}
+	for _, id := range []int32{1, 3} {
+		c.brokers[id].Restart()
+	}
+	var last string
+	if !pollFor(60*time.Second, func() bool {
+		out, err := tool("--verify")
+		last = out
+		return err == nil && strings.Count(out, "is completed") == partitions
+	}) {
+		t.Fatalf("kafka-reassign-partitions --verify did not report every reassignment of %s complete within 60 s; last:\n%s", topic, last)
+	}
+	p.awaitMore(t, 500, 30*time.Second, "after the reassignment")
+	finishConsume(t, c, p, log, topic, partitions)
 }
