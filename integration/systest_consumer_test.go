@@ -61,6 +61,7 @@ type vconsumer struct {
 
 // consumeLog is what every consumer of the group consumed and committed.
 type consumeLog struct {
+	group     string
 	mu        sync.Mutex
 	consumed  map[int32][][2]int64 // [min, max] ranges
 	committed map[int32]int64      // the highest commit seen
@@ -75,7 +76,7 @@ func (l *consumeLog) fail(format string, args ...any) {
 	}
 }
 
-func startVConsumer(t *testing.T, c *cluster, tools, name, topic, group, protocol, instance string, sessionMs int, log *consumeLog) *vconsumer {
+func startVConsumer(t *testing.T, c *cluster, tools, name, topic, group, protocol, instance string, sessionMs int, log *consumeLog, extra ...string) *vconsumer {
 	t.Helper()
 	args := []string{"--bootstrap-server", strings.Join(c.seeds(), ","), "--topic", topic, "--group-id", group,
 		"--group-protocol", protocol, "--reset-policy", "earliest"}
@@ -85,6 +86,7 @@ func startVConsumer(t *testing.T, c *cluster, tools, name, topic, group, protoco
 	if instance != "" {
 		args = append(args, "--group-instance-id", instance)
 	}
+	args = append(args, extra...)
 	v := &vconsumer{name: name, args: args, tools: tools, t: t, log: log}
 	v.start()
 	t.Cleanup(func() { v.kill() })
@@ -203,6 +205,9 @@ func (v *vconsumer) event(line []byte) {
 			}
 			v.committed[o.Partition] = o.Offset
 			v.log.mu.Lock()
+			if prev, ok := v.log.committed[o.Partition]; ok && o.Offset < prev && len(v.log.violation) < 20 {
+				v.log.violation = append(v.log.violation, fmt.Sprintf("%s committed %d on partition %d, below the group's earlier commit %d", v.name, o.Offset, o.Partition, prev))
+			}
 			if o.Offset > v.log.committed[o.Partition] {
 				v.log.committed[o.Partition] = o.Offset
 			}
@@ -433,11 +438,18 @@ func finishConsume(t *testing.T, c *cluster, p *rateProducer, log *consumeLog, t
 	ends.Each(func(o kadm.ListedOffset) { end[o.Partition] = o.Offset })
 	var last string
 	ok := pollFor(45*time.Second, func() bool {
-		log.mu.Lock()
-		defer log.mu.Unlock()
+		// The coordinator's view (auto-commit prints no commit events).
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		offs, err := adm.FetchOffsets(ctx, log.group)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
 		for p := int32(0); p < partitions; p++ {
-			if log.committed[p] < end[p] {
-				last = fmt.Sprintf("partition %d committed %d of log end %d", p, log.committed[p], end[p])
+			o, _ := offs.Lookup(topic, p)
+			if o.At < end[p] {
+				last = fmt.Sprintf("partition %d committed %d of log end %d", p, o.At, end[p])
 				return false
 			}
 		}
@@ -475,7 +487,7 @@ func finishConsume(t *testing.T, c *cluster, p *rateProducer, log *consumeLog, t
 
 // consumerSystest is a cluster, a topic, a producer and n verifiable
 // consumers of one group with the given protocol.
-func consumerSystest(t *testing.T, protocol string, n int, static bool, sessionMs int) (*cluster, *rateProducer, *consumeLog, []*vconsumer) {
+func consumerSystest(t *testing.T, protocol string, n int, static bool, sessionMs int, extra ...string) (*cluster, *rateProducer, *consumeLog, []*vconsumer) {
 	t.Helper()
 	tools := os.Getenv("KAFKA_TOOLS_DIR")
 	if tools == "" {
@@ -501,14 +513,14 @@ func consumerSystest(t *testing.T, protocol string, n int, static bool, sessionM
 	done()
 	c.awaitISR(systestTopic, 3, 30*time.Second)
 	p := startRateProducer(t, c, systestTopic, 500)
-	log := &consumeLog{consumed: map[int32][][2]int64{}, committed: map[int32]int64{}}
+	log := &consumeLog{group: "systest-" + protocol, consumed: map[int32][][2]int64{}, committed: map[int32]int64{}}
 	var cs []*vconsumer
 	for i := 0; i < n; i++ {
 		inst := ""
 		if static {
 			inst = fmt.Sprintf("instance-%d", i)
 		}
-		cs = append(cs, startVConsumer(t, c, tools, fmt.Sprintf("consumer-%d", i), systestTopic, "systest-"+protocol, protocol, inst, sessionMs, log))
+		cs = append(cs, startVConsumer(t, c, tools, fmt.Sprintf("consumer-%d", i), systestTopic, "systest-"+protocol, protocol, inst, sessionMs, log, extra...))
 	}
 	awaitStableAssignment(t, cs, systestPartitions, 60*time.Second, "start")
 	return c, p, log, cs
@@ -729,7 +741,7 @@ func TestSystestReassignPartitionsWithBounce(t *testing.T) {
 	}
 	c.createAssignedWith(topic, assign, map[string]string{"min.insync.replicas": "2"})
 	p := startRateProducer(t, c, topic, 1000)
-	log := &consumeLog{consumed: map[int32][][2]int64{}, committed: map[int32]int64{}}
+	log := &consumeLog{group: "reassign-systest", consumed: map[int32][][2]int64{}, committed: map[int32]int64{}}
 	vc := startVConsumer(t, c, tools, "consumer-0", topic, "reassign-systest", "classic", "", 30000, log)
 	awaitStableAssignment(t, []*vconsumer{vc}, partitions, 60*time.Second, "start")
 	p.awaitMore(t, 3000, 30*time.Second, "before the reassignment")
@@ -783,4 +795,62 @@ func TestSystestReassignPartitionsWithBounce(t *testing.T) {
 	}
 	p.awaitMore(t, 500, 30*time.Second, "after the reassignment")
 	finishConsume(t, c, p, log, topic, partitions)
+}
+
+// consumer_test.py test_consumer_failure: the member holding partition 0
+// stopped (cleanly or killed) with auto-commit on and off; the others take
+// its partitions and, the producer stopped, consume and commit everything.
+func TestSystestConsumerFailure(t *testing.T) {
+	for _, protocol := range systestProtocols {
+		for _, autocommit := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/autocommit=%v", protocol, autocommit), func(t *testing.T) {
+				var extra []string
+				if autocommit {
+					extra = append(extra, "--enable-autocommit")
+				}
+				c, p, log, cs := consumerSystest(t, protocol, 3, false, 10000, extra...)
+				p.awaitMore(t, 300, 30*time.Second, "before the failure")
+				victim := cs[0]
+				for _, v := range cs {
+					if a, _, _ := v.snapshot(); len(a) > 0 && a[0] == 0 {
+						victim = v
+					}
+				}
+				victim.stop(!autocommit) // hard with auto-commit, as the matrix pairs them
+				var rest []*vconsumer
+				for _, v := range cs {
+					if v != victim {
+						rest = append(rest, v)
+					}
+				}
+				awaitStableAssignment(t, rest, systestPartitions, 45*time.Second, "after "+victim.name+" failed")
+				finishConsume(t, c, p, log, systestTopic, systestPartitions)
+			})
+		}
+	}
+}
+
+// consumer_test.py test_valid_assignment: members started one by one with
+// each assignor (the classic protocol's, client-side; the consumer
+// protocol's, the coordinator's), every partition held exactly once after
+// each join.
+func TestSystestValidAssignment(t *testing.T) {
+	cases := []struct{ protocol, flag, assignor string }{
+		{"classic", "--assignment-strategy", "org.apache.kafka.clients.consumer.RoundRobinAssignor"},
+		{"classic", "--assignment-strategy", "org.apache.kafka.clients.consumer.StickyAssignor"},
+		{"classic", "--assignment-strategy", "org.apache.kafka.clients.consumer.CooperativeStickyAssignor"},
+		{"consumer", "--group-remote-assignor", "range"},
+		{"consumer", "--group-remote-assignor", "uniform"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.protocol+"/"+tc.assignor[strings.LastIndex(tc.assignor, ".")+1:], func(t *testing.T) {
+			c, p, log, cs := consumerSystest(t, tc.protocol, 1, false, 10000, tc.flag, tc.assignor)
+			tools := os.Getenv("KAFKA_TOOLS_DIR")
+			for i := 1; i < 3; i++ {
+				cs = append(cs, startVConsumer(t, c, tools, fmt.Sprintf("consumer-%d", i), systestTopic, "systest-"+tc.protocol, tc.protocol, "", 10000, log, tc.flag, tc.assignor))
+				awaitStableAssignment(t, cs, systestPartitions, 60*time.Second, fmt.Sprintf("after consumer-%d joined", i))
+			}
+			finishConsume(t, c, p, log, systestTopic, systestPartitions)
+		})
+	}
 }
