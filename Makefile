@@ -6,7 +6,7 @@ BIN := bin/gregor
 KAFKA_TOOLS ?= $(abspath ../shared/kafka-tools)
 export KAFKA_TOOLS_DIR ?= $(if $(wildcard $(KAFKA_TOOLS)/bin/kafka-topics.sh),$(KAFKA_TOOLS)/bin)
 
-.PHONY: build run cluster test test-short deps bench fuzz vet clean screenshot
+.PHONY: build run cluster test systest test-short deps bench fuzz vet clean screenshot
 
 # gregor --version reports these (and the Go version).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -33,12 +33,16 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags gregorfaults ./cmd/gregor
 
+# test runs every test (scripts/test.sh: the integration package beside
+# the rest and the compat suite against a 3-broker cluster).
 test: deps vet
-	$(GO) test -count=1 -tags invariants -timeout 25m ./...
-	# A connection's reader, writer and deferred work under the race
-	# detector, many connections at once.
-	$(GO) test -race -count=1 -run 'TestMixedResponsesKeepOrder|TestPipelinedRequestsAnsweredInOrder|TestDeferredResponsesKeepOrder|TestReadyResponseNotHeldBehindDeferred' ./protocol
-	./scripts/compat-cluster.sh
+	GO=$(GO) ./scripts/test.sh
+
+# systest runs every case of the ports of Kafka's consumer system tests
+# (integration/systest_consumer_test.go); make test runs one of each of
+# three matrices.
+systest: build
+	GREGOR_SYSTESTS=1 $(GO) test -count=1 -tags invariants -timeout 40m -run 'TestSystest' ./integration
 
 test-short: vet
 	$(GO) test -short -tags invariants ./...

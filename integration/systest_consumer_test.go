@@ -538,6 +538,7 @@ var systestProtocols = []string{"classic", "consumer"}
 func TestSystestConsumerBrokerRollingBounce(t *testing.T) {
 	for _, protocol := range systestProtocols {
 		t.Run(protocol, func(t *testing.T) {
+			systestCase(t)
 			c, p, log, cs := consumerSystest(t, protocol, 2, false, 30000)
 			p.awaitMore(t, 500, 30*time.Second, "before the bounce")
 			before := rebalances(cs)
@@ -562,6 +563,7 @@ func TestSystestConsumerBounce(t *testing.T) {
 	for _, protocol := range systestProtocols {
 		for _, clean := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/clean=%v", protocol, clean), func(t *testing.T) {
+				systestCase(t)
 				c, p, log, cs := consumerSystest(t, protocol, 3, false, 10000)
 				for _, v := range cs[:2] {
 					v.stop(clean)
@@ -593,6 +595,7 @@ func TestSystestConsumerBrokerFailure(t *testing.T) {
 	for _, protocol := range systestProtocols {
 		for _, clean := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/clean=%v", protocol, clean), func(t *testing.T) {
+				systestCase(t)
 				c, p, log, cs := consumerSystest(t, protocol, 2, false, 30000)
 				p.awaitMore(t, 300, 30*time.Second, "before the failure")
 				before := rebalances(cs)
@@ -650,6 +653,7 @@ func TestSystestStaticConsumerBounce(t *testing.T) {
 				continue
 			}
 			t.Run(fmt.Sprintf("%s/clean=%v", protocol, clean), func(t *testing.T) {
+				systestCase(t)
 				c, p, log, cs := consumerSystest(t, protocol, 3, true, 60000)
 				p.awaitMore(t, 300, 30*time.Second, "before the bounce")
 				revoked, _ := cs[0].counts()
@@ -682,6 +686,7 @@ func TestSystestStaticConsumerBounce(t *testing.T) {
 func TestSystestFencingStaticConsumer(t *testing.T) {
 	for _, protocol := range systestProtocols {
 		t.Run(protocol, func(t *testing.T) {
+			systestCase(t)
 			c, p, log, cs := consumerSystest(t, protocol, 2, true, 60000)
 			tools := os.Getenv("KAFKA_TOOLS_DIR")
 			before := rebalances(cs)
@@ -725,6 +730,7 @@ func TestSystestFencingStaticConsumer(t *testing.T) {
 // --verify until every reassignment is reported complete. Nothing
 // acknowledged is lost and the group consumes and commits everything.
 func TestSystestReassignPartitionsWithBounce(t *testing.T) {
+	systestCase(t)
 	tools := os.Getenv("KAFKA_TOOLS_DIR")
 	if tools == "" {
 		t.Skip("KAFKA_TOOLS_DIR is not set (the bin directory of a Kafka distribution)")
@@ -804,6 +810,7 @@ func TestSystestConsumerFailure(t *testing.T) {
 	for _, protocol := range systestProtocols {
 		for _, autocommit := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/autocommit=%v", protocol, autocommit), func(t *testing.T) {
+				systestCase(t)
 				var extra []string
 				if autocommit {
 					extra = append(extra, "--enable-autocommit")
@@ -844,6 +851,7 @@ func TestSystestValidAssignment(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.protocol+"/"+tc.assignor[strings.LastIndex(tc.assignor, ".")+1:], func(t *testing.T) {
+			systestCase(t)
 			c, p, log, cs := consumerSystest(t, tc.protocol, 1, false, 10000, tc.flag, tc.assignor)
 			tools := os.Getenv("KAFKA_TOOLS_DIR")
 			for i := 1; i < 3; i++ {
@@ -852,5 +860,23 @@ func TestSystestValidAssignment(t *testing.T) {
 			}
 			finishConsume(t, c, p, log, systestTopic, systestPartitions)
 		})
+	}
+}
+
+// systestQuick are the cases make test runs, one of each of three
+// matrices, the protocols alternating; GREGOR_SYSTESTS=1 (make systest)
+// runs every case, about ten minutes more on two cores.
+var systestQuick = map[string]bool{
+	"TestSystestConsumerBrokerRollingBounce/consumer":      true,
+	"TestSystestConsumerBrokerFailure/classic/clean=false": true,
+	"TestSystestConsumerFailure/consumer/autocommit=false": true,
+}
+
+// systestCase skips a case outside systestQuick unless GREGOR_SYSTESTS is
+// set.
+func systestCase(t *testing.T) {
+	t.Helper()
+	if os.Getenv("GREGOR_SYSTESTS") == "" && !systestQuick[t.Name()] {
+		t.Skip("make test runs one case of each of three matrices; GREGOR_SYSTESTS=1 (make systest) runs them all")
 	}
 }
