@@ -30,6 +30,9 @@ func TestUncleanLeaderElectionOnTopicConfig(t *testing.T) {
 	c := startCluster(t, 3, map[string]string{"auto.leader.rebalance.enable": "false"})
 	topic := "unclean"
 	c.createTopic(topic, 1, 2, nil)
+	// Both replicas in the ISR before one is killed (a describe answered
+	// by a broker whose metadata lags can show fewer).
+	c.awaitISR(topic, 2, 30*time.Second)
 	ps, err := c.describe(topic)
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +43,9 @@ func TestUncleanLeaderElectionOnTopicConfig(t *testing.T) {
 		if r != leader {
 			follower = r
 		}
+	}
+	if follower < 0 {
+		t.Fatalf("%s-0's ISR %v has no follower beside leader %d", topic, ps[0].isr, leader)
 	}
 	produceValues(t, c, topic, "both-0", "both-1")
 
