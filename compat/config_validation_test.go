@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/internal/brokertest"
+	"gregor/internal/wait"
 )
 
 // A topic whose min.compaction.lag.ms is more than its max.compaction.lag.ms
@@ -241,7 +242,14 @@ func TestDescribeConfigsLoggerAndSubscriptionFields(t *testing.T) {
 	e.describeWhen(clientMetrics, sub, "the subscription", has("interval.ms", "1000", kmsg.ConfigSource(7)))
 	loggers, code := e.describeConfigs(kmsg.ConfigResourceTypeBrokerLogger, strconv.Itoa(int(e.brokerID())))
 	wantCode(t, "DescribeConfigs of the broker logger", code, nil)
-	subs, _ := e.describeConfigs(clientMetrics, sub)
+	// Each describe may reach another broker of a cluster, whose metadata
+	// may not have the subscription yet.
+	var subs map[string]kmsg.DescribeConfigsResponseResourceConfig
+	wait.For(t, "the subscription's interval.ms described", 10*time.Second, func() bool {
+		subs, _ = e.describeConfigs(clientMetrics, sub)
+		_, ok := subs["interval.ms"]
+		return ok
+	})
 	for what, c := range map[string]kmsg.DescribeConfigsResponseResourceConfig{"root logger": loggers["root"], "interval.ms": subs["interval.ms"]} {
 		if c.Name == "" || c.ConfigType != 0 || c.Documentation != nil {
 			t.Errorf("%s: name %q, type %v, documentation %v; want UNKNOWN and null", what, c.Name, c.ConfigType, c.Documentation)
