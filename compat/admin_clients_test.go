@@ -42,20 +42,27 @@ func TestAdminClients(t *testing.T) {
 			c.ready(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			cmd := c.cmd(t, ctx, randomName("admin-"+strings.ReplaceAll(c.name, "-", "")))
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			cmd.WaitDelay = 5 * time.Second
-			err := cmd.Run()
-			checks := 0
-			for _, l := range toolLines(stdout.String()) {
-				if strings.HasPrefix(l, "ok  ") {
-					checks++
-				}
-			}
-			if err != nil || strings.Contains(stdout.String(), "FAIL") || checks < 10 {
-				t.Fatalf("%s admin script: %v (context: %v), %d checks passed\nstdout:\n%s\nstderr:\n%s", c.name, err, ctx.Err(), checks, stdout.String(), ccTail(stderr.String()))
-			}
+			runCheckScript(t, ctx, c.name+" admin script", c.cmd(t, ctx, randomName("admin-"+strings.ReplaceAll(c.name, "-", ""))), 10)
 		})
+	}
+}
+
+// runCheckScript runs a client script that prints "ok  <check>" per check
+// passed and "FAIL" on a failure, and fails the test unless it exits
+// cleanly, prints no FAIL and passes at least atLeast checks.
+func runCheckScript(t *testing.T, ctx context.Context, what string, cmd *exec.Cmd, atLeast int) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.WaitDelay = 5 * time.Second
+	err := cmd.Run()
+	checks := 0
+	for _, l := range toolLines(stdout.String()) {
+		if strings.HasPrefix(l, "ok  ") {
+			checks++
+		}
+	}
+	if err != nil || strings.Contains(stdout.String(), "FAIL") || checks < atLeast {
+		t.Fatalf("%s: %v (context: %v), %d checks passed\nstdout:\n%s\nstderr:\n%s", what, err, ctx.Err(), checks, stdout.String(), ccTail(stderr.String()))
 	}
 }

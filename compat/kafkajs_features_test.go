@@ -7,12 +7,10 @@ package compat
 // aborted transaction, and a read_committed consumer.
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -25,17 +23,5 @@ func TestKafkajsConsumerAndTransactionFeatures(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "node", filepath.Join(repoDir(t, "js"), "features_kafkajs.js"), addr, randomName("jsfeat"))
 	cmd.Dir = repoDir(t, "js")
 	cmd.Env = append(os.Environ(), "KAFKAJS_NO_PARTITIONER_WARNING=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	err := cmd.Run()
-	checks := 0
-	for _, l := range toolLines(stdout.String()) {
-		if strings.HasPrefix(l, "ok  ") {
-			checks++
-		}
-	}
-	if err != nil || strings.Contains(stdout.String(), "FAIL") || checks < 12 {
-		t.Fatalf("kafkajs features script: %v (context: %v), %d checks passed\nstdout:\n%s\nstderr:\n%s", err, ctx.Err(), checks, stdout.String(), ccTail(stderr.String()))
-	}
+	runCheckScript(t, ctx, "kafkajs features script", cmd, 12)
 }

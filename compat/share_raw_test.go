@@ -84,22 +84,7 @@ func (s *rawShare) fetch(epoch int32) []string {
 // batch_optimized, 1 record_limit).
 func (s *rawShare) fetchWith(epoch, maxRecords int32, mode int8) []string {
 	s.t.Helper()
-	r := kmsg.NewPtrShareFetchRequest()
-	r.GroupID, r.MemberID, r.ShareSessionEpoch = kmsg.StringPtr(s.group), kmsg.StringPtr(s.member), epoch
-	r.MaxWaitMillis, r.MinBytes, r.MaxBytes, r.MaxRecords, r.BatchSize, r.ShareAcquireMode = 500, 1, 1<<20, maxRecords, maxRecords, mode
-	rt := kmsg.NewShareFetchRequestTopic()
-	rt.TopicID = s.id
-	rp := kmsg.NewShareFetchRequestTopicPartition()
-	rp.PartitionMaxBytes = 1 << 20
-	rt.Partitions = append(rt.Partitions, rp)
-	r.Topics = append(r.Topics, rt)
-	resp, err := r.RequestWith(s.ctx, s.leader)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if resp.ErrorCode != 0 {
-		s.t.Fatalf("ShareFetch at epoch %d: %v", epoch, kerr.ErrorForCode(resp.ErrorCode))
-	}
+	resp := s.shareFetchWith(epoch, 500, maxRecords, mode, []int32{0})
 	var out []string
 	for _, t := range resp.Topics {
 		for _, p := range t.Partitions {
@@ -390,9 +375,17 @@ func TestShareGroupDeliveryLimitAndRenewConfigs(t *testing.T) {
 // first carrying acks ({first, last, type} each), and returns the answer.
 func (s *rawShare) shareFetchRaw(epoch int32, partitions []int32, acks ...[3]int64) *kmsg.ShareFetchResponse {
 	s.t.Helper()
+	return s.shareFetchWith(epoch, 100, 100, 0, partitions, acks...)
+}
+
+// shareFetchWith is shareFetchRaw with MaxWaitMillis, MaxRecords (and
+// BatchSize) and a ShareAcquireMode (v2: 0 batch_optimized, 1
+// record_limit); a request that fails as a whole fails the test.
+func (s *rawShare) shareFetchWith(epoch, maxWait, maxRecords int32, mode int8, partitions []int32, acks ...[3]int64) *kmsg.ShareFetchResponse {
+	s.t.Helper()
 	r := kmsg.NewPtrShareFetchRequest()
 	r.GroupID, r.MemberID, r.ShareSessionEpoch = kmsg.StringPtr(s.group), kmsg.StringPtr(s.member), epoch
-	r.MaxWaitMillis, r.MinBytes, r.MaxBytes, r.MaxRecords, r.BatchSize = 100, 1, 1<<20, 100, 100
+	r.MaxWaitMillis, r.MinBytes, r.MaxBytes, r.MaxRecords, r.BatchSize, r.ShareAcquireMode = maxWait, 1, 1<<20, maxRecords, maxRecords, mode
 	rt := kmsg.NewShareFetchRequestTopic()
 	rt.TopicID = s.id
 	for i, p := range partitions {

@@ -62,26 +62,13 @@ func startClusterVia(t *testing.T, n int, set map[string]string, each func(id in
 	if testing.Short() {
 		t.Skip("cluster tests start ZooKeeper and several brokers")
 	}
-	var r [4]byte
-	rand.Read(r[:])
-	c := &cluster{t: t, zk: zktest.Start(t), brokers: make(map[int32]*brokertest.Broker), chroot: "/gregor-" + hex.EncodeToString(r[:])}
+	c := newCluster(t)
 	for id := int32(1); id <= int32(n); id++ {
 		zkAddr := c.zk.Addr
 		if via != nil {
 			zkAddr = via(id, zkAddr)
 		}
-		s := map[string]string{
-			"broker.id":                                strconv.Itoa(int(id)),
-			"zookeeper.connect":                        zkAddr + c.chroot,
-			"zookeeper.session.timeout.ms":             "4000",
-			"default.replication.factor":               strconv.Itoa(min(n, 3)),
-			"offsets.topic.replication.factor":         strconv.Itoa(min(n, 3)),
-			"transaction.state.log.replication.factor": strconv.Itoa(min(n, 3)),
-			"offsets.topic.num.partitions":             "3",
-			"transaction.state.log.num.partitions":     "3",
-			"replica.lag.time.max.ms":                  "3000",
-			"group.initial.rebalance.delay.ms":         "0",
-		}
+		s := brokerBase(id, n, zkAddr+c.chroot)
 		for k, v := range set {
 			s[k] = v
 		}
@@ -95,6 +82,34 @@ func startClusterVia(t *testing.T, n int, set map[string]string, each func(id in
 	}
 	c.awaitBrokers(n, 30*time.Second)
 	return c
+}
+
+// newCluster starts ZooKeeper for a cluster whose brokers the caller
+// starts, under a chroot of its own.
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	var r [4]byte
+	rand.Read(r[:])
+	return &cluster{t: t, zk: zktest.Start(t), brokers: make(map[int32]*brokertest.Broker), chroot: "/gregor-" + hex.EncodeToString(r[:])}
+}
+
+// brokerBase is broker id's settings in a cluster of n on zkConnect:
+// replication factors of up to 3, small internal topics, a quick ZooKeeper
+// session and ISR shrink, no initial rebalance delay.
+func brokerBase(id int32, n int, zkConnect string) map[string]string {
+	rf := strconv.Itoa(min(n, 3))
+	return map[string]string{
+		"broker.id":                                strconv.Itoa(int(id)),
+		"zookeeper.connect":                        zkConnect,
+		"zookeeper.session.timeout.ms":             "4000",
+		"default.replication.factor":               rf,
+		"offsets.topic.replication.factor":         rf,
+		"transaction.state.log.replication.factor": rf,
+		"offsets.topic.num.partitions":             "3",
+		"transaction.state.log.num.partitions":     "3",
+		"replica.lag.time.max.ms":                  "3000",
+		"group.initial.rebalance.delay.ms":         "0",
+	}
 }
 
 // zkConn is a session of the test's own on the cluster's ZooKeeper (paths

@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"strconv"
@@ -49,29 +50,16 @@ type secureCluster struct {
 
 func (c *secureCluster) set(id int32, port int, adminPass string) map[string]string {
 	jaas := sectest.ScramJAAS("admin", adminPass)
-	return map[string]string{
-		"broker.id":                            strconv.Itoa(int(id)),
-		"zookeeper.connect":                    c.zk.Addr + c.chroot,
-		"zookeeper.session.timeout.ms":         "4000",
-		"listeners":                            "SASL_SSL://127.0.0.1:" + strconv.Itoa(port),
-		"security.inter.broker.protocol":       "SASL_SSL",
-		"sasl.enabled.mechanisms":              "SCRAM-SHA-256",
-		"sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-256",
+	s := brokerBase(id, 3, c.zk.Addr+c.chroot)
+	maps.Copy(s, c.certs.BrokerStores())
+	maps.Copy(s, map[string]string{
+		"listeners":                                             "SASL_SSL://127.0.0.1:" + strconv.Itoa(port),
+		"security.inter.broker.protocol":                        "SASL_SSL",
+		"sasl.enabled.mechanisms":                               "SCRAM-SHA-256",
+		"sasl.mechanism.inter.broker.protocol":                  "SCRAM-SHA-256",
 		"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": jaas,
-		"ssl.keystore.type":                        "PEM",
-		"ssl.keystore.location":                    c.certs.BrokerPEM,
-		"ssl.key.password":                         sectest.Password,
-		"ssl.truststore.type":                      "PKCS12",
-		"ssl.truststore.location":                  c.certs.TrustP12,
-		"ssl.truststore.password":                  sectest.Password,
-		"default.replication.factor":               "3",
-		"offsets.topic.replication.factor":         "3",
-		"transaction.state.log.replication.factor": "3",
-		"offsets.topic.num.partitions":             "3",
-		"transaction.state.log.num.partitions":     "3",
-		"replica.lag.time.max.ms":                  "3000",
-		"group.initial.rebalance.delay.ms":         "0",
-	}
+	})
+	return s
 }
 
 // bootstrapAdmin writes the admin's SCRAM credential into ZooKeeper before

@@ -9,13 +9,12 @@ package integration
 // nothing acknowledged lost or duplicated.
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -55,16 +54,12 @@ const upgradePass = "admin-secret"
 // securitySet is a broker's settings for a SASL_SSL listener (PLAIN,
 // with the broker's own user admin) beside whatever listeners are set.
 func (u *upgradeCluster) securitySet() map[string]string {
-	return map[string]string{
+	s := u.certs.BrokerStores()
+	maps.Copy(s, map[string]string{
 		"sasl.enabled.mechanisms":                       "PLAIN",
 		"listener.name.sasl_ssl.plain.sasl.jaas.config": sectest.PlainJAAS("admin", upgradePass, map[string]string{"admin": upgradePass, "client": "client-secret"}),
-		"ssl.keystore.type":                             "PEM",
-		"ssl.keystore.location":                         u.certs.BrokerPEM,
-		"ssl.key.password":                              sectest.Password,
-		"ssl.truststore.type":                           "PKCS12",
-		"ssl.truststore.location":                       u.certs.TrustP12,
-		"ssl.truststore.password":                       sectest.Password,
-	}
+	})
+	return s
 }
 
 // secureOpts make a client use SASL_SSL (PLAIN as client) on the secure
@@ -145,21 +140,8 @@ func TestSecurityRollingUpgradePlaintextToSASLSSL(t *testing.T) {
 	for id, b := range c.brokers {
 		u.plainPorts[id] = b.Port
 		u.securePorts[id] = brokertest.FreePort(t)
-		base[id] = map[string]string{
-			"broker.id":                                strconv.Itoa(int(id)),
-			"zookeeper.connect":                        c.zk.Addr + c.chroot,
-			"zookeeper.session.timeout.ms":             "4000",
-			"default.replication.factor":               "3",
-			"offsets.topic.replication.factor":         "3",
-			"transaction.state.log.replication.factor": "3",
-			"offsets.topic.num.partitions":             "3",
-			"transaction.state.log.num.partitions":     "3",
-			"replica.lag.time.max.ms":                  "3000",
-			"group.initial.rebalance.delay.ms":         "0",
-		}
-		for k, v := range u.securitySet() {
-			base[id][k] = v
-		}
+		base[id] = brokerBase(id, 3, c.zk.Addr+c.chroot)
+		maps.Copy(base[id], u.securitySet())
 	}
 	topic := "security-upgrade"
 	const partitions = 3
@@ -265,40 +247,24 @@ func startSASLSSLUpgradable(t *testing.T, tlsVersion string) *upgradeCluster {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
 	tc := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-	var r [4]byte
-	rand.Read(r[:])
-	c := &cluster{t: t, zk: zktest.Start(t), brokers: make(map[int32]*brokertest.Broker), chroot: "/gregor-" + hex.EncodeToString(r[:])}
+	c := newCluster(t)
 	scramUsers(t, c.zk.Addr, c.chroot, map[string]string{"broker": "broker-secret", "client": "client-secret"})
 	u := &upgradeCluster{cluster: c, certs: certs, tls: tc, plainPorts: map[int32]int{}, securePorts: map[int32]int{}, base: map[int32]map[string]string{}}
 	var seeds []string
 	for id := int32(1); id <= 3; id++ {
 		port := brokertest.FreePort(t)
 		u.securePorts[id] = port
-		s := map[string]string{
-			"broker.id":                            strconv.Itoa(int(id)),
-			"zookeeper.connect":                    c.zk.Addr + c.chroot,
-			"zookeeper.session.timeout.ms":         "4000",
-			"listeners":                            "SASL_SSL://127.0.0.1:" + strconv.Itoa(port),
-			"security.inter.broker.protocol":       "SASL_SSL",
-			"sasl.enabled.mechanisms":              "SCRAM-SHA-256,SCRAM-SHA-512",
-			"sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
+		s := brokerBase(id, 3, c.zk.Addr+c.chroot)
+		maps.Copy(s, certs.BrokerStores())
+		maps.Copy(s, map[string]string{
+			"listeners":                                             "SASL_SSL://127.0.0.1:" + strconv.Itoa(port),
+			"security.inter.broker.protocol":                        "SASL_SSL",
+			"sasl.enabled.mechanisms":                               "SCRAM-SHA-256,SCRAM-SHA-512",
+			"sasl.mechanism.inter.broker.protocol":                  "SCRAM-SHA-512",
 			"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": sectest.ScramJAAS("broker", "broker-secret"),
 			"listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": sectest.ScramJAAS("broker", "broker-secret"),
 			"ssl.enabled.protocols":                                 tlsVersion,
-			"ssl.keystore.type":                                     "PEM",
-			"ssl.keystore.location":                                 certs.BrokerPEM,
-			"ssl.key.password":                                      sectest.Password,
-			"ssl.truststore.type":                                   "PKCS12",
-			"ssl.truststore.location":                               certs.TrustP12,
-			"ssl.truststore.password":                               sectest.Password,
-			"default.replication.factor":                            "3",
-			"offsets.topic.replication.factor":                      "3",
-			"transaction.state.log.replication.factor":              "3",
-			"offsets.topic.num.partitions":                          "3",
-			"transaction.state.log.num.partitions":                  "3",
-			"replica.lag.time.max.ms":                               "3000",
-			"group.initial.rebalance.delay.ms":                      "0",
-		}
+		})
 		u.base[id] = s
 		c.brokers[id] = brokertest.Start(t, brokertest.Options{Port: port, Set: s, TLS: tc})
 		seeds = append(seeds, c.brokers[id].Addr)
@@ -442,27 +408,13 @@ func TestSecurityRollingUpgradeSeparateInterBrokerListener(t *testing.T) {
 	for id, b := range c.brokers {
 		u.plainPorts[id] = b.Port
 		u.securePorts[id] = brokertest.FreePort(t)
-		base[id] = map[string]string{
-			"broker.id":                                     strconv.Itoa(int(id)),
-			"zookeeper.connect":                             c.zk.Addr + c.chroot,
-			"zookeeper.session.timeout.ms":                  "4000",
-			"default.replication.factor":                    "3",
-			"offsets.topic.replication.factor":              "3",
-			"transaction.state.log.replication.factor":      "3",
-			"offsets.topic.num.partitions":                  "3",
-			"transaction.state.log.num.partitions":          "3",
-			"replica.lag.time.max.ms":                       "3000",
-			"group.initial.rebalance.delay.ms":              "0",
+		base[id] = brokerBase(id, 3, c.zk.Addr+c.chroot)
+		maps.Copy(base[id], certs.BrokerStores())
+		maps.Copy(base[id], map[string]string{
 			"sasl.enabled.mechanisms":                       "PLAIN",
 			"sasl.mechanism.inter.broker.protocol":          "PLAIN",
 			"listener.name.internal.plain.sasl.jaas.config": sectest.PlainJAAS("admin", upgradePass, map[string]string{"admin": upgradePass}),
-			"ssl.keystore.type":                             "PEM",
-			"ssl.keystore.location":                         certs.BrokerPEM,
-			"ssl.key.password":                              sectest.Password,
-			"ssl.truststore.type":                           "PKCS12",
-			"ssl.truststore.location":                       certs.TrustP12,
-			"ssl.truststore.password":                       sectest.Password,
-		}
+		})
 	}
 	topic := "separate-listener"
 	const partitions = 3
@@ -645,33 +597,17 @@ func TestReplicationHardBounceLeaderSSLClientAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: []tls.Certificate{cert}}
-	var r [4]byte
-	rand.Read(r[:])
-	c := &cluster{t: t, zk: zktest.Start(t), brokers: make(map[int32]*brokertest.Broker), chroot: "/gregor-" + hex.EncodeToString(r[:])}
+	c := newCluster(t)
 	var seeds []string
 	for id := int32(1); id <= 3; id++ {
 		port := brokertest.FreePort(t)
-		s := map[string]string{
-			"broker.id":                                strconv.Itoa(int(id)),
-			"zookeeper.connect":                        c.zk.Addr + c.chroot,
-			"zookeeper.session.timeout.ms":             "4000",
-			"listeners":                                "SSL://127.0.0.1:" + strconv.Itoa(port),
-			"security.inter.broker.protocol":           "SSL",
-			"ssl.client.auth":                          "required",
-			"ssl.keystore.type":                        "PEM",
-			"ssl.keystore.location":                    certs.BrokerPEM,
-			"ssl.key.password":                         sectest.Password,
-			"ssl.truststore.type":                      "PKCS12",
-			"ssl.truststore.location":                  certs.TrustP12,
-			"ssl.truststore.password":                  sectest.Password,
-			"default.replication.factor":               "3",
-			"offsets.topic.replication.factor":         "3",
-			"transaction.state.log.replication.factor": "3",
-			"offsets.topic.num.partitions":             "3",
-			"transaction.state.log.num.partitions":     "3",
-			"replica.lag.time.max.ms":                  "3000",
-			"group.initial.rebalance.delay.ms":         "0",
-		}
+		s := brokerBase(id, 3, c.zk.Addr+c.chroot)
+		maps.Copy(s, certs.BrokerStores())
+		maps.Copy(s, map[string]string{
+			"listeners":                      "SSL://127.0.0.1:" + strconv.Itoa(port),
+			"security.inter.broker.protocol": "SSL",
+			"ssl.client.auth":                "required",
+		})
 		c.brokers[id] = brokertest.Start(t, brokertest.Options{Port: port, Set: s, TLS: tc})
 		seeds = append(seeds, c.brokers[id].Addr)
 	}

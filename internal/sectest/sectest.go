@@ -114,6 +114,19 @@ func (c *Certs) IssueBroker(t testing.TB, name, subj, password string) (p12, cha
 	return p12, chain, key
 }
 
+// BrokerStores is a broker's ssl.* settings for these certificates: its
+// PEM keystore (BrokerPEM) and the PKCS12 truststore (TrustP12).
+func (c *Certs) BrokerStores() map[string]string {
+	return map[string]string{
+		"ssl.keystore.type":       "PEM",
+		"ssl.keystore.location":   c.BrokerPEM,
+		"ssl.key.password":        Password,
+		"ssl.truststore.type":     "PKCS12",
+		"ssl.truststore.location": c.TrustP12,
+		"ssl.truststore.password": Password,
+	}
+}
+
 func writeCat(t testing.TB, out string, files ...string) {
 	t.Helper()
 	var all []byte
