@@ -43,8 +43,11 @@ type Config struct {
 	Rack                string
 	Listeners           []Listener
 	AdvertisedListeners []Listener
-	LogDir              string
-	LogDirs             []string
+	// BoundPorts are the ports that listeners configured with port 0 were
+	// bound to, by listener name (SetBoundPorts).
+	BoundPorts map[string]int
+	LogDir     string
+	LogDirs    []string
 
 	ZookeeperConnect        string
 	ZookeeperSessionTimeout time.Duration
@@ -505,7 +508,26 @@ func (c *Config) WithDynamic(d Dynamic) (*Config, []error) {
 		errs = append(errs, fmt.Errorf("dynamic broker configs not applied: %w", err))
 	}
 	out.Values, out.Unknown, out.Dynamic = c.Values, c.Unknown, d
+	out.SetBoundPorts(c.BoundPorts)
 	return out, errs
+}
+
+// SetBoundPorts records the ports that listeners configured with port 0
+// were bound to, and advertises each in place of its advertised port 0, as
+// Kafka's KafkaServer registers socketServer.boundPort: clients and other
+// brokers are never told to dial port 0.
+func (c *Config) SetBoundPorts(ports map[string]int) {
+	c.BoundPorts = ports
+	if len(ports) == 0 {
+		return
+	}
+	adv := slices.Clone(c.AdvertisedListeners)
+	for i, a := range adv {
+		if p, ok := ports[a.Name]; ok && a.Port == 0 {
+			adv[i].Port = p
+		}
+	}
+	c.AdvertisedListeners = adv
 }
 
 // CheckWithDynamic reports what keeps the configuration with dynamic

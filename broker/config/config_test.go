@@ -452,3 +452,27 @@ func TestQuotaWindowNumOne(t *testing.T) {
 		t.Fatal("quota.window.num=0 was accepted")
 	}
 }
+
+// The port a port-0 listener was bound to stays advertised in every
+// configuration rebuilt from dynamic broker configs.
+func TestBoundPortsSurviveDynamicConfigs(t *testing.T) {
+	c, err := Load(map[string]string{"listeners": "PLAINTEXT://127.0.0.1:0,OTHER://127.0.0.1:9", "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,OTHER:PLAINTEXT", "log.dirs": t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetBoundPorts(map[string]int{"PLAINTEXT": 40123})
+	d, errs := c.WithDynamic(Dynamic{Defaults: map[string]string{"log.retention.ms": "1000"}})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	for _, cfg := range []*Config{c, d} {
+		a, _ := cfg.Advertised("PLAINTEXT")
+		o, _ := cfg.Advertised("OTHER")
+		if a.Port != 40123 || o.Port != 9 {
+			t.Fatalf("advertised %v", cfg.AdvertisedListeners)
+		}
+	}
+	if l, _ := d.Listener("PLAINTEXT"); l.Port != 0 {
+		t.Fatalf("listeners changed: %v", d.Listeners)
+	}
+}

@@ -3,10 +3,14 @@ package main
 import (
 	"context"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"gregor/broker/config"
 	"gregor/monitor"
@@ -94,5 +98,43 @@ func TestListenersBoundBeforeServing(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), `"message":"listening"`) {
 		t.Fatalf("a listener served before every listener was bound:\n%s", logs.String())
+	}
+}
+
+// A listener on port 0 is advertised with the port it was bound to, as
+// Kafka's KafkaServer registers socketServer.boundPort: a client that
+// bootstraps from it finds the broker at that address and can produce.
+func TestListenerPortZeroAdvertisesBoundPort(t *testing.T) {
+	cfg, err := config.Load(map[string]string{
+		"listeners":               "PLAINTEXT://127.0.0.1:0",
+		"log.dirs":                t.TempDir(),
+		"gregor.metrics.listener": "",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := start(context.Background(), cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.shutdown(context.Background())
+	addr := s.listeners["PLAINTEXT"]
+	_, port, _ := net.SplitHostPort(addr)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.AllowAutoTopicCreation(), kgo.DefaultProduceTopic("port-zero"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	m, err := kadm.NewClient(cl).BrokerMetadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Brokers) != 1 || strconv.Itoa(int(m.Brokers[0].Port)) != port {
+		t.Fatalf("bound to %s, metadata advertises %+v", addr, m.Brokers)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatalf("produce through the advertised address: %v", err)
 	}
 }

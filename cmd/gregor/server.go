@@ -59,6 +59,30 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 	}
 	levels := loglevel.New(base, rootLevel)
 	log := levels.Logger(loglevel.Root)
+	// A listener on port 0 is bound first, so that the broker registers
+	// and advertises the port it got (see SetBoundPorts); the others are
+	// bound once the broker has started.
+	opts := connectionOptions(cfg)
+	prebound := map[string]net.Listener{}
+	closePrebound := func() {
+		for _, ln := range prebound {
+			ln.Close()
+		}
+	}
+	ports := map[string]int{}
+	for _, l := range cfg.Listeners {
+		if l.Port != 0 {
+			continue
+		}
+		ln, err := protocol.ListenTCP(l.Addr(), opts.ReceiveBuffer, opts.ListenBacklog)
+		if err != nil {
+			closePrebound()
+			return nil, fmt.Errorf("listener %s: %w", l, err)
+		}
+		prebound[l.Name] = ln
+		ports[l.Name] = ln.Addr().(*net.TCPAddr).Port
+	}
+	cfg.SetBoundPorts(ports)
 	var backend metadata.Backend
 	if cfg.ZookeeperConnect != "" {
 		opt := zkmeta.Options{
@@ -66,17 +90,20 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 			Config: cfg, Log: log, LogLevels: levels,
 		}
 		if err := resolveBrokerID(ctx, cfg, opt, logFS(), log); err != nil {
+			closePrebound()
 			return nil, err
 		}
 		opt.Self = broker.SelfInfo(cfg)
 		zb, err := zkmeta.New(opt)
 		if err != nil {
+			closePrebound()
 			return nil, fmt.Errorf("zookeeper.connect: %w", err)
 		}
 		backend = zb
 	}
 	b, err := broker.New(broker.Options{Config: cfg, Backend: backend, FS: logFS(), Log: levels.Logger("broker"), LogLevels: levels})
 	if err != nil {
+		closePrebound()
 		return nil, err
 	}
 	// The coordinators hear about internal partitions from the first
@@ -92,6 +119,7 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 	b.SetSharePersister(sharePersister{coord})
 	b.SetInternalTopics(coord)
 	if err := b.Start(ctx); err != nil {
+		closePrebound()
 		b.Close()
 		return nil, err
 	}
@@ -132,6 +160,7 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 		for _, b := range ls {
 			b.ln.Close()
 		}
+		closePrebound() // those not yet in ls
 	}
 	for _, l := range cfg.Listeners {
 		sec, err := s.listenerSecurity(cfg, l.Name, levels.Logger("security"))
@@ -140,7 +169,13 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 			s.shutdown(context.Background())
 			return nil, err
 		}
-		ln, err := protocol.ListenTCP(l.Addr(), s.net.Options.ReceiveBuffer, s.net.Options.ListenBacklog)
+		ln, ok := prebound[l.Name]
+		if ok {
+			delete(prebound, l.Name)
+			ls = append(ls, bound{l.Name, ln, sec})
+			continue
+		}
+		ln, err = protocol.ListenTCP(l.Addr(), s.net.Options.ReceiveBuffer, s.net.Options.ListenBacklog)
 		if err != nil {
 			closeBound()
 			s.shutdown(context.Background())
