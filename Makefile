@@ -33,8 +33,9 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags gregorfaults ./cmd/gregor
 
-# test runs every test (scripts/test.sh: the integration package beside
-# the rest and the compat suite against a 3-broker cluster).
+# test runs every test (scripts/test.sh: four lanes at once, the integration
+# package in two halves, the compat suite against a 3-broker cluster, and
+# the rest).
 test: deps vet
 	GO=$(GO) ./scripts/test.sh
 

@@ -186,8 +186,15 @@ func TestProduceErrorCarriesLogStartOffset(t *testing.T) {
 		}
 		return raw.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
 	}
-	if sp := produce(0, "a", "b", "c"); sp.ErrorCode != 0 {
-		t.Fatalf("first batch: %v", kerr.ErrorForCode(sp.ErrorCode))
+	// On a cluster the leader named in another broker's metadata may
+	// learn of its leadership a moment later: retried, as a client would.
+	var first int16
+	waitFor(t, "the leader to accept the first batch", 15*time.Second, func() bool {
+		first = produce(0, "a", "b", "c").ErrorCode
+		return first != kerr.NotLeaderForPartition.Code && first != kerr.UnknownTopicOrPartition.Code
+	})
+	if first != 0 {
+		t.Fatalf("first batch: %v", kerr.ErrorForCode(first))
 	}
 	os := kadm.Offsets{}
 	os.Add(kadm.Offset{Topic: topic, Partition: 0, At: 2})

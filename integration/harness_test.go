@@ -124,11 +124,15 @@ func (c *cluster) zkConn() *zk.Conn {
 	return conn
 }
 
-// seeds lists the addresses of every broker.
+// seeds lists the addresses of every broker but the paused ones: a client
+// whose first request reached a paused broker would wait out its timeout
+// (a stopped process's kernel still accepts connections).
 func (c *cluster) seeds() []string {
 	var out []string
 	for _, b := range c.brokers {
-		out = append(out, b.Addr)
+		if !b.Paused() {
+			out = append(out, b.Addr)
+		}
 	}
 	return out
 }

@@ -363,7 +363,10 @@ func TestLeaderPausedAndResumed(t *testing.T) {
 	c := startCluster(t, 3, nil)
 	topic := "paused"
 	c.createTopic(topic, 1, 3, map[string]*string{"min.insync.replicas": strp("2")})
-	w := startWorkload(t, c, topic, 1)
+	// A paused leader answers nothing: the producer waits out its request
+	// timeout before it asks again, as Kafka's would. Short ones keep the
+	// test short.
+	w := startWorkload(t, c, topic, 1, kgo.ProduceRequestTimeout(3*time.Second), kgo.RequestTimeoutOverhead(2*time.Second))
 	w.awaitMore(1000, 30*time.Second)
 	victim := c.leaderOf(topic, 0)
 	c.brokers[victim].Pause()

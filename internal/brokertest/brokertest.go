@@ -158,6 +158,8 @@ type Broker struct {
 	cmd  *exec.Cmd
 	logs *syncBuffer
 	done chan struct{}
+	// paused is set between Pause and Resume (or a kill).
+	paused bool
 }
 
 // Start starts a broker and waits until it answers ApiVersions. It is
@@ -336,6 +338,14 @@ func (b *Broker) Pause() {
 
 func (b *Broker) Resume() { b.signal(syscall.SIGCONT, false) }
 
+// Paused reports whether the broker is stopped by Pause: it accepts
+// connections (the kernel does) and answers nothing.
+func (b *Broker) Paused() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.paused
+}
+
 // procStopped reports whether every thread of a process is stopped by a
 // signal (state T in /proc/<pid>/task/<tid>/stat). A process that is gone
 // counts as stopped.
@@ -427,6 +437,9 @@ func (b *Broker) signal(sig syscall.Signal, wait bool) {
 	if sig == syscall.SIGKILL {
 		cmd.Process.Signal(syscall.SIGCONT)
 	}
+	b.mu.Lock()
+	b.paused = sig == syscall.SIGSTOP
+	b.mu.Unlock()
 	cmd.Process.Signal(sig)
 	if !wait {
 		return
