@@ -225,7 +225,7 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 	eachPart(parts, parallel, func(pp *producePart) {
 		if pp.err == nil {
 			t := pp.p.topic
-			pp.pb, pp.err = prepare(pp.rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio, fmt.Sprintf("%s-%d", t.Name, pp.rp.Partition))
+			pp.pb, pp.err = prepare(pp.rp.Records, version, t.cfg.Load(), b.cfg.DecompressionMaxRatio, pp.p.name)
 			if pp.err != nil && r.Acks == -1 && pp.p.underMinISR() {
 				// As Kafka's Partition.appendRecordsToLeader refuses an
 				// acks=all append to a partition under min.insync.replicas

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,8 @@ type Partition struct {
 	ID    int32
 	b     *Broker
 	tp    storage.TP
+	// name is "<topic>-<partition>", as errors name the partition.
+	name string
 
 	// hw, leo and start mirror the log and replica state for lock-free
 	// readers (fetch, metadata, list offsets); they are written under mu.
@@ -103,7 +106,7 @@ type Partition struct {
 }
 
 func newPartition(b *Broker, t *Topic, id int32) *Partition {
-	p := &Partition{topic: t, ID: id, b: b, tp: storage.TP{Topic: t.Name, Partition: id}, waiters: make(map[chan struct{}]struct{})}
+	p := &Partition{topic: t, ID: id, b: b, tp: storage.TP{Topic: t.Name, Partition: id}, name: t.Name + "-" + strconv.Itoa(int(id)), waiters: make(map[chan struct{}]struct{})}
 	// No leader until the partition's first state is applied (its mailbox
 	// runs apart from the topic's creation): never broker 0 by default.
 	p.state = metadata.PartitionState{Leader: -1, LeaderEpoch: -1, Version: -1}
