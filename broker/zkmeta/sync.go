@@ -309,6 +309,9 @@ func (b *backend) read(key, zpath string) ([]byte, *zk.Stat, bool, error) {
 	if !errors.Is(err, zk.ErrNoNode) {
 		return nil, nil, false, err
 	}
+	if !b.watchCreation(key) {
+		return nil, nil, false, nil
+	}
 	ok, _, ch, err := b.conn.ExistsW(zpath)
 	if err != nil {
 		return nil, nil, false, err
@@ -318,6 +321,43 @@ func (b *backend) read(key, zpath string) ([]byte, *zk.Stat, bool, error) {
 		b.mark(key)
 	}
 	return nil, nil, false, nil
+}
+
+// watchCreation reports whether the creation of key's missing znode needs
+// a watch of its own. ZooKeeper keeps a watch on a znode that does not
+// exist until the znode is created, and this broker keeps a goroutine
+// waiting on it: on the znodes of a deleted topic, one of each for every
+// topic ever deleted. So:
+//   - a topic's znode has none: its creation changes the children of
+//     /brokers/topics, which are watched (and a read that came before the
+//     listing is done again, processTopic);
+//   - a topic's config and partition states have one only while the topic
+//     exists and is not being deleted (its mark in /admin/delete_topics is
+//     made before the deletion starts and removed after it ends). A topic
+//     created again under the name is read afresh (processTopic).
+func (b *backend) watchCreation(key string) bool {
+	var topic string
+	switch {
+	case strings.HasPrefix(key, preTopic):
+		return false
+	case strings.HasPrefix(key, preConfig):
+		topic = key[len(preConfig):]
+	case strings.HasPrefix(key, preState):
+		rest := key[len(preState):]
+		i := strings.LastIndexByte(rest, '/')
+		if i < 0 {
+			return true
+		}
+		topic = rest[:i]
+	default:
+		return true
+	}
+	marked, _, err := b.conn.Exists(b.p(deleteTopicsPath + "/" + topic))
+	if err != nil || marked {
+		return err != nil
+	}
+	exists, _, err := b.conn.Exists(b.p(topicPath(topic)))
+	return err != nil || exists
 }
 
 func (b *backend) loop(ctx context.Context) {
@@ -682,9 +722,19 @@ func (b *backend) processTopic(name string) error {
 	if t == nil {
 		return nil
 	}
+	_, prefetched := b.prefetched[preTopic+name]
 	data, stat, ok, err := b.get(preTopic+name, b.p(topicPath(name)))
-	if err != nil || !ok {
+	if err != nil {
 		return err
+	}
+	if !ok {
+		// Read ahead of this round's listing, which still has it: it was
+		// created again in between (no watch waits for its creation, see
+		// watchCreation), so read it again.
+		if prefetched {
+			b.mark(preTopic + name)
+		}
+		return nil
 	}
 	assign, adding, removing, id, hasID, err := decodeTopicReassigning(data)
 	if err != nil {
@@ -693,7 +743,10 @@ func (b *backend) processTopic(name string) error {
 	}
 	t.adding, t.removing = adding, removing
 	if t.exists && hasID && t.hasID && id != t.id { // recreated
+		// Its config and states were last read while the old one was
+		// deleted, with no watch for their creation (watchCreation).
 		t.states = nil
+		b.mark(preConfig + name)
 	}
 	if !t.exists || id != t.id || hasID != t.hasID || !slices.EqualFunc(assign, t.assign, slices.Equal) {
 		t.changed = true

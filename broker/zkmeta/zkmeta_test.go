@@ -894,3 +894,74 @@ func retryOp(t *testing.T, what string, op func() error) {
 	var err error
 	await(t, what, func() bool { err = op(); return err == nil })
 }
+
+// Deleted topics leave no watches behind: after a topic is deleted, no
+// broker watches for the creation of its znodes (ZooKeeper keeps such a
+// watch, and the broker a goroutine waiting on it, until the znode is
+// created, which for most deleted topics is never). A topic created again
+// under the name is still seen whole.
+func TestDeletedTopicsLeaveNoWatches(t *testing.T) {
+	z := zktest.Start(t)
+	a := start(t, z.Addr, 1)
+	b := start(t, z.Addr, 2)
+	ctx := context.Background()
+	for i := range 5 {
+		name := fmt.Sprintf("gone-%d", i)
+		if _, err := a.be.CreateTopic(ctx, metadata.TopicSpec{Name: name, Partitions: 3, ReplicationFactor: 2}); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []*node{a, b} {
+			await(t, fmt.Sprintf("broker %d to see %s online", n.id, name), func() bool {
+				ts, ok := n.apply.topic(name)
+				return ok && len(ts.Partitions) == 3 && ts.Partitions[2].Leader > 0
+			})
+		}
+		if err := b.be.DeleteTopic(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []*node{a, b} {
+		await(t, fmt.Sprintf("broker %d to remove every deleted topic", n.id), func() bool {
+			for i := range 5 {
+				if _, ok := n.apply.topic(fmt.Sprintf("gone-%d", i)); ok {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	// The watches on the deleted znodes fired when they were deleted;
+	// what is left is the brokers' reads since.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := zktest.FourLetter(z.Addr, "wchc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "/gone-") {
+				left = append(left, strings.TrimSpace(l))
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30s after the deletions, %d watches on deleted topics' znodes are left: %v", len(left), left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Created again: its partitions' states, written after the topic, are
+	// seen by both brokers.
+	st, err := b.be.CreateTopic(ctx, metadata.TopicSpec{Name: "gone-0", Partitions: 2, ReplicationFactor: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*node{a, b} {
+		await(t, fmt.Sprintf("broker %d to see gone-0 created again", n.id), func() bool {
+			ts, ok := n.apply.topic("gone-0")
+			return ok && ts.ID == st.ID && len(ts.Partitions) == 2 && ts.Partitions[0].Leader > 0 && ts.Partitions[1].Leader > 0
+		})
+	}
+}

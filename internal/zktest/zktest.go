@@ -100,7 +100,7 @@ maxClientCnxns=0
 minSessionTimeout=1000
 maxSessionTimeout=60000
 admin.enableServer=false
-4lw.commands.whitelist=ruok,srvr,stat,mntr,cons,dump
+4lw.commands.whitelist=ruok,srvr,stat,mntr,cons,dump,wchc
 `, filepath.Join(dir, "data"), port)
 	if err := os.WriteFile(filepath.Join(dir, "zoo.cfg"), []byte(cfg), 0o644); err != nil {
 		return nil, err
