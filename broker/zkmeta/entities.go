@@ -55,9 +55,16 @@ func (c *entityCache[E]) load(b *backend, name, prefix, path string, d entityDec
 	if _, ok := c.byName[name]; !ok {
 		return nil
 	}
-	data, _, _, err := b.get(prefix+name, b.p(path))
+	data, _, ok, err := b.get(prefix+name, b.p(path))
 	if err != nil {
 		return err
+	}
+	if !ok {
+		// Deleted: forgotten until the listing, whose watch fired with
+		// the deletion, has it again (watchCreation).
+		delete(c.byName, name)
+		c.changed = true
+		return nil
 	}
 	cfg, err := decodeConfig(data)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,27 @@ func TestGroupConfigsReachEveryBroker(t *testing.T) {
 	wait.For(t, "broker 2 to see the group configs deleted", 10*time.Second, func() bool {
 		return a2.group(group) == nil
 	})
+	// Deleted configs leave no watch for their creation (watchCreation),
+	// and configs set again are seen.
+	for i := range 5 {
+		g := fmt.Sprintf("gone-%d", i)
+		if err := be1.AlterGroupConfigs(ctx, g, want); err != nil {
+			t.Fatal(err)
+		}
+		wait.For(t, "broker 2 to get "+g+"'s configs", 10*time.Second, func() bool { return maps.Equal(a2.group(g), want) })
+		if err := be1.AlterGroupConfigs(ctx, g, nil); err != nil {
+			t.Fatal(err)
+		}
+		wait.For(t, "broker 2 to see "+g+"'s configs deleted", 10*time.Second, func() bool { return a2.group(g) == nil })
+	}
+	wait.For(t, "no watch left on deleted group configs", 10*time.Second, func() bool {
+		out, err := zktest.FourLetter(z.Addr, "wchc")
+		return err == nil && !strings.Contains(out, "/gone-")
+	})
+	if err := be1.AlterGroupConfigs(ctx, "gone-0", want); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "broker 2 to get gone-0's configs set again", 10*time.Second, func() bool { return maps.Equal(a2.group("gone-0"), want) })
 }
 
 func TestClientMetricsReachEveryBroker(t *testing.T) {

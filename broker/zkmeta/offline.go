@@ -78,8 +78,13 @@ func (b *backend) processOfflineBroker(id string) error {
 		return nil
 	}
 	data, _, ok, err := b.get(preOffline+id, b.p(offlinePath(id)))
-	if err != nil || !ok {
+	if err != nil {
 		return err
+	}
+	if !ok { // deleted: forgotten until listed again (watchCreation)
+		delete(c.byBroker, id)
+		c.changed = true
+		return nil
 	}
 	var z offlineZNode
 	if err := json.Unmarshal(data, &z); err != nil {

@@ -331,6 +331,9 @@ func (b *backend) read(key, zpath string) ([]byte, *zk.Stat, bool, error) {
 //   - a topic's znode has none: its creation changes the children of
 //     /brokers/topics, which are watched (and a read that came before the
 //     listing is done again, processTopic);
+//   - nor has a listed entity's (a user's, a group's or subscription's
+//     configs, a token, an offline replicas report): one found deleted is
+//     forgotten, and the watched listing has it again once it is created;
 //   - a topic's config and partition states have one only while the topic
 //     exists and is not being deleted (its mark in /admin/delete_topics is
 //     made before the deletion starts and removed after it ends). A topic
@@ -338,7 +341,8 @@ func (b *backend) read(key, zpath string) ([]byte, *zk.Stat, bool, error) {
 func (b *backend) watchCreation(key string) bool {
 	var topic string
 	switch {
-	case strings.HasPrefix(key, preTopic):
+	case strings.HasPrefix(key, preTopic), strings.HasPrefix(key, preUser), strings.HasPrefix(key, preGroup),
+		strings.HasPrefix(key, preClientMetric), strings.HasPrefix(key, preToken), strings.HasPrefix(key, preOffline):
 		return false
 	case strings.HasPrefix(key, preConfig):
 		topic = key[len(preConfig):]

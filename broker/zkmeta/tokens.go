@@ -76,8 +76,13 @@ func (b *backend) processToken(id string) error {
 		return nil
 	}
 	data, _, ok, err := b.get(preToken+id, b.p(tokenPath(id)))
-	if err != nil || !ok {
+	if err != nil {
 		return err
+	}
+	if !ok { // deleted: forgotten until listed again (watchCreation)
+		delete(c.byID, id)
+		c.changed = true
+		return nil
 	}
 	t, err := metadata.DecodeTokenZNode(data)
 	if err != nil {
