@@ -55,3 +55,7 @@ if [ "${HOSTILE:-1}" != 0 ]; then
 	echo "== hostile clients: a canary producer's ack waits and the broker's memory beside misbehaving connections"
 	bin/gregor-bench hostile -gregor bin/gregor -duration "${HOSTILE_DURATION:-10s}" 2>/dev/null
 fi
+if [ "${SOAK:-0}" != 0 ] && [ -f /usr/share/java/zookeeper.jar ]; then
+	echo "== soak: what a 3-broker cluster grows under load, churn and restarts (${SOAK_DURATION:-10m})"
+	bin/gregor-bench soak -gregor bin/gregor -duration "${SOAK_DURATION:-10m}" 2>/dev/null
+fi

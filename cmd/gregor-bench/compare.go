@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"gregor/internal/freeport"
 )
 
 // target is a broker under measurement.
@@ -252,12 +253,11 @@ func startBroker(ctx context.Context, bin, name, addr string, sets ...string) (p
 func freeAddr() string { return fmt.Sprintf("127.0.0.1:%d", freePort()) }
 
 func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := freeport.Pick()
 	if err != nil {
 		fail(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func fail(err error) {

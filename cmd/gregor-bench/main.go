@@ -46,6 +46,8 @@ func main() {
 		groupsCmd(os.Args[2:]) // groups.go
 	case "rolling":
 		rollingCmd(os.Args[2:])
+	case "soak":
+		soakCmd(os.Args[2:])
 	case "downconvert":
 		downconvertCmd(os.Args[2:]) // downconvert.go
 	case "share":
@@ -71,6 +73,7 @@ func usage() {
   gregor-bench scale [-gregor bin/gregor] [-partitions 10000] [-conns 10000]
   gregor-bench groups [-gregor bin/gregor] [-rounds 5]
   gregor-bench rolling [-gregor bin/gregor] [-rounds 3] [-rate 500] [-partitions 6]
+  gregor-bench soak [-gregor bin/gregor] [-duration 10m] [-bounce 1m] [-sample 30s]
   gregor-bench downconvert [-gregor bin/gregor] [-rounds 5] [-records 300000] [-size 256] [-codecs none,lz4]
   gregor-bench share [-gregor bin/gregor | -bootstrap host:port] [-rounds 3] [-records 100000] [-size 100]
   gregor-bench hostile [-gregor bin/gregor] [-duration 10s] [-conns 1000]

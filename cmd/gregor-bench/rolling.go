@@ -111,6 +111,47 @@ func (b *benchBroker) start(ctx context.Context) error {
 	return awaitBroker(ctx, b.addr)
 }
 
+// startBenchCluster starts ZooKeeper and three brokers with data under dir,
+// and waits until metadata lists all three; stopBenchCluster stops what it
+// started, whatever it returned.
+func startBenchCluster(ctx context.Context, bin, dir string) (*zktest.Process, []*benchBroker, []string, error) {
+	zk, err := zktest.StartProcess(filepath.Join(dir, "zk"), 0, nil)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("starting ZooKeeper: %w", err)
+	}
+	var brokers []*benchBroker
+	var seeds []string
+	for id := 1; id <= 3; id++ {
+		b := &benchBroker{id: id, bin: bin, addr: freeAddr(), metrics: freeAddr()}
+		for _, kv := range []string{
+			"broker.id=" + strconv.Itoa(id), "listeners=PLAINTEXT://" + b.addr, "log.dirs=" + filepath.Join(dir, "broker"+strconv.Itoa(id)),
+			"zookeeper.connect=" + zk.Addr() + "/bench", "zookeeper.session.timeout.ms=6000", "gregor.metrics.listener=" + b.metrics,
+			"gregor.log.level=warn", "default.replication.factor=3", "min.insync.replicas=2", "offsets.topic.replication.factor=3",
+			"offsets.topic.num.partitions=3", "group.initial.rebalance.delay.ms=0",
+		} {
+			b.args = append(b.args, "--set", kv)
+		}
+		if err := b.start(ctx); err != nil {
+			return zk, brokers, seeds, fmt.Errorf("broker %d: %w", id, err)
+		}
+		brokers = append(brokers, b)
+		seeds = append(seeds, b.addr)
+	}
+	return zk, brokers, seeds, awaitBrokers(ctx, seeds, 3)
+}
+
+func stopBenchCluster(zk *zktest.Process, brokers []*benchBroker) {
+	for _, b := range brokers {
+		if b.cmd != nil && b.cmd.ProcessState == nil {
+			b.cmd.Process.Kill()
+			b.cmd.Wait()
+		}
+	}
+	if zk != nil {
+		zk.Stop()
+	}
+}
+
 // stop sends SIGTERM and waits for the exit, returning how long it took.
 func (b *benchBroker) stop() time.Duration {
 	t0 := time.Now()
@@ -126,38 +167,9 @@ func rollingRound(ctx context.Context, bin string, rate int, partitions int32) (
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	zk, err := zktest.StartProcess(filepath.Join(dir, "zk"), 0, nil)
+	zk, brokers, seeds, err := startBenchCluster(ctx, bin, dir)
+	defer stopBenchCluster(zk, brokers)
 	if err != nil {
-		return res, fmt.Errorf("starting ZooKeeper: %w", err)
-	}
-	defer zk.Stop()
-	var brokers []*benchBroker
-	defer func() {
-		for _, b := range brokers {
-			if b.cmd != nil && b.cmd.ProcessState == nil {
-				b.cmd.Process.Kill()
-				b.cmd.Wait()
-			}
-		}
-	}()
-	var seeds []string
-	for id := 1; id <= 3; id++ {
-		b := &benchBroker{id: id, bin: bin, addr: freeAddr(), metrics: freeAddr()}
-		for _, kv := range []string{
-			"broker.id=" + strconv.Itoa(id), "listeners=PLAINTEXT://" + b.addr, "log.dirs=" + filepath.Join(dir, "broker"+strconv.Itoa(id)),
-			"zookeeper.connect=" + zk.Addr() + "/bench", "zookeeper.session.timeout.ms=6000", "gregor.metrics.listener=" + b.metrics,
-			"gregor.log.level=warn", "default.replication.factor=3", "min.insync.replicas=2", "offsets.topic.replication.factor=3",
-			"offsets.topic.num.partitions=3", "group.initial.rebalance.delay.ms=0",
-		} {
-			b.args = append(b.args, "--set", kv)
-		}
-		if err := b.start(ctx); err != nil {
-			return res, fmt.Errorf("broker %d: %w", id, err)
-		}
-		brokers = append(brokers, b)
-		seeds = append(seeds, b.addr)
-	}
-	if err := awaitBrokers(ctx, seeds, 3); err != nil {
 		return res, err
 	}
 	adm, closeAdm, err := benchAdmin(seeds)
