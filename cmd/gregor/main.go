@@ -55,8 +55,9 @@ Configuration is Kafka's server.properties keys, given in either of two ways
              gregor server.properties)
   key=value  gregor --set listeners=PLAINTEXT://0.0.0.0:9092 --set log.dirs=/var/lib/gregor
 With neither, one broker listens on 127.0.0.1:9092 and keeps its data in ./data.
-The status page, /metrics, /healthz and /readyz are served on
-gregor.metrics.listener (default http://127.0.0.1:9404/).
+The status page, /metrics, /healthz and /readyz are served at the host:port
+gregor.metrics.listener names (default 127.0.0.1:9404, so http://127.0.0.1:9404/;
+empty: not served).
 
 Flags:
 `
