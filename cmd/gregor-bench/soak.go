@@ -175,7 +175,7 @@ func soakCmd(args []string) {
 
 	start := time.Now()
 	samples := map[int][]soakSample{}
-	fmt.Println("  each broker: goroutines, open files, RSS MB, live heap MB, metric series")
+	fmt.Println("  each broker: goroutines, open files, RSS MB, heap MB live after the last GC, metric series")
 	fmt.Printf("  %6s  %-37s  %-37s  %s\n", "t", "broker 1", "broker 2", "broker 3")
 	for sleepCtx(lctx, *every) {
 		line := fmt.Sprintf("  %5.0fs", time.Since(start).Seconds())
@@ -221,7 +221,9 @@ func sampleBroker(addr string) soakSample {
 	m := scrape(addr)
 	return soakSample{
 		goroutines: m["go_goroutines"], fds: m["process_open_fds"], series: len(m),
-		rssMB: m["process_resident_memory_bytes"] / 1e6, heapMB: m["go_memstats_heap_inuse_bytes"] / 1e6,
+		// The heap live after the last collection: the next one is due
+		// at twice that (GOGC=100).
+		rssMB: m["process_resident_memory_bytes"] / 1e6, heapMB: m["go_memstats_next_gc_bytes"] / 2 / 1e6,
 	}
 }
 
