@@ -9,7 +9,9 @@ package broker
 // created when auto.create.topics.enable is on and the request allows it
 // (always for v0-3), with num.partitions and default.replication.factor;
 // an internal topic (__consumer_offsets, ...) with its coordinator's
-// settings (SetInternalTopics), as Kafka's AutoTopicCreationManager.
+// settings (SetInternalTopics), as Kafka's AutoTopicCreationManager, and
+// answered UNKNOWN_TOPIC_OR_PARTITION by the request that created them,
+// as Kafka 4 answers them: the next request describes them.
 // Brokers are listed with their address for the listener the request came
 // in on. Internal topics are flagged. v0 lists only the replicas a client
 // can reach (live, with the request's listener) and answers a partition
@@ -198,16 +200,24 @@ func (b *Broker) metadataMissing(ctx context.Context, req *protocol.Request, nam
 		st.ErrorCode = ErrorCode(b.log, err)
 		return st
 	}
-	if err == nil {
-		b.chargeAutoCreate(req, partitions)
-	}
-	t := b.Topic(name)
-	if t == nil {
+	if err != nil { // made by another request meanwhile: answered as it is
+		if t := b.Topic(name); t != nil {
+			return b.metadataTopic(t, view)
+		}
 		st.ErrorCode = kerr.LeaderNotAvailable.Code // created; not here yet
 		return st
 	}
+	b.chargeAutoCreate(req, partitions)
 	b.log.Info().Str("topic", name).Msg("auto-created topic on metadata request")
-	return b.metadataTopic(t, view)
+	// The request that creates a topic does not describe it: Kafka 4's
+	// AutoTopicCreationManager (sendCreateTopicRequest) answers every topic
+	// it asked the controller to create UNKNOWN_TOPIC_OR_PARTITION, without
+	// partitions, and the client's next Metadata finds it. kafka-go's
+	// Conn.ReadPartitions after DeleteTopics relies on it: its Metadata
+	// allows auto-creation, and a deleted topic must not come back with
+	// partitions in that same answer.
+	st.ErrorCode = kerr.UnknownTopicOrPartition.Code
+	return st
 }
 
 // autoCreateThrottled reports that the client asking for a topic to be
