@@ -10,8 +10,8 @@ package broker
 // (always for v0-3), with num.partitions and default.replication.factor;
 // an internal topic (__consumer_offsets, ...) with its coordinator's
 // settings (SetInternalTopics), as Kafka's AutoTopicCreationManager, and
-// answered UNKNOWN_TOPIC_OR_PARTITION by the request that created them,
-// as Kafka 4 answers them: the next request describes them.
+// answered LEADER_NOT_AVAILABLE by the request that created them, as
+// Kafka on ZooKeeper answers them: the next request describes them.
 // Brokers are listed with their address for the listener the request came
 // in on. Internal topics are flagged. v0 lists only the replicas a client
 // can reach (live, with the request's listener) and answers a partition
@@ -209,14 +209,18 @@ func (b *Broker) metadataMissing(ctx context.Context, req *protocol.Request, nam
 	}
 	b.chargeAutoCreate(req, partitions)
 	b.log.Info().Str("topic", name).Msg("auto-created topic on metadata request")
-	// The request that creates a topic does not describe it: Kafka 4's
-	// AutoTopicCreationManager (sendCreateTopicRequest) answers every topic
-	// it asked the controller to create UNKNOWN_TOPIC_OR_PARTITION, without
-	// partitions, and the client's next Metadata finds it. kafka-go's
-	// Conn.ReadPartitions after DeleteTopics relies on it: its Metadata
-	// allows auto-creation, and a deleted topic must not come back with
-	// partitions in that same answer.
-	st.ErrorCode = kerr.UnknownTopicOrPartition.Code
+	// The request that creates a topic does not describe it. Kafka on
+	// ZooKeeper, which creates it in ZooKeeper before answering as we do
+	// (AutoTopicCreationManager.createTopicsInZk), answers it
+	// LEADER_NOT_AVAILABLE without partitions (Kafka 4, which forwards the
+	// creation to its controller, UNKNOWN_TOPIC_OR_PARTITION), and the
+	// client's next Metadata finds it. kafka-go relies on it: Conn.ReadPartitions
+	// allows auto-creation, so right after DeleteTopics a deleted topic must not
+	// come back with partitions in the same answer; and a consumer group leader
+	// whose topic does not exist yet retries its join on LEADER_NOT_AVAILABLE,
+	// where on UNKNOWN_TOPIC_OR_PARTITION it assigns nothing and its partition
+	// watcher, whose first look already sees the new topic, never rebalances.
+	st.ErrorCode = kerr.LeaderNotAvailable.Code
 	return st
 }
 
