@@ -81,7 +81,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 	all := r.Topics == nil || (req.Version == 0 && len(r.Topics) == 0)
 	if all {
 		for _, t := range b.Topics() {
-			if b.allowed(req, acl.Describe, acl.Topic, t.Name) {
+			if t.announced() && b.allowed(req, acl.Describe, acl.Topic, t.Name) {
 				resp.Topics = append(resp.Topics, ops(b.metadataTopic(t, view)))
 			}
 		}
@@ -132,7 +132,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 func (b *Broker) metadataRequested(ctx context.Context, req *protocol.Request, rt kmsg.MetadataRequestTopic, autoCreate bool, view metaView) (kmsg.MetadataResponseTopic, bool) {
 	var t *Topic
 	if rt.Topic == nil {
-		if t = b.TopicByID(metadata.Uuid(rt.TopicID)); t == nil {
+		if t = b.TopicByID(metadata.Uuid(rt.TopicID)); t == nil || !t.announced() {
 			st := kmsg.NewMetadataResponseTopic()
 			st.TopicID, st.ErrorCode = rt.TopicID, kerr.UnknownTopicID.Code
 			st.AuthorizedOperations = authorizedOpsNotRequested
@@ -147,7 +147,7 @@ func (b *Broker) metadataRequested(ctx context.Context, req *protocol.Request, r
 	if !b.authorize(req, acl.Describe, acl.Topic, name) {
 		return metadataDenied(&name, metadata.Uuid{}, false), false
 	}
-	if t = b.Topic(name); t != nil {
+	if t = b.Topic(name); t != nil && t.announced() {
 		return b.metadataTopic(t, view), true
 	}
 	if autoCreate && !b.allowed(req, acl.Create, acl.Cluster, acl.ClusterName) && !b.authorize(req, acl.Create, acl.Topic, name) {
@@ -201,7 +201,7 @@ func (b *Broker) metadataMissing(ctx context.Context, req *protocol.Request, nam
 		return st
 	}
 	if err != nil { // made by another request meanwhile: answered as it is
-		if t := b.Topic(name); t != nil {
+		if t := b.Topic(name); t != nil && t.announced() {
 			return b.metadataTopic(t, view)
 		}
 		st.ErrorCode = kerr.LeaderNotAvailable.Code // created; not here yet
@@ -317,9 +317,30 @@ func (b *Broker) metadataTopic(t *Topic, view metaView) kmsg.MetadataResponseTop
 	parts := t.Partitions()
 	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(parts))
 	for _, p := range parts {
-		st.Partitions = append(st.Partitions, metadataPartition(p, view))
+		if p.announced() {
+			st.Partitions = append(st.Partitions, metadataPartition(p, view))
+		}
 	}
 	return st
+}
+
+// announced reports whether a partition has had a state from the
+// controller: on ZooKeeper, a new topic's (or new partition's) assignment
+// reaches the brokers before the controller has elected its leader and
+// written its state. Kafka on ZooKeeper describes a partition only once
+// the controller's UpdateMetadata brings it, with its leader (KRaft writes
+// the two at once), so a client never sees a new partition without a
+// leader: kafka-go's Writer failed a write to a topic it had just
+// auto-created on a cluster with "topic partition has no leader".
+func (p *Partition) announced() bool {
+	st := p.State()
+	return st.Version != -1 || st.Leader >= 0
+}
+
+// announced reports whether a topic has an announced partition (see
+// Partition.announced); one without any is not described yet.
+func (t *Topic) announced() bool {
+	return slices.ContainsFunc(t.Partitions(), (*Partition).announced)
 }
 
 func metadataPartition(p *Partition, view metaView) kmsg.MetadataResponseTopicPartition {
