@@ -9,7 +9,9 @@ package broker
 // created when auto.create.topics.enable is on and the request allows it
 // (always for v0-3), with num.partitions and default.replication.factor;
 // an internal topic (__consumer_offsets, ...) with its coordinator's
-// settings (SetInternalTopics), as Kafka's AutoTopicCreationManager.
+// settings (SetInternalTopics), as Kafka's AutoTopicCreationManager, and
+// answered LEADER_NOT_AVAILABLE by the request that created them, as
+// Kafka on ZooKeeper answers them: the next request describes them.
 // Brokers are listed with their address for the listener the request came
 // in on. Internal topics are flagged. v0 lists only the replicas a client
 // can reach (live, with the request's listener) and answers a partition
@@ -79,7 +81,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 	all := r.Topics == nil || (req.Version == 0 && len(r.Topics) == 0)
 	if all {
 		for _, t := range b.Topics() {
-			if b.allowed(req, acl.Describe, acl.Topic, t.Name) {
+			if t.announced() && b.allowed(req, acl.Describe, acl.Topic, t.Name) {
 				resp.Topics = append(resp.Topics, ops(b.metadataTopic(t, view)))
 			}
 		}
@@ -130,7 +132,7 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 func (b *Broker) metadataRequested(ctx context.Context, req *protocol.Request, rt kmsg.MetadataRequestTopic, autoCreate bool, view metaView) (kmsg.MetadataResponseTopic, bool) {
 	var t *Topic
 	if rt.Topic == nil {
-		if t = b.TopicByID(metadata.Uuid(rt.TopicID)); t == nil {
+		if t = b.TopicByID(metadata.Uuid(rt.TopicID)); t == nil || !t.announced() {
 			st := kmsg.NewMetadataResponseTopic()
 			st.TopicID, st.ErrorCode = rt.TopicID, kerr.UnknownTopicID.Code
 			st.AuthorizedOperations = authorizedOpsNotRequested
@@ -145,7 +147,7 @@ func (b *Broker) metadataRequested(ctx context.Context, req *protocol.Request, r
 	if !b.authorize(req, acl.Describe, acl.Topic, name) {
 		return metadataDenied(&name, metadata.Uuid{}, false), false
 	}
-	if t = b.Topic(name); t != nil {
+	if t = b.Topic(name); t != nil && t.announced() {
 		return b.metadataTopic(t, view), true
 	}
 	if autoCreate && !b.allowed(req, acl.Create, acl.Cluster, acl.ClusterName) && !b.authorize(req, acl.Create, acl.Topic, name) {
@@ -198,16 +200,28 @@ func (b *Broker) metadataMissing(ctx context.Context, req *protocol.Request, nam
 		st.ErrorCode = ErrorCode(b.log, err)
 		return st
 	}
-	if err == nil {
-		b.chargeAutoCreate(req, partitions)
-	}
-	t := b.Topic(name)
-	if t == nil {
+	if err != nil { // made by another request meanwhile: answered as it is
+		if t := b.Topic(name); t != nil && t.announced() {
+			return b.metadataTopic(t, view)
+		}
 		st.ErrorCode = kerr.LeaderNotAvailable.Code // created; not here yet
 		return st
 	}
+	b.chargeAutoCreate(req, partitions)
 	b.log.Info().Str("topic", name).Msg("auto-created topic on metadata request")
-	return b.metadataTopic(t, view)
+	// The request that creates a topic does not describe it. Kafka on
+	// ZooKeeper, which creates it in ZooKeeper before answering as we do
+	// (AutoTopicCreationManager.createTopicsInZk), answers it
+	// LEADER_NOT_AVAILABLE without partitions (Kafka 4, which forwards the
+	// creation to its controller, UNKNOWN_TOPIC_OR_PARTITION), and the
+	// client's next Metadata finds it. kafka-go relies on it: Conn.ReadPartitions
+	// allows auto-creation, so right after DeleteTopics a deleted topic must not
+	// come back with partitions in the same answer; and a consumer group leader
+	// whose topic does not exist yet retries its join on LEADER_NOT_AVAILABLE,
+	// where on UNKNOWN_TOPIC_OR_PARTITION it assigns nothing and its partition
+	// watcher, whose first look already sees the new topic, never rebalances.
+	st.ErrorCode = kerr.LeaderNotAvailable.Code
+	return st
 }
 
 // autoCreateThrottled reports that the client asking for a topic to be
@@ -303,9 +317,30 @@ func (b *Broker) metadataTopic(t *Topic, view metaView) kmsg.MetadataResponseTop
 	parts := t.Partitions()
 	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(parts))
 	for _, p := range parts {
-		st.Partitions = append(st.Partitions, metadataPartition(p, view))
+		if p.announced() {
+			st.Partitions = append(st.Partitions, metadataPartition(p, view))
+		}
 	}
 	return st
+}
+
+// announced reports whether a partition has had a state from the
+// controller: on ZooKeeper, a new topic's (or new partition's) assignment
+// reaches the brokers before the controller has elected its leader and
+// written its state. Kafka on ZooKeeper describes a partition only once
+// the controller's UpdateMetadata brings it, with its leader (KRaft writes
+// the two at once), so a client never sees a new partition without a
+// leader: kafka-go's Writer failed a write to a topic it had just
+// auto-created on a cluster with "topic partition has no leader".
+func (p *Partition) announced() bool {
+	st := p.State()
+	return st.Version != -1 || st.Leader >= 0
+}
+
+// announced reports whether a topic has an announced partition (see
+// Partition.announced); one without any is not described yet.
+func (t *Topic) announced() bool {
+	return slices.ContainsFunc(t.Partitions(), (*Partition).announced)
 }
 
 func metadataPartition(p *Partition, view metaView) kmsg.MetadataResponseTopicPartition {
