@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/go-zookeeper/zk"
@@ -108,13 +109,13 @@ func (b *backend) processQuota(key string) error {
 		if !q.ips[ip] {
 			return nil
 		}
-		return b.readQuota(key, "ips/"+ip)
+		return b.readQuota(key, "ips/"+ip, func() { delete(q.ips, ip) })
 	case strings.HasPrefix(key, preQUser):
 		u := key[len(preQUser):]
 		if _, ok := q.users[u]; !ok {
 			return nil
 		}
-		return b.readQuota(key, "users/"+u)
+		return b.readQuota(key, "users/"+u, func() { q.forgetUser(u) })
 	case strings.HasPrefix(key, preQUserClients):
 		return b.processQuotaUserClients(key[len(preQUserClients):])
 	case strings.HasPrefix(key, preQUserClient):
@@ -122,22 +123,39 @@ func (b *backend) processQuota(key string) error {
 		if !q.users[u][c] {
 			return nil
 		}
-		return b.readQuota(key, "users/"+u+"/clients/"+c)
+		return b.readQuota(key, "users/"+u+"/clients/"+c, func() { delete(q.users[u], c) })
 	case strings.HasPrefix(key, preQClient):
 		c := key[len(preQClient):]
 		if !q.clients[c] {
 			return nil
 		}
-		return b.readQuota(key, "clients/"+c)
+		return b.readQuota(key, "clients/"+c, func() { delete(q.clients, c) })
 	}
 	return nil
 }
 
-// readQuota reads one entity config and watches it.
-func (b *backend) readQuota(key, entityPath string) error {
-	data, _, _, err := b.get(key, b.p("/config/"+entityPath))
+// forgetUser drops a user and its clients' quotas.
+func (q *quotaCache) forgetUser(u string) {
+	q.set("users/"+u, nil)
+	for c := range q.users[u] {
+		q.set("users/"+u+"/clients/"+c, nil)
+	}
+	delete(q.users, u)
+}
+
+// readQuota reads one entity config and watches it. One found deleted is
+// forgotten (forget) with its quotas, and has no watch for its creation
+// (watchCreation): the watched listing of its parent has it again once it
+// is created.
+func (b *backend) readQuota(key, entityPath string, forget func()) error {
+	data, _, ok, err := b.get(key, b.p("/config/"+entityPath))
 	if err != nil {
 		return err
+	}
+	if !ok {
+		forget()
+		b.quotas.set(entityPath, nil)
+		return nil
 	}
 	cfg, err := decodeConfig(data)
 	if err != nil {
@@ -159,13 +177,7 @@ func (b *backend) processQuotaUsers() error {
 		q.users[u] = map[string]bool{}
 		b.mark(preQUser + u)
 		b.mark(preQUserClients + u)
-	}, func(u string) {
-		q.set("users/"+u, nil)
-		for c := range q.users[u] {
-			q.set("users/"+u+"/clients/"+c, nil)
-		}
-		delete(q.users, u)
-	})
+	}, q.forgetUser)
 	if !q.readUsers {
 		q.readUsers, q.changed = true, true
 	}
@@ -182,15 +194,23 @@ func (b *backend) processQuotaUserClients(u string) error {
 	zpath := b.p(userPath(u) + "/clients")
 	names, err := b.children(key, zpath)
 	if errors.Is(err, zk.ErrNoNode) {
-		// Watch for its creation; a child watch follows once it exists.
-		exists, _, ch, err := b.conn.ExistsW(zpath)
-		if err != nil {
-			return err
-		}
-		if exists {
-			b.mark(key)
-		} else {
+		// Its creation changes the user's children: watch those, not the
+		// missing znode, whose watch ZooKeeper (and a goroutine here)
+		// would keep for ever once the user is deleted. A child watch
+		// follows once it exists.
+		if !b.isArmed(key) {
+			under, _, ch, err := b.conn.ChildrenW(b.p(userPath(u)))
+			if errors.Is(err, zk.ErrNoNode) {
+				q.forgetUser(u) // deleted: the watched listing has it again once created
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 			b.arm(key, ch)
+			if slices.Contains(under, "clients") { // created in between
+				b.mark(key)
+			}
 		}
 		names = nil
 	} else if err != nil {
