@@ -359,19 +359,24 @@ func (b *backend) AlterClientQuota(ctx context.Context, a metadata.QuotaAlterati
 				return struct{}{}, err
 			}
 			next := metadata.AlterQuotaConfig(cfg, a)
-			if exists {
-				_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
-			} else {
+			if !exists && len(next) == 0 {
+				return struct{}{}, nil // nothing to write or remove
+			}
+			if !exists {
+				stat = nil
 				if err := b.ensureParents(zpath); err != nil {
 					return struct{}{}, err
 				}
-				_, err = b.conn.Create(zpath, encodeConfig(next), 0, b.acl)
 			}
-			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) {
+			deleted, err := b.writeEntityConfig(zpath, next, stat)
+			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode) {
 				continue
 			}
 			if err != nil {
 				return struct{}{}, err
+			}
+			if deleted && a.Entity.User != "" && a.Entity.ClientID != "" {
+				b.pruneUserClients(userPath(a.Entity.User))
 			}
 			b.announceConfigChange(entityPath)
 			return struct{}{}, nil
@@ -379,6 +384,49 @@ func (b *backend) AlterClientQuota(ctx context.Context, a metadata.QuotaAlterati
 		return struct{}{}, errors.New("quota config changed concurrently too often")
 	})
 	return err
+}
+
+// writeEntityConfig writes an entity's config znode (stat nil: create
+// it), or deletes it when no config is left (a quota entity without
+// quotas, a user without credentials): Kafka 4 forgets such an entity
+// (ClientQuotaControlManager drops an entity whose last quota is removed,
+// a user's last credential removed leaves no SCRAM user), and every
+// broker watches each entity's znode, so one kept empty would hold a
+// watch per broker for ever. A znode with children (a user's clients)
+// is kept, empty. It reports whether it deleted the znode.
+func (b *backend) writeEntityConfig(zpath string, next map[string]string, stat *zk.Stat) (deleted bool, err error) {
+	if stat == nil {
+		_, err = b.conn.Create(zpath, encodeConfig(next), 0, b.acl)
+		return false, err
+	}
+	if len(next) == 0 {
+		err = b.conn.Delete(zpath, stat.Version)
+		if !errors.Is(err, zk.ErrNotEmpty) {
+			return err == nil, err
+		}
+	}
+	_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
+	return false, err
+}
+
+// pruneUserClients deletes a user's clients znode once it has no
+// children, and then the user's znode if its config is empty (the user's
+// last client quota went after its own config emptied). Each step leaves
+// alone what was changed meanwhile.
+func (b *backend) pruneUserClients(user string) {
+	if err := b.conn.Delete(b.p(user+"/clients"), -1); err != nil {
+		return
+	}
+	zpath := b.p(user)
+	data, stat, err := b.conn.Get(zpath)
+	if err != nil {
+		return
+	}
+	if cfg, err := decodeConfig(data); err == nil && len(cfg) == 0 {
+		if err := b.conn.Delete(zpath, stat.Version); err == nil {
+			b.announceConfigChange(strings.TrimPrefix(user, "/config/"))
+		}
+	}
 }
 
 // ensureParents creates the missing parents of zpath, without data.
