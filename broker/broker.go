@@ -402,6 +402,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.goBackground("producer-expiry", b.cfg.ProducerIDExpirationCheck, b.expireProducers)
 	b.goBackgroundDynamic(func(c *config.Config) time.Duration { return c.LogCleanerBackoff }, b.compactLogs)
 	b.goBackground("share-sweep", 10*time.Second, b.sweepShareParts)
+	b.goBackground("peer-idle", 30*time.Second, func() { b.peerPool.sweep(time.Now(), b.Config().ConnectionsMaxIdle) })
 	if b.cfg.DelegationTokens.Enabled() {
 		b.goBackground("token-expiry", b.cfg.DelegationTokens.ExpiryCheckInterval, b.expireTokens)
 	}

@@ -29,6 +29,9 @@ type fetchers struct {
 	mu sync.Mutex
 	// guarded by mu:
 	byLeader map[int32]*fetcher
+	// stopping are fetchers stopped for want of partitions, until they
+	// end (close waits for them too).
+	stopping []*fetcher
 	closed   bool
 }
 
@@ -67,7 +70,7 @@ func (fs *fetchers) follow(p *Partition, leader, epoch int32) {
 	}
 	for id, f := range fs.byLeader {
 		if id != leader {
-			f.remove(p)
+			fs.removeLocked(f, p)
 		}
 	}
 	f := fs.byLeader[leader]
@@ -97,14 +100,36 @@ func (fs *fetchers) unfollow(p *Partition) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	for _, f := range fs.byLeader {
-		f.remove(p)
+		fs.removeLocked(f, p)
 	}
 }
 
-func (f *fetcher) remove(p *Partition) {
+// removeLocked stops f following p, and stops f once it follows nothing,
+// as Kafka's AbstractFetcherManager.shutdownIdleFetcherThreads does after
+// partitions leave their fetchers: a broker whose partitions were led by
+// many brokers over time (brokers replaced, ids retired) keeps no fetcher
+// for each. A later follow of that leader starts a new one. Called
+// holding fs.mu.
+func (fs *fetchers) removeLocked(f *fetcher, p *Partition) {
 	f.mu.Lock()
 	delete(f.parts, p)
+	idle := len(f.parts) == 0
 	f.mu.Unlock()
+	if !idle || fs.byLeader[f.leader] != f {
+		return
+	}
+	delete(fs.byLeader, f.leader)
+	close(f.stop)
+	live := fs.stopping[:0]
+	for _, s := range fs.stopping {
+		select {
+		case <-s.done:
+		default:
+			live = append(live, s)
+		}
+	}
+	clear(fs.stopping[len(live):])
+	fs.stopping = append(live, f)
 }
 
 // close stops every fetcher and waits for them.
@@ -113,11 +138,16 @@ func (fs *fetchers) close() {
 	fs.closed = true
 	all := fs.byLeader
 	fs.byLeader = map[int32]*fetcher{}
+	stopping := fs.stopping
+	fs.stopping = nil
 	fs.mu.Unlock()
 	for _, f := range all {
 		close(f.stop)
 	}
 	for _, f := range all {
+		<-f.done
+	}
+	for _, f := range stopping {
 		<-f.done
 	}
 }

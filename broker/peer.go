@@ -36,6 +36,8 @@ type peerConn struct {
 	// session lifetime), as peer_security.go arranges.
 	listener string
 	reauthAt time.Time
+	// idleSince is when it was last put back in the pool.
+	idleSince time.Time
 }
 
 // interBrokerListener is the listener brokers reach each other on
@@ -205,11 +207,18 @@ func (pp *peerPool) take(id int32) *peerConn {
 		return nil
 	}
 	c := cs[len(cs)-1]
-	pp.idle[id] = cs[:len(cs)-1]
+	cs[len(cs)-1] = nil
+	if len(cs) == 1 {
+		delete(pp.idle, id)
+	} else {
+		pp.idle[id] = cs[:len(cs)-1]
+	}
 	return c
 }
 
-func (pp *peerPool) put(c *peerConn) {
+func (pp *peerPool) put(c *peerConn) { pp.putAt(c, time.Now()) }
+
+func (pp *peerPool) putAt(c *peerConn, now time.Time) {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	if pp.closed || len(pp.idle[c.id]) >= maxIdlePeerConns {
@@ -219,7 +228,48 @@ func (pp *peerPool) put(c *peerConn) {
 	if pp.idle == nil {
 		pp.idle = make(map[int32][]*peerConn)
 	}
+	c.idleSince = now
 	pp.idle[c.id] = append(pp.idle[c.id], c)
+}
+
+// sweep closes the connections idle for longer than maxIdle
+// (connections.max.idle.ms; none when not positive), as Kafka's Selector
+// closes a client's idle connections, inter-broker ones included: kept
+// connections to a broker that left the cluster, or that closed them as
+// idle itself, would otherwise hold their sockets for ever.
+func (pp *peerPool) sweep(now time.Time, maxIdle time.Duration) {
+	if maxIdle <= 0 {
+		return
+	}
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	for id, cs := range pp.idle {
+		kept := cs[:0]
+		for _, c := range cs {
+			if now.Sub(c.idleSince) > maxIdle {
+				c.close()
+			} else {
+				kept = append(kept, c)
+			}
+		}
+		clear(cs[len(kept):])
+		if len(kept) == 0 {
+			delete(pp.idle, id)
+		} else {
+			pp.idle[id] = kept
+		}
+	}
+}
+
+// count returns how many idle connections are kept.
+func (pp *peerPool) count() int {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	n := 0
+	for _, cs := range pp.idle {
+		n += len(cs)
+	}
+	return n
 }
 
 // close closes every idle connection; later ones are closed when put.

@@ -1,13 +1,16 @@
 package zkmeta
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -212,6 +215,61 @@ func (b *backend) announceConfigChange(entityPath string) {
 	note, _ := json.Marshal(map[string]any{"version": 2, "entity_path": entityPath})
 	if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
 		b.log.Warn().Err(err).Str("entity", entityPath).Msg("writing config change notification")
+	}
+	b.purgeConfigChanges()
+}
+
+// Config change notifications are kept configChangeRetention, as Kafka's
+// ZkNodeChangeNotificationListener (changeExpirationMs, 15 minutes)
+// purges older ones; a purge runs at most every configPurgeEvery. Gregor
+// reads no notification (every broker watches the entity znodes), so
+// nothing else removes them: before, each config, quota or SCRAM change
+// left a znode in /config/changes for ever. Variables for tests.
+var (
+	configChangeRetention = 15 * time.Minute
+	configPurgeEvery      = time.Minute
+)
+
+// purgeConfigChanges deletes the config change notifications older than
+// configChangeRetention, oldest first, stopping at the first newer one
+// (their sequence numbers follow their creation).
+func (b *backend) purgeConfigChanges() {
+	now := time.Now().UnixNano()
+	last := b.configPurged.Load()
+	if now-last < int64(configPurgeEvery) || !b.configPurged.CompareAndSwap(last, now) {
+		return
+	}
+	names, _, err := b.conn.Children(b.p(configChangesPath))
+	if err != nil {
+		return
+	}
+	type change struct {
+		seq  int64
+		name string
+	}
+	var cs []change
+	for _, n := range names {
+		if seq, err := strconv.ParseInt(strings.TrimPrefix(n, configChangePrefix), 10, 64); err == nil && strings.HasPrefix(n, configChangePrefix) {
+			cs = append(cs, change{seq, n})
+		}
+	}
+	slices.SortFunc(cs, func(x, y change) int { return cmp.Compare(x.seq, y.seq) })
+	cutoff := time.Now().Add(-configChangeRetention).UnixMilli()
+	for _, c := range cs {
+		zpath := b.p(configChangesPath + "/" + c.name)
+		ok, stat, err := b.conn.Exists(zpath)
+		if err != nil {
+			return
+		}
+		if !ok || stat == nil {
+			continue // deleted meanwhile
+		}
+		if stat.Ctime >= cutoff {
+			return
+		}
+		if err := b.conn.Delete(zpath, -1); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			return
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/go-zookeeper/zk"
@@ -108,13 +109,13 @@ func (b *backend) processQuota(key string) error {
 		if !q.ips[ip] {
 			return nil
 		}
-		return b.readQuota(key, "ips/"+ip)
+		return b.readQuota(key, "ips/"+ip, func() { delete(q.ips, ip) })
 	case strings.HasPrefix(key, preQUser):
 		u := key[len(preQUser):]
 		if _, ok := q.users[u]; !ok {
 			return nil
 		}
-		return b.readQuota(key, "users/"+u)
+		return b.readQuota(key, "users/"+u, func() { q.forgetUser(u) })
 	case strings.HasPrefix(key, preQUserClients):
 		return b.processQuotaUserClients(key[len(preQUserClients):])
 	case strings.HasPrefix(key, preQUserClient):
@@ -122,22 +123,39 @@ func (b *backend) processQuota(key string) error {
 		if !q.users[u][c] {
 			return nil
 		}
-		return b.readQuota(key, "users/"+u+"/clients/"+c)
+		return b.readQuota(key, "users/"+u+"/clients/"+c, func() { delete(q.users[u], c) })
 	case strings.HasPrefix(key, preQClient):
 		c := key[len(preQClient):]
 		if !q.clients[c] {
 			return nil
 		}
-		return b.readQuota(key, "clients/"+c)
+		return b.readQuota(key, "clients/"+c, func() { delete(q.clients, c) })
 	}
 	return nil
 }
 
-// readQuota reads one entity config and watches it.
-func (b *backend) readQuota(key, entityPath string) error {
-	data, _, _, err := b.get(key, b.p("/config/"+entityPath))
+// forgetUser drops a user and its clients' quotas.
+func (q *quotaCache) forgetUser(u string) {
+	q.set("users/"+u, nil)
+	for c := range q.users[u] {
+		q.set("users/"+u+"/clients/"+c, nil)
+	}
+	delete(q.users, u)
+}
+
+// readQuota reads one entity config and watches it. One found deleted is
+// forgotten (forget) with its quotas, and has no watch for its creation
+// (watchCreation): the watched listing of its parent has it again once it
+// is created.
+func (b *backend) readQuota(key, entityPath string, forget func()) error {
+	data, _, ok, err := b.get(key, b.p("/config/"+entityPath))
 	if err != nil {
 		return err
+	}
+	if !ok {
+		forget()
+		b.quotas.set(entityPath, nil)
+		return nil
 	}
 	cfg, err := decodeConfig(data)
 	if err != nil {
@@ -159,13 +177,7 @@ func (b *backend) processQuotaUsers() error {
 		q.users[u] = map[string]bool{}
 		b.mark(preQUser + u)
 		b.mark(preQUserClients + u)
-	}, func(u string) {
-		q.set("users/"+u, nil)
-		for c := range q.users[u] {
-			q.set("users/"+u+"/clients/"+c, nil)
-		}
-		delete(q.users, u)
-	})
+	}, q.forgetUser)
 	if !q.readUsers {
 		q.readUsers, q.changed = true, true
 	}
@@ -182,15 +194,23 @@ func (b *backend) processQuotaUserClients(u string) error {
 	zpath := b.p(userPath(u) + "/clients")
 	names, err := b.children(key, zpath)
 	if errors.Is(err, zk.ErrNoNode) {
-		// Watch for its creation; a child watch follows once it exists.
-		exists, _, ch, err := b.conn.ExistsW(zpath)
-		if err != nil {
-			return err
-		}
-		if exists {
-			b.mark(key)
-		} else {
+		// Its creation changes the user's children: watch those, not the
+		// missing znode, whose watch ZooKeeper (and a goroutine here)
+		// would keep for ever once the user is deleted. A child watch
+		// follows once it exists.
+		if !b.isArmed(key) {
+			under, _, ch, err := b.conn.ChildrenW(b.p(userPath(u)))
+			if errors.Is(err, zk.ErrNoNode) {
+				q.forgetUser(u) // deleted: the watched listing has it again once created
+				return nil
+			}
+			if err != nil {
+				return err
+			}
 			b.arm(key, ch)
+			if slices.Contains(under, "clients") { // created in between
+				b.mark(key)
+			}
 		}
 		names = nil
 	} else if err != nil {
@@ -339,19 +359,24 @@ func (b *backend) AlterClientQuota(ctx context.Context, a metadata.QuotaAlterati
 				return struct{}{}, err
 			}
 			next := metadata.AlterQuotaConfig(cfg, a)
-			if exists {
-				_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
-			} else {
+			if !exists && len(next) == 0 {
+				return struct{}{}, nil // nothing to write or remove
+			}
+			if !exists {
+				stat = nil
 				if err := b.ensureParents(zpath); err != nil {
 					return struct{}{}, err
 				}
-				_, err = b.conn.Create(zpath, encodeConfig(next), 0, b.acl)
 			}
-			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) {
+			deleted, err := b.writeEntityConfig(zpath, next, stat)
+			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode) {
 				continue
 			}
 			if err != nil {
 				return struct{}{}, err
+			}
+			if deleted && a.Entity.User != "" && a.Entity.ClientID != "" {
+				b.pruneUserClients(userPath(a.Entity.User))
 			}
 			b.announceConfigChange(entityPath)
 			return struct{}{}, nil
@@ -359,6 +384,49 @@ func (b *backend) AlterClientQuota(ctx context.Context, a metadata.QuotaAlterati
 		return struct{}{}, errors.New("quota config changed concurrently too often")
 	})
 	return err
+}
+
+// writeEntityConfig writes an entity's config znode (stat nil: create
+// it), or deletes it when no config is left (a quota entity without
+// quotas, a user without credentials): Kafka 4 forgets such an entity
+// (ClientQuotaControlManager drops an entity whose last quota is removed,
+// a user's last credential removed leaves no SCRAM user), and every
+// broker watches each entity's znode, so one kept empty would hold a
+// watch per broker for ever. A znode with children (a user's clients)
+// is kept, empty. It reports whether it deleted the znode.
+func (b *backend) writeEntityConfig(zpath string, next map[string]string, stat *zk.Stat) (deleted bool, err error) {
+	if stat == nil {
+		_, err = b.conn.Create(zpath, encodeConfig(next), 0, b.acl)
+		return false, err
+	}
+	if len(next) == 0 {
+		err = b.conn.Delete(zpath, stat.Version)
+		if !errors.Is(err, zk.ErrNotEmpty) {
+			return err == nil, err
+		}
+	}
+	_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
+	return false, err
+}
+
+// pruneUserClients deletes a user's clients znode once it has no
+// children, and then the user's znode if its config is empty (the user's
+// last client quota went after its own config emptied). Each step leaves
+// alone what was changed meanwhile.
+func (b *backend) pruneUserClients(user string) {
+	if err := b.conn.Delete(b.p(user+"/clients"), -1); err != nil {
+		return
+	}
+	zpath := b.p(user)
+	data, stat, err := b.conn.Get(zpath)
+	if err != nil {
+		return
+	}
+	if cfg, err := decodeConfig(data); err == nil && len(cfg) == 0 {
+		if err := b.conn.Delete(zpath, stat.Version); err == nil {
+			b.announceConfigChange(strings.TrimPrefix(user, "/config/"))
+		}
+	}
 }
 
 // ensureParents creates the missing parents of zpath, without data.

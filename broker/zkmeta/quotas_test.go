@@ -3,6 +3,8 @@ package zkmeta_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -163,4 +165,165 @@ func TestClientQuotasInZooKeeper(t *testing.T) {
 	if stored, err := qb.ClientQuotas(ctx); err != nil || stored[anyIP][metadata.ConnectionCreationRate] != 50 || len(stored) != 5 {
 		t.Errorf("read from ZooKeeper with ip entities: %v %v", stored, err)
 	}
+}
+
+// TestDeletedQuotaEntitiesLeaveNoWatches: a quota entity whose znode is
+// deleted (a SCRAM user whose last credential went, a client or ip config
+// removed by a ZooKeeper tool) leaves no watch for its creation behind,
+// nor one for its clients' creation; ZooKeeper keeps such a watch, and the
+// broker a goroutine waiting on it, until the znode is created, which for
+// most deleted entities is never. One created again is still heard.
+func TestDeletedQuotaEntitiesLeaveNoWatches(t *testing.T) {
+	z := zktest.Start(t)
+	connect := z.Addr + "/quotas"
+	be1, _ := startWithQuotas(t, connect, 1)
+	_, a2 := startWithQuotas(t, connect, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	qb := be1.(metadata.QuotaBackend)
+	c := rawConn(t, z.Addr)
+	cred := metadata.ScramCredential{Salt: []byte("salt"), StoredKey: []byte("stored"), ServerKey: []byte("server"), Iterations: 4096}
+	for i := range 5 {
+		user := fmt.Sprintf("gone-user-%d", i)
+		client := metadata.QuotaEntity{ClientID: fmt.Sprintf("gone-client-%d", i)}
+		ip := metadata.QuotaEntity{IP: fmt.Sprintf("10.0.0.%d", i)}
+		if err := be1.AlterUserScramCredentials(ctx, metadata.ScramAlteration{User: user, Upsert: map[string]metadata.ScramCredential{"SCRAM-SHA-256": cred}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []metadata.QuotaAlteration{
+			{Entity: metadata.QuotaEntity{User: user}, Set: map[string]float64{metadata.ProducerByteRate: 1024}},
+			{Entity: client, Set: map[string]float64{metadata.ProducerByteRate: 2048}},
+			{Entity: ip, Set: map[string]float64{metadata.ConnectionCreationRate: 5}},
+		} {
+			if err := qb.AlterClientQuota(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		await(t, "broker 2 to hear of "+user+"'s, "+client.ClientID+"'s and "+ip.IP+"'s quotas", func() bool {
+			v1, _ := a2.get(metadata.QuotaEntity{User: user}, metadata.ProducerByteRate)
+			v2, _ := a2.get(client, metadata.ProducerByteRate)
+			v3, _ := a2.get(ip, metadata.ConnectionCreationRate)
+			return v1 == 1024 && v2 == 2048 && v3 == 5
+		})
+		for _, p := range []string{"/quotas/config/users/" + user, "/quotas/config/clients/" + client.ClientID, "/quotas/config/ips/" + ip.IP} {
+			if err := c.Delete(p, -1); err != nil {
+				t.Fatalf("deleting %s: %v", p, err)
+			}
+		}
+		await(t, "broker 2 to drop "+user+"'s, "+client.ClientID+"'s and "+ip.IP+"'s quotas", func() bool {
+			_, ok1 := a2.get(metadata.QuotaEntity{User: user}, metadata.ProducerByteRate)
+			_, ok2 := a2.get(client, metadata.ProducerByteRate)
+			_, ok3 := a2.get(ip, metadata.ConnectionCreationRate)
+			return !ok1 && !ok2 && !ok3
+		})
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := zktest.FourLetter(z.Addr, "wchc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "/gone-") || strings.Contains(l, "/10.0.0.") {
+				left = append(left, strings.TrimSpace(l))
+			}
+		}
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("20s after the deletions, %d watches on deleted quota entities' znodes are left: %v", len(left), left)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Created again, with a client under the user: heard.
+	again := metadata.QuotaEntity{User: "gone-user-0", ClientID: "app"}
+	for _, a := range []metadata.QuotaAlteration{
+		{Entity: metadata.QuotaEntity{ClientID: "gone-client-0"}, Set: map[string]float64{metadata.ProducerByteRate: 4096}},
+		{Entity: again, Set: map[string]float64{metadata.ConsumerByteRate: 8192}},
+	} {
+		if err := qb.AlterClientQuota(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	await(t, "broker 2 to hear of the quotas set again", func() bool {
+		v1, _ := a2.get(metadata.QuotaEntity{ClientID: "gone-client-0"}, metadata.ProducerByteRate)
+		v2, _ := a2.get(again, metadata.ConsumerByteRate)
+		return v1 == 4096 && v2 == 8192
+	})
+}
+
+// TestEmptiedQuotaEntitiesAreDeleted: an entity left with no quota and no
+// SCRAM credential is gone, as Kafka 4 forgets a quota entity whose last
+// quota is removed (ClientQuotaControlManager) and a user whose last
+// credential is deleted: its znode is deleted, and no broker watches it.
+// Gregor wrote an empty config, so every client id and user ever given a
+// quota or a credential kept a znode and a watch on every broker (a
+// goroutine each) for ever.
+func TestEmptiedQuotaEntitiesAreDeleted(t *testing.T) {
+	z := zktest.Start(t)
+	connect := z.Addr + "/quotas"
+	be1, _ := startWithQuotas(t, connect, 1)
+	_, a2 := startWithQuotas(t, connect, 2)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	qb := be1.(metadata.QuotaBackend)
+	c := rawConn(t, z.Addr)
+	cred := metadata.ScramCredential{Salt: []byte("salt"), StoredKey: []byte("stored"), ServerKey: []byte("server"), Iterations: 4096}
+	for i := range 5 {
+		user := fmt.Sprintf("emptied-user-%d", i)
+		client := metadata.QuotaEntity{ClientID: fmt.Sprintf("emptied-client-%d", i)}
+		userClient := metadata.QuotaEntity{User: user, ClientID: "app"}
+		if err := be1.AlterUserScramCredentials(ctx, metadata.ScramAlteration{User: user, Upsert: map[string]metadata.ScramCredential{"SCRAM-SHA-256": cred}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []metadata.QuotaAlteration{
+			{Entity: metadata.QuotaEntity{User: user}, Set: map[string]float64{metadata.ProducerByteRate: 1024}},
+			{Entity: client, Set: map[string]float64{metadata.ProducerByteRate: 2048}},
+			{Entity: userClient, Set: map[string]float64{metadata.ProducerByteRate: 4096}},
+		} {
+			if err := qb.AlterClientQuota(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		await(t, "broker 2 to hear of "+user+"'s and "+client.ClientID+"'s quotas", func() bool {
+			v1, _ := a2.get(metadata.QuotaEntity{User: user}, metadata.ProducerByteRate)
+			v2, _ := a2.get(client, metadata.ProducerByteRate)
+			v3, _ := a2.get(userClient, metadata.ProducerByteRate)
+			return v1 == 1024 && v2 == 2048 && v3 == 4096
+		})
+		for _, a := range []metadata.QuotaAlteration{
+			{Entity: client, Remove: []string{metadata.ProducerByteRate}},
+			{Entity: userClient, Remove: []string{metadata.ProducerByteRate}},
+			{Entity: metadata.QuotaEntity{User: user}, Remove: []string{metadata.ProducerByteRate}},
+		} {
+			if err := qb.AlterClientQuota(ctx, a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok, _, _ := c.Exists("/quotas/config/users/" + user); !ok {
+			t.Fatalf("%s's znode was deleted while it holds a credential", user)
+		}
+		if err := be1.AlterUserScramCredentials(ctx, metadata.ScramAlteration{User: user, Deletes: []string{"SCRAM-SHA-256"}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"/quotas/config/users/" + user, "/quotas/config/clients/" + client.ClientID} {
+			if ok, _, err := c.Exists(p); err != nil || ok {
+				t.Errorf("%s left behind once empty (err %v)", p, err)
+			}
+		}
+	}
+	await(t, "no watch left on emptied entities", func() bool {
+		out, err := zktest.FourLetter(z.Addr, "wchc")
+		return err == nil && !strings.Contains(out, "/emptied-")
+	})
+	// Set again: heard.
+	if err := qb.AlterClientQuota(ctx, metadata.QuotaAlteration{Entity: metadata.QuotaEntity{ClientID: "emptied-client-0"}, Set: map[string]float64{metadata.ProducerByteRate: 99}}); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "broker 2 to hear of emptied-client-0's quota set again", func() bool {
+		v, _ := a2.get(metadata.QuotaEntity{ClientID: "emptied-client-0"}, metadata.ProducerByteRate)
+		return v == 99
+	})
 }

@@ -332,7 +332,8 @@ func (b *backend) read(key, zpath string) ([]byte, *zk.Stat, bool, error) {
 //     /brokers/topics, which are watched (and a read that came before the
 //     listing is done again, processTopic);
 //   - nor has a listed entity's (a user's, a group's or subscription's
-//     configs, a token, an offline replicas report): one found deleted is
+//     configs, a token, an offline replicas report, a quota entity's
+//     config): one found deleted is
 //     forgotten, and the watched listing has it again once it is created;
 //   - a topic's config and partition states have one only while the topic
 //     exists and is not being deleted (its mark in /admin/delete_topics is
@@ -342,7 +343,9 @@ func (b *backend) watchCreation(key string) bool {
 	var topic string
 	switch {
 	case strings.HasPrefix(key, preTopic), strings.HasPrefix(key, preUser), strings.HasPrefix(key, preGroup),
-		strings.HasPrefix(key, preClientMetric), strings.HasPrefix(key, preToken), strings.HasPrefix(key, preOffline):
+		strings.HasPrefix(key, preClientMetric), strings.HasPrefix(key, preToken), strings.HasPrefix(key, preOffline),
+		strings.HasPrefix(key, preQUser), strings.HasPrefix(key, preQUserClient), strings.HasPrefix(key, preQClient),
+		strings.HasPrefix(key, preQIP):
 		return false
 	case strings.HasPrefix(key, preConfig):
 		topic = key[len(preConfig):]

@@ -105,12 +105,14 @@ func (b *backend) AlterUserScramCredentials(ctx context.Context, a metadata.Scra
 			if err != nil {
 				return struct{}{}, err
 			}
-			if exists {
-				_, err = b.conn.Set(zpath, encodeConfig(next), stat.Version)
-			} else {
-				_, err = b.conn.Create(zpath, encodeConfig(next), 0, b.acl)
+			if !exists {
+				stat = nil
+				if len(next) == 0 {
+					return struct{}{}, nil
+				}
 			}
-			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) {
+			_, err = b.writeEntityConfig(zpath, next, stat)
+			if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNodeExists) || errors.Is(err, zk.ErrNoNode) {
 				continue
 			}
 			if err != nil {

@@ -92,6 +92,7 @@ type backend struct {
 	offlinePubMu   sync.Mutex                            // orders PublishOfflineReplicas
 	features       featureCache                          // features.go
 	tokenPurged    atomic.Int64                          // tokens.go: last purge of token change notifications (Unix ns)
+	configPurged   atomic.Int64                          // ops.go: last purge of config change notifications (Unix ns)
 	acls           aclCache                              // acls.go
 	// roundReported is when the earliest change read in this round was
 	// reported, for what the controller writes in it.

@@ -153,6 +153,7 @@ func soakCmd(args []string) {
 			churn.Add(1)
 		}
 	})
+	run(func() { soakIdentityChurn(lctx, adm, seeds) })
 	if *bounce > 0 {
 		run(func() {
 			for n := 0; sleepCtx(lctx, *bounce); n++ {
