@@ -470,7 +470,10 @@ func TestAdminCreatePartitions(t *testing.T) {
 	if err != nil || resp[topic].Err != nil {
 		t.Fatalf("kadm update partitions: %v %v", err, resp[topic].Err)
 	}
-	if n := partitions(); n != 3 {
+	// A partition is described once it has a leader; on a cluster the
+	// brokers learn the new ones a moment apart.
+	var n int
+	if !wait.Until(20*time.Second, func() bool { n = partitions(); return n == 3 }) {
 		t.Fatalf("after growing to 3: %d partitions", n)
 	}
 	wantCode(t, "decrease", create(2, false, nil), kerr.InvalidPartitions)

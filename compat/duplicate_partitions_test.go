@@ -31,6 +31,7 @@ func dpClient(t *testing.T) (*kgo.Client, string, context.Context) {
 	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 3, -1, nil, topic); err != nil {
 		t.Fatal(err)
 	}
+	awaitLeadersEverywhere(ctx, t, cl, topic, 3) // on a cluster, a moment apart
 	return cl, topic, ctx
 }
 

@@ -339,6 +339,8 @@ func topicClient(t *testing.T, prefix string, configs map[string]*string, opts .
 	if _, err := adm.CreateTopic(ctx, 1, -1, configs, topic); err != nil {
 		t.Fatal(err)
 	}
+	// On a cluster the other brokers describe the topic a moment later.
+	awaitLeadersEverywhere(ctx, t, cl, topic, 1)
 	return cl, adm, topic, ctx
 }
 
