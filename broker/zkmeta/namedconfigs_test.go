@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -136,10 +135,7 @@ func TestGroupConfigsReachEveryBroker(t *testing.T) {
 		}
 		wait.For(t, "broker 2 to see "+g+"'s configs deleted", 10*time.Second, func() bool { return a2.group(g) == nil })
 	}
-	wait.For(t, "no watch left on deleted group configs", 10*time.Second, func() bool {
-		out, err := zktest.FourLetter(z.Addr, "wchc")
-		return err == nil && !strings.Contains(out, "/gone-")
-	})
+	awaitNoWatches(t, z.Addr, "/gone-")
 	if err := be1.AlterGroupConfigs(ctx, "gone-0", want); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -217,26 +216,7 @@ func TestDeletedQuotaEntitiesLeaveNoWatches(t *testing.T) {
 			return !ok1 && !ok2 && !ok3
 		})
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		out, err := zktest.FourLetter(z.Addr, "wchc")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var left []string
-		for _, l := range strings.Split(out, "\n") {
-			if strings.Contains(l, "/gone-") || strings.Contains(l, "/10.0.0.") {
-				left = append(left, strings.TrimSpace(l))
-			}
-		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("20s after the deletions, %d watches on deleted quota entities' znodes are left: %v", len(left), left)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitNoWatches(t, z.Addr, "/gone-", "/10.0.0.")
 	// Created again, with a client under the user: heard.
 	again := metadata.QuotaEntity{User: "gone-user-0", ClientID: "app"}
 	for _, a := range []metadata.QuotaAlteration{
@@ -314,10 +294,7 @@ func TestEmptiedQuotaEntitiesAreDeleted(t *testing.T) {
 			}
 		}
 	}
-	await(t, "no watch left on emptied entities", func() bool {
-		out, err := zktest.FourLetter(z.Addr, "wchc")
-		return err == nil && !strings.Contains(out, "/emptied-")
-	})
+	awaitNoWatches(t, z.Addr, "/emptied-")
 	// Set again: heard.
 	if err := qb.AlterClientQuota(ctx, metadata.QuotaAlteration{Entity: metadata.QuotaEntity{ClientID: "emptied-client-0"}, Set: map[string]float64{metadata.ProducerByteRate: 99}}); err != nil {
 		t.Fatal(err)

@@ -932,26 +932,7 @@ func TestDeletedTopicsLeaveNoWatches(t *testing.T) {
 	}
 	// The watches on the deleted znodes fired when they were deleted;
 	// what is left is the brokers' reads since.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out, err := zktest.FourLetter(z.Addr, "wchc")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var left []string
-		for _, l := range strings.Split(out, "\n") {
-			if strings.Contains(l, "/gone-") {
-				left = append(left, strings.TrimSpace(l))
-			}
-		}
-		if len(left) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("30s after the deletions, %d watches on deleted topics' znodes are left: %v", len(left), left)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	awaitNoWatches(t, z.Addr, "/gone-")
 	// Created again: its partitions' states, written after the topic, are
 	// seen by both brokers.
 	st, err := b.be.CreateTopic(ctx, metadata.TopicSpec{Name: "gone-0", Partitions: 2, ReplicationFactor: 2})
@@ -963,5 +944,31 @@ func TestDeletedTopicsLeaveNoWatches(t *testing.T) {
 			ts, ok := n.apply.topic("gone-0")
 			return ok && ts.ID == st.ID && len(ts.Partitions) == 2 && ts.Partitions[0].Leader > 0 && ts.Partitions[1].Leader > 0
 		})
+	}
+}
+
+// awaitNoWatches waits until ZooKeeper (at addr) holds no watch on a path
+// containing any of parts, and fails naming those left after 30 s.
+func awaitNoWatches(t *testing.T, addr string, parts ...string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out, err := zktest.FourLetter(addr, "wchc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var left []string
+		for _, l := range strings.Split(out, "\n") {
+			if slices.ContainsFunc(parts, func(p string) bool { return strings.Contains(l, p) }) {
+				left = append(left, strings.TrimSpace(l))
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30s on, %d watches are left on paths containing %q: %v", len(left), parts, left)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
