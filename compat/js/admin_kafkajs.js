@@ -32,7 +32,8 @@ const until = async (f, ms) => {
   check('createTopics', r === true, err && err.message)
   ;[r, err] = await attempt(() => admin.createTopics({ topics: [{ topic, numPartitions: 2 }] }))
   check('createTopics of an existing topic answers false', r === false, err && err.message)
-  check('listTopics', (await admin.listTopics()).includes(topic))
+  // On a cluster the broker asked may list the new topic a moment later.
+  check('listTopics', await until(async () => (await admin.listTopics()).includes(topic), 20000))
   ;[r, err] = await attempt(() => admin.createPartitions({ topicPartitions: [{ topic, count: 3 }] }))
   check('createPartitions', !err, err && err.message)
   const partitions = await until(async () => {

@@ -48,7 +48,13 @@ check("create_topics validate_only", err is None, err)
 _, err = result(admin.create_topics([NewTopic(t2, 1, 1)]))
 check("create_topics second", err is None, err)
 
+# On a cluster the broker asked may describe the new topic a moment after
+# the one that created it (once it knows the leaders), as in Kafka.
+deadline = time.time() + 20
 names = set(admin.list_topics(timeout=10).topics)
+while time.time() < deadline and not (t1 in names and t2 in names):
+    time.sleep(0.2)
+    names = set(admin.list_topics(timeout=10).topics)
 check("list_topics", t1 in names and t2 in names and prefix + "-dry" not in names, sorted(n for n in names if n.startswith(prefix)))
 
 _, err = result(admin.create_partitions([NewPartitions(t2, 2)]))

@@ -41,6 +41,11 @@ r, err = attempt(lambda: admin.create_topics([NewTopic(topic, 2, 1, topic_config
 check("create_topics", err is None and not errors_of(r, "topic_errors"), err or r)
 _, err = attempt(lambda: admin.create_topics([NewTopic(topic, 2, 1)]))
 check("create_topics of an existing topic", isinstance(err, TopicAlreadyExistsError), err)
+# On a cluster the broker asked may describe the new topic a moment after
+# the one that created it (once it knows the leaders), as in Kafka.
+deadline = time.time() + 20
+while time.time() < deadline and topic not in admin.list_topics():
+    time.sleep(0.2)
 check("list_topics", topic in admin.list_topics())
 r, err = attempt(lambda: admin.describe_topics([topic]))
 check("describe_topics", err is None and len(r) == 1 and len(r[0]["partitions"]) == 2, err or r)
