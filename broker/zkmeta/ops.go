@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -216,7 +217,7 @@ func (b *backend) announceConfigChange(entityPath string) {
 	if _, err := b.conn.Create(b.p(configChangesPath+"/"+configChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
 		b.log.Warn().Err(err).Str("entity", entityPath).Msg("writing config change notification")
 	}
-	b.purgeConfigChanges()
+	b.purgeChanges(configChangesPath, configChangePrefix, configChangeRetention, &b.configPurged)
 }
 
 // Config change notifications are kept configChangeRetention, as Kafka's
@@ -230,16 +231,18 @@ var (
 	configPurgeEvery      = time.Minute
 )
 
-// purgeConfigChanges deletes the config change notifications older than
-// configChangeRetention, oldest first, stopping at the first newer one
-// (their sequence numbers follow their creation).
-func (b *backend) purgeConfigChanges() {
+// purgeChanges deletes the change notifications (sequential znodes
+// prefix+N under path) older than retention, oldest first, stopping at
+// the first newer one (their sequence numbers follow their creation).
+// Listing and reading them costs a round trip each, so it runs at most
+// every configPurgeEvery per kind (last: when it last ran, Unix ns).
+func (b *backend) purgeChanges(path, prefix string, retention time.Duration, last *atomic.Int64) {
 	now := time.Now().UnixNano()
-	last := b.configPurged.Load()
-	if now-last < int64(configPurgeEvery) || !b.configPurged.CompareAndSwap(last, now) {
+	prev := last.Load()
+	if now-prev < int64(configPurgeEvery) || !last.CompareAndSwap(prev, now) {
 		return
 	}
-	names, _, err := b.conn.Children(b.p(configChangesPath))
+	names, _, err := b.conn.Children(b.p(path))
 	if err != nil {
 		return
 	}
@@ -249,14 +252,14 @@ func (b *backend) purgeConfigChanges() {
 	}
 	var cs []change
 	for _, n := range names {
-		if seq, err := strconv.ParseInt(strings.TrimPrefix(n, configChangePrefix), 10, 64); err == nil && strings.HasPrefix(n, configChangePrefix) {
+		if seq, err := strconv.ParseInt(strings.TrimPrefix(n, prefix), 10, 64); err == nil && strings.HasPrefix(n, prefix) {
 			cs = append(cs, change{seq, n})
 		}
 	}
 	slices.SortFunc(cs, func(x, y change) int { return cmp.Compare(x.seq, y.seq) })
-	cutoff := time.Now().Add(-configChangeRetention).UnixMilli()
+	cutoff := time.Now().Add(-retention).UnixMilli()
 	for _, c := range cs {
-		zpath := b.p(configChangesPath + "/" + c.name)
+		zpath := b.p(path + "/" + c.name)
 		ok, stat, err := b.conn.Exists(zpath)
 		if err != nil {
 			return

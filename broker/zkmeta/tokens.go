@@ -15,8 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-zookeeper/zk"
@@ -158,24 +156,5 @@ func (b *backend) announceToken(id string) {
 	if _, err := b.conn.Create(b.p(tokenChangesPath+"/"+tokenChangePrefix), []byte(id), zk.FlagSequence, b.acl); err != nil {
 		b.log.Warn().Err(err).Str("token", id).Msg("writing delegation token change notification")
 	}
-	// Purging lists and stats every notification: at most once a minute.
-	now := time.Now().UnixNano()
-	last := b.tokenPurged.Load()
-	if now-last < int64(time.Minute) || !b.tokenPurged.CompareAndSwap(last, now) {
-		return
-	}
-	names, _, err := b.conn.Children(b.p(tokenChangesPath))
-	if err != nil {
-		return
-	}
-	for _, n := range names {
-		if _, err := strconv.ParseInt(strings.TrimPrefix(n, tokenChangePrefix), 10, 64); err != nil {
-			continue
-		}
-		_, stat, err := b.conn.Exists(b.p(tokenChangesPath + "/" + n))
-		if err != nil || stat == nil || time.Since(time.UnixMilli(stat.Ctime)) < tokenChangeRetention {
-			continue
-		}
-		b.conn.Delete(b.p(tokenChangesPath+"/"+n), -1)
-	}
+	b.purgeChanges(tokenChangesPath, tokenChangePrefix, tokenChangeRetention, &b.tokenPurged)
 }

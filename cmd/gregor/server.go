@@ -63,12 +63,14 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 	// and advertises the port it got (see SetBoundPorts); the others are
 	// bound once the broker has started.
 	opts := connectionOptions(cfg)
+	// Those not handed over to the server by the end (start failed) are
+	// closed.
 	prebound := map[string]net.Listener{}
-	closePrebound := func() {
+	defer func() {
 		for _, ln := range prebound {
 			ln.Close()
 		}
-	}
+	}()
 	ports := map[string]int{}
 	for _, l := range cfg.Listeners {
 		if l.Port != 0 {
@@ -76,7 +78,6 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 		}
 		ln, err := protocol.ListenTCP(l.Addr(), opts.ReceiveBuffer, opts.ListenBacklog)
 		if err != nil {
-			closePrebound()
 			return nil, fmt.Errorf("listener %s: %w", l, err)
 		}
 		prebound[l.Name] = ln
@@ -90,20 +91,17 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 			Config: cfg, Log: log, LogLevels: levels,
 		}
 		if err := resolveBrokerID(ctx, cfg, opt, logFS(), log); err != nil {
-			closePrebound()
 			return nil, err
 		}
 		opt.Self = broker.SelfInfo(cfg)
 		zb, err := zkmeta.New(opt)
 		if err != nil {
-			closePrebound()
 			return nil, fmt.Errorf("zookeeper.connect: %w", err)
 		}
 		backend = zb
 	}
 	b, err := broker.New(broker.Options{Config: cfg, Backend: backend, FS: logFS(), Log: levels.Logger("broker"), LogLevels: levels})
 	if err != nil {
-		closePrebound()
 		return nil, err
 	}
 	// The coordinators hear about internal partitions from the first
@@ -119,7 +117,6 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 	b.SetSharePersister(sharePersister{coord})
 	b.SetInternalTopics(coord)
 	if err := b.Start(ctx); err != nil {
-		closePrebound()
 		b.Close()
 		return nil, err
 	}
@@ -160,7 +157,6 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 		for _, b := range ls {
 			b.ln.Close()
 		}
-		closePrebound() // those not yet in ls
 	}
 	for _, l := range cfg.Listeners {
 		sec, err := s.listenerSecurity(cfg, l.Name, levels.Logger("security"))
