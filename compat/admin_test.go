@@ -54,21 +54,10 @@ func (e *adminEnv) topic(prefix string, partitions int32, configs map[string]*st
 	if err != nil {
 		e.t.Fatalf("creating %s: %v", name, err)
 	}
-	// On a cluster a broker may answer metadata for a partition created a
-	// moment ago without its leader (LEADER_NOT_AVAILABLE), and kgo keeps
-	// that answer for requests it routes to leaders until a later one.
-	wait.For(e.t, "metadata to show a leader for every partition of "+name, 15*time.Second, func() bool {
-		md, err := e.adm.ListTopics(e.ctx, name)
-		if err != nil || md[name].Err != nil || len(md[name].Partitions) != int(partitions) {
-			return false
-		}
-		for _, p := range md[name].Partitions {
-			if p.Err != nil || p.Leader < 0 {
-				return false
-			}
-		}
-		return true
-	})
+	// On a cluster the other brokers learn a new topic's leaders a moment
+	// after the one that created it, as in Kafka; requests this client
+	// sends go to any of them.
+	awaitLeadersEverywhere(e.ctx, e.t, e.cl, name, partitions)
 	return name
 }
 
