@@ -26,6 +26,7 @@ package broker
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -37,7 +38,7 @@ import (
 	"gregor/protocol"
 )
 
-func (b *Broker) handleDescribeConfigs(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
+func (b *Broker) handleDescribeConfigs(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.DescribeConfigsRequest)
 	resp := req.Response().(*kmsg.DescribeConfigsResponse)
 	resp.Resources = make([]kmsg.DescribeConfigsResponseResource, 0, len(r.Resources))
@@ -63,7 +64,7 @@ func (b *Broker) handleDescribeConfigs(_ context.Context, req *protocol.Request)
 			denied = append(denied, sr)
 			continue
 		}
-		entries, err := b.describeResource(int8(rr.ResourceType), rr.ResourceName)
+		entries, err := b.describeResource(ctx, int8(rr.ResourceType), rr.ResourceName)
 		if err != nil {
 			sr.ErrorCode, sr.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
 			if sr.ErrorCode == kerr.UnknownTopicOrPartition.Code {
@@ -97,7 +98,7 @@ func knownConfigResource(typ int8) bool {
 const invalidRequestMessage = "This most likely occurs because of a request being malformed by the client library or the message was sent to an incompatible broker. See the broker logs for more details."
 
 // describeResource lists the config entries of one resource.
-func (b *Broker) describeResource(typ int8, name string) ([]config.Entry, error) {
+func (b *Broker) describeResource(ctx context.Context, typ int8, name string) ([]config.Entry, error) {
 	switch typ {
 	case resourceTopic:
 		if err := metadata.ValidateTopicName(name); err != nil {
@@ -107,7 +108,7 @@ func (b *Broker) describeResource(typ int8, name string) ([]config.Entry, error)
 		if t == nil {
 			return nil, kerr.UnknownTopicOrPartition
 		}
-		return b.Config().TopicEntries(t.Overrides()), nil
+		return b.Config().TopicEntries(b.storedOverrides(ctx, t)), nil
 	case resourceBroker:
 		perBroker, err := b.brokerResource(name)
 		if err != nil {
@@ -165,4 +166,24 @@ func describedConfig(e config.Entry, synonyms, docs bool) kmsg.DescribeConfigsRe
 		c.Documentation = &e.Doc
 	}
 	return c
+}
+
+// storedOverrides is a topic's config overrides as the store holds them
+// now, where it can say (a cluster's ZooKeeper, as Kafka's ZooKeeper mode
+// reads them there), else as last delivered here: a change made through
+// another broker is seen at once. If the store cannot be read in a
+// moment, the overrides this broker runs with are the answer.
+func (b *Broker) storedOverrides(ctx context.Context, t *Topic) map[string]string {
+	r, ok := b.backend.(metadata.TopicConfigReader)
+	if !ok {
+		return t.Overrides()
+	}
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	stored, err := r.StoredTopicConfigs(rctx, t.Name)
+	if err != nil {
+		b.log.Warn().Err(err).Str("topic", t.Name).Msg("reading the topic's configs from the store failed; describing those in force here")
+		return t.Overrides()
+	}
+	return stored
 }

@@ -104,7 +104,7 @@ func (b *Broker) incrementalAlterOne(ctx context.Context, rr kmsg.IncrementalAlt
 			})
 		}
 		if validateOnly {
-			next, err := applyIncremental(t.Overrides(), rr.Configs, true)
+			next, err := applyIncremental(b.storedOverrides(ctx, t), rr.Configs, true)
 			if err != nil {
 				return err
 			}

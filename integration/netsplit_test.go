@@ -327,7 +327,16 @@ func TestZombieLeaderLosesZooKeeper(t *testing.T) {
 	}
 	// The zombie still answers as leader; an acks=all write it cannot
 	// commit (its followers left it, its ISR stays as it is in
-	// ZooKeeper) must not be acknowledged.
+	// ZooKeeper) must not be acknowledged. Until the others have taken
+	// the new state they still fetch from the zombie, and a record both
+	// fetched may be acknowledged, rightly: it is in the new leader's log
+	// (Kafka's followers fetch from the old leader so until their
+	// LeaderAndIsr). So the write is sent once they have left it.
+	for _, id := range before.ISR {
+		if id != zombie {
+			awaitLeaderEpochKnown(t, c, id, topic, 0, after.LeaderEpoch)
+		}
+	}
 	if code := produceDirect(t, c, zombie, topic, -1, 2000); code == 0 {
 		t.Errorf("the zombie %d acknowledged an acks=all record after broker %d was elected", zombie, after.Leader)
 	} else {
@@ -407,6 +416,42 @@ func produceDirect(t *testing.T, c *cluster, id int32, topic string, acks int16,
 	}
 	pr := resp.(*kmsg.ProduceResponse)
 	return pr.Topics[0].Partitions[0].ErrorCode
+}
+
+// awaitLeaderEpochKnown waits until broker id's Metadata names the
+// partition's leader at epoch or later.
+func awaitLeaderEpochKnown(t *testing.T, c *cluster, id int32, topic string, p, epoch int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.brokers[id].Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	last := "no answer"
+	if !wait.Until(20*time.Second, func() bool {
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		resp, err := cl.Broker(int(id)).Request(ctx, req)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		for _, st := range resp.(*kmsg.MetadataResponse).Topics {
+			for _, sp := range st.Partitions {
+				if sp.Partition == p {
+					last = fmt.Sprintf("leader %d at epoch %d", sp.Leader, sp.LeaderEpoch)
+					return sp.LeaderEpoch >= epoch
+				}
+			}
+		}
+		return false
+	}) {
+		t.Fatalf("timed out after 20s waiting for broker %d to know leader epoch %d of %s-%d; last: %s", id, epoch, topic, p, last)
+	}
 }
 
 // fetchEpochDirect sends a Fetch at a current leader epoch to broker id

@@ -130,6 +130,15 @@ type Joiner interface {
 	Joined() error
 }
 
+// TopicConfigReader is implemented by the backends of a cluster: it reads
+// a topic's config overrides as the store holds them now (none when it
+// has none), not as last delivered here. A describe answered from it
+// shows a change made through another broker at once, as ZooKeeper-mode
+// Kafka's DescribeConfigs (read from ZooKeeper) does.
+type TopicConfigReader interface {
+	StoredTopicConfigs(ctx context.Context, name string) (map[string]string, error)
+}
+
 // TopicLister is implemented by backends that can tell whether the store
 // lists a topic at all, delivered or not: a ZooKeeper topic znode that
 // cannot be read is listed but never delivered. The broker takes no

@@ -355,6 +355,14 @@ func (b *backend) EditTopicConfigs(ctx context.Context, name string, edit func(m
 	})
 }
 
+// StoredTopicConfigs reads /config/topics/<name>.
+func (b *backend) StoredTopicConfigs(ctx context.Context, name string) (map[string]string, error) {
+	return withCtx(ctx, func() (map[string]string, error) {
+		cur, _, _, err := b.readConfigZNode(b.p(configPath(name)))
+		return cur, err
+	})
+}
+
 // AlterTopicConfigs replaces a topic's config overrides and notifies the
 // brokers through /config/changes, as Kafka does.
 func (b *backend) AlterTopicConfigs(ctx context.Context, name string, configs map[string]string) error {
