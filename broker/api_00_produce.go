@@ -111,6 +111,11 @@ type producePart struct {
 	verification *txnVerification
 	// rp is the request's partition, validated once resolved.
 	rp *kmsg.ProduceRequestTopicPartition
+	// replicaManager says the partition passed the request's own checks
+	// (authorization, existence, its records' form) and so reaches what
+	// Kafka's ReplicaManager checks, led here or not: the request's
+	// transactional producers are counted over such partitions.
+	replicaManager bool
 	// last is the appended records' last offset; wait says an acks=all
 	// answer waits for the ISR to reach it.
 	last int64
@@ -217,7 +222,7 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			pp := producePart{topic: rt.Topic, sp: sp, rp: rp}
-			pp.p, pp.err = producePartition(version, t, rp, acksOK, txnDenied)
+			pp.p, pp.replicaManager, pp.err = producePartition(version, t, rp, acksOK, txnDenied)
 			parts = append(parts, pp)
 		}
 	}
@@ -243,25 +248,27 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 // request's own rules for its records (ProduceRequest.validateRecords),
 // all in KafkaApis.handleProduceRequest; then, in ReplicaManager, acks,
 // writes to an internal topic, and leadership.
-func producePartition(version int16, t produceTopic, rp *kmsg.ProduceRequestTopicPartition, acksOK, txnDenied bool) (*Partition, error) {
+// replicaManager says the partition got past KafkaApis' checks.
+func producePartition(version int16, t produceTopic, rp *kmsg.ProduceRequestTopicPartition, acksOK, txnDenied bool) (p *Partition, replicaManager bool, err error) {
 	switch {
 	case txnDenied:
-		return nil, kerr.TransactionalIDAuthorizationFailed
+		return nil, false, kerr.TransactionalIDAuthorizationFailed
 	case t.err != nil && t.topic == nil:
-		return nil, t.err
+		return nil, false, t.err
 	case t.topic.Partition(rp.Partition) == nil:
-		return nil, kerr.UnknownTopicOrPartition
+		return nil, false, kerr.UnknownTopicOrPartition
 	}
 	if err := requestRecordsErr(version, rp.Records); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if !acksOK {
-		return nil, kerr.InvalidRequiredAcks
+		return nil, true, kerr.InvalidRequiredAcks
 	}
 	if t.err != nil {
-		return nil, t.err
+		return nil, true, t.err
 	}
-	return leaderOf(t.topic, rp.Partition)
+	p, err = leaderOf(t.topic, rp.Partition)
+	return p, true, err
 }
 
 // requestRecordsErr applies the rules a produce request's version sets for

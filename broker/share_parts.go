@@ -481,6 +481,15 @@ func (s *shareParts) refreshIfIdle(key sharePartKey) {
 	if sp == nil {
 		return
 	}
+	// A write under way is not idle either: it took its changes (Dirty
+	// is false again) before the share coordinator has them, and a
+	// reload now would read the state before them (a session's end not
+	// yet written handed its records out again at the delivery count it
+	// had taken back). Holding wmu, no write starts meanwhile.
+	if !sp.wmu.TryLock() {
+		return
+	}
+	defer sp.wmu.Unlock()
 	sp.mu.Lock()
 	idle := len(sp.sp.Holders()) == 0 && !sp.sp.Dirty()
 	sp.mu.Unlock()

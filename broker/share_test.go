@@ -787,3 +787,48 @@ func TestShareAcknowledgeRolledBackWhenTheWriteFails(t *testing.T) {
 		t.Fatalf("persisted start offset %d, want 2", start)
 	}
 }
+
+// A member that ends its share session and opens a new one while the
+// session end's write is still on its way to the share coordinator gets
+// its record at the delivery count the end took back. Gregor took the
+// share partition for idle once the write had taken its changes, dropped
+// it and loaded the state from before them: the record came back at
+// delivery 2 (a compat run on a cluster, where the share coordinator was
+// another broker, saw it).
+func TestShareNewSessionWhileSessionEndIsWritten(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a"))
+	if got := acquired(t, e.fetch("m1", 0)); len(got) != 1 || got[0].Count != 1 {
+		t.Fatalf("first session acquired %v, want offset 0 at delivery 1", got)
+	}
+	// A write taken while the record was acquired (a background write
+	// of another change, late) recorded it at delivery 1.
+	w := share.Write{Start: 0, Batches: []share.Batch{{First: 0, Last: 0, State: share.Available, Count: 1}}}
+	if err := e.per.WriteShareState(context.Background(), e.group, e.topic.ID, 0, 0, 0, w); err != nil {
+		t.Fatal(err)
+	}
+	g := &gatedPersister{memPersister: e.per, gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+	e.SetSharePersister(g)
+	opened := false
+	defer func() {
+		if !opened {
+			close(g.gate)
+		}
+	}()
+	end := kmsg.NewPtrShareAcknowledgeRequest()
+	end.GroupID, end.MemberID, end.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), -1
+	if resp := e.call(end).(*kmsg.ShareAcknowledgeResponse); resp.ErrorCode != 0 {
+		t.Fatalf("ending the session: %v", kerr.ErrorForCode(resp.ErrorCode))
+	}
+	select {
+	case <-g.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session end's write never reached the share coordinator")
+	}
+	got := acquired(t, e.fetch("m1", 0))
+	opened = true
+	close(g.gate)
+	if len(got) != 1 || got[0].Count != 1 {
+		t.Errorf("the new session acquired %v, want offset 0 at delivery 1 (the session end took its delivery back)", got)
+	}
+}

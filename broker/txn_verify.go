@@ -60,6 +60,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -322,30 +323,64 @@ type txnProducer struct {
 // the request as a whole as Kafka does: transactional batches without a
 // transactional id, or of more than one producer. ok is false when there
 // are no transactional batches to verify.
+//
+// As Kafka's ReplicaManager.handleProduceAppend, the producers are counted
+// over every partition that got that far, led here or not: the batches of
+// a partition not led here are read from the request as they are.
 func produceTxnCheck(r *kmsg.ProduceRequest, parts []producePart) (tp txnProducer, ok bool, err error) {
 	seen := false
+	check := func(h *records.Header) error {
+		if !h.IsTransactional() {
+			return nil
+		}
+		if r.TransactionID == nil {
+			return fmt.Errorf("%w: transactional records in a produce request without a transactional id", kerr.TransactionalIDAuthorizationFailed)
+		}
+		if !h.HasProducerID() {
+			return nil
+		}
+		if seen && (h.ProducerID != tp.id || h.ProducerEpoch != tp.epoch) {
+			return &produceError{kerr.InvalidProducerIDMapping, "Transactional records contained more than one producer ID"}
+		}
+		tp, seen = txnProducer{h.ProducerID, h.ProducerEpoch}, true
+		return nil
+	}
 	for i := range parts {
-		if parts[i].pb == nil {
+		pp := &parts[i]
+		if pp.pb != nil {
+			for j := range pp.pb.headers {
+				if err := check(&pp.pb.headers[j]); err != nil {
+					return tp, false, err
+				}
+			}
 			continue
 		}
-		for _, h := range parts[i].pb.headers {
-			if !h.IsTransactional() {
-				continue
+		if !pp.replicaManager || pp.rp == nil {
+			continue
+		}
+		// Not prepared (not led here): the headers as sent, up to the
+		// first that does not parse (only its leader validates it).
+		var failed error
+		records.Split(pp.rp.Records, func(batch []byte) error {
+			h, err := records.ParseHeader(batch)
+			if err != nil || h.Magic != 2 {
+				return errStopSplit
 			}
-			if r.TransactionID == nil {
-				return tp, false, fmt.Errorf("%w: transactional records in a produce request without a transactional id", kerr.TransactionalIDAuthorizationFailed)
+			failed = check(&h)
+			if failed != nil {
+				return errStopSplit
 			}
-			if !h.HasProducerID() {
-				continue
-			}
-			if seen && (h.ProducerID != tp.id || h.ProducerEpoch != tp.epoch) {
-				return tp, false, &produceError{kerr.InvalidProducerIDMapping, "Transactional records contained more than one producer ID"}
-			}
-			tp, seen = txnProducer{h.ProducerID, h.ProducerEpoch}, true
+			return nil
+		})
+		if failed != nil {
+			return tp, false, failed
 		}
 	}
 	return tp, seen, nil
 }
+
+// errStopSplit ends a records.Split early.
+var errStopSplit = errors.New("stop")
 
 // verifyProduce verifies the transactional batches of a produce request
 // before they are appended, setting the errors of the partitions that

@@ -599,6 +599,9 @@ func TestTransactionalProduceOfTwoProducers(t *testing.T) {
 	if err := kerr.ErrorForCode(cr.Topics[0].ErrorCode); err != nil {
 		t.Fatalf("creating %s: %v", topic, err)
 	}
+	// The broker asked must know both partitions: one it does not know
+	// is UNKNOWN_TOPIC_OR_PARTITION, and not counted (as in Kafka).
+	awaitLeadersEverywhere(ctx, t, cl, topic, 2)
 	leader := leaderOf0(t, ctx, cl, topic)
 	txn := "txn-two"
 	req := produceReq(topic, haBatchSpec{pid: 1, epoch: 0, txn: true}.batch(), &txn)
