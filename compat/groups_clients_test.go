@@ -195,7 +195,7 @@ func testGroupClient(t *testing.T, addr string, c gcClient) {
 		deadline := time.Now().Add(bound)
 		for !cond() {
 			if time.Now().After(deadline) {
-				t.Fatalf("timed out after %v waiting for %s\n%s", bound, what, failed(ms...))
+				t.Fatalf("timed out after %v waiting for %s (group %s, topic %s)\n%s", bound, what, group, topic, failed(ms...))
 			}
 			time.Sleep(50 * time.Millisecond)
 		}

@@ -44,4 +44,16 @@ if ! grep -q "bootstrap servers" "$log"; then
 	exit 1
 fi
 echo "== compat suite against a 3-broker cluster on 127.0.0.1:$port"
-COMPAT_BOOTSTRAP="127.0.0.1:$port" go test -count=1 -timeout 15m ./compat ${COMPAT_RUN:+-run "$COMPAT_RUN"} ${COMPAT_VERBOSE:+-v}
+status=0
+COMPAT_BOOTSTRAP="127.0.0.1:$port" go test -count=1 -timeout 15m ./compat ${COMPAT_RUN:+-run "$COMPAT_RUN"} ${COMPAT_VERBOSE:+-v} || status=$?
+if [ "$status" -ne 0 ]; then
+	# The brokers' own account of a failure the suite saw: each one's
+	# last warnings and errors, and its last lines.
+	for blog in "$dir"/data/broker-*/gregor.log; do
+		echo "== last warnings and errors of $blog"
+		grep -E '"level":"(warn|error)"' "$blog" | tail -n 60 || true
+		echo "== last lines of $blog"
+		tail -n 60 "$blog"
+	done
+fi
+exit "$status"
