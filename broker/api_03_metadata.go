@@ -314,10 +314,10 @@ func (b *Broker) metadataTopic(t *Topic, view metaView) kmsg.MetadataResponseTop
 	name := t.Name
 	st.Topic, st.TopicID, st.IsInternal = &name, t.ID, t.Internal
 	st.AuthorizedOperations = authorizedOpsNotRequested
-	parts := t.Partitions()
+	parts := t.describedPartitions()
 	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(parts))
 	for _, p := range parts {
-		if p.announced() {
+		if p.announced() { // a deleted topic's, whose states go one by one
 			st.Partitions = append(st.Partitions, metadataPartition(p, view))
 		}
 	}
@@ -337,10 +337,34 @@ func (p *Partition) announced() bool {
 	return st.Version != -1 || st.Leader >= 0
 }
 
-// announced reports whether a topic has an announced partition (see
-// Partition.announced); one without any is not described yet.
+// describedPartitions is the partitions Metadata describes: all of them
+// once every one is announced, else as many as when that was last so (none
+// of a new topic; a topic's old partitions while partitions added to it
+// are not all announced yet). Kafka's controller on ZooKeeper brings a new
+// topic's (or the added) partitions to the brokers in one UpdateMetadata,
+// so a client sees them all at once; Gregor's brokers read their states
+// from ZooKeeper as the controller writes them one by one, and described
+// a new topic with some of its partitions: a group leader that assigned
+// from such an answer left the others unassigned, and kafka-go, which
+// rebalances when the count it first saw changes, never took them.
+func (t *Topic) describedPartitions() []*Partition {
+	parts := t.Partitions()
+	if !slices.ContainsFunc(parts, func(p *Partition) bool { return !p.announced() }) {
+		for n := int32(len(parts)); ; {
+			cur := t.described.Load()
+			if cur >= n || t.described.CompareAndSwap(cur, n) {
+				break
+			}
+		}
+		return parts
+	}
+	return parts[:min(int(t.described.Load()), len(parts))]
+}
+
+// announced reports whether a topic is described yet (see
+// describedPartitions).
 func (t *Topic) announced() bool {
-	return slices.ContainsFunc(t.Partitions(), (*Partition).announced)
+	return slices.ContainsFunc(t.describedPartitions(), (*Partition).announced)
 }
 
 func metadataPartition(p *Partition, view metaView) kmsg.MetadataResponseTopicPartition {

@@ -27,6 +27,10 @@ type Topic struct {
 
 	cfg        atomic.Pointer[topicConfig]
 	partitions atomic.Pointer[[]*Partition]
+	// described is how many partitions Metadata last found all
+	// announced (api_03_metadata.go): what it describes until the rest
+	// of a larger set are.
+	described atomic.Int32
 }
 
 type topicConfig struct {

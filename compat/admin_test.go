@@ -466,6 +466,9 @@ func TestAdminCreatePartitions(t *testing.T) {
 		t.Fatalf("after growing to 3: %d partitions", n)
 	}
 	wantCode(t, "decrease", create(2, false, nil), kerr.InvalidPartitions)
+	// The producer's first metadata may come from any broker: kgo refuses
+	// a record for partition 2 at once if that one still knows 1.
+	awaitLeadersEverywhere(e.ctx, e.t, e.cl, topic, 3)
 	e.produce(topic, 2, 3)
 	// On a cluster the brokers learn the new partitions' leaders a moment
 	// apart: ListOffsets may meet LEADER_NOT_AVAILABLE first.

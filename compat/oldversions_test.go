@@ -89,6 +89,7 @@ func TestOldVersionsAdminAtZero(t *testing.T) {
 		err = cr.Err
 	}
 	must("CreateTopics", err)
+	awaitLeadersEverywhere(ctx, t, cl, topic, 2) // on a cluster the others learn it a moment later
 	md, err := adm.Metadata(ctx, topic)
 	must("Metadata", err)
 	if len(md.Topics[topic].Partitions) != 2 {
