@@ -317,9 +317,7 @@ func (b *Broker) metadataTopic(t *Topic, view metaView) kmsg.MetadataResponseTop
 	parts := t.describedPartitions()
 	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(parts))
 	for _, p := range parts {
-		if p.announced() { // a deleted topic's, whose states go one by one
-			st.Partitions = append(st.Partitions, metadataPartition(p, view))
-		}
+		st.Partitions = append(st.Partitions, metadataPartition(p, view))
 	}
 	return st
 }
@@ -343,8 +341,9 @@ func (p *Partition) announced() bool {
 // are not all announced yet). Kafka's controller on ZooKeeper brings a new
 // topic's (or the added) partitions to the brokers in one UpdateMetadata,
 // so a client sees them all at once; Gregor's brokers read their states
-// from ZooKeeper as the controller writes them one by one, and described
-// a new topic with some of its partitions: a group leader that assigned
+// from ZooKeeper as the controller writes them one by one (and lose a
+// deleted topic's so), and described a new topic with some of its
+// partitions: a group leader that assigned
 // from such an answer left the others unassigned, and kafka-go, which
 // rebalances when the count it first saw changes, never took them.
 func (t *Topic) describedPartitions() []*Partition {
@@ -358,7 +357,14 @@ func (t *Topic) describedPartitions() []*Partition {
 		}
 		return parts
 	}
-	return parts[:min(int(t.described.Load()), len(parts))]
+	parts = parts[:min(int(t.described.Load()), len(parts))]
+	if slices.ContainsFunc(parts, func(p *Partition) bool { return !p.announced() }) {
+		// Described before, a state gone since: the topic is being
+		// deleted (ZooKeeper loses its states one by one). Kafka's
+		// brokers drop a deleted topic's partitions all at once.
+		return nil
+	}
+	return parts
 }
 
 // announced reports whether a topic is described yet (see

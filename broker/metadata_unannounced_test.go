@@ -104,4 +104,12 @@ func TestMetadataOmitsPartitionsWithoutControllerState(t *testing.T) {
 	if got := describe("v"); got[0] != 4 {
 		t.Errorf("v grown to 4, all led: %d described, want 4", got[0])
 	}
+	// A topic being deleted loses its states one by one in ZooKeeper; it
+	// goes from Metadata at the first, as Kafka drops all its partitions
+	// at once.
+	be.apply.ApplyTopic(metadata.TopicState{Name: "v", ID: vID, Reported: time.Now(), Partitions: []metadata.PartitionState{led(1, 2), unled(2, 1), led(1, 2), led(2, 1)}})
+	applied()
+	if got := describe("v"); got[0] != -1 {
+		t.Errorf("v losing partition 1's state: %d described, want none", got[0])
+	}
 }
