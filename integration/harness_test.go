@@ -14,7 +14,9 @@ import (
 
 	"github.com/go-zookeeper/zk"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/internal/brokertest"
 	"gregor/internal/wait"
@@ -174,6 +176,63 @@ func (c *cluster) createTopic(topic string, partitions int32, rf int16, configs 
 		c.t.Fatalf("creating %s: %v", topic, err)
 	}
 	c.awaitISR(topic, int(rf), 30*time.Second)
+	c.awaitDescribedEverywhere(topic, partitions, 30*time.Second)
+}
+
+// awaitDescribedEverywhere waits until every running broker (paused ones
+// aside) describes topic with its partitions, each with a leader: the
+// brokers learn a new topic a moment apart, as in Kafka, and describe it
+// only once they know all its partitions.
+func (c *cluster) awaitDescribedEverywhere(topic string, partitions int32, bound time.Duration) {
+	c.t.Helper()
+	last := "no broker asked"
+	if !wait.Until(bound, func() bool {
+		for id, b := range c.brokers {
+			if b.Pid() == 0 || b.Paused() {
+				continue
+			}
+			n, err := partitionsLedOn(b.Addr, id, topic)
+			if err != nil || n != partitions {
+				last = fmt.Sprintf("broker %d: %d partitions with leaders, %v", id, n, err)
+				return false
+			}
+		}
+		return true
+	}) {
+		c.t.Fatalf("timed out after %v waiting for every broker to describe %s with %d partitions; last: %s", bound, topic, partitions, last)
+	}
+}
+
+// partitionsLedOn asks broker id at addr how many partitions of topic it
+// describes with a leader.
+func partitionsLedOn(addr string, id int32, topic string) (int32, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := cl.Broker(int(id)).Request(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	var n int32
+	for _, st := range resp.(*kmsg.MetadataResponse).Topics {
+		if st.ErrorCode != 0 {
+			return 0, kerr.ErrorForCode(st.ErrorCode)
+		}
+		for _, sp := range st.Partitions {
+			if sp.Leader >= 0 {
+				n++
+			}
+		}
+	}
+	return n, nil
 }
 
 // partitionState is a partition as metadata shows it.

@@ -56,6 +56,7 @@ func (c *cluster) createAssignedWith(topic string, assign [][]int32, configs map
 		c.t.Fatalf("creating %s: %v", topic, err)
 	}
 	c.awaitISR(topic, len(assign[0]), 30*time.Second)
+	c.awaitDescribedEverywhere(topic, int32(len(assign)), 30*time.Second)
 }
 
 // localCopies lists the entries of a broker's log dir that hold (or held,
