@@ -59,7 +59,7 @@ func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.
 			break
 		}
 		t := b.Topic(name)
-		if t == nil {
+		if t == nil || !t.announced() { // as Metadata (describedPartitions)
 			if !all {
 				resp.Topics = append(resp.Topics, b.missingDescribedTopic(req, name))
 			}
@@ -155,7 +155,7 @@ func describedTopic(t *Topic, view metaView, start, limit int32) (kmsg.DescribeT
 	st := kmsg.NewDescribeTopicPartitionsResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID, st.IsInternal = &name, t.ID, t.Internal
-	parts := t.Partitions()
+	parts := t.describedPartitions()
 	end := min(int32(len(parts)), start+limit)
 	st.Partitions = make([]kmsg.DescribeTopicPartitionsResponseTopicPartition, 0, max(end-start, 0))
 	for i := start; i < end; i++ {

@@ -66,6 +66,23 @@ func TestMetadataOmitsPartitionsWithoutControllerState(t *testing.T) {
 			}
 			out = append(out, n)
 		}
+		// DescribeTopicPartitions (kafka-topics.sh --describe) agrees.
+		dreq := kmsg.NewPtrDescribeTopicPartitionsRequest()
+		dreq.ResponsePartitionLimit = 2000
+		for _, name := range names {
+			rt := kmsg.NewDescribeTopicPartitionsRequestTopic()
+			rt.Topic = name
+			dreq.Topics = append(dreq.Topics, rt)
+		}
+		for i, st := range tb.call(dreq).(*kmsg.DescribeTopicPartitionsResponse).Topics {
+			n := len(st.Partitions)
+			if st.ErrorCode != 0 {
+				n = -1
+			}
+			if n != out[i] {
+				t.Errorf("DescribeTopicPartitions gives %s %d partitions (%v), Metadata %d", names[i], n, kerr.ErrorForCode(st.ErrorCode), out[i])
+			}
+		}
 		return out
 	}
 	applied := func() {
