@@ -191,7 +191,7 @@ func (c *cluster) awaitDescribedEverywhere(topic string, partitions int32, bound
 			if b.Pid() == 0 || b.Paused() {
 				continue
 			}
-			n, err := partitionsLedOn(b.Addr, id, topic)
+			n, err := partitionsLedOn(b.Addr, id, topic, c.clientOpts...)
 			if err != nil || n != partitions {
 				last = fmt.Sprintf("broker %d: %d partitions with leaders, %v", id, n, err)
 				return false
@@ -203,10 +203,10 @@ func (c *cluster) awaitDescribedEverywhere(topic string, partitions int32, bound
 	}
 }
 
-// partitionsLedOn asks broker id at addr how many partitions of topic it
-// describes with a leader.
-func partitionsLedOn(addr string, id int32, topic string) (int32, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+// partitionsLedOn asks broker id at addr (with the cluster's client
+// options opts) how many partitions of topic it describes with a leader.
+func partitionsLedOn(addr string, id int32, topic string, opts ...kgo.Opt) (int32, error) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
 	if err != nil {
 		return 0, err
 	}
