@@ -203,6 +203,19 @@ func (c *cluster) awaitDescribedEverywhere(topic string, partitions int32, bound
 	}
 }
 
+// topicMetadataOn is broker id's Metadata answer for topic.
+func topicMetadataOn(ctx context.Context, cl *kgo.Client, id int32, topic string) (*kmsg.MetadataResponse, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := cl.Broker(int(id)).Request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*kmsg.MetadataResponse), nil
+}
+
 // partitionsLedOn asks broker id at addr (with the cluster's client
 // options opts) how many partitions of topic it describes with a leader.
 func partitionsLedOn(addr string, id int32, topic string, opts ...kgo.Opt) (int32, error) {
@@ -213,16 +226,12 @@ func partitionsLedOn(addr string, id int32, topic string, opts ...kgo.Opt) (int3
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	req := kmsg.NewPtrMetadataRequest()
-	rt := kmsg.NewMetadataRequestTopic()
-	rt.Topic = kmsg.StringPtr(topic)
-	req.Topics = append(req.Topics, rt)
-	resp, err := cl.Broker(int(id)).Request(ctx, req)
+	resp, err := topicMetadataOn(ctx, cl, id, topic)
 	if err != nil {
 		return 0, err
 	}
 	var n int32
-	for _, st := range resp.(*kmsg.MetadataResponse).Topics {
+	for _, st := range resp.Topics {
 		if st.ErrorCode != 0 {
 			return 0, kerr.ErrorForCode(st.ErrorCode)
 		}

@@ -429,18 +429,14 @@ func awaitLeaderEpochKnown(t *testing.T, c *cluster, id int32, topic string, p, 
 	defer cl.Close()
 	last := "no answer"
 	if !wait.Until(20*time.Second, func() bool {
-		req := kmsg.NewPtrMetadataRequest()
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(topic)
-		req.Topics = append(req.Topics, rt)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		resp, err := cl.Broker(int(id)).Request(ctx, req)
+		resp, err := topicMetadataOn(ctx, cl, id, topic)
 		if err != nil {
 			last = err.Error()
 			return false
 		}
-		for _, st := range resp.(*kmsg.MetadataResponse).Topics {
+		for _, st := range resp.Topics {
 			for _, sp := range st.Partitions {
 				if sp.Partition == p {
 					last = fmt.Sprintf("leader %d at epoch %d", sp.Leader, sp.LeaderEpoch)
