@@ -191,7 +191,7 @@ func (c *cluster) awaitDescribedEverywhere(topic string, partitions int32, bound
 			if b.Pid() == 0 || b.Paused() {
 				continue
 			}
-			n, err := partitionsLedOn(b.Addr, id, topic, c.clientOpts...)
+			n, err := partitionsLedOn(b.Addr, topic, c.clientOpts...)
 			if err != nil || n != partitions {
 				last = fmt.Sprintf("broker %d: %d partitions with leaders, %v", id, n, err)
 				return false
@@ -203,22 +203,23 @@ func (c *cluster) awaitDescribedEverywhere(topic string, partitions int32, bound
 	}
 }
 
-// topicMetadataOn is broker id's Metadata answer for topic.
-func topicMetadataOn(ctx context.Context, cl *kgo.Client, id int32, topic string) (*kmsg.MetadataResponse, error) {
+// topicMetadataOn is broker b's Metadata answer for topic.
+func topicMetadataOn(ctx context.Context, b *kgo.Broker, topic string) (*kmsg.MetadataResponse, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	rt := kmsg.NewMetadataRequestTopic()
 	rt.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, rt)
-	resp, err := cl.Broker(int(id)).Request(ctx, req)
+	resp, err := b.Request(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	return resp.(*kmsg.MetadataResponse), nil
 }
 
-// partitionsLedOn asks broker id at addr (with the cluster's client
+// partitionsLedOn asks the broker at addr (with the cluster's client
 // options opts) how many partitions of topic it describes with a leader.
-func partitionsLedOn(addr string, id int32, topic string, opts ...kgo.Opt) (int32, error) {
+// Its seed handle reaches that address whatever the broker's id.
+func partitionsLedOn(addr, topic string, opts ...kgo.Opt) (int32, error) {
 	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
 	if err != nil {
 		return 0, err
@@ -226,7 +227,7 @@ func partitionsLedOn(addr string, id int32, topic string, opts ...kgo.Opt) (int3
 	defer cl.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	resp, err := topicMetadataOn(ctx, cl, id, topic)
+	resp, err := topicMetadataOn(ctx, cl.SeedBrokers()[0], topic)
 	if err != nil {
 		return 0, err
 	}

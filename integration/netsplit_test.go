@@ -431,7 +431,7 @@ func awaitLeaderEpochKnown(t *testing.T, c *cluster, id int32, topic string, p, 
 	if !wait.Until(20*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		resp, err := topicMetadataOn(ctx, cl, id, topic)
+		resp, err := topicMetadataOn(ctx, cl.Broker(int(id)), topic)
 		if err != nil {
 			last = err.Error()
 			return false
