@@ -28,6 +28,7 @@ import (
 	"github.com/IBM/sarama"
 	segkafka "github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
@@ -286,15 +287,34 @@ func ccCreateTopic(t *testing.T, addr, topic string, partitions int32) {
 }
 
 // awaitLeadersEverywhere waits until every broker's Metadata names a
-// leader for each of topic's partitions.
+// leader for each of topic's partitions. Its last request goes through
+// cl itself and must find them too: kgo keeps what a Metadata request
+// through the client answered for its sharded requests (DeleteRecords,
+// ListOffsets) and asks again only after a second, so an answer from a
+// broker that did not know the topic yet must not be the last it got.
 func awaitLeadersEverywhere(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, partitions int32) {
 	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	// complete says what m lacks of topic, "" if nothing.
+	complete := func(m *kmsg.MetadataResponse) string {
+		if len(m.Topics) != 1 {
+			return fmt.Sprintf("%d topics", len(m.Topics))
+		}
+		if st := m.Topics[0]; st.ErrorCode != 0 || len(st.Partitions) != int(partitions) {
+			return fmt.Sprintf("%v, %d partitions", kerr.ErrorForCode(st.ErrorCode), len(st.Partitions))
+		}
+		for _, p := range m.Topics[0].Partitions {
+			if p.ErrorCode != 0 || p.Leader < 0 {
+				return fmt.Sprintf("partition %d leader %d error %d", p.Partition, p.Leader, p.ErrorCode)
+			}
+		}
+		return ""
+	}
 	var last string
 	if !wait.Until(20*time.Second, func() bool {
-		req := kmsg.NewPtrMetadataRequest()
-		rt := kmsg.NewMetadataRequestTopic()
-		rt.Topic = kmsg.StringPtr(topic)
-		req.Topics = append(req.Topics, rt)
 		all, err := req.RequestWith(ctx, cl)
 		if err != nil {
 			last = err.Error()
@@ -306,19 +326,18 @@ func awaitLeadersEverywhere(ctx context.Context, t *testing.T, cl *kgo.Client, t
 				last = fmt.Sprintf("broker %d: %v", b.NodeID, err)
 				return false
 			}
-			m := r.(*kmsg.MetadataResponse)
-			if len(m.Topics) != 1 || len(m.Topics[0].Partitions) != int(partitions) {
-				last = fmt.Sprintf("broker %d: topics %d", b.NodeID, len(m.Topics))
+			if last = complete(r.(*kmsg.MetadataResponse)); last != "" {
+				last = fmt.Sprintf("broker %d: %s", b.NodeID, last)
 				return false
 			}
-			for _, p := range m.Topics[0].Partitions {
-				if p.ErrorCode != 0 || p.Leader < 0 {
-					last = fmt.Sprintf("broker %d: partition %d leader %d error %d", b.NodeID, p.Partition, p.Leader, p.ErrorCode)
-					return false
-				}
-			}
 		}
-		return true
+		again, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		last = complete(again)
+		return last == ""
 	}) {
 		t.Fatalf("timed out after 20s waiting for every broker to name the leaders of %s; last: %s", topic, last)
 	}
