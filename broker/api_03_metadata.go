@@ -81,8 +81,8 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 	all := r.Topics == nil || (req.Version == 0 && len(r.Topics) == 0)
 	if all {
 		for _, t := range b.Topics() {
-			if t.announced() && b.allowed(req, acl.Describe, acl.Topic, t.Name) {
-				resp.Topics = append(resp.Topics, ops(b.metadataTopic(t, view)))
+			if parts := t.describedPartitions(); len(parts) > 0 && b.allowed(req, acl.Describe, acl.Topic, t.Name) {
+				resp.Topics = append(resp.Topics, ops(b.metadataTopic(t, parts, view)))
 			}
 		}
 		return resp, nil
@@ -132,7 +132,9 @@ func (b *Broker) handleMetadata(ctx context.Context, req *protocol.Request) (kms
 func (b *Broker) metadataRequested(ctx context.Context, req *protocol.Request, rt kmsg.MetadataRequestTopic, autoCreate bool, view metaView) (kmsg.MetadataResponseTopic, bool) {
 	var t *Topic
 	if rt.Topic == nil {
-		if t = b.TopicByID(metadata.Uuid(rt.TopicID)); t == nil || !t.announced() {
+		t = b.TopicByID(metadata.Uuid(rt.TopicID))
+		parts := t.describedPartitions()
+		if len(parts) == 0 {
 			st := kmsg.NewMetadataResponseTopic()
 			st.TopicID, st.ErrorCode = rt.TopicID, kerr.UnknownTopicID.Code
 			st.AuthorizedOperations = authorizedOpsNotRequested
@@ -141,14 +143,15 @@ func (b *Broker) metadataRequested(ctx context.Context, req *protocol.Request, r
 		if !b.authorize(req, acl.Describe, acl.Topic, t.Name) {
 			return metadataDenied(nil, t.ID, false), false // a topic id is not secret; its name is
 		}
-		return b.metadataTopic(t, view), true
+		return b.metadataTopic(t, parts, view), true
 	}
 	name := *rt.Topic
 	if !b.authorize(req, acl.Describe, acl.Topic, name) {
 		return metadataDenied(&name, metadata.Uuid{}, false), false
 	}
-	if t = b.Topic(name); t != nil && t.announced() {
-		return b.metadataTopic(t, view), true
+	t = b.Topic(name)
+	if parts := t.describedPartitions(); len(parts) > 0 {
+		return b.metadataTopic(t, parts, view), true
 	}
 	if autoCreate && !b.allowed(req, acl.Create, acl.Cluster, acl.ClusterName) && !b.authorize(req, acl.Create, acl.Topic, name) {
 		return metadataDenied(&name, metadata.Uuid{}, IsInternal(name)), false
@@ -201,8 +204,9 @@ func (b *Broker) metadataMissing(ctx context.Context, req *protocol.Request, nam
 		return st
 	}
 	if err != nil { // made by another request meanwhile: answered as it is
-		if t := b.Topic(name); t != nil && t.announced() {
-			return b.metadataTopic(t, view)
+		t := b.Topic(name)
+		if parts := t.describedPartitions(); len(parts) > 0 {
+			return b.metadataTopic(t, parts, view)
 		}
 		st.ErrorCode = kerr.LeaderNotAvailable.Code // created; not here yet
 		return st
@@ -309,12 +313,12 @@ func (v metaView) reach(id int32) (live, onListener bool) {
 	return false, false
 }
 
-func (b *Broker) metadataTopic(t *Topic, view metaView) kmsg.MetadataResponseTopic {
+// metadataTopic describes t's partitions parts (its describedPartitions).
+func (b *Broker) metadataTopic(t *Topic, parts []*Partition, view metaView) kmsg.MetadataResponseTopic {
 	st := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID, st.IsInternal = &name, t.ID, t.Internal
 	st.AuthorizedOperations = authorizedOpsNotRequested
-	parts := t.describedPartitions()
 	st.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(parts))
 	for _, p := range parts {
 		st.Partitions = append(st.Partitions, metadataPartition(p, view))
@@ -343,12 +347,17 @@ func (p *Partition) announced() bool {
 // so a client sees them all at once; Gregor's brokers read their states
 // from ZooKeeper as the controller writes them one by one (and lose a
 // deleted topic's so), and described a new topic with some of its
-// partitions: a group leader that assigned
-// from such an answer left the others unassigned, and kafka-go, which
-// rebalances when the count it first saw changes, never took them.
+// partitions: a group leader that assigned from such an answer left the
+// others unassigned, and kafka-go, which rebalances when the count it
+// first saw changes, never took them. A nil topic (not known here) has
+// none.
 func (t *Topic) describedPartitions() []*Partition {
+	if t == nil {
+		return nil
+	}
+	unannounced := func(p *Partition) bool { return !p.announced() }
 	parts := t.Partitions()
-	if !slices.ContainsFunc(parts, func(p *Partition) bool { return !p.announced() }) {
+	if !slices.ContainsFunc(parts, unannounced) {
 		for n := int32(len(parts)); ; {
 			cur := t.described.Load()
 			if cur >= n || t.described.CompareAndSwap(cur, n) {
@@ -358,19 +367,13 @@ func (t *Topic) describedPartitions() []*Partition {
 		return parts
 	}
 	parts = parts[:min(int(t.described.Load()), len(parts))]
-	if slices.ContainsFunc(parts, func(p *Partition) bool { return !p.announced() }) {
+	if slices.ContainsFunc(parts, unannounced) {
 		// Described before, a state gone since: the topic is being
 		// deleted (ZooKeeper loses its states one by one). Kafka's
 		// brokers drop a deleted topic's partitions all at once.
 		return nil
 	}
 	return parts
-}
-
-// announced reports whether a topic is described yet (see
-// describedPartitions).
-func (t *Topic) announced() bool {
-	return slices.ContainsFunc(t.describedPartitions(), (*Partition).announced)
 }
 
 func metadataPartition(p *Partition, view metaView) kmsg.MetadataResponseTopicPartition {

@@ -59,7 +59,8 @@ func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.
 			break
 		}
 		t := b.Topic(name)
-		if t == nil || !t.announced() { // as Metadata (describedPartitions)
+		parts := t.describedPartitions() // as Metadata describes them
+		if len(parts) == 0 {
 			if !all {
 				resp.Topics = append(resp.Topics, b.missingDescribedTopic(req, name))
 			}
@@ -69,7 +70,7 @@ func (b *Broker) handleDescribeTopicPartitions(_ context.Context, req *protocol.
 		if name == cursorTopic {
 			start = cursorPartition
 		}
-		st, next := describedTopic(t, metaView{brokers: brokers, listener: req.Conn.Listener, listenerErr: true}, start, remaining)
+		st, next := describedTopic(t, parts, metaView{brokers: brokers, listener: req.Conn.Listener, listenerErr: true}, start, remaining)
 		st.AuthorizedOperations = b.authorizedOps(req, acl.Topic, name)
 		remaining -= int32(len(st.Partitions))
 		resp.Topics = append(resp.Topics, st)
@@ -149,13 +150,13 @@ func emptyDescribedTopic(name string, code int16) kmsg.DescribeTopicPartitionsRe
 	return st
 }
 
-// describedTopic lists up to limit partitions from start; next is the
-// partition to continue from, or -1 when the topic is complete.
-func describedTopic(t *Topic, view metaView, start, limit int32) (kmsg.DescribeTopicPartitionsResponseTopic, int32) {
+// describedTopic lists up to limit of t's partitions parts (its
+// describedPartitions) from start; next is the partition to continue
+// from, or -1 when the topic is complete.
+func describedTopic(t *Topic, parts []*Partition, view metaView, start, limit int32) (kmsg.DescribeTopicPartitionsResponseTopic, int32) {
 	st := kmsg.NewDescribeTopicPartitionsResponseTopic()
 	name := t.Name
 	st.Topic, st.TopicID, st.IsInternal = &name, t.ID, t.Internal
-	parts := t.describedPartitions()
 	end := min(int32(len(parts)), start+limit)
 	st.Partitions = make([]kmsg.DescribeTopicPartitionsResponseTopicPartition, 0, max(end-start, 0))
 	for i := start; i < end; i++ {

@@ -1,15 +1,10 @@
 package zkmeta
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
-	"gregor/broker/config"
-	"gregor/broker/metadata"
 	"gregor/internal/wait"
 	"gregor/internal/zktest"
 )
@@ -24,20 +19,7 @@ func TestConfigChangeNotificationsArePurged(t *testing.T) {
 	configChangeRetention, configPurgeEvery = 300*time.Millisecond, 0
 	t.Cleanup(func() { configChangeRetention, configPurgeEvery = oldRetention, oldEvery })
 	z := zktest.Start(t)
-	be, err := New(Options{
-		Connect: z.Addr + "/changes", SessionTimeout: 4 * time.Second,
-		Self:   metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9091}}},
-		Config: &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
-		Log:    zerolog.Nop(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := be.(*backend)
-	if err := b.Start(context.Background(), nopApplier{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := startLone(t, z.Addr+"/changes")
 	list := func() []string {
 		names, _, err := b.conn.Children(b.p(configChangesPath))
 		if err != nil {

@@ -18,6 +18,26 @@ import (
 	"gregor/internal/zktest"
 )
 
+// startLone starts broker 1's backend alone at connect, applying nothing.
+func startLone(t *testing.T, connect string) *backend {
+	t.Helper()
+	be, err := New(Options{
+		Connect: connect, SessionTimeout: 4 * time.Second,
+		Self:   metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9091}}},
+		Config: &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
+		Log:    zerolog.Nop(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := be.(*backend)
+	if err := b.Start(context.Background(), nopApplier{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
 type nopApplier struct{}
 
 func (nopApplier) ApplyTopic(metadata.TopicState)            {}
@@ -33,21 +53,8 @@ func (nopApplier) ApplyBrokers([]metadata.BrokerInfo, int32) {}
 // its successor had kept or a user had created again.
 func TestStaleControllerDeletesNoTopic(t *testing.T) {
 	z := zktest.Start(t)
-	be, err := New(Options{
-		Connect: z.Addr + "/fence", SessionTimeout: 4 * time.Second,
-		Self:   metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9091}}},
-		Config: &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
-		Log:    zerolog.Nop(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := be.(*backend)
+	b := startLone(t, z.Addr+"/fence")
 	ctx := context.Background()
-	if err := b.Start(ctx, nopApplier{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
 	wait.For(t, "broker 1 to be controller", 20*time.Second, func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -94,21 +101,8 @@ func TestStaleControllerDeletesNoTopic(t *testing.T) {
 func fencedController(t *testing.T) (*backend, *zk.Conn) {
 	t.Helper()
 	z := zktest.Start(t)
-	be, err := New(Options{
-		Connect: z.Addr + "/fence", SessionTimeout: 4 * time.Second,
-		Self:   metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9091}}},
-		Config: &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
-		Log:    zerolog.Nop(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := be.(*backend)
+	b := startLone(t, z.Addr+"/fence")
 	ctx := context.Background()
-	if err := b.Start(ctx, nopApplier{}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
 	wait.For(t, "broker 1 to be controller", 20*time.Second, func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()

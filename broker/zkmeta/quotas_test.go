@@ -52,22 +52,42 @@ func startWithQuotas(t *testing.T, connect string, id int32) (metadata.Backend, 
 	return be, a
 }
 
-// TestClientQuotasInZooKeeper: quotas are stored where Kafka stores them,
-// next to a user's SCRAM credentials without disturbing them, reach every
-// broker through watches (written by Gregor or by Kafka's tools), and are
-// read back from the store.
-func TestClientQuotasInZooKeeper(t *testing.T) {
+// quotaPair is brokers 1 and 2 on a new ZooKeeper (chroot /quotas):
+// broker 1's backend to write through, broker 2's applier to see what
+// reached it, a raw session, and a context for the test's calls.
+type quotaPair struct {
+	zkAddr string
+	be1    metadata.Backend
+	qb     metadata.QuotaBackend
+	a2     *quotaApplier
+	raw    *zk.Conn
+	ctx    context.Context
+}
+
+func startQuotaPair(t *testing.T) quotaPair {
+	t.Helper()
 	z := zktest.Start(t)
 	connect := z.Addr + "/quotas"
 	be1, _ := startWithQuotas(t, connect, 1)
 	_, a2 := startWithQuotas(t, connect, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cred := metadata.ScramCredential{Salt: []byte("salt"), StoredKey: []byte("stored"), ServerKey: []byte("server"), Iterations: 4096}
-	if err := be1.AlterUserScramCredentials(ctx, metadata.ScramAlteration{User: "alice", Upsert: map[string]metadata.ScramCredential{"SCRAM-SHA-256": cred}}); err != nil {
+	t.Cleanup(cancel)
+	return quotaPair{zkAddr: z.Addr, be1: be1, qb: be1.(metadata.QuotaBackend), a2: a2, raw: rawConn(t, z.Addr), ctx: ctx}
+}
+
+// testCred is a SCRAM credential to give users.
+var testCred = metadata.ScramCredential{Salt: []byte("salt"), StoredKey: []byte("stored"), ServerKey: []byte("server"), Iterations: 4096}
+
+// TestClientQuotasInZooKeeper: quotas are stored where Kafka stores them,
+// next to a user's SCRAM credentials without disturbing them, reach every
+// broker through watches (written by Gregor or by Kafka's tools), and are
+// read back from the store.
+func TestClientQuotasInZooKeeper(t *testing.T) {
+	q := startQuotaPair(t)
+	be1, qb, a2, ctx := q.be1, q.qb, q.a2, q.ctx
+	if err := be1.AlterUserScramCredentials(ctx, metadata.ScramAlteration{User: "alice", Upsert: map[string]metadata.ScramCredential{"SCRAM-SHA-256": testCred}}); err != nil {
 		t.Fatal(err)
 	}
-	qb := be1.(metadata.QuotaBackend)
 	alice := metadata.QuotaEntity{User: "alice"}
 	aliceApp := metadata.QuotaEntity{User: "alice", ClientID: "app"}
 	anyClient := metadata.QuotaEntity{ClientID: metadata.DefaultEntity}
@@ -86,7 +106,7 @@ func TestClientQuotasInZooKeeper(t *testing.T) {
 		v3, _ := a2.get(anyClient, metadata.ConsumerByteRate)
 		return v1 == 1024 && v2 == 25.5 && v3 == 4096
 	})
-	c := rawConn(t, z.Addr)
+	c := q.raw
 	var userCfg struct {
 		Config map[string]string `json:"config"`
 	}
@@ -173,20 +193,13 @@ func TestClientQuotasInZooKeeper(t *testing.T) {
 // broker a goroutine waiting on it, until the znode is created, which for
 // most deleted entities is never. One created again is still heard.
 func TestDeletedQuotaEntitiesLeaveNoWatches(t *testing.T) {
-	z := zktest.Start(t)
-	connect := z.Addr + "/quotas"
-	be1, _ := startWithQuotas(t, connect, 1)
-	_, a2 := startWithQuotas(t, connect, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	qb := be1.(metadata.QuotaBackend)
-	c := rawConn(t, z.Addr)
-	cred := metadata.ScramCredential{Salt: []byte("salt"), StoredKey: []byte("stored"), ServerKey: []byte("server"), Iterations: 4096}
+	q := startQuotaPair(t)
+	be1, qb, a2, c, ctx := q.be1, q.qb, q.a2, q.raw, q.ctx
 	for i := range 5 {
 		user := fmt.Sprintf("gone-user-%d", i)
 		client := metadata.QuotaEntity{ClientID: fmt.Sprintf("gone-client-%d", i)}
 		ip := metadata.QuotaEntity{IP: fmt.Sprintf("10.0.0.%d", i)}
-		if err := be1.AlterUserScramCredentials(ctx, metadata.ScramAlteration{User: user, Upsert: map[string]metadata.ScramCredential{"SCRAM-SHA-256": cred}}); err != nil {
+		if err := be1.AlterUserScramCredentials(ctx, metadata.ScramAlteration{User: user, Upsert: map[string]metadata.ScramCredential{"SCRAM-SHA-256": testCred}}); err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range []metadata.QuotaAlteration{
@@ -216,7 +229,7 @@ func TestDeletedQuotaEntitiesLeaveNoWatches(t *testing.T) {
 			return !ok1 && !ok2 && !ok3
 		})
 	}
-	awaitNoWatches(t, z.Addr, "/gone-", "/10.0.0.")
+	awaitNoWatches(t, q.zkAddr, "/gone-", "/10.0.0.")
 	// Created again, with a client under the user: heard.
 	again := metadata.QuotaEntity{User: "gone-user-0", ClientID: "app"}
 	for _, a := range []metadata.QuotaAlteration{
@@ -242,20 +255,13 @@ func TestDeletedQuotaEntitiesLeaveNoWatches(t *testing.T) {
 // quota or a credential kept a znode and a watch on every broker (a
 // goroutine each) for ever.
 func TestEmptiedQuotaEntitiesAreDeleted(t *testing.T) {
-	z := zktest.Start(t)
-	connect := z.Addr + "/quotas"
-	be1, _ := startWithQuotas(t, connect, 1)
-	_, a2 := startWithQuotas(t, connect, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	qb := be1.(metadata.QuotaBackend)
-	c := rawConn(t, z.Addr)
-	cred := metadata.ScramCredential{Salt: []byte("salt"), StoredKey: []byte("stored"), ServerKey: []byte("server"), Iterations: 4096}
+	q := startQuotaPair(t)
+	be1, qb, a2, c, ctx := q.be1, q.qb, q.a2, q.raw, q.ctx
 	for i := range 5 {
 		user := fmt.Sprintf("emptied-user-%d", i)
 		client := metadata.QuotaEntity{ClientID: fmt.Sprintf("emptied-client-%d", i)}
 		userClient := metadata.QuotaEntity{User: user, ClientID: "app"}
-		if err := be1.AlterUserScramCredentials(ctx, metadata.ScramAlteration{User: user, Upsert: map[string]metadata.ScramCredential{"SCRAM-SHA-256": cred}}); err != nil {
+		if err := be1.AlterUserScramCredentials(ctx, metadata.ScramAlteration{User: user, Upsert: map[string]metadata.ScramCredential{"SCRAM-SHA-256": testCred}}); err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range []metadata.QuotaAlteration{
@@ -294,7 +300,7 @@ func TestEmptiedQuotaEntitiesAreDeleted(t *testing.T) {
 			}
 		}
 	}
-	awaitNoWatches(t, z.Addr, "/emptied-")
+	awaitNoWatches(t, q.zkAddr, "/emptied-")
 	// Set again: heard.
 	if err := qb.AlterClientQuota(ctx, metadata.QuotaAlteration{Entity: metadata.QuotaEntity{ClientID: "emptied-client-0"}, Set: map[string]float64{metadata.ProducerByteRate: 99}}); err != nil {
 		t.Fatal(err)
