@@ -52,7 +52,9 @@ const (
 	// (under the limit plus one frame, 94 MiB), the buffers their growth
 	// left for the collector (about as much again), and a second round of
 	// frames read once the first is closed, before the collector returns
-	// memory. Measured: 230 to 260 MiB; about 375 MiB when every frame was
+	// memory. Measured (2026-12-05): 231 to 258 MiB; 289 to 341 MiB while
+	// frames past the pool still doubled (8, 16, then 30 MiB: 16 MiB of
+	// garbage each, see nextFrameStep); about 375 MiB when every frame was
 	// read (180 MiB held).
 	hfRSSGrowth = 320 << 20
 )

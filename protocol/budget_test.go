@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -60,7 +61,7 @@ func TestByteBudgetHoldsLimitPlusOneFrame(t *testing.T) {
 				}
 				check()
 				for step < size {
-					next := min(size, max(2*step, frameGrowthStep))
+					next := int64(nextFrameStep(int(step), int(size)))
 					w, err := b.reserve(ctx, f, next-step, step, true)
 					if err != nil {
 						t.Errorf("step to %d of %d: %v (deadlock?)", next, size, err)
@@ -235,5 +236,31 @@ func TestByteBudgetOverdraftNotHeldBackByFirstBuffer(t *testing.T) {
 	b.release(quiet, 64)
 	if u, h := b.used.Load(), b.holders.Load(); u != 0 || h != 0 {
 		t.Fatalf("%d bytes and %d holders left after every frame released", u, h)
+	}
+}
+
+// A frame grows to 1 MiB, doubles while the pool serves its buffers, and
+// then takes its whole size at once: a buffer outgrown past the pool is
+// garbage (it was 16 MiB of each 30 MiB produce, and the hostile-frames
+// test saw the heap reach three times the bytes held).
+func TestFrameGrowthSteps(t *testing.T) {
+	for _, tc := range []struct {
+		size int
+		want []int
+	}{
+		{100, []int{100}},
+		{frameGrowthStep + 1, []int{initialFrameBuffer, frameGrowthStep, frameGrowthStep + 1}},
+		{5 << 20, []int{initialFrameBuffer, 1 << 20, 2 << 20, 4 << 20, 5 << 20}},
+		{maxPooledFrame, []int{initialFrameBuffer, 1 << 20, 2 << 20, 4 << 20, maxPooledFrame}},
+		{30 << 20, []int{initialFrameBuffer, 1 << 20, 2 << 20, 4 << 20, maxPooledFrame, 30 << 20}},
+		{100 << 20, []int{initialFrameBuffer, 1 << 20, 2 << 20, 4 << 20, maxPooledFrame, 100 << 20}},
+	} {
+		steps := []int{min(tc.size, initialFrameBuffer)}
+		for filled := steps[0]; filled < tc.size; filled = steps[len(steps)-1] {
+			steps = append(steps, nextFrameStep(filled, tc.size))
+		}
+		if !slices.Equal(steps, tc.want) {
+			t.Errorf("a frame of %d bytes grows through %v, want %v", tc.size, steps, tc.want)
+		}
 	}
 }

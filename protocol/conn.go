@@ -462,7 +462,8 @@ func (c *conn) admit() error {
 // reserved under queued.max.request.bytes ahead of them, step by step (see
 // byteBudget): each buffer before the bytes that fill it are read. So the
 // bytes held stay under the limit plus two frames, and a client that
-// announces a size and sends part of it reserves about what it sent, no
+// announces a size and sends part of it reserves at most twice what it
+// sent (the whole frame once it sent maxPooledFrame/2: nextFrameStep), no
 // more than it makes us allocate. Frames of APIs that decode without
 // copying come from the frame pool (see frames.go): once the first buffer
 // is full, a pooled buffer of the whole size is taken if the pool has one
@@ -494,7 +495,7 @@ func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 			c.s.queued.hold(f) // its release no longer waits on the client
 			return f, nil
 		}
-		step = min(size, max(2*filled, frameGrowthStep))
+		step = nextFrameStep(filled, size)
 		if err := c.reserve(f, step, true); err != nil {
 			c.stall.on = false
 			c.releaseFrame(f)
@@ -508,6 +509,22 @@ func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 		}
 		c.growFrame(f, step, filled)
 	}
+}
+
+// nextFrameStep is the size a frame's buffer grows to once its first
+// filled bytes have arrived: 1 MiB, then doubling while the pool serves
+// it (maxPooledFrame), then the whole frame. Each buffer a frame outgrows
+// beyond the pool is garbage until the collector runs, and a doubling of
+// the larger ones left about half a frame of it (16 MiB for 30): with
+// frames closed and read again, the heap grew to three times the bytes
+// held. The whole frame is reserved before it is allocated, as each step
+// is, so the bytes held stay under the limit plus a frame.
+func nextFrameStep(filled, size int) int {
+	next := max(2*filled, frameGrowthStep)
+	if next > maxPooledFrame {
+		next = size
+	}
+	return min(size, next)
 }
 
 // growPooled moves f's first filled bytes to a pooled buffer of n bytes if
