@@ -72,6 +72,12 @@ type gcMember struct {
 	recs  []gcRec
 	errs  []string
 	log   bytes.Buffer // stderr and log lines, for failure messages
+	// debugHead and debugTail keep the first and the last of a client's
+	// debug lines (kcat's librdkafka metadata and group debug), for
+	// failure messages: how the member saw the topic when it joined, and
+	// at the end.
+	debugHead, debugTail       []string
+	debugBytes, debugTailBytes int
 
 	// assignedFn, when set, tells the assignment instead of the events
 	// (kafka-go's Reader has no assignment callback).
@@ -97,9 +103,39 @@ func (m *gcMember) event(e gcEvent) {
 	case "error":
 		m.errs = append(m.errs, e.Msg)
 		fmt.Fprintf(&m.log, "error: %s\n", e.Msg)
+	case "debug":
+		if m.debugBytes < gcDebugKeep {
+			m.debugHead = append(m.debugHead, e.Msg)
+			m.debugBytes += len(e.Msg)
+			break
+		}
+		m.debugTail = append(m.debugTail, e.Msg)
+		m.debugTailBytes += len(e.Msg)
+		for m.debugTailBytes > gcDebugKeep && len(m.debugTail) > 1 {
+			m.debugTailBytes -= len(m.debugTail[0])
+			m.debugTail = m.debugTail[1:]
+		}
 	default:
 		fmt.Fprintf(&m.log, "%s: %s\n", e.Type, e.Msg)
 	}
+}
+
+// gcDebugKeep is about how many bytes of debug lines a member keeps from
+// its start, and again from its end.
+const gcDebugKeep = 12 << 10
+
+// debug is what the member kept of its debug lines, "" if none.
+func (m *gcMember) debug() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.debugHead) == 0 {
+		return ""
+	}
+	s := strings.Join(m.debugHead, "\n")
+	if len(m.debugTail) > 0 {
+		s += "\n[...]\n" + strings.Join(m.debugTail, "\n")
+	}
+	return s + "\n"
 }
 
 func (m *gcMember) logf(format string, args ...any) {
@@ -184,6 +220,9 @@ func testGroupClient(t *testing.T, addr string, c gcClient) {
 		var b strings.Builder
 		for _, m := range ms {
 			fmt.Fprintf(&b, "--- %s (assigned %v, %d records, errors %v):\n%s\n", m.name, m.assigned(), len(m.records()), m.errors(), m.tail())
+			if d := m.debug(); d != "" {
+				fmt.Fprintf(&b, "--- %s debug:\n%s", m.name, d)
+			}
 		}
 		if usingGregor() {
 			b.WriteString("--- gregor log:\n" + sharedBroker.Logs(6<<10))
@@ -707,8 +746,12 @@ func gcKcat(t *testing.T, addr, group, topic, id string) *gcMember {
 		"-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=200",
 		"-X", "auto.offset.reset=earliest", "-X", "auto.commit.interval.ms=100",
 		"-X", "fetch.wait.max.ms=100", "-X", "topic.metadata.refresh.interval.ms=1000",
+		"-X", "debug=cgrp,metadata,topic",
 		topic)
 	parse := func(line string, stderr bool) (gcEvent, bool) {
+		if stderr && strings.HasPrefix(line, "%7|") { // librdkafka debug
+			return gcEvent{Type: "debug", Msg: line}, true
+		}
 		if stderr {
 			i := strings.Index(line, "rebalanced")
 			if i < 0 {
