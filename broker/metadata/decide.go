@@ -99,6 +99,20 @@ func Online(p Partition, live Live) (next Partition, ok bool) {
 // the one elected when it returns (or a live replica, once unclean
 // elections are enabled). ok is false when nothing changes.
 func Failover(p Partition, live Live, unclean bool) (next Partition, ok bool) {
+	return FailoverPreferring(p, live, live, unclean)
+}
+
+// FailoverPreferring is Failover electing a new leader among preferred (a
+// subset of live: the brokers not in controlled shutdown) where one of
+// them can lead, else among all of live. Only election prefers: a leader
+// or follower in live but not in preferred is no less live.
+func FailoverPreferring(p Partition, live, preferred Live, unclean bool) (next Partition, ok bool) {
+	first := func(among []int32) (int32, bool) {
+		if r, found := firstLiveIn(p.Replicas, among, preferred); found {
+			return r, true
+		}
+		return firstLiveIn(p.Replicas, among, live)
+	}
 	liveISR := liveOnly(p.ISR, live)
 	if p.Leader >= 0 && live[p.Leader] {
 		if len(liveISR) == len(p.ISR) {
@@ -109,11 +123,11 @@ func Failover(p Partition, live Live, unclean bool) (next Partition, ok bool) {
 		}
 		return p.withLeadership(p.Leader, p.LeaderEpoch, liveISR), true
 	}
-	if r, found := firstLiveIn(p.Replicas, p.ISR, live); found {
+	if r, found := first(p.ISR); found {
 		return p.withLeadership(r, p.LeaderEpoch+1, liveISR), true
 	}
 	if unclean {
-		if r, found := firstLiveIn(p.Replicas, p.Replicas, live); found {
+		if r, found := first(p.Replicas); found {
 			return p.withLeadership(r, p.LeaderEpoch+1, []int32{r}), true
 		}
 	}

@@ -113,6 +113,28 @@ func TestFailoverUnclean(t *testing.T) {
 	}
 }
 
+// A dead leader's successor is a live ISR member not in controlled
+// shutdown where there is one (live 1..3, broker 2 stopping), else one in
+// controlled shutdown; a stopping leader or follower is still live.
+func TestFailoverPreferring(t *testing.T) {
+	live, preferred := NewLive(1, 2, 3), NewLive(1, 3)
+	for _, c := range []struct {
+		decision
+		unclean bool
+	}{
+		{decision{"the leader dies: the stopping broker is passed over", pt(ids(4, 2, 3), 4, 4, ids(4, 2, 3)), live,
+			pt(ids(4, 2, 3), 3, 5, ids(2, 3)), true}, false},
+		{decision{"the leader dies: only the stopping broker is in the ISR, it leads", pt(ids(4, 2, 3), 4, 4, ids(4, 2)), live,
+			pt(ids(4, 2, 3), 2, 5, ids(2)), true}, false},
+		{decision{"a stopping leader is live: no change", pt(ids(2, 3), 2, 4, ids(2, 3)), live, Partition{}, false}, false},
+		{decision{"unclean: a replica not stopping first", pt(ids(4, 2, 3), 4, 4, ids(4)), live,
+			pt(ids(4, 2, 3), 3, 5, ids(3)), true}, true},
+	} {
+		got, ok := FailoverPreferring(c.in, c.live, preferred, c.unclean)
+		check(t, c.decision, got, ok)
+	}
+}
+
 // outcome is a table row of a decision that may fail with a Kafka error.
 type outcome struct {
 	name string

@@ -80,7 +80,7 @@ func (b *backend) control() error {
 				continue
 			}
 			for p := range t.assign {
-				if w, ok := b.decidePartition(t, int32(p), alive); ok {
+				if w, ok := b.decidePartition(t, int32(p), alive, b.eligible(alive)); ok {
 					writes = append(writes, w)
 				}
 			}
@@ -98,7 +98,7 @@ func (b *backend) control() error {
 					continue
 				}
 				for p := range t.assign {
-					if err := b.completeReassignment(t, int32(p), alive); err != nil {
+					if err := b.completeReassignment(t, int32(p), alive, b.eligible(alive)); err != nil {
 						note(err)
 						if !b.isController {
 							return firstErr
@@ -110,7 +110,7 @@ func (b *backend) control() error {
 	}
 	if b.rebalanceDue && firstErr == nil {
 		b.rebalanceDue = false
-		if err := b.rebalance(live); err != nil {
+		if err := b.rebalance(b.eligible(live)); err != nil {
 			note(err)
 		}
 	}
@@ -132,17 +132,22 @@ type partitionWrite struct {
 }
 
 // decidePartition decides whether a partition's state must be created or
-// must follow the live brokers.
-func (b *backend) decidePartition(t *topicCache, p int32, live metadata.Live) (partitionWrite, bool) {
+// must follow the live brokers. Its leader (and a new partition's ISR)
+// is chosen among the eligible ones, those not in controlled shutdown,
+// where it can be (stopping.go).
+func (b *backend) decidePartition(t *topicCache, p int32, live, eligible metadata.Live) (partitionWrite, bool) {
 	cur := t.partition(p)
 	if t.states[p] == nil {
-		next, ok := metadata.Online(cur, live)
+		next, ok := metadata.Online(cur, eligible)
+		if !ok {
+			next, ok = metadata.Online(cur, live)
+		}
 		if !ok {
 			return partitionWrite{}, false // no replica is up yet; created when one registers
 		}
 		return partitionWrite{t: t, p: p, create: true, next: next}, true
 	}
-	next, ok := metadata.Failover(cur, live, b.uncleanElection(t))
+	next, ok := metadata.FailoverPreferring(cur, live, eligible, b.uncleanElection(t))
 	if !ok {
 		return partitionWrite{}, false
 	}

@@ -44,11 +44,12 @@ func (b *backend) electLeaders(typ int8, parts map[string][]int32) (map[string]m
 	if !isController {
 		return nil, notControllerError()
 	}
-	liveIDs, err := b.liveBrokerIDs()
+	// A broker in controlled shutdown is not live to an election, as to
+	// Kafka's (ControllerContext.isReplicaOnline).
+	_, live, err := b.eligibleBrokerIDs()
 	if err != nil {
 		return nil, err
 	}
-	live := metadata.NewLive(liveIDs...)
 	type target struct {
 		replicas []int32
 		unknown  error

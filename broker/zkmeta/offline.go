@@ -32,8 +32,9 @@ const (
 	preOffline = "Op/"
 )
 
-// offlinePaths are created at start-up.
-var offlinePaths = []string{gregorRootPath, offlineReplicasPath}
+// offlinePaths are created at start-up, with the brokers in controlled
+// shutdown (stopping.go).
+var offlinePaths = []string{gregorRootPath, offlineReplicasPath, stoppingPath}
 
 func offlinePath(id string) string { return offlineReplicasPath + "/" + id }
 

@@ -511,6 +511,7 @@ func mustJSON(v any) []byte {
 // so that no leader puts it back into an ISR.
 func (b *backend) Shutdown(ctx context.Context) error {
 	b.shuttingDown.Store(true)
+	b.markStopping()
 	_, err := withCtx(ctx, func() (struct{}, error) { return struct{}{}, b.shutdown(ctx) })
 	return err
 }
@@ -570,11 +571,10 @@ func (b *backend) handOverMany(ctx context.Context, want func(topic string, p in
 		}
 	}
 	b.mu.Unlock()
-	liveIDs, err := b.liveBrokerIDs()
+	live, eligible, err := b.eligibleBrokerIDs()
 	if err != nil {
 		return err
 	}
-	live := metadata.NewLive(liveIDs...)
 	var (
 		wg      sync.WaitGroup
 		emu     sync.Mutex
@@ -587,7 +587,7 @@ func (b *backend) handOverMany(ctx context.Context, want func(topic string, p in
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			st, changed, err := b.handOver(x.topic, x.p, x.replicas, live)
+			st, changed, err := b.handOver(x.topic, x.p, x.replicas, live, eligible)
 			if changed && apply != nil {
 				// In force here at once: this broker stops leading (and
 				// answers NOT_LEADER_OR_FOLLOWER with the new leader)
@@ -615,9 +615,10 @@ func (b *backend) handOverMany(ctx context.Context, want func(topic string, p in
 }
 
 // handOver applies metadata.ControlledShutdown to one partition by
-// compare-and-set of its state znode; it reports whether it wrote, and
-// what.
-func (b *backend) handOver(topic string, p int32, replicas []int32, live metadata.Live) (metadata.PartitionState, bool, error) {
+// compare-and-set of its state znode, handing its leadership to a broker
+// not in controlled shutdown itself (eligible) where one is in the ISR; it
+// reports whether it wrote, and what.
+func (b *backend) handOver(topic string, p int32, replicas []int32, live, eligible metadata.Live) (metadata.PartitionState, bool, error) {
 	zpath := b.p(statePath(topic, p))
 	for range 10 {
 		data, stat, err := b.conn.Get(zpath)
@@ -631,7 +632,11 @@ func (b *backend) handOver(topic string, p int32, replicas []int32, live metadat
 		if err != nil {
 			return metadata.PartitionState{}, false, err
 		}
-		next, ok := metadata.ControlledShutdown(z.partition(topic, p, replicas), b.self(), live)
+		cur := z.partition(topic, p, replicas)
+		next, ok := metadata.ControlledShutdown(cur, b.self(), eligible)
+		if !ok {
+			next, ok = metadata.ControlledShutdown(cur, b.self(), live)
+		}
 		if !ok {
 			return metadata.PartitionState{}, false, nil
 		}

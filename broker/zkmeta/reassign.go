@@ -219,14 +219,18 @@ func setOrDrop(m map[string][]int32, k string, v []int32) {
 
 // completeReassignment writes metadata.CompleteReassignment's decision
 // for a partition: its state and its topic's assignment in one fenced
-// write. Called with mu held, by the controller.
-func (b *backend) completeReassignment(t *topicCache, p int32, live metadata.Live) error {
+// write, its leader not one in controlled shutdown where it can be.
+// Called with mu held, by the controller.
+func (b *backend) completeReassignment(t *topicCache, p int32, live, eligible metadata.Live) error {
 	st := t.states[p]
 	if st == nil {
 		return nil
 	}
 	cur := t.partition(p)
-	next, ok := metadata.CompleteReassignment(cur, live)
+	next, ok := metadata.CompleteReassignment(cur, eligible)
+	if !ok {
+		next, ok = metadata.CompleteReassignment(cur, live)
+	}
 	if !ok {
 		return nil
 	}

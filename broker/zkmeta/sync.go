@@ -60,7 +60,7 @@ func (b *backend) hasDirty() bool {
 // markAll asks for a full re-read.
 func (b *backend) markAll() {
 	b.wmu.Lock()
-	for _, k := range []string{keyIDs, keyCtrl, keyTopics, keyDeletes, keyISRChg, keyFeatures} {
+	for _, k := range []string{keyIDs, keyStopping, keyCtrl, keyTopics, keyDeletes, keyISRChg, keyFeatures} {
 		b.dirty[k] = true
 	}
 	b.wmu.Unlock()
@@ -473,6 +473,8 @@ func (b *backend) process(key string) error {
 		return b.processSession()
 	case key == keyIDs:
 		return b.processIDs()
+	case key == keyStopping:
+		return b.processStopping()
 	case key == keyCtrl:
 		return b.processCtrl()
 	case key == keyTopics:

@@ -78,6 +78,7 @@ type backend struct {
 	removed        []string
 	brokersChanged bool
 	bounced        map[int32]bool
+	stopping       map[int32]bool // brokers in controlled shutdown (stopping.go)
 	isController   bool
 	ctrlEpoch      int32
 	ctrlEpochVer   int32
