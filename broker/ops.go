@@ -135,10 +135,17 @@ type TopicTrafficSnapshot struct {
 	ProduceRequests, FailedProduce           uint64
 }
 
-// Traffic lists each topic's traffic, sorted by topic.
+// Traffic lists each topic's traffic, sorted by topic. The counters of a
+// topic that no longer exists are dropped here too: a produce or fetch
+// that found the topic just before its deletion may count after
+// forgetTopic, and its series would otherwise stay for good.
 func (b *Broker) Traffic() []TopicTrafficSnapshot {
 	var out []TopicTrafficSnapshot
 	b.ops.topics.Range(func(k, v any) bool {
+		if b.Topic(k.(string)) == nil {
+			b.ops.topics.CompareAndDelete(k, v)
+			return true
+		}
 		t := v.(*TopicTraffic)
 		out = append(out, TopicTrafficSnapshot{Topic: k.(string), BytesIn: t.BytesIn.Load(), RecordsIn: t.RecordsIn.Load(), BytesOut: t.BytesOut.Load(), RecordsOut: t.RecordsOut.Load(),
 			ProduceRequests: t.ProduceRequests.Load(), FailedProduce: t.FailedProduce.Load()})

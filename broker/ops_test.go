@@ -1,8 +1,12 @@
 package broker
 
 import (
+	"slices"
 	"testing"
 	"unsafe"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Produce and Fetch requests are decoded in place from frames that are
@@ -20,5 +24,37 @@ func TestTopicTrafficKeepsItsOwnName(t *testing.T) {
 	again := o.topic("orders")
 	if again != first || again.RecordsIn.Load() != 3 {
 		t.Fatalf("topic orders after its request's frame was reused: a new entry (%d records), want the first (3)", again.RecordsIn.Load())
+	}
+}
+
+// A produce or fetch that found its topic just before the topic was
+// deleted can count its traffic after the deletion dropped the topic's
+// counters; the scrape then must not keep a series for a topic that is
+// gone (Kafka removes a deleted topic's BrokerTopicMetrics).
+func TestTrafficOfADeletedTopicLeavesNoSeries(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("kept", 1, nil)
+	tb.createTopic("gone", 1, nil)
+	tb.ops.topic("kept").RecordsIn.Add(1) // as a produce counts it
+	tb.ops.topic("gone").RecordsIn.Add(1)
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	dt := kmsg.NewDeleteTopicsRequestTopic()
+	dt.Topic = kmsg.StringPtr("gone")
+	del.Topics = append(del.Topics, dt)
+	del.TopicNames = []string{"gone"}
+	del.TimeoutMillis = 10000
+	if code := tb.call(del).(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("deleting the topic: %v", kerr.ErrorForCode(code))
+	}
+	tb.ops.topic("gone").RecordsIn.Add(1) // the late produce
+	var topics []string
+	for _, tr := range tb.Traffic() {
+		topics = append(topics, tr.Topic)
+	}
+	if !slices.Equal(topics, []string{"kept"}) {
+		t.Fatalf("traffic listed for topics %v after gone's deletion and a late produce to it, want [kept]", topics)
+	}
+	if _, ok := tb.ops.topics.Load("gone"); ok {
+		t.Fatal("the deleted topic's late counters are still held")
 	}
 }
