@@ -511,8 +511,10 @@ func mustJSON(v any) []byte {
 // so that no leader puts it back into an ISR.
 func (b *backend) Shutdown(ctx context.Context) error {
 	b.shuttingDown.Store(true)
-	b.markStopping()
-	_, err := withCtx(ctx, func() (struct{}, error) { return struct{}{}, b.shutdown(ctx) })
+	_, err := withCtx(ctx, func() (struct{}, error) {
+		b.markStopping()
+		return struct{}{}, b.shutdown(ctx)
+	})
 	return err
 }
 
