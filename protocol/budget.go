@@ -15,8 +15,9 @@ import (
 // read; it returns them all when its handler has returned (the response
 // encoded, or deferred: conn.unreserve), as Kafka's request handler
 // releases a request's buffer. So a client that announces a large request and sends part of it
-// holds about what it sent, not what it announced: a few stalled senders
-// of large requests cannot take the whole budget from everyone else.
+// holds a few times what it sent at most (nextFrameStep), not what it
+// announced: a few stalled senders of large requests cannot take the whole
+// budget from everyone else.
 // While a connection waits for a first buffer that the budget has room
 // for, no frame is granted the next step of a large one: small requests
 // go ahead of large ones.

@@ -240,9 +240,11 @@ func TestByteBudgetOverdraftNotHeldBackByFirstBuffer(t *testing.T) {
 }
 
 // A frame grows to 1 MiB, doubles while the pool serves its buffers, and
-// then takes its whole size at once: a buffer outgrown past the pool is
-// garbage (it was 16 MiB of each 30 MiB produce, and the hostile-frames
-// test saw the heap reach three times the bytes held).
+// then takes its whole size at once where that is at most four times what
+// has arrived: a buffer outgrown past the pool is garbage (it was 16 MiB
+// of each 30 MiB produce, and the hostile-frames test saw the heap reach
+// three times the bytes held), but a client that sent 8 MiB of a 100 MiB
+// frame must not reserve the 100.
 func TestFrameGrowthSteps(t *testing.T) {
 	for _, tc := range []struct {
 		size int
@@ -253,7 +255,9 @@ func TestFrameGrowthSteps(t *testing.T) {
 		{5 << 20, []int{initialFrameBuffer, 1 << 20, 2 << 20, 4 << 20, 5 << 20}},
 		{maxPooledFrame, []int{initialFrameBuffer, 1 << 20, 2 << 20, 4 << 20, maxPooledFrame}},
 		{30 << 20, []int{initialFrameBuffer, 1 << 20, 2 << 20, 4 << 20, maxPooledFrame, 30 << 20}},
-		{100 << 20, []int{initialFrameBuffer, 1 << 20, 2 << 20, 4 << 20, maxPooledFrame, 100 << 20}},
+		{32 << 20, []int{initialFrameBuffer, 1 << 20, 2 << 20, 4 << 20, maxPooledFrame, 32 << 20}},
+		{33 << 20, []int{initialFrameBuffer, 1 << 20, 2 << 20, 4 << 20, maxPooledFrame, 16 << 20, 33 << 20}},
+		{100 << 20, []int{initialFrameBuffer, 1 << 20, 2 << 20, 4 << 20, maxPooledFrame, 16 << 20, 32 << 20, 100 << 20}},
 	} {
 		steps := []int{min(tc.size, initialFrameBuffer)}
 		for filled := steps[0]; filled < tc.size; filled = steps[len(steps)-1] {

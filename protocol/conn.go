@@ -463,8 +463,8 @@ func (c *conn) admit() error {
 // byteBudget): each buffer before the bytes that fill it are read. So the
 // bytes held stay under the limit plus two frames, and a client that
 // announces a size and sends part of it reserves at most twice what it
-// sent (the whole frame once it sent maxPooledFrame/2: nextFrameStep), no
-// more than it makes us allocate. Frames of APIs that decode without
+// sent, or past the pooled sizes four times (nextFrameStep), no more than
+// it makes us allocate. Frames of APIs that decode without
 // copying come from the frame pool (see frames.go): once the first buffer
 // is full, a pooled buffer of the whole size is taken if the pool has one
 // (memory the broker holds already), so a large produce is not moved at
@@ -512,20 +512,27 @@ func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 }
 
 // nextFrameStep is the size a frame's buffer grows to once its first
-// filled bytes have arrived: 1 MiB, then doubling while the pool serves
-// it (maxPooledFrame), then the whole frame. Each buffer a frame outgrows
-// beyond the pool is garbage until the collector runs, and a doubling of
-// the larger ones left about half a frame of it (16 MiB for 30): with
-// frames closed and read again, the heap grew to three times the bytes
-// held. The whole frame is reserved before it is allocated, as each step
-// is, so the bytes held stay under the limit plus a frame.
+// filled bytes have arrived: 1 MiB, then doubling, except that past the
+// pooled sizes (maxPooledFrame) it takes the whole frame at once when that
+// is at most frameJumpFactor times what has arrived. Each buffer a frame
+// outgrows beyond the pool is garbage until the collector runs, and the
+// doublings of the larger ones left about half a frame of it (16 MiB of a
+// 30 MiB produce): with frames closed and read again, the heap grew to
+// three times the bytes held. A client that announces a frame reserves no
+// more than frameJumpFactor times what it sent (a 100 MiB frame still
+// doubles from 8 MiB to 16 and 32 before its whole size), and the whole
+// frame is reserved before it is allocated, as each step is.
 func nextFrameStep(filled, size int) int {
 	next := max(2*filled, frameGrowthStep)
-	if next > maxPooledFrame {
+	if next > maxPooledFrame && size <= frameJumpFactor*filled {
 		next = size
 	}
 	return min(size, next)
 }
+
+// frameJumpFactor bounds how far ahead of the bytes received a frame past
+// the pooled sizes may grow in one step (nextFrameStep).
+const frameJumpFactor = 4
 
 // growPooled moves f's first filled bytes to a pooled buffer of n bytes if
 // the pool has one.

@@ -67,6 +67,7 @@ func (b *backend) control() error {
 				}
 			}
 		}
+		eligible := b.eligible(alive)
 		var writes []partitionWrite
 		for _, name := range slices.Sorted(maps.Keys(b.topics)) {
 			t := b.topics[name]
@@ -80,7 +81,7 @@ func (b *backend) control() error {
 				continue
 			}
 			for p := range t.assign {
-				if w, ok := b.decidePartition(t, int32(p), alive, b.eligible(alive)); ok {
+				if w, ok := b.decidePartition(t, int32(p), alive, eligible); ok {
 					writes = append(writes, w)
 				}
 			}
@@ -98,7 +99,7 @@ func (b *backend) control() error {
 					continue
 				}
 				for p := range t.assign {
-					if err := b.completeReassignment(t, int32(p), alive, b.eligible(alive)); err != nil {
+					if err := b.completeReassignment(t, int32(p), alive, eligible); err != nil {
 						note(err)
 						if !b.isController {
 							return firstErr
