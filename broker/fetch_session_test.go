@@ -2,7 +2,9 @@ package broker
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -305,45 +307,81 @@ func TestFetchSessionEviction(t *testing.T) {
 	}
 }
 
-// BenchmarkFetch2000Partitions serves fetches of a 2,000-partition topic
-// with one partition changing between fetches: full (sessionless) fetches,
-// and incremental ones in a session.
+// BenchmarkFetch2000Partitions serves a consumer of a 2,000-partition
+// topic, one partition of which gets a record between fetches: full
+// (sessionless) fetches naming every partition at its position, and
+// incremental ones in a session naming only the partition whose position
+// moved, as clients send them (KIP-227).
 func BenchmarkFetch2000Partitions(b *testing.B) {
+	const n = 2000
 	tb := newTestBroker(b, map[string]string{"gregor.max.broker.partitions": "5000"})
-	tb.createTopic("big", 2000, nil)
-	offsets := map[int32]int64{}
-	for p := int32(0); p < 2000; p++ {
-		offsets[p] = 0
-	}
-	full := func(id, epoch int32) *kmsg.FetchRequest {
+	tb.createTopic("big", n, nil)
+	data := batch(b, 1, "v")
+	req := func(id, epoch int32, parts map[int32]int64) *kmsg.FetchRequest {
 		r := sessionFetchReq(id, epoch, 1<<20, "big", nil)
-		rt := kmsg.NewFetchRequestTopic()
-		rt.Topic = "big"
-		for p := int32(0); p < 2000; p++ {
-			rp := kmsg.NewFetchRequestTopicPartition()
-			rp.Partition, rp.PartitionMaxBytes = p, 1<<20
-			rt.Partitions = append(rt.Partitions, rp)
+		if len(parts) > 0 {
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic = "big"
+			for _, p := range slices.Sorted(maps.Keys(parts)) {
+				rp := kmsg.NewFetchRequestTopicPartition()
+				rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p, parts[p], 1<<20
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			r.Topics = append(r.Topics, rt)
 		}
-		r.Topics = append(r.Topics, rt)
 		return r
 	}
-	data := batch(b, 1, "v")
+	// positions starts the consumer at every partition's end; advance
+	// moves it past what a response returned, noting what moved.
+	positions := func() map[int32]int64 {
+		pos := make(map[int32]int64, n)
+		for i, p := range tb.Topic("big").Partitions() {
+			pos[int32(i)] = p.HighWatermark()
+		}
+		return pos
+	}
+	advance := func(b *testing.B, resp *kmsg.FetchResponse, pos, moved map[int32]int64) {
+		if resp.ErrorCode != 0 {
+			b.Fatalf("fetch: error %d", resp.ErrorCode)
+		}
+		got := 0
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 {
+					b.Fatalf("fetch of big-%d: error %d", p.Partition, p.ErrorCode)
+				}
+				if len(p.RecordBatches) > 0 {
+					pos[p.Partition], moved[p.Partition] = p.HighWatermark, p.HighWatermark
+					got++
+				}
+			}
+		}
+		if got != 1 {
+			b.Fatalf("a fetch after one record was produced returned %d partitions with records", got)
+		}
+	}
 	b.Run("sessionless", func(b *testing.B) {
+		pos := positions()
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			tb.produce("big", int32(i%2000), data)
-			tb.fetch(full(0, -1))
+			tb.produce("big", int32(i%n), slices.Clone(data)) // the broker stamps the batch it appends
+			advance(b, tb.fetch(req(0, -1, pos)), pos, map[int32]int64{})
 		}
 	})
 	b.Run("incremental", func(b *testing.B) {
-		b.ReportAllocs()
-		resp := tb.fetch(full(0, 0))
+		pos := positions()
+		resp := tb.fetch(req(0, 0, pos))
 		id, epoch := resp.SessionID, int32(1)
+		if id == 0 {
+			b.Fatal("no fetch session created")
+		}
+		moved := map[int32]int64{}
+		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			tb.produce("big", int32(i%2000), data)
-			if r := tb.fetch(sessionFetchReq(id, epoch, 1<<20, "big", nil)); r.ErrorCode != 0 {
-				b.Fatalf("incremental fetch: error %d", r.ErrorCode)
-			}
+			tb.produce("big", int32(i%n), slices.Clone(data))
+			r := req(id, epoch, moved)
+			clear(moved)
+			advance(b, tb.fetch(r), pos, moved)
 			epoch++
 		}
 	})
