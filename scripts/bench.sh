@@ -9,7 +9,17 @@ cd "$(dirname "$0")/.."
 go build -o bin/gregor ./cmd/gregor
 go build -o bin/gregor-bench ./cmd/gregor-bench
 echo "== Go benchmarks"
-go test -run '^$' -bench . -benchmem -count "${COUNT:-3}" ./broker/... ./protocol/... ./coordinator/... 2>&1 | grep -E '^(Benchmark|ok|FAIL|---)' || true
+gobench=$(mktemp)
+trap 'rm -f "$gobench"' EXIT
+gobench_rc=0
+go test -run '^$' -bench . -benchmem -count "${COUNT:-3}" ./broker/... ./protocol/... ./coordinator/... >"$gobench" 2>&1 || gobench_rc=$?
+grep -E '^(Benchmark|ok|FAIL|---)' "$gobench" || true
+if [ "$gobench_rc" != 0 ]; then
+	# A benchmark that fails is reported whole, and fails make bench.
+	cat "$gobench"
+	echo "Go benchmarks failed" >&2
+	exit "$gobench_rc"
+fi
 echo "== load: gregor vs kfake (medians of ${ROUNDS:-5} rounds)"
 bin/gregor-bench compare -gregor bin/gregor -rounds "${ROUNDS:-5}" -duration "${DURATION:-5s}" ${SCENARIOS:+-scenarios "$SCENARIOS"}
 if [ "${STEADY:-1}" != 0 ]; then

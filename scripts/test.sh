@@ -53,6 +53,12 @@ rest() {
 	# A connection's reader, writer and deferred work under the race
 	# detector, many connections at once.
 	$GO test -race -count=1 -run 'TestMixedResponsesKeepOrder|TestPipelinedRequestsAnsweredInOrder|TestDeferredResponsesKeepOrder|TestReadyResponseNotHeldBehindDeferred' ./protocol || rc=1
+	# Every Go benchmark once (make bench runs them for their numbers), so
+	# that one that no longer runs fails here.
+	$GO test -count=1 -run '^$' -bench . -benchtime=1x ./broker/... ./protocol/... ./coordinator/... >"$out/bench.log" 2>&1 || {
+		cat "$out/bench.log"
+		rc=1
+	}
 	return $rc
 }
 lane rest rest
