@@ -49,8 +49,9 @@ type byteBudget struct {
 	// for their next step; when they are equal no such reservation can be
 	// released without the overdraft, the one frame allowed to grow past
 	// the limit (or nil). Frames still reading their first buffer are not
-	// counted: their client may have gone quiet (only
-	// connections.max.idle.ms closes them), and what they release is one
+	// counted: their client may have gone quiet (closed by the stall
+	// check only while others wait, else by connections.max.idle.ms), and
+	// what they release is one
 	// first buffer at most.
 	holders     atomic.Int32
 	restWaiting atomic.Int32

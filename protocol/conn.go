@@ -484,6 +484,15 @@ func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 	copy(f.b, key[:])
 	filled := len(key)
 	for {
+		if !c.stall.on && br.Buffered() < step-filled {
+			// Bytes it reserved that are not here yet: watched from now
+			// on, its first buffer too. Connections that each announced a
+			// frame and sent a few bytes of it held their first buffers
+			// until connections.max.idle.ms, and enough of them (8,192
+			// under the default limit) kept every other client waiting
+			// that long.
+			c.watchStall(size)
+		}
 		if err := c.readFull(br, f.b[filled:step], "a request"); err != nil {
 			c.stall.on = false
 			c.releaseFrame(f)
@@ -500,9 +509,6 @@ func (c *conn) readFrame(br *bufio.Reader, size int) (*frameBuf, error) {
 			c.stall.on = false
 			c.releaseFrame(f)
 			return nil, err
-		}
-		if !c.stall.on {
-			c.watchStall(size)
 		}
 		if len(f.b) >= step || f.pooled && c.growPooled(f, size, filled) {
 			continue
@@ -684,10 +690,11 @@ func (c *conn) setReadDeadline(from time.Time) {
 }
 
 // watchStall starts checkStall's watch over the frame being read, now
-// that it grows past its first buffer: the read deadline passes within the
-// stall check interval from now on, so a client that stops sending is
-// noticed. One deadline change per large frame at most, none if the
-// deadline is near already.
+// that part of what it reserved has yet to arrive: the read deadline
+// passes within the stall check interval from now on, so a client that
+// stops sending is noticed. One deadline change per frame at most (none
+// for a frame read from what is buffered already), none if the deadline is
+// near already.
 func (c *conn) watchStall(size int) {
 	if c.s.queued.limit <= 0 {
 		return // nothing to wait for: nothing to watch
@@ -700,10 +707,9 @@ func (c *conn) watchStall(size int) {
 	}
 }
 
-// checkStall is called when the read deadline passes while a frame grown
-// past its first buffer is read: a connection that has sent none of it
-// for the stall timeout while another connection waits for the budget is
-// closed. Its reservation is what keeps the others waiting, and a client
+// checkStall is called when the read deadline passes while a frame is
+// watched (watchStall): a connection that has sent none of it for the
+// stall timeout while another connection waits for the budget is closed. Its reservation is what keeps the others waiting, and a client
 // that stops mid-request does not send the rest; without others waiting,
 // only connections.max.idle.ms applies, as in Kafka.
 func (c *conn) checkStall() error {

@@ -39,8 +39,8 @@ type Options struct {
 	// frame takes the overdraft that keeps growing frames from waiting on
 	// each other for ever); until then the connection is not read. Small
 	// requests waiting go before the next steps of large ones. A
-	// connection that stops sending a request it has grown past its first
-	// buffer is closed once it has sent nothing for
+	// connection that stops sending a request it has reserved bytes of
+	// (its first buffer too) is closed once it has sent nothing for
 	// stalledRequestTimeout (5 s) while others wait; without others
 	// waiting, connections.max.idle.ms applies. <= 0: unbounded (Kafka's
 	// -1).
@@ -147,7 +147,7 @@ const (
 	// this many bytes.
 	maxWriteBatch = 1 << 20
 	// stalledRequestTimeout: a connection that reserves part of a request
-	// past its first buffer (queued.max.request.bytes) and sends none of it for this
+	// (queued.max.request.bytes), its first buffer or more, and sends none of it for this
 	// long while other connections wait for the budget is closed; without
 	// others waiting, connections.max.idle.ms applies, as in Kafka. A
 	// healthy client does not pause mid-request for seconds (the broker

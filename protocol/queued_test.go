@@ -359,3 +359,50 @@ func TestEmptySASLTokenLeavesNoBudgetHolder(t *testing.T) {
 		return s.queued.holders.Load() == 0 && s.QueuedRequestBytes() == 0
 	})
 }
+
+// Connections that each announce a frame and send a few bytes of it hold
+// their first buffers (initialFrameBuffer each) under
+// queued.max.request.bytes. They were left to connections.max.idle.ms (10
+// minutes), and enough of them (limit / 64 KiB: 8,192 under the default
+// 512 MiB) kept every other client waiting that long. Now a quiet first
+// buffer is closed as a stalled request is, once others wait.
+func TestQuietFirstBuffersClosedWhileOthersWait(t *testing.T) {
+	reg := heartbeatRegistry()
+	reg.Register(API{Key: 0, Min: 3, Max: 9, NoCopy: true, Handler: digestProduce})
+	const stall = 300 * time.Millisecond
+	const quiet = 4
+	s, addr := startServerWith(t, reg, func(o *Options) { o.QueuedMaxRequestBytes = quiet * initialFrameBuffer })
+	s.stallTimeout, s.stallCheck = stall, 20*time.Millisecond
+
+	var conns []net.Conn
+	for range quiet {
+		c := dial(t, addr)
+		announce := binary.BigEndian.AppendUint32(nil, 1<<20)
+		send(t, c, append(announce, 0, 0, 0, 9, 0, 0)) // Produce v9, then nothing
+		conns = append(conns, c)
+	}
+	waitFor(t, "every quiet frame's first buffer reserved", func() bool {
+		return s.QueuedRequestBytes() == quiet*initialFrameBuffer
+	})
+	other := dial(t, addr)
+	start := time.Now()
+	send(t, other, frameFor(heartbeat(3, 7), 5))
+	if corr, gen := heartbeatWithin(t, other, "a heartbeat behind quiet first buffers that fill the budget"); corr != 5 || gen != 7 {
+		t.Fatalf("heartbeat behind quiet first buffers: correlation %d generation %d", corr, gen)
+	}
+	took := time.Since(start)
+	if took > stall+time.Second {
+		t.Errorf("heartbeat answered after %v, want within the stall timeout (%v) and a check", took, stall)
+	}
+	// Quiet connections were closed until the heartbeat had room; the
+	// rest keep no one waiting and are left to connections.max.idle.ms.
+	closed := s.Stats.ConnsStalledClosed.Load()
+	if closed < 1 || closed > quiet {
+		t.Fatalf("%d quiet connections closed as stalled, want 1 to %d", closed, quiet)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	waitFor(t, "queued request bytes back to 0", func() bool { return s.QueuedRequestBytes() == 0 })
+	t.Logf("heartbeat answered %v after it was sent; %d of %d quiet connections closed", took.Round(time.Millisecond), closed, quiet)
+}
