@@ -245,3 +245,54 @@ func TestHostileHalfSentFramesBoundedAndClosed(t *testing.T) {
 
 	h.check(t, "half-sent frames")
 }
+
+// Connections that each send a frame's size and a few bytes of it, and
+// nothing more, hold a first buffer (64 KiB) each under
+// queued.max.request.bytes. Enough of them filled the budget until
+// connections.max.idle.ms (10 minutes): every other client, a new kgo
+// producer here, waited that long. Now they are closed as stalled
+// requests are, once others have waited for the stall timeout (5 s).
+func TestHostileQuietFirstBuffersClosed(t *testing.T) {
+	const limit = 1 << 20 // 16 first buffers of 64 KiB
+	h := startHostile(t, brokertest.Options{Set: map[string]string{
+		"queued.max.request.bytes": strconv.Itoa(limit),
+		"socket.request.max.bytes": strconv.Itoa(limit),
+	}})
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range limit / (64 << 10) {
+		c := hcDial(t, h.b.Addr)
+		head := badFrame(0, 9, 1, true, nil) // a Produce v9 header
+		binary.BigEndian.PutUint32(head, limit)
+		if _, err := c.Write(head); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.b.Addr), kgo.DefaultProduceTopic(h.canary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	r := kgo.StringRecord("past-quiet-first-buffers")
+	if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+		t.Fatalf("a kgo client could not produce within 30s while %d quiet connections held queued.max.request.bytes in first buffers: %v", len(conns), err)
+	}
+	took := time.Since(start)
+	got := ccKgoRead(t, ctx, h.b.Addr, h.canary, 1)
+	if len(got) != len(h.recs)+1 || string(got[len(got)-1].V) != "past-quiet-first-buffers" {
+		t.Fatalf("canary has %d records, want %d ending with the one produced past the quiet connections", len(got), len(h.recs)+1)
+	}
+	h.recs = got
+	t.Logf("a kgo client produced %v after %d quiet connections each took a first buffer of queued.max.request.bytes (%d KiB)",
+		took.Round(time.Millisecond), len(conns), limit>>10)
+	h.logMentions(t, "closing the quiet connections", "stalled mid-request")
+	h.check(t, "quiet first buffers")
+}
