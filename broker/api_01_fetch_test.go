@@ -82,15 +82,7 @@ func testFetchTopicDeletedWhileWaiting(t *testing.T, version int16) {
 	}()
 	wait.For(t, "the fetch to run", 5*time.Second, func() bool { return runs.Load() > 0 })
 
-	del := kmsg.NewPtrDeleteTopicsRequest()
-	dt := kmsg.NewDeleteTopicsRequestTopic()
-	dt.Topic = kmsg.StringPtr("gone")
-	del.Topics = append(del.Topics, dt)
-	del.TopicNames = []string{"gone"}
-	del.TimeoutMillis = 10000
-	if code := tb.call(del).(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode; code != 0 {
-		t.Fatalf("deleting the topic: %v", kerr.ErrorForCode(code))
-	}
+	tb.deleteTopic("gone")
 	var resp kmsg.Response
 	select {
 	case resp = <-done:

@@ -85,6 +85,21 @@ func (tb *testBroker) callAt(req kmsg.Request, version int16) kmsg.Response {
 	return resp
 }
 
+// deleteTopic deletes a topic through DeleteTopics, failing the test on
+// an error code.
+func (tb *testBroker) deleteTopic(name string) {
+	tb.t.Helper()
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	rt := kmsg.NewDeleteTopicsRequestTopic()
+	rt.Topic = kmsg.StringPtr(name)
+	req.Topics = append(req.Topics, rt)
+	req.TopicNames = []string{name}
+	req.TimeoutMillis = 10000
+	if code := tb.call(req).(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode; code != 0 {
+		tb.t.Fatalf("deleting %s: %v", name, kerr.ErrorForCode(code))
+	}
+}
+
 // createTopic creates a topic of one-replica partitions.
 func (tb *testBroker) createTopic(name string, partitions int32, configs map[string]string) {
 	tb.t.Helper()

@@ -415,16 +415,7 @@ func TestTopicDeletedWhileMoving(t *testing.T) {
 		dirs := tb.logDirsOf("gone", 0)
 		return len(dirs[to]) == 1 && dirs[to][0].IsFuture
 	})
-	req := kmsg.NewPtrDeleteTopicsRequest()
-	dt := kmsg.NewDeleteTopicsRequestTopic()
-	dt.Topic = kmsg.StringPtr("gone")
-	req.Topics = append(req.Topics, dt)
-	req.TopicNames = []string{"gone"}
-	req.TimeoutMillis = 10000
-	resp := tb.call(req).(*kmsg.DeleteTopicsResponse)
-	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
-		t.Fatalf("deleting the topic: %v", err)
-	}
+	tb.deleteTopic("gone")
 	wait.For(t, "nothing of gone-0 left in either log dir", 10*time.Second, func() bool {
 		for _, d := range []string{d1, d2} {
 			ents, _ := os.ReadDir(d)

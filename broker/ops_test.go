@@ -4,9 +4,6 @@ import (
 	"slices"
 	"testing"
 	"unsafe"
-
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Produce and Fetch requests are decoded in place from frames that are
@@ -37,15 +34,7 @@ func TestTrafficOfADeletedTopicLeavesNoSeries(t *testing.T) {
 	tb.createTopic("gone", 1, nil)
 	tb.ops.topic("kept").RecordsIn.Add(1) // as a produce counts it
 	tb.ops.topic("gone").RecordsIn.Add(1)
-	del := kmsg.NewPtrDeleteTopicsRequest()
-	dt := kmsg.NewDeleteTopicsRequestTopic()
-	dt.Topic = kmsg.StringPtr("gone")
-	del.Topics = append(del.Topics, dt)
-	del.TopicNames = []string{"gone"}
-	del.TimeoutMillis = 10000
-	if code := tb.call(del).(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode; code != 0 {
-		t.Fatalf("deleting the topic: %v", kerr.ErrorForCode(code))
-	}
+	tb.deleteTopic("gone")
 	tb.ops.topic("gone").RecordsIn.Add(1) // the late produce
 	var topics []string
 	for _, tr := range tb.Traffic() {

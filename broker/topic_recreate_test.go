@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kmsg"
-
 	"gregor/internal/wait"
 )
 
@@ -29,12 +27,7 @@ func TestRecreatedTopicStartsAfresh(t *testing.T) {
 	}
 	tb.Close()
 	tb2 := newTestBroker(t, map[string]string{"log.dirs": d})
-	req := kmsg.NewPtrDeleteTopicsRequest()
-	req.TopicNames = []string{"re"}
-	rt := kmsg.NewDeleteTopicsRequestTopic()
-	rt.Topic = kmsg.StringPtr("re")
-	req.Topics = append(req.Topics, rt)
-	tb2.call(req)
+	tb2.deleteTopic("re")
 	wait.For(t, "the topic to be gone from the broker", 5*time.Second, func() bool { return tb2.Topic("re") == nil })
 	tb2.createTopic("re", 1, nil)
 	p := tb2.Partition("re", 0)
@@ -103,12 +96,7 @@ func TestDeletedPartitionLeavesCheckpointsAtOnce(t *testing.T) {
 	if !listed("ck") {
 		t.Fatal("the partition is not in the checkpoint to begin with")
 	}
-	req := kmsg.NewPtrDeleteTopicsRequest()
-	rt := kmsg.NewDeleteTopicsRequestTopic()
-	rt.Topic = kmsg.StringPtr("ck")
-	req.Topics = append(req.Topics, rt)
-	req.TopicNames = []string{"ck"}
-	tb.call(req)
+	tb.deleteTopic("ck")
 	wait.For(t, "the deleted partition to leave the log start checkpoint", time.Second, func() bool {
 		return !listed("ck") && listed("other")
 	})

@@ -170,13 +170,7 @@ func TestStalledRequestClosedWhileOthersWait(t *testing.T) {
 	}
 
 	// A heartbeat must wait for the budget: the stalled connection goes.
-	other := dial(t, addr)
-	start := time.Now()
-	send(t, other, frameFor(heartbeat(3, 7), 5))
-	if corr, gen := heartbeatWithin(t, other, "a heartbeat behind a stalled request"); corr != 5 || gen != 7 {
-		t.Fatalf("heartbeat behind a stalled request: correlation %d generation %d", corr, gen)
-	}
-	took := time.Since(start)
+	took := heartbeatBehind(t, addr, "a stalled request")
 	expectClosed(t, stalled, "a stalled request while another connection waits for the budget")
 	t.Logf("heartbeat answered %v after it was sent, behind a %d-byte request stalled before it", took.Round(time.Millisecond), size)
 	if took > stall+time.Second {
@@ -210,6 +204,19 @@ func TestStalledRequestClosedWhileOthersWait(t *testing.T) {
 		t.Fatalf("%d connections closed as stalled, want only the first", n)
 	}
 	waitFor(t, "queued request bytes back to 0", func() bool { return s.QueuedRequestBytes() == 0 })
+}
+
+// heartbeatBehind sends a heartbeat on a new connection that must wait
+// for the budget behind what, and returns how long its answer took.
+func heartbeatBehind(t *testing.T, addr, what string) time.Duration {
+	t.Helper()
+	c := dial(t, addr)
+	start := time.Now()
+	send(t, c, frameFor(heartbeat(3, 7), 5))
+	if corr, gen := heartbeatWithin(t, c, "a heartbeat behind "+what); corr != 5 || gen != 7 {
+		t.Fatalf("heartbeat behind %s: correlation %d generation %d", what, corr, gen)
+	}
+	return time.Since(start)
 }
 
 func isTimeout(err error) bool {
@@ -384,13 +391,7 @@ func TestQuietFirstBuffersClosedWhileOthersWait(t *testing.T) {
 	waitFor(t, "every quiet frame's first buffer reserved", func() bool {
 		return s.QueuedRequestBytes() == quiet*initialFrameBuffer
 	})
-	other := dial(t, addr)
-	start := time.Now()
-	send(t, other, frameFor(heartbeat(3, 7), 5))
-	if corr, gen := heartbeatWithin(t, other, "a heartbeat behind quiet first buffers that fill the budget"); corr != 5 || gen != 7 {
-		t.Fatalf("heartbeat behind quiet first buffers: correlation %d generation %d", corr, gen)
-	}
-	took := time.Since(start)
+	took := heartbeatBehind(t, addr, "quiet first buffers that fill the budget")
 	if took > stall+time.Second {
 		t.Errorf("heartbeat answered after %v, want within the stall timeout (%v) and a check", took, stall)
 	}
