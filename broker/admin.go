@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/config"
 	"gregor/broker/metadata"
@@ -193,6 +195,82 @@ func (b *Broker) AwaitTopic(ctx context.Context, name string, timeout time.Durat
 		case <-tick.C:
 		}
 	}
+}
+
+// peerDescribeWait bounds how long a CreateTopics or CreatePartitions
+// waits for the other brokers to describe what it made (awaitPeersDescribe).
+const peerDescribeWait = 5 * time.Second
+
+// awaitPeersDescribe waits, up to timeout (and peerDescribeWait), until
+// every other live broker describes topic with count partitions or more,
+// each with a leader. Each broker reads the controller's decisions from
+// ZooKeeper on its own, so right after a CreateTopics or CreatePartitions
+// another broker may describe the topic without the new partitions for a
+// moment, and a client asking it next sees the partition count go down:
+// kafka-python's producer refuses a record for the new partition
+// ("Unrecognized partition"), librdkafka logs the count changing back and
+// forth. Kafka's ZooKeeper controller sends every broker the new
+// partitions in one UpdateMetadata as it brings them online, before the
+// broker that took the request answers, so that moment is a few
+// milliseconds there. Best effort: the answer is the same whether the
+// others confirm in time or not (a broker cut off stays behind).
+func (b *Broker) awaitPeersDescribe(ctx context.Context, topic string, count int32, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, min(timeout, peerDescribeWait))
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, id := range b.liveIDs() {
+		if id == b.id {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !b.peerDescribes(ctx, id, topic, count) {
+				t := time.NewTimer(10 * time.Millisecond)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// peerDescribes reports whether broker id describes topic with count
+// partitions or more, each with a leader, or will not say (it refuses
+// this broker the topic: nothing to wait for).
+func (b *Broker) peerDescribes(ctx context.Context, id int32, topic string, count int32) bool {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := b.SendToBroker(ctx, id, req)
+	if err != nil {
+		return false
+	}
+	m := resp.(*kmsg.MetadataResponse)
+	if len(m.Topics) != 1 {
+		return false
+	}
+	switch m.Topics[0].ErrorCode {
+	case 0:
+	case kerr.UnknownTopicOrPartition.Code, kerr.LeaderNotAvailable.Code:
+		return false // not there yet
+	default:
+		return true
+	}
+	if int32(len(m.Topics[0].Partitions)) < count {
+		return false
+	}
+	for _, p := range m.Topics[0].Partitions {
+		if p.Leader < 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // allLed reports whether every partition of a topic has a leader, and

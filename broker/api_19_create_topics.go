@@ -10,7 +10,9 @@ package broker
 // partition count, replication factor and every config of the topic (the
 // Java admin client reads them) as Kafka 4's controller resolves them
 // (config.CreatedTopicEntries); v7+ with the topic id. The request waits
-// up to its timeout for leaders, which a cluster elects asynchronously.
+// up to its timeout for leaders, which a cluster elects asynchronously,
+// and then (5 s at most) for every other live broker to describe the
+// topic (awaitPeersDescribe).
 //
 // Authorization: CREATE on the cluster or on the topic, else
 // TOPIC_AUTHORIZATION_FAILED; a topic created without DESCRIBE_CONFIGS on
@@ -136,8 +138,12 @@ func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopi
 		c.Name, c.Value, c.ReadOnly, c.Source, c.IsSensitive = e.Name, e.Value, e.ReadOnly, int8(e.Source), e.Sensitive
 		st.Configs = append(st.Configs, c)
 	}
-	if !validateOnly && timeout > 0 && !b.AwaitTopic(ctx, rt.Topic, timeout) {
-		return errorf(kerr.RequestTimedOut, "topic %s was created but its leaders were not elected within %v", rt.Topic, timeout)
+	if !validateOnly && timeout > 0 {
+		start := time.Now()
+		if !b.AwaitTopic(ctx, rt.Topic, timeout) {
+			return errorf(kerr.RequestTimedOut, "topic %s was created but its leaders were not elected within %v", rt.Topic, timeout)
+		}
+		b.awaitPeersDescribe(ctx, rt.Topic, st.NumPartitions, timeout-time.Since(start))
 	}
 	return nil
 }

@@ -18,7 +18,9 @@ package broker
 // checked before anything is allocated. validateOnly checks everything
 // (an explicit assignment against this broker's view of the brokers) and
 // creates nothing.
-// The request waits up to its timeout for the new partitions' leaders.
+// The request waits up to its timeout for the new partitions' leaders,
+// and then (5 s at most) for every other live broker to describe them
+// (awaitPeersDescribe).
 // A topic needs ALTER, checked before whether it exists, else
 // TOPIC_AUTHORIZATION_FAILED.
 
@@ -120,8 +122,12 @@ func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitio
 		return err
 	}
 	b.log.Info().Str("topic", rt.Topic).Int32("partitions", rt.Count).Msg("partitions created")
-	if timeout > 0 && !b.awaitPartitions(ctx, rt.Topic, rt.Count, timeout) {
-		return errorf(kerr.RequestTimedOut, "partitions of %s were created but their leaders were not elected within %v", rt.Topic, timeout)
+	if timeout > 0 {
+		start := time.Now()
+		if !b.awaitPartitions(ctx, rt.Topic, rt.Count, timeout) {
+			return errorf(kerr.RequestTimedOut, "partitions of %s were created but their leaders were not elected within %v", rt.Topic, timeout)
+		}
+		b.awaitPeersDescribe(ctx, rt.Topic, rt.Count, timeout-time.Since(start))
 	}
 	return nil
 }

@@ -1,0 +1,94 @@
+package integration
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// CreateTopics and CreatePartitions are answered once every live broker
+// describes what they made. Each broker reads the controller's decisions
+// from ZooKeeper on its own, and a broker a moment behind described the
+// topic without the new partitions (or not at all) to a client that asked
+// it right after the answer: kafka-python's producer then refused a
+// record for a new partition ("Unrecognized partition"). Here one broker
+// is held (SIGSTOP) while the controller creates; it is let go a second
+// later, and it must describe everything as soon as the request is
+// answered.
+func TestCreateAnsweredOnceEveryBrokerDescribes(t *testing.T) {
+	c := startCluster(t, 3, map[string]string{"zookeeper.session.timeout.ms": "12000"})
+	controller := c.controller()
+	var victim int32 = -1
+	for id := range c.brokers {
+		if id != controller {
+			victim = id
+			break
+		}
+	}
+	ctl := c.brokers[controller]
+	// Requests go to the controller's address alone: a client that sent
+	// its first request to the held broker would wait out its timeout.
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(ctl.Addr)}, c.clientOpts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const topic = "described-everywhere"
+
+	// held runs op with the victim stopped for a second of it, and then
+	// asks the victim at once how many partitions of topic it describes
+	// with a leader.
+	held := func(what string, op func() int16) int32 {
+		t.Helper()
+		c.brokers[victim].Pause()
+		resume := time.AfterFunc(time.Second, c.brokers[victim].Resume)
+		defer resume.Stop()
+		start := time.Now()
+		if code := op(); code != 0 {
+			t.Fatalf("%s: %v", what, kerr.ErrorForCode(code))
+		}
+		took := time.Since(start)
+		n, err := partitionsLedOn(c.brokers[victim].Addr, topic, c.clientOpts...)
+		if err != nil {
+			t.Fatalf("broker %d's Metadata for %s right after %s was answered: %v", victim, topic, what, err)
+		}
+		t.Logf("%s answered after %v; broker %d (held for 1 s) then described %d partitions with leaders", what, took.Round(time.Millisecond), victim, n)
+		return n
+	}
+
+	create := kmsg.NewPtrCreateTopicsRequest()
+	create.TimeoutMillis = 30000
+	ct := kmsg.NewCreateTopicsRequestTopic()
+	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, 6, 3
+	create.Topics = append(create.Topics, ct)
+	if n := held("CreateTopics", func() int16 {
+		resp, err := cl.SeedBrokers()[0].Request(ctx, create)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode
+	}); n != 6 {
+		t.Fatalf("broker %d described %d partitions of %s with leaders right after CreateTopics was answered, want 6", victim, n, topic)
+	}
+
+	grow := kmsg.NewPtrCreatePartitionsRequest()
+	grow.TimeoutMillis = 30000
+	gt := kmsg.NewCreatePartitionsRequestTopic()
+	gt.Topic, gt.Count = topic, 9
+	grow.Topics = append(grow.Topics, gt)
+	if n := held("CreatePartitions", func() int16 {
+		resp, err := cl.SeedBrokers()[0].Request(ctx, grow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode
+	}); n != 9 {
+		t.Fatalf("broker %d described %d partitions of %s with leaders right after CreatePartitions was answered, want 9", victim, n, topic)
+	}
+}
