@@ -197,24 +197,24 @@ func (b *Broker) AwaitTopic(ctx context.Context, name string, timeout time.Durat
 	}
 }
 
-// peerDescribeWait bounds how long a CreateTopics or CreatePartitions
-// waits for the other brokers to describe what it made (awaitPeersDescribe).
+// peerDescribeWait bounds how long a CreateTopics, CreatePartitions or
+// DeleteTopics waits for the other brokers to describe what it did
+// (awaitPeers).
 const peerDescribeWait = 5 * time.Second
 
-// awaitPeersDescribe waits, up to timeout (and peerDescribeWait), until
-// every other live broker describes topic with count partitions or more,
-// each with a leader. Each broker reads the controller's decisions from
-// ZooKeeper on its own, so right after a CreateTopics or CreatePartitions
-// another broker may describe the topic without the new partitions for a
-// moment, and a client asking it next sees the partition count go down:
-// kafka-python's producer refuses a record for the new partition
-// ("Unrecognized partition"), librdkafka logs the count changing back and
-// forth. Kafka's ZooKeeper controller sends every broker the new
-// partitions in one UpdateMetadata as it brings them online, before the
-// broker that took the request answers, so that moment is a few
-// milliseconds there. Best effort: the answer is the same whether the
-// others confirm in time or not (a broker cut off stays behind).
-func (b *Broker) awaitPeersDescribe(ctx context.Context, topic string, count int32, timeout time.Duration) {
+// awaitPeers waits, up to timeout (and peerDescribeWait), until every
+// other live broker's Metadata answer for topic is settled. Each broker
+// reads the controller's decisions from ZooKeeper on its own, so right
+// after a CreateTopics, CreatePartitions or DeleteTopics another broker
+// may describe the topic as it was for a moment, and a client asking it
+// next sees the change undone: kafka-python's producer refuses a record
+// for a new partition ("Unrecognized partition"), librdkafka logs the
+// partition count changing back and forth. Kafka's ZooKeeper controller
+// sends every broker the change in one UpdateMetadata before the broker
+// that took the request answers, so that moment is a few milliseconds
+// there. Best effort: the answer is the same whether the others confirm in
+// time or not (a broker cut off stays behind).
+func (b *Broker) awaitPeers(ctx context.Context, topic string, timeout time.Duration, settled func(*kmsg.MetadataResponseTopic) bool) {
 	ctx, cancel := context.WithTimeout(ctx, min(timeout, peerDescribeWait))
 	defer cancel()
 	var wg sync.WaitGroup
@@ -225,7 +225,7 @@ func (b *Broker) awaitPeersDescribe(ctx context.Context, topic string, count int
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for !b.peerDescribes(ctx, id, topic, count) {
+			for !b.peerSettled(ctx, id, topic, settled) {
 				t := time.NewTimer(10 * time.Millisecond)
 				select {
 				case <-ctx.Done():
@@ -239,11 +239,14 @@ func (b *Broker) awaitPeersDescribe(ctx context.Context, topic string, count int
 	wg.Wait()
 }
 
-// peerDescribes reports whether broker id describes topic with count
-// partitions or more, each with a leader, or will not say (it refuses
-// this broker the topic: nothing to wait for).
-func (b *Broker) peerDescribes(ctx context.Context, id int32, topic string, count int32) bool {
+// peerSettled asks broker id for topic's metadata and reports whether the
+// answer is settled.
+func (b *Broker) peerSettled(ctx context.Context, id int32, topic string, settled func(*kmsg.MetadataResponseTopic) bool) bool {
 	req := kmsg.NewPtrMetadataRequest()
+	// A peer connection does not negotiate versions: at kmsg's version 0
+	// Metadata auto-creates every topic it names, and a deleted topic
+	// would come back.
+	req.Version, req.AllowAutoTopicCreation = 12, false
 	rt := kmsg.NewMetadataRequestTopic()
 	rt.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, rt)
@@ -252,26 +255,35 @@ func (b *Broker) peerDescribes(ctx context.Context, id int32, topic string, coun
 		return false
 	}
 	m := resp.(*kmsg.MetadataResponse)
-	if len(m.Topics) != 1 {
-		return false
-	}
-	switch m.Topics[0].ErrorCode {
-	case 0:
-	case kerr.UnknownTopicOrPartition.Code, kerr.LeaderNotAvailable.Code:
-		return false // not there yet
-	default:
-		return true
-	}
-	if int32(len(m.Topics[0].Partitions)) < count {
-		return false
-	}
-	for _, p := range m.Topics[0].Partitions {
-		if p.Leader < 0 {
+	return len(m.Topics) == 1 && settled(&m.Topics[0])
+}
+
+// describesPartitions settles an answer that describes count partitions
+// or more, each with a leader, or that will not say (a peer refusing this
+// broker the topic: nothing to wait for).
+func describesPartitions(count int32) func(*kmsg.MetadataResponseTopic) bool {
+	return func(t *kmsg.MetadataResponseTopic) bool {
+		switch t.ErrorCode {
+		case 0:
+		case kerr.UnknownTopicOrPartition.Code, kerr.LeaderNotAvailable.Code:
+			return false // not there yet
+		default:
+			return true
+		}
+		if int32(len(t.Partitions)) < count {
 			return false
 		}
+		for _, p := range t.Partitions {
+			if p.Leader < 0 {
+				return false
+			}
+		}
+		return true
 	}
-	return true
 }
+
+// describesNoTopic settles an answer that no longer describes the topic.
+func describesNoTopic(t *kmsg.MetadataResponseTopic) bool { return t.ErrorCode != 0 }
 
 // allLed reports whether every partition of a topic has a leader, and
 // those this broker leads have taken up their leadership.

@@ -12,7 +12,7 @@ package broker
 // (config.CreatedTopicEntries); v7+ with the topic id. The request waits
 // up to its timeout for leaders, which a cluster elects asynchronously,
 // and then (5 s at most) for every other live broker to describe the
-// topic (awaitPeersDescribe).
+// topic (awaitPeers).
 //
 // Authorization: CREATE on the cluster or on the topic, else
 // TOPIC_AUTHORIZATION_FAILED; a topic created without DESCRIBE_CONFIGS on
@@ -143,7 +143,7 @@ func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopi
 		if !b.AwaitTopic(ctx, rt.Topic, timeout) {
 			return errorf(kerr.RequestTimedOut, "topic %s was created but its leaders were not elected within %v", rt.Topic, timeout)
 		}
-		b.awaitPeersDescribe(ctx, rt.Topic, st.NumPartitions, timeout-time.Since(start))
+		b.awaitPeers(ctx, rt.Topic, timeout-time.Since(start), describesPartitions(st.NumPartitions))
 	}
 	return nil
 }

@@ -8,7 +8,9 @@ package broker
 // group's offsets or every transaction's state with them. A topic named
 // twice gets one INVALID_REQUEST answer. The partition directories are
 // renamed aside and removed; a cluster removes them on every broker as the
-// deletion reaches it.
+// deletion reaches it. The request waits up to its timeout for the topic
+// to be gone here, and then (5 s at most) for every other live broker to
+// stop describing it (awaitPeers).
 // Deletion needs DELETE on the topic or on the cluster (Kafka's
 // controller), else TOPIC_AUTHORIZATION_FAILED.
 
@@ -170,8 +172,12 @@ func (b *Broker) deleteOne(ctx context.Context, rt kmsg.DeleteTopicsRequestTopic
 	if err := b.backend.DeleteTopic(ctx, name); err != nil {
 		return err
 	}
-	if timeout > 0 && !b.awaitGone(ctx, name, timeout) {
-		return kerr.RequestTimedOut
+	if timeout > 0 {
+		start := time.Now()
+		if !b.awaitGone(ctx, name, timeout) {
+			return kerr.RequestTimedOut
+		}
+		b.awaitPeers(ctx, name, timeout-time.Since(start), describesNoTopic)
 	}
 	return nil
 }

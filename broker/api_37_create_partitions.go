@@ -20,7 +20,7 @@ package broker
 // creates nothing.
 // The request waits up to its timeout for the new partitions' leaders,
 // and then (5 s at most) for every other live broker to describe them
-// (awaitPeersDescribe).
+// (awaitPeers).
 // A topic needs ALTER, checked before whether it exists, else
 // TOPIC_AUTHORIZATION_FAILED.
 
@@ -127,7 +127,7 @@ func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitio
 		if !b.awaitPartitions(ctx, rt.Topic, rt.Count, timeout) {
 			return errorf(kerr.RequestTimedOut, "partitions of %s were created but their leaders were not elected within %v", rt.Topic, timeout)
 		}
-		b.awaitPeersDescribe(ctx, rt.Topic, rt.Count, timeout-time.Since(start))
+		b.awaitPeers(ctx, rt.Topic, timeout-time.Since(start), describesPartitions(rt.Count))
 	}
 	return nil
 }

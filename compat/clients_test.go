@@ -295,6 +295,7 @@ func ccCreateTopic(t *testing.T, addr, topic string, partitions int32) {
 func awaitLeadersEverywhere(ctx context.Context, t *testing.T, cl *kgo.Client, topic string, partitions int32) {
 	t.Helper()
 	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = false // kmsg's default is true
 	rt := kmsg.NewMetadataRequestTopic()
 	rt.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, rt)

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -11,14 +12,14 @@ import (
 )
 
 // CreateTopics and CreatePartitions are answered once every live broker
-// describes what they made. Each broker reads the controller's decisions
+// describes what they made, DeleteTopics once none describes the topic. Each broker reads the controller's decisions
 // from ZooKeeper on its own, and a broker a moment behind described the
 // topic without the new partitions (or not at all) to a client that asked
 // it right after the answer: kafka-python's producer then refused a
 // record for a new partition ("Unrecognized partition"). Here one broker
-// is held (SIGSTOP) while the controller creates; it is let go a second
-// later, and it must describe everything as soon as the request is
-// answered.
+// is held (SIGSTOP) while the controller creates (and deletes); it is
+// let go a second later, and it must describe the change as soon as the
+// request is answered.
 func TestCreateAnsweredOnceEveryBrokerDescribes(t *testing.T) {
 	c := startCluster(t, 3, map[string]string{"zookeeper.session.timeout.ms": "12000"})
 	controller := c.controller()
@@ -90,5 +91,25 @@ func TestCreateAnsweredOnceEveryBrokerDescribes(t *testing.T) {
 		return resp.(*kmsg.CreatePartitionsResponse).Topics[0].ErrorCode
 	}); n != 9 {
 		t.Fatalf("broker %d described %d partitions of %s with leaders right after CreatePartitions was answered, want 9", victim, n, topic)
+	}
+
+	del := kmsg.NewPtrDeleteTopicsRequest()
+	del.TimeoutMillis = 30000
+	dt := kmsg.NewDeleteTopicsRequestTopic()
+	dt.Topic = kmsg.StringPtr(topic)
+	del.Topics = append(del.Topics, dt)
+	del.TopicNames = []string{topic}
+	c.brokers[victim].Pause()
+	resume := time.AfterFunc(time.Second, c.brokers[victim].Resume)
+	defer resume.Stop()
+	resp, err := cl.SeedBrokers()[0].Request(ctx, del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := resp.(*kmsg.DeleteTopicsResponse).Topics[0].ErrorCode; code != 0 {
+		t.Fatalf("DeleteTopics: %v", kerr.ErrorForCode(code))
+	}
+	if n, err := partitionsLedOn(c.brokers[victim].Addr, topic, c.clientOpts...); !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		t.Fatalf("broker %d right after DeleteTopics was answered: %d partitions with leaders, %v; want UNKNOWN_TOPIC_OR_PARTITION", victim, n, err)
 	}
 }

@@ -206,6 +206,7 @@ func (c *cluster) awaitDescribedEverywhere(topic string, partitions int32, bound
 // topicMetadataOn is broker b's Metadata answer for topic.
 func topicMetadataOn(ctx context.Context, b *kgo.Broker, topic string) (*kmsg.MetadataResponse, error) {
 	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = false // kmsg's default is true
 	rt := kmsg.NewMetadataRequestTopic()
 	rt.Topic = kmsg.StringPtr(topic)
 	req.Topics = append(req.Topics, rt)
