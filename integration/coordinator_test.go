@@ -272,7 +272,7 @@ func TestOffsetsCommitTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var coord int32 = -1
-	waitFor(t, "a coordinator for the group", 30*time.Second, func() bool {
+	findCoordinator := func() bool {
 		fc := kmsg.NewPtrFindCoordinatorRequest()
 		fc.CoordinatorKey = group
 		resp, err := fc.RequestWith(ctx, cl)
@@ -281,7 +281,8 @@ func TestOffsetsCommitTimeout(t *testing.T) {
 		}
 		coord = resp.NodeID
 		return true
-	})
+	}
+	waitFor(t, "a coordinator for the group", 30*time.Second, findCoordinator)
 	c.awaitISR("__consumer_offsets", 2, 30*time.Second)
 	commit := func() (int16, time.Duration) {
 		req := kmsg.NewPtrOffsetCommitRequest()
@@ -299,9 +300,17 @@ func TestOffsetsCommitTimeout(t *testing.T) {
 		}
 		return resp.Topics[0].Partitions[0].ErrorCode, time.Since(start)
 	}
-	if code, _ := commit(); code != 0 {
-		t.Fatalf("a commit with both replicas up: %v", kerr.ErrorForCode(code))
-	}
+	// The broker that named the coordinator may know its leadership a
+	// moment before the coordinator has taken it up (NOT_COORDINATOR, or
+	// COORDINATOR_LOAD_IN_PROGRESS while it loads): a client looks it up
+	// again and retries, as here.
+	var last int16
+	waitFor(t, "a commit with both replicas up", 30*time.Second, func() bool {
+		if last, _ = commit(); last == kerr.NotCoordinator.Code {
+			findCoordinator()
+		}
+		return last == 0
+	})
 	follower := c.brokers[3-coord]
 	follower.Pause()
 	defer follower.Resume()
