@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -312,15 +313,17 @@ func TestReplicaSocketReceiveBuffer(t *testing.T) {
 	leader := c.leaderOf(topic, 0)
 	follower := c.brokers[3-leader]
 	pid := follower.Pid()
+	// The replica fetcher's connection has the buffer set (the kernel
+	// doubles it); other connections to the same broker (a forwarded
+	// admin request, the controller asking it whether it describes a new
+	// topic yet) keep the default, as Kafka's other inter-broker channels.
 	var got []string
 	waitFor(t, "ss to show the follower's connection to its leader", 20*time.Second, func() bool {
 		got = followerSocketBuffers(t, pid, c.brokers[leader].Addr)
 		return len(got) > 0
 	})
-	for _, rb := range got {
-		if rb != strconv.Itoa(2*set) {
-			t.Fatalf("the follower's sockets to leader %s have receive buffers %v, want rb%d for replica.socket.receive.buffer.bytes=%d", c.brokers[leader].Addr, got, 2*set, set)
-		}
+	if !slices.Contains(got, strconv.Itoa(2*set)) {
+		t.Fatalf("the follower's sockets to leader %s have receive buffers %v, none rb%d for replica.socket.receive.buffer.bytes=%d", c.brokers[leader].Addr, got, 2*set, set)
 	}
 	t.Logf("follower sockets to the leader: rb %v", got)
 }
