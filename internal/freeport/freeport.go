@@ -20,6 +20,24 @@ import (
 // lowest is the bottom of the range ports are picked from.
 const lowest = 20000
 
+// reserved are ports that processes of the test suite bind at fixed
+// numbers while other tests pick theirs: scripts/compat-cluster.sh's
+// ZooKeeper (22181) and three brokers (29092 to 29094), started in a lane
+// of their own beside the integration tests. A broker given one of them
+// failed to start (bind: address already in use) when the cluster bound it
+// between the pick and the broker's start.
+var reserved = [][2]int{{22180, 22189}, {29090, 29099}}
+
+// isReserved reports whether port lies in a reserved range.
+func isReserved(port int) bool {
+	for _, r := range reserved {
+		if port >= r[0] && port <= r[1] {
+			return true
+		}
+	}
+	return false
+}
+
 // Pick returns a loopback port that is free now and outside the kernel's
 // ephemeral range (any free port where that range leaves no room).
 func Pick() (int, error) {
@@ -29,6 +47,9 @@ func Pick() (int, error) {
 			break
 		}
 		port := lowest + rand.IntN(top-lowest)
+		if isReserved(port) {
+			continue
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err != nil {
 			continue
