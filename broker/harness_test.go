@@ -18,6 +18,7 @@ import (
 	"gregor/broker/config"
 	"gregor/broker/metadata"
 	"gregor/broker/records"
+	"gregor/broker/storage"
 	"gregor/protocol"
 )
 
@@ -33,6 +34,13 @@ type testBroker struct {
 // newTestBroker starts broker 1 with extra configuration.
 func newTestBroker(t testing.TB, set map[string]string) *testBroker {
 	t.Helper()
+	return newTestBrokerFS(t, set, nil)
+}
+
+// newTestBrokerFS is newTestBroker on a filesystem of the test's (nil: the
+// real one).
+func newTestBrokerFS(t testing.TB, set map[string]string, fs storage.FS) *testBroker {
+	t.Helper()
 	props := map[string]string{"broker.id": "1", "log.dirs": t.TempDir()}
 	for k, v := range set {
 		props[k] = v
@@ -42,7 +50,7 @@ func newTestBroker(t testing.TB, set map[string]string) *testBroker {
 		t.Fatal(err)
 	}
 	self := metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}}
-	b, err := New(Options{Config: cfg, Log: zerolog.Nop(), Backend: metadata.NewLocal(cfg.LogDirs[0], self)})
+	b, err := New(Options{Config: cfg, Log: zerolog.Nop(), FS: fs, Backend: metadata.NewLocal(cfg.LogDirs[0], self)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -252,7 +252,8 @@ func (p *Partition) dropReplicaLocked() error {
 	p.log = nil
 	p.leo.Store(0)
 	p.hw.Store(0)
-	if err := lg.Close(); err != nil {
+	// Its files are deleted next: nothing is synced first (see remove).
+	if err := lg.CloseHandles(); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("closing a moved replica")
 	}
 	p.b.log.Info().Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("deleting the local replica of a partition moved away")
@@ -367,7 +368,13 @@ func (p *Partition) remove() error {
 	p.cancelMoveLocked("partition deleted")
 	lg := p.log
 	p.log = nil
-	if err := lg.Close(); err != nil {
+	// The files are deleted next, so nothing is synced first, as Kafka's
+	// UnifiedLog.delete: an fsync here wrote every byte not yet flushed
+	// (gigabytes on a busy topic) to disk only to delete it, stalling the
+	// disk for the other partitions and DeleteTopics' answer with it. A
+	// crash before the directory is renamed leaves a log of a replica the
+	// metadata no longer names, which start-up sets aside as stray.
+	if err := lg.CloseHandles(); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Msg("closing deleted partition")
 	}
 	defer p.b.checkpointSoon()
