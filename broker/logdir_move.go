@@ -115,6 +115,8 @@ func (b *Broker) runMove(p *Partition, m *logMove) {
 	defer func() {
 		if b.dirOffline(m.to) {
 			m.log.CloseHandles() // no fsync on a failed disk
+		} else if gone != "" && gone == m.gone {
+			m.log.CloseHandles() // a cancelled copy, deleted next: nothing to sync
 		} else {
 			m.log.Close()
 		}
@@ -179,7 +181,10 @@ func (b *Broker) runMove(p *Partition, m *logMove) {
 			return
 		case st.done:
 			gone = st.gone
-			if err := st.old.Close(); err != nil {
+			// The old log is deleted next, and every byte of it is in
+			// the synced copy: closed without an fsync (see
+			// Partition.remove).
+			if err := st.old.CloseHandles(); err != nil {
 				b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("closing a moved replica's old log")
 			}
 			// The new dir's checkpoints name the replica from now on,

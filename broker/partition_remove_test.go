@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"gregor/broker/storage"
 	"gregor/internal/wait"
 )
@@ -86,5 +88,49 @@ func TestDeletedTopicIsNotSyncedBeforeItsFilesGo(t *testing.T) {
 	wait.For(t, "the deleted topic's directories to leave the log dir", 10*time.Second, gone)
 	if got := fs.syncedUnder(partDir); len(got) != 0 {
 		t.Fatalf("deleting the topic synced its files first: %v", got)
+	}
+}
+
+// A replica moved to another log dir leaves its old log without syncing it
+// first: every byte of it is in the copy, which is synced before the move
+// completes.
+func TestMovedReplicaOldLogIsNotSynced(t *testing.T) {
+	fs := syncCountFS{mu: &sync.Mutex{}, synced: &[]string{}}
+	d1, d2 := t.TempDir(), t.TempDir()
+	tb := newTestBrokerFS(t, map[string]string{"log.dirs": d1 + "," + d2}, fs)
+	tb.createTopic("mv", 1, nil)
+	p := tb.Partition("mv", 0)
+	from, to := p.dir.Path, d1
+	if from == d1 {
+		to = d2
+	}
+	for i := 0; i < 20; i++ {
+		tb.produce("mv", 0, batch(t, 1000, strings.Repeat("x", 4096)))
+	}
+	oldDir := filepath.Join(from, "mv-0")
+	if got := fs.syncedUnder(oldDir); len(got) != 0 {
+		t.Fatalf("the test means a log with nothing flushed yet, but these were synced before the move: %v", got)
+	}
+	if codes := tb.alterLogDir(to, "mv", 0); codes[0] != 0 {
+		t.Fatalf("AlterReplicaLogDirs: %v", kerr.ErrorForCode(codes[0]))
+	}
+	wait.For(t, "the move to "+to+" to finish and the old directory to go", 10*time.Second, func() bool {
+		dirs := tb.logDirsOf("mv", 0)
+		ents, _ := os.ReadDir(from)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), "mv-0") {
+				return false
+			}
+		}
+		return len(dirs[to]) == 1 && !dirs[to][0].IsFuture && len(dirs[from]) == 0
+	})
+	if got := fs.syncedUnder(oldDir); len(got) != 0 {
+		t.Fatalf("the moved replica's old log was synced before it was deleted: %v", got)
+	}
+	if got := fs.syncedUnder(to); len(got) == 0 {
+		t.Fatal("the copy was never synced")
+	}
+	if end := p.LogEndOffset(); end != 20 {
+		t.Fatalf("log end after the move %d, want 20", end)
 	}
 }
