@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -533,25 +534,74 @@ func hcFillBulk(t *testing.T, addr, topic string) {
 }
 
 // TestHostileFileDescriptorExhaustion: with RLIMIT_NOFILE at 256, 320
-// connections make accept fail with EMFILE; once they close, new clients
-// are served again. (The listen backlog is raised from Kafka's 50 so that
-// the kernel completes all 320 handshakes while accept fails.)
+// idle connections would take every descriptor. The broker holds new
+// connections back once it nears the limit, keeping a reserve for its logs:
+// a producer connected before goes on appending through segment rolls
+// (which open files) while the flood is open, a new connection waits, and
+// once the flood closes new clients are served again. Without the reserve
+// accept failed with EMFILE, segment rolls and checkpoints failed too, and
+// every append timed out until the flood closed. (The listen backlog is
+// raised from Kafka's 50 so that the kernel completes all 320 handshakes.)
 func TestHostileFileDescriptorExhaustion(t *testing.T) {
-	h := startHostile(t, brokertest.Options{NoFile: 256, Set: map[string]string{"socket.listen.backlog.size": "1024"}})
+	h := startHostile(t, brokertest.Options{NoFile: 256, Set: map[string]string{"socket.listen.backlog.size": "1024", "log.segment.bytes": "1048576"}})
+	topic := randomName("hostile-rolls")
+	ccCreateTopic(t, h.b.Addr, topic, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.b.Addr), kgo.DefaultProduceTopic(topic),
+		kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordDeliveryTimeout(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	value := make([]byte, 10<<10)
+	rand.Read(value)
+	produce := func(n int, what string) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: value}).FirstErr(); err != nil {
+				t.Fatalf("%s: record %d: %v", what, i, err)
+			}
+		}
+	}
+	produce(20, "before the flood")
+
 	const n = 320
 	conns := make([]net.Conn, 0, n)
 	for i := 0; i < n; i++ {
-		conns = append(conns, hcDial(t, h.b.Addr)) // the kernel completes them; accept fails past the limit
+		conns = append(conns, hcDial(t, h.b.Addr)) // the kernel completes them; the broker holds the last ones
 	}
-	h.logMentions(t, "the failed accept", "too many open files")
+	h.logMentions(t, "holding connections near the descriptor limit", "open file descriptors near the process's limit")
+	// About 3 segment rolls, each opening files, on a connection made
+	// before the flood.
+	start := time.Now()
+	produce(300, "during the flood, on a connection made before it")
+	t.Logf("300 records of 10 KB appended in %v while %d connections were open or held", time.Since(start).Round(time.Millisecond), n)
+	if strings.Contains(strings.ToLower(h.b.Logs(1<<20)), "too many open files") {
+		t.Errorf("the broker ran out of file descriptors:\n%s", h.b.Logs(4<<10))
+	}
+	// A new connection waits while the flood holds its descriptors.
+	late := hcDial(t, h.b.Addr)
+	late.SetDeadline(time.Now().Add(time.Second))
+	if err := badRoundTrip(late, 9, hcApiVersionsReq(), kmsg.NewPtrApiVersionsResponse()); err == nil {
+		t.Error("a connection made while the flood held the descriptors was served at once, want it held")
+	}
+	late.Close()
 	for _, c := range conns {
 		c.Close()
 	}
-	start := time.Now()
+	start = time.Now()
 	if err := brokertest.WaitReady(h.b.Addr, 15*time.Second, nil); err != nil {
-		t.Fatalf("after %d connections exhausted the broker's file descriptors and closed: %v", n, err)
+		t.Fatalf("after %d connections neared the broker's file descriptor limit and closed: %v", n, err)
 	}
 	t.Logf("served again %v after the connections closed", time.Since(start).Round(time.Millisecond))
+	end, err := kadm.NewClient(cl).ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := end.Lookup(topic, 0); o.Offset != 320 {
+		t.Fatalf("%s ends at %d, want 320", topic, o.Offset)
+	}
 	h.check(t, "file descriptor exhaustion")
 }
 

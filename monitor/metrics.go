@@ -65,7 +65,7 @@ var (
 	dConnsTotal      = desc("connections_total", "Client connections accepted.")
 	dConnsDropped    = desc("connections_dropped_total", "Connections closed by the broker for bad input or a failed handler.")
 	dConnsRejected   = desc("connections_rejected_total", "Connections closed on accept for max.connections.per.ip.")
-	dConnsHeld       = desc("connections_held_total", "Connections the acceptor held until a slot freed (max.connections, listener.name.<l>.max.connections).")
+	dConnsHeld       = desc("connections_held_total", "Connections the acceptor held until a slot freed (max.connections, listener.name.<l>.max.connections, or file descriptors near the process limit).")
 	dAcceptHeld      = desc("acceptor_held_seconds_total", "Time the acceptors spent holding a connection for a free slot.")
 	dConnsEvicted    = desc("connections_evicted_total", "Client connections closed to make room for an inter-broker one over max.connections.")
 	dConnsThrottled  = desc("connections_ip_throttled_total", "Connections closed unserved, after their throttle time, for their IP's connection_creation_rate quota.")

@@ -58,6 +58,9 @@ type Server struct {
 	// stallTimeout and stallCheck are stalledRequestTimeout and
 	// stallCheckInterval (shorter in tests).
 	stallTimeout, stallCheck time.Duration
+	// fds holds connections back near the file descriptor limit
+	// (fdroom.go).
+	fds *fdRoom
 
 	mu sync.Mutex
 	// guarded by mu
@@ -98,6 +101,7 @@ func NewServer(reg *Registry, log zerolog.Logger) *Server {
 
 		stallTimeout: stalledRequestTimeout,
 		stallCheck:   stallCheckInterval,
+		fds:          &fdRoom{count: countFDs},
 	}
 	s.slots = sync.NewCond(&s.mu)
 	return s
@@ -360,21 +364,49 @@ func (s *Server) ConnectionLimits() ConnectionLimits {
 // Kafka's acceptor does: the accept loop waits, and the next connections
 // wait in the kernel's backlog. A connection on the inter-broker listener
 // (among others) is exempt from the broker-wide bound, and room is made
-// for it by closing the least recently active client connection.
+// for it by closing the least recently active client connection. Near the
+// process's file descriptor limit a connection is held too (fdroom.go).
 func (s *Server) track(nc net.Conn, listener string) (*tracked, error) {
 	ip := remoteIP(nc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var heldSince time.Time
-	// (listeners is nil once CloseListeners has run.)
-	for !s.closed && s.listeners != nil && !s.slotLocked(listener) {
-		if heldSince.IsZero() {
-			heldSince = time.Now()
-			s.Stats.ConnsHeld.Add(1)
-			s.rejectLog.Warn().Str(LogListener, listener).Str(LogRemote, nc.RemoteAddr().String()).Int("open", len(s.conns)).
-				Msg("max.connections reached; new connections wait until one closes")
+	held := func() bool {
+		if !heldSince.IsZero() {
+			return false
 		}
-		s.slots.Wait()
+		heldSince = time.Now()
+		s.Stats.ConnsHeld.Add(1)
+		return true
+	}
+	// (listeners is nil once CloseListeners has run.)
+	for !s.closed && s.listeners != nil {
+		if !s.slotLocked(listener) {
+			if held() {
+				s.rejectLog.Warn().Str(LogListener, listener).Str(LogRemote, nc.RemoteAddr().String()).Int("open", len(s.conns)).
+					Msg("max.connections reached; new connections wait until one closes")
+			}
+			s.slots.Wait()
+			continue
+		}
+		ok, fds, limit := s.fds.admit(len(s.conns), s.protectedLocked(listener), time.Now())
+		if ok {
+			break
+		}
+		if held() {
+			s.rejectLog.Warn().Str(LogListener, listener).Str(LogRemote, nc.RemoteAddr().String()).Int("open", len(s.conns)).
+				Int("open_files", fds).Int("file_limit", limit).Int("kept_for_logs", fdReserve(limit)).
+				Msg("open file descriptors near the process's limit; new connections wait until some close, so that the logs keep the descriptors they need")
+		}
+		// Files the logs close free room too: looked at again shortly.
+		s.mu.Unlock()
+		t := time.NewTimer(fdSampleNear)
+		select {
+		case <-t.C:
+		case <-s.ctx.Done():
+			t.Stop()
+		}
+		s.mu.Lock()
 	}
 	if s.closed || s.listeners == nil {
 		return nil, errServerClosed

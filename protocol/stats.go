@@ -20,7 +20,8 @@ type Stats struct {
 	// max.connections.per.ip (or its overrides).
 	ConnsRejected atomic.Uint64
 	// ConnsHeld counts connections the accept loop held for a free slot
-	// (max.connections, listener.name.<l>.max.connections), and
+	// (max.connections, listener.name.<l>.max.connections, or file
+	// descriptors near the limit: fdroom.go), and
 	// AcceptHeldNanos the time it spent holding them.
 	ConnsHeld       atomic.Uint64
 	AcceptHeldNanos atomic.Uint64
