@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -135,5 +136,34 @@ func TestConnectionHeldNearFDLimit(t *testing.T) {
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Errorf("served %v after room was made, want within a sample or two (%v)", took, fdSampleNear)
+	}
+}
+
+// At the limit itself, where not even the count can open its directory,
+// the process counts as full (not as unknown, which would turn the bound
+// off when it matters most).
+func TestCountFDsWithNoneLeft(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("descriptors are counted on Linux only")
+	}
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	low := rl
+	low.Cur = uint64(len(ents) - 1) // every slot taken
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	open, limit, ok := countFDs()
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	if !ok || open != limit || limit != int(low.Cur) {
+		t.Fatalf("with no descriptor left: countFDs = %d, %d, %v; want %d, %d, true", open, limit, ok, low.Cur, low.Cur)
 	}
 }
