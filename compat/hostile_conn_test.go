@@ -542,8 +542,11 @@ func hcFillBulk(t *testing.T, addr, topic string) {
 // accept failed with EMFILE, segment rolls and checkpoints failed too, and
 // every append timed out until the flood closed. (The listen backlog is
 // raised from Kafka's 50 so that the kernel completes all 320 handshakes.)
+// The start-up log warns of so low a limit.
 func TestHostileFileDescriptorExhaustion(t *testing.T) {
 	h := startHostile(t, brokertest.Options{NoFile: 256, Set: map[string]string{"socket.listen.backlog.size": "1024", "log.segment.bytes": "1048576"}})
+	// A limit this low is called out at start-up.
+	h.logMentions(t, "the start-up warning about the file descriptor limit", "the file descriptor limit (ulimit -n) is 256")
 	topic := randomName("hostile-rolls")
 	ccCreateTopic(t, h.b.Addr, topic, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

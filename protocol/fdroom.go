@@ -70,3 +70,7 @@ func (f *fdRoom) admit(conns int, protected bool, now time.Time) (ok bool, open,
 	}
 	return est < room, est, f.limit
 }
+
+// FileDescriptors returns the process's open file descriptors and its
+// limit (RLIMIT_NOFILE); ok is false where they cannot be known.
+func FileDescriptors() (open, limit int, ok bool) { return countFDs() }

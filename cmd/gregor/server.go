@@ -260,6 +260,26 @@ func (s *server) logStarted(cfg *config.Config) {
 	}
 	ev.Msgf("gregor started: broker %d (%s) on %s, data in %s, status page %s",
 		cfg.BrokerID, mode, strings.Join(ls, ", "), strings.Join(cfg.LogDirs, ", "), status)
+	s.warnFileLimit(cfg)
+}
+
+// warnFileLimit warns when the file descriptor limit leaves too little
+// room: each partition replica holds a descriptor or more, each connection
+// one, and near the limit new connections are held back so that the logs
+// keep a reserve (protocol/fdroom.go). Kafka's documentation recommends
+// 100,000 or more.
+func (s *server) warnFileLimit(cfg *config.Config) {
+	open, limit, ok := protocol.FileDescriptors()
+	if !ok {
+		return
+	}
+	parts := int(cfg.MaxBrokerPartitions)
+	if need := 2*parts + 1024; limit < need {
+		s.log.Warn().Int("file_limit", limit).Int("open_files", open).Int("recommended_at_least", need).
+			Int("gregor_max_broker_partitions", parts).
+			Msgf("the file descriptor limit (ulimit -n) is %d: up to %d partition replicas and their clients' connections need at least %d; raise it (Kafka recommends 100,000 or more)",
+				limit, parts, need)
+	}
 }
 
 // shutdown hands leaderships over and leaves the ISRs (controlled
