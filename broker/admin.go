@@ -199,10 +199,17 @@ func (b *Broker) AwaitTopic(ctx context.Context, name string, timeout time.Durat
 
 // peerDescribeWait bounds how long a CreateTopics, CreatePartitions or
 // DeleteTopics waits for the other brokers to describe what it did
-// (awaitPeers).
+// (awaitPeers): one bound for the whole request, so that a peer that does
+// not answer costs a request of many topics no more than one of one.
 const peerDescribeWait = 5 * time.Second
 
-// awaitPeers waits, up to timeout (and peerDescribeWait), until every
+// peersDeadline is when a request that arrived now with timeout stops
+// waiting for its peers (awaitPeers).
+func peersDeadline(timeout time.Duration) time.Time {
+	return time.Now().Add(min(timeout, peerDescribeWait))
+}
+
+// awaitPeers waits, until by at most (peersDeadline), until every
 // other live broker's Metadata answer for topic is settled. Each broker
 // reads the controller's decisions from ZooKeeper on its own, so right
 // after a CreateTopics, CreatePartitions or DeleteTopics another broker
@@ -214,8 +221,8 @@ const peerDescribeWait = 5 * time.Second
 // that took the request answers, so that moment is a few milliseconds
 // there. Best effort: the answer is the same whether the others confirm in
 // time or not (a broker cut off stays behind).
-func (b *Broker) awaitPeers(ctx context.Context, topic string, timeout time.Duration, settled func(*kmsg.MetadataResponseTopic) bool) {
-	ctx, cancel := context.WithTimeout(ctx, min(timeout, peerDescribeWait))
+func (b *Broker) awaitPeers(ctx context.Context, topic string, by time.Time, settled func(*kmsg.MetadataResponseTopic) bool) {
+	ctx, cancel := context.WithDeadline(ctx, by)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, id := range b.liveIDs() {

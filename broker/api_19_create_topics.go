@@ -11,8 +11,8 @@ package broker
 // Java admin client reads them) as Kafka 4's controller resolves them
 // (config.CreatedTopicEntries); v7+ with the topic id. The request waits
 // up to its timeout for leaders, which a cluster elects asynchronously,
-// and then (5 s at most) for every other live broker to describe the
-// topic (awaitPeers).
+// and then (5 s at most for the whole request) for every other live
+// broker to describe the topic (awaitPeers).
 //
 // Authorization: CREATE on the cluster or on the topic, else
 // TOPIC_AUTHORIZATION_FAILED; a topic created without DESCRIBE_CONFIGS on
@@ -41,6 +41,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 		seen[rt.Topic]++
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	peersBy := peersDeadline(timeout)
 	clusterCreate := b.allowed(req, acl.Create, acl.Cluster, acl.ClusterName)
 	for _, rt := range r.Topics {
 		if seen[rt.Topic] < 0 {
@@ -58,7 +59,7 @@ func (b *Broker) handleCreateTopics(ctx context.Context, req *protocol.Request) 
 			err = errorf(kerr.InvalidRequest, "Duplicate topic name.")
 		} else if !clusterCreate && !b.authorize(req, acl.Create, acl.Topic, rt.Topic) {
 			err = errorf(kerr.TopicAuthorizationFailed, "Authorization failed.")
-		} else if err = b.createOne(ctx, &rt, r.ValidateOnly, timeout, &st); err == nil && !b.allowed(req, acl.DescribeConfigs, acl.Topic, rt.Topic) {
+		} else if err = b.createOne(ctx, &rt, r.ValidateOnly, timeout, peersBy, &st); err == nil && !b.allowed(req, acl.DescribeConfigs, acl.Topic, rt.Topic) {
 			st.NumPartitions, st.ReplicationFactor, st.Configs = -1, -1, nil
 			st.ConfigErrorCode = kerr.TopicAuthorizationFailed.Code
 		}
@@ -102,7 +103,7 @@ func createTopicConfigs(cs []kmsg.CreateTopicsRequestTopicConfig) (map[string]st
 // refuses to create as a topic.
 const clusterMetadataTopic = "__cluster_metadata"
 
-func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, timeout time.Duration, st *kmsg.CreateTopicsResponseTopic) error {
+func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopic, validateOnly bool, timeout time.Duration, peersBy time.Time, st *kmsg.CreateTopicsResponseTopic) error {
 	spec := metadata.TopicSpec{Name: rt.Topic, Partitions: rt.NumPartitions, ReplicationFactor: rt.ReplicationFactor, ValidateOnly: validateOnly}
 	// Kafka's order: the name (and whether it is taken), the configs,
 	// then the assignment.
@@ -139,11 +140,10 @@ func (b *Broker) createOne(ctx context.Context, rt *kmsg.CreateTopicsRequestTopi
 		st.Configs = append(st.Configs, c)
 	}
 	if !validateOnly && timeout > 0 {
-		start := time.Now()
 		if !b.AwaitTopic(ctx, rt.Topic, timeout) {
 			return errorf(kerr.RequestTimedOut, "topic %s was created but its leaders were not elected within %v", rt.Topic, timeout)
 		}
-		b.awaitPeers(ctx, rt.Topic, timeout-time.Since(start), describesPartitions(st.NumPartitions))
+		b.awaitPeers(ctx, rt.Topic, peersBy, describesPartitions(st.NumPartitions))
 	}
 	return nil
 }

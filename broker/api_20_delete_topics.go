@@ -9,8 +9,8 @@ package broker
 // twice gets one INVALID_REQUEST answer. The partition directories are
 // renamed aside and removed; a cluster removes them on every broker as the
 // deletion reaches it. The request waits up to its timeout for the topic
-// to be gone here, and then (5 s at most) for every other live broker to
-// stop describing it (awaitPeers).
+// to be gone here, and then (5 s at most for the whole request) for every
+// other live broker to stop describing it (awaitPeers).
 // Deletion needs DELETE on the topic or on the cluster (Kafka's
 // controller), else TOPIC_AUTHORIZATION_FAILED.
 
@@ -74,6 +74,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *protocol.Request) 
 		}
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	peersBy := peersDeadline(timeout)
 	clusterDelete := b.allowed(req, acl.Delete, acl.Cluster, acl.ClusterName)
 	for _, rt := range topics {
 		st := kmsg.NewDeleteTopicsResponseTopic()
@@ -97,7 +98,7 @@ func (b *Broker) handleDeleteTopics(ctx context.Context, req *protocol.Request) 
 			err = errorf(kerr.InvalidRequest, "Duplicate topic id.")
 		default:
 			if err = b.authorizeDeleteTopic(req, rt, clusterDelete, &st); err == nil {
-				err = b.deleteOne(ctx, rt, timeout, &st)
+				err = b.deleteOne(ctx, rt, timeout, peersBy, &st)
 			}
 		}
 		answer(st, err)
@@ -155,7 +156,7 @@ func (b *Broker) authorizeDeleteTopic(req *protocol.Request, rt kmsg.DeleteTopic
 	return nil
 }
 
-func (b *Broker) deleteOne(ctx context.Context, rt kmsg.DeleteTopicsRequestTopic, timeout time.Duration, st *kmsg.DeleteTopicsResponseTopic) error {
+func (b *Broker) deleteOne(ctx context.Context, rt kmsg.DeleteTopicsRequestTopic, timeout time.Duration, peersBy time.Time, st *kmsg.DeleteTopicsResponseTopic) error {
 	var t *Topic
 	if name, _, _ := deleteTarget(rt); name != nil {
 		if t = b.Topic(*name); t == nil {
@@ -173,11 +174,10 @@ func (b *Broker) deleteOne(ctx context.Context, rt kmsg.DeleteTopicsRequestTopic
 		return err
 	}
 	if timeout > 0 {
-		start := time.Now()
 		if !b.awaitGone(ctx, name, timeout) {
 			return kerr.RequestTimedOut
 		}
-		b.awaitPeers(ctx, name, timeout-time.Since(start), describesNoTopic)
+		b.awaitPeers(ctx, name, peersBy, describesNoTopic)
 	}
 	return nil
 }

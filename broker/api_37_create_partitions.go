@@ -19,8 +19,8 @@ package broker
 // (an explicit assignment against this broker's view of the brokers) and
 // creates nothing.
 // The request waits up to its timeout for the new partitions' leaders,
-// and then (5 s at most) for every other live broker to describe them
-// (awaitPeers).
+// and then (5 s at most for the whole request) for every other live broker
+// to describe them (awaitPeers).
 // A topic needs ALTER, checked before whether it exists, else
 // TOPIC_AUTHORIZATION_FAILED.
 
@@ -46,6 +46,7 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *protocol.Reque
 		seen[rt.Topic]++
 	}
 	timeout := time.Duration(r.TimeoutMillis) * time.Millisecond
+	peersBy := peersDeadline(timeout)
 	resp.Topics = make([]kmsg.CreatePartitionsResponseTopic, 0, len(r.Topics))
 	for _, rt := range r.Topics {
 		if seen[rt.Topic] < 0 {
@@ -60,7 +61,7 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *protocol.Reque
 		} else if !b.authorize(req, acl.Alter, acl.Topic, rt.Topic) {
 			err = errorf(kerr.TopicAuthorizationFailed, "The topic authorization is failed.")
 		} else {
-			err = b.createPartitionsOne(ctx, rt, r.ValidateOnly, timeout)
+			err = b.createPartitionsOne(ctx, rt, r.ValidateOnly, timeout, peersBy)
 		}
 		if err != nil {
 			st.ErrorCode, st.ErrorMessage = ErrorCode(b.log, err), errMessage(err)
@@ -70,7 +71,7 @@ func (b *Broker) handleCreatePartitions(ctx context.Context, req *protocol.Reque
 	return resp, nil
 }
 
-func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool, timeout time.Duration) error {
+func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitionsRequestTopic, validateOnly bool, timeout time.Duration, peersBy time.Time) error {
 	t := b.Topic(rt.Topic)
 	if t == nil {
 		// Kafka 4's controller throws UnknownTopicOrPartitionException
@@ -123,11 +124,10 @@ func (b *Broker) createPartitionsOne(ctx context.Context, rt kmsg.CreatePartitio
 	}
 	b.log.Info().Str("topic", rt.Topic).Int32("partitions", rt.Count).Msg("partitions created")
 	if timeout > 0 {
-		start := time.Now()
 		if !b.awaitPartitions(ctx, rt.Topic, rt.Count, timeout) {
 			return errorf(kerr.RequestTimedOut, "partitions of %s were created but their leaders were not elected within %v", rt.Topic, timeout)
 		}
-		b.awaitPeers(ctx, rt.Topic, timeout-time.Since(start), describesPartitions(rt.Count))
+		b.awaitPeers(ctx, rt.Topic, peersBy, describesPartitions(rt.Count))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -112,4 +113,31 @@ func TestCreateAnsweredOnceEveryBrokerDescribes(t *testing.T) {
 	if n, err := partitionsLedOn(c.brokers[victim].Addr, topic, c.clientOpts...); !errors.Is(err, kerr.UnknownTopicOrPartition) {
 		t.Fatalf("broker %d right after DeleteTopics was answered: %d partitions with leaders, %v; want UNKNOWN_TOPIC_OR_PARTITION", victim, n, err)
 	}
+
+	// A peer that answers nothing holds a request of several topics back
+	// 5 s in all, not 5 s per topic.
+	many := kmsg.NewPtrCreateTopicsRequest()
+	many.TimeoutMillis = 30000
+	for i := range 4 {
+		mt := kmsg.NewCreateTopicsRequestTopic()
+		mt.Topic, mt.NumPartitions, mt.ReplicationFactor = fmt.Sprintf("%s-%d", topic, i), 1, 3
+		many.Topics = append(many.Topics, mt)
+	}
+	c.brokers[victim].Pause()
+	start := time.Now()
+	resp, err = cl.SeedBrokers()[0].Request(ctx, many)
+	took := time.Since(start)
+	c.brokers[victim].Resume()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range resp.(*kmsg.CreateTopicsResponse).Topics {
+		if rt.ErrorCode != 0 {
+			t.Fatalf("creating %s with broker %d stopped: %v", rt.Topic, victim, kerr.ErrorForCode(rt.ErrorCode))
+		}
+	}
+	if took > 10*time.Second {
+		t.Fatalf("CreateTopics of 4 topics with broker %d stopped answered after %v, want about 5 s (the peer wait is one for the request)", victim, took)
+	}
+	t.Logf("CreateTopics of 4 topics with broker %d stopped answered after %v", victim, took.Round(time.Millisecond))
 }
