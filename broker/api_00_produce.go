@@ -45,6 +45,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/acl"
+	"gregor/broker/metadata"
 	"gregor/broker/records"
 	"gregor/protocol"
 )
@@ -221,7 +222,7 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			pp := producePart{topic: rt.Topic, sp: sp, rp: rp}
+			pp := producePart{topic: t.name(rt), sp: sp, rp: rp}
 			pp.p, pp.replicaManager, pp.err = producePartition(version, t, rp, acksOK, txnDenied)
 			parts = append(parts, pp)
 		}
@@ -380,6 +381,19 @@ const errAcksZeroFailed = errString("acks=0 produce failed; closing the connecti
 type produceTopic struct {
 	topic *Topic
 	err   error
+}
+
+// name is the topic's name for logs: the request's, or, where it named the
+// topic by id (v13 and later), the name the id resolved to, else the id.
+func (t produceTopic) name(rt *kmsg.ProduceRequestTopic) string {
+	switch {
+	case rt.Topic != "":
+		return rt.Topic
+	case t.topic != nil:
+		return t.topic.Name
+	default:
+		return metadata.Uuid(rt.TopicID).String()
+	}
 }
 
 // Writing needs WRITE on the topic, checked before the topic is looked up

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -175,5 +176,39 @@ func TestProduceBatchBaseOffsetNotZero(t *testing.T) {
 	sp := tb.produceAt("bo", b, 9)
 	if sp.ErrorCode != kerr.InvalidRecord.Code || sp.ErrorMessage != nil {
 		t.Fatalf("batch at base offset 5: %v (%v), want INVALID_RECORD with no message", kerr.ErrorForCode(sp.ErrorCode), sp.ErrorMessage)
+	}
+}
+
+// A malformed batch is logged with its topic's name, whether the request
+// named the topic (v12) or gave only its id (v13, KIP-516).
+func TestRejectedBatchLogNamesTopic(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	var logged strings.Builder
+	tb.badInput = zerolog.New(&logged)
+	tb.createTopic("bad-crc", 1, nil)
+	data := mixedBatch(t, time.Now().UnixMilli(), 2, nil, nil)
+	data[len(data)-1] ^= 0xff // the CRC no longer matches
+	id := tb.Topic("bad-crc").ID
+	for _, version := range []int16{12, 13} {
+		logged.Reset()
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = -1, 5000
+		rt := kmsg.NewProduceRequestTopic()
+		if version >= 13 {
+			rt.TopicID = id
+		} else {
+			rt.Topic = "bad-crc"
+		}
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = data
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		sp := tb.callAt(req, version).(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+		if sp.ErrorCode != kerr.CorruptMessage.Code {
+			t.Fatalf("v%d: error %v, want CORRUPT_MESSAGE", version, kerr.ErrorForCode(sp.ErrorCode))
+		}
+		if !strings.Contains(logged.String(), `"topic":"bad-crc"`) {
+			t.Errorf("v%d: the rejected batch's log line does not name the topic: %s", version, logged.String())
+		}
 	}
 }
