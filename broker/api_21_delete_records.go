@@ -38,6 +38,15 @@ func (b *Broker) handleDeleteRecords(_ context.Context, req *protocol.Request) (
 		ti, pi   int
 	}
 	var waits []pendingLow
+	// As Kafka's handleDeleteRecordsRequest, which reads the request into
+	// a map by partition: a partition named twice is acted on once, with
+	// its last entry's offset, and answered once.
+	r.Topics = dedupeTopics(r.Topics,
+		func(t *kmsg.DeleteRecordsRequestTopic) string { return t.Topic },
+		func(t *kmsg.DeleteRecordsRequestTopic) *[]kmsg.DeleteRecordsRequestTopicPartition {
+			return &t.Partitions
+		},
+		func(p *kmsg.DeleteRecordsRequestTopicPartition) int32 { return p.Partition })
 	for _, rt := range r.Topics {
 		st := kmsg.NewDeleteRecordsResponseTopic()
 		st.Topic = rt.Topic

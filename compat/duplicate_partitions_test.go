@@ -215,3 +215,63 @@ func TestListOffsetsRepeatedPartitionInvalid(t *testing.T) {
 		t.Fatalf("ListOffsets naming partition 0 twice answered its entries %v, want INVALID_REQUEST for both", codes)
 	}
 }
+
+// A DeleteRecords naming a partition more than once acts on the last
+// entry alone and answers the partition once, as Kafka's (a map by
+// partition): an invalid last entry deletes nothing though an earlier one
+// was valid; Gregor acted on, and answered, every entry.
+func TestDeleteRecordsRepeatedPartitionLastWins(t *testing.T) {
+	cl, topic, ctx := dpClient(t)
+	prod, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	for _, v := range []string{"a", "b", "c", "d", "e"} {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Topic: topic, Partition: 0, Value: []byte(v)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	leader := leaderOf0(t, ctx, cl, topic)
+	deleteTwice := func(offsets ...int64) []kmsg.DeleteRecordsResponseTopicPartition {
+		t.Helper()
+		req := kmsg.NewPtrDeleteRecordsRequest()
+		req.TimeoutMillis = 10000
+		for _, o := range offsets {
+			rt := kmsg.NewDeleteRecordsRequestTopic()
+			rt.Topic = topic
+			rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+			rp.Partition, rp.Offset = 0, o
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+		}
+		resp, err := req.RequestWith(ctx, leader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Topics) != 1 {
+			t.Fatalf("DeleteRecords of offsets %v of partition 0 answered %d topics, want 1", offsets, len(resp.Topics))
+		}
+		return resp.Topics[0].Partitions
+	}
+	// The valid entry first, the out-of-range one last: nothing deleted.
+	ps := deleteTwice(3, 99)
+	if len(ps) != 1 || ps[0].ErrorCode != kerr.OffsetOutOfRange.Code || ps[0].LowWatermark != -1 {
+		t.Fatalf("DeleteRecords of offsets 3 then 99 answered %+v, want one OFFSET_OUT_OF_RANGE", ps)
+	}
+	if recs := readAllPartition0(t, ctx, cl, topic); len(recs) != 5 {
+		t.Fatalf("after DeleteRecords of offsets 3 then 99, partition 0 holds %q, want all 5 records", recs)
+	}
+	// The out-of-range entry first, the valid one last: deleted below 3.
+	ps = deleteTwice(99, 3)
+	if len(ps) != 1 || ps[0].ErrorCode != 0 || ps[0].LowWatermark != 3 {
+		t.Fatalf("DeleteRecords of offsets 99 then 3 answered %+v, want one answer, low watermark 3", ps)
+	}
+	offs, err := kadm.NewClient(cl).ListStartOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start, _ := offs.Lookup(topic, 0); start.Offset != 3 {
+		t.Fatalf("partition 0 starts at %d after DeleteRecords of offsets 99 then 3, want 3", start.Offset)
+	}
+}
