@@ -369,10 +369,12 @@ func (g *group) anyJoined() bool {
 }
 
 // newMemberID is a member id in Kafka's form: the client id or instance
-// id, a dash and a UUID.
+// id, a dash and a random (version 4) UUID, as java.util.UUID.randomUUID.
 func newMemberID(prefix string) string {
 	var b [16]byte
 	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // the IETF variant
 	h := hex.EncodeToString(b[:])
 	return prefix + "-" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -1390,4 +1391,22 @@ func TestGroupRequestsDuringLoad(t *testing.T) {
 			t.Fatalf("offset fetch during load: %v, want COORDINATOR_LOAD_IN_PROGRESS", err)
 		}
 	})
+}
+
+// A classic member id is its prefix, a dash and a random UUID in
+// java.util.UUID.randomUUID's form (version 4, the IETF variant), as
+// Kafka's: tools and people reading DescribeGroups see Kafka's shape.
+func TestNewMemberIDIsRandomUUID(t *testing.T) {
+	re := regexp.MustCompile(`^inst-1-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 200 {
+		id := newMemberID("inst-1")
+		if !re.MatchString(id) {
+			t.Fatalf("member id %q is not the prefix and a version 4 UUID", id)
+		}
+		if seen[id] {
+			t.Fatalf("member id %q given twice", id)
+		}
+		seen[id] = true
+	}
 }
