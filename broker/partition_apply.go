@@ -23,8 +23,12 @@ import (
 	"gregor/broker/metadata"
 )
 
-// slowApply is the apply delay above which a change is logged.
-const slowApply = 100 * time.Millisecond
+// slowApply is the apply delay above which a change is logged. The
+// histogram has every delay; a warning is for one an operator should see
+// (leadership or a deletion held up a second), not the tens of
+// milliseconds a busy machine takes to create 50 partitions or to take
+// over a restarted broker's leaders, which Kafka does not log either.
+const slowApply = time.Second
 
 // maxConcurrentApplies bounds the partitions applying mail at once. Mail
 // is mostly disk work (opening, creating, fsyncing, truncating logs), and

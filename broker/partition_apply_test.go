@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,5 +205,29 @@ func TestFollowerChecksLeaderEpochFirst(t *testing.T) {
 	got := tb.call(req).(*kmsg.OffsetForLeaderEpochResponse).Topics[0].Partitions[0]
 	if err := kerr.ErrorForCode(got.ErrorCode); err != kerr.NotLeaderForPartition {
 		t.Errorf("OffsetForLeaderEpoch with replica id -2 at a follower: %v, want NOT_LEADER_OR_FOLLOWER", err)
+	}
+}
+
+// A change applied a few hundred milliseconds after ZooKeeper reported it
+// (a busy machine creating a topic's partitions) is counted in the
+// histogram, not logged; one held up beyond a second is logged.
+func TestLateApplyLoggedOnlyPastASecond(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("late", 1, nil)
+	var logged strings.Builder
+	tb.slowLog = zerolog.New(&logged)
+	p := tb.Topic("late").Partition(0)
+	before := tb.MetadataApplyStats().Count
+	now := time.Now()
+	tb.applies.observe(tb.Broker, p, mailbox{reported: now.Add(-300 * time.Millisecond), posted: now.Add(-290 * time.Millisecond)})
+	if logged.Len() != 0 {
+		t.Fatalf("a change applied 300 ms late was logged: %s", logged.String())
+	}
+	tb.applies.observe(tb.Broker, p, mailbox{reported: now.Add(-1500 * time.Millisecond), posted: now.Add(-10 * time.Millisecond)})
+	if !strings.Contains(logged.String(), "metadata change applied late") {
+		t.Fatalf("a change applied 1.5 s late was not logged: %q", logged.String())
+	}
+	if n := tb.MetadataApplyStats().Count - before; n != 2 {
+		t.Fatalf("the histogram counted %d of the 2 applies", n)
 	}
 }

@@ -464,8 +464,12 @@ func (b *backend) round() (retry bool) {
 	return retry
 }
 
-// slowRound is the metadata round duration above which it is logged.
-const slowRound = 50 * time.Millisecond
+// slowRound is the metadata round duration above which it is logged: a
+// second holds every change behind it up that long. A routine round on a
+// busy machine (a topic's partitions written to ZooKeeper one by one, a
+// restarted broker's leaders moved back) takes tens of milliseconds, and
+// is not worth a warning.
+const slowRound = time.Second
 
 func (b *backend) process(key string) error {
 	switch {
