@@ -3,6 +3,7 @@ package broker
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -210,5 +211,29 @@ func TestRejectedBatchLogNamesTopic(t *testing.T) {
 		if !strings.Contains(logged.String(), `"topic":"bad-crc"`) {
 			t.Errorf("v%d: the rejected batch's log line does not name the topic: %s", version, logged.String())
 		}
+	}
+}
+
+// A record from the future on a topic with the default
+// message.timestamp.before.max.ms (Long.MAX_VALUE) is named with Kafka's
+// bounds, computed in Java's long arithmetic: the lower one is now less
+// Long.MAX_VALUE, not now less the 292 years a time.Duration holds.
+func TestBadTimestampMessageBoundsAsKafka(t *testing.T) {
+	tb := newTestBroker(t, nil)
+	tb.createTopic("ts-bounds", 1, map[string]string{"message.timestamp.after.max.ms": "1000"})
+	start := time.Now().UnixMilli()
+	data := mixedBatch(t, start+3_600_000, 1, nil, nil)
+	sp := tb.produceAt("ts-bounds", data, 10)
+	end := time.Now().UnixMilli()
+	if sp.ErrorCode != kerr.InvalidTimestamp.Code || len(sp.ErrorRecords) != 1 {
+		t.Fatalf("error %v, record errors %v; want INVALID_TIMESTAMP naming record 0", kerr.ErrorForCode(sp.ErrorCode), errorIndexes(sp))
+	}
+	m := *sp.ErrorRecords[0].ErrorMessage
+	var ts, off, lo, hi int64
+	if _, err := fmt.Sscanf(m, "Timestamp %d of message with offset %d is out of range. The timestamp should be within [%d, %d]", &ts, &off, &lo, &hi); err != nil {
+		t.Fatalf("message %q: %v", m, err)
+	}
+	if lo < start-math.MaxInt64 || lo > end-math.MaxInt64 || hi < start+1000 || hi > end+1000 {
+		t.Fatalf("message %q: bounds [%d, %d], want [now - %d, now + 1000] for now in [%d, %d]", m, lo, hi, int64(math.MaxInt64), start, end)
 	}
 }

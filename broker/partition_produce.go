@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"syscall"
 	"time"
 
@@ -193,11 +194,15 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 		return nil, nil
 	}
 	now := time.Now().UnixMilli()
-	inRange := func(ts int64) bool { return now-ts <= before.Milliseconds() && ts-now <= after.Milliseconds() }
+	beforeMs, afterMs := maxMillis(before), maxMillis(after)
+	inRange := func(ts int64) bool { return now-ts <= beforeMs && ts-now <= afterMs }
 	if !lat && deltas != nil && deltas.Seen && inRange(h.FirstTimestamp+deltas.Min) && inRange(h.FirstTimestamp+deltas.Max) {
 		return nil, nil // every record is in range: none to name
 	}
-	lo, hi := now-before.Milliseconds(), now+after.Milliseconds()
+	// Kafka's bounds in its message, in Java's long arithmetic: with the
+	// default message.timestamp.before.max.ms (Long.MAX_VALUE) the lower
+	// one is far below zero.
+	lo, hi := now-beforeMs, now+afterMs
 	err := records.EachLimited(b, limit, func(r *records.Record) error {
 		ts := h.FirstTimestamp + r.TimestampDelta
 		if lat {
@@ -210,6 +215,15 @@ func checkTimestamps(b []byte, h *records.Header, cfg *config.Topic, limit int64
 		return nil
 	})
 	return bad, err
+}
+
+// maxMillis is a timestamp bound in milliseconds: config.Forever, what a
+// Long.MAX_VALUE millisecond setting holds, is Long.MAX_VALUE again.
+func maxMillis(d time.Duration) int64 {
+	if d == config.Forever {
+		return math.MaxInt64
+	}
+	return d.Milliseconds()
 }
 
 // codecNames names the codecs as compression.type does; codecByName is
