@@ -12,6 +12,7 @@ import (
 	"errors"
 	"hash/crc32"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -230,6 +231,53 @@ func TestLeaderKilledWritesResumeWithinSessionTimeout(t *testing.T) {
 	if s.max > session+time.Second {
 		t.Errorf("writes stalled %v after the leader was killed (want at most the session timeout %v plus 1 s)", s.max, session)
 	}
+}
+
+// A broker killed and started again at once removes the registration its
+// previous run left in ZooKeeper (owned by the session it recorded in its
+// log dir, which no process can be using any more) instead of waiting for
+// ZooKeeper to expire that session: the partitions it led fail over, and
+// it rejoins, within a few seconds, as a KRaft broker's new incarnation
+// replaces its old one. Before, writes to them stalled for the rest of
+// zookeeper.session.timeout.ms (15 s here) after the restart.
+func TestKilledBrokerRestartedRemovesItsOldRegistration(t *testing.T) {
+	const session = 15 * time.Second
+	c := startCluster(t, 3, map[string]string{"zookeeper.session.timeout.ms": "15000", "auto.leader.rebalance.enable": "false"})
+	topic := "restarted"
+	c.createAssigned(topic, [][]int32{{1, 2, 3}})
+	w := startPacedWorkload(t, c, topic, 200, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(100*time.Millisecond))
+	w.awaitMore(200, 30*time.Second)
+	// Broker 1, started first, is most often the controller too: then
+	// the controller that sees it come back is a new one, which saw it
+	// go and come back as a broker that was not the controller yet.
+	controller := c.controller()
+	t0 := time.Now()
+	c.brokers[1].Restart() // kill -9, then start again on the same dir
+	restarted := time.Since(t0)
+	waitFor(t, "a new leader for partition 0", session, func() bool {
+		ps, err := c.describe(topic)
+		return err == nil && ps[0].leader >= 0 && ps[0].leader != 1
+	})
+	t.Logf("restarted in %v, new leader after %v (the controller was broker %d)", restarted.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond), controller)
+	w.awaitMore(300, 30*time.Second)
+	end := time.Now()
+	w.stop(10 * time.Second)
+	s := w.stats(t0, end, 0)
+	t.Logf("partition 0 through the restart: %s", s)
+	checkHistory(t, c, w.workload, 1)
+	if w.failed > 0 {
+		t.Errorf("%d sends failed: %v", w.failed, w.errs)
+	}
+	if n := w.unanswered(); n > 0 {
+		t.Errorf("%d records were never answered", n)
+	}
+	if s.max > session/3 {
+		t.Errorf("writes stalled %v after the leader was killed and restarted at once; want well under zookeeper.session.timeout.ms (%v): the restarted broker should remove its old registration", s.max, session)
+	}
+	if logs := c.brokers[1].Logs(64 << 10); !strings.Contains(logs, "removed the registration of this broker's previous run") {
+		t.Errorf("the restarted broker did not log removing its previous run's registration:\n%s", logs)
+	}
+	c.awaitISR(topic, 3, 30*time.Second)
 }
 
 // An acks=all produce waiting while both followers stop: the leader

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -52,8 +53,15 @@ func (b *backend) control() error {
 	}
 	// A broker that went and came back between two reads lost its
 	// leaderships as if it had died: elect without it first.
-	bounced := b.bounced
-	b.bounced = map[int32]bool{}
+	// A bounce older than a session timeout was seen by a broker that was
+	// not the controller then: long settled, its leaderships stay.
+	bounced := map[int32]bool{}
+	for id, at := range b.bounced {
+		if time.Since(at) <= b.timeout {
+			bounced[id] = true
+		}
+	}
+	b.bounced = map[int32]time.Time{}
 	for pass := 0; pass < 2; pass++ {
 		alive := live
 		if pass == 0 {

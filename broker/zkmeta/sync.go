@@ -601,9 +601,14 @@ func (b *backend) processIDs() error {
 			b.log.Warn().Err(err).Msg("ignoring broker registration")
 			continue
 		}
-		if old != nil { // gone and back between two reads
-			b.bounced[id] = true
+		if old != nil || b.departed[id] {
+			// Gone and back, between two reads or since it was seen
+			// gone: its leaderships are lost as if it had died (the
+			// controller may have changed meanwhile, as when the
+			// broker killed was the controller).
+			b.bounced[id] = time.Now()
 		}
+		delete(b.departed, id)
 		b.brokers[id] = &liveBroker{info: info, czxid: stat.Czxid}
 		b.brokersChanged = true
 		b.log.Info().Int32("broker", id).Msg("broker registered")
@@ -611,6 +616,7 @@ func (b *backend) processIDs() error {
 	for id := range b.brokers {
 		if !seen[id] {
 			delete(b.brokers, id)
+			b.departed[id] = true
 			b.brokersChanged = true
 			b.log.Info().Int32("broker", id).Msg("broker gone")
 		}
