@@ -270,6 +270,17 @@ func Load(values map[string]string, overrides map[string]string) (*Config, error
 	for k, v := range overrides {
 		merged[k] = v
 	}
+	// node.id and broker.id are synonyms, as Kafka's
+	// KafkaConfig.populateSynonyms makes them: a KRaft file names the
+	// broker by node.id alone.
+	nodeID, hasNode := merged["node.id"]
+	brokerID, hasBroker := merged["broker.id"]
+	switch {
+	case hasNode && !hasBroker:
+		merged["broker.id"] = nodeID
+	case hasNode && strings.TrimSpace(nodeID) != strings.TrimSpace(brokerID):
+		return nil, errors.New("You must set `node.id` to the same value as `broker.id`.")
+	}
 	c, err := resolve(merged)
 	if err != nil {
 		return nil, err
@@ -383,6 +394,7 @@ func (c *Config) derive() []error {
 	if err := c.duplicateLogDirs(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.deriveKRaft()...)
 	if len(c.AdvertisedListeners) == 0 {
 		for _, l := range c.Listeners {
 			if l.Host == "" || l.Host == "0.0.0.0" || l.Host == "::" {

@@ -31,6 +31,7 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	sets := setFlags{}
 	fs.Var(sets, "set", "override a config key: --set `key=value` (repeatable)")
+	fs.Var(sets, "override", "the same as --set: --override `key=value`")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: gregor check-config server.properties [--set key=value ...]\n\nReports every problem of a configuration at once and starts nothing.\nExit status: 0 when the broker would start (unknown keys are only warned\nabout, as the broker ignores them), 1 when it would not, 2 on bad usage.")
 		fs.PrintDefaults()
@@ -92,6 +93,10 @@ func configProblems(values, overrides map[string]string) (errs, warnings []strin
 	if err != nil {
 		errs = append(errs, splitErrors(err)...)
 		return errs, warnings
+	}
+	// What start-up warns about: keys Kafka has that do nothing here.
+	for _, in := range config.NoEffectKeys(cfg.Values, false) {
+		warnings = append(warnings, fmt.Sprintf("%s: accepted but has no effect in Gregor (%s)", in.Key, in.Why))
 	}
 	// What only start-up would find: stores, JAAS configs, validators.
 	opts := connectionOptions(cfg)

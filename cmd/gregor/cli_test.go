@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/internal/brokertest"
 )
@@ -196,5 +197,79 @@ func TestDumpLogTornTail(t *testing.T) {
 	code, out, _ := runCLI("dump-log", "--files", path)
 	if code != 0 || !strings.Contains(out, "Log starting offset: 42") || !strings.Contains(out, "Found 14 invalid bytes at the end of") {
 		t.Errorf("exit %d:\n%s", code, out)
+	}
+}
+
+// A Kafka 4 KRaft file names the broker by node.id alone: Gregor takes it
+// as broker.id, Kafka's synonym (it started as broker 0 and wrote that id
+// into meta.properties for good). A combined broker and controller whose
+// quorum is itself (Kafka 4's quickstart) runs as a single broker.
+func TestKRaftQuickstartFileRunsAsOneBroker(t *testing.T) {
+	port, ctrl := brokertest.FreePort(t), brokertest.FreePort(t)
+	b := brokertest.Start(t, brokertest.Options{Port: port, Set: map[string]string{
+		"process.roles":                       "broker,controller",
+		"node.id":                             "3",
+		"controller.listener.names":           "CONTROLLER",
+		"controller.quorum.bootstrap.servers": "localhost:" + strconv.Itoa(ctrl),
+		"listeners":                           "PLAINTEXT://127.0.0.1:" + strconv.Itoa(port) + ",CONTROLLER://127.0.0.1:" + strconv.Itoa(ctrl),
+		"listener.security.protocol.map":      "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+		"advertised.listeners":                "PLAINTEXT://127.0.0.1:" + strconv.Itoa(port),
+	}})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Brokers) != 1 || resp.Brokers[0].NodeID != 3 || resp.ControllerID != 3 {
+		t.Fatalf("Metadata names brokers %+v and controller %d; want broker 3 alone, its own controller", resp.Brokers, resp.ControllerID)
+	}
+}
+
+// Kafka's KRaft files that need other KRaft nodes are refused, saying
+// what to do instead, rather than started as unrelated single-broker
+// clusters; check-config says so, and lists the keys that have no effect
+// as start-up warns of them.
+func TestCheckConfigKRaftFiles(t *testing.T) {
+	dir := t.TempDir()
+	base := "log.dirs=" + dir + "\nlistener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\ncontroller.listener.names=CONTROLLER\nnum.io.threads=8\n"
+	for _, c := range []struct {
+		name, props string
+		code        int
+		want        string
+	}{
+		{"quickstart", "process.roles=broker,controller\nnode.id=1\nlisteners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\ncontroller.quorum.bootstrap.servers=localhost:9093\n",
+			0, "num.io.threads: accepted but has no effect in Gregor"},
+		{"voters of itself", "process.roles=broker,controller\nnode.id=1\nlisteners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\ncontroller.quorum.voters=1@localhost:9093\n",
+			0, "OK"},
+		{"broker", "process.roles=broker\nnode.id=2\nlisteners=PLAINTEXT://127.0.0.1:9092\ncontroller.quorum.bootstrap.servers=localhost:9093\n",
+			1, "process.roles=broker: a KRaft broker needs KRaft controllers"},
+		{"controller", "process.roles=controller\nnode.id=1\nlisteners=CONTROLLER://127.0.0.1:9093\ncontroller.quorum.bootstrap.servers=localhost:9093\n",
+			1, "process.roles=controller: Gregor has no KRaft controllers"},
+		{"three voters", "process.roles=broker,controller\nnode.id=1\nlisteners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093\ncontroller.quorum.voters=1@h1:9093,2@h2:9093,3@h3:9093\n",
+			1, "name other KRaft nodes (2@h2:9093, 3@h3:9093)"},
+		{"node.id against broker.id", "node.id=1\nbroker.id=2\nlisteners=PLAINTEXT://127.0.0.1:9092\n",
+			1, "You must set `node.id` to the same value as `broker.id`."},
+	} {
+		path := filepath.Join(dir, "server.properties")
+		if err := os.WriteFile(path, []byte(base+c.props), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, _ := runCLI("check-config", path)
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d, want %d and %q:\n%s", c.name, code, c.code, c.want, out)
+		}
+	}
+	// --override, as kafka-server-start.sh takes it, is --set.
+	path := filepath.Join(dir, "server.properties")
+	os.WriteFile(path, []byte("log.dirs="+dir+"\n"), 0o644)
+	if code, out, _ := runCLI("check-config", path, "--override", "num.partitions=0"); code != 1 || !strings.Contains(out, "num.partitions") {
+		t.Errorf("--override num.partitions=0: exit %d:\n%s", code, out)
 	}
 }

@@ -44,7 +44,7 @@ const usageText = `gregor: a Kafka-compatible message broker.
 
 Usage:
   gregor [--config server.properties] [--set key=value ...]
-  gregor server.properties [--set key=value ...]
+  gregor server.properties [--set key=value ...]   (--override key=value too)
   gregor check-config server.properties [--set key=value ...]
   gregor dump-log [--print-data-log] [--deep-iteration] [--max-bytes N] --files FILE[,FILE...]
   gregor --version
@@ -85,6 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "", "Kafka `server.properties` file")
 	sets := setFlags{}
 	fs.Var(sets, "set", "override a config key: --set `key=value` (repeatable)")
+	fs.Var(sets, "override", "the same as --set, as kafka-server-start.sh takes it: --override `key=value`")
 	showVersion := fs.Bool("version", false, "print the version, commit and Go version, and exit")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageText)
