@@ -6,7 +6,7 @@
 //	              quotas and connection limits (server-rendered HTML that
 //	              refreshes itself; no scripts, no external assets)
 //	/healthz      the process is alive
-//	/readyz       registered, metadata loaded, listeners up
+//	/readyz       registered (while its ZooKeeper session lasts), metadata loaded, listeners up
 //	/debug/pprof  Go profiles
 //
 // It reads the broker, the coordinators and the connection layer through

@@ -77,8 +77,9 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
 
 // handleReady answers 200 once the broker is registered in the cluster
 // metadata (its own id among the live brokers, which a single broker is
-// from start-up), its metadata loaded and its listeners up; 503 with the
-// reasons otherwise.
+// from start-up), its metadata loaded and its listeners up, and while its
+// ZooKeeper session lasts (through a disconnection); 503 with the reasons
+// otherwise.
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	var why []string
@@ -87,8 +88,12 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	}
 	b := s.src.Broker
 	st := b.Status()
-	if !st.Connected {
-		why = append(why, "ZooKeeper session: "+st.ZooKeeper)
+	// A broker that lost ZooKeeper for a while goes on serving with the
+	// metadata it last read, as Kafka's ZooKeeper-mode brokers do: it is
+	// unready only once its session expired (it is no longer registered,
+	// and the others have moved its leaderships away).
+	if !st.Registered {
+		why = append(why, "ZooKeeper session: "+st.ZooKeeper+" (this broker's registration is gone until it has a new session)")
 	}
 	if _, ok := b.BrokerByID(b.ID()); !ok {
 		why = append(why, fmt.Sprintf("broker %d is not registered among the live brokers", b.ID()))

@@ -11,6 +11,11 @@ type Status struct {
 	ZooKeeper string
 	// Connected: the ZooKeeper session is up (always true without one).
 	Connected bool
+	// Registered: the broker's registration stands: its session has not
+	// expired since it registered, though the connection may be down for
+	// a while meanwhile, during which it goes on serving (always true
+	// without ZooKeeper).
+	Registered bool
 	// LeaderElections counts the leader changes this broker made as
 	// controller.
 	LeaderElections uint64
@@ -27,4 +32,4 @@ type StatusReporter interface {
 }
 
 // Status of a single broker: it is its own controller.
-func (l *local) Status() Status { return Status{Controller: true, Connected: true} }
+func (l *local) Status() Status { return Status{Controller: true, Connected: true, Registered: true} }

@@ -23,5 +23,6 @@ func (b *backend) Status() metadata.Status {
 		st.ZooKeeper = s.String()
 		st.Connected = s == zk.StateHasSession
 	}
+	st.Registered = b.registered.Load()
 	return st
 }

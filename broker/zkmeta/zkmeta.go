@@ -65,6 +65,11 @@ type backend struct {
 
 	shuttingDown atomic.Bool
 	session      atomic.Int64 // the session /brokers/ids/<id> belongs to
+	// registered is set by a registration and cleared when its session
+	// expires; disconnected is when the connection was lost (zero while
+	// connected), for the reconnection's log line.
+	registered   atomic.Bool
+	disconnected atomic.Int64
 
 	pidMu           sync.Mutex
 	pidNext, pidEnd int64 // local producer id block, end exclusive
@@ -428,6 +433,7 @@ func (b *backend) register() error {
 		return err
 	}
 	b.session.Store(sid)
+	b.registered.Store(true)
 	b.log.Info().Int32("broker", b.self()).Str("session", fmt.Sprintf("0x%x", sid)).Msg("registered in ZooKeeper")
 	b.keepSession(sid)
 	return nil
@@ -511,12 +517,18 @@ func (b *backend) watchSession(ctx context.Context, events <-chan zk.Event) {
 			}
 			switch ev.State {
 			case zk.StateExpired:
+				b.registered.Store(false)
 				b.log.Warn().Msg("ZooKeeper session expired; reconnecting with a new session")
 			case zk.StateDisconnected:
-				if !b.shuttingDown.Load() {
-					b.log.Info().Msg("disconnected from ZooKeeper; reconnecting")
+				if !b.shuttingDown.Load() && b.disconnected.CompareAndSwap(0, time.Now().UnixNano()) {
+					b.log.Warn().Dur("session_timeout", b.timeout).
+						Msg("disconnected from ZooKeeper; reconnecting, and serving meanwhile with the metadata last read")
 				}
 			case zk.StateHasSession:
+				if at := b.disconnected.Swap(0); at != 0 {
+					b.log.Info().Dur("after", time.Since(time.Unix(0, at))).Bool("same_session", b.conn.SessionID() == b.session.Load()).
+						Msg("reconnected to ZooKeeper")
+				}
 				if b.conn.SessionID() != b.session.Load() {
 					b.mark(keySession)
 				}
