@@ -377,6 +377,8 @@ func (b *Broker) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	began := time.Now()
+	logs, unclean := b.logsFound()
 	if err := b.loadFound(); err != nil {
 		return err
 	}
@@ -387,6 +389,9 @@ func (b *Broker) Start(ctx context.Context) error {
 	if err := b.awaitApplied(ctx); err != nil {
 		return fmt.Errorf("applying cluster metadata: %w", err)
 	}
+	// As Kafka's LogManager.loadLogs reports it.
+	b.log.Info().Int("logs", logs).Strs("unclean_dirs", unclean).Dur("took_ms", time.Since(began)).
+		Msgf("loaded %d logs in %d ms", logs, time.Since(began).Milliseconds())
 	b.started.Store(true)
 	b.dropUnresumed()
 	b.moveStrayAside()
@@ -714,4 +719,26 @@ func (b *Broker) Register(r *protocol.Registry) {
 		r.Register(a)
 	}
 	b.registerFeatures(r)
+}
+
+// logsFound counts the replica logs found in the log dirs at start and
+// names the online dirs the last run did not stop cleanly in, logging
+// each such dir as Kafka's LogManager does before it recovers it.
+func (b *Broker) logsFound() (logs int, unclean []string) {
+	b.placeMu.Lock()
+	per := map[*storage.Dir]int{}
+	for _, d := range b.placement {
+		per[d]++
+	}
+	b.placeMu.Unlock()
+	for _, d := range b.dirs {
+		logs += per[d]
+		if b.dirOffline(d) || d.Clean() || per[d] == 0 {
+			continue // a new dir has no clean shutdown file either
+		}
+		unclean = append(unclean, d.Path)
+		b.log.Info().Str("dir", d.Path).Int("logs", per[d]).
+			Msgf("recovering %d logs from %s, as no clean shutdown file was found", per[d], d.Path)
+	}
+	return logs, unclean
 }

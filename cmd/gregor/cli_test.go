@@ -273,3 +273,38 @@ func TestCheckConfigKRaftFiles(t *testing.T) {
 		t.Errorf("--override num.partitions=0: exit %d:\n%s", code, out)
 	}
 }
+
+// After kill -9 the broker says, as Kafka's LogManager does, that it
+// recovers the logs of a dir without a clean shutdown file, and how many
+// logs it loaded in how long; after a clean stop it recovers nothing.
+func TestStartUpReportsRecovery(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Options{})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "recovered", Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cl.Close()
+	data := filepath.Join(b.Dir, "data")
+	b.Restart() // kill -9, then start
+	logs := b.Logs(1 << 20)
+	after := logs[strings.LastIndex(logs, `"starting gregor"`):]
+	if !strings.Contains(after, "recovering 1 logs from "+data+", as no clean shutdown file was found") {
+		t.Errorf("the start after kill -9 does not say it recovers the dir's log:\n%s", after)
+	}
+	if !regexp.MustCompile(`loaded 1 logs in \d+ ms`).MatchString(after) || !strings.Contains(after, `"unclean_dirs":["`+data+`"]`) {
+		t.Errorf("the start after kill -9 does not report the logs loaded and the unclean dir:\n%s", after)
+	}
+	b.Stop()
+	b.Restart() // already stopped: only starts
+	logs = b.Logs(1 << 20)
+	after = logs[strings.LastIndex(logs, `"starting gregor"`):]
+	if strings.Contains(after, "recovering") || !strings.Contains(after, "loaded 1 logs in") {
+		t.Errorf("the start after a clean stop:\n%s", after)
+	}
+}
