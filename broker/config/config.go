@@ -51,6 +51,9 @@ type Config struct {
 
 	ZookeeperConnect        string
 	ZookeeperSessionTimeout time.Duration
+	// ZookeeperConnectionTimeout is zookeeper.connection.timeout.ms (zero:
+	// not set).
+	ZookeeperConnectionTimeout time.Duration
 
 	PasswordEncoder PasswordEncoder
 

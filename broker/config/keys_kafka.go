@@ -111,8 +111,8 @@ var kafkaKeys = []Key{
 	// Kafka 4.0 (KIP-1075).
 	{Name: "remote.list.offsets.request.timeout.ms", Type: Long, Default: "30000", Valid: atLeast(1), Scope: ClusterWide, NoEffect: inertTiered,
 		Doc: "How long a ListOffsets request waits for offsets read from remote storage."},
-	{Name: "zookeeper.connection.timeout.ms", Type: Int, NoDefault: true, NoEffect: inertZooKeeperClient,
-		Doc: "How long the broker waits to connect to ZooKeeper; zookeeper.session.timeout.ms when not set."},
+	{Name: "zookeeper.connection.timeout.ms", Type: Int, Unit: Millis, NoDefault: true, Valid: atLeast(1), Field: func(c *Config) any { return &c.ZookeeperConnectionTimeout },
+		Doc: "How long the broker waits at start-up for a ZooKeeper session before it gives up; when not set, twice zookeeper.session.timeout.ms and at least 30 s (Kafka: the session timeout)."},
 	{Name: "zookeeper.set.acl", Type: Boolean, Default: "false", Valid: mustBe("false", "ZooKeeper ACLs (and the SASL login they need) are not supported"),
 		Doc: "Whether the broker puts ACLs on the znodes it creates; only false is supported (no ZooKeeper authentication)."},
 	{Name: "zookeeper.max.in.flight.requests", Type: Int, Default: "10", Valid: atLeast(1), NoEffect: inertZooKeeperClient,

@@ -92,12 +92,12 @@ func TestKafkaKeysLoadAndSayNoEffect(t *testing.T) {
 		got[in.Key] = in.Why
 	}
 	for _, k := range []string{"num.network.threads", "num.io.threads", "queued.max.requests",
-		"zookeeper.connection.timeout.ms", "sasl.kerberos.service.name", "listener.name.sasl_plaintext.sasl.kerberos.service.name"} {
+		"sasl.kerberos.service.name", "listener.name.sasl_plaintext.sasl.kerberos.service.name"} {
 		if got[k] == "" {
 			t.Errorf("%s not listed as without effect (%v)", k, got)
 		}
 	}
-	if _, ok := got["log.retention.hours"]; ok || len(got) != 6 {
+	if _, ok := got["log.retention.hours"]; ok || len(got) != 5 {
 		t.Errorf("listed %v", got)
 	}
 	// Values Gregor cannot honour safely stop start-up.

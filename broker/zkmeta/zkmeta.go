@@ -300,17 +300,32 @@ func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
 }
 
 func (b *backend) awaitSession(ctx context.Context, events <-chan zk.Event) error {
-	timer := time.NewTimer(max(30*time.Second, 2*b.timeout))
+	wait := max(30*time.Second, 2*b.timeout)
+	if b.opt.Config != nil && b.opt.Config.ZookeeperConnectionTimeout > 0 {
+		wait = b.opt.Config.ZookeeperConnectionTimeout
+	}
+	began := time.Now()
+	timer := time.NewTimer(wait)
 	defer timer.Stop()
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	state := zk.StateConnecting
 	for {
 		select {
 		case ev := <-events:
+			if ev.Type == zk.EventSession {
+				state = ev.State
+			}
 			if ev.State == zk.StateHasSession {
 				b.log.Info().Str("zookeeper", b.opt.Connect).Str("session", fmt.Sprintf("0x%x", b.conn.SessionID())).Msg("connected to ZooKeeper")
 				return nil
 			}
+		case <-tick.C:
+			// As Kafka's ZooKeeperClient says "Waiting until connected."
+			b.log.Warn().Str("zookeeper", b.opt.Connect).Str("state", state.String()).Dur("waited", time.Since(began)).Dur("gives_up_after", wait).
+				Msg("waiting for a ZooKeeper session (zookeeper.connection.timeout.ms bounds the wait)")
 		case <-timer.C:
-			return fmt.Errorf("no ZooKeeper session with %s", b.opt.Connect)
+			return fmt.Errorf("no ZooKeeper session with %s within %v (zookeeper.connection.timeout.ms); the connection is %s: is ZooKeeper running there?", b.opt.Connect, wait, state)
 		case <-ctx.Done():
 			return ctx.Err()
 		}

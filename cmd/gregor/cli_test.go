@@ -308,3 +308,25 @@ func TestStartUpReportsRecovery(t *testing.T) {
 		t.Errorf("the start after a clean stop:\n%s", after)
 	}
 }
+
+// With no ZooKeeper at zookeeper.connect, start-up gives up after
+// zookeeper.connection.timeout.ms (ignored before: always 30 s or more,
+// in silence), saying what it waited for.
+func TestNoZooKeeperGivesUpAfterConnectionTimeout(t *testing.T) {
+	b := brokertest.Start(t, brokertest.Options{})
+	b.Stop()
+	closed := brokertest.FreePort(t)
+	began := time.Now()
+	code, logs := b.Refused(map[string]string{
+		"zookeeper.connect":               "127.0.0.1:" + strconv.Itoa(closed),
+		"zookeeper.connection.timeout.ms": "1500",
+		"log.dirs":                        filepath.Join(t.TempDir(), "data"),
+	}, 20*time.Second)
+	took := time.Since(began)
+	if code == 0 || took > 10*time.Second {
+		t.Fatalf("exit %d after %v, want a failure within about 1.5 s", code, took)
+	}
+	if !strings.Contains(logs, "no ZooKeeper session with 127.0.0.1:"+strconv.Itoa(closed)+" within 1.5s (zookeeper.connection.timeout.ms)") {
+		t.Errorf("the failure does not say what it waited for:\n%s", logs)
+	}
+}

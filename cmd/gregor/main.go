@@ -147,6 +147,10 @@ func serve(cfg *config.Config, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	srv, err := start(ctx, cfg, log)
+	if err != nil && ctx.Err() != nil {
+		log.Info().Msg("stopped by a signal before start-up completed")
+		return 1
+	}
 	if err != nil {
 		log.Error().Err(err).Msg("start-up failed")
 		return 1
