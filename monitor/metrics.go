@@ -111,7 +111,7 @@ var (
 	dUnclean         = desc("unclean_leader_elections_total", "Leaders this broker as controller elected from outside the ISR (records may be lost).")
 	dController      = desc("controller_active", "1 when this broker is the controller.")
 	dZKConnected     = desc("zookeeper_connected", "1 while the ZooKeeper session is up (absent without ZooKeeper).")
-	dZKState         = desc("zookeeper_session_state", "The ZooKeeper session's state, as ZooKeeper names it (value 1).", "state")
+	dZKState         = desc("zookeeper_session_state", "The ZooKeeper session's state, as the go-zookeeper client names it: StateHasSession, StateConnecting, StateDisconnected, StateExpired, ... (value 1).", "state")
 	dTopicBytesIn    = desc("topic_bytes_in_total", "Record bytes appended by producers, by topic.", "topic")
 	dTopicRecordsIn  = desc("topic_records_in_total", "Records appended by producers, by topic.", "topic")
 	dTopicBytesOut   = desc("topic_bytes_out_total", "Record bytes sent to consumers, by topic.", "topic")

@@ -5,7 +5,7 @@ type Status struct {
 	// Controller: this broker is the cluster's controller (a single
 	// broker always is).
 	Controller bool
-	// ZooKeeper is the ZooKeeper session's state (ZooKeeper's own names:
+	// ZooKeeper is the ZooKeeper session's state (the go-zookeeper client's names:
 	// StateHasSession, StateDisconnected, StateExpired, ...); empty
 	// without ZooKeeper.
 	ZooKeeper string
