@@ -69,6 +69,13 @@ type shareFetch struct {
 func (b *Broker) handleShareFetch(ctx context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ShareFetchRequest)
 	resp := req.Response().(*kmsg.ShareFetchResponse)
+	// As Kafka's ShareFetchRequest, which reads the partitions into maps:
+	// a partition named twice is fetched once, with the last entry's
+	// acknowledgements.
+	r.Topics = dedupeTopics(r.Topics,
+		func(t *kmsg.ShareFetchRequestTopic) [16]byte { return t.TopicID },
+		func(t *kmsg.ShareFetchRequestTopic) *[]kmsg.ShareFetchRequestTopicPartition { return &t.Partitions },
+		func(p *kmsg.ShareFetchRequestTopicPartition) int32 { return p.Partition })
 	group, member, e := b.checkShareRequest(req, r.GroupID, r.MemberID)
 	if e != nil {
 		resp.ErrorCode = e.Code

@@ -25,6 +25,14 @@ import (
 func (b *Broker) handleShareAcknowledge(_ context.Context, req *protocol.Request) (kmsg.Response, error) {
 	r := req.Body.(*kmsg.ShareAcknowledgeRequest)
 	resp := req.Response().(*kmsg.ShareAcknowledgeResponse)
+	// As Kafka's (a map by partition): a partition named twice has its
+	// last entry's acknowledgements applied, and is answered once.
+	r.Topics = dedupeTopics(r.Topics,
+		func(t *kmsg.ShareAcknowledgeRequestTopic) [16]byte { return t.TopicID },
+		func(t *kmsg.ShareAcknowledgeRequestTopic) *[]kmsg.ShareAcknowledgeRequestTopicPartition {
+			return &t.Partitions
+		},
+		func(p *kmsg.ShareAcknowledgeRequestTopicPartition) int32 { return p.Partition })
 	group, member, e := b.checkShareRequest(req, r.GroupID, r.MemberID)
 	if e != nil {
 		resp.ErrorCode = e.Code

@@ -832,3 +832,38 @@ func TestShareNewSessionWhileSessionEndIsWritten(t *testing.T) {
 		t.Errorf("the new session acquired %v, want offset 0 at delivery 1 (the session end took its delivery back)", got)
 	}
 }
+
+// A ShareAcknowledge naming a partition twice applies only the last
+// entry's acknowledgements and answers the partition once, as Kafka's
+// (which reads them into a map by partition); Gregor applied both.
+func TestShareAcknowledgeRepeatedPartitionLastWins(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a", "b"))
+	if got := acquired(t, e.fetch("m1", 0)); len(got) != 1 || got[0].First != 0 || got[0].Last != 1 {
+		t.Fatalf("m1 acquired %v, want offsets 0-1", got)
+	}
+	req := kmsg.NewPtrShareAcknowledgeRequest()
+	req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), 1
+	for _, b := range [][3]int64{{0, 0, int64(share.AckAccept)}, {1, 1, int64(share.AckRelease)}} {
+		rt := kmsg.NewShareAcknowledgeRequestTopic()
+		rt.TopicID = e.topic.ID
+		rp := kmsg.NewShareAcknowledgeRequestTopicPartition()
+		ab := kmsg.NewShareAcknowledgeRequestTopicPartitionAcknowledgementBatch()
+		ab.FirstOffset, ab.LastOffset, ab.AcknowledgeTypes = b[0], b[1], []int8{int8(b[2])}
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ab)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp := e.call(req).(*kmsg.ShareAcknowledgeResponse)
+	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("ShareAcknowledge naming partition 0 twice answered %+v, want one partition without error", resp)
+	}
+	k := sharePartKey{e.group, e.topic.ID, 0}
+	if st, ok := e.per.stateOf(k, 0); ok && st == share.Acknowledged {
+		t.Fatalf("offset 0 was accepted by the first entry; only the last entry (releasing offset 1) applies")
+	}
+	// Offset 1 is released to another member; offset 0 is still m1's.
+	if got := acquired(t, e.fetch("m2", 0)); len(got) != 1 || got[0].First != 1 || got[0].Last != 1 {
+		t.Fatalf("m2 acquired %v, want offset 1 alone (released by the last entry)", got)
+	}
+}
