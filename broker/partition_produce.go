@@ -49,6 +49,9 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 	limit := decompressedLimit(cfg.MaxMessageBytes, maxRatio)
 	magic, _ := records.Magic(data)
 	target := cfg.CompressionType
+	// sizeAfter: the batch is recompressed before it is stored, and its
+	// size is checked against max.message.bytes then, not before.
+	sizeAfter := false
 	if magic < 2 {
 		if version >= 3 {
 			return nil, fmt.Errorf("%w: produce v%d needs magic 2 batches", records.ErrInvalid, version)
@@ -58,7 +61,16 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 			// to the producer's codec (at its default level).
 			target = codecNames[c]
 		}
-		conv, err := records.UpConvertMax(data, limit, int64(cfg.MaxMessageBytes))
+		// The set is rebuilt as one v2 batch. Kafka checks the batch it
+		// stores (UnifiedLog.append, messageSizeMaybeChanged): in the
+		// target codec, so a compressed set whose records are larger
+		// than max.message.bytes uncompressed is still taken; only its
+		// decompressed size is bounded meanwhile, as any batch's is.
+		maxBatch := int64(cfg.MaxMessageBytes)
+		if target != "producer" && target != "uncompressed" {
+			maxBatch, sizeAfter = max(limit, maxBatch), true
+		}
+		conv, err := records.UpConvertMax(data, limit, maxBatch)
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +86,7 @@ func prepare(data []byte, version int16, tc *topicConfig, maxRatio int64, tp str
 			// the size and the CRC: a client's batch starts at 0.
 			return fmt.Errorf("%w: The baseOffset of the record batch in the append to %s should be 0, but it is %d", records.ErrInvalid, tp, base)
 		}
-		if len(b) > int(cfg.MaxMessageBytes) && len(b) > records.HeaderSize {
+		if len(b) > int(cfg.MaxMessageBytes) && len(b) > records.HeaderSize && !sizeAfter {
 			return kerr.MessageTooLarge
 		}
 		deltas = records.TimestampDeltas{}

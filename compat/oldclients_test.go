@@ -27,6 +27,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -739,5 +740,55 @@ func TestOldClientsLibrdkafkaFallback(t *testing.T) {
 			}
 			ccCheckSame(t, "kcat (fallback "+fallback+") reading back", want, got)
 		})
+	}
+}
+
+// A compressed legacy message set (sarama at 0.10.2, gzip) whose records
+// together pass max.message.bytes uncompressed but not compressed is
+// taken, as Kafka 3.x takes it: the v2 batch it becomes is checked in the
+// codec it is stored in (UnifiedLog.append's messageSizeMaybeChanged).
+// Gregor checked the uncompressed batch and answered MESSAGE_TOO_LARGE.
+// Uncompressed, the same records are still refused.
+func TestLegacyCompressedSetSizedCompressed(t *testing.T) {
+	addr := bootstrap(t)
+	topic := randomName("legacy-size")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"max.message.bytes": kadm.StringPtr("10000")}, topic); err != nil {
+		t.Fatal(err)
+	}
+	value := strings.Repeat("a", 200)
+	send := func(codec sarama.CompressionCodec) error {
+		cfg := saramaPinned(sarama.V0_10_2_0)
+		cfg.Producer.Partitioner = sarama.NewManualPartitioner
+		cfg.Producer.RequiredAcks = sarama.WaitForAll
+		cfg.Producer.Compression = codec
+		cfg.Producer.Return.Successes = true
+		cfg.Producer.Retry.Max = 0
+		cfg.Net.MaxOpenRequests = 1
+		p, err := sarama.NewSyncProducer([]string{addr}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		var msgs []*sarama.ProducerMessage
+		for range 100 { // 20 KB uncompressed, about 1 KB in gzip
+			msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(value)})
+		}
+		return p.SendMessages(msgs)
+	}
+	if err := send(sarama.CompressionGZIP); err != nil {
+		t.Fatalf("100 records of 200 B in one gzip message set on a topic of max.message.bytes 10000: %v", err)
+	}
+	err = send(sarama.CompressionNone)
+	var pes sarama.ProducerErrors
+	if !errors.As(err, &pes) || len(pes) == 0 || !errors.Is(pes[0].Err, sarama.ErrMessageSizeTooLarge) {
+		t.Fatalf("the same records uncompressed: %v, want MESSAGE_TOO_LARGE", err)
 	}
 }
