@@ -370,12 +370,17 @@ func errorRecords(err error) []kmsg.ProduceResponseTopicPartitionErrorRecord {
 	return out
 }
 
-type errString string
+// errAcksZeroFailed closes an acks=0 connection after a failed produce:
+// an expected close, logged at info as Kafka's KafkaApis logs it.
+const errAcksZeroFailed = expectedClose("acks=0 produce failed; closing the connection so the client refreshes metadata")
 
-func (e errString) Error() string { return string(e) }
+type expectedClose string
 
-// errAcksZeroFailed closes an acks=0 connection after a failed produce.
-const errAcksZeroFailed = errString("acks=0 produce failed; closing the connection so the client refreshes metadata")
+func (e expectedClose) Error() string { return string(e) }
+
+// ExpectedClose tells the connection the close is part of the protocol,
+// not a fault to warn of.
+func (expectedClose) ExpectedClose() {}
 
 // produceTopic is a produce request's topic, resolved.
 type produceTopic struct {

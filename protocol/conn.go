@@ -258,11 +258,15 @@ func (c *conn) logClose(err error) {
 	var idle idleError
 	var stalled stallError
 	var expired sessionExpiredError
+	var expected interface{ ExpectedClose() }
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, errStopReading):
 		c.log.Debug().Msg("connection closed")
 	case errors.As(err, &expired), socketFailed(err):
 		c.log.Debug().Err(err).Msg("closing connection")
+	case errors.As(err, &expected):
+		// A close the protocol asks for (a failed acks=0 produce).
+		c.log.Info().Err(err).Msg("closing connection")
 	case errors.As(err, &idle):
 		c.s.Stats.ConnsIdleClosed.Add(1)
 		c.log.Debug().Err(err).Msg("closing idle connection")
