@@ -601,11 +601,13 @@ func (b *backend) processIDs() error {
 			b.log.Warn().Err(err).Msg("ignoring broker registration")
 			continue
 		}
-		if old != nil || b.departed[id] {
+		if (old != nil || b.departed[id]) && (b.isController || id == b.lastController) {
 			// Gone and back, between two reads or since it was seen
-			// gone: its leaderships are lost as if it had died (the
-			// controller may have changed meanwhile, as when the
-			// broker killed was the controller).
+			// gone: its leaderships are lost as if it had died. Kept
+			// by a broker that is not the controller only for the
+			// controller itself, whose going no controller saw (the
+			// successor acts on it); what the controller saw is its
+			// own to act on, and stale to a successor.
 			b.bounced[id] = time.Now()
 		}
 		delete(b.departed, id)
@@ -616,7 +618,9 @@ func (b *backend) processIDs() error {
 	for id := range b.brokers {
 		if !seen[id] {
 			delete(b.brokers, id)
-			b.departed[id] = true
+			if b.isController || id == b.lastController {
+				b.departed[id] = true
+			}
 			b.brokersChanged = true
 			b.log.Info().Int32("broker", id).Msg("broker gone")
 		}
@@ -654,6 +658,7 @@ func (b *backend) processCtrl() error {
 	}
 	if z.BrokerID != b.controller {
 		b.controller, b.brokersChanged = z.BrokerID, true
+		b.lastController = z.BrokerID
 	}
 	mine := z.BrokerID == b.self() && stat.EphemeralOwner == b.conn.SessionID() && stat.EphemeralOwner != 0
 	switch {

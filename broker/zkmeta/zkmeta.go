@@ -100,25 +100,28 @@ type backend struct {
 	// bounced holds when each broker that went and came back did, for the
 	// controller's next round (kept meanwhile by a broker that is not the
 	// controller yet); departed the brokers seen gone and not yet back.
-	bounced      map[int32]time.Time
-	departed     map[int32]bool
-	stopping     map[int32]bool // brokers in controlled shutdown (stopping.go)
-	isController bool
-	ctrlEpoch    int32
-	ctrlEpochVer int32
-	rebalanceDue bool // the leader imbalance check is due
-	bcfg         brokerConfigs
-	pw           passwords                             // set in New
-	scram        entityCache[metadata.ScramCredential] // users.go
-	gcfg         entityCache[string]                   // namedconfigs.go
-	cmcfg        entityCache[string]                   // namedconfigs.go
-	tokens       tokenCache                            // tokens.go
-	offline      offlineCache                          // offline.go
-	offlinePubMu sync.Mutex                            // orders PublishOfflineReplicas
-	features     featureCache                          // features.go
-	tokenPurged  atomic.Int64                          // tokens.go: last purge of token change notifications (Unix ns)
-	configPurged atomic.Int64                          // ops.go: last purge of config change notifications (Unix ns)
-	acls         aclCache                              // acls.go
+	bounced  map[int32]time.Time
+	departed map[int32]bool
+	// lastController is the controller last read (it stays when the
+	// controller's znode goes).
+	lastController int32
+	stopping       map[int32]bool // brokers in controlled shutdown (stopping.go)
+	isController   bool
+	ctrlEpoch      int32
+	ctrlEpochVer   int32
+	rebalanceDue   bool // the leader imbalance check is due
+	bcfg           brokerConfigs
+	pw             passwords                             // set in New
+	scram          entityCache[metadata.ScramCredential] // users.go
+	gcfg           entityCache[string]                   // namedconfigs.go
+	cmcfg          entityCache[string]                   // namedconfigs.go
+	tokens         tokenCache                            // tokens.go
+	offline        offlineCache                          // offline.go
+	offlinePubMu   sync.Mutex                            // orders PublishOfflineReplicas
+	features       featureCache                          // features.go
+	tokenPurged    atomic.Int64                          // tokens.go: last purge of token change notifications (Unix ns)
+	configPurged   atomic.Int64                          // ops.go: last purge of config change notifications (Unix ns)
+	acls           aclCache                              // acls.go
 	// roundReported is when the earliest change read in this round was
 	// reported, for what the controller writes in it.
 	roundReported time.Time
@@ -199,7 +202,7 @@ func New(opt Options) (metadata.Backend, error) {
 		servers: servers, chroot: chroot, timeout: timeout, acl: zk.WorldACL(zk.PermAll),
 		dirty: map[string]bool{}, armed: map[string]bool{}, fired: map[string]time.Time{}, sig: make(chan struct{}, 1),
 		brokers: map[int32]*liveBroker{}, controller: -1, topics: map[string]*topicCache{},
-		deleting: map[string]bool{}, bounced: map[int32]time.Time{}, departed: map[int32]bool{},
+		deleting: map[string]bool{}, bounced: map[int32]time.Time{}, departed: map[int32]bool{}, lastController: -1,
 		bcfg: brokerConfigs{read: map[string]bool{}}, prefetched: map[string]getResult{}, pw: pw,
 	}, nil
 }
