@@ -751,18 +751,7 @@ func TestOldClientsLibrdkafkaFallback(t *testing.T) {
 // Uncompressed, the same records are still refused.
 func TestLegacyCompressedSetSizedCompressed(t *testing.T) {
 	addr := bootstrap(t)
-	topic := randomName("legacy-size")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"max.message.bytes": kadm.StringPtr("10000")}, topic); err != nil {
-		t.Fatal(err)
-	}
+	_, _, topic, _ := topicClient(t, "legacy-size", map[string]*string{"max.message.bytes": kadm.StringPtr("10000")})
 	value := strings.Repeat("a", 200)
 	send := func(codec sarama.CompressionCodec) error {
 		cfg := saramaPinned(sarama.V0_10_2_0)
@@ -786,7 +775,7 @@ func TestLegacyCompressedSetSizedCompressed(t *testing.T) {
 	if err := send(sarama.CompressionGZIP); err != nil {
 		t.Fatalf("100 records of 200 B in one gzip message set on a topic of max.message.bytes 10000: %v", err)
 	}
-	err = send(sarama.CompressionNone)
+	err := send(sarama.CompressionNone)
 	var pes sarama.ProducerErrors
 	if !errors.As(err, &pes) || len(pes) == 0 || !errors.Is(pes[0].Err, sarama.ErrMessageSizeTooLarge) {
 		t.Fatalf("the same records uncompressed: %v, want MESSAGE_TOO_LARGE", err)

@@ -211,7 +211,19 @@ func TestLeaderKilledWritesResumeWithinSessionTimeout(t *testing.T) {
 	w.awaitMore(200, 30*time.Second)
 	t0 := time.Now()
 	c.brokers[1].Kill()
-	waitFor(t, "a new leader for partition 0", 30*time.Second, func() bool {
+	s := failedOver(t, c, w, topic, t0, 30*time.Second, "the kill")
+	if s.max > session+time.Second {
+		t.Errorf("writes stalled %v after the leader was killed (want at most the session timeout %v plus 1 s)", s.max, session)
+	}
+}
+
+// failedOver waits, up to bound, for partition 0 of topic to be led by a
+// broker other than 1 (its leader at t0), then for 300 more acks; it stops
+// the workload, checks its history (nothing acknowledged lost, nothing
+// failed or unanswered) and returns its acks' waits since t0.
+func failedOver(t *testing.T, c *cluster, w *pacedWorkload, topic string, t0 time.Time, bound time.Duration, what string) waitStats {
+	t.Helper()
+	waitFor(t, "a new leader for partition 0", bound, func() bool {
 		ps, err := c.describe(topic)
 		return err == nil && ps[0].leader >= 0 && ps[0].leader != 1
 	})
@@ -220,7 +232,7 @@ func TestLeaderKilledWritesResumeWithinSessionTimeout(t *testing.T) {
 	end := time.Now()
 	w.stop(10 * time.Second)
 	s := w.stats(t0, end, 0)
-	t.Logf("partition 0 through the kill: %s", s)
+	t.Logf("partition 0 through %s: %s", what, s)
 	checkHistory(t, c, w.workload, 1)
 	if w.failed > 0 {
 		t.Errorf("%d sends failed: %v", w.failed, w.errs)
@@ -228,9 +240,7 @@ func TestLeaderKilledWritesResumeWithinSessionTimeout(t *testing.T) {
 	if n := w.unanswered(); n > 0 {
 		t.Errorf("%d records were never answered", n)
 	}
-	if s.max > session+time.Second {
-		t.Errorf("writes stalled %v after the leader was killed (want at most the session timeout %v plus 1 s)", s.max, session)
-	}
+	return s
 }
 
 // A broker killed and started again at once removes the registration its
@@ -253,24 +263,8 @@ func TestKilledBrokerRestartedRemovesItsOldRegistration(t *testing.T) {
 	controller := c.controller()
 	t0 := time.Now()
 	c.brokers[1].Restart() // kill -9, then start again on the same dir
-	restarted := time.Since(t0)
-	waitFor(t, "a new leader for partition 0", session, func() bool {
-		ps, err := c.describe(topic)
-		return err == nil && ps[0].leader >= 0 && ps[0].leader != 1
-	})
-	t.Logf("restarted in %v, new leader after %v (the controller was broker %d)", restarted.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond), controller)
-	w.awaitMore(300, 30*time.Second)
-	end := time.Now()
-	w.stop(10 * time.Second)
-	s := w.stats(t0, end, 0)
-	t.Logf("partition 0 through the restart: %s", s)
-	checkHistory(t, c, w.workload, 1)
-	if w.failed > 0 {
-		t.Errorf("%d sends failed: %v", w.failed, w.errs)
-	}
-	if n := w.unanswered(); n > 0 {
-		t.Errorf("%d records were never answered", n)
-	}
+	t.Logf("restarted in %v (the controller was broker %d)", time.Since(t0).Round(time.Millisecond), controller)
+	s := failedOver(t, c, w, topic, t0, session, "the restart")
 	if s.max > session/3 {
 		t.Errorf("writes stalled %v after the leader was killed and restarted at once; want well under zookeeper.session.timeout.ms (%v): the restarted broker should remove its old registration", s.max, session)
 	}
