@@ -12,7 +12,6 @@ import (
 	"errors"
 	"hash/crc32"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -241,37 +240,6 @@ func failedOver(t *testing.T, c *cluster, w *pacedWorkload, topic string, t0 tim
 		t.Errorf("%d records were never answered", n)
 	}
 	return s
-}
-
-// A broker killed and started again at once removes the registration its
-// previous run left in ZooKeeper (owned by the session it recorded in its
-// log dir, which no process can be using any more) instead of waiting for
-// ZooKeeper to expire that session: the partitions it led fail over, and
-// it rejoins, within a few seconds, as a KRaft broker's new incarnation
-// replaces its old one. Before, writes to them stalled for the rest of
-// zookeeper.session.timeout.ms (15 s here) after the restart.
-func TestKilledBrokerRestartedRemovesItsOldRegistration(t *testing.T) {
-	const session = 15 * time.Second
-	c := startCluster(t, 3, map[string]string{"zookeeper.session.timeout.ms": "15000", "auto.leader.rebalance.enable": "false"})
-	topic := "restarted"
-	c.createAssigned(topic, [][]int32{{1, 2, 3}})
-	w := startPacedWorkload(t, c, topic, 200, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(100*time.Millisecond))
-	w.awaitMore(200, 30*time.Second)
-	// Broker 1, started first, is most often the controller too: then
-	// the controller that sees it come back is a new one, which saw it
-	// go and come back as a broker that was not the controller yet.
-	controller := c.controller()
-	t0 := time.Now()
-	c.brokers[1].Restart() // kill -9, then start again on the same dir
-	t.Logf("restarted in %v (the controller was broker %d)", time.Since(t0).Round(time.Millisecond), controller)
-	s := failedOver(t, c, w, topic, t0, session, "the restart")
-	if s.max > session/3 {
-		t.Errorf("writes stalled %v after the leader was killed and restarted at once; want well under zookeeper.session.timeout.ms (%v): the restarted broker should remove its old registration", s.max, session)
-	}
-	if logs := c.brokers[1].Logs(64 << 10); !strings.Contains(logs, "removed the registration of this broker's previous run") {
-		t.Errorf("the restarted broker did not log removing its previous run's registration:\n%s", logs)
-	}
-	c.awaitISR(topic, 3, 30*time.Second)
 }
 
 // An acks=all produce waiting while both followers stop: the leader

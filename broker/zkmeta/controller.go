@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/go-zookeeper/zk"
 
@@ -53,15 +52,8 @@ func (b *backend) control() error {
 	}
 	// A broker that went and came back between two reads lost its
 	// leaderships as if it had died: elect without it first.
-	// A bounce older than a session timeout was seen by a broker that was
-	// not the controller then: long settled, its leaderships stay.
-	bounced := map[int32]bool{}
-	for id, at := range b.bounced {
-		if time.Since(at) <= b.timeout {
-			bounced[id] = true
-		}
-	}
-	b.bounced = map[int32]time.Time{}
+	bounced := b.bounced
+	b.bounced = map[int32]bool{}
 	for pass := 0; pass < 2; pass++ {
 		alive := live
 		if pass == 0 {

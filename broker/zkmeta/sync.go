@@ -601,16 +601,9 @@ func (b *backend) processIDs() error {
 			b.log.Warn().Err(err).Msg("ignoring broker registration")
 			continue
 		}
-		if (old != nil || b.departed[id]) && (b.isController || id == b.lastController) {
-			// Gone and back, between two reads or since it was seen
-			// gone: its leaderships are lost as if it had died. Kept
-			// by a broker that is not the controller only for the
-			// controller itself, whose going no controller saw (the
-			// successor acts on it); what the controller saw is its
-			// own to act on, and stale to a successor.
-			b.bounced[id] = time.Now()
+		if old != nil { // gone and back between two reads
+			b.bounced[id] = true
 		}
-		delete(b.departed, id)
 		b.brokers[id] = &liveBroker{info: info, czxid: stat.Czxid}
 		b.brokersChanged = true
 		b.log.Info().Int32("broker", id).Msg("broker registered")
@@ -618,9 +611,6 @@ func (b *backend) processIDs() error {
 	for id := range b.brokers {
 		if !seen[id] {
 			delete(b.brokers, id)
-			if b.isController || id == b.lastController {
-				b.departed[id] = true
-			}
 			b.brokersChanged = true
 			b.log.Info().Int32("broker", id).Msg("broker gone")
 		}
@@ -658,7 +648,6 @@ func (b *backend) processCtrl() error {
 	}
 	if z.BrokerID != b.controller {
 		b.controller, b.brokersChanged = z.BrokerID, true
-		b.lastController = z.BrokerID
 	}
 	mine := z.BrokerID == b.self() && stat.EphemeralOwner == b.conn.SessionID() && stat.EphemeralOwner != 0
 	switch {
