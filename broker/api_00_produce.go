@@ -216,13 +216,14 @@ func (b *Broker) prepareProduce(req *protocol.Request, r *kmsg.ProduceRequest, r
 		st.Topic, st.TopicID = rt.Topic, rt.TopicID
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, len(rt.Partitions))
 		t := b.produceTopic(req, rt)
+		name := t.name(rt)
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := &st.Partitions[j]
 			*sp = kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			pp := producePart{topic: t.name(rt), sp: sp, rp: rp}
+			pp := producePart{topic: name, sp: sp, rp: rp}
 			pp.p, pp.replicaManager, pp.err = producePartition(version, t, rp, acksOK, txnDenied)
 			parts = append(parts, pp)
 		}
@@ -378,8 +379,7 @@ type expectedClose string
 
 func (e expectedClose) Error() string { return string(e) }
 
-// ExpectedClose tells the connection the close is part of the protocol,
-// not a fault to warn of.
+// ExpectedClose makes it a protocol.ExpectedCloser.
 func (expectedClose) ExpectedClose() {}
 
 // produceTopic is a produce request's topic, resolved.

@@ -390,8 +390,9 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("applying cluster metadata: %w", err)
 	}
 	// As Kafka's LogManager.loadLogs reports it.
-	b.log.Info().Int("logs", logs).Strs("unclean_dirs", unclean).Dur("took_ms", time.Since(began)).
-		Msgf("loaded %d logs in %d ms", logs, time.Since(began).Milliseconds())
+	took := time.Since(began)
+	b.log.Info().Int("logs", logs).Strs("unclean_dirs", unclean).Dur("took_ms", took).
+		Msgf("loaded %d logs in %d ms", logs, took.Milliseconds())
 	b.started.Store(true)
 	b.dropUnresumed()
 	b.moveStrayAside()

@@ -867,3 +867,37 @@ func TestShareAcknowledgeRepeatedPartitionLastWins(t *testing.T) {
 		t.Fatalf("m2 acquired %v, want offset 1 alone (released by the last entry)", got)
 	}
 }
+
+// A ShareFetch naming a partition twice fetches it once and applies only
+// the last entry's acknowledgements, as Kafka's (maps by partition);
+// Gregor merged the entries' acknowledgements.
+func TestShareFetchRepeatedPartitionLastWins(t *testing.T) {
+	e := newShareEnv(t, map[string]string{"share.auto.offset.reset": "earliest"})
+	e.produce("q", 0, batch(t, 1, "a", "b"))
+	if got := acquired(t, e.fetch("m1", 0)); len(got) != 1 || got[0].First != 0 || got[0].Last != 1 {
+		t.Fatalf("m1 acquired %v, want offsets 0-1", got)
+	}
+	req := kmsg.NewPtrShareFetchRequest()
+	req.GroupID, req.MemberID, req.ShareSessionEpoch = kmsg.StringPtr(e.group), kmsg.StringPtr("m1"), 1
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes, req.MaxRecords = 0, 1, 1<<20, 500
+	for _, ab := range []kmsg.ShareFetchRequestTopicPartitionAcknowledgementBatch{ackBatch(0, 0, share.AckRelease), ackBatch(1, 1, share.AckAccept)} {
+		rt := kmsg.NewShareFetchRequestTopic()
+		rt.TopicID = e.topic.ID
+		rp := kmsg.NewShareFetchRequestTopicPartition()
+		rp.AcknowledgementBatches = append(rp.AcknowledgementBatches, ab)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp := e.call(req).(*kmsg.ShareFetchResponse)
+	if resp.ErrorCode != 0 || len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != 1 || resp.Topics[0].Partitions[0].AcknowledgeErrorCode != 0 {
+		t.Fatalf("ShareFetch naming partition 0 twice answered %+v, want one partition without error", resp)
+	}
+	// Only the last entry (accepting offset 1) applies: offset 0 is still
+	// m1's, so neither m1's fetch nor another member gets it again.
+	if got := acquired(t, resp); len(got) != 0 {
+		t.Fatalf("m1 acquired %v again; the first entry's release of offset 0 applied", got)
+	}
+	if got := acquired(t, e.fetch("m2", 0)); len(got) != 0 {
+		t.Fatalf("m2 acquired %v; offset 0 is still m1's and offset 1 accepted", got)
+	}
+}

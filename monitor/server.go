@@ -93,7 +93,7 @@ func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
 	// unready only once its session expired (it is no longer registered,
 	// and the others have moved its leaderships away).
 	if !st.Registered {
-		why = append(why, "ZooKeeper session: "+st.ZooKeeper+" (this broker's registration is gone until it has a new session)")
+		why = append(why, "not registered in ZooKeeper (session: "+st.ZooKeeper+")")
 	}
 	if _, ok := b.BrokerByID(b.ID()); !ok {
 		why = append(why, fmt.Sprintf("broker %d is not registered among the live brokers", b.ID()))

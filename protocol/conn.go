@@ -254,11 +254,18 @@ func (c *conn) releaseUnwritten() {
 	c.unqueued = nil
 }
 
+// ExpectedCloser is a handler error that closes the connection as the
+// protocol asks (a failed acks=0 produce): logged at info, not warned of.
+type ExpectedCloser interface {
+	error
+	ExpectedClose()
+}
+
 func (c *conn) logClose(err error) {
 	var idle idleError
 	var stalled stallError
 	var expired sessionExpiredError
-	var expected interface{ ExpectedClose() }
+	var expected ExpectedCloser
 	switch {
 	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, errStopReading):
 		c.log.Debug().Msg("connection closed")
