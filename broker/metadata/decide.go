@@ -141,6 +141,50 @@ func FailoverPreferring(p Partition, live, preferred Live, unclean bool) (next P
 	return p.withLeadership(-1, p.LeaderEpoch+1, isr), true
 }
 
+// Rejoin follows replicas that restarted since the partition's state was
+// written (restarted, a subset of live): their registration in the
+// cluster is newer than the state, so a leadership or ISR membership it
+// gives them is their previous run's, whose log may have lost its
+// unflushed tail in a machine crash. As Kafka's controller takes a bounced
+// broker (gone and registered again), they are taken as dead and then as
+// back: a restarted leader is replaced by a live ISR member that did not
+// restart, at the next leader epoch, and restarted followers leave the
+// ISR (they rejoin it once they have caught up). Where no ISR member that
+// did not restart is live, the restarted ISR member that led, else the
+// first live one in replica order, leads at the next leader epoch, alone
+// in the ISR: the followers that truncate to it do so knowing of the new
+// epoch. With no live ISR member, the partition follows Failover. ok is
+// false when no replica of the leader and ISR restarted.
+func Rejoin(p Partition, live, preferred, restarted Live, unclean bool) (next Partition, ok bool) {
+	if !restarted[p.Leader] && !slices.ContainsFunc(p.ISR, func(r int32) bool { return restarted[r] }) {
+		return p, false
+	}
+	fresh, freshPreferred := Live{}, Live{}
+	for id := range live {
+		if !restarted[id] {
+			fresh[id] = true
+			if preferred[id] {
+				freshPreferred[id] = true
+			}
+		}
+	}
+	if next, ok := FailoverPreferring(p, fresh, freshPreferred, false); ok && next.Leader >= 0 {
+		return next, true
+	}
+	leader := int32(-1)
+	if p.Leader >= 0 && live[p.Leader] && slices.Contains(p.ISR, p.Leader) {
+		leader = p.Leader
+	} else if r, found := firstLiveIn(p.Replicas, p.ISR, preferred); found {
+		leader = r
+	} else if r, found := firstLiveIn(p.Replicas, p.ISR, live); found {
+		leader = r
+	}
+	if leader >= 0 {
+		return p.withLeadership(leader, p.LeaderEpoch+1, []int32{leader}), true
+	}
+	return FailoverPreferring(p, live, preferred, unclean)
+}
+
 // The messages of elections that elect nobody: Kafka 4's controller
 // answers the codes' own text (ReplicationControlManager.electLeader).
 const (

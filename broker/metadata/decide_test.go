@@ -135,6 +135,37 @@ func TestFailoverPreferring(t *testing.T) {
 	}
 }
 
+func TestRejoin(t *testing.T) {
+	live := NewLive(1, 2, 3)
+	for _, c := range []struct {
+		decision
+		restarted, preferred Live
+		unclean              bool
+	}{
+		{decision{"nobody in the leadership restarted: no change", pt(ids(1, 2, 3), 1, 4, ids(1, 2)), live, Partition{}, false},
+			NewLive(3), live, false},
+		{decision{"the leader restarted: a follower that did not leads, the leader leaves the ISR", pt(ids(1, 2, 3), 1, 4, ids(1, 2, 3)), live,
+			pt(ids(1, 2, 3), 2, 5, ids(2, 3)), true}, NewLive(1), live, false},
+		{decision{"a follower restarted: it leaves the ISR, the epoch stays", pt(ids(1, 2, 3), 1, 4, ids(1, 2, 3)), live,
+			pt(ids(1, 2, 3), 1, 4, ids(1, 3)), true}, NewLive(2), live, false},
+		{decision{"an ISR of one restarted: it leads again at the next epoch", pt(ids(1, 2, 3), 1, 4, ids(1)), live,
+			pt(ids(1, 2, 3), 1, 5, ids(1)), true}, NewLive(1), live, false},
+		{decision{"the whole ISR restarted: the leader leads again, alone", pt(ids(1, 2, 3), 2, 4, ids(1, 2, 3)), live,
+			pt(ids(1, 2, 3), 2, 5, ids(2)), true}, NewLive(1, 2, 3), live, false},
+		{decision{"the whole ISR restarted, the leader is dead: the first live ISR member leads", pt(ids(1, 2, 3), 4, 4, ids(4, 3, 2)), live,
+			pt(ids(1, 2, 3), 2, 5, ids(2)), true}, NewLive(2, 3), live, false},
+		{decision{"... one not stopping, where one is", pt(ids(1, 2, 3), 4, 4, ids(4, 3, 2)), live,
+			pt(ids(1, 2, 3), 3, 5, ids(3)), true}, NewLive(2, 3), NewLive(1, 3), false},
+		{decision{"offline, its last leader restarted: it leads at the next epoch", pt(ids(1, 2), -1, 7, ids(1)), live,
+			pt(ids(1, 2), 1, 8, ids(1)), true}, NewLive(1), live, false},
+		{decision{"the restarted leader is passed over for one that did not restart, even one stopping", pt(ids(1, 2, 3), 1, 4, ids(1, 2)), live,
+			pt(ids(1, 2, 3), 2, 5, ids(2)), true}, NewLive(1), NewLive(1, 3), false},
+	} {
+		got, ok := Rejoin(c.in, c.live, c.preferred, c.restarted, c.unclean)
+		check(t, c.decision, got, ok)
+	}
+}
+
 // outcome is a table row of a decision that may fail with a Kafka error.
 type outcome struct {
 	name string

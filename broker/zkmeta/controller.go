@@ -148,7 +148,17 @@ func (b *backend) decidePartition(t *topicCache, p int32, live, eligible metadat
 		}
 		return partitionWrite{t: t, p: p, create: true, next: next}, true
 	}
-	next, ok := metadata.FailoverPreferring(cur, live, eligible, b.uncleanElection(t))
+	var next metadata.Partition
+	var ok bool
+	if restarted := b.restarted(t.states[p], live); len(restarted) > 0 {
+		next, ok = metadata.Rejoin(cur, live, eligible, restarted, b.uncleanElection(t))
+		if ok {
+			b.log.Info().Str("topic", t.name).Int32("partition", p).Ints32("restarted", slices.Sorted(maps.Keys(restarted))).
+				Msg("controller: replicas registered again since the partition's state was written; their leadership and ISR membership are their previous run's")
+		}
+	} else {
+		next, ok = metadata.FailoverPreferring(cur, live, eligible, b.uncleanElection(t))
+	}
 	if !ok {
 		return partitionWrite{}, false
 	}
@@ -288,7 +298,7 @@ func (b *backend) createStateIO(topic string, p int32, leader int32, isr []int32
 		}
 		return nil, fmt.Errorf("creating state of %s-%d: %w", topic, p, err)
 	}
-	return &pstate{ctrlEpoch: b.ctrlEpoch, leader: leader, isr: isr, version: 0}, nil
+	return &pstate{ctrlEpoch: b.ctrlEpoch, leader: leader, isr: isr, version: 0, mzxid: writtenNow}, nil
 }
 
 // writeState records a partition's next leadership, fenced, by
@@ -314,11 +324,11 @@ func (b *backend) writeStateIO(topic string, p int32, old *pstate, next metadata
 		}
 		return nil, fmt.Errorf("writing state of %s-%d: %w", topic, p, err)
 	}
-	version := old.version + 1
+	version, mzxid := old.version+1, int64(writtenNow)
 	if len(resp) > 1 && resp[1].Stat != nil {
-		version = resp[1].Stat.Version
+		version, mzxid = resp[1].Stat.Version, resp[1].Stat.Mzxid
 	}
-	return &pstate{ctrlEpoch: b.ctrlEpoch, leader: next.Leader, leaderEpoch: next.LeaderEpoch, isr: next.ISR, version: version}, nil
+	return &pstate{ctrlEpoch: b.ctrlEpoch, leader: next.Leader, leaderEpoch: next.LeaderEpoch, isr: next.ISR, version: version, mzxid: mzxid}, nil
 }
 
 // assignTopicID gives a topic created without an id (by an old tool) one,

@@ -255,16 +255,16 @@ func (b *backend) completeReassignment(t *topicCache, p int32, live, eligible me
 	b.log.Info().Str("topic", t.name).Int32("partition", p).Ints32("replicas", next.Replicas).Ints32("removed", cur.Removing).
 		Int32("old_leader", cur.Leader).Int32("leader", next.Leader).Int32("leader_epoch", next.LeaderEpoch).Ints32("isr", next.ISR).
 		Msg("controller: partition reassignment completed")
-	sv, tv := st.version+1, t.version+1
+	sv, tv, mzxid := st.version+1, t.version+1, int64(writtenNow)
 	if len(resp) > 2 {
 		if resp[1].Stat != nil {
-			sv = resp[1].Stat.Version
+			sv, mzxid = resp[1].Stat.Version, resp[1].Stat.Mzxid
 		}
 		if resp[2].Stat != nil {
 			tv = resp[2].Stat.Version
 		}
 	}
-	t.states[p] = &pstate{ctrlEpoch: b.ctrlEpoch, leader: next.Leader, leaderEpoch: next.LeaderEpoch, isr: next.ISR, version: sv}
+	t.states[p] = &pstate{ctrlEpoch: b.ctrlEpoch, leader: next.Leader, leaderEpoch: next.LeaderEpoch, isr: next.ISR, version: sv, mzxid: mzxid}
 	t.assign, t.adding, t.removing, t.version, t.changed = assign, adding, removing, tv, true
 	b.markReported(t)
 	return nil

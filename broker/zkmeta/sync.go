@@ -815,16 +815,25 @@ func (b *backend) processState(name string, p int32) error {
 		b.log.Warn().Err(err).Str("topic", name).Int32("partition", p).Msg("ignoring malformed partition state")
 		return nil
 	}
-	st := &pstate{ctrlEpoch: z.ControllerEpoch, leader: z.Leader, leaderEpoch: z.LeaderEpoch, isr: z.ISR, version: stat.Version}
+	st := &pstate{ctrlEpoch: z.ControllerEpoch, leader: z.Leader, leaderEpoch: z.LeaderEpoch, isr: z.ISR, version: stat.Version, mzxid: stat.Mzxid}
 	if old := t.states[p]; old == nil || old.version != st.version || old.leader != st.leader || old.leaderEpoch != st.leaderEpoch || !slices.Equal(old.isr, st.isr) {
 		t.states[p], t.changed = st, true
+	} else if old.mzxid != st.mzxid { // read back after this broker wrote it
+		t.states[p] = st
+		t.changed = t.changed || st.leader == b.self()
 	}
 	return nil
 }
 
 // topicState builds what the Applier gets; a partition without a state
-// znode yet has no leader.
-func (t *topicCache) topicState() metadata.TopicState {
+// znode yet has no leader. Nor has one whose state names this broker
+// (self) leader but was written before its registration (registered, the
+// czxid): that is its previous run's leadership, and the log it led may
+// have lost its tail since. The controller writes it a new state, the
+// leader then at the next leader epoch or another replica (metadata.Rejoin);
+// until then this broker does not lead it, so that no follower truncates
+// to it at the epoch its previous run led.
+func (t *topicCache) topicState(self int32, registered int64) metadata.TopicState {
 	ts := metadata.TopicState{Name: t.name, ID: t.id, Configs: maps.Clone(t.configs)}
 	for p, r := range t.assign {
 		ps := metadata.PartitionState{Replicas: slices.Clone(r), Leader: -1, Version: -1}
@@ -836,6 +845,9 @@ func (t *topicCache) topicState() metadata.TopicState {
 		}
 		if st := t.states[p]; st != nil {
 			ps.Leader, ps.LeaderEpoch, ps.ISR, ps.Version = st.leader, st.leaderEpoch, slices.Clone(st.isr), st.version
+			if st.leader == self && st.mzxid < registered {
+				ps.Leader = -1
+			}
 		}
 		ts.Partitions = append(ts.Partitions, ps)
 	}
@@ -864,7 +876,7 @@ func (b *backend) deliver() {
 			continue
 		}
 		t.changed = false
-		ts := t.topicState()
+		ts := t.topicState(b.self(), b.selfCzxid)
 		ts.Reported, t.reported = t.reported, time.Time{}
 		topics = append(topics, ts)
 	}

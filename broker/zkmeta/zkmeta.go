@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -53,7 +54,12 @@ type backend struct {
 	// registered is set by a registration and cleared when its session
 	// expires; disconnected is when the connection was lost (zero while
 	// connected), for the reconnection's log line.
-	registered   atomic.Bool
+	registered atomic.Bool
+	// selfCzxid is the transaction that created this broker's
+	// registration: a partition state older than it that names the broker
+	// leader is its previous run's, not led until the controller writes a
+	// new one (topicState).
+	selfCzxid    int64
 	disconnected atomic.Int64
 
 	pidMu           sync.Mutex
@@ -139,6 +145,30 @@ type pstate struct {
 	ctrlEpoch, leader, leaderEpoch int32
 	isr                            []int32
 	version                        int32
+	// mzxid is the transaction that last wrote the state; a replica whose
+	// registration (liveBroker.czxid) is newer restarted since
+	// (metadata.Rejoin). writtenNow when this broker wrote it and has not
+	// read it back: newer than every registration it knows of.
+	mzxid int64
+}
+
+// writtenNow is the mzxid of a state this broker has just written, until
+// its watch reads it back.
+const writtenNow = math.MaxInt64
+
+// restarted is the set of the live brokers among a partition's leader and
+// ISR whose registration is newer than its state st.
+func (b *backend) restarted(st *pstate, live metadata.Live) metadata.Live {
+	var out metadata.Live
+	for _, r := range append([]int32{st.leader}, st.isr...) {
+		if lb := b.brokers[r]; lb != nil && live[r] && lb.czxid > st.mzxid {
+			if out == nil {
+				out = metadata.Live{}
+			}
+			out[r] = true
+		}
+	}
+	return out
 }
 
 // New returns a ZooKeeper metadata backend; it connects in Start.
@@ -415,14 +445,22 @@ func (b *backend) register() error {
 	zpath := b.p(brokerPath(b.self()))
 	sid := b.conn.SessionID()
 	_, err = b.conn.Create(zpath, data, zk.FlagEphemeral, b.acl)
-	if errors.Is(err, zk.ErrNodeExists) {
-		_, stat, gerr := b.conn.Get(zpath)
-		if gerr == nil && stat.EphemeralOwner == sid {
-			err = nil
-		}
+	if err != nil && !errors.Is(err, zk.ErrNodeExists) {
+		return err
+	}
+	_, stat, err := b.conn.Get(zpath)
+	if errors.Is(err, zk.ErrNoNode) { // the other session's expired meanwhile: again
+		return zk.ErrNodeExists
 	}
 	if err != nil {
 		return err
+	}
+	if stat.EphemeralOwner != sid {
+		return fmt.Errorf("%s: %w (owned by session 0x%x)", brokerPath(b.self()), zk.ErrNodeExists, stat.EphemeralOwner)
+	}
+	b.selfCzxid = stat.Czxid
+	for _, t := range b.topics { // which states are its previous run's changed
+		t.changed = true
 	}
 	b.session.Store(sid)
 	b.registered.Store(true)

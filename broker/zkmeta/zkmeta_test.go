@@ -30,12 +30,14 @@ type fakeApplier struct {
 	brokers    []metadata.BrokerInfo
 	controller int32
 	removed    []string
+	applied    []metadata.TopicState // every ApplyTopic, in order
 }
 
 func (f *fakeApplier) ApplyTopic(st metadata.TopicState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.topics[st.Name] = st
+	f.applied = append(f.applied, st)
 }
 
 func (f *fakeApplier) RemoveTopic(name string) {

@@ -1,0 +1,93 @@
+package zkmeta_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/go-zookeeper/zk"
+
+	"gregor/broker/metadata"
+	"gregor/internal/zktest"
+)
+
+// A partition state written before a replica's registration is its
+// previous run's: a leader that restarted (after a machine crash, its log
+// may have lost its unflushed tail) does not lead at that state's epoch,
+// and whichever broker is controller, even one that never saw the restart,
+// takes the restarted replicas as gone and back (metadata.Rejoin): a
+// follower that did not restart leads, and where none can, the restarted
+// leader leads at the next epoch, so that no follower truncates to it at
+// the old one.
+func TestRestartedReplicasLoseTheirPreviousRunsLeadership(t *testing.T) {
+	z := zktest.Start(t)
+	c := rawConn(t, z.Addr)
+	zkJSON := func(path string, v any, flags int32) {
+		t.Helper()
+		data, _ := json.Marshal(v)
+		if _, err := c.Create(path, data, flags, zk.WorldACL(zk.PermAll)); err != nil {
+			t.Fatalf("creating %s: %v", path, err)
+		}
+	}
+	// No controller acts until the test says so: a stand-in holds the
+	// controller znode.
+	zkJSON("/controller", map[string]any{"version": 1, "brokerid": 99, "timestamp": "0"}, zk.FlagEphemeral)
+	b2 := start(t, z.Addr, 2)
+
+	// The previous run's states: broker 1 led x-0, its ISR with broker 2,
+	// and solo-0 alone, at leader epoch 5; written after broker 2
+	// registered and before broker 1 did (it restarted since). The topic
+	// znode and its state are written at once, so that the brokers find the
+	// state when they read the topic.
+	previous := map[string][]int32{"x": {1, 2}, "solo": {1}}
+	for _, topic := range []string{"x", "solo"} {
+		prefix := "/brokers/topics/" + topic
+		ops := []any{
+			&zk.CreateRequest{Path: prefix, Data: []byte(mustJSON(t, map[string]any{"version": 3, "topic_id": metadata.NewUuid().String(),
+				"partitions": map[string][]int32{"0": previous[topic]}, "adding_replicas": map[string][]int32{}, "removing_replicas": map[string][]int32{}})), Acl: zk.WorldACL(zk.PermAll)},
+			&zk.CreateRequest{Path: prefix + "/partitions", Acl: zk.WorldACL(zk.PermAll)},
+			&zk.CreateRequest{Path: prefix + "/partitions/0", Acl: zk.WorldACL(zk.PermAll)},
+			&zk.CreateRequest{Path: prefix + "/partitions/0/state", Data: []byte(mustJSON(t, map[string]any{"controller_epoch": 1, "leader": 1, "version": 1,
+				"leader_epoch": 5, "isr": previous[topic]})), Acl: zk.WorldACL(zk.PermAll)},
+		}
+		if _, err := c.Multi(ops...); err != nil {
+			t.Fatalf("writing %s's previous state: %v", topic, err)
+		}
+	}
+	await(t, "broker 2 to see x led by broker 1 at epoch 5", func() bool {
+		ps, ok := stateOf(b2, "x", 0)
+		return ok && ps.Leader == 1 && ps.LeaderEpoch == 5
+	})
+
+	b1 := start(t, z.Addr, 1)
+	for _, topic := range []string{"x", "solo"} {
+		await(t, "broker 1 to see "+topic, func() bool { _, ok := b1.apply.topic(topic); return ok })
+		if ps, _ := stateOf(b1, topic, 0); ps.Leader != -1 || ps.LeaderEpoch != 5 {
+			t.Fatalf("broker 1, restarted, takes %s-0 as led by %d at epoch %d; want no leader (-1) at epoch 5 until a controller writes a state newer than its registration", topic, ps.Leader, ps.LeaderEpoch)
+		}
+	}
+
+	if err := c.Delete("/controller", -1); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*node{b1, b2} {
+		await(t, fmt.Sprintf("broker %d to see x-0 led by broker 2 at epoch 6 with ISR [2]", n.id), func() bool {
+			ps, _ := stateOf(n, "x", 0)
+			return ps.Leader == 2 && ps.LeaderEpoch == 6 && slices.Equal(ps.ISR, []int32{2})
+		})
+		await(t, fmt.Sprintf("broker %d to see solo-0 led by broker 1 at epoch 6", n.id), func() bool {
+			ps, _ := stateOf(n, "solo", 0)
+			return ps.Leader == 1 && ps.LeaderEpoch == 6 && slices.Equal(ps.ISR, []int32{1})
+		})
+	}
+	b1.apply.mu.Lock()
+	defer b1.apply.mu.Unlock()
+	for _, ts := range b1.apply.applied {
+		for p, ps := range ts.Partitions {
+			if ps.Leader == 1 && ps.LeaderEpoch <= 5 {
+				t.Errorf("broker 1 was given %s-%d to lead at its previous run's epoch %d", ts.Name, p, ps.LeaderEpoch)
+			}
+		}
+	}
+}
