@@ -10,8 +10,10 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -210,21 +212,21 @@ func TestLeaderKilledWritesResumeWithinSessionTimeout(t *testing.T) {
 	w.awaitMore(200, 30*time.Second)
 	t0 := time.Now()
 	c.brokers[1].Kill()
-	s := failedOver(t, c, w, topic, t0, 30*time.Second, "the kill")
+	s := failedOver(t, c, w, topic, 1, t0, 30*time.Second, "the kill")
 	if s.max > session+time.Second {
 		t.Errorf("writes stalled %v after the leader was killed (want at most the session timeout %v plus 1 s)", s.max, session)
 	}
 }
 
 // failedOver waits, up to bound, for partition 0 of topic to be led by a
-// broker other than 1 (its leader at t0), then for 300 more acks; it stops
-// the workload, checks its history (nothing acknowledged lost, nothing
-// failed or unanswered) and returns its acks' waits since t0.
-func failedOver(t *testing.T, c *cluster, w *pacedWorkload, topic string, t0 time.Time, bound time.Duration, what string) waitStats {
+// broker other than old (its leader at t0), then for 300 more acks; it
+// stops the workload, checks its history (nothing acknowledged lost,
+// nothing failed or unanswered) and returns its acks' waits since t0.
+func failedOver(t *testing.T, c *cluster, w *pacedWorkload, topic string, old int32, t0 time.Time, bound time.Duration, what string) waitStats {
 	t.Helper()
-	waitFor(t, "a new leader for partition 0", bound, func() bool {
+	waitFor(t, fmt.Sprintf("a leader other than broker %d for partition 0", old), bound, func() bool {
 		ps, err := c.describe(topic)
-		return err == nil && ps[0].leader >= 0 && ps[0].leader != 1
+		return err == nil && ps[0].leader >= 0 && ps[0].leader != old
 	})
 	t.Logf("new leader after %v", time.Since(t0).Round(time.Millisecond))
 	w.awaitMore(300, 30*time.Second)
@@ -240,6 +242,44 @@ func failedOver(t *testing.T, c *cluster, w *pacedWorkload, topic string, t0 tim
 		t.Errorf("%d records were never answered", n)
 	}
 	return s
+}
+
+// A broker killed and started again at once removes the registration its
+// previous run left in ZooKeeper (owned by the session it recorded in its
+// log dir, which no process can be using any more) instead of waiting for
+// ZooKeeper to expire that session: the partitions it led fail over, and
+// it rejoins, within a few seconds, as a KRaft broker's new incarnation
+// replaces its old one. Before, writes to them stalled for the rest of
+// zookeeper.session.timeout.ms (15 s here) after the restart. Done to the
+// controller, then to a broker that is not: the controller that sees the
+// restarted one come back may be a new one, even the restarted broker
+// itself, which never saw it go; it takes the states older than a
+// broker's registration as its previous run's.
+func TestKilledBrokerRestartedRemovesItsOldRegistration(t *testing.T) {
+	const session = 15 * time.Second
+	c := startCluster(t, 3, map[string]string{"zookeeper.session.timeout.ms": "15000", "auto.leader.rebalance.enable": "false"})
+	for round, controller := range []bool{true, false} {
+		victim := c.controller()
+		if !controller {
+			victim = victim%3 + 1
+		}
+		replicas := []int32{victim, victim%3 + 1, (victim+1)%3 + 1}
+		topic := fmt.Sprintf("restarted-%d", round)
+		c.createAssigned(topic, [][]int32{replicas})
+		w := startPacedWorkload(t, c, topic, 200, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(100*time.Millisecond))
+		w.awaitMore(200, 30*time.Second)
+		t0 := time.Now()
+		c.brokers[victim].Restart() // kill -9, then start again on the same dir
+		t.Logf("broker %d (the controller: %v) restarted in %v", victim, controller, time.Since(t0).Round(time.Millisecond))
+		s := failedOver(t, c, w, topic, victim, t0, session, fmt.Sprintf("broker %d's kill and restart", victim))
+		if s.max > session/3 {
+			t.Errorf("writes stalled %v after the leader was killed and restarted at once; want well under zookeeper.session.timeout.ms (%v): the restarted broker should remove its old registration", s.max, session)
+		}
+		if logs := c.brokers[victim].Logs(64 << 10); !strings.Contains(logs, "removed the registration of this broker's previous run") {
+			t.Errorf("the restarted broker did not log removing its previous run's registration:\n%s", logs)
+		}
+		c.awaitISR(topic, 3, 30*time.Second)
+	}
 }
 
 // An acks=all produce waiting while both followers stop: the leader

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -34,7 +35,23 @@ type Options struct {
 	// LogLevels, when set, names this package's logger ("zkmeta") so that
 	// its level can be changed at run time.
 	LogLevels *loglevel.Levels
+	// SessionFile, when set, is where the broker keeps the id of the
+	// ZooKeeper session its registration belongs to: a file in a log dir
+	// the broker holds locked. A broker killed and started again before
+	// ZooKeeper expired that session finds its registration still owned
+	// by it, a session no process can be using any more (the one that
+	// held the dir's lock is gone). It removes that registration, and the
+	// session's other ephemeral znodes, at once: its partitions fail over
+	// and it rejoins now, as a KRaft broker's new incarnation replaces its
+	// old one, not after zookeeper.session.timeout.ms. The states its
+	// previous run led are then older than its new registration, which
+	// every controller takes as a restart (metadata.Rejoin).
+	SessionFile string
 }
+
+// SessionFileName is the file, in the first log dir, that Options'
+// SessionFile names.
+const SessionFileName = ".zookeeper-session"
 
 type backend struct {
 	opt     Options
@@ -397,9 +414,10 @@ func (b *backend) ensureClusterID() (string, error) {
 	return "", errors.New("could not create or read the cluster id")
 }
 
-// registerAtStart creates /brokers/ids/<id>. A registration left by an
-// earlier session (of this broker before a restart) is waited out; one
-// that outlives a session timeout belongs to a live broker with our id.
+// registerAtStart creates /brokers/ids/<id>. A registration left by the
+// session this broker's previous run recorded (SessionFile) is removed; one
+// left by another earlier session is waited out; one that outlives a
+// session timeout belongs to a live broker with our id.
 func (b *backend) registerAtStart(ctx context.Context) error {
 	zpath := b.p(brokerPath(b.self()))
 	deadline := time.Now().Add(b.timeout + 2*time.Second)
@@ -417,6 +435,9 @@ func (b *backend) registerAtStart(ctx context.Context) error {
 			return fmt.Errorf("checking %s: %w", zpath, err)
 		}
 		if !ok {
+			continue
+		}
+		if b.removePreviousRun(zpath, stat) {
 			continue
 		}
 		if time.Now().After(deadline) {
@@ -465,7 +486,68 @@ func (b *backend) register() error {
 	b.session.Store(sid)
 	b.registered.Store(true)
 	b.log.Info().Int32("broker", b.self()).Str("session", fmt.Sprintf("0x%x", sid)).Msg("registered in ZooKeeper")
+	b.keepSession(sid)
 	return nil
+}
+
+// keepSession records the registration's session in SessionFile (written
+// aside and renamed into place; unsynced: a machine that crashed before
+// the file reached the disk only waits the old session out on restart).
+func (b *backend) keepSession(sid int64) {
+	if b.opt.SessionFile == "" {
+		return
+	}
+	tmp := b.opt.SessionFile + ".tmp"
+	err := os.WriteFile(tmp, []byte(strconv.FormatInt(sid, 16)+"\n"), 0o644)
+	if err == nil {
+		err = os.Rename(tmp, b.opt.SessionFile)
+	}
+	if err != nil {
+		b.log.Warn().Err(err).Str("file", b.opt.SessionFile).Msg("recording the ZooKeeper session; a restart after a crash will wait for it to expire")
+	}
+}
+
+// previousSession is the session SessionFile names, or 0.
+func (b *backend) previousSession() int64 {
+	if b.opt.SessionFile == "" {
+		return 0
+	}
+	data, err := os.ReadFile(b.opt.SessionFile)
+	if err != nil {
+		return 0
+	}
+	sid, err := strconv.ParseInt(strings.TrimSpace(string(data)), 16, 64)
+	if err != nil {
+		return 0
+	}
+	return sid
+}
+
+// removePreviousRun removes this broker's registration at zpath (stat)
+// if the session that owns it is the one the broker's previous run
+// recorded (SessionFile), with that session's controller znode and
+// controlled-shutdown marker. It reports whether it removed it.
+func (b *backend) removePreviousRun(zpath string, stat *zk.Stat) bool {
+	prev := b.previousSession()
+	if prev == 0 || stat.EphemeralOwner != prev || prev == b.conn.SessionID() {
+		return false
+	}
+	if err := b.conn.Delete(zpath, stat.Version); err != nil && !errors.Is(err, zk.ErrNoNode) {
+		b.log.Warn().Err(err).Str("session", fmt.Sprintf("0x%x", prev)).Msg("removing the registration of this broker's previous run; waiting for its session to expire")
+		return false
+	}
+	for _, other := range []string{b.p(controllerPath), b.p(stoppingMarker(b.self()))} {
+		ok, st, err := b.conn.Exists(other)
+		if err != nil || !ok || st.EphemeralOwner != prev {
+			continue
+		}
+		if err := b.conn.Delete(other, st.Version); err != nil && !errors.Is(err, zk.ErrNoNode) {
+			b.log.Warn().Err(err).Str("path", other).Msg("removing a znode of this broker's previous run")
+		}
+	}
+	b.log.Info().Int32("broker", b.self()).Str("session", fmt.Sprintf("0x%x", prev)).
+		Msg("removed the registration of this broker's previous run, which did not stop cleanly: its partitions fail over now, not once ZooKeeper expires its session")
+	return true
 }
 
 func (b *backend) ClusterID() string { return b.clusterID }

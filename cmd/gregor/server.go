@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -94,6 +95,7 @@ func start(ctx context.Context, cfg *config.Config, base zerolog.Logger) (*serve
 			return nil, err
 		}
 		opt.Self = broker.SelfInfo(cfg)
+		opt.SessionFile = filepath.Join(cfg.LogDirs[0], zkmeta.SessionFileName)
 		zb, err := zkmeta.New(opt)
 		if err != nil {
 			return nil, fmt.Errorf("zookeeper.connect: %w", err)
