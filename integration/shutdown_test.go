@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -280,6 +282,42 @@ func TestKilledBrokerRestartedRemovesItsOldRegistration(t *testing.T) {
 		}
 		c.awaitISR(topic, 3, 30*time.Second)
 	}
+}
+
+// A leader killed, whose log then loses its tail (as a machine crash loses
+// what was not flushed), and started again at once, before its ZooKeeper
+// session expires, loses no acknowledged record: the records acks=all
+// acknowledged are on its followers, and one of them leads at a new leader
+// epoch while the restarted broker truncates to it. It must not lead at
+// its previous run's epoch, the followers truncating to its shorter log.
+// Done to the controller, which is the one most likely to win the next
+// election itself, never having seen its own restart.
+func TestRestartedLeaderWithLostTailLosesNothing(t *testing.T) {
+	c := startCluster(t, 3, map[string]string{"zookeeper.session.timeout.ms": "15000", "auto.leader.rebalance.enable": "false"})
+	victim := c.controller()
+	topic := "lost-tail"
+	c.createAssigned(topic, [][]int32{{victim, victim%3 + 1, (victim+1)%3 + 1}})
+	w := startPacedWorkload(t, c, topic, 500, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.MetadataMinAge(100*time.Millisecond))
+	w.awaitMore(1000, 30*time.Second)
+	c.brokers[victim].Kill()
+	t0 := time.Now()
+	segs, err := filepath.Glob(filepath.Join(c.brokers[victim].Dir, "data", topic+"-0", "*.log"))
+	if err != nil || len(segs) == 0 {
+		t.Fatalf("no segment of %s-0 in broker %d's log dir (%v)", topic, victim, err)
+	}
+	slices.Sort(segs)
+	active := segs[len(segs)-1]
+	fi, err := os.Stat(active)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(active, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("broker %d's %s cut from %d to %d bytes", victim, filepath.Base(active), fi.Size(), fi.Size()/2)
+	c.brokers[victim].Start()
+	failedOver(t, c, w, topic, victim, t0, 15*time.Second, fmt.Sprintf("broker %d's crash and restart", victim))
+	c.awaitISR(topic, 3, 30*time.Second)
 }
 
 // An acks=all produce waiting while both followers stop: the leader

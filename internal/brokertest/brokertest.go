@@ -275,6 +275,13 @@ func (b *Broker) Restart() {
 	b.start()
 }
 
+// Start starts a killed or stopped broker again with the same directory
+// and port (Restart, with something done to its files in between).
+func (b *Broker) Start() {
+	b.t.Helper()
+	b.start()
+}
+
 // Refused runs the stopped broker's binary once more with its settings
 // and set's over them, expecting it to refuse to start: it returns the
 // exit code and what it wrote once the process ends, and fails the test
