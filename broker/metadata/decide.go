@@ -150,8 +150,8 @@ func FailoverPreferring(p Partition, live, preferred Live, unclean bool) (next P
 // back: a restarted leader is replaced by a live ISR member that did not
 // restart, at the next leader epoch, and restarted followers leave the
 // ISR (they rejoin it once they have caught up). Where no ISR member that
-// did not restart is live, the restarted ISR member that led, else the
-// first live one in replica order, leads at the next leader epoch, alone
+// did not restart is live, the restarted leader, else the first live
+// restarted ISR member in replica order, leads at the next leader epoch, alone
 // in the ISR: the followers that truncate to it do so knowing of the new
 // epoch. With no live ISR member, the partition follows Failover. ok is
 // false when no replica of the leader and ISR restarted.
@@ -172,7 +172,7 @@ func Rejoin(p Partition, live, preferred, restarted Live, unclean bool) (next Pa
 		return next, true
 	}
 	leader := int32(-1)
-	if p.Leader >= 0 && live[p.Leader] && slices.Contains(p.ISR, p.Leader) {
+	if p.Leader >= 0 && live[p.Leader] {
 		leader = p.Leader
 	} else if r, found := firstLiveIn(p.Replicas, p.ISR, preferred); found {
 		leader = r

@@ -158,6 +158,8 @@ func TestRejoin(t *testing.T) {
 			pt(ids(1, 2, 3), 3, 5, ids(3)), true}, NewLive(2, 3), NewLive(1, 3), false},
 		{decision{"offline, its last leader restarted: it leads at the next epoch", pt(ids(1, 2), -1, 7, ids(1)), live,
 			pt(ids(1, 2), 1, 8, ids(1)), true}, NewLive(1), live, false},
+		{decision{"a restarted leader outside a dead ISR: it leads at the next epoch", pt(ids(1, 2, 3), 1, 4, ids(2)), NewLive(1, 3),
+			pt(ids(1, 2, 3), 1, 5, ids(1)), true}, NewLive(1), NewLive(1, 3), false},
 		{decision{"the restarted leader is passed over for one that did not restart, even one stopping", pt(ids(1, 2, 3), 1, 4, ids(1, 2)), live,
 			pt(ids(1, 2, 3), 2, 5, ids(2)), true}, NewLive(1), NewLive(1, 3), false},
 	} {

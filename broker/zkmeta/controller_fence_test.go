@@ -114,7 +114,7 @@ func fencedController(t *testing.T) (*backend, *zk.Conn) {
 	}
 	t.Cleanup(raw.Close)
 	// A second live broker, registered by hand.
-	reg, err := encodeBroker(metadata.BrokerInfo{ID: 2, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}})
+	reg, err := encodeBroker(metadata.BrokerInfo{ID: 2, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

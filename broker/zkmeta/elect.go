@@ -148,10 +148,19 @@ func (b *backend) electOne(typ int8, topic string, p int32, replicas []int32, li
 		if err != nil {
 			return fmt.Errorf("%s: %w", statePath(topic, p), err)
 		}
-		next, err := metadata.Elect(typ, z.partition(topic, p, replicas), live)
+		// A replica restarted since the state was written is not
+		// elected where another can be, and leaves the ISR: the state
+		// written would make its previous run's membership look current.
+		cur := z.partition(topic, p, replicas)
+		restarted := b.restartedIn(z.Leader, z.ISR, stat.Mzxid)
+		next, err := metadata.Elect(typ, cur, minusLive(live, restarted))
+		if err != nil && typ == metadata.ElectUnclean && len(restarted) > 0 {
+			next, err = metadata.Elect(typ, cur, live)
+		}
 		if err != nil {
 			return err
 		}
+		next.ISR = withoutRestarted(next.ISR, restarted, next.Leader)
 		resp, err := b.conn.Multi(fence, &zk.SetDataRequest{Path: zpath, Data: encodeState(epoch, next.Leader, next.LeaderEpoch, next.ISR), Version: stat.Version})
 		err = b.multiErr(resp, err)
 		if errors.Is(err, zk.ErrBadVersion) || errors.Is(err, zk.ErrNoNode) {
@@ -205,11 +214,14 @@ func (b *backend) rebalance(live metadata.Live) error {
 		b.log.Info().Int32("broker", im.Broker).Int("not_led", len(im.NotLed)).Int("preferred", im.Preferred).
 			Msg("controller: partitions not led by their preferred replica; electing it")
 		for _, cur := range im.NotLed {
+			t := b.topics[cur.Topic]
+			if len(b.restarted(t.states[cur.Index], live)) > 0 {
+				continue // Rejoin's first (control)
+			}
 			next, err := metadata.Elect(metadata.ElectPreferred, cur, live)
 			if err != nil {
 				continue // not in sync: it cannot lead yet
 			}
-			t := b.topics[cur.Topic]
 			b.log.Info().Str("topic", cur.Topic).Int32("partition", cur.Index).Int32("old_leader", cur.Leader).Int32("leader", next.Leader).
 				Int32("leader_epoch", next.LeaderEpoch).Msg("controller: preferred replica elected (auto rebalance)")
 			if err := b.writeState(t, cur.Index, t.states[cur.Index], next); err != nil {

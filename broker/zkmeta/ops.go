@@ -408,6 +408,15 @@ func (b *backend) UpdatePartition(ctx context.Context, topic string, partition i
 		if err != nil {
 			return metadata.PartitionState{}, fmt.Errorf("%s: %w", statePath(topic, partition), err)
 		}
+		// ISR members that restarted since the state was written leave
+		// it: they rejoin once caught up, as added by a change (which
+		// then is newer than their restart).
+		if restarted := b.restartedIn(cur.Leader, cur.ISR, stat.Mzxid); len(restarted) > 0 {
+			if restarted[cur.Leader] {
+				return metadata.PartitionState{}, metadata.ErrStaleState // the controller moves its leadership first
+			}
+			st.ISR = slices.DeleteFunc(slices.Clone(st.ISR), func(r int32) bool { return restarted[r] && slices.Contains(cur.ISR, r) })
+		}
 		stat, err = b.conn.Set(zpath, encodeState(cur.ControllerEpoch, st.Leader, st.LeaderEpoch, st.ISR), st.Version)
 		if errors.Is(err, zk.ErrBadVersion) {
 			return metadata.PartitionState{}, metadata.ErrStaleState
@@ -616,6 +625,17 @@ func (b *backend) handOverMany(ctx context.Context, want func(topic string, p in
 	return errors.Join(errs...)
 }
 
+// minusLive returns live without the brokers in out.
+func minusLive(live, out metadata.Live) metadata.Live {
+	m := metadata.Live{}
+	for id := range live {
+		if !out[id] {
+			m[id] = true
+		}
+	}
+	return m
+}
+
 // handOver applies metadata.ControlledShutdown to one partition by
 // compare-and-set of its state znode, handing its leadership to a broker
 // not in controlled shutdown itself (eligible) where one is in the ISR; it
@@ -635,9 +655,24 @@ func (b *backend) handOver(topic string, p int32, replicas []int32, live, eligib
 			return metadata.PartitionState{}, false, err
 		}
 		cur := z.partition(topic, p, replicas)
+		// Replicas restarted since the state was written are neither
+		// handed the leadership nor kept in the ISR; a restarted leader's
+		// partition is the controller's to move (metadata.Rejoin).
+		live, eligible, dropped := live, eligible, false
+		if restarted := b.restartedIn(z.Leader, z.ISR, stat.Mzxid); len(restarted) > 0 {
+			if restarted[z.Leader] {
+				return metadata.PartitionState{}, false, nil
+			}
+			cur.ISR = withoutRestarted(cur.ISR, restarted, -1)
+			dropped = len(cur.ISR) != len(z.ISR)
+			live, eligible = minusLive(live, restarted), minusLive(eligible, restarted)
+		}
 		next, ok := metadata.ControlledShutdown(cur, b.self(), eligible)
 		if !ok {
 			next, ok = metadata.ControlledShutdown(cur, b.self(), live)
+		}
+		if !ok && dropped {
+			next, ok = cur, true
 		}
 		if !ok {
 			return metadata.PartitionState{}, false, nil

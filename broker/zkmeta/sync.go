@@ -596,15 +596,25 @@ func (b *backend) processIDs() error {
 		if old != nil && old.czxid == stat.Czxid {
 			continue
 		}
-		info, err := decodeBroker(id, data)
+		info, since, err := decodeBrokerIncarnation(id, data)
 		if err != nil {
 			b.log.Warn().Err(err).Msg("ignoring broker registration")
 			continue
 		}
-		if old != nil { // gone and back between two reads
+		if old != nil && b.isController {
+			// Gone and back between two reads, for this round's
+			// control. Only the controller keeps them: one kept by a
+			// broker that becomes controller later would move
+			// leaderships off brokers long back (a restart removes its
+			// previous run's registration at once, so every broker
+			// sees it as such a bounce); a newer registration than a
+			// state is taken as a restart anyway (metadata.Rejoin).
 			b.bounced[id] = true
 		}
-		b.brokers[id] = &liveBroker{info: info, czxid: stat.Czxid}
+		if since == 0 || since > stat.Czxid {
+			since = stat.Czxid
+		}
+		b.brokers[id] = &liveBroker{info: info, czxid: stat.Czxid, since: since}
 		b.brokersChanged = true
 		b.log.Info().Int32("broker", id).Msg("broker registered")
 	}
@@ -656,6 +666,7 @@ func (b *backend) processCtrl() error {
 			return err
 		}
 		b.isController = true
+		b.bounced = map[int32]bool{}
 		b.log.Info().Int32("controller_epoch", b.ctrlEpoch).Msg("elected controller")
 	case !mine && b.isController:
 		b.isController = false

@@ -72,10 +72,11 @@ type backend struct {
 	// expires; disconnected is when the connection was lost (zero while
 	// connected), for the reconnection's log line.
 	registered atomic.Bool
-	// selfCzxid is the transaction that created this broker's
-	// registration: a partition state older than it that names the broker
-	// leader is its previous run's, not led until the controller writes a
-	// new one (topicState).
+	// selfCzxid is the transaction that created this process's first
+	// registration (its incarnation, written into the registrations that
+	// follow a session expiry): a partition state older than it that names
+	// the broker leader is its previous run's, not led until the controller
+	// writes a new one (topicState).
 	selfCzxid    int64
 	disconnected atomic.Int64
 
@@ -138,7 +139,12 @@ type backend struct {
 
 type liveBroker struct {
 	info  metadata.BrokerInfo
-	czxid int64
+	czxid int64 // of the registration
+	// since is the czxid of its process's first registration (its
+	// incarnation): a state older than that is its previous run's. A
+	// process registered again after its session expired is the same
+	// incarnation, its log intact.
+	since int64
 }
 
 type topicCache struct {
@@ -169,6 +175,33 @@ type pstate struct {
 	mzxid int64
 }
 
+// restartedIn is restarted for a state a writer other than the
+// controller's round has just read from ZooKeeper (its leader, ISR and
+// mzxid), against the registrations as this broker last read them. A
+// writer must not carry a restarted replica's leadership or ISR membership
+// into a newer state: that would make it look current to the controller.
+// It takes mu.
+func (b *backend) restartedIn(leader int32, isr []int32, mzxid int64) metadata.Live {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	live := metadata.Live{}
+	for id := range b.brokers {
+		live[id] = true
+	}
+	return b.restarted(&pstate{leader: leader, isr: isr, mzxid: mzxid}, live)
+}
+
+// withoutRestarted returns ids without the restarted ones, except keep.
+func withoutRestarted(ids []int32, restarted metadata.Live, keep int32) []int32 {
+	var out []int32
+	for _, id := range ids {
+		if !restarted[id] || id == keep {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // writtenNow is the mzxid of a state this broker has just written, until
 // its watch reads it back.
 const writtenNow = math.MaxInt64
@@ -178,7 +211,7 @@ const writtenNow = math.MaxInt64
 func (b *backend) restarted(st *pstate, live metadata.Live) metadata.Live {
 	var out metadata.Live
 	for _, r := range append([]int32{st.leader}, st.isr...) {
-		if lb := b.brokers[r]; lb != nil && live[r] && lb.czxid > st.mzxid {
+		if lb := b.brokers[r]; lb != nil && live[r] && lb.since > st.mzxid {
 			if out == nil {
 				out = metadata.Live{}
 			}
@@ -459,7 +492,7 @@ func (b *backend) registerAtStart(ctx context.Context) error {
 // register creates this broker's ephemeral registration for the current
 // session. It returns zk.ErrNodeExists if another session holds it.
 func (b *backend) register() error {
-	data, err := encodeBroker(b.opt.Self)
+	data, err := encodeBroker(b.opt.Self, b.selfCzxid)
 	if err != nil {
 		return err
 	}
@@ -479,9 +512,8 @@ func (b *backend) register() error {
 	if stat.EphemeralOwner != sid {
 		return fmt.Errorf("%s: %w (owned by session 0x%x)", brokerPath(b.self()), zk.ErrNodeExists, stat.EphemeralOwner)
 	}
-	b.selfCzxid = stat.Czxid
-	for _, t := range b.topics { // which states are its previous run's changed
-		t.changed = true
+	if b.selfCzxid == 0 {
+		b.selfCzxid = stat.Czxid
 	}
 	b.session.Store(sid)
 	b.registered.Store(true)
@@ -490,15 +522,16 @@ func (b *backend) register() error {
 	return nil
 }
 
-// keepSession records the registration's session in SessionFile (written
-// aside and renamed into place; unsynced: a machine that crashed before
-// the file reached the disk only waits the old session out on restart).
+// keepSession records the registration's session in SessionFile, with
+// the machine's identity (written aside and renamed into place; unsynced:
+// a machine that crashed before the file reached the disk only waits the
+// old session out on restart).
 func (b *backend) keepSession(sid int64) {
 	if b.opt.SessionFile == "" {
 		return
 	}
 	tmp := b.opt.SessionFile + ".tmp"
-	err := os.WriteFile(tmp, []byte(strconv.FormatInt(sid, 16)+"\n"), 0o644)
+	err := os.WriteFile(tmp, []byte(strconv.FormatInt(sid, 16)+"\n"+machineIdentity()+"\n"), 0o644)
 	if err == nil {
 		err = os.Rename(tmp, b.opt.SessionFile)
 	}
@@ -507,7 +540,19 @@ func (b *backend) keepSession(sid int64) {
 	}
 }
 
-// previousSession is the session SessionFile names, or 0.
+// machineIdentity names this machine: its /etc/machine-id, else its host
+// name.
+func machineIdentity() string {
+	if id, err := os.ReadFile("/etc/machine-id"); err == nil && len(strings.TrimSpace(string(id))) > 0 {
+		return "machine-id " + strings.TrimSpace(string(id))
+	}
+	host, _ := os.Hostname()
+	return "host " + host
+}
+
+// previousSession is the session SessionFile names, or 0; also 0 when
+// the file was written on another machine (a log dir copied or moved
+// while the broker that wrote it may still run there).
 func (b *backend) previousSession() int64 {
 	if b.opt.SessionFile == "" {
 		return 0
@@ -516,7 +561,11 @@ func (b *backend) previousSession() int64 {
 	if err != nil {
 		return 0
 	}
-	sid, err := strconv.ParseInt(strings.TrimSpace(string(data)), 16, 64)
+	sidText, identity, _ := strings.Cut(strings.TrimSpace(string(data)), "\n")
+	if strings.TrimSpace(identity) != machineIdentity() {
+		return 0
+	}
+	sid, err := strconv.ParseInt(strings.TrimSpace(sidText), 16, 64)
 	if err != nil {
 		return 0
 	}

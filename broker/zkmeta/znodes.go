@@ -64,12 +64,20 @@ type brokerZNode struct {
 	Timestamp                   string            `json:"timestamp"`
 	Port                        int32             `json:"port"`
 	Version                     int               `json:"version"`
+	// Incarnation is Gregor's own: the transaction that created the
+	// process's first registration, written when it registers again
+	// under a new session (after an expiry). Absent, the registration is
+	// its process's first, and its own czxid is the incarnation.
+	Incarnation int64 `json:"gregor_incarnation,omitempty"`
 }
 
 var securityProtocols = []string{"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"}
 
-func encodeBroker(self metadata.BrokerInfo) ([]byte, error) {
+// encodeBroker is the registration of self; incarnation is its first
+// registration's czxid, 0 for the first.
+func encodeBroker(self metadata.BrokerInfo, incarnation int64) ([]byte, error) {
 	z := brokerZNode{
+		Incarnation:                 incarnation,
 		ListenerSecurityProtocolMap: map[string]string{},
 		JmxPort:                     -1,
 		Features:                    map[string]any{},
@@ -124,9 +132,16 @@ func registrationOrder(self metadata.BrokerInfo) []string {
 }
 
 func decodeBroker(id int32, data []byte) (metadata.BrokerInfo, error) {
+	bi, _, err := decodeBrokerIncarnation(id, data)
+	return bi, err
+}
+
+// decodeBrokerIncarnation is decodeBroker with the registration's
+// incarnation (0: it is its process's first registration).
+func decodeBrokerIncarnation(id int32, data []byte) (metadata.BrokerInfo, int64, error) {
 	var z brokerZNode
 	if err := json.Unmarshal(data, &z); err != nil {
-		return metadata.BrokerInfo{}, fmt.Errorf("broker %d registration: %w", id, err)
+		return metadata.BrokerInfo{}, 0, fmt.Errorf("broker %d registration: %w", id, err)
 	}
 	bi := metadata.BrokerInfo{ID: id, Endpoints: map[string]metadata.Endpoint{}}
 	if z.Rack != nil {
@@ -153,7 +168,7 @@ func decodeBroker(id int32, data []byte) (metadata.BrokerInfo, error) {
 	if ms, err := strconv.ParseInt(z.Timestamp, 10, 64); err == nil && ms > 0 {
 		bi.Registered = time.UnixMilli(ms)
 	}
-	return bi, nil
+	return bi, z.Incarnation, nil
 }
 
 // topicZNode is /brokers/topics/<t> (version 3).
