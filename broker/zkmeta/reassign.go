@@ -80,6 +80,7 @@ type reassigning struct {
 	// has none (the controller then creates it).
 	version  int32
 	hasState bool
+	mzxid    int64 // of the state znode
 }
 
 // reassignTopic applies targets (nil: cancel) to one topic's partitions,
@@ -104,8 +105,22 @@ func (b *backend) reassignTopic(name string, targets map[int32][]int32, live met
 			if err != nil {
 				return err
 			}
-			c.next, res[p] = metadata.Reassign(c.cur, targets[p], live, known, allowRFChange, deleting, unclean)
-			if res[p] == nil && !c.next.SameAssignment(c.cur) {
+			// A state naming replicas restarted since it was written is
+			// first taken as the controller takes it (metadata.Rejoin):
+			// the reassignment's state would otherwise carry their
+			// previous run's leadership or ISR membership into a newer
+			// state, where the controller would take it as current.
+			base := c.cur
+			if restarted := b.restartedIn(c.cur.Leader, c.cur.ISR, c.mzxid); c.hasState && len(restarted) > 0 {
+				if rejoined, ok := metadata.Rejoin(c.cur, live, live, restarted, unclean); ok {
+					base = rejoined
+				}
+			}
+			c.next, res[p] = metadata.Reassign(base, targets[p], live, known, allowRFChange, deleting, unclean)
+			if res[p] == nil && !base.SameLeadership(c.cur) && c.next.LeaderEpoch > c.cur.LeaderEpoch+1 {
+				c.next.LeaderEpoch = c.cur.LeaderEpoch + 1 // one change, one epoch
+			}
+			if res[p] == nil && (!c.next.SameAssignment(c.cur) || !c.next.SameLeadership(c.cur)) {
 				changes = append(changes, c)
 			}
 		}
@@ -161,7 +176,7 @@ func (b *backend) readReassigning(name string, p int32, z topicZNode) (reassigni
 		return c, fmt.Errorf("%s: %w", statePath(name, p), err)
 	}
 	c.cur.Leader, c.cur.LeaderEpoch, c.cur.ISR = st.Leader, st.LeaderEpoch, st.ISR
-	c.version, c.hasState = stat.Version, true
+	c.version, c.hasState, c.mzxid = stat.Version, true, stat.Mzxid
 	return c, nil
 }
 
@@ -225,6 +240,9 @@ func (b *backend) completeReassignment(t *topicCache, p int32, live, eligible me
 	st := t.states[p]
 	if st == nil {
 		return nil
+	}
+	if len(b.restarted(st, live)) > 0 {
+		return nil // the round's Rejoin comes first; its write is read back, then this one
 	}
 	cur := t.partition(p)
 	next, ok := metadata.CompleteReassignment(cur, eligible)
