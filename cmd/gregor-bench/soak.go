@@ -14,16 +14,20 @@ package main
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/signal"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -80,18 +84,25 @@ func soakCmd(args []string) {
 		}
 		return cl
 	}
+	// Every acknowledged record's sequence number, read back at the end.
+	var ackedMu sync.Mutex
+	acked := map[uint64]bool{}
 	run(func() { // about 1,000 records a second, each awaited by acks=all
 		cl := client(kgo.DefaultProduceTopic("soak"), kgo.RequiredAcks(kgo.AllISRAcks()))
 		defer cl.Close()
-		val := make([]byte, 200)
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
-		for lctx.Err() == nil {
+		for seq := uint64(0); lctx.Err() == nil; seq++ {
 			<-tick.C
+			val := make([]byte, 200)
+			binary.BigEndian.PutUint64(val, seq)
 			cl.Produce(lctx, &kgo.Record{Value: val}, func(_ *kgo.Record, err error) {
 				switch {
 				case err == nil:
 					produced.Add(1)
+					ackedMu.Lock()
+					acked[seq] = true
+					ackedMu.Unlock()
 				case lctx.Err() == nil:
 					failed.Add(1)
 				}
@@ -192,6 +203,11 @@ func soakCmd(args []string) {
 	wg.Wait()
 	fmt.Printf("soak done: %d records acknowledged, %d failed, %d consumed, %d transactions ended, %d churn rounds, %d bounces\n",
 		produced.Load(), failed.Load(), consumed.Load(), txns.Load(), churn.Load(), bounces.Load())
+	ackedMu.Lock() // a promise failed by the producer's close may run late
+	defer ackedMu.Unlock()
+	if err := readBackSoak(ctx, adm, seeds, acked); err != nil {
+		fail(err)
+	}
 	// Growth over the second half of the run, where broker 1 (never
 	// restarted) has settled: per hour, the least-squares slope of its
 	// samples.
@@ -238,4 +254,67 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// readBackSoak reads the soak topic from its start to its end and checks
+// that every acknowledged record (acked: their sequence numbers) is there
+// once: a broker killed and restarted must lose and double none.
+func readBackSoak(ctx context.Context, adm *kadm.Client, seeds []string, acked map[uint64]bool) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	ends, err := adm.ListEndOffsets(ctx, "soak")
+	if err != nil {
+		return fmt.Errorf("soak read-back: %w", err)
+	}
+	left := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			left[o.Partition] = o.Offset
+		}
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(seeds...), kgo.ConsumeTopics("soak"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	seen := make(map[uint64]int, len(acked))
+	var stored int
+	for len(left) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return fmt.Errorf("soak read-back: the topic's end not reached in 2 minutes (partitions %v left): %w", left, ctx.Err())
+		}
+		fs.EachError(func(_ string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				fmt.Fprintf(os.Stderr, "soak read-back: partition %d: %v\n", p, err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) {
+			stored++
+			if len(r.Value) >= 8 {
+				seen[binary.BigEndian.Uint64(r.Value)]++
+			}
+			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
+				delete(left, r.Partition)
+			}
+		})
+	}
+	var lost, doubled []uint64
+	for seq := range acked {
+		switch seen[seq] {
+		case 0:
+			lost = append(lost, seq)
+		case 1:
+		default:
+			doubled = append(doubled, seq)
+		}
+	}
+	if len(lost) > 0 || len(doubled) > 0 {
+		slices.Sort(lost)
+		slices.Sort(doubled)
+		return fmt.Errorf("soak read-back: of %d acknowledged records, %d lost (first %v) and %d stored more than once (first %v)",
+			len(acked), len(lost), lost[:min(len(lost), 10)], len(doubled), doubled[:min(len(doubled), 10)])
+	}
+	fmt.Printf("read back: all %d acknowledged records are in the topic once (%d records stored, with those whose produce the end of the load cut short)\n", len(acked), stored)
+	return nil
 }
