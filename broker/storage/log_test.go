@@ -696,6 +696,60 @@ func TestTruncateToLogEndDropsEmptyEpoch(t *testing.T) {
 	}
 }
 
+// An epoch recorded at the log's end with nothing appended under it (a
+// leadership taken over, then a restart) is dropped by the next load, as
+// Kafka's LogLoader drops it, without writing the checkpoint at the open:
+// an idle partition's open writes no file. The next change to the log
+// writes it, so that records appended under the older epoch are not
+// taken for the dropped one's after another load.
+func TestLoadDropsEpochAtTheEndAndWritesItWithTheNextAppend(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, "leader-epoch-checkpoint")
+	read := func() string {
+		t.Helper()
+		data, err := os.ReadFile(ckpt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	l, err := Open(OSFS{}, dir, testConfig(), OpenOptions{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := buildBatch(t, 0, 2, 1000, 1)
+	records.SetLeaderEpoch(b, 0)
+	mustAppend(t, l, b)
+	if err := l.AssignEpoch(3, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l = openTestLog(t, dir, testConfig(), OpenOptions{Clean: true, RecoveryPoint: 2})
+	if e := l.LatestEpoch(); e != 0 {
+		t.Fatalf("latest epoch %d after the load, want 0 (epoch 3 began at the log end)", e)
+	}
+	after, err := os.Stat(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "0\n2\n0 0\n3 2\n" || !os.SameFile(before, after) {
+		t.Fatalf("the open wrote the checkpoint (%q, same file %v); want it left for the next change", got, os.SameFile(before, after))
+	}
+	// A follower appends the old leader's records, still at epoch 0.
+	b = buildBatch(t, 2, 2, 1000, 1)
+	records.SetLeaderEpoch(b, 0)
+	mustAppend(t, l, b)
+	if got := read(); got != "0\n1\n0 0\n" {
+		t.Fatalf("after an append under epoch 0 the checkpoint is %q; want epoch 3 gone", got)
+	}
+}
+
 // A producer snapshot written after the log was deleted (a background
 // write that lost the race) does not land in the directory, which a topic
 // recreated under the same name may own by then.
