@@ -769,19 +769,25 @@ func (b *backend) processTopic(name string) error {
 	if t.exists && hasID && t.hasID && id != t.id { // recreated
 		// Its config and states were last read while the old one was
 		// deleted, with no watch for their creation (watchCreation).
-		t.states = nil
+		t.states, t.unread = nil, nil
 		b.mark(preConfig + name)
 	}
 	if !t.exists || id != t.id || hasID != t.hasID || !slices.EqualFunc(assign, t.assign, slices.Equal) {
 		t.changed = true
 	}
 	t.exists, t.id, t.hasID, t.version, t.assign = true, id, hasID, stat.Version, assign
+	// A topic that has partition znodes (stat.NumChildren: its
+	// partitions znode) may have their states already: until they are
+	// read, the controller creates none of them (it would find them there,
+	// one round trip each: 3,000 partitions' took 1.8 s at a restart).
+	// A topic just created has none, and its states are created at once.
 	for p := len(t.states); p < len(assign); p++ {
 		t.states = append(t.states, nil)
+		t.unread = append(t.unread, stat.NumChildren > 0)
 		b.mark(stateKey(name, int32(p)))
 	}
 	if len(t.states) > len(assign) {
-		t.states = t.states[:len(assign)]
+		t.states, t.unread = t.states[:len(assign)], t.unread[:len(assign)]
 	}
 	return nil
 }
@@ -814,6 +820,9 @@ func (b *backend) processState(name string, p int32) error {
 	data, stat, ok, err := b.get(stateKey(name, p), b.p(statePath(name, p)))
 	if err != nil {
 		return err
+	}
+	if int(p) < len(t.unread) {
+		t.unread[p] = false
 	}
 	if !ok {
 		if t.states[p] != nil {

@@ -159,7 +159,10 @@ type topicCache struct {
 	adding, removing [][]int32
 	configs          map[string]string
 	states           []*pstate
-	changed          bool
+	// unread is set for a partition whose state may exist but has not
+	// been read yet (the controller does not create it meanwhile).
+	unread  []bool
+	changed bool
 	// reported is when the earliest undelivered change was reported.
 	reported time.Time
 }

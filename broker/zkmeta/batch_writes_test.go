@@ -1,0 +1,117 @@
+package zkmeta
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/go-zookeeper/zk"
+
+	"gregor/broker/metadata"
+	"gregor/internal/wait"
+	"gregor/internal/zktest"
+)
+
+// The controller writes partition states in multi-ops of up to
+// controlWriteBatch: ZooKeeper syncs its log once per transaction it has
+// queued, and a transaction per partition kept a broker's thousands of
+// partitions waiting on as many syncs. A controller starting over
+// partitions whose states it has not read yet does not try to create
+// them first (every one failed, a round trip each). Counted in ZooKeeper
+// transactions (zxids), failed ones included.
+func TestControllerWritesStatesInBatches(t *testing.T) {
+	const n = 1000
+	z := zktest.Start(t)
+	const root = "/batches"
+	raw, _, err := zk.Connect([]string{z.Addr}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(raw.Close)
+	acl := zk.WorldACL(zk.PermAll)
+	multi := func(ops []any) {
+		t.Helper()
+		for len(ops) > 0 {
+			k := min(len(ops), 300)
+			if _, err := raw.Multi(ops[:k]...); err != nil {
+				t.Fatal(err)
+			}
+			ops = ops[k:]
+		}
+	}
+	topic := func(name string) []byte {
+		parts := map[string][]int32{}
+		for p := range n {
+			parts[strconv.Itoa(p)] = []int32{1}
+		}
+		data, err := json.Marshal(map[string]any{"version": 3, "topic_id": metadata.NewUuid().String(),
+			"partitions": parts, "adding_replicas": map[string][]int32{}, "removing_replicas": map[string][]int32{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	// A topic of n partitions, each with a state a previous run of
+	// broker 1 left: broker 1 restarted since.
+	ops := []any{&zk.CreateRequest{Path: root, Acl: acl}, &zk.CreateRequest{Path: root + "/brokers", Acl: acl},
+		&zk.CreateRequest{Path: root + "/brokers/topics", Acl: acl},
+		&zk.CreateRequest{Path: root + "/brokers/topics/old", Data: topic("old"), Acl: acl},
+		&zk.CreateRequest{Path: root + "/brokers/topics/old/partitions", Acl: acl}}
+	for p := range int32(n) {
+		ops = append(ops, &zk.CreateRequest{Path: root + partitionPath("old", p), Acl: acl},
+			&zk.CreateRequest{Path: root + statePath("old", p), Data: encodeState(1, 1, 4, []int32{1}), Acl: acl})
+	}
+	multi(ops)
+	zxid := func() int64 {
+		t.Helper()
+		path, err := raw.Create(root+"/mark-", nil, zk.FlagSequence, acl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, st, err := raw.Get(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Czxid
+	}
+	epochs := func(name string, want int32) func() bool {
+		return func() bool {
+			for p := range int32(n) {
+				data, _, err := raw.Get(root + statePath(name, p))
+				if err != nil {
+					return false
+				}
+				st, err := decodeState(data)
+				if err != nil || st.LeaderEpoch != want || st.Leader != 1 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+
+	before := zxid()
+	startLone(t, z.Addr+root)
+	wait.For(t, fmt.Sprintf("broker 1, restarted, to lead every partition of 'old' at epoch 5"), 60*time.Second, epochs("old", 5))
+	// Registration, the controller's election and epoch, a few
+	// batches; not a transaction (or three) per partition.
+	txns := zxid() - before
+	t.Logf("restart: %d transactions", txns)
+	if txns > n/10 {
+		t.Fatalf("the restarted controller took %d ZooKeeper transactions to move %d partitions' states on; want a few batches", txns, n)
+	}
+
+	// A topic created: its partitions' states are created in batches too.
+	before = zxid()
+	if _, err := raw.Create(root+"/brokers/topics/new", topic("new"), 0, acl); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "broker 1 to create every state of 'new'", 60*time.Second, epochs("new", 0))
+	txns = zxid() - before
+	t.Logf("creation: %d transactions", txns)
+	if txns > n/10 {
+		t.Fatalf("creating %d partitions' states took %d ZooKeeper transactions; want a few batches", n, txns)
+	}
+}
