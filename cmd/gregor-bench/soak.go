@@ -278,7 +278,7 @@ func readBackSoak(ctx context.Context, adm *kadm.Client, seeds []string, acked m
 	}
 	defer cl.Close()
 	seen := make(map[uint64]int, len(acked))
-	var stored int
+	var churned int
 	for len(left) > 0 {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -290,9 +290,10 @@ func readBackSoak(ctx context.Context, adm *kadm.Client, seeds []string, acked m
 			}
 		})
 		fs.EachRecord(func(r *kgo.Record) {
-			stored++
 			if len(r.Value) >= 8 {
 				seen[binary.BigEndian.Uint64(r.Value)]++
+			} else {
+				churned++ // a churn producer's record
 			}
 			if end, ok := left[r.Partition]; ok && r.Offset+1 >= end {
 				delete(left, r.Partition)
@@ -315,6 +316,16 @@ func readBackSoak(ctx context.Context, adm *kadm.Client, seeds []string, acked m
 		return fmt.Errorf("soak read-back: of %d acknowledged records, %d lost (first %v) and %d stored more than once (first %v)",
 			len(acked), len(lost), lost[:min(len(lost), 10)], len(doubled), doubled[:min(len(doubled), 10)])
 	}
-	fmt.Printf("read back: all %d acknowledged records are in the topic once (%d records stored, with those whose produce the end of the load cut short)\n", len(acked), stored)
+	var unacked []uint64
+	for seq := range seen {
+		if !acked[seq] {
+			unacked = append(unacked, seq)
+		}
+	}
+	slices.Sort(unacked)
+	fmt.Printf("read back: all %d acknowledged records are in the topic once (beside %d records of the churn's producers)\n", len(acked), churned)
+	if len(unacked) > 0 {
+		fmt.Printf("  %d stored without an acknowledgement, numbers %d to %d\n", len(unacked), unacked[0], unacked[len(unacked)-1])
+	}
 	return nil
 }
