@@ -25,11 +25,7 @@ func TestControllerWritesStatesInBatches(t *testing.T) {
 	const n = 1000
 	z := zktest.Start(t)
 	const root = "/batches"
-	raw, _, err := zk.Connect([]string{z.Addr}, 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(raw.Close)
+	raw := rawZK(t, z.Addr)
 	acl := zk.WorldACL(zk.PermAll)
 	multi := func(ops []any) {
 		t.Helper()

@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/go-zookeeper/zk"
 	"time"
 
 	"gregor/broker/metadata"
@@ -54,11 +53,7 @@ func TestRegisteringAgainKeepsTheIncarnation(t *testing.T) {
 	z := zktest.Start(t)
 	const root = "/incarnation"
 	b := startLone(t, z.Addr+root)
-	raw, _, err := zk.Connect([]string{z.Addr}, 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(raw.Close)
+	raw := rawZK(t, z.Addr)
 	_, first, err := raw.Get(root + "/brokers/ids/1")
 	if err != nil {
 		t.Fatal(err)

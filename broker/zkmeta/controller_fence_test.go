@@ -38,6 +38,17 @@ func startLone(t *testing.T, connect string) *backend {
 	return b
 }
 
+// rawZK is a ZooKeeper session of the test's own, closed when it ends.
+func rawZK(t *testing.T, addr string) *zk.Conn {
+	t.Helper()
+	raw, _, err := zk.Connect([]string{addr}, 10*time.Second, zk.WithLogInfo(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(raw.Close)
+	return raw
+}
+
 type nopApplier struct{}
 
 func (nopApplier) ApplyTopic(metadata.TopicState)            {}
@@ -63,11 +74,7 @@ func TestStaleControllerDeletesNoTopic(t *testing.T) {
 	if _, err := b.CreateTopic(ctx, metadata.TopicSpec{Name: "kept", Assignment: [][]int32{{1}}}); err != nil {
 		t.Fatal(err)
 	}
-	raw, _, err := zk.Connect([]string{z.Addr}, 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
+	raw := rawZK(t, z.Addr)
 	wait.For(t, "kept-0's state", 20*time.Second, func() bool {
 		ok, _, _ := raw.Exists("/fence/brokers/topics/kept/partitions/0/state")
 		return ok
@@ -108,11 +115,7 @@ func fencedController(t *testing.T) (*backend, *zk.Conn) {
 		defer b.mu.Unlock()
 		return b.isController
 	})
-	raw, _, err := zk.Connect([]string{z.Addr}, 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(raw.Close)
+	raw := rawZK(t, z.Addr)
 	// A second live broker, registered by hand.
 	reg, err := encodeBroker(metadata.BrokerInfo{ID: 2, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9092}}}, 0)
 	if err != nil {

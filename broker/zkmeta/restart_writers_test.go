@@ -25,11 +25,7 @@ import (
 func TestControllerWritersDropRestartedReplicas(t *testing.T) {
 	z := zktest.Start(t)
 	const root = "/writers"
-	raw, _, err := zk.Connect([]string{z.Addr}, 10*time.Second, zk.WithLogInfo(false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(raw.Close)
+	raw := rawZK(t, z.Addr)
 	acl := zk.WorldACL(zk.PermAll)
 	create := func(path string, data []byte, flags int32) {
 		t.Helper()
