@@ -116,7 +116,7 @@ func (l *Log) ApplyRetention(now time.Time, hw int64) (int, error) {
 		if end > hw || last && s.size == 0 {
 			break
 		}
-		byStart := end <= l.startOffset
+		byStart := !last && end <= l.startOffset
 		byTime := l.cfg.RetentionMs >= 0 && now.UnixMilli()-l.largestTimestamp(s) > l.cfg.RetentionMs
 		bySize := l.cfg.RetentionBytes >= 0 && total-s.size >= l.cfg.RetentionBytes
 		if !byStart && !byTime && !bySize {
@@ -156,10 +156,11 @@ func (l *Log) DeleteRecordsBefore(off int64) error {
 	}
 	l.startOffset = off
 	n := 0
+	// The active segment stays, wholly below the start or not, as in
+	// Kafka (deleteLogStartOffsetBreachedSegments deletes a segment only
+	// when the next one's base is at or below the log start): it goes
+	// once it has rolled, or by time or size retention.
 	for n < len(l.segments)-1 && l.segments[n+1].base <= off {
-		n++
-	}
-	if n == len(l.segments)-1 && l.segments[n].next <= off && l.segments[n].size > 0 {
 		n++
 	}
 	if n == 0 {

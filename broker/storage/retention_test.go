@@ -75,6 +75,43 @@ func TestDeleteRecordsAcrossSegmentsTrimsEpochs(t *testing.T) {
 	sameEpochs(t, "after DeleteRecordsBefore(7)", l.Epochs(), []EpochEntry{{3, 7}, {5, 8}})
 }
 
+// DeleteRecords up to the log end deletes the segments below the active
+// one and keeps the active one, as Kafka does: it goes once it has rolled
+// and retention runs (or by time or size retention). Gregor removed it at
+// once, so that kafka-log-dirs showed 0 bytes where Kafka shows its size.
+func TestDeleteRecordsToTheEndKeepsTheActiveSegment(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig()
+	cfg.RetentionMs = -1 // the records' timestamps are from 1970
+	l := openTestLog(t, dir, cfg, OpenOptions{})
+	appendWithEpochs(t, l, 1, 1)
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	appendWithEpochs(t, l, 2, 2)
+	both := l.Size()
+	if err := l.DeleteRecordsBefore(l.NextOffset()); err != nil {
+		t.Fatal(err)
+	}
+	if got := segmentFiles(t, dir, ".log"); len(got) != 1 || l.StartOffset() != 8 {
+		t.Fatalf("after DeleteRecords to the end (8): segments %v, log start %d; want the active one (base 4) kept, start 8", got, l.StartOffset())
+	}
+	if l.Size() == 0 || l.Size() >= both {
+		t.Fatalf("after DeleteRecords to the end: %d bytes; want the active segment's (4 records), under %d", l.Size(), both)
+	}
+	if n, err := l.ApplyRetention(time.Now(), l.NextOffset()); err != nil || n != 0 {
+		t.Fatalf("retention by the log start deleted %d segments (%v); want the active one kept", n, err)
+	}
+	// Rolled, it is wholly below the log start and goes.
+	if err := l.Roll(); err != nil {
+		t.Fatal(err)
+	}
+	appendWithEpochs(t, l, 3)
+	if n, err := l.ApplyRetention(time.Now(), l.NextOffset()); err != nil || n != 1 {
+		t.Fatalf("retention after the roll deleted %d segments (%v); want the old active one", n, err)
+	}
+}
+
 // TestRetentionKeepsSegmentReachingPastHighWatermark: a segment goes only
 // if everything up to the next segment's base is below the high watermark,
 // as Kafka's deletableSegments bounds it, so the log start offset never
