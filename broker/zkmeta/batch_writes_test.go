@@ -1,6 +1,7 @@
 package zkmeta
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -37,18 +38,7 @@ func TestControllerWritesStatesInBatches(t *testing.T) {
 			ops = ops[k:]
 		}
 	}
-	topic := func(name string) []byte {
-		parts := map[string][]int32{}
-		for p := range n {
-			parts[strconv.Itoa(p)] = []int32{1}
-		}
-		data, err := json.Marshal(map[string]any{"version": 3, "topic_id": metadata.NewUuid().String(),
-			"partitions": parts, "adding_replicas": map[string][]int32{}, "removing_replicas": map[string][]int32{}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
-	}
+	topic := func(string) []byte { return topicZNodeData(t, n) }
 	// A topic of n partitions, each with a state a previous run of
 	// broker 1 left: broker 1 restarted since.
 	ops := []any{&zk.CreateRequest{Path: root, Acl: acl}, &zk.CreateRequest{Path: root + "/brokers", Acl: acl},
@@ -110,4 +100,109 @@ func TestControllerWritesStatesInBatches(t *testing.T) {
 	if txns > n/10 {
 		t.Fatalf("creating %d partitions' states took %d ZooKeeper transactions; want a few batches", n, txns)
 	}
+}
+
+// ISR change notifications are written in batches, as Kafka's
+// ReplicaManager propagates them, and the controller deletes them in
+// batches: a notification and a deletion per ISR change (after a
+// restart, thousands) held the controller's metadata round for seconds.
+func TestISRChangeNotificationsInBatches(t *testing.T) {
+	const n = 300
+	z := zktest.Start(t)
+	const root = "/isrnotes"
+	raw := rawZK(t, z.Addr)
+	acl := zk.WorldACL(zk.PermAll)
+	for _, p := range []string{"", "/isr_change_notification"} {
+		if _, err := raw.Create(root+p, nil, 0, acl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Notifications a previous controller left, one partition each.
+	for range n {
+		if _, err := raw.Create(root+"/isr_change_notification/isr_change_", []byte(`{"version":1,"partitions":[{"topic":"t","partition":0}]}`), zk.FlagSequence, acl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	zxid := func() int64 {
+		t.Helper()
+		path, err := raw.Create(root+"/mark-", nil, zk.FlagSequence, acl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, st, err := raw.Get(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Czxid
+	}
+	notes := func() int {
+		c, _, err := raw.Children(root + "/isr_change_notification")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(c)
+	}
+	before := zxid()
+	b := startLone(t, z.Addr+root)
+	wait.For(t, "the controller to delete the notifications it found", 30*time.Second, func() bool { return notes() == 0 })
+	txns := zxid() - before
+	t.Logf("deleting %d notifications: %d transactions", n, txns)
+	if txns > n/5 {
+		t.Fatalf("the controller took %d ZooKeeper transactions to start and delete %d notifications; want batches", txns, n)
+	}
+
+	// n ISR changes (a leader's AlterPartition) are announced in one
+	// notification, which the controller deletes.
+	ops := []any{&zk.CreateRequest{Path: root + "/brokers/topics/t", Data: topicZNodeData(t, n), Acl: acl},
+		&zk.CreateRequest{Path: root + "/brokers/topics/t/partitions", Acl: acl}}
+	for p := range int32(n) {
+		ops = append(ops, &zk.CreateRequest{Path: root + partitionPath("t", p), Acl: acl},
+			&zk.CreateRequest{Path: root + statePath("t", p), Data: encodeState(1, 1, 0, []int32{1}), Acl: acl})
+	}
+	if _, err := raw.Multi(ops...); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, "broker 1 to read t's states", 30*time.Second, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		tc := b.topics["t"]
+		if tc == nil || len(tc.states) != n {
+			return false
+		}
+		for _, st := range tc.states {
+			if st == nil {
+				return false
+			}
+		}
+		return true
+	})
+	before = zxid()
+	ctx := context.Background()
+	for p := range int32(n) {
+		if _, err := b.UpdatePartition(ctx, "t", p, metadata.PartitionState{Replicas: []int32{1}, Leader: 1, ISR: []int32{1}, Version: 0}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.writeISRChangeNotes() // as its ticker does
+	wait.For(t, "the controller to delete the notification", 30*time.Second, func() bool { return notes() == 0 })
+	txns = zxid() - before
+	t.Logf("%d ISR changes: %d transactions", n, txns)
+	if txns > n+n/5 {
+		t.Fatalf("%d ISR changes took %d ZooKeeper transactions; want one each and a few for their notification", n, txns)
+	}
+}
+
+// topicZNodeData is a topic's assignment znode: n partitions on broker 1.
+func topicZNodeData(t *testing.T, n int) []byte {
+	t.Helper()
+	parts := map[string][]int32{}
+	for p := range n {
+		parts[strconv.Itoa(p)] = []int32{1}
+	}
+	data, err := json.Marshal(map[string]any{"version": 3, "topic_id": metadata.NewUuid().String(),
+		"partitions": parts, "adding_replicas": map[string][]int32{}, "removing_replicas": map[string][]int32{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -424,10 +424,7 @@ func (b *backend) UpdatePartition(ctx context.Context, topic string, partition i
 		if err != nil {
 			return metadata.PartitionState{}, err
 		}
-		note, _ := json.Marshal(map[string]any{"version": 1, "partitions": []map[string]any{{"topic": topic, "partition": partition}}})
-		if _, err := b.conn.Create(b.p(isrChangePath+"/"+isrChangePrefix), note, zk.FlagSequence, b.acl); err != nil {
-			b.log.Debug().Err(err).Msg("writing ISR change notification")
-		}
+		b.noteISRChange(topic, partition)
 		out := st
 		out.Replicas, out.ISR = slices.Clone(st.Replicas), slices.Clone(st.ISR)
 		out.Version = stat.Version

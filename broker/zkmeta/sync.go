@@ -499,9 +499,7 @@ func (b *backend) process(key string) error {
 			return err
 		}
 		if b.isController { // the controller consumes the notifications
-			for _, n := range c {
-				b.conn.Delete(b.p(isrChangePath+"/"+n), -1)
-			}
+			b.deleteISRChangeNotes(c)
 		}
 		return nil
 	case strings.HasPrefix(key, preTopic):
@@ -667,6 +665,7 @@ func (b *backend) processCtrl() error {
 		}
 		b.isController = true
 		b.bounced = map[int32]bool{}
+		b.mark(keyISRChg) // the notifications left for a predecessor
 		b.log.Info().Int32("controller_epoch", b.ctrlEpoch).Msg("elected controller")
 	case !mine && b.isController:
 		b.isController = false

@@ -54,6 +54,11 @@ type Options struct {
 const SessionFileName = ".zookeeper-session"
 
 type backend struct {
+	// isrChanged holds the partitions whose ISR this broker changed since
+	// it last wrote an ISR change notification (isr.go).
+	isrMu      sync.Mutex
+	isrChanged map[isrKey]bool
+
 	opt     Options
 	log     zerolog.Logger
 	slowLog zerolog.Logger // rate-limited, for slow rounds
@@ -360,6 +365,7 @@ func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
 	b.cancel, b.done = cancel, make(chan struct{})
 	go b.watchSession(lctx, events)
 	go b.loop(lctx)
+	go b.propagateISRChanges(lctx)
 	return nil
 }
 
