@@ -50,18 +50,7 @@ func TestControllerWritesStatesInBatches(t *testing.T) {
 			&zk.CreateRequest{Path: root + statePath("old", p), Data: encodeState(1, 1, 4, []int32{1}), Acl: acl})
 	}
 	multi(ops)
-	zxid := func() int64 {
-		t.Helper()
-		path, err := raw.Create(root+"/mark-", nil, zk.FlagSequence, acl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, st, err := raw.Get(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.Czxid
-	}
+	zxid := func() int64 { return lastZxid(t, raw, root) }
 	epochs := func(name string, want int32) func() bool {
 		return func() bool {
 			for p := range int32(n) {
@@ -123,18 +112,7 @@ func TestISRChangeNotificationsInBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	zxid := func() int64 {
-		t.Helper()
-		path, err := raw.Create(root+"/mark-", nil, zk.FlagSequence, acl)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, st, err := raw.Get(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.Czxid
-	}
+	zxid := func() int64 { return lastZxid(t, raw, root) }
 	notes := func() int {
 		c, _, err := raw.Children(root + "/isr_change_notification")
 		if err != nil {
@@ -205,4 +183,19 @@ func topicZNodeData(t *testing.T, n int) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// lastZxid is ZooKeeper's latest transaction id, that of a marker znode
+// created under root.
+func lastZxid(t *testing.T, raw *zk.Conn, root string) int64 {
+	t.Helper()
+	path, err := raw.Create(root+"/mark-", nil, zk.FlagSequence, zk.WorldACL(zk.PermAll))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, st, err := raw.Get(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Czxid
 }
