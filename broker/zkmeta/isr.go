@@ -21,7 +21,8 @@ import (
 // znode (and one deletion) per ISR change made a restarted broker's
 // thousands of ISR expansions three ZooKeeper writes each, and the
 // controller's one-by-one deletions held its metadata round for seconds
-// (10.5 s for 2,000 partitions on a shared ZooKeeper).
+// (1.8 s on 3 brokers with 2,000 partitions, one restarted; 10.5 s on a
+// shared ZooKeeper).
 
 // isrKey is a partition whose ISR changed.
 type isrKey struct {

@@ -111,9 +111,11 @@ func (b *backend) reassignTopic(name string, targets map[int32][]int32, live met
 			// previous run's leadership or ISR membership into a newer
 			// state, where the controller would take it as current.
 			base := c.cur
-			if restarted := b.restartedIn(c.cur.Leader, c.cur.ISR, c.mzxid); c.hasState && len(restarted) > 0 {
-				if rejoined, ok := metadata.Rejoin(c.cur, live, live, restarted, unclean); ok {
-					base = rejoined
+			if c.hasState {
+				if restarted := b.restartedIn(c.cur.Leader, c.cur.ISR, c.mzxid); len(restarted) > 0 {
+					if rejoined, ok := metadata.Rejoin(c.cur, live, live, restarted, unclean); ok {
+						base = rejoined
+					}
 				}
 			}
 			c.next, res[p] = metadata.Reassign(base, targets[p], live, known, allowRFChange, deleting, unclean)
