@@ -750,6 +750,63 @@ func TestLoadDropsEpochAtTheEndAndWritesItWithTheNextAppend(t *testing.T) {
 	}
 }
 
+// A leader's new epoch is written to the checkpoint with the first record
+// appended under it, not when it is assigned: a broker taking over
+// thousands of partitions created and fsynced as many files before it led
+// them. The file never misses the epoch of a record in the log, and a
+// close writes an epoch no record carries yet.
+func TestAssignedEpochIsWrittenWithItsFirstAppend(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, "leader-epoch-checkpoint")
+	read := func() string {
+		t.Helper()
+		data, err := os.ReadFile(ckpt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	l, err := Open(OSFS{}, dir, testConfig(), OpenOptions{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := buildBatch(t, 0, 2, 1000, 1)
+	records.SetLeaderEpoch(b, 0)
+	mustAppend(t, l, b)
+	before, err := os.Stat(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AssignEpoch(3, 2); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "0\n1\n0 0\n" || !os.SameFile(before, after) {
+		t.Fatalf("assigning epoch 3 wrote the checkpoint (%q, same file %v); want it left for the epoch's first append", got, os.SameFile(before, after))
+	}
+	if e, end := l.EndOffsetForEpoch(0); e != 0 || end != 2 {
+		t.Fatalf("epoch 0 ends at (%d, %d), want (0, 2): the assigned epoch 3 is in force unwritten", e, end)
+	}
+	b = buildBatch(t, 2, 2, 1000, 1)
+	records.SetLeaderEpoch(b, 3)
+	mustAppend(t, l, b)
+	if got := read(); got != "0\n2\n0 0\n3 2\n" {
+		t.Fatalf("after the first append under epoch 3 the checkpoint is %q; want epoch 3 in it", got)
+	}
+	if err := l.AssignEpoch(5, 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(); got != "0\n3\n0 0\n3 2\n5 4\n" {
+		t.Fatalf("after the close the checkpoint is %q; want epoch 5 in it", got)
+	}
+}
+
 // A producer snapshot written after the log was deleted (a background
 // write that lost the race) does not land in the directory, which a topic
 // recreated under the same name may own by then.
