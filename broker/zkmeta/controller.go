@@ -315,6 +315,7 @@ func (b *backend) recordState(t *topicCache, p int32, st *pstate) {
 	if old := t.states[p]; old != nil && st.leader >= 0 && old.leader != st.leader {
 		b.elections.Add(1) // leaders this controller changed (status.go)
 	}
+	st.own = true
 	t.states[p] = st
 	t.changed = true
 	b.markReported(t)

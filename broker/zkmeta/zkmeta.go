@@ -181,6 +181,9 @@ type pstate struct {
 	// (metadata.Rejoin). writtenNow when this broker wrote it and has not
 	// read it back: newer than every registration it knows of.
 	mzxid int64
+	// own: this broker's controller wrote it and has not read it back
+	// since (the write fired its watch).
+	own bool
 }
 
 // restartedIn is restarted for a state a writer other than the
@@ -345,7 +348,7 @@ func (b *backend) Start(ctx context.Context, apply metadata.Applier) error {
 	deadline := time.Now().Add(max(30*time.Second, 2*b.timeout))
 	for {
 		retry := b.round()
-		if !retry && !b.hasDirty() {
+		if !retry && !b.dirtyBeyondOwnWrites() {
 			break
 		}
 		if time.Now().After(deadline) {
