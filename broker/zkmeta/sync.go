@@ -498,7 +498,7 @@ func (b *backend) round() (retry bool) {
 	}
 	controlled := time.Since(start)
 	b.deliver() // what the controller wrote
-	if took := time.Since(start); took > slowRound || true {
+	if took := time.Since(start); took > slowRound {
 		b.slowLog.Warn().Int("keys", len(keys)).Dur("reading", read).Dur("delivering", delivered-read).
 			Dur("controlling", controlled-delivered).Dur("delivering_writes", took-controlled).Msg("slow metadata round")
 	}
