@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,12 +27,18 @@ type epochCache struct {
 	path    string
 	entries []EpochEntry
 	dirty   bool
+	// onDisk is what the checkpoint file holds, as loaded or last
+	// written; onDiskKnown is false while the file is one that could not
+	// be read.
+	onDisk      []EpochEntry
+	onDiskKnown bool
 }
 
 func loadEpochs(fs FS, dir string) (*epochCache, error) {
 	c := &epochCache{fs: fs, path: filepath.Join(dir, epochFile)}
 	data, err := readFile(fs, c.path)
 	if os.IsNotExist(err) {
+		c.onDiskKnown = true
 		return c, nil
 	}
 	if err != nil {
@@ -56,6 +63,7 @@ func loadEpochs(fs FS, dir string) (*epochCache, error) {
 		}
 		c.entries = append(c.entries, EpochEntry{int32(e), o})
 	}
+	c.onDisk, c.onDiskKnown = slices.Clone(c.entries), true
 	return c, nil
 }
 
@@ -190,5 +198,29 @@ func (c *epochCache) flush() error {
 		return err
 	}
 	c.dirty = false
+	c.onDisk, c.onDiskKnown = slices.Clone(c.entries), true
 	return nil
+}
+
+// flushAtClose writes the cache of a log closing with its start and end
+// offsets unless the next load would make the same of the file as it is:
+// a load drops the entries starting at or past the log end and trims
+// those before its start. So an epoch assigned under which no record was
+// appended yet (a new leader's), or one the last load dropped, is not
+// written: a broker stopping after taking over thousands of idle
+// partitions wrote as many files.
+func (c *epochCache) flushAtClose(start, end int64) error {
+	if !c.dirty {
+		return nil
+	}
+	settled := func(entries []EpochEntry) []EpochEntry {
+		s := &epochCache{entries: slices.Clone(entries)}
+		s.truncateFromEnd(end)
+		s.truncateFromStart(start)
+		return s.entries
+	}
+	if c.onDiskKnown && slices.Equal(settled(c.onDisk), settled(c.entries)) {
+		return nil
+	}
+	return c.flush()
 }

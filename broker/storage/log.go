@@ -855,7 +855,7 @@ func (l *Log) Close() error {
 	if err == nil {
 		l.recoveryPoint = l.nextOffsetLocked()
 	}
-	err = errors.Join(err, l.epochs.flush())
+	err = errors.Join(err, l.epochs.flushAtClose(l.startOffset, l.nextOffsetLocked()))
 	l.purgeRetiredLocked()
 	return errors.Join(err, l.closeSegmentsLocked())
 }

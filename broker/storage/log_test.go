@@ -720,10 +720,12 @@ func TestLoadDropsEpochAtTheEndAndWritesItWithTheNextAppend(t *testing.T) {
 	b := buildBatch(t, 0, 2, 1000, 1)
 	records.SetLeaderEpoch(b, 0)
 	mustAppend(t, l, b)
-	if err := l.AssignEpoch(3, 2); err != nil {
+	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Close(); err != nil {
+	// Epoch 3 assigned at the log end and written (by a broker that
+	// writes at assign, as Kafka does).
+	if err := os.WriteFile(ckpt, []byte("0\n2\n0 0\n3 2\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	before, err := os.Stat(ckpt)
@@ -796,14 +798,55 @@ func TestAssignedEpochIsWrittenWithItsFirstAppend(t *testing.T) {
 	if got := read(); got != "0\n2\n0 0\n3 2\n" {
 		t.Fatalf("after the first append under epoch 3 the checkpoint is %q; want epoch 3 in it", got)
 	}
+	// Nor does a close write an epoch without records: the next load
+	// would drop it (it starts at the log end).
 	if err := l.AssignEpoch(5, 4); err != nil {
 		t.Fatal(err)
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := read(); got != "0\n3\n0 0\n3 2\n5 4\n" {
-		t.Fatalf("after the close the checkpoint is %q; want epoch 5 in it", got)
+	if got := read(); got != "0\n2\n0 0\n3 2\n" {
+		t.Fatalf("after the close the checkpoint is %q; want epoch 5, without records, left out", got)
+	}
+	l = openTestLog(t, dir, testConfig(), OpenOptions{Clean: true, RecoveryPoint: 4})
+	if e, end := l.EndOffsetForEpoch(3); e != 3 || end != 4 {
+		t.Fatalf("reopened, epoch 3 ends at (%d, %d), want (3, 4)", e, end)
+	}
+}
+
+// A close writes what the next load needs of the cache: an entry the
+// file lacks for records in the log.
+func TestCloseWritesEpochsALoadNeeds(t *testing.T) {
+	dir := t.TempDir()
+	ckpt := filepath.Join(dir, "leader-epoch-checkpoint")
+	l, err := Open(OSFS{}, dir, testConfig(), OpenOptions{}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := buildBatch(t, 0, 2, 1000, 1)
+	records.SetLeaderEpoch(b, 0)
+	mustAppend(t, l, b)
+	b = buildBatch(t, 2, 2, 1000, 1)
+	records.SetLeaderEpoch(b, 2)
+	mustAppend(t, l, b)
+	// The file lost epoch 2 (written by hand; in the log's life, a
+	// write that failed).
+	if err := os.WriteFile(ckpt, []byte("0\n1\n0 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	l.epochs.onDisk, l.epochs.dirty = []EpochEntry{{0, 0}}, true
+	l.mu.Unlock()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(data); got != "0\n2\n0 0\n2 2\n" {
+		t.Fatalf("after the close the checkpoint is %q; want epoch 2, under which records were appended", got)
 	}
 }
 
