@@ -393,7 +393,13 @@ func (p *Partition) checkpoint(final bool) (storage.Checkpoint, *storage.Dir, bo
 }
 
 // snapshotProducers persists the producer state (on shutdown) so start-up
-// need not replay the log.
+// need not replay the log. As Kafka's ProducerStateManager.takeSnapshot,
+// it writes none where the log has not moved since the last: an empty
+// log, or one with a snapshot at its end already (the start-up loaded it,
+// or the log rolled there). A load makes the same of that one: producers
+// expire by then and batches below the log start are trimmed at every
+// load. A broker stopping with thousands of idle partitions spent most of
+// its close creating and fsyncing these files.
 func (p *Partition) snapshotProducers() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -402,7 +408,11 @@ func (p *Partition) snapshotProducers() {
 	}
 	p.snapMu.Lock()
 	defer p.snapMu.Unlock()
-	if err := p.producer.snapshotAt(p.log, p.log.NextOffset()).write(p.log); err != nil {
+	end := p.log.NextOffset()
+	if end == 0 || p.log.HasSnapshot(end) {
+		return
+	}
+	if err := p.producer.snapshotAt(p.log, end).write(p.log); err != nil {
 		p.b.log.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.ID).Msg("writing producer snapshot")
 	}
 }

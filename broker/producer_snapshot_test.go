@@ -3,6 +3,8 @@ package broker
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -156,5 +158,75 @@ func TestSnapshotTransactionBelowLogStartClamped(t *testing.T) {
 	}
 	if got := re.firstUnstable(); got != 1 {
 		t.Fatalf("after a rebuild from a snapshot with a transaction open from 0, the log starting at 1: first unstable offset %d, want the log start 1", got)
+	}
+}
+
+// A clean shutdown snapshots the producer state only where the log moved
+// since the last snapshot, as Kafka's ProducerStateManager.takeSnapshot:
+// not an empty log, nor one with a snapshot at its end already (loaded at
+// start-up). A broker stopping with thousands of idle partitions spent
+// most of its close creating and fsyncing these files.
+func TestShutdownSnapshotsOnlyLogsThatMoved(t *testing.T) {
+	d := t.TempDir()
+	snaps := func(part int) []string {
+		t.Helper()
+		m, err := filepath.Glob(filepath.Join(d, fmt.Sprintf("p-%d", part), "*.snapshot"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	tb := newTestBroker(t, map[string]string{"log.dirs": d})
+	tb.createTopic("p", 2, nil)
+	now := time.Now().UnixMilli()
+	produce := func(tb *testBroker, seq int32) {
+		data, err := records.Build(&records.Batch{FirstTimestamp: now, MaxTimestamp: now, ProducerID: 7, ProducerEpoch: 0, BaseSequence: seq,
+			Records: []records.Record{{Value: []byte("v")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.produce("p", 0, data)
+	}
+	produce(tb, 0)
+	tb.Close()
+	if s := snaps(1); len(s) != 0 {
+		t.Fatalf("the empty partition p-1 was snapshotted at shutdown: %v", s)
+	}
+	first := snaps(0)
+	if len(first) != 1 || filepath.Base(first[0]) != "00000000000000000001.snapshot" {
+		t.Fatalf("p-0's snapshots after the first shutdown: %v, want one at its end, 1", first)
+	}
+	before, err := os.Stat(first[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Restarted and stopped with nothing written: the snapshot loaded
+	// is the log end's, and stays as it is.
+	tb = newTestBroker(t, map[string]string{"log.dirs": d})
+	tb.Close()
+	after, err := os.Stat(first[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Fatalf("the second shutdown wrote p-0's snapshot at 1 again, with the log still ending there")
+	}
+
+	// Written to, it is snapshotted at its new end, and the producer's
+	// state survives the restart.
+	tb = newTestBroker(t, map[string]string{"log.dirs": d})
+	produce(tb, 1)
+	tb.Close()
+	if s := snaps(0); len(s) != 2 || filepath.Base(s[1]) != "00000000000000000002.snapshot" {
+		t.Fatalf("p-0's snapshots after a shutdown that followed a write: %v, want a second at 2", s)
+	}
+	tb = newTestBroker(t, map[string]string{"log.dirs": d})
+	p := tb.Partition("p", 0)
+	p.mu.Lock()
+	e := p.producer.producers[7]
+	p.mu.Unlock()
+	if e == nil || e.lastSeq() != 1 {
+		t.Fatalf("producer 7 after the restarts: %+v, want its last sequence 1", e)
 	}
 }

@@ -66,6 +66,17 @@ func (l *Log) WriteSnapshot(offset int64, data []byte) error {
 	return nil
 }
 
+// HasSnapshot reports whether a snapshot taken at offset is stored.
+func (l *Log) HasSnapshot(offset int64) bool {
+	l.snapMu.Lock()
+	defer l.snapMu.Unlock()
+	if l.snapGone {
+		return false
+	}
+	_, err := l.fs.Stat(l.snapshotPath(offset))
+	return err == nil
+}
+
 // DeleteSnapshotsAfter removes the snapshots taken after offset (they
 // describe a tail the log no longer has).
 func (l *Log) DeleteSnapshotsAfter(offset int64) {
