@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/rs/zerolog"
 
+	"gregor/broker/config"
 	"gregor/broker/metadata"
 	"gregor/internal/wait"
 	"gregor/internal/zktest"
@@ -198,4 +201,110 @@ func lastZxid(t *testing.T, raw *zk.Conn, root string) int64 {
 		t.Fatal(err)
 	}
 	return st.Czxid
+}
+
+// A controlled shutdown writes the states it changes in multi-ops: a
+// compare-and-set of its own per partition made a broker leading
+// thousands wait on as many ZooKeeper syncs (2,000 partitions: 2.8 s). A
+// batch holding a state that changed since it was read is handed over a
+// partition at a time, reading that state again.
+func TestShutdownHandsOverInBatches(t *testing.T) {
+	const n = 600
+	z := zktest.Start(t)
+	const root = "/handover"
+	raw := rawZK(t, z.Addr)
+	if _, err := raw.Create(root, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
+		t.Fatal(err)
+	}
+	startAs := func(id int32) *backend {
+		be, err := New(Options{
+			Connect: z.Addr + root, SessionTimeout: 4 * time.Second,
+			Self:   metadata.BrokerInfo{ID: id, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9090 + id}}},
+			Config: &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
+			Log:    zerolog.Nop(),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := be.(*backend)
+		if err := b.Start(context.Background(), nopApplier{}); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	}
+	b1, _ := startAs(1), startAs(2)
+	assign := make([][]int32, n)
+	for p := range assign {
+		assign[p] = []int32{1, 2}
+		if p%2 == 1 {
+			assign[p] = []int32{2, 1}
+		}
+	}
+	ctx := context.Background()
+	if _, err := b1.CreateTopic(ctx, metadata.TopicSpec{Name: "h", Assignment: assign}); err != nil {
+		t.Fatal(err)
+	}
+	state := func(p int32) (stateZNode, *zk.Stat) {
+		data, st, err := raw.Get(root + statePath("h", p))
+		if err != nil {
+			return stateZNode{}, nil
+		}
+		z, err := decodeState(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return z, st
+	}
+	wait.For(t, "every partition of h online with both replicas in its ISR", 60*time.Second, func() bool {
+		for p := range int32(n) {
+			if z, st := state(p); st == nil || len(z.ISR) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	wait.For(t, "broker 1 to have read every state of h", 30*time.Second, func() bool {
+		b1.mu.Lock()
+		defer b1.mu.Unlock()
+		tc := b1.topics["h"]
+		if tc == nil || len(tc.states) != n {
+			return false
+		}
+		for _, st := range tc.states {
+			if st == nil || len(st.isr) != 2 {
+				return false
+			}
+		}
+		return true
+	})
+	// Between the hand-over's reads and its writes, another writer
+	// changes partition 10's state (a leader's ISR change would).
+	b1.beforeHandOverWrites = func() {
+		z, st := state(10)
+		if _, err := raw.Set(root+statePath("h", 10), encodeState(z.ControllerEpoch, z.Leader, z.LeaderEpoch, z.ISR), st.Version); err != nil {
+			t.Error(err)
+		}
+	}
+	before := lastZxid(t, raw, root)
+	if err := b1.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	txns := lastZxid(t, raw, root) - before
+	t.Logf("controlled shutdown of %d partitions: %d transactions", n, txns)
+	// Broker 1's stopping mark, a multi-op per batch (one failed), the
+	// failed batch's partitions one by one, the controller's resignation.
+	if txns > 2*controlWriteBatch {
+		t.Fatalf("the controlled shutdown took %d ZooKeeper transactions for %d partitions; want a few batches", txns, n)
+	}
+	for p := range int32(n) {
+		z, _ := state(p)
+		epoch := int32(0)
+		if p%2 == 0 {
+			epoch = 1 // led by broker 1 before
+		}
+		if z.Leader != 2 || z.LeaderEpoch != epoch || !slices.Equal(z.ISR, []int32{2}) {
+			t.Fatalf("partition %d after broker 1's controlled shutdown: leader %d at epoch %d, ISR %v; want broker 2 at %d, ISR [2]", p, z.Leader, z.LeaderEpoch, z.ISR, epoch)
+		}
+	}
 }

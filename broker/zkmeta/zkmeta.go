@@ -54,6 +54,9 @@ type Options struct {
 const SessionFileName = ".zookeeper-session"
 
 type backend struct {
+	// beforeHandOverWrites, set by tests, runs between a hand-over's
+	// reads and its writes.
+	beforeHandOverWrites func()
 	// isrChanged holds the partitions whose ISR this broker changed since
 	// it last wrote an ISR change notification (isr.go).
 	isrMu      sync.Mutex
