@@ -319,6 +319,11 @@ func (b *backend) recordState(t *topicCache, p int32, st *pstate) {
 	t.states[p] = st
 	t.changed = true
 	b.markReported(t)
+	// A state this broker created has no watch yet (one it changed had,
+	// and the write fired it): reading it back arms one.
+	if k := stateKey(t.name, p); !b.isArmed(k) {
+		b.mark(k)
+	}
 }
 
 // partition is partition p as the controller's decisions take it; one

@@ -27,7 +27,10 @@ const (
 	keyISRChg  = "5isrchg"
 	preTopic   = "6t/"
 	preConfig  = "7c/"
-	preState   = "8s/"
+	// prePartitions + topic: the children of a topic's partitions znode,
+	// read for a topic whose partitions are being created.
+	prePartitions = "8p/"
+	preState      = "8s/"
 	// preBrokerCfg + entity: dynamic broker configs (/config/brokers).
 	preBrokerCfg = "9b/"
 )
@@ -390,6 +393,8 @@ func (b *backend) watchCreation(key string) bool {
 		return false
 	case strings.HasPrefix(key, preConfig):
 		topic = key[len(preConfig):]
+	case strings.HasPrefix(key, prePartitions):
+		topic = key[len(prePartitions):]
 	case strings.HasPrefix(key, preState):
 		rest := key[len(preState):]
 		i := strings.LastIndexByte(rest, '/')
@@ -581,6 +586,8 @@ func (b *backend) process(key string) error {
 		return b.processAcl(key)
 	case strings.HasPrefix(key, "Q"):
 		return b.processQuota(key)
+	case strings.HasPrefix(key, prePartitions):
+		return b.processPartitions(key[len(prePartitions):])
 	case strings.HasPrefix(key, preState):
 		rest := key[len(preState):]
 		i := strings.LastIndexByte(rest, '/')
@@ -821,13 +828,86 @@ func (b *backend) processTopic(name string) error {
 	// read, the controller creates none of them (it would find them there,
 	// one round trip each: 3,000 partitions' took 1.8 s at a restart).
 	// A topic just created has none, and its states are created at once.
+	//
+	// The states of a topic first seen with partition znodes are read at
+	// once (a start-up's load). Those of partitions being created (a new
+	// topic's, or ones added) are read as the partitions znode lists
+	// them: the controller creates each partition's znode with its state.
+	// Read at once, most were missing yet, and each took a read, a watch
+	// for its creation and a read again (2,000 partitions: 8 s).
+	listed := len(t.states) == 0 && stat.NumChildren > 0
 	for p := len(t.states); p < len(assign); p++ {
 		t.states = append(t.states, nil)
 		t.unread = append(t.unread, stat.NumChildren > 0)
-		b.mark(stateKey(name, int32(p)))
+		if listed {
+			b.mark(stateKey(name, int32(p)))
+		}
+	}
+	if len(t.states) > 0 && !listed && slices.Contains(t.states, nil) {
+		b.mark(prePartitions + name)
 	}
 	if len(t.states) > len(assign) {
 		t.states, t.unread = t.states[:len(assign)], t.unread[:len(assign)]
+	}
+	return nil
+}
+
+// processPartitions reads which partitions of a topic have their znode
+// (and so their state, created with it) and marks those states not read
+// yet to be read. Those without one are known not to have a state: the
+// controller may create them. While some are missing, the listing is
+// watched.
+func (b *backend) processPartitions(name string) error {
+	t := b.topics[name]
+	if t == nil || !t.exists || !slices.Contains(t.states, nil) {
+		return nil // every state read: no listing or watch needed
+	}
+	key, zpath := prePartitions+name, b.p(partitionsPath(name))
+	var c []string
+	var err error
+	if b.isArmed(key) {
+		c, _, err = b.conn.Children(zpath)
+	} else {
+		var ch <-chan zk.Event
+		if c, _, ch, err = b.conn.ChildrenW(zpath); err == nil {
+			b.arm(key, ch)
+		}
+	}
+	if errors.Is(err, zk.ErrNoNode) {
+		c, err = nil, nil
+		if !b.isArmed(key) && b.watchCreation(key) {
+			ok, _, ch, err := b.conn.ExistsW(zpath)
+			if err != nil {
+				return err
+			}
+			if ok {
+				// Created in between: list it, watching its children
+				// (this watch is on its data, which never changes).
+				b.mark(key)
+			} else {
+				b.arm(key, ch)
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	listed := make([]bool, len(t.states))
+	for _, s := range c {
+		if p, err := strconv.Atoi(s); err == nil && p >= 0 && p < len(listed) {
+			listed[p] = true
+		}
+	}
+	for p, st := range t.states {
+		switch {
+		case st != nil:
+		case listed[p]:
+			if k := stateKey(name, int32(p)); !b.isArmed(k) {
+				b.mark(k)
+			}
+		case p < len(t.unread):
+			t.unread[p] = false
+		}
 	}
 	return nil
 }
