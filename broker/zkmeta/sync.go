@@ -155,12 +155,37 @@ func (b *backend) arm(key string, ch <-chan zk.Event) {
 	}()
 }
 
+// maxRoundKeys bounds the keys one round reads. What it read is delivered
+// at its end: a round reading thousands of partition states (a controlled
+// shutdown's hand-over writes 2,000 in a tenth of a second) held every
+// one of those leadership changes back until it had read the last, a
+// second or more. What is left is read by the next rounds, at once.
+const maxRoundKeys = 256
+
+// takeDirty takes up to maxRoundKeys of the keys to read, in order, the
+// partition states this broker's controller wrote and has not read back
+// last: reading them only arms their watches again.
 func (b *backend) takeDirty() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
 	keys := slices.Collect(maps.Keys(b.dirty))
-	clear(b.dirty)
 	sort.Strings(keys)
+	if len(keys) > maxRoundKeys {
+		var own []string
+		keys = slices.DeleteFunc(keys, func(k string) bool {
+			if b.ownUnreadWrite(k) {
+				own = append(own, k)
+				return true
+			}
+			return false
+		})
+		keys = append(keys, own...)[:maxRoundKeys]
+	}
+	for _, k := range keys {
+		delete(b.dirty, k)
+	}
 	return keys
 }
 
@@ -174,8 +199,14 @@ func (b *backend) takeFired(key string) time.Time {
 	return at
 }
 
-// takeBarriers returns the barriers a round started now must close.
-func (b *backend) takeBarriers() []chan struct{} {
+// barrier is a sync's: closed once a round has read its keys.
+type barrier struct {
+	done chan struct{}
+	keys []string
+}
+
+// takeBarriers returns the barriers a round started now may close.
+func (b *backend) takeBarriers() []barrier {
 	b.wmu.Lock()
 	defer b.wmu.Unlock()
 	bars := b.barriers
@@ -183,10 +214,26 @@ func (b *backend) takeBarriers() []chan struct{} {
 	return bars
 }
 
+// closeBarriers closes, at the end of a round, the barriers whose keys
+// are read: none is still to be read (a round of its own reads what
+// maxRoundKeys left, and one that failed gave up). The others wait for
+// the next round.
+func (b *backend) closeBarriers(bars []barrier, failed bool) {
+	b.wmu.Lock()
+	defer b.wmu.Unlock()
+	for _, bar := range bars {
+		if !failed && slices.ContainsFunc(bar.keys, func(k string) bool { return b.dirty[k] }) {
+			b.barriers = append(b.barriers, bar)
+			continue
+		}
+		close(bar.done)
+	}
+}
+
 // sync re-reads keys and waits until the loop has delivered what it read
 // (or ctx ends): a round started after the keys were marked reads them.
 func (b *backend) sync(ctx context.Context, keys []string) error {
-	bar := make(chan struct{})
+	bar := barrier{done: make(chan struct{}), keys: slices.Clone(keys)}
 	b.wmu.Lock()
 	for _, k := range keys {
 		b.dirty[k] = true
@@ -195,7 +242,7 @@ func (b *backend) sync(ctx context.Context, keys []string) error {
 	b.wmu.Unlock()
 	b.kick()
 	select {
-	case <-bar:
+	case <-bar.done:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -443,18 +490,15 @@ func (b *backend) loop(ctx context.Context) {
 }
 
 // round reads what changed, acts as controller if this broker is one, and
-// delivers the changes. It reads one batch of keys, so that a stream of
-// changes is delivered as it comes rather than once it stops. It reports
+// delivers the changes. It reads one batch of keys (at most
+// maxRoundKeys), so that a stream of changes is delivered as it comes
+// rather than once it stops. It reports
 // whether something must be retried (after a pause); what changed while
 // it ran is left dirty for the next round.
 func (b *backend) round() (retry bool) {
 	start := time.Now()
 	bars := b.takeBarriers()
-	defer func() {
-		for _, bar := range bars {
-			close(bar)
-		}
-	}()
+	defer func() { b.closeBarriers(bars, retry) }()
 	b.mu.Lock()
 	b.roundReported = time.Time{}
 	b.mu.Unlock()

@@ -100,8 +100,9 @@ type backend struct {
 	armed map[string]bool
 	// fired is when a key's watch fired, until the key is read.
 	fired map[string]time.Time
-	// barriers are closed at the end of the next round (sync).
-	barriers []chan struct{}
+	// barriers are closed at the end of the first round after which
+	// their keys have been read (sync).
+	barriers []barrier
 	sig      chan struct{}
 
 	// Loop state. The loop mutates it holding mu (never while calling the
