@@ -560,15 +560,22 @@ func (l *Log) Append(b []byte, ai AppendInfo) error {
 			return err
 		}
 	}
-	if err := active.append(b, appendInfo{first: ai.First, last: ai.Last, maxTs: ai.MaxTimestamp, maxTsOff: ai.OffsetOfMaxTs}, l.cfg.IndexIntervalBytes); err != nil {
-		return err
-	}
+	// The leader epoch checkpoint is written before the records, as
+	// Kafka's UnifiedLog.append assigns the epoch first: a write of it
+	// that fails leaves no record behind (the produce fails, and its
+	// retry must not find a copy in the log). It holds the epoch of these
+	// records (a new leader's is written with its first append) and loses
+	// what the load dropped (settleOffsets) before the records make a
+	// stale entry look current. An entry left without records by an
+	// append that fails is harmless: it starts at the log end, and a
+	// load drops it.
 	if ai.LeaderEpoch >= 0 && ai.LeaderEpoch > l.epochs.latest() {
 		l.epochs.assign(ai.LeaderEpoch, ai.FirstBatchOffset)
 	}
-	// Also what the load dropped (settleOffsets), before these records
-	// make a stale entry look current.
 	if err := l.epochs.flush(); err != nil {
+		return err
+	}
+	if err := active.append(b, appendInfo{first: ai.First, last: ai.Last, maxTs: ai.MaxTimestamp, maxTsOff: ai.OffsetOfMaxTs}, l.cfg.IndexIntervalBytes); err != nil {
 		return err
 	}
 	l.unflushed += ai.Messages
