@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -217,7 +218,8 @@ func TestShutdownHandsOverInBatches(t *testing.T) {
 	if _, err := raw.Create(root, nil, 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatal(err)
 	}
-	b1, _ := startAs(t, z.Addr+root, 1), startAs(t, z.Addr+root, 2)
+	app := &handOverApplier{}
+	b1, _ := startWith(t, z.Addr+root, 1, app), startAs(t, z.Addr+root, 2)
 	assign := make([][]int32, n)
 	for p := range assign {
 		assign[p] = []int32{1, 2}
@@ -270,6 +272,18 @@ func TestShutdownHandsOverInBatches(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// Each state written is in force at once, not once every batch is
+	// written: when the failed batch's first partition is applied, its
+	// last is not handed over yet.
+	var applied sync.Map
+	app.check = func(topic string, p int32, st metadata.PartitionState) {
+		applied.Store(p, st)
+		if p == 0 {
+			if z, _ := state(controlWriteBatch - 1); !slices.Contains(z.ISR, 1) {
+				t.Errorf("partition 0 applied after partition %d's hand-over was written (ISR %v): a state waited for other writes", controlWriteBatch-1, z.ISR)
+			}
+		}
+	}
 	before := lastZxid(t, raw, root)
 	if err := b1.Shutdown(ctx); err != nil {
 		t.Fatal(err)
@@ -290,11 +304,20 @@ func TestShutdownHandsOverInBatches(t *testing.T) {
 		if z.Leader != 2 || z.LeaderEpoch != epoch || !slices.Equal(z.ISR, []int32{2}) {
 			t.Fatalf("partition %d after broker 1's controlled shutdown: leader %d at epoch %d, ISR %v; want broker 2 at %d, ISR [2]", p, z.Leader, z.LeaderEpoch, z.ISR, epoch)
 		}
+		if st, ok := applied.Load(p); !ok || st.(metadata.PartitionState).Leader != 2 {
+			t.Fatalf("partition %d's hand-over was not put in force on broker 1 (%v)", p, st)
+		}
 	}
 }
 
 // startAs starts broker id's backend, its applier doing nothing.
 func startAs(t *testing.T, connect string, id int32) *backend {
+	t.Helper()
+	return startWith(t, connect, id, nopApplier{})
+}
+
+// startWith starts broker id's backend with an applier.
+func startWith(t *testing.T, connect string, id int32, app metadata.Applier) *backend {
 	t.Helper()
 	be, err := New(Options{
 		Connect: connect, SessionTimeout: 4 * time.Second,
@@ -306,11 +329,23 @@ func startAs(t *testing.T, connect string, id int32) *backend {
 		t.Fatal(err)
 	}
 	b := be.(*backend)
-	if err := b.Start(context.Background(), nopApplier{}); err != nil {
+	if err := b.Start(context.Background(), app); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })
 	return b
+}
+
+// handOverApplier runs check at each state a hand-over puts in force.
+type handOverApplier struct {
+	nopApplier
+	check func(topic string, p int32, st metadata.PartitionState)
+}
+
+func (a *handOverApplier) ApplyPartition(topic string, _ metadata.Uuid, p int32, st metadata.PartitionState) {
+	if a.check != nil {
+		a.check(topic, p, st)
+	}
 }
 
 // Each broker reads the states of a topic being created as its

@@ -625,6 +625,15 @@ func (b *backend) handOverMany(ctx context.Context, want func(topic string, p in
 	if len(batch) > 0 {
 		batches = append(batches, batch)
 	}
+	// What is written is in force here at once, batch by batch: this
+	// broker stops leading (and answers NOT_LEADER_OR_FOLLOWER with the new
+	// leader) without waiting for its watch to read it back, nor for the
+	// other batches.
+	applyWritten := func(w *handOverWrite) {
+		if w.changed && apply != nil {
+			apply.ApplyPartition(w.topic, w.id, w.p, w.st)
+		}
+	}
 	each(len(batches), func(i int) {
 		batch := batches[i]
 		ops := make([]any, len(batch))
@@ -635,40 +644,42 @@ func (b *backend) handOverMany(ctx context.Context, want func(topic string, p in
 		if err == nil && len(resp) == len(batch) {
 			for j, w := range batch {
 				w.written(b, resp[j].Stat)
+				applyWritten(w)
 			}
 			return
 		}
 		for _, w := range batch {
-			w.write = nil
+			// The multi may have been written (a connection lost before
+			// its answer), and this finds nothing left to do: it is read
+			// back all the same.
+			w.write, w.reread = nil, true
 			w.st, w.changed, w.err = b.handOver(w.topic, w.p, w.replicas, live, eligible)
+			applyWritten(w)
 		}
 	})
 	var (
 		errs    []error
 		written []string
+		changed int
 	)
 	for i := range mine {
 		w := &mine[i]
 		if w.err != nil {
 			errs = append(errs, w.err)
 		}
-		if !w.changed {
-			continue
+		if w.changed {
+			changed++
 		}
-		if apply != nil {
-			// In force here at once: this broker stops leading (and
-			// answers NOT_LEADER_OR_FOLLOWER with the new leader)
-			// without waiting for its watch to read it back.
-			apply.ApplyPartition(w.topic, w.id, w.p, w.st)
+		if w.changed || w.reread {
+			written = append(written, stateKey(w.topic, w.p))
 		}
-		written = append(written, stateKey(w.topic, w.p))
 	}
 	if len(written) > 0 {
 		if err := b.sync(ctx, written); err != nil {
 			errs = append(errs, fmt.Errorf("waiting for the handed over states to be read back: %w", err))
 		}
 	}
-	b.log.Info().Int("partitions", len(mine)).Int("changed", len(written)).Str("why", why).Msg("leaderships handed over and ISRs left")
+	b.log.Info().Int("partitions", len(mine)).Int("changed", changed).Str("why", why).Msg("leaderships handed over and ISRs left")
 	return errors.Join(errs...)
 }
 
@@ -686,6 +697,7 @@ type handOverWrite struct {
 
 	st      metadata.PartitionState
 	changed bool
+	reread  bool // its batch failed: read back whatever was written
 	err     error
 }
 
