@@ -578,9 +578,15 @@ func (b *backend) process(key string) error {
 		if err != nil {
 			return err
 		}
+		was := b.deleting
 		b.deleting = map[string]bool{}
 		for _, t := range c {
 			b.deleting[t] = true
+		}
+		for name := range was {
+			if !b.deleting[name] {
+				b.deletionDropped(name)
+			}
 		}
 		return nil
 	case key == keyISRChg:
@@ -894,6 +900,27 @@ func (b *backend) processTopic(name string) error {
 		t.states, t.unread = t.states[:len(assign)], t.unread[:len(assign)]
 	}
 	return nil
+}
+
+// deletionDropped reads again what a topic had missing while it was
+// marked for deletion, if it is still there once the mark is gone (a
+// deletion dropped, as with delete.topic.enable=false): while marked,
+// its config's and states' creation had no watch (watchCreation).
+func (b *backend) deletionDropped(name string) {
+	t := b.topics[name]
+	if t == nil {
+		return
+	}
+	b.mark(preTopic + name)
+	b.mark(preConfig + name)
+	if slices.Contains(t.states, nil) {
+		b.mark(prePartitions + name)
+	}
+	for p, st := range t.states {
+		if st == nil {
+			b.mark(stateKey(name, int32(p)))
+		}
+	}
 }
 
 // processPartitions reads which partitions of a topic have their znode
