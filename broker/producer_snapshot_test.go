@@ -229,4 +229,31 @@ func TestShutdownSnapshotsOnlyLogsThatMoved(t *testing.T) {
 	if e == nil || e.lastSeq() != 1 {
 		t.Fatalf("producer 7 after the restarts: %+v, want its last sequence 1", e)
 	}
+	tb.Close()
+
+	// A snapshot at the log end that cannot be read is deleted at the
+	// load, as Kafka deletes a corrupt one, so that the next shutdown
+	// writes one again: kept, it stopped every later shutdown from
+	// writing one, and every start replayed the whole log.
+	last := filepath.Join(d, "p-0", "00000000000000000002.snapshot")
+	if err := os.WriteFile(last, []byte("{not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tb = newTestBroker(t, map[string]string{"log.dirs": d})
+	p = tb.Partition("p", 0)
+	p.mu.Lock()
+	e = p.producer.producers[7]
+	p.mu.Unlock()
+	if e == nil || e.lastSeq() != 1 {
+		t.Fatalf("producer 7 after a restart past an unreadable snapshot: %+v, want its last sequence 1", e)
+	}
+	tb.Close()
+	data, err := os.ReadFile(last)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap snapshot
+	if err := json.Unmarshal(data, &snap); err != nil || len(snap.Producers) != 1 {
+		t.Fatalf("the snapshot at the log end after the next shutdown: %q (%v); want one written again, holding producer 7", data, err)
+	}
 }

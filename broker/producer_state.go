@@ -394,23 +394,35 @@ func (s *snapshot) write(lg *storage.Log) error {
 func (ps *producerState) rebuild(lg *storage.Log, now time.Time, expired time.Duration) error {
 	from := lg.StartOffset()
 	cutoff := now.Add(-expired).UnixMilli()
-	if off, data, ok := lg.LatestSnapshot(); ok && off >= from {
-		var s snapshot
+	// A snapshot that cannot be read is deleted and the one before it
+	// tried, as Kafka's ProducerStateManager.loadFromSnapshot does with a
+	// corrupt one: left, a clean shutdown at the same log end would not
+	// write another (snapshotProducers), and every start would replay
+	// the whole log.
+	var s snapshot
+	off, data, ok := lg.LatestSnapshot()
+	for ok && off >= from {
+		s = snapshot{}
 		if json.Unmarshal(data, &s) == nil && s.Offset == off {
-			for _, e := range s.Producers {
-				if expired > 0 && e.expiredAt(cutoff) {
-					continue
-				}
-				ps.producers[e.ID] = e
-				if e.TxnFirstOffset >= 0 {
-					ps.open++
-					ps.openq = append(ps.openq, openTxn{e.TxnFirstOffset, e.ID})
-				}
-			}
-			slices.SortFunc(ps.openq, func(a, b openTxn) int { return cmp.Compare(a.first, b.first) })
-			ps.aborted = s.Aborted
-			from = off
+			break
 		}
+		lg.DeleteSnapshot(off)
+		off, data, ok = lg.LatestSnapshot()
+	}
+	if ok && off >= from {
+		for _, e := range s.Producers {
+			if expired > 0 && e.expiredAt(cutoff) {
+				continue
+			}
+			ps.producers[e.ID] = e
+			if e.TxnFirstOffset >= 0 {
+				ps.open++
+				ps.openq = append(ps.openq, openTxn{e.TxnFirstOffset, e.ID})
+			}
+		}
+		slices.SortFunc(ps.openq, func(a, b openTxn) int { return cmp.Compare(a.first, b.first) })
+		ps.aborted = s.Aborted
+		from = off
 	}
 	err := lg.Batches(from, lg.NextOffset(), func(b []byte) bool {
 		h, err := records.ParseHeader(b)

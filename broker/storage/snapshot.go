@@ -77,6 +77,15 @@ func (l *Log) HasSnapshot(offset int64) bool {
 	return err == nil
 }
 
+// DeleteSnapshot removes the snapshot taken at offset.
+func (l *Log) DeleteSnapshot(offset int64) {
+	l.snapMu.Lock()
+	defer l.snapMu.Unlock()
+	if !l.snapGone {
+		l.fs.Remove(l.snapshotPath(offset))
+	}
+}
+
 // DeleteSnapshotsAfter removes the snapshots taken after offset (they
 // describe a tail the log no longer has).
 func (l *Log) DeleteSnapshotsAfter(offset int64) {
