@@ -703,23 +703,9 @@ func TestTruncateToLogEndDropsEmptyEpoch(t *testing.T) {
 // writes it, so that records appended under the older epoch are not
 // taken for the dropped one's after another load.
 func TestLoadDropsEpochAtTheEndAndWritesItWithTheNextAppend(t *testing.T) {
-	dir := t.TempDir()
-	ckpt := filepath.Join(dir, "leader-epoch-checkpoint")
-	read := func() string {
-		t.Helper()
-		data, err := os.ReadFile(ckpt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(data)
-	}
-	l, err := Open(OSFS{}, dir, testConfig(), OpenOptions{}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := buildBatch(t, 0, 2, 1000, 1)
-	records.SetLeaderEpoch(b, 0)
-	mustAppend(t, l, b)
+	dir, ckpt, l := logAtEpoch0(t)
+	read := func() string { return readCheckpoint(t, ckpt) }
+	var b []byte
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -758,23 +744,9 @@ func TestLoadDropsEpochAtTheEndAndWritesItWithTheNextAppend(t *testing.T) {
 // them. The file never misses the epoch of a record in the log, and a
 // close writes an epoch no record carries yet.
 func TestAssignedEpochIsWrittenWithItsFirstAppend(t *testing.T) {
-	dir := t.TempDir()
-	ckpt := filepath.Join(dir, "leader-epoch-checkpoint")
-	read := func() string {
-		t.Helper()
-		data, err := os.ReadFile(ckpt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(data)
-	}
-	l, err := Open(OSFS{}, dir, testConfig(), OpenOptions{}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := buildBatch(t, 0, 2, 1000, 1)
-	records.SetLeaderEpoch(b, 0)
-	mustAppend(t, l, b)
+	dir, ckpt, l := logAtEpoch0(t)
+	read := func() string { return readCheckpoint(t, ckpt) }
+	var b []byte
 	before, err := os.Stat(ckpt)
 	if err != nil {
 		t.Fatal(err)
@@ -818,16 +790,8 @@ func TestAssignedEpochIsWrittenWithItsFirstAppend(t *testing.T) {
 // A close writes what the next load needs of the cache: an entry the
 // file lacks for records in the log.
 func TestCloseWritesEpochsALoadNeeds(t *testing.T) {
-	dir := t.TempDir()
-	ckpt := filepath.Join(dir, "leader-epoch-checkpoint")
-	l, err := Open(OSFS{}, dir, testConfig(), OpenOptions{}, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := buildBatch(t, 0, 2, 1000, 1)
-	records.SetLeaderEpoch(b, 0)
-	mustAppend(t, l, b)
-	b = buildBatch(t, 2, 2, 1000, 1)
+	_, ckpt, l := logAtEpoch0(t)
+	b := buildBatch(t, 2, 2, 1000, 1)
 	records.SetLeaderEpoch(b, 2)
 	mustAppend(t, l, b)
 	// The file lost epoch 2 (written by hand; in the log's life, a
@@ -841,13 +805,35 @@ func TestCloseWritesEpochsALoadNeeds(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(ckpt)
+	if got := readCheckpoint(t, ckpt); got != "0\n2\n0 0\n2 2\n" {
+		t.Fatalf("after the close the checkpoint is %q; want epoch 2, under which records were appended", got)
+	}
+}
+
+// logAtEpoch0 opens a log in a new directory and appends 2 records under
+// leader epoch 0; it returns the directory, its checkpoint's path and the
+// log.
+func logAtEpoch0(t *testing.T) (string, string, *Log) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := Open(OSFS{}, dir, testConfig(), OpenOptions{}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(data); got != "0\n2\n0 0\n2 2\n" {
-		t.Fatalf("after the close the checkpoint is %q; want epoch 2, under which records were appended", got)
+	b := buildBatch(t, 0, 2, 1000, 1)
+	records.SetLeaderEpoch(b, 0)
+	mustAppend(t, l, b)
+	return dir, filepath.Join(dir, epochFile), l
+}
+
+// readCheckpoint is a checkpoint file's content.
+func readCheckpoint(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return string(data)
 }
 
 // A producer snapshot written after the log was deleted (a background

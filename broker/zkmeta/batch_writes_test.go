@@ -3,6 +3,7 @@ package zkmeta
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -33,28 +34,10 @@ func TestControllerWritesStatesInBatches(t *testing.T) {
 	const root = "/batches"
 	raw := rawZK(t, z.Addr)
 	acl := zk.WorldACL(zk.PermAll)
-	multi := func(ops []any) {
-		t.Helper()
-		for len(ops) > 0 {
-			k := min(len(ops), 300)
-			if _, err := raw.Multi(ops[:k]...); err != nil {
-				t.Fatal(err)
-			}
-			ops = ops[k:]
-		}
-	}
 	topic := func(string) []byte { return topicZNodeData(t, n) }
 	// A topic of n partitions, each with a state a previous run of
 	// broker 1 left: broker 1 restarted since.
-	ops := []any{&zk.CreateRequest{Path: root, Acl: acl}, &zk.CreateRequest{Path: root + "/brokers", Acl: acl},
-		&zk.CreateRequest{Path: root + "/brokers/topics", Acl: acl},
-		&zk.CreateRequest{Path: root + "/brokers/topics/old", Data: topic("old"), Acl: acl},
-		&zk.CreateRequest{Path: root + "/brokers/topics/old/partitions", Acl: acl}}
-	for p := range int32(n) {
-		ops = append(ops, &zk.CreateRequest{Path: root + partitionPath("old", p), Acl: acl},
-			&zk.CreateRequest{Path: root + statePath("old", p), Data: encodeState(1, 1, 4, []int32{1}), Acl: acl})
-	}
-	multi(ops)
+	seedTopic(t, raw, root, "old", n, encodeState(1, 1, 4, []int32{1}))
 	zxid := func() int64 { return lastZxid(t, raw, root) }
 	epochs := func(name string, want int32) func() bool {
 		return func() bool {
@@ -145,20 +128,7 @@ func TestISRChangeNotificationsInBatches(t *testing.T) {
 	if _, err := raw.Multi(ops...); err != nil {
 		t.Fatal(err)
 	}
-	wait.For(t, "broker 1 to read t's states", 30*time.Second, func() bool {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		tc := b.topics["t"]
-		if tc == nil || len(tc.states) != n {
-			return false
-		}
-		for _, st := range tc.states {
-			if st == nil {
-				return false
-			}
-		}
-		return true
-	})
+	wait.For(t, "broker 1 to read t's states", 30*time.Second, statesRead(b, "t", n, func(*pstate) bool { return true }))
 	before = zxid()
 	ctx := context.Background()
 	for p := range int32(n) {
@@ -250,20 +220,7 @@ func TestShutdownHandsOverInBatches(t *testing.T) {
 		}
 		return true
 	})
-	wait.For(t, "broker 1 to have read every state of h", 30*time.Second, func() bool {
-		b1.mu.Lock()
-		defer b1.mu.Unlock()
-		tc := b1.topics["h"]
-		if tc == nil || len(tc.states) != n {
-			return false
-		}
-		for _, st := range tc.states {
-			if st == nil || len(st.isr) != 2 {
-				return false
-			}
-		}
-		return true
-	})
+	wait.For(t, "broker 1 to have read every state of h", 30*time.Second, statesRead(b1, "h", n, func(st *pstate) bool { return len(st.isr) == 2 }))
 	// Between the hand-over's reads and its writes, another writer
 	// changes partition 10's state (a leader's ISR change would).
 	b1.beforeHandOverWrites = func() {
@@ -407,17 +364,7 @@ func TestNewTopicStatesReadAsListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The controller creates the partitions, in batches.
-	ops := []any{&zk.CreateRequest{Path: root + "/brokers/topics/t/partitions", Acl: acl}}
-	for p := range int32(n) {
-		ops = append(ops, &zk.CreateRequest{Path: root + partitionPath("t", p), Acl: acl},
-			&zk.CreateRequest{Path: root + statePath("t", p), Data: encodeState(1, 1, 0, []int32{1}), Acl: acl})
-		if len(ops) >= 200 || p == n-1 {
-			if _, err := raw.Multi(ops...); err != nil {
-				t.Fatal(err)
-			}
-			ops = nil
-		}
-	}
+	createPartitions(t, raw, root, "t", n, encodeState(1, 1, 0, []int32{1}))
 	wait.For(t, "broker 2 to read every state of t", 30*time.Second, func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()
@@ -427,5 +374,61 @@ func TestNewTopicStatesReadAsListed(t *testing.T) {
 	t.Logf("%d partitions created: broker 2 sent %d requests", n, reqs)
 	if reqs > n+n/5 {
 		t.Fatalf("broker 2 sent %d ZooKeeper requests to read %d new partitions' states; want about one each", reqs, n)
+	}
+}
+
+// seedTopic creates, under root (made if missing, with /brokers/topics),
+// topic name of n partitions on broker 1 and, if state is not nil, each
+// partition's znode with that state, as a previous run left them.
+func seedTopic(t *testing.T, raw *zk.Conn, root, name string, n int32, state []byte) {
+	t.Helper()
+	acl := zk.WorldACL(zk.PermAll)
+	for _, p := range []string{"", "/brokers", "/brokers/topics"} {
+		if _, err := raw.Create(root+p, nil, 0, acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := raw.Create(root+topicPath(name), topicZNodeData(t, int(n)), 0, acl); err != nil {
+		t.Fatal(err)
+	}
+	if state != nil {
+		createPartitions(t, raw, root, name, n, state)
+	}
+}
+
+// createPartitions creates topic name's partitions znode and each of its
+// n partitions' znode with state, in multi-ops, as the controller does.
+func createPartitions(t *testing.T, raw *zk.Conn, root, name string, n int32, state []byte) {
+	t.Helper()
+	acl := zk.WorldACL(zk.PermAll)
+	ops := []any{&zk.CreateRequest{Path: root + partitionsPath(name), Acl: acl}}
+	for p := range n {
+		ops = append(ops, &zk.CreateRequest{Path: root + partitionPath(name, p), Acl: acl},
+			&zk.CreateRequest{Path: root + statePath(name, p), Data: state, Acl: acl})
+		if len(ops) >= 200 || p == n-1 {
+			if _, err := raw.Multi(ops...); err != nil {
+				t.Fatal(err)
+			}
+			ops = nil
+		}
+	}
+}
+
+// statesRead reports whether b has read all n states of topic, each as ok
+// says.
+func statesRead(b *backend, topic string, n int, ok func(*pstate) bool) func() bool {
+	return func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		tc := b.topics[topic]
+		if tc == nil || len(tc.states) != n {
+			return false
+		}
+		for _, st := range tc.states {
+			if st == nil || !ok(st) {
+				return false
+			}
+		}
+		return true
 	}
 }

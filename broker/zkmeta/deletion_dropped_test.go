@@ -64,14 +64,7 @@ func TestDroppedDeletionReadsTheTopicAgain(t *testing.T) {
 		return !b.deleting["t"]
 	})
 	round()
-	ops := []any{&zk.CreateRequest{Path: root + "/brokers/topics/t/partitions", Acl: acl}}
-	for p := range int32(4) {
-		ops = append(ops, &zk.CreateRequest{Path: root + partitionPath("t", p), Acl: acl},
-			&zk.CreateRequest{Path: root + statePath("t", p), Data: encodeState(1, 1, 0, []int32{1}), Acl: acl})
-	}
-	if _, err := raw.Multi(ops...); err != nil {
-		t.Fatal(err)
-	}
+	createPartitions(t, raw, root, "t", 4, encodeState(1, 1, 0, []int32{1}))
 	wait.For(t, "broker 2 to read every state of t, created after its deletion was dropped", 15*time.Second, func() bool {
 		b.mu.Lock()
 		defer b.mu.Unlock()

@@ -8,9 +8,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
-	"github.com/rs/zerolog"
 
-	"gregor/broker/config"
 	"gregor/broker/metadata"
 	"gregor/internal/wait"
 	"gregor/internal/zktest"
@@ -53,21 +51,8 @@ func TestRoundsDeliverWhatTheyReadInChunks(t *testing.T) {
 	if _, err := raw.Create(root, nil, 0, acl); err != nil {
 		t.Fatal(err)
 	}
-	be, err := New(Options{
-		Connect: z.Addr + root, SessionTimeout: 4 * time.Second,
-		Self:   metadata.BrokerInfo{ID: 1, Endpoints: map[string]metadata.Endpoint{"PLAINTEXT": {Host: "127.0.0.1", Port: 9091}}},
-		Config: &config.Config{DeleteTopicEnable: true, NumPartitions: 1, DefaultReplicationFactor: 1},
-		Log:    zerolog.Nop(),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := be.(*backend)
 	app := &epochApplier{}
-	if err := b.Start(context.Background(), app); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	b := startWith(t, z.Addr+root, 1, app)
 	assign := make([][]int32, n)
 	for p := range assign {
 		assign[p] = []int32{1}

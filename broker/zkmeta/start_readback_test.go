@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-zookeeper/zk"
-
 	"gregor/internal/wait"
 	"gregor/internal/zktest"
 )
@@ -22,23 +20,8 @@ func TestStartDoesNotWaitToReadItsOwnWritesBack(t *testing.T) {
 	z := zktest.Start(t)
 	const root = "/readback"
 	raw := rawZK(t, z.Addr)
-	acl := zk.WorldACL(zk.PermAll)
 	// A topic whose states a previous run of broker 1 left.
-	ops := []any{&zk.CreateRequest{Path: root, Acl: acl}, &zk.CreateRequest{Path: root + "/brokers", Acl: acl},
-		&zk.CreateRequest{Path: root + "/brokers/topics", Acl: acl},
-		&zk.CreateRequest{Path: root + "/brokers/topics/t", Data: topicZNodeData(t, n), Acl: acl},
-		&zk.CreateRequest{Path: root + "/brokers/topics/t/partitions", Acl: acl}}
-	for p := range int32(n) {
-		ops = append(ops, &zk.CreateRequest{Path: root + partitionPath("t", p), Acl: acl},
-			&zk.CreateRequest{Path: root + statePath("t", p), Data: encodeState(1, 1, 4, []int32{1}), Acl: acl})
-	}
-	for len(ops) > 0 {
-		k := min(len(ops), 300)
-		if _, err := raw.Multi(ops[:k]...); err != nil {
-			t.Fatal(err)
-		}
-		ops = ops[k:]
-	}
+	seedTopic(t, raw, root, "t", n, encodeState(1, 1, 4, []int32{1}))
 
 	b := startLone(t, z.Addr+root)
 	// What Start delivered, as the loop has not run a round yet.
