@@ -175,11 +175,12 @@ func lastZxid(t *testing.T, raw *zk.Conn, root string) int64 {
 	return st.Czxid
 }
 
-// A controlled shutdown writes the states it changes in multi-ops: a
-// compare-and-set of its own per partition made a broker leading
-// thousands wait on as many ZooKeeper syncs (2,000 partitions: 2.8 s). A
-// batch holding a state that changed since it was read is handed over a
-// partition at a time, reading that state again.
+// A controlled shutdown writes the states it changes in multi-ops, decided
+// from the states the broker has read: a read and a compare-and-set of its
+// own per partition made a broker leading thousands wait on as many
+// ZooKeeper syncs (2,000 partitions: 2.8 s). A batch holding a state that
+// changed since (the cache was stale) is handed over a partition at a
+// time, reading that state again.
 func TestShutdownHandsOverInBatches(t *testing.T) {
 	const n = 600
 	z := zktest.Start(t)
@@ -241,16 +242,30 @@ func TestShutdownHandsOverInBatches(t *testing.T) {
 			}
 		}
 	}
-	before := lastZxid(t, raw, root)
+	// Broker 1's cache has partition 1 (led by 2) without broker 1 in its
+	// ISR, as if stale: a partition the cache says needs nothing is read
+	// before it is left alone.
+	b1.mu.Lock()
+	b1.topics["h"].states[1].isr = []int32{2}
+	b1.mu.Unlock()
+	before, sentBefore := lastZxid(t, raw, root), sentRequests(t, z.Addr, b1)
 	if err := b1.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+	reqs := sentRequests(t, z.Addr, b1) - sentBefore
 	txns := lastZxid(t, raw, root) - before
-	t.Logf("controlled shutdown of %d partitions: %d transactions", n, txns)
+	t.Logf("controlled shutdown of %d partitions: %d transactions, %d requests", n, txns, reqs)
 	// Broker 1's stopping mark, a multi-op per batch (one failed), the
 	// failed batch's partitions one by one, the controller's resignation.
 	if txns > 2*controlWriteBatch {
 		t.Fatalf("the controlled shutdown took %d ZooKeeper transactions for %d partitions; want a few batches", txns, n)
+	}
+	// It decides from the states it has read: a read of each first added
+	// n requests (2,014 in all, against 1,414). What it sends: the
+	// batches, the failed one's partitions read and written one by one,
+	// and the reads of the states back (and their watches' reads).
+	if reqs > 2*n+n/2 {
+		t.Fatalf("the controlled shutdown sent %d ZooKeeper requests for %d partitions; want no read of each state before the writes", reqs, n)
 	}
 	for p := range int32(n) {
 		z, _ := state(p)
@@ -328,27 +343,7 @@ func TestNewTopicStatesReadAsListed(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := startAs(t, z.Addr+root, 2)
-	sent := func() int {
-		t.Helper()
-		out, err := zktest.FourLetter(z.Addr, "cons")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sid := fmt.Sprintf("sid=0x%x,", b.conn.SessionID())
-		for _, l := range strings.Split(out, "\n") {
-			if !strings.Contains(l, sid) {
-				continue
-			}
-			_, rest, ok := strings.Cut(l, "recved=")
-			if v, _, ok2 := strings.Cut(rest, ","); ok && ok2 {
-				if k, err := strconv.Atoi(v); err == nil {
-					return k
-				}
-			}
-		}
-		t.Fatalf("no connection of session %s in cons: %q", sid, out)
-		return 0
-	}
+	sent := func() int { return sentRequests(t, z.Addr, b) }
 	before := sent()
 	if _, err := raw.Create(root+"/brokers/topics/t", topicZNodeData(t, n), 0, acl); err != nil {
 		t.Fatal(err)
@@ -431,4 +426,28 @@ func statesRead(b *backend, topic string, n int, ok func(*pstate) bool) func() b
 		}
 		return true
 	}
+}
+
+// sentRequests is how many requests b's ZooKeeper session has sent, as
+// the server at addr counts them (cons).
+func sentRequests(t *testing.T, addr string, b *backend) int {
+	t.Helper()
+	out, err := zktest.FourLetter(addr, "cons")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := fmt.Sprintf("sid=0x%x,", b.conn.SessionID())
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.Contains(l, sid) {
+			continue
+		}
+		_, rest, ok := strings.Cut(l, "recved=")
+		if v, _, ok2 := strings.Cut(rest, ","); ok && ok2 {
+			if k, err := strconv.Atoi(v); err == nil {
+				return k
+			}
+		}
+	}
+	t.Fatalf("no connection of session %s in cons: %q", sid, out)
+	return 0
 }

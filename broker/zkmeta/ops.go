@@ -560,21 +560,38 @@ func (b *backend) shutdown(ctx context.Context) error {
 
 // handOverMany applies metadata.ControlledShutdown to the partitions want
 // picks among those this broker holds a replica of, and waits until its
-// own loop has delivered the states it wrote. It reads the states, then
-// writes the changed ones by compare-and-set in multi-ops of up to
-// controlWriteBatch: a write of its own per partition made a broker
-// leading thousands wait on as many ZooKeeper syncs (2,000 partitions, 2.8
-// s). A batch that cannot be written whole (a state changed since it was
-// read) is handed over a partition at a time, each read again.
+// own loop has delivered the states it wrote. It decides from the states
+// it has read (its cache), then writes the changed ones by compare-and-set
+// in multi-ops of up to controlWriteBatch: a write of its own per
+// partition made a broker leading thousands wait on as many ZooKeeper
+// syncs (2,000 partitions, 2.8 s). A batch that cannot be written whole (a
+// state changed since it was read) is handed over a partition at a time,
+// each read again. A partition the cache says needs nothing, or has no
+// state read for, is read first: a stale cache must not leave this broker
+// in an ISR.
 func (b *backend) handOverMany(ctx context.Context, want func(topic string, p int32) bool, why string) error {
 	self := b.self()
 	var mine []handOverWrite
+	type cachedState struct {
+		z       stateZNode
+		version int32
+		mzxid   int64
+	}
+	var cached []*cachedState
 	b.mu.Lock()
 	apply, _ := b.apply.(metadata.PartitionApplier)
 	for name, t := range b.topics {
 		for p, r := range t.assign {
 			if slices.Contains(r, self) && want(name, int32(p)) {
 				mine = append(mine, handOverWrite{topic: name, id: t.id, p: int32(p), replicas: slices.Clone(r)})
+				var c *cachedState
+				// One this broker wrote and has not read back has no
+				// transaction id to tell a restarted replica by.
+				if p < len(t.states) && t.states[p] != nil && t.states[p].mzxid != writtenNow {
+					st := t.states[p]
+					c = &cachedState{stateZNode{ControllerEpoch: st.ctrlEpoch, Leader: st.leader, LeaderEpoch: st.leaderEpoch, ISR: slices.Clone(st.isr)}, st.version, st.mzxid}
+				}
+				cached = append(cached, c)
 			}
 		}
 	}
@@ -598,16 +615,22 @@ func (b *backend) handOverMany(ctx context.Context, want func(topic string, p in
 	}
 	each(len(mine), func(i int) {
 		w := &mine[i]
-		zpath := b.p(statePath(w.topic, w.p))
-		data, stat, err := b.conn.Get(zpath)
+		if c := cached[i]; c != nil {
+			if w.decide(b, c.z, c.version, c.mzxid, live, eligible); w.write != nil {
+				return
+			}
+		}
+		data, stat, err := b.conn.Get(b.p(statePath(w.topic, w.p)))
 		if errors.Is(err, zk.ErrNoNode) {
 			return
 		}
-		if err != nil {
-			w.err = err
-			return
+		if err == nil {
+			var z stateZNode
+			if z, err = decodeState(data); err == nil {
+				w.decide(b, z, stat.Version, stat.Mzxid, live, eligible)
+			}
 		}
-		w.decide(b, data, stat, live, eligible)
+		w.err = err
 	})
 	if b.beforeHandOverWrites != nil {
 		b.beforeHandOverWrites()
@@ -702,20 +725,17 @@ type handOverWrite struct {
 }
 
 // decide sets w.write to the state metadata.ControlledShutdown makes of
-// the one read (data, stat), or leaves it nil where nothing changes.
-func (w *handOverWrite) decide(b *backend, data []byte, stat *zk.Stat, live, eligible metadata.Live) {
-	z, err := decodeState(data)
-	if err != nil {
-		w.err = err
-		return
-	}
-	next, ok := b.handOverState(w.topic, w.p, w.replicas, z, stat, live, eligible)
+// state z (at the znode version given, last written in transaction
+// mzxid), or leaves it nil where nothing changes.
+func (w *handOverWrite) decide(b *backend, z stateZNode, version int32, mzxid int64, live, eligible metadata.Live) {
+	w.write = nil
+	next, ok := b.handOverState(w.topic, w.p, w.replicas, z, mzxid, live, eligible)
 	if !ok {
 		return
 	}
 	w.oldLeader, w.next = z.Leader, next
 	w.write = &zk.SetDataRequest{Path: b.p(statePath(w.topic, w.p)),
-		Data: encodeState(z.ControllerEpoch, next.Leader, next.LeaderEpoch, next.ISR), Version: stat.Version}
+		Data: encodeState(z.ControllerEpoch, next.Leader, next.LeaderEpoch, next.ISR), Version: version}
 }
 
 // written records that w.write was written; stat is the state's new one.
@@ -755,9 +775,13 @@ func (b *backend) handOver(topic string, p int32, replicas []int32, live, eligib
 		if err != nil {
 			return metadata.PartitionState{}, false, err
 		}
+		z, err := decodeState(data)
+		if err != nil {
+			return metadata.PartitionState{}, false, err
+		}
 		w := handOverWrite{topic: topic, p: p, replicas: replicas}
-		if w.decide(b, data, stat, live, eligible); w.err != nil || w.write == nil {
-			return metadata.PartitionState{}, false, w.err
+		if w.decide(b, z, stat.Version, stat.Mzxid, live, eligible); w.write == nil {
+			return metadata.PartitionState{}, false, nil
 		}
 		stat, err = b.conn.Set(zpath, w.write.Data, w.write.Version)
 		if errors.Is(err, zk.ErrBadVersion) {
@@ -776,13 +800,13 @@ func (b *backend) handOver(topic string, p int32, replicas []int32, live, eligib
 // its znode's): its leadership handed to a broker not in controlled
 // shutdown itself (eligible) where one is in the ISR, and this broker out
 // of the ISR. It reports false where that changes nothing.
-func (b *backend) handOverState(topic string, p int32, replicas []int32, z stateZNode, stat *zk.Stat, live, eligible metadata.Live) (metadata.Partition, bool) {
+func (b *backend) handOverState(topic string, p int32, replicas []int32, z stateZNode, mzxid int64, live, eligible metadata.Live) (metadata.Partition, bool) {
 	cur := z.partition(topic, p, replicas)
 	// Replicas restarted since the state was written are neither
 	// handed the leadership nor kept in the ISR; a restarted leader's
 	// partition is the controller's to move (metadata.Rejoin).
 	dropped := false
-	if restarted := b.restartedIn(z.Leader, z.ISR, stat.Mzxid); len(restarted) > 0 {
+	if restarted := b.restartedIn(z.Leader, z.ISR, mzxid); len(restarted) > 0 {
 		if restarted[z.Leader] {
 			return metadata.Partition{}, false
 		}
