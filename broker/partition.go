@@ -218,7 +218,8 @@ func (p *Partition) apply(st metadata.PartitionState) error {
 	}
 	if st.Leader == p.b.id {
 		if p.rs == nil || old.LeaderEpoch != st.LeaderEpoch {
-			return p.becomeLeaderLocked(st)
+			p.becomeLeaderLocked(st)
+			return nil
 		}
 		// Any ISR change can complete acks=all waits: a shrink moves the
 		// high watermark or fails them below min.insync.replicas.
@@ -314,11 +315,9 @@ func (p *Partition) openLogLocked() error {
 	return nil
 }
 
-func (p *Partition) becomeLeaderLocked(st metadata.PartitionState) error {
+func (p *Partition) becomeLeaderLocked(st metadata.PartitionState) {
 	leo := p.log.NextOffset()
-	if err := p.log.AssignEpoch(st.LeaderEpoch, leo); err != nil {
-		return err
-	}
+	p.log.AssignEpoch(st.LeaderEpoch, leo)
 	p.b.follow.unfollow(p)
 	p.rs = replica.NewLeader(p.b.id, st.LeaderEpoch, st.Replicas, st.ISR, leo, p.hw.Load(), int(p.topic.Config().MinInsyncReplicas), p.b.now())
 	p.rs.MaxLag, p.rs.Now = p.b.cfg.ReplicaLagTimeMax, p.b.now
@@ -329,7 +328,6 @@ func (p *Partition) becomeLeaderLocked(st metadata.PartitionState) error {
 	p.leader.Store(true)
 	p.syncOffsetsLocked()
 	p.notify()
-	return nil
 }
 
 func (p *Partition) stopLeadingLocked() {

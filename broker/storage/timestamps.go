@@ -160,18 +160,17 @@ func (l *Log) SetEpochs(entries []EpochEntry) error {
 // AssignEpoch records that epoch starts at offset (a new leader does this
 // when it takes over, before it appends). The checkpoint file is written
 // with the first record appended under the epoch (Append writes it before
-// it returns), or by the next other change to the log or its close. Kafka
+// the records), or by the next other change to the log. Kafka
 // writes it at once, so that the file never misses the epoch of a record
 // in the log; written before the epoch's first append, it misses none
 // either, and an epoch without records answers OffsetsForLeaderEpoch as
 // the one before it does (the log end). A broker taking over thousands of
 // partitions (a restart, a failover) created and fsynced as many files
 // before it led them: a third of a 3,000-partition restart's CPU.
-func (l *Log) AssignEpoch(epoch int32, offset int64) error {
+func (l *Log) AssignEpoch(epoch int32, offset int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.epochs.assign(epoch, offset)
-	return nil
 }
 
 // EpochForOffset returns the leader epoch under which offset was written:

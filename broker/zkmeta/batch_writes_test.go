@@ -333,16 +333,7 @@ func TestNewTopicStatesReadAsListed(t *testing.T) {
 	const root = "/listed"
 	raw := rawZK(t, z.Addr)
 	acl := zk.WorldACL(zk.PermAll)
-	for _, p := range []string{"", "/brokers", "/brokers/topics"} {
-		if _, err := raw.Create(root+p, nil, 0, acl); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Another broker (99) is controller: broker 2 creates no state.
-	if _, err := raw.Create(root+controllerPath, []byte(`{"version":1,"brokerid":99,"timestamp":"0"}`), zk.FlagEphemeral, acl); err != nil {
-		t.Fatal(err)
-	}
-	b := startAs(t, z.Addr+root, 2)
+	b := startBesideController(t, z, raw, root)
 	sent := func() int { return sentRequests(t, z.Addr, b) }
 	before := sent()
 	if _, err := raw.Create(root+"/brokers/topics/t", topicZNodeData(t, n), 0, acl); err != nil {
@@ -450,4 +441,21 @@ func sentRequests(t *testing.T, addr string, b *backend) int {
 	}
 	t.Fatalf("no connection of session %s in cons: %q", sid, out)
 	return 0
+}
+
+// startBesideController starts broker 2 under root (made, with
+// /brokers/topics, if missing) while another broker (99, which raw's
+// session stands for) is controller: broker 2 creates no state.
+func startBesideController(t *testing.T, z *zktest.ZK, raw *zk.Conn, root string) *backend {
+	t.Helper()
+	acl := zk.WorldACL(zk.PermAll)
+	for _, p := range []string{"", "/brokers", "/brokers/topics"} {
+		if _, err := raw.Create(root+p, nil, 0, acl); err != nil && !errors.Is(err, zk.ErrNodeExists) {
+			t.Fatal(err)
+		}
+	}
+	if _, err := raw.Create(root+controllerPath, []byte(`{"version":1,"brokerid":99,"timestamp":"0"}`), zk.FlagEphemeral, acl); err != nil {
+		t.Fatal(err)
+	}
+	return startAs(t, z.Addr+root, 2)
 }

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/go-zookeeper/zk"
 
@@ -213,28 +212,21 @@ const controlWriteBatch = 100
 // a topic deleted) is written a partition at a time. It returns the
 // errors.
 func (b *backend) writePartitions(ws []partitionWrite) []error {
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, controlWriteParallel)
-	for i := 0; i < len(ws); i += controlWriteBatch {
-		batch := ws[i:min(i+controlWriteBatch, len(ws))]
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if len(batch) > 1 && b.writeBatchIO(batch) {
-				return
+	batches := (len(ws) + controlWriteBatch - 1) / controlWriteBatch
+	parallel(batches, controlWriteParallel, func(i int) {
+		batch := ws[i*controlWriteBatch : min((i+1)*controlWriteBatch, len(ws))]
+		if len(batch) > 1 && b.writeBatchIO(batch) {
+			return
+		}
+		for j := range batch {
+			w := &batch[j]
+			if w.create {
+				w.written, w.err = b.createStateIO(w.t.name, w.p, w.next.Leader, w.next.ISR)
+			} else {
+				w.written, w.err = b.writeStateIO(w.t.name, w.p, w.old, w.next)
 			}
-			for j := range batch {
-				w := &batch[j]
-				if w.create {
-					w.written, w.err = b.createStateIO(w.t.name, w.p, w.next.Leader, w.next.ISR)
-				} else {
-					w.written, w.err = b.writeStateIO(w.t.name, w.p, w.old, w.next)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+		}
+	})
 	var errs []error
 	for _, w := range ws {
 		if w.err != nil {

@@ -24,16 +24,7 @@ func TestDroppedDeletionReadsTheTopicAgain(t *testing.T) {
 	const root = "/dropped"
 	raw := rawZK(t, z.Addr)
 	acl := zk.WorldACL(zk.PermAll)
-	for _, p := range []string{"", "/brokers", "/brokers/topics", "/admin", deleteTopicsPath} {
-		if _, err := raw.Create(root+p, nil, 0, acl); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Another broker (99) is controller.
-	if _, err := raw.Create(root+controllerPath, []byte(`{"version":1,"brokerid":99,"timestamp":"0"}`), zk.FlagEphemeral, acl); err != nil {
-		t.Fatal(err)
-	}
-	b := startAs(t, z.Addr+root, 2)
+	b := startBesideController(t, z, raw, root) // it makes /admin/delete_topics
 	ctx := context.Background()
 	round := func() {
 		t.Helper()

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -600,20 +599,7 @@ func (b *backend) handOverMany(ctx context.Context, want func(topic string, p in
 	if err != nil {
 		return err
 	}
-	each := func(n int, fn func(i int)) {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, handOverParallel)
-		for i := range n {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				fn(i)
-			}()
-		}
-		wg.Wait()
-	}
-	each(len(mine), func(i int) {
+	parallel(len(mine), handOverParallel, func(i int) {
 		w := &mine[i]
 		if c := cached[i]; c != nil {
 			if w.decide(b, c.z, c.version, c.mzxid, live, eligible); w.write != nil {
@@ -657,7 +643,7 @@ func (b *backend) handOverMany(ctx context.Context, want func(topic string, p in
 			apply.ApplyPartition(w.topic, w.id, w.p, w.st)
 		}
 	}
-	each(len(batches), func(i int) {
+	parallel(len(batches), handOverParallel, func(i int) {
 		batch := batches[i]
 		ops := make([]any, len(batch))
 		for j, w := range batch {
@@ -796,10 +782,10 @@ func (b *backend) handOver(topic string, p int32, replicas []int32, live, eligib
 	return metadata.PartitionState{}, false, fmt.Errorf("state of %s-%d kept changing during controlled shutdown", topic, p)
 }
 
-// handOverState is what a hand-over makes of partition p's state z (stat
-// its znode's): its leadership handed to a broker not in controlled
-// shutdown itself (eligible) where one is in the ISR, and this broker out
-// of the ISR. It reports false where that changes nothing.
+// handOverState is what a hand-over makes of partition p's state z (last
+// written in transaction mzxid): its leadership handed to a broker not in
+// controlled shutdown itself (eligible) where one is in the ISR, and this
+// broker out of the ISR. It reports false where that changes nothing.
 func (b *backend) handOverState(topic string, p int32, replicas []int32, z stateZNode, mzxid int64, live, eligible metadata.Live) (metadata.Partition, bool) {
 	cur := z.partition(topic, p, replicas)
 	// Replicas restarted since the state was written are neither

@@ -37,6 +37,20 @@ const (
 
 func stateKey(t string, p int32) string { return preState + t + "/" + strconv.Itoa(int(p)) }
 
+// splitStateKey is the topic and partition of a stateKey.
+func splitStateKey(key string) (string, int32, bool) {
+	rest, ok := strings.CutPrefix(key, preState)
+	i := strings.LastIndexByte(rest, '/')
+	if !ok || i < 0 {
+		return "", 0, false
+	}
+	p, err := strconv.Atoi(rest[i+1:])
+	if err != nil || p < 0 {
+		return "", 0, false
+	}
+	return rest[:i], int32(p), true
+}
+
 func sortIDs(ids []int32) { slices.Sort(ids) }
 
 // mark asks the loop to re-read key.
@@ -84,21 +98,12 @@ func (b *backend) dirtyBeyondOwnWrites() bool {
 // ownUnreadWrite reports whether key is a partition state this broker
 // wrote and has not read back since.
 func (b *backend) ownUnreadWrite(key string) bool {
-	if !strings.HasPrefix(key, preState) {
+	name, p, ok := splitStateKey(key)
+	if !ok {
 		return false
 	}
-	rest := key[len(preState):]
-	i := strings.LastIndexByte(rest, '/')
-	if i < 0 {
-		return false
-	}
-	p, err := strconv.Atoi(rest[i+1:])
-	t := b.topics[rest[:i]]
-	if err != nil || t == nil || p >= len(t.states) {
-		return false
-	}
-	st := t.states[p]
-	return st != nil && st.own
+	t := b.topics[name]
+	return t != nil && int(p) < len(t.states) && t.states[p] != nil && t.states[p].own
 }
 
 // markAll asks for a full re-read.
@@ -321,6 +326,22 @@ type getResult struct {
 // prefetchParallel bounds the reads a round issues at once.
 const prefetchParallel = 16
 
+// parallel runs fn(0) to fn(n-1), at most limit at once, and returns when
+// all have.
+func parallel(n, limit int, fn func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, limit)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			fn(i)
+		}()
+	}
+	wg.Wait()
+}
+
 // prefetch reads the znodes of a round's topic, config and partition
 // state keys concurrently (one round trip instead of one per key); get
 // then takes them from b.prefetched. A leadership move touches many
@@ -339,18 +360,10 @@ func (b *backend) prefetch(keys []string) {
 		return
 	}
 	results := make([]getResult, len(jobs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, prefetchParallel)
-	for i, j := range jobs {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			r := &results[i]
-			r.data, r.stat, r.ok, r.err = b.read(j.key, j.zpath)
-		}()
-	}
-	wg.Wait()
+	parallel(len(jobs), prefetchParallel, func(i int) {
+		r := &results[i]
+		r.data, r.stat, r.ok, r.err = b.read(jobs[i].key, jobs[i].zpath)
+	})
 	b.mu.Lock()
 	for i, j := range jobs {
 		b.prefetched[j.key] = results[i]
@@ -368,17 +381,11 @@ func (b *backend) zpathOf(key string) (string, bool) {
 		name := key[len(preConfig):]
 		return b.p(configPath(name)), b.topics[name] != nil
 	case strings.HasPrefix(key, preState):
-		rest := key[len(preState):]
-		i := strings.LastIndexByte(rest, '/')
-		if i < 0 {
+		name, p, ok := splitStateKey(key)
+		if t := b.topics[name]; !ok || t == nil || int(p) >= len(t.states) {
 			return "", false
 		}
-		p, err := strconv.Atoi(rest[i+1:])
-		t := b.topics[rest[:i]]
-		if err != nil || t == nil || p >= len(t.states) {
-			return "", false
-		}
-		return b.p(statePath(rest[:i], int32(p))), true
+		return b.p(statePath(name, p)), true
 	}
 	return "", false
 }
@@ -639,13 +646,10 @@ func (b *backend) process(key string) error {
 	case strings.HasPrefix(key, prePartitions):
 		return b.processPartitions(key[len(prePartitions):])
 	case strings.HasPrefix(key, preState):
-		rest := key[len(preState):]
-		i := strings.LastIndexByte(rest, '/')
-		p, err := strconv.Atoi(rest[i+1:])
-		if i < 0 || err != nil {
-			return nil
+		if name, p, ok := splitStateKey(key); ok {
+			return b.processState(name, p)
 		}
-		return b.processState(rest[:i], int32(p))
+		return nil
 	}
 	return nil
 }
