@@ -178,7 +178,7 @@ func rollingRound(ctx context.Context, bin string, rate int, partitions int32) (
 	}
 	defer closeAdm()
 	topic := "rolling"
-	if _, err := adm.CreateTopic(ctx, partitions, 3, nil, topic); err != nil {
+	if err := createTopic(ctx, adm, partitions, 3, topic); err != nil {
 		return res, err
 	}
 	if err := awaitFullISR(ctx, adm, topic); err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -71,11 +72,20 @@ func newTopicRF(ctx context.Context, addr string, partitions int32, rf int16) (s
 		return "", err
 	}
 	defer cl.Close()
-	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, rf, nil, topic)
-	if err == nil {
-		err = resp.Err
+	return topic, createTopic(ctx, kadm.NewClient(cl), partitions, rf, topic)
+}
+
+// createTopic creates a topic and, like Kafka's own tools, takes
+// REQUEST_TIMED_OUT as a creation still under way: the broker answers so
+// when the topic is recorded but its leaders were not all elected within
+// the request's timeout (a few thousand partitions on a loaded machine),
+// and the callers wait for leaders or retry on unknown partitions anyway.
+func createTopic(ctx context.Context, adm *kadm.Client, partitions int32, rf int16, topic string) error {
+	_, err := adm.CreateTopic(ctx, partitions, rf, nil, topic)
+	if errors.Is(err, kerr.RequestTimedOut) {
+		return nil
 	}
-	return topic, err
+	return err
 }
 
 // dropTopic deletes a scenario's topic when it is done, so that the next

@@ -63,7 +63,7 @@ func soakCmd(args []string) {
 	}
 	defer closeAdm()
 	for _, t := range []string{"soak", "soak-txn"} {
-		if _, err := adm.CreateTopic(ctx, 6, 3, nil, t); err != nil {
+		if err := createTopic(ctx, adm, 6, 3, t); err != nil {
 			fail(err)
 		}
 		if err := awaitFullISR(ctx, adm, t); err != nil {
