@@ -36,12 +36,14 @@ import (
 	"sync"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/broker/records"
 	"gregor/coordinator/runtime"
+	"gregor/protocol"
 )
 
 type groupState int8
@@ -370,7 +372,16 @@ func (g *group) anyJoined() bool {
 
 // newMemberID is a member id in Kafka's form: the client id or instance
 // id, a dash and a random (version 4) UUID, as java.util.UUID.randomUUID.
+// A prefix so long that the id would not fit a Kafka string (a client id
+// or instance id of 32,767 bytes) is cut: the id goes into responses and
+// into __consumer_offsets, whose strings have int16 lengths.
 func newMemberID(prefix string) string {
+	if max := protocol.MaxStringLen - 37; len(prefix) > max {
+		for max > 0 && !utf8.RuneStart(prefix[max]) {
+			max--
+		}
+		prefix = prefix[:max]
+	}
 	var b [16]byte
 	rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40 // version 4

@@ -835,6 +835,16 @@ func (c *conn) encode(h header, resp kmsg.Response) (out *outFrame, err error) {
 		}
 	}()
 	resp.SetVersion(h.version)
+	inner := resp
+	if sp, ok := resp.(*Spliced); ok {
+		inner = sp.Response
+	}
+	if field := fitStrings(inner); field != "" {
+		ReleaseResponse(resp)
+		c.log.Error().Str(LogAPI, kmsg.NameForKey(h.key)).Int16(LogVersion, h.version).Str("field", field).
+			Msg("a response's string is longer than a Kafka string can be; closing connection")
+		return nil, fmt.Errorf("encoding %s response: string field %s is longer than %d bytes", kmsg.NameForKey(h.key), field, MaxStringLen)
+	}
 	if sp, ok := resp.(*Spliced); ok {
 		return c.encodeSpliced(h, sp)
 	}
@@ -875,6 +885,13 @@ func (c *conn) handleFrame(frame []byte) (*pending, error) {
 	}
 	if err := decodeBody(body, frame[h.bodyOffset:], api.NoCopy); err != nil {
 		return nil, errorf(h, "decoding body: %v", err)
+	}
+	// Only a flexible version's compact string can be longer than
+	// MaxStringLen, and only in a frame longer than that.
+	if body.IsFlexible() && len(frame) > MaxStringLen {
+		if field := LongString(body); field != "" {
+			return nil, errorf(h, "decoding body: string field %s is longer than %d bytes", field, MaxStringLen)
+		}
 	}
 	req := &Request{Key: h.key, Version: h.version, CorrelationID: h.correlation, ClientID: h.clientID, Body: body, Conn: &c.info, Size: len(frame)}
 	if c.auth != nil {
