@@ -70,7 +70,7 @@ type backend struct {
 	timeout time.Duration
 	acl     []zk.ACL
 
-	conn      *zk.Conn
+	conn      *zkConn         // each write's size checked
 	events    <-chan zk.Event // conn's, once joined
 	clusterID string          // set by Join
 
@@ -300,7 +300,7 @@ func (b *backend) Join(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("connecting to ZooKeeper %s: %w", b.opt.Connect, err)
 	}
-	b.conn = conn
+	b.conn = &zkConn{conn}
 	err = b.awaitSession(ctx, events)
 	if err == nil {
 		err = b.setup()
