@@ -131,8 +131,14 @@ func AlterScramConfig(cfg map[string]string, a ScramAlteration) (map[string]stri
 }
 
 // SanitizeEntity is Kafka's Sanitizer.sanitize: a user name as a znode
-// name (URL encoding, with '*' and spaces encoded too).
+// name (URL encoding, with '*' and spaces encoded too). The names "." and
+// "..", which ZooKeeper refuses as path elements, have their dots encoded
+// as well (Kafka's Sanitizer leaves them, and its ZooKeeper mode failed to
+// store them; KRaft takes them, and DesanitizeEntity reads them back).
 func SanitizeEntity(name string) string {
+	if name == "." || name == ".." {
+		return strings.Repeat("%2E", len(name))
+	}
 	s := url.QueryEscape(name)
 	s = strings.ReplaceAll(s, "+", "%20")
 	return strings.ReplaceAll(s, "*", "%2A")

@@ -310,3 +310,48 @@ func TestEmptiedQuotaEntitiesAreDeleted(t *testing.T) {
 		return v == 99
 	})
 }
+
+// The names "." and "..", which ZooKeeper refuses as path elements, are
+// stored with their dots encoded: a quota and a SCRAM credential of user
+// ".." and the configs of group "." reach the other broker. They failed
+// with "zk: invalid path" (KAFKA_STORAGE_ERROR to the client).
+func TestDotNamesAreStored(t *testing.T) {
+	q := startQuotaPair(t)
+	be1, qb, a2, ctx := q.be1, q.qb, q.a2, q.ctx
+	dots := metadata.QuotaEntity{User: metadata.SanitizeEntity("..")}
+	dot := metadata.QuotaEntity{User: metadata.SanitizeEntity("."), ClientID: metadata.SanitizeEntity("..")}
+	for _, e := range []metadata.QuotaEntity{dots, dot} {
+		if err := qb.AlterClientQuota(ctx, metadata.QuotaAlteration{Entity: e, Set: map[string]float64{metadata.ProducerByteRate: 2048}}); err != nil {
+			t.Fatalf("altering the quota of %s: %v", e.Path(), err)
+		}
+	}
+	if err := be1.AlterUserScramCredentials(ctx, metadata.ScramAlteration{User: "..", Upsert: map[string]metadata.ScramCredential{"SCRAM-SHA-256": testCred}}); err != nil {
+		t.Fatalf("storing a credential of user \"..\": %v", err)
+	}
+	if err := be1.(interface {
+		AlterGroupConfigs(context.Context, string, map[string]string) error
+	}).AlterGroupConfigs(ctx, ".", map[string]string{"consumer.session.timeout.ms": "45000"}); err != nil {
+		t.Fatalf("storing the configs of group \".\": %v", err)
+	}
+	await(t, "broker 2 to hear of the quotas of users \"..\" and \".\"/\"..\"", func() bool {
+		v1, _ := a2.get(dots, metadata.ProducerByteRate)
+		v2, _ := a2.get(dot, metadata.ProducerByteRate)
+		return v1 == 2048 && v2 == 2048
+	})
+	var cfg struct {
+		Config map[string]string `json:"config"`
+	}
+	getJSON(t, q.raw, "/quotas/config/users/%2E%2E", &cfg)
+	if cfg.Config["SCRAM-SHA-256"] == "" || cfg.Config["producer_byte_rate"] != "2048" {
+		t.Errorf("/config/users/%%2E%%2E holds %v, want the quota beside the credential", cfg.Config)
+	}
+	getJSON(t, q.raw, "/quotas/config/groups/%2E", &cfg)
+	if cfg.Config["consumer.session.timeout.ms"] != "45000" {
+		t.Errorf("/config/groups/%%2E holds %v", cfg.Config)
+	}
+	for _, name := range []string{".", "..", "a.b", "..."} {
+		if got, err := metadata.DesanitizeEntity(metadata.SanitizeEntity(name)); err != nil || got != name {
+			t.Errorf("%q sanitized and back: %q, %v", name, got, err)
+		}
+	}
+}
