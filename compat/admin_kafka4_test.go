@@ -610,3 +610,42 @@ func TestTopicConfigRefusalNamesOneProblem(t *testing.T) {
 		t.Errorf("altering two bad values: message %q", msg)
 	}
 }
+
+// A broker reports its own id as broker.id and node.id, also when neither
+// was set (a single broker takes 0, a cluster broker one from its log
+// dirs or ZooKeeper): Kafka 4 needs node.id, and populateSynonyms makes
+// broker.id the same. Gregor answered -1, the keys' defaults.
+func TestBrokerConfigsNameTheBrokersID(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	md, err := adm.BrokerMetadata(ctx)
+	if err != nil || len(md.Brokers) == 0 {
+		t.Fatalf("metadata: %v", err)
+	}
+	id := md.Brokers[0].NodeID
+	rcs, err := adm.DescribeBrokerConfigs(ctx, id)
+	if err != nil || len(rcs) != 1 || rcs[0].Err != nil {
+		t.Fatalf("describing broker %d's configs: %v %v", id, err, rcs)
+	}
+	want := strconv.Itoa(int(id))
+	for _, name := range []string{"broker.id", "node.id"} {
+		found := false
+		for _, c := range rcs[0].Configs {
+			if c.Key == name {
+				found = true
+				if c.Value == nil || *c.Value != want {
+					t.Errorf("broker %d describes %s as %v, want %s", id, name, c.MaybeValue(), want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("broker %d does not describe %s", id, name)
+		}
+	}
+}

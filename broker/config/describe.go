@@ -65,6 +65,18 @@ func (c *Config) BrokerEntries(perBroker bool) []Entry {
 		case !k.NoDefault && !e.Sensitive:
 			e.Value = ptr(k.Default)
 		}
+		if (k.Name == "broker.id" || k.Name == "node.id") && e.Source == SourceDefault && c.BrokerID >= 0 {
+			// Unset, the id is the one the broker took (0 alone, else
+			// from meta.properties or ZooKeeper), as Kafka's
+			// populateSynonyms makes node.id and broker.id one.
+			id := ptr(strconv.Itoa(int(c.BrokerID)))
+			e.Value = id
+			for i := range e.Synonyms {
+				if e.Synonyms[i].Source == SourceDefault {
+					e.Synonyms[i].Value = id
+				}
+			}
+		}
 		out = append(out, e)
 	}
 	out = append(out, c.extraEntries(perBroker)...)
