@@ -102,12 +102,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, zkStarted
 		return 1
 	}
 	c.printReady()
-	select {
-	case <-ctx.Done():
-	case b := <-c.exited:
-		fmt.Fprintf(stderr, "gregor-cluster: broker %d exited unexpectedly (%v); see %s\n", b.id, b.cmd.ProcessState, b.logPath)
-		c.stop()
-		return 1
+	// A broker that exits (killed to try a failover, say) is reported and
+	// the others keep serving; SIGHUP starts the exited ones again.
+	restart := make(chan os.Signal, 1)
+	signal.Notify(restart, syscall.SIGHUP)
+	defer signal.Stop(restart)
+serve:
+	for {
+		select {
+		case <-ctx.Done():
+			break serve
+		case b := <-c.exited:
+			b.reported = true
+			fmt.Fprintf(stderr, "gregor-cluster: broker %d exited (%v); see %s. The others keep running; kill -HUP %d starts it again\n", b.id, b.cmd.ProcessState, b.logPath, os.Getpid())
+		case <-restart:
+			if err := c.restartExited(ctx); err != nil {
+				fmt.Fprintf(stderr, "gregor-cluster: %v\n", err)
+			}
+		}
 	}
 	fmt.Fprintln(stdout, "stopping brokers ...")
 	if err := c.stop(); err != nil {
@@ -194,6 +206,9 @@ type broker struct {
 	log     *os.File
 	cmd     *exec.Cmd
 	done    chan struct{} // closed once cmd has exited
+	// reported: its exit was reported while the cluster served, so the
+	// stop does not count it as a failure.
+	reported bool
 }
 
 func (c *cluster) start(ctx context.Context, zkStarted func()) error {
@@ -211,7 +226,7 @@ func (c *cluster) start(ctx context.Context, zkStarted func()) error {
 	if zkStarted != nil {
 		zkStarted()
 	}
-	c.exited = make(chan *broker, c.opt.brokers)
+	c.exited = make(chan *broker, 4*c.opt.brokers)
 	for id := 1; id <= c.opt.brokers; id++ {
 		b, err := c.startBroker(id)
 		if err != nil {
@@ -405,7 +420,10 @@ func (c *cluster) startBroker(id int) (*broker, error) {
 	go func() {
 		b.cmd.Wait()
 		close(b.done)
-		c.exited <- b
+		select {
+		case c.exited <- b:
+		default: // stopping: nobody reads exits any more
+		}
 	}()
 	fmt.Fprintf(c.out, "started broker %d on %s (pid %d, log: %s)\n", id, b.addr, b.cmd.Process.Pid, b.logPath)
 	return b, nil
@@ -491,7 +509,30 @@ func (c *cluster) printReady() {
 		fmt.Fprintf(c.out, "status pages: http://127.0.0.1:%d/ .. :%d (/metrics, /healthz, /readyz)\n", c.opt.metricsPort, c.opt.metricsPort+c.opt.brokers-1)
 	}
 	fmt.Fprintf(c.out, "bootstrap servers: %s\n", strings.Join(c.bootstrap(), ","))
-	fmt.Fprintf(c.out, "press Ctrl-C (or send SIGTERM to pid %d) to stop\n", os.Getpid())
+	fmt.Fprintf(c.out, "press Ctrl-C (or send SIGTERM to pid %d) to stop; a broker that exits is reported, and kill -HUP %d starts it again\n", os.Getpid(), os.Getpid())
+}
+
+// restartExited starts every broker whose process has ended again, on
+// its directory and port, and waits until each answers.
+func (c *cluster) restartExited(ctx context.Context) error {
+	for i, b := range c.brokers {
+		select {
+		case <-b.done:
+		default:
+			continue // running
+		}
+		b.log.Close()
+		nb, err := c.startBroker(b.id)
+		if err != nil {
+			return fmt.Errorf("restarting broker %d: %w", b.id, err)
+		}
+		c.brokers[i] = nb
+		if err := waitReady(ctx, nb); err != nil {
+			return fmt.Errorf("broker %d on %s: %w (log: %s)", nb.id, nb.addr, err, nb.logPath)
+		}
+		fmt.Fprintf(c.out, "broker %d is back on %s\n", nb.id, nb.addr)
+	}
+	return nil
 }
 
 // stop ends the brokers gracefully (SIGTERM, all at once, then waits),
@@ -504,7 +545,7 @@ func (c *cluster) stop() error {
 	for _, b := range c.brokers {
 		select {
 		case <-b.done:
-			if code := b.cmd.ProcessState.ExitCode(); code != 0 {
+			if code := b.cmd.ProcessState.ExitCode(); code != 0 && !b.reported {
 				errs = append(errs, fmt.Errorf("broker %d exited with %v; see %s", b.id, b.cmd.ProcessState, b.logPath))
 			}
 		case <-time.After(stopTimeout):

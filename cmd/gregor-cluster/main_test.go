@@ -98,8 +98,43 @@ func TestClusterStartsServesAndStopsOnCtrlC(t *testing.T) {
 	awaitFullISR(t, kadm.NewClient(cl), topic, 3)
 	cl.Close()
 	consumeOne(t, seeds, topic, "hello gregor")
+
+	// A broker killed (to try a failover) is reported, the others keep
+	// serving, and SIGHUP brings it back. The cluster used to stop whole.
+	if err := syscall.Kill(run2.brokerPIDs(t)[1], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	run2.awaitOutput(t, "broker 2 exited (signal: killed)", 30*time.Second)
+	cl = newClient(t, seeds)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	if err := cl.ProduceSync(ctx2, &kgo.Record{Topic: topic, Value: []byte("while broker 2 is down")}).FirstErr(); err != nil {
+		t.Fatalf("producing with acks=all while broker 2 is down: %v", err)
+	}
+	if err := run2.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	run2.awaitOutput(t, "broker 2 is back", time.Minute)
+	awaitFullISR(t, kadm.NewClient(cl), topic, 3)
+	cl.Close()
 	run2.interrupt(t)
 	run2.awaitExit(t, 2*time.Minute)
+}
+
+// awaitOutput waits for the command to print want.
+func (c *command) awaitOutput(t *testing.T, want string, bound time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
+	for !strings.Contains(c.out.String(), want) {
+		select {
+		case <-c.done:
+			t.Fatalf("gregor-cluster exited (%v) before printing %q:\n%s", c.cmd.ProcessState, want, c.out.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gregor-cluster did not print %q within %v:\n%s", want, bound, c.out.String())
+		}
+	}
 }
 
 // TestClusterRefusesTakenPort checks the message names a port in use.
