@@ -269,7 +269,14 @@ func applyIncrementalWith(cur map[string]string, cs []kmsg.IncrementalAlterConfi
 			if !set {
 				old = k.Default
 			}
-			next[c.Name] = strings.Join(editList(splitItems(old), splitItems(*c.Value), c.Op == opAppend), ",")
+			v := strings.Join(editList(splitItems(old), splitItems(*c.Value), c.Op == opAppend), ",")
+			if len(v) > protocol.MaxStringLen {
+				// No response could carry it: every DescribeConfigs of
+				// the resource would fail. Kafka's controller cannot
+				// write such a ConfigRecord either.
+				return nil, errorf(kerr.InvalidConfig, "Appending to %s would make its value %d bytes long, longer than a config value can be (%d)", c.Name, len(v), protocol.MaxStringLen)
+			}
+			next[c.Name] = v
 		}
 	}
 	return next, nil

@@ -14,11 +14,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -160,6 +163,11 @@ func TestResponsesKeepToKafkaStrings(t *testing.T) {
 		t.Errorf("DescribeConfigs v0: error message of %d bytes", len(deref(r.ErrorMessage)))
 	}
 
+	if !usingGregor() {
+		// Kafka builds the member id as clientId-UUID whatever its
+		// length, and cannot encode the response.
+		return
+	}
 	jg := kmsg.NewPtrJoinGroupRequest()
 	jg.Version = 4 // non-flexible; a new member is given its id first
 	jg.Group, jg.SessionTimeoutMillis, jg.RebalanceTimeoutMillis, jg.ProtocolType = randomName("long-client"), 10000, 10000, "consumer"
@@ -243,5 +251,60 @@ func decodeWhole(t *testing.T, raw []byte, resp kmsg.Response, what string) {
 	}
 	if again := resp.AppendTo(nil); !bytes.Equal(again, raw) {
 		t.Fatalf("%s: the response decodes from %d of its %d bytes", what, len(again), len(raw))
+	}
+}
+
+// APPEND cannot grow a list config past what a Kafka string holds: each
+// request's value fits, but the stored list would not, and every
+// DescribeConfigs of the topic would have had to fail. The append that
+// would cross the limit gets INVALID_CONFIG and changes nothing.
+func TestAppendKeepsConfigValuesToKafkaStrings(t *testing.T) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	topic := randomName("append-long")
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	items := func(from int) string { // 13.5 KB of partition:broker items
+		var b strings.Builder
+		for i := from; i < from+1500; i++ {
+			if b.Len() > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%d:0", i)
+		}
+		return b.String()
+	}
+	const key = "leader.replication.throttled.replicas"
+	var last error
+	appended := 0
+	for n := range 3 {
+		v := items(100000 + n*1500)
+		resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.AppendConfig, Name: key, Value: &v}}, topic)
+		if err == nil {
+			err = resps[0].Err
+		}
+		if last = err; err != nil {
+			break
+		}
+		appended++
+	}
+	if appended != 2 || !errors.Is(last, kerr.InvalidConfig) {
+		t.Fatalf("%d appends of 13.5 KB went in, the next: %v; want 2, then INVALID_CONFIG", appended, last)
+	}
+	rcs, err := adm.DescribeTopicConfigs(ctx, topic)
+	if err != nil || len(rcs) != 1 || rcs[0].Err != nil {
+		t.Fatalf("describing %s after the refused append: %v %v", topic, err, rcs)
+	}
+	for _, c := range rcs[0].Configs {
+		if c.Key == key && (c.Value == nil || *c.Value != items(100000)+","+items(101500)) {
+			t.Errorf("%s holds %d bytes, want the two appends", key, len(c.MaybeValue()))
+		}
 	}
 }

@@ -835,20 +835,44 @@ func (c *conn) encode(h header, resp kmsg.Response) (out *outFrame, err error) {
 		}
 	}()
 	resp.SetVersion(h.version)
-	inner := resp
 	if sp, ok := resp.(*Spliced); ok {
-		inner = sp.Response
-	}
-	if field := fitStrings(inner); field != "" {
-		ReleaseResponse(resp)
-		c.log.Error().Str(LogAPI, kmsg.NameForKey(h.key)).Int16(LogVersion, h.version).Str("field", field).
-			Msg("a response's string is longer than a Kafka string can be; closing connection")
-		return nil, fmt.Errorf("encoding %s response: string field %s is longer than %d bytes", kmsg.NameForKey(h.key), field, MaxStringLen)
-	}
-	if sp, ok := resp.(*Spliced); ok {
+		// Its file ranges move to the frame as it is encoded, so its
+		// strings are checked first (a fetch's are few: the walk skips
+		// partitions, which hold none).
+		if _, err := c.fitStrings(h, sp.Response); err != nil {
+			ReleaseResponse(resp)
+			return nil, err
+		}
 		return c.encodeSpliced(h, sp)
 	}
-	return encodeResponse(h.correlation, resp), nil
+	out = encodeResponse(h.correlation, resp)
+	if len(out.b) <= MaxStringLen {
+		return out, nil // no string in it can be longer than MaxStringLen
+	}
+	cut, err := c.fitStrings(h, resp)
+	if err != nil || cut {
+		out.release()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cut {
+		out = encodeResponse(h.correlation, resp)
+	}
+	return out, nil
+}
+
+// fitStrings cuts resp's over-long error messages (cut: some were) and
+// fails, with a log line, if another of its strings is longer than a
+// Kafka string can be: no client could read the response.
+func (c *conn) fitStrings(h header, resp kmsg.Response) (cut bool, err error) {
+	field, cut := fitStrings(resp)
+	if field == "" {
+		return cut, nil
+	}
+	c.log.Error().Str(LogAPI, kmsg.NameForKey(h.key)).Int16(LogVersion, h.version).Str("field", field).
+		Msg("a response's string is longer than a Kafka string can be; closing connection")
+	return cut, fmt.Errorf("encoding %s response: string field %s is longer than %d bytes", kmsg.NameForKey(h.key), field, MaxStringLen)
 }
 
 // handleFrame decodes one request and runs its handler. A nil pending with

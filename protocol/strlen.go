@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"reflect"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -28,7 +29,7 @@ type stringField struct {
 	index   int
 	name    string
 	kind    stringKind
-	message bool        // an ErrorMessage field: shortened, not refused
+	message bool        // a message field: shortened, not refused
 	sub     *stringPlan // the element or pointee struct's plan
 }
 
@@ -92,7 +93,10 @@ func buildPlan(t reflect.Type, building map[reflect.Type]*stringPlan) *stringPla
 		if !f.IsExported() {
 			continue
 		}
-		sf := stringField{index: i, name: f.Name, message: f.Name == "ErrorMessage"}
+		// Messages: ErrorMessage, ShareFetch's AcknowledgeErrorMessage,
+		// the streams heartbeat's StatusDetail.
+		message := strings.HasSuffix(f.Name, "ErrorMessage") || f.Name == "StatusDetail"
+		sf := stringField{index: i, name: f.Name, message: message}
 		ft := f.Type
 		switch {
 		case ft.Kind() == reflect.String:
@@ -132,43 +136,52 @@ func LongString(v any) string {
 	if p == nil {
 		return ""
 	}
-	return p.walk(rv.Elem(), false)
+	return p.walk(rv.Elem(), &walker{})
 }
 
-// fitStrings shortens every ErrorMessage longer than MaxStringLen in the
-// response v points to (a message quoting a name of 32,767 bytes is
-// longer than the name) and reports the first other string field that is
-// too long, which no client could read.
-func fitStrings(v any) string {
+// fitStrings shortens every message field longer than MaxStringLen in
+// the response v points to (a message quoting a name of 32,767 bytes is
+// longer than the name; cut says some were) and reports the first other
+// string field that is too long, which no client could read.
+func fitStrings(v any) (field string, cut bool) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return ""
+		return "", false
 	}
 	p := planFor(rv.Elem().Type())
 	if p == nil {
-		return ""
+		return "", false
 	}
-	return p.walk(rv.Elem(), true)
+	w := walker{fit: true}
+	return p.walk(rv.Elem(), &w), w.cut
 }
 
-func (p *stringPlan) walk(v reflect.Value, fit bool) string {
+// walker is one walk's state: whether it cuts messages, and whether it
+// cut any.
+type walker struct {
+	fit, cut bool
+}
+
+func (p *stringPlan) walk(v reflect.Value, w *walker) string {
 	for i := range p.fields {
 		f := &p.fields[i]
 		fv := v.Field(f.index)
 		switch f.kind {
 		case kindString:
 			if fv.Len() > MaxStringLen {
-				if fit && f.message && fv.CanSet() {
+				if w.fit && f.message && fv.CanSet() {
 					fv.SetString(shorten(fv.String()))
+					w.cut = true
 					continue
 				}
 				return f.name
 			}
 		case kindStringPtr:
 			if !fv.IsNil() && fv.Elem().Len() > MaxStringLen {
-				if fit && f.message {
+				if w.fit && f.message {
 					s := shorten(fv.Elem().String())
 					fv.Set(reflect.ValueOf(&s))
+					w.cut = true
 					continue
 				}
 				return f.name
@@ -180,25 +193,25 @@ func (p *stringPlan) walk(v reflect.Value, fit bool) string {
 				}
 			}
 		case kindStruct:
-			if name := f.sub.walk(fv, fit); name != "" {
+			if name := f.sub.walk(fv, w); name != "" {
 				return f.name + "." + name
 			}
 		case kindStructPtr:
 			if !fv.IsNil() {
-				if name := f.sub.walk(fv.Elem(), fit); name != "" {
+				if name := f.sub.walk(fv.Elem(), w); name != "" {
 					return f.name + "." + name
 				}
 			}
 		case kindStructs:
 			for j := 0; j < fv.Len(); j++ {
-				if name := f.sub.walk(fv.Index(j), fit); name != "" {
+				if name := f.sub.walk(fv.Index(j), w); name != "" {
 					return f.name + "." + name
 				}
 			}
 		case kindStructPtrs:
 			for j := 0; j < fv.Len(); j++ {
 				if e := fv.Index(j); !e.IsNil() {
-					if name := f.sub.walk(e.Elem(), fit); name != "" {
+					if name := f.sub.walk(e.Elem(), w); name != "" {
 						return f.name + "." + name
 					}
 				}

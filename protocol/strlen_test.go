@@ -22,7 +22,9 @@ func TestLongStringFindsEveryKindOfStringField(t *testing.T) {
 		{"a null string", &kmsg.InitProducerIDRequest{}, ""},
 		{"a string in an array of structs", &kmsg.FetchRequest{Topics: []kmsg.FetchRequestTopic{{Topic: "t"}, {Topic: long}}}, "Topics.Topic"},
 		{"an array of strings", &kmsg.DescribeGroupsRequest{Groups: []string{"a", long}}, "Groups"},
-		{"a string in a nested struct", &kmsg.ConsumerGroupHeartbeatRequest{SubscribedTopicRegex: &long}, "SubscribedTopicRegex"},
+		{"a nullable string beside arrays", &kmsg.ConsumerGroupHeartbeatRequest{SubscribedTopicRegex: &long}, "SubscribedTopicRegex"},
+		{"a string behind a pointer to a struct", &kmsg.StreamsGroupHeartbeatRequest{UserEndpoint: &kmsg.StreamsGroupHeartbeatRequestUserEndpoint{Host: long}}, "UserEndpoint.Host"},
+		{"an array of strings in a struct behind a pointer", &kmsg.StreamsGroupHeartbeatRequest{Topology: &kmsg.StreamsGroupHeartbeatRequestTopology{Subtopologies: []kmsg.StreamsGroupHeartbeatRequestTopologySubtopology{{SourceTopics: []string{long}}}}}, "Topology.Subtopologies.SourceTopics"},
 		{"a nullable array of structs", &kmsg.MetadataRequest{Topics: []kmsg.MetadataRequestTopic{{Topic: &long}}}, "Topics.Topic"},
 	} {
 		if got := LongString(c.req); got != c.want {
@@ -34,8 +36,8 @@ func TestLongStringFindsEveryKindOfStringField(t *testing.T) {
 func TestFitStringsCutsMessagesOnly(t *testing.T) {
 	msg := strings.Repeat("é", MaxStringLen) // two bytes each: the cut falls inside one
 	resp := &kmsg.DescribeConfigsResponse{Resources: []kmsg.DescribeConfigsResponseResource{{ErrorMessage: &msg, ResourceName: "t"}}}
-	if got := fitStrings(resp); got != "" {
-		t.Fatalf("fitStrings reported %q for a response whose only long string is a message", got)
+	if got, cut := fitStrings(resp); got != "" || !cut {
+		t.Fatalf("fitStrings reported %q (cut %v) for a response whose only long string is a message", got, cut)
 	}
 	cut := *resp.Resources[0].ErrorMessage
 	if len(cut) > MaxStringLen || !utf8.ValidString(cut) || !strings.HasSuffix(cut, "...") {
@@ -46,8 +48,15 @@ func TestFitStringsCutsMessagesOnly(t *testing.T) {
 	}
 	long := strings.Repeat("m", MaxStringLen+1)
 	jg := &kmsg.JoinGroupResponse{MemberID: long}
-	if got := fitStrings(jg); got != "MemberID" {
+	if got, _ := fitStrings(jg); got != "MemberID" {
 		t.Errorf("fitStrings = %q for a member id over the limit, want MemberID", got)
+	}
+	sf := &kmsg.ShareFetchResponse{Topics: []kmsg.ShareFetchResponseTopic{{Partitions: []kmsg.ShareFetchResponseTopicPartition{{AcknowledgeErrorMessage: &long}}}}}
+	if got, cut := fitStrings(sf); got != "" || !cut || len(*sf.Topics[0].Partitions[0].AcknowledgeErrorMessage) > MaxStringLen {
+		t.Errorf("ShareFetch's AcknowledgeErrorMessage over the limit: fitStrings = %q, cut %v", got, cut)
+	}
+	if got, cut := fitStrings(&kmsg.ProduceResponse{Topics: []kmsg.ProduceResponseTopic{{Topic: "t"}}}); got != "" || cut {
+		t.Errorf("a response without long strings: fitStrings = %q, cut %v", got, cut)
 	}
 }
 
@@ -65,7 +74,7 @@ func BenchmarkFitStringsFetchResponse(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if fitStrings(resp) != "" {
+		if f, _ := fitStrings(resp); f != "" {
 			b.Fatal("too long")
 		}
 	}
@@ -81,7 +90,7 @@ func BenchmarkFitStringsProduceResponse(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if fitStrings(resp) != "" {
+		if f, _ := fitStrings(resp); f != "" {
 			b.Fatal("too long")
 		}
 	}

@@ -281,6 +281,8 @@ func Load(values map[string]string, overrides map[string]string) (*Config, error
 	switch {
 	case hasNode && !hasBroker:
 		merged["broker.id"] = nodeID
+	case hasBroker && !hasNode:
+		merged["node.id"] = brokerID
 	case hasNode && strings.TrimSpace(nodeID) != strings.TrimSpace(brokerID):
 		return nil, errors.New("You must set `node.id` to the same value as `broker.id`.")
 	}

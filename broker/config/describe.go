@@ -69,13 +69,7 @@ func (c *Config) BrokerEntries(perBroker bool) []Entry {
 			// Unset, the id is the one the broker took (0 alone, else
 			// from meta.properties or ZooKeeper), as Kafka's
 			// populateSynonyms makes node.id and broker.id one.
-			id := ptr(strconv.Itoa(int(c.BrokerID)))
-			e.Value = id
-			for i := range e.Synonyms {
-				if e.Synonyms[i].Source == SourceDefault {
-					e.Synonyms[i].Value = id
-				}
-			}
+			e.Value = ptr(strconv.Itoa(int(c.BrokerID)))
 		}
 		out = append(out, e)
 	}

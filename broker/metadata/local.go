@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -120,9 +121,34 @@ func (l *local) readLocked() error {
 		if err := json.Unmarshal(data, &l.doc); err != nil {
 			return fmt.Errorf("%s: %w", l.path, err)
 		}
+		l.rekeyDotQuotasLocked()
 	}
 	l.read = true
 	return nil
+}
+
+// rekeyDotQuotasLocked moves the quotas of entities named "." or "..",
+// kept under those names before SanitizeEntity encoded their dots, to
+// the keys their lookups use now.
+func (l *local) rekeyDotQuotasLocked() {
+	for path, cfg := range l.doc.ClientQuotas {
+		parts := strings.Split(path, "/")
+		moved := false
+		for i, p := range parts {
+			if p == "." || p == ".." {
+				parts[i], moved = SanitizeEntity(p), true
+			}
+		}
+		if !moved {
+			continue
+		}
+		to := strings.Join(parts, "/")
+		delete(l.doc.ClientQuotas, path)
+		if _, taken := l.doc.ClientQuotas[to]; !taken {
+			l.doc.ClientQuotas[to] = cfg
+		}
+		l.unsaved = true
+	}
 }
 
 // Joined writes a new broker's metadata file.

@@ -62,3 +62,38 @@ func TestQuotaPathsAndFormat(t *testing.T) {
 		}
 	}
 }
+
+// A quota of user ".." saved before SanitizeEntity encoded the dots (kept
+// under users/..) moves to the key its lookups use now (users/%2E%2E) when
+// the file is read, so it stays in force and can be removed.
+func TestLocalDotQuotasMoveToEncodedKeys(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	l := NewLocal(dir, BrokerInfo{ID: 1})
+	if err := l.Start(ctx, &quotaApplier{}); err != nil {
+		t.Fatal(err)
+	}
+	old := QuotaEntity{User: "..", ClientID: "."} // as the old SanitizeEntity left them
+	if err := l.(QuotaBackend).AlterClientQuota(ctx, QuotaAlteration{Entity: old, Set: map[string]float64{ProducerByteRate: 100}}); err != nil {
+		t.Fatal(err)
+	}
+	a := &quotaApplier{}
+	l2 := NewLocal(dir, BrokerInfo{ID: 1})
+	if err := l2.Start(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	now := QuotaEntity{User: SanitizeEntity(".."), ClientID: SanitizeEntity(".")}
+	if a.got[now][ProducerByteRate] != 100 || len(a.got) != 1 {
+		t.Fatalf("after a restart delivered %v, want the quota under %s", a.got, now.Path())
+	}
+	if err := l2.(QuotaBackend).AlterClientQuota(ctx, QuotaAlteration{Entity: now, Remove: []string{ProducerByteRate}}); err != nil {
+		t.Fatal(err)
+	}
+	l3 := NewLocal(dir, BrokerInfo{ID: 1})
+	if err := l3.Start(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if q, _ := l3.(QuotaBackend).ClientQuotas(ctx); len(q) != 0 {
+		t.Errorf("after removing it and a restart: %v", q)
+	}
+}

@@ -68,5 +68,6 @@ func setBrokerID(cfg *config.Config, id int32) {
 	cfg.BrokerID = id
 	if cfg.Values != nil {
 		cfg.Values["broker.id"] = strconv.Itoa(int(id))
+		cfg.Values["node.id"] = cfg.Values["broker.id"]
 	}
 }
