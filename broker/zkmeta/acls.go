@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/broker/acl"
 	"gregor/broker/metadata"
@@ -461,6 +462,11 @@ func (b *backend) DeleteAcls(ctx context.Context, filters []acl.Filter) ([][]acl
 // entries (deleting it when none are left), compare-and-set on its
 // version, and announces the change. Unchanged entries write nothing.
 func (b *backend) updateAcls(p acl.Pattern, change func([]acl.Entry) []acl.Entry) error {
+	if !zkPathElement(p.Name) {
+		// Kafka's ZooKeeper layout keeps the name raw in the path, and
+		// ZooKeeper refuses it (ZooKeeper-mode Kafka failed alike).
+		return metadata.Errorf(kerr.InvalidRequest, "ACLs of the resource %q cannot be kept in ZooKeeper: its name contains '/', is '.' or '..', or holds characters ZooKeeper refuses in a path", p.Name)
+	}
 	zpath := b.p(aclPath(p))
 	for range 10 {
 		data, stat, err := b.conn.Get(zpath)
@@ -509,4 +515,18 @@ func (b *backend) updateAcls(p acl.Pattern, change func([]acl.Entry) []acl.Entry
 
 func comparePatterns(a, b acl.Pattern) int {
 	return acl.CompareBindings(acl.Binding{Pattern: a}, acl.Binding{Pattern: b})
+}
+
+// zkPathElement reports whether ZooKeeper takes name as one element of a
+// path (its PathUtils.validatePath).
+func zkPathElement(name string) bool {
+	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
+		return false
+	}
+	for _, r := range name {
+		if r <= 0x1f || r >= 0x7f && r <= 0x9f || r >= 0xd800 && r <= 0xf8ff || r >= 0xfff0 && r <= 0xffff {
+			return false
+		}
+	}
+	return true
 }

@@ -3,6 +3,7 @@ package zkmeta_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"sort"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-zookeeper/zk"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"gregor/broker/acl"
 	"gregor/broker/metadata"
@@ -191,3 +193,28 @@ func TestAcls(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// ACLs of a resource whose name ZooKeeper cannot hold as a path element
+// (Kafka's layout keeps names raw) are refused with INVALID_REQUEST; a
+// name with '/' was retried as a conflicting write and failed with
+// "changed concurrently", "." and ".." with "zk: invalid path".
+func TestAclsOfNamesZooKeeperCannotHoldAreRefused(t *testing.T) {
+	z := zktest.Start(t)
+	be, a := startAcl(t, z.Addr+"/kafka/acls", 1)
+	ctx := context.Background()
+	ok := zkBinding(acl.Group, "a.b", acl.Literal, "User:alice", acl.Read, acl.Allow)
+	var bad []acl.Binding
+	for _, name := range []string{"a/b", ".", "..", "x\x01y"} {
+		bad = append(bad, zkBinding(acl.Group, name, acl.Literal, "User:alice", acl.Read, acl.Allow))
+	}
+	errs := be.CreateAcls(ctx, append([]acl.Binding{ok}, bad...))
+	if errs[0] != nil {
+		t.Fatalf("an ACL of group a.b: %v", errs[0])
+	}
+	for i, err := range errs[1:] {
+		if !errors.Is(err, kerr.InvalidRequest) {
+			t.Errorf("an ACL of group %q: %v, want INVALID_REQUEST", bad[i].Pattern.Name, err)
+		}
+	}
+	awaitAcls(t, "of group a.b alone", a, sorted(ok))
+}
