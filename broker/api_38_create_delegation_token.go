@@ -34,17 +34,20 @@ func (b *Broker) handleCreateDelegationToken(ctx context.Context, req *protocol.
 	resp := req.Response().(*kmsg.CreateDelegationTokenResponse)
 	requester := requester(req)
 	owner := requester
+	ownerType, ownerName := splitPrincipal(requester)
 	if r.OwnerPrincipalName != nil && *r.OwnerPrincipalName != "" {
-		typ := "User"
+		// The owner's type and name are answered as sent, as Kafka
+		// does, even a type holding a ':'.
+		ownerType, ownerName = "User", *r.OwnerPrincipalName
 		if r.OwnerPrincipalType != nil {
-			typ = *r.OwnerPrincipalType
+			ownerType = *r.OwnerPrincipalType
 		}
-		owner = typ + ":" + *r.OwnerPrincipalName
+		owner = ownerType + ":" + ownerName
 	}
-	resp.PrincipalType, resp.PrincipalName = splitPrincipal(owner)
+	resp.PrincipalType, resp.PrincipalName = ownerType, ownerName
 	resp.TokenRequesterPrincipalType, resp.TokenRequesterPrincipalName = splitPrincipal(requester)
 	resp.HMAC = []byte{}
-	if code := b.createTokenRefusal(req, r, owner, requester); code != nil {
+	if code := b.createTokenRefusal(req, r, owner, ownerType, requester); code != nil {
 		ts := tokenErrorTimestamp(code.Code)
 		resp.ErrorCode, resp.IssueTimestamp, resp.ExpiryTimestamp, resp.MaxTimestamp = code.Code, ts, ts, ts
 		return resp, nil
@@ -64,7 +67,7 @@ func (b *Broker) handleCreateDelegationToken(ctx context.Context, req *protocol.
 
 // createTokenRefusal is the error a creation gets before any token is
 // made, or nil.
-func (b *Broker) createTokenRefusal(req *protocol.Request, r *kmsg.CreateDelegationTokenRequest, owner, requester string) *kerr.Error {
+func (b *Broker) createTokenRefusal(req *protocol.Request, r *kmsg.CreateDelegationTokenRequest, owner, ownerType, requester string) *kerr.Error {
 	if !tokenRequestsAllowed(req) {
 		return kerr.DelegationTokenRequestNotAllowed
 	}
@@ -74,7 +77,7 @@ func (b *Broker) createTokenRefusal(req *protocol.Request, r *kmsg.CreateDelegat
 	// A token authenticates as User:<owner name> whatever the owner's
 	// type, so any other type is refused (Kafka accepts it, and checks
 	// CREATE_TOKENS on a principal the token never becomes).
-	if typ, _ := splitPrincipal(owner); typ != "User" {
+	if ownerType != "User" {
 		return kerr.InvalidPrincipalType
 	}
 	for _, rn := range r.Renewers {

@@ -243,6 +243,30 @@ func TestDelegationTokens(t *testing.T) {
 		wantErr(t, "describe over PLAINTEXT", err, kerr.DelegationTokenRequestNotAllowed)
 		_, err = plain.ExpireDelegationToken(tctx(t), tok.HMAC, -1)
 		wantErr(t, "expire over PLAINTEXT", err, kerr.DelegationTokenRequestNotAllowed)
+
+		// The owner is answered as sent, even a type holding a ':' (it
+		// was joined as type:name and split at the first ':', naming
+		// User / hz:n; with a 32,767-byte name the answer could not be
+		// encoded and the connection was closed).
+		cl, err := kgo.NewClient(kgo.SeedBrokers(tb.plain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		for _, name := range []string{"n", strings.Repeat("n", 0x7fff)} {
+			req := kmsg.NewPtrCreateDelegationTokenRequest()
+			req.Version = 3
+			req.OwnerPrincipalType, req.OwnerPrincipalName = kmsg.StringPtr("User:hz"), kmsg.StringPtr(name)
+			req.MaxLifetimeMillis = -1
+			resp, err := req.RequestWith(tctx(t), cl)
+			if err != nil {
+				t.Fatalf("CreateDelegationToken v3 owned by User:hz:%.8s...: %v", name, err)
+			}
+			if resp.ErrorCode != kerr.DelegationTokenRequestNotAllowed.Code || resp.PrincipalType != "User:hz" || resp.PrincipalName != name {
+				t.Errorf("CreateDelegationToken v3 owned by type User:hz, a name of %d bytes: error %d, owner %q / %.8q (%d bytes), want 64 and the owner as sent",
+					len(name), resp.ErrorCode, resp.PrincipalType, resp.PrincipalName, len(resp.PrincipalName))
+			}
+		}
 	})
 
 	t.Run("Describe", func(t *testing.T) {
