@@ -37,17 +37,23 @@ func (c *zkConn) Create(path string, data []byte, flags int32, acl []zk.ACL) (st
 }
 
 func (c *zkConn) Multi(ops ...any) ([]zk.MultiResponse, error) {
+	// Each op's header, version or flags, and a create's ACLs (a scheme
+	// and id of a few bytes each) take well under opFraming.
+	const opFraming = 64
 	n := 0
 	for _, op := range ops {
 		switch op := op.(type) {
 		case *zk.CreateRequest:
-			n += len(op.Path) + len(op.Data) + 16
+			n += len(op.Path) + len(op.Data) + opFraming
+			for _, a := range op.Acl {
+				n += len(a.Scheme) + len(a.ID) + 12
+			}
 		case *zk.SetDataRequest:
-			n += len(op.Path) + len(op.Data) + 16
+			n += len(op.Path) + len(op.Data) + opFraming
 		case *zk.DeleteRequest:
-			n += len(op.Path) + 16
+			n += len(op.Path) + opFraming
 		case *zk.CheckVersionRequest:
-			n += len(op.Path) + 16
+			n += len(op.Path) + opFraming
 		}
 	}
 	if err := checkZKWrite(n); err != nil {
