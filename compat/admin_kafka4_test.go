@@ -616,12 +616,7 @@ func TestTopicConfigRefusalNamesOneProblem(t *testing.T) {
 // dirs or ZooKeeper): Kafka 4 needs node.id, and populateSynonyms makes
 // broker.id the same. Gregor answered -1, the keys' defaults.
 func TestBrokerConfigsNameTheBrokersID(t *testing.T) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	_, adm := ktClient(t, bootstrap(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	md, err := adm.BrokerMetadata(ctx)

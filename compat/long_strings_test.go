@@ -22,7 +22,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"gregor/internal/brokertest"
@@ -40,15 +39,7 @@ func TestStringsLongerThanKafkaAllowsCloseTheConnection(t *testing.T) {
 	b := brokertest.Start(t, brokertest.Options{Set: set})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	admin := func(addr string) *kadm.Client {
-		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(cl.Close)
-		return kadm.NewClient(cl)
-	}
-	adm := admin(b.Addr)
+	_, adm := ktClient(t, b.Addr)
 	topic := randomName("orders")
 	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
 		t.Fatal(err)
@@ -126,7 +117,7 @@ func TestStringsLongerThanKafkaAllowsCloseTheConnection(t *testing.T) {
 
 	b.Stop()
 	b2 := brokertest.Start(t, brokertest.Options{Dir: b.Dir, Port: b.Port, Set: set})
-	adm2 := admin(b2.Addr)
+	_, adm2 := ktClient(t, b2.Addr)
 	if got := committed(adm2, victim); got != 5 {
 		t.Errorf("after the restart: the victim's committed offset is %d, want 5", got)
 	}
@@ -175,11 +166,7 @@ func TestResponsesKeepToKafkaStrings(t *testing.T) {
 	jgr := kmsg.NewPtrJoinGroupResponse()
 	jgr.Version = 4
 	var jraw []byte
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl, _ := ktClient(t, addr)
 	waitFor(t, "a JoinGroup answered by the group's coordinator", 20*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -259,12 +246,7 @@ func decodeWhole(t *testing.T, raw []byte, resp kmsg.Response, what string) {
 // DescribeConfigs of the topic would have had to fail. The append that
 // would cross the limit gets INVALID_CONFIG and changes nothing.
 func TestAppendKeepsConfigValuesToKafkaStrings(t *testing.T) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap(t)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	_, adm := ktClient(t, bootstrap(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	topic := randomName("append-long")

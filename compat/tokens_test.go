@@ -248,11 +248,7 @@ func TestDelegationTokens(t *testing.T) {
 		// was joined as type:name and split at the first ':', naming
 		// User / hz:n; with a 32,767-byte name the answer could not be
 		// encoded and the connection was closed).
-		cl, err := kgo.NewClient(kgo.SeedBrokers(tb.plain))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cl.Close()
+		cl, _ := ktClient(t, tb.plain)
 		for _, name := range []string{"n", strings.Repeat("n", 0x7fff)} {
 			req := kmsg.NewPtrCreateDelegationTokenRequest()
 			req.Version = 3
