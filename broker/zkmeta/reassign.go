@@ -141,6 +141,11 @@ func (b *backend) reassignTopic(name string, targets map[int32][]int32, live met
 // readForReassignment reads a topic's assignment znode (empty when the
 // topic does not exist) and whether the topic is being deleted.
 func (b *backend) readForReassignment(name string) (z topicZNode, stat *zk.Stat, deleting bool, err error) {
+	if metadata.ValidateTopicName(name) != nil {
+		// No such topic can exist, and the name is not one to put in a
+		// path ("", "..", "t/partitions").
+		return topicZNode{}, nil, false, nil
+	}
 	data, stat, err := b.conn.Get(b.p(topicPath(name)))
 	switch {
 	case errors.Is(err, zk.ErrNoNode):
@@ -311,6 +316,9 @@ func (b *backend) listReassignments(parts map[string][]int32) (map[string]map[in
 	slices.Sort(names)
 	out := map[string]map[int32]metadata.Reassignment{}
 	for _, name := range names {
+		if metadata.ValidateTopicName(name) != nil {
+			continue // no such topic, as Kafka's controller skips one it cannot find
+		}
 		data, _, err := b.conn.Get(b.p(topicPath(name)))
 		if errors.Is(err, zk.ErrNoNode) {
 			continue

@@ -203,3 +203,39 @@ func TestReassignPartitions(t *testing.T) {
 		t.Fatalf("cancelling again: %v, %v", res, err)
 	}
 }
+
+// A reassignment or a listing naming a topic no topic can be named ("",
+// "..", "t/partitions") answers as for a topic that does not exist:
+// UNKNOWN_TOPIC_OR_PARTITION for the partition, and a listing of the
+// others. Such a name went into a ZooKeeper path: "zk: invalid path", or
+// a znode below the topic's read as a topic, answered KAFKA_STORAGE_ERROR,
+// and a listing failed whole.
+func TestReassignmentOfImpossibleTopicNames(t *testing.T) {
+	z := zktest.Start(t)
+	n := start(t, z.Addr, 1)
+	ctx := context.Background()
+	if _, err := n.be.CreateTopic(ctx, metadata.TopicSpec{Name: "rn", Assignment: [][]int32{{1}}}); err != nil {
+		t.Fatal(err)
+	}
+	await(t, "rn led", func() bool { p, _ := stateOf(n, "rn", 0); return p.Leader == 1 })
+	bad := []string{"", ".", "..", "/", "x/", "rn/partitions", "rn/partitions/0"}
+	targets := map[string]map[int32][]int32{}
+	list := map[string][]int32{"rn": {0}}
+	for _, name := range bad {
+		targets[name] = map[int32][]int32{0: {1}}
+		list[name] = []int32{0}
+	}
+	res, err := n.be.AlterPartitionReassignments(ctx, targets, true)
+	if err != nil {
+		t.Fatalf("reassigning impossible names: %v", err)
+	}
+	for _, name := range bad {
+		if code := resultCode(t, res, name, 0); code != kerr.UnknownTopicOrPartition.Code {
+			t.Errorf("reassigning %q-0: code %d, want UNKNOWN_TOPIC_OR_PARTITION", name, code)
+		}
+	}
+	got, err := n.be.ListPartitionReassignments(ctx, list)
+	if err != nil || len(got) != 0 {
+		t.Errorf("listing reassignments of rn beside impossible names: %v %v, want none and no error", got, err)
+	}
+}
