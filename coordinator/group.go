@@ -36,7 +36,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf16"
-	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -376,12 +375,7 @@ func (g *group) anyJoined() bool {
 // or instance id of 32,767 bytes) is cut: the id goes into responses and
 // into __consumer_offsets, whose strings have int16 lengths.
 func newMemberID(prefix string) string {
-	if max := protocol.MaxStringLen - 37; len(prefix) > max {
-		for max > 0 && !utf8.RuneStart(prefix[max]) {
-			max--
-		}
-		prefix = prefix[:max]
-	}
+	prefix = protocol.CutString(prefix, protocol.MaxStringLen-37) // 37: the dash and UUID
 	var b [16]byte
 	rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40 // version 4

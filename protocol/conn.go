@@ -849,14 +849,12 @@ func (c *conn) encode(h header, resp kmsg.Response) (out *outFrame, err error) {
 	if len(out.b) <= MaxStringLen {
 		return out, nil // no string in it can be longer than MaxStringLen
 	}
-	cut, err := c.fitStrings(h, resp)
-	if err != nil || cut {
+	switch cut, err := c.fitStrings(h, resp); {
+	case err != nil:
 		out.release()
-	}
-	if err != nil {
 		return nil, err
-	}
-	if cut {
+	case cut:
+		out.release()
 		out = encodeResponse(h.correlation, resp)
 	}
 	return out, nil

@@ -33,16 +33,17 @@ type stringField struct {
 	sub     *stringPlan // the element or pointee struct's plan
 }
 
+// stringKind is how a field holds strings: kmsg's generated types have
+// no maps, interfaces or slices of pointers.
 type stringKind uint8
 
 const (
 	kindString stringKind = iota
 	kindStringPtr
-	kindStrings    // []string
-	kindStruct     // an embedded struct value
-	kindStructPtr  // *struct
-	kindStructs    // []struct
-	kindStructPtrs // []*struct
+	kindStrings   // []string
+	kindStruct    // an embedded struct value
+	kindStructPtr // *struct
+	kindStructs   // []struct
 )
 
 var (
@@ -111,8 +112,6 @@ func buildPlan(t reflect.Type, building map[reflect.Type]*stringPlan) *stringPla
 			sf.kind, sf.sub = kindStructPtr, sub(ft.Elem())
 		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
 			sf.kind, sf.sub = kindStructs, sub(ft.Elem())
-		case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Pointer && ft.Elem().Elem().Kind() == reflect.Struct:
-			sf.kind, sf.sub = kindStructPtrs, sub(ft.Elem().Elem())
 		default:
 			continue
 		}
@@ -128,15 +127,8 @@ func buildPlan(t reflect.Type, building map[reflect.Type]*stringPlan) *stringPla
 // (a kmsg request, response or record) that is longer than MaxStringLen,
 // by its field name; "" if there is none.
 func LongString(v any) string {
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		return ""
-	}
-	p := planFor(rv.Elem().Type())
-	if p == nil {
-		return ""
-	}
-	return p.walk(rv.Elem(), &walker{})
+	field, _ := walkStrings(v, false)
+	return field
 }
 
 // fitStrings shortens every message field longer than MaxStringLen in
@@ -144,6 +136,10 @@ func LongString(v any) string {
 // longer than the name; cut says some were) and reports the first other
 // string field that is too long, which no client could read.
 func fitStrings(v any) (field string, cut bool) {
+	return walkStrings(v, true)
+}
+
+func walkStrings(v any, fit bool) (field string, cut bool) {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
 		return "", false
@@ -152,7 +148,7 @@ func fitStrings(v any) (field string, cut bool) {
 	if p == nil {
 		return "", false
 	}
-	w := walker{fit: true}
+	w := walker{fit: fit}
 	return p.walk(rv.Elem(), &w), w.cut
 }
 
@@ -208,26 +204,24 @@ func (p *stringPlan) walk(v reflect.Value, w *walker) string {
 					return f.name + "." + name
 				}
 			}
-		case kindStructPtrs:
-			for j := 0; j < fv.Len(); j++ {
-				if e := fv.Index(j); !e.IsNil() {
-					if name := f.sub.walk(e.Elem(), w); name != "" {
-						return f.name + "." + name
-					}
-				}
-			}
 		}
 	}
 	return ""
 }
 
-// shorten cuts s to MaxStringLen bytes at a character boundary, ending in
-// an ellipsis.
+// shorten cuts s to MaxStringLen bytes, ending in an ellipsis.
 func shorten(s string) string {
 	const ellipsis = "..."
-	n := MaxStringLen - len(ellipsis)
+	return CutString(s, MaxStringLen-len(ellipsis)) + ellipsis
+}
+
+// CutString returns s cut to at most n bytes at a character boundary.
+func CutString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n] + ellipsis
+	return s[:n]
 }
