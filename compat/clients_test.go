@@ -360,13 +360,22 @@ func ccKgoRead(t *testing.T, ctx context.Context, addr, topic string, partitions
 		t.Fatalf("listing end offsets of %s: %v", topic, err)
 	}
 	hwm := map[int32]int64{}
-	offsets := map[int32]kgo.Offset{}
 	for p := int32(0); p < partitions; p++ {
 		o, ok := ends.Lookup(topic, p)
 		if !ok {
 			t.Fatalf("no end offset for %s/%d", topic, p)
 		}
 		hwm[p] = o.Offset
+	}
+	return ccKgoReadTo(t, ctx, addr, topic, hwm)
+}
+
+// ccKgoReadTo reads each partition from offset 0 up to ends[p], whatever
+// is appended after.
+func ccKgoReadTo(t *testing.T, ctx context.Context, addr, topic string, ends map[int32]int64) []ccRecord {
+	t.Helper()
+	offsets := map[int32]kgo.Offset{}
+	for p := range ends {
 		offsets[p] = kgo.NewOffset().At(0)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.FetchMaxWait(200*time.Millisecond),
@@ -378,7 +387,7 @@ func ccKgoRead(t *testing.T, ctx context.Context, addr, topic string, partitions
 	var out []ccRecord
 	next := map[int32]int64{}
 	done := func() bool {
-		for p, h := range hwm {
+		for p, h := range ends {
 			if next[p] < h {
 				return false
 			}
@@ -388,14 +397,16 @@ func ccKgoRead(t *testing.T, ctx context.Context, addr, topic string, partitions
 	for !done() {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			t.Fatalf("franz-go reading %s: read up to %v of high watermarks %v: %v", topic, next, hwm, ctx.Err())
+			t.Fatalf("franz-go reading %s: read up to %v of %v: %v", topic, next, ends, ctx.Err())
 		}
 		if err := fs.Err(); err != nil {
 			t.Fatalf("franz-go reading %s: %v", topic, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			out = append(out, ccFromKgo(r))
-			next[r.Partition] = r.Offset + 1
+			if r.Offset < ends[r.Partition] {
+				out = append(out, ccFromKgo(r))
+			}
+			next[r.Partition] = max(next[r.Partition], r.Offset+1)
 		})
 	}
 	return out

@@ -765,54 +765,12 @@ func (e *hzEnv) final() {
 	defer cancel()
 	ccCheckSame(t, "sentinel "+what, e.sentinelRecs, ccKgoRead(t, ctx, e.b.Addr, e.sentinel, hzCanaryPartitions))
 	// The canary's records as a client reads them, up to the old ends.
-	ccCheckSame(t, "canary "+what, e.canaryRecs, hzKgoReadUpTo(t, ctx, e.b.Addr, e.canary, e.canaryHWM))
+	ends := map[int32]int64{}
+	for p, hwm := range e.canaryHWM {
+		ends[int32(p)] = hwm
+	}
+	ccCheckSame(t, "canary "+what, e.canaryRecs, ccKgoReadTo(t, ctx, e.b.Addr, e.canary, ends))
 	e.scanLog(what)
-}
-
-// hzKgoReadUpTo reads each partition with franz-go from offset 0 up to
-// ends[p], whatever was appended after.
-func hzKgoReadUpTo(t *testing.T, ctx context.Context, addr, topic string, ends []int64) []ccRecord {
-	t.Helper()
-	offsets := map[int32]kgo.Offset{}
-	for p := range ends {
-		offsets[int32(p)] = kgo.NewOffset().At(0)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.FetchMaxWait(200*time.Millisecond),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	var out []ccRecord
-	next := make([]int64, len(ends))
-	done := func() bool {
-		for p := range ends {
-			if next[p] < ends[p] {
-				return false
-			}
-		}
-		return true
-	}
-	for !done() {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			t.Fatalf("franz-go reading %s: read up to %v of %v: %v", topic, next, ends, ctx.Err())
-		}
-		fs.EachError(func(_ string, p int32, err error) {
-			if int(p) < len(next) && next[p] < ends[p] {
-				t.Fatalf("franz-go reading %s partition %d at %d (of %d): %v", topic, p, next[p], ends[p], err)
-			}
-		})
-		fs.EachRecord(func(r *kgo.Record) {
-			if int(r.Partition) < len(ends) && r.Offset < ends[r.Partition] {
-				out = append(out, ccFromKgo(r))
-			}
-			if int(r.Partition) < len(next) {
-				next[r.Partition] = max(next[r.Partition], r.Offset+1)
-			}
-		})
-	}
-	return out
 }
 
 func hzFirstDiff(want, got []byte) string {
